@@ -1,0 +1,131 @@
+# Lodge build. `make` builds build/lodge (release); `make test` builds the ASan+UBSan
+# variant plus all test programs and runs every suite. Objects live in build/<mode>/.
+# Modes: release (default), asan (ASan+UBSan), tsan, debug, coverage.
+
+MODE	?= release
+CC	?= gcc
+BUILD	:= build/$(MODE)
+WERROR	?= 1
+
+WARN	:= -Wall -Wextra -Wshadow -Wundef -Wwrite-strings -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wmissing-declarations -Wold-style-definition \
+	   -Wredundant-decls -Wformat=2 -Wnested-externs -Wpointer-arith -Wvla \
+	   -Wimplicit-fallthrough -Wdouble-promotion
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+
+BASE_CFLAGS := -std=gnu11 -Isrc $(WARN) -MMD -MP -g -pthread \
+	       -fstack-protector-strong -fPIE -D_GNU_SOURCE
+BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
+LIBS	:= -lm -lfdt
+
+ifeq ($(MODE),release)
+MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -DNDEBUG
+else ifeq ($(MODE),asan)
+MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),tsan)
+MODE_CFLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
+MODE_LDFLAGS := -fsanitize=thread
+else ifeq ($(MODE),debug)
+MODE_CFLAGS := -O0
+else ifeq ($(MODE),coverage)
+MODE_CFLAGS := -O0 --coverage
+MODE_LDFLAGS := --coverage
+else
+$(error unknown MODE '$(MODE)': use release, asan, tsan, debug or coverage)
+endif
+
+CFLAGS	+= $(BASE_CFLAGS) $(MODE_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS	+= $(BASE_LDFLAGS) $(MODE_LDFLAGS)
+
+# Every .c under src/ belongs to the lodge library except the CLI's main.
+SRCS	:= $(shell find src -name '*.c' | sort)
+LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+HDRS	:= $(shell find src -name '*.h' | sort)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+.PHONY: all lodge test check unit asan tsan format format-check lint hdrcheck clean \
+	guests bench run guest help
+
+all: build/lodge
+
+build/lodge: $(BUILD)/lodge
+	@mkdir -p build
+	ln -sf $(MODE)/lodge build/lodge
+
+$(BUILD)/lodge: $(BUILD)/src/cli/main.o $(BUILD)/liblodge.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/liblodge.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liblodge.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/liblodge.a $(LDFLAGS) $(LIBS)
+
+unit: $(UNIT_BINS)
+lodge: $(BUILD)/lodge
+
+# Sanitizer builds, each in its own tree.
+asan:
+	$(MAKE) MODE=asan lodge unit
+tsan:
+	$(MAKE) MODE=tsan lodge unit
+
+# Unit tests only (fast).
+check: unit
+	@tests/run.sh --unit $(BUILD)
+
+# Everything: the ASan+UBSan build runs every suite.
+test: guests
+	$(MAKE) MODE=asan lodge unit
+	$(MAKE) MODE=release lodge
+	@tests/run.sh --all build/asan
+
+# Header self-containment: every header compiles on its own.
+hdrcheck:
+	@for h in $(HDRS); do \
+		echo "#include \"$${h#src/}\"" | $(CC) -std=gnu11 -Isrc $(WARN) -fsyntax-only -x c - \
+			|| { echo "hdrcheck: $$h is not self-contained"; exit 1; }; \
+	done; echo "hdrcheck: $(words $(HDRS)) headers ok"
+
+format:
+	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] bench/*.c)
+
+format-check:
+	@clang-format --dry-run --Werror $(SRCS) $(HDRS)
+
+lint:
+	cppcheck --quiet --enable=warning,portability --inline-suppr -Isrc --error-exitcode=1 src
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make            build build/lodge"
+	@echo "make test       build everything with ASan+UBSan and run every test suite"
+	@echo "make check      unit tests only"
+	@echo "make guests     build the RISC-V test programs (needs gcc-riscv64-linux-gnu)"
+	@echo "make bench      run the benchmarks under bench/"
+	@echo "make asan|tsan  sanitizer builds in build/asan, build/tsan"
+	@echo "make format | format-check | lint | hdrcheck"
+
+# Area fragments: each test or bench area owns its own make fragment.
+-include tests/guests/guests.mk
+-include tests/diff/diff.mk
+-include bench/bench.mk
+
+-include $(shell find build/$(MODE) -name '*.d' 2>/dev/null)

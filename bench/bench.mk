@@ -1,0 +1,25 @@
+# CPU benchmark (bench/cpu): builds the bare-metal programs under bench/guest/
+# into build/bench/ and compares Lodge with qemu-system-riscv64 on them.
+# `make bench` builds the release Lodge first; BENCH_RUNS=N sets the repeat count.
+
+BENCH_CC	?= riscv64-linux-gnu-gcc
+BENCH_CFLAGS	:= -O2 -march=rv64gc -mabi=lp64d -mcmodel=medany -ffreestanding \
+		   -nostdlib -static -fno-tree-loop-distribute-patterns -fno-math-errno -Wall -Wextra \
+		   -Wl,--no-warn-rwx-segments -Wl,--build-id=none
+BENCH_DIR	:= build/bench
+BENCH_PROGS	:= int mem fp nop
+BENCH_ELFS	:= $(BENCH_PROGS:%=$(BENCH_DIR)/%.elf)
+BENCH_COMMON	:= bench/guest/crt0.S bench/guest/bench.c bench/guest/bench.h bench/guest/link.ld
+
+.PHONY: bench bench-guests
+
+bench-guests: $(BENCH_ELFS)
+
+$(BENCH_DIR)/%.elf: bench/guest/%.c $(BENCH_COMMON)
+	@mkdir -p $(BENCH_DIR)
+	$(BENCH_CC) $(BENCH_CFLAGS) -T bench/guest/link.ld -o $@ bench/guest/crt0.S \
+		bench/guest/bench.c $< -lgcc
+
+bench: bench-guests
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge BENCH_DIR=$(BENCH_DIR) bench/cpu

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs everything Lodge needs to build, test and benchmark, from Debian's packages.
+# Used by the README and by .ci/run. Needs root (or sudo).
+set -e
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+PKGS="build-essential make pkg-config python3 \
+	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu \
+	qemu-system-misc qemu-user \
+	libfdt-dev device-tree-compiler \
+	clang libclang-rt-14-dev wabt \
+	apt cpio xz-utils zstd"
+missing=
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	$SUDO apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+else
+	echo "install-deps: all packages present"
+fi

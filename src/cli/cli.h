@@ -1,0 +1,29 @@
+/*
+ * The lodge command line: one binary, subcommands from a table (kvmtool's builtin-*.c).
+ * Each cmd_* returns the process exit status. Options are parsed by each command.
+ */
+#ifndef LODGE_CLI_CLI_H
+#define LODGE_CLI_CLI_H
+
+#include <stdint.h>
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*fn)(int argc, char **argv);
+};
+
+/* Exit statuses shared by the commands. Guest programs exit with their own status
+ * (0..255); lodge's own failures use these. */
+enum {
+	CLI_EXIT_USAGE = 2,	  /* bad command line */
+	CLI_EXIT_ERROR = 125,	  /* lodge could not start the guest (bad file, no memory) */
+	CLI_EXIT_TIMEOUT = 124,	  /* --timeout expired (as timeout(1)) */
+};
+
+int cmd_run(int argc, char **argv);
+
+/* Parses a size such as 128M, 2G, 65536 or 64K into bytes. Returns 0 or -EINVAL. */
+int cli_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,1006 @@
+/*
+ * The RV64GC interpreter: decoded-block cache and threaded-code dispatch.
+ *
+ * A block is a run of up to BLOCK_MAX instructions in one physical page, ending at a
+ * control transfer, a CSR/system instruction or the page end. It is decoded once into
+ * struct op entries whose `h` field is the address of the handler label (computed goto),
+ * with registers pre-resolved (writes to x0 go to the sink x[32]) and pc-relative values
+ * made absolute: blocks are keyed by (virtual pc, privilege), so a block is only reached
+ * at the virtual address it was decoded for. The physical page's generation counter
+ * (vm->page_gen, bumped by stores to pages that hold decoded code) is checked on every
+ * block entry; stale blocks are simply decoded again.
+ *
+ * Lookups go through a direct-mapped pc -> block table (`jc`), flushed whenever
+ * translation changes (satp, sfence.vma), and fall back to a hash table after an
+ * instruction-TLB translation. Interrupts, timers and stop requests are polled at block
+ * boundaries every POLL_BLOCKS blocks, or at once when another thread zeroes
+ * h->countdown (hart_kick) or an instruction changes interrupt state.
+ */
+#include "cpu/exec.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/util.h"
+#include "cpu/csr.h"
+#include "cpu/decode.h"
+#include "cpu/fpu.h"
+#include "cpu/hart.h"
+#include "cpu/mmu.h"
+#include "cpu/trap.h"
+#include "machine/machine.h"
+
+#define BLOCK_MAX   64
+#define JC_BITS	    12
+#define HT_BITS	    15
+#define ARENA_SIZE  (64u << 20) /* virtual; pages are committed as blocks are decoded */
+#define POLL_BLOCKS 1024
+
+struct op {
+	const void *h; /* handler label */
+	int64_t imm;
+	uint8_t rd, rs1, rs2, rs3;
+	uint8_t kind, rm;
+	uint16_t off; /* byte offset of this instruction from the block's pc */
+};
+
+struct block {
+	uint64_t vpc, ppa, end_pc;
+	const uint32_t *genp; /* the physical page's write generation */
+	uint32_t gen;
+	uint16_t n;   /* instructions (the terminating pseudo-op is not one) */
+	uint8_t priv;
+	struct block *hnext;
+	struct op ops[];
+};
+
+struct block_cache {
+	struct block *jc[1u << JC_BITS];
+	struct block *ht[1u << HT_BITS];
+	uint8_t *arena;
+	size_t used;
+	pthread_mutex_t lock; /* wfi sleep */
+	pthread_cond_t cond;
+	/* A one-instruction block for an instruction that straddles two pages. */
+	struct block cross;
+	struct op cross_ops[2];
+};
+
+_Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
+
+int exec_cache_create(struct hart *h)
+{
+	struct block_cache *bc = core_calloc(1, sizeof(*bc));
+	pthread_condattr_t ca;
+
+	if (!bc)
+		return -ENOMEM;
+	bc->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (bc->arena == MAP_FAILED) {
+		core_free(bc);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&bc->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&bc->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	h->bc = bc;
+	return 0;
+}
+
+void exec_cache_destroy(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+
+	if (!bc)
+		return;
+	munmap(bc->arena, ARENA_SIZE);
+	pthread_cond_destroy(&bc->cond);
+	pthread_mutex_destroy(&bc->lock);
+	core_free(bc);
+	h->bc = NULL;
+}
+
+void exec_flush_jumps(struct hart *h)
+{
+	memset(h->bc->jc, 0, sizeof(h->bc->jc));
+}
+
+void exec_flush_all(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+
+	memset(bc->jc, 0, sizeof(bc->jc));
+	memset(bc->ht, 0, sizeof(bc->ht));
+	bc->used = 0;
+}
+
+void exec_wake(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+
+	pthread_mutex_lock(&bc->lock);
+	pthread_cond_signal(&bc->cond);
+	pthread_mutex_unlock(&bc->lock);
+}
+
+static void set_mip_bit(struct hart *h, uint64_t bit, bool on)
+{
+	uint64_t cur = __atomic_load_n(&h->mip, __ATOMIC_RELAXED);
+
+	if (!!(cur & bit) == on)
+		return;
+	if (on)
+		__atomic_fetch_or(&h->mip, bit, __ATOMIC_ACQ_REL);
+	else
+		__atomic_fetch_and(&h->mip, ~bit, __ATOMIC_ACQ_REL);
+}
+
+void exec_update_timers(struct hart *h)
+{
+	uint64_t t = hart_time(h);
+
+	set_mip_bit(h, MIP_MTIP, t >= __atomic_load_n(&h->mtimecmp, __ATOMIC_ACQUIRE));
+	if (h->menvcfg >> 63) { /* Sstc: STIP follows stimecmp */
+		if (t >= h->stimecmp)
+			h->mip_sw |= MIP_STIP;
+		else
+			h->mip_sw &= ~MIP_STIP;
+	}
+}
+
+/* Sleeps in wfi until a kick or the next timer deadline (at most 10 ms at a time so
+ * that --timeout is honoured). */
+static void wfi_sleep(struct hart *h, uint64_t now_ns)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t wake = now_ns + 10000000ull, cmp;
+	struct timespec ts;
+
+	cmp = __atomic_load_n(&h->mtimecmp, __ATOMIC_ACQUIRE);
+	if ((h->menvcfg >> 63) && h->stimecmp < cmp)
+		cmp = h->stimecmp;
+	if (cmp != ~0ull) {
+		uint64_t at = h->vm->start_ns + cmp * 100;
+		if (cmp < (~0ull / 100) && at < wake)
+			wake = at;
+	}
+	if (h->vm->deadline_ns && h->vm->deadline_ns < wake)
+		wake = h->vm->deadline_ns;
+	ts.tv_sec = (time_t)(wake / 1000000000ull);
+	ts.tv_nsec = (long)(wake % 1000000000ull);
+	pthread_mutex_lock(&bc->lock);
+	if (!__atomic_load_n(&h->kick, __ATOMIC_ACQUIRE))
+		pthread_cond_timedwait(&bc->cond, &bc->lock, &ts);
+	pthread_mutex_unlock(&bc->lock);
+}
+
+/* Block-boundary work: stop requests, timers, timeout, interrupts, wfi. Returns true
+ * when the hart must return from hart_run. */
+static bool exec_poll(struct hart *h)
+{
+	struct vm *vm = h->vm;
+
+	for (;;) {
+		uint64_t now;
+
+		if (vm_should_stop(vm))
+			return true;
+		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
+		now = vm_now_ns();
+		if (vm->deadline_ns && now >= vm->deadline_ns) {
+			vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
+			return true;
+		}
+		exec_update_timers(h);
+		if (hart_check_interrupts(h)) {
+			h->wfi = false;
+			return false;
+		}
+		if (!h->wfi)
+			return false;
+		if (hart_pending_irqs(h)) { /* wfi ends even if interrupts are disabled */
+			h->wfi = false;
+			return false;
+		}
+		wfi_sleep(h, now);
+	}
+}
+
+static inline unsigned jc_index(uint64_t pc)
+{
+	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
+}
+
+static inline unsigned ht_index(uint64_t pc, unsigned priv)
+{
+	return (unsigned)((pc >> 1) ^ (pc >> (HT_BITS + 1)) ^ priv) & ((1u << HT_BITS) - 1);
+}
+
+static void fill_op(struct op *o, const struct insn *in, uint64_t pc, uint16_t off,
+		    const void *const *labels)
+{
+	unsigned flags = decode_op_flags(in->kind);
+
+	o->h = labels[in->kind];
+	o->kind = (uint8_t)in->kind;
+	o->rd = (in->rd == 0 && !(flags & OPF_FP)) ? 32 : in->rd;
+	o->rs1 = in->rs1;
+	o->rs2 = in->rs2;
+	o->rs3 = in->rs3;
+	o->rm = in->rm;
+	o->off = off;
+	o->imm = in->imm;
+	switch (in->kind) {
+	case OP_JAL:
+	case OP_BEQ:
+	case OP_BNE:
+	case OP_BLT:
+	case OP_BGE:
+	case OP_BLTU:
+	case OP_BGEU:
+	case OP_AUIPC: o->imm = (int64_t)(pc + (uint64_t)in->imm); break;
+	default: break;
+	}
+}
+
+static void fill_pseudo(struct op *o, enum op_kind k, uint16_t off, const void *const *labels)
+{
+	memset(o, 0, sizeof(*o));
+	o->h = labels[k];
+	o->kind = (uint8_t)k;
+	o->off = off;
+}
+
+static uint16_t read16(const uint8_t *p)
+{
+	/* Instructions are 2-byte aligned; another hart may be writing: atomic read. */
+	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+}
+
+/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena. */
+static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host,
+				 const void *const *labels)
+{
+	struct block_cache *bc = h->bc;
+	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
+	unsigned page_left = 4096 - (unsigned)(pc & 0xfff), off = 0, n = 0;
+	uint64_t ppn = (ppa - h->ram_base) >> 12;
+	struct block *b;
+
+	if (bc->used + need > ARENA_SIZE)
+		exec_flush_all(h);
+	b = (struct block *)(void *)(bc->arena + bc->used);
+	/* Flag the page first, then read its generation: a store racing with decoding
+	 * either bumps the generation we read or is made visible by fence.i. */
+	__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_ACQ_REL);
+	b->genp = &h->vm->page_gen[ppn];
+	b->gen = __atomic_load_n(b->genp, __ATOMIC_ACQUIRE);
+	b->vpc = pc;
+	b->ppa = ppa;
+	b->priv = (uint8_t)h->priv;
+	for (;;) {
+		struct insn in;
+		uint32_t raw = read16(host + off);
+		unsigned len = decode_insn_len((uint16_t)raw);
+
+		if (len > page_left - off) {
+			fill_pseudo(&b->ops[n], OP_BLOCK_CROSS, (uint16_t)off, labels);
+			break;
+		}
+		if (len == 4)
+			raw |= (uint32_t)read16(host + off + 2) << 16;
+		decode(raw, &in);
+		fill_op(&b->ops[n], &in, pc + off, (uint16_t)off, labels);
+		n++;
+		off += len;
+		if (decode_op_flags(in.kind) & OPF_END)
+			break;
+		if (n == BLOCK_MAX || off == page_left) {
+			fill_pseudo(&b->ops[n], OP_BLOCK_NEXT, (uint16_t)off, labels);
+			break;
+		}
+	}
+	b->n = (uint16_t)n;
+	b->end_pc = pc + off;
+	bc->used += (sizeof(struct block) + (n + 1) * sizeof(struct op) + 15) & ~(size_t)15;
+	return b;
+}
+
+static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
+				 int *exc)
+{
+	struct block_cache *bc = h->bc;
+	struct block **pp, *b;
+	uint64_t ppa;
+	uint8_t *host;
+	unsigned idx;
+	int r;
+
+	r = mmu_fetch(h, pc, &ppa, &host);
+	if (r) {
+		*exc = r;
+		return NULL;
+	}
+	idx = ht_index(pc, h->priv);
+	for (pp = &bc->ht[idx]; (b = *pp) != NULL; pp = &b->hnext) {
+		if (b->vpc != pc || b->priv != h->priv || b->ppa != ppa)
+			continue;
+		if (b->gen == __atomic_load_n(b->genp, __ATOMIC_ACQUIRE))
+			goto found;
+		*pp = b->hnext; /* stale: unlink and decode again */
+		break;
+	}
+	b = build_block(h, pc, ppa, host, labels);
+	b->hnext = bc->ht[idx];
+	bc->ht[idx] = b;
+found:
+	bc->jc[jc_index(pc)] = b;
+	return b;
+}
+
+/* Builds the one-instruction block for an instruction at pc that straddles a page. */
+static int build_cross(struct hart *h, uint64_t pc, const void *const *labels)
+{
+	struct block *b = &h->bc->cross;
+	uint64_t ppa, ppa2;
+	uint8_t *lo, *hi;
+	struct insn in;
+	int r;
+
+	r = mmu_fetch(h, pc, &ppa, &lo);
+	if (!r)
+		r = mmu_fetch(h, pc + 2, &ppa2, &hi);
+	if (r)
+		return r;
+	decode((uint32_t)read16(lo) | ((uint32_t)read16(hi) << 16), &in);
+	b->vpc = pc;
+	b->ppa = ppa;
+	b->end_pc = pc + 4;
+	b->n = 1;
+	b->priv = (uint8_t)h->priv;
+	fill_op(&b->ops[0], &in, pc, 0, labels);
+	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, 4, labels);
+	return 0;
+}
+
+/* The raw bits of the instruction at pc, for mtval on illegal instructions. */
+static uint64_t refetch_insn(struct hart *h, uint64_t pc)
+{
+	uint64_t ppa;
+	uint8_t *p, *p2;
+	uint32_t raw;
+
+	if (mmu_fetch(h, pc, &ppa, &p))
+		return 0;
+	raw = read16(p);
+	if ((raw & 3) != 3)
+		return raw;
+	if (((pc + 2) & 0xfff) == 0) {
+		if (mmu_fetch(h, pc + 2, &ppa, &p2))
+			return 0;
+		return raw | ((uint32_t)read16(p2) << 16);
+	}
+	return raw | ((uint32_t)read16(p + 2) << 16);
+}
+
+static inline uint64_t sext32(uint64_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)(uint32_t)v;
+}
+
+static inline uint64_t mulh_ss(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (__int128)(int64_t)b) >> 64);
+}
+
+static inline uint64_t mulh_su(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (__int128)(unsigned __int128)b) >> 64);
+}
+
+static inline uint64_t mulh_uu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((unsigned __int128)a * b) >> 64);
+}
+
+static inline uint64_t div_s(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return ~0ull;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return a;
+	return (uint64_t)((int64_t)a / (int64_t)b);
+}
+
+static inline uint64_t rem_s(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return a;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return 0;
+	return (uint64_t)((int64_t)a % (int64_t)b);
+}
+
+static inline uint64_t divw_s(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+
+	if (y == 0)
+		return ~0ull;
+	if (x == INT32_MIN && y == -1)
+		return sext32((uint32_t)x);
+	return sext32((uint32_t)(x / y));
+}
+
+static inline uint64_t remw_s(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+
+	if (y == 0)
+		return sext32((uint32_t)x);
+	if (x == INT32_MIN && y == -1)
+		return 0;
+	return sext32((uint32_t)(x % y));
+}
+
+static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
+{
+	if (unlikely(h->code_pages[(p - h->ram) >> 12]))
+		mmu_store_hook(h, p, size);
+}
+
+/* Host pointer for an atomic access: TLB fast path, else the walker. */
+static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **p)
+{
+	const struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
+						     : &h->dtlb[(va >> 12) & TLB_MASK];
+
+	if (likely(e->tag == (va & (~0xfffull | (size - 1))))) {
+		*p = (void *)(e->addend + va);
+		return 0;
+	}
+	return mmu_atomic_ptr(h, va, size, acc, p);
+}
+
+#define AMO_MINMAX(T, cmp)                                                                 \
+	static inline T amo_##cmp##_##T(T *p, T v)                                         \
+	{                                                                                  \
+		T old = __atomic_load_n(p, __ATOMIC_RELAXED), nv;                          \
+		do {                                                                       \
+			nv = cmp(old, v) ? old : v;                                        \
+		} while (!__atomic_compare_exchange_n(p, &old, nv, true, __ATOMIC_SEQ_CST, \
+						      __ATOMIC_RELAXED));                  \
+		return old;                                                                \
+	}
+#define LT_S32(a, b) ((int32_t)(a) < (int32_t)(b))
+#define GT_S32(a, b) ((int32_t)(a) > (int32_t)(b))
+#define LT_S64(a, b) ((int64_t)(a) < (int64_t)(b))
+#define GT_S64(a, b) ((int64_t)(a) > (int64_t)(b))
+#define LT_U(a, b)   ((a) < (b))
+#define GT_U(a, b)   ((a) > (b))
+AMO_MINMAX(uint32_t, LT_S32)
+AMO_MINMAX(uint32_t, GT_S32)
+AMO_MINMAX(uint32_t, LT_U)
+AMO_MINMAX(uint32_t, GT_U)
+AMO_MINMAX(uint64_t, LT_S64)
+AMO_MINMAX(uint64_t, GT_S64)
+AMO_MINMAX(uint64_t, LT_U)
+AMO_MINMAX(uint64_t, GT_U)
+
+int hart_run(struct hart *h)
+{
+	static const void *const labels[OP__COUNT] = {
+#define X(name, flags) [OP_##name] = &&L_##name,
+#define XF(name)       [OP_##name] = &&L_FPU,
+#include "cpu/ops.def"
+#undef X
+#undef XF
+	};
+	uint64_t *const x = h->x;
+	struct block_cache *const bc = h->bc;
+	const struct op *op = NULL;
+	struct block *b = NULL;
+	uint64_t pc = h->pc, exc_tval;
+	int exc_cause;
+
+#define RD  x[op->rd]
+#define RS1 x[op->rs1]
+#define RS2 x[op->rs2]
+#define NEXT()                      \
+	do {                        \
+		op++;               \
+		goto *op->h;        \
+	} while (0)
+#define JUMP(target)                \
+	do {                        \
+		pc = (target);      \
+		goto next_block;    \
+	} while (0)
+#define OP_PC() (b->vpc + op->off)
+#define RAISE(cause, tval)          \
+	do {                        \
+		exc_cause = (cause);    \
+		exc_tval = (tval);      \
+		goto exception;         \
+	} while (0)
+#define RAISE_ILLEGAL() RAISE(EXC_ILLEGAL, refetch_insn(h, OP_PC()))
+#define FORCE_POLL() __atomic_store_n(&h->countdown, 0, __ATOMIC_RELAXED)
+
+#define LOAD(T, size)                                                                      \
+	{                                                                                  \
+		uint64_t va = RS1 + (uint64_t)op->imm;                                     \
+		const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];               \
+		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                   \
+			RD = (uint64_t)*(const T *)(e->addend + va);                       \
+		} else {                                                                   \
+			uint64_t v_;                                                       \
+			int r_ = mmu_load(h, va, size, &v_);                               \
+			if (unlikely(r_))                                                  \
+				RAISE(r_, h->fault_tval);                                  \
+			RD = (uint64_t)(T)v_;                                              \
+		}                                                                          \
+		NEXT();                                                                    \
+	}
+#define STORE(T, size, val)                                                                \
+	{                                                                                  \
+		uint64_t va = RS1 + (uint64_t)op->imm;                                     \
+		const struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];             \
+		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                   \
+			uint8_t *p_ = (uint8_t *)(e->addend + va);                         \
+			*(T *)(void *)p_ = (T)(val);                                       \
+			note_store(h, p_, size);                                           \
+		} else {                                                                   \
+			int r_ = mmu_store(h, va, size, (uint64_t)(val));                  \
+			if (unlikely(r_))                                                  \
+				RAISE(r_, h->fault_tval);                                  \
+		}                                                                          \
+		NEXT();                                                                    \
+	}
+#define BRANCH(cond)                                                                       \
+	{                                                                                  \
+		if (cond)                                                                  \
+			JUMP((uint64_t)op->imm);                                           \
+		JUMP(b->end_pc);                                                           \
+	}
+#define AMO(T, size, ext, expr)                                                            \
+	{                                                                                  \
+		void *vp_;                                                                 \
+		T *p_, old_;                                                               \
+		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, &vp_);                           \
+		if (unlikely(r_))                                                          \
+			RAISE(r_, h->fault_tval);                                          \
+		p_ = vp_;                                                                  \
+		old_ = expr;                                                               \
+		note_store(h, (uint8_t *)vp_, size);                                       \
+		RD = ext(old_);                                                            \
+		NEXT();                                                                    \
+	}
+#define AMO_W(expr) AMO(uint32_t, 4, sext32, expr)
+#define AMO_D(expr) AMO(uint64_t, 8, (uint64_t), expr)
+#define FP_CHECK()                            \
+	do {                                  \
+		if (unlikely(!hart_fs_on(h))) \
+			RAISE_ILLEGAL();      \
+	} while (0)
+
+poll:
+	h->pc = pc;
+	if (exec_poll(h))
+		return 0;
+	pc = h->pc;
+	h->countdown = POLL_BLOCKS;
+	goto lookup;
+
+next_block: {
+	int c = __atomic_load_n(&h->countdown, __ATOMIC_RELAXED) - 1;
+	__atomic_store_n(&h->countdown, c, __ATOMIC_RELAXED);
+	if (unlikely(c < 0))
+		goto poll;
+}
+lookup:
+	b = bc->jc[jc_index(pc)];
+	if (unlikely(!b || b->vpc != pc || b->priv != h->priv ||
+		     b->gen != __atomic_load_n(b->genp, __ATOMIC_RELAXED))) {
+		int r = 0;
+		b = lookup_slow(h, pc, labels, &r);
+		if (unlikely(!b)) {
+			h->pc = pc;
+			hart_exception(h, (uint64_t)r, h->fault_tval);
+			pc = h->pc;
+			goto next_block;
+		}
+	}
+	h->instret += b->n;
+	op = b->ops;
+	goto *op->h;
+
+exception:
+	h->pc = OP_PC();
+	h->instret -= (uint64_t)(b->n - (op - b->ops));
+	hart_exception(h, (uint64_t)exc_cause, exc_tval);
+	pc = h->pc;
+	goto next_block;
+
+L_ILLEGAL:
+	RAISE_ILLEGAL();
+L_LUI:
+	RD = (uint64_t)op->imm;
+	NEXT();
+L_AUIPC:
+	RD = (uint64_t)op->imm;
+	NEXT();
+L_JAL:
+	RD = b->end_pc;
+	JUMP((uint64_t)op->imm);
+L_JALR: {
+	uint64_t t = (RS1 + (uint64_t)op->imm) & ~1ull;
+	RD = b->end_pc;
+	JUMP(t);
+}
+L_BEQ:
+	BRANCH(RS1 == RS2);
+L_BNE:
+	BRANCH(RS1 != RS2);
+L_BLT:
+	BRANCH((int64_t)RS1 < (int64_t)RS2);
+L_BGE:
+	BRANCH((int64_t)RS1 >= (int64_t)RS2);
+L_BLTU:
+	BRANCH(RS1 < RS2);
+L_BGEU:
+	BRANCH(RS1 >= RS2);
+L_LB:
+	LOAD(int8_t, 1);
+L_LH:
+	LOAD(int16_t, 2);
+L_LW:
+	LOAD(int32_t, 4);
+L_LD:
+	LOAD(uint64_t, 8);
+L_LBU:
+	LOAD(uint8_t, 1);
+L_LHU:
+	LOAD(uint16_t, 2);
+L_LWU:
+	LOAD(uint32_t, 4);
+L_SB:
+	STORE(uint8_t, 1, RS2);
+L_SH:
+	STORE(uint16_t, 2, RS2);
+L_SW:
+	STORE(uint32_t, 4, RS2);
+L_SD:
+	STORE(uint64_t, 8, RS2);
+L_ADDI:
+	RD = RS1 + (uint64_t)op->imm;
+	NEXT();
+L_SLTI:
+	RD = (int64_t)RS1 < op->imm;
+	NEXT();
+L_SLTIU:
+	RD = RS1 < (uint64_t)op->imm;
+	NEXT();
+L_XORI:
+	RD = RS1 ^ (uint64_t)op->imm;
+	NEXT();
+L_ORI:
+	RD = RS1 | (uint64_t)op->imm;
+	NEXT();
+L_ANDI:
+	RD = RS1 & (uint64_t)op->imm;
+	NEXT();
+L_SLLI:
+	RD = RS1 << op->imm;
+	NEXT();
+L_SRLI:
+	RD = RS1 >> op->imm;
+	NEXT();
+L_SRAI:
+	RD = (uint64_t)((int64_t)RS1 >> op->imm);
+	NEXT();
+L_ADD:
+	RD = RS1 + RS2;
+	NEXT();
+L_SUB:
+	RD = RS1 - RS2;
+	NEXT();
+L_SLL:
+	RD = RS1 << (RS2 & 63);
+	NEXT();
+L_SLT:
+	RD = (int64_t)RS1 < (int64_t)RS2;
+	NEXT();
+L_SLTU:
+	RD = RS1 < RS2;
+	NEXT();
+L_XOR:
+	RD = RS1 ^ RS2;
+	NEXT();
+L_SRL:
+	RD = RS1 >> (RS2 & 63);
+	NEXT();
+L_SRA:
+	RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63));
+	NEXT();
+L_OR:
+	RD = RS1 | RS2;
+	NEXT();
+L_AND:
+	RD = RS1 & RS2;
+	NEXT();
+L_ADDIW:
+	RD = sext32(RS1 + (uint64_t)op->imm);
+	NEXT();
+L_SLLIW:
+	RD = sext32((uint32_t)RS1 << op->imm);
+	NEXT();
+L_SRLIW:
+	RD = sext32((uint32_t)RS1 >> op->imm);
+	NEXT();
+L_SRAIW:
+	RD = (uint64_t)(int64_t)((int32_t)RS1 >> op->imm);
+	NEXT();
+L_ADDW:
+	RD = sext32(RS1 + RS2);
+	NEXT();
+L_SUBW:
+	RD = sext32(RS1 - RS2);
+	NEXT();
+L_SLLW:
+	RD = sext32((uint32_t)RS1 << (RS2 & 31));
+	NEXT();
+L_SRLW:
+	RD = sext32((uint32_t)RS1 >> (RS2 & 31));
+	NEXT();
+L_SRAW:
+	RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31));
+	NEXT();
+L_FENCE:
+	NEXT();
+L_FENCE_I: {
+	uint64_t next = b->end_pc;
+	exec_flush_all(h);
+	JUMP(next);
+}
+L_ECALL:
+	RAISE(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
+L_EBREAK:
+	RAISE(EXC_BREAKPOINT, OP_PC());
+
+	/* CSR instructions end their block: a write may change translation or interrupts. */
+#define CSR_INSN(kind, src, write)                                                         \
+	{                                                                                  \
+		uint64_t old_, src_ = (src);                                               \
+		if (csr_op(h, (unsigned)op->imm, kind, src_, write, &old_))                \
+			RAISE_ILLEGAL();                                                   \
+		RD = old_;                                                                 \
+		if (write)                                                                 \
+			FORCE_POLL();                                                      \
+		JUMP(b->end_pc);                                                           \
+	}
+L_CSRRW:
+	CSR_INSN(CSR_RW, RS1, true);
+L_CSRRS:
+	CSR_INSN(CSR_RS, RS1, op->rs1 != 0);
+L_CSRRC:
+	CSR_INSN(CSR_RC, RS1, op->rs1 != 0);
+L_CSRRWI:
+	CSR_INSN(CSR_RW, op->rs1, true);
+L_CSRRSI:
+	CSR_INSN(CSR_RS, op->rs1, op->rs1 != 0);
+L_CSRRCI:
+	CSR_INSN(CSR_RC, op->rs1, op->rs1 != 0);
+L_MRET:
+	if (hart_mret(h))
+		RAISE_ILLEGAL();
+	FORCE_POLL();
+	JUMP(h->pc);
+L_SRET:
+	if (hart_sret(h))
+		RAISE_ILLEGAL();
+	FORCE_POLL();
+	JUMP(h->pc);
+L_WFI:
+	if (h->priv < PRV_M && (h->mstatus & MSTATUS_TW))
+		RAISE_ILLEGAL();
+	if (h->priv != PRV_U) /* in U-mode wfi completes at once (a bounded time) */
+		h->wfi = true;
+	pc = b->end_pc;
+	goto poll;
+L_SFENCE_VMA:
+	if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
+		RAISE_ILLEGAL();
+	if (op->rs1 != 0)
+		mmu_flush_va(h, RS1);
+	else
+		mmu_flush_all(h);
+	exec_flush_jumps(h);
+	JUMP(b->end_pc);
+L_MUL:
+	RD = RS1 * RS2;
+	NEXT();
+L_MULH:
+	RD = mulh_ss(RS1, RS2);
+	NEXT();
+L_MULHSU:
+	RD = mulh_su(RS1, RS2);
+	NEXT();
+L_MULHU:
+	RD = mulh_uu(RS1, RS2);
+	NEXT();
+L_DIV:
+	RD = div_s(RS1, RS2);
+	NEXT();
+L_DIVU:
+	RD = RS2 ? RS1 / RS2 : ~0ull;
+	NEXT();
+L_REM:
+	RD = rem_s(RS1, RS2);
+	NEXT();
+L_REMU:
+	RD = RS2 ? RS1 % RS2 : RS1;
+	NEXT();
+L_MULW:
+	RD = sext32(RS1 * RS2);
+	NEXT();
+L_DIVW:
+	RD = divw_s(RS1, RS2);
+	NEXT();
+L_DIVUW:
+	RD = (uint32_t)RS2 ? sext32((uint32_t)RS1 / (uint32_t)RS2) : ~0ull;
+	NEXT();
+L_REMW:
+	RD = remw_s(RS1, RS2);
+	NEXT();
+L_REMUW:
+	RD = (uint32_t)RS2 ? sext32((uint32_t)RS1 % (uint32_t)RS2) : sext32(RS1);
+	NEXT();
+
+	/* A: LR records the host address and value; SC succeeds only if the word still
+	 * holds that value (compare-and-swap), which another hart's store to it breaks. */
+L_LR_W:
+L_LR_D: {
+	unsigned size = op->kind == OP_LR_W ? 4 : 8;
+	void *p;
+	int r = amo_ptr(h, RS1, size, ACC_READ, &p);
+	if (unlikely(r))
+		RAISE(r, h->fault_tval);
+	if (size == 4)
+		h->resv_val = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
+	else
+		h->resv_val = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
+	h->resv_ptr = p;
+	RD = size == 4 ? sext32(h->resv_val) : h->resv_val;
+	NEXT();
+}
+L_SC_W:
+L_SC_D: {
+	unsigned size = op->kind == OP_SC_W ? 4 : 8;
+	void *p;
+	bool ok = false;
+	int r = amo_ptr(h, RS1, size, ACC_WRITE, &p);
+	if (unlikely(r))
+		RAISE(r, h->fault_tval);
+	if (h->resv_ptr == p) {
+		if (size == 4) {
+			uint32_t exp = (uint32_t)h->resv_val;
+			ok = __atomic_compare_exchange_n((uint32_t *)p, &exp, (uint32_t)RS2, false,
+							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		} else {
+			uint64_t exp = h->resv_val;
+			ok = __atomic_compare_exchange_n((uint64_t *)p, &exp, RS2, false,
+							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		}
+		if (ok)
+			note_store(h, p, size);
+	}
+	h->resv_ptr = NULL;
+	RD = !ok;
+	NEXT();
+}
+L_AMOSWAP_W:
+	AMO_W(__atomic_exchange_n(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
+L_AMOADD_W:
+	AMO_W(__atomic_fetch_add(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
+L_AMOXOR_W:
+	AMO_W(__atomic_fetch_xor(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
+L_AMOAND_W:
+	AMO_W(__atomic_fetch_and(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
+L_AMOOR_W:
+	AMO_W(__atomic_fetch_or(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
+L_AMOMIN_W:
+	AMO_W(amo_LT_S32_uint32_t(p_, (uint32_t)RS2));
+L_AMOMAX_W:
+	AMO_W(amo_GT_S32_uint32_t(p_, (uint32_t)RS2));
+L_AMOMINU_W:
+	AMO_W(amo_LT_U_uint32_t(p_, (uint32_t)RS2));
+L_AMOMAXU_W:
+	AMO_W(amo_GT_U_uint32_t(p_, (uint32_t)RS2));
+L_AMOSWAP_D:
+	AMO_D(__atomic_exchange_n(p_, RS2, __ATOMIC_SEQ_CST));
+L_AMOADD_D:
+	AMO_D(__atomic_fetch_add(p_, RS2, __ATOMIC_SEQ_CST));
+L_AMOXOR_D:
+	AMO_D(__atomic_fetch_xor(p_, RS2, __ATOMIC_SEQ_CST));
+L_AMOAND_D:
+	AMO_D(__atomic_fetch_and(p_, RS2, __ATOMIC_SEQ_CST));
+L_AMOOR_D:
+	AMO_D(__atomic_fetch_or(p_, RS2, __ATOMIC_SEQ_CST));
+L_AMOMIN_D:
+	AMO_D(amo_LT_S64_uint64_t(p_, RS2));
+L_AMOMAX_D:
+	AMO_D(amo_GT_S64_uint64_t(p_, RS2));
+L_AMOMINU_D:
+	AMO_D(amo_LT_U_uint64_t(p_, RS2));
+L_AMOMAXU_D:
+	AMO_D(amo_GT_U_uint64_t(p_, RS2));
+
+	/* F/D loads and stores: rd/rs2 name f registers; binary32 values are NaN-boxed. */
+L_FLW: {
+	uint64_t va = RS1 + (uint64_t)op->imm, v;
+	const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];
+	FP_CHECK();
+	if (likely(e->tag == (va & (~0xfffull | 3)))) {
+		v = *(const uint32_t *)(e->addend + va);
+	} else {
+		int r = mmu_load(h, va, 4, &v);
+		if (unlikely(r))
+			RAISE(r, h->fault_tval);
+	}
+	h->f[op->rd] = 0xffffffff00000000ull | (uint32_t)v;
+	hart_fs_dirty(h);
+	NEXT();
+}
+L_FLD: {
+	uint64_t va = RS1 + (uint64_t)op->imm, v;
+	const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];
+	FP_CHECK();
+	if (likely(e->tag == (va & (~0xfffull | 7)))) {
+		v = *(const uint64_t *)(e->addend + va);
+	} else {
+		int r = mmu_load(h, va, 8, &v);
+		if (unlikely(r))
+			RAISE(r, h->fault_tval);
+	}
+	h->f[op->rd] = v;
+	hart_fs_dirty(h);
+	NEXT();
+}
+L_FSW:
+	FP_CHECK();
+	STORE(uint32_t, 4, h->f[op->rs2]);
+L_FSD:
+	FP_CHECK();
+	STORE(uint64_t, 8, h->f[op->rs2]);
+L_FPU:
+	FP_CHECK();
+	if (unlikely(fpu_exec(h, (enum op_kind)op->kind, op->rd, op->rs1, op->rs2, op->rs3,
+			      op->rm)))
+		RAISE_ILLEGAL();
+	NEXT();
+
+L_BLOCK_NEXT:
+	JUMP(b->end_pc);
+L_BLOCK_CROSS: {
+	int r;
+	pc = b->end_pc;
+	r = build_cross(h, pc, labels);
+	if (unlikely(r)) {
+		h->pc = pc;
+		hart_exception(h, (uint64_t)r, h->fault_tval);
+		pc = h->pc;
+		goto next_block;
+	}
+	b = &bc->cross;
+	h->instret += 1;
+	op = b->ops;
+	goto *op->h;
+}
+}

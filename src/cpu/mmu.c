@@ -1,0 +1,293 @@
+/*
+ * Sv39/Sv48 page-table walker, permission checks and software-TLB refills.
+ * A/D bits are set by the walker (atomically, so concurrent harts agree), as the spec
+ * allows. PTEs with reserved bits (63:54: Svpbmt/Svnapot are not implemented) fault.
+ * PMP registers exist (csr.c) but do not restrict accesses: see docs/ARCHITECTURE.md.
+ */
+#include "cpu/mmu.h"
+
+#include <string.h>
+
+#include "core/util.h"
+#include "machine/machine.h"
+
+#define PTE_V (1u << 0)
+#define PTE_R (1u << 1)
+#define PTE_W (1u << 2)
+#define PTE_X (1u << 3)
+#define PTE_U (1u << 4)
+#define PTE_G (1u << 5)
+#define PTE_A (1u << 6)
+#define PTE_D (1u << 7)
+#define PTE_PPN_MASK 0x003ffffffffffc00ull
+#define PTE_RESERVED 0xffc0000000000000ull
+
+static int page_fault(enum access acc)
+{
+	return acc == ACC_FETCH ? EXC_INSN_PAGE : acc == ACC_READ ? EXC_LOAD_PAGE : EXC_STORE_PAGE;
+}
+
+static int access_fault(enum access acc)
+{
+	return acc == ACC_FETCH ? EXC_INSN_ACCESS : acc == ACC_READ ? EXC_LOAD_ACCESS
+								: EXC_STORE_ACCESS;
+}
+
+static bool leaf_allows(const struct hart *h, uint64_t pte, enum access acc, unsigned priv)
+{
+	if (pte & PTE_U) {
+		if (priv == PRV_S && (acc == ACC_FETCH || !(h->mstatus & MSTATUS_SUM)))
+			return false;
+	} else if (priv == PRV_U) {
+		return false;
+	}
+	switch (acc) {
+	case ACC_FETCH: return (pte & PTE_X) != 0;
+	case ACC_WRITE: return (pte & PTE_W) != 0;
+	case ACC_READ:
+		return (pte & PTE_R) || ((h->mstatus & MSTATUS_MXR) && (pte & PTE_X));
+	}
+	return false;
+}
+
+int mmu_translate(struct hart *h, uint64_t va, enum access acc, unsigned priv, uint64_t *pa)
+{
+	unsigned mode = (unsigned)(h->satp >> 60);
+	unsigned levels, vabits;
+	uint64_t table, pte, *ptep;
+	int i;
+
+	if (mode == 0 || priv == PRV_M) {
+		*pa = va;
+		return 0;
+	}
+	levels = mode == 8 ? 3 : 4;
+	vabits = 12 + 9 * levels;
+	if (sext64(va, vabits) != va)
+		goto fault;
+	table = (h->satp & ((1ull << 44) - 1)) << 12;
+	for (i = (int)levels - 1; i >= 0; i--) {
+		uint64_t idx = (va >> (12 + 9 * i)) & 511;
+		ptep = vm_ram_ptr(h->vm, table + idx * 8, 8);
+		if (!ptep) {
+			h->fault_tval = va;
+			return access_fault(acc);
+		}
+		pte = __atomic_load_n(ptep, __ATOMIC_ACQUIRE);
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+			goto fault;
+		if (pte & (PTE_R | PTE_X))
+			break;
+		if (pte & (PTE_A | PTE_D | PTE_U))
+			goto fault; /* non-leaf A/D/U are reserved */
+		table = ((pte & PTE_PPN_MASK) >> 10) << 12;
+	}
+	if (i < 0 || !leaf_allows(h, pte, acc, priv))
+		goto fault;
+	{
+		uint64_t ppn = (pte & PTE_PPN_MASK) >> 10;
+		uint64_t low = (1ull << (9 * i)) - 1;
+		uint64_t want = pte | PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
+
+		if (ppn & low)
+			goto fault; /* misaligned superpage */
+		while (want != pte) {
+			if (__atomic_compare_exchange_n(ptep, &pte, want, false, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE))
+				break;
+			/* Another hart changed the PTE: re-check it. */
+			if (!(pte & PTE_V) || !leaf_allows(h, pte, acc, priv) ||
+			    ((pte & PTE_PPN_MASK) >> 10) != ppn)
+				goto fault;
+			want = pte | PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
+		}
+		*pa = ((ppn | ((va >> 12) & low)) << 12) | (va & 0xfff);
+	}
+	return 0;
+fault:
+	h->fault_tval = va;
+	return page_fault(acc);
+}
+
+static void tlb_fill(struct hart *h, struct tlb_entry *tlb, uint64_t va, uint8_t *host)
+{
+	struct tlb_entry *e = &tlb[(va >> 12) & TLB_MASK];
+
+	e->tag = va & ~0xfffull;
+	e->addend = (uintptr_t)host - (uintptr_t)va;
+	(void)h;
+}
+
+void mmu_flush_all(struct hart *h)
+{
+	memset(h->tlb, 0xff, sizeof(h->tlb));
+}
+
+void mmu_flush_va(struct hart *h, uint64_t va)
+{
+	uint64_t tag = va & ~0xfffull;
+	unsigned idx = (unsigned)(va >> 12) & TLB_MASK;
+
+	for (int r = REGIME_U; r < REGIME_N; r++)
+		for (int k = 0; k < TLB_NKIND; k++)
+			if (h->tlb[r][k][idx].tag == tag)
+				h->tlb[r][k][idx].tag = ~0ull;
+}
+
+void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
+{
+	struct vm *vm = h->vm;
+	uint64_t off = (uint64_t)(host - vm->ram);
+	uint64_t first = off >> 12, last = (off + size - 1) >> 12;
+
+	for (uint64_t p = first; p <= last; p++) {
+		uint8_t f = __atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE);
+		if (f & PAGE_CODE) {
+			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE, __ATOMIC_ACQ_REL);
+			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
+		}
+		if (f & PAGE_WATCH)
+			vm_watch_hit(vm, vm->ram_base + off);
+	}
+}
+
+/* Translates a data access and returns the host pointer (RAM) or NULL with *pa set (MMIO).
+ * Refills the TLB for RAM pages. */
+static int data_xlate(struct hart *h, uint64_t va, enum access acc, uint64_t *pa, uint8_t **host)
+{
+	int r = mmu_translate(h, va, acc, h->data_priv, pa);
+
+	if (r)
+		return r;
+	*host = vm_ram_ptr(h->vm, *pa, 1);
+	if (*host)
+		tlb_fill(h, acc == ACC_WRITE ? h->dtlb_w : h->dtlb, va, *host);
+	return 0;
+}
+
+static int load_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t *out)
+{
+	uint64_t pa, v = 0;
+	uint8_t *host;
+	int r = data_xlate(h, va, ACC_READ, &pa, &host);
+
+	if (r)
+		return r;
+	if (host) {
+		memcpy(&v, host, size);
+		*out = v;
+		return 0;
+	}
+	if ((pa & (size - 1)) || bus_read(&h->vm->bus, pa, size, out) < 0) {
+		h->fault_tval = va;
+		return EXC_LOAD_ACCESS;
+	}
+	return 0;
+}
+
+static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	uint64_t pa;
+	uint8_t *host;
+	int r = data_xlate(h, va, ACC_WRITE, &pa, &host);
+
+	if (r)
+		return r;
+	if (host) {
+		memcpy(host, &val, size);
+		if (unlikely(h->code_pages[(host - h->ram) >> 12] |
+			     h->code_pages[(host + size - 1 - h->ram) >> 12]))
+			mmu_store_hook(h, host, size);
+		return 0;
+	}
+	if ((pa & (size - 1)) || bus_write(&h->vm->bus, pa, size, val) < 0) {
+		h->fault_tval = va;
+		return EXC_STORE_ACCESS;
+	}
+	return 0;
+}
+
+int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *out)
+{
+	unsigned first = 4096 - (unsigned)(va & 0xfff);
+	uint64_t lo, hi;
+	int r;
+
+	if (first >= size)
+		return load_one_page(h, va, size, out);
+	/* Misaligned across a page boundary: two accesses, little-endian. Both pages must be
+	 * readable before any state changes, which holds for loads trivially. */
+	r = load_one_page(h, va, first, &lo);
+	if (!r)
+		r = load_one_page(h, va + first, size - first, &hi);
+	if (r) {
+		h->fault_tval = va;
+		return r;
+	}
+	*out = lo | (hi << (8 * first));
+	return 0;
+}
+
+int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
+{
+	unsigned first = 4096 - (unsigned)(va & 0xfff);
+	uint64_t pa;
+	int r;
+
+	if (first >= size)
+		return store_one_page(h, va, size, val);
+	/* Check that the second page is writable before writing the first. */
+	r = mmu_translate(h, va + first, ACC_WRITE, h->data_priv, &pa);
+	if (!r)
+		r = store_one_page(h, va, first, val);
+	if (!r)
+		r = store_one_page(h, va + first, size - first, val >> (8 * first));
+	if (r)
+		h->fault_tval = va;
+	return r;
+}
+
+int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **out)
+{
+	uint64_t pa;
+	uint8_t *host;
+	int r;
+
+	if (va & (size - 1)) {
+		h->fault_tval = va;
+		return acc == ACC_READ ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED;
+	}
+	r = data_xlate(h, va, acc, &pa, &host);
+	if (r)
+		return r;
+	if (!host) {
+		h->fault_tval = va;
+		return acc == ACC_READ ? EXC_LOAD_ACCESS : EXC_STORE_ACCESS;
+	}
+	*out = host;
+	return 0;
+}
+
+int mmu_fetch(struct hart *h, uint64_t pc, uint64_t *ppa, uint8_t **host)
+{
+	struct tlb_entry *e = &h->itlb[(pc >> 12) & TLB_MASK];
+	uint64_t pa;
+	int r;
+
+	if (likely(e->tag == (pc & ~0xfffull))) {
+		*host = (uint8_t *)(e->addend + pc);
+		*ppa = h->ram_base + (uint64_t)(*host - h->ram);
+		return 0;
+	}
+	r = mmu_translate(h, pc, ACC_FETCH, h->priv, &pa);
+	if (r)
+		return r;
+	*host = vm_ram_ptr(h->vm, pa, 2);
+	if (!*host) {
+		h->fault_tval = pc;
+		return EXC_INSN_ACCESS;
+	}
+	tlb_fill(h, h->itlb, pc, *host);
+	*ppa = pa;
+	return 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * ns16550a UART model. Registers (offset, DLAB=0): 0 RBR/THR, 1 IER, 2 IIR/FCR, 3 LCR,
+ * 4 MCR, 5 LSR, 6 MSR, 7 SCR; with DLAB=1, 0/1 are the divisor latch. Transmission is
+ * immediate (THR always empty), so THRE interrupts fire as soon as they are enabled.
+ * State is protected by a mutex: harts and the input thread both touch it.
+ */
+#include "devices/uart.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "machine/bus.h"
+
+#define RX_FIFO 256
+
+#define IER_RDI	 1u
+#define IER_THRI 2u
+#define LSR_DR	 0x01u
+#define LSR_THRE 0x20u
+#define LSR_TEMT 0x40u
+#define LCR_DLAB 0x80u
+#define IIR_NONE 0x01u
+#define IIR_THRI 0x02u
+#define IIR_RDI	 0x04u
+#define IIR_FIFO 0xc0u
+
+struct uart {
+	pthread_mutex_t lock;
+	int out_fd;
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	bool thri_pending; /* THR-empty interrupt not yet acknowledged by reading IIR */
+	uint8_t rx[RX_FIFO];
+	unsigned rx_head, rx_len;
+	uart_irq_fn irq;
+	void *irq_opaque;
+	bool irq_level;
+};
+
+/* Recomputes the interrupt line; called with the lock held. */
+static void update_irq(struct uart *u)
+{
+	bool level = ((u->ier & IER_RDI) && u->rx_len) || ((u->ier & IER_THRI) && u->thri_pending);
+
+	if (level != u->irq_level) {
+		u->irq_level = level;
+		if (u->irq)
+			u->irq(u->irq_opaque, level);
+	}
+}
+
+static uint8_t read_iir(struct uart *u)
+{
+	uint8_t iir = IIR_NONE;
+
+	if ((u->ier & IER_RDI) && u->rx_len) {
+		iir = IIR_RDI;
+	} else if ((u->ier & IER_THRI) && u->thri_pending) {
+		iir = IIR_THRI;
+		u->thri_pending = false; /* reading IIR acknowledges THRE */
+	}
+	return (uint8_t)(iir | ((u->fcr & 1) ? IIR_FIFO : 0));
+}
+
+static int uart_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
+{
+	struct uart *u = opaque;
+	uint8_t v = 0;
+
+	(void)size;
+	pthread_mutex_lock(&u->lock);
+	switch (off) {
+	case 0:
+		if (u->lcr & LCR_DLAB) {
+			v = u->dll;
+		} else if (u->rx_len) {
+			v = u->rx[u->rx_head];
+			u->rx_head = (u->rx_head + 1) % RX_FIFO;
+			u->rx_len--;
+		}
+		break;
+	case 1: v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier; break;
+	case 2: v = read_iir(u); break;
+	case 3: v = u->lcr; break;
+	case 4: v = u->mcr; break;
+	case 5: v = (uint8_t)(LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0)); break;
+	case 6: v = 0xb0; break; /* DCD, DSR, CTS: a connected line */
+	case 7: v = u->scr; break;
+	}
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	*out = v;
+	return 0;
+}
+
+static void transmit(struct uart *u, uint8_t c)
+{
+	/* A console that went away (closed pipe) is not the guest's problem. */
+	if (write(u->out_fd, &c, 1) < 0)
+		return;
+}
+
+static int uart_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
+{
+	struct uart *u = opaque;
+	uint8_t v = (uint8_t)val;
+
+	(void)size;
+	pthread_mutex_lock(&u->lock);
+	switch (off) {
+	case 0:
+		if (u->lcr & LCR_DLAB) {
+			u->dll = v;
+		} else {
+			transmit(u, v);
+			u->thri_pending = true;
+		}
+		break;
+	case 1:
+		if (u->lcr & LCR_DLAB) {
+			u->dlm = v;
+		} else {
+			if ((v & IER_THRI) && !(u->ier & IER_THRI))
+				u->thri_pending = true;
+			u->ier = v & 0x0f;
+		}
+		break;
+	case 2:
+		u->fcr = v;
+		if (v & 2) { /* clear receive FIFO */
+			u->rx_len = 0;
+			u->rx_head = 0;
+		}
+		break;
+	case 3: u->lcr = v; break;
+	case 4: u->mcr = v & 0x1f; break;
+	case 7: u->scr = v; break;
+	}
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+int uart_create(struct bus *bus, uint64_t base, int out_fd, struct uart **out)
+{
+	struct uart *u = core_calloc(1, sizeof(*u));
+	struct bus_region r = { .base = base, .size = 0x100, .name = "uart0",
+				.read = uart_read, .write = uart_write };
+	int err;
+
+	if (!u)
+		return -ENOMEM;
+	pthread_mutex_init(&u->lock, NULL);
+	u->out_fd = out_fd;
+	r.opaque = u;
+	err = bus_add(bus, &r);
+	if (err < 0) {
+		pthread_mutex_destroy(&u->lock);
+		core_free(u);
+		return err;
+	}
+	*out = u;
+	return 0;
+}
+
+void uart_destroy(struct uart *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_destroy(&u->lock);
+	core_free(u);
+}
+
+void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque)
+{
+	u->irq = fn;
+	u->irq_opaque = opaque;
+}
+
+unsigned uart_receive(struct uart *u, const uint8_t *buf, unsigned len)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&u->lock);
+	while (n < len && u->rx_len < RX_FIFO) {
+		u->rx[(u->rx_head + u->rx_len) % RX_FIFO] = buf[n++];
+		u->rx_len++;
+	}
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}

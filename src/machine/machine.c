@@ -1,0 +1,211 @@
+/*
+ * Machine assembly and life cycle: RAM, per-page code tracking, base devices, harts and
+ * their threads, stop requests, HTIF tohost.
+ */
+#include "machine/machine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "cpu/hart.h"
+#include "devices/finisher.h"
+#include "devices/uart.h"
+#include "machine/clint.h"
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The most guest RAM this host can back: physical memory plus swap. */
+static uint64_t host_mem_limit(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		return ~0ull;
+	return ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+}
+
+static int alloc_ram(struct vm *vm, uint64_t size)
+{
+	uint64_t pages = size >> 12;
+
+	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		return -ENOMEM;
+	}
+	vm->ram_base = VM_RAM_BASE;
+	vm->ram_size = size;
+	vm->code_pages = core_calloc(pages, 1);
+	vm->page_gen = core_calloc(pages, sizeof(uint32_t));
+	if (!vm->code_pages || !vm->page_gen)
+		return -ENOMEM;
+	return 0;
+}
+
+static int add_devices(struct vm *vm)
+{
+	int r = uart_create(&vm->bus, VM_UART_BASE, STDOUT_FILENO, &vm->uart);
+
+	if (!r)
+		r = clint_init(vm, VM_CLINT_BASE);
+	if (!r)
+		r = finisher_init(vm, VM_FINISHER_BASE);
+	return r;
+}
+
+static int add_harts(struct vm *vm, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct hart *h = core_alloc(sizeof(*h));
+		int r;
+
+		if (!h)
+			return -ENOMEM;
+		r = hart_init(h, vm, i, VM_RAM_BASE);
+		vm->harts[vm->nharts++] = h;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_create(const struct vm_config *cfg, struct vm **out)
+{
+	struct vm *vm;
+	int r;
+
+	if (cfg->ram_size < 4096 || (cfg->ram_size & 0xfff) || cfg->nharts < 1 ||
+	    cfg->nharts > VM_MAX_HARTS)
+		return -EINVAL;
+	if (cfg->ram_size > host_mem_limit())
+		return -E2BIG;
+	vm = core_calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->start_ns = vm_now_ns();
+	if (cfg->timeout_sec > 0)
+		vm->deadline_ns = vm->start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
+	r = alloc_ram(vm, cfg->ram_size);
+	if (!r)
+		r = add_harts(vm, cfg->nharts);
+	if (!r)
+		r = add_devices(vm);
+	if (r < 0) {
+		vm_destroy(vm);
+		return r;
+	}
+	*out = vm;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		hart_fini(vm->harts[i]);
+		core_free(vm->harts[i]);
+	}
+	uart_destroy(vm->uart);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	core_free(vm->code_pages);
+	core_free(vm->page_gen);
+	core_free(vm);
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int code)
+{
+	int expected = 0;
+
+	/* The first request wins; later ones (e.g. a timeout racing an exit) are dropped. */
+	if (!__atomic_compare_exchange_n(&vm->stopping, &expected, 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	vm->exit_code = code;
+	__atomic_store_n(&vm->stop_reason, (int)reason, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < vm->nharts; i++)
+		hart_kick(vm->harts[i]);
+}
+
+static void *hart_thread(void *arg)
+{
+	hart_run(arg);
+	return NULL;
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	pthread_t threads[VM_MAX_HARTS];
+	unsigned started = 1;
+
+	for (unsigned i = 1; i < vm->nharts; i++) {
+		if (pthread_create(&threads[i], NULL, hart_thread, vm->harts[i]) != 0) {
+			log_err("cannot start a thread for hart %u", i);
+			vm_request_stop(vm, VM_STOP_ERROR, 1);
+			break;
+		}
+		started++;
+	}
+	hart_run(vm->harts[0]);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(threads[i], NULL);
+	return (enum vm_stop_reason)__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE);
+}
+
+/* HTIF (spike): tohost = 1 passes, (code << 1) | 1 fails with code; device 1 command 1
+ * prints the low byte (console), acknowledged through fromhost. */
+void vm_watch_hit(struct vm *vm, uint64_t pa)
+{
+	uint64_t *to = vm_ram_ptr(vm, vm->tohost_pa, 8), *from, v;
+	unsigned dev, cmd;
+
+	(void)pa;
+	if (!to || !(v = __atomic_load_n(to, __ATOMIC_ACQUIRE)))
+		return;
+	dev = (unsigned)(v >> 56);
+	cmd = (unsigned)(v >> 48) & 0xff;
+	if (dev == 0 && (v & 1)) {
+		vm_request_stop(vm, VM_STOP_EXIT, (int)((v << 16) >> 17));
+	} else if (dev == 1 && cmd == 1) {
+		uint8_t c = (uint8_t)v;
+		if (write(STDOUT_FILENO, &c, 1) < 0)
+			log_debug("htif: console write failed");
+		from = vm_ram_ptr(vm, vm->fromhost_pa, 8);
+		if (from)
+			__atomic_store_n(from, (1ull << 56) | (1ull << 48), __ATOMIC_RELEASE);
+	} else {
+		log_warn("htif: unsupported tohost request 0x%llx ignored", (unsigned long long)v);
+	}
+	__atomic_store_n(to, 0, __ATOMIC_RELEASE);
+}
+
+void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (!len || !vm_ram_ptr(vm, pa, len))
+		return;
+	first = (pa - vm->ram_base) >> 12;
+	last = (pa + len - 1 - vm->ram_base) >> 12;
+	for (uint64_t p = first; p <= last; p++) {
+		if (__atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE) & PAGE_CODE) {
+			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE, __ATOMIC_ACQ_REL);
+			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
+		}
+	}
+}

@@ -1,0 +1,92 @@
+/*
+ * A RISC-V machine laid out like QEMU's `virt` board: RAM, harts, and the MMIO bus with
+ * its devices. Owns guest RAM (one anonymous mapping), the per-page code flags the harts'
+ * decoded-block caches rely on, and the stop/exit state. Created and configured on the main
+ * thread; harts then run on their own threads (one per hart) until vm_request_stop().
+ */
+#ifndef LODGE_MACHINE_MACHINE_H
+#define LODGE_MACHINE_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "machine/bus.h"
+
+struct hart;
+struct uart;
+
+#define VM_RAM_BASE	 0x80000000ull
+#define VM_FINISHER_BASE 0x00100000ull
+#define VM_CLINT_BASE	 0x02000000ull
+#define VM_UART_BASE	 0x10000000ull
+#define VM_MAX_HARTS	 32
+
+/* Why the machine stopped. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_EXIT,	 /* the guest finished (finisher, HTIF, poweroff) with exit_code */
+	VM_STOP_TIMEOUT, /* --timeout expired */
+	VM_STOP_ERROR,	 /* lodge stopped the guest because of a host-side error */
+};
+
+struct vm_config {
+	uint64_t ram_size;
+	unsigned nharts;
+	double timeout_sec; /* 0 = none */
+};
+
+struct vm {
+	uint8_t *ram;
+	uint64_t ram_base, ram_size;
+	uint8_t *code_pages;  /* PAGE_* flags per RAM page (cpu/hart.h) */
+	uint32_t *page_gen;   /* bumped when a code page is written */
+	struct bus bus;
+	struct hart *harts[VM_MAX_HARTS];
+	unsigned nharts;
+	struct uart *uart;
+	void *clint;
+	uint64_t start_ns;    /* host monotonic time at creation: mtime 0 */
+	uint64_t deadline_ns; /* 0 = none */
+	uint64_t tohost_pa, fromhost_pa; /* HTIF words, 0 when the program has none */
+	int stopping;	      /* atomic: set once by the first stop request */
+	int stop_reason;      /* atomic enum vm_stop_reason */
+	int exit_code;
+};
+
+/* Creates a machine with RAM and the base devices (UART, CLINT, finisher) and harts
+ * (not yet running). Returns 0, -EINVAL (bad size or hart count), -ENOMEM. */
+int vm_create(const struct vm_config *cfg, struct vm **out) __attribute__((warn_unused_result));
+void vm_destroy(struct vm *vm);
+
+/* Runs all harts (one thread each, hart 0 on the calling thread) until the machine
+ * stops; returns the stop reason. */
+enum vm_stop_reason vm_run(struct vm *vm);
+
+/* Any thread: stops the machine with `reason` and exit code (first caller wins). */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int code);
+
+static inline bool vm_should_stop(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_RUNNING;
+}
+
+/* Host pointer for guest physical [pa, pa+len) if it lies wholly in RAM, else NULL. */
+static inline void *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len)
+{
+	if (pa < vm->ram_base || len > vm->ram_size || pa - vm->ram_base > vm->ram_size - len)
+		return NULL;
+	return vm->ram + (pa - vm->ram_base);
+}
+
+/* Host monotonic clock in ns. */
+uint64_t vm_now_ns(void);
+
+/* Called by a hart after a store hit a page flagged PAGE_WATCH (HTIF tohost). */
+void vm_watch_hit(struct vm *vm, uint64_t pa);
+
+/* Marks RAM [pa, pa+len) as written by something other than a hart store (loader, DMA):
+ * invalidates decoded code there. */
+void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len);
+
+#endif

@@ -1,0 +1,1052 @@
+/*
+ * Binary decoder and module-level validation (Wasm core 2.0: chapter 5 "Binary Format",
+ * chapter 3 "Validation" for types, imports, exports, limits, constant expressions, segments
+ * and the start function). Function bodies are handed to the compiler (compile.c), which
+ * validates them while it translates. Owns struct wasm_module; the module never points into
+ * the caller's bytes. Every count read from the input is checked against the bytes left
+ * before anything is allocated for it.
+ */
+#include "wasm/internal.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section,
+	      int64_t func, int64_t off, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return kind == WASM_ERR_NOMEM ? -ENOMEM : -EINVAL;
+	err->kind = kind;
+	err->section = section;
+	err->func = func;
+	err->offset = off;
+	err->trap = WASM_TRAP_NONE;
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+	return kind == WASM_ERR_NOMEM ? -ENOMEM : -EINVAL;
+}
+
+void wasm_error_format(const struct wasm_error *err, char *buf, size_t size)
+{
+	static const char *const kinds[] = {
+		[WASM_ERR_NONE] = "no error",
+		[WASM_ERR_MALFORMED] = "malformed module",
+		[WASM_ERR_INVALID] = "invalid module",
+		[WASM_ERR_LIMIT] = "implementation limit",
+		[WASM_ERR_UNLINKABLE] = "link error",
+		[WASM_ERR_UNINSTANTIABLE] = "instantiation failed",
+		[WASM_ERR_NOMEM] = "out of memory",
+	};
+	char where[96] = "";
+	size_t n = 0;
+
+	if (err->section)
+		n += (size_t)snprintf(where + n, sizeof(where) - n, "section %s, ", err->section);
+	if (err->func >= 0 && n < sizeof(where))
+		n += (size_t)snprintf(where + n, sizeof(where) - n, "function %lld, ",
+				      (long long)err->func);
+	if (err->offset >= 0 && n < sizeof(where))
+		snprintf(where + n, sizeof(where) - n, "offset 0x%llx, ", (long long)err->offset);
+	snprintf(buf, size, "%s: %s%s", kinds[err->kind], where, err->detail);
+}
+
+int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	char detail[sizeof(r->err->detail)];
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return wasm_fail(r->err, kind, r->section, r->func, r->p - r->base, "%s", detail);
+}
+
+int wasm_rd_u8(struct wasm_reader *r, uint8_t *out)
+{
+	if (r->p >= r->end)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+	*out = *r->p++;
+	return 0;
+}
+
+/* LEB128 with at most `bits` significant bits (5.2.2): the last byte may not continue and
+ * its unused bits must be zero (unsigned) or copies of the sign bit (signed). */
+static int rd_leb(struct wasm_reader *r, unsigned bits, bool sign, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	uint8_t b;
+
+	for (;;) {
+		if (r->p >= r->end)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+		b = *r->p++;
+		if (bits - shift < 7) {
+			unsigned left = bits - shift;
+			if (b & 0x80)
+				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+						    "integer representation too long");
+			if (!sign && (b >> left) != 0)
+				return wasm_rd_fail(r, WASM_ERR_MALFORMED, "integer too large");
+			if (sign) {
+				uint8_t mask = (uint8_t)(0x7fu & ~((1u << (left - 1)) - 1));
+				if ((b & mask) != 0 && (b & mask) != mask)
+					return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+							    "integer too large");
+			}
+			v |= (uint64_t)(b & 0x7f) << shift;
+			shift += 7;
+			break;
+		}
+		v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80))
+			break;
+	}
+	if (sign && shift < 64 && (b & 0x40))
+		v |= ~0ull << shift;
+	*out = v;
+	return 0;
+}
+
+int wasm_rd_u32(struct wasm_reader *r, uint32_t *out)
+{
+	uint64_t v;
+	int rc = rd_leb(r, 32, false, &v);
+
+	*out = (uint32_t)v;
+	return rc;
+}
+
+int wasm_rd_s32(struct wasm_reader *r, int32_t *out)
+{
+	uint64_t v;
+	int rc = rd_leb(r, 32, true, &v);
+
+	*out = (int32_t)(uint32_t)v;
+	return rc;
+}
+
+int wasm_rd_s33(struct wasm_reader *r, int64_t *out)
+{
+	uint64_t v;
+	int rc = rd_leb(r, 33, true, &v);
+
+	*out = (int64_t)v;
+	return rc;
+}
+
+int wasm_rd_s64(struct wasm_reader *r, int64_t *out)
+{
+	uint64_t v;
+	int rc = rd_leb(r, 64, true, &v);
+
+	*out = (int64_t)v;
+	return rc;
+}
+
+int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
+{
+	if ((size_t)(r->end - r->p) < n)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+	*out = r->p;
+	r->p += n;
+	return 0;
+}
+
+static bool is_valtype(uint8_t t)
+{
+	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 ||
+	       t == WASM_V128 || t == WASM_FUNCREF || t == WASM_EXTERNREF;
+}
+
+int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
+{
+	if (wasm_rd_u8(r, out))
+		return -EINVAL;
+	if (!is_valtype(*out)) {
+		r->p--;
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed value type 0x%02x", *out);
+	}
+	return 0;
+}
+
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
+{
+	if (wasm_rd_u32(r, align) || wasm_rd_u32(r, offset))
+		return -EINVAL;
+	return 0;
+}
+
+/* ----- helpers ----- */
+
+#define TRY(x)                       \
+	do {                         \
+		int rc_ = (x);       \
+		if (rc_ < 0)         \
+			return rc_;  \
+	} while (0)
+
+static int nomem(struct wasm_reader *r)
+{
+	return wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+}
+
+/* Reads a vector count and checks that at least min_size bytes per element remain. */
+static int rd_count(struct wasm_reader *r, size_t min_size, uint32_t *out)
+{
+	TRY(wasm_rd_u32(r, out));
+	if ((uint64_t)*out * min_size > (uint64_t)(r->end - r->p))
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (count %u too large)",
+				    *out);
+	return 0;
+}
+
+static bool utf8_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		uint32_t cp, min;
+		size_t len;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			len = 2, cp = c & 0x1fu, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3, cp = c & 0x0fu, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4, cp = c & 0x07u, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3fu);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* Reads a name (5.2.4) into a new NUL-terminated string; *len_out gets its byte length. */
+static int rd_name(struct wasm_reader *r, char **out, uint32_t *len_out)
+{
+	uint32_t n;
+	const uint8_t *b;
+
+	TRY(wasm_rd_u32(r, &n));
+	TRY(wasm_rd_bytes(r, n, &b));
+	if (!utf8_valid(b, n))
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed UTF-8 encoding");
+	*out = core_alloc((size_t)n + 1);
+	if (!*out)
+		return nomem(r);
+	memcpy(*out, b, n);
+	(*out)[n] = 0;
+	if (len_out)
+		*len_out = n;
+	return 0;
+}
+
+static int invalid(struct wasm_reader *r, const char *what, uint32_t idx)
+{
+	return wasm_rd_fail(r, WASM_ERR_INVALID, "%s %u", what, idx);
+}
+
+/* ----- types, limits ----- */
+
+static int parse_types(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+	size_t used = 0, cap = (size_t)(r->end - r->p);
+
+	TRY(rd_count(r, 3, &n));
+	m->types = core_calloc(n ? n : 1, sizeof(*m->types));
+	m->type_canon = core_calloc(n ? n : 1, sizeof(*m->type_canon));
+	m->typebuf = core_alloc(cap ? cap : 1);
+	if (!m->types || !m->type_canon || !m->typebuf)
+		return nomem(r);
+	m->ntypes = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct wasm_ftype *t = &m->types[i];
+		uint8_t form;
+		uint32_t np, nr;
+
+		TRY(wasm_rd_u8(r, &form));
+		if (form != 0x60)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed function type 0x%02x",
+					    form);
+		TRY(rd_count(r, 1, &np));
+		t->pub.params = m->typebuf + used;
+		for (uint32_t k = 0; k < np; k++) {
+			TRY(wasm_rd_valtype(r, &m->typebuf[used]));
+			t->param_slots += wasm_type_slots(m->typebuf[used++]);
+		}
+		TRY(rd_count(r, 1, &nr));
+		t->pub.results = m->typebuf + used;
+		for (uint32_t k = 0; k < nr; k++) {
+			TRY(wasm_rd_valtype(r, &m->typebuf[used]));
+			t->result_slots += wasm_type_slots(m->typebuf[used++]);
+		}
+		t->pub.nparams = np;
+		t->pub.nresults = nr;
+		m->type_canon[i] = i;
+		for (uint32_t k = 0; k < i; k++) {
+			if (wasm_ftype_equal(&m->types[k], t)) {
+				m->type_canon[i] = k;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static int rd_limits(struct wasm_reader *r, uint32_t *min, uint32_t *max, bool *has_max)
+{
+	uint8_t flag;
+
+	TRY(wasm_rd_u8(r, &flag));
+	if (flag > 1)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "integer too large (limits flag %u)",
+				    flag);
+	TRY(wasm_rd_u32(r, min));
+	*has_max = flag == 1;
+	*max = 0;
+	if (*has_max)
+		TRY(wasm_rd_u32(r, max));
+	return 0;
+}
+
+static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
+{
+	TRY(wasm_rd_u8(r, &t->elem));
+	if (!wasm_is_reftype(t->elem))
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+	TRY(rd_limits(r, &t->min, &t->max, &t->has_max));
+	if (t->has_max && t->max < t->min)
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "size minimum must not be greater than maximum");
+	return 0;
+}
+
+static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
+{
+	TRY(rd_limits(r, &t->min, &t->max, &t->has_max));
+	if (t->min > WASM_MAX_PAGES || (t->has_max && t->max > WASM_MAX_PAGES))
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "memory size must be at most 65536 pages (4GiB)");
+	if (t->has_max && t->max < t->min)
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "size minimum must not be greater than maximum");
+	return 0;
+}
+
+static int rd_globaltype(struct wasm_reader *r, uint8_t *type, bool *mut)
+{
+	uint8_t m;
+
+	TRY(wasm_rd_valtype(r, type));
+	TRY(wasm_rd_u8(r, &m));
+	if (m > 1)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed mutability");
+	*mut = m == 1;
+	return 0;
+}
+
+/* ----- constant expressions (3.3.10) ----- */
+
+static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
+		    struct wasm_cexpr *ce)
+{
+	uint8_t op, end;
+
+	memset(ce, 0, sizeof(*ce));
+	TRY(wasm_rd_u8(r, &op));
+	ce->kind = WASM_CE_CONST;
+	switch (op) {
+	case 0x41: {
+		int32_t v;
+		TRY(wasm_rd_s32(r, &v));
+		ce->type = WASM_I32, ce->v[0] = (uint32_t)v;
+		break;
+	}
+	case 0x42: {
+		int64_t v;
+		TRY(wasm_rd_s64(r, &v));
+		ce->type = WASM_I64, ce->v[0] = (uint64_t)v;
+		break;
+	}
+	case 0x43:
+	case 0x44: {
+		const uint8_t *b;
+		size_t n = op == 0x43 ? 4 : 8;
+		TRY(wasm_rd_bytes(r, n, &b));
+		memcpy(&ce->v[0], b, n);
+		ce->type = op == 0x43 ? WASM_F32 : WASM_F64;
+		break;
+	}
+	case 0xfd: {
+		uint32_t sub;
+		const uint8_t *b;
+		TRY(wasm_rd_u32(r, &sub));
+		if (sub != 0x0c)
+			return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required");
+		TRY(wasm_rd_bytes(r, 16, &b));
+		memcpy(ce->v, b, 16);
+		ce->type = WASM_V128;
+		break;
+	}
+	case 0xd0:
+		TRY(wasm_rd_u8(r, &ce->type));
+		if (!wasm_is_reftype(ce->type))
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+		ce->kind = WASM_CE_NULL;
+		break;
+	case 0xd2:
+		TRY(wasm_rd_u32(r, &ce->idx));
+		if (ce->idx >= m->nfuncs)
+			return invalid(r, "unknown function", ce->idx);
+		m->declared[ce->idx] = 1;
+		ce->kind = WASM_CE_FUNC, ce->type = WASM_FUNCREF;
+		break;
+	case 0x23:
+		TRY(wasm_rd_u32(r, &ce->idx));
+		if (ce->idx >= m->nglobals)
+			return invalid(r, "unknown global", ce->idx);
+		if (ce->idx >= m->nglobal_imports || m->globals[ce->idx].mut)
+			return wasm_rd_fail(r, WASM_ERR_INVALID,
+					    "constant expression required (global %u)", ce->idx);
+		ce->kind = WASM_CE_GLOBAL, ce->type = m->globals[ce->idx].type;
+		break;
+	case 0x0b:
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch: empty constant expression");
+	default:
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required (opcode 0x%02x)",
+				    op);
+	}
+	TRY(wasm_rd_u8(r, &end));
+	if (end != 0x0b)
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "constant expression required (more than one instruction)");
+	if (ce->type != want)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch in constant expression");
+	return 0;
+}
+
+/* ----- imports, functions, tables, memories, globals ----- */
+
+/* Index spaces are allocated once the import and definition sections are known; until
+ * then imports are collected with their types in temporary arrays grown here. */
+static int grow(void **arr, uint32_t n, size_t size)
+{
+	void *p = core_realloc(*arr, ((size_t)n + 1) * size);
+
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	return 0;
+}
+
+static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r,
+			     struct wasm_import *im)
+{
+	TRY(wasm_rd_u8(r, &im->kind));
+	switch (im->kind) {
+	case WASM_EXTERN_FUNC: {
+		uint32_t t;
+		TRY(wasm_rd_u32(r, &t));
+		if (t >= m->ntypes)
+			return invalid(r, "unknown type", t);
+		if (grow((void **)&m->func_type, m->nfuncs, sizeof(uint32_t)))
+			return nomem(r);
+		m->func_type[m->nfuncs] = t;
+		im->idx = m->nfuncs++;
+		m->nfunc_imports++;
+		return 0;
+	}
+	case WASM_EXTERN_TABLE:
+		if (grow((void **)&m->tables, m->ntables, sizeof(*m->tables)))
+			return nomem(r);
+		TRY(rd_tabletype(r, &m->tables[m->ntables]));
+		im->idx = m->ntables++;
+		m->ntable_imports++;
+		return 0;
+	case WASM_EXTERN_MEMORY:
+		if (grow((void **)&m->mems, m->nmems, sizeof(*m->mems)))
+			return nomem(r);
+		TRY(rd_memtype(r, &m->mems[m->nmems]));
+		im->idx = m->nmems++;
+		m->nmem_imports++;
+		return 0;
+	case WASM_EXTERN_GLOBAL: {
+		struct wasm_globaldef *g;
+		if (grow((void **)&m->globals, m->nglobals, sizeof(*m->globals)))
+			return nomem(r);
+		g = &m->globals[m->nglobals];
+		memset(g, 0, sizeof(*g));
+		TRY(rd_globaltype(r, &g->type, &g->mut));
+		im->idx = m->nglobals++;
+		m->nglobal_imports++;
+		return 0;
+	}
+	default:
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed import kind %u", im->kind);
+	}
+}
+
+static int parse_imports(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+
+	TRY(rd_count(r, 4, &n));
+	m->imports = core_calloc(n ? n : 1, sizeof(*m->imports));
+	if (!m->imports)
+		return nomem(r);
+	for (uint32_t i = 0; i < n; i++) {
+		struct wasm_import *im = &m->imports[i];
+		m->nimports = i + 1;
+		TRY(rd_name(r, &im->module, NULL));
+		TRY(rd_name(r, &im->name, NULL));
+		TRY(parse_import_desc(m, r, im));
+	}
+	if (m->nmems > 1)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple memories");
+	return 0;
+}
+
+static int parse_functions(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+	uint32_t *ft;
+
+	TRY(rd_count(r, 1, &n));
+	ft = core_realloc(m->func_type, ((size_t)m->nfuncs + n + 1) * sizeof(uint32_t));
+	if (!ft)
+		return nomem(r);
+	m->func_type = ft;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t t;
+		TRY(wasm_rd_u32(r, &t));
+		if (t >= m->ntypes)
+			return invalid(r, "unknown type", t);
+		ft[m->nfuncs++] = t;
+	}
+	return 0;
+}
+
+static int parse_tables(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+	struct wasm_tabletype *t;
+
+	TRY(rd_count(r, 3, &n));
+	t = core_realloc(m->tables, ((size_t)m->ntables + n + 1) * sizeof(*t));
+	if (!t)
+		return nomem(r);
+	m->tables = t;
+	for (uint32_t i = 0; i < n; i++) {
+		TRY(rd_tabletype(r, &t[m->ntables]));
+		m->ntables++;
+	}
+	return 0;
+}
+
+static int parse_memories(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+	struct wasm_memtype *t;
+
+	TRY(rd_count(r, 2, &n));
+	t = core_realloc(m->mems, ((size_t)m->nmems + n + 1) * sizeof(*t));
+	if (!t)
+		return nomem(r);
+	m->mems = t;
+	for (uint32_t i = 0; i < n; i++) {
+		TRY(rd_memtype(r, &t[m->nmems]));
+		m->nmems++;
+	}
+	if (m->nmems > 1)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple memories");
+	return 0;
+}
+
+static int parse_globals(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+	struct wasm_globaldef *g;
+
+	TRY(rd_count(r, 4, &n));
+	g = core_realloc(m->globals, ((size_t)m->nglobals + n + 1) * sizeof(*g));
+	if (!g)
+		return nomem(r);
+	m->globals = g;
+	for (uint32_t i = 0; i < n; i++) {
+		struct wasm_globaldef *d = &g[m->nglobals];
+		memset(d, 0, sizeof(*d));
+		TRY(rd_globaltype(r, &d->type, &d->mut));
+		TRY(rd_cexpr(m, r, d->type, &d->init));
+		m->nglobals++;
+	}
+	return 0;
+}
+
+/* ----- exports, start ----- */
+
+static int check_index(struct wasm_module *m, struct wasm_reader *r, uint8_t kind, uint32_t idx)
+{
+	static const char *const what[] = { "unknown function", "unknown table",
+					    "unknown memory", "unknown global" };
+	uint32_t limit[] = { m->nfuncs, m->ntables, m->nmems, m->nglobals };
+
+	if (idx >= limit[kind])
+		return invalid(r, what[kind], idx);
+	return 0;
+}
+
+static int parse_exports(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+	uint32_t *lens;
+
+	TRY(rd_count(r, 3, &n));
+	m->exports = core_calloc(n ? n : 1, sizeof(*m->exports));
+	lens = core_calloc(n ? n : 1, sizeof(*lens));
+	if (!m->exports || !lens) {
+		core_free(lens);
+		return nomem(r);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct wasm_export *e = &m->exports[i];
+		int rc;
+
+		m->nexports = i + 1;
+		rc = rd_name(r, &e->name, &lens[i]);
+		if (!rc)
+			rc = wasm_rd_u8(r, &e->kind);
+		if (!rc && e->kind > 3)
+			rc = wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed export kind %u",
+					  e->kind);
+		if (!rc)
+			rc = wasm_rd_u32(r, &e->idx);
+		if (!rc)
+			rc = check_index(m, r, e->kind, e->idx);
+		for (uint32_t k = 0; !rc && k < i; k++)
+			if (lens[k] == lens[i] && !memcmp(m->exports[k].name, e->name, lens[i]))
+				rc = wasm_rd_fail(r, WASM_ERR_INVALID, "duplicate export name");
+		if (rc) {
+			core_free(lens);
+			return rc;
+		}
+		if (e->kind == WASM_EXTERN_FUNC)
+			m->declared[e->idx] = 1;
+	}
+	core_free(lens);
+	return 0;
+}
+
+static int parse_start(struct wasm_module *m, struct wasm_reader *r)
+{
+	const struct wasm_ftype *t;
+
+	TRY(wasm_rd_u32(r, &m->start));
+	TRY(check_index(m, r, WASM_EXTERN_FUNC, m->start));
+	t = &m->types[m->func_type[m->start]];
+	if (t->pub.nparams || t->pub.nresults)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "start function must have type [] -> []");
+	m->has_start = true;
+	return 0;
+}
+
+/* ----- element segments (5.5.12) ----- */
+
+static int rd_elem_items(struct wasm_module *m, struct wasm_reader *r, struct wasm_elemseg *e,
+			 bool exprs)
+{
+	TRY(rd_count(r, 1, &e->n));
+	e->items = core_calloc(e->n ? e->n : 1, sizeof(*e->items));
+	if (!e->items)
+		return nomem(r);
+	for (uint32_t i = 0; i < e->n; i++) {
+		struct wasm_cexpr *ce = &e->items[i];
+		if (exprs) {
+			TRY(rd_cexpr(m, r, e->type, ce));
+			continue;
+		}
+		TRY(wasm_rd_u32(r, &ce->idx));
+		TRY(check_index(m, r, WASM_EXTERN_FUNC, ce->idx));
+		m->declared[ce->idx] = 1;
+		ce->kind = WASM_CE_FUNC, ce->type = WASM_FUNCREF;
+	}
+	return 0;
+}
+
+static int parse_elem(struct wasm_module *m, struct wasm_reader *r, struct wasm_elemseg *e)
+{
+	uint32_t flags;
+	bool exprs;
+
+	TRY(wasm_rd_u32(r, &flags));
+	if (flags > 7)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed elements segment kind %u",
+				    flags);
+	exprs = flags & 4;
+	e->type = WASM_FUNCREF;
+	e->mode = (flags & 1) ? ((flags & 2) ? WASM_SEG_DECLARATIVE : WASM_SEG_PASSIVE)
+			      : WASM_SEG_ACTIVE;
+	if (e->mode == WASM_SEG_ACTIVE) {
+		if (flags & 2)
+			TRY(wasm_rd_u32(r, &e->table));
+		TRY(check_index(m, r, WASM_EXTERN_TABLE, e->table));
+		TRY(rd_cexpr(m, r, WASM_I32, &e->offset));
+	}
+	if (flags & 3) {
+		uint8_t k;
+		TRY(wasm_rd_u8(r, &k));
+		if (exprs && !wasm_is_reftype(k))
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+		if (!exprs && k != 0)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed element kind");
+		if (exprs)
+			e->type = k;
+	}
+	TRY(rd_elem_items(m, r, e, exprs));
+	if (e->mode == WASM_SEG_ACTIVE && m->tables[e->table].elem != e->type)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch: element segment");
+	return 0;
+}
+
+static int parse_elems(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+
+	TRY(rd_count(r, 2, &n));
+	m->elems = core_calloc(n ? n : 1, sizeof(*m->elems));
+	if (!m->elems)
+		return nomem(r);
+	for (uint32_t i = 0; i < n; i++) {
+		m->nelems = i + 1;
+		TRY(parse_elem(m, r, &m->elems[i]));
+	}
+	return 0;
+}
+
+/* ----- code and data ----- */
+
+static int parse_code(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n, ndef = m->nfuncs - m->nfunc_imports;
+
+	TRY(rd_count(r, 1, &n));
+	if (n != ndef)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+				    "function and code section have inconsistent lengths");
+	m->codes = core_calloc(n ? n : 1, sizeof(*m->codes));
+	if (!m->codes)
+		return nomem(r);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t size;
+		struct wasm_reader body;
+
+		TRY(wasm_rd_u32(r, &size));
+		if (size > (size_t)(r->end - r->p))
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+					    "unexpected end (function body size)");
+		body = *r;
+		body.end = r->p + size;
+		body.func = m->nfunc_imports + i;
+		TRY(wasm_compile_func(m, m->nfunc_imports + i, &body));
+		r->p += size;
+	}
+	return 0;
+}
+
+static int parse_data(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n;
+
+	TRY(rd_count(r, 1, &n));
+	if (m->has_datacount && n != m->datacount)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+				    "data count and data section have inconsistent lengths");
+	m->datas = core_calloc(n ? n : 1, sizeof(*m->datas));
+	if (!m->datas)
+		return nomem(r);
+	for (uint32_t i = 0; i < n; i++) {
+		struct wasm_dataseg *d = &m->datas[i];
+		uint32_t flags;
+		const uint8_t *b;
+
+		m->ndatas = i + 1;
+		TRY(wasm_rd_u32(r, &flags));
+		if (flags > 2)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed data segment kind %u",
+					    flags);
+		d->mode = flags == 1 ? WASM_SEG_PASSIVE : WASM_SEG_ACTIVE;
+		if (flags == 2)
+			TRY(wasm_rd_u32(r, &d->mem));
+		if (d->mode == WASM_SEG_ACTIVE) {
+			TRY(check_index(m, r, WASM_EXTERN_MEMORY, d->mem));
+			TRY(rd_cexpr(m, r, WASM_I32, &d->offset));
+		}
+		TRY(wasm_rd_u32(r, &d->len));
+		TRY(wasm_rd_bytes(r, d->len, &b));
+		d->bytes = core_alloc(d->len ? d->len : 1);
+		if (!d->bytes)
+			return nomem(r);
+		memcpy(d->bytes, b, d->len);
+	}
+	return 0;
+}
+
+/* The "name" custom section: function names only, and leniently (errors ignored). */
+static void parse_names(struct wasm_module *m, struct wasm_reader *r)
+{
+	while (r->p < r->end) {
+		uint8_t id;
+		uint32_t size, n;
+		struct wasm_reader sub;
+
+		if (wasm_rd_u8(r, &id) || wasm_rd_u32(r, &size) || size > (size_t)(r->end - r->p))
+			return;
+		sub = *r;
+		sub.end = r->p + size;
+		r->p += size;
+		if (id != 1 || m->func_names || rd_count(&sub, 2, &n))
+			continue;
+		m->func_names = core_calloc(m->nfuncs ? m->nfuncs : 1, sizeof(char *));
+		if (!m->func_names)
+			return;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t idx;
+			char *name;
+			if (wasm_rd_u32(&sub, &idx) || rd_name(&sub, &name, NULL))
+				return;
+			if (idx < m->nfuncs && !m->func_names[idx])
+				m->func_names[idx] = name;
+			else
+				core_free(name);
+		}
+	}
+}
+
+static int parse_custom(struct wasm_module *m, struct wasm_reader *r)
+{
+	char *name;
+
+	TRY(rd_name(r, &name, NULL));
+	if (!strcmp(name, "name")) {
+		struct wasm_reader sub = *r;
+		sub.err = NULL;
+		parse_names(m, &sub);
+	}
+	core_free(name);
+	r->p = r->end;
+	return 0;
+}
+
+/* ----- sections ----- */
+
+static const char *const section_names[] = {
+	"custom", "type",    "import", "function", "table", "memory", "global",
+	"export", "start", "element", "code",	  "data",  "data count",
+};
+
+/* Position of each section id in the required order (custom sections excepted). */
+static const uint8_t section_rank[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10 };
+
+static int alloc_declared(struct wasm_module *m, struct wasm_reader *r)
+{
+	if (m->declared)
+		return 0;
+	m->declared = core_calloc(m->nfuncs ? m->nfuncs : 1, 1);
+	if (!m->declared)
+		return nomem(r);
+	return 0;
+}
+
+static int parse_section(struct wasm_module *m, struct wasm_reader *r, uint8_t id)
+{
+	if (id >= 6 || id == 0)
+		TRY(alloc_declared(m, r));
+	switch (id) {
+	case 0: return parse_custom(m, r);
+	case 1: return parse_types(m, r);
+	case 2: return parse_imports(m, r);
+	case 3: return parse_functions(m, r);
+	case 4: return parse_tables(m, r);
+	case 5: return parse_memories(m, r);
+	case 6: return parse_globals(m, r);
+	case 7: return parse_exports(m, r);
+	case 8: return parse_start(m, r);
+	case 9: return parse_elems(m, r);
+	case 10: return parse_code(m, r);
+	case 11: return parse_data(m, r);
+	case 12:
+		TRY(wasm_rd_u32(r, &m->datacount));
+		m->has_datacount = true;
+		return 0;
+	}
+	return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed section id %u", id);
+}
+
+static int decode(struct wasm_module *m, struct wasm_reader *r)
+{
+	static const uint8_t magic[8] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00 };
+	uint8_t last_rank = 0;
+	const uint8_t *hdr;
+
+	if (r->end - r->p < 4 || memcmp(r->p, magic, 4))
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "magic header not detected");
+	if (r->end - r->p < 8 || memcmp(r->p + 4, magic + 4, 4))
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unknown binary version");
+	TRY(wasm_rd_bytes(r, 8, &hdr));
+	while (r->p < r->end) {
+		uint8_t id;
+		uint32_t size;
+		struct wasm_reader sec;
+
+		r->section = NULL;
+		TRY(wasm_rd_u8(r, &id));
+		if (id > 12)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed section id %u", id);
+		r->section = section_names[id];
+		TRY(wasm_rd_u32(r, &size));
+		if (size > (size_t)(r->end - r->p))
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+					    "unexpected end (section size %u, length out of bounds)",
+					    size);
+		if (id != 0) {
+			if (section_rank[id] <= last_rank)
+				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+						    "unexpected content after last section");
+			last_rank = section_rank[id];
+		}
+		sec = *r;
+		sec.end = r->p + size;
+		TRY(parse_section(m, &sec, id));
+		if (sec.p != sec.end)
+			return wasm_rd_fail(&sec, WASM_ERR_MALFORMED, "section size mismatch");
+		r->p = sec.end;
+	}
+	r->section = NULL;
+	TRY(alloc_declared(m, r));
+	if (!m->codes && m->nfuncs != m->nfunc_imports)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+				    "function and code section have inconsistent lengths");
+	if (m->has_datacount && m->datacount != m->ndatas)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+				    "data count and data section have inconsistent lengths");
+	return 0;
+}
+
+int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
+		     struct wasm_error *err)
+{
+	struct wasm_reader r = { bytes, bytes + len, bytes, err, NULL, -1 };
+	struct wasm_module *m;
+	int rc;
+
+	if (err) {
+		memset(err, 0, sizeof(*err));
+		err->func = err->offset = -1;
+	}
+	m = core_calloc(1, sizeof(*m));
+	if (!m)
+		return wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
+	rc = decode(m, &r);
+	if (rc) {
+		wasm_module_destroy(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void wasm_module_destroy(struct wasm_module *m)
+{
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < m->nimports; i++) {
+		core_free(m->imports[i].module);
+		core_free(m->imports[i].name);
+	}
+	for (uint32_t i = 0; i < m->nexports; i++)
+		core_free(m->exports[i].name);
+	for (uint32_t i = 0; i < m->nelems; i++)
+		core_free(m->elems[i].items);
+	for (uint32_t i = 0; i < m->ndatas; i++)
+		core_free(m->datas[i].bytes);
+	if (m->codes)
+		for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
+			wasm_code_fini(&m->codes[i]);
+	if (m->func_names)
+		for (uint32_t i = 0; i < m->nfuncs; i++)
+			core_free(m->func_names[i]);
+	core_free(m->func_names);
+	core_free(m->codes);
+	core_free(m->declared);
+	core_free(m->datas);
+	core_free(m->elems);
+	core_free(m->exports);
+	core_free(m->globals);
+	core_free(m->mems);
+	core_free(m->tables);
+	core_free(m->func_type);
+	core_free(m->imports);
+	core_free(m->type_canon);
+	core_free(m->typebuf);
+	core_free(m->types);
+	core_free(m);
+}
+
+bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
+{
+	return a->pub.nparams == b->pub.nparams && a->pub.nresults == b->pub.nresults &&
+	       !memcmp(a->pub.params, b->pub.params, a->pub.nparams) &&
+	       !memcmp(a->pub.results, b->pub.results, a->pub.nresults);
+}
+
+const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx)
+{
+	if (m->func_names && fidx < m->nfuncs && m->func_names[fidx])
+		return m->func_names[fidx];
+	for (uint32_t i = 0; i < m->nexports; i++)
+		if (m->exports[i].kind == WASM_EXTERN_FUNC && m->exports[i].idx == fidx)
+			return m->exports[i].name;
+	return NULL;
+}
+
+uint32_t wasm_module_import_count(const struct wasm_module *m)
+{
+	return m->nimports;
+}
+
+void wasm_module_import(const struct wasm_module *m, uint32_t i, const char **module,
+			const char **name, enum wasm_extern_kind *kind)
+{
+	*module = m->imports[i].module;
+	*name = m->imports[i].name;
+	*kind = (enum wasm_extern_kind)m->imports[i].kind;
+}
+
+const struct wasm_functype *wasm_module_import_functype(const struct wasm_module *m, uint32_t i)
+{
+	if (m->imports[i].kind != WASM_EXTERN_FUNC)
+		return NULL;
+	return &m->types[m->func_type[m->imports[i].idx]].pub;
+}

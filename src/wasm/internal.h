@@ -1,0 +1,346 @@
+/*
+ * Engine-internal definitions shared by the files of src/wasm/ (never included from outside):
+ * the decoded module, the compiled code format, run-time objects (instances, functions,
+ * memories, tables, globals), the store and the byte reader used by decoder and compiler.
+ *
+ * Compiled code is an array of 32-bit words. Each op is one word (its dispatch address
+ * offset in computed-goto builds, its enum value in switch builds) followed by operand
+ * words: frame slot indices (fp-relative, 64-bit slots), immediates, and branch offsets
+ * relative to the op's first word. The layout of each op is given next to it in
+ * xops.def or follows the class rules stated in opcodes.def.
+ */
+#ifndef LODGE_WASM_INTERNAL_H
+#define LODGE_WASM_INTERNAL_H
+
+#include "wasm/wasm.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WASM_PAGE_SIZE	65536u
+#define WASM_MAX_PAGES	65536u
+#define WASM_MAX_LOCALS 50000u	  /* implementation limit, as in browsers */
+#define WASM_MAX_TABLE	10000000u /* implementation limit on table sizes */
+
+/* One 64-bit frame slot; v128 values take two consecutive slots. */
+union wasm_slot {
+	uint64_t i64;
+	uint32_t i32;
+	float f32;
+	double f64;
+	void *ref;
+};
+
+/* Internal op numbers: every value-producing row of opcodes.def plus the XOP rows. */
+enum wasm_op {
+#define SPECIAL(N, P, C)
+#define UN(N, P, C, TI, TO, E)		WASM_OP_##N,
+#define BIN(N, P, C, TA, TB, TO, E)	WASM_OP_##N,
+#define IBIN(N, P, C, T, E)		WASM_OP_##N, WASM_OP_##N##_I,
+#define ICMP(N, P, C, T, NEG, E)	WASM_OP_##N, WASM_OP_##N##_I, WASM_OP_BR_##N, WASM_OP_BR_##N##_I,
+#define TBIN(N, P, C, T, F)		WASM_OP_##N,
+#define TUN(N, P, C, TI, TO, F)		WASM_OP_##N,
+#define LOAD(N, P, C, TO, A, E)		WASM_OP_##N,
+#define STORE(N, P, C, TI, A, S)	WASM_OP_##N,
+#define TERN(N, P, C, E)		WASM_OP_##N,
+#define EXTRACT(N, P, C, TO, L, E)	WASM_OP_##N,
+#define REPLACE(N, P, C, TI, L, E)	WASM_OP_##N,
+#define LANEMEM(N, P, C, A, L, ISSTORE) WASM_OP_##N,
+#define XOP(N, DOC)			WASM_OP_##N,
+#include "wasm/opcodes.def"
+#include "wasm/xops.def"
+#undef SPECIAL
+#undef UN
+#undef BIN
+#undef IBIN
+#undef ICMP
+#undef TBIN
+#undef TUN
+#undef LOAD
+#undef STORE
+#undef TERN
+#undef EXTRACT
+#undef REPLACE
+#undef LANEMEM
+#undef XOP
+	WASM_OP_COUNT
+};
+
+/* ----- module (decoded form) ----- */
+
+struct wasm_ftype {
+	struct wasm_functype pub;
+	uint32_t param_slots;
+	uint32_t result_slots;
+};
+
+enum wasm_cexpr_kind { WASM_CE_CONST, WASM_CE_GLOBAL, WASM_CE_FUNC, WASM_CE_NULL };
+
+/* A constant expression (2.0: exactly one instruction before end). */
+struct wasm_cexpr {
+	uint8_t kind;
+	uint8_t type;
+	uint32_t idx;
+	uint64_t v[2];
+};
+
+struct wasm_tabletype {
+	uint8_t elem;
+	bool has_max;
+	uint32_t min, max;
+};
+
+struct wasm_memtype {
+	bool has_max;
+	uint32_t min, max; /* pages */
+};
+
+struct wasm_globaldef {
+	uint8_t type;
+	bool mut;
+	struct wasm_cexpr init;
+};
+
+struct wasm_import {
+	char *module;
+	char *name;
+	uint8_t kind;
+	uint32_t idx; /* index in its own index space */
+};
+
+struct wasm_export {
+	char *name;
+	uint8_t kind;
+	uint32_t idx;
+};
+
+enum wasm_seg_mode { WASM_SEG_ACTIVE, WASM_SEG_PASSIVE, WASM_SEG_DECLARATIVE };
+
+struct wasm_elemseg {
+	uint8_t mode;
+	uint8_t type;
+	uint32_t table;
+	struct wasm_cexpr offset;
+	uint32_t n;
+	struct wasm_cexpr *items;
+};
+
+struct wasm_dataseg {
+	uint8_t mode;
+	uint32_t mem;
+	struct wasm_cexpr offset;
+	uint32_t len;
+	uint8_t *bytes;
+};
+
+/* Internal pc (word index) -> module byte offset, one entry per compiled instruction. */
+struct wasm_pcmap {
+	uint32_t pc;
+	uint32_t off;
+};
+
+struct wasm_code {
+	uint32_t *ops;
+	uint32_t nops;
+	uint32_t frame_slots; /* params + locals + deepest operand stack */
+	uint32_t param_slots;
+	uint32_t local_slots; /* declared locals (zeroed at entry) */
+	struct wasm_pcmap *map;
+	uint32_t nmap;
+};
+
+struct wasm_module {
+	struct wasm_ftype *types;
+	uint32_t ntypes;
+	uint8_t *typebuf;
+	uint32_t *type_canon; /* first type index structurally equal to each type */
+	struct wasm_import *imports;
+	uint32_t nimports;
+	uint32_t *func_type; /* type index of every function, imports first */
+	uint32_t nfuncs, nfunc_imports;
+	struct wasm_tabletype *tables;
+	uint32_t ntables, ntable_imports;
+	struct wasm_memtype *mems;
+	uint32_t nmems, nmem_imports;
+	struct wasm_globaldef *globals;
+	uint32_t nglobals, nglobal_imports;
+	struct wasm_export *exports;
+	uint32_t nexports;
+	bool has_start;
+	uint32_t start;
+	struct wasm_elemseg *elems;
+	uint32_t nelems;
+	struct wasm_dataseg *datas;
+	uint32_t ndatas;
+	bool has_datacount;
+	uint32_t datacount;
+	struct wasm_code *codes; /* one per defined function */
+	uint8_t *declared;	 /* per function: ref.func allowed */
+	char **func_names;	 /* per function, from the name section (may be NULL) */
+};
+
+/* ----- run-time objects ----- */
+
+enum wasm_obj_kind {
+	WASM_OBJ_INSTANCE,
+	WASM_OBJ_FUNC,
+	WASM_OBJ_MEMORY,
+	WASM_OBJ_TABLE,
+	WASM_OBJ_GLOBAL
+};
+
+/* Header of everything a store owns (singly linked, freed by wasm_store_destroy). */
+struct wasm_obj {
+	struct wasm_obj *next;
+	uint8_t kind;
+};
+
+struct wasm_func {
+	struct wasm_obj obj; /* used for host functions only */
+	const struct wasm_ftype *type;
+	struct wasm_instance *inst;   /* NULL for host functions */
+	const struct wasm_code *code; /* NULL for host functions */
+	wasm_host_fn host;
+	void *user;
+	uint32_t index;
+	struct wasm_ftype own_type; /* host functions: the copied type */
+};
+
+struct wasm_table {
+	struct wasm_obj obj;
+	uint8_t elem;
+	bool has_max;
+	uint32_t size, max;
+	uint64_t *elems;
+};
+
+struct wasm_memory {
+	struct wasm_obj obj;
+	uint8_t *base;
+	uint64_t size; /* bytes */
+	uint32_t pages;
+	uint32_t max_pages; /* effective limit (type and store budget) */
+	uint32_t type_max;  /* the declared maximum, for import matching */
+	bool has_max;
+	size_t reserved; /* bytes of address space mapped at base */
+};
+
+struct wasm_global {
+	struct wasm_obj obj;
+	uint8_t type;
+	bool mut;
+	union wasm_slot v[2];
+};
+
+struct wasm_instance {
+	struct wasm_obj obj;
+	struct wasm_store *store;
+	const struct wasm_module *mod;
+	struct wasm_func **funcs;
+	struct wasm_table **tables;
+	struct wasm_memory **mems;
+	struct wasm_global **globals;
+	struct wasm_memory *mem0;
+	struct wasm_func *own_funcs;
+	uint64_t **elem_items;
+	uint32_t *elem_len; /* 0 once dropped */
+	uint32_t *data_len; /* 0 once dropped */
+};
+
+/* A saved caller context on the call stack. */
+struct wasm_frame {
+	const uint32_t *pc;
+	union wasm_slot *fp;
+	struct wasm_func *func;
+};
+
+struct wasm_store {
+	struct wasm_limits lim;
+	atomic_int interrupt;
+	uint64_t fuel; /* left, when lim.fuel != 0 */
+	union wasm_slot *stack;
+	size_t stack_slots;
+	size_t sp; /* first slot not used by active calls */
+	struct wasm_frame *frames;
+	size_t max_frames;
+	size_t nframes; /* frames in use by active calls */
+	struct wasm_obj *objs;
+	struct wasm_trap_info trap; /* where the last trap happened */
+};
+
+/* ----- byte reader (decode.c) ----- */
+
+struct wasm_reader {
+	const uint8_t *p, *end;
+	const uint8_t *base; /* start of the module, for offsets */
+	struct wasm_error *err;
+	const char *section;
+	int64_t func;
+};
+
+int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int wasm_rd_u8(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
+int wasm_rd_u32(struct wasm_reader *r, uint32_t *out) __attribute__((warn_unused_result));
+int wasm_rd_s32(struct wasm_reader *r, int32_t *out) __attribute__((warn_unused_result));
+int wasm_rd_s33(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
+int wasm_rd_s64(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
+int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
+	__attribute__((warn_unused_result));
+int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
+	__attribute__((warn_unused_result));
+
+static inline uint32_t wasm_type_slots(uint8_t t)
+{
+	return t == WASM_V128 ? 2u : 1u;
+}
+
+static inline bool wasm_is_reftype(uint8_t t)
+{
+	return t == WASM_FUNCREF || t == WASM_EXTERNREF;
+}
+
+/* Fills the error (with the given location) and returns -EINVAL. */
+int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section,
+	      int64_t func, int64_t off, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ----- compiler (compile.c) ----- */
+
+/* Validates and compiles defined function fidx from the body at r->p..r->end.
+ * Fills m->codes[fidx - nfunc_imports]. Returns 0, -EINVAL or -ENOMEM. */
+int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r)
+	__attribute__((warn_unused_result));
+void wasm_code_fini(struct wasm_code *code);
+
+/* ----- interpreter (exec.c) ----- */
+
+/* Per-op dispatch words: the value stored in code for op i (label offset or enum value). */
+const int32_t *wasm_exec_dispatch(void);
+
+/* Runs f with its arguments in s->stack[s->sp...]; results replace them.
+ * Returns a trap or WASM_TRAP_NONE; on a trap s->trap says where. */
+enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f);
+
+/* ----- memories and tables (memory.c) ----- */
+
+int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max,
+		      struct wasm_memory **out) __attribute__((warn_unused_result));
+/* memory.grow: returns the old page count or -1. */
+int64_t wasm_memory_do_grow(struct wasm_memory *mem, uint32_t delta);
+int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t max,
+		     bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
+/* table.grow: returns the old size or -1. */
+int64_t wasm_table_do_grow(struct wasm_table *t, uint32_t delta, uint64_t init);
+void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind);
+
+/* Structural function type equality. */
+bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b);
+
+/* Function name for messages (name section, else an export name), or NULL. */
+const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx);
+
+#endif

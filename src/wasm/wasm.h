@@ -1,0 +1,252 @@
+/*
+ * The WebAssembly engine's embedding API (WebAssembly core 2.0: MVP, multi-value, sign
+ * extension, non-trapping float-to-int, bulk memory, reference types, fixed-width SIMD).
+ *
+ * Life cycle: wasm_module_load() decodes, validates and compiles a binary once; a module is
+ * immutable afterwards and may be instantiated many times. A wasm_store is one execution
+ * context (think: a process): it owns every instance, host function, memory, table and global
+ * created in it, the value/call stacks and the limits (fuel, memory, stack). Destroying the
+ * store frees all of them. No global state: any number of stores may live in one process,
+ * each used by one thread at a time (wasm_store_interrupt() excepted).
+ *
+ * Values cross the API as 64-bit slots (union wasm_value): i32/i64/f32/f64 in the low bits,
+ * funcref as a struct wasm_func pointer, externref as a non-zero uintptr_t (0 is null),
+ * v128 as 16 bytes (two slots wide inside host calls).
+ */
+#ifndef LODGE_WASM_WASM_H
+#define LODGE_WASM_WASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A guest (linear-memory) address; never a host pointer. */
+typedef uint32_t wasm_addr_t;
+
+enum wasm_valtype {
+	WASM_I32 = 0x7f,
+	WASM_I64 = 0x7e,
+	WASM_F32 = 0x7d,
+	WASM_F64 = 0x7c,
+	WASM_V128 = 0x7b,
+	WASM_FUNCREF = 0x70,
+	WASM_EXTERNREF = 0x6f,
+};
+
+enum wasm_extern_kind {
+	WASM_EXTERN_FUNC = 0,
+	WASM_EXTERN_TABLE = 1,
+	WASM_EXTERN_MEMORY = 2,
+	WASM_EXTERN_GLOBAL = 3,
+};
+
+/* Run-time traps, returned up the interpreter (never longjmp). */
+enum wasm_trap {
+	WASM_TRAP_NONE = 0,
+	WASM_TRAP_UNREACHABLE,
+	WASM_TRAP_MEM_OOB,
+	WASM_TRAP_TABLE_OOB,
+	WASM_TRAP_UNDEFINED_ELEM,
+	WASM_TRAP_UNINIT_ELEM,
+	WASM_TRAP_INDIRECT_TYPE,
+	WASM_TRAP_DIV_ZERO,
+	WASM_TRAP_INT_OVERFLOW,
+	WASM_TRAP_INVALID_CONV,
+	WASM_TRAP_STACK_EXHAUSTED,
+	WASM_TRAP_FUEL,
+	WASM_TRAP_INTERRUPTED,
+	WASM_TRAP_NULL_REF,
+	WASM_TRAP_HOST,		/* a host function failed */
+	WASM_TRAP_EXIT,		/* a host function asked to end the program (WASI proc_exit) */
+};
+
+/* The spec's wording for a trap ("out of bounds memory access"). */
+const char *wasm_trap_message(enum wasm_trap trap);
+
+/* Front-end error kinds, grouped by phase. */
+enum wasm_error_kind {
+	WASM_ERR_NONE = 0,
+	WASM_ERR_MALFORMED,	/* decode: the binary does not follow the format */
+	WASM_ERR_INVALID,	/* validate: well-formed but ill-typed */
+	WASM_ERR_LIMIT,		/* an implementation limit was exceeded */
+	WASM_ERR_UNLINKABLE,	/* instantiate: an import is missing or has the wrong type */
+	WASM_ERR_UNINSTANTIABLE, /* instantiate: a trap while initialising (segments, start) */
+	WASM_ERR_NOMEM,
+};
+
+/* Filled by the front end on failure: what, where (section, function, byte offset), why. */
+struct wasm_error {
+	enum wasm_error_kind kind;
+	const char *section;	/* "code", "import", ... or NULL */
+	int64_t func;		/* function index, or -1 */
+	int64_t offset;		/* byte offset in the module, or -1 */
+	enum wasm_trap trap;	/* for WASM_ERR_UNINSTANTIABLE */
+	char detail[160];
+};
+
+/* Formats "section code, function 3, offset 0x1a2: type mismatch: ..." into buf. */
+void wasm_error_format(const struct wasm_error *err, char *buf, size_t size);
+
+union wasm_value {
+	uint32_t i32;
+	uint64_t i64;
+	float f32;
+	double f64;
+	uint8_t v128[16];
+	struct wasm_func *func;
+	uintptr_t ext;
+};
+
+struct wasm_module;
+struct wasm_store;
+struct wasm_instance;
+struct wasm_func;
+struct wasm_memory;
+struct wasm_table;
+struct wasm_global;
+
+struct wasm_functype {
+	uint32_t nparams;
+	uint32_t nresults;
+	const uint8_t *params;	/* enum wasm_valtype each */
+	const uint8_t *results;
+};
+
+struct wasm_limits {
+	uint64_t fuel;		  /* 0: unlimited. One unit per call and per loop iteration. */
+	uint64_t max_memory;	  /* bytes; caps every linear memory (0: 4 GiB) */
+	uint64_t stack_size;	  /* bytes of value stack (0: 1 MiB); also bounds the call depth */
+};
+
+/* ----- modules ----- */
+
+/* Decodes, validates and compiles bytes[0..len). The module does not keep a reference to
+ * bytes. Returns 0 and the module in *out, or a negative errno with *err filled
+ * (-EINVAL for malformed/invalid input, -ENOMEM). Any thread. */
+int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
+		     struct wasm_error *err) __attribute__((warn_unused_result));
+
+/* Frees the module. Every instance of it must have been destroyed first. NULL is a no-op. */
+void wasm_module_destroy(struct wasm_module *m);
+
+/* Import and export descriptions, for linkers. Index ranges from 0 to count-1. */
+uint32_t wasm_module_import_count(const struct wasm_module *m);
+void wasm_module_import(const struct wasm_module *m, uint32_t i, const char **module,
+			const char **name, enum wasm_extern_kind *kind);
+/* The type of imported function i (NULL if import i is not a function). */
+const struct wasm_functype *wasm_module_import_functype(const struct wasm_module *m, uint32_t i);
+
+/* ----- stores ----- */
+
+/* Creates an empty store with the given limits (NULL: defaults). Returns 0 or -ENOMEM. */
+int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
+	__attribute__((warn_unused_result));
+
+/* Frees the store and everything created in it. NULL is a no-op. */
+void wasm_store_destroy(struct wasm_store *s);
+
+/* Asks running code to stop with WASM_TRAP_INTERRUPTED at its next loop or call.
+ * The only function that may be called from another thread (or a signal handler). */
+void wasm_store_interrupt(struct wasm_store *s);
+
+/* Sets the fuel left (0 = unlimited) and reads what is left. */
+void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);
+uint64_t wasm_store_fuel(const struct wasm_store *s);
+
+/* ----- host functions ----- */
+
+/* What a host function sees of its caller. */
+struct wasm_host_call {
+	struct wasm_store *store;
+	struct wasm_instance *caller;	/* the instance whose code made the call (may be NULL) */
+	void *user;			/* the pointer given to wasm_func_create_host */
+	int exit_code;			/* set with WASM_TRAP_EXIT */
+};
+
+/* A host function reads its arguments from slots[] and writes its results there (each
+ * i32/i64/f32/f64/ref value is one slot, v128 two). Returns WASM_TRAP_NONE or a trap. */
+typedef enum wasm_trap (*wasm_host_fn)(struct wasm_host_call *call, uint64_t *slots);
+
+/* Creates a host function owned by the store. The type is copied. Returns 0 or -ENOMEM. */
+int wasm_func_create_host(struct wasm_store *s, const struct wasm_functype *type,
+			  wasm_host_fn fn, void *user, struct wasm_func **out)
+	__attribute__((warn_unused_result));
+
+const struct wasm_functype *wasm_func_type(const struct wasm_func *f);
+
+/* ----- host-created memories, tables, globals (e.g. the spec tests' "spectest") ----- */
+
+int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages,
+		       bool has_max, struct wasm_memory **out) __attribute__((warn_unused_result));
+int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
+		      bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
+int wasm_global_create(struct wasm_store *s, enum wasm_valtype type, bool mutable_,
+		       union wasm_value init, struct wasm_global **out)
+	__attribute__((warn_unused_result));
+
+union wasm_value wasm_global_get(const struct wasm_global *g);
+enum wasm_valtype wasm_global_type(const struct wasm_global *g);
+
+/* ----- linking and instantiation ----- */
+
+struct wasm_extern {
+	enum wasm_extern_kind kind;
+	union {
+		struct wasm_func *func;
+		struct wasm_table *table;
+		struct wasm_memory *memory;
+		struct wasm_global *global;
+	} u;
+};
+
+/* Called once per import: fill *out and return 0, or return -ENOENT if unknown. */
+typedef int (*wasm_resolve_fn)(void *ctx, const char *module, const char *name,
+			       enum wasm_extern_kind kind, struct wasm_extern *out);
+
+/* Instantiates m in s: resolves and type-checks imports, creates memories, tables and
+ * globals, applies the element and data segments and runs the start function.
+ * Returns 0 and the instance (owned by the store), or -EINVAL/-ENOMEM with *err filled:
+ * WASM_ERR_UNLINKABLE for import problems, WASM_ERR_UNINSTANTIABLE (err->trap set) when
+ * a segment or the start function trapped. In that case objects that were already
+ * modified (imported tables, memories) keep the changes, as the spec requires. */
+int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m,
+			 wasm_resolve_fn resolve, void *ctx, struct wasm_instance **out,
+			 struct wasm_error *err) __attribute__((warn_unused_result));
+
+/* Looks up an export by name. Returns 0 or -ENOENT. */
+int wasm_instance_export(struct wasm_instance *inst, const char *name,
+			 struct wasm_extern *out) __attribute__((warn_unused_result));
+
+/* The instance's memory 0 (exported or not), or NULL. */
+struct wasm_memory *wasm_instance_memory(struct wasm_instance *inst);
+
+/* ----- calls ----- */
+
+/* Where a trap happened. */
+struct wasm_trap_info {
+	enum wasm_trap trap;
+	int64_t func;		/* function index in its module, or -1 */
+	const char *func_name;	/* from the name section or exports, or NULL */
+	int64_t offset;		/* byte offset of the instruction in the module, or -1 */
+	int exit_code;		/* for WASM_TRAP_EXIT */
+};
+
+/* Calls f with args (nparams values) and stores its results (nresults values).
+ * Returns WASM_TRAP_NONE, or the trap with *info filled (info may be NULL).
+ * Re-entrant: a host function may call back into the store. */
+enum wasm_trap wasm_call(struct wasm_store *s, struct wasm_func *f, const union wasm_value *args,
+			 union wasm_value *results, struct wasm_trap_info *info);
+
+/* ----- linear memory access for hosts ----- */
+
+/* Current size in bytes. */
+uint64_t wasm_memory_size(const struct wasm_memory *mem);
+
+/* Returns a host pointer to [addr, addr+len) if the whole range lies inside the memory,
+ * else NULL. The pointer is valid until the memory grows (re-read after any call). */
+void *wasm_memory_range(struct wasm_memory *mem, uint64_t addr, uint64_t len);
+
+/* Grows by delta pages; returns the old size in pages or -1 (as memory.grow). */
+int64_t wasm_memory_grow(struct wasm_memory *mem, uint32_t delta);
+
+#endif

@@ -1,0 +1,101 @@
+#!/bin/sh
+# Guest program suite: runs every build/guests/*.elf (make guests) with
+# `$LODGE run --bare FILE --timeout T` and compares the exit status, and stdout where the
+# table in tests/guests/expect says so (default: status 0, timeout 20 s, stdout unchecked).
+# Prints one line per program: PASS: guests.NAME / FAIL: guests.NAME: why / SKIP: ...
+#   tests/guests/suite.sh          under lodge ($LODGE, set by tests/run.sh; else build/lodge)
+#   tests/guests/suite.sh --qemu   under qemu-system-riscv64 -M virt, the reference
+#   tests/guests/suite.sh [--qemu] NAME...   only those programs
+set -u
+top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+lodge=${LODGE:-$top/build/lodge}
+dir=$top/build/guests
+table=$top/tests/guests/expect
+runner=lodge
+if [ "${1:-}" = --qemu ]; then
+	runner=qemu
+	shift
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ $# -eq 0 ]; then
+	set -- $(cd "$dir" 2>/dev/null && ls -- *.elf 2>/dev/null | sed 's/\.elf$//')
+fi
+if [ $# -eq 0 ]; then
+	echo "SKIP: guests: no programs in build/guests (make guests; needs riscv64-linux-gnu-gcc)"
+	exit 0
+fi
+if [ $runner = lodge ] && [ ! -x "$lodge" ]; then
+	for name; do
+		echo "SKIP: guests.$name: no lodge binary at $lodge"
+	done
+	exit 0
+fi
+if [ $runner = qemu ] && ! command -v qemu-system-riscv64 >/dev/null; then
+	echo "SKIP: guests: qemu-system-riscv64 not installed"
+	exit 0
+fi
+
+# parse_row NAME STATUS TIMEOUT STDOUT: one row of the table.
+parse_row() {
+	want=$2
+	[ "$3" = - ] || tmo=$3
+	shift 3
+	want_out=$*
+}
+
+for name; do
+	elf=$dir/$name.elf
+	want=0 tmo=20 want_out=-
+	row=
+	if [ $runner = qemu ]; then
+		row=$(grep "^qemu:$name[[:space:]]" "$table" 2>/dev/null | head -n 1)
+	fi
+	[ -n "$row" ] || row=$(grep "^$name[[:space:]]" "$table" 2>/dev/null | head -n 1)
+	# shellcheck disable=SC2086
+	[ -z "$row" ] || parse_row $row
+	# The outer timeout (status 137) catches a runner that ignores its own time limit.
+	if [ $runner = qemu ]; then
+		timeout "$tmo" qemu-system-riscv64 -M virt -bios none -nographic -kernel "$elf" \
+			</dev/null >"$tmp/out" 2>"$tmp/err"
+	else
+		timeout -s KILL $((tmo + 10)) "$lodge" run --bare "$elf" --timeout "$tmo" \
+			</dev/null >"$tmp/out" 2>"$tmp/err"
+	fi
+	got=$?
+	if grep -q -e AddressSanitizer -e 'runtime error' "$tmp/err"; then
+		echo "FAIL: guests.$name: sanitizer report: $(grep -m 1 -e AddressSanitizer \
+			-e 'runtime error' "$tmp/err")"
+		continue
+	fi
+	if [ "$got" -ne "$want" ]; then
+		why="got status $got, expected $want"
+		if [ $got -eq 137 ]; then
+			why="$why (killed $((tmo + 10)) s after start)"
+		fi
+		echo "FAIL: guests.$name: $why"
+		continue
+	fi
+	case $want_out in
+	-) ;;
+	none)
+		# QEMU has no HTIF: the tohost programs print a fallback note there.
+		if [ $runner = lodge ] && [ -s "$tmp/out" ]; then
+			echo "FAIL: guests.$name: unexpected output: $(head -c 80 "$tmp/out")"
+			continue
+		fi
+		;;
+	*)
+		printf '%b' "$want_out" >"$tmp/want"
+		if ! cmp -s "$tmp/want" "$tmp/out"; then
+			echo "FAIL: guests.$name: stdout is '$(head -c 80 "$tmp/out" | od -An -c |
+				tr -d '\n' | tr -s ' ')', expected '$want_out'"
+			continue
+		fi
+		;;
+	esac
+	echo "PASS: guests.$name"
+done
+exit 0
