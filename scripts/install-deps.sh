@@ -9,7 +9,7 @@ PKGS="build-essential make pkg-config python3 \
 	qemu-system-misc qemu-user \
 	libfdt-dev device-tree-compiler \
 	clang libclang-rt-14-dev wabt \
-	apt cpio xz-utils zstd"
+	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -8,7 +8,7 @@
 #include "bench.h"
 
 #ifndef ROUNDS
-#define ROUNDS 16
+#define ROUNDS 64
 #endif
 
 #define MAT_N 48

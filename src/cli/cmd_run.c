@@ -9,39 +9,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/console.h"
 #include "core/log.h"
 #include "cpu/hart.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
 
-#define DEFAULT_MEM (128ull << 20)
+#define DEFAULT_MEM	  (128ull << 20)
+#define DEFAULT_LINUX_MEM (256ull << 20)
+#define DEFAULT_CMDLINE	  "console=ttyS0"
 
 struct run_opts {
 	const char *bare;
+	struct boot_linux lx;
 	uint64_t mem;
 	unsigned cpus;
 	double timeout;
-	int stats;
+	int stats, no_reboot, mem_set;
+};
+
+/* Where --firmware is looked for when not given: the default guest's cache next to the
+ * lodge binary's build tree, then Debian's opensbi package on the host. */
+static const char *const firmware_paths[] = {
+	"guest-cache/out/fw_dynamic.bin",
+	"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
 };
 
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: lodge run --bare PROGRAM.elf [OPTIONS]\n"
+		"usage: lodge run --kernel IMAGE [--initrd FILE] [--append CMDLINE] [OPTIONS]\n"
+		"       lodge run --bare PROGRAM.elf [OPTIONS]\n"
 		"\n"
 		"Runs a RISC-V RV64GC machine laid out like QEMU's virt board.\n"
 		"\n"
+		"Linux:\n"
+		"  --kernel IMAGE    a RISC-V Linux Image (e.g. Debian's vmlinux-*-riscv64), started\n"
+		"                    in S-mode by the firmware\n"
+		"  --initrd FILE     initial ramdisk (cpio archive, compressed or not)\n"
+		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
+		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
+		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
+		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
+		"  --no-reboot       exit (status 120) when the guest reboots instead of restarting\n"
+		"Bare metal:\n"
 		"  --bare FILE       load a bare-metal ELF at its physical addresses and start\n"
 		"                    every hart in M-mode at its entry (a0 = hart id)\n"
-		"  --mem SIZE        guest RAM at 0x80000000, e.g. 64M, 2G (default 128M)\n"
-		"  --cpus N          number of harts, 1-%d (default 1)\n"
-		"  --timeout SECS    stop a program still running after SECS seconds (exit 124)\n"
+		"Machine:\n"
+		"  --mem SIZE        guest RAM at 0x80000000, e.g. 64M, 2G (default 256M for\n"
+		"                    Linux, 128M for --bare)\n"
+		"  --cpus N          number of harts, 1-%d, one host thread each (default 1)\n"
+		"  --timeout SECS    stop a guest still running after SECS seconds (exit 124)\n"
 		"  --stats           print retired instructions and speed on exit\n"
 		"  -h, --help        this text\n"
 		"\n"
-		"Exit status: the program's (finisher 0x100000 or HTIF tohost), 124 on timeout,\n"
-		"125 when the machine could not be set up, 2 for a bad command line.\n",
+		"Console: the guest's UART is on stdin/stdout. On a terminal: Ctrl-A X quits,\n"
+		"Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
+		"\n"
+		"Exit status: 0 when the guest powers off; a bare program's own status (finisher\n"
+		"0x100000 or HTIF tohost); 120 guest reboot with --no-reboot; 121 guest kernel\n"
+		"panic; 124 timeout; 125 the machine could not be set up; 2 bad command line.\n",
 		VM_MAX_HARTS);
 }
 
@@ -49,6 +78,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "bare", required_argument, NULL, 'b' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "firmware", required_argument, NULL, 'f' },
+		{ "dump-dtb", required_argument, NULL, 'd' },
+		{ "no-reboot", no_argument, NULL, 'n' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -64,7 +99,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': o->bare = optarg; break;
+		case 'k': o->lx.kernel = optarg; break;
+		case 'i': o->lx.initrd = optarg; break;
+		case 'a': o->lx.cmdline = optarg; break;
+		case 'f': o->lx.firmware = optarg; break;
+		case 'd': o->lx.dump_dtb = optarg; break;
+		case 'n': o->no_reboot = 1; break;
 		case 'm':
+			o->mem_set = 1;
 			if (cli_parse_size(optarg, &o->mem) < 0) {
 				log_err("--mem '%s': not a size (use e.g. 128M or 2G)", optarg);
 				return -1;
@@ -99,8 +141,13 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		log_err("run: unexpected argument '%s' (see lodge run --help)", argv[optind]);
 		return -1;
 	}
-	if (!o->bare) {
-		log_err("run: nothing to run: pass --bare PROGRAM.elf (see lodge run --help)");
+	if (!o->bare == !o->lx.kernel) {
+		log_err("run: pass exactly one of --kernel IMAGE or --bare PROGRAM.elf "
+			"(see lodge run --help)");
+		return -1;
+	}
+	if (o->bare && (o->lx.initrd || o->lx.cmdline || o->lx.firmware)) {
+		log_err("run: --initrd, --append and --firmware go with --kernel, not --bare");
 		return -1;
 	}
 	return 0;
@@ -143,45 +190,114 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 		n += vm->harts[i]->instret;
 	fprintf(stderr, "lodge: stats: instret=%llu seconds=%.3f mips=%.1f\n",
 		(unsigned long long)n, secs, secs > 0 ? (double)n / secs / 1e6 : 0.0);
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		const struct hart *h = vm->harts[i];
+		fprintf(stderr,
+			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu mcause=0x%llx "
+			"mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx satp=0x%llx\n",
+			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
+			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
+			(unsigned long long)h->scause, (unsigned long long)h->sepc,
+			(unsigned long long)h->stval, (unsigned long long)h->satp);
+	}
 }
 
-int cmd_run(int argc, char **argv)
+static const char *find_firmware(void)
 {
-	struct run_opts o = { .mem = DEFAULT_MEM, .cpus = 1 };
-	struct vm *vm = NULL;
-	uint64_t entry, t0;
-	enum vm_stop_reason why;
-	int r, status;
+	for (size_t i = 0; i < sizeof(firmware_paths) / sizeof(firmware_paths[0]); i++)
+		if (access(firmware_paths[i], R_OK) == 0)
+			return firmware_paths[i];
+	return firmware_paths[0]; /* the error message then names the expected place */
+}
 
-	r = parse_opts(argc, argv, &o);
-	if (r)
-		return r > 0 ? 0 : CLI_EXIT_USAGE;
-	if (check_mem(o.mem))
-		return CLI_EXIT_USAGE;
-	if (create_vm(&o, &vm) < 0)
+/* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
+static int setup(const struct run_opts *o, struct vm **vm)
+{
+	uint64_t entry;
+	int r;
+
+	if (create_vm(o, vm) < 0)
 		return CLI_EXIT_ERROR;
-	if (boot_load_elf(vm, o.bare, &entry) < 0) {
-		vm_destroy(vm);
+	if (o->bare) {
+		r = boot_load_elf(*vm, o->bare, &entry);
+		for (unsigned i = 0; i < (*vm)->nharts && r == 0; i++)
+			(*vm)->harts[i]->pc = entry;
+	} else {
+		r = boot_load_linux(*vm, &o->lx);
+	}
+	if (r < 0) {
+		vm_destroy(*vm);
+		*vm = NULL;
 		return CLI_EXIT_ERROR;
 	}
-	for (unsigned i = 0; i < vm->nharts; i++)
-		vm->harts[i]->pc = entry;
-	t0 = vm_now_ns();
-	why = vm_run(vm);
-	if (o.stats)
-		print_stats(vm, t0);
+	return 0;
+}
+
+/* Maps how the machine stopped to the exit status (see run_usage). */
+static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_stop_reason why)
+{
+	const char *what = o->bare ? o->bare : o->lx.kernel;
+	int status;
+
 	switch (why) {
 	case VM_STOP_EXIT:
 		status = vm->exit_code & 0xff;
 		if (vm->exit_code && !status)
 			status = 1; /* a failure code that is a multiple of 256 must not pass */
-		break;
+		return status;
+	case VM_STOP_USER: return 0;
 	case VM_STOP_TIMEOUT:
-		log_err("%s: still running after %g s (--timeout): stopped", o.bare, o.timeout);
-		status = CLI_EXIT_TIMEOUT;
-		break;
-	default: status = CLI_EXIT_ERROR; break;
+		log_err("%s: still running after %g s (--timeout): stopped", what, o->timeout);
+		return CLI_EXIT_TIMEOUT;
+	case VM_STOP_REBOOT:
+		log_info("guest rebooted; exiting (--no-reboot)");
+		return CLI_EXIT_REBOOT;
+	case VM_STOP_PANIC:
+		log_err("%s: the guest kernel panicked (see the console output above)", what);
+		return CLI_EXIT_PANIC;
+	default: return CLI_EXIT_ERROR;
 	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = { .mem = 0, .cpus = 1 };
+	struct console *con = NULL;
+	struct vm *vm = NULL;
+	enum vm_stop_reason why;
+	uint64_t t0;
+	int r, status;
+
+	r = parse_opts(argc, argv, &o);
+	if (r)
+		return r > 0 ? 0 : CLI_EXIT_USAGE;
+	if (!o.mem_set)
+		o.mem = o.bare ? DEFAULT_MEM : DEFAULT_LINUX_MEM;
+	if (check_mem(o.mem))
+		return CLI_EXIT_USAGE;
+	if (o.lx.kernel) {
+		if (!o.lx.firmware)
+			o.lx.firmware = find_firmware();
+		if (!o.lx.cmdline)
+			o.lx.cmdline = DEFAULT_CMDLINE;
+	}
+	for (;;) {
+		status = setup(&o, &vm);
+		if (status)
+			return status;
+		if (console_open(vm, &con) < 0)
+			log_warn("console input is not available");
+		t0 = vm_now_ns();
+		why = vm_run(vm);
+		console_close(con);
+		con = NULL;
+		if (o.stats)
+			print_stats(vm, t0);
+		if (why != VM_STOP_REBOOT || o.no_reboot)
+			break;
+		vm_destroy(vm); /* reboot: a fresh machine with the same images */
+	}
+	status = stop_status(&o, vm, why);
 	vm_destroy(vm);
 	return status;
 }

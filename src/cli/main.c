@@ -3,6 +3,8 @@
  */
 #include "cli/cli.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,11 @@ int cli_parse_size(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
+	const char *lvl = getenv("LODGE_LOG");
+
+	if (lvl)
+		log_set_level(!strcmp(lvl, "debug") ? LOG_DEBUG : !strcmp(lvl, "info") ? LOG_INFO
+										 : LOG_WARN);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;

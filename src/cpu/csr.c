@@ -35,7 +35,8 @@ enum {
 	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS | \
 	 MSTATUS_XS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL | MSTATUS_SD)
 #define MSTATUS_WMASK                                                                      \
-	(MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_FS | \
+	(MSTATUS_SIE | MSTATUS_MIE | MSTATUS_SPIE | MSTATUS_MPIE | MSTATUS_SPP | MSTATUS_MPP | \
+	 MSTATUS_FS | \
 	 MSTATUS_MPRV | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR)
 #define SSTATUS_WMASK (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
 #define MEDELEG_MASK 0xb3ffull /* all synchronous causes but ecall-from-M and reserved */
@@ -111,7 +112,9 @@ static int csr_read(struct hart *h, unsigned csr, uint64_t *v)
 	case CSR_STVAL: *v = h->stval; return 0;
 	case CSR_SIP: *v = mip_now(h) & h->mideleg; return 0;
 	case CSR_STIMECMP:
-		if (!sstc_on(h) || (h->priv == PRV_S && !(h->mcounteren & 2)))
+		/* S-mode needs menvcfg.STCE and mcounteren.TM; M-mode may always access it
+		 * (OpenSBI probes it there to detect Sstc). */
+		if (h->priv < PRV_M && (!sstc_on(h) || !(h->mcounteren & 2)))
 			return -1;
 		*v = h->stimecmp;
 		return 0;

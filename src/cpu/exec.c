@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "cpu/csr.h"
 #include "cpu/decode.h"
@@ -190,14 +191,10 @@ static bool exec_poll(struct hart *h)
 	for (;;) {
 		uint64_t now;
 
-		if (vm_should_stop(vm))
-			return true;
 		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
 		now = vm_now_ns();
-		if (vm->deadline_ns && now >= vm->deadline_ns) {
-			vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
+		if (vm_poll(vm, now))
 			return true;
-		}
 		exec_update_timers(h);
 		if (hart_check_interrupts(h)) {
 			h->wfi = false;
@@ -338,6 +335,8 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 		break;
 	}
 	b = build_block(h, pc, ppa, host, labels);
+	log_debug("hart %llu: decoded block pc=0x%llx priv=%u n=%u", (unsigned long long)h->mhartid,
+		  (unsigned long long)pc, h->priv, b->n);
 	b->hnext = bc->ht[idx];
 	bc->ht[idx] = b;
 found:

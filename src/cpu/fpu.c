@@ -32,6 +32,12 @@
  * The software paths never execute a host FP op that could raise a flag of its own, except
  * inside windows that save and restore MXCSR.
  */
+/* Flags are observable here, so the compiler must not speculate or fold FP operations. GCC's
+ * default -ftrapping-math already keeps them in place; clang needs to be told. */
+#ifdef __clang__
+#pragma STDC FENV_ACCESS ON
+#endif
+
 #if !defined(__x86_64__)
 #error "fpu.c drives the x86-64 SSE unit (MXCSR); port the mxcsr_* helpers for this host"
 #endif
@@ -44,6 +50,9 @@
 #define MXCSR_PE      0x20u
 #define MXCSR_RC      (3u << 13)
 #define MXCSR_RC_RTZ  (3u << 13)
+
+/* For the integer helpers on the float->int path, which is otherwise call-bound. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 #define BOX32	 0xffffffff00000000ull
 #define F32_SIGN 0x80000000ull
@@ -253,7 +262,7 @@ struct unpacked {
 
 #define EXP_HUGE 100000
 
-static struct unpacked unpack(const struct fmt *f, uint64_t b)
+static ALWAYS_INLINE struct unpacked unpack(const struct fmt *f, uint64_t b)
 {
 	unsigned man_bits = f->p - 1;
 	int bias = f->emax;
@@ -306,7 +315,8 @@ static inline uint64_t shift_jam(uint64_t v, unsigned n)
 
 /* Rounds v to an integer after dropping its `drop` low bits (drop >= 1) in mode rm, for a
  * value of sign neg. Sets *inexact when a dropped bit was set. */
-static uint64_t round_bits(uint64_t v, unsigned drop, bool neg, unsigned rm, bool *inexact)
+static ALWAYS_INLINE uint64_t round_bits(uint64_t v, unsigned drop, bool neg, unsigned rm,
+					bool *inexact)
 {
 	uint64_t q, rem, half;
 	bool up;
@@ -386,10 +396,18 @@ static inline uint64_t rd_f(const struct hart *h, const struct fmt *f, unsigned 
 	return f->width == 32 ? rd_s(h, r) : h->f[r];
 }
 
+/* FS is almost always Dirty already: test before writing, so that the common case does no
+ * read-modify-write of mstatus (which the interpreter reads on every FP instruction). */
+static inline void mark_dirty(struct hart *h)
+{
+	if (unlikely((h->mstatus & MSTATUS_FS) != MSTATUS_FS))
+		hart_fs_dirty(h);
+}
+
 static inline void wr_f(struct hart *h, const struct fmt *f, unsigned rd, uint64_t v)
 {
 	h->f[rd] = f->width == 32 ? BOX32 | v : v;
-	hart_fs_dirty(h);
+	mark_dirty(h);
 }
 
 static inline void wr_x(struct hart *h, unsigned rd, uint64_t v)
@@ -403,7 +421,7 @@ static inline void raise_flags(struct hart *h, uint32_t flags)
 {
 	if (flags) {
 		h->fflags |= flags;
-		hart_fs_dirty(h);
+		mark_dirty(h);
 	}
 }
 
@@ -649,7 +667,7 @@ static uint64_t fclass(const struct fmt *f, uint64_t b)
 
 /* FCVT.{W,WU,L,LU}.fmt (k = 0..3): rounds in mode rm, then saturates out-of-range values
  * and NaN (which converts as +max) with NV only; 32-bit results are sign-extended. */
-static uint64_t to_int(unsigned k, struct unpacked u, unsigned rm, uint32_t *flags)
+static ALWAYS_INLINE uint64_t to_int(unsigned k, struct unpacked u, unsigned rm, uint32_t *flags)
 {
 	bool is_signed = !(k & 1), w64 = k >= 2;
 	uint64_t max = w64 ? (is_signed ? INT64_MAX : UINT64_MAX)

@@ -24,8 +24,10 @@ static int fin_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 	(void)size;
 	if (off != 0)
 		return 0;
-	if (status == FINISHER_PASS || status == FINISHER_RESET)
+	if (status == FINISHER_PASS)
 		vm_request_stop(vm, VM_STOP_EXIT, 0);
+	else if (status == FINISHER_RESET)
+		vm_request_stop(vm, VM_STOP_REBOOT, 0);
 	else if (status == FINISHER_FAIL)
 		vm_request_stop(vm, VM_STOP_EXIT, (int)code);
 	return 0;

@@ -35,6 +35,8 @@ struct uart {
 	unsigned rx_head, rx_len;
 	uart_irq_fn irq;
 	void *irq_opaque;
+	uart_tx_fn tx_hook;
+	void *tx_opaque;
 	bool irq_level;
 };
 
@@ -96,6 +98,8 @@ static int uart_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 
 static void transmit(struct uart *u, uint8_t c)
 {
+	if (u->tx_hook)
+		u->tx_hook(u->tx_opaque, c);
 	/* A console that went away (closed pipe) is not the guest's problem. */
 	if (write(u->out_fd, &c, 1) < 0)
 		return;
@@ -176,6 +180,12 @@ void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque)
 {
 	u->irq = fn;
 	u->irq_opaque = opaque;
+}
+
+void uart_set_tx_hook(struct uart *u, uart_tx_fn fn, void *opaque)
+{
+	u->tx_hook = fn;
+	u->tx_opaque = opaque;
 }
 
 unsigned uart_receive(struct uart *u, const uint8_t *buf, unsigned len)

@@ -25,6 +25,10 @@ void uart_destroy(struct uart *u);
 /* Connects the interrupt line (optional). Call before harts start. */
 void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque);
 
+/* Observer for transmitted bytes (called with the UART lock held; optional). */
+typedef void (*uart_tx_fn)(void *opaque, uint8_t c);
+void uart_set_tx_hook(struct uart *u, uart_tx_fn fn, void *opaque);
+
 /* Any thread: queues received bytes; returns how many fitted. */
 unsigned uart_receive(struct uart *u, const uint8_t *buf, unsigned len);
 

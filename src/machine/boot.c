@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,9 +15,11 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "cpu/hart.h"
+#include "machine/fdt.h"
 #include "machine/machine.h"
 
 #define ELF_MAX_SIZE (1ull << 32)
+#define MiB	     (1ull << 20)
 
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
@@ -187,4 +190,223 @@ int boot_load_elf(struct vm *vm, const char *path, uint64_t *entry)
 	}
 	core_free(buf);
 	return r;
+}
+
+/* ---- Linux ---- */
+
+/* RISC-V Linux Image header (Documentation/arch/riscv/boot-image-header.rst). */
+struct image_header {
+	uint32_t code0, code1;
+	uint64_t text_offset, image_size, flags;
+	uint32_t version, res1;
+	uint64_t res2;
+	uint64_t magic;	 /* "RISCV\0\0\0" (deprecated) */
+	uint32_t magic2; /* "RSC\x05" */
+	uint32_t res3;
+};
+
+#define IMAGE_MAGIC2 0x05435352u
+
+/* OpenSBI's struct fw_dynamic_info (version 2). */
+struct fw_dynamic_info {
+	uint64_t magic, version, next_addr, next_mode, options, boot_hart;
+};
+
+#define FW_DYNAMIC_MAGIC 0x4942534full
+#define FW_NEXT_MODE_S	 1
+
+static uint64_t align_down(uint64_t v, uint64_t a)
+{
+	return v & ~(a - 1);
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Copies a whole file to guest physical pa; `what` names it in messages. */
+static int place_file(struct vm *vm, const char *what, const char *path, const uint8_t *buf,
+		      size_t len, uint64_t pa)
+{
+	uint8_t *dst = vm_ram_ptr(vm, pa, len);
+
+	if (!dst) {
+		log_err("%s: %s (%zu bytes) does not fit in RAM at 0x%llx (raise --mem)", what,
+			path, len, (unsigned long long)pa);
+		return -E2BIG;
+	}
+	memcpy(dst, buf, len);
+	vm_ram_written(vm, pa, len);
+	return 0;
+}
+
+static int load_firmware(struct vm *vm, const char *path, uint64_t *fw_end)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = read_file(path, &buf, &len);
+
+	if (r < 0) {
+		log_err("firmware: cannot open %s: %s (run make guest, or pass --firmware)", path,
+			strerror(-r));
+		return r;
+	}
+	if (len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) {
+		r = check_header(path, buf, len);
+		r = r ?: load_segments(vm, path, buf, len);
+		*fw_end = vm->ram_base + 2 * MiB;
+	} else if (len == 0) {
+		log_err("firmware: %s is empty", path);
+		r = -ENOEXEC;
+	} else {
+		r = place_file(vm, "firmware", path, buf, len, vm->ram_base);
+		*fw_end = vm->ram_base + len;
+	}
+	core_free(buf);
+	return r;
+}
+
+static int load_kernel(struct vm *vm, const char *path, uint64_t *entry, uint64_t *end)
+{
+	const struct image_header *ih;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint64_t size;
+	int r = read_file(path, &buf, &len);
+
+	if (r < 0) {
+		log_err("kernel: cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	ih = (const struct image_header *)(const void *)buf;
+	if (len < sizeof(*ih) || ih->magic2 != IMAGE_MAGIC2) {
+		log_err("kernel: %s is not a RISC-V Linux Image (no RSC\\x05 magic at offset 0x38)",
+			path);
+		core_free(buf);
+		return -ENOEXEC;
+	}
+	*entry = vm->ram_base + (ih->text_offset ? ih->text_offset : 2 * MiB);
+	size = ih->image_size > len ? ih->image_size : len;
+	if (size > vm->ram_size || *entry - vm->ram_base > vm->ram_size - size) {
+		log_err("kernel: %s needs %llu MiB from 0x%llx: more than --mem %llu MiB gives",
+			path, (unsigned long long)(size >> 20), (unsigned long long)*entry,
+			(unsigned long long)(vm->ram_size >> 20));
+		core_free(buf);
+		return -E2BIG;
+	}
+	r = place_file(vm, "kernel", path, buf, len, *entry);
+	*end = *entry + size;
+	core_free(buf);
+	return r;
+}
+
+/* Places the initrd just below `top`, above the kernel's end. */
+static int load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, uint64_t top,
+		       uint64_t *start, uint64_t *end)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = read_file(path, &buf, &len);
+
+	if (r < 0) {
+		log_err("initrd: cannot open %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (len > top - kernel_end || align_down(top - len, 4096) < align_up(kernel_end, 2 * MiB)) {
+		log_err("initrd: %s (%zu MiB) does not fit in RAM beside the kernel (raise --mem)",
+			path, len >> 20);
+		core_free(buf);
+		return -E2BIG;
+	}
+	*start = align_down(top - len, 4096);
+	*end = *start + len;
+	r = place_file(vm, "initrd", path, buf, len, *start);
+	core_free(buf);
+	return r;
+}
+
+static int dump_dtb(const char *path, const void *blob, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (!f) {
+		log_err("--dump-dtb: cannot create %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	ok = fwrite(blob, 1, size, f) == size;
+	ok = (fclose(f) == 0) && ok;
+	if (!ok) {
+		log_err("--dump-dtb: cannot write %s", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Builds the device tree and copies it to a 2 MiB-aligned address near the top of RAM
+ * (as QEMU does); the fw_dynamic info goes just below it. */
+static int place_dtb(struct vm *vm, const struct boot_linux *b, const struct fdt_params *fp,
+		     uint64_t dtb_pa)
+{
+	void *blob = NULL;
+	size_t size = 0;
+	int r = vm_fdt_build(vm, fp, &blob, &size);
+
+	if (r < 0) {
+		log_err("device tree: cannot build it: %s", strerror(-r));
+		return r;
+	}
+	if (b->dump_dtb)
+		r = dump_dtb(b->dump_dtb, blob, size);
+	r = r ?: place_file(vm, "device tree", "(generated)", blob, size, dtb_pa);
+	core_free(blob);
+	return r;
+}
+
+int boot_load_linux(struct vm *vm, const struct boot_linux *b)
+{
+	struct fdt_params fp = { .bootargs = b->cmdline };
+	uint64_t top = vm->ram_base + vm->ram_size, fw_end = 0, kentry = 0, kend = 0;
+	uint64_t dtb_pa, info_pa, initrd_top;
+	struct fw_dynamic_info *info;
+	int r;
+
+	if (vm->ram_size < 16 * MiB) {
+		log_err("--mem: %llu KiB is too small to boot Linux (give at least 64M)",
+			(unsigned long long)(vm->ram_size >> 10));
+		return -E2BIG;
+	}
+	dtb_pa = align_down(top - 2 * MiB, 2 * MiB);
+	info_pa = dtb_pa - 4096;
+	initrd_top = info_pa;
+	r = load_firmware(vm, b->firmware, &fw_end);
+	r = r ?: load_kernel(vm, b->kernel, &kentry, &kend);
+	if (!r && fw_end > kentry) {
+		log_err("firmware: %s (%llu KiB) overlaps the kernel at 0x%llx", b->firmware,
+			(unsigned long long)((fw_end - vm->ram_base) >> 10),
+			(unsigned long long)kentry);
+		r = -E2BIG;
+	}
+	if (!r && kend > initrd_top) {
+		log_err("kernel: %s leaves no room for the device tree (raise --mem)", b->kernel);
+		r = -E2BIG;
+	}
+	if (!r && b->initrd)
+		r = load_initrd(vm, b->initrd, kend, initrd_top, &fp.initrd_start, &fp.initrd_end);
+	r = r ?: place_dtb(vm, b, &fp, dtb_pa);
+	if (r)
+		return r;
+	info = vm_ram_ptr(vm, info_pa, sizeof(*info));
+	*info = (struct fw_dynamic_info){ .magic = FW_DYNAMIC_MAGIC, .version = 2,
+					  .next_addr = kentry, .next_mode = FW_NEXT_MODE_S,
+					  .options = 0, .boot_hart = ~0ull };
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		struct hart *h = vm->harts[i];
+		h->pc = vm->ram_base;
+		h->x[10] = i;
+		h->x[11] = dtb_pa;
+		h->x[12] = info_pa;
+	}
+	return 0;
 }

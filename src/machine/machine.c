@@ -16,8 +16,14 @@
 #include "core/log.h"
 #include "cpu/hart.h"
 #include "devices/finisher.h"
+#include "devices/rtc.h"
 #include "devices/uart.h"
 #include "machine/clint.h"
+#include "machine/plic.h"
+
+#define UART_IRQ	 10
+#define PANIC_BANNER	 "Kernel panic - not syncing"
+#define PANIC_GRACE_NS	 1000000000ull /* let the panic text reach the console */
 
 uint64_t vm_now_ns(void)
 {
@@ -56,14 +62,55 @@ static int alloc_ram(struct vm *vm, uint64_t size)
 	return 0;
 }
 
+/* An unpopulated virtio-mmio slot, as on QEMU virt: the magic and version registers
+ * answer and DeviceID reads 0, which tells the driver there is no device. */
+static int empty_slot_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
+{
+	(void)opaque;
+	(void)size;
+	*out = off == 0 ? 0x74726976 : off == 4 ? 2 : off == 0xc ? 0x554d4551 : 0;
+	return 0;
+}
+
+static int empty_slot_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
+{
+	(void)opaque;
+	(void)off;
+	(void)size;
+	(void)val;
+	return 0;
+}
+
+static void uart_irq(void *opaque, bool level)
+{
+	struct vm *vm = opaque;
+
+	plic_set_irq(vm->plic, UART_IRQ, level);
+}
+
+static void uart_tx(void *opaque, uint8_t c)
+{
+	vm_console_output(opaque, c);
+}
+
 static int add_devices(struct vm *vm)
 {
-	int r = uart_create(&vm->bus, VM_UART_BASE, STDOUT_FILENO, &vm->uart);
+	int r = plic_create(vm, &vm->plic);
 
-	if (!r)
-		r = clint_init(vm, VM_CLINT_BASE);
-	if (!r)
-		r = finisher_init(vm, VM_FINISHER_BASE);
+	r = r ?: uart_create(&vm->bus, VM_UART_BASE, STDOUT_FILENO, &vm->uart);
+	r = r ?: clint_init(vm, VM_CLINT_BASE);
+	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
+	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
+	for (unsigned i = 0; i < VM_VIRTIO_SLOTS && !r; i++) {
+		struct bus_region slot = { .base = VM_VIRTIO_BASE + 0x1000ull * i, .size = 0x1000,
+					   .name = "virtio-mmio (empty)", .read = empty_slot_read,
+					   .write = empty_slot_write };
+		r = bus_add(&vm->bus, &slot);
+	}
+	if (!r) {
+		uart_set_irq(vm->uart, uart_irq, vm);
+		uart_set_tx_hook(vm->uart, uart_tx, vm);
+	}
 	return r;
 }
 
@@ -121,6 +168,8 @@ void vm_destroy(struct vm *vm)
 		core_free(vm->harts[i]);
 	}
 	uart_destroy(vm->uart);
+	rtc_destroy(vm->rtc);
+	plic_destroy(vm->plic);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	core_free(vm->code_pages);
@@ -208,4 +257,29 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
 		}
 	}
+}
+
+void vm_console_output(struct vm *vm, uint8_t c)
+{
+	static const char banner[] = PANIC_BANNER;
+
+	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
+		return;
+	if (c == (uint8_t)banner[vm->panic_match])
+		vm->panic_match++;
+	else
+		vm->panic_match = c == (uint8_t)banner[0];
+	if (vm->panic_match == sizeof(banner) - 1)
+		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
+}
+
+bool vm_poll(struct vm *vm, uint64_t now)
+{
+	uint64_t panic_ns = __atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED);
+
+	if (vm->deadline_ns && now >= vm->deadline_ns)
+		vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
+	else if (panic_ns && now - panic_ns > PANIC_GRACE_NS)
+		vm_request_stop(vm, VM_STOP_PANIC, 1); /* the panic text had time to print */
+	return vm_should_stop(vm);
 }

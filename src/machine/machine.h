@@ -14,12 +14,18 @@
 #include "machine/bus.h"
 
 struct hart;
+struct plic;
+struct rtc;
 struct uart;
 
 #define VM_RAM_BASE	 0x80000000ull
 #define VM_FINISHER_BASE 0x00100000ull
 #define VM_CLINT_BASE	 0x02000000ull
 #define VM_UART_BASE	 0x10000000ull
+#define VM_RTC_BASE	 0x00101000ull
+#define VM_VIRTIO_BASE	 0x10001000ull
+#define VM_VIRTIO_SLOTS	 8
+#define VM_VIRTIO_IRQ	 1 /* PLIC source of slot 0; slot i uses 1 + i */
 #define VM_MAX_HARTS	 32
 
 /* Why the machine stopped. */
@@ -28,6 +34,9 @@ enum vm_stop_reason {
 	VM_STOP_EXIT,	 /* the guest finished (finisher, HTIF, poweroff) with exit_code */
 	VM_STOP_TIMEOUT, /* --timeout expired */
 	VM_STOP_ERROR,	 /* lodge stopped the guest because of a host-side error */
+	VM_STOP_REBOOT,	 /* the guest asked for a reboot */
+	VM_STOP_PANIC,	 /* the guest kernel panicked (seen on the console) */
+	VM_STOP_USER,	 /* the user quit from the console (Ctrl-A X) */
 };
 
 struct vm_config {
@@ -45,7 +54,10 @@ struct vm {
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
 	struct uart *uart;
-	void *clint;
+	struct plic *plic;
+	struct rtc *rtc;
+	unsigned panic_match;  /* console bytes of the panic banner matched so far */
+	uint64_t panic_ns;     /* when the panic banner was seen (0 = not seen) */
 	uint64_t start_ns;    /* host monotonic time at creation: mtime 0 */
 	uint64_t deadline_ns; /* 0 = none */
 	uint64_t tohost_pa, fromhost_pa; /* HTIF words, 0 when the program has none */
@@ -84,6 +96,13 @@ uint64_t vm_now_ns(void);
 
 /* Called by a hart after a store hit a page flagged PAGE_WATCH (HTIF tohost). */
 void vm_watch_hit(struct vm *vm, uint64_t pa);
+
+/* Hart thread, at its periodic poll: machine-wide checks (--timeout, a guest panic
+ * seen on the console). Returns true when the machine is stopping. */
+bool vm_poll(struct vm *vm, uint64_t now);
+
+/* Called for every byte the guest writes to the console: watches for a kernel panic. */
+void vm_console_output(struct vm *vm, uint8_t c);
 
 /* Marks RAM [pa, pa+len) as written by something other than a hart store (loader, DMA):
  * invalidates decoded code there. */

@@ -13,19 +13,23 @@ Subcommands:
   gen.py minimize --seed N --lodge PATH [--out DIR]    shrink a failing seed by units
 
 Body rules (so that the two sides may only differ through bugs): x8 is the buffer base and
-x2 = x8 + 256, neither is ever written; stores and AMOs stay inside the 512-byte buffer;
-loads may also read the 512-byte constant pool after it; every branch goes forward except
-counted loops; frm only ever holds a valid rounding mode; LR/SC pairs have no memory
-access in between. A program is a list of self-contained units so `minimize` can drop any
-of them.
+x2 = x8 + 256 (a page boundary), neither is ever written for long; stores and AMOs stay
+inside the 512-byte buffer; loads may also read the 512-byte constant pool after it; AMOs
+and LR/SC are aligned, plain loads and stores sometimes not; no traps; branches go forward
+except in counted loops and in u_far, whose paths all meet again; frm only ever holds a
+valid rounding mode; LR/SC pairs have no memory access in between; code written at run
+time (u_smc) is followed by fence.i. A program is a list of self-contained units; after
+each one the body calls diff_snap (harness.S), which logs a hash of the whole state, so
+the first unit whose result differs is known even when a later one overwrites it, and
+`minimize` can drop any unit.
+
+Environment: DIFF_CROSS (default riscv64-linux-gnu-), DIFF_QEMU (default qemu-riscv64).
 """
 
 import argparse
-import json
 import os
 import random
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -36,8 +40,8 @@ QEMU = os.environ.get("DIFF_QEMU", "qemu-riscv64")
 
 BUF = 512		# writable scratch buffer, x8 + 0 .. 511
 POOL = 512		# read-only constant pool, x8 + 512 .. 1023
-POOL_INT = 512		# 24 integer edge values
-POOL_F64 = 512 + 192	# 24 double bit patterns
+POOL_INT = 512		# 16 integer edge values
+POOL_F64 = 512 + 128	# 32 double bit patterns
 POOL_F32 = 512 + 384	# 32 single bit patterns
 SNAP_RA = 1536		# after the register dump: see harness.S
 
@@ -74,12 +78,22 @@ F64_EDGES = [0, 1 << 63, 0x7ff0000000000000, 0xfff0000000000000, 0x7ff8000000000
 	     0x000fffffffffffff, 0x0010000000000000, 0x7fefffffffffffff, f64(1.0), f64(-1.0),
 	     f64(0.5), f64(1.5), f64(2.5), f64(-2.5), f64(2.0 ** -53), f64(1 + 2.0 ** -52),
 	     f64(2.0 ** 63), f64(-2.0 ** 63), f64(2.0 ** 64), f64(2.0 ** 31), f64(4294967295.5),
-	     f64(-2.0 ** 31 - 0.5), f64(0.1), f64(3.0), f64(-0.0), f64(1e308)]
+	     f64(-2.0 ** 31 - 0.5), f64(0.1), f64(3.0), f64(-0.0), f64(1e308),
+	     0x3fefffffffffffff, 0x0010000000000001, 0x8000000000000001, 0xffefffffffffffff]
 F32_EDGES = [0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7fa00123, 0xffc00000,
 	     0x7f800001, 0x1, 0x7fffff, 0x800000, 0x7f7fffff, f32(1.0), f32(-1.0), f32(0.5),
 	     f32(1.5), f32(2.5), f32(-2.5), f32(2.0 ** -24), 0x3f800001, f32(2.0 ** 31),
 	     f32(-2.0 ** 31), f32(2.0 ** 32), f32(2.0 ** 63), f32(2.0 ** 64), f32(-2.0 ** 63),
-	     f32(0.1), f32(3.0), f32(16777215.0), f32(-0.5), f32(1e38), 0x00400000]
+	     f32(0.1), f32(3.0), f32(16777215.0), f32(-0.5), f32(1e38), 0x00400000, 0x3f7fffff,
+	     0x00800001, 0x80000001, 0xff7fffff]
+
+
+# Encodings for u_smc: R-type op -> (opcode, funct3, funct7); I-type op -> funct3.
+R_OPS = {"add": (0x33, 0, 0), "sub": (0x33, 0, 0x20), "sll": (0x33, 1, 0), "slt": (0x33, 2, 0),
+	 "sltu": (0x33, 3, 0), "xor": (0x33, 4, 0), "srl": (0x33, 5, 0), "sra": (0x33, 5, 0x20),
+	 "or": (0x33, 6, 0), "and": (0x33, 7, 0), "mul": (0x33, 0, 1), "mulh": (0x33, 1, 1),
+	 "div": (0x33, 4, 1), "remu": (0x33, 7, 1), "addw": (0x3b, 0, 0), "subw": (0x3b, 0, 0x20)}
+I_OPS = {"addi": 0, "slti": 2, "sltiu": 3, "xori": 4, "ori": 6, "andi": 7}
 
 
 class Unit:
@@ -95,13 +109,13 @@ class Unit:
 		self.lines.extend(other.lines)
 
 	def count(self):
-		return sum(1 for t, _ in self.lines if not t.endswith(":"))
+		return sum(1 for t, _ in self.lines if not t.endswith(":") and not t.startswith(".skip"))
 
 
 class Gen:
 	"""Random program generator; one instance per seed, fully determined by it."""
 
-	def __init__(self, seed, ninsn=400, rvc=None, snap=True):
+	def __init__(self, seed, ninsn=400, rvc=None, snap=True, mode=None):
 		self.rng = random.Random(seed)
 		r = self.rng
 		self.snap = snap
@@ -113,9 +127,11 @@ class Gen:
 		self.clock = 0
 		self.fkind = {}			# f register -> 's' or 'd' (what was last put there)
 		self.ints = int_edges(r)
-		self.f64s = F64_EDGES[:24 - 4] + [r.getrandbits(64) for _ in range(4)]
+		self.pool_ints = r.sample(self.ints, 16)
+		self.f64s = r.sample(F64_EDGES, 28) + [r.getrandbits(64) for _ in range(4)]
 		r.shuffle(self.f64s)
-		self.f32s = F32_EDGES[:28] + [r.getrandbits(32) for _ in range(4)]
+		self.f32s = r.sample(F32_EDGES, 28) + [r.getrandbits(32) for _ in range(4)]
+		r.shuffle(self.f32s)
 		self.init_x = [self.edge_int() for _ in range(31)]
 		self.init_f = []
 		for n in range(32):
@@ -129,6 +145,11 @@ class Gen:
 		for i in range(0, BUF, 8):
 			if r.random() < 0.3:
 				self.buf[i:i + 8] = struct.pack("<Q", r.choice(self.ints))
+		self.skip = 2 * r.randrange(1800)
+		# Bare side only: 0 M-mode, 1 U-mode Sv39, 2 S-mode Sv39, 3 U-mode Sv48.
+		self.mode = r.choice([0, 0, 1, 2, 3])
+		if mode is not None:
+			self.mode = mode
 		self.units = []
 		n = 0
 		while n < ninsn:
@@ -213,17 +234,18 @@ class Gen:
 		"""depth 2: anything; 1: no loops; 0: straight-line only."""
 		table = [
 			(10, self.u_alu_rr), (10, self.u_alu_ri), (2, self.u_lui_auipc), (5, self.u_li),
-			(8, self.u_muldiv), (6, self.u_load), (6, self.u_store), (4, self.u_amo),
-			(2, self.u_lrsc), (12, self.u_fp_arith), (4, self.u_fp_fma), (7, self.u_fp_cvt),
-			(5, self.u_fp_cmp), (3, self.u_fp_mv), (4, self.u_fp_mem), (6, self.u_fp_pool),
-			(4, self.u_fcsr), (6, self.u_fp_probe), (1, self.u_fence),
+			(8, self.u_muldiv), (3, self.u_muldiv_edge), (6, self.u_load), (6, self.u_store),
+			(4, self.u_amo), (2, self.u_lrsc), (12, self.u_fp_arith), (4, self.u_fp_fma),
+			(7, self.u_fp_cvt), (5, self.u_fp_cmp), (3, self.u_fp_mv), (4, self.u_fp_mem),
+			(6, self.u_fp_pool), (4, self.u_fcsr), (6, self.u_fp_probe), (5, self.u_fp_tie),
+			(1, self.u_fence), (1, self.u_hint),
 		]
 		if self.rvc:
 			table.append((1, self.u_sp_adjust))
 		if depth >= 1:
-			table += [(4, self.u_branch), (2, self.u_jal), (1, self.u_jalr)]
+			table += [(4, self.u_branch), (2, self.u_jal), (1, self.u_jalr), (1, self.u_smc)]
 		if depth >= 2:
-			table.append((1, self.u_loop))
+			table += [(1, self.u_loop), (0.5, self.u_far)]
 		total = sum(w for w, _ in table)
 		k = self.rng.uniform(0, total)
 		for w, f in table:
@@ -282,7 +304,7 @@ class Gen:
 		r = self.rng
 		d = self.dst(self.want_c())
 		if r.random() < 0.4:
-			u.add("ld x%d, %d(x8)" % (d, POOL_INT + 8 * r.randrange(24)), "x%d" % d)
+			u.add("ld x%d, %d(x8)" % (d, POOL_INT + 8 * r.randrange(16)), "x%d" % d)
 		else:
 			u.add("li x%d, %d" % (d, s64(self.edge_int())), "x%d" % d)
 		return u
@@ -294,6 +316,72 @@ class Gen:
 			       "mulw", "divw", "divuw", "remw", "remuw"])
 		d = self.dst()
 		u.add("%s x%d, x%d, x%d" % (op, d, self.src(), self.src()), "x%d" % d)
+		return u
+
+	def u_muldiv_edge(self, depth):
+		"""Division and multiplication on the operands where they go wrong."""
+		u = Unit()
+		r = self.rng
+		edges = [0, 1, -1, 2, -(1 << 63), (1 << 63) - 1, -(1 << 31), (1 << 31) - 1,
+			 0xffffffff, 0x80000000, 1 << 32, -(1 << 32)]
+		a, b = self.tmp(), self.tmp()
+		while b == a:
+			b = self.tmp()
+		u.add("li x%d, %d" % (a, r.choice(edges)), "x%d" % a)
+		u.add("li x%d, %d" % (b, r.choice(edges)), "x%d" % b)
+		op = r.choice(["div", "divu", "rem", "remu", "divw", "divuw", "remw", "remuw", "mulh",
+			       "mulhsu", "mulhu", "mulw"])
+		d = self.dst()
+		u.add("%s x%d, x%d, x%d" % (op, d, a, b), "x%d" % d)
+		return u
+
+	def tmp(self):
+		"""A destination register other than x0."""
+		t = self.dst()
+		while t == 0:
+			t = self.dst()
+		return t
+
+	def u_smc(self, depth):
+		"""Self-modifying code: write an instruction into diff_code, fence.i, run it."""
+		u = Unit()
+		r = self.rng
+		a = self.tmp()
+		t = self.tmp()
+		while t == a:
+			t = self.tmp()
+		link = self.tmp()
+		while link in (a, t):
+			link = self.tmp()
+		d = self.dst()
+		while d == link:
+			d = self.dst()
+		s1, s2 = self.src(), self.src()
+		u.add("lla x%d, diff_code" % a, "x%d" % a)
+		k = r.randrange(3)
+		if k == 0:
+			op = r.choice(list(R_OPS))
+			opc, f3, f7 = R_OPS[op]
+			insn = opc | d << 7 | f3 << 12 | s1 << 15 | s2 << 20 | f7 << 25
+			what = "%s x%d, x%d, x%d" % (op, d, s1, s2)
+		elif k == 1:
+			op = r.choice(list(I_OPS))
+			imm = r.randint(-2048, 2047)
+			insn = 0x13 | d << 7 | I_OPS[op] << 12 | s1 << 15 | (imm & 0xfff) << 20
+			what = "%s x%d, x%d, %d" % (op, d, s1, imm)
+		else:
+			imm = r.choice([i for i in range(-32, 32) if i])
+			while d in (0, link):
+				d = self.tmp()
+			cadd = 1 | (imm & 31) << 2 | d << 7 | (imm >> 5 & 1) << 12
+			insn = cadd | 0x0001 << 16		# c.addi, c.nop
+			what = "c.addi x%d, %d; c.nop" % (d, imm)
+		u.add("li x%d, %d" % (t, insn), "x%d" % t)
+		u.add("sw x%d, 0(x%d)" % (t, a))
+		u.add("li x%d, %d" % (t, 0x67 | link << 15), "x%d" % t)	# jalr x0, 0(link)
+		u.add("sw x%d, 4(x%d)" % (t, a))
+		u.add("fence.i")
+		u.add("jalr x%d, 0(x%d)\t/* runs %s */" % (link, a, what), "x%d" % link, "x%d" % d)
 		return u
 
 	def mem_slot(self, size, store, compress=False, fp=False):
@@ -309,6 +397,8 @@ class Gen:
 			return 2, size * r.randrange(lim // size)
 		align = size if r.random() < 0.9 else 1		# a few misaligned plain accesses
 		off = align * r.randrange((top - size) // align + 1)
+		if align == 1 and size > 1 and r.random() < 0.3:
+			off = 256 - r.randint(1, size - 1)	# across the page boundary at sp
 		if r.random() < 0.5:
 			return 8, off
 		return 2, off - 256
@@ -485,10 +575,138 @@ class Gen:
 		r = self.rng
 		if r.random() < 0.5:
 			d = self.fdst("d")
-			u.add("fld f%d, %d(x8)" % (d, POOL_F64 + 8 * r.randrange(24)), "f%d" % d)
+			u.add("fld f%d, %d(x8)" % (d, POOL_F64 + 8 * r.randrange(32)), "f%d" % d)
 		else:
 			d = self.fdst("s")
 			u.add("flw f%d, %d(x8)" % (d, POOL_F32 + 4 * r.randrange(32)), "f%d" % d)
+		return u
+
+	def fbits(self, k, sign, e, frac):
+		"""Bit pattern of (-1)^sign * 1.frac * 2^e in format k ('s' or 'd')."""
+		mb, bias = (23, 127) if k == "s" else (52, 1023)
+		return sign << (mb + 8 + (3 if k == "d" else 0)) | (e + bias) << mb | frac
+
+	def fload(self, u, k, bits):
+		"""Put bits in a fresh f register through an integer register."""
+		t = self.tmp()
+		d = self.fdst(k)
+		u.add("li x%d, %d" % (t, s64(bits)), "x%d" % t)
+		u.add("fmv.%s.x f%d, x%d" % ("w" if k == "s" else "d", d, t), "f%d" % d)
+		return d
+
+	def u_hint(self, depth):
+		"""Compressed HINT encodings (rd = x0, zero immediates): they must do nothing."""
+		u = Unit()
+		r = self.rng
+		imm = r.choice([i for i in range(-32, 32) if i])
+		ib = (imm & 31) << 2 | (imm >> 5 & 1) << 12
+		reg = r.randint(1, 31)
+		cr = r.randint(8, 15)
+		insn, what = r.choice([
+			(0x0001 | ib, "c.addi x0, %d" % imm),
+			(0x0001 | reg << 7, "c.addi x%d, 0" % reg),
+			(0x4001 | ib, "c.li x0, %d" % imm),
+			(0x6001 | ib, "c.lui x0, %d" % imm),
+			(0x8002 | reg << 2, "c.mv x0, x%d" % reg),
+			(0x9002 | reg << 2, "c.add x0, x%d" % reg),
+			(0x0002 | (abs(imm) & 31) << 2, "c.slli x0, %d" % (abs(imm) & 31)),
+			(0x0002 | reg << 7, "c.slli x%d, 0" % reg),
+			(0x8001 | (cr - 8) << 7, "c.srli x%d, 0" % cr),
+			(0x8401 | (cr - 8) << 7, "c.srai x%d, 0" % cr),
+		])
+		u.add(".2byte 0x%04x\t/* %s */" % (insn, what))
+		return u
+
+	def u_far(self, depth):
+		"""Branch and jump offsets near the ends of their ranges, forward and backward."""
+		u = Unit()
+		r = self.rng
+		mid, back, out = self.newlabel(), self.newlabel(), self.newlabel()
+		gap = r.choice([r.randint(1000, 2040), r.randint(2040, 2060), r.randint(3900, 4080)])
+		gap &= ~1
+		u.add("j %s" % mid)
+		u.add(back + ":")
+		u.add("j %s" % out)
+		u.add(".skip %d" % gap)
+		u.add(mid + ":")
+		if self.want_c():
+			u.add("%s x%d, %s" % (r.choice(["beqz", "bnez"]), self.src(True), back))
+		else:
+			u.add("%s x%d, x%d, %s" % (r.choice(["beq", "bne", "blt", "bge", "bltu", "bgeu"]),
+						  self.src(), self.src(), back))
+		u.add(out + ":")
+		return u
+
+	def u_fp_tie(self, depth):
+		"""Operands whose exact result lies on or next to a rounding boundary: ties, carry
+		into the exponent, the underflow and overflow edges, integer limits. Wrapped
+		like u_fp_probe so the flags show."""
+		u = Unit()
+		r = self.rng
+		k = r.choice("sd")
+		p, mb, emin, emax = (24, 23, -126, 127) if k == "s" else (53, 52, -1022, 1023)
+		ones = (1 << mb) - 1
+		rm = ", " + r.choice(RMS[:5]) if r.random() < 0.8 else ""
+		u.add("fsflags x0", "fcsr")
+		kind = r.randrange(6)
+		if kind <= 1:
+			# a + b or a*1 + b with b half an ulp of a (or just off it).
+			e = r.choice([r.randint(-20, 20), emax, emin + p])
+			frac = ones if r.random() < 0.2 else r.getrandbits(mb)
+			a = self.fload(u, k, self.fbits(k, r.getrandbits(1), e, frac))
+			near = r.choice([0, 0, r.getrandbits(mb) | 1])
+			b = self.fload(u, k, self.fbits(k, r.getrandbits(1), e - p, near))
+			d = self.fdst(k)
+			if kind == 0:
+				op = r.choice(["fadd", "fsub"])
+				u.add("%s.%s f%d, f%d, f%d%s" % (op, k, d, a, b, rm), "f%d" % d, "fcsr")
+			else:
+				one = self.fload(u, k, self.fbits(k, r.getrandbits(1), 0, 0))
+				op = r.choice(["fmadd", "fmsub", "fnmadd", "fnmsub"])
+				u.add("%s.%s f%d, f%d, f%d, f%d%s" % (op, k, d, a, one, b, rm), "f%d" % d,
+				      "fcsr")
+		elif kind == 2:
+			# Products at the bottom of the normal range (tininess after rounding).
+			a = self.fload(u, k, self.fbits(k, r.getrandbits(1), emin,
+							 r.choice([0, r.getrandbits(mb)])))
+			b = self.fload(u, k, self.fbits(k, 0, -1, r.choice([ones, ones - 1,
+									   r.getrandbits(mb)])))
+			d = self.fdst(k)
+			u.add("fmul.%s f%d, f%d, f%d%s" % (k, d, a, b, rm), "f%d" % d, "fcsr")
+		elif kind == 3 and k == "s":
+			# fcvt.s.d of a double halfway between two singles (also subnormal ones).
+			e = r.choice([r.randint(-20, 20), r.randint(-150, -120), 127])
+			frac = r.getrandbits(23) << 29 | 1 << 28 | r.choice([0, 0, r.getrandbits(28)])
+			a = self.fload(u, "d", self.fbits("d", r.getrandbits(1), e, frac))
+			d = self.fdst("s")
+			u.add("fcvt.s.d f%d, f%d%s" % (d, a, rm), "f%d" % d, "fcsr")
+		elif kind <= 3:
+			# Integer to float with the dropped bits a tie (or just off it).
+			sh = r.randint(1, 63 - p)
+			n = (r.getrandbits(p - 1) | 1 << (p - 1)) << sh | 1 << (sh - 1)
+			if r.random() < 0.3:
+				n |= r.getrandbits(sh - 1) if sh > 1 else 0
+			op = "lu" if n >> 63 else r.choice(["l", "lu"])
+			if op == "l" and r.random() < 0.5:
+				n = -n
+			t = self.tmp()
+			u.add("li x%d, %d" % (t, s64(n)), "x%d" % t)
+			d = self.fdst(k)
+			u.add("fcvt.%s.%s f%d, x%d%s" % (k, op, d, t, rm), "f%d" % d, "fcsr")
+		else:
+			# Float to integer at halves and at the limits of each integer type.
+			op = r.choice(["w", "wu", "l", "lu"])
+			bits = {"w": 31, "wu": 32, "l": 63, "lu": 64}[op]
+			lo, hi = (-(1 << bits), (1 << bits) - 1) if op in ("w", "l") else (0, (1 << bits) - 1)
+			base = r.choice([lo, hi + 1, 0, r.randint(-1000, 1000)])
+			v = base + r.choice([-1, -0.5, 0, 0.5, 1, 1.5, -1.5])
+			x = struct.unpack("<Q", struct.pack("<d", v))[0] if k == "d" else \
+				struct.unpack("<I", struct.pack("<f", v))[0]
+			a = self.fload(u, k, x)
+			d = self.dst()
+			u.add("fcvt.%s.%s x%d, f%d%s" % (op, k, d, a, rm), "x%d" % d, "fcsr")
+		d = self.dst()
+		u.add("frflags x%d" % d, "x%d" % d)
 		return u
 
 	def u_fcsr(self, depth):
@@ -641,7 +859,10 @@ class Gen:
 		       "\t.option %s" % ("rvc" if self.rvc else "norvc"),
 		       "\t.section .text.body, \"ax\"",
 		       "\t.globl diff_body",
-		       "diff_body:"]
+		       "diff_body:",
+		       "\tj 1f",
+		       "\t.skip %d\t/* moves the body across page boundaries */" % self.skip,
+		       "1:"]
 		last = {}
 		membyte = [None] * BUF		# (sequence number, text) of the last store
 		seq = 0
@@ -671,16 +892,20 @@ class Gen:
 		out.append("\tj diff_after_body")
 		out.append("\t.section .data.diff, \"aw\"")
 		out.append("\t.balign 8")
+		out.append("\t.globl diff_mode")
+		out.append("diff_mode:")
+		out.append("\t.dword %d" % self.mode)
 		out.append("\t.globl diff_init")
 		out.append("diff_init:")
 		for v in self.init_x + self.init_f:
 			out.append("\t.dword 0x%016x" % v)
 		out.append("\t.balign 4096")
+		out.append("\t.skip 4096 - 256\t/* sp = x8 + 256 is on a page boundary */")
 		out.append("\t.globl diff_buf")
 		out.append("diff_buf:")
 		for i in range(0, BUF, 16):
 			out.append("\t.byte " + ", ".join("0x%02x" % b for b in self.buf[i:i + 16]))
-		for v in self.ints:
+		for v in self.pool_ints:
 			out.append("\t.dword 0x%016x" % v)
 		for v in self.f64s:
 			out.append("\t.dword 0x%016x" % v)
@@ -688,6 +913,9 @@ class Gen:
 			out.append("\t.word 0x%08x" % v)
 		out.append("\t.zero 512\t/* register dump */")
 		out.append("\t.zero %d\t/* saved x1, snapshot count and log */" % (16 + 8 * len(snaps)))
+		out.append("\t.balign 8")
+		out.append("diff_code:\t/* u_smc writes an instruction and a return here */")
+		out.append("\t.zero 8")
 		meta = {"last": last, "membyte": membyte, "snaps": snaps,
 			"units": [u.lines for u in self.units]}
 		return "\n".join(out) + "\n", meta
@@ -744,11 +972,37 @@ def run_one(cmd, timeout):
 		return None, "timed out after %ds" % timeout
 	text = r.stdout.decode("latin-1").replace("\r", "")
 	m = re.search(r"DIFF-BEGIN\n(.*?)DIFF-END\n", text, re.S)
+	t = re.search(r"DIFF-TRAP.*\n(\w+)\n(\w+)\n(\w+)\n", text)
+	if t:
+		cause = int(t.group(1), 16)
+		return None, "trap: %s (mcause %d) at pc 0x%x%s, mtval 0x%x" % (
+			CAUSES.get(cause, "?"), cause, int(t.group(2), 16), insn_at(cmd, t.group(2)),
+			int(t.group(3), 16))
 	if not m:
 		err = r.stderr.decode("latin-1").strip().splitlines()
 		return None, "no dump (exit status %d%s)" % (r.returncode,
 							    ": " + err[-1] if err else "")
 	return m.group(1).splitlines(), ""
+
+
+CAUSES = {0: "instruction address misaligned", 1: "instruction access fault",
+	  2: "illegal instruction", 3: "breakpoint", 4: "load address misaligned",
+	  5: "load access fault", 6: "store address misaligned", 7: "store access fault",
+	  8: "ecall from U", 9: "ecall from S", 11: "ecall from M", 12: "instruction page fault",
+	  13: "load page fault", 15: "store page fault"}
+MODES = ["M-mode", "U-mode Sv39", "S-mode Sv39", "U-mode Sv48"]
+
+
+def insn_at(cmd, pc):
+	"""` (insn)` for the instruction at pc in the ELF of an emulator command, if found."""
+	elf = next((c for c in cmd if c.endswith(".lodge") or c.endswith(".qemu")), None)
+	if not elf:
+		return ""
+	a = int(pc, 16)
+	r = sh([CROSS + "objdump", "-d", "--start-address=%d" % a, "--stop-address=%d" % (a + 4),
+		elf])
+	m = re.search(r"^\s*%x:\s+\w+\s+(.*)$" % a, r.stdout.decode(), re.M)
+	return " (%s)" % " ".join(m.group(1).split()) if m else ""
 
 
 def loc_name(i):
@@ -776,12 +1030,14 @@ def first_diff(a, b, meta):
 			text = "; ".join(t for t, _ in meta["units"][unit] if not t.endswith(":"))
 			if len(text) > 120:
 				text = text[:117] + "..."
-			where = "; state first differs after unit %d: %s" % (unit, text)
+			where = "state after unit %d differs: `%s`" % (unit, text)
 			break
 	if len(la) != len(lb) and not where:
-		where = "; %d snapshots on qemu, %d on lodge" % (len(la), len(lb))
+		where = "%d snapshots on qemu, %d on lodge" % (len(la), len(lb))
 	final = final_diff(a[:128], b[:128], meta)
-	return (final or "registers and buffer agree at the end") + where
+	if not final:
+		return where + " (final registers and buffer agree)"
+	return final + ("; " + where if where else "")
 
 
 def final_diff(a, b, meta):
@@ -802,7 +1058,7 @@ def final_diff(a, b, meta):
 			who = max(writers)[1] if writers else None
 		msg = "%s qemu=%s lodge=%s" % (name, x, y)
 		return msg + (" (last written by `%s`)" % who if who else " (initial value)")
-	return "dumps differ"
+	return None
 
 
 def compare(gen, keep, out, name, harness, lodge, timeout):
@@ -816,7 +1072,7 @@ def compare(gen, keep, out, name, harness, lodge, timeout):
 		return None, None
 	l, err = run_one([lodge, "run", "--bare", lelf, "--timeout", str(timeout)], timeout + 5)
 	if l is None:
-		return "lodge: " + err, None
+		return "lodge (body in %s): %s" % (MODES[gen.mode], err), None
 	return first_diff(q, l, meta), None
 
 
@@ -837,7 +1093,7 @@ def cmd_run(args):
 	failed = 0
 	for seed in parse_seeds(args.seeds):
 		name = "seed%d" % seed
-		gen = Gen(seed, args.insns)
+		gen = Gen(seed, args.insns, mode=args.mode)
 		try:
 			diff, err = compare(gen, None, args.out, name, harness, args.lodge, args.timeout)
 		except RuntimeError as e:
@@ -846,11 +1102,12 @@ def cmd_run(args):
 			print("FAIL: diff.%s: %s" % (name, err))
 			failed += 1
 		elif diff:
-			print("FAIL: diff.%s: first difference: %s; artifacts: %s/%s.*" %
-			      (name, diff, args.out, name))
+			print("FAIL: diff.%s: %s%s; artifacts: %s/%s.*" %
+			      (name, "" if diff.startswith("lodge") else "first difference: ", diff,
+			       args.out, name))
 			failed += 1
 		else:
-			print("PASS: diff.%s" % name)
+			print("PASS: diff.%s%s" % (name, "" if args.lodge else " (qemu only)"))
 			if not args.keep:
 				for suffix in (".S", ".o", ".qemu", ".lodge"):
 					try:
@@ -897,7 +1154,7 @@ def cmd_selftest(args):
 
 def cmd_gen(args):
 	os.makedirs(args.out, exist_ok=True)
-	text, _ = Gen(args.seed, args.insns).render()
+	text, _ = Gen(args.seed, args.insns, mode=args.mode).render()
 	path = os.path.join(args.out, "seed%d.S" % args.seed)
 	with open(path, "w") as f:
 		f.write(text)
@@ -909,7 +1166,7 @@ def cmd_minimize(args):
 	"""Delta debugging over units: the smallest subset that still differs."""
 	os.makedirs(args.out, exist_ok=True)
 	harness = build_harnesses(args.out)
-	gen = Gen(args.seed, args.insns)
+	gen = Gen(args.seed, args.insns, mode=args.mode)
 	name = "min%d" % args.seed
 
 	def fails(keep):
@@ -941,6 +1198,11 @@ def cmd_minimize(args):
 			if chunk == 1:
 				break
 			n = min(n * 2, len(keep))
+	d = fails([])
+	if d:
+		print("fails with an empty body, so in the harness or machine setup: %s" % d)
+		print("program: %s/%s.S" % (args.out, name))
+		return 0
 	fails(keep)
 	print("minimal: %d unit(s); first difference: %s" % (len(keep), diff))
 	print("program: %s/%s.S" % (args.out, name))
@@ -962,24 +1224,27 @@ def cmd_minimize(args):
 
 
 def main():
-	ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+	ap = argparse.ArgumentParser(description=__doc__,
+				     formatter_class=argparse.RawDescriptionHelpFormatter)
 	sub = ap.add_subparsers(dest="cmd", required=True)
-	p = sub.add_parser("run")
-	p.add_argument("--seeds", default="1-40")
-	p.add_argument("--lodge")
+	p = sub.add_parser("run", help="build, run on qemu and lodge, compare: one line a seed")
+	p.add_argument("--seeds", default="1-40", help="e.g. 17, 1-40, 1,5,9")
+	p.add_argument("--lodge", help="lodge binary (without it, only qemu runs)")
 	p.add_argument("--keep", action="store_true", help="keep passing programs too")
+	p.add_argument("--timeout", type=int, default=10, help="seconds per emulator run")
+	p = sub.add_parser("selftest", help="check that qemu runs and differences are seen")
 	p.add_argument("--timeout", type=int, default=10)
-	p = sub.add_parser("selftest")
-	p.add_argument("--timeout", type=int, default=10)
-	p = sub.add_parser("gen")
+	p = sub.add_parser("gen", help="only write OUT/seedN.S")
 	p.add_argument("--seed", type=int, required=True)
-	p = sub.add_parser("minimize")
+	p = sub.add_parser("minimize", help="shrink a failing seed to the units that matter")
 	p.add_argument("--seed", type=int, required=True)
 	p.add_argument("--lodge", required=True)
 	p.add_argument("--timeout", type=int, default=10)
 	for p in sub.choices.values():
-		p.add_argument("--out", default="build/diff")
-		p.add_argument("--insns", type=int, default=400)
+		p.add_argument("--out", default="build/diff", help="work directory")
+		p.add_argument("--insns", type=int, default=400, help="instructions a program")
+		p.add_argument("--mode", type=int, choices=range(4),
+			       help="bare side: 0 M-mode, 1 U Sv39, 2 S Sv39, 3 U Sv48 (default: by seed)")
 	args = ap.parse_args()
 	cmds = {"run": cmd_run, "selftest": cmd_selftest, "gen": cmd_gen, "minimize": cmd_minimize}
 	return cmds[args.cmd](args)

@@ -1,16 +1,13 @@
 /*
- * Harness for the differential tests: sets every register from the generated program's
- * diff_init table, runs the generated body (diff_body), then prints x1..x31, f0..f31, fcsr
- * and the 512-byte scratch buffer as 16-digit hex lines between DIFF-BEGIN and DIFF-END.
- * Built twice from this one file: for Linux user mode (qemu-riscv64; write(2), exit_group)
- * and with -DDIFF_BARE for lodge (M-mode; FPU on through mstatus.FS, UART, finisher).
- * Both link with link.ld; the entry stub has a fixed size so the body lands at the same
- * address in both builds. Register x8 holds the buffer base and x2 = x8 + 256 for the
- * whole body (gen.py never writes them). Layout from x8: buffer 0..511, read-only
- * constant pool 512..1023, register dump 1024..1535, then the snapshot log.
- * After each top-level unit the body calls diff_snap, which appends a hash of all
- * registers, fcsr and memory to the log (printed after the buffer), so a difference that
- * a later instruction overwrites still shows, and pins down the unit where it began.
+ * Differential-test harness around a generated body (gen.py): loads every register from
+ * diff_init, runs diff_body, prints x1..x31, f0..f31, fcsr, the 512-byte buffer and the
+ * snapshot log as hex lines between DIFF-BEGIN and DIFF-END. Built for Linux user mode
+ * (qemu-riscv64: write, exit_group) and with -DDIFF_BARE for lodge (M-mode setup, then the
+ * body in M-mode or paged U/S-mode per diff_mode; UART, finisher; a trap prints DIFF-TRAP).
+ * The entry stub has a fixed size, so the body has the same addresses in both (link.ld).
+ * x8 = buffer, x2 = x8 + 256 throughout the body. From x8: buffer 0..511, constant pool
+ * 512..1023, register dump 1024..1535, snapshot log after. diff_snap, called after every
+ * top-level unit, logs a hash of all state: it shows the first unit whose result differs.
  */
 
 #define DUMP_X	1024		/* x1..x31 at DUMP_X + (n - 1) * 8 */
@@ -30,14 +27,14 @@ _start:
 	.option push
 	.option norvc
 #ifdef DIFF_BARE
-	li t0, 0x6000		/* mstatus.FS = dirty: the FPU is off after reset */
-	csrs mstatus, t0
+	j bare_setup		/* returns to diff_regs, maybe in U- or S-mode */
 #endif
 	/* Pad so the rest of the stub, and the body after it, sit at the same address in
 	 * both builds. */
-	j 1f
+	j diff_regs
 	.org 32
-1:	lla x31, diff_init
+diff_regs:
+	lla x31, diff_init
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	fld f\n, (248 + \n * 8)(x31)
 	.endr
@@ -155,8 +152,104 @@ hex_lines:
 	ret
 
 #ifdef DIFF_BARE
+/*
+ * M-mode setup: FPU on, a trap handler, and for diff_mode 1..3 an identity-mapped page
+ * table (4 KiB pages for the first 2 MiB of RAM, a gigapage for the devices, A and D
+ * preset) in which the body runs in U-mode (Sv39), S-mode (Sv39) or U-mode (Sv48).
+ */
+#define PTE_V	0x01
+#define PTE_RWX	0x0e
+#define PTE_U	0x10
+#define PTE_AD	0xc0
+bare_setup:
+	li t0, 0x6000		/* mstatus.FS = dirty: the FPU is off after reset */
+	csrs mstatus, t0
+	lla t0, trap
+	csrw mtvec, t0
+	lla t0, diff_mode
+	ld s0, 0(t0)
+	beqz s0, diff_regs
+	li t0, -1		/* PMP entry 0: all of memory, RWX (QEMU refuses an mret to U */
+	csrw pmpaddr0, t0	/* or S with no PMP rule at all) */
+	li t0, 0x1f
+	csrw pmpcfg0, t0
+	li s1, PTE_V | PTE_RWX | PTE_AD
+	li t0, 2
+	beq s0, t0, 1f
+	ori s1, s1, PTE_U	/* leaf flags in s1 */
+1:	lla t0, pt_l0		/* L0: 512 pages from 0x80000000 */
+	li t1, 0x80000000 >> 2	/* pte = (pa >> 12) << 10 | flags */
+	li t2, 512
+2:	or t3, t1, s1
+	sd t3, 0(t0)
+	addi t0, t0, 8
+	li t3, 0x1000 >> 2
+	add t1, t1, t3
+	addi t2, t2, -1
+	bnez t2, 2b
+	lla t0, pt_l1		/* L1[0] -> L0 */
+	lla t1, pt_l0
+	srli t1, t1, 2
+	ori t1, t1, PTE_V
+	sd t1, 0(t0)
+	lla t0, pt_l2		/* L2[0]: gigapage for the devices; L2[2] -> L1 */
+	sd s1, 0(t0)
+	lla t1, pt_l1
+	srli t1, t1, 2
+	ori t1, t1, PTE_V
+	sd t1, 16(t0)
+	lla t2, pt_l2
+	srli t2, t2, 12
+	li t1, 8		/* satp.MODE = Sv39 */
+	li t0, 3
+	bne s0, t0, 3f
+	lla t0, pt_l3		/* Sv48: L3[0] -> L2 */
+	lla t1, pt_l2
+	srli t1, t1, 2
+	ori t1, t1, PTE_V
+	sd t1, 0(t0)
+	lla t2, pt_l3
+	srli t2, t2, 12
+	li t1, 9		/* satp.MODE = Sv48 */
+3:	slli t1, t1, 60
+	or t1, t1, t2
+	csrw satp, t1
+	sfence.vma
+	li t0, 0x1800		/* mstatus.MPP = U, or S for mode 2 */
+	csrc mstatus, t0
+	li t0, 2
+	bne s0, t0, 4f
+	li t0, 0x0800
+	csrs mstatus, t0
+4:	lla t0, diff_regs
+	csrw mepc, t0
+	mret
+
+/* Any trap is a failure: print DIFF-TRAP, mcause, mepc, mtval and fail with code 1. */
+	.balign 4
+trap:
+	lla t0, trap_regs
+	csrr t1, mcause
+	sd t1, 0(t0)
+	csrr t1, mepc
+	sd t1, 8(t0)
+	csrr t1, mtval
+	sd t1, 16(t0)
+	lla a0, diff_text
+	lla a3, trap_msg
+	jal copy_str
+	lla a1, trap_regs
+	li a2, 3
+	jal hex_lines
+	lla a1, diff_text
+	sub a2, a0, a1
+	li a4, 0x13333
+	j write_out
+
 /* Print a2 bytes from a1 on the UART, then pass through the finisher. */
 output:
+	li a4, 0x5555
+write_out:
 	li t0, UART0
 	beqz a2, 2f
 1:	lbu t1, 0(a1)
@@ -165,8 +258,7 @@ output:
 	addi a2, a2, -1
 	bnez a2, 1b
 2:	li t0, FINISHER
-	li t1, 0x5555
-	sw t1, 0(t0)
+	sw a4, 0(t0)
 3:	j 3b
 #else
 /* write(1, a1, a2) until done, then exit_group(0). */
@@ -193,7 +285,21 @@ begin_msg:
 end_msg:
 	.asciz "DIFF-END\n"
 
+#ifdef DIFF_BARE
+trap_msg:
+	.asciz "DIFF-TRAP mcause mepc mtval\n"
+#endif
+
 	.bss
 	.balign 8
 diff_text:
 	.zero 65536
+#ifdef DIFF_BARE
+trap_regs:
+	.zero 24
+	.balign 4096
+pt_l0:	.zero 4096
+pt_l1:	.zero 4096
+pt_l2:	.zero 4096
+pt_l3:	.zero 4096
+#endif

@@ -6,6 +6,7 @@
 #   DIFF_SEEDS=N   run seeds 1..N (default 40)
 #   DIFF_SEED=S    run exactly these seeds instead: 17, 100-200, 1,5,9
 #   DIFF_INSNS=N   instructions per program (default 400)
+#   DIFF_MODE=M    bare side always in mode M (0 M-mode, 1 U Sv39, 2 S Sv39, 3 U Sv48)
 #   DIFF_OUT=DIR   where programs go (default build/diff); failing ones are kept there
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 lodge=${LODGE:-$top/build/lodge}
@@ -28,5 +29,6 @@ if [ ! -x "$lodge" ]; then
 	echo "SKIP: diff: no lodge binary at $lodge (run make)"
 	exit 0
 fi
-$gen run --seeds "$seeds" --insns "$insns" --lodge "$lodge" --out "$out"
+$gen run --seeds "$seeds" --insns "$insns" --lodge "$lodge" --out "$out" \
+	${DIFF_MODE:+--mode "$DIFF_MODE"}
 exit 0

@@ -7,9 +7,11 @@
  *   s11  resume address for the next expected trap; 0 means any trap is unexpected
  *   s10  cause, s9 tval, s8 epc of the last trap taken
  *   s7   mode the last trap was taken into: 3 = M (trap_m), 1 = S (trap_s)
+ *   s6   mstatus/sstatus at trap entry, when mtvec/stvec point at trap_m_status/trap_s_status
  *   t4-t6 are clobbered by CHECK_EQ/FAIL (guest.h); tests keep values in a*, t0-t3, s0-s6.
  * An armed trap (EXPECT) resumes at s11 in the mode that trapped (xRET), except an ecall
  * taken into M, which continues at s11 in M-mode: that is how S/U code returns to M (TO_M).
+ * EXPECT_M arms a trap into M that continues in M whatever the cause.
  * An unexpected trap ends the test with FAIL(200 + cause) if taken into M,
  * FAIL(220 + cause) for an M interrupt, FAIL(240 + cause) if taken into S.
  */
@@ -100,6 +102,15 @@
 	or \reg, \reg, \tmp
 .endm
 
+/* Fail with code n unless (reg & mask) == val. Clobbers t4, t5. */
+#define CHECK_BITS(n, reg, mask, val)	\
+	li t4, mask;			\
+	and t4, reg, t4;		\
+	li t5, val;			\
+	beq t4, t5, 2f;			\
+	FAIL(n);			\
+2:
+
 /* Fail with the low 8 bits of a register as the status (a debugging aid). */
 #define FAIL_REG(reg)			\
 	andi t5, reg, 0xff;		\
@@ -109,6 +120,11 @@
 	li t6, FINISHER;		\
 	sw t5, 0(t6);			\
 1:	j 1b
+
+/* Like EXPECT, but a trap into M continues at `label` in M-mode (bit 0 of s11 flags it). */
+#define EXPECT_M(label)	\
+	EXPECT(label);	\
+	ori s11, s11, 1
 
 /* Program entry in M-mode: stack, both trap vectors, nothing armed. */
 .macro TEST_START
@@ -168,12 +184,22 @@ _start:
 /* The generic handlers; place once in every program that uses TEST_START. */
 .macro TRAP_HANDLERS
 	.balign 4
+trap_m_status:
+	csrr s6, mstatus
+	j trap_m
+	.balign 4
+trap_s_status:
+	csrr s6, sstatus
+	j trap_s
+	.balign 4
 trap_m:
 	csrr s10, mcause
 	csrr s9, mtval
 	csrr s8, mepc
 	li s7, 3
 	beqz s11, .Ltrap_m_unexpected
+	andi t6, s11, 1
+	bnez t6, .Ltrap_m_stay
 	li t6, CAUSE_ECALL_U
 	beq s10, t6, .Ltrap_m_stay
 	li t6, CAUSE_ECALL_S
@@ -184,7 +210,7 @@ trap_m:
 	li s11, 0
 	mret
 .Ltrap_m_stay:
-	mv t6, s11
+	andi t6, s11, -2
 	li s11, 0
 	jr t6
 .Ltrap_m_unexpected:

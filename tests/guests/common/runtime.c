@@ -193,7 +193,6 @@ void rt_trap(struct rt_frame *f)
  * themselves. */
 #define NO_LDP __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
-NO_LDP void *memset(void *d, int c, size_t n);
 NO_LDP void *memset(void *d, int c, size_t n)
 {
 	unsigned char *p = d;
@@ -203,7 +202,6 @@ NO_LDP void *memset(void *d, int c, size_t n)
 	return d;
 }
 
-NO_LDP void *memcpy(void *d, const void *s, size_t n);
 NO_LDP void *memcpy(void *d, const void *s, size_t n)
 {
 	unsigned char *p = d;
@@ -214,7 +212,6 @@ NO_LDP void *memcpy(void *d, const void *s, size_t n)
 	return d;
 }
 
-NO_LDP void *memmove(void *d, const void *s, size_t n);
 NO_LDP void *memmove(void *d, const void *s, size_t n)
 {
 	unsigned char *p = d;
@@ -227,7 +224,6 @@ NO_LDP void *memmove(void *d, const void *s, size_t n)
 	return d;
 }
 
-int memcmp(const void *a, const void *b, size_t n);
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const unsigned char *p = a, *q = b;

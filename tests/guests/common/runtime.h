@@ -33,6 +33,10 @@ int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
 /* Ends the program: 0 passes, 1..255 fails with that status. */
 void rt_exit(int status) __attribute__((noreturn));
 

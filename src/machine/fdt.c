@@ -1,0 +1,247 @@
+/*
+ * Device tree generation (devicetree bindings: riscv/cpus.yaml, sifive,plic-1.0.0,
+ * sifive,clint0, ns16550a, google,goldfish-rtc, syscon-poweroff/-reboot, virtio,mmio).
+ * Written with libfdt's sequential-write API, then expanded with free space.
+ */
+#include "machine/fdt.h"
+
+#include <errno.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/alloc.h"
+#include "machine/clint.h"
+#include "machine/machine.h"
+#include "machine/plic.h"
+
+#define FDT_BUILD_SIZE (64u * 1024)
+#define FDT_SLACK      (64u * 1024) /* room for OpenSBI's reserved-memory nodes */
+
+enum { PH_PLIC = 1, PH_TEST = 2, PH_CPU_INTC = 16 /* + hart id */ };
+
+#define UART_IRQ 10
+#define RTC_IRQ	 11
+
+static const char isa_string[] = "rv64imafdc_zicntr_zicsr_zifencei_sstc";
+static const char *const isa_exts[] = { "i", "m", "a", "f", "d", "c",
+					"zicntr", "zicsr", "zifencei", "sstc" };
+
+/* A property holding a list of strings (each NUL-terminated). */
+static int prop_strings(void *fdt, const char *name, const char *const *s, unsigned n)
+{
+	char buf[256];
+	size_t len = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = strlen(s[i]) + 1;
+		if (len + l > sizeof(buf))
+			return -FDT_ERR_NOSPACE;
+		memcpy(buf + len, s[i], l);
+		len += l;
+	}
+	return fdt_property(fdt, name, buf, (int)len);
+}
+
+static int prop_reg(void *fdt, uint64_t base, uint64_t size)
+{
+	fdt64_t v[2] = { cpu_to_fdt64(base), cpu_to_fdt64(size) };
+
+	return fdt_property(fdt, "reg", v, sizeof(v));
+}
+
+/* interrupts-extended = <&intc(h) a &intc(h) b> for every hart. */
+static int prop_irqs_ext(void *fdt, const struct vm *vm, uint32_t a, uint32_t b)
+{
+	fdt32_t v[4 * VM_MAX_HARTS];
+
+	for (unsigned h = 0; h < vm->nharts; h++) {
+		v[4 * h + 0] = cpu_to_fdt32(PH_CPU_INTC + h);
+		v[4 * h + 1] = cpu_to_fdt32(a);
+		v[4 * h + 2] = cpu_to_fdt32(PH_CPU_INTC + h);
+		v[4 * h + 3] = cpu_to_fdt32(b);
+	}
+	return fdt_property(fdt, "interrupts-extended", v, (int)(16 * vm->nharts));
+}
+
+static int add_cpus(void *fdt, const struct vm *vm)
+{
+	int r = fdt_begin_node(fdt, "cpus");
+
+	r = r ?: fdt_property_u32(fdt, "#address-cells", 1);
+	r = r ?: fdt_property_u32(fdt, "#size-cells", 0);
+	r = r ?: fdt_property_u32(fdt, "timebase-frequency", CLINT_TIMEBASE_HZ);
+	for (unsigned h = 0; h < vm->nharts && !r; h++) {
+		char name[32];
+		snprintf(name, sizeof(name), "cpu@%u", h);
+		r = fdt_begin_node(fdt, name);
+		r = r ?: fdt_property_string(fdt, "device_type", "cpu");
+		r = r ?: fdt_property_u32(fdt, "reg", h);
+		r = r ?: fdt_property_string(fdt, "status", "okay");
+		r = r ?: fdt_property_string(fdt, "compatible", "riscv");
+		r = r ?: fdt_property_string(fdt, "riscv,isa", isa_string);
+		r = r ?: fdt_property_string(fdt, "riscv,isa-base", "rv64i");
+		r = r ?: prop_strings(fdt, "riscv,isa-extensions", isa_exts,
+				      sizeof(isa_exts) / sizeof(isa_exts[0]));
+		r = r ?: fdt_property_string(fdt, "mmu-type", "riscv,sv48");
+		r = r ?: fdt_begin_node(fdt, "interrupt-controller");
+		r = r ?: fdt_property_u32(fdt, "#interrupt-cells", 1);
+		r = r ?: fdt_property(fdt, "interrupt-controller", NULL, 0);
+		r = r ?: fdt_property_string(fdt, "compatible", "riscv,cpu-intc");
+		r = r ?: fdt_property_u32(fdt, "phandle", PH_CPU_INTC + h);
+		r = r ?: fdt_end_node(fdt);
+		r = r ?: fdt_end_node(fdt);
+	}
+	return r ?: fdt_end_node(fdt);
+}
+
+static int add_simple_dev(void *fdt, const char *name, const char *compat, uint64_t base,
+			  uint64_t size, uint32_t irq)
+{
+	int r = fdt_begin_node(fdt, name);
+
+	r = r ?: fdt_property_string(fdt, "compatible", compat);
+	r = r ?: prop_reg(fdt, base, size);
+	if (irq) {
+		r = r ?: fdt_property_u32(fdt, "interrupts", irq);
+		r = r ?: fdt_property_u32(fdt, "interrupt-parent", PH_PLIC);
+	}
+	return r;
+}
+
+static int add_syscon(void *fdt)
+{
+	static const char *const test_compat[] = { "sifive,test1", "sifive,test0", "syscon" };
+	int r = fdt_begin_node(fdt, "test@100000");
+
+	r = r ?: prop_strings(fdt, "compatible", test_compat, 3);
+	r = r ?: prop_reg(fdt, VM_FINISHER_BASE, 0x1000);
+	r = r ?: fdt_property_u32(fdt, "phandle", PH_TEST);
+	r = r ?: fdt_end_node(fdt);
+	r = r ?: fdt_begin_node(fdt, "poweroff");
+	r = r ?: fdt_property_string(fdt, "compatible", "syscon-poweroff");
+	r = r ?: fdt_property_u32(fdt, "regmap", PH_TEST);
+	r = r ?: fdt_property_u32(fdt, "offset", 0);
+	r = r ?: fdt_property_u32(fdt, "value", 0x5555);
+	r = r ?: fdt_end_node(fdt);
+	r = r ?: fdt_begin_node(fdt, "reboot");
+	r = r ?: fdt_property_string(fdt, "compatible", "syscon-reboot");
+	r = r ?: fdt_property_u32(fdt, "regmap", PH_TEST);
+	r = r ?: fdt_property_u32(fdt, "offset", 0);
+	r = r ?: fdt_property_u32(fdt, "value", 0x7777);
+	return r ?: fdt_end_node(fdt);
+}
+
+static int add_soc(void *fdt, const struct vm *vm)
+{
+	static const char *const clint_compat[] = { "sifive,clint0", "riscv,clint0" };
+	static const char *const plic_compat[] = { "sifive,plic-1.0.0", "riscv,plic0" };
+	int r = fdt_begin_node(fdt, "soc");
+
+	r = r ?: fdt_property_u32(fdt, "#address-cells", 2);
+	r = r ?: fdt_property_u32(fdt, "#size-cells", 2);
+	r = r ?: fdt_property_string(fdt, "compatible", "simple-bus");
+	r = r ?: fdt_property(fdt, "ranges", NULL, 0);
+
+	r = r ?: fdt_begin_node(fdt, "clint@2000000");
+	r = r ?: prop_strings(fdt, "compatible", clint_compat, 2);
+	r = r ?: prop_reg(fdt, VM_CLINT_BASE, CLINT_SIZE);
+	r = r ?: prop_irqs_ext(fdt, vm, 3, 7);
+	r = r ?: fdt_end_node(fdt);
+
+	r = r ?: fdt_begin_node(fdt, "plic@c000000");
+	r = r ?: prop_strings(fdt, "compatible", plic_compat, 2);
+	r = r ?: prop_reg(fdt, PLIC_BASE, PLIC_SIZE);
+	r = r ?: fdt_property_u32(fdt, "#interrupt-cells", 1);
+	r = r ?: fdt_property_u32(fdt, "#address-cells", 0);
+	r = r ?: fdt_property(fdt, "interrupt-controller", NULL, 0);
+	r = r ?: fdt_property_u32(fdt, "riscv,ndev", PLIC_NDEV);
+	r = r ?: prop_irqs_ext(fdt, vm, 11, 9);
+	r = r ?: fdt_property_u32(fdt, "phandle", PH_PLIC);
+	r = r ?: fdt_end_node(fdt);
+
+	r = r ?: add_simple_dev(fdt, "serial@10000000", "ns16550a", VM_UART_BASE, 0x100, UART_IRQ);
+	r = r ?: fdt_property_u32(fdt, "clock-frequency", 3686400);
+	r = r ?: fdt_end_node(fdt);
+	r = r ?: add_simple_dev(fdt, "rtc@101000", "google,goldfish-rtc", VM_RTC_BASE, 0x1000,
+				RTC_IRQ);
+	r = r ?: fdt_end_node(fdt);
+	r = r ?: add_syscon(fdt);
+	for (unsigned i = 0; i < VM_VIRTIO_SLOTS && !r; i++) {
+		char name[40];
+		uint64_t base = VM_VIRTIO_BASE + 0x1000ull * i;
+		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
+		r = add_simple_dev(fdt, name, "virtio,mmio", base, 0x1000, VM_VIRTIO_IRQ + i);
+		r = r ?: fdt_end_node(fdt);
+	}
+	return r ?: fdt_end_node(fdt);
+}
+
+static int add_chosen(void *fdt, const struct fdt_params *p)
+{
+	uint8_t seed[32];
+	int r = fdt_begin_node(fdt, "chosen");
+
+	r = r ?: fdt_property_string(fdt, "stdout-path", "/soc/serial@10000000");
+	if (p->bootargs)
+		r = r ?: fdt_property_string(fdt, "bootargs", p->bootargs);
+	if (p->initrd_end > p->initrd_start) {
+		r = r ?: fdt_property_u64(fdt, "linux,initrd-start", p->initrd_start);
+		r = r ?: fdt_property_u64(fdt, "linux,initrd-end", p->initrd_end);
+	}
+	if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed))
+		r = r ?: fdt_property(fdt, "rng-seed", seed, sizeof(seed));
+	return r ?: fdt_end_node(fdt);
+}
+
+static int build(void *fdt, const struct vm *vm, const struct fdt_params *p)
+{
+	char mem[40];
+	int r = fdt_create(fdt, FDT_BUILD_SIZE);
+
+	r = r ?: fdt_finish_reservemap(fdt);
+	r = r ?: fdt_begin_node(fdt, "");
+	r = r ?: fdt_property_u32(fdt, "#address-cells", 2);
+	r = r ?: fdt_property_u32(fdt, "#size-cells", 2);
+	r = r ?: fdt_property_string(fdt, "compatible", "riscv-virtio");
+	r = r ?: fdt_property_string(fdt, "model", "lodge,virt");
+	r = r ?: add_chosen(fdt, p);
+	snprintf(mem, sizeof(mem), "memory@%llx", (unsigned long long)vm->ram_base);
+	r = r ?: fdt_begin_node(fdt, mem);
+	r = r ?: fdt_property_string(fdt, "device_type", "memory");
+	r = r ?: prop_reg(fdt, vm->ram_base, vm->ram_size);
+	r = r ?: fdt_end_node(fdt);
+	r = r ?: add_cpus(fdt, vm);
+	r = r ?: add_soc(fdt, vm);
+	r = r ?: fdt_end_node(fdt);
+	return r ?: fdt_finish(fdt);
+}
+
+int vm_fdt_build(const struct vm *vm, const struct fdt_params *p, void **blob, size_t *size)
+{
+	void *tmp = core_alloc(FDT_BUILD_SIZE), *out;
+	int r;
+
+	if (!tmp)
+		return -ENOMEM;
+	r = build(tmp, vm, p);
+	if (r) {
+		core_free(tmp);
+		return r == -FDT_ERR_NOSPACE ? -ENOMEM : -EINVAL;
+	}
+	*size = fdt_totalsize(tmp) + FDT_SLACK;
+	out = core_alloc(*size);
+	if (!out) {
+		core_free(tmp);
+		return -ENOMEM;
+	}
+	r = fdt_open_into(tmp, out, (int)*size);
+	core_free(tmp);
+	if (r) {
+		core_free(out);
+		return -EINVAL;
+	}
+	*blob = out;
+	return 0;
+}

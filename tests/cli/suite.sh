@@ -1,0 +1,193 @@
+#!/bin/sh
+# Bad-input tests for `lodge run --bare`: missing, non-ELF, 32-bit, foreign-machine,
+# truncated and corrupted ELFs, segments outside RAM, bad --mem/--timeout values and
+# unknown options. Each must exit with the right status (125: the program or a resource
+# could not be set up; 2: bad command line), print exactly one stderr line starting with
+# "lodge: " that names the culprit, and must not crash (no sanitizer report). Plus a
+# runaway program stopped by --timeout 1 (status 124). One line per test:
+# PASS: cli.NAME / FAIL: cli.NAME: why / SKIP: cli.NAME: why. Needs `make guests`.
+set -u
+top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+lodge=${LODGE:-$top/build/lodge}
+elfs=$top/build/guests
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -x "$lodge" ]; then
+	echo "SKIP: cli: no lodge binary at $lodge"
+	exit 0
+fi
+
+# expect NAME STATUSES WORD -- ARGS...: run lodge ARGS; the status must be one of
+# STATUSES (e.g. "125" or "2|125") and the single stderr line must contain WORD.
+expect() {
+	name=$1 want=$2 word=$3
+	shift 4
+	"$lodge" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	lines=$(wc -l <"$tmp/err")
+	first=$(head -n 1 "$tmp/err")
+	if grep -q -e AddressSanitizer -e 'runtime error' -e LeakSanitizer "$tmp/err"; then
+		echo "FAIL: cli.$name: sanitizer report: $(grep -m 1 -e Sanitizer \
+			-e 'runtime error' "$tmp/err")"
+		return
+	fi
+	case "|$want|" in
+	*"|$got|"*) ;;
+	*)
+		echo "FAIL: cli.$name: got status $got, expected $want ($first)"
+		return
+		;;
+	esac
+	if [ "$lines" -ne 1 ]; then
+		echo "FAIL: cli.$name: $lines lines on stderr, expected 1"
+		return
+	fi
+	case $first in
+	"lodge: "*) ;;
+	*)
+		echo "FAIL: cli.$name: stderr does not start with 'lodge: ': $first"
+		return
+		;;
+	esac
+	case $first in
+	*"$word"*) ;;
+	*)
+		echo "FAIL: cli.$name: stderr does not mention '$word': $first"
+		return
+		;;
+	esac
+	echo "PASS: cli.$name"
+}
+
+# need FILE NAME...: print SKIP lines for the named tests unless FILE exists.
+need() {
+	f=$1
+	shift
+	[ -f "$f" ] && return 0
+	for n; do
+		echo "SKIP: cli.$n: $f missing (make guests)"
+	done
+	return 1
+}
+
+# le FILE OFFSET BYTES VALUE: overwrite BYTES bytes at OFFSET with VALUE, little-endian.
+le() {
+	i=0
+	while [ $i -lt "$3" ]; do
+		b=$((($4 >> (8 * i)) & 255))
+		# shellcheck disable=SC2059
+		printf "\\$(printf %o $b)"
+		i=$((i + 1))
+	done | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+# u64 FILE OFFSET / u32 / u16: read a little-endian value (x86 hosts only run this).
+u64() { od -An -tu8 -j "$2" -N8 "$1" | tr -d ' '; }
+u32() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+u16() { od -An -tu2 -j "$2" -N2 "$1" | tr -d ' '; }
+
+# corrupt NAME FIELD VALUE [FIELD VALUE]...: copy loop.elf to $tmp/NAME.elf, then set
+# each FIELD (an ELF header field, or p_* of the first PT_LOAD) to VALUE.
+corrupt() {
+	f=$tmp/$1.elf
+	shift
+	cp "$elfs/loop.elf" "$f"
+	phoff=$(u64 "$f" 32)
+	phnum=$(u16 "$f" 56)
+	ph=$phoff
+	i=0
+	while [ $i -lt "$phnum" ] && [ "$(u32 "$f" "$ph")" -ne 1 ]; do
+		ph=$((ph + 56))
+		i=$((i + 1))
+	done
+	while [ $# -ge 2 ]; do
+		case $1 in
+		e_phoff) le "$f" 32 8 "$2" ;;
+		e_phnum) le "$f" 56 2 "$2" ;;
+		p_offset) le "$f" $((ph + 8)) 8 "$2" ;;
+		p_vaddr) le "$f" $((ph + 16)) 8 "$2" ;;
+		p_paddr) le "$f" $((ph + 24)) 8 "$2" ;;
+		p_filesz) le "$f" $((ph + 32)) 8 "$2" ;;
+		p_memsz) le "$f" $((ph + 40)) 8 "$2" ;;
+		esac
+		shift 2
+	done
+}
+
+# --- files that are not usable programs
+expect missing_file 125 nonexistent.elf -- run --bare "$tmp/nonexistent.elf"
+echo "just text" >"$tmp/text.elf"
+expect not_elf 125 text.elf -- run --bare "$tmp/text.elf"
+: >"$tmp/empty.elf"
+expect empty_file 125 empty.elf -- run --bare "$tmp/empty.elf"
+mkdir "$tmp/dir.elf"
+expect directory 125 dir.elf -- run --bare "$tmp/dir.elf"
+if [ -f /bin/true ]; then
+	expect x86_64_elf 125 /bin/true -- run --bare /bin/true
+else
+	echo "SKIP: cli.x86_64_elf: no /bin/true"
+fi
+if need "$elfs/cli/rv32.elf" elf32; then
+	expect elf32 125 rv32.elf -- run --bare "$elfs/cli/rv32.elf"
+fi
+if need "$elfs/cli/beyond_ram.elf" segment_beyond_ram; then
+	expect segment_beyond_ram 125 beyond_ram.elf -- \
+		run --bare "$elfs/cli/beyond_ram.elf" --mem 1M
+fi
+if need "$elfs/cli/unmapped.elf" segment_unmapped; then
+	expect segment_unmapped 125 unmapped.elf -- run --bare "$elfs/cli/unmapped.elf"
+fi
+
+# --- hostile ELFs derived from loop.elf
+if need "$elfs/loop.elf" truncated bad_phoff bad_phnum seg_offset_past_eof \
+	seg_filesz_huge seg_memsz_huge seg_wraps; then
+	head -c 100 "$elfs/loop.elf" >"$tmp/truncated.elf"
+	expect truncated 125 truncated.elf -- run --bare "$tmp/truncated.elf"
+	corrupt bad_phoff e_phoff 0x7fffffffffff0000
+	expect bad_phoff 125 bad_phoff.elf -- run --bare "$tmp/bad_phoff.elf"
+	corrupt bad_phnum e_phnum 0xffff
+	expect bad_phnum 125 bad_phnum.elf -- run --bare "$tmp/bad_phnum.elf"
+	corrupt seg_offset_past_eof p_offset 0x100000
+	expect seg_offset_past_eof 125 seg_offset_past_eof.elf -- \
+		run --bare "$tmp/seg_offset_past_eof.elf"
+	corrupt seg_filesz_huge p_filesz 0x7fffffffffffffff
+	expect seg_filesz_huge 125 seg_filesz_huge.elf -- run --bare "$tmp/seg_filesz_huge.elf"
+	corrupt seg_memsz_huge p_memsz 0x7fffffffffffffff
+	expect seg_memsz_huge 125 seg_memsz_huge.elf -- run --bare "$tmp/seg_memsz_huge.elf"
+	corrupt seg_wraps p_vaddr -4096 p_paddr -4096 p_memsz 0x2000
+	expect seg_wraps 125 seg_wraps.elf -- run --bare "$tmp/seg_wraps.elf"
+fi
+
+# --- bad command lines
+prog=$elfs/hello.elf
+[ -f "$prog" ] || prog=$tmp/text.elf
+expect mem_zero 2 --mem -- run --bare "$prog" --mem 0
+expect mem_huge "2|125" --mem -- run --bare "$prog" --mem 64T
+expect mem_garbage 2 --mem -- run --bare "$prog" --mem garbage
+expect mem_missing_value 2 --mem -- run --bare "$prog" --mem
+expect timeout_garbage 2 --timeout -- run --bare "$prog" --timeout soon
+expect timeout_zero 2 --timeout -- run --bare "$prog" --timeout 0
+expect unknown_option 2 --frobnicate -- run --bare "$prog" --frobnicate
+expect no_program 2 --bare -- run
+expect unknown_command 2 frobnicate -- frobnicate
+
+# --- a runaway program is stopped by --timeout (the outer timeout, status 137, catches
+# a lodge that ignores it)
+if need "$elfs/loop.elf" timeout; then
+	start=$(date +%s)
+	timeout -s KILL 15 "$lodge" run --bare "$elfs/loop.elf" --timeout 1 \
+		</dev/null >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	took=$(($(date +%s) - start))
+	if grep -q -e Sanitizer -e 'runtime error' "$tmp/err"; then
+		echo "FAIL: cli.timeout: sanitizer report"
+	elif [ $got -ne 124 ]; then
+		echo "FAIL: cli.timeout: got status $got, expected 124"
+	elif [ $took -gt 5 ]; then
+		echo "FAIL: cli.timeout: took $took s for --timeout 1"
+	else
+		echo "PASS: cli.timeout"
+	fi
+fi
+exit 0
