@@ -42,7 +42,7 @@ LDFLAGS	+= $(BASE_LDFLAGS) $(MODE_LDFLAGS)
 
 # Every .c under src/ belongs to the lodge library except the CLI's main.
 # EXCLUDE=dir...: leave source folders out (for bisecting a broken tree).
-SRCS	:= $(filter-out $(addsuffix /%,$(EXCLUDE)),$(shell find src -name '*.c' | sort))
+SRCS	:= $(filter-out $(addsuffix %,$(EXCLUDE)),$(shell find src -name '*.c' | sort))
 LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 HDRS	:= $(shell find src -name '*.h' | sort)

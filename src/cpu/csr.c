@@ -288,6 +288,10 @@ int csr_op(struct hart *h, unsigned csr, enum csr_opkind op, uint64_t src, bool 
 	*old = v;
 	if (!write)
 		return 0;
+	/* Read-modify-write of mip/sip uses the software-written SEIP bit, not the PLIC's
+	 * line (privileged spec 3.1.9). */
+	if (csr == CSR_MIP || csr == CSR_SIP)
+		v = (v & ~MIP_SEIP) | (h->mip_sw & MIP_SEIP);
 	nv = op == CSR_RW ? src : op == CSR_RS ? (v | src) : (v & ~src);
 	return csr_write(h, csr, nv);
 }

@@ -509,6 +509,10 @@ int hart_run(struct hart *h)
 	uint64_t pc = h->pc, exc_tval;
 	int exc_cause;
 
+	/* The host FPU's sticky flags are per thread and fold into fflags (fpu.c): start
+	 * this thread from the guest's values, not from whatever host code left there. */
+	fpu_set_fflags(h, h->fflags);
+
 #define RD  x[op->rd]
 #define RS1 x[op->rs1]
 #define RS2 x[op->rs2]
