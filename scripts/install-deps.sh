@@ -8,7 +8,7 @@ PKGS="build-essential make pkg-config python3 \
 	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu \
 	qemu-system-misc qemu-user \
 	libfdt-dev device-tree-compiler \
-	clang libclang-rt-14-dev wabt \
+	clang libclang-rt-14-dev wabt libcjson-dev \
 	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=
 for p in $PKGS; do

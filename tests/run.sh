@@ -8,6 +8,7 @@
 set -u
 mode=$1
 build=$2
+[ "$mode" = "--suite" ] && build=$3
 top=$(cd "$(dirname "$0")/.." && pwd)
 export LODGE="$top/$build/lodge"
 export LODGE_TOP="$top"
@@ -31,7 +32,7 @@ run_suite() {
 {
 	case "$mode" in
 	--unit) echo "== unit"; run_unit ;;
-	--suite) build=$3; run_suite "$2" ;;
+	--suite) run_suite "$2" ;;
 	--all)
 		echo "== unit"
 		run_unit

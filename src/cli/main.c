@@ -12,6 +12,7 @@
 
 static const struct cli_command commands[] = {
 	{ "run", "run a RISC-V machine (bare-metal program or Linux)", cmd_run },
+	{ "wasm", "run a WebAssembly module (WASI command or --invoke an export)", cmd_wasm },
 };
 
 static void usage(FILE *f)

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section,
-	      int64_t func, int64_t off, const char *fmt, ...)
+int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section, int64_t func,
+	      int64_t off, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -69,6 +69,7 @@ int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *f
 
 int wasm_rd_u8(struct wasm_reader *r, uint8_t *out)
 {
+	*out = 0;
 	if (r->p >= r->end)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
 	*out = *r->p++;
@@ -83,6 +84,7 @@ static int rd_leb(struct wasm_reader *r, unsigned bits, bool sign, uint64_t *out
 	unsigned shift = 0;
 	uint8_t b;
 
+	*out = 0;
 	for (;;) {
 		if (r->p >= r->end)
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
@@ -153,17 +155,17 @@ int wasm_rd_s64(struct wasm_reader *r, int64_t *out)
 
 int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 {
+	*out = r->p;
 	if ((size_t)(r->end - r->p) < n)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
-	*out = r->p;
 	r->p += n;
 	return 0;
 }
 
 static bool is_valtype(uint8_t t)
 {
-	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 ||
-	       t == WASM_V128 || t == WASM_FUNCREF || t == WASM_EXTERNREF;
+	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128 ||
+	       t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
 int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
@@ -186,11 +188,11 @@ int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
 
 /* ----- helpers ----- */
 
-#define TRY(x)                       \
-	do {                         \
-		int rc_ = (x);       \
-		if (rc_ < 0)         \
-			return rc_;  \
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		int rc_ = (x);                                                                     \
+		if (rc_ < 0)                                                                       \
+			return rc_;                                                                \
 	} while (0)
 
 static int nomem(struct wasm_reader *r)
@@ -434,10 +436,11 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		ce->kind = WASM_CE_GLOBAL, ce->type = m->globals[ce->idx].type;
 		break;
 	case 0x0b:
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch: empty constant expression");
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "type mismatch: empty constant expression");
 	default:
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required (opcode 0x%02x)",
-				    op);
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "constant expression required (opcode 0x%02x)", op);
 	}
 	TRY(wasm_rd_u8(r, &end));
 	if (end != 0x0b)
@@ -462,8 +465,7 @@ static int grow(void **arr, uint32_t n, size_t size)
 	return 0;
 }
 
-static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r,
-			     struct wasm_import *im)
+static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struct wasm_import *im)
 {
 	TRY(wasm_rd_u8(r, &im->kind));
 	switch (im->kind) {
@@ -609,9 +611,9 @@ static int parse_globals(struct wasm_module *m, struct wasm_reader *r)
 
 static int check_index(struct wasm_module *m, struct wasm_reader *r, uint8_t kind, uint32_t idx)
 {
-	static const char *const what[] = { "unknown function", "unknown table",
-					    "unknown memory", "unknown global" };
-	uint32_t limit[] = { m->nfuncs, m->ntables, m->nmems, m->nglobals };
+	static const char *const what[] = {"unknown function", "unknown table", "unknown memory",
+					   "unknown global"};
+	uint32_t limit[] = {m->nfuncs, m->ntables, m->nmems, m->nglobals};
 
 	if (idx >= limit[kind])
 		return invalid(r, what[kind], idx);
@@ -636,6 +638,7 @@ static int parse_exports(struct wasm_module *m, struct wasm_reader *r)
 
 		m->nexports = i + 1;
 		rc = rd_name(r, &e->name, &lens[i]);
+		e->namelen = lens[i];
 		if (!rc)
 			rc = wasm_rd_u8(r, &e->kind);
 		if (!rc && e->kind > 3)
@@ -862,12 +865,12 @@ static int parse_custom(struct wasm_module *m, struct wasm_reader *r)
 /* ----- sections ----- */
 
 static const char *const section_names[] = {
-	"custom", "type",    "import", "function", "table", "memory", "global",
+	"custom", "type",  "import",  "function", "table", "memory",	 "global",
 	"export", "start", "element", "code",	  "data",  "data count",
 };
 
 /* Position of each section id in the required order (custom sections excepted). */
-static const uint8_t section_rank[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10 };
+static const uint8_t section_rank[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10};
 
 static int alloc_declared(struct wasm_module *m, struct wasm_reader *r)
 {
@@ -881,21 +884,33 @@ static int alloc_declared(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_section(struct wasm_module *m, struct wasm_reader *r, uint8_t id)
 {
-	if (id >= 6 || id == 0)
+	if (id >= 6)
 		TRY(alloc_declared(m, r));
 	switch (id) {
-	case 0: return parse_custom(m, r);
-	case 1: return parse_types(m, r);
-	case 2: return parse_imports(m, r);
-	case 3: return parse_functions(m, r);
-	case 4: return parse_tables(m, r);
-	case 5: return parse_memories(m, r);
-	case 6: return parse_globals(m, r);
-	case 7: return parse_exports(m, r);
-	case 8: return parse_start(m, r);
-	case 9: return parse_elems(m, r);
-	case 10: return parse_code(m, r);
-	case 11: return parse_data(m, r);
+	case 0:
+		return parse_custom(m, r);
+	case 1:
+		return parse_types(m, r);
+	case 2:
+		return parse_imports(m, r);
+	case 3:
+		return parse_functions(m, r);
+	case 4:
+		return parse_tables(m, r);
+	case 5:
+		return parse_memories(m, r);
+	case 6:
+		return parse_globals(m, r);
+	case 7:
+		return parse_exports(m, r);
+	case 8:
+		return parse_start(m, r);
+	case 9:
+		return parse_elems(m, r);
+	case 10:
+		return parse_code(m, r);
+	case 11:
+		return parse_data(m, r);
 	case 12:
 		TRY(wasm_rd_u32(r, &m->datacount));
 		m->has_datacount = true;
@@ -906,7 +921,7 @@ static int parse_section(struct wasm_module *m, struct wasm_reader *r, uint8_t i
 
 static int decode(struct wasm_module *m, struct wasm_reader *r)
 {
-	static const uint8_t magic[8] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00 };
+	static const uint8_t magic[8] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
 	uint8_t last_rank = 0;
 	const uint8_t *hdr;
 
@@ -927,9 +942,9 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 		r->section = section_names[id];
 		TRY(wasm_rd_u32(r, &size));
 		if (size > (size_t)(r->end - r->p))
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-					    "unexpected end (section size %u, length out of bounds)",
-					    size);
+			return wasm_rd_fail(
+				r, WASM_ERR_MALFORMED,
+				"unexpected end (section size %u, length out of bounds)", size);
 		if (id != 0) {
 			if (section_rank[id] <= last_rank)
 				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
@@ -957,7 +972,7 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
 		     struct wasm_error *err)
 {
-	struct wasm_reader r = { bytes, bytes + len, bytes, err, NULL, -1 };
+	struct wasm_reader r = {bytes, bytes + len, bytes, err, NULL, -1};
 	struct wasm_module *m;
 	int rc;
 
@@ -1016,9 +1031,15 @@ void wasm_module_destroy(struct wasm_module *m)
 
 bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
 {
-	return a->pub.nparams == b->pub.nparams && a->pub.nresults == b->pub.nresults &&
-	       !memcmp(a->pub.params, b->pub.params, a->pub.nparams) &&
-	       !memcmp(a->pub.results, b->pub.results, a->pub.nresults);
+	if (a->pub.nparams != b->pub.nparams || a->pub.nresults != b->pub.nresults)
+		return false;
+	for (uint32_t i = 0; i < a->pub.nparams; i++)
+		if (a->pub.params[i] != b->pub.params[i])
+			return false;
+	for (uint32_t i = 0; i < a->pub.nresults; i++)
+		if (a->pub.results[i] != b->pub.results[i])
+			return false;
+	return true;
 }
 
 const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx)

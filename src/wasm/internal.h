@@ -113,6 +113,7 @@ struct wasm_import {
 
 struct wasm_export {
 	char *name;
+	uint32_t namelen; /* names may contain NUL bytes */
 	uint8_t kind;
 	uint32_t idx;
 };
@@ -305,8 +306,8 @@ static inline bool wasm_is_reftype(uint8_t t)
 }
 
 /* Fills the error (with the given location) and returns -EINVAL. */
-int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section,
-	      int64_t func, int64_t off, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section, int64_t func,
+	      int64_t off, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* ----- compiler (compile.c) ----- */
 
@@ -331,8 +332,8 @@ int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has
 		      struct wasm_memory **out) __attribute__((warn_unused_result));
 /* memory.grow: returns the old page count or -1. */
 int64_t wasm_memory_do_grow(struct wasm_memory *mem, uint32_t delta);
-int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t max,
-		     bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
+int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t max, bool has_max,
+		     struct wasm_table **out) __attribute__((warn_unused_result));
 /* table.grow: returns the old size or -1. */
 int64_t wasm_table_do_grow(struct wasm_table *t, uint32_t delta, uint64_t init);
 void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind);

@@ -56,8 +56,8 @@ enum wasm_trap {
 	WASM_TRAP_FUEL,
 	WASM_TRAP_INTERRUPTED,
 	WASM_TRAP_NULL_REF,
-	WASM_TRAP_HOST,		/* a host function failed */
-	WASM_TRAP_EXIT,		/* a host function asked to end the program (WASI proc_exit) */
+	WASM_TRAP_HOST, /* a host function failed */
+	WASM_TRAP_EXIT, /* a host function asked to end the program (WASI proc_exit) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -66,10 +66,10 @@ const char *wasm_trap_message(enum wasm_trap trap);
 /* Front-end error kinds, grouped by phase. */
 enum wasm_error_kind {
 	WASM_ERR_NONE = 0,
-	WASM_ERR_MALFORMED,	/* decode: the binary does not follow the format */
-	WASM_ERR_INVALID,	/* validate: well-formed but ill-typed */
-	WASM_ERR_LIMIT,		/* an implementation limit was exceeded */
-	WASM_ERR_UNLINKABLE,	/* instantiate: an import is missing or has the wrong type */
+	WASM_ERR_MALFORMED,	 /* decode: the binary does not follow the format */
+	WASM_ERR_INVALID,	 /* validate: well-formed but ill-typed */
+	WASM_ERR_LIMIT,		 /* an implementation limit was exceeded */
+	WASM_ERR_UNLINKABLE,	 /* instantiate: an import is missing or has the wrong type */
 	WASM_ERR_UNINSTANTIABLE, /* instantiate: a trap while initialising (segments, start) */
 	WASM_ERR_NOMEM,
 };
@@ -77,10 +77,10 @@ enum wasm_error_kind {
 /* Filled by the front end on failure: what, where (section, function, byte offset), why. */
 struct wasm_error {
 	enum wasm_error_kind kind;
-	const char *section;	/* "code", "import", ... or NULL */
-	int64_t func;		/* function index, or -1 */
-	int64_t offset;		/* byte offset in the module, or -1 */
-	enum wasm_trap trap;	/* for WASM_ERR_UNINSTANTIABLE */
+	const char *section; /* "code", "import", ... or NULL */
+	int64_t func;	     /* function index, or -1 */
+	int64_t offset;	     /* byte offset in the module, or -1 */
+	enum wasm_trap trap; /* for WASM_ERR_UNINSTANTIABLE */
 	char detail[160];
 };
 
@@ -108,14 +108,14 @@ struct wasm_global;
 struct wasm_functype {
 	uint32_t nparams;
 	uint32_t nresults;
-	const uint8_t *params;	/* enum wasm_valtype each */
+	const uint8_t *params; /* enum wasm_valtype each */
 	const uint8_t *results;
 };
 
 struct wasm_limits {
-	uint64_t fuel;		  /* 0: unlimited. One unit per call and per loop iteration. */
-	uint64_t max_memory;	  /* bytes; caps every linear memory (0: 4 GiB) */
-	uint64_t stack_size;	  /* bytes of value stack (0: 1 MiB); also bounds the call depth */
+	uint64_t fuel;	     /* 0: unlimited. One unit per call and per loop iteration. */
+	uint64_t max_memory; /* bytes; caps every linear memory (0: 4 GiB) */
+	uint64_t stack_size; /* bytes of value stack (0: 1 MiB); also bounds the call depth */
 };
 
 /* ----- modules ----- */
@@ -158,9 +158,9 @@ uint64_t wasm_store_fuel(const struct wasm_store *s);
 /* What a host function sees of its caller. */
 struct wasm_host_call {
 	struct wasm_store *store;
-	struct wasm_instance *caller;	/* the instance whose code made the call (may be NULL) */
-	void *user;			/* the pointer given to wasm_func_create_host */
-	int exit_code;			/* set with WASM_TRAP_EXIT */
+	struct wasm_instance *caller; /* the instance whose code made the call (may be NULL) */
+	void *user;		      /* the pointer given to wasm_func_create_host */
+	int exit_code;		      /* set with WASM_TRAP_EXIT */
 };
 
 /* A host function reads its arguments from slots[] and writes its results there (each
@@ -168,16 +168,15 @@ struct wasm_host_call {
 typedef enum wasm_trap (*wasm_host_fn)(struct wasm_host_call *call, uint64_t *slots);
 
 /* Creates a host function owned by the store. The type is copied. Returns 0 or -ENOMEM. */
-int wasm_func_create_host(struct wasm_store *s, const struct wasm_functype *type,
-			  wasm_host_fn fn, void *user, struct wasm_func **out)
-	__attribute__((warn_unused_result));
+int wasm_func_create_host(struct wasm_store *s, const struct wasm_functype *type, wasm_host_fn fn,
+			  void *user, struct wasm_func **out) __attribute__((warn_unused_result));
 
 const struct wasm_functype *wasm_func_type(const struct wasm_func *f);
 
 /* ----- host-created memories, tables, globals (e.g. the spec tests' "spectest") ----- */
 
-int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages,
-		       bool has_max, struct wasm_memory **out) __attribute__((warn_unused_result));
+int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages, bool has_max,
+		       struct wasm_memory **out) __attribute__((warn_unused_result));
 int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
 		      bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
 int wasm_global_create(struct wasm_store *s, enum wasm_valtype type, bool mutable_,
@@ -209,13 +208,17 @@ typedef int (*wasm_resolve_fn)(void *ctx, const char *module, const char *name,
  * WASM_ERR_UNLINKABLE for import problems, WASM_ERR_UNINSTANTIABLE (err->trap set) when
  * a segment or the start function trapped. In that case objects that were already
  * modified (imported tables, memories) keep the changes, as the spec requires. */
-int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m,
-			 wasm_resolve_fn resolve, void *ctx, struct wasm_instance **out,
-			 struct wasm_error *err) __attribute__((warn_unused_result));
+int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm_resolve_fn resolve,
+			 void *ctx, struct wasm_instance **out, struct wasm_error *err)
+	__attribute__((warn_unused_result));
 
 /* Looks up an export by name. Returns 0 or -ENOENT. */
-int wasm_instance_export(struct wasm_instance *inst, const char *name,
-			 struct wasm_extern *out) __attribute__((warn_unused_result));
+int wasm_instance_export(struct wasm_instance *inst, const char *name, struct wasm_extern *out)
+	__attribute__((warn_unused_result));
+
+/* The same for a name given by length (Wasm names may contain NUL bytes). */
+int wasm_instance_export_n(struct wasm_instance *inst, const char *name, size_t len,
+			   struct wasm_extern *out) __attribute__((warn_unused_result));
 
 /* The instance's memory 0 (exported or not), or NULL. */
 struct wasm_memory *wasm_instance_memory(struct wasm_instance *inst);
@@ -225,10 +228,10 @@ struct wasm_memory *wasm_instance_memory(struct wasm_instance *inst);
 /* Where a trap happened. */
 struct wasm_trap_info {
 	enum wasm_trap trap;
-	int64_t func;		/* function index in its module, or -1 */
-	const char *func_name;	/* from the name section or exports, or NULL */
-	int64_t offset;		/* byte offset of the instruction in the module, or -1 */
-	int exit_code;		/* for WASM_TRAP_EXIT */
+	int64_t func;	       /* function index in its module, or -1 */
+	const char *func_name; /* from the name section or exports, or NULL */
+	int64_t offset;	       /* byte offset of the instruction in the module, or -1 */
+	int exit_code;	       /* for WASM_TRAP_EXIT */
 };
 
 /* Calls f with args (nparams values) and stores its results (nresults values).

@@ -580,7 +580,7 @@ static int test_cvt_to_int(void)
 		/* range edges */
 		{ OP_FCVT_W_S, RNE, SB(0x4f000000), 0, 0, W_MAX, NV },		  /* 2^31 */
 		{ OP_FCVT_W_S, RNE, SB(0xcf000000), 0, 0, W_MIN, 0 },		  /* -2^31 */
-		{ OP_FCVT_W_S, RNE, SB(0x4effffff), 0, 0, 0x7fffff80ull, 0 },	  /* 2^31-128 */
+		{ OP_FCVT_W_S, RNE, SB(0x4effffff), 0, 0, 0x7fffff80ull, 0 }, /* 2^31-128 */
 		{ OP_FCVT_WU_S, RNE, SB(0x4f800000), 0, 0, X_ONES, NV },	  /* 2^32 */
 		{ OP_FCVT_WU_S, RNE, SB(0x4f7fffff), 0, 0, 0xffffffffffffff00ull, 0 },
 		{ OP_FCVT_WU_S, RNE, S_MONE, 0, 0, 0, NV },
@@ -591,7 +591,7 @@ static int test_cvt_to_int(void)
 		{ OP_FCVT_LU_D, RNE, 0x43efffffffffffffull, 0, 0, 0xfffffffffffff800ull, 0 },
 		{ OP_FCVT_LU_S, RNE, SB(0x5f7fffff), 0, 0, 0xffffff0000000000ull, 0 },
 		{ OP_FCVT_L_S, RNE, SB(0x5f000000), 0, 0, L_MAX, NV },
-		{ OP_FCVT_L_S, RNE, SB(0x4f000000), 0, 0, 0x80000000ull, 0 },	  /* 2^31 fits L */
+		{ OP_FCVT_L_S, RNE, SB(0x4f000000), 0, 0, 0x80000000ull, 0 }, /* 2^31 fits */
 		{ OP_FCVT_W_D, RNE, 0x41f0000000000000ull, 0, 0, W_MAX, NV },	  /* 2^32 */
 		{ OP_FCVT_W_D, RNE, 0xc1e0000000200000ull, 0, 0, W_MIN, NV },	  /* -2^31-1 */
 		/* 2147483647.5: rounds out of range in RNE/RUP/RMM only */
@@ -720,7 +720,8 @@ static int test_cvt_fp(void)
 		{ OP_FCVT_S_D, RNE, 0x3000000000000000ull, 0, 0, S_PZERO, UF | NX },
 		{ OP_FCVT_S_D, RUP, 0x3000000000000000ull, 0, 0, S_MINSUB, UF | NX },
 		{ OP_FCVT_S_D, RMM, 0x3000000000000000ull, 0, 0, S_PZERO, UF | NX },
-		{ OP_FCVT_S_D, RNE, 0x36b4000000000000ull, 0, 0, SB(0x00000002), UF | NX }, /* 2.5u */
+		/* 2.5 units of 2^-149 */
+		{ OP_FCVT_S_D, RNE, 0x36b4000000000000ull, 0, 0, SB(0x00000002), UF | NX },
 		{ OP_FCVT_S_D, RMM, 0x36b4000000000000ull, 0, 0, SB(0x00000003), UF | NX },
 		{ OP_FCVT_S_D, RMM, 0x36a0000000000000ull, 0, 0, S_MINSUB, 0 }, /* exact 2^-149 */
 		/* (1 - 2^-32) 2^-126: not tiny after rounding */

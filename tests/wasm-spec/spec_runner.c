@@ -33,9 +33,9 @@ struct runner {
 	struct wasm_module **mods;
 	size_t nmods, capmods;
 	struct wasm_instance *current;
-	struct named names[MAX_NAMED];	/* "$name" of module commands */
+	struct named names[MAX_NAMED]; /* "$name" of module commands */
 	size_t nnames;
-	struct named regs[MAX_NAMED];	/* register "as" names */
+	struct named regs[MAX_NAMED]; /* register "as" names */
 	size_t nregs;
 	struct wasm_func *sp_print[8];
 	const char *sp_print_names[8];
@@ -73,22 +73,22 @@ static enum wasm_trap sp_print_fn(struct wasm_host_call *call, uint64_t *slots)
 
 static int spectest_init(struct runner *r)
 {
-	static const uint8_t I32[] = { WASM_I32 }, I64[] = { WASM_I64 }, F32[] = { WASM_F32 },
-			     F64[] = { WASM_F64 }, I32F32[] = { WASM_I32, WASM_F32 },
-			     F64F64[] = { WASM_F64, WASM_F64 };
+	static const uint8_t I32[] = {WASM_I32}, I64[] = {WASM_I64}, F32[] = {WASM_F32},
+			     F64[] = {WASM_F64}, I32F32[] = {WASM_I32, WASM_F32},
+			     F64F64[] = {WASM_F64, WASM_F64};
 	const struct {
 		const char *name;
 		uint32_t n;
 		const uint8_t *p;
 	} prints[] = {
-		{ "print", 0, NULL },	      { "print_i32", 1, I32 },	   { "print_i64", 1, I64 },
-		{ "print_f32", 1, F32 },      { "print_f64", 1, F64 },	   { "print_i32_f32", 2, I32F32 },
-		{ "print_f64_f64", 2, F64F64 },
+		{"print", 0, NULL},	      {"print_i32", 1, I32}, {"print_i64", 1, I64},
+		{"print_f32", 1, F32},	      {"print_f64", 1, F64}, {"print_i32_f32", 2, I32F32},
+		{"print_f64_f64", 2, F64F64},
 	};
 	union wasm_value v;
 
 	for (size_t i = 0; i < sizeof(prints) / sizeof(prints[0]); i++) {
-		struct wasm_functype t = { prints[i].n, 0, prints[i].p, NULL };
+		struct wasm_functype t = {prints[i].n, 0, prints[i].p, NULL};
 		if (wasm_func_create_host(r->store, &t, sp_print_fn, NULL, &r->sp_print[i]))
 			return -ENOMEM;
 		r->sp_print_names[i] = prints[i].name;
@@ -116,8 +116,8 @@ static int spectest_init(struct runner *r)
 
 static int spectest_resolve(struct runner *r, const char *name, struct wasm_extern *out)
 {
-	static const char *const gnames[] = { "global_i32", "global_i64", "global_f32",
-					       "global_f64" };
+	static const char *const gnames[] = {"global_i32", "global_i64", "global_f32",
+					     "global_f64"};
 
 	for (size_t i = 0; i < 8 && r->sp_print_names[i]; i++) {
 		if (!strcmp(name, r->sp_print_names[i])) {
@@ -252,7 +252,7 @@ static void cmd_module(struct runner *r, const cJSON *cmd)
 	}
 	r->current = inst;
 	if (cJSON_IsString(name) && r->nnames < MAX_NAMED)
-		r->names[r->nnames++] = (struct named){ name->valuestring, inst };
+		r->names[r->nnames++] = (struct named){name->valuestring, inst};
 	r->passed++;
 }
 
@@ -268,7 +268,7 @@ static void cmd_register(struct runner *r, const cJSON *cmd)
 		fail(r, "register: no such module");
 		return;
 	}
-	r->regs[r->nregs++] = (struct named){ as->valuestring, inst };
+	r->regs[r->nregs++] = (struct named){as->valuestring, inst};
 	r->passed++;
 }
 
@@ -304,7 +304,8 @@ static int parse_value(const cJSON *v, uint8_t *type, union wasm_value *out)
 		int bits = atoi(lt + 1), n = 128 / bits, i = 0;
 		const cJSON *lane;
 		*type = WASM_V128;
-		cJSON_ArrayForEach(lane, val) {
+		cJSON_ArrayForEach(lane, val)
+		{
 			uint64_t x = parse_u64(lane->valuestring);
 			if (i < n)
 				memcpy(out->v128 + i * (bits / 8), &x, (size_t)bits / 8);
@@ -356,7 +357,8 @@ static bool value_matches(const cJSON *exp, const union wasm_value *got, char *w
 		const char *lt = cJSON_GetObjectItem(exp, "lane_type")->valuestring;
 		int bits = atoi(lt + 1), i = 0;
 		const cJSON *lane;
-		cJSON_ArrayForEach(lane, val) {
+		cJSON_ArrayForEach(lane, val)
+		{
 			uint64_t x = 0;
 			memcpy(&x, got->v128 + i * (bits / 8), (size_t)bits / 8);
 			if (lt[0] == 'f' ? !float_matches(lane->valuestring, x, bits)
@@ -375,8 +377,8 @@ static bool value_matches(const cJSON *exp, const union wasm_value *got, char *w
 
 /* ----- actions ----- */
 
-/* JSON "\u0000" escapes were replaced by a marker (U+E123, absent from the suite) before parsing, since cJSON
- * strings are NUL-terminated: turn the marker back into NUL bytes for the lookup. */
+/* JSON "\u0000" escapes were replaced by a marker (U+E123, absent from the suite) before parsing,
+ * since cJSON strings are NUL-terminated: turn the marker back into NUL bytes for the lookup. */
 static const char nul_marker[] = "\xee\x84\xa3";
 
 static int export_lookup(struct wasm_instance *inst, const char *name, struct wasm_extern *out)
@@ -448,7 +450,8 @@ static int do_action(struct runner *r, const cJSON *act, enum wasm_trap *trap,
 		uint32_t na = 0;
 		uint8_t t;
 
-		cJSON_ArrayForEach(a, argv) {
+		cJSON_ArrayForEach(a, argv)
+		{
 			if (na == MAX_VALUES || parse_value(a, &t, &args[na])) {
 				snprintf(why, n, "bad argument");
 				return -1;
@@ -490,13 +493,14 @@ static void cmd_assert_return(struct runner *r, const cJSON *cmd, bool action_on
 		fail(r, "result count %u, expected %d", nres, cJSON_GetArraySize(exp));
 		return;
 	}
-	cJSON_ArrayForEach(e, exp) {
+	cJSON_ArrayForEach(e, exp)
+	{
 		const cJSON *eith = cJSON_GetObjectItem(e, "type");
 		if (cJSON_IsString(eith) && !strcmp(eith->valuestring, "either")) {
 			const cJSON *alt;
 			bool ok = false;
-			cJSON_ArrayForEach(alt, cJSON_GetObjectItem(e, "values"))
-				ok = ok || value_matches(alt, &res[i], why, sizeof(why));
+			cJSON_ArrayForEach(alt, cJSON_GetObjectItem(e, "values")) ok =
+				ok || value_matches(alt, &res[i], why, sizeof(why));
 			if (!ok) {
 				fail(r, "result %d: no alternative matches (%s)", i, why);
 				return;
@@ -532,13 +536,15 @@ static void cmd_assert_trap(struct runner *r, const cJSON *cmd, bool exhaustion)
 		return;
 	}
 	if (!trap) {
-		fail(r, "expected trap '%s', got none", cJSON_IsString(text) ? text->valuestring : "");
+		fail(r, "expected trap '%s', got none",
+		     cJSON_IsString(text) ? text->valuestring : "");
 		return;
 	}
-	if (exhaustion ? trap != WASM_TRAP_STACK_EXHAUSTED
-		       : !trap_text_matches(trap, cJSON_IsString(text) ? text->valuestring : NULL)) {
-		fail(r, "expected trap '%s', got '%s'", cJSON_IsString(text) ? text->valuestring : "",
-		     wasm_trap_message(trap));
+	if (exhaustion
+		    ? trap != WASM_TRAP_STACK_EXHAUSTED
+		    : !trap_text_matches(trap, cJSON_IsString(text) ? text->valuestring : NULL)) {
+		fail(r, "expected trap '%s', got '%s'",
+		     cJSON_IsString(text) ? text->valuestring : "", wasm_trap_message(trap));
 		return;
 	}
 	r->passed++;
@@ -662,7 +668,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spec_runner: cannot start on %s\n", path);
 		return 2;
 	}
-	cJSON_ArrayForEach(cmd, cJSON_GetObjectItem(root, "commands")) {
+	cJSON_ArrayForEach(cmd, cJSON_GetObjectItem(root, "commands"))
+	{
 		run_command(&r, cmd);
 		fflush(stdout);
 	}

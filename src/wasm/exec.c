@@ -1,0 +1,853 @@
+/*
+ * The interpreter: runs compiled code (see internal.h for the format) with computed-goto
+ * dispatch (GCC/clang), or a switch when WASM_SWITCH_DISPATCH is defined. Wasm-to-wasm calls
+ * never recurse on the host stack: frames live in the store's value stack and return
+ * addresses in its frame array, both bounded (-> "call stack exhausted" trap).
+ * Hot state (pc, fp, memory base and size, fuel ticks) lives in locals; rule: memory base
+ * and size are re-read after every call, return and memory.grow (another instance sharing
+ * the memory, or a host function, may have grown it). Traps are returned, never longjmp'd.
+ */
+#include "wasm/internal.h"
+
+#include "wasm/numeric.h"
+#include "core/util.h"
+
+#include <string.h>
+
+#if !defined(WASM_SWITCH_DISPATCH) && !defined(__GNUC__)
+#define WASM_SWITCH_DISPATCH 1
+#endif
+
+/* How many loop iterations/calls run between interrupt checks without fuel. */
+#define TICK_PERIOD 10000
+
+#define TYPE_I32  uint32_t
+#define TYPE_I64  uint64_t
+#define TYPE_F32  float
+#define TYPE_F64  double
+#define TYPE_V128 v128
+
+#define GET_I32(x)  (fp[x].i32)
+#define GET_I64(x)  (fp[x].i64)
+#define GET_F32(x)  (fp[x].f32)
+#define GET_F64(x)  (fp[x].f64)
+#define GET_V128(x) vload(&fp[x])
+
+#define SET_I32(d, v)  (fp[d].i32 = (uint32_t)(v))
+#define SET_I64(d, v)  (fp[d].i64 = (uint64_t)(v))
+#define SET_F32(d, v)  (fp[d].f32 = (float)(v))
+#define SET_F64(d, v)  (fp[d].f64 = (double)(v))
+#define SET_V128(d, v) vstore(&fp[d], (v128)(v))
+
+#define IMM_I32(p) ((p)[0])
+#define IMM_I64(p) ((uint64_t)(p)[0] | (uint64_t)(p)[1] << 32)
+#define IMMW_I32   1
+#define IMMW_I64   2
+
+static inline v128 vload(const union wasm_slot *s)
+{
+	v128 v;
+	memcpy(&v, s, 16);
+	return v;
+}
+
+static inline void vstore(union wasm_slot *s, v128 v)
+{
+	memcpy(s, &v, 16);
+}
+
+#include "wasm/simd.h"
+
+const char *wasm_trap_message(enum wasm_trap trap)
+{
+	switch (trap) {
+	case WASM_TRAP_NONE:
+		return "no trap";
+	case WASM_TRAP_UNREACHABLE:
+		return "unreachable";
+	case WASM_TRAP_MEM_OOB:
+		return "out of bounds memory access";
+	case WASM_TRAP_TABLE_OOB:
+		return "out of bounds table access";
+	case WASM_TRAP_UNDEFINED_ELEM:
+		return "undefined element";
+	case WASM_TRAP_UNINIT_ELEM:
+		return "uninitialized element";
+	case WASM_TRAP_INDIRECT_TYPE:
+		return "indirect call type mismatch";
+	case WASM_TRAP_DIV_ZERO:
+		return "integer divide by zero";
+	case WASM_TRAP_INT_OVERFLOW:
+		return "integer overflow";
+	case WASM_TRAP_INVALID_CONV:
+		return "invalid conversion to integer";
+	case WASM_TRAP_STACK_EXHAUSTED:
+		return "call stack exhausted";
+	case WASM_TRAP_FUEL:
+		return "fuel exhausted";
+	case WASM_TRAP_INTERRUPTED:
+		return "interrupted";
+	case WASM_TRAP_NULL_REF:
+		return "null reference";
+	case WASM_TRAP_HOST:
+		return "host function failed";
+	case WASM_TRAP_EXIT:
+		return "exit";
+	}
+	return "unknown trap";
+}
+
+/* Maps a pc inside f's code to the module offset of its instruction. */
+static int64_t pc_to_offset(const struct wasm_code *code, const uint32_t *pc)
+{
+	uint32_t at = (uint32_t)(pc - code->ops), lo = 0, hi = code->nmap;
+
+	if (!code->nmap)
+		return -1;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
+		if (code->map[mid].pc <= at)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return code->map[lo].off;
+}
+
+static void record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_func *fn,
+			const uint32_t *pc)
+{
+	s->trap.trap = trap;
+	s->trap.func = fn ? (int64_t)fn->index : -1;
+	s->trap.func_name = fn && fn->inst ? wasm_module_func_name(fn->inst->mod, fn->index) : NULL;
+	s->trap.offset = fn && fn->code && pc ? pc_to_offset(fn->code, pc) : -1;
+}
+
+struct fuel {
+	bool on;
+	int64_t chunk, ticks;
+};
+
+/* Called when the tick budget ran out: charge fuel, check for an interrupt. */
+static NOINLINE enum wasm_trap refuel(struct wasm_store *s, struct fuel *f)
+{
+	if (f->on) {
+		s->fuel -= (uint64_t)f->chunk;
+		f->chunk = 0;
+		if (s->fuel == 0) {
+			f->ticks = 0;
+			return WASM_TRAP_FUEL;
+		}
+		f->chunk = s->fuel < TICK_PERIOD ? (int64_t)s->fuel : TICK_PERIOD;
+	} else {
+		f->chunk = TICK_PERIOD;
+	}
+	f->ticks = f->chunk - 1;
+	if (atomic_load_explicit(&s->interrupt, memory_order_relaxed))
+		return WASM_TRAP_INTERRUPTED;
+	return WASM_TRAP_NONE;
+}
+
+/* Writes the fuel used so far back to the store and starts a new chunk. */
+static void sync_fuel(struct wasm_store *s, struct fuel *f)
+{
+	if (f->on) {
+		s->fuel -= (uint64_t)(f->chunk - f->ticks);
+		f->chunk = s->fuel < TICK_PERIOD ? (int64_t)s->fuel : TICK_PERIOD;
+	} else {
+		f->chunk = TICK_PERIOD;
+	}
+	f->ticks = f->chunk;
+}
+
+static void fuel_start(struct wasm_store *s, struct fuel *f)
+{
+	f->on = s->lim.fuel != 0;
+	f->chunk = f->ticks = 0;
+	sync_fuel(s, f);
+}
+
+/* Calls a host function whose arguments are at fp; results replace them. */
+static NOINLINE enum wasm_trap call_host(struct wasm_store *s, struct wasm_func *callee,
+					 struct wasm_instance *caller, union wasm_slot *fp,
+					 size_t nframes)
+{
+	struct wasm_host_call hc = {s, caller, callee->user, 0};
+	size_t save_sp = s->sp, save_nf = s->nframes;
+	uint32_t need = callee->type->param_slots > callee->type->result_slots
+				? callee->type->param_slots
+				: callee->type->result_slots;
+	enum wasm_trap t;
+
+	if ((size_t)(fp - s->stack) + need > s->stack_slots)
+		return WASM_TRAP_STACK_EXHAUSTED;
+	s->sp = (size_t)(fp - s->stack) + need;
+	s->nframes = nframes;
+	t = callee->host(&hc, (uint64_t *)(void *)fp);
+	s->sp = save_sp;
+	s->nframes = save_nf;
+	if (t == WASM_TRAP_EXIT)
+		s->trap.exit_code = hc.exit_code;
+	return t;
+}
+
+static bool mem_range_ok(uint64_t addr, uint64_t len, uint64_t size)
+{
+	return addr + len <= size;
+}
+
+/* ----- bulk memory and table ops (out of line: not hot) ----- */
+
+static enum wasm_trap do_memory_init(struct wasm_instance *inst, const uint32_t *pc,
+				     union wasm_slot *fp)
+{
+	uint32_t seg = pc[1];
+	uint64_t d = fp[pc[2]].i32, src = fp[pc[3]].i32, n = fp[pc[4]].i32;
+	struct wasm_memory *m = inst->mem0;
+
+	if (!mem_range_ok(src, n, inst->data_len[seg]) || !mem_range_ok(d, n, m->size))
+		return WASM_TRAP_MEM_OOB;
+	if (n)
+		memcpy(m->base + d, inst->mod->datas[seg].bytes + src, n);
+	return WASM_TRAP_NONE;
+}
+
+static enum wasm_trap do_table_init(struct wasm_instance *inst, const uint32_t *pc,
+				    union wasm_slot *fp)
+{
+	uint32_t seg = pc[1];
+	struct wasm_table *t = inst->tables[pc[2]];
+	uint64_t d = fp[pc[3]].i32, src = fp[pc[4]].i32, n = fp[pc[5]].i32;
+
+	if (!mem_range_ok(src, n, inst->elem_len[seg]) || !mem_range_ok(d, n, t->size))
+		return WASM_TRAP_TABLE_OOB;
+	if (n)
+		memcpy(t->elems + d, inst->elem_items[seg] + src, n * sizeof(uint64_t));
+	return WASM_TRAP_NONE;
+}
+
+static enum wasm_trap do_table_copy(struct wasm_instance *inst, const uint32_t *pc,
+				    union wasm_slot *fp)
+{
+	struct wasm_table *dt = inst->tables[pc[1]], *st = inst->tables[pc[2]];
+	uint64_t d = fp[pc[3]].i32, src = fp[pc[4]].i32, n = fp[pc[5]].i32;
+
+	if (!mem_range_ok(src, n, st->size) || !mem_range_ok(d, n, dt->size))
+		return WASM_TRAP_TABLE_OOB;
+	if (n)
+		memmove(dt->elems + d, st->elems + src, n * sizeof(uint64_t));
+	return WASM_TRAP_NONE;
+}
+
+static enum wasm_trap do_table_fill(struct wasm_instance *inst, const uint32_t *pc,
+				    union wasm_slot *fp)
+{
+	struct wasm_table *t = inst->tables[pc[1]];
+	uint64_t i = fp[pc[2]].i32, v = fp[pc[3]].i64, n = fp[pc[4]].i32;
+
+	if (!mem_range_ok(i, n, t->size))
+		return WASM_TRAP_TABLE_OOB;
+	for (uint64_t k = 0; k < n; k++)
+		t->elems[i + k] = v;
+	return WASM_TRAP_NONE;
+}
+
+/* The interpreter loop. With table_out set (and s NULL) it only returns the dispatch table. */
+static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const int32_t **table_out)
+{
+#ifndef WASM_SWITCH_DISPATCH
+#define LBL(N) (int32_t)((const char *)&&L_##N - (const char *)&&L_BASE)
+	static const int32_t dispatch[] = {
+#define SPECIAL(N, P, C)
+#define UN(N, P, C, TI, TO, E)		LBL(N),
+#define BIN(N, P, C, TA, TB, TO, E)	LBL(N),
+#define IBIN(N, P, C, T, E)		LBL(N), LBL(N##_I),
+#define ICMP(N, P, C, T, NEG, E)	LBL(N), LBL(N##_I), LBL(BR_##N), LBL(BR_##N##_I),
+#define TBIN(N, P, C, T, F)		LBL(N),
+#define TUN(N, P, C, TI, TO, F)		LBL(N),
+#define LOAD(N, P, C, TO, A, E)		LBL(N),
+#define STORE(N, P, C, TI, A, S)	LBL(N),
+#define TERN(N, P, C, E)		LBL(N),
+#define EXTRACT(N, P, C, TO, L, E)	LBL(N),
+#define REPLACE(N, P, C, TI, L, E)	LBL(N),
+#define LANEMEM(N, P, C, A, L, ISSTORE) LBL(N),
+#define XOP(N, DOC)			LBL(N),
+#include "wasm/opcodes.def"
+#include "wasm/xops.def"
+#undef SPECIAL
+#undef UN
+#undef BIN
+#undef IBIN
+#undef ICMP
+#undef TBIN
+#undef TUN
+#undef LOAD
+#undef STORE
+#undef TERN
+#undef EXTRACT
+#undef REPLACE
+#undef LANEMEM
+#undef XOP
+	};
+#undef LBL
+#define CASE(N) L_##N:
+#define NEXT()	goto *(const void *)((const char *)&&L_BASE + (int32_t)pc[0])
+	if (table_out) {
+		*table_out = dispatch;
+		return WASM_TRAP_NONE;
+	}
+#else
+#define CASE(N) case WASM_OP_##N:
+#define NEXT()	goto dispatch
+	if (table_out)
+		return WASM_TRAP_NONE;
+#endif
+	struct wasm_func *fn = entry, *callee;
+	struct wasm_instance *inst = fn->inst;
+	union wasm_slot *fp = s->stack + s->sp, *nfp;
+	union wasm_slot *const stack_end = s->stack + s->stack_slots;
+	struct wasm_frame *const fr_base = s->frames + s->nframes;
+	struct wasm_frame *const fr_end = s->frames + s->max_frames;
+	struct wasm_frame *fr = fr_base;
+	const uint32_t *pc, *ret;
+	uint8_t *mem = NULL;
+	uint64_t msize = 0;
+	struct fuel fuel;
+	enum wasm_trap trap = WASM_TRAP_NONE;
+
+#define RELOAD_MEM()                                                                               \
+	do {                                                                                       \
+		if (inst->mem0) {                                                                  \
+			mem = inst->mem0->base;                                                    \
+			msize = inst->mem0->size;                                                  \
+		}                                                                                  \
+	} while (0)
+#define TRAP(t)                                                                                    \
+	do {                                                                                       \
+		trap = (t);                                                                        \
+		goto trapped;                                                                      \
+	} while (0)
+#define TICK()                                                                                     \
+	do {                                                                                       \
+		if (unlikely(--fuel.ticks < 0)) {                                                  \
+			enum wasm_trap t_ = refuel(s, &fuel);                                      \
+			if (t_)                                                                    \
+				TRAP(t_);                                                          \
+		}                                                                                  \
+	} while (0)
+#define MEM_AT(addr_slot, off, size)                                                               \
+	uint64_t ea = (uint64_t)fp[addr_slot].i32 + (off);                                         \
+	if (unlikely(ea + (size) > msize))                                                         \
+		TRAP(WASM_TRAP_MEM_OOB);                                                           \
+	uint8_t *p = mem + ea
+
+	fuel_start(s, &fuel);
+	RELOAD_MEM();
+	pc = fn->code->ops;
+	if (unlikely(fp + fn->code->frame_slots > stack_end))
+		TRAP(WASM_TRAP_STACK_EXHAUSTED);
+	memset(fp + fn->code->param_slots, 0, fn->code->local_slots * sizeof(*fp));
+	TICK();
+
+#ifndef WASM_SWITCH_DISPATCH
+	NEXT();
+#else
+dispatch:
+	switch ((enum wasm_op)pc[0]) {
+#endif
+	{
+L_BASE:
+		__attribute__((unused));
+
+		/* ----- generated numeric, memory and SIMD handlers ----- */
+#define SPECIAL(N, P, C)
+#define UN(N, P, C, TI, TO, E)                                                                     \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##TI a = GET_##TI(pc[2]);                                                     \
+		SET_##TO(pc[1], E);                                                                \
+		pc += 3;                                                                           \
+		NEXT();                                                                            \
+	}
+#define BIN(N, P, C, TA, TB, TO, E)                                                                \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##TA a = GET_##TA(pc[2]);                                                     \
+		TYPE_##TB b = GET_##TB(pc[3]);                                                     \
+		SET_##TO(pc[1], E);                                                                \
+		pc += 4;                                                                           \
+		NEXT();                                                                            \
+	}
+#define IBIN(N, P, C, T, E)                                                                        \
+	BIN(N, P, C, T, T, T, E)                                                                   \
+	CASE(N##_I)                                                                                \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[2]);                                                       \
+		TYPE_##T b = IMM_##T(pc + 3);                                                      \
+		SET_##T(pc[1], E);                                                                 \
+		pc += 3 + IMMW_##T;                                                                \
+		NEXT();                                                                            \
+	}
+#define ICMP(N, P, C, T, NEG, E)                                                                   \
+	BIN(N, P, C, T, T, I32, E)                                                                 \
+	CASE(N##_I)                                                                                \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[2]);                                                       \
+		TYPE_##T b = IMM_##T(pc + 3);                                                      \
+		SET_I32(pc[1], E);                                                                 \
+		pc += 3 + IMMW_##T;                                                                \
+		NEXT();                                                                            \
+	}                                                                                          \
+	CASE(BR_##N)                                                                               \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[1]);                                                       \
+		TYPE_##T b = GET_##T(pc[2]);                                                       \
+		if (E)                                                                             \
+			pc += (int32_t)pc[3];                                                      \
+		else                                                                               \
+			pc += 4;                                                                   \
+		NEXT();                                                                            \
+	}                                                                                          \
+	CASE(BR_##N##_I)                                                                           \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[1]);                                                       \
+		TYPE_##T b = IMM_##T(pc + 2);                                                      \
+		if (E)                                                                             \
+			pc += (int32_t)pc[2 + IMMW_##T];                                           \
+		else                                                                               \
+			pc += 3 + IMMW_##T;                                                        \
+		NEXT();                                                                            \
+	}
+#define TBIN(N, P, C, T, F)                                                                        \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[2]);                                                       \
+		TYPE_##T b = GET_##T(pc[3]), r;                                                    \
+		enum wasm_trap t_ = F(a, b, &r);                                                   \
+		if (unlikely(t_))                                                                  \
+			TRAP(t_);                                                                  \
+		SET_##T(pc[1], r);                                                                 \
+		pc += 4;                                                                           \
+		NEXT();                                                                            \
+	}
+#define TUN(N, P, C, TI, TO, F)                                                                    \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##TI a = GET_##TI(pc[2]);                                                     \
+		TYPE_##TO r;                                                                       \
+		enum wasm_trap t_ = F(a, &r);                                                      \
+		if (unlikely(t_))                                                                  \
+			TRAP(t_);                                                                  \
+		SET_##TO(pc[1], r);                                                                \
+		pc += 3;                                                                           \
+		NEXT();                                                                            \
+	}
+#define LOAD(N, P, C, TO, A, E)                                                                    \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		MEM_AT(pc[2], pc[3], 1u << (A));                                                   \
+		SET_##TO(pc[1], E);                                                                \
+		pc += 4;                                                                           \
+		NEXT();                                                                            \
+	}
+#define STORE(N, P, C, TI, A, S)                                                                   \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##TI v = GET_##TI(pc[2]);                                                     \
+		MEM_AT(pc[1], pc[3], 1u << (A));                                                   \
+		S;                                                                                 \
+		pc += 4;                                                                           \
+		NEXT();                                                                            \
+	}
+#define TERN(N, P, C, E)                                                                           \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		v128 a = GET_V128(pc[2]);                                                          \
+		v128 b = GET_V128(pc[3]);                                                          \
+		v128 c = GET_V128(pc[4]);                                                          \
+		SET_V128(pc[1], E);                                                                \
+		pc += 5;                                                                           \
+		NEXT();                                                                            \
+	}
+#define EXTRACT(N, P, C, TO, L, E)                                                                 \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		v128 a = GET_V128(pc[2]);                                                          \
+		uint32_t lane = pc[3];                                                             \
+		SET_##TO(pc[1], E);                                                                \
+		pc += 4;                                                                           \
+		NEXT();                                                                            \
+	}
+#define REPLACE(N, P, C, TI, L, E)                                                                 \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		v128 a = GET_V128(pc[2]);                                                          \
+		TYPE_##TI b = GET_##TI(pc[3]);                                                     \
+		uint32_t lane = pc[4];                                                             \
+		SET_V128(pc[1], E);                                                                \
+		pc += 5;                                                                           \
+		NEXT();                                                                            \
+	}
+#define LANEMEM(N, P, C, A, L, ISSTORE)                                                            \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		if (ISSTORE) {                                                                     \
+			v128 v = GET_V128(pc[1]);                                                  \
+			MEM_AT(pc[2], pc[3], 1u << (A));                                           \
+			memcpy(p, (uint8_t *)&v + (pc[4] << (A)), 1u << (A));                      \
+			pc += 5;                                                                   \
+		} else {                                                                           \
+			v128 v = GET_V128(pc[2]);                                                  \
+			MEM_AT(pc[3], pc[4], 1u << (A));                                           \
+			memcpy((uint8_t *)&v + (pc[5] << (A)), p, 1u << (A));                      \
+			SET_V128(pc[1], v);                                                        \
+			pc += 6;                                                                   \
+		}                                                                                  \
+		NEXT();                                                                            \
+	}
+#define XOP(N, DOC)
+#include "wasm/opcodes.def"
+#undef SPECIAL
+#undef UN
+#undef BIN
+#undef IBIN
+#undef ICMP
+#undef TBIN
+#undef TUN
+#undef LOAD
+#undef STORE
+#undef TERN
+#undef EXTRACT
+#undef REPLACE
+#undef LANEMEM
+#undef XOP
+
+		/* ----- internal ops (xops.def) ----- */
+		CASE(UNREACHABLE)
+		TRAP(WASM_TRAP_UNREACHABLE);
+		CASE(COPY)
+		fp[pc[1]] = fp[pc[2]];
+		pc += 3;
+		NEXT();
+		CASE(COPY2)
+		{
+			union wasm_slot lo = fp[pc[2]], hi = fp[pc[2] + 1];
+			fp[pc[1]] = lo;
+			fp[pc[1] + 1] = hi;
+			pc += 3;
+			NEXT();
+		}
+		CASE(CONST32)
+		fp[pc[1]].i64 = pc[2];
+		pc += 3;
+		NEXT();
+		CASE(CONST64)
+		fp[pc[1]].i64 = IMM_I64(pc + 2);
+		pc += 4;
+		NEXT();
+		CASE(CONST128)
+		memcpy(&fp[pc[1]], pc + 2, 16);
+		pc += 6;
+		NEXT();
+		CASE(BR)
+		pc += (int32_t)pc[1];
+		NEXT();
+		CASE(BR_NZ)
+		pc += fp[pc[1]].i32 ? (int32_t)pc[2] : 3;
+		NEXT();
+		CASE(BR_Z)
+		pc += fp[pc[1]].i32 ? 3 : (int32_t)pc[2];
+		NEXT();
+		CASE(BR_NZ64)
+		pc += fp[pc[1]].i64 ? (int32_t)pc[2] : 3;
+		NEXT();
+		CASE(BR_Z64)
+		pc += fp[pc[1]].i64 ? 3 : (int32_t)pc[2];
+		NEXT();
+		CASE(BR_TABLE)
+		{
+			uint32_t i = fp[pc[1]].i32, n = pc[2];
+			pc += (int32_t)pc[3 + (i < n ? i : n)];
+			NEXT();
+		}
+		CASE(LOOP)
+		TICK();
+		pc += 1;
+		NEXT();
+		CASE(CALL)
+		callee = inst->funcs[pc[1]];
+		nfp = fp + pc[2];
+		ret = pc + 3;
+		goto do_call;
+		CASE(CALL_INDIRECT)
+		{
+			struct wasm_table *t = inst->tables[pc[2]];
+			uint32_t i = fp[pc[3]].i32;
+			const struct wasm_ftype *want = &inst->mod->types[pc[1]];
+			if (unlikely(i >= t->size))
+				TRAP(WASM_TRAP_UNDEFINED_ELEM);
+			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
+			if (unlikely(!callee))
+				TRAP(WASM_TRAP_UNINIT_ELEM);
+			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+				TRAP(WASM_TRAP_INDIRECT_TYPE);
+			nfp = fp + pc[4];
+			ret = pc + 5;
+			goto do_call;
+		}
+		CASE(RETURN)
+		if (fr == fr_base)
+			goto done;
+		fr--;
+		pc = fr->pc;
+		fp = fr->fp;
+		fn = fr->func;
+		inst = fn->inst;
+		RELOAD_MEM();
+		NEXT();
+		CASE(SELECT)
+		{
+			union wasm_slot a = fp[pc[2]], b = fp[pc[3]];
+			fp[pc[1]] = fp[pc[4]].i32 ? a : b;
+			pc += 5;
+			NEXT();
+		}
+		CASE(SELECT2)
+		{
+			v128 a = GET_V128(pc[2]), b = GET_V128(pc[3]);
+			SET_V128(pc[1], fp[pc[4]].i32 ? a : b);
+			pc += 5;
+			NEXT();
+		}
+		CASE(GLOBAL_GET)
+		fp[pc[1]] = inst->globals[pc[2]]->v[0];
+		pc += 3;
+		NEXT();
+		CASE(GLOBAL_GET2)
+		{
+			struct wasm_global *g = inst->globals[pc[2]];
+			fp[pc[1]] = g->v[0];
+			fp[pc[1] + 1] = g->v[1];
+			pc += 3;
+			NEXT();
+		}
+		CASE(GLOBAL_SET)
+		inst->globals[pc[1]]->v[0] = fp[pc[2]];
+		pc += 3;
+		NEXT();
+		CASE(GLOBAL_SET2)
+		{
+			struct wasm_global *g = inst->globals[pc[1]];
+			g->v[0] = fp[pc[2]];
+			g->v[1] = fp[pc[2] + 1];
+			pc += 3;
+			NEXT();
+		}
+		CASE(MEMORY_SIZE)
+		fp[pc[1]].i32 = inst->mem0->pages;
+		pc += 2;
+		NEXT();
+		CASE(MEMORY_GROW)
+		fp[pc[1]].i32 = (uint32_t)wasm_memory_do_grow(inst->mem0, fp[pc[2]].i32);
+		RELOAD_MEM();
+		pc += 3;
+		NEXT();
+		CASE(MEMORY_INIT)
+		trap = do_memory_init(inst, pc, fp);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(DATA_DROP)
+		inst->data_len[pc[1]] = 0;
+		pc += 2;
+		NEXT();
+		CASE(MEMORY_COPY)
+		{
+			uint64_t d = fp[pc[1]].i32, src = fp[pc[2]].i32, n = fp[pc[3]].i32;
+			if (unlikely(!mem_range_ok(src, n, msize) || !mem_range_ok(d, n, msize)))
+				TRAP(WASM_TRAP_MEM_OOB);
+			if (n)
+				memmove(mem + d, mem + src, n);
+			pc += 4;
+			NEXT();
+		}
+		CASE(MEMORY_FILL)
+		{
+			uint64_t d = fp[pc[1]].i32, n = fp[pc[3]].i32;
+			if (unlikely(!mem_range_ok(d, n, msize)))
+				TRAP(WASM_TRAP_MEM_OOB);
+			if (n)
+				memset(mem + d, (int)(fp[pc[2]].i32 & 0xff), n);
+			pc += 4;
+			NEXT();
+		}
+		CASE(TABLE_GET)
+		{
+			struct wasm_table *t = inst->tables[pc[2]];
+			uint32_t i = fp[pc[3]].i32;
+			if (unlikely(i >= t->size))
+				TRAP(WASM_TRAP_TABLE_OOB);
+			fp[pc[1]].i64 = t->elems[i];
+			pc += 4;
+			NEXT();
+		}
+		CASE(TABLE_SET)
+		{
+			struct wasm_table *t = inst->tables[pc[1]];
+			uint32_t i = fp[pc[2]].i32;
+			if (unlikely(i >= t->size))
+				TRAP(WASM_TRAP_TABLE_OOB);
+			t->elems[i] = fp[pc[3]].i64;
+			pc += 4;
+			NEXT();
+		}
+		CASE(TABLE_INIT)
+		trap = do_table_init(inst, pc, fp);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ELEM_DROP)
+		inst->elem_len[pc[1]] = 0;
+		pc += 2;
+		NEXT();
+		CASE(TABLE_COPY)
+		trap = do_table_copy(inst, pc, fp);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(TABLE_GROW)
+		fp[pc[1]].i32 = (uint32_t)wasm_table_do_grow(inst->tables[pc[2]], fp[pc[4]].i32,
+							     fp[pc[3]].i64);
+		pc += 5;
+		NEXT();
+		CASE(TABLE_SIZE)
+		fp[pc[1]].i32 = inst->tables[pc[2]]->size;
+		pc += 3;
+		NEXT();
+		CASE(TABLE_FILL)
+		trap = do_table_fill(inst, pc, fp);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(REF_FUNC)
+		fp[pc[1]].i64 = (uint64_t)(uintptr_t)inst->funcs[pc[2]];
+		pc += 3;
+		NEXT();
+		CASE(REF_IS_NULL)
+		fp[pc[1]].i32 = fp[pc[2]].i64 == 0;
+		pc += 3;
+		NEXT();
+		CASE(SHUFFLE)
+		{
+			u8x16 a = (u8x16)GET_V128(pc[2]), b = (u8x16)GET_V128(pc[3]), r = {0};
+			const uint8_t *lanes = (const uint8_t *)(pc + 4);
+			for (int i = 0; i < 16; i++)
+				r[i] = lanes[i] < 16 ? a[lanes[i]] : b[lanes[i] - 16];
+			SET_V128(pc[1], r);
+			pc += 8;
+			NEXT();
+		}
+	}
+#ifdef WASM_SWITCH_DISPATCH
+default:
+	TRAP(WASM_TRAP_UNREACHABLE);
+}
+#endif
+
+do_call :
+    /* callee, nfp (its frame) and ret (the return pc) are set */
+    if (callee->code)
+{
+	const struct wasm_code *code = callee->code;
+	if (unlikely(nfp + code->frame_slots > stack_end || fr == fr_end))
+		TRAP(WASM_TRAP_STACK_EXHAUSTED);
+	TICK();
+	fr->pc = ret;
+	fr->fp = fp;
+	fr->func = fn;
+	fr++;
+	memset(nfp + code->param_slots, 0, code->local_slots * sizeof(*nfp));
+	fp = nfp;
+	fn = callee;
+	inst = fn->inst;
+	pc = code->ops;
+	RELOAD_MEM();
+	NEXT();
+}
+sync_fuel(s, &fuel);
+trap = call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
+fuel.chunk = fuel.ticks = 0;
+sync_fuel(s, &fuel);
+if (unlikely(trap))
+	TRAP(trap);
+pc = ret;
+RELOAD_MEM();
+NEXT();
+
+trapped : if (trap != WASM_TRAP_EXIT) record_trap(s, trap, fn, pc);
+if (trap != WASM_TRAP_FUEL)
+	sync_fuel(s, &fuel);
+return trap;
+done : sync_fuel(s, &fuel);
+return WASM_TRAP_NONE;
+#undef CASE
+#undef NEXT
+#undef TRAP
+#undef TICK
+#undef MEM_AT
+#undef RELOAD_MEM
+}
+
+const int32_t *wasm_exec_dispatch(void)
+{
+#ifdef WASM_SWITCH_DISPATCH
+	static const int32_t identity[WASM_OP_COUNT] = {
+#define SPECIAL(N, P, C)
+#define UN(N, P, C, TI, TO, E)		WASM_OP_##N,
+#define BIN(N, P, C, TA, TB, TO, E)	WASM_OP_##N,
+#define IBIN(N, P, C, T, E)		WASM_OP_##N, WASM_OP_##N##_I,
+#define ICMP(N, P, C, T, NEG, E)	WASM_OP_##N, WASM_OP_##N##_I, WASM_OP_BR_##N, WASM_OP_BR_##N##_I,
+#define TBIN(N, P, C, T, F)		WASM_OP_##N,
+#define TUN(N, P, C, TI, TO, F)		WASM_OP_##N,
+#define LOAD(N, P, C, TO, A, E)		WASM_OP_##N,
+#define STORE(N, P, C, TI, A, S)	WASM_OP_##N,
+#define TERN(N, P, C, E)		WASM_OP_##N,
+#define EXTRACT(N, P, C, TO, L, E)	WASM_OP_##N,
+#define REPLACE(N, P, C, TI, L, E)	WASM_OP_##N,
+#define LANEMEM(N, P, C, A, L, ISSTORE) WASM_OP_##N,
+#define XOP(N, DOC)			WASM_OP_##N,
+#include "wasm/opcodes.def"
+#include "wasm/xops.def"
+#undef SPECIAL
+#undef UN
+#undef BIN
+#undef IBIN
+#undef ICMP
+#undef TBIN
+#undef TUN
+#undef LOAD
+#undef STORE
+#undef TERN
+#undef EXTRACT
+#undef REPLACE
+#undef LANEMEM
+#undef XOP
+	};
+	return identity;
+#else
+		const int32_t *t = NULL;
+		(void)run(NULL, NULL, &t);
+		return t;
+#endif
+}
+
+enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f)
+{
+	if (!f->code)
+		return call_host(s, f, NULL, s->stack + s->sp, s->nframes);
+	return run(s, f, NULL);
+}

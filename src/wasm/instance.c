@@ -1,0 +1,416 @@
+/*
+ * Instantiation and calls (Wasm core 2.0, 4.5.4 "Instantiation", 4.5.5 "Invocation"):
+ * resolves and type-checks imports (import matching, 4.5.2 with limits subtyping),
+ * allocates the module's own functions, tables, memories and globals in the store,
+ * initialises element then data segments in order (a trap leaves earlier writes in
+ * place), runs the start function, and converts API values to and from frame slots.
+ * The instance is linked into its store first, so functions it placed in shared tables
+ * stay valid even when instantiation fails later.
+ */
+#include "wasm/internal.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int unlinkable(struct wasm_error *err, const struct wasm_import *im, const char *why)
+{
+	return wasm_fail(err, WASM_ERR_UNLINKABLE, "import", -1, -1, "%s.%s: %s", im->module,
+			 im->name, why);
+}
+
+static bool limits_match(uint64_t have_min, bool have_has_max, uint64_t have_max, uint64_t min,
+			 bool has_max, uint64_t max)
+{
+	if (have_min < min)
+		return false;
+	if (has_max && (!have_has_max || have_max > max))
+		return false;
+	return true;
+}
+
+static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
+		       const struct wasm_extern *ext, struct wasm_error *err)
+{
+	const struct wasm_module *m = inst->mod;
+
+	if ((uint8_t)ext->kind != im->kind)
+		return unlinkable(err, im, "incompatible import type (wrong kind)");
+	switch (im->kind) {
+	case WASM_EXTERN_FUNC: {
+		const struct wasm_ftype *want = &m->types[m->func_type[im->idx]];
+		if (!wasm_ftype_equal(ext->u.func->type, want))
+			return unlinkable(err, im, "incompatible import type (function signature)");
+		inst->funcs[im->idx] = ext->u.func;
+		return 0;
+	}
+	case WASM_EXTERN_TABLE: {
+		const struct wasm_tabletype *want = &m->tables[im->idx];
+		const struct wasm_table *t = ext->u.table;
+		if (t->elem != want->elem ||
+		    !limits_match(t->size, t->has_max, t->max, want->min, want->has_max, want->max))
+			return unlinkable(err, im, "incompatible import type (table)");
+		inst->tables[im->idx] = ext->u.table;
+		return 0;
+	}
+	case WASM_EXTERN_MEMORY: {
+		const struct wasm_memtype *want = &m->mems[im->idx];
+		const struct wasm_memory *mem = ext->u.memory;
+		if (!limits_match(mem->pages, mem->has_max, mem->type_max, want->min, want->has_max,
+				  want->max))
+			return unlinkable(err, im, "incompatible import type (memory)");
+		inst->mems[im->idx] = ext->u.memory;
+		return 0;
+	}
+	default: {
+		const struct wasm_globaldef *want = &m->globals[im->idx];
+		const struct wasm_global *g = ext->u.global;
+		if (g->type != want->type || g->mut != want->mut)
+			return unlinkable(err, im, "incompatible import type (global)");
+		inst->globals[im->idx] = ext->u.global;
+		return 0;
+	}
+	}
+}
+
+static int resolve_imports(struct wasm_instance *inst, wasm_resolve_fn resolve, void *ctx,
+			   struct wasm_error *err)
+{
+	const struct wasm_module *m = inst->mod;
+
+	for (uint32_t i = 0; i < m->nimports; i++) {
+		const struct wasm_import *im = &m->imports[i];
+		struct wasm_extern ext;
+		int rc;
+
+		memset(&ext, 0, sizeof(ext));
+		if (!resolve ||
+		    resolve(ctx, im->module, im->name, (enum wasm_extern_kind)im->kind, &ext))
+			return unlinkable(err, im, "unknown import");
+		rc = link_import(inst, im, &ext, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Evaluates a constant expression to its slot value(s). */
+static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, union wasm_slot *v)
+{
+	v[0].i64 = v[1].i64 = 0;
+	switch (ce->kind) {
+	case WASM_CE_CONST:
+		v[0].i64 = ce->v[0];
+		v[1].i64 = ce->v[1];
+		break;
+	case WASM_CE_GLOBAL:
+		v[0] = inst->globals[ce->idx]->v[0];
+		v[1] = inst->globals[ce->idx]->v[1];
+		break;
+	case WASM_CE_FUNC:
+		v[0].i64 = (uint64_t)(uintptr_t)inst->funcs[ce->idx];
+		break;
+	case WASM_CE_NULL:
+		break;
+	}
+}
+
+static int alloc_arrays(struct wasm_instance *inst)
+{
+	const struct wasm_module *m = inst->mod;
+	uint32_t ndef = m->nfuncs - m->nfunc_imports;
+
+	inst->funcs = core_calloc(m->nfuncs + 1, sizeof(*inst->funcs));
+	inst->tables = core_calloc(m->ntables + 1, sizeof(*inst->tables));
+	inst->mems = core_calloc(m->nmems + 1, sizeof(*inst->mems));
+	inst->globals = core_calloc(m->nglobals + 1, sizeof(*inst->globals));
+	inst->own_funcs = core_calloc(ndef + 1, sizeof(*inst->own_funcs));
+	inst->elem_items = core_calloc(m->nelems + 1, sizeof(*inst->elem_items));
+	inst->elem_len = core_calloc(m->nelems + 1, sizeof(*inst->elem_len));
+	inst->data_len = core_calloc(m->ndatas + 1, sizeof(*inst->data_len));
+	if (!inst->funcs || !inst->tables || !inst->mems || !inst->globals || !inst->own_funcs ||
+	    !inst->elem_items || !inst->elem_len || !inst->data_len)
+		return -ENOMEM;
+	return 0;
+}
+
+static int create_own(struct wasm_instance *inst, struct wasm_error *err)
+{
+	struct wasm_store *s = inst->store;
+	const struct wasm_module *m = inst->mod;
+	int rc;
+
+	for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+		struct wasm_func *f = &inst->own_funcs[i - m->nfunc_imports];
+		f->type = &m->types[m->type_canon[m->func_type[i]]];
+		f->inst = inst;
+		f->code = &m->codes[i - m->nfunc_imports];
+		f->index = i;
+		inst->funcs[i] = f;
+	}
+	for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
+		const struct wasm_tabletype *t = &m->tables[i];
+		rc = wasm_table_alloc(s, t->elem, t->min, t->max, t->has_max, &inst->tables[i]);
+		if (rc)
+			return wasm_fail(err, WASM_ERR_NOMEM, "table", -1, -1,
+					 "cannot allocate table %u (%u elements)", i, t->min);
+	}
+	for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
+		const struct wasm_memtype *t = &m->mems[i];
+		rc = wasm_memory_alloc(s, t->min, t->max, t->has_max, &inst->mems[i]);
+		if (rc)
+			return wasm_fail(err, WASM_ERR_NOMEM, "memory", -1, -1,
+					 "cannot allocate memory %u (%u pages)%s", i, t->min,
+					 rc == -E2BIG ? ": above the memory limit" : "");
+	}
+	for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
+		struct wasm_global *g = core_calloc(1, sizeof(*g));
+		if (!g)
+			return wasm_fail(err, WASM_ERR_NOMEM, "global", -1, -1, "out of memory");
+		g->type = m->globals[i].type;
+		g->mut = m->globals[i].mut;
+		eval_cexpr(inst, &m->globals[i].init, g->v);
+		wasm_store_link(s, &g->obj, WASM_OBJ_GLOBAL);
+		inst->globals[i] = g;
+	}
+	inst->mem0 = m->nmems ? inst->mems[0] : NULL;
+	return 0;
+}
+
+static int eval_segments(struct wasm_instance *inst, struct wasm_error *err)
+{
+	const struct wasm_module *m = inst->mod;
+
+	for (uint32_t i = 0; i < m->nelems; i++) {
+		const struct wasm_elemseg *e = &m->elems[i];
+		uint64_t *items = core_calloc(e->n + 1u, sizeof(uint64_t));
+		if (!items)
+			return wasm_fail(err, WASM_ERR_NOMEM, "element", -1, -1, "out of memory");
+		for (uint32_t k = 0; k < e->n; k++) {
+			union wasm_slot v[2];
+			eval_cexpr(inst, &e->items[k], v);
+			items[k] = v[0].i64;
+		}
+		inst->elem_items[i] = items;
+		inst->elem_len[i] = e->mode == WASM_SEG_PASSIVE ? e->n : 0;
+	}
+	for (uint32_t i = 0; i < m->ndatas; i++)
+		inst->data_len[i] = m->datas[i].mode == WASM_SEG_PASSIVE ? m->datas[i].len : 0;
+	return 0;
+}
+
+static int trapped(struct wasm_error *err, enum wasm_trap trap, const char *what, uint32_t i)
+{
+	int rc = wasm_fail(err, WASM_ERR_UNINSTANTIABLE, what, -1, -1, "segment %u: %s", i,
+			   wasm_trap_message(trap));
+	if (err)
+		err->trap = trap;
+	return rc;
+}
+
+/* Applies active segments, elements first, in order (as table.init/memory.init would). */
+static int apply_segments(struct wasm_instance *inst, struct wasm_error *err)
+{
+	const struct wasm_module *m = inst->mod;
+
+	for (uint32_t i = 0; i < m->nelems; i++) {
+		const struct wasm_elemseg *e = &m->elems[i];
+		struct wasm_table *t;
+		union wasm_slot off[2];
+
+		if (e->mode != WASM_SEG_ACTIVE)
+			continue;
+		t = inst->tables[e->table];
+		eval_cexpr(inst, &e->offset, off);
+		if ((uint64_t)off[0].i32 + e->n > t->size)
+			return trapped(err, WASM_TRAP_TABLE_OOB, "element", i);
+		if (e->n)
+			memcpy(t->elems + off[0].i32, inst->elem_items[i], e->n * sizeof(uint64_t));
+	}
+	for (uint32_t i = 0; i < m->ndatas; i++) {
+		const struct wasm_dataseg *d = &m->datas[i];
+		struct wasm_memory *mem;
+		union wasm_slot off[2];
+
+		if (d->mode != WASM_SEG_ACTIVE)
+			continue;
+		mem = inst->mems[d->mem];
+		eval_cexpr(inst, &d->offset, off);
+		if ((uint64_t)off[0].i32 + d->len > mem->size)
+			return trapped(err, WASM_TRAP_MEM_OOB, "data", i);
+		if (d->len)
+			memcpy(mem->base + off[0].i32, d->bytes, d->len);
+	}
+	return 0;
+}
+
+int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm_resolve_fn resolve,
+			 void *ctx, struct wasm_instance **out, struct wasm_error *err)
+{
+	struct wasm_instance *inst;
+	int rc;
+
+	if (err) {
+		memset(err, 0, sizeof(*err));
+		err->func = err->offset = -1;
+	}
+	inst = core_calloc(1, sizeof(*inst));
+	if (!inst)
+		return wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
+	inst->store = s;
+	inst->mod = m;
+	wasm_store_link(s, &inst->obj, WASM_OBJ_INSTANCE);
+	if (alloc_arrays(inst))
+		return wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
+	rc = resolve_imports(inst, resolve, ctx, err);
+	if (!rc)
+		rc = create_own(inst, err);
+	if (!rc)
+		rc = eval_segments(inst, err);
+	if (!rc)
+		rc = apply_segments(inst, err);
+	if (rc)
+		return rc;
+	if (m->has_start) {
+		struct wasm_trap_info info;
+		enum wasm_trap t = wasm_call(s, inst->funcs[m->start], NULL, NULL, &info);
+		if (t) {
+			rc = wasm_fail(err, WASM_ERR_UNINSTANTIABLE, "start", (int64_t)m->start,
+				       info.offset, "start function trapped: %s",
+				       wasm_trap_message(t));
+			if (err)
+				err->trap = t;
+			return rc;
+		}
+	}
+	*out = inst;
+	return 0;
+}
+
+int wasm_instance_export(struct wasm_instance *inst, const char *name, struct wasm_extern *out)
+{
+	return wasm_instance_export_n(inst, name, strlen(name), out);
+}
+
+int wasm_instance_export_n(struct wasm_instance *inst, const char *name, size_t len,
+			   struct wasm_extern *out)
+{
+	const struct wasm_module *m = inst->mod;
+
+	for (uint32_t i = 0; i < m->nexports; i++) {
+		const struct wasm_export *e = &m->exports[i];
+		if (e->namelen != len || memcmp(e->name, name, len))
+			continue;
+		out->kind = (enum wasm_extern_kind)e->kind;
+		switch (e->kind) {
+		case WASM_EXTERN_FUNC:
+			out->u.func = inst->funcs[e->idx];
+			break;
+		case WASM_EXTERN_TABLE:
+			out->u.table = inst->tables[e->idx];
+			break;
+		case WASM_EXTERN_MEMORY:
+			out->u.memory = inst->mems[e->idx];
+			break;
+		default:
+			out->u.global = inst->globals[e->idx];
+			break;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+struct wasm_memory *wasm_instance_memory(struct wasm_instance *inst)
+{
+	return inst->mem0;
+}
+
+/* ----- calls ----- */
+
+static uint32_t to_slots(const uint8_t *types, uint32_t n, const union wasm_value *v,
+			 union wasm_slot *slot)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		switch (types[i]) {
+		case WASM_V128:
+			memcpy(&slot[k], v[i].v128, 16);
+			k += 2;
+			continue;
+		case WASM_I32:
+		case WASM_F32:
+			slot[k].i64 = v[i].i32;
+			break;
+		case WASM_FUNCREF:
+			slot[k].i64 = (uint64_t)(uintptr_t)v[i].func;
+			break;
+		case WASM_EXTERNREF:
+			slot[k].i64 = v[i].ext;
+			break;
+		default:
+			slot[k].i64 = v[i].i64;
+			break;
+		}
+		k++;
+	}
+	return k;
+}
+
+static void from_slots(const uint8_t *types, uint32_t n, const union wasm_slot *slot,
+		       union wasm_value *v)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		switch (types[i]) {
+		case WASM_V128:
+			memcpy(v[i].v128, &slot[k], 16);
+			k += 2;
+			continue;
+		case WASM_I32:
+		case WASM_F32:
+			v[i].i32 = slot[k].i32;
+			break;
+		case WASM_FUNCREF:
+			v[i].func = (struct wasm_func *)(uintptr_t)slot[k].i64;
+			break;
+		case WASM_EXTERNREF:
+			v[i].ext = (uintptr_t)slot[k].i64;
+			break;
+		default:
+			v[i].i64 = slot[k].i64;
+			break;
+		}
+		k++;
+	}
+}
+
+enum wasm_trap wasm_call(struct wasm_store *s, struct wasm_func *f, const union wasm_value *args,
+			 union wasm_value *results, struct wasm_trap_info *info)
+{
+	const struct wasm_ftype *t = f->type;
+	uint32_t need = t->param_slots > t->result_slots ? t->param_slots : t->result_slots;
+	enum wasm_trap trap;
+
+	s->trap.trap = WASM_TRAP_NONE;
+	s->trap.func = s->trap.offset = -1;
+	s->trap.func_name = NULL;
+	if (s->sp + need > s->stack_slots) {
+		trap = WASM_TRAP_STACK_EXHAUSTED;
+		s->trap.trap = trap;
+	} else {
+		to_slots(t->pub.params, t->pub.nparams, args, s->stack + s->sp);
+		trap = wasm_exec_call(s, f);
+		if (!trap)
+			from_slots(t->pub.results, t->pub.nresults, s->stack + s->sp, results);
+	}
+	if (info) {
+		*info = s->trap;
+		info->trap = trap;
+	}
+	return trap;
+}

@@ -1,0 +1,334 @@
+/*
+ * Linear memories, tables, globals and host functions, and the store that owns them
+ * (Wasm core 2.0, 4.2 "Runtime Structure", 4.5.3 allocation and growth).
+ * A memory is an anonymous mapping of exactly its current size; memory.grow remaps it
+ * (the base may move, so every user re-reads it after anything that can grow memory).
+ * Limits: a memory never exceeds its declared maximum nor the store's max_memory.
+ */
+#include "wasm/internal.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define DEFAULT_STACK (4u << 20)
+
+void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind)
+{
+	o->kind = kind;
+	o->next = s->objs;
+	s->objs = o;
+}
+
+int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
+{
+	struct wasm_store *s = core_calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	if (limits)
+		s->lim = *limits;
+	if (!s->lim.stack_size)
+		s->lim.stack_size = DEFAULT_STACK;
+	if (s->lim.stack_size < 4096)
+		s->lim.stack_size = 4096;
+	s->fuel = s->lim.fuel;
+	s->stack_slots = s->lim.stack_size / sizeof(union wasm_slot);
+	s->max_frames = s->lim.stack_size / 32;
+	s->stack = core_alloc(s->stack_slots * sizeof(union wasm_slot));
+	s->frames = core_alloc(s->max_frames * sizeof(struct wasm_frame));
+	if (!s->stack || !s->frames) {
+		core_free(s->stack);
+		core_free(s->frames);
+		core_free(s);
+		return -ENOMEM;
+	}
+	atomic_init(&s->interrupt, 0);
+	s->trap.func = s->trap.offset = -1;
+	*out = s;
+	return 0;
+}
+
+static void free_instance(struct wasm_instance *inst)
+{
+	if (inst->elem_items)
+		for (uint32_t i = 0; i < inst->mod->nelems; i++)
+			core_free(inst->elem_items[i]);
+	core_free(inst->elem_items);
+	core_free(inst->elem_len);
+	core_free(inst->data_len);
+	core_free(inst->own_funcs);
+	core_free(inst->funcs);
+	core_free(inst->tables);
+	core_free(inst->mems);
+	core_free(inst->globals);
+	core_free(inst);
+}
+
+static void free_obj(struct wasm_obj *o)
+{
+	switch (o->kind) {
+	case WASM_OBJ_INSTANCE:
+		free_instance((struct wasm_instance *)(void *)o);
+		return;
+	case WASM_OBJ_MEMORY: {
+		struct wasm_memory *m = (struct wasm_memory *)(void *)o;
+		if (m->base)
+			munmap(m->base, m->reserved);
+		break;
+	}
+	case WASM_OBJ_TABLE:
+		core_free(((struct wasm_table *)(void *)o)->elems);
+		break;
+	}
+	core_free(o);
+}
+
+void wasm_store_destroy(struct wasm_store *s)
+{
+	if (!s)
+		return;
+	while (s->objs) {
+		struct wasm_obj *o = s->objs;
+		s->objs = o->next;
+		free_obj(o);
+	}
+	core_free(s->stack);
+	core_free(s->frames);
+	core_free(s);
+}
+
+void wasm_store_interrupt(struct wasm_store *s)
+{
+	atomic_store(&s->interrupt, 1);
+}
+
+void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel)
+{
+	s->lim.fuel = fuel;
+	s->fuel = fuel;
+}
+
+uint64_t wasm_store_fuel(const struct wasm_store *s)
+{
+	return s->fuel;
+}
+
+/* ----- memories ----- */
+
+static int map_pages(struct wasm_memory *m, uint32_t pages)
+{
+	size_t bytes = (size_t)pages * WASM_PAGE_SIZE;
+	void *p;
+
+	if (pages == 0)
+		return 0;
+	if (!m->base)
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else
+		p = mremap(m->base, m->reserved, bytes, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	m->base = p;
+	m->reserved = bytes;
+	return 0;
+}
+
+int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max,
+		      struct wasm_memory **out)
+{
+	struct wasm_memory *m;
+	uint64_t cap = has_max ? max : WASM_MAX_PAGES;
+
+	if (s->lim.max_memory && s->lim.max_memory / WASM_PAGE_SIZE < cap)
+		cap = s->lim.max_memory / WASM_PAGE_SIZE;
+	if (min > cap)
+		return -E2BIG;
+	m = core_calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->max_pages = (uint32_t)cap;
+	m->type_max = max;
+	m->has_max = has_max;
+	if (map_pages(m, min)) {
+		core_free(m);
+		return -ENOMEM;
+	}
+	m->pages = min;
+	m->size = (uint64_t)min * WASM_PAGE_SIZE;
+	wasm_store_link(s, &m->obj, WASM_OBJ_MEMORY);
+	*out = m;
+	return 0;
+}
+
+int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages, bool has_max,
+		       struct wasm_memory **out)
+{
+	return wasm_memory_alloc(s, min_pages, max_pages, has_max, out);
+}
+
+int64_t wasm_memory_do_grow(struct wasm_memory *m, uint32_t delta)
+{
+	uint32_t old = m->pages;
+
+	if ((uint64_t)old + delta > m->max_pages)
+		return -1;
+	if (delta == 0)
+		return old;
+	if (map_pages(m, old + delta))
+		return -1;
+	m->pages = old + delta;
+	m->size = (uint64_t)m->pages * WASM_PAGE_SIZE;
+	return old;
+}
+
+int64_t wasm_memory_grow(struct wasm_memory *mem, uint32_t delta)
+{
+	return wasm_memory_do_grow(mem, delta);
+}
+
+uint64_t wasm_memory_size(const struct wasm_memory *mem)
+{
+	return mem->size;
+}
+
+void *wasm_memory_range(struct wasm_memory *mem, uint64_t addr, uint64_t len)
+{
+	if (addr > mem->size || len > mem->size - addr)
+		return NULL;
+	return mem->base + addr;
+}
+
+/* ----- tables ----- */
+
+int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t max, bool has_max,
+		     struct wasm_table **out)
+{
+	struct wasm_table *t;
+
+	(void)s;
+	if (min > WASM_MAX_TABLE)
+		return -E2BIG;
+	t = core_calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->elems = core_calloc(min ? min : 1, sizeof(uint64_t));
+	if (!t->elems) {
+		core_free(t);
+		return -ENOMEM;
+	}
+	t->elem = elem;
+	t->size = min;
+	t->max = max;
+	t->has_max = has_max;
+	wasm_store_link(s, &t->obj, WASM_OBJ_TABLE);
+	*out = t;
+	return 0;
+}
+
+int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
+		      bool has_max, struct wasm_table **out)
+{
+	return wasm_table_alloc(s, (uint8_t)elem, min, max, has_max, out);
+}
+
+int64_t wasm_table_do_grow(struct wasm_table *t, uint32_t delta, uint64_t init)
+{
+	uint64_t want = (uint64_t)t->size + delta;
+	uint64_t *e;
+
+	if (want > (t->has_max ? t->max : UINT32_MAX) || want > WASM_MAX_TABLE)
+		return -1;
+	if (delta == 0)
+		return t->size;
+	e = core_realloc(t->elems, (size_t)want * sizeof(uint64_t));
+	if (!e)
+		return -1;
+	for (uint64_t i = t->size; i < want; i++)
+		e[i] = init;
+	t->elems = e;
+	{
+		uint32_t old = t->size;
+		t->size = (uint32_t)want;
+		return old;
+	}
+}
+
+/* ----- globals and host functions ----- */
+
+int wasm_global_create(struct wasm_store *s, enum wasm_valtype type, bool mutable_,
+		       union wasm_value init, struct wasm_global **out)
+{
+	struct wasm_global *g = core_calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	g->type = (uint8_t)type;
+	g->mut = mutable_;
+	if (type == WASM_V128)
+		memcpy(g->v, init.v128, 16);
+	else if (type == WASM_FUNCREF)
+		g->v[0].i64 = (uint64_t)(uintptr_t)init.func;
+	else if (type == WASM_EXTERNREF)
+		g->v[0].i64 = init.ext;
+	else
+		g->v[0].i64 = type == WASM_I32 || type == WASM_F32 ? init.i32 : init.i64;
+	wasm_store_link(s, &g->obj, WASM_OBJ_GLOBAL);
+	*out = g;
+	return 0;
+}
+
+union wasm_value wasm_global_get(const struct wasm_global *g)
+{
+	union wasm_value v;
+
+	memset(&v, 0, sizeof(v));
+	if (g->type == WASM_V128)
+		memcpy(v.v128, g->v, 16);
+	else
+		v.i64 = g->v[0].i64;
+	return v;
+}
+
+enum wasm_valtype wasm_global_type(const struct wasm_global *g)
+{
+	return (enum wasm_valtype)g->type;
+}
+
+int wasm_func_create_host(struct wasm_store *s, const struct wasm_functype *type, wasm_host_fn fn,
+			  void *user, struct wasm_func **out)
+{
+	size_t n = (size_t)type->nparams + type->nresults;
+	struct wasm_func *f = core_calloc(1, sizeof(*f) + (n ? n : 1));
+	uint8_t *types;
+
+	if (!f)
+		return -ENOMEM;
+	types = (uint8_t *)(f + 1);
+	if (type->nparams)
+		memcpy(types, type->params, type->nparams);
+	if (type->nresults)
+		memcpy(types + type->nparams, type->results, type->nresults);
+	f->own_type.pub.nparams = type->nparams;
+	f->own_type.pub.nresults = type->nresults;
+	f->own_type.pub.params = types;
+	f->own_type.pub.results = types + type->nparams;
+	for (uint32_t i = 0; i < type->nparams; i++)
+		f->own_type.param_slots += wasm_type_slots(types[i]);
+	for (uint32_t i = 0; i < type->nresults; i++)
+		f->own_type.result_slots += wasm_type_slots(types[type->nparams + i]);
+	f->type = &f->own_type;
+	f->host = fn;
+	f->user = user;
+	wasm_store_link(s, &f->obj, WASM_OBJ_FUNC);
+	*out = f;
+	return 0;
+}
+
+const struct wasm_functype *wasm_func_type(const struct wasm_func *f)
+{
+	return &f->type->pub;
+}

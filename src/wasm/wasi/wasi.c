@@ -1,0 +1,1399 @@
+/*
+ * WASI preview1 host functions (wasi_snapshot_preview1, witx of the 2020 snapshot):
+ * args/environ, clocks, random_get, fd_* on stdio, files and directories, path_* confined
+ * below preopened directories (path.c), poll_oneoff (clocks and fd readiness), proc_exit,
+ * sched_yield. Guest memory is reached only through wasm_memory_range() on the caller's
+ * memory; every guest pointer and length is checked before use. Errors are WASI errno
+ * values returned to the guest; nothing the guest passes can crash the host.
+ * Rights are reported as "everything" and not enforced beyond file/directory kind: the
+ * capability boundary is the directory tree of each preopen.
+ */
+#include "wasm/wasi/wasi.h"
+
+#include "core/alloc.h"
+#include "wasm/wasi/path.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_FDS	     1024
+#define PATH_MAX_LEN 4096
+#define RIGHTS_ALL   0x1fffffffull
+
+enum {
+	E_SUCCESS = 0,
+	E_2BIG = 1,
+	E_ACCES = 2,
+	E_AGAIN = 6,
+	E_BADF = 8,
+	E_BUSY = 10,
+	E_EXIST = 20,
+	E_FAULT = 21,
+	E_FBIG = 22,
+	E_ILSEQ = 25,
+	E_INTR = 27,
+	E_INVAL = 28,
+	E_IO = 29,
+	E_ISDIR = 31,
+	E_LOOP = 32,
+	E_MFILE = 33,
+	E_MLINK = 34,
+	E_NAMETOOLONG = 37,
+	E_NFILE = 41,
+	E_NOENT = 44,
+	E_NOMEM = 48,
+	E_NOSPC = 51,
+	E_NOSYS = 52,
+	E_NOTDIR = 54,
+	E_NOTEMPTY = 55,
+	E_NOTSUP = 58,
+	E_NOTTY = 59,
+	E_NXIO = 60,
+	E_OVERFLOW = 61,
+	E_PERM = 63,
+	E_PIPE = 64,
+	E_RANGE = 68,
+	E_ROFS = 69,
+	E_SPIPE = 70,
+	E_TXTBSY = 74,
+	E_XDEV = 75,
+	E_NOTCAPABLE = 76,
+};
+
+enum { FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_DGRAM, FT_STREAM, FT_SYMLINK };
+
+struct wasi_fd {
+	int host; /* -1: free slot */
+	bool own; /* close on destroy */
+	uint8_t type;
+	uint16_t flags; /* fdflags */
+	char *preopen;	/* guest name, for preopened directories */
+	DIR *dir;	/* readdir state for directories */
+};
+
+struct wasi {
+	struct wasm_store *store;
+	char **argv, **env;
+	int argc, nenv;
+	struct wasi_fd fds[MAX_FDS];
+	int nfds; /* slots in use are below nfds */
+};
+
+struct call {
+	struct wasi *w;
+	struct wasm_memory *mem;
+	uint64_t *a;
+};
+
+/* ----- errno, memory ----- */
+
+static uint32_t werr(int e)
+{
+	switch (e < 0 ? -e : e) {
+	case 0:
+		return E_SUCCESS;
+	case E2BIG:
+		return E_2BIG;
+	case EACCES:
+		return E_ACCES;
+	case EAGAIN:
+		return E_AGAIN;
+	case EBADF:
+		return E_BADF;
+	case EBUSY:
+		return E_BUSY;
+	case EEXIST:
+		return E_EXIST;
+	case EFAULT:
+		return E_FAULT;
+	case EFBIG:
+		return E_FBIG;
+	case EILSEQ:
+		return E_ILSEQ;
+	case EINTR:
+		return E_INTR;
+	case EINVAL:
+		return E_INVAL;
+	case EIO:
+		return E_IO;
+	case EISDIR:
+		return E_ISDIR;
+	case ELOOP:
+		return E_LOOP;
+	case EMFILE:
+		return E_MFILE;
+	case EMLINK:
+		return E_MLINK;
+	case ENAMETOOLONG:
+		return E_NAMETOOLONG;
+	case ENFILE:
+		return E_NFILE;
+	case ENOENT:
+		return E_NOENT;
+	case ENOMEM:
+		return E_NOMEM;
+	case ENOSPC:
+		return E_NOSPC;
+	case ENOSYS:
+		return E_NOSYS;
+	case ENOTDIR:
+		return E_NOTDIR;
+	case ENOTEMPTY:
+		return E_NOTEMPTY;
+	case EOPNOTSUPP:
+		return E_NOTSUP;
+	case ENOTTY:
+		return E_NOTTY;
+	case ENXIO:
+		return E_NXIO;
+	case EOVERFLOW:
+		return E_OVERFLOW;
+	case EPERM:
+		return E_PERM;
+	case EPIPE:
+		return E_PIPE;
+	case ERANGE:
+		return E_RANGE;
+	case EROFS:
+		return E_ROFS;
+	case ESPIPE:
+		return E_SPIPE;
+	case ETXTBSY:
+		return E_TXTBSY;
+	case EXDEV:
+		return E_NOTCAPABLE; /* path.c: would escape the preopen */
+	default:
+		return E_IO;
+	}
+}
+
+static uint8_t *gmem(struct call *c, uint64_t addr, uint64_t len)
+{
+	return c->mem ? wasm_memory_range(c->mem, addr, len) : NULL;
+}
+
+static uint32_t arg32(struct call *c, int i)
+{
+	return (uint32_t)c->a[i];
+}
+
+static bool put32(struct call *c, uint32_t addr, uint32_t v)
+{
+	uint8_t *p = gmem(c, addr, 4);
+
+	if (p)
+		memcpy(p, &v, 4);
+	return p != NULL;
+}
+
+static bool put64(struct call *c, uint32_t addr, uint64_t v)
+{
+	uint8_t *p = gmem(c, addr, 8);
+
+	if (p)
+		memcpy(p, &v, 8);
+	return p != NULL;
+}
+
+static struct wasi_fd *getfd(struct wasi *w, uint32_t fd)
+{
+	if (fd >= (uint32_t)w->nfds || w->fds[fd].host < 0)
+		return NULL;
+	return &w->fds[fd];
+}
+
+/* Copies the guest path [addr, addr+len) into buf (NUL-terminated). */
+static uint32_t get_path(struct call *c, uint32_t addr, uint32_t len, char *buf)
+{
+	const uint8_t *p;
+
+	if (len >= PATH_MAX_LEN)
+		return E_NAMETOOLONG;
+	p = gmem(c, addr, len);
+	if (!p)
+		return E_FAULT;
+	if (memchr(p, 0, len))
+		return E_ILSEQ;
+	memcpy(buf, p, len);
+	buf[len] = 0;
+	return E_SUCCESS;
+}
+
+static uint8_t filetype(mode_t m)
+{
+	if (S_ISREG(m))
+		return FT_FILE;
+	if (S_ISDIR(m))
+		return FT_DIR;
+	if (S_ISCHR(m))
+		return FT_CHAR;
+	if (S_ISBLK(m))
+		return FT_BLOCK;
+	if (S_ISLNK(m))
+		return FT_SYMLINK;
+	if (S_ISSOCK(m))
+		return FT_STREAM;
+	return FT_UNKNOWN;
+}
+
+static int alloc_fd(struct wasi *w, int host, uint8_t type, uint32_t *out)
+{
+	for (int i = 0; i < MAX_FDS; i++) {
+		if (i < w->nfds && w->fds[i].host >= 0)
+			continue;
+		memset(&w->fds[i], 0, sizeof(w->fds[i]));
+		w->fds[i].host = host;
+		w->fds[i].own = true;
+		w->fds[i].type = type;
+		if (i >= w->nfds) {
+			for (int k = w->nfds; k < i; k++)
+				w->fds[k].host = -1;
+			w->nfds = i + 1;
+		}
+		*out = (uint32_t)i;
+		return 0;
+	}
+	return -EMFILE;
+}
+
+static void close_fd(struct wasi_fd *f)
+{
+	if (f->dir)
+		closedir(f->dir);
+	else if (f->own && f->host >= 0)
+		close(f->host);
+	core_free(f->preopen);
+	memset(f, 0, sizeof(*f));
+	f->host = -1;
+}
+
+/* ----- args, environ ----- */
+
+static uint32_t put_strings(struct call *c, char **v, int n, uint32_t ptrs, uint32_t buf)
+{
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(v[i]) + 1;
+		uint8_t *p = gmem(c, buf, len);
+		if (!p || !put32(c, ptrs + 4u * (uint32_t)i, buf))
+			return E_FAULT;
+		memcpy(p, v[i], len);
+		buf += (uint32_t)len;
+	}
+	return E_SUCCESS;
+}
+
+static uint32_t put_sizes(struct call *c, char **v, int n, uint32_t count, uint32_t size)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < n; i++)
+		total += strlen(v[i]) + 1;
+	if (total > UINT32_MAX)
+		return E_OVERFLOW;
+	if (!put32(c, count, (uint32_t)n) || !put32(c, size, (uint32_t)total))
+		return E_FAULT;
+	return E_SUCCESS;
+}
+
+static uint32_t args_get(struct call *c)
+{
+	return put_strings(c, c->w->argv, c->w->argc, arg32(c, 0), arg32(c, 1));
+}
+
+static uint32_t args_sizes_get(struct call *c)
+{
+	return put_sizes(c, c->w->argv, c->w->argc, arg32(c, 0), arg32(c, 1));
+}
+
+static uint32_t environ_get(struct call *c)
+{
+	return put_strings(c, c->w->env, c->w->nenv, arg32(c, 0), arg32(c, 1));
+}
+
+static uint32_t environ_sizes_get(struct call *c)
+{
+	return put_sizes(c, c->w->env, c->w->nenv, arg32(c, 0), arg32(c, 1));
+}
+
+/* ----- clocks, random, sched ----- */
+
+static int clock_id(uint32_t id, clockid_t *out)
+{
+	static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+					CLOCK_THREAD_CPUTIME_ID};
+
+	if (id >= 4)
+		return -EINVAL;
+	*out = ids[id];
+	return 0;
+}
+
+static uint32_t clock_res_get(struct call *c)
+{
+	struct timespec ts;
+	clockid_t id;
+
+	if (clock_id(arg32(c, 0), &id) || clock_getres(id, &ts))
+		return E_INVAL;
+	return put64(c, arg32(c, 1), (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)
+		       ? E_SUCCESS
+		       : E_FAULT;
+}
+
+static uint64_t now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t clock_time_get(struct call *c)
+{
+	clockid_t id;
+
+	if (clock_id(arg32(c, 0), &id))
+		return E_INVAL;
+	return put64(c, arg32(c, 2), now_ns(id)) ? E_SUCCESS : E_FAULT;
+}
+
+static uint32_t random_get(struct call *c)
+{
+	uint32_t len = arg32(c, 1);
+	uint8_t *p = gmem(c, arg32(c, 0), len);
+
+	if (!p)
+		return E_FAULT;
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return E_IO;
+		p += n;
+		len -= (uint32_t)n;
+	}
+	return E_SUCCESS;
+}
+
+static uint32_t sched_yield_(struct call *c)
+{
+	(void)c;
+	sched_yield();
+	return E_SUCCESS;
+}
+
+/* ----- fd I/O ----- */
+
+/* Gathers the guest iovec array into host iovecs (at most 64 at a time). */
+static uint32_t get_iovs(struct call *c, uint32_t iovs, uint32_t n, struct iovec *out, int *cnt)
+{
+	const uint8_t *p = gmem(c, iovs, (uint64_t)n * 8);
+
+	if (!p)
+		return E_FAULT;
+	*cnt = 0;
+	for (uint32_t i = 0; i < n && *cnt < 64; i++) {
+		uint32_t b, l;
+		memcpy(&b, p + 8 * i, 4);
+		memcpy(&l, p + 8 * i + 4, 4);
+		if (!l)
+			continue;
+		out[*cnt].iov_base = gmem(c, b, l);
+		out[*cnt].iov_len = l;
+		if (!out[*cnt].iov_base)
+			return E_FAULT;
+		(*cnt)++;
+	}
+	return E_SUCCESS;
+}
+
+static uint32_t fd_rw(struct call *c, bool write, bool positioned)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	struct iovec iov[64];
+	int cnt;
+	uint32_t e, out = arg32(c, positioned ? 4 : 3);
+	ssize_t n;
+
+	if (!f)
+		return E_BADF;
+	if (f->type == FT_DIR)
+		return E_ISDIR;
+	e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	if (e)
+		return e;
+	if (positioned) {
+		off_t off = (off_t)c->a[3];
+		if (off < 0)
+			return E_INVAL;
+		n = write ? pwritev(f->host, iov, cnt, off) : preadv(f->host, iov, cnt, off);
+	} else {
+		n = write ? writev(f->host, iov, cnt) : readv(f->host, iov, cnt);
+	}
+	if (n < 0)
+		return werr(errno);
+	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_FAULT;
+}
+
+static uint32_t fd_read(struct call *c)
+{
+	return fd_rw(c, false, false);
+}
+
+static uint32_t fd_write(struct call *c)
+{
+	return fd_rw(c, true, false);
+}
+
+static uint32_t fd_pread(struct call *c)
+{
+	return fd_rw(c, false, true);
+}
+
+static uint32_t fd_pwrite(struct call *c)
+{
+	return fd_rw(c, true, true);
+}
+
+static uint32_t fd_seek(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	static const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+	uint32_t wh = arg32(c, 2);
+	off_t r;
+
+	if (!f)
+		return E_BADF;
+	if (wh > 2)
+		return E_INVAL;
+	if (f->type == FT_DIR)
+		return E_ISDIR;
+	r = lseek(f->host, (off_t)c->a[1], whence[wh]);
+	if (r < 0)
+		return werr(errno);
+	return put64(c, arg32(c, 3), (uint64_t)r) ? E_SUCCESS : E_FAULT;
+}
+
+static uint32_t fd_tell(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	off_t r;
+
+	if (!f)
+		return E_BADF;
+	r = lseek(f->host, 0, SEEK_CUR);
+	if (r < 0)
+		return werr(errno);
+	return put64(c, arg32(c, 1), (uint64_t)r) ? E_SUCCESS : E_FAULT;
+}
+
+static uint32_t fd_close(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+
+	if (!f)
+		return E_BADF;
+	close_fd(f);
+	return E_SUCCESS;
+}
+
+static uint32_t fd_sync(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+
+	if (!f)
+		return E_BADF;
+	return fsync(f->host) ? werr(errno) : E_SUCCESS;
+}
+
+static uint32_t fd_advise(struct call *c)
+{
+	return getfd(c->w, arg32(c, 0)) ? E_SUCCESS : E_BADF;
+}
+
+static uint32_t fd_allocate(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	int r;
+
+	if (!f)
+		return E_BADF;
+	r = posix_fallocate(f->host, (off_t)c->a[1], (off_t)c->a[2]);
+	return r ? werr(r) : E_SUCCESS;
+}
+
+static uint32_t fd_fdstat_get(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	uint8_t *p = gmem(c, arg32(c, 1), 24);
+	uint64_t rights = RIGHTS_ALL;
+
+	if (!f)
+		return E_BADF;
+	if (!p)
+		return E_FAULT;
+	memset(p, 0, 24);
+	p[0] = f->type;
+	memcpy(p + 2, &f->flags, 2);
+	memcpy(p + 8, &rights, 8);
+	memcpy(p + 16, &rights, 8);
+	return E_SUCCESS;
+}
+
+static uint32_t fd_fdstat_set_flags(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	uint32_t fl = arg32(c, 1);
+	int hf;
+
+	if (!f)
+		return E_BADF;
+	hf = fcntl(f->host, F_GETFL);
+	if (hf < 0)
+		return werr(errno);
+	hf = (hf & ~(O_APPEND | O_NONBLOCK)) | ((fl & 1) ? O_APPEND : 0) |
+	     ((fl & 4) ? O_NONBLOCK : 0);
+	if (fcntl(f->host, F_SETFL, hf))
+		return werr(errno);
+	f->flags = (uint16_t)fl;
+	return E_SUCCESS;
+}
+
+static uint32_t fd_fdstat_set_rights(struct call *c)
+{
+	return getfd(c->w, arg32(c, 0)) ? E_SUCCESS : E_BADF;
+}
+
+static uint32_t put_filestat(struct call *c, uint32_t addr, const struct stat *st)
+{
+	uint8_t *p = gmem(c, addr, 64);
+	uint64_t v[8];
+
+	if (!p)
+		return E_FAULT;
+	v[0] = st->st_dev;
+	v[1] = st->st_ino;
+	v[2] = filetype(st->st_mode);
+	v[3] = st->st_nlink;
+	v[4] = (uint64_t)st->st_size;
+	v[5] = (uint64_t)st->st_atim.tv_sec * 1000000000u + (uint64_t)st->st_atim.tv_nsec;
+	v[6] = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+	v[7] = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
+	memcpy(p, v, 64);
+	memset(p + 17, 0, 7); /* filetype is one byte followed by padding */
+	return E_SUCCESS;
+}
+
+static uint32_t fd_filestat_get(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	struct stat st;
+
+	if (!f)
+		return E_BADF;
+	if (fstat(f->host, &st))
+		return werr(errno);
+	return put_filestat(c, arg32(c, 1), &st);
+}
+
+static uint32_t fd_filestat_set_size(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+
+	if (!f)
+		return E_BADF;
+	return ftruncate(f->host, (off_t)c->a[1]) ? werr(errno) : E_SUCCESS;
+}
+
+/* WASI fstflags -> utimensat times. */
+static int make_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2])
+{
+	if (((fl & 1) && (fl & 2)) || ((fl & 4) && (fl & 8)) || fl > 15)
+		return -EINVAL;
+	ts[0].tv_sec = (time_t)(atim / 1000000000u);
+	ts[0].tv_nsec = (long)(atim % 1000000000u);
+	ts[1].tv_sec = (time_t)(mtim / 1000000000u);
+	ts[1].tv_nsec = (long)(mtim % 1000000000u);
+	if (!(fl & 3))
+		ts[0].tv_nsec = UTIME_OMIT;
+	else if (fl & 2)
+		ts[0].tv_nsec = UTIME_NOW;
+	if (!(fl & 12))
+		ts[1].tv_nsec = UTIME_OMIT;
+	else if (fl & 8)
+		ts[1].tv_nsec = UTIME_NOW;
+	return 0;
+}
+
+static uint32_t fd_filestat_set_times(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	struct timespec ts[2];
+
+	if (!f)
+		return E_BADF;
+	if (make_times(c->a[1], c->a[2], arg32(c, 3), ts))
+		return E_INVAL;
+	return futimens(f->host, ts) ? werr(errno) : E_SUCCESS;
+}
+
+static uint32_t fd_prestat_get(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	uint8_t *p = gmem(c, arg32(c, 1), 8);
+	uint32_t len;
+
+	if (!f || !f->preopen)
+		return E_BADF;
+	if (!p)
+		return E_FAULT;
+	len = (uint32_t)strlen(f->preopen);
+	memset(p, 0, 8);
+	memcpy(p + 4, &len, 4);
+	return E_SUCCESS;
+}
+
+static uint32_t fd_prestat_dir_name(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	uint32_t len = arg32(c, 2);
+	uint8_t *p;
+
+	if (!f || !f->preopen)
+		return E_BADF;
+	if (len < strlen(f->preopen))
+		return E_NAMETOOLONG;
+	p = gmem(c, arg32(c, 1), strlen(f->preopen));
+	if (!p)
+		return E_FAULT;
+	memcpy(p, f->preopen, strlen(f->preopen));
+	return E_SUCCESS;
+}
+
+static uint32_t fd_renumber(struct call *c)
+{
+	struct wasi *w = c->w;
+	struct wasi_fd *from = getfd(w, arg32(c, 0)), *to = getfd(w, arg32(c, 1));
+
+	if (!from || !to)
+		return E_BADF;
+	if (from == to)
+		return E_SUCCESS;
+	close_fd(to);
+	*to = *from;
+	memset(from, 0, sizeof(*from));
+	from->host = -1;
+	return E_SUCCESS;
+}
+
+/* Directory entries: cookie n means "start after the first n entries". */
+static uint32_t fd_readdir(struct call *c)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	uint32_t buf = arg32(c, 1), len = arg32(c, 2), used = 0;
+	uint64_t cookie = c->a[3], n = 0;
+	struct dirent *de;
+
+	if (!f)
+		return E_BADF;
+	if (f->type != FT_DIR)
+		return E_NOTDIR;
+	if (!gmem(c, buf, len))
+		return E_FAULT;
+	if (!f->dir) {
+		int d = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return werr(errno);
+		f->dir = fdopendir(d);
+		if (!f->dir) {
+			close(d);
+			return werr(errno);
+		}
+	}
+	rewinddir(f->dir);
+	while (used < len && (de = readdir(f->dir)) != NULL) {
+		uint8_t hdr[24];
+		uint32_t nl = (uint32_t)strlen(de->d_name), k;
+		uint64_t next = ++n, ino = de->d_ino;
+		if (n <= cookie)
+			continue;
+		memset(hdr, 0, sizeof(hdr));
+		memcpy(hdr, &next, 8);
+		memcpy(hdr + 8, &ino, 8);
+		memcpy(hdr + 16, &nl, 4);
+		hdr[20] = de->d_type == DT_DIR	 ? FT_DIR
+			  : de->d_type == DT_REG ? FT_FILE
+			  : de->d_type == DT_LNK ? FT_SYMLINK
+			  : de->d_type == DT_CHR ? FT_CHAR
+			  : de->d_type == DT_BLK ? FT_BLOCK
+						 : FT_UNKNOWN;
+		/* entries may be cut off at the end of the buffer: the guest sees a full
+		 * buffer and asks again with a larger one */
+		k = len - used < 24 ? len - used : 24;
+		memcpy(gmem(c, buf + used, k), hdr, k);
+		used += k;
+		k = len - used < nl ? len - used : nl;
+		if (k)
+			memcpy(gmem(c, buf + used, k), de->d_name, k);
+		used += k;
+	}
+	return put32(c, arg32(c, 4), used) ? E_SUCCESS : E_FAULT;
+}
+
+/* ----- paths ----- */
+
+/* Resolves (fd, path) to a directory fd and a guest path string. */
+static uint32_t dir_path(struct call *c, int fdi, int pi, int li, int *dirfd, char *path)
+{
+	struct wasi_fd *f = getfd(c->w, arg32(c, fdi));
+
+	if (!f)
+		return E_BADF;
+	if (f->type != FT_DIR)
+		return E_NOTDIR;
+	*dirfd = f->host;
+	return get_path(c, arg32(c, pi), arg32(c, li), path);
+}
+
+/* Runs op on (parent fd, last component) of a confined path. */
+static uint32_t with_parent(int dirfd, const char *path, int (*op)(int, const char *, void *),
+			    void *arg)
+{
+	char base[256];
+	int parent, rc = wasi_path_parent(dirfd, path, &parent, base, sizeof(base));
+
+	if (rc)
+		return werr(rc);
+	rc = op(parent < 0 ? dirfd : parent, base, arg);
+	if (parent >= 0)
+		close(parent);
+	return rc ? werr(rc) : E_SUCCESS;
+}
+
+static int op_mkdir(int d, const char *name, void *arg)
+{
+	(void)arg;
+	return mkdirat(d, name, 0777) ? -errno : 0;
+}
+
+static int op_rmdir(int d, const char *name, void *arg)
+{
+	(void)arg;
+	return unlinkat(d, name, AT_REMOVEDIR) ? -errno : 0;
+}
+
+static int op_unlink(int d, const char *name, void *arg)
+{
+	struct stat st;
+
+	(void)arg;
+	if (unlinkat(d, name, 0) == 0)
+		return 0;
+	/* Linux says EISDIR for directories; WASI (POSIX) wants EISDIR too, keep it */
+	if (errno == EISDIR ||
+	    (fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)))
+		return -EISDIR;
+	return -errno;
+}
+
+static int op_lstat(int d, const char *name, void *arg)
+{
+	return fstatat(d, name, arg, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+static int op_symlink(int d, const char *name, void *arg)
+{
+	return symlinkat(arg, d, name) ? -errno : 0;
+}
+
+struct readlink_arg {
+	char *buf;
+	size_t len;
+	ssize_t n;
+};
+
+static int op_readlink(int d, const char *name, void *arg)
+{
+	struct readlink_arg *a = arg;
+
+	a->n = readlinkat(d, name, a->buf, a->len);
+	return a->n < 0 ? -errno : 0;
+}
+
+struct utimes_arg {
+	struct timespec ts[2];
+};
+
+static int op_utimes(int d, const char *name, void *arg)
+{
+	struct utimes_arg *a = arg;
+	return utimensat(d, name, a->ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+static uint32_t path_create_directory(struct call *c)
+{
+	char path[PATH_MAX_LEN];
+	int d;
+	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
+
+	return e ? e : with_parent(d, path, op_mkdir, NULL);
+}
+
+static uint32_t path_remove_directory(struct call *c)
+{
+	char path[PATH_MAX_LEN];
+	int d;
+	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
+
+	return e ? e : with_parent(d, path, op_rmdir, NULL);
+}
+
+static uint32_t path_unlink_file(struct call *c)
+{
+	char path[PATH_MAX_LEN];
+	int d;
+	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
+
+	if (e)
+		return e;
+	if (path[strlen(path) - (path[0] ? 1 : 0)] == '/')
+		return E_NOTDIR;
+	return with_parent(d, path, op_unlink, NULL);
+}
+
+static uint32_t path_filestat_get(struct call *c)
+{
+	char path[PATH_MAX_LEN];
+	struct stat st;
+	int d;
+	uint32_t e = dir_path(c, 0, 2, 3, &d, path);
+
+	if (e)
+		return e;
+	if (arg32(c, 1) & 1) { /* follow symlinks: open (confined) and fstat */
+		int fd = wasi_path_open(d, path, O_PATH, 0);
+		if (fd < 0)
+			return werr(fd);
+		e = fstat(fd, &st) ? werr(errno) : E_SUCCESS;
+		close(fd);
+	} else {
+		e = with_parent(d, path, op_lstat, &st);
+	}
+	return e ? e : put_filestat(c, arg32(c, 4), &st);
+}
+
+static uint32_t path_filestat_set_times(struct call *c)
+{
+	char path[PATH_MAX_LEN];
+	struct utimes_arg a;
+	int d;
+	uint32_t e = dir_path(c, 0, 2, 3, &d, path);
+
+	if (e)
+		return e;
+	if (make_times(c->a[4], c->a[5], arg32(c, 6), a.ts))
+		return E_INVAL;
+	if (arg32(c, 1) & 1) {
+		int fd = wasi_path_open(d, path, O_RDONLY, 0);
+		if (fd < 0)
+			return werr(fd);
+		e = futimens(fd, a.ts) ? werr(errno) : E_SUCCESS;
+		close(fd);
+		return e;
+	}
+	return with_parent(d, path, op_utimes, &a);
+}
+
+static uint32_t path_readlink(struct call *c)
+{
+	char path[PATH_MAX_LEN];
+	struct readlink_arg a;
+	int d;
+	uint32_t e = dir_path(c, 0, 1, 2, &d, path), len = arg32(c, 4);
+
+	if (e)
+		return e;
+	a.buf = (char *)gmem(c, arg32(c, 3), len);
+	a.len = len;
+	a.n = 0;
+	if (!a.buf && len)
+		return E_FAULT;
+	e = with_parent(d, path, op_readlink, &a);
+	if (e)
+		return e;
+	return put32(c, arg32(c, 5), (uint32_t)a.n) ? E_SUCCESS : E_FAULT;
+}
+
+static uint32_t path_symlink(struct call *c)
+{
+	char target[PATH_MAX_LEN], path[PATH_MAX_LEN];
+	int d;
+	uint32_t e = get_path(c, arg32(c, 0), arg32(c, 1), target);
+
+	if (e)
+		return e;
+	e = dir_path(c, 2, 3, 4, &d, path);
+	/* the link's text is not checked: following it later is confined anyway */
+	return e ? e : with_parent(d, path, op_symlink, target);
+}
+
+/* link and rename need two confined parents. */
+static uint32_t two_paths(struct call *c, int fd1, int p1, int l1, int fd2, int p2, int l2,
+			  bool rename)
+{
+	char a[PATH_MAX_LEN], b[PATH_MAX_LEN], ba[256], bb[256];
+	int da, db, pa, pb, rc;
+	uint32_t e = dir_path(c, fd1, p1, l1, &da, a);
+
+	if (e || (e = dir_path(c, fd2, p2, l2, &db, b)))
+		return e;
+	rc = wasi_path_parent(da, a, &pa, ba, sizeof(ba));
+	if (rc)
+		return werr(rc);
+	rc = wasi_path_parent(db, b, &pb, bb, sizeof(bb));
+	if (rc) {
+		if (pa >= 0)
+			close(pa);
+		return werr(rc);
+	}
+	if (rename)
+		rc = renameat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb) ? -errno : 0;
+	else
+		rc = linkat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb, 0) ? -errno : 0;
+	if (pa >= 0)
+		close(pa);
+	if (pb >= 0)
+		close(pb);
+	return werr(rc);
+}
+
+static uint32_t path_link(struct call *c)
+{
+	/* old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len */
+	return two_paths(c, 0, 2, 3, 4, 5, 6, false);
+}
+
+static uint32_t path_rename(struct call *c)
+{
+	return two_paths(c, 0, 1, 2, 3, 4, 5, true);
+}
+
+static uint32_t path_open(struct call *c)
+{
+	struct wasi *w = c->w;
+	char path[PATH_MAX_LEN];
+	uint32_t dirflags = arg32(c, 1), oflags = arg32(c, 4), fdflags = arg32(c, 7), nfd;
+	uint64_t rights = c->a[5];
+	int d, flags = 0, fd, rc;
+	struct stat st;
+	uint32_t e = dir_path(c, 0, 2, 3, &d, path);
+
+	if (e)
+		return e;
+	/* read/write access from the requested rights: fd_read=2, fd_write=64 */
+	if ((rights & 2) && (rights & 64))
+		flags = O_RDWR;
+	else if (rights & 64)
+		flags = O_WRONLY;
+	else
+		flags = O_RDONLY;
+	if (oflags & 1)
+		flags |= O_CREAT;
+	if (oflags & 2)
+		flags |= O_DIRECTORY;
+	if (oflags & 4)
+		flags |= O_EXCL;
+	if (oflags & 8)
+		flags |= O_TRUNC;
+	if (fdflags & 1)
+		flags |= O_APPEND;
+	if (fdflags & 4)
+		flags |= O_NONBLOCK;
+	if (fdflags & (2 | 8 | 16))
+		flags |= O_SYNC;
+	if (!(dirflags & 1))
+		flags |= O_NOFOLLOW;
+	if ((flags & (O_CREAT | O_TRUNC)) && (flags & O_ACCMODE) == O_RDONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	fd = wasi_path_open(d, path, flags, 0666);
+	if (fd == -EISDIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & (O_CREAT | O_TRUNC)))
+		fd = wasi_path_open(d, path, (flags & ~O_ACCMODE) | O_RDONLY, 0666);
+	if (fd < 0)
+		return werr(fd == -ELOOP && (flags & O_NOFOLLOW) ? -ELOOP : fd);
+	if (fstat(fd, &st)) {
+		rc = errno;
+		close(fd);
+		return werr(rc);
+	}
+	if (alloc_fd(w, fd, filetype(st.st_mode), &nfd)) {
+		close(fd);
+		return E_NFILE;
+	}
+	w->fds[nfd].flags = (uint16_t)fdflags;
+	if (!put32(c, arg32(c, 8), nfd)) {
+		close_fd(&w->fds[nfd]);
+		return E_FAULT;
+	}
+	return E_SUCCESS;
+}
+
+/* ----- poll_oneoff ----- */
+
+static uint32_t poll_oneoff(struct call *c)
+{
+	uint32_t in = arg32(c, 0), out = arg32(c, 1), n = arg32(c, 2), nev = 0;
+	const uint8_t *subs;
+	uint8_t *evs;
+	struct pollfd pfd[64];
+	uint32_t pidx[64];
+	int np = 0;
+	int64_t wait_ns = -1;
+	uint64_t now = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
+
+	if (n == 0)
+		return E_INVAL;
+	subs = gmem(c, in, (uint64_t)n * 48);
+	evs = gmem(c, out, (uint64_t)n * 32);
+	if (!subs || !evs)
+		return E_FAULT;
+	/* first pass: fds to poll and the earliest clock deadline */
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *s = subs + 48 * i;
+		if (s[8] == 0) {
+			uint32_t id;
+			uint64_t t;
+			uint16_t fl;
+			int64_t left;
+			memcpy(&id, s + 16, 4);
+			memcpy(&t, s + 24, 8);
+			memcpy(&fl, s + 40, 2);
+			left = (fl & 1) ? (int64_t)(t - (id == 0 ? real : now)) : (int64_t)t;
+			if (left < 0)
+				left = 0;
+			if (wait_ns < 0 || left < wait_ns)
+				wait_ns = left;
+		} else if (s[8] <= 2 && np < 64) {
+			uint32_t fd;
+			struct wasi_fd *f;
+			memcpy(&fd, s + 16, 4);
+			f = getfd(c->w, fd);
+			pfd[np].fd = f ? f->host : -1;
+			pfd[np].events = s[8] == 1 ? POLLIN : POLLOUT;
+			pfd[np].revents = 0;
+			pidx[np++] = i;
+		}
+	}
+	if (np) {
+		int r = poll(pfd, (nfds_t)np,
+			     wait_ns < 0 ? -1 : (int)((uint64_t)wait_ns / 1000000u));
+		if (r < 0 && errno != EINTR)
+			return werr(errno);
+	} else if (wait_ns > 0) {
+		struct timespec ts = {(time_t)(wait_ns / 1000000000), (long)(wait_ns % 1000000000)};
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+	now = now_ns(CLOCK_MONOTONIC);
+	real = now_ns(CLOCK_REALTIME);
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *s = subs + 48 * i;
+		uint8_t *ev = evs + 32 * nev;
+		uint16_t err = 0;
+		bool ready = false;
+		if (s[8] == 0) {
+			uint32_t id;
+			uint64_t t, start;
+			uint16_t fl;
+			memcpy(&id, s + 16, 4);
+			memcpy(&t, s + 24, 8);
+			memcpy(&fl, s + 40, 2);
+			start = id == 0 ? real : now;
+			ready = (fl & 1) ? start >= t : wait_ns == (int64_t)t || np == 0;
+			if (id > 3) {
+				ready = true;
+				err = E_INVAL;
+			}
+		} else {
+			for (int k = 0; k < np; k++) {
+				if (pidx[k] != i)
+					continue;
+				ready = pfd[k].revents != 0;
+				if (pfd[k].fd < 0) {
+					ready = true;
+					err = E_BADF;
+				}
+			}
+		}
+		if (!ready)
+			continue;
+		memset(ev, 0, 32);
+		memcpy(ev, s, 8);
+		memcpy(ev + 8, &err, 2);
+		ev[10] = s[8];
+		nev++;
+	}
+	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_FAULT;
+}
+
+/* ----- process ----- */
+
+static uint32_t proc_raise(struct call *c)
+{
+	(void)c;
+	return E_NOTSUP;
+}
+
+static uint32_t not_supported(struct call *c)
+{
+	(void)c;
+	return E_NOTSUP;
+}
+
+/* ----- the function table ----- */
+
+struct wasi_def {
+	const char *name;
+	const char *sig; /* params: i = i32, I = i64; results: always one i32 errno */
+	uint32_t (*fn)(struct call *c);
+};
+
+static const struct wasi_def defs[] = {
+	{"args_get", "ii", args_get},
+	{"args_sizes_get", "ii", args_sizes_get},
+	{"environ_get", "ii", environ_get},
+	{"environ_sizes_get", "ii", environ_sizes_get},
+	{"clock_res_get", "ii", clock_res_get},
+	{"clock_time_get", "iIi", clock_time_get},
+	{"fd_advise", "iIIi", fd_advise},
+	{"fd_allocate", "iII", fd_allocate},
+	{"fd_close", "i", fd_close},
+	{"fd_datasync", "i", fd_sync},
+	{"fd_fdstat_get", "ii", fd_fdstat_get},
+	{"fd_fdstat_set_flags", "ii", fd_fdstat_set_flags},
+	{"fd_fdstat_set_rights", "iII", fd_fdstat_set_rights},
+	{"fd_filestat_get", "ii", fd_filestat_get},
+	{"fd_filestat_set_size", "iI", fd_filestat_set_size},
+	{"fd_filestat_set_times", "iIIi", fd_filestat_set_times},
+	{"fd_pread", "iiiIi", fd_pread},
+	{"fd_prestat_get", "ii", fd_prestat_get},
+	{"fd_prestat_dir_name", "iii", fd_prestat_dir_name},
+	{"fd_pwrite", "iiiIi", fd_pwrite},
+	{"fd_read", "iiii", fd_read},
+	{"fd_readdir", "iiiIi", fd_readdir},
+	{"fd_renumber", "ii", fd_renumber},
+	{"fd_seek", "iIii", fd_seek},
+	{"fd_sync", "i", fd_sync},
+	{"fd_tell", "ii", fd_tell},
+	{"fd_write", "iiii", fd_write},
+	{"path_create_directory", "iii", path_create_directory},
+	{"path_filestat_get", "iiiii", path_filestat_get},
+	{"path_filestat_set_times", "iiiiIIi", path_filestat_set_times},
+	{"path_link", "iiiiiii", path_link},
+	{"path_open", "iiiiiIIii", path_open},
+	{"path_readlink", "iiiiii", path_readlink},
+	{"path_remove_directory", "iii", path_remove_directory},
+	{"path_rename", "iiiiii", path_rename},
+	{"path_symlink", "iiiii", path_symlink},
+	{"path_unlink_file", "iii", path_unlink_file},
+	{"poll_oneoff", "iiii", poll_oneoff},
+	{"proc_exit", "i", NULL},
+	{"proc_raise", "i", proc_raise},
+	{"sched_yield", "", sched_yield_},
+	{"random_get", "ii", random_get},
+	{"sock_accept", "iii", not_supported},
+	{"sock_recv", "iiiiii", not_supported},
+	{"sock_send", "iiiii", not_supported},
+	{"sock_shutdown", "ii", not_supported},
+};
+
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+/* What a WASI host function gets as its user pointer. */
+struct host_ctx {
+	struct wasi *w;
+	const struct wasi_def *def;
+	struct wasm_func *func; /* created on first resolve */
+};
+
+struct wasi_impl {
+	struct wasi w;
+	struct host_ctx ctx[NDEFS];
+};
+
+static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
+{
+	struct host_ctx *hx = hc->user;
+	struct call c;
+
+	if (!hx->def->fn) { /* proc_exit */
+		hc->exit_code = (int)(uint32_t)slots[0];
+		return WASM_TRAP_EXIT;
+	}
+	c.w = hx->w;
+	c.mem = hc->caller ? wasm_instance_memory(hc->caller) : NULL;
+	c.a = slots;
+	slots[0] = hx->def->fn(&c);
+	return WASM_TRAP_NONE;
+}
+
+int wasi_resolve(void *ctx, const char *module, const char *name, enum wasm_extern_kind kind,
+		 struct wasm_extern *out)
+{
+	struct wasi_impl *wi = ctx;
+
+	if (!wi || strcmp(module, "wasi_snapshot_preview1") || kind != WASM_EXTERN_FUNC)
+		return -ENOENT;
+	for (size_t i = 0; i < NDEFS; i++) {
+		struct host_ctx *hx = &wi->ctx[i];
+		uint8_t params[16], result = WASM_I32;
+		struct wasm_functype t;
+		uint32_t np = 0;
+
+		if (strcmp(defs[i].name, name))
+			continue;
+		if (!hx->func) {
+			for (const char *p = defs[i].sig; *p; p++)
+				params[np++] = *p == 'I' ? WASM_I64 : WASM_I32;
+			t.nparams = np;
+			t.params = params;
+			t.nresults = defs[i].fn ? 1 : 0;
+			t.results = &result;
+			if (wasm_func_create_host(wi->w.store, &t, wasi_call, hx, &hx->func))
+				return -ENOMEM;
+		}
+		out->kind = WASM_EXTERN_FUNC;
+		out->u.func = hx->func;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ----- life cycle ----- */
+
+static char **copy_strings(char **v, int n)
+{
+	char **r = core_calloc((size_t)n + 1, sizeof(char *));
+
+	if (!r)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(v[i]) + 1;
+		r[i] = core_alloc(len);
+		if (!r[i]) {
+			while (i-- > 0)
+				core_free(r[i]);
+			core_free(r);
+			return NULL;
+		}
+		memcpy(r[i], v[i], len);
+	}
+	return r;
+}
+
+static void free_strings(char **v, int n)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < n; i++)
+		core_free(v[i]);
+	core_free(v);
+}
+
+static int add_stdio(struct wasi *w, const struct wasi_config *cfg)
+{
+	const int host[3] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd};
+
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+		w->fds[i].host = host[i];
+		w->fds[i].own = false;
+		w->fds[i].type = fstat(host[i], &st) == 0 ? filetype(st.st_mode) : FT_CHAR;
+	}
+	w->nfds = 3;
+	return 0;
+}
+
+static int add_preopen(struct wasi *w, const struct wasi_preopen *po)
+{
+	int fd = open(po->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint32_t idx;
+	size_t n = strlen(po->guest) + 1;
+
+	if (fd < 0)
+		return -errno;
+	if (alloc_fd(w, fd, FT_DIR, &idx)) {
+		close(fd);
+		return -EMFILE;
+	}
+	w->fds[idx].preopen = core_alloc(n);
+	if (!w->fds[idx].preopen) {
+		close_fd(&w->fds[idx]);
+		return -ENOMEM;
+	}
+	memcpy(w->fds[idx].preopen, po->guest, n);
+	return 0;
+}
+
+int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi **out,
+		int *bad_preopen)
+{
+	struct wasi_impl *wi = core_calloc(1, sizeof(*wi));
+	struct wasi *w;
+	int rc;
+
+	if (!wi)
+		return -ENOMEM;
+	w = &wi->w;
+	w->store = s;
+	for (size_t i = 0; i < NDEFS; i++) {
+		wi->ctx[i].w = w;
+		wi->ctx[i].def = &defs[i];
+	}
+	w->argc = cfg->argc;
+	w->nenv = cfg->nenv;
+	w->argv = copy_strings(cfg->argv, cfg->argc);
+	w->env = copy_strings(cfg->env, cfg->nenv);
+	if (!w->argv || !w->env) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	add_stdio(w, cfg);
+	for (int i = 0; i < cfg->npreopens; i++) {
+		rc = add_preopen(w, &cfg->preopens[i]);
+		if (rc) {
+			if (bad_preopen)
+				*bad_preopen = i;
+			goto err_free;
+		}
+	}
+	*out = w;
+	return 0;
+err_free:
+	wasi_destroy(w);
+	return rc;
+}
+
+void wasi_destroy(struct wasi *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < w->nfds; i++)
+		if (w->fds[i].host >= 0)
+			close_fd(&w->fds[i]);
+	free_strings(w->argv, w->argc);
+	free_strings(w->env, w->nenv);
+	/* struct wasi is the first member of struct wasi_impl */
+	core_free(w);
+}

@@ -1,0 +1,46 @@
+/*
+ * WASI preview1 ("wasi_snapshot_preview1") as host functions for the wasm engine:
+ * arguments, environment, clocks, random, file descriptors (stdio and preopened
+ * directories), paths (capability-confined below a preopen), poll_oneoff, proc_exit and
+ * sched_yield. A struct wasi is one process's WASI state (its fd table); it is tied to one
+ * store and reaches guest memory only through wasm_memory_range(). Not thread-safe: the
+ * store's thread uses it.
+ */
+#ifndef LODGE_WASM_WASI_WASI_H
+#define LODGE_WASM_WASI_WASI_H
+
+#include "wasm/wasm.h"
+
+struct wasi;
+
+struct wasi_preopen {
+	const char *host;  /* directory on the host */
+	const char *guest; /* name the guest sees ("/data", ".") */
+};
+
+struct wasi_config {
+	int argc;
+	char **argv; /* argv[0] is the program name */
+	int nenv;
+	char **env; /* "KEY=VALUE" strings */
+	int npreopens;
+	const struct wasi_preopen *preopens;
+	int stdin_fd, stdout_fd, stderr_fd; /* host fds for guest fds 0..2 (not closed) */
+};
+
+/* Creates WASI state for store s: copies the configuration and opens the preopened
+ * directories. Returns 0, -ENOMEM, or a negative errno from opening a directory (with
+ * the offending entry's index in *bad_preopen when not NULL). */
+int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi **out,
+		int *bad_preopen) __attribute__((warn_unused_result));
+
+/* Closes every fd WASI opened and frees the state. NULL is a no-op. Host functions
+ * already handed to the store must not be called afterwards. */
+void wasi_destroy(struct wasi *w);
+
+/* A wasm_resolve_fn for module "wasi_snapshot_preview1" (ctx is the struct wasi).
+ * Returns -ENOENT for other modules and unknown names. */
+int wasi_resolve(void *ctx, const char *module, const char *name, enum wasm_extern_kind kind,
+		 struct wasm_extern *out);
+
+#endif

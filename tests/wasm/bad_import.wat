@@ -1,0 +1,1 @@
+(module (import "env" "missing" (func)) (func (export "_start")))
