@@ -1,7 +1,7 @@
 # Differential tests against qemu-riscv64 (tests/diff/). Included by the top Makefile.
 #   make diff-test                       the suite: seeds 1..40 against build/lodge
 #   make diff-test DIFF_SEEDS=500        a longer soak (seeds 1..500)
-#   make diff-test DIFF_SEED=17          one seed (or 100-200, or 1,5,9); program kept
+#   make diff-test DIFF_SEED=17          one seed (or 100-200, or 1,5,9); programs kept
 #   make diff-min DIFF_SEED=17           shrink a failing seed to the units that matter
 # Programs are written to build/diff/; failing ones stay there.
 
@@ -14,5 +14,5 @@ diff-test: build/lodge
 
 diff-min: build/lodge
 	@test -n "$(DIFF_SEED)" || { echo "diff-min: set DIFF_SEED=N"; exit 2; }
-	python3 tests/diff/gen.py minimize --seed $(DIFF_SEED) --lodge build/lodge \
-		$(if $(DIFF_INSNS),--insns $(DIFF_INSNS))
+	@python3 tests/diff/gen.py minimize --seed $(DIFF_SEED) --lodge build/lodge \
+		$(if $(DIFF_INSNS),--insns $(DIFF_INSNS)) $(if $(DIFF_MODE),--mode $(DIFF_MODE))

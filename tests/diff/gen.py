@@ -109,7 +109,8 @@ class Unit:
 		self.lines.extend(other.lines)
 
 	def count(self):
-		return sum(1 for t, _ in self.lines if not t.endswith(":") and not t.startswith(".skip"))
+		return sum(1 for t, _ in self.lines
+			   if not t.endswith(":") and not t.startswith((".skip", ".balign")))
 
 
 class Gen:
@@ -343,7 +344,8 @@ class Gen:
 		return t
 
 	def u_smc(self, depth):
-		"""Self-modifying code: write an instruction into diff_code, fence.i, run it."""
+		"""Self-modifying code: write an instruction into diff_code, or over the next
+		instruction of the body itself, fence.i, run it."""
 		u = Unit()
 		r = self.rng
 		a = self.tmp()
@@ -376,6 +378,17 @@ class Gen:
 			cadd = 1 | (imm & 31) << 2 | d << 7 | (imm >> 5 & 1) << 12
 			insn = cadd | 0x0001 << 16		# c.addi, c.nop
 			what = "c.addi x%d, %d; c.nop" % (d, imm)
+		if r.random() < 0.5:
+			# Patch the next instruction of the running code, in place.
+			slot = self.newlabel()
+			u.lines[-1] = ("lla x%d, %s" % (a, slot), ["x%d" % a])
+			u.add("li x%d, %d" % (t, insn), "x%d" % t)
+			u.add("sw x%d, 0(x%d)" % (t, a))
+			u.add("fence.i")
+			u.add(".balign 4")
+			u.add(slot + ":")
+			u.add(".4byte 0x00000013\t/* nop, becomes %s */" % what, "x%d" % d)
+			return u
 		u.add("li x%d, %d" % (t, insn), "x%d" % t)
 		u.add("sw x%d, 0(x%d)" % (t, a))
 		u.add("li x%d, %d" % (t, 0x67 | link << 15), "x%d" % t)	# jalr x0, 0(link)
@@ -384,7 +397,7 @@ class Gen:
 		u.add("jalr x%d, 0(x%d)\t/* runs %s */" % (link, a, what), "x%d" % link, "x%d" % d)
 		return u
 
-	def mem_slot(self, size, store, compress=False, fp=False):
+	def mem_slot(self, size, store, compress=False):
 		"""(base, offset) for an access of `size` bytes; stores stay inside the buffer."""
 		r = self.rng
 		top = BUF if store else BUF + POOL
@@ -970,6 +983,8 @@ def run_one(cmd, timeout):
 		r = sh(cmd, timeout=timeout)
 	except subprocess.TimeoutExpired:
 		return None, "timed out after %ds" % timeout
+	except OSError as e:
+		return None, "cannot run %s: %s" % (cmd[0], e.strerror)
 	text = r.stdout.decode("latin-1").replace("\r", "")
 	m = re.search(r"DIFF-BEGIN\n(.*?)DIFF-END\n", text, re.S)
 	t = re.search(r"DIFF-TRAP.*\n(\w+)\n(\w+)\n(\w+)\n", text)

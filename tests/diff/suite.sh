@@ -4,7 +4,7 @@
 # must match. One line per program. Environment:
 #   LODGE          lodge binary (set by tests/run.sh; default build/lodge)
 #   DIFF_SEEDS=N   run seeds 1..N (default 40)
-#   DIFF_SEED=S    run exactly these seeds instead: 17, 100-200, 1,5,9
+#   DIFF_SEED=S    run exactly these seeds instead, and keep their programs: 17, 100-200
 #   DIFF_INSNS=N   instructions per program (default 400)
 #   DIFF_MODE=M    bare side always in mode M (0 M-mode, 1 U Sv39, 2 S Sv39, 3 U Sv48)
 #   DIFF_OUT=DIR   where programs go (default build/diff); failing ones are kept there
@@ -30,5 +30,5 @@ if [ ! -x "$lodge" ]; then
 	exit 0
 fi
 $gen run --seeds "$seeds" --insns "$insns" --lodge "$lodge" --out "$out" \
-	${DIFF_MODE:+--mode "$DIFF_MODE"}
+	${DIFF_MODE:+--mode "$DIFF_MODE"} ${DIFF_SEED:+--keep}
 exit 0

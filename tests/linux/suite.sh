@@ -1,0 +1,178 @@
+#!/bin/sh
+# Linux boot tests (issue 3): boot Debian's kernel through OpenSBI with the test init
+# (tests/linux/test-init.sh) and check what it reports; reboot, panic and command-line
+# variants; --dump-dtb; bad input. Boots use the release build for speed (one boot also
+# runs under the ASan+UBSan build); bad-input checks use $LODGE (the ASan build).
+# Needs `make guest linux-initrds` (make test runs them); SKIPs without them.
+set -u
+top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+rel=$top/build/release/lodge
+asan=${LODGE:-$top/build/asan/lodge}
+out=$top/guest-cache/out
+img=$top/build/linux
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+pass() { echo "PASS: linux.$1"; }
+fail() { echo "FAIL: linux.$1: $2"; }
+skip() { echo "SKIP: linux.$1: $2"; }
+
+if [ ! -f "$out/Image" ] || [ ! -f "$out/fw_dynamic.bin" ] || [ ! -f "$img/test-initrd.img" ]; then
+	skip all "no default guest (run make guest linux-initrds; needs Debian's mirror)"
+	exit 0
+fi
+[ -x "$rel" ] || rel=$asan
+
+# boot NAME LODGE INITRD [ARGS...]: runs a guest, output in $tmp/NAME.out, status in $st
+boot() {
+	name=$1 bin=$2 initrd=$3
+	shift 3
+	"$bin" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" --initrd "$initrd" \
+		--timeout 240 "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err"
+	st=$?
+	tr -d '\r' <"$tmp/$name.out" >"$tmp/$name.txt"
+}
+
+fact() { sed -n "s/^LODGE-TEST $2=//p" "$tmp/$1.txt" | head -n 1; }
+
+sanitizer_clean() { ! grep -qE 'AddressSanitizer|runtime error|ThreadSanitizer' "$tmp/$1.err"; }
+
+# check_facts NAME CPUS MEM_MB: the test init's report for a normal poweroff boot
+check_facts() {
+	name=$1 cpus=$2 mem_kb=$(($3 * 1024))
+	now=$(date +%s)
+	why=
+	[ "$st" -eq 0 ] || why="exit status $st"
+	grep -q '^LODGE-TEST done' "$tmp/$name.txt" || why="$why; no 'done' line"
+	[ "$(fact "$name" nproc)" = "$cpus" ] || why="$why; nproc=$(fact "$name" nproc), want $cpus"
+	m=$(fact "$name" memtotal_kb)
+	if [ -z "$m" ] || [ "$m" -lt $((mem_kb * 6 / 10)) ] || [ "$m" -gt "$mem_kb" ]; then
+		why="$why; memtotal_kb=$m not close to $mem_kb"
+	fi
+	d=$(fact "$name" date)
+	if [ -z "$d" ] || [ $((now - d)) -gt 300 ] || [ $((d - now)) -gt 60 ]; then
+		why="$why; guest date $d vs host $now"
+	fi
+	[ "$(fact "$name" tmpfs)" = ok ] || why="$why; tmpfs write-then-read failed"
+	[ "$(fact "$name" modules_failed)" = none ] || why="$why; modules failed: $(fact "$name" modules_failed)"
+	sanitizer_clean "$name" || why="$why; sanitizer report"
+	if [ -z "$why" ]; then
+		pass "$name"
+	else
+		fail "$name" "${why#; } (output: $tmp/$name.txt)"
+		sed 's/^/    /' "$tmp/$name.err" | tail -n 5
+	fi
+}
+
+for n in 1 2 4; do
+	boot "boot_cpus$n" "$rel" "$img/test-initrd.img" --cpus "$n" --mem 256M \
+		--append "console=ttyS0 quiet"
+	check_facts "boot_cpus$n" "$n" 256
+done
+
+# One boot under ASan+UBSan (slower; 2 harts to exercise cross-hart paths).
+boot boot_asan "$asan" "$img/test-initrd.img" --cpus 2 --mem 192M --append "console=ttyS0 quiet"
+check_facts boot_asan 2 192
+
+# Reboot with --no-reboot: distinct status 120 after the init's report.
+boot reboot_noreboot "$rel" "$img/test-initrd-reboot.img" --no-reboot --append "console=ttyS0 quiet"
+if [ "$st" -eq 120 ] && grep -q '^LODGE-TEST end=reboot' "$tmp/reboot_noreboot.txt"; then
+	pass reboot_noreboot
+else
+	fail reboot_noreboot "status $st (want 120)"
+fi
+
+# Reboot without --no-reboot: the machine starts again (two boots), until the timeout.
+"$rel" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" \
+	--initrd "$img/test-initrd-reboot.img" --append "console=ttyS0 quiet" --timeout 200 \
+	</dev/null >"$tmp/reboot.out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 200 ]; do
+	[ "$(grep -c 'LODGE-TEST init' "$tmp/reboot.out")" -ge 2 ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 1
+	i=$((i + 1))
+done
+inits=$(grep -c 'LODGE-TEST init' "$tmp/reboot.out")
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+if [ "$inits" -ge 2 ]; then
+	pass reboot_restarts
+else
+	fail reboot_restarts "saw $inits boots of the init, want 2"
+fi
+
+# Kernel panic (sysrq crash): status 121, panic text shown.
+boot panic "$rel" "$img/test-initrd-panic.img" --append "console=ttyS0 quiet"
+if [ "$st" -eq 121 ] && grep -q 'Kernel panic - not syncing' "$tmp/panic.txt" &&
+	grep -q 'panicked' "$tmp/panic.err"; then
+	pass panic
+else
+	fail panic "status $st (want 121), or no panic text"
+fi
+
+# A different command line reaches the guest: lodge.end=exit makes init exit, which the
+# kernel answers with "Attempted to kill init".
+boot cmdline "$rel" "$img/test-initrd.img" --append "console=ttyS0 quiet lodge.end=exit"
+if [ "$st" -eq 121 ] && grep -q 'Attempted to kill init' "$tmp/cmdline.txt" &&
+	grep -q '^LODGE-TEST end=exit' "$tmp/cmdline.txt"; then
+	pass cmdline_variant
+else
+	fail cmdline_variant "status $st, or the command line did not reach the guest"
+fi
+
+# fw_jump.bin boots the same kernel (jumps to 0x80200000, FDT in a1).
+boot fw_jump "$rel" "$img/test-initrd.img" --firmware "$out/fw_jump.bin" --append "console=ttyS0 quiet"
+if [ "$st" -eq 0 ] && grep -q '^LODGE-TEST done' "$tmp/fw_jump.txt"; then
+	pass fw_jump
+else
+	fail fw_jump "status $st"
+fi
+
+# --dump-dtb writes the tree; dtc decodes it.
+if command -v dtc >/dev/null; then
+	"$asan" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" --cpus 3 \
+		--dump-dtb "$tmp/lodge.dtb" --timeout 0.5 </dev/null >/dev/null 2>&1
+	if dtc -I dtb -O dts -o "$tmp/lodge.dts" "$tmp/lodge.dtb" 2>/dev/null &&
+		grep -q 'riscv,isa-extensions' "$tmp/lodge.dts" && grep -q 'cpu@2' "$tmp/lodge.dts" &&
+		grep -q 'ns16550a' "$tmp/lodge.dts" && grep -q 'syscon-poweroff' "$tmp/lodge.dts" &&
+		grep -q 'linux,initrd' "$tmp/lodge.dts" || grep -q 'sifive,plic-1.0.0' "$tmp/lodge.dts"; then
+		pass dump_dtb
+	else
+		fail dump_dtb "dtc could not read the tree, or nodes are missing"
+	fi
+else
+	skip dump_dtb "dtc not installed"
+fi
+
+# Bad input: one clear line, non-zero status, no crash.
+# bad NAME WANT_STATUS ARGS...
+bad() {
+	name=$1 want=$2
+	shift 2
+	"$asan" run "$@" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
+	s=$?
+	lines=$(grep -c . "$tmp/bad.err")
+	if [ "$s" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -q '^lodge: ' "$tmp/bad.err" &&
+		sanitizer_clean bad 2>/dev/null; then
+		pass "bad_$name"
+	else
+		fail "bad_$name" "status $s (want $want), $lines stderr lines: $(head -c 300 "$tmp/bad.err")"
+	fi
+}
+cp "$tmp/bad.err" "$tmp/bad.err" 2>/dev/null
+head -c 100000 /dev/urandom >"$tmp/garbage"
+truncate -s 300M "$tmp/huge-initrd"
+K="--kernel $out/Image --firmware $out/fw_dynamic.bin"
+bad missing_kernel 125 --kernel "$tmp/nonexistent" --firmware "$out/fw_dynamic.bin"
+bad garbage_kernel 125 --kernel "$tmp/garbage" --firmware "$out/fw_dynamic.bin"
+bad initrd_too_big 125 $K --initrd "$tmp/huge-initrd" --mem 256M
+bad mem_too_small 125 $K --mem 8M
+bad mem_absurd 2 $K --mem 1000T
+bad cpus_zero 2 $K --cpus 0
+bad cpus_1000 2 $K --cpus 1000
+bad firmware_missing 125 --kernel "$out/Image" --firmware "$tmp/no-such-fw.bin"
+bad firmware_directory 125 --kernel "$out/Image" --firmware "$tmp"
+bad kernel_and_bare 2 $K --bare "$tmp/garbage"
+exit 0
