@@ -98,6 +98,7 @@ check: unit
 test: guests
 	$(MAKE) MODE=asan lodge unit
 	$(MAKE) MODE=release lodge
+	$(MAKE) MODE=tsan lodge
 	@$(MAKE) guest linux-initrds || echo "make test: no default guest: Linux boot tests will be skipped"
 	@tests/run.sh --all build/asan
 
@@ -132,10 +133,14 @@ help:
 # Area fragments: each test or bench area owns its own make fragment.
 -include tests/guests/guests.mk
 -include tests/diff/diff.mk
+-include tests/smp/smp.mk
 -include tests/wasm-spec/spec.mk
 -include bench/bench.mk
 -include guest/guest.mk
 -include tests/linux/linux.mk
+-include tests/fuzz/fuzz.mk
+-include tests/wasi-programs/programs.mk
+-include bench/wasm/wasm.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.
 # make run CPUS=2 MEM=512M APPEND="console=ttyS0 quiet"

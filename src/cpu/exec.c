@@ -541,7 +541,8 @@ int hart_run(struct hart *h)
 		uint64_t va = RS1 + (uint64_t)op->imm;                                     \
 		const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];               \
 		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                   \
-			RD = (uint64_t)*(const T *)(e->addend + va);                       \
+			RD = (uint64_t)__atomic_load_n((const T *)(e->addend + va),        \
+						       __ATOMIC_RELAXED);                  \
 		} else {                                                                   \
 			uint64_t v_;                                                       \
 			int r_ = mmu_load(h, va, size, &v_);                               \
@@ -557,7 +558,7 @@ int hart_run(struct hart *h)
 		const struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];             \
 		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                   \
 			uint8_t *p_ = (uint8_t *)(e->addend + va);                         \
-			*(T *)(void *)p_ = (T)(val);                                       \
+			__atomic_store_n((T *)(void *)p_, (T)(val), __ATOMIC_RELAXED);     \
 			note_store(h, p_, size);                                           \
 		} else {                                                                   \
 			int r_ = mmu_store(h, va, size, (uint64_t)(val));                  \
@@ -951,7 +952,7 @@ L_FLW: {
 	const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];
 	FP_CHECK();
 	if (likely(e->tag == (va & (~0xfffull | 3)))) {
-		v = *(const uint32_t *)(e->addend + va);
+		v = __atomic_load_n((const uint32_t *)(e->addend + va), __ATOMIC_RELAXED);
 	} else {
 		int r = mmu_load(h, va, 4, &v);
 		if (unlikely(r))
@@ -966,7 +967,7 @@ L_FLD: {
 	const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];
 	FP_CHECK();
 	if (likely(e->tag == (va & (~0xfffull | 7)))) {
-		v = *(const uint64_t *)(e->addend + va);
+		v = __atomic_load_n((const uint64_t *)(e->addend + va), __ATOMIC_RELAXED);
 	} else {
 		int r = mmu_load(h, va, 8, &v);
 		if (unlikely(r))

@@ -316,7 +316,7 @@ static inline uint64_t shift_jam(uint64_t v, unsigned n)
 /* Rounds v to an integer after dropping its `drop` low bits (drop >= 1) in mode rm, for a
  * value of sign neg. Sets *inexact when a dropped bit was set. */
 static ALWAYS_INLINE uint64_t round_bits(uint64_t v, unsigned drop, bool neg, unsigned rm,
-					bool *inexact)
+					 bool *inexact)
 {
 	uint64_t q, rem, half;
 	bool up;
@@ -363,7 +363,8 @@ static uint64_t round_pack(const struct fmt *f, struct unpacked u, unsigned rm, 
 		return sign;
 	if (u.exp < f->emin) {
 		/* only a value just under 2^emin can round up out of the tiny range */
-		tiny = u.exp < f->emin - 1 || round_bits(u.sig, drop, u.neg, rm, &unused) >> f->p == 0;
+		tiny = u.exp < f->emin - 1 ||
+		       round_bits(u.sig, drop, u.neg, rm, &unused) >> f->p == 0;
 		drop += (unsigned)(f->emin - u.exp);
 	}
 	q = round_bits(u.sig, drop, u.neg, rm, &nx);
@@ -782,6 +783,19 @@ static int cvt_d_s(struct hart *h, unsigned rd, uint64_t a, unsigned rm)
 }
 
 /* ---- dispatch ---- */
+
+/* The dispatch below indexes operation families by their order in ops.def. */
+#define FPU_ORDER(first, n, last) _Static_assert((first) + (n) == (last), #first " family order")
+FPU_ORDER(OP_FMADD_S, 3, OP_FNMADD_S);
+FPU_ORDER(OP_FMADD_D, 3, OP_FNMADD_D);
+FPU_ORDER(OP_FSGNJ_S, 2, OP_FSGNJX_S);
+FPU_ORDER(OP_FSGNJ_D, 2, OP_FSGNJX_D);
+FPU_ORDER(OP_FCVT_W_S, 3, OP_FCVT_LU_S);
+FPU_ORDER(OP_FCVT_W_D, 3, OP_FCVT_LU_D);
+FPU_ORDER(OP_FCVT_S_W, 3, OP_FCVT_S_LU);
+FPU_ORDER(OP_FCVT_D_W, 3, OP_FCVT_D_LU);
+FPU_ORDER(OP_FNMADD_S, 1, OP_FADD_S);	/* FADD_S..FMV_W_X: the binary32 group */
+FPU_ORDER(OP_FMV_W_X, 1, OP_FMADD_D);
 
 static int exec_s(struct hart *h, enum op_kind kind, unsigned rd, unsigned rs1, unsigned rs2,
 		  unsigned rm)

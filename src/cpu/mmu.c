@@ -165,17 +165,49 @@ static int data_xlate(struct hart *h, uint64_t va, enum access acc, uint64_t *pa
 	return 0;
 }
 
+/* Guest RAM accesses are atomics (see exec.c); odd sizes and misaligned parts of an
+ * access split across pages are copied bytewise. */
+static uint64_t ram_read(const uint8_t *p, unsigned size)
+{
+	uint64_t v = 0;
+
+	if (((uintptr_t)p & (size - 1)) == 0) {
+		switch (size) {
+		case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
+		case 2: return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+		case 4: return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+		case 8: return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+		}
+	}
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint64_t)__atomic_load_n(p + i, __ATOMIC_RELAXED) << (8 * i);
+	return v;
+}
+
+static void ram_write(uint8_t *p, unsigned size, uint64_t v)
+{
+	if (((uintptr_t)p & (size - 1)) == 0) {
+		switch (size) {
+		case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); return;
+		case 2: __atomic_store_n((uint16_t *)(void *)p, (uint16_t)v, __ATOMIC_RELAXED); return;
+		case 4: __atomic_store_n((uint32_t *)(void *)p, (uint32_t)v, __ATOMIC_RELAXED); return;
+		case 8: __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED); return;
+		}
+	}
+	for (unsigned i = 0; i < size; i++)
+		__atomic_store_n(p + i, (uint8_t)(v >> (8 * i)), __ATOMIC_RELAXED);
+}
+
 static int load_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t *out)
 {
-	uint64_t pa, v = 0;
+	uint64_t pa;
 	uint8_t *host;
 	int r = data_xlate(h, va, ACC_READ, &pa, &host);
 
 	if (r)
 		return r;
 	if (host) {
-		memcpy(&v, host, size);
-		*out = v;
+		*out = ram_read(host, size);
 		return 0;
 	}
 	if ((pa & (size - 1)) || bus_read(&h->vm->bus, pa, size, out) < 0) {
@@ -194,7 +226,7 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 	if (r)
 		return r;
 	if (host) {
-		memcpy(host, &val, size);
+		ram_write(host, size, val);
 		if (unlikely(h->code_pages[(host - h->ram) >> 12] |
 			     h->code_pages[(host + size - 1 - h->ram) >> 12]))
 			mmu_store_hook(h, host, size);

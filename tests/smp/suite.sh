@@ -1,0 +1,30 @@
+#!/bin/sh
+# Multi-hart tests: tests/smp/smp.S with 4 harts under the ASan+UBSan build ($LODGE) and
+# the ThreadSanitizer build (build/tsan/lodge), so data races in the hart threads, the
+# CLINT and the atomics show up as reports.
+set -u
+top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+elf=$top/build/guests-smp/smp.elf
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+if [ ! -f "$elf" ]; then
+	echo "SKIP: smp.all: $elf not built (needs gcc-riscv64-linux-gnu)"
+	exit 0
+fi
+for v in asan tsan; do
+	bin=$top/build/$v/lodge
+	[ "$v" = asan ] && bin=${LODGE:-$bin}
+	if [ ! -x "$bin" ]; then
+		echo "SKIP: smp.cpus4_$v: $bin not built (make $v)"
+		continue
+	fi
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$elf" --cpus 4 --timeout 120 \
+		</dev/null >"$tmp" 2>&1
+	st=$?
+	if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
+		echo "PASS: smp.cpus4_$v"
+	else
+		echo "FAIL: smp.cpus4_$v: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
+	fi
+done
+exit 0
