@@ -451,7 +451,7 @@ static inline uint64_t remw_s(uint64_t a, uint64_t b)
 
 static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
 {
-	if (unlikely(h->code_pages[(p - h->ram) >> 12]))
+	if (unlikely(__atomic_load_n(&h->code_pages[(p - h->ram) >> 12], __ATOMIC_RELAXED)))
 		mmu_store_hook(h, p, size);
 }
 
@@ -599,7 +599,7 @@ poll:
 	if (exec_poll(h))
 		return 0;
 	pc = h->pc;
-	h->countdown = POLL_BLOCKS;
+	__atomic_store_n(&h->countdown, POLL_BLOCKS, __ATOMIC_RELAXED);
 	goto lookup;
 
 next_block: {

@@ -227,8 +227,9 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 		return r;
 	if (host) {
 		ram_write(host, size, val);
-		if (unlikely(h->code_pages[(host - h->ram) >> 12] |
-			     h->code_pages[(host + size - 1 - h->ram) >> 12]))
+		if (unlikely(__atomic_load_n(&h->code_pages[(host - h->ram) >> 12], __ATOMIC_RELAXED) |
+			     __atomic_load_n(&h->code_pages[(host + size - 1 - h->ram) >> 12],
+					     __ATOMIC_RELAXED)))
 			mmu_store_hook(h, host, size);
 		return 0;
 	}

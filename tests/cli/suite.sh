@@ -13,8 +13,13 @@ elfs=$top/build/guests
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# say TEXT: print one result line (printf, not echo: dash's echo expands backslashes).
+say() {
+	printf '%s\n' "$*"
+}
+
 if [ ! -x "$lodge" ]; then
-	echo "SKIP: cli: no lodge binary at $lodge"
+	say "SKIP: cli: no lodge binary at $lodge"
 	exit 0
 fi
 
@@ -28,36 +33,36 @@ expect() {
 	lines=$(wc -l <"$tmp/err")
 	first=$(head -n 1 "$tmp/err")
 	if grep -q -e AddressSanitizer -e 'runtime error' -e LeakSanitizer "$tmp/err"; then
-		echo "FAIL: cli.$name: sanitizer report: $(grep -m 1 -e Sanitizer \
+		say "FAIL: cli.$name: sanitizer report: $(grep -m 1 -e Sanitizer \
 			-e 'runtime error' "$tmp/err")"
 		return
 	fi
 	case "|$want|" in
 	*"|$got|"*) ;;
 	*)
-		echo "FAIL: cli.$name: got status $got, expected $want ($first)"
+		say "FAIL: cli.$name: got status $got, expected $want ($first)"
 		return
 		;;
 	esac
 	if [ "$lines" -ne 1 ]; then
-		echo "FAIL: cli.$name: $lines lines on stderr, expected 1"
+		say "FAIL: cli.$name: $lines lines on stderr, expected 1"
 		return
 	fi
 	case $first in
 	"lodge: "*) ;;
 	*)
-		echo "FAIL: cli.$name: stderr does not start with 'lodge: ': $first"
+		say "FAIL: cli.$name: stderr does not start with 'lodge: ': $first"
 		return
 		;;
 	esac
 	case $first in
 	*"$word"*) ;;
 	*)
-		echo "FAIL: cli.$name: stderr does not mention '$word': $first"
+		say "FAIL: cli.$name: stderr does not mention '$word': $first"
 		return
 		;;
 	esac
-	echo "PASS: cli.$name"
+	say "PASS: cli.$name"
 }
 
 # need FILE NAME...: print SKIP lines for the named tests unless FILE exists.
@@ -66,7 +71,7 @@ need() {
 	shift
 	[ -f "$f" ] && return 0
 	for n; do
-		echo "SKIP: cli.$n: $f missing (make guests)"
+		say "SKIP: cli.$n: $f missing (make guests)"
 	done
 	return 1
 }
@@ -117,7 +122,7 @@ corrupt() {
 
 # --- files that are not usable programs
 expect missing_file 125 nonexistent.elf -- run --bare "$tmp/nonexistent.elf"
-echo "just text" >"$tmp/text.elf"
+say "just text" >"$tmp/text.elf"
 expect not_elf 125 text.elf -- run --bare "$tmp/text.elf"
 : >"$tmp/empty.elf"
 expect empty_file 125 empty.elf -- run --bare "$tmp/empty.elf"
@@ -126,7 +131,7 @@ expect directory 125 dir.elf -- run --bare "$tmp/dir.elf"
 if [ -f /bin/true ]; then
 	expect x86_64_elf 125 /bin/true -- run --bare /bin/true
 else
-	echo "SKIP: cli.x86_64_elf: no /bin/true"
+	say "SKIP: cli.x86_64_elf: no /bin/true"
 fi
 if need "$elfs/cli/rv32.elf" elf32; then
 	expect elf32 125 rv32.elf -- run --bare "$elfs/cli/rv32.elf"
@@ -181,13 +186,13 @@ if need "$elfs/loop.elf" timeout; then
 	got=$?
 	took=$(($(date +%s) - start))
 	if grep -q -e Sanitizer -e 'runtime error' "$tmp/err"; then
-		echo "FAIL: cli.timeout: sanitizer report"
+		say "FAIL: cli.timeout: sanitizer report"
 	elif [ $got -ne 124 ]; then
-		echo "FAIL: cli.timeout: got status $got, expected 124"
+		say "FAIL: cli.timeout: got status $got, expected 124"
 	elif [ $took -gt 5 ]; then
-		echo "FAIL: cli.timeout: took $took s for --timeout 1"
+		say "FAIL: cli.timeout: took $took s for --timeout 1"
 	else
-		echo "PASS: cli.timeout"
+		say "PASS: cli.timeout"
 	fi
 fi
 exit 0

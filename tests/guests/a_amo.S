@@ -69,31 +69,39 @@
 	TEST_AMO_W 79, amomaxu.w, 0x5, 0xffffffff80000000, 0x5, 0xffffffff80000000
 
 	/* amo*.d */
-	TEST_AMO_D 82, amoswap.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0x7ffffffffffffffe
+	TEST_AMO_D 82, amoswap.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0x7ffffffffffffffe
 	TEST_AMO_D 85, amoswap.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0x20
 	TEST_AMO_D 88, amoswap.d, 0x5, 0xffffffff00000000, 0x5, 0xffffffff00000000
-	TEST_AMO_D 91, amoadd.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0xffffffffffffffff
+	TEST_AMO_D 91, amoadd.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0xffffffffffffffff
 	TEST_AMO_D 94, amoadd.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0x10
 	TEST_AMO_D 97, amoadd.d, 0x5, 0xffffffff00000000, 0x5, 0xffffffff00000005
-	TEST_AMO_D 100, amoxor.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0xffffffffffffffff
+	TEST_AMO_D 100, amoxor.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0xffffffffffffffff
 	TEST_AMO_D 103, amoxor.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0xffffffffffffffd0
 	TEST_AMO_D 106, amoxor.d, 0x5, 0xffffffff00000000, 0x5, 0xffffffff00000005
 	TEST_AMO_D 109, amoand.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0x0
 	TEST_AMO_D 112, amoand.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0x20
 	TEST_AMO_D 115, amoand.d, 0x5, 0xffffffff00000000, 0x5, 0x0
-	TEST_AMO_D 118, amoor.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0xffffffffffffffff
+	TEST_AMO_D 118, amoor.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0xffffffffffffffff
 	TEST_AMO_D 121, amoor.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0xfffffffffffffff0
 	TEST_AMO_D 124, amoor.d, 0x5, 0xffffffff00000000, 0x5, 0xffffffff00000005
-	TEST_AMO_D 127, amomin.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0x8000000000000001
+	TEST_AMO_D 127, amomin.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0x8000000000000001
 	TEST_AMO_D 130, amomin.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0xfffffffffffffff0
 	TEST_AMO_D 133, amomin.d, 0x5, 0xffffffff00000000, 0x5, 0xffffffff00000000
-	TEST_AMO_D 136, amomax.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0x7ffffffffffffffe
+	TEST_AMO_D 136, amomax.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0x7ffffffffffffffe
 	TEST_AMO_D 139, amomax.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0x20
 	TEST_AMO_D 142, amomax.d, 0x5, 0xffffffff00000000, 0x5, 0x5
-	TEST_AMO_D 145, amominu.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0x7ffffffffffffffe
+	TEST_AMO_D 145, amominu.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0x7ffffffffffffffe
 	TEST_AMO_D 148, amominu.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0x20
 	TEST_AMO_D 151, amominu.d, 0x5, 0xffffffff00000000, 0x5, 0x5
-	TEST_AMO_D 154, amomaxu.d, 0x8000000000000001, 0x7ffffffffffffffe, 0x8000000000000001, 0x8000000000000001
+	TEST_AMO_D 154, amomaxu.d, 0x8000000000000001, 0x7ffffffffffffffe, \
+		0x8000000000000001, 0x8000000000000001
 	TEST_AMO_D 157, amomaxu.d, 0xfffffffffffffff0, 0x20, 0xfffffffffffffff0, 0xfffffffffffffff0
 	TEST_AMO_D 160, amomaxu.d, 0x5, 0xffffffff00000000, 0x5, 0xffffffff00000000
 

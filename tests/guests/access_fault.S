@@ -1,11 +1,11 @@
 /*
  * Access faults at physical addresses with nothing behind them: 0x0, the end of the
- * default 128 MiB of RAM (0x88000000) and 0x200000000. Loads raise 5, stores and AMOs 7,
- * instruction fetches (a jump there) 1, LR 5, AMOs 7, with mepc = the faulting instruction (for a fetch:
- * the target) and mtval = the address (0x0 is checked for the cause only, since 0 is also
- * what a hart writes when it reports no address). Also a misaligned load that straddles
- * the end of RAM, and the same faults from S-mode. 0x40000000 is not used: QEMU's virt
- * board has its PCIe window there.
+ * default 128 MiB of RAM (0x88000000) and 0x200000000. Loads and LR raise 5, stores and
+ * AMOs 7, instruction fetches (a jump there) 1, with mepc = the faulting instruction (for
+ * a fetch: the target) and mtval = the address (0x0 is checked for the cause only, since
+ * 0 is also what a hart writes when it reports no address). Also a misaligned load that
+ * straddles the end of RAM, fetches from MMIO (CLINT, UART), and the same faults from
+ * S-mode. 0x40000000 is not used: QEMU's virt board has its PCIe window there.
  */
 #include "test.h"
 
@@ -71,6 +71,7 @@
 	FAULT_FETCH 19, 0x0, 0
 	FAULT_FETCH 22, 0x88000000, 1
 	FAULT_FETCH 25, 0x200000000, 1
+	FAULT_FETCH 48, CLINT_MSIP, 1		/* MMIO is not executable */
 
 	/* LR: load access fault */
 	EXPECT(.Llr)
@@ -104,6 +105,8 @@
 	FAIL(28)
 .Lamo:
 	CHECK_EQ(29, s10, CAUSE_STORE_ACCESS)
+	/* fetching from the UART: Lodge faults; QEMU executes its registers as code */
+	FAULT_FETCH 45, UART0, 1
 
 	PASS
 .Lbad_epc:

@@ -77,15 +77,24 @@ static int sieve(int n)
 static int classify(int x)
 {
 	switch (x) {
-	case 0: return 11;
-	case 1: return 23;
-	case 2: return 37;
-	case 3: return 41;
-	case 4: return 59;
-	case 5: return 61;
-	case 6: return 73;
-	case 7: return 89;
-	default: return -1;
+	case 0:
+		return 11;
+	case 1:
+		return 23;
+	case 2:
+		return 37;
+	case 3:
+		return 41;
+	case 4:
+		return 59;
+	case 5:
+		return 61;
+	case 6:
+		return 73;
+	case 7:
+		return 89;
+	default:
+		return -1;
 	}
 }
 
@@ -108,7 +117,7 @@ static uint32_t data[2000];
 
 int main(void)
 {
-	static long (*const ops[3])(long, long) = { add, sub, mul };
+	static long (*const ops[3])(long, long) = {add, sub, mul};
 	volatile long va = -7, vb = 2, big = -9000000000000000007L;
 	volatile uint64_t x = 0xfedcba9876543210ULL, y = 0x0123456789abcdefULL;
 	volatile double half = 0.5;

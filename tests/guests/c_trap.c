@@ -8,7 +8,7 @@
  */
 #include "runtime.h"
 
-#define MCAUSE_MTI	(0x8000000000000000ULL | 7)
+#define MCAUSE_MTI (0x8000000000000000ULL | 7)
 
 static volatile uint64_t last_cause, last_tval, last_epc;
 static volatile int ticks;

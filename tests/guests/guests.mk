@@ -9,9 +9,8 @@ GUEST_CC	?= riscv64-linux-gnu-gcc
 GUEST_SRC	:= tests/guests
 GUEST_OUT	:= build/guests
 GUEST_ARCH	:= -march=rv64gc -mabi=lp64d -mcmodel=medany
-GUEST_FLAGS	:= -nostdlib -nostartfiles -static -fno-pic -no-pie -Wl,--build-id=none \
-		   -Wl,--no-warn-rwx-segments \
-		   -I$(GUEST_SRC)/common
+GUEST_FLAGS	:= -nostdlib -nostartfiles -static -fno-pic -no-pie -I$(GUEST_SRC)/common \
+		   -Wl,--build-id=none -Wl,--no-warn-rwx-segments
 GUEST_LD	:= -T $(GUEST_SRC)/common/link.ld
 GUEST_CFLAGS	:= -O2 -ffreestanding -fno-stack-protector -Wall -Wextra -Werror -Wno-comment
 GUEST_DEPS	:= $(wildcard $(GUEST_SRC)/common/*.h) $(GUEST_SRC)/common/link.ld \

@@ -20,21 +20,26 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# say TEXT: print one result line (printf, not echo: dash's echo expands backslashes).
+say() {
+	printf '%s\n' "$*"
+}
+
 if [ $# -eq 0 ]; then
 	set -- $(cd "$dir" 2>/dev/null && ls -- *.elf 2>/dev/null | sed 's/\.elf$//')
 fi
 if [ $# -eq 0 ]; then
-	echo "SKIP: guests: no programs in build/guests (make guests; needs riscv64-linux-gnu-gcc)"
+	say "SKIP: guests: no programs in build/guests (make guests; needs riscv64-linux-gnu-gcc)"
 	exit 0
 fi
 if [ $runner = lodge ] && [ ! -x "$lodge" ]; then
 	for name; do
-		echo "SKIP: guests.$name: no lodge binary at $lodge"
+		say "SKIP: guests.$name: no lodge binary at $lodge"
 	done
 	exit 0
 fi
 if [ $runner = qemu ] && ! command -v qemu-system-riscv64 >/dev/null; then
-	echo "SKIP: guests: qemu-system-riscv64 not installed"
+	say "SKIP: guests: qemu-system-riscv64 not installed"
 	exit 0
 fi
 
@@ -66,7 +71,7 @@ for name; do
 	fi
 	got=$?
 	if grep -q -e AddressSanitizer -e 'runtime error' "$tmp/err"; then
-		echo "FAIL: guests.$name: sanitizer report: $(grep -m 1 -e AddressSanitizer \
+		say "FAIL: guests.$name: sanitizer report: $(grep -m 1 -e AddressSanitizer \
 			-e 'runtime error' "$tmp/err")"
 		continue
 	fi
@@ -75,7 +80,11 @@ for name; do
 		if [ $got -eq 137 ]; then
 			why="$why (killed $((tmo + 10)) s after start)"
 		fi
-		echo "FAIL: guests.$name: $why"
+		# a hint: lodge's complaint, or the C runtime's failure report
+		hint=$(head -n 1 "$tmp/err")
+		[ -n "$hint" ] || hint=$(grep -m 1 -e '^FAIL(' -e '^unexpected trap' "$tmp/out")
+		[ -z "$hint" ] || why="$why ($hint)"
+		say "FAIL: guests.$name: $why"
 		continue
 	fi
 	case $want_out in
@@ -83,19 +92,20 @@ for name; do
 	none)
 		# QEMU has no HTIF: the tohost programs print a fallback note there.
 		if [ $runner = lodge ] && [ -s "$tmp/out" ]; then
-			echo "FAIL: guests.$name: unexpected output: $(head -c 80 "$tmp/out")"
+			say "FAIL: guests.$name: unexpected output: $(head -c 80 "$tmp/out" |
+				tr '\n' ' ')"
 			continue
 		fi
 		;;
 	*)
 		printf '%b' "$want_out" >"$tmp/want"
 		if ! cmp -s "$tmp/want" "$tmp/out"; then
-			echo "FAIL: guests.$name: stdout is '$(head -c 80 "$tmp/out" | od -An -c |
+			say "FAIL: guests.$name: stdout is '$(head -c 80 "$tmp/out" | od -An -c |
 				tr -d '\n' | tr -s ' ')', expected '$want_out'"
 			continue
 		fi
 		;;
 	esac
-	echo "PASS: guests.$name"
+	say "PASS: guests.$name"
 done
 exit 0

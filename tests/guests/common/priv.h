@@ -1,5 +1,5 @@
 /*
- * Privileged-mode helpers for assembler tests (tests/guests/*.S): CSR bit names, trap
+ * Privileged-mode helpers for the assembler tests (tests/guests/NAME.S): CSR bits, trap
  * causes, device addresses, a generic M/S trap handler pair and mode-switch macros.
  * RISC-V Privileged Architecture 1.12 (mstatus 3.1.6, mcause 3.1.15, Sv39/48 4.3-4.5).
  *
@@ -8,7 +8,7 @@
  *   s10  cause, s9 tval, s8 epc of the last trap taken
  *   s7   mode the last trap was taken into: 3 = M (trap_m), 1 = S (trap_s)
  *   s6   mstatus/sstatus at trap entry, when mtvec/stvec point at trap_m_status/trap_s_status
- *   t4-t6 are clobbered by CHECK_EQ/FAIL (guest.h); tests keep values in a*, t0-t3, s0-s6.
+ *   t4-t6 are clobbered by CHECK_EQ/FAIL (guest.h); tests keep values in a*, t0-t3, s0-s5.
  * An armed trap (EXPECT) resumes at s11 in the mode that trapped (xRET), except an ecall
  * taken into M, which continues at s11 in M-mode: that is how S/U code returns to M (TO_M).
  * EXPECT_M arms a trap into M that continues in M whatever the cause.

@@ -5,8 +5,8 @@
  */
 #include "runtime.h"
 
-#define UART_THR 0
-#define UART_LSR 5
+#define UART_THR      0
+#define UART_LSR      5
 #define UART_LSR_THRE 0x20
 
 rt_trap_fn rt_trap_hook;
@@ -78,7 +78,7 @@ static void put_num(struct sink *s, uint64_t v, unsigned base, int neg, int widt
 /* Supports %[-][0][width][l|ll|z](d|i|u|x|p|c|s|%). */
 int rt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct sink s = { buf, size, 0 };
+	struct sink s = {buf, size, 0};
 
 	for (; *fmt; fmt++) {
 		int left = 0, width = 0, lng = 0;
