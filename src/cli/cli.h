@@ -16,11 +16,11 @@ struct cli_command {
 /* Exit statuses shared by the commands. Guest programs exit with their own status
  * (0..255); lodge's own failures use these. */
 enum {
-	CLI_EXIT_USAGE = 2,	  /* bad command line */
-	CLI_EXIT_REBOOT = 120,	  /* the guest rebooted and --no-reboot was given */
-	CLI_EXIT_PANIC = 121,	  /* the guest kernel panicked */
-	CLI_EXIT_ERROR = 125,	  /* lodge could not start the guest (bad file, no memory) */
-	CLI_EXIT_TIMEOUT = 124,	  /* --timeout expired (as timeout(1)) */
+	CLI_EXIT_USAGE = 2,	/* bad command line */
+	CLI_EXIT_REBOOT = 120,	/* the guest rebooted and --no-reboot was given */
+	CLI_EXIT_PANIC = 121,	/* the guest kernel panicked */
+	CLI_EXIT_ERROR = 125,	/* lodge could not start the guest (bad file, no memory) */
+	CLI_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
 };
 
 int cmd_run(int argc, char **argv);

@@ -46,14 +46,16 @@ static void run_usage(FILE *f)
 		"Runs a RISC-V RV64GC machine laid out like QEMU's virt board.\n"
 		"\n"
 		"Linux:\n"
-		"  --kernel IMAGE    a RISC-V Linux Image (e.g. Debian's vmlinux-*-riscv64), started\n"
+		"  --kernel IMAGE    a RISC-V Linux Image (e.g. Debian's vmlinux-*-riscv64), "
+		"started\n"
 		"                    in S-mode by the firmware\n"
 		"  --initrd FILE     initial ramdisk (cpio archive, compressed or not)\n"
 		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
 		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
 		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
 		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
-		"  --no-reboot       exit (status 120) when the guest reboots instead of restarting\n"
+		"  --no-reboot       exit (status 120) when the guest reboots instead of "
+		"restarting\n"
 		"Bare metal:\n"
 		"  --bare FILE       load a bare-metal ELF at its physical addresses and start\n"
 		"                    every hart in M-mode at its entry (a0 = hart id)\n"
@@ -77,19 +79,19 @@ static void run_usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "bare", required_argument, NULL, 'b' },
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "append", required_argument, NULL, 'a' },
-		{ "firmware", required_argument, NULL, 'f' },
-		{ "dump-dtb", required_argument, NULL, 'd' },
-		{ "no-reboot", no_argument, NULL, 'n' },
-		{ "mem", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "stats", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"bare", required_argument, NULL, 'b'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"append", required_argument, NULL, 'a'},
+		{"firmware", required_argument, NULL, 'f'},
+		{"dump-dtb", required_argument, NULL, 'd'},
+		{"no-reboot", no_argument, NULL, 'n'},
+		{"mem", required_argument, NULL, 'm'},
+		{"cpus", required_argument, NULL, 'c'},
+		{"timeout", required_argument, NULL, 't'},
+		{"stats", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
@@ -98,13 +100,27 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'b': o->bare = optarg; break;
-		case 'k': o->lx.kernel = optarg; break;
-		case 'i': o->lx.initrd = optarg; break;
-		case 'a': o->lx.cmdline = optarg; break;
-		case 'f': o->lx.firmware = optarg; break;
-		case 'd': o->lx.dump_dtb = optarg; break;
-		case 'n': o->no_reboot = 1; break;
+		case 'b':
+			o->bare = optarg;
+			break;
+		case 'k':
+			o->lx.kernel = optarg;
+			break;
+		case 'i':
+			o->lx.initrd = optarg;
+			break;
+		case 'a':
+			o->lx.cmdline = optarg;
+			break;
+		case 'f':
+			o->lx.firmware = optarg;
+			break;
+		case 'd':
+			o->lx.dump_dtb = optarg;
+			break;
+		case 'n':
+			o->no_reboot = 1;
+			break;
 		case 'm':
 			o->mem_set = 1;
 			if (cli_parse_size(optarg, &o->mem) < 0) {
@@ -125,12 +141,17 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 't':
 			o->timeout = strtod(optarg, &end);
 			if (*end || end == optarg || !(o->timeout > 0) || o->timeout > 1e9) {
-				log_err("--timeout '%s': must be a positive number of seconds", optarg);
+				log_err("--timeout '%s': must be a positive number of seconds",
+					optarg);
 				return -1;
 			}
 			break;
-		case 's': o->stats = 1; break;
-		case 'h': run_usage(stdout); return 1;
+		case 's':
+			o->stats = 1;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 1;
 		default:
 			log_err("run: unknown or incomplete option '%s' (see lodge run --help)",
 				argv[optind - 1]);
@@ -170,7 +191,7 @@ static int check_mem(uint64_t mem)
 
 static int create_vm(const struct run_opts *o, struct vm **vm)
 {
-	struct vm_config cfg = { .ram_size = o->mem, .nharts = o->cpus, .timeout_sec = o->timeout };
+	struct vm_config cfg = {.ram_size = o->mem, .nharts = o->cpus, .timeout_sec = o->timeout};
 	int r = vm_create(&cfg, vm);
 
 	if (r == -E2BIG)
@@ -245,7 +266,8 @@ static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_st
 		if (vm->exit_code && !status)
 			status = 1; /* a failure code that is a multiple of 256 must not pass */
 		return status;
-	case VM_STOP_USER: return 0;
+	case VM_STOP_USER:
+		return 0;
 	case VM_STOP_TIMEOUT:
 		log_err("%s: still running after %g s (--timeout): stopped", what, o->timeout);
 		return CLI_EXIT_TIMEOUT;
@@ -255,13 +277,14 @@ static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_st
 	case VM_STOP_PANIC:
 		log_err("%s: the guest kernel panicked (see the console output above)", what);
 		return CLI_EXIT_PANIC;
-	default: return CLI_EXIT_ERROR;
+	default:
+		return CLI_EXIT_ERROR;
 	}
 }
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = { .mem = 0, .cpus = 1 };
+	struct run_opts o = {.mem = 0, .cpus = 1};
 	struct console *con = NULL;
 	struct vm *vm = NULL;
 	enum vm_stop_reason why;

@@ -69,16 +69,20 @@ static bool escape_key(struct console *c, uint8_t b)
 		return true;
 	case 'h':
 	case 'H':
-	case '?': say(help_text); return true;
-	case CTRL_A: return false; /* send one Ctrl-A */
-	default: return true;	   /* unknown escapes are dropped */
+	case '?':
+		say(help_text);
+		return true;
+	case CTRL_A:
+		return false; /* send one Ctrl-A */
+	default:
+		return true; /* unknown escapes are dropped */
 	}
 }
 
 static void *input_thread(void *arg)
 {
 	struct console *c = arg;
-	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 	uint8_t buf[256];
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && !vm_should_stop(c->vm)) {

@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
-	{ "run", "run a RISC-V machine (bare-metal program or Linux)", cmd_run },
-	{ "wasm", "run a WebAssembly module (WASI command or --invoke an export)", cmd_wasm },
+	{"run", "run a RISC-V machine (bare-metal program or Linux)", cmd_run},
+	{"wasm", "run a WebAssembly module (WASI command or --invoke an export)", cmd_wasm},
 };
 
 static void usage(FILE *f)
@@ -36,12 +36,30 @@ int cli_parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
-	case 0: break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
+	case 0:
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end == 'i' || *end == 'B')
 		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
@@ -58,8 +76,9 @@ int main(int argc, char **argv)
 	const char *lvl = getenv("LODGE_LOG");
 
 	if (lvl)
-		log_set_level(!strcmp(lvl, "debug") ? LOG_DEBUG : !strcmp(lvl, "info") ? LOG_INFO
-										 : LOG_WARN);
+		log_set_level(!strcmp(lvl, "debug")  ? LOG_DEBUG
+			      : !strcmp(lvl, "info") ? LOG_INFO
+						     : LOG_WARN);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;

@@ -17,7 +17,7 @@ void log_set_level(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error: ", "warning: ", "", "debug: " };
+	static const char *const names[] = {"error: ", "warning: ", "", "debug: "};
 	char buf[1024];
 	va_list ap;
 	int n;

@@ -74,15 +74,15 @@ static void set(struct insn *o, enum op_kind k, unsigned rd, unsigned rs1, unsig
 
 static void dec_load(uint32_t w, struct insn *o)
 {
-	static const enum op_kind k[8] = { OP_LB, OP_LH, OP_LW, OP_LD,
-					   OP_LBU, OP_LHU, OP_LWU, OP_ILLEGAL };
+	static const enum op_kind k[8] = {OP_LB,  OP_LH,  OP_LW,  OP_LD,
+					  OP_LBU, OP_LHU, OP_LWU, OP_ILLEGAL};
 	set(o, k[bits(w, 14, 12)], bits(w, 11, 7), bits(w, 19, 15), 0, imm_i(w));
 }
 
 static void dec_store(uint32_t w, struct insn *o)
 {
-	static const enum op_kind k[8] = { OP_SB, OP_SH, OP_SW, OP_SD, OP_ILLEGAL,
-					   OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL };
+	static const enum op_kind k[8] = {OP_SB,      OP_SH,	  OP_SW,      OP_SD,
+					  OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL};
 	set(o, k[bits(w, 14, 12)], 0, bits(w, 19, 15), bits(w, 24, 20), imm_s(w));
 }
 
@@ -93,12 +93,24 @@ static void dec_op_imm(uint32_t w, struct insn *o)
 	int64_t imm = imm_i(w);
 
 	switch (f3) {
-	case 0: k = OP_ADDI; break;
-	case 2: k = OP_SLTI; break;
-	case 3: k = OP_SLTIU; break;
-	case 4: k = OP_XORI; break;
-	case 6: k = OP_ORI; break;
-	case 7: k = OP_ANDI; break;
+	case 0:
+		k = OP_ADDI;
+		break;
+	case 2:
+		k = OP_SLTI;
+		break;
+	case 3:
+		k = OP_SLTIU;
+		break;
+	case 4:
+		k = OP_XORI;
+		break;
+	case 6:
+		k = OP_ORI;
+		break;
+	case 7:
+		k = OP_ANDI;
+		break;
 	case 1:
 		k = f6 == 0 ? OP_SLLI : OP_ILLEGAL;
 		imm &= 63;
@@ -131,10 +143,10 @@ static void dec_op_imm32(uint32_t w, struct insn *o)
 
 static void dec_op(uint32_t w, struct insn *o)
 {
-	static const enum op_kind base[8] = { OP_ADD, OP_SLL, OP_SLT, OP_SLTU,
-					      OP_XOR, OP_SRL, OP_OR, OP_AND };
-	static const enum op_kind mul[8] = { OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU,
-					     OP_DIV, OP_DIVU, OP_REM, OP_REMU };
+	static const enum op_kind base[8] = {OP_ADD, OP_SLL, OP_SLT, OP_SLTU,
+					     OP_XOR, OP_SRL, OP_OR,  OP_AND};
+	static const enum op_kind mul[8] = {OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU,
+					    OP_DIV, OP_DIVU, OP_REM,	OP_REMU};
 	unsigned f3 = bits(w, 14, 12), f7 = bits(w, 31, 25);
 	enum op_kind k = OP_ILLEGAL;
 
@@ -160,11 +172,21 @@ static void dec_op32(uint32_t w, struct insn *o)
 		k = f3 == 0 ? OP_SUBW : f3 == 5 ? OP_SRAW : OP_ILLEGAL;
 	} else if (f7 == 1) {
 		switch (f3) {
-		case 0: k = OP_MULW; break;
-		case 4: k = OP_DIVW; break;
-		case 5: k = OP_DIVUW; break;
-		case 6: k = OP_REMW; break;
-		case 7: k = OP_REMUW; break;
+		case 0:
+			k = OP_MULW;
+			break;
+		case 4:
+			k = OP_DIVW;
+			break;
+		case 5:
+			k = OP_DIVUW;
+			break;
+		case 6:
+			k = OP_REMW;
+			break;
+		case 7:
+			k = OP_REMUW;
+			break;
 		}
 	}
 	set(o, k, bits(w, 11, 7), bits(w, 19, 15), bits(w, 24, 20), 0);
@@ -172,23 +194,23 @@ static void dec_op32(uint32_t w, struct insn *o)
 
 static void dec_branch(uint32_t w, struct insn *o)
 {
-	static const enum op_kind k[8] = { OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL,
-					   OP_BLT, OP_BGE, OP_BLTU, OP_BGEU };
+	static const enum op_kind k[8] = {OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL,
+					  OP_BLT, OP_BGE, OP_BLTU,    OP_BGEU};
 	set(o, k[bits(w, 14, 12)], 0, bits(w, 19, 15), bits(w, 24, 20), imm_b(w));
 }
 
 static void dec_amo(uint32_t w, struct insn *o)
 {
 	static const enum op_kind kw[32] = {
-		[0x00] = OP_AMOADD_W, [0x01] = OP_AMOSWAP_W, [0x02] = OP_LR_W,
-		[0x03] = OP_SC_W,     [0x04] = OP_AMOXOR_W,  [0x0c] = OP_AMOAND_W,
-		[0x08] = OP_AMOOR_W,  [0x10] = OP_AMOMIN_W,  [0x14] = OP_AMOMAX_W,
+		[0x00] = OP_AMOADD_W,  [0x01] = OP_AMOSWAP_W, [0x02] = OP_LR_W,
+		[0x03] = OP_SC_W,      [0x04] = OP_AMOXOR_W,  [0x0c] = OP_AMOAND_W,
+		[0x08] = OP_AMOOR_W,   [0x10] = OP_AMOMIN_W,  [0x14] = OP_AMOMAX_W,
 		[0x18] = OP_AMOMINU_W, [0x1c] = OP_AMOMAXU_W,
 	};
 	static const enum op_kind kd[32] = {
-		[0x00] = OP_AMOADD_D, [0x01] = OP_AMOSWAP_D, [0x02] = OP_LR_D,
-		[0x03] = OP_SC_D,     [0x04] = OP_AMOXOR_D,  [0x0c] = OP_AMOAND_D,
-		[0x08] = OP_AMOOR_D,  [0x10] = OP_AMOMIN_D,  [0x14] = OP_AMOMAX_D,
+		[0x00] = OP_AMOADD_D,  [0x01] = OP_AMOSWAP_D, [0x02] = OP_LR_D,
+		[0x03] = OP_SC_D,      [0x04] = OP_AMOXOR_D,  [0x0c] = OP_AMOAND_D,
+		[0x08] = OP_AMOOR_D,   [0x10] = OP_AMOMIN_D,  [0x14] = OP_AMOMAX_D,
 		[0x18] = OP_AMOMINU_D, [0x1c] = OP_AMOMAXU_D,
 	};
 	unsigned f3 = bits(w, 14, 12), f5 = bits(w, 31, 27);
@@ -206,8 +228,8 @@ static void dec_amo(uint32_t w, struct insn *o)
 
 static void dec_system(uint32_t w, struct insn *o)
 {
-	static const enum op_kind csr[8] = { OP_ILLEGAL, OP_CSRRW, OP_CSRRS, OP_CSRRC,
-					     OP_ILLEGAL, OP_CSRRWI, OP_CSRRSI, OP_CSRRCI };
+	static const enum op_kind csr[8] = {OP_ILLEGAL, OP_CSRRW,  OP_CSRRS,  OP_CSRRC,
+					    OP_ILLEGAL, OP_CSRRWI, OP_CSRRSI, OP_CSRRCI};
 	unsigned f3 = bits(w, 14, 12), rd = bits(w, 11, 7), rs1 = bits(w, 19, 15);
 	unsigned f12 = bits(w, 31, 20);
 
@@ -223,11 +245,21 @@ static void dec_system(uint32_t w, struct insn *o)
 	if (rd != 0 || rs1 != 0)
 		return;
 	switch (f12) {
-	case 0x000: o->kind = OP_ECALL; break;
-	case 0x001: o->kind = OP_EBREAK; break;
-	case 0x102: o->kind = OP_SRET; break;
-	case 0x302: o->kind = OP_MRET; break;
-	case 0x105: o->kind = OP_WFI; break;
+	case 0x000:
+		o->kind = OP_ECALL;
+		break;
+	case 0x001:
+		o->kind = OP_EBREAK;
+		break;
+	case 0x102:
+		o->kind = OP_SRET;
+		break;
+	case 0x302:
+		o->kind = OP_MRET;
+		break;
+	case 0x105:
+		o->kind = OP_WFI;
+		break;
 	}
 }
 
@@ -237,21 +269,30 @@ static void dec_fp_mem(uint32_t w, struct insn *o, int store)
 	unsigned width = bits(w, 14, 12);
 
 	if (store)
-		set(o, width == 2 ? OP_FSW : width == 3 ? OP_FSD : OP_ILLEGAL, 0,
-		    bits(w, 19, 15), bits(w, 24, 20), imm_s(w));
+		set(o,
+		    width == 2	 ? OP_FSW
+		    : width == 3 ? OP_FSD
+				 : OP_ILLEGAL,
+		    0, bits(w, 19, 15), bits(w, 24, 20), imm_s(w));
 	else
-		set(o, width == 2 ? OP_FLW : width == 3 ? OP_FLD : OP_ILLEGAL, bits(w, 11, 7),
-		    bits(w, 19, 15), 0, imm_i(w));
+		set(o,
+		    width == 2	 ? OP_FLW
+		    : width == 3 ? OP_FLD
+				 : OP_ILLEGAL,
+		    bits(w, 11, 7), bits(w, 19, 15), 0, imm_i(w));
 }
 
 static void dec_fma(uint32_t w, struct insn *o, unsigned which)
 {
-	static const enum op_kind ks[4] = { OP_FMADD_S, OP_FMSUB_S, OP_FNMSUB_S, OP_FNMADD_S };
-	static const enum op_kind kd[4] = { OP_FMADD_D, OP_FMSUB_D, OP_FNMSUB_D, OP_FNMADD_D };
+	static const enum op_kind ks[4] = {OP_FMADD_S, OP_FMSUB_S, OP_FNMSUB_S, OP_FNMADD_S};
+	static const enum op_kind kd[4] = {OP_FMADD_D, OP_FMSUB_D, OP_FNMSUB_D, OP_FNMADD_D};
 	unsigned fmt = bits(w, 26, 25);
 
-	set(o, fmt == 0 ? ks[which] : fmt == 1 ? kd[which] : OP_ILLEGAL, bits(w, 11, 7),
-	    bits(w, 19, 15), bits(w, 24, 20), 0);
+	set(o,
+	    fmt == 0   ? ks[which]
+	    : fmt == 1 ? kd[which]
+		       : OP_ILLEGAL,
+	    bits(w, 11, 7), bits(w, 19, 15), bits(w, 24, 20), 0);
 	o->rs3 = (uint8_t)bits(w, 31, 27);
 }
 
@@ -261,11 +302,16 @@ static enum op_kind fp_kind(unsigned f7, unsigned rs2, unsigned rm)
 	int d = f7 & 1;
 
 	switch (f7 >> 2) {
-	case 0x00: return d ? OP_FADD_D : OP_FADD_S;
-	case 0x01: return d ? OP_FSUB_D : OP_FSUB_S;
-	case 0x02: return d ? OP_FMUL_D : OP_FMUL_S;
-	case 0x03: return d ? OP_FDIV_D : OP_FDIV_S;
-	case 0x0b: return rs2 ? OP_ILLEGAL : d ? OP_FSQRT_D : OP_FSQRT_S;
+	case 0x00:
+		return d ? OP_FADD_D : OP_FADD_S;
+	case 0x01:
+		return d ? OP_FSUB_D : OP_FSUB_S;
+	case 0x02:
+		return d ? OP_FMUL_D : OP_FMUL_S;
+	case 0x03:
+		return d ? OP_FDIV_D : OP_FDIV_S;
+	case 0x0b:
+		return rs2 ? OP_ILLEGAL : d ? OP_FSQRT_D : OP_FSQRT_S;
 	case 0x04:
 		if (rm > 2)
 			return OP_ILLEGAL;
@@ -326,20 +372,40 @@ static void decode32(uint32_t w, struct insn *o)
 {
 	o->rm = (uint8_t)bits(w, 14, 12);
 	switch (bits(w, 6, 0)) {
-	case 0x37: set(o, OP_LUI, bits(w, 11, 7), 0, 0, (int64_t)(int32_t)(w & 0xfffff000u)); break;
-	case 0x17: set(o, OP_AUIPC, bits(w, 11, 7), 0, 0, (int64_t)(int32_t)(w & 0xfffff000u)); break;
-	case 0x6f: set(o, OP_JAL, bits(w, 11, 7), 0, 0, imm_j(w)); break;
+	case 0x37:
+		set(o, OP_LUI, bits(w, 11, 7), 0, 0, (int64_t)(int32_t)(w & 0xfffff000u));
+		break;
+	case 0x17:
+		set(o, OP_AUIPC, bits(w, 11, 7), 0, 0, (int64_t)(int32_t)(w & 0xfffff000u));
+		break;
+	case 0x6f:
+		set(o, OP_JAL, bits(w, 11, 7), 0, 0, imm_j(w));
+		break;
 	case 0x67:
 		set(o, bits(w, 14, 12) == 0 ? OP_JALR : OP_ILLEGAL, bits(w, 11, 7), bits(w, 19, 15),
 		    0, imm_i(w));
 		break;
-	case 0x63: dec_branch(w, o); break;
-	case 0x03: dec_load(w, o); break;
-	case 0x23: dec_store(w, o); break;
-	case 0x13: dec_op_imm(w, o); break;
-	case 0x1b: dec_op_imm32(w, o); break;
-	case 0x33: dec_op(w, o); break;
-	case 0x3b: dec_op32(w, o); break;
+	case 0x63:
+		dec_branch(w, o);
+		break;
+	case 0x03:
+		dec_load(w, o);
+		break;
+	case 0x23:
+		dec_store(w, o);
+		break;
+	case 0x13:
+		dec_op_imm(w, o);
+		break;
+	case 0x1b:
+		dec_op_imm32(w, o);
+		break;
+	case 0x33:
+		dec_op(w, o);
+		break;
+	case 0x3b:
+		dec_op32(w, o);
+		break;
 	case 0x0f:
 		if (bits(w, 14, 12) == 0)
 			set(o, OP_FENCE, 0, 0, 0, 0);
@@ -348,16 +414,36 @@ static void decode32(uint32_t w, struct insn *o)
 		else
 			set(o, OP_ILLEGAL, 0, 0, 0, 0);
 		break;
-	case 0x73: dec_system(w, o); break;
-	case 0x2f: dec_amo(w, o); break;
-	case 0x07: dec_fp_mem(w, o, 0); break;
-	case 0x27: dec_fp_mem(w, o, 1); break;
-	case 0x43: dec_fma(w, o, 0); break;
-	case 0x47: dec_fma(w, o, 1); break;
-	case 0x4b: dec_fma(w, o, 2); break;
-	case 0x4f: dec_fma(w, o, 3); break;
-	case 0x53: dec_op_fp(w, o); break;
-	default: set(o, OP_ILLEGAL, 0, 0, 0, 0); break;
+	case 0x73:
+		dec_system(w, o);
+		break;
+	case 0x2f:
+		dec_amo(w, o);
+		break;
+	case 0x07:
+		dec_fp_mem(w, o, 0);
+		break;
+	case 0x27:
+		dec_fp_mem(w, o, 1);
+		break;
+	case 0x43:
+		dec_fma(w, o, 0);
+		break;
+	case 0x47:
+		dec_fma(w, o, 1);
+		break;
+	case 0x4b:
+		dec_fma(w, o, 2);
+		break;
+	case 0x4f:
+		dec_fma(w, o, 3);
+		break;
+	case 0x53:
+		dec_op_fp(w, o);
+		break;
+	default:
+		set(o, OP_ILLEGAL, 0, 0, 0, 0);
+		break;
 	}
 }
 
@@ -378,13 +464,27 @@ static void dec_c0(uint32_t c, struct insn *o)
 		set(o, nz ? OP_ADDI : OP_ILLEGAL, rdp, 2, 0, nz);
 		break;
 	}
-	case 1: set(o, OP_FLD, rdp, rs1p, 0, uimm_d); break;
-	case 2: set(o, OP_LW, rdp, rs1p, 0, uimm_w); break;
-	case 3: set(o, OP_LD, rdp, rs1p, 0, uimm_d); break;
-	case 5: set(o, OP_FSD, 0, rs1p, rdp, uimm_d); break;
-	case 6: set(o, OP_SW, 0, rs1p, rdp, uimm_w); break;
-	case 7: set(o, OP_SD, 0, rs1p, rdp, uimm_d); break;
-	default: set(o, OP_ILLEGAL, 0, 0, 0, 0); break;
+	case 1:
+		set(o, OP_FLD, rdp, rs1p, 0, uimm_d);
+		break;
+	case 2:
+		set(o, OP_LW, rdp, rs1p, 0, uimm_w);
+		break;
+	case 3:
+		set(o, OP_LD, rdp, rs1p, 0, uimm_d);
+		break;
+	case 5:
+		set(o, OP_FSD, 0, rs1p, rdp, uimm_d);
+		break;
+	case 6:
+		set(o, OP_SW, 0, rs1p, rdp, uimm_w);
+		break;
+	case 7:
+		set(o, OP_SD, 0, rs1p, rdp, uimm_d);
+		break;
+	default:
+		set(o, OP_ILLEGAL, 0, 0, 0, 0);
+		break;
 	}
 }
 
@@ -395,12 +495,18 @@ static void dec_c1_alu(uint32_t c, struct insn *o)
 	unsigned shamt = (bits(c, 12, 12) << 5) | bits(c, 6, 2);
 
 	switch (bits(c, 11, 10)) {
-	case 0: set(o, OP_SRLI, r, r, 0, shamt); break;
-	case 1: set(o, OP_SRAI, r, r, 0, shamt); break;
-	case 2: set(o, OP_ANDI, r, r, 0, imm6); break;
+	case 0:
+		set(o, OP_SRLI, r, r, 0, shamt);
+		break;
+	case 1:
+		set(o, OP_SRAI, r, r, 0, shamt);
+		break;
+	case 2:
+		set(o, OP_ANDI, r, r, 0, imm6);
+		break;
 	case 3: {
-		static const enum op_kind k[8] = { OP_SUB,  OP_XOR,	OP_OR,	    OP_AND,
-						   OP_SUBW, OP_ADDW,	OP_ILLEGAL, OP_ILLEGAL };
+		static const enum op_kind k[8] = {OP_SUB,  OP_XOR,  OP_OR,	OP_AND,
+						  OP_SUBW, OP_ADDW, OP_ILLEGAL, OP_ILLEGAL};
 		set(o, k[(bits(c, 12, 12) << 2) | bits(c, 6, 5)], r, r, rs2, 0);
 		break;
 	}
@@ -413,9 +519,15 @@ static void dec_c1(uint32_t c, struct insn *o)
 	int64_t imm6 = (int64_t)sext64((bits(c, 12, 12) << 5) | bits(c, 6, 2), 6);
 
 	switch (bits(c, 15, 13)) {
-	case 0: set(o, OP_ADDI, rd, rd, 0, imm6); break; /* c.nop / c.addi */
-	case 1: set(o, rd ? OP_ADDIW : OP_ILLEGAL, rd, rd, 0, imm6); break;
-	case 2: set(o, OP_ADDI, rd, 0, 0, imm6); break; /* c.li */
+	case 0:
+		set(o, OP_ADDI, rd, rd, 0, imm6);
+		break; /* c.nop / c.addi */
+	case 1:
+		set(o, rd ? OP_ADDIW : OP_ILLEGAL, rd, rd, 0, imm6);
+		break;
+	case 2:
+		set(o, OP_ADDI, rd, 0, 0, imm6);
+		break; /* c.li */
 	case 3:
 		if (rd == 2) { /* c.addi16sp */
 			uint32_t v = (bits(c, 12, 12) << 9) | (bits(c, 6, 6) << 4) |
@@ -426,7 +538,9 @@ static void dec_c1(uint32_t c, struct insn *o)
 			set(o, imm6 ? OP_LUI : OP_ILLEGAL, rd, 0, 0, imm6 * 4096);
 		}
 		break;
-	case 4: dec_c1_alu(c, o); break;
+	case 4:
+		dec_c1_alu(c, o);
+		break;
 	case 5: { /* c.j */
 		uint32_t v = (bits(c, 12, 12) << 11) | (bits(c, 11, 11) << 4) |
 			     (bits(c, 10, 9) << 8) | (bits(c, 8, 8) << 10) | (bits(c, 7, 7) << 6) |
@@ -454,10 +568,18 @@ static void dec_c2(uint32_t c, struct insn *o)
 	uint32_t sd = (bits(c, 12, 10) << 3) | (bits(c, 9, 7) << 6);
 
 	switch (bits(c, 15, 13)) {
-	case 0: set(o, OP_SLLI, rd, rd, 0, (bits(c, 12, 12) << 5) | bits(c, 6, 2)); break;
-	case 1: set(o, OP_FLD, rd, 2, 0, ld); break;
-	case 2: set(o, rd ? OP_LW : OP_ILLEGAL, rd, 2, 0, lw); break;
-	case 3: set(o, rd ? OP_LD : OP_ILLEGAL, rd, 2, 0, ld); break;
+	case 0:
+		set(o, OP_SLLI, rd, rd, 0, (bits(c, 12, 12) << 5) | bits(c, 6, 2));
+		break;
+	case 1:
+		set(o, OP_FLD, rd, 2, 0, ld);
+		break;
+	case 2:
+		set(o, rd ? OP_LW : OP_ILLEGAL, rd, 2, 0, lw);
+		break;
+	case 3:
+		set(o, rd ? OP_LD : OP_ILLEGAL, rd, 2, 0, ld);
+		break;
 	case 4:
 		if (bits(c, 12, 12) == 0) {
 			if (rs2 == 0) /* c.jr */
@@ -473,9 +595,15 @@ static void dec_c2(uint32_t c, struct insn *o)
 				set(o, OP_JALR, 1, rd, 0, 0);
 		}
 		break;
-	case 5: set(o, OP_FSD, 0, 2, rs2, sd); break;
-	case 6: set(o, OP_SW, 0, 2, rs2, sw); break;
-	case 7: set(o, OP_SD, 0, 2, rs2, sd); break;
+	case 5:
+		set(o, OP_FSD, 0, 2, rs2, sd);
+		break;
+	case 6:
+		set(o, OP_SW, 0, 2, rs2, sw);
+		break;
+	case 7:
+		set(o, OP_SD, 0, 2, rs2, sd);
+		break;
 	}
 }
 
@@ -492,9 +620,15 @@ void decode(uint32_t w, struct insn *o)
 	o->len = 2;
 	o->raw = w & 0xffff;
 	switch (w & 3) {
-	case 0: dec_c0(w & 0xffff, o); break;
-	case 1: dec_c1(w & 0xffff, o); break;
-	case 2: dec_c2(w & 0xffff, o); break;
+	case 0:
+		dec_c0(w & 0xffff, o);
+		break;
+	case 1:
+		dec_c1(w & 0xffff, o);
+		break;
+	case 2:
+		dec_c2(w & 0xffff, o);
+		break;
 	}
 	/* The all-zero halfword is defined to be illegal (it is also c.addi4spn with imm 0). */
 }

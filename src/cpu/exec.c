@@ -10,11 +10,15 @@
  * (vm->page_gen, bumped by stores to pages that hold decoded code) is checked on every
  * block entry; stale blocks are simply decoded again.
  *
- * Lookups go through a direct-mapped pc -> block table (`jc`), flushed whenever
- * translation changes (satp, sfence.vma), and fall back to a hash table after an
- * instruction-TLB translation. Interrupts, timers and stop requests are polled at block
- * boundaries every POLL_BLOCKS blocks, or at once when another thread zeroes
- * h->countdown (hart_kick) or an instruction changes interrupt state.
+ * Lookups go through a direct-mapped pc -> block table per privilege level (`jc`), and
+ * fall back to a hash table after an instruction-TLB translation. A `jc` hit is trusted
+ * without re-checking the page generation: the tables are flushed when translation changes
+ * (satp, sfence.vma, fence.i) and, via vm->code_epoch, at the next poll after any hart
+ * writes a code page (at once for the writing hart). Another hart may so run stale code for
+ * at most POLL_INSNS instructions, which the spec allows: it must fence.i to see the change.
+ * The retired-instruction count lives in a local between polls; interrupts, timers and stop
+ * requests are polled when it reaches h->poll_at (every POLL_INSNS instructions, or at once
+ * when another thread zeroes it in hart_kick or an instruction changes interrupt state).
  */
 #include "cpu/exec.h"
 
@@ -35,11 +39,12 @@
 #include "cpu/trap.h"
 #include "machine/machine.h"
 
-#define BLOCK_MAX   64
-#define JC_BITS	    12
-#define HT_BITS	    15
-#define ARENA_SIZE  (64u << 20) /* virtual; pages are committed as blocks are decoded */
-#define POLL_BLOCKS 1024
+#define BLOCK_MAX  64
+#define JC_BITS	   12
+#define HT_BITS	   15
+#define ARENA_SIZE (64u << 20) /* virtual; pages are committed as blocks are decoded */
+#define POLL_INSNS 8192
+#define JC_PRIVS   4 /* one table per privilege level (U, S, -, M) */
 
 struct op {
 	const void *h; /* handler label */
@@ -53,14 +58,14 @@ struct block {
 	uint64_t vpc, ppa, end_pc;
 	const uint32_t *genp; /* the physical page's write generation */
 	uint32_t gen;
-	uint16_t n;   /* instructions (the terminating pseudo-op is not one) */
+	uint16_t n; /* instructions (the terminating pseudo-op is not one) */
 	uint8_t priv;
 	struct block *hnext;
 	struct op ops[];
 };
 
 struct block_cache {
-	struct block *jc[1u << JC_BITS];
+	struct block *jc[JC_PRIVS][1u << JC_BITS];
 	struct block *ht[1u << HT_BITS];
 	uint8_t *arena;
 	size_t used;
@@ -190,8 +195,14 @@ static bool exec_poll(struct hart *h)
 
 	for (;;) {
 		uint64_t now;
+		uint32_t epoch;
 
 		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
+		epoch = __atomic_load_n(&vm->code_epoch, __ATOMIC_ACQUIRE);
+		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
+			h->code_epoch = epoch;
+			exec_flush_jumps(h);
+		}
 		now = vm_now_ns();
 		if (vm_poll(vm, now))
 			return true;
@@ -242,8 +253,11 @@ static void fill_op(struct op *o, const struct insn *in, uint64_t pc, uint16_t o
 	case OP_BGE:
 	case OP_BLTU:
 	case OP_BGEU:
-	case OP_AUIPC: o->imm = (int64_t)(pc + (uint64_t)in->imm); break;
-	default: break;
+	case OP_AUIPC:
+		o->imm = (int64_t)(pc + (uint64_t)in->imm);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -310,8 +324,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	return b;
 }
 
-static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
-				 int *exc)
+static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels, int *exc)
 {
 	struct block_cache *bc = h->bc;
 	struct block **pp, *b;
@@ -340,7 +353,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	b->hnext = bc->ht[idx];
 	bc->ht[idx] = b;
 found:
-	bc->jc[jc_index(pc)] = b;
+	bc->jc[h->priv][jc_index(pc)] = b;
 	return b;
 }
 
@@ -468,15 +481,15 @@ static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum acces
 	return mmu_atomic_ptr(h, va, size, acc, p);
 }
 
-#define AMO_MINMAX(T, cmp)                                                                 \
-	static inline T amo_##cmp##_##T(T *p, T v)                                         \
-	{                                                                                  \
-		T old = __atomic_load_n(p, __ATOMIC_RELAXED), nv;                          \
-		do {                                                                       \
-			nv = cmp(old, v) ? old : v;                                        \
-		} while (!__atomic_compare_exchange_n(p, &old, nv, true, __ATOMIC_SEQ_CST, \
-						      __ATOMIC_RELAXED));                  \
-		return old;                                                                \
+#define AMO_MINMAX(T, cmp)                                                                         \
+	static inline T amo_##cmp##_##T(T *p, T v)                                                 \
+	{                                                                                          \
+		T old = __atomic_load_n(p, __ATOMIC_RELAXED), nv;                                  \
+		do {                                                                               \
+			nv = cmp(old, v) ? old : v;                                                \
+		} while (!__atomic_compare_exchange_n(p, &old, nv, true, __ATOMIC_SEQ_CST,         \
+						      __ATOMIC_RELAXED));                          \
+		return old;                                                                        \
 	}
 #define LT_S32(a, b) ((int32_t)(a) < (int32_t)(b))
 #define GT_S32(a, b) ((int32_t)(a) > (int32_t)(b))
@@ -506,7 +519,8 @@ int hart_run(struct hart *h)
 	struct block_cache *const bc = h->bc;
 	const struct op *op = NULL;
 	struct block *b = NULL;
-	uint64_t pc = h->pc, exc_tval;
+	struct block **jc = bc->jc[h->priv];
+	uint64_t pc = h->pc, exc_tval, icount = h->instret;
 	int exc_cause;
 
 	/* The host FPU's sticky flags are per thread and fold into fflags (fpu.c): start
@@ -516,120 +530,121 @@ int hart_run(struct hart *h)
 #define RD  x[op->rd]
 #define RS1 x[op->rs1]
 #define RS2 x[op->rs2]
-#define NEXT()                      \
-	do {                        \
-		op++;               \
-		goto *op->h;        \
+#define NEXT()                                                                                     \
+	do {                                                                                       \
+		op++;                                                                              \
+		goto * op->h;                                                                      \
 	} while (0)
-#define JUMP(target)                \
-	do {                        \
-		pc = (target);      \
-		goto next_block;    \
+#define JUMP(target)                                                                               \
+	do {                                                                                       \
+		pc = (target);                                                                     \
+		goto next_block;                                                                   \
 	} while (0)
 #define OP_PC() (b->vpc + op->off)
-#define RAISE(cause, tval)          \
-	do {                        \
-		exc_cause = (cause);    \
-		exc_tval = (tval);      \
-		goto exception;         \
+#define RAISE(cause, tval)                                                                         \
+	do {                                                                                       \
+		exc_cause = (cause);                                                               \
+		exc_tval = (tval);                                                                 \
+		goto exception;                                                                    \
 	} while (0)
 #define RAISE_ILLEGAL() RAISE(EXC_ILLEGAL, refetch_insn(h, OP_PC()))
-#define FORCE_POLL() __atomic_store_n(&h->countdown, 0, __ATOMIC_RELAXED)
+#define FORCE_POLL()	__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED)
 
-#define LOAD(T, size)                                                                      \
-	{                                                                                  \
-		uint64_t va = RS1 + (uint64_t)op->imm;                                     \
-		const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];               \
-		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                   \
-			RD = (uint64_t)__atomic_load_n((const T *)(e->addend + va),        \
-						       __ATOMIC_RELAXED);                  \
-		} else {                                                                   \
-			uint64_t v_;                                                       \
-			int r_ = mmu_load(h, va, size, &v_);                               \
-			if (unlikely(r_))                                                  \
-				RAISE(r_, h->fault_tval);                                  \
-			RD = (uint64_t)(T)v_;                                              \
-		}                                                                          \
-		NEXT();                                                                    \
+#define LOAD(T, size)                                                                              \
+	{                                                                                          \
+		uint64_t va = RS1 + (uint64_t)op->imm;                                             \
+		const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];                       \
+		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                           \
+			RD = (uint64_t)__atomic_load_n((const T *)(e->addend + va),                \
+						       __ATOMIC_RELAXED);                          \
+		} else {                                                                           \
+			uint64_t v_;                                                               \
+			int r_ = mmu_load(h, va, size, &v_);                                       \
+			if (unlikely(r_))                                                          \
+				RAISE(r_, h->fault_tval);                                          \
+			RD = (uint64_t)(T)v_;                                                      \
+		}                                                                                  \
+		NEXT();                                                                            \
 	}
-#define STORE(T, size, val)                                                                \
-	{                                                                                  \
-		uint64_t va = RS1 + (uint64_t)op->imm;                                     \
-		const struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];             \
-		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                   \
-			uint8_t *p_ = (uint8_t *)(e->addend + va);                         \
-			__atomic_store_n((T *)(void *)p_, (T)(val), __ATOMIC_RELAXED);     \
-			note_store(h, p_, size);                                           \
-		} else {                                                                   \
-			int r_ = mmu_store(h, va, size, (uint64_t)(val));                  \
-			if (unlikely(r_))                                                  \
-				RAISE(r_, h->fault_tval);                                  \
-		}                                                                          \
-		NEXT();                                                                    \
+#define STORE(T, size, val)                                                                        \
+	{                                                                                          \
+		uint64_t va = RS1 + (uint64_t)op->imm;                                             \
+		const struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];                     \
+		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                           \
+			uint8_t *p_ = (uint8_t *)(e->addend + va);                                 \
+			__atomic_store_n((T *)(void *)p_, (T)(val), __ATOMIC_RELAXED);             \
+			note_store(h, p_, size);                                                   \
+		} else {                                                                           \
+			int r_ = mmu_store(h, va, size, (uint64_t)(val));                          \
+			if (unlikely(r_))                                                          \
+				RAISE(r_, h->fault_tval);                                          \
+		}                                                                                  \
+		NEXT();                                                                            \
 	}
-#define BRANCH(cond)                                                                       \
-	{                                                                                  \
-		if (cond)                                                                  \
-			JUMP((uint64_t)op->imm);                                           \
-		JUMP(b->end_pc);                                                           \
+#define BRANCH(cond)                                                                               \
+	{                                                                                          \
+		if (cond)                                                                          \
+			JUMP((uint64_t)op->imm);                                                   \
+		JUMP(b->end_pc);                                                                   \
 	}
-#define AMO(T, size, ext, expr)                                                            \
-	{                                                                                  \
-		void *vp_;                                                                 \
-		T *p_, old_;                                                               \
-		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, &vp_);                           \
-		if (unlikely(r_))                                                          \
-			RAISE(r_, h->fault_tval);                                          \
-		p_ = vp_;                                                                  \
-		old_ = expr;                                                               \
-		note_store(h, (uint8_t *)vp_, size);                                       \
-		RD = ext(old_);                                                            \
-		NEXT();                                                                    \
+#define AMO(T, size, ext, expr)                                                                    \
+	{                                                                                          \
+		void *vp_;                                                                         \
+		T *p_, old_;                                                                       \
+		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, &vp_);                                   \
+		if (unlikely(r_))                                                                  \
+			RAISE(r_, h->fault_tval);                                                  \
+		p_ = vp_;                                                                          \
+		old_ = expr;                                                                       \
+		note_store(h, (uint8_t *)vp_, size);                                               \
+		RD = ext(old_);                                                                    \
+		NEXT();                                                                            \
 	}
 #define AMO_W(expr) AMO(uint32_t, 4, sext32, expr)
 #define AMO_D(expr) AMO(uint64_t, 8, (uint64_t), expr)
-#define FP_CHECK()                            \
-	do {                                  \
-		if (unlikely(!hart_fs_on(h))) \
-			RAISE_ILLEGAL();      \
+#define FP_CHECK()                                                                                 \
+	do {                                                                                       \
+		if (unlikely(!hart_fs_on(h)))                                                      \
+			RAISE_ILLEGAL();                                                           \
 	} while (0)
 
 poll:
 	h->pc = pc;
+	h->instret = icount;
 	if (exec_poll(h))
 		return 0;
 	pc = h->pc;
-	__atomic_store_n(&h->countdown, POLL_BLOCKS, __ATOMIC_RELAXED);
+	icount = h->instret;
+	__atomic_store_n(&h->poll_at, icount + POLL_INSNS, __ATOMIC_RELAXED);
+	jc = bc->jc[h->priv];
 	goto lookup;
 
-next_block: {
-	int c = __atomic_load_n(&h->countdown, __ATOMIC_RELAXED) - 1;
-	__atomic_store_n(&h->countdown, c, __ATOMIC_RELAXED);
-	if (unlikely(c < 0))
+next_block:
+	if (unlikely(icount >= __atomic_load_n(&h->poll_at, __ATOMIC_RELAXED)))
 		goto poll;
-}
 lookup:
-	b = bc->jc[jc_index(pc)];
-	if (unlikely(!b || b->vpc != pc || b->priv != h->priv ||
-		     b->gen != __atomic_load_n(b->genp, __ATOMIC_RELAXED))) {
+	b = jc[jc_index(pc)];
+	if (unlikely(!b || b->vpc != pc)) {
 		int r = 0;
 		b = lookup_slow(h, pc, labels, &r);
 		if (unlikely(!b)) {
 			h->pc = pc;
 			hart_exception(h, (uint64_t)r, h->fault_tval);
 			pc = h->pc;
+			jc = bc->jc[h->priv];
 			goto next_block;
 		}
 	}
-	h->instret += b->n;
+	icount += b->n;
 	op = b->ops;
-	goto *op->h;
+	goto * op->h;
 
 exception:
 	h->pc = OP_PC();
-	h->instret -= (uint64_t)(b->n - (op - b->ops));
+	icount -= (uint64_t)(b->n - (op - b->ops));
 	hart_exception(h, (uint64_t)exc_cause, exc_tval);
 	pc = h->pc;
+	jc = bc->jc[h->priv];
 	goto next_block;
 
 L_ILLEGAL:
@@ -643,7 +658,7 @@ L_AUIPC:
 L_JAL:
 	RD = b->end_pc;
 	JUMP((uint64_t)op->imm);
-L_JALR: {
+L_JALR : {
 	uint64_t t = (RS1 + (uint64_t)op->imm) & ~1ull;
 	RD = b->end_pc;
 	JUMP(t);
@@ -768,7 +783,7 @@ L_SRAW:
 	NEXT();
 L_FENCE:
 	NEXT();
-L_FENCE_I: {
+L_FENCE_I : {
 	uint64_t next = b->end_pc;
 	exec_flush_all(h);
 	JUMP(next);
@@ -779,15 +794,17 @@ L_EBREAK:
 	RAISE(EXC_BREAKPOINT, OP_PC());
 
 	/* CSR instructions end their block: a write may change translation or interrupts. */
-#define CSR_INSN(kind, src, write)                                                         \
-	{                                                                                  \
-		uint64_t old_, src_ = (src);                                               \
-		if (csr_op(h, (unsigned)op->imm, kind, src_, write, &old_))                \
-			RAISE_ILLEGAL();                                                   \
-		RD = old_;                                                                 \
-		if (write)                                                                 \
-			FORCE_POLL();                                                      \
-		JUMP(b->end_pc);                                                           \
+#define CSR_INSN(kind, src, write)                                                                 \
+	{                                                                                          \
+		uint64_t old_, src_ = (src);                                                       \
+		h->instret = icount;                                                               \
+		if (csr_op(h, (unsigned)op->imm, kind, src_, write, &old_))                        \
+			RAISE_ILLEGAL();                                                           \
+		icount = h->instret;                                                               \
+		RD = old_;                                                                         \
+		if (write)                                                                         \
+			FORCE_POLL();                                                              \
+		JUMP(b->end_pc);                                                                   \
 	}
 L_CSRRW:
 	CSR_INSN(CSR_RW, RS1, true);
@@ -805,11 +822,13 @@ L_MRET:
 	if (hart_mret(h))
 		RAISE_ILLEGAL();
 	FORCE_POLL();
+	jc = bc->jc[h->priv];
 	JUMP(h->pc);
 L_SRET:
 	if (hart_sret(h))
 		RAISE_ILLEGAL();
 	FORCE_POLL();
+	jc = bc->jc[h->priv];
 	JUMP(h->pc);
 L_WFI:
 	if (h->priv < PRV_M && (h->mstatus & MSTATUS_TW))
@@ -870,7 +889,7 @@ L_REMUW:
 	/* A: LR records the host address and value; SC succeeds only if the word still
 	 * holds that value (compare-and-swap), which another hart's store to it breaks. */
 L_LR_W:
-L_LR_D: {
+L_LR_D : {
 	unsigned size = op->kind == OP_LR_W ? 4 : 8;
 	void *p;
 	int r = amo_ptr(h, RS1, size, ACC_READ, &p);
@@ -885,7 +904,7 @@ L_LR_D: {
 	NEXT();
 }
 L_SC_W:
-L_SC_D: {
+L_SC_D : {
 	unsigned size = op->kind == OP_SC_W ? 4 : 8;
 	void *p;
 	bool ok = false;
@@ -947,7 +966,7 @@ L_AMOMAXU_D:
 	AMO_D(amo_GT_U_uint64_t(p_, RS2));
 
 	/* F/D loads and stores: rd/rs2 name f registers; binary32 values are NaN-boxed. */
-L_FLW: {
+L_FLW : {
 	uint64_t va = RS1 + (uint64_t)op->imm, v;
 	const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];
 	FP_CHECK();
@@ -962,7 +981,7 @@ L_FLW: {
 	hart_fs_dirty(h);
 	NEXT();
 }
-L_FLD: {
+L_FLD : {
 	uint64_t va = RS1 + (uint64_t)op->imm, v;
 	const struct tlb_entry *e = &h->dtlb[(va >> 12) & TLB_MASK];
 	FP_CHECK();
@@ -985,14 +1004,14 @@ L_FSD:
 	STORE(uint64_t, 8, h->f[op->rs2]);
 L_FPU:
 	FP_CHECK();
-	if (unlikely(fpu_exec(h, (enum op_kind)op->kind, op->rd, op->rs1, op->rs2, op->rs3,
-			      op->rm)))
+	if (unlikely(
+		    fpu_exec(h, (enum op_kind)op->kind, op->rd, op->rs1, op->rs2, op->rs3, op->rm)))
 		RAISE_ILLEGAL();
 	NEXT();
 
 L_BLOCK_NEXT:
 	JUMP(b->end_pc);
-L_BLOCK_CROSS: {
+L_BLOCK_CROSS : {
 	int r;
 	pc = b->end_pc;
 	r = build_cross(h, pc, labels);
@@ -1000,11 +1019,12 @@ L_BLOCK_CROSS: {
 		h->pc = pc;
 		hart_exception(h, (uint64_t)r, h->fault_tval);
 		pc = h->pc;
+		jc = bc->jc[h->priv];
 		goto next_block;
 	}
 	b = &bc->cross;
-	h->instret += 1;
+	icount += 1;
 	op = b->ops;
-	goto *op->h;
+	goto * op->h;
 }
 }

@@ -67,16 +67,16 @@ struct fmt {
 	uint64_t sign, inf, qnan;
 };
 
-static const struct fmt fmt_s = { 24, -126, 127, 32, F32_SIGN, 0x7f800000, 0x7fc00000 };
-static const struct fmt fmt_d = { 53, -1022, 1023, 64, F64_SIGN, 0x7ff0000000000000ull,
-				  0x7ff8000000000000ull };
+static const struct fmt fmt_s = {24, -126, 127, 32, F32_SIGN, 0x7f800000, 0x7fc00000};
+static const struct fmt fmt_d = {
+	53, -1022, 1023, 64, F64_SIGN, 0x7ff0000000000000ull, 0x7ff8000000000000ull};
 
 /* The arithmetic shapes; SUB and the FMA variants become these by negating operands,
  * which is exact and keeps signaling NaNs signaling. */
 enum arith { AR_ADD, AR_MUL, AR_DIV, AR_SQRT, AR_FMA };
 
 /* MXCSR.RC for RNE, RTZ, RDN, RUP (RMM never reaches the host unrounded). */
-static const uint32_t mxcsr_rc[5] = { 0u << 13, 3u << 13, 1u << 13, 2u << 13, 0u << 13 };
+static const uint32_t mxcsr_rc[5] = {0u << 13, 3u << 13, 1u << 13, 2u << 13, 0u << 13};
 
 /* ---- host FPU access ---- */
 
@@ -160,22 +160,32 @@ static inline double host_sqrt_d(double a)
 static inline float host_op_s(enum arith op, float a, float b, float c)
 {
 	switch (op) {
-	case AR_ADD: return a + b;
-	case AR_MUL: return a * b;
-	case AR_DIV: return a / b;
-	case AR_SQRT: return host_sqrt_s(a);
-	default: return fmaf(a, b, c);
+	case AR_ADD:
+		return a + b;
+	case AR_MUL:
+		return a * b;
+	case AR_DIV:
+		return a / b;
+	case AR_SQRT:
+		return host_sqrt_s(a);
+	default:
+		return fmaf(a, b, c);
 	}
 }
 
 static inline double host_op_d(enum arith op, double a, double b, double c)
 {
 	switch (op) {
-	case AR_ADD: return a + b;
-	case AR_MUL: return a * b;
-	case AR_DIV: return a / b;
-	case AR_SQRT: return host_sqrt_d(a);
-	default: return fma(a, b, c);
+	case AR_ADD:
+		return a + b;
+	case AR_MUL:
+		return a * b;
+	case AR_DIV:
+		return a / b;
+	case AR_SQRT:
+		return host_sqrt_d(a);
+	default:
+		return fma(a, b, c);
 	}
 }
 
@@ -268,7 +278,7 @@ static ALWAYS_INLINE struct unpacked unpack(const struct fmt *f, uint64_t b)
 	int bias = f->emax;
 	unsigned e = (unsigned)((b & ~f->sign) >> man_bits);
 	uint64_t m = b & ((1ull << man_bits) - 1);
-	struct unpacked u = { .neg = (b & f->sign) != 0, .exp = 0, .sig = 0 };
+	struct unpacked u = {.neg = (b & f->sign) != 0, .exp = 0, .sig = 0};
 	int z;
 
 	if (is_inf(f, b)) {
@@ -331,19 +341,29 @@ static ALWAYS_INLINE uint64_t round_bits(uint64_t v, unsigned drop, bool neg, un
 	half = 1ull << (drop - 1);
 	*inexact = rem != 0;
 	switch (rm) {
-	case RM_RNE: up = rem > half || (rem == half && (q & 1)); break;
-	case RM_RMM: up = rem >= half; break;
-	case RM_RDN: up = neg && rem != 0; break;
-	case RM_RUP: up = !neg && rem != 0; break;
-	default: up = false; break;
+	case RM_RNE:
+		up = rem > half || (rem == half && (q & 1));
+		break;
+	case RM_RMM:
+		up = rem >= half;
+		break;
+	case RM_RDN:
+		up = neg && rem != 0;
+		break;
+	case RM_RUP:
+		up = !neg && rem != 0;
+		break;
+	default:
+		up = false;
+		break;
 	}
 	return q + up;
 }
 
 static uint64_t overflow(const struct fmt *f, bool neg, unsigned rm, uint32_t *flags)
 {
-	bool to_inf = rm == RM_RNE || rm == RM_RMM || (rm == RM_RDN && neg) ||
-		      (rm == RM_RUP && !neg);
+	bool to_inf =
+		rm == RM_RNE || rm == RM_RMM || (rm == RM_RDN && neg) || (rm == RM_RUP && !neg);
 
 	*flags |= FFLAG_OF | FFLAG_NX;
 	return (neg ? f->sign : 0) | (to_inf ? f->inf : f->inf - 1);
@@ -439,22 +459,24 @@ static inline int resolve_rm(const struct hart *h, unsigned rm)
 /* RMM needs no wide path when the RNE result is exact by construction: NaN or infinite
  * operands, division by zero, and sqrt (a square root is never a tie: its result is
  * normal and a midpoint squared does not fit in p bits). */
-static bool rmm_needs_wide(const struct fmt *f, enum arith op, uint64_t a, uint64_t b,
-			   uint64_t c)
+static bool rmm_needs_wide(const struct fmt *f, enum arith op, uint64_t a, uint64_t b, uint64_t c)
 {
 	switch (op) {
-	case AR_SQRT: return false;
-	case AR_DIV: return is_finite(f, a) && is_finite(f, b) && !is_zero(f, b);
-	case AR_FMA: return is_finite(f, a) && is_finite(f, b) && is_finite(f, c);
-	default: return is_finite(f, a) && is_finite(f, b);
+	case AR_SQRT:
+		return false;
+	case AR_DIV:
+		return is_finite(f, a) && is_finite(f, b) && !is_zero(f, b);
+	case AR_FMA:
+		return is_finite(f, a) && is_finite(f, b) && is_finite(f, c);
+	default:
+		return is_finite(f, a) && is_finite(f, b);
 	}
 }
 
 /* RMM for binary32, finite operands: the op in binary64 rounded to odd (RTZ, then the
  * inexact flag as the last bit), rounded again to binary32 in software. binary64 holds
  * every product of binary32 values exactly and never overflows or underflows here. */
-static NOINLINE uint64_t rmm_s(struct hart *h, enum arith op, uint64_t a, uint64_t b,
-			       uint64_t c)
+static NOINLINE uint64_t rmm_s(struct hart *h, enum arith op, uint64_t a, uint64_t b, uint64_t c)
 {
 	double da = (double)s_val(a), db = (double)s_val(b), dc = (double)s_val(c), r;
 	uint32_t mx = mxcsr_get(), flags = 0;
@@ -475,8 +497,7 @@ static NOINLINE uint64_t rmm_s(struct hart *h, enum arith op, uint64_t a, uint64
 
 /* RMM for binary64, finite operands: the same through binary128 (libgcc's soft-fp honours
  * MXCSR.RC and raises PE). A binary64 product is exact in binary128, so FMA rounds once. */
-static NOINLINE uint64_t rmm_d(struct hart *h, enum arith op, uint64_t a, uint64_t b,
-			       uint64_t c)
+static NOINLINE uint64_t rmm_d(struct hart *h, enum arith op, uint64_t a, uint64_t b, uint64_t c)
 {
 	__float128 qa = (__float128)d_val(a), qb = (__float128)d_val(b), qc = (__float128)d_val(c);
 	__float128 r;
@@ -489,10 +510,18 @@ static NOINLINE uint64_t rmm_d(struct hart *h, enum arith op, uint64_t a, uint64
 	FP_BARRIER(qb);
 	FP_BARRIER(qc);
 	switch (op) {
-	case AR_ADD: r = qa + qb; break;
-	case AR_MUL: r = qa * qb; break;
-	case AR_DIV: r = qa / qb; break;
-	default: r = qa * qb + qc; break;
+	case AR_ADD:
+		r = qa + qb;
+		break;
+	case AR_MUL:
+		r = qa * qb;
+		break;
+	case AR_DIV:
+		r = qa / qb;
+		break;
+	default:
+		r = qa * qb + qc;
+		break;
 	}
 	FP_BARRIER(r);
 	u = unpack_q(r);
@@ -595,9 +624,12 @@ static uint64_t sgnj(const struct fmt *f, unsigned k, uint64_t a, uint64_t b)
 	uint64_t mag = a & ~f->sign;
 
 	switch (k) {
-	case 0: return mag | (b & f->sign);
-	case 1: return mag | (~b & f->sign);
-	default: return a ^ (b & f->sign);
+	case 0:
+		return mag | (b & f->sign);
+	case 1:
+		return mag | (~b & f->sign);
+	default:
+		return a ^ (b & f->sign);
 	}
 }
 
@@ -642,9 +674,12 @@ static uint64_t compare(struct hart *h, const struct fmt *f, unsigned k, uint64_
 		return 0;
 	}
 	switch (k) {
-	case 0: return num_key(f, a) <= num_key(f, b);
-	case 1: return num_key(f, a) < num_key(f, b);
-	default: return num_key(f, a) == num_key(f, b);
+	case 0:
+		return num_key(f, a) <= num_key(f, b);
+	case 1:
+		return num_key(f, a) < num_key(f, b);
+	default:
+		return num_key(f, a) == num_key(f, b);
 	}
 }
 
@@ -671,8 +706,8 @@ static uint64_t fclass(const struct fmt *f, uint64_t b)
 static ALWAYS_INLINE uint64_t to_int(unsigned k, struct unpacked u, unsigned rm, uint32_t *flags)
 {
 	bool is_signed = !(k & 1), w64 = k >= 2;
-	uint64_t max = w64 ? (is_signed ? INT64_MAX : UINT64_MAX)
-			   : (is_signed ? INT32_MAX : UINT32_MAX);
+	uint64_t max =
+		w64 ? (is_signed ? INT64_MAX : UINT64_MAX) : (is_signed ? INT32_MAX : UINT32_MAX);
 	uint64_t neg_lim = is_signed ? max + 1 : 0; /* largest magnitude of a negative result */
 	uint64_t mag, v;
 	bool nx = false;
@@ -716,11 +751,11 @@ static int cvt_to_int(struct hart *h, const struct fmt *f, unsigned k, unsigned 
 }
 
 /* FCVT.fmt.{W,WU,L,LU} (k = 0..3): exact when the integer fits in p bits, else rounded. */
-static int cvt_from_int(struct hart *h, const struct fmt *f, unsigned k, unsigned rd,
-			uint64_t x, unsigned rm)
+static int cvt_from_int(struct hart *h, const struct fmt *f, unsigned k, unsigned rd, uint64_t x,
+			unsigned rm)
 {
 	int mode = resolve_rm(h, rm);
-	struct unpacked u = { .neg = false, .exp = 0, .sig = 0 };
+	struct unpacked u = {.neg = false, .exp = 0, .sig = 0};
 	uint32_t flags = 0;
 	uint64_t mag;
 	int z;
@@ -728,10 +763,20 @@ static int cvt_from_int(struct hart *h, const struct fmt *f, unsigned k, unsigne
 	if (mode < 0)
 		return -1;
 	switch (k) {
-	case 0: u.neg = (int32_t)x < 0; mag = (uint64_t)(int64_t)(int32_t)x; break;
-	case 1: mag = (uint32_t)x; break;
-	case 2: u.neg = (int64_t)x < 0; mag = x; break;
-	default: mag = x; break;
+	case 0:
+		u.neg = (int32_t)x < 0;
+		mag = (uint64_t)(int64_t)(int32_t)x;
+		break;
+	case 1:
+		mag = (uint32_t)x;
+		break;
+	case 2:
+		u.neg = (int64_t)x < 0;
+		mag = x;
+		break;
+	default:
+		mag = x;
+		break;
 	}
 	if (u.neg)
 		mag = 0 - mag;
@@ -794,7 +839,7 @@ FPU_ORDER(OP_FCVT_W_S, 3, OP_FCVT_LU_S);
 FPU_ORDER(OP_FCVT_W_D, 3, OP_FCVT_LU_D);
 FPU_ORDER(OP_FCVT_S_W, 3, OP_FCVT_S_LU);
 FPU_ORDER(OP_FCVT_D_W, 3, OP_FCVT_D_LU);
-FPU_ORDER(OP_FNMADD_S, 1, OP_FADD_S);	/* FADD_S..FMV_W_X: the binary32 group */
+FPU_ORDER(OP_FNMADD_S, 1, OP_FADD_S); /* FADD_S..FMV_W_X: the binary32 group */
 FPU_ORDER(OP_FMV_W_X, 1, OP_FMADD_D);
 
 static int exec_s(struct hart *h, enum op_kind kind, unsigned rd, unsigned rs1, unsigned rs2,
@@ -803,11 +848,16 @@ static int exec_s(struct hart *h, enum op_kind kind, unsigned rd, unsigned rs1, 
 	const struct fmt *f = &fmt_s;
 
 	switch (kind) {
-	case OP_FADD_S: return arith_s(h, AR_ADD, rd, rd_s(h, rs1), rd_s(h, rs2), 0, rm);
-	case OP_FSUB_S: return arith_s(h, AR_ADD, rd, rd_s(h, rs1), rd_s(h, rs2) ^ F32_SIGN, 0, rm);
-	case OP_FMUL_S: return arith_s(h, AR_MUL, rd, rd_s(h, rs1), rd_s(h, rs2), 0, rm);
-	case OP_FDIV_S: return arith_s(h, AR_DIV, rd, rd_s(h, rs1), rd_s(h, rs2), 0, rm);
-	case OP_FSQRT_S: return arith_s(h, AR_SQRT, rd, rd_s(h, rs1), 0, 0, rm);
+	case OP_FADD_S:
+		return arith_s(h, AR_ADD, rd, rd_s(h, rs1), rd_s(h, rs2), 0, rm);
+	case OP_FSUB_S:
+		return arith_s(h, AR_ADD, rd, rd_s(h, rs1), rd_s(h, rs2) ^ F32_SIGN, 0, rm);
+	case OP_FMUL_S:
+		return arith_s(h, AR_MUL, rd, rd_s(h, rs1), rd_s(h, rs2), 0, rm);
+	case OP_FDIV_S:
+		return arith_s(h, AR_DIV, rd, rd_s(h, rs1), rd_s(h, rs2), 0, rm);
+	case OP_FSQRT_S:
+		return arith_s(h, AR_SQRT, rd, rd_s(h, rs1), 0, 0, rm);
 	case OP_FSGNJ_S:
 	case OP_FSGNJN_S:
 	case OP_FSGNJX_S:
@@ -817,22 +867,38 @@ static int exec_s(struct hart *h, enum op_kind kind, unsigned rd, unsigned rs1, 
 	case OP_FMAX_S:
 		wr_f(h, f, rd, minmax(h, f, kind == OP_FMAX_S, rd_s(h, rs1), rd_s(h, rs2)));
 		return 0;
-	case OP_FLE_S: wr_x(h, rd, compare(h, f, 0, rd_s(h, rs1), rd_s(h, rs2))); return 0;
-	case OP_FLT_S: wr_x(h, rd, compare(h, f, 1, rd_s(h, rs1), rd_s(h, rs2))); return 0;
-	case OP_FEQ_S: wr_x(h, rd, compare(h, f, 2, rd_s(h, rs1), rd_s(h, rs2))); return 0;
-	case OP_FCLASS_S: wr_x(h, rd, fclass(f, rd_s(h, rs1))); return 0;
-	case OP_FMV_X_W: wr_x(h, rd, sext64(h->f[rs1], 32)); return 0;
-	case OP_FMV_W_X: wr_f(h, f, rd, h->x[rs1] & 0xffffffffu); return 0;
+	case OP_FLE_S:
+		wr_x(h, rd, compare(h, f, 0, rd_s(h, rs1), rd_s(h, rs2)));
+		return 0;
+	case OP_FLT_S:
+		wr_x(h, rd, compare(h, f, 1, rd_s(h, rs1), rd_s(h, rs2)));
+		return 0;
+	case OP_FEQ_S:
+		wr_x(h, rd, compare(h, f, 2, rd_s(h, rs1), rd_s(h, rs2)));
+		return 0;
+	case OP_FCLASS_S:
+		wr_x(h, rd, fclass(f, rd_s(h, rs1)));
+		return 0;
+	case OP_FMV_X_W:
+		wr_x(h, rd, sext64(h->f[rs1], 32));
+		return 0;
+	case OP_FMV_W_X:
+		wr_f(h, f, rd, h->x[rs1] & 0xffffffffu);
+		return 0;
 	case OP_FCVT_W_S:
 	case OP_FCVT_WU_S:
 	case OP_FCVT_L_S:
-	case OP_FCVT_LU_S: return cvt_to_int(h, f, kind - OP_FCVT_W_S, rd, rd_s(h, rs1), rm);
+	case OP_FCVT_LU_S:
+		return cvt_to_int(h, f, kind - OP_FCVT_W_S, rd, rd_s(h, rs1), rm);
 	case OP_FCVT_S_W:
 	case OP_FCVT_S_WU:
 	case OP_FCVT_S_L:
-	case OP_FCVT_S_LU: return cvt_from_int(h, f, kind - OP_FCVT_S_W, rd, h->x[rs1], rm);
-	case OP_FCVT_S_D: return cvt_s_d(h, rd, h->f[rs1], rm);
-	default: return -1;
+	case OP_FCVT_S_LU:
+		return cvt_from_int(h, f, kind - OP_FCVT_S_W, rd, h->x[rs1], rm);
+	case OP_FCVT_S_D:
+		return cvt_s_d(h, rd, h->f[rs1], rm);
+	default:
+		return -1;
 	}
 }
 
@@ -843,34 +909,57 @@ static int exec_d(struct hart *h, enum op_kind kind, unsigned rd, unsigned rs1, 
 	const uint64_t *fr = h->f;
 
 	switch (kind) {
-	case OP_FADD_D: return arith_d(h, AR_ADD, rd, fr[rs1], fr[rs2], 0, rm);
-	case OP_FSUB_D: return arith_d(h, AR_ADD, rd, fr[rs1], fr[rs2] ^ F64_SIGN, 0, rm);
-	case OP_FMUL_D: return arith_d(h, AR_MUL, rd, fr[rs1], fr[rs2], 0, rm);
-	case OP_FDIV_D: return arith_d(h, AR_DIV, rd, fr[rs1], fr[rs2], 0, rm);
-	case OP_FSQRT_D: return arith_d(h, AR_SQRT, rd, fr[rs1], 0, 0, rm);
+	case OP_FADD_D:
+		return arith_d(h, AR_ADD, rd, fr[rs1], fr[rs2], 0, rm);
+	case OP_FSUB_D:
+		return arith_d(h, AR_ADD, rd, fr[rs1], fr[rs2] ^ F64_SIGN, 0, rm);
+	case OP_FMUL_D:
+		return arith_d(h, AR_MUL, rd, fr[rs1], fr[rs2], 0, rm);
+	case OP_FDIV_D:
+		return arith_d(h, AR_DIV, rd, fr[rs1], fr[rs2], 0, rm);
+	case OP_FSQRT_D:
+		return arith_d(h, AR_SQRT, rd, fr[rs1], 0, 0, rm);
 	case OP_FSGNJ_D:
 	case OP_FSGNJN_D:
-	case OP_FSGNJX_D: wr_f(h, f, rd, sgnj(f, kind - OP_FSGNJ_D, fr[rs1], fr[rs2])); return 0;
+	case OP_FSGNJX_D:
+		wr_f(h, f, rd, sgnj(f, kind - OP_FSGNJ_D, fr[rs1], fr[rs2]));
+		return 0;
 	case OP_FMIN_D:
 	case OP_FMAX_D:
 		wr_f(h, f, rd, minmax(h, f, kind == OP_FMAX_D, fr[rs1], fr[rs2]));
 		return 0;
-	case OP_FLE_D: wr_x(h, rd, compare(h, f, 0, fr[rs1], fr[rs2])); return 0;
-	case OP_FLT_D: wr_x(h, rd, compare(h, f, 1, fr[rs1], fr[rs2])); return 0;
-	case OP_FEQ_D: wr_x(h, rd, compare(h, f, 2, fr[rs1], fr[rs2])); return 0;
-	case OP_FCLASS_D: wr_x(h, rd, fclass(f, fr[rs1])); return 0;
-	case OP_FMV_X_D: wr_x(h, rd, fr[rs1]); return 0;
-	case OP_FMV_D_X: wr_f(h, f, rd, h->x[rs1]); return 0;
+	case OP_FLE_D:
+		wr_x(h, rd, compare(h, f, 0, fr[rs1], fr[rs2]));
+		return 0;
+	case OP_FLT_D:
+		wr_x(h, rd, compare(h, f, 1, fr[rs1], fr[rs2]));
+		return 0;
+	case OP_FEQ_D:
+		wr_x(h, rd, compare(h, f, 2, fr[rs1], fr[rs2]));
+		return 0;
+	case OP_FCLASS_D:
+		wr_x(h, rd, fclass(f, fr[rs1]));
+		return 0;
+	case OP_FMV_X_D:
+		wr_x(h, rd, fr[rs1]);
+		return 0;
+	case OP_FMV_D_X:
+		wr_f(h, f, rd, h->x[rs1]);
+		return 0;
 	case OP_FCVT_W_D:
 	case OP_FCVT_WU_D:
 	case OP_FCVT_L_D:
-	case OP_FCVT_LU_D: return cvt_to_int(h, f, kind - OP_FCVT_W_D, rd, fr[rs1], rm);
+	case OP_FCVT_LU_D:
+		return cvt_to_int(h, f, kind - OP_FCVT_W_D, rd, fr[rs1], rm);
 	case OP_FCVT_D_W:
 	case OP_FCVT_D_WU:
 	case OP_FCVT_D_L:
-	case OP_FCVT_D_LU: return cvt_from_int(h, f, kind - OP_FCVT_D_W, rd, h->x[rs1], rm);
-	case OP_FCVT_D_S: return cvt_d_s(h, rd, rd_s(h, rs1), rm);
-	default: return -1;
+	case OP_FCVT_D_LU:
+		return cvt_from_int(h, f, kind - OP_FCVT_D_W, rd, h->x[rs1], rm);
+	case OP_FCVT_D_S:
+		return cvt_d_s(h, rd, rd_s(h, rs1), rm);
+	default:
+		return -1;
 	}
 }
 
@@ -881,14 +970,18 @@ int fpu_exec(struct hart *h, enum op_kind kind, unsigned rd, unsigned rs1, unsig
 	case OP_FMADD_S:
 	case OP_FMSUB_S:
 	case OP_FNMSUB_S:
-	case OP_FNMADD_S: return fma_op(h, &fmt_s, kind - OP_FMADD_S, rd, rs1, rs2, rs3, rm);
+	case OP_FNMADD_S:
+		return fma_op(h, &fmt_s, kind - OP_FMADD_S, rd, rs1, rs2, rs3, rm);
 	case OP_FMADD_D:
 	case OP_FMSUB_D:
 	case OP_FNMSUB_D:
-	case OP_FNMADD_D: return fma_op(h, &fmt_d, kind - OP_FMADD_D, rd, rs1, rs2, rs3, rm);
+	case OP_FNMADD_D:
+		return fma_op(h, &fmt_d, kind - OP_FMADD_D, rd, rs1, rs2, rs3, rm);
 	case OP_FADD_S ... OP_FMV_W_X:
-	case OP_FCVT_S_D: return exec_s(h, kind, rd, rs1, rs2, rm);
-	default: return exec_d(h, kind, rd, rs1, rs2, rm);
+	case OP_FCVT_S_D:
+		return exec_s(h, kind, rd, rs1, rs2, rm);
+	default:
+		return exec_d(h, kind, rd, rs1, rs2, rm);
 	}
 }
 

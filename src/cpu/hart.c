@@ -11,10 +11,10 @@
 #include "cpu/mmu.h"
 #include "machine/machine.h"
 
-#define MISA_RV64GC                                                                        \
-	((2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |  \
-	 (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) |                 \
-	 (1u << ('S' - 'A')) | (1u << ('U' - 'A')))
+#define MISA_RV64GC                                                                                \
+	((2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |          \
+	 (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) | (1u << ('S' - 'A')) |   \
+	 (1u << ('U' - 'A')))
 
 int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
 {
@@ -49,7 +49,7 @@ void hart_fini(struct hart *h)
 
 void hart_kick(struct hart *h)
 {
-	__atomic_store_n(&h->countdown, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->kick, 1, __ATOMIC_RELEASE);
 	exec_wake(h);
 }

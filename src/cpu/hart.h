@@ -43,28 +43,28 @@ enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI 
 #define MIP_SEIP (1ull << IRQ_SEI)
 #define MIP_MEIP (1ull << IRQ_MEI)
 
-#define MSTATUS_SIE  (1ull << 1)
-#define MSTATUS_MIE  (1ull << 3)
-#define MSTATUS_SPIE (1ull << 5)
-#define MSTATUS_UBE  (1ull << 6)
-#define MSTATUS_MPIE (1ull << 7)
-#define MSTATUS_SPP  (1ull << 8)
-#define MSTATUS_VS   (3ull << 9)
-#define MSTATUS_MPP  (3ull << 11)
-#define MSTATUS_FS   (3ull << 13)
-#define MSTATUS_XS   (3ull << 15)
-#define MSTATUS_MPRV (1ull << 17)
-#define MSTATUS_SUM  (1ull << 18)
-#define MSTATUS_MXR  (1ull << 19)
-#define MSTATUS_TVM  (1ull << 20)
-#define MSTATUS_TW   (1ull << 21)
-#define MSTATUS_TSR  (1ull << 22)
-#define MSTATUS_UXL  (3ull << 32)
-#define MSTATUS_SXL  (3ull << 34)
-#define MSTATUS_SD   (1ull << 63)
+#define MSTATUS_SIE	 (1ull << 1)
+#define MSTATUS_MIE	 (1ull << 3)
+#define MSTATUS_SPIE	 (1ull << 5)
+#define MSTATUS_UBE	 (1ull << 6)
+#define MSTATUS_MPIE	 (1ull << 7)
+#define MSTATUS_SPP	 (1ull << 8)
+#define MSTATUS_VS	 (3ull << 9)
+#define MSTATUS_MPP	 (3ull << 11)
+#define MSTATUS_FS	 (3ull << 13)
+#define MSTATUS_XS	 (3ull << 15)
+#define MSTATUS_MPRV	 (1ull << 17)
+#define MSTATUS_SUM	 (1ull << 18)
+#define MSTATUS_MXR	 (1ull << 19)
+#define MSTATUS_TVM	 (1ull << 20)
+#define MSTATUS_TW	 (1ull << 21)
+#define MSTATUS_TSR	 (1ull << 22)
+#define MSTATUS_UXL	 (3ull << 32)
+#define MSTATUS_SXL	 (3ull << 34)
+#define MSTATUS_SD	 (1ull << 63)
 #define MSTATUS_FS_SHIFT 13
-#define FS_OFF	 0
-#define FS_DIRTY 3
+#define FS_OFF		 0
+#define FS_DIRTY	 3
 
 /* Software TLB: direct mapped, one array per (translation regime, access kind).
  * An entry maps the 4 KiB page at `tag` to host memory: host = va + addend. Entries are
@@ -90,26 +90,27 @@ struct hart {
 	uint64_t f[32];
 	uint64_t pc;
 	unsigned priv;
-	unsigned data_priv;		/* effective privilege for loads/stores (MPRV) */
-	int countdown;			/* blocks until the next poll; others may zero it */
-	struct tlb_entry *dtlb;		/* tlb[data regime], R then W arrays: dtlb[0..], */
-	struct tlb_entry *dtlb_w;	/* current regime's write TLB */
-	uint8_t *ram;			/* host address of guest RAM */
+	unsigned data_priv;	  /* effective privilege for loads/stores (MPRV) */
+	uint64_t poll_at;	  /* poll when instret reaches this; others may zero it */
+	uint32_t code_epoch;	  /* vm->code_epoch when the pc->block table was last flushed */
+	struct tlb_entry *dtlb;	  /* tlb[data regime], R then W arrays: dtlb[0..], */
+	struct tlb_entry *dtlb_w; /* current regime's write TLB */
+	uint8_t *ram;		  /* host address of guest RAM */
 	uint64_t ram_base, ram_size;
-	uint8_t *code_pages;		/* vm's per-RAM-page flags (PAGE_*) */
+	uint8_t *code_pages; /* vm's per-RAM-page flags (PAGE_*) */
 
 	/* CSRs */
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
 	uint64_t mcounteren, menvcfg, mcountinhibit;
 	uint64_t stvec, sscratch, sepc, scause, stval, satp, scounteren, senvcfg, stimecmp;
-	uint64_t mip;			/* atomic: devices set/clear bits from other threads */
-	uint64_t mip_sw;		/* bits written by software (SSIP, STIP, SEIP) */
-	uint64_t mtimecmp;		/* CLINT; written by the CLINT device on this hart's thread
-					 * or others (atomic access) */
-	uint32_t fflags, frm;		/* fcsr; see fpu.c for how host flags are folded in */
+	uint64_t mip;	      /* atomic: devices set/clear bits from other threads */
+	uint64_t mip_sw;      /* bits written by software (SSIP, STIP, SEIP) */
+	uint64_t mtimecmp;    /* CLINT; written by the CLINT device on this hart's thread
+			       * or others (atomic access) */
+	uint32_t fflags, frm; /* fcsr; see fpu.c for how host flags are folded in */
 	uint64_t pmpcfg[8], pmpaddr[64];
 	uint64_t mhartid;
-	uint64_t instret;		/* retired instructions (also cycle) */
+	uint64_t instret; /* retired instructions (also cycle) */
 
 	/* LR/SC reservation: host address and the value loaded. */
 	void *resv_ptr;
@@ -120,7 +121,7 @@ struct hart {
 
 	/* Cross-thread: nonzero asks the hart to poll at the next block boundary. */
 	int kick;
-	bool wfi;			/* stalled in wfi */
+	bool wfi; /* stalled in wfi */
 
 	struct vm *vm;
 	struct block_cache *bc;
@@ -134,7 +135,8 @@ struct hart {
 
 /* Initialises `h` as hart `id` of `vm` in its reset state (M-mode, pc = reset_pc).
  * Returns 0 or -ENOMEM. Caller owns `h` (it is large: allocate it). */
-int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc) __attribute__((warn_unused_result));
+int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
+	__attribute__((warn_unused_result));
 void hart_fini(struct hart *h);
 
 /* Runs the hart on the calling thread until the machine asks it to stop

@@ -11,14 +11,14 @@
 #include "core/util.h"
 #include "machine/machine.h"
 
-#define PTE_V (1u << 0)
-#define PTE_R (1u << 1)
-#define PTE_W (1u << 2)
-#define PTE_X (1u << 3)
-#define PTE_U (1u << 4)
-#define PTE_G (1u << 5)
-#define PTE_A (1u << 6)
-#define PTE_D (1u << 7)
+#define PTE_V	     (1u << 0)
+#define PTE_R	     (1u << 1)
+#define PTE_W	     (1u << 2)
+#define PTE_X	     (1u << 3)
+#define PTE_U	     (1u << 4)
+#define PTE_G	     (1u << 5)
+#define PTE_A	     (1u << 6)
+#define PTE_D	     (1u << 7)
 #define PTE_PPN_MASK 0x003ffffffffffc00ull
 #define PTE_RESERVED 0xffc0000000000000ull
 
@@ -29,8 +29,9 @@ static int page_fault(enum access acc)
 
 static int access_fault(enum access acc)
 {
-	return acc == ACC_FETCH ? EXC_INSN_ACCESS : acc == ACC_READ ? EXC_LOAD_ACCESS
-								: EXC_STORE_ACCESS;
+	return acc == ACC_FETCH	 ? EXC_INSN_ACCESS
+	       : acc == ACC_READ ? EXC_LOAD_ACCESS
+				 : EXC_STORE_ACCESS;
 }
 
 static bool leaf_allows(const struct hart *h, uint64_t pte, enum access acc, unsigned priv)
@@ -42,8 +43,10 @@ static bool leaf_allows(const struct hart *h, uint64_t pte, enum access acc, uns
 		return false;
 	}
 	switch (acc) {
-	case ACC_FETCH: return (pte & PTE_X) != 0;
-	case ACC_WRITE: return (pte & PTE_W) != 0;
+	case ACC_FETCH:
+		return (pte & PTE_X) != 0;
+	case ACC_WRITE:
+		return (pte & PTE_W) != 0;
 	case ACC_READ:
 		return (pte & PTE_R) || ((h->mstatus & MSTATUS_MXR) && (pte & PTE_X));
 	}
@@ -143,8 +146,13 @@ void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
 	for (uint64_t p = first; p <= last; p++) {
 		uint8_t f = __atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE);
 		if (f & PAGE_CODE) {
-			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE, __ATOMIC_ACQ_REL);
+			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE,
+					   __ATOMIC_ACQ_REL);
 			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
+			/* Harts drop their pc -> block shortcuts at their next poll; this hart
+			 * polls at its next block boundary. */
+			__atomic_fetch_add(&vm->code_epoch, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 		}
 		if (f & PAGE_WATCH)
 			vm_watch_hit(vm, vm->ram_base + off);
@@ -173,10 +181,14 @@ static uint64_t ram_read(const uint8_t *p, unsigned size)
 
 	if (((uintptr_t)p & (size - 1)) == 0) {
 		switch (size) {
-		case 1: return __atomic_load_n(p, __ATOMIC_RELAXED);
-		case 2: return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
-		case 4: return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
-		case 8: return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+		case 1:
+			return __atomic_load_n(p, __ATOMIC_RELAXED);
+		case 2:
+			return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+		case 4:
+			return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+		case 8:
+			return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
 		}
 	}
 	for (unsigned i = 0; i < size; i++)
@@ -188,10 +200,18 @@ static void ram_write(uint8_t *p, unsigned size, uint64_t v)
 {
 	if (((uintptr_t)p & (size - 1)) == 0) {
 		switch (size) {
-		case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); return;
-		case 2: __atomic_store_n((uint16_t *)(void *)p, (uint16_t)v, __ATOMIC_RELAXED); return;
-		case 4: __atomic_store_n((uint32_t *)(void *)p, (uint32_t)v, __ATOMIC_RELAXED); return;
-		case 8: __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED); return;
+		case 1:
+			__atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED);
+			return;
+		case 2:
+			__atomic_store_n((uint16_t *)(void *)p, (uint16_t)v, __ATOMIC_RELAXED);
+			return;
+		case 4:
+			__atomic_store_n((uint32_t *)(void *)p, (uint32_t)v, __ATOMIC_RELAXED);
+			return;
+		case 8:
+			__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED);
+			return;
 		}
 	}
 	for (unsigned i = 0; i < size; i++)
@@ -227,7 +247,8 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 		return r;
 	if (host) {
 		ram_write(host, size, val);
-		if (unlikely(__atomic_load_n(&h->code_pages[(host - h->ram) >> 12], __ATOMIC_RELAXED) |
+		if (unlikely(__atomic_load_n(&h->code_pages[(host - h->ram) >> 12],
+					     __ATOMIC_RELAXED) |
 			     __atomic_load_n(&h->code_pages[(host + size - 1 - h->ram) >> 12],
 					     __ATOMIC_RELAXED)))
 			mmu_store_hook(h, host, size);

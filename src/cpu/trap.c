@@ -21,8 +21,8 @@ static void enter_trap(struct hart *h, uint64_t cause, uint64_t tval, bool irq)
 		h->scause = cause | (irq ? IRQ_BIT : 0);
 		h->sepc = h->pc;
 		h->stval = tval;
-		ms = (ms & ~(MSTATUS_SPIE | MSTATUS_SPP)) | ((ms & MSTATUS_SIE) ? MSTATUS_SPIE : 0) |
-		     (h->priv == PRV_S ? MSTATUS_SPP : 0);
+		ms = (ms & ~(MSTATUS_SPIE | MSTATUS_SPP)) |
+		     ((ms & MSTATUS_SIE) ? MSTATUS_SPIE : 0) | (h->priv == PRV_S ? MSTATUS_SPP : 0);
 		ms &= ~MSTATUS_SIE;
 		if (irq && (h->stvec & 3) == 1)
 			vec_off = 4 * cause;
@@ -32,8 +32,8 @@ static void enter_trap(struct hart *h, uint64_t cause, uint64_t tval, bool irq)
 		h->mcause = cause | (irq ? IRQ_BIT : 0);
 		h->mepc = h->pc;
 		h->mtval = tval;
-		ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MPP)) | ((ms & MSTATUS_MIE) ? MSTATUS_MPIE : 0) |
-		     ((uint64_t)h->priv << 11);
+		ms = (ms & ~(MSTATUS_MPIE | MSTATUS_MPP)) |
+		     ((ms & MSTATUS_MIE) ? MSTATUS_MPIE : 0) | ((uint64_t)h->priv << 11);
 		ms &= ~MSTATUS_MIE;
 		if (irq && (h->mtvec & 3) == 1)
 			vec_off = 4 * cause;
@@ -62,7 +62,7 @@ uint64_t hart_pending_irqs(const struct hart *h)
 /* Highest-priority interrupt in `set`: MEI, MSI, MTI, SEI, SSI, STI. */
 static int pick(uint64_t set)
 {
-	static const int order[] = { IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI };
+	static const int order[] = {IRQ_MEI, IRQ_MSI, IRQ_MTI, IRQ_SEI, IRQ_SSI, IRQ_STI};
 
 	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (set & (1ull << order[i]))

@@ -3,9 +3,9 @@
 
 #include "machine/machine.h"
 
-#define FINISHER_FAIL	0x3333u
-#define FINISHER_PASS	0x5555u
-#define FINISHER_RESET	0x7777u
+#define FINISHER_FAIL  0x3333u
+#define FINISHER_PASS  0x5555u
+#define FINISHER_RESET 0x7777u
 
 static int fin_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 {
@@ -35,8 +35,12 @@ static int fin_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 
 int finisher_init(struct vm *vm, uint64_t base)
 {
-	struct bus_region r = { .base = base, .size = 0x1000, .name = "finisher",
-				.opaque = vm, .read = fin_read, .write = fin_write };
+	struct bus_region r = {.base = base,
+			       .size = 0x1000,
+			       .name = "finisher",
+			       .opaque = vm,
+			       .read = fin_read,
+			       .write = fin_write};
 
 	return bus_add(&vm->bus, &r);
 }

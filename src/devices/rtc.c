@@ -35,8 +35,12 @@ static int rtc_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 		__atomic_store_n(latched, wall_ns(), __ATOMIC_RELAXED);
 		*out = (uint32_t)*latched;
 		break;
-	case 0x04: *out = __atomic_load_n(latched, __ATOMIC_RELAXED) >> 32; break;
-	default: *out = 0; break;
+	case 0x04:
+		*out = __atomic_load_n(latched, __ATOMIC_RELAXED) >> 32;
+		break;
+	default:
+		*out = 0;
+		break;
 	}
 	return 0;
 }
@@ -53,8 +57,8 @@ static int rtc_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 int rtc_create(struct bus *bus, uint64_t base, struct rtc **out)
 {
 	struct rtc *rtc = core_calloc(1, sizeof(*rtc));
-	struct bus_region r = { .base = base, .size = 0x1000, .name = "rtc",
-				.read = rtc_read, .write = rtc_write };
+	struct bus_region r = {
+		.base = base, .size = 0x1000, .name = "rtc", .read = rtc_read, .write = rtc_write};
 	int err;
 
 	if (!rtc)

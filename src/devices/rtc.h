@@ -13,7 +13,8 @@ struct bus;
 
 struct rtc;
 
-int rtc_create(struct bus *bus, uint64_t base, struct rtc **out) __attribute__((warn_unused_result));
+int rtc_create(struct bus *bus, uint64_t base, struct rtc **out)
+	__attribute__((warn_unused_result));
 void rtc_destroy(struct rtc *rtc);
 
 #endif

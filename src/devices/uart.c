@@ -82,13 +82,27 @@ static int uart_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 			u->rx_len--;
 		}
 		break;
-	case 1: v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier; break;
-	case 2: v = read_iir(u); break;
-	case 3: v = u->lcr; break;
-	case 4: v = u->mcr; break;
-	case 5: v = (uint8_t)(LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0)); break;
-	case 6: v = 0xb0; break; /* DCD, DSR, CTS: a connected line */
-	case 7: v = u->scr; break;
+	case 1:
+		v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
+		break;
+	case 2:
+		v = read_iir(u);
+		break;
+	case 3:
+		v = u->lcr;
+		break;
+	case 4:
+		v = u->mcr;
+		break;
+	case 5:
+		v = (uint8_t)(LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0));
+		break;
+	case 6:
+		v = 0xb0;
+		break; /* DCD, DSR, CTS: a connected line */
+	case 7:
+		v = u->scr;
+		break;
 	}
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
@@ -137,9 +151,15 @@ static int uart_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 			u->rx_head = 0;
 		}
 		break;
-	case 3: u->lcr = v; break;
-	case 4: u->mcr = v & 0x1f; break;
-	case 7: u->scr = v; break;
+	case 3:
+		u->lcr = v;
+		break;
+	case 4:
+		u->mcr = v & 0x1f;
+		break;
+	case 7:
+		u->scr = v;
+		break;
 	}
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
@@ -149,8 +169,11 @@ static int uart_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 int uart_create(struct bus *bus, uint64_t base, int out_fd, struct uart **out)
 {
 	struct uart *u = core_calloc(1, sizeof(*u));
-	struct bus_region r = { .base = base, .size = 0x100, .name = "uart0",
-				.read = uart_read, .write = uart_write };
+	struct bus_region r = {.base = base,
+			       .size = 0x100,
+			       .name = "uart0",
+			       .read = uart_read,
+			       .write = uart_write};
 	int err;
 
 	if (!u)

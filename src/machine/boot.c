@@ -75,7 +75,8 @@ static int check_header(const char *path, const uint8_t *buf, size_t len)
 		return -ENOEXEC;
 	}
 	if (buf[EI_CLASS] != ELFCLASS64) {
-		log_err("%s: is a 32-bit ELF; lodge runs RV64 programs only (build with -march=rv64...)",
+		log_err("%s: is a 32-bit ELF; lodge runs RV64 programs only (build with "
+			"-march=rv64...)",
 			path);
 		return -ENOEXEC;
 	}
@@ -84,7 +85,8 @@ static int check_header(const char *path, const uint8_t *buf, size_t len)
 		return -ENOEXEC;
 	}
 	if (eh->e_machine != EM_RISCV) {
-		log_err("%s: ELF is for machine %u, not RISC-V (%u)", path, eh->e_machine, EM_RISCV);
+		log_err("%s: ELF is for machine %u, not RISC-V (%u)", path, eh->e_machine,
+			EM_RISCV);
 		return -ENOEXEC;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) ||
@@ -106,7 +108,8 @@ static int load_segments(struct vm *vm, const char *path, const uint8_t *buf, si
 
 		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
 			continue;
-		if (ph[i].p_filesz > ph[i].p_memsz || !range_ok(len, ph[i].p_offset, ph[i].p_filesz)) {
+		if (ph[i].p_filesz > ph[i].p_memsz ||
+		    !range_ok(len, ph[i].p_offset, ph[i].p_filesz)) {
 			log_err("%s: segment %u: corrupt sizes or offset", path, i);
 			return -ENOEXEC;
 		}
@@ -366,7 +369,7 @@ static int place_dtb(struct vm *vm, const struct boot_linux *b, const struct fdt
 
 int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 {
-	struct fdt_params fp = { .bootargs = b->cmdline };
+	struct fdt_params fp = {.bootargs = b->cmdline};
 	uint64_t top = vm->ram_base + vm->ram_size, fw_end = 0, kentry = 0, kend = 0;
 	uint64_t dtb_pa, info_pa, initrd_top;
 	struct fw_dynamic_info *info;
@@ -398,9 +401,12 @@ int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 	if (r)
 		return r;
 	info = vm_ram_ptr(vm, info_pa, sizeof(*info));
-	*info = (struct fw_dynamic_info){ .magic = FW_DYNAMIC_MAGIC, .version = 2,
-					  .next_addr = kentry, .next_mode = FW_NEXT_MODE_S,
-					  .options = 0, .boot_hart = ~0ull };
+	*info = (struct fw_dynamic_info){.magic = FW_DYNAMIC_MAGIC,
+					 .version = 2,
+					 .next_addr = kentry,
+					 .next_mode = FW_NEXT_MODE_S,
+					 .options = 0,
+					 .boot_hart = ~0ull};
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		struct hart *h = vm->harts[i];
 		h->pc = vm->ram_base;

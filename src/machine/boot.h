@@ -17,11 +17,11 @@ int boot_load_elf(struct vm *vm, const char *path, uint64_t *entry)
 	__attribute__((warn_unused_result));
 
 struct boot_linux {
-	const char *firmware;	/* OpenSBI fw_dynamic.bin / fw_jump.bin (raw or ELF) */
-	const char *kernel;	/* RISC-V Linux Image (as Debian ships it) */
-	const char *initrd;	/* may be NULL */
-	const char *cmdline;	/* may be NULL */
-	const char *dump_dtb;	/* write the device tree here too (may be NULL) */
+	const char *firmware; /* OpenSBI fw_dynamic.bin / fw_jump.bin (raw or ELF) */
+	const char *kernel;   /* RISC-V Linux Image (as Debian ships it) */
+	const char *initrd;   /* may be NULL */
+	const char *cmdline;  /* may be NULL */
+	const char *dump_dtb; /* write the device tree here too (may be NULL) */
 };
 
 /* Lays out firmware at RAM start, the kernel at RAM + its text_offset, the initrd and the
@@ -29,7 +29,6 @@ struct boot_linux {
  * every hart at the firmware with a0 = hart id, a1 = tree, a2 = info (the RISC-V Linux
  * and OpenSBI boot conventions). Errors are logged with the file and reason.
  * Returns 0 or -errno (-ENOEXEC bad image, -E2BIG does not fit in RAM). */
-int boot_load_linux(struct vm *vm, const struct boot_linux *b)
-	__attribute__((warn_unused_result));
+int boot_load_linux(struct vm *vm, const struct boot_linux *b) __attribute__((warn_unused_result));
 
 #endif

@@ -75,8 +75,12 @@ static int clint_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 
 int clint_init(struct vm *vm, uint64_t base)
 {
-	struct bus_region r = { .base = base, .size = CLINT_SIZE, .name = "clint",
-				.opaque = vm, .read = clint_read, .write = clint_write };
+	struct bus_region r = {.base = base,
+			       .size = CLINT_SIZE,
+			       .name = "clint",
+			       .opaque = vm,
+			       .read = clint_read,
+			       .write = clint_write};
 
 	return bus_add(&vm->bus, &r);
 }

@@ -25,8 +25,8 @@ enum { PH_PLIC = 1, PH_TEST = 2, PH_CPU_INTC = 16 /* + hart id */ };
 #define RTC_IRQ	 11
 
 static const char isa_string[] = "rv64imafdc_zicntr_zicsr_zifencei_sstc";
-static const char *const isa_exts[] = { "i", "m", "a", "f", "d", "c",
-					"zicntr", "zicsr", "zifencei", "sstc" };
+static const char *const isa_exts[] = {"i", "m",      "a",     "f",	   "d",
+				       "c", "zicntr", "zicsr", "zifencei", "sstc"};
 
 /* A property holding a list of strings (each NUL-terminated). */
 static int prop_strings(void *fdt, const char *name, const char *const *s, unsigned n)
@@ -46,7 +46,7 @@ static int prop_strings(void *fdt, const char *name, const char *const *s, unsig
 
 static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 {
-	fdt64_t v[2] = { cpu_to_fdt64(base), cpu_to_fdt64(size) };
+	fdt64_t v[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
 
 	return fdt_property(fdt, "reg", v, sizeof(v));
 }
@@ -82,8 +82,9 @@ static int add_cpus(void *fdt, const struct vm *vm)
 		r = r ?: fdt_property_string(fdt, "compatible", "riscv");
 		r = r ?: fdt_property_string(fdt, "riscv,isa", isa_string);
 		r = r ?: fdt_property_string(fdt, "riscv,isa-base", "rv64i");
-		r = r ?: prop_strings(fdt, "riscv,isa-extensions", isa_exts,
-				      sizeof(isa_exts) / sizeof(isa_exts[0]));
+		r = r
+			    ?: prop_strings(fdt, "riscv,isa-extensions", isa_exts,
+					    sizeof(isa_exts) / sizeof(isa_exts[0]));
 		r = r ?: fdt_property_string(fdt, "mmu-type", "riscv,sv48");
 		r = r ?: fdt_begin_node(fdt, "interrupt-controller");
 		r = r ?: fdt_property_u32(fdt, "#interrupt-cells", 1);
@@ -112,7 +113,7 @@ static int add_simple_dev(void *fdt, const char *name, const char *compat, uint6
 
 static int add_syscon(void *fdt)
 {
-	static const char *const test_compat[] = { "sifive,test1", "sifive,test0", "syscon" };
+	static const char *const test_compat[] = {"sifive,test1", "sifive,test0", "syscon"};
 	int r = fdt_begin_node(fdt, "test@100000");
 
 	r = r ?: prop_strings(fdt, "compatible", test_compat, 3);
@@ -135,8 +136,8 @@ static int add_syscon(void *fdt)
 
 static int add_soc(void *fdt, const struct vm *vm)
 {
-	static const char *const clint_compat[] = { "sifive,clint0", "riscv,clint0" };
-	static const char *const plic_compat[] = { "sifive,plic-1.0.0", "riscv,plic0" };
+	static const char *const clint_compat[] = {"sifive,clint0", "riscv,clint0"};
+	static const char *const plic_compat[] = {"sifive,plic-1.0.0", "riscv,plic0"};
 	int r = fdt_begin_node(fdt, "soc");
 
 	r = r ?: fdt_property_u32(fdt, "#address-cells", 2);
@@ -164,8 +165,9 @@ static int add_soc(void *fdt, const struct vm *vm)
 	r = r ?: add_simple_dev(fdt, "serial@10000000", "ns16550a", VM_UART_BASE, 0x100, UART_IRQ);
 	r = r ?: fdt_property_u32(fdt, "clock-frequency", 3686400);
 	r = r ?: fdt_end_node(fdt);
-	r = r ?: add_simple_dev(fdt, "rtc@101000", "google,goldfish-rtc", VM_RTC_BASE, 0x1000,
-				RTC_IRQ);
+	r = r
+		    ?: add_simple_dev(fdt, "rtc@101000", "google,goldfish-rtc", VM_RTC_BASE, 0x1000,
+				      RTC_IRQ);
 	r = r ?: fdt_end_node(fdt);
 	r = r ?: add_syscon(fdt);
 	for (unsigned i = 0; i < VM_VIRTIO_SLOTS && !r; i++) {

@@ -12,7 +12,7 @@
 struct vm;
 
 struct fdt_params {
-	const char *bootargs;		/* may be NULL */
+	const char *bootargs;		   /* may be NULL */
 	uint64_t initrd_start, initrd_end; /* 0, 0 when there is none */
 };
 

@@ -21,9 +21,9 @@
 #include "machine/clint.h"
 #include "machine/plic.h"
 
-#define UART_IRQ	 10
-#define PANIC_BANNER	 "Kernel panic - not syncing"
-#define PANIC_GRACE_NS	 1000000000ull /* let the panic text reach the console */
+#define UART_IRQ       10
+#define PANIC_BANNER   "Kernel panic - not syncing"
+#define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
 
 uint64_t vm_now_ns(void)
 {
@@ -102,9 +102,11 @@ static int add_devices(struct vm *vm)
 	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
 	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
 	for (unsigned i = 0; i < VM_VIRTIO_SLOTS && !r; i++) {
-		struct bus_region slot = { .base = VM_VIRTIO_BASE + 0x1000ull * i, .size = 0x1000,
-					   .name = "virtio-mmio (empty)", .read = empty_slot_read,
-					   .write = empty_slot_write };
+		struct bus_region slot = {.base = VM_VIRTIO_BASE + 0x1000ull * i,
+					  .size = 0x1000,
+					  .name = "virtio-mmio (empty)",
+					  .read = empty_slot_read,
+					  .write = empty_slot_write};
 		r = bus_add(&vm->bus, &slot);
 	}
 	if (!r) {
@@ -253,8 +255,10 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 	last = (pa + len - 1 - vm->ram_base) >> 12;
 	for (uint64_t p = first; p <= last; p++) {
 		if (__atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE) & PAGE_CODE) {
-			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE, __ATOMIC_ACQ_REL);
+			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE,
+					   __ATOMIC_ACQ_REL);
 			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
+			__atomic_fetch_add(&vm->code_epoch, 1, __ATOMIC_RELEASE);
 		}
 	}
 }

@@ -48,21 +48,22 @@ struct vm_config {
 struct vm {
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
-	uint8_t *code_pages;  /* PAGE_* flags per RAM page (cpu/hart.h) */
-	uint32_t *page_gen;   /* bumped when a code page is written */
+	uint8_t *code_pages; /* PAGE_* flags per RAM page (cpu/hart.h) */
+	uint32_t *page_gen;  /* bumped when a code page is written */
+	uint32_t code_epoch; /* atomic: bumped with any page_gen, so harts drop shortcuts */
 	struct bus bus;
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
 	struct uart *uart;
 	struct plic *plic;
 	struct rtc *rtc;
-	unsigned panic_match;  /* console bytes of the panic banner matched so far */
-	uint64_t panic_ns;     /* when the panic banner was seen (0 = not seen) */
-	uint64_t start_ns;    /* host monotonic time at creation: mtime 0 */
-	uint64_t deadline_ns; /* 0 = none */
+	unsigned panic_match;		 /* console bytes of the panic banner matched so far */
+	uint64_t panic_ns;		 /* when the panic banner was seen (0 = not seen) */
+	uint64_t start_ns;		 /* host monotonic time at creation: mtime 0 */
+	uint64_t deadline_ns;		 /* 0 = none */
 	uint64_t tohost_pa, fromhost_pa; /* HTIF words, 0 when the program has none */
-	int stopping;	      /* atomic: set once by the first stop request */
-	int stop_reason;      /* atomic enum vm_stop_reason */
+	int stopping;			 /* atomic: set once by the first stop request */
+	int stop_reason;		 /* atomic enum vm_stop_reason */
 	int exit_code;
 };
 

@@ -14,21 +14,21 @@
 #include "cpu/hart.h"
 #include "machine/machine.h"
 
-#define NWORDS	   ((PLIC_NDEV + 1 + 31) / 32)
-#define MAX_CTX	   (2 * VM_MAX_HARTS)
-#define PRIO_MASK  7u
+#define NWORDS	  ((PLIC_NDEV + 1 + 31) / 32)
+#define MAX_CTX	  (2 * VM_MAX_HARTS)
+#define PRIO_MASK 7u
 
 struct plic {
 	struct vm *vm;
 	pthread_mutex_t lock;
 	unsigned nctx;
 	uint32_t prio[PLIC_NDEV + 1];
-	uint32_t level[NWORDS];	  /* line state */
+	uint32_t level[NWORDS]; /* line state */
 	uint32_t pending[NWORDS];
 	uint32_t claimed[NWORDS];
 	uint32_t enable[MAX_CTX][NWORDS];
 	uint32_t threshold[MAX_CTX];
-	bool out[MAX_CTX];	  /* last level driven to the hart */
+	bool out[MAX_CTX]; /* last level driven to the hart */
 };
 
 /* Best pending, enabled source above the context's threshold (0 if none). */
@@ -161,8 +161,11 @@ static int plic_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 int plic_create(struct vm *vm, struct plic **out)
 {
 	struct plic *p = core_calloc(1, sizeof(*p));
-	struct bus_region r = { .base = PLIC_BASE, .size = PLIC_SIZE, .name = "plic",
-				.read = plic_read, .write = plic_write };
+	struct bus_region r = {.base = PLIC_BASE,
+			       .size = PLIC_SIZE,
+			       .name = "plic",
+			       .read = plic_read,
+			       .write = plic_write};
 	int err;
 
 	if (!p)

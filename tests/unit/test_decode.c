@@ -100,8 +100,8 @@ static int t_fp(void)
 	CHECK_EQ(d(0x42050553).kind, OP_FCVT_D_S);
 	CHECK_EQ(d(0xa2b52553).kind, OP_FEQ_D);
 	CHECK_EQ(d(0x06b57553).kind, OP_ILLEGAL); /* fmt = H */
-	CHECK_EQ(d(0x2108).kind, OP_FLD); /* c.fld fa0, 0(a0) */
-	CHECK_EQ(d(0xa108).kind, OP_FSD); /* c.fsd fa0, 0(a0) */
+	CHECK_EQ(d(0x2108).kind, OP_FLD);	  /* c.fld fa0, 0(a0) */
+	CHECK_EQ(d(0xa108).kind, OP_FSD);	  /* c.fsd fa0, 0(a0) */
 	return 0;
 }
 
@@ -170,8 +170,8 @@ static int t_names(void)
 }
 
 static const struct unit_test tests[] = {
-	{ "rv64i", t_rv64i },	{ "system", t_system }, { "m_a", t_m_a },
-	{ "fp", t_fp },		{ "compressed", t_compressed }, { "names", t_names },
+	{"rv64i", t_rv64i}, {"system", t_system},	  {"m_a", t_m_a},
+	{"fp", t_fp},	    {"compressed", t_compressed}, {"names", t_names},
 };
 
 UNIT_MAIN("decode", tests)

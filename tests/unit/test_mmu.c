@@ -35,7 +35,7 @@ static uint64_t pte(uint64_t pa, unsigned flags)
  *   va 0x00001000..          -> 4K pages from the level-0 table, per test */
 static int setup(unsigned mode)
 {
-	struct vm_config cfg = { .ram_size = 8u << 20, .nharts = 1 };
+	struct vm_config cfg = {.ram_size = 8u << 20, .nharts = 1};
 	uint64_t base = VM_RAM_BASE;
 
 	vm_destroy(vm); /* left over by a failed test */
@@ -167,12 +167,9 @@ static int t_sv48_and_bare(void)
 }
 
 static const struct unit_test tests[] = {
-	{ "gigapage", t_gigapage },
-	{ "megapage_misaligned", t_megapage_and_misaligned },
-	{ "ad_bits", t_4k_ad_bits },
-	{ "faults", t_faults },
-	{ "sum_mxr", t_sum_mxr },
-	{ "sv48_bare", t_sv48_and_bare },
+	{"gigapage", t_gigapage},  {"megapage_misaligned", t_megapage_and_misaligned},
+	{"ad_bits", t_4k_ad_bits}, {"faults", t_faults},
+	{"sum_mxr", t_sum_mxr},	   {"sv48_bare", t_sv48_and_bare},
 };
 
 UNIT_MAIN("mmu", tests)
