@@ -583,8 +583,12 @@ int hart_run(struct hart *h)
 	}
 #define BRANCH(cond)                                                                               \
 	{                                                                                          \
-		if (cond)                                                                          \
-			JUMP((uint64_t)op->imm);                                                   \
+		if (cond) {                                                                        \
+			pc = (uint64_t)op->imm;                                                    \
+			if (pc == b->vpc) /* a loop onto this block: no lookup */                  \
+				goto same_block;                                                   \
+			goto next_block;                                                           \
+		}                                                                                  \
 		JUMP(b->end_pc);                                                                   \
 	}
 #define AMO(T, size, ext, expr)                                                                    \
@@ -635,6 +639,13 @@ lookup:
 			goto next_block;
 		}
 	}
+	icount += b->n;
+	op = b->ops;
+	goto * op->h;
+
+same_block:
+	if (unlikely(icount >= __atomic_load_n(&h->poll_at, __ATOMIC_RELAXED)))
+		goto poll;
 	icount += b->n;
 	op = b->ops;
 	goto * op->h;
