@@ -58,7 +58,10 @@ struct block {
 	uint64_t vpc, ppa, end_pc;
 	const uint32_t *genp; /* the physical page's write generation */
 	uint32_t gen;
-	uint16_t n; /* instructions (the terminating pseudo-op is not one) */
+	uint32_t fence_epoch; /* bc->fence_epoch when last known to match memory */
+	uint64_t hash;	      /* of the instruction bytes, to revalidate after fence.i */
+	uint16_t bytes;	      /* instruction bytes decoded (up to end_pc) */
+	uint16_t n;	      /* instructions (the terminating pseudo-op is not one) */
 	uint8_t priv;
 	struct block *hnext;
 	struct op ops[];
@@ -69,6 +72,7 @@ struct block_cache {
 	struct block *ht[1u << HT_BITS];
 	uint8_t *arena;
 	size_t used;
+	uint32_t fence_epoch; /* bumped by fence.i */
 	pthread_mutex_t lock; /* wfi sleep */
 	pthread_cond_t cond;
 	/* A one-instruction block for an instruction that straddles two pages. */
@@ -77,6 +81,11 @@ struct block_cache {
 };
 
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
+
+static inline unsigned jc_index(uint64_t pc)
+{
+	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
+}
 
 int exec_cache_create(struct hart *h)
 {
@@ -116,6 +125,17 @@ void exec_cache_destroy(struct hart *h)
 void exec_flush_jumps(struct hart *h)
 {
 	memset(h->bc->jc, 0, sizeof(h->bc->jc));
+}
+
+void exec_flush_jumps_page(struct hart *h, uint64_t va)
+{
+	/* A 4 KiB page's pcs fill one contiguous run of 2048 slots; only U and S fetches
+	 * are translated. */
+	unsigned first = jc_index(va & ~0xfffull), n = 2048;
+
+	_Static_assert(JC_BITS >= 11, "a page must map to a contiguous run of slots");
+	memset(&h->bc->jc[PRV_U][first], 0, n * sizeof(struct block *));
+	memset(&h->bc->jc[PRV_S][first], 0, n * sizeof(struct block *));
 }
 
 void exec_flush_all(struct hart *h)
@@ -221,11 +241,6 @@ static bool exec_poll(struct hart *h)
 	}
 }
 
-static inline unsigned jc_index(uint64_t pc)
-{
-	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
-}
-
 static inline unsigned ht_index(uint64_t pc, unsigned priv)
 {
 	return (unsigned)((pc >> 1) ^ (pc >> (HT_BITS + 1)) ^ priv) & ((1u << HT_BITS) - 1);
@@ -275,6 +290,16 @@ static uint16_t read16(const uint8_t *p)
 	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
 }
 
+/* FNV-1a over instruction bytes (halfword reads, as above). */
+static uint64_t hash_code(const uint8_t *p, unsigned bytes)
+{
+	uint64_t v = 0xcbf29ce484222325ull;
+
+	for (unsigned i = 0; i < bytes; i += 2)
+		v = (v ^ read16(p + i)) * 0x100000001b3ull;
+	return v;
+}
+
 /* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena. */
 static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host,
 				 const void *const *labels)
@@ -320,6 +345,9 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	}
 	b->n = (uint16_t)n;
 	b->end_pc = pc + off;
+	b->bytes = (uint16_t)off;
+	b->hash = hash_code(host, off);
+	b->fence_epoch = bc->fence_epoch;
 	bc->used += (sizeof(struct block) + (n + 1) * sizeof(struct op) + 15) & ~(size_t)15;
 	return b;
 }
@@ -342,8 +370,16 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	for (pp = &bc->ht[idx]; (b = *pp) != NULL; pp = &b->hnext) {
 		if (b->vpc != pc || b->priv != h->priv || b->ppa != ppa)
 			continue;
-		if (b->gen == __atomic_load_n(b->genp, __ATOMIC_ACQUIRE))
-			goto found;
+		if (b->gen == __atomic_load_n(b->genp, __ATOMIC_ACQUIRE)) {
+			if (b->fence_epoch == bc->fence_epoch)
+				goto found;
+			/* First use since a fence.i: keep the block if its bytes are
+			 * unchanged (cheaper than decoding them again). */
+			if (hash_code(host, b->bytes) == b->hash) {
+				b->fence_epoch = bc->fence_epoch;
+				goto found;
+			}
+		}
 		*pp = b->hnext; /* stale: unlink and decode again */
 		break;
 	}
@@ -851,11 +887,13 @@ L_WFI:
 L_SFENCE_VMA:
 	if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
 		RAISE_ILLEGAL();
-	if (op->rs1 != 0)
+	if (op->rs1 != 0) {
 		mmu_flush_va(h, RS1);
-	else
+		exec_flush_jumps_page(h, RS1);
+	} else {
 		mmu_flush_all(h);
-	exec_flush_jumps(h);
+		exec_flush_jumps(h);
+	}
 	JUMP(b->end_pc);
 L_MUL:
 	RD = RS1 * RS2;

@@ -8,16 +8,20 @@
 #ifndef LODGE_CPU_EXEC_H
 #define LODGE_CPU_EXEC_H
 
+#include <stdint.h>
+
 struct hart;
 
 /* Allocates/frees h->bc. Returns 0 or -ENOMEM. */
 int exec_cache_create(struct hart *h) __attribute__((warn_unused_result));
 void exec_cache_destroy(struct hart *h);
 
-/* Drops every decoded block (fence.i). */
+/* Drops every decoded block (the block arena is full). */
 void exec_flush_all(struct hart *h);
-/* Drops the pc -> block shortcut table (translation changed: satp, sfence.vma). */
+/* Drops the pc -> block shortcut tables (translation changed: satp, sfence.vma), or only
+ * the entries for the page holding va (sfence.vma with an address). */
 void exec_flush_jumps(struct hart *h);
+void exec_flush_jumps_page(struct hart *h, uint64_t va);
 
 /* Recomputes MTIP (mtimecmp) and, with Sstc, STIP (stimecmp) from the clock. */
 void exec_update_timers(struct hart *h);

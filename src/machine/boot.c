@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,10 +22,12 @@
 #define ELF_MAX_SIZE (1ull << 32)
 #define MiB	     (1ull << 20)
 
+/* Maps a whole regular file read-only (released with unmap_file). Mapping rather than
+ * reading keeps a large kernel or initrd from pinning heap memory after loading. */
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat st;
-	size_t got = 0;
+	void *p;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
 
 	if (fd < 0)
@@ -42,23 +45,24 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
 		goto out_close;
 	}
 	*len = (size_t)st.st_size;
-	*buf = core_alloc(*len ? *len : 1);
-	if (!*buf) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	while (got < *len) {
-		ssize_t n = read(fd, *buf + got, *len - got);
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			core_free(*buf);
+	*buf = NULL;
+	if (*len) {
+		p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			r = -errno;
 			goto out_close;
 		}
-		got += (size_t)n;
+		*buf = p;
 	}
 out_close:
 	close(fd);
 	return r;
+}
+
+static void unmap_file(uint8_t *buf, size_t len)
+{
+	if (buf)
+		munmap(buf, len);
 }
 
 static bool range_ok(size_t len, uint64_t off, uint64_t size)
@@ -191,7 +195,7 @@ int boot_load_elf(struct vm *vm, const char *path, uint64_t *entry)
 		else
 			vm->tohost_pa = 0;
 	}
-	core_free(buf);
+	unmap_file(buf, len);
 	return r;
 }
 
@@ -266,7 +270,7 @@ static int load_firmware(struct vm *vm, const char *path, uint64_t *fw_end)
 		r = place_file(vm, "firmware", path, buf, len, vm->ram_base);
 		*fw_end = vm->ram_base + len;
 	}
-	core_free(buf);
+	unmap_file(buf, len);
 	return r;
 }
 
@@ -286,7 +290,7 @@ static int load_kernel(struct vm *vm, const char *path, uint64_t *entry, uint64_
 	if (len < sizeof(*ih) || ih->magic2 != IMAGE_MAGIC2) {
 		log_err("kernel: %s is not a RISC-V Linux Image (no RSC\\x05 magic at offset 0x38)",
 			path);
-		core_free(buf);
+		unmap_file(buf, len);
 		return -ENOEXEC;
 	}
 	*entry = vm->ram_base + (ih->text_offset ? ih->text_offset : 2 * MiB);
@@ -295,12 +299,12 @@ static int load_kernel(struct vm *vm, const char *path, uint64_t *entry, uint64_
 		log_err("kernel: %s needs %llu MiB from 0x%llx: more than --mem %llu MiB gives",
 			path, (unsigned long long)(size >> 20), (unsigned long long)*entry,
 			(unsigned long long)(vm->ram_size >> 20));
-		core_free(buf);
+		unmap_file(buf, len);
 		return -E2BIG;
 	}
 	r = place_file(vm, "kernel", path, buf, len, *entry);
 	*end = *entry + size;
-	core_free(buf);
+	unmap_file(buf, len);
 	return r;
 }
 
@@ -319,13 +323,13 @@ static int load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, uin
 	if (len > top - kernel_end || align_down(top - len, 4096) < align_up(kernel_end, 2 * MiB)) {
 		log_err("initrd: %s (%zu MiB) does not fit in RAM beside the kernel (raise --mem)",
 			path, len >> 20);
-		core_free(buf);
+		unmap_file(buf, len);
 		return -E2BIG;
 	}
 	*start = align_down(top - len, 4096);
 	*end = *start + len;
 	r = place_file(vm, "initrd", path, buf, len, *start);
-	core_free(buf);
+	unmap_file(buf, len);
 	return r;
 }
 
