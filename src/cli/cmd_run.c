@@ -13,6 +13,7 @@
 
 #include "cli/console.h"
 #include "core/log.h"
+#include "cpu/exec.h"
 #include "cpu/hart.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
@@ -214,9 +215,11 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		const struct hart *h = vm->harts[i];
 		fprintf(stderr,
-			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu mcause=0x%llx "
-			"mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx satp=0x%llx\n",
+			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu blocks=%zuK "
+			"mcause=0x%llx mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx "
+			"satp=0x%llx\n",
 			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
+			exec_cache_bytes(h) >> 10,
 			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
 			(unsigned long long)h->scause, (unsigned long long)h->sepc,
 			(unsigned long long)h->stval, (unsigned long long)h->satp);

@@ -42,7 +42,10 @@
 #define BLOCK_MAX  64
 #define JC_BITS	   12
 #define HT_BITS	   15
-#define ARENA_SIZE (64u << 20) /* virtual; pages are committed as blocks are decoded */
+/* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
+ * MiB); a hart whose arena fills drops its blocks and decodes again what it still runs. */
+#define ARENA_BUDGET (4u << 20)
+#define ARENA_MIN    (1u << 20)
 #define POLL_INSNS 8192
 #define JC_PRIVS   4 /* one table per privilege level (U, S, -, M) */
 
@@ -71,7 +74,7 @@ struct block_cache {
 	struct block *jc[JC_PRIVS][1u << JC_BITS];
 	struct block *ht[1u << HT_BITS];
 	uint8_t *arena;
-	size_t used;
+	size_t used, size;
 	uint32_t fence_epoch; /* bumped by fence.i */
 	pthread_mutex_t lock; /* wfi sleep */
 	pthread_cond_t cond;
@@ -94,7 +97,10 @@ int exec_cache_create(struct hart *h)
 
 	if (!bc)
 		return -ENOMEM;
-	bc->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+	bc->size = ARENA_BUDGET / (h->vm ? h->vm->nharts_planned : 1);
+	if (bc->size < ARENA_MIN)
+		bc->size = ARENA_MIN;
+	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bc->arena == MAP_FAILED) {
 		core_free(bc);
@@ -115,11 +121,16 @@ void exec_cache_destroy(struct hart *h)
 
 	if (!bc)
 		return;
-	munmap(bc->arena, ARENA_SIZE);
+	munmap(bc->arena, bc->size);
 	pthread_cond_destroy(&bc->cond);
 	pthread_mutex_destroy(&bc->lock);
 	core_free(bc);
 	h->bc = NULL;
+}
+
+size_t exec_cache_bytes(const struct hart *h)
+{
+	return h->bc ? h->bc->used : 0;
 }
 
 void exec_flush_jumps(struct hart *h)
@@ -310,7 +321,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	uint64_t ppn = (ppa - h->ram_base) >> 12;
 	struct block *b;
 
-	if (bc->used + need > ARENA_SIZE)
+	if (bc->used + need > bc->size)
 		exec_flush_all(h);
 	b = (struct block *)(void *)(bc->arena + bc->used);
 	/* Flag the page first, then read its generation: a store racing with decoding

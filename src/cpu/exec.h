@@ -8,6 +8,7 @@
 #ifndef LODGE_CPU_EXEC_H
 #define LODGE_CPU_EXEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct hart;
@@ -15,6 +16,9 @@ struct hart;
 /* Allocates/frees h->bc. Returns 0 or -ENOMEM. */
 int exec_cache_create(struct hart *h) __attribute__((warn_unused_result));
 void exec_cache_destroy(struct hart *h);
+
+/* Bytes of the block arena in use (statistics). */
+size_t exec_cache_bytes(const struct hart *h);
 
 /* Drops every decoded block (the block arena is full). */
 void exec_flush_all(struct hart *h);

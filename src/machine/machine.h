@@ -54,6 +54,7 @@ struct vm {
 	struct bus bus;
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
+	unsigned nharts_planned; /* cfg->nharts, known before the harts are created */
 	struct uart *uart;
 	struct plic *plic;
 	struct rtc *rtc;
