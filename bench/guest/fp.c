@@ -8,7 +8,7 @@
 #include "bench.h"
 
 #ifndef ROUNDS
-#define ROUNDS 64
+#define ROUNDS 192
 #endif
 
 #define MAT_N 48
