@@ -9,6 +9,7 @@ PKGS="build-essential make pkg-config python3 \
 	qemu-system-misc qemu-user \
 	libfdt-dev device-tree-compiler \
 	clang libclang-rt-14-dev wabt libcjson-dev \
+	lld wasi-libc libclang-rt-14-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=
 for p in $PKGS; do

@@ -972,6 +972,12 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
 		     struct wasm_error *err)
 {
+	return wasm_module_load_flags(bytes, len, 0, out, err);
+}
+
+int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
+			   struct wasm_module **out, struct wasm_error *err)
+{
 	struct wasm_reader r = {bytes, bytes + len, bytes, err, NULL, -1};
 	struct wasm_module *m;
 	int rc;
@@ -983,6 +989,7 @@ int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
 	m = core_calloc(1, sizeof(*m));
 	if (!m)
 		return wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
+	m->load_flags = flags;
 	rc = decode(m, &r);
 	if (rc) {
 		wasm_module_destroy(m);

@@ -39,6 +39,12 @@
 #define SET_F64(d, v)  (fp[d].f64 = (double)(v))
 #define SET_V128(d, v) vstore(&fp[d], (v128)(v))
 
+/* natural-width loads, as the LOAD rows of opcodes.def read them */
+#define LOAD_I32(p) ld32(p)
+#define LOAD_I64(p) ld64(p)
+#define LOAD_F32(p) f32_bits(ld32(p))
+#define LOAD_F64(p) f64_bits(ld64(p))
+
 #define IMM_I32(p) ((p)[0])
 #define IMM_I64(p) ((uint64_t)(p)[0] | (uint64_t)(p)[1] << 32)
 #define IMMW_I32   1
@@ -121,6 +127,30 @@ static void record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_f
 	s->trap.func = fn ? (int64_t)fn->index : -1;
 	s->trap.func_name = fn && fn->inst ? wasm_module_func_name(fn->inst->mod, fn->index) : NULL;
 	s->trap.offset = fn && fn->code && pc ? pc_to_offset(fn->code, pc) : -1;
+}
+
+/* The compiler folds "i32.add x, imm" into the offset of the access that consumes it,
+ * which is exact unless x + imm wraps around 2^32; then the folded address is >= 2^32,
+ * beyond any memory, and lands here. For an op listed in code->wrap (the op at pc
+ * folded imm) this returns Wasm's address (x + imm) mod 2^32 + (off - imm), else a value
+ * no access fits below. */
+static NOINLINE uint64_t wrapped_ea(const struct wasm_code *code, const uint32_t *pc, uint32_t x,
+				    uint32_t off)
+{
+	uint32_t at = (uint32_t)(pc - code->ops), lo = 0, hi = code->nwrap;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (code->wrap[mid].pc < at) {
+			lo = mid + 1;
+		} else if (code->wrap[mid].pc > at) {
+			hi = mid;
+		} else {
+			uint32_t imm = code->wrap[mid].imm;
+			return (uint64_t)(uint32_t)(x + imm) + (off - imm);
+		}
+	}
+	return UINT64_C(1) << 40;
 }
 
 struct fuel {
@@ -258,36 +288,9 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 #ifndef WASM_SWITCH_DISPATCH
 #define LBL(N) (int32_t)((const char *)&&L_##N - (const char *)&&L_BASE)
 	static const int32_t dispatch[] = {
-#define SPECIAL(N, P, C)
-#define UN(N, P, C, TI, TO, E)		LBL(N),
-#define BIN(N, P, C, TA, TB, TO, E)	LBL(N),
-#define IBIN(N, P, C, T, E)		LBL(N), LBL(N##_I),
-#define ICMP(N, P, C, T, NEG, E)	LBL(N), LBL(N##_I), LBL(BR_##N), LBL(BR_##N##_I),
-#define TBIN(N, P, C, T, F)		LBL(N),
-#define TUN(N, P, C, TI, TO, F)		LBL(N),
-#define LOAD(N, P, C, TO, A, E)		LBL(N),
-#define STORE(N, P, C, TI, A, S)	LBL(N),
-#define TERN(N, P, C, E)		LBL(N),
-#define EXTRACT(N, P, C, TO, L, E)	LBL(N),
-#define REPLACE(N, P, C, TI, L, E)	LBL(N),
-#define LANEMEM(N, P, C, A, L, ISSTORE) LBL(N),
-#define XOP(N, DOC)			LBL(N),
-#include "wasm/opcodes.def"
-#include "wasm/xops.def"
-#undef SPECIAL
-#undef UN
-#undef BIN
-#undef IBIN
-#undef ICMP
-#undef TBIN
-#undef TUN
-#undef LOAD
-#undef STORE
-#undef TERN
-#undef EXTRACT
-#undef REPLACE
-#undef LANEMEM
-#undef XOP
+#define OP(N) LBL(N),
+#include "wasm/ops.def"
+#undef OP
 	};
 #undef LBL
 #define CASE(N) L_##N:
@@ -310,6 +313,7 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 	struct wasm_frame *const fr_end = s->frames + s->max_frames;
 	struct wasm_frame *fr = fr_base;
 	const uint32_t *pc, *ret;
+	const struct wasm_code *code;
 	uint8_t *mem = NULL;
 	uint64_t msize = 0;
 	struct fuel fuel;
@@ -335,10 +339,16 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 				TRAP(t_);                                                          \
 		}                                                                                  \
 	} while (0)
+/* p = the checked host address of a size-byte access at fp[addr_slot] + off. Out of
+ * bounds, the op may still be fine: the compiler may have folded an address add into
+ * off (see wrapped_ea); only then does the access go ahead, at the exact address. */
 #define MEM_AT(addr_slot, off, size)                                                               \
 	uint64_t ea = (uint64_t)fp[addr_slot].i32 + (off);                                         \
-	if (unlikely(ea + (size) > msize))                                                         \
-		TRAP(WASM_TRAP_MEM_OOB);                                                           \
+	if (unlikely(ea + (size) > msize)) {                                                       \
+		ea = wrapped_ea(fn->code, pc, fp[addr_slot].i32, (off));                           \
+		if (ea + (size) > msize)                                                           \
+			TRAP(WASM_TRAP_MEM_OOB);                                                   \
+	}                                                                                          \
 	uint8_t *p = mem + ea
 
 	fuel_start(s, &fuel);
@@ -349,15 +359,16 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 	memset(fp + fn->code->param_slots, 0, fn->code->local_slots * sizeof(*fp));
 	TICK();
 
+	/* one brace either way, so the two builds (and clang-format) agree on the nesting */
 #ifndef WASM_SWITCH_DISPATCH
 	NEXT();
+	{
+L_BASE:
+		__attribute__((unused));
 #else
 dispatch:
 	switch ((enum wasm_op)pc[0]) {
 #endif
-	{
-L_BASE:
-		__attribute__((unused));
 
 		/* ----- generated numeric, memory and SIMD handlers ----- */
 #define SPECIAL(N, P, C)
@@ -417,6 +428,30 @@ L_BASE:
 		else                                                                               \
 			pc += 3 + IMMW_##T;                                                        \
 		NEXT();                                                                            \
+	}                                                                                          \
+	CASE(BRL_##N)                                                                              \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[1]);                                                       \
+		TYPE_##T b = GET_##T(pc[2]);                                                       \
+		if (E) {                                                                           \
+			pc += (int32_t)pc[3];                                                      \
+			TICK();                                                                    \
+		} else {                                                                           \
+			pc += 4;                                                                   \
+		}                                                                                  \
+		NEXT();                                                                            \
+	}                                                                                          \
+	CASE(BRL_##N##_I)                                                                          \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[1]);                                                       \
+		TYPE_##T b = IMM_##T(pc + 2);                                                      \
+		if (E) {                                                                           \
+			pc += (int32_t)pc[2 + IMMW_##T];                                           \
+			TICK();                                                                    \
+		} else {                                                                           \
+			pc += 3 + IMMW_##T;                                                        \
+		}                                                                                  \
+		NEXT();                                                                            \
 	}
 #define TBIN(N, P, C, T, F)                                                                        \
 	CASE(N)                                                                                    \
@@ -448,6 +483,17 @@ L_BASE:
 		MEM_AT(pc[2], pc[3], 1u << (A));                                                   \
 		SET_##TO(pc[1], E);                                                                \
 		pc += 4;                                                                           \
+		NEXT();                                                                            \
+	}                                                                                          \
+	CASE(N##_IDX)                                                                              \
+	{                                                                                          \
+		uint32_t a_ = fp[pc[2]].i32 + (fp[pc[3]].i32 << pc[4]);                            \
+		uint64_t ea = (uint64_t)a_ + pc[5];                                                \
+		if (unlikely(ea + (1u << (A)) > msize))                                            \
+			TRAP(WASM_TRAP_MEM_OOB);                                                   \
+		uint8_t *p = mem + ea;                                                             \
+		SET_##TO(pc[1], E);                                                                \
+		pc += 6;                                                                           \
 		NEXT();                                                                            \
 	}
 #define STORE(N, P, C, TI, A, S)                                                                   \
@@ -522,12 +568,68 @@ L_BASE:
 #undef LANEMEM
 #undef XOP
 
+		/* ----- superinstructions (fused.def) ----- */
+#define FUSE_LOAD(N, BIN, T, COMM, E)                                                              \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		MEM_AT(pc[3], pc[4], sizeof(TYPE_##T));                                            \
+		TYPE_##T a = GET_##T(pc[2]);                                                       \
+		TYPE_##T b = LOAD_##T(p);                                                          \
+		SET_##T(pc[1], E);                                                                 \
+		pc += 5;                                                                           \
+		NEXT();                                                                            \
+	}
+#define FUSE_IMM(N, BIN, IN, T, COMM, E)                                                           \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[2]);                                                       \
+		TYPE_##T x = GET_##T(pc[3]);                                                       \
+		TYPE_##T imm = IMM_##T(pc + 4);                                                    \
+		SET_##T(pc[1], E);                                                                 \
+		pc += 4 + IMMW_##T;                                                                \
+		NEXT();                                                                            \
+	}
+#define FUSE_BIN(N, BIN, IN, T, COMM, E)                                                           \
+	CASE(N)                                                                                    \
+	{                                                                                          \
+		TYPE_##T a = GET_##T(pc[2]);                                                       \
+		TYPE_##T x = GET_##T(pc[3]);                                                       \
+		TYPE_##T y = GET_##T(pc[4]);                                                       \
+		SET_##T(pc[1], E);                                                                 \
+		pc += 5;                                                                           \
+		NEXT();                                                                            \
+	}
+#include "wasm/fused.def"
+#undef FUSE_LOAD
+#undef FUSE_IMM
+#undef FUSE_BIN
+
 		/* ----- internal ops (xops.def) ----- */
 		CASE(UNREACHABLE)
 		TRAP(WASM_TRAP_UNREACHABLE);
 		CASE(COPY)
 		fp[pc[1]] = fp[pc[2]];
 		pc += 3;
+		NEXT();
+		CASE(MOVE2)
+		fp[pc[1]] = fp[pc[2]];
+		fp[pc[3]] = fp[pc[4]];
+		pc += 5;
+		NEXT();
+		CASE(MOVE3)
+		fp[pc[1]] = fp[pc[2]];
+		fp[pc[3]] = fp[pc[4]];
+		fp[pc[5]] = fp[pc[6]];
+		pc += 7;
+		NEXT();
+		CASE(I32_ROTL_XOR_ROTL)
+		fp[pc[1]].i32 = rotl32(fp[pc[2]].i32, pc[3]) ^ rotl32(fp[pc[4]].i32, pc[5]);
+		pc += 6;
+		NEXT();
+		CASE(I32_ADD_I2)
+		fp[pc[1]].i32 = fp[pc[2]].i32 + pc[3];
+		fp[pc[5]].i32 = fp[pc[6]].i32 + pc[7];
+		pc += 8;
 		NEXT();
 		CASE(COPY2)
 		{
@@ -564,21 +666,61 @@ L_BASE:
 		CASE(BR_Z64)
 		pc += fp[pc[1]].i64 ? 3 : (int32_t)pc[2];
 		NEXT();
+		/* loop back-edges: the same branches, counting one tick of fuel when taken */
+		CASE(BR_LOOP)
+		pc += (int32_t)pc[1];
+		TICK();
+		NEXT();
+		CASE(BRL_NZ)
+		if (fp[pc[1]].i32) {
+			pc += (int32_t)pc[2];
+			TICK();
+		} else {
+			pc += 3;
+		}
+		NEXT();
+		CASE(BRL_Z)
+		if (!fp[pc[1]].i32) {
+			pc += (int32_t)pc[2];
+			TICK();
+		} else {
+			pc += 3;
+		}
+		NEXT();
+		CASE(BRL_NZ64)
+		if (fp[pc[1]].i64) {
+			pc += (int32_t)pc[2];
+			TICK();
+		} else {
+			pc += 3;
+		}
+		NEXT();
+		CASE(BRL_Z64)
+		if (!fp[pc[1]].i64) {
+			pc += (int32_t)pc[2];
+			TICK();
+		} else {
+			pc += 3;
+		}
+		NEXT();
 		CASE(BR_TABLE)
 		{
 			uint32_t i = fp[pc[1]].i32, n = pc[2];
 			pc += (int32_t)pc[3 + (i < n ? i : n)];
 			NEXT();
 		}
-		CASE(LOOP)
-		TICK();
-		pc += 1;
-		NEXT();
 		CASE(CALL)
 		callee = inst->funcs[pc[1]];
 		nfp = fp + pc[2];
 		ret = pc + 3;
 		goto do_call;
+		CASE(CALL_LOCAL)
+		/* the code pointer comes with the op: no chain of loads through the callee */
+		code = (const struct wasm_code *)(uintptr_t)IMM_I64(pc + 1);
+		callee = &inst->own_funcs[pc[3]];
+		nfp = fp + pc[4];
+		ret = pc + 5;
+		goto do_call_code;
 		CASE(CALL_INDIRECT)
 		{
 			struct wasm_table *t = inst->tables[pc[2]];
@@ -595,15 +737,21 @@ L_BASE:
 			ret = pc + 5;
 			goto do_call;
 		}
+		CASE(RET1)
+		fp[0] = fp[pc[1]];
+		goto do_return;
 		CASE(RETURN)
-		if (fr == fr_base)
+do_return:
+		if (unlikely(fr == fr_base))
 			goto done;
 		fr--;
 		pc = fr->pc;
 		fp = fr->fp;
 		fn = fr->func;
-		inst = fn->inst;
-		RELOAD_MEM();
+		if (unlikely(fr->inst != inst)) {
+			inst = fr->inst;
+			RELOAD_MEM();
+		}
 		NEXT();
 		CASE(SELECT)
 		{
@@ -751,49 +899,58 @@ L_BASE:
 			pc += 8;
 			NEXT();
 		}
-	}
 #ifdef WASM_SWITCH_DISPATCH
-default:
-	TRAP(WASM_TRAP_UNREACHABLE);
-}
+	default:
+		TRAP(WASM_TRAP_UNREACHABLE);
 #endif
+	}
 
-do_call :
-    /* callee, nfp (its frame) and ret (the return pc) are set */
-    if (callee->code)
-{
-	const struct wasm_code *code = callee->code;
-	if (unlikely(nfp + code->frame_slots > stack_end || fr == fr_end))
-		TRAP(WASM_TRAP_STACK_EXHAUSTED);
-	TICK();
-	fr->pc = ret;
-	fr->fp = fp;
-	fr->func = fn;
-	fr++;
-	memset(nfp + code->param_slots, 0, code->local_slots * sizeof(*nfp));
-	fp = nfp;
-	fn = callee;
-	inst = fn->inst;
-	pc = code->ops;
+	/* callee, nfp (its frame) and ret (the return pc) are set */
+do_call:
+	if (likely(callee->code != NULL)) {
+		code = callee->code;
+do_call_code:
+		/* callee, code (its code), nfp (its frame) and ret (the return pc) are set */
+		{
+			union wasm_slot *z = nfp + code->param_slots;
+			if (unlikely(nfp + code->frame_slots > stack_end || fr == fr_end))
+				TRAP(WASM_TRAP_STACK_EXHAUSTED);
+			TICK();
+			*fr++ = (struct wasm_frame){ret, fp, fn, inst};
+			/* declared locals start at zero; most functions have few (no memset) */
+			for (uint32_t i = 0, n = code->local_slots; i < n; i++)
+				z[i].i64 = 0;
+			fp = nfp;
+			fn = callee;
+			pc = code->ops;
+			/* memory base and size only change with the instance (memory.grow and
+			 * host calls reload them where they happen) */
+			if (unlikely(fn->inst != inst)) {
+				inst = fn->inst;
+				RELOAD_MEM();
+			}
+			NEXT();
+		}
+	}
+	sync_fuel(s, &fuel);
+	trap = call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
+	fuel.chunk = fuel.ticks = 0;
+	sync_fuel(s, &fuel);
+	if (unlikely(trap))
+		TRAP(trap);
+	pc = ret;
 	RELOAD_MEM();
 	NEXT();
-}
-sync_fuel(s, &fuel);
-trap = call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
-fuel.chunk = fuel.ticks = 0;
-sync_fuel(s, &fuel);
-if (unlikely(trap))
-	TRAP(trap);
-pc = ret;
-RELOAD_MEM();
-NEXT();
 
-trapped : if (trap != WASM_TRAP_EXIT) record_trap(s, trap, fn, pc);
-if (trap != WASM_TRAP_FUEL)
+trapped:
+	if (trap != WASM_TRAP_EXIT)
+		record_trap(s, trap, fn, pc);
+	if (trap != WASM_TRAP_FUEL)
+		sync_fuel(s, &fuel);
+	return trap;
+done:
 	sync_fuel(s, &fuel);
-return trap;
-done : sync_fuel(s, &fuel);
-return WASM_TRAP_NONE;
+	return WASM_TRAP_NONE;
 #undef CASE
 #undef NEXT
 #undef TRAP
@@ -806,42 +963,15 @@ const int32_t *wasm_exec_dispatch(void)
 {
 #ifdef WASM_SWITCH_DISPATCH
 	static const int32_t identity[WASM_OP_COUNT] = {
-#define SPECIAL(N, P, C)
-#define UN(N, P, C, TI, TO, E)		WASM_OP_##N,
-#define BIN(N, P, C, TA, TB, TO, E)	WASM_OP_##N,
-#define IBIN(N, P, C, T, E)		WASM_OP_##N, WASM_OP_##N##_I,
-#define ICMP(N, P, C, T, NEG, E)	WASM_OP_##N, WASM_OP_##N##_I, WASM_OP_BR_##N, WASM_OP_BR_##N##_I,
-#define TBIN(N, P, C, T, F)		WASM_OP_##N,
-#define TUN(N, P, C, TI, TO, F)		WASM_OP_##N,
-#define LOAD(N, P, C, TO, A, E)		WASM_OP_##N,
-#define STORE(N, P, C, TI, A, S)	WASM_OP_##N,
-#define TERN(N, P, C, E)		WASM_OP_##N,
-#define EXTRACT(N, P, C, TO, L, E)	WASM_OP_##N,
-#define REPLACE(N, P, C, TI, L, E)	WASM_OP_##N,
-#define LANEMEM(N, P, C, A, L, ISSTORE) WASM_OP_##N,
-#define XOP(N, DOC)			WASM_OP_##N,
-#include "wasm/opcodes.def"
-#include "wasm/xops.def"
-#undef SPECIAL
-#undef UN
-#undef BIN
-#undef IBIN
-#undef ICMP
-#undef TBIN
-#undef TUN
-#undef LOAD
-#undef STORE
-#undef TERN
-#undef EXTRACT
-#undef REPLACE
-#undef LANEMEM
-#undef XOP
+#define OP(N) WASM_OP_##N,
+#include "wasm/ops.def"
+#undef OP
 	};
 	return identity;
 #else
-		const int32_t *t = NULL;
-		(void)run(NULL, NULL, &t);
-		return t;
+	const int32_t *t = NULL;
+	(void)run(NULL, NULL, &t);
+	return t;
 #endif
 }
 

@@ -36,36 +36,9 @@ union wasm_slot {
 
 /* Internal op numbers: every value-producing row of opcodes.def plus the XOP rows. */
 enum wasm_op {
-#define SPECIAL(N, P, C)
-#define UN(N, P, C, TI, TO, E)		WASM_OP_##N,
-#define BIN(N, P, C, TA, TB, TO, E)	WASM_OP_##N,
-#define IBIN(N, P, C, T, E)		WASM_OP_##N, WASM_OP_##N##_I,
-#define ICMP(N, P, C, T, NEG, E)	WASM_OP_##N, WASM_OP_##N##_I, WASM_OP_BR_##N, WASM_OP_BR_##N##_I,
-#define TBIN(N, P, C, T, F)		WASM_OP_##N,
-#define TUN(N, P, C, TI, TO, F)		WASM_OP_##N,
-#define LOAD(N, P, C, TO, A, E)		WASM_OP_##N,
-#define STORE(N, P, C, TI, A, S)	WASM_OP_##N,
-#define TERN(N, P, C, E)		WASM_OP_##N,
-#define EXTRACT(N, P, C, TO, L, E)	WASM_OP_##N,
-#define REPLACE(N, P, C, TI, L, E)	WASM_OP_##N,
-#define LANEMEM(N, P, C, A, L, ISSTORE) WASM_OP_##N,
-#define XOP(N, DOC)			WASM_OP_##N,
-#include "wasm/opcodes.def"
-#include "wasm/xops.def"
-#undef SPECIAL
-#undef UN
-#undef BIN
-#undef IBIN
-#undef ICMP
-#undef TBIN
-#undef TUN
-#undef LOAD
-#undef STORE
-#undef TERN
-#undef EXTRACT
-#undef REPLACE
-#undef LANEMEM
-#undef XOP
+#define OP(N) WASM_OP_##N,
+#include "wasm/ops.def"
+#undef OP
 	WASM_OP_COUNT
 };
 
@@ -143,6 +116,12 @@ struct wasm_pcmap {
 	uint32_t off;
 };
 
+/* An access whose address add the compiler folded into its offset (see exec.c). */
+struct wasm_wrapfix {
+	uint32_t pc;  /* word index of the op */
+	uint32_t imm; /* the folded addend */
+};
+
 struct wasm_code {
 	uint32_t *ops;
 	uint32_t nops;
@@ -151,6 +130,8 @@ struct wasm_code {
 	uint32_t local_slots; /* declared locals (zeroed at entry) */
 	struct wasm_pcmap *map;
 	uint32_t nmap;
+	struct wasm_wrapfix *wrap; /* sorted by pc */
+	uint32_t nwrap;
 };
 
 struct wasm_module {
@@ -181,6 +162,7 @@ struct wasm_module {
 	struct wasm_code *codes; /* one per defined function */
 	uint8_t *declared;	 /* per function: ref.func allowed */
 	char **func_names;	 /* per function, from the name section (may be NULL) */
+	uint32_t load_flags;	 /* WASM_LOAD_* */
 };
 
 /* ----- run-time objects ----- */
@@ -256,6 +238,7 @@ struct wasm_frame {
 	const uint32_t *pc;
 	union wasm_slot *fp;
 	struct wasm_func *func;
+	struct wasm_instance *inst; /* func->inst, kept to spare RETURN a dependent load */
 };
 
 struct wasm_store {
@@ -308,6 +291,17 @@ static inline bool wasm_is_reftype(uint8_t t)
 /* Fills the error (with the given location) and returns -EINVAL. */
 int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section, int64_t func,
 	      int64_t off, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ----- loading with options (decode.c) ----- */
+
+/* Compile without superinstructions or peephole rewrites: the code the plain translation
+ * gives, for differential tests of the optimised code against it (tests/fuzz). */
+#define WASM_LOAD_PLAIN 1u
+
+/* wasm_module_load() with WASM_LOAD_* flags. */
+int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
+			   struct wasm_module **out, struct wasm_error *err)
+	__attribute__((warn_unused_result));
 
 /* ----- compiler (compile.c) ----- */
 

@@ -116,7 +116,7 @@ static inline v128 load_ext16(const uint8_t *p, bool s)
 
 static inline v128 load_ext32(const uint8_t *p, bool s)
 {
-	u64x2 r = { 0 };
+	u64x2 r = {0};
 	for (int i = 0; i < 2; i++) {
 		uint32_t x = ld32(p + 4 * i);
 		r[i] = s ? (uint64_t)(int64_t)(int32_t)x : x;

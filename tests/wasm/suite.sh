@@ -64,6 +64,30 @@ check no-file 125 "cannot open" -- "$out/does-not-exist.wasm"
 check bad-option 2 "unknown option" -- --frobnicate "$m"
 check help 0 "--max-memory SIZE" -- --help
 
+f=$out/fusion.wasm
+check fused-wrap-load 0 "42" -- --invoke wrap_load "$f" -8
+check fused-wrap-load-oob 134 "out of bounds memory access" -- --invoke wrap_load "$f" 65520
+check fused-wrap-offset-oob 134 "out of bounds memory access" -- --invoke wrap_off "$f" -8
+check fused-wrap-offset 0 "134678021" -- --invoke wrap_off "$f" -4
+check fused-load-operand 0 "3.5" -- --invoke wrap_fused "$f" -8 2
+check fused-load-operand-oob 134 "out of bounds memory access" -- --invoke wrap_fused "$f" 65500 2
+check fused-indexed 0 "42" -- --invoke idx_load "$f" 4 1
+check fused-indexed-wrap 0 "42" -- --invoke idx_load "$f" 4 1073741825
+check fused-indexed-oob 134 "out of bounds memory access" -- --invoke idx_load "$f" 65534 0
+check fused-indexed-byte 0 "42" -- --invoke idx_byte "$f" 3 4
+check fused-sub-load 0 "-40" -- --invoke sub_load "$f" 2 8
+check fused-mul-load 0 "1735313087256921603" -- --invoke mul_load "$f" 0 3
+check fused-rotate-xor 0 "-402856210" -- --invoke sigma0 "$f" 305419896
+check fused-xorshift64 0 "-6441007381159778052" -- --invoke xorshift "$f" 81985529216486895
+check fused-and-not 0 "15728880" -- --invoke andn "$f" 16711935 252645135
+check fused-mac 0 "68" -- --invoke mac "$f" 5 7 9
+check fused-mac64 0 "16000000000000" -- --invoke mac64 "$f" 1000000000000 3000000000000 5
+check fused-majority 0 "14" -- --invoke maj "$f" 12 10 6
+check fused-store-indexed 0 "1234" -- --invoke store_idx "$f" 5 1234
+check fused-moves 0 "132" -- --invoke rot3 "$f" 1 2 3
+check fused-increments 0 "60" -- --invoke steps "$f" 5
+check known-zero-locals 0 "6" -- --invoke zeros "$f" 3
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

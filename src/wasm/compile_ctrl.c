@@ -1,0 +1,638 @@
+/*
+ * Compilation of control instructions (Wasm core 2.0, 3.3.8 and 5.4.1): blocks, loops,
+ * if/else, branches (br, br_if, br_table with their label value moves), return and
+ * calls. Labels are resolved with forward patch lists (struct wasm_cc_fixup); loops branch
+ * backwards to their header. A compare or eqz emitted just before a conditional branch is
+ * fused into it. Nothing here recurses on the host stack.
+ */
+#include "wasm/compile.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ----- branch patching ----- */
+
+static void add_fixup(struct wasm_cc *c, struct wasm_cc_ctrl *target, uint32_t op_at)
+{
+	if (c->dead)
+		return;
+	if (wasm_cc_grow_array((void **)&c->fx, &c->capfx, c->nfx + 1, sizeof(*c->fx))) {
+		c->oom = true;
+		return;
+	}
+	c->fx[c->nfx] = (struct wasm_cc_fixup){c->n - 1, op_at, target->fixups};
+	target->fixups = ++c->nfx;
+}
+
+static void patch_list(struct wasm_cc *c, uint32_t head, uint32_t dest)
+{
+	while (head) {
+		struct wasm_cc_fixup *f = &c->fx[head - 1];
+		c->code[f->word] = (uint32_t)((int32_t)dest - (int32_t)f->op);
+		head = f->next;
+	}
+}
+
+/* Emits the offset word of a branch at op_at to the label of ctrl t. */
+static void emit_target(struct wasm_cc *c, struct wasm_cc_ctrl *t, uint32_t op_at)
+{
+	if (t->kind == C_LOOP) {
+		wasm_cc_emit(c, (uint32_t)((int32_t)t->loop_pc - (int32_t)op_at));
+		return;
+	}
+	wasm_cc_emit(c, 0);
+	add_fixup(c, t, op_at);
+}
+
+int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const uint8_t *p, uint32_t nr,
+		      const uint8_t *res)
+{
+	struct wasm_cc_ctrl *f;
+
+	if (wasm_cc_grow_array((void **)&c->cs, &c->capcs, c->ncs + 1, sizeof(*c->cs)))
+		return -ENOMEM;
+	f = &c->cs[c->ncs++];
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->dead_entry = c->dead;
+	f->nparams = np, f->params = p;
+	f->nresults = nr, f->results = res;
+	f->height = c->nvs - np;
+	f->base = np ? c->vs[f->height].home : c->top_slot;
+	return 0;
+}
+
+/* ----- blocks and branches ----- */
+
+static void label_types(const struct wasm_cc_ctrl *f, uint32_t *n, const uint8_t **types)
+{
+	if (f->kind == C_LOOP) {
+		*n = f->nparams, *types = f->params;
+	} else {
+		*n = f->nresults, *types = f->results;
+	}
+}
+
+/* Reads a block type (5.4.1): empty, one value type, or a type index. */
+static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const uint8_t **p, uint32_t *nr,
+			const uint8_t **res)
+{
+	struct wasm_reader *r = c->r;
+	int64_t idx;
+	uint8_t b;
+
+	*np = 0, *p = NULL, *nr = 0, *res = NULL;
+	if (r->p >= r->end)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+	b = *r->p;
+	if (b == 0x40) {
+		r->p++;
+		return 0;
+	}
+	if (b == T_I32 || b == T_I64 || b == T_F32 || b == T_F64 || b == T_V128 ||
+	    b == WASM_FUNCREF || b == WASM_EXTERNREF) {
+		*nr = 1;
+		*res = r->p++;
+		return 0;
+	}
+	TRY(wasm_rd_s33(r, &idx));
+	if (idx < 0)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed block type");
+	if ((uint64_t)idx >= c->m->ntypes)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "unknown type %lld", (long long)idx);
+	*np = c->m->types[idx].pub.nparams, *p = c->m->types[idx].pub.params;
+	*nr = c->m->types[idx].pub.nresults, *res = c->m->types[idx].pub.results;
+	return 0;
+}
+
+static void set_unreachable(struct wasm_cc *c)
+{
+	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+
+	while (c->nvs > f->height) {
+		struct wasm_cc_entry *e = &c->vs[--c->nvs];
+		if (e->kind == K_LOCAL)
+			c->nlocalrefs--;
+	}
+	c->top_slot = f->base;
+	f->unreachable = true;
+	c->dead = true;
+}
+
+/* Moves the top n label values into the slots starting at dst. Entries are not changed
+ * (this code may sit on a conditional path). When dst is below the operand stack (a
+ * function return into slots 0..), deferred locals that the moves would overwrite are
+ * first copied to their home slots and read from there. */
+static void emit_label_moves(struct wasm_cc *c, uint32_t n, uint32_t dst)
+{
+	uint32_t first = c->nvs - n, end = dst;
+
+	if (c->dead)
+		return;
+	for (uint32_t i = first; i < c->nvs; i++)
+		end += wasm_type_slots(c->vs[i].type);
+	for (uint32_t i = first; i < c->nvs; i++) {
+		const struct wasm_cc_entry *e = &c->vs[i];
+		if (e->kind == K_LOCAL && dst < c->stack_base && e->src < end)
+			wasm_cc_emit_copy(c, e->home, e->src, e->type);
+	}
+	for (uint32_t i = first; i < c->nvs; i++) {
+		struct wasm_cc_entry e = c->vs[i];
+		if (e.kind == K_LOCAL && dst < c->stack_base && e.src < end)
+			e.kind = K_SLOT;
+		wasm_cc_emit_move(c, dst, &e);
+		dst += wasm_type_slots(e.type);
+	}
+}
+
+static bool label_needs_moves(struct wasm_cc *c, uint32_t n, uint32_t dst)
+{
+	for (uint32_t i = c->nvs - n; i < c->nvs; i++) {
+		if (c->vs[i].kind != K_SLOT || c->vs[i].home != dst)
+			return true;
+		dst += wasm_type_slots(c->vs[i].type);
+	}
+	return false;
+}
+
+/* Returns the top nresults values. One scalar result needs no separate move: the op
+ * that computed it writes slot 0 directly (handlers read their operands before they
+ * write), or RET1 copies it. */
+static void emit_return(struct wasm_cc *c)
+{
+	const struct wasm_cc_entry *e = c->nvs ? &c->vs[c->nvs - 1] : NULL;
+
+	if (!c->dead && c->ft->pub.nresults == 1 && e->type != T_V128 && e->kind != K_CONST) {
+		uint32_t src = e->kind == K_LOCAL ? e->src : e->home;
+		if (e->kind == K_SLOT && wasm_cc_last_result_is(c, e->home)) {
+			c->code[c->last_dst_at] = 0;
+			src = 0;
+		}
+		if (src == 0) {
+			wasm_cc_emit_op(c, WASM_OP_RETURN);
+		} else {
+			wasm_cc_emit_op(c, WASM_OP_RET1);
+			wasm_cc_emit(c, src);
+		}
+		c->last_end = UINT32_MAX;
+		return;
+	}
+	emit_label_moves(c, c->ft->pub.nresults, 0);
+	wasm_cc_emit_op(c, WASM_OP_RETURN);
+}
+
+/* Unconditional branch to label depth (values already validated on the stack). */
+static void emit_br(struct wasm_cc *c, uint32_t depth)
+{
+	struct wasm_cc_ctrl *t = &c->cs[c->ncs - 1 - depth];
+	uint32_t n;
+	const uint8_t *types;
+	uint32_t at;
+
+	if (depth == c->ncs - 1) {
+		emit_return(c);
+		return;
+	}
+	label_types(t, &n, &types);
+	emit_label_moves(c, n, t->base);
+	at = c->n;
+	wasm_cc_emit_op(c, t->kind == C_LOOP ? WASM_OP_BR_LOOP : WASM_OP_BR);
+	emit_target(c, t, at);
+}
+
+static int rd_label(struct wasm_cc *c, uint32_t *depth)
+{
+	TRY(wasm_rd_u32(c->r, depth));
+	if (*depth >= c->ncs)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown label %u", *depth);
+	return 0;
+}
+
+/* The branch on a value being zero (zero) or non-zero, i32 or i64, forward or back. */
+static enum wasm_op branch_op(bool zero, bool is64, bool back)
+{
+	static const enum wasm_op ops[2][2][2] = {
+		{{WASM_OP_BR_NZ, WASM_OP_BRL_NZ}, {WASM_OP_BR_NZ64, WASM_OP_BRL_NZ64}},
+		{{WASM_OP_BR_Z, WASM_OP_BRL_Z}, {WASM_OP_BR_Z64, WASM_OP_BRL_Z64}},
+	};
+
+	return ops[zero][is64][back];
+}
+
+/* The integer compares (internal op, its negation, 64-bit operands), for fusing a
+ * compare into the conditional branch that consumes it. */
+static const struct icmp {
+	uint16_t op, neg;
+	bool wide;
+} icmps[] = {
+#define SPECIAL(N, P, C)
+#define UN(N, P, C, TI, TO, E)
+#define BIN(N, P, C, TA, TB, TO, E)
+#define IBIN(N, P, C, T, E)
+#define ICMP(N, P, C, T, NEG, E) {WASM_OP_##N, WASM_OP_##NEG, T_##T == T_I64},
+#define TBIN(N, P, C, T, F)
+#define TUN(N, P, C, TI, TO, F)
+#define LOAD(N, P, C, TO, A, E)
+#define STORE(N, P, C, TI, A, S)
+#define TERN(N, P, C, E)
+#define EXTRACT(N, P, C, TO, L, E)
+#define REPLACE(N, P, C, TI, L, E)
+#define LANEMEM(N, P, C, A, L, ISSTORE)
+#include "wasm/opcodes.def"
+#undef SPECIAL
+#undef UN
+#undef BIN
+#undef IBIN
+#undef ICMP
+#undef TBIN
+#undef TUN
+#undef LOAD
+#undef STORE
+#undef TERN
+#undef EXTRACT
+#undef REPLACE
+#undef LANEMEM
+};
+
+/* Emits "branch if cond" (negate: "branch if not cond") with an offset word still to be
+ * filled; returns the op's code index. Fuses a compare or eqz that was emitted just
+ * before into the branch. A loop back-edge (back) uses the BRL_ variants, which count
+ * fuel when taken. */
+static uint32_t emit_cond_branch(struct wasm_cc *c, struct wasm_cc_entry *cond, bool negate,
+				 bool back)
+{
+	uint32_t at;
+
+	if (!c->dead && cond->kind == K_SLOT && wasm_cc_last_result_is(c, cond->home)) {
+		const struct icmp *oi = NULL;
+		uint32_t op = c->last_op, a, w[2];
+		bool imm = false, wide = false;
+
+		for (uint32_t i = 0; i < ARRAY_SIZE(icmps) && !oi; i++) {
+			if (icmps[i].op == op || icmps[i].op + 1u == op)
+				oi = &icmps[i], imm = icmps[i].op != op;
+		}
+		if (oi) {
+			uint32_t base = negate ? oi->neg : oi->op;
+			wide = oi->wide;
+			a = c->code[c->last_start + 2];
+			w[0] = c->code[c->last_start + 3];
+			w[1] = imm && wide ? c->code[c->last_start + 4] : 0;
+			at = c->last_start;
+			wasm_cc_rewind(c, at, false);
+			/* ops.def order: N, N_I, BR_N, BR_N_I, BRL_N, BRL_N_I */
+			wasm_cc_emit_op(c,
+					(enum wasm_op)(base + (imm ? 3u : 2u) + (back ? 2u : 0u)));
+			wasm_cc_emit(c, a);
+			wasm_cc_emit(c, w[0]);
+			if (imm && wide)
+				wasm_cc_emit(c, w[1]);
+			return at;
+		}
+		if (op == WASM_OP_I32_EQZ || op == WASM_OP_I64_EQZ) {
+			bool is64 = op == WASM_OP_I64_EQZ;
+			a = c->code[c->last_start + 2];
+			at = c->last_start;
+			wasm_cc_rewind(c, at, false);
+			wasm_cc_emit_op(c, branch_op(!negate, is64, back));
+			wasm_cc_emit(c, a);
+			return at;
+		}
+	}
+	{
+		uint32_t s = wasm_cc_use_slot(c, cond);
+		at = c->n;
+		wasm_cc_emit_op(c, branch_op(negate, false, back));
+		wasm_cc_emit(c, s);
+	}
+	return at;
+}
+
+static int op_block(struct wasm_cc *c, uint8_t kind)
+{
+	uint32_t np, nr;
+	const uint8_t *p, *res;
+	struct wasm_cc_entry cond = {0};
+	uint32_t at = 0;
+
+	TRY(rd_blocktype(c, &np, &p, &nr, &res));
+	if (kind == C_IF)
+		TRY(wasm_cc_pop(c, T_I32, &cond));
+	wasm_cc_materialize_all(c);
+	TRY(wasm_cc_pop_types(c, np, p));
+	TRY(wasm_cc_push_types(c, np, p));
+	if (kind == C_IF)
+		at = emit_cond_branch(c, &cond, true, false);
+	TRY(wasm_cc_push_ctrl(c, kind, np, p, nr, res));
+	if (kind == C_LOOP) {
+		/* no op at the header: back-edges count the fuel (BR_LOOP, BRL_) */
+		c->cs[c->ncs - 1].loop_pc = c->n;
+		wasm_cc_label(c);
+	}
+	if (kind == C_IF && !c->dead) {
+		struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+		wasm_cc_emit(c, 0);
+		if (wasm_cc_grow_array((void **)&c->fx, &c->capfx, c->nfx + 1, sizeof(*c->fx)))
+			return -ENOMEM;
+		c->fx[c->nfx] = (struct wasm_cc_fixup){c->n - 1, at, 0};
+		f->else_fix = ++c->nfx;
+	}
+	return 0;
+}
+
+/* Checks the results at the end of a block arm (already materialised in their slots). */
+static int end_arm(struct wasm_cc *c)
+{
+	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+
+	TRY(wasm_cc_pop_types(c, f->nresults, f->results));
+	if (c->nvs != f->height)
+		return wasm_cc_mismatch(c, "values remaining on stack at end of block");
+	return wasm_cc_push_types(c, f->nresults, f->results);
+}
+
+static int op_else(struct wasm_cc *c)
+{
+	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+	uint32_t at;
+
+	if (f->kind != C_IF)
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "else without if");
+	wasm_cc_materialize_all(c);
+	TRY(end_arm(c));
+	at = c->n;
+	wasm_cc_emit_op(c, WASM_OP_BR);
+	emit_target(c, f, at);
+	c->dead = f->dead_entry;
+	if (f->else_fix) {
+		patch_list(c, f->else_fix, c->n);
+		f->else_fix = 0;
+	}
+	c->nvs = f->height;
+	c->top_slot = f->base;
+	TRY(wasm_cc_push_types(c, f->nparams, f->params));
+	f->kind = C_ELSE;
+	f->unreachable = false;
+	wasm_cc_label(c);
+	return 0;
+}
+
+static int op_end(struct wasm_cc *c, bool *done)
+{
+	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+
+	if (f->kind == C_FUNC) {
+		TRY(wasm_cc_check_top(c, f->nresults, f->results));
+		if (c->nvs - f->height > f->nresults ||
+		    (!f->unreachable && c->nvs - f->height != f->nresults))
+			return wasm_cc_mismatch(c, "values remaining on stack at end of function");
+		emit_return(c);
+		c->ncs--;
+		*done = true;
+		return 0;
+	}
+	if (f->kind == C_IF && (f->nparams != f->nresults ||
+				(f->nparams && memcmp(f->params, f->results, f->nparams))))
+		return wasm_cc_mismatch(
+			c, "if without else must have matching param and result types");
+	wasm_cc_materialize_all(c);
+	TRY(end_arm(c));
+	c->dead = f->dead_entry;
+	if (f->else_fix)
+		patch_list(c, f->else_fix, c->n);
+	patch_list(c, f->fixups, c->n);
+	c->ncs--;
+	wasm_cc_label(c);
+	return 0;
+}
+
+static int op_br(struct wasm_cc *c)
+{
+	uint32_t depth, n;
+	const uint8_t *types;
+
+	TRY(rd_label(c, &depth));
+	label_types(&c->cs[c->ncs - 1 - depth], &n, &types);
+	TRY(wasm_cc_check_top(c, n, types));
+	emit_br(c, depth);
+	set_unreachable(c);
+	return 0;
+}
+
+static int op_br_if(struct wasm_cc *c)
+{
+	uint32_t depth, n, at, skip;
+	const uint8_t *types;
+	struct wasm_cc_entry cond;
+	struct wasm_cc_ctrl *t;
+
+	TRY(rd_label(c, &depth));
+	TRY(wasm_cc_pop(c, T_I32, &cond));
+	t = &c->cs[c->ncs - 1 - depth];
+	label_types(t, &n, &types);
+	TRY(wasm_cc_check_top(c, n, types));
+	TRY(wasm_cc_refine_top(c, n, types));
+	if (c->dead)
+		return 0;
+	if (depth == c->ncs - 1 || label_needs_moves(c, n, t->base)) {
+		at = emit_cond_branch(c, &cond, true, false);
+		wasm_cc_emit(c, 0);
+		skip = c->n - 1;
+		emit_br(c, depth);
+		if (!c->oom)
+			c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
+		wasm_cc_label(c);
+	} else {
+		at = emit_cond_branch(c, &cond, false, t->kind == C_LOOP);
+		emit_target(c, t, at);
+		c->last_end = UINT32_MAX;
+	}
+	return 0;
+}
+
+static int op_br_table(struct wasm_cc *c)
+{
+	uint32_t count, def, n, arity, at, tab;
+	uint32_t *depths;
+	const uint8_t *types;
+	struct wasm_cc_entry idx;
+	int rc = 0;
+
+	TRY(wasm_rd_u32(c->r, &count));
+	if (count > (uint32_t)(c->r->end - c->r->p))
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "unexpected end");
+	depths = core_alloc(((size_t)count + 1) * sizeof(uint32_t));
+	if (!depths)
+		return -ENOMEM;
+	for (uint32_t i = 0; i <= count && !rc; i++)
+		rc = rd_label(c, &depths[i]);
+	if (!rc)
+		rc = wasm_cc_pop(c, T_I32, &idx);
+	if (rc)
+		goto out;
+	def = depths[count];
+	label_types(&c->cs[c->ncs - 1 - def], &arity, &types);
+	for (uint32_t i = 0; i <= count && !rc; i++) {
+		label_types(&c->cs[c->ncs - 1 - depths[i]], &n, &types);
+		if (n != arity)
+			rc = wasm_cc_mismatch(c, "br_table labels have different arities");
+		else
+			rc = wasm_cc_check_top(c, n, types);
+	}
+	if (rc || c->dead)
+		goto done;
+	{
+		uint32_t s = wasm_cc_use_slot(c, &idx);
+		at = c->n;
+		wasm_cc_emit_op(c, WASM_OP_BR_TABLE);
+		wasm_cc_emit(c, s);
+		wasm_cc_emit(c, count);
+	}
+	tab = c->n;
+	for (uint32_t i = 0; i <= count; i++)
+		wasm_cc_emit(c, 0);
+	for (uint32_t i = 0; i <= count && !c->oom; i++) {
+		struct wasm_cc_ctrl *t = &c->cs[c->ncs - 1 - depths[i]];
+		/* loops (fuel) and labels needing value moves go through a BR_LOOP or
+		 * moves+BR trampoline after the table */
+		if (depths[i] != c->ncs - 1 && t->kind != C_LOOP &&
+		    !label_needs_moves(c, arity, t->base)) {
+			if (wasm_cc_grow_array((void **)&c->fx, &c->capfx, c->nfx + 1,
+					       sizeof(*c->fx))) {
+				c->oom = true;
+			} else {
+				c->fx[c->nfx] = (struct wasm_cc_fixup){tab + i, at, t->fixups};
+				t->fixups = ++c->nfx;
+			}
+			continue;
+		}
+		c->code[tab + i] = (uint32_t)((int32_t)c->n - (int32_t)at);
+		emit_br(c, depths[i]);
+	}
+done:
+	set_unreachable(c);
+out:
+	core_free(depths);
+	return rc;
+}
+
+static int op_return(struct wasm_cc *c)
+{
+	TRY(wasm_cc_check_top(c, c->ft->pub.nresults, c->ft->pub.results));
+	emit_return(c);
+	set_unreachable(c);
+	return 0;
+}
+
+/* ----- calls ----- */
+
+/* Materialises the top n entries (call arguments) and returns the first one's slot. */
+static uint32_t args_base(struct wasm_cc *c, uint32_t n)
+{
+	for (uint32_t i = c->nvs - n; i < c->nvs; i++)
+		wasm_cc_materialize(c, &c->vs[i]);
+	return n ? c->vs[c->nvs - n].home : c->top_slot;
+}
+
+static int call_common(struct wasm_cc *c, const struct wasm_ftype *t, uint32_t *base)
+{
+	TRY(wasm_cc_check_top(c, t->pub.nparams, t->pub.params));
+	if (!c->dead && c->nvs - c->cs[c->ncs - 1].height >= t->pub.nparams)
+		*base = args_base(c, t->pub.nparams);
+	else
+		*base = c->top_slot;
+	TRY(wasm_cc_pop_types(c, t->pub.nparams, t->pub.params));
+	*base = c->dead ? c->top_slot : *base;
+	return 0;
+}
+
+static int op_call(struct wasm_cc *c)
+{
+	uint32_t f, base;
+	const struct wasm_ftype *t;
+
+	TRY(wasm_rd_u32(c->r, &f));
+	if (f >= c->m->nfuncs)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown function %u", f);
+	t = &c->m->types[c->m->func_type[f]];
+	TRY(call_common(c, t, &base));
+	if (f >= c->m->nfunc_imports) {
+		/* a function of this module: its code is known now (compiled or not) */
+		wasm_cc_emit_op(c, WASM_OP_CALL_LOCAL);
+		wasm_cc_emit_u64(c, (uint64_t)(uintptr_t)&c->m->codes[f - c->m->nfunc_imports]);
+		wasm_cc_emit(c, f - c->m->nfunc_imports);
+	} else {
+		wasm_cc_emit_op(c, WASM_OP_CALL);
+		wasm_cc_emit(c, f);
+	}
+	wasm_cc_emit(c, base);
+	TRY(wasm_cc_push_types(c, t->pub.nresults, t->pub.results));
+	c->last_end = UINT32_MAX;
+	return 0;
+}
+
+static int op_call_indirect(struct wasm_cc *c)
+{
+	uint32_t ti, table, base, is;
+	const struct wasm_ftype *t;
+	struct wasm_cc_entry idx;
+
+	TRY(wasm_rd_u32(c->r, &ti));
+	TRY(wasm_rd_u32(c->r, &table));
+	if (ti >= c->m->ntypes)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	if (table >= c->m->ntables)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
+	if (c->m->tables[table].elem != WASM_FUNCREF)
+		return wasm_cc_mismatch(c, "call_indirect on a table of externref");
+	t = &c->m->types[ti];
+	TRY(wasm_cc_pop(c, T_I32, &idx));
+	is = wasm_cc_use_slot(c, &idx);
+	TRY(call_common(c, t, &base));
+	wasm_cc_emit_op(c, WASM_OP_CALL_INDIRECT);
+	wasm_cc_emit(c, c->m->type_canon[ti]);
+	wasm_cc_emit(c, table);
+	wasm_cc_emit(c, is);
+	wasm_cc_emit(c, base);
+	TRY(wasm_cc_push_types(c, t->pub.nresults, t->pub.results));
+	c->last_end = UINT32_MAX;
+	return 0;
+}
+
+/* The control instructions (opcodes 0x00-0x11); *done is set after the function's end. */
+int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
+{
+	switch (sp) {
+	case S_UNREACHABLE:
+		wasm_cc_emit_op(c, WASM_OP_UNREACHABLE);
+		set_unreachable(c);
+		return 0;
+	case S_NOP:
+		return 0;
+	case S_BLOCK:
+		return op_block(c, C_BLOCK);
+	case S_LOOP:
+		return op_block(c, C_LOOP);
+	case S_IF:
+		return op_block(c, C_IF);
+	case S_ELSE:
+		return op_else(c);
+	case S_END:
+		return op_end(c, done);
+	case S_BR:
+		return op_br(c);
+	case S_BR_IF:
+		return op_br_if(c);
+	case S_BR_TABLE:
+		return op_br_table(c);
+	case S_RETURN:
+		return op_return(c);
+	case S_CALL:
+		return op_call(c);
+	case S_CALL_INDIRECT:
+		return op_call_indirect(c);
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,979 @@
+/*
+ * Compilation of every non-control instruction (Wasm core 2.0, 3.3.1-3.3.7): variables,
+ * parametric ops, memory and bulk memory, tables and references, constants, and the
+ * numeric and SIMD classes of opcodes.def. Operands come from the compile-time stack
+ * (compile.c); deferred locals and constants are read in place or become immediates.
+ */
+#include "wasm/compile.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* log2 natural alignment of LANEMEM ops, by lane count. */
+static uint8_t lanemem_align(uint8_t lanes)
+{
+	return lanes == 16 ? 0 : lanes == 8 ? 1 : lanes == 4 ? 2 : 3;
+}
+
+/* ----- variables ----- */
+
+static int rd_local(struct wasm_cc *c, uint32_t *x)
+{
+	TRY(wasm_rd_u32(c->r, x));
+	if (*x >= c->nlocals)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown local %u", *x);
+	return 0;
+}
+
+static bool has_local_refs(struct wasm_cc *c, uint32_t slot)
+{
+	if (!c->nlocalrefs)
+		return false;
+	for (uint32_t i = 0; i < c->nvs; i++)
+		if (c->vs[i].kind == K_LOCAL && c->vs[i].src == slot)
+			return true;
+	return false;
+}
+
+static int op_local_get(struct wasm_cc *c)
+{
+	uint32_t x;
+	struct wasm_cc_entry *e;
+
+	TRY(rd_local(c, &x));
+	TRY(wasm_cc_push(c, c->ltype[x], &e));
+	e->kind = K_LOCAL;
+	e->src = c->lslot[x];
+	c->nlocalrefs++;
+	return 0;
+}
+
+/* An I32_ADD_I that now writes a local (final: nothing can fuse it any more) right after
+ * another such op becomes the second half of one I32_ADD_I2 (loops step two induction
+ * variables at once): the first op's word changes, the second op's words stay in place
+ * (the handler skips them). */
+static void pair_increments(struct wasm_cc *c)
+{
+	if (c->incr_end == c->last_start && c->incr_at >= c->fence) {
+		c->code[c->incr_at] = (uint32_t)c->disp[WASM_OP_I32_ADD_I2];
+		c->incr_end = UINT32_MAX;
+		return;
+	}
+	c->incr_at = c->last_start;
+	c->incr_end = c->n;
+}
+
+static int op_local_set(struct wasm_cc *c, bool tee)
+{
+	uint32_t x, slot;
+	struct wasm_cc_entry v;
+
+	TRY(rd_local(c, &x));
+	TRY(wasm_cc_pop(c, c->ltype[x], &v));
+	slot = c->lslot[x];
+	if (v.kind == K_CONST && v.c == 0 && c->zero_gen[x] == c->zgen && !c->plain) {
+		/* the local already holds zero (C compilers initialise locals explicitly,
+		 * though Wasm zeroes them): nothing to do, deferred reads stay valid */
+	} else if (!c->dead) {
+		if (v.kind == K_SLOT && wasm_cc_last_result_is(c, v.home) &&
+		    !has_local_refs(c, slot)) {
+			c->code[c->last_dst_at] = slot;
+			c->last_end = UINT32_MAX;
+			if (c->last_op == WASM_OP_I32_ADD_I)
+				pair_increments(c);
+		} else {
+			wasm_cc_materialize_local(c, slot);
+			wasm_cc_emit_move(c, slot, &v);
+		}
+		c->zero_gen[x] = v.kind == K_CONST && v.c == 0 ? c->zgen : 0;
+	}
+	if (tee) {
+		struct wasm_cc_entry *e;
+		TRY(wasm_cc_push(c, c->ltype[x], &e));
+		e->kind = K_LOCAL;
+		e->src = slot;
+		c->nlocalrefs++;
+	}
+	return 0;
+}
+
+static int rd_global(struct wasm_cc *c, uint32_t *x)
+{
+	TRY(wasm_rd_u32(c->r, x));
+	if (*x >= c->m->nglobals)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown global %u", *x);
+	return 0;
+}
+
+static int op_global_get(struct wasm_cc *c)
+{
+	uint32_t x, d, at = c->n;
+	uint8_t t;
+
+	TRY(rd_global(c, &x));
+	t = c->m->globals[x].type;
+	TRY(wasm_cc_push_result(c, t, &d));
+	wasm_cc_emit_op(c, t == T_V128 ? WASM_OP_GLOBAL_GET2 : WASM_OP_GLOBAL_GET);
+	wasm_cc_emit(c, d);
+	wasm_cc_emit(c, x);
+	wasm_cc_mark_result(c, at, WASM_OP_GLOBAL_GET, at + 1);
+	return 0;
+}
+
+static int op_global_set(struct wasm_cc *c)
+{
+	uint32_t x, s;
+	struct wasm_cc_entry v;
+	uint8_t t;
+
+	TRY(rd_global(c, &x));
+	if (!c->m->globals[x].mut)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "global is immutable: %u", x);
+	t = c->m->globals[x].type;
+	TRY(wasm_cc_pop(c, t, &v));
+	s = wasm_cc_use_slot(c, &v);
+	wasm_cc_emit_op(c, t == T_V128 ? WASM_OP_GLOBAL_SET2 : WASM_OP_GLOBAL_SET);
+	wasm_cc_emit(c, x);
+	wasm_cc_emit(c, s);
+	return 0;
+}
+
+/* ----- parametric ----- */
+
+static bool is_num_or_vec(uint8_t t)
+{
+	return t == T_I32 || t == T_I64 || t == T_F32 || t == T_F64 || t == T_V128 ||
+	       t == T_UNKNOWN;
+}
+
+static int op_select(struct wasm_cc *c, bool typed)
+{
+	struct wasm_cc_entry cond, a, b;
+	uint8_t t = T_UNKNOWN;
+	uint32_t d, sa, sb, sc, at;
+
+	if (typed) {
+		uint32_t n;
+		TRY(wasm_rd_u32(c->r, &n));
+		if (n != 1)
+			return wasm_rd_fail(c->r, WASM_ERR_INVALID, "invalid result arity");
+		TRY(wasm_rd_valtype(c->r, &t));
+	}
+	TRY(wasm_cc_pop(c, T_I32, &cond));
+	TRY(wasm_cc_pop(c, t, &b));
+	TRY(wasm_cc_pop(c, t == T_UNKNOWN ? b.type : t, &a));
+	if (t == T_UNKNOWN) {
+		t = a.type != T_UNKNOWN ? a.type : b.type;
+		if (!is_num_or_vec(a.type) || !is_num_or_vec(b.type))
+			return wasm_cc_mismatch(c, "select without type needs numeric operands");
+	}
+	sc = wasm_cc_use_slot(c, &cond);
+	sb = wasm_cc_use_slot(c, &b);
+	sa = wasm_cc_use_slot(c, &a);
+	TRY(wasm_cc_push_result(c, t, &d));
+	at = c->n;
+	wasm_cc_emit_op(c, t == T_V128 ? WASM_OP_SELECT2 : WASM_OP_SELECT);
+	wasm_cc_emit(c, d);
+	wasm_cc_emit(c, sa);
+	wasm_cc_emit(c, sb);
+	wasm_cc_emit(c, sc);
+	wasm_cc_mark_result(c, at, WASM_OP_SELECT, at + 1);
+	return 0;
+}
+
+/* ----- memory ----- */
+
+static int need_memory(struct wasm_cc *c)
+{
+	if (c->m->nmems == 0)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown memory 0");
+	return 0;
+}
+
+static int rd_zero(struct wasm_cc *c)
+{
+	uint8_t b;
+
+	TRY(wasm_rd_u8(c->r, &b));
+	if (b != 0)
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "zero byte expected");
+	return 0;
+}
+
+static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *offset)
+{
+	uint32_t align;
+
+	TRY(wasm_rd_memarg(c->r, &align, offset));
+	TRY(need_memory(c));
+	if (align > natural)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
+				    "alignment must not be larger than natural");
+	return 0;
+}
+
+/* Folds "x + imm" (the op just emitted) into the offset of the load at op: exact unless
+ * x + imm wraps, which the interpreter catches (wrapped_ea in exec.c). Negative-looking
+ * addends (x - 8 is x + 0xfffffff8) would wrap every time, so they stay separate. */
+static int fold_address_add(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, uint32_t off)
+{
+	uint32_t at = c->last_start, x = c->code[at + 2], imm = c->code[at + 3], d;
+
+	if (imm >= 0x80000000u || off > UINT32_MAX - imm)
+		return 0;
+	wasm_cc_rewind(c, at, true);
+	TRY(wasm_cc_push_result(c, oi->tout, &d));
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, d);
+	wasm_cc_emit(c, x);
+	wasm_cc_emit(c, off + imm);
+	wasm_cc_add_wrap(c, at, imm);
+	wasm_cc_mark_result(c, at, oi->op, at + 1);
+	return 1;
+}
+
+/* "base + idx" and "base + (idx << k)" (I32_ADD, I32_ADD_SHL: the op just emitted)
+ * become one indexed load N_IDX. */
+static int fuse_indexed(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, uint32_t off)
+{
+	uint32_t at = c->last_start, base = c->code[at + 2], idx = c->code[at + 3], shift = 0, d;
+
+	if (c->last_op == WASM_OP_I32_ADD_SHL)
+		shift = c->code[at + 4] & 31;
+	wasm_cc_rewind(c, at, true);
+	TRY(wasm_cc_push_result(c, oi->tout, &d));
+	wasm_cc_emit_op(c, (enum wasm_op)(oi->op + 1)); /* ops.def: N, N_IDX */
+	wasm_cc_emit(c, d);
+	wasm_cc_emit(c, base);
+	wasm_cc_emit(c, idx);
+	wasm_cc_emit(c, shift);
+	wasm_cc_emit(c, off);
+	wasm_cc_mark_result(c, at, oi->op + 1u, at + 1);
+	return 1;
+}
+
+static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	uint32_t off, d, a, at;
+	struct wasm_cc_entry addr;
+
+	TRY(rd_memarg(c, oi->imm, &off));
+	TRY(wasm_cc_pop(c, T_I32, &addr));
+	if (addr.kind == K_SLOT && wasm_cc_last_result_is(c, addr.home)) {
+		int fused = 0;
+		if (c->last_op == WASM_OP_I32_ADD_I)
+			fused = fold_address_add(c, oi, off);
+		else if (c->last_op == WASM_OP_I32_ADD || c->last_op == WASM_OP_I32_ADD_SHL)
+			fused = fuse_indexed(c, oi, off);
+		if (fused)
+			return fused < 0 ? fused : 0;
+	}
+	a = wasm_cc_use_slot(c, &addr);
+	TRY(wasm_cc_push_result(c, oi->tout, &d));
+	at = c->n;
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, d);
+	wasm_cc_emit(c, a);
+	wasm_cc_emit(c, off);
+	wasm_cc_mark_result(c, at, oi->op, at + 1);
+	return 0;
+}
+
+static int op_store(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	uint32_t off, a, v;
+	struct wasm_cc_entry addr, val;
+
+	TRY(rd_memarg(c, oi->imm, &off));
+	TRY(wasm_cc_pop(c, oi->t2, &val));
+	TRY(wasm_cc_pop(c, T_I32, &addr));
+	v = wasm_cc_use_slot(c, &val);
+	a = wasm_cc_use_slot(c, &addr);
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, a);
+	wasm_cc_emit(c, v);
+	wasm_cc_emit(c, off);
+	return 0;
+}
+
+static int need_datacount(struct wasm_cc *c, uint32_t seg)
+{
+	if (!c->m->has_datacount)
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "data count section required");
+	if (seg >= c->m->datacount)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown data segment %u", seg);
+	return 0;
+}
+
+/* Ops whose operands are all i32 and that are laid out [imm.. operands..]. The slots are
+ * emitted after the immediates, so the op word must go first: we pop into temporaries. */
+static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
+{
+	uint32_t seg = 0, d;
+	struct wasm_cc_entry e;
+
+	switch (sp) {
+	case S_MEMORY_SIZE:
+		TRY(rd_zero(c));
+		TRY(need_memory(c));
+		TRY(wasm_cc_push_result(c, T_I32, &d));
+		wasm_cc_emit_op(c, WASM_OP_MEMORY_SIZE);
+		wasm_cc_emit(c, d);
+		return 0;
+	case S_MEMORY_GROW: {
+		uint32_t a;
+		TRY(rd_zero(c));
+		TRY(need_memory(c));
+		TRY(wasm_cc_pop(c, T_I32, &e));
+		a = wasm_cc_use_slot(c, &e);
+		TRY(wasm_cc_push_result(c, T_I32, &d));
+		wasm_cc_emit_op(c, WASM_OP_MEMORY_GROW);
+		wasm_cc_emit(c, d);
+		wasm_cc_emit(c, a);
+		return 0;
+	}
+	case S_MEMORY_INIT: {
+		struct wasm_cc_entry v[3];
+		uint32_t s[3];
+		TRY(wasm_rd_u32(c->r, &seg));
+		TRY(need_datacount(c, seg));
+		TRY(rd_zero(c));
+		TRY(need_memory(c));
+		for (int i = 2; i >= 0; i--)
+			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+		for (int i = 0; i < 3; i++)
+			s[i] = wasm_cc_use_slot(c, &v[i]);
+		wasm_cc_emit_op(c, WASM_OP_MEMORY_INIT);
+		wasm_cc_emit(c, seg);
+		for (int i = 0; i < 3; i++)
+			wasm_cc_emit(c, s[i]);
+		return 0;
+	}
+	case S_DATA_DROP:
+		TRY(wasm_rd_u32(c->r, &seg));
+		TRY(need_datacount(c, seg));
+		wasm_cc_emit_op(c, WASM_OP_DATA_DROP);
+		wasm_cc_emit(c, seg);
+		return 0;
+	case S_MEMORY_COPY: {
+		struct wasm_cc_entry v[3];
+		uint32_t s[3];
+		TRY(rd_zero(c));
+		TRY(rd_zero(c));
+		TRY(need_memory(c));
+		for (int i = 2; i >= 0; i--)
+			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+		for (int i = 0; i < 3; i++)
+			s[i] = wasm_cc_use_slot(c, &v[i]);
+		wasm_cc_emit_op(c, WASM_OP_MEMORY_COPY);
+		for (int i = 0; i < 3; i++)
+			wasm_cc_emit(c, s[i]);
+		return 0;
+	}
+	case S_MEMORY_FILL: {
+		struct wasm_cc_entry v[3];
+		uint32_t s[3];
+		TRY(rd_zero(c));
+		TRY(need_memory(c));
+		for (int i = 2; i >= 0; i--)
+			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+		for (int i = 0; i < 3; i++)
+			s[i] = wasm_cc_use_slot(c, &v[i]);
+		wasm_cc_emit_op(c, WASM_OP_MEMORY_FILL);
+		for (int i = 0; i < 3; i++)
+			wasm_cc_emit(c, s[i]);
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+/* ----- tables and references ----- */
+
+static int rd_table(struct wasm_cc *c, uint32_t *x)
+{
+	TRY(wasm_rd_u32(c->r, x));
+	if (*x >= c->m->ntables)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", *x);
+	return 0;
+}
+
+static int rd_elem(struct wasm_cc *c, uint32_t *x)
+{
+	TRY(wasm_rd_u32(c->r, x));
+	if (*x >= c->m->nelems)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown elem segment %u", *x);
+	return 0;
+}
+
+/* Pops operands of the given types (in stack order) and returns their slots. */
+static int pop_operands(struct wasm_cc *c, uint32_t n, const uint8_t *types, uint32_t *slots)
+{
+	struct wasm_cc_entry e[4];
+
+	for (uint32_t i = n; i-- > 0;)
+		TRY(wasm_cc_pop(c, types[i], &e[i]));
+	for (uint32_t i = 0; i < n; i++)
+		slots[i] = wasm_cc_use_slot(c, &e[i]);
+	return 0;
+}
+
+static int op_table(struct wasm_cc *c, uint32_t sp)
+{
+	uint32_t x, y, d, s[4];
+	uint8_t t;
+
+	switch (sp) {
+	case S_TABLE_GET:
+		TRY(rd_table(c, &x));
+		TRY(pop_operands(c, 1, (const uint8_t[]){T_I32}, s));
+		TRY(wasm_cc_push_result(c, c->m->tables[x].elem, &d));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_GET);
+		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]);
+		return 0;
+	case S_TABLE_SET:
+		TRY(rd_table(c, &x));
+		t = c->m->tables[x].elem;
+		TRY(pop_operands(c, 2, (const uint8_t[]){T_I32, t}, s));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_SET);
+		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]);
+		return 0;
+	case S_TABLE_SIZE:
+		TRY(rd_table(c, &x));
+		TRY(wasm_cc_push_result(c, T_I32, &d));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_SIZE);
+		wasm_cc_emit(c, d), wasm_cc_emit(c, x);
+		return 0;
+	case S_TABLE_GROW:
+		TRY(rd_table(c, &x));
+		t = c->m->tables[x].elem;
+		TRY(pop_operands(c, 2, (const uint8_t[]){t, T_I32}, s));
+		TRY(wasm_cc_push_result(c, T_I32, &d));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_GROW);
+		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
+			wasm_cc_emit(c, s[1]);
+		return 0;
+	case S_TABLE_FILL:
+		TRY(rd_table(c, &x));
+		t = c->m->tables[x].elem;
+		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, t, T_I32}, s));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_FILL);
+		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]),
+			wasm_cc_emit(c, s[2]);
+		return 0;
+	case S_TABLE_COPY:
+		TRY(rd_table(c, &x));
+		TRY(rd_table(c, &y));
+		if (c->m->tables[x].elem != c->m->tables[y].elem)
+			return wasm_cc_mismatch(c, "table.copy between tables of different types");
+		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_COPY);
+		wasm_cc_emit(c, x), wasm_cc_emit(c, y), wasm_cc_emit(c, s[0]),
+			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
+		return 0;
+	case S_TABLE_INIT:
+		TRY(rd_elem(c, &y));
+		TRY(rd_table(c, &x));
+		if (c->m->tables[x].elem != c->m->elems[y].type)
+			return wasm_cc_mismatch(c, "table.init from a segment of another type");
+		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));
+		wasm_cc_emit_op(c, WASM_OP_TABLE_INIT);
+		wasm_cc_emit(c, y), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
+			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
+		return 0;
+	case S_ELEM_DROP:
+		TRY(rd_elem(c, &y));
+		wasm_cc_emit_op(c, WASM_OP_ELEM_DROP);
+		wasm_cc_emit(c, y);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int op_ref(struct wasm_cc *c, uint32_t sp)
+{
+	struct wasm_cc_entry *e, v;
+	uint32_t x, d, a;
+	uint8_t t;
+
+	switch (sp) {
+	case S_REF_NULL:
+		TRY(wasm_rd_u8(c->r, &t));
+		if (!wasm_is_reftype(t))
+			return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "malformed reference type");
+		TRY(wasm_cc_push(c, t, &e));
+		e->kind = K_CONST;
+		e->c = 0;
+		return 0;
+	case S_REF_IS_NULL:
+		TRY(wasm_cc_pop(c, T_UNKNOWN, &v));
+		if (v.type != T_UNKNOWN && !wasm_is_reftype(v.type))
+			return wasm_cc_mismatch(c, "ref.is_null needs a reference");
+		a = wasm_cc_use_slot(c, &v);
+		TRY(wasm_cc_push_result(c, T_I32, &d));
+		wasm_cc_emit_op(c, WASM_OP_REF_IS_NULL);
+		wasm_cc_emit(c, d), wasm_cc_emit(c, a);
+		return 0;
+	case S_REF_FUNC:
+		TRY(wasm_rd_u32(c->r, &x));
+		if (x >= c->m->nfuncs)
+			return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown function %u", x);
+		if (!c->m->declared[x])
+			return wasm_rd_fail(c->r, WASM_ERR_INVALID,
+					    "undeclared function reference");
+		TRY(wasm_cc_push_result(c, WASM_FUNCREF, &d));
+		wasm_cc_emit_op(c, WASM_OP_REF_FUNC);
+		wasm_cc_emit(c, d), wasm_cc_emit(c, x);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ----- constants ----- */
+
+static int op_const(struct wasm_cc *c, uint32_t sp)
+{
+	struct wasm_cc_entry *e;
+	uint8_t t;
+	uint64_t v = 0;
+
+	switch (sp) {
+	case S_I32_CONST: {
+		int32_t x;
+		TRY(wasm_rd_s32(c->r, &x));
+		t = T_I32, v = (uint32_t)x;
+		break;
+	}
+	case S_I64_CONST: {
+		int64_t x;
+		TRY(wasm_rd_s64(c->r, &x));
+		t = T_I64, v = (uint64_t)x;
+		break;
+	}
+	default: {
+		const uint8_t *b;
+		size_t n = sp == S_F32_CONST ? 4 : 8;
+		TRY(wasm_rd_bytes(c->r, n, &b));
+		memcpy(&v, b, n);
+		t = sp == S_F32_CONST ? T_F32 : T_F64;
+		break;
+	}
+	}
+	TRY(wasm_cc_push(c, t, &e));
+	e->kind = K_CONST;
+	e->c = v;
+	return 0;
+}
+
+/* ----- numeric classes ----- */
+
+static bool commutative(uint32_t op)
+{
+	switch (op) {
+	case WASM_OP_I32_ADD:
+	case WASM_OP_I32_MUL:
+	case WASM_OP_I32_AND:
+	case WASM_OP_I32_OR:
+	case WASM_OP_I32_XOR:
+	case WASM_OP_I32_EQ:
+	case WASM_OP_I32_NE:
+	case WASM_OP_I64_ADD:
+	case WASM_OP_I64_MUL:
+	case WASM_OP_I64_AND:
+	case WASM_OP_I64_OR:
+	case WASM_OP_I64_XOR:
+	case WASM_OP_I64_EQ:
+	case WASM_OP_I64_NE:
+		return true;
+	}
+	return false;
+}
+
+/* The FUSE_LOAD superinstructions (fused.def): a BIN whose operand was just loaded. */
+static const struct fused_load {
+	uint16_t bin, fused, load;
+	bool comm;
+} fused_loads[] = {
+#define FUSE_LOAD(N, BIN, T, COMM, E) {WASM_OP_##BIN, WASM_OP_##N, WASM_OP_##T##_LOAD, COMM},
+#define FUSE_IMM(N, BIN, IN, T, COMM, E)
+#define FUSE_BIN(N, BIN, IN, T, COMM, E)
+#include "wasm/fused.def"
+#undef FUSE_LOAD
+#undef FUSE_IMM
+#undef FUSE_BIN
+};
+
+/* The FUSE_IMM and FUSE_BIN superinstructions: a BIN whose operand another op just made
+ * from x and an immediate (in = IN_I; 1 or 2 immediate words) or from x and y (in = IN). */
+static const struct fused_pair {
+	uint16_t bin, fused, in;
+	bool comm;
+	uint8_t imm_words;
+} fused_pairs[] = {
+#define FUSE_LOAD(N, BIN, T, COMM, E)
+#define FUSE_IMM(N, BIN, IN, T, COMM, E)                                                           \
+	{WASM_OP_##BIN, WASM_OP_##N, WASM_OP_##IN##_I, COMM, T_##T == T_I64 ? 2 : 1},
+#define FUSE_BIN(N, BIN, IN, T, COMM, E) {WASM_OP_##BIN, WASM_OP_##N, WASM_OP_##IN, COMM, 0},
+#include "wasm/fused.def"
+#undef FUSE_LOAD
+#undef FUSE_IMM
+#undef FUSE_BIN
+};
+
+/* The operand of a and b that the op just emitted (internal op `op`) computed into a
+ * temporary, when the other one is readable in place (not a constant); else NULL. */
+static struct wasm_cc_entry *just_made(struct wasm_cc *c, uint32_t op, bool comm,
+				       struct wasm_cc_entry *a, struct wasm_cc_entry *b)
+{
+	if (c->dead || c->last_op != op)
+		return NULL;
+	if (b->kind == K_SLOT && wasm_cc_last_result_is(c, b->home) && a->kind != K_CONST)
+		return b;
+	if (comm && a->kind == K_SLOT && wasm_cc_last_result_is(c, a->home) && b->kind != K_CONST)
+		return a;
+	return NULL;
+}
+
+/* rotl(x, k1) ^ rotl(y, k2), as hash functions compute: the XOR is being fused with the
+ * second rotation (the last op) and its other operand is the temporary the first one,
+ * just before, made. All three become one op at the first rotation's place. */
+static bool rotations(struct wasm_cc *c, const struct wasm_cc_entry *other)
+{
+	uint32_t first = c->prev_start, second = c->last_start, w[4], d;
+
+	if (other->kind != K_SLOT || other->home < c->stack_base || c->prev_end != second ||
+	    c->prev_op != WASM_OP_I32_ROTL_I || c->code[c->prev_dst_at] != other->home)
+		return false;
+	w[0] = c->code[first + 2];
+	w[1] = c->code[first + 3];
+	w[2] = c->code[second + 2];
+	w[3] = c->code[second + 3];
+	wasm_cc_rewind(c, first, false);
+	if (wasm_cc_push_result(c, T_I32, &d))
+		return false; /* cannot happen: the stack just had these entries */
+	wasm_cc_emit_op(c, WASM_OP_I32_ROTL_XOR_ROTL);
+	wasm_cc_emit(c, d);
+	for (int i = 0; i < 4; i++)
+		wasm_cc_emit(c, w[i]);
+	wasm_cc_mark_result(c, first, WASM_OP_I32_ROTL_XOR_ROTL, first + 1);
+	return true;
+}
+
+/* BIN a b where a or b was just computed by "x IN imm" or "x IN y": one fused op
+ * [d other x imm|y] at the inner op's place. Returns 1 when done. */
+static int fuse_pair(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, struct wasm_cc_entry *a,
+		     struct wasm_cc_entry *b)
+{
+	for (uint32_t i = 0; i < ARRAY_SIZE(fused_pairs); i++) {
+		const struct fused_pair *f = &fused_pairs[i];
+		struct wasm_cc_entry *made, *other;
+		uint32_t at, w[3], d;
+		if (f->bin != oi->op)
+			continue;
+		made = just_made(c, f->in, f->comm, a, b);
+		if (!made)
+			continue;
+		other = made == b ? a : b;
+		at = c->last_start;
+		if (f->fused == WASM_OP_I32_XOR_ROTL && rotations(c, other))
+			return 1;
+		/* the inner op's operand words: x, then imm (1 or 2 words) or y */
+		w[0] = c->code[at + 2];
+		w[1] = c->code[at + 3];
+		w[2] = f->imm_words == 2 ? c->code[at + 4] : 0;
+		wasm_cc_rewind(c, at, false);
+		TRY(wasm_cc_push_result(c, oi->tout, &d));
+		wasm_cc_emit_op(c, (enum wasm_op)f->fused);
+		wasm_cc_emit(c, d);
+		wasm_cc_emit(c, other->kind == K_LOCAL ? other->src : other->home);
+		wasm_cc_emit(c, w[0]);
+		wasm_cc_emit(c, w[1]);
+		if (f->imm_words == 2)
+			wasm_cc_emit(c, w[2]);
+		wasm_cc_mark_result(c, at, f->fused, at + 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* BIN a b where a or b is the result of the load just emitted: one fused op
+ * [d other addr offset] at the load's place. Returns 1 when done. */
+static int fuse_load_operand(struct wasm_cc *c, const struct wasm_cc_opinfo *oi,
+			     struct wasm_cc_entry *a, struct wasm_cc_entry *b)
+{
+	const struct fused_load *f = NULL;
+	struct wasm_cc_entry *ld, *other;
+	uint32_t at, addr, off, imm, d;
+
+	for (uint32_t i = 0; i < ARRAY_SIZE(fused_loads) && !f; i++)
+		if (fused_loads[i].bin == oi->op)
+			f = &fused_loads[i];
+	if (!f)
+		return 0;
+	ld = just_made(c, f->load, f->comm, a, b);
+	if (!ld)
+		return 0;
+	other = ld == b ? a : b;
+	at = c->last_start;
+	addr = c->code[at + 2];
+	off = c->code[at + 3];
+	imm = wasm_cc_wrap_imm(c, at);
+	wasm_cc_rewind(c, at, false);
+	TRY(wasm_cc_push_result(c, oi->tout, &d));
+	wasm_cc_emit_op(c, (enum wasm_op)f->fused);
+	wasm_cc_emit(c, d);
+	wasm_cc_emit(c, other->kind == K_LOCAL ? other->src : other->home);
+	wasm_cc_emit(c, addr);
+	wasm_cc_emit(c, off);
+	wasm_cc_add_wrap(c, at, imm);
+	wasm_cc_mark_result(c, at, f->fused, at + 1);
+	return 1;
+}
+
+static int op_numeric(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	struct wasm_cc_entry a, b;
+	uint32_t d, sa, sb, at;
+
+	if (oi->cls == CLS_UN || oi->cls == CLS_TUN) {
+		TRY(wasm_cc_pop(c, oi->t1, &a));
+		sa = wasm_cc_use_slot(c, &a);
+		TRY(wasm_cc_push_result(c, oi->tout, &d));
+		at = c->n;
+		wasm_cc_emit_op(c, oi->op);
+		wasm_cc_emit(c, d), wasm_cc_emit(c, sa);
+		wasm_cc_mark_result(c, at, oi->op, at + 1);
+		return 0;
+	}
+	TRY(wasm_cc_pop(c, oi->t2, &b));
+	TRY(wasm_cc_pop(c, oi->t1, &a));
+	if (a.kind == K_CONST && b.kind != K_CONST && commutative(oi->op) && !c->plain) {
+		/* "const OP x" is "x OP const": use the immediate form */
+		struct wasm_cc_entry t = a;
+		a = b;
+		b = t;
+	}
+	if (oi->cls == CLS_BIN || oi->cls == CLS_IBIN) {
+		int fused = fuse_load_operand(c, oi, &a, &b);
+		if (!fused && oi->cls == CLS_IBIN && b.kind != K_CONST)
+			fused = fuse_pair(c, oi, &a, &b);
+		if (fused)
+			return fused < 0 ? fused : 0;
+	}
+	at = c->n;
+	if ((oi->cls == CLS_IBIN || oi->cls == CLS_ICMP) && b.kind == K_CONST && !c->dead) {
+		sa = wasm_cc_use_slot(c, &a);
+		TRY(wasm_cc_push_result(c, oi->tout, &d));
+		at = c->n;
+		wasm_cc_emit_op(c, (enum wasm_op)(oi->op + 1));
+		wasm_cc_emit(c, d), wasm_cc_emit(c, sa);
+		if (oi->t1 == T_I64)
+			wasm_cc_emit_u64(c, b.c);
+		else
+			wasm_cc_emit(c, (uint32_t)b.c);
+		wasm_cc_mark_result(c, at, oi->op + 1u, at + 1);
+		return 0;
+	}
+	sb = wasm_cc_use_slot(c, &b);
+	sa = wasm_cc_use_slot(c, &a);
+	TRY(wasm_cc_push_result(c, oi->tout, &d));
+	at = c->n;
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, d), wasm_cc_emit(c, sa), wasm_cc_emit(c, sb);
+	wasm_cc_mark_result(c, at, oi->op, at + 1);
+	return 0;
+}
+
+static int op_tern(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	struct wasm_cc_entry v[3];
+	uint32_t s[3], d, at;
+
+	for (int i = 2; i >= 0; i--)
+		TRY(wasm_cc_pop(c, T_V128, &v[i]));
+	for (int i = 0; i < 3; i++)
+		s[i] = wasm_cc_use_slot(c, &v[i]);
+	TRY(wasm_cc_push_result(c, T_V128, &d));
+	at = c->n;
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, d), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
+	wasm_cc_mark_result(c, at, oi->op, at + 1);
+	return 0;
+}
+
+static int rd_lane(struct wasm_cc *c, uint8_t lanes, uint32_t *lane)
+{
+	uint8_t b = 0;
+
+	*lane = 0;
+	TRY(wasm_rd_u8(c->r, &b));
+	if (b >= lanes)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "invalid lane index %u", b);
+	*lane = b;
+	return 0;
+}
+
+static int op_lane(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	struct wasm_cc_entry a, b;
+	uint32_t lane, d, sa, sb = 0, at;
+
+	TRY(rd_lane(c, oi->imm, &lane));
+	if (oi->cls == CLS_REPLACE)
+		TRY(wasm_cc_pop(c, oi->t2, &b));
+	TRY(wasm_cc_pop(c, T_V128, &a));
+	if (oi->cls == CLS_REPLACE)
+		sb = wasm_cc_use_slot(c, &b);
+	sa = wasm_cc_use_slot(c, &a);
+	TRY(wasm_cc_push_result(c, oi->tout, &d));
+	at = c->n;
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, d), wasm_cc_emit(c, sa);
+	if (oi->cls == CLS_REPLACE)
+		wasm_cc_emit(c, sb);
+	wasm_cc_emit(c, lane);
+	wasm_cc_mark_result(c, at, oi->op, at + 1);
+	return 0;
+}
+
+static int op_lanemem(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	struct wasm_cc_entry addr, v;
+	uint32_t off, lane, sa, sv, d;
+
+	TRY(rd_memarg(c, lanemem_align(oi->imm), &off));
+	TRY(rd_lane(c, oi->imm, &lane));
+	TRY(wasm_cc_pop(c, T_V128, &v));
+	TRY(wasm_cc_pop(c, T_I32, &addr));
+	sv = wasm_cc_use_slot(c, &v);
+	sa = wasm_cc_use_slot(c, &addr);
+	if (oi->store) {
+		wasm_cc_emit_op(c, oi->op);
+		wasm_cc_emit(c, sv), wasm_cc_emit(c, sa), wasm_cc_emit(c, off),
+			wasm_cc_emit(c, lane);
+		return 0;
+	}
+	TRY(wasm_cc_push_result(c, T_V128, &d));
+	wasm_cc_emit_op(c, oi->op);
+	wasm_cc_emit(c, d), wasm_cc_emit(c, sv), wasm_cc_emit(c, sa), wasm_cc_emit(c, off),
+		wasm_cc_emit(c, lane);
+	return 0;
+}
+
+static int op_simd_special(struct wasm_cc *c, uint32_t code)
+{
+	uint32_t d, sa, sb, at;
+	struct wasm_cc_entry a, b;
+	const uint8_t *bytes;
+	uint32_t w[4];
+
+	if (code == 0x0c) { /* v128.const */
+		TRY(wasm_rd_bytes(c->r, 16, &bytes));
+		memcpy(w, bytes, 16);
+		TRY(wasm_cc_push_result(c, T_V128, &d));
+		wasm_cc_emit_op(c, WASM_OP_CONST128);
+		wasm_cc_emit(c, d);
+		for (int i = 0; i < 4; i++)
+			wasm_cc_emit(c, w[i]);
+		return 0;
+	}
+	/* i8x16.shuffle */
+	TRY(wasm_rd_bytes(c->r, 16, &bytes));
+	for (int i = 0; i < 16; i++)
+		if (bytes[i] >= 32)
+			return wasm_rd_fail(c->r, WASM_ERR_INVALID, "invalid lane index %u",
+					    bytes[i]);
+	memcpy(w, bytes, 16);
+	TRY(wasm_cc_pop(c, T_V128, &b));
+	TRY(wasm_cc_pop(c, T_V128, &a));
+	sb = wasm_cc_use_slot(c, &b);
+	sa = wasm_cc_use_slot(c, &a);
+	TRY(wasm_cc_push_result(c, T_V128, &d));
+	at = c->n;
+	wasm_cc_emit_op(c, WASM_OP_SHUFFLE);
+	wasm_cc_emit(c, d), wasm_cc_emit(c, sa), wasm_cc_emit(c, sb);
+	for (int i = 0; i < 4; i++)
+		wasm_cc_emit(c, w[i]);
+	wasm_cc_mark_result(c, at, WASM_OP_SHUFFLE, at + 1);
+	return 0;
+}
+
+/* ----- dispatch ----- */
+
+static int op_special(struct wasm_cc *c, uint32_t sp)
+{
+	switch (sp) {
+	case S_DROP: {
+		struct wasm_cc_entry e;
+		return wasm_cc_pop(c, T_UNKNOWN, &e);
+	}
+	case S_SELECT:
+		return op_select(c, false);
+	case S_SELECT_T:
+		return op_select(c, true);
+	case S_LOCAL_GET:
+		return op_local_get(c);
+	case S_LOCAL_SET:
+		return op_local_set(c, false);
+	case S_LOCAL_TEE:
+		return op_local_set(c, true);
+	case S_GLOBAL_GET:
+		return op_global_get(c);
+	case S_GLOBAL_SET:
+		return op_global_set(c);
+	case S_TABLE_GET:
+	case S_TABLE_SET:
+	case S_TABLE_SIZE:
+	case S_TABLE_GROW:
+	case S_TABLE_FILL:
+	case S_TABLE_COPY:
+	case S_TABLE_INIT:
+	case S_ELEM_DROP:
+		return op_table(c, sp);
+	case S_MEMORY_SIZE:
+	case S_MEMORY_GROW:
+	case S_MEMORY_INIT:
+	case S_DATA_DROP:
+	case S_MEMORY_COPY:
+	case S_MEMORY_FILL:
+		return op_mem_misc(c, sp);
+	case S_I32_CONST:
+	case S_I64_CONST:
+	case S_F32_CONST:
+	case S_F64_CONST:
+		return op_const(c, sp);
+	case S_REF_NULL:
+	case S_REF_IS_NULL:
+	case S_REF_FUNC:
+		return op_ref(c, sp);
+	}
+	return -EINVAL;
+}
+
+/* Every instruction other than control: variables, memory, tables, numeric, SIMD. */
+int wasm_cc_operand(struct wasm_cc *c, uint32_t idx)
+{
+	const struct wasm_cc_opinfo *oi = &wasm_cc_opinfo[idx];
+
+	if (idx == PBASE_PFD + 0x0c || idx == PBASE_PFD + 0x0d)
+		return op_simd_special(c, idx - PBASE_PFD);
+	switch (oi->cls) {
+	case CLS_SPECIAL:
+		return op_special(c, oi->op);
+	case CLS_LOAD:
+		return op_load(c, oi);
+	case CLS_STORE:
+		return op_store(c, oi);
+	case CLS_TERN:
+		return op_tern(c, oi);
+	case CLS_EXTRACT:
+	case CLS_REPLACE:
+		return op_lane(c, oi);
+	case CLS_LANEMEM:
+		return op_lanemem(c, oi);
+	default:
+		return op_numeric(c, oi);
+	}
+}

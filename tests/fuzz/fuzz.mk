@@ -1,0 +1,74 @@
+# Fuzzing (owned by the wasm engine). Included by the Makefile.
+#   make fuzz                 build the libFuzzer targets with clang and run each for
+#                             FUZZ_SECONDS (60); new inputs go to build/fuzz/corpus/<target>,
+#                             crashes to build/fuzz/artifacts/ (copy each one into
+#                             tests/fuzz/regressions/ once fixed)
+#   make fuzz-build           only build them
+#   make fuzz-seeds           regenerate the seed corpora from tests/fuzz/seeds/ (*.wat with
+#                             wat2wasm, kernels.c with clang for wasm32) and fusion.wat
+# `make unit` also builds the libFuzzer-free replay drivers that tests/fuzz/suite.sh runs
+# over tests/fuzz/regressions/, with the MODE's compiler and sanitizers.
+
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 60
+FUZZ_TARGETS	:= fuzz_wasm_decode fuzz_wasm_run
+FUZZ_OUT	:= build/fuzz
+# The interpreter's switch dispatch (WASM_SWITCH_DISPATCH) instead of computed goto: the
+# same handlers, but clang instruments it in a minute rather than ten, and the fallback
+# gets exercised. The replay drivers (below) keep the computed-goto build honest.
+FUZZ_FLAGS	:= -std=gnu11 -Isrc -D_GNU_SOURCE -DWASM_SWITCH_DISPATCH -g -O1 \
+		   -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The engine is compiled once with coverage (fuzzer-no-link), the targets link it.
+FUZZ_ENGINE	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c)) src/core/alloc.c src/core/log.c
+FUZZ_ENGINE_OBJS := $(FUZZ_ENGINE:%.c=$(FUZZ_OUT)/obj/%.o)
+FUZZ_BINS	:= $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
+FUZZ_REPLAY_OBJS := $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c))
+FUZZ_REPLAY_OBJS := $(FUZZ_REPLAY_OBJS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o \
+		    $(BUILD)/src/core/log.o
+FUZZ_REPLAYS	:= $(FUZZ_TARGETS:fuzz_%=$(BUILD)/fuzz/replay_%)
+
+.PHONY: fuzz fuzz-build fuzz-seeds
+.SECONDARY: $(FUZZ_ENGINE_OBJS)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ-CC $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c -o $@ $<
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_ENGINE_OBJS)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_ENGINE_OBJS) -lm
+
+-include $(wildcard $(FUZZ_OUT)/obj/src/*/*.d $(FUZZ_OUT)/obj/src/*/*/*.d)
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_REPLAY_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_REPLAY_OBJS) $(LDFLAGS) -lm
+
+unit: $(FUZZ_REPLAYS)
+
+fuzz: $(FUZZ_BINS)
+	@mkdir -p $(FUZZ_OUT)/artifacts
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_OUT)/corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_OUT)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-max_len=8192 -dict=tests/fuzz/wasm.dict -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- \
+			$(FUZZ_OUT)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
+fuzz-seeds:
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p tests/fuzz/corpus/$$t; \
+		for w in tests/fuzz/seeds/*.wat tests/wasm/fusion.wat; do \
+			wat2wasm $$w -o tests/fuzz/corpus/$$t/$$(basename $$w .wat).wasm || exit 1; \
+		done; \
+		clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export-all \
+			-o tests/fuzz/corpus/$$t/kernels.wasm tests/fuzz/seeds/kernels.c || exit 1; \
+		chmod -x tests/fuzz/corpus/$$t/kernels.wasm; \
+	done

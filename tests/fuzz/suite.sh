@@ -1,0 +1,66 @@
+#!/bin/sh
+# Fuzzing regressions: every input in tests/fuzz/regressions/ once made a fuzz target
+# crash (the file's comment line in regressions/README says which bug). Each is replayed
+#   - through `$LODGE wasm FILE`, which must end cleanly: a load or link error (125), a
+#     trap (134 with lodge's own "trap:" message), or the program's exit status, never a
+#     signal, a timeout or a sanitizer report;
+#   - through both libFuzzer-free replay drivers (build/<mode>/fuzz/replay_wasm_*, built
+#     by `make unit`), which must exit 0 without a sanitizer report.
+# The seed corpora go through the replay drivers too.
+set -u
+top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${LODGE_BUILD:-$top/build/release}
+lodge=${LODGE:-$build/lodge}
+here=$top/tests/fuzz
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -x "$lodge" ]; then
+	echo "FAIL: fuzz: $lodge not built"
+	exit 0
+fi
+
+sanitizer_report() {
+	grep -qE 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$1"
+}
+
+n=0
+for f in "$here"/regressions/*.wasm; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	name=fuzz.regression.$(basename "$f" .wasm)
+	timeout 60 "$lodge" wasm "$f" >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err"; then
+		echo "FAIL: $name: sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$tmp/err")"
+	elif [ $st -eq 124 ]; then
+		echo "FAIL: $name: lodge wasm timed out"
+	elif [ $st -gt 128 ] && ! { [ $st -eq 134 ] && grep -q ': trap: ' "$tmp/err"; }; then
+		echo "FAIL: $name: lodge wasm died with status $st: $(head -c 200 "$tmp/err")"
+	else
+		echo "PASS: $name (lodge wasm exit $st)"
+	fi
+done
+[ $n -gt 0 ] || echo "SKIP: fuzz.regressions: none recorded yet"
+
+for t in decode run; do
+	r=$build/fuzz/replay_wasm_$t
+	if [ ! -x "$r" ]; then
+		echo "FAIL: fuzz.replay-$t: $r not built (run make unit)"
+		continue
+	fi
+	set -- "$here"/corpus/fuzz_wasm_$t/* "$here"/regressions/*.wasm
+	files=
+	for f in "$@"; do
+		[ -f "$f" ] && files="$files $f"
+	done
+	# shellcheck disable=SC2086 # file names from our own tree, no spaces
+	timeout 300 "$r" $files >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-$t: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-$t ($(echo $files | wc -w) inputs)"
+	fi
+done
