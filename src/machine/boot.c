@@ -118,6 +118,11 @@ static int load_segments(struct vm *vm, const char *path, const uint8_t *buf, si
 			return -ENOEXEC;
 		}
 		dst = vm_ram_ptr(vm, ph[i].p_paddr, ph[i].p_memsz);
+		if (!dst && ph[i].p_paddr + ph[i].p_memsz < ph[i].p_paddr) {
+			log_err("%s: segment %u at 0x%llx wraps past the end of the address space",
+				path, i, (unsigned long long)ph[i].p_paddr);
+			return -ERANGE;
+		}
 		if (!dst) {
 			log_err("%s: segment %u at 0x%llx-0x%llx lies outside RAM 0x%llx-0x%llx "
 				"(link it inside RAM, or raise --mem)",
