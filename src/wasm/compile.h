@@ -161,7 +161,7 @@ struct wasm_cc {
 	/* the last COPY or MOVE2 (copy_moves: 1 or 2), while nothing follows it: the next
 	 * copy merges into it (MOVE2, MOVE3) */
 	uint32_t copy_at, copy_end, copy_moves;
-	/* the last I32_ADD_I into a local, while nothing follows it (see pair_increments) */
+	/* the last I32_ADD_I into a local, while nothing follows it (see pair_final) */
 	uint32_t incr_at, incr_end;
 };
 

@@ -50,18 +50,30 @@ static int op_local_get(struct wasm_cc *c)
 	return 0;
 }
 
-/* An I32_ADD_I that now writes a local (final: nothing can fuse it any more) right after
- * another such op becomes the second half of one I32_ADD_I2 (loops step two induction
- * variables at once): the first op's word changes, the second op's words stay in place
- * (the handler skips them). */
-static void pair_increments(struct wasm_cc *c)
+/* The op just emitted now writes a local: it is final (nothing can fuse it any more), so
+ * it may become the second half of an in-place pair with the op right before it. The
+ * first op's word changes to the pair's op; the second op's words stay where they are
+ * (the pair's handler skips its op word), so nothing moves and no branch is affected.
+ *   I32_ADD_I + I32_ADD_I      -> I32_ADD_I2 (loops step two induction variables)
+ *   COPY + I32_LOAD_IDX        -> COPY_I32_LOAD_IDX (copy an index, load through it) */
+static void pair_final(struct wasm_cc *c)
 {
-	if (c->incr_end == c->last_start && c->incr_at >= c->fence) {
+	uint32_t at = c->last_start;
+
+	if (c->last_op == WASM_OP_I32_LOAD_IDX && c->copy_end == at && c->copy_moves == 1 &&
+	    c->copy_at >= c->fence) {
+		c->code[c->copy_at] = (uint32_t)c->disp[WASM_OP_COPY_I32_LOAD_IDX];
+		c->copy_end = UINT32_MAX;
+		return;
+	}
+	if (c->last_op != WASM_OP_I32_ADD_I)
+		return;
+	if (c->incr_end == at && c->incr_at >= c->fence) {
 		c->code[c->incr_at] = (uint32_t)c->disp[WASM_OP_I32_ADD_I2];
 		c->incr_end = UINT32_MAX;
 		return;
 	}
-	c->incr_at = c->last_start;
+	c->incr_at = at;
 	c->incr_end = c->n;
 }
 
@@ -81,8 +93,7 @@ static int op_local_set(struct wasm_cc *c, bool tee)
 		    !has_local_refs(c, slot)) {
 			c->code[c->last_dst_at] = slot;
 			c->last_end = UINT32_MAX;
-			if (c->last_op == WASM_OP_I32_ADD_I)
-				pair_increments(c);
+			pair_final(c);
 		} else {
 			wasm_cc_materialize_local(c, slot);
 			wasm_cc_emit_move(c, slot, &v);

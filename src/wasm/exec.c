@@ -626,6 +626,19 @@ dispatch:
 		fp[pc[1]].i32 = rotl32(fp[pc[2]].i32, pc[3]) ^ rotl32(fp[pc[4]].i32, pc[5]);
 		pc += 6;
 		NEXT();
+		CASE(COPY_I32_LOAD_IDX)
+		{
+			fp[pc[1]] = fp[pc[2]];
+			uint32_t a_ = fp[pc[5]].i32 + (fp[pc[6]].i32 << pc[7]);
+			uint64_t ea = (uint64_t)a_ + pc[8];
+			if (unlikely(ea + 4 > msize)) {
+				pc += 3; /* the trap is the load's */
+				TRAP(WASM_TRAP_MEM_OOB);
+			}
+			SET_I32(pc[4], ld32(mem + ea));
+			pc += 9;
+			NEXT();
+		}
 		CASE(I32_ADD_I2)
 		fp[pc[1]].i32 = fp[pc[2]].i32 + pc[3];
 		fp[pc[5]].i32 = fp[pc[6]].i32 + pc[7];

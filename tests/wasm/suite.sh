@@ -87,6 +87,9 @@ check fused-store-indexed 0 "1234" -- --invoke store_idx "$f" 5 1234
 check fused-moves 0 "132" -- --invoke rot3 "$f" 1 2 3
 check fused-increments 0 "60" -- --invoke steps "$f" 5
 check known-zero-locals 0 "6" -- --invoke zeros "$f" 3
+check fused-copy-indexed 0 "43" -- --invoke copy_idx "$f" 4 1
+check fused-copy-indexed-oob 134 "out of bounds memory access" -- --invoke copy_idx "$f" 65532 1
+check fused-count 0 "8" -- --invoke count_ge "$f" -1 5 7
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
