@@ -96,6 +96,7 @@ check: unit
 # Everything: the ASan+UBSan build runs every suite.
 # The default guest needs Debian's mirror; without it the Linux suite reports SKIPPED.
 test: guests
+	@$(MAKE) --no-print-directory format-check
 	$(MAKE) MODE=asan lodge unit
 	$(MAKE) MODE=release lodge
 	$(MAKE) MODE=tsan lodge
@@ -113,7 +114,7 @@ format:
 	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] bench/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(SRCS) $(HDRS)
+	@clang-format --dry-run --Werror $(SRCS) $(HDRS) && echo "format-check: ok"
 
 lint:
 	cppcheck --quiet --enable=warning,portability --inline-suppr -Isrc --error-exitcode=1 \

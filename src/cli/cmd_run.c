@@ -219,10 +219,10 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 			"mcause=0x%llx mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx "
 			"satp=0x%llx\n",
 			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
-			exec_cache_bytes(h) >> 10,
-			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
-			(unsigned long long)h->scause, (unsigned long long)h->sepc,
-			(unsigned long long)h->stval, (unsigned long long)h->satp);
+			exec_cache_bytes(h) >> 10, (unsigned long long)h->mcause,
+			(unsigned long long)h->mepc, (unsigned long long)h->scause,
+			(unsigned long long)h->sepc, (unsigned long long)h->stval,
+			(unsigned long long)h->satp);
 	}
 }
 

@@ -39,15 +39,15 @@
 #include "cpu/trap.h"
 #include "machine/machine.h"
 
-#define BLOCK_MAX  64
-#define JC_BITS	   12
-#define HT_BITS	   15
+#define BLOCK_MAX 64
+#define JC_BITS	  12
+#define HT_BITS	  15
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
  * MiB); a hart whose arena fills drops its blocks and decodes again what it still runs. */
 #define ARENA_BUDGET (4u << 20)
 #define ARENA_MIN    (1u << 20)
-#define POLL_INSNS 8192
-#define JC_PRIVS   4 /* one table per privilege level (U, S, -, M) */
+#define POLL_INSNS   8192
+#define JC_PRIVS     4 /* one table per privilege level (U, S, -, M) */
 
 struct op {
 	const void *h; /* handler label */
