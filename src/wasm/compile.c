@@ -43,19 +43,6 @@ const struct wasm_cc_opinfo wasm_cc_opinfo[WASM_CC_OPINFO_SIZE] = {
 #define LANEMEM(N, P, C, A, L, ISSTORE)                                                            \
 	[PBASE_##P + C] = {CLS_LANEMEM, T_I32, T_V128, T_V128, WASM_OP_##N, 0, L, ISSTORE},
 #include "wasm/opcodes.def"
-#undef SPECIAL
-#undef UN
-#undef BIN
-#undef IBIN
-#undef ICMP
-#undef TBIN
-#undef TUN
-#undef LOAD
-#undef STORE
-#undef TERN
-#undef EXTRACT
-#undef REPLACE
-#undef LANEMEM
 };
 
 /* ----- code emission (no-ops in unreachable code) ----- */

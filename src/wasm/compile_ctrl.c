@@ -241,19 +241,6 @@ static const struct icmp {
 #define REPLACE(N, P, C, TI, L, E)
 #define LANEMEM(N, P, C, A, L, ISSTORE)
 #include "wasm/opcodes.def"
-#undef SPECIAL
-#undef UN
-#undef BIN
-#undef IBIN
-#undef ICMP
-#undef TBIN
-#undef TUN
-#undef LOAD
-#undef STORE
-#undef TERN
-#undef EXTRACT
-#undef REPLACE
-#undef LANEMEM
 };
 
 /* Emits "branch if cond" (negate: "branch if not cond") with an offset word still to be

@@ -553,19 +553,6 @@ dispatch:
 	}
 #define XOP(N, DOC)
 #include "wasm/opcodes.def"
-#undef SPECIAL
-#undef UN
-#undef BIN
-#undef IBIN
-#undef ICMP
-#undef TBIN
-#undef TUN
-#undef LOAD
-#undef STORE
-#undef TERN
-#undef EXTRACT
-#undef REPLACE
-#undef LANEMEM
 #undef XOP
 
 		/* ----- superinstructions (fused.def) ----- */
