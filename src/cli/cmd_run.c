@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "cpu/exec.h"
 #include "cpu/hart.h"
+#include "cpu/jit/jit.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
 
@@ -29,6 +30,7 @@ struct run_opts {
 	unsigned cpus;
 	double timeout;
 	int stats, no_reboot, mem_set;
+	unsigned jit_hot; /* 0: interpreter only */
 };
 
 /* Where --firmware is looked for when not given: the default guest's cache next to the
@@ -66,6 +68,8 @@ static void run_usage(FILE *f)
 		"  --cpus N          number of harts, 1-%d, one host thread each (default 1)\n"
 		"  --timeout SECS    stop a guest still running after SECS seconds (exit 124)\n"
 		"  --stats           print retired instructions and speed on exit\n"
+		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
+		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
 		"  -h, --help        this text\n"
 		"\n"
 		"Console: the guest's UART is on stdin/stdout. On a terminal: Ctrl-A X quits,\n"
@@ -74,7 +78,7 @@ static void run_usage(FILE *f)
 		"Exit status: 0 when the guest powers off; a bare program's own status (finisher\n"
 		"0x100000 or HTIF tohost); 120 guest reboot with --no-reboot; 121 guest kernel\n"
 		"panic; 124 timeout; 125 the machine could not be set up; 2 bad command line.\n",
-		VM_MAX_HARTS);
+		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 }
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
@@ -91,6 +95,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"cpus", required_argument, NULL, 'c'},
 		{"timeout", required_argument, NULL, 't'},
 		{"stats", no_argument, NULL, 's'},
+		{"no-jit", no_argument, NULL, 'J'},
+		{"jit-hot", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -150,6 +156,19 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case 's':
 			o->stats = 1;
 			break;
+		case 'J':
+			o->jit_hot = 0;
+			break;
+		case 'H': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || v < 1 || v > 1000000) {
+				log_err("--jit-hot '%s': must be a number from 1 to 1000000",
+					optarg);
+				return -1;
+			}
+			o->jit_hot = (unsigned)v;
+			break;
+		}
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -192,7 +211,10 @@ static int check_mem(uint64_t mem)
 
 static int create_vm(const struct run_opts *o, struct vm **vm)
 {
-	struct vm_config cfg = {.ram_size = o->mem, .nharts = o->cpus, .timeout_sec = o->timeout};
+	struct vm_config cfg = {.ram_size = o->mem,
+				.nharts = o->cpus,
+				.timeout_sec = o->timeout,
+				.jit_hot = o->jit_hot};
 	int r = vm_create(&cfg, vm);
 
 	if (r == -E2BIG)
@@ -216,13 +238,14 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 		const struct hart *h = vm->harts[i];
 		fprintf(stderr,
 			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu blocks=%zuK "
+			"jit=%zuK "
 			"mcause=0x%llx mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx "
 			"satp=0x%llx\n",
 			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
-			exec_cache_bytes(h) >> 10, (unsigned long long)h->mcause,
-			(unsigned long long)h->mepc, (unsigned long long)h->scause,
-			(unsigned long long)h->sepc, (unsigned long long)h->stval,
-			(unsigned long long)h->satp);
+			exec_cache_bytes(h) >> 10, exec_jit_bytes(h) >> 10,
+			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
+			(unsigned long long)h->scause, (unsigned long long)h->sepc,
+			(unsigned long long)h->stval, (unsigned long long)h->satp);
 	}
 }
 
@@ -287,7 +310,7 @@ static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_st
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = {.mem = 0, .cpus = 1};
+	struct run_opts o = {.mem = 0, .cpus = 1, .jit_hot = JIT_HOT_DEFAULT};
 	struct console *con = NULL;
 	struct vm *vm = NULL;
 	enum vm_stop_reason why;

@@ -31,64 +31,17 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "cpu/block.h"
 #include "cpu/csr.h"
 #include "cpu/decode.h"
 #include "cpu/fpu.h"
+#include "cpu/jit/jit.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "cpu/trap.h"
 #include "machine/machine.h"
 
-#define BLOCK_MAX 64
-#define JC_BITS	  12
-#define HT_BITS	  15
-/* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
- * MiB); a hart whose arena fills drops its blocks and decodes again what it still runs. */
-#define ARENA_BUDGET (4u << 20)
-#define ARENA_MIN    (1u << 20)
-#define POLL_INSNS   8192
-#define JC_PRIVS     4 /* one table per privilege level (U, S, -, M) */
-
-struct op {
-	const void *h; /* handler label */
-	int64_t imm;
-	uint8_t rd, rs1, rs2, rs3;
-	uint8_t kind, rm;
-	uint16_t off; /* byte offset of this instruction from the block's pc */
-};
-
-struct block {
-	uint64_t vpc, ppa, end_pc;
-	const uint32_t *genp; /* the physical page's write generation */
-	uint32_t gen;
-	uint32_t fence_epoch; /* bc->fence_epoch when last known to match memory */
-	uint64_t hash;	      /* of the instruction bytes, to revalidate after fence.i */
-	uint16_t bytes;	      /* instruction bytes decoded (up to end_pc) */
-	uint16_t n;	      /* instructions (the terminating pseudo-op is not one) */
-	uint8_t priv;
-	struct block *hnext;
-	struct op ops[];
-};
-
-struct block_cache {
-	struct block *jc[JC_PRIVS][1u << JC_BITS];
-	struct block *ht[1u << HT_BITS];
-	uint8_t *arena;
-	size_t used, size;
-	uint32_t fence_epoch; /* bumped by fence.i */
-	pthread_mutex_t lock; /* wfi sleep */
-	pthread_cond_t cond;
-	/* A one-instruction block for an instruction that straddles two pages. */
-	struct block cross;
-	struct op cross_ops[2];
-};
-
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
-
-static inline unsigned jc_index(uint64_t pc)
-{
-	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
-}
 
 int exec_cache_create(struct hart *h)
 {
@@ -111,6 +64,14 @@ int exec_cache_create(struct hart *h)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&bc->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	if (h->vm && h->vm->jit_hot) {
+		/* Translated code shares the decoded blocks' budget. Without a JIT for this
+		 * host (or without memfd) the interpreter runs everything. */
+		if (jit_create(bc->size, &bc->jit) == 0)
+			bc->jit_hot = h->vm->jit_hot;
+		else
+			bc->jit = NULL;
+	}
 	h->bc = bc;
 	return 0;
 }
@@ -121,6 +82,7 @@ void exec_cache_destroy(struct hart *h)
 
 	if (!bc)
 		return;
+	jit_destroy(bc->jit);
 	munmap(bc->arena, bc->size);
 	pthread_cond_destroy(&bc->cond);
 	pthread_mutex_destroy(&bc->lock);
@@ -131,6 +93,11 @@ void exec_cache_destroy(struct hart *h)
 size_t exec_cache_bytes(const struct hart *h)
 {
 	return h->bc ? h->bc->used : 0;
+}
+
+size_t exec_jit_bytes(const struct hart *h)
+{
+	return h->bc ? jit_bytes(h->bc->jit) : 0;
 }
 
 void exec_flush_jumps(struct hart *h)
@@ -156,6 +123,8 @@ void exec_flush_all(struct hart *h)
 	memset(bc->jc, 0, sizeof(bc->jc));
 	memset(bc->ht, 0, sizeof(bc->ht));
 	bc->used = 0;
+	if (bc->jit)
+		jit_reset(bc->jit);
 }
 
 void exec_wake(struct hart *h)
@@ -332,6 +301,8 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->vpc = pc;
 	b->ppa = ppa;
 	b->priv = (uint8_t)h->priv;
+	b->jit = NULL;
+	b->heat = 0;
 	for (;;) {
 		struct insn in;
 		uint32_t raw = read16(host + off);
@@ -686,16 +657,41 @@ lookup:
 			goto next_block;
 		}
 	}
-	icount += b->n;
-	op = b->ops;
-	goto * op->h;
+	goto enter_block;
 
 same_block:
 	if (unlikely(icount >= __atomic_load_n(&h->poll_at, __ATOMIC_RELAXED)))
 		goto poll;
+enter_block:
+	if (b->jit)
+		goto run_jit;
+	if (bc->jit && ++b->heat == bc->jit_hot) {
+		int r = jit_translate(bc->jit, h, bc, b);
+		if (r == 0)
+			goto run_jit;
+		if (r == -ENOSPC) { /* code buffer full: start over with both caches empty */
+			exec_flush_all(h);
+			goto lookup;
+		}
+	}
 	icount += b->n;
 	op = b->ops;
 	goto * op->h;
+
+run_jit:
+	switch (jit_run(bc->jit, h, b->jit, &icount)) {
+	case JIT_EXIT_INTERP:
+		b = h->jit_block;
+		op = h->jit_op;
+		goto * op->h;
+	case JIT_EXIT_TRAP:
+		pc = h->pc;
+		jc = bc->jc[h->priv];
+		goto next_block;
+	default:
+		pc = h->pc;
+		goto next_block;
+	}
 
 exception:
 	h->pc = OP_PC();

@@ -19,6 +19,8 @@ void exec_cache_destroy(struct hart *h);
 
 /* Bytes of the block arena in use (statistics). */
 size_t exec_cache_bytes(const struct hart *h);
+/* Bytes of translated code (statistics; 0 without the JIT). */
+size_t exec_jit_bytes(const struct hart *h);
 
 /* Drops every decoded block (the block arena is full). */
 void exec_flush_all(struct hart *h);

@@ -119,6 +119,12 @@ struct hart {
 	/* Pending trap detail for the slow paths. */
 	uint64_t fault_tval;
 
+	/* Where translated code left off (cpu/jit): the retired-instruction count and, for
+	 * JIT_EXIT_INTERP, the operation and block to interpret from. */
+	uint64_t jit_icount;
+	const void *jit_op;
+	void *jit_block;
+
 	/* Cross-thread: nonzero asks the hart to poll at the next block boundary. */
 	int kick;
 	bool wfi; /* stalled in wfi */

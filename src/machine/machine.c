@@ -147,6 +147,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		return -ENOMEM;
 	vm->start_ns = vm_now_ns();
 	vm->nharts_planned = cfg->nharts;
+	vm->jit_hot = cfg->jit_hot;
 	if (cfg->timeout_sec > 0)
 		vm->deadline_ns = vm->start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 	r = alloc_ram(vm, cfg->ram_size);

@@ -43,6 +43,7 @@ struct vm_config {
 	uint64_t ram_size;
 	unsigned nharts;
 	double timeout_sec; /* 0 = none */
+	unsigned jit_hot;   /* translate a block after this many entries; 0 = no JIT */
 };
 
 struct vm {
@@ -55,6 +56,7 @@ struct vm {
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
 	unsigned nharts_planned; /* cfg->nharts, known before the harts are created */
+	unsigned jit_hot;	 /* cfg->jit_hot */
 	struct uart *uart;
 	struct plic *plic;
 	struct rtc *rtc;

@@ -1085,10 +1085,17 @@ def compare(gen, keep, out, name, harness, lodge, timeout):
 		return None, "qemu: " + err
 	if lodge is None:
 		return None, None
-	l, err = run_one([lodge, "run", "--bare", lelf, "--timeout", str(timeout)], timeout + 5)
-	if l is None:
-		return "lodge (body in %s): %s" % (MODES[gen.mode], err), None
-	return first_diff(q, l, meta), None
+	# Both execution engines must match the reference: the JIT (translating at once, so
+	# that code run once is translated too) and the interpreter alone.
+	for flags in (["--jit-hot", "1"], ["--no-jit"]):
+		l, err = run_one([lodge, "run", "--bare", lelf, "--timeout", str(timeout)] + flags,
+				 timeout + 5)
+		if l is None:
+			return "lodge %s (body in %s): %s" % (flags[0], MODES[gen.mode], err), None
+		diff = first_diff(q, l, meta)
+		if diff:
+			return "%s (lodge %s)" % (diff, " ".join(flags)), None
+	return None, None
 
 
 def parse_seeds(spec):

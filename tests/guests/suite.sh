@@ -51,7 +51,9 @@ parse_row() {
 	want_out=$*
 }
 
-for name; do
+# run_one NAME SUFFIX FLAGS: one program under one runner configuration.
+run_one() {
+	name=$1 sfx=$2 flags=$3
 	elf=$dir/$name.elf
 	want=0 tmo=20 want_out=-
 	row=
@@ -66,14 +68,14 @@ for name; do
 		timeout "$tmo" qemu-system-riscv64 -M virt -bios none -nographic -kernel "$elf" \
 			</dev/null >"$tmp/out" 2>"$tmp/err"
 	else
-		timeout -s KILL $((tmo + 10)) "$lodge" run --bare "$elf" --timeout "$tmo" \
+		timeout -s KILL $((tmo + 10)) "$lodge" run --bare "$elf" --timeout "$tmo" $flags \
 			</dev/null >"$tmp/out" 2>"$tmp/err"
 	fi
 	got=$?
 	if grep -q -e AddressSanitizer -e 'runtime error' "$tmp/err"; then
-		say "FAIL: guests.$name: sanitizer report: $(grep -m 1 -e AddressSanitizer \
+		say "FAIL: guests.$name$sfx: sanitizer report: $(grep -m 1 -e AddressSanitizer \
 			-e 'runtime error' "$tmp/err")"
-		continue
+		return
 	fi
 	if [ "$got" -ne "$want" ]; then
 		why="got status $got, expected $want"
@@ -84,28 +86,39 @@ for name; do
 		hint=$(head -n 1 "$tmp/err")
 		[ -n "$hint" ] || hint=$(grep -m 1 -e '^FAIL(' -e '^unexpected trap' "$tmp/out")
 		[ -z "$hint" ] || why="$why ($hint)"
-		say "FAIL: guests.$name: $why"
-		continue
+		say "FAIL: guests.$name$sfx: $why"
+		return
 	fi
 	case $want_out in
 	-) ;;
 	none)
 		# QEMU has no HTIF: the tohost programs print a fallback note there.
 		if [ $runner = lodge ] && [ -s "$tmp/out" ]; then
-			say "FAIL: guests.$name: unexpected output: $(head -c 80 "$tmp/out" |
+			say "FAIL: guests.$name$sfx: unexpected output: $(head -c 80 "$tmp/out" |
 				tr '\n' ' ')"
-			continue
+			return
 		fi
 		;;
 	*)
 		printf '%b' "$want_out" >"$tmp/want"
 		if ! cmp -s "$tmp/want" "$tmp/out"; then
-			say "FAIL: guests.$name: stdout is '$(head -c 80 "$tmp/out" | od -An -c |
+			say "FAIL: guests.$name$sfx: stdout is '$(head -c 80 "$tmp/out" | od -An -c |
 				tr -d '\n' | tr -s ' ')', expected '$want_out'"
-			continue
+			return
 		fi
 		;;
 	esac
-	say "PASS: guests.$name"
+	say "PASS: guests.$name$sfx"
+}
+
+# Under lodge each program runs twice: translated at once by the JIT (--jit-hot 1, so
+# that even code run once is translated) and interpreted only (--no-jit, suffix .interp).
+for name; do
+	if [ $runner = qemu ]; then
+		run_one "$name" "" ""
+	else
+		run_one "$name" "" "--jit-hot 1"
+		run_one "$name" .interp --no-jit
+	fi
 done
 exit 0

@@ -1,0 +1,67 @@
+/*
+ * Decoded blocks and the per-hart block cache: private to the interpreter (exec.c) and
+ * the JIT (jit/), which translates a decoded block to host code.
+ */
+#ifndef LODGE_CPU_BLOCK_H
+#define LODGE_CPU_BLOCK_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLOCK_MAX 64
+#define JC_BITS	  12
+#define HT_BITS	  15
+/* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
+ * MiB); a hart whose arena fills drops its blocks and decodes again what it still runs. */
+#define ARENA_BUDGET (4u << 20)
+#define ARENA_MIN    (1u << 20)
+#define POLL_INSNS   8192
+#define JC_PRIVS     4 /* one table per privilege level (U, S, -, M) */
+
+struct jit;
+
+struct op {
+	const void *h; /* handler label */
+	int64_t imm;
+	uint8_t rd, rs1, rs2, rs3;
+	uint8_t kind, rm;
+	uint16_t off; /* byte offset of this instruction from the block's pc */
+};
+
+struct block {
+	uint64_t vpc, ppa, end_pc;
+	const uint32_t *genp; /* the physical page's write generation */
+	uint32_t gen;
+	uint32_t fence_epoch; /* bc->fence_epoch when last known to match memory */
+	uint64_t hash;	      /* of the instruction bytes, to revalidate after fence.i */
+	const void *jit;      /* translated host code, or NULL */
+	uint32_t heat;	      /* entries through the dispatcher while not translated */
+	uint16_t bytes;	      /* instruction bytes decoded (up to end_pc) */
+	uint16_t n;	      /* instructions (the terminating pseudo-op is not one) */
+	uint8_t priv;
+	struct block *hnext;
+	struct op ops[];
+};
+
+struct block_cache {
+	struct block *jc[JC_PRIVS][1u << JC_BITS];
+	struct block *ht[1u << HT_BITS];
+	uint8_t *arena;
+	size_t used, size;
+	uint32_t fence_epoch; /* bumped by fence.i */
+	pthread_mutex_t lock; /* wfi sleep */
+	pthread_cond_t cond;
+	struct jit *jit;  /* NULL when the JIT is off */
+	unsigned jit_hot; /* dispatcher entries before a block is translated */
+	/* A one-instruction block for an instruction that straddles two pages. */
+	struct block cross;
+	struct op cross_ops[2];
+};
+
+static inline unsigned jc_index(uint64_t pc)
+{
+	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
+}
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * The JIT: translates hot decoded blocks (cpu/block.h) of RV64 integer code to host code.
+ * The interpreter stays the reference and runs everything the JIT does not translate; a
+ * translated block hands over to it at the first operation it does not cover. Code is
+ * written through a read-write mapping and run from a separate read-execute mapping of the
+ * same memory, so no page is ever writable and executable at once.
+ *
+ * Translated code keeps the interpreter's invariants: the retired-instruction count, the
+ * poll at block boundaries (h->poll_at), the pc -> block tables for chaining (so every
+ * invalidation of the interpreter's shortcuts also cuts chains), precise exceptions.
+ */
+#ifndef LODGE_CPU_JIT_JIT_H
+#define LODGE_CPU_JIT_JIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hart;
+struct block;
+struct block_cache;
+struct jit;
+
+/* Why translated code returned to the dispatcher. */
+enum jit_exit {
+	JIT_EXIT_PC,	 /* continue at h->pc (poll due, or the next block is not translated) */
+	JIT_EXIT_INTERP, /* interpret from h->jit_op in block h->jit_block */
+	JIT_EXIT_TRAP,	 /* an exception was taken: h->pc is the trap handler */
+};
+
+/* The default number of dispatcher entries after which a block is translated. */
+#define JIT_HOT_DEFAULT 32
+
+/* Creates a code buffer of `size` bytes. Returns 0, -ENOMEM, or -ENOTSUP when there is no
+ * JIT for this host architecture (the interpreter runs everything). */
+int jit_create(size_t size, struct jit **out) __attribute__((warn_unused_result));
+void jit_destroy(struct jit *j);
+
+/* Drops all translated code (the block arena was flushed). */
+void jit_reset(struct jit *j);
+
+/* Translates block b of hart h (cache bc) and sets b->jit. Returns 0, -ENOSPC when the
+ * buffer is full (flush, then decode and translate again), or -ENOTSUP when the block
+ * starts with an operation the JIT does not cover. */
+int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b);
+
+/* Runs translated code from `code` with the retired-instruction count *icount (updated).
+ * Returns an enum jit_exit. */
+int jit_run(struct jit *j, struct hart *h, const void *code, uint64_t *icount);
+
+/* Bytes of code in the buffer and blocks translated since creation (statistics). */
+size_t jit_bytes(const struct jit *j);
+uint64_t jit_blocks(const struct jit *j);
+
+#endif

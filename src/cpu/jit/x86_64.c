@@ -1,0 +1,1197 @@
+/*
+ * The JIT's x86-64 translator: one decoded block (cpu/block.h) becomes one stretch of host
+ * code. Covered: RV64I integer operations, loads and stores, branches, jumps, M. Any other
+ * operation ends the translated part and hands over to the interpreter at that operation.
+ *
+ * Host registers while translated code runs:
+ *   rbp  the hart (guest registers at rbp + offsetof(struct hart, x))
+ *   r12  the retired-instruction count (the interpreter's local `icount`)
+ *   rax, rcx, rdx  scratch
+ *   rbx, r13, r14, r15, rsi, rdi, r8..r11  guest registers cached for the block: the most
+ *        used ones are loaded at block entry and written back (when changed) before any
+ *        exit or helper call; helper calls clobber rsi..r11, which are reloaded after.
+ *
+ * Loads and stores check the software TLB inline (the same tag test as the interpreter)
+ * and call out of line on a miss (mmu_load/mmu_store through jit_*_slow), or after a store
+ * to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining: after
+ * the poll check (icount against h->poll_at) it looks its successor up in the same
+ * pc -> block table the interpreter uses and jumps to its code, or returns to the
+ * dispatcher. Nothing is patched, so dropping the table entries (fence.i, sfence.vma,
+ * satp, stores to code) is all invalidation needs.
+ */
+#include "cpu/jit/arch.h"
+
+#if JIT_ARCH_SUPPORTED
+
+#include <stddef.h>
+#include <string.h>
+
+#include "cpu/block.h"
+#include "cpu/decode.h"
+#include "cpu/hart.h"
+#include "cpu/mmu.h"
+
+/* Host registers. */
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+/* Condition codes. */
+enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xc, CC_GE = 0xd };
+/* Group-1 ALU operations (the /digit of 0x81 and the opcode row of the r, r/m forms). */
+enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
+/* Shift operations (/digit of 0xc1 / 0xd3). */
+enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
+
+#define NCACHE	   10
+#define SINK	   32 /* the interpreter's x0 write sink */
+#define COLD_MAX   (2 * (BLOCK_MAX + 1))
+#define BLOCK_ROOM (48u << 10) /* free buffer needed to start translating a block */
+
+static const uint8_t cache_regs[NCACHE] = {RBX, R13, R14, R15, RSI, RDI, R8, R9, R10, R11};
+
+static inline bool caller_saved(int r)
+{
+	return r == RSI || r == RDI || (r >= R8 && r <= R11);
+}
+
+_Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB lookup scales by 16");
+_Static_assert(TLB_MASK == 0xff, "the inline TLB lookup masks 8 index bits");
+
+/* ---- emitter ---- */
+
+struct emit {
+	uint8_t *start, *p, *end;
+	bool overflow;
+};
+
+/* A register or [base + index * 8 + disp] operand. */
+struct rm {
+	bool mem;
+	int8_t reg;   /* register operand, or base */
+	int8_t index; /* -1: none (scale is always 8) */
+	int32_t disp;
+};
+
+static struct rm R(int reg) {
+	return (struct rm){.mem = false, .reg = (int8_t)reg, .index = -1};
+}
+
+static struct rm
+M(int base, int32_t disp) {
+	return (struct rm){.mem = true, .reg = (int8_t)base, .index = -1, .disp = disp};
+}
+
+static void
+e8(struct emit *e, unsigned v)
+{
+	if (e->p < e->end)
+		*e->p++ = (uint8_t)v;
+	else
+		e->overflow = true;
+}
+
+static void e32(struct emit *e, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		e8(e, (v >> (8 * i)) & 0xff);
+}
+
+static void e64(struct emit *e, uint64_t v)
+{
+	e32(e, (uint32_t)v);
+	e32(e, (uint32_t)(v >> 32));
+}
+
+static bool fits8(int64_t v)
+{
+	return v >= -128 && v <= 127;
+}
+
+static bool fits32(int64_t v)
+{
+	return v >= INT32_MIN && v <= INT32_MAX;
+}
+
+/* [66] [REX] opcode (1-2 bytes, 0x0fXX for two) ModRM [SIB] [disp] for "reg, rm".
+ * `w`: REX.W; `force_rex`: byte registers spl..dil need a REX prefix. */
+static void insn(struct emit *e, bool p66, bool w, unsigned opc, int reg, struct rm m,
+		 bool force_rex)
+{
+	unsigned rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0);
+
+	if (m.mem && m.index >= 0 && (m.index & 8))
+		rex |= 2;
+	if (m.reg & 8)
+		rex |= 1;
+	if (p66)
+		e8(e, 0x66);
+	if (rex != 0x40 || force_rex)
+		e8(e, rex);
+	if (opc > 0xff)
+		e8(e, opc >> 8);
+	e8(e, opc & 0xff);
+	if (!m.mem) {
+		e8(e, 0xc0 | ((reg & 7) << 3) | (m.reg & 7));
+		return;
+	}
+	unsigned mod = (m.disp == 0 && (m.reg & 7) != RBP) ? 0 : fits8(m.disp) ? 1 : 2;
+	if (m.index >= 0 || (m.reg & 7) == RSP) {
+		e8(e, (mod << 6) | ((reg & 7) << 3) | 4);
+		e8(e, (m.index >= 0 ? (3u << 6) | ((m.index & 7) << 3) : (4u << 3)) | (m.reg & 7));
+	} else {
+		e8(e, (mod << 6) | ((reg & 7) << 3) | (m.reg & 7));
+	}
+	if (mod == 1)
+		e8(e, (uint8_t)(int8_t)m.disp);
+	else if (mod == 2)
+		e32(e, (uint32_t)m.disp);
+}
+
+static void mov_r_rm(struct emit *e, int dst, struct rm src)
+{
+	if (!src.mem && src.reg == dst)
+		return;
+	insn(e, false, true, 0x8b, dst, src, false);
+}
+
+static void mov_rm_r(struct emit *e, struct rm dst, int src)
+{
+	if (!dst.mem && dst.reg == src)
+		return;
+	insn(e, false, true, 0x89, src, dst, false);
+}
+
+static void mov_r_imm(struct emit *e, int dst, uint64_t v)
+{
+	if (v <= UINT32_MAX) { /* mov r32, imm32 zero-extends */
+		if (dst & 8)
+			e8(e, 0x41);
+		e8(e, 0xb8 + (dst & 7));
+		e32(e, (uint32_t)v);
+	} else if (fits32((int64_t)v)) {
+		insn(e, false, true, 0xc7, 0, R(dst), false);
+		e32(e, (uint32_t)v);
+	} else {
+		e8(e, 0x48 | ((dst & 8) ? 1 : 0));
+		e8(e, 0xb8 + (dst & 7));
+		e64(e, v);
+	}
+}
+
+/* op r, r/m (w: 64-bit) */
+static void alu_r_rm(struct emit *e, bool w, int op, int dst, struct rm src)
+{
+	insn(e, false, w, (unsigned)(op * 8 + 3), dst, src, false);
+}
+
+/* op r/m, imm32 (sign-extended) */
+static void alu_rm_imm(struct emit *e, bool w, int op, struct rm dst, int32_t imm)
+{
+	if (fits8(imm)) {
+		insn(e, false, w, 0x83, op, dst, false);
+		e8(e, (uint8_t)(int8_t)imm);
+	} else {
+		insn(e, false, w, 0x81, op, dst, false);
+		e32(e, (uint32_t)imm);
+	}
+}
+
+static void shift_imm(struct emit *e, bool w, int op, int reg, unsigned n)
+{
+	insn(e, false, w, 0xc1, op, R(reg), false);
+	e8(e, n);
+}
+
+static void shift_cl(struct emit *e, bool w, int op, int reg)
+{
+	insn(e, false, w, 0xd3, op, R(reg), false);
+}
+
+static void movsxd_rax_eax(struct emit *e)
+{
+	insn(e, false, true, 0x63, RAX, R(RAX), false);
+}
+
+static void xor_r32(struct emit *e, int reg)
+{
+	insn(e, false, false, 0x33, reg, R(reg), false);
+}
+
+static void test_r(struct emit *e, int reg)
+{
+	insn(e, false, true, 0x85, reg, R(reg), false);
+}
+
+/* jcc/jmp rel32 to a position not yet known: returns where the rel32 field is. */
+static uint8_t *jcc_fwd(struct emit *e, int cc)
+{
+	e8(e, 0x0f);
+	e8(e, 0x80 + (unsigned)cc);
+	e32(e, 0);
+	return e->p - 4;
+}
+
+static uint8_t *jmp_fwd(struct emit *e)
+{
+	e8(e, 0xe9);
+	e32(e, 0);
+	return e->p - 4;
+}
+
+/* Points the rel32 field at `at` to `target` (both in the same buffer view). */
+static void patch(struct emit *e, uint8_t *at, const uint8_t *target)
+{
+	if (e->overflow || at + 4 > e->end)
+		return;
+	int32_t rel = (int32_t)(target - (at + 4));
+	memcpy(at, &rel, 4);
+}
+
+static void jmp_to(struct emit *e, const uint8_t *target)
+{
+	patch(e, jmp_fwd(e), target);
+}
+
+static void call_abs(struct emit *e, const void *fn)
+{
+	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)fn);
+	insn(e, false, false, 0xff, 2, R(RAX), false); /* call rax */
+}
+
+/* ---- translation state ---- */
+
+enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK };
+
+struct cold {
+	enum cold_kind kind;
+	unsigned idx;	/* operation index */
+	uint64_t dirty; /* guest registers to write back first */
+	uint8_t *jump;	/* the rel32 of the branch to this stub */
+	uint8_t *back;	/* where the stub returns */
+};
+
+struct tr {
+	struct emit e;
+	struct jit *j;
+	struct hart *h;
+	struct block_cache *bc;
+	struct block *b;
+	uint8_t *entry;	     /* block start (rw view) */
+	const uint8_t *exit; /* the exit trampoline (rw view) */
+	int8_t host[33];     /* host register caching each guest register, or -1 */
+	uint64_t cached, dirty;
+	struct cold cold[COLD_MAX];
+	unsigned ncold;
+};
+
+static struct rm xmem(unsigned g)
+{
+	return M(RBP, (int32_t)(offsetof(struct hart, x) + 8 * g));
+}
+
+/* A guest register as an operand: its cache register or its memory slot. */
+static struct rm greg(const struct tr *t, unsigned g)
+{
+	return t->host[g] >= 0 ? R(t->host[g]) : xmem(g);
+}
+
+static void get(struct tr *t, int dst, unsigned g)
+{
+	if (g == 0)
+		xor_r32(&t->e, dst);
+	else
+		mov_r_rm(&t->e, dst, greg(t, g));
+}
+
+/* Guest register rd = host register src (no-op for the x0 sink). */
+static void put(struct tr *t, unsigned rd, int src)
+{
+	if (rd == 0 || rd == SINK)
+		return;
+	mov_rm_r(&t->e, greg(t, rd), src);
+	if (t->host[rd] >= 0)
+		t->dirty |= 1ull << rd;
+}
+
+static void writeback(struct tr *t, uint64_t dirty)
+{
+	for (unsigned g = 1; g < 32; g++)
+		if (dirty & (1ull << g))
+			mov_rm_r(&t->e, xmem(g), t->host[g]);
+}
+
+/* After a helper call: the caller-saved cache registers hold garbage. */
+static void reload_clobbered(struct tr *t)
+{
+	for (unsigned g = 1; g < 32; g++)
+		if (t->host[g] >= 0 && caller_saved(t->host[g]))
+			mov_r_rm(&t->e, t->host[g], xmem(g));
+}
+
+static void exit_with(struct tr *t, enum jit_exit why)
+{
+	mov_r_imm(&t->e, RAX, (uint64_t)why);
+	jmp_to(&t->e, t->exit);
+}
+
+/* Chains to the block at constant pc `target`; all guest registers are in memory. */
+static void chain(struct tr *t, uint64_t target)
+{
+	struct emit *e = &t->e;
+	uint8_t *to_exit[4];
+	unsigned n = 0;
+
+	/* cmp r12, [rbp + poll_at]; jae exit */
+	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
+	to_exit[n++] = jcc_fwd(e, CC_AE);
+	if (target == t->b->vpc) {
+		jmp_to(e, t->entry);
+	} else {
+		mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->bc->jc[t->b->priv][jc_index(target)]);
+		mov_r_rm(e, RAX, M(RAX, 0));
+		test_r(e, RAX);
+		to_exit[n++] = jcc_fwd(e, CC_E);
+		mov_r_imm(e, RCX, target);
+		alu_r_rm(e, true, ALU_CMP, RCX, M(RAX, offsetof(struct block, vpc)));
+		to_exit[n++] = jcc_fwd(e, CC_NE);
+		mov_r_rm(e, RAX, M(RAX, offsetof(struct block, jit)));
+		test_r(e, RAX);
+		to_exit[n++] = jcc_fwd(e, CC_E);
+		insn(e, false, false, 0xff, 4, R(RAX), false); /* jmp rax */
+	}
+	for (unsigned i = 0; i < n; i++)
+		patch(e, to_exit[i], e->p);
+	mov_r_imm(e, RAX, target);
+	mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
+	exit_with(t, JIT_EXIT_PC);
+}
+
+/* Chains to the block at the pc in rax; all guest registers are in memory. */
+static void chain_dynamic(struct tr *t)
+{
+	struct emit *e = &t->e;
+	uint8_t *to_exit[4];
+
+	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
+	to_exit[0] = jcc_fwd(e, CC_AE);
+	mov_r_rm(e, RCX, R(RAX));
+	shift_imm(e, true, SH_SHR, RCX, 1);
+	alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
+	mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->bc->jc[t->b->priv][0]);
+	mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+	test_r(e, RDX);
+	to_exit[1] = jcc_fwd(e, CC_E);
+	alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
+	to_exit[2] = jcc_fwd(e, CC_NE);
+	mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
+	test_r(e, RDX);
+	to_exit[3] = jcc_fwd(e, CC_E);
+	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
+	for (unsigned i = 0; i < 4; i++)
+		patch(e, to_exit[i], e->p);
+	mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
+	exit_with(t, JIT_EXIT_PC);
+}
+
+/* Hands over to the interpreter at operation idx. */
+static void exit_interp(struct tr *t, unsigned idx)
+{
+	struct emit *e = &t->e;
+
+	writeback(t, t->dirty);
+	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->b->ops[idx]);
+	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_op)), RAX);
+	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
+	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_block)), RAX);
+	exit_with(t, JIT_EXIT_INTERP);
+}
+
+/* ---- slow paths (C, called from translated code) ---- */
+
+struct slow_ret {
+	uint64_t value;
+	uint64_t fault;
+};
+
+#define LOAD_SIGNED 16u
+
+/* A load the inline TLB test did not cover. On a fault the exception is taken at pc. */
+static struct slow_ret jit_load_slow(struct hart *h, uint64_t va, unsigned info, uint64_t pc)
+{
+	unsigned size = info & 15;
+	uint64_t v;
+	int r = mmu_load(h, va, size, &v);
+
+	if (r) {
+		h->pc = pc;
+		hart_exception(h, (uint64_t)r, h->fault_tval);
+		return (struct slow_ret){0, 1};
+	}
+	if (info & LOAD_SIGNED) {
+		unsigned sh = 64 - 8 * size;
+		v = (uint64_t)((int64_t)(v << sh) >> sh);
+	}
+	return (struct slow_ret){v, 0};
+}
+
+static int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, unsigned size, uint64_t pc)
+{
+	int r = mmu_store(h, va, size, val);
+
+	if (r) {
+		h->pc = pc;
+		hart_exception(h, (uint64_t)r, h->fault_tval);
+		return 1;
+	}
+	return 0;
+}
+
+static uint64_t h_mulhsu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (__int128)(unsigned __int128)b) >> 64);
+}
+
+static uint64_t h_div(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return ~0ull;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return a;
+	return (uint64_t)((int64_t)a / (int64_t)b);
+}
+
+static uint64_t h_divu(uint64_t a, uint64_t b)
+{
+	return b ? a / b : ~0ull;
+}
+
+static uint64_t h_rem(uint64_t a, uint64_t b)
+{
+	if (b == 0)
+		return a;
+	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
+		return 0;
+	return (uint64_t)((int64_t)a % (int64_t)b);
+}
+
+static uint64_t h_remu(uint64_t a, uint64_t b)
+{
+	return b ? a % b : a;
+}
+
+static uint64_t sext32(uint64_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)(uint32_t)v;
+}
+
+static uint64_t h_divw(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+
+	if (y == 0)
+		return ~0ull;
+	if (x == INT32_MIN && y == -1)
+		return sext32((uint32_t)x);
+	return sext32((uint32_t)(x / y));
+}
+
+static uint64_t h_divuw(uint64_t a, uint64_t b)
+{
+	return (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ull;
+}
+
+static uint64_t h_remw(uint64_t a, uint64_t b)
+{
+	int32_t x = (int32_t)a, y = (int32_t)b;
+
+	if (y == 0)
+		return sext32((uint32_t)x);
+	if (x == INT32_MIN && y == -1)
+		return 0;
+	return sext32((uint32_t)(x % y));
+}
+
+static uint64_t h_remuw(uint64_t a, uint64_t b)
+{
+	return (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a);
+}
+
+/* ---- operations ---- */
+
+enum { RD_W = 1, RS1_R = 2, RS2_R = 4 };
+
+/* Which operand fields an operation uses, or 0 if the JIT does not cover it. */
+static unsigned op_uses(unsigned kind)
+{
+	switch (kind) {
+	case OP_LUI:
+	case OP_AUIPC:
+	case OP_JAL:
+		return RD_W;
+	case OP_JALR:
+	case OP_LB:
+	case OP_LH:
+	case OP_LW:
+	case OP_LD:
+	case OP_LBU:
+	case OP_LHU:
+	case OP_LWU:
+	case OP_ADDI:
+	case OP_SLTI:
+	case OP_SLTIU:
+	case OP_XORI:
+	case OP_ORI:
+	case OP_ANDI:
+	case OP_SLLI:
+	case OP_SRLI:
+	case OP_SRAI:
+	case OP_ADDIW:
+	case OP_SLLIW:
+	case OP_SRLIW:
+	case OP_SRAIW:
+		return RD_W | RS1_R;
+	case OP_BEQ:
+	case OP_BNE:
+	case OP_BLT:
+	case OP_BGE:
+	case OP_BLTU:
+	case OP_BGEU:
+	case OP_SB:
+	case OP_SH:
+	case OP_SW:
+	case OP_SD:
+		return RS1_R | RS2_R;
+	case OP_ADD:
+	case OP_SUB:
+	case OP_SLL:
+	case OP_SLT:
+	case OP_SLTU:
+	case OP_XOR:
+	case OP_SRL:
+	case OP_SRA:
+	case OP_OR:
+	case OP_AND:
+	case OP_ADDW:
+	case OP_SUBW:
+	case OP_SLLW:
+	case OP_SRLW:
+	case OP_SRAW:
+	case OP_MUL:
+	case OP_MULH:
+	case OP_MULHSU:
+	case OP_MULHU:
+	case OP_DIV:
+	case OP_DIVU:
+	case OP_REM:
+	case OP_REMU:
+	case OP_MULW:
+	case OP_DIVW:
+	case OP_DIVUW:
+	case OP_REMW:
+	case OP_REMUW:
+		return RD_W | RS1_R | RS2_R;
+	default:
+		return 0;
+	}
+}
+
+static bool covered(unsigned kind)
+{
+	/* FENCE and BLOCK_NEXT have no operands but are covered. */
+	return op_uses(kind) != 0 || kind == OP_FENCE || kind == OP_BLOCK_NEXT;
+}
+
+/* Picks the guest registers to keep in host registers: the most used ones. */
+static void allocate(struct tr *t, unsigned nops)
+{
+	unsigned uses[33] = {0};
+
+	for (unsigned i = 0; i < nops; i++) {
+		const struct op *o = &t->b->ops[i];
+		unsigned u = op_uses(o->kind);
+		if ((u & RD_W) && o->rd < 32)
+			uses[o->rd] += 1;
+		if ((u & RS1_R) && o->rs1 < 32)
+			uses[o->rs1] += 1;
+		if ((u & RS2_R) && o->rs2 < 32)
+			uses[o->rs2] += 1;
+	}
+	uses[0] = 0; /* x0 reads as the zero in memory; index 0 means "none" below */
+	memset(t->host, -1, sizeof(t->host));
+	t->cached = 0;
+	for (unsigned k = 0; k < NCACHE; k++) {
+		unsigned best = 0;
+		for (unsigned g = 1; g < 32; g++)
+			if (!(t->cached & (1ull << g)) && uses[g] > uses[best])
+				best = g;
+		if (uses[best] < 2)
+			break;
+		t->host[best] = (int8_t)cache_regs[k];
+		t->cached |= 1ull << best;
+	}
+}
+
+/* rax = rs1 + imm (the effective address). */
+static void eff_addr(struct tr *t, const struct op *o)
+{
+	get(t, RAX, o->rs1);
+	if (o->imm)
+		alu_rm_imm(&t->e, true, ALU_ADD, R(RAX), (int32_t)o->imm);
+}
+
+static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, uint8_t *jump)
+{
+	struct cold *c = &t->cold[t->ncold++];
+
+	c->kind = kind;
+	c->idx = idx;
+	c->dirty = t->dirty;
+	c->jump = jump;
+	c->back = NULL;
+	return c;
+}
+
+/* The inline TLB test for va in rax: leaves the host address in rax or jumps to a stub. */
+static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_kind kind,
+			     unsigned idx)
+{
+	struct emit *e = &t->e;
+	size_t off = write ? offsetof(struct hart, dtlb_w) : offsetof(struct hart, dtlb);
+
+	mov_r_rm(e, RDX, M(RBP, (int32_t)off));
+	insn(e, false, false, 0x8b, RCX, R(RAX), false); /* mov ecx, eax */
+	shift_imm(e, false, SH_SHR, RCX, 8);
+	alu_rm_imm(e, false, ALU_AND, R(RCX), TLB_MASK << 4);
+	alu_r_rm(e, true, ALU_ADD, RDX, R(RCX));
+	mov_r_rm(e, RCX, R(RAX));
+	alu_rm_imm(e, true, ALU_AND, R(RCX), (int32_t)(~0xfffu | (size - 1)));
+	alu_r_rm(e, true, ALU_CMP, RCX, M(RDX, offsetof(struct tlb_entry, tag)));
+	struct cold *c = add_cold(t, kind, idx, jcc_fwd(e, CC_NE));
+	alu_r_rm(e, true, ALU_ADD, RAX, M(RDX, offsetof(struct tlb_entry, addend)));
+	return c;
+}
+
+static void emit_load(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct emit *e = &t->e;
+	unsigned size = 0, sign = 0;
+	int dst = (o->rd < 32 && t->host[o->rd] >= 0) ? t->host[o->rd] : RAX;
+
+	switch (o->kind) {
+	case OP_LB:
+		size = 1, sign = 1;
+		break;
+	case OP_LH:
+		size = 2, sign = 1;
+		break;
+	case OP_LW:
+		size = 4, sign = 1;
+		break;
+	case OP_LD:
+		size = 8;
+		break;
+	case OP_LBU:
+		size = 1;
+		break;
+	case OP_LHU:
+		size = 2;
+		break;
+	case OP_LWU:
+		size = 4;
+		break;
+	}
+	eff_addr(t, o);
+	struct cold *c = tlb_fast(t, false, size, COLD_LOAD, idx);
+	switch (o->kind) {
+	case OP_LB:
+		insn(e, false, true, 0x0fbe, dst, M(RAX, 0), false);
+		break;
+	case OP_LH:
+		insn(e, false, true, 0x0fbf, dst, M(RAX, 0), false);
+		break;
+	case OP_LW:
+		insn(e, false, true, 0x63, dst, M(RAX, 0), false);
+		break;
+	case OP_LD:
+		insn(e, false, true, 0x8b, dst, M(RAX, 0), false);
+		break;
+	case OP_LBU:
+		insn(e, false, false, 0x0fb6, dst, M(RAX, 0), false);
+		break;
+	case OP_LHU:
+		insn(e, false, false, 0x0fb7, dst, M(RAX, 0), false);
+		break;
+	case OP_LWU:
+		insn(e, false, false, 0x8b, dst, M(RAX, 0), false);
+		break;
+	}
+	c->back = e->p;
+	(void)sign;
+	if (dst == RAX)
+		put(t, o->rd, RAX);
+	else
+		t->dirty |= 1ull << o->rd;
+}
+
+static void emit_store(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct emit *e = &t->e;
+	unsigned size = o->kind == OP_SB ? 1 : o->kind == OP_SH ? 2 : o->kind == OP_SW ? 4 : 8;
+
+	eff_addr(t, o);
+	struct cold *c = tlb_fast(t, true, size, COLD_STORE, idx);
+	get(t, RCX, o->rs2);
+	switch (size) {
+	case 1:
+		insn(e, false, false, 0x88, RCX, M(RAX, 0), false);
+		break;
+	case 2:
+		insn(e, true, false, 0x89, RCX, M(RAX, 0), false);
+		break;
+	case 4:
+		insn(e, false, false, 0x89, RCX, M(RAX, 0), false);
+		break;
+	default:
+		insn(e, false, true, 0x89, RCX, M(RAX, 0), false);
+		break;
+	}
+	/* A store to a page holding decoded code (or a watched word) calls the hook. */
+	mov_r_rm(e, RDX, R(RAX));
+	alu_r_rm(e, true, ALU_SUB, RDX, M(RBP, offsetof(struct hart, ram)));
+	shift_imm(e, true, SH_SHR, RDX, 12);
+	alu_r_rm(e, true, ALU_ADD, RDX, M(RBP, offsetof(struct hart, code_pages)));
+	insn(e, false, false, 0x80, ALU_CMP, M(RDX, 0), false); /* cmp byte [rdx], 0 */
+	e8(e, 0);
+	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
+	hook->back = e->p;
+	c->back = e->p;
+}
+
+/* rd = helper(rs1, rs2), through memory (all registers written back first). */
+static void emit_helper(struct tr *t, const struct op *o, const void *fn)
+{
+	struct emit *e = &t->e;
+
+	writeback(t, t->dirty);
+	t->dirty = 0;
+	mov_r_rm(e, RDI, xmem(o->rs1));
+	mov_r_rm(e, RSI, xmem(o->rs2));
+	call_abs(e, fn);
+	reload_clobbered(t);
+	put(t, o->rd, RAX);
+}
+
+static void emit_alu(struct tr *t, const struct op *o)
+{
+	struct emit *e = &t->e;
+	int32_t imm = (int32_t)o->imm;
+
+	switch (o->kind) {
+	case OP_LUI:
+		mov_r_imm(e, RAX, (uint64_t)o->imm);
+		break;
+	case OP_AUIPC:
+		mov_r_imm(e, RAX, (uint64_t)o->imm);
+		break;
+	case OP_ADDI:
+	case OP_XORI:
+	case OP_ORI:
+	case OP_ANDI: {
+		int alu = o->kind == OP_ADDI   ? ALU_ADD
+			  : o->kind == OP_XORI ? ALU_XOR
+			  : o->kind == OP_ORI  ? ALU_OR
+					       : ALU_AND;
+		get(t, RAX, o->rs1);
+		if (imm || alu == ALU_AND)
+			alu_rm_imm(e, true, alu, R(RAX), imm);
+		break;
+	}
+	case OP_SLTI:
+	case OP_SLTIU:
+		get(t, RAX, o->rs1);
+		alu_rm_imm(e, true, ALU_CMP, R(RAX), imm);
+		insn(e, false, false, 0x0f90 + (o->kind == OP_SLTI ? CC_L : CC_B), 0, R(RAX),
+		     false);
+		insn(e, false, false, 0x0fb6, RAX, R(RAX), false); /* movzx eax, al */
+		break;
+	case OP_SLLI:
+	case OP_SRLI:
+	case OP_SRAI:
+		get(t, RAX, o->rs1);
+		shift_imm(e, true,
+			  o->kind == OP_SLLI   ? SH_SHL
+			  : o->kind == OP_SRLI ? SH_SHR
+					       : SH_SAR,
+			  RAX, (unsigned)o->imm & 63);
+		break;
+	case OP_ADDIW:
+		get(t, RAX, o->rs1);
+		if (imm)
+			alu_rm_imm(e, false, ALU_ADD, R(RAX), imm);
+		movsxd_rax_eax(e);
+		break;
+	case OP_SLLIW:
+	case OP_SRLIW:
+	case OP_SRAIW:
+		get(t, RAX, o->rs1);
+		shift_imm(e, false,
+			  o->kind == OP_SLLIW	? SH_SHL
+			  : o->kind == OP_SRLIW ? SH_SHR
+						: SH_SAR,
+			  RAX, (unsigned)o->imm & 31);
+		movsxd_rax_eax(e);
+		break;
+	case OP_ADD:
+	case OP_SUB:
+	case OP_XOR:
+	case OP_OR:
+	case OP_AND: {
+		int alu = o->kind == OP_ADD   ? ALU_ADD
+			  : o->kind == OP_SUB ? ALU_SUB
+			  : o->kind == OP_XOR ? ALU_XOR
+			  : o->kind == OP_OR  ? ALU_OR
+					      : ALU_AND;
+		get(t, RAX, o->rs1);
+		alu_r_rm(e, true, alu, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0));
+		break;
+	}
+	case OP_ADDW:
+	case OP_SUBW:
+		get(t, RAX, o->rs1);
+		alu_r_rm(e, false, o->kind == OP_ADDW ? ALU_ADD : ALU_SUB, RAX,
+			 o->rs2 ? greg(t, o->rs2) : xmem(0));
+		movsxd_rax_eax(e);
+		break;
+	case OP_SLT:
+	case OP_SLTU:
+		get(t, RAX, o->rs1);
+		alu_r_rm(e, true, ALU_CMP, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0));
+		insn(e, false, false, 0x0f90 + (o->kind == OP_SLT ? CC_L : CC_B), 0, R(RAX), false);
+		insn(e, false, false, 0x0fb6, RAX, R(RAX), false);
+		break;
+	case OP_SLL:
+	case OP_SRL:
+	case OP_SRA:
+	case OP_SLLW:
+	case OP_SRLW:
+	case OP_SRAW: {
+		bool w = o->kind == OP_SLL || o->kind == OP_SRL || o->kind == OP_SRA;
+		int sh = (o->kind == OP_SLL || o->kind == OP_SLLW)   ? SH_SHL
+			 : (o->kind == OP_SRL || o->kind == OP_SRLW) ? SH_SHR
+								     : SH_SAR;
+		get(t, RCX, o->rs2);
+		get(t, RAX, o->rs1);
+		shift_cl(e, w, sh, RAX);
+		if (!w)
+			movsxd_rax_eax(e);
+		break;
+	}
+	case OP_MUL:
+		get(t, RAX, o->rs1);
+		insn(e, false, true, 0x0faf, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0), false);
+		break;
+	case OP_MULW:
+		get(t, RAX, o->rs1);
+		insn(e, false, false, 0x0faf, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0), false);
+		movsxd_rax_eax(e);
+		break;
+	case OP_MULH:
+	case OP_MULHU:
+		get(t, RAX, o->rs1);
+		insn(e, false, true, 0xf7, o->kind == OP_MULH ? 5 : 4,
+		     o->rs2 ? greg(t, o->rs2) : xmem(0), false);
+		put(t, o->rd, RDX);
+		return;
+	}
+	put(t, o->rd, RAX);
+}
+
+static void emit_branch(struct tr *t, const struct op *o)
+{
+	struct emit *e = &t->e;
+	int cc = 0;
+
+	switch (o->kind) {
+	case OP_BEQ:
+		cc = CC_E;
+		break;
+	case OP_BNE:
+		cc = CC_NE;
+		break;
+	case OP_BLT:
+		cc = CC_L;
+		break;
+	case OP_BGE:
+		cc = CC_GE;
+		break;
+	case OP_BLTU:
+		cc = CC_B;
+		break;
+	case OP_BGEU:
+		cc = CC_AE;
+		break;
+	}
+	writeback(t, t->dirty); /* mov does not touch the flags, but do it first anyway */
+	t->dirty = 0;
+	get(t, RAX, o->rs1);
+	alu_r_rm(e, true, ALU_CMP, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0));
+	uint8_t *taken = jcc_fwd(e, cc);
+	chain(t, t->b->end_pc);
+	patch(e, taken, e->p);
+	chain(t, (uint64_t)o->imm);
+}
+
+/* Out-of-line stubs: write back, call, take the exception or reload and return. */
+static void emit_cold(struct tr *t, const struct cold *c)
+{
+	struct emit *e = &t->e;
+	const struct op *o = &t->b->ops[c->idx];
+	uint64_t pc = t->b->vpc + o->off;
+	uint8_t *fault = NULL;
+
+	patch(e, c->jump, e->p);
+	writeback(t, c->dirty);
+	switch (c->kind) {
+	case COLD_LOAD: {
+		unsigned info = 0;
+		switch (o->kind) {
+		case OP_LB:
+			info = 1 | LOAD_SIGNED;
+			break;
+		case OP_LH:
+			info = 2 | LOAD_SIGNED;
+			break;
+		case OP_LW:
+			info = 4 | LOAD_SIGNED;
+			break;
+		case OP_LD:
+			info = 8;
+			break;
+		case OP_LBU:
+			info = 1;
+			break;
+		case OP_LHU:
+			info = 2;
+			break;
+		case OP_LWU:
+			info = 4;
+			break;
+		}
+		mov_r_rm(e, RSI, R(RAX));
+		mov_r_rm(e, RDI, R(RBP));
+		mov_r_imm(e, RDX, info);
+		mov_r_imm(e, RCX, pc);
+		call_abs(e, (const void *)jit_load_slow);
+		test_r(e, RDX);
+		fault = jcc_fwd(e, CC_NE);
+		reload_clobbered(t);
+		if (o->rd < 32 && t->host[o->rd] >= 0)
+			mov_r_rm(e, t->host[o->rd], R(RAX));
+		else if (o->rd != 0 && o->rd != SINK)
+			mov_rm_r(e, xmem(o->rd), RAX);
+		break;
+	}
+	case COLD_STORE: {
+		unsigned size = o->kind == OP_SB   ? 1
+				: o->kind == OP_SH ? 2
+				: o->kind == OP_SW ? 4
+						   : 8;
+		mov_r_rm(e, RDX, xmem(o->rs2)); /* memory is current after the write-back */
+		mov_r_rm(e, RSI, R(RAX));
+		mov_r_rm(e, RDI, R(RBP));
+		mov_r_imm(e, RCX, size);
+		mov_r_imm(e, R8, pc);
+		call_abs(e, (const void *)jit_store_slow);
+		test_r(e, RAX);
+		fault = jcc_fwd(e, CC_NE);
+		reload_clobbered(t);
+		break;
+	}
+	case COLD_HOOK: {
+		unsigned size = o->kind == OP_SB   ? 1
+				: o->kind == OP_SH ? 2
+				: o->kind == OP_SW ? 4
+						   : 8;
+		mov_r_rm(e, RSI, R(RAX));
+		mov_r_rm(e, RDI, R(RBP));
+		mov_r_imm(e, RDX, size);
+		call_abs(e, (const void *)mmu_store_hook);
+		reload_clobbered(t);
+		break;
+	}
+	}
+	jmp_to(e, c->back);
+	if (fault) {
+		/* The instruction did not retire: neither did the rest of the block. */
+		patch(e, fault, e->p);
+		alu_rm_imm(e, true, ALU_SUB, R(R12), (int32_t)(t->b->n - c->idx));
+		exit_with(t, JIT_EXIT_TRAP);
+	}
+}
+
+long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b)
+{
+	static struct tr tr_zero;
+	struct tr tr = tr_zero, *t = &tr;
+	struct emit *e = &t->e;
+	unsigned n = 0, stop;
+
+	if (j->size - j->used < BLOCK_ROOM)
+		return -1;
+	/* The covered prefix; ops[b->n] is the terminating pseudo-op, if any. */
+	while (covered(b->ops[n].kind)) {
+		unsigned k = b->ops[n].kind;
+		n++;
+		if (decode_op_flags(k) & OPF_END)
+			break;
+	}
+	if (n == 0)
+		return 0;
+	stop = n; /* ops [0, stop) are translated; the last may be the terminator */
+	e->start = e->p = j->rw + j->used;
+	e->end = j->rw + j->size;
+	t->j = j;
+	t->h = h;
+	t->bc = bc;
+	t->b = b;
+	t->exit = j->rw + (j->exit - j->rx);
+	allocate(t, stop);
+
+	t->entry = e->p;
+	alu_rm_imm(e, true, ALU_ADD, R(R12), b->n); /* the interpreter counts at entry too */
+	for (unsigned g = 1; g < 32; g++)
+		if (t->host[g] >= 0)
+			mov_r_rm(e, t->host[g], xmem(g));
+
+	bool ended = false;
+	for (unsigned i = 0; i < stop && !ended; i++) {
+		const struct op *o = &b->ops[i];
+		switch (o->kind) {
+		case OP_LB:
+		case OP_LH:
+		case OP_LW:
+		case OP_LD:
+		case OP_LBU:
+		case OP_LHU:
+		case OP_LWU:
+			emit_load(t, o, i);
+			break;
+		case OP_SB:
+		case OP_SH:
+		case OP_SW:
+		case OP_SD:
+			emit_store(t, o, i);
+			break;
+		case OP_FENCE:
+			break;
+		case OP_MULHSU:
+			emit_helper(t, o, (const void *)h_mulhsu);
+			break;
+		case OP_DIV:
+			emit_helper(t, o, (const void *)h_div);
+			break;
+		case OP_DIVU:
+			emit_helper(t, o, (const void *)h_divu);
+			break;
+		case OP_REM:
+			emit_helper(t, o, (const void *)h_rem);
+			break;
+		case OP_REMU:
+			emit_helper(t, o, (const void *)h_remu);
+			break;
+		case OP_DIVW:
+			emit_helper(t, o, (const void *)h_divw);
+			break;
+		case OP_DIVUW:
+			emit_helper(t, o, (const void *)h_divuw);
+			break;
+		case OP_REMW:
+			emit_helper(t, o, (const void *)h_remw);
+			break;
+		case OP_REMUW:
+			emit_helper(t, o, (const void *)h_remuw);
+			break;
+		case OP_BEQ:
+		case OP_BNE:
+		case OP_BLT:
+		case OP_BGE:
+		case OP_BLTU:
+		case OP_BGEU:
+			emit_branch(t, o);
+			ended = true;
+			break;
+		case OP_JAL:
+			mov_r_imm(e, RAX, b->end_pc);
+			put(t, o->rd, RAX);
+			writeback(t, t->dirty);
+			t->dirty = 0;
+			chain(t, (uint64_t)o->imm);
+			ended = true;
+			break;
+		case OP_JALR:
+			/* The target first: rd may be rs1. */
+			get(t, RCX, o->rs1);
+			if (o->imm)
+				alu_rm_imm(e, true, ALU_ADD, R(RCX), (int32_t)o->imm);
+			alu_rm_imm(e, true, ALU_AND, R(RCX), -2);
+			mov_r_imm(e, RAX, b->end_pc);
+			put(t, o->rd, RAX);
+			writeback(t, t->dirty);
+			t->dirty = 0;
+			mov_r_rm(e, RAX, R(RCX));
+			chain_dynamic(t);
+			ended = true;
+			break;
+		case OP_BLOCK_NEXT:
+			writeback(t, t->dirty);
+			t->dirty = 0;
+			chain(t, b->end_pc);
+			ended = true;
+			break;
+		default:
+			emit_alu(t, o);
+			break;
+		}
+	}
+	if (!ended)
+		exit_interp(t, stop);
+	for (unsigned i = 0; i < t->ncold; i++)
+		emit_cold(t, &t->cold[i]);
+	if (e->overflow)
+		return -1;
+	return (long)(e->p - e->start);
+}
+
+bool jit_arch_trampoline(struct jit *j)
+{
+	struct emit em = {.start = j->rw + j->used, .p = j->rw + j->used, .end = j->rw + j->size};
+	struct emit *e = &em;
+	static const uint8_t saved[] = {RBP, RBX, R12, R13, R14, R15};
+
+	/* int enter(struct hart *h = rdi, const void *code = rsi, uint64_t icount = rdx) */
+	j->enter = (int (*)(struct hart *, const void *, uint64_t))(uintptr_t)(j->rx + j->used);
+	for (unsigned i = 0; i < sizeof(saved); i++) {
+		if (saved[i] & 8)
+			e8(e, 0x41);
+		e8(e, 0x50 + (saved[i] & 7)); /* push */
+	}
+	alu_rm_imm(e, true, ALU_SUB, R(RSP), 8); /* 16-byte aligned stack for calls */
+	mov_r_rm(e, RBP, R(RDI));
+	mov_r_rm(e, R12, R(RDX));
+	insn(e, false, false, 0xff, 4, R(RSI), false); /* jmp rsi */
+
+	/* exit: eax = enum jit_exit */
+	j->exit = j->rx + (e->p - j->rw);
+	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_icount)), R12);
+	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+	for (unsigned i = sizeof(saved); i-- > 0;) {
+		if (saved[i] & 8)
+			e8(e, 0x41);
+		e8(e, 0x58 + (saved[i] & 7)); /* pop */
+	}
+	e8(e, 0xc3);
+	if (e->overflow)
+		return false;
+	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
+	return true;
+}
+
+#endif
