@@ -28,6 +28,7 @@
 
 #include "cpu/block.h"
 #include "cpu/decode.h"
+#include "cpu/fpu.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 
@@ -42,7 +43,7 @@ enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
 #define NCACHE	   10
 #define SINK	   32 /* the interpreter's x0 write sink */
-#define COLD_MAX   (2 * (BLOCK_MAX + 1))
+#define COLD_MAX   (3 * (BLOCK_MAX + 1)) /* an F store: FS check, TLB miss, hook */
 #define BLOCK_ROOM (48u << 10) /* free buffer needed to start translating a block */
 
 static const uint8_t cache_regs[NCACHE] = {RBX, R13, R14, R15, RSI, RDI, R8, R9, R10, R11};
@@ -258,7 +259,7 @@ static void call_abs(struct emit *e, const void *fn)
 
 /* ---- translation state ---- */
 
-enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK };
+enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP };
 
 struct cold {
 	enum cold_kind kind;
@@ -285,6 +286,11 @@ struct tr {
 static struct rm xmem(unsigned g)
 {
 	return M(RBP, (int32_t)(offsetof(struct hart, x) + 8 * g));
+}
+
+static struct rm fmem(unsigned g)
+{
+	return M(RBP, (int32_t)(offsetof(struct hart, f) + 8 * g));
 }
 
 /* A guest register as an operand: its cache register or its memory slot. */
@@ -514,6 +520,14 @@ static uint64_t h_remuw(uint64_t a, uint64_t b)
 	return (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a);
 }
 
+/* An F/D operation; nonzero (nothing changed) sends the interpreter to raise the trap. */
+static int jit_fpu(struct hart *h, const struct op *o)
+{
+	if (!hart_fs_on(h))
+		return 1;
+	return fpu_exec(h, (enum op_kind)o->kind, o->rd, o->rs1, o->rs2, o->rs3, o->rm);
+}
+
 /* ---- operations ---- */
 
 enum { RD_W = 1, RS1_R = 2, RS2_R = 4 };
@@ -559,6 +573,11 @@ static unsigned op_uses(unsigned kind)
 	case OP_SW:
 	case OP_SD:
 		return RS1_R | RS2_R;
+	case OP_FLW: /* rd / rs2 name f registers */
+	case OP_FLD:
+	case OP_FSW:
+	case OP_FSD:
+		return RS1_R;
 	case OP_ADD:
 	case OP_SUB:
 	case OP_SLL:
@@ -595,8 +614,10 @@ static unsigned op_uses(unsigned kind)
 
 static bool covered(unsigned kind)
 {
-	/* FENCE and BLOCK_NEXT have no operands but are covered. */
-	return op_uses(kind) != 0 || kind == OP_FENCE || kind == OP_BLOCK_NEXT;
+	/* FENCE and BLOCK_NEXT have no integer operands but are covered, and so are the
+	 * F/D operations (through fpu_exec). */
+	return op_uses(kind) != 0 || kind == OP_FENCE || kind == OP_BLOCK_NEXT ||
+	       (decode_op_flags(kind) & OPF_FPU);
 }
 
 /* Picks the guest registers to keep in host registers: the most used ones. */
@@ -669,35 +690,34 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 	return c;
 }
 
+/* Size in bytes | LOAD_SIGNED, for loads (F loads: the raw bits). */
+static unsigned load_info(unsigned kind)
+{
+	switch (kind) {
+	case OP_LB:
+		return 1 | LOAD_SIGNED;
+	case OP_LH:
+		return 2 | LOAD_SIGNED;
+	case OP_LW:
+		return 4 | LOAD_SIGNED;
+	case OP_LBU:
+		return 1;
+	case OP_LHU:
+		return 2;
+	case OP_LWU:
+	case OP_FLW:
+		return 4;
+	default: /* LD, FLD */
+		return 8;
+	}
+}
+
 static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 {
 	struct emit *e = &t->e;
-	unsigned size = 0, sign = 0;
+	unsigned size = load_info(o->kind) & 15;
 	int dst = (o->rd < 32 && t->host[o->rd] >= 0) ? t->host[o->rd] : RAX;
 
-	switch (o->kind) {
-	case OP_LB:
-		size = 1, sign = 1;
-		break;
-	case OP_LH:
-		size = 2, sign = 1;
-		break;
-	case OP_LW:
-		size = 4, sign = 1;
-		break;
-	case OP_LD:
-		size = 8;
-		break;
-	case OP_LBU:
-		size = 1;
-		break;
-	case OP_LHU:
-		size = 2;
-		break;
-	case OP_LWU:
-		size = 4;
-		break;
-	}
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, false, size, COLD_LOAD, idx);
 	switch (o->kind) {
@@ -724,17 +744,21 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 		break;
 	}
 	c->back = e->p;
-	(void)sign;
 	if (dst == RAX)
 		put(t, o->rd, RAX);
 	else
 		t->dirty |= 1ull << o->rd;
 }
 
+static unsigned store_size(unsigned kind)
+{
+	return kind == OP_SB ? 1 : kind == OP_SH ? 2 : kind == OP_SW || kind == OP_FSW ? 4 : 8;
+}
+
 static void emit_store(struct tr *t, const struct op *o, unsigned idx)
 {
 	struct emit *e = &t->e;
-	unsigned size = o->kind == OP_SB ? 1 : o->kind == OP_SH ? 2 : o->kind == OP_SW ? 4 : 8;
+	unsigned size = store_size(o->kind);
 
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, true, size, COLD_STORE, idx);
@@ -763,6 +787,73 @@ static void emit_store(struct tr *t, const struct op *o, unsigned idx)
 	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
 	hook->back = e->p;
 	c->back = e->p;
+}
+
+/* F/D needs mstatus.FS != Off: otherwise the interpreter raises the trap. */
+static void fs_check(struct tr *t, unsigned idx)
+{
+	struct emit *e = &t->e;
+
+	insn(e, false, false, 0xf7, 0, M(RBP, offsetof(struct hart, mstatus)), false);
+	e32(e, (uint32_t)MSTATUS_FS); /* test dword [mstatus], FS */
+	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_E));
+}
+
+static void emit_fload(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct emit *e = &t->e;
+	bool single = o->kind == OP_FLW;
+
+	fs_check(t, idx);
+	eff_addr(t, o);
+	struct cold *c = tlb_fast(t, false, single ? 4 : 8, COLD_LOAD, idx);
+	insn(e, false, !single, 0x8b, RCX, M(RAX, 0), false);
+	c->back = e->p; /* the stub joins with the value in rcx */
+	if (single) { /* NaN-box */
+		mov_r_imm(e, RDX, 0xffffffff00000000ull);
+		alu_r_rm(e, true, ALU_OR, RCX, R(RDX));
+	}
+	mov_rm_r(e, fmem(o->rd), RCX);
+	alu_rm_imm(e, true, ALU_OR, M(RBP, offsetof(struct hart, mstatus)), (int32_t)MSTATUS_FS);
+}
+
+static void emit_fstore(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct emit *e = &t->e;
+	bool single = o->kind == OP_FSW;
+
+	fs_check(t, idx);
+	eff_addr(t, o);
+	struct cold *c = tlb_fast(t, true, single ? 4 : 8, COLD_STORE, idx);
+	mov_r_rm(e, RCX, fmem(o->rs2));
+	insn(e, false, !single, 0x89, RCX, M(RAX, 0), false);
+	mov_r_rm(e, RDX, R(RAX));
+	alu_r_rm(e, true, ALU_SUB, RDX, M(RBP, offsetof(struct hart, ram)));
+	shift_imm(e, true, SH_SHR, RDX, 12);
+	alu_r_rm(e, true, ALU_ADD, RDX, M(RBP, offsetof(struct hart, code_pages)));
+	insn(e, false, false, 0x80, ALU_CMP, M(RDX, 0), false);
+	e8(e, 0);
+	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
+	hook->back = e->p;
+	c->back = e->p;
+}
+
+/* An F/D arithmetic operation: a call to fpu_exec through jit_fpu. It may read and
+ * write integer registers (moves, conversions, compares), so they go through memory. */
+static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct emit *e = &t->e;
+
+	writeback(t, t->dirty);
+	t->dirty = 0;
+	mov_r_rm(e, RDI, R(RBP));
+	mov_r_imm(e, RSI, (uint64_t)(uintptr_t)o);
+	call_abs(e, (const void *)jit_fpu);
+	test_r(e, RAX);
+	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
+	for (unsigned g = 1; g < 32; g++)
+		if (t->host[g] >= 0 && (caller_saved(t->host[g]) || g == o->rd))
+			mov_r_rm(e, t->host[g], xmem(g));
 }
 
 /* rd = helper(rs1, rs2), through memory (all registers written back first). */
@@ -951,30 +1042,7 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	writeback(t, c->dirty);
 	switch (c->kind) {
 	case COLD_LOAD: {
-		unsigned info = 0;
-		switch (o->kind) {
-		case OP_LB:
-			info = 1 | LOAD_SIGNED;
-			break;
-		case OP_LH:
-			info = 2 | LOAD_SIGNED;
-			break;
-		case OP_LW:
-			info = 4 | LOAD_SIGNED;
-			break;
-		case OP_LD:
-			info = 8;
-			break;
-		case OP_LBU:
-			info = 1;
-			break;
-		case OP_LHU:
-			info = 2;
-			break;
-		case OP_LWU:
-			info = 4;
-			break;
-		}
+		unsigned info = load_info(o->kind);
 		mov_r_rm(e, RSI, R(RAX));
 		mov_r_rm(e, RDI, R(RBP));
 		mov_r_imm(e, RDX, info);
@@ -983,18 +1051,19 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		test_r(e, RDX);
 		fault = jcc_fwd(e, CC_NE);
 		reload_clobbered(t);
-		if (o->rd < 32 && t->host[o->rd] >= 0)
+		if (o->kind == OP_FLW || o->kind == OP_FLD)
+			mov_r_rm(e, RCX, R(RAX)); /* emit_fload's join point wants rcx */
+		else if (o->rd < 32 && t->host[o->rd] >= 0)
 			mov_r_rm(e, t->host[o->rd], R(RAX));
 		else if (o->rd != 0 && o->rd != SINK)
 			mov_rm_r(e, xmem(o->rd), RAX);
 		break;
 	}
 	case COLD_STORE: {
-		unsigned size = o->kind == OP_SB   ? 1
-				: o->kind == OP_SH ? 2
-				: o->kind == OP_SW ? 4
-						   : 8;
-		mov_r_rm(e, RDX, xmem(o->rs2)); /* memory is current after the write-back */
+		unsigned size = store_size(o->kind);
+		bool fp = o->kind == OP_FSW || o->kind == OP_FSD;
+		/* memory is current after the write-back */
+		mov_r_rm(e, RDX, fp ? fmem(o->rs2) : xmem(o->rs2));
 		mov_r_rm(e, RSI, R(RAX));
 		mov_r_rm(e, RDI, R(RBP));
 		mov_r_imm(e, RCX, size);
@@ -1006,10 +1075,7 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		break;
 	}
 	case COLD_HOOK: {
-		unsigned size = o->kind == OP_SB   ? 1
-				: o->kind == OP_SH ? 2
-				: o->kind == OP_SW ? 4
-						   : 8;
+		unsigned size = store_size(o->kind);
 		mov_r_rm(e, RSI, R(RAX));
 		mov_r_rm(e, RDI, R(RBP));
 		mov_r_imm(e, RDX, size);
@@ -1017,6 +1083,13 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		reload_clobbered(t);
 		break;
 	}
+	case COLD_INTERP:
+		mov_r_imm(e, RAX, (uint64_t)(uintptr_t)o);
+		mov_rm_r(e, M(RBP, offsetof(struct hart, jit_op)), RAX);
+		mov_r_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
+		mov_rm_r(e, M(RBP, offsetof(struct hart, jit_block)), RAX);
+		exit_with(t, JIT_EXIT_INTERP);
+		return;
 	}
 	jmp_to(e, c->back);
 	if (fault) {
@@ -1081,6 +1154,14 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 			emit_store(t, o, i);
 			break;
 		case OP_FENCE:
+			break;
+		case OP_FLW:
+		case OP_FLD:
+			emit_fload(t, o, i);
+			break;
+		case OP_FSW:
+		case OP_FSD:
+			emit_fstore(t, o, i);
 			break;
 		case OP_MULHSU:
 			emit_helper(t, o, (const void *)h_mulhsu);
@@ -1147,7 +1228,10 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 			ended = true;
 			break;
 		default:
-			emit_alu(t, o);
+			if (decode_op_flags(o->kind) & OPF_FPU)
+				emit_fpu(t, o, i);
+			else
+				emit_alu(t, o);
 			break;
 		}
 	}
