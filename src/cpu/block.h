@@ -14,10 +14,13 @@
 #define HT_BITS	  15
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
  * MiB); a hart whose arena fills drops its blocks and decodes again what it still runs. */
-#define ARENA_BUDGET (4u << 20)
+#define ARENA_BUDGET (2u << 20)
 #define ARENA_MIN    (1u << 20)
-#define POLL_INSNS   8192
-#define JC_PRIVS     4 /* one table per privilege level (U, S, -, M) */
+/* Translated code (cpu/jit) has a budget of its own, split the same way. */
+#define JIT_BUDGET (2u << 20)
+#define JIT_MIN	   (1u << 20)
+#define POLL_INSNS 8192
+#define JC_PRIVS   4 /* one table per privilege level (U, S, -, M) */
 
 struct jit;
 

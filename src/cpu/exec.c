@@ -67,7 +67,8 @@ int exec_cache_create(struct hart *h)
 	if (h->vm && h->vm->jit_hot) {
 		/* Translated code shares the decoded blocks' budget. Without a JIT for this
 		 * host (or without memfd) the interpreter runs everything. */
-		if (jit_create(bc->size, &bc->jit) == 0)
+		size_t code = JIT_BUDGET / h->vm->nharts_planned;
+		if (jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit) == 0)
 			bc->jit_hot = h->vm->jit_hot;
 		else
 			bc->jit = NULL;
@@ -98,6 +99,11 @@ size_t exec_cache_bytes(const struct hart *h)
 size_t exec_jit_bytes(const struct hart *h)
 {
 	return h->bc ? jit_bytes(h->bc->jit) : 0;
+}
+
+uint64_t exec_jit_blocks(const struct hart *h)
+{
+	return h->bc ? jit_blocks(h->bc->jit) : 0;
 }
 
 void exec_flush_jumps(struct hart *h)
@@ -837,11 +843,12 @@ L_SRAW:
 	NEXT();
 L_FENCE:
 	NEXT();
-L_FENCE_I : {
-	uint64_t next = b->end_pc;
-	exec_flush_all(h);
-	JUMP(next);
-}
+L_FENCE_I:
+	/* Blocks (and their translations) stay; each is checked against memory by its
+	 * content hash on its first lookup after this (lookup_slow). */
+	bc->fence_epoch++;
+	exec_flush_jumps(h);
+	JUMP(b->end_pc);
 L_ECALL:
 	RAISE(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
 L_EBREAK:

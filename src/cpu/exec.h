@@ -21,6 +21,8 @@ void exec_cache_destroy(struct hart *h);
 size_t exec_cache_bytes(const struct hart *h);
 /* Bytes of translated code (statistics; 0 without the JIT). */
 size_t exec_jit_bytes(const struct hart *h);
+/* Blocks translated since the start (statistics). */
+uint64_t exec_jit_blocks(const struct hart *h);
 
 /* Drops every decoded block (the block arena is full). */
 void exec_flush_all(struct hart *h);

@@ -4,7 +4,8 @@
 # unknown options. Each must exit with the right status (125: the program or a resource
 # could not be set up; 2: bad command line), print exactly one stderr line starting with
 # "lodge: " that names the culprit, and must not crash (no sanitizer report). Plus a
-# runaway program stopped by --timeout 1 (status 124). One line per test:
+# runaway program stopped by --timeout 1 (status 124), and --stats showing that the JIT
+# translates by default and not with --no-jit. One line per test:
 # PASS: cli.NAME / FAIL: cli.NAME: why / SKIP: cli.NAME: why. Needs `make guests`.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -173,9 +174,33 @@ expect mem_garbage 2 --mem -- run --bare "$prog" --mem garbage
 expect mem_missing_value 2 --mem -- run --bare "$prog" --mem
 expect timeout_garbage 2 --timeout -- run --bare "$prog" --timeout soon
 expect timeout_zero 2 --timeout -- run --bare "$prog" --timeout 0
+expect jit_hot_zero 2 --jit-hot -- run --bare "$prog" --jit-hot 0
+expect jit_hot_garbage 2 --jit-hot -- run --bare "$prog" --jit-hot often
 expect unknown_option 2 --frobnicate -- run --bare "$prog" --frobnicate
 expect no_program 2 --bare -- run
 expect unknown_command 2 frobnicate -- frobnicate
+
+# --- the engines: with the JIT (the default) a program's hot loop is translated
+# (--stats reports jitblocks > 0), with --no-jit nothing is. Checks that the suites
+# which run both really exercise both.
+if need "$elfs/c_algo.elf" jit_engaged no_jit; then
+	"$lodge" run --bare "$elfs/c_algo.elf" --stats </dev/null >/dev/null 2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -eq 0 ]; then
+		say "FAIL: cli.jit_engaged: status $got, jitblocks '$n' (want > 0)"
+	else
+		say "PASS: cli.jit_engaged"
+	fi
+	"$lodge" run --bare "$elfs/c_algo.elf" --stats --no-jit </dev/null >/dev/null 2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ "$n" != 0 ]; then
+		say "FAIL: cli.no_jit: status $got, jitblocks '$n' (want 0)"
+	else
+		say "PASS: cli.no_jit"
+	fi
+fi
 
 # --- a runaway program is stopped by --timeout (the outer timeout, status 137, catches
 # a lodge that ignores it)

@@ -70,6 +70,13 @@ for n in 1 2 4; do
 	check_facts "boot_cpus$n" "$n" 256
 done
 
+# The interpreter alone, and the JIT translating every block at its first run.
+boot boot_interp "$rel" "$img/test-initrd.img" --no-jit --mem 256M --append "console=ttyS0 quiet"
+check_facts boot_interp 1 256
+boot boot_jit_hot1 "$rel" "$img/test-initrd.img" --jit-hot 1 --cpus 2 --mem 256M \
+	--append "console=ttyS0 quiet"
+check_facts boot_jit_hot1 2 256
+
 # One boot under ASan+UBSan (slower; 2 harts to exercise cross-hart paths).
 boot boot_asan "$asan" "$img/test-initrd.img" --cpus 2 --mem 192M --append "console=ttyS0 quiet"
 check_facts boot_asan 2 192

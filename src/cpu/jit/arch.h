@@ -1,8 +1,7 @@
 /*
  * The JIT's private interface between the architecture-independent part (jit.c: the code
- * buffer, its two mappings, statistics) and a host architecture's translator
- * (x86_64.c: jit_arch_*). Hosts without a translator build no jit_arch_* and jit_create
- * reports -ENOTSUP.
+ * buffer, statistics) and a host architecture's translator (x86_64.c: jit_arch_*).
+ * Hosts without a translator build no jit_arch_* and jit_create reports -ENOTSUP.
  */
 #ifndef LODGE_CPU_JIT_ARCH_H
 #define LODGE_CPU_JIT_ARCH_H
@@ -13,24 +12,30 @@
 
 #include "cpu/jit/jit.h"
 
+/* The most code one translation may produce (more than any block needs). */
+#define JIT_WINDOW (64u << 10)
+#define JIT_STUBS  16
+
 struct jit {
-	uint8_t *rw;	   /* the buffer, writable view */
-	const uint8_t *rx; /* the same memory, executable view */
-	size_t size, used;
-	size_t reset_used; /* the trampoline's bytes, kept by jit_reset */
-	int (*enter)(struct hart *h, const void *code, uint64_t icount); /* in rx */
-	const uint8_t *exit; /* in rx: returns to jit_run's caller */
+	int fd;			   /* memfd holding the code */
+	const uint8_t *rx;	   /* its read-execute mapping */
+	uint8_t *staging;	   /* JIT_WINDOW bytes where code is assembled */
+	size_t size, used;	   /* bytes of the buffer, bytes in use */
+	size_t reset_used;	   /* the shared stubs' bytes, kept by jit_reset */
+	uintptr_t stub[JIT_STUBS]; /* shared stubs (entry, exit, chaining, slow paths) */
 	uint64_t blocks;
+	struct block_cache *bc;
 };
 
 #if defined(__x86_64__)
 #define JIT_ARCH_SUPPORTED 1
-/* Writes the enter/exit trampoline at j->rw + j->used; sets j->enter and j->exit. Returns
- * false if the buffer is too small. */
-bool jit_arch_trampoline(struct jit *j);
-/* Translates b at j->rw + j->used; on success returns the code's size in bytes; returns 0
- * when the block starts with an unsupported operation and -1 when the buffer is full. */
-long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b);
+/* Assembles the shared stubs into buf (cap bytes) to run at address `at`; fills
+ * j->stub[]. Returns the size, or -1 if cap is too small. stub[0] is the entry:
+ * int enter(struct hart *h, const void *code, uint64_t icount). */
+long jit_arch_stubs(struct jit *j, struct block_cache *bc, uint8_t *buf, size_t cap, uintptr_t at);
+/* Assembles block b into buf to run at `at`. Returns the size, 0 when the block starts
+ * with an operation the JIT does not cover, -1 when cap is too small. */
+long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap, uintptr_t at);
 #else
 #define JIT_ARCH_SUPPORTED 0
 #endif

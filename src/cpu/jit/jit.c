@@ -1,71 +1,92 @@
 /*
- * The JIT's code buffer: one memfd mapped twice, read-write for the translator and
- * read-execute for running, so the process never holds a writable and executable page.
+ * The JIT's code buffer. Code lives in a memfd mapped once, read-execute; it is assembled
+ * in a private staging buffer and written into the memfd with pwrite, so the process never
+ * has a writable mapping of code at all (W^X without mprotect calls, and each code page is
+ * counted once in the RSS). Each hart has its own buffer, used by its own thread only.
  * Translation itself is per host architecture (arch.h).
  */
 #include "cpu/jit/jit.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "cpu/block.h"
 #include "cpu/hart.h"
 #include "cpu/jit/arch.h"
 
 #if JIT_ARCH_SUPPORTED
 
-int jit_create(size_t size, struct jit **out)
+/* Copies n staged bytes to offset `at` of the buffer. */
+static int install(struct jit *j, size_t at, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = pwrite(j->fd, j->staging + done, n - done, (off_t)(at + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int jit_create(size_t size, struct block_cache *bc, struct jit **out)
 {
 	struct jit *j;
-	void *rw, *rx;
-	int fd, err;
+	void *rx;
+	long n;
+	int err;
 
+	size = (size + 4095) & ~(size_t)4095;
+	if (size < 4 * JIT_WINDOW)
+		size = 4 * JIT_WINDOW;
 	j = core_calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	fd = memfd_create("lodge-jit", MFD_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		core_free(j);
-		return err;
-	}
-	if (ftruncate(fd, (off_t)size) < 0) {
-		err = -errno;
-		close(fd);
-		core_free(j);
-		return err;
-	}
-	rw = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	rx = rw == MAP_FAILED ? MAP_FAILED
-			      : mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
-	err = -errno;
-	close(fd);
-	if (rx == MAP_FAILED) {
-		if (rw != MAP_FAILED)
-			munmap(rw, size);
-		core_free(j);
-		return err ? err : -ENOMEM;
-	}
-	j->rw = rw;
+	j->fd = -1;
+	j->staging = core_calloc(1, JIT_WINDOW);
+	if (!j->staging)
+		goto fail_nomem;
+	j->fd = memfd_create("lodge-jit", MFD_CLOEXEC);
+	if (j->fd < 0 || ftruncate(j->fd, (off_t)size) < 0)
+		goto fail_errno;
+	rx = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
+	if (rx == MAP_FAILED)
+		goto fail_errno;
 	j->rx = rx;
 	j->size = size;
-	if (!jit_arch_trampoline(j)) {
-		jit_destroy(j);
-		return -ENOMEM;
-	}
-	j->reset_used = j->used;
+	j->bc = bc;
+	n = jit_arch_stubs(j, bc, j->staging, JIT_WINDOW, (uintptr_t)j->rx);
+	if (n < 0 || install(j, 0, (size_t)n) < 0)
+		goto fail_errno;
+	j->used = j->reset_used = ((size_t)n + 63) & ~(size_t)63;
 	*out = j;
 	return 0;
+
+fail_errno:
+	err = errno ? -errno : -ENOMEM;
+	jit_destroy(j);
+	return err;
+fail_nomem:
+	jit_destroy(j);
+	return -ENOMEM;
 }
 
 void jit_destroy(struct jit *j)
 {
 	if (!j)
 		return;
-	munmap(j->rw, j->size);
-	munmap((void *)(uintptr_t)j->rx, j->size);
+	if (j->rx)
+		munmap((void *)(uintptr_t)j->rx, j->size);
+	if (j->fd >= 0)
+		close(j->fd);
+	core_free(j->staging);
 	core_free(j);
 }
 
@@ -76,12 +97,21 @@ void jit_reset(struct jit *j)
 
 int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b)
 {
-	long n = jit_arch_translate(j, h, bc, b);
+	long n;
 
+	(void)h, (void)bc;
+	if (j->size - j->used < JIT_WINDOW)
+		return -ENOSPC;
+	n = jit_arch_translate(j, b, j->staging, JIT_WINDOW, (uintptr_t)(j->rx + j->used));
 	if (n < 0)
 		return -ENOSPC;
 	if (n == 0)
 		return -ENOTSUP;
+	if (install(j, j->used, (size_t)n) < 0) { /* cannot happen for our memfd */
+		log_err("jit: writing code failed: %s; translating no more", strerror(errno));
+		j->used = j->size;
+		return -ENOTSUP;
+	}
 	b->jit = j->rx + j->used;
 	j->used += ((size_t)n + 15) & ~(size_t)15;
 	j->blocks++;
@@ -90,7 +120,9 @@ int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct 
 
 int jit_run(struct jit *j, struct hart *h, const void *code, uint64_t *icount)
 {
-	int r = j->enter(h, code, *icount);
+	int (*enter)(struct hart *, const void *, uint64_t) =
+		(int (*)(struct hart *, const void *, uint64_t))j->stub[0];
+	int r = enter(h, code, *icount);
 
 	*icount = h->jit_icount;
 	return r;
@@ -98,9 +130,9 @@ int jit_run(struct jit *j, struct hart *h, const void *code, uint64_t *icount)
 
 #else /* no translator for this host: the interpreter runs everything */
 
-int jit_create(size_t size, struct jit **out)
+int jit_create(size_t size, struct block_cache *bc, struct jit **out)
 {
-	(void)size;
+	(void)size, (void)bc;
 	*out = NULL;
 	return -ENOTSUP;
 }

@@ -1,22 +1,23 @@
 /*
  * The JIT's x86-64 translator: one decoded block (cpu/block.h) becomes one stretch of host
- * code. Covered: RV64I integer operations, loads and stores, branches, jumps, M. Any other
- * operation ends the translated part and hands over to the interpreter at that operation.
+ * code. Covered: RV64I integer operations, loads and stores, branches, jumps, M, and the F/D
+ * loads, stores and arithmetic (the last through fpu_exec). Any other operation ends the
+ * translated part and hands over to the interpreter at that operation.
  *
  * Host registers while translated code runs:
  *   rbp  the hart (guest registers at rbp + offsetof(struct hart, x))
  *   r12  the retired-instruction count (the interpreter's local `icount`)
  *   rax, rcx, rdx  scratch
  *   rbx, r13, r14, r15, rsi, rdi, r8..r11  guest registers cached for the block: the most
- *        used ones are loaded at block entry and written back (when changed) before any
- *        exit or helper call; helper calls clobber rsi..r11, which are reloaded after.
+ *        used ones are loaded at block entry and written back (when changed) before the
+ *        block is left. Slow-path stubs save and restore rsi..r11 around their C calls.
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
- * and call out of line on a miss (mmu_load/mmu_store through jit_*_slow), or after a store
- * to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining: after
- * the poll check (icount against h->poll_at) it looks its successor up in the same
- * pc -> block table the interpreter uses and jumps to its code, or returns to the
- * dispatcher. Nothing is patched, so dropping the table entries (fence.i, sfence.vma,
+ * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
+ * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
+ * a shared stub polls when due (icount against h->poll_at), else looks the next block up
+ * in the same pc -> block table the interpreter uses and jumps to its code, or returns to
+ * the dispatcher. Nothing is patched, so dropping the table entries (fence.i, sfence.vma,
  * satp, stores to code) is all invalidation needs.
  */
 #include "cpu/jit/arch.h"
@@ -41,27 +42,29 @@ enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP =
 /* Shift operations (/digit of 0xc1 / 0xd3). */
 enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
-#define NCACHE	   10
-#define SINK	   32 /* the interpreter's x0 write sink */
-#define COLD_MAX   (3 * (BLOCK_MAX + 1)) /* an F store: FS check, TLB miss, hook */
-#define BLOCK_ROOM (48u << 10) /* free buffer needed to start translating a block */
+#define NCACHE	 10
+#define SINK	 32		       /* the interpreter's x0 write sink */
+#define COLD_MAX (3 * (BLOCK_MAX + 1)) /* an F store: FS check, TLB miss, hook */
 
 static const uint8_t cache_regs[NCACHE] = {RBX, R13, R14, R15, RSI, RDI, R8, R9, R10, R11};
-
-static inline bool caller_saved(int r)
-{
-	return r == RSI || r == RDI || (r >= R8 && r <= R11);
-}
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB lookup scales by 16");
 _Static_assert(TLB_MASK == 0xff, "the inline TLB lookup masks 8 index bits");
 
 /* ---- emitter ---- */
 
+/* Code is assembled into a staging buffer and then copied to its final place (jit.c):
+ * `base` is the final address of buf[0], used for relative branches. */
 struct emit {
-	uint8_t *start, *p, *end;
+	uint8_t *buf, *p, *end;
+	uintptr_t base;
 	bool overflow;
 };
+
+static uintptr_t here(const struct emit *e)
+{
+	return e->base + (uintptr_t)(e->p - e->buf);
+}
 
 /* A register or [base + index * 8 + disp] operand. */
 struct rm {
@@ -237,48 +240,65 @@ static uint8_t *jmp_fwd(struct emit *e)
 	return e->p - 4;
 }
 
-/* Points the rel32 field at `at` to `target` (both in the same buffer view). */
-static void patch(struct emit *e, uint8_t *at, const uint8_t *target)
+/* Points the rel32 field at `at` (in the staging buffer) to the final address `target`. */
+static void patch(struct emit *e, uint8_t *at, uintptr_t target)
 {
 	if (e->overflow || at + 4 > e->end)
 		return;
-	int32_t rel = (int32_t)(target - (at + 4));
-	memcpy(at, &rel, 4);
+	int64_t rel = (int64_t)(target - (e->base + (uintptr_t)(at - e->buf) + 4));
+	if (!fits32(rel)) { /* cannot happen within one buffer; refuse the translation */
+		e->overflow = true;
+		return;
+	}
+	int32_t rel32 = (int32_t)rel;
+	memcpy(at, &rel32, 4);
 }
 
-static void jmp_to(struct emit *e, const uint8_t *target)
+static void jmp_to(struct emit *e, uintptr_t target)
 {
 	patch(e, jmp_fwd(e), target);
 }
 
-static void call_abs(struct emit *e, const void *fn)
+static void call_to(struct emit *e, uintptr_t target)
 {
-	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)fn);
-	insn(e, false, false, 0xff, 2, R(RAX), false); /* call rax */
+	e8(e, 0xe8);
+	e32(e, 0);
+	patch(e, e->p - 4, target);
 }
 
 /* ---- translation state ---- */
+
+/* Shared stubs at the start of each buffer (jit_arch_stubs), by index in j->stub[]. */
+enum {
+	STUB_ENTER,
+	STUB_EXIT,
+	STUB_CHAIN,			   /* + privilege: chain to the pc in rax */
+	STUB_LOAD = STUB_CHAIN + JC_PRIVS, /* slow load: rax va, ecx info, rdx pc */
+	STUB_STORE,			   /* + log2 size: rax va, rcx value, rdx pc */
+	STUB_HOOK = STUB_STORE + 4,	   /* store hook: rax host address, ecx size */
+	STUB_CALL2,			   /* rax = fn(rcx, rdx), pure helpers */
+	STUB_FPU,			   /* eax = jit_fpu(h, rax) */
+	STUB_COUNT
+};
+_Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
 
 enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP };
 
 struct cold {
 	enum cold_kind kind;
 	unsigned idx;	/* operation index */
-	uint64_t dirty; /* guest registers to write back first */
+	uint64_t dirty; /* guest registers to write back before leaving */
 	uint8_t *jump;	/* the rel32 of the branch to this stub */
-	uint8_t *back;	/* where the stub returns */
+	uintptr_t back; /* where the stub returns */
 };
 
 struct tr {
 	struct emit e;
 	struct jit *j;
-	struct hart *h;
-	struct block_cache *bc;
 	struct block *b;
-	uint8_t *entry;	     /* block start (rw view) */
-	const uint8_t *exit; /* the exit trampoline (rw view) */
-	int8_t host[33];     /* host register caching each guest register, or -1 */
-	uint64_t cached, dirty;
+	uintptr_t entry; /* block start */
+	int8_t host[33]; /* host register caching each guest register, or -1 */
+	uint64_t dirty;	 /* cached registers changed since loaded */
 	struct cold cold[COLD_MAX];
 	unsigned ncold;
 };
@@ -293,7 +313,8 @@ static struct rm fmem(unsigned g)
 	return M(RBP, (int32_t)(offsetof(struct hart, f) + 8 * g));
 }
 
-/* A guest register as an operand: its cache register or its memory slot. */
+/* A guest register as an operand: its cache register or its memory slot (x0 reads as
+ * the zero in memory). */
 static struct rm greg(const struct tr *t, unsigned g)
 {
 	return t->host[g] >= 0 ? R(t->host[g]) : xmem(g);
@@ -324,67 +345,44 @@ static void writeback(struct tr *t, uint64_t dirty)
 			mov_rm_r(&t->e, xmem(g), t->host[g]);
 }
 
-/* After a helper call: the caller-saved cache registers hold garbage. */
-static void reload_clobbered(struct tr *t)
+static void exit_with(struct emit *e, const struct jit *j, enum jit_exit why)
 {
-	for (unsigned g = 1; g < 32; g++)
-		if (t->host[g] >= 0 && caller_saved(t->host[g]))
-			mov_r_rm(&t->e, t->host[g], xmem(g));
+	if (why == 0)
+		xor_r32(e, RAX);
+	else
+		mov_r_imm(e, RAX, (uint64_t)why);
+	jmp_to(e, j->stub[STUB_EXIT]);
 }
 
-static void exit_with(struct tr *t, enum jit_exit why)
+/* Chains to the block at the pc in rax; all guest registers are in memory. The shared
+ * stub looks the block up (or leaves); the jump is made here so that the host predicts
+ * each exit's successor by the exit's own address. */
+static void chain_rax(struct tr *t)
 {
-	mov_r_imm(&t->e, RAX, (uint64_t)why);
-	jmp_to(&t->e, t->exit);
+	struct emit *e = &t->e;
+
+	call_to(e, t->j->stub[STUB_CHAIN + t->b->priv]);
+	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
 }
 
 /* Chains to the block at constant pc `target`; all guest registers are in memory. */
 static void chain(struct tr *t, uint64_t target)
 {
 	struct emit *e = &t->e;
-	uint8_t *to_exit[4];
-	unsigned n = 0;
 
-	/* cmp r12, [rbp + poll_at]; jae exit */
-	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-	to_exit[n++] = jcc_fwd(e, CC_AE);
-	if (target == t->b->vpc) {
-		jmp_to(e, t->entry);
-	} else {
-		mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->bc->jc[t->b->priv][jc_index(target)]);
-		mov_r_rm(e, RAX, M(RAX, 0));
-		test_r(e, RAX);
-		to_exit[n++] = jcc_fwd(e, CC_E);
-		mov_r_imm(e, RCX, target);
-		alu_r_rm(e, true, ALU_CMP, RCX, M(RAX, offsetof(struct block, vpc)));
-		to_exit[n++] = jcc_fwd(e, CC_NE);
-		mov_r_rm(e, RAX, M(RAX, offsetof(struct block, jit)));
-		test_r(e, RAX);
-		to_exit[n++] = jcc_fwd(e, CC_E);
-		insn(e, false, false, 0xff, 4, R(RAX), false); /* jmp rax */
+	if (target == t->b->vpc) { /* a loop onto itself: only the poll check */
+		insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
+		patch(e, jcc_fwd(e, CC_B), t->entry);
 	}
-	for (unsigned i = 0; i < n; i++)
-		patch(e, to_exit[i], e->p);
-	mov_r_imm(e, RAX, target);
-	mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
-	exit_with(t, JIT_EXIT_PC);
-}
-
-/* Chains to the block at the pc in rax; all guest registers are in memory. */
-static void chain_dynamic(struct tr *t)
-{
-	struct emit *e = &t->e;
 	uint8_t *to_exit[4];
 
+	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
 	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
 	to_exit[0] = jcc_fwd(e, CC_AE);
-	mov_r_rm(e, RCX, R(RAX));
-	shift_imm(e, true, SH_SHR, RCX, 1);
-	alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
-	mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->bc->jc[t->b->priv][0]);
-	mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+	mov_r_rm(e, RDX, M(RAX, 0));
 	test_r(e, RDX);
 	to_exit[1] = jcc_fwd(e, CC_E);
+	mov_r_imm(e, RAX, target);
 	alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
 	to_exit[2] = jcc_fwd(e, CC_NE);
 	mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
@@ -392,22 +390,21 @@ static void chain_dynamic(struct tr *t)
 	to_exit[3] = jcc_fwd(e, CC_E);
 	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
 	for (unsigned i = 0; i < 4; i++)
-		patch(e, to_exit[i], e->p);
-	mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
-	exit_with(t, JIT_EXIT_PC);
+		patch(e, to_exit[i], here(e));
+	mov_r_imm(e, RAX, target);
+	chain_rax(t);
 }
 
-/* Hands over to the interpreter at operation idx. */
+/* Hands over to the interpreter at operation idx (registers written back). */
 static void exit_interp(struct tr *t, unsigned idx)
 {
 	struct emit *e = &t->e;
 
-	writeback(t, t->dirty);
 	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->b->ops[idx]);
 	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_op)), RAX);
 	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
 	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_block)), RAX);
-	exit_with(t, JIT_EXIT_INTERP);
+	exit_with(e, t->j, JIT_EXIT_INTERP);
 }
 
 /* ---- slow paths (C, called from translated code) ---- */
@@ -528,8 +525,6 @@ static int jit_fpu(struct hart *h, const struct op *o)
 	return fpu_exec(h, (enum op_kind)o->kind, o->rd, o->rs1, o->rs2, o->rs3, o->rm);
 }
 
-/* ---- operations ---- */
-
 enum { RD_W = 1, RS1_R = 2, RS2_R = 4 };
 
 /* Which operand fields an operation uses, or 0 if the JIT does not cover it. */
@@ -637,16 +632,14 @@ static void allocate(struct tr *t, unsigned nops)
 	}
 	uses[0] = 0; /* x0 reads as the zero in memory; index 0 means "none" below */
 	memset(t->host, -1, sizeof(t->host));
-	t->cached = 0;
 	for (unsigned k = 0; k < NCACHE; k++) {
 		unsigned best = 0;
 		for (unsigned g = 1; g < 32; g++)
-			if (!(t->cached & (1ull << g)) && uses[g] > uses[best])
+			if (t->host[g] < 0 && uses[g] > uses[best])
 				best = g;
 		if (uses[best] < 2)
 			break;
 		t->host[best] = (int8_t)cache_regs[k];
-		t->cached |= 1ull << best;
 	}
 }
 
@@ -666,7 +659,7 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
 	c->idx = idx;
 	c->dirty = t->dirty;
 	c->jump = jump;
-	c->back = NULL;
+	c->back = 0;
 	return c;
 }
 
@@ -688,6 +681,22 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 	struct cold *c = add_cold(t, kind, idx, jcc_fwd(e, CC_NE));
 	alu_r_rm(e, true, ALU_ADD, RAX, M(RDX, offsetof(struct tlb_entry, addend)));
 	return c;
+}
+
+/* After a store to host address rax: a page holding decoded code (or a watched word)
+ * calls mmu_store_hook. */
+static void store_hook_check(struct tr *t, unsigned idx)
+{
+	struct emit *e = &t->e;
+
+	mov_r_rm(e, RDX, R(RAX));
+	alu_r_rm(e, true, ALU_SUB, RDX, M(RBP, offsetof(struct hart, ram)));
+	shift_imm(e, true, SH_SHR, RDX, 12);
+	alu_r_rm(e, true, ALU_ADD, RDX, M(RBP, offsetof(struct hart, code_pages)));
+	insn(e, false, false, 0x80, ALU_CMP, M(RDX, 0), false); /* cmp byte [rdx], 0 */
+	e8(e, 0);
+	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
+	hook->back = here(e);
 }
 
 /* Size in bytes | LOAD_SIGNED, for loads (F loads: the raw bits). */
@@ -739,11 +748,11 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 	case OP_LHU:
 		insn(e, false, false, 0x0fb7, dst, M(RAX, 0), false);
 		break;
-	case OP_LWU:
+	default: /* LWU */
 		insn(e, false, false, 0x8b, dst, M(RAX, 0), false);
 		break;
 	}
-	c->back = e->p;
+	c->back = here(e);
 	if (dst == RAX)
 		put(t, o->rd, RAX);
 	else
@@ -759,10 +768,14 @@ static void emit_store(struct tr *t, const struct op *o, unsigned idx)
 {
 	struct emit *e = &t->e;
 	unsigned size = store_size(o->kind);
+	bool fp = o->kind == OP_FSW || o->kind == OP_FSD;
 
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, true, size, COLD_STORE, idx);
-	get(t, RCX, o->rs2);
+	if (fp)
+		mov_r_rm(e, RCX, fmem(o->rs2));
+	else
+		get(t, RCX, o->rs2);
 	switch (size) {
 	case 1:
 		insn(e, false, false, 0x88, RCX, M(RAX, 0), false);
@@ -777,16 +790,8 @@ static void emit_store(struct tr *t, const struct op *o, unsigned idx)
 		insn(e, false, true, 0x89, RCX, M(RAX, 0), false);
 		break;
 	}
-	/* A store to a page holding decoded code (or a watched word) calls the hook. */
-	mov_r_rm(e, RDX, R(RAX));
-	alu_r_rm(e, true, ALU_SUB, RDX, M(RBP, offsetof(struct hart, ram)));
-	shift_imm(e, true, SH_SHR, RDX, 12);
-	alu_r_rm(e, true, ALU_ADD, RDX, M(RBP, offsetof(struct hart, code_pages)));
-	insn(e, false, false, 0x80, ALU_CMP, M(RDX, 0), false); /* cmp byte [rdx], 0 */
-	e8(e, 0);
-	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
-	hook->back = e->p;
-	c->back = e->p;
+	store_hook_check(t, idx);
+	c->back = here(e);
 }
 
 /* F/D needs mstatus.FS != Off: otherwise the interpreter raises the trap. */
@@ -807,35 +812,20 @@ static void emit_fload(struct tr *t, const struct op *o, unsigned idx)
 	fs_check(t, idx);
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, false, single ? 4 : 8, COLD_LOAD, idx);
-	insn(e, false, !single, 0x8b, RCX, M(RAX, 0), false);
-	c->back = e->p; /* the stub joins with the value in rcx */
-	if (single) { /* NaN-box */
+	insn(e, false, !single, 0x8b, RAX, M(RAX, 0), false);
+	c->back = here(e); /* the stub joins with the value in rax */
+	if (single) {	   /* NaN-box */
 		mov_r_imm(e, RDX, 0xffffffff00000000ull);
-		alu_r_rm(e, true, ALU_OR, RCX, R(RDX));
+		alu_r_rm(e, true, ALU_OR, RAX, R(RDX));
 	}
-	mov_rm_r(e, fmem(o->rd), RCX);
+	mov_rm_r(e, fmem(o->rd), RAX);
 	alu_rm_imm(e, true, ALU_OR, M(RBP, offsetof(struct hart, mstatus)), (int32_t)MSTATUS_FS);
 }
 
 static void emit_fstore(struct tr *t, const struct op *o, unsigned idx)
 {
-	struct emit *e = &t->e;
-	bool single = o->kind == OP_FSW;
-
 	fs_check(t, idx);
-	eff_addr(t, o);
-	struct cold *c = tlb_fast(t, true, single ? 4 : 8, COLD_STORE, idx);
-	mov_r_rm(e, RCX, fmem(o->rs2));
-	insn(e, false, !single, 0x89, RCX, M(RAX, 0), false);
-	mov_r_rm(e, RDX, R(RAX));
-	alu_r_rm(e, true, ALU_SUB, RDX, M(RBP, offsetof(struct hart, ram)));
-	shift_imm(e, true, SH_SHR, RDX, 12);
-	alu_r_rm(e, true, ALU_ADD, RDX, M(RBP, offsetof(struct hart, code_pages)));
-	insn(e, false, false, 0x80, ALU_CMP, M(RDX, 0), false);
-	e8(e, 0);
-	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
-	hook->back = e->p;
-	c->back = e->p;
+	emit_store(t, o, idx);
 }
 
 /* An F/D arithmetic operation: a call to fpu_exec through jit_fpu. It may read and
@@ -846,27 +836,23 @@ static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
 
 	writeback(t, t->dirty);
 	t->dirty = 0;
-	mov_r_rm(e, RDI, R(RBP));
-	mov_r_imm(e, RSI, (uint64_t)(uintptr_t)o);
-	call_abs(e, (const void *)jit_fpu);
+	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	call_to(e, t->j->stub[STUB_FPU]);
 	test_r(e, RAX);
 	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
-	for (unsigned g = 1; g < 32; g++)
-		if (t->host[g] >= 0 && (caller_saved(t->host[g]) || g == o->rd))
-			mov_r_rm(e, t->host[g], xmem(g));
+	if (o->rd < 32 && t->host[o->rd] >= 0)
+		mov_r_rm(e, t->host[o->rd], xmem(o->rd));
 }
 
-/* rd = helper(rs1, rs2), through memory (all registers written back first). */
+/* rd = fn(rs1, rs2) for pure helpers (division and the like). */
 static void emit_helper(struct tr *t, const struct op *o, const void *fn)
 {
 	struct emit *e = &t->e;
 
-	writeback(t, t->dirty);
-	t->dirty = 0;
-	mov_r_rm(e, RDI, xmem(o->rs1));
-	mov_r_rm(e, RSI, xmem(o->rs2));
-	call_abs(e, fn);
-	reload_clobbered(t);
+	get(t, RCX, o->rs1);
+	get(t, RDX, o->rs2);
+	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)fn);
+	call_to(e, t->j->stub[STUB_CALL2]);
 	put(t, o->rd, RAX);
 }
 
@@ -998,12 +984,9 @@ static void emit_alu(struct tr *t, const struct op *o)
 static void emit_branch(struct tr *t, const struct op *o)
 {
 	struct emit *e = &t->e;
-	int cc = 0;
+	int cc = CC_E;
 
 	switch (o->kind) {
-	case OP_BEQ:
-		cc = CC_E;
-		break;
 	case OP_BNE:
 		cc = CC_NE;
 		break;
@@ -1020,17 +1003,18 @@ static void emit_branch(struct tr *t, const struct op *o)
 		cc = CC_AE;
 		break;
 	}
-	writeback(t, t->dirty); /* mov does not touch the flags, but do it first anyway */
+	writeback(t, t->dirty); /* both ways leave the block */
 	t->dirty = 0;
 	get(t, RAX, o->rs1);
-	alu_r_rm(e, true, ALU_CMP, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0));
+	alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
 	uint8_t *taken = jcc_fwd(e, cc);
 	chain(t, t->b->end_pc);
-	patch(e, taken, e->p);
+	patch(e, taken, here(e));
 	chain(t, (uint64_t)o->imm);
 }
 
-/* Out-of-line stubs: write back, call, take the exception or reload and return. */
+/* Out-of-line paths: call a slow-path stub (which keeps the cached registers), then
+ * return to the fast path, or write back and leave on a fault. */
 static void emit_cold(struct tr *t, const struct cold *c)
 {
 	struct emit *e = &t->e;
@@ -1038,77 +1022,64 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	uint64_t pc = t->b->vpc + o->off;
 	uint8_t *fault = NULL;
 
-	patch(e, c->jump, e->p);
-	writeback(t, c->dirty);
+	patch(e, c->jump, here(e));
 	switch (c->kind) {
-	case COLD_LOAD: {
-		unsigned info = load_info(o->kind);
-		mov_r_rm(e, RSI, R(RAX));
-		mov_r_rm(e, RDI, R(RBP));
-		mov_r_imm(e, RDX, info);
-		mov_r_imm(e, RCX, pc);
-		call_abs(e, (const void *)jit_load_slow);
+	case COLD_LOAD:
+		mov_r_imm(e, RCX, load_info(o->kind));
+		mov_r_imm(e, RDX, pc);
+		call_to(e, t->j->stub[STUB_LOAD]);
 		test_r(e, RDX);
 		fault = jcc_fwd(e, CC_NE);
-		reload_clobbered(t);
-		if (o->kind == OP_FLW || o->kind == OP_FLD)
-			mov_r_rm(e, RCX, R(RAX)); /* emit_fload's join point wants rcx */
-		else if (o->rd < 32 && t->host[o->rd] >= 0)
-			mov_r_rm(e, t->host[o->rd], R(RAX));
-		else if (o->rd != 0 && o->rd != SINK)
-			mov_rm_r(e, xmem(o->rd), RAX);
+		if (o->kind != OP_FLW && o->kind != OP_FLD) { /* F loads join with rax */
+			if (o->rd < 32 && t->host[o->rd] >= 0)
+				mov_r_rm(e, t->host[o->rd], R(RAX));
+			else if (o->rd != 0 && o->rd != SINK)
+				mov_rm_r(e, xmem(o->rd), RAX);
+		}
 		break;
-	}
 	case COLD_STORE: {
-		unsigned size = store_size(o->kind);
-		bool fp = o->kind == OP_FSW || o->kind == OP_FSD;
-		/* memory is current after the write-back */
-		mov_r_rm(e, RDX, fp ? fmem(o->rs2) : xmem(o->rs2));
-		mov_r_rm(e, RSI, R(RAX));
-		mov_r_rm(e, RDI, R(RBP));
-		mov_r_imm(e, RCX, size);
-		mov_r_imm(e, R8, pc);
-		call_abs(e, (const void *)jit_store_slow);
+		unsigned size = store_size(o->kind), lg = size == 1   ? 0
+							  : size == 2 ? 1
+							  : size == 4 ? 2
+								      : 3;
+		if (o->kind == OP_FSW || o->kind == OP_FSD)
+			mov_r_rm(e, RCX, fmem(o->rs2));
+		else
+			get(t, RCX, o->rs2);
+		mov_r_imm(e, RDX, pc);
+		call_to(e, t->j->stub[STUB_STORE + lg]);
 		test_r(e, RAX);
 		fault = jcc_fwd(e, CC_NE);
-		reload_clobbered(t);
 		break;
 	}
-	case COLD_HOOK: {
-		unsigned size = store_size(o->kind);
-		mov_r_rm(e, RSI, R(RAX));
-		mov_r_rm(e, RDI, R(RBP));
-		mov_r_imm(e, RDX, size);
-		call_abs(e, (const void *)mmu_store_hook);
-		reload_clobbered(t);
+	case COLD_HOOK:
+		mov_r_imm(e, RCX, store_size(o->kind));
+		call_to(e, t->j->stub[STUB_HOOK]);
 		break;
-	}
 	case COLD_INTERP:
-		mov_r_imm(e, RAX, (uint64_t)(uintptr_t)o);
-		mov_rm_r(e, M(RBP, offsetof(struct hart, jit_op)), RAX);
-		mov_r_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
-		mov_rm_r(e, M(RBP, offsetof(struct hart, jit_block)), RAX);
-		exit_with(t, JIT_EXIT_INTERP);
+		writeback(t, c->dirty);
+		exit_interp(t, c->idx);
 		return;
 	}
 	jmp_to(e, c->back);
 	if (fault) {
-		/* The instruction did not retire: neither did the rest of the block. */
-		patch(e, fault, e->p);
+		/* The exception is taken; the instruction did not retire, nor did the rest
+		 * of the block. */
+		patch(e, fault, here(e));
+		writeback(t, c->dirty);
 		alu_rm_imm(e, true, ALU_SUB, R(R12), (int32_t)(t->b->n - c->idx));
-		exit_with(t, JIT_EXIT_TRAP);
+		exit_with(e, t->j, JIT_EXIT_TRAP);
 	}
 }
 
-long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b)
+long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap, uintptr_t at)
 {
-	static struct tr tr_zero;
+	static const struct tr tr_zero;
 	struct tr tr = tr_zero, *t = &tr;
 	struct emit *e = &t->e;
-	unsigned n = 0, stop;
+	unsigned n = 0;
+	bool ended = false;
 
-	if (j->size - j->used < BLOCK_ROOM)
-		return -1;
 	/* The covered prefix; ops[b->n] is the terminating pseudo-op, if any. */
 	while (covered(b->ops[n].kind)) {
 		unsigned k = b->ops[n].kind;
@@ -1118,24 +1089,20 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 	}
 	if (n == 0)
 		return 0;
-	stop = n; /* ops [0, stop) are translated; the last may be the terminator */
-	e->start = e->p = j->rw + j->used;
-	e->end = j->rw + j->size;
+	e->buf = e->p = buf;
+	e->end = buf + cap;
+	e->base = at;
 	t->j = j;
-	t->h = h;
-	t->bc = bc;
 	t->b = b;
-	t->exit = j->rw + (j->exit - j->rx);
-	allocate(t, stop);
+	allocate(t, n);
 
-	t->entry = e->p;
+	t->entry = here(e);
 	alu_rm_imm(e, true, ALU_ADD, R(R12), b->n); /* the interpreter counts at entry too */
 	for (unsigned g = 1; g < 32; g++)
 		if (t->host[g] >= 0)
 			mov_r_rm(e, t->host[g], xmem(g));
 
-	bool ended = false;
-	for (unsigned i = 0; i < stop && !ended; i++) {
+	for (unsigned i = 0; i < n && !ended; i++) {
 		const struct op *o = &b->ops[i];
 		switch (o->kind) {
 		case OP_LB:
@@ -1153,8 +1120,6 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 		case OP_SD:
 			emit_store(t, o, i);
 			break;
-		case OP_FENCE:
-			break;
 		case OP_FLW:
 		case OP_FLD:
 			emit_fload(t, o, i);
@@ -1162,6 +1127,8 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 		case OP_FSW:
 		case OP_FSD:
 			emit_fstore(t, o, i);
+			break;
+		case OP_FENCE:
 			break;
 		case OP_MULHSU:
 			emit_helper(t, o, (const void *)h_mulhsu);
@@ -1218,7 +1185,7 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 			writeback(t, t->dirty);
 			t->dirty = 0;
 			mov_r_rm(e, RAX, R(RCX));
-			chain_dynamic(t);
+			chain_rax(t);
 			ended = true;
 			break;
 		case OP_BLOCK_NEXT:
@@ -1235,47 +1202,159 @@ long jit_arch_translate(struct jit *j, struct hart *h, struct block_cache *bc, s
 			break;
 		}
 	}
-	if (!ended)
-		exit_interp(t, stop);
+	if (!ended) {
+		writeback(t, t->dirty);
+		exit_interp(t, n);
+	}
 	for (unsigned i = 0; i < t->ncold; i++)
 		emit_cold(t, &t->cold[i]);
 	if (e->overflow)
 		return -1;
-	return (long)(e->p - e->start);
+	return (long)(e->p - e->buf);
 }
 
-bool jit_arch_trampoline(struct jit *j)
+/* ---- shared stubs ---- */
+
+static const uint8_t volatile_cache[] = {RSI, RDI, R8, R9, R10, R11};
+
+static void push_r(struct emit *e, int r)
 {
-	struct emit em = {.start = j->rw + j->used, .p = j->rw + j->used, .end = j->rw + j->size};
+	if (r & 8)
+		e8(e, 0x41);
+	e8(e, 0x50 + (r & 7));
+}
+
+static void pop_r(struct emit *e, int r)
+{
+	if (r & 8)
+		e8(e, 0x41);
+	e8(e, 0x58 + (r & 7));
+}
+
+/* A slow-path stub: keeps the caller-saved cache registers around a C call whose
+ * arguments `args` (a callback) moves from the stub's inputs into place. */
+static void begin_call_stub(struct emit *e)
+{
+	for (unsigned i = 0; i < sizeof(volatile_cache); i++)
+		push_r(e, volatile_cache[i]);
+	/* entered by a call from 16-byte aligned code: 8 + 6 * 8 pushed, so one more */
+	alu_rm_imm(e, true, ALU_SUB, R(RSP), 8);
+}
+
+static void end_call_stub(struct emit *e, const void *fn)
+{
+	mov_r_imm(e, R11, (uint64_t)(uintptr_t)fn);
+	insn(e, false, false, 0xff, 2, R(R11), false); /* call r11 */
+	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
+		pop_r(e, volatile_cache[i]);
+	e8(e, 0xc3);
+}
+
+long jit_arch_stubs(struct jit *j, struct block_cache *bc, uint8_t *buf, size_t cap, uintptr_t at)
+{
+	struct emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
 	struct emit *e = &em;
 	static const uint8_t saved[] = {RBP, RBX, R12, R13, R14, R15};
 
 	/* int enter(struct hart *h = rdi, const void *code = rsi, uint64_t icount = rdx) */
-	j->enter = (int (*)(struct hart *, const void *, uint64_t))(uintptr_t)(j->rx + j->used);
-	for (unsigned i = 0; i < sizeof(saved); i++) {
-		if (saved[i] & 8)
-			e8(e, 0x41);
-		e8(e, 0x50 + (saved[i] & 7)); /* push */
-	}
+	j->stub[STUB_ENTER] = here(e);
+	for (unsigned i = 0; i < sizeof(saved); i++)
+		push_r(e, saved[i]);
 	alu_rm_imm(e, true, ALU_SUB, R(RSP), 8); /* 16-byte aligned stack for calls */
 	mov_r_rm(e, RBP, R(RDI));
 	mov_r_rm(e, R12, R(RDX));
 	insn(e, false, false, 0xff, 4, R(RSI), false); /* jmp rsi */
 
 	/* exit: eax = enum jit_exit */
-	j->exit = j->rx + (e->p - j->rw);
+	j->stub[STUB_EXIT] = here(e);
 	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_icount)), R12);
 	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
-	for (unsigned i = sizeof(saved); i-- > 0;) {
-		if (saved[i] & 8)
-			e8(e, 0x41);
-		e8(e, 0x58 + (saved[i] & 7)); /* pop */
-	}
+	for (unsigned i = sizeof(saved); i-- > 0;)
+		pop_r(e, saved[i]);
 	e8(e, 0xc3);
+
+	/* chain, one per privilege, called with rax = the next pc and every guest register
+	 * in memory. Returns rdx = the next block's code when it is translated and no poll is
+	 * due (it looks the block up in the interpreter's pc -> block table); otherwise drops
+	 * its return address and leaves to the dispatcher. */
+	for (unsigned priv = 0; priv < JC_PRIVS; priv++) {
+		uint8_t *to_exit[4];
+		j->stub[STUB_CHAIN + priv] = here(e);
+		insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
+		to_exit[0] = jcc_fwd(e, CC_AE);
+		mov_r_rm(e, RCX, R(RAX));
+		shift_imm(e, true, SH_SHR, RCX, 1);
+		alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
+		mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&bc->jc[priv][0]);
+		mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+		test_r(e, RDX);
+		to_exit[1] = jcc_fwd(e, CC_E);
+		alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
+		to_exit[2] = jcc_fwd(e, CC_NE);
+		mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
+		test_r(e, RDX);
+		to_exit[3] = jcc_fwd(e, CC_E);
+		e8(e, 0xc3); /* ret */
+		for (unsigned i = 0; i < 4; i++)
+			patch(e, to_exit[i], here(e));
+		alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+		mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
+		exit_with(e, j, JIT_EXIT_PC);
+	}
+
+	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
+	 * rdx fault */
+	j->stub[STUB_LOAD] = here(e);
+	begin_call_stub(e);
+	mov_r_rm(e, R8, R(RDX));
+	mov_r_rm(e, RDX, R(RCX));
+	mov_r_rm(e, RCX, R(R8));
+	mov_r_rm(e, RSI, R(RAX));
+	mov_r_rm(e, RDI, R(RBP));
+	end_call_stub(e, (const void *)jit_load_slow);
+
+	/* store: rax va, rcx value, rdx pc -> jit_store_slow(h, va, value, size, pc) */
+	for (unsigned lg = 0; lg < 4; lg++) {
+		j->stub[STUB_STORE + lg] = here(e);
+		begin_call_stub(e);
+		mov_r_rm(e, R8, R(RDX));
+		mov_r_rm(e, RDX, R(RCX));
+		mov_r_imm(e, RCX, 1u << lg);
+		mov_r_rm(e, RSI, R(RAX));
+		mov_r_rm(e, RDI, R(RBP));
+		end_call_stub(e, (const void *)jit_store_slow);
+	}
+
+	/* hook: rax host address, ecx size -> mmu_store_hook(h, p, size) */
+	j->stub[STUB_HOOK] = here(e);
+	begin_call_stub(e);
+	mov_r_rm(e, RDX, R(RCX));
+	mov_r_rm(e, RSI, R(RAX));
+	mov_r_rm(e, RDI, R(RBP));
+	end_call_stub(e, (const void *)mmu_store_hook);
+
+	/* call2: rax = fn(rcx, rdx) */
+	j->stub[STUB_CALL2] = here(e);
+	begin_call_stub(e);
+	mov_r_rm(e, RDI, R(RCX));
+	mov_r_rm(e, RSI, R(RDX));
+	insn(e, false, false, 0xff, 2, R(RAX), false); /* call rax */
+	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
+		pop_r(e, volatile_cache[i]);
+	e8(e, 0xc3);
+
+	/* fpu: eax = jit_fpu(h, op = rax) */
+	j->stub[STUB_FPU] = here(e);
+	begin_call_stub(e);
+	mov_r_rm(e, RSI, R(RAX));
+	mov_r_rm(e, RDI, R(RBP));
+	end_call_stub(e, (const void *)jit_fpu);
+
 	if (e->overflow)
-		return false;
-	j->used = (size_t)(e->p - j->rw + 15) & ~(size_t)15;
-	return true;
+		return -1;
+	return (long)(e->p - e->buf);
 }
 
 #endif
