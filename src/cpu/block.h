@@ -20,7 +20,8 @@
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
 #define POLL_INSNS 8192
-#define JC_PRIVS   4 /* one table per privilege level (U, S, -, M) */
+#define JC_PRIVS   4   /* one table per privilege level (U, S, -, M) */
+#define JC_LOG	   512 /* jc slots remembered for a cheap flush */
 
 struct jit;
 
@@ -50,6 +51,11 @@ struct block {
 struct block_cache {
 	struct block *jc[JC_PRIVS][1u << JC_BITS];
 	struct block *ht[1u << HT_BITS];
+	/* The jc slots filled since the last flush (priv << JC_BITS | index), so that a flush
+	 * (Linux does one per context switch) clears those instead of all 4 x 4096; when
+	 * more than JC_LOG were filled, the flush clears everything. */
+	uint16_t jc_log[JC_LOG];
+	unsigned jc_logged;
 	uint8_t *arena;
 	size_t used, size;
 	uint32_t fence_epoch; /* bumped by fence.i */
@@ -61,6 +67,8 @@ struct block_cache {
 	struct block cross;
 	struct op cross_ops[2];
 };
+
+_Static_assert(JC_PRIVS << JC_BITS <= 65536, "jc_log entries fit in 16 bits");
 
 static inline unsigned jc_index(uint64_t pc)
 {

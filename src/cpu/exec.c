@@ -108,7 +108,17 @@ uint64_t exec_jit_blocks(const struct hart *h)
 
 void exec_flush_jumps(struct hart *h)
 {
-	memset(h->bc->jc, 0, sizeof(h->bc->jc));
+	struct block_cache *bc = h->bc;
+
+	if (bc->jc_logged > JC_LOG) {
+		memset(bc->jc, 0, sizeof(bc->jc));
+	} else {
+		for (unsigned i = 0; i < bc->jc_logged; i++) {
+			unsigned v = bc->jc_log[i];
+			bc->jc[v >> JC_BITS][v & ((1u << JC_BITS) - 1)] = NULL;
+		}
+	}
+	bc->jc_logged = 0;
 }
 
 void exec_flush_jumps_page(struct hart *h, uint64_t va)
@@ -127,6 +137,7 @@ void exec_flush_all(struct hart *h)
 	struct block_cache *bc = h->bc;
 
 	memset(bc->jc, 0, sizeof(bc->jc));
+	bc->jc_logged = 0;
 	memset(bc->ht, 0, sizeof(bc->ht));
 	bc->used = 0;
 	if (bc->jit)
@@ -378,6 +389,10 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	bc->ht[idx] = b;
 found:
 	bc->jc[h->priv][jc_index(pc)] = b;
+	if (bc->jc_logged < JC_LOG)
+		bc->jc_log[bc->jc_logged] = (uint16_t)(h->priv << JC_BITS | jc_index(pc));
+	if (bc->jc_logged <= JC_LOG)
+		bc->jc_logged++;
 	return b;
 }
 
