@@ -19,9 +19,9 @@
 /* Translated code (cpu/jit) has a budget of its own, split the same way. */
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
-#define POLL_INSNS 8192
-#define JC_PRIVS   4   /* one table per privilege level (U, S, -, M) */
-#define JC_LOG	   512 /* jc slots remembered for a cheap flush */
+#define POLL_INSNS 32768 /* about 15 us translated, 60 us interpreted */
+#define JC_PRIVS   4	 /* one table per privilege level (U, S, -, M) */
+#define JC_LOG	   512	 /* jc slots remembered for a cheap flush */
 
 struct jit;
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cpu/jit/jit.h"
 
@@ -25,6 +26,7 @@ struct jit {
 	uintptr_t stub[JIT_STUBS]; /* shared stubs (entry, exit, chaining, slow paths) */
 	uint64_t blocks;
 	struct block_cache *bc;
+	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
 };
 
 #if defined(__x86_64__)

@@ -8,6 +8,8 @@
 #include "cpu/jit/jit.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -66,6 +68,17 @@ int jit_create(size_t size, struct block_cache *bc, struct jit **out)
 	if (n < 0 || install(j, 0, (size_t)n) < 0)
 		goto fail_errno;
 	j->used = j->reset_used = ((size_t)n + 63) & ~(size_t)63;
+	if (getenv("LODGE_PERF_MAP")) {
+		/* perf's convention for JIT symbols: /tmp/perf-PID.map, "start size name" */
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		j->perf_map = fopen(path, "a");
+		if (j->perf_map) {
+			setvbuf(j->perf_map, NULL, _IOLBF, 0);
+			fprintf(j->perf_map, "%lx %lx lodge-jit-stubs\n",
+				(unsigned long)(uintptr_t)j->rx, (unsigned long)n);
+		}
+	}
 	*out = j;
 	return 0;
 
@@ -86,6 +99,8 @@ void jit_destroy(struct jit *j)
 		munmap((void *)(uintptr_t)j->rx, j->size);
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->perf_map)
+		fclose(j->perf_map);
 	core_free(j->staging);
 	core_free(j);
 }
@@ -113,6 +128,9 @@ int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct 
 		return -ENOTSUP;
 	}
 	b->jit = j->rx + j->used;
+	if (j->perf_map)
+		fprintf(j->perf_map, "%lx %lx rv@%llx.p%u\n", (unsigned long)(uintptr_t)b->jit,
+			(unsigned long)n, (unsigned long long)b->vpc, b->priv);
 	j->used += ((size_t)n + 15) & ~(size_t)15;
 	j->blocks++;
 	return 0;

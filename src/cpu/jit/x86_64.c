@@ -209,11 +209,6 @@ static void shift_cl(struct emit *e, bool w, int op, int reg)
 	insn(e, false, w, 0xd3, op, R(reg), false);
 }
 
-static void movsxd_rax_eax(struct emit *e)
-{
-	insn(e, false, true, 0x63, RAX, R(RAX), false);
-}
-
 static void xor_r32(struct emit *e, int reg)
 {
 	insn(e, false, false, 0x33, reg, R(reg), false);
@@ -296,7 +291,9 @@ struct tr {
 	struct emit e;
 	struct jit *j;
 	struct block *b;
-	uintptr_t entry; /* block start */
+	uintptr_t entry; /* block start: loads the cached registers */
+	uintptr_t body;	 /* after the loads: where a block looping onto itself returns */
+	bool loops;	 /* the block's last op branches to its start */
 	int8_t host[33]; /* host register caching each guest register, or -1 */
 	uint64_t dirty;	 /* cached registers changed since loaded */
 	struct cold cold[COLD_MAX];
@@ -369,11 +366,6 @@ static void chain_rax(struct tr *t)
 static void chain(struct tr *t, uint64_t target)
 {
 	struct emit *e = &t->e;
-
-	if (target == t->b->vpc) { /* a loop onto itself: only the poll check */
-		insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-		patch(e, jcc_fwd(e, CC_B), t->entry);
-	}
 	uint8_t *to_exit[4];
 
 	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
@@ -393,6 +385,20 @@ static void chain(struct tr *t, uint64_t target)
 		patch(e, to_exit[i], here(e));
 	mov_r_imm(e, RAX, target);
 	chain_rax(t);
+}
+
+/* The edge of a block that loops onto itself: unless a poll is due it goes straight back
+ * to the body, guest registers staying in host registers (the block was translated with
+ * every register it writes counted dirty from the start, so exits write them back).
+ * When the poll is due, it writes back and chains like any exit. */
+static void loop_back(struct tr *t)
+{
+	struct emit *e = &t->e;
+
+	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
+	patch(e, jcc_fwd(e, CC_B), t->body);
+	writeback(t, t->dirty);
+	chain(t, t->b->vpc);
 }
 
 /* Hands over to the interpreter at operation idx (registers written back). */
@@ -646,6 +652,10 @@ static void allocate(struct tr *t, unsigned nops)
 /* rax = rs1 + imm (the effective address). */
 static void eff_addr(struct tr *t, const struct op *o)
 {
+	if (o->rs1 != 0 && t->host[o->rs1] >= 0) { /* lea rax, [rs1 + imm] */
+		insn(&t->e, false, true, 0x8d, RAX, M(t->host[o->rs1], (int32_t)o->imm), false);
+		return;
+	}
 	get(t, RAX, o->rs1);
 	if (o->imm)
 		alu_rm_imm(&t->e, true, ALU_ADD, R(RAX), (int32_t)o->imm);
@@ -856,33 +866,82 @@ static void emit_helper(struct tr *t, const struct op *o, const void *fn)
 	put(t, o->rd, RAX);
 }
 
+/* Where an operation computes rd: rd's cache register, unless it is not cached or the
+ * operation still reads rd as rs2 after writing rs1 into it (then rax). */
+static int alu_dst(const struct tr *t, const struct op *o, bool reads_rs2)
+{
+	if (o->rd >= 32 || t->host[o->rd] < 0)
+		return RAX;
+	if (reads_rs2 && o->rs2 == o->rd && o->rs1 != o->rd)
+		return RAX;
+	return t->host[o->rd];
+}
+
+static int alu_op(unsigned kind)
+{
+	switch (kind) {
+	case OP_ADD:
+	case OP_ADDI:
+	case OP_ADDW:
+	case OP_ADDIW:
+		return ALU_ADD;
+	case OP_SUB:
+	case OP_SUBW:
+		return ALU_SUB;
+	case OP_XOR:
+	case OP_XORI:
+		return ALU_XOR;
+	case OP_OR:
+	case OP_ORI:
+		return ALU_OR;
+	default: /* AND, ANDI */
+		return ALU_AND;
+	}
+}
+
+static void movsxd(struct emit *e, int r)
+{
+	insn(e, false, true, 0x63, r, R(r), false); /* movsxd r, r32 */
+}
+
+/* Integer operations without memory access; the result goes straight into rd's cache
+ * register where possible. */
 static void emit_alu(struct tr *t, const struct op *o)
 {
 	struct emit *e = &t->e;
 	int32_t imm = (int32_t)o->imm;
+	int d;
 
+	if (o->rd == SINK)
+		return; /* no side effects */
 	switch (o->kind) {
 	case OP_LUI:
-		mov_r_imm(e, RAX, (uint64_t)o->imm);
-		break;
 	case OP_AUIPC:
-		mov_r_imm(e, RAX, (uint64_t)o->imm);
+		d = alu_dst(t, o, false);
+		mov_r_imm(e, d, (uint64_t)o->imm);
 		break;
 	case OP_ADDI:
+		d = alu_dst(t, o, false);
+		if (d != RAX && o->rs1 != 0 && t->host[o->rs1] >= 0) {
+			/* lea d, [rs1 + imm] */
+			insn(e, false, true, 0x8d, d, M(t->host[o->rs1], imm), false);
+			break;
+		}
+		get(t, d, o->rs1);
+		if (imm)
+			alu_rm_imm(e, true, ALU_ADD, R(d), imm);
+		break;
 	case OP_XORI:
 	case OP_ORI:
-	case OP_ANDI: {
-		int alu = o->kind == OP_ADDI   ? ALU_ADD
-			  : o->kind == OP_XORI ? ALU_XOR
-			  : o->kind == OP_ORI  ? ALU_OR
-					       : ALU_AND;
-		get(t, RAX, o->rs1);
-		if (imm || alu == ALU_AND)
-			alu_rm_imm(e, true, alu, R(RAX), imm);
+	case OP_ANDI:
+		d = alu_dst(t, o, false);
+		get(t, d, o->rs1);
+		if (imm || o->kind == OP_ANDI)
+			alu_rm_imm(e, true, alu_op(o->kind), R(d), imm);
 		break;
-	}
 	case OP_SLTI:
 	case OP_SLTIU:
+		d = RAX;
 		get(t, RAX, o->rs1);
 		alu_rm_imm(e, true, ALU_CMP, R(RAX), imm);
 		insn(e, false, false, 0x0f90 + (o->kind == OP_SLTI ? CC_L : CC_B), 0, R(RAX),
@@ -892,55 +951,53 @@ static void emit_alu(struct tr *t, const struct op *o)
 	case OP_SLLI:
 	case OP_SRLI:
 	case OP_SRAI:
-		get(t, RAX, o->rs1);
+		d = alu_dst(t, o, false);
+		get(t, d, o->rs1);
 		shift_imm(e, true,
 			  o->kind == OP_SLLI   ? SH_SHL
 			  : o->kind == OP_SRLI ? SH_SHR
 					       : SH_SAR,
-			  RAX, (unsigned)o->imm & 63);
+			  d, (unsigned)o->imm & 63);
 		break;
 	case OP_ADDIW:
-		get(t, RAX, o->rs1);
+		d = alu_dst(t, o, false);
+		get(t, d, o->rs1);
 		if (imm)
-			alu_rm_imm(e, false, ALU_ADD, R(RAX), imm);
-		movsxd_rax_eax(e);
+			alu_rm_imm(e, false, ALU_ADD, R(d), imm);
+		movsxd(e, d);
 		break;
 	case OP_SLLIW:
 	case OP_SRLIW:
 	case OP_SRAIW:
-		get(t, RAX, o->rs1);
+		d = alu_dst(t, o, false);
+		get(t, d, o->rs1);
 		shift_imm(e, false,
 			  o->kind == OP_SLLIW	? SH_SHL
 			  : o->kind == OP_SRLIW ? SH_SHR
 						: SH_SAR,
-			  RAX, (unsigned)o->imm & 31);
-		movsxd_rax_eax(e);
+			  d, (unsigned)o->imm & 31);
+		movsxd(e, d);
 		break;
 	case OP_ADD:
 	case OP_SUB:
 	case OP_XOR:
 	case OP_OR:
-	case OP_AND: {
-		int alu = o->kind == OP_ADD   ? ALU_ADD
-			  : o->kind == OP_SUB ? ALU_SUB
-			  : o->kind == OP_XOR ? ALU_XOR
-			  : o->kind == OP_OR  ? ALU_OR
-					      : ALU_AND;
-		get(t, RAX, o->rs1);
-		alu_r_rm(e, true, alu, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0));
+	case OP_AND:
+	case OP_ADDW:
+	case OP_SUBW: {
+		bool w = o->kind != OP_ADDW && o->kind != OP_SUBW;
+		d = alu_dst(t, o, true);
+		get(t, d, o->rs1);
+		alu_r_rm(e, w, alu_op(o->kind), d, greg(t, o->rs2));
+		if (!w)
+			movsxd(e, d);
 		break;
 	}
-	case OP_ADDW:
-	case OP_SUBW:
-		get(t, RAX, o->rs1);
-		alu_r_rm(e, false, o->kind == OP_ADDW ? ALU_ADD : ALU_SUB, RAX,
-			 o->rs2 ? greg(t, o->rs2) : xmem(0));
-		movsxd_rax_eax(e);
-		break;
 	case OP_SLT:
 	case OP_SLTU:
+		d = RAX;
 		get(t, RAX, o->rs1);
-		alu_r_rm(e, true, ALU_CMP, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0));
+		alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
 		insn(e, false, false, 0x0f90 + (o->kind == OP_SLT ? CC_L : CC_B), 0, R(RAX), false);
 		insn(e, false, false, 0x0fb6, RAX, R(RAX), false);
 		break;
@@ -954,31 +1011,31 @@ static void emit_alu(struct tr *t, const struct op *o)
 		int sh = (o->kind == OP_SLL || o->kind == OP_SLLW)   ? SH_SHL
 			 : (o->kind == OP_SRL || o->kind == OP_SRLW) ? SH_SHR
 								     : SH_SAR;
-		get(t, RCX, o->rs2);
-		get(t, RAX, o->rs1);
-		shift_cl(e, w, sh, RAX);
+		get(t, RCX, o->rs2); /* the count first: rd may be rs2 */
+		d = alu_dst(t, o, false);
+		get(t, d, o->rs1);
+		shift_cl(e, w, sh, d);
 		if (!w)
-			movsxd_rax_eax(e);
+			movsxd(e, d);
 		break;
 	}
 	case OP_MUL:
-		get(t, RAX, o->rs1);
-		insn(e, false, true, 0x0faf, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0), false);
+	case OP_MULW: {
+		bool w = o->kind == OP_MUL;
+		d = alu_dst(t, o, true);
+		get(t, d, o->rs1);
+		insn(e, false, w, 0x0faf, d, greg(t, o->rs2), false);
+		if (!w)
+			movsxd(e, d);
 		break;
-	case OP_MULW:
+	}
+	default: /* MULH, MULHU: rdx:rax = rax * rs2 */
 		get(t, RAX, o->rs1);
-		insn(e, false, false, 0x0faf, RAX, o->rs2 ? greg(t, o->rs2) : xmem(0), false);
-		movsxd_rax_eax(e);
-		break;
-	case OP_MULH:
-	case OP_MULHU:
-		get(t, RAX, o->rs1);
-		insn(e, false, true, 0xf7, o->kind == OP_MULH ? 5 : 4,
-		     o->rs2 ? greg(t, o->rs2) : xmem(0), false);
+		insn(e, false, true, 0xf7, o->kind == OP_MULH ? 5 : 4, greg(t, o->rs2), false);
 		put(t, o->rd, RDX);
 		return;
 	}
-	put(t, o->rd, RAX);
+	put(t, o->rd, d);
 }
 
 static void emit_branch(struct tr *t, const struct op *o)
@@ -1003,14 +1060,26 @@ static void emit_branch(struct tr *t, const struct op *o)
 		cc = CC_AE;
 		break;
 	}
-	writeback(t, t->dirty); /* both ways leave the block */
-	t->dirty = 0;
-	get(t, RAX, o->rs1);
-	alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
+	if (!t->loops) {
+		writeback(t, t->dirty); /* both ways leave the block */
+		t->dirty = 0;
+	}
+	if (o->rs1 != 0 && t->host[o->rs1] >= 0 && o->rs2 == 0) {
+		test_r(e, t->host[o->rs1]);
+	} else if (o->rs1 != 0 && t->host[o->rs1] >= 0) {
+		alu_r_rm(e, true, ALU_CMP, t->host[o->rs1], greg(t, o->rs2));
+	} else {
+		get(t, RAX, o->rs1);
+		alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
+	}
 	uint8_t *taken = jcc_fwd(e, cc);
+	writeback(t, t->dirty); /* (nothing left to write unless the block loops) */
 	chain(t, t->b->end_pc);
 	patch(e, taken, here(e));
-	chain(t, (uint64_t)o->imm);
+	if (t->loops)
+		loop_back(t);
+	else
+		chain(t, (uint64_t)o->imm);
 }
 
 /* Out-of-line paths: call a slow-path stub (which keeps the cached registers), then
@@ -1097,10 +1166,24 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	allocate(t, n);
 
 	t->entry = here(e);
-	alu_rm_imm(e, true, ALU_ADD, R(R12), b->n); /* the interpreter counts at entry too */
 	for (unsigned g = 1; g < 32; g++)
 		if (t->host[g] >= 0)
 			mov_r_rm(e, t->host[g], xmem(g));
+	t->body = here(e);
+	alu_rm_imm(e, true, ALU_ADD, R(R12), b->n); /* the interpreter counts at entry too */
+	{
+		const struct op *last = &b->ops[n - 1];
+		unsigned k = last->kind;
+		t->loops = (uint64_t)last->imm == b->vpc &&
+			   (k == OP_JAL || k == OP_BEQ || k == OP_BNE || k == OP_BLT ||
+			    k == OP_BGE || k == OP_BLTU || k == OP_BGEU);
+	}
+	if (t->loops) /* whatever the block writes may be unsaved when the body starts */
+		for (unsigned i = 0; i < n; i++) {
+			const struct op *o = &b->ops[i];
+			if ((op_uses(o->kind) & RD_W) && o->rd < 32 && t->host[o->rd] >= 0)
+				t->dirty |= 1ull << o->rd;
+		}
 
 	for (unsigned i = 0; i < n && !ended; i++) {
 		const struct op *o = &b->ops[i];
@@ -1169,9 +1252,13 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		case OP_JAL:
 			mov_r_imm(e, RAX, b->end_pc);
 			put(t, o->rd, RAX);
-			writeback(t, t->dirty);
-			t->dirty = 0;
-			chain(t, (uint64_t)o->imm);
+			if (t->loops) {
+				loop_back(t);
+			} else {
+				writeback(t, t->dirty);
+				t->dirty = 0;
+				chain(t, (uint64_t)o->imm);
+			}
 			ended = true;
 			break;
 		case OP_JALR:
