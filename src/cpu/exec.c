@@ -31,6 +31,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "cpu/arith.h"
 #include "cpu/block.h"
 #include "cpu/csr.h"
 #include "cpu/decode.h"
@@ -439,66 +440,6 @@ static uint64_t refetch_insn(struct hart *h, uint64_t pc)
 		return raw | ((uint32_t)read16(p2) << 16);
 	}
 	return raw | ((uint32_t)read16(p + 2) << 16);
-}
-
-static inline uint64_t sext32(uint64_t v)
-{
-	return (uint64_t)(int64_t)(int32_t)(uint32_t)v;
-}
-
-static inline uint64_t mulh_ss(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((__int128)(int64_t)a * (__int128)(int64_t)b) >> 64);
-}
-
-static inline uint64_t mulh_su(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((__int128)(int64_t)a * (__int128)(unsigned __int128)b) >> 64);
-}
-
-static inline uint64_t mulh_uu(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((unsigned __int128)a * b) >> 64);
-}
-
-static inline uint64_t div_s(uint64_t a, uint64_t b)
-{
-	if (b == 0)
-		return ~0ull;
-	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
-		return a;
-	return (uint64_t)((int64_t)a / (int64_t)b);
-}
-
-static inline uint64_t rem_s(uint64_t a, uint64_t b)
-{
-	if (b == 0)
-		return a;
-	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
-		return 0;
-	return (uint64_t)((int64_t)a % (int64_t)b);
-}
-
-static inline uint64_t divw_s(uint64_t a, uint64_t b)
-{
-	int32_t x = (int32_t)a, y = (int32_t)b;
-
-	if (y == 0)
-		return ~0ull;
-	if (x == INT32_MIN && y == -1)
-		return sext32((uint32_t)x);
-	return sext32((uint32_t)(x / y));
-}
-
-static inline uint64_t remw_s(uint64_t a, uint64_t b)
-{
-	int32_t x = (int32_t)a, y = (int32_t)b;
-
-	if (y == 0)
-		return sext32((uint32_t)x);
-	if (x == INT32_MIN && y == -1)
-		return 0;
-	return sext32((uint32_t)(x % y));
 }
 
 static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
@@ -940,13 +881,13 @@ L_DIV:
 	RD = div_s(RS1, RS2);
 	NEXT();
 L_DIVU:
-	RD = RS2 ? RS1 / RS2 : ~0ull;
+	RD = div_u(RS1, RS2);
 	NEXT();
 L_REM:
 	RD = rem_s(RS1, RS2);
 	NEXT();
 L_REMU:
-	RD = RS2 ? RS1 % RS2 : RS1;
+	RD = rem_u(RS1, RS2);
 	NEXT();
 L_MULW:
 	RD = sext32(RS1 * RS2);
@@ -955,13 +896,13 @@ L_DIVW:
 	RD = divw_s(RS1, RS2);
 	NEXT();
 L_DIVUW:
-	RD = (uint32_t)RS2 ? sext32((uint32_t)RS1 / (uint32_t)RS2) : ~0ull;
+	RD = divw_u(RS1, RS2);
 	NEXT();
 L_REMW:
 	RD = remw_s(RS1, RS2);
 	NEXT();
 L_REMUW:
-	RD = (uint32_t)RS2 ? sext32((uint32_t)RS1 % (uint32_t)RS2) : sext32(RS1);
+	RD = remw_u(RS1, RS2);
 	NEXT();
 
 	/* A: LR records the host address and value; SC succeeds only if the word still

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cpu/arith.h"
 #include "cpu/block.h"
 #include "cpu/decode.h"
 #include "cpu/fpu.h"
@@ -453,76 +454,6 @@ static int jit_store_slow(struct hart *h, uint64_t va, uint64_t val, unsigned si
 	return 0;
 }
 
-static uint64_t h_mulhsu(uint64_t a, uint64_t b)
-{
-	return (uint64_t)(((__int128)(int64_t)a * (__int128)(unsigned __int128)b) >> 64);
-}
-
-static uint64_t h_div(uint64_t a, uint64_t b)
-{
-	if (b == 0)
-		return ~0ull;
-	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
-		return a;
-	return (uint64_t)((int64_t)a / (int64_t)b);
-}
-
-static uint64_t h_divu(uint64_t a, uint64_t b)
-{
-	return b ? a / b : ~0ull;
-}
-
-static uint64_t h_rem(uint64_t a, uint64_t b)
-{
-	if (b == 0)
-		return a;
-	if ((int64_t)a == INT64_MIN && (int64_t)b == -1)
-		return 0;
-	return (uint64_t)((int64_t)a % (int64_t)b);
-}
-
-static uint64_t h_remu(uint64_t a, uint64_t b)
-{
-	return b ? a % b : a;
-}
-
-static uint64_t sext32(uint64_t v)
-{
-	return (uint64_t)(int64_t)(int32_t)(uint32_t)v;
-}
-
-static uint64_t h_divw(uint64_t a, uint64_t b)
-{
-	int32_t x = (int32_t)a, y = (int32_t)b;
-
-	if (y == 0)
-		return ~0ull;
-	if (x == INT32_MIN && y == -1)
-		return sext32((uint32_t)x);
-	return sext32((uint32_t)(x / y));
-}
-
-static uint64_t h_divuw(uint64_t a, uint64_t b)
-{
-	return (uint32_t)b ? sext32((uint32_t)a / (uint32_t)b) : ~0ull;
-}
-
-static uint64_t h_remw(uint64_t a, uint64_t b)
-{
-	int32_t x = (int32_t)a, y = (int32_t)b;
-
-	if (y == 0)
-		return sext32((uint32_t)x);
-	if (x == INT32_MIN && y == -1)
-		return 0;
-	return sext32((uint32_t)(x % y));
-}
-
-static uint64_t h_remuw(uint64_t a, uint64_t b)
-{
-	return (uint32_t)b ? sext32((uint32_t)a % (uint32_t)b) : sext32(a);
-}
-
 /* An F/D operation; nonzero (nothing changed) sends the interpreter to raise the trap. */
 static int jit_fpu(struct hart *h, const struct op *o)
 {
@@ -739,29 +670,14 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, false, size, COLD_LOAD, idx);
-	switch (o->kind) {
-	case OP_LB:
-		insn(e, false, true, 0x0fbe, dst, M(RAX, 0), false);
-		break;
-	case OP_LH:
-		insn(e, false, true, 0x0fbf, dst, M(RAX, 0), false);
-		break;
-	case OP_LW:
-		insn(e, false, true, 0x63, dst, M(RAX, 0), false);
-		break;
-	case OP_LD:
-		insn(e, false, true, 0x8b, dst, M(RAX, 0), false);
-		break;
-	case OP_LBU:
-		insn(e, false, false, 0x0fb6, dst, M(RAX, 0), false);
-		break;
-	case OP_LHU:
-		insn(e, false, false, 0x0fb7, dst, M(RAX, 0), false);
-		break;
-	default: /* LWU */
-		insn(e, false, false, 0x8b, dst, M(RAX, 0), false);
-		break;
-	}
+	/* movsx r64, m8 / m16; movsxd r64, m32; mov r64, m64; movzx r32, m8 / m16; mov r32, m32 */
+	static const struct {
+		unsigned opc;
+		bool w;
+	} enc[] = {{0x0fbe, true},  {0x0fbf, true},  {0x63, true}, {0x8b, true},
+		   {0x0fb6, false}, {0x0fb7, false}, {0x8b, false}};
+	_Static_assert(OP_LWU - OP_LB == 6, "loads are consecutive in ops.def");
+	insn(e, false, enc[o->kind - OP_LB].w, enc[o->kind - OP_LB].opc, dst, M(RAX, 0), false);
 	c->back = here(e);
 	if (dst == RAX)
 		put(t, o->rd, RAX);
@@ -852,6 +768,31 @@ static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
 	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
 	if (o->rd < 32 && t->host[o->rd] >= 0)
 		mov_r_rm(e, t->host[o->rd], xmem(o->rd));
+}
+
+/* The M operations done by a call (cpu/arith.h). */
+static const void *helper_for(unsigned kind)
+{
+	switch (kind) {
+	case OP_MULHSU:
+		return (const void *)mulh_su;
+	case OP_DIV:
+		return (const void *)div_s;
+	case OP_DIVU:
+		return (const void *)div_u;
+	case OP_REM:
+		return (const void *)rem_s;
+	case OP_REMU:
+		return (const void *)rem_u;
+	case OP_DIVW:
+		return (const void *)divw_s;
+	case OP_DIVUW:
+		return (const void *)divw_u;
+	case OP_REMW:
+		return (const void *)remw_s;
+	default: /* REMUW */
+		return (const void *)remw_u;
+	}
 }
 
 /* rd = fn(rs1, rs2) for pure helpers (division and the like). */
@@ -1214,31 +1155,15 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		case OP_FENCE:
 			break;
 		case OP_MULHSU:
-			emit_helper(t, o, (const void *)h_mulhsu);
-			break;
 		case OP_DIV:
-			emit_helper(t, o, (const void *)h_div);
-			break;
 		case OP_DIVU:
-			emit_helper(t, o, (const void *)h_divu);
-			break;
 		case OP_REM:
-			emit_helper(t, o, (const void *)h_rem);
-			break;
 		case OP_REMU:
-			emit_helper(t, o, (const void *)h_remu);
-			break;
 		case OP_DIVW:
-			emit_helper(t, o, (const void *)h_divw);
-			break;
 		case OP_DIVUW:
-			emit_helper(t, o, (const void *)h_divuw);
-			break;
 		case OP_REMW:
-			emit_helper(t, o, (const void *)h_remw);
-			break;
 		case OP_REMUW:
-			emit_helper(t, o, (const void *)h_remuw);
+			emit_helper(t, o, helper_for(o->kind));
 			break;
 		case OP_BEQ:
 		case OP_BNE:
