@@ -118,9 +118,7 @@ int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct 
 	if (j->size - j->used < JIT_WINDOW)
 		return -ENOSPC;
 	n = jit_arch_translate(j, b, j->staging, JIT_WINDOW, (uintptr_t)(j->rx + j->used));
-	if (n < 0)
-		return -ENOSPC;
-	if (n == 0)
+	if (n <= 0) /* nothing to translate, or more code than a window: interpret it */
 		return -ENOTSUP;
 	if (install(j, j->used, (size_t)n) < 0) { /* cannot happen for our memfd */
 		log_err("jit: writing code failed: %s; translating no more", strerror(errno));

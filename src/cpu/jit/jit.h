@@ -41,7 +41,8 @@ void jit_reset(struct jit *j);
 
 /* Translates block b of hart h (cache bc) and sets b->jit. Returns 0, -ENOSPC when the
  * buffer is full (flush, then decode and translate again), or -ENOTSUP when the block
- * starts with an operation the JIT does not cover. */
+ * starts with an operation the JIT does not cover or would need more than JIT_WINDOW
+ * bytes of code (the interpreter runs it). */
 int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b);
 
 /* Runs translated code from `code` with the retired-instruction count *icount (updated).
