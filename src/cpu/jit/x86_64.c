@@ -37,7 +37,7 @@
 /* Host registers. */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 /* Condition codes. */
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xc, CC_GE = 0xd };
+enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_P = 0xa, CC_L = 0xc, CC_GE = 0xd };
 /* Group-1 ALU operations (the /digit of 0x81 and the opcode row of the r, r/m forms). */
 enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
 /* Shift operations (/digit of 0xc1 / 0xd3). */
@@ -45,7 +45,7 @@ enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
 #define NCACHE	 10
 #define SINK	 32		       /* the interpreter's x0 write sink */
-#define COLD_MAX (3 * (BLOCK_MAX + 1)) /* an F store: FS check, TLB miss, hook */
+#define COLD_MAX (3 * (BLOCK_MAX + 1)) /* at most 3 a op: F store, inline F arithmetic */
 
 static const uint8_t cache_regs[NCACHE] = {RBX, R13, R14, R15, RSI, RDI, R8, R9, R10, R11};
 
@@ -754,6 +754,42 @@ static void emit_fstore(struct tr *t, const struct op *o, unsigned idx)
 	emit_store(t, o, idx);
 }
 
+/* fadd.d, fsub.d, fmul.d, fdiv.d rounding to nearest-even (static, or dynamic with frm =
+ * RNE): the host's SSE operation, as fpu.c's own fast path computes them (flags collect in
+ * MXCSR, which fpu.c folds into fflags). A NaN result, or another rounding mode, goes to
+ * the interpreter, which redoes the op (MXCSR flags are sticky, so raising them twice is
+ * harmless) and produces the canonical NaN. */
+static bool emit_fpu_inline(struct tr *t, const struct op *o, unsigned idx)
+{
+	static const struct {
+		unsigned kind, opc;
+	} ops[] = {
+		{OP_FADD_D, 0x0f58}, {OP_FSUB_D, 0x0f5c}, {OP_FMUL_D, 0x0f59}, {OP_FDIV_D, 0x0f5e}};
+	struct emit *e = &t->e;
+	unsigned opc = 0;
+
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (ops[i].kind == o->kind)
+			opc = ops[i].opc;
+	if (!opc || (o->rm != 0 && o->rm != 7)) /* RNE or DYN */
+		return false;
+	fs_check(t, idx);
+	if (o->rm == 7) {
+		alu_rm_imm(e, false, ALU_CMP, M(RBP, offsetof(struct hart, frm)), 0);
+		add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
+	}
+	e8(e, 0xf2);
+	insn(e, false, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
+	e8(e, 0xf2);
+	insn(e, false, false, opc, 0, fmem(o->rs2), false); /* op xmm0, rs2 */
+	insn(e, true, false, 0x0f2e, 0, R(0), false);	    /* ucomisd xmm0, xmm0 */
+	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_P));
+	e8(e, 0xf2);
+	insn(e, false, false, 0x0f11, 0, fmem(o->rd), false); /* movsd rd, xmm0 */
+	alu_rm_imm(e, true, ALU_OR, M(RBP, offsetof(struct hart, mstatus)), (int32_t)MSTATUS_FS);
+	return true;
+}
+
 /* An F/D arithmetic operation: a call to fpu_exec through jit_fpu. It may read and
  * write integer registers (moves, conversions, compares), so they go through memory. */
 static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
@@ -1207,10 +1243,10 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			ended = true;
 			break;
 		default:
-			if (decode_op_flags(o->kind) & OPF_FPU)
-				emit_fpu(t, o, i);
-			else
+			if (!(decode_op_flags(o->kind) & OPF_FPU))
 				emit_alu(t, o);
+			else if (!emit_fpu_inline(t, o, i))
+				emit_fpu(t, o, i);
 			break;
 		}
 	}
