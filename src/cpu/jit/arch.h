@@ -27,6 +27,7 @@ struct jit {
 	uint64_t blocks;
 	struct block_cache *bc;
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
+	bool fma;	/* the host has FMA3 (x86-64) */
 };
 
 #if defined(__x86_64__)

@@ -754,35 +754,58 @@ static void emit_fstore(struct tr *t, const struct op *o, unsigned idx)
 	emit_store(t, o, idx);
 }
 
-/* fadd.d, fsub.d, fmul.d, fdiv.d rounding to nearest-even (static, or dynamic with frm =
- * RNE): the host's SSE operation, as fpu.c's own fast path computes them (flags collect in
- * MXCSR, which fpu.c folds into fflags). A NaN result, or another rounding mode, goes to
- * the interpreter, which redoes the op (MXCSR flags are sticky, so raising them twice is
- * harmless) and produces the canonical NaN. */
+/* D arithmetic rounding to nearest-even (static, or dynamic with frm = RNE) as the host's
+ * SSE/FMA3 instruction, which is what fpu.c's own fast path computes (flags collect in
+ * MXCSR, which fpu.c folds into fflags): fadd, fsub, fmul, fdiv, fsqrt and, on hosts with
+ * FMA3, the four fused multiply-adds. A NaN result, or another rounding mode, goes to the
+ * interpreter, which redoes the op (MXCSR flags are sticky, so raising them twice is
+ * harmless) and produces the canonical NaN and the spec's flags. */
 static bool emit_fpu_inline(struct tr *t, const struct op *o, unsigned idx)
 {
 	static const struct {
-		unsigned kind, opc;
+		unsigned kind, opc; /* SSE: F2 0F xx xmm0, m64; FMA3: VEX.66.0F38.W1 xx */
+		bool fma;
 	} ops[] = {
-		{OP_FADD_D, 0x0f58}, {OP_FSUB_D, 0x0f5c}, {OP_FMUL_D, 0x0f59}, {OP_FDIV_D, 0x0f5e}};
+		{OP_FADD_D, 0x0f58, false}, {OP_FSUB_D, 0x0f5c, false},	 {OP_FMUL_D, 0x0f59, false},
+		{OP_FDIV_D, 0x0f5e, false}, {OP_FSQRT_D, 0x0f51, false}, {OP_FMADD_D, 0xa9, true},
+		{OP_FMSUB_D, 0xab, true},   {OP_FNMSUB_D, 0xad, true}, /* -(a*b) + c */
+		{OP_FNMADD_D, 0xaf, true},			       /* -(a*b) - c */
+	};
 	struct emit *e = &t->e;
-	unsigned opc = 0;
+	unsigned i;
 
-	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (ops[i].kind == o->kind)
-			opc = ops[i].opc;
-	if (!opc || (o->rm != 0 && o->rm != 7)) /* RNE or DYN */
+			break;
+	if (i == sizeof(ops) / sizeof(ops[0]) || (ops[i].fma && !t->j->fma))
+		return false;
+	if (o->rm != 0 && o->rm != 7) /* RNE or DYN */
 		return false;
 	fs_check(t, idx);
 	if (o->rm == 7) {
 		alu_rm_imm(e, false, ALU_CMP, M(RBP, offsetof(struct hart, frm)), 0);
 		add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
 	}
-	e8(e, 0xf2);
-	insn(e, false, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
-	e8(e, 0xf2);
-	insn(e, false, false, opc, 0, fmem(o->rs2), false); /* op xmm0, rs2 */
-	insn(e, true, false, 0x0f2e, 0, R(0), false);	    /* ucomisd xmm0, xmm0 */
+	if (o->kind == OP_FSQRT_D) {
+		e8(e, 0xf2);
+		insn(e, false, false, 0x0f51, 0, fmem(o->rs1), false); /* sqrtsd xmm0, rs1 */
+	} else if (ops[i].fma) {
+		e8(e, 0xf2);
+		insn(e, false, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
+		e8(e, 0xf2);
+		insn(e, false, false, 0x0f10, 1, fmem(o->rs2), false); /* movsd xmm1, rs2 */
+		/* vfm*213sd xmm0, xmm1, rs3: xmm0 = +-(xmm1 * xmm0) +- rs3 */
+		e8(e, 0xc4);
+		e8(e, 0xe2);
+		e8(e, 0xf1);
+		insn(e, false, false, ops[i].opc, 0, fmem(o->rs3), false);
+	} else {
+		e8(e, 0xf2);
+		insn(e, false, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
+		e8(e, 0xf2);
+		insn(e, false, false, ops[i].opc, 0, fmem(o->rs2), false); /* op xmm0, rs2 */
+	}
+	insn(e, true, false, 0x0f2e, 0, R(0), false); /* ucomisd xmm0, xmm0 */
 	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_P));
 	e8(e, 0xf2);
 	insn(e, false, false, 0x0f11, 0, fmem(o->rd), false); /* movsd rd, xmm0 */
@@ -1306,6 +1329,7 @@ long jit_arch_stubs(struct jit *j, struct block_cache *bc, uint8_t *buf, size_t 
 	static const uint8_t saved[] = {RBP, RBX, R12, R13, R14, R15};
 
 	/* int enter(struct hart *h = rdi, const void *code = rsi, uint64_t icount = rdx) */
+	j->fma = __builtin_cpu_supports("fma");
 	j->stub[STUB_ENTER] = here(e);
 	for (unsigned i = 0; i < sizeof(saved); i++)
 		push_r(e, saved[i]);
