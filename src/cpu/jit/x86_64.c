@@ -1,24 +1,27 @@
 /*
  * The JIT's x86-64 translator: one decoded block (cpu/block.h) becomes one stretch of host
  * code. Covered: RV64I integer operations, loads and stores, branches, jumps, M, and the F/D
- * loads, stores and arithmetic (the last through fpu_exec). Any other operation ends the
- * translated part and hands over to the interpreter at that operation.
+ * loads, stores and arithmetic (double add/sub/mul/div/sqrt/fma to nearest-even inline,
+ * the rest through fpu_exec). Any other operation ends the translated part and hands over
+ * to the interpreter at that operation.
  *
  * Host registers while translated code runs:
  *   rbp  the hart (guest registers at rbp + offsetof(struct hart, x))
  *   r12  the retired-instruction count (the interpreter's local `icount`)
- *   rax, rcx, rdx  scratch
+ *   rax, rcx, rdx, xmm0, xmm1  scratch
  *   rbx, r13, r14, r15, rsi, rdi, r8..r11  guest registers cached for the block: the most
  *        used ones are loaded at block entry and written back (when changed) before the
- *        block is left. Slow-path stubs save and restore rsi..r11 around their C calls.
+ *        block is left; a block looping onto itself keeps them across iterations.
+ *        Slow-path stubs save and restore rsi..r11 around their C calls.
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
  * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
- * a shared stub polls when due (icount against h->poll_at), else looks the next block up
- * in the same pc -> block table the interpreter uses and jumps to its code, or returns to
- * the dispatcher. Nothing is patched, so dropping the table entries (fence.i, sfence.vma,
- * satp, stores to code) is all invalidation needs.
+ * it polls when due (icount against h->poll_at), else looks the next block up in the same
+ * pc -> block table the interpreter uses and jumps to its code (inline for a constant
+ * target, through a shared stub for jalr), or returns to the dispatcher. Nothing is
+ * patched, so dropping the table entries (fence.i, sfence.vma, satp, stores to code) is all
+ * invalidation needs.
  */
 #include "cpu/jit/arch.h"
 
