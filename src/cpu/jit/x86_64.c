@@ -18,8 +18,9 @@
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
  * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
  * it polls when due (icount against h->poll_at), else looks the next block up in the same
- * pc -> block table the interpreter uses and jumps to its code (inline for a constant
- * target, through a shared stub for jalr), or returns to the dispatcher. Nothing is
+ * pc -> block table the interpreter uses and jumps to its code (the lookup is inline at
+ * each exit, so the host predicts each jump by its own address), or returns to the
+ * dispatcher through a shared stub. Nothing is
  * patched, so dropping the table entries (fence.i, sfence.vma, satp, stores to code) is all
  * invalidation needs.
  */
@@ -364,6 +365,33 @@ static void chain_rax(struct tr *t)
 
 	call_to(e, t->j->stub[STUB_CHAIN + t->b->priv]);
 	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
+}
+
+/* Chains to the block at the pc in rax (jalr): the lookup inline, so that the host
+ * predicts the jump per exit; the shared stub only when it misses. */
+static void chain_dynamic(struct tr *t)
+{
+	struct emit *e = &t->e;
+	uint8_t *to_stub[4];
+
+	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
+	to_stub[0] = jcc_fwd(e, CC_AE);
+	mov_r_rm(e, RCX, R(RAX));
+	shift_imm(e, true, SH_SHR, RCX, 1);
+	alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
+	mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][0]);
+	mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+	test_r(e, RDX);
+	to_stub[1] = jcc_fwd(e, CC_E);
+	alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
+	to_stub[2] = jcc_fwd(e, CC_NE);
+	mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
+	test_r(e, RDX);
+	to_stub[3] = jcc_fwd(e, CC_E);
+	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
+	for (unsigned i = 0; i < 4; i++)
+		patch(e, to_stub[i], here(e));
+	chain_rax(t);
 }
 
 /* Chains to the block at constant pc `target`; all guest registers are in memory. */
@@ -1259,7 +1287,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			writeback(t, t->dirty);
 			t->dirty = 0;
 			mov_r_rm(e, RAX, R(RCX));
-			chain_rax(t);
+			chain_dynamic(t);
 			ended = true;
 			break;
 		case OP_BLOCK_NEXT:
