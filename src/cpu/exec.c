@@ -66,13 +66,16 @@ int exec_cache_create(struct hart *h)
 	pthread_cond_init(&bc->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (h->vm && h->vm->jit_hot) {
-		/* Translated code shares the decoded blocks' budget. Without a JIT for this
-		 * host (or without memfd) the interpreter runs everything. */
+		/* Translated code has a budget split like the decoded blocks'. Without a JIT
+		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
+		 * everything. */
 		size_t code = JIT_BUDGET / h->vm->nharts_planned;
-		if (jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit) == 0)
+		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit);
+		if (r == 0)
 			bc->jit_hot = h->vm->jit_hot;
-		else
-			bc->jit = NULL;
+		else if (r != -ENOTSUP)
+			log_warn("hart %llu: no JIT (%s): interpreting only",
+				 (unsigned long long)h->mhartid, strerror(-r));
 	}
 	h->bc = bc;
 	return 0;
@@ -628,7 +631,7 @@ enter_block:
 	if (b->jit)
 		goto run_jit;
 	if (bc->jit && ++b->heat == bc->jit_hot) {
-		int r = jit_translate(bc->jit, h, bc, b);
+		int r = jit_translate(bc->jit, b);
 		if (r == 0)
 			goto run_jit;
 		if (r == -ENOSPC) { /* code buffer full: start over with both caches empty */
@@ -646,12 +649,9 @@ run_jit:
 		b = h->jit_block;
 		op = h->jit_op;
 		goto * op->h;
-	case JIT_EXIT_TRAP:
+	default: /* JIT_EXIT_PC, or JIT_EXIT_TRAP (the trap may change privilege) */
 		pc = h->pc;
 		jc = bc->jc[h->priv];
-		goto next_block;
-	default:
-		pc = h->pc;
 		goto next_block;
 	}
 

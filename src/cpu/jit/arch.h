@@ -15,7 +15,7 @@
 
 /* The most code one translation may produce (more than any block needs). */
 #define JIT_WINDOW (64u << 10)
-#define JIT_STUBS  16
+#define JIT_STUBS  12
 
 struct jit {
 	int fd;			   /* memfd holding the code */
@@ -35,7 +35,7 @@ struct jit {
 /* Assembles the shared stubs into buf (cap bytes) to run at address `at`; fills
  * j->stub[]. Returns the size, or -1 if cap is too small. stub[0] is the entry:
  * int enter(struct hart *h, const void *code, uint64_t icount). */
-long jit_arch_stubs(struct jit *j, struct block_cache *bc, uint8_t *buf, size_t cap, uintptr_t at);
+long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at);
 /* Assembles block b into buf to run at `at`. Returns the size, 0 when the block starts
  * with an operation the JIT does not cover, -1 when cap is too small. */
 long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap, uintptr_t at);

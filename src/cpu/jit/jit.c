@@ -64,7 +64,7 @@ int jit_create(size_t size, struct block_cache *bc, struct jit **out)
 	j->rx = rx;
 	j->size = size;
 	j->bc = bc;
-	n = jit_arch_stubs(j, bc, j->staging, JIT_WINDOW, (uintptr_t)j->rx);
+	n = jit_arch_stubs(j, j->staging, JIT_WINDOW, (uintptr_t)j->rx);
 	if (n < 0 || install(j, 0, (size_t)n) < 0)
 		goto fail_errno;
 	j->used = j->reset_used = ((size_t)n + 63) & ~(size_t)63;
@@ -110,11 +110,10 @@ void jit_reset(struct jit *j)
 	j->used = j->reset_used;
 }
 
-int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b)
+int jit_translate(struct jit *j, struct block *b)
 {
 	long n;
 
-	(void)h, (void)bc;
 	if (j->size - j->used < JIT_WINDOW)
 		return -ENOSPC;
 	n = jit_arch_translate(j, b, j->staging, JIT_WINDOW, (uintptr_t)(j->rx + j->used));
@@ -163,9 +162,9 @@ void jit_reset(struct jit *j)
 	(void)j;
 }
 
-int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b)
+int jit_translate(struct jit *j, struct block *b)
 {
-	(void)j, (void)h, (void)bc, (void)b;
+	(void)j, (void)b;
 	return -ENOTSUP;
 }
 

@@ -39,11 +39,11 @@ void jit_destroy(struct jit *j);
 /* Drops all translated code (the block arena was flushed). */
 void jit_reset(struct jit *j);
 
-/* Translates block b of hart h (cache bc) and sets b->jit. Returns 0, -ENOSPC when the
+/* Translates block b (of the hart that owns j) and sets b->jit. Returns 0, -ENOSPC when the
  * buffer is full (flush, then decode and translate again), or -ENOTSUP when the block
  * starts with an operation the JIT does not cover or would need more than JIT_WINDOW
  * bytes of code (the interpreter runs it). */
-int jit_translate(struct jit *j, struct hart *h, struct block_cache *bc, struct block *b);
+int jit_translate(struct jit *j, struct block *b);
 
 /* Runs translated code from `code` with the retired-instruction count *icount (updated).
  * Returns an enum jit_exit. */

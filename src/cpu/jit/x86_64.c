@@ -272,12 +272,12 @@ static void call_to(struct emit *e, uintptr_t target)
 enum {
 	STUB_ENTER,
 	STUB_EXIT,
-	STUB_CHAIN,			   /* + privilege: chain to the pc in rax */
-	STUB_LOAD = STUB_CHAIN + JC_PRIVS, /* slow load: rax va, ecx info, rdx pc */
-	STUB_STORE,			   /* + log2 size: rax va, rcx value, rdx pc */
-	STUB_HOOK = STUB_STORE + 4,	   /* store hook: rax host address, ecx size */
-	STUB_CALL2,			   /* rax = fn(rcx, rdx), pure helpers */
-	STUB_FPU,			   /* eax = jit_fpu(h, rax) */
+	STUB_LEAVE,		    /* back to the dispatcher, the next pc in rax */
+	STUB_LOAD,		    /* slow load: rax va, ecx info, rdx pc */
+	STUB_STORE,		    /* + log2 size: rax va, rcx value, rdx pc */
+	STUB_HOOK = STUB_STORE + 4, /* store hook: rax host address, ecx size */
+	STUB_CALL2,		    /* rax = fn(rcx, rdx), pure helpers */
+	STUB_FPU,		    /* eax = jit_fpu(h, rax) */
 	STUB_COUNT
 };
 _Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
@@ -356,67 +356,39 @@ static void exit_with(struct emit *e, const struct jit *j, enum jit_exit why)
 	jmp_to(e, j->stub[STUB_EXIT]);
 }
 
-/* Chains to the block at the pc in rax; all guest registers are in memory. The shared
- * stub looks the block up (or leaves); the jump is made here so that the host predicts
- * each exit's successor by the exit's own address. */
-static void chain_rax(struct tr *t)
+/* Chains to the next block; every guest register is in memory. The next pc is the
+ * constant `target`, or (dynamic, jalr) already in rax. Unless a poll is due, the block is
+ * looked up in the interpreter's pc -> block table right here, so that the host predicts
+ * each exit's jump by its own address; when it is not there or not translated, the
+ * shared STUB_LEAVE returns to the dispatcher with rax as the next pc. */
+static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 {
 	struct emit *e = &t->e;
+	uint8_t *to_leave[4];
 
-	call_to(e, t->j->stub[STUB_CHAIN + t->b->priv]);
-	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
-}
-
-/* Chains to the block at the pc in rax (jalr): the lookup inline, so that the host
- * predicts the jump per exit; the shared stub only when it misses. */
-static void chain_dynamic(struct tr *t)
-{
-	struct emit *e = &t->e;
-	uint8_t *to_stub[4];
-
+	if (dynamic) {
+		mov_r_rm(e, RCX, R(RAX));
+		shift_imm(e, true, SH_SHR, RCX, 1);
+		alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
+		mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][0]);
+		mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+	} else {
+		mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
+		mov_r_rm(e, RDX, M(RDX, 0));
+		mov_r_imm(e, RAX, target);
+	}
 	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-	to_stub[0] = jcc_fwd(e, CC_AE);
-	mov_r_rm(e, RCX, R(RAX));
-	shift_imm(e, true, SH_SHR, RCX, 1);
-	alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
-	mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][0]);
-	mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+	to_leave[0] = jcc_fwd(e, CC_AE);
 	test_r(e, RDX);
-	to_stub[1] = jcc_fwd(e, CC_E);
+	to_leave[1] = jcc_fwd(e, CC_E);
 	alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
-	to_stub[2] = jcc_fwd(e, CC_NE);
+	to_leave[2] = jcc_fwd(e, CC_NE);
 	mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
 	test_r(e, RDX);
-	to_stub[3] = jcc_fwd(e, CC_E);
+	to_leave[3] = jcc_fwd(e, CC_E);
 	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
 	for (unsigned i = 0; i < 4; i++)
-		patch(e, to_stub[i], here(e));
-	chain_rax(t);
-}
-
-/* Chains to the block at constant pc `target`; all guest registers are in memory. */
-static void chain(struct tr *t, uint64_t target)
-{
-	struct emit *e = &t->e;
-	uint8_t *to_exit[4];
-
-	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
-	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-	to_exit[0] = jcc_fwd(e, CC_AE);
-	mov_r_rm(e, RDX, M(RAX, 0));
-	test_r(e, RDX);
-	to_exit[1] = jcc_fwd(e, CC_E);
-	mov_r_imm(e, RAX, target);
-	alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
-	to_exit[2] = jcc_fwd(e, CC_NE);
-	mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
-	test_r(e, RDX);
-	to_exit[3] = jcc_fwd(e, CC_E);
-	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
-	for (unsigned i = 0; i < 4; i++)
-		patch(e, to_exit[i], here(e));
-	mov_r_imm(e, RAX, target);
-	chain_rax(t);
+		patch(e, to_leave[i], t->j->stub[STUB_LEAVE]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -430,7 +402,7 @@ static void loop_back(struct tr *t)
 	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
 	patch(e, jcc_fwd(e, CC_B), t->body);
 	writeback(t, t->dirty);
-	chain(t, t->b->vpc);
+	chain_to(t, false, t->b->vpc);
 }
 
 /* Hands over to the interpreter at operation idx (registers written back). */
@@ -494,6 +466,13 @@ static int jit_fpu(struct hart *h, const struct op *o)
 }
 
 enum { RD_W = 1, RS1_R = 2, RS2_R = 4 };
+
+_Static_assert(OP_BGEU - OP_BEQ == 5, "the branches are consecutive in ops.def");
+
+static bool is_branch(unsigned kind)
+{
+	return kind >= OP_BEQ && kind <= OP_BGEU;
+}
 
 /* Which operand fields an operation uses, or 0 if the JIT does not cover it. */
 static unsigned op_uses(unsigned kind)
@@ -930,6 +909,24 @@ static int alu_op(unsigned kind)
 	}
 }
 
+static int shift_op(unsigned kind)
+{
+	switch (kind) {
+	case OP_SLLI:
+	case OP_SLLIW:
+	case OP_SLL:
+	case OP_SLLW:
+		return SH_SHL;
+	case OP_SRLI:
+	case OP_SRLIW:
+	case OP_SRL:
+	case OP_SRLW:
+		return SH_SHR;
+	default: /* SRA* */
+		return SH_SAR;
+	}
+}
+
 static void movsxd(struct emit *e, int r)
 {
 	insn(e, false, true, 0x63, r, R(r), false); /* movsxd r, r32 */
@@ -970,26 +967,6 @@ static void emit_alu(struct tr *t, const struct op *o)
 		if (imm || o->kind == OP_ANDI)
 			alu_rm_imm(e, true, alu_op(o->kind), R(d), imm);
 		break;
-	case OP_SLTI:
-	case OP_SLTIU:
-		d = RAX;
-		get(t, RAX, o->rs1);
-		alu_rm_imm(e, true, ALU_CMP, R(RAX), imm);
-		insn(e, false, false, 0x0f90 + (o->kind == OP_SLTI ? CC_L : CC_B), 0, R(RAX),
-		     false);
-		insn(e, false, false, 0x0fb6, RAX, R(RAX), false); /* movzx eax, al */
-		break;
-	case OP_SLLI:
-	case OP_SRLI:
-	case OP_SRAI:
-		d = alu_dst(t, o, false);
-		get(t, d, o->rs1);
-		shift_imm(e, true,
-			  o->kind == OP_SLLI   ? SH_SHL
-			  : o->kind == OP_SRLI ? SH_SHR
-					       : SH_SAR,
-			  d, (unsigned)o->imm & 63);
-		break;
 	case OP_ADDIW:
 		d = alu_dst(t, o, false);
 		get(t, d, o->rs1);
@@ -997,18 +974,35 @@ static void emit_alu(struct tr *t, const struct op *o)
 			alu_rm_imm(e, false, ALU_ADD, R(d), imm);
 		movsxd(e, d);
 		break;
+	case OP_SLLI:
+	case OP_SRLI:
+	case OP_SRAI:
 	case OP_SLLIW:
 	case OP_SRLIW:
-	case OP_SRAIW:
+	case OP_SRAIW: {
+		bool w = o->kind == OP_SLLI || o->kind == OP_SRLI || o->kind == OP_SRAI;
 		d = alu_dst(t, o, false);
 		get(t, d, o->rs1);
-		shift_imm(e, false,
-			  o->kind == OP_SLLIW	? SH_SHL
-			  : o->kind == OP_SRLIW ? SH_SHR
-						: SH_SAR,
-			  d, (unsigned)o->imm & 31);
-		movsxd(e, d);
+		shift_imm(e, w, shift_op(o->kind), d, (unsigned)o->imm & (w ? 63 : 31));
+		if (!w)
+			movsxd(e, d);
 		break;
+	}
+	case OP_SLL:
+	case OP_SRL:
+	case OP_SRA:
+	case OP_SLLW:
+	case OP_SRLW:
+	case OP_SRAW: {
+		bool w = o->kind == OP_SLL || o->kind == OP_SRL || o->kind == OP_SRA;
+		get(t, RCX, o->rs2); /* the count first: rd may be rs2 */
+		d = alu_dst(t, o, false);
+		get(t, d, o->rs1);
+		shift_cl(e, w, shift_op(o->kind), d);
+		if (!w)
+			movsxd(e, d);
+		break;
+	}
 	case OP_ADD:
 	case OP_SUB:
 	case OP_XOR:
@@ -1024,30 +1018,20 @@ static void emit_alu(struct tr *t, const struct op *o)
 			movsxd(e, d);
 		break;
 	}
+	case OP_SLTI:
+	case OP_SLTIU:
 	case OP_SLT:
-	case OP_SLTU:
+	case OP_SLTU: {
+		bool sign = o->kind == OP_SLTI || o->kind == OP_SLT;
 		d = RAX;
 		get(t, RAX, o->rs1);
-		alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
-		insn(e, false, false, 0x0f90 + (o->kind == OP_SLT ? CC_L : CC_B), 0, R(RAX), false);
-		insn(e, false, false, 0x0fb6, RAX, R(RAX), false);
-		break;
-	case OP_SLL:
-	case OP_SRL:
-	case OP_SRA:
-	case OP_SLLW:
-	case OP_SRLW:
-	case OP_SRAW: {
-		bool w = o->kind == OP_SLL || o->kind == OP_SRL || o->kind == OP_SRA;
-		int sh = (o->kind == OP_SLL || o->kind == OP_SLLW)   ? SH_SHL
-			 : (o->kind == OP_SRL || o->kind == OP_SRLW) ? SH_SHR
-								     : SH_SAR;
-		get(t, RCX, o->rs2); /* the count first: rd may be rs2 */
-		d = alu_dst(t, o, false);
-		get(t, d, o->rs1);
-		shift_cl(e, w, sh, d);
-		if (!w)
-			movsxd(e, d);
+		if (o->kind == OP_SLTI || o->kind == OP_SLTIU)
+			alu_rm_imm(e, true, ALU_CMP, R(RAX), imm);
+		else
+			alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
+		insn(e, false, false, 0x0f90 + (sign ? CC_L : CC_B), 0, R(RAX),
+		     false);					   /* setcc al */
+		insn(e, false, false, 0x0fb6, RAX, R(RAX), false); /* movzx eax, al */
 		break;
 	}
 	case OP_MUL:
@@ -1105,12 +1089,12 @@ static void emit_branch(struct tr *t, const struct op *o)
 	}
 	uint8_t *taken = jcc_fwd(e, cc);
 	writeback(t, t->dirty); /* (nothing left to write unless the block loops) */
-	chain(t, t->b->end_pc);
+	chain_to(t, false, t->b->end_pc);
 	patch(e, taken, here(e));
 	if (t->loops)
 		loop_back(t);
 	else
-		chain(t, (uint64_t)o->imm);
+		chain_to(t, false, (uint64_t)o->imm);
 }
 
 /* Out-of-line paths: call a slow-path stub (which keeps the cached registers), then
@@ -1205,9 +1189,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	{
 		const struct op *last = &b->ops[n - 1];
 		unsigned k = last->kind;
-		t->loops = (uint64_t)last->imm == b->vpc &&
-			   (k == OP_JAL || k == OP_BEQ || k == OP_BNE || k == OP_BLT ||
-			    k == OP_BGE || k == OP_BLTU || k == OP_BGEU);
+		t->loops = (uint64_t)last->imm == b->vpc && (k == OP_JAL || is_branch(k));
 	}
 	if (t->loops) /* whatever the block writes may be unsaved when the body starts */
 		for (unsigned i = 0; i < n; i++) {
@@ -1272,7 +1254,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			} else {
 				writeback(t, t->dirty);
 				t->dirty = 0;
-				chain(t, (uint64_t)o->imm);
+				chain_to(t, false, (uint64_t)o->imm);
 			}
 			ended = true;
 			break;
@@ -1287,13 +1269,13 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			writeback(t, t->dirty);
 			t->dirty = 0;
 			mov_r_rm(e, RAX, R(RCX));
-			chain_dynamic(t);
+			chain_to(t, true, 0);
 			ended = true;
 			break;
 		case OP_BLOCK_NEXT:
 			writeback(t, t->dirty);
 			t->dirty = 0;
-			chain(t, b->end_pc);
+			chain_to(t, false, b->end_pc);
 			ended = true;
 			break;
 		default:
@@ -1353,7 +1335,7 @@ static void end_call_stub(struct emit *e, const void *fn)
 	e8(e, 0xc3);
 }
 
-long jit_arch_stubs(struct jit *j, struct block_cache *bc, uint8_t *buf, size_t cap, uintptr_t at)
+long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 {
 	struct emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
 	struct emit *e = &em;
@@ -1377,34 +1359,10 @@ long jit_arch_stubs(struct jit *j, struct block_cache *bc, uint8_t *buf, size_t 
 		pop_r(e, saved[i]);
 	e8(e, 0xc3);
 
-	/* chain, one per privilege, called with rax = the next pc and every guest register
-	 * in memory. Returns rdx = the next block's code when it is translated and no poll is
-	 * due (it looks the block up in the interpreter's pc -> block table); otherwise drops
-	 * its return address and leaves to the dispatcher. */
-	for (unsigned priv = 0; priv < JC_PRIVS; priv++) {
-		uint8_t *to_exit[4];
-		j->stub[STUB_CHAIN + priv] = here(e);
-		insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-		to_exit[0] = jcc_fwd(e, CC_AE);
-		mov_r_rm(e, RCX, R(RAX));
-		shift_imm(e, true, SH_SHR, RCX, 1);
-		alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
-		mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&bc->jc[priv][0]);
-		mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
-		test_r(e, RDX);
-		to_exit[1] = jcc_fwd(e, CC_E);
-		alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
-		to_exit[2] = jcc_fwd(e, CC_NE);
-		mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
-		test_r(e, RDX);
-		to_exit[3] = jcc_fwd(e, CC_E);
-		e8(e, 0xc3); /* ret */
-		for (unsigned i = 0; i < 4; i++)
-			patch(e, to_exit[i], here(e));
-		alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
-		mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
-		exit_with(e, j, JIT_EXIT_PC);
-	}
+	/* leave: rax = the next pc, every guest register in memory */
+	j->stub[STUB_LEAVE] = here(e);
+	mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
+	exit_with(e, j, JIT_EXIT_PC);
 
 	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
 	 * rdx fault */
