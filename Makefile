@@ -74,6 +74,7 @@ $(BUILD)/%.o: %.c
 
 # Modules that parse untrusted input build with -Wconversion (STYLE.md).
 $(BUILD)/src/wasm/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/devices/virtio/%.o: CFLAGS += -Wconversion
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liblodge.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,111 @@
+/* virtio-rng (see rng.h). Requests are served at once on the I/O thread. */
+#include "devices/virtio/rng.h"
+
+#include <errno.h>
+#include <sys/random.h>
+
+#include "core/alloc.h"
+#include "core/gmem.h"
+#include "core/util.h"
+#include "devices/virtio/virtio.h"
+
+#define RNG_QUEUE_SIZE 64
+#define RNG_MAX_IOV    16
+#define RNG_MAX_BYTES  65536 /* per request: a guest cannot make one call block long */
+
+struct vrng {
+	struct virtio_dev vdev;
+	struct iovec iov[RNG_MAX_IOV];
+};
+
+static void rng_config_read(struct virtio_dev *d, uint32_t off, void *buf, unsigned len)
+{
+	(void)d;
+	(void)off;
+	(void)buf;
+	(void)len; /* no configuration space */
+}
+
+/* Fills the writable buffers; returns the bytes written. */
+static uint32_t fill(struct virtq_elem *e)
+{
+	uint32_t total = 0;
+
+	for (unsigned i = 0; i < e->n_in && total < RNG_MAX_BYTES; i++) {
+		struct iovec *v = &e->iov[e->n_out + i];
+		size_t want = v->iov_len, got = 0;
+		if (want > RNG_MAX_BYTES - total)
+			want = RNG_MAX_BYTES - total;
+		while (got < want) {
+			uint8_t tmp[256];
+			size_t n = want - got < sizeof(tmp) ? want - got : sizeof(tmp);
+			ssize_t r = getrandom(tmp, n, 0);
+			if (r <= 0)
+				return total;
+			gmem_copy_to((uint8_t *)v->iov_base + got, tmp, (size_t)r);
+			got += (size_t)r;
+		}
+		total += (uint32_t)got;
+	}
+	return total;
+}
+
+static void rng_queue_notify(struct virtio_dev *d, unsigned qi)
+{
+	struct vrng *rng = container_of(d, struct vrng, vdev);
+	struct virtq *q = &d->vq[qi];
+	struct virtq_elem e = {.cap = RNG_MAX_IOV, .iov = rng->iov};
+	bool pushed = false;
+	int r;
+
+	while ((r = virtq_pop(q, d->mem, &e)) > 0) {
+		virtq_push(q, d->mem, &e, fill(&e));
+		pushed = true;
+	}
+	if (r < 0)
+		virtio_dev_fail(d, "malformed request on the request queue");
+	if (pushed)
+		virtio_dev_notify_used(d, qi);
+}
+
+static void rng_reset(struct virtio_dev *d)
+{
+	(void)d; /* nothing in flight: requests complete inside queue_notify */
+}
+
+static const struct virtio_dev_ops rng_ops = {
+	.device_id = VIRTIO_ID_RNG,
+	.config_read = rng_config_read,
+	.queue_notify = rng_queue_notify,
+	.reset = rng_reset,
+};
+
+int vrng_create(struct gmem *mem, struct evloop *loop, struct irq_line irq, struct vrng **out)
+{
+	struct vrng *rng = core_calloc(1, sizeof(*rng));
+	int r;
+
+	if (!rng)
+		return -ENOMEM;
+	r = virtio_dev_init(&rng->vdev, &rng_ops, "virtio-rng", mem, loop, irq, 0, 1,
+			    RNG_QUEUE_SIZE, 0);
+	if (r < 0) {
+		core_free(rng);
+		return r;
+	}
+	*out = rng;
+	return 0;
+}
+
+void vrng_destroy(struct vrng *rng)
+{
+	if (!rng)
+		return;
+	virtio_dev_fini(&rng->vdev);
+	core_free(rng);
+}
+
+struct virtio_dev *vrng_virtio(struct vrng *rng)
+{
+	return &rng->vdev;
+}

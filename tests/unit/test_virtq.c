@@ -1,0 +1,352 @@
+/*
+ * Unit tests for the split-virtqueue walker (devices/virtio/virtq.c) and the virtio-mmio
+ * transport (virtio.c) driving virtio-rng, on a small fake guest RAM. Hostile descriptor
+ * tables (loops, huge lengths, addresses outside RAM, readable after writable, nested or
+ * malformed indirect tables, rings at the end of RAM, bad sizes) must be refused without
+ * touching host memory outside RAM (ASan watches).
+ */
+#include "devices/virtio/virtq.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/evloop.h"
+#include "core/gmem.h"
+#include "devices/virtio/rng.h"
+#include "devices/virtio/virtio.h"
+#include "harness.h"
+
+#define RAM_BASE 0x80000000ull
+#define RAM_SIZE (64ull << 10)
+#define QN	 8
+#define DESC	 (RAM_BASE + 0x1000)
+#define AVAIL	 (RAM_BASE + 0x2000)
+#define USED	 (RAM_BASE + 0x3000)
+#define BUF	 (RAM_BASE + 0x8000)
+
+static struct gmem mem;
+static struct virtq q;
+static struct iovec iov[8];
+static struct virtq_elem e = {.cap = 8, .iov = iov};
+
+static void put16(uint64_t gpa, uint16_t v)
+{
+	memcpy(gmem_ptr(&mem, gpa, 2), &v, 2);
+}
+
+static uint32_t get32(uint64_t gpa)
+{
+	uint32_t v;
+	memcpy(&v, gmem_ptr(&mem, gpa, 4), 4);
+	return v;
+}
+
+static void desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+		 uint16_t next)
+{
+	uint8_t *p = gmem_ptr(&mem, table + 16ull * i, 16);
+	memcpy(p, &addr, 8);
+	memcpy(p + 8, &len, 4);
+	memcpy(p + 12, &flags, 2);
+	memcpy(p + 14, &next, 2);
+}
+
+/* Makes chain `head` available as the next entry. */
+static void offer(uint16_t head)
+{
+	uint16_t idx;
+	memcpy(&idx, gmem_ptr(&mem, AVAIL + 2, 2), 2);
+	put16(AVAIL + 4 + 2 * (idx % QN), head);
+	put16(AVAIL + 2, (uint16_t)(idx + 1));
+}
+
+static int setup(bool indirect, bool event_idx)
+{
+	gmem_fini(&mem);
+	if (gmem_init(&mem, RAM_BASE, RAM_SIZE) < 0)
+		return 1;
+	virtq_reset(&q, QN);
+	q.desc_gpa = DESC;
+	q.avail_gpa = AVAIL;
+	q.used_gpa = USED;
+	q.indirect = indirect;
+	q.event_idx = event_idx;
+	return virtq_start(&q, &mem);
+}
+
+static int simple_chain(void)
+{
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 16, VIRTQ_DESC_F_NEXT, 3);
+	desc(DESC, 3, BUF + 0x100, 32, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK(virtq_has_avail(&q));
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	CHECK_EQ(e.head, 0);
+	CHECK_EQ(e.n_out, 1);
+	CHECK_EQ(e.n_in, 1);
+	CHECK_EQ(e.out_len, 16);
+	CHECK_EQ(e.in_len, 32);
+	CHECK(e.iov[1].iov_base == gmem_ptr(&mem, BUF + 0x100, 32));
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 0);
+	virtq_push(&q, &mem, &e, 1000); /* clamped to what the driver offered */
+	CHECK_EQ(get32(USED + 4), 0);
+	CHECK_EQ(get32(USED + 8), 32);
+	CHECK_EQ(get32(USED) >> 16, 1); /* used idx */
+	CHECK(virtq_should_interrupt(&q));
+	put16(AVAIL, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	CHECK(!virtq_should_interrupt(&q));
+	return 0;
+}
+
+static int rejects_hostile_chains(void)
+{
+	/* A loop through NEXT. */
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 1);
+	desc(DESC, 1, BUF, 8, VIRTQ_DESC_F_NEXT, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	CHECK_EQ(q.last_avail, 0); /* left as it was */
+	/* A length that runs past the end of RAM. */
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 0xffffffffu, 0, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	/* Addresses outside RAM: below it, in MMIO, wrapping. */
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, 0x10001000, 16, 0, 0);
+	desc(DESC, 1, RAM_BASE + RAM_SIZE - 8, 16, 0, 0);
+	desc(DESC, 2, ~0ull - 4, 16, 0, 0);
+	offer(0);
+	offer(1);
+	offer(2);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	q.last_avail = 1;
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	q.last_avail = 2;
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	/* Readable after writable. */
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	desc(DESC, 1, BUF, 8, 0, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	/* Head and next outside the table. */
+	CHECK(setup(false, false) == 0);
+	offer(QN);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 8, VIRTQ_DESC_F_NEXT, QN + 5);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	/* More chains claimed than the ring holds. */
+	CHECK(setup(false, false) == 0);
+	put16(AVAIL + 2, QN + 1);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	/* More buffers than the caller can take. */
+	CHECK(setup(false, false) == 0);
+	for (unsigned i = 0; i < QN; i++)
+		desc(DESC, i, BUF, 8, i + 1 < QN ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+	offer(0);
+	e.cap = 4;
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -E2BIG);
+	e.cap = 8;
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	CHECK_EQ(e.n_out, QN);
+	return 0;
+}
+
+static int indirect_tables(void)
+{
+	uint64_t table = RAM_BASE + 0x4000;
+
+	/* Not negotiated: refused. */
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	desc(table, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 1);
+	desc(table, 1, BUF + 8, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	/* Negotiated: followed. */
+	CHECK(setup(true, false) == 0);
+	desc(DESC, 0, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	desc(table, 0, BUF, 8, VIRTQ_DESC_F_NEXT, 1);
+	desc(table, 1, BUF + 8, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	CHECK_EQ(e.n_out, 1);
+	CHECK_EQ(e.n_in, 1);
+	/* A loop inside the table, a nested table, a length not a multiple of 16, a table
+	 * running past RAM, an empty table. */
+	desc(table, 1, BUF + 8, 8, VIRTQ_DESC_F_NEXT, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	desc(table, 1, table, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	desc(DESC, 0, table, 24, VIRTQ_DESC_F_INDIRECT, 0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	desc(DESC, 0, RAM_BASE + RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	desc(DESC, 0, table, 0, VIRTQ_DESC_F_INDIRECT, 0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), -EIO);
+	return 0;
+}
+
+static int ring_placement(void)
+{
+	CHECK(setup(false, false) == 0);
+	/* Size not a power of two, zero, too big. */
+	virtq_reset(&q, 6);
+	q.desc_gpa = DESC, q.avail_gpa = AVAIL, q.used_gpa = USED;
+	CHECK_EQ(virtq_start(&q, &mem), -EINVAL);
+	q.num = 0;
+	CHECK_EQ(virtq_start(&q, &mem), -EINVAL);
+	q.num = VIRTQ_MAX_SIZE * 2;
+	CHECK_EQ(virtq_start(&q, &mem), -EINVAL);
+	/* Rings that run past the end of RAM or sit outside it, or are misaligned. */
+	q.num = QN;
+	q.used_gpa = RAM_BASE + RAM_SIZE - 8;
+	CHECK_EQ(virtq_start(&q, &mem), -EINVAL);
+	q.used_gpa = USED;
+	q.desc_gpa = 0x1000;
+	CHECK_EQ(virtq_start(&q, &mem), -EINVAL);
+	q.desc_gpa = DESC + 8;
+	CHECK_EQ(virtq_start(&q, &mem), -EINVAL);
+	q.desc_gpa = DESC;
+	CHECK(!q.ready);
+	CHECK_EQ(virtq_start(&q, &mem), 0);
+	/* Rings exactly at the end of RAM are fine. */
+	q.ready = false;
+	q.used_gpa = RAM_BASE + RAM_SIZE - (6 + 8 * QN);
+	q.used_gpa &= ~3ull;
+	CHECK_EQ(virtq_start(&q, &mem), 0);
+	return 0;
+}
+
+static int event_idx(void)
+{
+	CHECK(setup(false, true) == 0);
+	desc(DESC, 0, BUF, 8, VIRTQ_DESC_F_WRITE, 0);
+	for (int i = 0; i < 3; i++)
+		offer(0);
+	put16(AVAIL + 4 + 2 * QN, 1); /* used_event = 1: interrupt when used idx passes 1 */
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_push(&q, &mem, &e, 8);
+	CHECK(virtq_should_interrupt(&q)); /* first time: always */
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_push(&q, &mem, &e, 8);
+	CHECK(virtq_should_interrupt(&q)); /* used idx went 1 -> 2, crossing used_event 1 */
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_push(&q, &mem, &e, 8);
+	CHECK(!virtq_should_interrupt(&q)); /* 2 -> 3: the driver did not ask */
+	virtq_set_notify(&q, true);
+	CHECK_EQ(*(uint16_t *)gmem_ptr(&mem, USED + 4 + 8 * QN, 2), 3); /* avail_event */
+	return 0;
+}
+
+/* ---- the transport, with virtio-rng ---- */
+
+static int irq_level;
+
+static void irq_fn_test(void *opaque, unsigned n, bool level)
+{
+	(void)opaque;
+	(void)n;
+	irq_level = level;
+}
+
+static uint32_t rd(struct virtio_dev *d, uint64_t off)
+{
+	uint64_t v;
+	virtio_mmio_read(d, off, 4, &v);
+	return (uint32_t)v;
+}
+
+static void wr(struct virtio_dev *d, uint64_t off, uint32_t v)
+{
+	virtio_mmio_write(d, off, 4, v);
+}
+
+static int rng_end_to_end(void)
+{
+	struct evloop *loop;
+	struct vrng *rng;
+	struct virtio_dev *d;
+	struct irq_line line = {.fn = irq_fn_test};
+	uint8_t zero[64] = {0};
+
+	CHECK(setup(false, false) == 0);
+	CHECK(evloop_create(&loop) == 0);
+	CHECK(vrng_create(&mem, loop, line, &rng) == 0);
+	d = vrng_virtio(rng);
+	CHECK_EQ(rd(d, 0x000), 0x74726976);
+	CHECK_EQ(rd(d, 0x004), 2);
+	CHECK_EQ(rd(d, 0x008), VIRTIO_ID_RNG);
+	wr(d, 0x070, 1);
+	wr(d, 0x070, 3);
+	wr(d, 0x024, 1);
+	CHECK_EQ(rd(d, 0x010) & 0, 0);
+	wr(d, 0x014, 1);
+	CHECK(rd(d, 0x010) & 1); /* VERSION_1 offered */
+	/* Without VERSION_1 accepted, FEATURES_OK does not stick. */
+	wr(d, 0x070, 3 | 8);
+	CHECK(!(rd(d, 0x070) & 8));
+	wr(d, 0x020, 1);
+	wr(d, 0x070, 3 | 8);
+	CHECK(rd(d, 0x070) & 8);
+	wr(d, 0x030, 0);
+	CHECK_EQ(rd(d, 0x034), 64);
+	wr(d, 0x038, QN);
+	wr(d, 0x080, (uint32_t)DESC);
+	wr(d, 0x084, (uint32_t)(DESC >> 32));
+	wr(d, 0x090, (uint32_t)AVAIL);
+	wr(d, 0x094, (uint32_t)(AVAIL >> 32));
+	wr(d, 0x0a0, (uint32_t)USED);
+	wr(d, 0x0a4, (uint32_t)(USED >> 32));
+	wr(d, 0x044, 1);
+	CHECK_EQ(rd(d, 0x044), 1);
+	wr(d, 0x070, 3 | 8 | 4);
+	desc(DESC, 0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK(evloop_start(loop, "test-io") == 0);
+	wr(d, 0x050, 0); /* QueueNotify: served on the loop thread */
+	for (int i = 0;
+	     i < 2000 &&
+	     (__atomic_load_n((uint32_t *)gmem_ptr(&mem, USED, 4), __ATOMIC_ACQUIRE) >> 16) != 1;
+	     i++)
+		usleep(1000);
+	evloop_stop(loop);
+	CHECK_EQ(get32(USED) >> 16, 1);
+	CHECK_EQ(get32(USED + 8), 64);
+	CHECK(memcmp(gmem_ptr(&mem, BUF, 64), zero, 64) != 0);
+	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(rd(d, 0x060), VIRTIO_INT_USED);
+	wr(d, 0x064, VIRTIO_INT_USED);
+	CHECK_EQ(irq_level, 0);
+	/* A chain pointing outside RAM: the device needs a reset, Lodge carries on. */
+	desc(DESC, 1, 0x1000, 64, VIRTQ_DESC_F_WRITE, 0);
+	offer(1);
+	d->ops->queue_notify(d, 0);
+	CHECK(rd(d, 0x070) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	CHECK_EQ(rd(d, 0x060), VIRTIO_INT_CONFIG);
+	wr(d, 0x070, 0); /* reset */
+	CHECK_EQ(rd(d, 0x070), 0);
+	CHECK_EQ(rd(d, 0x044), 0);
+	CHECK_EQ(irq_level, 0);
+	vrng_destroy(rng);
+	evloop_destroy(loop);
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	{"simple_chain", simple_chain},
+	{"rejects_hostile_chains", rejects_hostile_chains},
+	{"indirect_tables", indirect_tables},
+	{"ring_placement", ring_placement},
+	{"event_idx", event_idx},
+	{"rng_end_to_end", rng_end_to_end},
+};
+
+UNIT_MAIN("virtq", tests)
