@@ -59,9 +59,12 @@ build/lodge: $(BUILD)/lodge
 	@mkdir -p build
 	ln -sf $(MODE)/lodge build/lodge
 
+# --whole-archive: device types register themselves from constructors (devices/device.h),
+# so their objects must be linked even though nothing calls them by name.
 $(BUILD)/lodge: $(BUILD)/src/cli/main.o $(BUILD)/liblodge.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	@$(CC) $(LDFLAGS) -o $@ $(BUILD)/src/cli/main.o -Wl,--whole-archive $(BUILD)/liblodge.a \
+		-Wl,--no-whole-archive $(LIBS)
 
 $(BUILD)/liblodge.a: $(LIB_OBJS)
 	@rm -f $@

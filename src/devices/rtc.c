@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
-#include "machine/bus.h"
+#include "core/bus.h"
 
 struct rtc {
 	uint64_t latched; /* atomic */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "machine/bus.h"
+#include "core/bus.h"
 
 #define RX_FIFO 256
 

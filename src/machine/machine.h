@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "machine/bus.h"
+#include "core/bus.h"
 
 struct hart;
 struct plic;

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/bus.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "devices/device.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/virtio.h"
 #include "harness.h"
@@ -257,61 +259,78 @@ static void irq_fn_test(void *opaque, unsigned n, bool level)
 	irq_level = level;
 }
 
-static uint32_t rd(struct virtio_dev *d, uint64_t off)
+/* The device is reached through the bus, as a hart would. */
+static struct bus bus;
+
+#define SLOT 0x10001000ull
+
+static uint32_t rd(uint64_t off)
 {
-	uint64_t v;
-	virtio_mmio_read(d, off, 4, &v);
+	uint64_t v = 0;
+	bus_read(&bus, SLOT + off, 4, &v);
 	return (uint32_t)v;
 }
 
-static void wr(struct virtio_dev *d, uint64_t off, uint32_t v)
+static void wr(uint64_t off, uint32_t v)
 {
-	virtio_mmio_write(d, off, 4, v);
+	bus_write(&bus, SLOT + off, 4, v);
+}
+
+static int fake_slot(struct board *b, uint64_t *base, struct irq_line *line, unsigned *irq)
+{
+	(void)b;
+	*base = SLOT;
+	*line = (struct irq_line){.fn = irq_fn_test};
+	*irq = 1;
+	return 0;
 }
 
 static int rng_end_to_end(void)
 {
 	struct evloop *loop;
-	struct vrng *rng;
+	struct device *rng;
+	struct board b = {.bus = &bus, .mem = &mem, .virtio_slot = fake_slot};
 	struct virtio_dev *d;
-	struct irq_line line = {.fn = irq_fn_test};
 	uint8_t zero[64] = {0};
 
 	CHECK(setup(false, false) == 0);
 	CHECK(evloop_create(&loop) == 0);
-	CHECK(vrng_create(&mem, loop, line, &rng) == 0);
-	d = vrng_virtio(rng);
-	CHECK_EQ(rd(d, 0x000), 0x74726976);
-	CHECK_EQ(rd(d, 0x004), 2);
-	CHECK_EQ(rd(d, 0x008), VIRTIO_ID_RNG);
-	wr(d, 0x070, 1);
-	wr(d, 0x070, 3);
-	wr(d, 0x024, 1);
-	CHECK_EQ(rd(d, 0x010) & 0, 0);
-	wr(d, 0x014, 1);
-	CHECK(rd(d, 0x010) & 1); /* VERSION_1 offered */
+	b.loop = loop;
+	memset(&bus, 0, sizeof(bus));
+	CHECK(vrng_create(&b, &rng) == 0);
+	CHECK_EQ(bus.n, 1);
+	d = bus.regions[0].opaque;
+	CHECK_EQ(rd(0x000), 0x74726976);
+	CHECK_EQ(rd(0x004), 2);
+	CHECK_EQ(rd(0x008), VIRTIO_ID_RNG);
+	wr(0x070, 1);
+	wr(0x070, 3);
+	wr(0x024, 1);
+	CHECK_EQ(rd(0x010) & 0, 0);
+	wr(0x014, 1);
+	CHECK(rd(0x010) & 1); /* VERSION_1 offered */
 	/* Without VERSION_1 accepted, FEATURES_OK does not stick. */
-	wr(d, 0x070, 3 | 8);
-	CHECK(!(rd(d, 0x070) & 8));
-	wr(d, 0x020, 1);
-	wr(d, 0x070, 3 | 8);
-	CHECK(rd(d, 0x070) & 8);
-	wr(d, 0x030, 0);
-	CHECK_EQ(rd(d, 0x034), 64);
-	wr(d, 0x038, QN);
-	wr(d, 0x080, (uint32_t)DESC);
-	wr(d, 0x084, (uint32_t)(DESC >> 32));
-	wr(d, 0x090, (uint32_t)AVAIL);
-	wr(d, 0x094, (uint32_t)(AVAIL >> 32));
-	wr(d, 0x0a0, (uint32_t)USED);
-	wr(d, 0x0a4, (uint32_t)(USED >> 32));
-	wr(d, 0x044, 1);
-	CHECK_EQ(rd(d, 0x044), 1);
-	wr(d, 0x070, 3 | 8 | 4);
+	wr(0x070, 3 | 8);
+	CHECK(!(rd(0x070) & 8));
+	wr(0x020, 1);
+	wr(0x070, 3 | 8);
+	CHECK(rd(0x070) & 8);
+	wr(0x030, 0);
+	CHECK_EQ(rd(0x034), 64);
+	wr(0x038, QN);
+	wr(0x080, (uint32_t)DESC);
+	wr(0x084, (uint32_t)(DESC >> 32));
+	wr(0x090, (uint32_t)AVAIL);
+	wr(0x094, (uint32_t)(AVAIL >> 32));
+	wr(0x0a0, (uint32_t)USED);
+	wr(0x0a4, (uint32_t)(USED >> 32));
+	wr(0x044, 1);
+	CHECK_EQ(rd(0x044), 1);
+	wr(0x070, 3 | 8 | 4);
 	desc(DESC, 0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
 	offer(0);
 	CHECK(evloop_start(loop, "test-io") == 0);
-	wr(d, 0x050, 0); /* QueueNotify: served on the loop thread */
+	wr(0x050, 0); /* QueueNotify: served on the loop thread */
 	for (int i = 0;
 	     i < 2000 &&
 	     (__atomic_load_n((uint32_t *)gmem_ptr(&mem, USED, 4), __ATOMIC_ACQUIRE) >> 16) != 1;
@@ -322,25 +341,51 @@ static int rng_end_to_end(void)
 	CHECK_EQ(get32(USED + 8), 64);
 	CHECK(memcmp(gmem_ptr(&mem, BUF, 64), zero, 64) != 0);
 	CHECK_EQ(irq_level, 1);
-	CHECK_EQ(rd(d, 0x060), VIRTIO_INT_USED);
-	wr(d, 0x064, VIRTIO_INT_USED);
+	CHECK_EQ(rd(0x060), VIRTIO_INT_USED);
+	wr(0x064, VIRTIO_INT_USED);
 	CHECK_EQ(irq_level, 0);
 	/* A chain pointing outside RAM: the device needs a reset, Lodge carries on. */
 	desc(DESC, 1, 0x1000, 64, VIRTQ_DESC_F_WRITE, 0);
 	offer(1);
 	d->ops->queue_notify(d, 0);
-	CHECK(rd(d, 0x070) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	CHECK_EQ(rd(d, 0x060), VIRTIO_INT_CONFIG);
-	wr(d, 0x070, 0); /* reset */
-	CHECK_EQ(rd(d, 0x070), 0);
-	CHECK_EQ(rd(d, 0x044), 0);
+	CHECK(rd(0x070) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	CHECK_EQ(rd(0x060), VIRTIO_INT_CONFIG);
+	wr(0x070, 0); /* reset */
+	CHECK_EQ(rd(0x070), 0);
+	CHECK_EQ(rd(0x044), 0);
 	CHECK_EQ(irq_level, 0);
-	vrng_destroy(rng);
+	/* Config space is empty: reads give 0, and bad widths are ignored. */
+	CHECK_EQ(rd(0x100), 0);
+	rng->ops->destroy(rng);
 	evloop_destroy(loop);
 	return 0;
 }
 
+static int device_args(void)
+{
+	struct device_args a;
+	char err[128];
+
+	CHECK(device_args_parse(&a, "disk.qcow2,format=qcow2,readonly=on,bogus=1", err,
+				sizeof(err)) == 0);
+	CHECK(!strcmp(device_args_get(&a, "", 0), "disk.qcow2"));
+	CHECK(!strcmp(device_args_get(&a, "format", 0), "qcow2"));
+	CHECK(!strcmp(device_args_get(&a, "readonly", 0), "on"));
+	CHECK(device_args_get(&a, "format", 1) == NULL);
+	CHECK_EQ(device_args_check_unused(&a, "virtio-blk", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bogus") != NULL);
+	device_args_fini(&a);
+	CHECK(device_args_parse(&a, "user,hostfwd=tcp::2222-:22,hostfwd=udp::53-:53", err,
+				sizeof(err)) == 0);
+	CHECK(!strcmp(device_args_get(&a, "hostfwd", 1), "udp::53-:53"));
+	device_args_fini(&a);
+	CHECK(device_args_parse(&a, "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", err, sizeof(err)) ==
+	      -EINVAL);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"device_args", device_args},
 	{"simple_chain", simple_chain},
 	{"rejects_hostile_chains", rejects_hostile_chains},
 	{"indirect_tables", indirect_tables},

@@ -1,19 +1,27 @@
-/* virtio-rng (see rng.h). Requests are served at once on the I/O thread. */
+/*
+ * virtio-rng (virtio 1.2, 5.4): one request queue whose writable buffers are filled with
+ * random bytes from the host's getrandom(2), at once on the I/O thread. Present on every
+ * Linux machine (device type "virtio-rng").
+ */
 #include "devices/virtio/rng.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <sys/random.h>
 
 #include "core/alloc.h"
 #include "core/gmem.h"
+#include "core/sbuf.h"
 #include "core/util.h"
+#include "devices/device.h"
 #include "devices/virtio/virtio.h"
 
 #define RNG_QUEUE_SIZE 64
 #define RNG_MAX_IOV    16
-#define RNG_MAX_BYTES  65536 /* per request: a guest cannot make one call block long */
+#define RNG_MAX_BYTES  65536 /* per request: a guest cannot make one request take long */
 
 struct vrng {
+	struct device dev;
 	struct virtio_dev vdev;
 	struct iovec iov[RNG_MAX_IOV];
 };
@@ -68,44 +76,91 @@ static void rng_queue_notify(struct virtio_dev *d, unsigned qi)
 		virtio_dev_notify_used(d, qi);
 }
 
-static void rng_reset(struct virtio_dev *d)
+static void rng_vreset(struct virtio_dev *d)
 {
 	(void)d; /* nothing in flight: requests complete inside queue_notify */
 }
 
-static const struct virtio_dev_ops rng_ops = {
+static const struct virtio_dev_ops rng_vops = {
 	.device_id = VIRTIO_ID_RNG,
 	.config_read = rng_config_read,
 	.queue_notify = rng_queue_notify,
-	.reset = rng_reset,
+	.reset = rng_vreset,
 };
 
-int vrng_create(struct gmem *mem, struct evloop *loop, struct irq_line irq, struct vrng **out)
+static struct vrng *to_rng(struct device *dev)
+{
+	return container_of(dev, struct vrng, dev);
+}
+
+static void rng_reset(struct device *dev)
+{
+	virtio_dev_reset(&to_rng(dev)->vdev);
+}
+
+static int rng_save(struct device *dev, struct sbuf *out)
+{
+	return virtio_dev_save(&to_rng(dev)->vdev, out);
+}
+
+static int rng_load(struct device *dev, struct sreader *in)
+{
+	return virtio_dev_load(&to_rng(dev)->vdev, in);
+}
+
+static int rng_fdt(struct device *dev, void *fdt, const struct board *b)
+{
+	return virtio_dev_fdt(&to_rng(dev)->vdev, fdt, b);
+}
+
+static void rng_destroy(struct device *dev)
+{
+	struct vrng *rng = to_rng(dev);
+
+	virtio_dev_fini(&rng->vdev);
+	core_free(rng);
+}
+
+static const struct device_ops rng_ops = {
+	.reset = rng_reset,
+	.save = rng_save,
+	.load = rng_load,
+	.fdt = rng_fdt,
+	.destroy = rng_destroy,
+};
+
+int vrng_create(struct board *b, struct device **out)
 {
 	struct vrng *rng = core_calloc(1, sizeof(*rng));
 	int r;
 
 	if (!rng)
 		return -ENOMEM;
-	r = virtio_dev_init(&rng->vdev, &rng_ops, "virtio-rng", mem, loop, irq, 0, 1,
-			    RNG_QUEUE_SIZE, 0);
+	r = virtio_dev_init(&rng->vdev, &rng_vops, "virtio-rng", b, 0, 1, RNG_QUEUE_SIZE, 0);
 	if (r < 0) {
 		core_free(rng);
 		return r;
 	}
-	*out = rng;
+	rng->dev.ops = &rng_ops;
+	snprintf(rng->dev.name, sizeof(rng->dev.name), "virtio-rng");
+	*out = &rng->dev;
 	return 0;
 }
 
-void vrng_destroy(struct vrng *rng)
+static int rng_type_create(struct board *b, const char *args, struct device **out, char *err,
+			   size_t errlen)
 {
-	if (!rng)
-		return;
-	virtio_dev_fini(&rng->vdev);
-	core_free(rng);
+	(void)args;
+	(void)err;
+	(void)errlen;
+	return vrng_create(b, out);
 }
 
-struct virtio_dev *vrng_virtio(struct vrng *rng)
-{
-	return &rng->vdev;
-}
+static const struct device_type rng_type = {
+	.name = "virtio-rng",
+	.help = "entropy source (always present)",
+	.order = 50,
+	.always = true,
+	.create = rng_type_create,
+};
+DEVICE_TYPE(rng_type)

@@ -5,16 +5,11 @@
 #ifndef LODGE_DEVICES_VIRTIO_RNG_H
 #define LODGE_DEVICES_VIRTIO_RNG_H
 
-#include "core/irq.h"
+struct board;
+struct device;
 
-struct evloop;
-struct gmem;
-struct vrng;
-struct virtio_dev;
-
-int vrng_create(struct gmem *mem, struct evloop *loop, struct irq_line irq, struct vrng **out)
-	__attribute__((warn_unused_result));
-void vrng_destroy(struct vrng *r);
-struct virtio_dev *vrng_virtio(struct vrng *r);
+/* Adds a virtio-rng to board `b` (the device type "virtio-rng" does this on every Linux
+ * machine). Returns 0, -ENOSPC (no virtio slot left), -ENOMEM. */
+int vrng_create(struct board *b, struct device **out) __attribute__((warn_unused_result));
 
 #endif

@@ -10,10 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libfdt.h>
+
+#include "core/bus.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
 #include "core/log.h"
 #include "core/sbuf.h"
+#include "devices/device.h"
 
 /* Register offsets (4.2.2.1). */
 enum {
@@ -76,9 +80,10 @@ static void notify_fn(void *opaque)
 }
 
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
-		    struct gmem *mem, struct evloop *loop, struct irq_line irq, uint64_t features,
-		    unsigned nqueues, uint32_t queue_max, uint32_t config_size)
+		    struct board *b, uint64_t features, unsigned nqueues, uint32_t queue_max,
+		    uint32_t config_size)
 {
+	struct bus_region region;
 	int r;
 
 	if (!nqueues || nqueues > VIRTIO_MAX_QUEUES || !queue_max || queue_max > VIRTQ_MAX_SIZE ||
@@ -87,9 +92,20 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, cons
 	memset(d, 0, sizeof(*d));
 	d->ops = ops;
 	snprintf(d->name, sizeof(d->name), "%s", name);
-	d->mem = mem;
-	d->loop = loop;
-	d->irq = irq;
+	d->mem = b->mem;
+	d->loop = b->loop;
+	r = b->virtio_slot(b, &d->base, &d->irq, &d->irq_num);
+	if (r < 0)
+		return r;
+	region = (struct bus_region){.base = d->base,
+				     .size = VIRTIO_MMIO_SIZE,
+				     .name = d->name,
+				     .opaque = d,
+				     .read = virtio_mmio_read,
+				     .write = virtio_mmio_write};
+	r = bus_add(b->bus, &region);
+	if (r < 0)
+		return r;
 	d->host_features = features | (1ull << VIRTIO_F_VERSION_1) |
 			   (1ull << VIRTIO_F_INDIRECT_DESC) | (1ull << VIRTIO_F_EVENT_IDX);
 	d->nqueues = nqueues;
@@ -97,7 +113,7 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, cons
 	d->config_size = config_size;
 	for (unsigned q = 0; q < nqueues; q++)
 		virtq_reset(&d->vq[q], queue_max);
-	r = evloop_notifier_add(loop, notify_fn, d, &d->notifier);
+	r = evloop_notifier_add(d->loop, notify_fn, d, &d->notifier);
 	if (r < 0)
 		return r;
 	pthread_mutex_init(&d->lock, NULL);
@@ -109,6 +125,22 @@ void virtio_dev_fini(struct virtio_dev *d)
 	evloop_notifier_del(d->notifier);
 	d->notifier = NULL;
 	pthread_mutex_destroy(&d->lock);
+}
+
+int virtio_dev_fdt(const struct virtio_dev *d, void *fdt, const struct board *b)
+{
+	char name[40];
+	fdt64_t reg[2] = {cpu_to_fdt64(d->base), cpu_to_fdt64(VIRTIO_MMIO_SIZE)};
+	int r;
+
+	snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)d->base);
+	r = fdt_begin_node(fdt, name);
+	r = r ?: fdt_property_string(fdt, "compatible", "virtio,mmio");
+	r = r ?: fdt_property(fdt, "reg", reg, sizeof(reg));
+	r = r ?: fdt_property_u32(fdt, "interrupts", d->irq_num);
+	r = r ?: fdt_property_u32(fdt, "interrupt-parent", b->plic_phandle);
+	r = r ?: fdt_property(fdt, "dma-coherent", NULL, 0);
+	return r ?: fdt_end_node(fdt);
 }
 
 bool virtio_dev_running(const struct virtio_dev *d)
@@ -169,6 +201,13 @@ static void reset(struct virtio_dev *d)
 	__atomic_store_n(&d->notify_pending, 0, __ATOMIC_RELEASE);
 	d->broken_logged = false;
 	set_irq_line(d);
+}
+
+void virtio_dev_reset(struct virtio_dev *d)
+{
+	pthread_mutex_lock(&d->lock);
+	reset(d);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void write_status(struct virtio_dev *d, uint32_t val)

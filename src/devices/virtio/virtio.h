@@ -21,6 +21,7 @@
 #include "core/irq.h"
 #include "devices/virtio/virtq.h"
 
+struct board;
 struct evloop;
 struct evloop_notifier;
 struct gmem;
@@ -85,6 +86,8 @@ struct virtio_dev {
 	struct gmem *mem;
 	struct evloop *loop;
 	struct irq_line irq;
+	uint64_t base;	  /* MMIO window */
+	unsigned irq_num; /* PLIC source */
 	pthread_mutex_t lock;
 
 	uint64_t host_features;	  /* offered */
@@ -103,18 +106,26 @@ struct virtio_dev {
 	bool broken_logged;
 };
 
-/* Initialises the transport part of a device. `features` are the device-type feature
- * bits (VERSION_1, INDIRECT_DESC and EVENT_IDX are added). Call on the main thread
- * before harts run. Returns 0, -EINVAL (bad queue counts), -ENOMEM. */
+/* Initialises the transport part of a device on board `b`: takes a virtio-mmio slot and
+ * its interrupt, and maps the register window on the bus. `features` are the device-type
+ * feature bits (VERSION_1, INDIRECT_DESC and EVENT_IDX are added). Call on the main
+ * thread before harts run. Returns 0, -EINVAL (bad queue counts), -ENOSPC (no slot
+ * left), -ENOMEM. */
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
-		    struct gmem *mem, struct evloop *loop, struct irq_line irq, uint64_t features,
-		    unsigned nqueues, uint32_t queue_max, uint32_t config_size)
-	__attribute__((warn_unused_result));
+		    struct board *b, uint64_t features, unsigned nqueues, uint32_t queue_max,
+		    uint32_t config_size) __attribute__((warn_unused_result));
 void virtio_dev_fini(struct virtio_dev *d);
+
+/* The device-tree node of the device's slot ("virtio,mmio", reg, interrupts): for
+ * device_ops.fdt. */
+int virtio_dev_fdt(const struct virtio_dev *d, void *fdt, const struct board *b);
 
 /* Bus callbacks for the device's 0x1000-byte MMIO window (hart threads). */
 int virtio_mmio_read(void *opaque, uint64_t off, unsigned size, uint64_t *out);
 int virtio_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t val);
+
+/* Machine reset (takes the lock): as if the driver wrote status 0. */
+void virtio_dev_reset(struct virtio_dev *d);
 
 /* Lock held: true when the driver finished set-up and the device is not broken. */
 bool virtio_dev_running(const struct virtio_dev *d);

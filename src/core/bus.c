@@ -1,5 +1,5 @@
 /* MMIO dispatch: binary search over regions kept sorted by base address. */
-#include "machine/bus.h"
+#include "core/bus.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
  * the bus (harts reach it directly through their TLBs). Regions are added before harts
  * start and never removed while they run, so lookups take no lock.
  */
-#ifndef LODGE_MACHINE_BUS_H
-#define LODGE_MACHINE_BUS_H
+#ifndef LODGE_CORE_BUS_H
+#define LODGE_CORE_BUS_H
 
 #include <stdint.h>
 

@@ -1,0 +1,123 @@
+/*
+ * Device-type registry and the key=value argument parser devices share (see device.h).
+ * The registry is written only by constructors, before main, and read-only afterwards.
+ */
+#include "devices/device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+#define MAX_TYPES 32
+
+static const struct device_type *types[MAX_TYPES];
+static unsigned ntypes;
+static bool sorted;
+
+void device_type_register(const struct device_type *t)
+{
+	if (ntypes < MAX_TYPES)
+		types[ntypes++] = t;
+	sorted = false;
+}
+
+static int cmp_type(const void *a, const void *b)
+{
+	const struct device_type *x = *(const struct device_type *const *)a;
+	const struct device_type *y = *(const struct device_type *const *)b;
+
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+const struct device_type *const *device_types(unsigned *n)
+{
+	if (!sorted) {
+		qsort(types, ntypes, sizeof(types[0]), cmp_type);
+		sorted = true;
+	}
+	*n = ntypes;
+	return types;
+}
+
+const struct device_type *device_type_find_option(const char *option)
+{
+	for (unsigned i = 0; i < ntypes; i++)
+		if (types[i]->option && !strcmp(types[i]->option, option))
+			return types[i];
+	return NULL;
+}
+
+int device_args_parse(struct device_args *a, const char *args, char *err, size_t errlen)
+{
+	char *p;
+
+	memset(a, 0, sizeof(*a));
+	if (!args || !*args)
+		return 0;
+	a->buf = core_alloc(strlen(args) + 1);
+	if (!a->buf)
+		return -ENOMEM;
+	strcpy(a->buf, args);
+	for (p = a->buf; p;) {
+		char *item = p, *eq;
+		p = strchr(p, ',');
+		if (p)
+			*p++ = 0;
+		if (a->n == sizeof(a->kv) / sizeof(a->kv[0])) {
+			snprintf(err, errlen, "too many options in '%s' (at most 16)", args);
+			device_args_fini(a);
+			return -EINVAL;
+		}
+		eq = strchr(item, '=');
+		if (eq) {
+			*eq = 0;
+			a->kv[a->n].key = item;
+			a->kv[a->n].val = eq + 1;
+		} else {
+			/* A bare word: the leading value ("PATH"), or a flag such as "user". */
+			a->kv[a->n].key = "";
+			a->kv[a->n].val = item;
+		}
+		a->n++;
+	}
+	return 0;
+}
+
+void device_args_fini(struct device_args *a)
+{
+	core_free(a->buf);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *device_args_get(struct device_args *a, const char *key, unsigned nth)
+{
+	for (unsigned i = 0; i < a->n; i++) {
+		if (strcmp(a->kv[i].key, key))
+			continue;
+		if (nth-- == 0) {
+			a->kv[i].used = true;
+			return a->kv[i].val;
+		}
+	}
+	return NULL;
+}
+
+int device_args_check_unused(const struct device_args *a, const char *devname, char *err,
+			     size_t errlen)
+{
+	for (unsigned i = 0; i < a->n; i++) {
+		if (a->kv[i].used)
+			continue;
+		if (*a->kv[i].key)
+			snprintf(err, errlen, "%s: unknown option '%s'", devname, a->kv[i].key);
+		else
+			snprintf(err, errlen, "%s: unexpected '%s'", devname, a->kv[i].val);
+		return -EINVAL;
+	}
+	return 0;
+}

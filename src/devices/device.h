@@ -1,0 +1,137 @@
+/*
+ * The device model: every device of a machine (interrupt controllers, UART, RTC, the
+ * finisher, virtio devices) is a struct device with one operations table (reset, save and
+ * load of its whole state, destroy, its device-tree node), and every device type
+ * registers itself in a table the board reads (kvmtool's init levels): the board asks each
+ * type to create its instances from the machine's configuration, so no central list names
+ * them.
+ *
+ * Devices see the machine only through struct board (below): the MMIO bus, guest RAM,
+ * the I/O event loop, interrupt lines, the console, and a way to stop the machine. They
+ * never include machine/ or cpu/.
+ *
+ * Saved state is a host-independent byte string (core/sbuf.h): fixed-width little-endian
+ * fields, no host pointers, a version number first so that old snapshots are recognised.
+ */
+#ifndef LODGE_DEVICES_DEVICE_H
+#define LODGE_DEVICES_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/irq.h"
+
+struct board;
+struct bus;
+struct console;
+struct device;
+struct evloop;
+struct gmem;
+struct sbuf;
+struct sreader;
+
+struct device_ops {
+	/* Machine reset (a reboot): back to the power-on state. Harts are stopped. */
+	void (*reset)(struct device *dev);
+	/* Appends the device's whole state / restores it (the machine is paused; for
+	 * virtio devices, no request is in flight: see quiesce). Return 0 or -errno;
+	 * load returns -EINVAL for a record it does not understand. */
+	int (*save)(struct device *dev, struct sbuf *out);
+	int (*load)(struct device *dev, struct sreader *in);
+	/* Optional: stop starting host I/O and wait for what is in flight to complete
+	 * (before a snapshot); resume undoes it. Called on the main thread. */
+	void (*quiesce)(struct device *dev);
+	void (*resume)(struct device *dev);
+	/* Optional: adds the device's node(s) under /soc with libfdt's sequential-write
+	 * API. Returns 0 or a negative libfdt error. */
+	int (*fdt)(struct device *dev, void *fdt, const struct board *b);
+	/* Frees everything create() made. */
+	void (*destroy)(struct device *dev);
+};
+
+/* Embedded in each device's own struct (container_of gets back to it). */
+struct device {
+	const struct device_ops *ops;
+	char name[32];	     /* instance name for logs and snapshots: "uart0", "virtio-blk1" */
+	struct device *next; /* the board's list, in creation order */
+};
+
+/* What a device may ask of the machine it is added to. Filled by the board. */
+struct board {
+	struct bus *bus;
+	struct gmem *mem;
+	struct evloop *loop; /* the machine's I/O thread */
+	struct console *console;
+	unsigned nharts;
+	uint32_t plic_phandle;	    /* for interrupt-parent in device-tree nodes */
+	uint32_t cpu_intc_phandle0; /* hart h's interrupt controller: + h */
+	/* Reserves a 0x1000-byte virtio-mmio slot and its interrupt: the slot's base and a
+	 * line to its PLIC source (number in *irq_out). -ENOSPC when none is left. */
+	int (*virtio_slot)(struct board *b, uint64_t *base_out, struct irq_line *line_out,
+			   unsigned *irq_out);
+	/* A line to PLIC source `n` (fixed devices such as the UART). */
+	struct irq_line (*plic_line)(struct board *b, unsigned n);
+	/* A line to hart h's local interrupt `irq` (IRQ_MSI, IRQ_MTI, IRQ_MEI, IRQ_SEI). */
+	struct irq_line (*hart_line)(struct board *b, unsigned hart, unsigned irq);
+	/* Sets hart h's machine timer comparator (CLINT mtimecmp): the hart raises MTIP itself
+	 * when its time reaches it, so no host timer is needed. Any thread. */
+	void (*hart_set_timecmp)(struct board *b, unsigned hart, uint64_t cmp);
+	/* The machine's time base (CLINT mtime, 10 MHz). Any thread. */
+	uint64_t (*time)(struct board *b);
+	/* Stops the machine: poweroff with status `code`, or reboot (finisher, SRST). */
+	void (*power)(struct board *b, bool reboot, int code);
+	void *opaque; /* the board's own */
+};
+
+/* How a device type is configured: from an option (`--disk ARGS`, once per use) or always
+ * present. `create` parses `args` (NULL for always-present devices), adds the device's
+ * bus regions, and returns it; on a configuration error it fills `err` with one line that
+ * says what is wrong with which argument and returns -EINVAL (or -errno of a failed host
+ * call such as opening a file). */
+struct device_type {
+	const char *name;   /* "virtio-blk" */
+	const char *option; /* command-line option without dashes ("disk"), NULL if none */
+	const char *usage;  /* "PATH[,format=raw|qcow2][,readonly=on]" for --help */
+	const char *help;   /* one line for --help */
+	int order;	    /* creation order: lower first (interrupt controllers before users) */
+	bool always;	    /* created once with args = NULL on every machine */
+	bool bare;	    /* also created for --bare machines */
+	int (*create)(struct board *b, const char *args, struct device **out, char *err,
+		      size_t errlen);
+};
+
+/* Registers a device type (from a constructor, before main). */
+void device_type_register(const struct device_type *t);
+
+/* The registered types, in `order`, then name order. */
+const struct device_type *const *device_types(unsigned *n);
+const struct device_type *device_type_find_option(const char *option);
+
+#define DEVICE_TYPE(var)                                                                           \
+	static void __attribute__((constructor)) device_type_register_##var(void)                  \
+	{                                                                                          \
+		device_type_register(&var);                                                        \
+	}
+
+/* key=value lists as devices take them: "path,format=qcow2,readonly=on". The first item
+ * may be a bare value (returned for key ""). */
+struct device_args {
+	char *buf;
+	unsigned n;
+	struct {
+		const char *key, *val;
+		bool used;
+	} kv[16];
+};
+
+/* Parses `args` (NULL = empty). -EINVAL with `err` filled for more than 16 items. */
+int device_args_parse(struct device_args *a, const char *args, char *err, size_t errlen);
+void device_args_fini(struct device_args *a);
+/* The value of `key` (marks it used), or NULL. Keys may repeat: `nth` counts them. */
+const char *device_args_get(struct device_args *a, const char *key, unsigned nth);
+/* After a device took its keys: -EINVAL and `err` naming the first key nobody used. */
+int device_args_check_unused(const struct device_args *a, const char *devname, char *err,
+			     size_t errlen);
+
+#endif
