@@ -1,7 +1,7 @@
 /*
  * WASI preview1 host functions (wasi_snapshot_preview1, witx of the 2020 snapshot):
  * args/environ, clocks, random_get, fd_* on stdio, files and directories, path_* confined
- * below preopened directories (path.c), poll_oneoff (clocks and fd readiness), proc_exit,
+ * below preopened directories (path.c), poll_oneoff (poll.c), proc_exit,
  * sched_yield. Guest memory is reached only through wasm_memory_range() on the caller's
  * memory; every guest pointer and length is checked before use. Errors are WASI errno
  * values returned to the guest; nothing the guest passes can crash the host.
@@ -11,6 +11,7 @@
 #include "wasm/wasi/wasi.h"
 
 #include "core/alloc.h"
+#include "wasm/wasi/host.h"
 #include "wasm/wasi/path.h"
 
 #include <dirent.h>
@@ -27,78 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FDS	     1024
-#define PATH_MAX_LEN 4096
-#define RIGHTS_ALL   0x1fffffffull
+/* ----- errno ----- */
 
-enum {
-	E_SUCCESS = 0,
-	E_2BIG = 1,
-	E_ACCES = 2,
-	E_AGAIN = 6,
-	E_BADF = 8,
-	E_BUSY = 10,
-	E_EXIST = 20,
-	E_FAULT = 21,
-	E_FBIG = 22,
-	E_ILSEQ = 25,
-	E_INTR = 27,
-	E_INVAL = 28,
-	E_IO = 29,
-	E_ISDIR = 31,
-	E_LOOP = 32,
-	E_MFILE = 33,
-	E_MLINK = 34,
-	E_NAMETOOLONG = 37,
-	E_NFILE = 41,
-	E_NOENT = 44,
-	E_NOMEM = 48,
-	E_NOSPC = 51,
-	E_NOSYS = 52,
-	E_NOTDIR = 54,
-	E_NOTEMPTY = 55,
-	E_NOTSUP = 58,
-	E_NOTTY = 59,
-	E_NXIO = 60,
-	E_OVERFLOW = 61,
-	E_PERM = 63,
-	E_PIPE = 64,
-	E_RANGE = 68,
-	E_ROFS = 69,
-	E_SPIPE = 70,
-	E_TXTBSY = 74,
-	E_XDEV = 75,
-	E_NOTCAPABLE = 76,
-};
-
-enum { FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_DGRAM, FT_STREAM, FT_SYMLINK };
-
-struct wasi_fd {
-	int host; /* -1: free slot */
-	bool own; /* close on destroy */
-	uint8_t type;
-	uint16_t flags; /* fdflags */
-	char *preopen;	/* guest name, for preopened directories */
-	DIR *dir;	/* readdir state for directories */
-};
-
-struct wasi {
-	struct wasm_store *store;
-	char **argv, **env;
-	int argc, nenv;
-	struct wasi_fd fds[MAX_FDS];
-	int nfds; /* slots in use are below nfds */
-};
-
-struct call {
-	struct wasi *w;
-	struct wasm_memory *mem;
-	uint64_t *a;
-};
-
-/* ----- errno, memory ----- */
-
-static uint32_t werr(int e)
+uint32_t wasi_errno(int e)
 {
 	switch (e < 0 ? -e : e) {
 	case 0:
@@ -176,41 +108,6 @@ static uint32_t werr(int e)
 	default:
 		return E_IO;
 	}
-}
-
-static uint8_t *gmem(struct call *c, uint64_t addr, uint64_t len)
-{
-	return c->mem ? wasm_memory_range(c->mem, addr, len) : NULL;
-}
-
-static uint32_t arg32(struct call *c, int i)
-{
-	return (uint32_t)c->a[i];
-}
-
-static bool put32(struct call *c, uint32_t addr, uint32_t v)
-{
-	uint8_t *p = gmem(c, addr, 4);
-
-	if (p)
-		memcpy(p, &v, 4);
-	return p != NULL;
-}
-
-static bool put64(struct call *c, uint32_t addr, uint64_t v)
-{
-	uint8_t *p = gmem(c, addr, 8);
-
-	if (p)
-		memcpy(p, &v, 8);
-	return p != NULL;
-}
-
-static struct wasi_fd *getfd(struct wasi *w, uint32_t fd)
-{
-	if (fd >= (uint32_t)w->nfds || w->fds[fd].host < 0)
-		return NULL;
-	return &w->fds[fd];
 }
 
 /* Copies the guest path [addr, addr+len) into buf (NUL-terminated). */
@@ -328,7 +225,7 @@ static uint32_t environ_sizes_get(struct call *c)
 
 /* ----- clocks, random, sched ----- */
 
-static int clock_id(uint32_t id, clockid_t *out)
+int wasi_clock_id(uint32_t id, clockid_t *out)
 {
 	static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
 					CLOCK_THREAD_CPUTIME_ID};
@@ -344,26 +241,18 @@ static uint32_t clock_res_get(struct call *c)
 	struct timespec ts;
 	clockid_t id;
 
-	if (clock_id(arg32(c, 0), &id) || clock_getres(id, &ts))
+	if (wasi_clock_id(arg32(c, 0), &id) || clock_getres(id, &ts))
 		return E_INVAL;
 	return put64(c, arg32(c, 1), (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)
 		       ? E_SUCCESS
 		       : E_FAULT;
 }
 
-static uint64_t now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint32_t clock_time_get(struct call *c)
 {
 	clockid_t id;
 
-	if (clock_id(arg32(c, 0), &id))
+	if (wasi_clock_id(arg32(c, 0), &id))
 		return E_INVAL;
 	return put64(c, arg32(c, 2), now_ns(id)) ? E_SUCCESS : E_FAULT;
 }
@@ -443,7 +332,7 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 		n = write ? writev(f->host, iov, cnt) : readv(f->host, iov, cnt);
 	}
 	if (n < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_FAULT;
 }
 
@@ -482,7 +371,7 @@ static uint32_t fd_seek(struct call *c)
 		return E_ISDIR;
 	r = lseek(f->host, (off_t)c->a[1], whence[wh]);
 	if (r < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	return put64(c, arg32(c, 3), (uint64_t)r) ? E_SUCCESS : E_FAULT;
 }
 
@@ -495,7 +384,7 @@ static uint32_t fd_tell(struct call *c)
 		return E_BADF;
 	r = lseek(f->host, 0, SEEK_CUR);
 	if (r < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	return put64(c, arg32(c, 1), (uint64_t)r) ? E_SUCCESS : E_FAULT;
 }
 
@@ -515,7 +404,7 @@ static uint32_t fd_sync(struct call *c)
 
 	if (!f)
 		return E_BADF;
-	return fsync(f->host) ? werr(errno) : E_SUCCESS;
+	return fsync(f->host) ? wasi_errno(errno) : E_SUCCESS;
 }
 
 static uint32_t fd_advise(struct call *c)
@@ -531,7 +420,7 @@ static uint32_t fd_allocate(struct call *c)
 	if (!f)
 		return E_BADF;
 	r = posix_fallocate(f->host, (off_t)c->a[1], (off_t)c->a[2]);
-	return r ? werr(r) : E_SUCCESS;
+	return r ? wasi_errno(r) : E_SUCCESS;
 }
 
 static uint32_t fd_fdstat_get(struct call *c)
@@ -562,11 +451,11 @@ static uint32_t fd_fdstat_set_flags(struct call *c)
 		return E_BADF;
 	hf = fcntl(f->host, F_GETFL);
 	if (hf < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	hf = (hf & ~(O_APPEND | O_NONBLOCK)) | ((fl & 1) ? O_APPEND : 0) |
 	     ((fl & 4) ? O_NONBLOCK : 0);
 	if (fcntl(f->host, F_SETFL, hf))
-		return werr(errno);
+		return wasi_errno(errno);
 	f->flags = (uint16_t)fl;
 	return E_SUCCESS;
 }
@@ -604,7 +493,7 @@ static uint32_t fd_filestat_get(struct call *c)
 	if (!f)
 		return E_BADF;
 	if (fstat(f->host, &st))
-		return werr(errno);
+		return wasi_errno(errno);
 	return put_filestat(c, arg32(c, 1), &st);
 }
 
@@ -614,7 +503,7 @@ static uint32_t fd_filestat_set_size(struct call *c)
 
 	if (!f)
 		return E_BADF;
-	return ftruncate(f->host, (off_t)c->a[1]) ? werr(errno) : E_SUCCESS;
+	return ftruncate(f->host, (off_t)c->a[1]) ? wasi_errno(errno) : E_SUCCESS;
 }
 
 /* WASI fstflags -> utimensat times. */
@@ -646,7 +535,7 @@ static uint32_t fd_filestat_set_times(struct call *c)
 		return E_BADF;
 	if (make_times(c->a[1], c->a[2], arg32(c, 3), ts))
 		return E_INVAL;
-	return futimens(f->host, ts) ? werr(errno) : E_SUCCESS;
+	return futimens(f->host, ts) ? wasi_errno(errno) : E_SUCCESS;
 }
 
 static uint32_t fd_prestat_get(struct call *c)
@@ -715,11 +604,11 @@ static uint32_t fd_readdir(struct call *c)
 	if (!f->dir) {
 		int d = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d < 0)
-			return werr(errno);
+			return wasi_errno(errno);
 		f->dir = fdopendir(d);
 		if (!f->dir) {
 			close(d);
-			return werr(errno);
+			return wasi_errno(errno);
 		}
 	}
 	rewinddir(f->dir);
@@ -775,11 +664,11 @@ static uint32_t with_parent(int dirfd, const char *path, int (*op)(int, const ch
 	int parent, rc = wasi_path_parent(dirfd, path, &parent, base, sizeof(base));
 
 	if (rc)
-		return werr(rc);
+		return wasi_errno(rc);
 	rc = op(parent < 0 ? dirfd : parent, base, arg);
 	if (parent >= 0)
 		close(parent);
-	return rc ? werr(rc) : E_SUCCESS;
+	return rc ? wasi_errno(rc) : E_SUCCESS;
 }
 
 static int op_mkdir(int d, const char *name, void *arg)
@@ -885,8 +774,8 @@ static uint32_t path_filestat_get(struct call *c)
 	if (arg32(c, 1) & 1) { /* follow symlinks: open (confined) and fstat */
 		int fd = wasi_path_open(d, path, O_PATH, 0);
 		if (fd < 0)
-			return werr(fd);
-		e = fstat(fd, &st) ? werr(errno) : E_SUCCESS;
+			return wasi_errno(fd);
+		e = fstat(fd, &st) ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 	} else {
 		e = with_parent(d, path, op_lstat, &st);
@@ -908,8 +797,8 @@ static uint32_t path_filestat_set_times(struct call *c)
 	if (arg32(c, 1) & 1) {
 		int fd = wasi_path_open(d, path, O_RDONLY, 0);
 		if (fd < 0)
-			return werr(fd);
-		e = futimens(fd, a.ts) ? werr(errno) : E_SUCCESS;
+			return wasi_errno(fd);
+		e = futimens(fd, a.ts) ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 		return e;
 	}
@@ -961,12 +850,12 @@ static uint32_t two_paths(struct call *c, int fd1, int p1, int l1, int fd2, int 
 		return e;
 	rc = wasi_path_parent(da, a, &pa, ba, sizeof(ba));
 	if (rc)
-		return werr(rc);
+		return wasi_errno(rc);
 	rc = wasi_path_parent(db, b, &pb, bb, sizeof(bb));
 	if (rc) {
 		if (pa >= 0)
 			close(pa);
-		return werr(rc);
+		return wasi_errno(rc);
 	}
 	if (rename)
 		rc = renameat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb) ? -errno : 0;
@@ -976,7 +865,7 @@ static uint32_t two_paths(struct call *c, int fd1, int p1, int l1, int fd2, int 
 		close(pa);
 	if (pb >= 0)
 		close(pb);
-	return werr(rc);
+	return wasi_errno(rc);
 }
 
 static uint32_t path_link(struct call *c)
@@ -1017,11 +906,11 @@ static uint32_t path_open(struct call *c)
 		flags |= O_EXCL;
 	if (oflags & 8)
 		flags |= O_TRUNC;
-	if (fdflags & 1)
+	if (fdflags & FDFLAG_APPEND)
 		flags |= O_APPEND;
-	if (fdflags & 4)
+	if (fdflags & FDFLAG_NONBLOCK)
 		flags |= O_NONBLOCK;
-	if (fdflags & (2 | 8 | 16))
+	if (fdflags & (FDFLAG_DSYNC | FDFLAG_RSYNC | FDFLAG_SYNC))
 		flags |= O_SYNC;
 	if (!(dirflags & 1))
 		flags |= O_NOFOLLOW;
@@ -1031,11 +920,11 @@ static uint32_t path_open(struct call *c)
 	if (fd == -EISDIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & (O_CREAT | O_TRUNC)))
 		fd = wasi_path_open(d, path, (flags & ~O_ACCMODE) | O_RDONLY, 0666);
 	if (fd < 0)
-		return werr(fd == -ELOOP && (flags & O_NOFOLLOW) ? -ELOOP : fd);
+		return wasi_errno(fd == -ELOOP && (flags & O_NOFOLLOW) ? -ELOOP : fd);
 	if (fstat(fd, &st)) {
 		rc = errno;
 		close(fd);
-		return werr(rc);
+		return wasi_errno(rc);
 	}
 	if (alloc_fd(w, fd, filetype(st.st_mode), &nfd)) {
 		close(fd);
@@ -1047,104 +936,6 @@ static uint32_t path_open(struct call *c)
 		return E_FAULT;
 	}
 	return E_SUCCESS;
-}
-
-/* ----- poll_oneoff ----- */
-
-static uint32_t poll_oneoff(struct call *c)
-{
-	uint32_t in = arg32(c, 0), out = arg32(c, 1), n = arg32(c, 2), nev = 0;
-	const uint8_t *subs;
-	uint8_t *evs;
-	struct pollfd pfd[64];
-	uint32_t pidx[64];
-	int np = 0;
-	int64_t wait_ns = -1;
-	uint64_t now = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
-
-	if (n == 0)
-		return E_INVAL;
-	subs = gmem(c, in, (uint64_t)n * 48);
-	evs = gmem(c, out, (uint64_t)n * 32);
-	if (!subs || !evs)
-		return E_FAULT;
-	/* first pass: fds to poll and the earliest clock deadline */
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *s = subs + 48 * i;
-		if (s[8] == 0) {
-			uint32_t id;
-			uint64_t t;
-			uint16_t fl;
-			int64_t left;
-			memcpy(&id, s + 16, 4);
-			memcpy(&t, s + 24, 8);
-			memcpy(&fl, s + 40, 2);
-			left = (fl & 1) ? (int64_t)(t - (id == 0 ? real : now)) : (int64_t)t;
-			if (left < 0)
-				left = 0;
-			if (wait_ns < 0 || left < wait_ns)
-				wait_ns = left;
-		} else if (s[8] <= 2 && np < 64) {
-			uint32_t fd;
-			struct wasi_fd *f;
-			memcpy(&fd, s + 16, 4);
-			f = getfd(c->w, fd);
-			pfd[np].fd = f ? f->host : -1;
-			pfd[np].events = s[8] == 1 ? POLLIN : POLLOUT;
-			pfd[np].revents = 0;
-			pidx[np++] = i;
-		}
-	}
-	if (np) {
-		int r = poll(pfd, (nfds_t)np,
-			     wait_ns < 0 ? -1 : (int)((uint64_t)wait_ns / 1000000u));
-		if (r < 0 && errno != EINTR)
-			return werr(errno);
-	} else if (wait_ns > 0) {
-		struct timespec ts = {(time_t)(wait_ns / 1000000000), (long)(wait_ns % 1000000000)};
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-	}
-	now = now_ns(CLOCK_MONOTONIC);
-	real = now_ns(CLOCK_REALTIME);
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *s = subs + 48 * i;
-		uint8_t *ev = evs + 32 * nev;
-		uint16_t err = 0;
-		bool ready = false;
-		if (s[8] == 0) {
-			uint32_t id;
-			uint64_t t, start;
-			uint16_t fl;
-			memcpy(&id, s + 16, 4);
-			memcpy(&t, s + 24, 8);
-			memcpy(&fl, s + 40, 2);
-			start = id == 0 ? real : now;
-			ready = (fl & 1) ? start >= t : wait_ns == (int64_t)t || np == 0;
-			if (id > 3) {
-				ready = true;
-				err = E_INVAL;
-			}
-		} else {
-			for (int k = 0; k < np; k++) {
-				if (pidx[k] != i)
-					continue;
-				ready = pfd[k].revents != 0;
-				if (pfd[k].fd < 0) {
-					ready = true;
-					err = E_BADF;
-				}
-			}
-		}
-		if (!ready)
-			continue;
-		memset(ev, 0, 32);
-		memcpy(ev, s, 8);
-		memcpy(ev + 8, &err, 2);
-		ev[10] = s[8];
-		nev++;
-	}
-	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_FAULT;
 }
 
 /* ----- process ----- */
@@ -1207,7 +998,7 @@ static const struct wasi_def defs[] = {
 	{"path_rename", "iiiiii", path_rename},
 	{"path_symlink", "iiiii", path_symlink},
 	{"path_unlink_file", "iii", path_unlink_file},
-	{"poll_oneoff", "iiii", poll_oneoff},
+	{"poll_oneoff", "iiii", wasi_poll_oneoff},
 	{"proc_exit", "i", NULL},
 	{"proc_raise", "i", proc_raise},
 	{"sched_yield", "", sched_yield_},
