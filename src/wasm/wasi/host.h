@@ -7,6 +7,7 @@
 #define LODGE_WASM_WASI_HOST_H
 
 #include "wasm/wasm.h"
+#include "wasm/wasi/path.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -84,6 +85,7 @@ struct wasi {
 	int argc, nenv;
 	struct wasi_fd fds[MAX_FDS];
 	int nfds; /* slots in use are below nfds */
+	struct wasi_resolver res;
 };
 
 /* One host function call: the process, the caller's memory (NULL if it has none) and the

@@ -656,12 +656,21 @@ static uint32_t dir_path(struct call *c, int fdi, int pi, int li, int *dirfd, ch
 	return get_path(c, arg32(c, pi), arg32(c, li), path);
 }
 
+/* "name/" asks for a directory: Linux then follows a link in last place and refuses
+ * non-directories where the call would otherwise ignore the slash. */
+static bool trailing_slash(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n && path[n - 1] == '/';
+}
+
 /* Runs op on (parent fd, last component) of a confined path. */
-static uint32_t with_parent(int dirfd, const char *path, int (*op)(int, const char *, void *),
-			    void *arg)
+static uint32_t with_parent(struct wasi *w, int dirfd, const char *path,
+			    int (*op)(int, const char *, void *), void *arg)
 {
 	char base[256];
-	int parent, rc = wasi_path_parent(dirfd, path, &parent, base, sizeof(base));
+	int parent, rc = wasi_path_parent(&w->res, dirfd, path, &parent, base, sizeof(base));
 
 	if (rc)
 		return wasi_errno(rc);
@@ -731,13 +740,23 @@ static int op_utimes(int d, const char *name, void *arg)
 	return utimensat(d, name, a->ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
+/* For a new name given as "name/" (link, symlink): Linux refuses it with EEXIST when
+ * something has that name and ENOENT when not. */
+static uint32_t new_name_with_slash(struct wasi *w, int dirfd, const char *path)
+{
+	struct stat st;
+	uint32_t e = with_parent(w, dirfd, path, op_lstat, &st);
+
+	return e ? e : E_EXIST;
+}
+
 static uint32_t path_create_directory(struct call *c)
 {
 	char path[PATH_MAX_LEN];
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
 
-	return e ? e : with_parent(d, path, op_mkdir, NULL);
+	return e ? e : with_parent(c->w, d, path, op_mkdir, NULL);
 }
 
 static uint32_t path_remove_directory(struct call *c)
@@ -746,20 +765,23 @@ static uint32_t path_remove_directory(struct call *c)
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
 
-	return e ? e : with_parent(d, path, op_rmdir, NULL);
+	return e ? e : with_parent(c->w, d, path, op_rmdir, NULL);
 }
 
 static uint32_t path_unlink_file(struct call *c)
 {
 	char path[PATH_MAX_LEN];
+	struct stat st;
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
 
 	if (e)
 		return e;
-	if (path[strlen(path) - (path[0] ? 1 : 0)] == '/')
-		return E_NOTDIR;
-	return with_parent(d, path, op_unlink, NULL);
+	if (trailing_slash(path)) { /* never a file: what is there decides the errno */
+		e = with_parent(c->w, d, path, op_lstat, &st);
+		return e ? e : S_ISDIR(st.st_mode) ? E_ISDIR : E_NOTDIR;
+	}
+	return with_parent(c->w, d, path, op_unlink, NULL);
 }
 
 static uint32_t path_filestat_get(struct call *c)
@@ -771,14 +793,14 @@ static uint32_t path_filestat_get(struct call *c)
 
 	if (e)
 		return e;
-	if (arg32(c, 1) & 1) { /* follow symlinks: open (confined) and fstat */
-		int fd = wasi_path_open(d, path, O_PATH, 0);
+	if ((arg32(c, 1) & 1) || trailing_slash(path)) { /* follow: open (confined), fstat */
+		int fd = wasi_path_open(&c->w->res, d, path, O_PATH, 0);
 		if (fd < 0)
 			return wasi_errno(fd);
 		e = fstat(fd, &st) ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 	} else {
-		e = with_parent(d, path, op_lstat, &st);
+		e = with_parent(c->w, d, path, op_lstat, &st);
 	}
 	return e ? e : put_filestat(c, arg32(c, 4), &st);
 }
@@ -794,15 +816,16 @@ static uint32_t path_filestat_set_times(struct call *c)
 		return e;
 	if (make_times(c->a[4], c->a[5], arg32(c, 6), a.ts))
 		return E_INVAL;
-	if (arg32(c, 1) & 1) {
-		int fd = wasi_path_open(d, path, O_RDONLY, 0);
+	if ((arg32(c, 1) & 1) || trailing_slash(path)) {
+		/* O_NONBLOCK: a FIFO must not block the open */
+		int fd = wasi_path_open(&c->w->res, d, path, O_RDONLY | O_NONBLOCK, 0);
 		if (fd < 0)
 			return wasi_errno(fd);
 		e = futimens(fd, a.ts) ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 		return e;
 	}
-	return with_parent(d, path, op_utimes, &a);
+	return with_parent(c->w, d, path, op_utimes, &a);
 }
 
 static uint32_t path_readlink(struct call *c)
@@ -819,7 +842,7 @@ static uint32_t path_readlink(struct call *c)
 	a.n = 0;
 	if (!a.buf && len)
 		return E_FAULT;
-	e = with_parent(d, path, op_readlink, &a);
+	e = with_parent(c->w, d, path, op_readlink, &a);
 	if (e)
 		return e;
 	return put32(c, arg32(c, 5), (uint32_t)a.n) ? E_SUCCESS : E_FAULT;
@@ -831,52 +854,128 @@ static uint32_t path_symlink(struct call *c)
 	int d;
 	uint32_t e = get_path(c, arg32(c, 0), arg32(c, 1), target);
 
-	if (e)
+	if (e || (e = dir_path(c, 2, 3, 4, &d, path)))
 		return e;
-	e = dir_path(c, 2, 3, 4, &d, path);
+	if (trailing_slash(path))
+		return new_name_with_slash(c->w, d, path);
 	/* the link's text is not checked: following it later is confined anyway */
-	return e ? e : with_parent(d, path, op_symlink, target);
+	return with_parent(c->w, d, path, op_symlink, target);
 }
 
-/* link and rename need two confined parents. */
-static uint32_t two_paths(struct call *c, int fd1, int p1, int l1, int fd2, int p2, int l2,
-			  bool rename)
-{
-	char a[PATH_MAX_LEN], b[PATH_MAX_LEN], ba[256], bb[256];
-	int da, db, pa, pb, rc;
-	uint32_t e = dir_path(c, fd1, p1, l1, &da, a);
+/* One name of a link or rename: its confined parent and last component. */
+struct link_end {
+	int dirfd, parent; /* parent -1: dirfd itself */
+	char path[PATH_MAX_LEN], base[256];
+};
 
-	if (e || (e = dir_path(c, fd2, p2, l2, &db, b)))
-		return e;
-	rc = wasi_path_parent(da, a, &pa, ba, sizeof(ba));
-	if (rc)
-		return wasi_errno(rc);
-	rc = wasi_path_parent(db, b, &pb, bb, sizeof(bb));
-	if (rc) {
-		if (pa >= 0)
-			close(pa);
-		return wasi_errno(rc);
+static int end_dir(const struct link_end *e)
+{
+	return e->parent < 0 ? e->dirfd : e->parent;
+}
+
+/* Opens both ends' parents (args: fd, path, length argument indexes of each). The caller
+ * closes them with close_ends(), also on failure. */
+static uint32_t open_ends(struct call *c, const int args[2][3], struct link_end e[2])
+{
+	uint32_t err;
+	int rc;
+
+	e[0].parent = e[1].parent = -1;
+	for (int i = 0; i < 2; i++) {
+		err = dir_path(c, args[i][0], args[i][1], args[i][2], &e[i].dirfd, e[i].path);
+		if (err)
+			return err;
 	}
-	if (rename)
-		rc = renameat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb) ? -errno : 0;
-	else
-		rc = linkat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb, 0) ? -errno : 0;
-	if (pa >= 0)
-		close(pa);
-	if (pb >= 0)
-		close(pb);
-	return wasi_errno(rc);
+	for (int i = 0; i < 2; i++) {
+		rc = wasi_path_parent(&c->w->res, e[i].dirfd, e[i].path, &e[i].parent, e[i].base,
+				      sizeof(e[i].base));
+		if (rc)
+			return wasi_errno(rc);
+	}
+	return E_SUCCESS;
+}
+
+static void close_ends(struct link_end e[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (e[i].parent >= 0)
+			close(e[i].parent);
+}
+
+/* As Linux: a trailing slash on either name requires the source to be a directory
+ * (itself, not a link to one). */
+static int do_rename(struct link_end e[2])
+{
+	struct stat st;
+
+	if (trailing_slash(e[0].path) || trailing_slash(e[1].path)) {
+		if (fstatat(end_dir(&e[0]), e[0].base, &st, AT_SYMLINK_NOFOLLOW))
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
+	return renameat(end_dir(&e[0]), e[0].base, end_dir(&e[1]), e[1].base) ? -errno : 0;
+}
+
+/* Without SYMLINK_FOLLOW the source's last component is linked as it is (a symlink
+ * included). With it, or "old/", the source is resolved confined and what it leads to is
+ * linked through /proc/self/fd (linkat's AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
+static int do_link(struct wasi *w, struct link_end e[2], bool follow)
+{
+	char proc[64];
+	struct stat st;
+	int fd, rc;
+
+	if (!follow && !trailing_slash(e[0].path)) {
+		if (trailing_slash(e[1].path))
+			return fstatat(end_dir(&e[1]), e[1].base, &st, AT_SYMLINK_NOFOLLOW)
+				       ? -errno
+				       : -EEXIST;
+		return linkat(end_dir(&e[0]), e[0].base, end_dir(&e[1]), e[1].base, 0) ? -errno : 0;
+	}
+	fd = wasi_path_open(&w->res, e[0].dirfd, e[0].path, O_PATH, 0);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st))
+		rc = -errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = -EPERM; /* no hard links to directories */
+	else if (trailing_slash(e[1].path))
+		rc = fstatat(end_dir(&e[1]), e[1].base, &st, AT_SYMLINK_NOFOLLOW) ? -errno
+										  : -EEXIST;
+	else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		rc = linkat(AT_FDCWD, proc, end_dir(&e[1]), e[1].base, AT_SYMLINK_FOLLOW) ? -errno
+											  : 0;
+	}
+	close(fd);
+	return rc;
 }
 
 static uint32_t path_link(struct call *c)
 {
 	/* old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len */
-	return two_paths(c, 0, 2, 3, 4, 5, 6, false);
+	static const int args[2][3] = {{0, 2, 3}, {4, 5, 6}};
+	struct link_end e[2];
+	uint32_t err = open_ends(c, args, e);
+
+	if (!err)
+		err = wasi_errno(do_link(c->w, e, arg32(c, 1) & 1));
+	close_ends(e);
+	return err;
 }
 
 static uint32_t path_rename(struct call *c)
 {
-	return two_paths(c, 0, 1, 2, 3, 4, 5, true);
+	/* fd, old_path, old_len, new_fd, new_path, new_len */
+	static const int args[2][3] = {{0, 1, 2}, {3, 4, 5}};
+	struct link_end e[2];
+	uint32_t err = open_ends(c, args, e);
+
+	if (!err)
+		err = wasi_errno(do_rename(e));
+	close_ends(e);
+	return err;
 }
 
 static uint32_t path_open(struct call *c)
@@ -916,9 +1015,9 @@ static uint32_t path_open(struct call *c)
 		flags |= O_NOFOLLOW;
 	if ((flags & (O_CREAT | O_TRUNC)) && (flags & O_ACCMODE) == O_RDONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
-	fd = wasi_path_open(d, path, flags, 0666);
+	fd = wasi_path_open(&w->res, d, path, flags, 0666);
 	if (fd == -EISDIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & (O_CREAT | O_TRUNC)))
-		fd = wasi_path_open(d, path, (flags & ~O_ACCMODE) | O_RDONLY, 0666);
+		fd = wasi_path_open(&w->res, d, path, (flags & ~O_ACCMODE) | O_RDONLY, 0666);
 	if (fd < 0)
 		return wasi_errno(fd == -ELOOP && (flags & O_NOFOLLOW) ? -ELOOP : fd);
 	if (fstat(fd, &st)) {
@@ -1161,6 +1260,7 @@ int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi
 		goto err_free;
 	}
 	add_stdio(w, cfg);
+	wasi_resolver_init(&w->res);
 	for (int i = 0; i < cfg->npreopens; i++) {
 		rc = add_preopen(w, &cfg->preopens[i]);
 		if (rc) {

@@ -1,0 +1,158 @@
+#!/bin/sh
+# WASI sandbox and host-resource tests for `lodge wasm`. Every tests/wasi/*.c but
+# noopenat2.c is a program built with clang for wasm32-wasi (wasi-libc) into
+# $LODGE_BUILD/wasi-tests/NAME.wasm; noopenat2 (runs a command under a seccomp filter that
+# blocks openat2) and trailing are also built natively (NAME.native). Each section below
+# says what it checks. SKIP when clang/wasi-libc (scripts/install-deps.sh) are missing.
+set -u
+top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+build=${LODGE_BUILD:-$top/build/release}
+lodge=$build/lodge
+here=$top/tests/wasi
+bin=$build/wasi-tests
+
+if [ ! -x "$lodge" ]; then
+	echo "FAIL: wasi: $lodge not built"
+	exit 0
+fi
+if ! command -v clang >/dev/null 2>&1 || [ ! -f /usr/lib/wasm32-wasi/libc.a ]; then
+	echo "SKIP: wasi: clang or wasi-libc missing (scripts/install-deps.sh)"
+	exit 0
+fi
+mkdir -p "$bin"
+built=true
+for src in "$here"/*.c; do
+	p=$(basename "$src" .c)
+	[ $p = noopenat2 ] || [ "$bin/$p.wasm" -nt "$src" ] && continue
+	clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror -o "$bin/$p.wasm" "$here/$p.c" ||
+		{ echo "FAIL: wasi: cannot build $p.wasm"; built=false; }
+done
+for p in noopenat2 trailing; do
+	[ "$bin/$p.native" -nt "$here/$p.c" ] && continue
+	cc -O2 -Wall -Wextra -Werror -o "$bin/$p.native" "$here/$p.c" ||
+		{ echo "FAIL: wasi: cannot build $p.native"; built=false; }
+done
+$built || exit 0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# ----- escape suite -----
+# wasi-escape.MODE.CASE: escape.c's cases (guest-made symlinks: absolute, relative, chains,
+# dangling, "..", loops, links mid-path; every path_* call) in three modes: "openat2" (the
+# normal path), "fallback" (openat2 answers ENOSYS under seccomp, so the by-hand walk must
+# be detected and used) and "forced" (LODGE_WASI_NO_OPENAT2=1 under a filter that kills the
+# process on any openat2 call). Each case checks the guest's errnos and, on the host, that
+# nothing outside the preopen changed and no secret reached the output.
+# $tmp/t/a/b/box is the preopen, $tmp/t/a/b/outside its sibling; escapes up to three
+# levels land inside $tmp/t, which the snapshot covers.
+setup_escape() {
+	rm -rf "$tmp/t"
+	mkdir -p "$tmp/t/a/b/box/sub/deeper" "$tmp/t/a/b/outside/dir" "$tmp/t/a/b/outside/dir2"
+	o=$tmp/t/a/b/outside
+	printf 'TOPSECRET\n' >"$o/secret"
+	printf 'victim data\n' >"$o/victim"
+	printf 'keep\n' >"$o/dir2/keep"
+	ln -s secret "$o/outlink"
+	printf 'inbox\n' >"$tmp/t/a/b/box/inbox.txt"
+	printf 'sub file\n' >"$tmp/t/a/b/box/sub/file.txt"
+	ln -s ../outside/secret "$tmp/t/a/b/box/hostrel"
+	ln -s "$o/secret" "$tmp/t/a/b/box/hostabs"
+	ln -s ../outside "$tmp/t/a/b/box/hostdir"
+	ln -s ../outside/created-host "$tmp/t/a/b/box/hostdang"
+	# old timestamps, so a changed mtime or ctime cannot hide in the same second
+	touch -h -d '2001-02-03 04:05:06' "$o"/* "$o/dir2/keep" "$o" "$tmp/t/a/b" "$tmp/t/a" \
+		"$tmp/t"
+}
+
+# everything outside the box: names, types, sizes, link counts, times, modes, link
+# targets, contents
+snapshot() {
+	(
+		cd "$tmp/t" || exit 1
+		find . -path ./a/b/box -prune -o -printf '%p|%y|%s|%n|%T@|%C@|%m|%l\n' | sort
+		find . -path ./a/b/box -prune -o -type f -exec md5sum {} + | sort
+	)
+}
+
+# escape_case MODE CASE [PREFIX...]
+escape_case() {
+	mode=$1 name=$2
+	shift 2
+	setup_escape
+	before=$(snapshot)
+	got=$("$@" timeout 60 "$lodge" wasm --dir "$tmp/t/a/b/box::/box" "$bin/escape.wasm" \
+		"$name" "$tmp/t/a/b/outside" 2>&1)
+	st=$?
+	after=$(snapshot)
+	if [ "$before" != "$after" ]; then
+		echo "FAIL: wasi-escape.$mode.$name: the host outside the preopen changed:" \
+			"$(printf '%s\n' "$before" >"$tmp/before"; printf '%s\n' "$after" |
+				diff "$tmp/before" - | grep '^[<>]' | head -4 | tr '\n' ' ')"
+	elif printf '%s' "$got" | grep -q TOPSECRET; then
+		echo "FAIL: wasi-escape.$mode.$name: the outside secret reached the guest"
+	elif [ $st -ne 0 ] || ! printf '%s' "$got" | grep -qx "ok $name"; then
+		echo "FAIL: wasi-escape.$mode.$name: exit status $st:" \
+			"$(printf '%s' "$got" | head -4 | tr '\n' ' ')"
+	else
+		echo "PASS: wasi-escape.$mode.$name"
+	fi
+}
+
+cases=$("$lodge" wasm "$bin/escape.wasm" list)
+nosys="$bin/noopenat2.native enosys"
+forced="$bin/noopenat2.native kill env LODGE_WASI_NO_OPENAT2=1"
+seccomp=true
+if ! "$bin/noopenat2.native" enosys true; then
+	seccomp=false
+	forced="env LODGE_WASI_NO_OPENAT2=1"
+	echo "SKIP: wasi-escape.fallback: cannot install seccomp filters here"
+fi
+for name in $cases; do
+	escape_case openat2 "$name"
+	$seccomp && escape_case fallback "$name" $nosys
+	escape_case forced "$name" $forced
+done
+
+# The modes above really differ: by default Lodge calls openat2 (the kill filter ends it),
+# and a policy answering EPERM instead of ENOSYS is detected too.
+if $seccomp; then
+	setup_escape
+	# (in a shell of its own, whose "Bad system call" report goes to /dev/null)
+	st=$(sh -c '"$@" >/dev/null 2>&1; echo $?' sh "$bin/noopenat2.native" kill "$lodge" \
+		wasm --dir "$tmp/t/a/b/box::/box" "$bin/escape.wasm" read-links \
+		"$tmp/t/a/b/outside" 2>/dev/null)
+	if [ "$st" = 159 ]; then
+		echo "PASS: wasi-escape.openat2-is-used"
+	else
+		echo "FAIL: wasi-escape.openat2-is-used: exit status $st under a filter that" \
+			"kills openat2 callers, want 159 (SIGSYS)"
+	fi
+	escape_case eperm read-dotdot-links "$bin/noopenat2.native" eperm
+fi
+
+# ----- trailing slashes: the same answers as Linux, with openat2 and without -----
+# wasi-trailing-slash.MODE: "name/" on rename, link, symlink, unlink, rmdir, mkdir, stat and
+# open of files, directories and links to them; trailing.c's output under lodge must be
+# the native one.
+trailing_case() {
+	mode=$1
+	shift
+	rm -rf "$tmp/tr.native" "$tmp/tr.wasm"
+	mkdir "$tmp/tr.native" "$tmp/tr.wasm"
+	"$bin/trailing.native" "$tmp/tr.native" >"$tmp/tr.native.out" 2>&1
+	"$@" timeout 60 "$lodge" wasm --dir "$tmp/tr.wasm::/tr" "$bin/trailing.wasm" /tr \
+		>"$tmp/tr.wasm.out" 2>&1
+	st=$?
+	if [ $st -ne 0 ]; then
+		echo "FAIL: wasi-trailing-slash.$mode: exit status $st:" \
+			"$(head -3 "$tmp/tr.wasm.out" | tr '\n' ' ')"
+	elif ! cmp -s "$tmp/tr.native.out" "$tmp/tr.wasm.out"; then
+		echo "FAIL: wasi-trailing-slash.$mode: differs from Linux (< native, > lodge):" \
+			"$(diff "$tmp/tr.native.out" "$tmp/tr.wasm.out" | grep '^[<>]' | head -6 |
+				tr '\n' ' ')"
+	else
+		echo "PASS: wasi-trailing-slash.$mode"
+	fi
+}
+trailing_case openat2
+trailing_case forced $forced
