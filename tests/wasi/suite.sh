@@ -156,3 +156,16 @@ trailing_case() {
 }
 trailing_case openat2
 trailing_case forced $forced
+
+# ----- fd_readdir + fd_close give back every host fd -----
+# wasi-fd-leak: 5000 opendir/readdir/closedir cycles under ulimit -n 128.
+mkdir -p "$tmp/leak/x" "$tmp/leak/y"
+: >"$tmp/leak/z"
+got=$(ulimit -n 128 && timeout 300 "$lodge" wasm --dir "$tmp/leak::/leak" "$bin/fdleak.wasm" \
+	/leak 5000 2>&1)
+st=$?
+if [ $st -eq 0 ] && [ "$got" = "5000 cycles, 5 entries each" ]; then
+	echo "PASS: wasi-fd-leak"
+else
+	echo "FAIL: wasi-fd-leak: exit status $st under ulimit -n 128: $(printf '%s' "$got" | head -3)"
+fi

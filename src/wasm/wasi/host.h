@@ -76,7 +76,7 @@ struct wasi_fd {
 	uint8_t type;
 	uint16_t flags; /* fdflags */
 	char *preopen;	/* guest name, for preopened directories */
-	DIR *dir;	/* readdir state for directories */
+	DIR *dir;	/* readdir state on its own fd, for directories */
 };
 
 struct wasi {

@@ -166,9 +166,10 @@ static int alloc_fd(struct wasi *w, int host, uint8_t type, uint32_t *out)
 
 static void close_fd(struct wasi_fd *f)
 {
+	/* the DIR stream reads its own fd (fd_readdir), so both are closed */
 	if (f->dir)
 		closedir(f->dir);
-	else if (f->own && f->host >= 0)
+	if (f->own && f->host >= 0)
 		close(f->host);
 	core_free(f->preopen);
 	memset(f, 0, sizeof(*f));
