@@ -169,3 +169,69 @@ if [ $st -eq 0 ] && [ "$got" = "5000 cycles, 5 entries each" ]; then
 else
 	echo "FAIL: wasi-fd-leak: exit status $st under ulimit -n 128: $(printf '%s' "$got" | head -3)"
 fi
+
+# ----- O_NONBLOCK for the guest never reaches the caller's stdin -----
+# wasi-stdin-nonblock: the guest sees O_NONBLOCK work (EAGAIN), emulated.
+# stdin is a FIFO the shell holds open as fd 3: the same open file description, whose
+# flags /proc shows. (Octal; O_NONBLOCK is 04000.)
+nonblock_set() {
+	fl=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$$/fdinfo/3")
+	[ $((0$fl & 04000)) -ne 0 ]
+}
+mkfifo "$tmp/stdin"
+exec 3<>"$tmp/stdin"
+timeout 120 "$lodge" wasm "$bin/nonblock.wasm" <&3 >"$tmp/nonblock.out" 2>&1 &
+pid=$!
+i=0
+while ! grep -q eagain "$tmp/nonblock.out" && kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+during=clear
+nonblock_set && during=set
+echo hello >&3
+wait $pid
+st=$?
+after=clear
+nonblock_set && after=set
+exec 3>&-
+if [ $st -ne 0 ] || ! grep -q '^read: hello' "$tmp/nonblock.out"; then
+	echo "FAIL: wasi-stdin-nonblock: exit status $st: $(head -3 "$tmp/nonblock.out" | tr '\n' ' ')"
+elif [ $during != clear ] || [ $after != clear ]; then
+	echo "FAIL: wasi-stdin-nonblock: O_NONBLOCK $during on the caller's stdin during the" \
+		"run, $after after it"
+else
+	echo "PASS: wasi-stdin-nonblock"
+fi
+
+# wasi-stdout-append: the same for O_APPEND on stdout: the guest's writes append, the
+# caller's flags stay.
+exec 4>"$tmp/append.out"
+timeout 60 "$lodge" wasm "$bin/nonblock.wasm" append >&4 2>"$tmp/append.err"
+st=$?
+fl=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$$/fdinfo/4")
+exec 4>&-
+if [ $st -ne 0 ] || [ "$(cat "$tmp/append.out")" != "$(printf 'first\nsecond')" ]; then
+	echo "FAIL: wasi-stdout-append: exit status $st, output '$(cat "$tmp/append.out")'," \
+		"want first and second: $(head -c 200 "$tmp/append.err")"
+elif [ $((0$fl & 02000)) -ne 0 ]; then
+	echo "FAIL: wasi-stdout-append: O_APPEND left set on the caller's stdout"
+else
+	echo "PASS: wasi-stdout-append"
+fi
+# wasi-stdout-nonblock-full: a non-blocking guest fills a pipe nobody reads: its writes stop
+# with EAGAIN instead of blocking (the emulation writes at most what a ready pipe takes).
+mkfifo "$tmp/full"
+exec 5<>"$tmp/full"
+timeout 60 "$lodge" wasm "$bin/nonblock.wasm" fill >&5 2>"$tmp/fill.err"
+st=$?
+fl=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$$/fdinfo/5")
+exec 5>&-
+if [ $st -ne 0 ] || ! grep -q '^filled [1-9]' "$tmp/fill.err"; then
+	echo "FAIL: wasi-stdout-nonblock-full: exit status $st: $(head -c 200 "$tmp/fill.err")"
+elif [ $((0$fl & 04000)) -ne 0 ]; then
+	echo "FAIL: wasi-stdout-nonblock-full: O_NONBLOCK left set on the caller's stdout"
+else
+	echo "PASS: wasi-stdout-nonblock-full"
+fi
+

@@ -59,7 +59,7 @@ enum {
 	E_NOTCAPABLE = 76,
 };
 
-/* fdflags */
+/* fdflags. For the caller's fds (stdio, not own) APPEND and NONBLOCK are emulated. */
 enum {
 	FDFLAG_APPEND = 1,
 	FDFLAG_DSYNC = 2,
@@ -72,7 +72,7 @@ enum { FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_DGRAM, FT_STREAM, FT_S
 
 struct wasi_fd {
 	int host; /* -1: free slot */
-	bool own; /* close on destroy */
+	bool own; /* ours: opened by us, closed on destroy, its flags ours to set */
 	uint8_t type;
 	uint16_t flags; /* fdflags */
 	char *preopen;	/* guest name, for preopened directories */

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -309,6 +310,30 @@ static uint32_t get_iovs(struct call *c, uint32_t iovs, uint32_t n, struct iovec
 	return E_SUCCESS;
 }
 
+/* Non-blocking I/O on an fd whose open file description is the caller's (stdio), where
+ * O_NONBLOCK is never set: returns E_AGAIN when the fd is not ready, and trims a write
+ * other than to a regular file to PIPE_BUF, which a ready pipe or terminal takes without
+ * blocking. */
+static uint32_t emulate_nonblock(const struct wasi_fd *f, bool write, struct iovec *iov, int *cnt)
+{
+	struct pollfd p = {f->host, write ? POLLOUT : POLLIN, 0};
+	size_t left = PIPE_BUF;
+	int r = poll(&p, 1, 0);
+
+	if (r < 0)
+		return wasi_errno(errno);
+	if (r == 0)
+		return E_AGAIN;
+	for (int i = 0; write && f->type != FT_FILE && i < *cnt; i++) {
+		if (iov[i].iov_len >= left) {
+			iov[i].iov_len = left;
+			*cnt = i + 1;
+		}
+		left -= iov[i].iov_len;
+	}
+	return E_SUCCESS;
+}
+
 static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 {
 	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
@@ -322,6 +347,8 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 	if (f->type == FT_DIR)
 		return E_ISDIR;
 	e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	if (!e && !f->own && (f->flags & FDFLAG_NONBLOCK))
+		e = emulate_nonblock(f, write, iov, &cnt);
 	if (e)
 		return e;
 	if (positioned) {
@@ -329,6 +356,11 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 		if (off < 0)
 			return E_INVAL;
 		n = write ? pwritev(f->host, iov, cnt, off) : preadv(f->host, iov, cnt, off);
+	} else if (write && !f->own && (f->flags & FDFLAG_APPEND)) {
+		/* O_APPEND for this write only (offset -1: the file position) */
+		n = pwritev2(f->host, iov, cnt, -1, RWF_APPEND);
+		if (n < 0 && errno == EOPNOTSUPP)
+			n = writev(f->host, iov, cnt);
 	} else {
 		n = write ? writev(f->host, iov, cnt) : readv(f->host, iov, cnt);
 	}
@@ -450,13 +482,18 @@ static uint32_t fd_fdstat_set_flags(struct call *c)
 
 	if (!f)
 		return E_BADF;
-	hf = fcntl(f->host, F_GETFL);
-	if (hf < 0)
-		return wasi_errno(errno);
-	hf = (hf & ~(O_APPEND | O_NONBLOCK)) | ((fl & 1) ? O_APPEND : 0) |
-	     ((fl & 4) ? O_NONBLOCK : 0);
-	if (fcntl(f->host, F_SETFL, hf))
-		return wasi_errno(errno);
+	/* The caller's fds (stdio) share their open file description with the terminal or
+	 * other processes, and its flags would outlive us: fd_rw emulates APPEND and
+	 * NONBLOCK for them. Our own fds get the real flags. */
+	if (f->own) {
+		hf = fcntl(f->host, F_GETFL);
+		if (hf < 0)
+			return wasi_errno(errno);
+		hf = (hf & ~(O_APPEND | O_NONBLOCK)) | ((fl & FDFLAG_APPEND) ? O_APPEND : 0) |
+		     ((fl & FDFLAG_NONBLOCK) ? O_NONBLOCK : 0);
+		if (fcntl(f->host, F_SETFL, hf))
+			return wasi_errno(errno);
+	}
 	f->flags = (uint16_t)fl;
 	return E_SUCCESS;
 }
