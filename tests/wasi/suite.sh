@@ -183,7 +183,7 @@ exec 3<>"$tmp/stdin"
 timeout 120 "$lodge" wasm "$bin/nonblock.wasm" <&3 >"$tmp/nonblock.out" 2>&1 &
 pid=$!
 i=0
-while ! grep -q eagain "$tmp/nonblock.out" && kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do
+while ! grep -qs eagain "$tmp/nonblock.out" && kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -235,3 +235,43 @@ else
 	echo "PASS: wasi-stdout-nonblock-full"
 fi
 
+# ----- poll_oneoff: clocks next to fds, long and absolute deadlines, > 64 subscriptions -----
+# wasi-poll.CASE: pollclock.c's cases, each with the stdin it expects.
+poll_report() {
+	if [ "$2" -eq 0 ] && [ "$3" = "ok $1" ]; then
+		echo "PASS: wasi-poll.$1"
+	else
+		echo "FAIL: wasi-poll.$1: exit status $2: $(printf '%s' "$3" | head -3 | tr '\n' ' ')"
+	fi
+}
+# poll_now NAME INPUT: stdin is INPUT, there from the start ("" for none)
+poll_now() {
+	got=$(printf '%s' "$2" | timeout 60 "$lodge" wasm "$bin/pollclock.wasm" "$1" 2>/dev/null)
+	poll_report "$1" $? "$got"
+}
+# poll_late NAME: stdin (a FIFO) gets data 1 s after the guest said it is polling
+poll_late() {
+	rm -f "$tmp/poll.in" "$tmp/poll.err"
+	mkfifo "$tmp/poll.in"
+	exec 6<>"$tmp/poll.in"
+	timeout 60 "$lodge" wasm "$bin/pollclock.wasm" "$1" <&6 >"$tmp/poll.out" 2>"$tmp/poll.err" &
+	pid=$!
+	i=0
+	while ! grep -qs polling "$tmp/poll.err" && kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 1
+	printf x >&6
+	wait $pid
+	st=$?
+	exec 6>&-
+	poll_report "$1" $st "$(cat "$tmp/poll.out")"
+}
+poll_now clock-vs-fd x
+poll_late ms-overflow
+poll_now abs-max ""
+poll_late abs-max-fd
+poll_now many x
+poll_now abs-past ""
+poll_now rel-two ""
