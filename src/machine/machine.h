@@ -13,6 +13,7 @@
 
 #include "machine/bus.h"
 
+struct chardev;
 struct hart;
 struct plic;
 struct rtc;
@@ -42,8 +43,10 @@ enum vm_stop_reason {
 struct vm_config {
 	uint64_t ram_size;
 	unsigned nharts;
-	double timeout_sec; /* 0 = none */
-	unsigned jit_hot;   /* translate a block after this many entries; 0 = no JIT */
+	double timeout_sec;	 /* 0 = none */
+	unsigned jit_hot;	 /* translate a block after this many entries; 0 = no JIT */
+	struct chardev *console; /* the UART's (and HTIF's) console; NULL = none. Not owned:
+				  * it outlives the machine (a reboot keeps the input) */
 };
 
 struct vm {
@@ -57,6 +60,7 @@ struct vm {
 	unsigned nharts;
 	unsigned nharts_planned; /* cfg->nharts, known before the harts are created */
 	unsigned jit_hot;	 /* cfg->jit_hot */
+	struct chardev *console; /* cfg->console */
 	struct uart *uart;
 	struct plic *plic;
 	struct rtc *rtc;

@@ -3,6 +3,10 @@
 # (tests/linux/test-init.sh) and check what it reports; reboot, panic and command-line
 # variants; --dump-dtb; bad input. Boots use the release build for speed (one boot also
 # runs under the ASan+UBSan build); bad-input checks use $LODGE (the ASan build).
+# Console tests (issue 8) on the default guest (guest-cache/out/initrd.img, a busybox
+# shell on the console): the README's scripted example exactly as written, through
+# `make run`; 1500 commands piped at once, all run in order; a command that arrives
+# after the shell's prompt.
 # Needs `make guest linux-initrds` (make test runs them); SKIPs without them.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -17,7 +21,8 @@ pass() { echo "PASS: linux.$1"; }
 fail() { echo "FAIL: linux.$1: $2"; }
 skip() { echo "SKIP: linux.$1: $2"; }
 
-if [ ! -f "$out/Image" ] || [ ! -f "$out/fw_dynamic.bin" ] || [ ! -f "$img/test-initrd.img" ]; then
+if [ ! -f "$out/Image" ] || [ ! -f "$out/fw_dynamic.bin" ] || [ ! -f "$out/initrd.img" ] ||
+	[ ! -f "$img/test-initrd.img" ]; then
 	skip all "no default guest (run make guest linux-initrds; needs Debian's mirror)"
 	exit 0
 fi
@@ -151,6 +156,63 @@ if command -v dtc >/dev/null; then
 	fi
 else
 	skip dump_dtb "dtc not installed"
+fi
+
+# --- the console, with the default guest's shell --------------------------------------
+# The README's example, exactly, through make run (guest and build are up to date; the
+# make variables of an enclosing make are dropped so that this make is a plain one).
+(
+	unset MAKEFLAGS MAKELEVEL MFLAGS
+	cd "$top" && echo 'uname -a; nproc; poweroff -f' | timeout 300 make run CPUS=2
+) >"$tmp/readme.out" 2>&1
+st=$?
+tr -d '\r' <"$tmp/readme.out" >"$tmp/readme.txt"
+if [ "$st" -eq 0 ] && grep -q '^Linux lodge .* riscv64 GNU/Linux$' "$tmp/readme.txt" &&
+	grep -qx 2 "$tmp/readme.txt"; then
+	pass readme_pipe
+else
+	fail readme_pipe "status $st (want 0), or no uname line and '2': $(tail -c 300 "$tmp/readme.txt")"
+fi
+
+# shell ARGS...: the default guest as make run starts it, stdin from $tmp/in; status in $st
+shell() {
+	"$rel" run --kernel "$out/Image" --initrd "$out/initrd.img" --firmware "$out/fw_dynamic.bin" \
+		--mem 256M --timeout 240 "$@"
+}
+
+# Many commands piped at once, long before the shell starts: every one runs, in order.
+# The guest's tty echoes input while commands run, which can split output lines, so
+# the commands write to a file and the last line (read after all others) sums it.
+awk 'BEGIN { for (i = 1; i <= 1500; i++) printf "echo line-%d >>/tmp/o\n", i }' >"$tmp/many.in"
+awk 'BEGIN { for (i = 1; i <= 1500; i++) printf "line-%d\n", i }' | md5sum >"$tmp/many.want"
+want=$(cut -d' ' -f1 "$tmp/many.want")
+echo 'echo "sum=$(md5sum </tmp/o) n=$(wc -l </tmp/o)"; poweroff -f' >>"$tmp/many.in"
+shell <"$tmp/many.in" >"$tmp/many.out" 2>&1
+st=$?
+if [ "$st" -eq 0 ] && tr -d '\r' <"$tmp/many.out" | grep -q "^sum=$want  - n=1500$"; then
+	pass many_commands
+else
+	fail many_commands "status $st, want 0 and sum=$want n=1500; got: $(tr -d '\r' <"$tmp/many.out" | grep -a '^sum=' | head -c 200)"
+fi
+
+# A command typed after the shell's prompt appeared (nobody answers its cursor query).
+mkfifo "$tmp/fifo"
+shell <"$tmp/fifo" >"$tmp/late.out" 2>&1 &
+pid=$!
+exec 3>"$tmp/fifo"
+i=0
+while [ $i -lt 240 ] && ! grep -q 'lodge:~# ' "$tmp/late.out" && kill -0 $pid 2>/dev/null; do
+	sleep 1
+	i=$((i + 1))
+done
+echo 'echo "late-$((6 * 7))"; poweroff -f' >&3
+wait $pid
+st=$?
+exec 3>&-
+if [ "$st" -eq 0 ] && tr -d '\r' <"$tmp/late.out" | grep -qx 'late-42'; then
+	pass input_after_prompt
+else
+	fail input_after_prompt "status $st, want 0 and a line late-42: $(tail -c 200 "$tmp/late.out")"
 fi
 
 # Bad input: one clear line, non-zero status, no crash.
