@@ -49,6 +49,7 @@ struct console {
 	int wake_fd; /* eventfd: stop, or room in the input buffer again */
 	int sig_fd;  /* signalfd for the termination signals */
 	sigset_t old_mask;
+	struct sigaction old_pipe;
 	pthread_t thread;
 	bool tty;	/* in_fd is a terminal in raw mode; `saved` restores it */
 	bool escape;	/* input thread: Ctrl-A seen */
@@ -437,6 +438,7 @@ static void set_raw(struct console *c)
  * opens a signalfd for them. SIGPIPE is ignored: a closed output shows up as EPIPE. */
 static int setup_signals(struct console *c)
 {
+	struct sigaction ign = {.sa_handler = SIG_IGN};
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -450,8 +452,17 @@ static int setup_signals(struct console *c)
 		pthread_sigmask(SIG_SETMASK, &c->old_mask, NULL);
 		return r;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &c->old_pipe);
 	return 0;
+}
+
+/* Undoes setup_signals. */
+static void restore_signals(struct console *c)
+{
+	close(c->sig_fd);
+	sigaction(SIGPIPE, &c->old_pipe, NULL);
+	pthread_sigmask(SIG_SETMASK, &c->old_mask, NULL);
 }
 
 static const struct chardev_ops console_ops;
@@ -520,8 +531,7 @@ err_restore:
 		fatal_uninstall();
 		restore_terminal(c);
 	}
-	close(c->sig_fd);
-	pthread_sigmask(SIG_SETMASK, &c->old_mask, NULL);
+	restore_signals(c);
 err_close_wake:
 	close(c->wake_fd);
 err_free:
@@ -558,8 +568,7 @@ void console_close(struct console *c)
 		fatal_uninstall();
 	}
 	drop_pending_signals(c);
-	close(c->sig_fd);
-	pthread_sigmask(SIG_SETMASK, &c->old_mask, NULL);
+	restore_signals(c);
 	close(c->wake_fd);
 	free_console(c);
 }

@@ -155,6 +155,7 @@ static int t_output_reader_gone(void)
 	int in[2], out[2];
 	struct console *c = NULL;
 	const uint8_t hello[] = "hello";
+	struct sigaction sa;
 
 	CHECK(pipe(in) == 0 && pipe(out) == 0);
 	CHECK(console_open(in[0], out[1], &c) == 0);
@@ -165,6 +166,8 @@ static int t_output_reader_gone(void)
 	CHECK_EQ(console_exit_status(c), 141);
 	CHECK_EQ(chardev_write(console_chardev(c), hello, 5), -EPIPE); /* discarded */
 	console_close(c);
+	CHECK(sigaction(SIGPIPE, NULL, &sa) == 0);
+	CHECK(sa.sa_handler == SIG_DFL); /* as it was before the console */
 	close(in[0]);
 	close(in[1]);
 	close(out[1]);
