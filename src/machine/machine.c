@@ -18,6 +18,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "cpu/hart.h"
+#include "devices/chardev.h"
 #include "devices/finisher.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
@@ -237,7 +238,7 @@ static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	int r = plic_create(vm, &vm->plic);
 
-	r = r ?: uart_create(&vm->bus, VM_UART_BASE, STDOUT_FILENO, &vm->uart);
+	r = r ?: uart_create(&vm->bus, VM_UART_BASE, vm->console, &vm->uart);
 	r = r ?: clint_init(vm, VM_CLINT_BASE);
 	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
 	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
@@ -294,6 +295,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm->start_ns = vm_now_ns();
 	vm->nharts_planned = cfg->nharts;
 	vm->jit_hot = cfg->jit_hot;
+	vm->console = cfg->console;
 	if (cfg->timeout_sec > 0)
 		vm->deadline_ns = vm->start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 	r = alloc_ram(vm, cfg->ram_size);
@@ -393,7 +395,7 @@ void vm_watch_hit(struct vm *vm, uint64_t pa)
 		vm_request_stop(vm, VM_STOP_EXIT, (int)((v << 16) >> 17));
 	} else if (dev == 1 && cmd == 1) {
 		uint8_t c = (uint8_t)v;
-		if (write(STDOUT_FILENO, &c, 1) < 0)
+		if (vm->console && chardev_write(vm->console, &c, 1) < 0)
 			log_debug("htif: console write failed");
 		from = vm_ram_ptr(vm, vm->fromhost_pa, 8);
 		if (from)
