@@ -153,6 +153,12 @@ static uint64_t board_time(struct board *b)
 	return (vm_now_ns() - vm->start_ns) / 100;
 }
 
+static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		vm_console_output(b->opaque, buf[i]);
+}
+
 static void board_power(struct board *b, bool reboot, int code)
 {
 	vm_request_stop(b->opaque, reboot ? VM_STOP_REBOOT : VM_STOP_EXIT, code);
@@ -163,6 +169,7 @@ static void init_board(struct vm *vm)
 	vm->board = (struct board){.bus = &vm->bus,
 				   .mem = &vm->mem,
 				   .loop = vm->loop,
+				   .console = vm->console,
 				   .nharts = vm->nharts,
 				   .plic_phandle = VM_FDT_PH_PLIC,
 				   .cpu_intc_phandle0 = VM_FDT_PH_CPU_INTC,
@@ -171,6 +178,7 @@ static void init_board(struct vm *vm)
 				   .hart_line = board_hart_line,
 				   .hart_set_timecmp = board_set_timecmp,
 				   .time = board_time,
+				   .console_output = board_console_output,
 				   .power = board_power,
 				   .opaque = vm};
 }
