@@ -546,6 +546,7 @@ static const struct device_type balloon_type = {
 	.help = "memory balloon: takes SIZE from the guest at boot; frees pages the guest "
 		"reports free",
 	.order = 60,
+	.arg_optional = true,
 	.create = balloon_type_create,
 };
 DEVICE_TYPE(balloon_type)
