@@ -431,7 +431,7 @@ int vballoon_create(struct board *b, const struct vballoon_config *cfg, struct d
 
 	if (cfg->size % VBALLOON_PAGE_SIZE || cfg->size > b->mem->size) {
 		snprintf(err, errlen,
-			 "balloon: size=%" PRIu64 " must be a multiple of 4 KiB and at most the "
+			 "balloon: size=%" PRIu64 " bytes must be a multiple of 4 KiB and at most the "
 			 "guest's RAM (%" PRIu64 " MiB)",
 			 cfg->size, b->mem->size >> 20);
 		return -EINVAL;
@@ -542,7 +542,7 @@ out:
 static const struct device_type balloon_type = {
 	.name = "virtio-balloon",
 	.option = "balloon",
-	.usage = "[size=SIZE][,stats=SECONDS][,deflate_on_oom=on]",
+	.usage = "[=size=SIZE][,stats=SECONDS][,deflate_on_oom=on]",
 	.help = "memory balloon: takes SIZE from the guest at boot; frees pages the guest "
 		"reports free",
 	.order = 60,
