@@ -431,7 +431,8 @@ int vballoon_create(struct board *b, const struct vballoon_config *cfg, struct d
 
 	if (cfg->size % VBALLOON_PAGE_SIZE || cfg->size > b->mem->size) {
 		snprintf(err, errlen,
-			 "balloon: size=%" PRIu64 " bytes must be a multiple of 4 KiB and at most the "
+			 "balloon: size=%" PRIu64
+			 " bytes must be a multiple of 4 KiB and at most the "
 			 "guest's RAM (%" PRIu64 " MiB)",
 			 cfg->size, b->mem->size >> 20);
 		return -EINVAL;
