@@ -14,10 +14,14 @@
 #include <errno.h>
 #include <string.h>
 
+/* The reason first (the spec's wording), then the import's names, escaped and cut short. */
 static int unlinkable(struct wasm_error *err, const struct wasm_import *im, const char *why)
 {
-	return wasm_fail(err, WASM_ERR_UNLINKABLE, "import", -1, -1, "%s.%s: %s", im->module,
-			 im->name, why);
+	char mod[72], name[72];
+
+	return wasm_fail(err, WASM_ERR_UNLINKABLE, "import", -1, -1, "%s: \"%s\".\"%s\"", why,
+			 wasm_name_escape(im->module, im->modlen, mod, sizeof(mod)),
+			 wasm_name_escape(im->name, im->namelen, name, sizeof(name)));
 }
 
 static bool limits_match(uint64_t have_min, bool have_has_max, uint64_t have_max, uint64_t min,

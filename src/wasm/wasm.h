@@ -81,11 +81,20 @@ struct wasm_error {
 	int64_t func;	     /* function index, or -1 */
 	int64_t offset;	     /* byte offset in the module, or -1 */
 	enum wasm_trap trap; /* for WASM_ERR_UNINSTANTIABLE */
-	char detail[160];
+	int exit_code;	     /* for trap == WASM_TRAP_EXIT (the program's u32 status) */
+	char detail[256];    /* module-provided names in it are escaped (wasm_name_escape) */
 };
 
 /* Formats "section code, function 3, offset 0x1a2: type mismatch: ..." into buf. */
 void wasm_error_format(const struct wasm_error *err, char *buf, size_t size);
+
+/* Makes a module-provided name (name[0..len), any bytes) safe to show on a terminal:
+ * printable ASCII and well-formed UTF-8 stay as they are; control characters, DEL,
+ * invalid UTF-8 bytes, '\' and '"' become \xNN, \\ and \"; C1 controls and invisible
+ * or bidirectional formatting characters become \u{NNNN}. The result, cut with "..." to
+ * fit, is written NUL-terminated into buf (size bytes, at least 4 to hold anything).
+ * Returns buf. Any thread; no state. */
+const char *wasm_name_escape(const char *name, size_t len, char *buf, size_t size);
 
 union wasm_value {
 	uint32_t i32;
@@ -115,7 +124,7 @@ struct wasm_functype {
 struct wasm_limits {
 	uint64_t fuel;	     /* 0: unlimited. One unit per call and per loop iteration. */
 	uint64_t max_memory; /* bytes; caps every linear memory (0: 4 GiB) */
-	uint64_t stack_size; /* bytes of value stack (0: 1 MiB); also bounds the call depth */
+	uint64_t stack_size; /* bytes of value stack (0: 4 MiB); also bounds the call depth */
 };
 
 /* ----- modules ----- */
@@ -229,9 +238,10 @@ struct wasm_memory *wasm_instance_memory(struct wasm_instance *inst);
 struct wasm_trap_info {
 	enum wasm_trap trap;
 	int64_t func;	       /* function index in its module, or -1 */
-	const char *func_name; /* from the name section or exports, or NULL */
+	const char *func_name; /* from the name section or exports, or NULL; raw module */
+	size_t func_name_len;  /* bytes (it may hold anything, NULs too: see wasm_name_escape) */
 	int64_t offset;	       /* byte offset of the instruction in the module, or -1 */
-	int exit_code;	       /* for WASM_TRAP_EXIT */
+	int exit_code;	       /* for WASM_TRAP_EXIT: the u32 status, converted to int */
 };
 
 /* Calls f with args (nparams values) and stores its results (nresults values).
