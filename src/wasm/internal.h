@@ -197,6 +197,7 @@ struct wasm_func {
 
 struct wasm_table {
 	struct wasm_obj obj;
+	struct wasm_store *store; /* charged for its elements */
 	uint8_t elem;
 	bool has_max;
 	uint32_t size, max;
@@ -205,10 +206,11 @@ struct wasm_table {
 
 struct wasm_memory {
 	struct wasm_obj obj;
+	struct wasm_store *store; /* charged for its pages */
 	uint8_t *base;
 	uint64_t size; /* bytes */
 	uint32_t pages;
-	uint32_t max_pages; /* effective limit (type and store budget) */
+	uint32_t max_pages; /* the declared maximum, or 65536 (the budget is checked apart) */
 	uint32_t type_max;  /* the declared maximum, for import matching */
 	bool has_max;
 	size_t reserved; /* bytes of address space mapped at base */
@@ -256,6 +258,8 @@ struct wasm_store {
 	size_t nframes; /* frames in use by active calls */
 	struct wasm_obj *objs;
 	struct wasm_trap_info trap; /* where the last trap happened */
+	uint64_t budget;	    /* bytes the store may allocate for modules (lim.max_memory) */
+	uint64_t used;		    /* bytes charged so far (wasm_store_charge) */
 };
 
 /* ----- byte reader (decode.c) ----- */
@@ -333,6 +337,14 @@ enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f);
 
 /* ----- memories and tables (memory.c) ----- */
 
+/* The store's memory budget. charge returns 0, or -E2BIG (charging nothing) when bytes do
+ * not fit in what is left; refund gives bytes back after an allocation that failed. */
+int wasm_store_charge(struct wasm_store *s, uint64_t bytes) __attribute__((warn_unused_result));
+void wasm_store_refund(struct wasm_store *s, uint64_t bytes);
+uint64_t wasm_store_budget_left(const struct wasm_store *s);
+
+/* Return 0, -E2BIG (over the budget), -EINVAL (min above max), -EFBIG (table above
+ * WASM_MAX_TABLE) or -ENOMEM. */
 int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max,
 		      struct wasm_memory **out) __attribute__((warn_unused_result));
 /* memory.grow: returns the old page count or -1. */
