@@ -250,8 +250,9 @@ static int run_batch(struct disk *d, struct op *ops, int n)
 				o->req.op, o->req.offset, strerror(-o->res));
 			rc = 1;
 		} else if (o->want && memcmp(o->buf, o->want, (size_t)o->len)) {
-			fprintf(stderr, "disktool: read at %" PRIu64 " (%" PRIu64
-					" bytes) differs from the reference\n",
+			fprintf(stderr,
+				"disktool: read at %" PRIu64 " (%" PRIu64
+				" bytes) differs from the reference\n",
 				o->req.offset, o->len);
 			rc = 1;
 		}
@@ -261,8 +262,7 @@ static int run_batch(struct disk *d, struct op *ops, int n)
 	return rc;
 }
 
-static int workload(const char *img, const char *refp, uint64_t seed, long nops,
-		    uint64_t maxlen)
+static int workload(const char *img, const char *refp, uint64_t seed, long nops, uint64_t maxlen)
 {
 	struct disk *d = open_img(img, false);
 	int ref = open(refp, O_RDWR);
