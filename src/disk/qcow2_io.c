@@ -566,7 +566,8 @@ static int modify_cluster(struct q2 *q, struct run *rn, uint64_t off, uint64_t n
 	if (r)
 		return r;
 	if (mode != MOD_WRITE) {
-		if (n == q->cs) {
+		/* whole: the cluster, or all of it the disk shows (the last one) */
+		if (n == q->cs || (in == 0 && off + n == q->im->size)) {
 			issue_direct(q, rn, iov, iovcnt, parent);
 			return zero_cluster(q, vc, entry, kind, mode == MOD_DISCARD);
 		}

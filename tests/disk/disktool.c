@@ -356,6 +356,8 @@ static int crashloop(const char *img)
 		disk_complete(d);
 	}
 	disk_close(d);
+	free(b);
+	free(junk);
 	return 0;
 }
 
@@ -373,6 +375,8 @@ static int crashcheck(const char *img, uint64_t last)
 		}
 	}
 	disk_close(d);
+	free(b);
+	free(want);
 	return rc;
 }
 
