@@ -92,12 +92,13 @@ static int write_qcow2(int fd, const struct layout *l, uint64_t size, const char
 {
 	uint64_t meta = 1 + l->rt_clusters + l->blocks; /* clusters written; L1 stays sparse */
 	uint64_t all = meta + l->l1_clusters, rbe = l->cs / 2;
-	uint8_t *buf = core_calloc((size_t)meta, (size_t)l->cs);
-	uint8_t *rt = buf + l->cs, *rb = rt + l->rt_clusters * l->cs;
+	uint8_t *buf = core_calloc((size_t)meta, (size_t)l->cs), *rt, *rb;
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
+	rt = buf + l->cs;
+	rb = rt + l->rt_clusters * l->cs;
 	r = build_header(buf, l, size, backing, bfmt);
 	if (r)
 		goto out;
@@ -197,9 +198,9 @@ int disk_create(const char *path, const struct disk_create_options *o, char *err
 {
 	enum disk_format fmt, bfmt = DISK_FMT_AUTO;
 	uint64_t size = o->size, bsize;
-	struct layout l;
+	struct layout l = {0};
 	bool existed;
-	int fd, r;
+	int fd = -1, r;
 
 	r = check_options(path, o, &fmt, err, errlen);
 	if (r)

@@ -361,7 +361,7 @@ static int open_chain(struct disk *d, const char *path, enum disk_format fmt, bo
 		      struct chain *c, struct img **out, char *err, size_t errlen)
 {
 	char why[DISK_ERR_LEN] = "";
-	enum disk_format found;
+	enum disk_format found = DISK_FMT_RAW;
 	struct img *im;
 	int r;
 
@@ -462,7 +462,7 @@ int disk_open(const char *path, const struct disk_options *opt, struct disk **ou
 	static const struct disk_options defaults = {DISK_FMT_AUTO, false};
 	struct chain c = {.n = 0};
 	char why[DISK_ERR_LEN] = "";
-	struct disk *d;
+	struct disk *d = NULL;
 	int r;
 
 	if (!opt)
@@ -779,66 +779,69 @@ static void wait_event(struct disk *d)
 		;
 }
 
-struct sync_wait {
+/* A request and what became of it, for the synchronous helpers. */
+struct sync_req {
+	struct disk_req q;
 	bool done;
 	int res;
 };
 
 static void sync_done(struct disk_req *q, int res)
 {
-	struct sync_wait *w = q->opaque;
+	struct sync_req *s = q->opaque;
 
-	w->done = true;
-	w->res = res;
+	s->done = true;
+	s->res = res;
 }
 
-static int run_sync(struct disk *d, struct disk_req *q)
+static int run_sync(struct disk *d, struct sync_req *s)
 {
-	struct sync_wait w = {false, 0};
 	int r;
 
-	q->done = sync_done;
-	q->opaque = &w;
-	r = disk_submit(d, q);
+	s->q.done = sync_done;
+	s->q.opaque = s;
+	s->done = false;
+	r = disk_submit(d, &s->q);
 	if (r)
 		return r;
-	while (!w.done) {
+	while (!s->done) {
 		wait_event(d);
 		disk_complete(d);
 	}
-	return w.res;
+	return s->res;
 }
 
 int disk_pread(struct disk *d, void *buf, size_t len, uint64_t offset)
 {
 	struct iovec iov = {buf, len};
-	struct disk_req q = {.op = DISK_OP_READ, .offset = offset, .iov = &iov, .iovcnt = 1};
+	struct sync_req s = {.q = {.op = DISK_OP_READ, .offset = offset, .iov = &iov, .iovcnt = 1}};
 
-	return run_sync(d, &q);
+	return run_sync(d, &s);
 }
 
 int disk_pwrite(struct disk *d, const void *buf, size_t len, uint64_t offset)
 {
 	struct iovec iov = {(void *)(uintptr_t)buf, len}; /* only read from */
-	struct disk_req q = {.op = DISK_OP_WRITE, .offset = offset, .iov = &iov, .iovcnt = 1};
+	struct sync_req s = {
+		.q = {.op = DISK_OP_WRITE, .offset = offset, .iov = &iov, .iovcnt = 1}};
 
-	return run_sync(d, &q);
+	return run_sync(d, &s);
 }
 
 int disk_flush(struct disk *d)
 {
-	struct disk_req q = {.op = DISK_OP_FLUSH};
+	struct sync_req s = {.q = {.op = DISK_OP_FLUSH}};
 
-	return run_sync(d, &q);
+	return run_sync(d, &s);
 }
 
 int disk_zero(struct disk *d, enum disk_op op, uint64_t offset, uint64_t len)
 {
-	struct disk_req q = {.op = op, .offset = offset, .len = len};
+	struct sync_req s = {.q = {.op = op, .offset = offset, .len = len}};
 
 	if (op != DISK_OP_DISCARD && op != DISK_OP_WRITE_ZEROES)
 		return -EINVAL;
-	return run_sync(d, &q);
+	return run_sync(d, &s);
 }
 
 void disk_close(struct disk *d)
