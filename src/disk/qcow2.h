@@ -89,7 +89,7 @@ struct q2 {
 	uint64_t *l1;
 	uint32_t l1_size;
 	uint64_t l1_off;
-	bool l1_dirty;
+	uint32_t l1_dirty_lo, l1_dirty_hi; /* entries changed since the last flush */
 
 	uint64_t *rt;
 	uint64_t rt_entries;
@@ -133,6 +133,7 @@ int q2_corrupt(struct q2 *q, const char *fmt, ...) __attribute__((format(printf,
 int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host);
 int q2_compressed_span(struct q2 *q, uint64_t entry, uint64_t *off, uint64_t *len);
 int q2_l2_entry(struct q2 *q, uint64_t vc, uint64_t *entry);
+bool q2_l2_absent(struct q2 *q, uint64_t vc);
 int q2_l2_set(struct q2 *q, uint64_t vc, uint64_t entry);
 int q2_l2_prepare(struct q2 *q, uint64_t vc);
 int q2_alloc_cluster(struct q2 *q, uint64_t *host);

@@ -587,6 +587,19 @@ static int modify_cluster(struct q2 *q, struct run *rn, uint64_t off, uint64_t n
 	return start_alloc(q, vc, entry, iov, iovcnt, skip, off, n, parent);
 }
 
+/* True when off lies in an L2 table's span that has no table and no backing data below:
+ * it reads as zeroes up to the span's end, *n bytes of the request. */
+static bool in_empty_l2_span(struct q2 *q, uint64_t off, uint64_t len, uint64_t *n)
+{
+	uint64_t span = q->cs * q->l2_entries, end = (off / span + 1) * span;
+	struct img *b = q->im->backing;
+
+	if (!q2_l2_absent(q, off >> q->cb) || (b && off < b->size))
+		return false;
+	*n = end - off < len ? end - off : len;
+	return true;
+}
+
 static void modify(struct img *im, uint64_t off, const struct iovec *iov, unsigned iovcnt,
 		   size_t skip, uint64_t len, enum mod_mode mode, struct aio *parent)
 {
@@ -601,6 +614,13 @@ static void modify(struct img *im, uint64_t off, const struct iovec *iov, unsign
 		uint64_t n = q->cs - (off & (q->cs - 1));
 		int r;
 
+		if (mode != MOD_WRITE && in_empty_l2_span(q, off, len, &n)) {
+			/* no L2 table and nothing below: already zeroes (a guest's mkfs
+			 * discards the whole disk; this makes that quick) */
+			off += n;
+			len -= n;
+			continue;
+		}
 		if (n > len)
 			n = len;
 		r = modify_cluster(q, &rn, off, n, iov, iovcnt, skip, mode, parent);

@@ -241,6 +241,14 @@ static int l1_lookup(struct q2 *q, uint64_t vc, uint64_t *l2off, bool *copied)
 	return 0;
 }
 
+/* True when vc's L2 table does not exist (a valid, empty L1 entry). */
+bool q2_l2_absent(struct q2 *q, uint64_t vc)
+{
+	uint64_t i = vc / q->l2_entries;
+
+	return i < q->l1_size && q->l1[i] == 0;
+}
+
 int q2_l2_entry(struct q2 *q, uint64_t vc, uint64_t *entry)
 {
 	uint64_t off;
@@ -284,7 +292,14 @@ static int l2_table_for_write(struct q2 *q, uint64_t vc, struct mtab **out)
 		return r;
 	}
 	q->l1[i] = off | QC_COPIED;
-	q->l1_dirty = true;
+	if (q->l1_dirty_lo == q->l1_dirty_hi) {
+		q->l1_dirty_lo = (uint32_t)i;
+		q->l1_dirty_hi = (uint32_t)i + 1;
+	} else if (i < q->l1_dirty_lo) {
+		q->l1_dirty_lo = (uint32_t)i;
+	} else if (i >= q->l1_dirty_hi) {
+		q->l1_dirty_hi = (uint32_t)i + 1;
+	}
 	return 0;
 }
 
@@ -665,9 +680,11 @@ static int phase3_write(struct q2 *q)
 			wrote = 1;
 		}
 	}
-	if (!r && q->l1_dirty) {
-		r = write_be_table(q, q->l1, q->l1_size, q->l1_off);
-		q->l1_dirty = false;
+	if (!r && q->l1_dirty_hi > q->l1_dirty_lo) {
+		uint32_t lo = q->l1_dirty_lo;
+		r = write_be_table(q, q->l1 + lo, q->l1_dirty_hi - lo,
+				   q->l1_off + (uint64_t)lo * 8);
+		q->l1_dirty_lo = q->l1_dirty_hi = 0;
 		wrote = 1;
 	}
 	return r ? r : wrote;

@@ -415,6 +415,57 @@ static int t_flush_barrier(void)
 	return 0;
 }
 
+/* Two disks on one thread: separate rings, event fds and flush barriers. */
+static int t_two_disks(void)
+{
+	uint8_t *a = malloc(CS), *b = malloc(CS);
+	struct iovec ia = {a, CS}, ib = {b, CS};
+	struct tagged t[4];
+	struct rec rec = {.n = 0};
+	struct disk *d1, *d2;
+
+	memset(a, 0x1a, CS);
+	memset(b, 0x2b, CS);
+	CHECK_EQ(mkimg("d1.qcow2", MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("d2.qcow2", MiB, NULL, 0), 0);
+	CHECK((d1 = open_rw("d1.qcow2")) && (d2 = open_rw("d2.qcow2")));
+	CHECK(disk_event_fd(d1) != disk_event_fd(d2));
+	tag(&t[0], &rec, 0, DISK_OP_FLUSH, 0, NULL);
+	tag(&t[1], &rec, 1, DISK_OP_WRITE, 0, &ia);
+	tag(&t[2], &rec, 2, DISK_OP_WRITE, 0, &ib);
+	tag(&t[3], &rec, 3, DISK_OP_FLUSH, 0, NULL);
+	CHECK_EQ(disk_submit(d1, &t[0].req), 0);
+	CHECK_EQ(disk_submit(d1, &t[1].req), 0);
+	CHECK_EQ(disk_submit(d2, &t[2].req), 0);
+	CHECK_EQ(disk_submit(d2, &t[3].req), 0);
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < 4; i++)
+			all &= t[i].done;
+		if (all)
+			break;
+		usleep(100);
+		disk_complete(d1);
+		disk_complete(d2);
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(t[i].res, 0);
+	disk_close(d1);
+	disk_close(d2);
+	CHECK((d1 = open_as("d1.qcow2", DISK_FMT_AUTO, true)));
+	CHECK((d2 = open_as("d2.qcow2", DISK_FMT_AUTO, true)));
+	CHECK_EQ(disk_pread(d1, b, CS, 0), 0);
+	CHECK(all_is(b, CS, 0x1a));
+	CHECK_EQ(disk_pread(d2, b, CS, 0), 0);
+	CHECK(all_is(b, CS, 0x2b));
+	disk_close(d1);
+	disk_close(d2);
+	free(a);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
 static int t_event_fd(void)
 {
 	uint8_t b[512];
@@ -766,6 +817,7 @@ static const struct unit_test tests[] = {
 	{"raw_zero", t_raw_zero},
 	{"same_cluster", t_same_cluster},
 	{"flush_barrier", t_flush_barrier},
+	{"two_disks", t_two_disks},
 	{"event_fd", t_event_fd},
 	{"bad_requests", t_bad_requests},
 	{"bad_headers", t_bad_headers},
