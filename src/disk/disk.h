@@ -73,11 +73,12 @@ struct disk_options {
  * cannot open one that another process is writing. A conflict is an error (-EBUSY).
  *
  * On success returns 0 and stores the disk in *out; the caller owns it (disk_close).
- * On failure returns a negative errno (-ENOENT, -EISDIR, -EACCES, -EROFS, -EBUSY for a
- * lock, -EINVAL for a corrupt or unsupported image, -ELOOP for a looping or too deep
- * chain, -ENOMEM, -EIO), writes one line "PATH: what failed: why (hint)" to `err`
- * (errlen bytes, may be 0), and has written nothing to any file. `opt` NULL means
- * auto-detected and writable.
+ * On failure returns a negative errno: -ENOENT, -EISDIR, -EACCES (open's own errors);
+ * -EINVAL for a corrupt header or a refused probe; -ENOTSUP for a feature Lodge does not
+ * implement; -EROFS for an image that only opens read-only (or a read-only file system);
+ * -EBUSY for a lock conflict; -ELOOP for a looping or too long chain; -ENOMEM; -EIO. It
+ * writes one line "PATH: what failed: why (hint)" to `err` (errlen bytes, may be 0) and
+ * has written nothing to any file. `opt` NULL means auto-detected and writable.
  */
 int disk_open(const char *path, const struct disk_options *opt, struct disk **out, char *err,
 	      size_t errlen) __attribute__((warn_unused_result));
@@ -121,7 +122,8 @@ struct disk_image_info {
 /*
  * Describes image `depth` of the chain: 0 is the image opened, 1 its backing file, and so
  * on. Returns 0, or -ENOENT when the chain is shorter. The strings live as long as the
- * disk.
+ * disk. A device may use depth 0's cluster_size as its discard granularity: discards of
+ * whole clusters free space, smaller ones are written as zeroes.
  */
 int disk_image_info(const struct disk *d, unsigned depth, struct disk_image_info *out)
 	__attribute__((warn_unused_result));
