@@ -78,7 +78,8 @@ fuzz-qcow2: $(FUZZ_OUT)/fuzz_qcow2
 	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_qcow2
 	@echo "fuzz: fuzz_qcow2 for $(FUZZ_SECONDS) s"
 	@$(FUZZ_OUT)/fuzz_qcow2 -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-		-max_len=65536 -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_qcow2- \
+		-max_len=65536 -dict=tests/fuzz/qcow2.dict -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_qcow2- \
 		$(FUZZ_OUT)/corpus/fuzz_qcow2 tests/fuzz/corpus/fuzz_qcow2
 
 fuzz-seeds-qcow2:
