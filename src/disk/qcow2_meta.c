@@ -34,9 +34,21 @@ int q2_corrupt(struct q2 *q, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	disk_img_log(q->im, "corrupt image: %s (check it with qemu-img check)", msg);
-	if (!q->im->readonly)
-		q->broken = true; /* do not write more into an image we do not understand */
+	if (q->im->readonly || q->broken) {
+		disk_img_log(q->im, "corrupt image: %s (check it with qemu-img check)", msg);
+		return -EIO;
+	}
+	/* as qemu: stop writing into an image we do not understand, and say so in its
+	 * header (the corrupt bit), so that the next writer is stopped too */
+	q->broken = true;
+	if (q->version >= 3) {
+		uint8_t b[8];
+		be64_put(b, q->incompat | QC_INCOMPAT_CORRUPT);
+		if (disk_pwrite_full(q->im->fd, b, sizeof(b), 72) == 0 && fdatasync(q->im->fd) == 0)
+			q->incompat |= QC_INCOMPAT_CORRUPT;
+	}
+	disk_img_log(q->im, "corrupt image: %s; %s (repair it with qemu-img check -r all)", msg,
+		     q->incompat & QC_INCOMPAT_CORRUPT ? "marked it corrupt" : "writes stopped");
 	return -EIO;
 }
 

@@ -742,6 +742,9 @@ static int t_corrupt_l2(void)
 	CHECK_EQ(disk_pwrite(d, b, 512, 0), -EIO);
 	CHECK_EQ(disk_pwrite(d, b, 512, 2 * CS), -EIO); /* stopped writing altogether */
 	disk_close(d);
+	/* and marked the image corrupt, as qemu does: the next writer is refused */
+	CHECK_EQ(file_be64("c.qcow2", 72), 2);
+	REFUSED("c.qcow2", DISK_FMT_AUTO, false, -EROFS, "marked corrupt");
 	clean_dir();
 	return 0;
 }
