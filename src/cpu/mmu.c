@@ -237,6 +237,16 @@ static int load_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t *o
 	return 0;
 }
 
+/* Writes a store's bytes to RAM at host p and tells the code-page watch about them. */
+static void ram_store(struct hart *h, uint8_t *p, unsigned size, uint64_t val)
+{
+	ram_write(p, size, val);
+	if (unlikely(__atomic_load_n(&h->code_pages[(p - h->ram) >> 12], __ATOMIC_RELAXED) |
+		     __atomic_load_n(&h->code_pages[(p + size - 1 - h->ram) >> 12],
+				     __ATOMIC_RELAXED)))
+		mmu_store_hook(h, p, size);
+}
+
 static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 {
 	uint64_t pa;
@@ -246,12 +256,7 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 	if (r)
 		return r;
 	if (host) {
-		ram_write(host, size, val);
-		if (unlikely(__atomic_load_n(&h->code_pages[(host - h->ram) >> 12],
-					     __ATOMIC_RELAXED) |
-			     __atomic_load_n(&h->code_pages[(host + size - 1 - h->ram) >> 12],
-					     __ATOMIC_RELAXED)))
-			mmu_store_hook(h, host, size);
+		ram_store(h, host, size, val);
 		return 0;
 	}
 	if ((pa & (size - 1)) || bus_write(&h->vm->bus, pa, size, val) < 0) {
@@ -264,21 +269,24 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *out)
 {
 	unsigned first = 4096 - (unsigned)(va & 0xfff);
-	uint64_t lo, hi;
+	uint64_t pa;
+	uint8_t *lo, *hi;
 	int r;
 
 	if (first >= size)
 		return load_one_page(h, va, size, out);
-	/* Misaligned across a page boundary: two accesses, little-endian. Both pages must be
-	 * readable before any state changes, which holds for loads trivially. */
-	r = load_one_page(h, va, first, &lo);
+	/* Misaligned across a page boundary: both parts must be RAM (a device read may have
+	 * side effects, which a faulting load must not cause), read little-endian. */
+	r = data_xlate(h, va, ACC_READ, &pa, &lo);
 	if (!r)
-		r = load_one_page(h, va + first, size - first, &hi);
+		r = data_xlate(h, va + first, ACC_READ, &pa, &hi);
+	if (!r && (!lo || !hi))
+		r = EXC_LOAD_ACCESS;
 	if (r) {
 		h->fault_tval = va;
 		return r;
 	}
-	*out = lo | (hi << (8 * first));
+	*out = ram_read(lo, first) | (ram_read(hi, size - first) << (8 * first));
 	return 0;
 }
 
@@ -286,19 +294,26 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 {
 	unsigned first = 4096 - (unsigned)(va & 0xfff);
 	uint64_t pa;
+	uint8_t *lo, *hi;
 	int r;
 
 	if (first >= size)
 		return store_one_page(h, va, size, val);
-	/* Check that the second page is writable before writing the first. */
-	r = mmu_translate(h, va + first, ACC_WRITE, h->data_priv, &pa);
+	/* Misaligned across a page boundary. A faulting store must write nothing, so both
+	 * parts are translated before either is written, and both must be RAM: the bus
+	 * takes no misaligned accesses, and a store half in RAM (at its end) is a fault. */
+	r = data_xlate(h, va, ACC_WRITE, &pa, &lo);
 	if (!r)
-		r = store_one_page(h, va, first, val);
-	if (!r)
-		r = store_one_page(h, va + first, size - first, val >> (8 * first));
-	if (r)
+		r = data_xlate(h, va + first, ACC_WRITE, &pa, &hi);
+	if (!r && (!lo || !hi))
+		r = EXC_STORE_ACCESS;
+	if (r) {
 		h->fault_tval = va;
-	return r;
+		return r;
+	}
+	ram_store(h, lo, first, val);
+	ram_store(h, hi, size - first, val >> (8 * first));
+	return 0;
 }
 
 int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **out)

@@ -15,7 +15,8 @@
 /* Translates va for `acc` at privilege `priv` (with mstatus SUM/MXR). */
 int mmu_translate(struct hart *h, uint64_t va, enum access acc, unsigned priv, uint64_t *pa);
 
-/* Loads/stores of 1, 2, 4 or 8 bytes at va (any alignment) through the data regime. */
+/* Loads/stores of 1, 2, 4 or 8 bytes at va (any alignment) through the data regime. One
+ * that faults has no effect: nothing is written (or read from a device). */
 int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *out);
 int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val);
 
