@@ -22,6 +22,7 @@
 #define DEFAULT_MEM	  (128ull << 20)
 #define DEFAULT_LINUX_MEM (256ull << 20)
 #define DEFAULT_CMDLINE	  "console=ttyS0"
+#define MAX_CMDLINE	  4096 /* more than any Linux keeps (RISC-V: 1024 bytes) */
 
 struct run_opts {
 	const char *bare;
@@ -53,7 +54,9 @@ static void run_usage(FILE *f)
 		"started\n"
 		"                    in S-mode by the firmware\n"
 		"  --initrd FILE     initial ramdisk (cpio archive, compressed or not)\n"
-		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
+		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE
+		"\"; at most\n"
+		"                    4096 bytes)\n"
 		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
 		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
 		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
@@ -189,6 +192,11 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	}
 	if (o->bare && (o->lx.initrd || o->lx.cmdline || o->lx.firmware)) {
 		log_err("run: --initrd, --append and --firmware go with --kernel, not --bare");
+		return -1;
+	}
+	if (o->lx.cmdline && strlen(o->lx.cmdline) > MAX_CMDLINE) {
+		log_err("--append: the command line is %zu bytes long; at most %d are allowed",
+			strlen(o->lx.cmdline), MAX_CMDLINE);
 		return -1;
 	}
 	return 0;
