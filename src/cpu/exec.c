@@ -40,6 +40,7 @@
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "cpu/trap.h"
+#include "cpu/trigger.h"
 #include "machine/machine.h"
 
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
@@ -219,6 +220,10 @@ static bool exec_poll(struct hart *h)
 		uint32_t epoch;
 
 		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
+		if (unlikely(h->trig_flush)) { /* blocks are decoded around execute triggers */
+			h->trig_flush = false;
+			exec_flush_all(h);
+		}
 		epoch = __atomic_load_n(&vm->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;
@@ -329,6 +334,12 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 		uint32_t raw = read16(host + off);
 		unsigned len = decode_insn_len((uint16_t)raw);
 
+		/* An execute trigger's address starts a block of its own: OP_TRIGGER. */
+		if (unlikely(h->trig_exec) && trig_exec_at(h, pc + off, h->priv)) {
+			fill_pseudo(&b->ops[n], off ? OP_BLOCK_NEXT : OP_TRIGGER, (uint16_t)off,
+				    labels);
+			break;
+		}
 		if (len > page_left - off) {
 			fill_pseudo(&b->ops[n], OP_BLOCK_CROSS, (uint16_t)off, labels);
 			break;
@@ -400,28 +411,41 @@ found:
 	return b;
 }
 
-/* Builds the one-instruction block for an instruction at pc that straddles a page. */
-static int build_cross(struct hart *h, uint64_t pc, const void *const *labels)
+/* Builds the one-instruction block for the instruction at pc into bc->cross: one that
+ * straddles a page, or one at an execute trigger's address. */
+static int build_one(struct hart *h, uint64_t pc, const void *const *labels)
 {
 	struct block *b = &h->bc->cross;
 	uint64_t ppa, ppa2;
 	uint8_t *lo, *hi;
+	uint32_t raw;
 	struct insn in;
 	int r;
 
 	r = mmu_fetch(h, pc, &ppa, &lo);
-	if (!r)
-		r = mmu_fetch(h, pc + 2, &ppa2, &hi);
 	if (r)
 		return r;
-	decode((uint32_t)read16(lo) | ((uint32_t)read16(hi) << 16), &in);
+	raw = read16(lo);
+	if (decode_insn_len((uint16_t)raw) == 4) {
+		if (((pc + 2) & 0xfff) == 0) {
+			r = mmu_fetch(h, pc + 2, &ppa2, &hi);
+			if (r)
+				return r;
+		} else {
+			hi = lo + 2;
+		}
+		raw |= (uint32_t)read16(hi) << 16;
+	}
+	decode(raw, &in);
 	b->vpc = pc;
 	b->ppa = ppa;
-	b->end_pc = pc + 4;
+	b->end_pc = pc + in.len;
 	b->n = 1;
 	b->priv = (uint8_t)h->priv;
+	b->jit = NULL; /* reached again only through a branch to itself (same_block) */
+	b->heat = 0;
 	fill_op(&b->ops[0], &in, pc, 0, labels);
-	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, 4, labels);
+	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, (uint16_t)in.len, labels);
 	return 0;
 }
 
@@ -452,7 +476,8 @@ static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
 }
 
 /* Host pointer for an atomic access: TLB fast path, else the walker. */
-static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **p)
+static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc,
+			  unsigned trig, void **p)
 {
 	const struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
 						     : &h->dtlb[(va >> 12) & TLB_MASK];
@@ -461,7 +486,7 @@ static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum acces
 		*p = (void *)(e->addend + va);
 		return 0;
 	}
-	return mmu_atomic_ptr(h, va, size, acc, p);
+	return mmu_atomic_ptr(h, va, size, acc, trig, p);
 }
 
 #define AMO_MINMAX(T, cmp)                                                                         \
@@ -578,7 +603,7 @@ int hart_run(struct hart *h)
 	{                                                                                          \
 		void *vp_;                                                                         \
 		T *p_, old_;                                                                       \
-		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, &vp_);                                   \
+		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_LOAD | TRIG_STORE, &vp_);           \
 		if (unlikely(r_))                                                                  \
 			RAISE(r_, h->fault_tval);                                                  \
 		p_ = vp_;                                                                          \
@@ -616,6 +641,11 @@ lookup:
 		b = lookup_slow(h, pc, labels, &r);
 		if (unlikely(!b)) {
 			h->pc = pc;
+			/* an instruction address breakpoint outranks fetch faults */
+			if (unlikely(h->trig_exec) && trig_exec_fires(h, pc)) {
+				r = EXC_BREAKPOINT;
+				h->fault_tval = pc;
+			}
 			hart_exception(h, (uint64_t)r, h->fault_tval);
 			pc = h->pc;
 			jc = bc->jc[h->priv];
@@ -911,7 +941,7 @@ L_LR_W:
 L_LR_D : {
 	unsigned size = op->kind == OP_LR_W ? 4 : 8;
 	void *p;
-	int r = amo_ptr(h, RS1, size, ACC_READ, &p);
+	int r = amo_ptr(h, RS1, size, ACC_READ, TRIG_LOAD, &p);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
 	if (size == 4)
@@ -927,7 +957,7 @@ L_SC_D : {
 	unsigned size = op->kind == OP_SC_W ? 4 : 8;
 	void *p;
 	bool ok = false;
-	int r = amo_ptr(h, RS1, size, ACC_WRITE, &p);
+	int r = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_STORE, &p);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
 	if (h->resv_ptr == p) {
@@ -1032,8 +1062,17 @@ L_BLOCK_NEXT:
 	JUMP(b->end_pc);
 L_BLOCK_CROSS : {
 	int r;
-	pc = b->end_pc;
-	r = build_cross(h, pc, labels);
+	pc = b->end_pc; /* (an execute trigger here would have ended the block before) */
+	r = build_one(h, pc, labels);
+	goto run_one;
+L_TRIGGER:
+	/* Before the instruction at an execute trigger's address (the block has no other
+	 * op and counts none): the breakpoint, or the instruction on its own. */
+	pc = b->vpc;
+	if (trig_exec_fires(h, pc))
+		RAISE(EXC_BREAKPOINT, pc);
+	r = build_one(h, pc, labels);
+run_one:
 	if (unlikely(r)) {
 		h->pc = pc;
 		hart_exception(h, (uint64_t)r, h->fault_tval);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "cpu/trigger.h"
 #include "machine/machine.h"
 
 #define PTE_V	     (1u << 0)
@@ -168,9 +169,20 @@ static int data_xlate(struct hart *h, uint64_t va, enum access acc, uint64_t *pa
 	if (r)
 		return r;
 	*host = vm_ram_ptr(h->vm, *pa, 1);
-	if (*host)
+	/* A page where a load/store trigger may match stays out: TLB hits skip the check. */
+	if (*host && !(unlikely(h->trig_mem) && trig_page_watched(h, va)))
 		tlb_fill(h, acc == ACC_WRITE ? h->dtlb_w : h->dtlb, va, *host);
 	return 0;
+}
+
+/* A load/store trigger (Sdtrig) takes its breakpoint before the access, ahead of any
+ * misaligned, page or access fault. */
+static int trigger_check(struct hart *h, uint64_t va, unsigned size, unsigned kinds)
+{
+	if (likely(!h->trig_mem) || !trig_mem_fires(h, va, size, kinds))
+		return 0;
+	h->fault_tval = va;
+	return EXC_BREAKPOINT;
 }
 
 /* Guest RAM accesses are atomics (see exec.c); odd sizes and misaligned parts of an
@@ -271,8 +283,10 @@ int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *out)
 	unsigned first = 4096 - (unsigned)(va & 0xfff);
 	uint64_t pa;
 	uint8_t *lo, *hi;
-	int r;
+	int r = trigger_check(h, va, size, TRIG_LOAD);
 
+	if (r)
+		return r;
 	if (first >= size)
 		return load_one_page(h, va, size, out);
 	/* Misaligned across a page boundary: both parts must be RAM (a device read may have
@@ -295,8 +309,10 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 	unsigned first = 4096 - (unsigned)(va & 0xfff);
 	uint64_t pa;
 	uint8_t *lo, *hi;
-	int r;
+	int r = trigger_check(h, va, size, TRIG_STORE);
 
+	if (r)
+		return r;
 	if (first >= size)
 		return store_one_page(h, va, size, val);
 	/* Misaligned across a page boundary. A faulting store must write nothing, so both
@@ -316,12 +332,15 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 	return 0;
 }
 
-int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **out)
+int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, unsigned trig,
+		   void **out)
 {
 	uint64_t pa;
 	uint8_t *host;
-	int r;
+	int r = trigger_check(h, va, size, trig);
 
+	if (r)
+		return r;
 	if (va & (size - 1)) {
 		h->fault_tval = va;
 		return acc == ACC_READ ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED;
