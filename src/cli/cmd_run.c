@@ -246,15 +246,15 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 		const struct hart *h = vm->harts[i];
 		fprintf(stderr,
 			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu blocks=%zuK "
-			"jit=%zuK jitblocks=%llu "
+			"jit=%zuK jitblocks=%llu jithot=%u "
 			"mcause=0x%llx mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx "
 			"satp=0x%llx\n",
 			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
 			exec_cache_bytes(h) >> 10, exec_jit_bytes(h) >> 10,
-			(unsigned long long)exec_jit_blocks(h), (unsigned long long)h->mcause,
-			(unsigned long long)h->mepc, (unsigned long long)h->scause,
-			(unsigned long long)h->sepc, (unsigned long long)h->stval,
-			(unsigned long long)h->satp);
+			(unsigned long long)exec_jit_blocks(h), exec_jit_hot(h),
+			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
+			(unsigned long long)h->scause, (unsigned long long)h->sepc,
+			(unsigned long long)h->stval, (unsigned long long)h->satp);
 	}
 }
 

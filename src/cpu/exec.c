@@ -73,7 +73,7 @@ int exec_cache_create(struct hart *h)
 		size_t code = JIT_BUDGET / h->vm->nharts_planned;
 		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit);
 		if (r == 0)
-			bc->jit_hot = h->vm->jit_hot;
+			bc->jit_hot = bc->jit_hot_base = h->vm->jit_hot;
 		else if (r != -ENOTSUP)
 			log_warn("hart %llu: no JIT (%s): interpreting only",
 				 (unsigned long long)h->mhartid, strerror(-r));
@@ -109,6 +109,11 @@ size_t exec_jit_bytes(const struct hart *h)
 uint64_t exec_jit_blocks(const struct hart *h)
 {
 	return h->bc ? jit_blocks(h->bc->jit) : 0;
+}
+
+unsigned exec_jit_hot(const struct hart *h)
+{
+	return h->bc && h->bc->jit ? h->bc->jit_hot : 0;
 }
 
 void exec_flush_jumps(struct hart *h)
@@ -247,6 +252,44 @@ static bool exec_poll(struct hart *h)
 	}
 }
 
+/* The block arena or the code buffer is full: both are dropped. If the translations made
+ * since the last time retired fewer than JIT_PAYBACK instructions each, the caches are
+ * thrashing (the working set does not fit, and code is translated again and again) and
+ * translating costs more than it saves: a block must then be entered twice as often to be
+ * translated (up to JIT_HOT_MAX). Once translations retire 8 times that again, the
+ * threshold comes back down towards --jit-hot. */
+static void cache_full(struct hart *h, uint64_t icount)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t made = jit_blocks(bc->jit) - bc->mark_blocks, ran = icount - bc->mark_icount;
+
+	if (made && ran < made * JIT_PAYBACK) {
+		if (bc->jit_hot < JIT_HOT_MAX)
+			bc->jit_hot *= 2;
+	} else if (made && ran / 8 >= made * JIT_PAYBACK && bc->jit_hot > bc->jit_hot_base) {
+		bc->jit_hot =
+			bc->jit_hot / 2 > bc->jit_hot_base ? bc->jit_hot / 2 : bc->jit_hot_base;
+	}
+	bc->mark_blocks += made;
+	bc->mark_icount = icount;
+	exec_flush_all(h);
+}
+
+/* Every JIT_CHECK_EVERY translations: translations that retired almost nothing each (under
+ * JIT_PAYBACK / 64 instructions: code run about once after translating it) back off at
+ * once, without waiting for the caches to overflow first. Only raises the threshold, which
+ * needs no flush: a block not yet translated has heat below the old one. */
+static void jit_checkpoint(struct hart *h, uint64_t icount)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t made = jit_blocks(bc->jit) - bc->mark_blocks, ran = icount - bc->mark_icount;
+
+	if (ran < made * (JIT_PAYBACK / 64) && bc->jit_hot < JIT_HOT_MAX)
+		bc->jit_hot *= 2;
+	bc->mark_blocks += made;
+	bc->mark_icount = icount;
+}
+
 static inline unsigned ht_index(uint64_t pc, unsigned priv)
 {
 	return (unsigned)((pc >> 1) ^ (pc >> (HT_BITS + 1)) ^ priv) & ((1u << HT_BITS) - 1);
@@ -306,9 +349,10 @@ static uint64_t hash_code(const uint8_t *p, unsigned bytes)
 	return v;
 }
 
-/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena. */
+/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena; `icount`
+ * is the retired-instruction count (for cache_full). */
 static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host,
-				 const void *const *labels)
+				 const void *const *labels, uint64_t icount)
 {
 	struct block_cache *bc = h->bc;
 	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
@@ -317,7 +361,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	struct block *b;
 
 	if (bc->used + need > bc->size)
-		exec_flush_all(h);
+		cache_full(h, icount);
 	b = (struct block *)(void *)(bc->arena + bc->used);
 	/* Flag the page first, then read its generation: a store racing with decoding
 	 * either bumps the generation we read or is made visible by fence.i. */
@@ -366,7 +410,8 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	return b;
 }
 
-static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels, int *exc)
+static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
+				 uint64_t icount, int *exc)
 {
 	struct block_cache *bc = h->bc;
 	struct block **pp, *b;
@@ -397,7 +442,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 		*pp = b->hnext; /* stale: unlink and decode again */
 		break;
 	}
-	b = build_block(h, pc, ppa, host, labels);
+	b = build_block(h, pc, ppa, host, labels, icount);
 	log_debug("hart %llu: decoded block pc=0x%llx priv=%u n=%u", (unsigned long long)h->mhartid,
 		  (unsigned long long)pc, h->priv, b->n);
 	b->hnext = bc->ht[idx];
@@ -638,7 +683,7 @@ lookup:
 	b = jc[jc_index(pc)];
 	if (unlikely(!b || b->vpc != pc)) {
 		int r = 0;
-		b = lookup_slow(h, pc, labels, &r);
+		b = lookup_slow(h, pc, labels, icount, &r);
 		if (unlikely(!b)) {
 			h->pc = pc;
 			/* an instruction address breakpoint outranks fetch faults */
@@ -662,10 +707,13 @@ enter_block:
 		goto run_jit;
 	if (bc->jit && ++b->heat == bc->jit_hot) {
 		int r = jit_translate(bc->jit, b);
-		if (r == 0)
+		if (r == 0) {
+			if (unlikely(jit_blocks(bc->jit) - bc->mark_blocks >= JIT_CHECK_EVERY))
+				jit_checkpoint(h, icount);
 			goto run_jit;
+		}
 		if (r == -ENOSPC) { /* code buffer full: start over with both caches empty */
-			exec_flush_all(h);
+			cache_full(h, icount);
 			goto lookup;
 		}
 	}

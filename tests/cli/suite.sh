@@ -6,7 +6,8 @@
 # could not be set up; 2: bad command line), print exactly one stderr line starting with
 # "lodge: " that names the culprit, and must not crash (no sanitizer report). Plus a
 # runaway program stopped by --timeout 1 (status 124), and --stats showing that the JIT
-# translates by default and not with --no-jit. One line per test:
+# translates by default and not with --no-jit, and that many hot blocks that overflow the
+# code caches are not translated again and again. One line per test:
 # PASS: cli.NAME / FAIL: cli.NAME: why / SKIP: cli.NAME: why. Needs `make guests`.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -288,6 +289,25 @@ if need "$elfs/c_algo.elf" jit_engaged no_jit; then
 		say "FAIL: cli.no_jit: status $got, jitblocks '$n' (want 0)"
 	else
 		say "PASS: cli.no_jit"
+	fi
+fi
+
+# --- JIT thrashing: jit_thrash.elf's 30,000 small blocks, run 40 times, overflow the code
+# caches on every pass. Under --jit-hot 1 they were translated again on each (1.2 million
+# translations, 19x slower than interpreting). Translations that retire almost nothing
+# now raise the hot threshold (jithot=) within the first pass: fewer translations than
+# the program has blocks (2,048 today).
+if need "$elfs/jit_thrash.elf" jit_thrash_bounded; then
+	"$lodge" run --bare "$elfs/jit_thrash.elf" --jit-hot 1 --stats --timeout 120 \
+		</dev/null >/dev/null 2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	hot=$(sed -n 's/.* jithot=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -ge 30000 ] || [ "${hot:-0}" -le 1 ]; then
+		say "FAIL: cli.jit_thrash_bounded: status $got, jitblocks '$n' (want < 30000)," \
+			"jithot '$hot' (want > 1)"
+	else
+		say "PASS: cli.jit_thrash_bounded"
 	fi
 fi
 
