@@ -873,7 +873,13 @@ L_SRLW:
 	RD = sext32((uint32_t)RS1 >> (RS2 & 31));
 	NEXT();
 L_SRAW:
+#ifdef LODGE_MUTANT_SRAW
+	/* Deliberately wrong, for the differential suite's mutation check (tests/diff/
+	 * suite.sh), which must notice: the word is shifted in logically (as srlw). */
+	RD = sext32((uint32_t)RS1 >> (RS2 & 31));
+#else
 	RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31));
+#endif
 	NEXT();
 L_FENCE:
 	NEXT();
