@@ -354,9 +354,9 @@ static int load_kernel(struct vm *vm, const char *path, uint64_t *entry, uint64_
 
 	if (r < 0)
 		return r;
-	if (len >= sizeof(ih))
-		memcpy(&ih, buf, sizeof(ih));
-	if (len < sizeof(ih) || ih.magic2 != IMAGE_MAGIC2) {
+	memset(&ih, 0, sizeof(ih)); /* a file shorter than the header has no magic */
+	memcpy(&ih, buf, len < sizeof(ih) ? len : sizeof(ih));
+	if (ih.magic2 != IMAGE_MAGIC2) {
 		log_err("kernel: %s is not a RISC-V Linux Image (no RSC\\x05 magic at offset 0x38)",
 			path);
 		unmap_file(buf, len);
