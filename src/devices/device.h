@@ -101,6 +101,10 @@ struct device_type {
 	bool always;	    /* created once with args = NULL on every Linux machine */
 	bool bare;	    /* always-present on --bare machines too */
 	bool arg_optional;  /* the option may be given without a value (`--balloon`) */
+	/* The guest's console device when this device reads the machine's console backend
+	 * ("hvc0"): at most one such device per machine, and the UART then only writes
+	 * (chardev_set_input_handler has one owner). NULL for every other device. */
+	const char *console;
 	int (*create)(struct board *b, const char *args, struct device **out, char *err,
 		      size_t errlen);
 };

@@ -92,6 +92,21 @@ static void uart_tx(void *opaque, uint8_t c)
 	vm_console_output(opaque, c);
 }
 
+/* Feeds one console byte to a panic-banner matcher (`match`: bytes matched so far). */
+static void watch_panic(struct vm *vm, unsigned *match, uint8_t c)
+{
+	static const char banner[] = PANIC_BANNER;
+
+	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
+		return;
+	if (c == (uint8_t)banner[*match])
+		(*match)++;
+	else
+		*match = c == (uint8_t)banner[0];
+	if (*match == sizeof(banner) - 1)
+		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
+}
+
 unsigned vm_virtio_slot_irq(unsigned slot)
 {
 	return slot < 8 ? VM_VIRTIO_IRQ + slot : 12 + (slot - 8);
@@ -153,10 +168,17 @@ static uint64_t board_time(struct board *b)
 	return (vm_now_ns() - vm->start_ns) / 100;
 }
 
+/* Devices' console output (virtio-console, on the I/O thread) has a panic matcher of its
+ * own: the UART's bytes come from hart threads at the same time, and one matcher fed
+ * from both would miss a banner split between them. */
 static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
 {
+	struct vm *vm = b->opaque;
+
+	pthread_mutex_lock(&vm->dev_console_lock);
 	for (size_t i = 0; i < len; i++)
-		vm_console_output(b->opaque, buf[i]);
+		watch_panic(vm, &vm->dev_panic_match, buf[i]);
+	pthread_mutex_unlock(&vm->dev_console_lock);
 }
 
 static void board_power(struct board *b, bool reboot, int code)
@@ -217,6 +239,31 @@ static int add_one(struct vm *vm, const struct vm_config *cfg, const struct devi
 	return 0;
 }
 
+/* Checks the options the user gave; *console_out: the one device among them that reads
+ * the console (device_type.console), or NULL. */
+static int check_device_options(const struct vm_config *cfg, const struct device_type **console_out)
+{
+	*console_out = NULL;
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		const struct device_type *t = device_type_find_option(cfg->devices[i].option);
+		if (!t) {
+			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
+			return -EINVAL;
+		}
+		if (!t->console)
+			continue;
+		if (*console_out) {
+			dev_error(cfg,
+				  "--%s: given with --%s, but only one device can take the "
+				  "console's input (pass one of them)",
+				  t->option, (*console_out)->option);
+			return -EINVAL;
+		}
+		*console_out = t;
+	}
+	return 0;
+}
+
 /* Every registered type: the always-present ones, then those the user asked for. The
  * table is in each type's `order`, so interrupt controllers come before their users. */
 static int add_registered(struct vm *vm, const struct vm_config *cfg)
@@ -226,11 +273,6 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 	struct device **tail = &vm->devices;
 	int r = 0;
 
-	for (unsigned i = 0; i < cfg->ndevices; i++)
-		if (!device_type_find_option(cfg->devices[i].option)) {
-			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
-			return -EINVAL;
-		}
 	for (unsigned i = 0; i < n && !r; i++) {
 		const struct device_type *t = types[i];
 		if (t->always && (!cfg->bare || t->bare))
@@ -244,6 +286,7 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 
 static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
+	const struct device_type *console_dev = NULL;
 	int r = plic_create(vm, &vm->plic);
 
 	r = r ?: uart_create(&vm->bus, VM_UART_BASE, vm->console, &vm->uart);
@@ -251,8 +294,13 @@ static int add_devices(struct vm *vm, const struct vm_config *cfg)
 	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
 	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
 	r = r ?: evloop_create(&vm->loop);
+	r = r ?: check_device_options(cfg, &console_dev);
 	if (r)
 		return r;
+	/* Another device reads the console: the UART keeps printing (firmware, early boot)
+	 * but must not take the input from it. */
+	if (console_dev)
+		uart_disable_input(vm->uart);
 	init_board(vm);
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
@@ -300,6 +348,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm = core_calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
+	pthread_mutex_init(&vm->dev_console_lock, NULL);
 	vm->start_ns = vm_now_ns();
 	vm->nharts_planned = cfg->nharts;
 	vm->jit_hot = cfg->jit_hot;
@@ -338,6 +387,7 @@ void vm_destroy(struct vm *vm)
 	rtc_destroy(vm->rtc);
 	plic_destroy(vm->plic);
 	gmem_fini(&vm->mem);
+	pthread_mutex_destroy(&vm->dev_console_lock);
 	core_free(vm);
 }
 
@@ -421,16 +471,7 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 
 void vm_console_output(struct vm *vm, uint8_t c)
 {
-	static const char banner[] = PANIC_BANNER;
-
-	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
-		return;
-	if (c == (uint8_t)banner[vm->panic_match])
-		vm->panic_match++;
-	else
-		vm->panic_match = c == (uint8_t)banner[0];
-	if (vm->panic_match == sizeof(banner) - 1)
-		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
+	watch_panic(vm, &vm->panic_match, c);
 }
 
 bool vm_poll(struct vm *vm, uint64_t now)
