@@ -471,7 +471,9 @@ static int t_output(void)
 	put(TX_BUF, msg, sizeof(msg) - 1);
 	post(VCON_TXQ, TX_BUF, sizeof(msg) - 1, false);
 	kick(VCON_TXQ);
-	CHECK(wait_used(VCON_TXQ, 1));
+	/* Back when the notify returns: Linux spins until it is, after every write, and a
+	 * round trip through the I/O thread per line made output five times slower. */
+	CHECK_EQ(used_idx(VCON_TXQ), 1);
 	CHECK_EQ(used_len(VCON_TXQ, 0), 0); /* nothing written into a transmit buffer */
 	CHECK(wait_out(sizeof(msg) - 1));
 	memcpy(got, con.out, sizeof(msg) - 1);
@@ -581,7 +583,8 @@ static int t_multiport_handshake(void)
 }
 
 /* The backend's write blocks (a reader that does not read): the guest still gets its
- * transmit buffers back, and a hart's register accesses do not wait for the backend. */
+ * transmit buffers back, more output is taken meanwhile, and a hart's register accesses
+ * do not wait for the backend. */
 static int t_slow_reader(void)
 {
 	CHECK(setup("", true) == 0);
@@ -606,13 +609,14 @@ static int t_slow_reader(void)
 	CHECK(rd(R_STATUS) & VIRTIO_STATUS_DRIVER_OK);
 	wr(R_ISR_ACK, rd(R_ISR));
 	CHECK_EQ(rd(R_CONFIG + 4), 1);
-	post(VCON_TXQ, TX_BUF + 4, 0, false);
+	put(TX_BUF + 4, "more", 4);
+	post(VCON_TXQ, TX_BUF + 4, 4, false);
 	kick(VCON_TXQ);
+	CHECK_EQ(used_idx(VCON_TXQ), 2);
 	set_block(&con, false);
-	CHECK(wait_used(VCON_TXQ, 2));
-	CHECK(wait_out(4));
+	CHECK(wait_out(8));
 	CHECK(!con.write_timeout);
-	CHECK(!memcmp(con.out, "slow", 4));
+	CHECK(!memcmp(con.out, "slowmore", 8));
 	return 0;
 }
 

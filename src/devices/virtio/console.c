@@ -3,12 +3,13 @@
  * control queues) and without F_SIZE (no backend knows a terminal size yet) or
  * EMERG_WRITE.
  *
- * Output: the transmitq's buffers are copied into `obuf` on the I/O thread and given back
- * to the driver at once (Linux's hvc driver spins until they come back); a second step on
- * the I/O thread, `flush`, writes obuf to the backend without the device lock, so a slow
- * reader blocks only the I/O thread, never a hart touching the device's registers. When
- * obuf is full, the buffer being copied stays taken (`tx_partial`) until flush made room
- * and kicked the transmitq again.
+ * Output: the transmitq's buffers are copied into `obuf` and given back to the driver at
+ * once, on the notifying hart's thread (Linux's hvc driver spins until they come back,
+ * after every write: a round trip through the I/O thread per line made output five times
+ * slower than the UART's). `flush`, on the I/O thread, swaps obuf with `wbuf` and writes
+ * wbuf to the backend holding no lock, so a slow reader blocks only the I/O thread, never
+ * a hart. When obuf is full, the buffer being copied stays taken (`tx_partial`) until
+ * flush made room and kicked the transmitq again.
  *
  * Input: the backend keeps it until the guest can take it: receive buffers posted and,
  * with MULTIPORT, the port opened by the guest (PORT_OPEN). Linux drops what reaches a
@@ -21,7 +22,8 @@
  * 0; its PORT_READY with CONSOLE_PORT and PORT_OPEN (the host side is always open).
  * Messages for the driver wait in `ctrl` until it posts control receive buffers.
  *
- * Locks: vdev.lock -> out_lock -> the backend's buffer lock. flush holds only out_lock.
+ * Locks: vdev.lock -> out_lock -> the backend's buffer lock. flush takes out_lock only to
+ * swap the buffers.
  */
 #include "devices/virtio/console.h"
 
@@ -88,9 +90,12 @@ struct vcon {
 	bool ctrl_dropped_logged;
 
 	pthread_mutex_t out_lock;
-	uint8_t *obuf; /* VCON_OUT_BUF bytes */
+	uint8_t *obuf; /* VCON_OUT_BUF bytes being filled */
 	size_t olen;
 	bool tx_stalled; /* the transmitq waits for room in obuf */
+
+	uint8_t *wbuf; /* flush's: the other VCON_OUT_BUF bytes, being written */
+	uint8_t *bufs; /* the allocation behind obuf and wbuf */
 };
 
 static struct vcon *vdev_to_vcon(struct virtio_dev *d)
@@ -111,28 +116,34 @@ static void vcon_config_read(struct virtio_dev *d, uint32_t off, void *buf, unsi
 
 /* ---- output ---- */
 
-/* I/O thread (or destroy, once the loop stopped), without vdev.lock: writes what the
- * guest sent, then lets the transmitq go on if it waited for room. */
+/* I/O thread (or destroy, once the loop stopped), no lock held while writing: takes what
+ * the guest sent, lets a transmit buffer waiting for room go on, writes. */
 static void flush(void *opaque)
 {
 	struct vcon *v = opaque;
+	uint8_t *buf;
+	size_t len;
 	bool stalled;
 
 	pthread_mutex_lock(&v->out_lock);
-	if (v->olen) {
-		if (v->board->console_output)
-			v->board->console_output(v->board, v->obuf, v->olen);
-		/* A backend that cannot write (its reader went away) discards the output and
-		 * tells its owner: nothing for the guest to know. */
-		if (v->con && chardev_write(v->con, v->obuf, v->olen) < 0)
-			log_debug("%s: console output discarded", v->vdev.name);
-		v->olen = 0;
-	}
+	buf = v->obuf;
+	len = v->olen;
+	v->obuf = v->wbuf;
+	v->wbuf = buf;
+	v->olen = 0;
 	stalled = v->tx_stalled;
 	v->tx_stalled = false;
 	pthread_mutex_unlock(&v->out_lock);
 	if (stalled)
 		virtio_dev_kick(&v->vdev, VCON_TXQ);
+	if (!len)
+		return;
+	if (v->board->console_output)
+		v->board->console_output(v->board, buf, len);
+	/* A backend that cannot write (its reader went away) discards the output and tells
+	 * its owner: nothing for the guest to know. */
+	if (v->con && chardev_write(v->con, buf, len) < 0)
+		log_debug("%s: console output discarded", v->vdev.name);
 }
 
 /* Copies as much of tx_cur as fits into obuf; true when all of it is in. out_lock held. */
@@ -149,7 +160,7 @@ static bool copy_out(struct vcon *v)
 	return v->tx_off == v->tx_cur.out_len;
 }
 
-/* I/O thread, vdev.lock held. */
+/* vdev.lock held: the notifying hart's thread, or the I/O thread (re-kicks). */
 static void tx_process(struct vcon *v)
 {
 	struct virtio_dev *d = &v->vdev;
@@ -517,6 +528,7 @@ static const struct virtio_dev_ops vcon_vops = {
 	.device_id = VIRTIO_ID_CONSOLE,
 	.config_read = vcon_config_read,
 	.queue_notify = vcon_queue_notify,
+	.inline_notify = 1u << VCON_TXQ,
 	.reset = vcon_vreset,
 	.driver_ok = vcon_driver_ok,
 	.save = vcon_vsave,
@@ -562,7 +574,7 @@ static void vcon_destroy(struct device *dev)
 	evloop_notifier_del(v->flush_notifier);
 	virtio_dev_fini(&v->vdev);
 	pthread_mutex_destroy(&v->out_lock);
-	core_free(v->obuf);
+	core_free(v->bufs);
 	core_free(v);
 }
 
@@ -600,11 +612,13 @@ int vcon_create(struct board *b, const char *args, struct device **out, char *er
 	v = core_calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->obuf = core_alloc(VCON_OUT_BUF);
-	if (!v->obuf) {
+	v->bufs = core_alloc(2 * VCON_OUT_BUF);
+	if (!v->bufs) {
 		r = -ENOMEM;
 		goto err_free;
 	}
+	v->obuf = v->bufs;
+	v->wbuf = v->bufs + VCON_OUT_BUF;
 	r = virtio_dev_init(&v->vdev, &vcon_vops, "virtio-console", b, 1ull << F_MULTIPORT,
 			    VCON_NQUEUES, VCON_QUEUE_SIZE, VCON_CFG_SIZE);
 	if (r < 0)
@@ -628,7 +642,7 @@ int vcon_create(struct board *b, const char *args, struct device **out, char *er
 err_fini:
 	virtio_dev_fini(&v->vdev);
 err_free:
-	core_free(v->obuf);
+	core_free(v->bufs);
 	core_free(v);
 	return r;
 }
