@@ -79,7 +79,9 @@ struct vcon {
 	struct evloop_notifier *flush_notifier;
 
 	/* Under vdev.lock. */
-	struct iovec iov[VCON_MAX_IOV]; /* rx_fill and the control queues */
+	struct iovec rx_iov[VCON_MAX_IOV];
+	struct iovec ctrl_iov[VCON_MAX_IOV]; /* ctrl_receive's (it calls rx_fill) */
+	struct iovec ctrl_out_iov[VCON_MAX_IOV];
 	struct iovec tx_iov[VCON_MAX_IOV];
 	struct virtq_elem tx_cur; /* the transmit buffer being copied, when tx_partial */
 	bool tx_partial;
@@ -226,7 +228,7 @@ static void rx_fill(struct vcon *v)
 {
 	struct virtio_dev *d = &v->vdev;
 	struct virtq *q = &d->vq[VCON_RXQ];
-	struct virtq_elem e = {.cap = VCON_MAX_IOV, .iov = v->iov};
+	struct virtq_elem e = {.cap = VCON_MAX_IOV, .iov = v->rx_iov};
 	bool pushed = false;
 
 	if (!v->con || !virtio_dev_running(d) || !q->ready)
@@ -274,7 +276,7 @@ static void ctrl_deliver(struct vcon *v)
 {
 	struct virtio_dev *d = &v->vdev;
 	struct virtq *q = &d->vq[VCON_CTRL_RXQ];
-	struct virtq_elem e = {.cap = VCON_MAX_IOV, .iov = v->iov};
+	struct virtq_elem e = {.cap = VCON_MAX_IOV, .iov = v->ctrl_out_iov};
 	unsigned sent = 0;
 
 	if (!virtio_dev_running(d))
@@ -360,7 +362,7 @@ static void ctrl_receive(struct vcon *v)
 {
 	struct virtio_dev *d = &v->vdev;
 	struct virtq *q = &d->vq[VCON_CTRL_TXQ];
-	struct virtq_elem e = {.cap = VCON_MAX_IOV, .iov = v->iov};
+	struct virtq_elem e = {.cap = VCON_MAX_IOV, .iov = v->ctrl_iov};
 	bool pushed = false;
 	int r;
 
