@@ -887,11 +887,11 @@ static int t_machine(void)
 	cfg.console = &con.cd;
 
 	CHECK(vm_create(&cfg, &vm) == 0);
-	bus_write(&vm->bus, VM_UART_BASE + 1, 1, 1); /* IER: receive interrupt */
-	bus_read(&vm->bus, VM_UART_BASE + 5, 1, &v);
+	bus_write(&vm->bus, VIRT_UART_BASE + 1, 1, 1); /* IER: receive interrupt */
+	bus_read(&vm->bus, VIRT_UART_BASE + 5, 1, &v);
 	CHECK_EQ(v & 1, 0);
 	for (unsigned i = 0; i < VM_VIRTIO_SLOTS; i++) {
-		bus_read(&vm->bus, VM_VIRTIO_BASE + 0x1000ull * i + R_DEVICE_ID, 4, &v);
+		bus_read(&vm->bus, VIRT_VIRTIO_BASE + 0x1000ull * i + R_DEVICE_ID, 4, &v);
 		found += v == VIRTIO_ID_CONSOLE;
 	}
 	CHECK_EQ(found, 1);
@@ -902,8 +902,8 @@ static int t_machine(void)
 	/* Without it the UART reads the console, as before. */
 	cfg.ndevices = 0;
 	CHECK(vm_create(&cfg, &vm) == 0);
-	bus_write(&vm->bus, VM_UART_BASE + 1, 1, 1);
-	bus_read(&vm->bus, VM_UART_BASE + 5, 1, &v);
+	bus_write(&vm->bus, VIRT_UART_BASE + 1, 1, 1);
+	bus_read(&vm->bus, VIRT_UART_BASE + 5, 1, &v);
 	CHECK_EQ(v & 1, 1);
 	vm_destroy(vm);
 	vm = NULL;
