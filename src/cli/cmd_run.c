@@ -14,6 +14,7 @@
 #include "cli/console.h"
 #include "core/log.h"
 #include "cpu/exec.h"
+#include "devices/device.h"
 #include "cpu/hart.h"
 #include "cpu/jit/jit.h"
 #include "machine/boot.h"
@@ -23,8 +24,13 @@
 #define DEFAULT_LINUX_MEM (256ull << 20)
 #define DEFAULT_CMDLINE	  "console=ttyS0"
 
+#define MAX_DEVICE_ARGS 32
+#define OPT_DEVICE	1000 /* getopt value of the first device-type option */
+
 struct run_opts {
 	const char *bare;
+	struct vm_device_arg devs[MAX_DEVICE_ARGS];
+	unsigned ndevs;
 	struct boot_linux lx;
 	uint64_t mem;
 	unsigned cpus;
@@ -39,6 +45,22 @@ static const char *const firmware_paths[] = {
 	"guest-cache/out/fw_dynamic.bin",
 	"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
 };
+
+/* One line per registered device type that has a command-line option. */
+static void device_usage(FILE *f)
+{
+	unsigned n;
+	const struct device_type *const *t = device_types(&n);
+
+	for (unsigned i = 0; i < n; i++) {
+		char head[160];
+		if (!t[i]->option)
+			continue;
+		snprintf(head, sizeof(head), "--%s %s", t[i]->option,
+			 t[i]->usage ? t[i]->usage : "");
+		fprintf(f, "  %s\n                    %s\n", head, t[i]->help ? t[i]->help : "");
+	}
+}
 
 static void run_usage(FILE *f)
 {
@@ -71,19 +93,60 @@ static void run_usage(FILE *f)
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
 		"  -h, --help        this text\n"
+		"Devices (each option may be repeated):\n",
+		VM_MAX_HARTS, JIT_HOT_DEFAULT);
+	device_usage(f);
+	fprintf(f,
 		"\n"
 		"Console: the guest's UART is on stdin/stdout. On a terminal: Ctrl-A X quits,\n"
 		"Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
 		"\n"
 		"Exit status: 0 when the guest powers off; a bare program's own status (finisher\n"
 		"0x100000 or HTIF tohost); 120 guest reboot with --no-reboot; 121 guest kernel\n"
-		"panic; 124 timeout; 125 the machine could not be set up; 2 bad command line.\n",
-		VM_MAX_HARTS, JIT_HOT_DEFAULT);
+		"panic; 124 timeout; 125 the machine could not be set up; 2 bad command line.\n");
 }
+
+/* The fixed options, then one per registered device type with an option. */
+static struct option *build_longopts(const struct option *fixed, size_t nfixed)
+{
+	unsigned n;
+	const struct device_type *const *t = device_types(&n);
+	struct option *all = calloc(nfixed + n + 1, sizeof(*all));
+	size_t k = nfixed;
+
+	if (!all)
+		return NULL;
+	memcpy(all, fixed, nfixed * sizeof(*all));
+	for (unsigned i = 0; i < n; i++) {
+		if (!t[i]->option)
+			continue;
+		all[k++] = (struct option){.name = t[i]->option,
+					   .has_arg = t[i]->arg_optional ? optional_argument
+									 : required_argument,
+					   .val = OPT_DEVICE + (int)i};
+	}
+	return all;
+}
+
+static int add_device_arg(struct run_opts *o, int c)
+{
+	unsigned n;
+	const struct device_type *const *t = device_types(&n);
+	const struct device_type *type = t[c - OPT_DEVICE];
+
+	if (o->ndevs == MAX_DEVICE_ARGS) {
+		log_err("run: too many device options (at most %d)", MAX_DEVICE_ARGS);
+		return -1;
+	}
+	o->devs[o->ndevs++] = (struct vm_device_arg){.option = type->option, .args = optarg};
+	return 0;
+}
+
+static int parse_longopts(int argc, char **argv, struct run_opts *o, const struct option *longopts);
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
-	static const struct option longopts[] = {
+	static const struct option fixed[] = {
 		{"bare", required_argument, NULL, 'b'},
 		{"kernel", required_argument, NULL, 'k'},
 		{"initrd", required_argument, NULL, 'i'},
@@ -98,14 +161,32 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"no-jit", no_argument, NULL, 'J'},
 		{"jit-hot", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
 	};
+	struct option *longopts = build_longopts(fixed, sizeof(fixed) / sizeof(fixed[0]));
+	int r;
+
+	if (!longopts) {
+		log_err("run: out of memory");
+		return -1;
+	}
+	r = parse_longopts(argc, argv, o, longopts);
+	free(longopts);
+	return r;
+}
+
+static int parse_longopts(int argc, char **argv, struct run_opts *o, const struct option *longopts)
+{
 	int c;
 	char *end;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c >= OPT_DEVICE) {
+			if (add_device_arg(o, c) < 0)
+				return -1;
+			continue;
+		}
 		switch (c) {
 		case 'b':
 			o->bare = optarg;
@@ -211,13 +292,21 @@ static int check_mem(uint64_t mem)
 
 static int create_vm(const struct run_opts *o, struct vm **vm)
 {
+	char err[256] = "";
 	struct vm_config cfg = {.ram_size = o->mem,
 				.nharts = o->cpus,
 				.timeout_sec = o->timeout,
-				.jit_hot = o->jit_hot};
+				.jit_hot = o->jit_hot,
+				.bare = o->bare != NULL,
+				.devices = o->devs,
+				.ndevices = o->ndevs,
+				.err = err,
+				.errlen = sizeof(err)};
 	int r = vm_create(&cfg, vm);
 
-	if (r == -E2BIG)
+	if (err[0])
+		log_err("%s", err);
+	else if (r == -E2BIG)
 		log_err("--mem: %llu MiB is more than this host's memory and swap",
 			(unsigned long long)(o->mem >> 20));
 	else if (r < 0)

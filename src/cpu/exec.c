@@ -219,7 +219,7 @@ static bool exec_poll(struct hart *h)
 		uint32_t epoch;
 
 		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
-		epoch = __atomic_load_n(&vm->code_epoch, __ATOMIC_ACQUIRE);
+		epoch = __atomic_load_n(&vm->mem.code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;
 			exec_flush_jumps(h);

@@ -151,7 +151,7 @@ void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
 			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
 			/* Harts drop their pc -> block shortcuts at their next poll; this hart
 			 * polls at its next block boundary. */
-			__atomic_fetch_add(&vm->code_epoch, 1, __ATOMIC_RELEASE);
+			__atomic_fetch_add(&vm->mem.code_epoch, 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 		}
 		if (f & PAGE_WATCH)

@@ -95,8 +95,9 @@ struct device_type {
 	const char *usage;  /* "PATH[,format=raw|qcow2][,readonly=on]" for --help */
 	const char *help;   /* one line for --help */
 	int order;	    /* creation order: lower first (interrupt controllers before users) */
-	bool always;	    /* created once with args = NULL on every machine */
-	bool bare;	    /* also created for --bare machines */
+	bool always;	    /* created once with args = NULL on every Linux machine */
+	bool bare;	    /* always-present on --bare machines too */
+	bool arg_optional;  /* the option may be given without a value (`--balloon`) */
 	int (*create)(struct board *b, const char *args, struct device **out, char *err,
 		      size_t errlen);
 };

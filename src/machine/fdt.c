@@ -19,7 +19,7 @@
 #define FDT_BUILD_SIZE (64u * 1024)
 #define FDT_SLACK      (64u * 1024) /* room for OpenSBI's reserved-memory nodes */
 
-enum { PH_PLIC = 1, PH_TEST = 2, PH_CPU_INTC = 16 /* + hart id */ };
+enum { PH_PLIC = VM_FDT_PH_PLIC, PH_TEST = 2, PH_CPU_INTC = VM_FDT_PH_CPU_INTC };
 
 #define UART_IRQ 10
 #define RTC_IRQ	 11
@@ -170,11 +170,15 @@ static int add_soc(void *fdt, const struct vm *vm)
 				      RTC_IRQ);
 	r = r ?: fdt_end_node(fdt);
 	r = r ?: add_syscon(fdt);
-	for (unsigned i = 0; i < VM_VIRTIO_SLOTS && !r; i++) {
+	for (struct device *d = vm->devices; d && !r; d = d->next)
+		if (d->ops->fdt)
+			r = d->ops->fdt(d, fdt, &vm->board);
+	/* The empty slots too, as QEMU lists them: drivers probe and find no device. */
+	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
 		char name[40];
 		uint64_t base = VM_VIRTIO_BASE + 0x1000ull * i;
 		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
-		r = add_simple_dev(fdt, name, "virtio,mmio", base, 0x1000, VM_VIRTIO_IRQ + i);
+		r = add_simple_dev(fdt, name, "virtio,mmio", base, 0x1000, vm_virtio_slot_irq(i));
 		r = r ?: fdt_end_node(fdt);
 	}
 	return r ?: fdt_end_node(fdt);

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/evloop.h"
 #include "core/log.h"
 #include "cpu/hart.h"
 #include "devices/finisher.h"
@@ -45,20 +48,15 @@ static uint64_t host_mem_limit(void)
 
 static int alloc_ram(struct vm *vm, uint64_t size)
 {
-	uint64_t pages = size >> 12;
+	int r = gmem_init(&vm->mem, VM_RAM_BASE, size);
 
-	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		return -ENOMEM;
-	}
-	vm->ram_base = VM_RAM_BASE;
-	vm->ram_size = size;
-	vm->code_pages = core_calloc(pages, 1);
-	vm->page_gen = core_calloc(pages, sizeof(uint32_t));
-	if (!vm->code_pages || !vm->page_gen)
-		return -ENOMEM;
+	if (r < 0)
+		return r;
+	vm->ram = vm->mem.ram;
+	vm->ram_base = vm->mem.base;
+	vm->ram_size = vm->mem.size;
+	vm->code_pages = vm->mem.page_flags;
+	vm->page_gen = vm->mem.page_gen;
 	return 0;
 }
 
@@ -93,7 +91,149 @@ static void uart_tx(void *opaque, uint8_t c)
 	vm_console_output(opaque, c);
 }
 
-static int add_devices(struct vm *vm)
+unsigned vm_virtio_slot_irq(unsigned slot)
+{
+	return slot < 8 ? VM_VIRTIO_IRQ + slot : 12 + (slot - 8);
+}
+
+/* ---- the board: what devices see of the machine (devices/device.h) ---- */
+
+static int board_virtio_slot(struct board *b, uint64_t *base, struct irq_line *line, unsigned *irq)
+{
+	struct vm *vm = b->opaque;
+	unsigned slot = vm->virtio_used;
+
+	if (slot == VM_VIRTIO_SLOTS)
+		return -ENOSPC;
+	vm->virtio_used++;
+	*base = VM_VIRTIO_BASE + 0x1000ull * slot;
+	*irq = vm_virtio_slot_irq(slot);
+	*line = b->plic_line(b, *irq);
+	return 0;
+}
+
+static void plic_line_fn(void *opaque, unsigned n, bool level)
+{
+	plic_set_irq(opaque, n, level);
+}
+
+static struct irq_line board_plic_line(struct board *b, unsigned n)
+{
+	struct vm *vm = b->opaque;
+
+	return (struct irq_line){.fn = plic_line_fn, .opaque = vm->plic, .n = n};
+}
+
+static void hart_line_fn(void *opaque, unsigned n, bool level)
+{
+	hart_set_irq(opaque, 1ull << n, level);
+}
+
+static struct irq_line board_hart_line(struct board *b, unsigned hart, unsigned irq)
+{
+	struct vm *vm = b->opaque;
+
+	return (struct irq_line){.fn = hart_line_fn, .opaque = vm->harts[hart], .n = irq};
+}
+
+static void board_set_timecmp(struct board *b, unsigned hart, uint64_t cmp)
+{
+	struct vm *vm = b->opaque;
+	struct hart *h = vm->harts[hart];
+
+	__atomic_store_n(&h->mtimecmp, cmp, __ATOMIC_RELEASE);
+	hart_kick(h); /* re-evaluate MTIP now */
+}
+
+static uint64_t board_time(struct board *b)
+{
+	struct vm *vm = b->opaque;
+
+	return (vm_now_ns() - vm->start_ns) / 100;
+}
+
+static void board_power(struct board *b, bool reboot, int code)
+{
+	vm_request_stop(b->opaque, reboot ? VM_STOP_REBOOT : VM_STOP_EXIT, code);
+}
+
+static void init_board(struct vm *vm)
+{
+	vm->board = (struct board){.bus = &vm->bus,
+				   .mem = &vm->mem,
+				   .loop = vm->loop,
+				   .nharts = vm->nharts,
+				   .plic_phandle = VM_FDT_PH_PLIC,
+				   .cpu_intc_phandle0 = VM_FDT_PH_CPU_INTC,
+				   .virtio_slot = board_virtio_slot,
+				   .plic_line = board_plic_line,
+				   .hart_line = board_hart_line,
+				   .hart_set_timecmp = board_set_timecmp,
+				   .time = board_time,
+				   .power = board_power,
+				   .opaque = vm};
+}
+
+static void __attribute__((format(printf, 2, 3)))
+dev_error(const struct vm_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cfg->err || !cfg->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(cfg->err, cfg->errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int add_one(struct vm *vm, const struct vm_config *cfg, const struct device_type *t,
+		   const char *args, struct device ***tail)
+{
+	char err[256] = "";
+	struct device *dev = NULL;
+	int r = t->create(&vm->board, args, &dev, err, sizeof(err));
+
+	if (r < 0) {
+		if (err[0])
+			dev_error(cfg, "%s", err);
+		else if (r == -ENOSPC)
+			dev_error(cfg, "%s: no free device slot (at most %d virtio devices)",
+				  t->name, VM_VIRTIO_SLOTS);
+		else
+			dev_error(cfg, "%s: cannot create the device: %s", t->name, strerror(-r));
+		return r;
+	}
+	**tail = dev;
+	*tail = &dev->next;
+	return 0;
+}
+
+/* Every registered type: the always-present ones, then those the user asked for. The
+ * table is in each type's `order`, so interrupt controllers come before their users. */
+static int add_registered(struct vm *vm, const struct vm_config *cfg)
+{
+	unsigned n;
+	const struct device_type *const *types = device_types(&n);
+	struct device **tail = &vm->devices;
+	int r = 0;
+
+	for (unsigned i = 0; i < cfg->ndevices; i++)
+		if (!device_type_find_option(cfg->devices[i].option)) {
+			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
+			return -EINVAL;
+		}
+	for (unsigned i = 0; i < n && !r; i++) {
+		const struct device_type *t = types[i];
+		if (t->always && (!cfg->bare || t->bare))
+			r = add_one(vm, cfg, t, NULL, &tail);
+		for (unsigned j = 0; j < cfg->ndevices && !r; j++)
+			if (t->option && !strcmp(cfg->devices[j].option, t->option))
+				r = add_one(vm, cfg, t, cfg->devices[j].args, &tail);
+	}
+	return r;
+}
+
+static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	int r = plic_create(vm, &vm->plic);
 
@@ -101,7 +241,13 @@ static int add_devices(struct vm *vm)
 	r = r ?: clint_init(vm, VM_CLINT_BASE);
 	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
 	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
-	for (unsigned i = 0; i < VM_VIRTIO_SLOTS && !r; i++) {
+	r = r ?: evloop_create(&vm->loop);
+	if (r)
+		return r;
+	init_board(vm);
+	r = add_registered(vm, cfg);
+	/* Unused slots answer as QEMU's do: "no device here". */
+	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
 		struct bus_region slot = {.base = VM_VIRTIO_BASE + 0x1000ull * i,
 					  .size = 0x1000,
 					  .name = "virtio-mmio (empty)",
@@ -154,7 +300,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (!r)
 		r = add_harts(vm, cfg->nharts);
 	if (!r)
-		r = add_devices(vm);
+		r = add_devices(vm, cfg);
 	if (r < 0) {
 		vm_destroy(vm);
 		return r;
@@ -171,13 +317,17 @@ void vm_destroy(struct vm *vm)
 		hart_fini(vm->harts[i]);
 		core_free(vm->harts[i]);
 	}
+	evloop_stop(vm->loop); /* no device callback runs from here on */
+	while (vm->devices) {
+		struct device *d = vm->devices;
+		vm->devices = d->next;
+		d->ops->destroy(d);
+	}
+	evloop_destroy(vm->loop);
 	uart_destroy(vm->uart);
 	rtc_destroy(vm->rtc);
 	plic_destroy(vm->plic);
-	if (vm->ram)
-		munmap(vm->ram, vm->ram_size);
-	core_free(vm->code_pages);
-	core_free(vm->page_gen);
+	gmem_fini(&vm->mem);
 	core_free(vm);
 }
 
@@ -205,7 +355,13 @@ enum vm_stop_reason vm_run(struct vm *vm)
 {
 	pthread_t threads[VM_MAX_HARTS];
 	unsigned started = 1;
+	int r = evloop_start(vm->loop, "lodge-io");
 
+	if (r < 0) {
+		log_err("cannot start the I/O thread: %s", strerror(-r));
+		vm_request_stop(vm, VM_STOP_ERROR, 1);
+		return VM_STOP_ERROR;
+	}
 	for (unsigned i = 1; i < vm->nharts; i++) {
 		if (pthread_create(&threads[i], NULL, hart_thread, vm->harts[i]) != 0) {
 			log_err("cannot start a thread for hart %u", i);
@@ -217,6 +373,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	hart_run(vm->harts[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(threads[i], NULL);
+	evloop_stop(vm->loop);
 	return (enum vm_stop_reason)__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE);
 }
 
@@ -249,20 +406,7 @@ void vm_watch_hit(struct vm *vm, uint64_t pa)
 
 void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 {
-	uint64_t first, last;
-
-	if (!len || !vm_ram_ptr(vm, pa, len))
-		return;
-	first = (pa - vm->ram_base) >> 12;
-	last = (pa + len - 1 - vm->ram_base) >> 12;
-	for (uint64_t p = first; p <= last; p++) {
-		if (__atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE) & PAGE_CODE) {
-			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE,
-					   __ATOMIC_ACQ_REL);
-			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
-			__atomic_fetch_add(&vm->code_epoch, 1, __ATOMIC_RELEASE);
-		}
-	}
+	gmem_written(&vm->mem, pa, len);
 }
 
 void vm_console_output(struct vm *vm, uint8_t c)

@@ -12,7 +12,10 @@
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/gmem.h"
+#include "devices/device.h"
 
+struct evloop;
 struct hart;
 struct plic;
 struct rtc;
@@ -24,9 +27,13 @@ struct uart;
 #define VM_UART_BASE	 0x10000000ull
 #define VM_RTC_BASE	 0x00101000ull
 #define VM_VIRTIO_BASE	 0x10001000ull
-#define VM_VIRTIO_SLOTS	 8
-#define VM_VIRTIO_IRQ	 1 /* PLIC source of slot 0; slot i uses 1 + i */
+#define VM_VIRTIO_SLOTS	 16 /* slots 0-7 as on QEMU virt, 8-15 after them */
+#define VM_VIRTIO_IRQ	 1  /* PLIC source of slot i < 8: 1 + i; slot i >= 8: 12 + i - 8 */
 #define VM_MAX_HARTS	 32
+
+/* Device-tree phandles of the interrupt controllers (hart h's: VM_FDT_PH_CPU_INTC + h). */
+#define VM_FDT_PH_PLIC	   1
+#define VM_FDT_PH_CPU_INTC 16
 
 /* Why the machine stopped. */
 enum vm_stop_reason {
@@ -39,19 +46,30 @@ enum vm_stop_reason {
 	VM_STOP_USER,	 /* the user quit from the console (Ctrl-A X) */
 };
 
+/* A device the user asked for: the registered type's option and its arguments. */
+struct vm_device_arg {
+	const char *option; /* "disk", "net", ... (struct device_type.option) */
+	const char *args;   /* may be NULL for types with arg_optional */
+};
+
 struct vm_config {
 	uint64_t ram_size;
 	unsigned nharts;
 	double timeout_sec; /* 0 = none */
 	unsigned jit_hot;   /* translate a block after this many entries; 0 = no JIT */
+	bool bare;	    /* a bare-metal program: always-present devices only if `bare` */
+	const struct vm_device_arg *devices;
+	unsigned ndevices;
+	char *err; /* receives one line when a device cannot be created (may be NULL) */
+	size_t errlen;
 };
 
 struct vm {
+	struct gmem mem; /* guest RAM; the fields below alias it */
 	uint8_t *ram;
 	uint64_t ram_base, ram_size;
-	uint8_t *code_pages; /* PAGE_* flags per RAM page (cpu/hart.h) */
-	uint32_t *page_gen;  /* bumped when a code page is written */
-	uint32_t code_epoch; /* atomic: bumped with any page_gen, so harts drop shortcuts */
+	uint8_t *code_pages; /* PAGE_* flags per RAM page (cpu/hart.h) = mem.page_flags */
+	uint32_t *page_gen;  /* bumped when a code page is written = mem.page_gen */
 	struct bus bus;
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
@@ -60,6 +78,10 @@ struct vm {
 	struct uart *uart;
 	struct plic *plic;
 	struct rtc *rtc;
+	struct evloop *loop;		 /* the I/O thread: host side of devices */
+	struct board board;		 /* what devices see of this machine */
+	struct device *devices;		 /* registered-type devices, in creation order */
+	unsigned virtio_used;		 /* virtio-mmio slots taken */
 	unsigned panic_match;		 /* console bytes of the panic banner matched so far */
 	uint64_t panic_ns;		 /* when the panic banner was seen (0 = not seen) */
 	uint64_t start_ns;		 /* host monotonic time at creation: mtime 0 */
@@ -70,13 +92,15 @@ struct vm {
 	int exit_code;
 };
 
-/* Creates a machine with RAM and the base devices (UART, CLINT, finisher) and harts
- * (not yet running). Returns 0, -EINVAL (bad size or hart count), -ENOMEM. */
+/* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,
+ * PLIC, RTC, finisher) and every registered device type the configuration asks for.
+ * Returns 0, -EINVAL (bad size or hart count; or a device's arguments, explained in
+ * cfg->err), -ENOMEM, or a device's -errno (also explained in cfg->err). */
 int vm_create(const struct vm_config *cfg, struct vm **out) __attribute__((warn_unused_result));
 void vm_destroy(struct vm *vm);
 
-/* Runs all harts (one thread each, hart 0 on the calling thread) until the machine
- * stops; returns the stop reason. */
+/* Runs the I/O thread and all harts (one thread each, hart 0 on the calling thread)
+ * until the machine stops; returns the stop reason. */
 enum vm_stop_reason vm_run(struct vm *vm);
 
 /* Any thread: stops the machine with `reason` and exit code (first caller wins). */
@@ -94,6 +118,9 @@ static inline void *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len)
 		return NULL;
 	return vm->ram + (pa - vm->ram_base);
 }
+
+/* The PLIC source of virtio-mmio slot `slot`. */
+unsigned vm_virtio_slot_irq(unsigned slot);
 
 /* Host monotonic clock in ns. */
 uint64_t vm_now_ns(void);

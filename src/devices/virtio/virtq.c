@@ -154,6 +154,19 @@ static int walk_indirect(struct virtq_elem *e, const struct gmem *m, const struc
 	}
 }
 
+static uint16_t load_avail_idx(const struct virtq *q)
+{
+	return le16toh(
+		__atomic_load_n((const uint16_t *)(const void *)(q->avail + 2), __ATOMIC_ACQUIRE));
+}
+
+/* With EVENT_IDX: "notify me when you make entry last_avail available" (2.7.10). */
+static void publish_avail_event(struct virtq *q)
+{
+	if (q->event_idx && !q->no_notify)
+		st16(q->used + 4 + 8 * (size_t)q->num, q->last_avail);
+}
+
 int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 {
 	uint16_t avail_idx, head;
@@ -161,10 +174,14 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 
 	if (!q->ready)
 		return 0;
-	avail_idx = le16toh(
-		__atomic_load_n((const uint16_t *)(const void *)(q->avail + 2), __ATOMIC_ACQUIRE));
-	if (avail_idx == q->last_avail)
-		return 0;
+	avail_idx = load_avail_idx(q);
+	if (avail_idx == q->last_avail) {
+		publish_avail_event(q);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail_idx = load_avail_idx(q);
+		if (avail_idx == q->last_avail)
+			return 0;
+	}
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
 		return -EIO; /* the driver claims more chains than the ring holds */
 	head = ld16(q->avail + 4 + 2 * (size_t)(q->last_avail & (q->num - 1)));
@@ -195,6 +212,7 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 		i = d.next;
 	}
 	q->last_avail++;
+	publish_avail_event(q);
 	return 1;
 }
 
@@ -266,9 +284,9 @@ void virtq_set_notify(struct virtq *q, bool enable)
 {
 	if (!q->ready)
 		return;
+	q->no_notify = !enable;
 	if (q->event_idx) {
-		if (enable)
-			st16(q->used + 4 + 8 * (size_t)q->num, q->last_avail);
+		publish_avail_event(q);
 	} else {
 		uint16_t flags = ld16(q->used);
 		flags = enable ? (uint16_t)(flags & ~VIRTQ_USED_F_NO_NOTIFY)

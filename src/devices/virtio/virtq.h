@@ -37,6 +37,7 @@ struct virtq {
 	bool ready;
 	bool event_idx; /* VIRTIO_F_EVENT_IDX negotiated */
 	bool indirect;	/* VIRTIO_F_INDIRECT_DESC negotiated */
+	bool no_notify; /* the device asked the driver not to notify (virtq_set_notify) */
 
 	/* Device state. */
 	uint16_t last_avail;	 /* next available-ring index to take */
@@ -66,7 +67,10 @@ int virtq_start(struct virtq *q, const struct gmem *m) __attribute__((warn_unuse
 /* Forgets the rings and returns the queue to its reset state (num kept at `num_max`). */
 void virtq_reset(struct virtq *q, uint32_t num_max);
 
-/* Takes the next available chain. Returns 1 with *e filled, 0 when the ring is empty,
+/* Takes the next available chain. With EVENT_IDX and notifications wanted, publishes
+ * avail_event so that the driver notifies for the next chain; before reporting an empty
+ * ring it re-checks after publishing, so no notification can be lost in between.
+ * Returns 1 with *e filled, 0 when the ring is empty,
  * -EIO when the guest's ring or descriptors are malformed, -E2BIG when the chain has
  * more buffers than e->cap (both errors leave the queue as it was). */
 int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
