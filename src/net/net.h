@@ -81,6 +81,11 @@ struct net_backend {
 	const char *kind;     /* "user", "tap": in messages and saved state */
 	struct net_peer peer; /* set by the NIC right after open, before the loop runs */
 	bool vnet_hdr;	      /* frames both ways start with a virtio_net_hdr */
+	bool rx_csum_valid;   /* its frames for the guest carry correct checksums (it made
+				 them), so the NIC may tell the driver not to check them */
+	bool big_segments;    /* without vnet_hdr: it takes TCP/IPv4 packets of up to 64 KiB
+				 (it is a TCP endpoint, not a wire), so a TSO super-frame
+				 goes over whole instead of cut at the guest's MSS */
 };
 
 /* What a backend is opened from: the kind and its options as the user wrote them. */

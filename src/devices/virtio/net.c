@@ -1,10 +1,17 @@
 /*
  * virtio-net (virtio 1.2, 5.1) in front of a network backend (net/net.h). Receive queue
  * 0, transmit queue 1, no control queue. Offered: MAC, STATUS (link always up),
- * MRG_RXBUF, and, when the backend passes virtio headers through (tap), checksum and TCP
- * segmentation offloads both ways (CSUM, HOST_TSO4/6/ECN, GUEST_CSUM, GUEST_TSO4/6/ECN):
- * the header then goes to the backend as the guest wrote it (after checks) and comes
- * back from it for received frames.
+ * MRG_RXBUF, and offloads:
+ * - when the backend passes virtio headers through (tap), checksum and TCP segmentation
+ *   offloads both ways (CSUM, HOST_TSO4/6/ECN, GUEST_CSUM, GUEST_TSO4/6/ECN): the header
+ *   goes to the backend as the guest wrote it (after checks) and comes back from it for
+ *   received frames;
+ * - otherwise (libslirp) the device does them in software (net/offload.h): it completes
+ *   partial checksums and turns TCPv4 super-frames into packets (CSUM, HOST_TSO4/ECN):
+ *   for a backend that is a TCP endpoint itself (big_segments) one 64 KiB packet, which
+ *   it then acknowledges once; and it tells the driver that the backend's own frames
+ *   need no checksum check (GUEST_CSUM, DATA_VALID). The emulated guest, whose cycles
+ *   are the scarce ones, does less per byte.
  *
  * Transmit: a kick runs the queue on the I/O thread; each chain is one frame behind a
  * 12-byte header, laid out any way (5.1.6.2); the frame is copied out of guest RAM
@@ -41,6 +48,7 @@
 #include "devices/device.h"
 #include "devices/virtio/virtio.h"
 #include "net/net.h"
+#include "net/offload.h"
 
 #define RXQ 0
 #define TXQ 1
@@ -61,6 +69,13 @@
 	 (1ull << VIRTIO_NET_F_HOST_TSO6) | (1ull << VIRTIO_NET_F_HOST_ECN) |                      \
 	 (1ull << VIRTIO_NET_F_GUEST_CSUM) | (1ull << VIRTIO_NET_F_GUEST_TSO4) |                   \
 	 (1ull << VIRTIO_NET_F_GUEST_TSO6) | (1ull << VIRTIO_NET_F_GUEST_ECN))
+
+/* Offered when the backend takes only finished frames: the device completes checksums
+ * and cuts TCPv4 super-frames itself (net/offload.h), and vouches for the checksums of
+ * frames the backend made (GUEST_CSUM, only with rx_csum_valid). */
+#define SOFT_OFFLOAD_FEATURES                                                                      \
+	((1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                          \
+	 (1ull << VIRTIO_NET_F_HOST_ECN))
 
 /* struct virtio_net_hdr, host byte order. */
 struct net_hdr {
@@ -85,6 +100,7 @@ struct vnet {
 	struct virtq_elem rx_elem[VNET_QUEUE_SIZE];
 	struct iovec rx_iov[RX_IOV_POOL];
 	uint8_t txbuf[HDR_LEN + NET_MAX_FRAME];
+	uint8_t tso_scratch[NET_TSO_SCRATCH];
 };
 
 static struct vnet *to_vnet(struct virtio_dev *d)
@@ -303,7 +319,8 @@ static int rx_frame(struct vnet *vn, const uint8_t *buf, size_t len)
 			drop(vn, "received frame: %s", why);
 			return 0;
 		}
-	}
+	} else if (vn->nb->rx_csum_valid && has(vn, VIRTIO_NET_F_GUEST_CSUM))
+		h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
 	if (len < ETH_HLEN || len > NET_MAX_FRAME) {
 		drop(vn, "received frame of %zu bytes", len);
 		return 0;
@@ -358,6 +375,32 @@ static void rx_kick(struct vnet *vn)
 
 /* ---- transmit ---- */
 
+static void tso_emit(void *opaque, const uint8_t *seg, size_t len)
+{
+	struct vnet *vn = opaque;
+
+	/* Only backends whose send never says -EAGAIN get software offloads (libslirp). */
+	vn->nb->ops->send(vn->nb, seg, len);
+}
+
+/* The offloads a backend without virtio headers cannot do: a partial checksum to
+ * complete, or a TCPv4 super-frame to cut (check_hdr allowed only these). */
+static int tx_soft_offload(struct vnet *vn, const struct net_hdr *h, size_t flen)
+{
+	if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+		if (net_csum_complete(vn->txbuf, flen, h->csum_start, h->csum_offset) < 0) {
+			drop(vn, "checksum position outside the frame");
+			return 0;
+		}
+		return vn->nb->ops->send(vn->nb, vn->txbuf, flen);
+	}
+	if (net_tso_segment(vn->txbuf, flen, vn->nb->big_segments ? NET_TSO_WHOLE : h->gso_size,
+			    vn->tso_scratch, tso_emit, vn) < 0)
+		drop(vn, "TSO frame that is not TCP over IPv4, or a segment size below %d",
+		     NET_TSO_MIN_MSS);
+	return 0;
+}
+
 /* One chain from the transmit queue: returns 0 (sent or dropped) or -EAGAIN. */
 static int tx_frame(struct vnet *vn, const struct virtq_elem *e)
 {
@@ -385,6 +428,8 @@ static int tx_frame(struct vnet *vn, const struct virtq_elem *e)
 		hdr_encode(&h, vn->txbuf);
 	}
 	virtq_copy_from_out(e, HDR_LEN, vn->txbuf + off, flen);
+	if (!off && (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return tx_soft_offload(vn, &h, flen);
 	return vn->nb->ops->send(vn->nb, vn->txbuf, off + flen);
 }
 
@@ -711,7 +756,7 @@ static unsigned count_nics(const struct board *b)
 int vnet_create(struct board *b, const uint8_t mac[6], struct net_backend *nb, struct device **out)
 {
 	struct vnet *vn = core_calloc(1, sizeof(*vn));
-	uint64_t features = BASE_FEATURES | (nb->vnet_hdr ? OFFLOAD_FEATURES : 0);
+	uint64_t features = BASE_FEATURES;
 	char name[32];
 	int r;
 
@@ -719,6 +764,11 @@ int vnet_create(struct board *b, const uint8_t mac[6], struct net_backend *nb, s
 		net_backend_close(nb);
 		return -ENOMEM;
 	}
+	if (nb->vnet_hdr)
+		features |= OFFLOAD_FEATURES;
+	else
+		features |= SOFT_OFFLOAD_FEATURES |
+			    (nb->rx_csum_valid ? 1ull << VIRTIO_NET_F_GUEST_CSUM : 0);
 	snprintf(name, sizeof(name), "virtio-net%u", count_nics(b));
 	r = virtio_dev_init(&vn->vdev, &net_vops, name, b, features, 2, VNET_QUEUE_SIZE,
 			    VNET_CONFIG_SIZE);
