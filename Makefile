@@ -146,6 +146,7 @@ help:
 -include tests/wasm-spec/spec.mk
 -include bench/bench.mk
 -include bench/linux/linux.mk
+-include bench/net/net.mk
 -include guest/guest.mk
 -include tests/linux/linux.mk
 -include tests/net/net.mk
