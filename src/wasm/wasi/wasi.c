@@ -1,7 +1,7 @@
 /*
  * WASI preview1 host functions (wasi_snapshot_preview1, witx of the 2020 snapshot):
  * args/environ, clocks, random_get, fd_* on stdio, files and directories, path_* confined
- * below preopened directories (path.c), poll_oneoff (clocks and fd readiness), proc_exit,
+ * below preopened directories (path.c), poll_oneoff (poll.c), proc_exit,
  * sched_yield. Guest memory is reached only through wasm_memory_range() on the caller's
  * memory; every guest pointer and length is checked before use. Errors are WASI errno
  * values returned to the guest; nothing the guest passes can crash the host.
@@ -11,11 +11,13 @@
 #include "wasm/wasi/wasi.h"
 
 #include "core/alloc.h"
+#include "wasm/wasi/host.h"
 #include "wasm/wasi/path.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -27,78 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_FDS	     1024
-#define PATH_MAX_LEN 4096
-#define RIGHTS_ALL   0x1fffffffull
+/* ----- errno ----- */
 
-enum {
-	E_SUCCESS = 0,
-	E_2BIG = 1,
-	E_ACCES = 2,
-	E_AGAIN = 6,
-	E_BADF = 8,
-	E_BUSY = 10,
-	E_EXIST = 20,
-	E_FAULT = 21,
-	E_FBIG = 22,
-	E_ILSEQ = 25,
-	E_INTR = 27,
-	E_INVAL = 28,
-	E_IO = 29,
-	E_ISDIR = 31,
-	E_LOOP = 32,
-	E_MFILE = 33,
-	E_MLINK = 34,
-	E_NAMETOOLONG = 37,
-	E_NFILE = 41,
-	E_NOENT = 44,
-	E_NOMEM = 48,
-	E_NOSPC = 51,
-	E_NOSYS = 52,
-	E_NOTDIR = 54,
-	E_NOTEMPTY = 55,
-	E_NOTSUP = 58,
-	E_NOTTY = 59,
-	E_NXIO = 60,
-	E_OVERFLOW = 61,
-	E_PERM = 63,
-	E_PIPE = 64,
-	E_RANGE = 68,
-	E_ROFS = 69,
-	E_SPIPE = 70,
-	E_TXTBSY = 74,
-	E_XDEV = 75,
-	E_NOTCAPABLE = 76,
-};
-
-enum { FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_DGRAM, FT_STREAM, FT_SYMLINK };
-
-struct wasi_fd {
-	int host; /* -1: free slot */
-	bool own; /* close on destroy */
-	uint8_t type;
-	uint16_t flags; /* fdflags */
-	char *preopen;	/* guest name, for preopened directories */
-	DIR *dir;	/* readdir state for directories */
-};
-
-struct wasi {
-	struct wasm_store *store;
-	char **argv, **env;
-	int argc, nenv;
-	struct wasi_fd fds[MAX_FDS];
-	int nfds; /* slots in use are below nfds */
-};
-
-struct call {
-	struct wasi *w;
-	struct wasm_memory *mem;
-	uint64_t *a;
-};
-
-/* ----- errno, memory ----- */
-
-static uint32_t werr(int e)
+uint32_t wasi_errno(int e)
 {
 	switch (e < 0 ? -e : e) {
 	case 0:
@@ -178,41 +111,6 @@ static uint32_t werr(int e)
 	}
 }
 
-static uint8_t *gmem(struct call *c, uint64_t addr, uint64_t len)
-{
-	return c->mem ? wasm_memory_range(c->mem, addr, len) : NULL;
-}
-
-static uint32_t arg32(struct call *c, int i)
-{
-	return (uint32_t)c->a[i];
-}
-
-static bool put32(struct call *c, uint32_t addr, uint32_t v)
-{
-	uint8_t *p = gmem(c, addr, 4);
-
-	if (p)
-		memcpy(p, &v, 4);
-	return p != NULL;
-}
-
-static bool put64(struct call *c, uint32_t addr, uint64_t v)
-{
-	uint8_t *p = gmem(c, addr, 8);
-
-	if (p)
-		memcpy(p, &v, 8);
-	return p != NULL;
-}
-
-static struct wasi_fd *getfd(struct wasi *w, uint32_t fd)
-{
-	if (fd >= (uint32_t)w->nfds || w->fds[fd].host < 0)
-		return NULL;
-	return &w->fds[fd];
-}
-
 /* Copies the guest path [addr, addr+len) into buf (NUL-terminated). */
 static uint32_t get_path(struct call *c, uint32_t addr, uint32_t len, char *buf)
 {
@@ -269,9 +167,10 @@ static int alloc_fd(struct wasi *w, int host, uint8_t type, uint32_t *out)
 
 static void close_fd(struct wasi_fd *f)
 {
+	/* the DIR stream reads its own fd (fd_readdir), so both are closed */
 	if (f->dir)
 		closedir(f->dir);
-	else if (f->own && f->host >= 0)
+	if (f->own && f->host >= 0)
 		close(f->host);
 	core_free(f->preopen);
 	memset(f, 0, sizeof(*f));
@@ -328,7 +227,7 @@ static uint32_t environ_sizes_get(struct call *c)
 
 /* ----- clocks, random, sched ----- */
 
-static int clock_id(uint32_t id, clockid_t *out)
+int wasi_clock_id(uint32_t id, clockid_t *out)
 {
 	static const clockid_t ids[] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
 					CLOCK_THREAD_CPUTIME_ID};
@@ -344,26 +243,18 @@ static uint32_t clock_res_get(struct call *c)
 	struct timespec ts;
 	clockid_t id;
 
-	if (clock_id(arg32(c, 0), &id) || clock_getres(id, &ts))
+	if (wasi_clock_id(arg32(c, 0), &id) || clock_getres(id, &ts))
 		return E_INVAL;
 	return put64(c, arg32(c, 1), (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)
 		       ? E_SUCCESS
 		       : E_FAULT;
 }
 
-static uint64_t now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint32_t clock_time_get(struct call *c)
 {
 	clockid_t id;
 
-	if (clock_id(arg32(c, 0), &id))
+	if (wasi_clock_id(arg32(c, 0), &id))
 		return E_INVAL;
 	return put64(c, arg32(c, 2), now_ns(id)) ? E_SUCCESS : E_FAULT;
 }
@@ -419,6 +310,30 @@ static uint32_t get_iovs(struct call *c, uint32_t iovs, uint32_t n, struct iovec
 	return E_SUCCESS;
 }
 
+/* Non-blocking I/O on an fd whose open file description is the caller's (stdio), where
+ * O_NONBLOCK is never set: returns E_AGAIN when the fd is not ready, and trims a write
+ * other than to a regular file to PIPE_BUF, which a ready pipe or terminal takes without
+ * blocking. */
+static uint32_t emulate_nonblock(const struct wasi_fd *f, bool write, struct iovec *iov, int *cnt)
+{
+	struct pollfd p = {f->host, write ? POLLOUT : POLLIN, 0};
+	size_t left = PIPE_BUF;
+	int r = poll(&p, 1, 0);
+
+	if (r < 0)
+		return wasi_errno(errno);
+	if (r == 0)
+		return E_AGAIN;
+	for (int i = 0; write && f->type != FT_FILE && i < *cnt; i++) {
+		if (iov[i].iov_len >= left) {
+			iov[i].iov_len = left;
+			*cnt = i + 1;
+		}
+		left -= iov[i].iov_len;
+	}
+	return E_SUCCESS;
+}
+
 static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 {
 	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
@@ -432,6 +347,8 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 	if (f->type == FT_DIR)
 		return E_ISDIR;
 	e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	if (!e && !f->own && (f->flags & FDFLAG_NONBLOCK))
+		e = emulate_nonblock(f, write, iov, &cnt);
 	if (e)
 		return e;
 	if (positioned) {
@@ -439,11 +356,16 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 		if (off < 0)
 			return E_INVAL;
 		n = write ? pwritev(f->host, iov, cnt, off) : preadv(f->host, iov, cnt, off);
+	} else if (write && !f->own && (f->flags & FDFLAG_APPEND)) {
+		/* O_APPEND for this write only (offset -1: the file position) */
+		n = pwritev2(f->host, iov, cnt, -1, RWF_APPEND);
+		if (n < 0 && errno == EOPNOTSUPP)
+			n = writev(f->host, iov, cnt);
 	} else {
 		n = write ? writev(f->host, iov, cnt) : readv(f->host, iov, cnt);
 	}
 	if (n < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_FAULT;
 }
 
@@ -482,7 +404,7 @@ static uint32_t fd_seek(struct call *c)
 		return E_ISDIR;
 	r = lseek(f->host, (off_t)c->a[1], whence[wh]);
 	if (r < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	return put64(c, arg32(c, 3), (uint64_t)r) ? E_SUCCESS : E_FAULT;
 }
 
@@ -495,7 +417,7 @@ static uint32_t fd_tell(struct call *c)
 		return E_BADF;
 	r = lseek(f->host, 0, SEEK_CUR);
 	if (r < 0)
-		return werr(errno);
+		return wasi_errno(errno);
 	return put64(c, arg32(c, 1), (uint64_t)r) ? E_SUCCESS : E_FAULT;
 }
 
@@ -515,7 +437,7 @@ static uint32_t fd_sync(struct call *c)
 
 	if (!f)
 		return E_BADF;
-	return fsync(f->host) ? werr(errno) : E_SUCCESS;
+	return fsync(f->host) ? wasi_errno(errno) : E_SUCCESS;
 }
 
 static uint32_t fd_advise(struct call *c)
@@ -531,7 +453,7 @@ static uint32_t fd_allocate(struct call *c)
 	if (!f)
 		return E_BADF;
 	r = posix_fallocate(f->host, (off_t)c->a[1], (off_t)c->a[2]);
-	return r ? werr(r) : E_SUCCESS;
+	return r ? wasi_errno(r) : E_SUCCESS;
 }
 
 static uint32_t fd_fdstat_get(struct call *c)
@@ -560,13 +482,18 @@ static uint32_t fd_fdstat_set_flags(struct call *c)
 
 	if (!f)
 		return E_BADF;
-	hf = fcntl(f->host, F_GETFL);
-	if (hf < 0)
-		return werr(errno);
-	hf = (hf & ~(O_APPEND | O_NONBLOCK)) | ((fl & 1) ? O_APPEND : 0) |
-	     ((fl & 4) ? O_NONBLOCK : 0);
-	if (fcntl(f->host, F_SETFL, hf))
-		return werr(errno);
+	/* The caller's fds (stdio) share their open file description with the terminal or
+	 * other processes, and its flags would outlive us: fd_rw emulates APPEND and
+	 * NONBLOCK for them. Our own fds get the real flags. */
+	if (f->own) {
+		hf = fcntl(f->host, F_GETFL);
+		if (hf < 0)
+			return wasi_errno(errno);
+		hf = (hf & ~(O_APPEND | O_NONBLOCK)) | ((fl & FDFLAG_APPEND) ? O_APPEND : 0) |
+		     ((fl & FDFLAG_NONBLOCK) ? O_NONBLOCK : 0);
+		if (fcntl(f->host, F_SETFL, hf))
+			return wasi_errno(errno);
+	}
 	f->flags = (uint16_t)fl;
 	return E_SUCCESS;
 }
@@ -604,7 +531,7 @@ static uint32_t fd_filestat_get(struct call *c)
 	if (!f)
 		return E_BADF;
 	if (fstat(f->host, &st))
-		return werr(errno);
+		return wasi_errno(errno);
 	return put_filestat(c, arg32(c, 1), &st);
 }
 
@@ -614,7 +541,7 @@ static uint32_t fd_filestat_set_size(struct call *c)
 
 	if (!f)
 		return E_BADF;
-	return ftruncate(f->host, (off_t)c->a[1]) ? werr(errno) : E_SUCCESS;
+	return ftruncate(f->host, (off_t)c->a[1]) ? wasi_errno(errno) : E_SUCCESS;
 }
 
 /* WASI fstflags -> utimensat times. */
@@ -646,7 +573,7 @@ static uint32_t fd_filestat_set_times(struct call *c)
 		return E_BADF;
 	if (make_times(c->a[1], c->a[2], arg32(c, 3), ts))
 		return E_INVAL;
-	return futimens(f->host, ts) ? werr(errno) : E_SUCCESS;
+	return futimens(f->host, ts) ? wasi_errno(errno) : E_SUCCESS;
 }
 
 static uint32_t fd_prestat_get(struct call *c)
@@ -715,11 +642,11 @@ static uint32_t fd_readdir(struct call *c)
 	if (!f->dir) {
 		int d = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d < 0)
-			return werr(errno);
+			return wasi_errno(errno);
 		f->dir = fdopendir(d);
 		if (!f->dir) {
 			close(d);
-			return werr(errno);
+			return wasi_errno(errno);
 		}
 	}
 	rewinddir(f->dir);
@@ -767,19 +694,28 @@ static uint32_t dir_path(struct call *c, int fdi, int pi, int li, int *dirfd, ch
 	return get_path(c, arg32(c, pi), arg32(c, li), path);
 }
 
+/* "name/" asks for a directory: Linux then follows a link in last place and refuses
+ * non-directories where the call would otherwise ignore the slash. */
+static bool trailing_slash(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n && path[n - 1] == '/';
+}
+
 /* Runs op on (parent fd, last component) of a confined path. */
-static uint32_t with_parent(int dirfd, const char *path, int (*op)(int, const char *, void *),
-			    void *arg)
+static uint32_t with_parent(struct wasi *w, int dirfd, const char *path,
+			    int (*op)(int, const char *, void *), void *arg)
 {
 	char base[256];
-	int parent, rc = wasi_path_parent(dirfd, path, &parent, base, sizeof(base));
+	int parent, rc = wasi_path_parent(&w->res, dirfd, path, &parent, base, sizeof(base));
 
 	if (rc)
-		return werr(rc);
+		return wasi_errno(rc);
 	rc = op(parent < 0 ? dirfd : parent, base, arg);
 	if (parent >= 0)
 		close(parent);
-	return rc ? werr(rc) : E_SUCCESS;
+	return rc ? wasi_errno(rc) : E_SUCCESS;
 }
 
 static int op_mkdir(int d, const char *name, void *arg)
@@ -842,13 +778,23 @@ static int op_utimes(int d, const char *name, void *arg)
 	return utimensat(d, name, a->ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }
 
+/* For a new name given as "name/" (link, symlink): Linux refuses it with EEXIST when
+ * something has that name and ENOENT when not. */
+static uint32_t new_name_with_slash(struct wasi *w, int dirfd, const char *path)
+{
+	struct stat st;
+	uint32_t e = with_parent(w, dirfd, path, op_lstat, &st);
+
+	return e ? e : E_EXIST;
+}
+
 static uint32_t path_create_directory(struct call *c)
 {
 	char path[PATH_MAX_LEN];
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
 
-	return e ? e : with_parent(d, path, op_mkdir, NULL);
+	return e ? e : with_parent(c->w, d, path, op_mkdir, NULL);
 }
 
 static uint32_t path_remove_directory(struct call *c)
@@ -857,20 +803,23 @@ static uint32_t path_remove_directory(struct call *c)
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
 
-	return e ? e : with_parent(d, path, op_rmdir, NULL);
+	return e ? e : with_parent(c->w, d, path, op_rmdir, NULL);
 }
 
 static uint32_t path_unlink_file(struct call *c)
 {
 	char path[PATH_MAX_LEN];
+	struct stat st;
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, &d, path);
 
 	if (e)
 		return e;
-	if (path[strlen(path) - (path[0] ? 1 : 0)] == '/')
-		return E_NOTDIR;
-	return with_parent(d, path, op_unlink, NULL);
+	if (trailing_slash(path)) { /* never a file: what is there decides the errno */
+		e = with_parent(c->w, d, path, op_lstat, &st);
+		return e ? e : S_ISDIR(st.st_mode) ? E_ISDIR : E_NOTDIR;
+	}
+	return with_parent(c->w, d, path, op_unlink, NULL);
 }
 
 static uint32_t path_filestat_get(struct call *c)
@@ -882,14 +831,14 @@ static uint32_t path_filestat_get(struct call *c)
 
 	if (e)
 		return e;
-	if (arg32(c, 1) & 1) { /* follow symlinks: open (confined) and fstat */
-		int fd = wasi_path_open(d, path, O_PATH, 0);
+	if ((arg32(c, 1) & 1) || trailing_slash(path)) { /* follow: open (confined), fstat */
+		int fd = wasi_path_open(&c->w->res, d, path, O_PATH, 0);
 		if (fd < 0)
-			return werr(fd);
-		e = fstat(fd, &st) ? werr(errno) : E_SUCCESS;
+			return wasi_errno(fd);
+		e = fstat(fd, &st) ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 	} else {
-		e = with_parent(d, path, op_lstat, &st);
+		e = with_parent(c->w, d, path, op_lstat, &st);
 	}
 	return e ? e : put_filestat(c, arg32(c, 4), &st);
 }
@@ -905,15 +854,16 @@ static uint32_t path_filestat_set_times(struct call *c)
 		return e;
 	if (make_times(c->a[4], c->a[5], arg32(c, 6), a.ts))
 		return E_INVAL;
-	if (arg32(c, 1) & 1) {
-		int fd = wasi_path_open(d, path, O_RDONLY, 0);
+	if ((arg32(c, 1) & 1) || trailing_slash(path)) {
+		/* O_NONBLOCK: a FIFO must not block the open */
+		int fd = wasi_path_open(&c->w->res, d, path, O_RDONLY | O_NONBLOCK, 0);
 		if (fd < 0)
-			return werr(fd);
-		e = futimens(fd, a.ts) ? werr(errno) : E_SUCCESS;
+			return wasi_errno(fd);
+		e = futimens(fd, a.ts) ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 		return e;
 	}
-	return with_parent(d, path, op_utimes, &a);
+	return with_parent(c->w, d, path, op_utimes, &a);
 }
 
 static uint32_t path_readlink(struct call *c)
@@ -930,7 +880,7 @@ static uint32_t path_readlink(struct call *c)
 	a.n = 0;
 	if (!a.buf && len)
 		return E_FAULT;
-	e = with_parent(d, path, op_readlink, &a);
+	e = with_parent(c->w, d, path, op_readlink, &a);
 	if (e)
 		return e;
 	return put32(c, arg32(c, 5), (uint32_t)a.n) ? E_SUCCESS : E_FAULT;
@@ -942,52 +892,128 @@ static uint32_t path_symlink(struct call *c)
 	int d;
 	uint32_t e = get_path(c, arg32(c, 0), arg32(c, 1), target);
 
-	if (e)
+	if (e || (e = dir_path(c, 2, 3, 4, &d, path)))
 		return e;
-	e = dir_path(c, 2, 3, 4, &d, path);
+	if (trailing_slash(path))
+		return new_name_with_slash(c->w, d, path);
 	/* the link's text is not checked: following it later is confined anyway */
-	return e ? e : with_parent(d, path, op_symlink, target);
+	return with_parent(c->w, d, path, op_symlink, target);
 }
 
-/* link and rename need two confined parents. */
-static uint32_t two_paths(struct call *c, int fd1, int p1, int l1, int fd2, int p2, int l2,
-			  bool rename)
-{
-	char a[PATH_MAX_LEN], b[PATH_MAX_LEN], ba[256], bb[256];
-	int da, db, pa, pb, rc;
-	uint32_t e = dir_path(c, fd1, p1, l1, &da, a);
+/* One name of a link or rename: its confined parent and last component. */
+struct link_end {
+	int dirfd, parent; /* parent -1: dirfd itself */
+	char path[PATH_MAX_LEN], base[256];
+};
 
-	if (e || (e = dir_path(c, fd2, p2, l2, &db, b)))
-		return e;
-	rc = wasi_path_parent(da, a, &pa, ba, sizeof(ba));
-	if (rc)
-		return werr(rc);
-	rc = wasi_path_parent(db, b, &pb, bb, sizeof(bb));
-	if (rc) {
-		if (pa >= 0)
-			close(pa);
-		return werr(rc);
+static int end_dir(const struct link_end *e)
+{
+	return e->parent < 0 ? e->dirfd : e->parent;
+}
+
+/* Opens both ends' parents (args: fd, path, length argument indexes of each). The caller
+ * closes them with close_ends(), also on failure. */
+static uint32_t open_ends(struct call *c, const int args[2][3], struct link_end e[2])
+{
+	uint32_t err;
+	int rc;
+
+	e[0].parent = e[1].parent = -1;
+	for (int i = 0; i < 2; i++) {
+		err = dir_path(c, args[i][0], args[i][1], args[i][2], &e[i].dirfd, e[i].path);
+		if (err)
+			return err;
 	}
-	if (rename)
-		rc = renameat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb) ? -errno : 0;
-	else
-		rc = linkat(pa < 0 ? da : pa, ba, pb < 0 ? db : pb, bb, 0) ? -errno : 0;
-	if (pa >= 0)
-		close(pa);
-	if (pb >= 0)
-		close(pb);
-	return werr(rc);
+	for (int i = 0; i < 2; i++) {
+		rc = wasi_path_parent(&c->w->res, e[i].dirfd, e[i].path, &e[i].parent, e[i].base,
+				      sizeof(e[i].base));
+		if (rc)
+			return wasi_errno(rc);
+	}
+	return E_SUCCESS;
+}
+
+static void close_ends(struct link_end e[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (e[i].parent >= 0)
+			close(e[i].parent);
+}
+
+/* As Linux: a trailing slash on either name requires the source to be a directory
+ * (itself, not a link to one). */
+static int do_rename(struct link_end e[2])
+{
+	struct stat st;
+
+	if (trailing_slash(e[0].path) || trailing_slash(e[1].path)) {
+		if (fstatat(end_dir(&e[0]), e[0].base, &st, AT_SYMLINK_NOFOLLOW))
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
+	return renameat(end_dir(&e[0]), e[0].base, end_dir(&e[1]), e[1].base) ? -errno : 0;
+}
+
+/* Without SYMLINK_FOLLOW the source's last component is linked as it is (a symlink
+ * included). With it, or "old/", the source is resolved confined and what it leads to is
+ * linked through /proc/self/fd (linkat's AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
+static int do_link(struct wasi *w, struct link_end e[2], bool follow)
+{
+	char proc[64];
+	struct stat st;
+	int fd, rc;
+
+	if (!follow && !trailing_slash(e[0].path)) {
+		if (trailing_slash(e[1].path))
+			return fstatat(end_dir(&e[1]), e[1].base, &st, AT_SYMLINK_NOFOLLOW)
+				       ? -errno
+				       : -EEXIST;
+		return linkat(end_dir(&e[0]), e[0].base, end_dir(&e[1]), e[1].base, 0) ? -errno : 0;
+	}
+	fd = wasi_path_open(&w->res, e[0].dirfd, e[0].path, O_PATH, 0);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st))
+		rc = -errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = -EPERM; /* no hard links to directories */
+	else if (trailing_slash(e[1].path))
+		rc = fstatat(end_dir(&e[1]), e[1].base, &st, AT_SYMLINK_NOFOLLOW) ? -errno
+										  : -EEXIST;
+	else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		rc = linkat(AT_FDCWD, proc, end_dir(&e[1]), e[1].base, AT_SYMLINK_FOLLOW) ? -errno
+											  : 0;
+	}
+	close(fd);
+	return rc;
 }
 
 static uint32_t path_link(struct call *c)
 {
 	/* old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len */
-	return two_paths(c, 0, 2, 3, 4, 5, 6, false);
+	static const int args[2][3] = {{0, 2, 3}, {4, 5, 6}};
+	struct link_end e[2];
+	uint32_t err = open_ends(c, args, e);
+
+	if (!err)
+		err = wasi_errno(do_link(c->w, e, arg32(c, 1) & 1));
+	close_ends(e);
+	return err;
 }
 
 static uint32_t path_rename(struct call *c)
 {
-	return two_paths(c, 0, 1, 2, 3, 4, 5, true);
+	/* fd, old_path, old_len, new_fd, new_path, new_len */
+	static const int args[2][3] = {{0, 1, 2}, {3, 4, 5}};
+	struct link_end e[2];
+	uint32_t err = open_ends(c, args, e);
+
+	if (!err)
+		err = wasi_errno(do_rename(e));
+	close_ends(e);
+	return err;
 }
 
 static uint32_t path_open(struct call *c)
@@ -1017,25 +1043,25 @@ static uint32_t path_open(struct call *c)
 		flags |= O_EXCL;
 	if (oflags & 8)
 		flags |= O_TRUNC;
-	if (fdflags & 1)
+	if (fdflags & FDFLAG_APPEND)
 		flags |= O_APPEND;
-	if (fdflags & 4)
+	if (fdflags & FDFLAG_NONBLOCK)
 		flags |= O_NONBLOCK;
-	if (fdflags & (2 | 8 | 16))
+	if (fdflags & (FDFLAG_DSYNC | FDFLAG_RSYNC | FDFLAG_SYNC))
 		flags |= O_SYNC;
 	if (!(dirflags & 1))
 		flags |= O_NOFOLLOW;
 	if ((flags & (O_CREAT | O_TRUNC)) && (flags & O_ACCMODE) == O_RDONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
-	fd = wasi_path_open(d, path, flags, 0666);
+	fd = wasi_path_open(&w->res, d, path, flags, 0666);
 	if (fd == -EISDIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & (O_CREAT | O_TRUNC)))
-		fd = wasi_path_open(d, path, (flags & ~O_ACCMODE) | O_RDONLY, 0666);
+		fd = wasi_path_open(&w->res, d, path, (flags & ~O_ACCMODE) | O_RDONLY, 0666);
 	if (fd < 0)
-		return werr(fd == -ELOOP && (flags & O_NOFOLLOW) ? -ELOOP : fd);
+		return wasi_errno(fd == -ELOOP && (flags & O_NOFOLLOW) ? -ELOOP : fd);
 	if (fstat(fd, &st)) {
 		rc = errno;
 		close(fd);
-		return werr(rc);
+		return wasi_errno(rc);
 	}
 	if (alloc_fd(w, fd, filetype(st.st_mode), &nfd)) {
 		close(fd);
@@ -1047,104 +1073,6 @@ static uint32_t path_open(struct call *c)
 		return E_FAULT;
 	}
 	return E_SUCCESS;
-}
-
-/* ----- poll_oneoff ----- */
-
-static uint32_t poll_oneoff(struct call *c)
-{
-	uint32_t in = arg32(c, 0), out = arg32(c, 1), n = arg32(c, 2), nev = 0;
-	const uint8_t *subs;
-	uint8_t *evs;
-	struct pollfd pfd[64];
-	uint32_t pidx[64];
-	int np = 0;
-	int64_t wait_ns = -1;
-	uint64_t now = now_ns(CLOCK_MONOTONIC), real = now_ns(CLOCK_REALTIME);
-
-	if (n == 0)
-		return E_INVAL;
-	subs = gmem(c, in, (uint64_t)n * 48);
-	evs = gmem(c, out, (uint64_t)n * 32);
-	if (!subs || !evs)
-		return E_FAULT;
-	/* first pass: fds to poll and the earliest clock deadline */
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *s = subs + 48 * i;
-		if (s[8] == 0) {
-			uint32_t id;
-			uint64_t t;
-			uint16_t fl;
-			int64_t left;
-			memcpy(&id, s + 16, 4);
-			memcpy(&t, s + 24, 8);
-			memcpy(&fl, s + 40, 2);
-			left = (fl & 1) ? (int64_t)(t - (id == 0 ? real : now)) : (int64_t)t;
-			if (left < 0)
-				left = 0;
-			if (wait_ns < 0 || left < wait_ns)
-				wait_ns = left;
-		} else if (s[8] <= 2 && np < 64) {
-			uint32_t fd;
-			struct wasi_fd *f;
-			memcpy(&fd, s + 16, 4);
-			f = getfd(c->w, fd);
-			pfd[np].fd = f ? f->host : -1;
-			pfd[np].events = s[8] == 1 ? POLLIN : POLLOUT;
-			pfd[np].revents = 0;
-			pidx[np++] = i;
-		}
-	}
-	if (np) {
-		int r = poll(pfd, (nfds_t)np,
-			     wait_ns < 0 ? -1 : (int)((uint64_t)wait_ns / 1000000u));
-		if (r < 0 && errno != EINTR)
-			return werr(errno);
-	} else if (wait_ns > 0) {
-		struct timespec ts = {(time_t)(wait_ns / 1000000000), (long)(wait_ns % 1000000000)};
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-	}
-	now = now_ns(CLOCK_MONOTONIC);
-	real = now_ns(CLOCK_REALTIME);
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *s = subs + 48 * i;
-		uint8_t *ev = evs + 32 * nev;
-		uint16_t err = 0;
-		bool ready = false;
-		if (s[8] == 0) {
-			uint32_t id;
-			uint64_t t, start;
-			uint16_t fl;
-			memcpy(&id, s + 16, 4);
-			memcpy(&t, s + 24, 8);
-			memcpy(&fl, s + 40, 2);
-			start = id == 0 ? real : now;
-			ready = (fl & 1) ? start >= t : wait_ns == (int64_t)t || np == 0;
-			if (id > 3) {
-				ready = true;
-				err = E_INVAL;
-			}
-		} else {
-			for (int k = 0; k < np; k++) {
-				if (pidx[k] != i)
-					continue;
-				ready = pfd[k].revents != 0;
-				if (pfd[k].fd < 0) {
-					ready = true;
-					err = E_BADF;
-				}
-			}
-		}
-		if (!ready)
-			continue;
-		memset(ev, 0, 32);
-		memcpy(ev, s, 8);
-		memcpy(ev + 8, &err, 2);
-		ev[10] = s[8];
-		nev++;
-	}
-	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_FAULT;
 }
 
 /* ----- process ----- */
@@ -1207,7 +1135,7 @@ static const struct wasi_def defs[] = {
 	{"path_rename", "iiiiii", path_rename},
 	{"path_symlink", "iiiii", path_symlink},
 	{"path_unlink_file", "iii", path_unlink_file},
-	{"poll_oneoff", "iiii", poll_oneoff},
+	{"poll_oneoff", "iiii", wasi_poll_oneoff},
 	{"proc_exit", "i", NULL},
 	{"proc_raise", "i", proc_raise},
 	{"sched_yield", "", sched_yield_},
@@ -1370,6 +1298,7 @@ int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi
 		goto err_free;
 	}
 	add_stdio(w, cfg);
+	wasi_resolver_init(&w->res);
 	for (int i = 0; i < cfg->npreopens; i++) {
 		rc = add_preopen(w, &cfg->preopens[i]);
 		if (rc) {

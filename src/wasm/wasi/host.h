@@ -1,0 +1,154 @@
+/*
+ * What the WASI host functions share (wasi.c, poll.c): the per-process state (fd table,
+ * path resolver), the call context of one host function, WASI errno and type constants,
+ * and the checked accessors for guest memory and arguments. Internal to src/wasm/wasi/.
+ */
+#ifndef LODGE_WASM_WASI_HOST_H
+#define LODGE_WASM_WASI_HOST_H
+
+#include "wasm/wasm.h"
+#include "wasm/wasi/path.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FDS	     1024
+#define PATH_MAX_LEN 4096
+#define RIGHTS_ALL   0x1fffffffull
+
+enum {
+	E_SUCCESS = 0,
+	E_2BIG = 1,
+	E_ACCES = 2,
+	E_AGAIN = 6,
+	E_BADF = 8,
+	E_BUSY = 10,
+	E_EXIST = 20,
+	E_FAULT = 21,
+	E_FBIG = 22,
+	E_ILSEQ = 25,
+	E_INTR = 27,
+	E_INVAL = 28,
+	E_IO = 29,
+	E_ISDIR = 31,
+	E_LOOP = 32,
+	E_MFILE = 33,
+	E_MLINK = 34,
+	E_NAMETOOLONG = 37,
+	E_NFILE = 41,
+	E_NOENT = 44,
+	E_NOMEM = 48,
+	E_NOSPC = 51,
+	E_NOSYS = 52,
+	E_NOTDIR = 54,
+	E_NOTEMPTY = 55,
+	E_NOTSUP = 58,
+	E_NOTTY = 59,
+	E_NXIO = 60,
+	E_OVERFLOW = 61,
+	E_PERM = 63,
+	E_PIPE = 64,
+	E_RANGE = 68,
+	E_ROFS = 69,
+	E_SPIPE = 70,
+	E_TXTBSY = 74,
+	E_XDEV = 75,
+	E_NOTCAPABLE = 76,
+};
+
+/* fdflags. For the caller's fds (stdio, not own) APPEND and NONBLOCK are emulated. */
+enum {
+	FDFLAG_APPEND = 1,
+	FDFLAG_DSYNC = 2,
+	FDFLAG_NONBLOCK = 4,
+	FDFLAG_RSYNC = 8,
+	FDFLAG_SYNC = 16
+};
+
+enum { FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_DGRAM, FT_STREAM, FT_SYMLINK };
+
+struct wasi_fd {
+	int host; /* -1: free slot */
+	bool own; /* ours: opened by us, closed on destroy, its flags ours to set */
+	uint8_t type;
+	uint16_t flags; /* fdflags */
+	char *preopen;	/* guest name, for preopened directories */
+	DIR *dir;	/* readdir state on its own fd, for directories */
+};
+
+struct wasi {
+	struct wasm_store *store;
+	char **argv, **env;
+	int argc, nenv;
+	struct wasi_fd fds[MAX_FDS];
+	int nfds; /* slots in use are below nfds */
+	struct wasi_resolver res;
+};
+
+/* One host function call: the process, the caller's memory (NULL if it has none) and the
+ * argument slots (the result goes in a[0]). */
+struct call {
+	struct wasi *w;
+	struct wasm_memory *mem;
+	uint64_t *a;
+};
+
+/* The guest range [addr, addr + len), or NULL when it is not all inside memory. */
+static inline uint8_t *gmem(struct call *c, uint64_t addr, uint64_t len)
+{
+	return c->mem ? wasm_memory_range(c->mem, addr, len) : NULL;
+}
+
+static inline uint32_t arg32(struct call *c, int i)
+{
+	return (uint32_t)c->a[i];
+}
+
+static inline bool put32(struct call *c, uint32_t addr, uint32_t v)
+{
+	uint8_t *p = gmem(c, addr, 4);
+
+	if (p)
+		memcpy(p, &v, 4);
+	return p != NULL;
+}
+
+static inline bool put64(struct call *c, uint32_t addr, uint64_t v)
+{
+	uint8_t *p = gmem(c, addr, 8);
+
+	if (p)
+		memcpy(p, &v, 8);
+	return p != NULL;
+}
+
+/* The open WASI fd, or NULL. */
+static inline struct wasi_fd *getfd(struct wasi *w, uint32_t fd)
+{
+	if (fd >= (uint32_t)w->nfds || w->fds[fd].host < 0)
+		return NULL;
+	return &w->fds[fd];
+}
+
+static inline uint64_t now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A host errno (either sign) as a WASI errno; EXDEV, path.c's "would escape", becomes
+ * ENOTCAPABLE. */
+uint32_t wasi_errno(int e);
+
+/* WASI clock id -> host clock. Returns 0 or -EINVAL for an unknown id. */
+int wasi_clock_id(uint32_t id, clockid_t *out);
+
+/* poll_oneoff(in, out, nsubscriptions, nevents_out) (poll.c). Returns a WASI errno. */
+uint32_t wasi_poll_oneoff(struct call *c);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * WASI poll_oneoff: waits until at least one subscription fires — a clock (relative, on
+ * the monotonic clock, or absolute on its own clock; full 64-bit deadlines) or an fd
+ * ready to read or write (ppoll on every fd subscribed to, any number of subscriptions) —
+ * and reports every one that has. Subscriptions and events are read and written in guest
+ * memory through the checked accessors of host.h.
+ */
+#include "wasm/wasi/host.h"
+
+#include <errno.h>
+#include <poll.h>
+
+enum { SUB_CLOCK, SUB_FD_READ, SUB_FD_WRITE };
+
+/* The fds to wait on: one pollfd per WASI fd, however many subscriptions name it, so any
+ * number of subscriptions fits. */
+struct poll_set {
+	struct pollfd pfd[MAX_FDS];
+	int16_t slot[MAX_FDS]; /* WASI fd -> index in pfd, -1: none */
+	nfds_t np;
+};
+
+struct poll_clock {
+	uint32_t id;
+	uint64_t timeout;
+	uint16_t flags; /* 1: timeout is an absolute time of clock id */
+};
+
+static void read_clock(const uint8_t *s, struct poll_clock *k)
+{
+	memcpy(&k->id, s + 16, 4);
+	memcpy(&k->timeout, s + 24, 8);
+	memcpy(&k->flags, s + 40, 2);
+}
+
+/* Nanoseconds until the clock subscription fires, 0 once it has. A relative timeout counts
+ * on the monotonic clock from start, when poll_oneoff began; an absolute one on its own
+ * clock. All of it in 64 bits: 2^64-1 is a deadline that never comes. */
+static uint64_t clock_left(const struct poll_clock *k, uint64_t start)
+{
+	uint64_t end = k->timeout, now;
+	clockid_t id;
+
+	if (wasi_clock_id(k->id, &id))
+		return 0;
+	if (!(k->flags & 1)) {
+		id = CLOCK_MONOTONIC;
+		end = start + end < start ? UINT64_MAX : start + end;
+	}
+	now = now_ns(id);
+	return end > now ? end - now : 0;
+}
+
+static uint32_t sub_fd(const uint8_t *s)
+{
+	uint32_t fd;
+
+	memcpy(&fd, s + 16, 4);
+	return fd;
+}
+
+/* Fills set with the fds the subscriptions name (bad fds are left out: they fire at once
+ * with EBADF). Returns E_INVAL for an unknown subscription type. */
+static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, struct poll_set *set)
+{
+	memset(set->slot, 0xff, sizeof(set->slot));
+	set->np = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *s = subs + 48 * (size_t)i;
+		uint32_t fd = sub_fd(s);
+		struct wasi_fd *f;
+		if (s[8] == SUB_CLOCK)
+			continue;
+		if (s[8] > SUB_FD_WRITE)
+			return E_INVAL;
+		f = getfd(w, fd);
+		if (!f)
+			continue;
+		if (set->slot[fd] < 0) {
+			set->slot[fd] = (int16_t)set->np;
+			set->pfd[set->np].fd = f->host;
+			set->pfd[set->np].revents = 0;
+			set->pfd[set->np++].events = 0;
+		}
+		set->pfd[set->slot[fd]].events |= s[8] == SUB_FD_READ ? POLLIN : POLLOUT;
+	}
+	return E_SUCCESS;
+}
+
+/* How long to wait: until the first clock fires, 0 when something fires at once,
+ * UINT64_MAX for "until an fd is ready". */
+static uint64_t poll_wait_ns(struct wasi *w, const uint8_t *subs, uint32_t n, uint64_t start)
+{
+	uint64_t wait = UINT64_MAX;
+
+	for (uint32_t i = 0; i < n && wait; i++) {
+		const uint8_t *s = subs + 48 * (size_t)i;
+		struct poll_clock k;
+		uint64_t left;
+		if (s[8] != SUB_CLOCK) {
+			if (!getfd(w, sub_fd(s)))
+				wait = 0;
+			continue;
+		}
+		read_clock(s, &k);
+		left = clock_left(&k, start);
+		if (left < wait)
+			wait = left;
+	}
+	return wait;
+}
+
+/* Whether subscription s fired; *err and *flags for its event. */
+static bool sub_fired(struct wasi *w, const uint8_t *s, uint64_t start, const struct poll_set *set,
+		      uint16_t *err, uint16_t *flags)
+{
+	const struct pollfd *p;
+	struct poll_clock k;
+	clockid_t id;
+	uint32_t fd;
+
+	*err = 0;
+	*flags = 0;
+	if (s[8] == SUB_CLOCK) {
+		read_clock(s, &k);
+		if (wasi_clock_id(k.id, &id))
+			*err = E_INVAL;
+		return *err || clock_left(&k, start) == 0;
+	}
+	fd = sub_fd(s);
+	if (!getfd(w, fd) || set->pfd[set->slot[fd]].revents & POLLNVAL) {
+		*err = E_BADF;
+		return true;
+	}
+	p = &set->pfd[set->slot[fd]];
+	if (p->revents & POLLHUP)
+		*flags = 1; /* fd_readwrite hangup */
+	return p->revents & (POLLERR | POLLHUP | (s[8] == SUB_FD_READ ? POLLIN : POLLOUT));
+}
+
+static uint32_t poll_events(struct wasi *w, const uint8_t *subs, uint32_t n, uint64_t start,
+			    const struct poll_set *set, uint8_t *evs)
+{
+	uint32_t nev = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *s = subs + 48 * (size_t)i;
+		uint8_t *ev = evs + 32 * (size_t)nev;
+		uint16_t err, flags;
+		if (!sub_fired(w, s, start, set, &err, &flags))
+			continue;
+		memset(ev, 0, 32);
+		memcpy(ev, s, 8);
+		memcpy(ev + 8, &err, 2);
+		ev[10] = s[8];
+		memcpy(ev + 24, &flags, 2);
+		nev++;
+	}
+	return nev;
+}
+
+/* Blocks until at least one subscription fires: a clock reached, an fd ready, or at once
+ * for a bad fd or clock. */
+uint32_t wasi_poll_oneoff(struct call *c)
+{
+	uint32_t n = arg32(c, 2), nev = 0, e;
+	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	struct poll_set set;
+	const uint8_t *subs;
+	uint8_t *evs;
+
+	if (n == 0)
+		return E_INVAL;
+	subs = gmem(c, arg32(c, 0), (uint64_t)n * 48);
+	evs = gmem(c, arg32(c, 1), (uint64_t)n * 32);
+	if (!subs || !evs)
+		return E_FAULT;
+	e = poll_collect(c->w, subs, n, &set);
+	if (e)
+		return e;
+	while (nev == 0) {
+		uint64_t wait = poll_wait_ns(c->w, subs, n, start);
+		struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+		/* ppoll takes the whole 64-bit range (poll's int milliseconds would not) */
+		if (ppoll(set.pfd, set.np, wait == UINT64_MAX ? NULL : &ts, NULL) < 0 &&
+		    errno != EINTR)
+			return wasi_errno(errno);
+		nev = poll_events(c->w, subs, n, start, &set, evs);
+	}
+	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_FAULT;
+}
