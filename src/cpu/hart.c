@@ -34,6 +34,8 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
 	h->x[10] = id;
 	h->mtimecmp = ~0ull;
 	h->stimecmp = ~0ull;
+	for (unsigned i = 0; i < TRIG_N; i++)
+		h->trig[i].tdata1 = 15ull << 60; /* Sdtrig: disabled */
 	mmu_flush_all(h);
 	hart_update_mode(h);
 	r = exec_cache_create(h);

@@ -84,6 +84,13 @@ enum tlb_regime { REGIME_BARE, REGIME_U, REGIME_S, REGIME_S_SUM, REGIME_N };
 
 enum access { ACC_READ, ACC_WRITE, ACC_FETCH };
 
+/* Sdtrig address-match triggers (cpu/trigger.c). */
+#define TRIG_N 4
+
+struct trigger {
+	uint64_t tdata1, tdata2;
+};
+
 struct hart {
 	/* Hot state first: x[32] is a sink register for writes to x0 (rd = 0 is remapped). */
 	uint64_t x[33];
@@ -111,6 +118,13 @@ struct hart {
 	uint64_t pmpcfg[8], pmpaddr[64];
 	uint64_t mhartid;
 	uint64_t instret; /* retired instructions (also cycle) */
+
+	/* Sdtrig (cpu/trigger.c): the triggers and tcontrol, and what is armed. */
+	struct trigger trig[TRIG_N];
+	uint64_t tselect, tcontrol;
+	bool trig_exec;	  /* an execute trigger is armed: blocks are decoded around it */
+	uint8_t trig_mem; /* TRIG_MEM_*: load/store triggers armed */
+	bool trig_flush;  /* execute triggers changed: drop decoded blocks at the next poll */
 
 	/* LR/SC reservation: host address and the value loaded. */
 	void *resv_ptr;

@@ -27,13 +27,16 @@ static uint64_t wall_ns(void)
 
 static int rtc_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 {
-	uint64_t *latched = opaque;
+	uint64_t *latched = opaque, now;
 
 	(void)size;
 	switch (off) {
 	case 0x00:
-		__atomic_store_n(latched, wall_ns(), __ATOMIC_RELAXED);
-		*out = (uint32_t)*latched;
+		/* The low half comes from this read's own sample: reading the latch back
+		 * would race with another hart's TIME_LOW read (and could mix samples). */
+		now = wall_ns();
+		__atomic_store_n(latched, now, __ATOMIC_RELAXED);
+		*out = (uint32_t)now;
 		break;
 	case 0x04:
 		*out = __atomic_load_n(latched, __ATOMIC_RELAXED) >> 32;

@@ -16,7 +16,7 @@
 #include "machine/machine.h"
 #include "machine/plic.h"
 
-#define FDT_BUILD_SIZE (64u * 1024)
+#define FDT_BUILD_SIZE FDT_MAX_SIZE
 #define FDT_SLACK      (64u * 1024) /* room for OpenSBI's reserved-memory nodes */
 
 enum { PH_PLIC = VM_FDT_PH_PLIC, PH_TEST = 2, PH_CPU_INTC = VM_FDT_PH_CPU_INTC };
@@ -234,7 +234,7 @@ int vm_fdt_build(const struct vm *vm, const struct fdt_params *p, void **blob, s
 	r = build(tmp, vm, p);
 	if (r) {
 		core_free(tmp);
-		return r == -FDT_ERR_NOSPACE ? -ENOMEM : -EINVAL;
+		return r == -FDT_ERR_NOSPACE ? -E2BIG : -EINVAL;
 	}
 	*size = fdt_totalsize(tmp) + FDT_SLACK;
 	out = core_alloc(*size);
