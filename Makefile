@@ -159,9 +159,12 @@ help:
 # make run CPUS=2 MEM=512M APPEND="console=ttyS0 quiet"
 CPUS	?= 1
 MEM	?= 256M
-run: all guest
+# The guest gets a scratch disk (/mnt) and user networking (eth0 by DHCP; NET= overrides,
+# e.g. NET="user,hostfwd=tcp:127.0.0.1:8080-:80").
+NET	?= user
+run: all guest $(GUEST_SCRATCH)
 	build/lodge run --kernel $(GUEST_OUT)/Image --initrd $(GUEST_OUT)/initrd.img \
 		--firmware $(GUEST_OUT)/fw_dynamic.bin --cpus $(CPUS) --mem $(MEM) \
-		$(if $(APPEND),--append "$(APPEND)")
+		--disk $(GUEST_SCRATCH) --net $(NET) $(if $(APPEND),--append "$(APPEND)")
 
 -include $(shell find build/$(MODE) -name '*.d' 2>/dev/null)
