@@ -8,7 +8,7 @@ PKGS="build-essential make pkg-config python3 clang-format \
 	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu \
 	qemu-system-misc qemu-user \
 	libfdt-dev device-tree-compiler \
-	clang libclang-rt-14-dev wabt libcjson-dev \
+	clang libclang-rt-14-dev wabt libcjson-dev libsqlite3-dev libseccomp-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=
