@@ -21,6 +21,7 @@ enum {
 	CLI_EXIT_PANIC = 121,	/* the guest kernel panicked */
 	CLI_EXIT_ERROR = 125,	/* lodge could not start the guest (bad file, no memory) */
 	CLI_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
+	CLI_EXIT_KILLED = 137,	/* killed through the control socket (128 + SIGKILL) */
 };
 
 int cmd_run(int argc, char **argv);

@@ -9,6 +9,7 @@
  */
 #include "cli/cli.h"
 
+#include "cli/guestctl.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
 
@@ -39,6 +40,14 @@ struct wasm_opts {
 	int ndirs;
 	struct wasm_limits lim;
 	double timeout;
+	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
+	atomic_bool *ctl_stopping;  /* set when --api asked the program to end */
+};
+
+/* What the control socket (cli/guestctl.h) acts on. */
+struct wasm_ctl {
+	struct wasm_store *store;
+	atomic_bool paused, stopped, killed, ending;
 };
 
 static void usage(FILE *f)
@@ -60,6 +69,11 @@ static void usage(FILE *f)
 		"  --fuel N             stop with a trap after N units (calls + loop iterations)\n"
 		"  --timeout SECONDS    stop after SECONDS of wall time (exit status 124)\n"
 		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M)\n"
+		"  --api SOCKET         serve the control API on a unix socket (pause, resume,\n"
+		"                       stop, kill, stats, console attach: see docs/API.md)\n"
+		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
+		"                       stdin only from clients attached through --api\n"
+		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"exit status: the program's, 124 on timeout, 134 on a trap, 125 if the module\n"
@@ -112,6 +126,12 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->lim.fuel = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
+	} else if (!strcmp(opt, "--api")) {
+		o->ctl.api_path = val;
+	} else if (!strcmp(opt, "--console-log")) {
+		o->ctl.console_log = val;
+	} else if (!strcmp(opt, "--exit-file")) {
+		o->ctl.exit_file = val;
 	} else if (!strcmp(opt, "--timeout")) {
 		char *end;
 		o->timeout = strtod(val, &end);
@@ -125,8 +145,9 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
-	static const char *const valued[] = {"--invoke", "--dir",  "--env",    "--max-memory",
-					     "--stack",	 "--fuel", "--timeout"};
+	static const char *const valued[] = {
+		"--invoke", "--dir",	 "--env", "--max-memory",  "--stack",
+		"--fuel",   "--timeout", "--api", "--console-log", "--exit-file"};
 	int i;
 
 	memset(o, 0, sizeof(*o));
@@ -243,6 +264,73 @@ static void watchdog_stop(struct watchdog *w, pthread_t t)
 	pthread_join(t, NULL);
 }
 
+/* ----- the control socket's operations (control thread) ----- */
+
+static int ctl_pause(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->paused, true);
+	wasm_store_pause(c->store);
+	/* Parked at the next check, normally within microseconds; a host call blocked on
+	 * input finishes first (it uses no CPU meanwhile). */
+	for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
+		usleep(1000);
+	return 0;
+}
+
+static int ctl_resume(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->paused, false);
+	wasm_store_resume(c->store);
+	return 0;
+}
+
+static int ctl_stop(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->ending, true);
+	atomic_store(&c->stopped, true); /* WASI has no signals: stopping ends the program */
+	wasm_store_interrupt(c->store);
+	return 0;
+}
+
+static int ctl_kill(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->ending, true);
+	atomic_store(&c->killed, true);
+	wasm_store_interrupt(c->store);
+	return 0;
+}
+
+static bool ctl_paused(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	return atomic_load(&c->paused);
+}
+
+static uint64_t ctl_instret(void *opaque)
+{
+	(void)opaque;
+	return 0; /* the interpreter does not count instructions */
+}
+
+static const struct guestctl_ops wasm_ctl_ops = {
+	.kind = "wasm",
+	.pause = ctl_pause,
+	.resume = ctl_resume,
+	.stop = ctl_stop,
+	.kill = ctl_kill,
+	.paused = ctl_paused,
+	.instret = ctl_instret,
+};
+
 /* ----- --invoke ----- */
 
 static int parse_value(const char *s, uint8_t type, union wasm_value *v)
@@ -324,6 +412,9 @@ static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
 		return 0;
 	if (trap == WASM_TRAP_EXIT)
 		return info->exit_code & 0xff;
+	if (trap == WASM_TRAP_INTERRUPTED && !timed_out && o->ctl_stopping &&
+	    atomic_load(o->ctl_stopping))
+		return 0; /* stopped or killed through --api: ctl_status says which */
 	if (trap == WASM_TRAP_INTERRUPTED && timed_out) {
 		fprintf(stderr, "lodge wasm: %s: timed out after %g seconds\n", o->file,
 			o->timeout);
@@ -421,20 +512,54 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
 }
 
-static int run(const struct wasm_opts *o, struct wasm_module *m)
+/* The exit status and reason once the control socket stopped or killed the program. */
+static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
+{
+	if (atomic_load(&c->killed)) {
+		*reason = "killed";
+		return CLI_EXIT_KILLED;
+	}
+	if (atomic_load(&c->stopped)) {
+		*reason = "stopped";
+		return 0;
+	}
+	*reason = status == 0 ? "exit" : status == EXIT_TRAP ? "trap" : "exit with failure";
+	return status;
+}
+
+static int run(struct wasm_opts *o, struct wasm_module *m)
 {
 	struct wasi_config wc = {o->argc, o->argv, o->nenv, (char **)o->env, o->ndirs, o->dirs,
 				 0,	  1,	   2};
+	struct wasm_ctl ctl;
+	struct guestctl *g = NULL;
 	struct wasm_store *s;
 	struct wasi *wasi;
 	struct watchdog wd;
 	pthread_t wt;
 	bool have_wd = false;
 	int bad = -1, rc, status;
+	const char *reason;
 
 	if (wasm_store_create(&o->lim, &s)) {
 		fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;
+	}
+	ctl.store = s;
+	atomic_init(&ctl.paused, false);
+	atomic_init(&ctl.stopped, false);
+	atomic_init(&ctl.killed, false);
+	atomic_init(&ctl.ending, false);
+	o->ctl_stopping = &ctl.ending;
+	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
+		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
+			wasm_store_destroy(s);
+			return CLI_EXIT_ERROR;
+		}
+		if (guestctl_console_in(g) >= 0) {
+			wc.stdin_fd = guestctl_console_in(g);
+			wc.stdout_fd = wc.stderr_fd = guestctl_console_out(g);
+		}
 	}
 	rc = wasi_create(s, &wc, &wasi, &bad);
 	if (rc) {
@@ -443,6 +568,10 @@ static int run(const struct wasm_opts *o, struct wasm_module *m)
 				strerror(-rc));
 		else
 			fprintf(stderr, "lodge wasm: cannot set up WASI: %s\n", strerror(-rc));
+		if (g) {
+			guestctl_exit(g, CLI_EXIT_ERROR, "set-up failed");
+			guestctl_close(g);
+		}
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
@@ -462,6 +591,11 @@ static int run(const struct wasm_opts *o, struct wasm_module *m)
 		pthread_mutex_destroy(&wd.lock);
 	}
 	fflush(stdout);
+	status = ctl_status(&ctl, status, &reason);
+	if (g) {
+		guestctl_exit(g, status, reason);
+		guestctl_close(g);
+	}
 	wasm_store_destroy(s);
 	wasi_destroy(wasi);
 	return status;

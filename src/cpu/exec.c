@@ -194,8 +194,8 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
 	if ((h->menvcfg >> 63) && h->stimecmp < cmp)
 		cmp = h->stimecmp;
 	if (cmp != ~0ull) {
-		uint64_t at = h->vm->start_ns + cmp * 100;
-		if (cmp < (~0ull / 100) && at < wake)
+		uint64_t at = vm_time_to_host(h->vm, cmp);
+		if (at < wake)
 			wake = at;
 	}
 	if (h->vm->deadline_ns && h->vm->deadline_ns < wake)
@@ -219,6 +219,7 @@ static bool exec_poll(struct hart *h)
 		uint32_t epoch;
 
 		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
 		epoch = __atomic_load_n(&vm->mem.code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;

@@ -65,8 +65,7 @@ void hart_set_irq(struct hart *h, uint64_t mask, bool level)
 
 uint64_t hart_time(const struct hart *h)
 {
-	/* mtime ticks at 10 MHz from machine creation. */
-	return (vm_now_ns() - h->vm->start_ns) / 100;
+	return vm_time(h->vm); /* 10 MHz from machine creation, paused time left out */
 }
 
 void hart_update_mode(struct hart *h)

@@ -110,7 +110,8 @@ struct hart {
 	uint32_t fflags, frm; /* fcsr; see fpu.c for how host flags are folded in */
 	uint64_t pmpcfg[8], pmpaddr[64];
 	uint64_t mhartid;
-	uint64_t instret; /* retired instructions (also cycle) */
+	uint64_t instret;      /* retired instructions (also cycle) */
+	uint64_t instret_seen; /* atomic: instret at the last poll, for other threads */
 
 	/* LR/SC reservation: host address and the value loaded. */
 	void *resv_ptr;

@@ -21,6 +21,7 @@
 #include "devices/finisher.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
+#include "devices/virtio/input.h"
 #include "machine/clint.h"
 #include "machine/plic.h"
 
@@ -147,9 +148,7 @@ static void board_set_timecmp(struct board *b, unsigned hart, uint64_t cmp)
 
 static uint64_t board_time(struct board *b)
 {
-	struct vm *vm = b->opaque;
-
-	return (vm_now_ns() - vm->start_ns) / 100;
+	return vm_time(b->opaque);
 }
 
 static void board_power(struct board *b, bool reboot, int code)
@@ -292,6 +291,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (!vm)
 		return -ENOMEM;
 	vm->start_ns = vm_now_ns();
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->nharts_planned = cfg->nharts;
 	vm->jit_hot = cfg->jit_hot;
 	if (cfg->timeout_sec > 0)
@@ -328,6 +329,8 @@ void vm_destroy(struct vm *vm)
 	rtc_destroy(vm->rtc);
 	plic_destroy(vm->plic);
 	gmem_fini(&vm->mem);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	core_free(vm);
 }
 
@@ -343,11 +346,29 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int code)
 	__atomic_store_n(&vm->stop_reason, (int)reason, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->nharts; i++)
 		hart_kick(vm->harts[i]);
+	pthread_mutex_lock(&vm->pause_lock); /* parked harts must see the stop */
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* hart_run, counted in vm->running so that vm_pause knows whom to wait for. */
+static void run_hart(struct hart *h)
+{
+	struct vm *vm = h->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	hart_run(h);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 static void *hart_thread(void *arg)
 {
-	hart_run(arg);
+	run_hart(arg);
 	return NULL;
 }
 
@@ -370,7 +391,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 		started++;
 	}
-	hart_run(vm->harts[0]);
+	run_hart(vm->harts[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(threads[i], NULL);
 	evloop_stop(vm->loop);
@@ -423,13 +444,130 @@ void vm_console_output(struct vm *vm, uint8_t c)
 		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
 }
 
+/* A hart's side of vm_pause: wait, using no CPU, until resumed or stopped. */
+static void park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 bool vm_poll(struct vm *vm, uint64_t now)
 {
 	uint64_t panic_ns = __atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED);
+
+	if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+		park(vm);
+		now = vm_now_ns();
+	}
 
 	if (vm->deadline_ns && now >= vm->deadline_ns)
 		vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
 	else if (panic_ns && now - panic_ns > PANIC_GRACE_NS)
 		vm_request_stop(vm, VM_STOP_PANIC, 1); /* the panic text had time to print */
 	return vm_should_stop(vm);
+}
+
+/* ---- the clock and pausing ---- */
+
+/* Reads start_ns and paused_ns consistently (a sequence count: writers are rare). */
+static void clock_read(const struct vm *vm, uint64_t *start, uint64_t *paused)
+{
+	unsigned s1, s2;
+
+	do {
+		s1 = __atomic_load_n(&vm->clock_seq, __ATOMIC_ACQUIRE);
+		*start = __atomic_load_n(&vm->start_ns, __ATOMIC_RELAXED);
+		*paused = __atomic_load_n(&vm->paused_ns, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&vm->clock_seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) || s1 != s2);
+}
+
+/* Writer side, under pause_lock. */
+static void clock_set(struct vm *vm, uint64_t start, uint64_t paused)
+{
+	__atomic_store_n(&vm->clock_seq, vm->clock_seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&vm->start_ns, start, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->paused_ns, paused, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->clock_seq, vm->clock_seq + 1, __ATOMIC_RELEASE);
+}
+
+uint64_t vm_time(const struct vm *vm)
+{
+	uint64_t start, paused;
+
+	clock_read(vm, &start, &paused);
+	return ((paused ? paused : vm_now_ns()) - start) / 100;
+}
+
+uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks)
+{
+	uint64_t start, paused;
+
+	clock_read(vm, &start, &paused);
+	if (ticks >= (UINT64_MAX - start) / 100)
+		return UINT64_MAX;
+	return start + ticks * 100;
+}
+
+int vm_pause(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		clock_set(vm, vm->start_ns, vm_now_ns());
+		__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_kick(vm->harts[i]);
+	}
+	while (vm->parked < vm->running && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (vm_should_stop(vm))
+		r = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return -EALREADY;
+	}
+	/* The time spent paused is taken out of the machine's clock. */
+	clock_set(vm, vm->start_ns + (vm_now_ns() - vm->paused_ns), 0);
+	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+bool vm_paused(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) != 0;
+}
+
+int vm_press_power_button(struct vm *vm)
+{
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (vinput_is_power_button(d))
+			return vinput_press_power(d);
+	return -ENODEV;
+}
+
+uint64_t vm_instret(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vm->nharts; i++)
+		n += __atomic_load_n(&vm->harts[i]->instret_seen, __ATOMIC_RELAXED);
+	return n;
 }

@@ -14,6 +14,7 @@
 
 #include "wasm/wasm.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -244,6 +245,10 @@ struct wasm_frame {
 struct wasm_store {
 	struct wasm_limits lim;
 	atomic_int interrupt;
+	atomic_int pause;  /* wasm_store_pause: park at the next interrupt check */
+	atomic_int parked; /* code is parked in wait_resumed() */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
 	uint64_t fuel; /* left, when lim.fuel != 0 */
 	union wasm_slot *stack;
 	size_t stack_slots;
@@ -254,6 +259,9 @@ struct wasm_store {
 	struct wasm_obj *objs;
 	struct wasm_trap_info trap; /* where the last trap happened */
 };
+
+/* The running thread's side of wasm_store_pause: waits until resumed or interrupted. */
+void wasm_store_wait_resumed(struct wasm_store *s);
 
 /* ----- byte reader (decode.c) ----- */
 
