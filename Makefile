@@ -20,10 +20,13 @@ BASE_CFLAGS := -std=gnu11 -Isrc $(WARN) -MMD -MP -g -pthread \
 BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
 LIBS	:= -lm -lfdt -lcjson -lsqlite3 -lseccomp
 
+# LODGE_TEST_HOOKS: build-time hooks the tests use to provoke faults (e.g. a guest that
+# makes a system call its seccomp filter forbids); never in release builds.
 ifeq ($(MODE),release)
 MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -DNDEBUG
 else ifeq ($(MODE),asan)
-MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	       -DLODGE_TEST_HOOKS
 MODE_LDFLAGS := -fsanitize=address,undefined
 else ifeq ($(MODE),tsan)
 MODE_CFLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer

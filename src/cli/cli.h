@@ -26,6 +26,22 @@ enum {
 
 int cmd_run(int argc, char **argv);
 int cmd_wasm(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+
+/* The client commands (cmd_guests.c), one entry point each for the command table. */
+int cmd_guests(const char *cmd, int argc, char **argv);
+int cmd_create_main(int argc, char **argv);
+int cmd_start_main(int argc, char **argv);
+int cmd_stop_main(int argc, char **argv);
+int cmd_kill_main(int argc, char **argv);
+int cmd_pause_main(int argc, char **argv);
+int cmd_resume_main(int argc, char **argv);
+int cmd_rm_main(int argc, char **argv);
+int cmd_ps_main(int argc, char **argv);
+int cmd_logs_main(int argc, char **argv);
+int cmd_console_main(int argc, char **argv);
+int cmd_inspect_main(int argc, char **argv);
+int cmd_events_main(int argc, char **argv);
 
 /* Parses a size such as 128M, 2G, 65536 or 64K into bytes. Returns 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -14,6 +14,7 @@
 
 #include "cli/console.h"
 #include "cli/guestctl.h"
+#include "host/sandbox.h"
 #include "core/log.h"
 #include "cpu/exec.h"
 #include "devices/device.h"
@@ -40,6 +41,8 @@ struct run_opts {
 	int stats, no_reboot, mem_set;
 	unsigned jit_hot;	    /* 0: interpreter only */
 	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
+	const char *sandbox;	    /* --sandbox SPEC */
+	int seccomp;		    /* --seccomp */
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -110,6 +113,8 @@ static void run_usage(FILE *f)
 		"  --console-log FILE  console output to a ring file (and attached clients);\n"
 		"                    console input only from clients attached through --api\n"
 		"  --exit-file FILE  write {\"status\", \"reason\"} there when the machine stops\n"
+		"  --sandbox SPEC    enter the sandbox the daemon prepared (see host/sandbox.h)\n"
+		"  --seccomp         install the system guests' seccomp allow list\n"
 		"Devices (each option may be repeated):\n",
 		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 	device_usage(f);
@@ -180,6 +185,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"api", required_argument, NULL, 'A'},
 		{"console-log", required_argument, NULL, 'L'},
 		{"exit-file", required_argument, NULL, 'E'},
+		{"sandbox", required_argument, NULL, 'S'},
+		{"seccomp", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option *longopts = build_longopts(fixed, sizeof(fixed) / sizeof(fixed[0]));
@@ -278,6 +285,12 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			break;
 		case 'E':
 			o->ctl.exit_file = optarg;
+			break;
+		case 'S':
+			o->sandbox = optarg;
+			break;
+		case 'P':
+			o->seccomp = 1;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -581,7 +594,7 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct vm **vmp
 
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = {.mem = 0, .cpus = 1, .jit_hot = JIT_HOT_DEFAULT};
+	struct run_opts o = {.mem = 0, .cpus = 1, .jit_hot = JIT_HOT_DEFAULT, .ctl.statm_fd = -1};
 	struct run_ctl ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct guestctl *g = NULL;
 	struct vm *vm = NULL;
@@ -601,6 +614,8 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.cmdline)
 			o.lx.cmdline = DEFAULT_CMDLINE;
 	}
+	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+		return CLI_EXIT_ERROR;
 	if (o.ctl.api_path || o.ctl.console_log || o.ctl.exit_file) {
 		if (guestctl_open(&o.ctl, &run_ctl_ops, &ctl, &g) < 0)
 			return CLI_EXIT_ERROR;
@@ -608,6 +623,16 @@ int cmd_run(int argc, char **argv)
 			guestctl_close(g);
 			return CLI_EXIT_ERROR;
 		}
+	}
+	if (o.seccomp) {
+		if (sandbox_seccomp(SANDBOX_VM) < 0) {
+			if (g) {
+				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
+				guestctl_close(g);
+			}
+			return CLI_EXIT_ERROR;
+		}
+		sandbox_test_hook();
 	}
 	status = run_machines(&o, &ctl, &vm, &why);
 	if (!status)

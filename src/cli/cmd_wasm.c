@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 
 #include "cli/guestctl.h"
+#include "host/sandbox.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
 
@@ -42,6 +43,8 @@ struct wasm_opts {
 	double timeout;
 	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
 	atomic_bool *ctl_stopping;  /* set when --api asked the program to end */
+	const char *sandbox;	    /* --sandbox SPEC */
+	bool seccomp;		    /* --seccomp */
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
@@ -74,6 +77,8 @@ static void usage(FILE *f)
 		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
 		"                       stdin only from clients attached through --api\n"
 		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
+		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
+		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"exit status: the program's, 124 on timeout, 134 on a trap, 125 if the module\n"
@@ -132,6 +137,8 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->ctl.console_log = val;
 	} else if (!strcmp(opt, "--exit-file")) {
 		o->ctl.exit_file = val;
+	} else if (!strcmp(opt, "--sandbox")) {
+		o->sandbox = val;
 	} else if (!strcmp(opt, "--timeout")) {
 		char *end;
 		o->timeout = strtod(val, &end);
@@ -146,11 +153,12 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke", "--dir",	 "--env", "--max-memory",  "--stack",
-		"--fuel",   "--timeout", "--api", "--console-log", "--exit-file"};
+		"--invoke",  "--dir", "--env",	       "--max-memory", "--stack",  "--fuel",
+		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox"};
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	o->ctl.statm_fd = -1;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -163,6 +171,10 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 			usage(stdout);
 			return -1;
+		}
+		if (!strcmp(opt, "--seccomp")) {
+			o->seccomp = true;
+			continue;
 		}
 		eq = strchr(opt, '=');
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
@@ -575,6 +587,18 @@ static int run(struct wasm_opts *o, struct wasm_module *m)
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
+	if (o->seccomp) {
+		if (sandbox_seccomp(SANDBOX_WASM) < 0) {
+			if (g) {
+				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
+				guestctl_close(g);
+			}
+			wasm_store_destroy(s);
+			wasi_destroy(wasi);
+			return CLI_EXIT_ERROR;
+		}
+		sandbox_test_hook();
+	}
 	if (o->timeout > 0) {
 		memset(&wd, 0, sizeof(wd));
 		wd.store = s;
@@ -614,6 +638,8 @@ int cmd_wasm(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+		return CLI_EXIT_ERROR;
 	bytes = read_module(o.file, &len);
 	if (!bytes)
 		return CLI_EXIT_ERROR;

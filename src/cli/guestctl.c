@@ -479,7 +479,8 @@ int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *
 	g->ops = ops;
 	g->opaque = opaque;
 	g->out_pipe[0] = g->out_pipe[1] = g->in_pipe[0] = g->in_pipe[1] = -1;
-	g->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	g->statm_fd =
+		cfg->statm_fd >= 0 ? cfg->statm_fd : open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	g->start_ns = now_ns(CLOCK_MONOTONIC);
 	r = cfg->exit_file && !(g->exit_file = strdup(cfg->exit_file)) ? -ENOMEM : 0;
 	if (!r && cfg->console_log) {

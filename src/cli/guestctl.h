@@ -43,6 +43,7 @@ struct guestctl_config {
 	const char *api_path;	 /* NULL: no control socket */
 	const char *console_log; /* NULL: the console stays on stdin/stdout */
 	const char *exit_file;	 /* NULL: no exit record */
+	int statm_fd;		 /* /proc/self/statm opened earlier (sandbox), or -1 */
 };
 
 /* Opens the console pipes and ring, binds the control socket (mode 0600) and starts the
