@@ -151,6 +151,7 @@ help:
 -include tests/linux/linux.mk
 -include tests/fuzz/fuzz.mk
 -include tests/wasi-programs/programs.mk
+-include tests/daemon/daemon.mk
 -include bench/wasm/wasm.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.
