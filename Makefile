@@ -153,6 +153,7 @@ help:
 -include tests/wasi-programs/programs.mk
 -include tests/daemon/daemon.mk
 -include bench/wasm/wasm.mk
+-include bench/host/host.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.
 # make run CPUS=2 MEM=512M APPEND="console=ttyS0 quiet"

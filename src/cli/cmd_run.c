@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cli/console.h"
@@ -511,7 +512,29 @@ static uint64_t ctl_instret(void *opaque)
 	return n;
 }
 
+/* Guest RAM pages the host backs (touched and not given back), counted with mincore. */
+static uint64_t ctl_ram_resident(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	unsigned char vec[4096];
+	uint64_t n = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	pthread_mutex_lock(&c->lock);
+	for (uint64_t off = 0; c->vm && off < c->vm->ram_size; off += sizeof(vec) * page) {
+		uint64_t len = c->vm->ram_size - off;
+		if (len > sizeof(vec) * page)
+			len = sizeof(vec) * page;
+		if (mincore(c->vm->ram + off, len, vec) < 0)
+			break;
+		for (uint64_t i = 0; i < (len + page - 1) / page; i++)
+			n += vec[i] & 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n * page;
+}
+
 static const struct guestctl_ops run_ctl_ops = {
+	.ram_resident = ctl_ram_resident,
 	.kind = "vm",
 	.pause = ctl_pause,
 	.resume = ctl_resume,

@@ -334,6 +334,7 @@ static uint64_t ctl_instret(void *opaque)
 }
 
 static const struct guestctl_ops wasm_ctl_ops = {
+	.ram_resident = ctl_instret, /* no guest RAM: 0 */
 	.kind = "wasm",
 	.pause = ctl_pause,
 	.resume = ctl_resume,

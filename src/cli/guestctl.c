@@ -246,6 +246,7 @@ static void h_get_vm(struct api_conn *c, const struct api_request *r)
 		json_add_uint(st, "instret", g->ops->instret(g->opaque));
 		json_add_uint(st, "cpu_time_ns", now_ns(CLOCK_PROCESS_CPUTIME_ID));
 		json_add_uint(st, "rss_bytes", rss_bytes(g));
+		json_add_uint(st, "ram_resident_bytes", g->ops->ram_resident(g->opaque));
 		json_add_uint(st, "uptime_ns", now_ns(CLOCK_MONOTONIC) - g->start_ns);
 		cJSON_AddItemToObject(o, "stats", st);
 		st = NULL;

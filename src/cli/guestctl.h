@@ -4,7 +4,7 @@
  *
  * - The control socket (--api SOCKET), an HTTP API shaped like Firecracker's:
  *     GET   /vm       {"kind", "state": "Running"|"Paused", "stats": {instret, cpu_time_ns,
- *                     rss_bytes, uptime_ns}}
+ *                     rss_bytes, ram_resident_bytes, uptime_ns}}
  *     PATCH /vm       {"state": "Paused"|"Resumed"}                         -> 204
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
  *     POST  /console  upgrade to a raw stream: the console's output from now on, and
@@ -36,7 +36,8 @@ struct guestctl_ops {
 	int (*stop)(void *opaque); /* ask the guest to power off */
 	int (*kill)(void *opaque); /* stop the guest at once */
 	bool (*paused)(void *opaque);
-	uint64_t (*instret)(void *opaque); /* work done so far (0 if not counted) */
+	uint64_t (*instret)(void *opaque);	/* work done so far (0 if not counted) */
+	uint64_t (*ram_resident)(void *opaque); /* guest RAM backed by host memory (bytes) */
 };
 
 struct guestctl_config {

@@ -137,8 +137,9 @@ static void find_v1(struct cgroup_env *env)
 			if (!has || env->v1[c][0])
 				continue;
 			own_group(ctrl_names[c], own, sizeof(own));
-			if (snprintf(env->v1[c], sizeof(env->v1[c]), "%s%s/lodge", mnt,
-				     strcmp(own, "/") ? own : "") >= (int)sizeof(env->v1[c]))
+			if (snprintf(env->v1[c], sizeof(env->v1[c]), "%s%s/%s", mnt,
+				     strcmp(own, "/") ? own : "",
+				     env->instance) >= (int)sizeof(env->v1[c]))
 				env->v1[c][0] = 0;
 		}
 	}
@@ -188,7 +189,8 @@ static int init_v2(struct cgroup_env *env, const char *root, bool fake)
 		    (int)sizeof(base))
 			return -ENAMETOOLONG;
 	}
-	if (snprintf(env->v2, sizeof(env->v2), "%s/lodge", base) >= (int)sizeof(env->v2))
+	if (snprintf(env->v2, sizeof(env->v2), "%s/%s", base, env->instance) >=
+	    (int)sizeof(env->v2))
 		return -ENAMETOOLONG;
 	r = mkdir_p(env->v2);
 	if (r)
@@ -199,13 +201,16 @@ static int init_v2(struct cgroup_env *env, const char *root, bool fake)
 	return 0;
 }
 
-int cgroup_env_init(struct cgroup_env *env, int version, const char *root)
+int cgroup_env_init(struct cgroup_env *env, int version, const char *root, const char *instance)
 {
 	const char *r2 = NULL;
 	bool fake = root != NULL;
 	int any = 0;
 
 	memset(env, 0, sizeof(*env));
+	if (!instance[0] || strchr(instance, '/') || strlen(instance) >= sizeof(env->instance))
+		return -EINVAL;
+	snprintf(env->instance, sizeof(env->instance), "%s", instance);
 	if (!root)
 		root = "/sys/fs/cgroup";
 	if (fake) {
@@ -224,7 +229,7 @@ int cgroup_env_init(struct cgroup_env *env, int version, const char *root)
 		return init_v2(env, r2, fake);
 	}
 	if (version == 0 && r2 && !fake) {
-		struct cgroup_env t;
+		struct cgroup_env t = *env;
 		if (init_v2(&t, r2, false) == 0 && t.v2_ctrl[CG_CPU] && t.v2_ctrl[CG_MEMORY]) {
 			*env = t;
 			return 0;
@@ -232,8 +237,8 @@ int cgroup_env_init(struct cgroup_env *env, int version, const char *root)
 	}
 	if (fake) {
 		for (int c = 0; c < CG_NCTRL; c++)
-			if (snprintf(env->v1[c], sizeof(env->v1[c]), "%s/%s/lodge", root,
-				     ctrl_names[c]) >= (int)sizeof(env->v1[c]))
+			if (snprintf(env->v1[c], sizeof(env->v1[c]), "%s/%s/%s", root,
+				     ctrl_names[c], env->instance) >= (int)sizeof(env->v1[c]))
 				env->v1[c][0] = 0;
 	} else {
 		find_v1(env);
@@ -250,6 +255,15 @@ int cgroup_env_init(struct cgroup_env *env, int version, const char *root)
 		return -ENOENT;
 	env->version = 1;
 	return 0;
+}
+
+void cgroup_env_fini(const struct cgroup_env *env)
+{
+	if (env->version == 2)
+		rmdir(env->v2);
+	for (int c = 0; c < CG_NCTRL && env->version == 1; c++)
+		if (env->v1[c][0])
+			rmdir(env->v1[c]);
 }
 
 static void group_dir(const struct cgroup_env *env, int c, const char *name, char *out, size_t len)

@@ -1,8 +1,10 @@
 /*
  * A control group per guest, on cgroup v2 (the unified hierarchy) or the v1 controllers
  * (cpu, cpuacct, memory, pids, blkio each in its own hierarchy, as on hybrid systems).
- * Guests' groups nest under the daemon's own group in each hierarchy, in a "lodge"
- * directory: STATE's guest NAME is <hierarchy>/<daemon's group>/lodge/NAME.
+ * Guests' groups nest under the daemon's own group in each hierarchy, in a directory of
+ * the daemon's own (`instance`, "lodge.<hash of its state directory>"): guest NAME is
+ * <hierarchy>/<daemon's group>/<instance>/NAME, so that two daemons on one host (two state
+ * directories) never touch each other's groups, even for guests of the same name.
  *
  * Limits: CPU as a quota (fraction of one CPU per 100 ms period), memory (hard limit,
  * no swap beyond it), number of tasks, and read/write bytes per second on one block
@@ -24,6 +26,7 @@ enum cgroup_ctrl { CG_CPU, CG_CPUACCT, CG_MEMORY, CG_PIDS, CG_BLKIO, CG_NCTRL };
 /* Where the hierarchies are. */
 struct cgroup_env {
 	int version;		     /* 1 or 2; 0 when no usable cgroup file system */
+	char instance[64];	     /* the directory of this daemon's groups */
 	char v2[PATH_MAX];	     /* v2: the directory holding guests' groups */
 	char v1[CG_NCTRL][PATH_MAX]; /* v1: per controller, or "" when not mounted */
 	bool v2_ctrl[CG_NCTRL];	     /* v2: controllers enabled for guests' groups */
@@ -43,14 +46,19 @@ struct cgroup_stats {
 	uint64_t pids;	       /* tasks now */
 };
 
-/* Finds the hierarchies and creates the "lodge" parent groups. `version` 0 picks v2 when
+/* Finds the hierarchies and creates the parent groups named `instance`. `version` 0 picks
+ * v2 when
  * it has the cpu and memory controllers and v1 otherwise; 1 or 2 forces one. `root`
  * (NULL: /sys/fs/cgroup) is where the unified hierarchy is, or for v1 the directory
  * holding one directory per controller (used by tests with a fake tree; with the default
  * root, v1 mount points come from /proc/self/mountinfo). Returns 0, or -ENOENT when no
  * such hierarchy exists, or -errno from mkdir. */
-int cgroup_env_init(struct cgroup_env *env, int version, const char *root)
+int cgroup_env_init(struct cgroup_env *env, int version, const char *root, const char *instance)
 	__attribute__((warn_unused_result));
+
+/* Removes the daemon's parent groups if they are empty (guests still running keep them).
+ * Called when the daemon exits. */
+void cgroup_env_fini(const struct cgroup_env *env);
 
 /* Creates (or reuses) the group for guest `name` and applies the limits. Returns 0, or
  * -errno when the group cannot be created at all. `applied` (may be NULL) gets a list

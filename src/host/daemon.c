@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -108,6 +110,15 @@ static int setup_paths(struct daemon *d)
 		return r;
 	}
 	chmod(d->state, 0711);
+	{
+		/* This daemon's cgroups are named after its state directory (host/cgroup.h). */
+		char real[PATH_MAX];
+		uint32_t h = 2166136261u; /* FNV-1a */
+		const char *s = realpath(d->state, real) ? real : d->state;
+		for (; *s; s++)
+			h = (h ^ (uint8_t)*s) * 16777619u;
+		snprintf(d->cg_instance, sizeof(d->cg_instance), "lodge.%08x", h);
+	}
 	snprintf(p, sizeof(p), "%s", d->cfg.socket ? d->cfg.socket : DAEMON_DEFAULT_SOCKET);
 	char *slash = strrchr(p, '/');
 	if (slash && slash != p) {
@@ -154,6 +165,13 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 	sigset_t set;
 	int r;
 
+	struct rlimit nofile;
+
+	/* A pidfd and a socket or two per guest: take all the open files we may. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	r = setup_paths(d);
 	r = r ?: setup_group(d);
 	if (r)
@@ -163,7 +181,7 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 		log_err("daemon: cannot open the registry %s", err);
 		return -EIO;
 	}
-	r = cgroup_env_init(&d->cg, d->cfg.cgroup_version, d->cfg.cgroup_root);
+	r = cgroup_env_init(&d->cg, d->cfg.cgroup_version, d->cfg.cgroup_root, d->cg_instance);
 	d->have_cgroups = r == 0;
 	if (r)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
@@ -212,6 +230,8 @@ int daemon_main(const struct daemon_config *cfg)
 	}
 	api_server_close(d.srv);
 	supervisor_unload(&d);
+	if (d.have_cgroups)
+		cgroup_env_fini(&d.cg);
 	evloop_watch_del(sigw);
 	evloop_destroy(d.loop);
 	if (sigfd >= 0)

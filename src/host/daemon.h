@@ -91,6 +91,7 @@ struct guest {
 	struct evloop_watch *pid_watch;
 	uint64_t started_mono; /* when it started (ns, monotonic) */
 	char cg_applied[128], cg_skipped[256];
+	struct spawn_res *spawn; /* what the guest process's start needs kept (supervisor.c) */
 	/* stopping: deadline for the power button, then the kill */
 	struct evloop_timer *timer;
 	uint64_t kill_at;  /* 0: no stop in progress */
@@ -118,6 +119,7 @@ struct daemon {
 	struct registry *reg;
 	struct api_server *srv;
 	struct cgroup_env cg;
+	char cg_instance[32]; /* "lodge.<hash of the state directory>" */
 	bool have_cgroups;
 	gid_t sock_gid;
 	struct guest *guests;

@@ -228,26 +228,39 @@ static cJSON *inspect(const struct guest *g)
 	return o;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct guest *x = *(const struct guest *const *)a,
+			   *y = *(const struct guest *const *)b;
+
+	return strcmp(x->rec.name, y->rec.name);
+}
+
 static void h_list(struct api_conn *c, const struct api_request *r)
 {
 	struct daemon *d = r->ctx;
-	cJSON *a = cJSON_CreateArray();
-	struct guest *sorted[4096];
-	unsigned n = 0;
+	cJSON *a;
+	struct guest **sorted;
+	size_t n = 0, i = 0;
 
 	if (!query(c, r, NULL, 0, NULL))
 		return;
-	for (struct guest *g = d->guests; g && n < 4096; g = g->next)
-		sorted[n++] = g;
-	for (unsigned i = 1; i < n; i++) /* by name: stable output for people and tests */
-		for (unsigned j = i;
-		     j > 0 && strcmp(sorted[j - 1]->rec.name, sorted[j]->rec.name) > 0; j--) {
-			struct guest *t = sorted[j];
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
-	for (unsigned i = 0; i < n && a; i++)
+	for (struct guest *g = d->guests; g; g = g->next)
+		n++;
+	sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	a = cJSON_CreateArray();
+	if (!sorted || !a) {
+		free(sorted);
+		cJSON_Delete(a);
+		api_reply_error(c, 500, "internal", "out of memory");
+		return;
+	}
+	for (struct guest *g = d->guests; g; g = g->next)
+		sorted[i++] = g;
+	qsort(sorted, n, sizeof(*sorted), by_name); /* stable output for people and tests */
+	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(a, summary(sorted[i]));
+	free(sorted);
 	api_reply_json(c, 200, a);
 }
 
@@ -839,7 +852,8 @@ static void collect(struct guest *g, struct guest_metrics *m)
 				m->cpu_s = (double)cs.cpu_ns / 1e9;
 		}
 	}
-	if (guest_control(g, "GET", "/vm", NULL, &res) == 0) {
+	/* Only system guests count instructions and have devices to report on. */
+	if (g->kind == GUEST_VM && guest_control(g, "GET", "/vm", NULL, &res) == 0) {
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(res.json, "stats");
 		m->instret = json_uint(st, "instret", 0);
 		m->net_rx = json_uint(st, "net_rx_bytes", 0);

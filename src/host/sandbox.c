@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -43,8 +44,9 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	if (p->nbinds == SANDBOX_MAX_BINDS)
 		return -E2BIG;
 	b = &p->binds[p->nbinds++];
-	snprintf(b->src, sizeof(b->src), "%s", src);
-	snprintf(b->dst, sizeof(b->dst), "%s", dst);
+	b->src = src;
+	if (snprintf(b->dst, sizeof(b->dst), "%s", dst) >= (int)sizeof(b->dst))
+		return -ENAMETOOLONG;
 	b->rw = rw;
 	b->dir = dir;
 	return 0;
@@ -101,11 +103,15 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 	r = r ?: add_bind(p, json_str(c, "wasm", ""), "/files/module.wasm", false, false);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "dirs"))
 	{
-		char host[PATH_MAX], *sep;
-		snprintf(host, sizeof(host), "%s", e->valuestring);
-		sep = strstr(host, "::");
-		if (sep)
-			*sep = 0;
+		/* "HOST::GUEST": the host part, copied into the plan's arena */
+		const char *sep = strstr(e->valuestring, "::");
+		size_t n = sep ? (size_t)(sep - e->valuestring) : strlen(e->valuestring);
+		char *host = p->arena + p->arena_used;
+		if (p->arena_used + n + 1 > sizeof(p->arena))
+			return -E2BIG;
+		memcpy(host, e->valuestring, n);
+		host[n] = 0;
+		p->arena_used += n + 1;
 		snprintf(dst, sizeof(dst), "/dirs/%u", i++);
 		r = r ?: add_bind(p, host, dst, true, true);
 	}
@@ -143,10 +149,13 @@ static int write_spec(const struct sandbox_plan *p, char *err, size_t errlen)
 int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p, char *err,
 		      size_t errlen)
 {
-	char firmware[PATH_MAX] = "";
+	char *firmware = p->firmware;
 	int r;
 
-	memset(p, 0, sizeof(*p));
+	/* No memset: the plan is large and its arrays are filled as far as they are used. */
+	p->spec_path[0] = p->firmware[0] = 0;
+	p->nbinds = p->next_inside = 0;
+	p->arena_used = 0;
 	p->enabled = !d->cfg.no_sandbox;
 	p->seccomp = p->enabled;
 	p->userns = p->enabled && d->userns_ok && !d->cfg.no_userns;
@@ -154,12 +163,15 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	snprintf(p->hostname, sizeof(p->hostname), "%s", g->rec.name);
 	guest_path(g, "root", p->root, sizeof(p->root));
 	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
+	guest_path(g, "run/api.sock", p->sock_path, sizeof(p->sock_path));
+	guest_path(g, "run/console.log", p->log_path, sizeof(p->log_path));
+	guest_path(g, "run/exit.json", p->exit_path, sizeof(p->exit_path));
 	if (g->kind == GUEST_VM) {
 		const char *fw = json_str(g->config, "firmware", NULL);
 		if (fw)
-			snprintf(firmware, sizeof(firmware), "%s", fw);
+			snprintf(firmware, sizeof(p->firmware), "%s", fw);
 		else
-			default_firmware(d, firmware, sizeof(firmware));
+			default_firmware(d, firmware, sizeof(p->firmware));
 	}
 	r = plan_binds(p, g, firmware);
 	if (r) {
@@ -179,13 +191,16 @@ void sandbox_plan_fini(struct sandbox_plan *p)
 
 const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i, const char *host)
 {
-	char *out = p->inside[p->next_inside++ % 8];
+	char *out = p->inside[p->next_inside++ % 4];
+	const size_t cap = sizeof(p->inside[0]);
 	const char *sep;
 
 	if (!strcmp(what, "run")) {
-		if (snprintf(out, PATH_MAX, "%s/%s", p->enabled ? "/run" : p->run_dir, host) >=
-		    PATH_MAX)
-			out[0] = 0;
+		if (!p->enabled) /* the host path: the run directory may be long */
+			return strcmp(host, "api.sock")
+				       ? strcmp(host, "console.log") ? p->exit_path : p->log_path
+				       : p->sock_path;
+		snprintf(out, cap, "/run/%s", host);
 		return out;
 	}
 	if (!strcmp(what, "firmware")) {
@@ -198,13 +213,14 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 		return host;
 	if (!strcmp(what, "dir")) {
 		sep = strstr(host, "::");
-		snprintf(out, PATH_MAX, "/dirs/%u::%s", i, sep ? sep + 2 : host);
+		if (snprintf(out, cap, "/dirs/%u::%s", i, sep ? sep + 2 : host) >= (int)cap)
+			out[0] = 0; /* an over-long guest path: the guest reports it */
 	} else if (!strcmp(what, "disk")) {
-		snprintf(out, PATH_MAX, "/files/disk%u", i);
+		snprintf(out, cap, "/files/disk%u", i);
 	} else if (!strcmp(what, "wasm")) {
-		snprintf(out, PATH_MAX, "/files/module.wasm");
+		snprintf(out, cap, "/files/module.wasm");
 	} else {
-		snprintf(out, PATH_MAX, "/files/%s", what);
+		snprintf(out, cap, "/files/%.32s", what);
 	}
 	return out;
 }
@@ -226,52 +242,72 @@ static int write_map(pid_t pid, const char *file, const char *map)
 	return r;
 }
 
-/* The child, between the fork and the exec: wait for the daemon, then become the guest. */
-static void __attribute__((noreturn)) child(const struct sandbox_child *ch, int go, int devnull)
+#define CHILD_STACK (64u << 10)
+
+/* What the child reads, kept at the top of its stack. */
+struct child_args {
+	const struct sandbox_child *ch;
+	int go, devnull;
+};
+
+/* The child, between the clone and the exec, sharing the daemon's memory: it touches only
+ * its own stack and what the daemon keeps for it (sandbox_spawn). Waits for the daemon,
+ * then becomes the guest. */
+static int child_main(void *opaque)
 {
+	const struct child_args *a = opaque;
+	sigset_t none;
 	char c;
 
-	if (read(go, &c, 1) != 1)
+	if (read(a->go, &c, 1) != 1)
 		_exit(125); /* the daemon went away before it recorded us */
+	/* The daemon's signal mask and ignored SIGPIPE are not the guest's. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
 	setsid();
-	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(ch->logfd, 2) < 0)
+	if (dup2(a->devnull, 0) < 0 || dup2(a->devnull, 1) < 0 || dup2(a->ch->logfd, 2) < 0)
 		_exit(125);
 	syscall(SYS_close_range, 3, ~0u, 0);
-	execve(ch->binary, ch->argv, ch->envp);
+	execve(a->ch->binary, a->ch->argv, a->ch->envp);
 	_exit(127);
 }
 
 int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
 		  size_t errlen)
 {
-	struct clone_args ca;
-	int go[2], devnull, pidfd = -1;
+	struct child_args *args;
+	int go[2], devnull, pidfd = -1, flags = CLONE_VM | CLONE_PIDFD | SIGCHLD;
+	uint8_t *stack;
 	long r;
 
-	if (pipe2(go, O_CLOEXEC) < 0)
-		return -errno;
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -ENOMEM;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto err_stack;
+	}
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0) {
 		r = -errno;
 		goto err_pipe;
 	}
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_PIDFD;
 	if (p->enabled)
-		ca.flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
-			    (p->netns ? CLONE_NEWNET : 0) | (p->userns ? CLONE_NEWUSER : 0);
-	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-	ca.exit_signal = SIGCHLD;
-	r = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (r == 0) {
-		close(go[1]);
-		child(ch, go[0], devnull);
-	}
+		flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+			 (p->netns ? CLONE_NEWNET : 0) | (p->userns ? CLONE_NEWUSER : 0);
+	args = (struct child_args *)(void *)(stack + CHILD_STACK - 256);
+	*args = (struct child_args){.ch = ch, .go = go[0], .devnull = devnull};
+	ch->stack = stack;
+	r = clone(child_main, args, flags, args, (pid_t *)&pidfd, NULL, NULL);
 	if (r < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create the guest process: %s", strerror(errno));
+		ch->stack = NULL;
 		goto err_null;
 	}
+	/* The child has its own copy of the file table (no CLONE_FILES). */
 	close(go[0]);
 	close(devnull);
 	if (p->userns) {
@@ -284,7 +320,7 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 			kill((pid_t)r, SIGKILL);
 			close(go[1]);
 			close(pidfd);
-			return e;
+			return e; /* the stack stays with ch until the process is reaped */
 		}
 	}
 	ch->pidfd = pidfd;
@@ -296,7 +332,16 @@ err_null:
 err_pipe:
 	close(go[0]);
 	close(go[1]);
+err_stack:
+	munmap(stack, CHILD_STACK);
 	return (int)r;
+}
+
+void sandbox_child_free(struct sandbox_child *ch)
+{
+	if (ch->stack)
+		munmap(ch->stack, CHILD_STACK);
+	ch->stack = NULL;
 }
 
 int sandbox_release(struct sandbox_child *ch)

@@ -29,8 +29,8 @@ struct guest;
 #define SANDBOX_MAX_BINDS 48
 
 struct sandbox_bind {
-	char src[PATH_MAX];
-	char dst[128];
+	const char *src; /* into the guest's configuration, or the plan's firmware or arena */
+	char dst[32];
 	bool rw, dir;
 };
 
@@ -38,14 +38,18 @@ struct sandbox_plan {
 	bool enabled; /* namespaces and pivot_root (false: --no-sandbox) */
 	bool seccomp;
 	bool userns, netns;
-	char root[PATH_MAX];	  /* host path of the empty directory to build the root in */
-	char run_dir[PATH_MAX];	  /* host path of the run directory */
+	char root[PATH_MAX];	/* host path of the empty directory to build the root in */
+	char run_dir[PATH_MAX]; /* host path of the run directory */
+	char sock_path[PATH_MAX], log_path[PATH_MAX], exit_path[PATH_MAX]; /* in run_dir */
 	char spec_path[PATH_MAX]; /* the spec file the guest reads, "" when not enabled */
 	char hostname[64];
+	char firmware[PATH_MAX]; /* a system guest's firmware (the request's or a default) */
 	struct sandbox_bind binds[SANDBOX_MAX_BINDS];
 	unsigned nbinds;
-	char inside[8][PATH_MAX]; /* results of sandbox_inside (a small ring) */
+	char inside[4][256]; /* results of sandbox_inside (a small ring) */
 	unsigned next_inside;
+	char arena[8192]; /* strings binds point to (host parts of "HOST::GUEST") */
+	size_t arena_used;
 };
 
 /* Daemon: plans the sandbox of guest g and writes its spec file. Returns 0, or -errno with
@@ -57,22 +61,30 @@ void sandbox_plan_fini(struct sandbox_plan *p);
 /* The path the guest sees for one of its files: `what` is "kernel", "initrd", "firmware",
  * "wasm", "disk" (index i), "dir" (index i, host as "HOST[::GUEST]", the result is
  * "INSIDE::GUEST"), or "run" (host is a file name in the run directory). Without a
- * sandbox the host path. The result lives until 8 more calls. */
+ * sandbox the host path. The result lives until 4 more calls. */
 const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i, const char *host);
 
 struct sandbox_child {
 	const char *binary;
 	char *const *argv, *const *envp;
-	int logfd; /* the guest's stderr */
-	int pidfd; /* out */
-	int gofd;  /* internal: the pipe the child waits on */
+	int logfd;   /* the guest's stderr */
+	int pidfd;   /* out */
+	int gofd;    /* internal: the pipe the child waits on */
+	void *stack; /* out: the child's stack (see sandbox_spawn) */
 };
 
-/* Daemon: forks the guest process (in its namespaces when the plan says so). The child
- * waits until sandbox_release before it executes `binary`. Returns 0 with the pid and
- * ch->pidfd, or -errno with the reason in err. */
+/* Daemon: starts the guest process (in its namespaces when the plan says so). The child
+ * shares the daemon's memory until it executes `binary` (CLONE_VM: no page tables to copy,
+ * no copy-on-write faults in the daemon afterwards), running on ch->stack and reading
+ * *ch, binary, argv and envp: the caller keeps all of them (and frees the stack with
+ * sandbox_child_free) until the guest process has ended. The child waits until
+ * sandbox_release before it executes. Returns 0 with the pid and ch->pidfd, or -errno
+ * with the reason in err. */
 int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
 		  size_t errlen) __attribute__((warn_unused_result));
+
+/* Frees the child's stack (once the process ended). NULL stack is a no-op. */
+void sandbox_child_free(struct sandbox_child *ch);
 
 /* Daemon: lets the child run (it exits at once if this is never called and the daemon
  * goes away). Returns 0 or -errno. */

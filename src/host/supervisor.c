@@ -40,6 +40,7 @@
 
 static void on_timer(void *opaque);
 static void on_exit_fd(void *opaque, int fd, unsigned revents);
+static void spawn_free(struct guest *g);
 
 static int pidfd_open_(pid_t pid)
 {
@@ -346,6 +347,10 @@ static void guest_free(struct guest *g)
 	evloop_watch_del(g->pid_watch);
 	if (g->pidfd >= 0)
 		close(g->pidfd);
+	/* A process still starting may read this: only free it once it has executed, which
+	 * it has when it ended; a guest unloaded while running (daemon exit) executed long
+	 * ago, or was killed. */
+	spawn_free(g);
 	cJSON_Delete(g->config);
 	registry_record_fini(&g->rec);
 	free(g);
@@ -441,6 +446,24 @@ static void argv_free(struct argv_buf *a)
 	for (unsigned i = 0; i < a->n; i++)
 		free(a->v[i]);
 	a->n = 0;
+}
+
+/* What a starting guest process reads from the daemon's memory (sandbox_spawn): kept
+ * until the process has ended. */
+struct spawn_res {
+	struct argv_buf av, ev;
+	struct sandbox_child ch;
+};
+
+static void spawn_free(struct guest *g)
+{
+	if (!g->spawn)
+		return;
+	argv_free(&g->spawn->av);
+	argv_free(&g->spawn->ev);
+	sandbox_child_free(&g->spawn->ch);
+	free(g->spawn);
+	g->spawn = NULL;
 }
 
 static void arg_array(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt,
@@ -587,30 +610,34 @@ static int open_log(struct guest *g)
 static int spawn(struct guest *g, char *err, size_t errlen)
 {
 	struct daemon *d = g->d;
-	struct sandbox_plan plan;
-	struct argv_buf av = {0}, ev = {0};
-	struct sandbox_child ch = {0};
+	static struct sandbox_plan plan; /* large: one at a time, on the loop thread */
+	struct spawn_res *sr;
 	int logfd, r;
 	pid_t pid;
 
+	spawn_free(g);
+	sr = calloc(1, sizeof(*sr));
+	if (!sr)
+		return -ENOMEM;
+	g->spawn = sr;
 	r = sandbox_plan_make(d, g, &plan, err, errlen);
 	if (r)
 		return r;
-	build_argv(g, &plan, &av);
-	build_env(&ev, !d->cfg.no_sandbox);
+	build_argv(g, &plan, &sr->av);
+	build_env(&sr->ev, !d->cfg.no_sandbox);
 	logfd = open_log(g);
-	if (av.overflow || ev.overflow || logfd < 0) {
+	if (sr->av.overflow || sr->ev.overflow || logfd < 0) {
 		snprintf(err, errlen, "cannot prepare the guest process: %s",
 			 logfd < 0 ? strerror(errno) : "too many arguments");
 		r = -ENOMEM;
 		goto out;
 	}
-	ch = (struct sandbox_child){
-		.binary = d->binary, .argv = av.v, .envp = ev.v, .logfd = logfd};
-	r = sandbox_spawn(&plan, &ch, &pid, err, errlen);
+	sr->ch = (struct sandbox_child){
+		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
+	r = sandbox_spawn(&plan, &sr->ch, &pid, err, errlen);
 	if (r)
 		goto out;
-	g->pidfd = ch.pidfd;
+	g->pidfd = sr->ch.pidfd;
 	g->child = true;
 	g->rec.pid = pid;
 	g->rec.pid_start = proc_start_time(pid);
@@ -624,7 +651,7 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	g->started_mono = evloop_now_ns();
 	r = save(g);
 	/* Only now may it run: a registry that does not know it must not have it running. */
-	if (r || sandbox_release(&ch)) {
+	if (r || sandbox_release(&sr->ch)) {
 		pidfd_kill(g->pidfd, SIGKILL);
 		snprintf(err, errlen, "cannot record the guest process");
 		r = -EIO;
@@ -634,8 +661,6 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 out:
 	if (logfd >= 0)
 		close(logfd);
-	argv_free(&av);
-	argv_free(&ev);
 	sandbox_plan_fini(&plan);
 	return r;
 }
@@ -1010,6 +1035,7 @@ static void guest_exited(struct guest *g)
 	bool failed;
 
 	exit_cause(g, &status, reason, sizeof(reason));
+	spawn_free(g); /* the process is gone: nothing reads its start-up memory any more */
 	evloop_watch_del(g->pid_watch);
 	g->pid_watch = NULL;
 	close(g->pidfd);

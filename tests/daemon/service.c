@@ -2,9 +2,11 @@
  * A small WASI service for the daemon tests: prints "service: started" and its arguments,
  * then a heartbeat line every 200 ms ("tick N"), and echoes each line it reads on stdin as
  * "echo: LINE". Ends with status 0 on "quit", status 3 on "fail", and traps on "trap".
- * With the argument "oneshot" it prints one line and exits 0 at once.
+ * With the argument "oneshot" it prints one line and exits 0 at once; with "idle" it prints
+ * one line and then waits for input without a heartbeat (an idle service, for bench/host).
  */
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +38,10 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (argc > 1 && !strcmp(argv[1], "oneshot"))
 		return 0;
+	bool idle = argc > 1 && !strcmp(argv[1], "idle");
 	for (;;) {
 		struct pollfd p = {.fd = 0, .events = POLLIN};
-		int r = poll(&p, 1, 200);
+		int r = poll(&p, 1, idle ? -1 : 200);
 		if (r > 0) {
 			char c;
 			ssize_t n = read(0, &c, 1);

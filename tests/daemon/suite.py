@@ -189,10 +189,10 @@ def console(d, name, lines, wait=2.0, timeout=60):
 
 
 def cgroup_dirs(name):
-    """Every v1/v2 group directory for guest `name` that exists."""
+    """Every v1/v2 group directory for guest `name` that exists (any daemon's)."""
     found = []
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-        if os.path.basename(root) == "lodge" and name in dirs:
+        if re.match(r"lodge\.[0-9a-f]{8}$", os.path.basename(root)) and name in dirs:
             found.append(os.path.join(root, name))
         if root.count("/") > 8:
             dirs[:] = []
@@ -200,6 +200,7 @@ def cgroup_dirs(name):
 
 
 TESTS = []
+PARENTS = set()  # the daemons' parent cgroups seen, which must go when the daemons do
 
 
 def test(fn):
@@ -403,11 +404,12 @@ def isolation(tmp, d):
     lim = open("/proc/%d/limits" % pid).read()
     check(re.search(r"Max core file size\s+0\s+0", lim), "core dumps allowed")
     check(re.search(r"Max open files\s+4096\s+4096", lim), "open files not limited")
+    PARENTS.add(os.path.dirname(g["cgroup"]["path"]))
     # its cgroup limits, as inspect reports them and as the kernel holds them
     check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"},
           "applied: %r" % g["cgroup"])
     cg = open("/proc/%d/cgroup" % pid).read()
-    check(re.search(r"/lodge/iso$", cg, re.M), "not in its cgroup: %r" % cg)
+    check(re.search(r"/lodge\.[0-9a-f]{8}/iso$", cg, re.M), "not in its cgroup: %r" % cg)
     quota = mem = pids = None
     for dpath in cgroup_dirs("iso"):
         for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
@@ -568,7 +570,7 @@ def cgroup_v2(tmp, d):
         wait_for(lambda: "tick" in d2.logs("v2"), 30, "v2 to run")
         g = d2.inspect("v2")
         cg = open("/proc/%d/cgroup" % g["pid"]).read()
-        check(re.search(r"^0::.*/lodge/v2$", cg, re.M), "not in a v2 group: %r" % cg)
+        check(re.search(r"^0::.*/lodge\.[0-9a-f]{8}/v2$", cg, re.M), "not in a v2 group: %r" % cg)
         avail = open(os.path.join(os.path.dirname(g["cgroup"]["path"]),
                                   "cgroup.controllers")).read().split()
         for ctl, key in (("cpu", "cpu"), ("memory", "memory"), ("pids", "pids")):
@@ -579,6 +581,32 @@ def cgroup_v2(tmp, d):
         check(not os.path.exists(g["cgroup"]["path"]), "v2 group left")
     finally:
         d2.stop()
+
+
+@test
+def two_daemons(tmp, d):
+    """Two daemons (two state directories) with a guest of the same name each: starting,
+    stopping or removing one must not touch the other (they once shared cgroup names, and
+    the second daemon's clean-up of a "stale" group killed the first one's guest)."""
+    d.cli("create", "twin", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+    d.cli("start", "twin", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("twin"), 30, "the first twin")
+    pid = pid_of(d, "twin")
+    d2 = Daemon(tmp, "second")
+    d2.start()
+    try:
+        d2.cli("create", "twin", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+        d2.cli("start", "twin", check_rc=0)
+        wait_for(lambda: "tick" in d2.logs("twin"), 30, "the second twin")
+        d2.cli("kill", "twin", check_rc=0)
+        d2.cli("rm", "twin", check_rc=0)
+        time.sleep(0.5)
+        g = d.inspect("twin")
+        check(g["state"] == "running" and g["pid"] == pid, "the first twin suffered: %r" % g)
+        check(len(cgroup_dirs("twin")) >= 1, "the first twin lost its cgroups")
+    finally:
+        d2.stop()
+    d.cli("rm", "-f", "twin", check_rc=0)
 
 
 @test
@@ -632,9 +660,12 @@ def main():
         say("FAIL: daemon.start: %s" % e)
         return
     say("PASS: daemon.start")
+    only = os.environ.get("DAEMON_TESTS", "").split()  # a subset, for debugging
     try:
         for fn in TESTS:
             name = "daemon." + fn.__name__.replace("_", "-")
+            if only and fn.__name__ not in only:
+                continue
             try:
                 if d.proc is None or d.proc.poll() is not None:
                     d.start()
@@ -658,6 +689,11 @@ def main():
         except Exception:
             pass
         d.stop()
+        left = [p for p in PARENTS if os.path.exists(p)]
+        if left:
+            say("FAIL: daemon.no-stale-cgroups: left after the daemon stopped: %r" % left)
+        else:
+            say("PASS: daemon.no-stale-cgroups")
         subprocess.run(["rm", "-rf", tmp])
 
 

@@ -138,7 +138,7 @@ static int test_cgroup_v1(void)
 	char applied[128], skipped[256], p[300], buf[128];
 
 	tmpdir();
-	CHECK_EQ(cgroup_env_init(&env, 1, dir), 0);
+	CHECK_EQ(cgroup_env_init(&env, 1, dir, "lodge"), 0);
 	CHECK_EQ(env.version, 1);
 	/* the module makes the group directories; the kernel would fill them with files */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -191,7 +191,7 @@ static int test_cgroup_v2(void)
 	fclose(f);
 	snprintf(p, sizeof(p), "%s/lodge", dir);
 	touch(p, "cgroup.subtree_control");
-	CHECK_EQ(cgroup_env_init(&env, 2, dir), 0);
+	CHECK_EQ(cgroup_env_init(&env, 2, dir, "lodge"), 0);
 	CHECK_EQ(env.version, 2);
 	CHECK(env.v2_ctrl[CG_CPU] && env.v2_ctrl[CG_PIDS] && !env.v2_ctrl[CG_MEMORY]);
 	snprintf(p, sizeof(p), "%s/lodge/g", dir);
