@@ -245,10 +245,13 @@ ssize_t api_client_stream_read(struct api_client *c, void *buf, size_t cap)
 	}
 }
 
+/* Reads the body after read_head. The head's strings point into the receive buffer,
+ * which reading the body reuses: what is needed of them is taken first. */
 static int read_body(struct api_client *c, struct api_result *r, const struct http_response *h)
 {
+	const char *type = http_response_header(h, "content-type");
+	bool json = type && !strncasecmp(type, "application/json", 16);
 	size_t cap = 0;
-	const char *type;
 
 	for (;;) {
 		uint8_t tmp[16384];
@@ -273,8 +276,7 @@ static int read_body(struct api_client *c, struct api_result *r, const struct ht
 		r->len += (size_t)n;
 		r->body[r->len] = 0;
 	}
-	type = http_response_header(h, "content-type");
-	if (r->body && type && !strncasecmp(type, "application/json", 16))
+	if (r->body && json)
 		r->json = cJSON_ParseWithLength(r->body, r->len);
 	return 0;
 }

@@ -33,7 +33,7 @@ struct api_conn {
 	struct api_server *srv;
 	int fd;
 	struct evloop_watch *watch;
-	struct ucred peer;
+	struct api_peer peer;
 	enum conn_state state;
 	uint8_t *in;
 	size_t in_len, in_cap, in_max;
@@ -664,8 +664,9 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 
 	(void)revents;
 	for (int k = 0; k < 64; k++) {
-		struct ucred peer = {0};
-		socklen_t plen = sizeof(peer);
+		struct ucred cred = {0};
+		struct api_peer peer;
+		socklen_t plen = sizeof(cred);
 		struct api_conn *c;
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -674,10 +675,11 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 				log_warn("api %s: accept failed: %s", s->path, strerror(errno));
 			return;
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &plen) < 0) {
 			close(fd);
 			continue;
 		}
+		peer = (struct api_peer){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
 		if (s->cfg.authorize && !s->cfg.authorize(s->cfg.ctx, &peer)) {
 			refuse(fd, 403, "this user may not use the API");
 			continue;

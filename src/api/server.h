@@ -39,6 +39,13 @@ struct api_conn;
 #define API_HEAD_TIMEOUT_MS 10000
 #define API_IDLE_TIMEOUT_MS 60000
 
+/* Who is on the other end of a connection (SO_PEERCRED). */
+struct api_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
 struct api_request {
 	const struct http_request *http;
 	const char *params[API_MAX_PARAMS]; /* decoded "{...}" path segments, in order */
@@ -46,7 +53,7 @@ struct api_request {
 	const char *query; /* raw (still encoded) query string, "" when none */
 	const uint8_t *body;
 	size_t body_len;
-	struct ucred peer;
+	struct api_peer peer;
 	void *ctx; /* api_server_config.ctx */
 };
 
@@ -68,7 +75,7 @@ struct api_server_config {
 	unsigned nroutes;
 	void *ctx;
 	/* Return true to serve this peer; NULL serves everyone who can open the socket. */
-	bool (*authorize)(void *ctx, const struct ucred *peer);
+	bool (*authorize)(void *ctx, const struct api_peer *peer);
 };
 
 /* Binds and listens on cfg->path and serves it from `loop`. The route table and ctx must

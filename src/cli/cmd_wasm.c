@@ -42,7 +42,7 @@ struct wasm_opts {
 	struct wasm_limits lim;
 	double timeout;
 	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
-	atomic_bool *ctl_stopping;  /* set when --api asked the program to end */
+	atomic_bool ctl_ending;	    /* set when --api asked the program to end */
 	const char *sandbox;	    /* --sandbox SPEC */
 	bool seccomp;		    /* --seccomp */
 };
@@ -50,7 +50,8 @@ struct wasm_opts {
 /* What the control socket (cli/guestctl.h) acts on. */
 struct wasm_ctl {
 	struct wasm_store *store;
-	atomic_bool paused, stopped, killed, ending;
+	atomic_bool paused, stopped, killed;
+	atomic_bool *ending; /* wasm_opts.ctl_ending */
 };
 
 static void usage(FILE *f)
@@ -158,6 +159,7 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	atomic_init(&o->ctl_ending, false);
 	o->ctl.statm_fd = -1;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
@@ -304,7 +306,7 @@ static int ctl_stop(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
 
-	atomic_store(&c->ending, true);
+	atomic_store(c->ending, true);
 	atomic_store(&c->stopped, true); /* WASI has no signals: stopping ends the program */
 	wasm_store_interrupt(c->store);
 	return 0;
@@ -314,7 +316,7 @@ static int ctl_kill(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
 
-	atomic_store(&c->ending, true);
+	atomic_store(c->ending, true);
 	atomic_store(&c->killed, true);
 	wasm_store_interrupt(c->store);
 	return 0;
@@ -425,8 +427,7 @@ static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
 		return 0;
 	if (trap == WASM_TRAP_EXIT)
 		return info->exit_code & 0xff;
-	if (trap == WASM_TRAP_INTERRUPTED && !timed_out && o->ctl_stopping &&
-	    atomic_load(o->ctl_stopping))
+	if (trap == WASM_TRAP_INTERRUPTED && !timed_out && atomic_load(&o->ctl_ending))
 		return 0; /* stopped or killed through --api: ctl_status says which */
 	if (trap == WASM_TRAP_INTERRUPTED && timed_out) {
 		fprintf(stderr, "lodge wasm: %s: timed out after %g seconds\n", o->file,
@@ -562,8 +563,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m)
 	atomic_init(&ctl.paused, false);
 	atomic_init(&ctl.stopped, false);
 	atomic_init(&ctl.killed, false);
-	atomic_init(&ctl.ending, false);
-	o->ctl_stopping = &ctl.ending;
+	ctl.ending = &o->ctl_ending;
 	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
 		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
 			wasm_store_destroy(s);

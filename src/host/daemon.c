@@ -74,7 +74,7 @@ static bool probe_userns(void)
 	return true;
 }
 
-static bool authorize(void *ctx, const struct ucred *peer)
+static bool authorize(void *ctx, const struct api_peer *peer)
 {
 	struct daemon *d = ctx;
 

@@ -104,13 +104,13 @@ static bool query(struct api_conn *c, const struct api_request *r, const char *c
 	char k[64], v[64];
 	int n;
 
-	for (unsigned i = 0; i < nkeys; i++)
+	for (unsigned i = 0; vals && i < nkeys; i++)
 		vals[i][0] = 0;
 	while ((n = http_query_next(&q, k, sizeof(k), v, sizeof(v))) == 1) {
 		unsigned i;
 		for (i = 0; i < nkeys && strcmp(keys[i], k); i++)
 			;
-		if (i == nkeys) {
+		if (i == nkeys || !vals) {
 			api_reply_error(c, 400, "bad_query", "unknown query parameter '%s'", k);
 			return false;
 		}

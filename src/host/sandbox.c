@@ -587,6 +587,8 @@ static const int common_calls[] = {
 	SCMP_SYS(sysinfo),
 	SCMP_SYS(readlink),
 	SCMP_SYS(getcwd),
+	SCMP_SYS(mincore),	   /* the control socket's ram_resident_bytes */
+	SCMP_SYS(restart_syscall), /* a system call resumed after a stop (SIGSTOP, freezer) */
 };
 
 /* System guests also re-create the machine on a guest reboot (memfd for JIT code). */

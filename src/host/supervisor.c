@@ -466,7 +466,20 @@ static void spawn_free(struct guest *g)
 	g->spawn = NULL;
 }
 
-static void arg_array(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt,
+static void arg_array(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
+	{
+		if (opt)
+			arg(a, "%s", opt);
+		arg(a, "%s", e->valuestring);
+	}
+}
+
+/* Paths the guest sees through its sandbox: --disk /files/disk0, --dir /dirs/0::/data. */
+static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt,
 		      struct sandbox_plan *p, const char *kind)
 {
 	unsigned i = 0;
@@ -474,12 +487,8 @@ static void arg_array(struct argv_buf *a, const cJSON *cfg, const char *field, c
 
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
 	{
-		if (opt)
-			arg(a, "%s", opt);
-		if (kind)
-			arg(a, "%s", sandbox_inside(p, kind, i++, e->valuestring));
-		else
-			arg(a, "%s", e->valuestring);
+		arg(a, "%s", opt);
+		arg(a, "%s", sandbox_inside(p, kind, i++, e->valuestring));
 	}
 }
 
@@ -503,15 +512,15 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 			arg(a, "--append=%s", json_str(c, "append", ""));
 		arg(a, "--mem=%llu", (unsigned long long)(mem ? mem : DEFAULT_VM_MEMORY));
 		arg(a, "--cpus=%llu", (unsigned long long)json_uint(c, "cpus", 1));
-		arg_array(a, c, "disks", "--disk", p, "disk");
-		arg_array(a, c, "nets", "--net", NULL, NULL);
+		arg_paths(a, c, "disks", "--disk", p, "disk");
+		arg_array(a, c, "nets", "--net");
 		arg(a, "--power-button");
 	} else {
 		arg(a, "wasm");
 		if (mem)
 			arg(a, "--max-memory=%llu", (unsigned long long)mem);
-		arg_array(a, c, "env", "--env", NULL, NULL);
-		arg_array(a, c, "dirs", "--dir", p, "dir");
+		arg_array(a, c, "env", "--env");
+		arg_paths(a, c, "dirs", "--dir", p, "dir");
 	}
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));
@@ -523,7 +532,7 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	if (g->kind == GUEST_WASM) {
 		arg(a, "--");
 		arg(a, "%s", sandbox_inside(p, "wasm", 0, json_str(c, "wasm", "")));
-		arg_array(a, c, "args", NULL, NULL, NULL);
+		arg_array(a, c, "args", NULL);
 	}
 }
 

@@ -356,6 +356,20 @@ def vm_lifecycle(tmp, d):
     boot(d, "vm", "--cpus", "2", "--cpu-quota", "1.5")
     out = console(d, "vm", ["echo the answer is $((6*7))"])
     check("the answer is 42" in out, "console: %r" % out[-300:])
+    # a metrics scrape asks the guest for its statistics (instructions retired, RAM it
+    # backs: mincore, which its seccomp filter once lacked, killing the guest)
+    m = d.http("GET", "/metrics")[2].decode()
+    check(re.search(r'^lodge_guest_instructions_retired_total\{guest="vm",kind="vm"\} [1-9]', m,
+                    re.M), "no instructions retired in the metrics")
+    check(d.state_of("vm") == "running", "the scrape killed the guest: %r" % d.inspect("vm")["exit"])
+    # so does a SIGSTOP/SIGCONT of the guest process (its system calls restart)
+    pid = pid_of(d, "vm")
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGCONT)
+    out = console(d, "vm", ["echo still here"])
+    check("still here" in out and d.state_of("vm") == "running",
+          "after SIGSTOP/SIGCONT: %r" % d.inspect("vm")["exit"])
     # pause: no CPU; the guest's clock stands still meanwhile
     pid = pid_of(d, "vm")
     u0 = uptime(d, "vm")

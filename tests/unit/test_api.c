@@ -132,13 +132,26 @@ static void h_hijack(struct api_conn *c, const struct api_request *r)
 		close(fd);
 }
 
+/* A JSON answer larger than the client's receive buffer (200 KB). */
+static void h_big(struct api_conn *c, const struct api_request *r)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	(void)r;
+	for (int i = 0; i < 4000; i++)
+		cJSON_AddItemToArray(
+			a, cJSON_CreateString("0123456789012345678901234567890123456789"));
+	api_reply_json(c, 200, a);
+}
+
 static const struct api_route routes[] = {
-	{HTTP_GET, "/echo", h_echo},	 {HTTP_GET, "/echo/{x}", h_echo},
-	{HTTP_POST, "/json", h_json},	 {HTTP_GET, "/defer", h_defer},
-	{HTTP_GET, "/stream", h_stream}, {HTTP_POST, "/hijack", h_hijack},
+	{HTTP_GET, "/big", h_big},	  {HTTP_GET, "/echo", h_echo},
+	{HTTP_GET, "/echo/{x}", h_echo},  {HTTP_POST, "/json", h_json},
+	{HTTP_GET, "/defer", h_defer},	  {HTTP_GET, "/stream", h_stream},
+	{HTTP_POST, "/hijack", h_hijack},
 };
 
-static bool authorize(void *ctx, const struct ucred *peer)
+static bool authorize(void *ctx, const struct api_peer *peer)
 {
 	(void)ctx;
 	(void)peer;
@@ -229,6 +242,14 @@ static int test_call_keepalive(void)
 		CHECK(r.json);
 		CHECK(!strcmp(json_str(r.json, "param", ""), "a b"));
 		CHECK(!strcmp(json_str(r.json, "query", ""), "k=v"));
+		api_result_fini(&r);
+	}
+	/* bodies larger than the client's buffer, twice on one connection */
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(api_client_call(c, "GET", "/big", NULL, &r), 0);
+		CHECK_EQ(r.status, 200);
+		CHECK(r.len > 150000);
+		CHECK(r.json && cJSON_GetArraySize(r.json) == 4000);
 		api_result_fini(&r);
 	}
 	CHECK_EQ(api_client_call(c, "GET", "/nope", NULL, &r), 0);
