@@ -47,12 +47,18 @@ class Conn:
         self.s.connect(path)
         self.buf = b""
 
+    def recv(self):
+        b = self.s.recv(65536)
+        if not b:
+            raise ConnectionError("the peer closed the connection")
+        return b
+
     def call(self, method, target, body=None):
         data = json.dumps(body).encode() if body is not None else b""
         self.s.sendall(("%s %s HTTP/1.1\r\nHost: lodge\r\nContent-Length: %d\r\n\r\n" %
                         (method, target, len(data))).encode() + data)
         while b"\r\n\r\n" not in self.buf:
-            self.buf += self.s.recv(65536)
+            self.buf += self.recv()
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")
         status = int(head[9:12])
         n = 0
@@ -60,7 +66,7 @@ class Conn:
             if line.lower().startswith(b"content-length:"):
                 n = int(line.split(b":")[1])
         while len(self.buf) < n:
-            self.buf += self.s.recv(65536)
+            self.buf += self.recv()
         body, self.buf = self.buf[:n], self.buf[n:]
         return status, body
 
