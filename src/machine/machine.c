@@ -474,27 +474,28 @@ bool vm_poll(struct vm *vm, uint64_t now)
 
 /* ---- the clock and pausing ---- */
 
-/* Reads start_ns and paused_ns consistently (a sequence count: writers are rare). */
+/* Reads start_ns and paused_ns consistently: a sequence count (writers are rare). The
+ * data loads are acquires, so the second count load cannot move before them; a reader
+ * that sees a value written after the count went odd then sees the count changed. */
 static void clock_read(const struct vm *vm, uint64_t *start, uint64_t *paused)
 {
 	unsigned s1, s2;
 
 	do {
 		s1 = __atomic_load_n(&vm->clock_seq, __ATOMIC_ACQUIRE);
-		*start = __atomic_load_n(&vm->start_ns, __ATOMIC_RELAXED);
-		*paused = __atomic_load_n(&vm->paused_ns, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		*start = __atomic_load_n(&vm->start_ns, __ATOMIC_ACQUIRE);
+		*paused = __atomic_load_n(&vm->paused_ns, __ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&vm->clock_seq, __ATOMIC_RELAXED);
 	} while ((s1 & 1) || s1 != s2);
 }
 
-/* Writer side, under pause_lock. */
+/* Writer side, under pause_lock: count odd, then the data (released after it), then
+ * the count even again. */
 static void clock_set(struct vm *vm, uint64_t start, uint64_t paused)
 {
 	__atomic_store_n(&vm->clock_seq, vm->clock_seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n(&vm->start_ns, start, __ATOMIC_RELAXED);
-	__atomic_store_n(&vm->paused_ns, paused, __ATOMIC_RELAXED);
+	__atomic_store_n(&vm->start_ns, start, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->paused_ns, paused, __ATOMIC_RELEASE);
 	__atomic_store_n(&vm->clock_seq, vm->clock_seq + 1, __ATOMIC_RELEASE);
 }
 
