@@ -230,9 +230,12 @@ int cgroup_env_init(struct cgroup_env *env, int version, const char *root, const
 	}
 	if (version == 0 && r2 && !fake) {
 		struct cgroup_env t = *env;
-		if (init_v2(&t, r2, false) == 0 && t.v2_ctrl[CG_CPU] && t.v2_ctrl[CG_MEMORY]) {
-			*env = t;
-			return 0;
+		if (init_v2(&t, r2, false) == 0) {
+			if (t.v2_ctrl[CG_CPU] && t.v2_ctrl[CG_MEMORY]) {
+				*env = t;
+				return 0;
+			}
+			rmdir(t.v2); /* tried and not taken: leave nothing behind */
 		}
 	}
 	if (fake) {

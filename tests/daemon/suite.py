@@ -61,6 +61,7 @@ class Daemon:
         self.env.update(env or {})
         self.env["LODGE_SOCKET"] = self.sock
         self.proc = None
+        STATES.append(self.state)
 
     def start(self):
         log = open(os.path.join(self.dir, "daemon.log"), "ab")
@@ -201,6 +202,15 @@ def cgroup_dirs(name):
 
 TESTS = []
 PARENTS = set()  # the daemons' parent cgroups seen, which must go when the daemons do
+STATES = []  # every daemon's state directory: its cgroup parents are named after it
+
+
+def cgroup_instance(state):
+    """The daemon's parent group name: lodge.<FNV-1a of the state directory's real path>."""
+    h = 2166136261
+    for b in os.path.realpath(state).encode():
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return "lodge.%08x" % h
 
 
 def test(fn):
@@ -703,7 +713,12 @@ def main():
         except Exception:
             pass
         d.stop()
+        names = {cgroup_instance(st) for st in STATES}
         left = [p for p in PARENTS if os.path.exists(p)]
+        for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+            left += [os.path.join(root, x) for x in dirs if x in names]
+            if root.count("/") > 8:
+                dirs[:] = []
         if left:
             say("FAIL: daemon.no-stale-cgroups: left after the daemon stopped: %r" % left)
         else:
