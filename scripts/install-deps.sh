@@ -4,7 +4,7 @@
 set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-PKGS="build-essential make pkg-config python3 clang-format \
+PKGS="build-essential make pkg-config python3 python3-yaml clang-format \
 	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu \
 	qemu-system-misc qemu-user \
 	libfdt-dev device-tree-compiler \
