@@ -227,6 +227,10 @@ static void write_status(struct virtio_dev *d, uint32_t val)
 	}
 	/* Bits are only added until the next reset; DEVICE_NEEDS_RESET is the device's. */
 	d->status |= val & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+	/* A driver that skipped feature negotiation (3.1.1) would be served with features
+	 * nobody checked, not even VERSION_1: the device refuses to run. */
+	if ((added & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK))
+		virtio_dev_fail(d, "DRIVER_OK without FEATURES_OK (features not negotiated)");
 	if ((added & VIRTIO_STATUS_DRIVER_OK) && virtio_dev_running(d) && d->ops->driver_ok)
 		d->ops->driver_ok(d);
 }
