@@ -149,17 +149,35 @@ bool virtio_dev_running(const struct virtio_dev *d)
 	       !(d->status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
+/* A guest that breaks its device and resets it in a loop must not flood the host's log:
+ * the first FAIL_LOG_BURST failures of a device are logged, then only the 2^k-th. */
+#define FAIL_LOG_BURST 8
+
+static bool fail_logged(uint64_t n)
+{
+	return n <= FAIL_LOG_BURST || !(n & (n - 1));
+}
+
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 {
 	if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 		return;
-	if (!d->broken_logged) {
+	d->failures++;
+	if (!d->broken_logged && fail_logged(d->failures)) {
 		char msg[256];
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		log_warn("%s: %s: device needs reset", d->name, msg);
+		if (d->failures < FAIL_LOG_BURST)
+			log_warn("%s: %s: device needs reset", d->name, msg);
+		else if (d->failures == FAIL_LOG_BURST)
+			log_warn("%s: %s: device needs reset (%d times now; from here on only "
+				 "the 2^k-th time is logged)",
+				 d->name, msg, FAIL_LOG_BURST);
+		else
+			log_warn("%s: %s: device needs reset (%llu times now)", d->name, msg,
+				 (unsigned long long)d->failures);
 		d->broken_logged = true;
 	}
 	d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;

@@ -104,6 +104,7 @@ struct virtio_dev {
 	uint32_t notify_pending; /* atomic: bit per queue notified by a hart */
 	struct evloop_notifier *notifier;
 	bool broken_logged;
+	uint64_t failures; /* times the device needed a reset, for rate-limiting the log */
 };
 
 /* Initialises the transport part of a device on board `b`: takes a virtio-mmio slot and
@@ -131,7 +132,8 @@ void virtio_dev_reset(struct virtio_dev *d);
 bool virtio_dev_running(const struct virtio_dev *d);
 
 /* Lock held: the guest did something invalid. Sets DEVICE_NEEDS_RESET, raises a
- * configuration-change interrupt, logs once (until the next reset), and stops queue
+ * configuration-change interrupt, logs once (until the next reset; and of a device that
+ * keeps failing only the first 8 and then every 2^k-th failure), and stops queue
  * processing until the driver resets the device. */
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
