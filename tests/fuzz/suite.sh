@@ -64,3 +64,29 @@ for t in decode run; do
 		echo "PASS: fuzz.replay-$t ($(echo $files | wc -w) inputs)"
 	fi
 done
+
+# The virtio devices (fuzz_virtq.c): every input in regressions/virtq/ and the seed corpus
+# through replay_virtq, which aborts when an invariant of the transport breaks.
+r=$build/fuzz/replay_virtq
+if [ ! -x "$r" ]; then
+	echo "FAIL: fuzz.replay-virtq: $r not built (run make unit)"
+else
+	for f in "$here"/regressions/virtq/*; do
+		[ -f "$f" ] || continue
+		name=fuzz.regression.virtq.$(basename "$f")
+		timeout 60 "$r" "$f" >/dev/null 2>"$tmp/err"
+		st=$?
+		if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+			echo "FAIL: $name: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
+		else
+			echo "PASS: $name"
+		fi
+	done
+	timeout 300 "$r" "$here"/corpus/fuzz_virtq/* >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-virtq: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-virtq ($(ls "$here"/corpus/fuzz_virtq | wc -l) inputs)"
+	fi
+fi

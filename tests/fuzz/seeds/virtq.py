@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Seed inputs for tests/fuzz/fuzz_virtq.c: small driver programs in its operation
+format (the OP_* list there), from a correct virtio-rng request to the classic hostile
+chains. Writes one file per seed into the directory given (tests/fuzz/corpus/fuzz_virtq).
+"""
+import os
+import struct
+import sys
+
+(DEVICE, WRITE32, WRITE, READ, RAM, DESC, IND_DESC, QUEUE, HANDSHAKE, OFFER, AVAIL_IDX,
+ NOTIFY, RESET, ACK, RESET_MID, CONFIG) = range(16)
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+SIZE8 = 3  # index of 8 in the target's queue size table
+
+
+def addr(off):  # RAM_BASE + off
+    return struct.pack('<BH', 0, off)
+
+
+def odd_addr(i):  # one of the target's odd addresses
+    return struct.pack('<BB', 6, i)
+
+
+def length(n):
+    return struct.pack('<BH', 0, n) if n < 4096 else struct.pack('<BI', 7, n)
+
+
+def desc(q, i, buf, n, flags, nxt=0):
+    return bytes([DESC, q]) + struct.pack('<H', i) + buf + length(n) + \
+        bytes([flags]) + struct.pack('<H', nxt)
+
+
+def ind_desc(table, i, buf, n, flags, nxt=0):
+    return bytes([IND_DESC]) + table + struct.pack('<H', i) + buf + length(n) + \
+        bytes([flags]) + struct.pack('<H', nxt)
+
+
+def queue(q, size=SIZE8, d=addr(0x1000), a=addr(0x2000), u=addr(0x3000), ready=0):
+    return bytes([QUEUE, q, size]) + d + a + u + bytes([ready])
+
+
+def handshake(steps, feat=~0 & (2**64 - 1)):
+    return bytes([HANDSHAKE, steps]) + struct.pack('<Q', feat)
+
+
+def offer(q, head, count=1):
+    return bytes([OFFER, q]) + struct.pack('<H', head) + bytes([count])
+
+
+def notify(q):
+    return bytes([NOTIFY, q])
+
+
+# reset, ACK, DRIVER, features (offered ones), FEATURES_OK; then a queue; then DRIVER_OK
+START = handshake(0x20 | 0x40 | 1 | 2 | 4 | 8)
+GO = handshake(1 | 2 | 8 | 16)
+
+
+def setup(**kw):
+    return START + queue(0, **kw) + GO
+
+
+SEEDS = {
+    'rng_ok': setup() + desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0) + notify(0),
+    'rng_two': setup() + desc(0, 0, addr(0x8000), 16, F_NEXT, 1) +
+    desc(0, 1, addr(0x8100), 64, F_WRITE) + offer(0, 0) + notify(0) +
+    bytes([ACK]) + struct.pack('<I', 3),
+    'loop': setup() + desc(0, 0, addr(0x8000), 8, F_WRITE | F_NEXT, 1) +
+    desc(0, 1, addr(0x8000), 8, F_WRITE | F_NEXT, 0) + offer(0, 0) + notify(0) +
+    bytes([RESET]) + setup() + desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0) +
+    notify(0),
+    'huge_len': setup() + desc(0, 0, addr(0x8000), 0xffffffff, F_WRITE) + offer(0, 0) +
+    notify(0),
+    'mmio_buf': setup() + desc(0, 0, odd_addr(4), 64, F_WRITE) + offer(0, 0) + notify(0),
+    'indirect': setup() + desc(0, 0, addr(0x4000), 32, F_INDIRECT) +
+    ind_desc(addr(0x4000), 0, addr(0x8000), 8, F_NEXT, 1) +
+    ind_desc(addr(0x4000), 1, addr(0x8100), 64, F_WRITE) + offer(0, 0) + notify(0),
+    'indirect_nested': setup() + desc(0, 0, addr(0x4000), 32, F_INDIRECT) +
+    ind_desc(addr(0x4000), 0, addr(0x4000), 32, F_INDIRECT) + offer(0, 0) + notify(0),
+    'end_of_ram': setup(u=struct.pack('<BB', 5, 40)) + desc(0, 0, addr(0x8000), 64, F_WRITE) +
+    offer(0, 0) + notify(0),
+    'jump': setup() + desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0, 200) + notify(0),
+    'reset_mid': setup() + desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0) +
+    bytes([RESET_MID, 0]) + setup() + desc(0, 0, addr(0x8000), 64, F_WRITE) +
+    offer(0, 0) + notify(0),
+    'no_features_ok': handshake(0x20 | 1 | 2) + queue(0) + handshake(1 | 2 | 16) +
+    desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0) + notify(0),
+    'widths': bytes([WRITE]) + struct.pack('<HBQ', 0x70, 0, 1) +
+    bytes([WRITE]) + struct.pack('<HBQ', 0x70, 3, 3) +
+    bytes([READ]) + struct.pack('<HB', 0x02, 1) + bytes([CONFIG]) +
+    struct.pack('<HBBQ', 0x10, 3, 1, 0xdeadbeef),
+}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else 'tests/fuzz/corpus/fuzz_virtq'
+    os.makedirs(out, exist_ok=True)
+    for name, data in SEEDS.items():
+        with open(os.path.join(out, name), 'wb') as f:
+            f.write(data)
+
+
+if __name__ == '__main__':
+    main()
