@@ -495,7 +495,10 @@ int virtio_dev_load(struct virtio_dev *d, struct sreader *in)
 	d->dev_feat_sel = sread_u32(in);
 	d->drv_feat_sel = sread_u32(in);
 	d->queue_sel = sread_u32(in);
-	if (sread_u32(in) != d->nqueues || (d->driver_features & ~d->host_features)) {
+	/* Until FEATURES_OK the driver may have written any bits (FEATURES_OK is then
+	 * refused); only accepted features must be a subset of the offer. */
+	if (sread_u32(in) != d->nqueues ||
+	    ((d->status & VIRTIO_STATUS_FEATURES_OK) && (d->driver_features & ~d->host_features))) {
 		r = -EINVAL;
 		goto out;
 	}
