@@ -16,10 +16,16 @@
 # Release files are checked as apt does, against /usr/share/keyrings/debian-archive-keyring.gpg.
 # Downloaded .debs stay in guest-cache/debs/; a second run downloads nothing.
 #
-# Usage: scripts/fetch-guest.sh [--refresh]
-#   --refresh   forget the cached .debs and fetch the newest ones again
-# Environment: LODGE_GUEST_CACHE (default guest-cache), DEBIAN_MIRROR
-#   (default http://deb.debian.org/debian), DEBIAN_SUITE (default trixie).
+# The packages come from the Debian mirror the host's own apt uses (scripts/debian-mirror.sh
+# finds it in /etc/apt/sources.list and sources.list.d/), or from DEBIAN_MIRROR.
+#
+# Usage: scripts/fetch-guest.sh [--refresh | --print-mirror]
+#   --refresh        forget the cached .debs and fetch the newest ones again
+#   --print-mirror   print the mirror a fetch would use, and do nothing else
+# Environment: LODGE_GUEST_CACHE (default guest-cache); DEBIAN_MIRROR (a Debian archive
+#   URL, e.g. http://HOST/debian; default: the host's, from its apt sources);
+#   DEBIAN_SUITE (default trixie); LODGE_APT_ETC (where the host's apt sources are read,
+#   default /etc/apt).
 set -eu
 
 die() {
@@ -31,25 +37,42 @@ say() { echo "fetch-guest: $*"; }
 PATH=$PATH:/usr/sbin:/sbin # depmod
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LODGE_GUEST_CACHE:-$ROOT/guest-cache}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=${DEBIAN_SUITE:-trixie}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # Modules the machine needs; their dependencies come from modules.dep. Names as in
 # modules.dep (basename without .ko*), '-' and '_' are equivalent.
 WANT_MODULES="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console ext4 \
-	vmw_vsock_virtio_transport rtc-goldfish"
+	vmw_vsock_virtio_transport virtio_balloon rtc-goldfish"
 refresh=0
+print_mirror=0
 for a in "$@"; do
 	case $a in
 	--refresh) refresh=1 ;;
+	--print-mirror) print_mirror=1 ;;
 	-h | --help)
 		sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
 		;;
-	*) die "unknown argument '$a' (usage: scripts/fetch-guest.sh [--refresh])" ;;
+	*) die "unknown argument '$a' (usage: scripts/fetch-guest.sh [--refresh | --print-mirror])" ;;
 	esac
 done
+
+# The mirror: DEBIAN_MIRROR, else the host's own Debian mirror.
+find_mirror() {
+	if [ -n "${DEBIAN_MIRROR:-}" ]; then
+		MIRROR=$DEBIAN_MIRROR
+		return
+	fi
+	apt_etc=${LODGE_APT_ETC:-/etc/apt}
+	MIRROR=$("$ROOT/scripts/debian-mirror.sh" "$apt_etc") ||
+		die "no Debian mirror in the host's apt sources ($apt_etc/sources.list, $apt_etc/sources.list.d/*.list, *.sources): set DEBIAN_MIRROR to a Debian archive URL, e.g. DEBIAN_MIRROR=http://HOST/debian"
+}
+if [ "$print_mirror" -eq 1 ]; then
+	find_mirror
+	echo "$MIRROR"
+	exit 0
+fi
 
 for t in apt-get apt-cache dpkg-deb xz depmod; do
 	command -v "$t" >/dev/null 2>&1 || die "'$t' not found: run scripts/install-deps.sh"
@@ -104,9 +127,11 @@ pkg_field() {
 }
 
 fetch_debs() {
+	find_mirror
 	apt_setup
-	say "updating the package lists of Debian $SUITE riscv64 (private apt state in $APT)"
-	papt apt-get -q update || die "apt-get update failed (network, mirror or signature problem)"
+	say "updating the package lists of Debian $SUITE riscv64 from $MIRROR (private apt state in $APT)"
+	papt apt-get -q update ||
+		die "apt-get update from $MIRROR failed (network, mirror or signature problem; DEBIAN_MIRROR picks another mirror)"
 
 	# linux-image-riscv64 is a metapackage: its Depends names the real kernel package.
 	deps=$(pkg_field linux-image-riscv64 Depends)

@@ -5,7 +5,7 @@ set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential make pkg-config python3 clang-format \
-	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu \
+	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	qemu-system-misc qemu-user \
 	libfdt-dev device-tree-compiler \
 	clang libclang-rt-14-dev wabt libcjson-dev \

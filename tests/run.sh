@@ -5,6 +5,10 @@
 #   tests/run.sh --unit BUILD_DIR      unit tests only
 #   tests/run.sh --all BUILD_DIR       unit tests and every suite
 #   tests/run.sh --suite NAME BUILD_DIR    one suite (tests/NAME/suite.sh)
+# A unit binary that exits non-zero without a FAIL line (a crash, a sanitizer report)
+# and a unit binary or suite that reports nothing at all count as failures.
+# LODGE_TEST_STRICT=1 (.ci/run sets it): a SKIP whose name is not listed in
+# tests/skip-allow.txt counts as a failure, so a missing tool cannot pass unnoticed.
 set -u
 mode=$1
 build=$2
@@ -13,20 +17,47 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export LODGE="$top/$build/lodge"
 export LODGE_TOP="$top"
 export LODGE_BUILD="$top/$build"
+strict=${LODGE_TEST_STRICT:-0}
+allow=$top/tests/skip-allow.txt
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+one=$(mktemp)
+trap 'rm -f "$log" "$one" "$one.st"' EXIT
+
+# reported FILE: whether FILE holds at least one result line
+reported() {
+	grep -qE '^(PASS|FAIL|SKIP): ' "$1"
+}
+
+# capture CMD...: runs CMD, its output shown as it comes and kept in $one; sets $st.
+capture() {
+	{
+		"$@"
+		echo $? >"$one.st"
+	} 2>&1 | tee "$one"
+	st=$(cat "$one.st")
+}
 
 run_unit() {
 	for t in "$top/$build"/unit/test_*; do
 		[ -x "$t" ] || continue
-		"$t" || echo "FAIL: $(basename "$t"): exited with status $?"
+		capture "$t"
+		if [ "$st" -ne 0 ] && ! grep -q '^FAIL: ' "$one"; then
+			echo "FAIL: $(basename "$t"): exited with status $st"
+		elif ! reported "$one"; then
+			echo "FAIL: $(basename "$t"): reported no test"
+		fi
 	done
 }
 
 run_suite() {
 	s="$top/tests/$1/suite.sh"
 	echo "== suite $1"
-	sh "$s" || echo "FAIL: suite $1: exited with status $?"
+	capture sh "$s"
+	if [ "$st" -ne 0 ]; then
+		echo "FAIL: suite $1: exited with status $st"
+	elif ! reported "$one"; then
+		echo "FAIL: suite $1: reported no test"
+	fi
 }
 
 {
@@ -40,9 +71,30 @@ run_suite() {
 			run_suite "$(basename "$(dirname "$s")")"
 		done
 		;;
-	*) echo "usage: tests/run.sh --unit|--all BUILD_DIR" >&2; exit 2 ;;
+	*) echo "usage: tests/run.sh --unit|--all|--suite NAME BUILD_DIR" >&2; exit 2 ;;
 	esac
 } 2>&1 | tee "$log"
+
+# Skips not on the allow-list (names only: "SKIP: NAME: why").
+allowed() {
+	[ -f "$allow" ] && sed 's/#.*//' "$allow" | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'
+}
+unlisted=
+for name in $(sed -n 's/^SKIP: \([^: ]*\).*/\1/p' "$log" | sort -u); do
+	allowed "$name" || unlisted="$unlisted $name"
+done
+if [ -n "$unlisted" ]; then
+	echo
+	if [ "$strict" = 1 ]; then
+		for name in $unlisted; do
+			why=$(grep -m 1 "^SKIP: $name: " "$log" | sed "s/^SKIP: $name: //")
+			echo "FAIL: strict.$name: skipped ($why); LODGE_TEST_STRICT=1 allows only the skips in tests/skip-allow.txt" |
+				tee -a "$log"
+		done
+	else
+		echo "note: skipped, and not on tests/skip-allow.txt (LODGE_TEST_STRICT=1 fails these):$unlisted"
+	fi
+fi
 
 p=$(grep -c '^PASS: ' "$log")
 f=$(grep -c '^FAIL: ' "$log")

@@ -98,12 +98,15 @@ static void run_usage(FILE *f)
 	device_usage(f);
 	fprintf(f,
 		"\n"
-		"Console: the guest's UART is on stdin/stdout. On a terminal: Ctrl-A X quits,\n"
-		"Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
+		"Console: the guest's UART is on stdin/stdout. Input is kept until the guest\n"
+		"reads it; the end of input is not passed on. On a terminal (raw mode): Ctrl-A X\n"
+		"quits, Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
 		"\n"
-		"Exit status: 0 when the guest powers off; a bare program's own status (finisher\n"
-		"0x100000 or HTIF tohost); 120 guest reboot with --no-reboot; 121 guest kernel\n"
-		"panic; 124 timeout; 125 the machine could not be set up; 2 bad command line.\n");
+		"Exit status: 0 when the guest powers off (or Ctrl-A X); a bare program's own\n"
+		"status (finisher 0x100000 or HTIF tohost); 120 guest reboot with --no-reboot;\n"
+		"121 guest kernel panic; 124 timeout; 125 the machine could not be set up;\n"
+		"2 bad command line; 128+N after signal N (SIGTERM, SIGHUP, SIGINT, SIGQUIT)\n"
+		"stopped the machine; 141 when the output's reader went away (e.g. | head).\n");
 }
 
 /* The fixed options, then one per registered device type with an option. */
@@ -290,7 +293,7 @@ static int check_mem(uint64_t mem)
 	return 0;
 }
 
-static int create_vm(const struct run_opts *o, struct vm **vm)
+static int create_vm(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
 	char err[256] = "";
 	struct vm_config cfg = {.ram_size = o->mem,
@@ -301,7 +304,8 @@ static int create_vm(const struct run_opts *o, struct vm **vm)
 				.devices = o->devs,
 				.ndevices = o->ndevs,
 				.err = err,
-				.errlen = sizeof(err)};
+				.errlen = sizeof(err),
+				.console = con};
 	int r = vm_create(&cfg, vm);
 
 	if (err[0])
@@ -348,12 +352,12 @@ static const char *find_firmware(void)
 }
 
 /* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
-static int setup(const struct run_opts *o, struct vm **vm)
+static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
 	uint64_t entry;
 	int r;
 
-	if (create_vm(o, vm) < 0)
+	if (create_vm(o, con, vm) < 0)
 		return CLI_EXIT_ERROR;
 	if (o->bare) {
 		r = boot_load_elf(*vm, o->bare, &entry);
@@ -420,23 +424,32 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.cmdline)
 			o.lx.cmdline = DEFAULT_CMDLINE;
 	}
+	r = console_open(STDIN_FILENO, STDOUT_FILENO, &con);
+	if (r < 0) {
+		log_err("console: cannot set up stdin/stdout for the guest: %s", strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
 	for (;;) {
-		status = setup(&o, &vm);
-		if (status)
+		status = setup(&o, console_chardev(con), &vm);
+		if (status) {
+			console_close(con);
 			return status;
-		if (console_open(vm, &con) < 0)
-			log_warn("console input is not available");
+		}
+		console_attach(con, vm);
 		t0 = vm_now_ns();
 		why = vm_run(vm);
-		console_close(con);
-		con = NULL;
+		console_attach(con, NULL);
 		if (o.stats)
 			print_stats(vm, t0);
-		if (why != VM_STOP_REBOOT || o.no_reboot)
+		if (why != VM_STOP_REBOOT || o.no_reboot || console_stop_requested(con))
 			break;
-		vm_destroy(vm); /* reboot: a fresh machine with the same images */
+		vm_destroy(vm); /* reboot: a fresh machine with the same images and console */
 	}
 	status = stop_status(&o, vm, why);
+	/* Stopped from the console: a signal or a closed output asks for its own status. */
+	if (why == VM_STOP_USER && console_exit_status(con) >= 0)
+		status = console_exit_status(con);
 	vm_destroy(vm);
+	console_close(con);
 	return status;
 }

@@ -3,9 +3,14 @@
  * WASI command's _start (WASI preview1 imports) and exits with the program's status;
  * with --invoke NAME it calls an exported function with arguments from the command line
  * and prints the results. Limits: --fuel, --timeout, --max-memory, --stack.
- * Exit statuses: the program's own (proc_exit), 0 after _start returns or --invoke
- * succeeds, CLI_EXIT_TIMEOUT on --timeout, 134 on a trap (as an abort), CLI_EXIT_ERROR
- * when the module cannot be loaded or linked, CLI_EXIT_USAGE for a bad command line.
+ * Exit statuses: the program's own (proc_exit: 0..255 as given, larger codes 255), 0
+ * after _start returns or --invoke succeeds, CLI_EXIT_TIMEOUT on --timeout, 134 on a trap
+ * (as an abort), CLI_EXIT_ERROR when the module cannot be loaded, linked or instantiated
+ * or lodge cannot set up the run, CLI_EXIT_USAGE for a bad command line.
+ * --timeout holds whatever the program does: a watchdog thread interrupts the store at
+ * the deadline, and if the program has not stopped 50 ms later (it is blocked in a host
+ * call: sleep, read on a quiet pipe, opening a FIFO) it reports the timeout and ends the
+ * process itself.
  */
 #include "cli/cli.h"
 
@@ -13,6 +18,7 @@
 #include "wasm/wasi/wasi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,12 +27,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_TRAP	134
 #define MAX_MODULE_SIZE (1ull << 30)
 #define MAX_OPTS	256
+#define GRACE_NS	50000000L /* after the deadline, for interrupted code to stop */
+#define NAME_SHOWN	256	  /* bytes of a module-provided name shown, escaped */
 
 struct wasm_opts {
 	const char *file;
@@ -56,14 +65,23 @@ static void usage(FILE *f)
 		"  --dir HOST[::GUEST]  give the program the host directory HOST, seen as GUEST\n"
 		"                       (default: HOST); paths cannot escape it\n"
 		"  --env KEY=VALUE      set an environment variable for the program (repeatable)\n"
-		"  --max-memory SIZE    cap each linear memory, e.g. 64M (default 4G)\n"
+		"  --max-memory SIZE    memory budget for all the module makes lodge allocate:\n"
+		"                       linear memory, tables, segments, value stack and\n"
+		"                       frames, e.g. 64M (default 4G); memory.grow and\n"
+		"                       table.grow past it return -1\n"
 		"  --fuel N             stop with a trap after N units (calls + loop iterations)\n"
-		"  --timeout SECONDS    stop after SECONDS of wall time (exit status 124)\n"
-		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M)\n"
+		"  --timeout SECONDS    stop after SECONDS of wall time (exit status 124), even\n"
+		"                       while the program waits in a WASI call\n"
+		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M,\n"
+		"                       or 1/16 of --max-memory if less); it and the call\n"
+		"                       frames count twice its size against --max-memory\n"
 		"  -h, --help           show this help\n"
 		"\n"
-		"exit status: the program's, 124 on timeout, 134 on a trap, 125 if the module\n"
-		"cannot be loaded or linked, 2 for a bad command line.\n");
+		"exit status: the program's proc_exit code when it is 0..255, 255 for any\n"
+		"larger code (WASI codes are 32-bit; none may read as success); 0 when _start\n"
+		"returns; 124 on timeout; 134 on a trap; 125 if the module cannot be loaded,\n"
+		"linked or instantiated (e.g. over --max-memory) or lodge cannot set up the\n"
+		"run; 2 for a bad command line.\n");
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -171,76 +189,222 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 	return 0;
 }
 
+static const char *not_regular(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "is a directory";
+	if (S_ISCHR(mode))
+		return "is a character device";
+	if (S_ISBLK(mode))
+		return "is a block device";
+	if (S_ISFIFO(mode))
+		return "is a FIFO (named pipe)";
+	if (S_ISSOCK(mode))
+		return "is a socket";
+	return "is not a regular file";
+}
+
+/* Reads the whole module file into a new buffer. Only a regular file is accepted: a
+ * directory, device, FIFO or socket has no size to read (and a FIFO could block), so it is
+ * refused for what it is. O_NONBLOCK keeps open() itself from waiting for a FIFO writer. */
 static uint8_t *read_module(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	uint8_t *buf = NULL;
-	long n;
+	struct stat st;
+	size_t got = 0;
 
-	if (!f) {
+	if (fd < 0) {
 		fprintf(stderr, "lodge wasm: %s: cannot open: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+	if (fstat(fd, &st)) {
 		fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path, strerror(errno));
-	} else if ((unsigned long long)n > MAX_MODULE_SIZE) {
-		fprintf(stderr, "lodge wasm: %s: too large (%ld bytes)\n", path, n);
-	} else if (!(buf = malloc((size_t)n + 1))) {
+	} else if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr,
+			"lodge wasm: %s: %s, not a module file (give a WebAssembly binary, "
+			"APP.wasm)\n",
+			path, not_regular(st.st_mode));
+	} else if ((unsigned long long)st.st_size > MAX_MODULE_SIZE) {
+		fprintf(stderr, "lodge wasm: %s: too large (%lld bytes; modules up to %llu)\n",
+			path, (long long)st.st_size, MAX_MODULE_SIZE);
+	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
 		fprintf(stderr, "lodge wasm: %s: out of memory\n", path);
-	} else if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path,
-			ferror(f) ? strerror(errno) : "short read");
-		free(buf);
-		buf = NULL;
 	} else {
-		*len = (size_t)n;
+		while (got < (size_t)st.st_size) {
+			ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path,
+					n ? strerror(errno) : "the file shrank while being read");
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			got += (size_t)n;
+		}
+		*len = got;
 	}
-	fclose(f);
+	close(fd);
 	return buf;
 }
 
-/* ----- --timeout: a watchdog thread interrupts the store ----- */
+/* ----- --timeout: a watchdog thread ----- */
 
+enum { WD_RUNNING, WD_FINISHED, WD_KILLING };
+
+/* The deadline is on CLOCK_MONOTONIC (wall-clock changes do not move it). At the deadline
+ * the thread interrupts the store, so Wasm code stops at its next loop or call and the
+ * main thread reports the timeout; if the run has not finished GRACE_NS later, the main
+ * thread is stuck in a host call and the watchdog reports the timeout and ends the process
+ * with _exit (the one way to end a blocked system call from outside; nothing is flushed,
+ * and what the program wrote through WASI is already in the kernel). state decides who
+ * reports: the main thread takes it from WD_RUNNING to WD_FINISHED once the run is over
+ * (watchdog_settle), the watchdog to WD_KILLING; whoever loses leaves it to the other. */
 struct watchdog {
-	struct wasm_store *store;
+	const char *file;
 	double seconds;
+	struct timespec deadline;
+	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
+	pthread_cond_t cond;	  /* clocked by CLOCK_MONOTONIC */
+	bool done;		  /* under lock: the run is over, the thread returns */
+	struct wasm_store *store; /* under lock: interrupted at the deadline (may be NULL) */
 	atomic_bool fired;
+	atomic_int state;
 };
+
+static struct timespec ts_after(struct timespec t, double seconds)
+{
+	double whole = (double)(time_t)seconds;
+
+	t.tv_sec += (time_t)seconds;
+	t.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static int timeout_message(const struct watchdog *w, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "lodge wasm: %s: timed out after %g seconds\n", w->file,
+			 w->seconds);
+
+	return n < 0 ? 0 : (size_t)n < size ? n : (int)size - 1;
+}
+
+/* With the lock held: waits for done until the absolute time `until`; returns done. */
+static bool wait_done(struct watchdog *w, const struct timespec *until)
+{
+	while (!w->done)
+		if (pthread_cond_timedwait(&w->cond, &w->lock, until) == ETIMEDOUT)
+			return w->done;
+	return true;
+}
 
 static void *watchdog_main(void *arg)
 {
 	struct watchdog *w = arg;
-	struct timespec until;
+	struct timespec now;
+	int running = WD_RUNNING;
+	char msg[512];
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)w->seconds;
-	until.tv_nsec += (long)((w->seconds - (double)(time_t)w->seconds) * 1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->lock);
-	while (!w->done) {
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT) {
-			atomic_store(&w->fired, true);
+	if (!wait_done(w, &w->deadline)) {
+		atomic_store(&w->fired, true);
+		if (w->store)
 			wasm_store_interrupt(w->store);
-			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = ts_after(now, GRACE_NS / 1e9);
+		if (!wait_done(w, &now) &&
+		    atomic_compare_exchange_strong(&w->state, &running, WD_KILLING)) {
+			ssize_t n = write(STDERR_FILENO, msg,
+					  (size_t)timeout_message(w, msg, sizeof(msg)));
+			(void)n;
+			_exit(CLI_EXIT_TIMEOUT);
 		}
+		while (!w->done)
+			pthread_cond_wait(&w->cond, &w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-static void watchdog_stop(struct watchdog *w, pthread_t t)
+/* Starts the watchdog for o->timeout seconds from now. Returns 0 or a positive errno. */
+static int watchdog_start(struct watchdog *w, const char *file, double seconds)
 {
+	pthread_condattr_t ca;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->file = file;
+	w->seconds = seconds;
+	atomic_init(&w->fired, false);
+	atomic_init(&w->state, WD_RUNNING);
+	clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+	w->deadline = ts_after(w->deadline, seconds);
+	rc = pthread_condattr_init(&ca);
+	if (rc)
+		return rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!rc)
+		rc = pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc)
+		return rc;
+	pthread_mutex_init(&w->lock, NULL);
+	rc = pthread_create(&w->thread, NULL, watchdog_main, w);
+	if (rc) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+	}
+	return rc;
+}
+
+/* Gives the watchdog the store to interrupt (NULL: none, before the store goes away). */
+static void watchdog_attach(struct watchdog *w, struct wasm_store *s)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->store = s;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* The run is over (the main thread is about to report its outcome): from now on the
+ * watchdog does not end the process. If it already does, wait for it to. */
+static void watchdog_settle(struct watchdog *w)
+{
+	int running = WD_RUNNING;
+
+	if (!w || atomic_compare_exchange_strong(&w->state, &running, WD_FINISHED) ||
+	    running == WD_FINISHED)
+		return;
+	for (;;)
+		pause();
+}
+
+static bool watchdog_fired(struct watchdog *w)
+{
+	return w && atomic_load(&w->fired);
+}
+
+static void watchdog_stop(struct watchdog *w)
+{
+	if (!w)
+		return;
+	watchdog_settle(w);
 	pthread_mutex_lock(&w->lock);
 	w->done = true;
+	w->store = NULL;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(t, NULL);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
 }
 
 /* ----- --invoke ----- */
@@ -305,32 +469,61 @@ static void print_value(uint8_t type, const union wasm_value *v)
 
 static void report_trap(const char *file, const struct wasm_trap_info *info)
 {
+	char name[NAME_SHOWN];
+
 	fprintf(stderr, "lodge wasm: %s: trap: %s", file, wasm_trap_message(info->trap));
 	if (info->func >= 0) {
 		fprintf(stderr, " in function %" PRId64, info->func);
 		if (info->func_name)
-			fprintf(stderr, " (%s)", info->func_name);
+			fprintf(stderr, " (%s)",
+				wasm_name_escape(info->func_name, info->func_name_len, name,
+						 sizeof(name)));
 	}
 	if (info->offset >= 0)
 		fprintf(stderr, " at offset 0x%" PRIx64, (uint64_t)info->offset);
 	fprintf(stderr, "\n");
 }
 
-/* Runs the call and maps its outcome to an exit status. */
-static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
-		       const struct wasm_trap_info *info, bool timed_out)
+/* proc_exit's code is a u32 and a process status 8 bits: 0..255 are kept, anything larger
+ * becomes 255, so that no failure can read as success (256 would wrap to 0). */
+static int exit_status(int code)
 {
+	uint32_t c = (uint32_t)code;
+
+	return c > 255 ? 255 : (int)c;
+}
+
+static int report_timeout(struct watchdog *wd)
+{
+	char msg[512];
+
+	timeout_message(wd, msg, sizeof(msg));
+	fputs(msg, stderr);
+	return CLI_EXIT_TIMEOUT;
+}
+
+/* Maps the outcome of a call to an exit status, with its report. */
+static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
+		       const struct wasm_trap_info *info, struct watchdog *wd)
+{
+	watchdog_settle(wd);
 	if (trap == WASM_TRAP_NONE)
 		return 0;
 	if (trap == WASM_TRAP_EXIT)
-		return info->exit_code & 0xff;
-	if (trap == WASM_TRAP_INTERRUPTED && timed_out) {
-		fprintf(stderr, "lodge wasm: %s: timed out after %g seconds\n", o->file,
-			o->timeout);
-		return CLI_EXIT_TIMEOUT;
-	}
+		return exit_status(info->exit_code);
+	if (trap == WASM_TRAP_INTERRUPTED && watchdog_fired(wd))
+		return report_timeout(wd);
 	report_trap(o->file, info);
 	return EXIT_TRAP;
+}
+
+static const char *type_name(uint8_t t)
+{
+	return t == WASM_I32   ? "i32"
+	       : t == WASM_I64 ? "i64"
+	       : t == WASM_F32 ? "f32"
+	       : t == WASM_F64 ? "f64"
+			       : "value (unsupported type)";
 }
 
 static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
@@ -344,11 +537,13 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 	int status;
 
 	if (wasm_instance_export(inst, o->invoke, &ext) || ext.kind != WASM_EXTERN_FUNC) {
+		watchdog_settle(wd);
 		fprintf(stderr, "lodge wasm: %s: no exported function '%s'\n", o->file, o->invoke);
 		return CLI_EXIT_ERROR;
 	}
 	ft = wasm_func_type(ext.u.func);
 	if ((uint32_t)(o->argc - 1) != ft->nparams) {
+		watchdog_settle(wd);
 		fprintf(stderr, "lodge wasm: %s: '%s' takes %u arguments, %d given\n", o->file,
 			o->invoke, ft->nparams, o->argc - 1);
 		return CLI_EXIT_USAGE;
@@ -358,19 +553,15 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 		return CLI_EXIT_ERROR;
 	for (uint32_t i = 0; i < ft->nparams; i++) {
 		if (parse_value(o->argv[i + 1], ft->params[i], &vals[i])) {
+			watchdog_settle(wd);
 			fprintf(stderr, "lodge wasm: argument %u: cannot use '%s' as a %s\n", i + 1,
-				o->argv[i + 1],
-				ft->params[i] == WASM_I32   ? "i32"
-				: ft->params[i] == WASM_I64 ? "i64"
-				: ft->params[i] == WASM_F32 ? "f32"
-				: ft->params[i] == WASM_F64 ? "f64"
-							    : "value (unsupported type)");
+				o->argv[i + 1], type_name(ft->params[i]));
 			free(vals);
 			return CLI_EXIT_USAGE;
 		}
 	}
 	trap = wasm_call(s, ext.u.func, vals, vals + ft->nparams, &info);
-	status = finish_call(o, trap, &info, wd && atomic_load(&wd->fired));
+	status = finish_call(o, trap, &info, wd);
 	if (trap == WASM_TRAP_NONE)
 		for (uint32_t i = 0; i < ft->nresults; i++)
 			print_value(ft->results[i], &vals[ft->nparams + i]);
@@ -386,16 +577,39 @@ static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct was
 	enum wasm_trap trap;
 
 	if (wasm_instance_export(inst, "_start", &ext) || ext.kind != WASM_EXTERN_FUNC) {
+		watchdog_settle(wd);
 		fprintf(stderr, "lodge wasm: %s: no _start function (use --invoke NAME)\n",
 			o->file);
 		return CLI_EXIT_ERROR;
 	}
 	if (wasm_func_type(ext.u.func)->nparams || wasm_func_type(ext.u.func)->nresults) {
+		watchdog_settle(wd);
 		fprintf(stderr, "lodge wasm: %s: _start must take and return nothing\n", o->file);
 		return CLI_EXIT_ERROR;
 	}
 	trap = wasm_call(s, ext.u.func, NULL, NULL, &info);
-	return finish_call(o, trap, &info, wd && atomic_load(&wd->fired));
+	return finish_call(o, trap, &info, wd);
+}
+
+/* Instantiation failed: a proc_exit or a timeout in the start function, a trap there or
+ * in a segment, or a link or limit error. */
+static int instantiate_failed(const struct wasm_opts *o, const struct wasm_error *err,
+			      struct watchdog *wd)
+{
+	char msg[512];
+
+	watchdog_settle(wd);
+	if (err->kind == WASM_ERR_UNINSTANTIABLE && err->trap == WASM_TRAP_EXIT)
+		return exit_status(err->exit_code);
+	if (err->kind == WASM_ERR_UNINSTANTIABLE && err->trap == WASM_TRAP_INTERRUPTED &&
+	    watchdog_fired(wd))
+		return report_timeout(wd);
+	wasm_error_format(err, msg, sizeof(msg));
+	fprintf(stderr, "lodge wasm: %s: %s%s\n", o->file, msg,
+		err->kind == WASM_ERR_LIMIT && strstr(err->detail, "memory budget")
+			? " (--max-memory sets the budget)"
+			: "");
+	return err->kind == WASM_ERR_UNINSTANTIABLE ? EXIT_TRAP : CLI_EXIT_ERROR;
 }
 
 static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
@@ -403,41 +617,35 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 {
 	struct wasm_instance *inst;
 	struct wasm_error err;
-	char msg[320];
 
-	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err)) {
-		if (err.kind == WASM_ERR_UNINSTANTIABLE && err.trap == WASM_TRAP_EXIT)
-			return 0;
-		if (err.kind == WASM_ERR_UNINSTANTIABLE && err.trap == WASM_TRAP_INTERRUPTED &&
-		    wd && atomic_load(&wd->fired)) {
-			fprintf(stderr, "lodge wasm: %s: timed out after %g seconds\n", o->file,
-				o->timeout);
-			return CLI_EXIT_TIMEOUT;
-		}
-		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "lodge wasm: %s: %s\n", o->file, msg);
-		return err.kind == WASM_ERR_UNINSTANTIABLE ? EXIT_TRAP : CLI_EXIT_ERROR;
-	}
+	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err))
+		return instantiate_failed(o, &err, wd);
 	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
 }
 
-static int run(const struct wasm_opts *o, struct wasm_module *m)
+static int run(const struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 {
 	struct wasi_config wc = {o->argc, o->argv, o->nenv, (char **)o->env, o->ndirs, o->dirs,
 				 0,	  1,	   2};
 	struct wasm_store *s;
 	struct wasi *wasi;
-	struct watchdog wd;
-	pthread_t wt;
-	bool have_wd = false;
 	int bad = -1, rc, status;
 
-	if (wasm_store_create(&o->lim, &s)) {
-		fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
+	rc = wasm_store_create(&o->lim, &s);
+	if (rc) {
+		watchdog_settle(wd);
+		if (rc == -E2BIG)
+			fprintf(stderr,
+				"lodge wasm: the value stack and its call frames (twice "
+				"--stack) do not fit in --max-memory: raise --max-memory or "
+				"lower --stack\n");
+		else
+			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;
 	}
 	rc = wasi_create(s, &wc, &wasi, &bad);
 	if (rc) {
+		watchdog_settle(wd);
 		if (bad >= 0)
 			fprintf(stderr, "lodge wasm: --dir %s: %s\n", o->dirs[bad].host,
 				strerror(-rc));
@@ -446,21 +654,10 @@ static int run(const struct wasm_opts *o, struct wasm_module *m)
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
-	if (o->timeout > 0) {
-		memset(&wd, 0, sizeof(wd));
-		wd.store = s;
-		wd.seconds = o->timeout;
-		pthread_mutex_init(&wd.lock, NULL);
-		pthread_cond_init(&wd.cond, NULL);
-		atomic_init(&wd.fired, false);
-		have_wd = pthread_create(&wt, NULL, watchdog_main, &wd) == 0;
-	}
-	status = instantiate_and_run(o, m, s, wasi, have_wd ? &wd : NULL);
-	if (have_wd) {
-		watchdog_stop(&wd, wt);
-		pthread_cond_destroy(&wd.cond);
-		pthread_mutex_destroy(&wd.lock);
-	}
+	watchdog_attach(wd, s);
+	status = instantiate_and_run(o, m, s, wasi, wd);
+	watchdog_settle(wd);
+	watchdog_attach(wd, NULL);
 	fflush(stdout);
 	wasm_store_destroy(s);
 	wasi_destroy(wasi);
@@ -472,25 +669,41 @@ int cmd_wasm(int argc, char **argv)
 	struct wasm_opts o;
 	struct wasm_module *m;
 	struct wasm_error err;
+	struct watchdog wd, *w = NULL;
 	uint8_t *bytes;
 	size_t len = 0;
-	char msg[320];
+	char msg[512];
 	int rc;
 
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.timeout > 0) {
+		/* from here on: reading and compiling a large module counts too */
+		rc = watchdog_start(&wd, o.file, o.timeout);
+		if (rc) {
+			fprintf(stderr,
+				"lodge wasm: cannot start the --timeout watchdog thread: %s\n",
+				strerror(rc));
+			return CLI_EXIT_ERROR;
+		}
+		w = &wd;
+	}
 	bytes = read_module(o.file, &len);
-	if (!bytes)
+	if (!bytes) {
+		watchdog_stop(w);
 		return CLI_EXIT_ERROR;
+	}
 	rc = wasm_module_load(bytes, len, &m, &err);
 	free(bytes);
 	if (rc) {
+		watchdog_stop(w);
 		wasm_error_format(&err, msg, sizeof(msg));
 		fprintf(stderr, "lodge wasm: %s: %s\n", o.file, msg);
 		return CLI_EXIT_ERROR;
 	}
-	rc = run(&o, m);
+	rc = run(&o, m, w);
+	watchdog_stop(w);
 	wasm_module_destroy(m);
 	return rc;
 }

@@ -58,6 +58,20 @@ int gmem_write(struct gmem *m, uint64_t gpa, const void *src, size_t len);
 void gmem_copy_from(void *dst, const void *guest, size_t len);
 void gmem_copy_to(void *guest, const void *src, size_t len);
 
+/* A full memory barrier between a device's accesses to guest memory and the harts' (a
+ * store before it is visible before any load after it), as virtio's event-index protocol
+ * needs. Inline assembly on x86-64, because ThreadSanitizer rejects
+ * __atomic_thread_fence; guest RAM is only ever accessed with atomics, so TSan has no
+ * ordering to track here anyway. */
+static inline void gmem_barrier(void)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("lock orq $0, (%%rsp)" ::: "memory", "cc");
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 /* Records that [gpa, gpa+len) was written by something other than a hart store (a
  * device's DMA, the loader): invalidates decoded code there and marks the pages dirty.
  * Ranges outside RAM are ignored. */

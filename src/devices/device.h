@@ -7,7 +7,7 @@
  * them.
  *
  * Devices see the machine only through struct board (below): the MMIO bus, guest RAM,
- * the I/O event loop, interrupt lines, the console, and a way to stop the machine. They
+ * the I/O event loop, interrupt lines, the console backend, and a way to stop the machine. They
  * never include machine/ or cpu/.
  *
  * Saved state is a host-independent byte string (core/sbuf.h): fixed-width little-endian
@@ -24,7 +24,7 @@
 
 struct board;
 struct bus;
-struct console;
+struct chardev;
 struct device;
 struct evloop;
 struct gmem;
@@ -61,8 +61,8 @@ struct device {
 struct board {
 	struct bus *bus;
 	struct gmem *mem;
-	struct evloop *loop; /* the machine's I/O thread */
-	struct console *console;
+	struct evloop *loop;	 /* the machine's I/O thread */
+	struct chardev *console; /* the machine's console backend, or NULL */
 	unsigned nharts;
 	uint32_t plic_phandle;	    /* for interrupt-parent in device-tree nodes */
 	uint32_t cpu_intc_phandle0; /* hart h's interrupt controller: + h */
@@ -79,6 +79,9 @@ struct board {
 	void (*hart_set_timecmp)(struct board *b, unsigned hart, uint64_t cmp);
 	/* The machine's time base (CLINT mtime, 10 MHz). Any thread. */
 	uint64_t (*time)(struct board *b);
+	/* Guest console output a device passed to `console`: the board watches it (a kernel
+	 * panic banner stops the machine). Any thread. */
+	void (*console_output)(struct board *b, const uint8_t *buf, size_t len);
 	/* Stops the machine: poweroff with status `code`, or reboot (finisher, SRST). */
 	void (*power)(struct board *b, bool reboot, int code);
 	void *opaque; /* the board's own */

@@ -18,6 +18,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "cpu/hart.h"
+#include "devices/chardev.h"
 #include "devices/finisher.h"
 #include "devices/rtc.h"
 #include "devices/uart.h"
@@ -152,6 +153,12 @@ static uint64_t board_time(struct board *b)
 	return (vm_now_ns() - vm->start_ns) / 100;
 }
 
+static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		vm_console_output(b->opaque, buf[i]);
+}
+
 static void board_power(struct board *b, bool reboot, int code)
 {
 	vm_request_stop(b->opaque, reboot ? VM_STOP_REBOOT : VM_STOP_EXIT, code);
@@ -162,6 +169,7 @@ static void init_board(struct vm *vm)
 	vm->board = (struct board){.bus = &vm->bus,
 				   .mem = &vm->mem,
 				   .loop = vm->loop,
+				   .console = vm->console,
 				   .nharts = vm->nharts,
 				   .plic_phandle = VM_FDT_PH_PLIC,
 				   .cpu_intc_phandle0 = VM_FDT_PH_CPU_INTC,
@@ -170,6 +178,7 @@ static void init_board(struct vm *vm)
 				   .hart_line = board_hart_line,
 				   .hart_set_timecmp = board_set_timecmp,
 				   .time = board_time,
+				   .console_output = board_console_output,
 				   .power = board_power,
 				   .opaque = vm};
 }
@@ -237,7 +246,7 @@ static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	int r = plic_create(vm, &vm->plic);
 
-	r = r ?: uart_create(&vm->bus, VM_UART_BASE, STDOUT_FILENO, &vm->uart);
+	r = r ?: uart_create(&vm->bus, VM_UART_BASE, vm->console, &vm->uart);
 	r = r ?: clint_init(vm, VM_CLINT_BASE);
 	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
 	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
@@ -294,6 +303,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm->start_ns = vm_now_ns();
 	vm->nharts_planned = cfg->nharts;
 	vm->jit_hot = cfg->jit_hot;
+	vm->console = cfg->console;
 	if (cfg->timeout_sec > 0)
 		vm->deadline_ns = vm->start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 	r = alloc_ram(vm, cfg->ram_size);
@@ -393,7 +403,7 @@ void vm_watch_hit(struct vm *vm, uint64_t pa)
 		vm_request_stop(vm, VM_STOP_EXIT, (int)((v << 16) >> 17));
 	} else if (dev == 1 && cmd == 1) {
 		uint8_t c = (uint8_t)v;
-		if (write(STDOUT_FILENO, &c, 1) < 0)
+		if (vm->console && chardev_write(vm->console, &c, 1) < 0)
 			log_debug("htif: console write failed");
 		from = vm_ram_ptr(vm, vm->fromhost_pa, 8);
 		if (from)

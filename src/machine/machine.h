@@ -15,6 +15,7 @@
 #include "core/gmem.h"
 #include "devices/device.h"
 
+struct chardev;
 struct evloop;
 struct hart;
 struct plic;
@@ -62,6 +63,8 @@ struct vm_config {
 	unsigned ndevices;
 	char *err; /* receives one line when a device cannot be created (may be NULL) */
 	size_t errlen;
+	struct chardev *console; /* the UART's (and HTIF's) console; NULL = none. Not owned:
+				  * it outlives the machine (a reboot keeps the input) */
 };
 
 struct vm {
@@ -75,6 +78,7 @@ struct vm {
 	unsigned nharts;
 	unsigned nharts_planned; /* cfg->nharts, known before the harts are created */
 	unsigned jit_hot;	 /* cfg->jit_hot */
+	struct chardev *console; /* cfg->console */
 	struct uart *uart;
 	struct plic *plic;
 	struct rtc *rtc;

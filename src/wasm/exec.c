@@ -125,7 +125,10 @@ static void record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_f
 {
 	s->trap.trap = trap;
 	s->trap.func = fn ? (int64_t)fn->index : -1;
-	s->trap.func_name = fn && fn->inst ? wasm_module_func_name(fn->inst->mod, fn->index) : NULL;
+	s->trap.func_name_len = 0;
+	s->trap.func_name = fn && fn->inst ? wasm_module_func_name(fn->inst->mod, fn->index,
+								   &s->trap.func_name_len)
+					   : NULL;
 	s->trap.offset = fn && fn->code && pc ? pc_to_offset(fn->code, pc) : -1;
 }
 

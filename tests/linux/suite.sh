@@ -3,7 +3,12 @@
 # (tests/linux/test-init.sh) and check what it reports; reboot, panic and command-line
 # variants; --dump-dtb; bad input. Boots use the release build for speed (one boot also
 # runs under the ASan+UBSan build); bad-input checks use $LODGE (the ASan build).
-# Needs `make guest linux-initrds` (make test runs them); SKIPs without them.
+# Console tests (issue 8) on the default guest (guest-cache/out/initrd.img, a busybox
+# shell on the console): the README's scripted example exactly as written, through
+# `make run`; 1500 commands piped at once, all run in order; a command that arrives
+# after the shell's prompt.
+# Needs `make guest linux-initrds` (make test runs them); without them, one SKIP per
+# missing file, naming it.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 rel=$top/build/release/lodge
@@ -17,10 +22,15 @@ pass() { echo "PASS: linux.$1"; }
 fail() { echo "FAIL: linux.$1: $2"; }
 skip() { echo "SKIP: linux.$1: $2"; }
 
-if [ ! -f "$out/Image" ] || [ ! -f "$out/fw_dynamic.bin" ] || [ ! -f "$img/test-initrd.img" ]; then
-	skip all "no default guest (run make guest linux-initrds; needs Debian's mirror)"
-	exit 0
-fi
+missing=0
+for f in "$out/Image" "$out/fw_dynamic.bin" "$out/fw_jump.bin" "$out/initrd.img" \
+	"$img/test-initrd.img" "$img/test-initrd-reboot.img" "$img/test-initrd-panic.img"; do
+	if [ ! -f "$f" ]; then
+		skip "guest.$(basename "$f")" "${f#"$top"/} missing (make guest linux-initrds; needs Debian's package mirror)"
+		missing=1
+	fi
+done
+[ "$missing" -eq 0 ] || exit 0
 [ -x "$rel" ] || rel=$asan
 
 # boot NAME LODGE INITRD [ARGS...]: runs a guest, output in $tmp/NAME.out, status in $st
@@ -137,20 +147,97 @@ else
 	fail fw_jump "status $st"
 fi
 
-# --dump-dtb writes the tree; dtc decodes it.
+# --dump-dtb writes the tree; dtc decodes it. With --initrd the chosen node names the
+# initrd; without, it must not. Every check is its own: one failing fails the test.
+# dtb NAME ARGS...: dumps the tree of a machine with ARGS into $tmp/NAME.dts
+dtb() {
+	name=$1
+	shift
+	"$asan" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" \
+		--dump-dtb "$tmp/$name.dtb" --timeout 0.5 "$@" </dev/null >/dev/null 2>&1
+	dtc -I dtb -O dts -o "$tmp/$name.dts" "$tmp/$name.dtb" 2>"$tmp/$name.dtc"
+}
 if command -v dtc >/dev/null; then
-	"$asan" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" --cpus 3 \
-		--dump-dtb "$tmp/lodge.dtb" --timeout 0.5 </dev/null >/dev/null 2>&1
-	if dtc -I dtb -O dts -o "$tmp/lodge.dts" "$tmp/lodge.dtb" 2>/dev/null &&
-		grep -q 'riscv,isa-extensions' "$tmp/lodge.dts" && grep -q 'cpu@2' "$tmp/lodge.dts" &&
-		grep -q 'ns16550a' "$tmp/lodge.dts" && grep -q 'syscon-poweroff' "$tmp/lodge.dts" &&
-		grep -q 'linux,initrd' "$tmp/lodge.dts" || grep -q 'sifive,plic-1.0.0' "$tmp/lodge.dts"; then
+	why=
+	if dtb dtb_initrd --cpus 3 --initrd "$img/test-initrd.img"; then
+		for want in riscv,isa-extensions cpu@2 ns16550a syscon-poweroff \
+			sifive,plic-1.0.0 linux,initrd-start linux,initrd-end; do
+			grep -q "$want" "$tmp/dtb_initrd.dts" || why="$why; no $want with --initrd"
+		done
+	else
+		why="$why; dtc cannot read the tree: $(head -c 200 "$tmp/dtb_initrd.dtc")"
+	fi
+	if dtb dtb_plain; then
+		! grep -q 'linux,initrd' "$tmp/dtb_plain.dts" || why="$why; linux,initrd without --initrd"
+		grep -q 'ns16550a' "$tmp/dtb_plain.dts" || why="$why; no ns16550a without --initrd"
+		! grep -q 'cpu@1' "$tmp/dtb_plain.dts" || why="$why; cpu@1 on a one-hart machine"
+	else
+		why="$why; dtc cannot read the tree: $(head -c 200 "$tmp/dtb_plain.dtc")"
+	fi
+	if [ -z "$why" ]; then
 		pass dump_dtb
 	else
-		fail dump_dtb "dtc could not read the tree, or nodes are missing"
+		fail dump_dtb "${why#; }"
 	fi
 else
-	skip dump_dtb "dtc not installed"
+	skip dump_dtb "dtc not installed (scripts/install-deps.sh installs device-tree-compiler)"
+fi
+
+# --- the console, with the default guest's shell --------------------------------------
+# The README's example, exactly, through make run (guest and build are up to date; the
+# make variables of an enclosing make are dropped so that this make is a plain one).
+(
+	unset MAKEFLAGS MAKELEVEL MFLAGS
+	cd "$top" && echo 'uname -a; nproc; poweroff -f' | timeout 300 make run CPUS=2
+) >"$tmp/readme.out" 2>&1
+st=$?
+tr -d '\r' <"$tmp/readme.out" >"$tmp/readme.txt"
+if [ "$st" -eq 0 ] && grep -q '^Linux lodge .* riscv64 GNU/Linux$' "$tmp/readme.txt" &&
+	grep -qx 2 "$tmp/readme.txt"; then
+	pass readme_pipe
+else
+	fail readme_pipe "status $st (want 0), or no uname line and '2': $(tail -c 300 "$tmp/readme.txt")"
+fi
+
+# shell ARGS...: the default guest as make run starts it, stdin from $tmp/in; status in $st
+shell() {
+	"$rel" run --kernel "$out/Image" --initrd "$out/initrd.img" --firmware "$out/fw_dynamic.bin" \
+		--mem 256M --timeout 240 "$@"
+}
+
+# Many commands piped at once, long before the shell starts: every one runs, in order.
+# The guest's tty echoes input while commands run, which can split output lines, so
+# the commands write to a file and the last line (read after all others) sums it.
+awk 'BEGIN { for (i = 1; i <= 1500; i++) printf "echo line-%d >>/tmp/o\n", i }' >"$tmp/many.in"
+awk 'BEGIN { for (i = 1; i <= 1500; i++) printf "line-%d\n", i }' | md5sum >"$tmp/many.want"
+want=$(cut -d' ' -f1 "$tmp/many.want")
+echo 'echo "sum=$(md5sum </tmp/o) n=$(wc -l </tmp/o)"; poweroff -f' >>"$tmp/many.in"
+shell <"$tmp/many.in" >"$tmp/many.out" 2>&1
+st=$?
+if [ "$st" -eq 0 ] && tr -d '\r' <"$tmp/many.out" | grep -q "^sum=$want  - n=1500$"; then
+	pass many_commands
+else
+	fail many_commands "status $st, want 0 and sum=$want n=1500; got: $(tr -d '\r' <"$tmp/many.out" | grep -a '^sum=' | head -c 200)"
+fi
+
+# A command typed after the shell's prompt appeared (nobody answers its cursor query).
+mkfifo "$tmp/fifo"
+shell <"$tmp/fifo" >"$tmp/late.out" 2>&1 &
+pid=$!
+exec 3>"$tmp/fifo"
+i=0
+while [ $i -lt 240 ] && ! grep -q 'lodge:~# ' "$tmp/late.out" && kill -0 $pid 2>/dev/null; do
+	sleep 1
+	i=$((i + 1))
+done
+echo 'echo "late-$((6 * 7))"; poweroff -f' >&3
+wait $pid
+st=$?
+exec 3>&-
+if [ "$st" -eq 0 ] && tr -d '\r' <"$tmp/late.out" | grep -qx 'late-42'; then
+	pass input_after_prompt
+else
+	fail input_after_prompt "status $st, want 0 and a line late-42: $(tail -c 200 "$tmp/late.out")"
 fi
 
 # Bad input: one clear line, non-zero status, no crash.
@@ -168,7 +255,6 @@ bad() {
 		fail "bad_$name" "status $s (want $want), $lines stderr lines: $(head -c 300 "$tmp/bad.err")"
 	fi
 }
-cp "$tmp/bad.err" "$tmp/bad.err" 2>/dev/null
 head -c 100000 /dev/urandom >"$tmp/garbage"
 truncate -s 300M "$tmp/huge-initrd"
 K="--kernel $out/Image --firmware $out/fw_dynamic.bin"

@@ -1,7 +1,8 @@
 /*
  * Tiny unit-test harness: a test is a function returning 0 on success; CHECK() records the
  * first failing expression. Each binary runs its table and prints PASS/FAIL lines that
- * tests/run.sh counts. Header-only, no dependencies.
+ * tests/run.sh counts, and exits 1 when any test failed. Lines are flushed one by one,
+ * so a crash in a later test keeps the earlier results. Header-only, no dependencies.
  */
 #ifndef LODGE_TESTS_HARNESS_H
 #define LODGE_TESTS_HARNESS_H
@@ -46,9 +47,9 @@ static inline int unit_run(const char *suite, const struct unit_test *t, size_t 
 			printf("FAIL: %s.%s: %s\n", suite, t[i].name, unit_why);
 			failed++;
 		}
+		fflush(stdout);
 	}
-	fflush(stdout);
-	return 0;
+	return failed ? 1 : 0;
 }
 
 #define UNIT_MAIN(suite, table)                                                            \

@@ -177,7 +177,7 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 	avail_idx = load_avail_idx(q);
 	if (avail_idx == q->last_avail) {
 		publish_avail_event(q);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		gmem_barrier();
 		avail_idx = load_avail_idx(q);
 		if (avail_idx == q->last_avail)
 			return 0;
@@ -253,7 +253,7 @@ bool virtq_should_interrupt(struct virtq *q)
 	if (!q->ready)
 		return false;
 	/* The used index store must be visible before we read the driver's wish (2.7.10). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	gmem_barrier();
 	if (!q->event_idx)
 		return !(ld16(q->avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 	old = q->signalled_used;
@@ -279,7 +279,7 @@ void virtq_set_notify(struct virtq *q, bool enable)
 			       : (uint16_t)(flags | VIRTQ_USED_F_NO_NOTIFY);
 		st16(q->used, flags);
 	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	gmem_barrier();
 }
 
 static size_t copy_iov(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
