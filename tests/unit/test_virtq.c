@@ -445,35 +445,43 @@ static int driver_ok_without_features_ok(void)
 	return 0;
 }
 
-/* A guest that breaks its device and resets it in a loop gets a few log lines, not one
- * per cycle. */
-static int needs_reset_log_is_rate_limited(void)
+/* A guest that breaks its device, or makes it warn, and resets it in a loop gets a few
+ * log lines, not one per cycle. */
+static int log_is_rate_limited(void)
 {
 	struct evloop *loop;
 	struct device *rng;
+	struct virtio_dev *d;
 	char line[512];
-	unsigned lines = 0;
+	unsigned fails = 0, warns = 0;
 	FILE *log = tmpfile();
 	int saved = dup(2);
 
 	CHECK(log && saved >= 0);
 	CHECK(rng_on_bus(&loop, &rng) == 0);
+	d = bus.regions[0].opaque;
 	fflush(stderr);
 	CHECK(dup2(fileno(log), 2) == 2);
 	for (int i = 0; i < 1000; i++) {
 		wr(0x070, 0);
 		wr(0x038, 3); /* not a power of two */
 		wr(0x044, 1);
+		pthread_mutex_lock(&d->lock);
+		virtio_dev_warn(d, "odd request %d", i);
+		pthread_mutex_unlock(&d->lock);
 	}
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
 	CHECK(rd(0x070) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	rewind(log);
-	while (fgets(line, sizeof(line), log))
-		lines += strstr(line, "device needs reset") != NULL;
+	while (fgets(line, sizeof(line), log)) {
+		fails += strstr(line, "device needs reset") != NULL;
+		warns += strstr(line, "virtio-rng: odd request") != NULL;
+	}
 	fclose(log);
-	CHECK_EQ(lines, 8 + 6); /* failures 1..8, then 16, 32, 64, 128, 256, 512 */
+	CHECK_EQ(fails, 8 + 6); /* failures 1..8, then 16, 32, 64, 128, 256, 512 */
+	CHECK_EQ(warns, 8 + 6);
 	rng->ops->destroy(rng);
 	evloop_destroy(loop);
 	return 0;
@@ -511,7 +519,7 @@ static const struct unit_test tests[] = {
 	{"event_idx", event_idx},
 	{"rng_end_to_end", rng_end_to_end},
 	{"driver_ok_without_features_ok", driver_ok_without_features_ok},
-	{"needs_reset_log_is_rate_limited", needs_reset_log_is_rate_limited},
+	{"log_is_rate_limited", log_is_rate_limited},
 };
 
 UNIT_MAIN("virtq", tests)

@@ -132,8 +132,9 @@ static void inflate(struct vballoon *vb, const struct virtq_elem *e)
 	if (run)
 		discard(vb, run, run_len);
 	if (skipped && !vb->warned) {
-		log_warn("%s: inflate: %" PRIu64 " page numbers outside guest RAM skipped",
-			 vb->vdev.name, skipped);
+		virtio_dev_warn(&vb->vdev,
+				"inflate: %" PRIu64 " page numbers outside guest RAM skipped",
+				skipped);
 		vb->warned = true;
 	}
 }

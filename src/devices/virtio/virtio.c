@@ -149,13 +149,20 @@ bool virtio_dev_running(const struct virtio_dev *d)
 	       !(d->status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
-/* A guest that breaks its device and resets it in a loop must not flood the host's log:
- * the first FAIL_LOG_BURST failures of a device are logged, then only the 2^k-th. */
-#define FAIL_LOG_BURST 8
+/* A guest that breaks its device, or makes it drop requests, and resets it in a loop
+ * must not flood the host's log: of each kind of line, a device logs the first
+ * LOG_BURST, then only the 2^k-th. */
+#define LOG_BURST 8
 
-static bool fail_logged(uint64_t n)
+static void log_limited(const struct virtio_dev *d, uint64_t n, const char *msg, const char *suffix)
 {
-	return n <= FAIL_LOG_BURST || !(n & (n - 1));
+	if (n < LOG_BURST)
+		log_warn("%s: %s%s", d->name, msg, suffix);
+	else if (n == LOG_BURST)
+		log_warn("%s: %s%s (%d times now; from here on only the 2^k-th time is logged)",
+			 d->name, msg, suffix, LOG_BURST);
+	else if (!(n & (n - 1)))
+		log_warn("%s: %s%s (%llu times now)", d->name, msg, suffix, (unsigned long long)n);
 }
 
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
@@ -163,26 +170,30 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 	if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 		return;
 	d->failures++;
-	if (!d->broken_logged && fail_logged(d->failures)) {
+	if (!d->broken_logged) {
 		char msg[256];
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		if (d->failures < FAIL_LOG_BURST)
-			log_warn("%s: %s: device needs reset", d->name, msg);
-		else if (d->failures == FAIL_LOG_BURST)
-			log_warn("%s: %s: device needs reset (%d times now; from here on only "
-				 "the 2^k-th time is logged)",
-				 d->name, msg, FAIL_LOG_BURST);
-		else
-			log_warn("%s: %s: device needs reset (%llu times now)", d->name, msg,
-				 (unsigned long long)d->failures);
+		log_limited(d, d->failures, msg, ": device needs reset");
 		d->broken_logged = true;
 	}
 	d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_isr(d, VIRTIO_INT_CONFIG);
+}
+
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	d->warnings++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_limited(d, d->warnings, msg, "");
 }
 
 void virtio_dev_notify_used(struct virtio_dev *d, unsigned q)

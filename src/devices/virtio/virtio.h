@@ -105,6 +105,7 @@ struct virtio_dev {
 	struct evloop_notifier *notifier;
 	bool broken_logged;
 	uint64_t failures; /* times the device needed a reset, for rate-limiting the log */
+	uint64_t warnings; /* virtio_dev_warn calls, likewise */
 };
 
 /* Initialises the transport part of a device on board `b`: takes a virtio-mmio slot and
@@ -136,6 +137,13 @@ bool virtio_dev_running(const struct virtio_dev *d);
  * keeps failing only the first 8 and then every 2^k-th failure), and stops queue
  * processing until the driver resets the device. */
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Lock held: logs a warning about something the guest did that the device survives (a
+ * dropped packet, a page number outside RAM), prefixed with the device's name and
+ * rate-limited as virtio_dev_fail's line is, whatever the resets in between. Callers
+ * that want one line per reset cycle at most keep their own flag too. */
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Lock held: after pushing used buffers on queue q, interrupts the driver if it wants. */
