@@ -173,6 +173,9 @@ struct dtype {
 	void (*fill)(void); /* writes the readable segments' contents */
 	/* after completion with `len` in the used element: 0 or a failing check number */
 	int (*verify)(uint32_t len);
+	/* optional: turns the filled request into one the device serves but complains about
+	 * (Lodge logs a warning), for the warning storm */
+	void (*odd)(void);
 };
 
 struct dev {
@@ -319,8 +322,8 @@ static unsigned build_request(volatile struct desc *t, unsigned first)
 
 	for (unsigned i = 0; i < ty->nseg; i++) {
 		uint64_t buf = BUF_AT + 0x1000ul * i;
-		if (ty->seg[i].w)
-			memset((void *)buf, 0xa5, ty->seg[i].len);
+		/* readable: zeros unless the type fills them; writable: a pattern to overwrite */
+		memset((void *)buf, ty->seg[i].w ? 0xa5 : 0, ty->seg[i].len);
 		put_desc(t, first + i, buf, ty->seg[i].len,
 			 (uint16_t)((ty->seg[i].w ? D_WRITE : 0) | (i + 1 < ty->nseg ? D_NEXT : 0)),
 			 (uint16_t)(first + i + 1));
@@ -395,9 +398,55 @@ static int any_verify(uint32_t len)
 	return 0;
 }
 
+static int zero_len_verify(uint32_t len)
+{
+	return len == 0 ? 0 : 23;
+}
+
+/* virtio-balloon (5.5.6): inflate four scratch pages (their contents are given up). */
+#define BALLOON_PAGES (BUF_AT + 0x10000)
+
+static void balloon_fill(void)
+{
+	uint32_t *pfn = (uint32_t *)BUF_AT;
+
+	for (unsigned i = 0; i < 4; i++)
+		pfn[i] = (uint32_t)((BALLOON_PAGES >> 12) + i);
+}
+
+static void balloon_odd(void)
+{
+	*(uint32_t *)BUF_AT = 0x10; /* page 0x10000: not RAM */
+}
+
+/* virtio-vsock (5.10.6): a RST from the guest for a connection that does not exist,
+ * which the device takes and drops. */
+static void vsock_fill(void)
+{
+	uint8_t *h = (uint8_t *)BUF_AT;
+	uint64_t cid = rd32(Q.d->base + REG_CONFIG) | (uint64_t)rd32(Q.d->base + REG_CONFIG + 4)
+							      << 32;
+
+	memcpy(h, &cid, 8); /* src_cid */
+	h[8] = 2;	    /* dst_cid: the host */
+	h[16] = 0x34;	    /* src_port 0x1234 */
+	h[17] = 0x12;
+	h[20] = 0x78; /* dst_port 0x5678 */
+	h[21] = 0x56;
+	h[28] = 1; /* type STREAM */
+	h[30] = 3; /* op RST */
+}
+
+static void vsock_odd(void)
+{
+	*(uint8_t *)(BUF_AT + 8) = 7; /* dst_cid: not the host */
+}
+
 static const struct dtype types[] = {
-	{4, "virtio-rng", 0, 1, {{64, true}}, NULL, rng_verify},
-	{2, "virtio-blk", 0, 3, {{16, false}, {512, true}, {1, true}}, blk_fill, blk_verify},
+	{4, "virtio-rng", 0, 1, {{64, true}}, NULL, rng_verify, NULL},
+	{2, "virtio-blk", 0, 3, {{16, false}, {512, true}, {1, true}}, blk_fill, blk_verify, NULL},
+	{5, "virtio-balloon", 0, 1, {{16, false}}, balloon_fill, zero_len_verify, balloon_odd},
+	{19, "virtio-vsock", 1, 1, {{44, false}}, vsock_fill, zero_len_verify, vsock_odd},
 };
 
 /* Devices this program does not know: attacked on every queue, and only asked to survive
@@ -1132,6 +1181,24 @@ static void storm(struct dev *d)
 	sanity(d, "break-reset cycles");
 }
 
+/* Requests the device serves but warns about, each in its own reset cycle: Lodge's log
+ * must not grow a line per cycle either. */
+static void warn_storm(struct dev *d)
+{
+	for (unsigned i = 0; i < STORM / 4; i++) {
+		uint16_t old;
+		dev_setup(d, attack_q, FI);
+		old = used_idx();
+		build_request(Q.desc, 0);
+		d->t->odd();
+		offer(0, 0);
+		RT_CHECK(96, wait_device(old, WAIT_MS) == DONE);
+		d->attacks++;
+	}
+	rt_printf("  %u odd requests, each in its own reset cycle: ok\n", STORM / 4);
+	sanity(d, "odd requests");
+}
+
 /* ---- main ---- */
 
 static void scan(void)
@@ -1191,6 +1258,8 @@ static void attack(struct dev *d)
 	skipped_steps(d);
 	reset_mid(d);
 	storm(d);
+	if (!lenient && d->t->odd)
+		warn_storm(d);
 }
 
 int main(void)
