@@ -20,6 +20,7 @@
  * FUZZ_VIRTQ_TRACE=1 in the environment prints each operation and the device's state
  * (for reading a crashing input with the replay driver).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -149,12 +150,14 @@ static void quit_fn(void *opaque)
 	evloop_quit(opaque);
 }
 
-/* Guest RAM on the heap (not gmem_init's mmap), so ASan's redzones surround it. */
+/* Guest RAM on the heap (not gmem_init's mmap), so ASan's redzones surround it. It is
+ * cleared before each input. */
 static void ram_init(void)
 {
 	uint64_t pages = RAM_SIZE >> GMEM_PAGE_SHIFT;
 
-	F.mem.ram = calloc(1, RAM_SIZE);
+	/* page-aligned, as a real mapping (virtio-balloon discards whole pages of it) */
+	F.mem.ram = aligned_alloc(GMEM_PAGE_SIZE, RAM_SIZE);
 	F.mem.base = RAM_BASE;
 	F.mem.size = RAM_SIZE;
 	F.mem.page_flags = calloc(pages, 1);
@@ -217,12 +220,22 @@ static void create_one(const struct device_type *t)
 	F.ndevs++;
 }
 
+/* Removes the scratch directory and whatever the backends made there (the disk image,
+ * vsock's unix socket). */
 static void cleanup(void)
 {
-	char path[128];
+	DIR *dir = opendir(F.dir);
+	struct dirent *e;
 
-	snprintf(path, sizeof(path), "%s/disk.img", F.dir);
-	unlink(path);
+	while (dir && (e = readdir(dir))) {
+		char path[sizeof(F.dir) + sizeof(e->d_name) + 1];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", F.dir, e->d_name);
+		unlink(path);
+	}
+	if (dir)
+		closedir(dir);
 	rmdir(F.dir);
 }
 
@@ -278,10 +291,10 @@ static void setup(void)
 }
 
 /* Runs the I/O loop on this thread until it has nothing more to do right now: queue
- * notifications are served, and completions that are already there delivered. */
+ * notifications are served, and what their callbacks asked for next (a second turn). */
 static void drain(void)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 2; i++) {
 		evloop_timer_arm(F.quit_timer, evloop_now_ns());
 		evloop_run(F.loop);
 	}
@@ -763,10 +776,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(F.mem.ram, 0, RAM_SIZE);
 	for (unsigned i = 0; i < F.ndevs; i++) {
 		F.devs[i].dev->ops->reset(F.devs[i].dev);
-		drain();
 		memset(F.devs[i].tracked, 0, sizeof(F.devs[i].tracked));
 		F.devs[i].level = false;
 	}
+	drain();
 	cur = &F.devs[0];
 	while (in.n) {
 		for (unsigned i = 0; i < F.ndevs; i++)
