@@ -60,6 +60,22 @@ def setup(**kw):
     return START + queue(0, **kw) + GO
 
 
+def device(i):  # in registry order: 0 virtio-rng, 1 virtio-balloon, 2 virtio-vsock
+    return bytes([DEVICE, i])
+
+
+def ram(off, data):
+    return bytes([RAM]) + addr(off) + bytes([len(data)]) + data
+
+
+def vsock_hdr(op):  # guest CID 3 (the target's --vsock 3,...) to the host, port 5678
+    return struct.pack('<QQIIIHHIII', 3, 2, 1234, 5678, 0, 1, op, 0, 65536, 0)
+
+
+def setup_q(q, base):
+    return queue(q, d=addr(base), a=addr(base + 0x400), u=addr(base + 0x800))
+
+
 SEEDS = {
     'rng_ok': setup() + desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0) + notify(0),
     'rng_two': setup() + desc(0, 0, addr(0x8000), 16, F_NEXT, 1) +
@@ -85,6 +101,14 @@ SEEDS = {
     offer(0, 0) + notify(0),
     'no_features_ok': handshake(0x20 | 1 | 2) + queue(0) + handshake(1 | 2 | 16) +
     desc(0, 0, addr(0x8000), 64, F_WRITE) + offer(0, 0) + notify(0),
+    # virtio-balloon: inflate two RAM pages (page numbers of RAM_BASE + 0xc000..)
+    'balloon_inflate': device(1) + START + queue(0) + GO +
+    ram(0x8000, struct.pack('<II', 0x8000c, 0x8000d)) +
+    desc(0, 0, addr(0x8000), 8, 0) + offer(0, 0) + notify(0),
+    # virtio-vsock: a connection request nobody accepts; the RST comes on the rx queue
+    'vsock_request': device(2) + START + setup_q(0, 0x1000) + setup_q(1, 0x2000) + GO +
+    desc(0, 0, addr(0x9000), 256, F_WRITE) + offer(0, 0) + notify(0) +
+    ram(0x8000, vsock_hdr(1)) + desc(1, 0, addr(0x8000), 44, 0) + offer(1, 0) + notify(1),
     'widths': bytes([WRITE]) + struct.pack('<HBQ', 0x70, 0, 1) +
     bytes([WRITE]) + struct.pack('<HBQ', 0x70, 3, 3) +
     bytes([READ]) + struct.pack('<HB', 0x02, 1) + bytes([CONFIG]) +
