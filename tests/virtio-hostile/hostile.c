@@ -155,8 +155,6 @@ static void find_ram_end(void)
 
 /* ---- devices ---- */
 
-struct dev;
-
 /* What a correct request looks like on a device type's request queue: segments
  * (readable ones first), how to fill them, and how to check the device's answer. */
 struct seg {
@@ -196,7 +194,6 @@ static struct {
 	struct dev *d;
 	unsigned q;
 	uint32_t num;
-	uint64_t feat;
 	volatile struct desc *desc;
 	volatile uint16_t *avail; /* flags, idx, ring[num], used_event */
 	volatile uint8_t *used;	  /* flags, idx, {id, len}[num], avail_event */
@@ -242,7 +239,6 @@ static void dev_start(struct dev *d, uint64_t want)
 	wr32(d->base + REG_DRV_FEATURES, (uint32_t)(feat >> 32));
 	wr32(d->base + REG_STATUS, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
 	RT_CHECK(12, status(d) == (ST_ACK | ST_DRIVER | ST_FEATURES_OK));
-	Q.feat = feat;
 }
 
 static void dev_go(struct dev *d)
