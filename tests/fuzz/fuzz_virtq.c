@@ -13,8 +13,8 @@
  *     and the used index never runs ahead of the chains taken;
  *   - nothing is taken from a queue before DRIVER_OK or while DEVICE_NEEDS_RESET is set;
  *   - a reset (status 0) returns status, queues and interrupt status to zero;
- *   - devices that complete requests at once (rng) leave nothing in flight after a
- *     notify unless they set DEVICE_NEEDS_RESET;
+ *   - devices that complete every request soon (rng, blk) have nothing in flight once
+ *     the loop has settled, unless they set DEVICE_NEEDS_RESET;
  *   - a device's saved state loads back (after a reset too) and saves to the same bytes.
  * Input format: see the OP_* list; readers return zeros once the input is used up.
  * FUZZ_VIRTQ_TRACE=1 in the environment prints each operation and the device's state
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/bus.h"
@@ -51,10 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * listed: its user-mode backend would open host connections for the fuzzer's packets. */
 static const struct {
 	const char *type, *args;
-	bool sync; /* completes every request inside queue_notify */
+	/* every chain it takes is used again soon (rng: at once; blk: when the disk
+	 * answers), so a running device has none in flight once the loop has settled;
+	 * others (vsock's rx queue) keep buffers until they have something to put there */
+	bool settles;
 } backends[] = {
 	{"virtio-rng", NULL, true},
-	{"virtio-blk", "@DISK@", false},
+	{"virtio-blk", "@DISK@", true},
 	{"virtio-vsock", "3,@DIR@/vsock", false},
 	{"virtio-balloon", "", false},
 };
@@ -62,7 +66,7 @@ static const struct {
 struct fdev {
 	struct device *dev;
 	struct virtio_dev *vd;
-	bool sync;
+	bool settles;
 	bool level; /* the interrupt line as the device last drove it */
 	/* per queue: chains taken and not yet used, as seen from outside */
 	uint16_t last_avail[VIRTIO_MAX_QUEUES], used_idx[VIRTIO_MAX_QUEUES];
@@ -82,6 +86,7 @@ static struct {
 	unsigned ndevs;
 	char dir[64];
 	bool trace;
+	bool settled;		 /* the last operation ended with drain() */
 	struct fdev *just_reset; /* the operation ended with a reset of this device */
 } F;
 
@@ -193,13 +198,13 @@ static void create_one(const struct device_type *t)
 {
 	char args[256], err[256] = "";
 	const char *a = NULL;
-	bool sync = false;
+	bool settles = false;
 	struct device *dev;
 	unsigned slot = F.nslots;
 
 	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
 		if (!strcmp(backends[i].type, t->name)) {
-			sync = backends[i].sync;
+			settles = backends[i].settles;
 			if (backends[i].args) {
 				expand(backends[i].args, args, sizeof(args));
 				a = args;
@@ -214,18 +219,28 @@ static void create_one(const struct device_type *t)
 		return;
 	}
 	F.devs[F.ndevs] = (struct fdev){
-		.dev = dev, .vd = find_transport(SLOT_BASE + 0x1000ull * slot), .sync = sync};
+		.dev = dev, .vd = find_transport(SLOT_BASE + 0x1000ull * slot), .settles = settles};
 	if (!F.devs[F.ndevs].vd)
 		abort();
 	F.ndevs++;
 }
 
-/* Removes the scratch directory and whatever the backends made there (the disk image,
- * vsock's unix socket). */
+/* At exit: the devices, the loop and RAM go, then the scratch directory and whatever the
+ * backends made there (the disk image, vsock's unix socket). */
 static void cleanup(void)
 {
-	DIR *dir = opendir(F.dir);
+	DIR *dir;
 	struct dirent *e;
+
+	/* destroy waits for requests still at the disk */
+	for (unsigned i = 0; i < F.ndevs; i++)
+		F.devs[i].dev->ops->destroy(F.devs[i].dev);
+	evloop_destroy(F.loop);
+	free(F.mem.ram);
+	free(F.mem.page_flags);
+	free(F.mem.page_gen);
+	free(F.mem.dirty);
+	dir = opendir(F.dir);
 
 	while (dir && (e = readdir(dir))) {
 		char path[sizeof(F.dir) + sizeof(e->d_name) + 1];
@@ -290,14 +305,56 @@ static void setup(void)
 	F.ready = true;
 }
 
+/* Block devices write only inside their disk: the image keeps its size. */
+static void check_disk(void)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/disk.img", F.dir);
+	if (stat(path, &st) < 0 || (uint64_t)st.st_size != DISK_SIZE) {
+		fprintf(stderr, "fuzz_virtq: the scratch disk changed size\n");
+		abort();
+	}
+}
+
+/* One turn of the I/O loop on this thread, waiting at most `wait_ns` for something. */
+static void turn(uint64_t wait_ns)
+{
+	evloop_timer_arm(F.quit_timer, evloop_now_ns() + wait_ns);
+	evloop_run(F.loop);
+}
+
+/* A running device that settles still has chains in flight (at the disk). */
+static bool unsettled(void)
+{
+	for (unsigned i = 0; i < F.ndevs; i++) {
+		struct virtio_dev *v = F.devs[i].vd;
+		bool busy = false;
+		if (!F.devs[i].settles)
+			continue;
+		pthread_mutex_lock(&v->lock);
+		for (unsigned q = 0; q < v->nqueues && virtio_dev_running(v); q++)
+			busy |= v->vq[q].ready && v->vq[q].last_avail != v->vq[q].used_idx;
+		pthread_mutex_unlock(&v->lock);
+		if (busy)
+			return true;
+	}
+	return false;
+}
+
 /* Runs the I/O loop on this thread until it has nothing more to do right now: queue
- * notifications are served, and what their callbacks asked for next (a second turn). */
+ * notifications are served, what their callbacks asked for next (a second turn), and
+ * requests at the disk complete (waited for up to a second). */
 static void drain(void)
 {
-	for (int i = 0; i < 2; i++) {
-		evloop_timer_arm(F.quit_timer, evloop_now_ns());
-		evloop_run(F.loop);
-	}
+	uint64_t end = evloop_now_ns() + 1000000000ull;
+
+	turn(0);
+	turn(0);
+	while (unsettled() && evloop_now_ns() < end)
+		turn(100000);
+	F.settled = true;
 }
 
 /* ---- the input ---- */
@@ -425,7 +482,7 @@ static void put_desc(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, ui
 }
 
 enum {
-	OP_DEVICE,    /* u8: which device the next operations drive */
+	OP_DEVICE,    /* u8 DeviceID (or index): the device the next operations drive */
 	OP_WRITE32,   /* u8 reg/4, u32 value */
 	OP_WRITE,     /* u16 offset, u8 width (1 << n), u64 value: any access */
 	OP_READ,      /* u16 offset, u8 width */
@@ -436,7 +493,7 @@ enum {
 	OP_HANDSHAKE, /* u8 steps, u64 features */
 	OP_OFFER,     /* u8 queue, u16 head, u8 count: avail ring entries and idx */
 	OP_AVAIL_IDX, /* u8 queue, u16 idx, u16 flags, u16 used_event */
-	OP_NOTIFY,    /* u8 queue (>= 0xf0: u32 raw): QueueNotify, then the I/O loop */
+	OP_NOTIFY,    /* u8 queue (>= 0xf0: u32 raw; 0x40..0xef: one loop turn only) */
 	OP_RESET,     /* status 0 */
 	OP_ACK,	      /* u32 bits */
 	OP_RESET_MID, /* u8 queue: notify and reset before the I/O loop runs */
@@ -560,7 +617,10 @@ static void op_notify(struct input *in, bool reset_mid)
 	wr32(0x050, v);
 	if (reset_mid)
 		wr32(0x070, 0);
-	drain();
+	if (q >= 0x40 && q < 0xf0 && !reset_mid)
+		turn(0); /* only taken and sent to the disk: the next operations meet them there */
+	else
+		drain();
 	if (reset_mid)
 		F.just_reset = cur;
 }
@@ -588,8 +648,13 @@ static void op_snapshot(struct input *in)
 	struct sreader r;
 	bool reset = get8(in) & 1;
 
-	if (dev->ops->quiesce)
+	/* As on a machine, quiesce waits for completions that the I/O thread delivers. */
+	if (dev->ops->quiesce) {
+		if (evloop_start(F.loop, "fuzz-io") < 0)
+			abort();
 		dev->ops->quiesce(dev);
+		evloop_stop(F.loop);
+	}
 	if (dev->ops->save(dev, &a) < 0)
 		abort();
 	if (reset)
@@ -603,8 +668,10 @@ static void op_snapshot(struct input *in)
 		fprintf(stderr, "fuzz_virtq: %s: state changed by a save and load\n", dev->name);
 		abort();
 	}
-	if (dev->ops->resume)
+	if (dev->ops->resume) {
 		dev->ops->resume(dev);
+		drain();
+	}
 	sbuf_fini(&a);
 	sbuf_fini(&b);
 }
@@ -619,13 +686,22 @@ static void op_ram(struct input *in)
 	ram_write(gpa, buf, n);
 }
 
+/* The device whose DeviceID is `b` (stable as more types register), else the b-th. */
+static struct fdev *pick_device(uint8_t b)
+{
+	for (unsigned i = 0; i < F.ndevs; i++)
+		if (F.devs[i].vd->ops->device_id == b)
+			return &F.devs[i];
+	return &F.devs[b % F.ndevs];
+}
+
 static void step(struct input *in)
 {
 	uint8_t op = get8(in);
 
 	switch (op % OP_COUNT) {
 	case OP_DEVICE:
-		cur = &F.devs[get8(in) % F.ndevs];
+		cur = pick_device(get8(in));
 		break;
 	case OP_WRITE32: {
 		uint8_t reg = get8(in);
@@ -720,12 +796,12 @@ static void check_queue(struct fdev *d, unsigned i, bool was_stopped)
 	took = (uint16_t)(q->last_avail - d->last_avail[i]);
 	used = (uint16_t)(q->used_idx - d->used_idx[i]);
 	if (was_stopped)
-		ASSERT(took == 0 && used == 0); /* no processing while stopped */
+		ASSERT(took == 0); /* nothing taken while stopped (in-flight ones may end) */
 	d->inflight[i] += (long)took - (long)used;
 	ASSERT(d->inflight[i] >= 0);		/* never more used than taken */
 	ASSERT(d->inflight[i] <= (long)q->num); /* never more taken than the ring holds */
 	ASSERT((uint16_t)(q->last_avail - q->used_idx) == d->inflight[i]);
-	if (d->sync && virtio_dev_running(d->vd))
+	if (d->settles && F.settled && virtio_dev_running(d->vd))
 		ASSERT(d->inflight[i] == 0);
 	d->last_avail[i] = q->last_avail;
 	d->used_idx[i] = q->used_idx;
@@ -781,12 +857,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	drain();
 	cur = &F.devs[0];
+	check_disk();
 	while (in.n) {
 		for (unsigned i = 0; i < F.ndevs; i++)
 			stopped[i] = !virtio_dev_running(F.devs[i].vd);
 		if (F.trace && in.n)
 			op = *in.p;
 		F.just_reset = NULL;
+		F.settled = false;
 		step(&in);
 		if (F.trace)
 			trace(op);
