@@ -248,6 +248,27 @@ static int event_idx(void)
 	return 0;
 }
 
+/* A request that completes after the driver disabled the queue (and set it up again)
+ * is not pushed into the new ring. */
+static int late_completion_dropped(void)
+{
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_reset(&q, QN); /* QueueReady 0 while the request is at the disk */
+	virtq_push(&q, &mem, &e, 8);
+	q.desc_gpa = DESC;
+	q.avail_gpa = AVAIL;
+	q.used_gpa = USED + 0x100;
+	CHECK(virtq_start(&q, &mem) == 0);
+	virtq_push(&q, &mem, &e, 8); /* the old request completes now */
+	CHECK_EQ(q.used_idx, 0);
+	CHECK_EQ(get32(USED + 0x100) >> 16, 0);
+	CHECK_EQ(get32(USED) >> 16, 0);
+	return 0;
+}
+
 /* ---- the transport, with virtio-rng ---- */
 
 static int irq_level;
@@ -517,6 +538,7 @@ static const struct unit_test tests[] = {
 	{"indirect_tables", indirect_tables},
 	{"ring_placement", ring_placement},
 	{"event_idx", event_idx},
+	{"late_completion_dropped", late_completion_dropped},
 	{"rng_end_to_end", rng_end_to_end},
 	{"driver_ok_without_features_ok", driver_ok_without_features_ok},
 	{"log_is_rate_limited", log_is_rate_limited},

@@ -66,7 +66,7 @@ static size_t used_bytes(uint32_t num)
 
 void virtq_reset(struct virtq *q, uint32_t num_max)
 {
-	*q = (struct virtq){.num = num_max};
+	*q = (struct virtq){.num = num_max, .gen = q->gen + 1};
 }
 
 int virtq_start(struct virtq *q, const struct gmem *m)
@@ -188,6 +188,7 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 	if (head >= q->num)
 		return -EIO;
 	e->head = head;
+	e->gen = q->gen;
 	e->n_out = e->n_in = 0;
 	e->out_len = e->in_len = 0;
 	for (i = head;;) {
@@ -223,11 +224,14 @@ void virtq_unpop(struct virtq *q)
 
 void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written)
 {
-	uint8_t *slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->num - 1));
+	uint8_t *slot;
 	uint64_t left;
 
-	if (!q->ready)
+	/* A request that completes after the driver disabled or reset the queue (and maybe
+	 * set it up again with other rings) has nowhere to go. */
+	if (!q->ready || e->gen != q->gen)
 		return;
+	slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->num - 1));
 	if (written > e->in_len)
 		written = (uint32_t)e->in_len; /* never claim more than the driver offered */
 	left = written;
