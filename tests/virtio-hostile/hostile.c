@@ -162,6 +162,8 @@ struct seg {
 	bool w;
 };
 
+struct dev;
+
 struct dtype {
 	uint32_t id;
 	const char *name;
@@ -174,6 +176,8 @@ struct dtype {
 	/* optional: turns the filled request into one the device serves but complains about
 	 * (Lodge logs a warning), for the warning storm */
 	void (*odd)(void);
+	/* optional: attacks only this type understands */
+	void (*extra)(struct dev *d);
 };
 
 struct dev {
@@ -438,11 +442,29 @@ static void vsock_odd(void)
 	*(uint8_t *)(BUF_AT + 8) = 7; /* dst_cid: not the host */
 }
 
+static void blk_extra(struct dev *d);
+
 static const struct dtype types[] = {
-	{4, "virtio-rng", 0, 1, {{64, true}}, NULL, rng_verify, NULL},
-	{2, "virtio-blk", 0, 3, {{16, false}, {512, true}, {1, true}}, blk_fill, blk_verify, NULL},
-	{5, "virtio-balloon", 0, 1, {{16, false}}, balloon_fill, zero_len_verify, balloon_odd},
-	{19, "virtio-vsock", 1, 1, {{44, false}}, vsock_fill, zero_len_verify, vsock_odd},
+	{4, "virtio-rng", 0, 1, {{64, true}}, NULL, rng_verify, NULL, NULL},
+	{2,
+	 "virtio-blk",
+	 0,
+	 3,
+	 {{16, false}, {512, true}, {1, true}},
+	 blk_fill,
+	 blk_verify,
+	 NULL,
+	 blk_extra},
+	{5,
+	 "virtio-balloon",
+	 0,
+	 1,
+	 {{16, false}},
+	 balloon_fill,
+	 zero_len_verify,
+	 balloon_odd,
+	 NULL},
+	{19, "virtio-vsock", 1, 1, {{44, false}}, vsock_fill, zero_len_verify, vsock_odd, NULL},
 };
 
 /* Devices this program does not know: attacked on every queue, and only asked to survive
@@ -1195,6 +1217,55 @@ static void warn_storm(struct dev *d)
 	sanity(d, "odd requests");
 }
 
+/* virtio-blk: one request of `type` (IN 0, OUT 1) at `sector` with `len` data bytes
+ * (written ones are `fill`); returns the status byte. */
+static uint8_t blk_request(struct dev *d, uint32_t type, uint64_t sector, uint32_t len,
+			   uint8_t fill)
+{
+	uint32_t *h = (uint32_t *)BUF_AT;
+	volatile uint8_t *st = (volatile uint8_t *)(BUF_AT + 0x2000);
+	uint16_t old;
+	uint8_t r;
+
+	dev_setup(d, 0, FI);
+	h[0] = type;
+	h[1] = 0;
+	memcpy(&h[2], &sector, 8);
+	memset((void *)(BUF_AT + 0x1000), type ? fill : 0, len);
+	*st = 0xff;
+	put_desc(Q.desc, 0, BUF_AT, 16, D_NEXT, 1);
+	put_desc(Q.desc, 1, BUF_AT + 0x1000, len, (uint16_t)((type ? 0 : D_WRITE) | D_NEXT), 2);
+	put_desc(Q.desc, 2, BUF_AT + 0x2000, 1, D_WRITE, 0);
+	old = used_idx();
+	offer(0, 0);
+	RT_CHECK(110, wait_device(old, WAIT_MS) == DONE);
+	r = *st;
+	dev_reset(d);
+	d->attacks++;
+	return r;
+}
+
+/* Requests past the end of the disk fail (IOERR) and write nothing there; a write inside
+ * it (sector 2, the one place the suite lets the image change) reads back. */
+static void blk_extra(struct dev *d)
+{
+	uint64_t cap = rd32(d->base + REG_CONFIG) | (uint64_t)rd32(d->base + REG_CONFIG + 4) << 32;
+	const uint8_t *data = (const uint8_t *)(BUF_AT + 0x1000);
+
+	RT_CHECK(111, cap > 2);
+	RT_CHECK(112, blk_request(d, 0, cap, 512, 0) == 1);
+	RT_CHECK(113, blk_request(d, 1, cap, 512, 0x5a) == 1);
+	RT_CHECK(114, blk_request(d, 1, cap - 1, 1024, 0x5a) == 1);
+	RT_CHECK(115, blk_request(d, 1, ~0ull, 512, 0x5a) == 1);
+	RT_CHECK(116, blk_request(d, 1, ~0ull / 512, 1024, 0x5a) == 1);
+	RT_CHECK(117, blk_request(d, 1, 2, 512, 0x5a) == 0);
+	RT_CHECK(118, blk_request(d, 0, 2, 512, 0) == 0);
+	for (unsigned i = 0; i < 512; i++)
+		RT_CHECK(119, data[i] == 0x5a);
+	rt_printf("  requests past the end of the disk: IOERR; a write inside reads back\n");
+	sanity(d, "requests past the end of the disk");
+}
+
 /* ---- main ---- */
 
 static void scan(void)
@@ -1256,6 +1327,8 @@ static void attack(struct dev *d)
 	storm(d);
 	if (!lenient && d->t->odd)
 		warn_storm(d);
+	if (!lenient && d->t->extra)
+		d->t->extra(d);
 }
 
 int main(void)
