@@ -1,11 +1,12 @@
 /*
  * libFuzzer target: the virtio devices and their split-virtqueue walker driven by a
- * hostile driver. Every registered virtio device type (virtio-rng now; virtio-blk, -net,
- * -vsock, -balloon, ... as they register, each with a harmless backend from `backends`
- * below) sits on a fake board whose guest RAM is a small heap block, so ASan reports any
- * host access outside it. The input is a program for a driver: register accesses of any
- * width and offset, bytes written into RAM, descriptors, ring entries, queue set-ups and
- * notifies; a notify is served at once by running the I/O loop on this thread.
+ * hostile driver. Every registered virtio device type (virtio-rng, -blk, -vsock, -balloon
+ * now; others as they register, each with a harmless backend from `backends` below) sits
+ * on a fake board whose guest RAM is a small heap block, so ASan reports any host access
+ * outside it. The input is a program for a driver: register accesses of any width and
+ * offset, bytes written into RAM, descriptors, ring entries, queue set-ups, notifies,
+ * resets and snapshots; a notify is served at once by running the I/O loop on this
+ * thread (until the disk answered), or by one turn of it only.
  *
  * After every operation the transport's invariants are checked (abort on violation):
  *   - the interrupt line is high exactly when InterruptStatus is non-zero;
