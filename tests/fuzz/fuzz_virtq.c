@@ -366,6 +366,14 @@ static void drain(void)
  * all that points to it). */
 static void quiesce_all(void)
 {
+	bool taken = false; /* some chain was taken and not used yet: it may be at the disk */
+
+	for (unsigned i = 0; i < F.ndevs; i++)
+		for (unsigned q = 0; q < F.devs[i].vd->nqueues && F.devs[i].dev->ops->quiesce; q++)
+			taken |= F.devs[i].vd->vq[q].ready &&
+				 F.devs[i].vd->vq[q].last_avail != F.devs[i].vd->vq[q].used_idx;
+	if (!taken)
+		return; /* and no thread to start */
 	if (evloop_start(F.loop, "fuzz-io") < 0)
 		abort();
 	for (unsigned i = 0; i < F.ndevs; i++)
