@@ -116,6 +116,8 @@ FUZZ_VIRTQ_SRCS	:= $(sort $(wildcard src/core/*.c src/devices/virtio/*.c src/dis
 		     src/net/*.c)) src/devices/device.c
 FUZZ_VIRTQ_OBJS	:= $(FUZZ_VIRTQ_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
 FUZZ_VIRTQ_SECONDS ?= $(FUZZ_SECONDS)
+# -timeout=30: a snapshot step starts and joins an I/O thread (blk's quiesce needs one),
+# so long inputs take a second or two, more on a loaded machine.
 .SECONDARY: $(FUZZ_VIRTQ_OBJS)
 
 $(FUZZ_OUT)/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_OBJS)
@@ -138,7 +140,7 @@ fuzz: fuzz-virtq
 fuzz-virtq: $(FUZZ_OUT)/fuzz_virtq
 	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_virtq
 	@echo "fuzz: fuzz_virtq for $(FUZZ_VIRTQ_SECONDS) s"
-	@$(FUZZ_OUT)/fuzz_virtq -max_total_time=$(FUZZ_VIRTQ_SECONDS) -timeout=10 \
+	@$(FUZZ_OUT)/fuzz_virtq -max_total_time=$(FUZZ_VIRTQ_SECONDS) -timeout=30 \
 		-rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_virtq- \
 		$(FUZZ_OUT)/corpus/fuzz_virtq tests/fuzz/corpus/fuzz_virtq
