@@ -76,9 +76,9 @@ static void run_usage(FILE *f)
 		"started\n"
 		"                    in S-mode by the firmware\n"
 		"  --initrd FILE     initial ramdisk (cpio archive, compressed or not)\n"
-		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE
-		"\"; at most\n"
-		"                    4096 bytes)\n"
+		"  --append CMDLINE  kernel command line, at most 4096 bytes (default\n"
+		"                    \"" DEFAULT_CMDLINE
+		"\", or \"console=hvc0\" with --virtio-console)\n"
 		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
 		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
 		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
@@ -101,9 +101,10 @@ static void run_usage(FILE *f)
 	device_usage(f);
 	fprintf(f,
 		"\n"
-		"Console: the guest's UART is on stdin/stdout. Input is kept until the guest\n"
-		"reads it; the end of input is not passed on. On a terminal (raw mode): Ctrl-A X\n"
-		"quits, Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
+		"Console: the guest's UART is on stdin/stdout (with --virtio-console, hvc0 takes\n"
+		"the input and the UART only prints). Input is kept until the guest reads it;\n"
+		"the end of input is not passed on. On a terminal (raw mode): Ctrl-A X quits,\n"
+		"Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
 		"\n"
 		"Exit status: 0 when the guest powers off (or Ctrl-A X); a bare program's own\n"
 		"status (finisher 0x100000 or HTIF tohost); 120 guest reboot with --no-reboot;\n"
@@ -359,6 +360,19 @@ static const char *find_firmware(void)
 	return firmware_paths[0]; /* the error message then names the expected place */
 }
 
+/* console=ttyS0, or the console of a device that takes it (--virtio-console: hvc0). */
+static const char *default_cmdline(const struct run_opts *o, char *buf, size_t len)
+{
+	for (unsigned i = 0; i < o->ndevs; i++) {
+		const struct device_type *t = device_type_find_option(o->devs[i].option);
+		if (t && t->console) {
+			snprintf(buf, len, "console=%s", t->console);
+			return buf;
+		}
+	}
+	return DEFAULT_CMDLINE;
+}
+
 /* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
 static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
@@ -416,6 +430,7 @@ int cmd_run(int argc, char **argv)
 	struct console *con = NULL;
 	struct vm *vm = NULL;
 	enum vm_stop_reason why;
+	char cmdline[64];
 	uint64_t t0;
 	int r, status;
 
@@ -430,7 +445,7 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.firmware)
 			o.lx.firmware = find_firmware();
 		if (!o.lx.cmdline)
-			o.lx.cmdline = DEFAULT_CMDLINE;
+			o.lx.cmdline = default_cmdline(&o, cmdline, sizeof(cmdline));
 	}
 	r = console_open(STDIN_FILENO, STDOUT_FILENO, &con);
 	if (r < 0) {

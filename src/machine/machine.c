@@ -28,8 +28,6 @@
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
 
-static void console_output(struct vm *vm, uint8_t c);
-
 uint64_t vm_now_ns(void)
 {
 	struct timespec ts;
@@ -65,6 +63,21 @@ static int empty_slot_write(void *opaque, uint64_t off, unsigned size, uint64_t 
 	(void)size;
 	(void)val;
 	return 0;
+}
+
+/* Feeds one console byte to a panic-banner matcher (`match`: bytes matched so far). */
+static void watch_panic(struct vm *vm, unsigned *match, uint8_t c)
+{
+	static const char banner[] = PANIC_BANNER;
+
+	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
+		return;
+	if (c == (uint8_t)banner[*match])
+		(*match)++;
+	else
+		*match = c == (uint8_t)banner[0];
+	if (*match == sizeof(banner) - 1)
+		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
 }
 
 unsigned vm_virtio_slot_irq(unsigned slot)
@@ -121,10 +134,16 @@ static uint64_t board_time(struct board *b)
 	return (vm_now_ns() - __atomic_load_n(&vm->env.start_ns, __ATOMIC_ACQUIRE)) / 100;
 }
 
+/* Console output from devices (the UART on hart threads, virtio-console on the I/O
+ * thread) goes through one panic matcher under a lock. */
 static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
 {
+	struct vm *vm = b->opaque;
+
+	pthread_mutex_lock(&vm->dev_console_lock);
 	for (size_t i = 0; i < len; i++)
-		console_output(b->opaque, buf[i]);
+		watch_panic(vm, &vm->panic_match, buf[i]);
+	pthread_mutex_unlock(&vm->dev_console_lock);
 }
 
 static void board_power(struct board *b, bool reboot, int code)
@@ -185,6 +204,31 @@ static int add_one(struct vm *vm, const struct vm_config *cfg, const struct devi
 	return 0;
 }
 
+/* Checks the options the user gave; *console_out: the one device among them that reads
+ * the console (device_type.console), or NULL. */
+static int check_device_options(const struct vm_config *cfg, const struct device_type **console_out)
+{
+	*console_out = NULL;
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		const struct device_type *t = device_type_find_option(cfg->devices[i].option);
+		if (!t) {
+			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
+			return -EINVAL;
+		}
+		if (!t->console)
+			continue;
+		if (*console_out) {
+			dev_error(cfg,
+				  "--%s: given with --%s, but only one device can take the "
+				  "console's input (pass one of them)",
+				  t->option, (*console_out)->option);
+			return -EINVAL;
+		}
+		*console_out = t;
+	}
+	return 0;
+}
+
 /* Every registered type: the always-present ones, then those the user asked for. The
  * table is in each type's `order`, so interrupt controllers come before their users. */
 static int add_registered(struct vm *vm, const struct vm_config *cfg)
@@ -194,11 +238,6 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 	struct device **tail = &vm->devices;
 	int r = 0;
 
-	for (unsigned i = 0; i < cfg->ndevices; i++)
-		if (!device_type_find_option(cfg->devices[i].option)) {
-			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
-			return -EINVAL;
-		}
 	for (unsigned i = 0; i < n && !r; i++) {
 		const struct device_type *t = types[i];
 		if (t->always && (!cfg->bare || t->bare))
@@ -212,11 +251,16 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 
 static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
+	const struct device_type *console_dev = NULL;
 	int r = evloop_create(&vm->loop);
 
+	r = r ?: check_device_options(cfg, &console_dev);
 	if (r)
 		return r;
 	init_board(vm);
+	/* Another device reads the console: the UART keeps printing (firmware, early boot)
+	 * but must not take the input from it. */
+	vm->board.console_input_taken = console_dev != NULL;
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
@@ -275,6 +319,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm = core_calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
+	pthread_mutex_init(&vm->dev_console_lock, NULL);
 	vm->console = cfg->console;
 	init_env(vm, cfg);
 	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
@@ -306,6 +351,7 @@ void vm_destroy(struct vm *vm)
 	}
 	evloop_destroy(vm->loop);
 	gmem_fini(&vm->mem);
+	pthread_mutex_destroy(&vm->dev_console_lock);
 	core_free(vm);
 }
 
@@ -386,20 +432,6 @@ static void env_watch_hit(struct hart_env *env, uint64_t pa)
 void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 {
 	gmem_written(&vm->mem, pa, len);
-}
-
-static void console_output(struct vm *vm, uint8_t c)
-{
-	static const char banner[] = PANIC_BANNER;
-
-	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
-		return;
-	if (c == (uint8_t)banner[vm->panic_match])
-		vm->panic_match++;
-	else
-		vm->panic_match = c == (uint8_t)banner[0];
-	if (vm->panic_match == sizeof(banner) - 1)
-		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
 }
 
 static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now)

@@ -7,6 +7,7 @@
 #ifndef LODGE_MACHINE_MACHINE_H
 #define LODGE_MACHINE_MACHINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,8 +58,9 @@ struct vm_config {
 	unsigned ndevices;
 	char *err; /* receives one line when a device cannot be created (may be NULL) */
 	size_t errlen;
-	struct chardev *console; /* the UART's (and HTIF's) console; NULL = none. Not owned:
-				  * it outlives the machine (a reboot keeps the input) */
+	struct chardev *console; /* the console of the UART, HTIF and a device that takes
+				  * it (virtio-console); NULL = none. Not owned: it
+				  * outlives the machine (a reboot keeps the input) */
 };
 
 struct vm {
@@ -67,16 +69,17 @@ struct vm {
 	struct hart_env env; /* what the harts see of the machine */
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
-	struct chardev *console;	 /* cfg->console */
-	struct evloop *loop;		 /* the I/O thread: host side of devices */
-	struct board board;		 /* what devices see of this machine */
-	struct device *devices;		 /* every device, in creation order */
-	unsigned virtio_used;		 /* virtio-mmio slots taken */
-	unsigned panic_match;		 /* console bytes of the panic banner matched so far */
-	uint64_t panic_ns;		 /* when the panic banner was seen (0 = not seen) */
-	uint64_t tohost_pa, fromhost_pa; /* HTIF words, 0 when the program has none */
-	int stopping;			 /* atomic: set once by the first stop request */
-	int stop_reason;		 /* atomic enum vm_stop_reason */
+	struct chardev *console;	  /* cfg->console */
+	struct evloop *loop;		  /* the I/O thread: host side of devices */
+	struct board board;		  /* what devices see of this machine */
+	struct device *devices;		  /* every device, in creation order */
+	unsigned virtio_used;		  /* virtio-mmio slots taken */
+	unsigned panic_match;		  /* console bytes of the panic banner matched so far */
+	pthread_mutex_t dev_console_lock; /* guards panic_match */
+	uint64_t panic_ns;		  /* when the panic banner was seen (0 = not seen) */
+	uint64_t tohost_pa, fromhost_pa;  /* HTIF words, 0 when the program has none */
+	int stopping;			  /* atomic: set once by the first stop request */
+	int stop_reason;		  /* atomic enum vm_stop_reason */
 	int exit_code;
 };
 

@@ -113,7 +113,7 @@ fuzz-seeds:
 # tests/fuzz/suite.sh through replay_virtq (built by `make unit` from the MODE's objects,
 # named one by one so that every device type's constructor is linked and registers).
 FUZZ_VIRTQ_SRCS	:= $(sort $(wildcard src/core/*.c src/devices/virtio/*.c src/disk/*.c \
-		     src/net/*.c)) src/devices/device.c
+		     src/net/*.c)) src/devices/device.c src/devices/chardev.c
 FUZZ_VIRTQ_OBJS	:= $(FUZZ_VIRTQ_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
 FUZZ_VIRTQ_SECONDS ?= $(FUZZ_SECONDS)
 # -timeout=30: a snapshot step starts and joins an I/O thread (blk's quiesce needs one),

@@ -269,6 +269,30 @@ static int late_completion_dropped(void)
 	return 0;
 }
 
+/* virtq_fill + virtq_flush: several chains become visible with one used-index update. */
+static int fill_then_flush(void)
+{
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	desc(DESC, 1, BUF + 64, 64, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	offer(1);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_fill(&q, &mem, &e, 64, 0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_fill(&q, &mem, &e, 10, 1);
+	CHECK_EQ(get32(USED) >> 16, 0); /* nothing published yet */
+	CHECK_EQ(get32(USED + 4), 0);
+	CHECK_EQ(get32(USED + 12), 1);
+	CHECK_EQ(get32(USED + 16), 10);
+	virtq_flush(&q, &mem, 2);
+	CHECK_EQ(get32(USED) >> 16, 2);
+	virtq_push(&q, &mem, &e, 1); /* push continues after them */
+	CHECK_EQ(get32(USED + 4 + 16), 1);
+	CHECK_EQ(get32(USED) >> 16, 3);
+	return 0;
+}
+
 /* ---- the transport, with virtio-rng ---- */
 
 static int irq_level;
@@ -539,6 +563,7 @@ static const struct unit_test tests[] = {
 	{"ring_placement", ring_placement},
 	{"event_idx", event_idx},
 	{"late_completion_dropped", late_completion_dropped},
+	{"fill_then_flush", fill_then_flush},
 	{"rng_end_to_end", rng_end_to_end},
 	{"driver_ok_without_features_ok", driver_ok_without_features_ok},
 	{"log_is_rate_limited", log_is_rate_limited},

@@ -407,9 +407,17 @@ int virtio_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 	struct virtio_dev *d = opaque;
 
 	if (off == REG_QUEUE_NOTIFY && size == 4) {
-		/* The hot path: no lock, the I/O thread does the work. */
-		if (val < d->nqueues)
+		if (val >= d->nqueues)
+			return 0;
+		if (!((d->ops->inline_notify >> val) & 1)) {
+			/* The hot path: no lock, the I/O thread does the work. */
 			virtio_dev_kick(d, (unsigned)val);
+			return 0;
+		}
+		pthread_mutex_lock(&d->lock);
+		if (virtio_dev_running(d) && d->vq[val].ready)
+			d->ops->queue_notify(d, (unsigned)val);
+		pthread_mutex_unlock(&d->lock);
 		return 0;
 	}
 	pthread_mutex_lock(&d->lock);

@@ -69,6 +69,12 @@ struct virtio_dev_ops {
 	void (*config_write)(struct virtio_dev *d, uint32_t off, const void *buf, unsigned len);
 	/* I/O thread: the driver added buffers to queue q (notified, or re-kicked). */
 	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* Optional: a bit per queue whose notifications queue_notify handles at once, on the
+	 * notifying hart's thread (lock held), instead of the I/O thread: for work that is
+	 * short and never waits for the host, where a driver spins until its buffer comes
+	 * back (virtio-console's transmitq). Re-kicks (virtio_dev_kick) still go to the I/O
+	 * thread. */
+	uint32_t inline_notify;
 	/* The driver reset the device (status 0) or it is being reset with the machine:
 	 * forget in-flight work (completions that arrive later must not touch the queues). */
 	void (*reset)(struct virtio_dev *d);

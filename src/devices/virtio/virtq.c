@@ -222,7 +222,8 @@ void virtq_unpop(struct virtq *q)
 	q->last_avail--;
 }
 
-void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written)
+bool virtq_fill(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written,
+		unsigned off)
 {
 	uint8_t *slot;
 	uint64_t left;
@@ -230,8 +231,8 @@ void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uin
 	/* A request that completes after the driver disabled or reset the queue (and maybe
 	 * set it up again with other rings) has nowhere to go. */
 	if (!q->ready || e->gen != q->gen)
-		return;
-	slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->num - 1));
+		return false;
+	slot = q->used + 4 + 8 * (size_t)((uint16_t)(q->used_idx + off) & (q->num - 1));
 	if (written > e->in_len)
 		written = (uint32_t)e->in_len; /* never claim more than the driver offered */
 	left = written;
@@ -243,10 +244,23 @@ void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uin
 	}
 	st32(slot, e->head);
 	st32(slot + 4, written);
-	q->used_idx++;
 	gmem_written_host(m, slot, 8);
+	return true;
+}
+
+void virtq_flush(struct virtq *q, struct gmem *m, unsigned n)
+{
+	if (!q->ready)
+		return;
+	q->used_idx = (uint16_t)(q->used_idx + n);
 	__atomic_store_n((uint16_t *)(void *)(q->used + 2), htole16(q->used_idx), __ATOMIC_RELEASE);
 	gmem_written_host(m, q->used + 2, 2);
+}
+
+void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written)
+{
+	if (virtq_fill(q, m, e, written, 0))
+		virtq_flush(q, m, 1);
 }
 
 bool virtq_should_interrupt(struct virtq *q)

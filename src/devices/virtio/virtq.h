@@ -90,6 +90,16 @@ void virtq_unpop(struct virtq *q);
  * ready or was reset since the chain was taken (a request that completes late). */
 void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written);
 
+/* virtq_push in two steps, for several chains that the driver must see together (the
+ * buffers of one merged virtio-net packet, 5.1.6.4): virtq_fill writes chain e as the
+ * used entry `off` places after the next free one, without publishing it; virtq_flush
+ * then publishes the next n entries with one used-index update. virtq_fill returns false
+ * (and writes nothing) for a chain taken before the queue was disabled or reset; such
+ * chains are not counted in n. */
+bool virtq_fill(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written,
+		unsigned off);
+void virtq_flush(struct virtq *q, struct gmem *m, unsigned n);
+
 /* After one or more virtq_push: whether the driver wants an interrupt now. */
 bool virtq_should_interrupt(struct virtq *q);
 
