@@ -145,6 +145,7 @@ help:
 
 # Area fragments: each test or bench area owns its own make fragment.
 -include tests/guests/guests.mk
+-include tests/virtio-hostile/hostile.mk
 -include tests/diff/diff.mk
 -include tests/smp/smp.mk
 -include tests/wasm-spec/spec.mk

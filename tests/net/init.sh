@@ -42,6 +42,8 @@ say() { echo "LODGE-NET $*"; }
 mac1=none
 [ -e /sys/class/net/eth1 ] && mac1=$(cat /sys/class/net/eth1/address)
 say "mac0=$(cat /sys/class/net/eth0/address) mac1=$mac1"
+# The virtio feature bits the driver accepted (bit 0 first), for the TSO check's report.
+say "features=$(cat /sys/class/net/eth0/device/features 2>/dev/null)"
 ip link set lo up
 ip link set eth0 up
 

@@ -293,7 +293,8 @@ static void fill_buffers(struct vnet *vn, unsigned n, struct net_hdr *h, const u
 
 		virtq_copy_to_in(e, skip, frame + off, take);
 		off += take;
-		virtq_fill(q, d->mem, e, (uint32_t)(skip + take), i);
+		if (!virtq_fill(q, d->mem, e, (uint32_t)(skip + take), i))
+			return; /* the queue was reset meanwhile: nothing to publish */
 	}
 	virtq_flush(q, d->mem, n);
 	vn->rx_pushed = true;
