@@ -18,12 +18,15 @@ endif
 BASE_CFLAGS := -std=gnu11 -Isrc $(WARN) -MMD -MP -g -pthread \
 	       -fstack-protector-strong -fPIE -D_GNU_SOURCE
 BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS	:= -lm -lfdt -luring -lz -lzstd -lslirp
+LIBS	:= -lm -lfdt -luring -lz -lzstd -lslirp -lcjson -lsqlite3 -lseccomp
 
+# LODGE_TEST_HOOKS: build-time hooks the tests use to provoke faults (e.g. a guest that
+# makes a system call its seccomp filter forbids); never in release builds.
 ifeq ($(MODE),release)
 MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -DNDEBUG
 else ifeq ($(MODE),asan)
-MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	       -DLODGE_TEST_HOOKS
 MODE_LDFLAGS := -fsanitize=address,undefined
 else ifeq ($(MODE),tsan)
 MODE_CFLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
@@ -80,6 +83,7 @@ $(BUILD)/src/wasm/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/devices/virtio/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/disk/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/net/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/api/%.o: CFLAGS += -Wconversion
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liblodge.a
 	@mkdir -p $(dir $@)
@@ -154,7 +158,9 @@ help:
 -include tests/fuzz/fuzz.mk
 -include tests/disk/disk.mk
 -include tests/wasi-programs/programs.mk
+-include tests/daemon/daemon.mk
 -include bench/wasm/wasm.mk
+-include bench/host/host.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.
 # make run CPUS=2 MEM=512M APPEND="console=ttyS0 quiet"

@@ -24,6 +24,7 @@
 #include "core/util.h"
 #include "cpu/hart.h"
 #include "devices/chardev.h"
+#include "devices/virtio/input.h"
 
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
@@ -129,9 +130,7 @@ static void board_set_timecmp(struct board *b, unsigned hart, uint64_t cmp)
 
 static uint64_t board_time(struct board *b)
 {
-	struct vm *vm = b->opaque;
-
-	return (vm_now_ns() - __atomic_load_n(&vm->env.start_ns, __ATOMIC_ACQUIRE)) / 100;
+	return vm_time(b->opaque);
 }
 
 /* Console output from devices (the UART on hart threads, virtio-console on the I/O
@@ -283,11 +282,11 @@ static void init_env(struct vm *vm, const struct vm_config *cfg)
 				    .bus = &vm->bus,
 				    .nharts = cfg->nharts,
 				    .jit_hot = cfg->jit_hot,
-				    .start_ns = vm_now_ns(),
 				    .poll = env_poll,
 				    .watch_hit = env_watch_hit};
+	hart_env_clock_set(&vm->env, vm_now_ns(), 0);
 	if (cfg->timeout_sec > 0)
-		vm->env.deadline_ns = vm->env.start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
+		vm->env.deadline_ns = vm->env.clock.start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 }
 
 static int add_harts(struct vm *vm, unsigned n)
@@ -320,6 +319,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (!vm)
 		return -ENOMEM;
 	pthread_mutex_init(&vm->dev_console_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->console = cfg->console;
 	init_env(vm, cfg);
 	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
@@ -352,6 +353,8 @@ void vm_destroy(struct vm *vm)
 	evloop_destroy(vm->loop);
 	gmem_fini(&vm->mem);
 	pthread_mutex_destroy(&vm->dev_console_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	core_free(vm);
 }
 
@@ -367,11 +370,29 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int code)
 	__atomic_store_n(&vm->stop_reason, (int)reason, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->nharts; i++)
 		hart_kick(vm->harts[i]);
+	pthread_mutex_lock(&vm->pause_lock); /* parked harts must see the stop */
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* hart_run, counted in vm->running so that vm_pause knows whom to wait for. */
+static void run_hart(struct hart *h)
+{
+	struct vm *vm = container_of(h->env, struct vm, env);
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	hart_run(h);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 static void *hart_thread(void *arg)
 {
-	hart_run(arg);
+	run_hart(arg);
 	return NULL;
 }
 
@@ -394,7 +415,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 		started++;
 	}
-	hart_run(vm->harts[0]);
+	run_hart(vm->harts[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(threads[i], NULL);
 	evloop_stop(vm->loop);
@@ -434,15 +455,100 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 	gmem_written(&vm->mem, pa, len);
 }
 
+/* A hart's side of vm_pause: wait, using no CPU, until resumed or stopped. */
+static void park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now)
 {
 	struct vm *vm = container_of(env, struct vm, env);
 	uint64_t panic_ns = __atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED);
 
 	(void)h;
+	if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+		park(vm);
+		now = vm_now_ns();
+	}
 	if (env->deadline_ns && now >= env->deadline_ns)
 		vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
 	else if (panic_ns && now - panic_ns > PANIC_GRACE_NS)
 		vm_request_stop(vm, VM_STOP_PANIC, 1); /* the panic text had time to print */
 	return vm_should_stop(vm);
+}
+
+/* ---- the clock and pausing ---- */
+
+uint64_t vm_time(const struct vm *vm)
+{
+	return hart_env_time(&vm->env);
+}
+
+uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks)
+{
+	return hart_env_time_to_host(&vm->env, ticks);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		hart_env_clock_set(&vm->env, vm->env.clock.start_ns, vm_now_ns());
+		__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_kick(vm->harts[i]);
+	}
+	while (vm->parked < vm->running && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (vm_should_stop(vm))
+		r = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return -EALREADY;
+	}
+	/* The time spent paused is taken out of the machine's clock. */
+	hart_env_clock_set(&vm->env,
+			   vm->env.clock.start_ns + (vm_now_ns() - vm->env.clock.paused_ns), 0);
+	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+bool vm_paused(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) != 0;
+}
+
+int vm_press_power_button(struct vm *vm)
+{
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (vinput_is_power_button(d))
+			return vinput_press_power(d);
+	return -ENODEV;
+}
+
+uint64_t vm_instret(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vm->nharts; i++)
+		n += __atomic_load_n(&vm->harts[i]->instret_seen, __ATOMIC_RELAXED);
+	return n;
 }

@@ -107,6 +107,39 @@ fuzz-seeds:
 		chmod -x tests/fuzz/corpus/$$t/kernels.wasm; \
 	done
 
+# The API's HTTP request parser (with the router, query strings and JSON bodies) and the
+# client's response parser: fuzz_http_request, its own sources and dictionary.
+#   make fuzz-http FUZZ_SECONDS=1800    run it (nice it when sharing the machine)
+FUZZ_HTTP_SRCS	:= src/api/http.c src/api/router.c src/api/json.c
+FUZZ_HTTP_OBJS	:= $(FUZZ_HTTP_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
+FUZZ_HTTP_REPLAY_OBJS := $(FUZZ_HTTP_SRCS:%.c=$(BUILD)/%.o)
+
+.PHONY: fuzz-http
+.SECONDARY: $(FUZZ_HTTP_OBJS)
+
+$(FUZZ_OUT)/fuzz_http_request: tests/fuzz/fuzz_http_request.c $(FUZZ_HTTP_OBJS)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_HTTP_OBJS) -lcjson
+
+$(BUILD)/fuzz/replay_http_request: tests/fuzz/fuzz_http_request.c tests/fuzz/replay.c \
+		$(FUZZ_HTTP_REPLAY_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_HTTP_REPLAY_OBJS) $(LDFLAGS) -lcjson
+
+unit: $(BUILD)/fuzz/replay_http_request
+fuzz-build: $(FUZZ_OUT)/fuzz_http_request
+
+fuzz-http: $(FUZZ_OUT)/fuzz_http_request
+	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_http_request
+	$(FUZZ_OUT)/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -max_len=16384 -dict=tests/fuzz/http.dict -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_http_request- \
+		$(FUZZ_OUT)/corpus/fuzz_http_request tests/fuzz/corpus/fuzz_http_request
+
+fuzz: fuzz-http
+
 # The virtio devices and their virtqueue walker (fuzz_virtq.c): every virtio device type
 # with its transport on a fake board. Its own objects and libraries, as its device code
 # needs them; crashing inputs are kept in tests/fuzz/regressions/virtq/ and replayed by

@@ -106,6 +106,25 @@ else
 	fi
 fi
 
+# The API's request parser: its seed corpus and regressions (regressions/http-*).
+r=$build/fuzz/replay_http_request
+if [ ! -x "$r" ]; then
+	echo "FAIL: fuzz.replay-http_request: $r not built (run make unit)"
+else
+	files=
+	for f in "$here"/corpus/fuzz_http_request/* "$here"/regressions/http-*; do
+		[ -f "$f" ] && files="$files $f"
+	done
+	# shellcheck disable=SC2086 # file names from our own tree, no spaces
+	timeout 300 "$r" $files >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-http_request: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-http_request ($(echo $files | wc -w) inputs)"
+	fi
+fi
+
 # The virtio devices (fuzz_virtq.c): every input in regressions/virtq/ and the seed corpus
 # through replay_virtq, which aborts when an invariant of the transport breaks.
 r=$build/fuzz/replay_virtq
