@@ -163,8 +163,9 @@ static void create_usage(FILE *f)
 		"  --mem SIZE           guest RAM (system guest, default 256M) or the Wasm memory\n"
 		"                       cap; its cgroup allows this plus Lodge's overhead\n"
 		"  --cpu-quota CPUS     CPU time per period, in CPUs (0.5 = half of one)\n"
-		"  --disk-bps N         disk bytes per second (cgroup io limit)\n"
-		"  --net-bps N          network bytes per second\n"
+		"  --disk-bps N         bytes per second of each disk (its token bucket, and\n"
+		"                       the cgroup's io limit on the disks' block device)\n"
+		"  --net-bps N          bytes per second of each NIC, each way (token buckets)\n"
 		"  --restart POLICY     no (default), on-failure, always\n"
 		"  --socket PATH        the daemon's socket (default $LODGE_SOCKET or %s)\n",
 		DAEMON_DEFAULT_SOCKET);

@@ -134,3 +134,13 @@ bool ratelimiter_consume(struct ratelimiter *r, uint64_t bytes, uint64_t now_ns,
 	}
 	return true;
 }
+
+void ratelimiter_init_cfg(struct ratelimiter *r, const struct ratelimiter_cfg *c, uint64_t now_ns)
+{
+	ratelimiter_init(r, c->bytes, c->bytes_burst, 1000, c->ops, c->ops_burst, 1000, now_ns);
+}
+
+bool ratelimiter_active(const struct ratelimiter *r)
+{
+	return r->bytes.size || r->ops.size;
+}

@@ -62,4 +62,17 @@ void ratelimiter_init(struct ratelimiter *r, uint64_t bytes_size, uint64_t bytes
 bool ratelimiter_consume(struct ratelimiter *r, uint64_t bytes, uint64_t now_ns,
 			 uint64_t *retry_ns);
 
+/* A device's limits as its options give them (bps=, iops=, burst=): per second, with
+ * one-time bursts on top; 0 = no limit of that kind. */
+struct ratelimiter_cfg {
+	uint64_t bytes, bytes_burst; /* bytes per second; extra bytes allowed once */
+	uint64_t ops, ops_burst;     /* operations (requests, packets) per second; extra once */
+};
+
+/* Full buckets of one second's worth of each kind, plus the bursts. */
+void ratelimiter_init_cfg(struct ratelimiter *r, const struct ratelimiter_cfg *c, uint64_t now_ns);
+
+/* True when either bucket limits anything. */
+bool ratelimiter_active(const struct ratelimiter *r);
+
 #endif

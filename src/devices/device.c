@@ -5,6 +5,7 @@
 #include "devices/device.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,5 +120,32 @@ int device_args_check_unused(const struct device_args *a, const char *devname, c
 			snprintf(err, errlen, "%s: unexpected '%s'", devname, a->kv[i].val);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int device_args_get_count(struct device_args *a, const char *key, const char *who, uint64_t *out,
+			  char *err, size_t errlen)
+{
+	const char *v = device_args_get(a, key, 0);
+	unsigned long long n;
+	unsigned shift = 0;
+	char *end;
+
+	if (!v)
+		return 0;
+	if (device_args_get(a, key, 1)) {
+		snprintf(err, errlen, "%s: %s= given twice", who, key);
+		return -EINVAL;
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end && !end[1] && strchr("kKmMgG", *end))
+		shift = *end == 'k' || *end == 'K' ? 10 : *end == 'm' || *end == 'M' ? 20 : 30;
+	if (*v < '0' || *v > '9' || errno || (*end && !shift) || n > (UINT64_MAX >> shift)) {
+		snprintf(err, errlen, "%s: %s=%s: want a number, optionally with K, M or G", who,
+			 key, v);
+		return -EINVAL;
+	}
+	*out = (uint64_t)n << shift;
 	return 0;
 }

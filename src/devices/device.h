@@ -143,6 +143,11 @@ int device_args_parse(struct device_args *a, const char *args, char *err, size_t
 void device_args_fini(struct device_args *a);
 /* The value of `key` (marks it used), or NULL. Keys may repeat: `nth` counts them. */
 const char *device_args_get(struct device_args *a, const char *key, unsigned nth);
+/* The value of `key` as a count with an optional K, M or G suffix (powers of 1024) into
+ * *out, which stays as it was when the key is absent. A key given twice, an empty or
+ * negative value, or one that is not a number: -EINVAL with `err` naming `who`. */
+int device_args_get_count(struct device_args *a, const char *key, const char *who, uint64_t *out,
+			  char *err, size_t errlen);
 /* After a device took its keys: -EINVAL and `err` naming the first key nobody used. */
 int device_args_check_unused(const struct device_args *a, const char *devname, char *err,
 			     size_t errlen);

@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -591,10 +592,25 @@ static const int common_calls[] = {
 	SCMP_SYS(restart_syscall), /* a system call resumed after a stop (SIGSTOP, freezer) */
 };
 
-/* System guests also re-create the machine on a guest reboot (memfd for JIT code). */
+/* System guests also re-create the machine on a guest reboot (memfd for JIT code); their
+ * machine, made after the filter is in, opens its disks' io_uring rings, and user
+ * networking (libslirp) makes the host sockets of the guest's connections and port
+ * forwards (socket() itself only for IPv4 and IPv6: see sandbox_seccomp); glib, under
+ * libslirp, seeds its random numbers with getppid() where /dev/urandom is missing, as
+ * in the guest's root. */
 static const int vm_calls[] = {
 	SCMP_SYS(memfd_create),
 	SCMP_SYS(ftruncate),
+	SCMP_SYS(io_uring_setup),
+	SCMP_SYS(io_uring_enter),
+	SCMP_SYS(io_uring_register),
+	SCMP_SYS(connect),
+	SCMP_SYS(bind),
+	SCMP_SYS(listen),
+	SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockname),
+	SCMP_SYS(getpeername),
+	SCMP_SYS(getppid),
 };
 
 /* WebAssembly guests run WASI, whose file calls stay below the preopened directories. */
@@ -638,6 +654,12 @@ int sandbox_seccomp(enum sandbox_kind kind)
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (kind == SANDBOX_VM) /* libslirp's sockets; never netlink, packet or unix ones */
+		r = r
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+						SCMP_A0(SCMP_CMP_EQ, AF_INET))
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+						SCMP_A0(SCMP_CMP_EQ, AF_INET6));
 	/* isatty() on the console: TCGETS only. */
 	r = r
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,

@@ -279,6 +279,17 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 			 (unsigned long long)mem);
 		return -EINVAL;
 	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "nets"))
+	{
+		if (json_uint(c, "net_bps", 0) &&
+		    (!strncmp(e->valuestring, "bps=", 4) || strstr(e->valuestring, ",bps="))) {
+			snprintf(err, errlen,
+				 "nets '%.80s': has its own bps=, and net_bps sets it too: give "
+				 "one",
+				 e->valuestring);
+			return -EINVAL;
+		}
+	}
 	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") && !(quota > 0 && quota <= 1024)) {
 		snprintf(err, errlen, "cpu_quota %g: must be more than 0 (CPUs, e.g. 0.5)", quota);
 		return -EINVAL;
@@ -478,9 +489,10 @@ static void arg_array(struct argv_buf *a, const cJSON *cfg, const char *field, c
 	}
 }
 
-/* Paths the guest sees through its sandbox: --disk /files/disk0, --dir /dirs/0::/data. */
+/* Paths the guest sees through its sandbox: --disk /files/disk0, --dir /dirs/0::/data;
+ * `suffix` is appended to each (device options such as ",bps=N"). */
 static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt,
-		      struct sandbox_plan *p, const char *kind)
+		      struct sandbox_plan *p, const char *kind, const char *suffix)
 {
 	unsigned i = 0;
 	const cJSON *e;
@@ -488,8 +500,18 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
 	{
 		arg(a, "%s", opt);
-		arg(a, "%s", sandbox_inside(p, kind, i++, e->valuestring));
+		arg(a, "%s%s", sandbox_inside(p, kind, i++, e->valuestring), suffix);
 	}
+}
+
+/* ",bps=N" for a rate limit in the config (the devices' token buckets), or "". */
+static void bps_suffix(const cJSON *c, const char *field, char *out, size_t len)
+{
+	uint64_t v = json_uint(c, field, 0);
+
+	out[0] = 0;
+	if (v)
+		snprintf(out, len, ",bps=%llu", (unsigned long long)v);
 }
 
 /* The command line of the guest process (paths as the guest will see them). */
@@ -512,15 +534,23 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 			arg(a, "--append=%s", json_str(c, "append", ""));
 		arg(a, "--mem=%llu", (unsigned long long)(mem ? mem : DEFAULT_VM_MEMORY));
 		arg(a, "--cpus=%llu", (unsigned long long)json_uint(c, "cpus", 1));
-		arg_paths(a, c, "disks", "--disk", p, "disk");
-		arg_array(a, c, "nets", "--net");
+		char disk_bps[32], net_bps[32];
+		const cJSON *e;
+		bps_suffix(c, "disk_bps", disk_bps, sizeof(disk_bps));
+		bps_suffix(c, "net_bps", net_bps, sizeof(net_bps));
+		arg_paths(a, c, "disks", "--disk", p, "disk", disk_bps);
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "nets"))
+		{
+			arg(a, "--net");
+			arg(a, "%s%s", e->valuestring, net_bps);
+		}
 		arg(a, "--power-button");
 	} else {
 		arg(a, "wasm");
 		if (mem)
 			arg(a, "--max-memory=%llu", (unsigned long long)mem);
 		arg_array(a, c, "env", "--env");
-		arg_paths(a, c, "dirs", "--dir", p, "dir");
+		arg_paths(a, c, "dirs", "--dir", p, "dir", "");
 	}
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));

@@ -76,8 +76,28 @@ t_stream() {
 	say "sha=$(sha256sum /tmp/pat | cut -d' ' -f1)"
 }
 
+# Rate limits (the host gives vda bps=, vdb iops=, vdc none, vdd bps= with a burst):
+# how long the same reads take on each, in ms of guest time (which follows the host's).
+now_ms() {
+	read -r up _ </proc/uptime
+	echo $((${up%.*}${up#*.} * 10)) # centiseconds: the boot took more than a second
+}
+took() {
+	t0=$(now_ms)
+	"$@" 2>/dev/null
+	echo $(($(now_ms) - t0))
+}
+t_rate() {
+	for d in vda vdc vdd; do
+		say "$d bytes_ms=$(took dd if=/dev/$d of=/dev/null bs=64k count=32 iflag=direct)"
+	done
+	for d in vdb vdc; do
+		say "$d ops_ms=$(took dd if=/dev/$d of=/dev/null bs=4k count=30 iflag=direct)"
+	done
+}
+
 case $test in
-ext4 | multi | readonly | flush | zero | stream) "t_$test" ;;
+ext4 | multi | readonly | flush | zero | stream | rate) "t_$test" ;;
 *) say "unknown test '$test'" ;;
 esac
 say done

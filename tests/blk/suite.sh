@@ -200,6 +200,33 @@ done_ok stream || why="guest did not finish"
 	why="$why; the image holds other data"
 report stream "${why#; }"
 
+# --- token-bucket rate limits: the same reads through limited and unlimited disks --------
+# vda at 512 KiB/s: 2 MiB take >= 3 s (the first 512 KiB are in the full bucket); vdb at
+# 10 requests/s: 30 take >= 2 s; vdd at 512 KiB/s with a 2 MiB burst: 2 MiB at once, as
+# on vdc, which has no limit. The bounds are generous: the test is functional.
+for f in ra rb rc rd; do
+	head -c 4M /dev/zero | tr '\000' '\377' >"$tmp/$f.img"
+done
+boot rate "$rel" rate --disk "$tmp/ra.img,format=raw,bps=512K" \
+	--disk "$tmp/rb.img,format=raw,iops=10" --disk "$tmp/rc.img,format=raw" \
+	--disk "$tmp/rd.img,format=raw,bps=512K,burst=2M"
+ms() { sed -n "s/^BLK-TEST $1 $2=\([0-9]*\)$/\1/p" "$tmp/rate.txt" | head -n 1; }
+why=
+done_ok rate || why="guest did not finish"
+a=$(ms vda bytes_ms) b=$(ms vdb ops_ms) c=$(ms vdc bytes_ms) co=$(ms vdc ops_ms) d=$(ms vdd bytes_ms)
+echo "blk: rate: 2 MiB at 512K/s ${a}ms, with a 2M burst ${d}ms, unlimited ${c}ms;" \
+	"30 requests at 10/s ${b}ms, unlimited ${co}ms"
+if [ -z "$a" ] || [ -z "$b" ] || [ -z "$c" ] || [ -z "$co" ] || [ -z "$d" ]; then
+	why="$why; missing timings"
+else
+	[ "$a" -ge 2500 ] && [ "$a" -lt 30000 ] || why="$why; 2 MiB at 512 KiB/s took ${a} ms"
+	[ "$b" -ge 1600 ] && [ "$b" -lt 30000 ] || why="$why; 30 requests at 10/s took ${b} ms"
+	[ "$c" -lt 1500 ] || why="$why; the unlimited disk read 2 MiB in ${c} ms"
+	[ "$co" -lt 1500 ] || why="$why; the unlimited disk took ${co} ms for 30 requests"
+	[ "$d" -lt 1500 ] || why="$why; 2 MiB within the burst took ${d} ms"
+fi
+report rate "${why#; }"
+
 # --- bad input: one line, exit 125, nothing written ----------------------------------------
 # bad NAME 'EXPECTED TEXT' DISKARG: the machine must not start.
 bad() {
@@ -236,3 +263,5 @@ bad bad_backing_loop "loop" --disk "$b/loop1.qcow2"
 bad bad_format "unknown format" --disk "$tmp/a.img,format=vmdk"
 bad bad_option "unknown option 'cache'" --disk "$tmp/a.img,cache=none"
 bad bad_no_path "no image file" --disk "format=raw"
+bad bad_rate "bps=1x: want a number" --disk "$tmp/a.img,bps=1x"
+bad bad_burst "burst= without bps=" --disk "$tmp/a.img,iops=5,burst=1M"

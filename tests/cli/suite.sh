@@ -329,4 +329,21 @@ if need "$elfs/loop.elf" timeout; then
 		say "PASS: cli.timeout"
 	fi
 fi
+
+# Start-up cost (a guest is a new lodge process): the libraries Debian ships as PIC
+# archives are linked in, so the dynamic loader maps and relocates only libc, libm,
+# libslirp (with glib) and cJSON (Makefile, LIBS).
+rel=$top/build/release/lodge
+[ -x "$rel" ] || rel=$lodge
+if ! command -v readelf >/dev/null 2>&1; then
+	say "SKIP: cli.startup_libraries: readelf not installed (binutils)"
+else
+	extra=$(readelf -d "$rel" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+		grep -E '^lib(fdt|uring|z|zstd|sqlite3|seccomp)\.so' | tr '\n' ' ')
+	if [ -z "$extra" ]; then
+		say "PASS: cli.startup_libraries"
+	else
+		say "FAIL: cli.startup_libraries: $rel loads $extra at start (link them statically)"
+	fi
+fi
 exit 0

@@ -363,9 +363,44 @@ def uptime(d, name):
 def vm_lifecycle(tmp, d):
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
         raise Skip("no default guest in guest-cache/out (make guest)")
-    boot(d, "vm", "--cpus", "2", "--cpu-quota", "1.5")
+    disk = os.path.join(tmp, "vm-disk.img")
+    with open(disk, "wb") as f:  # not zeros: the guest's init leaves it unformatted
+        f.write(b"\xff" * (4 << 20))
+    boot(d, "vm", "--cpus", "2", "--cpu-quota", "1.5", "--disk", disk, "--disk-bps", "512K",
+         "--net", "user", "--net-bps", "256K")
     out = console(d, "vm", ["echo the answer is $((6*7))"])
     check("the answer is 42" in out, "console: %r" % out[-300:])
+    # --disk-bps and --net-bps reach the devices' token buckets: the guest process's
+    # options, and 2 MiB read from the disk at 512 KiB/s take >= 3 s (1.5 MiB past the
+    # full bucket)
+    argv = open("/proc/%d/cmdline" % pid_of(d, "vm"), "rb").read().split(b"\0")
+    opts = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i] in (b"--disk", b"--net")}
+    check(opts.get(b"--disk", b"").endswith(b",bps=524288") and
+          opts.get(b"--net") == b"user,bps=262144", "the guest's options: %r" % opts)
+    console(d, "vm", ["t0=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/vda of=/dev/null bs=64k "
+                      "count=32 iflag=direct 2>/dev/null; echo dd-took $t0 $(cut -d' ' -f1 "
+                      "/proc/uptime)"], wait=0.5)
+    m = wait_for(lambda: re.search(r"^dd-took (\d+\.\d+) (\d+\.\d+)", d.logs("vm"), re.M), 60,
+                 "the guest's dd")
+    took = float(m.group(2)) - float(m.group(1))
+    check(2.5 <= took < 30, "2 MiB at 512 KiB/s took %.2f s" % took)
+    # user networking works under the guest's seccomp filter: a TCP connection to the host
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(60)
+    console(d, "vm", ["ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; "
+                      "nc 10.0.2.2 %d < /dev/null" % ls.getsockname()[1]], wait=0.5)
+    try:
+        c, _ = ls.accept()
+        c.sendall(b"hello from the " + b"host\n")
+        c.close()
+    except OSError as e:
+        raise Failure("the guest did not connect to the host: %s (state %s)" % (
+            e, d.state_of("vm")))
+    finally:
+        ls.close()
+    wait_for(lambda: "hello from the host" in d.logs("vm"), 30, "the host's line in the guest")
     # a metrics scrape asks the guest for its statistics (instructions retired, RAM it
     # backs: mincore, which its seccomp filter once lacked, killing the guest)
     m = d.http("GET", "/metrics")[2].decode()

@@ -5,6 +5,9 @@
 #   lodge.net=tap    eth0 on a tap: static 192.168.77.2/24, the host is 192.168.77.1
 #   lodge.http=PORT  the host's HTTP server (serves /file)
 #   lodge.up=PORT    the host's upload sink (reads 1 MiB, answers its md5sum)
+#   lodge.timed=1    only the download and the upload, timed (wget_ms=, upload_ms=: ms of
+#                    guest time, which follows the host's), then power off: for the
+#                    NIC's rate limits
 # Prints "LODGE-NET key=value" lines (each once, in this order), serves /index.html
 # with httpd on port 8080 and waits for one connection on port 8081 (the host's "done"),
 # then prints "LODGE-NET done" and powers off:
@@ -28,13 +31,14 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mdir=/lib/modules/$(uname -r)
 while read -r m; do insmod "$mdir/$m" 2>/dev/null; done <"$mdir/modules.load"
 
-mode= http= up= dnsname=
+mode= http= up= dnsname= timed=
 for a in $(cat /proc/cmdline); do
 	case $a in
 	lodge.net=*) mode=${a#lodge.net=} ;;
 	lodge.http=*) http=${a#lodge.http=} ;;
 	lodge.up=*) up=${a#lodge.up=} ;;
 	lodge.dns=*) dnsname=${a#lodge.dns=} ;;
+	lodge.timed=*) timed=${a#lodge.timed=} ;;
 	esac
 done
 say() { echo "LODGE-NET $*"; }
@@ -66,6 +70,23 @@ else
 	ip addr add 192.168.77.2/24 dev eth0
 fi
 say "ip=$(ip -4 -o addr show eth0 | sed -n 's/.* inet \([0-9.]*\).*/\1/p')"
+
+now_ms() {
+	read -r up_s _ </proc/uptime
+	echo $((${up_s%.*}${up_s#*.} * 10)) # centiseconds: the boot took more than a second
+}
+if [ -n "$timed" ]; then
+	t0=$(now_ms)
+	wget -q -T 60 -O /tmp/file "http://$host:$http/file" 2>/dev/null
+	say "wget=$(md5sum </tmp/file | cut -d' ' -f1) wget_ms=$(($(now_ms) - t0))"
+	dd if=/dev/urandom of=/tmp/big bs=1024 count=1024 2>/dev/null
+	say "big=$(md5sum </tmp/big | cut -d' ' -f1)"
+	t0=$(now_ms)
+	sum=$(nc -w 60 $host "$up" </tmp/big)
+	say "upload=$sum upload_ms=$(($(now_ms) - t0))"
+	say done
+	poweroff -f
+fi
 
 if [ "$mode" = tap ]; then
 	if ping -c 3 -W 5 $host >/dev/null 2>&1; then say ping=ok; else say ping=fail; fi

@@ -9,6 +9,8 @@
 #         leaves loopback and the namespace); lodge runs inside it with --net tap; ping,
 #         download, upload and a connection into the guest; checks that the guest's TCP
 #         super-frames (TSO through the virtio header) reached the tap.
+#   rate: the NIC's token buckets: the same download (700000 bytes) and upload (1 MiB)
+#         without limits and with bps=100K, timed in the guest. Release build.
 #   bad input: a missing tap, a port forward whose port is taken, malformed options: one
 #         line on stderr, exit 125.
 # Needs `make guest net-initrd` (make test runs them); SKIPs without them, and the tap part
@@ -153,6 +155,47 @@ fi
 for p in $pids; do kill "$p" 2>/dev/null; done
 pids=
 
+# ---- rate limits: the same transfers with and without bps= ----
+# At 100 KiB/s each way, after the full bucket's 100 KiB: the download (700000 bytes
+# plus headers) takes >= 5.8 s, the upload (1 MiB) >= 9.2 s; without limits both are
+# fast (the upload sink waits 1 s before it reads). Generous bounds: functional.
+# rate_boot NAME NETSPEC: the timed transfers; output in $tmp/NAME.txt, status in $st.
+rate_boot() {
+	"$rel" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" --initrd "$initrd" \
+		--mem 256M --timeout 300 \
+		--append "console=ttyS0 quiet lodge.net=user lodge.http=$http lodge.up=$up lodge.timed=1" \
+		--net "$2" </dev/null >"$tmp/$1.out" 2>"$tmp/$1.err"
+	st=$?
+	tr -d '\r' <"$tmp/$1.out" >"$tmp/$1.txt"
+}
+if start_server 127.0.0.1; then
+	rate_boot rate_none user
+	rate_boot rate_100k user,bps=100K
+	w0=$(fact rate_none wget_ms) u0=$(fact rate_none upload_ms)
+	w1=$(fact rate_100k wget_ms) u1=$(fact rate_100k upload_ms)
+	echo "net: rate: download ${w0}ms unlimited, ${w1}ms at 100K/s; upload ${u0}ms unlimited, ${u1}ms at 100K/s"
+	ok=
+	for n in rate_none rate_100k; do
+		{ [ "$(fact $n wget)" = "$file_md5" ] && [ "$(fact $n upload)" = "$(fact $n big)" ]; } ||
+			ok="$ok; $n: the transfers failed (status $st, output: $tmp/$n.txt)"
+	done
+	if [ -n "$ok" ] || [ -z "$w0$u0" ] || [ -z "$w1" ] || [ -z "$u1" ]; then
+		fail rate_transfers "${ok#; }"
+	else
+		pass rate_transfers
+		check rate_100k rate_rx_limited "download at 100K/s took ${w1} ms (want 4500..60000)" \
+			[ "$w1" -ge 4500 -a "$w1" -lt 60000 ]
+		check rate_100k rate_tx_limited "upload at 100K/s took ${u1} ms (want 7000..60000)" \
+			[ "$u1" -ge 7000 -a "$u1" -lt 60000 ]
+		check rate_none rate_unlimited "without limits: download ${w0} ms (want < 3000), upload ${u0} ms (want < 5000)" \
+			[ "$w0" -lt 3000 -a "$u0" -lt 5000 ]
+	fi
+else
+	fail rate_transfers "the host-side server did not start: $(cat "$tmp/serve.out")"
+fi
+for p in $pids; do kill "$p" 2>/dev/null; done
+pids=
+
 # ---- tap in a network namespace ----
 tap_skip=
 if [ "$(id -u)" -ne 0 ]; then
@@ -255,4 +298,5 @@ bad hostfwd_bad_port "bad host port" --net user,hostfwd=tcp::70000-:22
 bad mac_multicast "mac=03:00:00:00:00:01" --net user,mac=03:00:00:00:00:01
 bad unknown_backend "unknown backend 'vde'" --net vde
 bad unknown_option "--net tap: unknown option 'hostfwd'" --net tap,ifname=x,hostfwd=tcp::1-:1
+bad bad_rate "--net user: rx_pps=many: want a number" --net user,rx_pps=many
 exit 0

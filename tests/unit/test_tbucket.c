@@ -97,10 +97,29 @@ static int test_ratelimiter(void)
 	return 0;
 }
 
+/* The devices' options: one second's worth per bucket, bursts on top, 0 = no limit. */
+static int test_ratelimiter_cfg(void)
+{
+	const struct ratelimiter_cfg c = {.bytes = 1000, .bytes_burst = 500, .ops = 0};
+	struct ratelimiter r;
+	uint64_t retry = 0;
+
+	ratelimiter_init_cfg(&r, &c, 0);
+	CHECK(ratelimiter_active(&r));
+	CHECK(ratelimiter_consume(&r, 1500, 0, &retry)); /* burst + the full bucket */
+	CHECK(!ratelimiter_consume(&r, 100, 0, &retry));
+	CHECK_EQ(retry, 100 * MS);
+	for (int i = 0; i < 1000; i++) /* operations are not limited */
+		CHECK(ratelimiter_consume(&r, 0, 0, &retry));
+	ratelimiter_init_cfg(&r, &(struct ratelimiter_cfg){0}, 0);
+	CHECK(!ratelimiter_active(&r));
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"basic_refill", test_basic_refill},	 {"no_drift", test_no_drift},
 	{"one_time_burst", test_one_time_burst}, {"overconsumption", test_overconsumption},
-	{"ratelimiter", test_ratelimiter},
+	{"ratelimiter", test_ratelimiter},	 {"ratelimiter_cfg", test_ratelimiter_cfg},
 };
 
 UNIT_MAIN("tbucket", tests)

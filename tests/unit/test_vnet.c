@@ -15,13 +15,16 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/bus.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
 #include "core/sbuf.h"
+#include "core/tbucket.h"
 #include "devices/device.h"
 #include "devices/virtio/virtio.h"
 #include "harness.h"
@@ -803,6 +806,91 @@ static int quiesce_holds_frames(void)
 	return 0;
 }
 
+/* CPU time of this thread (the one pump() runs the loop on), in ns. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Transmit at 2 packets/s: the bucket's 2 go at once, the rest wait on the limiter's
+ * timer (a kick meanwhile sends nothing) and leave about 500 ms apart; the loop sleeps
+ * while it waits. */
+static int rate_limited_transmit(void)
+{
+	const struct ratelimiter_cfg tx = {.ops = 2}, none = {0};
+	uint8_t hdr[12] = {0}, frame[60] = {0};
+	uint64_t t0, cpu0;
+
+	CHECK(fake_nic(false) == 0);
+	CHECK_EQ(vnet_set_limits(nic, &none, &tx), 0);
+	CHECK(driver_init(BASE_WANT) & VIRTIO_STATUS_DRIVER_OK);
+	put_tx(0, hdr, 12);
+	put_tx(12, frame, 60);
+	for (unsigned i = 0; i < 4; i++)
+		add_chain(&txq, &(struct gbuf){TXBUFS, 72, false}, 1);
+	t0 = evloop_now_ns();
+	kick(1);
+	CHECK_EQ(fk.sent, 2);
+	CHECK_EQ(used_idx(&txq), 2); /* the others stay on the ring, not dropped */
+	kick(1);
+	CHECK_EQ(fk.sent, 2);
+	cpu0 = thread_cpu_ns();
+	while (fk.sent < 4 && evloop_now_ns() - t0 < 10000000000ull)
+		pump(50);
+	CHECK_EQ(fk.sent, 4);
+	CHECK_EQ(used_idx(&txq), 4);
+	CHECK(evloop_now_ns() - t0 >= 900000000ull); /* two more tokens: 1 s */
+	/* Waiting about a second took next to no CPU: no spinning on the queue. */
+	CHECK(thread_cpu_ns() - cpu0 < 300000000ull);
+	CHECK(!(rd(R_STATUS) & NEEDS_RESET));
+	nic_fini();
+	return 0;
+}
+
+/* Receive at 1000 bytes/s: a frame the bucket cannot pay for goes back to the backend,
+ * which is told to retry (rx_ready) when the limiter's timer fires, not before, even if
+ * the guest posts buffers and kicks meanwhile. */
+static int rate_limited_receive(void)
+{
+	const struct ratelimiter_cfg rx = {.bytes = 1000}, none = {0};
+	uint8_t frame[600] = {0};
+	uint64_t t0;
+
+	CHECK(fake_nic(false) == 0);
+	CHECK_EQ(vnet_set_limits(nic, &rx, &none), 0);
+	CHECK(driver_init(BASE_WANT) & VIRTIO_STATUS_DRIVER_OK);
+	post_rx(4, 2048);
+	kick(0);
+	t0 = evloop_now_ns();
+	CHECK_EQ(deliver(frame, sizeof(frame)), 0);
+	CHECK_EQ(used_idx(&rxq), 1);
+	CHECK_EQ(deliver(frame, sizeof(frame)), -EAGAIN); /* 400 bytes left */
+	CHECK_EQ(used_idx(&rxq), 1);
+	post_rx(1, 2048);
+	kick(0);
+	CHECK_EQ(fk.rx_ready, 0);
+	CHECK_EQ(deliver(frame, sizeof(frame)), -EAGAIN); /* still throttled */
+	while (!fk.rx_ready && evloop_now_ns() - t0 < 10000000000ull)
+		pump(20);
+	CHECK_EQ(fk.rx_ready, 1);
+	CHECK(evloop_now_ns() - t0 >= 150000000ull); /* 200 more bytes: 200 ms */
+	CHECK_EQ(deliver(frame, sizeof(frame)), 0);
+	CHECK_EQ(used_idx(&rxq), 2);
+	/* Quiesced while throttled: the timer does not hand frames over; resume does. */
+	CHECK_EQ(deliver(frame, sizeof(frame)), -EAGAIN);
+	nic->ops->quiesce(nic);
+	pump(700);
+	CHECK_EQ(fk.rx_ready, 1);
+	nic->ops->resume(nic);
+	CHECK_EQ(fk.rx_ready, 2);
+	CHECK_EQ(deliver(frame, sizeof(frame)), 0);
+	nic_fini();
+	return 0;
+}
+
 static int mac_parsing(void)
 {
 	uint8_t m[6];
@@ -1544,6 +1632,19 @@ static int bad_arguments(void)
 	CHECK(strstr(err, "bad guest port") != NULL);
 	CHECK_EQ(create_with("user,hostfwd=tcp::2222-10.0.2.x:22", err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "bad guest address") != NULL);
+	/* Rate limits. */
+	CHECK_EQ(create_with("user,bps=1M,pps=100,burst=4M,rx_bps=64K,tx_pps=10", err, sizeof(err)),
+		 0);
+	CHECK_EQ(create_with("user,bps=fast", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "--net user: bps=fast: want a number, optionally with K, M or G") !=
+	      NULL);
+	CHECK_EQ(create_with("user,tx_pps=-5", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "tx_pps=-5: want a number") != NULL);
+	CHECK_EQ(create_with("user,rx_bps=1T", err, sizeof(err)), -EINVAL);
+	CHECK_EQ(create_with("user,bps=1,bps=2", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bps= given twice") != NULL);
+	CHECK_EQ(create_with("user,tx_burst=1M", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "--net user: a transmit burst without a bytes rate") != NULL);
 	CHECK_EQ(create_with("user,net=10.0.2.0/33", err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "--net user: net=10.0.2.0/33: want an IPv4 network") != NULL);
 	CHECK_EQ(create_with("user,host=10.0.3.2", err, sizeof(err)), -EINVAL);
@@ -1611,6 +1712,8 @@ static const struct unit_test tests[] = {
 	{"offload_headers", offload_headers},
 	{"save_and_load", save_and_load},
 	{"quiesce_holds_frames", quiesce_holds_frames},
+	{"rate_limited_transmit", rate_limited_transmit},
+	{"rate_limited_receive", rate_limited_receive},
 	{"mac_parsing", mac_parsing},
 	{"software_offloads", software_offloads},
 	{"software_offloads_in_device", software_offloads_in_device},

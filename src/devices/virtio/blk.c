@@ -8,7 +8,15 @@
  * not even a status byte, makes the device need a reset).
  *
  * Device type "virtio-blk", option --disk PATH[,format=raw|qcow2|auto][,readonly=on]
- * [,serial=ID]. Disks are numbered in command-line order (vda, vdb, ... in the guest).
+ * [,serial=ID][,bps=N][,iops=N][,burst=N][,iops_burst=N]. Disks are numbered in
+ * command-line order (vda, vdb, ... in the guest).
+ *
+ * Rate limiting (core/tbucket.h, Firecracker's semantics): every request that goes to
+ * the disk takes an operation, and a read or write its data bytes too. A request the
+ * limiter refuses goes back on the available ring (virtq_unpop) and the queue waits on
+ * an evloop timer for the time the limiter names, taking no notification meanwhile; it
+ * never spins. The limiter's state is not saved: a restored machine starts with full
+ * buckets.
  */
 #include <endian.h>
 #include <errno.h>
@@ -21,6 +29,7 @@
 #include "core/gmem.h"
 #include "core/log.h"
 #include "core/sbuf.h"
+#include "core/tbucket.h"
 #include "core/util.h"
 #include "devices/device.h"
 #include "devices/virtio/virtio.h"
@@ -64,6 +73,7 @@ struct blk_req {
 	struct iovec data[BLK_IOV_MAX]; /* the data part only */
 	uint8_t *status;		/* the status byte, in guest RAM */
 	uint32_t written;		/* bytes written to the guest on success */
+	uint64_t bytes;			/* data bytes a read or write moves (rate limiting) */
 	uint32_t gen;			/* blk->gen when it was submitted */
 	struct blk_req *next_free;
 };
@@ -80,6 +90,9 @@ struct vblk {
 	unsigned inflight; /* requests submitted and not yet completed */
 	bool paused;	   /* quiesced: take no new requests */
 	unsigned quiesce_seen;
+	struct ratelimiter rl;
+	struct evloop_timer *rl_timer; /* NULL without limits */
+	bool throttled;		       /* the limiter refused a request: wait for rl_timer */
 	struct blk_req *free;
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
@@ -206,6 +219,7 @@ static int rw(struct vblk *b, struct blk_req *r, bool write, uint64_t sector)
 	if (!len)
 		return VIRTIO_BLK_S_OK;
 	r->written = write ? 0 : (uint32_t)len;
+	r->bytes = len;
 	r->dr = (struct disk_req){.op = write ? DISK_OP_WRITE : DISK_OP_READ,
 				  .offset = sector * SECTOR,
 				  .iov = r->data,
@@ -267,6 +281,7 @@ static int start(struct vblk *b, struct blk_req *r)
 	type = le32toh(type);
 	sector = le64toh(sector);
 	r->written = 0;
+	r->bytes = 0;
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
@@ -308,15 +323,37 @@ static int take(struct vblk *b, struct virtq *q, struct blk_req **out)
 	return 1;
 }
 
+/* Whether the limiter lets request `req` (bound for the disk) through now. If not, the
+ * request goes back to the ring and to the free list, and the queue waits for the timer.
+ * Device lock held, I/O thread. */
+static bool admit(struct vblk *b, struct virtq *q, struct blk_req *req)
+{
+	uint64_t now, retry;
+
+	if (!b->rl_timer)
+		return true;
+	now = evloop_now_ns();
+	if (ratelimiter_consume(&b->rl, req->bytes, now, &retry))
+		return true;
+	virtq_unpop(q);
+	b->free = req; /* take() moved free to req->next_free, which is unchanged */
+	b->throttled = true;
+	evloop_timer_arm(b->rl_timer, retry > now ? retry : now + 1);
+	return false;
+}
+
 static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 {
 	struct vblk *b = container_of(d, struct vblk, vdev);
 	struct blk_req *req;
 	int r = 0;
 
-	while (b->free && !b->paused && (r = take(b, &d->vq[qi], &req)) > 0) {
+	/* While throttled, notifications change nothing: the timer runs the queue. */
+	while (b->free && !b->paused && !b->throttled && (r = take(b, &d->vq[qi], &req)) > 0) {
 		int st = start(b, req);
 
+		if (st < 0 && !admit(b, &d->vq[qi], req))
+			break;
 		if (st < 0) {
 			req->gen = b->gen;
 			req->dr.done = req_done;
@@ -345,6 +382,19 @@ static void on_disk_event(void *opaque, int fd, unsigned revents)
 	/* Requests the guest queued while every slot was busy. */
 	pthread_mutex_lock(&b->vdev.lock);
 	if (b->free && virtio_dev_running(&b->vdev) && virtq_has_avail(&b->vdev.vq[0]))
+		blk_queue_notify(&b->vdev, 0);
+	pthread_mutex_unlock(&b->vdev.lock);
+}
+
+/* The limiter has tokens again: run what the guest queued meanwhile. */
+static void on_rl_timer(void *opaque)
+{
+	struct vblk *b = opaque;
+
+	pthread_mutex_lock(&b->vdev.lock);
+	b->throttled = false;
+	if (b->free && virtio_dev_running(&b->vdev) && b->vdev.vq[0].ready &&
+	    virtq_has_avail(&b->vdev.vq[0]))
 		blk_queue_notify(&b->vdev, 0);
 	pthread_mutex_unlock(&b->vdev.lock);
 }
@@ -436,6 +486,7 @@ static void blk_destroy(struct device *dev)
 	struct vblk *b = to_blk(dev);
 
 	evloop_watch_del(b->watch);
+	evloop_timer_del(b->rl_timer);
 	disk_close(b->disk); /* waits for requests in flight; their callbacks still run */
 	virtio_dev_fini(&b->vdev);
 	core_free(b);
@@ -451,11 +502,37 @@ static const struct device_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-static int parse_args(struct device_args *a, const char **path, struct disk_options *opt,
-		      const char **serial, char *err, size_t errlen)
+/* What --disk says. */
+struct blk_args {
+	const char *path, *serial;
+	struct disk_options opt;
+	struct ratelimiter_cfg rl;
+};
+
+/* bps=, iops=, burst=, iops_burst=: a burst needs the rate it is added to. */
+static int parse_limits(struct device_args *a, struct ratelimiter_cfg *rl, char *err, size_t errlen)
+{
+	int r = device_args_get_count(a, "bps", "--disk", &rl->bytes, err, errlen);
+
+	r = r ?: device_args_get_count(a, "iops", "--disk", &rl->ops, err, errlen);
+	r = r ?: device_args_get_count(a, "burst", "--disk", &rl->bytes_burst, err, errlen);
+	r = r ?: device_args_get_count(a, "iops_burst", "--disk", &rl->ops_burst, err, errlen);
+	if (!r && ((rl->bytes_burst && !rl->bytes) || (rl->ops_burst && !rl->ops))) {
+		snprintf(err, errlen, "--disk: %s without %s: a burst is on top of a rate",
+			 rl->bytes_burst && !rl->bytes ? "burst=" : "iops_burst=",
+			 rl->bytes_burst && !rl->bytes ? "bps=" : "iops=");
+		r = -EINVAL;
+	}
+	return r;
+}
+
+static int parse_args(struct device_args *a, struct blk_args *ba, char *err, size_t errlen)
 {
 	const char *fmt = device_args_get(a, "format", 0);
 	const char *ro = device_args_get(a, "readonly", 0);
+	const char **path = &ba->path, **serial = &ba->serial;
+	struct disk_options *opt = &ba->opt;
+	int r;
 
 	*path = device_args_get(a, "", 0);
 	if (!*path)
@@ -482,30 +559,34 @@ static int parse_args(struct device_args *a, const char **path, struct disk_opti
 			 *serial, BLK_ID_BYTES);
 		return -EINVAL;
 	}
-	return device_args_check_unused(a, "--disk", err, errlen);
+	r = parse_limits(a, &ba->rl, err, errlen);
+	return r ?: device_args_check_unused(a, "--disk", err, errlen);
 }
 
-static int open_disk(struct vblk *b, const char *args, char *err, size_t errlen)
+/* Opens the image; *rl gets the limits asked for. */
+static int open_disk(struct vblk *b, const char *args, struct ratelimiter_cfg *rl, char *err,
+		     size_t errlen)
 {
 	struct device_args a;
-	struct disk_options opt = {.format = DISK_FMT_AUTO};
-	const char *path, *serial, *base;
+	struct blk_args ba = {.opt = {.format = DISK_FMT_AUTO}};
+	const char *base;
 	char derr[DISK_ERR_LEN];
 	int r = device_args_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return r;
-	r = parse_args(&a, &path, &opt, &serial, err, errlen);
+	r = parse_args(&a, &ba, err, errlen);
 	if (!r) {
-		r = disk_open(path, &opt, &b->disk, derr, sizeof(derr));
+		r = disk_open(ba.path, &ba.opt, &b->disk, derr, sizeof(derr));
 		if (r < 0)
 			snprintf(err, errlen, "--disk: %s", derr);
 	}
 	if (!r) {
-		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-		snprintf(b->serial, sizeof(b->serial), "%.20s", serial ? serial : base);
+		base = strrchr(ba.path, '/') ? strrchr(ba.path, '/') + 1 : ba.path;
+		snprintf(b->serial, sizeof(b->serial), "%.20s", ba.serial ? ba.serial : base);
 		snprintf(b->dev.name, sizeof(b->dev.name), "virtio-blk %.20s", base);
-		b->readonly = opt.readonly;
+		b->readonly = ba.opt.readonly;
+		*rl = ba.rl;
 	}
 	device_args_fini(&a);
 	return r;
@@ -515,13 +596,14 @@ static int blk_create(struct board *bd, const char *args, struct device **out, c
 		      size_t errlen)
 {
 	struct vblk *b = core_calloc(1, sizeof(*b));
+	struct ratelimiter_cfg rl = {0};
 	uint64_t features = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
 			    1ull << VIRTIO_BLK_F_BLK_SIZE | 1ull << VIRTIO_BLK_F_FLUSH;
 	int r;
 
 	if (!b)
 		return -ENOMEM;
-	r = open_disk(b, args, err, errlen);
+	r = open_disk(b, args, &rl, err, errlen);
 	if (r < 0)
 		goto err_free;
 	b->capacity = disk_size(b->disk) / SECTOR;
@@ -541,10 +623,18 @@ static int blk_create(struct board *bd, const char *args, struct device **out, c
 	r = evloop_watch_add(bd->loop, disk_event_fd(b->disk), POLLIN, on_disk_event, b, &b->watch);
 	if (r < 0)
 		goto err_fini;
+	ratelimiter_init_cfg(&b->rl, &rl, evloop_now_ns());
+	if (ratelimiter_active(&b->rl)) {
+		r = evloop_timer_add(bd->loop, on_rl_timer, b, &b->rl_timer);
+		if (r < 0)
+			goto err_unwatch;
+	}
 	b->dev.ops = &blk_ops;
 	*out = &b->dev;
 	return 0;
 
+err_unwatch:
+	evloop_watch_del(b->watch);
 err_fini:
 	virtio_dev_fini(&b->vdev);
 err_close:
@@ -557,8 +647,11 @@ err_free:
 static const struct device_type blk_type = {
 	.name = "virtio-blk",
 	.option = "disk",
-	.usage = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID]",
-	.help = "a disk image (raw or qcow2; qcow2 backing files are opened read-only)",
+	.usage = "PATH[,format=raw|qcow2][,readonly=on][,serial=ID][,bps=N][,iops=N][,burst=N]"
+		 "[,iops_burst=N]",
+	.help = "a disk image (raw or qcow2; qcow2 backing files are opened read-only); bps= "
+		"and iops= limit bytes and requests per second, burst= and iops_burst= allow "
+		"that much more once",
 	.order = 40,
 	.create = blk_create,
 };

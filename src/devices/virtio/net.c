@@ -24,6 +24,13 @@
  * guest has posted too little, the frame goes back to the backend (-EAGAIN), which holds
  * it until the guest's next receive-queue kick (rx_waiting).
  *
+ * Rate limiting (core/tbucket.h, Firecracker's semantics), one limiter per direction:
+ * a frame takes a packet and its bytes (the Ethernet frame, without the virtio header).
+ * A transmit chain the limiter refuses goes back on the ring; a received frame goes back
+ * to the backend (-EAGAIN, as when the guest posted too little). Either direction then
+ * waits on an evloop timer for the time the limiter names and takes no kick meanwhile,
+ * so a throttled queue never spins. The limiters' state is not saved.
+ *
  * Locking: the virtio lock guards everything below. One subtlety: the backend may call
  * back into receive() from inside send() (slirp answers ARP and DHCP at once), which
  * happens inside queue_notify with the lock already held; `in_notify` (touched only by
@@ -44,6 +51,7 @@
 #include "core/gmem.h"
 #include "core/log.h"
 #include "core/sbuf.h"
+#include "core/tbucket.h"
 #include "core/util.h"
 #include "devices/device.h"
 #include "devices/virtio/virtio.h"
@@ -95,6 +103,12 @@ struct vnet {
 	bool rx_pushed;	 /* receive buffers used since the last interrupt check */
 	bool quiesced;	 /* no guest RAM access until resume */
 	bool logged_drop;
+
+	/* Per queue (RXQ, TXQ): the limiter, its timer (NULL when unlimited), and whether
+	 * the queue waits for that timer. */
+	struct ratelimiter rl[2];
+	struct evloop_timer *rl_timer[2];
+	bool throttled[2];
 
 	struct iovec tx_iov[VNET_QUEUE_SIZE];
 	struct virtq_elem rx_elem[VNET_QUEUE_SIZE];
@@ -206,6 +220,24 @@ static void unlock(struct vnet *vn, bool locked)
 {
 	if (locked)
 		pthread_mutex_unlock(&vn->vdev.lock);
+}
+
+/* ---- rate limiting ---- */
+
+/* Whether queue q's limiter lets a frame of `len` bytes through now. If not, the queue
+ * is throttled until its timer fires. Lock held, I/O thread. */
+static bool admit(struct vnet *vn, unsigned q, size_t len)
+{
+	uint64_t now, retry;
+
+	if (!vn->rl_timer[q])
+		return true;
+	now = evloop_now_ns();
+	if (ratelimiter_consume(&vn->rl[q], len, now, &retry))
+		return true;
+	vn->throttled[q] = true;
+	evloop_timer_arm(vn->rl_timer[q], retry > now ? retry : now + 1);
+	return false;
 }
 
 /* ---- receive ---- */
@@ -327,6 +359,10 @@ static int rx_frame(struct vnet *vn, const uint8_t *buf, size_t len)
 		return 0;
 	}
 	n = take_buffers(vn, HDR_LEN + (uint64_t)len);
+	if (n > 0 && !admit(vn, RXQ, len)) {
+		unpop_n(&vn->vdev.vq[RXQ], (unsigned)n);
+		return -EAGAIN; /* the backend holds it until the limiter's timer */
+	}
 	if (n > 0)
 		fill_buffers(vn, (unsigned)n, &h, buf, len);
 	return n < 0 ? n : 0;
@@ -340,7 +376,7 @@ static int vnet_receive(void *opaque, const uint8_t *buf, size_t len)
 	bool locked = lock(vn);
 	int r = 0;
 
-	if (vn->quiesced)
+	if (vn->quiesced || vn->throttled[RXQ])
 		r = -EAGAIN;
 	else if (virtio_dev_running(d) && d->vq[RXQ].ready)
 		r = rx_frame(vn, buf, len);
@@ -368,7 +404,7 @@ static void vnet_receive_flush(void *opaque)
 static void rx_kick(struct vnet *vn)
 {
 	virtq_set_notify(&vn->vdev.vq[RXQ], false);
-	if (vn->rx_waiting && !vn->quiesced) {
+	if (vn->rx_waiting && !vn->quiesced && !vn->throttled[RXQ]) {
 		vn->rx_waiting = false;
 		vn->nb->ops->rx_ready(vn->nb);
 	}
@@ -441,8 +477,8 @@ static void tx_run(struct vnet *vn)
 	struct virtq *q = &d->vq[TXQ];
 	bool pushed = false;
 
-	if (vn->tx_waiting || vn->quiesced)
-		return;
+	if (vn->tx_waiting || vn->quiesced || vn->throttled[TXQ])
+		return; /* send_ready, resume or the limiter's timer runs the queue again */
 	virtq_set_notify(q, false);
 	for (unsigned budget = TX_BUDGET;; budget--) {
 		struct virtq_elem e = {.cap = VNET_QUEUE_SIZE, .iov = vn->tx_iov};
@@ -462,6 +498,10 @@ static void tx_run(struct vnet *vn)
 		}
 		if (r < 0) {
 			virtio_dev_fail(d, "transmit queue: malformed descriptor chain");
+			break;
+		}
+		if (!admit(vn, TXQ, e.out_len > HDR_LEN ? (size_t)e.out_len - HDR_LEN : 0)) {
+			virtq_unpop(q);
 			break;
 		}
 		if (tx_frame(vn, &e) == -EAGAIN) {
@@ -485,6 +525,51 @@ static void vnet_send_ready(void *opaque)
 	vn->tx_waiting = false;
 	virtio_dev_kick(&vn->vdev, TXQ);
 	unlock(vn, locked);
+}
+
+/* The receive limiter has tokens again: the backend may deliver what it holds. */
+static void on_rx_timer(void *opaque)
+{
+	struct vnet *vn = opaque;
+	bool waiting;
+
+	pthread_mutex_lock(&vn->vdev.lock);
+	vn->throttled[RXQ] = false;
+	waiting = vn->rx_waiting && !vn->quiesced;
+	if (waiting)
+		vn->rx_waiting = false;
+	pthread_mutex_unlock(&vn->vdev.lock);
+	if (waiting)
+		vn->nb->ops->rx_ready(vn->nb); /* may call receive(): not under the lock */
+}
+
+/* The transmit limiter has tokens again. */
+static void on_tx_timer(void *opaque)
+{
+	struct vnet *vn = opaque;
+
+	pthread_mutex_lock(&vn->vdev.lock);
+	vn->throttled[TXQ] = false;
+	pthread_mutex_unlock(&vn->vdev.lock);
+	virtio_dev_kick(&vn->vdev, TXQ);
+}
+
+int vnet_set_limits(struct device *dev, const struct ratelimiter_cfg *rx,
+		    const struct ratelimiter_cfg *tx)
+{
+	struct vnet *vn = container_of(dev, struct vnet, dev);
+	static const evloop_fn fns[2] = {on_rx_timer, on_tx_timer};
+	const struct ratelimiter_cfg *cfg[2] = {rx, tx};
+
+	for (unsigned q = 0; q < 2; q++) {
+		ratelimiter_init_cfg(&vn->rl[q], cfg[q], evloop_now_ns());
+		if (!ratelimiter_active(&vn->rl[q]) || vn->rl_timer[q])
+			continue;
+		int r = evloop_timer_add(vn->vdev.loop, fns[q], vn, &vn->rl_timer[q]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ---- virtio_dev_ops ---- */
@@ -727,6 +812,8 @@ static void net_destroy(struct device *dev)
 	struct vnet *vn = dev_vnet(dev);
 
 	net_backend_close(vn->nb);
+	evloop_timer_del(vn->rl_timer[RXQ]);
+	evloop_timer_del(vn->rl_timer[TXQ]);
 	virtio_dev_fini(&vn->vdev);
 	core_free(vn);
 }
@@ -822,8 +909,39 @@ static int get_once(struct device_args *a, const char *key, const char *kind, co
 	return 0;
 }
 
+/* bps=, pps=, burst= for both directions; rx_ and tx_ variants for one. */
+static int parse_limits(struct device_args *a, const char *kind, struct ratelimiter_cfg rl[2],
+			char *err, size_t errlen)
+{
+	static const char *const dir[2] = {"rx_", "tx_"};
+	struct ratelimiter_cfg both = {0};
+	char who[32], key[16];
+	int r;
+
+	snprintf(who, sizeof(who), "--net %s", kind);
+	r = device_args_get_count(a, "bps", who, &both.bytes, err, errlen);
+	r = r ?: device_args_get_count(a, "pps", who, &both.ops, err, errlen);
+	r = r ?: device_args_get_count(a, "burst", who, &both.bytes_burst, err, errlen);
+	for (unsigned q = 0; q < 2 && !r; q++) {
+		rl[q] = both;
+		snprintf(key, sizeof(key), "%sbps", dir[q]);
+		r = device_args_get_count(a, key, who, &rl[q].bytes, err, errlen);
+		snprintf(key, sizeof(key), "%spps", dir[q]);
+		r = r ?: device_args_get_count(a, key, who, &rl[q].ops, err, errlen);
+		snprintf(key, sizeof(key), "%sburst", dir[q]);
+		r = r ?: device_args_get_count(a, key, who, &rl[q].bytes_burst, err, errlen);
+		if (!r && rl[q].bytes_burst && !rl[q].bytes) {
+			snprintf(err, errlen,
+				 "%s: a %s burst without a bytes rate (bps= or %sbps=)", who,
+				 q ? "transmit" : "receive", dir[q]);
+			r = -EINVAL;
+		}
+	}
+	return r;
+}
+
 static int parse_options(struct device_args *a, struct net_options *opt, const char **mac,
-			 char *err, size_t errlen)
+			 struct ratelimiter_cfg rl[2], char *err, size_t errlen)
 {
 	const char *kind = device_args_get(a, "", 0);
 	int r;
@@ -855,6 +973,7 @@ static int parse_options(struct device_args *a, struct net_options *opt, const c
 		snprintf(err, errlen, "--net: unknown backend '%s': want user or tap", kind);
 		return -EINVAL;
 	}
+	r = r ?: parse_limits(a, kind, rl, err, errlen);
 	if (r == 0) {
 		char who[32];
 		snprintf(who, sizeof(who), "--net %s", kind);
@@ -868,6 +987,7 @@ static int net_type_create(struct board *b, const char *args, struct device **ou
 {
 	struct device_args a;
 	struct net_options opt = {0};
+	struct ratelimiter_cfg rl[2] = {{0}};
 	struct net_backend *nb;
 	const char *macs = NULL;
 	/* QEMU's default, one more per NIC: stable across runs of the same command line. */
@@ -876,7 +996,7 @@ static int net_type_create(struct board *b, const char *args, struct device **ou
 
 	if (r < 0)
 		return r;
-	r = parse_options(&a, &opt, &macs, err, errlen);
+	r = parse_options(&a, &opt, &macs, rl, err, errlen);
 	if (r == 0 && macs && !vnet_parse_mac(macs, mac)) {
 		snprintf(err, errlen,
 			 "--net %s: mac=%s: want six hex bytes like 52:54:00:12:34:56, not "
@@ -895,6 +1015,15 @@ static int net_type_create(struct board *b, const char *args, struct device **ou
 			snprintf(err, errlen, "--net %s: cannot create the NIC: %s", opt.kind,
 				 strerror(-r));
 	}
+	if (r == 0) {
+		r = vnet_set_limits(*out, &rl[RXQ], &rl[TXQ]);
+		if (r < 0) {
+			snprintf(err, errlen, "--net %s: cannot set up its rate limiters: %s",
+				 opt.kind, strerror(-r));
+			(*out)->ops->destroy(*out);
+			*out = NULL;
+		}
+	}
 	device_args_fini(&a);
 	return r;
 }
@@ -903,9 +1032,11 @@ static const struct device_type net_type = {
 	.name = "virtio-net",
 	.option = "net",
 	.usage = "user[,hostfwd=[tcp|udp]:[ADDR]:PORT-[GADDR]:PORT]...[,net=10.0.2.0/24]"
-		 "[,host=10.0.2.2][,dns=10.0.2.3][,mac=MAC] | tap,ifname=NAME[,mac=MAC]",
+		 "[,host=10.0.2.2][,dns=10.0.2.3][,mac=MAC] | tap,ifname=NAME[,mac=MAC]; both "
+		 "[,bps=N][,pps=N][,burst=N][,rx_bps=N]...[,tx_burst=N]",
 	.help = "a network card: user-mode NAT (libslirp) with port forwards, or a host tap "
-		"(repeat for several NICs)",
+		"(repeat for several NICs); bps=/pps= limit bytes and packets per second each "
+		"way (rx_/tx_ for one direction), burst= allows that many bytes more once",
 	.order = 60,
 	.create = net_type_create,
 };

@@ -12,6 +12,7 @@
 struct board;
 struct device;
 struct net_backend;
+struct ratelimiter_cfg;
 
 /* Feature bits (5.1.3). */
 #define VIRTIO_NET_F_CSUM	0  /* the device completes partial checksums (tx) */
@@ -45,6 +46,11 @@ struct net_backend;
  * slot left), -ENOMEM. */
 int vnet_create(struct board *b, const uint8_t mac[6], struct net_backend *nb, struct device **out)
 	__attribute__((warn_unused_result));
+
+/* Rate limits for each direction (core/tbucket.h; all zero: none). Main thread, after
+ * vnet_create and before the board's loop runs. Returns 0 or -ENOMEM. */
+int vnet_set_limits(struct device *dev, const struct ratelimiter_cfg *rx,
+		    const struct ratelimiter_cfg *tx) __attribute__((warn_unused_result));
 
 /* Parses "52:54:00:12:34:56" (six hex bytes, ':' between). False for anything else,
  * and for multicast or all-zero addresses, which no NIC may have. */
