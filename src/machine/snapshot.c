@@ -11,13 +11,18 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/sbuf.h"
 #include "cpu/hart.h"
 #include "cpu/state.h"
+#include "devices/virtio/blk.h"
+#include "disk/disk.h"
 #include "machine/machine.h"
 #include "snapshot/snapshot.h"
 
@@ -28,7 +33,10 @@ struct vm_restore {
 	struct snap_reader *rd;
 	uint8_t *machine; /* the MACHINE section */
 	struct vm_device_arg devs[VM_MAX_DEVICE_ARGS];
-	char *strings; /* the options' text */
+	char *strings;			     /* the options' text */
+	char *disk_args[VM_MAX_DEVICE_ARGS]; /* options of disks moved onto overlays */
+	char *overlays[VM_MAX_DEVICE_ARGS];  /* their files: removed unless restored */
+	bool restored;
 	uint64_t time, tohost, fromhost;
 };
 
@@ -58,8 +66,80 @@ static void put_str(struct sbuf *b, const char *s)
 	sbuf_put(b, s, n);
 }
 
-static void save_machine(struct vm *vm, struct sbuf *b)
+/* A disk's options with its image at `path` and its serial number fixed (it defaults to
+ * the image's name, which an overlay changes): "PATH[,format=F],serial=S[,readonly=on]".
+ * Returns 0, or -EINVAL / -ENAMETOOLONG. */
+static int disk_args(const char *args, const char *path, const char *format, char *out, size_t len)
 {
+	struct device_args a;
+	const char *old, *serial, *ro, *base;
+	char err[128];
+	int n;
+
+	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
+		return -EINVAL;
+	old = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+	serial = device_args_get(&a, "serial", 0);
+	ro = device_args_get(&a, "readonly", 0);
+	format = format ?: device_args_get(&a, "format", 0);
+	base = old && strrchr(old, '/') ? strrchr(old, '/') + 1 : old ? old : "";
+	n = snprintf(out, len, "%s%s%s,serial=%.20s%s", path, format ? ",format=" : "",
+		     format ? format : "", serial ? serial : base,
+		     ro && !strcmp(ro, "on") ? ",readonly=on" : "");
+	device_args_fini(&a);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The image path a disk's options name, made absolute (an overlay refers to it). */
+static int disk_path(const char *args, char *out)
+{
+	struct device_args a;
+	const char *p;
+	char err[128];
+	int r = 0;
+
+	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
+		return -EINVAL;
+	p = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+	if (!p || !realpath(p, out))
+		r = p ? -errno : -EINVAL;
+	device_args_fini(&a);
+	return r;
+}
+
+/* The options of the k-th device of type `option` (devices of one type are created in
+ * the order of their options). */
+static struct vm_device_arg *nth_arg(struct vm *vm, const char *option, unsigned k)
+{
+	for (unsigned i = 0; i < vm->ndev_args; i++)
+		if (!strcmp(vm->dev_args[i].option, option) && k-- == 0)
+			return &vm->dev_args[i];
+	return NULL;
+}
+
+static int put_dev_arg(struct vm *vm, struct sbuf *b, unsigned i)
+{
+	const struct vm_device_arg *a = &vm->dev_args[i];
+	char path[PATH_MAX], args[PATH_MAX + 256];
+	int r;
+
+	put_str(b, a->option);
+	sbuf_put_u8(b, a->args != NULL);
+	if (strcmp(a->option, "disk") || !a->args) {
+		put_str(b, a->args ? a->args : "");
+		return 0;
+	}
+	r = disk_path(a->args, path);
+	r = r ?: disk_args(a->args, path, NULL, args, sizeof(args));
+	if (!r)
+		put_str(b, args);
+	return r;
+}
+
+static int save_machine(struct vm *vm, struct sbuf *b)
+{
+	int r = 0;
+
 	sbuf_put_u32(b, MACHINE_VERSION);
 	sbuf_put_u64(b, vm->mem.base);
 	sbuf_put_u64(b, vm->mem.size);
@@ -69,16 +149,58 @@ static void save_machine(struct vm *vm, struct sbuf *b)
 	sbuf_put_u64(b, vm->tohost_pa);
 	sbuf_put_u64(b, vm->fromhost_pa);
 	sbuf_put_u32(b, vm->ndev_args);
-	for (unsigned i = 0; i < vm->ndev_args; i++) {
-		put_str(b, vm->dev_args[i].option);
-		sbuf_put_u8(b, vm->dev_args[i].args != NULL);
-		put_str(b, vm->dev_args[i].args ? vm->dev_args[i].args : "");
+	for (unsigned i = 0; i < vm->ndev_args && !r; i++)
+		r = put_dev_arg(vm, b, i);
+	return r ?: b->err;
+}
+
+/* After the snapshot is written: every writable disk moves onto an overlay
+ * (PATH.diskN.qcow2 next to the snapshot) whose backing file is its image, which thus
+ * stays as the snapshot recorded it. */
+static int switch_disks(struct vm *vm, const char *snap, char *err, size_t errlen)
+{
+	unsigned k = 0;
+	int r = 0;
+
+	for (struct device *d = vm->devices; d && !r; d = d->next) {
+		struct vm_device_arg *a;
+		char ov[PATH_MAX], img[PATH_MAX], args[PATH_MAX + 256], *copy;
+		bool ro;
+		if (!vblk_is_blk(d, &ro))
+			continue;
+		a = nth_arg(vm, "disk", k);
+		if (!a || !a->args) {
+			errf(err, errlen, "%s: its options are unknown", d->name);
+			return -EINVAL;
+		}
+		if (snprintf(ov, sizeof(ov), "%s.disk%u.qcow2", snap, k++) >= (int)sizeof(ov))
+			return -ENAMETOOLONG;
+		if (ro)
+			continue;
+		r = disk_path(a->args, img) ?: disk_args(a->args, ov, "qcow2", args, sizeof(args));
+		if (r) {
+			errf(err, errlen, "%s: %s", d->name, strerror(-r));
+			break;
+		}
+		copy = core_alloc(strlen(args) + 1);
+		if (!copy)
+			return -ENOMEM;
+		strcpy(copy, args);
+		r = vblk_switch_overlay(d, ov, img, NULL, err, errlen);
+		if (r) {
+			core_free(copy);
+			break;
+		}
+		core_free((char *)a->args);
+		a->args = copy;
 	}
+	return r;
 }
 
 struct save_job {
 	struct vm *vm;
 	struct snap_writer *w;
+	const char *path;
 	const struct vm_snapshot_opts *o;
 	char *err;
 	size_t errlen;
@@ -110,8 +232,11 @@ static void save_on_loop(void *opaque)
 	struct sbuf b = {0};
 	int r;
 
-	save_machine(vm, &b);
-	r = b.err ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
+	r = save_machine(vm, &b);
+	if (r)
+		errf(j->err, j->errlen, "cannot record the machine's configuration: %s",
+		     strerror(-r));
+	r = r ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
 	for (unsigned i = 0; i < vm->nharts && !r; i++) {
 		b.len = 0;
 		r = hart_save(vm->harts[i], &b)
@@ -123,13 +248,15 @@ static void save_on_loop(void *opaque)
 	if (!r)
 		r = snap_write_ram(j->w, vm->mem.ram, vm->mem.base, vm->mem.size,
 				   j->o->raw_ram ? SNAP_RAM_RAW : SNAP_RAM_ZSTD);
+	if (!r)
+		r = switch_disks(vm, j->path, j->err, j->errlen);
 	j->r = r;
 }
 
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen)
 {
-	struct save_job j = {.vm = vm, .o = o, .err = err, .errlen = errlen};
+	struct save_job j = {.vm = vm, .path = path, .o = o, .err = err, .errlen = errlen};
 	int r;
 
 	if (err && errlen)
@@ -212,6 +339,66 @@ static int parse_machine(struct vm_restore *rs, const uint8_t *p, size_t len, st
 	return 0;
 }
 
+/* Creates one overlay and points disk option i at it. */
+static int restore_overlay(struct vm_restore *rs, unsigned i, const char *ov,
+			   const struct disk_create_options *co, char *err, size_t errlen)
+{
+	char args[PATH_MAX + 256], derr[DISK_ERR_LEN];
+	int r = disk_create(ov, co, derr, sizeof(derr));
+
+	if (r) {
+		errf(err, errlen, "its disk %s: %s", co->backing, derr);
+		return r;
+	}
+	rs->overlays[i] = core_alloc(strlen(ov) + 1);
+	if (!rs->overlays[i]) {
+		unlink(ov);
+		return -ENOMEM;
+	}
+	strcpy(rs->overlays[i], ov);
+	r = disk_args(rs->devs[i].args, ov, "qcow2", args, sizeof(args));
+	if (!r && !(rs->disk_args[i] = core_alloc(strlen(args) + 1)))
+		r = -ENOMEM;
+	if (!r)
+		rs->devs[i].args = strcpy(rs->disk_args[i], args);
+	return r;
+}
+
+/* The restored machine must not write the images the snapshot refers to (a second
+ * restore needs them as they are): each writable disk gets a new overlay,
+ * SNAPSHOT.diskN.restore-PID.qcow2, with the image as its backing file. */
+static int restore_overlays(struct vm_restore *rs, const char *snap, char *err, size_t errlen)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
+		struct device_args a;
+		const char *img, *ro, *fmt;
+		char ov[PATH_MAX], derr[DISK_ERR_LEN];
+		struct disk_create_options co = {.format = DISK_FMT_QCOW2};
+		int r;
+
+		if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
+			continue;
+		if (device_args_parse(&a, rs->devs[i].args, derr, sizeof(derr)) < 0)
+			return -EINVAL;
+		img = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+		ro = device_args_get(&a, "readonly", 0);
+		fmt = device_args_get(&a, "format", 0);
+		r = !img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0) ? -EINVAL : 0;
+		if (!r && snprintf(ov, sizeof(ov), "%s.disk%u.restore-%d.qcow2", snap, k++,
+				   (int)getpid()) >= (int)sizeof(ov))
+			r = -ENAMETOOLONG;
+		co.backing = img;
+		if (!r && !(ro && !strcmp(ro, "on")))
+			r = restore_overlay(rs, i, ov, &co, err, errlen);
+		device_args_fini(&a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
 		    size_t errlen)
 {
@@ -244,6 +431,12 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 		errf(err, errlen, "corrupt: the machine section is malformed");
 		goto fail;
 	}
+	r = restore_overlays(rs, path, err, errlen);
+	if (r) {
+		if (!err || !err[0])
+			errf(err, errlen, "cannot set up its disks: %s", strerror(-r));
+		goto fail;
+	}
 	*out = rs;
 	return 0;
 fail:
@@ -258,6 +451,12 @@ void vm_restore_close(struct vm_restore *rs)
 	snap_reader_close(rs->rd);
 	core_free(rs->machine);
 	core_free(rs->strings);
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS; i++) {
+		if (rs->overlays[i] && !rs->restored)
+			unlink(rs->overlays[i]);
+		core_free(rs->overlays[i]);
+		core_free(rs->disk_args[i]);
+	}
 	core_free(rs);
 }
 
@@ -280,6 +479,15 @@ static int load_hart(struct vm *vm, struct vm_restore *rs, const struct snap_sec
 	return r;
 }
 
+/* Device names are "TYPE INSTANCE"; a disk's instance is its image's name, which an
+ * overlay changes, so devices match by type (and position). */
+static bool same_type(const char *a, const char *b)
+{
+	size_t n = strcspn(a, " ");
+
+	return n == strcspn(b, " ") && !strncmp(a, b, n);
+}
+
 static int load_device(struct device *d, struct vm_restore *rs, const struct snap_section *s,
 		       char *err, size_t errlen)
 {
@@ -293,7 +501,7 @@ static int load_device(struct device *d, struct vm_restore *rs, const struct sna
 		return r;
 	sreader_init(&in, p, (size_t)s->len);
 	got = get_str(&in, &np, name + sizeof(name));
-	if (!got || strcmp(got, d->name)) {
+	if (!got || !same_type(got, d->name)) {
 		errf(err, errlen, "the snapshot's device '%.64s' is not this machine's '%s'",
 		     got ? got : "?", d->name);
 		r = -EINVAL;
@@ -364,5 +572,6 @@ int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_
 	/* The clock goes on from the saved time: `time` = (now - start) / 100. Unsigned
 	 * arithmetic keeps that right even when the host has been up for less time. */
 	hart_env_clock_set(&vm->env, vm_now_ns() - rs->time * 100, 0);
+	rs->restored = true;
 	return 0;
 }
