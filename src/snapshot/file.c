@@ -131,7 +131,7 @@ int snap_writer_open(const char *path, struct snap_writer **out)
 		return -ENOMEM;
 	w->fd = -1;
 	w->path = core_alloc(strlen(path) + 1);
-	w->tmp = core_alloc(strlen(path) + 8);
+	w->tmp = core_alloc(strlen(path) + sizeof(".tmpXXXXXX"));
 	if (!w->path || !w->tmp) {
 		snap_writer_abort(w);
 		return -ENOMEM;
@@ -298,6 +298,23 @@ static int read_table(struct snap_reader *r, char *err, size_t errlen)
 	}
 }
 
+/* Checks every section but RAM (checked as it loads) before anything is built from the
+ * file. */
+static int verify(struct snap_reader *r, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < r->nsec; i++) {
+		uint8_t *p;
+		int ret;
+		if (r->sec[i].type == SNAP_SEC_RAM)
+			continue;
+		ret = snap_read_section(r, &r->sec[i], &p, err, errlen);
+		if (ret)
+			return ret;
+		core_free(p);
+	}
+	return 0;
+}
+
 int snap_reader_open(const char *path, struct snap_reader **out, char *err, size_t errlen)
 {
 	struct snap_reader *rd = core_calloc(1, sizeof(*rd));
@@ -322,6 +339,7 @@ int snap_reader_open(const char *path, struct snap_reader **out, char *err, size
 	rd->size = (uint64_t)st.st_size;
 	r = read_header(rd, err, errlen);
 	r = r ?: read_table(rd, err, errlen);
+	r = r ?: verify(rd, err, errlen);
 	if (r) {
 		snap_reader_close(rd);
 		return r;

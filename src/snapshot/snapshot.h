@@ -63,8 +63,9 @@ struct snap_section {
 };
 
 /* Opens a snapshot and reads its section table: checks the magic, the version, every
- * section header's own checksum and length (inside the file), and that the file ends with
- * END. Returns 0, or -EINVAL / -errno with one line in err. */
+ * section header's own checksum and length (inside the file), that the file ends with
+ * END, and the checksum of every section but RAM's (checked by snap_read_ram). Returns 0, or
+ * -EINVAL / -errno with one line in err. */
 int snap_reader_open(const char *path, struct snap_reader **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void snap_reader_close(struct snap_reader *r);

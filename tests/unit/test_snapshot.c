@@ -1,8 +1,14 @@
-/* Unit tests for snapshots: hart state records (cpu/state.h). */
+/* Unit tests for snapshots: hart state records (cpu/state.h), and whole machines
+ * written to a file and read back (machine/snapshot.h, snapshot/snapshot.h), including
+ * every truncation and byte flip of a small snapshot file being refused. */
 #include "cpu/state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "machine/snapshot.h"
 
 #include "core/sbuf.h"
 #include "cpu/hart.h"
@@ -135,7 +141,156 @@ static int t_refuses_bad_records(void)
 	return 0;
 }
 
+/* RAM with zero pages, a pattern, and a page at the very end. */
+static void fill_ram(struct vm *vm)
+{
+	uint8_t *ram = vm->mem.ram;
+
+	for (uint64_t i = 0; i < vm->mem.size; i += 4096)
+		if ((i / 4096) % 3 == 1)
+			for (unsigned k = 0; k < 4096; k += 8)
+				ram[i + k] = (uint8_t)(i / 4096 + k);
+	memset(ram + vm->mem.size - 4096, 0xa5, 4096);
+}
+
+static char path[64];
+
+static int snapshot_to_file(struct vm *vm, bool raw)
+{
+	struct vm_snapshot_opts o = {.raw_ram = raw};
+	char err[256];
+	int fd;
+
+	strcpy(path, "/tmp/lodge-test-snap.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (vm_snapshot(vm, path, &o, err, sizeof(err)) != -EBUSY) /* running: refused */
+		return -1;
+	if (vm_pause(vm) < 0 || vm_snapshot(vm, path, &o, err, sizeof(err)) < 0)
+		return -1;
+	return 0; /* left paused: its clock stands at the saved time */
+}
+
+/* Restores `file` into a new machine; returns it, or NULL with the error in err. */
+static struct vm *restore_file(const char *file, bool lazy, char *err, size_t errlen)
+{
+	struct vm_config cfg = {0};
+	struct vm_restore *rs = NULL;
+	struct vm *vm = NULL;
+
+	err[0] = 0;
+	if (vm_restore_open(file, &cfg, &rs, err, errlen) < 0)
+		return NULL;
+	if (vm_create(&cfg, &vm) < 0 || vm_restore(vm, rs, lazy, err, errlen) < 0) {
+		vm_destroy(vm);
+		vm = NULL;
+	}
+	vm_restore_close(rs);
+	return vm;
+}
+
+static int roundtrip(bool raw)
+{
+	struct vm *a = new_vm(2), *b;
+	char err[256];
+
+	CHECK(a);
+	fill_ram(a);
+	scribble(a->harts[1]);
+	CHECK_EQ(snapshot_to_file(a, raw), 0);
+	b = restore_file(path, raw, err, sizeof(err));
+	unlink(path);
+	CHECK(b);
+	CHECK_EQ(b->nharts, 2);
+	CHECK_EQ(b->mem.size, a->mem.size);
+	CHECK(!memcmp(a->mem.ram, b->mem.ram, a->mem.size));
+	CHECK_EQ(b->harts[1]->pc, a->harts[1]->pc);
+	CHECK_EQ(b->harts[1]->x[7], a->harts[1]->x[7]);
+	/* the clock goes on from where it stood (10 MHz ticks), not from zero */
+	CHECK(vm_time(a) > 0);
+	CHECK(vm_time(b) >= vm_time(a));
+	CHECK(vm_time(b) < vm_time(a) + 100000000);
+	vm_destroy(a);
+	vm_destroy(b);
+	return 0;
+}
+
+static int t_file_roundtrip(void)
+{
+	return roundtrip(false);
+}
+
+static int t_file_roundtrip_raw(void)
+{
+	return roundtrip(true);
+}
+
+static int write_file(const char *file, const uint8_t *data, size_t len)
+{
+	FILE *f = fopen(file, "wb");
+
+	if (!f)
+		return -1;
+	if (len && fwrite(data, 1, len, f) != len) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}
+
+/* Every truncation and every single-byte change of a compressed snapshot is refused. */
+static int t_file_damage(void)
+{
+	struct vm *a = new_vm(1), *b;
+	char err[256], bad[] = "/tmp/lodge-test-snap-bad";
+	uint8_t *data;
+	long len;
+	FILE *f;
+
+	CHECK(a);
+	fill_ram(a);
+	CHECK_EQ(snapshot_to_file(a, false), 0);
+	vm_destroy(a);
+	f = fopen(path, "rb");
+	CHECK(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	data = malloc((size_t)len);
+	CHECK(data && fread(data, 1, (size_t)len, f) == (size_t)len);
+	fclose(f);
+	unlink(path);
+	for (long cut = 0; cut < len; cut += cut < 200 ? 1 : len / 40 + 1) {
+		CHECK_EQ(write_file(bad, data, (size_t)cut), 0);
+		b = restore_file(bad, false, err, sizeof(err));
+		CHECK(!b);
+		CHECK(err[0]);
+	}
+	for (long i = 0; i < len; i += i < 200 ? 1 : len / 40 + 1) {
+		data[i] ^= 0x10;
+		CHECK_EQ(write_file(bad, data, (size_t)len), 0);
+		data[i] ^= 0x10;
+		b = restore_file(bad, false, err, sizeof(err));
+		if (b)
+			fprintf(stderr, "byte %ld changed, restore succeeded\n", i);
+		CHECK(!b);
+		CHECK(err[0]);
+	}
+	CHECK_EQ(write_file(bad, data, (size_t)len), 0);
+	b = restore_file(bad, false, err, sizeof(err)); /* undamaged: loads */
+	CHECK(b);
+	vm_destroy(b);
+	unlink(bad);
+	free(data);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"file_roundtrip", t_file_roundtrip},
+	{"file_roundtrip_raw_lazy", t_file_roundtrip_raw},
+	{"file_damage", t_file_damage},
 	{"hart_roundtrip", t_roundtrip},
 	{"hart_refuses_bad_records", t_refuses_bad_records},
 };
