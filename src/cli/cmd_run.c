@@ -477,7 +477,8 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 		*vm = NULL;
 		return CLI_EXIT_ERROR;
 	}
-	log_debug("restored %s in %.3f ms", o->restore, (double)(vm_now_ns() - t0) / 1e6);
+	if (o->stats)
+		fprintf(stderr, "lodge: stats: restore=%.3fms\n", (double)(vm_now_ns() - t0) / 1e6);
 	return 0;
 }
 
