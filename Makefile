@@ -157,6 +157,7 @@ help:
 -include bench/bench.mk
 -include bench/linux/linux.mk
 -include bench/net/net.mk
+-include bench/snapshot/snapshot.mk
 -include guest/guest.mk
 -include tests/linux/linux.mk
 -include tests/net/net.mk

@@ -23,13 +23,14 @@
 #include "cpu/jit/jit.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
+#include "machine/snapshot.h"
 
 #define DEFAULT_MEM	  (128ull << 20)
 #define DEFAULT_LINUX_MEM (256ull << 20)
 #define DEFAULT_CMDLINE	  "console=ttyS0"
 #define MAX_CMDLINE	  4096 /* more than any Linux keeps (RISC-V: 1024 bytes) */
 
-#define MAX_DEVICE_ARGS 32
+#define MAX_DEVICE_ARGS VM_MAX_DEVICE_ARGS
 #define OPT_DEVICE	1000 /* getopt value of the first device-type option */
 
 struct run_opts {
@@ -40,11 +41,12 @@ struct run_opts {
 	uint64_t mem;
 	unsigned cpus;
 	double timeout;
-	int stats, no_reboot, mem_set;
+	int stats, no_reboot, mem_set, cpus_set;
 	unsigned jit_hot;	    /* 0: interpreter only */
 	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
 	const char *sandbox;	    /* --sandbox SPEC */
 	int seccomp;		    /* --seccomp */
+	const char *restore;	    /* --restore FILE */
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -119,6 +121,12 @@ static void run_usage(FILE *f)
 		"  --exit-file FILE  write {\"status\", \"reason\"} there when the machine stops\n"
 		"  --sandbox SPEC    enter the sandbox the daemon prepared (see host/sandbox.h)\n"
 		"  --seccomp         install the system guests' seccomp allow list\n"
+		"Snapshots (docs/SNAPSHOT.md):\n"
+		"  --restore FILE    recreate the machine a snapshot holds (its RAM, harts,\n"
+		"                    devices with their options, clock) and run it on from\n"
+		"                    there; without --kernel, --bare, --mem, --cpus or device\n"
+		"                    options (the file has them). A snapshot is taken with\n"
+		"                    PUT /snapshot/create on the --api socket (docs/API.md)\n"
 		"Devices (each option may be repeated):\n",
 		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 	device_usage(f);
@@ -174,6 +182,19 @@ static int add_device_arg(struct run_opts *o, int c)
 
 static int parse_longopts(int argc, char **argv, struct run_opts *o, const struct option *longopts);
 
+/* --restore takes the machine from the file: nothing may describe another one. */
+static int check_restore_opts(const struct run_opts *o)
+{
+	if (o->bare || o->lx.kernel || o->lx.initrd || o->lx.cmdline || o->lx.firmware ||
+	    o->lx.dump_dtb || o->mem_set || o->cpus_set || o->ndevs) {
+		log_err("run: --restore recreates the machine the snapshot holds; it does not "
+			"go with --kernel, --bare, --initrd, --append, --firmware, --dump-dtb, "
+			"--mem, --cpus or device options");
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option fixed[] = {
@@ -195,6 +216,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"exit-file", required_argument, NULL, 'E'},
 		{"sandbox", required_argument, NULL, 'S'},
 		{"seccomp", no_argument, NULL, 'P'},
+		{"restore", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option *longopts = build_longopts(fixed, sizeof(fixed) / sizeof(fixed[0]));
@@ -259,6 +281,7 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 				return -1;
 			}
 			o->cpus = (unsigned)v;
+			o->cpus_set = 1;
 			break;
 		}
 		case 't':
@@ -300,6 +323,9 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		case 'P':
 			o->seccomp = 1;
 			break;
+		case 'R':
+			o->restore = optarg;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -313,6 +339,8 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: unexpected argument '%s' (see lodge run --help)", argv[optind]);
 		return -1;
 	}
+	if (o->restore)
+		return check_restore_opts(o);
 	if (!o->bare == !o->lx.kernel) {
 		log_err("run: pass exactly one of --kernel IMAGE or --bare PROGRAM.elf "
 			"(see lodge run --help)");
@@ -416,12 +444,52 @@ static const char *default_cmdline(const struct run_opts *o, char *buf, size_t l
 	return DEFAULT_CMDLINE;
 }
 
+/* Creates the machine a snapshot holds and loads it. Returns 0 or a CLI exit status. */
+static int setup_restore(const struct run_opts *o, struct chardev *con, struct vm **vm)
+{
+	char err[512] = "";
+	struct vm_config cfg = {0};
+	struct vm_restore *rs = NULL;
+	uint64_t t0 = vm_now_ns();
+	int r = vm_restore_open(o->restore, &cfg, &rs, err, sizeof(err));
+
+	if (r < 0) {
+		log_err("--restore %s: %s", o->restore, err[0] ? err : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	cfg.timeout_sec = o->timeout;
+	cfg.jit_hot = o->jit_hot;
+	cfg.err = err;
+	cfg.errlen = sizeof(err);
+	cfg.console = con;
+	r = vm_create(&cfg, vm);
+	if (r < 0) {
+		log_err("--restore %s: cannot create its machine: %s", o->restore,
+			err[0] ? err : strerror(-r));
+		vm_restore_close(rs);
+		return CLI_EXIT_ERROR;
+	}
+	r = vm_restore(*vm, rs, true, err, sizeof(err));
+	vm_restore_close(rs);
+	if (r < 0) {
+		log_err("--restore %s: %s", o->restore, err[0] ? err : strerror(-r));
+		vm_destroy(*vm);
+		*vm = NULL;
+		return CLI_EXIT_ERROR;
+	}
+	if (o->stats)
+		fprintf(stderr, "lodge: stats: restore=%.3fms\n", (double)(vm_now_ns() - t0) / 1e6);
+	return 0;
+}
+
 /* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
 static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
 	uint64_t entry;
 	int r;
 
+	if (o->restore)
+		return setup_restore(o, con, vm);
 	if (create_vm(o, con, vm) < 0)
 		return CLI_EXIT_ERROR;
 	if (o->bare) {
@@ -442,7 +510,7 @@ static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 /* Maps how the machine stopped to the exit status (see run_usage). */
 static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_stop_reason why)
 {
-	const char *what = o->bare ? o->bare : o->lx.kernel;
+	const char *what = o->restore ? o->restore : o->bare ? o->bare : o->lx.kernel;
 	int status;
 
 	switch (why) {
@@ -559,7 +627,20 @@ static uint64_t ctl_ram_resident(void *opaque)
 	return n * page;
 }
 
+static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
+{
+	struct run_ctl *c = opaque;
+	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram};
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
 static const struct guestctl_ops run_ctl_ops = {
+	.snapshot = ctl_snapshot,
 	.ram_resident = ctl_ram_resident,
 	.kind = "vm",
 	.pause = ctl_pause,
@@ -631,7 +712,8 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 		console_attach(con, NULL);
 		if (o->stats)
 			print_stats(*vmp, t0);
-		if (*why != VM_STOP_REBOOT || o->no_reboot || ctl->killed ||
+		/* A restored machine has no images to boot again: its reboot ends it. */
+		if (*why != VM_STOP_REBOOT || o->no_reboot || o->restore || ctl->killed ||
 		    console_stop_requested(con))
 			return 0;
 		vm_destroy(*vmp); /* reboot: a fresh machine with the same images and console */
@@ -655,7 +737,7 @@ int cmd_run(int argc, char **argv)
 		return r > 0 ? 0 : CLI_EXIT_USAGE;
 	if (!o.mem_set)
 		o.mem = o.bare ? DEFAULT_MEM : DEFAULT_LINUX_MEM;
-	if (check_mem(o.mem))
+	if (!o.restore && check_mem(o.mem))
 		return CLI_EXIT_USAGE;
 	if (o.lx.kernel) {
 		if (!o.lx.firmware)

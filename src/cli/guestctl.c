@@ -58,6 +58,10 @@ struct guestctl {
 	int (*op_fn)(void *opaque);
 	const char *op_what;
 	int op_result;
+	/* A snapshot request's arguments and error text (op_fn is then NULL). */
+	struct guestctl_snapshot op_snap;
+	char op_path[4096];
+	char op_err[512];
 };
 
 /* ---- console ---- */
@@ -255,10 +259,20 @@ static void h_get_vm(struct api_conn *c, const struct api_request *r)
 	api_reply_json(c, 200, o);
 }
 
-static int reply_result(struct api_conn *c, int r, const char *what)
+static int reply_result(struct api_conn *c, int r, const char *what, const char *err)
 {
 	if (r == 0)
 		return api_reply(c, 204, NULL, NULL, 0);
+	if (r == -EBUSY)
+		return api_reply_error(c, 409, "not_paused",
+				       "%s: the guest must be paused first (PATCH /vm {\"state\": "
+				       "\"Paused\"})",
+				       what);
+	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
+		       r == -EROFS || r == -ENAMETOOLONG))
+		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);
+	if (err[0])
+		return api_reply_error(c, 500, "internal", "%s: %s", what, err);
 	if (r == -ENODEV)
 		return api_reply_error(c, 409, "not_supported", "%s: the guest has no way to do it",
 				       what);
@@ -272,7 +286,12 @@ static void *op_main(void *opaque)
 {
 	struct guestctl *g = opaque;
 
-	g->op_result = g->op_fn(g->opaque);
+	g->op_err[0] = 0;
+	if (g->op_fn)
+		g->op_result = g->op_fn(g->opaque);
+	else
+		g->op_result =
+			g->ops->snapshot(g->opaque, &g->op_snap, g->op_err, sizeof(g->op_err));
 	evloop_notify(g->op_done);
 	return NULL;
 }
@@ -295,7 +314,7 @@ static void on_op_done(void *opaque)
 	g->op_busy = false;
 	if (g->op_conn) {
 		api_conn_on_close(g->op_conn, NULL, NULL);
-		reply_result(g->op_conn, g->op_result, g->op_what);
+		reply_result(g->op_conn, g->op_result, g->op_what, g->op_err);
 	}
 	g->op_conn = NULL;
 }
@@ -340,6 +359,47 @@ static void h_patch_vm(struct api_conn *c, const struct api_request *r)
 	else
 		api_reply_error(c, 400, "bad_body",
 				"state '%.40s': must be \"Paused\" or \"Resumed\"", st);
+	cJSON_Delete(o);
+}
+
+static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
+{
+	static const struct json_field f[] = {{"snapshot_path", JSON_STRING, true, NULL},
+					      {"snapshot_type", JSON_STRING, false, NULL},
+					      {"ram_format", JSON_STRING, false, NULL}};
+	static const struct json_schema schema = {f, 3};
+	struct guestctl *g = r->ctx;
+	const char *path, *type, *ram;
+	char err[200];
+	cJSON *o;
+
+	if (json_parse_object(r->body, r->body_len, &schema, &o, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	path = json_str(o, "snapshot_path", "");
+	type = json_str(o, "snapshot_type", "Full");
+	ram = json_str(o, "ram_format", "zstd");
+	if (path[0] != '/' || strlen(path) >= sizeof(g->op_path))
+		api_reply_error(c, 400, "bad_body",
+				"snapshot_path '%.80s': must be an absolute path", path);
+	else if (strcmp(type, "Full"))
+		api_reply_error(c, 400, "bad_body",
+				"snapshot_type '%.40s': only \"Full\" is supported", type);
+	else if (strcmp(ram, "zstd") && strcmp(ram, "raw"))
+		api_reply_error(c, 400, "bad_body",
+				"ram_format '%.40s': must be \"zstd\" or \"raw\"", ram);
+	else if (!g->ops->snapshot)
+		api_reply_error(c, 409, "not_supported", "snapshot: not supported for %s guests",
+				g->ops->kind);
+	else if (g->op_busy)
+		api_reply_error(c, 409, "busy", "snapshot: another request is in progress");
+	else {
+		strcpy(g->op_path, path);
+		g->op_snap = (struct guestctl_snapshot){.path = g->op_path,
+							.raw_ram = !strcmp(ram, "raw")};
+		start_op(c, g, NULL, "snapshot");
+	}
 	cJSON_Delete(o);
 }
 
@@ -415,9 +475,8 @@ static void h_console(struct api_conn *c, const struct api_request *r)
 }
 
 static const struct api_route routes[] = {
-	{HTTP_GET, "/vm", h_get_vm},
-	{HTTP_PATCH, "/vm", h_patch_vm},
-	{HTTP_PUT, "/actions", h_put_actions},
+	{HTTP_GET, "/vm", h_get_vm},	       {HTTP_PATCH, "/vm", h_patch_vm},
+	{HTTP_PUT, "/actions", h_put_actions}, {HTTP_PUT, "/snapshot/create", h_snapshot_create},
 	{HTTP_POST, "/console", h_console},
 };
 

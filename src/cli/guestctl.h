@@ -7,6 +7,8 @@
  *                     rss_bytes, ram_resident_bytes, uptime_ns}}
  *     PATCH /vm       {"state": "Paused"|"Resumed"}                         -> 204
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
+ *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full",
+ *                     "ram_format": "zstd"|"raw"]} with the guest paused       -> 204
  *     POST  /console  upgrade to a raw stream: the console's output from now on, and
  *                     input to the guest; any number of clients may attach and detach
  *                     without disturbing the guest.
@@ -23,9 +25,11 @@
 #define LODGE_CLI_GUESTCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct guestctl;
+struct guestctl_snapshot;
 
 struct guestctl_ops {
 	const char *kind; /* "vm" or "wasm" */
@@ -38,6 +42,16 @@ struct guestctl_ops {
 	bool (*paused)(void *opaque);
 	uint64_t (*instret)(void *opaque);	/* work done so far (0 if not counted) */
 	uint64_t (*ram_resident)(void *opaque); /* guest RAM backed by host memory (bytes) */
+	/* Writes a snapshot of the paused guest; -EBUSY when it is not paused; other errors
+	 * with one line in err. NULL: the guest kind has no snapshots. Worker thread. */
+	int (*snapshot)(void *opaque, const struct guestctl_snapshot *req, char *err,
+			size_t errlen);
+};
+
+/* A snapshot request (PUT /snapshot/create). */
+struct guestctl_snapshot {
+	const char *path; /* absolute */
+	bool raw_ram;	  /* "ram_format": "raw" (uncompressed, mapped on restore) */
 };
 
 struct guestctl_config {

@@ -237,6 +237,9 @@ static bool exec_poll(struct hart *h)
 			exec_flush_jumps(h);
 		}
 		now = hart_env_now_ns();
+		/* The machine may pause here and save this hart (cpu/state.h): fold the host
+		 * FPU's flags, which only this thread can read, into h->fflags first. */
+		h->fflags = fpu_get_fflags(h);
 		if (env->poll(env, h, now))
 			return true;
 		exec_update_timers(h);

@@ -305,6 +305,41 @@ static int add_harts(struct vm *vm, unsigned n)
 	return 0;
 }
 
+static char *dup_str(const char *s)
+{
+	char *d = s ? core_alloc(strlen(s) + 1) : NULL;
+
+	if (d)
+		strcpy(d, s);
+	return d;
+}
+
+static int copy_dev_args(struct vm *vm, const struct vm_config *cfg)
+{
+	if (!cfg->ndevices)
+		return 0;
+	vm->dev_args = core_calloc(cfg->ndevices, sizeof(*vm->dev_args));
+	if (!vm->dev_args)
+		return -ENOMEM;
+	vm->ndev_args = cfg->ndevices;
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		vm->dev_args[i].option = dup_str(cfg->devices[i].option);
+		vm->dev_args[i].args = dup_str(cfg->devices[i].args);
+		if (!vm->dev_args[i].option || (cfg->devices[i].args && !vm->dev_args[i].args))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void free_dev_args(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->ndev_args; i++) {
+		core_free((char *)vm->dev_args[i].option);
+		core_free((char *)vm->dev_args[i].args);
+	}
+	core_free(vm->dev_args);
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out)
 {
 	struct vm *vm;
@@ -322,7 +357,13 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->console = cfg->console;
+	vm->bare = cfg->bare;
 	init_env(vm, cfg);
+	r = copy_dev_args(vm, cfg);
+	if (r < 0) {
+		vm_destroy(vm);
+		return r;
+	}
 	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
 	if (!r)
 		r = add_harts(vm, cfg->nharts);
@@ -352,6 +393,7 @@ void vm_destroy(struct vm *vm)
 	}
 	evloop_destroy(vm->loop);
 	gmem_fini(&vm->mem);
+	free_dev_args(vm);
 	pthread_mutex_destroy(&vm->dev_console_lock);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);

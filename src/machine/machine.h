@@ -22,10 +22,11 @@ struct chardev;
 struct evloop;
 struct hart;
 
-#define VM_RAM_BASE	VIRT_RAM_BASE
-#define VM_VIRTIO_SLOTS 16 /* slots 0-7 as on QEMU virt, 8-15 after them */
-#define VM_VIRTIO_IRQ	1  /* PLIC source of slot i < 8: 1 + i; slot i >= 8: 12 + i - 8 */
-#define VM_MAX_HARTS	32
+#define VM_RAM_BASE	   VIRT_RAM_BASE
+#define VM_VIRTIO_SLOTS	   16 /* slots 0-7 as on QEMU virt, 8-15 after them */
+#define VM_VIRTIO_IRQ	   1  /* PLIC source of slot i < 8: 1 + i; slot i >= 8: 12 + i - 8 */
+#define VM_MAX_HARTS	   32
+#define VM_MAX_DEVICE_ARGS 32 /* device options per machine */
 
 /* Device-tree phandles of the interrupt controllers (hart h's: VM_FDT_PH_CPU_INTC + h). */
 #define VM_FDT_PH_PLIC	   1
@@ -89,6 +90,13 @@ struct vm {
 	int pause_req;	  /* atomic */
 	unsigned parked;  /* harts parked (pause_lock) */
 	unsigned running; /* harts inside hart_run (pause_lock) */
+
+	/* The configuration a snapshot records (machine/snapshot.h): a copy of the device
+	 * options the machine was made from (strings owned; a disk's path changes when a
+	 * snapshot moves the running machine onto an overlay). */
+	struct vm_device_arg *dev_args;
+	unsigned ndev_args;
+	bool bare;
 };
 
 /* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,

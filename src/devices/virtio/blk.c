@@ -31,6 +31,8 @@
 #include "core/sbuf.h"
 #include "core/tbucket.h"
 #include "core/util.h"
+#include "devices/virtio/blk.h"
+
 #include "devices/device.h"
 #include "devices/virtio/virtio.h"
 #include "disk/disk.h"
@@ -357,7 +359,8 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 		if (st < 0) {
 			req->gen = b->gen;
 			req->dr.done = req_done;
-			if (disk_submit(b->disk, &req->dr) == 0) {
+			/* (no disk: a snapshot could not reopen it, see vblk_switch_overlay) */
+			if (b->disk && disk_submit(b->disk, &req->dr) == 0) {
 				b->inflight++;
 				continue;
 			}
@@ -641,6 +644,64 @@ err_close:
 	disk_close(b->disk);
 err_free:
 	core_free(b);
+	return r;
+}
+
+bool vblk_is_blk(const struct device *dev, bool *readonly_out)
+{
+	if (dev->ops != &blk_ops)
+		return false;
+	*readonly_out = container_of(dev, struct vblk, dev)->readonly;
+	return true;
+}
+
+static int reopen(struct vblk *b, const char *path, enum disk_format fmt, char *err, size_t errlen)
+{
+	struct disk_options opt = {.format = fmt};
+	int r = disk_open(path, &opt, &b->disk, err, errlen);
+
+	if (r)
+		return r;
+	r = evloop_watch_add(b->vdev.loop, disk_event_fd(b->disk), POLLIN, on_disk_event, b,
+			     &b->watch);
+	if (r) {
+		disk_close(b->disk);
+		b->disk = NULL;
+	}
+	return r;
+}
+
+int vblk_switch_overlay(struct device *dev, const char *overlay, const char *backing,
+			const char *backing_format, char *err, size_t errlen)
+{
+	struct vblk *b = container_of(dev, struct vblk, dev);
+	enum disk_format bf = DISK_FMT_AUTO;
+	struct disk_create_options co = {.format = DISK_FMT_QCOW2, .backing = backing};
+	char derr[DISK_ERR_LEN], rerr[DISK_ERR_LEN];
+	int r;
+
+	if (backing_format && disk_format_parse(backing_format, &bf) < 0)
+		return -EINVAL;
+	co.backing_format = bf;
+	/* The image is locked for writing while open: close it before naming it as a
+	 * backing file (which opens it read-only). */
+	evloop_watch_del(b->watch);
+	b->watch = NULL;
+	disk_close(b->disk);
+	b->disk = NULL;
+	r = disk_create(overlay, &co, derr, sizeof(derr));
+	r = r ?: reopen(b, overlay, DISK_FMT_QCOW2, derr, sizeof(derr));
+	if (!r)
+		return 0;
+	snprintf(err, errlen, "%s: cannot move the disk onto an overlay: %s", dev->name, derr);
+	if (reopen(b, backing, bf, rerr, sizeof(rerr))) {
+		/* The image cannot be opened again: fail every request from now on. */
+		log_err("%s: %s", dev->name, rerr);
+		pthread_mutex_lock(&b->vdev.lock);
+		virtio_dev_fail(&b->vdev, "the disk image could not be reopened");
+		pthread_mutex_unlock(&b->vdev.lock);
+	}
+	unlink(overlay);
 	return r;
 }
 

@@ -1,0 +1,9 @@
+# Snapshot benchmark (issue 11): `make bench-snapshot` builds the release Lodge and runs
+# bench/snapshot/run: snapshot time (paused) and size, and restore time, of the default
+# guest with 256 MiB of which 200 MiB are touched, zstd and raw (lazy) RAM.
+
+.PHONY: bench-snapshot
+
+bench-snapshot: guest-cache/out/Image guest-cache/out/fw_dynamic.bin guest-cache/out/initrd.img
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/snapshot/run

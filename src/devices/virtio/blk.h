@@ -1,0 +1,28 @@
+/*
+ * virtio-blk (virtio 1.2, 5.2) in front of a disk image (disk/disk.h): `--disk PATH,...`.
+ * What a machine snapshot needs of it (machine/snapshot.c): moving a quiesced device onto
+ * a new qcow2 overlay whose backing file is the image it used, so that the image stays as
+ * the snapshot recorded it.
+ */
+#ifndef LODGE_DEVICES_VIRTIO_BLK_H
+#define LODGE_DEVICES_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct device;
+
+/* True when `dev` is a virtio-blk device; *readonly_out then says whether it was opened
+ * read-only. */
+bool vblk_is_blk(const struct device *dev, bool *readonly_out);
+
+/* I/O thread (or no loop running), the device quiesced: closes the image (its metadata
+ * written and synced), creates `overlay` (qcow2, backing file `backing`: the image's
+ * absolute path, of format `backing_format`: "raw", "qcow2" or NULL to probe) and
+ * continues on it. On failure the device goes back to `backing` itself and -errno is
+ * returned with one line in err. */
+int vblk_switch_overlay(struct device *dev, const char *overlay, const char *backing,
+			const char *backing_format, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif

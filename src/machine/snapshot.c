@@ -1,0 +1,577 @@
+/*
+ * Machine snapshots (see snapshot.h). The MACHINE section, version 1, little-endian:
+ *   u32 version, u64 RAM base, u64 RAM size, u32 harts, u8 bare, u64 time (10 MHz ticks
+ *   at the snapshot), u64 HTIF tohost, u64 fromhost, u32 device options, and per option:
+ *   string option, u8 has arguments, string arguments (a string is u16 length + bytes).
+ * Then one HART section per hart (cpu/state.h), one DEVICE section per device in creation
+ * order (string name, then the device's own record), and the RAM section.
+ */
+#include "machine/snapshot.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/evloop.h"
+#include "core/sbuf.h"
+#include "cpu/hart.h"
+#include "cpu/state.h"
+#include "devices/virtio/blk.h"
+#include "disk/disk.h"
+#include "machine/machine.h"
+#include "snapshot/snapshot.h"
+
+#define MACHINE_VERSION 1
+#define MAX_STR		4096
+
+struct vm_restore {
+	struct snap_reader *rd;
+	uint8_t *machine; /* the MACHINE section */
+	struct vm_device_arg devs[VM_MAX_DEVICE_ARGS];
+	char *strings;			     /* the options' text */
+	char *disk_args[VM_MAX_DEVICE_ARGS]; /* options of disks moved onto overlays */
+	char *overlays[VM_MAX_DEVICE_ARGS];  /* their files: removed unless restored */
+	bool restored;
+	uint64_t time, tohost, fromhost;
+};
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void put_str(struct sbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > MAX_STR) {
+		b->err = b->err ?: -E2BIG;
+		return;
+	}
+	sbuf_put_u16(b, (uint16_t)n);
+	sbuf_put(b, s, n);
+}
+
+/* A disk's options with its image at `path` and its serial number fixed (it defaults to
+ * the image's name, which an overlay changes): "PATH[,format=F],serial=S[,readonly=on]".
+ * Returns 0, or -EINVAL / -ENAMETOOLONG. */
+static int disk_args(const char *args, const char *path, const char *format, char *out, size_t len)
+{
+	struct device_args a;
+	const char *old, *serial, *ro, *base;
+	char err[128];
+	int n;
+
+	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
+		return -EINVAL;
+	old = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+	serial = device_args_get(&a, "serial", 0);
+	ro = device_args_get(&a, "readonly", 0);
+	format = format ?: device_args_get(&a, "format", 0);
+	base = old && strrchr(old, '/') ? strrchr(old, '/') + 1 : old ? old : "";
+	n = snprintf(out, len, "%s%s%s,serial=%.20s%s", path, format ? ",format=" : "",
+		     format ? format : "", serial ? serial : base,
+		     ro && !strcmp(ro, "on") ? ",readonly=on" : "");
+	device_args_fini(&a);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The image path a disk's options name, made absolute (an overlay refers to it). */
+static int disk_path(const char *args, char *out)
+{
+	struct device_args a;
+	const char *p;
+	char err[128];
+	int r = 0;
+
+	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
+		return -EINVAL;
+	p = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+	if (!p || !realpath(p, out))
+		r = p ? -errno : -EINVAL;
+	device_args_fini(&a);
+	return r;
+}
+
+/* The options of the k-th device of type `option` (devices of one type are created in
+ * the order of their options). */
+static struct vm_device_arg *nth_arg(struct vm *vm, const char *option, unsigned k)
+{
+	for (unsigned i = 0; i < vm->ndev_args; i++)
+		if (!strcmp(vm->dev_args[i].option, option) && k-- == 0)
+			return &vm->dev_args[i];
+	return NULL;
+}
+
+static int put_dev_arg(struct vm *vm, struct sbuf *b, unsigned i)
+{
+	const struct vm_device_arg *a = &vm->dev_args[i];
+	char path[PATH_MAX], args[PATH_MAX + 256];
+	int r;
+
+	put_str(b, a->option);
+	sbuf_put_u8(b, a->args != NULL);
+	if (strcmp(a->option, "disk") || !a->args) {
+		put_str(b, a->args ? a->args : "");
+		return 0;
+	}
+	r = disk_path(a->args, path);
+	r = r ?: disk_args(a->args, path, NULL, args, sizeof(args));
+	if (!r)
+		put_str(b, args);
+	return r;
+}
+
+static int save_machine(struct vm *vm, struct sbuf *b)
+{
+	int r = 0;
+
+	sbuf_put_u32(b, MACHINE_VERSION);
+	sbuf_put_u64(b, vm->mem.base);
+	sbuf_put_u64(b, vm->mem.size);
+	sbuf_put_u32(b, vm->nharts);
+	sbuf_put_u8(b, vm->bare);
+	sbuf_put_u64(b, vm_time(vm));
+	sbuf_put_u64(b, vm->tohost_pa);
+	sbuf_put_u64(b, vm->fromhost_pa);
+	sbuf_put_u32(b, vm->ndev_args);
+	for (unsigned i = 0; i < vm->ndev_args && !r; i++)
+		r = put_dev_arg(vm, b, i);
+	return r ?: b->err;
+}
+
+/* After the snapshot is written: every writable disk moves onto an overlay
+ * (PATH.diskN.qcow2 next to the snapshot) whose backing file is its image, which thus
+ * stays as the snapshot recorded it. */
+static int switch_disks(struct vm *vm, const char *snap, char *err, size_t errlen)
+{
+	unsigned k = 0;
+	int r = 0;
+
+	for (struct device *d = vm->devices; d && !r; d = d->next) {
+		struct vm_device_arg *a;
+		char ov[PATH_MAX], img[PATH_MAX], args[PATH_MAX + 256], *copy;
+		bool ro;
+		if (!vblk_is_blk(d, &ro))
+			continue;
+		a = nth_arg(vm, "disk", k);
+		if (!a || !a->args) {
+			errf(err, errlen, "%s: its options are unknown", d->name);
+			return -EINVAL;
+		}
+		if (snprintf(ov, sizeof(ov), "%s.disk%u.qcow2", snap, k++) >= (int)sizeof(ov))
+			return -ENAMETOOLONG;
+		if (ro)
+			continue;
+		r = disk_path(a->args, img) ?: disk_args(a->args, ov, "qcow2", args, sizeof(args));
+		if (r) {
+			errf(err, errlen, "%s: %s", d->name, strerror(-r));
+			break;
+		}
+		copy = core_alloc(strlen(args) + 1);
+		if (!copy)
+			return -ENOMEM;
+		strcpy(copy, args);
+		r = vblk_switch_overlay(d, ov, img, NULL, err, errlen);
+		if (r) {
+			core_free(copy);
+			break;
+		}
+		core_free((char *)a->args);
+		a->args = copy;
+	}
+	return r;
+}
+
+struct save_job {
+	struct vm *vm;
+	struct snap_writer *w;
+	const char *path;
+	const struct vm_snapshot_opts *o;
+	char *err;
+	size_t errlen;
+	int r;
+};
+
+static int write_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	int r = 0;
+
+	for (struct device *d = vm->devices; d && !r; d = d->next) {
+		struct sbuf b = {0};
+		put_str(&b, d->name);
+		r = d->ops->save(d, &b) ?: b.err;
+		if (r)
+			errf(err, errlen, "%s: cannot save its state: %s", d->name, strerror(-r));
+		else
+			r = snap_write_section(w, SNAP_SEC_DEVICE, b.data, b.len);
+		sbuf_fini(&b);
+	}
+	return r;
+}
+
+/* On the I/O thread, so that no device callback runs while the state is written. */
+static void save_on_loop(void *opaque)
+{
+	struct save_job *j = opaque;
+	struct vm *vm = j->vm;
+	struct sbuf b = {0};
+	int r;
+
+	r = save_machine(vm, &b);
+	if (r)
+		errf(j->err, j->errlen, "cannot record the machine's configuration: %s",
+		     strerror(-r));
+	r = r ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
+	for (unsigned i = 0; i < vm->nharts && !r; i++) {
+		b.len = 0;
+		r = hart_save(vm->harts[i], &b)
+			    ?: snap_write_section(j->w, SNAP_SEC_HART, b.data, b.len);
+	}
+	sbuf_fini(&b);
+	if (!r)
+		r = write_devices(vm, j->w, j->err, j->errlen);
+	if (!r)
+		r = snap_write_ram(j->w, vm->mem.ram, vm->mem.base, vm->mem.size,
+				   j->o->raw_ram ? SNAP_RAM_RAW : SNAP_RAM_ZSTD);
+	if (!r)
+		r = switch_disks(vm, j->path, j->err, j->errlen);
+	j->r = r;
+}
+
+int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
+		size_t errlen)
+{
+	struct save_job j = {.vm = vm, .path = path, .o = o, .err = err, .errlen = errlen};
+	int r;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!vm_paused(vm))
+		return -EBUSY;
+	r = snap_writer_open(path, &j.w);
+	if (r) {
+		errf(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
+		return r;
+	}
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (d->ops->quiesce)
+			d->ops->quiesce(d);
+	evloop_call(vm->loop, save_on_loop, &j);
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (d->ops->resume)
+			d->ops->resume(d);
+	r = j.r;
+	if (r) {
+		snap_writer_abort(j.w);
+	} else {
+		r = snap_writer_commit(j.w);
+	}
+	if (r && err && errlen && !err[0])
+		errf(err, errlen, "%s: cannot write it: %s", path, strerror(-r));
+	return r;
+}
+
+/* ---- restore ---- */
+
+/* A string from the MACHINE section, copied to *strp (NUL-terminated). */
+static const char *get_str(struct sreader *in, char **strp, const char *end)
+{
+	uint16_t n = sread_u16(in);
+	char *s = *strp;
+
+	if (n > MAX_STR || (size_t)(end - s) < (size_t)n + 1) {
+		sreader_fail(in);
+		return NULL;
+	}
+	sread(in, s, n);
+	s[n] = 0;
+	*strp += n + 1;
+	return memchr(s, 0, n) ? NULL : s; /* an embedded NUL is malformed */
+}
+
+static int parse_machine(struct vm_restore *rs, const uint8_t *p, size_t len, struct vm_config *cfg)
+{
+	struct sreader in;
+	char *s = rs->strings, *end = rs->strings + len;
+	uint32_t ndev;
+
+	sreader_init(&in, p, len);
+	if (sread_u32(&in) != MACHINE_VERSION || sread_u64(&in) != VM_RAM_BASE)
+		return -EINVAL;
+	cfg->ram_size = sread_u64(&in);
+	cfg->nharts = sread_u32(&in);
+	cfg->bare = sread_u8(&in) != 0;
+	rs->time = sread_u64(&in);
+	rs->tohost = sread_u64(&in);
+	rs->fromhost = sread_u64(&in);
+	ndev = sread_u32(&in);
+	if (in.err || ndev > VM_MAX_DEVICE_ARGS || cfg->nharts < 1 || cfg->nharts > VM_MAX_HARTS)
+		return -EINVAL;
+	for (uint32_t i = 0; i < ndev; i++) {
+		bool has;
+		rs->devs[i].option = get_str(&in, &s, end);
+		has = sread_u8(&in) != 0;
+		rs->devs[i].args = get_str(&in, &s, end);
+		if (!rs->devs[i].option || !rs->devs[i].args)
+			return -EINVAL;
+		if (!has)
+			rs->devs[i].args = NULL;
+	}
+	if (in.err || in.off != len)
+		return -EINVAL;
+	cfg->devices = rs->devs;
+	cfg->ndevices = ndev;
+	return 0;
+}
+
+/* Creates one overlay and points disk option i at it. */
+static int restore_overlay(struct vm_restore *rs, unsigned i, const char *ov,
+			   const struct disk_create_options *co, char *err, size_t errlen)
+{
+	char args[PATH_MAX + 256], derr[DISK_ERR_LEN];
+	int r = disk_create(ov, co, derr, sizeof(derr));
+
+	if (r) {
+		errf(err, errlen, "its disk %s: %s", co->backing, derr);
+		return r;
+	}
+	rs->overlays[i] = core_alloc(strlen(ov) + 1);
+	if (!rs->overlays[i]) {
+		unlink(ov);
+		return -ENOMEM;
+	}
+	strcpy(rs->overlays[i], ov);
+	r = disk_args(rs->devs[i].args, ov, "qcow2", args, sizeof(args));
+	if (!r && !(rs->disk_args[i] = core_alloc(strlen(args) + 1)))
+		r = -ENOMEM;
+	if (!r)
+		rs->devs[i].args = strcpy(rs->disk_args[i], args);
+	return r;
+}
+
+/* The restored machine must not write the images the snapshot refers to (a second
+ * restore needs them as they are): each writable disk gets a new overlay,
+ * SNAPSHOT.diskN.restore-PID.qcow2, with the image as its backing file. */
+static int restore_overlays(struct vm_restore *rs, const char *snap, char *err, size_t errlen)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
+		struct device_args a;
+		const char *img, *ro, *fmt;
+		char ov[PATH_MAX], derr[DISK_ERR_LEN];
+		struct disk_create_options co = {.format = DISK_FMT_QCOW2};
+		int r;
+
+		if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
+			continue;
+		if (device_args_parse(&a, rs->devs[i].args, derr, sizeof(derr)) < 0)
+			return -EINVAL;
+		img = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+		ro = device_args_get(&a, "readonly", 0);
+		fmt = device_args_get(&a, "format", 0);
+		r = !img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0) ? -EINVAL : 0;
+		if (!r && snprintf(ov, sizeof(ov), "%s.disk%u.restore-%d.qcow2", snap, k++,
+				   (int)getpid()) >= (int)sizeof(ov))
+			r = -ENAMETOOLONG;
+		co.backing = img;
+		if (!r && !(ro && !strcmp(ro, "on")))
+			r = restore_overlay(rs, i, ov, &co, err, errlen);
+		device_args_fini(&a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
+		    size_t errlen)
+{
+	struct vm_restore *rs = core_calloc(1, sizeof(*rs));
+	const struct snap_section *sec;
+	unsigned n;
+	int r;
+
+	if (!rs)
+		return -ENOMEM;
+	r = snap_reader_open(path, &rs->rd, err, errlen);
+	if (r)
+		goto fail;
+	sec = snap_sections(rs->rd, &n);
+	if (!n || sec[0].type != SNAP_SEC_MACHINE) {
+		errf(err, errlen, "corrupt: the first section is not the machine's");
+		r = -EINVAL;
+		goto fail;
+	}
+	r = snap_read_section(rs->rd, &sec[0], &rs->machine, err, errlen);
+	if (r)
+		goto fail;
+	rs->strings = core_alloc((size_t)sec[0].len + 1);
+	if (!rs->strings) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = parse_machine(rs, rs->machine, (size_t)sec[0].len, cfg);
+	if (r) {
+		errf(err, errlen, "corrupt: the machine section is malformed");
+		goto fail;
+	}
+	r = restore_overlays(rs, path, err, errlen);
+	if (r) {
+		if (!err || !err[0])
+			errf(err, errlen, "cannot set up its disks: %s", strerror(-r));
+		goto fail;
+	}
+	*out = rs;
+	return 0;
+fail:
+	vm_restore_close(rs);
+	return r;
+}
+
+void vm_restore_close(struct vm_restore *rs)
+{
+	if (!rs)
+		return;
+	snap_reader_close(rs->rd);
+	core_free(rs->machine);
+	core_free(rs->strings);
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS; i++) {
+		if (rs->overlays[i] && !rs->restored)
+			unlink(rs->overlays[i]);
+		core_free(rs->overlays[i]);
+		core_free(rs->disk_args[i]);
+	}
+	core_free(rs);
+}
+
+static int load_hart(struct vm *vm, struct vm_restore *rs, const struct snap_section *s, unsigned i,
+		     char *err, size_t errlen)
+{
+	uint8_t *p;
+	struct sreader in;
+	int r = snap_read_section(rs->rd, s, &p, err, errlen);
+
+	if (r)
+		return r;
+	sreader_init(&in, p, (size_t)s->len);
+	r = hart_load(vm->harts[i], &in);
+	if (!r && in.off != s->len)
+		r = -EINVAL;
+	if (r)
+		errf(err, errlen, "corrupt: the state of hart %u does not load", i);
+	core_free(p);
+	return r;
+}
+
+/* Device names are "TYPE INSTANCE"; a disk's instance is its image's name, which an
+ * overlay changes, so devices match by type (and position). */
+static bool same_type(const char *a, const char *b)
+{
+	size_t n = strcspn(a, " ");
+
+	return n == strcspn(b, " ") && !strncmp(a, b, n);
+}
+
+static int load_device(struct device *d, struct vm_restore *rs, const struct snap_section *s,
+		       char *err, size_t errlen)
+{
+	uint8_t *p;
+	char name[MAX_STR + 1], *np = name;
+	const char *got;
+	struct sreader in;
+	int r = snap_read_section(rs->rd, s, &p, err, errlen);
+
+	if (r)
+		return r;
+	sreader_init(&in, p, (size_t)s->len);
+	got = get_str(&in, &np, name + sizeof(name));
+	if (!got || !same_type(got, d->name)) {
+		errf(err, errlen, "the snapshot's device '%.64s' is not this machine's '%s'",
+		     got ? got : "?", d->name);
+		r = -EINVAL;
+	} else {
+		r = d->ops->load(d, &in);
+		if (!r && in.off != s->len)
+			r = -EINVAL;
+		if (r)
+			errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
+			     strerror(-r));
+	}
+	core_free(p);
+	return r;
+}
+
+/* The sections after MACHINE: harts, devices, RAM, in that order and number. RAM is
+ * loaded first: a device's load may write to guest memory (vsock tells the guest its
+ * connections were reset). */
+static int load_sections(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
+{
+	unsigned n, ndev = 0, k = 1;
+	const struct snap_section *sec = snap_sections(rs->rd, &n);
+	int r;
+
+	for (struct device *d = vm->devices; d; d = d->next)
+		ndev++;
+	for (unsigned i = 1; i < n; i++) {
+		uint32_t want = i <= vm->nharts		 ? SNAP_SEC_HART
+				: i <= vm->nharts + ndev ? SNAP_SEC_DEVICE
+							 : SNAP_SEC_RAM;
+		if (sec[i].type != want || n != vm->nharts + ndev + 2) {
+			errf(err, errlen,
+			     "corrupt: sections missing or out of order (section %u of %u; this "
+			     "machine has %u harts and %u devices)",
+			     i, n, vm->nharts, ndev);
+			return -EINVAL;
+		}
+	}
+	if (n != vm->nharts + ndev + 2) {
+		errf(err, errlen, "corrupt: %u sections where %u were expected", n,
+		     vm->nharts + ndev + 2);
+		return -EINVAL;
+	}
+	r = snap_read_ram(rs->rd, &sec[n - 1], vm->mem.ram, vm->mem.base, vm->mem.size, lazy, err,
+			  errlen);
+	for (unsigned i = 0; i < vm->nharts && !r; i++)
+		r = load_hart(vm, rs, &sec[k++], i, err, errlen);
+	for (struct device *d = vm->devices; d && !r; d = d->next)
+		r = load_device(d, rs, &sec[k++], err, errlen);
+	return r;
+}
+
+int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
+{
+	int r;
+
+	if (err && errlen)
+		err[0] = 0;
+	r = load_sections(vm, rs, lazy, err, errlen);
+	if (r)
+		return r;
+	vm->tohost_pa = rs->tohost;
+	vm->fromhost_pa = rs->fromhost;
+	if (vm->tohost_pa && vm_ram_ptr(vm, vm->tohost_pa, 8) && !(vm->tohost_pa & 7))
+		vm->mem.page_flags[(vm->tohost_pa - vm->mem.base) >> 12] |= PAGE_WATCH;
+	else
+		vm->tohost_pa = 0;
+	/* The clock goes on from the saved time: `time` = (now - start) / 100. Unsigned
+	 * arithmetic keeps that right even when the host has been up for less time. */
+	hart_env_clock_set(&vm->env, vm_now_ns() - rs->time * 100, 0);
+	rs->restored = true;
+	return 0;
+}

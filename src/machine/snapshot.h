@@ -1,0 +1,45 @@
+/*
+ * Snapshots of a whole machine (docs/SNAPSHOT.md): vm_snapshot writes a paused machine's
+ * configuration, clock, harts, devices and RAM to a file (snapshot/snapshot.h), and a
+ * restore recreates the machine from it: vm_restore_open reads the configuration, the
+ * caller creates the machine from it (vm_create), and vm_restore loads everything into it
+ * before it runs. The guest's clock continues from the saved value.
+ */
+#ifndef LODGE_MACHINE_SNAPSHOT_H
+#define LODGE_MACHINE_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vm_config;
+struct vm_restore;
+
+struct vm_snapshot_opts {
+	bool raw_ram; /* RAM uncompressed and page-aligned (a restore maps it: lazy) */
+};
+
+/* Any thread but a hart's or the I/O thread's, with the machine paused (vm_pause): waits
+ * for devices' host I/O in flight, then writes the snapshot to `path` (atomically: a
+ * temporary file renamed). The machine stays paused. Returns 0, -EBUSY (not paused),
+ * or -errno with one line in err. */
+int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
+
+/* Opens a snapshot and fills *cfg with the machine it holds: RAM size, harts, bare or
+ * not, and the device options (pointing into *out; valid until vm_restore_close). The
+ * caller sets the rest (console, JIT, timeout). Returns 0, or -EINVAL / -errno with
+ * one line in err (truncated, corrupt, unknown version). */
+int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+
+/* Loads the snapshot into `vm`, a machine just created from its configuration and not yet
+ * running: harts, devices (matched by name in creation order), RAM (mapped from the file
+ * when it is stored uncompressed and `lazy` is set) and the clock. Returns 0, or -errno
+ * with one line in err; the machine must then be destroyed. */
+int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void vm_restore_close(struct vm_restore *rs);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * Snapshot files (docs/SNAPSHOT.md): a header (magic, version), then sections, each with
+ * its type, length and a CRC-32 of its payload, ending with an END section. What the
+ * sections hold is the caller's (machine/snapshot.c); this module owns the container and
+ * the RAM section: guest RAM in 2 MiB chunks, all-zero pages left out (a bitmap per
+ * chunk), the rest compressed with zstd; or stored uncompressed and page-aligned, so that
+ * a restore can map it from the file and bring pages in on first touch.
+ *
+ * A snapshot file is untrusted input: every length and index read from it is checked,
+ * and a truncated, corrupt or unknown-version file is refused with one line in `err`.
+ * No host pointers and fixed little-endian fields: a file restores on any host.
+ */
+#ifndef LODGE_SNAPSHOT_SNAPSHOT_H
+#define LODGE_SNAPSHOT_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_VERSION	 1
+#define SNAP_CHUNK_PAGES 512 /* 2 MiB of 4 KiB pages per RAM chunk */
+#define SNAP_PAGE_SIZE	 4096u
+#define SNAP_MAX_SECTION (64u << 20) /* sections other than RAM are read into memory */
+
+enum snap_section_type {
+	SNAP_SEC_MACHINE = 1,	 /* configuration and clock (machine/snapshot.c) */
+	SNAP_SEC_HART = 2,	 /* one per hart, in hart order (cpu/state.h) */
+	SNAP_SEC_DEVICE = 3,	 /* one per device, in creation order */
+	SNAP_SEC_RAM = 4,	 /* guest RAM (below) */
+	SNAP_SEC_END = 0x444e45, /* "END": the last section, empty */
+};
+
+enum snap_ram_encoding {
+	SNAP_RAM_ZSTD = 1, /* chunks: nonzero-page bitmap, then one zstd frame of those pages */
+	SNAP_RAM_RAW = 2,  /* the whole RAM, page-aligned in the file; zero pages are holes */
+};
+
+struct snap_writer;
+struct snap_reader;
+
+/* Writes to a temporary file next to `path`, renamed over it by snap_writer_commit, so a
+ * failed snapshot never leaves a half-written file under its name. Returns 0 or -errno. */
+int snap_writer_open(const char *path, struct snap_writer **out)
+	__attribute__((warn_unused_result));
+/* Appends one section. Returns 0 or -errno. */
+int snap_write_section(struct snap_writer *w, uint32_t type, const void *data, size_t len)
+	__attribute__((warn_unused_result));
+/* Appends the RAM section for `size` bytes of RAM at `ram` (guest physical `base`).
+ * Returns 0 or -errno. Pages are read with plain loads: the machine must be paused. */
+int snap_write_ram(struct snap_writer *w, const uint8_t *ram, uint64_t base, uint64_t size,
+		   enum snap_ram_encoding enc) __attribute__((warn_unused_result));
+/* Writes the END section, syncs the file and renames it into place. Frees `w` whether or
+ * not it succeeds. Returns 0 or -errno. */
+int snap_writer_commit(struct snap_writer *w) __attribute__((warn_unused_result));
+/* Discards the temporary file and frees `w`. NULL is a no-op. */
+void snap_writer_abort(struct snap_writer *w);
+
+struct snap_section {
+	uint32_t type;
+	uint64_t offset; /* of the payload in the file */
+	uint64_t len;
+	uint32_t crc;
+};
+
+/* Opens a snapshot and reads its section table: checks the magic, the version, every
+ * section header's own checksum and length (inside the file), that the file ends with
+ * END, and the checksum of every section but RAM's (checked by snap_read_ram). Returns 0, or
+ * -EINVAL / -errno with one line in err. */
+int snap_reader_open(const char *path, struct snap_reader **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void snap_reader_close(struct snap_reader *r);
+
+/* The sections in file order (END excluded). */
+const struct snap_section *snap_sections(const struct snap_reader *r, unsigned *n);
+
+/* Reads a section (at most SNAP_MAX_SECTION bytes) into a new buffer (core_free it) and
+ * checks its CRC. Returns 0, -EINVAL (corrupt, err filled), -ENOMEM or -EIO. */
+int snap_read_section(struct snap_reader *r, const struct snap_section *s, uint8_t **out, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
+
+/* Fills `size` bytes of RAM at `ram` (guest physical `base`, zeroed memory) from a RAM
+ * section, which must describe exactly that RAM. A SNAP_RAM_RAW section with `lazy` set
+ * is mapped from the file (MAP_PRIVATE | MAP_FIXED over `ram`, which must be page-aligned
+ * anonymous memory): pages are read on first touch and its content is not checksummed;
+ * otherwise everything is read and checked now. Returns 0, or -EINVAL / -errno with err. */
+int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *ram, uint64_t base,
+		  uint64_t size, bool lazy, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,115 @@
+"""Helpers for tests/snapshot/suite.py: a Lodge guest process with its console on pipes,
+and its control socket (docs/API.md) spoken over HTTP/1.1 on a unix socket."""
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=120):
+        super().__init__("lodge", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def api(sock, method, path, body=None, timeout=120):
+    """Returns (status, parsed JSON or None)."""
+    c = UnixHTTP(sock, timeout)
+    data = json.dumps(body) if isinstance(body, (dict, list)) else body
+    hdrs = {"Content-Type": "application/json"} if data is not None else {}
+    c.request(method, path, body=data, headers=hdrs)
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    try:
+        return r.status, json.loads(raw) if raw else None
+    except ValueError:
+        return r.status, raw
+
+
+class Guest:
+    """`lodge run ARGS...` with stdin/stdout on pipes; output collected by a thread."""
+
+    def __init__(self, lodge, args, api_sock=None, env=None):
+        self.api_sock = api_sock
+        cmd = [lodge, "run"] + args + (["--api", api_sock] if api_sock else [])
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env)
+        self.out = b""
+        self.err = b""
+        self.lock = threading.Lock()
+        self.t = threading.Thread(target=self._read, args=(self.p.stdout, "out"), daemon=True)
+        self.t.start()
+        self.te = threading.Thread(target=self._read, args=(self.p.stderr, "err"), daemon=True)
+        self.te.start()
+
+    def _read(self, f, which):
+        while True:
+            b = os.read(f.fileno(), 65536)
+            if not b:
+                return
+            with self.lock:
+                setattr(self, which, getattr(self, which) + b)
+
+    def text(self):
+        with self.lock:
+            return self.out.decode("utf-8", "replace").replace("\r", "")
+
+    def errtext(self):
+        with self.lock:
+            return self.err.decode("utf-8", "replace")
+
+    def send(self, s):
+        self.p.stdin.write(s.encode())
+        self.p.stdin.flush()
+
+    def wait_for(self, pattern, timeout, start=0):
+        """Waits until `pattern` (a regex) appears in the output after offset `start`;
+        returns the match or None (also when the process ended)."""
+        end = time.time() + timeout
+        rx = re.compile(pattern, re.M)
+        while time.time() < end:
+            m = rx.search(self.text(), start)
+            if m:
+                return m
+            if self.p.poll() is not None:
+                time.sleep(0.2)
+                return rx.search(self.text(), start)
+            time.sleep(0.1)
+        return None
+
+    def wait_api(self, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            if os.path.exists(self.api_sock):
+                try:
+                    return api(self.api_sock, "GET", "/vm")
+                except OSError:
+                    pass
+            if self.p.poll() is not None:
+                return None
+            time.sleep(0.05)
+        return None
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+        self.t.join(5)
+        self.te.join(5)
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        self.kill()

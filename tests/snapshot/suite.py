@@ -1,0 +1,293 @@
+"""Snapshot and restore of system VMs, end to end (docs/SNAPSHOT.md).
+
+  counter        a shell loop in the guest prints an increasing count with the uptime;
+                 after pause, snapshot, kill -9 and `lodge run --restore` in a new
+                 process the count goes on where it stopped (no restart from 1) and the
+                 uptime does not jump
+  restore_twice  the same snapshot restored again in a third process goes on the same way
+  raw_lazy       a snapshot with "ram_format": "raw" (RAM mapped from the file on restore)
+  api_errors     snapshot of a running guest: 409; bad bodies and paths: 400
+  bad_files      truncated, corrupt (a byte flipped in a hart, a device and the RAM
+                 section), unknown-version and non-snapshot files: exit 125, one line
+  smp_disk_net   2 harts, a qcow2 virtio-blk and user networking: the guest writes a
+                 file, is snapshotted, writes it again; each of two restores sees the
+                 file as it was at the snapshot, and the image the snapshot refers to is
+                 not changed by the running guest or the restores
+Guests run on the release build when there is one (speed); the bad files go to the
+ASan+UBSan build.
+"""
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import Guest, api  # noqa: E402
+
+TOP = os.environ.get("LODGE_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+OUT = os.path.join(TOP, "guest-cache/out")
+ASAN = os.environ.get("LODGE") or os.path.join(TOP, "build/asan/lodge")
+REL = os.path.join(TOP, "build/release/lodge")
+if not os.access(REL, os.X_OK):
+    REL = ASAN
+BOOT = ["--kernel", OUT + "/Image", "--initrd", OUT + "/initrd.img",
+        "--firmware", OUT + "/fw_dynamic.bin", "--timeout", "600"]
+COUNTER = ("i=0; while true; do i=$((i+1)); "
+           "echo \"CNT $i $(cut -d' ' -f1 /proc/uptime)\"; sleep 0.2; done &\n")
+
+tmp = tempfile.mkdtemp(prefix="lodge-snap-suite.")
+guests = []
+
+
+def result(name, why):
+    if why:
+        print("FAIL: snapshot.%s: %s" % (name, why.strip("; ")), flush=True)
+    else:
+        print("PASS: snapshot.%s" % name, flush=True)
+
+
+def start(args, sock, lodge=REL):
+    g = Guest(lodge, args, os.path.join(tmp, sock))
+    guests.append(g)
+    return g
+
+
+def counts(text):
+    return [(int(a), float(b)) for a, b in re.findall(r"^CNT (\d+) ([\d.]+)$", text, re.M)]
+
+
+def boot_counter(name, extra=()):
+    """Boots a guest and starts the counter; returns (guest, why)."""
+    g = start(BOOT + list(extra), name + ".sock")
+    if not g.wait_api(30):
+        return g, "no control socket: " + g.errtext()[-300:]
+    if not g.wait_for(r"Leaving this shell", 240):
+        return g, "no shell prompt: " + g.text()[-300:]
+    g.send(COUNTER)
+    if not g.wait_for(r"^CNT 10 ", 60):
+        return g, "the counter did not run: " + g.text()[-300:]
+    return g, ""
+
+
+def pause_snapshot(g, path, **extra):
+    st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
+    if st != 204:
+        return "pause: %s %s" % (st, body)
+    time.sleep(0.5)  # the output written before the pause reaches our reader
+    t0 = time.time()
+    st, body = api(g.api_sock, "PUT", "/snapshot/create", dict(snapshot_path=path, **extra))
+    took = time.time() - t0
+    if st != 204:
+        return "snapshot/create: %s %s" % (st, body)
+    print("# snapshot %s: %.0f ms, %d KiB" % (os.path.basename(path), took * 1000,
+                                              os.path.getsize(path) >> 10), flush=True)
+    return ""
+
+
+def check_restore(snap, last, sock, lodge=REL):
+    """Restores `snap` and checks the counter goes on after `last` = (count, uptime)."""
+    t0 = time.time()
+    g = start(["--restore", snap], sock, lodge)
+    m = g.wait_for(r"^CNT \d+ [\d.]+$", 60)
+    took = time.time() - t0
+    why = ""
+    if not m:
+        why = "no count after the restore (status %s): %s %s" % (
+            g.p.poll(), g.text()[-200:], g.errtext()[-300:])
+    else:
+        g.wait_for(r"^CNT %d " % (last[0] + 5), 30)
+        c = counts(g.text())
+        if c[0][0] <= last[0] or c[0][0] > last[0] + 2:
+            why += "; the count went on at %d after %d" % (c[0][0], last[0])
+        if not 0 <= c[0][1] - last[1] < 3:
+            why += "; uptime went from %.2f to %.2f" % (last[1], c[0][1])
+        if len(c) < 5 or any(b[0] != a[0] + 1 for a, b in zip(c, c[1:])):
+            why += "; the count does not go on steadily: %s" % c[:8]
+        print("# restore %s: first count after %.0f ms" % (os.path.basename(snap), took * 1000),
+              flush=True)
+    g.kill()
+    return g, why
+
+
+def t_counter():
+    g, why = boot_counter("a")
+    if why:
+        result("counter", why)
+        return None
+    # a running guest cannot be snapshotted (Firecracker's rule)
+    st, body = api(g.api_sock, "PUT", "/snapshot/create",
+                   {"snapshot_path": os.path.join(tmp, "no")})
+    api_why = "" if st == 409 and body.get("error") == "not_paused" else \
+        "snapshot of a running guest: %s %s" % (st, body)
+    snap = os.path.join(tmp, "a.snap")
+    why = pause_snapshot(g, snap)
+    for body, want in [({"snapshot_path": "rel/path"}, 400),
+                       ({"snapshot_path": "/nonexistent-dir/x"}, 400),
+                       ({"snapshot_path": snap, "snapshot_type": "Diff"}, 400),
+                       ({"snapshot_path": snap, "colour": 1}, 400),
+                       ({"snapshot_path": snap, "ram_format": "lz4"}, 400),
+                       ("{", 400)]:
+        st, b = api(g.api_sock, "PUT", "/snapshot/create", body)
+        if st != want or not isinstance(b, dict) or "error" not in b:
+            api_why += "; %s -> %s %s" % (body, st, b)
+    raw = os.path.join(tmp, "a-raw.snap")
+    raw_why = pause_snapshot(g, raw, ram_format="raw")
+    last = counts(g.text())[-1]
+    g.kill()  # kill -9: nothing is written at exit
+    result("api_errors", api_why)
+    if why:
+        result("counter", why)
+        return None
+    _, why = check_restore(snap, last, "b.sock")
+    result("counter", why)
+    _, why = check_restore(snap, last, "c.sock")
+    result("restore_twice", why)
+    if not raw_why:
+        _, raw_why = check_restore(raw, last, "d.sock")
+    result("raw_lazy", raw_why)
+    return snap
+
+
+def restore_fails(path, want):
+    p = subprocess.run([ASAN, "run", "--restore", path], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    lines = p.stderr.strip().splitlines()
+    if p.returncode != 125 or len(lines) != 1 or want not in lines[0]:
+        return "%s: status %d, %r" % (os.path.basename(path), p.returncode, p.stderr[-300:])
+    return ""
+
+
+def section_offsets(data):
+    """(type, payload offset, length) of each section."""
+    off, out = 32, []
+    while off + 24 <= len(data):
+        t, _, n = struct.unpack_from("<IIQ", data, off)
+        out.append((t, off + 24, n))
+        off += 24 + n
+    return out
+
+
+def t_bad_files(snap):
+    why = ""
+    data = open(snap, "rb").read()
+    secs = section_offsets(data)
+
+    def variant(name, blob, want):
+        p = os.path.join(tmp, name)
+        with open(p, "wb") as f:
+            f.write(blob)
+        return restore_fails(p, want)
+
+    why += variant("trunc-half", data[:len(data) // 2], "truncated")
+    why += variant("trunc-end", data[:-24], "truncated")
+    why += variant("trunc-head", data[:20], "too short")
+    why += variant("not-snap", b"\x7fELF" + bytes(100), "not a Lodge snapshot")
+    hdr = bytearray(data[:32])
+    struct.pack_into("<I", hdr, 8, 99)
+    struct.pack_into("<I", hdr, 28, zlib.crc32(bytes(hdr[:28])))
+    why += variant("version", bytes(hdr) + data[32:], "version 99 is not supported")
+    for t, name in [(2, "hart"), (3, "device"), (4, "ram")]:
+        s = [x for x in secs if x[0] == t]
+        if not s:
+            why += "; no section of type %d" % t
+            continue
+        _, off, n = s[0]
+        blob = bytearray(data)
+        blob[off + n // 2] ^= 0x55
+        why += variant("corrupt-" + name, bytes(blob), "corrupt")
+    blob = bytearray(data)
+    blob[33] ^= 1  # a section header
+    why += variant("corrupt-header", bytes(blob), "corrupt")
+    leftovers = [f for f in os.listdir(tmp) if ".restore-" in f]
+    if leftovers:
+        why += "; failed restores left files: %s" % leftovers
+    result("bad_files", why)
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def run_cmd(g, cmd, marker, timeout=60):
+    start_at = len(g.text())
+    g.send(cmd + "; echo %s-$?\n" % marker)
+    m = g.wait_for(r"^%s-(\d+)$" % marker, timeout, start_at)
+    return g.text()[start_at:m.start()] if m and m.group(1) == "0" else None
+
+
+def t_smp_disk_net():
+    disk = os.path.join(tmp, "disk.qcow2")
+    r = subprocess.run([REL, "disk", "create", "--format", "qcow2", disk, "64M"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        r = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"],
+                           capture_output=True, text=True)
+    if r.returncode:
+        result("smp_disk_net", "cannot create the disk: " + r.stderr)
+        return
+    g, why = boot_counter("e", ["--cpus", "2", "--disk", disk, "--net", "user"])
+    if not why and run_cmd(g, "grep -q ' /mnt ' /proc/mounts", "M") is None:
+        why = "the guest did not mount its disk"
+    if not why and "eth0" not in (run_cmd(g, "ip -o link show eth0", "NET") or ""):
+        why = "the guest has no eth0"
+    if not why and run_cmd(g, "echo before > /mnt/f && sync && nproc", "W1") is None:
+        why = "write before the snapshot failed"
+    snap = os.path.join(tmp, "e.snap")
+    why = why or pause_snapshot(g, snap)
+    if why:
+        g.kill()
+        result("smp_disk_net", why)
+        return
+    frozen = sha(disk)
+    last = counts(g.text())[-1]
+    api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+    if run_cmd(g, "echo after > /mnt/f && sync && cat /mnt/f", "W2") is None:
+        why += "; the guest could not write after the snapshot"
+    g.kill()
+    if sha(disk) != frozen:
+        why += "; the running guest changed the image the snapshot refers to"
+    if not os.path.exists(snap + ".disk0.qcow2"):
+        why += "; no overlay %s.disk0.qcow2" % snap
+    for sock in ("f.sock", "g.sock"):
+        h = start(["--restore", snap], sock)
+        m = h.wait_for(r"^CNT \d+ [\d.]+$", 60)
+        c = counts(h.text())
+        if not m or not c or c[0][0] <= last[0] or c[0][0] > last[0] + 2:
+            why += "; %s: the count did not go on from %d: %s" % (sock, last[0], c[:3])
+        out = run_cmd(h, "cat /mnt/f", "R") or ""
+        if "before" not in out or "after" in out:
+            why += "; %s: the restored guest reads %r" % (sock, out[-80:])
+        if "2" not in (run_cmd(h, "nproc", "N") or ""):
+            why += "; %s: not 2 harts" % sock
+        if run_cmd(h, "echo restored > /mnt/f && sync", "W3") is None:
+            why += "; %s: the restored guest cannot write its disk" % sock
+        h.kill()
+    if sha(disk) != frozen:
+        why += "; a restore changed the image the snapshot refers to"
+    result("smp_disk_net", why)
+
+
+def main():
+    try:
+        snap = t_counter()
+        if snap:
+            t_bad_files(snap)
+        else:
+            result("bad_files", "no snapshot to damage")
+        t_smp_disk_net()
+    finally:
+        for g in guests:
+            g.close()
+            err = g.errtext()
+            if "AddressSanitizer" in err or "runtime error" in err:
+                print("FAIL: snapshot.sanitizer: %s" % err[-500:], flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+main()
