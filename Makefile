@@ -149,6 +149,7 @@ help:
 -include bench/linux/linux.mk
 -include bench/net/net.mk
 -include guest/guest.mk
+-include guest/debian.mk
 -include tests/linux/linux.mk
 -include tests/net/net.mk
 -include tests/fuzz/fuzz.mk
