@@ -75,7 +75,8 @@ done
 [ -f "$OUT/initrd.img" ] || die "$OUT/initrd.img missing: run make debian (it makes the initramfs first)"
 kver=$(cat "$GOUT/modules/modules.version")
 kdeb=$(awk '$1 ~ /^linux-image-/ { print $3; exit }' "$CACHE/debs/manifest" 2>/dev/null) || true
-[ -n "$kdeb" ] && [ -f "$CACHE/debs/$kdeb" ] || die "the kernel package is not in $CACHE/debs: run make guest"
+[ -n "$kdeb" ] && [ -f "$CACHE/debs/$kdeb" ] ||
+	die "the kernel package is not in $CACHE/debs: run make guest"
 MIRROR=$("$ROOT/scripts/fetch-guest.sh" --print-mirror) || die "no Debian mirror (see scripts/fetch-guest.sh)"
 
 now() { date +%s; }
@@ -165,7 +166,7 @@ if [ $status -ne 0 ] || ! grep -q '^LODGE-STAGE2 status=0' "$WORK/stage2.log"; t
 	tail -n 30 "$WORK/stage2.log" >&2
 	die "the second stage failed (lodge exit status $status; console in $OUT/stage2.log)"
 fi
-say "second stage done in $((t_second - t_mkfs)) s: $(sed -n 's/^LODGE-STAGE2 done: *//p' "$WORK/stage2.log")"
+say "second stage done in $((t_second - t_mkfs)) s: $(tr -d '\r' <"$WORK/stage2.log" | sed -n 's/^LODGE-STAGE2 done: *//p')"
 
 qemu-img convert -f raw -O qcow2 "$raw" "$WORK/debian.qcow2" || die "qemu-img convert failed"
 mv "$WORK/debian.qcow2" "$OUT/debian.qcow2"
