@@ -159,6 +159,7 @@ help:
 -include bench/net/net.mk
 -include bench/snapshot/snapshot.mk
 -include guest/guest.mk
+-include guest/debian.mk
 -include tests/linux/linux.mk
 -include tests/net/net.mk
 -include tests/fuzz/fuzz.mk

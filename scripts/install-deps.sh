@@ -11,7 +11,8 @@ PKGS="build-essential make pkg-config python3 python3-yaml clang-format \
 	libfdt-dev device-tree-compiler libslirp-dev \
 	clang libclang-rt-14-dev wabt libcjson-dev libsqlite3-dev libseccomp-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \
-	apt cpio xz-utils zstd kmod debian-archive-keyring"
+	apt cpio xz-utils zstd kmod debian-archive-keyring \
+	debootstrap e2fsprogs openssh-client iperf3"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
