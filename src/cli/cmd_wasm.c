@@ -48,6 +48,7 @@ struct wasm_opts {
 	int ndirs;
 	struct wasm_limits lim;
 	double timeout;
+	uint32_t jit_hot; /* wasm_store_set_jit() */
 };
 
 static void usage(FILE *f)
@@ -75,6 +76,10 @@ static void usage(FILE *f)
 		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M,\n"
 		"                       or 1/16 of --max-memory if less); it and the call\n"
 		"                       frames count twice its size against --max-memory\n"
+		"  --jit-hot N          translate a function to host code once it has made N\n"
+		"                       calls and loop iterations (default 1000; 1: at once)\n"
+		"  --jit-eager          translate every function before the program starts\n"
+		"  --no-jit             interpret everything (the results are the same)\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"exit status: the program's proc_exit code when it is 0..255, 255 for any\n"
@@ -130,6 +135,14 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->lim.fuel = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
+	} else if (!strcmp(opt, "--jit-hot")) {
+		char *end;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(val, &end, 0);
+		if (errno || *end || val[0] == '-' || n == 0 || n >= UINT32_MAX)
+			return bad_usage("bad --jit-hot count '%s' (1 or more)", val);
+		o->jit_hot = (uint32_t)n;
 	} else if (!strcmp(opt, "--timeout")) {
 		char *end;
 		o->timeout = strtod(val, &end);
@@ -143,11 +156,12 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
-	static const char *const valued[] = {"--invoke", "--dir",  "--env",    "--max-memory",
-					     "--stack",	 "--fuel", "--timeout"};
+	static const char *const valued[] = {"--invoke", "--dir",  "--env",	"--max-memory",
+					     "--stack",	 "--fuel", "--timeout", "--jit-hot"};
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	o->jit_hot = WASM_JIT_HOT_DEFAULT;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -160,6 +174,10 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 			usage(stdout);
 			return -1;
+		}
+		if (!strcmp(opt, "--no-jit") || !strcmp(opt, "--jit-eager")) {
+			o->jit_hot = opt[2] == 'n' ? WASM_JIT_OFF : WASM_JIT_EAGER;
+			continue;
 		}
 		eq = strchr(opt, '=');
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
@@ -643,6 +661,7 @@ static int run(const struct wasm_opts *o, struct wasm_module *m, struct watchdog
 			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;
 	}
+	wasm_store_set_jit(s, o->jit_hot);
 	rc = wasi_create(s, &wc, &wasi, &bad);
 	if (rc) {
 		watchdog_settle(wd);

@@ -170,6 +170,18 @@ void wasm_store_interrupt(struct wasm_store *s);
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);
 uint64_t wasm_store_fuel(const struct wasm_store *s);
 
+/* The JIT tier (x86-64 hosts; elsewhere the interpreter runs everything). Functions start
+ * in the interpreter and are translated to host code once hot: after `hot` units of work
+ * (calls into the function, and loop iterations while it runs, sampled), so 1 translates
+ * every function at its first call or loop; WASM_JIT_EAGER translates every function when
+ * its instance is created; WASM_JIT_OFF keeps everything interpreted. Results, traps and
+ * their locations, fuel, and every limit are the same whichever runs. The default is
+ * WASM_JIT_HOT_DEFAULT; a change applies to code run afterwards. */
+#define WASM_JIT_OFF	     0u
+#define WASM_JIT_EAGER	     UINT32_MAX
+#define WASM_JIT_HOT_DEFAULT 1000u
+void wasm_store_set_jit(struct wasm_store *s, uint32_t hot);
+
 /* ----- host functions ----- */
 
 /* What a host function sees of its caller. */
