@@ -4,7 +4,9 @@
  * valid module rejected cleanly, single-byte corruptions rejected with the right error
  * kind or run to a result or trap under fuel, allocation failure injected at every step
  * of load and instantiation (must fail with -ENOMEM or succeed, never crash or leak),
- * escaping of module-provided names, and the store's memory budget.
+ * escaping of module-provided names, the store's memory budget, and the JIT tier through
+ * the embedding API (several stores and instances, host calls from translated code, no
+ * writable and executable mapping while translated code runs).
  */
 #include "wasm/wasm.h"
 
@@ -12,6 +14,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* tests/wasm/unit.wat: imports env.h (i32)->i32; memory 1..2; mutable global 5;
@@ -365,7 +368,88 @@ static int test_alloc_failure(void)
 	return 0;
 }
 
+/* Whether any mapping of the process is both writable and executable. */
+static bool any_wx(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool wx = false;
+
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 && p[1] == 'w' && p[2] == 'x')
+			wx = true;
+	}
+	fclose(f);
+	return wx;
+}
+
+/* A host function that checks W^X while translated code calls it. */
+static enum wasm_trap host_check_wx(struct wasm_host_call *call, uint64_t *slots)
+{
+	int *bad = call->user;
+
+	if (any_wx())
+		(*bad)++;
+	slots[0] = (uint32_t)slots[0] * 2u;
+	return WASM_TRAP_NONE;
+}
+
+/* Two stores, two instances of one module in the first, everything translated at once:
+ * each instance keeps its own memory and globals, host calls from translated code work,
+ * fuel and interrupts stop translated loops, and no page is writable and executable. */
+static int test_jit(void)
+{
+	static const uint8_t I32[] = {WASM_I32};
+	struct wasm_functype t = {1, 1, I32, I32};
+	struct wasm_module *m;
+	struct wasm_store *s[2];
+	struct wasm_instance *inst[3];
+	struct wasm_error err;
+	struct env e;
+	uint32_t r = 0;
+	int bad = 0;
+
+	CHECK_EQ(wasm_module_load(module, sizeof(module), &m, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(wasm_store_create(NULL, &s[i]), 0);
+		wasm_store_set_jit(s[i], WASM_JIT_EAGER);
+		CHECK_EQ(wasm_func_create_host(s[i], &t, host_check_wx, &bad, &e.h), 0);
+		CHECK_EQ(wasm_instance_create(s[i], m, resolve, &e, &inst[i], &err), 0);
+	}
+	CHECK_EQ(wasm_instance_create(s[0], m, resolve, &e, &inst[2], &err), 0);
+	for (int i = 0; i < 3; i++) {
+		struct wasm_store *st = s[i == 1];
+		CHECK_EQ(call(st, inst[i], "add", 40, (uint32_t)i, &r), WASM_TRAP_NONE);
+		CHECK_EQ(r, 40u + (uint32_t)i);
+		CHECK_EQ(call(st, inst[i], "store", 8, 100u + (uint32_t)i, NULL), WASM_TRAP_NONE);
+		CHECK_EQ(call(st, inst[i], "callh", 7, 0, &r), WASM_TRAP_NONE);
+		CHECK_EQ(r, 70);
+	}
+	for (int i = 0; i < 3; i++) {
+		uint32_t *p = wasm_memory_range(wasm_instance_memory(inst[i]), 8, 4);
+		CHECK(p != NULL);
+		CHECK_EQ(*p, 100u + (uint32_t)i);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(!any_wx());
+	wasm_store_set_fuel(s[1], 5000);
+	CHECK_EQ(call(s[1], inst[1], "spin", 0, 0, NULL), WASM_TRAP_FUEL);
+	CHECK_EQ(wasm_store_fuel(s[1]), 0);
+	wasm_store_set_fuel(s[1], 0);
+	wasm_store_interrupt(s[1]);
+	CHECK_EQ(call(s[1], inst[1], "spin", 0, 0, NULL), WASM_TRAP_INTERRUPTED);
+	wasm_store_destroy(s[0]);
+	wasm_store_destroy(s[1]);
+	wasm_module_destroy(m);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"jit", test_jit},
 	{"call", test_call},
 	{"memory", test_memory},
 	{"fuel", test_fuel},

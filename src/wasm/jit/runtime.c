@@ -415,6 +415,14 @@ int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)
 		return rc;
 	}
 	cpu_features(j);
+	if (getenv("LODGE_PERF_MAP")) {
+		/* perf's convention for JIT symbols: /tmp/perf-PID.map, "start size name" */
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		j->perf_map = fopen(path, "a");
+		if (j->perf_map)
+			setvbuf(j->perf_map, NULL, _IOLBF, 0);
+	}
 	*out = j;
 	return 0;
 }
@@ -430,6 +438,8 @@ void wasm_jit_destroy(struct wasm_jit *j)
 		core_free(c);
 	}
 	jitbuf_fini(&j->buf);
+	if (j->perf_map)
+		fclose(j->perf_map);
 	core_free(j->rev);
 	core_free(j->staging);
 	core_free(j);
@@ -461,9 +471,20 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 	if (f->jit_failed || !f->code || !f->inst)
 		return -ENOTSUP;
 	rc = wasm_jit_translate(j, f);
-	if (rc)
+	if (rc) {
 		f->jit_failed = true;
-	return rc;
+		return rc;
+	}
+	if (j->perf_map) {
+		char name[80];
+		size_t len = 0;
+		const char *n = wasm_module_func_name(f->inst->mod, f->index, &len);
+		fprintf(j->perf_map, "%lx %lx wasm:%u:%s\n",
+			(unsigned long)(uintptr_t)f->jit_foreign,
+			(unsigned long)(jitbuf_next(&j->buf, 1) - (uintptr_t)f->jit_foreign),
+			f->index, n ? wasm_name_escape(n, len, name, sizeof(name)) : "");
+	}
+	return 0;
 }
 
 bool wasm_jit_heat(struct wasm_jit *j, struct wasm_func *f, int64_t n)

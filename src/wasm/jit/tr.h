@@ -27,6 +27,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +88,7 @@ struct wasm_jit {
 	} * rev;
 	uint8_t *staging;
 	size_t staging_cap;
+	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
 	bool lzcnt, tzcnt, popcnt, sse41;
 };
 
@@ -191,7 +193,13 @@ struct tr {
 	struct fixup *fix;
 	uint32_t nfix, capfix;
 	uintptr_t trap_tail; /* per function: rcx = the function, then STUB_TRAP */
-	uint8_t *trap_tail_refs[1];
+	/* bounds already checked on this straight-line path: address slot -> the end of
+	 * the checked range (forgotten at labels, calls and writes to the slot) */
+	struct {
+		uint32_t slot;
+		uint64_t end;
+	} checked[8];
+	unsigned nchecked;
 	bool fail; /* an op or a case this translator does not cover */
 };
 

@@ -266,10 +266,10 @@ static void loop_edge(struct tr *t, uint32_t pc, uint32_t target)
 	struct cold *c;
 
 	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
-	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), target);
+	branch(t, X86_CC_NS, pc, target);
+	c = tr_cold(t, COLD_TICK, x86_jmp_fwd(&t->e), target);
 	if (c)
 		c->back = t->e.base + t->hostat[target];
-	branch(t, -1, pc, target);
 }
 
 /* cmp a, b for integer compares: b is a slot, or an immediate when bslot is UINT32_MAX */
@@ -596,9 +596,32 @@ static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t o
 			 uint32_t addr_slot)
 {
 	int64_t end = (int64_t)off + size;
+	bool wrap = addr_slot != UINT32_MAX && has_wrap(t, pc);
 	int32_t disp;
 	uint8_t *jump;
+	unsigned k;
 
+	/* the same address slot was checked for at least this range on this path (and its
+	 * value has not changed since): memory never shrinks, so the access is in bounds */
+	for (k = 0; k < t->nchecked && !wrap; k++) {
+		if (t->checked[k].slot != addr_slot)
+			continue;
+		if (t->checked[k].end < (uint64_t)end)
+			break;
+		if (end <= INT32_MAX)
+			return (int32_t)off;
+		x86_mov_imm(&t->e, X86_RDX, off);
+		x86_alu(&t->e, true, X86_ADD, X86_RAX, x86_r(X86_RDX));
+		return 0;
+	}
+	/* remember a check that passes for this slot (not where a wrapped address add may
+	 * have passed it instead) */
+	if (addr_slot != UINT32_MAX && !wrap) {
+		if (k == t->nchecked && k < sizeof(t->checked) / sizeof(t->checked[0]))
+			t->checked[t->nchecked++].slot = addr_slot;
+		if (k < t->nchecked)
+			t->checked[k].end = (uint64_t)end;
+	}
 	if (end <= INT32_MAX) {
 		x86_lea(&t->e, true, X86_RDX, x86_m(X86_RAX, (int32_t)end));
 		disp = (int32_t)off;
@@ -610,7 +633,7 @@ static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t o
 	}
 	x86_alu(&t->e, true, X86_CMP, X86_RDX, x86_r(R_MSIZE));
 	jump = x86_jcc_fwd(&t->e, X86_CC_A);
-	if (addr_slot != UINT32_MAX && has_wrap(t, pc)) {
+	if (wrap) {
 		struct cold *c = tr_cold(t, COLD_WRAP, jump, pc);
 		if (c) {
 			c->arg = addr_slot;
@@ -1129,6 +1152,27 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 
 /* ----- the function ----- */
 
+/* After the op at pc: checked address slots it wrote are checked no more. */
+static void forget_checked(struct tr *t, uint32_t pc, unsigned op)
+{
+	const char *lay = wasm_jit_ops[op].layout;
+
+	if (op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT) {
+		t->nchecked = 0;
+		return;
+	}
+	for (uint32_t k = 0; lay[k] && t->nchecked; k++) {
+		uint32_t s = t->ops[pc + 1 + k];
+		if (lay[k] != 'd' && lay[k] != 'D')
+			continue;
+		for (unsigned i = 0; i < t->nchecked; i++) {
+			if (t->checked[i].slot == s ||
+			    (lay[k] == 'D' && t->checked[i].slot == s + 1))
+				t->checked[i--] = t->checked[--t->nchecked];
+		}
+	}
+}
+
 static void emit_op(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_local)
 {
 	const struct jop *jo = &wasm_jit_ops[op];
@@ -1259,7 +1303,7 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 {
 	const uint32_t n = t->code->nops;
 
-	t->ncold = t->nfix = 0;
+	t->ncold = t->nfix = t->nchecked = 0;
 	t->fail = false;
 	*foreign = x86_here(&t->e);
 	load_mem(t);
@@ -1269,9 +1313,12 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 		if (!(t->wflags[pc] & W_START))
 			continue;
 		t->hostat[pc] = (uint32_t)(t->e.p - t->e.buf);
-		if (t->wflags[pc] & W_LABEL)
+		if (t->wflags[pc] & W_LABEL) {
 			t->dirty = t->written;
+			t->nchecked = 0;
+		}
 		emit_op(t, pc, t->opat[pc], *local);
+		forget_checked(t, pc, t->opat[pc]);
 	}
 	/* code ends in a return or a branch; nothing falls off the end */
 	x86_e8(&t->e, 0x0f); /* ud2 */
