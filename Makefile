@@ -18,7 +18,7 @@ endif
 BASE_CFLAGS := -std=gnu11 -Isrc $(WARN) -MMD -MP -g -pthread \
 	       -fstack-protector-strong -fPIE -D_GNU_SOURCE
 BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS	:= -lm -lfdt
+LIBS	:= -lm -lfdt -luring -lz -lzstd
 
 ifeq ($(MODE),release)
 MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -DNDEBUG
@@ -78,6 +78,7 @@ $(BUILD)/%.o: %.c
 # Modules that parse untrusted input build with -Wconversion (STYLE.md).
 $(BUILD)/src/wasm/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/devices/virtio/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/disk/%.o: CFLAGS += -Wconversion
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liblodge.a
 	@mkdir -p $(dir $@)
@@ -147,6 +148,7 @@ help:
 -include guest/guest.mk
 -include tests/linux/linux.mk
 -include tests/fuzz/fuzz.mk
+-include tests/disk/disk.mk
 -include tests/wasi-programs/programs.mk
 -include bench/wasm/wasm.mk
 

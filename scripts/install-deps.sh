@@ -6,7 +6,8 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential make pkg-config python3 clang-format \
 	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross \
-	qemu-system-misc qemu-user \
+	qemu-system-misc qemu-user qemu-utils \
+	liburing-dev zlib1g-dev libzstd-dev \
 	libfdt-dev device-tree-compiler \
 	clang libclang-rt-14-dev wabt libcjson-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \

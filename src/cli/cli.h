@@ -25,6 +25,7 @@ enum {
 
 int cmd_run(int argc, char **argv);
 int cmd_wasm(int argc, char **argv);
+int cmd_disk(int argc, char **argv);
 
 /* Parses a size such as 128M, 2G, 65536 or 64K into bytes. Returns 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t *out);

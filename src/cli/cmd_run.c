@@ -23,6 +23,7 @@
 #define DEFAULT_MEM	  (128ull << 20)
 #define DEFAULT_LINUX_MEM (256ull << 20)
 #define DEFAULT_CMDLINE	  "console=ttyS0"
+#define MAX_CMDLINE	  4096 /* more than any Linux keeps (RISC-V: 1024 bytes) */
 
 #define MAX_DEVICE_ARGS 32
 #define OPT_DEVICE	1000 /* getopt value of the first device-type option */
@@ -75,7 +76,9 @@ static void run_usage(FILE *f)
 		"started\n"
 		"                    in S-mode by the firmware\n"
 		"  --initrd FILE     initial ramdisk (cpio archive, compressed or not)\n"
-		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
+		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE
+		"\"; at most\n"
+		"                    4096 bytes)\n"
 		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
 		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
 		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
@@ -275,6 +278,11 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: --initrd, --append and --firmware go with --kernel, not --bare");
 		return -1;
 	}
+	if (o->lx.cmdline && strlen(o->lx.cmdline) > MAX_CMDLINE) {
+		log_err("--append: the command line is %zu bytes long; at most %d are allowed",
+			strlen(o->lx.cmdline), MAX_CMDLINE);
+		return -1;
+	}
 	return 0;
 }
 
@@ -331,15 +339,15 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 		const struct hart *h = vm->harts[i];
 		fprintf(stderr,
 			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu blocks=%zuK "
-			"jit=%zuK jitblocks=%llu "
+			"jit=%zuK jitblocks=%llu jithot=%u "
 			"mcause=0x%llx mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx "
 			"satp=0x%llx\n",
 			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
 			exec_cache_bytes(h) >> 10, exec_jit_bytes(h) >> 10,
-			(unsigned long long)exec_jit_blocks(h), (unsigned long long)h->mcause,
-			(unsigned long long)h->mepc, (unsigned long long)h->scause,
-			(unsigned long long)h->sepc, (unsigned long long)h->stval,
-			(unsigned long long)h->satp);
+			(unsigned long long)exec_jit_blocks(h), exec_jit_hot(h),
+			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
+			(unsigned long long)h->scause, (unsigned long long)h->sepc,
+			(unsigned long long)h->stval, (unsigned long long)h->satp);
 	}
 }
 

@@ -13,6 +13,7 @@
 static const struct cli_command commands[] = {
 	{"run", "run a RISC-V machine (bare-metal program or Linux)", cmd_run},
 	{"wasm", "run a WebAssembly module (WASI command or --invoke an export)", cmd_wasm},
+	{"disk", "create disk images and show what they hold (raw, qcow2)", cmd_disk},
 };
 
 static void usage(FILE *f)

@@ -9,23 +9,34 @@
 
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
-#include "machine/machine.h"
+#include <time.h>
+
+#include "core/gmem.h"
+#include "cpu/env.h"
 
 #define MISA_RV64GC                                                                                \
 	((2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |          \
 	 (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) | (1u << ('S' - 'A')) |   \
 	 (1u << ('U' - 'A')))
 
-int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
+uint64_t hart_env_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int hart_init(struct hart *h, struct hart_env *env, unsigned id, uint64_t reset_pc)
 {
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	h->vm = vm;
-	h->ram = vm->ram;
-	h->ram_base = vm->ram_base;
-	h->ram_size = vm->ram_size;
-	h->code_pages = vm->code_pages;
+	h->env = env;
+	h->ram = env->mem->ram;
+	h->ram_base = env->mem->base;
+	h->ram_size = env->mem->size;
+	h->code_pages = env->mem->page_flags;
 	h->mhartid = id;
 	h->misa = MISA_RV64GC;
 	h->mstatus = (2ull << 32) | (2ull << 34); /* UXL = SXL = 64 */
@@ -34,6 +45,8 @@ int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
 	h->x[10] = id;
 	h->mtimecmp = ~0ull;
 	h->stimecmp = ~0ull;
+	for (unsigned i = 0; i < TRIG_N; i++)
+		h->trig[i].tdata1 = 15ull << 60; /* Sdtrig: disabled */
 	mmu_flush_all(h);
 	hart_update_mode(h);
 	r = exec_cache_create(h);
@@ -63,10 +76,16 @@ void hart_set_irq(struct hart *h, uint64_t mask, bool level)
 	hart_kick(h);
 }
 
+void hart_set_timecmp(struct hart *h, uint64_t cmp)
+{
+	__atomic_store_n(&h->mtimecmp, cmp, __ATOMIC_RELEASE);
+	hart_kick(h); /* re-evaluate MTIP now */
+}
+
 uint64_t hart_time(const struct hart *h)
 {
 	/* mtime ticks at 10 MHz from machine creation. */
-	return (vm_now_ns() - h->vm->start_ns) / 100;
+	return (hart_env_now_ns() - __atomic_load_n(&h->env->start_ns, __ATOMIC_ACQUIRE)) / 100;
 }
 
 void hart_update_mode(struct hart *h)

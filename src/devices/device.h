@@ -72,6 +72,10 @@ struct board {
 			   unsigned *irq_out);
 	/* A line to PLIC source `n` (fixed devices such as the UART). */
 	struct irq_line (*plic_line)(struct board *b, unsigned n);
+	/* Set by the interrupt controller's create() (it comes first, see `order`): the
+	 * input plic_line() connects to. */
+	irq_fn irqchip_set;
+	void *irqchip;
 	/* A line to hart h's local interrupt `irq` (IRQ_MSI, IRQ_MTI, IRQ_MEI, IRQ_SEI). */
 	struct irq_line (*hart_line)(struct board *b, unsigned hart, unsigned irq);
 	/* Sets hart h's machine timer comparator (CLINT mtimecmp): the hart raises MTIP itself

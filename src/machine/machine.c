@@ -1,6 +1,10 @@
 /*
- * Machine assembly and life cycle: RAM, per-page code tracking, base devices, harts and
- * their threads, stop requests, HTIF tohost.
+ * The board: assembles a machine from guest RAM, harts and devices, and runs it. Every
+ * device comes from the device-type registry (devices/device.h), in each type's order:
+ * interrupt controllers first, then fixed devices, then what the command line asked for.
+ * Devices see the machine through struct board, harts through struct hart_env; both are
+ * filled here and are the only ways back into the machine. Also: the I/O thread, stop
+ * requests, the guest-panic watch, HTIF tohost.
  */
 #include "machine/machine.h"
 
@@ -17,17 +21,14 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "cpu/hart.h"
 #include "devices/chardev.h"
-#include "devices/finisher.h"
-#include "devices/rtc.h"
-#include "devices/uart.h"
-#include "machine/clint.h"
-#include "machine/plic.h"
 
-#define UART_IRQ       10
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
+
+static void console_output(struct vm *vm, uint8_t c);
 
 uint64_t vm_now_ns(void)
 {
@@ -45,20 +46,6 @@ static uint64_t host_mem_limit(void)
 	if (sysinfo(&si) < 0)
 		return ~0ull;
 	return ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
-}
-
-static int alloc_ram(struct vm *vm, uint64_t size)
-{
-	int r = gmem_init(&vm->mem, VM_RAM_BASE, size);
-
-	if (r < 0)
-		return r;
-	vm->ram = vm->mem.ram;
-	vm->ram_base = vm->mem.base;
-	vm->ram_size = vm->mem.size;
-	vm->code_pages = vm->mem.page_flags;
-	vm->page_gen = vm->mem.page_gen;
-	return 0;
 }
 
 /* An unpopulated virtio-mmio slot, as on QEMU virt: the magic and version registers
@@ -80,18 +67,6 @@ static int empty_slot_write(void *opaque, uint64_t off, unsigned size, uint64_t 
 	return 0;
 }
 
-static void uart_irq(void *opaque, bool level)
-{
-	struct vm *vm = opaque;
-
-	plic_set_irq(vm->plic, UART_IRQ, level);
-}
-
-static void uart_tx(void *opaque, uint8_t c)
-{
-	vm_console_output(opaque, c);
-}
-
 unsigned vm_virtio_slot_irq(unsigned slot)
 {
 	return slot < 8 ? VM_VIRTIO_IRQ + slot : 12 + (slot - 8);
@@ -107,22 +82,17 @@ static int board_virtio_slot(struct board *b, uint64_t *base, struct irq_line *l
 	if (slot == VM_VIRTIO_SLOTS)
 		return -ENOSPC;
 	vm->virtio_used++;
-	*base = VM_VIRTIO_BASE + 0x1000ull * slot;
+	*base = VIRT_VIRTIO_BASE + 0x1000ull * slot;
 	*irq = vm_virtio_slot_irq(slot);
 	*line = b->plic_line(b, *irq);
 	return 0;
 }
 
-static void plic_line_fn(void *opaque, unsigned n, bool level)
-{
-	plic_set_irq(opaque, n, level);
-}
-
+/* The interrupt controller (the PLIC device) registered itself in irqchip_set/irqchip
+ * when it was created, which is before any device that asks for a line. */
 static struct irq_line board_plic_line(struct board *b, unsigned n)
 {
-	struct vm *vm = b->opaque;
-
-	return (struct irq_line){.fn = plic_line_fn, .opaque = vm->plic, .n = n};
+	return (struct irq_line){.fn = b->irqchip_set, .opaque = b->irqchip, .n = n};
 }
 
 static void hart_line_fn(void *opaque, unsigned n, bool level)
@@ -140,23 +110,21 @@ static struct irq_line board_hart_line(struct board *b, unsigned hart, unsigned 
 static void board_set_timecmp(struct board *b, unsigned hart, uint64_t cmp)
 {
 	struct vm *vm = b->opaque;
-	struct hart *h = vm->harts[hart];
 
-	__atomic_store_n(&h->mtimecmp, cmp, __ATOMIC_RELEASE);
-	hart_kick(h); /* re-evaluate MTIP now */
+	hart_set_timecmp(vm->harts[hart], cmp);
 }
 
 static uint64_t board_time(struct board *b)
 {
 	struct vm *vm = b->opaque;
 
-	return (vm_now_ns() - vm->start_ns) / 100;
+	return (vm_now_ns() - __atomic_load_n(&vm->env.start_ns, __ATOMIC_ACQUIRE)) / 100;
 }
 
 static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		vm_console_output(b->opaque, buf[i]);
+		console_output(b->opaque, buf[i]);
 }
 
 static void board_power(struct board *b, bool reboot, int code)
@@ -244,31 +212,38 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 
 static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
-	int r = plic_create(vm, &vm->plic);
+	int r = evloop_create(&vm->loop);
 
-	r = r ?: uart_create(&vm->bus, VM_UART_BASE, vm->console, &vm->uart);
-	r = r ?: clint_init(vm, VM_CLINT_BASE);
-	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
-	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
-	r = r ?: evloop_create(&vm->loop);
 	if (r)
 		return r;
 	init_board(vm);
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
-		struct bus_region slot = {.base = VM_VIRTIO_BASE + 0x1000ull * i,
+		struct bus_region slot = {.base = VIRT_VIRTIO_BASE + 0x1000ull * i,
 					  .size = 0x1000,
 					  .name = "virtio-mmio (empty)",
 					  .read = empty_slot_read,
 					  .write = empty_slot_write};
 		r = bus_add(&vm->bus, &slot);
 	}
-	if (!r) {
-		uart_set_irq(vm->uart, uart_irq, vm);
-		uart_set_tx_hook(vm->uart, uart_tx, vm);
-	}
 	return r;
+}
+
+static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now);
+static void env_watch_hit(struct hart_env *env, uint64_t pa);
+
+static void init_env(struct vm *vm, const struct vm_config *cfg)
+{
+	vm->env = (struct hart_env){.mem = &vm->mem,
+				    .bus = &vm->bus,
+				    .nharts = cfg->nharts,
+				    .jit_hot = cfg->jit_hot,
+				    .start_ns = vm_now_ns(),
+				    .poll = env_poll,
+				    .watch_hit = env_watch_hit};
+	if (cfg->timeout_sec > 0)
+		vm->env.deadline_ns = vm->env.start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 }
 
 static int add_harts(struct vm *vm, unsigned n)
@@ -279,7 +254,7 @@ static int add_harts(struct vm *vm, unsigned n)
 
 		if (!h)
 			return -ENOMEM;
-		r = hart_init(h, vm, i, VM_RAM_BASE);
+		r = hart_init(h, &vm->env, i, VM_RAM_BASE);
 		vm->harts[vm->nharts++] = h;
 		if (r < 0)
 			return r;
@@ -300,13 +275,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm = core_calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
-	vm->start_ns = vm_now_ns();
-	vm->nharts_planned = cfg->nharts;
-	vm->jit_hot = cfg->jit_hot;
 	vm->console = cfg->console;
-	if (cfg->timeout_sec > 0)
-		vm->deadline_ns = vm->start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
-	r = alloc_ram(vm, cfg->ram_size);
+	init_env(vm, cfg);
+	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
 	if (!r)
 		r = add_harts(vm, cfg->nharts);
 	if (!r)
@@ -334,9 +305,6 @@ void vm_destroy(struct vm *vm)
 		d->ops->destroy(d);
 	}
 	evloop_destroy(vm->loop);
-	uart_destroy(vm->uart);
-	rtc_destroy(vm->rtc);
-	plic_destroy(vm->plic);
 	gmem_fini(&vm->mem);
 	core_free(vm);
 }
@@ -389,8 +357,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 /* HTIF (spike): tohost = 1 passes, (code << 1) | 1 fails with code; device 1 command 1
  * prints the low byte (console), acknowledged through fromhost. */
-void vm_watch_hit(struct vm *vm, uint64_t pa)
+static void env_watch_hit(struct hart_env *env, uint64_t pa)
 {
+	struct vm *vm = container_of(env, struct vm, env);
 	uint64_t *to = vm_ram_ptr(vm, vm->tohost_pa, 8), *from, v;
 	unsigned dev, cmd;
 
@@ -419,7 +388,7 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 	gmem_written(&vm->mem, pa, len);
 }
 
-void vm_console_output(struct vm *vm, uint8_t c)
+static void console_output(struct vm *vm, uint8_t c)
 {
 	static const char banner[] = PANIC_BANNER;
 
@@ -433,11 +402,13 @@ void vm_console_output(struct vm *vm, uint8_t c)
 		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
 }
 
-bool vm_poll(struct vm *vm, uint64_t now)
+static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now)
 {
+	struct vm *vm = container_of(env, struct vm, env);
 	uint64_t panic_ns = __atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED);
 
-	if (vm->deadline_ns && now >= vm->deadline_ns)
+	(void)h;
+	if (env->deadline_ns && now >= env->deadline_ns)
 		vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
 	else if (panic_ns && now - panic_ns > PANIC_GRACE_NS)
 		vm_request_stop(vm, VM_STOP_PANIC, 1); /* the panic text had time to print */
