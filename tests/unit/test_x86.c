@@ -5,8 +5,10 @@
  * rsp/r12 bases a SIB byte, disp8 against disp32, scaled indexes, REX.R/X/B and REX.W,
  * byte registers sil/dil needing a bare REX), the mandatory-prefix order of SSE (prefix,
  * then REX, then 0x0f), rel32 branches against the final address, and RIP-relative LEA.
- * What the translators do with these instructions is tested end to end (spec suite with
- * the JIT forced, fuzzing, guest programs).
+ * The cases of the RISC-V translator's forms came with the encoder from cpu/jit/ (its
+ * test_jit_x86.c). What the translators do with these instructions is tested end to end
+ * (guest programs and differential tests for the RISC-V JIT; the spec suite with the JIT
+ * forced and fuzzing for the WebAssembly JIT).
  */
 #include "harness.h"
 
@@ -273,7 +275,64 @@ static int test_overflow(void)
 	return 0;
 }
 
+/* The forms the RISC-V translator (cpu/jit/x86_64.c) uses. */
+static int test_riscv_forms(void)
+{
+	x86_mov(fresh(), true, X86_RAX, x86_m(X86_RBP, 0x10)); /* mov rax, [rbp+0x10] */
+	EXPECT(0x48, 0x8b, 0x45, 0x10);
+	x86_mov_store(fresh(), true, x86_m(X86_RBP, 0x100), X86_R12); /* mov [rbp+0x100], r12 */
+	EXPECT(0x4c, 0x89, 0xa5, 0x00, 0x01, 0x00, 0x00);
+	x86_alu_imm(fresh(), true, X86_ADD, x86_r(X86_R12), 5); /* add r12, 5 */
+	EXPECT(0x49, 0x83, 0xc4, 0x05);
+	x86_alu_imm(fresh(), false, X86_AND, x86_r(X86_RCX), 0xff0); /* and ecx, 0xff0 */
+	EXPECT(0x81, 0xe1, 0xf0, 0x0f, 0x00, 0x00);
+	/* test dword [rbp+0x200], 0x6000 */
+	x86_insn(fresh(), 0, false, 0xf7, 0, x86_m(X86_RBP, 0x200), false);
+	x86_e32(&em, 0x6000);
+	EXPECT(0xf7, 0x85, 0x00, 0x02, 0x00, 0x00, 0x00, 0x60, 0x00, 0x00);
+	x86_insn(fresh(), 0, false, 0x80, X86_CMP, x86_m(X86_RDX, 0),
+		 false); /* cmp byte [rdx], 0 */
+	x86_e8(&em, 0);
+	EXPECT(0x80, 0x3a, 0x00);
+	x86_insn(fresh(), 0, true, 0x0fbe, X86_RBX, x86_m(X86_RAX, 0),
+		 false); /* movsx rbx, byte [rax] */
+	EXPECT(0x48, 0x0f, 0xbe, 0x18);
+	x86_insn(fresh(), 0, false, 0x0fb7, X86_R8, x86_m(X86_RAX, 0),
+		 false); /* movzx r8d, word [rax] */
+	EXPECT(0x44, 0x0f, 0xb7, 0x00);
+	x86_insn(fresh(), 0x66, false, 0x89, X86_RCX, x86_m(X86_RAX, 0), false); /* mov [rax], cx */
+	EXPECT(0x66, 0x89, 0x08);
+	x86_insn(fresh(), 0, true, 0x63, X86_RAX, x86_m(X86_RAX, 0), false); /* movsxd rax, [rax] */
+	EXPECT(0x48, 0x63, 0x00);
+	x86_shift_cl(fresh(), true, X86_SHL, x86_r(X86_RAX)); /* shl rax, cl */
+	EXPECT(0x48, 0xd3, 0xe0);
+	x86_shift_imm(fresh(), false, X86_SAR, x86_r(X86_RAX), 3); /* sar eax, 3 */
+	EXPECT(0xc1, 0xf8, 0x03);
+	x86_insn(fresh(), 0, true, 0x0faf, X86_RAX, x86_r(X86_R14), false); /* imul rax, r14 */
+	EXPECT(0x49, 0x0f, 0xaf, 0xc6);
+	x86_setcc(fresh(), X86_CC_L, X86_RAX); /* setl al */
+	EXPECT(0x0f, 0x9c, 0xc0);
+	x86_jmp_rm(fresh(), x86_r(X86_RDX)); /* jmp rdx */
+	EXPECT(0xff, 0xe2);
+	x86_push(fresh(), X86_R13); /* push r13 */
+	EXPECT(0x41, 0x55);
+	x86_pop(fresh(), X86_RBX); /* pop rbx */
+	EXPECT(0x5b);
+	x86_jmp_to(fresh(), 0x1000); /* at 0x1000: jmp 0x1000 is rel -5 */
+	EXPECT(0xe9, 0xfb, 0xff, 0xff, 0xff);
+	{
+		/* a forward branch patched to the current position */
+		struct x86_emit *e = fresh();
+		uint8_t *at = x86_jcc_fwd(e, X86_CC_NE);
+		x86_e8(e, 0x90);
+		x86_patch(e, at, x86_here(e));
+		EXPECT(0x0f, 0x85, 0x01, 0x00, 0x00, 0x00, 0x90);
+	}
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"riscv_forms", test_riscv_forms},
 	{"mov_forms", test_mov_forms},
 	{"narrow_stores_and_extends", test_narrow_stores_and_extends},
 	{"immediates", test_immediates},
