@@ -1204,13 +1204,15 @@ static void emit_op(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_local
 	}
 }
 
-/* Zeroes the declared locals and loads the cached parameters. */
+/* Zeroes the declared locals and loads the cached parameters. A cached local is zeroed in
+ * its register only: it starts dirty (and counts as written, so labels keep it dirty). */
 static void prologue(struct tr *t)
 {
 	const struct wasm_code *c = t->code;
 	uint32_t first = c->param_slots, n = c->local_slots;
 
 	x86_push(&t->e, X86_RAX); /* the 16-byte frame: return address and this */
+	t->dirty = 0;
 	if (n > 16) {
 		x86_lea(&t->e, true, X86_RDI, SLOT(first));
 		x86_mov_imm(&t->e, X86_RCX, n);
@@ -1219,18 +1221,28 @@ static void prologue(struct tr *t)
 		x86_e8(&t->e, 0x48);
 		x86_e8(&t->e, 0xab);
 	} else if (n) {
-		x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
-		for (uint32_t i = 0; i < n; i++)
+		bool zero = false;
+		for (uint32_t i = 0; i < n; i++) {
+			if (t->sreg[first + i] >= 0)
+				continue;
+			if (!zero)
+				x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
+			zero = true;
 			x86_mov_store(&t->e, true, SLOT(first + i), X86_RAX);
+		}
 	}
 	for (unsigned k = 0; k < t->ncache; k++) {
 		uint32_t s = t->cslot[k];
-		if (s < first)
+		if (s < first) {
 			x86_mov(&t->e, true, t->creg[k], SLOT(s));
-		else if (s < first + n)
+		} else if (s < first + n) {
 			x86_alu(&t->e, false, X86_XOR, t->creg[k], x86_r(t->creg[k]));
+			if (n <= 16) {
+				t->dirty |= 1u << k;
+				t->written |= 1u << k;
+			}
+		}
 	}
-	t->dirty = 0;
 }
 
 static void emit_cold(struct tr *t, struct cold *c)
