@@ -5,7 +5,8 @@
 # capability model (no path escapes a --dir preopen). Checks of results, traps and limits
 # run twice (check2): interpreted (--no-jit) and with the JIT tier forced (--jit-hot 1,
 # test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
-# aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads). Test modules are .wat files here,
+# aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
+# v128 ops it runs as SSE instructions (NaN payloads, operand order). Test modules are .wat files here,
 # assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
 # directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
@@ -277,6 +278,11 @@ check2 jit-nan-bits 0 "-2143289342" -- --invoke nan_bits $j
 check2 jit-nan-store 0 "9218868437227405317" -- --invoke nan_store $j
 check2 jit-nan-ceil 0 "2145386497" -- --invoke nan_ceil $j
 check2 jit-nan-demote 0 "2145386496" -- --invoke nan_demote $j
+check2 jit-nan-simd32-lo 0 "-18014327644618751" -- --invoke nan_simd32 jit_simd.wasm 0
+check2 jit-nan-simd32-hi 0 "-4647714811155578880" -- --invoke nan_simd32 jit_simd.wasm 1
+check2 jit-nan-simd64-lo 0 "-2251799813685239" -- --invoke nan_simd64 jit_simd.wasm 0
+check2 jit-nan-simd64-hi 0 "9222246136947933191" -- --invoke nan_simd64 jit_simd.wasm 1
+check2 jit-andnot 0 "67555025218437360" -- --invoke andnot jit_simd.wasm
 check2 jit-load-wrap 0 "0" -- --invoke load_at $j -16
 check2 jit-load-end 0 "0" -- --invoke load_at $j 65508
 check2 jit-load-oob 134 "lodge wasm: jit.wasm: trap: out of bounds memory access in function 16 (load_at) at offset 0x29f" \

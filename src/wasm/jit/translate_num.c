@@ -4,8 +4,9 @@
  * POPCNT when the host has them), sign and zero extension, float arithmetic and compares
  * on SSE (the x86 operand order the interpreter's C gets too: a op b keeps a's NaN
  * payload), rounding with SSE4.1, float sign ops on the bits, conversions that SSE does
- * exactly, and the integer superinstructions of fused.def. Everything else returns false
- * and runs as the interpreter's own expression (helpers.c).
+ * exactly, the integer superinstructions of fused.def, and the v128 ops that are one SSE
+ * instruction (bitwise, integer add/sub/mul/eq, float add/sub/mul/div). Everything else
+ * returns false and runs as the interpreter's own expression (helpers.c).
  */
 #include "wasm/jit/tr.h"
 
@@ -548,6 +549,59 @@ static bool emit_fused(struct tr *t, uint32_t pc, unsigned op)
 	return true;
 }
 
+/* v128 ops that are one SSE instruction (legacy encoding: operands loaded with movdqu, as
+ * frame slots are only 8-byte aligned). The float ones follow the same NaN rule as the
+ * scalar ones (a's payload first), which the fallbacks (simd.h fadd32x4 etc.) name. */
+static bool emit_simd(struct tr *t, uint32_t pc, unsigned op)
+{
+	static const struct {
+		uint16_t op;
+		uint16_t prefix;
+		uint32_t opc;
+		bool swap; /* the instruction computes b op a (pandn: ~dst & src) */
+	} map[] = {
+		{WASM_OP_V128_AND, 0x66, 0x0fdb, false},
+		{WASM_OP_V128_OR, 0x66, 0x0feb, false},
+		{WASM_OP_V128_XOR, 0x66, 0x0fef, false},
+		{WASM_OP_V128_ANDNOT, 0x66, 0x0fdf, true},
+		{WASM_OP_I8X16_ADD, 0x66, 0x0ffc, false},
+		{WASM_OP_I16X8_ADD, 0x66, 0x0ffd, false},
+		{WASM_OP_I32X4_ADD, 0x66, 0x0ffe, false},
+		{WASM_OP_I64X2_ADD, 0x66, 0x0fd4, false},
+		{WASM_OP_I8X16_SUB, 0x66, 0x0ff8, false},
+		{WASM_OP_I16X8_SUB, 0x66, 0x0ff9, false},
+		{WASM_OP_I32X4_SUB, 0x66, 0x0ffa, false},
+		{WASM_OP_I64X2_SUB, 0x66, 0x0ffb, false},
+		{WASM_OP_I16X8_MUL, 0x66, 0x0fd5, false},
+		{WASM_OP_I32X4_MUL, 0x66, 0x0f3840, false},
+		{WASM_OP_I8X16_EQ, 0x66, 0x0f74, false},
+		{WASM_OP_I16X8_EQ, 0x66, 0x0f75, false},
+		{WASM_OP_I32X4_EQ, 0x66, 0x0f76, false},
+		{WASM_OP_F32X4_ADD, 0, 0x0f58, false},
+		{WASM_OP_F32X4_SUB, 0, 0x0f5c, false},
+		{WASM_OP_F32X4_MUL, 0, 0x0f59, false},
+		{WASM_OP_F32X4_DIV, 0, 0x0f5e, false},
+		{WASM_OP_F64X2_ADD, 0x66, 0x0f58, false},
+		{WASM_OP_F64X2_SUB, 0x66, 0x0f5c, false},
+		{WASM_OP_F64X2_MUL, 0x66, 0x0f59, false},
+		{WASM_OP_F64X2_DIV, 0x66, 0x0f5e, false},
+	};
+	const uint32_t *p = t->ops + pc;
+
+	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (map[i].op != op)
+			continue;
+		if (op == WASM_OP_I32X4_MUL && !t->j->sse41)
+			return false;
+		x86_movdqu_load(&t->e, 0, x86_m(R_FP, (int32_t)(p[map[i].swap ? 3 : 2] * 8)));
+		x86_movdqu_load(&t->e, 1, x86_m(R_FP, (int32_t)(p[map[i].swap ? 2 : 3] * 8)));
+		x86_sse_packed(&t->e, map[i].prefix, map[i].opc, 0, x86_r(1));
+		x86_movdqu_store(&t->e, x86_m(R_FP, (int32_t)(p[1] * 8)), 0);
+		return true;
+	}
+	return false;
+}
+
 bool tr_numeric(struct tr *t, uint32_t pc, unsigned op)
 {
 	const struct jop *jo = &wasm_jit_ops[op];
@@ -583,7 +637,7 @@ bool tr_numeric(struct tr *t, uint32_t pc, unsigned op)
 		return emit_float(t, pc, op);
 	case J_BIN:
 		if (jo->ta == WASM_V128)
-			return false;
+			return jo->tb == WASM_V128 && emit_simd(t, pc, op);
 		return emit_float(t, pc, op);
 	case J_FUSE_IMM:
 	case J_FUSE_BIN:
