@@ -201,8 +201,8 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
 	if ((h->menvcfg >> 63) && h->stimecmp < cmp)
 		cmp = h->stimecmp;
 	if (cmp != ~0ull) {
-		uint64_t at = __atomic_load_n(&h->env->start_ns, __ATOMIC_ACQUIRE) + cmp * 100;
-		if (cmp < (~0ull / 100) && at < wake)
+		uint64_t at = hart_env_time_to_host(h->env, cmp);
+		if (at < wake)
 			wake = at;
 	}
 	if (h->env->deadline_ns && h->env->deadline_ns < wake)
@@ -230,6 +230,7 @@ static bool exec_poll(struct hart *h)
 			h->trig_flush = false;
 			exec_flush_all(h);
 		}
+		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
 		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;

@@ -119,7 +119,8 @@ struct hart {
 	uint32_t fflags, frm; /* fcsr; see fpu.c for how host flags are folded in */
 	uint64_t pmpcfg[8], pmpaddr[64];
 	uint64_t mhartid;
-	uint64_t instret; /* retired instructions (also cycle) */
+	uint64_t instret;      /* retired instructions (also cycle) */
+	uint64_t instret_seen; /* atomic: instret at the last poll, for other threads */
 
 	/* Sdtrig (cpu/trigger.c): the triggers and tcontrol, and what is armed. */
 	struct trigger trig[TRIG_N];

@@ -37,6 +37,7 @@
 struct uart {
 	pthread_mutex_t lock;
 	struct chardev *con; /* NULL: no console */
+	bool no_input;	     /* another device reads con */
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thri_pending; /* THR-empty interrupt not yet acknowledged by reading IIR */
 	uart_irq_fn irq;
@@ -55,7 +56,7 @@ static bool rx_ready(const struct uart *u)
 /* Data ready (LSR bit 0); called with the lock held. */
 static bool data_ready(struct uart *u)
 {
-	return u->con && rx_ready(u) && chardev_input_available(u->con) > 0;
+	return u->con && !u->no_input && rx_ready(u) && chardev_input_available(u->con) > 0;
 }
 
 /* The interrupt line's level; called with the lock held. */
@@ -224,11 +225,21 @@ int uart_create(struct bus *bus, uint64_t base, struct chardev *con, struct uart
 	return 0;
 }
 
+void uart_disable_input(struct uart *u)
+{
+	if (u->con && !u->no_input)
+		chardev_set_input_handler(u->con, NULL, NULL);
+	pthread_mutex_lock(&u->lock);
+	u->no_input = true;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 void uart_destroy(struct uart *u)
 {
 	if (!u)
 		return;
-	if (u->con)
+	if (u->con && !u->no_input)
 		chardev_set_input_handler(u->con, NULL, NULL);
 	pthread_mutex_destroy(&u->lock);
 	core_free(u);
@@ -379,6 +390,8 @@ static int ud_create(struct board *b, const char *args, struct device **out, cha
 		core_free(ud);
 		return r;
 	}
+	if (b->console_input_taken)
+		uart_disable_input(ud->u);
 	uart_set_irq(ud->u, ud_irq, ud);
 	uart_set_tx_hook(ud->u, ud_tx, ud);
 	ud->dev.ops = &uart_ops;

@@ -24,11 +24,10 @@
 #include "core/util.h"
 #include "cpu/hart.h"
 #include "devices/chardev.h"
+#include "devices/virtio/input.h"
 
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
-
-static void console_output(struct vm *vm, uint8_t c);
 
 uint64_t vm_now_ns(void)
 {
@@ -65,6 +64,21 @@ static int empty_slot_write(void *opaque, uint64_t off, unsigned size, uint64_t 
 	(void)size;
 	(void)val;
 	return 0;
+}
+
+/* Feeds one console byte to a panic-banner matcher (`match`: bytes matched so far). */
+static void watch_panic(struct vm *vm, unsigned *match, uint8_t c)
+{
+	static const char banner[] = PANIC_BANNER;
+
+	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
+		return;
+	if (c == (uint8_t)banner[*match])
+		(*match)++;
+	else
+		*match = c == (uint8_t)banner[0];
+	if (*match == sizeof(banner) - 1)
+		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
 }
 
 unsigned vm_virtio_slot_irq(unsigned slot)
@@ -116,15 +130,19 @@ static void board_set_timecmp(struct board *b, unsigned hart, uint64_t cmp)
 
 static uint64_t board_time(struct board *b)
 {
-	struct vm *vm = b->opaque;
-
-	return (vm_now_ns() - __atomic_load_n(&vm->env.start_ns, __ATOMIC_ACQUIRE)) / 100;
+	return vm_time(b->opaque);
 }
 
+/* Console output from devices (the UART on hart threads, virtio-console on the I/O
+ * thread) goes through one panic matcher under a lock. */
 static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
 {
+	struct vm *vm = b->opaque;
+
+	pthread_mutex_lock(&vm->dev_console_lock);
 	for (size_t i = 0; i < len; i++)
-		console_output(b->opaque, buf[i]);
+		watch_panic(vm, &vm->panic_match, buf[i]);
+	pthread_mutex_unlock(&vm->dev_console_lock);
 }
 
 static void board_power(struct board *b, bool reboot, int code)
@@ -185,6 +203,31 @@ static int add_one(struct vm *vm, const struct vm_config *cfg, const struct devi
 	return 0;
 }
 
+/* Checks the options the user gave; *console_out: the one device among them that reads
+ * the console (device_type.console), or NULL. */
+static int check_device_options(const struct vm_config *cfg, const struct device_type **console_out)
+{
+	*console_out = NULL;
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		const struct device_type *t = device_type_find_option(cfg->devices[i].option);
+		if (!t) {
+			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
+			return -EINVAL;
+		}
+		if (!t->console)
+			continue;
+		if (*console_out) {
+			dev_error(cfg,
+				  "--%s: given with --%s, but only one device can take the "
+				  "console's input (pass one of them)",
+				  t->option, (*console_out)->option);
+			return -EINVAL;
+		}
+		*console_out = t;
+	}
+	return 0;
+}
+
 /* Every registered type: the always-present ones, then those the user asked for. The
  * table is in each type's `order`, so interrupt controllers come before their users. */
 static int add_registered(struct vm *vm, const struct vm_config *cfg)
@@ -194,11 +237,6 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 	struct device **tail = &vm->devices;
 	int r = 0;
 
-	for (unsigned i = 0; i < cfg->ndevices; i++)
-		if (!device_type_find_option(cfg->devices[i].option)) {
-			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
-			return -EINVAL;
-		}
 	for (unsigned i = 0; i < n && !r; i++) {
 		const struct device_type *t = types[i];
 		if (t->always && (!cfg->bare || t->bare))
@@ -212,11 +250,16 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 
 static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
+	const struct device_type *console_dev = NULL;
 	int r = evloop_create(&vm->loop);
 
+	r = r ?: check_device_options(cfg, &console_dev);
 	if (r)
 		return r;
 	init_board(vm);
+	/* Another device reads the console: the UART keeps printing (firmware, early boot)
+	 * but must not take the input from it. */
+	vm->board.console_input_taken = console_dev != NULL;
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
@@ -239,11 +282,11 @@ static void init_env(struct vm *vm, const struct vm_config *cfg)
 				    .bus = &vm->bus,
 				    .nharts = cfg->nharts,
 				    .jit_hot = cfg->jit_hot,
-				    .start_ns = vm_now_ns(),
 				    .poll = env_poll,
 				    .watch_hit = env_watch_hit};
+	hart_env_clock_set(&vm->env, vm_now_ns(), 0);
 	if (cfg->timeout_sec > 0)
-		vm->env.deadline_ns = vm->env.start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
+		vm->env.deadline_ns = vm->env.clock.start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 }
 
 static int add_harts(struct vm *vm, unsigned n)
@@ -275,6 +318,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm = core_calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
+	pthread_mutex_init(&vm->dev_console_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->console = cfg->console;
 	init_env(vm, cfg);
 	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
@@ -306,6 +352,9 @@ void vm_destroy(struct vm *vm)
 	}
 	evloop_destroy(vm->loop);
 	gmem_fini(&vm->mem);
+	pthread_mutex_destroy(&vm->dev_console_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	core_free(vm);
 }
 
@@ -321,11 +370,29 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int code)
 	__atomic_store_n(&vm->stop_reason, (int)reason, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->nharts; i++)
 		hart_kick(vm->harts[i]);
+	pthread_mutex_lock(&vm->pause_lock); /* parked harts must see the stop */
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* hart_run, counted in vm->running so that vm_pause knows whom to wait for. */
+static void run_hart(struct hart *h)
+{
+	struct vm *vm = container_of(h->env, struct vm, env);
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	hart_run(h);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 static void *hart_thread(void *arg)
 {
-	hart_run(arg);
+	run_hart(arg);
 	return NULL;
 }
 
@@ -348,7 +415,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 		started++;
 	}
-	hart_run(vm->harts[0]);
+	run_hart(vm->harts[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(threads[i], NULL);
 	evloop_stop(vm->loop);
@@ -388,18 +455,16 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 	gmem_written(&vm->mem, pa, len);
 }
 
-static void console_output(struct vm *vm, uint8_t c)
+/* A hart's side of vm_pause: wait, using no CPU, until resumed or stopped. */
+static void park(struct vm *vm)
 {
-	static const char banner[] = PANIC_BANNER;
-
-	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
-		return;
-	if (c == (uint8_t)banner[vm->panic_match])
-		vm->panic_match++;
-	else
-		vm->panic_match = c == (uint8_t)banner[0];
-	if (vm->panic_match == sizeof(banner) - 1)
-		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now)
@@ -408,9 +473,82 @@ static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now)
 	uint64_t panic_ns = __atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED);
 
 	(void)h;
+	if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+		park(vm);
+		now = vm_now_ns();
+	}
 	if (env->deadline_ns && now >= env->deadline_ns)
 		vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
 	else if (panic_ns && now - panic_ns > PANIC_GRACE_NS)
 		vm_request_stop(vm, VM_STOP_PANIC, 1); /* the panic text had time to print */
 	return vm_should_stop(vm);
+}
+
+/* ---- the clock and pausing ---- */
+
+uint64_t vm_time(const struct vm *vm)
+{
+	return hart_env_time(&vm->env);
+}
+
+uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks)
+{
+	return hart_env_time_to_host(&vm->env, ticks);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		hart_env_clock_set(&vm->env, vm->env.clock.start_ns, vm_now_ns());
+		__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_kick(vm->harts[i]);
+	}
+	while (vm->parked < vm->running && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (vm_should_stop(vm))
+		r = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return -EALREADY;
+	}
+	/* The time spent paused is taken out of the machine's clock. */
+	hart_env_clock_set(&vm->env,
+			   vm->env.clock.start_ns + (vm_now_ns() - vm->env.clock.paused_ns), 0);
+	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+bool vm_paused(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) != 0;
+}
+
+int vm_press_power_button(struct vm *vm)
+{
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (vinput_is_power_button(d))
+			return vinput_press_power(d);
+	return -ENODEV;
+}
+
+uint64_t vm_instret(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vm->nharts; i++)
+		n += __atomic_load_n(&vm->harts[i]->instret_seen, __ATOMIC_RELAXED);
+	return n;
 }

@@ -7,6 +7,7 @@
 #ifndef LODGE_MACHINE_MACHINE_H
 #define LODGE_MACHINE_MACHINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,8 +58,9 @@ struct vm_config {
 	unsigned ndevices;
 	char *err; /* receives one line when a device cannot be created (may be NULL) */
 	size_t errlen;
-	struct chardev *console; /* the UART's (and HTIF's) console; NULL = none. Not owned:
-				  * it outlives the machine (a reboot keeps the input) */
+	struct chardev *console; /* the console of the UART, HTIF and a device that takes
+				  * it (virtio-console); NULL = none. Not owned: it
+				  * outlives the machine (a reboot keeps the input) */
 };
 
 struct vm {
@@ -67,17 +69,26 @@ struct vm {
 	struct hart_env env; /* what the harts see of the machine */
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
-	struct chardev *console;	 /* cfg->console */
-	struct evloop *loop;		 /* the I/O thread: host side of devices */
-	struct board board;		 /* what devices see of this machine */
-	struct device *devices;		 /* every device, in creation order */
-	unsigned virtio_used;		 /* virtio-mmio slots taken */
-	unsigned panic_match;		 /* console bytes of the panic banner matched so far */
-	uint64_t panic_ns;		 /* when the panic banner was seen (0 = not seen) */
-	uint64_t tohost_pa, fromhost_pa; /* HTIF words, 0 when the program has none */
-	int stopping;			 /* atomic: set once by the first stop request */
-	int stop_reason;		 /* atomic enum vm_stop_reason */
+	struct chardev *console;	  /* cfg->console */
+	struct evloop *loop;		  /* the I/O thread: host side of devices */
+	struct board board;		  /* what devices see of this machine */
+	struct device *devices;		  /* every device, in creation order */
+	unsigned virtio_used;		  /* virtio-mmio slots taken */
+	unsigned panic_match;		  /* console bytes of the panic banner matched so far */
+	pthread_mutex_t dev_console_lock; /* guards panic_match */
+	uint64_t panic_ns;		  /* when the panic banner was seen (0 = not seen) */
+	uint64_t tohost_pa, fromhost_pa;  /* HTIF words, 0 when the program has none */
+	int stopping;			  /* atomic: set once by the first stop request */
+	int stop_reason;		  /* atomic enum vm_stop_reason */
 	int exit_code;
+
+	/* Pause (vm_pause): harts park at their next poll while pause_req is set; the clock
+	 * (env.clock) stands still meanwhile. Clock changes happen under pause_lock. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	int pause_req;	  /* atomic */
+	unsigned parked;  /* harts parked (pause_lock) */
+	unsigned running; /* harts inside hart_run (pause_lock) */
 };
 
 /* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,
@@ -110,6 +121,34 @@ unsigned vm_virtio_slot_irq(unsigned slot);
 
 /* Host monotonic clock in ns. */
 uint64_t vm_now_ns(void);
+
+/* The machine's time base (CLINT mtime, 10 MHz ticks since creation, not counting time
+ * spent paused). Any thread. */
+uint64_t vm_time(const struct vm *vm);
+
+/* The host monotonic time (ns) at which the machine's time reaches `ticks`, for sleeping
+ * until a timer deadline (UINT64_MAX when out of range). Any thread. */
+uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks);
+
+/* Any thread but a hart's: stops every hart at its next poll (a block boundary) and
+ * returns once all running harts are parked (they wait on a condition variable and use
+ * no CPU; the I/O thread keeps serving devices). The machine's clock stands still while
+ * paused, so guest time does not jump on resume. Pausing a paused machine does nothing.
+ * Returns 0, or -ESHUTDOWN when the machine is stopping. */
+int vm_pause(struct vm *vm);
+
+/* Any thread: lets parked harts continue. Returns 0, or -EALREADY when not paused. */
+int vm_resume(struct vm *vm);
+
+/* True while paused. Any thread. */
+bool vm_paused(const struct vm *vm);
+
+/* Any thread: presses the machine's power button (lodge run --power-button), asking the
+ * guest to power off. Returns 0, -ENODEV (no power button), or the device's error. */
+int vm_press_power_button(struct vm *vm);
+
+/* Retired instructions of all harts as of their last poll. Any thread. */
+uint64_t vm_instret(const struct vm *vm);
 
 /* Marks RAM [pa, pa+len) as written by something other than a hart store (loader, DMA):
  * invalidates decoded code there. */

@@ -181,6 +181,8 @@ NOINLINE enum wasm_trap wasm_fuel_refuel(struct wasm_store *s, struct wasm_fuel 
 		f->chunk = f->period;
 	}
 	f->ticks = f->chunk - 1;
+	if (atomic_load_explicit(&s->pause, memory_order_relaxed))
+		wasm_store_wait_resumed(s);
 	if (atomic_load_explicit(&s->interrupt, memory_order_relaxed))
 		return WASM_TRAP_INTERRUPTED;
 	return WASM_TRAP_NONE;
@@ -229,6 +231,17 @@ static inline bool jit_callee(struct wasm_store *s, struct wasm_func *f)
 	return wasm_jit_heat(s->jit, f, 0);
 }
 
+/* Pause and interrupt requests, checked around host calls too: a program that spends its
+ * time in host calls (a service sleeping in poll_oneoff) reaches few loop checks. */
+static enum wasm_trap host_call_check(struct wasm_store *s)
+{
+	if (atomic_load_explicit(&s->pause, memory_order_relaxed))
+		wasm_store_wait_resumed(s);
+	if (atomic_load_explicit(&s->interrupt, memory_order_relaxed))
+		return WASM_TRAP_INTERRUPTED;
+	return WASM_TRAP_NONE;
+}
+
 /* Calls a host function whose arguments are at fp; results replace them. */
 NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_func *callee,
 					    struct wasm_instance *caller, union wasm_slot *fp,
@@ -243,11 +256,16 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 
 	if ((size_t)(fp - s->stack) + need > s->stack_slots)
 		return WASM_TRAP_STACK_EXHAUSTED;
+	t = host_call_check(s);
+	if (t)
+		return t;
 	s->sp = (size_t)(fp - s->stack) + need;
 	s->nframes = nframes;
 	t = callee->host(&hc, (uint64_t *)(void *)fp);
 	s->sp = save_sp;
 	s->nframes = save_nf;
+	if (t == WASM_TRAP_NONE)
+		t = host_call_check(s);
 	if (t == WASM_TRAP_EXIT)
 		s->trap.exit_code = hc.exit_code;
 	return t;

@@ -14,6 +14,7 @@
 
 #include "wasm/wasm.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -262,6 +263,10 @@ struct wasm_store {
 	uint32_t jit_hot;     /* wasm_store_set_jit(): WASM_JIT_OFF, a threshold, or EAGER */
 	struct wasm_jit *jit; /* created with the first instance while the JIT is on */
 	atomic_int interrupt;
+	atomic_int pause;  /* wasm_store_pause: park at the next interrupt check */
+	atomic_int parked; /* code is parked in wait_resumed() */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
 	uint64_t fuel; /* left, when lim.fuel != 0 */
 	union wasm_slot *stack;
 	size_t stack_slots;
@@ -274,6 +279,9 @@ struct wasm_store {
 	uint64_t budget;	    /* bytes the store may allocate for modules (lim.max_memory) */
 	uint64_t used;		    /* bytes charged so far (wasm_store_charge) */
 };
+
+/* The running thread's side of wasm_store_pause: waits until resumed or interrupted. */
+void wasm_store_wait_resumed(struct wasm_store *s);
 
 /* ----- byte reader (decode.c) ----- */
 
