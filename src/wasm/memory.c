@@ -174,7 +174,7 @@ int wasm_store_jit_prepare(struct wasm_store *s, struct wasm_instance *inst)
 void wasm_store_set_jit(struct wasm_store *s, uint32_t hot)
 {
 	s->jit_hot = hot;
-	if (hot != WASM_JIT_OFF && s->objs && wasm_store_jit_prepare(s, NULL))
+	if (hot != WASM_JIT_OFF && wasm_store_jit_prepare(s, NULL))
 		s->jit_hot = WASM_JIT_OFF;
 }
 

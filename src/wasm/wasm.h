@@ -185,7 +185,10 @@ uint64_t wasm_store_fuel(const struct wasm_store *s);
  * every function at its first call or loop; WASM_JIT_EAGER translates every function when
  * its instance is created; WASM_JIT_OFF keeps everything interpreted. Results, traps and
  * their locations, fuel, and every limit are the same whichever runs. The default is
- * WASM_JIT_HOT_DEFAULT; a change applies to code run afterwards. */
+ * WASM_JIT_HOT_DEFAULT; a change applies to code run afterwards. Turning the JIT on here
+ * also sets up its state (a memfd code buffer) at once rather than at the first
+ * instantiation, so a caller may restrict system calls (seccomp) after this call; when
+ * that set-up fails the store interprets everything. */
 #define WASM_JIT_OFF	     0u
 #define WASM_JIT_EAGER	     UINT32_MAX
 #define WASM_JIT_HOT_DEFAULT 1000u
