@@ -160,14 +160,16 @@ int wasm_store_jit_prepare(struct wasm_store *s, struct wasm_instance *inst)
 			s->jit_hot = WASM_JIT_OFF;
 			return rc == -ENOTSUP ? 0 : rc;
 		}
-		/* instances created while the JIT was off */
-		for (struct wasm_obj *o = s->objs; o; o = o->next)
-			if (o->kind == WASM_OBJ_INSTANCE &&
-			    (struct wasm_instance *)(void *)o != inst)
-				wasm_jit_instance_init(s->jit, (struct wasm_instance *)(void *)o);
+		inst = NULL; /* instances created while the JIT was off, inst among them */
 	}
-	if (inst)
+	if (inst) {
 		wasm_jit_instance_init(s->jit, inst);
+		return 0;
+	}
+	/* every instance: created while the JIT was off, or under another threshold */
+	for (struct wasm_obj *o = s->objs; o; o = o->next)
+		if (o->kind == WASM_OBJ_INSTANCE)
+			wasm_jit_instance_init(s->jit, (struct wasm_instance *)(void *)o);
 	return 0;
 }
 
@@ -176,6 +178,13 @@ void wasm_store_set_jit(struct wasm_store *s, uint32_t hot)
 	s->jit_hot = hot;
 	if (hot != WASM_JIT_OFF && wasm_store_jit_prepare(s, NULL))
 		s->jit_hot = WASM_JIT_OFF;
+}
+
+void wasm_store_jit_stats(const struct wasm_store *s, struct wasm_jit_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (s->jit)
+		wasm_jit_stats(s->jit, st);
 }
 
 void wasm_store_interrupt(struct wasm_store *s)

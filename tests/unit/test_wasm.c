@@ -6,7 +6,8 @@
  * of load and instantiation (must fail with -ENOMEM or succeed, never crash or leak),
  * escaping of module-provided names, the store's memory budget, and the JIT tier through
  * the embedding API (several stores and instances, host calls from translated code, no
- * writable and executable mapping while translated code runs).
+ * writable and executable mapping while translated code runs, its statistics, and
+ * translated code running without /proc as in the daemon's sandboxes).
  */
 #include "wasm/wasm.h"
 
@@ -14,8 +15,12 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* tests/wasm/unit.wat: imports env.h (i32)->i32; memory 1..2; mutable global 5;
  * table with $add at 0; exports add, spin, callh (h(x) * g), store. */
@@ -448,8 +453,75 @@ static int test_jit(void)
 	return 0;
 }
 
+/* In a child with /proc hidden (as in lodge daemon's sandboxes): translated code still
+ * runs on the main thread, whose stack glibc finds only through /proc/self/maps. Exit
+ * status 0: entered, 1: not, 2: no mount namespace to try in (not root). */
+static int jit_without_proc(void)
+{
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	struct wasm_jit_stats st;
+	uint32_t r = 0;
+	int calls = 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("none", "/proc", "tmpfs", 0, NULL))
+		return errno == EPERM ? 2 : 1;
+	if (access("/proc/self/maps", F_OK) == 0)
+		return 1;
+	if (setup(NULL, &calls, &m, &s, &inst))
+		return 1;
+	wasm_store_set_jit(s, 1);
+	if (call(s, inst, "add", 2, 3, &r) != WASM_TRAP_NONE || r != 5)
+		return 1;
+	wasm_store_jit_stats(s, &st);
+	teardown(m, s);
+	return st.translated >= 1 && st.entries >= 1 ? 0 : 1;
+}
+
+static int test_jit_no_proc(void)
+{
+	struct wasm_jit_stats st;
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	uint32_t r = 0;
+	int calls = 0, status;
+	pid_t pid;
+
+	/* the counters themselves: nothing while off, then one translation and entry */
+	CHECK_EQ(setup(NULL, &calls, &m, &s, &inst), 0);
+	wasm_store_set_jit(s, WASM_JIT_OFF);
+	CHECK_EQ(call(s, inst, "add", 1, 2, &r), WASM_TRAP_NONE);
+	wasm_store_jit_stats(s, &st);
+	CHECK_EQ(st.translated + st.entries, 0);
+	wasm_store_set_jit(s, 1);
+	CHECK_EQ(call(s, inst, "add", 1, 2, &r), WASM_TRAP_NONE);
+	wasm_store_jit_stats(s, &st);
+	CHECK_EQ(st.translated, 1);
+	CHECK_EQ(st.entries, 1);
+	CHECK(st.code_bytes > 0);
+	teardown(m, s);
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(jit_without_proc());
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		printf("# jit_no_proc: not root, the /proc-less part was not run\n");
+		return 0;
+	}
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"jit", test_jit},
+	{"jit_no_proc", test_jit_no_proc},
 	{"call", test_call},
 	{"memory", test_memory},
 	{"fuel", test_fuel},

@@ -56,6 +56,9 @@ enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slo
  * back-edge), or NULL. */
 const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc);
 
+/* Fills st for wasm_store_jit_stats. */
+void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st);
+
 /* Whether the host stack has room here for C code to enter translated code. */
 bool wasm_jit_stack_ok(struct wasm_jit *j);
 

@@ -31,6 +31,8 @@
 #if WASM_JIT_SUPPORTED
 
 #include <cpuid.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
 
 #define JIT_BUF_SIZE	(128u << 20) /* address space; pages are allocated when written */
 #define JIT_TICK_PERIOD 10000
@@ -39,7 +41,8 @@
 #else
 #define STACK_RESERVE (512u << 10)
 #endif
-#define C_ROOM (64u << 10) /* at least this much room for translated frames on entry */
+#define C_ROOM		     (64u << 10) /* at least this much room for translated frames on entry */
+#define MAIN_STACK_UNLIMITED (8u << 20)	 /* the main stack assumed without RLIMIT_STACK */
 
 #define CTX(field) x86_m(R_CTX, (int32_t)offsetof(struct wasm_jit, field))
 
@@ -473,8 +476,10 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 	rc = wasm_jit_translate(j, f);
 	if (rc) {
 		f->jit_failed = true;
+		j->nfailed++;
 		return rc;
 	}
+	j->ntranslated++;
 	if (j->perf_map) {
 		char name[80];
 		size_t len = 0;
@@ -499,23 +504,52 @@ bool wasm_jit_heat(struct wasm_jit *j, struct wasm_func *f, int64_t n)
 	return wasm_jit_compile(j, f) == 0;
 }
 
+/* The main thread's stack when glibc cannot tell: its pthread_getattr_np reads
+ * /proc/self/maps for the main thread, and a sandbox (lodge daemon's guests) has no /proc.
+ * The kernel copies the program's file name (AT_EXECFN) to the very top of the initial
+ * stack, and the stack may grow to RLIMIT_STACK below that top (MAIN_STACK_UNLIMITED
+ * when unlimited: assuming less only costs translated call depth). Returns false when
+ * this is not the main thread or the current frame is not inside that range. */
+static bool main_stack(void **lo, size_t *size)
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), top;
+	size_t lim = MAIN_STACK_UNLIMITED;
+	struct rlimit rl;
+
+	if (!fn || gettid() != getpid())
+		return false;
+	if (!getrlimit(RLIMIT_STACK, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		lim = (size_t)rl.rlim_cur;
+	top = ((uintptr_t)fn + strlen(fn) + 1 + 4095) & ~(uintptr_t)4095;
+	if (here >= top || top - here >= lim)
+		return false;
+	*lo = (void *)(top - lim);
+	*size = lim;
+	return true;
+}
+
 /* The bounds of this thread's stack, and the floors derived from them. */
 static void thread_bounds(struct wasm_jit *j)
 {
 	pthread_attr_t a;
-	void *lo;
-	size_t size;
+	void *lo = NULL;
+	size_t size = 0;
+	bool known = false;
 
 	j->thread = pthread_self();
 	j->have_thread = true;
 	j->host_floor = j->c_floor = UINTPTR_MAX; /* unknown: C never enters translated code */
-	if (pthread_getattr_np(j->thread, &a))
+	if (!pthread_getattr_np(j->thread, &a)) {
+		known = !pthread_attr_getstack(&a, &lo, &size);
+		pthread_attr_destroy(&a);
+	}
+	if (!known && !main_stack(&lo, &size))
 		return;
-	if (!pthread_attr_getstack(&a, &lo, &size) && size > STACK_RESERVE + 2 * C_ROOM) {
+	if (size > STACK_RESERVE + 2 * C_ROOM) {
 		j->host_floor = (uintptr_t)lo + STACK_RESERVE;
 		j->c_floor = j->host_floor + C_ROOM;
 	}
-	pthread_attr_destroy(&a);
 }
 
 bool wasm_jit_stack_ok(struct wasm_jit *j)
@@ -534,6 +568,7 @@ enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slo
 	uint64_t left = depth < max ? (uint64_t)(max - depth) * 16 : 0;
 	enum wasm_trap t;
 
+	j->nentries++;
 	j->depth0 = depth;
 	j->floor_span = left < (1ull << 40) ? left : 1ull << 40;
 	wasm_fuel_start(j->s, &j->fuel, JIT_TICK_PERIOD);
@@ -545,6 +580,14 @@ enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slo
 	j->floor_span = span;
 	j->depth0 = depth0;
 	return t;
+}
+
+void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st)
+{
+	st->translated = j->ntranslated;
+	st->failed = j->nfailed;
+	st->entries = j->nentries;
+	st->code_bytes = j->buf.used;
 }
 
 const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)
@@ -605,6 +648,12 @@ enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slo
 {
 	(void)j, (void)code, (void)fp, (void)depth;
 	return WASM_TRAP_UNREACHABLE;
+}
+
+void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st)
+{
+	(void)j;
+	memset(st, 0, sizeof(*st));
 }
 
 const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)

@@ -90,6 +90,7 @@ struct wasm_jit {
 	size_t staging_cap;
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
 	bool lzcnt, tzcnt, popcnt, sse41;
+	uint64_t ntranslated, nfailed, nentries; /* wasm_jit_stats */
 };
 
 /* ----- op layouts (analyze.c) ----- */
