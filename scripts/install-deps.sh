@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs everything Lodge needs to build, test and benchmark, from Debian's packages.
-# Used by the README and by .ci/run. Needs root (or sudo).
+# Used by the README and by .ci/run. Needs root (or sudo). dpkg-dev (apt-get source) and
+# tcl (SQLite's amalgamation) build the real programs of make bench-wasm.
 set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -12,7 +13,7 @@ PKGS="build-essential make pkg-config python3 python3-yaml clang-format \
 	clang libclang-rt-14-dev wabt libcjson-dev libsqlite3-dev libseccomp-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring \
-	debootstrap e2fsprogs openssh-client iperf3"
+	debootstrap e2fsprogs openssh-client iperf3 dpkg-dev tcl"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -54,6 +54,7 @@ struct wasm_opts {
 	atomic_bool ctl_ending;	    /* set when --api asked the program to end */
 	const char *sandbox;	    /* --sandbox SPEC */
 	bool seccomp;		    /* --seccomp */
+	uint32_t jit_hot;	    /* wasm_store_set_jit() */
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
@@ -88,6 +89,10 @@ static void usage(FILE *f)
 		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M,\n"
 		"                       or 1/16 of --max-memory if less); it and the call\n"
 		"                       frames count twice its size against --max-memory\n"
+		"  --jit-hot N          translate a function to host code once it has made N\n"
+		"                       calls and loop iterations (default 1000; 1: at once)\n"
+		"  --jit-eager          translate every function before the program starts\n"
+		"  --no-jit             interpret everything (the results are the same)\n"
 		"  --api SOCKET         serve the control API on a unix socket (pause, resume,\n"
 		"                       stop, kill, stats, console attach: see docs/API.md)\n"
 		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
@@ -150,6 +155,14 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->lim.fuel = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
+	} else if (!strcmp(opt, "--jit-hot")) {
+		char *end;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(val, &end, 0);
+		if (errno || *end || val[0] == '-' || n == 0 || n >= UINT32_MAX)
+			return bad_usage("bad --jit-hot count '%s' (1 or more)", val);
+		o->jit_hot = (uint32_t)n;
 	} else if (!strcmp(opt, "--api")) {
 		o->ctl.api_path = val;
 	} else if (!strcmp(opt, "--console-log")) {
@@ -172,13 +185,14 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke",  "--dir", "--env",	       "--max-memory", "--stack",  "--fuel",
-		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox"};
+		"--invoke",  "--dir", "--env",	       "--max-memory", "--stack",   "--fuel",
+		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox", "--jit-hot"};
 	int i;
 
 	memset(o, 0, sizeof(*o));
 	atomic_init(&o->ctl_ending, false);
 	o->ctl.statm_fd = -1;
+	o->jit_hot = WASM_JIT_HOT_DEFAULT;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -191,6 +205,10 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 			usage(stdout);
 			return -1;
+		}
+		if (!strcmp(opt, "--no-jit") || !strcmp(opt, "--jit-eager")) {
+			o->jit_hot = opt[2] == 'n' ? WASM_JIT_OFF : WASM_JIT_EAGER;
+			continue;
 		}
 		if (!strcmp(opt, "--seccomp")) {
 			o->seccomp = true;
@@ -766,6 +784,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;
 	}
+	wasm_store_set_jit(s, o->jit_hot);
 	ctl.store = s;
 	atomic_init(&ctl.paused, false);
 	atomic_init(&ctl.stopped, false);

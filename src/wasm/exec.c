@@ -6,9 +6,13 @@
  * Hot state (pc, fp, memory base and size, fuel ticks) lives in locals; rule: memory base
  * and size are re-read after every call, return and memory.grow (another instance sharing
  * the memory, or a host function, may have grown it). Traps are returned, never longjmp'd.
+ * With the JIT tier on (wasm/jit/), calls into translated functions, and loops of
+ * functions translated while they run, continue in translated code (wasm_jit_run); the
+ * interpreter resumes when that code returns, re-reading the memory base and size.
  */
 #include "wasm/internal.h"
 
+#include "wasm/jit/jit.h"
 #include "wasm/numeric.h"
 #include "core/util.h"
 
@@ -120,8 +124,8 @@ static int64_t pc_to_offset(const struct wasm_code *code, const uint32_t *pc)
 	return code->map[lo].off;
 }
 
-static void record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_func *fn,
-			const uint32_t *pc)
+void wasm_exec_record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_func *fn,
+			   const uint32_t *pc)
 {
 	s->trap.trap = trap;
 	s->trap.func = fn ? (int64_t)fn->index : -1;
@@ -156,13 +160,14 @@ static NOINLINE uint64_t wrapped_ea(const struct wasm_code *code, const uint32_t
 	return UINT64_C(1) << 40;
 }
 
-struct fuel {
-	bool on;
-	int64_t chunk, ticks;
-};
+uint64_t wasm_exec_wrapped_ea(const struct wasm_code *code, const uint32_t *pc, uint32_t x,
+			      uint32_t off)
+{
+	return wrapped_ea(code, pc, x, off);
+}
 
 /* Called when the tick budget ran out: charge fuel, check for an interrupt. */
-static NOINLINE enum wasm_trap refuel(struct wasm_store *s, struct fuel *f)
+NOINLINE enum wasm_trap wasm_fuel_refuel(struct wasm_store *s, struct wasm_fuel *f)
 {
 	if (f->on) {
 		s->fuel -= (uint64_t)f->chunk;
@@ -171,9 +176,9 @@ static NOINLINE enum wasm_trap refuel(struct wasm_store *s, struct fuel *f)
 			f->ticks = 0;
 			return WASM_TRAP_FUEL;
 		}
-		f->chunk = s->fuel < TICK_PERIOD ? (int64_t)s->fuel : TICK_PERIOD;
+		f->chunk = s->fuel < (uint64_t)f->period ? (int64_t)s->fuel : f->period;
 	} else {
-		f->chunk = TICK_PERIOD;
+		f->chunk = f->period;
 	}
 	f->ticks = f->chunk - 1;
 	if (atomic_load_explicit(&s->pause, memory_order_relaxed))
@@ -184,22 +189,46 @@ static NOINLINE enum wasm_trap refuel(struct wasm_store *s, struct fuel *f)
 }
 
 /* Writes the fuel used so far back to the store and starts a new chunk. */
-static void sync_fuel(struct wasm_store *s, struct fuel *f)
+void wasm_fuel_sync(struct wasm_store *s, struct wasm_fuel *f)
 {
 	if (f->on) {
 		s->fuel -= (uint64_t)(f->chunk - f->ticks);
-		f->chunk = s->fuel < TICK_PERIOD ? (int64_t)s->fuel : TICK_PERIOD;
+		f->chunk = s->fuel < (uint64_t)f->period ? (int64_t)s->fuel : f->period;
 	} else {
-		f->chunk = TICK_PERIOD;
+		f->chunk = f->period;
 	}
 	f->ticks = f->chunk;
 }
 
-static void fuel_start(struct wasm_store *s, struct fuel *f)
+void wasm_fuel_start(struct wasm_store *s, struct wasm_fuel *f, int64_t period)
 {
 	f->on = s->lim.fuel != 0;
+	f->period = period;
 	f->chunk = f->ticks = 0;
-	sync_fuel(s, f);
+	wasm_fuel_sync(s, f);
+}
+
+/* The tick budget ran out in fn: refuel, and count the chunk's ticks as fn's hotness
+ * (a sample: fn is where the run is when a chunk ends, whoever used the rest). */
+static NOINLINE enum wasm_trap tick_slow(struct wasm_store *s, struct wasm_fuel *f,
+					 struct wasm_func *fn, bool jit)
+{
+	int64_t used = f->chunk;
+	enum wasm_trap t = wasm_fuel_refuel(s, f);
+
+	if (t == WASM_TRAP_NONE && jit && !fn->jit)
+		wasm_jit_heat(s->jit, fn, used);
+	return t;
+}
+
+/* Whether a call should go to f's translated code (translating f if it became hot). */
+static inline bool jit_callee(struct wasm_store *s, struct wasm_func *f)
+{
+	if (f->jit)
+		return true;
+	if (f->jit_failed || --f->hot > 0)
+		return false;
+	return wasm_jit_heat(s->jit, f, 0);
 }
 
 /* Pause and interrupt requests, checked around host calls too: a program that spends its
@@ -214,9 +243,9 @@ static enum wasm_trap host_call_check(struct wasm_store *s)
 }
 
 /* Calls a host function whose arguments are at fp; results replace them. */
-static NOINLINE enum wasm_trap call_host(struct wasm_store *s, struct wasm_func *callee,
-					 struct wasm_instance *caller, union wasm_slot *fp,
-					 size_t nframes)
+NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_func *callee,
+					    struct wasm_instance *caller, union wasm_slot *fp,
+					    size_t nframes)
 {
 	struct wasm_host_call hc = {s, caller, callee->user, 0};
 	size_t save_sp = s->sp, save_nf = s->nframes;
@@ -303,8 +332,45 @@ static enum wasm_trap do_table_fill(struct wasm_instance *inst, const uint32_t *
 	return WASM_TRAP_NONE;
 }
 
-/* The interpreter loop. With table_out set (and s NULL) it only returns the dispatch table. */
-static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const int32_t **table_out)
+enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, enum wasm_op op,
+			      union wasm_slot *fp)
+{
+	struct wasm_memory *m = inst->mem0;
+
+	switch (op) {
+	case WASM_OP_MEMORY_INIT:
+		return do_memory_init(inst, pc, fp);
+	case WASM_OP_TABLE_INIT:
+		return do_table_init(inst, pc, fp);
+	case WASM_OP_TABLE_COPY:
+		return do_table_copy(inst, pc, fp);
+	case WASM_OP_TABLE_FILL:
+		return do_table_fill(inst, pc, fp);
+	case WASM_OP_MEMORY_COPY: {
+		uint64_t d = fp[pc[1]].i32, src = fp[pc[2]].i32, n = fp[pc[3]].i32;
+		if (!mem_range_ok(src, n, m->size) || !mem_range_ok(d, n, m->size))
+			return WASM_TRAP_MEM_OOB;
+		if (n)
+			memmove(m->base + d, m->base + src, n);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_MEMORY_FILL: {
+		uint64_t d = fp[pc[1]].i32, n = fp[pc[3]].i32;
+		if (!mem_range_ok(d, n, m->size))
+			return WASM_TRAP_MEM_OOB;
+		if (n)
+			memset(m->base + d, (int)(fp[pc[2]].i32 & 0xff), n);
+		return WASM_TRAP_NONE;
+	}
+	default:
+		return WASM_TRAP_UNREACHABLE;
+	}
+}
+
+/* The interpreter loop. With table_out set (and s NULL) it only returns the dispatch table.
+ * tick_entry: count the entry as a call (not when translated code already did). */
+static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool tick_entry,
+			  const int32_t **table_out)
 {
 #ifndef WASM_SWITCH_DISPATCH
 #define LBL(N) (int32_t)((const char *)&&L_##N - (const char *)&&L_BASE)
@@ -337,8 +403,10 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 	const struct wasm_code *code;
 	uint8_t *mem = NULL;
 	uint64_t msize = 0;
-	struct fuel fuel;
+	struct wasm_fuel fuel;
 	enum wasm_trap trap = WASM_TRAP_NONE;
+	/* translated code may run: calls to translated functions, hot loops */
+	const bool jit = s->jit && s->jit_hot != WASM_JIT_OFF;
 
 #define RELOAD_MEM()                                                                               \
 	do {                                                                                       \
@@ -355,9 +423,21 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 #define TICK()                                                                                     \
 	do {                                                                                       \
 		if (unlikely(--fuel.ticks < 0)) {                                                  \
-			enum wasm_trap t_ = refuel(s, &fuel);                                      \
+			enum wasm_trap t_ = tick_slow(s, &fuel, fn, jit);                          \
 			if (t_)                                                                    \
 				TRAP(t_);                                                          \
+		}                                                                                  \
+	} while (0)
+/* a loop back-edge (pc is the loop's start): a function translated meanwhile continues
+ * in its translated code from there */
+#define TICK_LOOP()                                                                                \
+	do {                                                                                       \
+		if (unlikely(--fuel.ticks < 0)) {                                                  \
+			enum wasm_trap t_ = tick_slow(s, &fuel, fn, jit);                          \
+			if (t_)                                                                    \
+				TRAP(t_);                                                          \
+			if (jit && fn->jit)                                                        \
+				goto osr;                                                          \
 		}                                                                                  \
 	} while (0)
 /* p = the checked host address of a size-byte access at fp[addr_slot] + off. Out of
@@ -372,13 +452,25 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, const i
 	}                                                                                          \
 	uint8_t *p = mem + ea
 
-	fuel_start(s, &fuel);
+	wasm_fuel_start(s, &fuel,
+			jit && s->jit_hot < TICK_PERIOD ? (int64_t)s->jit_hot : TICK_PERIOD);
 	RELOAD_MEM();
 	pc = fn->code->ops;
 	if (unlikely(fp + fn->code->frame_slots > stack_end))
 		TRAP(WASM_TRAP_STACK_EXHAUSTED);
 	memset(fp + fn->code->param_slots, 0, fn->code->local_slots * sizeof(*fp));
-	TICK();
+	if (tick_entry)
+		TICK();
+	if (jit && fn->jit && wasm_jit_stack_ok(s->jit)) {
+		/* translated already: all of it runs there */
+		wasm_fuel_sync(s, &fuel);
+		trap = wasm_jit_run(s->jit, fn->jit_foreign, fp, (size_t)(fr - s->frames));
+		fuel.chunk = fuel.ticks = 0;
+		wasm_fuel_sync(s, &fuel);
+		if (unlikely(trap))
+			goto propagate;
+		goto done;
+	}
 
 	/* one brace either way, so the two builds (and clang-format) agree on the nesting */
 #ifndef WASM_SWITCH_DISPATCH
@@ -456,7 +548,7 @@ dispatch:
 		TYPE_##T b = GET_##T(pc[2]);                                                       \
 		if (E) {                                                                           \
 			pc += (int32_t)pc[3];                                                      \
-			TICK();                                                                    \
+			TICK_LOOP();                                                               \
 		} else {                                                                           \
 			pc += 4;                                                                   \
 		}                                                                                  \
@@ -468,7 +560,7 @@ dispatch:
 		TYPE_##T b = IMM_##T(pc + 2);                                                      \
 		if (E) {                                                                           \
 			pc += (int32_t)pc[2 + IMMW_##T];                                           \
-			TICK();                                                                    \
+			TICK_LOOP();                                                               \
 		} else {                                                                           \
 			pc += 3 + IMMW_##T;                                                        \
 		}                                                                                  \
@@ -690,12 +782,12 @@ dispatch:
 		/* loop back-edges: the same branches, counting one tick of fuel when taken */
 		CASE(BR_LOOP)
 		pc += (int32_t)pc[1];
-		TICK();
+		TICK_LOOP();
 		NEXT();
 		CASE(BRL_NZ)
 		if (fp[pc[1]].i32) {
 			pc += (int32_t)pc[2];
-			TICK();
+			TICK_LOOP();
 		} else {
 			pc += 3;
 		}
@@ -703,7 +795,7 @@ dispatch:
 		CASE(BRL_Z)
 		if (!fp[pc[1]].i32) {
 			pc += (int32_t)pc[2];
-			TICK();
+			TICK_LOOP();
 		} else {
 			pc += 3;
 		}
@@ -711,7 +803,7 @@ dispatch:
 		CASE(BRL_NZ64)
 		if (fp[pc[1]].i64) {
 			pc += (int32_t)pc[2];
-			TICK();
+			TICK_LOOP();
 		} else {
 			pc += 3;
 		}
@@ -719,7 +811,7 @@ dispatch:
 		CASE(BRL_Z64)
 		if (!fp[pc[1]].i64) {
 			pc += (int32_t)pc[2];
-			TICK();
+			TICK_LOOP();
 		} else {
 			pc += 3;
 		}
@@ -937,6 +1029,18 @@ do_call_code:
 			if (unlikely(nfp + code->frame_slots > stack_end || fr == fr_end))
 				TRAP(WASM_TRAP_STACK_EXHAUSTED);
 			TICK();
+			if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
+				wasm_fuel_sync(s, &fuel);
+				trap = wasm_jit_run(s->jit, callee->jit_foreign, nfp,
+						    (size_t)(fr - s->frames) + 1);
+				fuel.chunk = fuel.ticks = 0;
+				wasm_fuel_sync(s, &fuel);
+				RELOAD_MEM();
+				if (unlikely(trap))
+					goto propagate;
+				pc = ret;
+				NEXT();
+			}
 			*fr++ = (struct wasm_frame){ret, fp, fn, inst};
 			/* declared locals start at zero; most functions have few (no memset) */
 			for (uint32_t i = 0, n = code->local_slots; i < n; i++)
@@ -953,24 +1057,42 @@ do_call_code:
 			NEXT();
 		}
 	}
-	sync_fuel(s, &fuel);
-	trap = call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
+	wasm_fuel_sync(s, &fuel);
+	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
 	fuel.chunk = fuel.ticks = 0;
-	sync_fuel(s, &fuel);
+	wasm_fuel_sync(s, &fuel);
 	if (unlikely(trap))
 		TRAP(trap);
 	pc = ret;
 	RELOAD_MEM();
 	NEXT();
 
+	/* fn was translated while this loop ran: go on in its translated code from the loop's
+	 * start (pc), until fn returns */
+osr : {
+	const void *entry_ = wasm_jit_osr(fn, pc);
+	if (!entry_ || !wasm_jit_stack_ok(s->jit))
+		NEXT();
+	wasm_fuel_sync(s, &fuel);
+	trap = wasm_jit_run(s->jit, entry_, fp, (size_t)(fr - s->frames));
+	/* fn ran to its end (or trapped) in translated code */
+	fuel.chunk = fuel.ticks = 0;
+	wasm_fuel_sync(s, &fuel);
+	RELOAD_MEM();
+	if (unlikely(trap))
+		goto propagate;
+	goto do_return;
+}
+
 trapped:
 	if (trap != WASM_TRAP_EXIT)
-		record_trap(s, trap, fn, pc);
+		wasm_exec_record_trap(s, trap, fn, pc);
+propagate: /* the trap's location is recorded already */
 	if (trap != WASM_TRAP_FUEL)
-		sync_fuel(s, &fuel);
+		wasm_fuel_sync(s, &fuel);
 	return trap;
 done:
-	sync_fuel(s, &fuel);
+	wasm_fuel_sync(s, &fuel);
 	return WASM_TRAP_NONE;
 #undef CASE
 #undef NEXT
@@ -991,7 +1113,7 @@ const int32_t *wasm_exec_dispatch(void)
 	return identity;
 #else
 	const int32_t *t = NULL;
-	(void)run(NULL, NULL, &t);
+	(void)run(NULL, NULL, false, &t);
 	return t;
 #endif
 }
@@ -999,6 +1121,13 @@ const int32_t *wasm_exec_dispatch(void)
 enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f)
 {
 	if (!f->code)
-		return call_host(s, f, NULL, s->stack + s->sp, s->nframes);
-	return run(s, f, NULL);
+		return wasm_exec_call_host(s, f, NULL, s->stack + s->sp, s->nframes);
+	if (s->jit && s->jit_hot != WASM_JIT_OFF && !f->jit && !f->jit_failed)
+		wasm_jit_heat(s->jit, f, 1);
+	return run(s, f, true, NULL);
+}
+
+enum wasm_trap wasm_exec_interp(struct wasm_store *s, struct wasm_func *f)
+{
+	return run(s, f, false, NULL);
 }

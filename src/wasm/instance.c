@@ -366,8 +366,13 @@ int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm
 		rc = check_sizes(inst, err);
 	if (!rc)
 		rc = create_own(inst, err);
-	if (!rc)
-		rc = eval_segments(inst, err);
+	if (rc)
+		return rc;
+	/* before the segments: a failed instantiation may still leave its functions in an
+	 * imported table, callable from translated code */
+	if (wasm_store_jit_prepare(s, inst))
+		s->jit_hot = WASM_JIT_OFF; /* out of memory for the JIT: interpret */
+	rc = eval_segments(inst, err);
 	if (!rc)
 		rc = apply_segments(inst, err);
 	if (rc)

@@ -185,6 +185,8 @@ struct wasm_obj {
 	uint8_t kind;
 };
 
+struct wasm_jit_code;
+
 struct wasm_func {
 	struct wasm_obj obj; /* used for host functions only */
 	const struct wasm_ftype *type;
@@ -194,6 +196,13 @@ struct wasm_func {
 	void *user;
 	uint32_t index;
 	struct wasm_ftype own_type; /* host functions: the copied type */
+	/* The JIT tier (wasm/jit/, functions of instances only): translated code calls a
+	 * function through these, which lead into the interpreter until it is translated. */
+	const void *jit_local;	   /* from code of the same instance (memory registers set) */
+	const void *jit_foreign;   /* from anywhere else */
+	struct wasm_jit_code *jit; /* the translation, or NULL */
+	int64_t hot;		   /* units of work left before it is translated */
+	bool jit_failed;	   /* not translatable: it stays interpreted */
 };
 
 struct wasm_table {
@@ -247,8 +256,12 @@ struct wasm_frame {
 	struct wasm_instance *inst; /* func->inst, kept to spare RETURN a dependent load */
 };
 
+struct wasm_jit;
+
 struct wasm_store {
 	struct wasm_limits lim;
+	uint32_t jit_hot;     /* wasm_store_set_jit(): WASM_JIT_OFF, a threshold, or EAGER */
+	struct wasm_jit *jit; /* created with the first instance while the JIT is on */
 	atomic_int interrupt;
 	atomic_int pause;  /* wasm_store_pause: park at the next interrupt check */
 	atomic_int parked; /* code is parked in wait_resumed() */
@@ -334,6 +347,29 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 	__attribute__((warn_unused_result));
 void wasm_code_fini(struct wasm_code *code);
 
+/* ----- fuel and interrupts (exec.c) ----- */
+
+/* Ticks: one per call and per loop back-edge taken, counted down in `ticks` (a local of
+ * the interpreter, a register in translated code) and charged to s->fuel in chunks. A
+ * tick that finds ticks < 0 calls wasm_fuel_refuel, which charges the chunk, traps
+ * WASM_TRAP_FUEL when no fuel is left and checks the store's interrupt flag. Handing a
+ * run over (to a host function, between the interpreter and translated code) syncs the
+ * ticks used back to s->fuel first and starts a new chunk after, so fuel is exact
+ * whoever counts it. */
+struct wasm_fuel {
+	bool on;	/* the store has a fuel limit */
+	int64_t chunk;	/* ticks handed out by the last refuel or sync */
+	int64_t ticks;	/* of those, left (a tick at 0 makes it -1: refuel) */
+	int64_t period; /* the most ticks between two refuels */
+};
+
+/* Starts counting (from s->fuel) with chunks of at most `period` ticks. */
+void wasm_fuel_start(struct wasm_store *s, struct wasm_fuel *f, int64_t period);
+/* Charges the ticks used to s->fuel and starts a new chunk. */
+void wasm_fuel_sync(struct wasm_store *s, struct wasm_fuel *f);
+/* The tick that ran out: WASM_TRAP_FUEL, WASM_TRAP_INTERRUPTED or WASM_TRAP_NONE. */
+enum wasm_trap wasm_fuel_refuel(struct wasm_store *s, struct wasm_fuel *f);
+
 /* ----- interpreter (exec.c) ----- */
 
 /* Per-op dispatch words: the value stored in code for op i (label offset or enum value). */
@@ -342,6 +378,26 @@ const int32_t *wasm_exec_dispatch(void);
 /* Runs f with its arguments in s->stack[s->sp...]; results replace them.
  * Returns a trap or WASM_TRAP_NONE; on a trap s->trap says where. */
 enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f);
+
+/* For the JIT tier (wasm/jit/). wasm_exec_interp runs f in the interpreter like
+ * wasm_exec_call but without its entry tick (the caller counted the call), its frames
+ * numbered from s->nframes; callers set s->sp and s->nframes. */
+enum wasm_trap wasm_exec_interp(struct wasm_store *s, struct wasm_func *f);
+/* Records where a trap happened: in fn (NULL: none) at internal pc (NULL: unknown). */
+void wasm_exec_record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_func *fn,
+			   const uint32_t *pc);
+/* A host function call as the interpreter makes it: arguments and results at fp, calls
+ * numbered from nframes. Does not record the trap location. */
+enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_func *callee,
+				   struct wasm_instance *caller, union wasm_slot *fp,
+				   size_t nframes);
+/* The exact address of an out-of-bounds-looking access at pc whose address add was
+ * folded into its offset (see exec.c), or a value no access fits below. */
+uint64_t wasm_exec_wrapped_ea(const struct wasm_code *code, const uint32_t *pc, uint32_t x,
+			      uint32_t off);
+/* Bulk memory and table ops of the op at pc: a trap or WASM_TRAP_NONE. */
+enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, enum wasm_op op,
+			      union wasm_slot *fp);
 
 /* ----- memories and tables (memory.c) ----- */
 
@@ -362,6 +418,11 @@ int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t 
 /* table.grow: returns the old size or -1. */
 int64_t wasm_table_do_grow(struct wasm_table *t, uint32_t delta, uint64_t init);
 void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind);
+/* With the JIT on, creates the store's JIT state on first use and prepares inst's
+ * functions (inst NULL: every instance's). Returns 0, or -ENOMEM (the store then runs
+ * interpreted from now on); a host without a translator just turns the JIT off. */
+int wasm_store_jit_prepare(struct wasm_store *s, struct wasm_instance *inst)
+	__attribute__((warn_unused_result));
 
 /* Structural function type equality. */
 bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b);

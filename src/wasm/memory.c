@@ -12,6 +12,7 @@
 #include "wasm/internal.h"
 
 #include "core/alloc.h"
+#include "wasm/jit/jit.h"
 
 #include <errno.h>
 #include <string.h>
@@ -67,6 +68,7 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 	s->budget = s->lim.max_memory ? s->lim.max_memory : DEFAULT_BUDGET;
 	s->lim.stack_size = stack_bytes(&s->lim, s->budget);
 	s->fuel = s->lim.fuel;
+	s->jit_hot = WASM_JIT_HOT_DEFAULT;
 	s->stack_slots = s->lim.stack_size / sizeof(union wasm_slot);
 	s->max_frames = s->lim.stack_size / 32;
 	if (wasm_store_charge(s, s->stack_slots * sizeof(union wasm_slot) +
@@ -136,11 +138,53 @@ void wasm_store_destroy(struct wasm_store *s)
 		s->objs = o->next;
 		free_obj(o);
 	}
+	wasm_jit_destroy(s->jit);
 	core_free(s->stack);
 	core_free(s->frames);
 	pthread_mutex_destroy(&s->pause_lock);
 	pthread_cond_destroy(&s->pause_cond);
 	core_free(s);
+}
+
+int wasm_store_jit_prepare(struct wasm_store *s, struct wasm_instance *inst)
+{
+	int rc;
+
+	if (s->jit_hot == WASM_JIT_OFF)
+		return 0;
+	if (!s->jit) {
+		rc = wasm_jit_create(s, &s->jit);
+		if (rc) {
+			/* no translator on this host, or no memfd: interpret everything */
+			s->jit = NULL;
+			s->jit_hot = WASM_JIT_OFF;
+			return rc == -ENOTSUP ? 0 : rc;
+		}
+		inst = NULL; /* instances created while the JIT was off, inst among them */
+	}
+	if (inst) {
+		wasm_jit_instance_init(s->jit, inst);
+		return 0;
+	}
+	/* every instance: created while the JIT was off, or under another threshold */
+	for (struct wasm_obj *o = s->objs; o; o = o->next)
+		if (o->kind == WASM_OBJ_INSTANCE)
+			wasm_jit_instance_init(s->jit, (struct wasm_instance *)(void *)o);
+	return 0;
+}
+
+void wasm_store_set_jit(struct wasm_store *s, uint32_t hot)
+{
+	s->jit_hot = hot;
+	if (hot != WASM_JIT_OFF && wasm_store_jit_prepare(s, NULL))
+		s->jit_hot = WASM_JIT_OFF;
+}
+
+void wasm_store_jit_stats(const struct wasm_store *s, struct wasm_jit_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (s->jit)
+		wasm_jit_stats(s->jit, st);
 }
 
 void wasm_store_interrupt(struct wasm_store *s)

@@ -233,11 +233,33 @@ ROUND_FN(ftrunc64, double, trunc)
 ROUND_FN(fnearest64, double, nearbyint)
 #undef ROUND_FN
 
+/* ----- float arithmetic with one NaN rule (4.3.3: NaN results may be any arithmetic NaN)
+ * With two NaN operands the payload of the result is the implementation's choice; x86
+ * returns the first source operand's, quieted, but a C compiler may swap the operands of
+ * a commutative op, so the bits of a + b would depend on the compiler and its flags. These
+ * name the choice: a's payload (quieted: a + a) when a is a NaN, else whatever a op b gives
+ * (b's payload, or the default NaN of an invalid op), which is x86's rule for "a op b" (so
+ * the interpreter, the JIT's fallbacks and the JIT's inline SSE agree on every NaN bit). */
+#define FARITH(NAME, T, OP)                                                                        \
+	static inline T NAME(T a, T b)                                                             \
+	{                                                                                          \
+		return isnan(a) ? a + a : a OP b;                                                  \
+	}
+FARITH(fadd32, float, +)
+FARITH(fsub32, float, -)
+FARITH(fmul32, float, *)
+FARITH(fdiv32, float, /)
+FARITH(fadd64, double, +)
+FARITH(fsub64, double, -)
+FARITH(fmul64, double, *)
+FARITH(fdiv64, double, /)
+#undef FARITH
+
 /* ----- float min/max: NaN if either is NaN, and -0 < +0 (4.3.3) ----- */
 static inline float fmin32(float a, float b)
 {
 	if (isnan(a) || isnan(b))
-		return a + b;
+		return isnan(a) ? a + a : b + b;
 	if (a == 0 && b == 0)
 		return signbit(a) ? a : b;
 	return a < b ? a : b;
@@ -246,7 +268,7 @@ static inline float fmin32(float a, float b)
 static inline float fmax32(float a, float b)
 {
 	if (isnan(a) || isnan(b))
-		return a + b;
+		return isnan(a) ? a + a : b + b;
 	if (a == 0 && b == 0)
 		return signbit(a) ? b : a;
 	return a > b ? a : b;
@@ -255,7 +277,7 @@ static inline float fmax32(float a, float b)
 static inline double fmin64(double a, double b)
 {
 	if (isnan(a) || isnan(b))
-		return a + b;
+		return isnan(a) ? a + a : b + b;
 	if (a == 0 && b == 0)
 		return signbit(a) ? a : b;
 	return a < b ? a : b;
@@ -264,7 +286,7 @@ static inline double fmin64(double a, double b)
 static inline double fmax64(double a, double b)
 {
 	if (isnan(a) || isnan(b))
-		return a + b;
+		return isnan(a) ? a + a : b + b;
 	if (a == 0 && b == 0)
 		return signbit(a) ? b : a;
 	return a > b ? a : b;

@@ -179,6 +179,30 @@ bool wasm_store_parked(const struct wasm_store *s);
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);
 uint64_t wasm_store_fuel(const struct wasm_store *s);
 
+/* The JIT tier (x86-64 hosts; elsewhere the interpreter runs everything). Functions start
+ * in the interpreter and are translated to host code once hot: after `hot` units of work
+ * (calls into the function, and loop iterations while it runs, sampled), so 1 translates
+ * every function at its first call or loop; WASM_JIT_EAGER translates every function when
+ * its instance is created; WASM_JIT_OFF keeps everything interpreted. Results, traps and
+ * their locations, fuel, and every limit are the same whichever runs. The default is
+ * WASM_JIT_HOT_DEFAULT; a change applies to code run afterwards. Turning the JIT on here
+ * also sets up its state (a memfd code buffer) at once rather than at the first
+ * instantiation, so a caller may restrict system calls (seccomp) after this call; when
+ * that set-up fails the store interprets everything. */
+#define WASM_JIT_OFF	     0u
+#define WASM_JIT_EAGER	     UINT32_MAX
+#define WASM_JIT_HOT_DEFAULT 1000u
+void wasm_store_set_jit(struct wasm_store *s, uint32_t hot);
+
+/* What the JIT tier has done in this store so far (all zero while it is off). */
+struct wasm_jit_stats {
+	uint64_t translated; /* functions translated */
+	uint64_t failed;     /* functions left to the interpreter (an op not covered, no room) */
+	uint64_t entries;    /* times the interpreter or the API entered translated code */
+	uint64_t code_bytes; /* of the store's code buffer in use (shared stubs included) */
+};
+void wasm_store_jit_stats(const struct wasm_store *s, struct wasm_jit_stats *st);
+
 /* ----- host functions ----- */
 
 /* What a host function sees of its caller. */

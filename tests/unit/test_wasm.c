@@ -4,7 +4,10 @@
  * valid module rejected cleanly, single-byte corruptions rejected with the right error
  * kind or run to a result or trap under fuel, allocation failure injected at every step
  * of load and instantiation (must fail with -ENOMEM or succeed, never crash or leak),
- * escaping of module-provided names, and the store's memory budget.
+ * escaping of module-provided names, the store's memory budget, and the JIT tier through
+ * the embedding API (several stores and instances, host calls from translated code, no
+ * writable and executable mapping while translated code runs, its statistics, and
+ * translated code running without /proc as in the daemon's sandboxes).
  */
 #include "wasm/wasm.h"
 
@@ -12,7 +15,12 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* tests/wasm/unit.wat: imports env.h (i32)->i32; memory 1..2; mutable global 5;
  * table with $add at 0; exports add, spin, callh (h(x) * g), store. */
@@ -365,7 +373,155 @@ static int test_alloc_failure(void)
 	return 0;
 }
 
+/* Whether any mapping of the process is both writable and executable. */
+static bool any_wx(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool wx = false;
+
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 && p[1] == 'w' && p[2] == 'x')
+			wx = true;
+	}
+	fclose(f);
+	return wx;
+}
+
+/* A host function that checks W^X while translated code calls it. */
+static enum wasm_trap host_check_wx(struct wasm_host_call *call, uint64_t *slots)
+{
+	int *bad = call->user;
+
+	if (any_wx())
+		(*bad)++;
+	slots[0] = (uint32_t)slots[0] * 2u;
+	return WASM_TRAP_NONE;
+}
+
+/* Two stores, two instances of one module in the first, everything translated at once:
+ * each instance keeps its own memory and globals, host calls from translated code work,
+ * fuel and interrupts stop translated loops, and no page is writable and executable. */
+static int test_jit(void)
+{
+	static const uint8_t I32[] = {WASM_I32};
+	struct wasm_functype t = {1, 1, I32, I32};
+	struct wasm_module *m;
+	struct wasm_store *s[2];
+	struct wasm_instance *inst[3];
+	struct wasm_error err;
+	struct env e;
+	uint32_t r = 0;
+	int bad = 0;
+
+	CHECK_EQ(wasm_module_load(module, sizeof(module), &m, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(wasm_store_create(NULL, &s[i]), 0);
+		wasm_store_set_jit(s[i], WASM_JIT_EAGER);
+		CHECK_EQ(wasm_func_create_host(s[i], &t, host_check_wx, &bad, &e.h), 0);
+		CHECK_EQ(wasm_instance_create(s[i], m, resolve, &e, &inst[i], &err), 0);
+	}
+	CHECK_EQ(wasm_instance_create(s[0], m, resolve, &e, &inst[2], &err), 0);
+	for (int i = 0; i < 3; i++) {
+		struct wasm_store *st = s[i == 1];
+		CHECK_EQ(call(st, inst[i], "add", 40, (uint32_t)i, &r), WASM_TRAP_NONE);
+		CHECK_EQ(r, 40u + (uint32_t)i);
+		CHECK_EQ(call(st, inst[i], "store", 8, 100u + (uint32_t)i, NULL), WASM_TRAP_NONE);
+		CHECK_EQ(call(st, inst[i], "callh", 7, 0, &r), WASM_TRAP_NONE);
+		CHECK_EQ(r, 70);
+	}
+	for (int i = 0; i < 3; i++) {
+		uint32_t *p = wasm_memory_range(wasm_instance_memory(inst[i]), 8, 4);
+		CHECK(p != NULL);
+		CHECK_EQ(*p, 100u + (uint32_t)i);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(!any_wx());
+	wasm_store_set_fuel(s[1], 5000);
+	CHECK_EQ(call(s[1], inst[1], "spin", 0, 0, NULL), WASM_TRAP_FUEL);
+	CHECK_EQ(wasm_store_fuel(s[1]), 0);
+	wasm_store_set_fuel(s[1], 0);
+	wasm_store_interrupt(s[1]);
+	CHECK_EQ(call(s[1], inst[1], "spin", 0, 0, NULL), WASM_TRAP_INTERRUPTED);
+	wasm_store_destroy(s[0]);
+	wasm_store_destroy(s[1]);
+	wasm_module_destroy(m);
+	return 0;
+}
+
+/* In a child with /proc hidden (as in lodge daemon's sandboxes): translated code still
+ * runs on the main thread, whose stack glibc finds only through /proc/self/maps. Exit
+ * status 0: entered, 1: not, 2: no mount namespace to try in (not root). */
+static int jit_without_proc(void)
+{
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	struct wasm_jit_stats st;
+	uint32_t r = 0;
+	int calls = 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("none", "/proc", "tmpfs", 0, NULL))
+		return errno == EPERM ? 2 : 1;
+	if (access("/proc/self/maps", F_OK) == 0)
+		return 1;
+	if (setup(NULL, &calls, &m, &s, &inst))
+		return 1;
+	wasm_store_set_jit(s, 1);
+	if (call(s, inst, "add", 2, 3, &r) != WASM_TRAP_NONE || r != 5)
+		return 1;
+	wasm_store_jit_stats(s, &st);
+	teardown(m, s);
+	return st.translated >= 1 && st.entries >= 1 ? 0 : 1;
+}
+
+static int test_jit_no_proc(void)
+{
+	struct wasm_jit_stats st;
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	uint32_t r = 0;
+	int calls = 0, status;
+	pid_t pid;
+
+	/* the counters themselves: nothing while off, then one translation and entry */
+	CHECK_EQ(setup(NULL, &calls, &m, &s, &inst), 0);
+	wasm_store_set_jit(s, WASM_JIT_OFF);
+	CHECK_EQ(call(s, inst, "add", 1, 2, &r), WASM_TRAP_NONE);
+	wasm_store_jit_stats(s, &st);
+	CHECK_EQ(st.translated + st.entries, 0);
+	wasm_store_set_jit(s, 1);
+	CHECK_EQ(call(s, inst, "add", 1, 2, &r), WASM_TRAP_NONE);
+	wasm_store_jit_stats(s, &st);
+	CHECK_EQ(st.translated, 1);
+	CHECK_EQ(st.entries, 1);
+	CHECK(st.code_bytes > 0);
+	teardown(m, s);
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(jit_without_proc());
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 2) {
+		printf("# jit_no_proc: not root, the /proc-less part was not run\n");
+		return 0;
+	}
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"jit", test_jit},
+	{"jit_no_proc", test_jit_no_proc},
 	{"call", test_call},
 	{"memory", test_memory},
 	{"fuel", test_fuel},

@@ -2,6 +2,9 @@
 # Real WASI programs: C sources here, built by programs.mk both with clang for wasm32-wasi
 # (wasi-libc) and natively with gcc. Each runs under `$LODGE wasm` and natively, and the
 # outputs (and exit statuses, and for dirwalk the resulting directory trees) must match.
+# Every program runs under lodge twice: interpreted only (--no-jit, tests
+# "wasi-programs.NAME") and with every function translated by the JIT tier (--jit-hot 1,
+# tests "wasi-programs.jit.NAME").
 # clockrand prints properties of clocks and random bytes rather than values; its one
 # value line (the wall-clock second) is checked against the host clock instead.
 # SKIP when the wasm32-wasi toolchain (clang, wasi-libc) is missing.
@@ -32,17 +35,21 @@ trap 'rm -rf "$tmp"' EXIT
 # same NAME: compares $tmp/NAME.native.{out,rc} with $tmp/NAME.wasm.{out,rc}
 same() {
 	if [ "$(cat "$tmp/$1.native.rc")" != "$(cat "$tmp/$1.wasm.rc")" ]; then
-		echo "FAIL: wasi-programs.$1: exit status $(cat "$tmp/$1.wasm.rc") under lodge," \
+		echo "FAIL: wasi-programs.${pfx}$1: exit status $(cat "$tmp/$1.wasm.rc") under lodge," \
 			"$(cat "$tmp/$1.native.rc") natively: $(head -c 300 "$tmp/$1.wasm.err")"
 		return 1
 	fi
 	if ! cmp -s "$tmp/$1.native.out" "$tmp/$1.wasm.out"; then
-		echo "FAIL: wasi-programs.$1: output differs from native:" \
+		echo "FAIL: wasi-programs.${pfx}$1: output differs from native:" \
 			"$(diff "$tmp/$1.native.out" "$tmp/$1.wasm.out" | head -5 | tr '\n' ' ')"
 		return 1
 	fi
 	return 0
 }
+
+for mode in --no-jit --jit-hot=1; do
+pfx=
+[ "$mode" = --no-jit ] || pfx=jit.
 
 # ----- textstat: stdin plus files, a pattern, a missing file -----
 mkdir -p "$tmp/text"
@@ -55,7 +62,7 @@ for kind in native wasm; do
 		if [ $kind = native ]; then
 			"$bin/textstat.native" -p the poem.txt table.csv nothere.txt
 		else
-			timeout 120 "$lodge" wasm --dir . "$bin/textstat.wasm" -p the poem.txt \
+			timeout 120 "$lodge" wasm $mode --dir . "$bin/textstat.wasm" -p the poem.txt \
 				table.csv nothere.txt 2>"$tmp/textstat.wasm.err"
 		fi <"$tmp/stdin.txt" >"$tmp/textstat.$kind.out"
 		echo $? >"$tmp/textstat.$kind.rc"
@@ -64,9 +71,9 @@ done
 if same textstat; then
 	if ! grep -q "nothere.txt: cannot open: no such file" "$tmp/textstat.wasm.out" ||
 		! grep -q "^-: 3000 lines" "$tmp/textstat.wasm.out"; then
-		echo "FAIL: wasi-programs.textstat: expected lines missing from the output"
+		echo "FAIL: wasi-programs.${pfx}textstat: expected lines missing from the output"
 	else
-		echo "PASS: wasi-programs.textstat"
+		echo "PASS: wasi-programs.${pfx}textstat"
 	fi
 fi
 
@@ -82,30 +89,31 @@ make_tree() {
 	head -c 100000 /dev/zero | tr '\0' 'k' >"$1/keep.dat"
 	: >"$1/olddir/inner/tmp-empty"
 }
+rm -rf "$tmp/tree.native" "$tmp/tree.wasm"
 make_tree "$tmp/tree.native"
 make_tree "$tmp/tree.wasm"
 "$bin/dirwalk.native" "$tmp/tree.native" >"$tmp/dirwalk.native.out" 2>&1
 echo $? >"$tmp/dirwalk.native.rc"
-timeout 120 "$lodge" wasm --dir "$tmp/tree.wasm::/work" "$bin/dirwalk.wasm" /work \
+timeout 120 "$lodge" wasm $mode --dir "$tmp/tree.wasm::/work" "$bin/dirwalk.wasm" /work \
 	>"$tmp/dirwalk.wasm.out" 2>"$tmp/dirwalk.wasm.err"
 echo $? >"$tmp/dirwalk.wasm.rc"
 if same dirwalk; then
 	a=$(cd "$tmp/tree.native" && find . | sort && cat log/summary)
 	b=$(cd "$tmp/tree.wasm" && find . | sort && cat log/summary)
 	if [ "$a" != "$b" ]; then
-		echo "FAIL: wasi-programs.dirwalk: the resulting trees differ"
+		echo "FAIL: wasi-programs.${pfx}dirwalk: the resulting trees differ"
 	elif ! grep -q "renamed sub/old1.txt -> archive/old1.bak" "$tmp/dirwalk.wasm.out" ||
 		[ -e "$tmp/tree.wasm/tmp1" ] || [ ! -f "$tmp/tree.wasm/a.bak" ]; then
-		echo "FAIL: wasi-programs.dirwalk: renames or deletions did not happen"
+		echo "FAIL: wasi-programs.${pfx}dirwalk: renames or deletions did not happen"
 	else
-		echo "PASS: wasi-programs.dirwalk"
+		echo "PASS: wasi-programs.${pfx}dirwalk"
 	fi
 fi
 
 # ----- clockrand: properties of clocks and random bytes -----
 "$bin/clockrand.native" >"$tmp/clockrand.native.all" 2>&1
 echo $? >"$tmp/clockrand.native.rc"
-timeout 120 "$lodge" wasm "$bin/clockrand.wasm" >"$tmp/clockrand.wasm.all" 2>"$tmp/clockrand.wasm.err"
+timeout 120 "$lodge" wasm $mode "$bin/clockrand.wasm" >"$tmp/clockrand.wasm.all" 2>"$tmp/clockrand.wasm.err"
 echo $? >"$tmp/clockrand.wasm.rc"
 for kind in native wasm; do
 	grep -v '^realtime: ' "$tmp/clockrand.$kind.all" >"$tmp/clockrand.$kind.out"
@@ -114,10 +122,11 @@ if same clockrand; then
 	guest=$(sed -n 's/^realtime: //p' "$tmp/clockrand.wasm.all")
 	host=$(date +%s)
 	if grep -q ': no$' "$tmp/clockrand.wasm.out" || [ "$(grep -c ': yes$' "$tmp/clockrand.wasm.out")" -lt 9 ]; then
-		echo "FAIL: wasi-programs.clockrand: $(grep ': no$' "$tmp/clockrand.wasm.out" | head -3 | tr '\n' ' ')"
+		echo "FAIL: wasi-programs.${pfx}clockrand: $(grep ': no$' "$tmp/clockrand.wasm.out" | head -3 | tr '\n' ' ')"
 	elif [ -z "$guest" ] || [ $((host - guest)) -gt 120 ] || [ $((guest - host)) -gt 120 ]; then
-		echo "FAIL: wasi-programs.clockrand: guest wall clock '$guest', host $host"
+		echo "FAIL: wasi-programs.${pfx}clockrand: guest wall clock '$guest', host $host"
 	else
-		echo "PASS: wasi-programs.clockrand"
+		echo "PASS: wasi-programs.${pfx}clockrand"
 	fi
 fi
+done

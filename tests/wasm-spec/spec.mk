@@ -3,7 +3,7 @@
 #   make wasm-objs       build only src/wasm + src/core objects (independent of the rest)
 # The runner links the engine objects directly, so it builds even when other modules do not.
 
-WASM_SRCS	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c))
+WASM_SRCS	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c))
 WASM_OBJS	:= $(WASM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o $(BUILD)/src/core/log.o
 SPEC_RUNNER	:= $(BUILD)/wasm-spec/spec_runner
 

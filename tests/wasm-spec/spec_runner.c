@@ -13,6 +13,8 @@
  * where Lodge reports something else for a reason given there. Such a command counts as
  * known only while Lodge reports exactly what the entry says; an entry that no longer
  * applies, or names no command of the file, is a failure.
+ * -j runs with the JIT tier forced (every function translated at its first call or loop,
+ * wasm_store_set_jit(s, 1)), -n with the interpreter only; the default is the engine's.
  */
 #include "wasm/wasm.h"
 
@@ -744,6 +746,7 @@ int main(int argc, char **argv)
 {
 	struct runner r;
 	const char *path = NULL, *known = NULL;
+	uint32_t jit = WASM_JIT_HOT_DEFAULT;
 	char *slash, *dir, *text, *base;
 	size_t len;
 	cJSON *root, *cmd;
@@ -752,13 +755,17 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v"))
 			r.verbose = true;
+		else if (!strcmp(argv[i], "-j"))
+			jit = 1;
+		else if (!strcmp(argv[i], "-n"))
+			jit = WASM_JIT_OFF;
 		else if (!strcmp(argv[i], "-k") && i + 1 < argc)
 			known = argv[++i];
 		else
 			path = argv[i];
 	}
 	if (!path) {
-		fprintf(stderr, "usage: spec_runner [-v] [-k KNOWN_DIFFERENCES] FILE.json\n");
+		fprintf(stderr, "usage: spec_runner [-v] [-j | -n] [-k KNOWN_DIFFERENCES] FILE.json\n");
 		return 2;
 	}
 	dir = strdup(path);
@@ -785,7 +792,12 @@ int main(int argc, char **argv)
 		mark_nuls(text);
 	}
 	root = cJSON_Parse(text);
-	if (!root || wasm_store_create(NULL, &r.store) || spectest_init(&r)) {
+	if (!root || wasm_store_create(NULL, &r.store)) {
+		fprintf(stderr, "spec_runner: cannot start on %s\n", path);
+		return 2;
+	}
+	wasm_store_set_jit(r.store, jit);
+	if (spectest_init(&r)) {
 		fprintf(stderr, "spec_runner: cannot start on %s\n", path);
 		return 2;
 	}

@@ -1,8 +1,11 @@
 #!/bin/sh
 # WebAssembly 2.0 spec suite: converts each .wast of ../shared/wasm-testsuite with wast2json
 # (cached in build/wasm-spec-json/, regenerated when the .wast is newer) and runs every
-# command with $LODGE_BUILD/wasm-spec/spec_runner. One line per .wast file: PASS when every
-# command passed, FAIL with counts otherwise, SKIP when the file cannot be converted.
+# command with $LODGE_BUILD/wasm-spec/spec_runner, twice: interpreted only (-n, lines
+# "wasm-spec.NAME") and with the JIT tier forced (-j: every function translated at its
+# first call or loop, lines "wasm-spec-jit.NAME"). One line per .wast file and mode: PASS
+# when every command passed, FAIL with counts otherwise, SKIP when the file cannot be
+# converted.
 # WASM_SPEC_VERBOSE=1 prints each failing command under its FAIL line.
 #
 # wabt 1.0.32's text parser lacks two abbreviations, so before conversion we expand them
@@ -54,20 +57,25 @@ for w in "$suite"/*.wast; do
 	fi
 	if [ ! -f "$json" ]; then
 		echo "SKIP: wasm-spec.$name: wast2json (wabt) cannot convert this file"
+		echo "SKIP: wasm-spec-jit.$name: wast2json (wabt) cannot convert this file"
 		continue
 	fi
 	verbose=
 	[ "${WASM_SPEC_VERBOSE:-0}" = 1 ] && verbose=-v
-	out=$(timeout 300 "$runner" $verbose -k "$known" "$json" 2>&1)
-	rc=$?
-	result=$(printf '%s\n' "$out" | sed -n 's/^RESULT [^ ]* //p')
-	if [ $rc -eq 0 ] && [ -n "$result" ]; then
-		echo "PASS: wasm-spec.$name ($result)"
-	elif [ -n "$result" ]; then
-		echo "FAIL: wasm-spec.$name: $result"
-		[ -n "$verbose" ] && printf '%s\n' "$out" | grep -v '^RESULT'
-	else
-		echo "FAIL: wasm-spec.$name: runner exited with status $rc"
-		printf '%s\n' "$out" | tail -5
-	fi
+	for mode in n j; do
+		test=wasm-spec.$name
+		[ $mode = j ] && test=wasm-spec-jit.$name
+		out=$(timeout 300 "$runner" $verbose -$mode -k "$known" "$json" 2>&1)
+		rc=$?
+		result=$(printf '%s\n' "$out" | sed -n 's/^RESULT [^ ]* //p')
+		if [ $rc -eq 0 ] && [ -n "$result" ]; then
+			echo "PASS: $test ($result)"
+		elif [ -n "$result" ]; then
+			echo "FAIL: $test: $result"
+			[ -n "$verbose" ] && printf '%s\n' "$out" | grep -v '^RESULT'
+		else
+			echo "FAIL: $test: runner exited with status $rc"
+			printf '%s\n' "$out" | tail -5
+		fi
+	done
 done

@@ -2,7 +2,11 @@
 # lodge wasm end-to-end tests: WASI output and exit status, --invoke with typed arguments,
 # trap reports (with hostile function names), limits (--fuel, --timeout also while a WASI
 # call blocks, --stack, --max-memory over memories and tables), bad input, and the WASI
-# capability model (no path escapes a --dir preopen). Test modules are .wat files here,
+# capability model (no path escapes a --dir preopen). Checks of results, traps and limits
+# run twice (check2): interpreted (--no-jit) and with the JIT tier forced (--jit-hot 1,
+# test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
+# aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
+# v128 ops it runs as SSE instructions (NaN payloads, operand order). Test modules are .wat files here,
 # assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
 # directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
@@ -47,6 +51,15 @@ check() {
 	fi
 }
 
+# check2 NAME WANT_STATUS WANT_OUTPUT -- lodge wasm arguments...
+#   check, once interpreted only and once with every function translated
+check2() {
+	c2_name=$1 c2_want=$2 c2_text=$3
+	shift 4
+	check "$c2_name" "$c2_want" "$c2_text" -- --no-jit "$@"
+	check "jit.$c2_name" "$c2_want" "$c2_text" -- --jit-hot 1 "$@"
+}
+
 # check_line NAME WANT_STATUS LINE -- lodge wasm arguments...
 #   LINE must be one whole line of the output (for long outputs such as --help)
 check_line() {
@@ -65,36 +78,36 @@ check_line() {
 
 dir=$out
 m=cli.wasm
-check hello-exit-status 7 "hello, lodge" -- $m
-check args-env 0 "VAR=x y" -- --env "VAR=x y" --invoke show $m
-check invoke-fib 0 "6765" -- --invoke fib $m 20
-check invoke-i64 0 "-5000000000" -- --invoke add64 $m -10000000000 5000000000
-check invoke-float 0 "7.5" -- --invoke mulf $m 2.5 3
+check2 hello-exit-status 7 "hello, lodge" -- $m
+check2 args-env 0 "VAR=x y" -- --env "VAR=x y" --invoke show $m
+check2 invoke-fib 0 "6765" -- --invoke fib $m 20
+check2 invoke-i64 0 "-5000000000" -- --invoke add64 $m -10000000000 5000000000
+check2 invoke-float 0 "7.5" -- --invoke mulf $m 2.5 3
 check invoke-bad-arg 2 "lodge wasm: argument 1: cannot use 'xyz' as a i32" -- --invoke fib $m xyz
 check invoke-arity 2 "lodge wasm: cli.wasm: 'fib' takes 1 arguments, 0 given" -- --invoke fib $m
 check invoke-missing 125 "lodge wasm: cli.wasm: no exported function 'nope'" -- --invoke nope $m
-check trap-unreachable 134 \
+check2 trap-unreachable 134 \
 	"lodge wasm: cli.wasm: trap: unreachable in function 16 (boom) at offset 0x2e1" \
 	-- --invoke boom $m
-check trap-div-zero 134 \
+check2 trap-div-zero 134 \
 	"lodge wasm: cli.wasm: trap: integer divide by zero in function 14 (div) at offset 0x2d3" \
 	-- --invoke div $m 1 0
-check trap-int-overflow 134 \
+check2 trap-int-overflow 134 \
 	"lodge wasm: cli.wasm: trap: integer overflow in function 14 (div) at offset 0x2d3" \
 	-- --invoke div $m -2147483648 -1
-check trap-oob 134 \
+check2 trap-oob 134 \
 	"lodge wasm: cli.wasm: trap: out of bounds memory access in function 15 (oob) at offset 0x2db" \
 	-- --invoke oob $m
-check stack-exhaustion 134 \
+check2 stack-exhaustion 134 \
 	"lodge wasm: cli.wasm: trap: call stack exhausted in function 13 (rec) at offset 0x2c7" \
 	-- --invoke rec $m
-check stack-small 134 \
+check2 stack-small 134 \
 	"lodge wasm: cli.wasm: trap: call stack exhausted in function 13 (rec) at offset 0x2c7" \
 	-- --stack 64K --invoke rec $m
-check fuel 134 "lodge wasm: cli.wasm: trap: fuel exhausted in function 12 (spin) at offset 0x2c1" \
+check2 fuel 134 "lodge wasm: cli.wasm: trap: fuel exhausted in function 12 (spin) at offset 0x2c1" \
 	-- --fuel 100000 --invoke spin $m
-check fuel-enough 0 "55" -- --fuel 1000 --invoke fib $m 10
-check timeout 124 "lodge wasm: cli.wasm: timed out after 0.2 seconds" -- --timeout 0.2 --invoke spin $m
+check2 fuel-enough 0 "55" -- --fuel 1000 --invoke fib $m 10
+check2 timeout 124 "lodge wasm: cli.wasm: timed out after 0.2 seconds" -- --timeout 0.2 --invoke spin $m
 check unknown-import 125 \
 	'lodge wasm: bad_import.wasm: link error: section import, unknown import: "env"."missing"' \
 	-- bad_import.wasm
@@ -109,9 +122,9 @@ check_line help-exit-codes 0 "exit status: the program's proc_exit code when it 
 
 # --max-memory is one budget for everything the module makes lodge allocate. cli.wasm
 # under 192K: a 12K value stack (charged twice), a few K of bookkeeping, one 64K page.
-check max-memory-grow 0 "-1" -- --max-memory 192K --invoke grow $m 2
-check max-memory-ok 0 "1" -- --max-memory 192K --invoke grow $m 1
-check max-memory-initial 125 "lodge wasm: cli.wasm: implementation limit: section memory, memory 0 of 1 pages needs 65536 bytes, more than the 22964 left of the memory budget (32768 bytes) (--max-memory sets the budget)" \
+check2 max-memory-grow 0 "-1" -- --max-memory 192K --invoke grow $m 2
+check2 max-memory-ok 0 "1" -- --max-memory 192K --invoke grow $m 1
+check max-memory-initial 125 "lodge wasm: cli.wasm: implementation limit: section memory, memory 0 of 1 pages needs 65536 bytes, more than the 22404 left of the memory budget (32768 bytes) (--max-memory sets the budget)" \
 	-- --max-memory 32K $m
 check max-memory-table-grow 0 "-1" -- --max-memory 1M --invoke tgrow $m 1000000
 check max-memory-table-ok 0 "0" -- --max-memory 1M --invoke tgrow $m 1000
@@ -143,7 +156,7 @@ wat2wasm "$tmp/huge.wat" -o "$out/huge_tables.wasm"
 "$here/measure.py" "$tmp/huge.out" sh -c "cd '$out' && exec '$lodge' wasm huge_tables.wasm" \
 	>"$tmp/huge.m" </dev/null
 read -r st ms kb <"$tmp/huge.m"
-want="lodge wasm: huge_tables.wasm: implementation limit: section table, table 53 of 10000000 elements needs 80000000 bytes, more than the 46567896 left of the memory budget (4294967296 bytes) (--max-memory sets the budget)"
+want="lodge wasm: huge_tables.wasm: implementation limit: section table, table 53 of 10000000 elements needs 80000000 bytes, more than the 46567816 left of the memory budget (4294967296 bytes) (--max-memory sets the budget)"
 if [ "$st" != 125 ] || [ "$(cat "$tmp/huge.out")" != "$want" ]; then
 	echo "FAIL: wasm-cli.huge-tables-refused: status $st: $(head -c 300 "$tmp/huge.out")"
 elif [ "$kb" -gt 200000 ]; then
@@ -228,6 +241,73 @@ else
 	fi
 fi
 
+# ----- the JIT tier gives the interpreter's answers (jit.wat) -----
+j=jit.wasm
+check2 jit-count 0 "1000" -- --invoke count $j 1000
+# count(1000) takes 2001 units of fuel: the entry, 1000 calls, 1000 loop back-edges
+check2 jit-fuel-exact 0 "1000" -- --fuel 2001 --invoke count $j 1000
+check2 jit-fuel-short 134 "lodge wasm: jit.wasm: trap: fuel exhausted in function 3 (count) at offset 0x11e" \
+	-- --fuel 2000 --invoke count $j 1000
+# --stack 64K: 2048 call frames; 8192 value slots, 17 per level of big()
+check2 jit-depth-frames 0 "2048" -- --stack 64K --invoke small $j 2048
+check2 jit-depth-frames-over 134 "lodge wasm: jit.wasm: trap: call stack exhausted in function 4 (small) at offset 0x144" \
+	-- --stack 64K --invoke small $j 2049
+check2 jit-depth-slots 0 "480" -- --stack 64K --invoke big $j 480
+check2 jit-depth-slots-over 134 "lodge wasm: jit.wasm: trap: call stack exhausted in function 5 (big) at offset 0x15c" \
+	-- --stack 64K --invoke big $j 481
+# deeper than translated calls may nest on the host stack (16 bytes a level): the rest
+# runs interpreted, with the same result
+check2 jit-deep-recursion 0 "3000000" -- --stack 1G --invoke small $j 3000000
+check2 jit-memory-grows 0 "561" -- --invoke grow_write $j 20
+check2 jit-indirect 0 "6" -- --invoke indirect $j 0
+check2 jit-indirect-type 134 "lodge wasm: jit.wasm: trap: indirect call type mismatch in function 8 (indirect) at offset 0x1c9" \
+	-- --invoke indirect $j 1
+check2 jit-indirect-null 134 "lodge wasm: jit.wasm: trap: uninitialized element in function 8 (indirect) at offset 0x1c9" \
+	-- --invoke indirect $j 3
+check2 jit-indirect-range 134 "lodge wasm: jit.wasm: trap: undefined element in function 8 (indirect) at offset 0x1c9" \
+	-- --invoke indirect $j 9
+# the default threshold: osr() is translated while its loop runs and finishes there,
+# with fuel exact across the switch (1 + 1000000 calls + 999999 back-edges)
+check jit-osr 0 "1758643931607998734" -- --invoke osr $j 1000000
+check jit-osr-fuel 0 "1758643931607998734" -- --fuel 2000000 --invoke osr $j 1000000
+check jit-osr-fuel-short 134 "lodge wasm: jit.wasm: trap: fuel exhausted in function 9 (osr) at offset 0x1f4" \
+	-- --fuel 1999999 --invoke osr $j 1000000
+check2 jit-nan-add 0 "2145386497" -- --invoke nan_add $j
+check2 jit-nan-sub 0 "9222246136947933185" -- --invoke nan_sub $j
+check2 jit-nan-bits 0 "-2143289342" -- --invoke nan_bits $j
+check2 jit-nan-store 0 "9218868437227405317" -- --invoke nan_store $j
+check2 jit-nan-ceil 0 "2145386497" -- --invoke nan_ceil $j
+check2 jit-nan-demote 0 "2145386496" -- --invoke nan_demote $j
+check2 jit-nan-simd32-lo 0 "-18014327644618751" -- --invoke nan_simd32 jit_simd.wasm 0
+check2 jit-nan-simd32-hi 0 "-4647714811155578880" -- --invoke nan_simd32 jit_simd.wasm 1
+check2 jit-nan-simd64-lo 0 "-2251799813685239" -- --invoke nan_simd64 jit_simd.wasm 0
+check2 jit-nan-simd64-hi 0 "9222246136947933191" -- --invoke nan_simd64 jit_simd.wasm 1
+check2 jit-andnot 0 "67555025218437360" -- --invoke andnot jit_simd.wasm
+# the JIT's code buffer is set up before the seccomp filter (which has no memfd_create);
+# LeakSanitizer's check at exit (asan builds) needs system calls the filter forbids
+asan_saved=${ASAN_OPTIONS-}
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+check2 jit-seccomp 0 "1758643931607998734" -- --seccomp --invoke osr $j 1000000
+export ASAN_OPTIONS="$asan_saved"
+check2 jit-load-wrap 0 "0" -- --invoke load_at $j -16
+check2 jit-load-end 0 "0" -- --invoke load_at $j 65508
+check2 jit-load-oob 134 "lodge wasm: jit.wasm: trap: out of bounds memory access in function 16 (load_at) at offset 0x29f" \
+	-- --invoke load_at $j 65509
+check2 jit-load-wrap-oob 134 "lodge wasm: jit.wasm: trap: out of bounds memory access in function 16 (load_at) at offset 0x29f" \
+	-- --invoke load_at $j -20
+check2 jit-div-zero 134 "lodge wasm: jit.wasm: trap: integer divide by zero in function 17 (divs) at offset 0x2a9" \
+	-- --invoke divs $j 7 0
+check2 jit-div-overflow 134 "lodge wasm: jit.wasm: trap: integer overflow in function 17 (divs) at offset 0x2a9" \
+	-- --invoke divs $j -2147483648 -1
+check2 jit-rem-minus-one 0 "0" -- --invoke rems $j -9223372036854775808 -1
+check2 jit-trunc-overflow 134 "lodge wasm: jit.wasm: trap: integer overflow in function 19 (trunc) at offset 0x2b7" \
+	-- --invoke trunc $j 3e10
+check2 jit-trunc-nan 134 "lodge wasm: jit.wasm: trap: invalid conversion to integer in function 19 (trunc) at offset 0x2b7" \
+	-- --invoke trunc $j nan
+check_line help-jit 0 "  --no-jit             interpret everything (the results are the same)" -- --help
+check bad-jit-hot 2 "lodge wasm: bad --jit-hot count '0' (1 or more) (try 'lodge wasm --help')" \
+	-- --jit-hot 0 $m
+
 # the module argument must be a regular file; a FIFO is refused without blocking
 dir=$tmp
 mkdir "$tmp/adir"
@@ -240,36 +320,36 @@ check not-a-fifo 125 "lodge wasm: pipe: is a FIFO (named pipe), not a module fil
 
 dir=$out
 f=fusion.wasm
-check fused-wrap-load 0 "42" -- --invoke wrap_load $f -8
-check fused-wrap-load-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 0 (wrap_load) at offset 0x117" \
+check2 fused-wrap-load 0 "42" -- --invoke wrap_load $f -8
+check2 fused-wrap-load-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 0 (wrap_load) at offset 0x117" \
 	-- --invoke wrap_load $f 65520
-check fused-wrap-offset-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 1 (wrap_off) at offset 0x122" \
+check2 fused-wrap-offset-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 1 (wrap_off) at offset 0x122" \
 	-- --invoke wrap_off $f -8
-check fused-wrap-offset 0 "134678021" -- --invoke wrap_off $f -4
-check fused-load-operand 0 "3.5" -- --invoke wrap_fused $f -8 2
-check fused-load-operand-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 2 (wrap_fused) at offset 0x12f" \
+check2 fused-wrap-offset 0 "134678021" -- --invoke wrap_off $f -4
+check2 fused-load-operand 0 "3.5" -- --invoke wrap_fused $f -8 2
+check2 fused-load-operand-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 2 (wrap_fused) at offset 0x12f" \
 	-- --invoke wrap_fused $f 65500 2
-check fused-indexed 0 "42" -- --invoke idx_load $f 4 1
-check fused-indexed-wrap 0 "42" -- --invoke idx_load $f 4 1073741825
-check fused-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 3 (idx_load) at offset 0x13e" \
+check2 fused-indexed 0 "42" -- --invoke idx_load $f 4 1
+check2 fused-indexed-wrap 0 "42" -- --invoke idx_load $f 4 1073741825
+check2 fused-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 3 (idx_load) at offset 0x13e" \
 	-- --invoke idx_load $f 65534 0
-check fused-indexed-byte 0 "42" -- --invoke idx_byte $f 3 4
-check fused-sub-load 0 "-40" -- --invoke sub_load $f 2 8
-check fused-mul-load 0 "1735313087256921603" -- --invoke mul_load $f 0 3
-check fused-rotate-xor 0 "-402856210" -- --invoke sigma0 $f 305419896
-check fused-xorshift64 0 "-6441007381159778052" -- --invoke xorshift $f 81985529216486895
-check fused-and-not 0 "15728880" -- --invoke andn $f 16711935 252645135
-check fused-mac 0 "68" -- --invoke mac $f 5 7 9
-check fused-mac64 0 "16000000000000" -- --invoke mac64 $f 1000000000000 3000000000000 5
-check fused-majority 0 "14" -- --invoke maj $f 12 10 6
-check fused-store-indexed 0 "1234" -- --invoke store_idx $f 5 1234
-check fused-moves 0 "132" -- --invoke rot3 $f 1 2 3
-check fused-increments 0 "60" -- --invoke steps $f 5
-check known-zero-locals 0 "6" -- --invoke zeros $f 3
-check fused-copy-indexed 0 "43" -- --invoke copy_idx $f 4 1
-check fused-copy-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 16 (copy_idx) at offset 0x246" \
+check2 fused-indexed-byte 0 "42" -- --invoke idx_byte $f 3 4
+check2 fused-sub-load 0 "-40" -- --invoke sub_load $f 2 8
+check2 fused-mul-load 0 "1735313087256921603" -- --invoke mul_load $f 0 3
+check2 fused-rotate-xor 0 "-402856210" -- --invoke sigma0 $f 305419896
+check2 fused-xorshift64 0 "-6441007381159778052" -- --invoke xorshift $f 81985529216486895
+check2 fused-and-not 0 "15728880" -- --invoke andn $f 16711935 252645135
+check2 fused-mac 0 "68" -- --invoke mac $f 5 7 9
+check2 fused-mac64 0 "16000000000000" -- --invoke mac64 $f 1000000000000 3000000000000 5
+check2 fused-majority 0 "14" -- --invoke maj $f 12 10 6
+check2 fused-store-indexed 0 "1234" -- --invoke store_idx $f 5 1234
+check2 fused-moves 0 "132" -- --invoke rot3 $f 1 2 3
+check2 fused-increments 0 "60" -- --invoke steps $f 5
+check2 known-zero-locals 0 "6" -- --invoke zeros $f 3
+check2 fused-copy-indexed 0 "43" -- --invoke copy_idx $f 4 1
+check2 fused-copy-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 16 (copy_idx) at offset 0x246" \
 	-- --invoke copy_idx $f 65532 1
-check fused-count 0 "8" -- --invoke count_ge $f -1 5 7
+check2 fused-count 0 "8" -- --invoke count_ge $f -1 5 7
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

@@ -12,16 +12,15 @@
 #include <stdio.h>
 
 #include "cpu/jit/jit.h"
+#include "jit/codebuf.h"
 
 /* The most code one translation may produce (more than any block needs). */
 #define JIT_WINDOW (64u << 10)
 #define JIT_STUBS  12
 
 struct jit {
-	int fd;			   /* memfd holding the code */
-	const uint8_t *rx;	   /* its read-execute mapping */
+	struct jitbuf buf;	   /* the W^X code buffer (src/jit/codebuf.h) */
 	uint8_t *staging;	   /* JIT_WINDOW bytes where code is assembled */
-	size_t size, used;	   /* bytes of the buffer, bytes in use */
 	size_t reset_used;	   /* the shared stubs' bytes, kept by jit_reset */
 	uintptr_t stub[JIT_STUBS]; /* shared stubs (entry, exit, chaining, slow paths) */
 	uint64_t blocks;

@@ -37,15 +37,10 @@
 #include "cpu/fpu.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "jit/x86.h"
 
-/* Host registers. */
+/* Host registers: short names for enum x86_reg (the same numbers). */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
-/* Condition codes. */
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_P = 0xa, CC_L = 0xc, CC_GE = 0xd };
-/* Group-1 ALU operations (the /digit of 0x81 and the opcode row of the r, r/m forms). */
-enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
-/* Shift operations (/digit of 0xc1 / 0xd3). */
-enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
 #define NCACHE	 10
 #define SINK	 32		       /* the interpreter's x0 write sink */
@@ -55,216 +50,6 @@ static const uint8_t cache_regs[NCACHE] = {RBX, R13, R14, R15, RSI, RDI, R8, R9,
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB lookup scales by 16");
 _Static_assert(TLB_MASK == 0xff, "the inline TLB lookup masks 8 index bits");
-
-/* ---- emitter ---- */
-
-/* Code is assembled into a staging buffer and then copied to its final place (jit.c):
- * `base` is the final address of buf[0], used for relative branches. */
-struct emit {
-	uint8_t *buf, *p, *end;
-	uintptr_t base;
-	bool overflow;
-};
-
-static uintptr_t here(const struct emit *e)
-{
-	return e->base + (uintptr_t)(e->p - e->buf);
-}
-
-/* A register or [base + index * 8 + disp] operand. */
-struct rm {
-	bool mem;
-	int8_t reg;   /* register operand, or base */
-	int8_t index; /* -1: none (scale is always 8) */
-	int32_t disp;
-};
-
-static struct rm R(int reg) {
-	return (struct rm){.mem = false, .reg = (int8_t)reg, .index = -1};
-}
-
-static struct rm
-M(int base, int32_t disp) {
-	return (struct rm){.mem = true, .reg = (int8_t)base, .index = -1, .disp = disp};
-}
-
-static void
-e8(struct emit *e, unsigned v)
-{
-	if (e->p < e->end)
-		*e->p++ = (uint8_t)v;
-	else
-		e->overflow = true;
-}
-
-static void e32(struct emit *e, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		e8(e, (v >> (8 * i)) & 0xff);
-}
-
-static void e64(struct emit *e, uint64_t v)
-{
-	e32(e, (uint32_t)v);
-	e32(e, (uint32_t)(v >> 32));
-}
-
-static bool fits8(int64_t v)
-{
-	return v >= -128 && v <= 127;
-}
-
-static bool fits32(int64_t v)
-{
-	return v >= INT32_MIN && v <= INT32_MAX;
-}
-
-/* [66] [REX] opcode (1-2 bytes, 0x0fXX for two) ModRM [SIB] [disp] for "reg, rm".
- * `w`: REX.W; `force_rex`: byte registers spl..dil need a REX prefix. */
-static void insn(struct emit *e, bool p66, bool w, unsigned opc, int reg, struct rm m,
-		 bool force_rex)
-{
-	unsigned rex = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0);
-
-	if (m.mem && m.index >= 0 && (m.index & 8))
-		rex |= 2;
-	if (m.reg & 8)
-		rex |= 1;
-	if (p66)
-		e8(e, 0x66);
-	if (rex != 0x40 || force_rex)
-		e8(e, rex);
-	if (opc > 0xff)
-		e8(e, opc >> 8);
-	e8(e, opc & 0xff);
-	if (!m.mem) {
-		e8(e, 0xc0 | ((reg & 7) << 3) | (m.reg & 7));
-		return;
-	}
-	unsigned mod = (m.disp == 0 && (m.reg & 7) != RBP) ? 0 : fits8(m.disp) ? 1 : 2;
-	if (m.index >= 0 || (m.reg & 7) == RSP) {
-		e8(e, (mod << 6) | ((reg & 7) << 3) | 4);
-		e8(e, (m.index >= 0 ? (3u << 6) | ((m.index & 7) << 3) : (4u << 3)) | (m.reg & 7));
-	} else {
-		e8(e, (mod << 6) | ((reg & 7) << 3) | (m.reg & 7));
-	}
-	if (mod == 1)
-		e8(e, (uint8_t)(int8_t)m.disp);
-	else if (mod == 2)
-		e32(e, (uint32_t)m.disp);
-}
-
-static void mov_r_rm(struct emit *e, int dst, struct rm src)
-{
-	if (!src.mem && src.reg == dst)
-		return;
-	insn(e, false, true, 0x8b, dst, src, false);
-}
-
-static void mov_rm_r(struct emit *e, struct rm dst, int src)
-{
-	if (!dst.mem && dst.reg == src)
-		return;
-	insn(e, false, true, 0x89, src, dst, false);
-}
-
-static void mov_r_imm(struct emit *e, int dst, uint64_t v)
-{
-	if (v <= UINT32_MAX) { /* mov r32, imm32 zero-extends */
-		if (dst & 8)
-			e8(e, 0x41);
-		e8(e, 0xb8 + (dst & 7));
-		e32(e, (uint32_t)v);
-	} else if (fits32((int64_t)v)) {
-		insn(e, false, true, 0xc7, 0, R(dst), false);
-		e32(e, (uint32_t)v);
-	} else {
-		e8(e, 0x48 | ((dst & 8) ? 1 : 0));
-		e8(e, 0xb8 + (dst & 7));
-		e64(e, v);
-	}
-}
-
-/* op r, r/m (w: 64-bit) */
-static void alu_r_rm(struct emit *e, bool w, int op, int dst, struct rm src)
-{
-	insn(e, false, w, (unsigned)(op * 8 + 3), dst, src, false);
-}
-
-/* op r/m, imm32 (sign-extended) */
-static void alu_rm_imm(struct emit *e, bool w, int op, struct rm dst, int32_t imm)
-{
-	if (fits8(imm)) {
-		insn(e, false, w, 0x83, op, dst, false);
-		e8(e, (uint8_t)(int8_t)imm);
-	} else {
-		insn(e, false, w, 0x81, op, dst, false);
-		e32(e, (uint32_t)imm);
-	}
-}
-
-static void shift_imm(struct emit *e, bool w, int op, int reg, unsigned n)
-{
-	insn(e, false, w, 0xc1, op, R(reg), false);
-	e8(e, n);
-}
-
-static void shift_cl(struct emit *e, bool w, int op, int reg)
-{
-	insn(e, false, w, 0xd3, op, R(reg), false);
-}
-
-static void xor_r32(struct emit *e, int reg)
-{
-	insn(e, false, false, 0x33, reg, R(reg), false);
-}
-
-static void test_r(struct emit *e, int reg)
-{
-	insn(e, false, true, 0x85, reg, R(reg), false);
-}
-
-/* jcc/jmp rel32 to a position not yet known: returns where the rel32 field is. */
-static uint8_t *jcc_fwd(struct emit *e, int cc)
-{
-	e8(e, 0x0f);
-	e8(e, 0x80 + (unsigned)cc);
-	e32(e, 0);
-	return e->p - 4;
-}
-
-static uint8_t *jmp_fwd(struct emit *e)
-{
-	e8(e, 0xe9);
-	e32(e, 0);
-	return e->p - 4;
-}
-
-/* Points the rel32 field at `at` (in the staging buffer) to the final address `target`. */
-static void patch(struct emit *e, uint8_t *at, uintptr_t target)
-{
-	if (e->overflow || at + 4 > e->end)
-		return;
-	int64_t rel = (int64_t)(target - (e->base + (uintptr_t)(at - e->buf) + 4));
-	if (!fits32(rel)) { /* cannot happen within one buffer; refuse the translation */
-		e->overflow = true;
-		return;
-	}
-	int32_t rel32 = (int32_t)rel;
-	memcpy(at, &rel32, 4);
-}
-
-static void jmp_to(struct emit *e, uintptr_t target)
-{
-	patch(e, jmp_fwd(e), target);
-}
-
-static void call_to(struct emit *e, uintptr_t target)
-{
-	e8(e, 0xe8);
-	e32(e, 0);
-	patch(e, e->p - 4, target);
-}
 
 /* ---- translation state ---- */
 
@@ -293,7 +78,7 @@ struct cold {
 };
 
 struct tr {
-	struct emit e;
+	struct x86_emit e;
 	struct jit *j;
 	struct block *b;
 	uintptr_t entry; /* block start: loads the cached registers */
@@ -305,29 +90,29 @@ struct tr {
 	unsigned ncold;
 };
 
-static struct rm xmem(unsigned g)
+static struct x86_rm xmem(unsigned g)
 {
-	return M(RBP, (int32_t)(offsetof(struct hart, x) + 8 * g));
+	return x86_m(RBP, (int32_t)(offsetof(struct hart, x) + 8 * g));
 }
 
-static struct rm fmem(unsigned g)
+static struct x86_rm fmem(unsigned g)
 {
-	return M(RBP, (int32_t)(offsetof(struct hart, f) + 8 * g));
+	return x86_m(RBP, (int32_t)(offsetof(struct hart, f) + 8 * g));
 }
 
 /* A guest register as an operand: its cache register or its memory slot (x0 reads as
  * the zero in memory). */
-static struct rm greg(const struct tr *t, unsigned g)
+static struct x86_rm greg(const struct tr *t, unsigned g)
 {
-	return t->host[g] >= 0 ? R(t->host[g]) : xmem(g);
+	return t->host[g] >= 0 ? x86_r(t->host[g]) : xmem(g);
 }
 
 static void get(struct tr *t, int dst, unsigned g)
 {
 	if (g == 0)
-		xor_r32(&t->e, dst);
+		x86_alu(&t->e, false, X86_XOR, dst, x86_r(dst));
 	else
-		mov_r_rm(&t->e, dst, greg(t, g));
+		x86_mov(&t->e, true, dst, greg(t, g));
 }
 
 /* Guest register rd = host register src (no-op for the x0 sink). */
@@ -335,7 +120,7 @@ static void put(struct tr *t, unsigned rd, int src)
 {
 	if (rd == 0 || rd == SINK)
 		return;
-	mov_rm_r(&t->e, greg(t, rd), src);
+	x86_mov_store(&t->e, true, greg(t, rd), src);
 	if (t->host[rd] >= 0)
 		t->dirty |= 1ull << rd;
 }
@@ -344,16 +129,16 @@ static void writeback(struct tr *t, uint64_t dirty)
 {
 	for (unsigned g = 1; g < 32; g++)
 		if (dirty & (1ull << g))
-			mov_rm_r(&t->e, xmem(g), t->host[g]);
+			x86_mov_store(&t->e, true, xmem(g), t->host[g]);
 }
 
-static void exit_with(struct emit *e, const struct jit *j, enum jit_exit why)
+static void exit_with(struct x86_emit *e, const struct jit *j, enum jit_exit why)
 {
 	if (why == 0)
-		xor_r32(e, RAX);
+		x86_alu(e, false, X86_XOR, RAX, x86_r(RAX));
 	else
-		mov_r_imm(e, RAX, (uint64_t)why);
-	jmp_to(e, j->stub[STUB_EXIT]);
+		x86_mov_imm(e, RAX, (uint64_t)why);
+	x86_jmp_to(e, j->stub[STUB_EXIT]);
 }
 
 /* Chains to the next block; every guest register is in memory. The next pc is the
@@ -363,32 +148,33 @@ static void exit_with(struct emit *e, const struct jit *j, enum jit_exit why)
  * shared STUB_LEAVE returns to the dispatcher with rax as the next pc. */
 static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	uint8_t *to_leave[4];
 
 	if (dynamic) {
-		mov_r_rm(e, RCX, R(RAX));
-		shift_imm(e, true, SH_SHR, RCX, 1);
-		alu_rm_imm(e, false, ALU_AND, R(RCX), (1 << JC_BITS) - 1);
-		mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][0]);
-		mov_r_rm(e, RDX, (struct rm){.mem = true, .reg = RDX, .index = RCX, .disp = 0});
+		x86_mov(e, true, RCX, x86_r(RAX));
+		x86_shift_imm(e, true, X86_SHR, x86_r(RCX), 1);
+		x86_alu_imm(e, false, X86_AND, x86_r(RCX), (1 << JC_BITS) - 1);
+		x86_mov_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][0]);
+		x86_mov(e, true, RDX, x86_mi(RDX, RCX, 3, 0));
 	} else {
-		mov_r_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
-		mov_r_rm(e, RDX, M(RDX, 0));
-		mov_r_imm(e, RAX, target);
+		x86_mov_imm(e, RDX,
+			    (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
+		x86_mov(e, true, RDX, x86_m(RDX, 0));
+		x86_mov_imm(e, RAX, target);
 	}
-	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-	to_leave[0] = jcc_fwd(e, CC_AE);
-	test_r(e, RDX);
-	to_leave[1] = jcc_fwd(e, CC_E);
-	alu_r_rm(e, true, ALU_CMP, RAX, M(RDX, offsetof(struct block, vpc)));
-	to_leave[2] = jcc_fwd(e, CC_NE);
-	mov_r_rm(e, RDX, M(RDX, offsetof(struct block, jit)));
-	test_r(e, RDX);
-	to_leave[3] = jcc_fwd(e, CC_E);
-	insn(e, false, false, 0xff, 4, R(RDX), false); /* jmp rdx */
+	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
+	to_leave[0] = x86_jcc_fwd(e, X86_CC_AE);
+	x86_test(e, true, x86_r(RDX), RDX);
+	to_leave[1] = x86_jcc_fwd(e, X86_CC_E);
+	x86_alu(e, true, X86_CMP, RAX, x86_m(RDX, offsetof(struct block, vpc)));
+	to_leave[2] = x86_jcc_fwd(e, X86_CC_NE);
+	x86_mov(e, true, RDX, x86_m(RDX, offsetof(struct block, jit)));
+	x86_test(e, true, x86_r(RDX), RDX);
+	to_leave[3] = x86_jcc_fwd(e, X86_CC_E);
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
 	for (unsigned i = 0; i < 4; i++)
-		patch(e, to_leave[i], t->j->stub[STUB_LEAVE]);
+		x86_patch(e, to_leave[i], t->j->stub[STUB_LEAVE]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -397,10 +183,10 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
  * When the poll is due, it writes back and chains like any exit. */
 static void loop_back(struct tr *t)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 
-	insn(e, false, true, 0x3b, R12, M(RBP, offsetof(struct hart, poll_at)), false);
-	patch(e, jcc_fwd(e, CC_B), t->body);
+	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
+	x86_patch(e, x86_jcc_fwd(e, X86_CC_B), t->body);
 	writeback(t, t->dirty);
 	chain_to(t, false, t->b->vpc);
 }
@@ -408,12 +194,12 @@ static void loop_back(struct tr *t)
 /* Hands over to the interpreter at operation idx (registers written back). */
 static void exit_interp(struct tr *t, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 
-	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)&t->b->ops[idx]);
-	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_op)), RAX);
-	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
-	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_block)), RAX);
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)&t->b->ops[idx]);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_op)), RAX);
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_block)), RAX);
 	exit_with(e, t->j, JIT_EXIT_INTERP);
 }
 
@@ -594,12 +380,12 @@ static void allocate(struct tr *t, unsigned nops)
 static void eff_addr(struct tr *t, const struct op *o)
 {
 	if (o->rs1 != 0 && t->host[o->rs1] >= 0) { /* lea rax, [rs1 + imm] */
-		insn(&t->e, false, true, 0x8d, RAX, M(t->host[o->rs1], (int32_t)o->imm), false);
+		x86_insn(&t->e, 0, true, 0x8d, RAX, x86_m(t->host[o->rs1], (int32_t)o->imm), false);
 		return;
 	}
 	get(t, RAX, o->rs1);
 	if (o->imm)
-		alu_rm_imm(&t->e, true, ALU_ADD, R(RAX), (int32_t)o->imm);
+		x86_alu_imm(&t->e, true, X86_ADD, x86_r(RAX), (int32_t)o->imm);
 }
 
 static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, uint8_t *jump)
@@ -618,19 +404,19 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
 static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_kind kind,
 			     unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	size_t off = write ? offsetof(struct hart, dtlb_w) : offsetof(struct hart, dtlb);
 
-	mov_r_rm(e, RDX, M(RBP, (int32_t)off));
-	insn(e, false, false, 0x8b, RCX, R(RAX), false); /* mov ecx, eax */
-	shift_imm(e, false, SH_SHR, RCX, 8);
-	alu_rm_imm(e, false, ALU_AND, R(RCX), TLB_MASK << 4);
-	alu_r_rm(e, true, ALU_ADD, RDX, R(RCX));
-	mov_r_rm(e, RCX, R(RAX));
-	alu_rm_imm(e, true, ALU_AND, R(RCX), (int32_t)(~0xfffu | (size - 1)));
-	alu_r_rm(e, true, ALU_CMP, RCX, M(RDX, offsetof(struct tlb_entry, tag)));
-	struct cold *c = add_cold(t, kind, idx, jcc_fwd(e, CC_NE));
-	alu_r_rm(e, true, ALU_ADD, RAX, M(RDX, offsetof(struct tlb_entry, addend)));
+	x86_mov(e, true, RDX, x86_m(RBP, (int32_t)off));
+	x86_insn(e, 0, false, 0x8b, RCX, x86_r(RAX), false); /* mov ecx, eax */
+	x86_shift_imm(e, false, X86_SHR, x86_r(RCX), 8);
+	x86_alu_imm(e, false, X86_AND, x86_r(RCX), TLB_MASK << 4);
+	x86_alu(e, true, X86_ADD, RDX, x86_r(RCX));
+	x86_mov(e, true, RCX, x86_r(RAX));
+	x86_alu_imm(e, true, X86_AND, x86_r(RCX), (int32_t)(~0xfffu | (size - 1)));
+	x86_alu(e, true, X86_CMP, RCX, x86_m(RDX, offsetof(struct tlb_entry, tag)));
+	struct cold *c = add_cold(t, kind, idx, x86_jcc_fwd(e, X86_CC_NE));
+	x86_alu(e, true, X86_ADD, RAX, x86_m(RDX, offsetof(struct tlb_entry, addend)));
 	return c;
 }
 
@@ -638,16 +424,16 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
  * calls mmu_store_hook. */
 static void store_hook_check(struct tr *t, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 
-	mov_r_rm(e, RDX, R(RAX));
-	alu_r_rm(e, true, ALU_SUB, RDX, M(RBP, offsetof(struct hart, ram)));
-	shift_imm(e, true, SH_SHR, RDX, 12);
-	alu_r_rm(e, true, ALU_ADD, RDX, M(RBP, offsetof(struct hart, code_pages)));
-	insn(e, false, false, 0x80, ALU_CMP, M(RDX, 0), false); /* cmp byte [rdx], 0 */
-	e8(e, 0);
-	struct cold *hook = add_cold(t, COLD_HOOK, idx, jcc_fwd(e, CC_NE));
-	hook->back = here(e);
+	x86_mov(e, true, RDX, x86_r(RAX));
+	x86_alu(e, true, X86_SUB, RDX, x86_m(RBP, offsetof(struct hart, ram)));
+	x86_shift_imm(e, true, X86_SHR, x86_r(RDX), 12);
+	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, code_pages)));
+	x86_insn(e, 0, false, 0x80, X86_CMP, x86_m(RDX, 0), false); /* cmp byte [rdx], 0 */
+	x86_e8(e, 0);
+	struct cold *hook = add_cold(t, COLD_HOOK, idx, x86_jcc_fwd(e, X86_CC_NE));
+	hook->back = x86_here(e);
 }
 
 /* Size in bytes | LOAD_SIGNED, for loads (F loads: the raw bits). */
@@ -674,7 +460,7 @@ static unsigned load_info(unsigned kind)
 
 static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	unsigned size = load_info(o->kind) & 15;
 	int dst = (o->rd < 32 && t->host[o->rd] >= 0) ? t->host[o->rd] : RAX;
 
@@ -687,8 +473,8 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 	} enc[] = {{0x0fbe, true},  {0x0fbf, true},  {0x63, true}, {0x8b, true},
 		   {0x0fb6, false}, {0x0fb7, false}, {0x8b, false}};
 	_Static_assert(OP_LWU - OP_LB == 6, "loads are consecutive in ops.def");
-	insn(e, false, enc[o->kind - OP_LB].w, enc[o->kind - OP_LB].opc, dst, M(RAX, 0), false);
-	c->back = here(e);
+	x86_insn(e, 0, enc[o->kind - OP_LB].w, enc[o->kind - OP_LB].opc, dst, x86_m(RAX, 0), false);
+	c->back = x86_here(e);
 	if (dst == RAX)
 		put(t, o->rd, RAX);
 	else
@@ -702,60 +488,61 @@ static unsigned store_size(unsigned kind)
 
 static void emit_store(struct tr *t, const struct op *o, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	unsigned size = store_size(o->kind);
 	bool fp = o->kind == OP_FSW || o->kind == OP_FSD;
 
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, true, size, COLD_STORE, idx);
 	if (fp)
-		mov_r_rm(e, RCX, fmem(o->rs2));
+		x86_mov(e, true, RCX, fmem(o->rs2));
 	else
 		get(t, RCX, o->rs2);
 	switch (size) {
 	case 1:
-		insn(e, false, false, 0x88, RCX, M(RAX, 0), false);
+		x86_insn(e, 0, false, 0x88, RCX, x86_m(RAX, 0), false);
 		break;
 	case 2:
-		insn(e, true, false, 0x89, RCX, M(RAX, 0), false);
+		x86_insn(e, 0x66, false, 0x89, RCX, x86_m(RAX, 0), false);
 		break;
 	case 4:
-		insn(e, false, false, 0x89, RCX, M(RAX, 0), false);
+		x86_insn(e, 0, false, 0x89, RCX, x86_m(RAX, 0), false);
 		break;
 	default:
-		insn(e, false, true, 0x89, RCX, M(RAX, 0), false);
+		x86_insn(e, 0, true, 0x89, RCX, x86_m(RAX, 0), false);
 		break;
 	}
 	store_hook_check(t, idx);
-	c->back = here(e);
+	c->back = x86_here(e);
 }
 
 /* F/D needs mstatus.FS != Off: otherwise the interpreter raises the trap. */
 static void fs_check(struct tr *t, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 
-	insn(e, false, false, 0xf7, 0, M(RBP, offsetof(struct hart, mstatus)), false);
-	e32(e, (uint32_t)MSTATUS_FS); /* test dword [mstatus], FS */
-	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_E));
+	x86_insn(e, 0, false, 0xf7, 0, x86_m(RBP, offsetof(struct hart, mstatus)), false);
+	x86_e32(e, (uint32_t)MSTATUS_FS); /* test dword [mstatus], FS */
+	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_E));
 }
 
 static void emit_fload(struct tr *t, const struct op *o, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	bool single = o->kind == OP_FLW;
 
 	fs_check(t, idx);
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, false, single ? 4 : 8, COLD_LOAD, idx);
-	insn(e, false, !single, 0x8b, RAX, M(RAX, 0), false);
-	c->back = here(e); /* the stub joins with the value in rax */
-	if (single) {	   /* NaN-box */
-		mov_r_imm(e, RDX, 0xffffffff00000000ull);
-		alu_r_rm(e, true, ALU_OR, RAX, R(RDX));
+	x86_insn(e, 0, !single, 0x8b, RAX, x86_m(RAX, 0), false);
+	c->back = x86_here(e); /* the stub joins with the value in rax */
+	if (single) {	       /* NaN-box */
+		x86_mov_imm(e, RDX, 0xffffffff00000000ull);
+		x86_alu(e, true, X86_OR, RAX, x86_r(RDX));
 	}
-	mov_rm_r(e, fmem(o->rd), RAX);
-	alu_rm_imm(e, true, ALU_OR, M(RBP, offsetof(struct hart, mstatus)), (int32_t)MSTATUS_FS);
+	x86_mov_store(e, true, fmem(o->rd), RAX);
+	x86_alu_imm(e, true, X86_OR, x86_m(RBP, offsetof(struct hart, mstatus)),
+		    (int32_t)MSTATUS_FS);
 }
 
 static void emit_fstore(struct tr *t, const struct op *o, unsigned idx)
@@ -781,7 +568,7 @@ static bool emit_fpu_inline(struct tr *t, const struct op *o, unsigned idx)
 		{OP_FMSUB_D, 0xab, true},   {OP_FNMSUB_D, 0xad, true}, /* -(a*b) + c */
 		{OP_FNMADD_D, 0xaf, true},			       /* -(a*b) - c */
 	};
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	unsigned i;
 
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
@@ -793,33 +580,34 @@ static bool emit_fpu_inline(struct tr *t, const struct op *o, unsigned idx)
 		return false;
 	fs_check(t, idx);
 	if (o->rm == 7) {
-		alu_rm_imm(e, false, ALU_CMP, M(RBP, offsetof(struct hart, frm)), 0);
-		add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
+		x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, frm)), 0);
+		add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
 	}
 	if (o->kind == OP_FSQRT_D) {
-		e8(e, 0xf2);
-		insn(e, false, false, 0x0f51, 0, fmem(o->rs1), false); /* sqrtsd xmm0, rs1 */
+		x86_e8(e, 0xf2);
+		x86_insn(e, 0, false, 0x0f51, 0, fmem(o->rs1), false); /* sqrtsd xmm0, rs1 */
 	} else if (ops[i].fma) {
-		e8(e, 0xf2);
-		insn(e, false, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
-		e8(e, 0xf2);
-		insn(e, false, false, 0x0f10, 1, fmem(o->rs2), false); /* movsd xmm1, rs2 */
+		x86_e8(e, 0xf2);
+		x86_insn(e, 0, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
+		x86_e8(e, 0xf2);
+		x86_insn(e, 0, false, 0x0f10, 1, fmem(o->rs2), false); /* movsd xmm1, rs2 */
 		/* vfm*213sd xmm0, xmm1, rs3: xmm0 = +-(xmm1 * xmm0) +- rs3 */
-		e8(e, 0xc4);
-		e8(e, 0xe2);
-		e8(e, 0xf1);
-		insn(e, false, false, ops[i].opc, 0, fmem(o->rs3), false);
+		x86_e8(e, 0xc4);
+		x86_e8(e, 0xe2);
+		x86_e8(e, 0xf1);
+		x86_insn(e, 0, false, ops[i].opc, 0, fmem(o->rs3), false);
 	} else {
-		e8(e, 0xf2);
-		insn(e, false, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
-		e8(e, 0xf2);
-		insn(e, false, false, ops[i].opc, 0, fmem(o->rs2), false); /* op xmm0, rs2 */
+		x86_e8(e, 0xf2);
+		x86_insn(e, 0, false, 0x0f10, 0, fmem(o->rs1), false); /* movsd xmm0, rs1 */
+		x86_e8(e, 0xf2);
+		x86_insn(e, 0, false, ops[i].opc, 0, fmem(o->rs2), false); /* op xmm0, rs2 */
 	}
-	insn(e, true, false, 0x0f2e, 0, R(0), false); /* ucomisd xmm0, xmm0 */
-	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_P));
-	e8(e, 0xf2);
-	insn(e, false, false, 0x0f11, 0, fmem(o->rd), false); /* movsd rd, xmm0 */
-	alu_rm_imm(e, true, ALU_OR, M(RBP, offsetof(struct hart, mstatus)), (int32_t)MSTATUS_FS);
+	x86_insn(e, 0x66, false, 0x0f2e, 0, x86_r(0), false); /* ucomisd xmm0, xmm0 */
+	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_P));
+	x86_e8(e, 0xf2);
+	x86_insn(e, 0, false, 0x0f11, 0, fmem(o->rd), false); /* movsd rd, xmm0 */
+	x86_alu_imm(e, true, X86_OR, x86_m(RBP, offsetof(struct hart, mstatus)),
+		    (int32_t)MSTATUS_FS);
 	return true;
 }
 
@@ -827,16 +615,16 @@ static bool emit_fpu_inline(struct tr *t, const struct op *o, unsigned idx)
  * write integer registers (moves, conversions, compares), so they go through memory. */
 static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 
 	writeback(t, t->dirty);
 	t->dirty = 0;
-	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)o);
-	call_to(e, t->j->stub[STUB_FPU]);
-	test_r(e, RAX);
-	add_cold(t, COLD_INTERP, idx, jcc_fwd(e, CC_NE));
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_call_to(e, t->j->stub[STUB_FPU]);
+	x86_test(e, true, x86_r(RAX), RAX);
+	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
 	if (o->rd < 32 && t->host[o->rd] >= 0)
-		mov_r_rm(e, t->host[o->rd], xmem(o->rd));
+		x86_mov(e, true, t->host[o->rd], xmem(o->rd));
 }
 
 /* The M operations done by a call (cpu/arith.h). */
@@ -867,12 +655,12 @@ static const void *helper_for(unsigned kind)
 /* rd = fn(rs1, rs2) for pure helpers (division and the like). */
 static void emit_helper(struct tr *t, const struct op *o, const void *fn)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 
 	get(t, RCX, o->rs1);
 	get(t, RDX, o->rs2);
-	mov_r_imm(e, RAX, (uint64_t)(uintptr_t)fn);
-	call_to(e, t->j->stub[STUB_CALL2]);
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)fn);
+	x86_call_to(e, t->j->stub[STUB_CALL2]);
 	put(t, o->rd, RAX);
 }
 
@@ -894,18 +682,18 @@ static int alu_op(unsigned kind)
 	case OP_ADDI:
 	case OP_ADDW:
 	case OP_ADDIW:
-		return ALU_ADD;
+		return X86_ADD;
 	case OP_SUB:
 	case OP_SUBW:
-		return ALU_SUB;
+		return X86_SUB;
 	case OP_XOR:
 	case OP_XORI:
-		return ALU_XOR;
+		return X86_XOR;
 	case OP_OR:
 	case OP_ORI:
-		return ALU_OR;
+		return X86_OR;
 	default: /* AND, ANDI */
-		return ALU_AND;
+		return X86_AND;
 	}
 }
 
@@ -916,27 +704,27 @@ static int shift_op(unsigned kind)
 	case OP_SLLIW:
 	case OP_SLL:
 	case OP_SLLW:
-		return SH_SHL;
+		return X86_SHL;
 	case OP_SRLI:
 	case OP_SRLIW:
 	case OP_SRL:
 	case OP_SRLW:
-		return SH_SHR;
+		return X86_SHR;
 	default: /* SRA* */
-		return SH_SAR;
+		return X86_SAR;
 	}
 }
 
-static void movsxd(struct emit *e, int r)
+static void movsxd(struct x86_emit *e, int r)
 {
-	insn(e, false, true, 0x63, r, R(r), false); /* movsxd r, r32 */
+	x86_insn(e, 0, true, 0x63, r, x86_r(r), false); /* movsxd r, r32 */
 }
 
 /* Integer operations without memory access; the result goes straight into rd's cache
  * register where possible. */
 static void emit_alu(struct tr *t, const struct op *o)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	int32_t imm = (int32_t)o->imm;
 	int d;
 
@@ -946,18 +734,18 @@ static void emit_alu(struct tr *t, const struct op *o)
 	case OP_LUI:
 	case OP_AUIPC:
 		d = alu_dst(t, o, false);
-		mov_r_imm(e, d, (uint64_t)o->imm);
+		x86_mov_imm(e, d, (uint64_t)o->imm);
 		break;
 	case OP_ADDI:
 		d = alu_dst(t, o, false);
 		if (d != RAX && o->rs1 != 0 && t->host[o->rs1] >= 0) {
 			/* lea d, [rs1 + imm] */
-			insn(e, false, true, 0x8d, d, M(t->host[o->rs1], imm), false);
+			x86_insn(e, 0, true, 0x8d, d, x86_m(t->host[o->rs1], imm), false);
 			break;
 		}
 		get(t, d, o->rs1);
 		if (imm)
-			alu_rm_imm(e, true, ALU_ADD, R(d), imm);
+			x86_alu_imm(e, true, X86_ADD, x86_r(d), imm);
 		break;
 	case OP_XORI:
 	case OP_ORI:
@@ -965,13 +753,13 @@ static void emit_alu(struct tr *t, const struct op *o)
 		d = alu_dst(t, o, false);
 		get(t, d, o->rs1);
 		if (imm || o->kind == OP_ANDI)
-			alu_rm_imm(e, true, alu_op(o->kind), R(d), imm);
+			x86_alu_imm(e, true, alu_op(o->kind), x86_r(d), imm);
 		break;
 	case OP_ADDIW:
 		d = alu_dst(t, o, false);
 		get(t, d, o->rs1);
 		if (imm)
-			alu_rm_imm(e, false, ALU_ADD, R(d), imm);
+			x86_alu_imm(e, false, X86_ADD, x86_r(d), imm);
 		movsxd(e, d);
 		break;
 	case OP_SLLI:
@@ -983,7 +771,7 @@ static void emit_alu(struct tr *t, const struct op *o)
 		bool w = o->kind == OP_SLLI || o->kind == OP_SRLI || o->kind == OP_SRAI;
 		d = alu_dst(t, o, false);
 		get(t, d, o->rs1);
-		shift_imm(e, w, shift_op(o->kind), d, (unsigned)o->imm & (w ? 63 : 31));
+		x86_shift_imm(e, w, shift_op(o->kind), x86_r(d), (unsigned)o->imm & (w ? 63 : 31));
 		if (!w)
 			movsxd(e, d);
 		break;
@@ -998,7 +786,7 @@ static void emit_alu(struct tr *t, const struct op *o)
 		get(t, RCX, o->rs2); /* the count first: rd may be rs2 */
 		d = alu_dst(t, o, false);
 		get(t, d, o->rs1);
-		shift_cl(e, w, shift_op(o->kind), d);
+		x86_shift_cl(e, w, shift_op(o->kind), x86_r(d));
 		if (!w)
 			movsxd(e, d);
 		break;
@@ -1013,7 +801,7 @@ static void emit_alu(struct tr *t, const struct op *o)
 		bool w = o->kind != OP_ADDW && o->kind != OP_SUBW;
 		d = alu_dst(t, o, true);
 		get(t, d, o->rs1);
-		alu_r_rm(e, w, alu_op(o->kind), d, greg(t, o->rs2));
+		x86_alu(e, w, alu_op(o->kind), d, greg(t, o->rs2));
 		if (!w)
 			movsxd(e, d);
 		break;
@@ -1026,12 +814,12 @@ static void emit_alu(struct tr *t, const struct op *o)
 		d = RAX;
 		get(t, RAX, o->rs1);
 		if (o->kind == OP_SLTI || o->kind == OP_SLTIU)
-			alu_rm_imm(e, true, ALU_CMP, R(RAX), imm);
+			x86_alu_imm(e, true, X86_CMP, x86_r(RAX), imm);
 		else
-			alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
-		insn(e, false, false, 0x0f90 + (sign ? CC_L : CC_B), 0, R(RAX),
-		     false);					   /* setcc al */
-		insn(e, false, false, 0x0fb6, RAX, R(RAX), false); /* movzx eax, al */
+			x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
+		x86_insn(e, 0, false, 0x0f90 + (sign ? X86_CC_L : X86_CC_B), 0, x86_r(RAX),
+			 false);				       /* setcc al */
+		x86_insn(e, 0, false, 0x0fb6, RAX, x86_r(RAX), false); /* movzx eax, al */
 		break;
 	}
 	case OP_MUL:
@@ -1039,14 +827,14 @@ static void emit_alu(struct tr *t, const struct op *o)
 		bool w = o->kind == OP_MUL;
 		d = alu_dst(t, o, true);
 		get(t, d, o->rs1);
-		insn(e, false, w, 0x0faf, d, greg(t, o->rs2), false);
+		x86_insn(e, 0, w, 0x0faf, d, greg(t, o->rs2), false);
 		if (!w)
 			movsxd(e, d);
 		break;
 	}
 	default: /* MULH, MULHU: rdx:rax = rax * rs2 */
 		get(t, RAX, o->rs1);
-		insn(e, false, true, 0xf7, o->kind == OP_MULH ? 5 : 4, greg(t, o->rs2), false);
+		x86_insn(e, 0, true, 0xf7, o->kind == OP_MULH ? 5 : 4, greg(t, o->rs2), false);
 		put(t, o->rd, RDX);
 		return;
 	}
@@ -1055,24 +843,24 @@ static void emit_alu(struct tr *t, const struct op *o)
 
 static void emit_branch(struct tr *t, const struct op *o)
 {
-	struct emit *e = &t->e;
-	int cc = CC_E;
+	struct x86_emit *e = &t->e;
+	int cc = X86_CC_E;
 
 	switch (o->kind) {
 	case OP_BNE:
-		cc = CC_NE;
+		cc = X86_CC_NE;
 		break;
 	case OP_BLT:
-		cc = CC_L;
+		cc = X86_CC_L;
 		break;
 	case OP_BGE:
-		cc = CC_GE;
+		cc = X86_CC_GE;
 		break;
 	case OP_BLTU:
-		cc = CC_B;
+		cc = X86_CC_B;
 		break;
 	case OP_BGEU:
-		cc = CC_AE;
+		cc = X86_CC_AE;
 		break;
 	}
 	if (!t->loops) {
@@ -1080,17 +868,17 @@ static void emit_branch(struct tr *t, const struct op *o)
 		t->dirty = 0;
 	}
 	if (o->rs1 != 0 && t->host[o->rs1] >= 0 && o->rs2 == 0) {
-		test_r(e, t->host[o->rs1]);
+		x86_test(e, true, x86_r(t->host[o->rs1]), t->host[o->rs1]);
 	} else if (o->rs1 != 0 && t->host[o->rs1] >= 0) {
-		alu_r_rm(e, true, ALU_CMP, t->host[o->rs1], greg(t, o->rs2));
+		x86_alu(e, true, X86_CMP, t->host[o->rs1], greg(t, o->rs2));
 	} else {
 		get(t, RAX, o->rs1);
-		alu_r_rm(e, true, ALU_CMP, RAX, greg(t, o->rs2));
+		x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
 	}
-	uint8_t *taken = jcc_fwd(e, cc);
+	uint8_t *taken = x86_jcc_fwd(e, cc);
 	writeback(t, t->dirty); /* (nothing left to write unless the block loops) */
 	chain_to(t, false, t->b->end_pc);
-	patch(e, taken, here(e));
+	x86_patch(e, taken, x86_here(e));
 	if (t->loops)
 		loop_back(t);
 	else
@@ -1101,24 +889,24 @@ static void emit_branch(struct tr *t, const struct op *o)
  * return to the fast path, or write back and leave on a fault. */
 static void emit_cold(struct tr *t, const struct cold *c)
 {
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	const struct op *o = &t->b->ops[c->idx];
 	uint64_t pc = t->b->vpc + o->off;
 	uint8_t *fault = NULL;
 
-	patch(e, c->jump, here(e));
+	x86_patch(e, c->jump, x86_here(e));
 	switch (c->kind) {
 	case COLD_LOAD:
-		mov_r_imm(e, RCX, load_info(o->kind));
-		mov_r_imm(e, RDX, pc);
-		call_to(e, t->j->stub[STUB_LOAD]);
-		test_r(e, RDX);
-		fault = jcc_fwd(e, CC_NE);
+		x86_mov_imm(e, RCX, load_info(o->kind));
+		x86_mov_imm(e, RDX, pc);
+		x86_call_to(e, t->j->stub[STUB_LOAD]);
+		x86_test(e, true, x86_r(RDX), RDX);
+		fault = x86_jcc_fwd(e, X86_CC_NE);
 		if (o->kind != OP_FLW && o->kind != OP_FLD) { /* F loads join with rax */
 			if (o->rd < 32 && t->host[o->rd] >= 0)
-				mov_r_rm(e, t->host[o->rd], R(RAX));
+				x86_mov(e, true, t->host[o->rd], x86_r(RAX));
 			else if (o->rd != 0 && o->rd != SINK)
-				mov_rm_r(e, xmem(o->rd), RAX);
+				x86_mov_store(e, true, xmem(o->rd), RAX);
 		}
 		break;
 	case COLD_STORE: {
@@ -1127,31 +915,31 @@ static void emit_cold(struct tr *t, const struct cold *c)
 							  : size == 4 ? 2
 								      : 3;
 		if (o->kind == OP_FSW || o->kind == OP_FSD)
-			mov_r_rm(e, RCX, fmem(o->rs2));
+			x86_mov(e, true, RCX, fmem(o->rs2));
 		else
 			get(t, RCX, o->rs2);
-		mov_r_imm(e, RDX, pc);
-		call_to(e, t->j->stub[STUB_STORE + lg]);
-		test_r(e, RAX);
-		fault = jcc_fwd(e, CC_NE);
+		x86_mov_imm(e, RDX, pc);
+		x86_call_to(e, t->j->stub[STUB_STORE + lg]);
+		x86_test(e, true, x86_r(RAX), RAX);
+		fault = x86_jcc_fwd(e, X86_CC_NE);
 		break;
 	}
 	case COLD_HOOK:
-		mov_r_imm(e, RCX, store_size(o->kind));
-		call_to(e, t->j->stub[STUB_HOOK]);
+		x86_mov_imm(e, RCX, store_size(o->kind));
+		x86_call_to(e, t->j->stub[STUB_HOOK]);
 		break;
 	case COLD_INTERP:
 		writeback(t, c->dirty);
 		exit_interp(t, c->idx);
 		return;
 	}
-	jmp_to(e, c->back);
+	x86_jmp_to(e, c->back);
 	if (fault) {
 		/* The exception is taken; the instruction did not retire, nor did the rest
 		 * of the block. */
-		patch(e, fault, here(e));
+		x86_patch(e, fault, x86_here(e));
 		writeback(t, c->dirty);
-		alu_rm_imm(e, true, ALU_SUB, R(R12), (int32_t)(t->b->n - c->idx));
+		x86_alu_imm(e, true, X86_SUB, x86_r(R12), (int32_t)(t->b->n - c->idx));
 		exit_with(e, t->j, JIT_EXIT_TRAP);
 	}
 }
@@ -1160,7 +948,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 {
 	static const struct tr tr_zero;
 	struct tr tr = tr_zero, *t = &tr;
-	struct emit *e = &t->e;
+	struct x86_emit *e = &t->e;
 	unsigned n = 0;
 	bool ended = false;
 
@@ -1180,12 +968,12 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	t->b = b;
 	allocate(t, n);
 
-	t->entry = here(e);
+	t->entry = x86_here(e);
 	for (unsigned g = 1; g < 32; g++)
 		if (t->host[g] >= 0)
-			mov_r_rm(e, t->host[g], xmem(g));
-	t->body = here(e);
-	alu_rm_imm(e, true, ALU_ADD, R(R12), b->n); /* the interpreter counts at entry too */
+			x86_mov(e, true, t->host[g], xmem(g));
+	t->body = x86_here(e);
+	x86_alu_imm(e, true, X86_ADD, x86_r(R12), b->n); /* the interpreter counts at entry too */
 	{
 		const struct op *last = &b->ops[n - 1];
 		unsigned k = last->kind;
@@ -1247,7 +1035,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			ended = true;
 			break;
 		case OP_JAL:
-			mov_r_imm(e, RAX, b->end_pc);
+			x86_mov_imm(e, RAX, b->end_pc);
 			put(t, o->rd, RAX);
 			if (t->loops) {
 				loop_back(t);
@@ -1262,13 +1050,13 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			/* The target first: rd may be rs1. */
 			get(t, RCX, o->rs1);
 			if (o->imm)
-				alu_rm_imm(e, true, ALU_ADD, R(RCX), (int32_t)o->imm);
-			alu_rm_imm(e, true, ALU_AND, R(RCX), -2);
-			mov_r_imm(e, RAX, b->end_pc);
+				x86_alu_imm(e, true, X86_ADD, x86_r(RCX), (int32_t)o->imm);
+			x86_alu_imm(e, true, X86_AND, x86_r(RCX), -2);
+			x86_mov_imm(e, RAX, b->end_pc);
 			put(t, o->rd, RAX);
 			writeback(t, t->dirty);
 			t->dirty = 0;
-			mov_r_rm(e, RAX, R(RCX));
+			x86_mov(e, true, RAX, x86_r(RCX));
 			chain_to(t, true, 0);
 			ended = true;
 			break;
@@ -1301,116 +1089,102 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 
 static const uint8_t volatile_cache[] = {RSI, RDI, R8, R9, R10, R11};
 
-static void push_r(struct emit *e, int r)
-{
-	if (r & 8)
-		e8(e, 0x41);
-	e8(e, 0x50 + (r & 7));
-}
-
-static void pop_r(struct emit *e, int r)
-{
-	if (r & 8)
-		e8(e, 0x41);
-	e8(e, 0x58 + (r & 7));
-}
-
 /* A slow-path stub: keeps the caller-saved cache registers around a C call whose
  * arguments `args` (a callback) moves from the stub's inputs into place. */
-static void begin_call_stub(struct emit *e)
+static void begin_call_stub(struct x86_emit *e)
 {
 	for (unsigned i = 0; i < sizeof(volatile_cache); i++)
-		push_r(e, volatile_cache[i]);
+		x86_push(e, volatile_cache[i]);
 	/* entered by a call from 16-byte aligned code: 8 + 6 * 8 pushed, so one more */
-	alu_rm_imm(e, true, ALU_SUB, R(RSP), 8);
+	x86_alu_imm(e, true, X86_SUB, x86_r(RSP), 8);
 }
 
-static void end_call_stub(struct emit *e, const void *fn)
+static void end_call_stub(struct x86_emit *e, const void *fn)
 {
-	mov_r_imm(e, R11, (uint64_t)(uintptr_t)fn);
-	insn(e, false, false, 0xff, 2, R(R11), false); /* call r11 */
-	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+	x86_mov_imm(e, R11, (uint64_t)(uintptr_t)fn);
+	x86_insn(e, 0, false, 0xff, 2, x86_r(R11), false); /* call r11 */
+	x86_alu_imm(e, true, X86_ADD, x86_r(RSP), 8);
 	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
-		pop_r(e, volatile_cache[i]);
-	e8(e, 0xc3);
+		x86_pop(e, volatile_cache[i]);
+	x86_e8(e, 0xc3);
 }
 
 long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 {
-	struct emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
-	struct emit *e = &em;
+	struct x86_emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
+	struct x86_emit *e = &em;
 	static const uint8_t saved[] = {RBP, RBX, R12, R13, R14, R15};
 
 	/* int enter(struct hart *h = rdi, const void *code = rsi, uint64_t icount = rdx) */
 	j->fma = __builtin_cpu_supports("fma");
-	j->stub[STUB_ENTER] = here(e);
+	j->stub[STUB_ENTER] = x86_here(e);
 	for (unsigned i = 0; i < sizeof(saved); i++)
-		push_r(e, saved[i]);
-	alu_rm_imm(e, true, ALU_SUB, R(RSP), 8); /* 16-byte aligned stack for calls */
-	mov_r_rm(e, RBP, R(RDI));
-	mov_r_rm(e, R12, R(RDX));
-	insn(e, false, false, 0xff, 4, R(RSI), false); /* jmp rsi */
+		x86_push(e, saved[i]);
+	x86_alu_imm(e, true, X86_SUB, x86_r(RSP), 8); /* 16-byte aligned stack for calls */
+	x86_mov(e, true, RBP, x86_r(RDI));
+	x86_mov(e, true, R12, x86_r(RDX));
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RSI), false); /* jmp rsi */
 
 	/* exit: eax = enum jit_exit */
-	j->stub[STUB_EXIT] = here(e);
-	mov_rm_r(e, M(RBP, offsetof(struct hart, jit_icount)), R12);
-	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+	j->stub[STUB_EXIT] = x86_here(e);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_icount)), R12);
+	x86_alu_imm(e, true, X86_ADD, x86_r(RSP), 8);
 	for (unsigned i = sizeof(saved); i-- > 0;)
-		pop_r(e, saved[i]);
-	e8(e, 0xc3);
+		x86_pop(e, saved[i]);
+	x86_e8(e, 0xc3);
 
 	/* leave: rax = the next pc, every guest register in memory */
-	j->stub[STUB_LEAVE] = here(e);
-	mov_rm_r(e, M(RBP, offsetof(struct hart, pc)), RAX);
+	j->stub[STUB_LEAVE] = x86_here(e);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
 	exit_with(e, j, JIT_EXIT_PC);
 
 	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
 	 * rdx fault */
-	j->stub[STUB_LOAD] = here(e);
+	j->stub[STUB_LOAD] = x86_here(e);
 	begin_call_stub(e);
-	mov_r_rm(e, R8, R(RDX));
-	mov_r_rm(e, RDX, R(RCX));
-	mov_r_rm(e, RCX, R(R8));
-	mov_r_rm(e, RSI, R(RAX));
-	mov_r_rm(e, RDI, R(RBP));
+	x86_mov(e, true, R8, x86_r(RDX));
+	x86_mov(e, true, RDX, x86_r(RCX));
+	x86_mov(e, true, RCX, x86_r(R8));
+	x86_mov(e, true, RSI, x86_r(RAX));
+	x86_mov(e, true, RDI, x86_r(RBP));
 	end_call_stub(e, (const void *)jit_load_slow);
 
 	/* store: rax va, rcx value, rdx pc -> jit_store_slow(h, va, value, size, pc) */
 	for (unsigned lg = 0; lg < 4; lg++) {
-		j->stub[STUB_STORE + lg] = here(e);
+		j->stub[STUB_STORE + lg] = x86_here(e);
 		begin_call_stub(e);
-		mov_r_rm(e, R8, R(RDX));
-		mov_r_rm(e, RDX, R(RCX));
-		mov_r_imm(e, RCX, 1u << lg);
-		mov_r_rm(e, RSI, R(RAX));
-		mov_r_rm(e, RDI, R(RBP));
+		x86_mov(e, true, R8, x86_r(RDX));
+		x86_mov(e, true, RDX, x86_r(RCX));
+		x86_mov_imm(e, RCX, 1u << lg);
+		x86_mov(e, true, RSI, x86_r(RAX));
+		x86_mov(e, true, RDI, x86_r(RBP));
 		end_call_stub(e, (const void *)jit_store_slow);
 	}
 
 	/* hook: rax host address, ecx size -> mmu_store_hook(h, p, size) */
-	j->stub[STUB_HOOK] = here(e);
+	j->stub[STUB_HOOK] = x86_here(e);
 	begin_call_stub(e);
-	mov_r_rm(e, RDX, R(RCX));
-	mov_r_rm(e, RSI, R(RAX));
-	mov_r_rm(e, RDI, R(RBP));
+	x86_mov(e, true, RDX, x86_r(RCX));
+	x86_mov(e, true, RSI, x86_r(RAX));
+	x86_mov(e, true, RDI, x86_r(RBP));
 	end_call_stub(e, (const void *)mmu_store_hook);
 
 	/* call2: rax = fn(rcx, rdx) */
-	j->stub[STUB_CALL2] = here(e);
+	j->stub[STUB_CALL2] = x86_here(e);
 	begin_call_stub(e);
-	mov_r_rm(e, RDI, R(RCX));
-	mov_r_rm(e, RSI, R(RDX));
-	insn(e, false, false, 0xff, 2, R(RAX), false); /* call rax */
-	alu_rm_imm(e, true, ALU_ADD, R(RSP), 8);
+	x86_mov(e, true, RDI, x86_r(RCX));
+	x86_mov(e, true, RSI, x86_r(RDX));
+	x86_insn(e, 0, false, 0xff, 2, x86_r(RAX), false); /* call rax */
+	x86_alu_imm(e, true, X86_ADD, x86_r(RSP), 8);
 	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
-		pop_r(e, volatile_cache[i]);
-	e8(e, 0xc3);
+		x86_pop(e, volatile_cache[i]);
+	x86_e8(e, 0xc3);
 
 	/* fpu: eax = jit_fpu(h, op = rax) */
-	j->stub[STUB_FPU] = here(e);
+	j->stub[STUB_FPU] = x86_here(e);
 	begin_call_stub(e);
-	mov_r_rm(e, RSI, R(RAX));
-	mov_r_rm(e, RDI, R(RBP));
+	x86_mov(e, true, RSI, x86_r(RAX));
+	x86_mov(e, true, RDI, x86_r(RBP));
 	end_call_stub(e, (const void *)jit_fpu);
 
 	if (e->overflow)

@@ -1,0 +1,95 @@
+/*
+ * The W^X code buffer (see codebuf.h): a memfd mapped read-execute; code goes in with
+ * pwrite only.
+ */
+#include "jit/codebuf.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int jitbuf_init(struct jitbuf *b, size_t size, const char *name)
+{
+	void *rx;
+	int err;
+
+	b->fd = -1;
+	b->rx = NULL;
+	b->used = 0;
+	b->size = (size + 4095) & ~(size_t)4095;
+	b->fd = memfd_create(name, MFD_CLOEXEC);
+	if (b->fd < 0)
+		return -errno;
+	if (ftruncate(b->fd, (off_t)b->size) < 0)
+		goto fail;
+	rx = mmap(NULL, b->size, PROT_READ | PROT_EXEC, MAP_SHARED, b->fd, 0);
+	if (rx == MAP_FAILED)
+		goto fail;
+	b->rx = rx;
+	return 0;
+fail:
+	err = -errno;
+	close(b->fd);
+	b->fd = -1;
+	return err;
+}
+
+void jitbuf_fini(struct jitbuf *b)
+{
+	if (b->rx)
+		munmap((void *)(uintptr_t)b->rx, b->size);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->rx = NULL;
+	b->fd = -1;
+}
+
+int jitbuf_write(struct jitbuf *b, size_t at, const void *src, size_t n)
+{
+	const uint8_t *p = src;
+	size_t done = 0;
+
+	if (at > b->size || n > b->size - at)
+		return -ENOSPC;
+	while (done < n) {
+		ssize_t w = pwrite(b->fd, p + done, n - done, (off_t)(at + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+static size_t aligned_used(const struct jitbuf *b, size_t align)
+{
+	return (b->used + align - 1) & ~(align - 1);
+}
+
+uintptr_t jitbuf_next(const struct jitbuf *b, size_t align)
+{
+	return (uintptr_t)b->rx + aligned_used(b, align);
+}
+
+size_t jitbuf_room(const struct jitbuf *b, size_t align)
+{
+	size_t at = aligned_used(b, align);
+
+	return at < b->size ? b->size - at : 0;
+}
+
+int jitbuf_append(struct jitbuf *b, const void *src, size_t n, size_t align, const void **out)
+{
+	size_t at = aligned_used(b, align);
+	int rc;
+
+	if (at > b->size || n > b->size - at)
+		return -ENOSPC;
+	rc = jitbuf_write(b, at, src, n);
+	if (rc)
+		return rc;
+	b->used = at + n;
+	*out = b->rx + at;
+	return 0;
+}

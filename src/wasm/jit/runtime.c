@@ -1,0 +1,665 @@
+/*
+ * The JIT tier's run-time side: the store's code buffer with its shared stubs, entering
+ * translated code from C (wasm_jit_run) and the C functions translated code calls for
+ * what it does not do inline: fuel refills, traps, calls into the interpreter and to host
+ * functions, calls at the host-stack floor, the exact address of a wrapped folded access,
+ * per-op fallbacks, memory.grow and the bulk ops. Every one records a trap where the
+ * interpreter would (the function and the op's code position) before translated code
+ * unwinds to its innermost entry.
+ *
+ * Unwinding: a trap in translated code resets rsp to the innermost STUB_ENTER (whose
+ * frame pointer the store's JIT state holds) and returns the trap from there; the frames
+ * it drops are translated frames only (return address and pad), never C frames, because
+ * every C function that runs translated code enters it through its own STUB_ENTER.
+ *
+ * The host stack: translated calls nest on the thread's stack, 16 bytes a level, down to
+ * a floor (j->floor) kept a reserve above the stack's end; a call at the floor either is
+ * past the store's call-depth limit (the interpreter's frame count: a trap, exactly where
+ * the interpreter traps) or runs its callee in the interpreter, which uses its own
+ * frame array. C code enters translated code only above j->c_floor.
+ */
+#include "wasm/jit/tr.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if WASM_JIT_SUPPORTED
+
+#include <cpuid.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+
+#define JIT_BUF_SIZE	(128u << 20) /* address space; pages are allocated when written */
+#define JIT_TICK_PERIOD 10000
+#if defined(__SANITIZE_ADDRESS__)
+#define STACK_RESERVE (2u << 20) /* C frames below the floor: helpers, the interpreter */
+#else
+#define STACK_RESERVE (512u << 10)
+#endif
+#define C_ROOM		     (64u << 10) /* at least this much room for translated frames on entry */
+#define MAIN_STACK_UNLIMITED (8u << 20)	 /* the main stack assumed without RLIMIT_STACK */
+
+#define CTX(field) x86_m(R_CTX, (int32_t)offsetof(struct wasm_jit, field))
+
+/* ----- helpers for the C functions below ----- */
+
+static const uint32_t *pc_of(struct wasm_func *f, uint32_t idx)
+{
+	return f->code->ops + idx;
+}
+
+static void record(struct wasm_jit *j, enum wasm_trap t, struct wasm_func *f, uint32_t idx)
+{
+	if (t != WASM_TRAP_EXIT)
+		wasm_exec_record_trap(j->s, t, f, pc_of(f, idx));
+}
+
+/* The call depth of translated code whose body runs at rsp `body`. */
+static size_t depth_of(const struct wasm_jit *j, uintptr_t body)
+{
+	return j->depth0 + (j->entry_rsp - 16 - body) / 16;
+}
+
+/* Hands the ticks translated code used back to s->fuel (before C code runs Wasm code or a
+ * host function), and starts a new chunk after. */
+static void fuel_out(struct wasm_jit *j)
+{
+	j->fuel.ticks = j->ticks;
+	wasm_fuel_sync(j->s, &j->fuel);
+}
+
+static void fuel_in(struct wasm_jit *j)
+{
+	j->fuel.chunk = j->fuel.ticks = 0;
+	wasm_fuel_sync(j->s, &j->fuel);
+	j->ticks = j->fuel.ticks;
+}
+
+static enum wasm_trap tick(struct wasm_jit *j)
+{
+	enum wasm_trap t;
+
+	j->fuel.ticks = j->ticks;
+	t = wasm_fuel_refuel(j->s, &j->fuel);
+	j->ticks = j->fuel.ticks;
+	return t;
+}
+
+/* Runs f in the interpreter on frame fp at call depth `depth`. */
+static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm_slot *fp,
+			     size_t depth)
+{
+	struct wasm_store *s = j->s;
+	size_t sp = s->sp, nframes = s->nframes;
+	enum wasm_trap t;
+
+	fuel_out(j);
+	s->sp = (size_t)(fp - s->stack);
+	s->nframes = depth;
+	t = wasm_exec_interp(s, f);
+	s->sp = sp;
+	s->nframes = nframes;
+	fuel_in(j);
+	return t;
+}
+
+/* The callee and its frame of the call op at pc (CALL, CALL_LOCAL, CALL_INDIRECT). */
+static struct wasm_func *callee_of(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
+				   union wasm_slot *fp, union wasm_slot **nfp)
+{
+	struct wasm_instance *inst = f->inst;
+
+	switch (wasm_jit_op_of(j, pc[0])) {
+	case WASM_OP_CALL:
+		*nfp = fp + pc[2];
+		return inst->funcs[pc[1]];
+	case WASM_OP_CALL_LOCAL:
+		*nfp = fp + pc[4];
+		return &inst->own_funcs[pc[3]];
+	default: /* CALL_INDIRECT, its checks done */
+		*nfp = fp + pc[4];
+		return (struct wasm_func *)(uintptr_t)inst->tables[pc[2]]->elems[fp[pc[3]].i32];
+	}
+}
+
+/* ----- C functions translated code calls (STUB_CCALL: j, f, pc index, fp) ----- */
+
+uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	enum wasm_trap t = (enum wasm_trap)j->site_arg;
+
+	(void)fp;
+	record(j, t, f, idx);
+	return t;
+}
+
+uint64_t wasm_jit_c_tick(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	enum wasm_trap t = tick(j);
+
+	(void)fp;
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+struct wasm_jit_pair wasm_jit_c_wrap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+				     union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	const struct jop *jo = &wasm_jit_ops[wasm_jit_op_of(j, pc[0])];
+	uint32_t off = jo->kind == J_FUSE_LOAD || jo->kind == J_LANE_LOAD ? pc[4] : pc[3];
+	uint64_t ea = wasm_exec_wrapped_ea(f->code, pc, (uint32_t)j->site_arg, off);
+
+	(void)fp;
+	if (ea + (1u << jo->align) > f->inst->mem0->size) {
+		record(j, WASM_TRAP_MEM_OOB, f, idx);
+		return (struct wasm_jit_pair){WASM_TRAP_MEM_OOB, 0};
+	}
+	return (struct wasm_jit_pair){WASM_TRAP_NONE, ea};
+}
+
+uint64_t wasm_jit_c_deep(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	size_t depth = depth_of(j, j->site_rsp + 8);
+	union wasm_slot *nfp;
+	struct wasm_func *callee = callee_of(j, f, pc, fp, &nfp);
+	enum wasm_trap t;
+
+	if (depth >= j->s->max_frames) {
+		record(j, WASM_TRAP_STACK_EXHAUSTED, f, idx);
+		return WASM_TRAP_STACK_EXHAUSTED;
+	}
+	/* the host stack is low: the call's tick, then the callee in the interpreter */
+	if (--j->ticks < 0) {
+		t = tick(j);
+		if (t) {
+			record(j, t, f, idx);
+			return t;
+		}
+	}
+	return interp(j, callee, nfp, depth + 1);
+}
+
+uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	size_t depth = depth_of(j, j->site_rsp + 8);
+	union wasm_slot *nfp;
+	struct wasm_func *callee = callee_of(j, f, pc, fp, &nfp);
+	enum wasm_trap t;
+
+	fuel_out(j);
+	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth);
+	fuel_in(j);
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+uint64_t wasm_jit_c_op(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	wasm_jit_helper_fn h = wasm_jit_helper((enum wasm_op)wasm_jit_op_of(j, pc[0]));
+	enum wasm_trap t = h(fp, pc, (uint8_t *)(uintptr_t)j->site_arg);
+
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+uint64_t wasm_jit_c_misc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	struct wasm_instance *inst = f->inst;
+	enum wasm_op op = (enum wasm_op)wasm_jit_op_of(j, pc[0]);
+	enum wasm_trap t = WASM_TRAP_NONE;
+
+	switch (op) {
+	case WASM_OP_MEMORY_GROW:
+		fp[pc[1]].i32 = (uint32_t)wasm_memory_do_grow(inst->mem0, fp[pc[2]].i32);
+		break;
+	case WASM_OP_DATA_DROP:
+		inst->data_len[pc[1]] = 0;
+		break;
+	case WASM_OP_ELEM_DROP:
+		inst->elem_len[pc[1]] = 0;
+		break;
+	case WASM_OP_TABLE_GROW:
+		fp[pc[1]].i32 = (uint32_t)wasm_table_do_grow(inst->tables[pc[2]], fp[pc[4]].i32,
+							     fp[pc[3]].i64);
+		break;
+	default:
+		t = wasm_exec_bulk(inst, pc, op, fp);
+		break;
+	}
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+uint64_t wasm_jit_c_type(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	union wasm_slot *nfp;
+	struct wasm_func *callee = callee_of(j, f, pc, fp, &nfp);
+
+	if (wasm_ftype_equal(callee->type, &f->inst->mod->types[pc[1]]))
+		return WASM_TRAP_NONE;
+	record(j, WASM_TRAP_INDIRECT_TYPE, f, idx);
+	return WASM_TRAP_INDIRECT_TYPE;
+}
+
+/* STUB_INTERP's C side: f, not translated, is called from translated code whose body runs
+ * at `caller`. Returns (trap, 0), or (0, code) to go on in code: f translated just now. */
+static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, union wasm_slot *fp,
+				     uintptr_t caller)
+{
+	if (wasm_jit_heat(j, f, 1))
+		return (struct wasm_jit_pair){0, (uint64_t)(uintptr_t)f->jit_foreign};
+	return (struct wasm_jit_pair){interp(j, f, fp, depth_of(j, caller) + 1), 0};
+}
+
+/* ----- stubs ----- */
+
+static const int saved_regs[] = {X86_RBP, X86_RBX, X86_R12, X86_R13, X86_R14, X86_R15};
+static const int volatile_cache[] = {X86_RSI, X86_RDI, X86_R8, X86_R9, X86_R10, X86_R11};
+
+static void stub_enter(struct wasm_jit *j, struct x86_emit *e, uint8_t **unwind_exit)
+{
+	/* int enter(struct wasm_jit *j = rdi, const void *code = rsi, union wasm_slot *fp = rdx) */
+	j->stub[STUB_ENTER] = x86_here(e);
+	for (unsigned i = 0; i < 6; i++)
+		x86_push(e, saved_regs[i]);
+	x86_alu_imm(e, true, X86_SUB, x86_r(X86_RSP), 8); /* 16-byte aligned */
+	x86_mov(e, true, R_CTX, x86_r(X86_RDI));
+	x86_mov_store(e, true, CTX(entry_rsp), X86_RSP);
+	x86_mov(e, true, R_FP, x86_r(X86_RDX));
+	x86_mov(e, true, R_TICKS, CTX(ticks));
+	/* floor = max(body rsp - the nesting left, host_floor) */
+	x86_lea(e, true, X86_RAX, x86_m(X86_RSP, -16));
+	x86_alu(e, true, X86_SUB, X86_RAX, CTX(floor_span));
+	x86_alu(e, true, X86_CMP, X86_RAX, CTX(host_floor));
+	x86_cmov(e, true, X86_CC_B, X86_RAX, CTX(host_floor));
+	x86_mov_store(e, true, CTX(floor), X86_RAX);
+	x86_alu(e, false, X86_XOR, R_MEM, x86_r(R_MEM));
+	x86_alu(e, false, X86_XOR, R_MSIZE, x86_r(R_MSIZE));
+	x86_call_rm(e, x86_r(X86_RSI));
+	x86_alu(e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
+	*unwind_exit = e->p;
+	x86_mov_store(e, true, CTX(ticks), R_TICKS);
+	x86_alu_imm(e, true, X86_ADD, x86_r(X86_RSP), 8);
+	for (unsigned i = 6; i-- > 0;)
+		x86_pop(e, saved_regs[i]);
+	x86_ret(e);
+}
+
+static void stub_ccall(struct wasm_jit *j, struct x86_emit *e)
+{
+	/* rax = fn(j, rcx, rdx, fp); the cache registers kept (rbp is callee-saved in C) */
+	j->stub[STUB_CCALL] = x86_here(e);
+	x86_mov_store(e, true, CTX(site_rsp), X86_RSP);
+	for (unsigned i = 0; i < 6; i++)
+		x86_push(e, volatile_cache[i]);
+	x86_alu_imm(e, true, X86_SUB, x86_r(X86_RSP), 8);
+	x86_mov_store(e, true, CTX(ticks), R_TICKS);
+	x86_mov(e, true, X86_RDI, x86_r(R_CTX));
+	x86_mov(e, true, X86_RSI, x86_r(X86_RCX));
+	x86_mov(e, true, X86_RCX, x86_r(R_FP));
+	x86_call_rm(e, x86_r(X86_RAX));
+	x86_mov(e, true, R_TICKS, CTX(ticks));
+	x86_alu_imm(e, true, X86_ADD, x86_r(X86_RSP), 8);
+	for (unsigned i = 6; i-- > 0;)
+		x86_pop(e, volatile_cache[i]);
+	x86_ret(e);
+}
+
+static void stub_interp(struct wasm_jit *j, struct x86_emit *e)
+{
+	uint8_t *tail, *no_mem;
+
+	/* called as the code of function rax (not translated) with rbx its frame */
+	j->stub[STUB_INTERP] = x86_here(e);
+	x86_push(e, X86_RAX);
+	x86_mov_store(e, true, CTX(ticks), R_TICKS);
+	x86_mov(e, true, X86_RDI, x86_r(R_CTX));
+	x86_mov(e, true, X86_RSI, x86_r(X86_RAX));
+	x86_mov(e, true, X86_RDX, x86_r(R_FP));
+	x86_lea(e, true, X86_RCX, x86_m(X86_RSP, 16)); /* the caller's body rsp */
+	x86_mov_imm(e, X86_RAX, (uint64_t)(uintptr_t)c_interp);
+	x86_call_rm(e, x86_r(X86_RAX));
+	x86_mov(e, true, R_TICKS, CTX(ticks));
+	x86_pop(e, X86_RCX);
+	x86_test(e, true, x86_r(X86_RDX), X86_RDX);
+	tail = x86_jcc_fwd(e, X86_CC_NE);
+	x86_test(e, false, x86_r(X86_RAX), X86_RAX);
+	x86_jcc_to(e, X86_CC_NE, j->stub[STUB_UNWIND]);
+	/* the callee's memory may have grown (or moved) */
+	x86_mov(e, true, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_func, inst)));
+	x86_mov(e, true, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_instance, mem0)));
+	x86_test(e, true, x86_r(X86_RCX), X86_RCX);
+	no_mem = x86_jcc_fwd(e, X86_CC_E);
+	x86_mov(e, true, R_MEM, x86_m(X86_RCX, offsetof(struct wasm_memory, base)));
+	x86_mov(e, true, R_MSIZE, x86_m(X86_RCX, offsetof(struct wasm_memory, size)));
+	x86_patch(e, no_mem, x86_here(e));
+	x86_ret(e);
+	x86_patch(e, tail, x86_here(e));
+	x86_jmp_rm(e, x86_r(X86_RDX));
+}
+
+static long emit_stubs(struct wasm_jit *j, uint8_t *buf, size_t cap, uintptr_t at)
+{
+	struct x86_emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
+	struct x86_emit *e = &em;
+	uint8_t *unwind_exit;
+
+	stub_enter(j, e, &unwind_exit);
+	/* unwind: eax = a trap */
+	j->stub[STUB_UNWIND] = x86_here(e);
+	x86_mov(e, true, X86_RSP, CTX(entry_rsp));
+	x86_jmp_to(e, em.base + (uintptr_t)(unwind_exit - em.buf));
+	stub_ccall(j, e);
+	/* trap: eax = the trap, rcx = the function, edx = the pc index */
+	j->stub[STUB_TRAP] = x86_here(e);
+	x86_mov_store(e, true, CTX(site_arg), X86_RAX);
+	x86_mov_imm(e, X86_RAX, (uint64_t)(uintptr_t)wasm_jit_c_trap);
+	x86_call_to(e, j->stub[STUB_CCALL]);
+	x86_jmp_to(e, j->stub[STUB_UNWIND]);
+	stub_interp(j, e);
+	return e->overflow ? -1 : (long)(e->p - e->buf);
+}
+
+/* ----- the store's JIT state ----- */
+
+static void cpu_features(struct wasm_jit *j)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(1, &a, &b, &c, &d)) {
+		j->sse41 = (c >> 19) & 1;
+		j->popcnt = (c >> 23) & 1;
+	}
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
+		j->lzcnt = (c >> 5) & 1;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		j->tzcnt = (b >> 3) & 1;
+}
+
+int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)
+{
+	struct wasm_jit *j = core_calloc(1, sizeof(*j));
+	uint8_t stubs[1024];
+	const void *at;
+	long n;
+	int rc;
+
+	if (!j)
+		return -ENOMEM;
+	j->s = s;
+	j->stack_end = s->stack + s->stack_slots;
+	j->host_floor = j->c_floor = UINTPTR_MAX;
+	rc = jitbuf_init(&j->buf, JIT_BUF_SIZE, "lodge-wasm-jit");
+	if (rc) {
+		core_free(j);
+		return rc;
+	}
+	n = emit_stubs(j, stubs, sizeof(stubs), jitbuf_next(&j->buf, 64));
+	rc = n < 0 ? -ENOSPC : jitbuf_append(&j->buf, stubs, (size_t)n, 64, &at);
+	if (!rc)
+		rc = wasm_jit_revmap(j);
+	if (rc) {
+		wasm_jit_destroy(j);
+		return rc;
+	}
+	cpu_features(j);
+	if (getenv("LODGE_PERF_MAP")) {
+		/* perf's convention for JIT symbols: /tmp/perf-PID.map, "start size name" */
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		j->perf_map = fopen(path, "a");
+		if (j->perf_map)
+			setvbuf(j->perf_map, NULL, _IOLBF, 0);
+	}
+	*out = j;
+	return 0;
+}
+
+void wasm_jit_destroy(struct wasm_jit *j)
+{
+	if (!j)
+		return;
+	while (j->codes) {
+		struct wasm_jit_code *c = j->codes;
+		j->codes = c->next;
+		core_free(c->osr);
+		core_free(c);
+	}
+	jitbuf_fini(&j->buf);
+	if (j->perf_map)
+		fclose(j->perf_map);
+	core_free(j->rev);
+	core_free(j->staging);
+	core_free(j);
+}
+
+void wasm_jit_instance_init(struct wasm_jit *j, struct wasm_instance *inst)
+{
+	const struct wasm_module *m = inst->mod;
+	uint32_t hot = j->s->jit_hot;
+
+	for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++) {
+		struct wasm_func *f = &inst->own_funcs[i];
+		if (f->jit)
+			continue;
+		f->jit_local = f->jit_foreign = (const void *)j->stub[STUB_INTERP];
+		f->hot = hot == WASM_JIT_EAGER ? 0 : (int64_t)hot;
+	}
+	if (hot == WASM_JIT_EAGER)
+		for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
+			(void)wasm_jit_compile(j, &inst->own_funcs[i]);
+}
+
+int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
+{
+	int rc;
+
+	if (f->jit)
+		return 0;
+	if (f->jit_failed || !f->code || !f->inst)
+		return -ENOTSUP;
+	rc = wasm_jit_translate(j, f);
+	if (rc) {
+		f->jit_failed = true;
+		j->nfailed++;
+		return rc;
+	}
+	j->ntranslated++;
+	if (j->perf_map) {
+		char name[80];
+		size_t len = 0;
+		const char *n = wasm_module_func_name(f->inst->mod, f->index, &len);
+		fprintf(j->perf_map, "%lx %lx wasm:%u:%s\n",
+			(unsigned long)(uintptr_t)f->jit_foreign,
+			(unsigned long)(jitbuf_next(&j->buf, 1) - (uintptr_t)f->jit_foreign),
+			f->index, n ? wasm_name_escape(n, len, name, sizeof(name)) : "");
+	}
+	return 0;
+}
+
+bool wasm_jit_heat(struct wasm_jit *j, struct wasm_func *f, int64_t n)
+{
+	if (f->jit)
+		return true;
+	if (!j || f->jit_failed || !f->code)
+		return false;
+	f->hot -= n;
+	if (f->hot > 0)
+		return false;
+	return wasm_jit_compile(j, f) == 0;
+}
+
+/* The main thread's stack when glibc cannot tell: its pthread_getattr_np reads
+ * /proc/self/maps for the main thread, and a sandbox (lodge daemon's guests) has no /proc.
+ * The kernel copies the program's file name (AT_EXECFN) to the very top of the initial
+ * stack, and the stack may grow to RLIMIT_STACK below that top (MAIN_STACK_UNLIMITED
+ * when unlimited: assuming less only costs translated call depth). Returns false when
+ * this is not the main thread or the current frame is not inside that range. */
+static bool main_stack(void **lo, size_t *size)
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), top;
+	size_t lim = MAIN_STACK_UNLIMITED;
+	struct rlimit rl;
+
+	if (!fn || gettid() != getpid())
+		return false;
+	if (!getrlimit(RLIMIT_STACK, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		lim = (size_t)rl.rlim_cur;
+	top = ((uintptr_t)fn + strlen(fn) + 1 + 4095) & ~(uintptr_t)4095;
+	if (here >= top || top - here >= lim)
+		return false;
+	*lo = (void *)(top - lim);
+	*size = lim;
+	return true;
+}
+
+/* The bounds of this thread's stack, and the floors derived from them. */
+static void thread_bounds(struct wasm_jit *j)
+{
+	pthread_attr_t a;
+	void *lo = NULL;
+	size_t size = 0;
+	bool known = false;
+
+	j->thread = pthread_self();
+	j->have_thread = true;
+	j->host_floor = j->c_floor = UINTPTR_MAX; /* unknown: C never enters translated code */
+	if (!pthread_getattr_np(j->thread, &a)) {
+		known = !pthread_attr_getstack(&a, &lo, &size);
+		pthread_attr_destroy(&a);
+	}
+	if (!known && !main_stack(&lo, &size))
+		return;
+	if (size > STACK_RESERVE + 2 * C_ROOM) {
+		j->host_floor = (uintptr_t)lo + STACK_RESERVE;
+		j->c_floor = j->host_floor + C_ROOM;
+	}
+}
+
+bool wasm_jit_stack_ok(struct wasm_jit *j)
+{
+	if (!j->have_thread || !pthread_equal(j->thread, pthread_self()))
+		thread_bounds(j);
+	return (uintptr_t)__builtin_frame_address(0) > j->c_floor;
+}
+
+enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slot *fp, size_t depth)
+{
+	int (*enter)(struct wasm_jit *, const void *, union wasm_slot *) =
+		(int (*)(struct wasm_jit *, const void *, union wasm_slot *))j->stub[STUB_ENTER];
+	uintptr_t entry_rsp = j->entry_rsp, floor = j->floor, span = j->floor_span;
+	size_t depth0 = j->depth0, max = j->s->max_frames;
+	uint64_t left = depth < max ? (uint64_t)(max - depth) * 16 : 0;
+	enum wasm_trap t;
+
+	j->nentries++;
+	j->depth0 = depth;
+	j->floor_span = left < (1ull << 40) ? left : 1ull << 40;
+	wasm_fuel_start(j->s, &j->fuel, JIT_TICK_PERIOD);
+	j->ticks = j->fuel.ticks;
+	t = (enum wasm_trap)enter(j, code, fp);
+	fuel_out(j);
+	j->entry_rsp = entry_rsp;
+	j->floor = floor;
+	j->floor_span = span;
+	j->depth0 = depth0;
+	return t;
+}
+
+void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st)
+{
+	st->translated = j->ntranslated;
+	st->failed = j->nfailed;
+	st->entries = j->nentries;
+	st->code_bytes = j->buf.used;
+}
+
+const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)
+{
+	const struct wasm_jit_code *c = f->jit;
+	uint32_t at = (uint32_t)(pc - f->code->ops), lo = 0, hi = c ? c->nosr : 0;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (c->osr[mid].pc < at)
+			lo = mid + 1;
+		else if (c->osr[mid].pc > at)
+			hi = mid;
+		else
+			return c->osr[mid].at;
+	}
+	return NULL;
+}
+
+#else /* no translator for this host: the interpreter runs everything */
+
+int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)
+{
+	(void)s;
+	*out = NULL;
+	return -ENOTSUP;
+}
+
+void wasm_jit_destroy(struct wasm_jit *j)
+{
+	(void)j;
+}
+
+void wasm_jit_instance_init(struct wasm_jit *j, struct wasm_instance *inst)
+{
+	(void)j, (void)inst;
+}
+
+int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
+{
+	(void)j, (void)f;
+	return -ENOTSUP;
+}
+
+bool wasm_jit_heat(struct wasm_jit *j, struct wasm_func *f, int64_t n)
+{
+	(void)j, (void)f, (void)n;
+	return false;
+}
+
+bool wasm_jit_stack_ok(struct wasm_jit *j)
+{
+	(void)j;
+	return false;
+}
+
+enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slot *fp, size_t depth)
+{
+	(void)j, (void)code, (void)fp, (void)depth;
+	return WASM_TRAP_UNREACHABLE;
+}
+
+void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st)
+{
+	(void)j;
+	memset(st, 0, sizeof(*st));
+}
+
+const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)
+{
+	(void)f, (void)pc;
+	return NULL;
+}
+
+#endif

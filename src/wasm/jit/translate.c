@@ -1,0 +1,1462 @@
+/*
+ * The translator: one function's internal code (already validated, fused and laid out in
+ * frame slots by compile*.c) becomes one stretch of x86-64 code, op by op in code order,
+ * with the out-of-line paths (traps, ticks that ran out, wrapped folded addresses, calls
+ * at the depth floor, loop entries for OSR) after the body. Registers: see tr.h.
+ *
+ * Exactness, op by op: every check the interpreter makes happens here at the same op, in
+ * the same order, and reports the same code position: bounds (one compare of the end of
+ * the access against the memory size in r13), division, the call stack (value slots
+ * against stack_end, depth through rsp against j->floor), ticks at calls and loop
+ * back-edges (r15), indirect call checks. Ops not inlined call the interpreter's own
+ * expression for them (helpers.c), so nothing is approximated. Cached slots follow one
+ * rule: a cached slot's register holds its value; memory holds it too unless the slot is
+ * dirty, and everything that reads frames in memory (calls, helpers, return) comes after
+ * a write-back.
+ */
+#include "wasm/jit/tr.h"
+
+#if WASM_JIT_SUPPORTED
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#define CTX(field) x86_m(R_CTX, (int32_t)offsetof(struct wasm_jit, field))
+#define SLOT(s)	   x86_m(R_FP, (int32_t)((s)*8))
+
+/* ----- operands ----- */
+
+int tr_reg(const struct tr *t, uint32_t slot)
+{
+	int8_t c = t->sreg[slot];
+
+	return c >= 0 ? t->creg[c] : -1;
+}
+
+struct x86_rm tr_slot(const struct tr *t, uint32_t slot)
+{
+	int r = tr_reg(t, slot);
+
+	return r >= 0 ? x86_r(r) : SLOT(slot);
+}
+
+void tr_get(struct tr *t, bool w, int reg, uint32_t slot)
+{
+	int r = tr_reg(t, slot);
+
+	if (r == reg)
+		return;
+	x86_mov(&t->e, w, reg, tr_slot(t, slot));
+}
+
+void tr_put(struct tr *t, bool w, uint32_t slot, int reg)
+{
+	int8_t c = t->sreg[slot];
+
+	if (c < 0) {
+		x86_mov_store(&t->e, w, SLOT(slot), reg);
+		return;
+	}
+	if (t->creg[c] != reg)
+		x86_mov(&t->e, w, t->creg[c], x86_r(reg));
+	t->dirty |= 1u << c;
+}
+
+void tr_get_xmm(struct tr *t, bool dbl, int xmm, uint32_t slot)
+{
+	int r = tr_reg(t, slot);
+
+	if (r >= 0)
+		x86_movd_to_xmm(&t->e, dbl, xmm, x86_r(r));
+	else
+		x86_sse(&t->e, dbl, 0x10, false, xmm, SLOT(slot));
+}
+
+void tr_put_xmm(struct tr *t, bool dbl, uint32_t slot, int xmm)
+{
+	int8_t c = t->sreg[slot];
+
+	if (c < 0) {
+		x86_sse_store(&t->e, dbl, SLOT(slot), xmm);
+		return;
+	}
+	x86_movd_from_xmm(&t->e, dbl, x86_r(t->creg[c]), xmm);
+	t->dirty |= 1u << c;
+}
+
+struct x86_rm tr_xmm_rm(struct tr *t, bool dbl, uint32_t slot, int spare)
+{
+	int r = tr_reg(t, slot);
+
+	if (r < 0)
+		return SLOT(slot);
+	x86_movd_to_xmm(&t->e, dbl, spare, x86_r(r));
+	return x86_r(spare);
+}
+
+/* ----- the cache around calls ----- */
+
+static void flush(struct tr *t, uint32_t mask)
+{
+	for (unsigned c = 0; c < t->ncache; c++)
+		if (mask & t->dirty & (1u << c))
+			x86_mov_store(&t->e, true, SLOT(t->cslot[c]), t->creg[c]);
+	t->dirty &= ~mask;
+}
+
+static void reload(struct tr *t, uint32_t mask)
+{
+	for (unsigned c = 0; c < t->ncache; c++)
+		if (mask & (1u << c))
+			x86_mov(&t->e, true, t->creg[c], SLOT(t->cslot[c]));
+	t->dirty &= ~mask;
+}
+
+static uint32_t all_cached(const struct tr *t)
+{
+	return (1u << t->ncache) - 1;
+}
+
+/* The cache entries of the op's slot operands of layout kind `kind` ('a' or 'd'). */
+static uint32_t operand_mask(const struct tr *t, uint32_t pc, unsigned op, char kind)
+{
+	const char *lay = wasm_jit_ops[op].layout;
+	uint32_t mask = 0;
+
+	for (uint32_t k = 0; lay[k]; k++) {
+		int8_t c;
+		if (lay[k] != kind)
+			continue;
+		c = t->sreg[t->ops[pc + 1 + k]];
+		if (c >= 0)
+			mask |= 1u << c;
+	}
+	return mask;
+}
+
+void tr_sync_reads(struct tr *t, uint32_t pc, unsigned op)
+{
+	flush(t, operand_mask(t, pc, op, 'a'));
+}
+
+void tr_reload_writes(struct tr *t, uint32_t pc, unsigned op)
+{
+	reload(t, operand_mask(t, pc, op, 'd'));
+}
+
+static void load_mem(struct tr *t)
+{
+	struct wasm_memory *m = t->f->inst->mem0;
+
+	if (!m)
+		return;
+	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)m);
+	x86_mov(&t->e, true, R_MEM, x86_m(X86_RAX, offsetof(struct wasm_memory, base)));
+	x86_mov(&t->e, true, R_MSIZE, x86_m(X86_RAX, offsetof(struct wasm_memory, size)));
+}
+
+/* ----- out-of-line paths and C calls ----- */
+
+int tr_grow(void **arr, uint32_t *cap, uint32_t need, size_t size)
+{
+	uint32_t ncap = *cap ? *cap : 16;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	p = core_realloc(*arr, (size_t)ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+struct cold *tr_cold(struct tr *t, uint8_t kind, uint8_t *jump, uint32_t pc)
+{
+	struct cold *c;
+
+	if (tr_grow((void **)&t->cold, &t->capcold, t->ncold + 1, sizeof(*t->cold))) {
+		t->fail = true;
+		return NULL;
+	}
+	c = &t->cold[t->ncold++];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->jump = jump;
+	c->pc = pc;
+	c->back = x86_here(&t->e);
+	return c;
+}
+
+void tr_trap_if(struct tr *t, enum x86_cc cc, enum wasm_trap trap, uint32_t pc)
+{
+	struct cold *c = tr_cold(t, COLD_TRAP, x86_jcc_fwd(&t->e, cc), pc);
+
+	if (c)
+		c->arg = trap;
+}
+
+/* call C fn(j, f, pc index, fp) through STUB_CCALL (cache registers kept); result in rax
+ * (and rdx) */
+static void ccall(struct tr *t, const void *fn, uint32_t pc)
+{
+	x86_mov_imm(&t->e, X86_RCX, (uint64_t)(uintptr_t)t->f);
+	x86_mov_imm(&t->e, X86_RDX, pc);
+	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)fn);
+	x86_call_to(&t->e, t->j->stub[STUB_CCALL]);
+}
+
+/* after a C call returning a trap in eax: unwind when it is one */
+static void unwind_if_trap(struct tr *t)
+{
+	x86_test(&t->e, false, x86_r(X86_RAX), X86_RAX);
+	x86_jcc_to(&t->e, X86_CC_NE, t->j->stub[STUB_UNWIND]);
+}
+
+void tr_helper(struct tr *t, uint32_t pc, unsigned op, bool p)
+{
+	tr_sync_reads(t, pc, op);
+	if (p)
+		x86_mov_store(&t->e, true, CTX(site_arg), X86_RDX);
+	ccall(t, (const void *)wasm_jit_c_op, pc);
+	unwind_if_trap(t);
+	tr_reload_writes(t, pc, op);
+}
+
+/* ----- branches ----- */
+
+static void add_fix(struct tr *t, uint8_t *at, uint32_t target, uintptr_t table)
+{
+	if (tr_grow((void **)&t->fix, &t->capfix, t->nfix + 1, sizeof(*t->fix))) {
+		t->fail = true;
+		return;
+	}
+	t->fix[t->nfix++] = (struct fixup){at, target, table};
+}
+
+/* jcc (cc >= 0) or jmp to the op at word `target` */
+static void branch(struct tr *t, int cc, uint32_t pc, uint32_t target)
+{
+	if (target <= pc) {
+		uintptr_t to = t->e.base + t->hostat[target];
+		if (cc < 0)
+			x86_jmp_to(&t->e, to);
+		else
+			x86_jcc_to(&t->e, (enum x86_cc)cc, to);
+		return;
+	}
+	add_fix(t, cc < 0 ? x86_jmp_fwd(&t->e) : x86_jcc_fwd(&t->e, (enum x86_cc)cc), target, 0);
+}
+
+static uint32_t target_of(const struct tr *t, uint32_t pc, uint32_t word)
+{
+	return (uint32_t)((int64_t)pc + (int32_t)t->ops[pc + word]);
+}
+
+/* A taken loop back-edge: one tick (the trap, if any, is reported at the loop's start,
+ * where the interpreter has moved pc to), then the jump back. */
+static void loop_edge(struct tr *t, uint32_t pc, uint32_t target)
+{
+	struct cold *c;
+
+	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	branch(t, X86_CC_NS, pc, target);
+	c = tr_cold(t, COLD_TICK, x86_jmp_fwd(&t->e), target);
+	if (c)
+		c->back = t->e.base + t->hostat[target];
+}
+
+/* cmp a, b for integer compares: b is a slot, or an immediate when bslot is UINT32_MAX */
+static void cmp_ab(struct tr *t, bool w, uint32_t a, uint32_t bslot, uint64_t imm)
+{
+	int ra = tr_reg(t, a);
+
+	if (bslot == UINT32_MAX) {
+		if (!w || x86_fits32((int64_t)imm)) {
+			x86_alu_imm(&t->e, w, X86_CMP, tr_slot(t, a), (int32_t)imm);
+		} else {
+			x86_mov_imm(&t->e, X86_RCX, imm);
+			x86_alu_store(&t->e, w, X86_CMP, tr_slot(t, a), X86_RCX);
+		}
+		return;
+	}
+	if (ra >= 0) {
+		x86_alu(&t->e, w, X86_CMP, ra, tr_slot(t, bslot));
+	} else if (tr_reg(t, bslot) >= 0) {
+		x86_alu_store(&t->e, w, X86_CMP, SLOT(a), tr_reg(t, bslot));
+	} else {
+		x86_mov(&t->e, w, X86_RCX, SLOT(a));
+		x86_alu(&t->e, w, X86_CMP, X86_RCX, SLOT(bslot));
+	}
+}
+
+/* The condition code of an integer compare op (its plain form). */
+enum x86_cc tr_icmp_cc(unsigned base)
+{
+	switch (base) {
+	case WASM_OP_I32_EQ:
+	case WASM_OP_I64_EQ:
+		return X86_CC_E;
+	case WASM_OP_I32_NE:
+	case WASM_OP_I64_NE:
+		return X86_CC_NE;
+	case WASM_OP_I32_LT_S:
+	case WASM_OP_I64_LT_S:
+		return X86_CC_L;
+	case WASM_OP_I32_LT_U:
+	case WASM_OP_I64_LT_U:
+		return X86_CC_B;
+	case WASM_OP_I32_GT_S:
+	case WASM_OP_I64_GT_S:
+		return X86_CC_G;
+	case WASM_OP_I32_GT_U:
+	case WASM_OP_I64_GT_U:
+		return X86_CC_A;
+	case WASM_OP_I32_LE_S:
+	case WASM_OP_I64_LE_S:
+		return X86_CC_LE;
+	case WASM_OP_I32_LE_U:
+	case WASM_OP_I64_LE_U:
+		return X86_CC_BE;
+	case WASM_OP_I32_GE_S:
+	case WASM_OP_I64_GE_S:
+		return X86_CC_GE;
+	default:
+		return X86_CC_AE;
+	}
+}
+
+void tr_cmp(struct tr *t, uint32_t pc, unsigned op, uint32_t a, uint32_t word_b)
+{
+	const struct jop *jo = &wasm_jit_ops[op];
+	bool w = jo->ta == WASM_I64;
+	bool imm = jo->kind == J_ICMP_I || jo->kind == J_BR_ICMP_I || jo->kind == J_BRL_ICMP_I;
+	const uint32_t *p = t->ops + pc + word_b;
+
+	if (imm)
+		cmp_ab(t, w, a, UINT32_MAX, w ? (uint64_t)p[0] | (uint64_t)p[1] << 32 : p[0]);
+	else
+		cmp_ab(t, w, a, p[0], 0);
+}
+
+/* BR_cmp [a b off], BRL_cmp [a b off] and their _I forms [a imm off] */
+static void emit_cmp_branch(struct tr *t, uint32_t pc, unsigned op)
+{
+	const struct jop *jo = &wasm_jit_ops[op];
+	bool loop = jo->kind == J_BRL_ICMP || jo->kind == J_BRL_ICMP_I;
+	uint32_t len = 1 + (uint32_t)strlen(jo->layout);
+	uint32_t target = target_of(t, pc, len - 1);
+	enum x86_cc cc = tr_icmp_cc(jo->base);
+
+	tr_cmp(t, pc, op, t->ops[pc + 1], 2);
+	if (!loop) {
+		branch(t, (int)cc, pc, target);
+		return;
+	}
+	{
+		uint8_t *skip = x86_jcc_fwd(&t->e, (enum x86_cc)(cc ^ 1));
+		loop_edge(t, pc, target);
+		x86_patch(&t->e, skip, x86_here(&t->e));
+	}
+}
+
+/* BR_NZ, BR_Z (64) and their loop forms [a off] */
+static void emit_test_branch(struct tr *t, uint32_t pc, bool w, bool zero, bool loop)
+{
+	uint32_t a = t->ops[pc + 1], target = target_of(t, pc, 2);
+	int ra = tr_reg(t, a);
+
+	if (ra >= 0)
+		x86_test(&t->e, w, x86_r(ra), ra);
+	else
+		x86_alu_imm(&t->e, w, X86_CMP, SLOT(a), 0);
+	if (!loop) {
+		branch(t, zero ? X86_CC_E : X86_CC_NE, pc, target);
+		return;
+	}
+	{
+		uint8_t *skip = x86_jcc_fwd(&t->e, zero ? X86_CC_NE : X86_CC_E);
+		loop_edge(t, pc, target);
+		x86_patch(&t->e, skip, x86_here(&t->e));
+	}
+}
+
+/* BR_TABLE [a n off0 .. offn]: a jump table of 32-bit offsets right after the jump */
+static void emit_br_table(struct tr *t, uint32_t pc)
+{
+	uint32_t n = t->ops[pc + 2];
+	uint8_t *in_range, *tab;
+	uintptr_t table;
+
+	tr_get(t, false, X86_RAX, t->ops[pc + 1]);
+	x86_mov_imm(&t->e, X86_RCX, n);
+	x86_alu(&t->e, false, X86_CMP, X86_RAX, x86_r(X86_RCX));
+	x86_cmov(&t->e, false, X86_CC_A, X86_RAX, x86_r(X86_RCX));
+	tab = x86_lea_rip(&t->e, X86_RDX);
+	x86_movsxd(&t->e, X86_RAX, x86_mi(X86_RDX, X86_RAX, 2, 0));
+	x86_alu(&t->e, true, X86_ADD, X86_RAX, x86_r(X86_RDX));
+	x86_jmp_rm(&t->e, x86_r(X86_RAX));
+	table = x86_here(&t->e);
+	x86_patch(&t->e, tab, table);
+	in_range = t->e.p;
+	for (uint32_t i = 0; i <= n; i++) {
+		x86_e32(&t->e, 0);
+		if (!t->e.overflow)
+			add_fix(t, in_range + 4 * i, target_of(t, pc, 3 + i), table);
+	}
+}
+
+/* ----- calls ----- */
+
+enum call_kind { CALL_JIT_LOCAL, CALL_JIT_FOREIGN };
+
+/* The checks of a call to a function with code (value slots, depth, tick), done where
+ * the interpreter does them: before the callee runs, reported at the call. frame_reg:
+ * -1 when the callee's frame size fs is known, else the register holding it. */
+static uint8_t *call_checks(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs, int frame_reg,
+			    bool keep_rax)
+{
+	struct cold *c;
+	uint8_t *deep;
+
+	if (frame_reg < 0)
+		x86_lea(&t->e, true, X86_RCX, SLOT(base + fs));
+	else
+		x86_lea(&t->e, true, X86_RCX, x86_mi(R_FP, frame_reg, 3, (int32_t)(base * 8)));
+	x86_alu(&t->e, true, X86_CMP, X86_RCX, CTX(stack_end));
+	tr_trap_if(t, X86_CC_A, WASM_TRAP_STACK_EXHAUSTED, pc);
+	x86_alu(&t->e, true, X86_CMP, X86_RSP, CTX(floor));
+	deep = x86_jcc_fwd(&t->e, X86_CC_BE);
+	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
+	if (c)
+		c->size = keep_rax;
+	if (base)
+		x86_alu_imm(&t->e, true, X86_ADD, x86_r(R_FP), (int32_t)(base * 8));
+	return deep;
+}
+
+static void call_done(struct tr *t, uint32_t pc, uint32_t base, uint8_t *deep, bool foreign)
+{
+	struct cold *c;
+
+	if (base)
+		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
+	c = tr_cold(t, COLD_DEEP, deep, pc);
+	(void)c; /* continues here, after the call */
+	if (foreign)
+		load_mem(t);
+	reload(t, all_cached(t));
+}
+
+static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
+{
+	const uint32_t *p = t->ops + pc;
+	const struct wasm_code *cc =
+		(const struct wasm_code *)(uintptr_t)(p[1] | (uint64_t)p[2] << 32);
+	struct wasm_func *callee = &t->f->inst->own_funcs[p[3]];
+	uint32_t base = p[4];
+	uint8_t *deep;
+
+	if (cc->frame_slots >= (1u << 27)) {
+		t->fail = true;
+		return;
+	}
+	flush(t, all_cached(t));
+	deep = call_checks(t, pc, base, cc->frame_slots, -1, false);
+	if (callee == t->f) {
+		x86_call_to(&t->e, self_local);
+	} else if (callee->jit) {
+		x86_call_to(&t->e, (uintptr_t)callee->jit_local);
+	} else {
+		x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)callee);
+		x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_local)));
+	}
+	call_done(t, pc, base, deep, false);
+}
+
+static void emit_call_host(struct tr *t, uint32_t pc)
+{
+	ccall(t, (const void *)wasm_jit_c_host, pc);
+	unwind_if_trap(t);
+	load_mem(t);
+	reload(t, all_cached(t));
+}
+
+static void emit_call(struct tr *t, uint32_t pc)
+{
+	const uint32_t *p = t->ops + pc;
+	struct wasm_func *callee = t->f->inst->funcs[p[1]];
+	uint32_t base = p[2];
+	uint8_t *deep;
+
+	flush(t, all_cached(t));
+	if (!callee->code) {
+		emit_call_host(t, pc);
+		return;
+	}
+	if (callee->code->frame_slots >= (1u << 27)) {
+		t->fail = true;
+		return;
+	}
+	deep = call_checks(t, pc, base, callee->code->frame_slots, -1, true);
+	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)callee);
+	x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	call_done(t, pc, base, deep, true);
+}
+
+static void emit_call_indirect(struct tr *t, uint32_t pc)
+{
+	const uint32_t *p = t->ops + pc;
+	struct wasm_instance *inst = t->f->inst;
+	struct wasm_table *table = inst->tables[p[2]];
+	const struct wasm_ftype *want = &inst->mod->types[p[1]];
+	uint32_t base = p[4];
+	uint8_t *host, *deep, *done;
+	struct cold *c;
+
+	flush(t, all_cached(t));
+	tr_get(t, false, X86_RAX, p[3]);
+	x86_mov_imm(&t->e, X86_RDX, (uint64_t)(uintptr_t)table);
+	x86_alu(&t->e, false, X86_CMP, X86_RAX, x86_m(X86_RDX, offsetof(struct wasm_table, size)));
+	tr_trap_if(t, X86_CC_AE, WASM_TRAP_UNDEFINED_ELEM, pc);
+	x86_mov(&t->e, true, X86_RDX, x86_m(X86_RDX, offsetof(struct wasm_table, elems)));
+	x86_mov(&t->e, true, X86_RAX, x86_mi(X86_RDX, X86_RAX, 3, 0));
+	x86_test(&t->e, true, x86_r(X86_RAX), X86_RAX);
+	tr_trap_if(t, X86_CC_E, WASM_TRAP_UNINIT_ELEM, pc);
+	x86_mov_imm(&t->e, X86_RDX, (uint64_t)(uintptr_t)want);
+	x86_alu_store(&t->e, true, X86_CMP, x86_m(X86_RAX, offsetof(struct wasm_func, type)),
+		      X86_RDX);
+	c = tr_cold(t, COLD_TRAP, x86_jcc_fwd(&t->e, X86_CC_NE), pc);
+	if (c) { /* a structural type check in C; continues here when the types are equal */
+		c->arg = WASM_TRAP_INDIRECT_TYPE;
+		c->size = 1;
+		c->back = x86_here(&t->e);
+	}
+	x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, code)));
+	x86_test(&t->e, true, x86_r(X86_RCX), X86_RCX);
+	host = x86_jcc_fwd(&t->e, X86_CC_E);
+	x86_mov(&t->e, false, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_code, frame_slots)));
+	deep = call_checks(t, pc, base, 0, X86_RCX, true);
+	x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	if (base)
+		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
+	done = x86_jmp_fwd(&t->e);
+	x86_patch(&t->e, host, x86_here(&t->e));
+	ccall(t, (const void *)wasm_jit_c_host, pc);
+	unwind_if_trap(t);
+	x86_patch(&t->e, done, x86_here(&t->e));
+	tr_cold(t, COLD_DEEP, deep, pc);
+	load_mem(t);
+	reload(t, all_cached(t));
+}
+
+/* RETURN: the results are in slots 0..; the cached ones among them go to memory */
+static void emit_return(struct tr *t)
+{
+	uint32_t nres = t->f->type->result_slots, mask = 0;
+
+	for (unsigned c = 0; c < t->ncache; c++)
+		if (t->cslot[c] < nres)
+			mask |= 1u << c;
+	flush(t, mask);
+	x86_pop(&t->e, X86_RCX);
+	x86_ret(&t->e);
+}
+
+/* ----- memory ----- */
+
+static bool has_wrap(const struct tr *t, uint32_t pc)
+{
+	uint32_t lo = 0, hi = t->code->nwrap;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (t->code->wrap[mid].pc < pc)
+			lo = mid + 1;
+		else if (t->code->wrap[mid].pc > pc)
+			hi = mid;
+		else
+			return true;
+	}
+	return false;
+}
+
+/* With the i32 address in eax (zero-extended; for indexed forms the wrapped sum), checks
+ * that [eax + off, + size) lies in memory and returns the displacement of the access
+ * [r12 + rax + disp]. Out of bounds: a trap at trap_pc, or first the exact address when
+ * the op folded an address add (COLD_WRAP, from addr_slot). */
+static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t off, unsigned size,
+			 uint32_t addr_slot)
+{
+	int64_t end = (int64_t)off + size;
+	bool wrap = addr_slot != UINT32_MAX && has_wrap(t, pc);
+	int32_t disp;
+	uint8_t *jump;
+	unsigned k;
+
+	/* the same address slot was checked for at least this range on this path (and its
+	 * value has not changed since): memory never shrinks, so the access is in bounds */
+	for (k = 0; k < t->nchecked && !wrap; k++) {
+		if (t->checked[k].slot != addr_slot)
+			continue;
+		if (t->checked[k].end < (uint64_t)end)
+			break;
+		if (end <= INT32_MAX)
+			return (int32_t)off;
+		x86_mov_imm(&t->e, X86_RDX, off);
+		x86_alu(&t->e, true, X86_ADD, X86_RAX, x86_r(X86_RDX));
+		return 0;
+	}
+	/* remember a check that passes for this slot (not where a wrapped address add may
+	 * have passed it instead) */
+	if (addr_slot != UINT32_MAX && !wrap) {
+		if (k == t->nchecked && k < sizeof(t->checked) / sizeof(t->checked[0]))
+			t->checked[t->nchecked++].slot = addr_slot;
+		if (k < t->nchecked)
+			t->checked[k].end = (uint64_t)end;
+	}
+	if (end <= INT32_MAX) {
+		x86_lea(&t->e, true, X86_RDX, x86_m(X86_RAX, (int32_t)end));
+		disp = (int32_t)off;
+	} else {
+		x86_mov_imm(&t->e, X86_RDX, off);
+		x86_alu(&t->e, true, X86_ADD, X86_RAX, x86_r(X86_RDX));
+		x86_lea(&t->e, true, X86_RDX, x86_m(X86_RAX, (int32_t)size));
+		disp = 0;
+	}
+	x86_alu(&t->e, true, X86_CMP, X86_RDX, x86_r(R_MSIZE));
+	jump = x86_jcc_fwd(&t->e, X86_CC_A);
+	if (wrap) {
+		struct cold *c = tr_cold(t, COLD_WRAP, jump, pc);
+		if (c) {
+			c->arg = addr_slot;
+			c->disp = disp;
+			c->size = (uint8_t)size;
+		}
+	} else {
+		struct cold *c = tr_cold(t, COLD_TRAP, jump, trap_pc);
+		if (c)
+			c->arg = WASM_TRAP_MEM_OOB;
+	}
+	return disp;
+}
+
+/* eax = (base + (idx << shift)) mod 2^32 */
+static void idx_addr(struct tr *t, uint32_t base, uint32_t idx, uint32_t shift)
+{
+	tr_get(t, false, X86_RAX, base);
+	tr_get(t, false, X86_RCX, idx);
+	if (shift <= 3) {
+		x86_lea(&t->e, false, X86_RAX, x86_mi(X86_RAX, X86_RCX, shift, 0));
+	} else {
+		x86_shift_imm(&t->e, false, X86_SHL, x86_r(X86_RCX), shift & 31);
+		x86_alu(&t->e, false, X86_ADD, X86_RAX, x86_r(X86_RCX));
+	}
+}
+
+/* The scalar load of `op` (its plain LOAD row) from m into slot d. */
+static bool load_into(struct tr *t, unsigned op, uint32_t d, struct x86_rm m)
+{
+	int rd = tr_reg(t, d), r = rd >= 0 ? rd : X86_RCX;
+	bool w = true;
+
+	switch (op) {
+	case WASM_OP_I32_LOAD:
+	case WASM_OP_F32_LOAD:
+	case WASM_OP_I64_LOAD32_U:
+		x86_mov(&t->e, false, r, m);
+		w = op == WASM_OP_I64_LOAD32_U;
+		break;
+	case WASM_OP_I64_LOAD:
+	case WASM_OP_F64_LOAD:
+		x86_mov(&t->e, true, r, m);
+		break;
+	case WASM_OP_I32_LOAD8_S:
+	case WASM_OP_I32_LOAD8_U:
+	case WASM_OP_I32_LOAD16_S:
+	case WASM_OP_I32_LOAD16_U:
+		w = false;
+		/* fall through */
+	case WASM_OP_I64_LOAD8_U:
+	case WASM_OP_I64_LOAD16_U:
+		if (op == WASM_OP_I32_LOAD8_S || op == WASM_OP_I32_LOAD16_S)
+			x86_movsx(&t->e, false, r, m, op == WASM_OP_I32_LOAD8_S ? 8 : 16);
+		else
+			x86_movzx(&t->e, false, r, m,
+				  op == WASM_OP_I32_LOAD8_U || op == WASM_OP_I64_LOAD8_U ? 8 : 16);
+		break;
+	case WASM_OP_I64_LOAD8_S:
+	case WASM_OP_I64_LOAD16_S:
+		x86_movsx(&t->e, true, r, m, op == WASM_OP_I64_LOAD8_S ? 8 : 16);
+		break;
+	case WASM_OP_I64_LOAD32_S:
+		x86_movsxd(&t->e, r, m);
+		break;
+	case WASM_OP_V128_LOAD:
+		x86_movdqu_load(&t->e, 0, m);
+		x86_movdqu_store(&t->e, SLOT(d), 0);
+		return true;
+	default:
+		return false;
+	}
+	tr_put(t, w, d, r);
+	return true;
+}
+
+static bool store_from(struct tr *t, unsigned op, uint32_t v, struct x86_rm m)
+{
+	int rv = tr_reg(t, v), r = rv >= 0 ? rv : X86_RCX;
+
+	switch (op) {
+	case WASM_OP_I32_STORE:
+	case WASM_OP_F32_STORE:
+	case WASM_OP_I64_STORE32:
+		if (rv < 0)
+			x86_mov(&t->e, false, r, SLOT(v));
+		x86_mov_store(&t->e, false, m, r);
+		return true;
+	case WASM_OP_I64_STORE:
+	case WASM_OP_F64_STORE:
+		if (rv < 0)
+			x86_mov(&t->e, true, r, SLOT(v));
+		x86_mov_store(&t->e, true, m, r);
+		return true;
+	case WASM_OP_I32_STORE8:
+	case WASM_OP_I64_STORE8:
+		if (rv < 0)
+			x86_mov(&t->e, false, r, SLOT(v));
+		x86_mov_store8(&t->e, m, r);
+		return true;
+	case WASM_OP_I32_STORE16:
+	case WASM_OP_I64_STORE16:
+		if (rv < 0)
+			x86_mov(&t->e, false, r, SLOT(v));
+		x86_mov_store16(&t->e, m, r);
+		return true;
+	case WASM_OP_V128_STORE:
+		x86_movdqu_load(&t->e, 0, SLOT(v));
+		x86_movdqu_store(&t->e, m, 0);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct x86_rm access(int32_t disp)
+{
+	return x86_mi(R_MEM, X86_RAX, 0, disp);
+}
+
+/* rdx = the checked host address, for a helper */
+static void host_addr(struct tr *t, int32_t disp)
+{
+	x86_lea(&t->e, true, X86_RDX, access(disp));
+}
+
+static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
+{
+	const struct jop *jo = &wasm_jit_ops[op];
+	const uint32_t *p = t->ops + pc;
+	unsigned size = 1u << jo->align;
+	int32_t disp;
+
+	if (!t->has_mem) { /* validation requires a memory: cannot happen */
+		t->fail = true;
+		return;
+	}
+	switch (jo->kind) {
+	case J_LOAD: /* [d addr off] */
+		tr_get(t, false, X86_RAX, p[2]);
+		disp = mem_check(t, pc, pc, p[3], size, p[2]);
+		if (!load_into(t, jo->base, p[1], access(disp))) {
+			host_addr(t, disp);
+			tr_helper(t, pc, op, true);
+		}
+		return;
+	case J_LOAD_IDX: /* [d base idx shift off] */
+		idx_addr(t, p[2], p[3], p[4]);
+		disp = mem_check(t, pc, pc, p[5], size, UINT32_MAX);
+		if (!load_into(t, jo->base, p[1], access(disp))) {
+			host_addr(t, disp);
+			tr_helper(t, pc, op, true);
+		}
+		return;
+	case J_STORE: /* [addr v off] */
+		tr_get(t, false, X86_RAX, p[1]);
+		disp = mem_check(t, pc, pc, p[3], size, p[1]);
+		if (!store_from(t, op, p[2], access(disp))) {
+			host_addr(t, disp);
+			tr_helper(t, pc, op, true);
+		}
+		return;
+	case J_LANE_LOAD: /* [d v addr off lane] */
+		tr_get(t, false, X86_RAX, p[3]);
+		disp = mem_check(t, pc, pc, p[4], size, p[3]);
+		host_addr(t, disp);
+		tr_helper(t, pc, op, true);
+		return;
+	case J_LANE_STORE: /* [v addr off lane] */
+		tr_get(t, false, X86_RAX, p[2]);
+		disp = mem_check(t, pc, pc, p[3], size, p[2]);
+		host_addr(t, disp);
+		tr_helper(t, pc, op, true);
+		return;
+	default:
+		t->fail = true;
+		return;
+	}
+}
+
+/* FUSE_LOAD [d a addr off]: d = a OP (the natural load of T at addr + off) */
+static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
+{
+	const struct jop *jo = &wasm_jit_ops[op];
+	const uint32_t *p = t->ops + pc;
+	bool w = jo->ta == WASM_I64 || jo->ta == WASM_F64;
+	int32_t disp;
+
+	tr_get(t, false, X86_RAX, p[3]);
+	disp = mem_check(t, pc, pc, p[4], 1u << jo->align, p[3]);
+	if (jo->ta == WASM_F32 || jo->ta == WASM_F64) {
+		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
+			       : jo->base == WASM_OP_F32_SUB || jo->base == WASM_OP_F64_SUB ? 0x5c
+											    : 0x59;
+		tr_get_xmm(t, w, 0, p[2]);
+		x86_sse(&t->e, w, opc, false, 0, access(disp));
+		tr_put_xmm(t, w, p[1], 0);
+		return;
+	}
+	{
+		int rd = tr_reg(t, p[1]);
+		int r = rd >= 0 ? rd : X86_RCX;
+		tr_get(t, w, r, p[2]);
+		switch (jo->base) {
+		case WASM_OP_I32_ADD:
+		case WASM_OP_I64_ADD:
+			x86_alu(&t->e, w, X86_ADD, r, access(disp));
+			break;
+		case WASM_OP_I32_SUB:
+		case WASM_OP_I64_SUB:
+			x86_alu(&t->e, w, X86_SUB, r, access(disp));
+			break;
+		case WASM_OP_I32_MUL:
+		case WASM_OP_I64_MUL:
+			x86_imul(&t->e, w, r, access(disp));
+			break;
+		case WASM_OP_I32_AND:
+		case WASM_OP_I64_AND:
+			x86_alu(&t->e, w, X86_AND, r, access(disp));
+			break;
+		case WASM_OP_I32_OR:
+		case WASM_OP_I64_OR:
+			x86_alu(&t->e, w, X86_OR, r, access(disp));
+			break;
+		default:
+			x86_alu(&t->e, w, X86_XOR, r, access(disp));
+			break;
+		}
+		tr_put(t, w, p[1], r);
+	}
+}
+
+/* ----- the rest of the internal ops (xops.def) ----- */
+
+static void copy(struct tr *t, uint32_t d, uint32_t s)
+{
+	int rd = tr_reg(t, d), rs = tr_reg(t, s);
+
+	if (d == s)
+		return;
+	if (rd >= 0) {
+		x86_mov(&t->e, true, rd, tr_slot(t, s));
+		t->dirty |= 1u << t->sreg[d];
+	} else if (rs >= 0) {
+		x86_mov_store(&t->e, true, SLOT(d), rs);
+	} else {
+		x86_mov(&t->e, true, X86_RCX, SLOT(s));
+		x86_mov_store(&t->e, true, SLOT(d), X86_RCX);
+	}
+}
+
+static void const64(struct tr *t, uint32_t d, uint64_t v)
+{
+	int rd = tr_reg(t, d);
+
+	if (rd >= 0) {
+		if (v == 0)
+			x86_alu(&t->e, false, X86_XOR, rd, x86_r(rd));
+		else
+			x86_mov_imm(&t->e, rd, v);
+		t->dirty |= 1u << t->sreg[d];
+	} else if (x86_fits32((int64_t)v)) {
+		x86_mov_rm_imm(&t->e, true, SLOT(d), (int32_t)v);
+	} else {
+		x86_mov_imm(&t->e, X86_RCX, v);
+		x86_mov_store(&t->e, true, SLOT(d), X86_RCX);
+	}
+}
+
+static void emit_select(struct tr *t, const uint32_t *p)
+{
+	int rc = tr_reg(t, p[4]);
+
+	x86_mov(&t->e, true, X86_RAX, tr_slot(t, p[2]));
+	if (rc >= 0)
+		x86_test(&t->e, false, x86_r(rc), rc);
+	else
+		x86_alu_imm(&t->e, false, X86_CMP, SLOT(p[4]), 0);
+	x86_cmov(&t->e, true, X86_CC_E, X86_RAX, tr_slot(t, p[3]));
+	tr_put(t, true, p[1], X86_RAX);
+}
+
+static void emit_select2(struct tr *t, const uint32_t *p)
+{
+	int rc = tr_reg(t, p[4]);
+	uint8_t *keep;
+
+	x86_movdqu_load(&t->e, 0, SLOT(p[2]));
+	x86_movdqu_load(&t->e, 1, SLOT(p[3]));
+	if (rc >= 0)
+		x86_test(&t->e, false, x86_r(rc), rc);
+	else
+		x86_alu_imm(&t->e, false, X86_CMP, SLOT(p[4]), 0);
+	keep = x86_jcc_fwd(&t->e, X86_CC_NE);
+	x86_sse_packed(&t->e, 0, 0x0f28, 0, x86_r(1)); /* movaps xmm0, xmm1 */
+	x86_patch(&t->e, keep, x86_here(&t->e));
+	x86_movdqu_store(&t->e, SLOT(p[1]), 0);
+}
+
+static void emit_global(struct tr *t, const uint32_t *p, unsigned op)
+{
+	struct wasm_global *g;
+
+	if (op == WASM_OP_GLOBAL_GET || op == WASM_OP_GLOBAL_GET2) {
+		g = t->f->inst->globals[p[2]];
+		x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)&g->v[0]);
+		if (op == WASM_OP_GLOBAL_GET2) {
+			x86_movdqu_load(&t->e, 0, x86_m(X86_RAX, 0));
+			x86_movdqu_store(&t->e, SLOT(p[1]), 0);
+			return;
+		}
+		if (tr_reg(t, p[1]) >= 0) {
+			x86_mov(&t->e, true, tr_reg(t, p[1]), x86_m(X86_RAX, 0));
+			t->dirty |= 1u << t->sreg[p[1]];
+		} else {
+			x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, 0));
+			x86_mov_store(&t->e, true, SLOT(p[1]), X86_RCX);
+		}
+		return;
+	}
+	g = t->f->inst->globals[p[1]];
+	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)&g->v[0]);
+	if (op == WASM_OP_GLOBAL_SET2) {
+		x86_movdqu_load(&t->e, 0, SLOT(p[2]));
+		x86_movdqu_store(&t->e, x86_m(X86_RAX, 0), 0);
+		return;
+	}
+	if (tr_reg(t, p[2]) >= 0) {
+		x86_mov_store(&t->e, true, x86_m(X86_RAX, 0), tr_reg(t, p[2]));
+	} else {
+		x86_mov(&t->e, true, X86_RCX, SLOT(p[2]));
+		x86_mov_store(&t->e, true, x86_m(X86_RAX, 0), X86_RCX);
+	}
+}
+
+/* TABLE_GET [d table i] and TABLE_SET [table i v], inline; the rest in C */
+static void emit_table_access(struct tr *t, uint32_t pc, const uint32_t *p, bool set)
+{
+	struct wasm_table *table = t->f->inst->tables[set ? p[1] : p[2]];
+
+	tr_get(t, false, X86_RAX, set ? p[2] : p[3]);
+	x86_mov_imm(&t->e, X86_RDX, (uint64_t)(uintptr_t)table);
+	x86_alu(&t->e, false, X86_CMP, X86_RAX, x86_m(X86_RDX, offsetof(struct wasm_table, size)));
+	tr_trap_if(t, X86_CC_AE, WASM_TRAP_TABLE_OOB, pc);
+	x86_mov(&t->e, true, X86_RDX, x86_m(X86_RDX, offsetof(struct wasm_table, elems)));
+	if (set) {
+		tr_get(t, true, X86_RCX, p[3]);
+		x86_mov_store(&t->e, true, x86_mi(X86_RDX, X86_RAX, 3, 0), X86_RCX);
+	} else {
+		x86_mov(&t->e, true, X86_RCX, x86_mi(X86_RDX, X86_RAX, 3, 0));
+		tr_put(t, true, p[1], X86_RCX);
+	}
+}
+
+/* ops done in C (wasm_jit_c_misc): memory.grow, bulk memory and table ops */
+static void emit_misc(struct tr *t, uint32_t pc, unsigned op, bool grows)
+{
+	tr_sync_reads(t, pc, op);
+	ccall(t, (const void *)wasm_jit_c_misc, pc);
+	unwind_if_trap(t);
+	if (grows)
+		load_mem(t);
+	tr_reload_writes(t, pc, op);
+}
+
+static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_local)
+{
+	const uint32_t *p = t->ops + pc;
+
+	switch (op) {
+	case WASM_OP_UNREACHABLE: {
+		struct cold *c = tr_cold(t, COLD_TRAP, x86_jmp_fwd(&t->e), pc);
+		if (c)
+			c->arg = WASM_TRAP_UNREACHABLE;
+		return;
+	}
+	case WASM_OP_COPY:
+		copy(t, p[1], p[2]);
+		return;
+	case WASM_OP_MOVE2:
+		copy(t, p[1], p[2]);
+		copy(t, p[3], p[4]);
+		return;
+	case WASM_OP_MOVE3:
+		copy(t, p[1], p[2]);
+		copy(t, p[3], p[4]);
+		copy(t, p[5], p[6]);
+		return;
+	case WASM_OP_COPY2:
+		x86_movdqu_load(&t->e, 0, SLOT(p[2]));
+		x86_movdqu_store(&t->e, SLOT(p[1]), 0);
+		return;
+	case WASM_OP_CONST32:
+		const64(t, p[1], p[2]);
+		return;
+	case WASM_OP_CONST64:
+		const64(t, p[1], (uint64_t)p[2] | (uint64_t)p[3] << 32);
+		return;
+	case WASM_OP_CONST128:
+		x86_mov_imm(&t->e, X86_RCX, (uint64_t)p[2] | (uint64_t)p[3] << 32);
+		x86_mov_store(&t->e, true, SLOT(p[1]), X86_RCX);
+		x86_mov_imm(&t->e, X86_RCX, (uint64_t)p[4] | (uint64_t)p[5] << 32);
+		x86_mov_store(&t->e, true, SLOT(p[1] + 1), X86_RCX);
+		return;
+	case WASM_OP_BR:
+		branch(t, -1, pc, target_of(t, pc, 1));
+		return;
+	case WASM_OP_BR_LOOP:
+		loop_edge(t, pc, target_of(t, pc, 1));
+		return;
+	case WASM_OP_BR_NZ:
+	case WASM_OP_BR_Z:
+	case WASM_OP_BR_NZ64:
+	case WASM_OP_BR_Z64:
+		emit_test_branch(t, pc, op == WASM_OP_BR_NZ64 || op == WASM_OP_BR_Z64,
+				 op == WASM_OP_BR_Z || op == WASM_OP_BR_Z64, false);
+		return;
+	case WASM_OP_BRL_NZ:
+	case WASM_OP_BRL_Z:
+	case WASM_OP_BRL_NZ64:
+	case WASM_OP_BRL_Z64:
+		emit_test_branch(t, pc, op == WASM_OP_BRL_NZ64 || op == WASM_OP_BRL_Z64,
+				 op == WASM_OP_BRL_Z || op == WASM_OP_BRL_Z64, true);
+		return;
+	case WASM_OP_BR_TABLE:
+		emit_br_table(t, pc);
+		return;
+	case WASM_OP_CALL:
+		emit_call(t, pc);
+		return;
+	case WASM_OP_CALL_LOCAL:
+		emit_call_local(t, pc, self_local);
+		return;
+	case WASM_OP_CALL_INDIRECT:
+		emit_call_indirect(t, pc);
+		return;
+	case WASM_OP_RET1:
+		x86_mov(&t->e, true, X86_RCX, tr_slot(t, p[1]));
+		x86_mov_store(&t->e, true, SLOT(0), X86_RCX);
+		if (t->sreg[0] >= 0) { /* slot 0 now holds the result in memory */
+			x86_mov(&t->e, true, t->creg[t->sreg[0]], x86_r(X86_RCX));
+			t->dirty &= ~(1u << t->sreg[0]);
+		}
+		emit_return(t);
+		return;
+	case WASM_OP_RETURN:
+		emit_return(t);
+		return;
+	case WASM_OP_SELECT:
+		emit_select(t, p);
+		return;
+	case WASM_OP_SELECT2:
+		emit_select2(t, p);
+		return;
+	case WASM_OP_GLOBAL_GET:
+	case WASM_OP_GLOBAL_GET2:
+	case WASM_OP_GLOBAL_SET:
+	case WASM_OP_GLOBAL_SET2:
+		emit_global(t, p, op);
+		return;
+	case WASM_OP_MEMORY_SIZE:
+		x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)t->f->inst->mem0);
+		x86_mov(&t->e, false, X86_RAX, x86_m(X86_RAX, offsetof(struct wasm_memory, pages)));
+		tr_put(t, false, p[1], X86_RAX);
+		return;
+	case WASM_OP_TABLE_SIZE:
+		x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)t->f->inst->tables[p[2]]);
+		x86_mov(&t->e, false, X86_RAX, x86_m(X86_RAX, offsetof(struct wasm_table, size)));
+		tr_put(t, false, p[1], X86_RAX);
+		return;
+	case WASM_OP_TABLE_GET:
+	case WASM_OP_TABLE_SET:
+		emit_table_access(t, pc, p, op == WASM_OP_TABLE_SET);
+		return;
+	case WASM_OP_REF_FUNC:
+		x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)t->f->inst->funcs[p[2]]);
+		tr_put(t, true, p[1], X86_RAX);
+		return;
+	case WASM_OP_REF_IS_NULL:
+		x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
+		x86_alu_imm(&t->e, true, X86_CMP, tr_slot(t, p[2]), 0);
+		x86_setcc(&t->e, X86_CC_E, X86_RAX);
+		tr_put(t, false, p[1], X86_RAX);
+		return;
+	case WASM_OP_MEMORY_GROW:
+		emit_misc(t, pc, op, true);
+		return;
+	case WASM_OP_MEMORY_INIT:
+	case WASM_OP_DATA_DROP:
+	case WASM_OP_MEMORY_COPY:
+	case WASM_OP_MEMORY_FILL:
+	case WASM_OP_TABLE_INIT:
+	case WASM_OP_ELEM_DROP:
+	case WASM_OP_TABLE_COPY:
+	case WASM_OP_TABLE_GROW:
+	case WASM_OP_TABLE_FILL:
+		emit_misc(t, pc, op, false);
+		return;
+	case WASM_OP_COPY_I32_LOAD_IDX: { /* [d1 s1 x d base idx shift off] */
+		int32_t disp;
+		copy(t, p[1], p[2]);
+		idx_addr(t, p[5], p[6], p[7]);
+		disp = mem_check(t, pc, pc + 3, p[8], 4, UINT32_MAX);
+		load_into(t, WASM_OP_I32_LOAD, p[4], access(disp));
+		return;
+	}
+	case WASM_OP_SHUFFLE:
+		tr_helper(t, pc, op, false);
+		return;
+	default:
+		if (!tr_numeric(t, pc, op))
+			tr_helper(t, pc, op, false);
+		return;
+	}
+}
+
+/* ----- the function ----- */
+
+/* After the op at pc: checked address slots it wrote are checked no more. */
+static void forget_checked(struct tr *t, uint32_t pc, unsigned op)
+{
+	const char *lay = wasm_jit_ops[op].layout;
+
+	if (op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT) {
+		t->nchecked = 0;
+		return;
+	}
+	for (uint32_t k = 0; lay[k] && t->nchecked; k++) {
+		uint32_t s = t->ops[pc + 1 + k];
+		if (lay[k] != 'd' && lay[k] != 'D')
+			continue;
+		for (unsigned i = 0; i < t->nchecked; i++) {
+			if (t->checked[i].slot == s ||
+			    (lay[k] == 'D' && t->checked[i].slot == s + 1))
+				t->checked[i--] = t->checked[--t->nchecked];
+		}
+	}
+}
+
+static void emit_op(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_local)
+{
+	const struct jop *jo = &wasm_jit_ops[op];
+
+	switch (jo->kind) {
+	case J_BR_ICMP:
+	case J_BR_ICMP_I:
+	case J_BRL_ICMP:
+	case J_BRL_ICMP_I:
+		emit_cmp_branch(t, pc, op);
+		return;
+	case J_LOAD:
+	case J_LOAD_IDX:
+	case J_STORE:
+	case J_LANE_LOAD:
+	case J_LANE_STORE:
+		emit_mem(t, pc, op);
+		return;
+	case J_FUSE_LOAD:
+		emit_fuse_load(t, pc, op);
+		return;
+	case J_XOP:
+		emit_xop(t, pc, op, self_local);
+		return;
+	default:
+		if (!tr_numeric(t, pc, op))
+			tr_helper(t, pc, op, false);
+		return;
+	}
+}
+
+/* Zeroes the declared locals and loads the cached parameters. A cached local is zeroed in
+ * its register only: it starts dirty (and counts as written, so labels keep it dirty). */
+static void prologue(struct tr *t)
+{
+	const struct wasm_code *c = t->code;
+	uint32_t first = c->param_slots, n = c->local_slots;
+
+	x86_push(&t->e, X86_RAX); /* the 16-byte frame: return address and this */
+	t->dirty = 0;
+	if (n > 16) {
+		x86_lea(&t->e, true, X86_RDI, SLOT(first));
+		x86_mov_imm(&t->e, X86_RCX, n);
+		x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
+		x86_e8(&t->e, 0xf3); /* rep stosq */
+		x86_e8(&t->e, 0x48);
+		x86_e8(&t->e, 0xab);
+	} else if (n) {
+		bool zero = false;
+		for (uint32_t i = 0; i < n; i++) {
+			if (t->sreg[first + i] >= 0)
+				continue;
+			if (!zero)
+				x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
+			zero = true;
+			x86_mov_store(&t->e, true, SLOT(first + i), X86_RAX);
+		}
+	}
+	for (unsigned k = 0; k < t->ncache; k++) {
+		uint32_t s = t->cslot[k];
+		if (s < first) {
+			x86_mov(&t->e, true, t->creg[k], SLOT(s));
+		} else if (s < first + n) {
+			x86_alu(&t->e, false, X86_XOR, t->creg[k], x86_r(t->creg[k]));
+			if (n <= 16) {
+				t->dirty |= 1u << k;
+				t->written |= 1u << k;
+			}
+		}
+	}
+}
+
+static void emit_cold(struct tr *t, struct cold *c)
+{
+	struct x86_emit *e = &t->e;
+
+	x86_patch(e, c->jump, x86_here(e));
+	switch (c->kind) {
+	case COLD_TRAP:
+		if (c->size) { /* the indirect call's structural type check */
+			x86_push(e, X86_RAX);
+			x86_push(e, X86_RAX);
+			ccall(t, (const void *)wasm_jit_c_type, c->pc);
+			unwind_if_trap(t);
+			x86_pop(e, X86_RAX);
+			x86_pop(e, X86_RAX);
+			x86_jmp_to(e, c->back);
+			return;
+		}
+		x86_mov_imm(e, X86_RAX, c->arg);
+		x86_mov_imm(e, X86_RDX, c->pc);
+		x86_jmp_to(e, t->trap_tail);
+		return;
+	case COLD_TICK:
+		if (c->size) {
+			x86_push(e, X86_RAX);
+			x86_push(e, X86_RAX);
+		}
+		ccall(t, (const void *)wasm_jit_c_tick, c->pc);
+		unwind_if_trap(t);
+		if (c->size) {
+			x86_pop(e, X86_RAX);
+			x86_pop(e, X86_RAX);
+		}
+		x86_jmp_to(e, c->back);
+		return;
+	case COLD_WRAP:
+		tr_get(t, false, X86_RAX, c->arg);
+		x86_mov_store(e, true, CTX(site_arg), X86_RAX);
+		ccall(t, (const void *)wasm_jit_c_wrap, c->pc);
+		unwind_if_trap(t);
+		x86_mov(e, true, X86_RAX, x86_r(X86_RDX));
+		if (c->disp)
+			x86_alu_imm(e, true, X86_SUB, x86_r(X86_RAX), c->disp);
+		x86_jmp_to(e, c->back);
+		return;
+	case COLD_DEEP:
+		ccall(t, (const void *)wasm_jit_c_deep, c->pc);
+		unwind_if_trap(t);
+		load_mem(t);
+		x86_jmp_to(e, c->back);
+		return;
+	}
+}
+
+/* The entry at a loop's start for code that was interpreted until now (OSR): the frame is
+ * in memory, so every cached slot is loaded. */
+static uintptr_t emit_osr(struct tr *t, uint32_t pc)
+{
+	uintptr_t at = x86_here(&t->e);
+
+	load_mem(t);
+	x86_push(&t->e, X86_RAX);
+	reload(t, all_cached(t));
+	x86_jmp_to(&t->e, t->e.base + t->hostat[pc]);
+	return at;
+}
+
+static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
+{
+	const uint32_t n = t->code->nops;
+
+	t->ncold = t->nfix = t->nchecked = 0;
+	t->fail = false;
+	*foreign = x86_here(&t->e);
+	load_mem(t);
+	*local = x86_here(&t->e);
+	prologue(t);
+	for (uint32_t pc = 0; pc < n && !t->fail; pc++) {
+		if (!(t->wflags[pc] & W_START))
+			continue;
+		t->hostat[pc] = (uint32_t)(t->e.p - t->e.buf);
+		if (t->wflags[pc] & W_LABEL) {
+			t->dirty = t->written;
+			t->nchecked = 0;
+		}
+		emit_op(t, pc, t->opat[pc], *local);
+		forget_checked(t, pc, t->opat[pc]);
+	}
+	/* code ends in a return or a branch; nothing falls off the end */
+	x86_e8(&t->e, 0x0f); /* ud2 */
+	x86_e8(&t->e, 0x0b);
+	t->trap_tail = x86_here(&t->e);
+	x86_mov_imm(&t->e, X86_RCX, (uint64_t)(uintptr_t)t->f);
+	x86_jmp_to(&t->e, t->j->stub[STUB_TRAP]);
+	for (uint32_t i = 0; i < t->ncold && !t->e.overflow; i++)
+		emit_cold(t, &t->cold[i]);
+	for (uint32_t i = 0; i < t->nfix && !t->e.overflow; i++) {
+		struct fixup *fx = &t->fix[i];
+		uintptr_t to = t->e.base + t->hostat[fx->target];
+		if (fx->table) {
+			int32_t rel = (int32_t)((int64_t)to - (int64_t)fx->table);
+			memcpy(fx->at, &rel, 4);
+		} else {
+			x86_patch(&t->e, fx->at, to);
+		}
+	}
+	return t->fail ? -ENOTSUP : 0;
+}
+
+static void tr_free(struct tr *t)
+{
+	core_free(t->wflags);
+	core_free(t->opat);
+	core_free(t->hostat);
+	core_free(t->sreg);
+	core_free(t->cold);
+	core_free(t->fix);
+}
+
+/* Installs the code staged in t->e and describes it in a new struct wasm_jit_code. */
+static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm_jit_code **out)
+{
+	struct wasm_jit *j = t->j;
+	struct wasm_jit_code *jc;
+	uint32_t nosr = 0, k = 0;
+	const void *at;
+	int rc;
+
+	for (uint32_t pc = 0; pc < t->code->nops; pc++)
+		nosr += (t->wflags[pc] & W_LOOP) != 0;
+	jc = core_calloc(1, sizeof(*jc));
+	if (!jc || (nosr && !(jc->osr = core_calloc(nosr, sizeof(*jc->osr))))) {
+		core_free(jc);
+		return -ENOMEM;
+	}
+	/* OSR entries go after everything else; their addresses are final now */
+	for (uint32_t pc = 0; pc < t->code->nops; pc++)
+		if (t->wflags[pc] & W_LOOP) {
+			jc->osr[k].pc = pc;
+			jc->osr[k++].at = (const void *)emit_osr(t, pc);
+		}
+	if (t->e.overflow) {
+		core_free(jc->osr);
+		core_free(jc);
+		return -EAGAIN;
+	}
+	rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
+	if (rc || (uintptr_t)at != t->e.base) {
+		core_free(jc->osr);
+		core_free(jc);
+		return rc ? rc : -EIO;
+	}
+	jc->nosr = nosr;
+	jc->local = (const void *)local;
+	jc->foreign = (const void *)foreign;
+	*out = jc;
+	return 0;
+}
+
+int wasm_jit_translate(struct wasm_jit *j, struct wasm_func *f)
+{
+	struct tr t;
+	struct wasm_jit_code *jc = NULL;
+	uintptr_t local, foreign;
+	size_t cap;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	t.j = j;
+	t.f = f;
+	t.code = f->code;
+	t.ops = f->code->ops;
+	t.has_mem = f->inst->mem0 != NULL;
+	rc = wasm_jit_analyze(&t);
+	cap = (size_t)t.code->nops * 24 + 4096;
+	while (rc == 0) {
+		size_t room = jitbuf_room(&j->buf, 16);
+		if (cap > room)
+			cap = room;
+		if (cap > j->staging_cap) {
+			uint8_t *nb = core_realloc(j->staging, cap);
+			if (!nb) {
+				rc = -ENOMEM;
+				break;
+			}
+			j->staging = nb;
+			j->staging_cap = cap;
+		}
+		t.e = (struct x86_emit){.buf = j->staging,
+					.p = j->staging,
+					.end = j->staging + cap,
+					.base = jitbuf_next(&j->buf, 16)};
+		rc = emit_function(&t, &local, &foreign);
+		if (rc == 0)
+			rc = install(&t, local, foreign, &jc);
+		if (rc != -EAGAIN && !(rc == 0 && t.e.overflow))
+			break;
+		if (cap >= room) {
+			rc = -ENOSPC;
+			break;
+		}
+		cap *= 2;
+		rc = 0;
+	}
+	tr_free(&t);
+	if (rc)
+		return rc;
+	jc->next = j->codes;
+	j->codes = jc;
+	f->jit = jc;
+	f->jit_local = jc->local;
+	f->jit_foreign = jc->foreign;
+	return 0;
+}
+
+#endif
