@@ -28,17 +28,11 @@
 #define MAX_MODULE_SIZE (1ull << 30)
 #define MAX_OPTS	256
 
+/* The command line: a job for cli_wasm_run() plus the storage its arrays point into. */
 struct wasm_opts {
-	const char *file;
-	const char *invoke;
-	int argc; /* program (or --invoke) arguments */
-	char **argv;
+	struct cli_wasm_job job;
 	char *env[MAX_OPTS];
-	int nenv;
 	struct wasi_preopen dirs[MAX_OPTS];
-	int ndirs;
-	struct wasm_limits lim;
-	double timeout;
 };
 
 static void usage(FILE *f)
@@ -84,38 +78,38 @@ static int bad_usage(const char *fmt, ...)
 static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 {
 	if (!strcmp(opt, "--invoke")) {
-		o->invoke = val;
+		o->job.invoke = val;
 	} else if (!strcmp(opt, "--dir")) {
 		char *sep = strstr(val, "::");
-		if (o->ndirs == MAX_OPTS)
+		if (o->job.ndirs == MAX_OPTS)
 			return bad_usage("too many %s options", opt);
 		if (sep)
 			*sep = 0;
-		o->dirs[o->ndirs].host = val;
-		o->dirs[o->ndirs++].guest = sep ? sep + 2 : val;
+		o->dirs[o->job.ndirs].host = val;
+		o->dirs[o->job.ndirs++].guest = sep ? sep + 2 : val;
 	} else if (!strcmp(opt, "--env")) {
 		if (!strchr(val, '=') || val[0] == '=')
 			return bad_usage("--env wants KEY=VALUE, not '%s'", val);
-		if (o->nenv == MAX_OPTS)
+		if (o->job.nenv == MAX_OPTS)
 			return bad_usage("too many %s options", opt);
-		o->env[o->nenv++] = val;
+		o->env[o->job.nenv++] = val;
 	} else if (!strcmp(opt, "--max-memory")) {
-		if (cli_parse_size(val, &o->lim.max_memory) || o->lim.max_memory == 0)
+		if (cli_parse_size(val, &o->job.lim.max_memory) || o->job.lim.max_memory == 0)
 			return bad_usage("bad --max-memory size '%s'", val);
 	} else if (!strcmp(opt, "--stack")) {
-		if (cli_parse_size(val, &o->lim.stack_size) || o->lim.stack_size < 4096 ||
-		    o->lim.stack_size > (1ull << 30))
+		if (cli_parse_size(val, &o->job.lim.stack_size) || o->job.lim.stack_size < 4096 ||
+		    o->job.lim.stack_size > (1ull << 30))
 			return bad_usage("bad --stack size '%s' (4K to 1G)", val);
 	} else if (!strcmp(opt, "--fuel")) {
 		char *end;
 		errno = 0;
-		o->lim.fuel = strtoull(val, &end, 0);
-		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
+		o->job.lim.fuel = strtoull(val, &end, 0);
+		if (errno || *end || val[0] == '-' || o->job.lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
 	} else if (!strcmp(opt, "--timeout")) {
 		char *end;
-		o->timeout = strtod(val, &end);
-		if (*end || !(o->timeout > 0) || o->timeout > 1e9)
+		o->job.timeout = strtod(val, &end);
+		if (*end || !(o->job.timeout > 0) || o->job.timeout > 1e9)
 			return bad_usage("bad --timeout '%s' (seconds > 0)", val);
 	} else {
 		return bad_usage("unknown option '%s'", opt);
@@ -130,6 +124,11 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	o->job.name = "lodge wasm";
+	o->job.env = o->env;
+	o->job.dirs = o->dirs;
+	o->job.stdio[1] = 1;
+	o->job.stdio[2] = 2;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -165,30 +164,30 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 	}
 	if (i >= argc)
 		return bad_usage("%s", "no module given");
-	o->file = argv[i];
-	o->argc = argc - i;
-	o->argv = argv + i;
+	o->job.file = argv[i];
+	o->job.argc = argc - i;
+	o->job.argv = argv + i;
 	return 0;
 }
 
-static uint8_t *read_module(const char *path, size_t *len)
+static uint8_t *read_module(const char *name, const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf = NULL;
 	long n;
 
 	if (!f) {
-		fprintf(stderr, "lodge wasm: %s: cannot open: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: %s: cannot open: %s\n", name, path, strerror(errno));
 		return NULL;
 	}
 	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-		fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path, strerror(errno));
+		fprintf(stderr, "%s: %s: cannot read: %s\n", name, path, strerror(errno));
 	} else if ((unsigned long long)n > MAX_MODULE_SIZE) {
-		fprintf(stderr, "lodge wasm: %s: too large (%ld bytes)\n", path, n);
+		fprintf(stderr, "%s: %s: too large (%ld bytes)\n", name, path, n);
 	} else if (!(buf = malloc((size_t)n + 1))) {
-		fprintf(stderr, "lodge wasm: %s: out of memory\n", path);
+		fprintf(stderr, "%s: %s: out of memory\n", name, path);
 	} else if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path,
+		fprintf(stderr, "%s: %s: cannot read: %s\n", name, path,
 			ferror(f) ? strerror(errno) : "short read");
 		free(buf);
 		buf = NULL;
@@ -303,9 +302,9 @@ static void print_value(uint8_t type, const union wasm_value *v)
 	}
 }
 
-static void report_trap(const char *file, const struct wasm_trap_info *info)
+static void report_trap(const char *name, const char *file, const struct wasm_trap_info *info)
 {
-	fprintf(stderr, "lodge wasm: %s: trap: %s", file, wasm_trap_message(info->trap));
+	fprintf(stderr, "%s: %s: trap: %s", name, file, wasm_trap_message(info->trap));
 	if (info->func >= 0) {
 		fprintf(stderr, " in function %" PRId64, info->func);
 		if (info->func_name)
@@ -317,7 +316,7 @@ static void report_trap(const char *file, const struct wasm_trap_info *info)
 }
 
 /* Runs the call and maps its outcome to an exit status. */
-static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
+static int finish_call(const struct cli_wasm_job *o, enum wasm_trap trap,
 		       const struct wasm_trap_info *info, bool timed_out)
 {
 	if (trap == WASM_TRAP_NONE)
@@ -325,16 +324,16 @@ static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
 	if (trap == WASM_TRAP_EXIT)
 		return info->exit_code & 0xff;
 	if (trap == WASM_TRAP_INTERRUPTED && timed_out) {
-		fprintf(stderr, "lodge wasm: %s: timed out after %g seconds\n", o->file,
+		fprintf(stderr, "%s: %s: timed out after %g seconds\n", o->name, o->file,
 			o->timeout);
 		return CLI_EXIT_TIMEOUT;
 	}
-	report_trap(o->file, info);
+	report_trap(o->name, o->file, info);
 	return EXIT_TRAP;
 }
 
-static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
-		      struct watchdog *wd)
+static int run_invoke(const struct cli_wasm_job *o, struct wasm_store *s,
+		      struct wasm_instance *inst, struct watchdog *wd)
 {
 	struct wasm_extern ext;
 	const struct wasm_functype *ft;
@@ -344,12 +343,12 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 	int status;
 
 	if (wasm_instance_export(inst, o->invoke, &ext) || ext.kind != WASM_EXTERN_FUNC) {
-		fprintf(stderr, "lodge wasm: %s: no exported function '%s'\n", o->file, o->invoke);
+		fprintf(stderr, "%s: %s: no exported function '%s'\n", o->name, o->file, o->invoke);
 		return CLI_EXIT_ERROR;
 	}
 	ft = wasm_func_type(ext.u.func);
 	if ((uint32_t)(o->argc - 1) != ft->nparams) {
-		fprintf(stderr, "lodge wasm: %s: '%s' takes %u arguments, %d given\n", o->file,
+		fprintf(stderr, "%s: %s: '%s' takes %u arguments, %d given\n", o->name, o->file,
 			o->invoke, ft->nparams, o->argc - 1);
 		return CLI_EXIT_USAGE;
 	}
@@ -358,8 +357,8 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 		return CLI_EXIT_ERROR;
 	for (uint32_t i = 0; i < ft->nparams; i++) {
 		if (parse_value(o->argv[i + 1], ft->params[i], &vals[i])) {
-			fprintf(stderr, "lodge wasm: argument %u: cannot use '%s' as a %s\n", i + 1,
-				o->argv[i + 1],
+			fprintf(stderr, "%s: argument %u: cannot use '%s' as a %s\n", o->name,
+				i + 1, o->argv[i + 1],
 				ft->params[i] == WASM_I32   ? "i32"
 				: ft->params[i] == WASM_I64 ? "i64"
 				: ft->params[i] == WASM_F32 ? "f32"
@@ -378,7 +377,7 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 	return status;
 }
 
-static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
+static int run_start(const struct cli_wasm_job *o, struct wasm_store *s, struct wasm_instance *inst,
 		     struct watchdog *wd)
 {
 	struct wasm_extern ext;
@@ -386,19 +385,19 @@ static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct was
 	enum wasm_trap trap;
 
 	if (wasm_instance_export(inst, "_start", &ext) || ext.kind != WASM_EXTERN_FUNC) {
-		fprintf(stderr, "lodge wasm: %s: no _start function (use --invoke NAME)\n",
+		fprintf(stderr, "%s: %s: no _start function (use --invoke NAME)\n", o->name,
 			o->file);
 		return CLI_EXIT_ERROR;
 	}
 	if (wasm_func_type(ext.u.func)->nparams || wasm_func_type(ext.u.func)->nresults) {
-		fprintf(stderr, "lodge wasm: %s: _start must take and return nothing\n", o->file);
+		fprintf(stderr, "%s: %s: _start must take and return nothing\n", o->name, o->file);
 		return CLI_EXIT_ERROR;
 	}
 	trap = wasm_call(s, ext.u.func, NULL, NULL, &info);
 	return finish_call(o, trap, &info, wd && atomic_load(&wd->fired));
 }
 
-static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
+static int instantiate_and_run(const struct cli_wasm_job *o, struct wasm_module *m,
 			       struct wasm_store *s, struct wasi *wasi, struct watchdog *wd)
 {
 	struct wasm_instance *inst;
@@ -410,21 +409,21 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 			return 0;
 		if (err.kind == WASM_ERR_UNINSTANTIABLE && err.trap == WASM_TRAP_INTERRUPTED &&
 		    wd && atomic_load(&wd->fired)) {
-			fprintf(stderr, "lodge wasm: %s: timed out after %g seconds\n", o->file,
+			fprintf(stderr, "%s: %s: timed out after %g seconds\n", o->name, o->file,
 				o->timeout);
 			return CLI_EXIT_TIMEOUT;
 		}
 		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "lodge wasm: %s: %s\n", o->file, msg);
+		fprintf(stderr, "%s: %s: %s\n", o->name, o->file, msg);
 		return err.kind == WASM_ERR_UNINSTANTIABLE ? EXIT_TRAP : CLI_EXIT_ERROR;
 	}
 	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
 }
 
-static int run(const struct wasm_opts *o, struct wasm_module *m)
+static int run(const struct cli_wasm_job *o, struct wasm_module *m)
 {
-	struct wasi_config wc = {o->argc, o->argv, o->nenv, (char **)o->env, o->ndirs, o->dirs,
-				 0,	  1,	   2};
+	struct wasi_config wc = {o->argc, o->argv,     o->nenv,	    o->env,	o->ndirs,
+				 o->dirs, o->stdio[0], o->stdio[1], o->stdio[2]};
 	struct wasm_store *s;
 	struct wasi *wasi;
 	struct watchdog wd;
@@ -433,16 +432,16 @@ static int run(const struct wasm_opts *o, struct wasm_module *m)
 	int bad = -1, rc, status;
 
 	if (wasm_store_create(&o->lim, &s)) {
-		fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
+		fprintf(stderr, "%s: %s: out of memory\n", o->name, o->file);
 		return CLI_EXIT_ERROR;
 	}
 	rc = wasi_create(s, &wc, &wasi, &bad);
 	if (rc) {
 		if (bad >= 0)
-			fprintf(stderr, "lodge wasm: --dir %s: %s\n", o->dirs[bad].host,
+			fprintf(stderr, "%s: --dir %s: %s\n", o->name, o->dirs[bad].host,
 				strerror(-rc));
 		else
-			fprintf(stderr, "lodge wasm: cannot set up WASI: %s\n", strerror(-rc));
+			fprintf(stderr, "%s: cannot set up WASI: %s\n", o->name, strerror(-rc));
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
@@ -467,9 +466,8 @@ static int run(const struct wasm_opts *o, struct wasm_module *m)
 	return status;
 }
 
-int cmd_wasm(int argc, char **argv)
+int cli_wasm_run(const struct cli_wasm_job *job)
 {
-	struct wasm_opts o;
 	struct wasm_module *m;
 	struct wasm_error err;
 	uint8_t *bytes;
@@ -477,20 +475,28 @@ int cmd_wasm(int argc, char **argv)
 	char msg[320];
 	int rc;
 
-	rc = parse_args(argc, argv, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	bytes = read_module(o.file, &len);
+	bytes = read_module(job->name, job->file, &len);
 	if (!bytes)
 		return CLI_EXIT_ERROR;
 	rc = wasm_module_load(bytes, len, &m, &err);
 	free(bytes);
 	if (rc) {
 		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "lodge wasm: %s: %s\n", o.file, msg);
+		fprintf(stderr, "%s: %s: %s\n", job->name, job->file, msg);
 		return CLI_EXIT_ERROR;
 	}
-	rc = run(&o, m);
+	rc = run(job, m);
 	wasm_module_destroy(m);
 	return rc;
+}
+
+int cmd_wasm(int argc, char **argv)
+{
+	struct wasm_opts o;
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	return cli_wasm_run(&o.job);
 }
