@@ -18,7 +18,7 @@ endif
 BASE_CFLAGS := -std=gnu11 -Isrc $(WARN) -MMD -MP -g -pthread \
 	       -fstack-protector-strong -fPIE -D_GNU_SOURCE
 BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS	:= -lm -lfdt
+LIBS	:= -lm -lfdt -lcjson
 
 ifeq ($(MODE),release)
 MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -DNDEBUG
@@ -53,11 +53,17 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: all lodge test check unit asan tsan format format-check lint hdrcheck clean \
 	guests bench run guest help
 
-all: build/lodge
+all: build/lodge build/lodge-oci
 
 build/lodge: $(BUILD)/lodge
 	@mkdir -p build
 	ln -sf $(MODE)/lodge build/lodge
+
+# The OCI runtime under the name engines are given (argv[0] "lodge-oci" is `lodge oci`).
+build/lodge-oci: $(BUILD)/lodge
+	@mkdir -p build
+	ln -sf $(MODE)/lodge build/lodge-oci
+	ln -sf lodge $(BUILD)/lodge-oci
 
 # --whole-archive: device types register themselves from constructors (devices/device.h),
 # so their objects must be linked even though nothing calls them by name.
@@ -78,6 +84,7 @@ $(BUILD)/%.o: %.c
 # Modules that parse untrusted input build with -Wconversion (STYLE.md).
 $(BUILD)/src/wasm/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/devices/virtio/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/host/%.o: CFLAGS += -Wconversion
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liblodge.a
 	@mkdir -p $(dir $@)
@@ -145,6 +152,7 @@ help:
 -include bench/bench.mk
 -include bench/linux/linux.mk
 -include guest/guest.mk
+-include guest/oci/oci.mk
 -include tests/linux/linux.mk
 -include tests/fuzz/fuzz.mk
 -include tests/wasi-programs/programs.mk

@@ -28,6 +28,7 @@ enum {
 
 int cmd_run(int argc, char **argv);
 int cmd_wasm(int argc, char **argv);
+int cmd_oci(int argc, char **argv);
 
 /* A WASI command (or an exported function) to run, as `lodge wasm` runs it. */
 struct cli_wasm_job {

@@ -13,6 +13,7 @@
 static const struct cli_command commands[] = {
 	{"run", "run a RISC-V machine (bare-metal program or Linux)", cmd_run},
 	{"wasm", "run a WebAssembly module (WASI command or --invoke an export)", cmd_wasm},
+	{"oci", "OCI runtime (runc's command line) for Wasm and riscv64 containers", cmd_oci},
 };
 
 static void usage(FILE *f)
@@ -79,6 +80,10 @@ int main(int argc, char **argv)
 		log_set_level(!strcmp(lvl, "debug")  ? LOG_DEBUG
 			      : !strcmp(lvl, "info") ? LOG_INFO
 						     : LOG_WARN);
+	/* Installed as lodge-oci (engines name a runtime binary, not a subcommand). */
+	if (argv[0] &&
+	    !strcmp(strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0], "lodge-oci"))
+		return cmd_oci(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
