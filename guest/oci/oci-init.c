@@ -81,6 +81,7 @@ struct init {
 	struct session s[MAX_SESSIONS];
 	int lfd, sigfd, cgroup_procs;
 	bool main_done;
+	int main_sock;
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -374,6 +375,11 @@ static int setup_root(struct init *in, char *msg, size_t mlen)
 		snprintf(msg, mlen, "cannot bind the rootfs: %s", strerror(-r));
 		goto out;
 	}
+	/* The pids cgroup first: a read-only cgroup2 mount among the container's would make
+	 * the shared superblock read-only for the mkdir this needs. */
+	for (int i = 0; i < rs->n; i++)
+		if (rs->r[i].tag == OCI_R_PIDS && rs->r[i].n == 1)
+			in->cgroup_procs = pids_cgroup(rs->r[i].f[0]);
 	for (int i = 0; i < rs->n && !r; i++) {
 		const struct rec *c = &rs->r[i];
 		if (c->tag == OCI_R_MOUNT && c->n == 4) {
@@ -388,8 +394,6 @@ static int setup_root(struct init *in, char *msg, size_t mlen)
 			}
 		} else if (c->tag == OCI_R_READONLY) {
 			ro = true;
-		} else if (c->tag == OCI_R_PIDS && c->n == 1) {
-			in->cgroup_procs = pids_cgroup(c->f[0]);
 		} else if (c->tag == OCI_R_HOSTNAME && c->n == 1) {
 			if (sethostname(c->f[0], strlen(c->f[0])))
 				say("hostname %s: %s", c->f[0], strerror(errno));
@@ -724,8 +728,11 @@ static void finish(struct init *in, struct session *s)
 	if (s->err_fd >= 0)
 		drain(s, &s->err_fd, OCI_F_STDERR);
 	send_u32(s, OCI_F_EXIT, (uint32_t)s->ws);
-	if (s->main)
+	if (s->main) { /* kept open until the host has it all (see main) */
 		in->main_done = true;
+		in->main_sock = s->sock;
+		s->sock = -1;
+	}
 	close_fd(&s->sock);
 	close_fd(&s->in_fd);
 	close_fd(&s->out_fd);
@@ -930,7 +937,7 @@ static int vsock_connect(unsigned port)
 
 int main(void)
 {
-	static struct init in;
+	static struct init in = {.main_sock = -1};
 	char msg[512];
 	sigset_t set;
 	int sock, r;
@@ -974,5 +981,14 @@ int main(void)
 		s->ws = 125 << 8;
 	}
 	serve(&in);
+	/* Powering off at once could lose EXIT in the virtqueue: wait for the host to close the
+	 * session (it stops the VM once it has the status). */
+	if (in.main_sock >= 0) {
+		char b[256];
+		struct pollfd p = {in.main_sock, POLLIN, 0};
+		shutdown(in.main_sock, SHUT_WR);
+		while (poll(&p, 1, 10000) > 0 && read(in.main_sock, b, sizeof(b)) > 0)
+			;
+	}
 	power_off();
 }

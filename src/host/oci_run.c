@@ -253,11 +253,11 @@ static void apply_rlimits(const struct oci_ctx *c, const struct oci_process *p)
 			rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(p->rlimits[i].resource, &rl))
 			oci_warn(c, "rlimit %d: %s", p->rlimits[i].resource, strerror(errno));
-		else
-			oci_warn(c,
-				 "rlimit %d: the hard limit %llu is above this host's; using %llu",
-				 p->rlimits[i].resource, (unsigned long long)p->rlimits[i].hard,
-				 (unsigned long long)rl.rlim_max);
+		else /* not a failure: the engine's defaults exceed many hosts' limits */
+			oci_debug(c,
+				  "rlimit %d: the hard limit %llu is above this host's; using %llu",
+				  p->rlimits[i].resource, (unsigned long long)p->rlimits[i].hard,
+				  (unsigned long long)rl.rlim_max);
 	}
 }
 
@@ -496,6 +496,7 @@ static int do_create(const struct oci_ctx *c, const struct oci_create_opts *o, s
 	}
 	r = read(sync[0], ok, 2) == 2 ? 0 : -EIO; /* the process reported why, if it failed */
 	close(sync[0]);
+	cr->st.pid = cr->pid;
 	if (!r && (r = oci_pid_start_time(cr->pid, &cr->st.pid_start)))
 		oci_err(c, "the container's process %d vanished", (int)cr->pid);
 	if (r)
