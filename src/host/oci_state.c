@@ -124,6 +124,27 @@ int oci_remove_tree(const char *path)
 	return 0;
 }
 
+/* mkdir -p: engines pass roots whose parents may not exist yet (runc creates them). */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char p[PATH_MAX];
+
+	if (strlen(path) >= sizeof(p))
+		return -ENAMETOOLONG;
+	strcpy(p, path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, mode) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 static int lock_dir(struct oci_state *st)
 {
 	st->lock_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -172,8 +193,8 @@ int oci_state_new(const struct oci_ctx *c, const char *id, struct oci_state *st)
 
 	if (r)
 		return r;
-	if (mkdir(c->root, 0711) && errno != EEXIST) {
-		r = -errno;
+	r = mkdir_p(c->root, 0711);
+	if (r) {
 		oci_err(c, "cannot create the state directory %s: %s", c->root, strerror(-r));
 		return r;
 	}
