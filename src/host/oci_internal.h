@@ -221,6 +221,10 @@ int oci_vm_prepare(const struct oci_ctx *c, const struct oci_state *st,
 /* Boots the VM, runs the container's process in it and relays its stdio and the signals
  * this process receives. Returns the process's wait status (>= 0) or a negative errno. */
 int oci_vm_run(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec);
+/* The next frame in buf[0..have) from the guest (untrusted): 1 with its type and payload
+ * length when it is complete (the payload follows the header), 0 when more bytes are
+ * needed, -EPROTO for an unknown type or a length over OCI_FRAME_MAX. */
+int oci_frame_next(const uint8_t *buf, size_t have, uint8_t *type, uint32_t *len);
 /* Runs p in the running VM of st (an exec session). Returns a wait status or -errno.
  * started() is called once the guest started it (or could not: with a negative errno). */
 int oci_vm_exec(const struct oci_ctx *c, const struct oci_state *st, const struct oci_process *p,

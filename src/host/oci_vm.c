@@ -471,32 +471,40 @@ static int guest_frame(struct session *s, uint8_t type, const uint8_t *p, uint32
 	}
 }
 
+int oci_frame_next(const uint8_t *buf, size_t have, uint8_t *type, uint32_t *len)
+{
+	if (have < sizeof(struct oci_frame_hdr))
+		return 0;
+	*type = buf[0];
+	*len = le32(buf + 4);
+	if (*type == 0 || *type >= OCI_F_COUNT || *len > OCI_FRAME_MAX)
+		return -EPROTO;
+	return have - sizeof(struct oci_frame_hdr) >= *len;
+}
+
 /* Reads what the guest sent and handles every complete frame. Returns 1 at the end of the
  * stream, 0, or a negative errno. */
 static int from_guest(struct session *s)
 {
 	size_t off = 0;
 	ssize_t n = read(s->sock, s->buf + s->have, sizeof(s->buf) - s->have);
+	uint8_t type;
+	uint32_t len;
+	int r;
 
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	if (n == 0)
 		return 1;
 	s->have += (size_t)n;
-	while (s->have - off >= sizeof(struct oci_frame_hdr)) {
-		const uint8_t *h = s->buf + off;
-		uint32_t len = le32(h + 4);
-		int r;
-
-		if (h[0] == 0 || h[0] >= OCI_F_COUNT || len > OCI_FRAME_MAX)
-			return -EPROTO;
-		if (s->have - off - sizeof(struct oci_frame_hdr) < len)
-			break;
-		r = guest_frame(s, h[0], h + sizeof(struct oci_frame_hdr), len);
+	while ((r = oci_frame_next(s->buf + off, s->have - off, &type, &len)) == 1) {
+		r = guest_frame(s, type, s->buf + off + sizeof(struct oci_frame_hdr), len);
 		if (r)
 			return r;
 		off += sizeof(struct oci_frame_hdr) + len;
 	}
+	if (r < 0)
+		return r;
 	memmove(s->buf, s->buf + off, s->have - off);
 	s->have -= off;
 	return 0;
@@ -740,43 +748,65 @@ out:
 	return r;
 }
 
-/* Connects to the guest's exec port through the vsock device's socket. */
-static int connect_exec(const struct oci_ctx *c, const struct oci_state *st)
+/* One attempt at the guest's exec port through the vsock device's socket: the fd, or -1
+ * (errno set) when the device or the guest's listener is not there (yet). */
+static int try_exec_port(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char line[64], req[32];
 	size_t n = 0;
 	int fd;
 
-	if (chdir(st->dir)) {
-		oci_err(c, "cannot enter %s: %s", st->dir, strerror(errno));
-		return -1;
-	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", VSOCK_PATH);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		oci_err(c, "cannot reach the container's VM: %s", strerror(errno));
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto fail;
-	}
 	snprintf(req, sizeof(req), "CONNECT %d\n", OCI_PORT_EXEC);
 	if (write_all(fd, req, strlen(req)))
-		goto fail_reply;
+		goto fail;
 	while (n < sizeof(line) - 1) {
 		ssize_t k = read(fd, line + n, 1);
-		if (k <= 0)
-			goto fail_reply;
+		if (k <= 0) {
+			errno = k ? errno : ECONNREFUSED;
+			goto fail;
+		}
 		if (line[n++] == '\n')
 			break;
 	}
 	line[n] = 0;
-	if (strncmp(line, "OK ", 3))
-		goto fail_reply;
-	return fd;
-fail_reply:
-	oci_err(c, "the container's VM did not accept an exec session (is it still starting?)");
+	if (!strncmp(line, "OK ", 3))
+		return fd;
+	errno = ECONNREFUSED;
 fail:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	return -1;
+}
+
+/* Connects to the guest's exec port, waiting while the VM boots (an engine may exec as
+ * soon as start returned). */
+static int connect_exec(const struct oci_ctx *c, const struct oci_state *st)
+{
+	struct timespec t0, now;
+	int fd;
+
+	if (chdir(st->dir)) {
+		oci_err(c, "cannot enter %s: %s", st->dir, strerror(errno));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		fd = try_exec_port();
+		if (fd >= 0)
+			return fd;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!oci_pid_alive(st->pid, st->pid_start) || now.tv_sec - t0.tv_sec > BOOT_TIMEOUT)
+			break;
+		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+	}
+	oci_err(c, "the container's VM did not accept an exec session: %s",
+		oci_pid_alive(st->pid, st->pid_start) ? strerror(errno) : "the container stopped");
 	return -1;
 }
 
