@@ -157,6 +157,7 @@ help:
 -include tests/fuzz/fuzz.mk
 -include tests/wasi-programs/programs.mk
 -include bench/wasm/wasm.mk
+-include bench/oci/oci.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.
 # make run CPUS=2 MEM=512M APPEND="console=ttyS0 quiet"
