@@ -112,7 +112,7 @@ test: guests
 	$(MAKE) MODE=asan lodge unit
 	$(MAKE) MODE=release lodge
 	$(MAKE) MODE=tsan lodge
-	@$(MAKE) guest linux-initrds || echo "make test: no default guest: Linux boot tests will be skipped"
+	@$(MAKE) guest linux-initrds oci-guest || echo "make test: no default guest: Linux boot tests will be skipped"
 	@tests/run.sh --all build/asan
 
 # Header self-containment: every header compiles on its own.

@@ -10,7 +10,8 @@ PKGS="build-essential make pkg-config python3 clang-format \
 	libfdt-dev device-tree-compiler \
 	clang libclang-rt-14-dev wabt libcjson-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \
-	apt cpio xz-utils zstd kmod debian-archive-keyring"
+	apt cpio xz-utils zstd kmod debian-archive-keyring \
+	podman buildah containerd crun runc qemu-user-static binfmt-support"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

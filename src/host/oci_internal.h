@@ -24,7 +24,10 @@ struct sbuf;
 /* Host threads Lodge needs besides the guest's processes: added to pids limits. */
 #define OCI_OVERHEAD_PIDS 16
 
-enum oci_mode { OCI_MODE_WASM, OCI_MODE_VM };
+/* How the container's process runs: Lodge's Wasm engine, a riscv64 VM, or (a Kubernetes
+ * pod's sandbox container, whose image is the engine's "pause") a process that only waits
+ * for the signal that ends the pod. */
+enum oci_mode { OCI_MODE_WASM, OCI_MODE_VM, OCI_MODE_PAUSE };
 
 struct oci_rlimit {
 	int resource; /* RLIMIT_* */

@@ -233,6 +233,15 @@ static int classify(const struct oci_ctx *c, const char *shown, const char *host
 	return -ENOEXEC;
 }
 
+/* A pod's sandbox (infrastructure) container, as containerd's CRI and CRI-O mark it. */
+static bool is_sandbox(const struct oci_spec *spec)
+{
+	const char *a = oci_spec_annotation(spec, "io.kubernetes.cri.container-type");
+	const char *b = oci_spec_annotation(spec, "io.kubernetes.cri-o.ContainerType");
+
+	return (a && !strcmp(a, "sandbox")) || (b && !strcmp(b, "sandbox"));
+}
+
 int oci_choose_mode(const struct oci_ctx *c, const struct oci_spec *spec,
 		    const struct oci_process *p, enum oci_mode *out)
 {
@@ -243,7 +252,15 @@ int oci_choose_mode(const struct oci_ctx *c, const struct oci_spec *spec,
 		(variant && (!strcmp(variant, "compat") || !strcmp(variant, "compat-smart"))) ||
 		(l > 5 && !strcmp(a0 + l - 5, ".wasm"));
 	char host[PATH_MAX], interp[PATH_MAX], kind = 0;
-	int r = oci_find_exec(spec, p, host, sizeof(host));
+	int r;
+
+	/* Its image holds the engine's pause program for the host's architecture: what it
+	 * does (wait for the end of the pod) needs no VM. */
+	if (is_sandbox(spec)) {
+		*out = OCI_MODE_PAUSE;
+		return 0;
+	}
+	r = oci_find_exec(spec, p, host, sizeof(host));
 
 	if (r == -ENOENT) {
 		oci_err(c, "exec: \"%s\": executable file not found in $PATH", a0);

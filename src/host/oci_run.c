@@ -330,6 +330,24 @@ static int run_wasm(const struct oci_ctx *c, const struct oci_spec *spec,
 	return (code & 0xff) << 8;
 }
 
+/* A sandbox container's process, as Kubernetes' pause: waits until SIGINT, SIGTERM or
+ * SIGHUP and exits 0 (SIGKILL ends it the usual way), reaping nothing: it has no
+ * children. */
+static int run_pause(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	while (sigwait(&set, &sig))
+		;
+	return 0;
+}
+
 /* What the container's process does once `start` has written the fifo. Returns a wait
  * status. */
 static int run_container(const struct oci_ctx *c, const struct oci_state *st,
@@ -339,6 +357,8 @@ static int run_container(const struct oci_ctx *c, const struct oci_state *st,
 
 	if (st->mode == OCI_MODE_WASM)
 		return run_wasm(c, spec, &spec->proc);
+	if (st->mode == OCI_MODE_PAUSE)
+		return run_pause();
 	ws = oci_vm_run(c, st, spec);
 	return ws < 0 ? 125 << 8 : ws;
 }
@@ -916,6 +936,11 @@ static int exec_monitor(const struct oci_ctx *c, const struct oci_state *st,
 	if (tty >= 0)
 		use_terminal(tty);
 	oci_cgroup_enter(c, st->cgroup, &none, 0, getpid());
+	if (st->mode == OCI_MODE_PAUSE) {
+		oci_err(c, "cannot exec in a pod's sandbox container: it runs no image");
+		exec_started(&es, -EINVAL);
+		return 126 << 8;
+	}
 	if (st->mode == OCI_MODE_WASM) {
 		exec_started(&es, 0);
 		return run_wasm(c, spec, p);

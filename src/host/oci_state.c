@@ -254,7 +254,7 @@ static void compute_status(struct oci_state *st)
 static int read_state(struct oci_state *st)
 {
 	char path[PATH_MAX + 16], buf[65536];
-	const cJSON *l;
+	const cJSON *l, *mode;
 	cJSON *j;
 	ssize_t n;
 	int fd;
@@ -278,11 +278,11 @@ static int read_state(struct oci_state *st)
 	l = cJSON_GetObjectItemCaseSensitive(j, "lodge");
 	copy_str(st->cgroup, sizeof(st->cgroup), l, "cgroup");
 	st->pid_start = (uint64_t)get_num(l, "pidStart");
-	st->mode = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(l, "mode")) &&
-				   !strcmp(cJSON_GetObjectItemCaseSensitive(l, "mode")->valuestring,
-					   "wasm")
-			   ? OCI_MODE_WASM
-			   : OCI_MODE_VM;
+	mode = cJSON_GetObjectItemCaseSensitive(l, "mode");
+	st->mode = !cJSON_IsString(mode)		   ? OCI_MODE_VM
+		   : !strcmp(mode->valuestring, "wasm")	   ? OCI_MODE_WASM
+		   : !strcmp(mode->valuestring, "sandbox") ? OCI_MODE_PAUSE
+							   : OCI_MODE_VM;
 	cJSON_Delete(j);
 	compute_status(st);
 	return 0;
@@ -363,7 +363,9 @@ static cJSON *state_object(const struct oci_state *st, bool private)
 		l = cJSON_AddObjectToObject(o, "lodge");
 		if (l) {
 			cJSON_AddStringToObject(l, "mode",
-						st->mode == OCI_MODE_WASM ? "wasm" : "vm");
+						st->mode == OCI_MODE_WASM    ? "wasm"
+						: st->mode == OCI_MODE_PAUSE ? "sandbox"
+									     : "vm");
 			cJSON_AddNumberToObject(l, "pidStart", (double)st->pid_start);
 			cJSON_AddStringToObject(l, "cgroup", st->cgroup);
 		}

@@ -62,9 +62,11 @@ static bool guest_dir_ok(const char *d)
 }
 
 /* Where the kernel, firmware and base initramfs are: $LODGE_OCI_GUEST_DIR, else the
- * guest-cache/out of the source tree this binary was built in. */
+ * guest-cache/out of the source tree this binary was built in (build/MODE/lodge), else
+ * PREFIX/share/lodge/oci beside an installed PREFIX/bin/lodge. */
 static int find_guest(const struct oci_ctx *c, char *out, size_t len)
 {
+	static const char *const where[] = {"../../guest-cache/out", "../share/lodge/oci"};
 	const char *env = getenv("LODGE_OCI_GUEST_DIR");
 	char exe[PATH_MAX], *s;
 
@@ -78,18 +80,16 @@ static int find_guest(const struct oci_ctx *c, char *out, size_t len)
 	}
 	if (!realpath(c->self, exe) && !realpath("/proc/self/exe", exe))
 		exe[0] = 0;
-	for (int up = 2; up <= 3 && exe[0]; up++) {
-		char base[PATH_MAX];
-		snprintf(base, sizeof(base), "%s", exe);
-		for (int k = 0; k < up && (s = strrchr(base, '/')); k++)
-			*s = 0;
-		if ((size_t)snprintf(out, len, "%s/guest-cache/out", base) < len &&
-		    guest_dir_ok(out))
+	s = strrchr(exe, '/');
+	if (s)
+		*s = 0;
+	for (size_t i = 0; exe[0] && i < sizeof(where) / sizeof(where[0]); i++)
+		if ((size_t)snprintf(out, len, "%s/%s", exe, where[i]) < len && guest_dir_ok(out))
 			return 0;
-	}
 	oci_err(c,
-		"no OCI guest next to %s: run 'make oci-guest' in Lodge's source tree (or "
-		"set LODGE_OCI_GUEST_DIR to a directory with Image, fw_dynamic.bin and %s)",
+		"no OCI guest for %s/lodge: run 'make oci-guest' in Lodge's source tree, install "
+		"its guest-cache/out/{Image,fw_dynamic.bin,%s} in PREFIX/share/lodge/oci, or set "
+		"LODGE_OCI_GUEST_DIR",
 		exe, BASE_INITRD);
 	return -ENOENT;
 }

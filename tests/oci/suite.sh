@@ -117,6 +117,21 @@ expect_error not-found 'exec: "nope": executable file not found in $PATH' badc
 conf "$b" "del c['process']"
 expect_error no-process "process property must not be empty" badc
 
+# A pod's sandbox container holds the engine's pause program for the host's architecture:
+# it runs (no VM) until SIGTERM and exits 0.
+mkdir -p "$tmp/sb/rootfs"
+oci spec --bundle "$tmp/sb"
+cp "$b/rootfs/hello" "$tmp/sb/rootfs/pause"
+conf "$tmp/sb" "c['process']['args'] = ['/pause']; c['annotations'] = {'io.kubernetes.cri.container-type': 'sandbox'}"
+why=
+oci create --bundle "$tmp/sb" sb >"$tmp/e" 2>&1 || why="create: $(cat "$tmp/e")"
+oci start sb || why="$why; start failed"
+status_is sb running 10 || why="$why; not running"
+oci kill sb TERM || why="$why; kill failed"
+status_is sb stopped 10 || why="$why; not stopped by SIGTERM"
+oci delete sb || why="$why; delete failed"
+report sandbox "$why"
+
 # ---- errors, --log-format json, features --------------------------------------------------
 why=
 oci state ghost >"$tmp/e1" 2>&1 && why="$why; state of an unknown container succeeded"
