@@ -12,6 +12,7 @@
  * Messages for debugging go to the console (the host keeps it in console.log).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -77,7 +78,24 @@ struct session {
 	size_t have;
 };
 
+/* A read-write directory volume to send back: its files as they were at boot. */
+struct snap {
+	char *path;
+	ino_t ino;
+	struct timespec ctime;
+};
+
+struct wbvol {
+	int idx, fd; /* /oci/volumes/N, opened before the root moves */
+	struct snap *snap;
+	size_t n, cap;
+};
+
+#define MAX_WB 16
+
 struct init {
+	struct wbvol wb[MAX_WB];
+	int nwb;
 	struct session s[MAX_SESSIONS];
 	int lfd, sigfd, cgroup_procs;
 	bool main_done;
@@ -196,6 +214,181 @@ static void load_modules(void)
 	}
 	if (f)
 		fclose(f);
+}
+
+struct session;
+static void send_frame(struct session *s, int type, const void *p, size_t n);
+static void send_u32(struct session *s, int type, uint32_t v);
+
+/* ----- read-write volumes: a snapshot at boot, the changes at the end ----- */
+
+typedef void (*walk_fn)(void *ctx, int dfd, const char *name, const char *rel,
+			const struct stat *sb);
+
+/* Calls fn for every entry below directory dfd, parents before children, never following
+ * symlinks. */
+static void walk(int dfd, const char *rel, walk_fn fn, void *ctx, int depth)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	char path[4096];
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		struct stat sb;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", e->d_name) >=
+			    (int)sizeof(path) ||
+		    fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW))
+			continue;
+		fn(ctx, dirfd(d), e->d_name, path, &sb);
+		if (S_ISDIR(sb.st_mode) && depth < 128) {
+			int sub = openat(dirfd(d), e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0) {
+				walk(sub, path, fn, ctx, depth + 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+}
+
+static void snap_one(void *ctx, int dfd, const char *name, const char *rel, const struct stat *sb)
+{
+	struct wbvol *v = ctx;
+
+	(void)dfd;
+	(void)name;
+	if (v->n == v->cap) {
+		struct snap *m = realloc(v->snap, (v->cap = v->cap * 2 + 64) * sizeof(*m));
+		if (!m)
+			return;
+		v->snap = m;
+	}
+	v->snap[v->n].path = strdup(rel);
+	if (!v->snap[v->n].path)
+		return;
+	v->snap[v->n].ino = sb->st_ino;
+	v->snap[v->n++].ctime = sb->st_ctim;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct snap *)a)->path, ((const struct snap *)b)->path);
+}
+
+static void wb_open(struct init *in, const char *idx)
+{
+	char path[64];
+	struct wbvol *v;
+
+	if (in->nwb == MAX_WB)
+		return;
+	v = &in->wb[in->nwb];
+	v->idx = atoi(idx);
+	snprintf(path, sizeof(path), "/oci/volumes/%d", v->idx);
+	v->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->fd < 0) {
+		say("volume %s: %s (not sent back)", path, strerror(errno));
+		return;
+	}
+	walk(v->fd, "", snap_one, v, 0);
+	if (v->n > 1)
+		qsort(v->snap, v->n, sizeof(*v->snap), snap_cmp);
+	in->nwb++;
+}
+
+struct wbsend {
+	struct session *s;
+	struct wbvol *v;
+};
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void send_one(void *ctx, int dfd, const char *name, const char *rel, const struct stat *sb)
+{
+	struct wbsend *w = ctx;
+	struct snap key = {.path = (char *)rel}, *old;
+	uint8_t *f;
+	size_t plen = strlen(rel), tlen = 0;
+	char kind, target[4096];
+
+	old = bsearch(&key, w->v->snap, w->v->n, sizeof(key), snap_cmp);
+	if (old && old->ino == sb->st_ino && old->ctime.tv_sec == sb->st_ctim.tv_sec &&
+	    old->ctime.tv_nsec == sb->st_ctim.tv_nsec)
+		kind = 's';
+	else if (S_ISREG(sb->st_mode))
+		kind = 'f';
+	else if (S_ISDIR(sb->st_mode))
+		kind = 'd';
+	else if (S_ISLNK(sb->st_mode))
+		kind = 'l';
+	else
+		return; /* devices, fifos, sockets: not volume content */
+	if (kind == 'l') {
+		ssize_t n = readlinkat(dfd, name, target, sizeof(target));
+		if (n < 0 || n == (ssize_t)sizeof(target))
+			return;
+		tlen = (size_t)n;
+	}
+	if (OCI_WB_ENTRY_SIZE + plen + tlen > OCI_FRAME_MAX)
+		return;
+	f = calloc(1, OCI_WB_ENTRY_SIZE + plen + tlen);
+	if (!f)
+		return;
+	f[0] = (uint8_t)kind;
+	put_le(f + 4, sb->st_mode & 07777, 4);
+	put_le(f + 8, sb->st_uid, 4);
+	put_le(f + 12, sb->st_gid, 4);
+	put_le(f + 16, (uint64_t)sb->st_mtim.tv_sec, 8);
+	put_le(f + 24, kind == 'f' ? (uint64_t)sb->st_size : tlen, 8);
+	put_le(f + 32, (uint64_t)sb->st_mtim.tv_nsec, 4);
+	put_le(f + 36, plen, 4);
+	memcpy(f + OCI_WB_ENTRY_SIZE, rel, plen);
+	memcpy(f + OCI_WB_ENTRY_SIZE + plen, target, tlen);
+	send_frame(w->s, OCI_F_WB_ENTRY, f, OCI_WB_ENTRY_SIZE + plen + tlen);
+	free(f);
+	if (kind != 'f')
+		return;
+	/* Exactly st_size bytes follow, whatever happens to the file (nothing runs now). */
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint64_t left = (uint64_t)sb->st_size;
+	static uint8_t buf[OCI_FRAME_MAX];
+	while (left) {
+		size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		ssize_t n = fd >= 0 ? read(fd, buf, want) : -1;
+		if (n <= 0) {
+			memset(buf, 0, want);
+			n = (ssize_t)want;
+		}
+		send_frame(w->s, OCI_F_WB_DATA, buf, (size_t)n);
+		left -= (uint64_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The volumes' final state, once nothing else runs. */
+static void send_volumes(struct init *in, struct session *s)
+{
+	for (int i = 0; i < in->nwb; i++) {
+		struct wbsend w = {s, &in->wb[i]};
+		send_u32(s, OCI_F_WB_BEGIN, (uint32_t)in->wb[i].idx);
+		walk(in->wb[i].fd, "", send_one, &w, 0);
+		send_frame(s, OCI_F_WB_END, NULL, 0);
+	}
 }
 
 /* ----- the container's file system ----- */
@@ -392,6 +585,8 @@ static int setup_root(struct init *in, char *msg, size_t mlen)
 				snprintf(msg, mlen, "mount %s (%s) failed: %s", c->f[0], c->f[1],
 					 strerror(-r));
 			}
+		} else if (c->tag == OCI_R_WRITEBACK && c->n == 1) {
+			wb_open(in, c->f[0]);
 		} else if (c->tag == OCI_R_READONLY) {
 			ro = true;
 		} else if (c->tag == OCI_R_HOSTNAME && c->n == 1) {
@@ -727,6 +922,18 @@ static void finish(struct init *in, struct session *s)
 		drain(s, &s->out_fd, OCI_F_STDOUT);
 	if (s->err_fd >= 0)
 		drain(s, &s->err_fd, OCI_F_STDERR);
+	if (s->main && in->nwb) {
+		/* Everything else was killed: once it is all gone, the volumes hold still. */
+		int ws;
+		pid_t pid;
+		while ((pid = waitpid(-1, &ws, 0)) > 0)
+			for (int i = 0; i < MAX_SESSIONS; i++)
+				if (in->s[i].used && in->s[i].pid == pid) {
+					in->s[i].exited = true;
+					in->s[i].ws = ws;
+				}
+		send_volumes(in, s);
+	}
 	send_u32(s, OCI_F_EXIT, (uint32_t)s->ws);
 	if (s->main) { /* kept open until the host has it all (see main) */
 		in->main_done = true;

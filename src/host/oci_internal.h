@@ -215,15 +215,32 @@ int oci_cpio_add_path(struct oci_cpio *a, const char *src, const char *name);
 /* Writes the trailer; returns 0 or the first error. */
 int oci_cpio_finish(struct oci_cpio *a);
 
+/* ----- oci_wb.c: writing read-write directory volumes back from a VM ----- */
+
+struct oci_wb;
+
+/* Records how each read-write directory bind mount of spec looks now, before the VM gets
+ * its copy. *out is NULL-safe to destroy. Returns 0 or -ENOMEM. */
+int oci_wb_create(const struct oci_ctx *c, const struct oci_spec *spec, struct oci_wb **out);
+void oci_wb_destroy(struct oci_wb *wb);
+/* Whether config.json's mount number `mount` is written back. */
+bool oci_wb_has(const struct oci_wb *wb, int mount);
+/* Applies one OCI_F_WB_* frame from the guest (untrusted). Returns 0, or -EPROTO for a
+ * malformed one (the session must end), -EIO when the volume cannot be opened. */
+int oci_wb_frame(struct oci_wb *wb, uint8_t type, const uint8_t *p, uint32_t len);
+
 /* ----- oci_vm.c ----- */
 
 /* Prepares the VM of a created container in st->dir: the initramfs (base + rootfs +
- * volumes + the container file). Runs in the container's process before start. */
-int oci_vm_prepare(const struct oci_ctx *c, const struct oci_state *st,
-		   const struct oci_spec *spec);
+ * volumes + the container file), and in *wb_out the volumes' write-back state. Runs in
+ * the container's process before start. */
+int oci_vm_prepare(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec,
+		   struct oci_wb **wb_out);
 /* Boots the VM, runs the container's process in it and relays its stdio and the signals
- * this process receives. Returns the process's wait status (>= 0) or a negative errno. */
-int oci_vm_run(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec);
+ * this process receives; writes volumes back through wb (may be NULL). Returns the
+ * process's wait status (>= 0) or a negative errno. */
+int oci_vm_run(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec,
+	       struct oci_wb *wb);
 /* The next frame in buf[0..have) from the guest (untrusted): 1 with its type and payload
  * length when it is complete (the payload follows the header), 0 when more bytes are
  * needed, -EPROTO for an unknown type or a length over OCI_FRAME_MAX. */

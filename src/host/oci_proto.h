@@ -44,8 +44,27 @@ enum oci_frame {
 	OCI_F_STDERR,  /* bytes it wrote to stderr */
 	OCI_F_EXIT,    /* u32 wait status (exit code << 8, or the signal number) */
 	OCI_F_ERROR,   /* text: why the process did not start; EXIT follows */
+	/* guest -> host, main session only, before EXIT: the final state of read-write
+	 * directory volumes (OCI_R_WRITEBACK), for the host to write back. */
+	OCI_F_WB_BEGIN, /* u32 volume index N (/oci/volumes/N) */
+	OCI_F_WB_ENTRY, /* struct oci_wb_entry, the path, then a symlink's target */
+	OCI_F_WB_DATA,	/* the content of the last 'f' entry, in order, size bytes in all */
+	OCI_F_WB_END,	/* the volume is complete: what was not listed was deleted */
 	OCI_F_COUNT
 };
+
+/* One entry of a volume, parents before children. 's' entries are unchanged since the
+ * guest booted (same inode, same ctime): only their path follows. */
+struct oci_wb_entry {
+	uint8_t kind; /* 's' same, 'f' file, 'd' directory, 'l' symlink */
+	uint8_t pad[3];
+	uint32_t mode, uid, gid;
+	uint64_t mtime_sec;
+	uint64_t size; /* file size, or the symlink target's length */
+	uint32_t mtime_nsec;
+	uint32_t pathlen; /* relative path, no leading '/', no "." or ".." */
+};
+#define OCI_WB_ENTRY_SIZE 40 /* no padding: offsets 0 4 8 12 16 24 32 36 */
 
 /* Launch record tags. Process records (in SPEC): */
 #define OCI_R_ARG      'a' /* 1 field: one argument, in order */
@@ -64,6 +83,6 @@ enum oci_frame {
 #define OCI_R_READONLY	'r' /* 0 fields: remount the root read-only after the mounts */
 #define OCI_R_PIDS	'p' /* 1 field: decimal pids limit for the container's processes */
 #define OCI_R_SYSCTL	's' /* 2 fields: key (dotted), value */
-#define OCI_R_WRITEBACK 'w' /* 1 field: a directory destination to send back at the end */
+#define OCI_R_WRITEBACK 'w' /* 1 field: N of a read-write /oci/volumes/N to send back */
 
 #endif

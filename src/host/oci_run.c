@@ -351,7 +351,7 @@ static int run_pause(void)
 /* What the container's process does once `start` has written the fifo. Returns a wait
  * status. */
 static int run_container(const struct oci_ctx *c, const struct oci_state *st,
-			 const struct oci_spec *spec)
+			 const struct oci_spec *spec, struct oci_wb *wb)
 {
 	int ws;
 
@@ -359,7 +359,7 @@ static int run_container(const struct oci_ctx *c, const struct oci_state *st,
 		return run_wasm(c, spec, &spec->proc);
 	if (st->mode == OCI_MODE_PAUSE)
 		return run_pause();
-	ws = oci_vm_run(c, st, spec);
+	ws = oci_vm_run(c, st, spec, wb);
 	return ws < 0 ? 125 << 8 : ws;
 }
 
@@ -390,7 +390,8 @@ static int monitor(const struct oci_ctx *c, struct oci_state *st, const struct o
 		   int tty, int sync)
 {
 	char fifo[PATH_MAX + 16];
-	int ffd, r;
+	struct oci_wb *wb = NULL;
+	int ffd, r, ws = 125 << 8;
 
 	oci_state_unlock(st); /* create's copy stays locked until it returns */
 	if (tty >= 0)
@@ -401,23 +402,23 @@ static int monitor(const struct oci_ctx *c, struct oci_state *st, const struct o
 		return 125 << 8;
 	r = oci_cgroup_enter(c, st->cgroup, &spec->res, OCI_OVERHEAD_MEM, getpid());
 	if (!r && st->mode == OCI_MODE_VM)
-		r = oci_vm_prepare(c, st, spec);
+		r = oci_vm_prepare(c, st, spec, &wb);
 	snprintf(fifo, sizeof(fifo), "%s/exec.fifo", st->dir);
 	ffd = r ? -1 : open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (!r && ffd < 0) {
 		r = -errno;
 		oci_err(c, "cannot open %s: %s", fifo, strerror(-r));
 	}
-	if (r)
-		return 125 << 8; /* create sees the sync pipe close without "ok" */
-	if (write(sync, "ok", 2) != 2)
-		return 125 << 8;
-	close(sync);
-	r = wait_start(ffd);
-	close(ffd);
-	if (r)
-		return 125 << 8;
-	return run_container(c, st, spec);
+	/* A failure closes the sync pipe without "ok": create reports it. */
+	if (!r && write(sync, "ok", 2) == 2) {
+		close(sync);
+		if (!wait_start(ffd))
+			ws = run_container(c, st, spec, wb);
+	}
+	if (ffd >= 0)
+		close(ffd);
+	oci_wb_destroy(wb);
+	return ws;
 }
 
 struct created {

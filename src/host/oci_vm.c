@@ -156,7 +156,8 @@ static int process_records(const struct oci_process *p, struct sbuf *b)
 
 /* The container file: hostname, mounts (destinations resolved in the rootfs on the host,
  * so the guest mounts at symlink-free paths), read-only root, pids limit, sysctls. */
-static int container_records(const struct oci_ctx *c, const struct oci_spec *spec, struct sbuf *b)
+static int container_records(const struct oci_ctx *c, const struct oci_spec *spec,
+			     const struct oci_wb *wb, struct sbuf *b)
 {
 	char host[PATH_MAX], src[32];
 
@@ -175,6 +176,8 @@ static int container_records(const struct oci_ctx *c, const struct oci_spec *spe
 		snprintf(src, sizeof(src), "/oci/volumes/%d", i);
 		rec(b, OCI_R_MOUNT, 4, *rel ? rel : "/", m->type,
 		    !strcmp(m->type, "bind") ? src : (m->source ? m->source : m->type), m->options);
+		if (oci_wb_has(wb, i))
+			rec_num(b, OCI_R_WRITEBACK, (unsigned long long)i);
 	}
 	if (spec->root_ro)
 		rec(b, OCI_R_READONLY, 0);
@@ -237,7 +240,8 @@ static unsigned guest_cpus(const struct oci_spec *spec)
 	return n < 1 ? 1 : n > MAX_CPUS ? MAX_CPUS : n;
 }
 
-int oci_vm_prepare(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec)
+int oci_vm_prepare(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec,
+		   struct oci_wb **wb_out)
 {
 	char gdir[PATH_MAX], base[PATH_MAX + 32], path[PATH_MAX + 32], name[32];
 	struct sbuf recs = {0};
@@ -245,10 +249,17 @@ int oci_vm_prepare(const struct oci_ctx *c, const struct oci_state *st, const st
 	uint64_t before, mem;
 	int fd, r;
 
+	*wb_out = NULL;
 	r = find_guest(c, gdir, sizeof(gdir));
 	if (r)
 		return r;
-	r = container_records(c, spec, &recs);
+	/* The volumes' state before they are copied: what write-back compares against. */
+	r = oci_wb_create(c, spec, wb_out);
+	if (r) {
+		oci_err(c, "cannot record the volumes' state: %s", strerror(-r));
+		return r;
+	}
+	r = container_records(c, spec, *wb_out, &recs);
 	if (r) {
 		sbuf_fini(&recs);
 		return r;
@@ -382,6 +393,7 @@ struct session {
 	pid_t vm; /* the VM to watch (the container's session), or 0 */
 	bool started, exited, out_broken;
 	int ws;
+	struct oci_wb *wb; /* the container's session: its volumes to write back */
 	void (*on_start)(void *arg, int err);
 	void *arg;
 	uint8_t buf[2 * (sizeof(struct oci_frame_hdr) + OCI_FRAME_MAX)];
@@ -465,6 +477,11 @@ static int guest_frame(struct session *s, uint8_t type, const uint8_t *p, uint32
 		s->on_start = NULL;
 		return 0;
 	}
+	case OCI_F_WB_BEGIN:
+	case OCI_F_WB_ENTRY:
+	case OCI_F_WB_DATA:
+	case OCI_F_WB_END:
+		return s->wb ? oci_wb_frame(s->wb, type, p, n) : -EPROTO;
 	case OCI_F_EXIT:
 		if (n != 4)
 			return -EPROTO;
@@ -706,7 +723,8 @@ static int accept_guest(struct session *s, int lfd, int seconds)
 	}
 }
 
-int oci_vm_run(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec)
+int oci_vm_run(const struct oci_ctx *c, const struct oci_state *st, const struct oci_spec *spec,
+	       struct oci_wb *wb)
 {
 	struct session *s = core_calloc(1, sizeof(*s));
 	char gdir[PATH_MAX];
@@ -716,6 +734,7 @@ int oci_vm_run(const struct oci_ctx *c, const struct oci_state *st, const struct
 	if (!s)
 		return -ENOMEM;
 	session_init(s, c, &spec->proc);
+	s->wb = wb;
 	(void)st;
 	r = find_guest(c, gdir, sizeof(gdir));
 	if (r)

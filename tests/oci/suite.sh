@@ -263,6 +263,9 @@ else
 	for a in sh cat echo id ls sleep touch nproc grep hostname pwd; do ln -s busybox "$vm/rootfs/bin/$a"; done
 	ln -s /bin/busybox "$vm/rootfs/bin/ash" # an absolute symlink, resolved inside the rootfs
 	echo "read only" >"$tmp/ro/f"
+	echo "to delete" >"$tmp/rw/old"
+	echo "host side" >"$tmp/rw/both"
+	chmod 666 "$tmp/rw/both"
 	chmod 777 "$tmp/rw"
 	oci spec --bundle "$vm"
 fi
@@ -274,7 +277,8 @@ if [ -n "$vm" ] && want vm; then
 trap 'echo got TERM; exit 7' TERM
 echo args=\$0:\$1; echo env=\$LODGE_E; echo cwd=\$(pwd); echo ids=\$(id -u):\$(id -g):\$(id -G)
 echo host=\$(hostname); echo ro=\$(cat /ro/f); echo nofile=\$(ulimit -n)
-echo rwvol > /rw/g && echo rw=ok
+echo rwvol > /rw/g && rm /rw/old && mkdir -p /rw/d && echo deep > /rw/d/f && echo rw=ok
+echo guest side > /rw/both
 echo mem=\$(grep MemTotal /proc/meminfo | tr -s \" \" | cut -d\" \" -f2); echo cpus=\$(nproc)
 echo pids=\$(cat /sys/fs/cgroup/ctr/pids.max 2>/dev/null)
 echo err >&2; echo ready
@@ -317,6 +321,7 @@ c['linux']['cgroupsPath'] = '/lodge-oci-test/vm1'"
 		oci exec vm1 sh -c 'kill -9 $$' >/dev/null 2>&1
 		st=$?
 		[ "$st" -eq 137 ] || why="$why; exec killed by SIGKILL: status $st, want 137"
+		echo "changed meanwhile" >"$tmp/rw/both"
 		oci kill vm1 TERM || why="$why; kill failed"
 	fi
 	wait $runpid
@@ -334,6 +339,17 @@ c['linux']['cgroupsPath'] = '/lodge-oci-test/vm1'"
 	rmdir /sys/fs/cgroup/*/lodge-oci-test /sys/fs/cgroup/lodge-oci-test 2>/dev/null
 	[ ! -e "$root/vm1" ] || why="$why; run left its state behind"
 	report vm.process "$why"
+
+	# The rw volume came back: new files and directories, a deletion; where the host
+	# changed the same file meanwhile, its version stays (and a warning says so).
+	why=
+	[ "$(cat "$tmp/rw/g" 2>/dev/null)" = rwvol ] || why="$why; /rw/g not written back"
+	[ "$(cat "$tmp/rw/d/f" 2>/dev/null)" = deep ] || why="$why; /rw/d/f not written back"
+	[ ! -e "$tmp/rw/old" ] || why="$why; /rw/old not deleted"
+	[ "$(cat "$tmp/rw/both")" = "changed meanwhile" ] || why="$why; the host's change was overwritten"
+	grep -q "both changed on the host meanwhile" "$tmp/vm1.err" || why="$why; no conflict warning"
+	[ "$(cat "$tmp/ro/f")" = "read only" ] || why="$why; the ro volume changed"
+	report vm.volume-writeback "$why"
 
 	# a terminal for a VM's process
 	conf "$vm" "c['process'] = {'terminal': True, 'args': ['sh', '-c', 'tty; echo T=\$TERM'], 'env': ['TERM=xterm', 'PATH=/bin'], 'cwd': '/', 'user': {'uid': 0, 'gid': 0}}

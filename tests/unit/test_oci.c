@@ -339,7 +339,129 @@ static int test_frames(void)
 	return 0;
 }
 
+/* ----- volume write-back from the guest ----- */
+
+static int wb_send(struct oci_wb *wb, char kind, const char *path, const char *target,
+		   uint64_t size, uint32_t mode)
+{
+	uint8_t f[OCI_WB_ENTRY_SIZE + 256];
+	size_t pl = strlen(path), tl = target ? strlen(target) : 0;
+
+	memset(f, 0, sizeof(f));
+	f[0] = (uint8_t)kind;
+	memcpy(f + 4, &mode, 4);
+	memcpy(f + 24, kind == 'l' ? &(uint64_t){tl} : &size, 8);
+	f[36] = (uint8_t)pl;
+	memcpy(f + OCI_WB_ENTRY_SIZE, path, pl);
+	if (tl)
+		memcpy(f + OCI_WB_ENTRY_SIZE + pl, target, tl);
+	return oci_wb_frame(wb, OCI_F_WB_ENTRY, f, (uint32_t)(OCI_WB_ENTRY_SIZE + pl + tl));
+}
+
+static int wb_setup(const char *name, struct oci_spec *s, struct oci_mount *m, struct oci_wb **wb,
+		    char *vol, size_t len)
+{
+	memset(s, 0, sizeof(*s));
+	memset(m, 0, sizeof(*m));
+	sub(name, vol, len);
+	mkdir(vol, 0755);
+	m->dest = "/v";
+	m->type = "bind";
+	m->source = vol;
+	s->mounts = m;
+	s->nmounts = 1;
+	return oci_wb_create(&ctx, s, wb);
+}
+
+static int test_wb_apply(void)
+{
+	struct oci_spec s;
+	struct oci_mount m;
+	struct oci_wb *wb;
+	char vol[128], p[256], buf[32] = "";
+	uint32_t zero = 0;
+	struct stat sb;
+	FILE *f;
+
+	CHECK(setup() == 0);
+	sub("wb1", vol, sizeof(vol));
+	mkdir(vol, 0755);
+	CHECK(put("wb1/keep", "k") == 0 && put("wb1/del", "d") == 0 && put("wb1/mod", "1") == 0);
+	CHECK(put("wb1/hostmod", "h") == 0);
+	CHECK(wb_setup("wb1", &s, &m, &wb, vol, sizeof(vol)) == 0 && oci_wb_has(wb, 0));
+	CHECK(put("wb1/hostmod", "host changed it") == 0); /* after the copy */
+	CHECK(oci_wb_frame(wb, OCI_F_WB_BEGIN, (const uint8_t *)&zero, 4) == 0);
+	CHECK(wb_send(wb, 's', "keep", NULL, 0, 0) == 0);
+	CHECK(wb_send(wb, 'f', "mod", NULL, 3, 0640) == 0);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_DATA, (const uint8_t *)"new", 3) == 0);
+	CHECK(wb_send(wb, 'f', "hostmod", NULL, 5, 0644) == 0);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_DATA, (const uint8_t *)"guest", 5) == 0);
+	CHECK(wb_send(wb, 'd', "dir", NULL, 0, 0750) == 0);
+	CHECK(wb_send(wb, 'f', "dir/empty", NULL, 0, 0600) == 0);
+	CHECK(wb_send(wb, 'l', "link", "keep", 0, 0777) == 0);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_END, NULL, 0) == 0);
+	oci_wb_destroy(wb);
+	snprintf(p, sizeof(p), "%s/mod", vol);
+	f = fopen(p, "r");
+	CHECK(f && fgets(buf, sizeof(buf), f));
+	fclose(f);
+	CHECK(!strcmp(buf, "new"));
+	CHECK(stat(p, &sb) == 0 && (sb.st_mode & 07777) == 0640);
+	snprintf(p, sizeof(p), "%s/del", vol);
+	CHECK(access(p, F_OK) != 0); /* not listed: deleted in the guest */
+	snprintf(p, sizeof(p), "%s/keep", vol);
+	CHECK(access(p, F_OK) == 0);
+	snprintf(p, sizeof(p), "%s/hostmod", vol); /* changed on both sides: the host's stays */
+	f = fopen(p, "r");
+	CHECK(f && fgets(buf, sizeof(buf), f));
+	fclose(f);
+	CHECK(!strcmp(buf, "host changed it"));
+	snprintf(p, sizeof(p), "%s/dir/empty", vol);
+	CHECK(stat(p, &sb) == 0 && sb.st_size == 0);
+	snprintf(p, sizeof(p), "%s/link", vol);
+	CHECK(readlink(p, buf, sizeof(buf)) == 4 && !memcmp(buf, "keep", 4));
+	return 0;
+}
+
+/* A hostile guest: paths that climb, absolute paths, symlinks to outside the volume,
+ * data without an entry or longer than announced. */
+static int test_wb_hostile(void)
+{
+	struct oci_spec s;
+	struct oci_mount m;
+	struct oci_wb *wb;
+	char vol[128], out[128], p[256], buf[256];
+	uint32_t zero = 0, one = 1;
+
+	CHECK(setup() == 0);
+	sub("outside", out, sizeof(out));
+	mkdir(out, 0755);
+	CHECK(wb_setup("wb2", &s, &m, &wb, vol, sizeof(vol)) == 0);
+	snprintf(p, sizeof(p), "%s/esc", vol);
+	CHECK(symlink(out, p) == 0 || errno == EEXIST);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_DATA, (const uint8_t *)"x", 1) == -EPROTO);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_BEGIN, (const uint8_t *)&one, 4) == -EPROTO);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_BEGIN, (const uint8_t *)&zero, 4) == 0);
+	CHECK(wb_send(wb, 'f', "../x", NULL, 0, 0644) == -EPROTO);
+	CHECK(wb_send(wb, 'f', "/etc/x", NULL, 0, 0644) == -EPROTO);
+	CHECK(wb_send(wb, 'f', "a//b", NULL, 0, 0644) == -EPROTO);
+	CHECK(wb_send(wb, 'f', "a/./b", NULL, 0, 0644) == -EPROTO);
+	CHECK(wb_send(wb, 'q', "a", NULL, 0, 0644) == -EPROTO);
+	/* Through the symlink: refused (kept as a conflict), nothing written outside. */
+	CHECK(wb_send(wb, 'f', "esc/pwned", NULL, 2, 0644) == 0);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_DATA, (const uint8_t *)"xx", 2) == 0);
+	snprintf(p, sizeof(p), "%s/pwned", out);
+	CHECK(access(p, F_OK) != 0);
+	CHECK(wb_send(wb, 'f', "f", NULL, 2, 0644) == 0);
+	CHECK(oci_wb_frame(wb, OCI_F_WB_DATA, (const uint8_t *)"xyz", 3) == -EPROTO);
+	oci_wb_destroy(wb);
+	snprintf(p, sizeof(p), "%s/esc", vol); /* the host's symlink stays as it was */
+	CHECK(readlink(p, buf, sizeof(buf)) > 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"wb_apply", test_wb_apply},	     {"wb_hostile", test_wb_hostile},
 	{"path_in_root", test_path_in_root}, {"cpio_tree", test_cpio_tree},
 	{"spec_fields", test_spec_fields},   {"spec_rejects", test_spec_rejects},
 	{"signals", test_signals},	     {"ids", test_ids},
