@@ -23,3 +23,10 @@ $(BENCH_DIR)/%.elf: bench/guest/%.c $(BENCH_COMMON)
 bench: bench-guests
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge BENCH_DIR=$(BENCH_DIR) bench/cpu
+
+# JIT thrashing (bench/jit-thrash): tests/guests/jit_thrash.S translated at once, by
+# default and interpreted only; the code caches must not make it slower than --no-jit.
+.PHONY: bench-jit-thrash
+bench-jit-thrash: guests
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/jit-thrash

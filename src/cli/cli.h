@@ -24,15 +24,34 @@ enum {
 	CLI_EXIT_PANIC = 121,	/* the guest kernel panicked */
 	CLI_EXIT_ERROR = 125,	/* lodge could not start the guest (bad file, no memory) */
 	CLI_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
+	CLI_EXIT_KILLED = 137,	/* killed through the control socket (128 + SIGKILL) */
 };
 
 int cmd_run(int argc, char **argv);
 int cmd_wasm(int argc, char **argv);
+int cmd_disk(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+
+/* The client commands (cmd_guests.c), one entry point each for the command table. */
+int cmd_guests(const char *cmd, int argc, char **argv);
+int cmd_create_main(int argc, char **argv);
+int cmd_start_main(int argc, char **argv);
+int cmd_stop_main(int argc, char **argv);
+int cmd_kill_main(int argc, char **argv);
+int cmd_pause_main(int argc, char **argv);
+int cmd_resume_main(int argc, char **argv);
+int cmd_rm_main(int argc, char **argv);
+int cmd_ps_main(int argc, char **argv);
+int cmd_logs_main(int argc, char **argv);
+int cmd_console_main(int argc, char **argv);
+int cmd_inspect_main(int argc, char **argv);
+int cmd_events_main(int argc, char **argv);
 int cmd_oci(int argc, char **argv);
 
 /* A WASI command (or an exported function) to run, as `lodge wasm` runs it. */
 struct cli_wasm_job {
-	const char *name;   /* prefix of error messages ("lodge wasm") */
+	const char *name;   /* prefix of cli_wasm_run's own set-up errors (the run reports as "lodge
+			       wasm") */
 	const char *file;   /* the module's path */
 	const char *invoke; /* an export to call with argv[1..]; NULL: the command's _start */
 	int argc;	    /* program arguments; argv[0] is the program's name */

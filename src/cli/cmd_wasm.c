@@ -3,16 +3,24 @@
  * WASI command's _start (WASI preview1 imports) and exits with the program's status;
  * with --invoke NAME it calls an exported function with arguments from the command line
  * and prints the results. Limits: --fuel, --timeout, --max-memory, --stack.
- * Exit statuses: the program's own (proc_exit), 0 after _start returns or --invoke
- * succeeds, CLI_EXIT_TIMEOUT on --timeout, 134 on a trap (as an abort), CLI_EXIT_ERROR
- * when the module cannot be loaded or linked, CLI_EXIT_USAGE for a bad command line.
+ * Exit statuses: the program's own (proc_exit: 0..255 as given, larger codes 255), 0
+ * after _start returns or --invoke succeeds, CLI_EXIT_TIMEOUT on --timeout, 134 on a trap
+ * (as an abort), CLI_EXIT_ERROR when the module cannot be loaded, linked or instantiated
+ * or lodge cannot set up the run, CLI_EXIT_USAGE for a bad command line.
+ * --timeout holds whatever the program does: a watchdog thread interrupts the store at
+ * the deadline, and if the program has not stopped 50 ms later (it is blocked in a host
+ * call: sleep, read on a quiet pipe, opening a FIFO) it reports the timeout and ends the
+ * process itself.
  */
 #include "cli/cli.h"
 
+#include "cli/guestctl.h"
+#include "host/sandbox.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,18 +29,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXIT_TRAP	134
 #define MAX_MODULE_SIZE (1ull << 30)
 #define MAX_OPTS	256
+#define GRACE_NS	50000000L /* after the deadline, for interrupted code to stop */
+#define NAME_SHOWN	256	  /* bytes of a module-provided name shown, escaped */
 
-/* The command line: a job for cli_wasm_run() plus the storage its arrays point into. */
 struct wasm_opts {
-	struct cli_wasm_job job;
+	const char *file;
+	const char *invoke;
+	int argc; /* program (or --invoke) arguments */
+	char **argv;
 	char *env[MAX_OPTS];
+	int nenv;
 	struct wasi_preopen dirs[MAX_OPTS];
+	int ndirs;
+	struct wasm_limits lim;
+	double timeout;
+	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
+	atomic_bool ctl_ending;	    /* set when --api asked the program to end */
+	const char *sandbox;	    /* --sandbox SPEC */
+	bool seccomp;		    /* --seccomp */
+	int stdio[3];		    /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
+};
+
+/* What the control socket (cli/guestctl.h) acts on. */
+struct wasm_ctl {
+	struct wasm_store *store;
+	atomic_bool paused, stopped, killed;
+	atomic_bool *ending; /* wasm_opts.ctl_ending */
 };
 
 static void usage(FILE *f)
@@ -50,14 +79,30 @@ static void usage(FILE *f)
 		"  --dir HOST[::GUEST]  give the program the host directory HOST, seen as GUEST\n"
 		"                       (default: HOST); paths cannot escape it\n"
 		"  --env KEY=VALUE      set an environment variable for the program (repeatable)\n"
-		"  --max-memory SIZE    cap each linear memory, e.g. 64M (default 4G)\n"
+		"  --max-memory SIZE    memory budget for all the module makes lodge allocate:\n"
+		"                       linear memory, tables, segments, value stack and\n"
+		"                       frames, e.g. 64M (default 4G); memory.grow and\n"
+		"                       table.grow past it return -1\n"
 		"  --fuel N             stop with a trap after N units (calls + loop iterations)\n"
-		"  --timeout SECONDS    stop after SECONDS of wall time (exit status 124)\n"
-		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M)\n"
+		"  --timeout SECONDS    stop after SECONDS of wall time (exit status 124), even\n"
+		"                       while the program waits in a WASI call\n"
+		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M,\n"
+		"                       or 1/16 of --max-memory if less); it and the call\n"
+		"                       frames count twice its size against --max-memory\n"
+		"  --api SOCKET         serve the control API on a unix socket (pause, resume,\n"
+		"                       stop, kill, stats, console attach: see docs/API.md)\n"
+		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
+		"                       stdin only from clients attached through --api\n"
+		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
+		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
+		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
 		"\n"
-		"exit status: the program's, 124 on timeout, 134 on a trap, 125 if the module\n"
-		"cannot be loaded or linked, 2 for a bad command line.\n");
+		"exit status: the program's proc_exit code when it is 0..255, 255 for any\n"
+		"larger code (WASI codes are 32-bit; none may read as success); 0 when _start\n"
+		"returns; 124 on timeout; 134 on a trap; 125 if the module cannot be loaded,\n"
+		"linked or instantiated (e.g. over --max-memory) or lodge cannot set up the\n"
+		"run; 2 for a bad command line.\n");
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -78,38 +123,46 @@ static int bad_usage(const char *fmt, ...)
 static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 {
 	if (!strcmp(opt, "--invoke")) {
-		o->job.invoke = val;
+		o->invoke = val;
 	} else if (!strcmp(opt, "--dir")) {
 		char *sep = strstr(val, "::");
-		if (o->job.ndirs == MAX_OPTS)
+		if (o->ndirs == MAX_OPTS)
 			return bad_usage("too many %s options", opt);
 		if (sep)
 			*sep = 0;
-		o->dirs[o->job.ndirs].host = val;
-		o->dirs[o->job.ndirs++].guest = sep ? sep + 2 : val;
+		o->dirs[o->ndirs].host = val;
+		o->dirs[o->ndirs++].guest = sep ? sep + 2 : val;
 	} else if (!strcmp(opt, "--env")) {
 		if (!strchr(val, '=') || val[0] == '=')
 			return bad_usage("--env wants KEY=VALUE, not '%s'", val);
-		if (o->job.nenv == MAX_OPTS)
+		if (o->nenv == MAX_OPTS)
 			return bad_usage("too many %s options", opt);
-		o->env[o->job.nenv++] = val;
+		o->env[o->nenv++] = val;
 	} else if (!strcmp(opt, "--max-memory")) {
-		if (cli_parse_size(val, &o->job.lim.max_memory) || o->job.lim.max_memory == 0)
+		if (cli_parse_size(val, &o->lim.max_memory) || o->lim.max_memory == 0)
 			return bad_usage("bad --max-memory size '%s'", val);
 	} else if (!strcmp(opt, "--stack")) {
-		if (cli_parse_size(val, &o->job.lim.stack_size) || o->job.lim.stack_size < 4096 ||
-		    o->job.lim.stack_size > (1ull << 30))
+		if (cli_parse_size(val, &o->lim.stack_size) || o->lim.stack_size < 4096 ||
+		    o->lim.stack_size > (1ull << 30))
 			return bad_usage("bad --stack size '%s' (4K to 1G)", val);
 	} else if (!strcmp(opt, "--fuel")) {
 		char *end;
 		errno = 0;
-		o->job.lim.fuel = strtoull(val, &end, 0);
-		if (errno || *end || val[0] == '-' || o->job.lim.fuel == 0)
+		o->lim.fuel = strtoull(val, &end, 0);
+		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
+	} else if (!strcmp(opt, "--api")) {
+		o->ctl.api_path = val;
+	} else if (!strcmp(opt, "--console-log")) {
+		o->ctl.console_log = val;
+	} else if (!strcmp(opt, "--exit-file")) {
+		o->ctl.exit_file = val;
+	} else if (!strcmp(opt, "--sandbox")) {
+		o->sandbox = val;
 	} else if (!strcmp(opt, "--timeout")) {
 		char *end;
-		o->job.timeout = strtod(val, &end);
-		if (*end || !(o->job.timeout > 0) || o->job.timeout > 1e9)
+		o->timeout = strtod(val, &end);
+		if (*end || !(o->timeout > 0) || o->timeout > 1e9)
 			return bad_usage("bad --timeout '%s' (seconds > 0)", val);
 	} else {
 		return bad_usage("unknown option '%s'", opt);
@@ -119,16 +172,16 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
-	static const char *const valued[] = {"--invoke", "--dir",  "--env",    "--max-memory",
-					     "--stack",	 "--fuel", "--timeout"};
+	static const char *const valued[] = {
+		"--invoke",  "--dir", "--env",	       "--max-memory", "--stack",  "--fuel",
+		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox"};
 	int i;
 
 	memset(o, 0, sizeof(*o));
-	o->job.name = "lodge wasm";
-	o->job.env = o->env;
-	o->job.dirs = o->dirs;
-	o->job.stdio[1] = 1;
-	o->job.stdio[2] = 2;
+	atomic_init(&o->ctl_ending, false);
+	o->ctl.statm_fd = -1;
+	o->stdio[1] = 1;
+	o->stdio[2] = 2;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -141,6 +194,10 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 			usage(stdout);
 			return -1;
+		}
+		if (!strcmp(opt, "--seccomp")) {
+			o->seccomp = true;
+			continue;
 		}
 		eq = strchr(opt, '=');
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
@@ -164,83 +221,297 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 	}
 	if (i >= argc)
 		return bad_usage("%s", "no module given");
-	o->job.file = argv[i];
-	o->job.argc = argc - i;
-	o->job.argv = argv + i;
+	o->file = argv[i];
+	o->argc = argc - i;
+	o->argv = argv + i;
 	return 0;
 }
 
-static uint8_t *read_module(const char *name, const char *path, size_t *len)
+static const char *not_regular(mode_t mode)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
+	if (S_ISDIR(mode))
+		return "is a directory";
+	if (S_ISCHR(mode))
+		return "is a character device";
+	if (S_ISBLK(mode))
+		return "is a block device";
+	if (S_ISFIFO(mode))
+		return "is a FIFO (named pipe)";
+	if (S_ISSOCK(mode))
+		return "is a socket";
+	return "is not a regular file";
+}
 
-	if (!f) {
-		fprintf(stderr, "%s: %s: cannot open: %s\n", name, path, strerror(errno));
+/* Reads the whole module file into a new buffer. Only a regular file is accepted: a
+ * directory, device, FIFO or socket has no size to read (and a FIFO could block), so it is
+ * refused for what it is. O_NONBLOCK keeps open() itself from waiting for a FIFO writer. */
+static uint8_t *read_module(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "lodge wasm: %s: cannot open: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-		fprintf(stderr, "%s: %s: cannot read: %s\n", name, path, strerror(errno));
-	} else if ((unsigned long long)n > MAX_MODULE_SIZE) {
-		fprintf(stderr, "%s: %s: too large (%ld bytes)\n", name, path, n);
-	} else if (!(buf = malloc((size_t)n + 1))) {
-		fprintf(stderr, "%s: %s: out of memory\n", name, path);
-	} else if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "%s: %s: cannot read: %s\n", name, path,
-			ferror(f) ? strerror(errno) : "short read");
-		free(buf);
-		buf = NULL;
+	if (fstat(fd, &st)) {
+		fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr,
+			"lodge wasm: %s: %s, not a module file (give a WebAssembly binary, "
+			"APP.wasm)\n",
+			path, not_regular(st.st_mode));
+	} else if ((unsigned long long)st.st_size > MAX_MODULE_SIZE) {
+		fprintf(stderr, "lodge wasm: %s: too large (%lld bytes; modules up to %llu)\n",
+			path, (long long)st.st_size, MAX_MODULE_SIZE);
+	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
+		fprintf(stderr, "lodge wasm: %s: out of memory\n", path);
 	} else {
-		*len = (size_t)n;
+		while (got < (size_t)st.st_size) {
+			ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path,
+					n ? strerror(errno) : "the file shrank while being read");
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			got += (size_t)n;
+		}
+		*len = got;
 	}
-	fclose(f);
+	close(fd);
 	return buf;
 }
 
-/* ----- --timeout: a watchdog thread interrupts the store ----- */
+/* ----- --timeout: a watchdog thread ----- */
 
+enum { WD_RUNNING, WD_FINISHED, WD_KILLING };
+
+/* The deadline is on CLOCK_MONOTONIC (wall-clock changes do not move it). At the deadline
+ * the thread interrupts the store, so Wasm code stops at its next loop or call and the
+ * main thread reports the timeout; if the run has not finished GRACE_NS later, the main
+ * thread is stuck in a host call and the watchdog reports the timeout and ends the process
+ * with _exit (the one way to end a blocked system call from outside; nothing is flushed,
+ * and what the program wrote through WASI is already in the kernel). state decides who
+ * reports: the main thread takes it from WD_RUNNING to WD_FINISHED once the run is over
+ * (watchdog_settle), the watchdog to WD_KILLING; whoever loses leaves it to the other. */
 struct watchdog {
-	struct wasm_store *store;
+	const char *file;
 	double seconds;
+	struct timespec deadline;
+	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool done;
+	pthread_cond_t cond;	  /* clocked by CLOCK_MONOTONIC */
+	bool done;		  /* under lock: the run is over, the thread returns */
+	struct wasm_store *store; /* under lock: interrupted at the deadline (may be NULL) */
 	atomic_bool fired;
+	atomic_int state;
 };
+
+static struct timespec ts_after(struct timespec t, double seconds)
+{
+	double whole = (double)(time_t)seconds;
+
+	t.tv_sec += (time_t)seconds;
+	t.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static int timeout_message(const struct watchdog *w, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "lodge wasm: %s: timed out after %g seconds\n", w->file,
+			 w->seconds);
+
+	return n < 0 ? 0 : (size_t)n < size ? n : (int)size - 1;
+}
+
+/* With the lock held: waits for done until the absolute time `until`; returns done. */
+static bool wait_done(struct watchdog *w, const struct timespec *until)
+{
+	while (!w->done)
+		if (pthread_cond_timedwait(&w->cond, &w->lock, until) == ETIMEDOUT)
+			return w->done;
+	return true;
+}
 
 static void *watchdog_main(void *arg)
 {
 	struct watchdog *w = arg;
-	struct timespec until;
+	struct timespec now;
+	int running = WD_RUNNING;
+	char msg[512];
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)w->seconds;
-	until.tv_nsec += (long)((w->seconds - (double)(time_t)w->seconds) * 1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->lock);
-	while (!w->done) {
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT) {
-			atomic_store(&w->fired, true);
+	if (!wait_done(w, &w->deadline)) {
+		atomic_store(&w->fired, true);
+		if (w->store)
 			wasm_store_interrupt(w->store);
-			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		now = ts_after(now, GRACE_NS / 1e9);
+		if (!wait_done(w, &now) &&
+		    atomic_compare_exchange_strong(&w->state, &running, WD_KILLING)) {
+			ssize_t n = write(STDERR_FILENO, msg,
+					  (size_t)timeout_message(w, msg, sizeof(msg)));
+			(void)n;
+			_exit(CLI_EXIT_TIMEOUT);
 		}
+		while (!w->done)
+			pthread_cond_wait(&w->cond, &w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-static void watchdog_stop(struct watchdog *w, pthread_t t)
+/* Starts the watchdog for o->timeout seconds from now. Returns 0 or a positive errno. */
+static int watchdog_start(struct watchdog *w, const char *file, double seconds)
 {
+	pthread_condattr_t ca;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->file = file;
+	w->seconds = seconds;
+	atomic_init(&w->fired, false);
+	atomic_init(&w->state, WD_RUNNING);
+	clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+	w->deadline = ts_after(w->deadline, seconds);
+	rc = pthread_condattr_init(&ca);
+	if (rc)
+		return rc;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!rc)
+		rc = pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc)
+		return rc;
+	pthread_mutex_init(&w->lock, NULL);
+	rc = pthread_create(&w->thread, NULL, watchdog_main, w);
+	if (rc) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+	}
+	return rc;
+}
+
+/* Gives the watchdog the store to interrupt (NULL: none, before the store goes away). */
+static void watchdog_attach(struct watchdog *w, struct wasm_store *s)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->store = s;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* The run is over (the main thread is about to report its outcome): from now on the
+ * watchdog does not end the process. If it already does, wait for it to. */
+static void watchdog_settle(struct watchdog *w)
+{
+	int running = WD_RUNNING;
+
+	if (!w || atomic_compare_exchange_strong(&w->state, &running, WD_FINISHED) ||
+	    running == WD_FINISHED)
+		return;
+	for (;;)
+		pause();
+}
+
+static bool watchdog_fired(struct watchdog *w)
+{
+	return w && atomic_load(&w->fired);
+}
+
+static void watchdog_stop(struct watchdog *w)
+{
+	if (!w)
+		return;
+	watchdog_settle(w);
 	pthread_mutex_lock(&w->lock);
 	w->done = true;
+	w->store = NULL;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(t, NULL);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
 }
+
+/* ----- the control socket's operations (control thread) ----- */
+
+static int ctl_pause(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->paused, true);
+	wasm_store_pause(c->store);
+	/* Parked at the next check, normally within microseconds; a host call blocked on
+	 * input finishes first (it uses no CPU meanwhile). */
+	for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
+		usleep(1000);
+	return 0;
+}
+
+static int ctl_resume(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->paused, false);
+	wasm_store_resume(c->store);
+	return 0;
+}
+
+static int ctl_stop(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(c->ending, true);
+	atomic_store(&c->stopped, true); /* WASI has no signals: stopping ends the program */
+	wasm_store_interrupt(c->store);
+	return 0;
+}
+
+static int ctl_kill(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(c->ending, true);
+	atomic_store(&c->killed, true);
+	wasm_store_interrupt(c->store);
+	return 0;
+}
+
+static bool ctl_paused(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	return atomic_load(&c->paused);
+}
+
+static uint64_t ctl_instret(void *opaque)
+{
+	(void)opaque;
+	return 0; /* the interpreter does not count instructions */
+}
+
+static const struct guestctl_ops wasm_ctl_ops = {
+	.ram_resident = ctl_instret, /* no guest RAM: 0 */
+	.kind = "wasm",
+	.pause = ctl_pause,
+	.resume = ctl_resume,
+	.stop = ctl_stop,
+	.kill = ctl_kill,
+	.paused = ctl_paused,
+	.instret = ctl_instret,
+};
 
 /* ----- --invoke ----- */
 
@@ -302,38 +573,69 @@ static void print_value(uint8_t type, const union wasm_value *v)
 	}
 }
 
-static void report_trap(const char *name, const char *file, const struct wasm_trap_info *info)
+static void report_trap(const char *file, const struct wasm_trap_info *info)
 {
-	fprintf(stderr, "%s: %s: trap: %s", name, file, wasm_trap_message(info->trap));
+	char name[NAME_SHOWN];
+
+	fprintf(stderr, "lodge wasm: %s: trap: %s", file, wasm_trap_message(info->trap));
 	if (info->func >= 0) {
 		fprintf(stderr, " in function %" PRId64, info->func);
 		if (info->func_name)
-			fprintf(stderr, " (%s)", info->func_name);
+			fprintf(stderr, " (%s)",
+				wasm_name_escape(info->func_name, info->func_name_len, name,
+						 sizeof(name)));
 	}
 	if (info->offset >= 0)
 		fprintf(stderr, " at offset 0x%" PRIx64, (uint64_t)info->offset);
 	fprintf(stderr, "\n");
 }
 
-/* Runs the call and maps its outcome to an exit status. */
-static int finish_call(const struct cli_wasm_job *o, enum wasm_trap trap,
-		       const struct wasm_trap_info *info, bool timed_out)
+/* proc_exit's code is a u32 and a process status 8 bits: 0..255 are kept, anything larger
+ * becomes 255, so that no failure can read as success (256 would wrap to 0). */
+static int exit_status(int code)
 {
+	uint32_t c = (uint32_t)code;
+
+	return c > 255 ? 255 : (int)c;
+}
+
+static int report_timeout(struct watchdog *wd)
+{
+	char msg[512];
+
+	timeout_message(wd, msg, sizeof(msg));
+	fputs(msg, stderr);
+	return CLI_EXIT_TIMEOUT;
+}
+
+/* Maps the outcome of a call to an exit status, with its report. */
+static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
+		       const struct wasm_trap_info *info, struct watchdog *wd)
+{
+	watchdog_settle(wd);
 	if (trap == WASM_TRAP_NONE)
 		return 0;
 	if (trap == WASM_TRAP_EXIT)
-		return info->exit_code & 0xff;
-	if (trap == WASM_TRAP_INTERRUPTED && timed_out) {
-		fprintf(stderr, "%s: %s: timed out after %g seconds\n", o->name, o->file,
-			o->timeout);
-		return CLI_EXIT_TIMEOUT;
-	}
-	report_trap(o->name, o->file, info);
+		return exit_status(info->exit_code);
+	if (trap == WASM_TRAP_INTERRUPTED && watchdog_fired(wd))
+		return report_timeout(wd);
+	if (trap == WASM_TRAP_INTERRUPTED && atomic_load(&o->ctl_ending))
+		return 0; /* stopped or killed through --api: ctl_status says which */
+	report_trap(o->file, info);
 	return EXIT_TRAP;
 }
 
-static int run_invoke(const struct cli_wasm_job *o, struct wasm_store *s,
-		      struct wasm_instance *inst, struct watchdog *wd)
+static const char *type_name(uint8_t t)
+{
+	return t == WASM_I32   ? "i32"
+	       : t == WASM_I64 ? "i64"
+	       : t == WASM_F32 ? "f32"
+	       : t == WASM_F64 ? "f64"
+			       : "value (unsupported type)";
+}
+
+static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
+		      struct watchdog *wd)
 {
 	struct wasm_extern ext;
 	const struct wasm_functype *ft;
@@ -343,12 +645,14 @@ static int run_invoke(const struct cli_wasm_job *o, struct wasm_store *s,
 	int status;
 
 	if (wasm_instance_export(inst, o->invoke, &ext) || ext.kind != WASM_EXTERN_FUNC) {
-		fprintf(stderr, "%s: %s: no exported function '%s'\n", o->name, o->file, o->invoke);
+		watchdog_settle(wd);
+		fprintf(stderr, "lodge wasm: %s: no exported function '%s'\n", o->file, o->invoke);
 		return CLI_EXIT_ERROR;
 	}
 	ft = wasm_func_type(ext.u.func);
 	if ((uint32_t)(o->argc - 1) != ft->nparams) {
-		fprintf(stderr, "%s: %s: '%s' takes %u arguments, %d given\n", o->name, o->file,
+		watchdog_settle(wd);
+		fprintf(stderr, "lodge wasm: %s: '%s' takes %u arguments, %d given\n", o->file,
 			o->invoke, ft->nparams, o->argc - 1);
 		return CLI_EXIT_USAGE;
 	}
@@ -357,19 +661,15 @@ static int run_invoke(const struct cli_wasm_job *o, struct wasm_store *s,
 		return CLI_EXIT_ERROR;
 	for (uint32_t i = 0; i < ft->nparams; i++) {
 		if (parse_value(o->argv[i + 1], ft->params[i], &vals[i])) {
-			fprintf(stderr, "%s: argument %u: cannot use '%s' as a %s\n", o->name,
-				i + 1, o->argv[i + 1],
-				ft->params[i] == WASM_I32   ? "i32"
-				: ft->params[i] == WASM_I64 ? "i64"
-				: ft->params[i] == WASM_F32 ? "f32"
-				: ft->params[i] == WASM_F64 ? "f64"
-							    : "value (unsupported type)");
+			watchdog_settle(wd);
+			fprintf(stderr, "lodge wasm: argument %u: cannot use '%s' as a %s\n", i + 1,
+				o->argv[i + 1], type_name(ft->params[i]));
 			free(vals);
 			return CLI_EXIT_USAGE;
 		}
 	}
 	trap = wasm_call(s, ext.u.func, vals, vals + ft->nparams, &info);
-	status = finish_call(o, trap, &info, wd && atomic_load(&wd->fired));
+	status = finish_call(o, trap, &info, wd);
 	if (trap == WASM_TRAP_NONE)
 		for (uint32_t i = 0; i < ft->nresults; i++)
 			print_value(ft->results[i], &vals[ft->nparams + i]);
@@ -377,7 +677,7 @@ static int run_invoke(const struct cli_wasm_job *o, struct wasm_store *s,
 	return status;
 }
 
-static int run_start(const struct cli_wasm_job *o, struct wasm_store *s, struct wasm_instance *inst,
+static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
 		     struct watchdog *wd)
 {
 	struct wasm_extern ext;
@@ -385,107 +685,188 @@ static int run_start(const struct cli_wasm_job *o, struct wasm_store *s, struct 
 	enum wasm_trap trap;
 
 	if (wasm_instance_export(inst, "_start", &ext) || ext.kind != WASM_EXTERN_FUNC) {
-		fprintf(stderr, "%s: %s: no _start function (use --invoke NAME)\n", o->name,
+		watchdog_settle(wd);
+		fprintf(stderr, "lodge wasm: %s: no _start function (use --invoke NAME)\n",
 			o->file);
 		return CLI_EXIT_ERROR;
 	}
 	if (wasm_func_type(ext.u.func)->nparams || wasm_func_type(ext.u.func)->nresults) {
-		fprintf(stderr, "%s: %s: _start must take and return nothing\n", o->name, o->file);
+		watchdog_settle(wd);
+		fprintf(stderr, "lodge wasm: %s: _start must take and return nothing\n", o->file);
 		return CLI_EXIT_ERROR;
 	}
 	trap = wasm_call(s, ext.u.func, NULL, NULL, &info);
-	return finish_call(o, trap, &info, wd && atomic_load(&wd->fired));
+	return finish_call(o, trap, &info, wd);
 }
 
-static int instantiate_and_run(const struct cli_wasm_job *o, struct wasm_module *m,
+/* Instantiation failed: a proc_exit or a timeout in the start function, a trap there or
+ * in a segment, or a link or limit error. */
+static int instantiate_failed(const struct wasm_opts *o, const struct wasm_error *err,
+			      struct watchdog *wd)
+{
+	char msg[512];
+
+	watchdog_settle(wd);
+	if (err->kind == WASM_ERR_UNINSTANTIABLE && err->trap == WASM_TRAP_EXIT)
+		return exit_status(err->exit_code);
+	if (err->kind == WASM_ERR_UNINSTANTIABLE && err->trap == WASM_TRAP_INTERRUPTED &&
+	    watchdog_fired(wd))
+		return report_timeout(wd);
+	wasm_error_format(err, msg, sizeof(msg));
+	fprintf(stderr, "lodge wasm: %s: %s%s\n", o->file, msg,
+		err->kind == WASM_ERR_LIMIT && strstr(err->detail, "memory budget")
+			? " (--max-memory sets the budget)"
+			: "");
+	return err->kind == WASM_ERR_UNINSTANTIABLE ? EXIT_TRAP : CLI_EXIT_ERROR;
+}
+
+static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 			       struct wasm_store *s, struct wasi *wasi, struct watchdog *wd)
 {
 	struct wasm_instance *inst;
 	struct wasm_error err;
-	char msg[320];
 
-	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err)) {
-		if (err.kind == WASM_ERR_UNINSTANTIABLE && err.trap == WASM_TRAP_EXIT)
-			return 0;
-		if (err.kind == WASM_ERR_UNINSTANTIABLE && err.trap == WASM_TRAP_INTERRUPTED &&
-		    wd && atomic_load(&wd->fired)) {
-			fprintf(stderr, "%s: %s: timed out after %g seconds\n", o->name, o->file,
-				o->timeout);
-			return CLI_EXIT_TIMEOUT;
-		}
-		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "%s: %s: %s\n", o->name, o->file, msg);
-		return err.kind == WASM_ERR_UNINSTANTIABLE ? EXIT_TRAP : CLI_EXIT_ERROR;
-	}
+	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err))
+		return instantiate_failed(o, &err, wd);
 	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
 }
 
-static int run(const struct cli_wasm_job *o, struct wasm_module *m)
+/* The exit status and reason once the control socket stopped or killed the program. */
+static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 {
-	struct wasi_config wc = {o->argc, o->argv,     o->nenv,	    o->env,	o->ndirs,
+	if (atomic_load(&c->killed)) {
+		*reason = "killed";
+		return CLI_EXIT_KILLED;
+	}
+	if (atomic_load(&c->stopped)) {
+		*reason = "stopped";
+		return 0;
+	}
+	*reason = status == 0 ? "exit" : status == EXIT_TRAP ? "trap" : "exit with failure";
+	return status;
+}
+
+static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
+{
+	struct wasi_config wc = {o->argc, o->argv,     o->nenv,	    (char **)o->env, o->ndirs,
 				 o->dirs, o->stdio[0], o->stdio[1], o->stdio[2]};
+	struct wasm_ctl ctl;
+	struct guestctl *g = NULL;
 	struct wasm_store *s;
 	struct wasi *wasi;
-	struct watchdog wd;
-	pthread_t wt;
-	bool have_wd = false;
 	int bad = -1, rc, status;
+	const char *reason;
 
-	if (wasm_store_create(&o->lim, &s)) {
-		fprintf(stderr, "%s: %s: out of memory\n", o->name, o->file);
+	rc = wasm_store_create(&o->lim, &s);
+	if (rc) {
+		watchdog_settle(wd);
+		if (rc == -E2BIG)
+			fprintf(stderr,
+				"lodge wasm: the value stack and its call frames (twice "
+				"--stack) do not fit in --max-memory: raise --max-memory or "
+				"lower --stack\n");
+		else
+			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;
+	}
+	ctl.store = s;
+	atomic_init(&ctl.paused, false);
+	atomic_init(&ctl.stopped, false);
+	atomic_init(&ctl.killed, false);
+	ctl.ending = &o->ctl_ending;
+	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
+		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
+			watchdog_settle(wd);
+			wasm_store_destroy(s);
+			return CLI_EXIT_ERROR;
+		}
+		if (guestctl_console_in(g) >= 0) {
+			wc.stdin_fd = guestctl_console_in(g);
+			wc.stdout_fd = wc.stderr_fd = guestctl_console_out(g);
+		}
 	}
 	rc = wasi_create(s, &wc, &wasi, &bad);
 	if (rc) {
+		watchdog_settle(wd);
 		if (bad >= 0)
-			fprintf(stderr, "%s: --dir %s: %s\n", o->name, o->dirs[bad].host,
+			fprintf(stderr, "lodge wasm: --dir %s: %s\n", o->dirs[bad].host,
 				strerror(-rc));
 		else
-			fprintf(stderr, "%s: cannot set up WASI: %s\n", o->name, strerror(-rc));
+			fprintf(stderr, "lodge wasm: cannot set up WASI: %s\n", strerror(-rc));
+		if (g) {
+			guestctl_exit(g, CLI_EXIT_ERROR, "set-up failed");
+			guestctl_close(g);
+		}
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
-	if (o->timeout > 0) {
-		memset(&wd, 0, sizeof(wd));
-		wd.store = s;
-		wd.seconds = o->timeout;
-		pthread_mutex_init(&wd.lock, NULL);
-		pthread_cond_init(&wd.cond, NULL);
-		atomic_init(&wd.fired, false);
-		have_wd = pthread_create(&wt, NULL, watchdog_main, &wd) == 0;
+	if (o->seccomp) {
+		if (sandbox_seccomp(SANDBOX_WASM) < 0) {
+			watchdog_settle(wd);
+			if (g) {
+				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
+				guestctl_close(g);
+			}
+			wasm_store_destroy(s);
+			wasi_destroy(wasi);
+			return CLI_EXIT_ERROR;
+		}
+		sandbox_test_hook();
 	}
-	status = instantiate_and_run(o, m, s, wasi, have_wd ? &wd : NULL);
-	if (have_wd) {
-		watchdog_stop(&wd, wt);
-		pthread_cond_destroy(&wd.cond);
-		pthread_mutex_destroy(&wd.lock);
-	}
+	watchdog_attach(wd, s);
+	status = instantiate_and_run(o, m, s, wasi, wd);
+	watchdog_settle(wd);
+	watchdog_attach(wd, NULL);
 	fflush(stdout);
+	status = ctl_status(&ctl, status, &reason);
+	if (g) {
+		guestctl_exit(g, status, reason);
+		guestctl_close(g);
+	}
 	wasm_store_destroy(s);
 	wasi_destroy(wasi);
 	return status;
 }
 
-int cli_wasm_run(const struct cli_wasm_job *job)
+/* Everything after the command line: sandbox, watchdog, load, run. */
+static int run_opts(struct wasm_opts *o)
 {
 	struct wasm_module *m;
 	struct wasm_error err;
+	struct watchdog wd, *w = NULL;
 	uint8_t *bytes;
 	size_t len = 0;
-	char msg[320];
+	char msg[512];
 	int rc;
 
-	bytes = read_module(job->name, job->file, &len);
-	if (!bytes)
+	if (o->sandbox && sandbox_enter(o->sandbox, &o->ctl.statm_fd) < 0)
 		return CLI_EXIT_ERROR;
+	if (o->timeout > 0) {
+		/* from here on: reading and compiling a large module counts too */
+		rc = watchdog_start(&wd, o->file, o->timeout);
+		if (rc) {
+			fprintf(stderr,
+				"lodge wasm: cannot start the --timeout watchdog thread: %s\n",
+				strerror(rc));
+			return CLI_EXIT_ERROR;
+		}
+		w = &wd;
+	}
+	bytes = read_module(o->file, &len);
+	if (!bytes) {
+		watchdog_stop(w);
+		return CLI_EXIT_ERROR;
+	}
 	rc = wasm_module_load(bytes, len, &m, &err);
 	free(bytes);
 	if (rc) {
+		watchdog_stop(w);
 		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "%s: %s: %s\n", job->name, job->file, msg);
+		fprintf(stderr, "lodge wasm: %s: %s\n", o->file, msg);
 		return CLI_EXIT_ERROR;
 	}
-	rc = run(job, m);
+	rc = run(o, m, w);
+	watchdog_stop(w);
 	wasm_module_destroy(m);
 	return rc;
 }
@@ -498,5 +879,31 @@ int cmd_wasm(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	return cli_wasm_run(&o.job);
+	return run_opts(&o);
+}
+
+int cli_wasm_run(const struct cli_wasm_job *job)
+{
+	struct wasm_opts o;
+
+	memset(&o, 0, sizeof(o));
+	atomic_init(&o.ctl_ending, false);
+	o.ctl.statm_fd = -1;
+	if (job->nenv > MAX_OPTS || job->ndirs > MAX_OPTS) {
+		fprintf(stderr, "%s: too many environment variables or directories (at most %d)\n",
+			job->name, MAX_OPTS);
+		return CLI_EXIT_ERROR;
+	}
+	o.file = job->file;
+	o.invoke = job->invoke;
+	o.argc = job->argc;
+	o.argv = job->argv;
+	o.nenv = job->nenv;
+	memcpy(o.env, job->env, (size_t)job->nenv * sizeof(*o.env));
+	o.ndirs = job->ndirs;
+	memcpy(o.dirs, job->dirs, (size_t)job->ndirs * sizeof(*o.dirs));
+	o.lim = job->lim;
+	o.timeout = job->timeout;
+	memcpy(o.stdio, job->stdio, sizeof(o.stdio));
+	return run_opts(&o);
 }

@@ -20,8 +20,14 @@
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
 #define POLL_INSNS 32768 /* about 15 us translated, 60 us interpreted */
-#define JC_PRIVS   4	 /* one table per privilege level (U, S, -, M) */
-#define JC_LOG	   512	 /* jc slots remembered for a cheap flush */
+/* Instructions a translation must retire, on average between two cache flushes, for
+ * translating to pay (one costs several thousand interpreted instructions, mostly the
+ * system call that installs it); below that the hot threshold doubles, up to JIT_HOT_MAX. */
+#define JIT_PAYBACK	1024
+#define JIT_HOT_MAX	4096
+#define JIT_CHECK_EVERY 2048 /* translations between checks of what they retired */
+#define JC_PRIVS	4    /* one table per privilege level (U, S, -, M) */
+#define JC_LOG		512  /* jc slots remembered for a cheap flush */
 
 struct jit;
 
@@ -61,8 +67,11 @@ struct block_cache {
 	uint32_t fence_epoch; /* bumped by fence.i */
 	pthread_mutex_t lock; /* wfi sleep */
 	pthread_cond_t cond;
-	struct jit *jit;  /* NULL when the JIT is off */
-	unsigned jit_hot; /* dispatcher entries before a block is translated */
+	struct jit *jit;       /* NULL when the JIT is off */
+	unsigned jit_hot;      /* dispatcher entries before a block is translated ... */
+	unsigned jit_hot_base; /* ... as configured (--jit-hot); more while thrashing */
+	/* At the last cache_full (exec.c): translations so far and instructions retired. */
+	uint64_t mark_blocks, mark_icount;
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

@@ -12,6 +12,7 @@
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "cpu/trap.h"
+#include "cpu/trigger.h"
 
 enum {
 	CSR_FFLAGS = 0x001,
@@ -56,6 +57,8 @@ enum {
 	CSR_MTVAL = 0x343,
 	CSR_MIP = 0x344,
 	CSR_MTINST = 0x34a,
+	CSR_TSELECT = 0x7a0, /* tselect .. tcontrol: Sdtrig (trigger.c) */
+	CSR_TCONTROL = 0x7a5,
 	CSR_PMPCFG0 = 0x3a0,
 	CSR_PMPCFG15 = 0x3af,
 	CSR_PMPADDR0 = 0x3b0,
@@ -257,6 +260,8 @@ static int csr_read(struct hart *h, unsigned csr, uint64_t *v)
 		*v = h->pmpaddr[csr - CSR_PMPADDR0];
 		return 0;
 	}
+	if (csr >= CSR_TSELECT && csr <= CSR_TCONTROL)
+		return trig_csr_read(h, csr, v);
 	return -1;
 }
 
@@ -423,6 +428,8 @@ static int csr_write(struct hart *h, unsigned csr, uint64_t v)
 		h->pmpaddr[csr - CSR_PMPADDR0] = v & ((1ull << 54) - 1);
 		return 0;
 	}
+	if (csr >= CSR_TSELECT && csr <= CSR_TCONTROL)
+		return trig_csr_write(h, csr, v);
 	return -1;
 }
 

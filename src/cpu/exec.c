@@ -40,7 +40,9 @@
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
 #include "cpu/trap.h"
-#include "machine/machine.h"
+#include "cpu/trigger.h"
+#include "core/gmem.h"
+#include "cpu/env.h"
 
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
 
@@ -51,7 +53,7 @@ int exec_cache_create(struct hart *h)
 
 	if (!bc)
 		return -ENOMEM;
-	bc->size = ARENA_BUDGET / (h->vm ? h->vm->nharts_planned : 1);
+	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
 	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
@@ -65,14 +67,14 @@ int exec_cache_create(struct hart *h)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&bc->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (h->vm && h->vm->jit_hot) {
+	if (h->env->jit_hot) {
 		/* Translated code has a budget split like the decoded blocks'. Without a JIT
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
-		size_t code = JIT_BUDGET / h->vm->nharts_planned;
+		size_t code = JIT_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit);
 		if (r == 0)
-			bc->jit_hot = h->vm->jit_hot;
+			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;
 		else if (r != -ENOTSUP)
 			log_warn("hart %llu: no JIT (%s): interpreting only",
 				 (unsigned long long)h->mhartid, strerror(-r));
@@ -108,6 +110,11 @@ size_t exec_jit_bytes(const struct hart *h)
 uint64_t exec_jit_blocks(const struct hart *h)
 {
 	return h->bc ? jit_blocks(h->bc->jit) : 0;
+}
+
+unsigned exec_jit_hot(const struct hart *h)
+{
+	return h->bc && h->bc->jit ? h->bc->jit_hot : 0;
 }
 
 void exec_flush_jumps(struct hart *h)
@@ -194,12 +201,12 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
 	if ((h->menvcfg >> 63) && h->stimecmp < cmp)
 		cmp = h->stimecmp;
 	if (cmp != ~0ull) {
-		uint64_t at = h->vm->start_ns + cmp * 100;
-		if (cmp < (~0ull / 100) && at < wake)
+		uint64_t at = hart_env_time_to_host(h->env, cmp);
+		if (at < wake)
 			wake = at;
 	}
-	if (h->vm->deadline_ns && h->vm->deadline_ns < wake)
-		wake = h->vm->deadline_ns;
+	if (h->env->deadline_ns && h->env->deadline_ns < wake)
+		wake = h->env->deadline_ns;
 	ts.tv_sec = (time_t)(wake / 1000000000ull);
 	ts.tv_nsec = (long)(wake % 1000000000ull);
 	pthread_mutex_lock(&bc->lock);
@@ -212,20 +219,25 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
  * when the hart must return from hart_run. */
 static bool exec_poll(struct hart *h)
 {
-	struct vm *vm = h->vm;
+	struct hart_env *env = h->env;
 
 	for (;;) {
 		uint64_t now;
 		uint32_t epoch;
 
 		__atomic_store_n(&h->kick, 0, __ATOMIC_RELEASE);
-		epoch = __atomic_load_n(&vm->mem.code_epoch, __ATOMIC_ACQUIRE);
+		if (unlikely(h->trig_flush)) { /* blocks are decoded around execute triggers */
+			h->trig_flush = false;
+			exec_flush_all(h);
+		}
+		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
+		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;
 			exec_flush_jumps(h);
 		}
-		now = vm_now_ns();
-		if (vm_poll(vm, now))
+		now = hart_env_now_ns();
+		if (env->poll(env, h, now))
 			return true;
 		exec_update_timers(h);
 		if (hart_check_interrupts(h)) {
@@ -240,6 +252,44 @@ static bool exec_poll(struct hart *h)
 		}
 		wfi_sleep(h, now);
 	}
+}
+
+/* The block arena or the code buffer is full: both are dropped. If the translations made
+ * since the last time retired fewer than JIT_PAYBACK instructions each, the caches are
+ * thrashing (the working set does not fit, and code is translated again and again) and
+ * translating costs more than it saves: a block must then be entered twice as often to be
+ * translated (up to JIT_HOT_MAX). Once translations retire 8 times that again, the
+ * threshold comes back down towards --jit-hot. */
+static void cache_full(struct hart *h, uint64_t icount)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t made = jit_blocks(bc->jit) - bc->mark_blocks, ran = icount - bc->mark_icount;
+
+	if (made && ran < made * JIT_PAYBACK) {
+		if (bc->jit_hot < JIT_HOT_MAX)
+			bc->jit_hot *= 2;
+	} else if (made && ran / 8 >= made * JIT_PAYBACK && bc->jit_hot > bc->jit_hot_base) {
+		bc->jit_hot =
+			bc->jit_hot / 2 > bc->jit_hot_base ? bc->jit_hot / 2 : bc->jit_hot_base;
+	}
+	bc->mark_blocks += made;
+	bc->mark_icount = icount;
+	exec_flush_all(h);
+}
+
+/* Every JIT_CHECK_EVERY translations: translations that retired almost nothing each (under
+ * JIT_PAYBACK / 64 instructions: code run about once after translating it) back off at
+ * once, without waiting for the caches to overflow first. Only raises the threshold, which
+ * needs no flush: a block not yet translated has heat below the old one. */
+static void jit_checkpoint(struct hart *h, uint64_t icount)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t made = jit_blocks(bc->jit) - bc->mark_blocks, ran = icount - bc->mark_icount;
+
+	if (ran < made * (JIT_PAYBACK / 64) && bc->jit_hot < JIT_HOT_MAX)
+		bc->jit_hot *= 2;
+	bc->mark_blocks += made;
+	bc->mark_icount = icount;
 }
 
 static inline unsigned ht_index(uint64_t pc, unsigned priv)
@@ -301,9 +351,10 @@ static uint64_t hash_code(const uint8_t *p, unsigned bytes)
 	return v;
 }
 
-/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena. */
+/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena; `icount`
+ * is the retired-instruction count (for cache_full). */
 static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host,
-				 const void *const *labels)
+				 const void *const *labels, uint64_t icount)
 {
 	struct block_cache *bc = h->bc;
 	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
@@ -312,12 +363,12 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	struct block *b;
 
 	if (bc->used + need > bc->size)
-		exec_flush_all(h);
+		cache_full(h, icount);
 	b = (struct block *)(void *)(bc->arena + bc->used);
 	/* Flag the page first, then read its generation: a store racing with decoding
 	 * either bumps the generation we read or is made visible by fence.i. */
 	__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_ACQ_REL);
-	b->genp = &h->vm->page_gen[ppn];
+	b->genp = &h->env->mem->page_gen[ppn];
 	b->gen = __atomic_load_n(b->genp, __ATOMIC_ACQUIRE);
 	b->vpc = pc;
 	b->ppa = ppa;
@@ -329,6 +380,12 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 		uint32_t raw = read16(host + off);
 		unsigned len = decode_insn_len((uint16_t)raw);
 
+		/* An execute trigger's address starts a block of its own: OP_TRIGGER. */
+		if (unlikely(h->trig_exec) && trig_exec_at(h, pc + off, h->priv)) {
+			fill_pseudo(&b->ops[n], off ? OP_BLOCK_NEXT : OP_TRIGGER, (uint16_t)off,
+				    labels);
+			break;
+		}
 		if (len > page_left - off) {
 			fill_pseudo(&b->ops[n], OP_BLOCK_CROSS, (uint16_t)off, labels);
 			break;
@@ -355,7 +412,8 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	return b;
 }
 
-static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels, int *exc)
+static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
+				 uint64_t icount, int *exc)
 {
 	struct block_cache *bc = h->bc;
 	struct block **pp, *b;
@@ -386,7 +444,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 		*pp = b->hnext; /* stale: unlink and decode again */
 		break;
 	}
-	b = build_block(h, pc, ppa, host, labels);
+	b = build_block(h, pc, ppa, host, labels, icount);
 	log_debug("hart %llu: decoded block pc=0x%llx priv=%u n=%u", (unsigned long long)h->mhartid,
 		  (unsigned long long)pc, h->priv, b->n);
 	b->hnext = bc->ht[idx];
@@ -400,28 +458,41 @@ found:
 	return b;
 }
 
-/* Builds the one-instruction block for an instruction at pc that straddles a page. */
-static int build_cross(struct hart *h, uint64_t pc, const void *const *labels)
+/* Builds the one-instruction block for the instruction at pc into bc->cross: one that
+ * straddles a page, or one at an execute trigger's address. */
+static int build_one(struct hart *h, uint64_t pc, const void *const *labels)
 {
 	struct block *b = &h->bc->cross;
 	uint64_t ppa, ppa2;
 	uint8_t *lo, *hi;
+	uint32_t raw;
 	struct insn in;
 	int r;
 
 	r = mmu_fetch(h, pc, &ppa, &lo);
-	if (!r)
-		r = mmu_fetch(h, pc + 2, &ppa2, &hi);
 	if (r)
 		return r;
-	decode((uint32_t)read16(lo) | ((uint32_t)read16(hi) << 16), &in);
+	raw = read16(lo);
+	if (decode_insn_len((uint16_t)raw) == 4) {
+		if (((pc + 2) & 0xfff) == 0) {
+			r = mmu_fetch(h, pc + 2, &ppa2, &hi);
+			if (r)
+				return r;
+		} else {
+			hi = lo + 2;
+		}
+		raw |= (uint32_t)read16(hi) << 16;
+	}
+	decode(raw, &in);
 	b->vpc = pc;
 	b->ppa = ppa;
-	b->end_pc = pc + 4;
+	b->end_pc = pc + in.len;
 	b->n = 1;
 	b->priv = (uint8_t)h->priv;
+	b->jit = NULL; /* reached again only through a branch to itself (same_block) */
+	b->heat = 0;
 	fill_op(&b->ops[0], &in, pc, 0, labels);
-	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, 4, labels);
+	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, (uint16_t)in.len, labels);
 	return 0;
 }
 
@@ -452,7 +523,8 @@ static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
 }
 
 /* Host pointer for an atomic access: TLB fast path, else the walker. */
-static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **p)
+static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc,
+			  unsigned trig, void **p)
 {
 	const struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
 						     : &h->dtlb[(va >> 12) & TLB_MASK];
@@ -461,7 +533,7 @@ static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum acces
 		*p = (void *)(e->addend + va);
 		return 0;
 	}
-	return mmu_atomic_ptr(h, va, size, acc, p);
+	return mmu_atomic_ptr(h, va, size, acc, trig, p);
 }
 
 #define AMO_MINMAX(T, cmp)                                                                         \
@@ -578,7 +650,7 @@ int hart_run(struct hart *h)
 	{                                                                                          \
 		void *vp_;                                                                         \
 		T *p_, old_;                                                                       \
-		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, &vp_);                                   \
+		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_LOAD | TRIG_STORE, &vp_);           \
 		if (unlikely(r_))                                                                  \
 			RAISE(r_, h->fault_tval);                                                  \
 		p_ = vp_;                                                                          \
@@ -613,9 +685,14 @@ lookup:
 	b = jc[jc_index(pc)];
 	if (unlikely(!b || b->vpc != pc)) {
 		int r = 0;
-		b = lookup_slow(h, pc, labels, &r);
+		b = lookup_slow(h, pc, labels, icount, &r);
 		if (unlikely(!b)) {
 			h->pc = pc;
+			/* an instruction address breakpoint outranks fetch faults */
+			if (unlikely(h->trig_exec) && trig_exec_fires(h, pc)) {
+				r = EXC_BREAKPOINT;
+				h->fault_tval = pc;
+			}
 			hart_exception(h, (uint64_t)r, h->fault_tval);
 			pc = h->pc;
 			jc = bc->jc[h->priv];
@@ -632,10 +709,13 @@ enter_block:
 		goto run_jit;
 	if (bc->jit && ++b->heat == bc->jit_hot) {
 		int r = jit_translate(bc->jit, b);
-		if (r == 0)
+		if (r == 0) {
+			if (unlikely(jit_blocks(bc->jit) - bc->mark_blocks >= JIT_CHECK_EVERY))
+				jit_checkpoint(h, icount);
 			goto run_jit;
+		}
 		if (r == -ENOSPC) { /* code buffer full: start over with both caches empty */
-			exec_flush_all(h);
+			cache_full(h, icount);
 			goto lookup;
 		}
 	}
@@ -795,7 +875,13 @@ L_SRLW:
 	RD = sext32((uint32_t)RS1 >> (RS2 & 31));
 	NEXT();
 L_SRAW:
+#ifdef LODGE_MUTANT_SRAW
+	/* Deliberately wrong, for the differential suite's mutation check (tests/diff/
+	 * suite.sh), which must notice: the word is shifted in logically (as srlw). */
+	RD = sext32((uint32_t)RS1 >> (RS2 & 31));
+#else
 	RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31));
+#endif
 	NEXT();
 L_FENCE:
 	NEXT();
@@ -911,7 +997,7 @@ L_LR_W:
 L_LR_D : {
 	unsigned size = op->kind == OP_LR_W ? 4 : 8;
 	void *p;
-	int r = amo_ptr(h, RS1, size, ACC_READ, &p);
+	int r = amo_ptr(h, RS1, size, ACC_READ, TRIG_LOAD, &p);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
 	if (size == 4)
@@ -927,7 +1013,7 @@ L_SC_D : {
 	unsigned size = op->kind == OP_SC_W ? 4 : 8;
 	void *p;
 	bool ok = false;
-	int r = amo_ptr(h, RS1, size, ACC_WRITE, &p);
+	int r = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_STORE, &p);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
 	if (h->resv_ptr == p) {
@@ -1032,8 +1118,17 @@ L_BLOCK_NEXT:
 	JUMP(b->end_pc);
 L_BLOCK_CROSS : {
 	int r;
-	pc = b->end_pc;
-	r = build_cross(h, pc, labels);
+	pc = b->end_pc; /* (an execute trigger here would have ended the block before) */
+	r = build_one(h, pc, labels);
+	goto run_one;
+L_TRIGGER:
+	/* Before the instruction at an execute trigger's address (the block has no other
+	 * op and counts none): the breakpoint, or the instruction on its own. */
+	pc = b->vpc;
+	if (trig_exec_fires(h, pc))
+		RAISE(EXC_BREAKPOINT, pc);
+	r = build_one(h, pc, labels);
+run_one:
 	if (unlikely(r)) {
 		h->pc = pc;
 		hart_exception(h, (uint64_t)r, h->fault_tval);

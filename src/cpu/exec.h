@@ -23,6 +23,9 @@ size_t exec_cache_bytes(const struct hart *h);
 size_t exec_jit_bytes(const struct hart *h);
 /* Blocks translated since the start (statistics). */
 uint64_t exec_jit_blocks(const struct hart *h);
+/* Dispatcher entries that make a block hot now: --jit-hot, or more while the caches
+ * thrash (statistics; 0 without the JIT). */
+unsigned exec_jit_hot(const struct hart *h);
 
 /* Drops every decoded block (the block arena is full). */
 void exec_flush_all(struct hart *h);

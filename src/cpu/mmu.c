@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "machine/machine.h"
+#include "cpu/trigger.h"
+#include "core/bus.h"
+#include "core/gmem.h"
+#include "cpu/env.h"
 
 #define PTE_V	     (1u << 0)
 #define PTE_R	     (1u << 1)
@@ -71,7 +74,7 @@ int mmu_translate(struct hart *h, uint64_t va, enum access acc, unsigned priv, u
 	table = (h->satp & ((1ull << 44) - 1)) << 12;
 	for (i = (int)levels - 1; i >= 0; i--) {
 		uint64_t idx = (va >> (12 + 9 * i)) & 511;
-		ptep = vm_ram_ptr(h->vm, table + idx * 8, 8);
+		ptep = gmem_ptr(h->env->mem, table + idx * 8, 8);
 		if (!ptep) {
 			h->fault_tval = va;
 			return access_fault(acc);
@@ -139,23 +142,23 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 
 void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
 {
-	struct vm *vm = h->vm;
-	uint64_t off = (uint64_t)(host - vm->ram);
+	struct gmem *mem = h->env->mem;
+	uint64_t off = (uint64_t)(host - mem->ram);
 	uint64_t first = off >> 12, last = (off + size - 1) >> 12;
 
 	for (uint64_t p = first; p <= last; p++) {
-		uint8_t f = __atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE);
+		uint8_t f = __atomic_load_n(&mem->page_flags[p], __ATOMIC_ACQUIRE);
 		if (f & PAGE_CODE) {
-			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE,
+			__atomic_fetch_and(&mem->page_flags[p], (uint8_t)~PAGE_CODE,
 					   __ATOMIC_ACQ_REL);
-			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
+			__atomic_fetch_add(&mem->page_gen[p], 1, __ATOMIC_ACQ_REL);
 			/* Harts drop their pc -> block shortcuts at their next poll; this hart
 			 * polls at its next block boundary. */
-			__atomic_fetch_add(&vm->mem.code_epoch, 1, __ATOMIC_RELEASE);
+			__atomic_fetch_add(&mem->code_epoch, 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 		}
 		if (f & PAGE_WATCH)
-			vm_watch_hit(vm, vm->ram_base + off);
+			h->env->watch_hit(h->env, mem->base + off);
 	}
 }
 
@@ -167,10 +170,21 @@ static int data_xlate(struct hart *h, uint64_t va, enum access acc, uint64_t *pa
 
 	if (r)
 		return r;
-	*host = vm_ram_ptr(h->vm, *pa, 1);
-	if (*host)
+	*host = gmem_ptr(h->env->mem, *pa, 1);
+	/* A page where a load/store trigger may match stays out: TLB hits skip the check. */
+	if (*host && !(unlikely(h->trig_mem) && trig_page_watched(h, va)))
 		tlb_fill(h, acc == ACC_WRITE ? h->dtlb_w : h->dtlb, va, *host);
 	return 0;
+}
+
+/* A load/store trigger (Sdtrig) takes its breakpoint before the access, ahead of any
+ * misaligned, page or access fault. */
+static int trigger_check(struct hart *h, uint64_t va, unsigned size, unsigned kinds)
+{
+	if (likely(!h->trig_mem) || !trig_mem_fires(h, va, size, kinds))
+		return 0;
+	h->fault_tval = va;
+	return EXC_BREAKPOINT;
 }
 
 /* Guest RAM accesses are atomics (see exec.c); odd sizes and misaligned parts of an
@@ -230,11 +244,21 @@ static int load_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t *o
 		*out = ram_read(host, size);
 		return 0;
 	}
-	if ((pa & (size - 1)) || bus_read(&h->vm->bus, pa, size, out) < 0) {
+	if ((pa & (size - 1)) || bus_read(h->env->bus, pa, size, out) < 0) {
 		h->fault_tval = va;
 		return EXC_LOAD_ACCESS;
 	}
 	return 0;
+}
+
+/* Writes a store's bytes to RAM at host p and tells the code-page watch about them. */
+static void ram_store(struct hart *h, uint8_t *p, unsigned size, uint64_t val)
+{
+	ram_write(p, size, val);
+	if (unlikely(__atomic_load_n(&h->code_pages[(p - h->ram) >> 12], __ATOMIC_RELAXED) |
+		     __atomic_load_n(&h->code_pages[(p + size - 1 - h->ram) >> 12],
+				     __ATOMIC_RELAXED)))
+		mmu_store_hook(h, p, size);
 }
 
 static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t val)
@@ -246,15 +270,10 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 	if (r)
 		return r;
 	if (host) {
-		ram_write(host, size, val);
-		if (unlikely(__atomic_load_n(&h->code_pages[(host - h->ram) >> 12],
-					     __ATOMIC_RELAXED) |
-			     __atomic_load_n(&h->code_pages[(host + size - 1 - h->ram) >> 12],
-					     __ATOMIC_RELAXED)))
-			mmu_store_hook(h, host, size);
+		ram_store(h, host, size, val);
 		return 0;
 	}
-	if ((pa & (size - 1)) || bus_write(&h->vm->bus, pa, size, val) < 0) {
+	if ((pa & (size - 1)) || bus_write(h->env->bus, pa, size, val) < 0) {
 		h->fault_tval = va;
 		return EXC_STORE_ACCESS;
 	}
@@ -264,21 +283,26 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *out)
 {
 	unsigned first = 4096 - (unsigned)(va & 0xfff);
-	uint64_t lo, hi;
-	int r;
+	uint64_t pa;
+	uint8_t *lo, *hi;
+	int r = trigger_check(h, va, size, TRIG_LOAD);
 
+	if (r)
+		return r;
 	if (first >= size)
 		return load_one_page(h, va, size, out);
-	/* Misaligned across a page boundary: two accesses, little-endian. Both pages must be
-	 * readable before any state changes, which holds for loads trivially. */
-	r = load_one_page(h, va, first, &lo);
+	/* Misaligned across a page boundary: both parts must be RAM (a device read may have
+	 * side effects, which a faulting load must not cause), read little-endian. */
+	r = data_xlate(h, va, ACC_READ, &pa, &lo);
 	if (!r)
-		r = load_one_page(h, va + first, size - first, &hi);
+		r = data_xlate(h, va + first, ACC_READ, &pa, &hi);
+	if (!r && (!lo || !hi))
+		r = EXC_LOAD_ACCESS;
 	if (r) {
 		h->fault_tval = va;
 		return r;
 	}
-	*out = lo | (hi << (8 * first));
+	*out = ram_read(lo, first) | (ram_read(hi, size - first) << (8 * first));
 	return 0;
 }
 
@@ -286,27 +310,39 @@ int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val)
 {
 	unsigned first = 4096 - (unsigned)(va & 0xfff);
 	uint64_t pa;
-	int r;
+	uint8_t *lo, *hi;
+	int r = trigger_check(h, va, size, TRIG_STORE);
 
+	if (r)
+		return r;
 	if (first >= size)
 		return store_one_page(h, va, size, val);
-	/* Check that the second page is writable before writing the first. */
-	r = mmu_translate(h, va + first, ACC_WRITE, h->data_priv, &pa);
+	/* Misaligned across a page boundary. A faulting store must write nothing, so both
+	 * parts are translated before either is written, and both must be RAM: the bus
+	 * takes no misaligned accesses, and a store half in RAM (at its end) is a fault. */
+	r = data_xlate(h, va, ACC_WRITE, &pa, &lo);
 	if (!r)
-		r = store_one_page(h, va, first, val);
-	if (!r)
-		r = store_one_page(h, va + first, size - first, val >> (8 * first));
-	if (r)
+		r = data_xlate(h, va + first, ACC_WRITE, &pa, &hi);
+	if (!r && (!lo || !hi))
+		r = EXC_STORE_ACCESS;
+	if (r) {
 		h->fault_tval = va;
-	return r;
+		return r;
+	}
+	ram_store(h, lo, first, val);
+	ram_store(h, hi, size - first, val >> (8 * first));
+	return 0;
 }
 
-int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **out)
+int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, unsigned trig,
+		   void **out)
 {
 	uint64_t pa;
 	uint8_t *host;
-	int r;
+	int r = trigger_check(h, va, size, trig);
 
+	if (r)
+		return r;
 	if (va & (size - 1)) {
 		h->fault_tval = va;
 		return acc == ACC_READ ? EXC_LOAD_MISALIGNED : EXC_STORE_MISALIGNED;
@@ -336,7 +372,7 @@ int mmu_fetch(struct hart *h, uint64_t pc, uint64_t *ppa, uint8_t **host)
 	r = mmu_translate(h, pc, ACC_FETCH, h->priv, &pa);
 	if (r)
 		return r;
-	*host = vm_ram_ptr(h->vm, pa, 2);
+	*host = gmem_ptr(h->env->mem, pa, 2);
 	if (!*host) {
 		h->fault_tval = pc;
 		return EXC_INSN_ACCESS;

@@ -3,7 +3,8 @@
  * TLB's slow paths: page-table walks with A/D updates, permission checks, misaligned
  * accesses (emulated, also across pages), MMIO dispatch, and TLB refills. The inline fast
  * paths live in the interpreter. Return convention: 0 on success, otherwise the exception
- * cause to raise, with the faulting address in h->fault_tval. Hart thread only.
+ * cause to raise, with the faulting address in h->fault_tval (EXC_BREAKPOINT when a
+ * load/store trigger fires, cpu/trigger.h). Hart thread only.
  */
 #ifndef LODGE_CPU_MMU_H
 #define LODGE_CPU_MMU_H
@@ -15,13 +16,17 @@
 /* Translates va for `acc` at privilege `priv` (with mstatus SUM/MXR). */
 int mmu_translate(struct hart *h, uint64_t va, enum access acc, unsigned priv, uint64_t *pa);
 
-/* Loads/stores of 1, 2, 4 or 8 bytes at va (any alignment) through the data regime. */
+/* Loads/stores of 1, 2, 4 or 8 bytes at va (any alignment) through the data regime. One
+ * that faults has no effect: nothing is written (or read from a device). */
 int mmu_load(struct hart *h, uint64_t va, unsigned size, uint64_t *out);
 int mmu_store(struct hart *h, uint64_t va, unsigned size, uint64_t val);
 
 /* For atomics: host pointer for an aligned `size`-byte RAM location writable at va
- * (store/AMO faults; non-RAM gives a store access fault). `acc` ACC_READ for LR. */
-int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, void **out);
+ * (store/AMO faults; non-RAM gives a store access fault). `acc` ACC_READ for LR. `trig`
+ * says which load/store triggers (TRIG_LOAD, TRIG_STORE, cpu/trigger.h) the access
+ * counts for: LR loads, SC stores, an AMO both. */
+int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, unsigned trig,
+		   void **out);
 
 /* Instruction fetch: translates pc for execution; on success *ppa = physical address
  * and *host = host pointer of the same byte (in RAM). */

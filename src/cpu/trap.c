@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "cpu/hart.h"
+#include "cpu/trigger.h"
 
 #define IRQ_BIT 0x8000000000000000ull
 
@@ -29,6 +30,8 @@ static void enter_trap(struct hart *h, uint64_t cause, uint64_t tval, bool irq)
 		h->pc = (h->stvec & ~3ull) + vec_off;
 		h->priv = PRV_S;
 	} else {
+		/* Sdtrig: M-mode triggers stay off in the handler until it sets mte */
+		h->tcontrol = (h->tcontrol & TCONTROL_MTE) ? TCONTROL_MPTE : 0;
 		h->mcause = cause | (irq ? IRQ_BIT : 0);
 		h->mepc = h->pc;
 		h->mtval = tval;
@@ -108,6 +111,10 @@ int hart_mret(struct hart *h)
 	h->mstatus = ms;
 	h->priv = mpp;
 	h->pc = h->mepc;
+	if (h->tcontrol & TCONTROL_MPTE)
+		h->tcontrol |= TCONTROL_MTE;
+	else
+		h->tcontrol &= ~TCONTROL_MTE;
 	h->resv_ptr = NULL;
 	hart_update_mode(h);
 	return 0;

@@ -1,6 +1,7 @@
 /*
  * ELF64 loader for bare-metal programs. The file is read whole into memory and every
- * offset and size from it is checked against the file size before use.
+ * offset and size from it is checked against the file size before use; headers and symbols
+ * are copied out (their offsets need not suit the host's alignment).
  */
 #include "machine/boot.h"
 
@@ -22,38 +23,68 @@
 #define ELF_MAX_SIZE (1ull << 32)
 #define MiB	     (1ull << 20)
 
-/* Maps a whole regular file read-only (released with unmap_file). Mapping rather than
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* Maps the whole regular file `path` read-only (released with unmap_file); `what` names
+ * it in the one error message logged on failure ("kernel", "initrd", ...), `hint` is
+ * appended to it when the file cannot be opened (may be ""). Only regular, non-empty files
+ * up to 4 GiB are accepted: a device or FIFO could block or never end. Mapping rather than
  * reading keeps a large kernel or initrd from pinning heap memory after loading. */
-static int read_file(const char *path, uint8_t **buf, size_t *len)
+static int read_file(const char *what, const char *path, const char *hint, uint8_t **buf,
+		     size_t *len)
 {
 	struct stat st;
 	void *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r = 0;
 
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		log_err("%s: cannot open %s: %s%s", what, path, strerror(-r), hint);
+		return r;
+	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
+		log_err("%s: cannot stat %s: %s", what, path, strerror(-r));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = -EISDIR;
+		log_err("%s: %s is %s, not a regular file", what, path, file_kind(st.st_mode));
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out_close;
+	}
+	if (st.st_size == 0) {
+		log_err("%s: %s is empty", what, path);
+		r = -ENOEXEC;
 		goto out_close;
 	}
 	if ((uint64_t)st.st_size > ELF_MAX_SIZE) {
+		log_err("%s: %s is larger than 4 GiB (%llu bytes)", what, path,
+			(unsigned long long)st.st_size);
 		r = -EFBIG;
 		goto out_close;
 	}
 	*len = (size_t)st.st_size;
-	*buf = NULL;
-	if (*len) {
-		p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			r = -errno;
-			goto out_close;
-		}
-		*buf = p;
+	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		log_err("%s: cannot read %s: %s", what, path, strerror(-r));
+		goto out_close;
 	}
+	*buf = p;
 out_close:
 	close(fd);
 	return r;
@@ -70,9 +101,26 @@ static bool range_ok(size_t len, uint64_t off, uint64_t size)
 	return off <= len && size <= len - off;
 }
 
+/* ELF structures are copied out of the file before use: their offsets come from the file
+ * and need not be aligned for the host's struct layout. */
+static void get_ehdr(const uint8_t *buf, Elf64_Ehdr *eh)
+{
+	memcpy(eh, buf, sizeof(*eh));
+}
+
+static void get_phdr(const uint8_t *buf, const Elf64_Ehdr *eh, unsigned i, Elf64_Phdr *ph)
+{
+	memcpy(ph, buf + eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+}
+
+static void get_shdr(const uint8_t *buf, const Elf64_Ehdr *eh, unsigned i, Elf64_Shdr *sh)
+{
+	memcpy(sh, buf + eh->e_shoff + (uint64_t)i * sizeof(*sh), sizeof(*sh));
+}
+
 static int check_header(const char *path, const uint8_t *buf, size_t len)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)buf;
+	Elf64_Ehdr eh;
 
 	if (len < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0) {
 		log_err("%s: not an ELF file", path);
@@ -84,57 +132,70 @@ static int check_header(const char *path, const uint8_t *buf, size_t len)
 			path);
 		return -ENOEXEC;
 	}
-	if (len < sizeof(*eh) || buf[EI_DATA] != ELFDATA2LSB) {
+	if (len < sizeof(eh) || buf[EI_DATA] != ELFDATA2LSB) {
 		log_err("%s: truncated or big-endian ELF header", path);
 		return -ENOEXEC;
 	}
-	if (eh->e_machine != EM_RISCV) {
-		log_err("%s: ELF is for machine %u, not RISC-V (%u)", path, eh->e_machine,
-			EM_RISCV);
+	get_ehdr(buf, &eh);
+	if (eh.e_machine != EM_RISCV) {
+		log_err("%s: ELF is for machine %u, not RISC-V (%u)", path, eh.e_machine, EM_RISCV);
 		return -ENOEXEC;
 	}
-	if (eh->e_phentsize != sizeof(Elf64_Phdr) ||
-	    !range_ok(len, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr))) {
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    !range_ok(len, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr))) {
 		log_err("%s: corrupt ELF program header table", path);
 		return -ENOEXEC;
 	}
 	return 0;
 }
 
+/* Loads one PT_LOAD segment (index i, for messages). */
+static int load_segment(struct vm *vm, const char *path, const uint8_t *buf, size_t len, unsigned i,
+			const Elf64_Phdr *ph)
+{
+	uint8_t *dst;
+
+	if (ph->p_filesz > ph->p_memsz || !range_ok(len, ph->p_offset, ph->p_filesz)) {
+		log_err("%s: segment %u: corrupt sizes or offset", path, i);
+		return -ENOEXEC;
+	}
+	dst = vm_ram_ptr(vm, ph->p_paddr, ph->p_memsz);
+	if (!dst && ph->p_paddr + ph->p_memsz < ph->p_paddr) {
+		log_err("%s: segment %u at 0x%llx wraps past the end of the address space", path, i,
+			(unsigned long long)ph->p_paddr);
+		return -ERANGE;
+	}
+	if (!dst) {
+		log_err("%s: segment %u at 0x%llx-0x%llx lies outside RAM 0x%llx-0x%llx "
+			"(link it inside RAM, or raise --mem)",
+			path, i, (unsigned long long)ph->p_paddr,
+			(unsigned long long)(ph->p_paddr + ph->p_memsz - 1),
+			(unsigned long long)vm->mem.base,
+			(unsigned long long)(vm->mem.base + vm->mem.size - 1));
+		return -ERANGE;
+	}
+	memcpy(dst, buf + ph->p_offset, ph->p_filesz);
+	memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
+	vm_ram_written(vm, ph->p_paddr, ph->p_memsz);
+	return 0;
+}
+
 static int load_segments(struct vm *vm, const char *path, const uint8_t *buf, size_t len)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)buf;
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)(const void *)(buf + eh->e_phoff);
+	Elf64_Ehdr eh;
 	unsigned loaded = 0;
 
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		uint8_t *dst;
+	get_ehdr(buf, &eh);
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		int r;
 
-		if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+		get_phdr(buf, &eh, i, &ph);
+		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
-		if (ph[i].p_filesz > ph[i].p_memsz ||
-		    !range_ok(len, ph[i].p_offset, ph[i].p_filesz)) {
-			log_err("%s: segment %u: corrupt sizes or offset", path, i);
-			return -ENOEXEC;
-		}
-		dst = vm_ram_ptr(vm, ph[i].p_paddr, ph[i].p_memsz);
-		if (!dst && ph[i].p_paddr + ph[i].p_memsz < ph[i].p_paddr) {
-			log_err("%s: segment %u at 0x%llx wraps past the end of the address space",
-				path, i, (unsigned long long)ph[i].p_paddr);
-			return -ERANGE;
-		}
-		if (!dst) {
-			log_err("%s: segment %u at 0x%llx-0x%llx lies outside RAM 0x%llx-0x%llx "
-				"(link it inside RAM, or raise --mem)",
-				path, i, (unsigned long long)ph[i].p_paddr,
-				(unsigned long long)(ph[i].p_paddr + ph[i].p_memsz - 1),
-				(unsigned long long)vm->ram_base,
-				(unsigned long long)(vm->ram_base + vm->ram_size - 1));
-			return -ERANGE;
-		}
-		memcpy(dst, buf + ph[i].p_offset, ph[i].p_filesz);
-		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
-		vm_ram_written(vm, ph[i].p_paddr, ph[i].p_memsz);
+		r = load_segment(vm, path, buf, len, i, &ph);
+		if (r)
+			return r;
 		loaded++;
 	}
 	if (!loaded) {
@@ -144,38 +205,47 @@ static int load_segments(struct vm *vm, const char *path, const uint8_t *buf, si
 	return 0;
 }
 
+/* Looks for tohost/fromhost in the symbol table `symtab` whose strings are in `strtab`. */
+static void scan_symtab(struct vm *vm, const uint8_t *buf, const Elf64_Shdr *symtab,
+			const Elf64_Shdr *strtab)
+{
+	const char *str = (const char *)buf + strtab->sh_offset;
+	uint64_t nsym = symtab->sh_size / sizeof(Elf64_Sym), strsz = strtab->sh_size;
+
+	for (uint64_t s = 0; s < nsym; s++) {
+		Elf64_Sym sym;
+		const char *name;
+
+		memcpy(&sym, buf + symtab->sh_offset + s * sizeof(sym), sizeof(sym));
+		name = str + sym.st_name;
+		if (sym.st_name >= strsz || !memchr(name, 0, strsz - sym.st_name))
+			continue;
+		if (!strcmp(name, "tohost"))
+			vm->tohost_pa = sym.st_value;
+		else if (!strcmp(name, "fromhost"))
+			vm->fromhost_pa = sym.st_value;
+	}
+}
+
 /* Finds tohost/fromhost in the symbol table, if there is one (optional). */
 static void find_htif(struct vm *vm, const uint8_t *buf, size_t len)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)buf;
-	const Elf64_Shdr *sh;
+	Elf64_Ehdr eh;
 
-	if (eh->e_shentsize != sizeof(Elf64_Shdr) ||
-	    !range_ok(len, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
+	get_ehdr(buf, &eh);
+	if (eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    !range_ok(len, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))
 		return;
-	sh = (const Elf64_Shdr *)(const void *)(buf + eh->e_shoff);
-	for (unsigned i = 0; i < eh->e_shnum; i++) {
-		const Elf64_Sym *sym;
-		const char *str;
-		uint64_t nsym, strsz;
+	for (unsigned i = 0; i < eh.e_shnum; i++) {
+		Elf64_Shdr sh, link;
 
-		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum ||
-		    !range_ok(len, sh[i].sh_offset, sh[i].sh_size) ||
-		    !range_ok(len, sh[sh[i].sh_link].sh_offset, sh[sh[i].sh_link].sh_size))
+		get_shdr(buf, &eh, i, &sh);
+		if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum)
 			continue;
-		sym = (const Elf64_Sym *)(const void *)(buf + sh[i].sh_offset);
-		nsym = sh[i].sh_size / sizeof(Elf64_Sym);
-		str = (const char *)buf + sh[sh[i].sh_link].sh_offset;
-		strsz = sh[sh[i].sh_link].sh_size;
-		for (uint64_t s = 0; s < nsym; s++) {
-			const char *name = str + sym[s].st_name;
-			if (sym[s].st_name >= strsz || !memchr(name, 0, strsz - sym[s].st_name))
-				continue;
-			if (!strcmp(name, "tohost"))
-				vm->tohost_pa = sym[s].st_value;
-			else if (!strcmp(name, "fromhost"))
-				vm->fromhost_pa = sym[s].st_value;
-		}
+		get_shdr(buf, &eh, sh.sh_link, &link);
+		if (range_ok(len, sh.sh_offset, sh.sh_size) &&
+		    range_ok(len, link.sh_offset, link.sh_size))
+			scan_symtab(vm, buf, &sh, &link);
 	}
 }
 
@@ -183,20 +253,21 @@ int boot_load_elf(struct vm *vm, const char *path, uint64_t *entry)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int r = read_file(path, &buf, &len);
+	int r = read_file("program", path, "", &buf, &len);
 
-	if (r < 0) {
-		log_err("%s: cannot read: %s", path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	r = check_header(path, buf, len);
 	if (!r)
 		r = load_segments(vm, path, buf, len);
 	if (!r) {
-		*entry = ((const Elf64_Ehdr *)(const void *)buf)->e_entry;
+		Elf64_Ehdr eh;
+
+		get_ehdr(buf, &eh);
+		*entry = eh.e_entry;
 		find_htif(vm, buf, len);
 		if (vm->tohost_pa && vm_ram_ptr(vm, vm->tohost_pa, 8) && !(vm->tohost_pa & 7))
-			vm->code_pages[(vm->tohost_pa - vm->ram_base) >> 12] |= PAGE_WATCH;
+			vm->mem.page_flags[(vm->tohost_pa - vm->mem.base) >> 12] |= PAGE_WATCH;
 		else
 			vm->tohost_pa = 0;
 	}
@@ -257,23 +328,17 @@ static int load_firmware(struct vm *vm, const char *path, uint64_t *fw_end)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int r = read_file(path, &buf, &len);
+	int r = read_file("firmware", path, " (run make guest, or pass --firmware)", &buf, &len);
 
-	if (r < 0) {
-		log_err("firmware: cannot open %s: %s (run make guest, or pass --firmware)", path,
-			strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	if (len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) {
 		r = check_header(path, buf, len);
 		r = r ?: load_segments(vm, path, buf, len);
-		*fw_end = vm->ram_base + 2 * MiB;
-	} else if (len == 0) {
-		log_err("firmware: %s is empty", path);
-		r = -ENOEXEC;
+		*fw_end = vm->mem.base + 2 * MiB;
 	} else {
-		r = place_file(vm, "firmware", path, buf, len, vm->ram_base);
-		*fw_end = vm->ram_base + len;
+		r = place_file(vm, "firmware", path, buf, len, vm->mem.base);
+		*fw_end = vm->mem.base + len;
 	}
 	unmap_file(buf, len);
 	return r;
@@ -281,29 +346,28 @@ static int load_firmware(struct vm *vm, const char *path, uint64_t *fw_end)
 
 static int load_kernel(struct vm *vm, const char *path, uint64_t *entry, uint64_t *end)
 {
-	const struct image_header *ih;
+	struct image_header ih;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	uint64_t size;
-	int r = read_file(path, &buf, &len);
+	int r = read_file("kernel", path, "", &buf, &len);
 
-	if (r < 0) {
-		log_err("kernel: cannot open %s: %s", path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
-	ih = (const struct image_header *)(const void *)buf;
-	if (len < sizeof(*ih) || ih->magic2 != IMAGE_MAGIC2) {
+	memset(&ih, 0, sizeof(ih)); /* a file shorter than the header has no magic */
+	memcpy(&ih, buf, len < sizeof(ih) ? len : sizeof(ih));
+	if (ih.magic2 != IMAGE_MAGIC2) {
 		log_err("kernel: %s is not a RISC-V Linux Image (no RSC\\x05 magic at offset 0x38)",
 			path);
 		unmap_file(buf, len);
 		return -ENOEXEC;
 	}
-	*entry = vm->ram_base + (ih->text_offset ? ih->text_offset : 2 * MiB);
-	size = ih->image_size > len ? ih->image_size : len;
-	if (size > vm->ram_size || *entry - vm->ram_base > vm->ram_size - size) {
+	*entry = vm->mem.base + (ih.text_offset ? ih.text_offset : 2 * MiB);
+	size = ih.image_size > len ? ih.image_size : len;
+	if (size > vm->mem.size || *entry - vm->mem.base > vm->mem.size - size) {
 		log_err("kernel: %s needs %llu MiB from 0x%llx: more than --mem %llu MiB gives",
 			path, (unsigned long long)(size >> 20), (unsigned long long)*entry,
-			(unsigned long long)(vm->ram_size >> 20));
+			(unsigned long long)(vm->mem.size >> 20));
 		unmap_file(buf, len);
 		return -E2BIG;
 	}
@@ -319,12 +383,10 @@ static int load_initrd(struct vm *vm, const char *path, uint64_t kernel_end, uin
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int r = read_file(path, &buf, &len);
+	int r = read_file("initrd", path, "", &buf, &len);
 
-	if (r < 0) {
-		log_err("initrd: cannot open %s: %s", path, strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	if (len > top - kernel_end || align_down(top - len, 4096) < align_up(kernel_end, 2 * MiB)) {
 		log_err("initrd: %s (%zu MiB) does not fit in RAM beside the kernel (raise --mem)",
 			path, len >> 20);
@@ -365,6 +427,11 @@ static int place_dtb(struct vm *vm, const struct boot_linux *b, const struct fdt
 	size_t size = 0;
 	int r = vm_fdt_build(vm, fp, &blob, &size);
 
+	if (r == -E2BIG) {
+		log_err("device tree: larger than %u KiB (the command line is %zu bytes)",
+			FDT_MAX_SIZE >> 10, b->cmdline ? strlen(b->cmdline) : 0);
+		return r;
+	}
 	if (r < 0) {
 		log_err("device tree: cannot build it: %s", strerror(-r));
 		return r;
@@ -379,14 +446,14 @@ static int place_dtb(struct vm *vm, const struct boot_linux *b, const struct fdt
 int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 {
 	struct fdt_params fp = {.bootargs = b->cmdline};
-	uint64_t top = vm->ram_base + vm->ram_size, fw_end = 0, kentry = 0, kend = 0;
+	uint64_t top = vm->mem.base + vm->mem.size, fw_end = 0, kentry = 0, kend = 0;
 	uint64_t dtb_pa, info_pa, initrd_top;
 	struct fw_dynamic_info *info;
 	int r;
 
-	if (vm->ram_size < 16 * MiB) {
+	if (vm->mem.size < 16 * MiB) {
 		log_err("--mem: %llu KiB is too small to boot Linux (give at least 64M)",
-			(unsigned long long)(vm->ram_size >> 10));
+			(unsigned long long)(vm->mem.size >> 10));
 		return -E2BIG;
 	}
 	dtb_pa = align_down(top - 2 * MiB, 2 * MiB);
@@ -396,7 +463,7 @@ int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 	r = r ?: load_kernel(vm, b->kernel, &kentry, &kend);
 	if (!r && fw_end > kentry) {
 		log_err("firmware: %s (%llu KiB) overlaps the kernel at 0x%llx", b->firmware,
-			(unsigned long long)((fw_end - vm->ram_base) >> 10),
+			(unsigned long long)((fw_end - vm->mem.base) >> 10),
 			(unsigned long long)kentry);
 		r = -E2BIG;
 	}
@@ -418,7 +485,7 @@ int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 					 .boot_hart = ~0ull};
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		struct hart *h = vm->harts[i];
-		h->pc = vm->ram_base;
+		h->pc = vm->mem.base;
 		h->x[10] = i;
 		h->x[11] = dtb_pa;
 		h->x[12] = info_pa;

@@ -11,13 +11,16 @@
 
 struct vm;
 
+#define FDT_MAX_SIZE (64u * 1024) /* the generated tree, before the firmware's room */
+
 struct fdt_params {
 	const char *bootargs;		   /* may be NULL */
 	uint64_t initrd_start, initrd_end; /* 0, 0 when there is none */
 };
 
 /* Builds the tree into a new buffer (*blob, owned by the caller: core_free) of *size
- * bytes, with spare room for firmware to add nodes. Returns 0, -ENOMEM or -EINVAL. */
+ * bytes, with spare room for firmware to add nodes. Returns 0, -ENOMEM, -E2BIG (the tree
+ * would exceed FDT_MAX_SIZE: bootargs too long) or -EINVAL. */
 int vm_fdt_build(const struct vm *vm, const struct fdt_params *p, void **blob, size_t *size)
 	__attribute__((warn_unused_result));
 

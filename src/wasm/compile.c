@@ -371,25 +371,25 @@ int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const uint8_t *types)
 
 /* ----- driver ----- */
 
-static int rd_opcode(struct wasm_cc *c, uint32_t *idx)
+int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx)
 {
 	uint8_t b;
 	uint32_t sub;
 
 	*idx = 0;
-	TRY(wasm_rd_u8(c->r, &b));
+	TRY(wasm_rd_u8(r, &b));
 	if (b != 0xfc && b != 0xfd) {
 		*idx = b;
 	} else {
-		TRY(wasm_rd_u32(c->r, &sub));
+		TRY(wasm_rd_u32(r, &sub));
 		if (sub >= 0x120)
-			return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "illegal opcode 0x%02x 0x%x",
-					    b, sub);
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode 0x%02x 0x%x", b,
+					    sub);
 		*idx = (b == 0xfc ? PBASE_PFC : PBASE_PFD) + sub;
 	}
 	if (wasm_cc_opinfo[*idx].cls == CLS_NONE &&
 	    !(*idx == PBASE_PFD + 0x0c || *idx == PBASE_PFD + 0x0d))
-		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "illegal opcode 0x%x", *idx);
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode 0x%x", *idx);
 	return 0;
 }
 
@@ -481,9 +481,10 @@ static int compile_body(struct wasm_cc *c, uint32_t fidx)
 		if (c->r->p >= c->r->end)
 			return wasm_rd_fail(
 				c->r, WASM_ERR_MALFORMED,
-				"unexpected end of function body (END opcode expected)");
+				"unexpected end of section or function (the function body "
+				"ends before its END opcode)");
 		add_map(c, off);
-		TRY(rd_opcode(c, &idx));
+		TRY(wasm_rd_opcode(c->r, &idx));
 		TRY(compile_instr(c, idx, &done));
 		if (c->oom)
 			return -ENOMEM;

@@ -85,7 +85,7 @@ static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const uint8_t **p, uint
 
 	*np = 0, *p = NULL, *nr = 0, *res = NULL;
 	if (r->p >= r->end)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+		return wasm_rd_eof(r);
 	b = *r->p;
 	if (b == 0x40) {
 		r->p++;
@@ -449,7 +449,7 @@ static int op_br_table(struct wasm_cc *c)
 
 	TRY(wasm_rd_u32(c->r, &count));
 	if (count > (uint32_t)(c->r->end - c->r->p))
-		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "unexpected end");
+		return wasm_rd_eof(c->r);
 	depths = core_alloc(((size_t)count + 1) * sizeof(uint32_t));
 	if (!depths)
 		return -ENOMEM;

@@ -411,12 +411,17 @@ static int rd_table(struct wasm_cc *c, uint32_t *x)
 	return 0;
 }
 
+static int check_elem(struct wasm_cc *c, uint32_t x)
+{
+	if (x >= c->m->nelems)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown elem segment %u", x);
+	return 0;
+}
+
 static int rd_elem(struct wasm_cc *c, uint32_t *x)
 {
 	TRY(wasm_rd_u32(c->r, x));
-	if (*x >= c->m->nelems)
-		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown elem segment %u", *x);
-	return 0;
+	return check_elem(c, *x);
 }
 
 /* Pops operands of the given types (in stack order) and returns their slots. */
@@ -485,8 +490,10 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
 		return 0;
 	case S_TABLE_INIT:
-		TRY(rd_elem(c, &y));
+		/* the segment index comes first, but the spec validates the table first */
+		TRY(wasm_rd_u32(c->r, &y));
 		TRY(rd_table(c, &x));
+		TRY(check_elem(c, y));
 		if (c->m->tables[x].elem != c->m->elems[y].type)
 			return wasm_cc_mismatch(c, "table.init from a segment of another type");
 		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));

@@ -67,11 +67,18 @@ int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *f
 	return wasm_fail(r->err, kind, r->section, r->func, r->p - r->base, "%s", detail);
 }
 
+int wasm_rd_eof(struct wasm_reader *r)
+{
+	return wasm_rd_fail(r, WASM_ERR_MALFORMED, "%s",
+			    r->bounded ? "unexpected end of section or function"
+				       : "unexpected end");
+}
+
 int wasm_rd_u8(struct wasm_reader *r, uint8_t *out)
 {
 	*out = 0;
 	if (r->p >= r->end)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+		return wasm_rd_eof(r);
 	*out = *r->p++;
 	return 0;
 }
@@ -87,7 +94,7 @@ static int rd_leb(struct wasm_reader *r, unsigned bits, bool sign, uint64_t *out
 	*out = 0;
 	for (;;) {
 		if (r->p >= r->end)
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+			return wasm_rd_eof(r);
 		b = *r->p++;
 		if (bits - shift < 7) {
 			unsigned left = bits - shift;
@@ -157,7 +164,7 @@ int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 {
 	*out = r->p;
 	if ((size_t)(r->end - r->p) < n)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end");
+		return wasm_rd_eof(r);
 	r->p += n;
 	return 0;
 }
@@ -181,7 +188,13 @@ int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
 
 int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
 {
-	if (wasm_rd_u32(r, align) || wasm_rd_u32(r, offset))
+	if (wasm_rd_u32(r, align))
+		return -EINVAL;
+	/* an alignment exponent of 32 or more is a binary format error, not a validation one */
+	if (*align >= 32)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+				    "malformed memop flags (alignment 2**%u)", *align);
+	if (wasm_rd_u32(r, offset))
 		return -EINVAL;
 	return 0;
 }
@@ -200,14 +213,25 @@ static int nomem(struct wasm_reader *r)
 	return wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 }
 
-/* Reads a vector count and checks that at least min_size bytes per element remain. */
-static int rd_count(struct wasm_reader *r, size_t min_size, uint32_t *out)
+/* Reads a vector count *n. Each element takes at least min_size bytes, so no more than
+ * left / min_size of them can be read: *cap (that plus one, at most *n) is how many to
+ * make room for. Parsing then meets the first bad element, or the end, before it needs
+ * more room, and reports that error as the spec's decoder would; an element count that
+ * does exceed *cap (a wrong min_size) still fails cleanly in vec_full(). */
+static int rd_vec(struct wasm_reader *r, size_t min_size, uint32_t *n, uint32_t *cap)
 {
-	TRY(wasm_rd_u32(r, out));
-	if ((uint64_t)*out * min_size > (uint64_t)(r->end - r->p))
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unexpected end (count %u too large)",
-				    *out);
+	uint64_t fit;
+
+	TRY(wasm_rd_u32(r, n));
+	fit = (uint64_t)(r->end - r->p) / min_size + 1;
+	*cap = *n < fit ? *n : (uint32_t)fit;
 	return 0;
+}
+
+/* Fails when element i does not fit the room rd_vec() gave (never, with a right min_size). */
+static int vec_room(struct wasm_reader *r, uint32_t i, uint32_t cap)
+{
+	return i < cap ? 0 : wasm_rd_eof(r);
 }
 
 static bool utf8_valid(const uint8_t *s, size_t n)
@@ -274,32 +298,39 @@ static int invalid(struct wasm_reader *r, const char *what, uint32_t idx)
 
 static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
-	size_t used = 0, cap = (size_t)(r->end - r->p);
+	uint32_t n, cap;
+	/* each valtype below takes one byte of the section: typebuf cannot overflow */
+	size_t used = 0, bytes = (size_t)(r->end - r->p);
 
-	TRY(rd_count(r, 3, &n));
-	m->types = core_calloc(n ? n : 1, sizeof(*m->types));
-	m->type_canon = core_calloc(n ? n : 1, sizeof(*m->type_canon));
-	m->typebuf = core_alloc(cap ? cap : 1);
+	TRY(rd_vec(r, 3, &n, &cap));
+	m->types = core_calloc(cap ? cap : 1, sizeof(*m->types));
+	m->type_canon = core_calloc(cap ? cap : 1, sizeof(*m->type_canon));
+	m->typebuf = core_alloc(bytes ? bytes : 1);
 	if (!m->types || !m->type_canon || !m->typebuf)
 		return nomem(r);
-	m->ntypes = n;
 	for (uint32_t i = 0; i < n; i++) {
-		struct wasm_ftype *t = &m->types[i];
+		struct wasm_ftype *t;
 		uint8_t form;
 		uint32_t np, nr;
 
+		TRY(vec_room(r, i, cap));
+		t = &m->types[i];
+		m->ntypes = i + 1;
 		TRY(wasm_rd_u8(r, &form));
+		/* the form is a signed LEB128 byte (-0x20): a continuation bit makes it too long */
+		if (form & 0x80)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+					    "integer representation too long (function type)");
 		if (form != 0x60)
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed function type 0x%02x",
 					    form);
-		TRY(rd_count(r, 1, &np));
+		TRY(wasm_rd_u32(r, &np));
 		t->pub.params = m->typebuf + used;
 		for (uint32_t k = 0; k < np; k++) {
 			TRY(wasm_rd_valtype(r, &m->typebuf[used]));
 			t->param_slots += wasm_type_slots(m->typebuf[used++]);
 		}
-		TRY(rd_count(r, 1, &nr));
+		TRY(wasm_rd_u32(r, &nr));
 		t->pub.results = m->typebuf + used;
 		for (uint32_t k = 0; k < nr; k++) {
 			TRY(wasm_rd_valtype(r, &m->typebuf[used]));
@@ -322,7 +353,11 @@ static int rd_limits(struct wasm_reader *r, uint32_t *min, uint32_t *max, bool *
 {
 	uint8_t flag;
 
+	/* the flag is a one-bit LEB128 number */
 	TRY(wasm_rd_u8(r, &flag));
+	if (flag & 0x80)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+				    "integer representation too long (limits flag)");
 	if (flag > 1)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "integer too large (limits flag %u)",
 				    flag);
@@ -372,9 +407,42 @@ static int rd_globaltype(struct wasm_reader *r, uint8_t *type, bool *mut)
 
 /* ----- constant expressions (3.3.10) ----- */
 
+static bool is_const_op(const uint8_t *p, const uint8_t *end)
+{
+	switch (p[0]) {
+	case 0x41: /* t.const */
+	case 0x42:
+	case 0x43:
+	case 0x44:
+	case 0xd0: /* ref.null */
+	case 0xd2: /* ref.func */
+	case 0x23: /* global.get */
+		return true;
+	case 0xfd: /* v128.const */
+		return end - p > 1 && p[1] == 0x0c;
+	}
+	return false;
+}
+
+/* The instruction at r->p cannot start or continue a constant expression: as the spec
+ * checks, an instruction that is constant but one too many is a type error (a second value),
+ * any other one is not constant, and a byte that is no instruction is malformed. */
+static int bad_cexpr_op(struct wasm_reader *r, bool second)
+{
+	uint32_t idx;
+
+	if (second && is_const_op(r->p, r->end))
+		return wasm_rd_fail(
+			r, WASM_ERR_INVALID,
+			"type mismatch: constant expression leaves more than one value");
+	TRY(wasm_rd_opcode(r, &idx));
+	return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required (opcode 0x%x)", idx);
+}
+
 static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		    struct wasm_cexpr *ce)
 {
+	const uint8_t *at = r->p;
 	uint8_t op, end;
 
 	memset(ce, 0, sizeof(*ce));
@@ -406,8 +474,10 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		uint32_t sub;
 		const uint8_t *b;
 		TRY(wasm_rd_u32(r, &sub));
-		if (sub != 0x0c)
-			return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required");
+		if (sub != 0x0c) {
+			r->p = at;
+			return bad_cexpr_op(r, false);
+		}
 		TRY(wasm_rd_bytes(r, 16, &b));
 		memcpy(ce->v, b, 16);
 		ce->type = WASM_V128;
@@ -428,9 +498,10 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		break;
 	case 0x23:
 		TRY(wasm_rd_u32(r, &ce->idx));
-		if (ce->idx >= m->nglobals)
+		/* Wasm 2.0: only imported globals are in scope in a constant expression */
+		if (ce->idx >= m->nglobal_imports)
 			return invalid(r, "unknown global", ce->idx);
-		if (ce->idx >= m->nglobal_imports || m->globals[ce->idx].mut)
+		if (m->globals[ce->idx].mut)
 			return wasm_rd_fail(r, WASM_ERR_INVALID,
 					    "constant expression required (global %u)", ce->idx);
 		ce->kind = WASM_CE_GLOBAL, ce->type = m->globals[ce->idx].type;
@@ -439,13 +510,12 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "type mismatch: empty constant expression");
 	default:
-		return wasm_rd_fail(r, WASM_ERR_INVALID,
-				    "constant expression required (opcode 0x%02x)", op);
+		r->p = at;
+		return bad_cexpr_op(r, false);
 	}
+	if (r->p < r->end && *r->p != 0x0b)
+		return bad_cexpr_op(r, true);
 	TRY(wasm_rd_u8(r, &end));
-	if (end != 0x0b)
-		return wasm_rd_fail(r, WASM_ERR_INVALID,
-				    "constant expression required (more than one instruction)");
 	if (ce->type != want)
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch in constant expression");
 	return 0;
@@ -513,17 +583,20 @@ static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struc
 
 static int parse_imports(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 
-	TRY(rd_count(r, 4, &n));
-	m->imports = core_calloc(n ? n : 1, sizeof(*m->imports));
+	TRY(rd_vec(r, 4, &n, &cap));
+	m->imports = core_calloc(cap ? cap : 1, sizeof(*m->imports));
 	if (!m->imports)
 		return nomem(r);
 	for (uint32_t i = 0; i < n; i++) {
-		struct wasm_import *im = &m->imports[i];
+		struct wasm_import *im;
+
+		TRY(vec_room(r, i, cap));
+		im = &m->imports[i];
 		m->nimports = i + 1;
-		TRY(rd_name(r, &im->module, NULL));
-		TRY(rd_name(r, &im->name, NULL));
+		TRY(rd_name(r, &im->module, &im->modlen));
+		TRY(rd_name(r, &im->name, &im->namelen));
 		TRY(parse_import_desc(m, r, im));
 	}
 	if (m->nmems > 1)
@@ -533,16 +606,17 @@ static int parse_imports(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_functions(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 	uint32_t *ft;
 
-	TRY(rd_count(r, 1, &n));
-	ft = core_realloc(m->func_type, ((size_t)m->nfuncs + n + 1) * sizeof(uint32_t));
+	TRY(rd_vec(r, 1, &n, &cap));
+	ft = core_realloc(m->func_type, ((size_t)m->nfuncs + cap + 1) * sizeof(uint32_t));
 	if (!ft)
 		return nomem(r);
 	m->func_type = ft;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t t;
+		TRY(vec_room(r, i, cap));
 		TRY(wasm_rd_u32(r, &t));
 		if (t >= m->ntypes)
 			return invalid(r, "unknown type", t);
@@ -553,15 +627,16 @@ static int parse_functions(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_tables(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 	struct wasm_tabletype *t;
 
-	TRY(rd_count(r, 3, &n));
-	t = core_realloc(m->tables, ((size_t)m->ntables + n + 1) * sizeof(*t));
+	TRY(rd_vec(r, 3, &n, &cap));
+	t = core_realloc(m->tables, ((size_t)m->ntables + cap + 1) * sizeof(*t));
 	if (!t)
 		return nomem(r);
 	m->tables = t;
 	for (uint32_t i = 0; i < n; i++) {
+		TRY(vec_room(r, i, cap));
 		TRY(rd_tabletype(r, &t[m->ntables]));
 		m->ntables++;
 	}
@@ -570,15 +645,16 @@ static int parse_tables(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_memories(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 	struct wasm_memtype *t;
 
-	TRY(rd_count(r, 2, &n));
-	t = core_realloc(m->mems, ((size_t)m->nmems + n + 1) * sizeof(*t));
+	TRY(rd_vec(r, 2, &n, &cap));
+	t = core_realloc(m->mems, ((size_t)m->nmems + cap + 1) * sizeof(*t));
 	if (!t)
 		return nomem(r);
 	m->mems = t;
 	for (uint32_t i = 0; i < n; i++) {
+		TRY(vec_room(r, i, cap));
 		TRY(rd_memtype(r, &t[m->nmems]));
 		m->nmems++;
 	}
@@ -589,16 +665,19 @@ static int parse_memories(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_globals(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 	struct wasm_globaldef *g;
 
-	TRY(rd_count(r, 4, &n));
-	g = core_realloc(m->globals, ((size_t)m->nglobals + n + 1) * sizeof(*g));
+	TRY(rd_vec(r, 4, &n, &cap));
+	g = core_realloc(m->globals, ((size_t)m->nglobals + cap + 1) * sizeof(*g));
 	if (!g)
 		return nomem(r);
 	m->globals = g;
 	for (uint32_t i = 0; i < n; i++) {
-		struct wasm_globaldef *d = &g[m->nglobals];
+		struct wasm_globaldef *d;
+
+		TRY(vec_room(r, i, cap));
+		d = &g[m->nglobals];
 		memset(d, 0, sizeof(*d));
 		TRY(rd_globaltype(r, &d->type, &d->mut));
 		TRY(rd_cexpr(m, r, d->type, &d->init));
@@ -622,20 +701,25 @@ static int check_index(struct wasm_module *m, struct wasm_reader *r, uint8_t kin
 
 static int parse_exports(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 	uint32_t *lens;
 
-	TRY(rd_count(r, 3, &n));
-	m->exports = core_calloc(n ? n : 1, sizeof(*m->exports));
-	lens = core_calloc(n ? n : 1, sizeof(*lens));
+	TRY(rd_vec(r, 3, &n, &cap));
+	m->exports = core_calloc(cap ? cap : 1, sizeof(*m->exports));
+	lens = core_calloc(cap ? cap : 1, sizeof(*lens));
 	if (!m->exports || !lens) {
 		core_free(lens);
 		return nomem(r);
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		struct wasm_export *e = &m->exports[i];
-		int rc;
+		struct wasm_export *e;
+		int rc = vec_room(r, i, cap);
 
+		if (rc) {
+			core_free(lens);
+			return rc;
+		}
+		e = &m->exports[i];
 		m->nexports = i + 1;
 		rc = rd_name(r, &e->name, &lens[i]);
 		e->namelen = lens[i];
@@ -680,12 +764,18 @@ static int parse_start(struct wasm_module *m, struct wasm_reader *r)
 static int rd_elem_items(struct wasm_module *m, struct wasm_reader *r, struct wasm_elemseg *e,
 			 bool exprs)
 {
-	TRY(rd_count(r, 1, &e->n));
-	e->items = core_calloc(e->n ? e->n : 1, sizeof(*e->items));
+	uint32_t n, cap;
+
+	TRY(rd_vec(r, 1, &n, &cap));
+	e->items = core_calloc(cap ? cap : 1, sizeof(*e->items));
 	if (!e->items)
 		return nomem(r);
-	for (uint32_t i = 0; i < e->n; i++) {
-		struct wasm_cexpr *ce = &e->items[i];
+	for (uint32_t i = 0; i < n; i++) {
+		struct wasm_cexpr *ce;
+
+		TRY(vec_room(r, i, cap));
+		ce = &e->items[i];
+		e->n = i + 1;
 		if (exprs) {
 			TRY(rd_cexpr(m, r, e->type, ce));
 			continue;
@@ -735,13 +825,14 @@ static int parse_elem(struct wasm_module *m, struct wasm_reader *r, struct wasm_
 
 static int parse_elems(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 
-	TRY(rd_count(r, 2, &n));
-	m->elems = core_calloc(n ? n : 1, sizeof(*m->elems));
+	TRY(rd_vec(r, 2, &n, &cap));
+	m->elems = core_calloc(cap ? cap : 1, sizeof(*m->elems));
 	if (!m->elems)
 		return nomem(r);
 	for (uint32_t i = 0; i < n; i++) {
+		TRY(vec_room(r, i, cap));
 		m->nelems = i + 1;
 		TRY(parse_elem(m, r, &m->elems[i]));
 	}
@@ -754,10 +845,14 @@ static int parse_code(struct wasm_module *m, struct wasm_reader *r)
 {
 	uint32_t n, ndef = m->nfuncs - m->nfunc_imports;
 
-	TRY(rd_count(r, 1, &n));
-	if (n != ndef)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-				    "function and code section have inconsistent lengths");
+	TRY(wasm_rd_u32(r, &n));
+	if (n != ndef) {
+		/* reported once every section has been read (decode()), as the spec's
+		 * decoder does: a section order error further on takes precedence */
+		m->bad_code_count = true;
+		r->p = r->end;
+		return 0;
+	}
 	m->codes = core_calloc(n ? n : 1, sizeof(*m->codes));
 	if (!m->codes)
 		return nomem(r);
@@ -768,7 +863,9 @@ static int parse_code(struct wasm_module *m, struct wasm_reader *r)
 		TRY(wasm_rd_u32(r, &size));
 		if (size > (size_t)(r->end - r->p))
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-					    "unexpected end (function body size)");
+					    "unexpected end of section or function (function "
+					    "body size %u, %zu bytes left)",
+					    size, (size_t)(r->end - r->p));
 		body = *r;
 		body.end = r->p + size;
 		body.func = m->nfunc_imports + i;
@@ -780,20 +877,22 @@ static int parse_code(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_data(struct wasm_module *m, struct wasm_reader *r)
 {
-	uint32_t n;
+	uint32_t n, cap;
 
-	TRY(rd_count(r, 1, &n));
+	TRY(rd_vec(r, 1, &n, &cap));
 	if (m->has_datacount && n != m->datacount)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
 				    "data count and data section have inconsistent lengths");
-	m->datas = core_calloc(n ? n : 1, sizeof(*m->datas));
+	m->datas = core_calloc(cap ? cap : 1, sizeof(*m->datas));
 	if (!m->datas)
 		return nomem(r);
 	for (uint32_t i = 0; i < n; i++) {
-		struct wasm_dataseg *d = &m->datas[i];
+		struct wasm_dataseg *d;
 		uint32_t flags;
 		const uint8_t *b;
 
+		TRY(vec_room(r, i, cap));
+		d = &m->datas[i];
 		m->ndatas = i + 1;
 		TRY(wasm_rd_u32(r, &flags));
 		if (flags > 2)
@@ -829,20 +928,23 @@ static void parse_names(struct wasm_module *m, struct wasm_reader *r)
 		sub = *r;
 		sub.end = r->p + size;
 		r->p += size;
-		if (id != 1 || m->func_names || rd_count(&sub, 2, &n))
+		if (id != 1 || m->func_names || wasm_rd_u32(&sub, &n))
 			continue;
 		m->func_names = core_calloc(m->nfuncs ? m->nfuncs : 1, sizeof(char *));
-		if (!m->func_names)
+		m->func_name_lens = core_calloc(m->nfuncs ? m->nfuncs : 1, sizeof(uint32_t));
+		if (!m->func_names || !m->func_name_lens)
 			return;
 		for (uint32_t i = 0; i < n; i++) {
-			uint32_t idx;
+			uint32_t idx, len;
 			char *name;
-			if (wasm_rd_u32(&sub, &idx) || rd_name(&sub, &name, NULL))
+			if (wasm_rd_u32(&sub, &idx) || rd_name(&sub, &name, &len))
 				return;
-			if (idx < m->nfuncs && !m->func_names[idx])
+			if (idx < m->nfuncs && !m->func_names[idx]) {
 				m->func_names[idx] = name;
-			else
+				m->func_name_lens[idx] = len;
+			} else {
 				core_free(name);
+			}
 		}
 	}
 }
@@ -925,9 +1027,14 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 	uint8_t last_rank = 0;
 	const uint8_t *hdr;
 
-	if (r->end - r->p < 4 || memcmp(r->p, magic, 4))
+	/* the magic and the version are each read as a whole before they are compared */
+	if (r->end - r->p < 4)
+		return wasm_rd_eof(r);
+	if (memcmp(r->p, magic, 4))
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "magic header not detected");
-	if (r->end - r->p < 8 || memcmp(r->p + 4, magic + 4, 4))
+	if (r->end - r->p < 8)
+		return wasm_rd_eof(r);
+	if (memcmp(r->p + 4, magic + 4, 4))
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "unknown binary version");
 	TRY(wasm_rd_bytes(r, 8, &hdr));
 	while (r->p < r->end) {
@@ -944,7 +1051,8 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 		if (size > (size_t)(r->end - r->p))
 			return wasm_rd_fail(
 				r, WASM_ERR_MALFORMED,
-				"unexpected end (section size %u, length out of bounds)", size);
+				"length out of bounds (section size %u, %zu bytes left)", size,
+				(size_t)(r->end - r->p));
 		if (id != 0) {
 			if (section_rank[id] <= last_rank)
 				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
@@ -953,6 +1061,7 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 		}
 		sec = *r;
 		sec.end = r->p + size;
+		sec.bounded = true;
 		TRY(parse_section(m, &sec, id));
 		if (sec.p != sec.end)
 			return wasm_rd_fail(&sec, WASM_ERR_MALFORMED, "section size mismatch");
@@ -960,7 +1069,7 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 	}
 	r->section = NULL;
 	TRY(alloc_declared(m, r));
-	if (!m->codes && m->nfuncs != m->nfunc_imports)
+	if (m->bad_code_count || (!m->codes && m->nfuncs != m->nfunc_imports))
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
 				    "function and code section have inconsistent lengths");
 	if (m->has_datacount && m->datacount != m->ndatas)
@@ -978,7 +1087,7 @@ int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
 int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
 			   struct wasm_module **out, struct wasm_error *err)
 {
-	struct wasm_reader r = {bytes, bytes + len, bytes, err, NULL, -1};
+	struct wasm_reader r = {bytes, bytes + len, bytes, err, NULL, -1, false};
 	struct wasm_module *m;
 	int rc;
 
@@ -1020,6 +1129,7 @@ void wasm_module_destroy(struct wasm_module *m)
 		for (uint32_t i = 0; i < m->nfuncs; i++)
 			core_free(m->func_names[i]);
 	core_free(m->func_names);
+	core_free(m->func_name_lens);
 	core_free(m->codes);
 	core_free(m->declared);
 	core_free(m->datas);
@@ -1049,13 +1159,19 @@ bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
 	return true;
 }
 
-const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx)
+const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx, size_t *len)
 {
-	if (m->func_names && fidx < m->nfuncs && m->func_names[fidx])
+	*len = 0;
+	if (m->func_names && m->func_name_lens && fidx < m->nfuncs && m->func_names[fidx]) {
+		*len = m->func_name_lens[fidx];
 		return m->func_names[fidx];
-	for (uint32_t i = 0; i < m->nexports; i++)
-		if (m->exports[i].kind == WASM_EXTERN_FUNC && m->exports[i].idx == fidx)
+	}
+	for (uint32_t i = 0; i < m->nexports; i++) {
+		if (m->exports[i].kind == WASM_EXTERN_FUNC && m->exports[i].idx == fidx) {
+			*len = m->exports[i].namelen;
 			return m->exports[i].name;
+		}
+	}
 	return NULL;
 }
 

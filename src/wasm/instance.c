@@ -5,19 +5,26 @@
  * initialises element then data segments in order (a trap leaves earlier writes in
  * place), runs the start function, and converts API values to and from frame slots.
  * The instance is linked into its store first, so functions it placed in shared tables
- * stay valid even when instantiation fails later.
+ * stay valid even when instantiation fails later. Everything allocated here is charged
+ * to the store's memory budget (memory.c) before it is allocated.
  */
 #include "wasm/internal.h"
 
 #include "core/alloc.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
+/* The reason first (the spec's wording), then the import's names, escaped and cut short. */
 static int unlinkable(struct wasm_error *err, const struct wasm_import *im, const char *why)
 {
-	return wasm_fail(err, WASM_ERR_UNLINKABLE, "import", -1, -1, "%s.%s: %s", im->module,
-			 im->name, why);
+	char mod[72], name[72];
+
+	return wasm_fail(err, WASM_ERR_UNLINKABLE, "import", -1, -1, "%s: \"%s\".\"%s\"", why,
+			 wasm_name_escape(im->module, im->modlen, mod, sizeof(mod)),
+			 wasm_name_escape(im->name, im->namelen, name, sizeof(name)));
 }
 
 static bool limits_match(uint64_t have_min, bool have_has_max, uint64_t have_max, uint64_t min,
@@ -116,11 +123,41 @@ static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, 
 	}
 }
 
-static int alloc_arrays(struct wasm_instance *inst)
+/* Fails instantiation for an allocation of bytes for `what` that did not happen: over the
+ * store's budget (an implementation limit the embedder sets) with `left` bytes of it
+ * left, above the table size limit, or out of host memory. */
+static int alloc_failed(struct wasm_instance *inst, struct wasm_error *err, int rc,
+			const char *section, const char *what, uint64_t bytes, uint64_t left)
+{
+	if (rc == -E2BIG)
+		return wasm_fail(err, WASM_ERR_LIMIT, section, -1, -1,
+				 "%s needs %" PRIu64 " bytes, more than the %" PRIu64
+				 " left of the memory budget (%" PRIu64 " bytes)",
+				 what, bytes, left, inst->store->budget);
+	if (rc == -EFBIG)
+		return wasm_fail(err, WASM_ERR_LIMIT, section, -1, -1,
+				 "%s is larger than the implementation limit of %u elements", what,
+				 WASM_MAX_TABLE);
+	return wasm_fail(err, WASM_ERR_NOMEM, section, -1, -1,
+			 "%s: out of memory (%" PRIu64 " bytes)", what, bytes);
+}
+
+/* Allocates the instance's own bookkeeping, which grows with the module's index spaces
+ * (*bytes of it). Returns 0, -E2BIG or -ENOMEM. */
+static int alloc_arrays(struct wasm_instance *inst, uint64_t *bytes)
 {
 	const struct wasm_module *m = inst->mod;
 	uint32_t ndef = m->nfuncs - m->nfunc_imports;
 
+	*bytes = (m->nfuncs + 1ull) * sizeof(*inst->funcs) +
+		 (m->ntables + 1ull) * sizeof(*inst->tables) +
+		 (m->nmems + 1ull) * sizeof(*inst->mems) +
+		 (m->nglobals + 1ull) * sizeof(*inst->globals) +
+		 (ndef + 1ull) * sizeof(*inst->own_funcs) +
+		 (m->nelems + 1ull) * (sizeof(*inst->elem_items) + sizeof(*inst->elem_len)) +
+		 (m->ndatas + 1ull) * sizeof(*inst->data_len);
+	if (wasm_store_charge(inst->store, *bytes))
+		return -E2BIG;
 	inst->funcs = core_calloc(m->nfuncs + 1, sizeof(*inst->funcs));
 	inst->tables = core_calloc(m->ntables + 1, sizeof(*inst->tables));
 	inst->mems = core_calloc(m->nmems + 1, sizeof(*inst->mems));
@@ -132,6 +169,36 @@ static int alloc_arrays(struct wasm_instance *inst)
 	if (!inst->funcs || !inst->tables || !inst->mems || !inst->globals || !inst->own_funcs ||
 	    !inst->elem_items || !inst->elem_len || !inst->data_len)
 		return -ENOMEM;
+	return 0;
+}
+
+/* Before anything is allocated: the module's own tables and memories at their minimum
+ * sizes must fit in what is left of the budget together, so that a module declaring far
+ * too much (a thousand tables of ten million elements) is refused at once, naming the
+ * first one past the budget. */
+static int check_sizes(struct wasm_instance *inst, struct wasm_error *err)
+{
+	const struct wasm_module *m = inst->mod;
+	uint64_t left = wasm_store_budget_left(inst->store);
+	char what[64];
+
+	for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
+		uint64_t bytes = (uint64_t)m->tables[i].min * sizeof(uint64_t);
+		if (bytes + sizeof(struct wasm_table) > left) {
+			snprintf(what, sizeof(what), "table %u of %u elements", i,
+				 m->tables[i].min);
+			return alloc_failed(inst, err, -E2BIG, "table", what, bytes, left);
+		}
+		left -= bytes + sizeof(struct wasm_table);
+	}
+	for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
+		uint64_t bytes = (uint64_t)m->mems[i].min * WASM_PAGE_SIZE;
+		if (bytes + sizeof(struct wasm_memory) > left) {
+			snprintf(what, sizeof(what), "memory %u of %u pages", i, m->mems[i].min);
+			return alloc_failed(inst, err, -E2BIG, "memory", what, bytes, left);
+		}
+		left -= bytes + sizeof(struct wasm_memory);
+	}
 	return 0;
 }
 
@@ -151,23 +218,36 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 	}
 	for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
 		const struct wasm_tabletype *t = &m->tables[i];
+		char what[64];
+
 		rc = wasm_table_alloc(s, t->elem, t->min, t->max, t->has_max, &inst->tables[i]);
-		if (rc)
-			return wasm_fail(err, WASM_ERR_NOMEM, "table", -1, -1,
-					 "cannot allocate table %u (%u elements)", i, t->min);
+		if (rc) {
+			snprintf(what, sizeof(what), "table %u of %u elements", i, t->min);
+			return alloc_failed(inst, err, rc, "table", what,
+					    (uint64_t)t->min * sizeof(uint64_t),
+					    wasm_store_budget_left(s));
+		}
 	}
 	for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
 		const struct wasm_memtype *t = &m->mems[i];
+		char what[64];
+
 		rc = wasm_memory_alloc(s, t->min, t->max, t->has_max, &inst->mems[i]);
-		if (rc)
-			return wasm_fail(err, WASM_ERR_NOMEM, "memory", -1, -1,
-					 "cannot allocate memory %u (%u pages)%s", i, t->min,
-					 rc == -E2BIG ? ": above the memory limit" : "");
+		if (rc) {
+			snprintf(what, sizeof(what), "memory %u of %u pages", i, t->min);
+			return alloc_failed(inst, err, rc, "memory", what,
+					    (uint64_t)t->min * WASM_PAGE_SIZE,
+					    wasm_store_budget_left(s));
+		}
 	}
 	for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
-		struct wasm_global *g = core_calloc(1, sizeof(*g));
+		struct wasm_global *g;
+
+		rc = wasm_store_charge(s, sizeof(*g));
+		g = rc ? NULL : core_calloc(1, sizeof(*g));
 		if (!g)
-			return wasm_fail(err, WASM_ERR_NOMEM, "global", -1, -1, "out of memory");
+			return alloc_failed(inst, err, rc ? rc : -ENOMEM, "global", "a global",
+					    sizeof(*g), wasm_store_budget_left(s));
 		g->type = m->globals[i].type;
 		g->mut = m->globals[i].mut;
 		eval_cexpr(inst, &m->globals[i].init, g->v);
@@ -182,11 +262,26 @@ static int eval_segments(struct wasm_instance *inst, struct wasm_error *err)
 {
 	const struct wasm_module *m = inst->mod;
 
+	uint64_t data = 0;
+
+	/* the module's data stays alive for memory.init as long as the instance: count it */
+	for (uint32_t i = 0; i < m->ndatas; i++)
+		data += m->datas[i].len;
+	if (wasm_store_charge(inst->store, data))
+		return alloc_failed(inst, err, -E2BIG, "data", "the data segments", data,
+				    wasm_store_budget_left(inst->store));
 	for (uint32_t i = 0; i < m->nelems; i++) {
 		const struct wasm_elemseg *e = &m->elems[i];
-		uint64_t *items = core_calloc(e->n + 1u, sizeof(uint64_t));
-		if (!items)
-			return wasm_fail(err, WASM_ERR_NOMEM, "element", -1, -1, "out of memory");
+		uint64_t bytes = (e->n + 1ull) * sizeof(uint64_t);
+		int rc = wasm_store_charge(inst->store, bytes);
+		uint64_t *items = rc ? NULL : core_calloc(e->n + 1u, sizeof(uint64_t));
+		char what[48];
+
+		if (!items) {
+			snprintf(what, sizeof(what), "element segment %u", i);
+			return alloc_failed(inst, err, rc ? rc : -ENOMEM, "element", what, bytes,
+					    wasm_store_budget_left(inst->store));
+		}
 		for (uint32_t k = 0; k < e->n; k++) {
 			union wasm_slot v[2];
 			eval_cexpr(inst, &e->items[k], v);
@@ -249,6 +344,7 @@ int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm
 			 void *ctx, struct wasm_instance **out, struct wasm_error *err)
 {
 	struct wasm_instance *inst;
+	uint64_t bytes;
 	int rc;
 
 	if (err) {
@@ -261,9 +357,13 @@ int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm
 	inst->store = s;
 	inst->mod = m;
 	wasm_store_link(s, &inst->obj, WASM_OBJ_INSTANCE);
-	if (alloc_arrays(inst))
-		return wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
+	rc = alloc_arrays(inst, &bytes);
+	if (rc)
+		return alloc_failed(inst, err, rc, NULL, "the instance's index spaces", bytes,
+				    wasm_store_budget_left(s));
 	rc = resolve_imports(inst, resolve, ctx, err);
+	if (!rc)
+		rc = check_sizes(inst, err);
 	if (!rc)
 		rc = create_own(inst, err);
 	if (!rc)
@@ -279,8 +379,10 @@ int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm
 			rc = wasm_fail(err, WASM_ERR_UNINSTANTIABLE, "start", (int64_t)m->start,
 				       info.offset, "start function trapped: %s",
 				       wasm_trap_message(t));
-			if (err)
+			if (err) {
 				err->trap = t;
+				err->exit_code = info.exit_code;
+			}
 			return rc;
 		}
 	}

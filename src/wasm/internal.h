@@ -14,6 +14,7 @@
 
 #include "wasm/wasm.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -80,6 +81,7 @@ struct wasm_globaldef {
 struct wasm_import {
 	char *module;
 	char *name;
+	uint32_t modlen, namelen; /* names may contain NUL bytes */
 	uint8_t kind;
 	uint32_t idx; /* index in its own index space */
 };
@@ -159,10 +161,12 @@ struct wasm_module {
 	uint32_t ndatas;
 	bool has_datacount;
 	uint32_t datacount;
-	struct wasm_code *codes; /* one per defined function */
-	uint8_t *declared;	 /* per function: ref.func allowed */
-	char **func_names;	 /* per function, from the name section (may be NULL) */
-	uint32_t load_flags;	 /* WASM_LOAD_* */
+	struct wasm_code *codes;  /* one per defined function */
+	uint8_t *declared;	  /* per function: ref.func allowed */
+	char **func_names;	  /* per function, from the name section (may be NULL) */
+	uint32_t *func_name_lens; /* their lengths (names may contain NUL bytes) */
+	uint32_t load_flags;	  /* WASM_LOAD_* */
+	bool bad_code_count;	  /* code section count differs from the function section */
 };
 
 /* ----- run-time objects ----- */
@@ -194,6 +198,7 @@ struct wasm_func {
 
 struct wasm_table {
 	struct wasm_obj obj;
+	struct wasm_store *store; /* charged for its elements */
 	uint8_t elem;
 	bool has_max;
 	uint32_t size, max;
@@ -202,10 +207,11 @@ struct wasm_table {
 
 struct wasm_memory {
 	struct wasm_obj obj;
+	struct wasm_store *store; /* charged for its pages */
 	uint8_t *base;
 	uint64_t size; /* bytes */
 	uint32_t pages;
-	uint32_t max_pages; /* effective limit (type and store budget) */
+	uint32_t max_pages; /* the declared maximum, or 65536 (the budget is checked apart) */
 	uint32_t type_max;  /* the declared maximum, for import matching */
 	bool has_max;
 	size_t reserved; /* bytes of address space mapped at base */
@@ -244,6 +250,10 @@ struct wasm_frame {
 struct wasm_store {
 	struct wasm_limits lim;
 	atomic_int interrupt;
+	atomic_int pause;  /* wasm_store_pause: park at the next interrupt check */
+	atomic_int parked; /* code is parked in wait_resumed() */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
 	uint64_t fuel; /* left, when lim.fuel != 0 */
 	union wasm_slot *stack;
 	size_t stack_slots;
@@ -253,7 +263,12 @@ struct wasm_store {
 	size_t nframes; /* frames in use by active calls */
 	struct wasm_obj *objs;
 	struct wasm_trap_info trap; /* where the last trap happened */
+	uint64_t budget;	    /* bytes the store may allocate for modules (lim.max_memory) */
+	uint64_t used;		    /* bytes charged so far (wasm_store_charge) */
 };
+
+/* The running thread's side of wasm_store_pause: waits until resumed or interrupted. */
+void wasm_store_wait_resumed(struct wasm_store *s);
 
 /* ----- byte reader (decode.c) ----- */
 
@@ -263,10 +278,14 @@ struct wasm_reader {
 	struct wasm_error *err;
 	const char *section;
 	int64_t func;
+	bool bounded; /* end is a section's or function body's end, not the module's */
 };
 
 int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Fails with the spec's wording for reading past the end: "unexpected end" at the end of
+ * the module, "unexpected end of section or function" inside a bounded reader. */
+int wasm_rd_eof(struct wasm_reader *r);
 int wasm_rd_u8(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
 int wasm_rd_u32(struct wasm_reader *r, uint32_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s32(struct wasm_reader *r, int32_t *out) __attribute__((warn_unused_result));
@@ -305,6 +324,10 @@ int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
 
 /* ----- compiler (compile.c) ----- */
 
+/* Reads one opcode (with its 0xfc/0xfd prefix) into an index of the compiler's opcode table.
+ * Returns 0, or -EINVAL ("illegal opcode", malformed) when the instruction set has none. */
+int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx) __attribute__((warn_unused_result));
+
 /* Validates and compiles defined function fidx from the body at r->p..r->end.
  * Fills m->codes[fidx - nfunc_imports]. Returns 0, -EINVAL or -ENOMEM. */
 int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r)
@@ -322,6 +345,14 @@ enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f);
 
 /* ----- memories and tables (memory.c) ----- */
 
+/* The store's memory budget. charge returns 0, or -E2BIG (charging nothing) when bytes do
+ * not fit in what is left; refund gives bytes back after an allocation that failed. */
+int wasm_store_charge(struct wasm_store *s, uint64_t bytes) __attribute__((warn_unused_result));
+void wasm_store_refund(struct wasm_store *s, uint64_t bytes);
+uint64_t wasm_store_budget_left(const struct wasm_store *s);
+
+/* Return 0, -E2BIG (over the budget), -EINVAL (min above max), -EFBIG (table above
+ * WASM_MAX_TABLE) or -ENOMEM. */
 int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max,
 		      struct wasm_memory **out) __attribute__((warn_unused_result));
 /* memory.grow: returns the old page count or -1. */
@@ -335,7 +366,8 @@ void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind);
 /* Structural function type equality. */
 bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b);
 
-/* Function name for messages (name section, else an export name), or NULL. */
-const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx);
+/* Function name for messages (name section, else an export name), or NULL; its length in
+ * *len. Raw module bytes: escape it (wasm_name_escape) before showing it. */
+const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx, size_t *len);
 
 #endif

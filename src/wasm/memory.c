@@ -3,7 +3,11 @@
  * (Wasm core 2.0, 4.2 "Runtime Structure", 4.5.3 allocation and growth).
  * A memory is an anonymous mapping of exactly its current size; memory.grow remaps it
  * (the base may move, so every user re-reads it after anything that can grow memory).
- * Limits: a memory never exceeds its declared maximum nor the store's max_memory.
+ * The store's memory budget (wasm_limits.max_memory) is charged for everything a module
+ * can make it allocate: the value stack and frames at creation, memories and tables by
+ * their size (and on growth: memory.grow and table.grow return -1 past the budget), and
+ * the per-instance data of instantiation (instance.c). Charges are returned only when the
+ * store is destroyed, as the objects are.
  */
 #include "wasm/internal.h"
 
@@ -13,7 +17,37 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define DEFAULT_STACK (4u << 20)
+#define DEFAULT_STACK  (4u << 20)
+#define DEFAULT_BUDGET (4ull << 30)
+
+int wasm_store_charge(struct wasm_store *s, uint64_t bytes)
+{
+	if (bytes > s->budget - s->used)
+		return -E2BIG;
+	s->used += bytes;
+	return 0;
+}
+
+void wasm_store_refund(struct wasm_store *s, uint64_t bytes)
+{
+	s->used -= bytes < s->used ? bytes : s->used;
+}
+
+uint64_t wasm_store_budget_left(const struct wasm_store *s)
+{
+	return s->budget - s->used;
+}
+
+/* The value stack's size: as asked, else 4 MiB or a sixteenth of the budget if that is less
+ * (the stack and its frame array are charged together, about twice this). */
+static size_t stack_bytes(const struct wasm_limits *lim, uint64_t budget)
+{
+	uint64_t n = lim->stack_size;
+
+	if (!n)
+		n = budget / 16 < DEFAULT_STACK ? budget / 16 : DEFAULT_STACK;
+	return n < 4096 ? 4096 : (size_t)n;
+}
 
 void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind)
 {
@@ -30,13 +64,16 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 		return -ENOMEM;
 	if (limits)
 		s->lim = *limits;
-	if (!s->lim.stack_size)
-		s->lim.stack_size = DEFAULT_STACK;
-	if (s->lim.stack_size < 4096)
-		s->lim.stack_size = 4096;
+	s->budget = s->lim.max_memory ? s->lim.max_memory : DEFAULT_BUDGET;
+	s->lim.stack_size = stack_bytes(&s->lim, s->budget);
 	s->fuel = s->lim.fuel;
 	s->stack_slots = s->lim.stack_size / sizeof(union wasm_slot);
 	s->max_frames = s->lim.stack_size / 32;
+	if (wasm_store_charge(s, s->stack_slots * sizeof(union wasm_slot) +
+					 s->max_frames * sizeof(struct wasm_frame))) {
+		core_free(s);
+		return -E2BIG;
+	}
 	s->stack = core_alloc(s->stack_slots * sizeof(union wasm_slot));
 	s->frames = core_alloc(s->max_frames * sizeof(struct wasm_frame));
 	if (!s->stack || !s->frames) {
@@ -46,6 +83,10 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 		return -ENOMEM;
 	}
 	atomic_init(&s->interrupt, 0);
+	atomic_init(&s->pause, 0);
+	atomic_init(&s->parked, 0);
+	pthread_mutex_init(&s->pause_lock, NULL);
+	pthread_cond_init(&s->pause_cond, NULL);
 	s->trap.func = s->trap.offset = -1;
 	*out = s;
 	return 0;
@@ -97,12 +138,45 @@ void wasm_store_destroy(struct wasm_store *s)
 	}
 	core_free(s->stack);
 	core_free(s->frames);
+	pthread_mutex_destroy(&s->pause_lock);
+	pthread_cond_destroy(&s->pause_cond);
 	core_free(s);
 }
 
 void wasm_store_interrupt(struct wasm_store *s)
 {
 	atomic_store(&s->interrupt, 1);
+	pthread_mutex_lock(&s->pause_lock); /* parked code must see it */
+	pthread_cond_broadcast(&s->pause_cond);
+	pthread_mutex_unlock(&s->pause_lock);
+}
+
+void wasm_store_pause(struct wasm_store *s)
+{
+	atomic_store(&s->pause, 1);
+}
+
+void wasm_store_resume(struct wasm_store *s)
+{
+	pthread_mutex_lock(&s->pause_lock);
+	atomic_store(&s->pause, 0);
+	pthread_cond_broadcast(&s->pause_cond);
+	pthread_mutex_unlock(&s->pause_lock);
+}
+
+bool wasm_store_parked(const struct wasm_store *s)
+{
+	return atomic_load(&s->parked) != 0;
+}
+
+void wasm_store_wait_resumed(struct wasm_store *s)
+{
+	pthread_mutex_lock(&s->pause_lock);
+	atomic_store(&s->parked, 1);
+	while (atomic_load(&s->pause) && !atomic_load(&s->interrupt))
+		pthread_cond_wait(&s->pause_cond, &s->pause_lock);
+	atomic_store(&s->parked, 0);
+	pthread_mutex_unlock(&s->pause_lock);
 }
 
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel)
@@ -141,19 +215,23 @@ int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has
 		      struct wasm_memory **out)
 {
 	struct wasm_memory *m;
-	uint64_t cap = has_max ? max : WASM_MAX_PAGES;
+	uint64_t bytes = (uint64_t)min * WASM_PAGE_SIZE;
 
-	if (s->lim.max_memory && s->lim.max_memory / WASM_PAGE_SIZE < cap)
-		cap = s->lim.max_memory / WASM_PAGE_SIZE;
-	if (min > cap)
+	if (min > (has_max ? max : WASM_MAX_PAGES))
+		return -EINVAL;
+	if (wasm_store_charge(s, bytes + sizeof(*m)))
 		return -E2BIG;
 	m = core_calloc(1, sizeof(*m));
-	if (!m)
+	if (!m) {
+		wasm_store_refund(s, bytes + sizeof(*m));
 		return -ENOMEM;
-	m->max_pages = (uint32_t)cap;
+	}
+	m->store = s;
+	m->max_pages = has_max ? max : WASM_MAX_PAGES;
 	m->type_max = max;
 	m->has_max = has_max;
 	if (map_pages(m, min)) {
+		wasm_store_refund(s, bytes + sizeof(*m));
 		core_free(m);
 		return -ENOMEM;
 	}
@@ -178,8 +256,12 @@ int64_t wasm_memory_do_grow(struct wasm_memory *m, uint32_t delta)
 		return -1;
 	if (delta == 0)
 		return old;
-	if (map_pages(m, old + delta))
+	if (wasm_store_charge(m->store, (uint64_t)delta * WASM_PAGE_SIZE))
 		return -1;
+	if (map_pages(m, old + delta)) {
+		wasm_store_refund(m->store, (uint64_t)delta * WASM_PAGE_SIZE);
+		return -1;
+	}
 	m->pages = old + delta;
 	m->size = (uint64_t)m->pages * WASM_PAGE_SIZE;
 	return old;
@@ -208,18 +290,21 @@ int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t 
 		     struct wasm_table **out)
 {
 	struct wasm_table *t;
+	uint64_t bytes = (uint64_t)min * sizeof(uint64_t) + sizeof(*t);
 
-	(void)s;
 	if (min > WASM_MAX_TABLE)
+		return -EFBIG;
+	if (wasm_store_charge(s, bytes))
 		return -E2BIG;
 	t = core_calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->elems = core_calloc(min ? min : 1, sizeof(uint64_t));
-	if (!t->elems) {
+	if (t)
+		t->elems = core_calloc(min ? min : 1, sizeof(uint64_t));
+	if (!t || !t->elems) {
 		core_free(t);
+		wasm_store_refund(s, bytes);
 		return -ENOMEM;
 	}
+	t->store = s;
 	t->elem = elem;
 	t->size = min;
 	t->max = max;
@@ -244,9 +329,13 @@ int64_t wasm_table_do_grow(struct wasm_table *t, uint32_t delta, uint64_t init)
 		return -1;
 	if (delta == 0)
 		return t->size;
-	e = core_realloc(t->elems, (size_t)want * sizeof(uint64_t));
-	if (!e)
+	if (wasm_store_charge(t->store, (uint64_t)delta * sizeof(uint64_t)))
 		return -1;
+	e = core_realloc(t->elems, (size_t)want * sizeof(uint64_t));
+	if (!e) {
+		wasm_store_refund(t->store, (uint64_t)delta * sizeof(uint64_t));
+		return -1;
+	}
 	for (uint64_t i = t->size; i < want; i++)
 		e[i] = init;
 	t->elems = e;

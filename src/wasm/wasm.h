@@ -7,7 +7,7 @@
  * context (think: a process): it owns every instance, host function, memory, table and global
  * created in it, the value/call stacks and the limits (fuel, memory, stack). Destroying the
  * store frees all of them. No global state: any number of stores may live in one process,
- * each used by one thread at a time (wasm_store_interrupt() excepted).
+ * each used by one thread at a time (wasm_store_interrupt() and pause/resume excepted).
  *
  * Values cross the API as 64-bit slots (union wasm_value): i32/i64/f32/f64 in the low bits,
  * funcref as a struct wasm_func pointer, externref as a non-zero uintptr_t (0 is null),
@@ -81,11 +81,20 @@ struct wasm_error {
 	int64_t func;	     /* function index, or -1 */
 	int64_t offset;	     /* byte offset in the module, or -1 */
 	enum wasm_trap trap; /* for WASM_ERR_UNINSTANTIABLE */
-	char detail[160];
+	int exit_code;	     /* for trap == WASM_TRAP_EXIT (the program's u32 status) */
+	char detail[256];    /* module-provided names in it are escaped (wasm_name_escape) */
 };
 
 /* Formats "section code, function 3, offset 0x1a2: type mismatch: ..." into buf. */
 void wasm_error_format(const struct wasm_error *err, char *buf, size_t size);
+
+/* Makes a module-provided name (name[0..len), any bytes) safe to show on a terminal:
+ * printable ASCII and well-formed UTF-8 stay as they are; control characters, DEL,
+ * invalid UTF-8 bytes, '\' and '"' become \xNN, \\ and \"; C1 controls and invisible
+ * or bidirectional formatting characters become \u{NNNN}. The result, cut with "..." to
+ * fit, is written NUL-terminated into buf (size bytes, at least 4 to hold anything).
+ * Returns buf. Any thread; no state. */
+const char *wasm_name_escape(const char *name, size_t len, char *buf, size_t size);
 
 union wasm_value {
 	uint32_t i32;
@@ -113,9 +122,16 @@ struct wasm_functype {
 };
 
 struct wasm_limits {
-	uint64_t fuel;	     /* 0: unlimited. One unit per call and per loop iteration. */
-	uint64_t max_memory; /* bytes; caps every linear memory (0: 4 GiB) */
-	uint64_t stack_size; /* bytes of value stack (0: 1 MiB); also bounds the call depth */
+	uint64_t fuel; /* 0: unlimited. One unit per call and per loop iteration. */
+	/* The store's memory budget in bytes (0: 4 GiB): everything modules can make it
+	 * allocate counts against it together: linear memories and tables (at their current
+	 * size), the segments and per-instance arrays of each instance, the value stack and
+	 * frames. Past it instantiation fails (WASM_ERR_LIMIT) and memory.grow/table.grow
+	 * return -1. */
+	uint64_t max_memory;
+	/* Bytes of value stack (0: 4 MiB, or a sixteenth of max_memory if less); also bounds
+	 * the call depth. It and the frame array (as large again) are charged to max_memory. */
+	uint64_t stack_size;
 };
 
 /* ----- modules ----- */
@@ -138,7 +154,8 @@ const struct wasm_functype *wasm_module_import_functype(const struct wasm_module
 
 /* ----- stores ----- */
 
-/* Creates an empty store with the given limits (NULL: defaults). Returns 0 or -ENOMEM. */
+/* Creates an empty store with the given limits (NULL: defaults). Returns 0, -ENOMEM, or
+ * -E2BIG when the value stack alone does not fit in max_memory. */
 int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 	__attribute__((warn_unused_result));
 
@@ -148,6 +165,15 @@ void wasm_store_destroy(struct wasm_store *s);
 /* Asks running code to stop with WASM_TRAP_INTERRUPTED at its next loop or call.
  * The only function that may be called from another thread (or a signal handler). */
 void wasm_store_interrupt(struct wasm_store *s);
+
+/* Any thread: asks running code to park at its next interrupt check (a loop back-edge or
+ * a call, at most a few thousand of them away) until wasm_store_resume or
+ * wasm_store_interrupt. Parked code waits on a condition variable and uses no CPU; a host
+ * call in progress (a WASI call blocking on input) finishes first. Returns at once. */
+void wasm_store_pause(struct wasm_store *s);
+void wasm_store_resume(struct wasm_store *s);
+/* True while code is parked. Any thread. */
+bool wasm_store_parked(const struct wasm_store *s);
 
 /* Sets the fuel left (0 = unlimited) and reads what is left. */
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);
@@ -175,6 +201,9 @@ const struct wasm_functype *wasm_func_type(const struct wasm_func *f);
 
 /* ----- host-created memories, tables, globals (e.g. the spec tests' "spectest") ----- */
 
+/* Memories and tables are charged to the store's budget: these return 0, -E2BIG when
+ * min does not fit in what is left of it, -EINVAL for min above max, -EFBIG for a table
+ * above the implementation limit (10 million elements), or -ENOMEM. */
 int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages, bool has_max,
 		       struct wasm_memory **out) __attribute__((warn_unused_result));
 int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
@@ -229,9 +258,10 @@ struct wasm_memory *wasm_instance_memory(struct wasm_instance *inst);
 struct wasm_trap_info {
 	enum wasm_trap trap;
 	int64_t func;	       /* function index in its module, or -1 */
-	const char *func_name; /* from the name section or exports, or NULL */
+	const char *func_name; /* from the name section or exports, or NULL; raw module */
+	size_t func_name_len;  /* bytes (it may hold anything, NULs too: see wasm_name_escape) */
 	int64_t offset;	       /* byte offset of the instruction in the module, or -1 */
-	int exit_code;	       /* for WASM_TRAP_EXIT */
+	int exit_code;	       /* for WASM_TRAP_EXIT: the u32 status, converted to int */
 };
 
 /* Calls f with args (nparams values) and stores its results (nresults values).
@@ -249,7 +279,8 @@ uint64_t wasm_memory_size(const struct wasm_memory *mem);
  * else NULL. The pointer is valid until the memory grows (re-read after any call). */
 void *wasm_memory_range(struct wasm_memory *mem, uint64_t addr, uint64_t len);
 
-/* Grows by delta pages; returns the old size in pages or -1 (as memory.grow). */
+/* Grows by delta pages; returns the old size in pages, or -1 (as memory.grow) past the
+ * memory's maximum or the store's budget. */
 int64_t wasm_memory_grow(struct wasm_memory *mem, uint32_t delta);
 
 #endif

@@ -1,11 +1,13 @@
 #!/bin/sh
-# Bad-input tests for `lodge run --bare`: missing, non-ELF, 32-bit, foreign-machine,
-# truncated and corrupted ELFs, segments outside RAM, bad --mem/--timeout values and
-# unknown options. Each must exit with the right status (125: the program or a resource
+# Bad-input tests for `lodge run`: missing, non-ELF, 32-bit, foreign-machine,
+# truncated and corrupted ELFs, ELF tables at odd offsets, segments outside RAM,
+# directories, devices, FIFOs and empty files given as --bare/--kernel/--firmware/
+# --initrd, a too long --append, bad --mem/--timeout values and unknown options. Each must exit with the right status (125: the program or a resource
 # could not be set up; 2: bad command line), print exactly one stderr line starting with
 # "lodge: " that names the culprit, and must not crash (no sanitizer report). Plus a
 # runaway program stopped by --timeout 1 (status 124), and --stats showing that the JIT
-# translates by default and not with --no-jit. One line per test:
+# translates by default and not with --no-jit, and that many hot blocks that overflow the
+# code caches are not translated again and again. One line per test:
 # PASS: cli.NAME / FAIL: cli.NAME: why / SKIP: cli.NAME: why. Needs `make guests`.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -29,7 +31,7 @@ fi
 expect() {
 	name=$1 want=$2 word=$3
 	shift 4
-	"$lodge" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	timeout -s KILL 60 "$lodge" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
 	got=$?
 	lines=$(wc -l <"$tmp/err")
 	first=$(head -n 1 "$tmp/err")
@@ -165,6 +167,94 @@ if need "$elfs/loop.elf" truncated bad_phoff bad_phnum seg_offset_past_eof \
 	expect seg_wraps 125 seg_wraps.elf -- run --bare "$tmp/seg_wraps.elf"
 fi
 
+# --- ELF tables at odd file offsets: read without misaligned struct pointers (UBSan).
+# Garbage tables fail cleanly (125); valid ones moved to odd offsets still load: the
+# program runs, and htif_pass.elf ends through tohost, which needs its symbol table.
+# append FILE SRC OFF LEN: append a pad byte (when the file size is even) and then LEN
+# bytes of SRC from OFF to FILE; prints the offset they start at (odd).
+append_odd() {
+	size=$(wc -c <"$1")
+	if [ $((size % 2)) -eq 0 ]; then
+		printf 'P' >>"$1"
+		size=$((size + 1))
+	fi
+	dd if="$2" bs=1 skip="$3" count="$4" 2>/dev/null >>"$1"
+	echo "$size"
+}
+if need "$elfs/hello.elf" odd_phoff odd_shoff_garbage; then
+	cp "$elfs/hello.elf" "$tmp/odd_phoff.elf"
+	le "$tmp/odd_phoff.elf" 32 8 1
+	expect odd_phoff 125 odd_phoff.elf -- run --bare "$tmp/odd_phoff.elf"
+	cp "$elfs/hello.elf" "$tmp/odd_shoff.elf"
+	le "$tmp/odd_shoff.elf" 40 8 1
+	"$lodge" run --bare "$tmp/odd_shoff.elf" --timeout 10 </dev/null >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ $got -ne 0 ] || [ -s "$tmp/err" ]; then
+		say "FAIL: cli.odd_shoff_garbage: status $got: $(head -n 1 "$tmp/err")"
+	else
+		say "PASS: cli.odd_shoff_garbage"
+	fi
+fi
+if need "$elfs/htif_pass.elf" odd_tables; then
+	f=$tmp/odd_tables.elf
+	cp "$elfs/htif_pass.elf" "$f"
+	phoff=$(u64 "$f" 32)
+	shoff=$(u64 "$f" 40)
+	shnum=$(u16 "$f" 60)
+	# the symbol table's contents, then the section headers, then the program headers
+	sh=$shoff
+	i=0
+	while [ $i -lt "$shnum" ] && [ "$(u32 "$f" $((sh + 4)))" -ne 2 ]; do
+		sh=$((sh + 64))
+		i=$((i + 1))
+	done
+	symoff=$(append_odd "$f" "$f" "$(u64 "$f" $((sh + 24)))" "$(u64 "$f" $((sh + 32)))")
+	le "$f" $((sh + 24)) 8 "$symoff"
+	le "$f" 40 8 "$(append_odd "$f" "$f" "$shoff" $((shnum * 64)))"
+	le "$f" 32 8 "$(append_odd "$f" "$f" "$phoff" $(($(u16 "$f" 56) * 56)))"
+	"$lodge" run --bare "$f" --timeout 10 </dev/null >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ $got -ne 0 ] || [ -s "$tmp/err" ] || [ -s "$tmp/out" ] ||
+		[ $(($(u64 "$f" 32) % 2)) -ne 1 ]; then
+		say "FAIL: cli.odd_tables: status $got: $(head -n 1 "$tmp/err")"
+	else
+		say "PASS: cli.odd_tables"
+	fi
+fi
+
+# --- files that are not regular files, or empty, for every file option (125); a
+# command line too long for any kernel (2). The message names what is wrong.
+mkfifo "$tmp/fifo"
+: >"$tmp/empty"
+img=$tmp/text.elf # any regular file: these fail before the kernel is looked at
+expect bare_chardev 125 "character device" -- run --bare /dev/zero
+expect bare_fifo 125 FIFO -- run --bare "$tmp/fifo"
+expect bare_dir 125 directory -- run --bare "$tmp/dir.elf"
+expect kernel_chardev 125 "character device" -- run --kernel /dev/zero --firmware "$img"
+expect kernel_dir 125 directory -- run --kernel "$tmp/dir.elf" --firmware "$img"
+expect kernel_fifo 125 FIFO -- run --kernel "$tmp/fifo" --firmware "$img"
+expect kernel_empty 125 "is empty" -- run --kernel "$tmp/empty" --firmware "$img"
+expect firmware_chardev 125 "character device" -- run --kernel "$img" --firmware /dev/null
+expect firmware_dir 125 directory -- run --kernel "$img" --firmware "$tmp/dir.elf"
+expect firmware_fifo 125 FIFO -- run --kernel "$img" --firmware "$tmp/fifo"
+expect firmware_empty 125 "is empty" -- run --kernel "$img" --firmware "$tmp/empty"
+append=$(head -c 130000 /dev/zero | tr '\0' x)
+expect append_too_long 2 "130000 bytes" -- run --kernel "$img" --append "$append"
+kernel=$top/guest-cache/out/Image
+firmware=$top/guest-cache/out/fw_dynamic.bin
+if [ -f "$kernel" ] && [ -f "$firmware" ]; then
+	expect initrd_fifo 125 FIFO -- run --kernel "$kernel" --firmware "$firmware" \
+		--initrd "$tmp/fifo"
+	expect initrd_empty 125 "is empty" -- run --kernel "$kernel" --firmware "$firmware" \
+		--initrd "$tmp/empty"
+	expect initrd_chardev 125 "character device" -- run --kernel "$kernel" \
+		--firmware "$firmware" --initrd /dev/null
+else
+	for n in initrd_fifo initrd_empty initrd_chardev; do
+		say "SKIP: cli.$n: no default guest in guest-cache/out (make guest)"
+	done
+fi
+
 # --- bad command lines
 prog=$elfs/hello.elf
 [ -f "$prog" ] || prog=$tmp/text.elf
@@ -199,6 +289,25 @@ if need "$elfs/c_algo.elf" jit_engaged no_jit; then
 		say "FAIL: cli.no_jit: status $got, jitblocks '$n' (want 0)"
 	else
 		say "PASS: cli.no_jit"
+	fi
+fi
+
+# --- JIT thrashing: jit_thrash.elf's 30,000 small blocks, run 40 times, overflow the code
+# caches on every pass. Under --jit-hot 1 they were translated again on each (1.2 million
+# translations, 19x slower than interpreting). Translations that retire almost nothing
+# now raise the hot threshold (jithot=) within the first pass: fewer translations than
+# the program has blocks (2,048 today).
+if need "$elfs/jit_thrash.elf" jit_thrash_bounded; then
+	"$lodge" run --bare "$elfs/jit_thrash.elf" --jit-hot 1 --stats --timeout 120 \
+		</dev/null >/dev/null 2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	hot=$(sed -n 's/.* jithot=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -ge 30000 ] || [ "${hot:-0}" -le 1 ]; then
+		say "FAIL: cli.jit_thrash_bounded: status $got, jitblocks '$n' (want < 30000)," \
+			"jithot '$hot' (want > 1)"
+	else
+		say "PASS: cli.jit_thrash_bounded"
 	fi
 fi
 

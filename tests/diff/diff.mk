@@ -16,3 +16,15 @@ diff-min: build/lodge
 	@test -n "$(DIFF_SEED)" || { echo "diff-min: set DIFF_SEED=N"; exit 2; }
 	@python3 tests/diff/gen.py minimize --seed $(DIFF_SEED) --lodge build/lodge \
 		$(if $(DIFF_INSNS),--insns $(DIFF_INSNS)) $(if $(DIFF_MODE),--mode $(DIFF_MODE))
+
+# The mutation check (tests/diff/suite.sh): this mode's lodge with one deliberately wrong
+# instruction (exec.c under -DLODGE_MUTANT_SRAW), linked from the mode's own objects, so it
+# costs one compile. The differential suite must fail against it.
+$(BUILD)/mutant/lodge: $(BUILD)/mutant/exec.o $(BUILD)/src/cli/main.o $(BUILD)/liblodge.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/mutant/exec.o: src/cpu/exec.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -DLODGE_MUTANT_SRAW -c -o $@ $<

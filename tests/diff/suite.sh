@@ -8,6 +8,8 @@
 #   DIFF_INSNS=N   instructions per program (default 400)
 #   DIFF_MODE=M    bare side always in mode M (0 M-mode, 1 U Sv39, 2 S Sv39, 3 U Sv48)
 #   DIFF_OUT=DIR   where programs go (default build/diff); failing ones are kept there
+#   DIFF_MUTANT_SEEDS=A-B  seeds for the mutation check (default 1-16), which builds
+#                  build/MODE/mutant/lodge (a wrong sraw) and needs it to differ
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 lodge=${LODGE:-$top/build/lodge}
 out=${DIFF_OUT:-$top/build/diff}
@@ -31,4 +33,34 @@ if [ ! -x "$lodge" ]; then
 fi
 $gen run --seeds "$seeds" --insns "$insns" --lodge "$lodge" --out "$out" \
 	${DIFF_MODE:+--mode "$DIFF_MODE"} ${DIFF_SEED:+--keep}
+
+# Mutation check: the same comparison against a lodge whose interpreter computes sraw
+# wrongly (LODGE_MUTANT_SRAW, built from this lodge's objects: tests/diff/diff.mk) must
+# report differences, or the suite could not catch a wrong instruction.
+build=$(dirname "$(readlink -f "$lodge")")
+mode=$(basename "$build")
+if [ -n "${DIFF_SEED:-}" ]; then
+	exit 0 # a run of chosen seeds, not the suite
+fi
+case $mode in
+release | asan | tsan | debug | coverage) ;;
+*)
+	echo "SKIP: diff.mutant_caught: $lodge is not in build/MODE/ (cannot build its mutant)"
+	exit 0
+	;;
+esac
+if ! MAKEFLAGS= make -s -C "$top" MODE="$mode" "build/$mode/mutant/lodge" \
+	>"$out/mutant-build.log" 2>&1; then
+	echo "FAIL: diff.mutant_caught: building the mutant failed: $(tail -n 1 "$out/mutant-build.log")"
+	exit 0
+fi
+$gen run --seeds "${DIFF_MUTANT_SEEDS:-1-16}" --insns "$insns" --lodge "$build/mutant/lodge" \
+	--out "$out/mutant" ${DIFF_MODE:+--mode "$DIFF_MODE"} >"$out/mutant.log" 2>&1
+caught=$(grep -c '^FAIL: ' "$out/mutant.log")
+if [ "$caught" -gt 0 ]; then
+	echo "PASS: diff.mutant_caught ($caught of the programs differ)"
+else
+	echo "FAIL: diff.mutant_caught: no program differed on a lodge with a wrong sraw" \
+		"(the generator no longer exercises sraw? see $out/mutant.log)"
+fi
 exit 0

@@ -2,7 +2,9 @@
  * Multi-hart test (run with --cpus 4; every hart starts here with a0 = hart id):
  * 1. amoadd.w from all harts on one counter: no increment is lost.
  * 2. an LR/SC spinlock around a plain load/add/store: mutual exclusion holds.
- * 3. IPIs: hart 0 raises msip for each other hart, which sleeps in wfi until it arrives,
+ * 3. every hart reads the goldfish RTC (TIME_LOW, then TIME_HIGH) at once: the time is
+ *    plausible (after 2020) and ThreadSanitizer sees no race in the device.
+ * 4. IPIs: hart 0 raises msip for each other hart, which sleeps in wfi until it arrives,
  *    checks mip.MSIP, clears its msip and acknowledges.
  * Hart 0 then checks the totals and ends the test (finisher); the others park in wfi.
  */
@@ -11,6 +13,9 @@
 #define NHARTS	4
 #define ITERS	20000
 #define CLINT	0x2000000
+#define RTC	0x101000
+#define RTC_READS 200000
+#define Y2020_NS_HI 0x15e59a35	/* 2020-01-01 in ns, >> 32 */
 
 	.section .text.init
 	.globl _start
@@ -43,6 +48,17 @@ _start:
 	amoswap.w.rl zero, zero, (s1)	/* unlock */
 	addi s2, s2, -1
 	bnez s2, 2b
+
+	/* 3: RTC reads from every hart */
+	li s1, RTC
+	li s2, RTC_READS
+10:	lw t0, 0(s1)			/* TIME_LOW latches the time */
+	lw t1, 4(s1)			/* TIME_HIGH of the latched time */
+	li t2, Y2020_NS_HI
+	bgeu t1, t2, 11f
+	FAIL(4)
+11:	addi s2, s2, -1
+	bnez s2, 10b
 
 	/* arrive at the barrier */
 	la s1, arrived

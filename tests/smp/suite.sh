@@ -1,7 +1,7 @@
 #!/bin/sh
 # Multi-hart tests: tests/smp/smp.S with 4 harts under the ASan+UBSan build ($LODGE) and
 # the ThreadSanitizer build (build/tsan/lodge), so data races in the hart threads, the
-# CLINT and the atomics show up as reports.
+# CLINT, the RTC (all harts read it at once) and the atomics show up as reports.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 elf=$top/build/guests-smp/smp.elf

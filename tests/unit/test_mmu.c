@@ -2,6 +2,7 @@
 #include "cpu/mmu.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu/hart.h"
 #include "harness.h"
@@ -166,10 +167,43 @@ static int t_sv48_and_bare(void)
 	return 0;
 }
 
+/* A store or load split across the end of RAM faults and touches nothing (the part
+ * inside RAM is neither written nor, for loads, read into the result). */
+static int t_straddle_ram_end(void)
+{
+	uint64_t end, v = 0x1111;
+	uint8_t *last;
+	CHECK(!setup(8));
+	end = VM_RAM_BASE + vm->mem.size;
+	last = vm_ram_ptr(vm, end - 8, 8);
+	memset(last, 0xa5, 8);
+	h->priv = PRV_M;
+	hart_update_mode(h);
+	for (unsigned size = 2; size <= 8; size *= 2) {
+		for (unsigned back = 1; back < size; back++) {
+			CHECK_EQ(mmu_store(h, end - back, size, 0), EXC_STORE_ACCESS);
+			CHECK_EQ(h->fault_tval, end - back);
+			CHECK_EQ(mmu_load(h, end - back, size, &v), EXC_LOAD_ACCESS);
+		}
+	}
+	CHECK_EQ(v, 0x1111);
+	for (unsigned i = 0; i < 8; i++)
+		CHECK_EQ(last[i], 0xa5);
+	/* an 8-byte store ending at the last byte of RAM fits */
+	CHECK_EQ(mmu_store(h, end - 8, 8, 0), 0);
+	CHECK_EQ(last[7], 0);
+	teardown();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
-	{"gigapage", t_gigapage},  {"megapage_misaligned", t_megapage_and_misaligned},
-	{"ad_bits", t_4k_ad_bits}, {"faults", t_faults},
-	{"sum_mxr", t_sum_mxr},	   {"sv48_bare", t_sv48_and_bare},
+	{"gigapage", t_gigapage},
+	{"megapage_misaligned", t_megapage_and_misaligned},
+	{"ad_bits", t_4k_ad_bits},
+	{"faults", t_faults},
+	{"sum_mxr", t_sum_mxr},
+	{"sv48_bare", t_sv48_and_bare},
+	{"straddle_ram_end", t_straddle_ram_end},
 };
 
 UNIT_MAIN("mmu", tests)

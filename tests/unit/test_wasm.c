@@ -1,8 +1,10 @@
 /*
  * Unit tests for the wasm engine through its public API (wasm/wasm.h): load, instantiate
  * with a host function, calls, traps, fuel, memory access helpers, every truncation of a
- * valid module rejected cleanly, and allocation failure injected at every step of load
- * and instantiation (must fail with -ENOMEM or succeed, never crash or leak).
+ * valid module rejected cleanly, single-byte corruptions rejected with the right error
+ * kind or run to a result or trap under fuel, allocation failure injected at every step
+ * of load and instantiation (must fail with -ENOMEM or succeed, never crash or leak),
+ * escaping of module-provided names, and the store's memory budget.
  */
 #include "wasm/wasm.h"
 
@@ -194,21 +196,150 @@ static int test_truncated(void)
 	return 0;
 }
 
+/* The outcome of running one corrupted module: 0 when it was one of the expected ones. */
+struct flip_stats {
+	unsigned rejected, unlinked, ran, calls;
+};
+
+static int run_flipped(struct wasm_module *m, struct flip_stats *st)
+{
+	static const char *const names[] = {"add", "spin", "callh", "store"};
+	static const uint8_t I32[] = {WASM_I32};
+	struct wasm_limits lim = {.fuel = 20000, .max_memory = 1u << 20};
+	struct wasm_functype t = {1, 1, I32, I32};
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	struct wasm_error err;
+	struct env e;
+	int calls = 0;
+
+	CHECK_EQ(wasm_store_create(&lim, &s), 0);
+	CHECK_EQ(wasm_func_create_host(s, &t, host_double, &calls, &e.h), 0);
+	if (wasm_instance_create(s, m, resolve, &e, &inst, &err)) {
+		/* a changed import, or a segment or start function that traps or spins */
+		CHECK(err.kind == WASM_ERR_UNLINKABLE || err.kind == WASM_ERR_UNINSTANTIABLE ||
+		      err.kind == WASM_ERR_LIMIT);
+		CHECK(err.detail[0] != 0);
+		st->unlinked++;
+		wasm_store_destroy(s);
+		return 0;
+	}
+	st->ran++;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		union wasm_value args[4], res[4];
+		struct wasm_extern ext;
+		enum wasm_trap trap;
+
+		if (wasm_instance_export(inst, names[i], &ext) || ext.kind != WASM_EXTERN_FUNC ||
+		    wasm_func_type(ext.u.func)->nparams > 4 ||
+		    wasm_func_type(ext.u.func)->nresults > 4)
+			continue;
+		memset(args, 0, sizeof(args));
+		wasm_store_set_fuel(s, 20000);
+		trap = wasm_call(s, ext.u.func, args, res, NULL);
+		/* a result, or a trap the code can cause: never a host failure or an exit */
+		CHECK(trap != WASM_TRAP_HOST && trap != WASM_TRAP_EXIT &&
+		      trap != WASM_TRAP_INTERRUPTED);
+		CHECK(trap == WASM_TRAP_NONE || strcmp(wasm_trap_message(trap), "unknown trap"));
+		st->calls++;
+	}
+	wasm_store_destroy(s);
+	return 0;
+}
+
 static int test_bit_flips(void)
 {
 	uint8_t copy[sizeof(module)];
+	struct flip_stats st = {0, 0, 0, 0};
 
-	/* every single-byte corruption either loads or is rejected, never crashes */
+	/* every single-byte corruption is either rejected as malformed or invalid, with a
+	 * message and an offset inside the module, or loads and then links, runs and
+	 * returns or traps under fuel */
 	for (size_t i = 8; i < sizeof(module); i++) {
 		for (int v = 0; v < 256; v += 37) {
 			struct wasm_module *m = NULL;
 			struct wasm_error err;
+			int rc;
+
 			memcpy(copy, module, sizeof(copy));
 			copy[i] = (uint8_t)v;
-			if (wasm_module_load(copy, sizeof(copy), &m, &err) == 0)
-				wasm_module_destroy(m);
+			rc = wasm_module_load(copy, sizeof(copy), &m, &err);
+			if (rc) {
+				CHECK_EQ(rc, -EINVAL);
+				CHECK(err.kind == WASM_ERR_MALFORMED ||
+				      err.kind == WASM_ERR_INVALID);
+				CHECK(err.detail[0] != 0);
+				CHECK(err.offset >= -1 && err.offset <= (int64_t)sizeof(module));
+				st.rejected++;
+				continue;
+			}
+			rc = run_flipped(m, &st);
+			wasm_module_destroy(m);
+			if (rc)
+				return rc;
 		}
 	}
+	/* the corruptions exercise every outcome */
+	CHECK(st.rejected > 100);
+	CHECK(st.unlinked > 0);
+	CHECK(st.ran > 10);
+	CHECK(st.calls > 10);
+	return 0;
+}
+
+static int test_name_escape(void)
+{
+	char buf[64], small[8];
+
+	CHECK(!strcmp(wasm_name_escape("main", 4, buf, sizeof(buf)), "main"));
+	CHECK(!strcmp(wasm_name_escape("a\nb\r\x1b[2J\x7f", 9, buf, sizeof(buf)),
+		      "a\\x0ab\\x0d\\x1b[2J\\x7f"));
+	CHECK(!strcmp(wasm_name_escape("q\"\\", 3, buf, sizeof(buf)), "q\\\"\\\\"));
+	CHECK(!strcmp(wasm_name_escape("a\0b", 3, buf, sizeof(buf)), "a\\x00b"));
+	/* UTF-8: printable kept, C1 and bidi controls escaped, invalid bytes escaped */
+	CHECK(!strcmp(wasm_name_escape("\xc3\xa9t\xc3\xa9", 5, buf, sizeof(buf)),
+		      "\xc3\xa9t\xc3\xa9"));
+	CHECK(!strcmp(wasm_name_escape("\xc2\x9b"
+				       "1m",
+				       4, buf, sizeof(buf)),
+		      "\\u{9b}1m"));
+	CHECK(!strcmp(wasm_name_escape("\xe2\x80\xae"
+				       "x",
+				       4, buf, sizeof(buf)),
+		      "\\u{202e}x"));
+	CHECK(!strcmp(wasm_name_escape("\xff\xc3(", 3, buf, sizeof(buf)), "\\xff\\xc3("));
+	CHECK(!strcmp(wasm_name_escape("\xed\xa0\x80", 3, buf, sizeof(buf)), "\\xed\\xa0\\x80"));
+	/* cut to fit with "...", never inside an escape */
+	CHECK(!strcmp(wasm_name_escape("abcdefgh", 8, small, sizeof(small)), "abcd..."));
+	CHECK(!strcmp(wasm_name_escape("abcdefg", 7, small, sizeof(small)), "abcdefg"));
+	CHECK(!strcmp(wasm_name_escape("a\n\n\n", 4, small, sizeof(small)), "a..."));
+	CHECK(!strcmp(wasm_name_escape("abc", 3, small, 3), ""));
+	return 0;
+}
+
+static int test_budget(void)
+{
+	struct wasm_limits big = {.max_memory = 256u << 10}, tight = {.max_memory = 100u << 10};
+	struct wasm_limits stack = {.max_memory = 1u << 20, .stack_size = 1u << 20};
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	struct wasm_table *t;
+	int calls = 0;
+
+	/* memory.grow past the budget returns -1; within it, the old size */
+	CHECK_EQ(setup(&tight, &calls, &m, &s, &inst), 0);
+	CHECK_EQ(wasm_memory_grow(wasm_instance_memory(inst), 1), -1);
+	CHECK_EQ(wasm_table_create(s, WASM_FUNCREF, 10000, 10000, true, &t), -E2BIG);
+	CHECK_EQ(wasm_table_create(s, WASM_FUNCREF, 100, 100, true, &t), 0);
+	teardown(m, s);
+	CHECK_EQ(setup(&big, &calls, &m, &s, &inst), 0);
+	CHECK_EQ(wasm_memory_grow(wasm_instance_memory(inst), 1), 1);
+	teardown(m, s);
+	/* the value stack and its frames (twice 1 MiB) do not fit in 1 MiB */
+	s = NULL;
+	CHECK_EQ(wasm_store_create(&stack, &s), -E2BIG);
+	CHECK(s == NULL);
 	return 0;
 }
 
@@ -235,9 +366,14 @@ static int test_alloc_failure(void)
 }
 
 static const struct unit_test tests[] = {
-	{"call", test_call},	       {"memory", test_memory},
-	{"fuel", test_fuel},	       {"truncated", test_truncated},
-	{"bit_flips", test_bit_flips}, {"alloc_failure", test_alloc_failure},
+	{"call", test_call},
+	{"memory", test_memory},
+	{"fuel", test_fuel},
+	{"truncated", test_truncated},
+	{"bit_flips", test_bit_flips},
+	{"alloc_failure", test_alloc_failure},
+	{"name_escape", test_name_escape},
+	{"budget", test_budget},
 };
 
 UNIT_MAIN("wasm", tests)

@@ -54,4 +54,6 @@
   (func (export "oob") (result i32) (i32.load (i32.const 65534)))
   (func (export "boom") unreachable)
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (table $t 0 funcref)
+  (func (export "tgrow") (param i32) (result i32) (table.grow $t (ref.null func) (local.get 0)))
 )

@@ -1,8 +1,10 @@
 #!/bin/sh
 # lodge wasm end-to-end tests: WASI output and exit status, --invoke with typed arguments,
-# trap reports, limits (--fuel, --timeout, --stack, --max-memory), bad input, and the WASI
+# trap reports (with hostile function names), limits (--fuel, --timeout also while a WASI
+# call blocks, --stack, --max-memory over memories and tables), bad input, and the WASI
 # capability model (no path escapes a --dir preopen). Test modules are .wat files here,
-# assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/.
+# assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
+# directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LODGE_BUILD:-$top/build/release}
@@ -22,83 +24,263 @@ mkdir -p "$out"
 for w in "$here"/*.wat; do
 	wat2wasm "$w" -o "$out/$(basename "$w" .wat).wasm" || echo "FAIL: wasm-cli: cannot assemble $w"
 done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-# check NAME WANT_STATUS WANT_OUTPUT_SUBSTRING -- lodge wasm arguments...
+run() {
+	(cd "$dir" && timeout 60 "$lodge" wasm "$@" 2>&1)
+}
+
+# check NAME WANT_STATUS WANT_OUTPUT -- lodge wasm arguments...
+#   the whole output (stdout and stderr) must be WANT_OUTPUT, line for line
 check() {
 	name=$1 want=$2 text=$3
 	shift 4
-	got=$(timeout 60 "$lodge" wasm "$@" 2>&1)
+	got=$(run "$@")
 	st=$?
 	if [ "$st" != "$want" ]; then
 		echo "FAIL: wasm-cli.$name: exit status $st, want $want: $(printf '%s' "$got" | head -3)"
-	elif [ -n "$text" ] && ! printf '%s' "$got" | grep -qF -- "$text"; then
-		echo "FAIL: wasm-cli.$name: output lacks '$text': $(printf '%s' "$got" | head -3)"
+	elif [ "$got" != "$text" ]; then
+		echo "FAIL: wasm-cli.$name: output '$(printf '%s' "$got" | head -5)', want '$text'"
 	else
 		echo "PASS: wasm-cli.$name"
 	fi
 }
 
-m=$out/cli.wasm
-check hello-exit-status 7 "hello, lodge" -- "$m"
-check args-env 0 "VAR=x y" -- --env "VAR=x y" --invoke show "$m"
-check invoke-fib 0 "6765" -- --invoke fib "$m" 20
-check invoke-i64 0 "-5000000000" -- --invoke add64 "$m" -10000000000 5000000000
-check invoke-float 0 "7.5" -- --invoke mulf "$m" 2.5 3
-check invoke-bad-arg 2 "cannot use" -- --invoke fib "$m" xyz
-check invoke-arity 2 "takes 1 arguments" -- --invoke fib "$m"
-check invoke-missing 125 "no exported function" -- --invoke nope "$m"
-check trap-unreachable 134 "trap: unreachable in function" -- --invoke boom "$m"
-check trap-div-zero 134 "integer divide by zero" -- --invoke div "$m" 1 0
-check trap-int-overflow 134 "integer overflow" -- --invoke div "$m" -2147483648 -1
-check trap-oob 134 "out of bounds memory access" -- --invoke oob "$m"
-check stack-exhaustion 134 "call stack exhausted" -- --invoke rec "$m"
-check stack-small 134 "call stack exhausted" -- --stack 64K --invoke rec "$m"
-check fuel 134 "fuel exhausted" -- --fuel 100000 --invoke spin "$m"
-check fuel-enough 0 "55" -- --fuel 1000 --invoke fib "$m" 10
-check timeout 124 "timed out" -- --timeout 0.2 --invoke spin "$m"
-check max-memory-grow 0 "-1" -- --max-memory 128K --invoke grow "$m" 2
-check max-memory-ok 0 "1" -- --max-memory 128K --invoke grow "$m" 1
-check max-memory-initial 125 "above the memory limit" -- --max-memory 32K "$m"
-check unknown-import 125 "unknown import" -- "$out/bad_import.wasm"
-check no-file 125 "cannot open" -- "$out/does-not-exist.wasm"
-check bad-option 2 "unknown option" -- --frobnicate "$m"
-check help 0 "--max-memory SIZE" -- --help
+# check_line NAME WANT_STATUS LINE -- lodge wasm arguments...
+#   LINE must be one whole line of the output (for long outputs such as --help)
+check_line() {
+	name=$1 want=$2 text=$3
+	shift 4
+	got=$(run "$@")
+	st=$?
+	if [ "$st" != "$want" ]; then
+		echo "FAIL: wasm-cli.$name: exit status $st, want $want: $(printf '%s' "$got" | head -3)"
+	elif ! printf '%s\n' "$got" | grep -qxF -- "$text"; then
+		echo "FAIL: wasm-cli.$name: no line '$text' in: $(printf '%s' "$got" | head -3)"
+	else
+		echo "PASS: wasm-cli.$name"
+	fi
+}
 
-f=$out/fusion.wasm
-check fused-wrap-load 0 "42" -- --invoke wrap_load "$f" -8
-check fused-wrap-load-oob 134 "out of bounds memory access" -- --invoke wrap_load "$f" 65520
-check fused-wrap-offset-oob 134 "out of bounds memory access" -- --invoke wrap_off "$f" -8
-check fused-wrap-offset 0 "134678021" -- --invoke wrap_off "$f" -4
-check fused-load-operand 0 "3.5" -- --invoke wrap_fused "$f" -8 2
-check fused-load-operand-oob 134 "out of bounds memory access" -- --invoke wrap_fused "$f" 65500 2
-check fused-indexed 0 "42" -- --invoke idx_load "$f" 4 1
-check fused-indexed-wrap 0 "42" -- --invoke idx_load "$f" 4 1073741825
-check fused-indexed-oob 134 "out of bounds memory access" -- --invoke idx_load "$f" 65534 0
-check fused-indexed-byte 0 "42" -- --invoke idx_byte "$f" 3 4
-check fused-sub-load 0 "-40" -- --invoke sub_load "$f" 2 8
-check fused-mul-load 0 "1735313087256921603" -- --invoke mul_load "$f" 0 3
-check fused-rotate-xor 0 "-402856210" -- --invoke sigma0 "$f" 305419896
-check fused-xorshift64 0 "-6441007381159778052" -- --invoke xorshift "$f" 81985529216486895
-check fused-and-not 0 "15728880" -- --invoke andn "$f" 16711935 252645135
-check fused-mac 0 "68" -- --invoke mac "$f" 5 7 9
-check fused-mac64 0 "16000000000000" -- --invoke mac64 "$f" 1000000000000 3000000000000 5
-check fused-majority 0 "14" -- --invoke maj "$f" 12 10 6
-check fused-store-indexed 0 "1234" -- --invoke store_idx "$f" 5 1234
-check fused-moves 0 "132" -- --invoke rot3 "$f" 1 2 3
-check fused-increments 0 "60" -- --invoke steps "$f" 5
-check known-zero-locals 0 "6" -- --invoke zeros "$f" 3
-check fused-copy-indexed 0 "43" -- --invoke copy_idx "$f" 4 1
-check fused-copy-indexed-oob 134 "out of bounds memory access" -- --invoke copy_idx "$f" 65532 1
-check fused-count 0 "8" -- --invoke count_ge "$f" -1 5 7
+dir=$out
+m=cli.wasm
+check hello-exit-status 7 "hello, lodge" -- $m
+check args-env 0 "VAR=x y" -- --env "VAR=x y" --invoke show $m
+check invoke-fib 0 "6765" -- --invoke fib $m 20
+check invoke-i64 0 "-5000000000" -- --invoke add64 $m -10000000000 5000000000
+check invoke-float 0 "7.5" -- --invoke mulf $m 2.5 3
+check invoke-bad-arg 2 "lodge wasm: argument 1: cannot use 'xyz' as a i32" -- --invoke fib $m xyz
+check invoke-arity 2 "lodge wasm: cli.wasm: 'fib' takes 1 arguments, 0 given" -- --invoke fib $m
+check invoke-missing 125 "lodge wasm: cli.wasm: no exported function 'nope'" -- --invoke nope $m
+check trap-unreachable 134 \
+	"lodge wasm: cli.wasm: trap: unreachable in function 16 (boom) at offset 0x2e1" \
+	-- --invoke boom $m
+check trap-div-zero 134 \
+	"lodge wasm: cli.wasm: trap: integer divide by zero in function 14 (div) at offset 0x2d3" \
+	-- --invoke div $m 1 0
+check trap-int-overflow 134 \
+	"lodge wasm: cli.wasm: trap: integer overflow in function 14 (div) at offset 0x2d3" \
+	-- --invoke div $m -2147483648 -1
+check trap-oob 134 \
+	"lodge wasm: cli.wasm: trap: out of bounds memory access in function 15 (oob) at offset 0x2db" \
+	-- --invoke oob $m
+check stack-exhaustion 134 \
+	"lodge wasm: cli.wasm: trap: call stack exhausted in function 13 (rec) at offset 0x2c7" \
+	-- --invoke rec $m
+check stack-small 134 \
+	"lodge wasm: cli.wasm: trap: call stack exhausted in function 13 (rec) at offset 0x2c7" \
+	-- --stack 64K --invoke rec $m
+check fuel 134 "lodge wasm: cli.wasm: trap: fuel exhausted in function 12 (spin) at offset 0x2c1" \
+	-- --fuel 100000 --invoke spin $m
+check fuel-enough 0 "55" -- --fuel 1000 --invoke fib $m 10
+check timeout 124 "lodge wasm: cli.wasm: timed out after 0.2 seconds" -- --timeout 0.2 --invoke spin $m
+check unknown-import 125 \
+	'lodge wasm: bad_import.wasm: link error: section import, unknown import: "env"."missing"' \
+	-- bad_import.wasm
+check no-file 125 "lodge wasm: does-not-exist.wasm: cannot open: No such file or directory" \
+	-- does-not-exist.wasm
+check bad-option 2 "lodge wasm: unknown option '--frobnicate' (try 'lodge wasm --help')" \
+	-- --frobnicate $m
+check_line help 0 "  --max-memory SIZE    memory budget for all the module makes lodge allocate:" \
+	-- --help
+check_line help-exit-codes 0 "exit status: the program's proc_exit code when it is 0..255, 255 for any" \
+	-- --help
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# --max-memory is one budget for everything the module makes lodge allocate. cli.wasm
+# under 192K: a 12K value stack (charged twice), a few K of bookkeeping, one 64K page.
+check max-memory-grow 0 "-1" -- --max-memory 192K --invoke grow $m 2
+check max-memory-ok 0 "1" -- --max-memory 192K --invoke grow $m 1
+check max-memory-initial 125 "lodge wasm: cli.wasm: implementation limit: section memory, memory 0 of 1 pages needs 65536 bytes, more than the 22964 left of the memory budget (32768 bytes) (--max-memory sets the budget)" \
+	-- --max-memory 32K $m
+check max-memory-table-grow 0 "-1" -- --max-memory 1M --invoke tgrow $m 1000000
+check max-memory-table-ok 0 "0" -- --max-memory 1M --invoke tgrow $m 1000
+check max-memory-stack 125 "lodge wasm: the value stack and its call frames (twice --stack) do not fit in --max-memory: raise --max-memory or lower --stack" \
+	-- --max-memory 1M --stack 1M $m
+# 16 tables grown to 10M elements and filled: 1.25 GB if tables escape the budget
+"$here/measure.py" "$tmp/tables.out" sh -c "cd '$out' && exec '$lodge' wasm --max-memory 1M tables.wasm" \
+	>"$tmp/tables.m" </dev/null
+read -r st ms kb <"$tmp/tables.m"
+want="lodge wasm: tables.wasm: trap: out of bounds table access in function 1 (_start) at offset 0x77"
+if [ "$st" != 134 ] || [ "$(cat "$tmp/tables.out")" != "$want" ]; then
+	echo "FAIL: wasm-cli.max-memory-tables: status $st: $(head -c 300 "$tmp/tables.out")"
+elif [ "$kb" -gt 200000 ] || [ "$ms" -gt 10000 ]; then
+	echo "FAIL: wasm-cli.max-memory-tables: peak RSS $kb KiB, $ms ms (want < 200 MB, < 10 s)"
+else
+	echo "PASS: wasm-cli.max-memory-tables ($kb KiB, $ms ms)"
+fi
+# a 6 KB module declaring 1000 tables of 10M elements (80 GB) is refused before any is made
+{
+	echo "(module"
+	i=0
+	while [ $i -lt 1000 ]; do
+		echo "(table 10000000 funcref)"
+		i=$((i + 1))
+	done
+	echo '(func (export "_start")))'
+} >"$tmp/huge.wat"
+wat2wasm "$tmp/huge.wat" -o "$out/huge_tables.wasm"
+"$here/measure.py" "$tmp/huge.out" sh -c "cd '$out' && exec '$lodge' wasm huge_tables.wasm" \
+	>"$tmp/huge.m" </dev/null
+read -r st ms kb <"$tmp/huge.m"
+want="lodge wasm: huge_tables.wasm: implementation limit: section table, table 53 of 10000000 elements needs 80000000 bytes, more than the 46567896 left of the memory budget (4294967296 bytes) (--max-memory sets the budget)"
+if [ "$st" != 125 ] || [ "$(cat "$tmp/huge.out")" != "$want" ]; then
+	echo "FAIL: wasm-cli.huge-tables-refused: status $st: $(head -c 300 "$tmp/huge.out")"
+elif [ "$kb" -gt 200000 ]; then
+	echo "FAIL: wasm-cli.huge-tables-refused: peak RSS $kb KiB (want < 200 MB)"
+else
+	echo "PASS: wasm-cli.huge-tables-refused"
+fi
+
+# proc_exit: 0..255 pass through, larger codes give 255 (never 0), also from a start function
+x=exit.wasm
+check exit-0 0 "" -- --invoke exit $x 0
+check exit-7 7 "" -- --invoke exit $x 7
+check exit-255 255 "" -- --invoke exit $x 255
+check exit-256 255 "" -- --invoke exit $x 256
+check exit-65536 255 "" -- --invoke exit $x 65536
+check exit-max 255 "" -- --invoke exit $x 4294967295
+for code in 0 3 256; do
+	sed -e 's/(func (export "_start"))/(func $s (call $exit (i32.const '$code'))) (start $s)/' \
+		"$here/exit.wat" >"$tmp/start_exit.wat"
+	wat2wasm "$tmp/start_exit.wat" -o "$out/start_exit_$code.wasm"
+done
+check start-exit-0 0 "" -- start_exit_0.wasm
+check start-exit-3 3 "" -- start_exit_3.wasm
+check start-exit-256 255 "" -- start_exit_256.wasm
+check start-exit-invoke 3 "" -- --invoke exit start_exit_3.wasm 9
+
+# module-provided names reach the terminal escaped: one line, no control bytes
+check name-newline 134 'lodge wasm: names.wasm: trap: unreachable in function 0 (x\x0alodge wasm: names.wasm: exited normally) at offset 0x8e' \
+	-- --invoke nl names.wasm
+check name-escapes 134 'lodge wasm: names.wasm: trap: unreachable in function 1 (\x1b]0;owned\x07\x1b[2J\x1b[31mred\u{9b}31m\u{202e}evil) at offset 0x92' \
+	-- --invoke esc names.wasm
+check name-controls 134 'lodge wasm: names.wasm: trap: unreachable in function 2 (tab\x09nul\x00bs\\q\") at offset 0x96' \
+	-- --invoke bad names.wasm
+# a 1 MB function name is cut to 255 bytes with "..."
+big=$(head -c 1000000 /dev/zero | tr '\0' A)
+printf '(module (func $f unreachable) (export "%s" (func $f)) (export "_start" (func $f)))\n' \
+	"$big" >"$tmp/bigname.wat"
+wat2wasm "$tmp/bigname.wat" -o "$out/bigname.wasm"
+check name-huge 134 "lodge wasm: bigname.wasm: trap: unreachable in function 0 ($(printf '%s' "$big" | head -c 252)...) at offset 0xf426a" \
+	-- bigname.wasm
+
+# --timeout ends the program within ~0.1 s of the deadline, even while a WASI call blocks
+# timed NAME MODULE -- command...
+timed() {
+	name=$1
+	want="lodge wasm: $2: timed out after 1 seconds"
+	shift 3
+	"$here/measure.py" "$tmp/$name.out" "$@" >"$tmp/$name.m"
+	read -r st ms kb <"$tmp/$name.m"
+	if [ "$st" != 124 ] || [ "$(cat "$tmp/$name.out")" != "$want" ]; then
+		echo "FAIL: wasm-cli.$name: status $st: $(head -c 300 "$tmp/$name.out")"
+	elif [ "$ms" -ge 1600 ]; then
+		echo "FAIL: wasm-cli.$name: took $ms ms with --timeout 1 (want < 1600)"
+	else
+		echo "PASS: wasm-cli.$name ($ms ms)"
+	fi
+}
+cd "$out" || exit 0
+timed timeout-sleep block.wasm -- timeout 20 "$lodge" wasm --timeout 1 --invoke sleep block.wasm </dev/null
+mkfifo "$tmp/pipe"
+# the FIFO open for reading and writing: a pipe with a writer that never writes
+timed timeout-read-pipe block.wasm -- timeout 20 "$lodge" wasm --timeout 1 --invoke read_stdin block.wasm \
+	<>"$tmp/pipe"
+mkdir "$tmp/fifobox"
+mkfifo "$tmp/fifobox/fifo"
+timed timeout-open-fifo block.wasm -- timeout 20 "$lodge" wasm --timeout 1 --dir "$tmp/fifobox" \
+	--invoke open_fifo block.wasm </dev/null
+timed timeout-spin cli.wasm -- timeout 20 "$lodge" wasm --timeout 1 --invoke spin cli.wasm </dev/null
+
+# a watchdog that cannot be started is an error, not a run without --timeout: under a 1 TB
+# stack limit glibc cannot map a thread's stack (unless the kernel overcommits everything)
+if [ "$(cat /proc/sys/vm/overcommit_memory 2>/dev/null)" = 1 ]; then
+	echo "SKIP: wasm-cli.timeout-no-watchdog: vm.overcommit_memory=1 maps any thread stack"
+else
+	got=$(cd "$out" && ulimit -s 1000000000 && "$lodge" wasm --timeout 5 --invoke fib cli.wasm 5 2>&1)
+	st=$?
+	want="lodge wasm: cannot start the --timeout watchdog thread: Resource temporarily unavailable"
+	if [ "$st" = 125 ] && [ "$got" = "$want" ]; then
+		echo "PASS: wasm-cli.timeout-no-watchdog"
+	else
+		echo "FAIL: wasm-cli.timeout-no-watchdog: status $st: $got"
+	fi
+fi
+
+# the module argument must be a regular file; a FIFO is refused without blocking
+dir=$tmp
+mkdir "$tmp/adir"
+check not-a-directory 125 "lodge wasm: adir: is a directory, not a module file (give a WebAssembly binary, APP.wasm)" \
+	-- adir
+check not-a-device 125 "lodge wasm: /dev/zero: is a character device, not a module file (give a WebAssembly binary, APP.wasm)" \
+	-- /dev/zero
+check not-a-fifo 125 "lodge wasm: pipe: is a FIFO (named pipe), not a module file (give a WebAssembly binary, APP.wasm)" \
+	-- pipe
+
+dir=$out
+f=fusion.wasm
+check fused-wrap-load 0 "42" -- --invoke wrap_load $f -8
+check fused-wrap-load-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 0 (wrap_load) at offset 0x117" \
+	-- --invoke wrap_load $f 65520
+check fused-wrap-offset-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 1 (wrap_off) at offset 0x122" \
+	-- --invoke wrap_off $f -8
+check fused-wrap-offset 0 "134678021" -- --invoke wrap_off $f -4
+check fused-load-operand 0 "3.5" -- --invoke wrap_fused $f -8 2
+check fused-load-operand-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 2 (wrap_fused) at offset 0x12f" \
+	-- --invoke wrap_fused $f 65500 2
+check fused-indexed 0 "42" -- --invoke idx_load $f 4 1
+check fused-indexed-wrap 0 "42" -- --invoke idx_load $f 4 1073741825
+check fused-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 3 (idx_load) at offset 0x13e" \
+	-- --invoke idx_load $f 65534 0
+check fused-indexed-byte 0 "42" -- --invoke idx_byte $f 3 4
+check fused-sub-load 0 "-40" -- --invoke sub_load $f 2 8
+check fused-mul-load 0 "1735313087256921603" -- --invoke mul_load $f 0 3
+check fused-rotate-xor 0 "-402856210" -- --invoke sigma0 $f 305419896
+check fused-xorshift64 0 "-6441007381159778052" -- --invoke xorshift $f 81985529216486895
+check fused-and-not 0 "15728880" -- --invoke andn $f 16711935 252645135
+check fused-mac 0 "68" -- --invoke mac $f 5 7 9
+check fused-mac64 0 "16000000000000" -- --invoke mac64 $f 1000000000000 3000000000000 5
+check fused-majority 0 "14" -- --invoke maj $f 12 10 6
+check fused-store-indexed 0 "1234" -- --invoke store_idx $f 5 1234
+check fused-moves 0 "132" -- --invoke rot3 $f 1 2 3
+check fused-increments 0 "60" -- --invoke steps $f 5
+check known-zero-locals 0 "6" -- --invoke zeros $f 3
+check fused-copy-indexed 0 "43" -- --invoke copy_idx $f 4 1
+check fused-copy-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 16 (copy_idx) at offset 0x246" \
+	-- --invoke copy_idx $f 65532 1
+check fused-count 0 "8" -- --invoke count_ge $f -1 5 7
+
+dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"
 printf '\0asm\1\0\0\0\1\5\1\140' >"$tmp/truncated.wasm"
 printf '\0asm\1\0\0\0\12\4\1\2\0\13' >"$tmp/invalid.wasm"
-check garbage 125 "magic header not detected" -- "$tmp/garbage.wasm"
-check truncated 125 "malformed module" -- "$tmp/truncated.wasm"
-check function-without-code 125 "malformed module" -- "$tmp/invalid.wasm"
+check garbage 125 "lodge wasm: garbage.wasm: malformed module: offset 0x0, magic header not detected" \
+	-- garbage.wasm
+check truncated 125 "lodge wasm: truncated.wasm: malformed module: section type, offset 0xa, length out of bounds (section size 5, 2 bytes left)" \
+	-- truncated.wasm
+check function-without-code 125 "lodge wasm: invalid.wasm: malformed module: offset 0xe, function and code section have inconsistent lengths" \
+	-- invalid.wasm
 
 mkdir -p "$tmp/box" "$tmp/outside"
 echo secret >"$tmp/outside/secret"
@@ -110,4 +292,4 @@ if [ -e "$tmp/escape.txt" ] || [ -e "$tmp/box/out.txt" ]; then
 else
 	echo "PASS: wasm-cli.wasi-no-escape"
 fi
-check bad-dir 125 "No such file" -- --dir "$tmp/nope" "$m"
+check bad-dir 125 "lodge wasm: --dir $tmp/nope: No such file or directory" -- --dir "$tmp/nope" "$out/cli.wasm"

@@ -1,0 +1,241 @@
+/*
+ * disk_create: new raw images (a sparse file) and qcow2 version 3 images laid out as
+ * qemu-img lays them out with its defaults: the header cluster (header, the backing
+ * format extension, the end-of-extensions marker, the backing file name), the refcount
+ * table from cluster 1, the refcount blocks covering the metadata (one, unless clusters
+ * are small), then the L1 table, all referenced once. 16-bit refcounts, zlib compression
+ * type, 64 KiB clusters unless asked otherwise.
+ */
+#include "disk/disk.h"
+
+#include "disk/internal.h"
+#include "disk/qcow2.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NEW_HDR_LEN 112 /* up to and including compression_type, padded */
+
+/* Where the metadata of a new image goes, in clusters: header 0, refcount table from 1,
+ * then the refcount blocks covering all of these, then the L1 table. */
+struct layout {
+	unsigned cb;
+	uint64_t cs;
+	uint32_t l1_size;
+	uint64_t rt_clusters, blocks, l1_clusters;
+};
+
+static int plan(uint64_t size, unsigned cb, struct layout *l)
+{
+	uint64_t span = (1ull << cb) * ((1ull << cb) / 8); /* guest bytes per L2 table */
+	uint64_t rbe = (1ull << cb) * 8 / 16;		   /* 16-bit refcounts per block */
+	uint64_t l1 = size / span + (size % span != 0);
+
+	if (l1 * 8 > QC_MAX_L1)
+		return -EFBIG;
+	l->cb = cb;
+	l->cs = 1ull << cb;
+	l->l1_size = (uint32_t)l1;
+	l->l1_clusters = (l1 * 8 + l->cs - 1) / l->cs;
+	l->rt_clusters = l->blocks = 1;
+	for (;;) {
+		uint64_t total = 1 + l->rt_clusters + l->blocks + l->l1_clusters;
+		uint64_t nb = (total + rbe - 1) / rbe;
+		uint64_t nrt = (nb * 8 + l->cs - 1) / l->cs;
+		if (nb == l->blocks && nrt == l->rt_clusters)
+			break;
+		l->blocks = nb;
+		l->rt_clusters = nrt;
+	}
+	return l->rt_clusters * l->cs > QC_MAX_RT ? -EFBIG : 0;
+}
+
+/* Builds cluster 0: header, extensions, backing name. */
+static int build_header(uint8_t *c0, const struct layout *l, uint64_t size, const char *backing,
+			enum disk_format bfmt)
+{
+	size_t pos = NEW_HDR_LEN;
+
+	be32_put(c0, QC_MAGIC);
+	be32_put(c0 + 4, 3);
+	be32_put(c0 + 20, l->cb);
+	be64_put(c0 + 24, size);
+	be32_put(c0 + 36, l->l1_size);
+	be64_put(c0 + 40, (1 + l->rt_clusters + l->blocks) * l->cs);
+	be64_put(c0 + 48, l->cs);
+	be32_put(c0 + 56, (uint32_t)l->rt_clusters);
+	be32_put(c0 + 96, 4);
+	be32_put(c0 + 100, NEW_HDR_LEN);
+	if (backing) {
+		const char *f = disk_format_str(bfmt);
+		size_t flen = strlen(f), blen = strlen(backing);
+		be32_put(c0 + pos, QC_EXT_BACKING_FORMAT);
+		be32_put(c0 + pos + 4, (uint32_t)flen);
+		memcpy(c0 + pos + 8, f, flen);
+		pos += 8 + ((flen + 7) & ~(size_t)7);
+		pos += 8; /* the end-of-extensions marker: zeroes */
+		if (blen > 1023 || pos + blen > l->cs)
+			return -ENAMETOOLONG;
+		be64_put(c0 + 8, pos);
+		be32_put(c0 + 16, (uint32_t)blen);
+		memcpy(c0 + pos, backing, blen);
+	}
+	return 0;
+}
+
+static int write_qcow2(int fd, const struct layout *l, uint64_t size, const char *backing,
+		       enum disk_format bfmt)
+{
+	uint64_t meta = 1 + l->rt_clusters + l->blocks; /* clusters written; L1 stays sparse */
+	uint64_t all = meta + l->l1_clusters, rbe = l->cs / 2;
+	uint8_t *buf = core_calloc((size_t)meta, (size_t)l->cs), *rt, *rb;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	rt = buf + l->cs;
+	rb = rt + l->rt_clusters * l->cs;
+	r = build_header(buf, l, size, backing, bfmt);
+	if (r)
+		goto out;
+	for (uint64_t b = 0; b < l->blocks; b++)
+		be64_put(rt + b * 8, (1 + l->rt_clusters + b) * l->cs);
+	for (uint64_t c = 0; c < all; c++) /* every metadata cluster is used once */
+		be16_put(rb + (c / rbe) * l->cs + (c % rbe) * 2, 1);
+	r = disk_pwrite_full(fd, buf, (size_t)(meta * l->cs), 0);
+	if (!r && ftruncate(fd, (off_t)(all * l->cs)))
+		r = -errno;
+out:
+	core_free(buf);
+	return r;
+}
+
+/* Opens the backing chain to check it and learn its format and size. */
+static int probe_backing(const char *path, const struct disk_create_options *o,
+			 enum disk_format *fmt, uint64_t *size, char *err, size_t errlen)
+{
+	struct disk_options dopt = {o->backing_format, true};
+	char *bpath = disk_backing_path(path, o->backing);
+	char why[DISK_ERR_LEN];
+	struct disk *bd;
+	int r;
+
+	if (!bpath) {
+		disk_errf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	r = disk_open(bpath, &dopt, &bd, why, sizeof(why));
+	core_free(bpath);
+	if (r) {
+		disk_errf(err, errlen, "%s: backing file %s", path, why);
+		return r;
+	}
+	*fmt = bd->top->ops->format;
+	*size = disk_size(bd);
+	disk_close(bd);
+	return 0;
+}
+
+static int check_options(const char *path, const struct disk_create_options *o,
+			 enum disk_format *fmt, char *err, size_t errlen)
+{
+	*fmt = o->format == DISK_FMT_AUTO ? DISK_FMT_QCOW2 : o->format;
+	if (*fmt == DISK_FMT_RAW && o->backing) {
+		disk_errf(err, errlen,
+			  "%s: raw images cannot have a backing file (use the qcow2 format)", path);
+		return -EINVAL;
+	}
+	if (o->backing && (!o->backing[0] || strlen(o->backing) > 1023)) {
+		disk_errf(err, errlen, "%s: the backing file name must have 1 to 1023 bytes", path);
+		return -EINVAL;
+	}
+	if (o->cluster_bits &&
+	    (*fmt != DISK_FMT_QCOW2 || o->cluster_bits < 9 || o->cluster_bits > 21)) {
+		disk_errf(err, errlen, "%s: cluster size must be a power of two from 512 to 2M",
+			  path);
+		return -EINVAL;
+	}
+	if (!o->backing && o->backing_format != DISK_FMT_AUTO) {
+		disk_errf(err, errlen, "%s: a backing format without a backing file", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Creates (or, with overwrite, takes over and empties) the file. */
+static int open_new(const char *path, bool overwrite, int *out, char *err, size_t errlen)
+{
+	char why[DISK_ERR_LEN];
+	int fd, r;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (overwrite ? 0 : O_EXCL), 0644);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			disk_errf(err, errlen, "%s: already exists (refusing to overwrite it)",
+				  path);
+		else
+			disk_errf(err, errlen, "%s: cannot create: %s", path, strerror(-r));
+		return r;
+	}
+	r = disk_lock_fd(fd, false, why, sizeof(why));
+	if (!r && overwrite && ftruncate(fd, 0))
+		r = -errno;
+	if (r) {
+		disk_errf(err, errlen, "%s: %s", path, r == -EBUSY ? why : strerror(-r));
+		close(fd);
+		return r;
+	}
+	*out = fd;
+	return 0;
+}
+
+int disk_create(const char *path, const struct disk_create_options *o, char *err, size_t errlen)
+{
+	enum disk_format fmt, bfmt = DISK_FMT_AUTO;
+	uint64_t size = o->size, bsize;
+	struct layout l = {0};
+	bool existed;
+	int fd = -1, r;
+
+	r = check_options(path, o, &fmt, err, errlen);
+	if (r)
+		return r;
+	if (o->backing) {
+		r = probe_backing(path, o, &bfmt, &bsize, err, errlen);
+		if (r)
+			return r;
+		if (!size)
+			size = bsize;
+	}
+	if (size > (uint64_t)INT64_MAX - 511 ||
+	    (fmt == DISK_FMT_QCOW2 &&
+	     plan((size + 511) & ~(uint64_t)511, o->cluster_bits ? o->cluster_bits : 16, &l))) {
+		disk_errf(err, errlen, "%s: size %llu is too large%s", path,
+			  (unsigned long long)size,
+			  fmt == DISK_FMT_QCOW2 ? " for this cluster size (qemu's L1 limit)" : "");
+		return -EFBIG;
+	}
+	size = (size + 511) & ~(uint64_t)511;
+	existed = access(path, F_OK) == 0;
+	r = open_new(path, o->overwrite, &fd, err, errlen);
+	if (r)
+		return r;
+	if (fmt == DISK_FMT_RAW)
+		r = ftruncate(fd, (off_t)size) ? -errno : 0;
+	else
+		r = write_qcow2(fd, &l, size, o->backing, bfmt);
+	if (!r && fsync(fd))
+		r = -errno;
+	close(fd);
+	if (r) {
+		disk_errf(err, errlen, "%s: cannot write the new image: %s", path, strerror(-r));
+		if (!existed)
+			unlink(path);
+	}
+	return r;
+}

@@ -1,0 +1,851 @@
+/*
+ * Unit tests for src/disk through disk.h only: creating and opening images, reads and
+ * writes across clusters with several iovecs, backing files and copy-on-write, discard
+ * and write-zeroes (which must not expose backing data), concurrent writes to one
+ * unallocated cluster, the FLUSH barrier, request validation, hostile headers (each
+ * refused with a message and the file left byte-identical), backing loops and depth,
+ * locks, corrupt L2 entries, refcount table growth, and allocation failure at every
+ * step. Images live in a private temporary directory. Tests that compare against qemu-img
+ * are in tests/disk/suite.sh.
+ */
+#include "disk/disk.h"
+
+#include "core/alloc.h"
+
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MiB (1u << 20)
+#define CS  65536u
+
+static char tmpdir[64];
+static char err[DISK_ERR_LEN];
+
+static const char *P(const char *name)
+{
+	static char buf[4][128];
+	static unsigned k;
+	char *p = buf[k++ % 4];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void clean_dir(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			unlink(P(e->d_name));
+	if (d)
+		closedir(d);
+}
+
+static int mkimg(const char *name, uint64_t size, const char *backing, unsigned cb)
+{
+	struct disk_create_options o = {
+		.format = DISK_FMT_QCOW2, .size = size, .backing = backing, .cluster_bits = cb};
+
+	return disk_create(P(name), &o, err, sizeof(err));
+}
+
+static struct disk *open_as(const char *name, enum disk_format fmt, bool ro)
+{
+	struct disk_options o = {fmt, ro};
+	struct disk *d = NULL;
+
+	if (disk_open(P(name), &o, &d, err, sizeof(err)))
+		return NULL;
+	return d;
+}
+
+static struct disk *open_rw(const char *name)
+{
+	return open_as(name, DISK_FMT_AUTO, false);
+}
+
+static void fill(uint8_t *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static bool all_is(const uint8_t *b, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st))
+		return NULL;
+	b = malloc((size_t)st.st_size + 1);
+	if (b && pread(fd, b, (size_t)st.st_size, 0) != st.st_size) {
+		free(b);
+		b = NULL;
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
+static int patch(const char *name, off_t off, const void *bytes, size_t n)
+{
+	int fd = open(P(name), O_RDWR | O_CREAT, 0644);
+	int ok = fd >= 0 && pwrite(fd, bytes, n, off) == (ssize_t)n;
+
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+static int patch_be32(const char *name, off_t off, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+	return patch(name, off, b, 4);
+}
+
+static int patch_be64(const char *name, off_t off, uint64_t v)
+{
+	return patch_be32(name, off, (uint32_t)(v >> 32)) || patch_be32(name, off + 4, (uint32_t)v);
+}
+
+static uint64_t file_be64(const char *name, off_t off)
+{
+	uint8_t b[8] = {0};
+	uint64_t v = 0;
+	int fd = open(P(name), O_RDONLY);
+
+	if (fd >= 0) {
+		if (pread(fd, b, 8, off) != 8)
+			memset(b, 0, 8);
+		close(fd);
+	}
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+struct rec {
+	int order[8], n;
+};
+
+struct tagged {
+	struct disk_req req;
+	struct rec *rec;
+	int tag, res;
+	bool done;
+};
+
+static void tagged_done(struct disk_req *q, int res)
+{
+	struct tagged *t = q->opaque;
+
+	t->done = true;
+	t->res = res;
+	t->rec->order[t->rec->n++] = t->tag;
+}
+
+static void run_until(struct disk *d, struct tagged *t, int n)
+{
+	for (;;) {
+		struct pollfd p = {.fd = disk_event_fd(d), .events = POLLIN};
+		bool all = true;
+		for (int i = 0; i < n; i++)
+			all &= t[i].done;
+		if (all)
+			return;
+		poll(&p, 1, 1000);
+		disk_complete(d);
+	}
+}
+
+static void tag(struct tagged *t, struct rec *r, int k, enum disk_op op, uint64_t off,
+		const struct iovec *iov)
+{
+	memset(t, 0, sizeof(*t));
+	t->req.op = op;
+	t->req.offset = off;
+	t->req.iov = iov;
+	t->req.iovcnt = iov ? 1 : 0;
+	t->req.done = tagged_done;
+	t->req.opaque = t;
+	t->rec = r;
+	t->tag = k;
+}
+
+/* ---- tests ---- */
+
+static int t_create_open(void)
+{
+	struct disk_create_options raw = {.format = DISK_FMT_RAW, .size = 1000};
+	struct disk_image_info in;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("a.qcow2", 3 * MiB + 1, NULL, 0), 0);
+	CHECK((d = open_rw("a.qcow2")));
+	CHECK_EQ(disk_size(d), 3 * MiB + 512); /* rounded up to a sector, as qemu-img does */
+	CHECK(!strcmp(disk_format_name(d), "qcow2"));
+	CHECK(!disk_readonly(d));
+	CHECK_EQ(disk_image_info(d, 0, &in), 0);
+	CHECK_EQ(in.cluster_size, CS);
+	CHECK_EQ(in.qcow2_version, 3);
+	CHECK_EQ(disk_image_info(d, 1, &in), -ENOENT);
+	disk_close(d);
+	CHECK_EQ(disk_create(P("r.img"), &raw, err, sizeof(err)), 0);
+	CHECK((d = open_as("r.img", DISK_FMT_AUTO, true)));
+	CHECK(!strcmp(disk_format_name(d), "raw"));
+	CHECK_EQ(disk_size(d), 1024);
+	CHECK(disk_readonly(d));
+	disk_close(d);
+	/* never overwrite unless asked */
+	CHECK_EQ(mkimg("a.qcow2", MiB, NULL, 0), -EEXIST);
+	CHECK(strstr(err, "already exists"));
+	clean_dir();
+	return 0;
+}
+
+static int t_roundtrip(void)
+{
+	const size_t n = 3 * CS + 1234;
+	uint8_t *a = malloc(n), *b = malloc(n);
+	struct iovec iov[3] = {{a, 100}, {a + 100, CS}, {a + 100 + CS, n - 100 - CS}};
+	struct rec rec = {.n = 0};
+	struct tagged t;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("rt.qcow2", 8 * MiB, NULL, 0), 0);
+	CHECK((d = open_rw("rt.qcow2")));
+	fill(a, n, 1);
+	CHECK_EQ(disk_pwrite(d, a, n, CS - 77), 0);
+	memset(b, 0xee, n);
+	CHECK_EQ(disk_pread(d, b, n, CS - 77), 0);
+	CHECK(!memcmp(a, b, n));
+	/* the same through the asynchronous path, three iovecs, rewritten in place */
+	fill(a, n, 2);
+	tag(&t, &rec, 0, DISK_OP_WRITE, CS - 77, NULL);
+	t.req.iov = iov;
+	t.req.iovcnt = 3;
+	CHECK_EQ(disk_submit(d, &t.req), 0);
+	run_until(d, &t, 1);
+	CHECK_EQ(t.res, 0);
+	CHECK_EQ(disk_pread(d, b, 10, 8 * MiB - 10), 0);
+	CHECK(all_is(b, 10, 0));
+	disk_close(d);
+	CHECK((d = open_as("rt.qcow2", DISK_FMT_QCOW2, true)));
+	CHECK_EQ(disk_pread(d, b, n, CS - 77), 0);
+	CHECK(!memcmp(a, b, n));
+	disk_close(d);
+	free(a);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+static int t_backing_cow(void)
+{
+	struct disk_create_options raw = {.format = DISK_FMT_RAW, .size = 4 * MiB};
+	uint8_t *base = malloc(4 * MiB), *b = malloc(2 * CS), *before, *after;
+	size_t l1, l2;
+	struct disk *d;
+	int fd;
+
+	fill(base, 4 * MiB, 3);
+	CHECK_EQ(disk_create(P("base.raw"), &raw, err, sizeof(err)), 0);
+	fd = open(P("base.raw"), O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, base, 4 * MiB, 0) == 4 * MiB);
+	close(fd);
+	before = slurp(P("base.raw"), &l1);
+	/* size 0: the backing file's; the name is relative to the overlay's directory */
+	CHECK_EQ(mkimg("ov.qcow2", 0, "base.raw", 0), 0);
+	CHECK((d = open_rw("ov.qcow2")));
+	CHECK_EQ(disk_size(d), 4 * MiB);
+	CHECK_EQ(disk_pwrite(d, "hello", 5, CS + 100), 0);
+	CHECK_EQ(disk_pread(d, b, 2 * CS, CS / 2), 0);
+	CHECK(!memcmp(b, base + CS / 2, CS / 2 + 100)); /* before: base data */
+	CHECK(!memcmp(b + CS / 2 + 100, "hello", 5));	/* the write */
+	CHECK(!memcmp(b + CS / 2 + 105, base + CS + 105, CS + CS / 2 - 105)); /* copied */
+	disk_close(d);
+	after = slurp(P("base.raw"), &l2);
+	CHECK(before && after && l1 == l2 && !memcmp(before, after, l1));
+	free(before);
+	free(after);
+	free(base);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+static int t_discard_hides_backing(void)
+{
+	uint8_t *b = malloc(4 * CS);
+	struct disk *d;
+
+	CHECK_EQ(mkimg("base.qcow2", 2 * MiB, NULL, 0), 0);
+	CHECK((d = open_rw("base.qcow2")));
+	memset(b, 0x77, 4 * CS);
+	CHECK_EQ(disk_pwrite(d, b, 4 * CS, 0), 0);
+	disk_close(d);
+	CHECK_EQ(mkimg("ov.qcow2", 0, "base.qcow2", 0), 0);
+	CHECK((d = open_rw("ov.qcow2")));
+	memset(b, 0x11, 2 * CS);
+	CHECK_EQ(disk_pwrite(d, b, 2 * CS, 2 * CS), 0);		     /* allocated in the overlay */
+	CHECK_EQ(disk_zero(d, DISK_OP_DISCARD, 0, CS), 0);	     /* whole, unallocated */
+	CHECK_EQ(disk_zero(d, DISK_OP_DISCARD, CS + 10, 100), 0);    /* partial, backing */
+	CHECK_EQ(disk_zero(d, DISK_OP_WRITE_ZEROES, 2 * CS, CS), 0); /* whole, allocated */
+	CHECK_EQ(disk_zero(d, DISK_OP_DISCARD, 3 * CS + 1, 9), 0);   /* partial, allocated */
+	CHECK_EQ(disk_pread(d, b, 4 * CS, 0), 0);
+	CHECK(all_is(b, CS, 0));
+	CHECK(all_is(b + CS, 10, 0x77) && all_is(b + CS + 10, 100, 0));
+	CHECK(all_is(b + CS + 110, CS - 110, 0x77));
+	CHECK(all_is(b + 2 * CS, CS, 0));
+	CHECK(b[3 * CS] == 0x11 && all_is(b + 3 * CS + 1, 9, 0) &&
+	      all_is(b + 3 * CS + 10, CS - 10, 0x11));
+	disk_close(d);
+	/* and after reopening */
+	CHECK((d = open_as("ov.qcow2", DISK_FMT_AUTO, true)));
+	CHECK_EQ(disk_pread(d, b, 4 * CS, 0), 0);
+	CHECK(all_is(b, CS, 0) && all_is(b + 2 * CS, CS, 0));
+	disk_close(d);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+static int t_raw_zero(void)
+{
+	struct disk_create_options raw = {.format = DISK_FMT_RAW, .size = MiB};
+	uint8_t *b = malloc(MiB);
+	struct disk *d;
+
+	CHECK_EQ(disk_create(P("z.img"), &raw, err, sizeof(err)), 0);
+	CHECK((d = open_rw("z.img")));
+	memset(b, 0x5c, MiB);
+	CHECK_EQ(disk_pwrite(d, b, MiB, 0), 0);
+	CHECK_EQ(disk_zero(d, DISK_OP_DISCARD, 1000, 5000), 0);
+	CHECK_EQ(disk_zero(d, DISK_OP_WRITE_ZEROES, 300000, 70000), 0);
+	CHECK_EQ(disk_flush(d), 0);
+	CHECK_EQ(disk_pread(d, b, MiB, 0), 0);
+	CHECK(all_is(b, 1000, 0x5c) && all_is(b + 1000, 5000, 0) && all_is(b + 6000, 294000, 0x5c));
+	CHECK(all_is(b + 300000, 70000, 0) && all_is(b + 370000, MiB - 370000, 0x5c));
+	disk_close(d);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+/* Two writes to halves of one unallocated cluster in flight together: the second must
+ * wait for the first one's allocation, or it allocates again and one half is lost. */
+static int t_same_cluster(void)
+{
+	uint8_t *a = malloc(CS / 2), *b = malloc(CS / 2), *r = malloc(CS);
+	struct iovec ia = {a, CS / 2}, ib = {b, CS / 2}, ir = {r, CS};
+	struct tagged t[3];
+	struct rec rec = {.n = 0};
+	struct disk *d;
+
+	CHECK_EQ(mkimg("s.qcow2", MiB, NULL, 0), 0);
+	CHECK((d = open_rw("s.qcow2")));
+	memset(a, 0xaa, CS / 2);
+	memset(b, 0xbb, CS / 2);
+	tag(&t[0], &rec, 0, DISK_OP_WRITE, 5 * CS, &ia);
+	tag(&t[1], &rec, 1, DISK_OP_WRITE, 5 * CS + CS / 2, &ib);
+	tag(&t[2], &rec, 2, DISK_OP_READ, 5 * CS, &ir);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(disk_submit(d, &t[i].req), 0);
+	CHECK_EQ(rec.n, 0); /* done never runs inside disk_submit */
+	run_until(d, t, 3);
+	CHECK(!t[0].res && !t[1].res && !t[2].res);
+	CHECK_EQ(disk_pread(d, r, CS, 5 * CS), 0);
+	CHECK(all_is(r, CS / 2, 0xaa) && all_is(r + CS / 2, CS / 2, 0xbb));
+	disk_close(d);
+	/* exactly one data cluster: header, refcount table and block, L1, L2, data */
+	{
+		struct stat st;
+		CHECK(!stat(P("s.qcow2"), &st));
+		CHECK_EQ(st.st_size, 6 * CS);
+	}
+	free(a);
+	free(b);
+	free(r);
+	clean_dir();
+	return 0;
+}
+
+/* A write submitted after a FLUSH waits for it; one submitted before is part of it. */
+static int t_flush_barrier(void)
+{
+	uint8_t *a = calloc(1, CS);
+	struct iovec io = {a, CS};
+	struct tagged t[3];
+	struct rec rec = {.n = 0};
+	struct disk *d;
+
+	CHECK_EQ(mkimg("f.qcow2", MiB, NULL, 0), 0);
+	CHECK((d = open_rw("f.qcow2")));
+	tag(&t[0], &rec, 0, DISK_OP_WRITE, 0, &io);
+	tag(&t[1], &rec, 1, DISK_OP_FLUSH, 0, NULL);
+	tag(&t[2], &rec, 2, DISK_OP_WRITE, 3 * CS, &io);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(disk_submit(d, &t[i].req), 0);
+	run_until(d, t, 3);
+	CHECK_EQ(rec.n, 3);
+	CHECK(rec.order[0] == 0 && rec.order[1] == 1 && rec.order[2] == 2);
+	disk_close(d);
+	free(a);
+	clean_dir();
+	return 0;
+}
+
+/* Two disks on one thread: separate rings, event fds and flush barriers. */
+static int t_two_disks(void)
+{
+	uint8_t *a = malloc(CS), *b = malloc(CS);
+	struct iovec ia = {a, CS}, ib = {b, CS};
+	struct tagged t[4];
+	struct rec rec = {.n = 0};
+	struct disk *d1, *d2;
+
+	memset(a, 0x1a, CS);
+	memset(b, 0x2b, CS);
+	CHECK_EQ(mkimg("d1.qcow2", MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("d2.qcow2", MiB, NULL, 0), 0);
+	CHECK((d1 = open_rw("d1.qcow2")) && (d2 = open_rw("d2.qcow2")));
+	CHECK(disk_event_fd(d1) != disk_event_fd(d2));
+	tag(&t[0], &rec, 0, DISK_OP_FLUSH, 0, NULL);
+	tag(&t[1], &rec, 1, DISK_OP_WRITE, 0, &ia);
+	tag(&t[2], &rec, 2, DISK_OP_WRITE, 0, &ib);
+	tag(&t[3], &rec, 3, DISK_OP_FLUSH, 0, NULL);
+	CHECK_EQ(disk_submit(d1, &t[0].req), 0);
+	CHECK_EQ(disk_submit(d1, &t[1].req), 0);
+	CHECK_EQ(disk_submit(d2, &t[2].req), 0);
+	CHECK_EQ(disk_submit(d2, &t[3].req), 0);
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < 4; i++)
+			all &= t[i].done;
+		if (all)
+			break;
+		usleep(100);
+		disk_complete(d1);
+		disk_complete(d2);
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(t[i].res, 0);
+	disk_close(d1);
+	disk_close(d2);
+	CHECK((d1 = open_as("d1.qcow2", DISK_FMT_AUTO, true)));
+	CHECK((d2 = open_as("d2.qcow2", DISK_FMT_AUTO, true)));
+	CHECK_EQ(disk_pread(d1, b, CS, 0), 0);
+	CHECK(all_is(b, CS, 0x1a));
+	CHECK_EQ(disk_pread(d2, b, CS, 0), 0);
+	CHECK(all_is(b, CS, 0x2b));
+	disk_close(d1);
+	disk_close(d2);
+	free(a);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+static int t_event_fd(void)
+{
+	uint8_t b[512];
+	struct iovec io = {b, sizeof(b)};
+	struct tagged t;
+	struct rec rec = {.n = 0};
+	struct pollfd p;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("e.qcow2", MiB, NULL, 0), 0);
+	CHECK((d = open_as("e.qcow2", DISK_FMT_AUTO, true)));
+	/* unallocated: finished without any I/O, still reported through the eventfd */
+	tag(&t, &rec, 0, DISK_OP_READ, 0, &io);
+	CHECK_EQ(disk_submit(d, &t.req), 0);
+	CHECK(!t.done);
+	p = (struct pollfd){.fd = disk_event_fd(d), .events = POLLIN};
+	CHECK_EQ(poll(&p, 1, 5000), 1);
+	disk_complete(d);
+	CHECK(t.done && t.res == 0);
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
+static int t_bad_requests(void)
+{
+	uint8_t b[16];
+	struct iovec io = {b, sizeof(b)};
+	struct disk_req q = {.op = DISK_OP_READ, .offset = MiB - 8, .iov = &io, .iovcnt = 1};
+	struct disk *d;
+
+	CHECK_EQ(mkimg("q.qcow2", MiB, NULL, 0), 0);
+	CHECK((d = open_as("q.qcow2", DISK_FMT_AUTO, true)));
+	CHECK_EQ(disk_submit(d, &q), -EINVAL); /* past the end */
+	q.offset = UINT64_MAX - 4;
+	CHECK_EQ(disk_submit(d, &q), -EINVAL); /* wraps */
+	q.offset = 0;
+	q.iovcnt = 0;
+	CHECK_EQ(disk_submit(d, &q), -EINVAL);
+	q.iovcnt = DISK_MAX_IOV + 1;
+	CHECK_EQ(disk_submit(d, &q), -EINVAL);
+	q.op = (enum disk_op)99;
+	q.iovcnt = 1;
+	CHECK_EQ(disk_submit(d, &q), -EINVAL);
+	CHECK_EQ(disk_pwrite(d, b, 16, 0), -EROFS);
+	CHECK_EQ(disk_zero(d, DISK_OP_DISCARD, 0, 512), -EROFS);
+	CHECK_EQ(disk_zero(d, DISK_OP_WRITE_ZEROES, MiB, 1), -EINVAL);
+	CHECK_EQ(disk_flush(d), 0); /* nothing to do read-only */
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
+/* Opening `name` fails with `want` and a message containing `text`, writing nothing. */
+static int refused(const char *name, enum disk_format fmt, bool ro, int want, const char *text)
+{
+	size_t l1 = 0, l2 = 0;
+	uint8_t *before = slurp(P(name), &l1), *after;
+	struct disk_options o = {fmt, ro};
+	struct disk *d = NULL;
+	int r = disk_open(P(name), &o, &d, err, sizeof(err));
+
+	after = slurp(P(name), &l2);
+	if (r != want || !strstr(err, text) || strchr(err, '\n') ||
+	    (before && (!after || l1 != l2 || memcmp(before, after, l1)))) {
+		snprintf(unit_why, sizeof(unit_why), "%s: got %d '%.300s', want %d '%s'", name, r,
+			 err, want, text);
+		disk_close(d);
+		free(before);
+		free(after);
+		return 1;
+	}
+	free(before);
+	free(after);
+	return 0;
+}
+
+#define REFUSED(...)                                                                               \
+	do {                                                                                       \
+		if (refused(__VA_ARGS__))                                                          \
+			return 1;                                                                  \
+	} while (0)
+
+static int t_bad_headers(void)
+{
+	uint8_t feat[8 + 48] = {0x68, 0x03, 0xf8, 0x57, 0, 0, 0, 48, 0, 9};
+
+	REFUSED("missing.qcow2", DISK_FMT_AUTO, true, -ENOENT, "No such file");
+	CHECK(!mkdir(P("dir.qcow2"), 0700));
+	REFUSED("dir.qcow2", DISK_FMT_AUTO, true, -EISDIR, "directory");
+	rmdir(P("dir.qcow2"));
+
+	CHECK_EQ(mkimg("trunc.qcow2", MiB, NULL, 0), 0);
+	CHECK(!truncate(P("trunc.qcow2"), 50));
+	REFUSED("trunc.qcow2", DISK_FMT_AUTO, true, -EINVAL, "truncated qcow2 header");
+
+	CHECK_EQ(mkimg("cb.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be32("cb.qcow2", 20, 30));
+	REFUSED("cb.qcow2", DISK_FMT_AUTO, true, -EINVAL, "cluster_bits 30");
+
+	CHECK_EQ(mkimg("l1.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("l1.qcow2", 40, 1000 * (uint64_t)CS));
+	REFUSED("l1.qcow2", DISK_FMT_AUTO, true, -EINVAL, "L1 table");
+
+	CHECK_EQ(mkimg("rt.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("rt.qcow2", 48, 12345));
+	REFUSED("rt.qcow2", DISK_FMT_AUTO, true, -EINVAL, "refcount table");
+
+	CHECK_EQ(mkimg("inc.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("inc.qcow2", 72, 1ull << 5 | 1ull << 9));
+	REFUSED("inc.qcow2", DISK_FMT_AUTO, true, -ENOTSUP, "bit 5, bit 9");
+	/* named by the image's own feature name table */
+	memcpy(feat + 10, "frobnication", 12);
+	CHECK(!patch("inc.qcow2", 112, feat, sizeof(feat)));
+	REFUSED("inc.qcow2", DISK_FMT_AUTO, true, -ENOTSUP, "bit 5, frobnication");
+
+	CHECK_EQ(mkimg("ext.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("ext.qcow2", 72, 1ull << 2));
+	REFUSED("ext.qcow2", DISK_FMT_AUTO, true, -ENOTSUP, "external data file");
+
+	CHECK_EQ(mkimg("enc.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be32("enc.qcow2", 32, 2));
+	REFUSED("enc.qcow2", DISK_FMT_AUTO, true, -ENOTSUP, "encrypted");
+
+	CHECK_EQ(mkimg("ro.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be32("ro.qcow2", 96, 7));
+	REFUSED("ro.qcow2", DISK_FMT_AUTO, true, -EINVAL, "refcount_order 7");
+
+	CHECK_EQ(mkimg("hl.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be32("hl.qcow2", 100, 100));
+	REFUSED("hl.qcow2", DISK_FMT_AUTO, true, -EINVAL, "header_length");
+
+	/* probing: never raw for something that looks like an image */
+	CHECK(!patch("raw.qcow2", 0, "just bytes", 10));
+	REFUSED("raw.qcow2", DISK_FMT_AUTO, true, -EINVAL, "no qcow2 magic");
+	CHECK(!patch("disk.vmdk", 0, "KDMV", 4));
+	REFUSED("disk.vmdk", DISK_FMT_AUTO, true, -EINVAL, "VMDK");
+	REFUSED("disk.vmdk", DISK_FMT_QCOW2, true, -EINVAL, "not a qcow2 image");
+	{
+		struct disk *d = open_as("disk.vmdk", DISK_FMT_RAW, true);
+		CHECK(d);
+		disk_close(d);
+	}
+	clean_dir();
+	return 0;
+}
+
+/* What opens read-only but not for writing. */
+static int t_readonly_only(void)
+{
+	struct disk *d;
+
+	CHECK_EQ(mkimg("v2.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be32("v2.qcow2", 4, 2));
+	REFUSED("v2.qcow2", DISK_FMT_AUTO, false, -EROFS, "version 2");
+	CHECK((d = open_as("v2.qcow2", DISK_FMT_AUTO, true)));
+	disk_close(d);
+
+	CHECK_EQ(mkimg("dirty.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("dirty.qcow2", 72, 1));
+	REFUSED("dirty.qcow2", DISK_FMT_AUTO, false, -EROFS, "dirty");
+	CHECK((d = open_as("dirty.qcow2", DISK_FMT_AUTO, true)));
+	disk_close(d);
+
+	CHECK_EQ(mkimg("corrupt.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("corrupt.qcow2", 72, 2));
+	REFUSED("corrupt.qcow2", DISK_FMT_AUTO, false, -EROFS, "marked corrupt");
+
+	CHECK_EQ(mkimg("snap.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be32("snap.qcow2", 60, 1) && !patch_be64("snap.qcow2", 64, 5 * CS));
+	REFUSED("snap.qcow2", DISK_FMT_AUTO, false, -EROFS, "snapshots");
+
+	/* unknown auto-clear bits: a writer clears them before writing, a reader does not */
+	CHECK_EQ(mkimg("ac.qcow2", MiB, NULL, 0), 0);
+	CHECK(!patch_be64("ac.qcow2", 88, 3));
+	CHECK((d = open_as("ac.qcow2", DISK_FMT_AUTO, true)));
+	disk_close(d);
+	CHECK_EQ(file_be64("ac.qcow2", 88), 3);
+	CHECK((d = open_rw("ac.qcow2")));
+	disk_close(d);
+	CHECK_EQ(file_be64("ac.qcow2", 88), 0);
+	clean_dir();
+	return 0;
+}
+
+static int t_backing_errors(void)
+{
+	char name[32], prev[32];
+	struct disk *d;
+
+	CHECK_EQ(mkimg("b.qcow2", MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("o.qcow2", 0, "b.qcow2", 0), 0);
+	CHECK(!unlink(P("b.qcow2")));
+	REFUSED("o.qcow2", DISK_FMT_AUTO, true, -ENOENT, "backing file");
+	CHECK(strstr(err, "b.qcow2: cannot open: No such file"));
+	/* a missing backing file cannot be named at create time either */
+	CHECK_EQ(mkimg("o2.qcow2", MiB, "nope.qcow2", 0), -ENOENT);
+	CHECK(access(P("o2.qcow2"), F_OK) != 0);
+
+	/* x -> y -> x */
+	CHECK_EQ(mkimg("y.qcow2", MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("x.qcow2", 0, "y.qcow2", 0), 0);
+	{
+		struct disk_create_options o = {
+			.format = DISK_FMT_QCOW2, .backing = "x.qcow2", .overwrite = true};
+		CHECK_EQ(disk_create(P("y.qcow2"), &o, err, sizeof(err)), 0);
+	}
+	REFUSED("x.qcow2", DISK_FMT_AUTO, false, -ELOOP, "backing chain loops");
+	CHECK(strstr(err, "x.qcow2 -> ") && strstr(err, "y.qcow2 -> "));
+
+	/* DISK_MAX_CHAIN backing files are fine, one more is not */
+	CHECK_EQ(mkimg("c0.qcow2", MiB, NULL, 0), 0);
+	for (int i = 1; i <= DISK_MAX_CHAIN + 1; i++) {
+		snprintf(prev, sizeof(prev), "c%d.qcow2", i - 1);
+		snprintf(name, sizeof(name), "c%d.qcow2", i);
+		CHECK_EQ(mkimg(name, 0, prev, 0), 0);
+	}
+	snprintf(name, sizeof(name), "c%d.qcow2", DISK_MAX_CHAIN);
+	CHECK((d = open_rw(name)));
+	disk_close(d);
+	snprintf(name, sizeof(name), "c%d.qcow2", DISK_MAX_CHAIN + 1);
+	REFUSED(name, DISK_FMT_AUTO, true, -ELOOP, "longer than");
+	clean_dir();
+	return 0;
+}
+
+static int t_locks(void)
+{
+	struct disk *a, *b;
+
+	CHECK_EQ(mkimg("l.qcow2", MiB, NULL, 0), 0);
+	CHECK((a = open_rw("l.qcow2")));
+	REFUSED("l.qcow2", DISK_FMT_AUTO, false, -EBUSY, "in use");
+	REFUSED("l.qcow2", DISK_FMT_AUTO, true, -EBUSY, "in use");
+	disk_close(a);
+	CHECK((a = open_as("l.qcow2", DISK_FMT_AUTO, true)));
+	CHECK((b = open_as("l.qcow2", DISK_FMT_AUTO, true))); /* readers share */
+	REFUSED("l.qcow2", DISK_FMT_AUTO, false, -EBUSY, "in use");
+	disk_close(a);
+	disk_close(b);
+	/* a base in use as a backing file cannot be opened for writing */
+	CHECK_EQ(mkimg("ov.qcow2", 0, "l.qcow2", 0), 0);
+	CHECK((a = open_rw("ov.qcow2")));
+	REFUSED("l.qcow2", DISK_FMT_AUTO, false, -EBUSY, "in use");
+	disk_close(a);
+	CHECK((a = open_rw("l.qcow2")));
+	disk_close(a);
+	clean_dir();
+	return 0;
+}
+
+/* An L2 entry pointing at a misaligned offset: -EIO for the request, never a crash; the
+ * writable image then refuses all writes. */
+static int t_corrupt_l2(void)
+{
+	uint8_t b[4096];
+	uint64_t l2;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("c.qcow2", MiB, NULL, 0), 0);
+	CHECK((d = open_rw("c.qcow2")));
+	memset(b, 1, sizeof(b));
+	CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), 0);
+	CHECK_EQ(disk_pwrite(d, b, sizeof(b), 2 * CS), 0);
+	disk_close(d);
+	l2 = file_be64("c.qcow2", 3 * CS) & 0x00fffffffffffe00ull; /* L1[0] */
+	CHECK(l2 == 4 * CS);
+	CHECK(!patch_be64("c.qcow2", (off_t)l2, (1ull << 63) | (5 * CS + 512)));
+	CHECK((d = open_as("c.qcow2", DISK_FMT_AUTO, true)));
+	CHECK_EQ(disk_pread(d, b, sizeof(b), 0), -EIO);
+	CHECK_EQ(disk_pread(d, b, sizeof(b), 2 * CS), 0); /* other clusters still read */
+	disk_close(d);
+	CHECK((d = open_rw("c.qcow2")));
+	CHECK_EQ(disk_pwrite(d, b, 512, 0), -EIO);
+	CHECK_EQ(disk_pwrite(d, b, 512, 2 * CS), -EIO); /* stopped writing altogether */
+	disk_close(d);
+	/* and marked the image corrupt, as qemu does: the next writer is refused */
+	CHECK_EQ(file_be64("c.qcow2", 72), 2);
+	REFUSED("c.qcow2", DISK_FMT_AUTO, false, -EROFS, "marked corrupt");
+	clean_dir();
+	return 0;
+}
+
+/* 512-byte clusters: a one-cluster refcount table covers 8 MiB of file, so writing 10 MiB
+ * moves the table (header updated at a flush) and adds refcount blocks. */
+static int t_refcount_growth(void)
+{
+	const size_t n = 10 * MiB;
+	uint8_t *a = malloc(n), *b = malloc(n);
+	uint64_t rt0, rt1;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("g.qcow2", 16 * MiB, NULL, 9), 0);
+	rt0 = file_be64("g.qcow2", 48);
+	CHECK((d = open_rw("g.qcow2")));
+	fill(a, n, 9);
+	for (size_t off = 0; off < n; off += 256 * 1024)
+		CHECK_EQ(disk_pwrite(d, a + off, 256 * 1024, off + 3 * MiB), 0);
+	disk_close(d);
+	rt1 = file_be64("g.qcow2", 48);
+	CHECK(rt1 != rt0);
+	CHECK((d = open_as("g.qcow2", DISK_FMT_AUTO, false)));
+	CHECK_EQ(disk_pread(d, b, n, 3 * MiB), 0);
+	CHECK(!memcmp(a, b, n));
+	/* and it keeps allocating after reopening */
+	CHECK_EQ(disk_pwrite(d, a, 4096, 0), 0);
+	disk_close(d);
+	free(a);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+/* Every allocation failing once, in turn: errors, no crash, no leak (ASan), no hang. */
+static int t_alloc_failures(void)
+{
+	uint8_t *b = malloc(3 * CS);
+	int ok = 0;
+
+	memset(b, 0x3c, 3 * CS);
+	CHECK_EQ(mkimg("base.qcow2", MiB, NULL, 0), 0);
+	for (unsigned long n = 1; n < 400; n++) {
+		struct disk *d;
+		CHECK_EQ(mkimg("m.qcow2", 0, "base.qcow2", 12), 0);
+		core_alloc_fail_after(n);
+		if (disk_open(P("m.qcow2"), NULL, &d, err, sizeof(err)) == 0) {
+			int r = disk_pwrite(d, b, 3 * CS, CS + 100);
+			if (!r)
+				r = disk_zero(d, DISK_OP_WRITE_ZEROES, 0, 2 * CS);
+			if (!r)
+				r = disk_flush(d);
+			if (!r)
+				r = disk_pread(d, b, 3 * CS, CS + 100);
+			CHECK(r == 0 || r == -ENOMEM || r == -EIO);
+			ok += !r;
+			disk_close(d);
+		}
+		core_alloc_fail_after(0);
+		CHECK(!unlink(P("m.qcow2")));
+	}
+	CHECK(ok > 0);
+	free(b);
+	clean_dir();
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	{"create_open", t_create_open},
+	{"roundtrip", t_roundtrip},
+	{"backing_cow", t_backing_cow},
+	{"discard_hides_backing", t_discard_hides_backing},
+	{"raw_zero", t_raw_zero},
+	{"same_cluster", t_same_cluster},
+	{"flush_barrier", t_flush_barrier},
+	{"two_disks", t_two_disks},
+	{"event_fd", t_event_fd},
+	{"bad_requests", t_bad_requests},
+	{"bad_headers", t_bad_headers},
+	{"readonly_only", t_readonly_only},
+	{"backing_errors", t_backing_errors},
+	{"locks", t_locks},
+	{"corrupt_l2", t_corrupt_l2},
+	{"refcount_growth", t_refcount_growth},
+	{"alloc_failures", t_alloc_failures},
+};
+
+int main(void)
+{
+	int rc;
+
+	/* tmpfs when there is one: the tests fsync a lot */
+	snprintf(tmpdir, sizeof(tmpdir), "/dev/shm/lodge-test-disk-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/lodge-test-disk-XXXXXX");
+	if (!tmpdir[0] || (strncmp(tmpdir, "/dev/shm", 8) && !mkdtemp(tmpdir))) {
+		perror("mkdtemp");
+		return 1;
+	}
+	rc = unit_run("disk", tests, sizeof(tests) / sizeof(tests[0]));
+	clean_dir();
+	rmdir(tmpdir);
+	return rc;
+}
