@@ -61,11 +61,17 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 .PHONY: all lodge test check unit asan tsan format format-check lint hdrcheck clean \
 	guests bench run guest help
 
-all: build/lodge
+all: build/lodge build/lodge-oci
 
 build/lodge: $(BUILD)/lodge
 	@mkdir -p build
 	ln -sf $(MODE)/lodge build/lodge
+
+# The OCI runtime under the name engines are given (argv[0] "lodge-oci" is `lodge oci`).
+build/lodge-oci: $(BUILD)/lodge
+	@mkdir -p build
+	ln -sf $(MODE)/lodge build/lodge-oci
+	ln -sf lodge $(BUILD)/lodge-oci
 
 # --whole-archive: device types register themselves from constructors (devices/device.h),
 # so their objects must be linked even though nothing calls them by name.
@@ -86,6 +92,7 @@ $(BUILD)/%.o: %.c
 # Modules that parse untrusted input build with -Wconversion (STYLE.md).
 $(BUILD)/src/wasm/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/devices/virtio/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/host/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/disk/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/net/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/api/%.o: CFLAGS += -Wconversion
@@ -116,7 +123,7 @@ test: guests
 	$(MAKE) MODE=asan lodge unit
 	$(MAKE) MODE=release lodge
 	$(MAKE) MODE=tsan lodge
-	@$(MAKE) guest linux-initrds net-initrd || echo "make test: no default guest: Linux boot tests will be skipped"
+	@$(MAKE) guest linux-initrds net-initrd oci-guest || echo "make test: no default guest: Linux boot tests will be skipped"
 	@tests/run.sh --all build/asan
 
 # Header self-containment: every header compiles on its own.
@@ -160,6 +167,7 @@ help:
 -include bench/snapshot/snapshot.mk
 -include guest/guest.mk
 -include guest/debian.mk
+-include guest/oci/oci.mk
 -include tests/linux/linux.mk
 -include tests/net/net.mk
 -include tests/fuzz/fuzz.mk
@@ -167,6 +175,7 @@ help:
 -include tests/wasi-programs/programs.mk
 -include tests/daemon/daemon.mk
 -include bench/wasm/wasm.mk
+-include bench/oci/oci.mk
 -include bench/host/host.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.

@@ -13,7 +13,8 @@ PKGS="build-essential make pkg-config python3 python3-yaml clang-format \
 	clang libclang-rt-14-dev wabt libcjson-dev libsqlite3-dev libseccomp-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring \
-	debootstrap e2fsprogs openssh-client iperf3 dpkg-dev tcl"
+	debootstrap e2fsprogs openssh-client iperf3 dpkg-dev tcl \
+	podman buildah containerd crun runc qemu-user-static binfmt-support"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 
+#include "wasm/wasm.h"
+#include "wasm/wasi/wasi.h"
+
 struct cli_command {
 	const char *name;
 	const char *summary;
@@ -43,6 +46,29 @@ int cmd_logs_main(int argc, char **argv);
 int cmd_console_main(int argc, char **argv);
 int cmd_inspect_main(int argc, char **argv);
 int cmd_events_main(int argc, char **argv);
+int cmd_oci(int argc, char **argv);
+
+/* A WASI command (or an exported function) to run, as `lodge wasm` runs it. */
+struct cli_wasm_job {
+	const char *name;   /* prefix of cli_wasm_run's own set-up errors (the run reports as "lodge
+			       wasm") */
+	const char *file;   /* the module's path */
+	const char *invoke; /* an export to call with argv[1..]; NULL: the command's _start */
+	int argc;	    /* program arguments; argv[0] is the program's name */
+	char **argv;
+	int nenv; /* "KEY=VALUE" strings */
+	char **env;
+	int ndirs; /* preopened directories */
+	const struct wasi_preopen *dirs;
+	int stdio[3]; /* host fds seen as the program's fds 0, 1, 2 (not closed) */
+	struct wasm_limits lim;
+	double timeout; /* seconds of wall time; 0: none */
+};
+
+/* Loads, links and runs job's module in this thread, reporting problems on stderr.
+ * Returns the exit status `lodge wasm` documents: the program's own, CLI_EXIT_TIMEOUT,
+ * 134 on a trap, CLI_EXIT_ERROR when the module cannot be loaded or linked. */
+int cli_wasm_run(const struct cli_wasm_job *job);
 
 /* Parses a size such as 128M, 2G, 65536 or 64K into bytes. Returns 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t *out);

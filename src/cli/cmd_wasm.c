@@ -55,6 +55,7 @@ struct wasm_opts {
 	const char *sandbox;	    /* --sandbox SPEC */
 	bool seccomp;		    /* --seccomp */
 	uint32_t jit_hot;	    /* wasm_store_set_jit() */
+	int stdio[3];		    /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
@@ -182,6 +183,17 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 	return 0;
 }
 
+/* The defaults of every run, whether from the command line or an OCI job. */
+static void opts_init(struct wasm_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	atomic_init(&o->ctl_ending, false);
+	o->ctl.statm_fd = -1;
+	o->jit_hot = WASM_JIT_HOT_DEFAULT;
+	o->stdio[1] = 1;
+	o->stdio[2] = 2;
+}
+
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
@@ -189,10 +201,7 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox", "--jit-hot"};
 	int i;
 
-	memset(o, 0, sizeof(*o));
-	atomic_init(&o->ctl_ending, false);
-	o->ctl.statm_fd = -1;
-	o->jit_hot = WASM_JIT_HOT_DEFAULT;
+	opts_init(o);
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -763,8 +772,8 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 
 static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 {
-	struct wasi_config wc = {o->argc, o->argv, o->nenv, (char **)o->env, o->ndirs, o->dirs,
-				 0,	  1,	   2};
+	struct wasi_config wc = {o->argc, o->argv,     o->nenv,	    (char **)o->env, o->ndirs,
+				 o->dirs, o->stdio[0], o->stdio[1], o->stdio[2]};
 	struct wasm_ctl ctl;
 	struct guestctl *g = NULL;
 	struct wasm_store *s;
@@ -844,9 +853,9 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	return status;
 }
 
-int cmd_wasm(int argc, char **argv)
+/* Everything after the command line: sandbox, watchdog, load, run. */
+static int run_opts(struct wasm_opts *o)
 {
-	struct wasm_opts o;
 	struct wasm_module *m;
 	struct wasm_error err;
 	struct watchdog wd, *w = NULL;
@@ -855,14 +864,11 @@ int cmd_wasm(int argc, char **argv)
 	char msg[512];
 	int rc;
 
-	rc = parse_args(argc, argv, &o);
-	if (rc)
-		return rc < 0 ? 0 : rc;
-	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+	if (o->sandbox && sandbox_enter(o->sandbox, &o->ctl.statm_fd) < 0)
 		return CLI_EXIT_ERROR;
-	if (o.timeout > 0) {
+	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
-		rc = watchdog_start(&wd, o.file, o.timeout);
+		rc = watchdog_start(&wd, o->file, o->timeout);
 		if (rc) {
 			fprintf(stderr,
 				"lodge wasm: cannot start the --timeout watchdog thread: %s\n",
@@ -871,7 +877,7 @@ int cmd_wasm(int argc, char **argv)
 		}
 		w = &wd;
 	}
-	bytes = read_module(o.file, &len);
+	bytes = read_module(o->file, &len);
 	if (!bytes) {
 		watchdog_stop(w);
 		return CLI_EXIT_ERROR;
@@ -881,11 +887,46 @@ int cmd_wasm(int argc, char **argv)
 	if (rc) {
 		watchdog_stop(w);
 		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "lodge wasm: %s: %s\n", o.file, msg);
+		fprintf(stderr, "lodge wasm: %s: %s\n", o->file, msg);
 		return CLI_EXIT_ERROR;
 	}
-	rc = run(&o, m, w);
+	rc = run(o, m, w);
 	watchdog_stop(w);
 	wasm_module_destroy(m);
 	return rc;
+}
+
+int cmd_wasm(int argc, char **argv)
+{
+	struct wasm_opts o;
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	return run_opts(&o);
+}
+
+int cli_wasm_run(const struct cli_wasm_job *job)
+{
+	struct wasm_opts o;
+
+	opts_init(&o);
+	if (job->nenv > MAX_OPTS || job->ndirs > MAX_OPTS) {
+		fprintf(stderr, "%s: too many environment variables or directories (at most %d)\n",
+			job->name, MAX_OPTS);
+		return CLI_EXIT_ERROR;
+	}
+	o.file = job->file;
+	o.invoke = job->invoke;
+	o.argc = job->argc;
+	o.argv = job->argv;
+	o.nenv = job->nenv;
+	memcpy(o.env, job->env, (size_t)job->nenv * sizeof(*o.env));
+	o.ndirs = job->ndirs;
+	memcpy(o.dirs, job->dirs, (size_t)job->ndirs * sizeof(*o.dirs));
+	o.lim = job->lim;
+	o.timeout = job->timeout;
+	memcpy(o.stdio, job->stdio, sizeof(o.stdio));
+	return run_opts(&o);
 }

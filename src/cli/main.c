@@ -27,6 +27,7 @@ static const struct cli_command commands[] = {
 	{"console", "attach to a guest's console (Ctrl-A D detaches)", cmd_console_main},
 	{"inspect", "print guests' details as JSON", cmd_inspect_main},
 	{"events", "print the daemon's events", cmd_events_main},
+	{"oci", "OCI runtime (runc's command line) for Wasm and riscv64 containers", cmd_oci},
 };
 
 static void usage(FILE *f)
@@ -95,6 +96,10 @@ int main(int argc, char **argv)
 		log_set_level(!strcmp(lvl, "debug")  ? LOG_DEBUG
 			      : !strcmp(lvl, "info") ? LOG_INFO
 						     : LOG_WARN);
+	/* Installed as lodge-oci (engines name a runtime binary, not a subcommand). */
+	if (argv[0] &&
+	    !strcmp(strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0], "lodge-oci"))
+		return cmd_oci(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_EXIT_USAGE;
