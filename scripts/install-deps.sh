@@ -9,7 +9,7 @@ PKGS="build-essential make pkg-config python3 clang-format \
 	qemu-system-misc qemu-user qemu-utils \
 	liburing-dev zlib1g-dev libzstd-dev \
 	libfdt-dev device-tree-compiler \
-	clang libclang-rt-14-dev wabt libcjson-dev \
+	clang libclang-rt-14-dev wabt \
 	lld wasi-libc libclang-rt-14-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=
