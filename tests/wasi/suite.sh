@@ -157,6 +157,63 @@ trailing_case() {
 trailing_case openat2
 trailing_case forced $forced
 
+# ----- preview1 conformance: rights, directory fds, trailing slashes, symlink targets,
+# poll on stdio, sockets -----
+# wasi-conform.CASE: conform.c's cases, each in a fresh empty preopen, stdout and stderr
+# separate pipes (poll-stdio polls both); the path cases also with the by-hand walk
+# (".forced"). sock-stdin gets a connected socket as stdin, whose other end says "ping",
+# wants "pong" back and then end of file (the guest shut its write side down).
+conform_case() {
+	name=$1 label=$2
+	shift 2
+	rm -rf "$tmp/cbox" "$tmp/cerr.fifo"
+	mkdir "$tmp/cbox"
+	mkfifo "$tmp/cerr.fifo"
+	cat "$tmp/cerr.fifo" >"$tmp/cerr" &
+	cat_pid=$!
+	got=$("$@" timeout 60 "$lodge" wasm --dir "$tmp/cbox::/box" "$bin/conform.wasm" "$name" \
+		2>"$tmp/cerr.fifo" </dev/null | cat)
+	wait $cat_pid
+	if [ "$got" = "ok $name" ] && [ ! -s "$tmp/cerr" ]; then
+		echo "PASS: wasi-conform.$label"
+	else
+		echo "FAIL: wasi-conform.$label: $(printf '%s\n' "$got" | head -4 | tr '\n' ' ')" \
+			"$(head -c 200 "$tmp/cerr")"
+	fi
+}
+for name in $("$lodge" wasm "$bin/conform.wasm" list); do
+	[ "$name" = sock-stdin ] && continue
+	conform_case "$name" "$name"
+	case $name in
+	rights-inherit | dir-ops | trailing | symlink-abs)
+		conform_case "$name" "$name.forced" $forced
+		;;
+	esac
+done
+got=$(python3 - "$lodge" "$bin/conform.wasm" <<'PY' 2>&1
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "wasm", sys.argv[2], "sock-stdin"], stdin=b,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+b.close()
+a.settimeout(60)
+a.sendall(b"ping")
+back = b""
+while True:
+    chunk = a.recv(100)
+    if not chunk:
+        break
+    back += chunk
+out = p.communicate(timeout=60)[0].decode(errors="replace").strip()
+print("peer got %r, lodge said %r, exit %d" % (back, out, p.returncode))
+PY
+)
+if [ "$got" = "peer got b'pong', lodge said 'ok sock-stdin', exit 0" ]; then
+	echo "PASS: wasi-conform.sock-stdin"
+else
+	echo "FAIL: wasi-conform.sock-stdin: $got"
+fi
+
 # ----- fd_readdir + fd_close give back every host fd -----
 # wasi-fd-leak: 5000 opendir/readdir/closedir cycles under ulimit -n 128.
 mkdir -p "$tmp/leak/x" "$tmp/leak/y"
