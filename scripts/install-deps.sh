@@ -10,7 +10,7 @@ PKGS="build-essential make pkg-config python3 clang-format \
 	liburing-dev zlib1g-dev libzstd-dev \
 	libfdt-dev device-tree-compiler \
 	clang libclang-rt-14-dev wabt \
-	lld wasi-libc libclang-rt-14-dev-wasm32 \
+	lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=
 for p in $PKGS; do

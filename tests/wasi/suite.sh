@@ -4,6 +4,7 @@
 # $LODGE_BUILD/wasi-tests/NAME.wasm; noopenat2 (runs a command under a seccomp filter that
 # blocks openat2) and trailing are also built natively (NAME.native). Each section below
 # says what it checks. SKIP when clang/wasi-libc (scripts/install-deps.sh) are missing.
+# rustfs.rs is a Rust std program, built with Debian's rustc for wasm32-wasi.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LODGE_BUILD:-$top/build/release}
@@ -212,6 +213,32 @@ if [ "$got" = "peer got b'pong', lodge said 'ok sock-stdin', exit 0" ]; then
 	echo "PASS: wasi-conform.sock-stdin"
 else
 	echo "FAIL: wasi-conform.sock-stdin: $got"
+fi
+
+# wasi-conform.rust-std: rustfs.rs, a Rust std program (Debian's rustc 1.63 and its
+# wasm32-wasi std; the rustup toolchain has no wasm target offline) using the file system
+# as programs do; its output must be rustfs.expected.
+rustc_deb=/usr/bin/rustc
+if [ ! -x "$rustc_deb" ] || [ ! -d /usr/lib/rustlib/wasm32-wasi ]; then
+	echo "SKIP: wasi-conform.rust-std: rustc or libstd-rust-dev-wasm32 missing (scripts/install-deps.sh)"
+else
+	if [ ! "$bin/rustfs.wasm" -nt "$here/rustfs.rs" ] &&
+		! RUSTC_BOOTSTRAP=1 "$rustc_deb" --edition 2021 --target wasm32-wasi -O \
+			-o "$bin/rustfs.wasm" "$here/rustfs.rs" >"$tmp/rustc.log" 2>&1; then
+		echo "FAIL: wasi-conform.rust-std: cannot build rustfs.wasm: $(head -c 300 "$tmp/rustc.log")"
+	else
+		rm -rf "$tmp/rbox"
+		mkdir "$tmp/rbox"
+		timeout 60 "$lodge" wasm --dir "$tmp/rbox::/box" "$bin/rustfs.wasm" >"$tmp/rustfs.out" 2>&1
+		st=$?
+		if [ $st -ne 0 ] || ! cmp -s "$here/rustfs.expected" "$tmp/rustfs.out"; then
+			echo "FAIL: wasi-conform.rust-std: exit status $st, differs (< expected, > lodge):" \
+				"$(diff "$here/rustfs.expected" "$tmp/rustfs.out" | grep '^[<>]' | head -6 |
+					tr '\n' ' ')"
+		else
+			echo "PASS: wasi-conform.rust-std"
+		fi
+	fi
 fi
 
 # ----- fd_readdir + fd_close give back every host fd -----
