@@ -18,12 +18,15 @@ endif
 BASE_CFLAGS := -std=gnu11 -Isrc $(WARN) -MMD -MP -g -pthread \
 	       -fstack-protector-strong -fPIE -D_GNU_SOURCE
 BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
-LIBS	:= -lm -lfdt -luring -lz -lzstd
+LIBS	:= -lm -lfdt -luring -lz -lzstd -lslirp -lcjson -lsqlite3 -lseccomp
 
+# LODGE_TEST_HOOKS: build-time hooks the tests use to provoke faults (e.g. a guest that
+# makes a system call its seccomp filter forbids); never in release builds.
 ifeq ($(MODE),release)
 MODE_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -DNDEBUG
 else ifeq ($(MODE),asan)
-MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+MODE_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	       -DLODGE_TEST_HOOKS
 MODE_LDFLAGS := -fsanitize=address,undefined
 else ifeq ($(MODE),tsan)
 MODE_CFLAGS := -O1 -fsanitize=thread -fno-omit-frame-pointer
@@ -79,6 +82,8 @@ $(BUILD)/%.o: %.c
 $(BUILD)/src/wasm/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/devices/virtio/%.o: CFLAGS += -Wconversion
 $(BUILD)/src/disk/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/net/%.o: CFLAGS += -Wconversion
+$(BUILD)/src/api/%.o: CFLAGS += -Wconversion
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/liblodge.a
 	@mkdir -p $(dir $@)
@@ -106,7 +111,7 @@ test: guests
 	$(MAKE) MODE=asan lodge unit
 	$(MAKE) MODE=release lodge
 	$(MAKE) MODE=tsan lodge
-	@$(MAKE) guest linux-initrds || echo "make test: no default guest: Linux boot tests will be skipped"
+	@$(MAKE) guest linux-initrds net-initrd || echo "make test: no default guest: Linux boot tests will be skipped"
 	@tests/run.sh --all build/asan
 
 # Header self-containment: every header compiles on its own.
@@ -140,25 +145,33 @@ help:
 
 # Area fragments: each test or bench area owns its own make fragment.
 -include tests/guests/guests.mk
+-include tests/virtio-hostile/hostile.mk
 -include tests/diff/diff.mk
 -include tests/smp/smp.mk
 -include tests/wasm-spec/spec.mk
 -include bench/bench.mk
 -include bench/linux/linux.mk
+-include bench/net/net.mk
 -include guest/guest.mk
 -include tests/linux/linux.mk
+-include tests/net/net.mk
 -include tests/fuzz/fuzz.mk
 -include tests/disk/disk.mk
 -include tests/wasi-programs/programs.mk
+-include tests/daemon/daemon.mk
 -include bench/wasm/wasm.mk
+-include bench/host/host.mk
 
 # The main job: build, fetch the default guest, boot it to a shell on this terminal.
 # make run CPUS=2 MEM=512M APPEND="console=ttyS0 quiet"
 CPUS	?= 1
 MEM	?= 256M
-run: all guest
+# The guest gets a scratch disk (/mnt) and user networking (eth0 by DHCP; NET= overrides,
+# e.g. NET="user,hostfwd=tcp:127.0.0.1:8080-:80").
+NET	?= user
+run: all guest $(GUEST_SCRATCH)
 	build/lodge run --kernel $(GUEST_OUT)/Image --initrd $(GUEST_OUT)/initrd.img \
 		--firmware $(GUEST_OUT)/fw_dynamic.bin --cpus $(CPUS) --mem $(MEM) \
-		$(if $(APPEND),--append "$(APPEND)")
+		--disk $(GUEST_SCRATCH) --net $(NET) $(if $(APPEND),--append "$(APPEND)")
 
 -include $(shell find build/$(MODE) -name '*.d' 2>/dev/null)

@@ -17,5 +17,10 @@ guest: $(GUEST_FILES)
 $(GUEST_FETCHED) &: scripts/fetch-guest.sh
 	@scripts/fetch-guest.sh
 
-$(GUEST_INITRD): $(GUEST_FETCHED) scripts/mkinitramfs.sh guest/init
-	@scripts/mkinitramfs.sh --init guest/init --out $@
+$(GUEST_INITRD): $(GUEST_FETCHED) scripts/mkinitramfs.sh guest/init guest/udhcpc.sh
+	@scripts/mkinitramfs.sh --init guest/init --out $@ --extra guest/udhcpc.sh:/etc/udhcpc.sh
+
+# make run's scratch disk: created once, kept across runs (delete it to start afresh).
+GUEST_SCRATCH	:= $(GUEST_OUT)/scratch.qcow2
+$(GUEST_SCRATCH): | $(GUEST_OUT)/Image
+	build/lodge disk create $@ 1G

@@ -43,7 +43,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # Modules the machine needs; their dependencies come from modules.dep. Names as in
 # modules.dep (basename without .ko*), '-' and '_' are equivalent.
 WANT_MODULES="virtio_mmio virtio_blk virtio_net virtio_rng virtio_console ext4 \
-	vmw_vsock_virtio_transport virtio_balloon rtc-goldfish"
+	vmw_vsock_virtio_transport virtio_balloon rtc-goldfish virtio_input evdev"
 refresh=0
 print_mirror=0
 for a in "$@"; do

@@ -4,12 +4,12 @@
 set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-PKGS="build-essential make pkg-config python3 clang-format \
+PKGS="build-essential make pkg-config python3 python3-yaml clang-format \
 	gcc-riscv64-linux-gnu binutils-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	qemu-system-misc qemu-user qemu-utils \
 	liburing-dev zlib1g-dev libzstd-dev \
-	libfdt-dev device-tree-compiler \
-	clang libclang-rt-14-dev wabt \
+	libfdt-dev device-tree-compiler libslirp-dev \
+	clang libclang-rt-14-dev wabt libcjson-dev libsqlite3-dev libseccomp-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring"
 missing=

@@ -21,11 +21,28 @@ enum {
 	CLI_EXIT_PANIC = 121,	/* the guest kernel panicked */
 	CLI_EXIT_ERROR = 125,	/* lodge could not start the guest (bad file, no memory) */
 	CLI_EXIT_TIMEOUT = 124, /* --timeout expired (as timeout(1)) */
+	CLI_EXIT_KILLED = 137,	/* killed through the control socket (128 + SIGKILL) */
 };
 
 int cmd_run(int argc, char **argv);
 int cmd_wasm(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+
+/* The client commands (cmd_guests.c), one entry point each for the command table. */
+int cmd_guests(const char *cmd, int argc, char **argv);
+int cmd_create_main(int argc, char **argv);
+int cmd_start_main(int argc, char **argv);
+int cmd_stop_main(int argc, char **argv);
+int cmd_kill_main(int argc, char **argv);
+int cmd_pause_main(int argc, char **argv);
+int cmd_resume_main(int argc, char **argv);
+int cmd_rm_main(int argc, char **argv);
+int cmd_ps_main(int argc, char **argv);
+int cmd_logs_main(int argc, char **argv);
+int cmd_console_main(int argc, char **argv);
+int cmd_inspect_main(int argc, char **argv);
+int cmd_events_main(int argc, char **argv);
 
 /* Parses a size such as 128M, 2G, 65536 or 64K into bytes. Returns 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t *out);

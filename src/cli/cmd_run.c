@@ -6,12 +6,16 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cli/console.h"
+#include "cli/guestctl.h"
+#include "host/sandbox.h"
 #include "core/log.h"
 #include "cpu/exec.h"
 #include "devices/device.h"
@@ -37,7 +41,18 @@ struct run_opts {
 	unsigned cpus;
 	double timeout;
 	int stats, no_reboot, mem_set;
-	unsigned jit_hot; /* 0: interpreter only */
+	unsigned jit_hot;	    /* 0: interpreter only */
+	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
+	const char *sandbox;	    /* --sandbox SPEC */
+	int seccomp;		    /* --seccomp */
+};
+
+/* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
+ * replaces (vm is NULL in between). */
+struct run_ctl {
+	pthread_mutex_t lock;
+	struct vm *vm;
+	bool killed;
 };
 
 /* Where --firmware is looked for when not given: the default guest's cache next to the
@@ -76,9 +91,9 @@ static void run_usage(FILE *f)
 		"started\n"
 		"                    in S-mode by the firmware\n"
 		"  --initrd FILE     initial ramdisk (cpio archive, compressed or not)\n"
-		"  --append CMDLINE  kernel command line (default \"" DEFAULT_CMDLINE
-		"\"; at most\n"
-		"                    4096 bytes)\n"
+		"  --append CMDLINE  kernel command line, at most 4096 bytes (default\n"
+		"                    \"" DEFAULT_CMDLINE
+		"\", or \"console=hvc0\" with --virtio-console)\n"
 		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
 		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
 		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
@@ -96,14 +111,23 @@ static void run_usage(FILE *f)
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
 		"  -h, --help        this text\n"
+		"Host (how lodge daemon runs guests):\n"
+		"  --api SOCKET      serve the control API on a unix socket (pause, resume, stop,\n"
+		"                    kill, stats, console attach: see docs/API.md)\n"
+		"  --console-log FILE  console output to a ring file (and attached clients);\n"
+		"                    console input only from clients attached through --api\n"
+		"  --exit-file FILE  write {\"status\", \"reason\"} there when the machine stops\n"
+		"  --sandbox SPEC    enter the sandbox the daemon prepared (see host/sandbox.h)\n"
+		"  --seccomp         install the system guests' seccomp allow list\n"
 		"Devices (each option may be repeated):\n",
 		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 	device_usage(f);
 	fprintf(f,
 		"\n"
-		"Console: the guest's UART is on stdin/stdout. Input is kept until the guest\n"
-		"reads it; the end of input is not passed on. On a terminal (raw mode): Ctrl-A X\n"
-		"quits, Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
+		"Console: the guest's UART is on stdin/stdout (with --virtio-console, hvc0 takes\n"
+		"the input and the UART only prints). Input is kept until the guest reads it;\n"
+		"the end of input is not passed on. On a terminal (raw mode): Ctrl-A X quits,\n"
+		"Ctrl-A H lists the keys, Ctrl-C goes to the guest.\n"
 		"\n"
 		"Exit status: 0 when the guest powers off (or Ctrl-A X); a bare program's own\n"
 		"status (finisher 0x100000 or HTIF tohost); 120 guest reboot with --no-reboot;\n"
@@ -166,6 +190,11 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"stats", no_argument, NULL, 's'},
 		{"no-jit", no_argument, NULL, 'J'},
 		{"jit-hot", required_argument, NULL, 'H'},
+		{"api", required_argument, NULL, 'A'},
+		{"console-log", required_argument, NULL, 'L'},
+		{"exit-file", required_argument, NULL, 'E'},
+		{"sandbox", required_argument, NULL, 'S'},
+		{"seccomp", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option *longopts = build_longopts(fixed, sizeof(fixed) / sizeof(fixed[0]));
@@ -256,6 +285,21 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			o->jit_hot = (unsigned)v;
 			break;
 		}
+		case 'A':
+			o->ctl.api_path = optarg;
+			break;
+		case 'L':
+			o->ctl.console_log = optarg;
+			break;
+		case 'E':
+			o->ctl.exit_file = optarg;
+			break;
+		case 'S':
+			o->sandbox = optarg;
+			break;
+		case 'P':
+			o->seccomp = 1;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -359,6 +403,19 @@ static const char *find_firmware(void)
 	return firmware_paths[0]; /* the error message then names the expected place */
 }
 
+/* console=ttyS0, or the console of a device that takes it (--virtio-console: hvc0). */
+static const char *default_cmdline(const struct run_opts *o, char *buf, size_t len)
+{
+	for (unsigned i = 0; i < o->ndevs; i++) {
+		const struct device_type *t = device_type_find_option(o->devs[i].option);
+		if (t && t->console) {
+			snprintf(buf, len, "console=%s", t->console);
+			return buf;
+		}
+	}
+	return DEFAULT_CMDLINE;
+}
+
 /* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
 static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
@@ -410,13 +467,187 @@ static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_st
 	}
 }
 
+/* ---- the control socket's operations (control thread) ---- */
+
+static int ctl_pause(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->vm ? vm_pause(c->vm) : -EAGAIN;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int ctl_resume(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->vm ? vm_resume(c->vm) : -EAGAIN;
+	pthread_mutex_unlock(&c->lock);
+	return r == -EALREADY ? 0 : r;
+}
+
+static int ctl_stop(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = c->vm ? vm_press_power_button(c->vm) : -EAGAIN;
+	if (r == 0)
+		vm_resume(c->vm); /* a paused guest cannot react */
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int ctl_kill(void *opaque)
+{
+	struct run_ctl *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	c->killed = true;
+	if (c->vm)
+		vm_request_stop(c->vm, VM_STOP_USER, 0);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static bool ctl_paused(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	bool p;
+
+	pthread_mutex_lock(&c->lock);
+	p = c->vm && vm_paused(c->vm);
+	pthread_mutex_unlock(&c->lock);
+	return p;
+}
+
+static uint64_t ctl_instret(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->vm ? vm_instret(c->vm) : 0;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* Guest RAM pages the host backs (touched and not given back), counted with mincore. */
+static uint64_t ctl_ram_resident(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	unsigned char vec[4096];
+	uint64_t n = 0, page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	pthread_mutex_lock(&c->lock);
+	for (uint64_t off = 0; c->vm && off < c->vm->mem.size; off += sizeof(vec) * page) {
+		uint64_t len = c->vm->mem.size - off;
+		if (len > sizeof(vec) * page)
+			len = sizeof(vec) * page;
+		if (mincore(c->vm->mem.ram + off, len, vec) < 0)
+			break;
+		for (uint64_t i = 0; i < (len + page - 1) / page; i++)
+			n += vec[i] & 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n * page;
+}
+
+static const struct guestctl_ops run_ctl_ops = {
+	.ram_resident = ctl_ram_resident,
+	.kind = "vm",
+	.pause = ctl_pause,
+	.resume = ctl_resume,
+	.stop = ctl_stop,
+	.kill = ctl_kill,
+	.paused = ctl_paused,
+	.instret = ctl_instret,
+};
+
+static void ctl_attach(struct run_ctl *c, struct vm *vm)
+{
+	pthread_mutex_lock(&c->lock);
+	c->vm = vm;
+	if (vm && c->killed)
+		vm_request_stop(vm, VM_STOP_USER, 0);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The exit record's reason for how the machine stopped. */
+static const char *stop_reason_text(enum vm_stop_reason why, const struct vm *vm, bool killed)
+{
+	if (killed)
+		return "killed";
+	switch (why) {
+	case VM_STOP_EXIT:
+		return vm->exit_code ? "guest exit with failure" : "poweroff";
+	case VM_STOP_TIMEOUT:
+		return "timeout";
+	case VM_STOP_REBOOT:
+		return "reboot";
+	case VM_STOP_PANIC:
+		return "kernel panic";
+	case VM_STOP_USER:
+		return "stopped";
+	default:
+		return "error";
+	}
+}
+
+/* Puts the console on the control socket's pipes (--console-log). */
+static int redirect_console(struct guestctl *g)
+{
+	if (guestctl_console_in(g) < 0)
+		return 0;
+	if (dup2(guestctl_console_in(g), STDIN_FILENO) < 0 ||
+	    dup2(guestctl_console_out(g), STDOUT_FILENO) < 0) {
+		log_err("cannot redirect the console: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console *con,
+			struct vm **vmp, enum vm_stop_reason *why)
+{
+	uint64_t t0;
+	int status;
+
+	for (;;) {
+		status = setup(o, console_chardev(con), vmp);
+		if (status)
+			return status;
+		console_attach(con, *vmp);
+		ctl_attach(ctl, *vmp);
+		t0 = vm_now_ns();
+		*why = vm_run(*vmp);
+		ctl_attach(ctl, NULL);
+		console_attach(con, NULL);
+		if (o->stats)
+			print_stats(*vmp, t0);
+		if (*why != VM_STOP_REBOOT || o->no_reboot || ctl->killed ||
+		    console_stop_requested(con))
+			return 0;
+		vm_destroy(*vmp); /* reboot: a fresh machine with the same images and console */
+		*vmp = NULL;
+	}
+}
+
 int cmd_run(int argc, char **argv)
 {
-	struct run_opts o = {.mem = 0, .cpus = 1, .jit_hot = JIT_HOT_DEFAULT};
-	struct console *con = NULL;
+	struct run_opts o = {.mem = 0, .cpus = 1, .jit_hot = JIT_HOT_DEFAULT, .ctl.statm_fd = -1};
+	struct run_ctl ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct guestctl *g = NULL;
 	struct vm *vm = NULL;
-	enum vm_stop_reason why;
-	uint64_t t0;
+	struct console *con = NULL;
+	enum vm_stop_reason why = VM_STOP_ERROR;
+	char cmdline[64];
 	int r, status;
 
 	r = parse_opts(argc, argv, &o);
@@ -430,33 +661,51 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.firmware)
 			o.lx.firmware = find_firmware();
 		if (!o.lx.cmdline)
-			o.lx.cmdline = DEFAULT_CMDLINE;
+			o.lx.cmdline = default_cmdline(&o, cmdline, sizeof(cmdline));
+	}
+	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+		return CLI_EXIT_ERROR;
+	if (o.ctl.api_path || o.ctl.console_log || o.ctl.exit_file) {
+		if (guestctl_open(&o.ctl, &run_ctl_ops, &ctl, &g) < 0)
+			return CLI_EXIT_ERROR;
+		if (redirect_console(g)) {
+			guestctl_close(g);
+			return CLI_EXIT_ERROR;
+		}
 	}
 	r = console_open(STDIN_FILENO, STDOUT_FILENO, &con);
 	if (r < 0) {
 		log_err("console: cannot set up stdin/stdout for the guest: %s", strerror(-r));
+		if (g) {
+			guestctl_exit(g, CLI_EXIT_ERROR, "console set-up failed");
+			guestctl_close(g);
+		}
 		return CLI_EXIT_ERROR;
 	}
-	for (;;) {
-		status = setup(&o, console_chardev(con), &vm);
-		if (status) {
+	if (o.seccomp) {
+		if (sandbox_seccomp(SANDBOX_VM) < 0) {
+			if (g) {
+				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
+				guestctl_close(g);
+			}
 			console_close(con);
-			return status;
+			return CLI_EXIT_ERROR;
 		}
-		console_attach(con, vm);
-		t0 = vm_now_ns();
-		why = vm_run(vm);
-		console_attach(con, NULL);
-		if (o.stats)
-			print_stats(vm, t0);
-		if (why != VM_STOP_REBOOT || o.no_reboot || console_stop_requested(con))
-			break;
-		vm_destroy(vm); /* reboot: a fresh machine with the same images and console */
+		sandbox_test_hook();
 	}
-	status = stop_status(&o, vm, why);
+	status = run_machines(&o, &ctl, con, &vm, &why);
+	if (!status && ctl.killed)
+		status = CLI_EXIT_KILLED;
+	else if (!status)
+		status = stop_status(&o, vm, why);
 	/* Stopped from the console: a signal or a closed output asks for its own status. */
-	if (why == VM_STOP_USER && console_exit_status(con) >= 0)
+	if (!ctl.killed && vm && why == VM_STOP_USER && console_exit_status(con) >= 0)
 		status = console_exit_status(con);
+	if (g) {
+		guestctl_exit(g, status,
+			      vm ? stop_reason_text(why, vm, ctl.killed) : "set-up failed");
+		guestctl_close(g);
+	}
 	vm_destroy(vm);
 	console_close(con);
 	return status;

@@ -17,6 +17,8 @@
  */
 #include "cli/cli.h"
 
+#include "cli/guestctl.h"
+#include "host/sandbox.h"
 #include "wasm/text/text.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
@@ -54,6 +56,17 @@ struct wasm_opts {
 	int ndirs;
 	struct wasm_limits lim;
 	double timeout;
+	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
+	atomic_bool ctl_ending;	    /* set when --api asked the program to end */
+	const char *sandbox;	    /* --sandbox SPEC */
+	bool seccomp;		    /* --seccomp */
+};
+
+/* What the control socket (cli/guestctl.h) acts on. */
+struct wasm_ctl {
+	struct wasm_store *store;
+	atomic_bool paused, stopped, killed;
+	atomic_bool *ending; /* wasm_opts.ctl_ending */
 };
 
 static void usage(FILE *f)
@@ -81,6 +94,13 @@ static void usage(FILE *f)
 		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M,\n"
 		"                       or 1/16 of --max-memory if less); it and the call\n"
 		"                       frames count twice its size against --max-memory\n"
+		"  --api SOCKET         serve the control API on a unix socket (pause, resume,\n"
+		"                       stop, kill, stats, console attach: see docs/API.md)\n"
+		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
+		"                       stdin only from clients attached through --api\n"
+		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
+		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
+		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
 		"\n"
 		"A file whose name ends in .wat, or that does not start with the binary magic\n"
@@ -140,6 +160,14 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->lim.fuel = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
+	} else if (!strcmp(opt, "--api")) {
+		o->ctl.api_path = val;
+	} else if (!strcmp(opt, "--console-log")) {
+		o->ctl.console_log = val;
+	} else if (!strcmp(opt, "--exit-file")) {
+		o->ctl.exit_file = val;
+	} else if (!strcmp(opt, "--sandbox")) {
+		o->sandbox = val;
 	} else if (!strcmp(opt, "--timeout")) {
 		char *end;
 		o->timeout = strtod(val, &end);
@@ -153,11 +181,14 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
-	static const char *const valued[] = {"--invoke", "--dir",  "--env",    "--max-memory",
-					     "--stack",	 "--fuel", "--timeout"};
+	static const char *const valued[] = {
+		"--invoke",  "--dir", "--env",	       "--max-memory", "--stack",  "--fuel",
+		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox"};
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	atomic_init(&o->ctl_ending, false);
+	o->ctl.statm_fd = -1;
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		char *opt = argv[i], *val = NULL, *eq;
 		bool takes = false;
@@ -170,6 +201,10 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
 			usage(stdout);
 			return -1;
+		}
+		if (!strcmp(opt, "--seccomp")) {
+			o->seccomp = true;
+			continue;
 		}
 		eq = strchr(opt, '=');
 		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
@@ -429,6 +464,74 @@ static void watchdog_stop(struct watchdog *w)
 	pthread_mutex_destroy(&w->lock);
 }
 
+/* ----- the control socket's operations (control thread) ----- */
+
+static int ctl_pause(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->paused, true);
+	wasm_store_pause(c->store);
+	/* Parked at the next check, normally within microseconds; a host call blocked on
+	 * input finishes first (it uses no CPU meanwhile). */
+	for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
+		usleep(1000);
+	return 0;
+}
+
+static int ctl_resume(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(&c->paused, false);
+	wasm_store_resume(c->store);
+	return 0;
+}
+
+static int ctl_stop(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(c->ending, true);
+	atomic_store(&c->stopped, true); /* WASI has no signals: stopping ends the program */
+	wasm_store_interrupt(c->store);
+	return 0;
+}
+
+static int ctl_kill(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	atomic_store(c->ending, true);
+	atomic_store(&c->killed, true);
+	wasm_store_interrupt(c->store);
+	return 0;
+}
+
+static bool ctl_paused(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	return atomic_load(&c->paused);
+}
+
+static uint64_t ctl_instret(void *opaque)
+{
+	(void)opaque;
+	return 0; /* the interpreter does not count instructions */
+}
+
+static const struct guestctl_ops wasm_ctl_ops = {
+	.ram_resident = ctl_instret, /* no guest RAM: 0 */
+	.kind = "wasm",
+	.pause = ctl_pause,
+	.resume = ctl_resume,
+	.stop = ctl_stop,
+	.kill = ctl_kill,
+	.paused = ctl_paused,
+	.instret = ctl_instret,
+};
+
 /* ----- --invoke ----- */
 
 static int parse_value(const char *s, uint8_t type, union wasm_value *v)
@@ -539,6 +642,8 @@ static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
 		return exit_status(info->exit_code);
 	if (trap == WASM_TRAP_INTERRUPTED && watchdog_fired(wd))
 		return report_timeout(wd);
+	if (trap == WASM_TRAP_INTERRUPTED && atomic_load(&o->ctl_ending))
+		return 0; /* stopped or killed through --api: ctl_status says which */
 	report_trap(o->file, o->text, info);
 	return EXIT_TRAP;
 }
@@ -649,13 +754,31 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
 }
 
-static int run(const struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
+/* The exit status and reason once the control socket stopped or killed the program. */
+static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
+{
+	if (atomic_load(&c->killed)) {
+		*reason = "killed";
+		return CLI_EXIT_KILLED;
+	}
+	if (atomic_load(&c->stopped)) {
+		*reason = "stopped";
+		return 0;
+	}
+	*reason = status == 0 ? "exit" : status == EXIT_TRAP ? "trap" : "exit with failure";
+	return status;
+}
+
+static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 {
 	struct wasi_config wc = {o->argc, o->argv, o->nenv, (char **)o->env, o->ndirs, o->dirs,
 				 0,	  1,	   2};
+	struct wasm_ctl ctl;
+	struct guestctl *g = NULL;
 	struct wasm_store *s;
 	struct wasi *wasi;
 	int bad = -1, rc, status;
+	const char *reason;
 
 	rc = wasm_store_create(&o->lim, &s);
 	if (rc) {
@@ -669,6 +792,22 @@ static int run(const struct wasm_opts *o, struct wasm_module *m, struct watchdog
 			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;
 	}
+	ctl.store = s;
+	atomic_init(&ctl.paused, false);
+	atomic_init(&ctl.stopped, false);
+	atomic_init(&ctl.killed, false);
+	ctl.ending = &o->ctl_ending;
+	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
+		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
+			watchdog_settle(wd);
+			wasm_store_destroy(s);
+			return CLI_EXIT_ERROR;
+		}
+		if (guestctl_console_in(g) >= 0) {
+			wc.stdin_fd = guestctl_console_in(g);
+			wc.stdout_fd = wc.stderr_fd = guestctl_console_out(g);
+		}
+	}
 	rc = wasi_create(s, &wc, &wasi, &bad);
 	if (rc) {
 		watchdog_settle(wd);
@@ -677,14 +816,36 @@ static int run(const struct wasm_opts *o, struct wasm_module *m, struct watchdog
 				strerror(-rc));
 		else
 			fprintf(stderr, "lodge wasm: cannot set up WASI: %s\n", strerror(-rc));
+		if (g) {
+			guestctl_exit(g, CLI_EXIT_ERROR, "set-up failed");
+			guestctl_close(g);
+		}
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
+	}
+	if (o->seccomp) {
+		if (sandbox_seccomp(SANDBOX_WASM) < 0) {
+			watchdog_settle(wd);
+			if (g) {
+				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
+				guestctl_close(g);
+			}
+			wasm_store_destroy(s);
+			wasi_destroy(wasi);
+			return CLI_EXIT_ERROR;
+		}
+		sandbox_test_hook();
 	}
 	watchdog_attach(wd, s);
 	status = instantiate_and_run(o, m, s, wasi, wd);
 	watchdog_settle(wd);
 	watchdog_attach(wd, NULL);
 	fflush(stdout);
+	status = ctl_status(&ctl, status, &reason);
+	if (g) {
+		guestctl_exit(g, status, reason);
+		guestctl_close(g);
+	}
 	wasm_store_destroy(s);
 	wasi_destroy(wasi);
 	return status;
@@ -753,6 +914,8 @@ int cmd_wasm(int argc, char **argv)
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+		return CLI_EXIT_ERROR;
 	if (o.timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
 		rc = watchdog_start(&wd, o.file, o.timeout);

@@ -14,6 +14,19 @@ static const struct cli_command commands[] = {
 	{"run", "run a RISC-V machine (bare-metal program or Linux)", cmd_run},
 	{"wasm", "run a WebAssembly module (WASI command or --invoke an export)", cmd_wasm},
 	{"disk", "create disk images and show what they hold (raw, qcow2)", cmd_disk},
+	{"daemon", "run the host daemon (registry of guests, API socket)", cmd_daemon},
+	{"create", "register a guest with the daemon", cmd_create_main},
+	{"start", "start guests", cmd_start_main},
+	{"stop", "stop guests (power off, then kill after a timeout)", cmd_stop_main},
+	{"kill", "kill guests at once", cmd_kill_main},
+	{"pause", "pause guests", cmd_pause_main},
+	{"resume", "resume paused guests", cmd_resume_main},
+	{"rm", "remove guests", cmd_rm_main},
+	{"ps", "list guests", cmd_ps_main},
+	{"logs", "print a guest's console output", cmd_logs_main},
+	{"console", "attach to a guest's console (Ctrl-A D detaches)", cmd_console_main},
+	{"inspect", "print guests' details as JSON", cmd_inspect_main},
+	{"events", "print the daemon's events", cmd_events_main},
 };
 
 static void usage(FILE *f)
@@ -21,7 +34,9 @@ static void usage(FILE *f)
 	fprintf(f, "usage: lodge COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'lodge COMMAND --help' describes a command's options.\n");
+	fprintf(f, "\nThe client commands (create ... events) reach the daemon through\n"
+		   "--socket PATH, $LODGE_SOCKET, or /run/lodge/lodge.sock.\n"
+		   "'lodge COMMAND --help' describes a command's options.\n");
 }
 
 int cli_parse_size(const char *s, uint64_t *out)

@@ -41,7 +41,8 @@
 #include "cpu/mmu.h"
 #include "cpu/trap.h"
 #include "cpu/trigger.h"
-#include "machine/machine.h"
+#include "core/gmem.h"
+#include "cpu/env.h"
 
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
 
@@ -52,7 +53,7 @@ int exec_cache_create(struct hart *h)
 
 	if (!bc)
 		return -ENOMEM;
-	bc->size = ARENA_BUDGET / (h->vm ? h->vm->nharts_planned : 1);
+	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
 	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
@@ -66,14 +67,14 @@ int exec_cache_create(struct hart *h)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&bc->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (h->vm && h->vm->jit_hot) {
+	if (h->env->jit_hot) {
 		/* Translated code has a budget split like the decoded blocks'. Without a JIT
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
-		size_t code = JIT_BUDGET / h->vm->nharts_planned;
+		size_t code = JIT_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit);
 		if (r == 0)
-			bc->jit_hot = bc->jit_hot_base = h->vm->jit_hot;
+			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;
 		else if (r != -ENOTSUP)
 			log_warn("hart %llu: no JIT (%s): interpreting only",
 				 (unsigned long long)h->mhartid, strerror(-r));
@@ -200,12 +201,12 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
 	if ((h->menvcfg >> 63) && h->stimecmp < cmp)
 		cmp = h->stimecmp;
 	if (cmp != ~0ull) {
-		uint64_t at = h->vm->start_ns + cmp * 100;
-		if (cmp < (~0ull / 100) && at < wake)
+		uint64_t at = hart_env_time_to_host(h->env, cmp);
+		if (at < wake)
 			wake = at;
 	}
-	if (h->vm->deadline_ns && h->vm->deadline_ns < wake)
-		wake = h->vm->deadline_ns;
+	if (h->env->deadline_ns && h->env->deadline_ns < wake)
+		wake = h->env->deadline_ns;
 	ts.tv_sec = (time_t)(wake / 1000000000ull);
 	ts.tv_nsec = (long)(wake % 1000000000ull);
 	pthread_mutex_lock(&bc->lock);
@@ -218,7 +219,7 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
  * when the hart must return from hart_run. */
 static bool exec_poll(struct hart *h)
 {
-	struct vm *vm = h->vm;
+	struct hart_env *env = h->env;
 
 	for (;;) {
 		uint64_t now;
@@ -229,13 +230,14 @@ static bool exec_poll(struct hart *h)
 			h->trig_flush = false;
 			exec_flush_all(h);
 		}
-		epoch = __atomic_load_n(&vm->mem.code_epoch, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
+		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;
 			exec_flush_jumps(h);
 		}
-		now = vm_now_ns();
-		if (vm_poll(vm, now))
+		now = hart_env_now_ns();
+		if (env->poll(env, h, now))
 			return true;
 		exec_update_timers(h);
 		if (hart_check_interrupts(h)) {
@@ -366,7 +368,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	/* Flag the page first, then read its generation: a store racing with decoding
 	 * either bumps the generation we read or is made visible by fence.i. */
 	__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_ACQ_REL);
-	b->genp = &h->vm->page_gen[ppn];
+	b->genp = &h->env->mem->page_gen[ppn];
 	b->gen = __atomic_load_n(b->genp, __ATOMIC_ACQUIRE);
 	b->vpc = pc;
 	b->ppa = ppa;

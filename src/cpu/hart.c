@@ -9,23 +9,79 @@
 
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
-#include "machine/machine.h"
+#include <time.h>
+
+#include "core/gmem.h"
+#include "cpu/env.h"
 
 #define MISA_RV64GC                                                                                \
 	((2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |          \
 	 (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) | (1u << ('S' - 'A')) |   \
 	 (1u << ('U' - 'A')))
 
-int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
+uint64_t hart_env_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads start_ns and paused_ns consistently. The data loads are acquires, so the second
+ * count load cannot move before them; a reader that sees a value written after the count
+ * went odd then sees the count changed and retries. */
+static void clock_read(const struct hart_clock *c, uint64_t *start, uint64_t *paused)
+{
+	unsigned s1, s2;
+
+	do {
+		s1 = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+		*start = __atomic_load_n(&c->start_ns, __ATOMIC_ACQUIRE);
+		*paused = __atomic_load_n(&c->paused_ns, __ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) || s1 != s2);
+}
+
+void hart_env_clock_set(struct hart_env *env, uint64_t start_ns, uint64_t paused_ns)
+{
+	struct hart_clock *c = &env->clock;
+	unsigned seq = __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
+
+	/* Count odd, then the data (released after it), then the count even again. */
+	__atomic_store_n(&c->seq, seq + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->start_ns, start_ns, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->paused_ns, paused_ns, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+uint64_t hart_env_time(const struct hart_env *env)
+{
+	uint64_t start, paused;
+
+	clock_read(&env->clock, &start, &paused);
+	return ((paused ? paused : hart_env_now_ns()) - start) / 100;
+}
+
+uint64_t hart_env_time_to_host(const struct hart_env *env, uint64_t ticks)
+{
+	uint64_t start, paused;
+
+	clock_read(&env->clock, &start, &paused);
+	if (ticks >= (UINT64_MAX - start) / 100)
+		return UINT64_MAX;
+	return start + ticks * 100;
+}
+
+int hart_init(struct hart *h, struct hart_env *env, unsigned id, uint64_t reset_pc)
 {
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	h->vm = vm;
-	h->ram = vm->ram;
-	h->ram_base = vm->ram_base;
-	h->ram_size = vm->ram_size;
-	h->code_pages = vm->code_pages;
+	h->env = env;
+	h->ram = env->mem->ram;
+	h->ram_base = env->mem->base;
+	h->ram_size = env->mem->size;
+	h->code_pages = env->mem->page_flags;
 	h->mhartid = id;
 	h->misa = MISA_RV64GC;
 	h->mstatus = (2ull << 32) | (2ull << 34); /* UXL = SXL = 64 */
@@ -65,10 +121,15 @@ void hart_set_irq(struct hart *h, uint64_t mask, bool level)
 	hart_kick(h);
 }
 
+void hart_set_timecmp(struct hart *h, uint64_t cmp)
+{
+	__atomic_store_n(&h->mtimecmp, cmp, __ATOMIC_RELEASE);
+	hart_kick(h); /* re-evaluate MTIP now */
+}
+
 uint64_t hart_time(const struct hart *h)
 {
-	/* mtime ticks at 10 MHz from machine creation. */
-	return (vm_now_ns() - h->vm->start_ns) / 100;
+	return hart_env_time(h->env);
 }
 
 void hart_update_mode(struct hart *h)

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vm;
+#include "core/gmem.h"
+
+struct hart_env;
 struct block_cache;
 
 enum { PRV_U = 0, PRV_S = 1, PRV_M = 3 };
@@ -97,14 +99,14 @@ struct hart {
 	uint64_t f[32];
 	uint64_t pc;
 	unsigned priv;
-	unsigned data_priv;	  /* effective privilege for loads/stores (MPRV) */
-	uint64_t poll_at;	  /* poll when instret reaches this; others may zero it */
-	uint32_t code_epoch;	  /* vm->code_epoch when the pc->block table was last flushed */
-	struct tlb_entry *dtlb;	  /* tlb[data regime], R then W arrays: dtlb[0..], */
+	unsigned data_priv;	/* effective privilege for loads/stores (MPRV) */
+	uint64_t poll_at;	/* poll when instret reaches this; others may zero it */
+	uint32_t code_epoch;	/* env->mem->code_epoch when the pc->block table was last flushed */
+	struct tlb_entry *dtlb; /* tlb[data regime], R then W arrays: dtlb[0..], */
 	struct tlb_entry *dtlb_w; /* current regime's write TLB */
 	uint8_t *ram;		  /* host address of guest RAM */
 	uint64_t ram_base, ram_size;
-	uint8_t *code_pages; /* vm's per-RAM-page flags (PAGE_*) */
+	uint8_t *code_pages; /* per-RAM-page flags (PAGE_*) = env->mem->page_flags */
 
 	/* CSRs */
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;
@@ -117,7 +119,8 @@ struct hart {
 	uint32_t fflags, frm; /* fcsr; see fpu.c for how host flags are folded in */
 	uint64_t pmpcfg[8], pmpaddr[64];
 	uint64_t mhartid;
-	uint64_t instret; /* retired instructions (also cycle) */
+	uint64_t instret;      /* retired instructions (also cycle) */
+	uint64_t instret_seen; /* atomic: instret at the last poll, for other threads */
 
 	/* Sdtrig (cpu/trigger.c): the triggers and tcontrol, and what is armed. */
 	struct trigger trig[TRIG_N];
@@ -143,28 +146,32 @@ struct hart {
 	int kick;
 	bool wfi; /* stalled in wfi */
 
-	struct vm *vm;
+	struct hart_env *env;
 	struct block_cache *bc;
 	struct tlb_entry *itlb;
 	struct tlb_entry tlb[REGIME_N][TLB_NKIND][TLB_SIZE];
 };
 
-/* Per-RAM-page flags in vm->code_pages. Stores to a flagged page take the slow path. */
-#define PAGE_CODE  1u /* decoded blocks exist for this page */
-#define PAGE_WATCH 2u /* the page holds a watched word (HTIF tohost) */
+/* Per-RAM-page flags (core/gmem.h). Stores to a flagged page take the slow path. */
+#define PAGE_CODE  GMEM_PAGE_CODE  /* decoded blocks exist for this page */
+#define PAGE_WATCH GMEM_PAGE_WATCH /* the page holds a watched word (HTIF tohost) */
 
 /* Initialises `h` as hart `id` of `vm` in its reset state (M-mode, pc = reset_pc).
  * Returns 0 or -ENOMEM. Caller owns `h` (it is large: allocate it). */
-int hart_init(struct hart *h, struct vm *vm, unsigned id, uint64_t reset_pc)
+int hart_init(struct hart *h, struct hart_env *env, unsigned id, uint64_t reset_pc)
 	__attribute__((warn_unused_result));
 void hart_fini(struct hart *h);
 
 /* Runs the hart on the calling thread until the machine asks it to stop
- * (vm_should_stop). Returns 0. */
+ * (the board's env->poll says so). Returns 0. */
 int hart_run(struct hart *h);
 
 /* Any thread: asks the hart to re-check interrupts and stop requests soon. */
 void hart_kick(struct hart *h);
+
+/* Any thread: sets the machine timer comparator (CLINT mtimecmp); MTIP follows it at
+ * the hart's next poll. */
+void hart_set_timecmp(struct hart *h, uint64_t cmp);
 
 /* Any thread: sets or clears interrupt-pending bits driven by devices (MTIP, MSIP, MEIP,
  * SEIP) and kicks the hart. */

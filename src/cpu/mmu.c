@@ -10,7 +10,9 @@
 
 #include "core/util.h"
 #include "cpu/trigger.h"
-#include "machine/machine.h"
+#include "core/bus.h"
+#include "core/gmem.h"
+#include "cpu/env.h"
 
 #define PTE_V	     (1u << 0)
 #define PTE_R	     (1u << 1)
@@ -72,7 +74,7 @@ int mmu_translate(struct hart *h, uint64_t va, enum access acc, unsigned priv, u
 	table = (h->satp & ((1ull << 44) - 1)) << 12;
 	for (i = (int)levels - 1; i >= 0; i--) {
 		uint64_t idx = (va >> (12 + 9 * i)) & 511;
-		ptep = vm_ram_ptr(h->vm, table + idx * 8, 8);
+		ptep = gmem_ptr(h->env->mem, table + idx * 8, 8);
 		if (!ptep) {
 			h->fault_tval = va;
 			return access_fault(acc);
@@ -140,23 +142,23 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 
 void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
 {
-	struct vm *vm = h->vm;
-	uint64_t off = (uint64_t)(host - vm->ram);
+	struct gmem *mem = h->env->mem;
+	uint64_t off = (uint64_t)(host - mem->ram);
 	uint64_t first = off >> 12, last = (off + size - 1) >> 12;
 
 	for (uint64_t p = first; p <= last; p++) {
-		uint8_t f = __atomic_load_n(&vm->code_pages[p], __ATOMIC_ACQUIRE);
+		uint8_t f = __atomic_load_n(&mem->page_flags[p], __ATOMIC_ACQUIRE);
 		if (f & PAGE_CODE) {
-			__atomic_fetch_and(&vm->code_pages[p], (uint8_t)~PAGE_CODE,
+			__atomic_fetch_and(&mem->page_flags[p], (uint8_t)~PAGE_CODE,
 					   __ATOMIC_ACQ_REL);
-			__atomic_fetch_add(&vm->page_gen[p], 1, __ATOMIC_ACQ_REL);
+			__atomic_fetch_add(&mem->page_gen[p], 1, __ATOMIC_ACQ_REL);
 			/* Harts drop their pc -> block shortcuts at their next poll; this hart
 			 * polls at its next block boundary. */
-			__atomic_fetch_add(&vm->mem.code_epoch, 1, __ATOMIC_RELEASE);
+			__atomic_fetch_add(&mem->code_epoch, 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 		}
 		if (f & PAGE_WATCH)
-			vm_watch_hit(vm, vm->ram_base + off);
+			h->env->watch_hit(h->env, mem->base + off);
 	}
 }
 
@@ -168,7 +170,7 @@ static int data_xlate(struct hart *h, uint64_t va, enum access acc, uint64_t *pa
 
 	if (r)
 		return r;
-	*host = vm_ram_ptr(h->vm, *pa, 1);
+	*host = gmem_ptr(h->env->mem, *pa, 1);
 	/* A page where a load/store trigger may match stays out: TLB hits skip the check. */
 	if (*host && !(unlikely(h->trig_mem) && trig_page_watched(h, va)))
 		tlb_fill(h, acc == ACC_WRITE ? h->dtlb_w : h->dtlb, va, *host);
@@ -242,7 +244,7 @@ static int load_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t *o
 		*out = ram_read(host, size);
 		return 0;
 	}
-	if ((pa & (size - 1)) || bus_read(&h->vm->bus, pa, size, out) < 0) {
+	if ((pa & (size - 1)) || bus_read(h->env->bus, pa, size, out) < 0) {
 		h->fault_tval = va;
 		return EXC_LOAD_ACCESS;
 	}
@@ -271,7 +273,7 @@ static int store_one_page(struct hart *h, uint64_t va, unsigned size, uint64_t v
 		ram_store(h, host, size, val);
 		return 0;
 	}
-	if ((pa & (size - 1)) || bus_write(&h->vm->bus, pa, size, val) < 0) {
+	if ((pa & (size - 1)) || bus_write(h->env->bus, pa, size, val) < 0) {
 		h->fault_tval = va;
 		return EXC_STORE_ACCESS;
 	}
@@ -370,7 +372,7 @@ int mmu_fetch(struct hart *h, uint64_t pc, uint64_t *ppa, uint8_t **host)
 	r = mmu_translate(h, pc, ACC_FETCH, h->priv, &pa);
 	if (r)
 		return r;
-	*host = vm_ram_ptr(h->vm, pa, 2);
+	*host = gmem_ptr(h->env->mem, pa, 2);
 	if (!*host) {
 		h->fault_tval = pc;
 		return EXC_INSN_ACCESS;

@@ -61,8 +61,9 @@ struct device {
 struct board {
 	struct bus *bus;
 	struct gmem *mem;
-	struct evloop *loop;	 /* the machine's I/O thread */
-	struct chardev *console; /* the machine's console backend, or NULL */
+	struct evloop *loop;	  /* the machine's I/O thread */
+	struct chardev *console;  /* the machine's console backend, or NULL */
+	bool console_input_taken; /* a device with `console` set reads it, not the UART */
 	unsigned nharts;
 	uint32_t plic_phandle;	    /* for interrupt-parent in device-tree nodes */
 	uint32_t cpu_intc_phandle0; /* hart h's interrupt controller: + h */
@@ -72,6 +73,10 @@ struct board {
 			   unsigned *irq_out);
 	/* A line to PLIC source `n` (fixed devices such as the UART). */
 	struct irq_line (*plic_line)(struct board *b, unsigned n);
+	/* Set by the interrupt controller's create() (it comes first, see `order`): the
+	 * input plic_line() connects to. */
+	irq_fn irqchip_set;
+	void *irqchip;
 	/* A line to hart h's local interrupt `irq` (IRQ_MSI, IRQ_MTI, IRQ_MEI, IRQ_SEI). */
 	struct irq_line (*hart_line)(struct board *b, unsigned hart, unsigned irq);
 	/* Sets hart h's machine timer comparator (CLINT mtimecmp): the hart raises MTIP itself
@@ -101,6 +106,10 @@ struct device_type {
 	bool always;	    /* created once with args = NULL on every Linux machine */
 	bool bare;	    /* always-present on --bare machines too */
 	bool arg_optional;  /* the option may be given without a value (`--balloon`) */
+	/* The guest's console device when this device reads the machine's console backend
+	 * ("hvc0"): at most one such device per machine, and the UART then only writes
+	 * (chardev_set_input_handler has one owner). NULL for every other device. */
+	const char *console;
 	int (*create)(struct board *b, const char *args, struct device **out, char *err,
 		      size_t errlen);
 };

@@ -9,11 +9,17 @@
 #include "devices/uart.h"
 
 #include <errno.h>
+#include <libfdt.h>
 #include <pthread.h>
+#include <stdio.h>
 
 #include "core/alloc.h"
 #include "core/bus.h"
+#include "core/sbuf.h"
+#include "core/util.h"
 #include "devices/chardev.h"
+#include "devices/device.h"
+#include "devices/virt.h"
 
 #define IER_RDI	 1u
 #define IER_THRI 2u
@@ -31,6 +37,7 @@
 struct uart {
 	pthread_mutex_t lock;
 	struct chardev *con; /* NULL: no console */
+	bool no_input;	     /* another device reads con */
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thri_pending; /* THR-empty interrupt not yet acknowledged by reading IIR */
 	uart_irq_fn irq;
@@ -49,14 +56,19 @@ static bool rx_ready(const struct uart *u)
 /* Data ready (LSR bit 0); called with the lock held. */
 static bool data_ready(struct uart *u)
 {
-	return u->con && rx_ready(u) && chardev_input_available(u->con) > 0;
+	return u->con && !u->no_input && rx_ready(u) && chardev_input_available(u->con) > 0;
+}
+
+/* The interrupt line's level; called with the lock held. */
+static bool irq_level_now(struct uart *u)
+{
+	return ((u->ier & IER_RDI) && data_ready(u)) || ((u->ier & IER_THRI) && u->thri_pending);
 }
 
 /* Recomputes the interrupt line; called with the lock held. */
 static void update_irq(struct uart *u)
 {
-	bool level =
-		((u->ier & IER_RDI) && data_ready(u)) || ((u->ier & IER_THRI) && u->thri_pending);
+	bool level = irq_level_now(u);
 
 	if (level != u->irq_level) {
 		u->irq_level = level;
@@ -213,11 +225,21 @@ int uart_create(struct bus *bus, uint64_t base, struct chardev *con, struct uart
 	return 0;
 }
 
+void uart_disable_input(struct uart *u)
+{
+	if (u->con && !u->no_input)
+		chardev_set_input_handler(u->con, NULL, NULL);
+	pthread_mutex_lock(&u->lock);
+	u->no_input = true;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 void uart_destroy(struct uart *u)
 {
 	if (!u)
 		return;
-	if (u->con)
+	if (u->con && !u->no_input)
 		chardev_set_input_handler(u->con, NULL, NULL);
 	pthread_mutex_destroy(&u->lock);
 	core_free(u);
@@ -238,3 +260,152 @@ void uart_set_tx_hook(struct uart *u, uart_tx_fn fn, void *opaque)
 	u->tx_hook = fn;
 	u->tx_opaque = opaque;
 }
+
+/* ---- the device type "uart": uart0 at VIRT_UART_BASE on the machine's console ---- */
+
+#define SAVE_VERSION 1
+
+struct uart_dev {
+	struct device dev;
+	struct board *board;
+	struct irq_line line;
+	struct uart *u;
+};
+
+static struct uart_dev *to_ud(struct device *dev)
+{
+	return container_of(dev, struct uart_dev, dev);
+}
+
+static void ud_irq(void *opaque, bool level)
+{
+	struct uart_dev *ud = opaque;
+
+	irq_set(&ud->line, level);
+}
+
+static void ud_tx(void *opaque, uint8_t c)
+{
+	struct uart_dev *ud = opaque;
+
+	ud->board->console_output(ud->board, &c, 1);
+}
+
+static void ud_reset(struct device *dev)
+{
+	struct uart *u = to_ud(dev)->u;
+
+	pthread_mutex_lock(&u->lock);
+	u->ier = u->lcr = u->mcr = u->scr = u->fcr = u->dll = u->dlm = 0;
+	u->thri_pending = false;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static int ud_save(struct device *dev, struct sbuf *out)
+{
+	struct uart *u = to_ud(dev)->u;
+	uint8_t regs[7];
+
+	pthread_mutex_lock(&u->lock);
+	regs[0] = u->ier, regs[1] = u->lcr, regs[2] = u->mcr, regs[3] = u->scr;
+	regs[4] = u->fcr, regs[5] = u->dll, regs[6] = u->dlm;
+	sbuf_put_u32(out, SAVE_VERSION);
+	sbuf_put(out, regs, sizeof(regs));
+	sbuf_put_u8(out, u->thri_pending);
+	pthread_mutex_unlock(&u->lock);
+	return out->err;
+}
+
+static int ud_load(struct device *dev, struct sreader *in)
+{
+	struct uart *u = to_ud(dev)->u;
+	uint8_t regs[7];
+	bool thri;
+
+	if (sread_u32(in) != SAVE_VERSION)
+		return -EINVAL;
+	sread(in, regs, sizeof(regs));
+	thri = sread_u8(in) & 1;
+	if (in->err)
+		return in->err;
+	pthread_mutex_lock(&u->lock);
+	u->ier = regs[0] & 0x0f, u->lcr = regs[1], u->mcr = regs[2], u->scr = regs[3];
+	u->fcr = regs[4], u->dll = regs[5], u->dlm = regs[6];
+	u->thri_pending = thri;
+	u->irq_level = !irq_level_now(u); /* drive the line again whatever it was */
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+static int ud_fdt(struct device *dev, void *fdt, const struct board *b)
+{
+	fdt64_t reg[2] = {cpu_to_fdt64(VIRT_UART_BASE), cpu_to_fdt64(0x100)};
+	char name[40];
+	int r;
+
+	(void)dev;
+	snprintf(name, sizeof(name), "serial@%llx", (unsigned long long)VIRT_UART_BASE);
+	r = fdt_begin_node(fdt, name);
+	r = r ?: fdt_property_string(fdt, "compatible", "ns16550a");
+	r = r ?: fdt_property(fdt, "reg", reg, sizeof(reg));
+	r = r ?: fdt_property_u32(fdt, "interrupts", VIRT_UART_IRQ);
+	r = r ?: fdt_property_u32(fdt, "interrupt-parent", b->plic_phandle);
+	r = r ?: fdt_property_u32(fdt, "clock-frequency", 3686400);
+	return r ?: fdt_end_node(fdt);
+}
+
+static void ud_destroy(struct device *dev)
+{
+	struct uart_dev *ud = to_ud(dev);
+
+	uart_destroy(ud->u);
+	core_free(ud);
+}
+
+static const struct device_ops uart_ops = {
+	.reset = ud_reset,
+	.save = ud_save,
+	.load = ud_load,
+	.fdt = ud_fdt,
+	.destroy = ud_destroy,
+};
+
+static int ud_create(struct board *b, const char *args, struct device **out, char *err,
+		     size_t errlen)
+{
+	struct uart_dev *ud = core_calloc(1, sizeof(*ud));
+	int r;
+
+	(void)args;
+	(void)err;
+	(void)errlen;
+	if (!ud)
+		return -ENOMEM;
+	ud->board = b;
+	ud->line = b->plic_line(b, VIRT_UART_IRQ);
+	r = uart_create(b->bus, VIRT_UART_BASE, b->console, &ud->u);
+	if (r < 0) {
+		core_free(ud);
+		return r;
+	}
+	if (b->console_input_taken)
+		uart_disable_input(ud->u);
+	uart_set_irq(ud->u, ud_irq, ud);
+	uart_set_tx_hook(ud->u, ud_tx, ud);
+	ud->dev.ops = &uart_ops;
+	snprintf(ud->dev.name, sizeof(ud->dev.name), "uart0");
+	*out = &ud->dev;
+	return 0;
+}
+
+static const struct device_type uart_type = {
+	.name = "uart",
+	.help = "ns16550a serial port on the console (always present)",
+	.order = 10,
+	.always = true,
+	.bare = true,
+	.create = ud_create,
+};
+DEVICE_TYPE(uart_type)

@@ -34,6 +34,11 @@ int uart_create(struct bus *bus, uint64_t base, struct chardev *con, struct uart
  * UART. NULL is a no-op. */
 void uart_destroy(struct uart *u);
 
+/* Stops taking input: detaches from the backend's input, and the guest never sees data
+ * ready, because another device (virtio-console) reads the backend; output still goes
+ * to it. Main thread, before harts start. */
+void uart_disable_input(struct uart *u);
+
 /* Connects the interrupt line (optional). Call before harts start. */
 void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque);
 

@@ -170,8 +170,8 @@ static int load_segment(struct vm *vm, const char *path, const uint8_t *buf, siz
 			"(link it inside RAM, or raise --mem)",
 			path, i, (unsigned long long)ph->p_paddr,
 			(unsigned long long)(ph->p_paddr + ph->p_memsz - 1),
-			(unsigned long long)vm->ram_base,
-			(unsigned long long)(vm->ram_base + vm->ram_size - 1));
+			(unsigned long long)vm->mem.base,
+			(unsigned long long)(vm->mem.base + vm->mem.size - 1));
 		return -ERANGE;
 	}
 	memcpy(dst, buf + ph->p_offset, ph->p_filesz);
@@ -267,7 +267,7 @@ int boot_load_elf(struct vm *vm, const char *path, uint64_t *entry)
 		*entry = eh.e_entry;
 		find_htif(vm, buf, len);
 		if (vm->tohost_pa && vm_ram_ptr(vm, vm->tohost_pa, 8) && !(vm->tohost_pa & 7))
-			vm->code_pages[(vm->tohost_pa - vm->ram_base) >> 12] |= PAGE_WATCH;
+			vm->mem.page_flags[(vm->tohost_pa - vm->mem.base) >> 12] |= PAGE_WATCH;
 		else
 			vm->tohost_pa = 0;
 	}
@@ -335,10 +335,10 @@ static int load_firmware(struct vm *vm, const char *path, uint64_t *fw_end)
 	if (len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) {
 		r = check_header(path, buf, len);
 		r = r ?: load_segments(vm, path, buf, len);
-		*fw_end = vm->ram_base + 2 * MiB;
+		*fw_end = vm->mem.base + 2 * MiB;
 	} else {
-		r = place_file(vm, "firmware", path, buf, len, vm->ram_base);
-		*fw_end = vm->ram_base + len;
+		r = place_file(vm, "firmware", path, buf, len, vm->mem.base);
+		*fw_end = vm->mem.base + len;
 	}
 	unmap_file(buf, len);
 	return r;
@@ -362,12 +362,12 @@ static int load_kernel(struct vm *vm, const char *path, uint64_t *entry, uint64_
 		unmap_file(buf, len);
 		return -ENOEXEC;
 	}
-	*entry = vm->ram_base + (ih.text_offset ? ih.text_offset : 2 * MiB);
+	*entry = vm->mem.base + (ih.text_offset ? ih.text_offset : 2 * MiB);
 	size = ih.image_size > len ? ih.image_size : len;
-	if (size > vm->ram_size || *entry - vm->ram_base > vm->ram_size - size) {
+	if (size > vm->mem.size || *entry - vm->mem.base > vm->mem.size - size) {
 		log_err("kernel: %s needs %llu MiB from 0x%llx: more than --mem %llu MiB gives",
 			path, (unsigned long long)(size >> 20), (unsigned long long)*entry,
-			(unsigned long long)(vm->ram_size >> 20));
+			(unsigned long long)(vm->mem.size >> 20));
 		unmap_file(buf, len);
 		return -E2BIG;
 	}
@@ -446,14 +446,14 @@ static int place_dtb(struct vm *vm, const struct boot_linux *b, const struct fdt
 int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 {
 	struct fdt_params fp = {.bootargs = b->cmdline};
-	uint64_t top = vm->ram_base + vm->ram_size, fw_end = 0, kentry = 0, kend = 0;
+	uint64_t top = vm->mem.base + vm->mem.size, fw_end = 0, kentry = 0, kend = 0;
 	uint64_t dtb_pa, info_pa, initrd_top;
 	struct fw_dynamic_info *info;
 	int r;
 
-	if (vm->ram_size < 16 * MiB) {
+	if (vm->mem.size < 16 * MiB) {
 		log_err("--mem: %llu KiB is too small to boot Linux (give at least 64M)",
-			(unsigned long long)(vm->ram_size >> 10));
+			(unsigned long long)(vm->mem.size >> 10));
 		return -E2BIG;
 	}
 	dtb_pa = align_down(top - 2 * MiB, 2 * MiB);
@@ -463,7 +463,7 @@ int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 	r = r ?: load_kernel(vm, b->kernel, &kentry, &kend);
 	if (!r && fw_end > kentry) {
 		log_err("firmware: %s (%llu KiB) overlaps the kernel at 0x%llx", b->firmware,
-			(unsigned long long)((fw_end - vm->ram_base) >> 10),
+			(unsigned long long)((fw_end - vm->mem.base) >> 10),
 			(unsigned long long)kentry);
 		r = -E2BIG;
 	}
@@ -485,7 +485,7 @@ int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 					 .boot_hart = ~0ull};
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		struct hart *h = vm->harts[i];
-		h->pc = vm->ram_base;
+		h->pc = vm->mem.base;
 		h->x[10] = i;
 		h->x[11] = dtb_pa;
 		h->x[12] = info_pa;

@@ -12,17 +12,12 @@
 #include <sys/random.h>
 
 #include "core/alloc.h"
-#include "machine/clint.h"
 #include "machine/machine.h"
-#include "machine/plic.h"
 
 #define FDT_BUILD_SIZE FDT_MAX_SIZE
 #define FDT_SLACK      (64u * 1024) /* room for OpenSBI's reserved-memory nodes */
 
-enum { PH_PLIC = VM_FDT_PH_PLIC, PH_TEST = 2, PH_CPU_INTC = VM_FDT_PH_CPU_INTC };
-
-#define UART_IRQ 10
-#define RTC_IRQ	 11
+enum { PH_PLIC = VM_FDT_PH_PLIC, PH_CPU_INTC = VM_FDT_PH_CPU_INTC };
 
 static const char isa_string[] = "rv64imafdc_zicntr_zicsr_zifencei_sstc";
 static const char *const isa_exts[] = {"i", "m",      "a",     "f",	   "d",
@@ -51,27 +46,13 @@ static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 	return fdt_property(fdt, "reg", v, sizeof(v));
 }
 
-/* interrupts-extended = <&intc(h) a &intc(h) b> for every hart. */
-static int prop_irqs_ext(void *fdt, const struct vm *vm, uint32_t a, uint32_t b)
-{
-	fdt32_t v[4 * VM_MAX_HARTS];
-
-	for (unsigned h = 0; h < vm->nharts; h++) {
-		v[4 * h + 0] = cpu_to_fdt32(PH_CPU_INTC + h);
-		v[4 * h + 1] = cpu_to_fdt32(a);
-		v[4 * h + 2] = cpu_to_fdt32(PH_CPU_INTC + h);
-		v[4 * h + 3] = cpu_to_fdt32(b);
-	}
-	return fdt_property(fdt, "interrupts-extended", v, (int)(16 * vm->nharts));
-}
-
 static int add_cpus(void *fdt, const struct vm *vm)
 {
 	int r = fdt_begin_node(fdt, "cpus");
 
 	r = r ?: fdt_property_u32(fdt, "#address-cells", 1);
 	r = r ?: fdt_property_u32(fdt, "#size-cells", 0);
-	r = r ?: fdt_property_u32(fdt, "timebase-frequency", CLINT_TIMEBASE_HZ);
+	r = r ?: fdt_property_u32(fdt, "timebase-frequency", VIRT_TIMEBASE_HZ);
 	for (unsigned h = 0; h < vm->nharts && !r; h++) {
 		char name[32];
 		snprintf(name, sizeof(name), "cpu@%u", h);
@@ -111,72 +92,22 @@ static int add_simple_dev(void *fdt, const char *name, const char *compat, uint6
 	return r;
 }
 
-static int add_syscon(void *fdt)
-{
-	static const char *const test_compat[] = {"sifive,test1", "sifive,test0", "syscon"};
-	int r = fdt_begin_node(fdt, "test@100000");
-
-	r = r ?: prop_strings(fdt, "compatible", test_compat, 3);
-	r = r ?: prop_reg(fdt, VM_FINISHER_BASE, 0x1000);
-	r = r ?: fdt_property_u32(fdt, "phandle", PH_TEST);
-	r = r ?: fdt_end_node(fdt);
-	r = r ?: fdt_begin_node(fdt, "poweroff");
-	r = r ?: fdt_property_string(fdt, "compatible", "syscon-poweroff");
-	r = r ?: fdt_property_u32(fdt, "regmap", PH_TEST);
-	r = r ?: fdt_property_u32(fdt, "offset", 0);
-	r = r ?: fdt_property_u32(fdt, "value", 0x5555);
-	r = r ?: fdt_end_node(fdt);
-	r = r ?: fdt_begin_node(fdt, "reboot");
-	r = r ?: fdt_property_string(fdt, "compatible", "syscon-reboot");
-	r = r ?: fdt_property_u32(fdt, "regmap", PH_TEST);
-	r = r ?: fdt_property_u32(fdt, "offset", 0);
-	r = r ?: fdt_property_u32(fdt, "value", 0x7777);
-	return r ?: fdt_end_node(fdt);
-}
-
+/* /soc holds every device's node (each device writes its own), then the empty virtio
+ * slots, as QEMU lists them: drivers probe them and find no device. */
 static int add_soc(void *fdt, const struct vm *vm)
 {
-	static const char *const clint_compat[] = {"sifive,clint0", "riscv,clint0"};
-	static const char *const plic_compat[] = {"sifive,plic-1.0.0", "riscv,plic0"};
 	int r = fdt_begin_node(fdt, "soc");
 
 	r = r ?: fdt_property_u32(fdt, "#address-cells", 2);
 	r = r ?: fdt_property_u32(fdt, "#size-cells", 2);
 	r = r ?: fdt_property_string(fdt, "compatible", "simple-bus");
 	r = r ?: fdt_property(fdt, "ranges", NULL, 0);
-
-	r = r ?: fdt_begin_node(fdt, "clint@2000000");
-	r = r ?: prop_strings(fdt, "compatible", clint_compat, 2);
-	r = r ?: prop_reg(fdt, VM_CLINT_BASE, CLINT_SIZE);
-	r = r ?: prop_irqs_ext(fdt, vm, 3, 7);
-	r = r ?: fdt_end_node(fdt);
-
-	r = r ?: fdt_begin_node(fdt, "plic@c000000");
-	r = r ?: prop_strings(fdt, "compatible", plic_compat, 2);
-	r = r ?: prop_reg(fdt, PLIC_BASE, PLIC_SIZE);
-	r = r ?: fdt_property_u32(fdt, "#interrupt-cells", 1);
-	r = r ?: fdt_property_u32(fdt, "#address-cells", 0);
-	r = r ?: fdt_property(fdt, "interrupt-controller", NULL, 0);
-	r = r ?: fdt_property_u32(fdt, "riscv,ndev", PLIC_NDEV);
-	r = r ?: prop_irqs_ext(fdt, vm, 11, 9);
-	r = r ?: fdt_property_u32(fdt, "phandle", PH_PLIC);
-	r = r ?: fdt_end_node(fdt);
-
-	r = r ?: add_simple_dev(fdt, "serial@10000000", "ns16550a", VM_UART_BASE, 0x100, UART_IRQ);
-	r = r ?: fdt_property_u32(fdt, "clock-frequency", 3686400);
-	r = r ?: fdt_end_node(fdt);
-	r = r
-		    ?: add_simple_dev(fdt, "rtc@101000", "google,goldfish-rtc", VM_RTC_BASE, 0x1000,
-				      RTC_IRQ);
-	r = r ?: fdt_end_node(fdt);
-	r = r ?: add_syscon(fdt);
 	for (struct device *d = vm->devices; d && !r; d = d->next)
 		if (d->ops->fdt)
 			r = d->ops->fdt(d, fdt, &vm->board);
-	/* The empty slots too, as QEMU lists them: drivers probe and find no device. */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
 		char name[40];
-		uint64_t base = VM_VIRTIO_BASE + 0x1000ull * i;
+		uint64_t base = VIRT_VIRTIO_BASE + 0x1000ull * i;
 		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
 		r = add_simple_dev(fdt, name, "virtio,mmio", base, 0x1000, vm_virtio_slot_irq(i));
 		r = r ?: fdt_end_node(fdt);
@@ -189,7 +120,9 @@ static int add_chosen(void *fdt, const struct fdt_params *p)
 	uint8_t seed[32];
 	int r = fdt_begin_node(fdt, "chosen");
 
-	r = r ?: fdt_property_string(fdt, "stdout-path", "/soc/serial@10000000");
+	r = r
+		    ?: fdt_property_string(fdt, "stdout-path",
+					   "/soc/serial@10000000" /* VIRT_UART_BASE */);
 	if (p->bootargs)
 		r = r ?: fdt_property_string(fdt, "bootargs", p->bootargs);
 	if (p->initrd_end > p->initrd_start) {
@@ -213,10 +146,10 @@ static int build(void *fdt, const struct vm *vm, const struct fdt_params *p)
 	r = r ?: fdt_property_string(fdt, "compatible", "riscv-virtio");
 	r = r ?: fdt_property_string(fdt, "model", "lodge,virt");
 	r = r ?: add_chosen(fdt, p);
-	snprintf(mem, sizeof(mem), "memory@%llx", (unsigned long long)vm->ram_base);
+	snprintf(mem, sizeof(mem), "memory@%llx", (unsigned long long)vm->mem.base);
 	r = r ?: fdt_begin_node(fdt, mem);
 	r = r ?: fdt_property_string(fdt, "device_type", "memory");
-	r = r ?: prop_reg(fdt, vm->ram_base, vm->ram_size);
+	r = r ?: prop_reg(fdt, vm->mem.base, vm->mem.size);
 	r = r ?: fdt_end_node(fdt);
 	r = r ?: add_cpus(fdt, vm);
 	r = r ?: add_soc(fdt, vm);

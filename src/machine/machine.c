@@ -1,6 +1,10 @@
 /*
- * Machine assembly and life cycle: RAM, per-page code tracking, base devices, harts and
- * their threads, stop requests, HTIF tohost.
+ * The board: assembles a machine from guest RAM, harts and devices, and runs it. Every
+ * device comes from the device-type registry (devices/device.h), in each type's order:
+ * interrupt controllers first, then fixed devices, then what the command line asked for.
+ * Devices see the machine through struct board, harts through struct hart_env; both are
+ * filled here and are the only ways back into the machine. Also: the I/O thread, stop
+ * requests, the guest-panic watch, HTIF tohost.
  */
 #include "machine/machine.h"
 
@@ -17,15 +21,11 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "cpu/hart.h"
 #include "devices/chardev.h"
-#include "devices/finisher.h"
-#include "devices/rtc.h"
-#include "devices/uart.h"
-#include "machine/clint.h"
-#include "machine/plic.h"
+#include "devices/virtio/input.h"
 
-#define UART_IRQ       10
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
 
@@ -47,20 +47,6 @@ static uint64_t host_mem_limit(void)
 	return ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
 }
 
-static int alloc_ram(struct vm *vm, uint64_t size)
-{
-	int r = gmem_init(&vm->mem, VM_RAM_BASE, size);
-
-	if (r < 0)
-		return r;
-	vm->ram = vm->mem.ram;
-	vm->ram_base = vm->mem.base;
-	vm->ram_size = vm->mem.size;
-	vm->code_pages = vm->mem.page_flags;
-	vm->page_gen = vm->mem.page_gen;
-	return 0;
-}
-
 /* An unpopulated virtio-mmio slot, as on QEMU virt: the magic and version registers
  * answer and DeviceID reads 0, which tells the driver there is no device. */
 static int empty_slot_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
@@ -80,16 +66,19 @@ static int empty_slot_write(void *opaque, uint64_t off, unsigned size, uint64_t 
 	return 0;
 }
 
-static void uart_irq(void *opaque, bool level)
+/* Feeds one console byte to a panic-banner matcher (`match`: bytes matched so far). */
+static void watch_panic(struct vm *vm, unsigned *match, uint8_t c)
 {
-	struct vm *vm = opaque;
+	static const char banner[] = PANIC_BANNER;
 
-	plic_set_irq(vm->plic, UART_IRQ, level);
-}
-
-static void uart_tx(void *opaque, uint8_t c)
-{
-	vm_console_output(opaque, c);
+	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
+		return;
+	if (c == (uint8_t)banner[*match])
+		(*match)++;
+	else
+		*match = c == (uint8_t)banner[0];
+	if (*match == sizeof(banner) - 1)
+		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
 }
 
 unsigned vm_virtio_slot_irq(unsigned slot)
@@ -107,22 +96,17 @@ static int board_virtio_slot(struct board *b, uint64_t *base, struct irq_line *l
 	if (slot == VM_VIRTIO_SLOTS)
 		return -ENOSPC;
 	vm->virtio_used++;
-	*base = VM_VIRTIO_BASE + 0x1000ull * slot;
+	*base = VIRT_VIRTIO_BASE + 0x1000ull * slot;
 	*irq = vm_virtio_slot_irq(slot);
 	*line = b->plic_line(b, *irq);
 	return 0;
 }
 
-static void plic_line_fn(void *opaque, unsigned n, bool level)
-{
-	plic_set_irq(opaque, n, level);
-}
-
+/* The interrupt controller (the PLIC device) registered itself in irqchip_set/irqchip
+ * when it was created, which is before any device that asks for a line. */
 static struct irq_line board_plic_line(struct board *b, unsigned n)
 {
-	struct vm *vm = b->opaque;
-
-	return (struct irq_line){.fn = plic_line_fn, .opaque = vm->plic, .n = n};
+	return (struct irq_line){.fn = b->irqchip_set, .opaque = b->irqchip, .n = n};
 }
 
 static void hart_line_fn(void *opaque, unsigned n, bool level)
@@ -140,23 +124,25 @@ static struct irq_line board_hart_line(struct board *b, unsigned hart, unsigned 
 static void board_set_timecmp(struct board *b, unsigned hart, uint64_t cmp)
 {
 	struct vm *vm = b->opaque;
-	struct hart *h = vm->harts[hart];
 
-	__atomic_store_n(&h->mtimecmp, cmp, __ATOMIC_RELEASE);
-	hart_kick(h); /* re-evaluate MTIP now */
+	hart_set_timecmp(vm->harts[hart], cmp);
 }
 
 static uint64_t board_time(struct board *b)
 {
-	struct vm *vm = b->opaque;
-
-	return (vm_now_ns() - vm->start_ns) / 100;
+	return vm_time(b->opaque);
 }
 
+/* Console output from devices (the UART on hart threads, virtio-console on the I/O
+ * thread) goes through one panic matcher under a lock. */
 static void board_console_output(struct board *b, const uint8_t *buf, size_t len)
 {
+	struct vm *vm = b->opaque;
+
+	pthread_mutex_lock(&vm->dev_console_lock);
 	for (size_t i = 0; i < len; i++)
-		vm_console_output(b->opaque, buf[i]);
+		watch_panic(vm, &vm->panic_match, buf[i]);
+	pthread_mutex_unlock(&vm->dev_console_lock);
 }
 
 static void board_power(struct board *b, bool reboot, int code)
@@ -217,6 +203,31 @@ static int add_one(struct vm *vm, const struct vm_config *cfg, const struct devi
 	return 0;
 }
 
+/* Checks the options the user gave; *console_out: the one device among them that reads
+ * the console (device_type.console), or NULL. */
+static int check_device_options(const struct vm_config *cfg, const struct device_type **console_out)
+{
+	*console_out = NULL;
+	for (unsigned i = 0; i < cfg->ndevices; i++) {
+		const struct device_type *t = device_type_find_option(cfg->devices[i].option);
+		if (!t) {
+			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
+			return -EINVAL;
+		}
+		if (!t->console)
+			continue;
+		if (*console_out) {
+			dev_error(cfg,
+				  "--%s: given with --%s, but only one device can take the "
+				  "console's input (pass one of them)",
+				  t->option, (*console_out)->option);
+			return -EINVAL;
+		}
+		*console_out = t;
+	}
+	return 0;
+}
+
 /* Every registered type: the always-present ones, then those the user asked for. The
  * table is in each type's `order`, so interrupt controllers come before their users. */
 static int add_registered(struct vm *vm, const struct vm_config *cfg)
@@ -226,11 +237,6 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 	struct device **tail = &vm->devices;
 	int r = 0;
 
-	for (unsigned i = 0; i < cfg->ndevices; i++)
-		if (!device_type_find_option(cfg->devices[i].option)) {
-			dev_error(cfg, "unknown device option '--%s'", cfg->devices[i].option);
-			return -EINVAL;
-		}
 	for (unsigned i = 0; i < n && !r; i++) {
 		const struct device_type *t = types[i];
 		if (t->always && (!cfg->bare || t->bare))
@@ -244,31 +250,43 @@ static int add_registered(struct vm *vm, const struct vm_config *cfg)
 
 static int add_devices(struct vm *vm, const struct vm_config *cfg)
 {
-	int r = plic_create(vm, &vm->plic);
+	const struct device_type *console_dev = NULL;
+	int r = evloop_create(&vm->loop);
 
-	r = r ?: uart_create(&vm->bus, VM_UART_BASE, vm->console, &vm->uart);
-	r = r ?: clint_init(vm, VM_CLINT_BASE);
-	r = r ?: finisher_init(vm, VM_FINISHER_BASE);
-	r = r ?: rtc_create(&vm->bus, VM_RTC_BASE, &vm->rtc);
-	r = r ?: evloop_create(&vm->loop);
+	r = r ?: check_device_options(cfg, &console_dev);
 	if (r)
 		return r;
 	init_board(vm);
+	/* Another device reads the console: the UART keeps printing (firmware, early boot)
+	 * but must not take the input from it. */
+	vm->board.console_input_taken = console_dev != NULL;
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {
-		struct bus_region slot = {.base = VM_VIRTIO_BASE + 0x1000ull * i,
+		struct bus_region slot = {.base = VIRT_VIRTIO_BASE + 0x1000ull * i,
 					  .size = 0x1000,
 					  .name = "virtio-mmio (empty)",
 					  .read = empty_slot_read,
 					  .write = empty_slot_write};
 		r = bus_add(&vm->bus, &slot);
 	}
-	if (!r) {
-		uart_set_irq(vm->uart, uart_irq, vm);
-		uart_set_tx_hook(vm->uart, uart_tx, vm);
-	}
 	return r;
+}
+
+static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now);
+static void env_watch_hit(struct hart_env *env, uint64_t pa);
+
+static void init_env(struct vm *vm, const struct vm_config *cfg)
+{
+	vm->env = (struct hart_env){.mem = &vm->mem,
+				    .bus = &vm->bus,
+				    .nharts = cfg->nharts,
+				    .jit_hot = cfg->jit_hot,
+				    .poll = env_poll,
+				    .watch_hit = env_watch_hit};
+	hart_env_clock_set(&vm->env, vm_now_ns(), 0);
+	if (cfg->timeout_sec > 0)
+		vm->env.deadline_ns = vm->env.clock.start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
 }
 
 static int add_harts(struct vm *vm, unsigned n)
@@ -279,7 +297,7 @@ static int add_harts(struct vm *vm, unsigned n)
 
 		if (!h)
 			return -ENOMEM;
-		r = hart_init(h, vm, i, VM_RAM_BASE);
+		r = hart_init(h, &vm->env, i, VM_RAM_BASE);
 		vm->harts[vm->nharts++] = h;
 		if (r < 0)
 			return r;
@@ -300,13 +318,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm = core_calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
-	vm->start_ns = vm_now_ns();
-	vm->nharts_planned = cfg->nharts;
-	vm->jit_hot = cfg->jit_hot;
+	pthread_mutex_init(&vm->dev_console_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->console = cfg->console;
-	if (cfg->timeout_sec > 0)
-		vm->deadline_ns = vm->start_ns + (uint64_t)(cfg->timeout_sec * 1e9);
-	r = alloc_ram(vm, cfg->ram_size);
+	init_env(vm, cfg);
+	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
 	if (!r)
 		r = add_harts(vm, cfg->nharts);
 	if (!r)
@@ -334,10 +351,10 @@ void vm_destroy(struct vm *vm)
 		d->ops->destroy(d);
 	}
 	evloop_destroy(vm->loop);
-	uart_destroy(vm->uart);
-	rtc_destroy(vm->rtc);
-	plic_destroy(vm->plic);
 	gmem_fini(&vm->mem);
+	pthread_mutex_destroy(&vm->dev_console_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	core_free(vm);
 }
 
@@ -353,11 +370,29 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int code)
 	__atomic_store_n(&vm->stop_reason, (int)reason, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < vm->nharts; i++)
 		hart_kick(vm->harts[i]);
+	pthread_mutex_lock(&vm->pause_lock); /* parked harts must see the stop */
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* hart_run, counted in vm->running so that vm_pause knows whom to wait for. */
+static void run_hart(struct hart *h)
+{
+	struct vm *vm = container_of(h->env, struct vm, env);
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	hart_run(h);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->running--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 static void *hart_thread(void *arg)
 {
-	hart_run(arg);
+	run_hart(arg);
 	return NULL;
 }
 
@@ -380,7 +415,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 		started++;
 	}
-	hart_run(vm->harts[0]);
+	run_hart(vm->harts[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(threads[i], NULL);
 	evloop_stop(vm->loop);
@@ -389,8 +424,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 /* HTIF (spike): tohost = 1 passes, (code << 1) | 1 fails with code; device 1 command 1
  * prints the low byte (console), acknowledged through fromhost. */
-void vm_watch_hit(struct vm *vm, uint64_t pa)
+static void env_watch_hit(struct hart_env *env, uint64_t pa)
 {
+	struct vm *vm = container_of(env, struct vm, env);
 	uint64_t *to = vm_ram_ptr(vm, vm->tohost_pa, 8), *from, v;
 	unsigned dev, cmd;
 
@@ -419,27 +455,100 @@ void vm_ram_written(struct vm *vm, uint64_t pa, uint64_t len)
 	gmem_written(&vm->mem, pa, len);
 }
 
-void vm_console_output(struct vm *vm, uint8_t c)
+/* A hart's side of vm_pause: wait, using no CPU, until resumed or stopped. */
+static void park(struct vm *vm)
 {
-	static const char banner[] = PANIC_BANNER;
-
-	if (__atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED))
-		return;
-	if (c == (uint8_t)banner[vm->panic_match])
-		vm->panic_match++;
-	else
-		vm->panic_match = c == (uint8_t)banner[0];
-	if (vm->panic_match == sizeof(banner) - 1)
-		__atomic_store_n(&vm->panic_ns, vm_now_ns(), __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
-bool vm_poll(struct vm *vm, uint64_t now)
+static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now)
 {
+	struct vm *vm = container_of(env, struct vm, env);
 	uint64_t panic_ns = __atomic_load_n(&vm->panic_ns, __ATOMIC_RELAXED);
 
-	if (vm->deadline_ns && now >= vm->deadline_ns)
+	(void)h;
+	if (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
+		park(vm);
+		now = vm_now_ns();
+	}
+	if (env->deadline_ns && now >= env->deadline_ns)
 		vm_request_stop(vm, VM_STOP_TIMEOUT, 0);
 	else if (panic_ns && now - panic_ns > PANIC_GRACE_NS)
 		vm_request_stop(vm, VM_STOP_PANIC, 1); /* the panic text had time to print */
 	return vm_should_stop(vm);
+}
+
+/* ---- the clock and pausing ---- */
+
+uint64_t vm_time(const struct vm *vm)
+{
+	return hart_env_time(&vm->env);
+}
+
+uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks)
+{
+	return hart_env_time_to_host(&vm->env, ticks);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		hart_env_clock_set(&vm->env, vm->env.clock.start_ns, vm_now_ns());
+		__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_kick(vm->harts[i]);
+	}
+	while (vm->parked < vm->running && !vm_should_stop(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (vm_should_stop(vm))
+		r = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return r;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return -EALREADY;
+	}
+	/* The time spent paused is taken out of the machine's clock. */
+	hart_env_clock_set(&vm->env,
+			   vm->env.clock.start_ns + (vm_now_ns() - vm->env.clock.paused_ns), 0);
+	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+bool vm_paused(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE) != 0;
+}
+
+int vm_press_power_button(struct vm *vm)
+{
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (vinput_is_power_button(d))
+			return vinput_press_power(d);
+	return -ENODEV;
+}
+
+uint64_t vm_instret(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < vm->nharts; i++)
+		n += __atomic_load_n(&vm->harts[i]->instret_seen, __ATOMIC_RELAXED);
+	return n;
 }

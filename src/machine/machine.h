@@ -7,30 +7,25 @@
 #ifndef LODGE_MACHINE_MACHINE_H
 #define LODGE_MACHINE_MACHINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/bus.h"
 #include "core/gmem.h"
+#include "cpu/env.h"
 #include "devices/device.h"
+#include "devices/virt.h"
 
 struct chardev;
 struct evloop;
 struct hart;
-struct plic;
-struct rtc;
-struct uart;
 
-#define VM_RAM_BASE	 0x80000000ull
-#define VM_FINISHER_BASE 0x00100000ull
-#define VM_CLINT_BASE	 0x02000000ull
-#define VM_UART_BASE	 0x10000000ull
-#define VM_RTC_BASE	 0x00101000ull
-#define VM_VIRTIO_BASE	 0x10001000ull
-#define VM_VIRTIO_SLOTS	 16 /* slots 0-7 as on QEMU virt, 8-15 after them */
-#define VM_VIRTIO_IRQ	 1  /* PLIC source of slot i < 8: 1 + i; slot i >= 8: 12 + i - 8 */
-#define VM_MAX_HARTS	 32
+#define VM_RAM_BASE	VIRT_RAM_BASE
+#define VM_VIRTIO_SLOTS 16 /* slots 0-7 as on QEMU virt, 8-15 after them */
+#define VM_VIRTIO_IRQ	1  /* PLIC source of slot i < 8: 1 + i; slot i >= 8: 12 + i - 8 */
+#define VM_MAX_HARTS	32
 
 /* Device-tree phandles of the interrupt controllers (hart h's: VM_FDT_PH_CPU_INTC + h). */
 #define VM_FDT_PH_PLIC	   1
@@ -63,37 +58,37 @@ struct vm_config {
 	unsigned ndevices;
 	char *err; /* receives one line when a device cannot be created (may be NULL) */
 	size_t errlen;
-	struct chardev *console; /* the UART's (and HTIF's) console; NULL = none. Not owned:
-				  * it outlives the machine (a reboot keeps the input) */
+	struct chardev *console; /* the console of the UART, HTIF and a device that takes
+				  * it (virtio-console); NULL = none. Not owned: it
+				  * outlives the machine (a reboot keeps the input) */
 };
 
 struct vm {
-	struct gmem mem; /* guest RAM; the fields below alias it */
-	uint8_t *ram;
-	uint64_t ram_base, ram_size;
-	uint8_t *code_pages; /* PAGE_* flags per RAM page (cpu/hart.h) = mem.page_flags */
-	uint32_t *page_gen;  /* bumped when a code page is written = mem.page_gen */
-	struct bus bus;
+	struct gmem mem;     /* guest RAM, code-page tracking, dirty log */
+	struct bus bus;	     /* MMIO regions */
+	struct hart_env env; /* what the harts see of the machine */
 	struct hart *harts[VM_MAX_HARTS];
 	unsigned nharts;
-	unsigned nharts_planned; /* cfg->nharts, known before the harts are created */
-	unsigned jit_hot;	 /* cfg->jit_hot */
-	struct chardev *console; /* cfg->console */
-	struct uart *uart;
-	struct plic *plic;
-	struct rtc *rtc;
-	struct evloop *loop;		 /* the I/O thread: host side of devices */
-	struct board board;		 /* what devices see of this machine */
-	struct device *devices;		 /* registered-type devices, in creation order */
-	unsigned virtio_used;		 /* virtio-mmio slots taken */
-	unsigned panic_match;		 /* console bytes of the panic banner matched so far */
-	uint64_t panic_ns;		 /* when the panic banner was seen (0 = not seen) */
-	uint64_t start_ns;		 /* host monotonic time at creation: mtime 0 */
-	uint64_t deadline_ns;		 /* 0 = none */
-	uint64_t tohost_pa, fromhost_pa; /* HTIF words, 0 when the program has none */
-	int stopping;			 /* atomic: set once by the first stop request */
-	int stop_reason;		 /* atomic enum vm_stop_reason */
+	struct chardev *console;	  /* cfg->console */
+	struct evloop *loop;		  /* the I/O thread: host side of devices */
+	struct board board;		  /* what devices see of this machine */
+	struct device *devices;		  /* every device, in creation order */
+	unsigned virtio_used;		  /* virtio-mmio slots taken */
+	unsigned panic_match;		  /* console bytes of the panic banner matched so far */
+	pthread_mutex_t dev_console_lock; /* guards panic_match */
+	uint64_t panic_ns;		  /* when the panic banner was seen (0 = not seen) */
+	uint64_t tohost_pa, fromhost_pa;  /* HTIF words, 0 when the program has none */
+	int stopping;			  /* atomic: set once by the first stop request */
+	int stop_reason;		  /* atomic enum vm_stop_reason */
 	int exit_code;
+
+	/* Pause (vm_pause): harts park at their next poll while pause_req is set; the clock
+	 * (env.clock) stands still meanwhile. Clock changes happen under pause_lock. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	int pause_req;	  /* atomic */
+	unsigned parked;  /* harts parked (pause_lock) */
+	unsigned running; /* harts inside hart_run (pause_lock) */
 };
 
 /* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,
@@ -118,9 +113,7 @@ static inline bool vm_should_stop(const struct vm *vm)
 /* Host pointer for guest physical [pa, pa+len) if it lies wholly in RAM, else NULL. */
 static inline void *vm_ram_ptr(const struct vm *vm, uint64_t pa, uint64_t len)
 {
-	if (pa < vm->ram_base || len > vm->ram_size || pa - vm->ram_base > vm->ram_size - len)
-		return NULL;
-	return vm->ram + (pa - vm->ram_base);
+	return gmem_ptr(&vm->mem, pa, len);
 }
 
 /* The PLIC source of virtio-mmio slot `slot`. */
@@ -129,15 +122,33 @@ unsigned vm_virtio_slot_irq(unsigned slot);
 /* Host monotonic clock in ns. */
 uint64_t vm_now_ns(void);
 
-/* Called by a hart after a store hit a page flagged PAGE_WATCH (HTIF tohost). */
-void vm_watch_hit(struct vm *vm, uint64_t pa);
+/* The machine's time base (CLINT mtime, 10 MHz ticks since creation, not counting time
+ * spent paused). Any thread. */
+uint64_t vm_time(const struct vm *vm);
 
-/* Hart thread, at its periodic poll: machine-wide checks (--timeout, a guest panic
- * seen on the console). Returns true when the machine is stopping. */
-bool vm_poll(struct vm *vm, uint64_t now);
+/* The host monotonic time (ns) at which the machine's time reaches `ticks`, for sleeping
+ * until a timer deadline (UINT64_MAX when out of range). Any thread. */
+uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks);
 
-/* Called for every byte the guest writes to the console: watches for a kernel panic. */
-void vm_console_output(struct vm *vm, uint8_t c);
+/* Any thread but a hart's: stops every hart at its next poll (a block boundary) and
+ * returns once all running harts are parked (they wait on a condition variable and use
+ * no CPU; the I/O thread keeps serving devices). The machine's clock stands still while
+ * paused, so guest time does not jump on resume. Pausing a paused machine does nothing.
+ * Returns 0, or -ESHUTDOWN when the machine is stopping. */
+int vm_pause(struct vm *vm);
+
+/* Any thread: lets parked harts continue. Returns 0, or -EALREADY when not paused. */
+int vm_resume(struct vm *vm);
+
+/* True while paused. Any thread. */
+bool vm_paused(const struct vm *vm);
+
+/* Any thread: presses the machine's power button (lodge run --power-button), asking the
+ * guest to power off. Returns 0, -ENODEV (no power button), or the device's error. */
+int vm_press_power_button(struct vm *vm);
+
+/* Retired instructions of all harts as of their last poll. Any thread. */
+uint64_t vm_instret(const struct vm *vm);
 
 /* Marks RAM [pa, pa+len) as written by something other than a hart store (loader, DMA):
  * invalidates decoded code there. */

@@ -176,6 +176,8 @@ static NOINLINE enum wasm_trap refuel(struct wasm_store *s, struct fuel *f)
 		f->chunk = TICK_PERIOD;
 	}
 	f->ticks = f->chunk - 1;
+	if (atomic_load_explicit(&s->pause, memory_order_relaxed))
+		wasm_store_wait_resumed(s);
 	if (atomic_load_explicit(&s->interrupt, memory_order_relaxed))
 		return WASM_TRAP_INTERRUPTED;
 	return WASM_TRAP_NONE;
@@ -200,6 +202,17 @@ static void fuel_start(struct wasm_store *s, struct fuel *f)
 	sync_fuel(s, f);
 }
 
+/* Pause and interrupt requests, checked around host calls too: a program that spends its
+ * time in host calls (a service sleeping in poll_oneoff) reaches few loop checks. */
+static enum wasm_trap host_call_check(struct wasm_store *s)
+{
+	if (atomic_load_explicit(&s->pause, memory_order_relaxed))
+		wasm_store_wait_resumed(s);
+	if (atomic_load_explicit(&s->interrupt, memory_order_relaxed))
+		return WASM_TRAP_INTERRUPTED;
+	return WASM_TRAP_NONE;
+}
+
 /* Calls a host function whose arguments are at fp; results replace them. */
 static NOINLINE enum wasm_trap call_host(struct wasm_store *s, struct wasm_func *callee,
 					 struct wasm_instance *caller, union wasm_slot *fp,
@@ -214,11 +227,16 @@ static NOINLINE enum wasm_trap call_host(struct wasm_store *s, struct wasm_func 
 
 	if ((size_t)(fp - s->stack) + need > s->stack_slots)
 		return WASM_TRAP_STACK_EXHAUSTED;
+	t = host_call_check(s);
+	if (t)
+		return t;
 	s->sp = (size_t)(fp - s->stack) + need;
 	s->nframes = nframes;
 	t = callee->host(&hc, (uint64_t *)(void *)fp);
 	s->sp = save_sp;
 	s->nframes = save_nf;
+	if (t == WASM_TRAP_NONE)
+		t = host_call_check(s);
 	if (t == WASM_TRAP_EXIT)
 		s->trap.exit_code = hc.exit_code;
 	return t;

@@ -14,6 +14,7 @@
 
 #include "wasm/wasm.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -249,6 +250,10 @@ struct wasm_frame {
 struct wasm_store {
 	struct wasm_limits lim;
 	atomic_int interrupt;
+	atomic_int pause;  /* wasm_store_pause: park at the next interrupt check */
+	atomic_int parked; /* code is parked in wait_resumed() */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
 	uint64_t fuel; /* left, when lim.fuel != 0 */
 	union wasm_slot *stack;
 	size_t stack_slots;
@@ -261,6 +266,9 @@ struct wasm_store {
 	uint64_t budget;	    /* bytes the store may allocate for modules (lim.max_memory) */
 	uint64_t used;		    /* bytes charged so far (wasm_store_charge) */
 };
+
+/* The running thread's side of wasm_store_pause: waits until resumed or interrupted. */
+void wasm_store_wait_resumed(struct wasm_store *s);
 
 /* ----- byte reader (decode.c) ----- */
 

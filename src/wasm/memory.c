@@ -83,6 +83,10 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 		return -ENOMEM;
 	}
 	atomic_init(&s->interrupt, 0);
+	atomic_init(&s->pause, 0);
+	atomic_init(&s->parked, 0);
+	pthread_mutex_init(&s->pause_lock, NULL);
+	pthread_cond_init(&s->pause_cond, NULL);
 	s->trap.func = s->trap.offset = -1;
 	*out = s;
 	return 0;
@@ -134,12 +138,45 @@ void wasm_store_destroy(struct wasm_store *s)
 	}
 	core_free(s->stack);
 	core_free(s->frames);
+	pthread_mutex_destroy(&s->pause_lock);
+	pthread_cond_destroy(&s->pause_cond);
 	core_free(s);
 }
 
 void wasm_store_interrupt(struct wasm_store *s)
 {
 	atomic_store(&s->interrupt, 1);
+	pthread_mutex_lock(&s->pause_lock); /* parked code must see it */
+	pthread_cond_broadcast(&s->pause_cond);
+	pthread_mutex_unlock(&s->pause_lock);
+}
+
+void wasm_store_pause(struct wasm_store *s)
+{
+	atomic_store(&s->pause, 1);
+}
+
+void wasm_store_resume(struct wasm_store *s)
+{
+	pthread_mutex_lock(&s->pause_lock);
+	atomic_store(&s->pause, 0);
+	pthread_cond_broadcast(&s->pause_cond);
+	pthread_mutex_unlock(&s->pause_lock);
+}
+
+bool wasm_store_parked(const struct wasm_store *s)
+{
+	return atomic_load(&s->parked) != 0;
+}
+
+void wasm_store_wait_resumed(struct wasm_store *s)
+{
+	pthread_mutex_lock(&s->pause_lock);
+	atomic_store(&s->parked, 1);
+	while (atomic_load(&s->pause) && !atomic_load(&s->interrupt))
+		pthread_cond_wait(&s->pause_cond, &s->pause_lock);
+	atomic_store(&s->parked, 0);
+	pthread_mutex_unlock(&s->pause_lock);
 }
 
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel)

@@ -7,7 +7,7 @@
  * context (think: a process): it owns every instance, host function, memory, table and global
  * created in it, the value/call stacks and the limits (fuel, memory, stack). Destroying the
  * store frees all of them. No global state: any number of stores may live in one process,
- * each used by one thread at a time (wasm_store_interrupt() excepted).
+ * each used by one thread at a time (wasm_store_interrupt() and pause/resume excepted).
  *
  * Values cross the API as 64-bit slots (union wasm_value): i32/i64/f32/f64 in the low bits,
  * funcref as a struct wasm_func pointer, externref as a non-zero uintptr_t (0 is null),
@@ -165,6 +165,15 @@ void wasm_store_destroy(struct wasm_store *s);
 /* Asks running code to stop with WASM_TRAP_INTERRUPTED at its next loop or call.
  * The only function that may be called from another thread (or a signal handler). */
 void wasm_store_interrupt(struct wasm_store *s);
+
+/* Any thread: asks running code to park at its next interrupt check (a loop back-edge or
+ * a call, at most a few thousand of them away) until wasm_store_resume or
+ * wasm_store_interrupt. Parked code waits on a condition variable and uses no CPU; a host
+ * call in progress (a WASI call blocking on input) finishes first. Returns at once. */
+void wasm_store_pause(struct wasm_store *s);
+void wasm_store_resume(struct wasm_store *s);
+/* True while code is parked. Any thread. */
+bool wasm_store_parked(const struct wasm_store *s);
 
 /* Sets the fuel left (0 = unlimited) and reads what is left. */
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);

@@ -121,3 +121,74 @@ fuzz-seeds:
 			-o tests/fuzz/corpus/$$t/kernels.wasm tests/fuzz/seeds/kernels.c || exit 1; \
 		chmod -x tests/fuzz/corpus/$$t/kernels.wasm; \
 	done
+
+# The API's HTTP request parser (with the router, query strings and JSON bodies) and the
+# client's response parser: fuzz_http_request, its own sources and dictionary.
+#   make fuzz-http FUZZ_SECONDS=1800    run it (nice it when sharing the machine)
+FUZZ_HTTP_SRCS	:= src/api/http.c src/api/router.c src/api/json.c
+FUZZ_HTTP_OBJS	:= $(FUZZ_HTTP_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
+FUZZ_HTTP_REPLAY_OBJS := $(FUZZ_HTTP_SRCS:%.c=$(BUILD)/%.o)
+
+.PHONY: fuzz-http
+.SECONDARY: $(FUZZ_HTTP_OBJS)
+
+$(FUZZ_OUT)/fuzz_http_request: tests/fuzz/fuzz_http_request.c $(FUZZ_HTTP_OBJS)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_HTTP_OBJS) -lcjson
+
+$(BUILD)/fuzz/replay_http_request: tests/fuzz/fuzz_http_request.c tests/fuzz/replay.c \
+		$(FUZZ_HTTP_REPLAY_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_HTTP_REPLAY_OBJS) $(LDFLAGS) -lcjson
+
+unit: $(BUILD)/fuzz/replay_http_request
+fuzz-build: $(FUZZ_OUT)/fuzz_http_request
+
+fuzz-http: $(FUZZ_OUT)/fuzz_http_request
+	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_http_request
+	$(FUZZ_OUT)/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -max_len=16384 -dict=tests/fuzz/http.dict -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_http_request- \
+		$(FUZZ_OUT)/corpus/fuzz_http_request tests/fuzz/corpus/fuzz_http_request
+
+fuzz: fuzz-http
+
+# The virtio devices and their virtqueue walker (fuzz_virtq.c): every virtio device type
+# with its transport on a fake board. Its own objects and libraries, as its device code
+# needs them; crashing inputs are kept in tests/fuzz/regressions/virtq/ and replayed by
+# tests/fuzz/suite.sh through replay_virtq (built by `make unit` from the MODE's objects,
+# named one by one so that every device type's constructor is linked and registers).
+FUZZ_VIRTQ_SRCS	:= $(sort $(wildcard src/core/*.c src/devices/virtio/*.c src/disk/*.c \
+		     src/net/*.c)) src/devices/device.c src/devices/chardev.c
+FUZZ_VIRTQ_OBJS	:= $(FUZZ_VIRTQ_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
+FUZZ_VIRTQ_SECONDS ?= $(FUZZ_SECONDS)
+# -timeout=30: a snapshot step starts and joins an I/O thread (blk's quiesce needs one),
+# so long inputs take a second or two, more on a loaded machine.
+.SECONDARY: $(FUZZ_VIRTQ_OBJS)
+
+$(FUZZ_OUT)/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_VIRTQ_OBJS)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_VIRTQ_OBJS) $(LIBS) -pthread
+
+$(BUILD)/fuzz/replay_virtq: tests/fuzz/fuzz_virtq.c tests/fuzz/replay.c \
+			    $(FUZZ_VIRTQ_SRCS:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_VIRTQ_SRCS:%.c=$(BUILD)/%.o) \
+		$(LDFLAGS) $(LIBS)
+
+unit: $(BUILD)/fuzz/replay_virtq
+fuzz-build: $(FUZZ_OUT)/fuzz_virtq
+
+.PHONY: fuzz-virtq
+fuzz: fuzz-virtq
+fuzz-virtq: $(FUZZ_OUT)/fuzz_virtq
+	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_virtq
+	@echo "fuzz: fuzz_virtq for $(FUZZ_VIRTQ_SECONDS) s"
+	@$(FUZZ_OUT)/fuzz_virtq -max_total_time=$(FUZZ_VIRTQ_SECONDS) -timeout=30 \
+		-rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_virtq- \
+		$(FUZZ_OUT)/corpus/fuzz_virtq tests/fuzz/corpus/fuzz_virtq

@@ -9,7 +9,9 @@
 # The seed corpora go through the replay drivers too, and the text front end's inputs
 # (corpus/fuzz_wat, regressions/wat) through replay_wat. qcow2 inputs (fuzz_qcow2.c) live in
 # regressions/qcow2/: each goes through `$LODGE disk info FILE` (0 or 125, never a signal
-# or a sanitizer report) and, with the qcow2 seeds, through replay_qcow2.
+# or a sanitizer report) and, with the qcow2 seeds, through replay_qcow2. Virtio inputs
+# (fuzz_virtq.c) live in regressions/virtq/ and go, with their seeds, through
+# replay_virtq.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LODGE_BUILD:-$top/build/release}
@@ -123,5 +125,50 @@ else
 		echo "FAIL: fuzz.replay-qcow2: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
 	else
 		echo "PASS: fuzz.replay-qcow2 ($(echo $files | wc -w) inputs)"
+	fi
+fi
+
+# The API's request parser: its seed corpus and regressions (regressions/http-*).
+r=$build/fuzz/replay_http_request
+if [ ! -x "$r" ]; then
+	echo "FAIL: fuzz.replay-http_request: $r not built (run make unit)"
+else
+	files=
+	for f in "$here"/corpus/fuzz_http_request/* "$here"/regressions/http-*; do
+		[ -f "$f" ] && files="$files $f"
+	done
+	# shellcheck disable=SC2086 # file names from our own tree, no spaces
+	timeout 300 "$r" $files >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-http_request: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-http_request ($(echo $files | wc -w) inputs)"
+	fi
+fi
+
+# The virtio devices (fuzz_virtq.c): every input in regressions/virtq/ and the seed corpus
+# through replay_virtq, which aborts when an invariant of the transport breaks.
+r=$build/fuzz/replay_virtq
+if [ ! -x "$r" ]; then
+	echo "FAIL: fuzz.replay-virtq: $r not built (run make unit)"
+else
+	for f in "$here"/regressions/virtq/*; do
+		[ -f "$f" ] || continue
+		name=fuzz.regression.virtq.$(basename "$f")
+		timeout 60 "$r" "$f" >/dev/null 2>"$tmp/err"
+		st=$?
+		if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+			echo "FAIL: $name: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
+		else
+			echo "PASS: $name"
+		fi
+	done
+	timeout 300 "$r" "$here"/corpus/fuzz_virtq/* >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-virtq: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-virtq ($(ls "$here"/corpus/fuzz_virtq | wc -l) inputs)"
 	fi
 fi

@@ -17,23 +17,23 @@ struct unit_test {
 
 static char unit_why[512];
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			snprintf(unit_why, sizeof(unit_why), "%s:%d: %s", __FILE__, __LINE__, \
-				 #cond);                                                   \
-			return 1;                                                          \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			snprintf(unit_why, sizeof(unit_why), "%s:%d: %s", __FILE__, __LINE__,      \
+				 #cond);                                                           \
+			return 1;                                                                  \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                     \
-	do {                                                                               \
-		unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b); \
-		if (va_ != vb_) {                                                          \
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b);   \
+		if (va_ != vb_) {                                                                  \
 			snprintf(unit_why, sizeof(unit_why), "%s:%d: %s == %s (0x%llx != 0x%llx)", \
-				 __FILE__, __LINE__, #a, #b, va_, vb_);                    \
-			return 1;                                                          \
-		}                                                                          \
+				 __FILE__, __LINE__, #a, #b, va_, vb_);                            \
+			return 1;                                                                  \
+		}                                                                                  \
 	} while (0)
 
 static inline int unit_run(const char *suite, const struct unit_test *t, size_t n)
@@ -52,10 +52,10 @@ static inline int unit_run(const char *suite, const struct unit_test *t, size_t 
 	return failed ? 1 : 0;
 }
 
-#define UNIT_MAIN(suite, table)                                                            \
-	int main(void)                                                                     \
-	{                                                                                  \
-		return unit_run(suite, table, sizeof(table) / sizeof(table[0]));           \
+#define UNIT_MAIN(suite, table)                                                                    \
+	int main(void)                                                                             \
+	{                                                                                          \
+		return unit_run(suite, table, sizeof(table) / sizeof(table[0]));                   \
 	}
 
 #endif

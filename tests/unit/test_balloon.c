@@ -231,6 +231,55 @@ static int statistics(void)
 	return 0;
 }
 
+/* The driver disables the statistics queue while the device holds its buffer and sets
+ * it up again on other rings: the old buffer is not given back into the new ring. */
+static int statistics_queue_redone(void)
+{
+	struct vballoon_stats st = {0};
+	uint64_t buf = VD_BUF_AREA;
+	struct vd_buf b = {.gpa = buf, .len = 10};
+	struct vd_queue *q = &drv.q[2];
+	uint32_t id, len;
+	uint16_t head;
+
+	CHECK(start(0, false, 1u << VBALLOON_F_STATS_VQ, 3) == 0);
+	put_stat(vd_ptr(&drv, buf, 10), 4, 1);
+	vd_post(&drv, 2, &b, 1);
+	vd_post(&drv, 2, &b, 1); /* heads 0 and 1: the device keeps head 1 */
+	vd_kick(&drv, 2);
+	CHECK(vd_used(&drv, 2, 5000, &id, &len));
+	CHECK_EQ(id, 0);
+	vd_wr(&drv, 0x030, 2);
+	vd_wr(&drv, 0x044, 0);
+	memset(q, 0, sizeof(*q));
+	q->desc = VD_RINGS + 6 * 0x4000ull;
+	q->avail = q->desc + 0x1000;
+	q->used = q->desc + 0x2000;
+	memset(vd_ptr(&drv, q->desc, 0x4000), 0, 0x4000);
+	vd_wr(&drv, 0x038, VD_QN);
+	vd_wr(&drv, 0x080, (uint32_t)q->desc);
+	vd_wr(&drv, 0x084, (uint32_t)(q->desc >> 32));
+	vd_wr(&drv, 0x090, (uint32_t)q->avail);
+	vd_wr(&drv, 0x094, (uint32_t)(q->avail >> 32));
+	vd_wr(&drv, 0x0a0, (uint32_t)q->used);
+	vd_wr(&drv, 0x0a4, (uint32_t)(q->used >> 32));
+	vd_wr(&drv, 0x044, 1);
+	head = vd_post(&drv, 2, &b, 1); /* head 0 of the new ring */
+	vd_kick(&drv, 2);
+	for (int i = 0; i < 5000 && st.updates < 3; i++) {
+		vballoon_stats(dev, &st); /* also asks: gives the held buffer back */
+		usleep(1000);
+	}
+	CHECK_EQ(st.updates, 3);
+	vballoon_stats(dev, &st);
+	/* Only the new ring's own buffer comes back there, never the old head 1. */
+	CHECK(vd_used(&drv, 2, 5000, &id, &len));
+	CHECK_EQ(id, head);
+	CHECK(!vd_used(&drv, 2, 200, &id, &len));
+	stop();
+	return 0;
+}
+
 /* Reporting on queue `q` (3 after statsq, 2 without it, or the spec table's 4). */
 static int report_on(uint64_t features, unsigned nq, unsigned q)
 {
@@ -312,6 +361,7 @@ static const struct unit_test tests[] = {
 	{"inflate_frees_pages", inflate_frees_pages},
 	{"target_and_config", target_and_config},
 	{"statistics", statistics},
+	{"statistics_queue_redone", statistics_queue_redone},
 	{"free_page_reporting", free_page_reporting},
 	{"args", args},
 };

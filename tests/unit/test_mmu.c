@@ -174,7 +174,7 @@ static int t_straddle_ram_end(void)
 	uint64_t end, v = 0x1111;
 	uint8_t *last;
 	CHECK(!setup(8));
-	end = VM_RAM_BASE + vm->ram_size;
+	end = VM_RAM_BASE + vm->mem.size;
 	last = vm_ram_ptr(vm, end - 8, 8);
 	memset(last, 0xa5, 8);
 	h->priv = PRV_M;

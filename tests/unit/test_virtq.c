@@ -248,6 +248,51 @@ static int event_idx(void)
 	return 0;
 }
 
+/* A request that completes after the driver disabled the queue (and set it up again)
+ * is not pushed into the new ring. */
+static int late_completion_dropped(void)
+{
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 8, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_reset(&q, QN); /* QueueReady 0 while the request is at the disk */
+	virtq_push(&q, &mem, &e, 8);
+	q.desc_gpa = DESC;
+	q.avail_gpa = AVAIL;
+	q.used_gpa = USED + 0x100;
+	CHECK(virtq_start(&q, &mem) == 0);
+	virtq_push(&q, &mem, &e, 8); /* the old request completes now */
+	CHECK_EQ(q.used_idx, 0);
+	CHECK_EQ(get32(USED + 0x100) >> 16, 0);
+	CHECK_EQ(get32(USED) >> 16, 0);
+	return 0;
+}
+
+/* virtq_fill + virtq_flush: several chains become visible with one used-index update. */
+static int fill_then_flush(void)
+{
+	CHECK(setup(false, false) == 0);
+	desc(DESC, 0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+	desc(DESC, 1, BUF + 64, 64, VIRTQ_DESC_F_WRITE, 0);
+	offer(0);
+	offer(1);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_fill(&q, &mem, &e, 64, 0);
+	CHECK_EQ(virtq_pop(&q, &mem, &e), 1);
+	virtq_fill(&q, &mem, &e, 10, 1);
+	CHECK_EQ(get32(USED) >> 16, 0); /* nothing published yet */
+	CHECK_EQ(get32(USED + 4), 0);
+	CHECK_EQ(get32(USED + 12), 1);
+	CHECK_EQ(get32(USED + 16), 10);
+	virtq_flush(&q, &mem, 2);
+	CHECK_EQ(get32(USED) >> 16, 2);
+	virtq_push(&q, &mem, &e, 1); /* push continues after them */
+	CHECK_EQ(get32(USED + 4 + 16), 1);
+	CHECK_EQ(get32(USED) >> 16, 3);
+	return 0;
+}
+
 /* ---- the transport, with virtio-rng ---- */
 
 static int irq_level;
@@ -361,6 +406,132 @@ static int rng_end_to_end(void)
 	return 0;
 }
 
+/* An rng on the fake bus, not started: tests drive queue_notify themselves. */
+static int rng_on_bus(struct evloop **loop, struct device **rng)
+{
+	struct board b = {.bus = &bus, .mem = &mem, .virtio_slot = fake_slot};
+
+	if (setup(false, false) || evloop_create(loop))
+		return 1;
+	b.loop = *loop;
+	memset(&bus, 0, sizeof(bus));
+	return vrng_create(&b, rng) ? 1 : 0;
+}
+
+static void quit_loop(void *opaque)
+{
+	evloop_quit(opaque);
+}
+
+/* QueueNotify as a hart writes it, then one turn of the I/O loop on this thread. */
+static int notify_and_serve(struct evloop *loop)
+{
+	struct evloop_timer *t;
+
+	if (evloop_timer_add(loop, quit_loop, loop, &t))
+		return 1;
+	wr(0x050, 0);
+	evloop_timer_arm(t, evloop_now_ns());
+	evloop_run(loop);
+	evloop_timer_del(t);
+	return 0;
+}
+
+static void rng_queue(void)
+{
+	wr(0x030, 0);
+	wr(0x038, QN);
+	wr(0x080, (uint32_t)DESC);
+	wr(0x084, (uint32_t)(DESC >> 32));
+	wr(0x090, (uint32_t)AVAIL);
+	wr(0x094, (uint32_t)(AVAIL >> 32));
+	wr(0x0a0, (uint32_t)USED);
+	wr(0x0a4, (uint32_t)(USED >> 32));
+	wr(0x044, 1);
+}
+
+/* A driver that skips FEATURES_OK (with or without writing features) and sets DRIVER_OK
+ * is not served: features were never checked, not even VERSION_1 (3.1.1). */
+static int driver_ok_without_features_ok(void)
+{
+	struct evloop *loop;
+	struct device *rng;
+
+	CHECK(rng_on_bus(&loop, &rng) == 0);
+	for (int pass = 0; pass < 2; pass++) {
+		wr(0x070, 0);
+		wr(0x070, 1 | 2);
+		if (pass) {
+			wr(0x024, 1);
+			wr(0x020, 1); /* VERSION_1, but never confirmed with FEATURES_OK */
+		}
+		rng_queue();
+		wr(0x070, 1 | 2 | 4);
+		CHECK(rd(0x070) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+		CHECK_EQ(rd(0x060), VIRTIO_INT_CONFIG);
+		desc(DESC, 0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+		offer(0);
+		CHECK(notify_and_serve(loop) == 0);
+		CHECK_EQ(get32(USED) >> 16, 0); /* nothing served */
+	}
+	/* After a reset and a proper negotiation, it is. */
+	wr(0x070, 0);
+	wr(0x070, 1 | 2);
+	wr(0x024, 1);
+	wr(0x020, 1);
+	wr(0x070, 1 | 2 | 8);
+	rng_queue();
+	wr(0x070, 1 | 2 | 8 | 4);
+	CHECK_EQ(rd(0x070), 1 | 2 | 8 | 4);
+	CHECK(notify_and_serve(loop) == 0);
+	CHECK_EQ(get32(USED) >> 16, 2);
+	rng->ops->destroy(rng);
+	evloop_destroy(loop);
+	return 0;
+}
+
+/* A guest that breaks its device, or makes it warn, and resets it in a loop gets a few
+ * log lines, not one per cycle. */
+static int log_is_rate_limited(void)
+{
+	struct evloop *loop;
+	struct device *rng;
+	struct virtio_dev *d;
+	char line[512];
+	unsigned fails = 0, warns = 0;
+	FILE *log = tmpfile();
+	int saved = dup(2);
+
+	CHECK(log && saved >= 0);
+	CHECK(rng_on_bus(&loop, &rng) == 0);
+	d = bus.regions[0].opaque;
+	fflush(stderr);
+	CHECK(dup2(fileno(log), 2) == 2);
+	for (int i = 0; i < 1000; i++) {
+		wr(0x070, 0);
+		wr(0x038, 3); /* not a power of two */
+		wr(0x044, 1);
+		pthread_mutex_lock(&d->lock);
+		virtio_dev_warn(d, "odd request %d", i);
+		pthread_mutex_unlock(&d->lock);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	CHECK(rd(0x070) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	rewind(log);
+	while (fgets(line, sizeof(line), log)) {
+		fails += strstr(line, "device needs reset") != NULL;
+		warns += strstr(line, "virtio-rng: odd request") != NULL;
+	}
+	fclose(log);
+	CHECK_EQ(fails, 8 + 6); /* failures 1..8, then 16, 32, 64, 128, 256, 512 */
+	CHECK_EQ(warns, 8 + 6);
+	rng->ops->destroy(rng);
+	evloop_destroy(loop);
+	return 0;
+}
+
 static int device_args(void)
 {
 	struct device_args a;
@@ -391,7 +562,11 @@ static const struct unit_test tests[] = {
 	{"indirect_tables", indirect_tables},
 	{"ring_placement", ring_placement},
 	{"event_idx", event_idx},
+	{"late_completion_dropped", late_completion_dropped},
+	{"fill_then_flush", fill_then_flush},
 	{"rng_end_to_end", rng_end_to_end},
+	{"driver_ok_without_features_ok", driver_ok_without_features_ok},
+	{"log_is_rate_limited", log_is_rate_limited},
 };
 
 UNIT_MAIN("virtq", tests)

@@ -53,6 +53,7 @@ struct vballoon {
 	struct vballoon_stats stats;
 	bool stats_held; /* the driver's statistics buffer is ours until we ask again */
 	uint16_t stats_head;
+	uint32_t stats_gen; /* the queue's generation when the buffer was taken (virtq.h) */
 	unsigned stats_interval_s;
 	struct evloop_timer *stats_timer;
 	bool warned;
@@ -132,8 +133,9 @@ static void inflate(struct vballoon *vb, const struct virtq_elem *e)
 	if (run)
 		discard(vb, run, run_len);
 	if (skipped && !vb->warned) {
-		log_warn("%s: inflate: %" PRIu64 " page numbers outside guest RAM skipped",
-			 vb->vdev.name, skipped);
+		virtio_dev_warn(&vb->vdev,
+				"inflate: %" PRIu64 " page numbers outside guest RAM skipped",
+				skipped);
 		vb->warned = true;
 	}
 }
@@ -180,7 +182,7 @@ static void stats_request(struct vballoon *vb)
 {
 	struct virtio_dev *d = &vb->vdev;
 	unsigned q = stats_queue(d);
-	struct virtq_elem e = {.head = vb->stats_head};
+	struct virtq_elem e = {.head = vb->stats_head, .gen = vb->stats_gen};
 
 	if (!vb->stats_held || q >= BALLOON_NQUEUES || !virtio_dev_running(d))
 		return;
@@ -232,6 +234,7 @@ static void balloon_queue_notify(struct virtio_dev *d, unsigned qi)
 			stats_in(vb, &e);
 			vb->stats_held = true;
 			vb->stats_head = e.head;
+			vb->stats_gen = e.gen;
 			if (vb->stats_interval_s)
 				evloop_timer_arm(vb->stats_timer,
 						 evloop_now_ns() +
@@ -332,6 +335,8 @@ static int balloon_vload(struct virtio_dev *d, struct sreader *in)
 	vb->stats = st;
 	vb->stats_held = held;
 	vb->stats_head = head;
+	if (held)
+		vb->stats_gen = d->vq[sq].gen; /* taken in the queue's current life */
 	return 0;
 }
 

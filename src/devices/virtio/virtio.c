@@ -149,22 +149,51 @@ bool virtio_dev_running(const struct virtio_dev *d)
 	       !(d->status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
+/* A guest that breaks its device, or makes it drop requests, and resets it in a loop
+ * must not flood the host's log: of each kind of line, a device logs the first
+ * LOG_BURST, then only the 2^k-th. */
+#define LOG_BURST 8
+
+static void log_limited(const struct virtio_dev *d, uint64_t n, const char *msg, const char *suffix)
+{
+	if (n < LOG_BURST)
+		log_warn("%s: %s%s", d->name, msg, suffix);
+	else if (n == LOG_BURST)
+		log_warn("%s: %s%s (%d times now; from here on only the 2^k-th time is logged)",
+			 d->name, msg, suffix, LOG_BURST);
+	else if (!(n & (n - 1)))
+		log_warn("%s: %s%s (%llu times now)", d->name, msg, suffix, (unsigned long long)n);
+}
+
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 {
 	if (d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
 		return;
+	d->failures++;
 	if (!d->broken_logged) {
 		char msg[256];
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
-		log_warn("%s: %s: device needs reset", d->name, msg);
+		log_limited(d, d->failures, msg, ": device needs reset");
 		d->broken_logged = true;
 	}
 	d->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_isr(d, VIRTIO_INT_CONFIG);
+}
+
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	d->warnings++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_limited(d, d->warnings, msg, "");
 }
 
 void virtio_dev_notify_used(struct virtio_dev *d, unsigned q)
@@ -227,6 +256,10 @@ static void write_status(struct virtio_dev *d, uint32_t val)
 	}
 	/* Bits are only added until the next reset; DEVICE_NEEDS_RESET is the device's. */
 	d->status |= val & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+	/* A driver that skipped feature negotiation (3.1.1) would be served with features
+	 * nobody checked, not even VERSION_1: the device refuses to run. */
+	if ((added & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK))
+		virtio_dev_fail(d, "DRIVER_OK without FEATURES_OK (features not negotiated)");
 	if ((added & VIRTIO_STATUS_DRIVER_OK) && virtio_dev_running(d) && d->ops->driver_ok)
 		d->ops->driver_ok(d);
 }
@@ -374,9 +407,17 @@ int virtio_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
 	struct virtio_dev *d = opaque;
 
 	if (off == REG_QUEUE_NOTIFY && size == 4) {
-		/* The hot path: no lock, the I/O thread does the work. */
-		if (val < d->nqueues)
+		if (val >= d->nqueues)
+			return 0;
+		if (!((d->ops->inline_notify >> val) & 1)) {
+			/* The hot path: no lock, the I/O thread does the work. */
 			virtio_dev_kick(d, (unsigned)val);
+			return 0;
+		}
+		pthread_mutex_lock(&d->lock);
+		if (virtio_dev_running(d) && d->vq[val].ready)
+			d->ops->queue_notify(d, (unsigned)val);
+		pthread_mutex_unlock(&d->lock);
 		return 0;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -473,7 +514,10 @@ int virtio_dev_load(struct virtio_dev *d, struct sreader *in)
 	d->dev_feat_sel = sread_u32(in);
 	d->drv_feat_sel = sread_u32(in);
 	d->queue_sel = sread_u32(in);
-	if (sread_u32(in) != d->nqueues || (d->driver_features & ~d->host_features)) {
+	/* Until FEATURES_OK the driver may have written any bits (FEATURES_OK is then
+	 * refused); only accepted features must be a subset of the offer. */
+	if (sread_u32(in) != d->nqueues ||
+	    ((d->status & VIRTIO_STATUS_FEATURES_OK) && (d->driver_features & ~d->host_features))) {
 		r = -EINVAL;
 		goto out;
 	}

@@ -69,6 +69,12 @@ struct virtio_dev_ops {
 	void (*config_write)(struct virtio_dev *d, uint32_t off, const void *buf, unsigned len);
 	/* I/O thread: the driver added buffers to queue q (notified, or re-kicked). */
 	void (*queue_notify)(struct virtio_dev *d, unsigned q);
+	/* Optional: a bit per queue whose notifications queue_notify handles at once, on the
+	 * notifying hart's thread (lock held), instead of the I/O thread: for work that is
+	 * short and never waits for the host, where a driver spins until its buffer comes
+	 * back (virtio-console's transmitq). Re-kicks (virtio_dev_kick) still go to the I/O
+	 * thread. */
+	uint32_t inline_notify;
 	/* The driver reset the device (status 0) or it is being reset with the machine:
 	 * forget in-flight work (completions that arrive later must not touch the queues). */
 	void (*reset)(struct virtio_dev *d);
@@ -104,6 +110,8 @@ struct virtio_dev {
 	uint32_t notify_pending; /* atomic: bit per queue notified by a hart */
 	struct evloop_notifier *notifier;
 	bool broken_logged;
+	uint64_t failures; /* times the device needed a reset, for rate-limiting the log */
+	uint64_t warnings; /* virtio_dev_warn calls, likewise */
 };
 
 /* Initialises the transport part of a device on board `b`: takes a virtio-mmio slot and
@@ -131,9 +139,17 @@ void virtio_dev_reset(struct virtio_dev *d);
 bool virtio_dev_running(const struct virtio_dev *d);
 
 /* Lock held: the guest did something invalid. Sets DEVICE_NEEDS_RESET, raises a
- * configuration-change interrupt, logs once (until the next reset), and stops queue
+ * configuration-change interrupt, logs once (until the next reset; and of a device that
+ * keeps failing only the first 8 and then every 2^k-th failure), and stops queue
  * processing until the driver resets the device. */
 void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Lock held: logs a warning about something the guest did that the device survives (a
+ * dropped packet, a page number outside RAM), prefixed with the device's name and
+ * rate-limited as virtio_dev_fail's line is, whatever the resets in between. Callers
+ * that want one line per reset cycle at most keep their own flag too. */
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Lock held: after pushing used buffers on queue q, interrupts the driver if it wants. */

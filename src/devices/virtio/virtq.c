@@ -66,7 +66,7 @@ static size_t used_bytes(uint32_t num)
 
 void virtq_reset(struct virtq *q, uint32_t num_max)
 {
-	*q = (struct virtq){.num = num_max};
+	*q = (struct virtq){.num = num_max, .gen = q->gen + 1};
 }
 
 int virtq_start(struct virtq *q, const struct gmem *m)
@@ -188,6 +188,7 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 	if (head >= q->num)
 		return -EIO;
 	e->head = head;
+	e->gen = q->gen;
 	e->n_out = e->n_in = 0;
 	e->out_len = e->in_len = 0;
 	for (i = head;;) {
@@ -221,13 +222,17 @@ void virtq_unpop(struct virtq *q)
 	q->last_avail--;
 }
 
-void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written)
+bool virtq_fill(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written,
+		unsigned off)
 {
-	uint8_t *slot = q->used + 4 + 8 * (size_t)(q->used_idx & (q->num - 1));
+	uint8_t *slot;
 	uint64_t left;
 
-	if (!q->ready)
-		return;
+	/* A request that completes after the driver disabled or reset the queue (and maybe
+	 * set it up again with other rings) has nowhere to go. */
+	if (!q->ready || e->gen != q->gen)
+		return false;
+	slot = q->used + 4 + 8 * (size_t)((uint16_t)(q->used_idx + off) & (q->num - 1));
 	if (written > e->in_len)
 		written = (uint32_t)e->in_len; /* never claim more than the driver offered */
 	left = written;
@@ -239,10 +244,23 @@ void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uin
 	}
 	st32(slot, e->head);
 	st32(slot + 4, written);
-	q->used_idx++;
 	gmem_written_host(m, slot, 8);
+	return true;
+}
+
+void virtq_flush(struct virtq *q, struct gmem *m, unsigned n)
+{
+	if (!q->ready)
+		return;
+	q->used_idx = (uint16_t)(q->used_idx + n);
 	__atomic_store_n((uint16_t *)(void *)(q->used + 2), htole16(q->used_idx), __ATOMIC_RELEASE);
 	gmem_written_host(m, q->used + 2, 2);
+}
+
+void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written)
+{
+	if (virtq_fill(q, m, e, written, 0))
+		virtq_flush(q, m, 1);
 }
 
 bool virtq_should_interrupt(struct virtq *q)

@@ -47,6 +47,10 @@ struct virtq {
 
 	/* Host views, valid while ready (virtq_start checked them). */
 	uint8_t *desc, *avail, *used;
+
+	/* Bumped by every virtq_reset (device reset, QueueReady 0): a chain taken before
+	 * belongs to an earlier life of the queue and is not pushed into this one. */
+	uint32_t gen;
 };
 
 /* A chain taken from the queue: the readable buffers (driver -> device) come first in
@@ -58,13 +62,15 @@ struct virtq_elem {
 	uint64_t out_len, in_len; /* byte totals */
 	unsigned cap;
 	struct iovec *iov;
+	uint32_t gen; /* the queue's gen when the chain was taken */
 };
 
 /* Checks the rings the driver configured (size, alignment, wholly in RAM) and makes the
  * queue ready. Returns 0 or -EINVAL (the queue stays not ready). */
 int virtq_start(struct virtq *q, const struct gmem *m) __attribute__((warn_unused_result));
 
-/* Forgets the rings and returns the queue to its reset state (num kept at `num_max`). */
+/* Forgets the rings and returns the queue to its reset state (num kept at `num_max`);
+ * chains taken before can no longer be pushed (see gen). */
 void virtq_reset(struct virtq *q, uint32_t num_max);
 
 /* Takes the next available chain. With EVENT_IDX and notifications wanted, publishes
@@ -80,8 +86,19 @@ int virtq_pop(struct virtq *q, const struct gmem *m, struct virtq_elem *e)
 void virtq_unpop(struct virtq *q);
 
 /* Returns a chain to the driver with `written` bytes written into its writable buffers,
- * and records those pages as written (gmem_written). */
+ * and records those pages as written (gmem_written). Does nothing when the queue is not
+ * ready or was reset since the chain was taken (a request that completes late). */
 void virtq_push(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written);
+
+/* virtq_push in two steps, for several chains that the driver must see together (the
+ * buffers of one merged virtio-net packet, 5.1.6.4): virtq_fill writes chain e as the
+ * used entry `off` places after the next free one, without publishing it; virtq_flush
+ * then publishes the next n entries with one used-index update. virtq_fill returns false
+ * (and writes nothing) for a chain taken before the queue was disabled or reset; such
+ * chains are not counted in n. */
+bool virtq_fill(struct virtq *q, struct gmem *m, const struct virtq_elem *e, uint32_t written,
+		unsigned off);
+void virtq_flush(struct virtq *q, struct gmem *m, unsigned n);
 
 /* After one or more virtq_push: whether the driver wants an interrupt now. */
 bool virtq_should_interrupt(struct virtq *q);

@@ -183,7 +183,7 @@ static struct vsock_hdr host_hdr(const struct vsock_dev *vs, uint32_t local, uin
 static void bad_packet(struct vsock_dev *vs, const char *why)
 {
 	if (!vs->warned)
-		log_warn("%s: dropped a packet from the guest: %s", vs->vdev.name, why);
+		virtio_dev_warn(&vs->vdev, "dropped a packet from the guest: %s", why);
 	vs->warned = true;
 }
 

@@ -1,0 +1,17 @@
+# Scale benchmark of the host daemon (bench/host/scale.py): idle system guests and Wasm
+# services under one daemon; memory per guest, start-to-first-line, API latency, daemon
+# RSS. The release build; needs root and the default guest.
+#   make bench-host SCALE_VMS=200 SCALE_WASM=1000     the issue's sizes (long)
+SCALE_VMS	?= 20
+SCALE_WASM	?= 100
+
+.PHONY: bench-host
+
+build/bench/apiload: bench/host/apiload.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread -o $@ $<
+
+bench-host: guest build/bench/apiload
+	$(MAKE) MODE=release lodge build/release/daemon/service.wasm
+	python3 bench/host/scale.py build/release/lodge build/release/daemon/service.wasm \
+		guest-cache/out --vms $(SCALE_VMS) --wasm $(SCALE_WASM) --apiload build/bench/apiload

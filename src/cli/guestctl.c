@@ -1,0 +1,592 @@
+/*
+ * The guest-side control socket, console log and exit record (see guestctl.h). One
+ * event-loop thread serves the socket, drains the console output pipe into the ring and
+ * to attached clients, and writes clients' input into the console input pipe (holding it
+ * back, and not reading the client, while the pipe is full).
+ */
+#include "cli/guestctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/json.h"
+#include "api/server.h"
+#include "core/alloc.h"
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/logring.h"
+
+#define MAX_CLIENTS    8
+#define CLIENT_BACKLOG (256u << 10) /* output a slow console client may lag behind */
+#define CONSOLE_CHUNK  4096
+
+struct ctl_client {
+	struct guestctl *g;
+	int fd;
+	struct evloop_watch *watch;
+	uint8_t *out; /* output not yet written to the client */
+	size_t out_len;
+	uint8_t in[CONSOLE_CHUNK]; /* input not yet written to the guest */
+	size_t in_off, in_len;
+};
+
+struct guestctl {
+	const struct guestctl_ops *ops;
+	void *opaque;
+	struct evloop *loop;
+	struct api_server *srv;
+	struct logring *ring;
+	char *exit_file;
+	int out_pipe[2]; /* guest writes [1], we read [0] */
+	int in_pipe[2];	 /* we write [1], guest reads [0] */
+	struct evloop_watch *out_watch, *in_watch;
+	struct ctl_client *clients[MAX_CLIENTS];
+	int statm_fd; /* /proc/self/statm, opened before any sandboxing */
+	uint64_t start_ns;
+	/* One operation at a time runs on a worker thread (pausing waits for the harts,
+	 * which may themselves wait for this thread to drain their console output). */
+	struct evloop_notifier *op_done;
+	pthread_t op_thread;
+	bool op_busy;
+	struct api_conn *op_conn; /* NULL once the client went away */
+	int (*op_fn)(void *opaque);
+	const char *op_what;
+	int op_result;
+};
+
+/* ---- console ---- */
+
+static void client_drop(struct ctl_client *c)
+{
+	struct guestctl *g = c->g;
+
+	for (unsigned i = 0; i < MAX_CLIENTS; i++)
+		if (g->clients[i] == c)
+			g->clients[i] = NULL;
+	evloop_watch_del(c->watch);
+	close(c->fd);
+	core_free(c->out);
+	core_free(c);
+}
+
+static void client_watch(struct ctl_client *c)
+{
+	short ev = c->in_len > c->in_off ? 0 : POLLIN; /* hold input back while it waits */
+
+	if (c->out_len)
+		ev |= POLLOUT;
+	evloop_watch_set(c->watch, ev);
+}
+
+/* Writes what the client has pending; false when the client was dropped. */
+static bool client_flush(struct ctl_client *c)
+{
+	while (c->out_len) {
+		ssize_t n = write(c->fd, c->out, c->out_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			client_drop(c);
+			return false;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	client_watch(c);
+	return true;
+}
+
+static void client_send(struct ctl_client *c, const uint8_t *buf, size_t len)
+{
+	uint8_t *p;
+
+	if (c->out_len + len > CLIENT_BACKLOG) {
+		client_drop(c); /* a client that does not read must not hold the guest back */
+		return;
+	}
+	p = core_realloc(c->out, c->out_len + len);
+	if (!p) {
+		client_drop(c);
+		return;
+	}
+	c->out = p;
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	client_flush(c);
+}
+
+/* Writes a client's pending input into the guest's input pipe. */
+static void feed_guest(struct guestctl *g)
+{
+	bool blocked = false;
+
+	for (unsigned i = 0; i < MAX_CLIENTS && !blocked; i++) {
+		struct ctl_client *c = g->clients[i];
+		while (c && c->in_off < c->in_len) {
+			ssize_t n = write(g->in_pipe[1], c->in + c->in_off, c->in_len - c->in_off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				blocked = true; /* full: wait for POLLOUT on the pipe */
+				break;
+			}
+			c->in_off += (size_t)n;
+		}
+		if (c && c->in_off == c->in_len) {
+			c->in_off = c->in_len = 0;
+			client_watch(c);
+		}
+	}
+	evloop_watch_set(g->in_watch, blocked ? POLLOUT : 0);
+}
+
+static void on_in_pipe(void *opaque, int fd, unsigned revents)
+{
+	(void)fd;
+	(void)revents;
+	feed_guest(opaque);
+}
+
+static void on_client(void *opaque, int fd, unsigned revents)
+{
+	struct ctl_client *c = opaque;
+	ssize_t n;
+
+	if ((revents & POLLOUT) && !client_flush(c))
+		return;
+	if ((revents & (POLLHUP | POLLERR)) && !(revents & POLLIN)) {
+		client_drop(c);
+		return;
+	}
+	if (!(revents & POLLIN) || c->in_len)
+		return;
+	n = read(fd, c->in, sizeof(c->in));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		client_drop(c); /* detached: the guest goes on */
+		return;
+	}
+	c->in_off = 0;
+	c->in_len = (size_t)n;
+	feed_guest(c->g);
+	client_watch(c);
+}
+
+/* Console output: into the ring and to every attached client. */
+static void drain_output(struct guestctl *g)
+{
+	uint8_t buf[CONSOLE_CHUNK];
+
+	for (;;) {
+		ssize_t n = read(g->out_pipe[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		if (g->ring && logring_append(g->ring, buf, (size_t)n))
+			log_warn("console log: write failed: %s", strerror(errno));
+		for (unsigned i = 0; i < MAX_CLIENTS; i++)
+			if (g->clients[i])
+				client_send(g->clients[i], buf, (size_t)n);
+	}
+}
+
+static void on_out_pipe(void *opaque, int fd, unsigned revents)
+{
+	(void)fd;
+	(void)revents;
+	drain_output(opaque);
+}
+
+/* ---- the control API ---- */
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rss_bytes(const struct guestctl *g)
+{
+	char buf[128];
+	unsigned long long size, res;
+	ssize_t n;
+
+	if (g->statm_fd < 0)
+		return 0;
+	n = pread(g->statm_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+		return 0;
+	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void h_get_vm(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
+
+	if (o && st) {
+		cJSON_AddStringToObject(o, "kind", g->ops->kind);
+		cJSON_AddStringToObject(o, "state",
+					g->ops->paused(g->opaque) ? "Paused" : "Running");
+		json_add_uint(st, "instret", g->ops->instret(g->opaque));
+		json_add_uint(st, "cpu_time_ns", now_ns(CLOCK_PROCESS_CPUTIME_ID));
+		json_add_uint(st, "rss_bytes", rss_bytes(g));
+		json_add_uint(st, "ram_resident_bytes", g->ops->ram_resident(g->opaque));
+		json_add_uint(st, "uptime_ns", now_ns(CLOCK_MONOTONIC) - g->start_ns);
+		cJSON_AddItemToObject(o, "stats", st);
+		st = NULL;
+	}
+	cJSON_Delete(st);
+	api_reply_json(c, 200, o);
+}
+
+static int reply_result(struct api_conn *c, int r, const char *what)
+{
+	if (r == 0)
+		return api_reply(c, 204, NULL, NULL, 0);
+	if (r == -ENODEV)
+		return api_reply_error(c, 409, "not_supported", "%s: the guest has no way to do it",
+				       what);
+	if (r == -EAGAIN || r == -ESHUTDOWN)
+		return api_reply_error(c, 409, "busy", "%s: not possible now (%s)", what,
+				       r == -EAGAIN ? "rebooting" : "stopping");
+	return api_reply_error(c, 500, "internal", "%s: %s", what, strerror(-r));
+}
+
+static void *op_main(void *opaque)
+{
+	struct guestctl *g = opaque;
+
+	g->op_result = g->op_fn(g->opaque);
+	evloop_notify(g->op_done);
+	return NULL;
+}
+
+static void op_conn_gone(void *opaque)
+{
+	struct guestctl *g = opaque;
+
+	g->op_conn = NULL;
+}
+
+/* Loop thread: the worker finished; answer its client. */
+static void on_op_done(void *opaque)
+{
+	struct guestctl *g = opaque;
+
+	if (!g->op_busy)
+		return;
+	pthread_join(g->op_thread, NULL);
+	g->op_busy = false;
+	if (g->op_conn) {
+		api_conn_on_close(g->op_conn, NULL, NULL);
+		reply_result(g->op_conn, g->op_result, g->op_what);
+	}
+	g->op_conn = NULL;
+}
+
+static void start_op(struct api_conn *c, struct guestctl *g, int (*fn)(void *), const char *what)
+{
+	if (g->op_busy) {
+		api_reply_error(c, 409, "busy", "%s: another request is in progress", what);
+		return;
+	}
+	g->op_fn = fn;
+	g->op_what = what;
+	g->op_conn = c;
+	g->op_busy = true;
+	if (pthread_create(&g->op_thread, NULL, op_main, g)) {
+		g->op_busy = false;
+		g->op_conn = NULL;
+		api_reply_error(c, 503, "unavailable", "%s: cannot start a thread", what);
+		return;
+	}
+	api_conn_on_close(c, op_conn_gone, g);
+}
+
+static void h_patch_vm(struct api_conn *c, const struct api_request *r)
+{
+	static const struct json_field f[] = {{"state", JSON_STRING, true, NULL}};
+	static const struct json_schema schema = {f, 1};
+	struct guestctl *g = r->ctx;
+	char err[200];
+	cJSON *o;
+	const char *st;
+
+	if (json_parse_object(r->body, r->body_len, &schema, &o, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	st = json_str(o, "state", "");
+	if (!strcmp(st, "Paused"))
+		start_op(c, g, g->ops->pause, "pause");
+	else if (!strcmp(st, "Resumed"))
+		start_op(c, g, g->ops->resume, "resume");
+	else
+		api_reply_error(c, 400, "bad_body",
+				"state '%.40s': must be \"Paused\" or \"Resumed\"", st);
+	cJSON_Delete(o);
+}
+
+static void h_put_actions(struct api_conn *c, const struct api_request *r)
+{
+	static const struct json_field f[] = {{"action_type", JSON_STRING, true, NULL}};
+	static const struct json_schema schema = {f, 1};
+	struct guestctl *g = r->ctx;
+	char err[200];
+	cJSON *o;
+	const char *a;
+
+	if (json_parse_object(r->body, r->body_len, &schema, &o, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	a = json_str(o, "action_type", "");
+	if (!strcmp(a, "Stop"))
+		start_op(c, g, g->ops->stop, "stop");
+	else if (!strcmp(a, "Kill"))
+		start_op(c, g, g->ops->kill, "kill");
+	else
+		api_reply_error(c, 400, "bad_body",
+				"action_type '%.40s': must be \"Stop\" or \"Kill\"", a);
+	cJSON_Delete(o);
+}
+
+static void h_console(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	struct ctl_client *cl;
+	unsigned slot = MAX_CLIENTS;
+	int fd;
+	size_t extra;
+
+	if (!r->http->upgrade) {
+		api_reply_error(c, 400, "upgrade_required",
+				"the console is a raw stream: ask for Connection: Upgrade");
+		return;
+	}
+	if (g->out_pipe[0] < 0) {
+		api_reply_error(c, 409, "no_console", "the guest's console is not redirected");
+		return;
+	}
+	for (unsigned i = 0; i < MAX_CLIENTS; i++)
+		if (!g->clients[i]) {
+			slot = i;
+			break;
+		}
+	cl = slot < MAX_CLIENTS ? core_calloc(1, sizeof(*cl)) : NULL;
+	if (!cl) {
+		api_reply_error(c, 503, "too_many", "at most %d consoles may be attached",
+				MAX_CLIENTS);
+		return;
+	}
+	if (api_hijack(c, &fd, cl->in, sizeof(cl->in), &extra)) {
+		core_free(cl);
+		return;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	cl->g = g;
+	cl->fd = fd;
+	cl->in_len = extra;
+	if (evloop_watch_add(g->loop, fd, POLLIN, on_client, cl, &cl->watch)) {
+		close(fd);
+		core_free(cl);
+		return;
+	}
+	g->clients[slot] = cl;
+	if (extra)
+		feed_guest(g);
+	client_watch(cl);
+}
+
+static const struct api_route routes[] = {
+	{HTTP_GET, "/vm", h_get_vm},
+	{HTTP_PATCH, "/vm", h_patch_vm},
+	{HTTP_PUT, "/actions", h_put_actions},
+	{HTTP_POST, "/console", h_console},
+};
+
+/* ---- set-up ---- */
+
+static int make_pipes(struct guestctl *g)
+{
+	if (pipe2(g->out_pipe, O_CLOEXEC) < 0 || pipe2(g->in_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	/* Our ends never block; the guest's ends do (a UART write waits for us). */
+	if (fcntl(g->out_pipe[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(g->in_pipe[1], F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+struct open_args {
+	struct guestctl *g;
+	const struct guestctl_config *cfg;
+	int r;
+};
+
+static void open_on_loop(void *opaque)
+{
+	struct open_args *a = opaque;
+	struct guestctl *g = a->g;
+	struct api_server_config sc = {.path = a->cfg->api_path,
+				       .mode = 0600,
+				       .gid = (gid_t)-1,
+				       .max_body = 4096,
+				       .max_conns = 32,
+				       .routes = routes,
+				       .nroutes = sizeof(routes) / sizeof(routes[0]),
+				       .ctx = g};
+	int r = evloop_notifier_add(g->loop, on_op_done, g, &g->op_done);
+
+	if (!r && g->out_pipe[0] >= 0) {
+		r = evloop_watch_add(g->loop, g->out_pipe[0], POLLIN, on_out_pipe, g,
+				     &g->out_watch);
+		r = r ?: evloop_watch_add(g->loop, g->in_pipe[1], 0, on_in_pipe, g, &g->in_watch);
+	}
+	if (!r && a->cfg->api_path) {
+		r = api_server_open(g->loop, &sc, &g->srv);
+		if (r)
+			log_err("--api %s: cannot serve the control socket: %s", a->cfg->api_path,
+				strerror(-r));
+	}
+	a->r = r;
+}
+
+int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *ops, void *opaque,
+		  struct guestctl **out)
+{
+	struct guestctl *g = core_calloc(1, sizeof(*g));
+	struct open_args a = {.g = g, .cfg = cfg};
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	g->ops = ops;
+	g->opaque = opaque;
+	g->out_pipe[0] = g->out_pipe[1] = g->in_pipe[0] = g->in_pipe[1] = -1;
+	g->statm_fd =
+		cfg->statm_fd >= 0 ? cfg->statm_fd : open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	g->start_ns = now_ns(CLOCK_MONOTONIC);
+	r = cfg->exit_file && !(g->exit_file = strdup(cfg->exit_file)) ? -ENOMEM : 0;
+	if (!r && cfg->console_log) {
+		r = logring_open(cfg->console_log, true, LOGRING_DEFAULT_CAPACITY, &g->ring);
+		if (r)
+			log_err("--console-log %s: %s", cfg->console_log, strerror(-r));
+		r = r ?: make_pipes(g);
+	}
+	r = r ?: evloop_create(&g->loop);
+	if (!r) {
+		evloop_call(g->loop, open_on_loop, &a); /* runs here: the loop is not started */
+		r = a.r ?: evloop_start(g->loop, "lodge-ctl");
+	}
+	if (r) {
+		guestctl_close(g);
+		return r;
+	}
+	*out = g;
+	return 0;
+}
+
+int guestctl_console_in(const struct guestctl *g)
+{
+	return g->in_pipe[0];
+}
+
+int guestctl_console_out(const struct guestctl *g)
+{
+	return g->out_pipe[1];
+}
+
+static void drain_on_loop(void *opaque)
+{
+	struct guestctl *g = opaque;
+
+	if (g->out_pipe[0] >= 0)
+		drain_output(g);
+	for (unsigned i = 0; i < MAX_CLIENTS; i++)
+		if (g->clients[i])
+			client_flush(g->clients[i]);
+}
+
+/* The record is written to a temporary file and renamed, so a reader sees all or none. */
+static void write_exit_file(const char *path, int status, const char *reason)
+{
+	char tmp[4096], esc[512];
+	size_t o = 0;
+	FILE *f;
+
+	for (const char *s = reason; *s && o + 2 < sizeof(esc); s++) {
+		if (*s == '"' || *s == '\\')
+			esc[o++] = '\\';
+		esc[o++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+	}
+	esc[o] = 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f) {
+		log_warn("--exit-file %s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "{\"status\":%d,\"reason\":\"%s\"}\n", status, esc);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		log_warn("--exit-file %s: %s", path, strerror(errno));
+}
+
+void guestctl_exit(struct guestctl *g, int status, const char *reason)
+{
+	fflush(stdout);
+	evloop_call(g->loop, drain_on_loop, g);
+	if (g->exit_file)
+		write_exit_file(g->exit_file, status, reason);
+}
+
+static void close_on_loop(void *opaque)
+{
+	struct guestctl *g = opaque;
+
+	api_server_close(g->srv);
+	g->srv = NULL;
+	for (unsigned i = 0; i < MAX_CLIENTS; i++)
+		if (g->clients[i])
+			client_drop(g->clients[i]);
+}
+
+void guestctl_close(struct guestctl *g)
+{
+	if (!g)
+		return;
+	if (g->loop) {
+		evloop_call(g->loop, close_on_loop, g);
+		evloop_stop(g->loop);
+		if (g->op_busy) /* its notification can no longer run: join it here */
+			pthread_join(g->op_thread, NULL);
+		evloop_destroy(g->loop);
+	}
+	logring_close(g->ring);
+	for (int i = 0; i < 2; i++) {
+		if (g->out_pipe[i] >= 0)
+			close(g->out_pipe[i]);
+		if (g->in_pipe[i] >= 0)
+			close(g->in_pipe[i]);
+	}
+	if (g->statm_fd >= 0)
+		close(g->statm_fd);
+	free(g->exit_file);
+	core_free(g);
+}

@@ -1,0 +1,69 @@
+/*
+ * The guest side of the Lodge host: what `lodge run` and `lodge wasm` serve when the
+ * daemon starts them as guests.
+ *
+ * - The control socket (--api SOCKET), an HTTP API shaped like Firecracker's:
+ *     GET   /vm       {"kind", "state": "Running"|"Paused", "stats": {instret, cpu_time_ns,
+ *                     rss_bytes, ram_resident_bytes, uptime_ns}}
+ *     PATCH /vm       {"state": "Paused"|"Resumed"}                         -> 204
+ *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
+ *     POST  /console  upgrade to a raw stream: the console's output from now on, and
+ *                     input to the guest; any number of clients may attach and detach
+ *                     without disturbing the guest.
+ * - The console log (--console-log FILE): the guest's console output goes through a pipe
+ *   into a ring file (core/logring.h) that the daemon reads for `lodge logs`, and to the
+ *   attached clients; its input comes from the attached clients only.
+ * - The exit record (--exit-file FILE): {"status": N, "reason": "..."} written just before
+ *   the process exits, so that a daemon that was not the guest's parent (it restarted)
+ *   still learns why the guest stopped.
+ *
+ * The server runs on its own event-loop thread; the ops below are called there.
+ */
+#ifndef LODGE_CLI_GUESTCTL_H
+#define LODGE_CLI_GUESTCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct guestctl;
+
+struct guestctl_ops {
+	const char *kind; /* "vm" or "wasm" */
+	/* Each returns 0 or -errno (-EAGAIN: not possible right now, e.g. while rebooting;
+	 * -ENODEV: the guest has no way to do it). Control thread. */
+	int (*pause)(void *opaque);
+	int (*resume)(void *opaque);
+	int (*stop)(void *opaque); /* ask the guest to power off */
+	int (*kill)(void *opaque); /* stop the guest at once */
+	bool (*paused)(void *opaque);
+	uint64_t (*instret)(void *opaque);	/* work done so far (0 if not counted) */
+	uint64_t (*ram_resident)(void *opaque); /* guest RAM backed by host memory (bytes) */
+};
+
+struct guestctl_config {
+	const char *api_path;	 /* NULL: no control socket */
+	const char *console_log; /* NULL: the console stays on stdin/stdout */
+	const char *exit_file;	 /* NULL: no exit record */
+	int statm_fd;		 /* /proc/self/statm opened earlier (sandbox), or -1 */
+};
+
+/* Opens the console pipes and ring, binds the control socket (mode 0600) and starts the
+ * control thread. Main thread, before the guest starts. Returns 0, or -errno (the message
+ * is logged, naming the file). */
+int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *ops, void *opaque,
+		  struct guestctl **out) __attribute__((warn_unused_result));
+
+/* With --console-log: the fd the guest reads its console input from, and the fd it
+ * writes its console output to (-1 without). Owned by the guestctl. */
+int guestctl_console_in(const struct guestctl *g);
+int guestctl_console_out(const struct guestctl *g);
+
+/* Records how the guest ended (--exit-file) and flushes the console output still in the
+ * pipe to the ring. Main thread, once the guest stopped. */
+void guestctl_exit(struct guestctl *g, int status, const char *reason);
+
+/* Stops the control thread, closes the socket (unlinked), the ring and the pipes. NULL is
+ * a no-op. */
+void guestctl_close(struct guestctl *g);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * A control group per guest, on cgroup v2 (the unified hierarchy) or the v1 controllers
+ * (cpu, cpuacct, memory, pids, blkio each in its own hierarchy, as on hybrid systems).
+ * Guests' groups nest under the daemon's own group in each hierarchy, in a directory of
+ * the daemon's own (`instance`, "lodge.<hash of its state directory>"): guest NAME is
+ * <hierarchy>/<daemon's group>/<instance>/NAME, so that two daemons on one host (two state
+ * directories) never touch each other's groups, even for guests of the same name.
+ *
+ * Limits: CPU as a quota (fraction of one CPU per 100 ms period), memory (hard limit,
+ * no swap beyond it), number of tasks, and read/write bytes per second on one block
+ * device. A limit whose controller or file is missing is skipped and reported (the
+ * guest runs without it), never silently dropped: cgroup_applied() lists what holds.
+ *
+ * Threading: the daemon's loop thread.
+ */
+#ifndef LODGE_HOST_CGROUP_H
+#define LODGE_HOST_CGROUP_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum cgroup_ctrl { CG_CPU, CG_CPUACCT, CG_MEMORY, CG_PIDS, CG_BLKIO, CG_NCTRL };
+
+/* Where the hierarchies are. */
+struct cgroup_env {
+	int version;		     /* 1 or 2; 0 when no usable cgroup file system */
+	char instance[64];	     /* the directory of this daemon's groups */
+	char v2[PATH_MAX];	     /* v2: the directory holding guests' groups */
+	char v1[CG_NCTRL][PATH_MAX]; /* v1: per controller, or "" when not mounted */
+	bool v2_ctrl[CG_NCTRL];	     /* v2: controllers enabled for guests' groups */
+};
+
+struct cgroup_limits {
+	double cpu_quota; /* CPUs (0.5 = half of one), 0 = none */
+	uint64_t memory;  /* bytes, 0 = none */
+	uint64_t pids;	  /* tasks, 0 = none */
+	uint64_t io_bps;  /* bytes/s each way on io_dev, 0 = none */
+	dev_t io_dev;	  /* the block device of the guest's disks (0: none) */
+};
+
+struct cgroup_stats {
+	uint64_t cpu_ns;       /* CPU time used */
+	uint64_t memory_bytes; /* memory charged */
+	uint64_t pids;	       /* tasks now */
+};
+
+/* Finds the hierarchies and creates the parent groups named `instance`. `version` 0 picks
+ * v2 when
+ * it has the cpu and memory controllers and v1 otherwise; 1 or 2 forces one. `root`
+ * (NULL: /sys/fs/cgroup) is where the unified hierarchy is, or for v1 the directory
+ * holding one directory per controller (used by tests with a fake tree; with the default
+ * root, v1 mount points come from /proc/self/mountinfo). Returns 0, or -ENOENT when no
+ * such hierarchy exists, or -errno from mkdir. */
+int cgroup_env_init(struct cgroup_env *env, int version, const char *root, const char *instance)
+	__attribute__((warn_unused_result));
+
+/* Removes the daemon's parent groups if they are empty (guests still running keep them).
+ * Called when the daemon exits. */
+void cgroup_env_fini(const struct cgroup_env *env);
+
+/* Creates (or reuses) the group for guest `name` and applies the limits. Returns 0, or
+ * -errno when the group cannot be created at all. `applied` (may be NULL) gets a list
+ * such as "cpu memory pids" of limits that took effect; `skipped` the others with why. */
+int cgroup_create(const struct cgroup_env *env, const char *name, const struct cgroup_limits *lim,
+		  char *applied, size_t applen, char *skipped, size_t skiplen)
+	__attribute__((warn_unused_result));
+
+/* Moves process `pid` into the guest's group in every hierarchy. Returns 0 or -errno. */
+int cgroup_add(const struct cgroup_env *env, const char *name, pid_t pid)
+	__attribute__((warn_unused_result));
+
+/* Usage figures (fields the hierarchy does not have are 0). Returns 0 or -ENOENT. */
+int cgroup_stats(const struct cgroup_env *env, const char *name, struct cgroup_stats *out);
+
+/* Removes the guest's groups (killing what is left in them first). Returns 0 or -errno of
+ * the first rmdir that failed; a group that does not exist is not an error. */
+int cgroup_destroy(const struct cgroup_env *env, const char *name);
+
+/* The guest's group in the v2 hierarchy, or in the v1 memory hierarchy ("" if none). */
+void cgroup_path(const struct cgroup_env *env, const char *name, char *out, size_t len);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * `lodge daemon`: set-up (state directory, registry, cgroups, the API socket), the event
+ * loop, and shutdown on SIGTERM/SIGINT, which leaves every guest running for the next
+ * daemon to find.
+ */
+#include "host/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/sched.h>
+
+#include "api/server.h"
+#include "core/evloop.h"
+#include "core/log.h"
+
+void daemon_event(struct daemon *d, const char *guest, const char *type, const char *fmt, ...)
+{
+	char detail[600];
+	int64_t id;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	log_info("guest %s: %s%s%s", guest, type, detail[0] ? ": " : "", detail);
+	if (registry_event(d->reg, guest, type, detail, &id) == 0)
+		event_followers_push(d, id);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[600];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Whether this host lets us give a guest its own user namespace: try it on a child that
+ * exits at once. */
+static bool probe_userns(void)
+{
+	struct clone_args ca = {.flags = CLONE_NEWUSER, .exit_signal = SIGCHLD};
+	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0)
+		return false;
+	waitpid((pid_t)pid, NULL, 0);
+	return true;
+}
+
+static bool authorize(void *ctx, const struct api_peer *peer)
+{
+	struct daemon *d = ctx;
+
+	/* The socket's mode (0660) already keeps others out; this also holds if someone
+	 * loosened it. */
+	return peer->uid == 0 || peer->uid == getuid() || peer->gid == d->sock_gid;
+}
+
+static void on_signal(void *opaque, int fd, unsigned revents)
+{
+	struct daemon *d = opaque;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	log_info("daemon: %s: shutting down (guests keep running)", strsignal((int)si.ssi_signo));
+	d->quit = 1;
+	evloop_quit(d->loop);
+}
+
+static int setup_paths(struct daemon *d)
+{
+	char p[700];
+	int r;
+
+	snprintf(d->state, sizeof(d->state), "%s",
+		 d->cfg.state_dir ? d->cfg.state_dir : DAEMON_DEFAULT_STATE);
+	snprintf(p, sizeof(p), "%s/guests", d->state);
+	r = mkdir_p(p, 0711);
+	if (r) {
+		log_err("daemon: cannot make the state directory %s: %s", p, strerror(-r));
+		return r;
+	}
+	chmod(d->state, 0711);
+	{
+		/* This daemon's cgroups are named after its state directory (host/cgroup.h). */
+		char real[PATH_MAX];
+		uint32_t h = 2166136261u; /* FNV-1a */
+		const char *s = realpath(d->state, real) ? real : d->state;
+		for (; *s; s++)
+			h = (h ^ (uint8_t)*s) * 16777619u;
+		snprintf(d->cg_instance, sizeof(d->cg_instance), "lodge.%08x", h);
+	}
+	snprintf(p, sizeof(p), "%s", d->cfg.socket ? d->cfg.socket : DAEMON_DEFAULT_SOCKET);
+	char *slash = strrchr(p, '/');
+	if (slash && slash != p) {
+		*slash = 0;
+		r = mkdir_p(p, 0755);
+		if (r) {
+			log_err("daemon: cannot make %s for the socket: %s", p, strerror(-r));
+			return r;
+		}
+	}
+	if (d->cfg.lodge_binary)
+		snprintf(d->binary, sizeof(d->binary), "%s", d->cfg.lodge_binary);
+	else if (readlink("/proc/self/exe", d->binary, sizeof(d->binary) - 1) < 0) {
+		log_err("daemon: cannot find its own binary: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int setup_group(struct daemon *d)
+{
+	d->sock_gid = getgid();
+	if (d->cfg.group) {
+		struct group *gr = getgrnam(d->cfg.group);
+		if (!gr) {
+			log_err("daemon: --group %s: no such group", d->cfg.group);
+			return -ENOENT;
+		}
+		d->sock_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
+{
+	struct api_server_config sc = {.mode = 0660,
+				       .max_body = 1u << 20,
+				       .max_conns = 1024,
+				       .routes = daemon_routes,
+				       .nroutes = daemon_nroutes,
+				       .ctx = d,
+				       .authorize = authorize};
+	char db[700], err[512];
+	sigset_t set;
+	int r;
+
+	struct rlimit nofile;
+
+	/* A pidfd and a socket or two per guest: take all the open files we may. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	r = setup_paths(d);
+	r = r ?: setup_group(d);
+	if (r)
+		return r;
+	snprintf(db, sizeof(db), "%s/lodge.db", d->state);
+	if (registry_open(db, &d->reg, err, sizeof(err))) {
+		log_err("daemon: cannot open the registry %s", err);
+		return -EIO;
+	}
+	r = cgroup_env_init(&d->cg, d->cfg.cgroup_version, d->cfg.cgroup_root, d->cg_instance);
+	d->have_cgroups = r == 0;
+	if (r)
+		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
+			 strerror(-r));
+	d->userns_ok = probe_userns();
+	r = evloop_create(&d->loop);
+	if (r)
+		return r;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	*sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (*sigfd < 0 || evloop_watch_add(d->loop, *sigfd, POLLIN, on_signal, d, sigw))
+		return -errno ?: -ENOMEM;
+	r = supervisor_load(d);
+	if (r)
+		return r;
+	sc.path = d->cfg.socket ? d->cfg.socket : DAEMON_DEFAULT_SOCKET;
+	sc.gid = d->sock_gid;
+	r = api_server_open(d->loop, &sc, &d->srv);
+	if (r) {
+		log_err("daemon: cannot serve %s: %s%s", sc.path, strerror(-r),
+			r == -EADDRINUSE ? " (another daemon answers there)" : "");
+		return r;
+	}
+	return 0;
+}
+
+int daemon_main(const struct daemon_config *cfg)
+{
+	struct daemon d = {.cfg = *cfg};
+	struct evloop_watch *sigw = NULL;
+	int sigfd = -1, r;
+
+	if (!d.cfg.stop_timeout)
+		d.cfg.stop_timeout = 10;
+	r = setup(&d, &sigw, &sigfd);
+	if (!r) {
+		log_info("daemon: serving %s (state %s, cgroup v%d, user namespaces %s)",
+			 cfg->socket ? cfg->socket : DAEMON_DEFAULT_SOCKET, d.state,
+			 d.have_cgroups ? d.cg.version : 0, d.userns_ok ? "yes" : "no");
+		evloop_run(d.loop);
+	}
+	api_server_close(d.srv);
+	supervisor_unload(&d);
+	if (d.have_cgroups)
+		cgroup_env_fini(&d.cg);
+	evloop_watch_del(sigw);
+	evloop_destroy(d.loop);
+	if (sigfd >= 0)
+		close(sigfd);
+	registry_close(d.reg);
+	return r ? 1 : 0;
+}

@@ -1,0 +1,190 @@
+/*
+ * The Lodge host daemon (`lodge daemon`): one process that keeps the registry of guests
+ * (host/registry.h), runs each guest as its own `lodge run` / `lodge wasm` process
+ * (host/supervisor.c), isolated (host/sandbox.h, host/cgroup.h), and serves the REST API
+ * (host/handlers.c, docs/API.md) on a unix socket.
+ *
+ * The daemon holds nothing about a guest that the registry or the guest's own files do not
+ * also hold: configuration and state live in SQLite, console output in the guest's ring
+ * file, how it ended in its exit record; what is in memory (process handles, timers,
+ * waiting API requests) is rebuilt when the daemon starts again, and guests keep running
+ * meanwhile (it finds them again through their pid, start time and control socket).
+ *
+ * Threading: one thread runs the event loop; everything here is called on it.
+ *
+ * State directory layout (STATE, default /var/lib/lodge):
+ *   STATE/lodge.db                  the registry
+ *   STATE/guests/NAME/lodge.log     the guest process's own messages (stderr)
+ *   STATE/guests/NAME/run/          shared with the guest (its /run when sandboxed):
+ *       api.sock                    its control socket
+ *       console.log                 its console, a ring file
+ *       exit.json                   its exit record
+ *   STATE/guests/NAME/root/         the empty directory its sandbox is built in
+ */
+#ifndef LODGE_HOST_DAEMON_H
+#define LODGE_HOST_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/server.h"
+#include "host/cgroup.h"
+#include "host/registry.h"
+
+struct evloop;
+struct evloop_timer;
+struct evloop_watch;
+
+#define DAEMON_DEFAULT_STATE  "/var/lib/lodge"
+#define DAEMON_DEFAULT_SOCKET "/run/lodge/lodge.sock"
+#define GUEST_NAME_MAX	      63
+
+struct daemon_config {
+	const char *state_dir;
+	const char *socket;
+	const char *group;	  /* the socket's group, NULL: the daemon's */
+	int cgroup_version;	  /* 0 auto, 1, 2 */
+	const char *cgroup_root;  /* NULL: /sys/fs/cgroup */
+	uint64_t mem_overhead;	  /* added to a guest's memory for its cgroup limit */
+	unsigned stop_timeout;	  /* seconds a stop waits before killing */
+	bool no_sandbox;	  /* run guests without namespaces/seccomp (debugging) */
+	bool no_userns;		  /* sandbox without a user namespace */
+	const char *lodge_binary; /* what guests run (default: this binary) */
+};
+
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+enum guest_kind { GUEST_VM, GUEST_WASM };
+
+/* An API request waiting for a guest to stop (stop, kill, rm --force). */
+struct waiter {
+	struct waiter *next;
+	struct guest *g;
+	struct api_conn *conn;
+	int status;  /* the answer once the guest stopped: 204 */
+	bool remove; /* rm --force: remove the guest once it stopped */
+};
+
+/* A `logs --follow` stream. */
+struct follower {
+	struct follower *next;
+	struct guest *g;
+	struct api_conn *conn;
+	struct logring *ring; /* NULL until the guest's ring exists */
+	uint64_t pos;
+	struct evloop_timer *timer;
+};
+
+struct guest {
+	struct guest *next;
+	struct daemon *d;
+	struct guest_record rec; /* the registry row, kept in step with it */
+	cJSON *config;		 /* rec.config, parsed */
+	enum guest_kind kind;
+	enum restart_policy restart;
+	char dir[512]; /* STATE/guests/NAME */
+	/* the running process */
+	int pidfd;  /* -1 when none */
+	bool child; /* we forked it (waitid gives its status) */
+	struct evloop_watch *pid_watch;
+	uint64_t started_mono; /* when it started (ns, monotonic) */
+	char cg_applied[128], cg_skipped[256];
+	struct spawn_res *spawn; /* what the guest process's start needs kept (supervisor.c) */
+	/* stopping: deadline for the power button, then the kill */
+	struct evloop_timer *timer;
+	uint64_t kill_at;  /* 0: no stop in progress */
+	uint64_t press_at; /* next press of the power button */
+	/* restarting after a failure */
+	uint64_t restart_at; /* 0: none pending */
+	unsigned backoff;
+	struct waiter *waiters;
+	struct follower *followers;
+};
+
+/* An `events --follow` stream. */
+struct event_follower {
+	struct event_follower *next;
+	struct daemon *d;
+	struct api_conn *conn;
+	char guest[GUEST_NAME_MAX + 1]; /* "" = every guest */
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	char state[512];
+	char binary[512];
+	struct evloop *loop;
+	struct registry *reg;
+	struct api_server *srv;
+	struct cgroup_env cg;
+	char cg_instance[32]; /* "lodge.<hash of the state directory>" */
+	bool have_cgroups;
+	gid_t sock_gid;
+	struct guest *guests;
+	struct event_follower *event_followers;
+	bool userns_ok; /* the host lets us create user namespaces */
+	int quit;	/* set by a termination signal */
+};
+
+/* Runs the daemon until SIGTERM/SIGINT (guests keep running). Returns a process exit
+ * status: 0, or 1 when it could not start (the message says why). */
+int daemon_main(const struct daemon_config *cfg);
+
+/* ---- supervisor.c ---- */
+
+/* Loads every guest from the registry and finds the running ones again. */
+int supervisor_load(struct daemon *d) __attribute__((warn_unused_result));
+/* Frees the in-memory guests (their processes go on). */
+void supervisor_unload(struct daemon *d);
+
+struct guest *guest_find(struct daemon *d, const char *name);
+
+/* Checks a create request and adds the guest (state created). Returns 0, or -EINVAL /
+ * -EEXIST with the reason in err, -EIO. */
+int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Each returns 0, or a negative errno with a reason in err: -EBUSY (wrong state),
+ * -EIO/-ENOMEM (host failure), -ECOMM (the guest's control socket did not answer). */
+int guest_start(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
+int guest_pause(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
+int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
+ * once the guest has stopped (conn may be NULL). */
+int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int guest_kill(struct guest *g, struct api_conn *conn, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Removes a guest that is not running; with force, kills it first and answers `conn`
+ * once removed. */
+int guest_remove(struct guest *g, bool force, struct api_conn *conn, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* True while the guest has a process. */
+bool guest_active(const struct guest *g);
+
+/* Calls the guest's control socket: METHOD path with a JSON body; the answer in *r
+ * (api_result_fini it). Returns 0 or -ECOMM. */
+struct api_result;
+int guest_control(struct guest *g, const char *method, const char *path, const char *body,
+		  struct api_result *r) __attribute__((warn_unused_result));
+
+/* Paths inside the guest's directory. */
+void guest_path(const struct guest *g, const char *rel, char *out, size_t len);
+
+/* Records an event (registry, event followers). */
+void daemon_event(struct daemon *d, const char *guest, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- handlers.c ---- */
+
+extern const struct api_route daemon_routes[];
+extern const unsigned daemon_nroutes;
+
+/* Tells `logs --follow` and `events --follow` streams that new data may be there. */
+void followers_guest_stopped(struct guest *g);
+void event_followers_push(struct daemon *d, int64_t id);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * Guest isolation. The daemon's side makes a plan for a guest (which of its files appear
+ * where inside, written to a spec file) and forks the guest process into new mount, pid,
+ * ipc, uts and network namespaces (the network one empty unless the guest uses the
+ * host's network for user networking) and, where the host allows it, a user namespace.
+ * The guest's side (lodge run/wasm --sandbox SPEC) then, before it opens anything:
+ * mounts an empty tmpfs as its root with only its own files bound into it (read-only but
+ * for disks, shared directories and its run directory), pivots into it and detaches the
+ * host's file system, sets its host name, limits open files and core dumps, sets
+ * no_new_privs and drops every capability. Last, just before the guest runs (--seccomp),
+ * it installs a seccomp filter built with libseccomp from an allow list (one for system
+ * guests, one for Wasm guests); any other system call kills the process.
+ *
+ * Inside paths: /run (the run directory: control socket, console ring, exit record),
+ * /files/kernel, /files/initrd, /files/firmware, /files/diskN, /files/module.wasm, and
+ * /dirs/N for Wasm preopened directories.
+ */
+#ifndef LODGE_HOST_SANDBOX_H
+#define LODGE_HOST_SANDBOX_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct daemon;
+struct guest;
+
+#define SANDBOX_MAX_BINDS 48
+
+struct sandbox_bind {
+	const char *src; /* into the guest's configuration, or the plan's firmware or arena */
+	char dst[32];
+	bool rw, dir;
+};
+
+struct sandbox_plan {
+	bool enabled; /* namespaces and pivot_root (false: --no-sandbox) */
+	bool seccomp;
+	bool userns, netns;
+	char root[PATH_MAX];	/* host path of the empty directory to build the root in */
+	char run_dir[PATH_MAX]; /* host path of the run directory */
+	char sock_path[PATH_MAX], log_path[PATH_MAX], exit_path[PATH_MAX]; /* in run_dir */
+	char spec_path[PATH_MAX]; /* the spec file the guest reads, "" when not enabled */
+	char hostname[64];
+	char firmware[PATH_MAX]; /* a system guest's firmware (the request's or a default) */
+	struct sandbox_bind binds[SANDBOX_MAX_BINDS];
+	unsigned nbinds;
+	char inside[4][256]; /* results of sandbox_inside (a small ring) */
+	unsigned next_inside;
+	char arena[8192]; /* strings binds point to (host parts of "HOST::GUEST") */
+	size_t arena_used;
+};
+
+/* Daemon: plans the sandbox of guest g and writes its spec file. Returns 0, or -errno with
+ * the reason in err. */
+int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
+void sandbox_plan_fini(struct sandbox_plan *p);
+
+/* The path the guest sees for one of its files: `what` is "kernel", "initrd", "firmware",
+ * "wasm", "disk" (index i), "dir" (index i, host as "HOST[::GUEST]", the result is
+ * "INSIDE::GUEST"), or "run" (host is a file name in the run directory). Without a
+ * sandbox the host path. The result lives until 4 more calls. */
+const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i, const char *host);
+
+struct sandbox_child {
+	const char *binary;
+	char *const *argv, *const *envp;
+	int logfd;   /* the guest's stderr */
+	int pidfd;   /* out */
+	int gofd;    /* internal: the pipe the child waits on */
+	void *stack; /* out: the child's stack (see sandbox_spawn) */
+};
+
+/* Daemon: starts the guest process (in its namespaces when the plan says so). The child
+ * shares the daemon's memory until it executes `binary` (CLONE_VM: no page tables to copy,
+ * no copy-on-write faults in the daemon afterwards), running on ch->stack and reading
+ * *ch, binary, argv and envp: the caller keeps all of them (and frees the stack with
+ * sandbox_child_free) until the guest process has ended. The child waits until
+ * sandbox_release before it executes. Returns 0 with the pid and ch->pidfd, or -errno
+ * with the reason in err. */
+int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
+		  size_t errlen) __attribute__((warn_unused_result));
+
+/* Frees the child's stack (once the process ended). NULL stack is a no-op. */
+void sandbox_child_free(struct sandbox_child *ch);
+
+/* Daemon: lets the child run (it exits at once if this is never called and the daemon
+ * goes away). Returns 0 or -errno. */
+int sandbox_release(struct sandbox_child *ch) __attribute__((warn_unused_result));
+
+/* Guest: enters the sandbox described by the spec file (see above). Must run before any
+ * thread starts and before any guest file is opened. Returns 0, or -errno after logging
+ * what failed. *statm_fd gets /proc/self/statm opened before /proc disappears (-1 when
+ * it could not be). */
+int sandbox_enter(const char *spec_path, int *statm_fd) __attribute__((warn_unused_result));
+
+enum sandbox_kind { SANDBOX_VM, SANDBOX_WASM };
+
+/* Guest: installs the seccomp allow list for `kind` on every thread of the process.
+ * Returns 0 or -errno (logged). */
+int sandbox_seccomp(enum sandbox_kind kind) __attribute__((warn_unused_result));
+
+/* Builds with LODGE_TEST_HOOKS (the test build): LODGE_TEST_HOOK=forbidden-syscall in the
+ * environment makes the guest call a system call outside its allow list right after the
+ * filter is installed, which must kill it with SIGSYS. Elsewhere a no-op. */
+void sandbox_test_hook(void);
+
+#endif

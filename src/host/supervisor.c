@@ -1,0 +1,1258 @@
+/*
+ * The supervisor: guests' life cycles. Starting forks the guest process (sandboxed by
+ * host/sandbox.c), records its pid and start time in the registry, and only then lets it
+ * run, so a daemon killed at any point never leaves a guest the registry does not know.
+ * The process's pidfd tells when it ends; how it ended comes from waitid (when we are its
+ * parent) and its exit record (always, and the only source after a daemon restart). Then
+ * its cgroup is removed and its restart policy applies, with exponential backoff for
+ * guests that fail quickly.
+ *
+ * States: created -> running <-> paused; running/paused -> stopped (a clean exit, or one
+ * that was asked for) or crashed (any other exit); stopped/crashed -> running again.
+ */
+#include "host/daemon.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/client.h"
+#include "api/json.h"
+#include "core/evloop.h"
+#include "core/log.h"
+#include "host/sandbox.h"
+
+#define MIN_VM_MEMORY	   (16ull << 20)
+#define DEFAULT_VM_MEMORY  (256ull << 20)
+#define PRESS_INTERVAL_NS  3000000000ull  /* a guest that missed the button gets another */
+#define QUICK_FAIL_NS	   10000000000ull /* a guest that ran this long resets its backoff */
+#define CONTROL_TIMEOUT_MS 5000
+
+static void on_timer(void *opaque);
+static void on_exit_fd(void *opaque, int fd, unsigned revents);
+static void spawn_free(struct guest *g);
+
+static int pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_kill(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+void guest_path(const struct guest *g, const char *rel, char *out, size_t len)
+{
+	if (snprintf(out, len, "%s/%s", g->dir, rel) >= (int)len)
+		out[0] = 0;
+}
+
+bool guest_active(const struct guest *g)
+{
+	return g->pidfd >= 0;
+}
+
+struct guest *guest_find(struct daemon *d, const char *name)
+{
+	for (struct guest *g = d->guests; g; g = g->next)
+		if (!strcmp(g->rec.name, name))
+			return g;
+	return NULL;
+}
+
+/* Writes the in-memory record through to the registry. */
+static int save(struct guest *g)
+{
+	int r = registry_update(g->d->reg, &g->rec);
+
+	if (r)
+		log_err("guest %s: cannot update the registry: %s", g->rec.name, strerror(-r));
+	return r;
+}
+
+static void set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = v ? strdup(v) : NULL;
+}
+
+static void set_state(struct guest *g, const char *state)
+{
+	set_str(&g->rec.state, state);
+}
+
+/* /proc/PID/stat field 22: the process's start time, which a recycled pid does not share.
+ * Returns 0 when the process does not exist. */
+static uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+			 "%*d %*d %llu",
+			 &v) != 1)
+		return 0;
+	return v;
+}
+
+/* ---- creation ---- */
+
+static bool name_ok(const char *n, char *err, size_t errlen)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > GUEST_NAME_MAX) {
+		snprintf(err, errlen, "name '%.80s': must be 1 to %d characters", n,
+			 GUEST_NAME_MAX);
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = n[i];
+		bool alnum =
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || !strchr("._-", c))) {
+			snprintf(err, errlen,
+				 "name '%s': may hold only letters, digits, '.', '_' and '-', and "
+				 "must start with a letter or digit",
+				 n);
+			return false;
+		}
+	}
+	if (strstr(n, "..")) {
+		snprintf(err, errlen, "name '%s': may not contain '..'", n);
+		return false;
+	}
+	return true;
+}
+
+/* An absolute path to an existing file (dir = false) or directory. */
+static bool path_ok(const char *field, const char *p, bool dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (p[0] != '/') {
+		snprintf(err, errlen, "%s '%.200s': must be an absolute path", field, p);
+		return false;
+	}
+	if (stat(p, &st) < 0) {
+		snprintf(err, errlen, "%s '%.200s': %s", field, p, strerror(errno));
+		return false;
+	}
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s '%.200s': not a %s", field, p,
+			 dir ? "directory" : "regular file");
+		return false;
+	}
+	return true;
+}
+
+static bool paths_ok(const cJSON *cfg, const char *field, bool dir, bool host_part, char *err,
+		     size_t errlen)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cfg, field);
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, a)
+	{
+		char buf[4096];
+		char *sep;
+		snprintf(buf, sizeof(buf), "%s", e->valuestring);
+		sep = host_part ? strstr(buf, "::") : NULL;
+		if (sep)
+			*sep = 0;
+		if (sep && sep[2] != '/') {
+			snprintf(err, errlen, "%s '%.200s': the guest path must be absolute", field,
+				 e->valuestring);
+			return false;
+		}
+		if (!path_ok(field, buf, dir, err, errlen))
+			return false;
+	}
+	return true;
+}
+
+static int parse_restart(const char *s, enum restart_policy *out)
+{
+	if (!strcmp(s, "no"))
+		*out = RESTART_NO;
+	else if (!strcmp(s, "on-failure"))
+		*out = RESTART_ON_FAILURE;
+	else if (!strcmp(s, "always"))
+		*out = RESTART_ALWAYS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Semantic checks of a create request (json_check did the types). */
+static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
+{
+	const char *k = json_str(c, "kind", NULL), *kernel = json_str(c, "kernel", NULL);
+	const char *wasm = json_str(c, "wasm", NULL), *rs = json_str(c, "restart", "no");
+	enum restart_policy rp;
+	uint64_t cpus = json_uint(c, "cpus", 1), mem = json_uint(c, "memory", 0);
+	double quota = json_num(c, "cpu_quota", 0);
+	const cJSON *e;
+
+	if (!name_ok(json_str(c, "name", ""), err, errlen))
+		return -EINVAL;
+	if (!kernel == !wasm) {
+		snprintf(err, errlen,
+			 "give either 'kernel' (a system guest) or 'wasm' (a "
+			 "WebAssembly guest), not %s",
+			 kernel ? "both" : "neither");
+		return -EINVAL;
+	}
+	*kind = kernel ? GUEST_VM : GUEST_WASM;
+	if (k && strcmp(k, kernel ? "vm" : "wasm")) {
+		snprintf(err, errlen, "kind '%.20s' does not match the guest (%s)", k,
+			 kernel ? "vm: it has a kernel" : "wasm: it has a module");
+		return -EINVAL;
+	}
+	if (kernel) {
+		static const char *const wasm_only[] = {"wasm", "args", "env", "dirs"};
+		for (size_t i = 0; i < sizeof(wasm_only) / sizeof(wasm_only[0]); i++)
+			if (cJSON_GetObjectItemCaseSensitive(c, wasm_only[i])) {
+				snprintf(err, errlen, "'%s' is for WebAssembly guests",
+					 wasm_only[i]);
+				return -EINVAL;
+			}
+	} else {
+		static const char *const vm_only[] = {"initrd", "append", "firmware", "disks",
+						      "nets"};
+		for (size_t i = 0; i < sizeof(vm_only) / sizeof(vm_only[0]); i++)
+			if (cJSON_GetObjectItemCaseSensitive(c, vm_only[i])) {
+				snprintf(err, errlen, "'%s' is for system guests", vm_only[i]);
+				return -EINVAL;
+			}
+	}
+	if ((kernel && !path_ok("kernel", kernel, false, err, errlen)) ||
+	    (wasm && !path_ok("wasm", wasm, false, err, errlen)))
+		return -EINVAL;
+	if ((json_str(c, "initrd", NULL) &&
+	     !path_ok("initrd", json_str(c, "initrd", ""), false, err, errlen)) ||
+	    (json_str(c, "firmware", NULL) &&
+	     !path_ok("firmware", json_str(c, "firmware", ""), false, err, errlen)) ||
+	    !paths_ok(c, "disks", false, false, err, errlen) ||
+	    !paths_ok(c, "dirs", true, true, err, errlen))
+		return -EINVAL;
+	cJSON_ArrayForEach(
+		e, cJSON_GetObjectItemCaseSensitive(c, "env")) if (!strchr(e->valuestring, '=') ||
+								   e->valuestring[0] == '=')
+	{
+		snprintf(err, errlen, "env '%.80s': must be KEY=VALUE", e->valuestring);
+		return -EINVAL;
+	}
+	if (cpus < 1 || cpus > 32 || (!kernel && cpus != 1)) {
+		snprintf(err, errlen, "cpus %llu: must be 1 to 32 (and 1 for WebAssembly guests)",
+			 (unsigned long long)cpus);
+		return -EINVAL;
+	}
+	if (mem && (mem % 4096 || (kernel && mem < MIN_VM_MEMORY) || mem > (1ull << 40))) {
+		snprintf(err, errlen,
+			 "memory %llu: must be a multiple of 4 KiB, at least 16 MiB for a "
+			 "system guest, at most 1 TiB",
+			 (unsigned long long)mem);
+		return -EINVAL;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") && !(quota > 0 && quota <= 1024)) {
+		snprintf(err, errlen, "cpu_quota %g: must be more than 0 (CPUs, e.g. 0.5)", quota);
+		return -EINVAL;
+	}
+	if (parse_restart(rs, &rp)) {
+		snprintf(err, errlen, "restart '%.40s': must be no, on-failure or always", rs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int make_dirs(struct guest *g)
+{
+	char p[600];
+
+	if (mkdir(g->dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	guest_path(g, "run", p, sizeof(p));
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	guest_path(g, "root", p, sizeof(p));
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A guest object for a registry row (takes the row's strings). */
+static struct guest *guest_new(struct daemon *d, struct guest_record *rec)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->d = d;
+	g->rec = *rec;
+	memset(rec, 0, sizeof(*rec));
+	g->pidfd = -1;
+	g->config = cJSON_Parse(g->rec.config ? g->rec.config : "{}");
+	g->kind = g->rec.kind && !strcmp(g->rec.kind, "wasm") ? GUEST_WASM : GUEST_VM;
+	if (!g->config || parse_restart(json_str(g->config, "restart", "no"), &g->restart))
+		g->restart = RESTART_NO;
+	if (snprintf(g->dir, sizeof(g->dir), "%s/guests/%s", d->state, g->rec.name) >=
+	    (int)sizeof(g->dir))
+		g->dir[0] = 0; /* the state directory's name is checked to leave room */
+	if (evloop_timer_add(d->loop, on_timer, g, &g->timer)) {
+		cJSON_Delete(g->config);
+		registry_record_fini(&g->rec);
+		free(g);
+		return NULL;
+	}
+	g->next = d->guests;
+	d->guests = g;
+	return g;
+}
+
+static void guest_free(struct guest *g)
+{
+	struct daemon *d = g->d;
+
+	for (struct guest **pp = &d->guests; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	evloop_timer_del(g->timer);
+	evloop_watch_del(g->pid_watch);
+	if (g->pidfd >= 0)
+		close(g->pidfd);
+	/* A process still starting may read this: only free it once it has executed, which
+	 * it has when it ended; a guest unloaded while running (daemon exit) executed long
+	 * ago, or was killed. */
+	spawn_free(g);
+	cJSON_Delete(g->config);
+	registry_record_fini(&g->rec);
+	free(g);
+}
+
+int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *err, size_t errlen)
+{
+	struct guest_record rec = {0};
+	enum guest_kind kind;
+	struct guest *g;
+	char *text;
+	int r = check_config(body, &kind, err, errlen);
+
+	if (r)
+		return r;
+	if (guest_find(d, json_str(body, "name", ""))) {
+		snprintf(err, errlen, "a guest named '%s' exists already",
+			 json_str(body, "name", ""));
+		return -EEXIST;
+	}
+	text = cJSON_PrintUnformatted(body);
+	if (!text)
+		return -ENOMEM;
+	rec.name = strdup(json_str(body, "name", ""));
+	rec.kind = strdup(kind == GUEST_VM ? "vm" : "wasm");
+	rec.config = text;
+	rec.state = strdup("created");
+	rec.created_ms = registry_now_ms();
+	if (!rec.name || !rec.kind || !rec.state) {
+		registry_record_fini(&rec);
+		return -ENOMEM;
+	}
+	r = registry_insert(d->reg, &rec);
+	if (r) {
+		snprintf(err, errlen,
+			 r == -EEXIST ? "a guest named '%s' exists already"
+				      : "cannot record guest '%s' in the registry",
+			 rec.name);
+		registry_record_fini(&rec);
+		return r;
+	}
+	g = guest_new(d, &rec);
+	if (!g) {
+		registry_record_fini(&rec);
+		return -ENOMEM;
+	}
+	r = make_dirs(g);
+	if (r) {
+		snprintf(err, errlen, "cannot make %s: %s", g->dir, strerror(-r));
+		if (registry_delete(d->reg, g->rec.name))
+			log_err("guest %s: cannot remove it from the registry", g->rec.name);
+		guest_free(g);
+		return r;
+	}
+	daemon_event(d, g->rec.name, "create", "%s guest", g->rec.kind);
+	*out = g;
+	return 0;
+}
+
+/* ---- the guest process ---- */
+
+struct argv_buf {
+	char *v[256];
+	unsigned n;
+	bool overflow;
+};
+
+static void arg(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void arg(struct argv_buf *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (a->n + 1 >= sizeof(a->v) / sizeof(a->v[0])) {
+		a->overflow = true;
+		return;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s) {
+		a->overflow = true;
+		return;
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv_buf *a)
+{
+	for (unsigned i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+}
+
+/* What a starting guest process reads from the daemon's memory (sandbox_spawn): kept
+ * until the process has ended. */
+struct spawn_res {
+	struct argv_buf av, ev;
+	struct sandbox_child ch;
+};
+
+static void spawn_free(struct guest *g)
+{
+	if (!g->spawn)
+		return;
+	argv_free(&g->spawn->av);
+	argv_free(&g->spawn->ev);
+	sandbox_child_free(&g->spawn->ch);
+	free(g->spawn);
+	g->spawn = NULL;
+}
+
+static void arg_array(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
+	{
+		if (opt)
+			arg(a, "%s", opt);
+		arg(a, "%s", e->valuestring);
+	}
+}
+
+/* Paths the guest sees through its sandbox: --disk /files/disk0, --dir /dirs/0::/data. */
+static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, const char *opt,
+		      struct sandbox_plan *p, const char *kind)
+{
+	unsigned i = 0;
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
+	{
+		arg(a, "%s", opt);
+		arg(a, "%s", sandbox_inside(p, kind, i++, e->valuestring));
+	}
+}
+
+/* The command line of the guest process (paths as the guest will see them). */
+static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf *a)
+{
+	const cJSON *c = g->config;
+	uint64_t mem = json_uint(c, "memory", 0);
+
+	arg(a, "lodge");
+	if (g->kind == GUEST_VM) {
+		arg(a, "run");
+		arg(a, "--kernel=%s", sandbox_inside(p, "kernel", 0, json_str(c, "kernel", "")));
+		if (json_str(c, "initrd", NULL))
+			arg(a, "--initrd=%s",
+			    sandbox_inside(p, "initrd", 0, json_str(c, "initrd", "")));
+		const char *fw = sandbox_inside(p, "firmware", 0, "");
+		if (fw[0]) /* the request's, or the default one the plan found */
+			arg(a, "--firmware=%s", fw);
+		if (json_str(c, "append", NULL))
+			arg(a, "--append=%s", json_str(c, "append", ""));
+		arg(a, "--mem=%llu", (unsigned long long)(mem ? mem : DEFAULT_VM_MEMORY));
+		arg(a, "--cpus=%llu", (unsigned long long)json_uint(c, "cpus", 1));
+		arg_paths(a, c, "disks", "--disk", p, "disk");
+		arg_array(a, c, "nets", "--net");
+		arg(a, "--power-button");
+	} else {
+		arg(a, "wasm");
+		if (mem)
+			arg(a, "--max-memory=%llu", (unsigned long long)mem);
+		arg_array(a, c, "env", "--env");
+		arg_paths(a, c, "dirs", "--dir", p, "dir");
+	}
+	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
+	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));
+	arg(a, "--exit-file=%s", sandbox_inside(p, "run", 0, "exit.json"));
+	if (p->seccomp)
+		arg(a, "--seccomp");
+	if (p->spec_path[0])
+		arg(a, "--sandbox=%s", p->spec_path);
+	if (g->kind == GUEST_WASM) {
+		arg(a, "--");
+		arg(a, "%s", sandbox_inside(p, "wasm", 0, json_str(c, "wasm", "")));
+		arg_array(a, c, "args", NULL);
+	}
+}
+
+/* The guest's environment: nothing of the daemon's but logging and test settings. */
+static void build_env(struct argv_buf *e, bool sandboxed)
+{
+	static const char *const keep[] = {"LODGE_LOG", "UBSAN_OPTIONS", "LODGE_TEST_HOOK"};
+	const char *asan = getenv("ASAN_OPTIONS");
+
+	arg(e, "PATH=/usr/bin:/bin");
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (getenv(keep[i]))
+			arg(e, "%s=%s", keep[i], getenv(keep[i]));
+	/* Sanitizer builds: the leak checker stops the world with ptrace, which the seccomp
+	 * filter (rightly) forbids. */
+	if (asan || sandboxed)
+		arg(e, "ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "", asan ? ":" : "");
+}
+
+/* Block device holding the guest's disk images, for the io limit (0: none, e.g. tmpfs). */
+static dev_t disk_device(const struct guest *g)
+{
+	const cJSON *e;
+	struct stat st;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(g->config, "disks"))
+	{
+		if (stat(e->valuestring, &st) == 0 && major(st.st_dev) != 0)
+			return st.st_dev;
+	}
+	return 0;
+}
+
+static void setup_cgroup(struct guest *g)
+{
+	struct daemon *d = g->d;
+	const cJSON *c = g->config;
+	uint64_t mem = json_uint(c, "memory", 0), cpus = json_uint(c, "cpus", 1);
+	struct cgroup_limits lim = {
+		.cpu_quota = json_num(c, "cpu_quota", 0),
+		.pids = 64 + cpus,
+		.io_bps = json_uint(c, "disk_bps", 0),
+		.io_dev = disk_device(g),
+	};
+	int r;
+
+	g->cg_applied[0] = g->cg_skipped[0] = 0;
+	if (!d->have_cgroups) {
+		snprintf(g->cg_skipped, sizeof(g->cg_skipped), "all(no cgroup file system)");
+		return;
+	}
+	if (g->kind == GUEST_VM)
+		lim.memory =
+			(mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead + cpus * (8u << 20);
+	else if (mem)
+		lim.memory = mem + d->cfg.mem_overhead;
+	cgroup_destroy(&d->cg, g->rec.name); /* anything left from a crash */
+	r = cgroup_create(&d->cg, g->rec.name, &lim, g->cg_applied, sizeof(g->cg_applied),
+			  g->cg_skipped, sizeof(g->cg_skipped));
+	if (r)
+		log_warn("guest %s: no cgroup: %s", g->rec.name, strerror(-r));
+}
+
+static void clear_run_dir(struct guest *g)
+{
+	char p[600];
+
+	guest_path(g, "run/api.sock", p, sizeof(p));
+	unlink(p);
+	guest_path(g, "run/exit.json", p, sizeof(p));
+	unlink(p);
+}
+
+static int open_log(struct guest *g)
+{
+	char p[600];
+
+	guest_path(g, "lodge.log", p, sizeof(p));
+	return open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+}
+
+/* Forks the guest process. It waits for a byte on a pipe before it runs, so that it is in
+ * the registry (pid, start time) and in its cgroup first. */
+static int spawn(struct guest *g, char *err, size_t errlen)
+{
+	struct daemon *d = g->d;
+	static struct sandbox_plan plan; /* large: one at a time, on the loop thread */
+	struct spawn_res *sr;
+	int logfd, r;
+	pid_t pid;
+
+	spawn_free(g);
+	sr = calloc(1, sizeof(*sr));
+	if (!sr)
+		return -ENOMEM;
+	g->spawn = sr;
+	r = sandbox_plan_make(d, g, &plan, err, errlen);
+	if (r)
+		return r;
+	build_argv(g, &plan, &sr->av);
+	build_env(&sr->ev, !d->cfg.no_sandbox);
+	logfd = open_log(g);
+	if (sr->av.overflow || sr->ev.overflow || logfd < 0) {
+		snprintf(err, errlen, "cannot prepare the guest process: %s",
+			 logfd < 0 ? strerror(errno) : "too many arguments");
+		r = -ENOMEM;
+		goto out;
+	}
+	sr->ch = (struct sandbox_child){
+		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
+	r = sandbox_spawn(&plan, &sr->ch, &pid, err, errlen);
+	if (r)
+		goto out;
+	g->pidfd = sr->ch.pidfd;
+	g->child = true;
+	g->rec.pid = pid;
+	g->rec.pid_start = proc_start_time(pid);
+	if (d->have_cgroups && cgroup_add(&d->cg, g->rec.name, pid))
+		log_warn("guest %s: cannot move pid %d into its cgroup", g->rec.name, (int)pid);
+	set_state(g, "running");
+	g->rec.has_exit = false;
+	set_str(&g->rec.exit_reason, NULL);
+	g->rec.stop_requested = false;
+	g->rec.started_ms = registry_now_ms();
+	g->started_mono = evloop_now_ns();
+	r = save(g);
+	/* Only now may it run: a registry that does not know it must not have it running. */
+	if (r || sandbox_release(&sr->ch)) {
+		pidfd_kill(g->pidfd, SIGKILL);
+		snprintf(err, errlen, "cannot record the guest process");
+		r = -EIO;
+	}
+	if (evloop_watch_add(d->loop, g->pidfd, POLLIN, on_exit_fd, g, &g->pid_watch))
+		log_err("guest %s: cannot watch its process", g->rec.name);
+out:
+	if (logfd >= 0)
+		close(logfd);
+	sandbox_plan_fini(&plan);
+	return r;
+}
+
+int guest_start(struct guest *g, char *err, size_t errlen)
+{
+	int r;
+
+	if (guest_active(g)) {
+		snprintf(err, errlen, "guest %s is already %s", g->rec.name, g->rec.state);
+		return -EBUSY;
+	}
+	g->restart_at = 0;
+	clear_run_dir(g);
+	r = make_dirs(g);
+	if (r) {
+		snprintf(err, errlen, "cannot make %s: %s", g->dir, strerror(-r));
+		return r;
+	}
+	setup_cgroup(g);
+	r = spawn(g, err, errlen);
+	if (r) {
+		if (g->d->have_cgroups)
+			cgroup_destroy(&g->d->cg, g->rec.name);
+		return r;
+	}
+	daemon_event(g->d, g->rec.name, "start", "pid %lld", (long long)g->rec.pid);
+	return 0;
+}
+
+/* ---- the control socket ---- */
+
+int guest_control(struct guest *g, const char *method, const char *path, const char *body,
+		  struct api_result *r)
+{
+	char sock[600];
+	struct api_client *c;
+	int e;
+
+	guest_path(g, "run/api.sock", sock, sizeof(sock));
+	if (api_client_open(sock, CONTROL_TIMEOUT_MS, &c))
+		return -ECOMM;
+	e = api_client_call(c, method, path, body, r);
+	api_client_close(c);
+	return e ? -ECOMM : 0;
+}
+
+static int control_simple(struct guest *g, const char *method, const char *path, const char *body,
+			  char *err, size_t errlen)
+{
+	struct api_result res;
+	int r = guest_control(g, method, path, body, &res);
+
+	if (r) {
+		snprintf(err, errlen, "guest %s: its control socket does not answer (starting?)",
+			 g->rec.name);
+		return r;
+	}
+	if (res.status != 204) {
+		snprintf(err, errlen, "guest %s: %s", g->rec.name,
+			 json_str(res.json, "message", "the guest refused"));
+		r = res.status == 409 ? -EBUSY : -EIO;
+	}
+	api_result_fini(&res);
+	return r;
+}
+
+int guest_pause(struct guest *g, char *err, size_t errlen)
+{
+	int r;
+
+	if (!guest_active(g) || strcmp(g->rec.state, "running")) {
+		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
+			 g->rec.state);
+		return -EBUSY;
+	}
+	r = control_simple(g, "PATCH", "/vm", "{\"state\":\"Paused\"}", err, errlen);
+	if (r)
+		return r;
+	set_state(g, "paused");
+	save(g);
+	daemon_event(g->d, g->rec.name, "pause", "%s", "");
+	return 0;
+}
+
+int guest_resume(struct guest *g, char *err, size_t errlen)
+{
+	int r;
+
+	if (!guest_active(g) || strcmp(g->rec.state, "paused")) {
+		snprintf(err, errlen, "guest %s is not paused (it is %s)", g->rec.name,
+			 g->rec.state);
+		return -EBUSY;
+	}
+	r = control_simple(g, "PATCH", "/vm", "{\"state\":\"Resumed\"}", err, errlen);
+	if (r)
+		return r;
+	set_state(g, "running");
+	save(g);
+	daemon_event(g->d, g->rec.name, "resume", "%s", "");
+	return 0;
+}
+
+/* ---- stopping ---- */
+
+static void arm_timer(struct guest *g)
+{
+	uint64_t t = 0;
+
+	if (g->kill_at)
+		t = g->kill_at;
+	if (g->press_at && (!t || g->press_at < t))
+		t = g->press_at;
+	if (g->restart_at && (!t || g->restart_at < t))
+		t = g->restart_at;
+	if (t)
+		evloop_timer_arm(g->timer, t);
+	else
+		evloop_timer_disarm(g->timer);
+}
+
+static int add_waiter(struct guest *g, struct api_conn *conn, bool remove);
+
+static void press(struct guest *g)
+{
+	struct api_result res;
+
+	if (guest_control(g, "PUT", "/actions", "{\"action_type\":\"Stop\"}", &res) == 0)
+		api_result_fini(&res);
+}
+
+int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)
+{
+	uint64_t now = evloop_now_ns();
+
+	if (!guest_active(g)) {
+		if (g->restart_at) { /* a restart is pending: cancel it */
+			g->restart_at = 0;
+			g->rec.stop_requested = true;
+			save(g);
+			arm_timer(g);
+			return 0;
+		}
+		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
+			 g->rec.state);
+		return -EBUSY;
+	}
+	if (!g->rec.stop_requested) {
+		g->rec.stop_requested = true;
+		save(g);
+		daemon_event(g->d, g->rec.name, "stop", "timeout %us", timeout);
+		press(g);
+		g->kill_at = now + (uint64_t)timeout * 1000000000ull;
+		g->press_at = g->kind == GUEST_VM ? now + PRESS_INTERVAL_NS : 0;
+		if (!timeout) {
+			pidfd_kill(g->pidfd, SIGKILL);
+			g->kill_at = g->press_at = 0;
+		}
+		arm_timer(g);
+	}
+	return conn ? add_waiter(g, conn, false) : 0;
+}
+
+int guest_kill(struct guest *g, struct api_conn *conn, char *err, size_t errlen)
+{
+	if (!guest_active(g)) {
+		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
+			 g->rec.state);
+		return -EBUSY;
+	}
+	if (!g->rec.stop_requested) {
+		g->rec.stop_requested = true;
+		save(g);
+	}
+	daemon_event(g->d, g->rec.name, "kill", "%s", "SIGKILL");
+	if (pidfd_kill(g->pidfd, SIGKILL) < 0 && errno != ESRCH) {
+		snprintf(err, errlen, "guest %s: kill: %s", g->rec.name, strerror(errno));
+		return -EIO;
+	}
+	return conn ? add_waiter(g, conn, false) : 0;
+}
+
+static void on_timer(void *opaque)
+{
+	struct guest *g = opaque;
+	uint64_t now = evloop_now_ns();
+	char err[256];
+
+	if (g->kill_at && now >= g->kill_at) {
+		g->kill_at = g->press_at = 0;
+		daemon_event(g->d, g->rec.name, "kill", "%s", "stop timeout");
+		if (g->pidfd >= 0)
+			pidfd_kill(g->pidfd, SIGKILL);
+	}
+	if (g->press_at && now >= g->press_at) {
+		press(g);
+		g->press_at = now + PRESS_INTERVAL_NS;
+	}
+	if (g->restart_at && now >= g->restart_at) {
+		g->restart_at = 0;
+		g->rec.restarts++;
+		if (guest_start(g, err, sizeof(err)))
+			daemon_event(g->d, g->rec.name, "restart-failed", "%s", err);
+		else
+			daemon_event(g->d, g->rec.name, "restart", "restart %llu",
+				     (unsigned long long)g->rec.restarts);
+		save(g);
+	}
+	arm_timer(g);
+}
+
+/* ---- the end of a guest process ---- */
+
+static void read_exit_record(struct guest *g, bool *have, int *status, char *reason, size_t len)
+{
+	char p[600], buf[1024];
+	ssize_t n;
+	int fd;
+	cJSON *o;
+
+	*have = false;
+	guest_path(g, "run/exit.json", p, sizeof(p));
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	o = cJSON_Parse(buf);
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "status"))) {
+		*have = true;
+		*status = (int)json_num(o, "status", 0);
+		snprintf(reason, len, "%s", json_str(o, "reason", "exit"));
+	}
+	cJSON_Delete(o);
+}
+
+/* The guest process's last message, for a failure it explained itself. */
+static void last_log_line(struct guest *g, char *out, size_t len)
+{
+	char p[600], buf[2048];
+	ssize_t n;
+	off_t size;
+	int fd;
+
+	out[0] = 0;
+	guest_path(g, "lodge.log", p, sizeof(p));
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof(buf) - 1,
+		  size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	char *nl = strrchr(buf, '\n');
+	if (snprintf(out, len, "%s", nl ? nl + 1 : buf) >= (int)len)
+		out[len - 1] = 0;
+}
+
+static bool oom_killed(struct guest *g)
+{
+	char dir[600], path[700], line[128];
+	bool hit = false;
+	FILE *f;
+
+	if (!g->d->have_cgroups)
+		return false;
+	cgroup_path(&g->d->cg, g->rec.name, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 g->d->cg.version == 2 ? "memory.events" : "memory.oom_control");
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		if (sscanf(line, "oom_kill %llu", &v) == 1 && v > 0)
+			hit = true;
+	}
+	fclose(f);
+	return hit;
+}
+
+static const char *signal_text(int sig)
+{
+	switch (sig) {
+	case SIGKILL:
+		return "SIGKILL";
+	case SIGSYS:
+		return "SIGSYS (seccomp: a forbidden system call)";
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGABRT:
+		return "SIGABRT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGBUS:
+		return "SIGBUS";
+	default:
+		return strsignal(sig);
+	}
+}
+
+/* How the process ended: status and reason. */
+static void exit_cause(struct guest *g, int *status, char *reason, size_t len)
+{
+	siginfo_t si = {0};
+	bool have_rec, waited = false;
+	int rec_status = 0;
+	char rec_reason[256];
+
+	if (g->child && waitid((idtype_t)P_PIDFD, (id_t)g->pidfd, &si, WEXITED | WNOHANG) == 0 &&
+	    si.si_pid)
+		waited = true;
+	read_exit_record(g, &have_rec, &rec_status, rec_reason, sizeof(rec_reason));
+	if (waited && si.si_code != CLD_EXITED) {
+		*status = 128 + si.si_status;
+		snprintf(reason, len, "killed by signal %s%s", signal_text(si.si_status),
+			 si.si_status == SIGKILL && oom_killed(g) ? " (out of memory: cgroup limit)"
+								  : "");
+	} else if (have_rec) {
+		char line[300] = "";
+		*status = rec_status;
+		if (rec_status == 125) /* lodge could not set the guest up: its message says why */
+			last_log_line(g, line, sizeof(line));
+		if (snprintf(reason, len, "%s%s%s", rec_reason, line[0] ? ": " : "", line) >=
+		    (int)len)
+			reason[len - 1] = 0;
+	} else if (waited) {
+		char line[300];
+		*status = si.si_status;
+		last_log_line(g, line, sizeof(line));
+		if (snprintf(reason, len, "exit status %d%s%s", si.si_status, line[0] ? ": " : "",
+			     line) >= (int)len)
+			reason[len - 1] = 0;
+	} else {
+		*status = 255;
+		snprintf(reason, len,
+			 "ended while the daemon was away, with no exit record "
+			 "(killed by a signal?)");
+	}
+}
+
+static void answer_waiters(struct guest *g);
+
+static void schedule_restart(struct guest *g, bool failed)
+{
+	uint64_t ran = evloop_now_ns() - g->started_mono;
+	uint64_t delay;
+
+	if (g->rec.stop_requested || g->restart == RESTART_NO ||
+	    (g->restart == RESTART_ON_FAILURE && !failed))
+		return;
+	g->backoff = ran >= QUICK_FAIL_NS ? 0 : g->backoff + 1;
+	delay = 100000000ull << (g->backoff < 8 ? g->backoff : 8); /* 0.1 s .. 25.6 s */
+	g->restart_at = evloop_now_ns() + delay;
+	arm_timer(g);
+}
+
+/* The process ended: record why, release what it held, apply the restart policy. */
+static void guest_exited(struct guest *g)
+{
+	struct daemon *d = g->d;
+	char reason[512], sock[600];
+	int status;
+	bool failed;
+
+	exit_cause(g, &status, reason, sizeof(reason));
+	spawn_free(g); /* the process is gone: nothing reads its start-up memory any more */
+	evloop_watch_del(g->pid_watch);
+	g->pid_watch = NULL;
+	close(g->pidfd);
+	g->pidfd = -1;
+	g->kill_at = g->press_at = 0;
+	failed = !g->rec.stop_requested && status != 0;
+	set_state(g, failed ? "crashed" : "stopped");
+	g->rec.pid = 0;
+	g->rec.pid_start = 0;
+	g->rec.has_exit = true;
+	g->rec.exit_status = status;
+	set_str(&g->rec.exit_reason, reason);
+	g->rec.finished_ms = registry_now_ms();
+	save(g);
+	if (d->have_cgroups && cgroup_destroy(&d->cg, g->rec.name))
+		log_warn("guest %s: its cgroup could not be removed", g->rec.name);
+	guest_path(g, "run/api.sock", sock, sizeof(sock));
+	unlink(sock);
+	daemon_event(d, g->rec.name, failed ? "crash" : "exit", "status %d: %s", status, reason);
+	schedule_restart(g, failed);
+	arm_timer(g);
+	followers_guest_stopped(g);
+	answer_waiters(g);
+}
+
+static void on_exit_fd(void *opaque, int fd, unsigned revents)
+{
+	(void)fd;
+	(void)revents;
+	guest_exited(opaque);
+}
+
+/* ---- waiting for a guest to stop ---- */
+
+static void waiter_gone(void *opaque)
+{
+	struct waiter *w = opaque;
+
+	w->conn = NULL;
+}
+
+static int add_waiter(struct guest *g, struct api_conn *conn, bool remove)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->g = g;
+	w->conn = conn;
+	w->status = 204;
+	w->remove = remove;
+	w->next = g->waiters;
+	g->waiters = w;
+	api_conn_on_close(conn, waiter_gone, w);
+	return 0;
+}
+
+static void remove_now(struct guest *g);
+
+static void answer_waiters(struct guest *g)
+{
+	struct waiter *w = g->waiters;
+	bool remove = false;
+
+	g->waiters = NULL;
+	while (w) {
+		struct waiter *next = w->next;
+		if (w->conn) {
+			api_conn_on_close(w->conn, NULL, NULL);
+			api_reply(w->conn, w->status, NULL, NULL, 0);
+		}
+		remove = remove || w->remove;
+		free(w);
+		w = next;
+	}
+	if (remove)
+		remove_now(g);
+}
+
+/* ---- removal ---- */
+
+static int rm_tree(int at, const char *name)
+{
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *e;
+
+	if (fd < 0)
+		return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	while ((e = readdir(dir)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			rm_tree(dirfd(dir), e->d_name);
+	closedir(dir);
+	return unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static void remove_now(struct guest *g)
+{
+	struct daemon *d = g->d;
+	char name[GUEST_NAME_MAX + 1], guests[600];
+
+	snprintf(name, sizeof(name), "%s", g->rec.name);
+	if (registry_delete(d->reg, name))
+		log_err("guest %s: cannot delete it from the registry", name);
+	if (d->have_cgroups)
+		cgroup_destroy(&d->cg, name);
+	snprintf(guests, sizeof(guests), "%s/guests", d->state);
+	rm_tree(AT_FDCWD, g->dir);
+	followers_guest_stopped(g);
+	guest_free(g);
+	daemon_event(d, name, "remove", "%s", "");
+}
+
+int guest_remove(struct guest *g, bool force, struct api_conn *conn, char *err, size_t errlen)
+{
+	int r;
+
+	if (guest_active(g)) {
+		if (!force) {
+			snprintf(err, errlen,
+				 "guest %s is %s: stop it first (or remove with force)",
+				 g->rec.name, g->rec.state);
+			return -EBUSY;
+		}
+		r = guest_kill(g, NULL, err, errlen);
+		if (r)
+			return r;
+		return conn ? add_waiter(g, conn, true) : 0;
+	}
+	remove_now(g);
+	if (conn)
+		api_reply(conn, 204, NULL, NULL, 0);
+	return 0;
+}
+
+/* ---- loading and reattaching ---- */
+
+/* A guest the registry says runs: find its process again, or learn that it ended. */
+static void reattach(struct guest *g)
+{
+	pid_t pid = (pid_t)g->rec.pid;
+	int fd;
+
+	if (pid <= 0) {
+		guest_exited(g);
+		return;
+	}
+	fd = pidfd_open_(pid);
+	/* The pid may have been reused by another process: its start time tells. */
+	if (fd >= 0 && proc_start_time(pid) != g->rec.pid_start) {
+		close(fd);
+		fd = -1;
+	}
+	g->child = false;
+	g->started_mono = evloop_now_ns();
+	if (fd < 0) {
+		g->pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* for guest_exited */
+		guest_exited(g);
+		return;
+	}
+	g->pidfd = fd;
+	if (evloop_watch_add(g->d->loop, fd, POLLIN, on_exit_fd, g, &g->pid_watch)) {
+		log_err("guest %s: cannot watch its process", g->rec.name);
+		return;
+	}
+	daemon_event(g->d, g->rec.name, "reattach", "pid %d", (int)pid);
+	if (g->rec.stop_requested) { /* a stop was in progress: finish it */
+		g->kill_at = evloop_now_ns() + (uint64_t)g->d->cfg.stop_timeout * 1000000000ull;
+		arm_timer(g);
+	}
+}
+
+static void load_one(void *opaque, struct guest_record *rec)
+{
+	struct daemon *d = opaque;
+	struct guest *g = guest_new(d, rec);
+
+	if (!g) {
+		log_err("out of memory loading the registry");
+		return;
+	}
+	if (!strcmp(g->rec.state, "running") || !strcmp(g->rec.state, "paused"))
+		reattach(g);
+	else if (d->have_cgroups)
+		cgroup_destroy(&d->cg, g->rec.name); /* no stale groups */
+}
+
+int supervisor_load(struct daemon *d)
+{
+	return registry_each(d->reg, load_one, d);
+}
+
+void supervisor_unload(struct daemon *d)
+{
+	while (d->guests) {
+		struct guest *g = d->guests;
+		struct waiter *w = g->waiters;
+		while (w) {
+			struct waiter *n = w->next;
+			free(w);
+			w = n;
+		}
+		g->waiters = NULL;
+		guest_free(g);
+	}
+}

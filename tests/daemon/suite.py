@@ -1,0 +1,731 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the Lodge host daemon (see suite.sh). Prints one line per test:
+"PASS: daemon.NAME", "FAIL: daemon.NAME: why", "SKIP: daemon.NAME: why"."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import openapi_check
+
+TOP, BUILD = sys.argv[1], sys.argv[2]
+LODGE = os.environ.get("LODGE", os.path.join(BUILD, "lodge"))
+GUEST = os.path.join(TOP, "guest-cache", "out")
+SERVICE = os.path.join(BUILD, "daemon", "service.wasm")
+SANITIZED = b"AddressSanitizer" in open(LODGE, "rb").read()
+HOOKS = b"test hook: calling ptrace" in open(LODGE, "rb").read()
+# Sanitizer builds need more memory beyond the guest's own (shadow, quarantine).
+OVERHEAD = "768M" if SANITIZED else "96M"
+OVERHEAD_BYTES = (768 if SANITIZED else 96) << 20
+BOOT_TIMEOUT = 240
+
+
+def say(line):
+    print(line, flush=True)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, why):
+    if not cond:
+        raise Failure(why)
+
+
+def wait_for(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise Failure("timed out after %gs waiting for %s" % (timeout, what))
+
+
+class Daemon:
+    """A daemon on a private socket and state directory."""
+
+    def __init__(self, tmp, name="d", extra=(), env=None):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        self.sock = os.path.join(self.dir, "lodge.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.extra = list(extra)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.env["LODGE_SOCKET"] = self.sock
+        self.proc = None
+        STATES.append(self.state)
+
+    def start(self):
+        log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        self.proc = subprocess.Popen(
+            [LODGE, "daemon", "-v", "--state", self.state, "--socket", self.sock,
+             "--mem-overhead", OVERHEAD] + self.extra,
+            stdout=log, stderr=log, env=self.env)
+        wait_for(lambda: self.answers() or self.proc.poll() is not None, 20,
+                 "the daemon's socket")
+        check(self.proc.poll() is None, "the daemon exited: " + self.log()[-500:])
+
+    def answers(self):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            return open(os.path.join(self.dir, "daemon.log"), errors="replace").read()
+        except OSError:
+            return ""
+
+    def cli(self, *args, input=None, timeout=120, check_rc=None):
+        p = subprocess.run([LODGE] + list(args), input=input, capture_output=True,
+                           timeout=timeout, env=self.env)
+        if check_rc is not None and p.returncode != check_rc:
+            raise Failure("lodge %s: exit %d (wanted %d): %s" % (
+                " ".join(args), p.returncode, check_rc, p.stderr.decode(errors="replace")[-400:]))
+        return p
+
+    def inspect(self, name):
+        p = self.cli("inspect", name, check_rc=0)
+        return json.loads(p.stdout)[0]
+
+    def state_of(self, name):
+        return self.inspect(name)["state"]
+
+    def logs(self, name):
+        return self.cli("logs", name, check_rc=0).stdout.decode(errors="replace")
+
+    def http(self, method, path, body=None, raw=None, headers=""):
+        """One request on a fresh connection; returns (status, headers, body bytes)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(30)
+        s.connect(self.sock)
+        if raw is None:
+            data = body.encode() if isinstance(body, str) else (body or b"")
+            raw = ("%s %s HTTP/1.1\r\nHost: lodge\r\nConnection: close\r\n%s"
+                   "Content-Length: %d\r\n\r\n" % (method, path, headers, len(data))).encode() + data
+        s.sendall(raw)
+        out = b""
+        while True:
+            try:
+                k = s.recv(65536)
+            except socket.timeout:
+                break
+            if not k:
+                break
+            out += k
+        s.close()
+        head, _, rest = out.partition(b"\r\n\r\n")
+        m = re.match(rb"HTTP/1\.1 (\d{3})", head)
+        return (int(m.group(1)) if m else 0), head.decode(errors="replace"), rest
+
+    def api_json(self, method, path, body=None):
+        st, head, rest = self.http(method, path, body)
+        if "chunked" in head.lower():
+            rest = dechunk(rest)
+        return st, (json.loads(rest) if rest.strip() else None)
+
+
+def dechunk(b):
+    out = b""
+    while b:
+        size, _, b = b.partition(b"\r\n")
+        n = int(size.split(b";")[0], 16)
+        if n == 0:
+            break
+        out += b[:n]
+        b = b[n + 2:]
+    return out
+
+
+def pid_of(d, name):
+    return d.inspect(name)["pid"]
+
+
+def proc_status(pid):
+    return open("/proc/%d/status" % pid).read()
+
+
+def cpu_ticks(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+
+
+def console(d, name, lines, wait=2.0, timeout=60):
+    """Sends lines to the guest's console through `lodge console` and returns what the
+    console printed meanwhile (stdin ends after `wait` s: lodge detaches)."""
+    p = subprocess.Popen([LODGE, "console", name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=d.env)
+    for l in lines:
+        p.stdin.write(l.encode() + b"\n")
+        p.stdin.flush()
+        time.sleep(0.3)
+    time.sleep(wait)
+    out, err = p.communicate(timeout=timeout)  # closes stdin: lodge console detaches
+    if p.returncode != 0:
+        raise Failure("lodge console %s: exit %d: %s" % (name, p.returncode, err.decode()[-300:]))
+    return out.decode(errors="replace")
+
+
+def cgroup_dirs(name):
+    """Every v1/v2 group directory for guest `name` that exists (any daemon's)."""
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if re.match(r"lodge\.[0-9a-f]{8}$", os.path.basename(root)) and name in dirs:
+            found.append(os.path.join(root, name))
+        if root.count("/") > 8:
+            dirs[:] = []
+    return found
+
+
+TESTS = []
+PARENTS = set()  # the daemons' parent cgroups seen, which must go when the daemons do
+STATES = []  # every daemon's state directory: its cgroup parents are named after it
+
+
+def cgroup_instance(state):
+    """The daemon's parent group name: lodge.<FNV-1a of the state directory's real path>."""
+    h = 2166136261
+    for b in os.path.realpath(state).encode():
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    return "lodge.%08x" % h
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+# ---------------------------------------------------------------- the tests
+
+@test
+def socket_and_permissions(tmp, d):
+    mode = os.stat(d.sock).st_mode & 0o777
+    check(mode == 0o660, "socket mode %o, wanted 660" % mode)
+    d.cli("ps", check_rc=0)
+    # a user without permission on the socket is refused by the file system...
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", LODGE,
+                        "ps", "--socket", d.sock], capture_output=True, timeout=30)
+    check(p.returncode == 1 and b"permission denied" in p.stderr,
+          "nobody: exit %d, %s" % (p.returncode, p.stderr[-200:]))
+    # ...and, should the mode be loosened, by the daemon's credentials check
+    os.chmod(d.sock, 0o666)
+    try:
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            LODGE, "ps", "--socket", d.sock], capture_output=True, timeout=30)
+        check(p.returncode == 1 and b"may not use the API" in p.stderr,
+              "nobody with mode 666: exit %d, %s" % (p.returncode, p.stderr[-200:]))
+    finally:
+        os.chmod(d.sock, 0o660)
+
+
+@test
+def bad_input(tmp, d):
+    cases = [
+        ("POST", "/v1/guests", "{not json", 400, "malformed JSON"),
+        ("POST", "/v1/guests", '{"name":"x","wasm":"%s","colour":"red"}' % SERVICE, 400,
+         "unknown field 'colour'"),
+        ("POST", "/v1/guests", '{"name":"a/b","wasm":"%s"}' % SERVICE, 400, "name 'a/b'"),
+        ("POST", "/v1/guests", '{"name":"..","wasm":"%s"}' % SERVICE, 400, "name '..'"),
+        ("POST", "/v1/guests", '{"name":"a..b","wasm":"%s"}' % SERVICE, 400, ".."),
+        ("POST", "/v1/guests", '{"name":"%s","wasm":"%s"}' % ("x" * 64, SERVICE), 400,
+         "1 to 63"),
+        ("POST", "/v1/guests", '{"name":"n","wasm":"relative.wasm"}', 400, "absolute"),
+        ("POST", "/v1/guests", '{"name":"n","wasm":"/nonexistent.wasm"}', 400,
+         "No such file"),
+        ("POST", "/v1/guests", '{"name":"n"}', 400, "either 'kernel'"),
+        ("POST", "/v1/guests", '{"name":"n","wasm":"%s","cpus":"2"}' % SERVICE, 400,
+         "must be an integer"),
+        ("POST", "/v1/guests", '{"name":"n","wasm":"%s","restart":"sometimes"}' % SERVICE, 400,
+         "restart"),
+        ("POST", "/v1/guests", '{"name":"n","name":"m","wasm":"%s"}' % SERVICE, 400, "twice"),
+        ("POST", "/v1/guests", '[]', 400, "JSON object"),
+        ("GET", "/v1/guests/nope", None, 404, "no guest named"),
+        ("POST", "/v1/guests/nope/start", None, 404, "no guest named"),
+        ("GET", "/v1/guests/a%2Fb", None, 404, "no guest named 'a/b'"),
+        ("GET", "/v2/guests", None, 404, "no such endpoint"),
+        ("PUT", "/v1/guests", None, 405, "not allowed"),
+        ("GET", "/v1/guests?bogus=1", None, 400, "unknown query parameter"),
+        ("POST", "/v1/guests/x/stop?timeout=-1", None, 404, "no guest"),
+    ]
+    for method, path, body, want, text in cases:
+        st, head, rest = d.http(method, path, body)
+        check(st == want, "%s %s: status %d, wanted %d: %s" % (method, path, st, want, rest[:200]))
+        doc = json.loads(rest)
+        check(text in doc.get("message", ""), "%s %s: message %r lacks %r" % (
+            method, path, doc.get("message"), text))
+        check(isinstance(doc.get("error"), str), "no error code in %r" % doc)
+    # protocol level: malformed HTTP, oversized bodies and heads, all answered, then closed
+    raw_cases = [
+        (b"GET /v1/guests HTTP/1.1\nHost: x\n\n", 400),
+        (b"GET /v1/guests HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+        (b"POST /v1/guests HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
+        (b"GET /v1/guests HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 20000 + b"\r\n\r\n", 431),
+        (b"POST /v1/guests HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"\x00\x01\x02garbage\r\n\r\n", 400),
+    ]
+    for raw, want in raw_cases:
+        st, head, rest = d.http(None, None, raw=raw)
+        check(st == want, "raw %r: status %d, wanted %d" % (raw[:40], st, want))
+        check(json.loads(rest).get("message"), "raw %r: no message" % raw[:40])
+    # a duplicate name and an action in the wrong state
+    d.cli("create", "dup", "--wasm", SERVICE, check_rc=0)
+    p = d.cli("create", "dup", "--wasm", SERVICE)
+    check(p.returncode == 1 and b"exists already" in p.stderr, "duplicate: %r" % p.stderr)
+    st, doc = d.api_json("POST", "/v1/guests/dup/pause")
+    check(st == 409 and "not running" in doc["message"], "pause created: %d %r" % (st, doc))
+    p = d.cli("stop", "dup")
+    check(p.returncode == 1 and b"not running" in p.stderr, "stop created: %r" % p.stderr)
+    d.cli("rm", "dup", check_rc=0)
+    # the daemon is still there
+    d.cli("ps", check_rc=0)
+    check(d.proc.poll() is None, "the daemon died")
+
+
+@test
+def wasm_lifecycle(tmp, d):
+    d.cli("create", "svc", "--wasm", SERVICE, "--mem", "16M", "--cpu-quota", "0.5", "--",
+          "hello", "world", check_rc=0)
+    check(d.state_of("svc") == "created", "not created")
+    d.cli("start", "svc", check_rc=0)
+    wait_for(lambda: "tick 2" in d.logs("svc"), 30, "the service's output")
+    check("service: started hello world" in d.logs("svc"), "arguments: %r" % d.logs("svc")[:200])
+    ps = d.cli("ps", check_rc=0).stdout.decode()
+    check(re.search(r"^svc\s+wasm\s+running\s+\d+", ps, re.M), "ps: %r" % ps)
+    out = console(d, "svc", ["ping from the test"], wait=1)
+    check("echo: ping from the test" in out, "console: %r" % out[-300:])
+    # logs -f follows while the guest runs
+    p = subprocess.Popen([LODGE, "logs", "-f", "--tail", "1", "svc"], stdout=subprocess.PIPE,
+                         env=d.env)
+    time.sleep(1.5)
+    p.terminate()
+    out = p.communicate()[0].decode()
+    check(out.count("tick") >= 3, "logs -f: %r" % out)
+    # pause: no CPU, no output; resume: both again
+    pid = pid_of(d, "svc")
+    d.cli("pause", "svc", check_rc=0)
+    check(d.state_of("svc") == "paused", "not paused")
+    before, t0 = d.logs("svc"), cpu_ticks(pid)
+    time.sleep(1.5)
+    check(d.logs("svc") == before, "output while paused")
+    check(cpu_ticks(pid) - t0 <= 1, "%d ticks of CPU while paused" % (cpu_ticks(pid) - t0))
+    d.cli("resume", "svc", check_rc=0)
+    wait_for(lambda: d.logs("svc") != before, 10, "output after resume")
+    d.cli("stop", "svc", check_rc=0)
+    g = d.inspect("svc")
+    check(g["state"] == "stopped" and g["exit"]["status"] == 0 and g["exit"]["reason"] == "stopped",
+          "after stop: %r" % g)
+    check(not cgroup_dirs("svc"), "cgroups left: %r" % cgroup_dirs("svc"))
+    d.cli("rm", "svc", check_rc=0)
+    check(b"svc" not in d.cli("ps", "-a", check_rc=0).stdout, "still listed after rm")
+    check(not os.path.exists(os.path.join(d.state, "guests", "svc")), "files left after rm")
+
+
+def boot(d, name, *extra):
+    d.cli("create", name, "--kernel", os.path.join(GUEST, "Image"), "--initrd",
+          os.path.join(GUEST, "initrd.img"), "--firmware", os.path.join(GUEST, "fw_dynamic.bin"),
+          "--mem", "128M", *extra, check_rc=0)
+    d.cli("start", name, check_rc=0)
+    wait_for(lambda: "Lodge default guest" in d.logs(name) and "# " in d.logs(name)[-200:],
+             BOOT_TIMEOUT, "the guest's shell prompt")
+
+
+def uptime(d, name):
+    out = console(d, name, ["cat /proc/uptime"], wait=1.5)
+    m = re.search(r"^(\d+\.\d+) \d+\.\d+", out, re.M)
+    check(m, "no uptime in %r" % out[-300:])
+    return float(m.group(1))
+
+
+@test
+def vm_lifecycle(tmp, d):
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    boot(d, "vm", "--cpus", "2", "--cpu-quota", "1.5")
+    out = console(d, "vm", ["echo the answer is $((6*7))"])
+    check("the answer is 42" in out, "console: %r" % out[-300:])
+    # a metrics scrape asks the guest for its statistics (instructions retired, RAM it
+    # backs: mincore, which its seccomp filter once lacked, killing the guest)
+    m = d.http("GET", "/metrics")[2].decode()
+    check(re.search(r'^lodge_guest_instructions_retired_total\{guest="vm",kind="vm"\} [1-9]', m,
+                    re.M), "no instructions retired in the metrics")
+    check(d.state_of("vm") == "running", "the scrape killed the guest: %r" % d.inspect("vm")["exit"])
+    # so does a SIGSTOP/SIGCONT of the guest process (its system calls restart)
+    pid = pid_of(d, "vm")
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGCONT)
+    out = console(d, "vm", ["echo still here"])
+    check("still here" in out and d.state_of("vm") == "running",
+          "after SIGSTOP/SIGCONT: %r" % d.inspect("vm")["exit"])
+    # pause: no CPU; the guest's clock stands still meanwhile
+    pid = pid_of(d, "vm")
+    u0 = uptime(d, "vm")
+    d.cli("pause", "vm", check_rc=0)
+    t0, w0 = cpu_ticks(pid), time.time()
+    time.sleep(4)
+    check(cpu_ticks(pid) - t0 <= 2, "%d ticks of CPU while paused" % (cpu_ticks(pid) - t0))
+    d.cli("resume", "vm", check_rc=0)
+    u1, w1 = uptime(d, "vm"), time.time()
+    check(u1 - u0 < (w1 - w0) - 3, "guest time jumped: uptime %.2f -> %.2f over %.1fs with 4s "
+          "paused" % (u0, u1, w1 - w0))
+    # stop presses the power button: the guest powers off by itself
+    d.cli("stop", "-t", "60", "vm", check_rc=0)
+    g = d.inspect("vm")
+    check(g["state"] == "stopped" and g["exit"]["reason"] == "poweroff", "after stop: %r" % g["exit"])
+    log = d.logs("vm")
+    check("init: power button pressed" in log, "no power button in the log: %r" % log[-300:])
+    d.cli("rm", "vm", check_rc=0)
+
+
+@test
+def isolation(tmp, d):
+    d.cli("create", "iso", "--wasm", SERVICE, "--mem", "32M", "--cpu-quota", "0.25",
+          "--dir", tmp + "::/data", check_rc=0)
+    d.cli("start", "iso", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("iso"), 30, "the service")
+    g = d.inspect("iso")
+    pid = g["pid"]
+    st = proc_status(pid)
+    for field, want in (("Seccomp", "2"), ("NoNewPrivs", "1"), ("CapInh", "0000000000000000"),
+                        ("CapPrm", "0000000000000000"), ("CapEff", "0000000000000000"),
+                        ("CapBnd", "0000000000000000"), ("CapAmb", "0000000000000000")):
+        m = re.search(r"^%s:\s+(\S+)" % field, st, re.M)
+        check(m and m.group(1) == want, "%s is %s, wanted %s" % (field, m and m.group(1), want))
+    check(re.search(r"^NSpid:\s+%d\s+1$" % pid, st, re.M), "not pid 1 of its own pid namespace")
+    info = d.api_json("GET", "/v1/info")[1]
+    spaces = ["mnt", "pid", "ipc", "uts", "net"] + (
+        ["user"] if info["sandbox"]["user_namespace"] else [])
+    for ns in spaces:
+        mine, its = os.readlink("/proc/self/ns/" + ns), os.readlink("/proc/%d/ns/%s" % (pid, ns))
+        check(mine != its, "shares the host's %s namespace" % ns)
+    # only its own files in its root
+    check(sorted(os.listdir("/proc/%d/root" % pid)) == ["dirs", "files", "run"],
+          "root holds %r" % os.listdir("/proc/%d/root" % pid))
+    check(os.listdir("/proc/%d/root/files" % pid) == ["module.wasm"], "files: %r" %
+          os.listdir("/proc/%d/root/files" % pid))
+    lim = open("/proc/%d/limits" % pid).read()
+    check(re.search(r"Max core file size\s+0\s+0", lim), "core dumps allowed")
+    check(re.search(r"Max open files\s+4096\s+4096", lim), "open files not limited")
+    PARENTS.add(os.path.dirname(g["cgroup"]["path"]))
+    # its cgroup limits, as inspect reports them and as the kernel holds them
+    check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"},
+          "applied: %r" % g["cgroup"])
+    cg = open("/proc/%d/cgroup" % pid).read()
+    check(re.search(r"/lodge\.[0-9a-f]{8}/iso$", cg, re.M), "not in its cgroup: %r" % cg)
+    quota = mem = pids = None
+    for dpath in cgroup_dirs("iso"):
+        for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
+            if os.path.exists(os.path.join(dpath, f)):
+                quota = conv(open(os.path.join(dpath, f)).read())
+        for f in ("memory.limit_in_bytes", "memory.max"):
+            if os.path.exists(os.path.join(dpath, f)):
+                mem = int(open(os.path.join(dpath, f)).read())
+        if os.path.exists(os.path.join(dpath, "pids.max")):
+            pids = int(open(os.path.join(dpath, "pids.max")).read())
+    check(quota == 25000, "cpu quota %r, wanted 25000 of 100000" % quota)
+    check(mem == (32 << 20) + OVERHEAD_BYTES, "memory limit %r" % mem)
+    check(pids == 65, "pids limit %r" % pids)
+    # usage reported through the API
+    m = d.http("GET", "/metrics")[2].decode()
+    check(re.search(r'^lodge_guest_memory_cgroup_bytes\{guest="iso",kind="wasm"\} [1-9]', m, re.M),
+          "no cgroup memory usage in the metrics")
+    d.cli("kill", "iso", check_rc=0)
+    d.cli("rm", "iso", check_rc=0)
+
+
+@test
+def seccomp_kill(tmp, d):
+    if not HOOKS:
+        raise Skip("this build has no test hooks (make MODE=asan)")
+    d2 = Daemon(tmp, "hooks", env={"LODGE_TEST_HOOK": "forbidden-syscall"})
+    d2.start()
+    try:
+        d2.cli("create", "bad", "--wasm", SERVICE, check_rc=0)
+        d2.cli("start", "bad", check_rc=0)
+        wait_for(lambda: d2.state_of("bad") == "crashed", 30, "the guest to be killed")
+        g = d2.inspect("bad")
+        check("SIGSYS" in g["exit"]["reason"] and g["exit"]["status"] == 128 + 31,
+              "exit: %r" % g["exit"])
+        check("test hook: calling ptrace" in open(os.path.join(d2.state, "guests", "bad",
+                                                               "lodge.log")).read(),
+              "the hook did not run")
+    finally:
+        d2.stop()
+
+
+@test
+def restart_policies(tmp, d):
+    d.cli("create", "onfail", "--wasm", SERVICE, "--restart", "on-failure", check_rc=0)
+    d.cli("create", "never", "--wasm", SERVICE, check_rc=0)
+    d.cli("create", "always", "--wasm", SERVICE, "--restart", "always", check_rc=0)
+    d.cli("start", "onfail", "never", "always", check_rc=0)
+    for n in ("onfail", "never", "always"):
+        wait_for(lambda: "tick" in d.logs(n), 30, n + " to run")
+    console(d, "onfail", ["fail"], wait=0.5)
+    console(d, "never", ["fail"], wait=0.5)
+    console(d, "always", ["quit"], wait=0.5)
+    wait_for(lambda: d.inspect("onfail")["restarts"] == 1 and d.state_of("onfail") == "running",
+             30, "onfail to restart")
+    wait_for(lambda: d.inspect("always")["restarts"] == 1 and d.state_of("always") == "running",
+             30, "always to restart after a clean exit")
+    g = d.inspect("never")
+    check(g["state"] == "crashed" and g["exit"]["status"] == 3 and g["restarts"] == 0,
+          "never: %r" % g)
+    # a crash loop backs off: kill it quickly a few times; the restarts come later each time
+    for i in range(3):
+        pid = wait_for(lambda: d.inspect("onfail")["pid"], 30, "onfail's process")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: d.inspect("onfail")["pid"] not in (None, pid), 30, "onfail to restart")
+    ev = [json.loads(l) for l in d.cli("events", check_rc=0).stdout.decode().splitlines()]
+    ev = [e for e in ev if e["guest"] == "onfail" and e["type"] in ("crash", "restart")]
+    check(sum(e["type"] == "restart" for e in ev) == 4, "restart events: %r" % ev)
+
+    def ms(e):
+        t = time.strptime(e["time"][:19], "%Y-%m-%dT%H:%M:%S")
+        return (time.mktime(t) + int(e["time"][20:23]) / 1000.0) * 1000
+
+    gaps = [ms(b) - ms(a) for a, b in zip(ev, ev[1:]) if a["type"] == "crash"]
+    check(len(gaps) == 4 and gaps[-1] > gaps[1] > 50, "no backoff: gaps %r ms" % gaps)
+    # a stopped guest is not restarted
+    d.cli("stop", "always", check_rc=0)
+    time.sleep(1)
+    check(d.state_of("always") == "stopped", "always restarted after stop")
+    d.cli("rm", "-f", "onfail", "never", "always", check_rc=0)
+
+
+@test
+def daemon_restart(tmp, d):
+    d.cli("create", "keep", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "keep", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("keep"), 30, "keep to run")
+    pid = pid_of(d, "keep")
+    d.stop()
+    os.kill(pid, 0)  # still running without the daemon
+    time.sleep(0.5)
+    d.start()
+    g = d.inspect("keep")
+    check(g["state"] == "running" and g["pid"] == pid, "after restart: %r" % g)
+    before = d.logs("keep")
+    wait_for(lambda: d.logs("keep") != before, 10, "new output")
+    out = console(d, "keep", ["after the restart"], wait=1)
+    check("echo: after the restart" in out, "console after restart: %r" % out[-200:])
+    d.cli("pause", "keep", check_rc=0)
+    d.cli("resume", "keep", check_rc=0)
+    d.cli("stop", "keep", check_rc=0)
+    check(d.inspect("keep")["exit"]["reason"] == "stopped", "not stopped cleanly")
+    d.cli("rm", "keep", check_rc=0)
+
+
+@test
+def kill9(tmp, d):
+    names = ["k1", "k2"]
+    for n in names:
+        d.cli("create", n, "--wasm", SERVICE, "--restart", "no", check_rc=0)
+        d.cli("start", n, check_rc=0)
+    for n in names:
+        wait_for(lambda: "tick" in d.logs(n), 30, n)
+    # kill -9 of a guest: crashed with its reason, resources released
+    p1 = pid_of(d, "k1")
+    os.kill(p1, signal.SIGKILL)
+    wait_for(lambda: d.state_of("k1") == "crashed", 20, "k1 crashed")
+    check("SIGKILL" in d.inspect("k1")["exit"]["reason"], "k1 reason")
+    check(not cgroup_dirs("k1"), "k1's cgroup left")
+    # kill -9 of the daemon, then of a guest while it is away, then a new daemon
+    p2 = pid_of(d, "k2")
+    d.stop(signal.SIGKILL)
+    os.kill(p2, signal.SIGKILL)
+    time.sleep(0.5)
+    d.start()
+    wait_for(lambda: d.state_of("k2") == "crashed", 20, "k2 crashed")
+    check("while the daemon was away" in d.inspect("k2")["exit"]["reason"], "k2 reason")
+    all_names = d.cli("ps", "-aq", check_rc=0).stdout.decode().split()
+    check(set(names) <= set(all_names), "guests lost: %r" % all_names)
+    check(not cgroup_dirs("k2"), "k2's cgroup left")
+    # both in turn: guest running, daemon killed, guest killed, daemon killed again
+    d.cli("start", "k2", check_rc=0)
+    p2 = wait_for(lambda: pid_of(d, "k2"), 20, "k2's pid")
+    d.stop(signal.SIGKILL)
+    d.start()
+    d.stop(signal.SIGKILL)
+    os.kill(p2, signal.SIGKILL)
+    d.start()
+    wait_for(lambda: d.state_of("k2") == "crashed", 20, "k2 crashed again")
+    mounts = open("/proc/mounts").read()
+    check(d.state not in mounts, "mounts left under the state directory")
+    check(not cgroup_dirs("k2"), "k2's cgroup left")
+    d.cli("rm", "k1", "k2", check_rc=0)
+
+
+@test
+def cgroup_v2(tmp, d):
+    unified = "/sys/fs/cgroup/unified"
+    if not os.path.ismount(unified) and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        raise Skip("no cgroup v2 hierarchy mounted")
+    d2 = Daemon(tmp, "v2", extra=["--cgroup-version", "2"])
+    d2.start()
+    try:
+        info = d2.api_json("GET", "/v1/info")[1]
+        check(info["cgroup_version"] == 2, "info: %r" % info)
+        d2.cli("create", "v2", "--wasm", SERVICE, "--mem", "16M", "--cpu-quota", "0.5",
+               check_rc=0)
+        d2.cli("start", "v2", check_rc=0)
+        wait_for(lambda: "tick" in d2.logs("v2"), 30, "v2 to run")
+        g = d2.inspect("v2")
+        cg = open("/proc/%d/cgroup" % g["pid"]).read()
+        check(re.search(r"^0::.*/lodge\.[0-9a-f]{8}/v2$", cg, re.M), "not in a v2 group: %r" % cg)
+        avail = open(os.path.join(os.path.dirname(g["cgroup"]["path"]),
+                                  "cgroup.controllers")).read().split()
+        for ctl, key in (("cpu", "cpu"), ("memory", "memory"), ("pids", "pids")):
+            where = "applied" if ctl in avail else "skipped"
+            check(key in g["cgroup"][where], "%s: %s expected in %s: %r" % (
+                ctl, key, where, g["cgroup"]))
+        d2.cli("kill", "v2", check_rc=0)
+        check(not os.path.exists(g["cgroup"]["path"]), "v2 group left")
+    finally:
+        d2.stop()
+
+
+@test
+def two_daemons(tmp, d):
+    """Two daemons (two state directories) with a guest of the same name each: starting,
+    stopping or removing one must not touch the other (they once shared cgroup names, and
+    the second daemon's clean-up of a "stale" group killed the first one's guest)."""
+    d.cli("create", "twin", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+    d.cli("start", "twin", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("twin"), 30, "the first twin")
+    pid = pid_of(d, "twin")
+    d2 = Daemon(tmp, "second")
+    d2.start()
+    try:
+        d2.cli("create", "twin", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+        d2.cli("start", "twin", check_rc=0)
+        wait_for(lambda: "tick" in d2.logs("twin"), 30, "the second twin")
+        d2.cli("kill", "twin", check_rc=0)
+        d2.cli("rm", "twin", check_rc=0)
+        time.sleep(0.5)
+        g = d.inspect("twin")
+        check(g["state"] == "running" and g["pid"] == pid, "the first twin suffered: %r" % g)
+        check(len(cgroup_dirs("twin")) >= 1, "the first twin lost its cgroups")
+    finally:
+        d2.stop()
+    d.cli("rm", "-f", "twin", check_rc=0)
+
+
+@test
+def events_and_metrics(tmp, d):
+    d.cli("create", "ev", "--wasm", SERVICE, check_rc=0)
+    p = subprocess.Popen([LODGE, "events", "-f"], stdout=subprocess.PIPE, env=d.env)
+    d.cli("start", "ev", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("ev"), 30, "ev")
+    m = d.http("GET", "/metrics")[2].decode()
+    for name in ("lodge_guest_cpu_seconds_total", "lodge_guest_instructions_retired_total",
+                 "lodge_guest_memory_rss_bytes", "lodge_guest_disk_read_bytes_total",
+                 "lodge_guest_disk_written_bytes_total", "lodge_guest_network_receive_bytes_total",
+                 "lodge_guest_network_transmit_bytes_total", "lodge_guest_restarts_total"):
+        check(re.search(r'^# TYPE %s (counter|gauge)$' % name, m, re.M), name + " has no TYPE")
+        check(re.search(r'^%s\{guest="ev",kind="wasm"\} \d' % name, m, re.M), name + " for ev")
+    check(re.search(r'^lodge_guest_memory_rss_bytes\{guest="ev",kind="wasm"\} [1-9]', m, re.M),
+          "no RSS")
+    d.cli("stop", "ev", check_rc=0)
+    time.sleep(0.5)
+    p.terminate()
+    lines = [json.loads(l) for l in p.communicate()[0].decode().splitlines()]
+    types = [e["type"] for e in lines if e["guest"] == "ev"]
+    check(types[-3:] == ["start", "stop", "exit"] or types[-2:] == ["stop", "exit"],
+          "followed events: %r" % types)
+    d.cli("rm", "ev", check_rc=0)
+
+
+@test
+def openapi(tmp, d):
+    """Every route and answer the server gives is in docs/openapi.yaml, and every path
+    there is served."""
+    errors = openapi_check.run(os.path.join(TOP, "docs", "openapi.yaml"), d, SERVICE,
+                               os.path.join(TOP, "src", "host", "handlers.c"))
+    check(not errors, "; ".join(errors[:5]))
+
+
+class Skip(Exception):
+    pass
+
+
+def main():
+    if not os.path.exists(SERVICE):
+        say("SKIP: daemon: %s not built (make unit, needs the wasm32-wasi toolchain)" % SERVICE)
+        return
+    tmp = tempfile.mkdtemp(prefix="lodge-daemon-")
+    os.chmod(tmp, 0o755)  # other users may reach the socket (the permission test)
+    d = Daemon(tmp)
+    try:
+        d.start()
+    except Failure as e:
+        say("FAIL: daemon.start: %s" % e)
+        return
+    say("PASS: daemon.start")
+    only = os.environ.get("DAEMON_TESTS", "").split()  # a subset, for debugging
+    try:
+        for fn in TESTS:
+            name = "daemon." + fn.__name__.replace("_", "-")
+            if only and fn.__name__ not in only:
+                continue
+            try:
+                if d.proc is None or d.proc.poll() is not None:
+                    d.start()
+                fn(tmp, d)
+                say("PASS: " + name)
+            except Skip as e:
+                say("SKIP: %s: %s" % (name, e))
+            except Failure as e:
+                say("FAIL: %s: %s" % (name, e))
+            except Exception as e:  # a bug in the test or an unexpected answer
+                say("FAIL: %s: %s: %s" % (name, type(e).__name__, e))
+        if "ERROR: AddressSanitizer" in d.log() or "runtime error" in d.log():
+            say("FAIL: daemon.sanitizer: the daemon reported: %s" % d.log()[-400:])
+        else:
+            say("PASS: daemon.sanitizer")
+    finally:
+        # remove whatever is left, then the daemon
+        try:
+            for n in d.cli("ps", "-aq", timeout=30).stdout.decode().split():
+                d.cli("rm", "-f", n, timeout=60)
+        except Exception:
+            pass
+        d.stop()
+        names = {cgroup_instance(st) for st in STATES}
+        left = [p for p in PARENTS if os.path.exists(p)]
+        for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+            left += [os.path.join(root, x) for x in dirs if x in names]
+            if root.count("/") > 8:
+                dirs[:] = []
+        if left:
+            say("FAIL: daemon.no-stale-cgroups: left after the daemon stopped: %r" % left)
+        else:
+            say("PASS: daemon.no-stale-cgroups")
+        subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+/*
+ * Unit tests for the daemon's registry (host/registry.c: rows, a taken name, updates,
+ * events and their pruning, reopening) and cgroup module (host/cgroup.c) on fake cgroup
+ * trees, one v1 (a directory per controller) and one v2, checking the exact files and
+ * formats each version gets for the same limits, and what is reported as skipped.
+ */
+#include "host/cgroup.h"
+#include "host/registry.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char dir[128];
+
+static void tmpdir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/lodge-test-host-XXXXXX");
+	if (!mkdtemp(dir))
+		dir[0] = 0;
+}
+
+static void rmrf(void)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void count_row(void *opaque, struct guest_record *g)
+{
+	(void)g;
+	++*(int *)opaque;
+}
+
+static void count_event(void *opaque, const struct guest_event *e)
+{
+	*(int64_t *)opaque = e->id;
+}
+
+static int test_registry(void)
+{
+	struct registry *r;
+	struct guest_record g = {0}, got;
+	char db[200], err[256], name[] = "web", kind[] = "wasm", config[] = "{}";
+	char created[] = "created", running[] = "running", reason[] = "x\"y";
+	int n = 0;
+	int64_t id = 0, last = 0;
+
+	tmpdir();
+	snprintf(db, sizeof(db), "%s/lodge.db", dir);
+	CHECK_EQ(registry_open(db, &r, err, sizeof(err)), 0);
+	g.name = name;
+	g.kind = kind;
+	g.config = config;
+	g.state = created;
+	g.created_ms = 1234;
+	CHECK_EQ(registry_insert(r, &g), 0);
+	CHECK_EQ(registry_insert(r, &g), -EEXIST);
+	g.state = running;
+	g.pid = 42;
+	g.pid_start = 777;
+	g.exit_reason = reason;
+	CHECK_EQ(registry_update(r, &g), 0);
+	registry_close(r);
+	/* everything survives a reopen */
+	CHECK_EQ(registry_open(db, &r, err, sizeof(err)), 0);
+	CHECK_EQ(registry_get(r, "web", &got), 0);
+	CHECK(!strcmp(got.state, "running") && got.pid == 42 && got.pid_start == 777);
+	CHECK(!strcmp(got.exit_reason, "x\"y") && got.created_ms == 1234);
+	registry_record_fini(&got);
+	CHECK_EQ(registry_get(r, "nope", &got), -ENOENT);
+	CHECK_EQ(registry_each(r, count_row, &n), 0);
+	CHECK_EQ(n, 1);
+	/* events: ids grow; old ones are pruned past the limit */
+	for (int i = 0; i < REGISTRY_MAX_EVENTS + 300; i++)
+		CHECK_EQ(registry_event(r, "web", "tick", "", &id), 0);
+	CHECK_EQ(registry_events(r, id - 1, 10, count_event, &last), 0);
+	CHECK_EQ(last, id);
+	last = 0;
+	CHECK_EQ(registry_events(r, 0, 1, count_event, &last), 0);
+	CHECK(last > 1); /* the oldest were pruned */
+	CHECK_EQ(registry_delete(r, "web"), 0);
+	CHECK_EQ(registry_delete(r, "web"), -ENOENT);
+	registry_close(r);
+	rmrf();
+	return 0;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return 0;
+}
+
+/* A fake controller file: the cgroup module writes only files that exist. */
+static void touch(const char *base, const char *file)
+{
+	char p[300];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", base, file);
+	f = fopen(p, "w");
+	if (f)
+		fclose(f);
+}
+
+static int test_cgroup_v1(void)
+{
+	static const char *const files[][2] = {
+		{"cpu", "cpu.cfs_period_us"},
+		{"cpu", "cpu.cfs_quota_us"},
+		{"memory", "memory.limit_in_bytes"},
+		{"pids", "pids.max"},
+		{"blkio", "blkio.throttle.read_bps_device"},
+		{"blkio", "blkio.throttle.write_bps_device"},
+	};
+	struct cgroup_env env;
+	struct cgroup_limits lim = {.cpu_quota = 0.5,
+				    .memory = 64 << 20,
+				    .pids = 65,
+				    .io_bps = 1000000,
+				    .io_dev = makedev(8, 16)};
+	char applied[128], skipped[256], p[300], buf[128];
+
+	tmpdir();
+	CHECK_EQ(cgroup_env_init(&env, 1, dir, "lodge"), 0);
+	CHECK_EQ(env.version, 1);
+	/* the module makes the group directories; the kernel would fill them with files */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s/lodge/g", dir, files[i][0]);
+		mkdir(p, 0755);
+		touch(p, files[i][1]);
+	}
+	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
+		 0);
+	CHECK(!strcmp(applied, "cpu memory pids io"));
+	snprintf(p, sizeof(p), "%s/cpu/lodge/g/cpu.cfs_quota_us", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "50000"));
+	snprintf(p, sizeof(p), "%s/cpu/lodge/g/cpu.cfs_period_us", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "100000"));
+	snprintf(p, sizeof(p), "%s/memory/lodge/g/memory.limit_in_bytes", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "67108864"));
+	snprintf(p, sizeof(p), "%s/pids/lodge/g/pids.max", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "65"));
+	snprintf(p, sizeof(p), "%s/blkio/lodge/g/blkio.throttle.write_bps_device", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "8:16 1000000"));
+	/* without a block device, the io limit is skipped and says why */
+	lim.io_dev = 0;
+	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
+		 0);
+	CHECK(strstr(skipped, "io(the disks are not on a block device)"));
+	rmrf();
+	return 0;
+}
+
+static int test_cgroup_v2(void)
+{
+	struct cgroup_env env;
+	struct cgroup_limits lim = {.cpu_quota = 1.5, .memory = 128 << 20, .pids = 66};
+	char applied[128], skipped[256], p[300], buf[128];
+
+	tmpdir();
+	/* a fake unified hierarchy offering cpu and pids but not memory */
+	snprintf(p, sizeof(p), "%s/cgroup.controllers", dir);
+	FILE *f = fopen(p, "w");
+	CHECK(f);
+	fputs("cpu pids io\n", f);
+	fclose(f);
+	touch(dir, "cgroup.subtree_control");
+	snprintf(p, sizeof(p), "%s/lodge", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/lodge/cgroup.controllers", dir);
+	f = fopen(p, "w");
+	CHECK(f);
+	fputs("cpu pids io\n", f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/lodge", dir);
+	touch(p, "cgroup.subtree_control");
+	CHECK_EQ(cgroup_env_init(&env, 2, dir, "lodge"), 0);
+	CHECK_EQ(env.version, 2);
+	CHECK(env.v2_ctrl[CG_CPU] && env.v2_ctrl[CG_PIDS] && !env.v2_ctrl[CG_MEMORY]);
+	snprintf(p, sizeof(p), "%s/lodge/g", dir);
+	mkdir(p, 0755);
+	touch(p, "cpu.max");
+	touch(p, "pids.max");
+	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
+		 0);
+	CHECK(!strcmp(applied, "cpu pids"));
+	CHECK(!strcmp(skipped, "memory(controller not available)"));
+	snprintf(p, sizeof(p), "%s/lodge/g/cpu.max", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "150000 100000"));
+	snprintf(p, sizeof(p), "%s/lodge/g/pids.max", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "66"));
+	snprintf(p, sizeof(p), "%s/lodge/cgroup.subtree_control", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && strstr(buf, "+")); /* controllers enabled */
+	rmrf();
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	{"registry", test_registry},
+	{"cgroup_v1", test_cgroup_v1},
+	{"cgroup_v2", test_cgroup_v2},
+};
+
+UNIT_MAIN("host", tests)
