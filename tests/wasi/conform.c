@@ -20,6 +20,9 @@
  *   symlink-abs       path_symlink with an absolute target is refused and creates nothing
  *   poll-stdio        fd_write subscriptions on stdout and stderr (pipes) fire, a 5 s
  *                     clock next to them does not
+ *   flags             flag bits no flag defines are EINVAL (path_open, fd_fdstat_set_flags);
+ *                     the sync flags, which Linux cannot change on an open file, are
+ *                     refused (ENOTSUP) rather than reported changed; append works
  *   sock-notsock      sock_* on a closed fd: EBADF; on stdout (a pipe) and a directory:
  *                     ENOTSOCK
  *   sock-stdin        stdin is a connected stream socket: sock_recv, sock_send,
@@ -329,6 +332,43 @@ static void poll_stdio(void)
 	check("at once, not after the clock", t1 - t0 < 2000000000ull);
 }
 
+static void flags(void)
+{
+	__wasi_fdstat_t st;
+	__wasi_fd_t fd;
+
+	make_file("f");
+	expect("path_open lookupflags 2", __wasi_path_open(BOX, 2, "f", 0, R_READ, 0, 0, &fd),
+	       __WASI_ERRNO_INVAL);
+	expect("path_open oflags 16", __wasi_path_open(BOX, 0, "f", 16, R_READ, 0, 0, &fd),
+	       __WASI_ERRNO_INVAL);
+	expect("path_open fdflags 32", __wasi_path_open(BOX, 0, "f", 0, R_READ, 0, 32, &fd),
+	       __WASI_ERRNO_INVAL);
+	fd = open_at(BOX, "f", 0, R_RW | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS, 0);
+	expect("set_flags 32", __wasi_fd_fdstat_set_flags(fd, 32), __WASI_ERRNO_INVAL);
+	expect("set_flags sync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_SYNC),
+	       __WASI_ERRNO_NOTSUP);
+	expect("set_flags dsync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_DSYNC),
+	       __WASI_ERRNO_NOTSUP);
+	st = fdstat(fd);
+	check("no sync flag reported", st.fs_flags == 0);
+	expect("set_flags append", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND), OK);
+	st = fdstat(fd);
+	check("append reported", st.fs_flags == __WASI_FDFLAGS_APPEND);
+	expect("append a write", write_some(fd), OK);
+	expect("close", __wasi_fd_close(fd), OK);
+	/* a file opened with dsync keeps it; setting flags that keep it is fine */
+	expect("path_open dsync",
+	       __wasi_path_open(BOX, 0, "f", 0, R_RW | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS, 0,
+				__WASI_FDFLAGS_DSYNC, &fd),
+	       OK);
+	expect("set_flags dsync|append",
+	       __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_DSYNC | __WASI_FDFLAGS_APPEND), OK);
+	expect("set_flags dropping dsync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND),
+	       __WASI_ERRNO_NOTSUP);
+	expect("close", __wasi_fd_close(fd), OK);
+}
+
 static void sock_notsock(void)
 {
 	const __wasi_errno_t notsock = __WASI_ERRNO_NOTSOCK;
@@ -379,11 +419,17 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
-	{"rights-dir", rights_dir},	{"rights-file", rights_file},
-	{"rights-drop", rights_drop},	{"rights-inherit", rights_inherit},
-	{"dir-ops", dir_ops},		{"trailing", trailing},
-	{"symlink-abs", symlink_abs},	{"poll-stdio", poll_stdio},
-	{"sock-notsock", sock_notsock}, {"sock-stdin", sock_stdin},
+	{"rights-dir", rights_dir},
+	{"rights-file", rights_file},
+	{"rights-drop", rights_drop},
+	{"rights-inherit", rights_inherit},
+	{"dir-ops", dir_ops},
+	{"trailing", trailing},
+	{"symlink-abs", symlink_abs},
+	{"poll-stdio", poll_stdio},
+	{"flags", flags},
+	{"sock-notsock", sock_notsock},
+	{"sock-stdin", sock_stdin},
 };
 
 int main(int argc, char **argv)

@@ -573,6 +573,12 @@ static uint32_t fd_fdstat_set_flags(struct call *c)
 
 	if (!f)
 		return e;
+	if (fl & ~(uint32_t)FDFLAGS_ALL)
+		return E_INVAL;
+	/* Linux keeps O_SYNC and O_DSYNC as opened (F_SETFL ignores them): rather than
+	 * report a change that did not happen, refuse it */
+	if ((fl ^ f->flags) & (FDFLAG_DSYNC | FDFLAG_RSYNC | FDFLAG_SYNC))
+		return E_NOTSUP;
 	/* The caller's fds (stdio) share their open file description with the terminal or
 	 * other processes, and its flags would outlive us: fd_rw emulates APPEND and
 	 * NONBLOCK for them. Our own fds get the real flags. */
@@ -1148,6 +1154,8 @@ static uint32_t path_open(struct call *c)
 
 	if (e)
 		return e;
+	if ((dirflags & ~1u) || (oflags & ~15u) || (fdflags & ~(uint32_t)FDFLAGS_ALL))
+		return E_INVAL; /* bits no flag set defines */
 	dir = getfd(w, arg32(c, 0));
 	if (((oflags & 1) && !has_rights(dir, R_PATH_CREATE_FILE)) ||
 	    ((oflags & 8) && !has_rights(dir, R_PATH_FILESTAT_SET_SIZE)))
