@@ -1,12 +1,15 @@
 /*
- * lodge wasm: runs a WebAssembly module as a process VM. Without --invoke it runs the
- * WASI command's _start (WASI preview1 imports) and exits with the program's status;
- * with --invoke NAME it calls an exported function with arguments from the command line
- * and prints the results. Limits: --fuel, --timeout, --max-memory, --stack.
- * Exit statuses: the program's own (proc_exit: 0..255 as given, larger codes 255), 0
- * after _start returns or --invoke succeeds, CLI_EXIT_TIMEOUT on --timeout, 134 on a trap
- * (as an abort), CLI_EXIT_ERROR when the module cannot be loaded, linked or instantiated
- * or lodge cannot set up the run, CLI_EXIT_USAGE for a bad command line.
+ * lodge wasm: runs a WebAssembly module as a process VM. The module is a binary (.wasm)
+ * or in the text format (.wat, or any file not starting with the binary magic), which
+ * is encoded first (wasm/text/text.h); errors in a text module, and validation errors
+ * and traps in the code it became, are reported at their line and column. Without --invoke it runs
+ * the WASI command's _start (WASI preview1 imports) and exits with the program's status; with
+ * --invoke NAME it calls an exported function with arguments from the command line and prints the
+ * results. Limits: --fuel, --timeout, --max-memory, --stack. Exit statuses: the program's own
+ * (proc_exit: 0..255 as given, larger codes 255), 0 after _start returns or --invoke succeeds,
+ * CLI_EXIT_TIMEOUT on --timeout, 134 on a trap (as an abort), CLI_EXIT_ERROR when the module cannot
+ * be loaded, linked or instantiated or lodge cannot set up the run, CLI_EXIT_USAGE for a bad
+ * command line.
  * --timeout holds whatever the program does: a watchdog thread interrupts the store at
  * the deadline, and if the program has not stopped 50 ms later (it is blocked in a host
  * call: sleep, read on a quiet pipe, opening a FIFO) it reports the timeout and ends the
@@ -16,6 +19,7 @@
 
 #include "cli/guestctl.h"
 #include "host/sandbox.h"
+#include "wasm/text/text.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
 
@@ -38,9 +42,11 @@
 #define MAX_OPTS	256
 #define GRACE_NS	50000000L /* after the deadline, for interrupted code to stop */
 #define NAME_SHOWN	256	  /* bytes of a module-provided name shown, escaped */
+#define PATH_SHOWN	4200	  /* a file name with ":LINE:COLUMN" */
 
 struct wasm_opts {
 	const char *file;
+	const struct wasm_text_binary *text; /* a text module's binary and positions, or NULL */
 	const char *invoke;
 	int argc; /* program (or --invoke) arguments */
 	char **argv;
@@ -68,10 +74,10 @@ struct wasm_ctl {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: lodge wasm [OPTIONS] APP.wasm [ARGS...]\n"
+		"usage: lodge wasm [OPTIONS] APP.wasm|APP.wat [ARGS...]\n"
 		"\n"
-		"Runs a WebAssembly 2.0 module: the WASI command's _start, or with --invoke an\n"
-		"exported function. Exits with the program's status.\n"
+		"Runs a WebAssembly 2.0 module, binary or in the text format: the WASI command's\n"
+		"_start, or with --invoke an exported function. Exits with the program's status.\n"
 		"\n"
 		"options:\n"
 		"  --invoke NAME        call export NAME with ARGS (i32/i64 integers, f32/f64 "
@@ -102,6 +108,10 @@ static void usage(FILE *f)
 		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
 		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
+		"\n"
+		"A file whose name ends in .wat, or that does not start with the binary magic\n"
+		"(and does not end in .wasm), is read as text; its errors are reported as\n"
+		"FILE:LINE:COLUMN.\n"
 		"\n"
 		"exit status: the program's proc_exit code when it is 0..255, 255 for any\n"
 		"larger code (WASI codes are 32-bit; none may read as success); 0 when _start\n"
@@ -284,8 +294,8 @@ static uint8_t *read_module(const char *path, size_t *len)
 		fprintf(stderr, "lodge wasm: %s: cannot read: %s\n", path, strerror(errno));
 	} else if (!S_ISREG(st.st_mode)) {
 		fprintf(stderr,
-			"lodge wasm: %s: %s, not a module file (give a WebAssembly binary, "
-			"APP.wasm)\n",
+			"lodge wasm: %s: %s, not a module file (give a WebAssembly module, "
+			"APP.wasm or APP.wat)\n",
 			path, not_regular(st.st_mode));
 	} else if ((unsigned long long)st.st_size > MAX_MODULE_SIZE) {
 		fprintf(stderr, "lodge wasm: %s: too large (%lld bytes; modules up to %llu)\n",
@@ -309,6 +319,18 @@ static uint8_t *read_module(const char *path, size_t *len)
 		*len = got;
 	}
 	close(fd);
+	return buf;
+}
+
+/* Where a front-end error was: "FILE:LINE:COL" for a text module when known, else FILE. */
+static const char *where(const struct wasm_opts *o, int64_t offset, char *buf, size_t size)
+{
+	uint32_t line, col;
+
+	if (o->text && !wasm_text_locate(o->text, offset, &line, &col))
+		snprintf(buf, size, "%s:%" PRIu32 ":%" PRIu32, o->file, line, col);
+	else
+		snprintf(buf, size, "%s", o->file);
 	return buf;
 }
 
@@ -597,9 +619,11 @@ static void print_value(uint8_t type, const union wasm_value *v)
 	}
 }
 
-static void report_trap(const char *file, const struct wasm_trap_info *info)
+static void report_trap(const char *file, const struct wasm_text_binary *text,
+			const struct wasm_trap_info *info)
 {
 	char name[NAME_SHOWN];
+	uint32_t line, col;
 
 	fprintf(stderr, "lodge wasm: %s: trap: %s", file, wasm_trap_message(info->trap));
 	if (info->func >= 0) {
@@ -611,6 +635,8 @@ static void report_trap(const char *file, const struct wasm_trap_info *info)
 	}
 	if (info->offset >= 0)
 		fprintf(stderr, " at offset 0x%" PRIx64, (uint64_t)info->offset);
+	if (text && !wasm_text_locate(text, info->offset, &line, &col))
+		fprintf(stderr, " (%s:%" PRIu32 ":%" PRIu32 ")", file, line, col);
 	fprintf(stderr, "\n");
 }
 
@@ -645,7 +671,7 @@ static int finish_call(const struct wasm_opts *o, enum wasm_trap trap,
 		return report_timeout(wd);
 	if (trap == WASM_TRAP_INTERRUPTED && atomic_load(&o->ctl_ending))
 		return 0; /* stopped or killed through --api: ctl_status says which */
-	report_trap(o->file, info);
+	report_trap(o->file, o->text, info);
 	return EXIT_TRAP;
 }
 
@@ -728,7 +754,7 @@ static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct was
 static int instantiate_failed(const struct wasm_opts *o, const struct wasm_error *err,
 			      struct watchdog *wd)
 {
-	char msg[512];
+	char msg[512], at[PATH_SHOWN];
 
 	watchdog_settle(wd);
 	if (err->kind == WASM_ERR_UNINSTANTIABLE && err->trap == WASM_TRAP_EXIT)
@@ -737,7 +763,7 @@ static int instantiate_failed(const struct wasm_opts *o, const struct wasm_error
 	    watchdog_fired(wd))
 		return report_timeout(wd);
 	wasm_error_format(err, msg, sizeof(msg));
-	fprintf(stderr, "lodge wasm: %s: %s%s\n", o->file, msg,
+	fprintf(stderr, "lodge wasm: %s: %s%s\n", where(o, err->offset, at, sizeof(at)), msg,
 		err->kind == WASM_ERR_LIMIT && strstr(err->detail, "memory budget")
 			? " (--max-memory sets the budget)"
 			: "");
@@ -853,15 +879,64 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	return status;
 }
 
+/* Whether the file holds a text module: by its name's extension, else by its first bytes
+ * (a binary starts with "\0asm"). */
+static bool is_text(const char *file, const uint8_t *bytes, size_t len)
+{
+	size_t n = strlen(file);
+
+	if (n > 4 && !strcmp(file + n - 4, ".wat"))
+		return true;
+	if (n > 5 && !strcmp(file + n - 5, ".wasm"))
+		return false;
+	return wasm_text_is_text(bytes, len);
+}
+
+/* Reads, encodes (text) and loads the module. Returns 0 or an exit status. */
+static int load(struct wasm_opts *o, struct wasm_text_binary *text, struct wasm_module **m)
+{
+	struct wasm_text_error terr;
+	struct wasm_error err;
+	uint8_t *bytes;
+	size_t len = 0;
+	char msg[512], at[PATH_SHOWN];
+	int rc;
+
+	bytes = read_module(o->file, &len);
+	if (!bytes)
+		return CLI_EXIT_ERROR;
+	if (is_text(o->file, bytes, len)) {
+		rc = wasm_text_to_binary((const char *)bytes, len, text, &terr);
+		free(bytes);
+		if (rc == -ENOMEM) {
+			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
+			return CLI_EXIT_ERROR;
+		}
+		if (rc) {
+			fprintf(stderr, "lodge wasm: %s:%" PRIu32 ":%" PRIu32 ": %s\n", o->file,
+				terr.line, terr.col, terr.detail);
+			return CLI_EXIT_ERROR;
+		}
+		o->text = text;
+		rc = wasm_module_load(text->bytes, text->len, m, &err);
+	} else {
+		rc = wasm_module_load(bytes, len, m, &err);
+		free(bytes);
+	}
+	if (rc) {
+		wasm_error_format(&err, msg, sizeof(msg));
+		fprintf(stderr, "lodge wasm: %s: %s\n", where(o, err.offset, at, sizeof(at)), msg);
+		return CLI_EXIT_ERROR;
+	}
+	return 0;
+}
+
 /* Everything after the command line: sandbox, watchdog, load, run. */
 static int run_opts(struct wasm_opts *o)
 {
 	struct wasm_module *m;
-	struct wasm_error err;
+	struct wasm_text_binary text = {0};
 	struct watchdog wd, *w = NULL;
-	uint8_t *bytes;
-	size_t len = 0;
-	char msg[512];
 	int rc;
 
 	if (o->sandbox && sandbox_enter(o->sandbox, &o->ctl.statm_fd) < 0)
@@ -877,22 +952,16 @@ static int run_opts(struct wasm_opts *o)
 		}
 		w = &wd;
 	}
-	bytes = read_module(o->file, &len);
-	if (!bytes) {
-		watchdog_stop(w);
-		return CLI_EXIT_ERROR;
-	}
-	rc = wasm_module_load(bytes, len, &m, &err);
-	free(bytes);
+	rc = load(o, &text, &m);
 	if (rc) {
 		watchdog_stop(w);
-		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "lodge wasm: %s: %s\n", o->file, msg);
-		return CLI_EXIT_ERROR;
+		wasm_text_binary_fini(&text);
+		return rc;
 	}
 	rc = run(o, m, w);
 	watchdog_stop(w);
 	wasm_module_destroy(m);
+	wasm_text_binary_fini(&text);
 	return rc;
 }
 

@@ -309,10 +309,15 @@ static int op_store(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 	return 0;
 }
 
-static int need_datacount(struct wasm_cc *c, uint32_t seg)
+static int need_datacount(struct wasm_cc *c)
 {
 	if (!c->m->has_datacount)
 		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "data count section required");
+	return 0;
+}
+
+static int need_data(struct wasm_cc *c, uint32_t seg)
+{
 	if (seg >= c->m->datacount)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown data segment %u", seg);
 	return 0;
@@ -349,9 +354,11 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 		struct wasm_cc_entry v[3];
 		uint32_t s[3];
 		TRY(wasm_rd_u32(c->r, &seg));
-		TRY(need_datacount(c, seg));
 		TRY(rd_zero(c));
+		TRY(need_datacount(c));
+		/* the memory first, as the validation rule lists it (3.3.5 memory.init) */
 		TRY(need_memory(c));
+		TRY(need_data(c, seg));
 		for (int i = 2; i >= 0; i--)
 			TRY(wasm_cc_pop(c, T_I32, &v[i]));
 		for (int i = 0; i < 3; i++)
@@ -364,7 +371,8 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 	}
 	case S_DATA_DROP:
 		TRY(wasm_rd_u32(c->r, &seg));
-		TRY(need_datacount(c, seg));
+		TRY(need_datacount(c));
+		TRY(need_data(c, seg));
 		wasm_cc_emit_op(c, WASM_OP_DATA_DROP);
 		wasm_cc_emit(c, seg);
 		return 0;

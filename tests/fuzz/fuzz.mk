@@ -19,13 +19,13 @@ FUZZ_OUT	:= build/fuzz
 FUZZ_FLAGS	:= -std=gnu11 -Isrc -D_GNU_SOURCE -DWASM_SWITCH_DISPATCH -g -O1 \
 		   -fno-omit-frame-pointer -fno-sanitize-recover=all
 # The engine is compiled once with coverage (fuzzer-no-link), the targets link it.
-FUZZ_ENGINE	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c)) src/core/alloc.c src/core/log.c
+FUZZ_ENGINE	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c)) src/core/alloc.c src/core/log.c
 FUZZ_ENGINE_OBJS := $(FUZZ_ENGINE:%.c=$(FUZZ_OUT)/obj/%.o)
 FUZZ_BINS	:= $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
-FUZZ_REPLAY_OBJS := $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c))
+FUZZ_REPLAY_OBJS := $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c))
 FUZZ_REPLAY_OBJS := $(FUZZ_REPLAY_OBJS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o \
 		    $(BUILD)/src/core/log.o
-FUZZ_REPLAYS	:= $(FUZZ_TARGETS:fuzz_%=$(BUILD)/fuzz/replay_%)
+FUZZ_REPLAYS	:= $(FUZZ_TARGETS:fuzz_%=$(BUILD)/fuzz/replay_%) $(BUILD)/fuzz/replay_wat
 
 .PHONY: fuzz fuzz-build fuzz-seeds
 .SECONDARY: $(FUZZ_ENGINE_OBJS)
@@ -71,6 +71,20 @@ $(BUILD)/fuzz/replay_qcow2: tests/fuzz/fuzz_qcow2.c tests/fuzz/replay.c $(BUILD)
 
 unit: $(BUILD)/fuzz/replay_qcow2
 fuzz-build: $(FUZZ_OUT)/fuzz_qcow2
+
+# The text front end (src/wasm/text): .wat modules and .wast scripts as text, with its
+# own dictionary of keywords and seeds (tests/fuzz/corpus/fuzz_wat: the .wat files of
+# tests/ and constructs from the spec scripts). `make fuzz-wat` runs it alone.
+.PHONY: fuzz-wat
+fuzz: fuzz-wat
+fuzz-build: $(FUZZ_OUT)/fuzz_wat
+fuzz-wat: $(FUZZ_OUT)/fuzz_wat
+	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_wat
+	@echo "fuzz: fuzz_wat for $(FUZZ_SECONDS) s"
+	@$(FUZZ_OUT)/fuzz_wat -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-max_len=8192 -dict=tests/fuzz/wat.dict -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_wat- \
+		$(FUZZ_OUT)/corpus/fuzz_wat tests/fuzz/corpus/fuzz_wat
 
 .PHONY: fuzz-qcow2 fuzz-seeds-qcow2
 fuzz: fuzz-qcow2

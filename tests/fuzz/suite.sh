@@ -6,7 +6,8 @@
 #     signal, a timeout or a sanitizer report;
 #   - through both libFuzzer-free replay drivers (build/<mode>/fuzz/replay_wasm_*, built
 #     by `make unit`), which must exit 0 without a sanitizer report.
-# The seed corpora go through the replay drivers too. qcow2 inputs (fuzz_qcow2.c) live in
+# The seed corpora go through the replay drivers too, and the text front end's inputs
+# (corpus/fuzz_wat, regressions/wat) through replay_wat. qcow2 inputs (fuzz_qcow2.c) live in
 # regressions/qcow2/: each goes through `$LODGE disk info FILE` (0 or 125, never a signal
 # or a sanitizer report) and, with the qcow2 seeds, through replay_qcow2. Virtio inputs
 # (fuzz_virtq.c) live in regressions/virtq/ and go, with their seeds, through
@@ -68,6 +69,27 @@ for t in decode run; do
 		echo "PASS: fuzz.replay-$t ($(echo $files | wc -w) inputs)"
 	fi
 done
+
+# the text front end: its seeds and regressions (regressions/wat/, .wat or .wast text)
+# through replay_wat, which reads each as a module and as a script
+r=$build/fuzz/replay_wat
+if [ ! -x "$r" ]; then
+	echo "FAIL: fuzz.replay-wat: $r not built (run make unit)"
+else
+	set -- "$here"/corpus/fuzz_wat/* "$here"/regressions/wat/*
+	files=
+	for f in "$@"; do
+		[ -f "$f" ] && [ "${f##*/}" != README ] && files="$files $f"
+	done
+	# shellcheck disable=SC2086 # file names from our own tree, no spaces
+	timeout 300 "$r" $files >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-wat: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY|fuzz_wat' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-wat ($(echo $files | wc -w) inputs)"
+	fi
+fi
 
 n=0
 for f in "$here"/regressions/qcow2/*; do

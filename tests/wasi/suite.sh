@@ -4,6 +4,7 @@
 # $LODGE_BUILD/wasi-tests/NAME.wasm; noopenat2 (runs a command under a seccomp filter that
 # blocks openat2) and trailing are also built natively (NAME.native). Each section below
 # says what it checks. SKIP when clang/wasi-libc (scripts/install-deps.sh) are missing.
+# rustfs.rs is a Rust std program, built with Debian's rustc for wasm32-wasi.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LODGE_BUILD:-$top/build/release}
@@ -156,6 +157,89 @@ trailing_case() {
 }
 trailing_case openat2
 trailing_case forced $forced
+
+# ----- preview1 conformance: rights, directory fds, trailing slashes, symlink targets,
+# poll on stdio, sockets -----
+# wasi-conform.CASE: conform.c's cases, each in a fresh empty preopen, stdout and stderr
+# separate pipes (poll-stdio polls both); the path cases also with the by-hand walk
+# (".forced"). sock-stdin gets a connected socket as stdin, whose other end says "ping",
+# wants "pong" back and then end of file (the guest shut its write side down).
+conform_case() {
+	name=$1 label=$2
+	shift 2
+	rm -rf "$tmp/cbox" "$tmp/cerr.fifo"
+	mkdir "$tmp/cbox"
+	mkfifo "$tmp/cerr.fifo"
+	cat "$tmp/cerr.fifo" >"$tmp/cerr" &
+	cat_pid=$!
+	got=$("$@" timeout 60 "$lodge" wasm --dir "$tmp/cbox::/box" "$bin/conform.wasm" "$name" \
+		2>"$tmp/cerr.fifo" </dev/null | cat)
+	wait $cat_pid
+	if [ "$got" = "ok $name" ] && [ ! -s "$tmp/cerr" ]; then
+		echo "PASS: wasi-conform.$label"
+	else
+		echo "FAIL: wasi-conform.$label: $(printf '%s\n' "$got" | head -4 | tr '\n' ' ')" \
+			"$(head -c 200 "$tmp/cerr")"
+	fi
+}
+for name in $("$lodge" wasm "$bin/conform.wasm" list); do
+	[ "$name" = sock-stdin ] && continue
+	conform_case "$name" "$name"
+	case $name in
+	rights-inherit | dir-ops | trailing | symlink-abs)
+		conform_case "$name" "$name.forced" $forced
+		;;
+	esac
+done
+got=$(python3 - "$lodge" "$bin/conform.wasm" <<'PY' 2>&1
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], "wasm", sys.argv[2], "sock-stdin"], stdin=b,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+b.close()
+a.settimeout(60)
+a.sendall(b"ping")
+back = b""
+while True:
+    chunk = a.recv(100)
+    if not chunk:
+        break
+    back += chunk
+out = p.communicate(timeout=60)[0].decode(errors="replace").strip()
+print("peer got %r, lodge said %r, exit %d" % (back, out, p.returncode))
+PY
+)
+if [ "$got" = "peer got b'pong', lodge said 'ok sock-stdin', exit 0" ]; then
+	echo "PASS: wasi-conform.sock-stdin"
+else
+	echo "FAIL: wasi-conform.sock-stdin: $got"
+fi
+
+# wasi-conform.rust-std: rustfs.rs, a Rust std program (Debian's rustc 1.63 and its
+# wasm32-wasi std; the rustup toolchain has no wasm target offline) using the file system
+# as programs do; its output must be rustfs.expected.
+rustc_deb=/usr/bin/rustc
+if [ ! -x "$rustc_deb" ] || [ ! -d /usr/lib/rustlib/wasm32-wasi ]; then
+	echo "SKIP: wasi-conform.rust-std: rustc or libstd-rust-dev-wasm32 missing (scripts/install-deps.sh)"
+else
+	if [ ! "$bin/rustfs.wasm" -nt "$here/rustfs.rs" ] &&
+		! RUSTC_BOOTSTRAP=1 "$rustc_deb" --edition 2021 --target wasm32-wasi -O \
+			-o "$bin/rustfs.wasm" "$here/rustfs.rs" >"$tmp/rustc.log" 2>&1; then
+		echo "FAIL: wasi-conform.rust-std: cannot build rustfs.wasm: $(head -c 300 "$tmp/rustc.log")"
+	else
+		rm -rf "$tmp/rbox"
+		mkdir "$tmp/rbox"
+		timeout 60 "$lodge" wasm --dir "$tmp/rbox::/box" "$bin/rustfs.wasm" >"$tmp/rustfs.out" 2>&1
+		st=$?
+		if [ $st -ne 0 ] || ! cmp -s "$here/rustfs.expected" "$tmp/rustfs.out"; then
+			echo "FAIL: wasi-conform.rust-std: exit status $st, differs (< expected, > lodge):" \
+				"$(diff "$here/rustfs.expected" "$tmp/rustfs.out" | grep '^[<>]' | head -6 |
+					tr '\n' ' ')"
+		else
+			echo "PASS: wasi-conform.rust-std"
+		fi
+	fi
+fi
 
 # ----- fd_readdir + fd_close give back every host fd -----
 # wasi-fd-leak: 5000 opendir/readdir/closedir cycles under ulimit -n 128.

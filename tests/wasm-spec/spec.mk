@@ -3,7 +3,7 @@
 #   make wasm-objs       build only src/wasm + src/core objects (independent of the rest)
 # The runner links the engine objects directly, so it builds even when other modules do not.
 
-WASM_SRCS	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c))
+WASM_SRCS	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c))
 WASM_OBJS	:= $(WASM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o $(BUILD)/src/core/log.o
 SPEC_RUNNER	:= $(BUILD)/wasm-spec/spec_runner
 
@@ -13,7 +13,7 @@ wasm-objs: $(WASM_OBJS)
 
 $(SPEC_RUNNER): tests/wasm-spec/spec_runner.c $(WASM_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(WASM_OBJS) $(LDFLAGS) -lcjson -lm
+	$(CC) $(CFLAGS) -o $@ $< $(WASM_OBJS) $(LDFLAGS) -lm
 
 # `make unit` (and so `make test`) also builds the runner that tests/wasm-spec/suite.sh uses.
 unit: $(SPEC_RUNNER)

@@ -1,24 +1,25 @@
 /*
- * WebAssembly spec-test runner: executes one wast2json output (a .json command list plus
- * .wasm modules beside it) against the engine through its public API (wasm/wasm.h), with
- * the "spectest" host module. Prints "RESULT name passed=N failed=N skipped=N known=N" on
- * stdout; with -v, one line per failed command (line number and reason). Text-format
- * modules (assert_malformed/invalid "module_type": "text") are counted as skipped: we have
- * no .wat parser. Exit status: 0 if nothing failed.
+ * WebAssembly spec-test runner: reads one .wast script with Lodge's own text front end
+ * (wasm/text/script.h: text, binary and quoted modules, actions, assertions) and runs it
+ * against the engine through its public API (wasm/wasm.h), with the "spectest" host
+ * module. Prints "RESULT name passed=N failed=N skipped=N known=N" on stdout; with -v, one
+ * line per failed command (line number and reason). Exit status: 0 if nothing failed.
  *
- * Checks are strict: an assert_malformed module must fail to decode (WASM_ERR_MALFORMED),
- * an assert_invalid one to validate (WASM_ERR_INVALID), and so on, each with the expected
- * text as a prefix of Lodge's message (of the error detail, or of the trap message).
- * -k FILE names the known differences (tests/wasm-spec/known-differences.txt): commands
- * where Lodge reports something else for a reason given there. Such a command counts as
- * known only while Lodge reports exactly what the entry says; an entry that no longer
- * applies, or names no command of the file, is a failure.
+ * Checks are strict: a quoted or text module under assert_malformed must be rejected by
+ * the text parser (a text error), a binary one by the decoder (WASM_ERR_MALFORMED); an
+ * assert_invalid module must parse and fail to validate (WASM_ERR_INVALID); and so on,
+ * each with the expected text as a prefix of Lodge's message (of the error detail, or of
+ * the trap message). -k FILE names the known differences
+ * (tests/wasm-spec/known-differences.txt): commands where Lodge reports something else for
+ * a reason given there. Such a command counts as known only while Lodge reports exactly
+ * what the entry says; an entry that no longer applies, or names no command of the file,
+ * is a failure.
  * -j runs with the JIT tier forced (every function translated at its first call or loop,
  * wasm_store_set_jit(s, 1)), -n with the interpreter only; the default is the engine's.
  */
+#include "wasm/text/script.h"
 #include "wasm/wasm.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -32,7 +33,7 @@
 #define MAX_KNOWN  64
 
 struct named {
-	char *name;
+	const char *name;
 	struct wasm_instance *inst;
 };
 
@@ -44,7 +45,6 @@ struct known {
 };
 
 struct runner {
-	const char *dir;
 	const char *file;
 	bool verbose;
 	struct wasm_store *store;
@@ -211,31 +211,29 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* Loads <dir>/<filename>. Returns 0, or -1 with err filled (or a message for I/O). */
-static int load(struct runner *r, const char *filename, struct wasm_module **out,
+/* Loads a command's module. Returns 0, or -1 with err filled: a text error is reported
+ * as WASM_ERR_MALFORMED with section "text" and the line and column in the detail. */
+static int load(struct runner *r, const struct wasm_script_module *sm, struct wasm_module **out,
 		struct wasm_error *err)
 {
-	char path[4096];
-	size_t len = 0;
-	uint8_t *bytes;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/%s", r->dir, filename);
-	bytes = read_file(path, &len);
-	if (!bytes) {
-		snprintf(err->detail, sizeof(err->detail), "cannot read %.120s", filename);
-		err->kind = WASM_ERR_NONE;
+	if (sm->text_failed) {
+		memset(err, 0, sizeof(*err));
+		err->kind = WASM_ERR_MALFORMED;
+		err->section = "text";
+		err->func = -1;
+		err->offset = -1;
+		snprintf(err->detail, sizeof(err->detail), "%s", sm->text_err.detail);
 		return -1;
 	}
-	rc = wasm_module_load(bytes, len, out, err);
-	free(bytes);
-	if (rc)
+	if (wasm_module_load(sm->bin.bytes, sm->bin.len, out, err))
 		return -1;
 	if (r->nmods == r->capmods) {
 		size_t cap = r->capmods ? r->capmods * 2 : 16;
 		struct wasm_module **m = realloc(r->mods, cap * sizeof(*m));
 		if (!m) {
 			wasm_module_destroy(*out);
+			snprintf(err->detail, sizeof(err->detail), "out of memory");
+			err->kind = WASM_ERR_NOMEM;
 			return -1;
 		}
 		r->mods = m;
@@ -245,213 +243,173 @@ static int load(struct runner *r, const char *filename, struct wasm_module **out
 	return 0;
 }
 
-static void cmd_module(struct runner *r, const cJSON *cmd)
+/* "malformed (text 3:14): unknown operator" or the engine's formatted error. */
+static void describe(const struct wasm_script_module *sm, const struct wasm_error *err, char *buf,
+		     size_t size)
 {
-	const cJSON *fn = cJSON_GetObjectItem(cmd, "filename");
-	const cJSON *name = cJSON_GetObjectItem(cmd, "name");
+	if (sm->text_failed)
+		snprintf(buf, size, "text %u:%u: %s", sm->text_err.line, sm->text_err.col,
+			 sm->text_err.detail);
+	else
+		wasm_error_format(err, buf, size);
+}
+
+static void cmd_module(struct runner *r, const struct wasm_script_cmd *c)
+{
 	struct wasm_module *m;
 	struct wasm_instance *inst;
 	struct wasm_error err;
-	char msg[256];
+	char msg[320];
 
-	if (!cJSON_IsString(fn)) {
-		fail(r, "module without filename");
-		return;
-	}
-	if (load(r, fn->valuestring, &m, &err)) {
-		wasm_error_format(&err, msg, sizeof(msg));
-		fail(r, "module %s: %s", fn->valuestring, msg);
+	if (load(r, &c->module, &m, &err)) {
+		describe(&c->module, &err, msg, sizeof(msg));
+		fail(r, "module: %s", msg);
 		r->current = NULL;
 		return;
 	}
 	if (wasm_instance_create(r->store, m, resolve, r, &inst, &err)) {
 		wasm_error_format(&err, msg, sizeof(msg));
-		fail(r, "module %s: %s", fn->valuestring, msg);
+		fail(r, "module: %s", msg);
 		r->current = NULL;
 		return;
 	}
 	r->current = inst;
-	if (cJSON_IsString(name) && r->nnames < MAX_NAMED)
-		r->names[r->nnames++] = (struct named){name->valuestring, inst};
+	if (c->module.name && r->nnames < MAX_NAMED)
+		r->names[r->nnames++] = (struct named){c->module.name, inst};
 	r->passed++;
 }
 
-static void cmd_register(struct runner *r, const cJSON *cmd)
+static void cmd_register(struct runner *r, const struct wasm_script_cmd *c)
 {
-	const cJSON *as = cJSON_GetObjectItem(cmd, "as");
-	const cJSON *name = cJSON_GetObjectItem(cmd, "name");
 	struct wasm_instance *inst = r->current;
 
-	if (cJSON_IsString(name))
-		inst = find(r->names, r->nnames, name->valuestring);
-	if (!inst || !cJSON_IsString(as) || r->nregs == MAX_NAMED) {
+	if (c->reg_module)
+		inst = find(r->names, r->nnames, c->reg_module);
+	if (!inst || r->nregs == MAX_NAMED) {
 		fail(r, "register: no such module");
 		return;
 	}
-	r->regs[r->nregs++] = (struct named){as->valuestring, inst};
+	r->regs[r->nregs++] = (struct named){c->as, inst};
 	r->passed++;
 }
 
 /* ----- values ----- */
 
-static uint64_t parse_u64(const char *s)
+/* An argument as the API takes it: externref n is n + 1 (0 is null). */
+static union wasm_value arg_value(const struct wasm_script_value *v)
 {
-	return strtoull(s, NULL, 10);
+	union wasm_value x = v->v;
+
+	if (v->type == WASM_EXTERNREF)
+		x.ext = v->pattern == WASM_SCRIPT_REF_NULL ? 0 : v->v.ext + 1;
+	else if (v->type == WASM_FUNCREF)
+		x.func = NULL;
+	return x;
 }
 
-static int parse_value(const cJSON *v, uint8_t *type, union wasm_value *out)
-{
-	const cJSON *t = cJSON_GetObjectItem(v, "type");
-	const cJSON *val = cJSON_GetObjectItem(v, "value");
-	const char *ts;
-
-	if (!cJSON_IsString(t))
-		return -1;
-	ts = t->valuestring;
-	memset(out, 0, sizeof(*out));
-	if (!strcmp(ts, "i32") || !strcmp(ts, "f32")) {
-		*type = ts[0] == 'i' ? WASM_I32 : WASM_F32;
-		out->i32 = (uint32_t)parse_u64(val->valuestring);
-	} else if (!strcmp(ts, "i64") || !strcmp(ts, "f64")) {
-		*type = ts[0] == 'i' ? WASM_I64 : WASM_F64;
-		out->i64 = parse_u64(val->valuestring);
-	} else if (!strcmp(ts, "externref") || !strcmp(ts, "funcref")) {
-		*type = ts[0] == 'e' ? WASM_EXTERNREF : WASM_FUNCREF;
-		if (strcmp(val->valuestring, "null"))
-			out->ext = (uintptr_t)parse_u64(val->valuestring) + 1;
-	} else if (!strcmp(ts, "v128")) {
-		const char *lt = cJSON_GetObjectItem(v, "lane_type")->valuestring;
-		int bits = atoi(lt + 1), n = 128 / bits, i = 0;
-		const cJSON *lane;
-		*type = WASM_V128;
-		cJSON_ArrayForEach(lane, val)
-		{
-			uint64_t x = parse_u64(lane->valuestring);
-			if (i < n)
-				memcpy(out->v128 + i * (bits / 8), &x, (size_t)bits / 8);
-			i++;
-		}
-	} else {
-		return -1;
-	}
-	return 0;
-}
-
-static bool float_matches(const char *want, uint64_t got, int bits)
+static bool float_matches(uint8_t pattern, uint64_t want, uint64_t got, int bits)
 {
 	uint64_t exp_mask = bits == 32 ? 0x7f800000u : 0x7ff0000000000000ull;
 	uint64_t quiet = bits == 32 ? 0x00400000u : 0x0008000000000000ull;
 	uint64_t payload = bits == 32 ? 0x007fffffu : 0x000fffffffffffffull;
 
-	if (!strcmp(want, "nan:canonical"))
+	if (pattern == WASM_SCRIPT_NAN_CANONICAL)
 		return (got & exp_mask) == exp_mask && (got & payload) == quiet;
-	if (!strcmp(want, "nan:arithmetic"))
+	if (pattern == WASM_SCRIPT_NAN_ARITHMETIC)
 		return (got & exp_mask) == exp_mask && (got & quiet);
-	return got == parse_u64(want);
+	return got == want;
 }
 
-static bool value_matches(const cJSON *exp, const union wasm_value *got, char *why, size_t n)
+static const char *pattern_name(uint8_t pattern)
 {
-	const char *ts = cJSON_GetObjectItem(exp, "type")->valuestring;
-	const cJSON *val = cJSON_GetObjectItem(exp, "value");
+	return pattern == WASM_SCRIPT_NAN_CANONICAL    ? "nan:canonical"
+	       : pattern == WASM_SCRIPT_NAN_ARITHMETIC ? "nan:arithmetic"
+						       : "value";
+}
 
-	if (!strcmp(ts, "i32") || !strcmp(ts, "f32")) {
-		snprintf(why, n, "%s: want %s got %" PRIu32, ts, val->valuestring, got->i32);
-		return ts[0] == 'i' ? got->i32 == (uint32_t)parse_u64(val->valuestring)
-				    : float_matches(val->valuestring, got->i32, 32);
-	}
-	if (!strcmp(ts, "i64") || !strcmp(ts, "f64")) {
-		snprintf(why, n, "%s: want %s got %" PRIu64, ts, val->valuestring, got->i64);
-		return ts[0] == 'i' ? got->i64 == parse_u64(val->valuestring)
-				    : float_matches(val->valuestring, got->i64, 64);
-	}
-	if (!strcmp(ts, "externref") || !strcmp(ts, "funcref")) {
-		snprintf(why, n, "%s: want %s got %" PRIuPTR, ts, val->valuestring, got->ext);
-		if (!strcmp(val->valuestring, "null"))
-			return got->ext == 0;
-		if (ts[0] == 'f')
-			return got->ext != 0;
-		return got->ext == (uintptr_t)parse_u64(val->valuestring) + 1;
-	}
-	if (!strcmp(ts, "v128")) {
-		const char *lt = cJSON_GetObjectItem(exp, "lane_type")->valuestring;
-		int bits = atoi(lt + 1), i = 0;
-		const cJSON *lane;
-		cJSON_ArrayForEach(lane, val)
-		{
-			uint64_t x = 0;
-			memcpy(&x, got->v128 + i * (bits / 8), (size_t)bits / 8);
-			if (lt[0] == 'f' ? !float_matches(lane->valuestring, x, bits)
-					 : x != parse_u64(lane->valuestring)) {
-				snprintf(why, n, "v128 lane %d (%s): want %s got %" PRIu64, i, lt,
-					 lane->valuestring, x);
-				return false;
-			}
-			i++;
+static bool v128_matches(const struct wasm_script_value *exp, const union wasm_value *got,
+			 char *why, size_t n)
+{
+	int bits = exp->lane_bits, bytes = bits / 8;
+
+	for (int i = 0; i < 128 / bits; i++) {
+		uint64_t x = 0, w = 0;
+		memcpy(&x, got->v128 + i * bytes, (size_t)bytes);
+		memcpy(&w, exp->v.v128 + i * bytes, (size_t)bytes);
+		if (exp->lane_float ? !float_matches(exp->lanes[i], w, x, bits) : x != w) {
+			snprintf(why, n, "v128 lane %d: want %s 0x%" PRIx64 ", got 0x%" PRIx64, i,
+				 pattern_name(exp->lanes[i]), w, x);
+			return false;
 		}
-		return true;
 	}
-	snprintf(why, n, "unknown type %s", ts);
-	return false;
+	return true;
+}
+
+static bool value_matches(const struct wasm_script_value *exp, const union wasm_value *got,
+			  char *why, size_t n)
+{
+	switch (exp->type) {
+	case WASM_I32:
+		snprintf(why, n, "i32: want %" PRIu32 " got %" PRIu32, exp->v.i32, got->i32);
+		return got->i32 == exp->v.i32;
+	case WASM_I64:
+		snprintf(why, n, "i64: want %" PRIu64 " got %" PRIu64, exp->v.i64, got->i64);
+		return got->i64 == exp->v.i64;
+	case WASM_F32:
+		snprintf(why, n, "f32: want %s 0x%08" PRIx32 " got 0x%08" PRIx32,
+			 pattern_name(exp->pattern), exp->v.i32, got->i32);
+		return float_matches(exp->pattern, exp->v.i32, got->i32, 32);
+	case WASM_F64:
+		snprintf(why, n, "f64: want %s 0x%016" PRIx64 " got 0x%016" PRIx64,
+			 pattern_name(exp->pattern), exp->v.i64, got->i64);
+		return float_matches(exp->pattern, exp->v.i64, got->i64, 64);
+	case WASM_V128:
+		return v128_matches(exp, got, why, n);
+	default:
+		snprintf(why, n, "%s: want %s, got %s",
+			 exp->type == WASM_FUNCREF ? "funcref" : "externref",
+			 exp->pattern == WASM_SCRIPT_REF_NULL	   ? "null"
+			 : exp->pattern == WASM_SCRIPT_REF_NONNULL ? "non-null"
+								   : "a reference",
+			 got->ext ? "non-null" : "null");
+		if (exp->pattern == WASM_SCRIPT_REF_NULL)
+			return got->ext == 0;
+		if (exp->pattern == WASM_SCRIPT_REF_NONNULL || exp->type == WASM_FUNCREF)
+			return got->ext != 0;
+		snprintf(why, n, "externref: want %" PRIuPTR " got %" PRIuPTR, exp->v.ext + 1,
+			 got->ext);
+		return got->ext == exp->v.ext + 1;
+	}
 }
 
 /* ----- actions ----- */
 
-/* JSON "\u0000" escapes were replaced by a marker (U+E123, absent from the suite) before parsing,
- * since cJSON strings are NUL-terminated: turn the marker back into NUL bytes for the lookup. */
-static const char nul_marker[] = "\xee\x84\xa3";
-
-static int export_lookup(struct wasm_instance *inst, const char *name, struct wasm_extern *out)
-{
-	char buf[1024];
-	size_t n = 0;
-
-	for (const char *p = name; *p && n < sizeof(buf); n++) {
-		if (!strncmp(p, nul_marker, 3)) {
-			buf[n] = 0;
-			p += 3;
-		} else {
-			buf[n] = *p++;
-		}
-	}
-	return wasm_instance_export_n(inst, buf, n, out);
-}
-
-static void mark_nuls(char *text)
-{
-	for (char *p = text; (p = strstr(p, "\\u0000")) != NULL; p += 6) {
-		if (p > text && p[-1] == '\\')
-			continue;
-		memcpy(p, "\\ue123", 6);
-	}
-}
-
 /* Runs an action. Returns 0 and the trap (or none) with results, or -1 if it could not
  * be performed (message in why). */
-static int do_action(struct runner *r, const cJSON *act, enum wasm_trap *trap,
+static int do_action(struct runner *r, const struct wasm_script_action *a, enum wasm_trap *trap,
 		     union wasm_value *res, uint32_t *nres, char *why, size_t n)
 {
-	const cJSON *type = cJSON_GetObjectItem(act, "type");
-	const cJSON *mod = cJSON_GetObjectItem(act, "module");
-	const cJSON *field = cJSON_GetObjectItem(act, "field");
 	struct wasm_instance *inst = r->current;
 	struct wasm_extern ext;
+	union wasm_value args[MAX_VALUES];
+	const struct wasm_functype *ft;
+	struct wasm_trap_info info;
 
 	*trap = WASM_TRAP_NONE;
 	*nres = 0;
-	if (cJSON_IsString(mod))
-		inst = find(r->names, r->nnames, mod->valuestring);
-	if (!inst || !cJSON_IsString(field)) {
+	if (a->module)
+		inst = find(r->names, r->nnames, a->module);
+	if (!inst) {
 		snprintf(why, n, "no module for action");
 		return -1;
 	}
-	if (export_lookup(inst, field->valuestring, &ext)) {
-		snprintf(why, n, "no export '%s'", field->valuestring);
+	if (wasm_instance_export_n(inst, a->field, a->field_len, &ext)) {
+		snprintf(why, n, "no export '%s'", a->field);
 		return -1;
 	}
-	if (!strcmp(type->valuestring, "get")) {
+	if (a->get) {
 		if (ext.kind != WASM_EXTERN_GLOBAL) {
-			snprintf(why, n, "'%s' is not a global", field->valuestring);
+			snprintf(why, n, "'%s' is not a global", a->field);
 			return -1;
 		}
 		res[0] = wasm_global_get(ext.u.global);
@@ -459,45 +417,29 @@ static int do_action(struct runner *r, const cJSON *act, enum wasm_trap *trap,
 		return 0;
 	}
 	if (ext.kind != WASM_EXTERN_FUNC) {
-		snprintf(why, n, "'%s' is not a function", field->valuestring);
+		snprintf(why, n, "'%s' is not a function", a->field);
 		return -1;
 	}
-	{
-		union wasm_value args[MAX_VALUES];
-		const cJSON *a, *argv = cJSON_GetObjectItem(act, "args");
-		const struct wasm_functype *ft = wasm_func_type(ext.u.func);
-		struct wasm_trap_info info;
-		uint32_t na = 0;
-		uint8_t t;
-
-		cJSON_ArrayForEach(a, argv)
-		{
-			if (na == MAX_VALUES || parse_value(a, &t, &args[na])) {
-				snprintf(why, n, "bad argument");
-				return -1;
-			}
-			na++;
-		}
-		if (na != ft->nparams || ft->nresults > MAX_VALUES) {
-			snprintf(why, n, "argument count mismatch");
-			return -1;
-		}
-		*trap = wasm_call(r->store, ext.u.func, args, res, &info);
-		*nres = ft->nresults;
+	ft = wasm_func_type(ext.u.func);
+	if (a->nargs != ft->nparams || a->nargs > MAX_VALUES || ft->nresults > MAX_VALUES) {
+		snprintf(why, n, "argument count mismatch");
+		return -1;
 	}
+	for (size_t i = 0; i < a->nargs; i++)
+		args[i] = arg_value(&a->args[i]);
+	*trap = wasm_call(r->store, ext.u.func, args, res, &info);
+	*nres = ft->nresults;
 	return 0;
 }
 
-static void cmd_assert_return(struct runner *r, const cJSON *cmd, bool action_only)
+static void cmd_assert_return(struct runner *r, const struct wasm_script_cmd *c, bool action_only)
 {
 	union wasm_value res[MAX_VALUES];
 	uint32_t nres;
 	enum wasm_trap trap;
 	char why[256];
-	const cJSON *exp = cJSON_GetObjectItem(cmd, "expected"), *e;
-	int i = 0;
 
-	if (do_action(r, cJSON_GetObjectItem(cmd, "action"), &trap, res, &nres, why, sizeof(why))) {
+	if (do_action(r, &c->action, &trap, res, &nres, why, sizeof(why))) {
 		fail(r, "%s", why);
 		return;
 	}
@@ -509,27 +451,15 @@ static void cmd_assert_return(struct runner *r, const cJSON *cmd, bool action_on
 		r->passed++;
 		return;
 	}
-	if ((uint32_t)cJSON_GetArraySize(exp) != nres) {
-		fail(r, "result count %u, expected %d", nres, cJSON_GetArraySize(exp));
+	if (c->nresults != nres) {
+		fail(r, "result count %u, expected %zu", nres, c->nresults);
 		return;
 	}
-	cJSON_ArrayForEach(e, exp)
-	{
-		const cJSON *eith = cJSON_GetObjectItem(e, "type");
-		if (cJSON_IsString(eith) && !strcmp(eith->valuestring, "either")) {
-			const cJSON *alt;
-			bool ok = false;
-			cJSON_ArrayForEach(alt, cJSON_GetObjectItem(e, "values")) ok =
-				ok || value_matches(alt, &res[i], why, sizeof(why));
-			if (!ok) {
-				fail(r, "result %d: no alternative matches (%s)", i, why);
-				return;
-			}
-		} else if (!value_matches(e, &res[i], why, sizeof(why))) {
-			fail(r, "result %d: %s", i, why);
+	for (size_t i = 0; i < c->nresults; i++) {
+		if (!value_matches(&c->results[i], &res[i], why, sizeof(why))) {
+			fail(r, "result %zu: %s", i, why);
 			return;
 		}
-		i++;
 	}
 	r->passed++;
 }
@@ -546,7 +476,7 @@ static const char *const kind_names[] = {
 	[WASM_ERR_NOMEM] = "nomem",
 };
 
-/* The expected text (NULL or absent: any) is a prefix of what Lodge says. */
+/* The expected text (NULL: any) is a prefix of what Lodge says. */
 static bool text_matches(const char *want, const char *got)
 {
 	return !want || !strncmp(got, want, strlen(want));
@@ -586,91 +516,76 @@ static void settle(struct runner *r, bool ok, const char *want, const char *got)
 		fail(r, "expected %s, got %s", want, got);
 }
 
-static const char *cmd_text(const cJSON *cmd)
-{
-	const cJSON *text = cJSON_GetObjectItem(cmd, "text");
-
-	return cJSON_IsString(text) ? text->valuestring : NULL;
-}
-
-static void cmd_assert_trap(struct runner *r, const cJSON *cmd, bool exhaustion)
+static void cmd_assert_trap(struct runner *r, const struct wasm_script_cmd *c, bool exhaustion)
 {
 	union wasm_value res[MAX_VALUES];
 	uint32_t nres;
 	enum wasm_trap trap;
 	char why[256], want[256], got[256];
-	const char *text = cmd_text(cmd);
 
-	if (do_action(r, cJSON_GetObjectItem(cmd, "action"), &trap, res, &nres, why, sizeof(why))) {
+	if (do_action(r, &c->action, &trap, res, &nres, why, sizeof(why))) {
 		fail(r, "%s", why);
 		return;
 	}
-	snprintf(want, sizeof(want), "trap: %s", text ? text : "(any)");
+	snprintf(want, sizeof(want), "trap: %s", c->text ? c->text : "(any)");
 	snprintf(got, sizeof(got), "trap: %s", trap ? wasm_trap_message(trap) : "none");
 	settle(r,
 	       trap && (!exhaustion || trap == WASM_TRAP_STACK_EXHAUSTED) &&
-		       text_matches(text, wasm_trap_message(trap)),
+		       text_matches(c->text, wasm_trap_message(trap)),
 	       want, got);
 }
 
-/* assert_malformed, assert_invalid: the module must fail to load with that kind. */
-static void cmd_assert_bad_binary(struct runner *r, const cJSON *cmd, enum wasm_error_kind kind)
+/* assert_malformed, assert_invalid: the module must fail to load with that kind; a
+ * malformed text or quoted module must fail in the text parser. */
+static void cmd_assert_bad_module(struct runner *r, const struct wasm_script_cmd *c,
+				  enum wasm_error_kind kind)
 {
-	const cJSON *fn = cJSON_GetObjectItem(cmd, "filename");
-	const char *text = cmd_text(cmd);
+	bool text = c->module.form != WASM_SCRIPT_BINARY;
 	struct wasm_module *m;
 	struct wasm_error err;
-	char want[320], got[320];
+	char want[320], got[400], msg[320];
 
-	if (load(r, fn->valuestring, &m, &err) == 0) {
-		settle(r, false, kind_names[kind], "accepted");
+	snprintf(want, sizeof(want), "%s%s: %s", kind_names[kind],
+		 kind == WASM_ERR_MALFORMED && text ? " (text)" : "", c->text ? c->text : "(any)");
+	if (load(r, &c->module, &m, &err) == 0) {
+		settle(r, false, want, "accepted");
 		return;
 	}
-	if (err.kind == WASM_ERR_NONE) {
-		fail(r, "%s", err.detail);
-		return;
-	}
-	snprintf(want, sizeof(want), "%s: %s", kind_names[kind], text ? text : "(any)");
-	snprintf(got, sizeof(got), "%s: %s", kind_names[err.kind], err.detail);
-	settle(r, err.kind == kind && text_matches(text, err.detail), want, got);
+	describe(&c->module, &err, msg, sizeof(msg));
+	snprintf(got, sizeof(got), "%s%s: %s", kind_names[err.kind],
+		 c->module.text_failed ? " (text)" : "", err.detail);
+	settle(r,
+	       err.kind == kind && text_matches(c->text, err.detail) &&
+		       (kind != WASM_ERR_MALFORMED || c->module.text_failed == text),
+	       want, got);
+	if (r->verbose && err.kind != kind)
+		printf("    (%s)\n", msg);
 }
 
-/* assert_unlinkable, assert_uninstantiable (and assert_trap on a module): the module loads
- * and its instantiation fails with that kind; for a trap the text is the trap's. */
-static void cmd_assert_bad_instance(struct runner *r, const cJSON *cmd, enum wasm_error_kind kind)
+/* assert_unlinkable, assert_uninstantiable, assert_trap on a module: the module loads and
+ * its instantiation fails with that kind; for a trap the text is the trap's. */
+static void cmd_assert_bad_instance(struct runner *r, const struct wasm_script_cmd *c,
+				    enum wasm_error_kind kind)
 {
-	const cJSON *fn = cJSON_GetObjectItem(cmd, "filename");
-	const char *text = cmd_text(cmd), *msg;
+	const char *msg;
 	struct wasm_module *m;
 	struct wasm_instance *inst;
 	struct wasm_error err;
 	char want[320], got[320];
 
-	if (load(r, fn->valuestring, &m, &err)) {
-		wasm_error_format(&err, got, sizeof(got));
-		fail(r, "module %s did not load: %s", fn->valuestring, got);
+	if (load(r, &c->module, &m, &err)) {
+		describe(&c->module, &err, got, sizeof(got));
+		fail(r, "module did not load: %s", got);
 		return;
 	}
-	snprintf(want, sizeof(want), "%s: %s", kind_names[kind], text ? text : "(any)");
+	snprintf(want, sizeof(want), "%s: %s", kind_names[kind], c->text ? c->text : "(any)");
 	if (wasm_instance_create(r->store, m, resolve, r, &inst, &err) == 0) {
 		settle(r, false, want, "instantiated");
 		return;
 	}
 	msg = err.kind == WASM_ERR_UNINSTANTIABLE ? wasm_trap_message(err.trap) : err.detail;
 	snprintf(got, sizeof(got), "%s: %s", kind_names[err.kind], msg);
-	settle(r, err.kind == kind && text_matches(text, msg), want, got);
-}
-
-static void cmd_assert_bad_module(struct runner *r, const cJSON *cmd, enum wasm_error_kind kind)
-{
-	const cJSON *mt = cJSON_GetObjectItem(cmd, "module_type");
-
-	if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "text"))
-		r->skipped++;
-	else if (kind == WASM_ERR_MALFORMED || kind == WASM_ERR_INVALID)
-		cmd_assert_bad_binary(r, cmd, kind);
-	else
-		cmd_assert_bad_instance(r, cmd, kind);
+	settle(r, err.kind == kind && text_matches(c->text, msg), want, got);
 }
 
 /* Reads the entries of the known-differences file for this .wast: lines
@@ -678,14 +593,11 @@ static void cmd_assert_bad_module(struct runner *r, const cJSON *cmd, enum wasm_
 static int known_load(struct runner *r, const char *path)
 {
 	char name[128], line[1024];
-	size_t n = strlen(r->file);
 	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -errno;
-	if (n > 5 && !strcmp(r->file + n - 5, ".json"))
-		n -= 5;
-	snprintf(name, sizeof(name), "%.*s.wast:", (int)n, r->file);
+	snprintf(name, sizeof(name), "%s:", r->file);
 	while (fgets(line, sizeof(line), f)) {
 		char *got, *bar;
 		struct known *k;
@@ -710,46 +622,53 @@ static int known_load(struct runner *r, const char *path)
 	return 0;
 }
 
-static void run_command(struct runner *r, const cJSON *cmd)
+static void run_command(struct runner *r, const struct wasm_script_cmd *c)
 {
-	const char *type = cJSON_GetObjectItem(cmd, "type")->valuestring;
-	const cJSON *line = cJSON_GetObjectItem(cmd, "line");
-
-	r->line = cJSON_IsNumber(line) ? line->valueint : 0;
-	if (!strcmp(type, "module"))
-		cmd_module(r, cmd);
-	else if (!strcmp(type, "register"))
-		cmd_register(r, cmd);
-	else if (!strcmp(type, "assert_return"))
-		cmd_assert_return(r, cmd, false);
-	else if (!strcmp(type, "action"))
-		cmd_assert_return(r, cmd, true);
-	else if (!strcmp(type, "assert_trap") && cJSON_GetObjectItem(cmd, "filename"))
-		cmd_assert_bad_module(r, cmd, WASM_ERR_UNINSTANTIABLE);
-	else if (!strcmp(type, "assert_trap"))
-		cmd_assert_trap(r, cmd, false);
-	else if (!strcmp(type, "assert_exhaustion"))
-		cmd_assert_trap(r, cmd, true);
-	else if (!strcmp(type, "assert_malformed"))
-		cmd_assert_bad_module(r, cmd, WASM_ERR_MALFORMED);
-	else if (!strcmp(type, "assert_invalid"))
-		cmd_assert_bad_module(r, cmd, WASM_ERR_INVALID);
-	else if (!strcmp(type, "assert_unlinkable"))
-		cmd_assert_bad_module(r, cmd, WASM_ERR_UNLINKABLE);
-	else if (!strcmp(type, "assert_uninstantiable"))
-		cmd_assert_bad_module(r, cmd, WASM_ERR_UNINSTANTIABLE);
-	else
-		fail(r, "unknown command type %s", type);
+	r->line = (int)c->line;
+	switch (c->kind) {
+	case WASM_SCRIPT_MODULE:
+		cmd_module(r, c);
+		break;
+	case WASM_SCRIPT_REGISTER:
+		cmd_register(r, c);
+		break;
+	case WASM_SCRIPT_ACTION:
+		cmd_assert_return(r, c, true);
+		break;
+	case WASM_SCRIPT_ASSERT_RETURN:
+		cmd_assert_return(r, c, false);
+		break;
+	case WASM_SCRIPT_ASSERT_TRAP:
+		cmd_assert_trap(r, c, false);
+		break;
+	case WASM_SCRIPT_ASSERT_EXHAUSTION:
+		cmd_assert_trap(r, c, true);
+		break;
+	case WASM_SCRIPT_ASSERT_TRAP_MODULE:
+	case WASM_SCRIPT_ASSERT_UNINSTANTIABLE:
+		cmd_assert_bad_instance(r, c, WASM_ERR_UNINSTANTIABLE);
+		break;
+	case WASM_SCRIPT_ASSERT_UNLINKABLE:
+		cmd_assert_bad_instance(r, c, WASM_ERR_UNLINKABLE);
+		break;
+	case WASM_SCRIPT_ASSERT_MALFORMED:
+		cmd_assert_bad_module(r, c, WASM_ERR_MALFORMED);
+		break;
+	case WASM_SCRIPT_ASSERT_INVALID:
+		cmd_assert_bad_module(r, c, WASM_ERR_INVALID);
+		break;
+	}
 }
 
 int main(int argc, char **argv)
 {
 	struct runner r;
-	const char *path = NULL, *known = NULL;
+	const char *path = NULL, *known = NULL, *base;
+	struct wasm_script *script;
+	struct wasm_text_error terr;
+	char *text;
 	uint32_t jit = WASM_JIT_HOT_DEFAULT;
-	char *slash, *dir, *text, *base;
 	size_t len;
-	cJSON *root, *cmd;
 
 	memset(&r, 0, sizeof(r));
 	for (int i = 1; i < argc; i++) {
@@ -765,16 +684,9 @@ int main(int argc, char **argv)
 			path = argv[i];
 	}
 	if (!path) {
-		fprintf(stderr, "usage: spec_runner [-v] [-j | -n] [-k KNOWN_DIFFERENCES] FILE.json\n");
+		fprintf(stderr, "usage: spec_runner [-v] [-j | -n] [-k KNOWN_DIFFERENCES] FILE.wast\n");
 		return 2;
 	}
-	dir = strdup(path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = 0;
-	else
-		strcpy(dir, ".");
-	r.dir = dir;
 	base = strrchr(path, '/');
 	r.file = base ? base + 1 : path;
 	if (known && known_load(&r, known)) {
@@ -787,12 +699,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spec_runner: cannot read %s\n", path);
 		return 2;
 	}
-	text[len] = 0;
-	if (strstr(text, "\\u0000")) {
-		mark_nuls(text);
+	if (wasm_script_parse(text, len, &script, &terr)) {
+		fprintf(stderr, "spec_runner: %s:%u:%u: %s\n", path, terr.line, terr.col,
+			terr.detail);
+		free(text);
+		return 2;
 	}
-	root = cJSON_Parse(text);
-	if (!root || wasm_store_create(NULL, &r.store)) {
+	if (wasm_store_create(NULL, &r.store)) {
 		fprintf(stderr, "spec_runner: cannot start on %s\n", path);
 		return 2;
 	}
@@ -801,9 +714,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spec_runner: cannot start on %s\n", path);
 		return 2;
 	}
-	cJSON_ArrayForEach(cmd, cJSON_GetObjectItem(root, "commands"))
-	{
-		run_command(&r, cmd);
+	for (size_t i = 0; i < wasm_script_count(script); i++) {
+		run_command(&r, wasm_script_get(script, i));
 		fflush(stdout);
 	}
 	for (size_t i = 0; i < r.nknowns; i++) {
@@ -817,8 +729,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < r.nmods; i++)
 		wasm_module_destroy(r.mods[i]);
 	free(r.mods);
-	cJSON_Delete(root);
+	wasm_script_destroy(script);
 	free(text);
-	free(dir);
 	return r.failed ? 1 : 0;
 }

@@ -2,7 +2,8 @@
 # lodge wasm end-to-end tests: WASI output and exit status, --invoke with typed arguments,
 # trap reports (with hostile function names), limits (--fuel, --timeout also while a WASI
 # call blocks, --stack, --max-memory over memories and tables), bad input, and the WASI
-# capability model (no path escapes a --dir preopen). Checks of results, traps and limits
+# capability model (no path escapes a --dir preopen), text modules run directly (.wat:
+# errors at line and column). Checks of results, traps and limits
 # run twice (check2): interpreted (--no-jit) and with the JIT tier forced (--jit-hot 1,
 # test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
@@ -311,12 +312,35 @@ check bad-jit-hot 2 "lodge wasm: bad --jit-hot count '0' (1 or more) (try 'lodge
 # the module argument must be a regular file; a FIFO is refused without blocking
 dir=$tmp
 mkdir "$tmp/adir"
-check not-a-directory 125 "lodge wasm: adir: is a directory, not a module file (give a WebAssembly binary, APP.wasm)" \
+check not-a-directory 125 "lodge wasm: adir: is a directory, not a module file (give a WebAssembly module, APP.wasm or APP.wat)" \
 	-- adir
-check not-a-device 125 "lodge wasm: /dev/zero: is a character device, not a module file (give a WebAssembly binary, APP.wasm)" \
+check not-a-device 125 "lodge wasm: /dev/zero: is a character device, not a module file (give a WebAssembly module, APP.wasm or APP.wat)" \
 	-- /dev/zero
-check not-a-fifo 125 "lodge wasm: pipe: is a FIFO (named pipe), not a module file (give a WebAssembly binary, APP.wasm)" \
+check not-a-fifo 125 "lodge wasm: pipe: is a FIFO (named pipe), not a module file (give a WebAssembly module, APP.wasm or APP.wat)" \
 	-- pipe
+
+# text modules run as they are (src/wasm/text): the same module as cli.wasm, errors at
+# FILE:LINE:COLUMN, a trap also at the instruction's line and column
+dir=$here
+check wat-run 7 "hello, lodge" -- cli.wat
+check wat-invoke 0 "6765" -- --invoke fib cli.wat 20
+check wat-trap-position 134 \
+	"lodge wasm: cli.wat: trap: unreachable in function 16 (boom) at offset 0x2e1 (cli.wat:55:25)" \
+	-- --invoke boom cli.wat
+dir=$tmp
+printf '(module\n  (func (export "f") (result i32)\n    i32.frob 1))\n' >"$tmp/syntax.wat"
+check wat-syntax-error 125 "lodge wasm: syntax.wat:3:5: unknown operator i32.frob" -- syntax.wat
+printf '(module\n  (func (export "f") (result i32)\n    (i64.const 1)))\n' >"$tmp/typeerr.wat"
+check wat-invalid-position 125 \
+	"lodge wasm: typeerr.wat:3:6: invalid module: section code, function 0, offset 0x22, type mismatch: branch operand" \
+	-- --invoke f typeerr.wat
+printf '(module (func (export "f") (result i32) (i32.const 0x7fff_ffff)))' >"$tmp/noext"
+check wat-by-content 0 "2147483647" -- --invoke f noext
+printf '(module (func (export "f") (result f64) (f64.const 0x1.8p1)))' >"$tmp/quoted.wasm"
+check wat-named-wasm 125 "lodge wasm: quoted.wasm: malformed module: offset 0x0, magic header not detected" \
+	-- --invoke f quoted.wasm
+printf '(module\n  (func (export "f") (result i32)\n    (i32.const 1) "x"))\n' >"$tmp/str.wat"
+check wat-unexpected-token 125 'lodge wasm: str.wat:3:19: unexpected token "x"' -- str.wat
 
 dir=$out
 f=fusion.wasm

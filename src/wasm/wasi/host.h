@@ -17,7 +17,39 @@
 
 #define MAX_FDS	     1024
 #define PATH_MAX_LEN 4096
-#define RIGHTS_ALL   0x1fffffffull
+
+/* Rights (preview1 "rights" flags): each fd holds a base set, what calls on it may do,
+ * and an inheriting set, the most that fds opened through it (path_open) may get. */
+#define R_FD_DATASYNC		  (1ull << 0)
+#define R_FD_READ		  (1ull << 1)
+#define R_FD_SEEK		  (1ull << 2)
+#define R_FD_FDSTAT_SET_FLAGS	  (1ull << 3)
+#define R_FD_SYNC		  (1ull << 4)
+#define R_FD_TELL		  (1ull << 5)
+#define R_FD_WRITE		  (1ull << 6)
+#define R_FD_ADVISE		  (1ull << 7)
+#define R_FD_ALLOCATE		  (1ull << 8)
+#define R_PATH_CREATE_DIRECTORY	  (1ull << 9)
+#define R_PATH_CREATE_FILE	  (1ull << 10)
+#define R_PATH_LINK_SOURCE	  (1ull << 11)
+#define R_PATH_LINK_TARGET	  (1ull << 12)
+#define R_PATH_OPEN		  (1ull << 13)
+#define R_FD_READDIR		  (1ull << 14)
+#define R_PATH_READLINK		  (1ull << 15)
+#define R_PATH_RENAME_SOURCE	  (1ull << 16)
+#define R_PATH_RENAME_TARGET	  (1ull << 17)
+#define R_PATH_FILESTAT_GET	  (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE  (1ull << 19)
+#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define R_FD_FILESTAT_GET	  (1ull << 21)
+#define R_FD_FILESTAT_SET_SIZE	  (1ull << 22)
+#define R_FD_FILESTAT_SET_TIMES	  (1ull << 23)
+#define R_PATH_SYMLINK		  (1ull << 24)
+#define R_PATH_REMOVE_DIRECTORY	  (1ull << 25)
+#define R_PATH_UNLINK_FILE	  (1ull << 26)
+#define R_POLL_FD_READWRITE	  (1ull << 27)
+#define R_SOCK_SHUTDOWN		  (1ull << 28)
+#define R_SOCK_ACCEPT		  (1ull << 29)
 
 enum {
 	E_SUCCESS = 0,
@@ -43,8 +75,10 @@ enum {
 	E_NOMEM = 48,
 	E_NOSPC = 51,
 	E_NOSYS = 52,
+	E_NOTCONN = 53,
 	E_NOTDIR = 54,
 	E_NOTEMPTY = 55,
+	E_NOTSOCK = 57,
 	E_NOTSUP = 58,
 	E_NOTTY = 59,
 	E_NXIO = 60,
@@ -65,7 +99,8 @@ enum {
 	FDFLAG_DSYNC = 2,
 	FDFLAG_NONBLOCK = 4,
 	FDFLAG_RSYNC = 8,
-	FDFLAG_SYNC = 16
+	FDFLAG_SYNC = 16,
+	FDFLAGS_ALL = 31
 };
 
 enum { FT_UNKNOWN, FT_BLOCK, FT_CHAR, FT_DIR, FT_FILE, FT_DGRAM, FT_STREAM, FT_SYMLINK };
@@ -74,9 +109,10 @@ struct wasi_fd {
 	int host; /* -1: free slot */
 	bool own; /* ours: opened by us, closed on destroy, its flags ours to set */
 	uint8_t type;
-	uint16_t flags; /* fdflags */
-	char *preopen;	/* guest name, for preopened directories */
-	DIR *dir;	/* readdir state on its own fd, for directories */
+	uint16_t flags;	    /* fdflags */
+	uint64_t base, inh; /* rights: base and inheriting */
+	char *preopen;	    /* guest name, for preopened directories */
+	DIR *dir;	    /* readdir state on its own fd, for directories */
 };
 
 struct wasi {
@@ -131,6 +167,12 @@ static inline struct wasi_fd *getfd(struct wasi *w, uint32_t fd)
 	if (fd >= (uint32_t)w->nfds || w->fds[fd].host < 0)
 		return NULL;
 	return &w->fds[fd];
+}
+
+/* Whether fd f holds every right in need. */
+static inline bool has_rights(const struct wasi_fd *f, uint64_t need)
+{
+	return (f->base & need) == need;
 }
 
 static inline uint64_t now_ns(clockid_t id)

@@ -59,8 +59,16 @@ static uint32_t sub_fd(const uint8_t *s)
 	return fd;
 }
 
+/* Whether fd f may be polled for subscription type type: poll_fd_readwrite with fd_read
+ * for reading, with fd_write for writing. */
+static bool sub_allowed(const struct wasi_fd *f, uint8_t type)
+{
+	return has_rights(f, R_POLL_FD_READWRITE | (type == SUB_FD_READ ? R_FD_READ : R_FD_WRITE));
+}
+
 /* Fills set with the fds the subscriptions name (bad fds are left out: they fire at once
- * with EBADF). Returns E_INVAL for an unknown subscription type. */
+ * with EBADF, as fds without the rights do with ENOTCAPABLE). Returns E_INVAL for an unknown
+ * subscription type. */
 static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, struct poll_set *set)
 {
 	memset(set->slot, 0xff, sizeof(set->slot));
@@ -74,7 +82,7 @@ static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, st
 		if (s[8] > SUB_FD_WRITE)
 			return E_INVAL;
 		f = getfd(w, fd);
-		if (!f)
+		if (!f || !sub_allowed(f, s[8]))
 			continue;
 		if (set->slot[fd] < 0) {
 			set->slot[fd] = (int16_t)set->np;
@@ -98,7 +106,8 @@ static uint64_t poll_wait_ns(struct wasi *w, const uint8_t *subs, uint32_t n, ui
 		struct poll_clock k;
 		uint64_t left;
 		if (s[8] != SUB_CLOCK) {
-			if (!getfd(w, sub_fd(s)))
+			const struct wasi_fd *f = getfd(w, sub_fd(s));
+			if (!f || !sub_allowed(f, s[8]))
 				wait = 0;
 			continue;
 		}
@@ -114,6 +123,7 @@ static uint64_t poll_wait_ns(struct wasi *w, const uint8_t *subs, uint32_t n, ui
 static bool sub_fired(struct wasi *w, const uint8_t *s, uint64_t start, const struct poll_set *set,
 		      uint16_t *err, uint16_t *flags)
 {
+	const struct wasi_fd *f;
 	const struct pollfd *p;
 	struct poll_clock k;
 	clockid_t id;
@@ -128,7 +138,12 @@ static bool sub_fired(struct wasi *w, const uint8_t *s, uint64_t start, const st
 		return *err || clock_left(&k, start) == 0;
 	}
 	fd = sub_fd(s);
-	if (!getfd(w, fd) || set->pfd[set->slot[fd]].revents & POLLNVAL) {
+	f = getfd(w, fd);
+	if (f && !sub_allowed(f, s[8])) { /* (such an fd may have no slot in the set) */
+		*err = E_NOTCAPABLE;
+		return true;
+	}
+	if (!f || set->pfd[set->slot[fd]].revents & POLLNVAL) {
 		*err = E_BADF;
 		return true;
 	}

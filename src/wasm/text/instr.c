@@ -1,0 +1,690 @@
+/*
+ * Instructions of the text format (Wasm core 2.0, 6.5): plain instructions with their
+ * immediates, structured blocks with labels (block ... end $l must repeat the label),
+ * and folded instructions, which are encoded operands first: (op imm* folded*) is
+ * folded* op imm*, and (if bt folded* (then ...) (else ...)) puts the conditions before
+ * the if. Immediates are read by kind (text/instr.def); the opcode and what an index
+ * refers to are left to the validator, except identifiers, which must be bound.
+ */
+#include "wasm/text/parse.h"
+
+#include "core/alloc.h"
+#include "wasm/wasm.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const struct text_instr *instr_of(const struct wat *p, const struct text_tok *t)
+{
+	return t->kind == TOK_KEYWORD && t->instr ? &p->syn->instrs[t->instr - 1] : NULL;
+}
+
+static bool at_structural(const struct wat *p, uint32_t code)
+{
+	const struct text_instr *in = instr_of(p, wat_tok(p));
+
+	return in && in->prefix == PFX_P0 && in->code == code;
+}
+
+static void opcode(struct text_buf *b, const struct text_instr *in)
+{
+	if (in->prefix) {
+		tb_byte(b, in->prefix);
+		tb_u32(b, in->code);
+	} else {
+		tb_byte(b, (uint8_t)in->code);
+	}
+}
+
+static void mark(struct wat *p, const struct text_buf *b, const struct text_tok *t)
+{
+	if (p->marking)
+		wat_mark(p, 0, b->len, t);
+}
+
+static const char *tok_text(const struct wat *p, const struct text_tok *t)
+{
+	return p->lx->src + t->off;
+}
+
+/* ----- labels ----- */
+
+static int label_push(struct wat *p, const struct text_tok *id)
+{
+	if (p->nlabels == p->caplabels) {
+		size_t cap = p->caplabels ? p->caplabels * 2 : 16;
+		const struct text_tok **q = core_realloc(p->labels, cap * sizeof(*q));
+		if (!q)
+			return wat_nomem(p);
+		p->labels = q;
+		p->caplabels = cap;
+	}
+	p->labels[p->nlabels++] = id;
+	return 0;
+}
+
+static bool same_id(const struct wat *p, const struct text_tok *a, const struct text_tok *b)
+{
+	return a && b && a->len == b->len && !memcmp(tok_text(p, a), tok_text(p, b), a->len);
+}
+
+/* A label: a NAT (relative depth) or the identifier of an enclosing block. */
+static int label_index(struct wat *p, uint32_t *out)
+{
+	const struct text_tok *t = wat_tok(p);
+	char buf[80];
+
+	if (t->kind == TOK_ID) {
+		for (size_t i = p->nlabels; i-- > 0;) {
+			if (same_id(p, p->labels[i], t)) {
+				*out = (uint32_t)(p->nlabels - 1 - i);
+				p->pos++;
+				return 0;
+			}
+		}
+		return wat_fail(p, t, "unknown label %s",
+				text_tok_show(p->lx, t, buf, sizeof(buf)));
+	}
+	if (t->kind != TOK_NAT)
+		return wat_unexpected(p);
+	{
+		uint64_t v;
+		if (text_nat(tok_text(p, t), t->len, &v) || v > UINT32_MAX)
+			return wat_fail(p, t, "i32 constant out of range: %s",
+					text_tok_show(p->lx, t, buf, sizeof(buf)));
+		*out = (uint32_t)v;
+	}
+	p->pos++;
+	return 0;
+}
+
+/* The optional label after end or else, which must repeat the block's (6.5.2). */
+static int end_label(struct wat *p, const struct text_tok *label)
+{
+	const struct text_tok *t = wat_tok(p);
+	char buf[80];
+
+	if (t->kind != TOK_ID)
+		return 0;
+	if (!same_id(p, label, t))
+		return wat_fail(p, t, "mismatching label %s",
+				text_tok_show(p->lx, t, buf, sizeof(buf)));
+	p->pos++;
+	return 0;
+}
+
+/* ----- immediates ----- */
+
+/* blocktype (6.5.2): a type use, encoded as empty, one value type or a type index. */
+static int blocktype(struct wat *p, struct text_buf *b)
+{
+	struct text_sig sig = {0};
+	uint32_t idx;
+	bool explicit_idx = false, any;
+	int rc;
+
+	if (wat_at_open(p, KW_TYPE)) {
+		rc = wat_typeuse(p, false, &sig, &idx, &explicit_idx);
+		if (!rc)
+			tb_s64(b, idx);
+	} else {
+		rc = wat_sig_clauses(p, false, &sig, &any);
+		if (!rc && !sig.params.len && sig.results.len == 0)
+			tb_byte(b, 0x40);
+		else if (!rc && !sig.params.len && sig.results.len == 1)
+			tb_byte(b, sig.results.p[0]);
+		else if (!rc && !(rc = wat_type_for(p, &sig.params, &sig.results, &idx)))
+			tb_s64(b, idx);
+	}
+	wat_sig_fini(&sig);
+	return rc;
+}
+
+static int int_literal(struct wat *p, unsigned bits, uint64_t *out)
+{
+	const struct text_tok *t = wat_tok(p);
+	int rc;
+
+	if (t->kind != TOK_NAT && t->kind != TOK_INT)
+		return wat_unexpected(p);
+	rc = text_int(tok_text(p, t), t->len, bits, out);
+	if (rc)
+		return wat_fail(p, t, "constant out of range");
+	p->pos++;
+	return 0;
+}
+
+static int float_literal(struct wat *p, unsigned bits, uint64_t *out)
+{
+	const struct text_tok *t = wat_tok(p);
+	int rc;
+
+	if (t->kind != TOK_NAT && t->kind != TOK_INT && t->kind != TOK_FLOAT)
+		return wat_unexpected(p);
+	rc = text_float(tok_text(p, t), t->len, bits, out);
+	if (rc == -ENOMEM)
+		return wat_nomem(p);
+	if (rc)
+		return wat_fail(p, t, "constant out of range");
+	p->pos++;
+	return 0;
+}
+
+static void put_le(struct text_buf *b, uint64_t v, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++)
+		tb_byte(b, (uint8_t)(v >> (8 * i)));
+}
+
+static bool at_number(const struct wat *p)
+{
+	return wat_at(p, TOK_NAT) || wat_at(p, TOK_INT) || wat_at(p, TOK_FLOAT);
+}
+
+/* v128.const shape lane* (6.5.7) */
+static int v128_const(struct wat *p, struct text_buf *b)
+{
+	static const struct {
+		uint8_t kw, bits;
+		bool fp;
+	} shapes[] = {{KW_I8X16, 8, false},  {KW_I16X8, 16, false}, {KW_I32X4, 32, false},
+		      {KW_I64X2, 64, false}, {KW_F32X4, 32, true},  {KW_F64X2, 64, true}};
+	const struct text_tok *at = wat_tok(p);
+	unsigned bits = 0, lanes, n = 0;
+	bool fp = false;
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		if (wat_at_kw(p, shapes[i].kw)) {
+			bits = shapes[i].bits;
+			fp = shapes[i].fp;
+		}
+	}
+	if (!bits)
+		return wat_unexpected(p);
+	p->pos++;
+	lanes = 128 / bits;
+	while (at_number(p) && n <= lanes) {
+		n++;
+		p->pos++;
+	}
+	if (n != lanes)
+		return wat_fail(p, at, "wrong number of lane literals (%u, for %u lanes)", n,
+				lanes);
+	p->pos -= n;
+	for (unsigned i = 0; i < lanes; i++) {
+		uint64_t v;
+		if (fp ? float_literal(p, bits, &v) : int_literal(p, bits, &v))
+			return -EINVAL;
+		put_le(b, v, bits / 8);
+	}
+	return 0;
+}
+
+/* A lane index (6.5.7): a NAT that fits a byte. */
+static int lane(struct wat *p, struct text_buf *b)
+{
+	const struct text_tok *t = wat_tok(p);
+	uint64_t v;
+
+	if (t->kind != TOK_NAT)
+		return wat_unexpected(p);
+	if (text_nat(tok_text(p, t), t->len, &v) || v > 255)
+		return wat_fail(p, t, "malformed lane index");
+	tb_byte(b, (uint8_t)v);
+	p->pos++;
+	return 0;
+}
+
+/* i8x16.shuffle: exactly 16 lane indices. */
+static int shuffle(struct wat *p, const struct text_tok *at, struct text_buf *b)
+{
+	unsigned n = 0;
+
+	while (at_number(p)) {
+		if (n < 16 && !wat_at(p, TOK_NAT))
+			return wat_fail(p, wat_tok(p), "malformed lane index");
+		if (n < 16 && lane(p, b))
+			return -EINVAL;
+		if (n >= 16)
+			p->pos++;
+		n++;
+	}
+	if (n != 16)
+		return wat_fail(p, at, "invalid lane length (%u lane indices, 16 needed)", n);
+	return 0;
+}
+
+/* memarg (6.5.6): offset=N? align=N?, the alignment a power of two (encoded as log2). */
+static int memarg(struct wat *p, const struct text_instr *in, struct text_buf *b)
+{
+	uint64_t offset = 0, align = 1ull << in->align;
+	const struct text_tok *t = wat_tok(p);
+
+	if (wat_at_kw(p, KW_OFFSET_EQ)) {
+		if (text_nat(tok_text(p, t) + 7, t->len - 7, &offset) || offset > UINT32_MAX)
+			return wat_fail(p, t, "i32 constant out of range (offset)");
+		p->pos++;
+		t = wat_tok(p);
+	}
+	if (wat_at_kw(p, KW_ALIGN_EQ)) {
+		if (text_nat(tok_text(p, t) + 6, t->len - 6, &align) || align > UINT32_MAX)
+			return wat_fail(p, t, "i32 constant out of range (alignment)");
+		if (!align || (align & (align - 1)))
+			return wat_fail(p, t, "alignment must be a power of two");
+		p->pos++;
+	}
+	tb_u32(b, (uint32_t)__builtin_ctzll(align));
+	tb_u32(b, (uint32_t)offset);
+	return 0;
+}
+
+static int optional_table(struct wat *p, uint32_t *idx)
+{
+	*idx = 0;
+	return wat_at_index(p) ? wat_index(p, SP_TABLE, idx) : 0;
+}
+
+/* select (result t*)*: the typed form when a result clause is there (6.5.4). */
+static int select_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	struct text_buf types = {0};
+	uint8_t t;
+
+	if (!wat_at_open(p, KW_RESULT)) {
+		opcode(o, in);
+		return 0;
+	}
+	while (wat_at_open(p, KW_RESULT)) {
+		p->pos += 2;
+		while (!wat_at(p, TOK_RPAR)) {
+			if (wat_valtype(p, &t)) {
+				tb_fini(&types);
+				return -EINVAL;
+			}
+			tb_byte(&types, t);
+		}
+		p->pos++;
+	}
+	tb_byte(o, 0x1c);
+	tb_u32(o, (uint32_t)types.len);
+	tb_append(o, &types);
+	tb_fini(&types);
+	return 0;
+}
+
+static int br_table_imm(struct wat *p, struct text_buf *o)
+{
+	struct text_buf labels = {0};
+	uint32_t n = 0, l;
+
+	while (wat_at_index(p)) {
+		if (label_index(p, &l)) {
+			tb_fini(&labels);
+			return -EINVAL;
+		}
+		tb_u32(&labels, l);
+		n++;
+	}
+	if (!n)
+		return wat_unexpected(p);
+	tb_u32(o, n - 1);
+	tb_append(o, &labels);
+	tb_fini(&labels);
+	return 0;
+}
+
+static int call_indirect_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	struct text_sig sig = {0};
+	uint32_t table, type;
+	bool explicit_idx;
+	int rc = optional_table(p, &table);
+
+	if (!rc)
+		rc = wat_typeuse(p, false, &sig, &type, &explicit_idx);
+	wat_sig_fini(&sig);
+	if (rc)
+		return rc;
+	opcode(o, in);
+	tb_u32(o, type);
+	tb_u32(o, table);
+	return 0;
+}
+
+/* table.init x? y: with one index it is the element segment, in table 0 */
+static int table_init_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	uint32_t table = 0, elem;
+	const struct text_tok *next = &p->t[p->pos + 1 < p->lx->n ? p->pos + 1 : p->pos];
+
+	if (wat_at_index(p) && (next->kind == TOK_NAT || next->kind == TOK_ID) &&
+	    wat_index(p, SP_TABLE, &table))
+		return -EINVAL;
+	if (wat_index(p, SP_ELEM, &elem))
+		return -EINVAL;
+	opcode(o, in);
+	tb_u32(o, elem);
+	tb_u32(o, table);
+	return 0;
+}
+
+static int index_imm(struct wat *p, const struct text_instr *in, enum text_space sp,
+		     struct text_buf *o)
+{
+	uint32_t idx;
+
+	if (wat_index(p, sp, &idx))
+		return -EINVAL;
+	opcode(o, in);
+	tb_u32(o, idx);
+	return 0;
+}
+
+/* The opcode and immediates of a non-block instruction, into o. */
+static int op_imm(struct wat *p, const struct text_tok *at, const struct text_instr *in,
+		  struct text_buf *o)
+{
+	uint64_t v;
+	uint32_t x, y;
+
+	switch (in->imm) {
+	case IMM_NONE:
+		opcode(o, in);
+		return 0;
+	case IMM_LABEL:
+		if (label_index(p, &x))
+			return -EINVAL;
+		opcode(o, in);
+		tb_u32(o, x);
+		return 0;
+	case IMM_BR_TABLE:
+		opcode(o, in);
+		return br_table_imm(p, o);
+	case IMM_FUNC:
+		return index_imm(p, in, SP_FUNC, o);
+	case IMM_CALL_INDIRECT:
+		return call_indirect_imm(p, in, o);
+	case IMM_SELECT:
+		return select_imm(p, in, o);
+	case IMM_LOCAL:
+		return index_imm(p, in, SP_LOCAL, o);
+	case IMM_GLOBAL:
+		return index_imm(p, in, SP_GLOBAL, o);
+	case IMM_TABLE:
+		if (optional_table(p, &x))
+			return -EINVAL;
+		opcode(o, in);
+		tb_u32(o, x);
+		return 0;
+	case IMM_MEM:
+		opcode(o, in);
+		tb_byte(o, 0);
+		return 0;
+	case IMM_MEM2:
+		opcode(o, in);
+		tb_byte(o, 0);
+		tb_byte(o, 0);
+		return 0;
+	case IMM_MEMORY_INIT:
+		p->uses_data_index = true;
+		if (index_imm(p, in, SP_DATA, o))
+			return -EINVAL;
+		tb_byte(o, 0);
+		return 0;
+	case IMM_DATA:
+		p->uses_data_index = true;
+		return index_imm(p, in, SP_DATA, o);
+	case IMM_ELEM:
+		return index_imm(p, in, SP_ELEM, o);
+	case IMM_TABLE_INIT:
+		return table_init_imm(p, in, o);
+	case IMM_TABLE_COPY:
+		x = y = 0;
+		if (wat_at_index(p) && (wat_index(p, SP_TABLE, &x) || wat_index(p, SP_TABLE, &y)))
+			return -EINVAL;
+		opcode(o, in);
+		tb_u32(o, x);
+		tb_u32(o, y);
+		return 0;
+	case IMM_I32:
+	case IMM_I64:
+		if (int_literal(p, in->imm == IMM_I32 ? 32 : 64, &v))
+			return -EINVAL;
+		opcode(o, in);
+		tb_s64(o, in->imm == IMM_I32 ? (int32_t)(uint32_t)v : (int64_t)v);
+		return 0;
+	case IMM_F32:
+	case IMM_F64:
+		if (float_literal(p, in->imm == IMM_F32 ? 32 : 64, &v))
+			return -EINVAL;
+		opcode(o, in);
+		put_le(o, v, in->imm == IMM_F32 ? 4 : 8);
+		return 0;
+	case IMM_V128:
+		opcode(o, in);
+		return v128_const(p, o);
+	case IMM_SHUFFLE:
+		opcode(o, in);
+		return shuffle(p, at, o);
+	case IMM_HEAPTYPE:
+		if (!wat_at_kw(p, KW_FUNC) && !wat_at_kw(p, KW_EXTERN))
+			return wat_unexpected(p);
+		opcode(o, in);
+		tb_byte(o, wat_at_kw(p, KW_FUNC) ? WASM_FUNCREF : WASM_EXTERNREF);
+		p->pos++;
+		return 0;
+	case IMM_MEMARG:
+		opcode(o, in);
+		return memarg(p, in, o);
+	case IMM_LANE:
+		opcode(o, in);
+		return lane(p, o);
+	case IMM_MEMLANE:
+		opcode(o, in);
+		return memarg(p, in, o) || lane(p, o) ? -EINVAL : 0;
+	default: /* IMM_BLOCK and IMM_STRUCT are handled by the callers */
+		return wat_fail(p, at, "unexpected token");
+	}
+}
+
+/* ----- sequences ----- */
+
+static int seq(struct wat *p, struct text_buf *b, bool in_block);
+
+static int enter(struct wat *p)
+{
+	if (++p->nesting > TEXT_MAX_NESTING)
+		return wat_fail(p, wat_tok(p), "instructions nested too deeply (more than %d)",
+				TEXT_MAX_NESTING);
+	return 0;
+}
+
+/* block|loop|if label? blocktype instr* (else label? instr*)? end label? */
+static int plain_block(struct wat *p, const struct text_instr *in, struct text_buf *b)
+{
+	const struct text_tok *label = NULL;
+	int rc;
+
+	mark(p, b, wat_tok(p));
+	p->pos++;
+	if (wat_at(p, TOK_ID))
+		label = &p->t[p->pos++];
+	opcode(b, in);
+	if (blocktype(p, b) || label_push(p, label))
+		return -EINVAL;
+	rc = seq(p, b, true);
+	if (!rc && in->code == OPC_IF && at_structural(p, OPC_ELSE)) {
+		tb_byte(b, OPC_ELSE);
+		p->pos++;
+		rc = end_label(p, label);
+		if (!rc)
+			rc = seq(p, b, true);
+	}
+	if (!rc && !at_structural(p, OPC_END))
+		rc = wat_unexpected(p);
+	if (!rc) {
+		tb_byte(b, OPC_END);
+		p->pos++;
+		rc = end_label(p, label);
+	}
+	p->nlabels--;
+	return rc;
+}
+
+static bool at_open_else(const struct wat *p)
+{
+	const struct text_tok *n = &p->t[p->pos + 1 < p->lx->n ? p->pos + 1 : p->pos];
+	const struct text_instr *in = instr_of(p, n);
+
+	return wat_at(p, TOK_LPAR) && in && in->prefix == PFX_P0 && in->code == OPC_ELSE;
+}
+
+/* (if label? blocktype folded* (then instr*) (else instr*)?) */
+static int folded_if(struct wat *p, const struct text_instr *in, struct text_buf *b)
+{
+	const struct text_tok *at = wat_tok(p), *label = NULL;
+	struct text_buf head = {0};
+	int rc;
+
+	p->pos++;
+	if (wat_at(p, TOK_ID))
+		label = &p->t[p->pos++];
+	opcode(&head, in);
+	rc = blocktype(p, &head);
+	while (!rc && wat_at(p, TOK_LPAR) && !wat_at_open(p, KW_THEN))
+		rc = wat_folded(p, b);
+	if (!rc && !wat_at_open(p, KW_THEN))
+		rc = wat_unexpected(p);
+	if (!rc) {
+		mark(p, b, at);
+		tb_append(b, &head);
+		rc = label_push(p, label);
+	}
+	tb_fini(&head);
+	if (rc)
+		return rc;
+	p->pos += 2;
+	rc = seq(p, b, false) || wat_close(p);
+	if (!rc && at_open_else(p)) {
+		tb_byte(b, OPC_ELSE);
+		p->pos += 2;
+		rc = seq(p, b, false) || wat_close(p);
+	}
+	tb_byte(b, OPC_END);
+	p->nlabels--;
+	return rc ? -EINVAL : wat_close(p);
+}
+
+/* (block|loop label? blocktype instr*) */
+static int folded_block(struct wat *p, const struct text_instr *in, struct text_buf *b)
+{
+	const struct text_tok *label = NULL;
+	int rc;
+
+	mark(p, b, wat_tok(p));
+	p->pos++;
+	if (wat_at(p, TOK_ID))
+		label = &p->t[p->pos++];
+	opcode(b, in);
+	if (blocktype(p, b) || label_push(p, label))
+		return -EINVAL;
+	rc = seq(p, b, false);
+	tb_byte(b, OPC_END);
+	p->nlabels--;
+	return rc ? rc : wat_close(p);
+}
+
+int wat_folded(struct wat *p, struct text_buf *b)
+{
+	const struct text_tok *at;
+	const struct text_instr *in;
+	struct text_buf o = {0};
+	int rc;
+
+	p->pos++;
+	at = wat_tok(p);
+	in = instr_of(p, at);
+	if (!in || in->imm == IMM_STRUCT)
+		return wat_unexpected(p);
+	if (enter(p))
+		return -EINVAL;
+	if (in->imm == IMM_BLOCK) {
+		rc = in->code == OPC_IF ? folded_if(p, in, b) : folded_block(p, in, b);
+		p->nesting--;
+		return rc;
+	}
+	p->pos++;
+	rc = op_imm(p, at, in, &o);
+	while (!rc && wat_at(p, TOK_LPAR))
+		rc = wat_folded(p, b);
+	if (!rc)
+		rc = wat_close(p);
+	if (!rc) {
+		mark(p, b, at);
+		tb_append(b, &o);
+	}
+	tb_fini(&o);
+	p->nesting--;
+	return rc;
+}
+
+/* Instructions until ')' or the end of input; in a plain block, also until else/end. */
+static int seq(struct wat *p, struct text_buf *b, bool in_block)
+{
+	for (;;) {
+		const struct text_tok *t = wat_tok(p);
+		const struct text_instr *in = instr_of(p, t);
+		int rc;
+
+		if (t->kind == TOK_RPAR || t->kind == TOK_EOF)
+			return 0;
+		if (t->kind == TOK_LPAR) {
+			rc = wat_folded(p, b);
+		} else if (!in) {
+			rc = wat_unexpected(p);
+		} else if (in->imm == IMM_STRUCT) {
+			return in_block ? 0 : wat_unexpected(p);
+		} else if (in->imm == IMM_BLOCK) {
+			rc = enter(p);
+			if (!rc)
+				rc = plain_block(p, in, b);
+			p->nesting--;
+		} else {
+			mark(p, b, t);
+			p->pos++;
+			rc = op_imm(p, t, in, b);
+		}
+		if (rc)
+			return rc;
+	}
+}
+
+int wat_instrs(struct wat *p, struct text_buf *b)
+{
+	return seq(p, b, false);
+}
+
+int wat_expr(struct wat *p, struct text_buf *b)
+{
+	bool marking = p->marking;
+	int rc;
+
+	p->marking = false;
+	rc = seq(p, b, false);
+	tb_byte(b, OPC_END);
+	p->marking = marking;
+	return rc;
+}
+
+int wat_body(struct wat *p, struct text_buf *b)
+{
+	int rc;
+
+	p->nlabels = 0;
+	p->nesting = 0;
+	p->marking = true;
+	rc = seq(p, b, false);
+	tb_byte(b, OPC_END);
+	p->marking = false;
+	return rc;
+}

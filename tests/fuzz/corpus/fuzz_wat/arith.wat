@@ -1,0 +1,21 @@
+;; Seed: integer and float arithmetic, locals, a loop with br_if, calls and traps.
+(module
+  (func $fib (export "fib") (param i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+      (then (local.get 0))
+      (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                     (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+  (func (export "loop") (result i64) (local $i i32) (local $s i64)
+    (loop $l
+      (local.set $s (i64.add (local.get $s) (i64.extend_i32_u (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_s (local.get $i) (i32.const 100))))
+    (local.get $s))
+  (func (export "div") (param i32 i32) (result i32)
+    (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "conv") (param f64) (result i32)
+    (i32.trunc_f64_s (local.get 0)))
+  (func (export "sat") (param f64) (result i64)
+    (i64.trunc_sat_f64_u (f64.sqrt (local.get 0))))
+  (func (export "sel") (param i32 i32 i32) (result i32)
+    (select (local.get 0) (local.get 1) (local.get 2))))

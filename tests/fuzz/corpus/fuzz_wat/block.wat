@@ -1,0 +1,31 @@
+;; Test program for tests/wasm/suite.sh: WASI calls that block (sleep, read on a quiet pipe,
+;; opening a FIFO), which --timeout must end all the same.
+(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 512) "fifo")
+  ;; one clock subscription (at 0): relative timeout of 10 s on CLOCK_MONOTONIC (1)
+  (func (export "sleep") (result i32)
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 10000000000))
+    (i64.store (i32.const 32) (i64.const 0))
+    (i32.store16 (i32.const 40) (i32.const 0))
+    (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+  ;; reads from fd, a byte into 1024 (the iovec is at 256)
+  (func $read1 (param $fd i32) (result i32)
+    (i32.store (i32.const 256) (i32.const 1024))
+    (i32.store (i32.const 260) (i32.const 1))
+    (call $read (local.get $fd) (i32.const 256) (i32.const 1) (i32.const 264)))
+  (func (export "read_stdin") (result i32) (call $read1 (i32.const 0)))
+  ;; opens "fifo" in the first preopen (fd 3) for reading, reads from it, then spins
+  (func (export "open_fifo") (result i32)
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 512) (i32.const 4) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))
+    (drop (call $read1 (i32.load (i32.const 300))))
+    (loop $l (br $l))
+    (i32.const 0))
+)

@@ -1,0 +1,1 @@
+(module (func) (func (param i32)))

@@ -1,0 +1,452 @@
+/*
+ * conform CASE: WASI preview1 behaviour checked against the specification (witx docs of
+ * the 2020 snapshot) where it is explicit and against wasmtime's and WAMR's answers where
+ * it is not. fd 3 is an empty preopened directory. One case per run; prints "ok CASE" on
+ * stdout and exits 0 when every expectation held, else a "FAIL ..." line per miss.
+ *   rights-dir        a directory has no read/write/seek/tell/set-size rights; what it
+ *                     passes on covers files
+ *   rights-file       a file opened read-only has no write right (and fd_write is refused),
+ *                     one opened write-only no read right
+ *   rights-drop       fd_fdstat_set_rights drops rights (reported and enforced), cannot
+ *                     add them back
+ *   rights-inherit    path_open grants at most the directory's inheriting rights; without
+ *                     path_open, path_create_file or path_filestat_set_size a directory
+ *                     refuses the open, and without fd_(data)sync to pass on a
+ *                     synchronous one
+ *   dir-ops           fd_tell, fd_seek, fd_read, fd_write on a directory fail; "." opened
+ *                     with OFLAGS_DIRECTORY for reading and writing is EISDIR
+ *   trailing          path_symlink to "target/", path_link to "link/": ENOENT;
+ *                     path_unlink_file of "dir/" and "file/" fail
+ *   symlink-abs       path_symlink with an absolute target is refused and creates nothing
+ *   poll-stdio        fd_write subscriptions on stdout and stderr (pipes) fire, a 5 s
+ *                     clock next to them does not
+ *   flags             flag bits no flag defines are EINVAL (path_open, fd_fdstat_set_flags);
+ *                     the sync flags, which Linux cannot change on an open file, are
+ *                     refused (ENOTSUP) rather than reported changed; append works
+ *   sock-notsock      sock_* on a closed fd: EBADF; on stdout (a pipe) and a directory:
+ *                     ENOTSOCK
+ *   sock-stdin        stdin is a connected stream socket: sock_recv, sock_send,
+ *                     sock_shutdown work (tests/wasi/suite.sh plays the peer)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasi/api.h>
+
+#define BOX	 3
+#define NOTCAP	 __WASI_ERRNO_NOTCAPABLE
+#define OK	 __WASI_ERRNO_SUCCESS
+#define R_READ	 __WASI_RIGHTS_FD_READ
+#define R_WRITE	 __WASI_RIGHTS_FD_WRITE
+#define R_SEEK	 __WASI_RIGHTS_FD_SEEK
+#define R_TELL	 __WASI_RIGHTS_FD_TELL
+#define R_RW	 (R_READ | R_WRITE | R_SEEK | R_TELL)
+#define OF_CREAT __WASI_OFLAGS_CREAT
+#define OF_DIR	 __WASI_OFLAGS_DIRECTORY
+
+/* not in Debian 12's wasi-libc headers */
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("sock_accept"))) int32_t
+raw_sock_accept(int32_t fd, int32_t flags, int32_t out);
+
+static int failed;
+
+static void expect(const char *what, __wasi_errno_t got, __wasi_errno_t want)
+{
+	if (got != want) {
+		printf("FAIL %s: errno %u, want %u\n", what, got, want);
+		failed = 1;
+	}
+}
+
+/* got must be one of the failures a, b, c */
+static void expect_fail3(const char *what, __wasi_errno_t got, __wasi_errno_t a, __wasi_errno_t b,
+			 __wasi_errno_t c)
+{
+	if (got != a && got != b && got != c) {
+		printf("FAIL %s: errno %u, want %u, %u or %u\n", what, got, a, b, c);
+		failed = 1;
+	}
+}
+
+static void check(const char *what, int cond)
+{
+	if (!cond) {
+		printf("FAIL %s\n", what);
+		failed = 1;
+	}
+}
+
+static __wasi_fdstat_t fdstat(__wasi_fd_t fd)
+{
+	__wasi_fdstat_t st;
+
+	memset(&st, 0, sizeof(st));
+	expect("fd_fdstat_get", __wasi_fd_fdstat_get(fd, &st), OK);
+	return st;
+}
+
+static __wasi_fd_t open_at(__wasi_fd_t dir, const char *path, __wasi_oflags_t of,
+			   __wasi_rights_t base, __wasi_rights_t inh)
+{
+	__wasi_fd_t fd = (__wasi_fd_t)-1;
+	char what[128];
+
+	snprintf(what, sizeof(what), "path_open %s", path);
+	expect(what, __wasi_path_open(dir, 0, path, of, base, inh, 0, &fd), OK);
+	return fd;
+}
+
+static __wasi_errno_t write_some(__wasi_fd_t fd)
+{
+	static const char msg[] = "data";
+	__wasi_ciovec_t iov = {(const uint8_t *)msg, 4};
+	__wasi_size_t n;
+
+	return __wasi_fd_write(fd, &iov, 1, &n);
+}
+
+static __wasi_errno_t read_some(__wasi_fd_t fd)
+{
+	uint8_t buf[16];
+	__wasi_iovec_t iov = {buf, sizeof(buf)};
+	__wasi_size_t n;
+
+	return __wasi_fd_read(fd, &iov, 1, &n);
+}
+
+static void make_file(const char *name)
+{
+	__wasi_fd_t fd = open_at(BOX, name, OF_CREAT, R_RW, 0);
+
+	expect("write new file", write_some(fd), OK);
+	expect("close new file", __wasi_fd_close(fd), OK);
+}
+
+static void rights_dir(void)
+{
+	__wasi_fdstat_t st = fdstat(BOX);
+
+	check("preopen is a directory", st.fs_filetype == __WASI_FILETYPE_DIRECTORY);
+	check("directory without fd_read/fd_write/fd_seek/fd_tell",
+	      !(st.fs_rights_base & (R_READ | R_WRITE | R_SEEK | R_TELL)));
+	check("directory without fd_filestat_set_size",
+	      !(st.fs_rights_base & __WASI_RIGHTS_FD_FILESTAT_SET_SIZE));
+	check("directory with path_open, fd_readdir",
+	      (st.fs_rights_base & (__WASI_RIGHTS_PATH_OPEN | __WASI_RIGHTS_FD_READDIR)) ==
+		      (__WASI_RIGHTS_PATH_OPEN | __WASI_RIGHTS_FD_READDIR));
+	check("directory passes on file rights", (st.fs_rights_inheriting & R_RW) == R_RW);
+}
+
+static void rights_file(void)
+{
+	__wasi_fdstat_t st;
+	__wasi_fd_t fd;
+
+	make_file("f");
+	fd = open_at(BOX, "f", 0, R_READ | R_SEEK | R_TELL, 0);
+	st = fdstat(fd);
+	check("read-only file has fd_read", st.fs_rights_base & R_READ);
+	check("read-only file has no fd_write", !(st.fs_rights_base & R_WRITE));
+	check("read-only file has no fd_filestat_set_size",
+	      !(st.fs_rights_base & __WASI_RIGHTS_FD_FILESTAT_SET_SIZE));
+	check("a file passes nothing on", st.fs_rights_inheriting == 0);
+	expect("fd_read read-only", read_some(fd), OK);
+	expect("fd_write read-only", write_some(fd), NOTCAP);
+	expect("fd_filestat_set_size read-only", __wasi_fd_filestat_set_size(fd, 0), NOTCAP);
+	expect("close", __wasi_fd_close(fd), OK);
+
+	fd = open_at(BOX, "f", 0, R_WRITE, 0);
+	st = fdstat(fd);
+	check("write-only file has fd_write", st.fs_rights_base & R_WRITE);
+	check("write-only file has no fd_read nor fd_seek",
+	      !(st.fs_rights_base & (R_READ | R_SEEK)));
+	expect("fd_write write-only", write_some(fd), OK);
+	expect("fd_read write-only", read_some(fd), NOTCAP);
+	expect("close", __wasi_fd_close(fd), OK);
+}
+
+static void rights_drop(void)
+{
+	__wasi_filesize_t pos;
+	__wasi_fdstat_t st;
+	__wasi_fd_t fd;
+
+	make_file("f");
+	fd = open_at(BOX, "f", 0, R_RW, 0);
+	st = fdstat(fd);
+	check("opened for reading and writing", (st.fs_rights_base & R_RW) == R_RW);
+	expect("fd_fdstat_set_rights drop read, write",
+	       __wasi_fd_fdstat_set_rights(fd, st.fs_rights_base & ~(R_READ | R_WRITE),
+					   st.fs_rights_inheriting),
+	       OK);
+	st = fdstat(fd);
+	check("dropped rights are not reported", !(st.fs_rights_base & (R_READ | R_WRITE)));
+	check("the others stay", (st.fs_rights_base & (R_SEEK | R_TELL)) == (R_SEEK | R_TELL));
+	expect("fd_read after the drop", read_some(fd), NOTCAP);
+	expect("fd_write after the drop", write_some(fd), NOTCAP);
+	expect("fd_seek still allowed", __wasi_fd_seek(fd, 2, __WASI_WHENCE_SET, &pos), OK);
+	expect("fd_fdstat_set_rights add read back",
+	       __wasi_fd_fdstat_set_rights(fd, st.fs_rights_base | R_READ, 0), NOTCAP);
+	expect("fd_fdstat_set_rights drop tell",
+	       __wasi_fd_fdstat_set_rights(fd, st.fs_rights_base & ~(R_SEEK | R_TELL), 0), OK);
+	expect("fd_tell without tell or seek", __wasi_fd_tell(fd, &pos), NOTCAP);
+	expect("close", __wasi_fd_close(fd), OK);
+
+	/* fd_seek implies fd_tell; fd_tell alone allows a seek by 0 from the current spot */
+	fd = open_at(BOX, "f", 0, R_READ | R_TELL, 0);
+	expect("fd_tell with tell", __wasi_fd_tell(fd, &pos), OK);
+	expect("fd_seek cur+0 with tell", __wasi_fd_seek(fd, 0, __WASI_WHENCE_CUR, &pos), OK);
+	expect("fd_seek set with tell only", __wasi_fd_seek(fd, 1, __WASI_WHENCE_SET, &pos),
+	       NOTCAP);
+	expect("close", __wasi_fd_close(fd), OK);
+}
+
+static void rights_inherit(void)
+{
+	__wasi_rights_t dirbase = fdstat(BOX).fs_rights_base;
+	__wasi_fd_t d, fd;
+	__wasi_fdstat_t st;
+
+	expect("mkdir d", __wasi_path_create_directory(BOX, "d"), OK);
+	make_file("d/f");
+	/* d passes on reading only */
+	d = open_at(BOX, "d", OF_DIR, dirbase, R_READ | R_SEEK | __WASI_RIGHTS_PATH_OPEN);
+	fd = open_at(d, "f", 0, R_RW, 0);
+	if (fd != (__wasi_fd_t)-1) {
+		st = fdstat(fd);
+		check("no write right beyond the directory's inheriting",
+		      !(st.fs_rights_base & R_WRITE) && (st.fs_rights_base & R_READ));
+		expect("fd_write without the inherited right", write_some(fd), NOTCAP);
+		expect("close", __wasi_fd_close(fd), OK);
+	}
+	expect("fdflags dsync without fd_datasync to pass on",
+	       __wasi_path_open(d, 0, "f", 0, R_READ, 0, __WASI_FDFLAGS_DSYNC, &fd), NOTCAP);
+	expect("fdflags sync without fd_sync to pass on",
+	       __wasi_path_open(d, 0, "f", 0, R_READ, 0, __WASI_FDFLAGS_SYNC, &fd), NOTCAP);
+	expect("close d", __wasi_fd_close(d), OK);
+
+	d = open_at(BOX, "d", OF_DIR, dirbase & ~__WASI_RIGHTS_PATH_OPEN, R_RW);
+	expect("path_open without path_open", __wasi_path_open(d, 0, ".", 0, R_READ, 0, 0, &fd),
+	       NOTCAP);
+	expect("close d", __wasi_fd_close(d), OK);
+	d = open_at(BOX, "d", OF_DIR, dirbase & ~__WASI_RIGHTS_PATH_CREATE_FILE, R_RW);
+	expect("O_CREAT without path_create_file",
+	       __wasi_path_open(d, 0, "new", OF_CREAT, R_RW, 0, 0, &fd), NOTCAP);
+	expect("close d", __wasi_fd_close(d), OK);
+	d = open_at(BOX, "d", OF_DIR, dirbase & ~__WASI_RIGHTS_PATH_FILESTAT_SET_SIZE, R_RW);
+	expect("O_TRUNC without path_filestat_set_size",
+	       __wasi_path_open(d, 0, "f", __WASI_OFLAGS_TRUNC, R_RW, 0, 0, &fd), NOTCAP);
+	expect("close d", __wasi_fd_close(d), OK);
+}
+
+static void dir_ops(void)
+{
+	const __wasi_errno_t isdir = __WASI_ERRNO_ISDIR, badf = __WASI_ERRNO_BADF;
+	__wasi_filesize_t pos;
+	__wasi_fdstat_t st;
+	__wasi_fd_t fd;
+
+	expect_fail3("fd_tell on a directory", __wasi_fd_tell(BOX, &pos), isdir, badf, NOTCAP);
+	expect_fail3("fd_seek on a directory", __wasi_fd_seek(BOX, 0, __WASI_WHENCE_CUR, &pos),
+		     isdir, badf, NOTCAP);
+	expect_fail3("fd_seek set on a directory", __wasi_fd_seek(BOX, 0, __WASI_WHENCE_SET, &pos),
+		     isdir, badf, NOTCAP);
+	expect_fail3("fd_read on a directory", read_some(BOX), isdir, badf, NOTCAP);
+	expect_fail3("fd_write on a directory", write_some(BOX), isdir, badf, NOTCAP);
+	expect("open . for reading and writing",
+	       __wasi_path_open(BOX, 0, ".", OF_DIR, R_READ | R_WRITE, 0, 0, &fd), isdir);
+	/* reading rights on a directory: it opens, without them */
+	fd = open_at(BOX, ".", OF_DIR, R_READ | R_SEEK | __WASI_RIGHTS_FD_READDIR, 0);
+	st = fdstat(fd);
+	check("directory opened with read, seek: gets neither",
+	      !(st.fs_rights_base & (R_READ | R_SEEK)) &&
+		      (st.fs_rights_base & __WASI_RIGHTS_FD_READDIR));
+	expect_fail3("fd_tell on an opened directory", __wasi_fd_tell(fd, &pos), isdir, badf,
+		     NOTCAP);
+	expect("close", __wasi_fd_close(fd), OK);
+}
+
+static void trailing(void)
+{
+	__wasi_filestat_t st;
+
+	make_file("file");
+	expect("mkdir dir", __wasi_path_create_directory(BOX, "dir"), OK);
+	expect("symlink source -> target/", __wasi_path_symlink("source", BOX, "target/"),
+	       __WASI_ERRNO_NOENT);
+	expect("no target made", __wasi_path_filestat_get(BOX, 0, "target", &st),
+	       __WASI_ERRNO_NOENT);
+	expect("symlink source -> dir/", __wasi_path_symlink("source", BOX, "dir/"),
+	       __WASI_ERRNO_EXIST);
+	expect("link file link/", __wasi_path_link(BOX, 0, "file", BOX, "link/"),
+	       __WASI_ERRNO_NOENT);
+	expect("no link made", __wasi_path_filestat_get(BOX, 0, "link", &st), __WASI_ERRNO_NOENT);
+	expect("unlink_file dir/", __wasi_path_unlink_file(BOX, "dir/"), __WASI_ERRNO_ISDIR);
+	expect("unlink_file dir", __wasi_path_unlink_file(BOX, "dir"), __WASI_ERRNO_ISDIR);
+	expect("unlink_file file/", __wasi_path_unlink_file(BOX, "file/"), __WASI_ERRNO_NOTDIR);
+	expect("dir still there", __wasi_path_filestat_get(BOX, 0, "dir", &st), OK);
+	expect("unlink_file file", __wasi_path_unlink_file(BOX, "file"), OK);
+}
+
+static void symlink_abs(void)
+{
+	__wasi_filestat_t st;
+
+	expect("symlink l -> /", __wasi_path_symlink("/", BOX, "l"), NOTCAP);
+	expect("symlink l2 -> /etc/passwd", __wasi_path_symlink("/etc/passwd", BOX, "l2"), NOTCAP);
+	expect("symlink l3 -> /box", __wasi_path_symlink("/box", BOX, "l3"), NOTCAP);
+	expect("no l", __wasi_path_filestat_get(BOX, 0, "l", &st), __WASI_ERRNO_NOENT);
+	expect("no l2", __wasi_path_filestat_get(BOX, 0, "l2", &st), __WASI_ERRNO_NOENT);
+	expect("no l3", __wasi_path_filestat_get(BOX, 0, "l3", &st), __WASI_ERRNO_NOENT);
+	expect("relative symlink r -> x", __wasi_path_symlink("x", BOX, "r"), OK);
+	expect("r is there", __wasi_path_filestat_get(BOX, 0, "r", &st), OK);
+}
+
+static void poll_stdio(void)
+{
+	__wasi_subscription_t subs[3];
+	__wasi_event_t ev[3];
+	__wasi_size_t n = 0;
+	__wasi_timestamp_t t0 = 0, t1 = 0;
+
+	memset(subs, 0, sizeof(subs));
+	subs[0].userdata = 1;
+	subs[0].u.tag = __WASI_EVENTTYPE_FD_WRITE;
+	subs[0].u.u.fd_write.file_descriptor = 1;
+	subs[1].userdata = 2;
+	subs[1].u.tag = __WASI_EVENTTYPE_FD_WRITE;
+	subs[1].u.u.fd_write.file_descriptor = 2;
+	subs[2].userdata = 3;
+	subs[2].u.tag = __WASI_EVENTTYPE_CLOCK;
+	subs[2].u.u.clock.id = __WASI_CLOCKID_MONOTONIC;
+	subs[2].u.u.clock.timeout = 5000000000ull;
+	(void)__wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1, &t0);
+	expect("poll_oneoff", __wasi_poll_oneoff(subs, ev, 3, &n), OK);
+	(void)__wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1, &t1);
+	check("two events", n == 2);
+	for (__wasi_size_t i = 0; i < n && i < 3; i++) {
+		check("an fd_write event", ev[i].type == __WASI_EVENTTYPE_FD_WRITE &&
+						   (ev[i].userdata == 1 || ev[i].userdata == 2));
+		expect("event error", ev[i].error, OK);
+	}
+	check("at once, not after the clock", t1 - t0 < 2000000000ull);
+}
+
+static void flags(void)
+{
+	__wasi_fdstat_t st;
+	__wasi_fd_t fd;
+
+	make_file("f");
+	expect("path_open lookupflags 2", __wasi_path_open(BOX, 2, "f", 0, R_READ, 0, 0, &fd),
+	       __WASI_ERRNO_INVAL);
+	expect("path_open oflags 16", __wasi_path_open(BOX, 0, "f", 16, R_READ, 0, 0, &fd),
+	       __WASI_ERRNO_INVAL);
+	expect("path_open fdflags 32", __wasi_path_open(BOX, 0, "f", 0, R_READ, 0, 32, &fd),
+	       __WASI_ERRNO_INVAL);
+	fd = open_at(BOX, "f", 0, R_RW | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS, 0);
+	expect("set_flags 32", __wasi_fd_fdstat_set_flags(fd, 32), __WASI_ERRNO_INVAL);
+	expect("set_flags sync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_SYNC),
+	       __WASI_ERRNO_NOTSUP);
+	expect("set_flags dsync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_DSYNC),
+	       __WASI_ERRNO_NOTSUP);
+	st = fdstat(fd);
+	check("no sync flag reported", st.fs_flags == 0);
+	expect("set_flags append", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND), OK);
+	st = fdstat(fd);
+	check("append reported", st.fs_flags == __WASI_FDFLAGS_APPEND);
+	expect("append a write", write_some(fd), OK);
+	expect("close", __wasi_fd_close(fd), OK);
+	/* a file opened with dsync keeps it; setting flags that keep it is fine */
+	expect("path_open dsync",
+	       __wasi_path_open(BOX, 0, "f", 0, R_RW | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS, 0,
+				__WASI_FDFLAGS_DSYNC, &fd),
+	       OK);
+	expect("set_flags dsync|append",
+	       __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_DSYNC | __WASI_FDFLAGS_APPEND), OK);
+	expect("set_flags dropping dsync", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_APPEND),
+	       __WASI_ERRNO_NOTSUP);
+	expect("close", __wasi_fd_close(fd), OK);
+}
+
+static void sock_notsock(void)
+{
+	const __wasi_errno_t notsock = __WASI_ERRNO_NOTSOCK;
+	uint8_t buf[4];
+	__wasi_iovec_t iov = {buf, sizeof(buf)};
+	__wasi_ciovec_t ciov = {buf, sizeof(buf)};
+	__wasi_size_t n;
+	__wasi_roflags_t rof;
+	int32_t nfd;
+
+	expect("sock_shutdown closed fd", __wasi_sock_shutdown(99, __WASI_SDFLAGS_WR),
+	       __WASI_ERRNO_BADF);
+	expect("sock_shutdown stdout", __wasi_sock_shutdown(1, __WASI_SDFLAGS_WR), notsock);
+	expect("sock_shutdown directory", __wasi_sock_shutdown(BOX, __WASI_SDFLAGS_RD), notsock);
+	expect("sock_recv closed fd", __wasi_sock_recv(99, &iov, 1, 0, &n, &rof),
+	       __WASI_ERRNO_BADF);
+	expect("sock_recv stdout", __wasi_sock_recv(1, &iov, 1, 0, &n, &rof), notsock);
+	expect("sock_send stdout", __wasi_sock_send(1, &ciov, 1, 0, &n), notsock);
+	expect("sock_accept closed fd", (__wasi_errno_t)raw_sock_accept(99, 0, (int32_t)&nfd),
+	       __WASI_ERRNO_BADF);
+	expect("sock_accept directory", (__wasi_errno_t)raw_sock_accept(BOX, 0, (int32_t)&nfd),
+	       notsock);
+}
+
+static void sock_stdin(void)
+{
+	uint8_t buf[16];
+	static const char pong[] = "pong";
+	__wasi_iovec_t iov = {buf, 4}; /* the 4 bytes of "ping", all of them (waitall) */
+	__wasi_ciovec_t ciov = {(const uint8_t *)pong, 4};
+	__wasi_size_t n = 0;
+	__wasi_roflags_t rof = 9;
+	__wasi_fdstat_t st = fdstat(0);
+
+	check("stdin is a stream socket", st.fs_filetype == __WASI_FILETYPE_SOCKET_STREAM);
+	check("with sock_shutdown", st.fs_rights_base & __WASI_RIGHTS_SOCK_SHUTDOWN);
+	expect("sock_recv", __wasi_sock_recv(0, &iov, 1, __WASI_RIFLAGS_RECV_WAITALL, &n, &rof),
+	       OK);
+	check("received ping", n == 4 && !memcmp(buf, "ping", 4) && rof == 0);
+	expect("sock_send", __wasi_sock_send(0, &ciov, 1, 0, &n), OK);
+	check("sent 4 bytes", n == 4);
+	expect("sock_shutdown bad flags", __wasi_sock_shutdown(0, 0), __WASI_ERRNO_INVAL);
+	expect("sock_shutdown write side", __wasi_sock_shutdown(0, __WASI_SDFLAGS_WR), OK);
+	expect("sock_send after shutdown", __wasi_sock_send(0, &ciov, 1, 0, &n), __WASI_ERRNO_PIPE);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+	{"rights-dir", rights_dir},
+	{"rights-file", rights_file},
+	{"rights-drop", rights_drop},
+	{"rights-inherit", rights_inherit},
+	{"dir-ops", dir_ops},
+	{"trailing", trailing},
+	{"symlink-abs", symlink_abs},
+	{"poll-stdio", poll_stdio},
+	{"flags", flags},
+	{"sock-notsock", sock_notsock},
+	{"sock-stdin", sock_stdin},
+};
+
+int main(int argc, char **argv)
+{
+	for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (strcmp(argv[1], cases[i].name))
+			continue;
+		cases[i].fn();
+		if (!failed)
+			printf("ok %s\n", argv[1]);
+		return failed;
+	}
+	if (argc == 2 && !strcmp(argv[1], "list")) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			printf("%s\n", cases[i].name);
+		return 0;
+	}
+	fprintf(stderr, "usage: conform CASE|list\n");
+	return 2;
+}
