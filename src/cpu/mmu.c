@@ -2,7 +2,7 @@
  * Sv39/Sv48 page-table walker, permission checks and software-TLB refills.
  * A/D bits are set by the walker (atomically, so concurrent harts agree), as the spec
  * allows. PTEs with reserved bits (63:54: Svpbmt/Svnapot are not implemented) fault.
- * PMP registers exist (csr.c) but do not restrict accesses: see docs/ARCHITECTURE.md.
+ * PMP registers exist (csr.c) but do not restrict accesses: see docs/INTERNALS.md.
  */
 #include "cpu/mmu.h"
 

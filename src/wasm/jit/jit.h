@@ -6,7 +6,7 @@
  * slot code (internal.h) into x86-64 code that keeps every interpreter semantic: the same
  * traps at the same code offsets, fuel and interrupt checks at calls and loop back-edges,
  * the value-stack and call-depth limits, and memory bounds. A function with an op the
- * translator does not cover stays interpreted as a whole. See docs/ARCHITECTURE.md.
+ * translator does not cover stays interpreted as a whole. See docs/INTERNALS.md.
  */
 #ifndef LODGE_WASM_JIT_JIT_H
 #define LODGE_WASM_JIT_JIT_H
