@@ -630,7 +630,7 @@ static uint64_t ctl_ram_resident(void *opaque)
 static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
-	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram};
+	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram, .diff = req->diff};
 	int r;
 
 	pthread_mutex_lock(&c->lock);

@@ -268,6 +268,8 @@ static int reply_result(struct api_conn *c, int r, const char *what, const char 
 				       "%s: the guest must be paused first (PATCH /vm {\"state\": "
 				       "\"Paused\"})",
 				       what);
+	if (r == -ECHILD) /* a Diff snapshot with no earlier one */
+		return api_reply_error(c, 409, "no_parent", "%s: %s", what, err);
 	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
 		       r == -EROFS || r == -ENAMETOOLONG))
 		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);
@@ -383,9 +385,12 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	if (path[0] != '/' || strlen(path) >= sizeof(g->op_path))
 		api_reply_error(c, 400, "bad_body",
 				"snapshot_path '%.80s': must be an absolute path", path);
-	else if (strcmp(type, "Full"))
+	else if (strcmp(type, "Full") && strcmp(type, "Diff"))
 		api_reply_error(c, 400, "bad_body",
-				"snapshot_type '%.40s': only \"Full\" is supported", type);
+				"snapshot_type '%.40s': must be \"Full\" or \"Diff\"", type);
+	else if (!strcmp(type, "Diff") && !strcmp(ram, "raw"))
+		api_reply_error(c, 400, "bad_body",
+				"ram_format \"raw\" is for Full snapshots (a Diff is compressed)");
 	else if (strcmp(ram, "zstd") && strcmp(ram, "raw"))
 		api_reply_error(c, 400, "bad_body",
 				"ram_format '%.40s': must be \"zstd\" or \"raw\"", ram);
@@ -397,7 +402,8 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	else {
 		strcpy(g->op_path, path);
 		g->op_snap = (struct guestctl_snapshot){.path = g->op_path,
-							.raw_ram = !strcmp(ram, "raw")};
+							.raw_ram = !strcmp(ram, "raw"),
+							.diff = !strcmp(type, "Diff")};
 		start_op(c, g, NULL, "snapshot");
 	}
 	cJSON_Delete(o);

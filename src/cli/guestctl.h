@@ -7,7 +7,7 @@
  *                     rss_bytes, ram_resident_bytes, uptime_ns}}
  *     PATCH /vm       {"state": "Paused"|"Resumed"}                         -> 204
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
- *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full",
+ *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full"|"Diff",
  *                     "ram_format": "zstd"|"raw"]} with the guest paused       -> 204
  *     POST  /console  upgrade to a raw stream: the console's output from now on, and
  *                     input to the guest; any number of clients may attach and detach
@@ -52,6 +52,7 @@ struct guestctl_ops {
 struct guestctl_snapshot {
 	const char *path; /* absolute */
 	bool raw_ram;	  /* "ram_format": "raw" (uncompressed, mapped on restore) */
+	bool diff;	  /* "snapshot_type": "Diff" (what changed since the last one) */
 };
 
 struct guestctl_config {

@@ -97,6 +97,12 @@ struct vm {
 	struct vm_device_arg *dev_args;
 	unsigned ndev_args;
 	bool bare;
+
+	/* The last snapshot taken or restored, the parent of the next Diff snapshot: its
+	 * identity (its ID section) and absolute path (owned; NULL: none yet). The RAM
+	 * written since is in mem's dirty log. Changed only with the machine paused. */
+	uint8_t snap_parent_id[16];
+	char *snap_parent_path;
 };
 
 /* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,

@@ -18,19 +18,24 @@ struct vm_restore;
 
 struct vm_snapshot_opts {
 	bool raw_ram; /* RAM uncompressed and page-aligned (a restore maps it: lazy) */
+	bool diff;    /* only the RAM written since the last snapshot taken or restored */
 };
 
 /* Any thread but a hart's or the I/O thread's, with the machine paused (vm_pause): waits
- * for devices' host I/O in flight, then writes the snapshot to `path` (atomically: a
- * temporary file renamed). The machine stays paused. Returns 0, -EBUSY (not paused),
- * or -errno with one line in err. */
+ * for devices' host I/O in flight, then writes the snapshot to `path` (absolute;
+ * atomically: a temporary file renamed). A Diff (o->diff) holds the RAM pages written
+ * since the machine's last snapshot (Full or Diff) or its restore, and names that file
+ * as its parent. The machine stays paused. Returns 0, -EBUSY (not paused), -ECHILD (a
+ * Diff with no parent), or -errno with one line in err. */
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 
 /* Opens a snapshot and fills *cfg with the machine it holds: RAM size, harts, bare or
  * not, and the device options (pointing into *out; valid until vm_restore_close). The
- * caller sets the rest (console, JIT, timeout). Returns 0, or -EINVAL / -errno with
- * one line in err (truncated, corrupt, unknown version). */
+ * caller sets the rest (console, JIT, timeout). A Diff's parents are opened too, each
+ * checked against the identity its child recorded. Returns 0, or -EINVAL / -errno with
+ * one line in err (truncated, corrupt, unknown version, a parent missing or not the
+ * one recorded). */
 int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
