@@ -35,12 +35,13 @@ struct hart;
 /* Why the machine stopped. */
 enum vm_stop_reason {
 	VM_RUNNING = 0,
-	VM_STOP_EXIT,	 /* the guest finished (finisher, HTIF, poweroff) with exit_code */
-	VM_STOP_TIMEOUT, /* --timeout expired */
-	VM_STOP_ERROR,	 /* lodge stopped the guest because of a host-side error */
-	VM_STOP_REBOOT,	 /* the guest asked for a reboot */
-	VM_STOP_PANIC,	 /* the guest kernel panicked (seen on the console) */
-	VM_STOP_USER,	 /* the user quit from the console (Ctrl-A X) */
+	VM_STOP_EXIT,	  /* the guest finished (finisher, HTIF, poweroff) with exit_code */
+	VM_STOP_TIMEOUT,  /* --timeout expired */
+	VM_STOP_ERROR,	  /* lodge stopped the guest because of a host-side error */
+	VM_STOP_REBOOT,	  /* the guest asked for a reboot */
+	VM_STOP_PANIC,	  /* the guest kernel panicked (seen on the console) */
+	VM_STOP_USER,	  /* the user quit from the console (Ctrl-A X) */
+	VM_STOP_MIGRATED, /* the machine runs on in another process (machine/migrate.h) */
 };
 
 /* A device the user asked for: the registered type's option and its arguments. */

@@ -294,21 +294,36 @@ static int write_ram(struct save_job *j)
 			      j->o->raw_ram ? SNAP_RAM_RAW : SNAP_RAM_ZSTD);
 }
 
-static int write_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+int vm_state_save(struct vm *vm, vm_state_emit_fn emit, void *ctx, char *err, size_t errlen)
 {
+	struct sbuf b = {0};
 	int r = 0;
 
+	for (unsigned i = 0; i < vm->nharts && !r; i++) {
+		b.len = 0;
+		r = hart_save(vm->harts[i], &b) ?: b.err ?: emit(ctx, SNAP_SEC_HART, b.data, b.len);
+	}
 	for (struct device *d = vm->devices; d && !r; d = d->next) {
-		struct sbuf b = {0};
+		b.len = 0;
 		put_str(&b, d->name);
 		r = d->ops->save(d, &b) ?: b.err;
 		if (r)
 			errf(err, errlen, "%s: cannot save its state: %s", d->name, strerror(-r));
 		else
-			r = snap_write_section(w, SNAP_SEC_DEVICE, b.data, b.len);
-		sbuf_fini(&b);
+			r = emit(ctx, SNAP_SEC_DEVICE, b.data, b.len);
 	}
+	sbuf_fini(&b);
 	return r;
+}
+
+int vm_state_config(struct vm *vm, struct sbuf *b)
+{
+	return save_machine(vm, b);
+}
+
+static int emit_section(void *ctx, uint32_t type, const void *p, size_t len)
+{
+	return snap_write_section(ctx, type, p, len);
 }
 
 /* On the I/O thread, so that no device callback runs while the state is written. */
@@ -325,14 +340,9 @@ static void save_on_loop(void *opaque)
 		     strerror(-r));
 	r = r ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
 	r = r ?: write_ident(j);
-	for (unsigned i = 0; i < vm->nharts && !r; i++) {
-		b.len = 0;
-		r = hart_save(vm->harts[i], &b)
-			    ?: snap_write_section(j->w, SNAP_SEC_HART, b.data, b.len);
-	}
 	sbuf_fini(&b);
 	if (!r)
-		r = write_devices(vm, j->w, j->err, j->errlen);
+		r = vm_state_save(vm, emit_section, j->w, j->err, j->errlen);
 	/* Devices go before the RAM: saving a virtio device logs its used rings. */
 	if (!r)
 		r = write_ram(j);
@@ -693,21 +703,30 @@ void vm_restore_close(struct vm_restore *rs)
 	core_free(rs);
 }
 
+int vm_state_load_hart(struct vm *vm, unsigned i, const uint8_t *p, size_t len, char *err,
+		       size_t errlen)
+{
+	struct sreader in;
+	int r;
+
+	sreader_init(&in, p, len);
+	r = i < vm->nharts ? hart_load(vm->harts[i], &in) : -EINVAL;
+	if (!r && in.off != len)
+		r = -EINVAL;
+	if (r)
+		errf(err, errlen, "corrupt: the state of hart %u does not load", i);
+	return r;
+}
+
 static int load_hart(struct vm *vm, struct vm_restore *rs, const struct snap_section *s, unsigned i,
 		     char *err, size_t errlen)
 {
 	uint8_t *p;
-	struct sreader in;
 	int r = snap_read_section(rs->rd, s, &p, err, errlen);
 
 	if (r)
 		return r;
-	sreader_init(&in, p, (size_t)s->len);
-	r = hart_load(vm->harts[i], &in);
-	if (!r && in.off != s->len)
-		r = -EINVAL;
-	if (r)
-		errf(err, errlen, "corrupt: the state of hart %u does not load", i);
+	r = vm_state_load_hart(vm, i, p, (size_t)s->len, err, errlen);
 	core_free(p);
 	return r;
 }
@@ -721,18 +740,14 @@ static bool same_type(const char *a, const char *b)
 	return n == strcspn(b, " ") && !strncmp(a, b, n);
 }
 
-static int load_device(struct device *d, struct vm_restore *rs, const struct snap_section *s,
-		       char *err, size_t errlen)
+int vm_state_load_device(struct device *d, const uint8_t *p, size_t len, char *err, size_t errlen)
 {
-	uint8_t *p;
 	char name[MAX_STR + 1], *np = name;
 	const char *got;
 	struct sreader in;
-	int r = snap_read_section(rs->rd, s, &p, err, errlen);
+	int r;
 
-	if (r)
-		return r;
-	sreader_init(&in, p, (size_t)s->len);
+	sreader_init(&in, p, len);
 	got = get_str(&in, &np, name + sizeof(name));
 	if (!got || !same_type(got, d->name)) {
 		errf(err, errlen, "the snapshot's device '%.64s' is not this machine's '%s'",
@@ -740,12 +755,24 @@ static int load_device(struct device *d, struct vm_restore *rs, const struct sna
 		r = -EINVAL;
 	} else {
 		r = d->ops->load(d, &in);
-		if (!r && in.off != s->len)
+		if (!r && in.off != len)
 			r = -EINVAL;
 		if (r)
 			errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
 			     strerror(-r));
 	}
+	return r;
+}
+
+static int load_device(struct device *d, struct vm_restore *rs, const struct snap_section *s,
+		       char *err, size_t errlen)
+{
+	uint8_t *p;
+	int r = snap_read_section(rs->rd, s, &p, err, errlen);
+
+	if (r)
+		return r;
+	r = vm_state_load_device(d, p, (size_t)s->len, err, errlen);
 	core_free(p);
 	return r;
 }
@@ -826,15 +853,7 @@ int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_
 	r = load_sections(vm, rs, lazy, err, errlen);
 	if (r)
 		return r;
-	vm->tohost_pa = rs->tohost;
-	vm->fromhost_pa = rs->fromhost;
-	if (vm->tohost_pa && vm_ram_ptr(vm, vm->tohost_pa, 8) && !(vm->tohost_pa & 7))
-		vm->mem.page_flags[(vm->tohost_pa - vm->mem.base) >> 12] |= PAGE_WATCH;
-	else
-		vm->tohost_pa = 0;
-	/* The clock goes on from the saved time: `time` = (now - start) / 100. Unsigned
-	 * arithmetic keeps that right even when the host has been up for less time. */
-	hart_env_clock_set(&vm->env, vm_now_ns() - rs->time * 100, 0);
+	vm_restore_finish(vm, rs, rs->time);
 	/* The next Diff holds what changed since this restore (a version 1 file has no
 	 * identity to name). */
 	if (rs->ident.has_id) {
@@ -847,5 +866,41 @@ int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_
 		gmem_dirty_start(&vm->mem);
 	}
 	rs->restored = true;
+	return 0;
+}
+
+void vm_restore_finish(struct vm *vm, const struct vm_restore *rs, uint64_t time)
+{
+	vm->tohost_pa = rs->tohost;
+	vm->fromhost_pa = rs->fromhost;
+	if (vm->tohost_pa && vm_ram_ptr(vm, vm->tohost_pa, 8) && !(vm->tohost_pa & 7))
+		vm->mem.page_flags[(vm->tohost_pa - vm->mem.base) >> 12] |= PAGE_WATCH;
+	else
+		vm->tohost_pa = 0;
+	/* The clock goes on from the saved time: `time` = (now - start) / 100. Unsigned
+	 * arithmetic keeps that right even when the host has been up for less time. */
+	hart_env_clock_set(&vm->env, vm_now_ns() - time * 100, 0);
+}
+
+int vm_restore_config(const uint8_t *p, size_t len, struct vm_config *cfg, struct vm_restore **out)
+{
+	struct vm_restore *rs = core_calloc(1, sizeof(*rs));
+	int r;
+
+	if (!rs)
+		return -ENOMEM;
+	rs->machine = core_alloc(len + 1);
+	rs->strings = core_alloc(len + 1);
+	if (!rs->machine || !rs->strings) {
+		vm_restore_close(rs);
+		return -ENOMEM;
+	}
+	memcpy(rs->machine, p, len);
+	r = parse_machine(rs, rs->machine, len, cfg);
+	if (r) {
+		vm_restore_close(rs);
+		return r;
+	}
+	*out = rs;
 	return 0;
 }

@@ -97,4 +97,27 @@ int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *
 		  uint64_t size, bool lazy, bool diff, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* ---- the migration stream (stream.c) ----
+ * A header, then sections as in a file (the same 24-byte section header, each payload
+ * checked against its CRC), sent over a connected socket. Migration adds these types: */
+#define SNAP_STREAM_VERSION 1
+enum snap_stream_type {
+	SNAP_SEC_PAGES = 0x100, /* u32 count, then count pages: u64 index (bit 63: all zero,
+				 * no data), 4096 bytes unless zero */
+	SNAP_SEC_CLOCK = 0x101, /* u64 the machine's time (10 MHz ticks) at the switch */
+	SNAP_SEC_DONE = 0x102,	/* empty: the state is complete; the receiver answers */
+};
+#define SNAP_STREAM_ACK 0x4b4f /* "OK", u16: the destination runs the machine */
+
+/* Each returns 0 or -errno (-ETIMEDOUT when the socket's timeout expired, -EPIPE /
+ * -ECONNRESET when the peer went away); the receiving ones refuse anything malformed
+ * with -EINVAL and one line in err. snap_stream_get allocates *out (core_free it) and
+ * refuses a section longer than `max`. */
+int snap_stream_put_header(int fd) __attribute__((warn_unused_result));
+int snap_stream_get_header(int fd, char *err, size_t errlen) __attribute__((warn_unused_result));
+int snap_stream_put(int fd, uint32_t type, const void *data, size_t len)
+	__attribute__((warn_unused_result));
+int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t max, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
+
 #endif
