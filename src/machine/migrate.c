@@ -450,10 +450,14 @@ static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 		if (in.err || page >= npages)
 			return -EINVAL;
 		dst = vm->mem.ram + (page << GMEM_PAGE_SHIFT);
-		if (idx & MIG_ZERO)
-			memset(dst, 0, GMEM_PAGE_SIZE);
-		else
+		/* Reading a page never written maps the kernel's zero page: checking first
+		 * keeps the guest's zero pages from taking host memory. */
+		if (idx & MIG_ZERO) {
+			if (!zero_page(dst))
+				memset(dst, 0, GMEM_PAGE_SIZE);
+		} else {
 			sread(&in, dst, GMEM_PAGE_SIZE);
+		}
 	}
 	return in.err || in.off != len ? -EINVAL : 0;
 }
@@ -524,6 +528,21 @@ static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errl
 int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out, char *err,
 		size_t errlen)
 {
+	int fd, r;
+
+	if (err && errlen)
+		err[0] = 0;
+	*out = NULL;
+	fd = take_conn(addr, err, errlen);
+	if (fd < 0)
+		return fd;
+	r = vm_incoming_fd(fd, tmpl, out, err, errlen);
+	close(fd);
+	return r;
+}
+
+int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *err, size_t errlen)
+{
 	struct vm_config cfg = {0};
 	struct vm_restore *rs = NULL;
 	struct vm *vm = NULL;
@@ -531,13 +550,10 @@ int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out,
 	uint64_t time = 0;
 	uint32_t type;
 	size_t len;
-	int fd, r;
+	int r;
 
 	if (err && errlen)
 		err[0] = 0;
-	fd = take_conn(addr, err, errlen);
-	if (fd < 0)
-		return fd;
 	r = snap_stream_get_header(fd, err, errlen);
 	r = r ?: snap_stream_get(fd, &type, &p, &len, MIG_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
@@ -577,7 +593,6 @@ out:
 		vm = NULL;
 	}
 	vm_restore_close(rs);
-	close(fd);
 	*out = vm;
 	return r;
 }

@@ -39,4 +39,8 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 
+/* The same on a connected socket `fd` (not closed). Any thread. */
+int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif

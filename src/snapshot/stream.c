@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -23,7 +24,8 @@ static int put_all(int fd, const void *p, size_t n)
 	const uint8_t *b = p;
 
 	while (n) {
-		ssize_t k = write(fd, b, n);
+		ssize_t k =
+			send(fd, b, n, MSG_NOSIGNAL); /* a peer gone is an error, not a signal */
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
