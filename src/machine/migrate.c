@@ -269,6 +269,23 @@ static void final_on_loop(void *opaque)
 	m->r = r;
 }
 
+static int sync_peer(struct mig *m)
+{
+	uint8_t ans[2];
+	ssize_t n;
+	int r = snap_stream_put(m->fd, SNAP_SEC_SYNC, "", 0);
+
+	if (r)
+		return r;
+	n = recv(m->fd, ans, sizeof(ans), MSG_WAITALL);
+	if (n < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	if (n != (ssize_t)sizeof(ans) || ans[0] != (SNAP_STREAM_SYNC & 0xff) ||
+	    ans[1] != (SNAP_STREAM_SYNC >> 8))
+		return -ECONNABORTED;
+	return 0;
+}
+
 static bool has_writable_disk(const struct vm *vm)
 {
 	for (const struct device *d = vm->devices; d; d = d->next) {
@@ -329,6 +346,9 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 		st->rounds++;
 		r = send_bits(&m);
 	}
+	/* The destination may still be taking in what the socket buffers hold: the guest
+	 * pauses only once it has (its pages written meanwhile go in the last round). */
+	r = r ?: sync_peer(&m);
 	if (r == -ENOSYS)
 		errf(err, errlen,
 		     "no memory barrier (membarrier) to track the running guest's "
@@ -508,6 +528,15 @@ static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errl
 				     "corrupt: the clock section is malformed or early");
 			clock = true;
 			break;
+		case SNAP_SEC_SYNC: {
+			uint8_t ans[2] = {SNAP_STREAM_SYNC & 0xff, SNAP_STREAM_SYNC >> 8};
+			r = len || harts ? -EINVAL : 0;
+			if (r)
+				errf(err, errlen, "corrupt: a sync section is malformed or late");
+			else if (send(fd, ans, sizeof(ans), MSG_NOSIGNAL) != (ssize_t)sizeof(ans))
+				r = -errno;
+			break;
+		}
 		case SNAP_SEC_DONE:
 			core_free(p);
 			if (!clock) {

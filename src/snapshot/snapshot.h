@@ -106,8 +106,10 @@ enum snap_stream_type {
 				 * no data), 4096 bytes unless zero */
 	SNAP_SEC_CLOCK = 0x101, /* u64 the machine's time (10 MHz ticks) at the switch */
 	SNAP_SEC_DONE = 0x102,	/* empty: the state is complete; the receiver answers */
+	SNAP_SEC_SYNC = 0x103,	/* empty: the receiver answers once it has taken all before */
 };
-#define SNAP_STREAM_ACK 0x4b4f /* "OK", u16: the destination runs the machine */
+#define SNAP_STREAM_ACK	 0x4b4f /* "OK", u16: the destination runs the machine */
+#define SNAP_STREAM_SYNC 0x5953 /* "SY", u16: the answer to SYNC */
 
 /* Each returns 0 or -errno (-ETIMEDOUT when the socket's timeout expired, -EPIPE /
  * -ECONNRESET when the peer went away); the receiving ones refuse anything malformed

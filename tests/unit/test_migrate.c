@@ -74,6 +74,8 @@ static void *record(void *opaque)
 		memcpy(&len, r->data + r->len - 16, 8);
 		if (len > (64u << 20) || keep(r, fd, (size_t)len))
 			break;
+		if (type == 0x103 && write(fd, "SY", 2) != 2) /* SYNC */
+			break;
 		if (type == 0x102) { /* DONE */
 			if (write(fd, "OK", 2) != 2)
 				break;
