@@ -153,9 +153,13 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=()):
     if got != list(range(got[0], got[-1] + 1)):
         gaps = [(a, b) for a, b in zip(got, got[1:]) if b != a + 1]
         why += "; the count has gaps: %s" % gaps[:5]
-    st, body = api(dst.api_sock, "GET", "/vm")
+    try:
+        st, body = api(dst.api_sock, "GET", "/vm")
+    except OSError as e:
+        st, body = e, {}
     if st != 200 or body.get("state") != "Running":
-        why += "; the destination's GET /vm: %s %s" % (st, body)
+        why += "; the destination's GET /vm: %s %s (status %s: %s)" % (
+            st, body, dst.p.poll(), dst.errtext()[-200:])
     dst.kill()
     return why
 
