@@ -10,7 +10,7 @@
   dest_gone       a destination that reads part of the stream and closes it, and a port
                   nobody listens on: 502, the source runs on (counts go on, GET /vm)
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
-                  to --incoming: exit 125, one line
+                  to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
 """
 import json
 import os
@@ -294,6 +294,11 @@ def t_bad_stream():
     sec += struct.pack("<I", zlib.crc32(sec))
     why += send_to_incoming(head + sec + b"x" * 100)
     why += send_to_incoming(head)  # and then nothing
+    # --seccomp's allow list would kill the process at the first migration call: refused
+    p = subprocess.run([ASAN, "run", "--incoming", "tcp:127.0.0.1:1", "--seccomp"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    if p.returncode != 2 or "--seccomp" not in p.stderr:
+        why += "; --incoming --seccomp: status %d, %r" % (p.returncode, p.stderr[-200:])
     result("bad_stream", why)
 
 
