@@ -165,6 +165,7 @@ help:
 -include bench/linux/linux.mk
 -include bench/net/net.mk
 -include bench/snapshot/snapshot.mk
+-include bench/migrate/migrate.mk
 -include guest/guest.mk
 -include guest/debian.mk
 -include guest/oci/oci.mk

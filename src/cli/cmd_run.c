@@ -23,6 +23,7 @@
 #include "cpu/jit/jit.h"
 #include "machine/boot.h"
 #include "machine/machine.h"
+#include "machine/migrate.h"
 #include "machine/snapshot.h"
 
 #define DEFAULT_MEM	  (128ull << 20)
@@ -47,6 +48,7 @@ struct run_opts {
 	const char *sandbox;	    /* --sandbox SPEC */
 	int seccomp;		    /* --seccomp */
 	const char *restore;	    /* --restore FILE */
+	const char *incoming;	    /* --incoming tcp:HOST:PORT (the HOST:PORT part) */
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -55,6 +57,7 @@ struct run_ctl {
 	pthread_mutex_t lock;
 	struct vm *vm;
 	bool killed;
+	bool seccomp; /* --seccomp: its allow list has no migration calls (membarrier...) */
 };
 
 /* Where --firmware is looked for when not given: the default guest's cache next to the
@@ -127,6 +130,9 @@ static void run_usage(FILE *f)
 		"                    there; without --kernel, --bare, --mem, --cpus or device\n"
 		"                    options (the file has them). A snapshot is taken with\n"
 		"                    PUT /snapshot/create on the --api socket (docs/API.md)\n"
+		"  --incoming tcp:HOST:PORT  wait there for a live migration (PUT /migrate on\n"
+		"                    the source's --api socket) and run the guest it brings;\n"
+		"                    the same restrictions as --restore\n"
 		"Devices (each option may be repeated):\n",
 		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 	device_usage(f);
@@ -187,8 +193,9 @@ static int check_restore_opts(const struct run_opts *o)
 {
 	if (o->bare || o->lx.kernel || o->lx.initrd || o->lx.cmdline || o->lx.firmware ||
 	    o->lx.dump_dtb || o->mem_set || o->cpus_set || o->ndevs) {
-		log_err("run: --restore recreates the machine the snapshot holds; it does not "
-			"go with --kernel, --bare, --initrd, --append, --firmware, --dump-dtb, "
+		log_err("run: --restore and --incoming recreate the machine the snapshot or "
+			"migration holds; they do not go with --kernel, --bare, --initrd, "
+			"--append, --firmware, --dump-dtb, "
 			"--mem, --cpus or device options");
 		return -1;
 	}
@@ -217,6 +224,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"sandbox", required_argument, NULL, 'S'},
 		{"seccomp", no_argument, NULL, 'P'},
 		{"restore", required_argument, NULL, 'R'},
+		{"incoming", required_argument, NULL, 'I'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option *longopts = build_longopts(fixed, sizeof(fixed) / sizeof(fixed[0]));
@@ -326,6 +334,13 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		case 'R':
 			o->restore = optarg;
 			break;
+		case 'I':
+			if (strncmp(optarg, "tcp:", 4) || !strchr(optarg + 4, ':')) {
+				log_err("run: --incoming %s: must be tcp:HOST:PORT", optarg);
+				return -1;
+			}
+			o->incoming = optarg + 4;
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -339,7 +354,16 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: unexpected argument '%s' (see lodge run --help)", argv[optind]);
 		return -1;
 	}
-	if (o->restore)
+	if (o->restore && o->incoming) {
+		log_err("run: --restore and --incoming both bring a machine: pass one");
+		return -1;
+	}
+	if (o->incoming && o->seccomp) {
+		log_err("run: --incoming does not go with --seccomp yet (its allow list does not "
+			"cover migration)");
+		return -1;
+	}
+	if (o->restore || o->incoming)
 		return check_restore_opts(o);
 	if (!o->bare == !o->lx.kernel) {
 		log_err("run: pass exactly one of --kernel IMAGE or --bare PROGRAM.elf "
@@ -482,6 +506,21 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 	return 0;
 }
 
+/* Waits for a migration stream and creates the machine it brings. Returns 0 or a CLI
+ * exit status. */
+static int setup_incoming(const struct run_opts *o, struct chardev *con, struct vm **vm)
+{
+	struct vm_config tmpl = {.timeout_sec = o->timeout, .jit_hot = o->jit_hot, .console = con};
+	char err[512] = "";
+	int r = vm_incoming(o->incoming, &tmpl, vm, err, sizeof(err));
+
+	if (r < 0) {
+		log_err("--incoming tcp:%s: %s", o->incoming, err[0] ? err : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	return 0;
+}
+
 /* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
 static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
@@ -490,6 +529,8 @@ static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 
 	if (o->restore)
 		return setup_restore(o, con, vm);
+	if (o->incoming)
+		return setup_incoming(o, con, vm);
 	if (create_vm(o, con, vm) < 0)
 		return CLI_EXIT_ERROR;
 	if (o->bare) {
@@ -510,7 +551,10 @@ static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
 /* Maps how the machine stopped to the exit status (see run_usage). */
 static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_stop_reason why)
 {
-	const char *what = o->restore ? o->restore : o->bare ? o->bare : o->lx.kernel;
+	const char *what = o->restore	 ? o->restore
+			   : o->incoming ? o->incoming
+			   : o->bare	 ? o->bare
+					 : o->lx.kernel;
 	int status;
 
 	switch (why) {
@@ -520,6 +564,7 @@ static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_st
 			status = 1; /* a failure code that is a multiple of 256 must not pass */
 		return status;
 	case VM_STOP_USER:
+	case VM_STOP_MIGRATED:
 		return 0;
 	case VM_STOP_TIMEOUT:
 		log_err("%s: still running after %g s (--timeout): stopped", what, o->timeout);
@@ -630,7 +675,7 @@ static uint64_t ctl_ram_resident(void *opaque)
 static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
-	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram};
+	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram, .diff = req->diff};
 	int r;
 
 	pthread_mutex_lock(&c->lock);
@@ -639,8 +684,45 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	return r;
 }
 
+static int ctl_migrate(void *opaque, const char *dest, char *err, size_t errlen)
+{
+	struct run_ctl *c = opaque;
+	struct vm_migrate_stats st;
+	int r;
+
+	if (c->seccomp) { /* a call outside the allow list would kill the guest */
+		snprintf(err, errlen,
+			 "the guest runs under --seccomp, whose allow list does not "
+			 "cover migration yet");
+		return -EOPNOTSUPP;
+	}
+	pthread_mutex_lock(&c->lock);
+	r = c->vm ? vm_migrate(c->vm, dest, &st, err, errlen) : -EAGAIN;
+	pthread_mutex_unlock(&c->lock);
+	if (!r) /* what the user (and bench/migrate) want to know */
+		fprintf(stderr,
+			"lodge: migrated to %s: %u rounds, %llu pages, %.1f MiB in %.1f ms, paused "
+			"%.2f ms\n",
+			dest, st.rounds, (unsigned long long)st.pages, (double)st.bytes / 1048576.0,
+			(double)st.total_ns / 1e6, (double)st.downtime_ns / 1e6);
+	return r;
+}
+
+/* After the answer to PUT /migrate went out: this machine's work is done. */
+static void ctl_migrated(void *opaque)
+{
+	struct run_ctl *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->vm)
+		vm_request_stop(c->vm, VM_STOP_MIGRATED, 0);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static const struct guestctl_ops run_ctl_ops = {
 	.snapshot = ctl_snapshot,
+	.migrate = ctl_migrate,
+	.migrated = ctl_migrated,
 	.ram_resident = ctl_ram_resident,
 	.kind = "vm",
 	.pause = ctl_pause,
@@ -676,6 +758,8 @@ static const char *stop_reason_text(enum vm_stop_reason why, const struct vm *vm
 		return "kernel panic";
 	case VM_STOP_USER:
 		return "stopped";
+	case VM_STOP_MIGRATED:
+		return "migrated";
 	default:
 		return "error";
 	}
@@ -713,8 +797,8 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 		if (o->stats)
 			print_stats(*vmp, t0);
 		/* A restored machine has no images to boot again: its reboot ends it. */
-		if (*why != VM_STOP_REBOOT || o->no_reboot || o->restore || ctl->killed ||
-		    console_stop_requested(con))
+		if (*why != VM_STOP_REBOOT || o->no_reboot || o->restore || o->incoming ||
+		    ctl->killed || console_stop_requested(con))
 			return 0;
 		vm_destroy(*vmp); /* reboot: a fresh machine with the same images and console */
 		*vmp = NULL;
@@ -765,6 +849,7 @@ int cmd_run(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	}
 	if (o.seccomp) {
+		ctl.seccomp = true;
 		if (sandbox_seccomp(SANDBOX_VM) < 0) {
 			if (g) {
 				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");

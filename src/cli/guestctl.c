@@ -58,7 +58,9 @@ struct guestctl {
 	int (*op_fn)(void *opaque);
 	const char *op_what;
 	int op_result;
-	/* A snapshot request's arguments and error text (op_fn is then NULL). */
+	/* A snapshot or (op_migrate) migration request's arguments and error text (op_fn
+	 * is then NULL); op_path is the snapshot's path or the destination. */
+	bool op_migrate;
 	struct guestctl_snapshot op_snap;
 	char op_path[4096];
 	char op_err[512];
@@ -268,6 +270,8 @@ static int reply_result(struct api_conn *c, int r, const char *what, const char 
 				       "%s: the guest must be paused first (PATCH /vm {\"state\": "
 				       "\"Paused\"})",
 				       what);
+	if (r == -ECHILD) /* a Diff snapshot with no earlier one */
+		return api_reply_error(c, 409, "no_parent", "%s: %s", what, err);
 	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
 		       r == -EROFS || r == -ENAMETOOLONG))
 		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);
@@ -289,6 +293,8 @@ static void *op_main(void *opaque)
 	g->op_err[0] = 0;
 	if (g->op_fn)
 		g->op_result = g->op_fn(g->opaque);
+	else if (g->op_migrate)
+		g->op_result = g->ops->migrate(g->opaque, g->op_path, g->op_err, sizeof(g->op_err));
 	else
 		g->op_result =
 			g->ops->snapshot(g->opaque, &g->op_snap, g->op_err, sizeof(g->op_err));
@@ -314,9 +320,18 @@ static void on_op_done(void *opaque)
 	g->op_busy = false;
 	if (g->op_conn) {
 		api_conn_on_close(g->op_conn, NULL, NULL);
-		reply_result(g->op_conn, g->op_result, g->op_what, g->op_err);
+		if (g->op_migrate && g->op_result == -EOPNOTSUPP)
+			api_reply_error(g->op_conn, 409, "not_supported", "migrate: %s", g->op_err);
+		else if (g->op_migrate && g->op_result)
+			api_reply_error(g->op_conn, 502, "migration_failed", "migrate: %s",
+					g->op_err[0] ? g->op_err : strerror(-g->op_result));
+		else
+			reply_result(g->op_conn, g->op_result, g->op_what, g->op_err);
 	}
 	g->op_conn = NULL;
+	if (g->op_migrate && !g->op_result)
+		g->ops->migrated(g->opaque);
+	g->op_migrate = false;
 }
 
 static void start_op(struct api_conn *c, struct guestctl *g, int (*fn)(void *), const char *what)
@@ -383,9 +398,12 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	if (path[0] != '/' || strlen(path) >= sizeof(g->op_path))
 		api_reply_error(c, 400, "bad_body",
 				"snapshot_path '%.80s': must be an absolute path", path);
-	else if (strcmp(type, "Full"))
+	else if (strcmp(type, "Full") && strcmp(type, "Diff"))
 		api_reply_error(c, 400, "bad_body",
-				"snapshot_type '%.40s': only \"Full\" is supported", type);
+				"snapshot_type '%.40s': must be \"Full\" or \"Diff\"", type);
+	else if (!strcmp(type, "Diff") && !strcmp(ram, "raw"))
+		api_reply_error(c, 400, "bad_body",
+				"ram_format \"raw\" is for Full snapshots (a Diff is compressed)");
 	else if (strcmp(ram, "zstd") && strcmp(ram, "raw"))
 		api_reply_error(c, 400, "bad_body",
 				"ram_format '%.40s': must be \"zstd\" or \"raw\"", ram);
@@ -397,8 +415,40 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	else {
 		strcpy(g->op_path, path);
 		g->op_snap = (struct guestctl_snapshot){.path = g->op_path,
-							.raw_ram = !strcmp(ram, "raw")};
+							.raw_ram = !strcmp(ram, "raw"),
+							.diff = !strcmp(type, "Diff")};
 		start_op(c, g, NULL, "snapshot");
+	}
+	cJSON_Delete(o);
+}
+
+static void h_migrate(struct api_conn *c, const struct api_request *r)
+{
+	static const struct json_field f[] = {{"destination", JSON_STRING, true, NULL}};
+	static const struct json_schema schema = {f, 1};
+	struct guestctl *g = r->ctx;
+	const char *dest;
+	char err[200];
+	cJSON *o;
+
+	if (json_parse_object(r->body, r->body_len, &schema, &o, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	dest = json_str(o, "destination", "");
+	if (!strchr(dest, ':') || strlen(dest) >= 256)
+		api_reply_error(c, 400, "bad_body", "destination '%.80s': must be HOST:PORT", dest);
+	else if (!g->ops->migrate)
+		api_reply_error(c, 409, "not_supported", "migrate: not supported for %s guests",
+				g->ops->kind);
+	else if (g->op_busy)
+		api_reply_error(c, 409, "busy", "migrate: another request is in progress");
+	else {
+		strcpy(g->op_path, dest);
+		g->op_migrate = true;
+		start_op(c, g, NULL, "migrate");
+		if (!g->op_busy)
+			g->op_migrate = false;
 	}
 	cJSON_Delete(o);
 }
@@ -477,7 +527,7 @@ static void h_console(struct api_conn *c, const struct api_request *r)
 static const struct api_route routes[] = {
 	{HTTP_GET, "/vm", h_get_vm},	       {HTTP_PATCH, "/vm", h_patch_vm},
 	{HTTP_PUT, "/actions", h_put_actions}, {HTTP_PUT, "/snapshot/create", h_snapshot_create},
-	{HTTP_POST, "/console", h_console},
+	{HTTP_PUT, "/migrate", h_migrate},     {HTTP_POST, "/console", h_console},
 };
 
 /* ---- set-up ---- */

@@ -7,8 +7,12 @@
  *                     rss_bytes, ram_resident_bytes, uptime_ns}}
  *     PATCH /vm       {"state": "Paused"|"Resumed"}                         -> 204
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
- *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full",
+ *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full"|"Diff",
  *                     "ram_format": "zstd"|"raw"]} with the guest paused       -> 204
+ *     PUT   /migrate  {"destination": "HOST:PORT"}: live migration to `lodge run
+ *                     --incoming tcp:HOST:PORT`; 204 once the destination runs the
+ *                     guest (this process then exits, reason "migrated"); on failure
+ *                     the guest runs on here: 502 migration_failed
  *     POST  /console  upgrade to a raw stream: the console's output from now on, and
  *                     input to the guest; any number of clients may attach and detach
  *                     without disturbing the guest.
@@ -46,12 +50,19 @@ struct guestctl_ops {
 	 * with one line in err. NULL: the guest kind has no snapshots. Worker thread. */
 	int (*snapshot)(void *opaque, const struct guestctl_snapshot *req, char *err,
 			size_t errlen);
+	/* Migrates the guest to `dest` (HOST:PORT); 0 once the destination runs it, else
+	 * -errno with one line in err (the guest runs on). NULL: not supported. Worker
+	 * thread. `migrated` is then called on the control thread, after the answer went
+	 * out: it ends this guest. */
+	int (*migrate)(void *opaque, const char *dest, char *err, size_t errlen);
+	void (*migrated)(void *opaque);
 };
 
 /* A snapshot request (PUT /snapshot/create). */
 struct guestctl_snapshot {
 	const char *path; /* absolute */
 	bool raw_ram;	  /* "ram_format": "raw" (uncompressed, mapped on restore) */
+	bool diff;	  /* "snapshot_type": "Diff" (what changed since the last one) */
 };
 
 struct guestctl_config {

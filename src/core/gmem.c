@@ -7,7 +7,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 
@@ -33,6 +36,10 @@ int gmem_init(struct gmem *m, uint64_t base, uint64_t size)
 		gmem_fini(m);
 		return -ENOMEM;
 	}
+	/* Registered now, before any sandbox: the dirty log's rounds with harts running
+	 * need it (gmem_dirty_take). */
+	m->membarrier =
+		syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 	return 0;
 }
 
@@ -113,7 +120,7 @@ void gmem_written(struct gmem *m, uint64_t gpa, uint64_t len)
 	log = __atomic_load_n(&m->dirty_log, __ATOMIC_ACQUIRE);
 	for (uint64_t p = first; p <= last; p++) {
 		if (log)
-			__atomic_fetch_or(&m->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+			gmem_dirty_page(m, p);
 		if (__atomic_load_n(&m->page_flags[p], __ATOMIC_ACQUIRE) & GMEM_PAGE_CODE) {
 			__atomic_fetch_and(&m->page_flags[p], (uint8_t)~GMEM_PAGE_CODE,
 					   __ATOMIC_ACQ_REL);
@@ -121,4 +128,55 @@ void gmem_written(struct gmem *m, uint64_t gpa, uint64_t len)
 			__atomic_fetch_add(&m->code_epoch, 1, __ATOMIC_RELEASE);
 		}
 	}
+}
+
+void gmem_dirty_start(struct gmem *m)
+{
+	uint64_t pages = m->size >> GMEM_PAGE_SHIFT;
+
+	__atomic_store_n(&m->dirty_log, false, __ATOMIC_RELEASE);
+	for (uint64_t w = 0; w < gmem_dirty_words(m); w++)
+		__atomic_store_n(&m->dirty[w], 0, __ATOMIC_RELAXED);
+	for (uint64_t p = 0; p < pages; p++)
+		__atomic_fetch_or(&m->page_flags[p], GMEM_PAGE_TRACK, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->dirty_log, true, __ATOMIC_SEQ_CST);
+}
+
+void gmem_dirty_stop(struct gmem *m)
+{
+	uint64_t pages = m->size >> GMEM_PAGE_SHIFT;
+
+	__atomic_store_n(&m->dirty_log, false, __ATOMIC_SEQ_CST);
+	for (uint64_t p = 0; p < pages; p++)
+		__atomic_fetch_and(&m->page_flags[p], (uint8_t)~GMEM_PAGE_TRACK, __ATOMIC_RELAXED);
+}
+
+int gmem_dirty_take(struct gmem *m, uint64_t *out, bool running)
+{
+	if (running && !m->membarrier)
+		return -ENOSYS;
+	for (uint64_t w = 0; w < gmem_dirty_words(m); w++) {
+		uint64_t bits = __atomic_exchange_n(&m->dirty[w], 0, __ATOMIC_ACQ_REL);
+		out[w] |= bits;
+		/* The flag goes back after the bit was taken: a store between the two is in
+		 * the copy the caller makes next (below), one after them is logged again. */
+		while (bits) {
+			uint64_t p = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			__atomic_fetch_or(&m->page_flags[p], GMEM_PAGE_TRACK, __ATOMIC_RELAXED);
+		}
+	}
+	/* A hart's store and its load of the page's flag may pass each other (x86 keeps a
+	 * store in its buffer while later loads go ahead): without a barrier on the harts'
+	 * threads a store could miss the flag just set and also the caller's copy. */
+	if (running && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void gmem_dirty_merge(struct gmem *m, const uint64_t *bits)
+{
+	for (uint64_t w = 0; w < gmem_dirty_words(m); w++)
+		if (bits[w])
+			__atomic_fetch_or(&m->dirty[w], bits[w], __ATOMIC_RELEASE);
 }

@@ -22,6 +22,7 @@
 /* Per-page flags (page_flags[]). Stores by harts to a flagged page take the slow path. */
 #define GMEM_PAGE_CODE	1u /* decoded blocks exist for this page */
 #define GMEM_PAGE_WATCH 2u /* the page holds a watched word (HTIF tohost) */
+#define GMEM_PAGE_TRACK 4u /* dirty log on and the page is clean: its next write is logged */
 
 struct gmem {
 	uint8_t *ram;	     /* host address of guest physical `base` */
@@ -32,7 +33,14 @@ struct gmem {
 	uint32_t code_epoch; /* atomic: bumped with any page_gen, so harts drop shortcuts */
 	uint64_t *dirty;     /* one bit per page written since the log was last taken */
 	bool dirty_log;	     /* atomic: dirty bits are being recorded */
+	bool membarrier;     /* membarrier(PRIVATE_EXPEDITED) is registered (gmem_dirty_take) */
 };
+
+/* Words of a dirty bitmap for `m` (one bit per page). */
+static inline uint64_t gmem_dirty_words(const struct gmem *m)
+{
+	return ((m->size >> GMEM_PAGE_SHIFT) + 63) / 64;
+}
 
 /* Maps `size` bytes of zeroed RAM (private anonymous memory, reserved lazily) at guest
  * physical `base`, and the page tables. Returns 0, -EINVAL (size zero or not a page
@@ -76,6 +84,36 @@ static inline void gmem_barrier(void)
  * device's DMA, the loader): invalidates decoded code there and marks the pages dirty.
  * Ranges outside RAM are ignored. */
 void gmem_written(struct gmem *m, uint64_t gpa, uint64_t len);
+
+/*
+ * The dirty log: which pages anything (hart stores interpreted or JIT'd, AMOs, SC, the
+ * page-table walker's A/D updates, device DMA, the balloon) wrote since it was last taken.
+ * A clean page carries GMEM_PAGE_TRACK, so a hart's store to it takes the store hook
+ * (mmu_store_hook), which logs the page and clears the flag: a page costs one slow store
+ * per round, no check is added to the fast path.
+ *
+ * gmem_dirty_start: clears the log and starts it (every page clean). Any thread; a hart
+ * that is running sees the flags at its next store at the latest.
+ * gmem_dirty_stop: stops logging and drops the flags.
+ * gmem_dirty_take: moves the log into `out` (gmem_dirty_words words, ORed in) and makes
+ * those pages clean again. With harts running (`running`), a store racing with it is
+ * either visible to a copy of the page made after it returns or logged again: a
+ * process-wide memory barrier (membarrier) separates re-arming the flags from the copy.
+ * Returns 0, or -ENOSYS when `running` and no such barrier is available (pause first).
+ */
+void gmem_dirty_start(struct gmem *m);
+void gmem_dirty_stop(struct gmem *m);
+int gmem_dirty_take(struct gmem *m, uint64_t *out, bool running)
+	__attribute__((warn_unused_result));
+/* Puts pages taken with gmem_dirty_take back into the log (their copy was not kept). */
+void gmem_dirty_merge(struct gmem *m, const uint64_t *bits);
+
+/* Logs page `p` (an index) dirty and clears its TRACK flag. */
+static inline void gmem_dirty_page(struct gmem *m, uint64_t p)
+{
+	__atomic_fetch_and(&m->page_flags[p], (uint8_t)~GMEM_PAGE_TRACK, __ATOMIC_RELAXED);
+	__atomic_fetch_or(&m->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELEASE);
+}
 
 /* Same for a host pointer inside RAM (from gmem_ptr). */
 static inline void gmem_written_host(struct gmem *m, const void *host, uint64_t len)

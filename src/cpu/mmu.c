@@ -107,6 +107,9 @@ int mmu_translate(struct hart *h, uint64_t va, enum access acc, unsigned priv, u
 				goto fault;
 			want = pte | PTE_A | (acc == ACC_WRITE ? PTE_D : 0);
 		}
+		/* The A/D update wrote guest RAM: the dirty log must see it. */
+		if (want != pte && __atomic_load_n(&h->env->mem->dirty_log, __ATOMIC_RELAXED))
+			gmem_written_host(h->env->mem, ptep, 8);
 		*pa = ((ppn | ((va >> 12) & low)) << 12) | (va & 0xfff);
 	}
 	return 0;
@@ -157,6 +160,8 @@ void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
 			__atomic_fetch_add(&mem->code_epoch, 1, __ATOMIC_RELEASE);
 			__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 		}
+		if (f & GMEM_PAGE_TRACK)
+			gmem_dirty_page(mem, p);
 		if (f & PAGE_WATCH)
 			h->env->watch_hit(h->env, mem->base + off);
 	}

@@ -32,7 +32,8 @@ int mmu_atomic_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc, 
  * and *host = host pointer of the same byte (in RAM). */
 int mmu_fetch(struct hart *h, uint64_t pc, uint64_t *ppa, uint8_t **host);
 
-/* Called after a store to a RAM page whose code_pages flag is set. */
+/* Called after a store to a RAM page whose code_pages flag is set (decoded code, a
+ * watched word, or a clean page while the dirty log is on). */
 void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size);
 
 void mmu_flush_all(struct hart *h);

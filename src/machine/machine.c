@@ -394,6 +394,7 @@ void vm_destroy(struct vm *vm)
 	evloop_destroy(vm->loop);
 	gmem_fini(&vm->mem);
 	free_dev_args(vm);
+	core_free(vm->snap_parent_path);
 	pthread_mutex_destroy(&vm->dev_console_lock);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);

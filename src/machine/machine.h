@@ -35,12 +35,13 @@ struct hart;
 /* Why the machine stopped. */
 enum vm_stop_reason {
 	VM_RUNNING = 0,
-	VM_STOP_EXIT,	 /* the guest finished (finisher, HTIF, poweroff) with exit_code */
-	VM_STOP_TIMEOUT, /* --timeout expired */
-	VM_STOP_ERROR,	 /* lodge stopped the guest because of a host-side error */
-	VM_STOP_REBOOT,	 /* the guest asked for a reboot */
-	VM_STOP_PANIC,	 /* the guest kernel panicked (seen on the console) */
-	VM_STOP_USER,	 /* the user quit from the console (Ctrl-A X) */
+	VM_STOP_EXIT,	  /* the guest finished (finisher, HTIF, poweroff) with exit_code */
+	VM_STOP_TIMEOUT,  /* --timeout expired */
+	VM_STOP_ERROR,	  /* lodge stopped the guest because of a host-side error */
+	VM_STOP_REBOOT,	  /* the guest asked for a reboot */
+	VM_STOP_PANIC,	  /* the guest kernel panicked (seen on the console) */
+	VM_STOP_USER,	  /* the user quit from the console (Ctrl-A X) */
+	VM_STOP_MIGRATED, /* the machine runs on in another process (machine/migrate.h) */
 };
 
 /* A device the user asked for: the registered type's option and its arguments. */
@@ -97,6 +98,12 @@ struct vm {
 	struct vm_device_arg *dev_args;
 	unsigned ndev_args;
 	bool bare;
+
+	/* The last snapshot taken or restored, the parent of the next Diff snapshot: its
+	 * identity (its ID section) and absolute path (owned; NULL: none yet). The RAM
+	 * written since is in mem's dirty log. Changed only with the machine paused. */
+	uint8_t snap_parent_id[16];
+	char *snap_parent_path;
 };
 
 /* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,

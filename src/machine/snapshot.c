@@ -3,8 +3,12 @@
  *   u32 version, u64 RAM base, u64 RAM size, u32 harts, u8 bare, u64 time (10 MHz ticks
  *   at the snapshot), u64 HTIF tohost, u64 fromhost, u32 device options, and per option:
  *   string option, u8 has arguments, string arguments (a string is u16 length + bytes).
- * Then one HART section per hart (cpu/state.h), one DEVICE section per device in creation
- * order (string name, then the device's own record), and the RAM section.
+ * Then the ID section (u32 version 1, 16 random bytes naming this file), for a Diff the
+ * PARENT section (u32 version 1, the parent's 16-byte identity, string absolute path; a
+ * string of up to PATH_MAX bytes here), one HART section per hart (cpu/state.h), one
+ * DEVICE section per device in creation order (string name, then the device's own
+ * record), and the RAM section: all of RAM, or for a Diff the pages written since the
+ * parent (mem's dirty log, which every snapshot and restore restarts).
  */
 #include "machine/snapshot.h"
 
@@ -14,6 +18,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -28,6 +34,17 @@
 
 #define MACHINE_VERSION 1
 #define MAX_STR		4096
+#define ID_LEN		16
+#define IDENT_VERSION	1
+#define MAX_CHAIN	64 /* a Diff and its parents, the Full one included */
+
+/* What the ID and PARENT sections of a file say. */
+struct ident {
+	bool has_id, has_parent;
+	uint8_t id[ID_LEN], parent_id[ID_LEN];
+	char parent[PATH_MAX];
+	unsigned next; /* the index of the first section after them */
+};
 
 struct vm_restore {
 	struct snap_reader *rd;
@@ -38,6 +55,12 @@ struct vm_restore {
 	char *overlays[VM_MAX_DEVICE_ARGS];  /* their files: removed unless restored */
 	bool restored;
 	uint64_t time, tohost, fromhost;
+	char path[PATH_MAX]; /* of this file, absolute */
+	struct ident ident;
+	/* A Diff's parents: chain[0] its parent ... chain[nchain - 1] the Full snapshot. */
+	struct snap_reader *chain[MAX_CHAIN];
+	char *chain_path[MAX_CHAIN];
+	unsigned nchain;
 };
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -205,23 +228,102 @@ struct save_job {
 	char *err;
 	size_t errlen;
 	int r;
+	uint8_t id[ID_LEN];
+	uint64_t *pages; /* the dirty log taken for this snapshot */
+	bool log_taken;	 /* the log was on and is now in pages */
+	bool log_started;
 };
 
-static int write_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+/* A new file's identity. Random; without getrandom (a sandbox may refuse it) the clocks
+ * and the process id still make two snapshots' identities differ. */
+static void new_id(uint8_t id[ID_LEN])
 {
+	struct timespec ts;
+	uint64_t a, b;
+
+	if (getrandom(id, ID_LEN, GRND_NONBLOCK) == ID_LEN)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	b = vm_now_ns() ^ ((uint64_t)getpid() << 40);
+	memcpy(id, &a, 8);
+	memcpy(id + 8, &b, 8);
+}
+
+static int write_ident(struct save_job *j)
+{
+	struct vm *vm = j->vm;
+	struct sbuf b = {0};
+	int r;
+
+	sbuf_put_u32(&b, IDENT_VERSION);
+	sbuf_put(&b, j->id, ID_LEN);
+	r = b.err ?: snap_write_section(j->w, SNAP_SEC_ID, b.data, b.len);
+	if (!r && j->o->diff) {
+		size_t n = strlen(vm->snap_parent_path);
+		b.len = 0;
+		sbuf_put_u32(&b, IDENT_VERSION);
+		sbuf_put(&b, vm->snap_parent_id, ID_LEN);
+		sbuf_put_u16(&b, (uint16_t)n);
+		sbuf_put(&b, vm->snap_parent_path, n);
+		r = b.err ?: snap_write_section(j->w, SNAP_SEC_PARENT, b.data, b.len);
+	}
+	sbuf_fini(&b);
+	return r;
+}
+
+/* The RAM this file holds is RAM as it is now: the dirty log restarts here (what it
+ * held goes into j->pages, which a Diff writes and a failure puts back). */
+static int write_ram(struct save_job *j)
+{
+	struct gmem *m = &j->vm->mem;
 	int r = 0;
 
+	if (__atomic_load_n(&m->dirty_log, __ATOMIC_ACQUIRE)) {
+		r = gmem_dirty_take(m, j->pages, false);
+		j->log_taken = !r;
+	} else {
+		gmem_dirty_start(m);
+		j->log_started = true;
+	}
+	if (r)
+		return r;
+	if (j->o->diff)
+		return snap_write_ram_diff(j->w, m->ram, m->base, m->size, j->pages);
+	return snap_write_ram(j->w, m->ram, m->base, m->size,
+			      j->o->raw_ram ? SNAP_RAM_RAW : SNAP_RAM_ZSTD);
+}
+
+int vm_state_save(struct vm *vm, vm_state_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+	struct sbuf b = {0};
+	int r = 0;
+
+	for (unsigned i = 0; i < vm->nharts && !r; i++) {
+		b.len = 0;
+		r = hart_save(vm->harts[i], &b) ?: b.err ?: emit(ctx, SNAP_SEC_HART, b.data, b.len);
+	}
 	for (struct device *d = vm->devices; d && !r; d = d->next) {
-		struct sbuf b = {0};
+		b.len = 0;
 		put_str(&b, d->name);
 		r = d->ops->save(d, &b) ?: b.err;
 		if (r)
 			errf(err, errlen, "%s: cannot save its state: %s", d->name, strerror(-r));
 		else
-			r = snap_write_section(w, SNAP_SEC_DEVICE, b.data, b.len);
-		sbuf_fini(&b);
+			r = emit(ctx, SNAP_SEC_DEVICE, b.data, b.len);
 	}
+	sbuf_fini(&b);
 	return r;
+}
+
+int vm_state_config(struct vm *vm, struct sbuf *b)
+{
+	return save_machine(vm, b);
+}
+
+static int emit_section(void *ctx, uint32_t type, const void *p, size_t len)
+{
+	return snap_write_section(ctx, type, p, len);
 }
 
 /* On the I/O thread, so that no device callback runs while the state is written. */
@@ -237,17 +339,13 @@ static void save_on_loop(void *opaque)
 		errf(j->err, j->errlen, "cannot record the machine's configuration: %s",
 		     strerror(-r));
 	r = r ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
-	for (unsigned i = 0; i < vm->nharts && !r; i++) {
-		b.len = 0;
-		r = hart_save(vm->harts[i], &b)
-			    ?: snap_write_section(j->w, SNAP_SEC_HART, b.data, b.len);
-	}
+	r = r ?: write_ident(j);
 	sbuf_fini(&b);
 	if (!r)
-		r = write_devices(vm, j->w, j->err, j->errlen);
+		r = vm_state_save(vm, emit_section, j->w, j->err, j->errlen);
+	/* Devices go before the RAM: saving a virtio device logs its used rings. */
 	if (!r)
-		r = snap_write_ram(j->w, vm->mem.ram, vm->mem.base, vm->mem.size,
-				   j->o->raw_ram ? SNAP_RAM_RAW : SNAP_RAM_ZSTD);
+		r = write_ram(j);
 	if (!r)
 		r = switch_disks(vm, j->path, j->err, j->errlen);
 	j->r = r;
@@ -263,9 +361,24 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		err[0] = 0;
 	if (!vm_paused(vm))
 		return -EBUSY;
+	if (o->diff && !vm->snap_parent_path) {
+		errf(err, errlen,
+		     "a Diff snapshot holds what changed since this machine's last snapshot "
+		     "or restore, and there is none: take a Full snapshot first");
+		return -ECHILD;
+	}
+	if (strlen(path) >= PATH_MAX || path[0] != '/') {
+		errf(err, errlen, "%.80s: must be an absolute path", path);
+		return -EINVAL;
+	}
+	j.pages = core_calloc(gmem_dirty_words(&vm->mem), sizeof(uint64_t));
+	if (!j.pages)
+		return -ENOMEM;
+	new_id(j.id);
 	r = snap_writer_open(path, &j.w);
 	if (r) {
 		errf(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
+		core_free(j.pages);
 		return r;
 	}
 	for (struct device *d = vm->devices; d; d = d->next)
@@ -281,6 +394,21 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	} else {
 		r = snap_writer_commit(j.w);
 	}
+	if (!r) {
+		char *copy = core_alloc(strlen(path) + 1);
+		if (copy) {
+			core_free(vm->snap_parent_path);
+			vm->snap_parent_path = strcpy(copy, path);
+			memcpy(vm->snap_parent_id, j.id, ID_LEN);
+		} else {
+			r = -ENOMEM; /* the file is there, but no Diff can name it */
+		}
+	}
+	if (r && j.log_taken) /* the next Diff still needs what the log held */
+		gmem_dirty_merge(&vm->mem, j.pages);
+	else if (r && j.log_started)
+		gmem_dirty_stop(&vm->mem);
+	core_free(j.pages);
 	if (r && err && errlen && !err[0])
 		errf(err, errlen, "%s: cannot write it: %s", path, strerror(-r));
 	return r;
@@ -399,6 +527,109 @@ static int restore_overlays(struct vm_restore *rs, const char *snap, char *err, 
 	return 0;
 }
 
+/* Reads the ID and PARENT sections that follow MACHINE (a version 1 file has neither). */
+static int read_ident(struct snap_reader *rd, struct ident *out, char *err, size_t errlen)
+{
+	unsigned n, i = 1;
+	const struct snap_section *sec = snap_sections(rd, &n);
+	struct sreader in;
+	uint8_t *p;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (i < n && sec[i].type == SNAP_SEC_ID) {
+		r = snap_read_section(rd, &sec[i], &p, err, errlen);
+		if (r)
+			return r;
+		sreader_init(&in, p, (size_t)sec[i].len);
+		r = sread_u32(&in) == IDENT_VERSION ? 0 : -EINVAL;
+		sread(&in, out->id, ID_LEN);
+		if (r || in.err || in.off != sec[i].len)
+			r = -EINVAL;
+		core_free(p);
+		if (r) {
+			errf(err, errlen, "corrupt: the identity section is malformed");
+			return r;
+		}
+		out->has_id = true;
+		i++;
+	}
+	if (i < n && sec[i].type == SNAP_SEC_PARENT) {
+		uint16_t len;
+		r = snap_read_section(rd, &sec[i], &p, err, errlen);
+		if (r)
+			return r;
+		sreader_init(&in, p, (size_t)sec[i].len);
+		r = sread_u32(&in) == IDENT_VERSION && out->has_id ? 0 : -EINVAL;
+		sread(&in, out->parent_id, ID_LEN);
+		len = sread_u16(&in);
+		if (len >= sizeof(out->parent))
+			r = -EINVAL;
+		else
+			sread(&in, out->parent, len);
+		if (r || in.err || in.off != sec[i].len || out->parent[0] != '/' ||
+		    memchr(out->parent, 0, len))
+			r = -EINVAL;
+		core_free(p);
+		if (r) {
+			errf(err, errlen, "corrupt: the parent section is malformed");
+			return r;
+		}
+		out->parent[len] = 0;
+		out->has_parent = true;
+		i++;
+	}
+	out->next = i;
+	return 0;
+}
+
+/* Opens a Diff's parents up to the Full snapshot, each checked against the identity its
+ * child recorded. */
+static int open_chain(struct vm_restore *rs, char *err, size_t errlen)
+{
+	struct ident cur = rs->ident, up;
+	const char *child = rs->path;
+	char perr[256];
+	int r;
+
+	while (cur.has_parent) {
+		struct snap_reader *p;
+		if (rs->nchain == MAX_CHAIN) {
+			errf(err, errlen, "a chain of more than %d snapshots (or a loop): %s",
+			     MAX_CHAIN, cur.parent);
+			return -EINVAL;
+		}
+		rs->chain_path[rs->nchain] = core_alloc(strlen(cur.parent) + 1);
+		if (!rs->chain_path[rs->nchain])
+			return -ENOMEM;
+		strcpy(rs->chain_path[rs->nchain], cur.parent);
+		r = snap_reader_open(cur.parent, &p, perr, sizeof(perr));
+		if (r) {
+			errf(err, errlen, "its parent snapshot %s (recorded in %s): %s", cur.parent,
+			     child, perr);
+			core_free(rs->chain_path[rs->nchain]);
+			rs->chain_path[rs->nchain] = NULL;
+			return r;
+		}
+		rs->chain[rs->nchain] = p;
+		child = rs->chain_path[rs->nchain++];
+		r = read_ident(p, &up, perr, sizeof(perr));
+		if (r) {
+			errf(err, errlen, "its parent snapshot %s: %s", child, perr);
+			return r;
+		}
+		if (!up.has_id || memcmp(up.id, cur.parent_id, ID_LEN)) {
+			errf(err, errlen,
+			     "its parent snapshot %s is not the one it was taken from (its "
+			     "identity differs: the file was replaced)",
+			     child);
+			return -EINVAL;
+		}
+		cur = up;
+	}
+	return 0;
+}
+
 int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
 		    size_t errlen)
 {
@@ -431,6 +662,14 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 		errf(err, errlen, "corrupt: the machine section is malformed");
 		goto fail;
 	}
+	if (!realpath(path, rs->path)) {
+		r = -errno;
+		errf(err, errlen, "cannot resolve its path: %s", strerror(-r));
+		goto fail;
+	}
+	r = read_ident(rs->rd, &rs->ident, err, errlen) ?: open_chain(rs, err, errlen);
+	if (r)
+		goto fail;
 	r = restore_overlays(rs, path, err, errlen);
 	if (r) {
 		if (!err || !err[0])
@@ -449,6 +688,10 @@ void vm_restore_close(struct vm_restore *rs)
 	if (!rs)
 		return;
 	snap_reader_close(rs->rd);
+	for (unsigned i = 0; i < rs->nchain; i++)
+		snap_reader_close(rs->chain[i]);
+	for (unsigned i = 0; i < MAX_CHAIN; i++)
+		core_free(rs->chain_path[i]);
 	core_free(rs->machine);
 	core_free(rs->strings);
 	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS; i++) {
@@ -460,21 +703,30 @@ void vm_restore_close(struct vm_restore *rs)
 	core_free(rs);
 }
 
+int vm_state_load_hart(struct vm *vm, unsigned i, const uint8_t *p, size_t len, char *err,
+		       size_t errlen)
+{
+	struct sreader in;
+	int r;
+
+	sreader_init(&in, p, len);
+	r = i < vm->nharts ? hart_load(vm->harts[i], &in) : -EINVAL;
+	if (!r && in.off != len)
+		r = -EINVAL;
+	if (r)
+		errf(err, errlen, "corrupt: the state of hart %u does not load", i);
+	return r;
+}
+
 static int load_hart(struct vm *vm, struct vm_restore *rs, const struct snap_section *s, unsigned i,
 		     char *err, size_t errlen)
 {
 	uint8_t *p;
-	struct sreader in;
 	int r = snap_read_section(rs->rd, s, &p, err, errlen);
 
 	if (r)
 		return r;
-	sreader_init(&in, p, (size_t)s->len);
-	r = hart_load(vm->harts[i], &in);
-	if (!r && in.off != s->len)
-		r = -EINVAL;
-	if (r)
-		errf(err, errlen, "corrupt: the state of hart %u does not load", i);
+	r = vm_state_load_hart(vm, i, p, (size_t)s->len, err, errlen);
 	core_free(p);
 	return r;
 }
@@ -488,18 +740,14 @@ static bool same_type(const char *a, const char *b)
 	return n == strcspn(b, " ") && !strncmp(a, b, n);
 }
 
-static int load_device(struct device *d, struct vm_restore *rs, const struct snap_section *s,
-		       char *err, size_t errlen)
+int vm_state_load_device(struct device *d, const uint8_t *p, size_t len, char *err, size_t errlen)
 {
-	uint8_t *p;
 	char name[MAX_STR + 1], *np = name;
 	const char *got;
 	struct sreader in;
-	int r = snap_read_section(rs->rd, s, &p, err, errlen);
+	int r;
 
-	if (r)
-		return r;
-	sreader_init(&in, p, (size_t)s->len);
+	sreader_init(&in, p, len);
 	got = get_str(&in, &np, name + sizeof(name));
 	if (!got || !same_type(got, d->name)) {
 		errf(err, errlen, "the snapshot's device '%.64s' is not this machine's '%s'",
@@ -507,12 +755,24 @@ static int load_device(struct device *d, struct vm_restore *rs, const struct sna
 		r = -EINVAL;
 	} else {
 		r = d->ops->load(d, &in);
-		if (!r && in.off != s->len)
+		if (!r && in.off != len)
 			r = -EINVAL;
 		if (r)
 			errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
 			     strerror(-r));
 	}
+	return r;
+}
+
+static int load_device(struct device *d, struct vm_restore *rs, const struct snap_section *s,
+		       char *err, size_t errlen)
+{
+	uint8_t *p;
+	int r = snap_read_section(rs->rd, s, &p, err, errlen);
+
+	if (r)
+		return r;
+	r = vm_state_load_device(d, p, (size_t)s->len, err, errlen);
 	core_free(p);
 	return r;
 }
@@ -520,19 +780,51 @@ static int load_device(struct device *d, struct vm_restore *rs, const struct sna
 /* The sections after MACHINE: harts, devices, RAM, in that order and number. RAM is
  * loaded first: a device's load may write to guest memory (vsock tells the guest its
  * connections were reset). */
+/* RAM from the Full snapshot at the root of the chain, then each Diff's pages in order
+ * (the Full one's RAM may be mapped: a Diff's pages then replace the mapped ones). */
+static int load_ram(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
+{
+	char perr[256];
+	int r = 0;
+
+	for (unsigned k = rs->nchain; k-- > 0 && !r;) {
+		unsigned n;
+		const struct snap_section *sec = snap_sections(rs->chain[k], &n);
+		if (n < 2 || sec[n - 1].type != SNAP_SEC_RAM) {
+			snprintf(perr, sizeof(perr), "corrupt: its last section is not RAM");
+			r = -EINVAL;
+		} else {
+			r = snap_read_ram(rs->chain[k], &sec[n - 1], vm->mem.ram, vm->mem.base,
+					  vm->mem.size, lazy && k == rs->nchain - 1,
+					  k != rs->nchain - 1, perr, sizeof(perr));
+		}
+		if (r)
+			errf(err, errlen, "its parent snapshot %s: %s", rs->chain_path[k], perr);
+	}
+	if (!r) {
+		unsigned n;
+		const struct snap_section *sec = snap_sections(rs->rd, &n);
+		r = snap_read_ram(rs->rd, &sec[n - 1], vm->mem.ram, vm->mem.base, vm->mem.size,
+				  lazy && !rs->nchain, rs->ident.has_parent, err, errlen);
+	}
+	return r;
+}
+
 static int load_sections(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
 {
-	unsigned n, ndev = 0, k = 1;
+	unsigned n, ndev = 0, k = rs->ident.next;
 	const struct snap_section *sec = snap_sections(rs->rd, &n);
+	unsigned want_n;
 	int r;
 
 	for (struct device *d = vm->devices; d; d = d->next)
 		ndev++;
-	for (unsigned i = 1; i < n; i++) {
-		uint32_t want = i <= vm->nharts		 ? SNAP_SEC_HART
-				: i <= vm->nharts + ndev ? SNAP_SEC_DEVICE
-							 : SNAP_SEC_RAM;
-		if (sec[i].type != want || n != vm->nharts + ndev + 2) {
+	want_n = k + vm->nharts + ndev + 1;
+	for (unsigned i = k; i < n; i++) {
+		uint32_t want = i < k + vm->nharts	    ? SNAP_SEC_HART
+				: i < k + vm->nharts + ndev ? SNAP_SEC_DEVICE
+							    : SNAP_SEC_RAM;
+		if (sec[i].type != want || n != want_n) {
 			errf(err, errlen,
 			     "corrupt: sections missing or out of order (section %u of %u; this "
 			     "machine has %u harts and %u devices)",
@@ -540,13 +832,11 @@ static int load_sections(struct vm *vm, struct vm_restore *rs, bool lazy, char *
 			return -EINVAL;
 		}
 	}
-	if (n != vm->nharts + ndev + 2) {
-		errf(err, errlen, "corrupt: %u sections where %u were expected", n,
-		     vm->nharts + ndev + 2);
+	if (n != want_n) {
+		errf(err, errlen, "corrupt: %u sections where %u were expected", n, want_n);
 		return -EINVAL;
 	}
-	r = snap_read_ram(rs->rd, &sec[n - 1], vm->mem.ram, vm->mem.base, vm->mem.size, lazy, err,
-			  errlen);
+	r = load_ram(vm, rs, lazy, err, errlen);
 	for (unsigned i = 0; i < vm->nharts && !r; i++)
 		r = load_hart(vm, rs, &sec[k++], i, err, errlen);
 	for (struct device *d = vm->devices; d && !r; d = d->next)
@@ -563,6 +853,24 @@ int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_
 	r = load_sections(vm, rs, lazy, err, errlen);
 	if (r)
 		return r;
+	vm_restore_finish(vm, rs, rs->time);
+	/* The next Diff holds what changed since this restore (a version 1 file has no
+	 * identity to name). */
+	if (rs->ident.has_id) {
+		char *copy = core_alloc(strlen(rs->path) + 1);
+		if (!copy)
+			return -ENOMEM;
+		core_free(vm->snap_parent_path);
+		vm->snap_parent_path = strcpy(copy, rs->path);
+		memcpy(vm->snap_parent_id, rs->ident.id, ID_LEN);
+		gmem_dirty_start(&vm->mem);
+	}
+	rs->restored = true;
+	return 0;
+}
+
+void vm_restore_finish(struct vm *vm, const struct vm_restore *rs, uint64_t time)
+{
 	vm->tohost_pa = rs->tohost;
 	vm->fromhost_pa = rs->fromhost;
 	if (vm->tohost_pa && vm_ram_ptr(vm, vm->tohost_pa, 8) && !(vm->tohost_pa & 7))
@@ -571,7 +879,28 @@ int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_
 		vm->tohost_pa = 0;
 	/* The clock goes on from the saved time: `time` = (now - start) / 100. Unsigned
 	 * arithmetic keeps that right even when the host has been up for less time. */
-	hart_env_clock_set(&vm->env, vm_now_ns() - rs->time * 100, 0);
-	rs->restored = true;
+	hart_env_clock_set(&vm->env, vm_now_ns() - time * 100, 0);
+}
+
+int vm_restore_config(const uint8_t *p, size_t len, struct vm_config *cfg, struct vm_restore **out)
+{
+	struct vm_restore *rs = core_calloc(1, sizeof(*rs));
+	int r;
+
+	if (!rs)
+		return -ENOMEM;
+	rs->machine = core_alloc(len + 1);
+	rs->strings = core_alloc(len + 1);
+	if (!rs->machine || !rs->strings) {
+		vm_restore_close(rs);
+		return -ENOMEM;
+	}
+	memcpy(rs->machine, p, len);
+	r = parse_machine(rs, rs->machine, len, cfg);
+	if (r) {
+		vm_restore_close(rs);
+		return r;
+	}
+	*out = rs;
 	return 0;
 }

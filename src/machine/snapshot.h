@@ -18,19 +18,24 @@ struct vm_restore;
 
 struct vm_snapshot_opts {
 	bool raw_ram; /* RAM uncompressed and page-aligned (a restore maps it: lazy) */
+	bool diff;    /* only the RAM written since the last snapshot taken or restored */
 };
 
 /* Any thread but a hart's or the I/O thread's, with the machine paused (vm_pause): waits
- * for devices' host I/O in flight, then writes the snapshot to `path` (atomically: a
- * temporary file renamed). The machine stays paused. Returns 0, -EBUSY (not paused),
- * or -errno with one line in err. */
+ * for devices' host I/O in flight, then writes the snapshot to `path` (absolute;
+ * atomically: a temporary file renamed). A Diff (o->diff) holds the RAM pages written
+ * since the machine's last snapshot (Full or Diff) or its restore, and names that file
+ * as its parent. The machine stays paused. Returns 0, -EBUSY (not paused), -ECHILD (a
+ * Diff with no parent), or -errno with one line in err. */
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 
 /* Opens a snapshot and fills *cfg with the machine it holds: RAM size, harts, bare or
  * not, and the device options (pointing into *out; valid until vm_restore_close). The
- * caller sets the rest (console, JIT, timeout). Returns 0, or -EINVAL / -errno with
- * one line in err (truncated, corrupt, unknown version). */
+ * caller sets the rest (console, JIT, timeout). A Diff's parents are opened too, each
+ * checked against the identity its child recorded. Returns 0, or -EINVAL / -errno with
+ * one line in err (truncated, corrupt, unknown version, a parent missing or not the
+ * one recorded). */
 int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
@@ -41,5 +46,32 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 void vm_restore_close(struct vm_restore *rs);
+
+/* ---- pieces for live migration (machine/migrate.c) ---- */
+struct sbuf;
+struct device;
+
+/* The MACHINE section's payload: configuration, clock, HTIF words, device options. */
+int vm_state_config(struct vm *vm, struct sbuf *b) __attribute__((warn_unused_result));
+/* A vm_restore holding only such a configuration (no file): fills *cfg as
+ * vm_restore_open does. Returns 0, -EINVAL (malformed) or -ENOMEM. */
+int vm_restore_config(const uint8_t *p, size_t len, struct vm_config *cfg, struct vm_restore **out)
+	__attribute__((warn_unused_result));
+/* Sets the HTIF words the configuration holds and the machine's clock to `time` (10 MHz
+ * ticks): the guest's time goes on from there. Before the machine runs. */
+void vm_restore_finish(struct vm *vm, const struct vm_restore *rs, uint64_t time);
+
+typedef int (*vm_state_emit_fn)(void *ctx, uint32_t type, const void *p, size_t len);
+/* Saves every hart (SNAP_SEC_HART) and device (SNAP_SEC_DEVICE), in order, through
+ * `emit`. On the machine's I/O thread, paused, devices quiesced. Returns 0 or -errno
+ * (one line in err for a device). */
+int vm_state_save(struct vm *vm, vm_state_emit_fn emit, void *ctx, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Loads one hart's / device's record (the payload of such a section). Returns 0 or
+ * -EINVAL with one line in err. */
+int vm_state_load_hart(struct vm *vm, unsigned i, const uint8_t *p, size_t len, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
+int vm_state_load_device(struct device *d, const uint8_t *p, size_t len, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 #endif

@@ -238,10 +238,11 @@ static int read_header(struct snap_reader *r, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	version = snap_get32(h + 8);
-	if (version != SNAP_VERSION || snap_get32(h + 12) != SNAP_HEADER || snap_get64(h + 16)) {
+	if (version < 1 || version > SNAP_VERSION || snap_get32(h + 12) != SNAP_HEADER ||
+	    snap_get64(h + 16)) {
 		snap_errf(err, errlen,
 			  "snapshot format version %u is not supported (this Lodge reads version "
-			  "%d; take the snapshot again with this version)",
+			  "1 to %d; take the snapshot again with this version)",
 			  version, SNAP_VERSION);
 		return -EINVAL;
 	}

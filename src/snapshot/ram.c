@@ -3,8 +3,9 @@
  * u64 size, u32 chunk pages (512), u32 encoding. Then, for SNAP_RAM_ZSTD, one record per
  * 2 MiB chunk: a 64-byte bitmap of the chunk's pages that are not all zero, u32 length,
  * and that many bytes of one zstd frame holding exactly those pages in order (no frame
- * when no page is set). For SNAP_RAM_RAW: zero padding to the next 4 KiB boundary of
- * the file, then the RAM image byte for byte, zero pages left as holes; its CRC covers
+ * when no page is set). SNAP_RAM_DIFF is the same, its bitmaps naming the pages written
+ * since the parent snapshot (zero or not). For SNAP_RAM_RAW: zero padding to the next 4 KiB
+ * boundary of the file, then the RAM image byte for byte, zero pages left as holes; its CRC covers
  * only the descriptor, so that a restore can map it without reading it.
  */
 #include "snapshot/snapshot.h"
@@ -40,16 +41,19 @@ static void put_desc(uint8_t *d, uint64_t base, uint64_t size, enum snap_ram_enc
 	snap_le32(d + 20, enc);
 }
 
-/* One chunk: bitmap, length, frame. `stage` and `cbuf` are scratch buffers. */
+/* One chunk: bitmap, length, frame. `stage` and `cbuf` are scratch buffers. With `dirty`
+ * (the chunk's first page is bit 0 of dirty[0]), exactly the pages set there go in;
+ * otherwise the pages that are not zero. */
 static int write_chunk(struct snap_writer *w, ZSTD_CCtx *cc, const uint8_t *ram, size_t pages,
-		       uint8_t *stage, uint8_t *cbuf, size_t cap)
+		       const uint64_t *dirty, uint8_t *stage, uint8_t *cbuf, size_t cap)
 {
 	uint8_t bitmap[BITMAP] = {0}, len[4];
 	size_t n = 0, clen = 0;
 	int r;
 
 	for (size_t p = 0; p < pages; p++) {
-		if (page_zero(ram + p * SNAP_PAGE_SIZE))
+		if (dirty ? !(dirty[p / 64] & (1ull << (p % 64)))
+			  : page_zero(ram + p * SNAP_PAGE_SIZE))
 			continue;
 		bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
 		memcpy(stage + n * SNAP_PAGE_SIZE, ram + p * SNAP_PAGE_SIZE, SNAP_PAGE_SIZE);
@@ -66,7 +70,8 @@ static int write_chunk(struct snap_writer *w, ZSTD_CCtx *cc, const uint8_t *ram,
 	return r ?: snap_put(w, cbuf, clen);
 }
 
-static int write_zstd(struct snap_writer *w, const uint8_t *ram, uint64_t size)
+static int write_zstd(struct snap_writer *w, const uint8_t *ram, uint64_t size,
+		      const uint64_t *dirty)
 {
 	size_t cap = ZSTD_compressBound(CHUNK_BYTES);
 	uint8_t *stage = core_alloc(CHUNK_BYTES), *cbuf = core_alloc(cap);
@@ -76,7 +81,8 @@ static int write_zstd(struct snap_writer *w, const uint8_t *ram, uint64_t size)
 	for (uint64_t off = 0; off < size && !r; off += CHUNK_BYTES) {
 		uint64_t left = (size - off) / SNAP_PAGE_SIZE;
 		size_t pages = left < SNAP_CHUNK_PAGES ? (size_t)left : SNAP_CHUNK_PAGES;
-		r = write_chunk(w, cc, ram + off, pages, stage, cbuf, cap);
+		r = write_chunk(w, cc, ram + off, pages,
+				dirty ? dirty + off / SNAP_PAGE_SIZE / 64 : NULL, stage, cbuf, cap);
 	}
 	ZSTD_freeCCtx(cc);
 	core_free(stage);
@@ -114,7 +120,24 @@ int snap_write_ram(struct snap_writer *w, const uint8_t *ram, uint64_t base, uin
 	snap_section_begin(w, SNAP_SEC_RAM);
 	r = snap_put(w, d, sizeof(d));
 	if (!r)
-		r = enc == SNAP_RAM_ZSTD ? write_zstd(w, ram, size) : write_raw(w, ram, size);
+		r = enc == SNAP_RAM_ZSTD ? write_zstd(w, ram, size, NULL) : write_raw(w, ram, size);
+	return r ?: snap_section_end(w, w->crc);
+}
+
+int snap_write_ram_diff(struct snap_writer *w, const uint8_t *ram, uint64_t base, uint64_t size,
+			const uint64_t *pages)
+{
+	uint8_t d[SNAP_RAM_DESC];
+	int r;
+
+	/* A chunk's bits start on a word boundary: 512 pages are 8 words. */
+	_Static_assert(SNAP_CHUNK_PAGES % 64 == 0, "chunks must cover whole bitmap words");
+	if (size % SNAP_PAGE_SIZE)
+		return -EINVAL;
+	put_desc(d, base, size, SNAP_RAM_DIFF);
+	snap_section_begin(w, SNAP_SEC_RAM);
+	r = snap_put(w, d, sizeof(d));
+	r = r ?: write_zstd(w, ram, size, pages);
 	return r ?: snap_section_end(w, w->crc);
 }
 
@@ -203,7 +226,7 @@ static int read_raw(struct ram_in *in, uint8_t *ram, uint64_t size, bool lazy)
 }
 
 int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *ram, uint64_t base,
-		  uint64_t size, bool lazy, char *err, size_t errlen)
+		  uint64_t size, bool lazy, bool diff, char *err, size_t errlen)
 {
 	struct ram_in in = {.r = r, .off = s->offset, .end = s->offset + s->len};
 	uint8_t d[SNAP_RAM_DESC];
@@ -219,7 +242,9 @@ int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *
 		return -EINVAL;
 	}
 	enc = snap_get32(d + 20);
-	if (enc == SNAP_RAM_ZSTD)
+	if ((enc == SNAP_RAM_DIFF) != diff)
+		ret = -EINVAL;
+	else if (enc == SNAP_RAM_ZSTD || enc == SNAP_RAM_DIFF)
 		ret = read_zstd(&in, ram, size);
 	else if (enc == SNAP_RAM_RAW)
 		ret = read_raw(&in, ram, size, lazy);

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_VERSION	 1
+#define SNAP_VERSION	 2   /* 2 added the ID and PARENT sections and Diff RAM; 1 still reads */
 #define SNAP_CHUNK_PAGES 512 /* 2 MiB of 4 KiB pages per RAM chunk */
 #define SNAP_PAGE_SIZE	 4096u
 #define SNAP_MAX_SECTION (64u << 20) /* sections other than RAM are read into memory */
@@ -27,12 +27,16 @@ enum snap_section_type {
 	SNAP_SEC_HART = 2,	 /* one per hart, in hart order (cpu/state.h) */
 	SNAP_SEC_DEVICE = 3,	 /* one per device, in creation order */
 	SNAP_SEC_RAM = 4,	 /* guest RAM (below) */
+	SNAP_SEC_ID = 5,	 /* this file's identity: 16 random bytes (machine/snapshot.c) */
+	SNAP_SEC_PARENT = 6,	 /* a Diff's parent: its identity and path */
 	SNAP_SEC_END = 0x444e45, /* "END": the last section, empty */
 };
 
 enum snap_ram_encoding {
 	SNAP_RAM_ZSTD = 1, /* chunks: nonzero-page bitmap, then one zstd frame of those pages */
 	SNAP_RAM_RAW = 2,  /* the whole RAM, page-aligned in the file; zero pages are holes */
+	SNAP_RAM_DIFF = 3, /* as ZSTD, but the bitmaps name the pages written since the parent
+			    * (zero or not); the others keep the parent's content */
 };
 
 struct snap_writer;
@@ -49,6 +53,10 @@ int snap_write_section(struct snap_writer *w, uint32_t type, const void *data, s
  * Returns 0 or -errno. Pages are read with plain loads: the machine must be paused. */
 int snap_write_ram(struct snap_writer *w, const uint8_t *ram, uint64_t base, uint64_t size,
 		   enum snap_ram_encoding enc) __attribute__((warn_unused_result));
+/* Appends a SNAP_RAM_DIFF section holding the pages whose bit is set in `pages` (one bit
+ * per page, page 0 in bit 0 of word 0). Returns 0 or -errno. Machine paused. */
+int snap_write_ram_diff(struct snap_writer *w, const uint8_t *ram, uint64_t base, uint64_t size,
+			const uint64_t *pages) __attribute__((warn_unused_result));
 /* Writes the END section, syncs the file and renames it into place. Frees `w` whether or
  * not it succeeds. Returns 0 or -errno. */
 int snap_writer_commit(struct snap_writer *w) __attribute__((warn_unused_result));
@@ -79,12 +87,39 @@ int snap_read_section(struct snap_reader *r, const struct snap_section *s, uint8
 		      size_t errlen) __attribute__((warn_unused_result));
 
 /* Fills `size` bytes of RAM at `ram` (guest physical `base`, zeroed memory) from a RAM
- * section, which must describe exactly that RAM. A SNAP_RAM_RAW section with `lazy` set
+ * section, which must describe exactly that RAM. A SNAP_RAM_DIFF section overwrites only
+ * the pages it holds (`ram` then holds its parent's RAM); `diff` says whether one is
+ * expected, and a section of the other kind is refused. A SNAP_RAM_RAW section with `lazy` set
  * is mapped from the file (MAP_PRIVATE | MAP_FIXED over `ram`, which must be page-aligned
  * anonymous memory): pages are read on first touch and its content is not checksummed;
  * otherwise everything is read and checked now. Returns 0, or -EINVAL / -errno with err. */
 int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *ram, uint64_t base,
-		  uint64_t size, bool lazy, char *err, size_t errlen)
+		  uint64_t size, bool lazy, bool diff, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* ---- the migration stream (stream.c) ----
+ * A header, then sections as in a file (the same 24-byte section header, each payload
+ * checked against its CRC), sent over a connected socket. Migration adds these types: */
+#define SNAP_STREAM_VERSION 1
+enum snap_stream_type {
+	SNAP_SEC_PAGES = 0x100, /* u32 count, then count pages: u64 index (bit 63: all zero,
+				 * no data), 4096 bytes unless zero */
+	SNAP_SEC_CLOCK = 0x101, /* u64 the machine's time (10 MHz ticks) at the switch */
+	SNAP_SEC_DONE = 0x102,	/* empty: the state is complete; the receiver answers */
+	SNAP_SEC_SYNC = 0x103,	/* empty: the receiver answers once it has taken all before */
+};
+#define SNAP_STREAM_ACK	 0x4b4f /* "OK", u16: the destination runs the machine */
+#define SNAP_STREAM_SYNC 0x5953 /* "SY", u16: the answer to SYNC */
+
+/* Each returns 0 or -errno (-ETIMEDOUT when the socket's timeout expired, -EPIPE /
+ * -ECONNRESET when the peer went away); the receiving ones refuse anything malformed
+ * with -EINVAL and one line in err. snap_stream_get allocates *out (core_free it) and
+ * refuses a section longer than `max`. */
+int snap_stream_put_header(int fd) __attribute__((warn_unused_result));
+int snap_stream_get_header(int fd, char *err, size_t errlen) __attribute__((warn_unused_result));
+int snap_stream_put(int fd, uint32_t type, const void *data, size_t len)
+	__attribute__((warn_unused_result));
+int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t max, char *err,
+		    size_t errlen) __attribute__((warn_unused_result));
 
 #endif

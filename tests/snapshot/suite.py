@@ -9,6 +9,12 @@
   api_errors     snapshot of a running guest: 409; bad bodies and paths: 400
   bad_files      truncated, corrupt (a byte flipped in a hart, a device and the RAM
                  section), unknown-version and non-snapshot files: exit 125, one line
+  diff_chain     the guest fills a 24 MiB file in its RAM (tmpfs) with random data and
+                 checksums it; Full snapshot; it rewrites 2 MiB, Diff; 1 MiB more, Diff
+                 (each a fraction of the Full one's size); each file of the chain is
+                 restored in a new process, whose guest computes the checksum of that
+                 moment; a Diff before any snapshot answers 409, a chain with its Full
+                 file replaced or missing is refused (exit 125, one line)
   smp_disk_net   2 harts, a qcow2 virtio-blk and user networking: the guest writes a
                  file, is snapshotted, writes it again; each of two restores sees the
                  file as it was at the snapshot, and the image the snapshot refers to is
@@ -129,7 +135,9 @@ def t_counter():
     why = pause_snapshot(g, snap)
     for body, want in [({"snapshot_path": "rel/path"}, 400),
                        ({"snapshot_path": "/nonexistent-dir/x"}, 400),
-                       ({"snapshot_path": snap, "snapshot_type": "Diff"}, 400),
+                       ({"snapshot_path": snap, "snapshot_type": "Incremental"}, 400),
+                       ({"snapshot_path": snap, "snapshot_type": "Diff",
+                         "ram_format": "raw"}, 400),
                        ({"snapshot_path": snap, "colour": 1}, 400),
                        ({"snapshot_path": snap, "ram_format": "lz4"}, 400),
                        ("{", 400)]:
@@ -273,8 +281,78 @@ def t_smp_disk_net():
     result("smp_disk_net", why)
 
 
+def md5_of(g, marker):
+    out = run_cmd(g, "md5sum /tmp/buf", marker, 120) or ""
+    m = re.search(r"^([0-9a-f]{32})  /tmp/buf$", out, re.M)
+    return m.group(1) if m else None
+
+
+def t_diff_chain():
+    g = start(BOOT, "diff.sock")
+    why = ""
+    if not g.wait_api(30):
+        why = "no control socket: " + g.errtext()[-300:]
+    elif not g.wait_for(r"Leaving this shell", 240):
+        why = "no shell prompt: " + g.text()[-300:]
+    if not why:
+        st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
+        st, body = api(g.api_sock, "PUT", "/snapshot/create",
+                       {"snapshot_path": os.path.join(tmp, "early"), "snapshot_type": "Diff"})
+        if st != 409 or body.get("error") != "no_parent":
+            why = "a Diff before any snapshot: %s %s" % (st, body)
+        api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+    steps = [("full", "dd if=/dev/urandom of=/tmp/buf bs=1M count=24 2>/dev/null", "Full"),
+             ("d1", "dd if=/dev/urandom of=/tmp/buf bs=1M count=2 seek=5 conv=notrunc "
+              "2>/dev/null", "Diff"),
+             ("d2", "dd if=/dev/urandom of=/tmp/buf bs=1M count=1 seek=20 conv=notrunc "
+              "2>/dev/null", "Diff")]
+    sums = {}
+    for name, cmd, kind in steps:
+        if why:
+            break
+        if run_cmd(g, cmd, "DD" + name, 120) is None:
+            why = "%s: the guest's dd failed" % name
+            break
+        sums[name] = md5_of(g, "S" + name)
+        if not sums[name]:
+            why = "%s: no checksum" % name
+            break
+        why = pause_snapshot(g, os.path.join(tmp, name + ".snap"), snapshot_type=kind)
+        api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+    g.kill()
+    if not why:
+        if len(set(sums.values())) != 3:
+            why = "the guest's writes did not change the checksum: %s" % sums
+        full = os.path.getsize(os.path.join(tmp, "full.snap"))
+        for name in ("d1", "d2"):
+            n = os.path.getsize(os.path.join(tmp, name + ".snap"))
+            if n * 3 > full:
+                why += "; %s is %d KiB, the Full one %d KiB" % (name, n >> 10, full >> 10)
+    for name, _, _ in steps:
+        if why:
+            break
+        h = start(["--restore", os.path.join(tmp, name + ".snap")], "r-%s.sock" % name)
+        time.sleep(0.5)
+        got = md5_of(h, "R" + name)
+        h.kill()
+        if got != sums[name]:
+            why = "%s restored: the guest's checksum is %s, at the snapshot it was %s (%s)" % (
+                name, got, sums[name], h.errtext()[-200:])
+    if not why:
+        # the chain's Full file replaced by another snapshot, then missing
+        full = os.path.join(tmp, "full.snap")
+        os.rename(full, full + ".orig")
+        shutil.copy(os.path.join(tmp, "a.snap") if os.path.exists(os.path.join(tmp, "a.snap"))
+                    else os.path.join(tmp, "d1.snap"), full)
+        why = restore_fails(os.path.join(tmp, "d2.snap"), "not the one")
+        os.unlink(full)
+        why = why or restore_fails(os.path.join(tmp, "d2.snap"), "No such file")
+    result("diff_chain", why)
+
+
 def main():
     try:
+        t_diff_chain()
         snap = t_counter()
         if snap:
             t_bad_files(snap)

@@ -10,8 +10,10 @@
 
 #include "machine/snapshot.h"
 
+#include "core/gmem.h"
 #include "core/sbuf.h"
 #include "cpu/hart.h"
+#include "cpu/mmu.h"
 #include "harness.h"
 #include "machine/machine.h"
 
@@ -287,7 +289,130 @@ static int t_file_damage(void)
 	return 0;
 }
 
+static int snap_to(struct vm *vm, const char *file, bool diff, char *err, size_t errlen)
+{
+	struct vm_snapshot_opts o = {.diff = diff};
+
+	return vm_snapshot(vm, file, &o, err, errlen);
+}
+
+static long file_size(const char *file)
+{
+	FILE *f = fopen(file, "rb");
+	long n;
+
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* Restores `file` and compares its RAM and hart 0's x5 with what they were. */
+static int restored_equals(const char *file, const uint8_t *ram, uint64_t x5)
+{
+	char err[256];
+	struct vm *b = restore_file(file, false, err, sizeof(err));
+	int same;
+
+	if (!b) {
+		fprintf(stderr, "restore %s: %s\n", file, err);
+		return 0;
+	}
+	same = !memcmp(b->mem.ram, ram, b->mem.size) && b->harts[0]->x[5] == x5;
+	vm_destroy(b);
+	return same;
+}
+
+/* Full, then two Diffs: each holds only the pages written since the one before (by hart
+ * stores through the store hook and by device writes, a page zeroed included), and each
+ * file of the chain restores exactly the RAM of its moment. A chain whose parent is
+ * missing or was replaced is refused; a Diff with no earlier snapshot too. */
+static int t_diff_chain(void)
+{
+	char p0[] = "/tmp/lodge-test-diff0.XXXXXX", p1[64], p2[64], err[256];
+	struct vm *a = new_vm(1), *c = new_vm(1), *b;
+	struct hart *h;
+	uint64_t base;
+	uint8_t *at0, *at1, *at2, zero[4096] = {0};
+	int fd;
+
+	CHECK(a && c);
+	h = a->harts[0];
+	base = a->mem.base;
+	fd = mkstemp(p0);
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(p1, sizeof(p1), "%s.d1", p0);
+	snprintf(p2, sizeof(p2), "%s.d2", p0);
+	at0 = malloc(a->mem.size);
+	at1 = malloc(a->mem.size);
+	at2 = malloc(a->mem.size);
+	CHECK(at0 && at1 && at2);
+
+	fill_ram(a);
+	CHECK_EQ(vm_pause(a), 0);
+	CHECK_EQ(snap_to(a, p1, true, err, sizeof(err)), -ECHILD); /* no parent yet */
+	CHECK(err[0]);
+	h->x[5] = 1;
+	CHECK_EQ(snap_to(a, p0, false, err, sizeof(err)), 0);
+	memcpy(at0, a->mem.ram, a->mem.size);
+
+	CHECK_EQ(mmu_store(h, base + 0x3008, 8, 0x1122334455667788ull), 0);  /* a hart store */
+	CHECK_EQ(mmu_store(h, base + 0x5ffe, 4, 0xabcdef01), 0);	     /* across two pages */
+	CHECK_EQ(gmem_write(&a->mem, base + 0x10000, "dma", 3), 0);	     /* a device */
+	CHECK_EQ(gmem_write(&a->mem, base + 0x4000, zero, sizeof(zero)), 0); /* zeroed */
+	h->x[5] = 2;
+	CHECK_EQ(snap_to(a, p1, true, err, sizeof(err)), 0);
+	memcpy(at1, a->mem.ram, a->mem.size);
+
+	CHECK_EQ(mmu_store(h, base + 0x3010, 1, 0x5a), 0); /* the same page again */
+	CHECK_EQ(mmu_store(h, base + 0x20000, 2, 0x7777), 0);
+	h->x[5] = 3;
+	CHECK_EQ(snap_to(a, p2, true, err, sizeof(err)), 0);
+	memcpy(at2, a->mem.ram, a->mem.size);
+
+	CHECK(memcmp(at0, at1, a->mem.size) && memcmp(at1, at2, a->mem.size));
+	CHECK(file_size(p1) > 0 && file_size(p1) < file_size(p0) / 4);
+	CHECK(file_size(p2) > 0 && file_size(p2) < file_size(p0) / 4);
+	CHECK(restored_equals(p0, at0, 1));
+	CHECK(restored_equals(p1, at1, 2));
+	CHECK(restored_equals(p2, at2, 3));
+
+	/* A Diff of a restored machine: what changed since the restore, over that file. */
+	b = restore_file(p1, false, err, sizeof(err));
+	CHECK(b);
+	CHECK_EQ(vm_pause(b), 0);
+	CHECK_EQ(mmu_store(b->harts[0], base + 0x30000, 8, 42), 0);
+	b->harts[0]->x[5] = 4;
+	CHECK_EQ(snap_to(b, p2, true, err, sizeof(err)), 0);
+	memcpy(at2, b->mem.ram, b->mem.size);
+	vm_destroy(b);
+	CHECK(restored_equals(p2, at2, 4));
+
+	/* The parent replaced by another snapshot: refused, naming it. */
+	CHECK_EQ(vm_pause(c), 0);
+	CHECK_EQ(snap_to(c, p0, false, err, sizeof(err)), 0);
+	CHECK(!restore_file(p2, false, err, sizeof(err)));
+	CHECK(strstr(err, "not the one"));
+	/* ...and missing. */
+	unlink(p0);
+	CHECK(!restore_file(p2, false, err, sizeof(err)));
+	CHECK(strstr(err, p0) && strstr(err, "No such file"));
+
+	unlink(p1);
+	unlink(p2);
+	free(at0);
+	free(at1);
+	free(at2);
+	vm_destroy(a);
+	vm_destroy(c);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"diff_chain", t_diff_chain},
 	{"file_roundtrip", t_file_roundtrip},
 	{"file_roundtrip_raw_lazy", t_file_roundtrip_raw},
 	{"file_damage", t_file_damage},

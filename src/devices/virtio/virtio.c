@@ -464,6 +464,11 @@ int virtio_dev_save(struct virtio_dev *d, struct sbuf *out)
 		sbuf_put_u16(out, q->last_avail);
 		sbuf_put_u16(out, q->used_idx);
 		sbuf_put_u16(out, q->signalled_used);
+		/* The device writes its used ring's flags and avail_event without reporting
+		 * them (virtq.c): they go into the dirty log here, before the RAM that goes
+		 * with this state (incremental snapshots, migration) is taken. */
+		if (q->ready)
+			gmem_written(d->mem, q->used_gpa, 6 + 8 * (uint64_t)q->num);
 	}
 	if (d->ops->save)
 		r = d->ops->save(d, out);

@@ -1,0 +1,9 @@
+# Live-migration benchmark (issue 11): `make bench-migrate` builds the release Lodge and
+# runs bench/migrate/run: total time and downtime of migrating the default guest over
+# 127.0.0.1, idle and while it writes memory, side by side with QEMU (TCG, -incoming tcp:).
+
+.PHONY: bench-migrate
+
+bench-migrate: guest-cache/out/Image guest-cache/out/fw_dynamic.bin guest-cache/out/initrd.img
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/migrate/run
