@@ -397,7 +397,7 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 {
 	const struct wasm_cc_opinfo *oi = &wasm_cc_opinfo[idx];
 
-	if (oi->cls == CLS_SPECIAL && oi->op <= S_CALL_INDIRECT)
+	if (oi->cls == CLS_SPECIAL && oi->op <= S_RETURN_CALL_INDIRECT)
 		return wasm_cc_control(c, oi->op, done);
 	return wasm_cc_operand(c, idx);
 }

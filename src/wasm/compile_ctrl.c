@@ -588,7 +588,68 @@ static int op_call_indirect(struct wasm_cc *c)
 	return 0;
 }
 
-/* The control instructions (opcodes 0x00-0x11); *done is set after the function's end. */
+/* ----- tail calls (3.0) ----- */
+
+/* A tail call returns the callee's results as the function's own: they must be the same. */
+static int check_tail_results(struct wasm_cc *c, const struct wasm_ftype *t)
+{
+	const struct wasm_functype *own = &c->ft->pub;
+
+	if (t->pub.nresults != own->nresults ||
+	    (own->nresults && memcmp(t->pub.results, own->results, own->nresults)))
+		return wasm_cc_mismatch(c, "tail call to a function with other results");
+	return 0;
+}
+
+/* return_call f: the arguments are validated and placed like call's; the interpreter moves
+ * them to slot 0 and runs f in this frame (RETURN_CALL). */
+static int op_return_call(struct wasm_cc *c)
+{
+	uint32_t f, base;
+	const struct wasm_ftype *t;
+
+	TRY(wasm_rd_u32(c->r, &f));
+	if (f >= c->m->nfuncs)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown function %u", f);
+	t = &c->m->types[c->m->func_type[f]];
+	TRY(check_tail_results(c, t));
+	TRY(call_common(c, t, &base));
+	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL);
+	wasm_cc_emit(c, f);
+	wasm_cc_emit(c, base);
+	set_unreachable(c);
+	return 0;
+}
+
+static int op_return_call_indirect(struct wasm_cc *c)
+{
+	uint32_t ti, table, base, is;
+	const struct wasm_ftype *t;
+	struct wasm_cc_entry idx;
+
+	TRY(wasm_rd_u32(c->r, &ti));
+	TRY(wasm_rd_u32(c->r, &table));
+	if (ti >= c->m->ntypes)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	if (table >= c->m->ntables)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
+	if (c->m->tables[table].elem != WASM_FUNCREF)
+		return wasm_cc_mismatch(c, "return_call_indirect on a table of externref");
+	t = &c->m->types[ti];
+	TRY(check_tail_results(c, t));
+	TRY(wasm_cc_pop(c, T_I32, &idx));
+	is = wasm_cc_use_slot(c, &idx);
+	TRY(call_common(c, t, &base));
+	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL_INDIRECT);
+	wasm_cc_emit(c, c->m->type_canon[ti]);
+	wasm_cc_emit(c, table);
+	wasm_cc_emit(c, is);
+	wasm_cc_emit(c, base);
+	set_unreachable(c);
+	return 0;
+}
+
+/* The control instructions (opcodes 0x00-0x13); *done is set after the function's end. */
 int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 {
 	switch (sp) {
@@ -620,6 +681,10 @@ int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 		return op_call(c);
 	case S_CALL_INDIRECT:
 		return op_call_indirect(c);
+	case S_RETURN_CALL:
+		return op_return_call(c);
+	case S_RETURN_CALL_INDIRECT:
+		return op_return_call_indirect(c);
 	}
 	return -EINVAL;
 }

@@ -850,6 +850,25 @@ dispatch:
 			ret = pc + 5;
 			goto do_call;
 		}
+		CASE(RETURN_CALL)
+		callee = inst->funcs[pc[1]];
+		nfp = fp + pc[2];
+		goto do_tail_call;
+		CASE(RETURN_CALL_INDIRECT)
+		{
+			struct wasm_table *t = inst->tables[pc[2]];
+			uint32_t i = fp[pc[3]].i32;
+			const struct wasm_ftype *want = &inst->mod->types[pc[1]];
+			if (unlikely(i >= t->size))
+				TRAP(WASM_TRAP_UNDEFINED_ELEM);
+			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
+			if (unlikely(!callee))
+				TRAP(WASM_TRAP_UNINIT_ELEM);
+			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+				TRAP(WASM_TRAP_INDIRECT_TYPE);
+			nfp = fp + pc[4];
+			goto do_tail_call;
+		}
 		CASE(RET1)
 		fp[0] = fp[pc[1]];
 		goto do_return;
@@ -1066,6 +1085,47 @@ do_call_code:
 	pc = ret;
 	RELOAD_MEM();
 	NEXT();
+
+	/* A tail call: callee and nfp (its arguments) are set. The arguments move to slot 0 and
+	 * the callee runs in this frame, in fn's place: no frame is pushed, so a chain of tail
+	 * calls runs in constant space; its results are fn's, returned to fn's caller. */
+do_tail_call:
+	if (likely(callee->code != NULL)) {
+		code = callee->code;
+		if (unlikely(fp + code->frame_slots > stack_end))
+			TRAP(WASM_TRAP_STACK_EXHAUSTED);
+		TICK();
+		memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
+		fn = callee;
+		if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
+			wasm_fuel_sync(s, &fuel);
+			trap = wasm_jit_run(s->jit, callee->jit_foreign, fp,
+					    (size_t)(fr - s->frames));
+			fuel.chunk = fuel.ticks = 0;
+			wasm_fuel_sync(s, &fuel);
+			RELOAD_MEM();
+			if (unlikely(trap))
+				goto propagate;
+			goto do_return;
+		}
+		for (uint32_t i = 0, n = code->local_slots; i < n; i++)
+			fp[code->param_slots + i].i64 = 0;
+		pc = code->ops;
+		if (unlikely(fn->inst != inst)) {
+			inst = fn->inst;
+			RELOAD_MEM();
+		}
+		NEXT();
+	}
+	memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
+	wasm_fuel_sync(s, &fuel);
+	trap = wasm_exec_call_host(s, callee, inst, fp, (size_t)(fr - s->frames));
+	fuel.chunk = fuel.ticks = 0;
+	wasm_fuel_sync(s, &fuel);
+	if (unlikely(trap))
+		TRAP(trap);
+	RELOAD_MEM();
+	goto do_return;
 
 	/* fn was translated while this loop ran: go on in its translated code from the loop's
 	 * start (pc), until fn returns */

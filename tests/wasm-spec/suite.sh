@@ -23,7 +23,7 @@ here=$top/tests/wasm-spec
 
 # The 3.0 proposals the engine implements completely (decoder, validator, interpreter,
 # and the JIT or an exact per-function fallback to the interpreter).
-IMPLEMENTED=""
+IMPLEMENTED="tail-call"
 
 if [ "${1:-}" = 3 ]; then
 	suite=$top/../shared/wasm-testsuite-3

@@ -3,7 +3,7 @@
 # trap reports (with hostile function names), limits (--fuel, --timeout also while a WASI
 # call blocks, --stack, --max-memory over memories and tables), bad input, and the WASI
 # capability model (no path escapes a --dir preopen), text modules run directly (.wat:
-# errors at line and column). Checks of results, traps and limits
+# errors at line and column), WebAssembly 3.0 features (wasm3/*.wat, run as text). Checks of results, traps and limits
 # run twice (check2): interpreted (--no-jit) and with the JIT tier forced (--jit-hot 1,
 # test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
@@ -374,6 +374,24 @@ check2 fused-copy-indexed 0 "43" -- --invoke copy_idx $f 4 1
 check2 fused-copy-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 16 (copy_idx) at offset 0x246" \
 	-- --invoke copy_idx $f 65532 1
 check2 fused-count 0 "8" -- --invoke count_ge $f -1 5 7
+
+# WebAssembly 3.0 features, as text (wasm3/): tail calls run in constant space (--stack
+# 64K holds some 2000 frames), also into a host function; traps name the callee
+dir=$here/wasm3
+t=tail.wat
+check2 tail-call-deep 0 "0" -- --stack 64K --invoke even $t 10000001
+check2 tail-call-indirect-deep 0 "1" -- --stack 64K --invoke even_indirect $t 1000000
+check2 tail-call-bigger-frame 0 "500000500000" -- --stack 64K --invoke sum $t 1000000 0
+check2 tail-call-from-translated 0 "101" -- --stack 64K --invoke calls_even $t 100000
+check2 tail-call-host 9 "" -- --invoke exit_tail $t 9
+check2 tail-call-trap 134 "lodge wasm: tail.wat: trap: unreachable in function 9 (boom) at offset 0x166 (tail.wat:49:41)" \
+	-- --invoke trap_tail $t 1
+check2 tail-call-indirect-range 134 "lodge wasm: tail.wat: trap: undefined element in function 11 (bad_indirect) at offset 0x175 (tail.wat:52:6)" \
+	-- --invoke bad_indirect $t 5
+# fuel: one unit per tail call, as per call: even(1000) takes the entry and 1000 tail calls
+check2 tail-call-fuel-exact 0 "1" -- --fuel 1001 --invoke even $t 1000
+check2 tail-call-fuel-short 134 "lodge wasm: tail.wat: trap: fuel exhausted in function 2 (odd) at offset 0xf8 (tail.wat:19:14)" \
+	-- --fuel 1000 --invoke even $t 1000
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"
