@@ -439,11 +439,13 @@ static int bad_cexpr_op(struct wasm_reader *r, bool second)
 	return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required (opcode 0x%x)", idx);
 }
 
-static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
-		    struct wasm_cexpr *ce)
+/* Reads one operand instruction of a constant expression (a constant, ref.null,
+ * ref.func or global.get) into ce; anything else is refused as bad_cexpr_op says. */
+static int rd_ce_operand(struct wasm_module *m, struct wasm_reader *r, struct wasm_cexpr *ce,
+			 bool second)
 {
 	const uint8_t *at = r->p;
-	uint8_t op, end;
+	uint8_t op;
 
 	memset(ce, 0, sizeof(*ce));
 	TRY(wasm_rd_u8(r, &op));
@@ -453,13 +455,13 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		int32_t v;
 		TRY(wasm_rd_s32(r, &v));
 		ce->type = WASM_I32, ce->v[0] = (uint32_t)v;
-		break;
+		return 0;
 	}
 	case 0x42: {
 		int64_t v;
 		TRY(wasm_rd_s64(r, &v));
 		ce->type = WASM_I64, ce->v[0] = (uint64_t)v;
-		break;
+		return 0;
 	}
 	case 0x43:
 	case 0x44: {
@@ -468,7 +470,7 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		TRY(wasm_rd_bytes(r, n, &b));
 		memcpy(&ce->v[0], b, n);
 		ce->type = op == 0x43 ? WASM_F32 : WASM_F64;
-		break;
+		return 0;
 	}
 	case 0xfd: {
 		uint32_t sub;
@@ -476,26 +478,26 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		TRY(wasm_rd_u32(r, &sub));
 		if (sub != 0x0c) {
 			r->p = at;
-			return bad_cexpr_op(r, false);
+			return bad_cexpr_op(r, second);
 		}
 		TRY(wasm_rd_bytes(r, 16, &b));
 		memcpy(ce->v, b, 16);
 		ce->type = WASM_V128;
-		break;
+		return 0;
 	}
 	case 0xd0:
 		TRY(wasm_rd_u8(r, &ce->type));
 		if (!wasm_is_reftype(ce->type))
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
 		ce->kind = WASM_CE_NULL;
-		break;
+		return 0;
 	case 0xd2:
 		TRY(wasm_rd_u32(r, &ce->idx));
 		if (ce->idx >= m->nfuncs)
 			return invalid(r, "unknown function", ce->idx);
 		m->declared[ce->idx] = 1;
 		ce->kind = WASM_CE_FUNC, ce->type = WASM_FUNCREF;
-		break;
+		return 0;
 	case 0x23:
 		TRY(wasm_rd_u32(r, &ce->idx));
 		/* Wasm 2.0: only imported globals are in scope in a constant expression */
@@ -505,19 +507,90 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 			return wasm_rd_fail(r, WASM_ERR_INVALID,
 					    "constant expression required (global %u)", ce->idx);
 		ce->kind = WASM_CE_GLOBAL, ce->type = m->globals[ce->idx].type;
-		break;
-	case 0x0b:
+		return 0;
+	}
+	r->p = at;
+	return bad_cexpr_op(r, second);
+}
+
+/* The extended-constant-expression operators (3.0): i32/i64 add, sub and mul. */
+static bool is_ce_binop(uint8_t op)
+{
+	return (op >= 0x6a && op <= 0x6c) || (op >= 0x7c && op <= 0x7e);
+}
+
+static int ce_record(struct wasm_module *m, const struct wasm_cexpr *ce)
+{
+	if (m->nceops == m->capceops) {
+		uint32_t cap = m->capceops ? m->capceops * 2 : 16;
+		struct wasm_cexpr *n = core_realloc(m->ceops, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		m->ceops = n;
+		m->capceops = cap;
+	}
+	m->ceops[m->nceops++] = *ce;
+	return 0;
+}
+
+/* A constant expression of type want. One instruction is kept in ce itself; a longer one
+ * (3.0 extended constant expressions: i32/i64 add, sub, mul over constants and globals)
+ * goes to m->ceops as a postfix program, validated here with a stack of types. */
+static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
+		    struct wasm_cexpr *ce)
+{
+	uint8_t types[WASM_CE_MAX_DEPTH];
+	uint32_t depth = 0, n = 0, first = m->nceops;
+	struct wasm_cexpr one;
+
+	memset(ce, 0, sizeof(*ce));
+	for (;;) {
+		uint8_t op;
+		if (r->p >= r->end)
+			return wasm_rd_eof(r);
+		op = *r->p;
+		if (op == 0x0b)
+			break;
+		if (is_ce_binop(op)) {
+			uint8_t t = op <= 0x6c ? WASM_I32 : WASM_I64;
+			r->p++;
+			if (depth < 2 || types[depth - 1] != t || types[depth - 2] != t)
+				return wasm_rd_fail(r, WASM_ERR_INVALID,
+						    "type mismatch: operands of opcode 0x%x in a "
+						    "constant expression",
+						    op);
+			depth--;
+			one = (struct wasm_cexpr){.kind = WASM_CE_BINOP, .type = t, .idx = op};
+		} else {
+			TRY(rd_ce_operand(m, r, &one, depth > 0));
+			if (depth == WASM_CE_MAX_DEPTH)
+				return wasm_rd_fail(r, WASM_ERR_LIMIT,
+						    "constant expression holds more than %u values",
+						    WASM_CE_MAX_DEPTH);
+			types[depth++] = one.type;
+		}
+		if (ce_record(m, &one))
+			return wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		n++;
+	}
+	r->p++;
+	m->nceops = n == 1 ? first : m->nceops;
+	if (depth == 0)
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "type mismatch: empty constant expression");
-	default:
-		r->p = at;
-		return bad_cexpr_op(r, false);
-	}
-	if (r->p < r->end && *r->p != 0x0b)
-		return bad_cexpr_op(r, true);
-	TRY(wasm_rd_u8(r, &end));
-	if (ce->type != want)
+	if (depth > 1)
+		return wasm_rd_fail(
+			r, WASM_ERR_INVALID,
+			"type mismatch: constant expression leaves more than one value");
+	if (types[0] != want)
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch in constant expression");
+	if (n == 1) {
+		*ce = one;
+	} else {
+		ce->kind = WASM_CE_EXPR, ce->type = want;
+		ce->idx = first;
+		ce->v[0] = n;
+	}
 	return 0;
 }
 
@@ -1120,6 +1193,7 @@ void wasm_module_destroy(struct wasm_module *m)
 		core_free(m->exports[i].name);
 	for (uint32_t i = 0; i < m->nelems; i++)
 		core_free(m->elems[i].items);
+	core_free(m->ceops);
 	for (uint32_t i = 0; i < m->ndatas; i++)
 		core_free(m->datas[i].bytes);
 	if (m->codes)

@@ -102,6 +102,25 @@ static int resolve_imports(struct wasm_instance *inst, wasm_resolve_fn resolve, 
 	return 0;
 }
 
+/* An extended-constant-expression operator (opcode op) on a and b. */
+static uint64_t ce_binop(uint32_t op, uint64_t a, uint64_t b)
+{
+	switch (op) {
+	case 0x6a:
+		return (uint32_t)(a + b);
+	case 0x6b:
+		return (uint32_t)(a - b);
+	case 0x6c:
+		return (uint32_t)((uint32_t)a * (uint32_t)b);
+	case 0x7c:
+		return a + b;
+	case 0x7d:
+		return a - b;
+	default:
+		return a * b;
+	}
+}
+
 /* Evaluates a constant expression to its slot value(s). */
 static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, union wasm_slot *v)
 {
@@ -119,7 +138,26 @@ static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, 
 		v[0].i64 = (uint64_t)(uintptr_t)inst->funcs[ce->idx];
 		break;
 	case WASM_CE_NULL:
+	case WASM_CE_BINOP:
 		break;
+	case WASM_CE_EXPR: {
+		/* validated: every value is an i32 (zero-extended) or an i64, one is left */
+		const struct wasm_cexpr *op = inst->mod->ceops + ce->idx;
+		uint64_t st[WASM_CE_MAX_DEPTH];
+		uint32_t d = 0;
+		for (uint64_t k = 0; k < ce->v[0]; k++, op++) {
+			union wasm_slot x[2];
+			if (op->kind != WASM_CE_BINOP) {
+				eval_cexpr(inst, op, x);
+				st[d++] = x[0].i64;
+				continue;
+			}
+			d--;
+			st[d - 1] = ce_binop(op->idx, st[d - 1], st[d]);
+		}
+		v[0].i64 = st[0];
+		break;
+	}
 	}
 }
 

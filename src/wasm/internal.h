@@ -51,9 +51,21 @@ struct wasm_ftype {
 	uint32_t result_slots;
 };
 
-enum wasm_cexpr_kind { WASM_CE_CONST, WASM_CE_GLOBAL, WASM_CE_FUNC, WASM_CE_NULL };
+enum wasm_cexpr_kind {
+	WASM_CE_CONST,
+	WASM_CE_GLOBAL,
+	WASM_CE_FUNC,
+	WASM_CE_NULL,
+	WASM_CE_BINOP, /* in a program: the i32/i64 add, sub or mul whose opcode is idx */
+	WASM_CE_EXPR,  /* a program of v[0] instructions at module->ceops[idx] (postfix) */
+};
 
-/* A constant expression (2.0: exactly one instruction before end). */
+/* The most values an extended constant expression may hold on its stack (an
+ * implementation limit, WASM_ERR_LIMIT). */
+#define WASM_CE_MAX_DEPTH 64u
+
+/* A constant expression: one instruction (2.0), or a program of them (3.0's extended
+ * constant expressions: i32/i64 add, sub and mul over the single instructions). */
 struct wasm_cexpr {
 	uint8_t kind;
 	uint8_t type;
@@ -159,6 +171,8 @@ struct wasm_module {
 	uint32_t nelems;
 	struct wasm_dataseg *datas;
 	uint32_t ndatas;
+	struct wasm_cexpr *ceops; /* the programs of WASM_CE_EXPR constant expressions */
+	uint32_t nceops, capceops;
 	bool has_datacount;
 	uint32_t datacount;
 	struct wasm_code *codes;  /* one per defined function */

@@ -14,7 +14,10 @@
 #                 3.0 proposals; a file runs strictly when all of them are in IMPLEMENTED
 #                 below. The rest (and proposals/threads/) run once, interpreted, for
 #                 "info:" lines: per proposal, how many of its files pass already. Those
-#                 are no results (WASM3_SPEC_INFO=0 leaves them out).
+#                 are no results (WASM3_SPEC_INFO=0 leaves them out). Lodge's own
+#                 .wast tests of 3.0 features (tests/wasm-spec/wasm3/, for proposals
+#                 whose suite files also need unimplemented ones) run strictly too, as
+#                 "wasm3-spec.lodge.NAME".
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LODGE_BUILD:-$top/build/release}
@@ -23,7 +26,7 @@ here=$top/tests/wasm-spec
 
 # The 3.0 proposals the engine implements completely (decoder, validator, interpreter,
 # and the JIT or an exact per-function fallback to the interpreter).
-IMPLEMENTED="tail-call"
+IMPLEMENTED="tail-call extended-const"
 
 if [ "${1:-}" = 3 ]; then
 	suite=$top/../shared/wasm-testsuite-3
@@ -62,8 +65,8 @@ strict() {
 	return 0
 }
 
-run_file() { # FILE: both modes, one result line each
-	name=$(basename "$1" .wast)
+run_file() { # FILE [NAME]: both modes, one result line each
+	name=${2:-$(basename "$1" .wast)}
 	for mode in n j; do
 		test=$prefix.$name
 		[ $mode = j ] && test=$prefix-jit.$name
@@ -99,6 +102,10 @@ for w in "$suite"/*.wast; do
 	else
 		echo "$f $(proposals "$f" | tr '\n' ',')" >>"$info"
 	fi
+done
+# Lodge's own tests of implemented proposals whose suite files need more (wasm3/)
+for w in "$here"/wasm3/*.wast; do
+	run_file "$w" "lodge.$(basename "$w" .wast)"
 done
 for w in "$suite"/proposals/threads/*.wast; do
 	[ -f "$w" ] && echo "threads/$(basename "$w") threads," >>"$info"

@@ -392,6 +392,9 @@ check2 tail-call-indirect-range 134 "lodge wasm: tail.wat: trap: undefined eleme
 check2 tail-call-fuel-exact 0 "1" -- --fuel 1001 --invoke even $t 1000
 check2 tail-call-fuel-short 134 "lodge wasm: tail.wat: trap: fuel exhausted in function 2 (odd) at offset 0xf8 (tail.wat:19:14)" \
 	-- --fuel 1000 --invoke even $t 1000
+# extended constant expressions in a global and a data segment's offset
+check2 extended-const-global 0 "999999999999" -- --invoke g const.wat
+check2 extended-const-data 0 "7" -- --invoke byte const.wat 101
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"
