@@ -196,33 +196,39 @@ static int op_select(struct wasm_cc *c, bool typed)
 
 /* ----- memory ----- */
 
-static int need_memory(struct wasm_cc *c)
+static int need_memory(struct wasm_cc *c, uint32_t mem)
 {
-	if (c->m->nmems == 0)
-		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown memory 0");
+	if (mem >= c->m->nmems)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown memory %u", mem);
 	return 0;
 }
 
-static int rd_zero(struct wasm_cc *c)
+/* A memory index immediate (3.0; 2.0 had a zero byte here). */
+static int rd_memidx(struct wasm_cc *c, uint32_t *mem)
 {
-	uint8_t b;
-
-	TRY(wasm_rd_u8(c->r, &b));
-	if (b != 0)
-		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "zero byte expected");
-	return 0;
+	TRY(wasm_rd_u32(c->r, mem));
+	return need_memory(c, *mem);
 }
 
-static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *offset)
+static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *mem, uint32_t *offset)
 {
 	uint32_t align;
 
-	TRY(wasm_rd_memarg(c->r, &align, offset));
-	TRY(need_memory(c));
+	TRY(wasm_rd_memarg(c->r, &align, mem, offset));
+	TRY(need_memory(c, *mem));
 	if (align > natural)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
 				    "alignment must not be larger than natural");
 	return 0;
+}
+
+/* An access to memory mem other than 0 is bracketed: USE_MEM mem, the op, USE_MEM 0 (the
+ * op itself is the one for memory 0, which the interpreter keeps in registers). */
+static void use_mem(struct wasm_cc *c, uint32_t mem)
+{
+	wasm_cc_emit_op(c, WASM_OP_USE_MEM);
+	wasm_cc_emit(c, mem);
+	c->last_end = UINT32_MAX;
 }
 
 /* Folds "x + imm" (the op just emitted) into the offset of the load at op: exact unless
@@ -267,11 +273,22 @@ static int fuse_indexed(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, uint
 
 static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
-	uint32_t off, d, a, at;
+	uint32_t off, d, a, at, mem;
 	struct wasm_cc_entry addr;
 
-	TRY(rd_memarg(c, oi->imm, &off));
+	TRY(rd_memarg(c, oi->imm, &mem, &off));
 	TRY(wasm_cc_pop(c, T_I32, &addr));
+	if (mem) {
+		a = wasm_cc_use_slot(c, &addr);
+		TRY(wasm_cc_push_result(c, oi->tout, &d));
+		use_mem(c, mem);
+		wasm_cc_emit_op(c, oi->op);
+		wasm_cc_emit(c, d);
+		wasm_cc_emit(c, a);
+		wasm_cc_emit(c, off);
+		use_mem(c, 0);
+		return 0;
+	}
 	if (addr.kind == K_SLOT && wasm_cc_last_result_is(c, addr.home)) {
 		int fused = 0;
 		if (c->last_op == WASM_OP_I32_ADD_I)
@@ -294,18 +311,22 @@ static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 
 static int op_store(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
-	uint32_t off, a, v;
+	uint32_t off, a, v, mem;
 	struct wasm_cc_entry addr, val;
 
-	TRY(rd_memarg(c, oi->imm, &off));
+	TRY(rd_memarg(c, oi->imm, &mem, &off));
 	TRY(wasm_cc_pop(c, oi->t2, &val));
 	TRY(wasm_cc_pop(c, T_I32, &addr));
 	v = wasm_cc_use_slot(c, &val);
 	a = wasm_cc_use_slot(c, &addr);
+	if (mem)
+		use_mem(c, mem);
 	wasm_cc_emit_op(c, oi->op);
 	wasm_cc_emit(c, a);
 	wasm_cc_emit(c, v);
 	wasm_cc_emit(c, off);
+	if (mem)
+		use_mem(c, 0);
 	return 0;
 }
 
@@ -327,46 +348,50 @@ static int need_data(struct wasm_cc *c, uint32_t seg)
  * emitted after the immediates, so the op word must go first: we pop into temporaries. */
 static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 {
-	uint32_t seg = 0, d;
+	uint32_t seg = 0, d, mem;
 	struct wasm_cc_entry e;
 
 	switch (sp) {
 	case S_MEMORY_SIZE:
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
+		TRY(rd_memidx(c, &mem));
 		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_SIZE);
+		wasm_cc_emit_op(c, mem ? WASM_OP_MEMORY_SIZE_M : WASM_OP_MEMORY_SIZE);
 		wasm_cc_emit(c, d);
+		if (mem)
+			wasm_cc_emit(c, mem);
 		return 0;
 	case S_MEMORY_GROW: {
 		uint32_t a;
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
+		TRY(rd_memidx(c, &mem));
 		TRY(wasm_cc_pop(c, T_I32, &e));
 		a = wasm_cc_use_slot(c, &e);
 		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_GROW);
+		wasm_cc_emit_op(c, mem ? WASM_OP_MEMORY_GROW_M : WASM_OP_MEMORY_GROW);
 		wasm_cc_emit(c, d);
 		wasm_cc_emit(c, a);
+		if (mem)
+			wasm_cc_emit(c, mem);
 		return 0;
 	}
 	case S_MEMORY_INIT: {
 		struct wasm_cc_entry v[3];
 		uint32_t s[3];
 		TRY(wasm_rd_u32(c->r, &seg));
-		TRY(rd_zero(c));
+		TRY(wasm_rd_u32(c->r, &mem));
 		TRY(need_datacount(c));
 		/* the memory first, as the validation rule lists it (3.3.5 memory.init) */
-		TRY(need_memory(c));
+		TRY(need_memory(c, mem));
 		TRY(need_data(c, seg));
 		for (int i = 2; i >= 0; i--)
 			TRY(wasm_cc_pop(c, T_I32, &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_INIT);
+		wasm_cc_emit_op(c, mem ? WASM_OP_MEMORY_INIT_M : WASM_OP_MEMORY_INIT);
 		wasm_cc_emit(c, seg);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
+		if (mem)
+			wasm_cc_emit(c, mem);
 		return 0;
 	}
 	case S_DATA_DROP:
@@ -378,31 +403,37 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 		return 0;
 	case S_MEMORY_COPY: {
 		struct wasm_cc_entry v[3];
-		uint32_t s[3];
-		TRY(rd_zero(c));
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
+		uint32_t s[3], src;
+		TRY(rd_memidx(c, &mem));
+		TRY(rd_memidx(c, &src));
 		for (int i = 2; i >= 0; i--)
 			TRY(wasm_cc_pop(c, T_I32, &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_COPY);
+		wasm_cc_emit_op(c, mem || src ? WASM_OP_MEMORY_COPY_M : WASM_OP_MEMORY_COPY);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
+		if (mem || src) {
+			wasm_cc_emit(c, mem);
+			wasm_cc_emit(c, src);
+		}
 		return 0;
 	}
 	case S_MEMORY_FILL: {
 		struct wasm_cc_entry v[3];
 		uint32_t s[3];
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
+		TRY(rd_memidx(c, &mem));
 		for (int i = 2; i >= 0; i--)
 			TRY(wasm_cc_pop(c, T_I32, &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
+		if (mem)
+			use_mem(c, mem);
 		wasm_cc_emit_op(c, WASM_OP_MEMORY_FILL);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
+		if (mem)
+			use_mem(c, 0);
 		return 0;
 	}
 	}
@@ -867,24 +898,32 @@ static int op_lane(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 static int op_lanemem(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
 	struct wasm_cc_entry addr, v;
-	uint32_t off, lane, sa, sv, d;
+	uint32_t off, lane, sa, sv, d, mem;
 
-	TRY(rd_memarg(c, lanemem_align(oi->imm), &off));
+	TRY(rd_memarg(c, lanemem_align(oi->imm), &mem, &off));
 	TRY(rd_lane(c, oi->imm, &lane));
 	TRY(wasm_cc_pop(c, T_V128, &v));
 	TRY(wasm_cc_pop(c, T_I32, &addr));
 	sv = wasm_cc_use_slot(c, &v);
 	sa = wasm_cc_use_slot(c, &addr);
 	if (oi->store) {
+		if (mem)
+			use_mem(c, mem);
 		wasm_cc_emit_op(c, oi->op);
 		wasm_cc_emit(c, sv), wasm_cc_emit(c, sa), wasm_cc_emit(c, off),
 			wasm_cc_emit(c, lane);
+		if (mem)
+			use_mem(c, 0);
 		return 0;
 	}
 	TRY(wasm_cc_push_result(c, T_V128, &d));
+	if (mem)
+		use_mem(c, mem);
 	wasm_cc_emit_op(c, oi->op);
 	wasm_cc_emit(c, d), wasm_cc_emit(c, sv), wasm_cc_emit(c, sa), wasm_cc_emit(c, off),
 		wasm_cc_emit(c, lane);
+	if (mem)
+		use_mem(c, 0);
 	return 0;
 }
 

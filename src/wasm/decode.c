@@ -186,10 +186,17 @@ int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
 	return 0;
 }
 
-int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint32_t *offset)
 {
 	if (wasm_rd_u32(r, align))
 		return -EINVAL;
+	/* 3.0 (multiple memories): flag 2**6 says a memory index follows the alignment */
+	*mem = 0;
+	if (*align & 0x40) {
+		*align &= ~0x40u;
+		if (wasm_rd_u32(r, mem))
+			return -EINVAL;
+	}
 	/* an alignment exponent of 32 or more is a binary format error, not a validation one */
 	if (*align >= 32)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
@@ -672,8 +679,6 @@ static int parse_imports(struct wasm_module *m, struct wasm_reader *r)
 		TRY(rd_name(r, &im->name, &im->namelen));
 		TRY(parse_import_desc(m, r, im));
 	}
-	if (m->nmems > 1)
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple memories");
 	return 0;
 }
 
@@ -731,8 +736,6 @@ static int parse_memories(struct wasm_module *m, struct wasm_reader *r)
 		TRY(rd_memtype(r, &t[m->nmems]));
 		m->nmems++;
 	}
-	if (m->nmems > 1)
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple memories");
 	return 0;
 }
 

@@ -278,12 +278,11 @@ static bool mem_range_ok(uint64_t addr, uint64_t len, uint64_t size)
 
 /* ----- bulk memory and table ops (out of line: not hot) ----- */
 
-static enum wasm_trap do_memory_init(struct wasm_instance *inst, const uint32_t *pc,
-				     union wasm_slot *fp)
+static enum wasm_trap do_memory_init(struct wasm_instance *inst, struct wasm_memory *m,
+				     const uint32_t *pc, union wasm_slot *fp)
 {
 	uint32_t seg = pc[1];
 	uint64_t d = fp[pc[2]].i32, src = fp[pc[3]].i32, n = fp[pc[4]].i32;
-	struct wasm_memory *m = inst->mem0;
 
 	if (!mem_range_ok(src, n, inst->data_len[seg]) || !mem_range_ok(d, n, m->size))
 		return WASM_TRAP_MEM_OOB;
@@ -339,7 +338,7 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 
 	switch (op) {
 	case WASM_OP_MEMORY_INIT:
-		return do_memory_init(inst, pc, fp);
+		return do_memory_init(inst, m, pc, fp);
 	case WASM_OP_TABLE_INIT:
 		return do_table_init(inst, pc, fp);
 	case WASM_OP_TABLE_COPY:
@@ -933,7 +932,7 @@ do_return:
 		pc += 3;
 		NEXT();
 		CASE(MEMORY_INIT)
-		trap = do_memory_init(inst, pc, fp);
+		trap = do_memory_init(inst, inst->mem0, pc, fp);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
@@ -960,6 +959,42 @@ do_return:
 			if (n)
 				memset(mem + d, (int)(fp[pc[2]].i32 & 0xff), n);
 			pc += 4;
+			NEXT();
+		}
+		/* multiple memories (3.0): ops on a memory other than 0 */
+		CASE(USE_MEM)
+		{
+			struct wasm_memory *m_ = inst->mems[pc[1]];
+			mem = m_->base;
+			msize = m_->size;
+			pc += 2;
+			NEXT();
+		}
+		CASE(MEMORY_SIZE_M)
+		fp[pc[1]].i32 = inst->mems[pc[2]]->pages;
+		pc += 3;
+		NEXT();
+		CASE(MEMORY_GROW_M)
+		fp[pc[1]].i32 = (uint32_t)wasm_memory_do_grow(inst->mems[pc[3]], fp[pc[2]].i32);
+		RELOAD_MEM();
+		pc += 4;
+		NEXT();
+		CASE(MEMORY_INIT_M)
+		trap = do_memory_init(inst, inst->mems[pc[5]], pc, fp);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(MEMORY_COPY_M)
+		{
+			struct wasm_memory *dm = inst->mems[pc[4]], *sm = inst->mems[pc[5]];
+			uint64_t d = fp[pc[1]].i32, src = fp[pc[2]].i32, n = fp[pc[3]].i32;
+			if (unlikely(!mem_range_ok(src, n, sm->size) ||
+				     !mem_range_ok(d, n, dm->size)))
+				TRAP(WASM_TRAP_MEM_OOB);
+			if (n)
+				memmove(dm->base + d, sm->base + src, n);
+			pc += 6;
 			NEXT();
 		}
 		CASE(TABLE_GET)

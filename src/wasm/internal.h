@@ -321,7 +321,9 @@ int wasm_rd_s64(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_
 int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 	__attribute__((warn_unused_result));
 int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
-int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
+/* A memarg: alignment exponent, memory index (3.0: 0 unless flag 2**6 says one follows)
+ * and offset. */
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint32_t *offset)
 	__attribute__((warn_unused_result));
 
 static inline uint32_t wasm_type_slots(uint8_t t)

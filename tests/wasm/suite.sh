@@ -395,6 +395,24 @@ check2 tail-call-fuel-short 134 "lodge wasm: tail.wat: trap: fuel exhausted in f
 # extended constant expressions in a global and a data segment's offset
 check2 extended-const-global 0 "999999999999" -- --invoke g const.wat
 check2 extended-const-data 0 "7" -- --invoke byte const.wat 101
+# multiple memories: each access, bulk op and data segment on its own memory, with its
+# own bounds; --max-memory covers every memory (memory 2 grows by 20 pages: 1.25 MiB)
+mm=multimem.wat
+check2 multi-memory-data 0 "67305985" -- --invoke seg $mm
+check2 multi-memory-store 0 "1234605616436508552" -- --invoke store $mm 16
+check2 multi-memory-loop 0 "3000" -- --invoke fill_sum $mm 1000
+check2 multi-memory-copy 0 "67305985" -- --invoke copy $mm
+check2 multi-memory-init 0 "48042" -- --invoke init $mm
+check2 multi-memory-size 0 "110" -- --invoke sizes $mm
+check2 multi-memory-grow 0 "1" -- --invoke grow_b $mm 1
+check2 multi-memory-grow-max 0 "-1" -- --invoke grow_b $mm 2
+check2 multi-memory-bounds 0 "0" -- --invoke load_b $mm 65532
+check2 multi-memory-oob 134 "lodge wasm: multimem.wat: trap: out of bounds memory access in function 10 (load_b) at offset 0x186 (multimem.wat:44:53)" \
+	-- --invoke load_b $mm 65533
+check2 multi-memory-empty 134 "lodge wasm: multimem.wat: trap: out of bounds memory access in function 11 (load_c) at offset 0x18f (multimem.wat:45:53)" \
+	-- --invoke load_c $mm 0
+check2 multi-memory-max-memory 0 "-1" -- --max-memory 1M --invoke grow_c $mm 20
+check2 multi-memory-max-memory-ok 0 "0" -- --max-memory 4M --invoke grow_c $mm 20
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"
