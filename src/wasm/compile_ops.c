@@ -210,7 +210,7 @@ static int rd_memidx(struct wasm_cc *c, uint32_t *mem)
 	return need_memory(c, *mem);
 }
 
-static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *mem, uint32_t *offset)
+static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *mem, uint64_t *offset)
 {
 	uint32_t align;
 
@@ -219,7 +219,40 @@ static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *mem, uint32_t
 	if (align > natural)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
 				    "alignment must not be larger than natural");
+	if (!c->m->mems[*mem].is64 && *offset > UINT32_MAX)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "offset out of range");
 	return 0;
+}
+
+/* The address operand's type: i64 for a memory64 memory. */
+static uint8_t addr_type(const struct wasm_cc *c, uint32_t mem)
+{
+	return c->m->mems[mem].is64 ? T_I64 : T_I32;
+}
+
+/* The address slot and offset an access to memory mem uses. An i64 address (memory64)
+ * goes through ADDR64, which traps unless addr + off is below 2**32 (no memory is
+ * larger) and leaves it in a scratch slot above everything just popped (the operands
+ * of a store, up to 3 slots, are still to be read); the access then has offset 0. */
+static void mem_addr(struct wasm_cc *c, uint32_t mem, struct wasm_cc_entry *addr, uint64_t off64,
+		     uint32_t *a, uint32_t *off)
+{
+	uint32_t t;
+
+	*a = wasm_cc_use_slot(c, addr);
+	*off = (uint32_t)off64;
+	if (!c->m->mems[mem].is64)
+		return;
+	t = c->top_slot + 3;
+	if (t + 1 > c->max_slot)
+		c->max_slot = t + 1;
+	wasm_cc_emit_op(c, WASM_OP_ADDR64);
+	wasm_cc_emit(c, t);
+	wasm_cc_emit(c, *a);
+	wasm_cc_emit_u64(c, off64);
+	c->last_end = UINT32_MAX;
+	*a = t;
+	*off = 0;
 }
 
 /* An access to memory mem other than 0 is bracketed: USE_MEM mem, the op, USE_MEM 0 (the
@@ -274,19 +307,24 @@ static int fuse_indexed(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, uint
 static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
 	uint32_t off, d, a, at, mem;
+	uint64_t off64;
 	struct wasm_cc_entry addr;
 
-	TRY(rd_memarg(c, oi->imm, &mem, &off));
-	TRY(wasm_cc_pop(c, T_I32, &addr));
-	if (mem) {
-		a = wasm_cc_use_slot(c, &addr);
+	TRY(rd_memarg(c, oi->imm, &mem, &off64));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
+	off = (uint32_t)off64;
+	if (mem || c->m->mems[mem].is64) {
+		mem_addr(c, mem, &addr, off64, &a, &off);
 		TRY(wasm_cc_push_result(c, oi->tout, &d));
-		use_mem(c, mem);
+		if (mem)
+			use_mem(c, mem);
 		wasm_cc_emit_op(c, oi->op);
 		wasm_cc_emit(c, d);
 		wasm_cc_emit(c, a);
 		wasm_cc_emit(c, off);
-		use_mem(c, 0);
+		if (mem)
+			use_mem(c, 0);
+		c->last_end = UINT32_MAX;
 		return 0;
 	}
 	if (addr.kind == K_SLOT && wasm_cc_last_result_is(c, addr.home)) {
@@ -312,13 +350,14 @@ static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 static int op_store(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
 	uint32_t off, a, v, mem;
+	uint64_t off64;
 	struct wasm_cc_entry addr, val;
 
-	TRY(rd_memarg(c, oi->imm, &mem, &off));
+	TRY(rd_memarg(c, oi->imm, &mem, &off64));
 	TRY(wasm_cc_pop(c, oi->t2, &val));
-	TRY(wasm_cc_pop(c, T_I32, &addr));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
 	v = wasm_cc_use_slot(c, &val);
-	a = wasm_cc_use_slot(c, &addr);
+	mem_addr(c, mem, &addr, off64, &a, &off);
 	if (mem)
 		use_mem(c, mem);
 	wasm_cc_emit_op(c, oi->op);
@@ -349,27 +388,34 @@ static int need_data(struct wasm_cc *c, uint32_t seg)
 static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 {
 	uint32_t seg = 0, d, mem;
+	bool is64;
 	struct wasm_cc_entry e;
 
 	switch (sp) {
 	case S_MEMORY_SIZE:
 		TRY(rd_memidx(c, &mem));
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, mem ? WASM_OP_MEMORY_SIZE_M : WASM_OP_MEMORY_SIZE);
+		is64 = c->m->mems[mem].is64;
+		TRY(wasm_cc_push_result(c, addr_type(c, mem), &d));
+		wasm_cc_emit_op(c, is64	 ? WASM_OP_MEMORY_SIZE64
+				   : mem ? WASM_OP_MEMORY_SIZE_M
+					 : WASM_OP_MEMORY_SIZE);
 		wasm_cc_emit(c, d);
-		if (mem)
+		if (mem || is64)
 			wasm_cc_emit(c, mem);
 		return 0;
 	case S_MEMORY_GROW: {
 		uint32_t a;
 		TRY(rd_memidx(c, &mem));
-		TRY(wasm_cc_pop(c, T_I32, &e));
+		is64 = c->m->mems[mem].is64;
+		TRY(wasm_cc_pop(c, addr_type(c, mem), &e));
 		a = wasm_cc_use_slot(c, &e);
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, mem ? WASM_OP_MEMORY_GROW_M : WASM_OP_MEMORY_GROW);
+		TRY(wasm_cc_push_result(c, addr_type(c, mem), &d));
+		wasm_cc_emit_op(c, is64	 ? WASM_OP_MEMORY_GROW64
+				   : mem ? WASM_OP_MEMORY_GROW_M
+					 : WASM_OP_MEMORY_GROW);
 		wasm_cc_emit(c, d);
 		wasm_cc_emit(c, a);
-		if (mem)
+		if (mem || is64)
 			wasm_cc_emit(c, mem);
 		return 0;
 	}
@@ -383,14 +429,16 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 		TRY(need_memory(c, mem));
 		TRY(need_data(c, seg));
 		for (int i = 2; i >= 0; i--)
-			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+			TRY(wasm_cc_pop(c, i == 0 ? addr_type(c, mem) : T_I32, &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
-		wasm_cc_emit_op(c, mem ? WASM_OP_MEMORY_INIT_M : WASM_OP_MEMORY_INIT);
+		/* MEMORY_INIT_M reads the destination as its memory's address type */
+		wasm_cc_emit_op(c, mem || c->m->mems[mem].is64 ? WASM_OP_MEMORY_INIT_M
+							       : WASM_OP_MEMORY_INIT);
 		wasm_cc_emit(c, seg);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
-		if (mem)
+		if (mem || c->m->mems[mem].is64)
 			wasm_cc_emit(c, mem);
 		return 0;
 	}
@@ -406,14 +454,20 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 		uint32_t s[3], src;
 		TRY(rd_memidx(c, &mem));
 		TRY(rd_memidx(c, &src));
-		for (int i = 2; i >= 0; i--)
-			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+		/* the length is i64 only between two memory64 memories */
+		is64 = c->m->mems[mem].is64 || c->m->mems[src].is64;
+		TRY(wasm_cc_pop(
+			c, addr_type(c, mem) == T_I64 && addr_type(c, src) == T_I64 ? T_I64 : T_I32,
+			&v[2]));
+		TRY(wasm_cc_pop(c, addr_type(c, src), &v[1]));
+		TRY(wasm_cc_pop(c, addr_type(c, mem), &v[0]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
-		wasm_cc_emit_op(c, mem || src ? WASM_OP_MEMORY_COPY_M : WASM_OP_MEMORY_COPY);
+		wasm_cc_emit_op(c,
+				mem || src || is64 ? WASM_OP_MEMORY_COPY_M : WASM_OP_MEMORY_COPY);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
-		if (mem || src) {
+		if (mem || src || is64) {
 			wasm_cc_emit(c, mem);
 			wasm_cc_emit(c, src);
 		}
@@ -423,10 +477,18 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 		struct wasm_cc_entry v[3];
 		uint32_t s[3];
 		TRY(rd_memidx(c, &mem));
+		is64 = c->m->mems[mem].is64;
 		for (int i = 2; i >= 0; i--)
-			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+			TRY(wasm_cc_pop(c, i == 1 ? T_I32 : addr_type(c, mem), &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
+		if (is64) {
+			wasm_cc_emit_op(c, WASM_OP_MEMORY_FILL64);
+			for (int i = 0; i < 3; i++)
+				wasm_cc_emit(c, s[i]);
+			wasm_cc_emit(c, mem);
+			return 0;
+		}
 		if (mem)
 			use_mem(c, mem);
 		wasm_cc_emit_op(c, WASM_OP_MEMORY_FILL);
@@ -899,13 +961,14 @@ static int op_lanemem(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
 	struct wasm_cc_entry addr, v;
 	uint32_t off, lane, sa, sv, d, mem;
+	uint64_t off64;
 
-	TRY(rd_memarg(c, lanemem_align(oi->imm), &mem, &off));
+	TRY(rd_memarg(c, lanemem_align(oi->imm), &mem, &off64));
 	TRY(rd_lane(c, oi->imm, &lane));
 	TRY(wasm_cc_pop(c, T_V128, &v));
-	TRY(wasm_cc_pop(c, T_I32, &addr));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
 	sv = wasm_cc_use_slot(c, &v);
-	sa = wasm_cc_use_slot(c, &addr);
+	mem_addr(c, mem, &addr, off64, &sa, &off);
 	if (oi->store) {
 		if (mem)
 			use_mem(c, mem);

@@ -133,6 +133,11 @@ int wasm_rd_u32(struct wasm_reader *r, uint32_t *out)
 	return rc;
 }
 
+int wasm_rd_u64(struct wasm_reader *r, uint64_t *out)
+{
+	return rd_leb(r, 64, false, out);
+}
+
 int wasm_rd_s32(struct wasm_reader *r, int32_t *out)
 {
 	uint64_t v;
@@ -186,22 +191,21 @@ int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
 	return 0;
 }
 
-int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint32_t *offset)
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64_t *offset)
 {
 	if (wasm_rd_u32(r, align))
 		return -EINVAL;
-	/* 3.0 (multiple memories): flag 2**6 says a memory index follows the alignment */
+	/* 3.0: flags below 2**6 are the alignment exponent (validation refuses one above
+	 * natural); 2**6 says a memory index follows (multiple memories); more is malformed */
+	if (*align >= 0x80)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed memop flags (0x%x)", *align);
 	*mem = 0;
 	if (*align & 0x40) {
 		*align &= ~0x40u;
 		if (wasm_rd_u32(r, mem))
 			return -EINVAL;
 	}
-	/* an alignment exponent of 32 or more is a binary format error, not a validation one */
-	if (*align >= 32)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-				    "malformed memop flags (alignment 2**%u)", *align);
-	if (wasm_rd_u32(r, offset))
+	if (wasm_rd_u64(r, offset))
 		return -EINVAL;
 	return 0;
 }
@@ -356,23 +360,28 @@ static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 	return 0;
 }
 
+/* Table limits. 3.0: the flags are a byte, the limits 64-bit numbers (validated here
+ * against the i32 index type); flag 4 (table64, i64 indices) is not supported yet. */
 static int rd_limits(struct wasm_reader *r, uint32_t *min, uint32_t *max, bool *has_max)
 {
 	uint8_t flag;
+	uint64_t lo, hi = 0;
 
-	/* the flag is a one-bit LEB128 number */
 	TRY(wasm_rd_u8(r, &flag));
-	if (flag & 0x80)
+	if (flag == 0x04 || flag == 0x05)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-				    "integer representation too long (limits flag)");
+				    "malformed limits flags (tables with i64 indices are not "
+				    "supported yet)");
 	if (flag > 1)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "integer too large (limits flag %u)",
-				    flag);
-	TRY(wasm_rd_u32(r, min));
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
+	TRY(wasm_rd_u64(r, &lo));
 	*has_max = flag == 1;
-	*max = 0;
 	if (*has_max)
-		TRY(wasm_rd_u32(r, max));
+		TRY(wasm_rd_u64(r, &hi));
+	if (lo > UINT32_MAX || hi > UINT32_MAX)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "table size must be at most 2^32-1");
+	*min = (uint32_t)lo;
+	*max = (uint32_t)hi;
 	return 0;
 }
 
@@ -388,10 +397,26 @@ static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
 	return 0;
 }
 
+/* A memory type: limits whose flag may also say i64 addresses (3.0 memory64: flag 4),
+ * with 64-bit limits then. */
 static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
 {
-	TRY(rd_limits(r, &t->min, &t->max, &t->has_max));
-	if (t->min > WASM_MAX_PAGES || (t->has_max && t->max > WASM_MAX_PAGES))
+	uint8_t flag;
+
+	/* 3.0: the flags are a byte (bit 0: a maximum, bit 2: i64 addresses), the limits
+	 * 64-bit numbers validated against the address type */
+	TRY(wasm_rd_u8(r, &flag));
+	if (flag & ~0x05u)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
+	t->is64 = flag & 0x04;
+	t->has_max = flag & 0x01;
+	t->max = 0;
+	TRY(wasm_rd_u64(r, &t->min));
+	if (t->has_max)
+		TRY(wasm_rd_u64(r, &t->max));
+	if (t->is64 && (t->min > (1ull << 48) || (t->has_max && t->max > (1ull << 48))))
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "memory size must be at most 2**48 pages");
+	if (!t->is64 && (t->min > WASM_MAX_PAGES || (t->has_max && t->max > WASM_MAX_PAGES)))
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "memory size must be at most 65536 pages (4GiB)");
 	if (t->has_max && t->max < t->min)
@@ -979,7 +1004,7 @@ static int parse_data(struct wasm_module *m, struct wasm_reader *r)
 			TRY(wasm_rd_u32(r, &d->mem));
 		if (d->mode == WASM_SEG_ACTIVE) {
 			TRY(check_index(m, r, WASM_EXTERN_MEMORY, d->mem));
-			TRY(rd_cexpr(m, r, WASM_I32, &d->offset));
+			TRY(rd_cexpr(m, r, m->mems[d->mem].is64 ? WASM_I64 : WASM_I32, &d->offset));
 		}
 		TRY(wasm_rd_u32(r, &d->len));
 		TRY(wasm_rd_bytes(r, d->len, &b));

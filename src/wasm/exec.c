@@ -273,7 +273,13 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 
 static bool mem_range_ok(uint64_t addr, uint64_t len, uint64_t size)
 {
-	return addr + len <= size;
+	return len <= size && addr <= size - len; /* no overflow with 64-bit operands */
+}
+
+/* An address operand of memory m: i64 for memory64, else i32. */
+static inline uint64_t mem_operand(const struct wasm_memory *m, const union wasm_slot *v)
+{
+	return m->is64 ? v->i64 : v->i32;
 }
 
 /* ----- bulk memory and table ops (out of line: not hot) ----- */
@@ -282,7 +288,7 @@ static enum wasm_trap do_memory_init(struct wasm_instance *inst, struct wasm_mem
 				     const uint32_t *pc, union wasm_slot *fp)
 {
 	uint32_t seg = pc[1];
-	uint64_t d = fp[pc[2]].i32, src = fp[pc[3]].i32, n = fp[pc[4]].i32;
+	uint64_t d = mem_operand(m, &fp[pc[2]]), src = fp[pc[3]].i32, n = fp[pc[4]].i32;
 
 	if (!mem_range_ok(src, n, inst->data_len[seg]) || !mem_range_ok(d, n, m->size))
 		return WASM_TRAP_MEM_OOB;
@@ -988,13 +994,50 @@ do_return:
 		CASE(MEMORY_COPY_M)
 		{
 			struct wasm_memory *dm = inst->mems[pc[4]], *sm = inst->mems[pc[5]];
-			uint64_t d = fp[pc[1]].i32, src = fp[pc[2]].i32, n = fp[pc[3]].i32;
+			uint64_t d = mem_operand(dm, &fp[pc[1]]), src = mem_operand(sm, &fp[pc[2]]);
+			uint64_t n = dm->is64 && sm->is64 ? fp[pc[3]].i64 : fp[pc[3]].i32;
 			if (unlikely(!mem_range_ok(src, n, sm->size) ||
 				     !mem_range_ok(d, n, dm->size)))
 				TRAP(WASM_TRAP_MEM_OOB);
 			if (n)
 				memmove(dm->base + d, sm->base + src, n);
 			pc += 6;
+			NEXT();
+		}
+		/* memory64 */
+		CASE(ADDR64)
+		{
+			uint64_t a_ = fp[pc[2]].i64, ea = a_ + IMM_I64(pc + 3);
+			if (unlikely(ea < a_ || ea > UINT32_MAX))
+				TRAP(WASM_TRAP_MEM_OOB);
+			fp[pc[1]].i64 = ea;
+			pc += 5;
+			NEXT();
+		}
+		CASE(MEMORY_SIZE64)
+		fp[pc[1]].i64 = inst->mems[pc[2]]->pages;
+		pc += 3;
+		NEXT();
+		CASE(MEMORY_GROW64)
+		{
+			uint64_t delta = fp[pc[2]].i64;
+			fp[pc[1]].i64 = delta > WASM_MAX_PAGES
+						? UINT64_MAX
+						: (uint64_t)wasm_memory_do_grow(inst->mems[pc[3]],
+										(uint32_t)delta);
+			RELOAD_MEM();
+			pc += 4;
+			NEXT();
+		}
+		CASE(MEMORY_FILL64)
+		{
+			struct wasm_memory *m_ = inst->mems[pc[4]];
+			uint64_t d = fp[pc[1]].i64, n = fp[pc[3]].i64;
+			if (unlikely(!mem_range_ok(d, n, m_->size)))
+				TRAP(WASM_TRAP_MEM_OOB);
+			if (n)
+				memset(m_->base + d, (int)(fp[pc[2]].i32 & 0xff), n);
+			pc += 5;
 			NEXT();
 		}
 		CASE(TABLE_GET)

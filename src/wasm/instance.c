@@ -64,7 +64,8 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	case WASM_EXTERN_MEMORY: {
 		const struct wasm_memtype *want = &m->mems[im->idx];
 		const struct wasm_memory *mem = ext->u.memory;
-		if (!limits_match(mem->pages, mem->has_max, mem->type_max, want->min, want->has_max,
+		if (mem->is64 != want->is64 ||
+		    !limits_match(mem->pages, mem->has_max, mem->type_max, want->min, want->has_max,
 				  want->max))
 			return unlinkable(err, im, "incompatible import type (memory)");
 		inst->mems[im->idx] = ext->u.memory;
@@ -230,9 +231,9 @@ static int check_sizes(struct wasm_instance *inst, struct wasm_error *err)
 		left -= bytes + sizeof(struct wasm_table);
 	}
 	for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
-		uint64_t bytes = (uint64_t)m->mems[i].min * WASM_PAGE_SIZE;
-		if (bytes + sizeof(struct wasm_memory) > left) {
-			snprintf(what, sizeof(what), "memory %u of %u pages", i, m->mems[i].min);
+		uint64_t pages = m->mems[i].min, bytes = pages * WASM_PAGE_SIZE;
+		if (pages > WASM_MAX_PAGES || bytes + sizeof(struct wasm_memory) > left) {
+			snprintf(what, sizeof(what), "memory %u of %" PRIu64 " pages", i, pages);
 			return alloc_failed(inst, err, -E2BIG, "memory", what, bytes, left);
 		}
 		left -= bytes + sizeof(struct wasm_memory);
@@ -270,9 +271,20 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_memtype *t = &m->mems[i];
 		char what[64];
 
-		rc = wasm_memory_alloc(s, t->min, t->max, t->has_max, &inst->mems[i]);
+		/* memory64 types may declare more than 65536 pages: never allocatable */
+		rc = t->min > WASM_MAX_PAGES
+			     ? -E2BIG
+			     : wasm_memory_alloc(s, (uint32_t)t->min,
+						 (uint32_t)(t->max < WASM_MAX_PAGES
+								    ? t->max
+								    : WASM_MAX_PAGES),
+						 t->has_max, &inst->mems[i]);
+		if (!rc) {
+			inst->mems[i]->type_max = t->max;
+			inst->mems[i]->is64 = t->is64;
+		}
 		if (rc) {
-			snprintf(what, sizeof(what), "memory %u of %u pages", i, t->min);
+			snprintf(what, sizeof(what), "memory %u of %" PRIu64 " pages", i, t->min);
 			return alloc_failed(inst, err, rc, "memory", what,
 					    (uint64_t)t->min * WASM_PAGE_SIZE,
 					    wasm_store_budget_left(s));
@@ -365,15 +377,17 @@ static int apply_segments(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_dataseg *d = &m->datas[i];
 		struct wasm_memory *mem;
 		union wasm_slot off[2];
+		uint64_t at;
 
 		if (d->mode != WASM_SEG_ACTIVE)
 			continue;
 		mem = inst->mems[d->mem];
 		eval_cexpr(inst, &d->offset, off);
-		if ((uint64_t)off[0].i32 + d->len > mem->size)
+		at = mem->is64 ? off[0].i64 : off[0].i32;
+		if (d->len > mem->size || at > mem->size - d->len)
 			return trapped(err, WASM_TRAP_MEM_OOB, "data", i);
 		if (d->len)
-			memcpy(mem->base + off[0].i32, d->bytes, d->len);
+			memcpy(mem->base + at, d->bytes, d->len);
 	}
 	return 0;
 }

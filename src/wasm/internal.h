@@ -81,7 +81,8 @@ struct wasm_tabletype {
 
 struct wasm_memtype {
 	bool has_max;
-	uint32_t min, max; /* pages */
+	bool is64;	   /* 3.0 memory64: i64 addresses */
+	uint64_t min, max; /* pages (above 65536 only for is64; never instantiable) */
 };
 
 struct wasm_globaldef {
@@ -235,7 +236,8 @@ struct wasm_memory {
 	uint64_t size; /* bytes */
 	uint32_t pages;
 	uint32_t max_pages; /* the declared maximum, or 65536 (the budget is checked apart) */
-	uint32_t type_max;  /* the declared maximum, for import matching */
+	uint64_t type_max;  /* the declared maximum, for import matching */
+	bool is64;	    /* addressed with i64 (memory64), for import matching */
 	bool has_max;
 	size_t reserved; /* bytes of address space mapped at base */
 };
@@ -315,6 +317,7 @@ int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *f
 int wasm_rd_eof(struct wasm_reader *r);
 int wasm_rd_u8(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
 int wasm_rd_u32(struct wasm_reader *r, uint32_t *out) __attribute__((warn_unused_result));
+int wasm_rd_u64(struct wasm_reader *r, uint64_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s32(struct wasm_reader *r, int32_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s33(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s64(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
@@ -322,8 +325,8 @@ int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 	__attribute__((warn_unused_result));
 int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
 /* A memarg: alignment exponent, memory index (3.0: 0 unless flag 2**6 says one follows)
- * and offset. */
-int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint32_t *offset)
+ * and offset (64 bits: 3.0 memory64). */
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64_t *offset)
 	__attribute__((warn_unused_result));
 
 static inline uint32_t wasm_type_slots(uint8_t t)

@@ -413,6 +413,31 @@ check2 multi-memory-empty 134 "lodge wasm: multimem.wat: trap: out of bounds mem
 	-- --invoke load_c $mm 0
 check2 multi-memory-max-memory 0 "-1" -- --max-memory 1M --invoke grow_c $mm 20
 check2 multi-memory-max-memory-ok 0 "0" -- --max-memory 4M --invoke grow_c $mm 20
+# 64-bit memories: i64 addresses and offsets, bounds checked without overflow (an offset
+# of 2**64-16 from address 16 wraps: out of bounds), i64 size and grow, bulk ops
+m64=mem64.wat
+check2 memory64-load 0 "67305985" -- --invoke load $m64 65532
+check2 memory64-load-end 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 0 (load) at offset 0x9a (mem64.wat:8:51)" \
+	-- --invoke load $m64 65533
+check2 memory64-load-4g 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 0 (load) at offset 0x9a (mem64.wat:8:51)" \
+	-- --invoke load $m64 4294967296
+check2 memory64-load-minus-one 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 0 (load) at offset 0x9a (mem64.wat:8:51)" \
+	-- --invoke load $m64 -1
+check2 memory64-offset-wraps 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 1 (load_off) at offset 0xa2 (mem64.wat:10:6)" \
+	-- --invoke load_off $m64 16
+check2 memory64-store 0 "-5" -- --invoke store_load $m64 100 -5
+check2 memory64-size 0 "1" -- --invoke size $m64
+check2 memory64-grow 0 "1" -- --invoke grow $m64 2
+check2 memory64-grow-max 0 "-1" -- --invoke grow $m64 4
+check2 memory64-grow-huge 0 "-1" -- --invoke grow $m64 4294967297
+check2 memory64-fill 0 "7" -- --invoke fill $m64 10 100
+check2 memory64-fill-oob 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 6 (fill) at offset 0xd9 (mem64.wat:18:6)" \
+	-- --invoke fill $m64 1 -1
+check2 memory64-copy 0 "67305985" -- --invoke copy $m64 0 65532 4
+check2 memory64-copy-oob 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 7 (copy) at offset 0xea (mem64.wat:21:6)" \
+	-- --invoke copy $m64 0 65533 4
+check2 memory64-max-memory 0 "-1" -- --max-memory 1M --invoke grow_n $m64 20
+check2 memory64-max-memory-ok 0 "0" -- --max-memory 4M --invoke grow_n $m64 20
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

@@ -276,14 +276,15 @@ static int memarg(struct wat *p, const struct text_instr *in, struct text_buf *b
 	t = wat_tok(p);
 
 	if (wat_at_kw(p, KW_OFFSET_EQ)) {
-		if (text_nat(tok_text(p, t) + 7, t->len - 7, &offset) || offset > UINT32_MAX)
-			return wat_fail(p, t, "i32 constant out of range (offset)");
+		/* 64 bits (3.0 memory64); validation refuses more than 32 for an i32 memory */
+		if (text_nat(tok_text(p, t) + 7, t->len - 7, &offset))
+			return wat_fail(p, t, "i64 constant out of range (offset)");
 		p->pos++;
 		t = wat_tok(p);
 	}
 	if (wat_at_kw(p, KW_ALIGN_EQ)) {
-		if (text_nat(tok_text(p, t) + 6, t->len - 6, &align) || align > UINT32_MAX)
-			return wat_fail(p, t, "i32 constant out of range (alignment)");
+		if (text_nat(tok_text(p, t) + 6, t->len - 6, &align))
+			return wat_fail(p, t, "i64 constant out of range (alignment)");
 		if (!align || (align & (align - 1)))
 			return wat_fail(p, t, "alignment must be a power of two");
 		p->pos++;
@@ -291,7 +292,7 @@ static int memarg(struct wat *p, const struct text_instr *in, struct text_buf *b
 	tb_u32(b, (uint32_t)__builtin_ctzll(align) | (mem ? 0x40u : 0));
 	if (mem)
 		tb_u32(b, mem);
-	tb_u32(b, (uint32_t)offset);
+	tb_u64(b, offset);
 	return 0;
 }
 

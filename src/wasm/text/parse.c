@@ -701,6 +701,38 @@ static int limits(struct wat *p, struct text_buf *b)
 	return 0;
 }
 
+/* memtype (6.4.5): i32? or i64 (3.0 memory64: flag 4 and 64-bit limits), then limits */
+static int memtype(struct wat *p, struct text_buf *b)
+{
+	const struct text_tok *t;
+	uint64_t min, max;
+
+	if (wat_at_kw(p, KW_I32))
+		p->pos++;
+	if (!wat_at_kw(p, KW_I64))
+		return limits(p, b);
+	p->pos++;
+	t = wat_tok(p);
+	if (t->kind != TOK_NAT)
+		return wat_unexpected(p);
+	if (text_nat(p->lx->src + t->off, t->len, &min))
+		return wat_fail(p, t, "i64 constant out of range");
+	p->pos++;
+	t = wat_tok(p);
+	if (t->kind != TOK_NAT) {
+		tb_byte(b, 0x04);
+		tb_u64(b, min);
+		return 0;
+	}
+	if (text_nat(p->lx->src + t->off, t->len, &max))
+		return wat_fail(p, t, "i64 constant out of range");
+	p->pos++;
+	tb_byte(b, 0x05);
+	tb_u64(b, min);
+	tb_u64(b, max);
+	return 0;
+}
+
 /* tabletype (6.4.6): limits reftype, encoded reftype first */
 static int tabletype(struct wat *p, struct text_buf *b)
 {
@@ -972,6 +1004,7 @@ static int memory_field(struct wat *p)
 	const struct text_tok *at = wat_tok(p);
 	uint32_t idx = next_index(p, SP_MEM);
 	struct text_buf *m = &p->sec[SEC_MEM];
+	bool is64 = false;
 
 	open_kw(p);
 	if (wat_at(p, TOK_ID))
@@ -982,24 +1015,29 @@ static int memory_field(struct wat *p)
 		if (inline_import(p))
 			return -EINVAL;
 		tb_byte(&p->sec[SEC_IMPORT], 0x02);
-		return limits(p, &p->sec[SEC_IMPORT]) || wat_close(p) ? -EINVAL : 0;
+		return memtype(p, &p->sec[SEC_IMPORT]) || wat_close(p) ? -EINVAL : 0;
 	}
 	wat_mark(p, SEC_MEM, m->len, at);
 	p->secn[SEC_MEM]++;
+	if (wat_at_kw(p, KW_I64) && tok_at(p, p->pos + 1)->kind == TOK_LPAR &&
+	    tok_at(p, p->pos + 2)->kw == KW_DATA) {
+		p->pos++;
+		is64 = true;
+	}
 	if (wat_at_open(p, KW_DATA)) {
 		struct text_buf bytes = {0}, *d = &p->sec[SEC_DATA];
 		uint64_t pages;
 		open_kw(p);
 		datastring(p, &bytes);
 		pages = (bytes.len + PAGE_BYTES - 1) / PAGE_BYTES;
-		tb_byte(m, 0x01);
+		tb_byte(m, is64 ? 0x05 : 0x01);
 		tb_u32(m, (uint32_t)pages);
 		tb_u32(m, (uint32_t)pages);
 		/* flavor 0 for memory 0, else 2 with the index (5.5.14) */
 		tb_u32(d, idx ? 2 : 0);
 		if (idx)
 			tb_u32(d, idx);
-		tb_byte(d, 0x41);
+		tb_byte(d, is64 ? 0x42 : 0x41);
 		tb_byte(d, 0x00);
 		tb_byte(d, OPC_END);
 		tb_u32(d, (uint32_t)bytes.len);
@@ -1009,7 +1047,7 @@ static int memory_field(struct wat *p)
 		next_index(p, SP_DATA);
 		return wat_close(p) || wat_close(p) ? -EINVAL : 0;
 	}
-	return limits(p, m) || wat_close(p) ? -EINVAL : 0;
+	return memtype(p, m) || wat_close(p) ? -EINVAL : 0;
 }
 
 /* (global $id? (export ..)* (import ..)? globaltype expr?) */
@@ -1077,7 +1115,7 @@ static int import_field(struct wat *p)
 		break;
 	case KW_MEMORY:
 		tb_byte(b, 0x02);
-		rc = limits(p, b);
+		rc = memtype(p, b);
 		break;
 	default:
 		tb_byte(b, 0x03);
