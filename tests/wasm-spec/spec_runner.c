@@ -4,6 +4,8 @@
  * against the engine through its public API (wasm/wasm.h), with the "spectest" host
  * module. Prints "RESULT name passed=N failed=N skipped=N known=N" on stdout; with -v, one
  * line per failed command (line number and reason). Exit status: 0 if nothing failed.
+ * 3.0 scripts' (module definition ...) only loads a module; (module instance $I? $M?)
+ * instantiates it.
  *
  * Checks are strict: a quoted or text module under assert_malformed must be rejected by
  * the text parser (a text error), a binary one by the decoder (WASM_ERR_MALFORMED); an
@@ -55,6 +57,11 @@ struct runner {
 	size_t nnames;
 	struct named regs[MAX_NAMED]; /* register "as" names */
 	size_t nregs;
+	struct {
+		const char *name; /* "$id" of a (module definition ...), or NULL */
+		struct wasm_module *mod;
+	} defs[MAX_NAMED];
+	size_t ndefs;
 	struct wasm_func *sp_print[8];
 	const char *sp_print_names[8];
 	struct wasm_global *sp_g[4];
@@ -254,10 +261,40 @@ static void describe(const struct wasm_script_module *sm, const struct wasm_erro
 		wasm_error_format(err, buf, size);
 }
 
+/* Instantiates m as the current instance, named name (NULL: no name). */
+static void instantiate(struct runner *r, struct wasm_module *m, const char *name)
+{
+	struct wasm_instance *inst;
+	struct wasm_error err;
+	char msg[320];
+
+	if (wasm_instance_create(r->store, m, resolve, r, &inst, &err)) {
+		wasm_error_format(&err, msg, sizeof(msg));
+		fail(r, "module: %s", msg);
+		r->current = NULL;
+		return;
+	}
+	r->current = inst;
+	if (name && r->nnames < MAX_NAMED)
+		r->names[r->nnames++] = (struct named){name, inst};
+	r->passed++;
+}
+
+/* (module instance $I? $M?): definition $M, or the last one. */
+static void cmd_module_instance(struct runner *r, const struct wasm_script_cmd *c)
+{
+	for (size_t i = r->ndefs; i-- > 0;) {
+		if (!c->def || (r->defs[i].name && !strcmp(r->defs[i].name, c->def))) {
+			instantiate(r, r->defs[i].mod, c->module.name);
+			return;
+		}
+	}
+	fail(r, "module instance: no such module definition");
+}
+
 static void cmd_module(struct runner *r, const struct wasm_script_cmd *c)
 {
 	struct wasm_module *m;
-	struct wasm_instance *inst;
 	struct wasm_error err;
 	char msg[320];
 
@@ -267,15 +304,16 @@ static void cmd_module(struct runner *r, const struct wasm_script_cmd *c)
 		r->current = NULL;
 		return;
 	}
-	if (wasm_instance_create(r->store, m, resolve, r, &inst, &err)) {
-		wasm_error_format(&err, msg, sizeof(msg));
-		fail(r, "module: %s", msg);
-		r->current = NULL;
+	if (!c->module.definition) {
+		instantiate(r, m, c->module.name);
 		return;
 	}
-	r->current = inst;
-	if (c->module.name && r->nnames < MAX_NAMED)
-		r->names[r->nnames++] = (struct named){c->module.name, inst};
+	if (r->ndefs == MAX_NAMED) {
+		fail(r, "module definition: too many");
+		return;
+	}
+	r->defs[r->ndefs].name = c->module.name;
+	r->defs[r->ndefs++].mod = m;
 	r->passed++;
 }
 
@@ -631,6 +669,9 @@ static void run_command(struct runner *r, const struct wasm_script_cmd *c)
 		break;
 	case WASM_SCRIPT_REGISTER:
 		cmd_register(r, c);
+		break;
+	case WASM_SCRIPT_MODULE_INSTANCE:
+		cmd_module_instance(r, c);
 		break;
 	case WASM_SCRIPT_ACTION:
 		cmd_assert_return(r, c, true);

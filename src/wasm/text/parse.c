@@ -701,17 +701,20 @@ static int limits(struct wat *p, struct text_buf *b)
 	return 0;
 }
 
-/* memtype (6.4.5): i32? or i64 (3.0 memory64: flag 4 and 64-bit limits), then limits */
+/* memtype (6.4.5): i32? or i64 (3.0 memory64: flag 4), then limits, 64-bit numbers in
+ * 3.0 (validation refuses more than 65536 pages for an i32 memory) */
 static int memtype(struct wat *p, struct text_buf *b)
 {
 	const struct text_tok *t;
 	uint64_t min, max;
+	uint8_t is64 = 0;
 
-	if (wat_at_kw(p, KW_I32))
+	if (wat_at_kw(p, KW_I32)) {
 		p->pos++;
-	if (!wat_at_kw(p, KW_I64))
-		return limits(p, b);
-	p->pos++;
+	} else if (wat_at_kw(p, KW_I64)) {
+		p->pos++;
+		is64 = 0x04;
+	}
 	t = wat_tok(p);
 	if (t->kind != TOK_NAT)
 		return wat_unexpected(p);
@@ -720,14 +723,14 @@ static int memtype(struct wat *p, struct text_buf *b)
 	p->pos++;
 	t = wat_tok(p);
 	if (t->kind != TOK_NAT) {
-		tb_byte(b, 0x04);
+		tb_byte(b, is64);
 		tb_u64(b, min);
 		return 0;
 	}
 	if (text_nat(p->lx->src + t->off, t->len, &max))
 		return wat_fail(p, t, "i64 constant out of range");
 	p->pos++;
-	tb_byte(b, 0x05);
+	tb_byte(b, is64 | 0x01);
 	tb_u64(b, min);
 	tb_u64(b, max);
 	return 0;
