@@ -560,6 +560,32 @@ static int op_call(struct wasm_cc *c)
 	return 0;
 }
 
+/* Pops call_indirect's element index and returns the slot to read it from: an i64 index
+ * (a memory64 table) goes through IDX64 into the slot it was popped from (free now, above
+ * the arguments, read before the callee's frame is set up), trapping "undefined element"
+ * past 2^32-1. */
+static int pop_table_index(struct wasm_cc *c, uint32_t table, struct wasm_cc_entry *idx,
+			   uint32_t *slot)
+{
+	bool is64 = c->m->tables[table].is64;
+	uint32_t t;
+
+	TRY(wasm_cc_pop(c, is64 ? T_I64 : T_I32, idx));
+	*slot = wasm_cc_use_slot(c, idx);
+	if (!is64)
+		return 0;
+	t = c->top_slot;
+	if (t + 1 > c->max_slot)
+		c->max_slot = t + 1;
+	wasm_cc_emit_op(c, WASM_OP_IDX64);
+	wasm_cc_emit(c, t);
+	wasm_cc_emit(c, *slot);
+	wasm_cc_emit(c, WASM_TRAP_UNDEFINED_ELEM);
+	c->last_end = UINT32_MAX;
+	*slot = t;
+	return 0;
+}
+
 static int op_call_indirect(struct wasm_cc *c)
 {
 	uint32_t ti, table, base, is;
@@ -575,8 +601,7 @@ static int op_call_indirect(struct wasm_cc *c)
 	if (c->m->tables[table].elem != WASM_FUNCREF)
 		return wasm_cc_mismatch(c, "call_indirect on a table of externref");
 	t = &c->m->types[ti];
-	TRY(wasm_cc_pop(c, T_I32, &idx));
-	is = wasm_cc_use_slot(c, &idx);
+	TRY(pop_table_index(c, table, &idx, &is));
 	TRY(call_common(c, t, &base));
 	wasm_cc_emit_op(c, WASM_OP_CALL_INDIRECT);
 	wasm_cc_emit(c, c->m->type_canon[ti]);
@@ -637,8 +662,7 @@ static int op_return_call_indirect(struct wasm_cc *c)
 		return wasm_cc_mismatch(c, "return_call_indirect on a table of externref");
 	t = &c->m->types[ti];
 	TRY(check_tail_results(c, t));
-	TRY(wasm_cc_pop(c, T_I32, &idx));
-	is = wasm_cc_use_slot(c, &idx);
+	TRY(pop_table_index(c, table, &idx, &is));
 	TRY(call_common(c, t, &base));
 	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL_INDIRECT);
 	wasm_cc_emit(c, c->m->type_canon[ti]);

@@ -537,15 +537,41 @@ static int pop_operands(struct wasm_cc *c, uint32_t n, const uint8_t *types, uin
 	return 0;
 }
 
+/* The index type of table x: i64 for a memory64 table. */
+static uint8_t idx_type(const struct wasm_cc *c, uint32_t x)
+{
+	return c->m->tables[x].is64 ? T_I64 : T_I32;
+}
+
+/* Operand k of a table op, *s, of type type: an i64 goes through IDX64 into a scratch
+ * slot above the operands just popped, trapping with the op's trap past 2^32-1. */
+static void narrow(struct wasm_cc *c, uint8_t type, uint32_t *s, uint32_t k)
+{
+	uint32_t t = c->top_slot + 4 + k;
+
+	if (type != T_I64)
+		return;
+	if (t + 1 > c->max_slot)
+		c->max_slot = t + 1;
+	wasm_cc_emit_op(c, WASM_OP_IDX64);
+	wasm_cc_emit(c, t);
+	wasm_cc_emit(c, *s);
+	wasm_cc_emit(c, WASM_TRAP_TABLE_OOB);
+	c->last_end = UINT32_MAX;
+	*s = t;
+}
+
 static int op_table(struct wasm_cc *c, uint32_t sp)
 {
 	uint32_t x, y, d, s[4];
-	uint8_t t;
+	uint8_t t, ix, iy, in;
 
 	switch (sp) {
 	case S_TABLE_GET:
 		TRY(rd_table(c, &x));
-		TRY(pop_operands(c, 1, (const uint8_t[]){T_I32}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 1, (const uint8_t[]){ix}, s));
+		narrow(c, ix, &s[0], 0);
 		TRY(wasm_cc_push_result(c, c->m->tables[x].elem, &d));
 		wasm_cc_emit_op(c, WASM_OP_TABLE_GET);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]);
@@ -553,29 +579,36 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 	case S_TABLE_SET:
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
-		TRY(pop_operands(c, 2, (const uint8_t[]){T_I32, t}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 2, (const uint8_t[]){ix, t}, s));
+		narrow(c, ix, &s[0], 0);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_SET);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]);
 		return 0;
 	case S_TABLE_SIZE:
 		TRY(rd_table(c, &x));
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_TABLE_SIZE);
+		TRY(wasm_cc_push_result(c, idx_type(c, x), &d));
+		wasm_cc_emit_op(c,
+				c->m->tables[x].is64 ? WASM_OP_TABLE_SIZE64 : WASM_OP_TABLE_SIZE);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x);
 		return 0;
 	case S_TABLE_GROW:
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
-		TRY(pop_operands(c, 2, (const uint8_t[]){t, T_I32}, s));
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_TABLE_GROW);
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 2, (const uint8_t[]){t, ix}, s));
+		TRY(wasm_cc_push_result(c, ix, &d));
+		wasm_cc_emit_op(c, ix == T_I64 ? WASM_OP_TABLE_GROW64 : WASM_OP_TABLE_GROW);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
 			wasm_cc_emit(c, s[1]);
 		return 0;
 	case S_TABLE_FILL:
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
-		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, t, T_I32}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 3, (const uint8_t[]){ix, t, ix}, s));
+		narrow(c, ix, &s[0], 0);
+		narrow(c, ix, &s[2], 2);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_FILL);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]),
 			wasm_cc_emit(c, s[2]);
@@ -585,7 +618,13 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(rd_table(c, &y));
 		if (c->m->tables[x].elem != c->m->tables[y].elem)
 			return wasm_cc_mismatch(c, "table.copy between tables of different types");
-		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));
+		/* the length is i64 only between two i64 tables */
+		ix = idx_type(c, x), iy = idx_type(c, y);
+		in = ix == T_I64 && iy == T_I64 ? T_I64 : T_I32;
+		TRY(pop_operands(c, 3, (const uint8_t[]){ix, iy, in}, s));
+		narrow(c, ix, &s[0], 0);
+		narrow(c, iy, &s[1], 1);
+		narrow(c, in, &s[2], 2);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_COPY);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, y), wasm_cc_emit(c, s[0]),
 			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
@@ -597,7 +636,9 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(check_elem(c, y));
 		if (c->m->tables[x].elem != c->m->elems[y].type)
 			return wasm_cc_mismatch(c, "table.init from a segment of another type");
-		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 3, (const uint8_t[]){ix, T_I32, T_I32}, s));
+		narrow(c, ix, &s[0], 0);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_INIT);
 		wasm_cc_emit(c, y), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
 			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);

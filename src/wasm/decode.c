@@ -360,40 +360,31 @@ static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 	return 0;
 }
 
-/* Table limits. 3.0: the flags are a byte, the limits 64-bit numbers (validated here
- * against the i32 index type); flag 4 (table64, i64 indices) is not supported yet. */
-static int rd_limits(struct wasm_reader *r, uint32_t *min, uint32_t *max, bool *has_max)
+/* A table type. 3.0: the limits flags are a byte (bit 0: a maximum, bit 2: i64 indices,
+ * memory64), the limits 64-bit numbers validated against the index type. */
+static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
 {
 	uint8_t flag;
 	uint64_t lo, hi = 0;
 
-	TRY(wasm_rd_u8(r, &flag));
-	if (flag == 0x04 || flag == 0x05)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-				    "malformed limits flags (tables with i64 indices are not "
-				    "supported yet)");
-	if (flag > 1)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
-	TRY(wasm_rd_u64(r, &lo));
-	*has_max = flag == 1;
-	if (*has_max)
-		TRY(wasm_rd_u64(r, &hi));
-	if (lo > UINT32_MAX || hi > UINT32_MAX)
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "table size must be at most 2^32-1");
-	*min = (uint32_t)lo;
-	*max = (uint32_t)hi;
-	return 0;
-}
-
-static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
-{
 	TRY(wasm_rd_u8(r, &t->elem));
 	if (!wasm_is_reftype(t->elem))
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
-	TRY(rd_limits(r, &t->min, &t->max, &t->has_max));
-	if (t->has_max && t->max < t->min)
+	TRY(wasm_rd_u8(r, &flag));
+	if (flag & ~0x05u)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
+	t->is64 = flag & 0x04;
+	t->has_max = flag & 0x01;
+	TRY(wasm_rd_u64(r, &lo));
+	if (t->has_max)
+		TRY(wasm_rd_u64(r, &hi));
+	if (!t->is64 && (lo > UINT32_MAX || hi > UINT32_MAX))
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "table size must be at most 2^32-1");
+	if (t->has_max && hi < lo)
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "size minimum must not be greater than maximum");
+	t->min = lo > UINT32_MAX ? UINT32_MAX : (uint32_t)lo;
+	t->max = hi > UINT32_MAX ? UINT32_MAX : (uint32_t)hi;
 	return 0;
 }
 
@@ -906,7 +897,7 @@ static int parse_elem(struct wasm_module *m, struct wasm_reader *r, struct wasm_
 		if (flags & 2)
 			TRY(wasm_rd_u32(r, &e->table));
 		TRY(check_index(m, r, WASM_EXTERN_TABLE, e->table));
-		TRY(rd_cexpr(m, r, WASM_I32, &e->offset));
+		TRY(rd_cexpr(m, r, m->tables[e->table].is64 ? WASM_I64 : WASM_I32, &e->offset));
 	}
 	if (flags & 3) {
 		uint8_t k;

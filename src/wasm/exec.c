@@ -1081,6 +1081,27 @@ do_return:
 							     fp[pc[3]].i64);
 		pc += 5;
 		NEXT();
+		CASE(IDX64)
+		if (unlikely(fp[pc[2]].i64 > UINT32_MAX))
+			TRAP((enum wasm_trap)pc[3]);
+		fp[pc[1]].i64 = fp[pc[2]].i64;
+		pc += 4;
+		NEXT();
+		CASE(TABLE_SIZE64)
+		fp[pc[1]].i64 = inst->tables[pc[2]]->size;
+		pc += 3;
+		NEXT();
+		CASE(TABLE_GROW64)
+		{
+			uint64_t n = fp[pc[4]].i64;
+			fp[pc[1]].i64 =
+				n > UINT32_MAX
+					? UINT64_MAX
+					: (uint64_t)wasm_table_do_grow(inst->tables[pc[2]],
+								       (uint32_t)n, fp[pc[3]].i64);
+			pc += 5;
+			NEXT();
+		}
 		CASE(TABLE_SIZE)
 		fp[pc[1]].i32 = inst->tables[pc[2]]->size;
 		pc += 3;

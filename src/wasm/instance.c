@@ -55,7 +55,7 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	case WASM_EXTERN_TABLE: {
 		const struct wasm_tabletype *want = &m->tables[im->idx];
 		const struct wasm_table *t = ext->u.table;
-		if (t->elem != want->elem ||
+		if (t->elem != want->elem || t->is64 != want->is64 ||
 		    !limits_match(t->size, t->has_max, t->max, want->min, want->has_max, want->max))
 			return unlinkable(err, im, "incompatible import type (table)");
 		inst->tables[im->idx] = ext->u.table;
@@ -260,6 +260,8 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		char what[64];
 
 		rc = wasm_table_alloc(s, t->elem, t->min, t->max, t->has_max, &inst->tables[i]);
+		if (!rc)
+			inst->tables[i]->is64 = t->is64;
 		if (rc) {
 			snprintf(what, sizeof(what), "table %u of %u elements", i, t->min);
 			return alloc_failed(inst, err, rc, "table", what,
@@ -363,15 +365,17 @@ static int apply_segments(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_elemseg *e = &m->elems[i];
 		struct wasm_table *t;
 		union wasm_slot off[2];
+		uint64_t at;
 
 		if (e->mode != WASM_SEG_ACTIVE)
 			continue;
 		t = inst->tables[e->table];
 		eval_cexpr(inst, &e->offset, off);
-		if ((uint64_t)off[0].i32 + e->n > t->size)
+		at = t->is64 ? off[0].i64 : off[0].i32;
+		if (e->n > t->size || at > t->size - e->n)
 			return trapped(err, WASM_TRAP_TABLE_OOB, "element", i);
 		if (e->n)
-			memcpy(t->elems + off[0].i32, inst->elem_items[i], e->n * sizeof(uint64_t));
+			memcpy(t->elems + at, inst->elem_items[i], e->n * sizeof(uint64_t));
 	}
 	for (uint32_t i = 0; i < m->ndatas; i++) {
 		const struct wasm_dataseg *d = &m->datas[i];

@@ -76,7 +76,8 @@ struct wasm_cexpr {
 struct wasm_tabletype {
 	uint8_t elem;
 	bool has_max;
-	uint32_t min, max;
+	bool is64;	   /* 3.0 memory64: i64 indices */
+	uint32_t min, max; /* limits past 2^32-1 (is64 only) are kept as 2^32-1 */
 };
 
 struct wasm_memtype {
@@ -225,6 +226,7 @@ struct wasm_table {
 	struct wasm_store *store; /* charged for its elements */
 	uint8_t elem;
 	bool has_max;
+	bool is64; /* indexed with i64 (memory64), for import matching */
 	uint32_t size, max;
 	uint64_t *elems;
 };

@@ -65,7 +65,7 @@ struct runner {
 	struct wasm_func *sp_print[8];
 	const char *sp_print_names[8];
 	struct wasm_global *sp_g[4];
-	struct wasm_table *sp_table;
+	struct wasm_table *sp_table, *sp_table64;
 	struct wasm_memory *sp_memory;
 	int line;
 	unsigned passed, failed, skipped, known;
@@ -134,7 +134,8 @@ static int spectest_init(struct runner *r)
 	v.f64 = 666.6;
 	if (wasm_global_create(r->store, WASM_F64, false, v, &r->sp_g[3]))
 		return -ENOMEM;
-	if (wasm_table_create(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table))
+	if (wasm_table_create(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table) ||
+	    wasm_table_create64(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table64))
 		return -ENOMEM;
 	if (wasm_memory_create(r->store, 1, 2, true, &r->sp_memory))
 		return -ENOMEM;
@@ -160,9 +161,9 @@ static int spectest_resolve(struct runner *r, const char *name, struct wasm_exte
 			return 0;
 		}
 	}
-	if (!strcmp(name, "table")) {
+	if (!strcmp(name, "table") || !strcmp(name, "table64")) {
 		out->kind = WASM_EXTERN_TABLE;
-		out->u.table = r->sp_table;
+		out->u.table = name[5] ? r->sp_table64 : r->sp_table;
 		return 0;
 	}
 	if (!strcmp(name, "memory")) {

@@ -438,6 +438,22 @@ check2 memory64-copy-oob 134 "lodge wasm: mem64.wat: trap: out of bounds memory 
 	-- --invoke copy $m64 0 65533 4
 check2 memory64-max-memory 0 "-1" -- --max-memory 1M --invoke grow_n $m64 20
 check2 memory64-max-memory-ok 0 "0" -- --max-memory 4M --invoke grow_n $m64 20
+# tables with i64 indices: an index past 2^32-1 traps as any out-of-range one
+t64=table64.wat
+check2 table64-call 0 "8" -- --invoke call $t64 2
+check2 table64-call-null 134 "lodge wasm: table64.wat: trap: uninitialized element in function 2 (call) at offset 0x80 (table64.wat:10:51)" \
+	-- --invoke call $t64 0
+check2 table64-call-4g 134 "lodge wasm: table64.wat: trap: undefined element in function 2 (call) at offset 0x80 (table64.wat:10:51)" \
+	-- --invoke call $t64 4294967298
+check2 table64-get-4g 134 "lodge wasm: table64.wat: trap: out of bounds table access in function 3 (is_null) at offset 0x88 (table64.wat:11:67)" \
+	-- --invoke is_null $t64 4294967296
+check2 table64-size 0 "4" -- --invoke size $t64
+check2 table64-grow 0 "4" -- --invoke grow $t64 100
+check2 table64-grow-4g 0 "-1" -- --invoke grow $t64 4294967296
+check2 table64-fill 0 "8" -- --invoke fill $t64 3 1
+check2 table64-fill-oob 134 "lodge wasm: table64.wat: trap: out of bounds table access in function 6 (fill) at offset 0xa4 (table64.wat:15:6)" \
+	-- --invoke fill $t64 3 2
+check2 table64-max-memory 0 "-1" -- --max-memory 1M --invoke grow $t64 1000000
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"
