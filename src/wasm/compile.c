@@ -383,13 +383,17 @@ int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx)
 	} else {
 		TRY(wasm_rd_u32(r, &sub));
 		if (sub >= 0x120)
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode 0x%02x 0x%x", b,
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x %x", b,
 					    sub);
 		*idx = (b == 0xfc ? PBASE_PFC : PBASE_PFD) + sub;
 	}
+	/* the opcode bytes in hex, as the reference interpreter prints them ("ff", "fc 12") */
 	if (wasm_cc_opinfo[*idx].cls == CLS_NONE &&
-	    !(*idx == PBASE_PFD + 0x0c || *idx == PBASE_PFD + 0x0d))
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode 0x%x", *idx);
+	    !(*idx == PBASE_PFD + 0x0c || *idx == PBASE_PFD + 0x0d)) {
+		if (*idx < PBASE_PFC)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x", b);
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x %x", b, sub);
+	}
 	return 0;
 }
 
@@ -397,7 +401,7 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 {
 	const struct wasm_cc_opinfo *oi = &wasm_cc_opinfo[idx];
 
-	if (oi->cls == CLS_SPECIAL && oi->op <= S_CALL_INDIRECT)
+	if (oi->cls == CLS_SPECIAL && oi->op <= S_RETURN_CALL_INDIRECT)
 		return wasm_cc_control(c, oi->op, done);
 	return wasm_cc_operand(c, idx);
 }

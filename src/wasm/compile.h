@@ -216,7 +216,7 @@ int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const uint8_t *types) MUST
 /* Opens a control frame (block, loop, if, or the function body itself). */
 int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const uint8_t *p, uint32_t nr,
 		      const uint8_t *res) MUST_CHECK;
-/* Compiles control instruction sp (enum special, S_UNREACHABLE..S_CALL_INDIRECT); sets
+/* Compiles control instruction sp (enum special, S_UNREACHABLE..S_RETURN_CALL_INDIRECT); sets
  * *done at the function's final end. Returns 0, -EINVAL (error filled) or -ENOMEM. */
 int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done) MUST_CHECK;
 

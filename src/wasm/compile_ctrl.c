@@ -560,6 +560,32 @@ static int op_call(struct wasm_cc *c)
 	return 0;
 }
 
+/* Pops call_indirect's element index and returns the slot to read it from: an i64 index
+ * (a memory64 table) goes through IDX64 into the slot it was popped from (free now, above
+ * the arguments, read before the callee's frame is set up), trapping "undefined element"
+ * past 2^32-1. */
+static int pop_table_index(struct wasm_cc *c, uint32_t table, struct wasm_cc_entry *idx,
+			   uint32_t *slot)
+{
+	bool is64 = c->m->tables[table].is64;
+	uint32_t t;
+
+	TRY(wasm_cc_pop(c, is64 ? T_I64 : T_I32, idx));
+	*slot = wasm_cc_use_slot(c, idx);
+	if (!is64)
+		return 0;
+	t = c->top_slot;
+	if (t + 1 > c->max_slot)
+		c->max_slot = t + 1;
+	wasm_cc_emit_op(c, WASM_OP_IDX64);
+	wasm_cc_emit(c, t);
+	wasm_cc_emit(c, *slot);
+	wasm_cc_emit(c, WASM_TRAP_UNDEFINED_ELEM);
+	c->last_end = UINT32_MAX;
+	*slot = t;
+	return 0;
+}
+
 static int op_call_indirect(struct wasm_cc *c)
 {
 	uint32_t ti, table, base, is;
@@ -575,8 +601,7 @@ static int op_call_indirect(struct wasm_cc *c)
 	if (c->m->tables[table].elem != WASM_FUNCREF)
 		return wasm_cc_mismatch(c, "call_indirect on a table of externref");
 	t = &c->m->types[ti];
-	TRY(wasm_cc_pop(c, T_I32, &idx));
-	is = wasm_cc_use_slot(c, &idx);
+	TRY(pop_table_index(c, table, &idx, &is));
 	TRY(call_common(c, t, &base));
 	wasm_cc_emit_op(c, WASM_OP_CALL_INDIRECT);
 	wasm_cc_emit(c, c->m->type_canon[ti]);
@@ -588,7 +613,67 @@ static int op_call_indirect(struct wasm_cc *c)
 	return 0;
 }
 
-/* The control instructions (opcodes 0x00-0x11); *done is set after the function's end. */
+/* ----- tail calls (3.0) ----- */
+
+/* A tail call returns the callee's results as the function's own: they must be the same. */
+static int check_tail_results(struct wasm_cc *c, const struct wasm_ftype *t)
+{
+	const struct wasm_functype *own = &c->ft->pub;
+
+	if (t->pub.nresults != own->nresults ||
+	    (own->nresults && memcmp(t->pub.results, own->results, own->nresults)))
+		return wasm_cc_mismatch(c, "tail call to a function with other results");
+	return 0;
+}
+
+/* return_call f: the arguments are validated and placed like call's; the interpreter moves
+ * them to slot 0 and runs f in this frame (RETURN_CALL). */
+static int op_return_call(struct wasm_cc *c)
+{
+	uint32_t f, base;
+	const struct wasm_ftype *t;
+
+	TRY(wasm_rd_u32(c->r, &f));
+	if (f >= c->m->nfuncs)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown function %u", f);
+	t = &c->m->types[c->m->func_type[f]];
+	TRY(check_tail_results(c, t));
+	TRY(call_common(c, t, &base));
+	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL);
+	wasm_cc_emit(c, f);
+	wasm_cc_emit(c, base);
+	set_unreachable(c);
+	return 0;
+}
+
+static int op_return_call_indirect(struct wasm_cc *c)
+{
+	uint32_t ti, table, base, is;
+	const struct wasm_ftype *t;
+	struct wasm_cc_entry idx;
+
+	TRY(wasm_rd_u32(c->r, &ti));
+	TRY(wasm_rd_u32(c->r, &table));
+	if (ti >= c->m->ntypes)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	if (table >= c->m->ntables)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
+	if (c->m->tables[table].elem != WASM_FUNCREF)
+		return wasm_cc_mismatch(c, "return_call_indirect on a table of externref");
+	t = &c->m->types[ti];
+	TRY(check_tail_results(c, t));
+	TRY(pop_table_index(c, table, &idx, &is));
+	TRY(call_common(c, t, &base));
+	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL_INDIRECT);
+	wasm_cc_emit(c, c->m->type_canon[ti]);
+	wasm_cc_emit(c, table);
+	wasm_cc_emit(c, is);
+	wasm_cc_emit(c, base);
+	set_unreachable(c);
+	return 0;
+}
+
+/* The control instructions (opcodes 0x00-0x13); *done is set after the function's end. */
 int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 {
 	switch (sp) {
@@ -620,6 +705,10 @@ int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 		return op_call(c);
 	case S_CALL_INDIRECT:
 		return op_call_indirect(c);
+	case S_RETURN_CALL:
+		return op_return_call(c);
+	case S_RETURN_CALL_INDIRECT:
+		return op_return_call_indirect(c);
 	}
 	return -EINVAL;
 }

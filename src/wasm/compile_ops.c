@@ -196,33 +196,72 @@ static int op_select(struct wasm_cc *c, bool typed)
 
 /* ----- memory ----- */
 
-static int need_memory(struct wasm_cc *c)
+static int need_memory(struct wasm_cc *c, uint32_t mem)
 {
-	if (c->m->nmems == 0)
-		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown memory 0");
+	if (mem >= c->m->nmems)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown memory %u", mem);
 	return 0;
 }
 
-static int rd_zero(struct wasm_cc *c)
+/* A memory index immediate (3.0; 2.0 had a zero byte here). */
+static int rd_memidx(struct wasm_cc *c, uint32_t *mem)
 {
-	uint8_t b;
-
-	TRY(wasm_rd_u8(c->r, &b));
-	if (b != 0)
-		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "zero byte expected");
-	return 0;
+	TRY(wasm_rd_u32(c->r, mem));
+	return need_memory(c, *mem);
 }
 
-static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *offset)
+static int rd_memarg(struct wasm_cc *c, uint8_t natural, uint32_t *mem, uint64_t *offset)
 {
 	uint32_t align;
 
-	TRY(wasm_rd_memarg(c->r, &align, offset));
-	TRY(need_memory(c));
+	TRY(wasm_rd_memarg(c->r, &align, mem, offset));
+	TRY(need_memory(c, *mem));
 	if (align > natural)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
 				    "alignment must not be larger than natural");
+	if (!c->m->mems[*mem].is64 && *offset > UINT32_MAX)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "offset out of range");
 	return 0;
+}
+
+/* The address operand's type: i64 for a memory64 memory. */
+static uint8_t addr_type(const struct wasm_cc *c, uint32_t mem)
+{
+	return c->m->mems[mem].is64 ? T_I64 : T_I32;
+}
+
+/* The address slot and offset an access to memory mem uses. An i64 address (memory64)
+ * goes through ADDR64, which traps unless addr + off is below 2**32 (no memory is
+ * larger) and leaves it in a scratch slot above everything just popped (the operands
+ * of a store, up to 3 slots, are still to be read); the access then has offset 0. */
+static void mem_addr(struct wasm_cc *c, uint32_t mem, struct wasm_cc_entry *addr, uint64_t off64,
+		     uint32_t *a, uint32_t *off)
+{
+	uint32_t t;
+
+	*a = wasm_cc_use_slot(c, addr);
+	*off = (uint32_t)off64;
+	if (!c->m->mems[mem].is64)
+		return;
+	t = c->top_slot + 3;
+	if (t + 1 > c->max_slot)
+		c->max_slot = t + 1;
+	wasm_cc_emit_op(c, WASM_OP_ADDR64);
+	wasm_cc_emit(c, t);
+	wasm_cc_emit(c, *a);
+	wasm_cc_emit_u64(c, off64);
+	c->last_end = UINT32_MAX;
+	*a = t;
+	*off = 0;
+}
+
+/* An access to memory mem other than 0 is bracketed: USE_MEM mem, the op, USE_MEM 0 (the
+ * op itself is the one for memory 0, which the interpreter keeps in registers). */
+static void use_mem(struct wasm_cc *c, uint32_t mem)
+{
+	wasm_cc_emit_op(c, WASM_OP_USE_MEM);
+	wasm_cc_emit(c, mem);
+	c->last_end = UINT32_MAX;
 }
 
 /* Folds "x + imm" (the op just emitted) into the offset of the load at op: exact unless
@@ -267,11 +306,27 @@ static int fuse_indexed(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, uint
 
 static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
-	uint32_t off, d, a, at;
+	uint32_t off, d, a, at, mem;
+	uint64_t off64;
 	struct wasm_cc_entry addr;
 
-	TRY(rd_memarg(c, oi->imm, &off));
-	TRY(wasm_cc_pop(c, T_I32, &addr));
+	TRY(rd_memarg(c, oi->imm, &mem, &off64));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
+	off = (uint32_t)off64;
+	if (mem || c->m->mems[mem].is64) {
+		mem_addr(c, mem, &addr, off64, &a, &off);
+		TRY(wasm_cc_push_result(c, oi->tout, &d));
+		if (mem)
+			use_mem(c, mem);
+		wasm_cc_emit_op(c, oi->op);
+		wasm_cc_emit(c, d);
+		wasm_cc_emit(c, a);
+		wasm_cc_emit(c, off);
+		if (mem)
+			use_mem(c, 0);
+		c->last_end = UINT32_MAX;
+		return 0;
+	}
 	if (addr.kind == K_SLOT && wasm_cc_last_result_is(c, addr.home)) {
 		int fused = 0;
 		if (c->last_op == WASM_OP_I32_ADD_I)
@@ -294,18 +349,23 @@ static int op_load(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 
 static int op_store(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
-	uint32_t off, a, v;
+	uint32_t off, a, v, mem;
+	uint64_t off64;
 	struct wasm_cc_entry addr, val;
 
-	TRY(rd_memarg(c, oi->imm, &off));
+	TRY(rd_memarg(c, oi->imm, &mem, &off64));
 	TRY(wasm_cc_pop(c, oi->t2, &val));
-	TRY(wasm_cc_pop(c, T_I32, &addr));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
 	v = wasm_cc_use_slot(c, &val);
-	a = wasm_cc_use_slot(c, &addr);
+	mem_addr(c, mem, &addr, off64, &a, &off);
+	if (mem)
+		use_mem(c, mem);
 	wasm_cc_emit_op(c, oi->op);
 	wasm_cc_emit(c, a);
 	wasm_cc_emit(c, v);
 	wasm_cc_emit(c, off);
+	if (mem)
+		use_mem(c, 0);
 	return 0;
 }
 
@@ -327,46 +387,59 @@ static int need_data(struct wasm_cc *c, uint32_t seg)
  * emitted after the immediates, so the op word must go first: we pop into temporaries. */
 static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 {
-	uint32_t seg = 0, d;
+	uint32_t seg = 0, d, mem;
+	bool is64;
 	struct wasm_cc_entry e;
 
 	switch (sp) {
 	case S_MEMORY_SIZE:
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_SIZE);
+		TRY(rd_memidx(c, &mem));
+		is64 = c->m->mems[mem].is64;
+		TRY(wasm_cc_push_result(c, addr_type(c, mem), &d));
+		wasm_cc_emit_op(c, is64	 ? WASM_OP_MEMORY_SIZE64
+				   : mem ? WASM_OP_MEMORY_SIZE_M
+					 : WASM_OP_MEMORY_SIZE);
 		wasm_cc_emit(c, d);
+		if (mem || is64)
+			wasm_cc_emit(c, mem);
 		return 0;
 	case S_MEMORY_GROW: {
 		uint32_t a;
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
-		TRY(wasm_cc_pop(c, T_I32, &e));
+		TRY(rd_memidx(c, &mem));
+		is64 = c->m->mems[mem].is64;
+		TRY(wasm_cc_pop(c, addr_type(c, mem), &e));
 		a = wasm_cc_use_slot(c, &e);
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_GROW);
+		TRY(wasm_cc_push_result(c, addr_type(c, mem), &d));
+		wasm_cc_emit_op(c, is64	 ? WASM_OP_MEMORY_GROW64
+				   : mem ? WASM_OP_MEMORY_GROW_M
+					 : WASM_OP_MEMORY_GROW);
 		wasm_cc_emit(c, d);
 		wasm_cc_emit(c, a);
+		if (mem || is64)
+			wasm_cc_emit(c, mem);
 		return 0;
 	}
 	case S_MEMORY_INIT: {
 		struct wasm_cc_entry v[3];
 		uint32_t s[3];
 		TRY(wasm_rd_u32(c->r, &seg));
-		TRY(rd_zero(c));
+		TRY(wasm_rd_u32(c->r, &mem));
 		TRY(need_datacount(c));
 		/* the memory first, as the validation rule lists it (3.3.5 memory.init) */
-		TRY(need_memory(c));
+		TRY(need_memory(c, mem));
 		TRY(need_data(c, seg));
 		for (int i = 2; i >= 0; i--)
-			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+			TRY(wasm_cc_pop(c, i == 0 ? addr_type(c, mem) : T_I32, &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_INIT);
+		/* MEMORY_INIT_M reads the destination as its memory's address type */
+		wasm_cc_emit_op(c, mem || c->m->mems[mem].is64 ? WASM_OP_MEMORY_INIT_M
+							       : WASM_OP_MEMORY_INIT);
 		wasm_cc_emit(c, seg);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
+		if (mem || c->m->mems[mem].is64)
+			wasm_cc_emit(c, mem);
 		return 0;
 	}
 	case S_DATA_DROP:
@@ -378,31 +451,51 @@ static int op_mem_misc(struct wasm_cc *c, uint32_t sp)
 		return 0;
 	case S_MEMORY_COPY: {
 		struct wasm_cc_entry v[3];
-		uint32_t s[3];
-		TRY(rd_zero(c));
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
-		for (int i = 2; i >= 0; i--)
-			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+		uint32_t s[3], src;
+		TRY(rd_memidx(c, &mem));
+		TRY(rd_memidx(c, &src));
+		/* the length is i64 only between two memory64 memories */
+		is64 = c->m->mems[mem].is64 || c->m->mems[src].is64;
+		TRY(wasm_cc_pop(
+			c, addr_type(c, mem) == T_I64 && addr_type(c, src) == T_I64 ? T_I64 : T_I32,
+			&v[2]));
+		TRY(wasm_cc_pop(c, addr_type(c, src), &v[1]));
+		TRY(wasm_cc_pop(c, addr_type(c, mem), &v[0]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
-		wasm_cc_emit_op(c, WASM_OP_MEMORY_COPY);
+		wasm_cc_emit_op(c,
+				mem || src || is64 ? WASM_OP_MEMORY_COPY_M : WASM_OP_MEMORY_COPY);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
+		if (mem || src || is64) {
+			wasm_cc_emit(c, mem);
+			wasm_cc_emit(c, src);
+		}
 		return 0;
 	}
 	case S_MEMORY_FILL: {
 		struct wasm_cc_entry v[3];
 		uint32_t s[3];
-		TRY(rd_zero(c));
-		TRY(need_memory(c));
+		TRY(rd_memidx(c, &mem));
+		is64 = c->m->mems[mem].is64;
 		for (int i = 2; i >= 0; i--)
-			TRY(wasm_cc_pop(c, T_I32, &v[i]));
+			TRY(wasm_cc_pop(c, i == 1 ? T_I32 : addr_type(c, mem), &v[i]));
 		for (int i = 0; i < 3; i++)
 			s[i] = wasm_cc_use_slot(c, &v[i]);
+		if (is64) {
+			wasm_cc_emit_op(c, WASM_OP_MEMORY_FILL64);
+			for (int i = 0; i < 3; i++)
+				wasm_cc_emit(c, s[i]);
+			wasm_cc_emit(c, mem);
+			return 0;
+		}
+		if (mem)
+			use_mem(c, mem);
 		wasm_cc_emit_op(c, WASM_OP_MEMORY_FILL);
 		for (int i = 0; i < 3; i++)
 			wasm_cc_emit(c, s[i]);
+		if (mem)
+			use_mem(c, 0);
 		return 0;
 	}
 	}
@@ -444,15 +537,41 @@ static int pop_operands(struct wasm_cc *c, uint32_t n, const uint8_t *types, uin
 	return 0;
 }
 
+/* The index type of table x: i64 for a memory64 table. */
+static uint8_t idx_type(const struct wasm_cc *c, uint32_t x)
+{
+	return c->m->tables[x].is64 ? T_I64 : T_I32;
+}
+
+/* Operand k of a table op, *s, of type type: an i64 goes through IDX64 into a scratch
+ * slot above the operands just popped, trapping with the op's trap past 2^32-1. */
+static void narrow(struct wasm_cc *c, uint8_t type, uint32_t *s, uint32_t k)
+{
+	uint32_t t = c->top_slot + 4 + k;
+
+	if (type != T_I64)
+		return;
+	if (t + 1 > c->max_slot)
+		c->max_slot = t + 1;
+	wasm_cc_emit_op(c, WASM_OP_IDX64);
+	wasm_cc_emit(c, t);
+	wasm_cc_emit(c, *s);
+	wasm_cc_emit(c, WASM_TRAP_TABLE_OOB);
+	c->last_end = UINT32_MAX;
+	*s = t;
+}
+
 static int op_table(struct wasm_cc *c, uint32_t sp)
 {
 	uint32_t x, y, d, s[4];
-	uint8_t t;
+	uint8_t t, ix, iy, in;
 
 	switch (sp) {
 	case S_TABLE_GET:
 		TRY(rd_table(c, &x));
-		TRY(pop_operands(c, 1, (const uint8_t[]){T_I32}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 1, (const uint8_t[]){ix}, s));
+		narrow(c, ix, &s[0], 0);
 		TRY(wasm_cc_push_result(c, c->m->tables[x].elem, &d));
 		wasm_cc_emit_op(c, WASM_OP_TABLE_GET);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]);
@@ -460,29 +579,36 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 	case S_TABLE_SET:
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
-		TRY(pop_operands(c, 2, (const uint8_t[]){T_I32, t}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 2, (const uint8_t[]){ix, t}, s));
+		narrow(c, ix, &s[0], 0);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_SET);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]);
 		return 0;
 	case S_TABLE_SIZE:
 		TRY(rd_table(c, &x));
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_TABLE_SIZE);
+		TRY(wasm_cc_push_result(c, idx_type(c, x), &d));
+		wasm_cc_emit_op(c,
+				c->m->tables[x].is64 ? WASM_OP_TABLE_SIZE64 : WASM_OP_TABLE_SIZE);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x);
 		return 0;
 	case S_TABLE_GROW:
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
-		TRY(pop_operands(c, 2, (const uint8_t[]){t, T_I32}, s));
-		TRY(wasm_cc_push_result(c, T_I32, &d));
-		wasm_cc_emit_op(c, WASM_OP_TABLE_GROW);
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 2, (const uint8_t[]){t, ix}, s));
+		TRY(wasm_cc_push_result(c, ix, &d));
+		wasm_cc_emit_op(c, ix == T_I64 ? WASM_OP_TABLE_GROW64 : WASM_OP_TABLE_GROW);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
 			wasm_cc_emit(c, s[1]);
 		return 0;
 	case S_TABLE_FILL:
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
-		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, t, T_I32}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 3, (const uint8_t[]){ix, t, ix}, s));
+		narrow(c, ix, &s[0], 0);
+		narrow(c, ix, &s[2], 2);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_FILL);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]),
 			wasm_cc_emit(c, s[2]);
@@ -492,7 +618,13 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(rd_table(c, &y));
 		if (c->m->tables[x].elem != c->m->tables[y].elem)
 			return wasm_cc_mismatch(c, "table.copy between tables of different types");
-		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));
+		/* the length is i64 only between two i64 tables */
+		ix = idx_type(c, x), iy = idx_type(c, y);
+		in = ix == T_I64 && iy == T_I64 ? T_I64 : T_I32;
+		TRY(pop_operands(c, 3, (const uint8_t[]){ix, iy, in}, s));
+		narrow(c, ix, &s[0], 0);
+		narrow(c, iy, &s[1], 1);
+		narrow(c, in, &s[2], 2);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_COPY);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, y), wasm_cc_emit(c, s[0]),
 			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
@@ -504,7 +636,9 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(check_elem(c, y));
 		if (c->m->tables[x].elem != c->m->elems[y].type)
 			return wasm_cc_mismatch(c, "table.init from a segment of another type");
-		TRY(pop_operands(c, 3, (const uint8_t[]){T_I32, T_I32, T_I32}, s));
+		ix = idx_type(c, x);
+		TRY(pop_operands(c, 3, (const uint8_t[]){ix, T_I32, T_I32}, s));
+		narrow(c, ix, &s[0], 0);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_INIT);
 		wasm_cc_emit(c, y), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
 			wasm_cc_emit(c, s[1]), wasm_cc_emit(c, s[2]);
@@ -867,24 +1001,33 @@ static int op_lane(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 static int op_lanemem(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
 {
 	struct wasm_cc_entry addr, v;
-	uint32_t off, lane, sa, sv, d;
+	uint32_t off, lane, sa, sv, d, mem;
+	uint64_t off64;
 
-	TRY(rd_memarg(c, lanemem_align(oi->imm), &off));
+	TRY(rd_memarg(c, lanemem_align(oi->imm), &mem, &off64));
 	TRY(rd_lane(c, oi->imm, &lane));
 	TRY(wasm_cc_pop(c, T_V128, &v));
-	TRY(wasm_cc_pop(c, T_I32, &addr));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
 	sv = wasm_cc_use_slot(c, &v);
-	sa = wasm_cc_use_slot(c, &addr);
+	mem_addr(c, mem, &addr, off64, &sa, &off);
 	if (oi->store) {
+		if (mem)
+			use_mem(c, mem);
 		wasm_cc_emit_op(c, oi->op);
 		wasm_cc_emit(c, sv), wasm_cc_emit(c, sa), wasm_cc_emit(c, off),
 			wasm_cc_emit(c, lane);
+		if (mem)
+			use_mem(c, 0);
 		return 0;
 	}
 	TRY(wasm_cc_push_result(c, T_V128, &d));
+	if (mem)
+		use_mem(c, mem);
 	wasm_cc_emit_op(c, oi->op);
 	wasm_cc_emit(c, d), wasm_cc_emit(c, sv), wasm_cc_emit(c, sa), wasm_cc_emit(c, off),
 		wasm_cc_emit(c, lane);
+	if (mem)
+		use_mem(c, 0);
 	return 0;
 }
 

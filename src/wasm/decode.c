@@ -133,6 +133,11 @@ int wasm_rd_u32(struct wasm_reader *r, uint32_t *out)
 	return rc;
 }
 
+int wasm_rd_u64(struct wasm_reader *r, uint64_t *out)
+{
+	return rd_leb(r, 64, false, out);
+}
+
 int wasm_rd_s32(struct wasm_reader *r, int32_t *out)
 {
 	uint64_t v;
@@ -186,15 +191,21 @@ int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
 	return 0;
 }
 
-int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64_t *offset)
 {
 	if (wasm_rd_u32(r, align))
 		return -EINVAL;
-	/* an alignment exponent of 32 or more is a binary format error, not a validation one */
-	if (*align >= 32)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-				    "malformed memop flags (alignment 2**%u)", *align);
-	if (wasm_rd_u32(r, offset))
+	/* 3.0: flags below 2**6 are the alignment exponent (validation refuses one above
+	 * natural); 2**6 says a memory index follows (multiple memories); more is malformed */
+	if (*align >= 0x80)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed memop flags (0x%x)", *align);
+	*mem = 0;
+	if (*align & 0x40) {
+		*align &= ~0x40u;
+		if (wasm_rd_u32(r, mem))
+			return -EINVAL;
+	}
+	if (wasm_rd_u64(r, offset))
 		return -EINVAL;
 	return 0;
 }
@@ -349,42 +360,54 @@ static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 	return 0;
 }
 
-static int rd_limits(struct wasm_reader *r, uint32_t *min, uint32_t *max, bool *has_max)
-{
-	uint8_t flag;
-
-	/* the flag is a one-bit LEB128 number */
-	TRY(wasm_rd_u8(r, &flag));
-	if (flag & 0x80)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-				    "integer representation too long (limits flag)");
-	if (flag > 1)
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "integer too large (limits flag %u)",
-				    flag);
-	TRY(wasm_rd_u32(r, min));
-	*has_max = flag == 1;
-	*max = 0;
-	if (*has_max)
-		TRY(wasm_rd_u32(r, max));
-	return 0;
-}
-
+/* A table type. 3.0: the limits flags are a byte (bit 0: a maximum, bit 2: i64 indices,
+ * memory64), the limits 64-bit numbers validated against the index type. */
 static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
 {
+	uint8_t flag;
+	uint64_t lo, hi = 0;
+
 	TRY(wasm_rd_u8(r, &t->elem));
 	if (!wasm_is_reftype(t->elem))
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
-	TRY(rd_limits(r, &t->min, &t->max, &t->has_max));
-	if (t->has_max && t->max < t->min)
+	TRY(wasm_rd_u8(r, &flag));
+	if (flag & ~0x05u)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
+	t->is64 = flag & 0x04;
+	t->has_max = flag & 0x01;
+	TRY(wasm_rd_u64(r, &lo));
+	if (t->has_max)
+		TRY(wasm_rd_u64(r, &hi));
+	if (!t->is64 && (lo > UINT32_MAX || hi > UINT32_MAX))
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "table size must be at most 2^32-1");
+	if (t->has_max && hi < lo)
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "size minimum must not be greater than maximum");
+	t->min = lo > UINT32_MAX ? UINT32_MAX : (uint32_t)lo;
+	t->max = hi > UINT32_MAX ? UINT32_MAX : (uint32_t)hi;
 	return 0;
 }
 
+/* A memory type: limits whose flag may also say i64 addresses (3.0 memory64: flag 4),
+ * with 64-bit limits then. */
 static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
 {
-	TRY(rd_limits(r, &t->min, &t->max, &t->has_max));
-	if (t->min > WASM_MAX_PAGES || (t->has_max && t->max > WASM_MAX_PAGES))
+	uint8_t flag;
+
+	/* 3.0: the flags are a byte (bit 0: a maximum, bit 2: i64 addresses), the limits
+	 * 64-bit numbers validated against the address type */
+	TRY(wasm_rd_u8(r, &flag));
+	if (flag & ~0x05u)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
+	t->is64 = flag & 0x04;
+	t->has_max = flag & 0x01;
+	t->max = 0;
+	TRY(wasm_rd_u64(r, &t->min));
+	if (t->has_max)
+		TRY(wasm_rd_u64(r, &t->max));
+	if (t->is64 && (t->min > (1ull << 48) || (t->has_max && t->max > (1ull << 48))))
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "memory size must be at most 2**48 pages");
+	if (!t->is64 && (t->min > WASM_MAX_PAGES || (t->has_max && t->max > WASM_MAX_PAGES)))
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "memory size must be at most 65536 pages (4GiB)");
 	if (t->has_max && t->max < t->min)
@@ -439,11 +462,13 @@ static int bad_cexpr_op(struct wasm_reader *r, bool second)
 	return wasm_rd_fail(r, WASM_ERR_INVALID, "constant expression required (opcode 0x%x)", idx);
 }
 
-static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
-		    struct wasm_cexpr *ce)
+/* Reads one operand instruction of a constant expression (a constant, ref.null,
+ * ref.func or global.get) into ce; anything else is refused as bad_cexpr_op says. */
+static int rd_ce_operand(struct wasm_module *m, struct wasm_reader *r, struct wasm_cexpr *ce,
+			 bool second)
 {
 	const uint8_t *at = r->p;
-	uint8_t op, end;
+	uint8_t op;
 
 	memset(ce, 0, sizeof(*ce));
 	TRY(wasm_rd_u8(r, &op));
@@ -453,13 +478,13 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		int32_t v;
 		TRY(wasm_rd_s32(r, &v));
 		ce->type = WASM_I32, ce->v[0] = (uint32_t)v;
-		break;
+		return 0;
 	}
 	case 0x42: {
 		int64_t v;
 		TRY(wasm_rd_s64(r, &v));
 		ce->type = WASM_I64, ce->v[0] = (uint64_t)v;
-		break;
+		return 0;
 	}
 	case 0x43:
 	case 0x44: {
@@ -468,7 +493,7 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		TRY(wasm_rd_bytes(r, n, &b));
 		memcpy(&ce->v[0], b, n);
 		ce->type = op == 0x43 ? WASM_F32 : WASM_F64;
-		break;
+		return 0;
 	}
 	case 0xfd: {
 		uint32_t sub;
@@ -476,26 +501,26 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		TRY(wasm_rd_u32(r, &sub));
 		if (sub != 0x0c) {
 			r->p = at;
-			return bad_cexpr_op(r, false);
+			return bad_cexpr_op(r, second);
 		}
 		TRY(wasm_rd_bytes(r, 16, &b));
 		memcpy(ce->v, b, 16);
 		ce->type = WASM_V128;
-		break;
+		return 0;
 	}
 	case 0xd0:
 		TRY(wasm_rd_u8(r, &ce->type));
 		if (!wasm_is_reftype(ce->type))
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
 		ce->kind = WASM_CE_NULL;
-		break;
+		return 0;
 	case 0xd2:
 		TRY(wasm_rd_u32(r, &ce->idx));
 		if (ce->idx >= m->nfuncs)
 			return invalid(r, "unknown function", ce->idx);
 		m->declared[ce->idx] = 1;
 		ce->kind = WASM_CE_FUNC, ce->type = WASM_FUNCREF;
-		break;
+		return 0;
 	case 0x23:
 		TRY(wasm_rd_u32(r, &ce->idx));
 		/* Wasm 2.0: only imported globals are in scope in a constant expression */
@@ -505,19 +530,90 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 			return wasm_rd_fail(r, WASM_ERR_INVALID,
 					    "constant expression required (global %u)", ce->idx);
 		ce->kind = WASM_CE_GLOBAL, ce->type = m->globals[ce->idx].type;
-		break;
-	case 0x0b:
+		return 0;
+	}
+	r->p = at;
+	return bad_cexpr_op(r, second);
+}
+
+/* The extended-constant-expression operators (3.0): i32/i64 add, sub and mul. */
+static bool is_ce_binop(uint8_t op)
+{
+	return (op >= 0x6a && op <= 0x6c) || (op >= 0x7c && op <= 0x7e);
+}
+
+static int ce_record(struct wasm_module *m, const struct wasm_cexpr *ce)
+{
+	if (m->nceops == m->capceops) {
+		uint32_t cap = m->capceops ? m->capceops * 2 : 16;
+		struct wasm_cexpr *n = core_realloc(m->ceops, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		m->ceops = n;
+		m->capceops = cap;
+	}
+	m->ceops[m->nceops++] = *ce;
+	return 0;
+}
+
+/* A constant expression of type want. One instruction is kept in ce itself; a longer one
+ * (3.0 extended constant expressions: i32/i64 add, sub, mul over constants and globals)
+ * goes to m->ceops as a postfix program, validated here with a stack of types. */
+static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
+		    struct wasm_cexpr *ce)
+{
+	uint8_t types[WASM_CE_MAX_DEPTH];
+	uint32_t depth = 0, n = 0, first = m->nceops;
+	struct wasm_cexpr one;
+
+	memset(ce, 0, sizeof(*ce));
+	for (;;) {
+		uint8_t op;
+		if (r->p >= r->end)
+			return wasm_rd_eof(r);
+		op = *r->p;
+		if (op == 0x0b)
+			break;
+		if (is_ce_binop(op)) {
+			uint8_t t = op <= 0x6c ? WASM_I32 : WASM_I64;
+			r->p++;
+			if (depth < 2 || types[depth - 1] != t || types[depth - 2] != t)
+				return wasm_rd_fail(r, WASM_ERR_INVALID,
+						    "type mismatch: operands of opcode 0x%x in a "
+						    "constant expression",
+						    op);
+			depth--;
+			one = (struct wasm_cexpr){.kind = WASM_CE_BINOP, .type = t, .idx = op};
+		} else {
+			TRY(rd_ce_operand(m, r, &one, depth > 0));
+			if (depth == WASM_CE_MAX_DEPTH)
+				return wasm_rd_fail(r, WASM_ERR_LIMIT,
+						    "constant expression holds more than %u values",
+						    WASM_CE_MAX_DEPTH);
+			types[depth++] = one.type;
+		}
+		if (ce_record(m, &one))
+			return wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+		n++;
+	}
+	r->p++;
+	m->nceops = n == 1 ? first : m->nceops;
+	if (depth == 0)
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "type mismatch: empty constant expression");
-	default:
-		r->p = at;
-		return bad_cexpr_op(r, false);
-	}
-	if (r->p < r->end && *r->p != 0x0b)
-		return bad_cexpr_op(r, true);
-	TRY(wasm_rd_u8(r, &end));
-	if (ce->type != want)
+	if (depth > 1)
+		return wasm_rd_fail(
+			r, WASM_ERR_INVALID,
+			"type mismatch: constant expression leaves more than one value");
+	if (types[0] != want)
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch in constant expression");
+	if (n == 1) {
+		*ce = one;
+	} else {
+		ce->kind = WASM_CE_EXPR, ce->type = want;
+		ce->idx = first;
+		ce->v[0] = n;
+	}
 	return 0;
 }
 
@@ -599,8 +695,6 @@ static int parse_imports(struct wasm_module *m, struct wasm_reader *r)
 		TRY(rd_name(r, &im->name, &im->namelen));
 		TRY(parse_import_desc(m, r, im));
 	}
-	if (m->nmems > 1)
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple memories");
 	return 0;
 }
 
@@ -658,8 +752,6 @@ static int parse_memories(struct wasm_module *m, struct wasm_reader *r)
 		TRY(rd_memtype(r, &t[m->nmems]));
 		m->nmems++;
 	}
-	if (m->nmems > 1)
-		return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple memories");
 	return 0;
 }
 
@@ -805,7 +897,7 @@ static int parse_elem(struct wasm_module *m, struct wasm_reader *r, struct wasm_
 		if (flags & 2)
 			TRY(wasm_rd_u32(r, &e->table));
 		TRY(check_index(m, r, WASM_EXTERN_TABLE, e->table));
-		TRY(rd_cexpr(m, r, WASM_I32, &e->offset));
+		TRY(rd_cexpr(m, r, m->tables[e->table].is64 ? WASM_I64 : WASM_I32, &e->offset));
 	}
 	if (flags & 3) {
 		uint8_t k;
@@ -903,7 +995,7 @@ static int parse_data(struct wasm_module *m, struct wasm_reader *r)
 			TRY(wasm_rd_u32(r, &d->mem));
 		if (d->mode == WASM_SEG_ACTIVE) {
 			TRY(check_index(m, r, WASM_EXTERN_MEMORY, d->mem));
-			TRY(rd_cexpr(m, r, WASM_I32, &d->offset));
+			TRY(rd_cexpr(m, r, m->mems[d->mem].is64 ? WASM_I64 : WASM_I32, &d->offset));
 		}
 		TRY(wasm_rd_u32(r, &d->len));
 		TRY(wasm_rd_bytes(r, d->len, &b));
@@ -1120,6 +1212,7 @@ void wasm_module_destroy(struct wasm_module *m)
 		core_free(m->exports[i].name);
 	for (uint32_t i = 0; i < m->nelems; i++)
 		core_free(m->elems[i].items);
+	core_free(m->ceops);
 	for (uint32_t i = 0; i < m->ndatas; i++)
 		core_free(m->datas[i].bytes);
 	if (m->codes)

@@ -273,17 +273,22 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 
 static bool mem_range_ok(uint64_t addr, uint64_t len, uint64_t size)
 {
-	return addr + len <= size;
+	return len <= size && addr <= size - len; /* no overflow with 64-bit operands */
+}
+
+/* An address operand of memory m: i64 for memory64, else i32. */
+static inline uint64_t mem_operand(const struct wasm_memory *m, const union wasm_slot *v)
+{
+	return m->is64 ? v->i64 : v->i32;
 }
 
 /* ----- bulk memory and table ops (out of line: not hot) ----- */
 
-static enum wasm_trap do_memory_init(struct wasm_instance *inst, const uint32_t *pc,
-				     union wasm_slot *fp)
+static enum wasm_trap do_memory_init(struct wasm_instance *inst, struct wasm_memory *m,
+				     const uint32_t *pc, union wasm_slot *fp)
 {
 	uint32_t seg = pc[1];
-	uint64_t d = fp[pc[2]].i32, src = fp[pc[3]].i32, n = fp[pc[4]].i32;
-	struct wasm_memory *m = inst->mem0;
+	uint64_t d = mem_operand(m, &fp[pc[2]]), src = fp[pc[3]].i32, n = fp[pc[4]].i32;
 
 	if (!mem_range_ok(src, n, inst->data_len[seg]) || !mem_range_ok(d, n, m->size))
 		return WASM_TRAP_MEM_OOB;
@@ -339,7 +344,7 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 
 	switch (op) {
 	case WASM_OP_MEMORY_INIT:
-		return do_memory_init(inst, pc, fp);
+		return do_memory_init(inst, m, pc, fp);
 	case WASM_OP_TABLE_INIT:
 		return do_table_init(inst, pc, fp);
 	case WASM_OP_TABLE_COPY:
@@ -850,6 +855,25 @@ dispatch:
 			ret = pc + 5;
 			goto do_call;
 		}
+		CASE(RETURN_CALL)
+		callee = inst->funcs[pc[1]];
+		nfp = fp + pc[2];
+		goto do_tail_call;
+		CASE(RETURN_CALL_INDIRECT)
+		{
+			struct wasm_table *t = inst->tables[pc[2]];
+			uint32_t i = fp[pc[3]].i32;
+			const struct wasm_ftype *want = &inst->mod->types[pc[1]];
+			if (unlikely(i >= t->size))
+				TRAP(WASM_TRAP_UNDEFINED_ELEM);
+			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
+			if (unlikely(!callee))
+				TRAP(WASM_TRAP_UNINIT_ELEM);
+			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+				TRAP(WASM_TRAP_INDIRECT_TYPE);
+			nfp = fp + pc[4];
+			goto do_tail_call;
+		}
 		CASE(RET1)
 		fp[0] = fp[pc[1]];
 		goto do_return;
@@ -914,7 +938,7 @@ do_return:
 		pc += 3;
 		NEXT();
 		CASE(MEMORY_INIT)
-		trap = do_memory_init(inst, pc, fp);
+		trap = do_memory_init(inst, inst->mem0, pc, fp);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
@@ -941,6 +965,79 @@ do_return:
 			if (n)
 				memset(mem + d, (int)(fp[pc[2]].i32 & 0xff), n);
 			pc += 4;
+			NEXT();
+		}
+		/* multiple memories (3.0): ops on a memory other than 0 */
+		CASE(USE_MEM)
+		{
+			struct wasm_memory *m_ = inst->mems[pc[1]];
+			mem = m_->base;
+			msize = m_->size;
+			pc += 2;
+			NEXT();
+		}
+		CASE(MEMORY_SIZE_M)
+		fp[pc[1]].i32 = inst->mems[pc[2]]->pages;
+		pc += 3;
+		NEXT();
+		CASE(MEMORY_GROW_M)
+		fp[pc[1]].i32 = (uint32_t)wasm_memory_do_grow(inst->mems[pc[3]], fp[pc[2]].i32);
+		RELOAD_MEM();
+		pc += 4;
+		NEXT();
+		CASE(MEMORY_INIT_M)
+		trap = do_memory_init(inst, inst->mems[pc[5]], pc, fp);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(MEMORY_COPY_M)
+		{
+			struct wasm_memory *dm = inst->mems[pc[4]], *sm = inst->mems[pc[5]];
+			uint64_t d = mem_operand(dm, &fp[pc[1]]), src = mem_operand(sm, &fp[pc[2]]);
+			uint64_t n = dm->is64 && sm->is64 ? fp[pc[3]].i64 : fp[pc[3]].i32;
+			if (unlikely(!mem_range_ok(src, n, sm->size) ||
+				     !mem_range_ok(d, n, dm->size)))
+				TRAP(WASM_TRAP_MEM_OOB);
+			if (n)
+				memmove(dm->base + d, sm->base + src, n);
+			pc += 6;
+			NEXT();
+		}
+		/* memory64 */
+		CASE(ADDR64)
+		{
+			uint64_t a_ = fp[pc[2]].i64, ea = a_ + IMM_I64(pc + 3);
+			if (unlikely(ea < a_ || ea > UINT32_MAX))
+				TRAP(WASM_TRAP_MEM_OOB);
+			fp[pc[1]].i64 = ea;
+			pc += 5;
+			NEXT();
+		}
+		CASE(MEMORY_SIZE64)
+		fp[pc[1]].i64 = inst->mems[pc[2]]->pages;
+		pc += 3;
+		NEXT();
+		CASE(MEMORY_GROW64)
+		{
+			uint64_t delta = fp[pc[2]].i64;
+			fp[pc[1]].i64 = delta > WASM_MAX_PAGES
+						? UINT64_MAX
+						: (uint64_t)wasm_memory_do_grow(inst->mems[pc[3]],
+										(uint32_t)delta);
+			RELOAD_MEM();
+			pc += 4;
+			NEXT();
+		}
+		CASE(MEMORY_FILL64)
+		{
+			struct wasm_memory *m_ = inst->mems[pc[4]];
+			uint64_t d = fp[pc[1]].i64, n = fp[pc[3]].i64;
+			if (unlikely(!mem_range_ok(d, n, m_->size)))
+				TRAP(WASM_TRAP_MEM_OOB);
+			if (n)
+				memset(m_->base + d, (int)(fp[pc[2]].i32 & 0xff), n);
+			pc += 5;
 			NEXT();
 		}
 		CASE(TABLE_GET)
@@ -984,6 +1081,27 @@ do_return:
 							     fp[pc[3]].i64);
 		pc += 5;
 		NEXT();
+		CASE(IDX64)
+		if (unlikely(fp[pc[2]].i64 > UINT32_MAX))
+			TRAP((enum wasm_trap)pc[3]);
+		fp[pc[1]].i64 = fp[pc[2]].i64;
+		pc += 4;
+		NEXT();
+		CASE(TABLE_SIZE64)
+		fp[pc[1]].i64 = inst->tables[pc[2]]->size;
+		pc += 3;
+		NEXT();
+		CASE(TABLE_GROW64)
+		{
+			uint64_t n = fp[pc[4]].i64;
+			fp[pc[1]].i64 =
+				n > UINT32_MAX
+					? UINT64_MAX
+					: (uint64_t)wasm_table_do_grow(inst->tables[pc[2]],
+								       (uint32_t)n, fp[pc[3]].i64);
+			pc += 5;
+			NEXT();
+		}
 		CASE(TABLE_SIZE)
 		fp[pc[1]].i32 = inst->tables[pc[2]]->size;
 		pc += 3;
@@ -1066,6 +1184,47 @@ do_call_code:
 	pc = ret;
 	RELOAD_MEM();
 	NEXT();
+
+	/* A tail call: callee and nfp (its arguments) are set. The arguments move to slot 0 and
+	 * the callee runs in this frame, in fn's place: no frame is pushed, so a chain of tail
+	 * calls runs in constant space; its results are fn's, returned to fn's caller. */
+do_tail_call:
+	if (likely(callee->code != NULL)) {
+		code = callee->code;
+		if (unlikely(fp + code->frame_slots > stack_end))
+			TRAP(WASM_TRAP_STACK_EXHAUSTED);
+		TICK();
+		memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
+		fn = callee;
+		if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
+			wasm_fuel_sync(s, &fuel);
+			trap = wasm_jit_run(s->jit, callee->jit_foreign, fp,
+					    (size_t)(fr - s->frames));
+			fuel.chunk = fuel.ticks = 0;
+			wasm_fuel_sync(s, &fuel);
+			RELOAD_MEM();
+			if (unlikely(trap))
+				goto propagate;
+			goto do_return;
+		}
+		for (uint32_t i = 0, n = code->local_slots; i < n; i++)
+			fp[code->param_slots + i].i64 = 0;
+		pc = code->ops;
+		if (unlikely(fn->inst != inst)) {
+			inst = fn->inst;
+			RELOAD_MEM();
+		}
+		NEXT();
+	}
+	memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
+	wasm_fuel_sync(s, &fuel);
+	trap = wasm_exec_call_host(s, callee, inst, fp, (size_t)(fr - s->frames));
+	fuel.chunk = fuel.ticks = 0;
+	wasm_fuel_sync(s, &fuel);
+	if (unlikely(trap))
+		TRAP(trap);
+	RELOAD_MEM();
+	goto do_return;
 
 	/* fn was translated while this loop ran: go on in its translated code from the loop's
 	 * start (pc), until fn returns */

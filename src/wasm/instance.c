@@ -55,7 +55,7 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	case WASM_EXTERN_TABLE: {
 		const struct wasm_tabletype *want = &m->tables[im->idx];
 		const struct wasm_table *t = ext->u.table;
-		if (t->elem != want->elem ||
+		if (t->elem != want->elem || t->is64 != want->is64 ||
 		    !limits_match(t->size, t->has_max, t->max, want->min, want->has_max, want->max))
 			return unlinkable(err, im, "incompatible import type (table)");
 		inst->tables[im->idx] = ext->u.table;
@@ -64,7 +64,8 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	case WASM_EXTERN_MEMORY: {
 		const struct wasm_memtype *want = &m->mems[im->idx];
 		const struct wasm_memory *mem = ext->u.memory;
-		if (!limits_match(mem->pages, mem->has_max, mem->type_max, want->min, want->has_max,
+		if (mem->is64 != want->is64 ||
+		    !limits_match(mem->pages, mem->has_max, mem->type_max, want->min, want->has_max,
 				  want->max))
 			return unlinkable(err, im, "incompatible import type (memory)");
 		inst->mems[im->idx] = ext->u.memory;
@@ -102,6 +103,25 @@ static int resolve_imports(struct wasm_instance *inst, wasm_resolve_fn resolve, 
 	return 0;
 }
 
+/* An extended-constant-expression operator (opcode op) on a and b. */
+static uint64_t ce_binop(uint32_t op, uint64_t a, uint64_t b)
+{
+	switch (op) {
+	case 0x6a:
+		return (uint32_t)(a + b);
+	case 0x6b:
+		return (uint32_t)(a - b);
+	case 0x6c:
+		return (uint32_t)((uint32_t)a * (uint32_t)b);
+	case 0x7c:
+		return a + b;
+	case 0x7d:
+		return a - b;
+	default:
+		return a * b;
+	}
+}
+
 /* Evaluates a constant expression to its slot value(s). */
 static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, union wasm_slot *v)
 {
@@ -119,7 +139,26 @@ static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, 
 		v[0].i64 = (uint64_t)(uintptr_t)inst->funcs[ce->idx];
 		break;
 	case WASM_CE_NULL:
+	case WASM_CE_BINOP:
 		break;
+	case WASM_CE_EXPR: {
+		/* validated: every value is an i32 (zero-extended) or an i64, one is left */
+		const struct wasm_cexpr *op = inst->mod->ceops + ce->idx;
+		uint64_t st[WASM_CE_MAX_DEPTH];
+		uint32_t d = 0;
+		for (uint64_t k = 0; k < ce->v[0]; k++, op++) {
+			union wasm_slot x[2];
+			if (op->kind != WASM_CE_BINOP) {
+				eval_cexpr(inst, op, x);
+				st[d++] = x[0].i64;
+				continue;
+			}
+			d--;
+			st[d - 1] = ce_binop(op->idx, st[d - 1], st[d]);
+		}
+		v[0].i64 = st[0];
+		break;
+	}
 	}
 }
 
@@ -192,9 +231,9 @@ static int check_sizes(struct wasm_instance *inst, struct wasm_error *err)
 		left -= bytes + sizeof(struct wasm_table);
 	}
 	for (uint32_t i = m->nmem_imports; i < m->nmems; i++) {
-		uint64_t bytes = (uint64_t)m->mems[i].min * WASM_PAGE_SIZE;
-		if (bytes + sizeof(struct wasm_memory) > left) {
-			snprintf(what, sizeof(what), "memory %u of %u pages", i, m->mems[i].min);
+		uint64_t pages = m->mems[i].min, bytes = pages * WASM_PAGE_SIZE;
+		if (pages > WASM_MAX_PAGES || bytes + sizeof(struct wasm_memory) > left) {
+			snprintf(what, sizeof(what), "memory %u of %" PRIu64 " pages", i, pages);
 			return alloc_failed(inst, err, -E2BIG, "memory", what, bytes, left);
 		}
 		left -= bytes + sizeof(struct wasm_memory);
@@ -221,6 +260,8 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		char what[64];
 
 		rc = wasm_table_alloc(s, t->elem, t->min, t->max, t->has_max, &inst->tables[i]);
+		if (!rc)
+			inst->tables[i]->is64 = t->is64;
 		if (rc) {
 			snprintf(what, sizeof(what), "table %u of %u elements", i, t->min);
 			return alloc_failed(inst, err, rc, "table", what,
@@ -232,9 +273,20 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_memtype *t = &m->mems[i];
 		char what[64];
 
-		rc = wasm_memory_alloc(s, t->min, t->max, t->has_max, &inst->mems[i]);
+		/* memory64 types may declare more than 65536 pages: never allocatable */
+		rc = t->min > WASM_MAX_PAGES
+			     ? -E2BIG
+			     : wasm_memory_alloc(s, (uint32_t)t->min,
+						 (uint32_t)(t->max < WASM_MAX_PAGES
+								    ? t->max
+								    : WASM_MAX_PAGES),
+						 t->has_max, &inst->mems[i]);
+		if (!rc) {
+			inst->mems[i]->type_max = t->max;
+			inst->mems[i]->is64 = t->is64;
+		}
 		if (rc) {
-			snprintf(what, sizeof(what), "memory %u of %u pages", i, t->min);
+			snprintf(what, sizeof(what), "memory %u of %" PRIu64 " pages", i, t->min);
 			return alloc_failed(inst, err, rc, "memory", what,
 					    (uint64_t)t->min * WASM_PAGE_SIZE,
 					    wasm_store_budget_left(s));
@@ -313,29 +365,33 @@ static int apply_segments(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_elemseg *e = &m->elems[i];
 		struct wasm_table *t;
 		union wasm_slot off[2];
+		uint64_t at;
 
 		if (e->mode != WASM_SEG_ACTIVE)
 			continue;
 		t = inst->tables[e->table];
 		eval_cexpr(inst, &e->offset, off);
-		if ((uint64_t)off[0].i32 + e->n > t->size)
+		at = t->is64 ? off[0].i64 : off[0].i32;
+		if (e->n > t->size || at > t->size - e->n)
 			return trapped(err, WASM_TRAP_TABLE_OOB, "element", i);
 		if (e->n)
-			memcpy(t->elems + off[0].i32, inst->elem_items[i], e->n * sizeof(uint64_t));
+			memcpy(t->elems + at, inst->elem_items[i], e->n * sizeof(uint64_t));
 	}
 	for (uint32_t i = 0; i < m->ndatas; i++) {
 		const struct wasm_dataseg *d = &m->datas[i];
 		struct wasm_memory *mem;
 		union wasm_slot off[2];
+		uint64_t at;
 
 		if (d->mode != WASM_SEG_ACTIVE)
 			continue;
 		mem = inst->mems[d->mem];
 		eval_cexpr(inst, &d->offset, off);
-		if ((uint64_t)off[0].i32 + d->len > mem->size)
+		at = mem->is64 ? off[0].i64 : off[0].i32;
+		if (d->len > mem->size || at > mem->size - d->len)
 			return trapped(err, WASM_TRAP_MEM_OOB, "data", i);
 		if (d->len)
-			memcpy(mem->base + off[0].i32, d->bytes, d->len);
+			memcpy(mem->base + at, d->bytes, d->len);
 	}
 	return 0;
 }

@@ -51,9 +51,21 @@ struct wasm_ftype {
 	uint32_t result_slots;
 };
 
-enum wasm_cexpr_kind { WASM_CE_CONST, WASM_CE_GLOBAL, WASM_CE_FUNC, WASM_CE_NULL };
+enum wasm_cexpr_kind {
+	WASM_CE_CONST,
+	WASM_CE_GLOBAL,
+	WASM_CE_FUNC,
+	WASM_CE_NULL,
+	WASM_CE_BINOP, /* in a program: the i32/i64 add, sub or mul whose opcode is idx */
+	WASM_CE_EXPR,  /* a program of v[0] instructions at module->ceops[idx] (postfix) */
+};
 
-/* A constant expression (2.0: exactly one instruction before end). */
+/* The most values an extended constant expression may hold on its stack (an
+ * implementation limit, WASM_ERR_LIMIT). */
+#define WASM_CE_MAX_DEPTH 64u
+
+/* A constant expression: one instruction (2.0), or a program of them (3.0's extended
+ * constant expressions: i32/i64 add, sub and mul over the single instructions). */
 struct wasm_cexpr {
 	uint8_t kind;
 	uint8_t type;
@@ -64,12 +76,14 @@ struct wasm_cexpr {
 struct wasm_tabletype {
 	uint8_t elem;
 	bool has_max;
-	uint32_t min, max;
+	bool is64;	   /* 3.0 memory64: i64 indices */
+	uint32_t min, max; /* limits past 2^32-1 (is64 only) are kept as 2^32-1 */
 };
 
 struct wasm_memtype {
 	bool has_max;
-	uint32_t min, max; /* pages */
+	bool is64;	   /* 3.0 memory64: i64 addresses */
+	uint64_t min, max; /* pages (above 65536 only for is64; never instantiable) */
 };
 
 struct wasm_globaldef {
@@ -159,6 +173,8 @@ struct wasm_module {
 	uint32_t nelems;
 	struct wasm_dataseg *datas;
 	uint32_t ndatas;
+	struct wasm_cexpr *ceops; /* the programs of WASM_CE_EXPR constant expressions */
+	uint32_t nceops, capceops;
 	bool has_datacount;
 	uint32_t datacount;
 	struct wasm_code *codes;  /* one per defined function */
@@ -210,6 +226,7 @@ struct wasm_table {
 	struct wasm_store *store; /* charged for its elements */
 	uint8_t elem;
 	bool has_max;
+	bool is64; /* indexed with i64 (memory64), for import matching */
 	uint32_t size, max;
 	uint64_t *elems;
 };
@@ -221,7 +238,8 @@ struct wasm_memory {
 	uint64_t size; /* bytes */
 	uint32_t pages;
 	uint32_t max_pages; /* the declared maximum, or 65536 (the budget is checked apart) */
-	uint32_t type_max;  /* the declared maximum, for import matching */
+	uint64_t type_max;  /* the declared maximum, for import matching */
+	bool is64;	    /* addressed with i64 (memory64), for import matching */
 	bool has_max;
 	size_t reserved; /* bytes of address space mapped at base */
 };
@@ -301,13 +319,16 @@ int wasm_rd_fail(struct wasm_reader *r, enum wasm_error_kind kind, const char *f
 int wasm_rd_eof(struct wasm_reader *r);
 int wasm_rd_u8(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
 int wasm_rd_u32(struct wasm_reader *r, uint32_t *out) __attribute__((warn_unused_result));
+int wasm_rd_u64(struct wasm_reader *r, uint64_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s32(struct wasm_reader *r, int32_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s33(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
 int wasm_rd_s64(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
 int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 	__attribute__((warn_unused_result));
 int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
-int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *offset)
+/* A memarg: alignment exponent, memory index (3.0: 0 unless flag 2**6 says one follows)
+ * and offset (64 bits: 3.0 memory64). */
+int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64_t *offset)
 	__attribute__((warn_unused_result));
 
 static inline uint32_t wasm_type_slots(uint8_t t)

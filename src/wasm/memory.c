@@ -364,6 +364,16 @@ int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min
 	return wasm_table_alloc(s, (uint8_t)elem, min, max, has_max, out);
 }
 
+int wasm_table_create64(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
+			bool has_max, struct wasm_table **out)
+{
+	int rc = wasm_table_alloc(s, (uint8_t)elem, min, max, has_max, out);
+
+	if (!rc)
+		(*out)->is64 = true;
+	return rc;
+}
+
 int64_t wasm_table_do_grow(struct wasm_table *t, uint32_t delta, uint64_t init)
 {
 	uint64_t want = (uint64_t)t->size + delta;

@@ -232,6 +232,9 @@ int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pa
 		       struct wasm_memory **out) __attribute__((warn_unused_result));
 int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
 		      bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
+/* The same with i64 indices (WebAssembly 3.0 memory64), for modules importing one. */
+int wasm_table_create64(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
+			bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
 int wasm_global_create(struct wasm_store *s, enum wasm_valtype type, bool mutable_,
 		       union wasm_value init, struct wasm_global **out)
 	__attribute__((warn_unused_result));

@@ -4,6 +4,8 @@
  * against the engine through its public API (wasm/wasm.h), with the "spectest" host
  * module. Prints "RESULT name passed=N failed=N skipped=N known=N" on stdout; with -v, one
  * line per failed command (line number and reason). Exit status: 0 if nothing failed.
+ * 3.0 scripts' (module definition ...) only loads a module; (module instance $I? $M?)
+ * instantiates it.
  *
  * Checks are strict: a quoted or text module under assert_malformed must be rejected by
  * the text parser (a text error), a binary one by the decoder (WASM_ERR_MALFORMED); an
@@ -55,10 +57,15 @@ struct runner {
 	size_t nnames;
 	struct named regs[MAX_NAMED]; /* register "as" names */
 	size_t nregs;
+	struct {
+		const char *name; /* "$id" of a (module definition ...), or NULL */
+		struct wasm_module *mod;
+	} defs[MAX_NAMED];
+	size_t ndefs;
 	struct wasm_func *sp_print[8];
 	const char *sp_print_names[8];
 	struct wasm_global *sp_g[4];
-	struct wasm_table *sp_table;
+	struct wasm_table *sp_table, *sp_table64;
 	struct wasm_memory *sp_memory;
 	int line;
 	unsigned passed, failed, skipped, known;
@@ -127,7 +134,8 @@ static int spectest_init(struct runner *r)
 	v.f64 = 666.6;
 	if (wasm_global_create(r->store, WASM_F64, false, v, &r->sp_g[3]))
 		return -ENOMEM;
-	if (wasm_table_create(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table))
+	if (wasm_table_create(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table) ||
+	    wasm_table_create64(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table64))
 		return -ENOMEM;
 	if (wasm_memory_create(r->store, 1, 2, true, &r->sp_memory))
 		return -ENOMEM;
@@ -153,9 +161,9 @@ static int spectest_resolve(struct runner *r, const char *name, struct wasm_exte
 			return 0;
 		}
 	}
-	if (!strcmp(name, "table")) {
+	if (!strcmp(name, "table") || !strcmp(name, "table64")) {
 		out->kind = WASM_EXTERN_TABLE;
-		out->u.table = r->sp_table;
+		out->u.table = name[5] ? r->sp_table64 : r->sp_table;
 		return 0;
 	}
 	if (!strcmp(name, "memory")) {
@@ -254,10 +262,40 @@ static void describe(const struct wasm_script_module *sm, const struct wasm_erro
 		wasm_error_format(err, buf, size);
 }
 
+/* Instantiates m as the current instance, named name (NULL: no name). */
+static void instantiate(struct runner *r, struct wasm_module *m, const char *name)
+{
+	struct wasm_instance *inst;
+	struct wasm_error err;
+	char msg[320];
+
+	if (wasm_instance_create(r->store, m, resolve, r, &inst, &err)) {
+		wasm_error_format(&err, msg, sizeof(msg));
+		fail(r, "module: %s", msg);
+		r->current = NULL;
+		return;
+	}
+	r->current = inst;
+	if (name && r->nnames < MAX_NAMED)
+		r->names[r->nnames++] = (struct named){name, inst};
+	r->passed++;
+}
+
+/* (module instance $I? $M?): definition $M, or the last one. */
+static void cmd_module_instance(struct runner *r, const struct wasm_script_cmd *c)
+{
+	for (size_t i = r->ndefs; i-- > 0;) {
+		if (!c->def || (r->defs[i].name && !strcmp(r->defs[i].name, c->def))) {
+			instantiate(r, r->defs[i].mod, c->module.name);
+			return;
+		}
+	}
+	fail(r, "module instance: no such module definition");
+}
+
 static void cmd_module(struct runner *r, const struct wasm_script_cmd *c)
 {
 	struct wasm_module *m;
-	struct wasm_instance *inst;
 	struct wasm_error err;
 	char msg[320];
 
@@ -267,15 +305,16 @@ static void cmd_module(struct runner *r, const struct wasm_script_cmd *c)
 		r->current = NULL;
 		return;
 	}
-	if (wasm_instance_create(r->store, m, resolve, r, &inst, &err)) {
-		wasm_error_format(&err, msg, sizeof(msg));
-		fail(r, "module: %s", msg);
-		r->current = NULL;
+	if (!c->module.definition) {
+		instantiate(r, m, c->module.name);
 		return;
 	}
-	r->current = inst;
-	if (c->module.name && r->nnames < MAX_NAMED)
-		r->names[r->nnames++] = (struct named){c->module.name, inst};
+	if (r->ndefs == MAX_NAMED) {
+		fail(r, "module definition: too many");
+		return;
+	}
+	r->defs[r->ndefs].name = c->module.name;
+	r->defs[r->ndefs++].mod = m;
 	r->passed++;
 }
 
@@ -631,6 +670,9 @@ static void run_command(struct runner *r, const struct wasm_script_cmd *c)
 		break;
 	case WASM_SCRIPT_REGISTER:
 		cmd_register(r, c);
+		break;
+	case WASM_SCRIPT_MODULE_INSTANCE:
+		cmd_module_instance(r, c);
 		break;
 	case WASM_SCRIPT_ACTION:
 		cmd_assert_return(r, c, true);

@@ -3,7 +3,7 @@
 # trap reports (with hostile function names), limits (--fuel, --timeout also while a WASI
 # call blocks, --stack, --max-memory over memories and tables), bad input, and the WASI
 # capability model (no path escapes a --dir preopen), text modules run directly (.wat:
-# errors at line and column). Checks of results, traps and limits
+# errors at line and column), WebAssembly 3.0 features (wasm3/*.wat, run as text). Checks of results, traps and limits
 # run twice (check2): interpreted (--no-jit) and with the JIT tier forced (--jit-hot 1,
 # test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
@@ -374,6 +374,86 @@ check2 fused-copy-indexed 0 "43" -- --invoke copy_idx $f 4 1
 check2 fused-copy-indexed-oob 134 "lodge wasm: fusion.wasm: trap: out of bounds memory access in function 16 (copy_idx) at offset 0x246" \
 	-- --invoke copy_idx $f 65532 1
 check2 fused-count 0 "8" -- --invoke count_ge $f -1 5 7
+
+# WebAssembly 3.0 features, as text (wasm3/): tail calls run in constant space (--stack
+# 64K holds some 2000 frames), also into a host function; traps name the callee
+dir=$here/wasm3
+t=tail.wat
+check2 tail-call-deep 0 "0" -- --stack 64K --invoke even $t 10000001
+check2 tail-call-indirect-deep 0 "1" -- --stack 64K --invoke even_indirect $t 1000000
+check2 tail-call-bigger-frame 0 "500000500000" -- --stack 64K --invoke sum $t 1000000 0
+check2 tail-call-from-translated 0 "101" -- --stack 64K --invoke calls_even $t 100000
+check2 tail-call-host 9 "" -- --invoke exit_tail $t 9
+check2 tail-call-trap 134 "lodge wasm: tail.wat: trap: unreachable in function 9 (boom) at offset 0x166 (tail.wat:49:41)" \
+	-- --invoke trap_tail $t 1
+check2 tail-call-indirect-range 134 "lodge wasm: tail.wat: trap: undefined element in function 11 (bad_indirect) at offset 0x175 (tail.wat:52:6)" \
+	-- --invoke bad_indirect $t 5
+# fuel: one unit per tail call, as per call: even(1000) takes the entry and 1000 tail calls
+check2 tail-call-fuel-exact 0 "1" -- --fuel 1001 --invoke even $t 1000
+check2 tail-call-fuel-short 134 "lodge wasm: tail.wat: trap: fuel exhausted in function 2 (odd) at offset 0xf8 (tail.wat:19:14)" \
+	-- --fuel 1000 --invoke even $t 1000
+# extended constant expressions in a global and a data segment's offset
+check2 extended-const-global 0 "999999999999" -- --invoke g const.wat
+check2 extended-const-data 0 "7" -- --invoke byte const.wat 101
+# multiple memories: each access, bulk op and data segment on its own memory, with its
+# own bounds; --max-memory covers every memory (memory 2 grows by 20 pages: 1.25 MiB)
+mm=multimem.wat
+check2 multi-memory-data 0 "67305985" -- --invoke seg $mm
+check2 multi-memory-store 0 "1234605616436508552" -- --invoke store $mm 16
+check2 multi-memory-loop 0 "3000" -- --invoke fill_sum $mm 1000
+check2 multi-memory-copy 0 "67305985" -- --invoke copy $mm
+check2 multi-memory-init 0 "48042" -- --invoke init $mm
+check2 multi-memory-size 0 "110" -- --invoke sizes $mm
+check2 multi-memory-grow 0 "1" -- --invoke grow_b $mm 1
+check2 multi-memory-grow-max 0 "-1" -- --invoke grow_b $mm 2
+check2 multi-memory-bounds 0 "0" -- --invoke load_b $mm 65532
+check2 multi-memory-oob 134 "lodge wasm: multimem.wat: trap: out of bounds memory access in function 10 (load_b) at offset 0x186 (multimem.wat:44:53)" \
+	-- --invoke load_b $mm 65533
+check2 multi-memory-empty 134 "lodge wasm: multimem.wat: trap: out of bounds memory access in function 11 (load_c) at offset 0x18f (multimem.wat:45:53)" \
+	-- --invoke load_c $mm 0
+check2 multi-memory-max-memory 0 "-1" -- --max-memory 1M --invoke grow_c $mm 20
+check2 multi-memory-max-memory-ok 0 "0" -- --max-memory 4M --invoke grow_c $mm 20
+# 64-bit memories: i64 addresses and offsets, bounds checked without overflow (an offset
+# of 2**64-16 from address 16 wraps: out of bounds), i64 size and grow, bulk ops
+m64=mem64.wat
+check2 memory64-load 0 "67305985" -- --invoke load $m64 65532
+check2 memory64-load-end 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 0 (load) at offset 0x9a (mem64.wat:8:51)" \
+	-- --invoke load $m64 65533
+check2 memory64-load-4g 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 0 (load) at offset 0x9a (mem64.wat:8:51)" \
+	-- --invoke load $m64 4294967296
+check2 memory64-load-minus-one 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 0 (load) at offset 0x9a (mem64.wat:8:51)" \
+	-- --invoke load $m64 -1
+check2 memory64-offset-wraps 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 1 (load_off) at offset 0xa2 (mem64.wat:10:6)" \
+	-- --invoke load_off $m64 16
+check2 memory64-store 0 "-5" -- --invoke store_load $m64 100 -5
+check2 memory64-size 0 "1" -- --invoke size $m64
+check2 memory64-grow 0 "1" -- --invoke grow $m64 2
+check2 memory64-grow-max 0 "-1" -- --invoke grow $m64 4
+check2 memory64-grow-huge 0 "-1" -- --invoke grow $m64 4294967297
+check2 memory64-fill 0 "7" -- --invoke fill $m64 10 100
+check2 memory64-fill-oob 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 6 (fill) at offset 0xd9 (mem64.wat:18:6)" \
+	-- --invoke fill $m64 1 -1
+check2 memory64-copy 0 "67305985" -- --invoke copy $m64 0 65532 4
+check2 memory64-copy-oob 134 "lodge wasm: mem64.wat: trap: out of bounds memory access in function 7 (copy) at offset 0xea (mem64.wat:21:6)" \
+	-- --invoke copy $m64 0 65533 4
+check2 memory64-max-memory 0 "-1" -- --max-memory 1M --invoke grow_n $m64 20
+check2 memory64-max-memory-ok 0 "0" -- --max-memory 4M --invoke grow_n $m64 20
+# tables with i64 indices: an index past 2^32-1 traps as any out-of-range one
+t64=table64.wat
+check2 table64-call 0 "8" -- --invoke call $t64 2
+check2 table64-call-null 134 "lodge wasm: table64.wat: trap: uninitialized element in function 2 (call) at offset 0x80 (table64.wat:10:51)" \
+	-- --invoke call $t64 0
+check2 table64-call-4g 134 "lodge wasm: table64.wat: trap: undefined element in function 2 (call) at offset 0x80 (table64.wat:10:51)" \
+	-- --invoke call $t64 4294967298
+check2 table64-get-4g 134 "lodge wasm: table64.wat: trap: out of bounds table access in function 3 (is_null) at offset 0x88 (table64.wat:11:67)" \
+	-- --invoke is_null $t64 4294967296
+check2 table64-size 0 "4" -- --invoke size $t64
+check2 table64-grow 0 "4" -- --invoke grow $t64 100
+check2 table64-grow-4g 0 "-1" -- --invoke grow $t64 4294967296
+check2 table64-fill 0 "8" -- --invoke fill $t64 3 1
+check2 table64-fill-oob 134 "lodge wasm: table64.wat: trap: out of bounds table access in function 6 (fill) at offset 0xa4 (table64.wat:15:6)" \
+	-- --invoke fill $t64 3 2
+check2 table64-max-memory 0 "-1" -- --max-memory 1M --invoke grow $t64 1000000
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

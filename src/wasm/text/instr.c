@@ -254,28 +254,53 @@ static int shuffle(struct wat *p, const struct text_tok *at, struct text_buf *b)
 	return 0;
 }
 
-/* memarg (6.5.6): offset=N? align=N?, the alignment a power of two (encoded as log2). */
-static int memarg(struct wat *p, const struct text_instr *in, struct text_buf *b)
+/* memarg (6.5.6): memidx? offset=N? align=N?, the alignment a power of two (encoded as
+ * log2, with flag 2**6 and the index after it for a memory other than 0). In a lane
+ * instruction a lone number is the lane: a memory index there is an identifier, or a
+ * number followed by another number or a memarg keyword. */
+static int memarg(struct wat *p, const struct text_instr *in, struct text_buf *b, bool lane_next)
 {
 	uint64_t offset = 0, align = 1ull << in->align;
 	const struct text_tok *t = wat_tok(p);
+	uint32_t mem = 0;
+
+	if (wat_at(p, TOK_ID) || (wat_at(p, TOK_NAT) && !lane_next)) {
+		if (wat_index(p, SP_MEM, &mem))
+			return -EINVAL;
+	} else if (wat_at(p, TOK_NAT) && p->pos + 1 < p->lx->n) {
+		const struct text_tok *n = &p->t[p->pos + 1];
+		if ((n->kind == TOK_NAT || n->kw == KW_OFFSET_EQ || n->kw == KW_ALIGN_EQ) &&
+		    wat_index(p, SP_MEM, &mem))
+			return -EINVAL;
+	}
+	t = wat_tok(p);
 
 	if (wat_at_kw(p, KW_OFFSET_EQ)) {
-		if (text_nat(tok_text(p, t) + 7, t->len - 7, &offset) || offset > UINT32_MAX)
-			return wat_fail(p, t, "i32 constant out of range (offset)");
+		/* 64 bits (3.0 memory64); validation refuses more than 32 for an i32 memory */
+		if (text_nat(tok_text(p, t) + 7, t->len - 7, &offset))
+			return wat_fail(p, t, "i64 constant out of range (offset)");
 		p->pos++;
 		t = wat_tok(p);
 	}
 	if (wat_at_kw(p, KW_ALIGN_EQ)) {
-		if (text_nat(tok_text(p, t) + 6, t->len - 6, &align) || align > UINT32_MAX)
-			return wat_fail(p, t, "i32 constant out of range (alignment)");
+		if (text_nat(tok_text(p, t) + 6, t->len - 6, &align))
+			return wat_fail(p, t, "i64 constant out of range (alignment)");
 		if (!align || (align & (align - 1)))
 			return wat_fail(p, t, "alignment must be a power of two");
 		p->pos++;
 	}
-	tb_u32(b, (uint32_t)__builtin_ctzll(align));
-	tb_u32(b, (uint32_t)offset);
+	tb_u32(b, (uint32_t)__builtin_ctzll(align) | (mem ? 0x40u : 0));
+	if (mem)
+		tb_u32(b, mem);
+	tb_u64(b, offset);
 	return 0;
+}
+
+/* memidx? for memory.size, memory.grow, memory.fill (0 when omitted). */
+static int optional_mem(struct wat *p, uint32_t *mem)
+{
+	*mem = 0;
+	return wat_at_index(p) ? wat_index(p, SP_MEM, mem) : 0;
 }
 
 static int optional_table(struct wat *p, uint32_t *idx)
@@ -417,20 +442,35 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		tb_u32(o, x);
 		return 0;
 	case IMM_MEM:
+		if (optional_mem(p, &x))
+			return -EINVAL;
 		opcode(o, in);
-		tb_byte(o, 0);
+		tb_u32(o, x);
 		return 0;
 	case IMM_MEM2:
-		opcode(o, in);
-		tb_byte(o, 0);
-		tb_byte(o, 0);
-		return 0;
-	case IMM_MEMORY_INIT:
-		p->uses_data_index = true;
-		if (index_imm(p, in, SP_DATA, o))
+		/* memory.copy: both indices or neither */
+		x = y = 0;
+		if (wat_at_index(p) && (wat_index(p, SP_MEM, &x) || wat_index(p, SP_MEM, &y)))
 			return -EINVAL;
-		tb_byte(o, 0);
+		opcode(o, in);
+		tb_u32(o, x);
+		tb_u32(o, y);
 		return 0;
+	case IMM_MEMORY_INIT: {
+		/* memory.init memidx? dataidx: two indices name the memory first */
+		const struct text_tok *next = &p->t[p->pos + 1 < p->lx->n ? p->pos + 1 : p->pos];
+		x = 0;
+		p->uses_data_index = true;
+		if (wat_at_index(p) && (next->kind == TOK_NAT || next->kind == TOK_ID) &&
+		    wat_index(p, SP_MEM, &x))
+			return -EINVAL;
+		if (wat_index(p, SP_DATA, &y))
+			return -EINVAL;
+		opcode(o, in);
+		tb_u32(o, y);
+		tb_u32(o, x);
+		return 0;
+	}
 	case IMM_DATA:
 		p->uses_data_index = true;
 		return index_imm(p, in, SP_DATA, o);
@@ -475,13 +515,13 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		return 0;
 	case IMM_MEMARG:
 		opcode(o, in);
-		return memarg(p, in, o);
+		return memarg(p, in, o, false);
 	case IMM_LANE:
 		opcode(o, in);
 		return lane(p, o);
 	case IMM_MEMLANE:
 		opcode(o, in);
-		return memarg(p, in, o) || lane(p, o) ? -EINVAL : 0;
+		return memarg(p, in, o, true) || lane(p, o) ? -EINVAL : 0;
 	default: /* IMM_BLOCK and IMM_STRUCT are handled by the callers */
 		return wat_fail(p, at, "unexpected token");
 	}

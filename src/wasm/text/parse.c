@@ -664,52 +664,75 @@ static int inline_import(struct wat *p)
 	return 0;
 }
 
-/* A u32 NAT (limits, alignment, offsets): "i32 constant out of range" past 2^32-1. */
-static int u32_literal(struct wat *p, const char *s, size_t n, uint32_t *out)
+/* memtype (6.4.5): i32? or i64 (3.0 memory64: flag 4), then limits, 64-bit numbers in
+ * 3.0 (validation refuses more than 65536 pages for an i32 memory) */
+static int memtype(struct wat *p, struct text_buf *b)
 {
-	uint64_t v;
+	const struct text_tok *t;
+	uint64_t min, max;
+	uint8_t is64 = 0;
 
-	if (text_nat(s, n, &v) || v > UINT32_MAX)
-		return wat_fail(p, wat_tok(p), "i32 constant out of range");
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* limits (6.4.4): min max? */
-static int limits(struct wat *p, struct text_buf *b)
-{
-	const struct text_tok *t = wat_tok(p);
-	uint32_t min, max;
-
+	if (wat_at_kw(p, KW_I32)) {
+		p->pos++;
+	} else if (wat_at_kw(p, KW_I64)) {
+		p->pos++;
+		is64 = 0x04;
+	}
+	t = wat_tok(p);
 	if (t->kind != TOK_NAT)
 		return wat_unexpected(p);
-	if (u32_literal(p, p->lx->src + t->off, t->len, &min))
-		return -EINVAL;
+	if (text_nat(p->lx->src + t->off, t->len, &min))
+		return wat_fail(p, t, "i64 constant out of range");
 	p->pos++;
 	t = wat_tok(p);
 	if (t->kind != TOK_NAT) {
-		tb_byte(b, 0x00);
-		tb_u32(b, min);
+		tb_byte(b, is64);
+		tb_u64(b, min);
 		return 0;
 	}
-	if (u32_literal(p, p->lx->src + t->off, t->len, &max))
-		return -EINVAL;
+	if (text_nat(p->lx->src + t->off, t->len, &max))
+		return wat_fail(p, t, "i64 constant out of range");
 	p->pos++;
-	tb_byte(b, 0x01);
-	tb_u32(b, min);
-	tb_u32(b, max);
+	tb_byte(b, is64 | 0x01);
+	tb_u64(b, min);
+	tb_u64(b, max);
 	return 0;
 }
 
-/* tabletype (6.4.6): limits reftype, encoded reftype first */
+/* tabletype (6.4.6): i32? or i64 (3.0 memory64: flag 4), limits (64-bit numbers, which
+ * validation checks against the index type), reftype; encoded reftype first */
 static int tabletype(struct wat *p, struct text_buf *b)
 {
 	struct text_buf lim = {0};
-	uint8_t rt;
-	int rc = limits(p, &lim);
+	uint8_t rt, flag = 0;
+	uint64_t min, max = 0;
+	const struct text_tok *t;
+	int rc = 0;
 
-	if (!rc)
-		rc = wat_reftype(p, &rt);
+	if (wat_at_kw(p, KW_I32)) {
+		p->pos++;
+	} else if (wat_at_kw(p, KW_I64)) {
+		p->pos++;
+		flag = 0x04;
+	}
+	t = wat_tok(p);
+	if (t->kind != TOK_NAT)
+		return wat_unexpected(p);
+	if (text_nat(p->lx->src + t->off, t->len, &min))
+		return wat_fail(p, t, "i64 constant out of range");
+	p->pos++;
+	t = wat_tok(p);
+	if (t->kind == TOK_NAT) {
+		if (text_nat(p->lx->src + t->off, t->len, &max))
+			return wat_fail(p, t, "i64 constant out of range");
+		p->pos++;
+		flag |= 0x01;
+	}
+	tb_byte(&lim, flag);
+	tb_u64(&lim, min);
+	if (flag & 0x01)
+		tb_u64(&lim, max);
+	rc = wat_reftype(p, &rt);
 	if (!rc) {
 		tb_byte(b, rt);
 		tb_append(b, &lim);
@@ -872,7 +895,7 @@ static uint32_t next_index(struct wat *p, enum text_space sp)
 
 /* An active element segment of table `table`, at offset 0, holding the element list
  * written inside (table ... (elem ...)): function indices or element expressions. */
-static int inline_elem(struct wat *p, uint32_t table, uint8_t rt, uint32_t *n)
+static int inline_elem(struct wat *p, uint32_t table, uint8_t rt, bool is64, uint32_t *n)
 {
 	struct text_buf items = {0}, *e = &p->sec[SEC_ELEM];
 	bool exprs = wat_at(p, TOK_LPAR);
@@ -905,7 +928,7 @@ static int inline_elem(struct wat *p, uint32_t table, uint8_t rt, uint32_t *n)
 		tb_u32(e, flavor);
 		if (flavor & 2)
 			tb_u32(e, table);
-		tb_byte(e, 0x41); /* i32.const 0 end */
+		tb_byte(e, is64 ? 0x42 : 0x41); /* i32.const 0 (i64 for a 64-bit table) end */
 		tb_byte(e, 0x00);
 		tb_byte(e, OPC_END);
 		if (flavor & 2)
@@ -927,6 +950,7 @@ static int table_field(struct wat *p)
 	uint32_t idx = next_index(p, SP_TABLE), n;
 	struct text_buf *t = &p->sec[SEC_TABLE];
 	uint8_t rt;
+	bool is64 = false;
 
 	open_kw(p);
 	if (wat_at(p, TOK_ID))
@@ -940,7 +964,15 @@ static int table_field(struct wat *p)
 		return tabletype(p, &p->sec[SEC_IMPORT]) || wat_close(p) ? -EINVAL : 0;
 	}
 	wat_mark(p, SEC_TABLE, t->len, at);
-	if (!wat_at(p, TOK_KEYWORD)) {
+	if (wat_at_kw(p, KW_I64) || wat_at_kw(p, KW_I32)) {
+		/* 3.0 memory64: an index type, then limits or the inline form */
+		const struct text_tok *nx = tok_at(p, p->pos + 1);
+		if (nx->kind != TOK_NAT) {
+			is64 = wat_at_kw(p, KW_I64);
+			p->pos++;
+		}
+	}
+	if (!wat_at(p, TOK_KEYWORD) || wat_at_kw(p, KW_I64) || wat_at_kw(p, KW_I32)) {
 		p->secn[SEC_TABLE]++;
 		return tabletype(p, t) || wat_close(p) ? -EINVAL : 0;
 	}
@@ -949,10 +981,10 @@ static int table_field(struct wat *p)
 	if (!wat_at_open(p, KW_ELEM))
 		return wat_unexpected(p);
 	open_kw(p);
-	if (inline_elem(p, idx, rt, &n) || wat_close(p))
+	if (inline_elem(p, idx, rt, is64, &n) || wat_close(p))
 		return -EINVAL;
 	tb_byte(t, rt);
-	tb_byte(t, 0x01);
+	tb_byte(t, is64 ? 0x05 : 0x01);
 	tb_u32(t, n);
 	tb_u32(t, n);
 	p->secn[SEC_TABLE]++;
@@ -972,6 +1004,7 @@ static int memory_field(struct wat *p)
 	const struct text_tok *at = wat_tok(p);
 	uint32_t idx = next_index(p, SP_MEM);
 	struct text_buf *m = &p->sec[SEC_MEM];
+	bool is64 = false;
 
 	open_kw(p);
 	if (wat_at(p, TOK_ID))
@@ -982,24 +1015,29 @@ static int memory_field(struct wat *p)
 		if (inline_import(p))
 			return -EINVAL;
 		tb_byte(&p->sec[SEC_IMPORT], 0x02);
-		return limits(p, &p->sec[SEC_IMPORT]) || wat_close(p) ? -EINVAL : 0;
+		return memtype(p, &p->sec[SEC_IMPORT]) || wat_close(p) ? -EINVAL : 0;
 	}
 	wat_mark(p, SEC_MEM, m->len, at);
 	p->secn[SEC_MEM]++;
+	if (wat_at_kw(p, KW_I64) && tok_at(p, p->pos + 1)->kind == TOK_LPAR &&
+	    tok_at(p, p->pos + 2)->kw == KW_DATA) {
+		p->pos++;
+		is64 = true;
+	}
 	if (wat_at_open(p, KW_DATA)) {
 		struct text_buf bytes = {0}, *d = &p->sec[SEC_DATA];
 		uint64_t pages;
 		open_kw(p);
 		datastring(p, &bytes);
 		pages = (bytes.len + PAGE_BYTES - 1) / PAGE_BYTES;
-		tb_byte(m, 0x01);
+		tb_byte(m, is64 ? 0x05 : 0x01);
 		tb_u32(m, (uint32_t)pages);
 		tb_u32(m, (uint32_t)pages);
 		/* flavor 0 for memory 0, else 2 with the index (5.5.14) */
 		tb_u32(d, idx ? 2 : 0);
 		if (idx)
 			tb_u32(d, idx);
-		tb_byte(d, 0x41);
+		tb_byte(d, is64 ? 0x42 : 0x41);
 		tb_byte(d, 0x00);
 		tb_byte(d, OPC_END);
 		tb_u32(d, (uint32_t)bytes.len);
@@ -1009,7 +1047,7 @@ static int memory_field(struct wat *p)
 		next_index(p, SP_DATA);
 		return wat_close(p) || wat_close(p) ? -EINVAL : 0;
 	}
-	return limits(p, m) || wat_close(p) ? -EINVAL : 0;
+	return memtype(p, m) || wat_close(p) ? -EINVAL : 0;
 }
 
 /* (global $id? (export ..)* (import ..)? globaltype expr?) */
@@ -1077,7 +1115,7 @@ static int import_field(struct wat *p)
 		break;
 	case KW_MEMORY:
 		tb_byte(b, 0x02);
-		rc = limits(p, b);
+		rc = memtype(p, b);
 		break;
 	default:
 		tb_byte(b, 0x03);

@@ -102,6 +102,10 @@ static int module(struct wat *w, struct wasm_script_module *m)
 	int rc = 0;
 
 	w->pos += 2;
+	if (wat_at_kw(w, KW_DEFINITION)) {
+		m->definition = true;
+		w->pos++;
+	}
 	if (copy_id(w, &m->name))
 		return -EINVAL;
 	if (wat_at_kw(w, KW_BINARY) || wat_at_kw(w, KW_QUOTE)) {
@@ -307,6 +311,11 @@ static int command_body(struct wat *w, struct wasm_script_cmd *c, int kw)
 {
 	switch (kw) {
 	case KW_MODULE:
+		if (wat_at_kw(w, KW_INSTANCE)) {
+			c->kind = WASM_SCRIPT_MODULE_INSTANCE;
+			w->pos++;
+			return copy_id(w, &c->module.name) || copy_id(w, &c->def) ? -EINVAL : 0;
+		}
 		c->kind = WASM_SCRIPT_MODULE;
 		w->pos -= 2;
 		return module(w, &c->module) ? -EINVAL : 1;
@@ -364,6 +373,7 @@ static void cmd_fini(struct wasm_script_cmd *c)
 	core_free(c->text);
 	core_free(c->as);
 	core_free(c->reg_module);
+	core_free(c->def);
 }
 
 static int command(struct wat *w, struct wasm_script *s)

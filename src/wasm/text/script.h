@@ -6,7 +6,9 @@
  * text error its module produced, and a runner only needs the binary engine.
  *
  * Module forms: (module $id? field*), (module $id? binary "..."*), and (module $id?
- * quote "..."*), whose strings are concatenated and parsed as text. Values: (i32.const n)
+ * quote "..."*), whose strings are concatenated and parsed as text; 3.0 scripts also
+ * have (module definition $id? ...), a module only loaded, and (module instance $I? $M?),
+ * which instantiates definition $M (default: the last one) as $I. Values: (i32.const n)
  * and the other constants, (v128.const shape lane*), (ref.null func|extern),
  * (ref.extern n); results may also be nan:canonical / nan:arithmetic (per lane in
  * v128.const), and (ref.func) / (ref.extern) for any non-null reference.
@@ -33,6 +35,7 @@ enum wasm_script_kind {
 	WASM_SCRIPT_ASSERT_INVALID,
 	WASM_SCRIPT_ASSERT_UNLINKABLE,
 	WASM_SCRIPT_ASSERT_UNINSTANTIABLE,
+	WASM_SCRIPT_MODULE_INSTANCE, /* 3.0: (module instance $I? $M?) */
 };
 
 enum wasm_script_module_form {
@@ -43,9 +46,10 @@ enum wasm_script_module_form {
 
 struct wasm_script_module {
 	enum wasm_script_module_form form;
-	char *name;			 /* "$id" or NULL */
-	struct wasm_text_binary bin;	 /* the binary (when text_failed is false) */
-	bool text_failed;		 /* a text or quote module that is malformed text */
+	char *name;		     /* "$id" or NULL */
+	bool definition;	     /* 3.0: (module definition ...): load, do not instantiate */
+	struct wasm_text_binary bin; /* the binary (when text_failed is false) */
+	bool text_failed;	     /* a text or quote module that is malformed text */
 	struct wasm_text_error text_err; /* then: why */
 };
 
@@ -86,6 +90,8 @@ struct wasm_script_cmd {
 	char *text;	  /* the expected message of a failure assertion, or NULL */
 	char *as;	  /* register: the name to register under */
 	char *reg_module; /* register: "$id" or NULL (the current module) */
+	char *def;	  /* module instance: the definition's "$id", or NULL (the last one);
+			   * the instance's own "$id" is module.name */
 };
 
 struct wasm_script;

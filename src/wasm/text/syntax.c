@@ -227,6 +227,21 @@ void tb_u32(struct text_buf *b, uint32_t v)
 	tb_put(b, buf, n);
 }
 
+void tb_u64(struct text_buf *b, uint64_t v)
+{
+	uint8_t buf[10];
+	size_t n = 0;
+
+	do {
+		buf[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			buf[n] |= 0x80;
+		n++;
+	} while (v);
+	tb_put(b, buf, n);
+}
+
 void tb_s64(struct text_buf *b, int64_t v)
 {
 	uint8_t buf[10];

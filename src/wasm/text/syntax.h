@@ -151,7 +151,8 @@ struct text_buf {
 void tb_put(struct text_buf *b, const void *p, size_t n);
 void tb_byte(struct text_buf *b, uint8_t v);
 void tb_u32(struct text_buf *b, uint32_t v); /* unsigned LEB128 */
-void tb_s32(struct text_buf *b, int32_t v);  /* signed LEB128 */
+void tb_u64(struct text_buf *b, uint64_t v);
+void tb_s32(struct text_buf *b, int32_t v); /* signed LEB128 */
 void tb_s64(struct text_buf *b, int64_t v);
 void tb_append(struct text_buf *b, const struct text_buf *from); /* from's oom carries over */
 void tb_fini(struct text_buf *b);
