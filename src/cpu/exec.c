@@ -112,6 +112,39 @@ uint64_t exec_jit_blocks(const struct hart *h)
 	return h->bc ? jit_blocks(h->bc->jit) : 0;
 }
 
+int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n)
+{
+	const struct block_cache *bc = h->bc;
+	int got = 0;
+
+	if (!bc || !bc->jit)
+		return 0;
+	for (unsigned k = 0; k < OP__COUNT; k++) {
+		uint64_t c = bc->stat_exit[k] + bc->stat_untranslated[k];
+		int i;
+		if (!c || (got == n && out[n - 1].count >= c))
+			continue;
+		i = got < n ? got++ : n - 1; /* insert into the top n, largest first */
+		for (; i > 0 && out[i - 1].count < c; i--)
+			out[i] = out[i - 1];
+		out[i] = (struct exec_exit_stat){decode_op_name((enum op_kind)k), c,
+						 bc->stat_untranslated[k]};
+	}
+	return got;
+}
+
+void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
+{
+	const struct block_cache *bc = h->bc;
+
+	*out = (struct exec_jit_counts){0};
+	if (!bc)
+		return;
+	out->interp_insns = bc->stat_interp_insns;
+	out->leaves = bc->stat_leave;
+	out->flushes = bc->stat_flushes;
+}
+
 unsigned exec_jit_hot(const struct hart *h)
 {
 	return h->bc && h->bc->jit ? h->bc->jit_hot : 0;
@@ -277,6 +310,7 @@ static void cache_full(struct hart *h, uint64_t icount)
 	}
 	bc->mark_blocks += made;
 	bc->mark_icount = icount;
+	bc->stat_flushes++;
 	exec_flush_all(h);
 }
 
@@ -722,6 +756,11 @@ enter_block:
 			goto lookup;
 		}
 	}
+	if (bc->jit) {
+		bc->stat_interp_insns += b->n;
+		if (b->heat > bc->jit_hot) /* translation failed */
+			bc->stat_untranslated[b->ops[0].kind]++;
+	}
 	icount += b->n;
 	op = b->ops;
 	goto * op->h;
@@ -731,8 +770,11 @@ run_jit:
 	case JIT_EXIT_INTERP:
 		b = h->jit_block;
 		op = h->jit_op;
+		bc->stat_exit[op->kind]++;
+		bc->stat_interp_insns += (uint64_t)(b->n - (op - b->ops));
 		goto * op->h;
 	default: /* JIT_EXIT_PC, or JIT_EXIT_TRAP (the trap may change privilege) */
+		bc->stat_leave++;
 		pc = h->pc;
 		jc = bc->jc[h->priv];
 		goto next_block;
