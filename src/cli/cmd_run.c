@@ -405,7 +405,7 @@ static void print_exits(const struct hart *h, unsigned i)
 	struct exec_jit_counts c;
 	int n = exec_jit_exits(h, top, 12);
 
-	if (n == 0)
+	if (exec_jit_hot(h) == 0) /* no JIT */
 		return;
 	exec_jit_counts(h, &c);
 	fprintf(stderr,

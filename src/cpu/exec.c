@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "cpu/arith.h"
+#include "cpu/atomics.h"
 #include "cpu/block.h"
 #include "cpu/csr.h"
 #include "cpu/decode.h"
@@ -559,45 +560,6 @@ static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
 		mmu_store_hook(h, p, size);
 }
 
-/* Host pointer for an atomic access: TLB fast path, else the walker. */
-static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc,
-			  unsigned trig, void **p)
-{
-	const struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
-						     : &h->dtlb[(va >> 12) & TLB_MASK];
-
-	if (likely(e->tag == (va & (~0xfffull | (size - 1))))) {
-		*p = (void *)(e->addend + va);
-		return 0;
-	}
-	return mmu_atomic_ptr(h, va, size, acc, trig, p);
-}
-
-#define AMO_MINMAX(T, cmp)                                                                         \
-	static inline T amo_##cmp##_##T(T *p, T v)                                                 \
-	{                                                                                          \
-		T old = __atomic_load_n(p, __ATOMIC_RELAXED), nv;                                  \
-		do {                                                                               \
-			nv = cmp(old, v) ? old : v;                                                \
-		} while (!__atomic_compare_exchange_n(p, &old, nv, true, __ATOMIC_SEQ_CST,         \
-						      __ATOMIC_RELAXED));                          \
-		return old;                                                                        \
-	}
-#define LT_S32(a, b) ((int32_t)(a) < (int32_t)(b))
-#define GT_S32(a, b) ((int32_t)(a) > (int32_t)(b))
-#define LT_S64(a, b) ((int64_t)(a) < (int64_t)(b))
-#define GT_S64(a, b) ((int64_t)(a) > (int64_t)(b))
-#define LT_U(a, b)   ((a) < (b))
-#define GT_U(a, b)   ((a) > (b))
-AMO_MINMAX(uint32_t, LT_S32)
-AMO_MINMAX(uint32_t, GT_S32)
-AMO_MINMAX(uint32_t, LT_U)
-AMO_MINMAX(uint32_t, GT_U)
-AMO_MINMAX(uint64_t, LT_S64)
-AMO_MINMAX(uint64_t, GT_S64)
-AMO_MINMAX(uint64_t, LT_U)
-AMO_MINMAX(uint64_t, GT_U)
-
 int hart_run(struct hart *h)
 {
 	static const void *const labels[OP__COUNT] = {
@@ -683,21 +645,6 @@ int hart_run(struct hart *h)
 		}                                                                                  \
 		JUMP(b->end_pc);                                                                   \
 	}
-#define AMO(T, size, ext, expr)                                                                    \
-	{                                                                                          \
-		void *vp_;                                                                         \
-		T *p_, old_;                                                                       \
-		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_LOAD | TRIG_STORE, &vp_);           \
-		if (unlikely(r_))                                                                  \
-			RAISE(r_, h->fault_tval);                                                  \
-		p_ = vp_;                                                                          \
-		old_ = expr;                                                                       \
-		note_store(h, (uint8_t *)vp_, size);                                               \
-		RD = ext(old_);                                                                    \
-		NEXT();                                                                            \
-	}
-#define AMO_W(expr) AMO(uint32_t, 4, sext32, expr)
-#define AMO_D(expr) AMO(uint64_t, 8, (uint64_t), expr)
 #define FP_CHECK()                                                                                 \
 	do {                                                                                       \
 		if (unlikely(!hart_fs_on(h)))                                                      \
@@ -1036,84 +983,36 @@ L_REMUW:
 	RD = remw_u(RS1, RS2);
 	NEXT();
 
-	/* A: LR records the host address and value; SC succeeds only if the word still
-	 * holds that value (compare-and-swap), which another hart's store to it breaks. */
+	/* A: LR/SC and the AMOs (cpu/atomics.c, shared with the JIT). */
 L_LR_W:
-L_LR_D : {
-	unsigned size = op->kind == OP_LR_W ? 4 : 8;
-	void *p;
-	int r = amo_ptr(h, RS1, size, ACC_READ, TRIG_LOAD, &p);
-	if (unlikely(r))
-		RAISE(r, h->fault_tval);
-	if (size == 4)
-		h->resv_val = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
-	else
-		h->resv_val = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
-	h->resv_ptr = p;
-	RD = size == 4 ? sext32(h->resv_val) : h->resv_val;
-	NEXT();
-}
 L_SC_W:
-L_SC_D : {
-	unsigned size = op->kind == OP_SC_W ? 4 : 8;
-	void *p;
-	bool ok = false;
-	int r = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_STORE, &p);
+L_AMOSWAP_W:
+L_AMOADD_W:
+L_AMOXOR_W:
+L_AMOAND_W:
+L_AMOOR_W:
+L_AMOMIN_W:
+L_AMOMAX_W:
+L_AMOMINU_W:
+L_AMOMAXU_W:
+L_LR_D:
+L_SC_D:
+L_AMOSWAP_D:
+L_AMOADD_D:
+L_AMOXOR_D:
+L_AMOAND_D:
+L_AMOOR_D:
+L_AMOMIN_D:
+L_AMOMAX_D:
+L_AMOMINU_D:
+L_AMOMAXU_D : {
+	uint64_t v;
+	int r = hart_amo(h, op->kind, RS1, RS2, &v);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
-	if (h->resv_ptr == p) {
-		if (size == 4) {
-			uint32_t exp = (uint32_t)h->resv_val;
-			ok = __atomic_compare_exchange_n((uint32_t *)p, &exp, (uint32_t)RS2, false,
-							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		} else {
-			uint64_t exp = h->resv_val;
-			ok = __atomic_compare_exchange_n((uint64_t *)p, &exp, RS2, false,
-							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		}
-		if (ok)
-			note_store(h, p, size);
-	}
-	h->resv_ptr = NULL;
-	RD = !ok;
+	RD = v;
 	NEXT();
 }
-L_AMOSWAP_W:
-	AMO_W(__atomic_exchange_n(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOADD_W:
-	AMO_W(__atomic_fetch_add(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOXOR_W:
-	AMO_W(__atomic_fetch_xor(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOAND_W:
-	AMO_W(__atomic_fetch_and(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOOR_W:
-	AMO_W(__atomic_fetch_or(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOMIN_W:
-	AMO_W(amo_LT_S32_uint32_t(p_, (uint32_t)RS2));
-L_AMOMAX_W:
-	AMO_W(amo_GT_S32_uint32_t(p_, (uint32_t)RS2));
-L_AMOMINU_W:
-	AMO_W(amo_LT_U_uint32_t(p_, (uint32_t)RS2));
-L_AMOMAXU_W:
-	AMO_W(amo_GT_U_uint32_t(p_, (uint32_t)RS2));
-L_AMOSWAP_D:
-	AMO_D(__atomic_exchange_n(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOADD_D:
-	AMO_D(__atomic_fetch_add(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOXOR_D:
-	AMO_D(__atomic_fetch_xor(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOAND_D:
-	AMO_D(__atomic_fetch_and(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOOR_D:
-	AMO_D(__atomic_fetch_or(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOMIN_D:
-	AMO_D(amo_LT_S64_uint64_t(p_, RS2));
-L_AMOMAX_D:
-	AMO_D(amo_GT_S64_uint64_t(p_, RS2));
-L_AMOMINU_D:
-	AMO_D(amo_LT_U_uint64_t(p_, RS2));
-L_AMOMAXU_D:
-	AMO_D(amo_GT_U_uint64_t(p_, RS2));
 
 	/* F/D loads and stores: rd/rs2 name f registers; binary32 values are NaN-boxed. */
 L_FLW : {
