@@ -458,7 +458,9 @@ static void allocate(struct tr *t, unsigned nops)
 		for (unsigned g = 1; g < 32; g++)
 			if (t->host[g] < 0 && uses[g] > uses[best])
 				best = g;
-		if (uses[best] < 2)
+		/* Loading and saving a register used once costs more than it saves, unless
+		 * the block loops: then it is loaded once for all the iterations. */
+		if (uses[best] < (t->loops ? 1u : 2u))
 			break;
 		t->host[best] = (int8_t)cache_regs[k];
 	}
@@ -1125,6 +1127,11 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	e->base = at;
 	t->j = j;
 	t->b = b;
+	{
+		const struct op *last = &b->ops[n - 1];
+		unsigned k = last->kind;
+		t->loops = (uint64_t)last->imm == b->vpc && (k == OP_JAL || is_branch(k));
+	}
 	allocate(t, n);
 
 	t->entry = x86_here(e);
@@ -1133,11 +1140,6 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			x86_mov(e, true, t->host[g], xmem(g));
 	t->body = x86_here(e);
 	x86_alu_imm(e, true, X86_ADD, x86_r(R12), b->n); /* the interpreter counts at entry too */
-	{
-		const struct op *last = &b->ops[n - 1];
-		unsigned k = last->kind;
-		t->loops = (uint64_t)last->imm == b->vpc && (k == OP_JAL || is_branch(k));
-	}
 	if (t->loops) /* whatever the block writes may be unsaved when the body starts */
 		for (unsigned i = 0; i < n; i++) {
 			const struct op *o = &b->ops[i];
