@@ -80,6 +80,7 @@ struct block_cache {
 	uint64_t stat_interp_insns;
 	uint64_t stat_leave;   /* JIT_EXIT_PC: no translated successor, or a poll due */
 	uint64_t stat_flushes; /* cache_full: both caches dropped */
+	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

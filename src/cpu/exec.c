@@ -144,6 +144,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->interp_insns = bc->stat_interp_insns;
 	out->leaves = bc->stat_leave;
 	out->flushes = bc->stat_flushes;
+	out->relinks = bc->stat_relink;
 }
 
 unsigned exec_jit_hot(const struct hart *h)
@@ -450,6 +451,16 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	return b;
 }
 
+/* Records b in the pc -> block table (and the log of filled slots, for a cheap flush). */
+static void remember(struct block_cache *bc, unsigned priv, uint64_t pc, struct block *b)
+{
+	bc->jc[priv][jc_index(pc)] = b;
+	if (bc->jc_logged < JC_LOG)
+		bc->jc_log[bc->jc_logged] = (uint16_t)(priv << JC_BITS | jc_index(pc));
+	if (bc->jc_logged <= JC_LOG)
+		bc->jc_logged++;
+}
+
 static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
 				 uint64_t icount, int *exc)
 {
@@ -488,12 +499,34 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	b->hnext = bc->ht[idx];
 	bc->ht[idx] = b;
 found:
-	bc->jc[h->priv][jc_index(pc)] = b;
-	if (bc->jc_logged < JC_LOG)
-		bc->jc_log[bc->jc_logged] = (uint16_t)(h->priv << JC_BITS | jc_index(pc));
-	if (bc->jc_logged <= JC_LOG)
-		bc->jc_logged++;
+	remember(bc, h->priv, pc, b);
 	return b;
+}
+
+const void *exec_jit_next(struct hart *h, uint64_t pc)
+{
+	struct block_cache *bc = h->bc;
+	struct block *b;
+	uint64_t ppa;
+	uint8_t *host;
+
+	if (mmu_fetch(h, pc, &ppa, &host))
+		return NULL; /* the dispatcher takes the fault */
+	for (b = bc->ht[ht_index(pc, h->priv)]; b; b = b->hnext)
+		if (b->vpc == pc && b->priv == h->priv && b->ppa == ppa)
+			break;
+	/* Only a current translated block (as lookup_slow checks it); a stale one is for
+	 * the dispatcher, which decodes it again. */
+	if (!b || !b->jit || b->gen != __atomic_load_n(b->genp, __ATOMIC_ACQUIRE))
+		return NULL;
+	if (b->fence_epoch != bc->fence_epoch) { /* first use since a fence.i */
+		if (hash_code(host, b->bytes) != b->hash)
+			return NULL;
+		b->fence_epoch = bc->fence_epoch;
+	}
+	remember(bc, h->priv, pc, b);
+	bc->stat_relink++;
+	return b->jit;
 }
 
 /* Builds the one-instruction block for the instruction at pc into bc->cross: one that

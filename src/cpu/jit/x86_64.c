@@ -62,6 +62,7 @@ enum {
 	STUB_ENTER,
 	STUB_EXIT,
 	STUB_LEAVE,		    /* back to the dispatcher, the next pc in rax */
+	STUB_NEXT,		    /* exec_jit_next(h, rax), then there or STUB_LEAVE */
 	STUB_LOAD,		    /* slow load: rax va, ecx info, rdx pc */
 	STUB_STORE,		    /* + log2 size: rax va, rcx value, rdx pc */
 	STUB_HOOK = STUB_STORE + 4, /* store hook: rax host address, ecx size */
@@ -180,8 +181,9 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 	x86_test(e, true, x86_r(RDX), RDX);
 	to_leave[3] = x86_jcc_fwd(e, X86_CC_E);
 	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
-	for (unsigned i = 0; i < 4; i++)
-		x86_patch(e, to_leave[i], t->j->stub[STUB_LEAVE]);
+	x86_patch(e, to_leave[0], t->j->stub[STUB_LEAVE]);
+	for (unsigned i = 1; i < 4; i++) /* not in the table (yet), or not translated */
+		x86_patch(e, to_leave[i], t->j->stub[STUB_NEXT]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -1316,6 +1318,24 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	j->stub[STUB_LEAVE] = x86_here(e);
 	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
 	exit_with(e, j, JIT_EXIT_PC);
+
+	/* next: rax = the next pc, every guest register in memory, entered by a jump from
+	 * code whose stack is 16-byte aligned: the successor's code, found without going
+	 * back to the dispatcher (the table of successors was flushed since it was filled),
+	 * or leave */
+	j->stub[STUB_NEXT] = x86_here(e);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
+	x86_mov(e, true, RSI, x86_r(RAX));
+	x86_mov(e, true, RDI, x86_r(RBP));
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)exec_jit_next);
+	x86_insn(e, 0, false, 0xff, 2, x86_r(RAX), false); /* call rax */
+	x86_test(e, true, x86_r(RAX), RAX);
+	{
+		uint8_t *found = x86_jcc_fwd(e, X86_CC_NE);
+		exit_with(e, j, JIT_EXIT_PC); /* h->pc is set */
+		x86_patch(e, found, x86_here(e));
+	}
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RAX), false); /* jmp rax */
 
 	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
 	 * rdx fault */
