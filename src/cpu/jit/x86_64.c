@@ -1033,14 +1033,20 @@ static void emit_branch(struct tr *t, const struct op *o)
 		get(t, RAX, o->rs1);
 		x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
 	}
+	if (t->loops) {
+		/* The back edge falls through (x86 condition codes come in pairs differing in
+		 * bit 0): one taken jump per iteration, the one back to the body. */
+		uint8_t *out = x86_jcc_fwd(e, cc ^ 1);
+		loop_back(t);
+		x86_patch(e, out, x86_here(e));
+		writeback(t, t->dirty);
+		chain_to(t, false, t->b->end_pc);
+		return;
+	}
 	uint8_t *taken = x86_jcc_fwd(e, cc);
-	writeback(t, t->dirty); /* (nothing left to write unless the block loops) */
 	chain_to(t, false, t->b->end_pc);
 	x86_patch(e, taken, x86_here(e));
-	if (t->loops)
-		loop_back(t);
-	else
-		chain_to(t, false, (uint64_t)o->imm);
+	chain_to(t, false, (uint64_t)o->imm);
 }
 
 /* Out-of-line paths: call a slow-path stub (which keeps the cached registers), then
