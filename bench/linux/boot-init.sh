@@ -1,7 +1,7 @@
 #!/bin/sh
 # /init for the boot benchmark (bench/boot; built into build/bench/linux/boot-initrd.img).
 # Like tests/linux/test-init.sh it prints "LODGE-TEST init uptime=S.SS" first (the
-# benchmark's "boot" mark), then loads the guest's 14 modules, prints
+# benchmark's "boot" mark), then loads the guest's modules (modules.load), prints
 #   LODGE-BENCH modules=N failed=NAMES uptime=S.SS
 # waits for the console to drain and powers off at once (no other facts, no sleep), so
 # the time to poweroff is boot + module loading + shutdown.

@@ -422,6 +422,27 @@ static int create_vm(const struct run_opts *o, struct chardev *con, struct vm **
 	return r;
 }
 
+/* Where the JIT handed over to the interpreter most, and what that left interpreted. */
+static void print_exits(const struct hart *h, unsigned i)
+{
+	struct exec_exit_stat top[12];
+	struct exec_jit_counts c;
+	int n = exec_jit_exits(h, top, 12);
+
+	if (exec_jit_hot(h) == 0) /* no JIT */
+		return;
+	exec_jit_counts(h, &c);
+	fprintf(stderr,
+		"lodge: stats: hart %u: interpreted=%llu leaves=%llu relinks=%llu flushes=%llu "
+		"jit-exits",
+		i, (unsigned long long)c.interp_insns, (unsigned long long)c.leaves,
+		(unsigned long long)c.relinks, (unsigned long long)c.flushes);
+	for (int k = 0; k < n; k++)
+		fprintf(stderr, " %s=%llu(%llu)", top[k].op, (unsigned long long)top[k].count,
+			(unsigned long long)top[k].untranslated);
+	fputc('\n', stderr);
+}
+
 static void print_stats(const struct vm *vm, uint64_t t0)
 {
 	double secs = (double)(vm_now_ns() - t0) / 1e9;
@@ -444,6 +465,7 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
 			(unsigned long long)h->scause, (unsigned long long)h->sepc,
 			(unsigned long long)h->stval, (unsigned long long)h->satp);
+		print_exits(h, i);
 	}
 }
 

@@ -72,6 +72,15 @@ struct block_cache {
 	unsigned jit_hot_base; /* ... as configured (--jit-hot); more while thrashing */
 	/* At the last cache_full (exec.c): translations so far and instructions retired. */
 	uint64_t mark_blocks, mark_icount;
+	/* Statistics (--stats): where translated code handed over to the interpreter, by the
+	 * operation's kind (JIT_EXIT_INTERP), entries of blocks the JIT could not translate
+	 * (by their first operation), and instructions the interpreter ran. */
+	uint64_t stat_exit[256];
+	uint64_t stat_untranslated[256];
+	uint64_t stat_interp_insns;
+	uint64_t stat_leave;   /* JIT_EXIT_PC: no translated successor, or a poll due */
+	uint64_t stat_flushes; /* cache_full: both caches dropped */
+	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

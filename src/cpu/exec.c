@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "cpu/arith.h"
+#include "cpu/atomics.h"
 #include "cpu/block.h"
 #include "cpu/csr.h"
 #include "cpu/decode.h"
@@ -110,6 +111,40 @@ size_t exec_jit_bytes(const struct hart *h)
 uint64_t exec_jit_blocks(const struct hart *h)
 {
 	return h->bc ? jit_blocks(h->bc->jit) : 0;
+}
+
+int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n)
+{
+	const struct block_cache *bc = h->bc;
+	int got = 0;
+
+	if (!bc || !bc->jit)
+		return 0;
+	for (unsigned k = 0; k < OP__COUNT; k++) {
+		uint64_t c = bc->stat_exit[k] + bc->stat_untranslated[k];
+		int i;
+		if (!c || (got == n && out[n - 1].count >= c))
+			continue;
+		i = got < n ? got++ : n - 1; /* insert into the top n, largest first */
+		for (; i > 0 && out[i - 1].count < c; i--)
+			out[i] = out[i - 1];
+		out[i] = (struct exec_exit_stat){decode_op_name((enum op_kind)k), c,
+						 bc->stat_untranslated[k]};
+	}
+	return got;
+}
+
+void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
+{
+	const struct block_cache *bc = h->bc;
+
+	*out = (struct exec_jit_counts){0};
+	if (!bc)
+		return;
+	out->interp_insns = bc->stat_interp_insns;
+	out->leaves = bc->stat_leave;
+	out->flushes = bc->stat_flushes;
+	out->relinks = bc->stat_relink;
 }
 
 unsigned exec_jit_hot(const struct hart *h)
@@ -277,6 +312,7 @@ static void cache_full(struct hart *h, uint64_t icount)
 	}
 	bc->mark_blocks += made;
 	bc->mark_icount = icount;
+	bc->stat_flushes++;
 	exec_flush_all(h);
 }
 
@@ -415,6 +451,16 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	return b;
 }
 
+/* Records b in the pc -> block table (and the log of filled slots, for a cheap flush). */
+static void remember(struct block_cache *bc, unsigned priv, uint64_t pc, struct block *b)
+{
+	bc->jc[priv][jc_index(pc)] = b;
+	if (bc->jc_logged < JC_LOG)
+		bc->jc_log[bc->jc_logged] = (uint16_t)(priv << JC_BITS | jc_index(pc));
+	if (bc->jc_logged <= JC_LOG)
+		bc->jc_logged++;
+}
+
 static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
 				 uint64_t icount, int *exc)
 {
@@ -453,12 +499,34 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	b->hnext = bc->ht[idx];
 	bc->ht[idx] = b;
 found:
-	bc->jc[h->priv][jc_index(pc)] = b;
-	if (bc->jc_logged < JC_LOG)
-		bc->jc_log[bc->jc_logged] = (uint16_t)(h->priv << JC_BITS | jc_index(pc));
-	if (bc->jc_logged <= JC_LOG)
-		bc->jc_logged++;
+	remember(bc, h->priv, pc, b);
 	return b;
+}
+
+const void *exec_jit_next(struct hart *h, uint64_t pc)
+{
+	struct block_cache *bc = h->bc;
+	struct block *b;
+	uint64_t ppa;
+	uint8_t *host;
+
+	if (mmu_fetch(h, pc, &ppa, &host))
+		return NULL; /* the dispatcher takes the fault */
+	for (b = bc->ht[ht_index(pc, h->priv)]; b; b = b->hnext)
+		if (b->vpc == pc && b->priv == h->priv && b->ppa == ppa)
+			break;
+	/* Only a current translated block (as lookup_slow checks it); a stale one is for
+	 * the dispatcher, which decodes it again. */
+	if (!b || !b->jit || b->gen != __atomic_load_n(b->genp, __ATOMIC_ACQUIRE))
+		return NULL;
+	if (b->fence_epoch != bc->fence_epoch) { /* first use since a fence.i */
+		if (hash_code(host, b->bytes) != b->hash)
+			return NULL;
+		b->fence_epoch = bc->fence_epoch;
+	}
+	remember(bc, h->priv, pc, b);
+	bc->stat_relink++;
+	return b->jit;
 }
 
 /* Builds the one-instruction block for the instruction at pc into bc->cross: one that
@@ -524,45 +592,6 @@ static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
 	if (unlikely(__atomic_load_n(&h->code_pages[(p - h->ram) >> 12], __ATOMIC_RELAXED)))
 		mmu_store_hook(h, p, size);
 }
-
-/* Host pointer for an atomic access: TLB fast path, else the walker. */
-static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc,
-			  unsigned trig, void **p)
-{
-	const struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
-						     : &h->dtlb[(va >> 12) & TLB_MASK];
-
-	if (likely(e->tag == (va & (~0xfffull | (size - 1))))) {
-		*p = (void *)(e->addend + va);
-		return 0;
-	}
-	return mmu_atomic_ptr(h, va, size, acc, trig, p);
-}
-
-#define AMO_MINMAX(T, cmp)                                                                         \
-	static inline T amo_##cmp##_##T(T *p, T v)                                                 \
-	{                                                                                          \
-		T old = __atomic_load_n(p, __ATOMIC_RELAXED), nv;                                  \
-		do {                                                                               \
-			nv = cmp(old, v) ? old : v;                                                \
-		} while (!__atomic_compare_exchange_n(p, &old, nv, true, __ATOMIC_SEQ_CST,         \
-						      __ATOMIC_RELAXED));                          \
-		return old;                                                                        \
-	}
-#define LT_S32(a, b) ((int32_t)(a) < (int32_t)(b))
-#define GT_S32(a, b) ((int32_t)(a) > (int32_t)(b))
-#define LT_S64(a, b) ((int64_t)(a) < (int64_t)(b))
-#define GT_S64(a, b) ((int64_t)(a) > (int64_t)(b))
-#define LT_U(a, b)   ((a) < (b))
-#define GT_U(a, b)   ((a) > (b))
-AMO_MINMAX(uint32_t, LT_S32)
-AMO_MINMAX(uint32_t, GT_S32)
-AMO_MINMAX(uint32_t, LT_U)
-AMO_MINMAX(uint32_t, GT_U)
-AMO_MINMAX(uint64_t, LT_S64)
-AMO_MINMAX(uint64_t, GT_S64)
-AMO_MINMAX(uint64_t, LT_U)
-AMO_MINMAX(uint64_t, GT_U)
 
 int hart_run(struct hart *h)
 {
@@ -649,21 +678,6 @@ int hart_run(struct hart *h)
 		}                                                                                  \
 		JUMP(b->end_pc);                                                                   \
 	}
-#define AMO(T, size, ext, expr)                                                                    \
-	{                                                                                          \
-		void *vp_;                                                                         \
-		T *p_, old_;                                                                       \
-		int r_ = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_LOAD | TRIG_STORE, &vp_);           \
-		if (unlikely(r_))                                                                  \
-			RAISE(r_, h->fault_tval);                                                  \
-		p_ = vp_;                                                                          \
-		old_ = expr;                                                                       \
-		note_store(h, (uint8_t *)vp_, size);                                               \
-		RD = ext(old_);                                                                    \
-		NEXT();                                                                            \
-	}
-#define AMO_W(expr) AMO(uint32_t, 4, sext32, expr)
-#define AMO_D(expr) AMO(uint64_t, 8, (uint64_t), expr)
 #define FP_CHECK()                                                                                 \
 	do {                                                                                       \
 		if (unlikely(!hart_fs_on(h)))                                                      \
@@ -722,6 +736,11 @@ enter_block:
 			goto lookup;
 		}
 	}
+	if (bc->jit) {
+		bc->stat_interp_insns += b->n;
+		if (b->heat > bc->jit_hot) /* translation failed */
+			bc->stat_untranslated[b->ops[0].kind]++;
+	}
 	icount += b->n;
 	op = b->ops;
 	goto * op->h;
@@ -731,8 +750,11 @@ run_jit:
 	case JIT_EXIT_INTERP:
 		b = h->jit_block;
 		op = h->jit_op;
+		bc->stat_exit[op->kind]++;
+		bc->stat_interp_insns += (uint64_t)(b->n - (op - b->ops));
 		goto * op->h;
 	default: /* JIT_EXIT_PC, or JIT_EXIT_TRAP (the trap may change privilege) */
+		bc->stat_leave++;
 		pc = h->pc;
 		jc = bc->jc[h->priv];
 		goto next_block;
@@ -994,84 +1016,36 @@ L_REMUW:
 	RD = remw_u(RS1, RS2);
 	NEXT();
 
-	/* A: LR records the host address and value; SC succeeds only if the word still
-	 * holds that value (compare-and-swap), which another hart's store to it breaks. */
+	/* A: LR/SC and the AMOs (cpu/atomics.c, shared with the JIT). */
 L_LR_W:
-L_LR_D : {
-	unsigned size = op->kind == OP_LR_W ? 4 : 8;
-	void *p;
-	int r = amo_ptr(h, RS1, size, ACC_READ, TRIG_LOAD, &p);
-	if (unlikely(r))
-		RAISE(r, h->fault_tval);
-	if (size == 4)
-		h->resv_val = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
-	else
-		h->resv_val = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
-	h->resv_ptr = p;
-	RD = size == 4 ? sext32(h->resv_val) : h->resv_val;
-	NEXT();
-}
 L_SC_W:
-L_SC_D : {
-	unsigned size = op->kind == OP_SC_W ? 4 : 8;
-	void *p;
-	bool ok = false;
-	int r = amo_ptr(h, RS1, size, ACC_WRITE, TRIG_STORE, &p);
+L_AMOSWAP_W:
+L_AMOADD_W:
+L_AMOXOR_W:
+L_AMOAND_W:
+L_AMOOR_W:
+L_AMOMIN_W:
+L_AMOMAX_W:
+L_AMOMINU_W:
+L_AMOMAXU_W:
+L_LR_D:
+L_SC_D:
+L_AMOSWAP_D:
+L_AMOADD_D:
+L_AMOXOR_D:
+L_AMOAND_D:
+L_AMOOR_D:
+L_AMOMIN_D:
+L_AMOMAX_D:
+L_AMOMINU_D:
+L_AMOMAXU_D : {
+	uint64_t v;
+	int r = hart_amo(h, op->kind, RS1, RS2, &v);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
-	if (h->resv_ptr == p) {
-		if (size == 4) {
-			uint32_t exp = (uint32_t)h->resv_val;
-			ok = __atomic_compare_exchange_n((uint32_t *)p, &exp, (uint32_t)RS2, false,
-							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		} else {
-			uint64_t exp = h->resv_val;
-			ok = __atomic_compare_exchange_n((uint64_t *)p, &exp, RS2, false,
-							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-		}
-		if (ok)
-			note_store(h, p, size);
-	}
-	h->resv_ptr = NULL;
-	RD = !ok;
+	RD = v;
 	NEXT();
 }
-L_AMOSWAP_W:
-	AMO_W(__atomic_exchange_n(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOADD_W:
-	AMO_W(__atomic_fetch_add(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOXOR_W:
-	AMO_W(__atomic_fetch_xor(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOAND_W:
-	AMO_W(__atomic_fetch_and(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOOR_W:
-	AMO_W(__atomic_fetch_or(p_, (uint32_t)RS2, __ATOMIC_SEQ_CST));
-L_AMOMIN_W:
-	AMO_W(amo_LT_S32_uint32_t(p_, (uint32_t)RS2));
-L_AMOMAX_W:
-	AMO_W(amo_GT_S32_uint32_t(p_, (uint32_t)RS2));
-L_AMOMINU_W:
-	AMO_W(amo_LT_U_uint32_t(p_, (uint32_t)RS2));
-L_AMOMAXU_W:
-	AMO_W(amo_GT_U_uint32_t(p_, (uint32_t)RS2));
-L_AMOSWAP_D:
-	AMO_D(__atomic_exchange_n(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOADD_D:
-	AMO_D(__atomic_fetch_add(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOXOR_D:
-	AMO_D(__atomic_fetch_xor(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOAND_D:
-	AMO_D(__atomic_fetch_and(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOOR_D:
-	AMO_D(__atomic_fetch_or(p_, RS2, __ATOMIC_SEQ_CST));
-L_AMOMIN_D:
-	AMO_D(amo_LT_S64_uint64_t(p_, RS2));
-L_AMOMAX_D:
-	AMO_D(amo_GT_S64_uint64_t(p_, RS2));
-L_AMOMINU_D:
-	AMO_D(amo_LT_U_uint64_t(p_, RS2));
-L_AMOMAXU_D:
-	AMO_D(amo_GT_U_uint64_t(p_, RS2));
 
 	/* F/D loads and stores: rd/rs2 name f registers; binary32 values are NaN-boxed. */
 L_FLW : {

@@ -27,6 +27,31 @@ uint64_t exec_jit_blocks(const struct hart *h);
  * thrash (statistics; 0 without the JIT). */
 unsigned exec_jit_hot(const struct hart *h);
 
+/* Where the JIT hands over to the interpreter (statistics, --stats): per operation kind,
+ * exits of translated code at that operation plus entries of blocks that could not be
+ * translated because they start with it. */
+struct exec_exit_stat {
+	const char *op;
+	uint64_t count;
+	uint64_t untranslated; /* of count: block entries, not exits */
+};
+/* Fills out[] with the n most frequent (largest first); returns how many (0 without the
+ * JIT). Only the hart's own thread, or any thread once it stopped. */
+int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n);
+/* Counters (statistics): instructions the interpreter ran while the JIT was on, returns
+ * of translated code to the dispatcher for the next pc, drops of both caches, successors
+ * found by exec_jit_next without a return to the dispatcher. */
+struct exec_jit_counts {
+	uint64_t interp_insns, leaves, flushes, relinks;
+};
+void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out);
+
+/* For translated code whose successor at pc was not in the pc -> block table (filled
+ * since the last flush of the table): the translated code of the current block at pc, now
+ * also in the table, or NULL (no such block, or not translated: the dispatcher decides).
+ * Hart thread; every guest register is in h->x. */
+const void *exec_jit_next(struct hart *h, uint64_t pc);
+
 /* Drops every decoded block (the block arena is full). */
 void exec_flush_all(struct hart *h);
 /* Drops the pc -> block shortcut tables (translation changed: satp, sfence.vma), or only

@@ -108,16 +108,37 @@ run_one() {
 		fi
 		;;
 	esac
+	# A "jit:NAME OPS" row: the translated run (--stats) must show none of those
+	# operations among the JIT's hand-overs to the interpreter.
+	if [ -n "$covers" ]; then
+		exits=$(grep -a -m 1 'jit-exits' "$tmp/err")
+		if [ -z "$exits" ]; then
+			say "FAIL: guests.$name$sfx: no 'jit-exits' line from --stats"
+			return
+		fi
+		for o in $(printf '%s' "$covers" | tr , ' '); do
+			case " ${exits#*jit-exits} " in
+			*" $o="*)
+				say "FAIL: guests.$name$sfx: the JIT handed $o to the interpreter:" \
+					"${exits#*jit-exits }"
+				return
+				;;
+			esac
+		done
+	fi
 	say "PASS: guests.$name$sfx"
 }
 
 # Under lodge each program runs twice: translated at once by the JIT (--jit-hot 1, so
 # that even code run once is translated) and interpreted only (--no-jit, suffix .interp).
+covers=
 for name; do
 	if [ $runner = qemu ]; then
 		run_one "$name" "" ""
 	else
-		run_one "$name" "" "--jit-hot 1"
+		covers=$(grep "^jit:$name[[:space:]]" "$table" 2>/dev/null | awk '{ print $2 }')
+		run_one "$name" "" "--jit-hot 1${covers:+ --stats}"
+		covers=
 		run_one "$name" .interp --no-jit
 	fi
 done

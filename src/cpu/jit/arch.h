@@ -16,7 +16,7 @@
 
 /* The most code one translation may produce (more than any block needs). */
 #define JIT_WINDOW (64u << 10)
-#define JIT_STUBS  12
+#define JIT_STUBS  16
 
 struct jit {
 	struct jitbuf buf;	   /* the W^X code buffer (src/jit/codebuf.h) */

@@ -32,11 +32,15 @@
 #include <string.h>
 
 #include "cpu/arith.h"
+#include "cpu/atomics.h"
 #include "cpu/block.h"
+#include "cpu/csr.h"
 #include "cpu/decode.h"
+#include "cpu/exec.h"
 #include "cpu/fpu.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "cpu/trap.h"
 #include "jit/x86.h"
 
 /* Host registers: short names for enum x86_reg (the same numbers). */
@@ -58,16 +62,20 @@ enum {
 	STUB_ENTER,
 	STUB_EXIT,
 	STUB_LEAVE,		    /* back to the dispatcher, the next pc in rax */
+	STUB_NEXT,		    /* exec_jit_next(h, rax), then there or STUB_LEAVE */
 	STUB_LOAD,		    /* slow load: rax va, ecx info, rdx pc */
 	STUB_STORE,		    /* + log2 size: rax va, rcx value, rdx pc */
 	STUB_HOOK = STUB_STORE + 4, /* store hook: rax host address, ecx size */
 	STUB_CALL2,		    /* rax = fn(rcx, rdx), pure helpers */
 	STUB_FPU,		    /* eax = jit_fpu(h, rax) */
+	STUB_AMO,		    /* rax:rdx = jit_amo(h, rax, rcx, rdx) */
+	STUB_CSR,		    /* rax:rdx = jit_csr(h, rax, rcx, rdx) */
+	STUB_SYS,		    /* rax:rdx = jit_sys(h, rax, rcx, rdx) */
 	STUB_COUNT
 };
 _Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
 
-enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP };
+enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT };
 
 struct cold {
 	enum cold_kind kind;
@@ -173,8 +181,9 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 	x86_test(e, true, x86_r(RDX), RDX);
 	to_leave[3] = x86_jcc_fwd(e, X86_CC_E);
 	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
-	for (unsigned i = 0; i < 4; i++)
-		x86_patch(e, to_leave[i], t->j->stub[STUB_LEAVE]);
+	x86_patch(e, to_leave[0], t->j->stub[STUB_LEAVE]);
+	for (unsigned i = 1; i < 4; i++) /* not in the table (yet), or not translated */
+		x86_patch(e, to_leave[i], t->j->stub[STUB_NEXT]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -251,7 +260,78 @@ static int jit_fpu(struct hart *h, const struct op *o)
 	return fpu_exec(h, (enum op_kind)o->kind, o->rd, o->rs1, o->rs2, o->rs3, o->rm);
 }
 
+/* LR/SC and the AMOs (cpu/atomics.c). On a fault the exception is taken at h->pc, which
+ * the translated code set to the operation's pc. */
+static struct slow_ret jit_amo(struct hart *h, const struct op *o, uint64_t va, uint64_t src)
+{
+	uint64_t v;
+	int r = hart_amo(h, o->kind, va, src, &v);
+
+	if (r) {
+		hart_exception(h, (uint64_t)r, h->fault_tval);
+		return (struct slow_ret){0, 1};
+	}
+	return (struct slow_ret){v, 0};
+}
+
+/* A CSR instruction with source value src (rs1's value, or the immediate), h->instret
+ * holding the retired-instruction count. `fault` set: the access is illegal and nothing
+ * changed (the interpreter raises the exception). A write makes the hart poll at once,
+ * as in the interpreter. */
+static struct slow_ret jit_csr(struct hart *h, const struct op *o, uint64_t src, uint64_t unused)
+{
+	unsigned k = o->kind;
+	enum csr_opkind kind = k == OP_CSRRW || k == OP_CSRRWI	 ? CSR_RW
+			       : k == OP_CSRRS || k == OP_CSRRSI ? CSR_RS
+								 : CSR_RC;
+	bool write = kind == CSR_RW || o->rs1 != 0;
+	uint64_t old;
+
+	(void)unused;
+	if (csr_op(h, (unsigned)o->imm, kind, src, write, &old))
+		return (struct slow_ret){0, 1};
+	if (write)
+		__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
+	return (struct slow_ret){old, 0};
+}
+
+/* mret, sret, sfence.vma (rs1's value in va) and fence.i, as the interpreter does them.
+ * `fault` set: illegal here, nothing changed (the interpreter raises the exception). */
+static struct slow_ret jit_sys(struct hart *h, const struct op *o, uint64_t va, uint64_t unused)
+{
+	(void)unused;
+	switch (o->kind) {
+	case OP_MRET:
+	case OP_SRET:
+		if (o->kind == OP_MRET ? hart_mret(h) : hart_sret(h))
+			return (struct slow_ret){0, 1};
+		__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
+		break;
+	case OP_SFENCE_VMA:
+		if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
+			return (struct slow_ret){0, 1};
+		if (o->rs1 != 0) {
+			mmu_flush_va(h, va);
+			exec_flush_jumps_page(h, va);
+		} else {
+			mmu_flush_all(h);
+			exec_flush_jumps(h);
+		}
+		break;
+	default: /* FENCE_I: blocks are checked against memory at their next lookup */
+		h->bc->fence_epoch++;
+		exec_flush_jumps(h);
+		break;
+	}
+	return (struct slow_ret){0, 0};
+}
+
 enum { RD_W = 1, RS1_R = 2, RS2_R = 4 };
+
+static bool is_amo(unsigned kind)
+{
+	return kind >= OP_LR_W && kind <= OP_AMOMAXU_D;
+}
 
 _Static_assert(OP_BGEU - OP_BEQ == 5, "the branches are consecutive in ops.def");
 
@@ -306,6 +386,16 @@ static unsigned op_uses(unsigned kind)
 	case OP_FSW:
 	case OP_FSD:
 		return RS1_R;
+	case OP_CSRRW:
+	case OP_CSRRS:
+	case OP_CSRRC:
+		return RD_W | RS1_R;
+	case OP_CSRRWI:
+	case OP_CSRRSI:
+	case OP_CSRRCI:
+		return RD_W;
+	case OP_SFENCE_VMA:
+		return RS1_R;
 	case OP_ADD:
 	case OP_SUB:
 	case OP_SLL:
@@ -336,16 +426,16 @@ static unsigned op_uses(unsigned kind)
 	case OP_REMUW:
 		return RD_W | RS1_R | RS2_R;
 	default:
-		return 0;
+		return is_amo(kind) ? RD_W | RS1_R | RS2_R : 0;
 	}
 }
 
 static bool covered(unsigned kind)
 {
-	/* FENCE and BLOCK_NEXT have no integer operands but are covered, and so are the
-	 * F/D operations (through fpu_exec). */
-	return op_uses(kind) != 0 || kind == OP_FENCE || kind == OP_BLOCK_NEXT ||
-	       (decode_op_flags(kind) & OPF_FPU);
+	/* FENCE, BLOCK_NEXT, xRET and FENCE_I have no integer operands but are covered, and
+	 * so are the F/D operations (through fpu_exec). */
+	return op_uses(kind) != 0 || kind == OP_FENCE || kind == OP_BLOCK_NEXT || kind == OP_MRET ||
+	       kind == OP_SRET || kind == OP_FENCE_I || (decode_op_flags(kind) & OPF_FPU);
 }
 
 /* Picks the guest registers to keep in host registers: the most used ones. */
@@ -370,7 +460,9 @@ static void allocate(struct tr *t, unsigned nops)
 		for (unsigned g = 1; g < 32; g++)
 			if (t->host[g] < 0 && uses[g] > uses[best])
 				best = g;
-		if (uses[best] < 2)
+		/* Loading and saving a register used once costs more than it saves, unless
+		 * the block loops: then it is loaded once for all the iterations. */
+		if (uses[best] < (t->loops ? 1u : 2u))
 			break;
 		t->host[best] = (int8_t)cache_regs[k];
 	}
@@ -664,6 +756,72 @@ static void emit_helper(struct tr *t, const struct op *o, const void *fn)
 	put(t, o->rd, RAX);
 }
 
+/* h->pc = the pc of operation o (for a helper that may take an exception there). */
+static void set_pc(struct tr *t, const struct op *o)
+{
+	x86_mov_imm(&t->e, RAX, t->b->vpc + o->off);
+	x86_mov_store(&t->e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
+}
+
+/* LR/SC or an AMO: a call to jit_amo (cpu/atomics.c does the access); the cached
+ * registers stay in host registers. A fault leaves the block with the exception taken. */
+static void emit_amo(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct x86_emit *e = &t->e;
+
+	set_pc(t, o);
+	get(t, RCX, o->rs1);
+	get(t, RDX, o->rs2);
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_call_to(e, t->j->stub[STUB_AMO]);
+	x86_test(e, true, x86_r(RDX), RDX);
+	add_cold(t, COLD_FAULT, idx, x86_jcc_fwd(e, X86_CC_NE));
+	put(t, o->rd, RAX);
+}
+
+/* A CSR instruction (it ends the block): jit_csr with the retired-instruction count in
+ * h->instret, which it may change (minstret writes); an illegal access is left to the
+ * interpreter. Then the block chains on (a write has forced a poll, so it leaves). */
+static void emit_csr(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct x86_emit *e = &t->e;
+
+	if (o->kind >= OP_CSRRWI)
+		x86_mov_imm(e, RCX, o->rs1);
+	else
+		get(t, RCX, o->rs1);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, instret)), R12);
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_call_to(e, t->j->stub[STUB_CSR]);
+	x86_test(e, true, x86_r(RDX), RDX);
+	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
+	x86_mov(e, true, R12, x86_m(RBP, offsetof(struct hart, instret)));
+	put(t, o->rd, RAX);
+	writeback(t, t->dirty);
+	t->dirty = 0;
+	chain_to(t, false, t->b->end_pc);
+}
+
+/* mret, sret, sfence.vma, fence.i (each ends the block) through jit_sys; an illegal one
+ * is left to the interpreter. xRET continues at h->pc, maybe in another privilege: back
+ * to the dispatcher. The fences chain on (through the tables they just cleared). */
+static void emit_sys(struct tr *t, const struct op *o, unsigned idx)
+{
+	struct x86_emit *e = &t->e;
+
+	writeback(t, t->dirty);
+	t->dirty = 0;
+	get(t, RCX, o->kind == OP_SFENCE_VMA ? o->rs1 : 0);
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_call_to(e, t->j->stub[STUB_SYS]);
+	x86_test(e, true, x86_r(RDX), RDX);
+	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
+	if (o->kind == OP_MRET || o->kind == OP_SRET)
+		exit_with(e, t->j, JIT_EXIT_PC);
+	else
+		chain_to(t, false, t->b->end_pc);
+}
+
 /* Where an operation computes rd: rd's cache register, unless it is not cached or the
  * operation still reads rd as rs2 after writing rs1 into it (then rax). */
 static int alu_dst(const struct tr *t, const struct op *o, bool reads_rs2)
@@ -875,14 +1033,20 @@ static void emit_branch(struct tr *t, const struct op *o)
 		get(t, RAX, o->rs1);
 		x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
 	}
+	if (t->loops) {
+		/* The back edge falls through (x86 condition codes come in pairs differing in
+		 * bit 0): one taken jump per iteration, the one back to the body. */
+		uint8_t *out = x86_jcc_fwd(e, cc ^ 1);
+		loop_back(t);
+		x86_patch(e, out, x86_here(e));
+		writeback(t, t->dirty);
+		chain_to(t, false, t->b->end_pc);
+		return;
+	}
 	uint8_t *taken = x86_jcc_fwd(e, cc);
-	writeback(t, t->dirty); /* (nothing left to write unless the block loops) */
 	chain_to(t, false, t->b->end_pc);
 	x86_patch(e, taken, x86_here(e));
-	if (t->loops)
-		loop_back(t);
-	else
-		chain_to(t, false, (uint64_t)o->imm);
+	chain_to(t, false, (uint64_t)o->imm);
 }
 
 /* Out-of-line paths: call a slow-path stub (which keeps the cached registers), then
@@ -932,12 +1096,17 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		writeback(t, c->dirty);
 		exit_interp(t, c->idx);
 		return;
+	case COLD_FAULT: /* the helper took the exception */
+		fault = c->jump;
+		break;
 	}
-	x86_jmp_to(e, c->back);
+	if (c->kind != COLD_FAULT)
+		x86_jmp_to(e, c->back);
 	if (fault) {
 		/* The exception is taken; the instruction did not retire, nor did the rest
 		 * of the block. */
-		x86_patch(e, fault, x86_here(e));
+		if (fault != c->jump)
+			x86_patch(e, fault, x86_here(e));
 		writeback(t, c->dirty);
 		x86_alu_imm(e, true, X86_SUB, x86_r(R12), (int32_t)(t->b->n - c->idx));
 		exit_with(e, t->j, JIT_EXIT_TRAP);
@@ -966,6 +1135,11 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	e->base = at;
 	t->j = j;
 	t->b = b;
+	{
+		const struct op *last = &b->ops[n - 1];
+		unsigned k = last->kind;
+		t->loops = (uint64_t)last->imm == b->vpc && (k == OP_JAL || is_branch(k));
+	}
 	allocate(t, n);
 
 	t->entry = x86_here(e);
@@ -974,11 +1148,6 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			x86_mov(e, true, t->host[g], xmem(g));
 	t->body = x86_here(e);
 	x86_alu_imm(e, true, X86_ADD, x86_r(R12), b->n); /* the interpreter counts at entry too */
-	{
-		const struct op *last = &b->ops[n - 1];
-		unsigned k = last->kind;
-		t->loops = (uint64_t)last->imm == b->vpc && (k == OP_JAL || is_branch(k));
-	}
 	if (t->loops) /* whatever the block writes may be unsaved when the body starts */
 		for (unsigned i = 0; i < n; i++) {
 			const struct op *o = &b->ops[i];
@@ -1060,6 +1229,22 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			chain_to(t, true, 0);
 			ended = true;
 			break;
+		case OP_CSRRW:
+		case OP_CSRRS:
+		case OP_CSRRC:
+		case OP_CSRRWI:
+		case OP_CSRRSI:
+		case OP_CSRRCI:
+			emit_csr(t, o, i);
+			ended = true;
+			break;
+		case OP_MRET:
+		case OP_SRET:
+		case OP_SFENCE_VMA:
+		case OP_FENCE_I:
+			emit_sys(t, o, i);
+			ended = true;
+			break;
 		case OP_BLOCK_NEXT:
 			writeback(t, t->dirty);
 			t->dirty = 0;
@@ -1067,7 +1252,9 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			ended = true;
 			break;
 		default:
-			if (!(decode_op_flags(o->kind) & OPF_FPU))
+			if (is_amo(o->kind))
+				emit_amo(t, o, i);
+			else if (!(decode_op_flags(o->kind) & OPF_FPU))
 				emit_alu(t, o);
 			else if (!emit_fpu_inline(t, o, i))
 				emit_fpu(t, o, i);
@@ -1138,6 +1325,24 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
 	exit_with(e, j, JIT_EXIT_PC);
 
+	/* next: rax = the next pc, every guest register in memory, entered by a jump from
+	 * code whose stack is 16-byte aligned: the successor's code, found without going
+	 * back to the dispatcher (the table of successors was flushed since it was filled),
+	 * or leave */
+	j->stub[STUB_NEXT] = x86_here(e);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
+	x86_mov(e, true, RSI, x86_r(RAX));
+	x86_mov(e, true, RDI, x86_r(RBP));
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)exec_jit_next);
+	x86_insn(e, 0, false, 0xff, 2, x86_r(RAX), false); /* call rax */
+	x86_test(e, true, x86_r(RAX), RAX);
+	{
+		uint8_t *found = x86_jcc_fwd(e, X86_CC_NE);
+		exit_with(e, j, JIT_EXIT_PC); /* h->pc is set */
+		x86_patch(e, found, x86_here(e));
+	}
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RAX), false); /* jmp rax */
+
 	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
 	 * rdx fault */
 	j->stub[STUB_LOAD] = x86_here(e);
@@ -1186,6 +1391,21 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	x86_mov(e, true, RSI, x86_r(RAX));
 	x86_mov(e, true, RDI, x86_r(RBP));
 	end_call_stub(e, (const void *)jit_fpu);
+
+	/* rax:rdx = fn(h, rax, rcx, rdx): jit_amo, jit_csr, jit_sys */
+	static const void *const fns[] = {(const void *)jit_amo, (const void *)jit_csr,
+					  (const void *)jit_sys};
+	_Static_assert(STUB_CSR == STUB_AMO + 1 && STUB_SYS == STUB_AMO + 2, "in fns[] order");
+	for (unsigned i = 0; i < 3; i++) {
+		j->stub[STUB_AMO + i] = x86_here(e);
+		begin_call_stub(e);
+		x86_mov(e, true, R8, x86_r(RDX));
+		x86_mov(e, true, RDX, x86_r(RCX));
+		x86_mov(e, true, RCX, x86_r(R8));
+		x86_mov(e, true, RSI, x86_r(RAX));
+		x86_mov(e, true, RDI, x86_r(RBP));
+		end_call_stub(e, fns[i]);
+	}
 
 	if (e->overflow)
 		return -1;
