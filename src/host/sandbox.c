@@ -28,6 +28,7 @@
 
 #include "api/json.h"
 #include "core/log.h"
+#include "host/cgroup.h"
 #include "host/daemon.h"
 
 #define NOFILE_LIMIT 4096
@@ -260,6 +261,14 @@ static int child_main(void *opaque)
 	sigset_t none;
 	char c;
 
+	/* Into the guest's cgroups before anything runs (see cgroup_join); meanwhile the daemon
+	 * records us. */
+	if (cgroup_join(a->ch->cgfds, a->ch->ncgfds)) {
+		static const char msg[] = "lodge: cannot join the guest's cgroup\n";
+		ssize_t n = write(a->ch->logfd, msg, sizeof(msg) - 1);
+		(void)n; /* nowhere else to say it */
+		_exit(125);
+	}
 	if (read(a->go, &c, 1) != 1)
 		_exit(125); /* the daemon went away before it recorded us */
 	/* The daemon's signal mask and ignored SIGPIPE are not the guest's. */

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "host/cgroup.h"
+
 struct daemon;
 struct guest;
 
@@ -68,6 +70,8 @@ struct sandbox_child {
 	const char *binary;
 	char *const *argv, *const *envp;
 	int logfd;   /* the guest's stderr */
+	int cgfds[CG_NCTRL]; /* cgroup_open_join's files: the child joins its groups first */
+	unsigned ncgfds;
 	int pidfd;   /* out */
 	int gofd;    /* internal: the pipe the child waits on */
 	void *stack; /* out: the child's stack (see sandbox_spawn) */
@@ -77,8 +81,10 @@ struct sandbox_child {
  * shares the daemon's memory until it executes `binary` (CLONE_VM: no page tables to copy,
  * no copy-on-write faults in the daemon afterwards), running on ch->stack and reading
  * *ch, binary, argv and envp: the caller keeps all of them (and frees the stack with
- * sandbox_child_free) until the guest process has ended. The child waits until
- * sandbox_release before it executes. Returns 0 with the pid and ch->pidfd, or -errno
+ * sandbox_child_free) until the guest process has ended. The child joins its cgroups
+ * through ch->cgfds at once (the caller closes its copies after the call; a child that
+ * cannot join says so on logfd and exits 125), then waits until sandbox_release before it
+ * executes. Returns 0 with the pid and ch->pidfd, or -errno
  * with the reason in err. */
 int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
 		  size_t errlen) __attribute__((warn_unused_result));

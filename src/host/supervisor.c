@@ -644,8 +644,8 @@ static int open_log(struct guest *g)
 	return open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
-/* Forks the guest process. It waits for a byte on a pipe before it runs, so that it is in
- * the registry (pid, start time) and in its cgroup first. */
+/* Forks the guest process. It joins its cgroup itself, then waits for a byte on a pipe
+ * before it runs, so that it is in the registry (pid, start time) first. */
 static int spawn(struct guest *g, char *err, size_t errlen)
 {
 	struct daemon *d = g->d;
@@ -673,15 +673,19 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	}
 	sr->ch = (struct sandbox_child){
 		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
+	if (d->have_cgroups &&
+	    cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))
+		log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
 	r = sandbox_spawn(&plan, &sr->ch, &pid, err, errlen);
+	/* The child has its own copies, and reads the numbers from sr (kept) */
+	for (unsigned i = 0; i < sr->ch.ncgfds; i++)
+		close(sr->ch.cgfds[i]);
 	if (r)
 		goto out;
 	g->pidfd = sr->ch.pidfd;
 	g->child = true;
 	g->rec.pid = pid;
 	g->rec.pid_start = proc_start_time(pid);
-	if (d->have_cgroups && cgroup_add(&d->cg, g->rec.name, pid))
-		log_warn("guest %s: cannot move pid %d into its cgroup", g->rec.name, (int)pid);
 	set_state(g, "running");
 	g->rec.has_exit = false;
 	set_str(&g->rec.exit_reason, NULL);

@@ -470,6 +470,14 @@ def isolation(tmp, d):
           "applied: %r" % g["cgroup"])
     cg = open("/proc/%d/cgroup" % pid).read()
     check(re.search(r"/lodge\.[0-9a-f]{8}/iso$", cg, re.M), "not in its cgroup: %r" % cg)
+    # every thread too, in every hierarchy (the guest joins its groups itself, before exec)
+    for task in os.listdir("/proc/%d/task" % pid):
+        tcg = open("/proc/%d/task/%s/cgroup" % (pid, task)).read()
+        for line in tcg.splitlines():
+            hier = line.split(":")[1]
+            if any(c in hier.split(",") for c in ("cpu", "memory", "pids")) or \
+                    (hier == "" and "/lodge." in cg.split("0::")[-1]):
+                check(line.endswith("/iso"), "thread %s outside its group: %r" % (task, line))
     quota = mem = pids = None
     for dpath in cgroup_dirs("iso"):
         for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
