@@ -408,8 +408,7 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
 	return made ? 0 : (first_err ? first_err : -ENOENT);
 }
 
-int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL],
-		     unsigned *n)
+int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL], unsigned *n)
 {
 	char dir[PATH_MAX + 80], path[PATH_MAX + 96];
 	int r = 0;

@@ -72,8 +72,8 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
  * checks a write against the credentials of whoever opened the file, so the guest joins
  * through them from inside its user namespace. Fills fds (O_CLOEXEC) and *n. Returns 0,
  * or -errno with nothing left open. */
-int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL],
-		     unsigned *n) __attribute__((warn_unused_result));
+int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL], unsigned *n)
+	__attribute__((warn_unused_result));
 
 /* Moves the calling, single-threaded process into the groups whose join files are fds[0..n)
  * (from cgroup_open_join) by writing "0", itself. A task that moves itself on v1 does not

@@ -187,6 +187,12 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
 			 strerror(-r));
 	d->userns_ok = probe_userns();
+	r = sandbox_ids_init(&d->ids, NULL, NULL);
+	if (r) {
+		log_err("daemon: the range of host ids for guests (the user lodge in /etc/subuid "
+			"and /etc/subgid) is malformed: fix or remove it");
+		return r;
+	}
 	r = evloop_create(&d->loop);
 	if (r)
 		return r;

@@ -3,11 +3,17 @@
  * where inside, written to a spec file) and forks the guest process into new mount, pid,
  * ipc, uts and network namespaces (the network one empty unless the guest uses the
  * host's network for user networking) and, where the host allows it, a user namespace.
+ * In the user namespace the guest's root is an unprivileged host id of its own
+ * (sandbox_id_pick), and the daemon makes each of the guest's files a detached bind mount
+ * (open_tree), read-only but for disks, shared directories and its run directory, and
+ * idmapped to that namespace, so that files owned by the host's root appear owned by the
+ * guest's root and what it creates is owned by the host's root on disk: nothing of the
+ * host needs to change owner. The mounts reach the guest as file descriptors.
  * The guest's side (lodge run/wasm --sandbox SPEC) then, before it opens anything:
- * mounts an empty tmpfs as its root with only its own files bound into it (read-only but
- * for disks, shared directories and its run directory), pivots into it and detaches the
- * host's file system, sets its host name, limits open files and core dumps, sets
- * no_new_privs and drops every capability. Last, just before the guest runs (--seccomp),
+ * becomes its namespace's root (the unprivileged host id), mounts an empty tmpfs as its
+ * root with only those mounts in it, pivots into it and detaches the host's file system,
+ * sets its host name, limits open files and core dumps, sets no_new_privs and drops
+ * every capability. Last, just before the guest runs (--seccomp),
  * it installs a seccomp filter built with libseccomp from an allow list (one for system
  * guests, one for Wasm guests); any other system call kills the process.
  *
@@ -36,10 +42,23 @@ struct sandbox_bind {
 	bool rw, dir;
 };
 
+/* The host ids guests' roots map to: `count` of them from `uid`/`gid` (sandbox_ids_init). */
+struct sandbox_ids {
+	uid_t uid;
+	gid_t gid;
+	unsigned count;
+};
+
+/* Defaults when /etc/subuid and /etc/subgid name no range for the user "lodge". */
+#define SANDBOX_ID_BASE	 0x70000000u
+#define SANDBOX_ID_COUNT 65536u
+
 struct sandbox_plan {
 	bool enabled; /* namespaces and pivot_root (false: --no-sandbox) */
 	bool seccomp;
 	bool userns, netns;
+	uid_t host_uid; /* with userns: the host ids the guest's root maps to */
+	gid_t host_gid;
 	char root[PATH_MAX];	/* host path of the empty directory to build the root in */
 	char run_dir[PATH_MAX]; /* host path of the run directory */
 	char sock_path[PATH_MAX], log_path[PATH_MAX], exit_path[PATH_MAX]; /* in run_dir */
@@ -53,6 +72,13 @@ struct sandbox_plan {
 	char arena[8192]; /* strings binds point to (host parts of "HOST::GUEST") */
 	size_t arena_used;
 };
+
+/* Daemon: reads the range of host ids for guests from `subuid` and `subgid` (lines
+ * "lodge:START:COUNT"; NULL: /etc/subuid, /etc/subgid), else SANDBOX_ID_BASE and
+ * SANDBOX_ID_COUNT. Returns 0 or -EINVAL for a malformed or too small range (count < 1,
+ * or a range that reaches id 0 or overflows). */
+int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *subgid)
+	__attribute__((warn_unused_result));
 
 /* Daemon: plans the sandbox of guest g and writes its spec file. Returns 0, or -errno with
  * the reason in err. */
@@ -69,9 +95,13 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 struct sandbox_child {
 	const char *binary;
 	char *const *argv, *const *envp;
-	int logfd;   /* the guest's stderr */
+	int logfd;	     /* the guest's stderr */
 	int cgfds[CG_NCTRL]; /* cgroup_open_join's files: the child joins its groups first */
 	unsigned ncgfds;
+	int bindfds[SANDBOX_MAX_BINDS]; /* internal: the plan's mounts, sent at release */
+	unsigned nbindfds;
+	char spec[PATH_MAX], root[PATH_MAX]; /* internal: the plan's, for the child */
+	bool userns;
 	int pidfd;   /* out */
 	int gofd;    /* internal: the pipe the child waits on */
 	void *stack; /* out: the child's stack (see sandbox_spawn) */
@@ -92,9 +122,17 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 /* Frees the child's stack (once the process ended). NULL stack is a no-op. */
 void sandbox_child_free(struct sandbox_child *ch);
 
-/* Daemon: lets the child run (it exits at once if this is never called and the daemon
- * goes away). Returns 0 or -errno. */
+/* Daemon: lets the child run, handing it its mounts (it exits at once if this is never
+ * called and the daemon goes away). Returns 0 or -errno. */
 int sandbox_release(struct sandbox_child *ch) __attribute__((warn_unused_result));
+
+/* The guest process finds its spec file, its root directory (O_PATH) and its mounts
+ * (in the spec's order) open on these descriptors: it may not be allowed to look their
+ * paths up itself. Its --sandbox argument names SANDBOX_SPEC_PATH. */
+#define SANDBOX_SPEC_FD	  3
+#define SANDBOX_ROOT_FD	  4
+#define SANDBOX_FIRST_FD  5
+#define SANDBOX_SPEC_PATH "/proc/self/fd/3"
 
 /* Guest: enters the sandbox described by the spec file (see above). Must run before any
  * thread starts and before any guest file is opened. Returns 0, or -errno after logging

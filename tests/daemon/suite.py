@@ -499,6 +499,61 @@ def isolation(tmp, d):
     d.cli("rm", "iso", check_rc=0)
 
 
+def id_map(pid, which):
+    """The single line of /proc/PID/{uid,gid}_map as (inside, outside, count)."""
+    lines = open("/proc/%d/%s" % (pid, which)).read().split("\n")
+    lines = [l.split() for l in lines if l.strip()]
+    check(len(lines) == 1, "%s: %r" % (which, lines))
+    return tuple(int(x) for x in lines[0])
+
+
+@test
+def user_namespace(tmp, d):
+    """A guest's root is an unprivileged host id of its own (not the host's root), and it
+    still reads and writes its shared directory, through an idmapped mount: files of the
+    host's root look like its own, and what it writes belongs to the host's root."""
+    info = d.api_json("GET", "/v1/info")[1]
+    if not info["sandbox"]["user_namespace"]:
+        raise Skip("the host does not allow user namespaces")
+    data = os.path.join(tmp, "userns-data")
+    os.mkdir(data, 0o700)
+    with open(os.path.join(data, "old"), "w") as f:
+        f.write("old line\n")
+    os.chmod(os.path.join(data, "old"), 0o600)
+    ids = []
+    for name in ("u1", "u2"):
+        d.cli("create", name, "--wasm", SERVICE, "--dir", data + "::/data", check_rc=0)
+        d.cli("start", name, check_rc=0)
+        wait_for(lambda: "tick 1" in d.logs(name), 30, name + " to run")
+        pid = pid_of(d, name)
+        inside, uid, n = id_map(pid, "uid_map")
+        ginside, gid, gn = id_map(pid, "gid_map")
+        check(inside == 0 and n == 1 and uid != 0, "uid_map: %r" % ((inside, uid, n),))
+        check(ginside == 0 and gn == 1 and gid != 0, "gid_map: %r" % ((ginside, gid, gn),))
+        st = proc_status(pid)
+        for field, want in (("Uid", uid), ("Gid", gid)):
+            got = re.search(r"^%s:\s+(.*)$" % field, st, re.M).group(1).split()
+            check(got == [str(want)] * 4, "%s: %r, wanted %d" % (field, got, want))
+        ids.append(uid)
+    check(ids[0] != ids[1], "two guests share host uid %d" % ids[0])
+    out = console(d, "u1", ["cat /data/old", "append /data/old more", "append /data/new hello"],
+                  wait=1)
+    check("cat /data/old: old line" in out, "reading a 0600 file of root: %r" % out[-300:])
+    check("append /data/old: done" in out and "append /data/new: done" in out,
+          "writing: %r" % out[-300:])
+    check(open(os.path.join(data, "old")).read() == "old line\nmore\n", "old: %r" %
+          open(os.path.join(data, "old")).read())
+    st = os.stat(os.path.join(data, "new"))
+    check(st.st_uid == 0 and st.st_gid == 0, "new file owned by %d:%d on the host" % (
+        st.st_uid, st.st_gid))
+    check(open(os.path.join(data, "new")).read() == "hello\n", "new file's content")
+    # the guest's run directory on the host: its console ring, owned by the host's root
+    ring = d.inspect("u1")["paths"]["console_log"]
+    check(os.stat(ring).st_uid == 0, "console ring owned by %d" % os.stat(ring).st_uid)
+    for name in ("u1", "u2"):
+        d.cli("rm", "-f", name, check_rc=0)
+
+
 @test
 def seccomp_kill(tmp, d):
     if not HOOKS:
