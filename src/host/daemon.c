@@ -187,6 +187,10 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
 			 strerror(-r));
 	d->userns_ok = probe_userns();
+	d->netns.host = d->netns.empty = -1;
+	if (!d->cfg.no_sandbox && (r = sandbox_netns_open(&d->netns)))
+		log_warn("daemon: no shared network namespace for guests (%s): each gets its own",
+			 strerror(-r));
 	r = sandbox_ids_init(&d->ids, NULL, NULL);
 	if (r) {
 		log_err("daemon: the range of host ids for guests (the user lodge in /etc/subuid "
@@ -243,5 +247,6 @@ int daemon_main(const struct daemon_config *cfg)
 	if (sigfd >= 0)
 		close(sigfd);
 	registry_close(d.reg);
+	sandbox_netns_close(&d.netns);
 	return r ? 1 : 0;
 }

@@ -126,9 +126,10 @@ struct daemon {
 	gid_t sock_gid;
 	struct guest *guests;
 	struct event_follower *event_followers;
-	bool userns_ok;		/* the host lets us create user namespaces */
-	struct sandbox_ids ids; /* the host ids guests' roots map to */
-	int quit;		/* set by a termination signal */
+	bool userns_ok;		    /* the host lets us create user namespaces */
+	struct sandbox_ids ids;	    /* the host ids guests' roots map to */
+	struct sandbox_netns netns; /* the empty network namespace guests share */
+	int quit;		    /* set by a termination signal */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT (guests keep running). Returns a process exit

@@ -37,6 +37,40 @@ static const char *const firmware_defaults[] = {
 	"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
 };
 
+/* ---- the shared network namespace (daemon) ---- */
+
+int sandbox_netns_open(struct sandbox_netns *n)
+{
+	int r = 0;
+
+	n->empty = -1;
+	n->host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (n->host < 0)
+		return -errno;
+	/* Into a new one and back: the descriptor keeps it. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		r = -errno;
+	} else {
+		n->empty = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (n->empty < 0)
+			r = -errno;
+		if (setns(n->host, CLONE_NEWNET) < 0) /* not for root with its own namespace */
+			r = -errno;
+	}
+	if (r)
+		sandbox_netns_close(n);
+	return r;
+}
+
+void sandbox_netns_close(struct sandbox_netns *n)
+{
+	if (n->empty >= 0)
+		close(n->empty);
+	if (n->host >= 0)
+		close(n->host);
+	n->empty = n->host = -1;
+}
+
 /* ---- host ids (daemon) ---- */
 
 /* The range "lodge:START:COUNT" in a subordinate id file: 1 found, 0 not, -EINVAL. */
@@ -230,6 +264,8 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 		p->host_gid = d->ids.gid + (unsigned)g->id_slot;
 	}
 	p->netns = p->enabled && !uses_host_network(g->config);
+	/* Wasm guests make no sockets at all (seccomp): they share one empty namespace. */
+	p->shared_net = g->kind == GUEST_WASM && d->netns.empty >= 0 ? &d->netns : NULL;
 	snprintf(p->hostname, sizeof(p->hostname), "%s", g->rec.name);
 	guest_path(g, "root", p->root, sizeof(p->root));
 	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
@@ -523,10 +559,20 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 	if (p->enabled)
 		flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
 			 (p->netns ? CLONE_NEWNET : 0) | (p->userns ? CLONE_NEWUSER : 0);
+	/* The shared empty network namespace: the child is born in it. */
+	bool shared = (flags & CLONE_NEWNET) && p->shared_net &&
+		      setns(p->shared_net->empty, CLONE_NEWNET) == 0;
+	if (shared)
+		flags &= ~CLONE_NEWNET;
 	args = (struct child_args *)(void *)(stack + CHILD_STACK - 256);
 	*args = (struct child_args){.ch = ch, .go = go[0], .devnull = devnull};
 	ch->stack = stack;
 	r = clone(child_main, args, flags, args, (pid_t *)&pidfd, NULL, NULL);
+	/* Back (the daemon itself uses no network; a guest with user networking would have
+	 * none, were this to fail, which it does not for root with its own namespace). */
+	if (shared && setns(p->shared_net->host, CLONE_NEWNET) < 0)
+		log_err("daemon: cannot return to the host's network namespace: %s",
+			strerror(errno));
 	if (r < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create the guest process: %s", strerror(errno));

@@ -2,20 +2,19 @@
  * Guest isolation. The daemon's side makes a plan for a guest (which of its files appear
  * where inside, written to a spec file) and forks the guest process into new mount, pid,
  * ipc, uts and network namespaces (the network one empty unless the guest uses the
- * host's network for user networking) and, where the host allows it, a user namespace.
- * In the user namespace the guest's root is an unprivileged host id of its own
- * (sandbox_id_pick), and the daemon makes each of the guest's files a detached bind mount
- * (open_tree), read-only but for disks, shared directories and its run directory, and
- * idmapped to that namespace, so that files owned by the host's root appear owned by the
- * guest's root and what it creates is owned by the host's root on disk: nothing of the
- * host needs to change owner. The mounts reach the guest as file descriptors.
- * The guest's side (lodge run/wasm --sandbox SPEC) then, before it opens anything:
- * becomes its namespace's root (the unprivileged host id), mounts an empty tmpfs as its
- * root with only those mounts in it, pivots into it and detaches the host's file system,
- * sets its host name, limits open files and core dumps, sets no_new_privs and drops
- * every capability. Last, just before the guest runs (--seccomp),
- * it installs a seccomp filter built with libseccomp from an allow list (one for system
- * guests, one for Wasm guests); any other system call kills the process.
+ * host's network for user networking; Wasm guests share one, struct sandbox_netns) and,
+ * where the host allows it, a user namespace. In the user namespace the guest's root is
+ * an unprivileged host id of its own (struct sandbox_ids), and the daemon makes each of the guest's
+ * files a detached bind mount (open_tree), read-only but for disks, shared directories and its run
+ * directory, and idmapped to that namespace, so that files owned by the host's root appear owned by
+ * the guest's root and what it creates is owned by the host's root on disk: nothing of the host
+ * needs to change owner. The mounts reach the guest as file descriptors. The guest's side (lodge
+ * run/wasm --sandbox SPEC) then, before it opens anything: becomes its namespace's root (the
+ * unprivileged host id), mounts an empty tmpfs as its root with only those mounts in it, pivots
+ * into it and detaches the host's file system, sets its host name, limits open files and core
+ * dumps, sets no_new_privs and drops every capability. Last, just before the guest runs
+ * (--seccomp), it installs a seccomp filter built with libseccomp from an allow list (one for
+ * system guests, one for Wasm guests); any other system call kills the process.
  *
  * Inside paths: /run (the run directory: control socket, console ring, exit record),
  * /files/kernel, /files/initrd, /files/firmware, /files/diskN, /files/module.wasm, and
@@ -49,6 +48,22 @@ struct sandbox_ids {
 	unsigned count;
 };
 
+/* One empty network namespace for the Wasm guests (sandbox_netns_open): only a loopback
+ * interface, down, which nothing in a guest may bring up (the namespace belongs to the
+ * host's user namespace, where guests have no capabilities). Their seccomp list allows no
+ * socket of any kind, so they cannot even reach each other's (abstract unix names, ports)
+ * there: sharing one isolates the same, and saves creating (about 1 ms) and tearing down
+ * (several ms, and kernel memory) one per guest. System guests, which may make IPv4 and
+ * IPv6 sockets, keep one each. -1 descriptors: each guest gets a new one. */
+struct sandbox_netns {
+	int host, empty; /* the daemon's own (the host's), and the shared one */
+};
+
+/* Daemon: makes the shared namespace (before any thread starts). Returns 0 or -errno
+ * (both descriptors -1: guests then get their own). */
+int sandbox_netns_open(struct sandbox_netns *n) __attribute__((warn_unused_result));
+void sandbox_netns_close(struct sandbox_netns *n);
+
 /* Defaults when /etc/subuid and /etc/subgid name no range for the user "lodge". */
 #define SANDBOX_ID_BASE	 0x70000000u
 #define SANDBOX_ID_COUNT 65536u
@@ -59,6 +74,7 @@ struct sandbox_plan {
 	bool userns, netns;
 	uid_t host_uid; /* with userns: the host ids the guest's root maps to */
 	gid_t host_gid;
+	const struct sandbox_netns *shared_net; /* with netns: join this one (NULL: a new one) */
 	char root[PATH_MAX];	/* host path of the empty directory to build the root in */
 	char run_dir[PATH_MAX]; /* host path of the run directory */
 	char sock_path[PATH_MAX], log_path[PATH_MAX], exit_path[PATH_MAX]; /* in run_dir */

@@ -555,6 +555,27 @@ def user_namespace(tmp, d):
 
 
 @test
+def shared_netns(tmp, d):
+    """Wasm guests (no sockets at all under their seccomp list) share one empty network
+    namespace, not the host's: only a loopback interface, down (no address, no route)."""
+    pids = []
+    for name in ("n1", "n2"):
+        d.cli("create", name, "--wasm", SERVICE, check_rc=0)
+        d.cli("start", name, check_rc=0)
+        wait_for(lambda: "tick 1" in d.logs(name), 30, name + " to run")
+        pids.append(pid_of(d, name))
+    ns = [os.readlink("/proc/%d/ns/net" % p) for p in pids]
+    check(ns[0] == ns[1], "not shared: %r" % ns)
+    check(ns[0] != os.readlink("/proc/self/ns/net"), "the host's network namespace")
+    devs = [l.split(":")[0].strip() for l in open("/proc/%d/net/dev" % pids[0]).readlines()[2:]]
+    check(devs == ["lo"], "interfaces: %r" % devs)
+    check(open("/proc/%d/net/route" % pids[0]).read().count("\n") <= 1, "routes")
+    check(open("/proc/%d/net/if_inet6" % pids[0]).read() == "", "addresses")
+    for name in ("n1", "n2"):
+        d.cli("rm", "-f", name, check_rc=0)
+
+
+@test
 def seccomp_kill(tmp, d):
     if not HOOKS:
         raise Skip("this build has no test hooks (make MODE=asan)")
