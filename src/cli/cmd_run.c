@@ -42,11 +42,12 @@ struct run_opts {
 	unsigned cpus;
 	double timeout;
 	int stats, no_reboot, mem_set, cpus_set;
-	unsigned jit_hot;	    /* 0: interpreter only */
-	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
-	const char *sandbox;	    /* --sandbox SPEC */
-	int seccomp;		    /* --seccomp */
-	const char *restore;	    /* --restore FILE */
+	unsigned jit_hot;	      /* 0: interpreter only */
+	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
+	const char *sandbox;	      /* --sandbox SPEC */
+	int seccomp;		      /* --seccomp */
+	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
+	const char *restore;	      /* --restore FILE */
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -745,7 +746,7 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.cmdline)
 			o.lx.cmdline = default_cmdline(&o, cmdline, sizeof(cmdline));
 	}
-	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd, &o.filter) < 0)
 		return CLI_EXIT_ERROR;
 	if (o.ctl.api_path || o.ctl.console_log || o.ctl.exit_file) {
 		if (guestctl_open(&o.ctl, &run_ctl_ops, &ctl, &g) < 0)
@@ -765,7 +766,7 @@ int cmd_run(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	}
 	if (o.seccomp) {
-		if (sandbox_seccomp(SANDBOX_VM) < 0) {
+		if (sandbox_seccomp(SANDBOX_VM, &o.filter) < 0) {
 			if (g) {
 				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
 				guestctl_close(g);

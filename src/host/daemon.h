@@ -129,6 +129,7 @@ struct daemon {
 	bool userns_ok;		    /* the host lets us create user namespaces */
 	struct sandbox_ids ids;	    /* the host ids guests' roots map to */
 	struct sandbox_netns netns; /* the empty network namespace guests share */
+	char *seccomp_hex[2];	    /* the guests' filters, per enum sandbox_kind */
 	int quit;		    /* set by a termination signal */
 };
 

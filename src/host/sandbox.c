@@ -23,8 +23,13 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <seccomp.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "api/json.h"
 #include "core/log.h"
@@ -219,6 +224,8 @@ static int write_spec(const struct sandbox_plan *p, char *err, size_t errlen)
 	cJSON_AddStringToObject(o, "root", p->root);
 	cJSON_AddStringToObject(o, "hostname", p->hostname);
 	cJSON_AddNumberToObject(o, "root_fd", SANDBOX_ROOT_FD);
+	if (p->seccomp_hex)
+		cJSON_AddStringToObject(o, "seccomp", p->seccomp_hex);
 	for (unsigned i = 0; i < p->nbinds && binds; i++) {
 		/* the mount arrives as a descriptor (sandbox_release), numbered in this order */
 		cJSON *b = cJSON_CreateObject();
@@ -264,6 +271,8 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 		p->host_gid = d->ids.gid + (unsigned)g->id_slot;
 	}
 	p->netns = p->enabled && !uses_host_network(g->config);
+	p->seccomp_hex =
+		p->seccomp ? d->seccomp_hex[g->kind == GUEST_VM ? SANDBOX_VM : SANDBOX_WASM] : NULL;
 	/* Wasm guests make no sockets at all (seccomp): they share one empty namespace. */
 	p->shared_net = g->kind == GUEST_WASM && d->netns.empty >= 0 ? &d->netns : NULL;
 	snprintf(p->hostname, sizeof(p->hostname), "%s", g->rec.name);
@@ -547,6 +556,11 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return -ENOMEM;
+#ifdef __SANITIZE_ADDRESS__
+	/* A mapping at the address of an earlier child's stack keeps the shadow of its frames
+	 * (it executed instead of returning): fresh memory for the sanitizer too. */
+	__asan_unpoison_memory_region(stack, CHILD_STACK);
+#endif
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) < 0) {
 		r = -errno;
 		goto err_stack;
@@ -797,7 +811,35 @@ static int drop_privileges(void)
 	return 0;
 }
 
-int sandbox_enter(const char *spec_path, int *statm_fd)
+/* The spec's precompiled filter (hex of struct sock_filter[]) into f. */
+static int read_filter(const cJSON *spec, struct sandbox_filter *f)
+{
+	const char *hex = json_str(spec, "seccomp", NULL);
+	size_t n = hex ? strlen(hex) : 0;
+	uint8_t *b;
+
+	if (!hex)
+		return 0;
+	if (!n || n % (2 * sizeof(struct sock_filter)) ||
+	    n / 2 / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return -EINVAL;
+	b = malloc(n / 2);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			free(b);
+			return -EINVAL;
+		}
+		b[i] = (uint8_t)v;
+	}
+	f->insns = b;
+	f->count = (unsigned)(n / 2 / sizeof(struct sock_filter));
+	return 0;
+}
+
+int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *filter)
 {
 	char *text = read_spec(spec_path);
 	cJSON *spec = text ? cJSON_Parse(text) : NULL;
@@ -823,6 +865,10 @@ int sandbox_enter(const char *spec_path, int *statm_fd)
 		log_err("sandbox: cannot build the root %s: %s", json_str(spec, "root", ""),
 			strerror(-r));
 	}
+	filter->insns = NULL;
+	filter->count = 0;
+	if (!r && (r = read_filter(spec, filter)))
+		log_err("sandbox: the spec's seccomp filter is malformed");
 	host = json_str(spec, "hostname", "guest");
 	if (!r && sethostname(host, strlen(host)) < 0) {
 		r = -errno;
@@ -944,15 +990,14 @@ static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
-int sandbox_seccomp(enum sandbox_kind kind)
+/* The allow list for `kind` as a libseccomp filter. Returns 0 or -errno. */
+static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r;
 
-	if (!ctx) {
-		log_err("seccomp: cannot make a filter");
+	if (!ctx)
 		return -ENOMEM;
-	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	r = r ?: allow_all(ctx, common_calls, sizeof(common_calls) / sizeof(common_calls[0]));
 	r = r
@@ -979,8 +1024,71 @@ int sandbox_seccomp(enum sandbox_kind kind)
 	r = r
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 					SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	r = r ?: seccomp_load(ctx);
+	if (r) {
+		seccomp_release(ctx);
+		return r;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int sandbox_seccomp_export(enum sandbox_kind kind, char **hex)
+{
+	scmp_filter_ctx ctx;
+	uint8_t buf[BPF_MAXINSNS * sizeof(struct sock_filter)];
+	int fd, r = build_filter(kind, &ctx);
+	ssize_t n = 0;
+
+	if (r)
+		return r;
+	fd = memfd_create("lodge-seccomp", MFD_CLOEXEC);
+	r = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
+	if (!r && (n = pread(fd, buf, sizeof(buf), 0)) <= 0)
+		r = n < 0 ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
 	seccomp_release(ctx);
+	if (r)
+		return r;
+	*hex = malloc((size_t)n * 2 + 1);
+	if (!*hex)
+		return -ENOMEM;
+	for (ssize_t i = 0; i < n; i++)
+		snprintf(*hex + 2 * i, 3, "%02x", buf[i]);
+	return 0;
+}
+
+/* Installs a precompiled filter on every thread, as seccomp_load would. */
+static int load_filter(const struct sandbox_filter *f)
+{
+	struct sock_fprog prog = {.len = (unsigned short)f->count, .filter = f->insns};
+	long r;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	if (r < 0)
+		return -errno;
+	return r ? -EAGAIN : 0; /* a thread id: that thread could not take it */
+}
+
+int sandbox_seccomp(enum sandbox_kind kind, struct sandbox_filter *pre)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	if (pre && pre->insns) {
+		r = load_filter(pre);
+		free(pre->insns);
+		pre->insns = NULL;
+		pre->count = 0;
+	} else {
+		r = build_filter(kind, &ctx);
+		if (!r) {
+			r = seccomp_load(ctx);
+			seccomp_release(ctx);
+		}
+	}
 	if (r)
 		log_err("seccomp: cannot install the filter: %s", strerror(-r));
 	return r;

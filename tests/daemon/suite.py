@@ -189,11 +189,16 @@ def console(d, name, lines, wait=2.0, timeout=60):
     return out.decode(errors="replace")
 
 
-def cgroup_dirs(name):
-    """Every v1/v2 group directory for guest `name` that exists (any daemon's)."""
+def cgroup_dirs(name, d=None):
+    """Every v1/v2 group directory for guest `name` that exists: daemon d's (other
+    daemons on the host, such as another checkout's tests, may have a guest of that
+    name), or any daemon's."""
     found = []
+    want = cgroup_instance(d.state) if d else None
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-        if re.match(r"lodge\.[0-9a-f]{8}$", os.path.basename(root)) and name in dirs:
+        base = os.path.basename(root)
+        if re.match(r"lodge\.[0-9a-f]{8}$", base) and (not want or base == want) and \
+                name in dirs:
             found.append(os.path.join(root, name))
         if root.count("/") > 8:
             dirs[:] = []
@@ -337,7 +342,7 @@ def wasm_lifecycle(tmp, d):
     g = d.inspect("svc")
     check(g["state"] == "stopped" and g["exit"]["status"] == 0 and g["exit"]["reason"] == "stopped",
           "after stop: %r" % g)
-    check(not cgroup_dirs("svc"), "cgroups left: %r" % cgroup_dirs("svc"))
+    check(not cgroup_dirs("svc", d), "cgroups left: %r" % cgroup_dirs("svc", d))
     d.cli("rm", "svc", check_rc=0)
     check(b"svc" not in d.cli("ps", "-a", check_rc=0).stdout, "still listed after rm")
     check(not os.path.exists(os.path.join(d.state, "guests", "svc")), "files left after rm")
@@ -461,6 +466,9 @@ def isolation(tmp, d):
           "root holds %r" % os.listdir("/proc/%d/root" % pid))
     check(os.listdir("/proc/%d/root/files" % pid) == ["module.wasm"], "files: %r" %
           os.listdir("/proc/%d/root/files" % pid))
+    # the filter is the daemon's, compiled once (the spec carries it), not the guest's own
+    spec = json.load(open(os.path.join(g["paths"]["dir"], "sandbox.json")))
+    check(len(spec.get("seccomp", "")) > 100, "no precompiled seccomp filter in the spec")
     lim = open("/proc/%d/limits" % pid).read()
     check(re.search(r"Max core file size\s+0\s+0", lim), "core dumps allowed")
     check(re.search(r"Max open files\s+4096\s+4096", lim), "open files not limited")
@@ -479,7 +487,7 @@ def isolation(tmp, d):
                     (hier == "" and "/lodge." in cg.split("0::")[-1]):
                 check(line.endswith("/iso"), "thread %s outside its group: %r" % (task, line))
     quota = mem = pids = None
-    for dpath in cgroup_dirs("iso"):
+    for dpath in cgroup_dirs("iso", d):
         for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
             if os.path.exists(os.path.join(dpath, f)):
                 quota = conv(open(os.path.join(dpath, f)).read())
@@ -671,7 +679,7 @@ def kill9(tmp, d):
     os.kill(p1, signal.SIGKILL)
     wait_for(lambda: d.state_of("k1") == "crashed", 20, "k1 crashed")
     check("SIGKILL" in d.inspect("k1")["exit"]["reason"], "k1 reason")
-    check(not cgroup_dirs("k1"), "k1's cgroup left")
+    check(not cgroup_dirs("k1", d), "k1's cgroup left")
     # kill -9 of the daemon, then of a guest while it is away, then a new daemon
     p2 = pid_of(d, "k2")
     d.stop(signal.SIGKILL)
@@ -682,7 +690,7 @@ def kill9(tmp, d):
     check("while the daemon was away" in d.inspect("k2")["exit"]["reason"], "k2 reason")
     all_names = d.cli("ps", "-aq", check_rc=0).stdout.decode().split()
     check(set(names) <= set(all_names), "guests lost: %r" % all_names)
-    check(not cgroup_dirs("k2"), "k2's cgroup left")
+    check(not cgroup_dirs("k2", d), "k2's cgroup left")
     # both in turn: guest running, daemon killed, guest killed, daemon killed again
     d.cli("start", "k2", check_rc=0)
     p2 = wait_for(lambda: pid_of(d, "k2"), 20, "k2's pid")
@@ -694,7 +702,7 @@ def kill9(tmp, d):
     wait_for(lambda: d.state_of("k2") == "crashed", 20, "k2 crashed again")
     mounts = open("/proc/mounts").read()
     check(d.state not in mounts, "mounts left under the state directory")
-    check(not cgroup_dirs("k2"), "k2's cgroup left")
+    check(not cgroup_dirs("k2", d), "k2's cgroup left")
     d.cli("rm", "k1", "k2", check_rc=0)
 
 
