@@ -118,17 +118,25 @@ int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *su
 	return 0;
 }
 
-/* The lowest slot of the id range no other guest with a process holds; -1 if none. */
+/* The lowest slot of the id range no other guest with a process holds; -1 if none (or
+ * out of memory). One pass over the guests: with n of them the answer is at most n. */
 static int pick_slot(const struct daemon *d, const struct guest *g)
 {
-	for (unsigned slot = 0; slot < d->ids.count && slot < (1u << 30); slot++) {
-		const struct guest *o = d->guests;
-		while (o && (o == g || !guest_active(o) || o->id_slot != (int)slot))
-			o = o->next;
-		if (!o)
-			return (int)slot;
-	}
-	return -1;
+	unsigned n = 0, slot;
+	bool *used;
+
+	for (const struct guest *o = d->guests; o; o = o->next)
+		n++;
+	used = calloc(n + 1, sizeof(*used));
+	if (!used)
+		return -1;
+	for (const struct guest *o = d->guests; o; o = o->next)
+		if (o != g && guest_active(o) && o->id_slot >= 0 && (unsigned)o->id_slot <= n)
+			used[o->id_slot] = true;
+	for (slot = 0; slot <= n && used[slot]; slot++)
+		;
+	free(used);
+	return slot < d->ids.count ? (int)slot : -1;
 }
 
 /* ---- the plan (daemon) ---- */
