@@ -43,12 +43,13 @@ struct run_opts {
 	unsigned cpus;
 	double timeout;
 	int stats, no_reboot, mem_set, cpus_set;
-	unsigned jit_hot;	    /* 0: interpreter only */
-	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
-	const char *sandbox;	    /* --sandbox SPEC */
-	int seccomp;		    /* --seccomp */
-	const char *restore;	    /* --restore FILE */
-	const char *incoming;	    /* --incoming tcp:HOST:PORT (the HOST:PORT part) */
+	unsigned jit_hot;	      /* 0: interpreter only */
+	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
+	const char *sandbox;	      /* --sandbox SPEC */
+	int seccomp;		      /* --seccomp */
+	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
+	const char *restore;	      /* --restore FILE */
+	const char *incoming;	      /* --incoming tcp:HOST:PORT (the HOST:PORT part) */
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -57,7 +58,7 @@ struct run_ctl {
 	pthread_mutex_t lock;
 	struct vm *vm;
 	bool killed;
-	bool seccomp; /* --seccomp: its allow list has no migration calls (membarrier...) */
+	bool seccomp; /* --seccomp: its allow list has no migration calls (outgoing sockets) */
 };
 
 /* Where --firmware is looked for when not given: the default guest's cache next to the
@@ -851,7 +852,7 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.cmdline)
 			o.lx.cmdline = default_cmdline(&o, cmdline, sizeof(cmdline));
 	}
-	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd) < 0)
+	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd, &o.filter) < 0)
 		return CLI_EXIT_ERROR;
 	if (o.ctl.api_path || o.ctl.console_log || o.ctl.exit_file) {
 		if (guestctl_open(&o.ctl, &run_ctl_ops, &ctl, &g) < 0)
@@ -872,7 +873,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (o.seccomp) {
 		ctl.seccomp = true;
-		if (sandbox_seccomp(SANDBOX_VM) < 0) {
+		if (sandbox_seccomp(SANDBOX_VM, &o.filter) < 0) {
 			if (g) {
 				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
 				guestctl_close(g);

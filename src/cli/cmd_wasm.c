@@ -56,12 +56,13 @@ struct wasm_opts {
 	int ndirs;
 	struct wasm_limits lim;
 	double timeout;
-	struct guestctl_config ctl; /* --api, --console-log, --exit-file */
-	atomic_bool ctl_ending;	    /* set when --api asked the program to end */
-	const char *sandbox;	    /* --sandbox SPEC */
-	bool seccomp;		    /* --seccomp */
-	uint32_t jit_hot;	    /* wasm_store_set_jit() */
-	int stdio[3];		    /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
+	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
+	atomic_bool ctl_ending;	      /* set when --api asked the program to end */
+	const char *sandbox;	      /* --sandbox SPEC */
+	bool seccomp;		      /* --seccomp */
+	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
+	uint32_t jit_hot;	      /* wasm_store_set_jit() */
+	int stdio[3];		      /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
@@ -852,7 +853,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 		return CLI_EXIT_ERROR;
 	}
 	if (o->seccomp) {
-		if (sandbox_seccomp(SANDBOX_WASM) < 0) {
+		if (sandbox_seccomp(SANDBOX_WASM, &o->filter) < 0) {
 			watchdog_settle(wd);
 			if (g) {
 				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
@@ -939,7 +940,7 @@ static int run_opts(struct wasm_opts *o)
 	struct watchdog wd, *w = NULL;
 	int rc;
 
-	if (o->sandbox && sandbox_enter(o->sandbox, &o->ctl.statm_fd) < 0)
+	if (o->sandbox && sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter) < 0)
 		return CLI_EXIT_ERROR;
 	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */

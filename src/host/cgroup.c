@@ -1,7 +1,8 @@
 /*
  * Control groups (see cgroup.h). Everything is files: mkdir a group, write limits into
- * it, write a pid into cgroup.procs, rmdir it. The v1 and v2 paths differ only in file
- * names and formats, kept side by side in the table-like functions below.
+ * it, the guest process writes itself ("0") into tasks or cgroup.procs, rmdir it. The v1
+ * and v2 paths differ only in file names and formats, kept side by side in the
+ * table-like functions below.
  */
 #include "host/cgroup.h"
 
@@ -407,21 +408,39 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
 	return made ? 0 : (first_err ? first_err : -ENOENT);
 }
 
-int cgroup_add(const struct cgroup_env *env, const char *name, pid_t pid)
+int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL], unsigned *n)
 {
-	char dir[PATH_MAX + 80], v[32];
+	char dir[PATH_MAX + 80], path[PATH_MAX + 96];
 	int r = 0;
 
-	snprintf(v, sizeof(v), "%d", (int)pid);
-	for (int c = 0; c < CG_NCTRL; c++) {
+	*n = 0;
+	for (int c = 0; c < CG_NCTRL && !r; c++) {
 		group_dir(env, c, name, dir, sizeof(dir));
 		if (!dir[0])
 			continue;
-		r = r ?: write_file(dir, "cgroup.procs", v);
+		snprintf(path, sizeof(path), "%s/%s", dir,
+			 env->version == 2 ? "cgroup.procs" : "tasks");
+		fds[*n] = open(path, O_WRONLY | O_CLOEXEC);
+		if (fds[*n] < 0)
+			r = -errno;
+		else
+			(*n)++;
 		if (env->version == 2)
 			break;
 	}
+	if (r) {
+		while (*n)
+			close(fds[--*n]);
+	}
 	return r;
+}
+
+int cgroup_join(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (write(fds[i], "0", 1) != 1)
+			return -errno;
+	return 0;
 }
 
 int cgroup_stats(const struct cgroup_env *env, const char *name, struct cgroup_stats *out)

@@ -11,7 +11,7 @@
  * device. A limit whose controller or file is missing is skipped and reported (the
  * guest runs without it), never silently dropped: cgroup_applied() lists what holds.
  *
- * Threading: the daemon's loop thread.
+ * Threading: the daemon's loop thread (cgroup_join: the new guest process).
  */
 #ifndef LODGE_HOST_CGROUP_H
 #define LODGE_HOST_CGROUP_H
@@ -67,9 +67,21 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
 		  char *applied, size_t applen, char *skipped, size_t skiplen)
 	__attribute__((warn_unused_result));
 
-/* Moves process `pid` into the guest's group in every hierarchy. Returns 0 or -errno. */
-int cgroup_add(const struct cgroup_env *env, const char *name, pid_t pid)
+/* Opens, in every hierarchy, the file through which a process joins guest `name`'s group
+ * (v1 `tasks`, v2 `cgroup.procs`), for cgroup_join in the new guest process: the kernel
+ * checks a write against the credentials of whoever opened the file, so the guest joins
+ * through them from inside its user namespace. Fills fds (O_CLOEXEC) and *n. Returns 0,
+ * or -errno with nothing left open. */
+int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL], unsigned *n)
 	__attribute__((warn_unused_result));
+
+/* Moves the calling, single-threaded process into the groups whose join files are fds[0..n)
+ * (from cgroup_open_join) by writing "0", itself. A task that moves itself on v1 does not
+ * take the kernel's global threadgroup lock for writing, which moving another process
+ * does (that waits for an RCU grace period: milliseconds on a busy host). Only system
+ * calls: safe in a child between clone and exec. Returns 0 or -errno of the first failed
+ * write. */
+int cgroup_join(const int *fds, unsigned n) __attribute__((warn_unused_result));
 
 /* Usage figures (fields the hierarchy does not have are 0). Returns 0 or -ENOENT. */
 int cgroup_stats(const struct cgroup_env *env, const char *name, struct cgroup_stats *out);

@@ -187,6 +187,21 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
 			 strerror(-r));
 	d->userns_ok = probe_userns();
+	for (int k = SANDBOX_VM; k <= SANDBOX_WASM && !d->cfg.no_sandbox; k++)
+		if ((r = sandbox_seccomp_export(k, &d->seccomp_hex[k])))
+			log_warn("daemon: cannot compile the guests' seccomp filters (%s): each "
+				 "guest compiles its own",
+				 strerror(-r));
+	d->netns.host = d->netns.empty = -1;
+	if (!d->cfg.no_sandbox && (r = sandbox_netns_open(&d->netns)))
+		log_warn("daemon: no shared network namespace for guests (%s): each gets its own",
+			 strerror(-r));
+	r = sandbox_ids_init(&d->ids, NULL, NULL);
+	if (r) {
+		log_err("daemon: the range of host ids for guests (the user lodge in /etc/subuid "
+			"and /etc/subgid) is malformed: fix or remove it");
+		return r;
+	}
 	r = evloop_create(&d->loop);
 	if (r)
 		return r;
@@ -237,5 +252,8 @@ int daemon_main(const struct daemon_config *cfg)
 	if (sigfd >= 0)
 		close(sigfd);
 	registry_close(d.reg);
+	sandbox_netns_close(&d.netns);
+	free(d.seccomp_hex[SANDBOX_VM]);
+	free(d.seccomp_hex[SANDBOX_WASM]);
 	return r ? 1 : 0;
 }

@@ -33,6 +33,7 @@
 #include "api/server.h"
 #include "host/cgroup.h"
 #include "host/registry.h"
+#include "host/sandbox.h"
 
 struct evloop;
 struct evloop_timer;
@@ -91,6 +92,7 @@ struct guest {
 	struct evloop_watch *pid_watch;
 	uint64_t started_mono; /* when it started (ns, monotonic) */
 	char cg_applied[128], cg_skipped[256];
+	int id_slot; /* its host ids (daemon->ids + slot) while it has a process; -1: none */
 	struct spawn_res *spawn; /* what the guest process's start needs kept (supervisor.c) */
 	/* stopping: deadline for the power button, then the kill */
 	struct evloop_timer *timer;
@@ -124,8 +126,11 @@ struct daemon {
 	gid_t sock_gid;
 	struct guest *guests;
 	struct event_follower *event_followers;
-	bool userns_ok; /* the host lets us create user namespaces */
-	int quit;	/* set by a termination signal */
+	bool userns_ok;		    /* the host lets us create user namespaces */
+	struct sandbox_ids ids;	    /* the host ids guests' roots map to */
+	struct sandbox_netns netns; /* the empty network namespace guests share */
+	char *seccomp_hex[2];	    /* the guests' filters, per enum sandbox_kind */
+	int quit;		    /* set by a termination signal */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT (guests keep running). Returns a process exit

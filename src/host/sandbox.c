@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,16 +19,22 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/membarrier.h>
+#include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <seccomp.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "api/json.h"
 #include "core/log.h"
+#include "host/cgroup.h"
 #include "host/daemon.h"
 
 #define NOFILE_LIMIT 4096
@@ -35,6 +42,103 @@
 static const char *const firmware_defaults[] = {
 	"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
 };
+
+/* ---- the shared network namespace (daemon) ---- */
+
+int sandbox_netns_open(struct sandbox_netns *n)
+{
+	int r = 0;
+
+	n->empty = -1;
+	n->host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (n->host < 0)
+		return -errno;
+	/* Into a new one and back: the descriptor keeps it. */
+	if (unshare(CLONE_NEWNET) < 0) {
+		r = -errno;
+	} else {
+		n->empty = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (n->empty < 0)
+			r = -errno;
+		if (setns(n->host, CLONE_NEWNET) < 0) /* not for root with its own namespace */
+			r = -errno;
+	}
+	if (r)
+		sandbox_netns_close(n);
+	return r;
+}
+
+void sandbox_netns_close(struct sandbox_netns *n)
+{
+	if (n->empty >= 0)
+		close(n->empty);
+	if (n->host >= 0)
+		close(n->host);
+	n->empty = n->host = -1;
+}
+
+/* ---- host ids (daemon) ---- */
+
+/* The range "lodge:START:COUNT" in a subordinate id file: 1 found, 0 not, -EINVAL. */
+static int read_range(const char *path, unsigned long *start, unsigned long *count)
+{
+	char line[256];
+	FILE *f = fopen(path, "re");
+	int r = 0;
+
+	if (!f)
+		return 0;
+	while (!r && fgets(line, sizeof(line), f)) {
+		char *e;
+		if (strncmp(line, "lodge:", 6))
+			continue;
+		errno = 0;
+		*start = strtoul(line + 6, &e, 10);
+		if (*e != ':' || errno)
+			r = -EINVAL;
+		else
+			*count = strtoul(e + 1, &e, 10);
+		r = r ?: (*e && *e != '\n') || errno ? -EINVAL : 1;
+	}
+	fclose(f);
+	return r;
+}
+
+int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *subgid)
+{
+	unsigned long us = SANDBOX_ID_BASE, uc = SANDBOX_ID_COUNT, gs = us, gc = uc;
+	int r = read_range(subuid ? subuid : "/etc/subuid", &us, &uc);
+
+	if (r >= 0)
+		r = read_range(subgid ? subgid : "/etc/subgid", &gs, &gc);
+	if (r < 0 || !us || !gs || !uc || !gc || us + uc > 0xffffffffUL || gs + gc > 0xffffffffUL)
+		return -EINVAL;
+	ids->uid = (uid_t)us;
+	ids->gid = (gid_t)gs;
+	ids->count = (unsigned)(uc < gc ? uc : gc);
+	return 0;
+}
+
+/* The lowest slot of the id range no other guest with a process holds; -1 if none (or
+ * out of memory). One pass over the guests: with n of them the answer is at most n. */
+static int pick_slot(const struct daemon *d, const struct guest *g)
+{
+	unsigned n = 0, slot;
+	bool *used;
+
+	for (const struct guest *o = d->guests; o; o = o->next)
+		n++;
+	used = calloc(n + 1, sizeof(*used));
+	if (!used)
+		return -1;
+	for (const struct guest *o = d->guests; o; o = o->next)
+		if (o != g && guest_active(o) && o->id_slot >= 0 && (unsigned)o->id_slot <= n)
+			used[o->id_slot] = true;
+	for (slot = 0; slot <= n && used[slot]; slot++)
+		;
+	free(used);
+	return slot < d->ids.count ? (int)slot : -1;
+}
 
 /* ---- the plan (daemon) ---- */
 
@@ -128,11 +232,15 @@ static int write_spec(const struct sandbox_plan *p, char *err, size_t errlen)
 
 	cJSON_AddStringToObject(o, "root", p->root);
 	cJSON_AddStringToObject(o, "hostname", p->hostname);
+	cJSON_AddNumberToObject(o, "root_fd", SANDBOX_ROOT_FD);
+	if (p->seccomp_hex)
+		cJSON_AddStringToObject(o, "seccomp", p->seccomp_hex);
 	for (unsigned i = 0; i < p->nbinds && binds; i++) {
+		/* the mount arrives as a descriptor (sandbox_release), numbered in this order */
 		cJSON *b = cJSON_CreateObject();
 		cJSON_AddStringToObject(b, "src", p->binds[i].src);
 		cJSON_AddStringToObject(b, "dst", p->binds[i].dst);
-		cJSON_AddBoolToObject(b, "rw", p->binds[i].rw);
+		cJSON_AddNumberToObject(b, "fd", SANDBOX_FIRST_FD + i);
 		cJSON_AddBoolToObject(b, "dir", p->binds[i].dir);
 		cJSON_AddItemToArray(binds, b);
 	}
@@ -160,7 +268,22 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	p->enabled = !d->cfg.no_sandbox;
 	p->seccomp = p->enabled;
 	p->userns = p->enabled && d->userns_ok && !d->cfg.no_userns;
+	if (p->userns) {
+		g->id_slot = pick_slot(d, g);
+		if (g->id_slot < 0) {
+			snprintf(err, errlen,
+				 "all %u host ids for guests are in use (see /etc/subuid)",
+				 d->ids.count);
+			return -EAGAIN;
+		}
+		p->host_uid = d->ids.uid + (unsigned)g->id_slot;
+		p->host_gid = d->ids.gid + (unsigned)g->id_slot;
+	}
 	p->netns = p->enabled && !uses_host_network(g->config);
+	p->seccomp_hex =
+		p->seccomp ? d->seccomp_hex[g->kind == GUEST_VM ? SANDBOX_VM : SANDBOX_WASM] : NULL;
+	/* Wasm guests make no sockets at all (seccomp): they share one empty namespace. */
+	p->shared_net = g->kind == GUEST_WASM && d->netns.empty >= 0 ? &d->netns : NULL;
 	snprintf(p->hostname, sizeof(p->hostname), "%s", g->rec.name);
 	guest_path(g, "root", p->root, sizeof(p->root));
 	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
@@ -228,6 +351,8 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 
 /* ---- spawning (daemon) ---- */
 
+static void release_fds(struct sandbox_child *ch);
+
 static int write_map(pid_t pid, const char *file, const char *map)
 {
 	char path[64];
@@ -251,17 +376,95 @@ struct child_args {
 	int go, devnull;
 };
 
+/* Waits for the daemon's go (one byte, with the mounts as descriptors): fills fds, returns
+ * how many, or -1. Only system calls. */
+static int child_wait(int go, int *fds)
+{
+	union {
+		char buf[CMSG_SPACE(SANDBOX_MAX_BINDS * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char c;
+	struct iovec io = {.iov_base = &c, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &io,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *h;
+	int n = 0;
+
+	if (recvmsg(go, &m, MSG_CMSG_CLOEXEC) != 1 || (m.msg_flags & MSG_CTRUNC))
+		return -1;
+	h = CMSG_FIRSTHDR(&m);
+	if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+		n = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(h), (size_t)n * sizeof(int));
+	}
+	return n;
+}
+
+/* Moves fds[0..n) to SANDBOX_SPEC_FD and up, in order: above the targets first, then down
+ * into place (dup2 clears close-on-exec). Returns 0 or -1. */
+static int child_place_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int t = fcntl(fds[i], F_DUPFD_CLOEXEC, SANDBOX_SPEC_FD + n);
+		if (t < 0)
+			return -1;
+		close(fds[i]);
+		fds[i] = t;
+	}
+	for (int i = 0; i < n; i++)
+		if (dup2(fds[i], SANDBOX_SPEC_FD + i) < 0)
+			return -1;
+	return 0;
+}
+
+/* The sandbox's part of the child (with the daemon's go in hand): opens the spec and the
+ * root directory while it is still the host's root (their paths need not be open to the
+ * guest's host ids), becomes the root of its user namespace (so that it executes with
+ * capabilities there), lays the descriptors out for the guest. Returns how many. */
+static int child_sandbox(const struct sandbox_child *ch, int *fds, int nmounts)
+{
+	int n = nmounts + 2;
+
+	memmove(fds + 2, fds, (size_t)nmounts * sizeof(int));
+	fds[0] = open(ch->spec, O_RDONLY | O_CLOEXEC);
+	fds[1] = open(ch->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fds[0] < 0 || fds[1] < 0)
+		return -1;
+	if (ch->userns &&
+	    (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		return -1;
+	return child_place_fds(fds, n) ? -1 : n;
+}
+
 /* The child, between the clone and the exec, sharing the daemon's memory: it touches only
- * its own stack and what the daemon keeps for it (sandbox_spawn). Waits for the daemon,
- * then becomes the guest. */
+ * its own stack and what the daemon keeps for it (sandbox_spawn). Joins its cgroups,
+ * waits for the daemon, then becomes the guest. */
 static int child_main(void *opaque)
 {
 	const struct child_args *a = opaque;
+	int fds[SANDBOX_MAX_BINDS + 2], n;
 	sigset_t none;
-	char c;
 
-	if (read(a->go, &c, 1) != 1)
+	/* Into the guest's cgroups before anything runs (see cgroup_join); meanwhile the daemon
+	 * records us. */
+	if (cgroup_join(a->ch->cgfds, a->ch->ncgfds)) {
+		static const char msg[] = "lodge: cannot join the guest's cgroup\n";
+		ssize_t w = write(a->ch->logfd, msg, sizeof(msg) - 1);
+		(void)w; /* nowhere else to say it */
+		_exit(125);
+	}
+	n = child_wait(a->go, fds);
+	if (n < 0)
 		_exit(125); /* the daemon went away before it recorded us */
+	if (a->ch->spec[0] && (n = child_sandbox(a->ch, fds, n)) < 0) {
+		static const char msg[] = "lodge: cannot enter the guest's user namespace\n";
+		ssize_t w = write(a->ch->logfd, msg, sizeof(msg) - 1);
+		(void)w;
+		_exit(125);
+	}
 	/* The daemon's signal mask and ignored SIGPIPE are not the guest's. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -269,9 +472,81 @@ static int child_main(void *opaque)
 	setsid();
 	if (dup2(a->devnull, 0) < 0 || dup2(a->devnull, 1) < 0 || dup2(a->ch->logfd, 2) < 0)
 		_exit(125);
-	syscall(SYS_close_range, 3, ~0u, 0);
+	syscall(SYS_close_range, SANDBOX_SPEC_FD + n, ~0u, 0);
 	execve(a->ch->binary, a->ch->argv, a->ch->envp);
 	_exit(127);
+}
+
+/* One of the guest's files as a detached mount: read-only unless rw, never suid or device
+ * files, idmapped to the guest's user namespace (usfd >= 0) where the file system allows
+ * it. Returns the mount's descriptor or -errno. */
+static int make_mount(const struct sandbox_bind *b, int usfd, const char *guest)
+{
+	unsigned rec = b->dir ? AT_RECURSIVE : 0;
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					      (b->rw ? 0 : MOUNT_ATTR_RDONLY)};
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, b->src,
+			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+
+	if (fd < 0)
+		return -errno;
+	if (usfd >= 0) {
+		attr.attr_set |= MOUNT_ATTR_IDMAP;
+		attr.userns_fd = (__u64)(unsigned)usfd;
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) ==
+		    0)
+			return fd;
+		/* e.g. a file system without idmapped mounts: the guest's host id then needs
+		 * the access itself */
+		log_warn("guest %s: %s is not idmapped (%s): the guest's host uid needs access to "
+			 "it",
+			 guest, b->src, strerror(errno));
+		attr.attr_set &= ~(__u64)MOUNT_ATTR_IDMAP;
+		attr.userns_fd = 0;
+	}
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* The daemon's half of the set-up once the child exists: the id maps, then the mounts. */
+static int setup_child(const struct sandbox_plan *p, pid_t pid, struct sandbox_child *ch, char *err,
+		       size_t errlen)
+{
+	char map[64], path[64];
+	int usfd = -1, r = 0;
+
+	if (p->userns) {
+		/* The guest's root is an unprivileged host id (see README). */
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)p->host_uid);
+		r = write_map(pid, "uid_map", map);
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)p->host_gid);
+		r = r ?: write_map(pid, "gid_map", map);
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+		if (!r && (usfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			r = -errno;
+		if (r) {
+			snprintf(err, errlen, "cannot map the guest's user namespace: %s",
+				 strerror(-r));
+			return r;
+		}
+	}
+	for (unsigned i = 0; i < p->nbinds && p->enabled; i++) {
+		r = make_mount(&p->binds[i], usfd, p->hostname);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot share %s with the guest: %s", p->binds[i].src,
+				 strerror(-r));
+			break;
+		}
+		ch->bindfds[ch->nbindfds++] = r;
+		r = 0;
+	}
+	if (usfd >= 0)
+		close(usfd);
+	return r;
 }
 
 int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
@@ -282,11 +557,20 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 	uint8_t *stack;
 	long r;
 
+	ch->nbindfds = 0;
+	ch->userns = p->userns;
+	snprintf(ch->spec, sizeof(ch->spec), "%s", p->spec_path);
+	snprintf(ch->root, sizeof(ch->root), "%s", p->root);
 	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return -ENOMEM;
-	if (pipe2(go, O_CLOEXEC) < 0) {
+#ifdef __SANITIZE_ADDRESS__
+	/* A mapping at the address of an earlier child's stack keeps the shadow of its frames
+	 * (it executed instead of returning): fresh memory for the sanitizer too. */
+	__asan_unpoison_memory_region(stack, CHILD_STACK);
+#endif
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) < 0) {
 		r = -errno;
 		goto err_stack;
 	}
@@ -298,10 +582,20 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 	if (p->enabled)
 		flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
 			 (p->netns ? CLONE_NEWNET : 0) | (p->userns ? CLONE_NEWUSER : 0);
+	/* The shared empty network namespace: the child is born in it. */
+	bool shared = (flags & CLONE_NEWNET) && p->shared_net &&
+		      setns(p->shared_net->empty, CLONE_NEWNET) == 0;
+	if (shared)
+		flags &= ~CLONE_NEWNET;
 	args = (struct child_args *)(void *)(stack + CHILD_STACK - 256);
 	*args = (struct child_args){.ch = ch, .go = go[0], .devnull = devnull};
 	ch->stack = stack;
 	r = clone(child_main, args, flags, args, (pid_t *)&pidfd, NULL, NULL);
+	/* Back (the daemon itself uses no network; a guest with user networking would have
+	 * none, were this to fail, which it does not for root with its own namespace). */
+	if (shared && setns(p->shared_net->host, CLONE_NEWNET) < 0)
+		log_err("daemon: cannot return to the host's network namespace: %s",
+			strerror(errno));
 	if (r < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create the guest process: %s", strerror(errno));
@@ -311,21 +605,16 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 	/* The child has its own copy of the file table (no CLONE_FILES). */
 	close(go[0]);
 	close(devnull);
-	if (p->userns) {
-		/* The guest's root is the host's root, without capabilities (see README). */
-		int e = write_map((pid_t)r, "uid_map", "0 0 1");
-		e = e ?: write_map((pid_t)r, "gid_map", "0 0 1");
-		if (e) {
-			snprintf(err, errlen, "cannot map the guest's user namespace: %s",
-				 strerror(-e));
-			kill((pid_t)r, SIGKILL);
-			close(go[1]);
-			close(pidfd);
-			return e; /* the stack stays with ch until the process is reaped */
-		}
+	ch->gofd = go[1];
+	int e = setup_child(p, (pid_t)r, ch, err, errlen);
+	if (e) {
+		kill((pid_t)r, SIGKILL);
+		release_fds(ch);
+		close(go[1]);
+		close(pidfd);
+		return e; /* the stack stays with ch until the process is reaped */
 	}
 	ch->pidfd = pidfd;
-	ch->gofd = go[1];
 	*pid = (pid_t)r;
 	return 0;
 err_null:
@@ -340,15 +629,41 @@ err_stack:
 
 void sandbox_child_free(struct sandbox_child *ch)
 {
+	release_fds(ch);
 	if (ch->stack)
 		munmap(ch->stack, CHILD_STACK);
 	ch->stack = NULL;
 }
 
+static void release_fds(struct sandbox_child *ch)
+{
+	while (ch->nbindfds)
+		close(ch->bindfds[--ch->nbindfds]);
+}
+
 int sandbox_release(struct sandbox_child *ch)
 {
-	int r = write(ch->gofd, "g", 1) == 1 ? 0 : -errno;
+	union {
+		char buf[CMSG_SPACE(SANDBOX_MAX_BINDS * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char c = 'g';
+	struct iovec io = {.iov_base = &c, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1};
+	int r;
 
+	if (ch->nbindfds) {
+		struct cmsghdr *h;
+		m.msg_control = u.buf;
+		m.msg_controllen = CMSG_SPACE(ch->nbindfds * sizeof(int));
+		h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(ch->nbindfds * sizeof(int));
+		memcpy(CMSG_DATA(h), ch->bindfds, ch->nbindfds * sizeof(int));
+	}
+	r = sendmsg(ch->gofd, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+	release_fds(ch);
 	close(ch->gofd);
 	ch->gofd = -1;
 	return r;
@@ -374,96 +689,114 @@ static char *read_spec(const char *path)
 	return buf;
 }
 
-/* Creates the mount point for a bind under the new root: a directory or an empty file. */
-static int make_point(const char *root, const char *dst, bool dir)
+/* Creates the mount point for a bind under the new root (the directory `root`): a
+ * directory or an empty file, with the directories leading to it. */
+static int make_point(int root, const char *dst, bool dir)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s%s", root, dst) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s", dst + (dst[0] == '/')) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	for (char *s = path + strlen(root) + 1; *s; s++) {
+	for (char *s = path; *s; s++) {
 		if (*s != '/')
 			continue;
 		*s = 0;
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		if (mkdirat(root, path, 0755) < 0 && errno != EEXIST)
 			return -errno;
 		*s = '/';
 	}
 	if (dir)
-		return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
-	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		return mkdirat(root, path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	fd = openat(root, path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	close(fd);
 	return 0;
 }
 
-/* Bind-mounts src at root+dst; read-only unless rw; never suid or device files. The
- * flags a mount inherited and cannot lose in a user namespace are kept. */
-static int bind_one(const char *root, const char *src, const char *dst, bool rw, bool dir)
+/* A new tmpfs (detached) for the root. Returns its descriptor or -errno. */
+static int make_tmpfs(void)
 {
-	char path[PATH_MAX];
-	unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV;
-	struct statvfs sv;
-	int r = make_point(root, dst, dir);
+	int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC), m = -1;
 
-	if (r)
-		return r;
-	snprintf(path, sizeof(path), "%s%s", root, dst);
-	if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (fs < 0)
 		return -errno;
-	if (statvfs(path, &sv) == 0 && (sv.f_flag & ST_NOEXEC))
-		flags |= MS_NOEXEC;
-	if (!rw || (statvfs(path, &sv) == 0 && (sv.f_flag & ST_RDONLY)))
-		flags |= MS_RDONLY;
-	if (mount(NULL, path, NULL, flags, NULL) < 0)
-		return -errno;
-	return 0;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "1m", 0) == 0 &&
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0755", 0) == 0 &&
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+				 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (m < 0)
+		m = -errno;
+	close(fs);
+	return m;
 }
 
-static int build_root(const cJSON *spec)
+/* Builds the root: a tmpfs on the spec's root directory with the daemon's mounts (the
+ * descriptors the spec names) on their mount points. Leaves the tmpfs's descriptor in
+ * *out. The root directory is a descriptor too: the guest's host ids need not be able to
+ * look its path up. */
+static int build_root(const cJSON *spec, int *out)
 {
 	const char *root = json_str(spec, "root", NULL);
 	const cJSON *b;
-	int r;
+	int dirfd, m, r = 0;
 
 	if (!root || root[0] != '/')
 		return -EINVAL;
+	dirfd = (int)json_uint(spec, "root_fd", 0);
+	if (dirfd != SANDBOX_ROOT_FD)
+		return -EBADF;
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	if (mount("lodge-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
-		return -errno;
+		r = -errno;
+	m = r ? r : make_tmpfs();
+	if (m < 0) {
+		close(dirfd);
+		return m;
+	}
+	if (syscall(SYS_move_mount, m, "", dirfd, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = -errno;
+	close(dirfd);
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(spec, "binds"))
 	{
-		r = bind_one(root, json_str(b, "src", ""), json_str(b, "dst", "/x"),
-			     json_bool(b, "rw", false), json_bool(b, "dir", false));
-		if (r) {
-			log_err("sandbox: cannot share %s as %s: %s", json_str(b, "src", ""),
-				json_str(b, "dst", ""), strerror(-r));
-			return r;
-		}
+		const char *dst = json_str(b, "dst", "/x");
+		int fd = (int)json_uint(b, "fd", 0);
+		if (r)
+			break;
+		r = fd < SANDBOX_FIRST_FD ? -EBADF : make_point(m, dst, json_bool(b, "dir", false));
+		if (!r && syscall(SYS_move_mount, fd, "", m, dst + 1, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			r = -errno;
+		if (r)
+			log_err("sandbox: cannot share %s as %s: %s", json_str(b, "src", ""), dst,
+				strerror(-r));
+		close(fd);
 	}
+	if (r) {
+		close(m);
+		return r;
+	}
+	*out = m;
 	return 0;
 }
 
-static int pivot(const char *root)
+/* Makes the tmpfs `m` the root and detaches the host's file system. */
+static int pivot(int m)
 {
-	char old[PATH_MAX];
+	int r = 0;
 
-	snprintf(old, sizeof(old), "%s/.old", root);
-	if (mkdir(old, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (syscall(SYS_pivot_root, root, old) < 0 || chdir("/") < 0)
-		return -errno;
-	if (umount2("/.old", MNT_DETACH) < 0 || rmdir("/.old") < 0)
-		return -errno;
+	/* pivot_root(".", "."): the old root ends up stacked on the new one, and goes. */
+	if (fchdir(m) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		r = -errno;
+	close(m);
 	/* The root itself holds only mount points: make it read-only. */
-	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
-	    0)
-		return -errno;
-	return 0;
+	if (!r && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+			NULL) < 0)
+		r = -errno;
+	return r;
 }
 
 static int drop_privileges(void)
@@ -487,23 +820,53 @@ static int drop_privileges(void)
 	return 0;
 }
 
-int sandbox_enter(const char *spec_path, int *statm_fd)
+/* The spec's precompiled filter (hex of struct sock_filter[]) into f. */
+static int read_filter(const cJSON *spec, struct sandbox_filter *f)
+{
+	const char *hex = json_str(spec, "seccomp", NULL);
+	size_t n = hex ? strlen(hex) : 0;
+	uint8_t *b;
+
+	if (!hex)
+		return 0;
+	if (!n || n % (2 * sizeof(struct sock_filter)) ||
+	    n / 2 / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return -EINVAL;
+	b = malloc(n / 2);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			free(b);
+			return -EINVAL;
+		}
+		b[i] = (uint8_t)v;
+	}
+	f->insns = b;
+	f->count = (unsigned)(n / 2 / sizeof(struct sock_filter));
+	return 0;
+}
+
+int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *filter)
 {
 	char *text = read_spec(spec_path);
 	cJSON *spec = text ? cJSON_Parse(text) : NULL;
 	const char *host;
-	int r;
+	int r, m = -1;
 
 	free(text);
+	if (!strcmp(spec_path, SANDBOX_SPEC_PATH))
+		close(SANDBOX_SPEC_FD); /* read through a new description */
 	*statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	if (!spec) {
 		log_err("sandbox: cannot read the spec %s: %s", spec_path,
 			errno ? strerror(errno) : "malformed");
 		return -EINVAL;
 	}
-	r = build_root(spec);
+	r = build_root(spec, &m);
 	if (!r) {
-		r = pivot(json_str(spec, "root", ""));
+		r = pivot(m);
 		if (r)
 			log_err("sandbox: cannot pivot into %s: %s", json_str(spec, "root", ""),
 				strerror(-r));
@@ -511,6 +874,10 @@ int sandbox_enter(const char *spec_path, int *statm_fd)
 		log_err("sandbox: cannot build the root %s: %s", json_str(spec, "root", ""),
 			strerror(-r));
 	}
+	filter->insns = NULL;
+	filter->count = 0;
+	if (!r && (r = read_filter(spec, filter)))
+		log_err("sandbox: the spec's seccomp filter is malformed");
 	host = json_str(spec, "hostname", "guest");
 	if (!r && sethostname(host, strlen(host)) < 0) {
 		r = -errno;
@@ -632,15 +999,14 @@ static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
-int sandbox_seccomp(enum sandbox_kind kind)
+/* The allow list for `kind` as a libseccomp filter. Returns 0 or -errno. */
+static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r;
 
-	if (!ctx) {
-		log_err("seccomp: cannot make a filter");
+	if (!ctx)
 		return -ENOMEM;
-	}
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	r = r ?: allow_all(ctx, common_calls, sizeof(common_calls) / sizeof(common_calls[0]));
 	r = r
@@ -660,6 +1026,15 @@ int sandbox_seccomp(enum sandbox_kind kind)
 						SCMP_A0(SCMP_CMP_EQ, AF_INET))
 			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 						SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+	/* The guest memory's dirty log (core/gmem.c) registers for and issues private
+	 * expedited memory barriers: they reach only this process's own threads. */
+	if (kind == SANDBOX_VM)
+		r = r
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(membarrier), 1,
+						SCMP_A0(SCMP_CMP_EQ,
+							MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(membarrier), 1,
+						SCMP_A0(SCMP_CMP_EQ, MEMBARRIER_CMD_PRIVATE_EXPEDITED));
 	/* isatty() on the console: TCGETS only. */
 	r = r
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
@@ -667,8 +1042,71 @@ int sandbox_seccomp(enum sandbox_kind kind)
 	r = r
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 					SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	r = r ?: seccomp_load(ctx);
+	if (r) {
+		seccomp_release(ctx);
+		return r;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int sandbox_seccomp_export(enum sandbox_kind kind, char **hex)
+{
+	scmp_filter_ctx ctx;
+	uint8_t buf[BPF_MAXINSNS * sizeof(struct sock_filter)];
+	int fd, r = build_filter(kind, &ctx);
+	ssize_t n = 0;
+
+	if (r)
+		return r;
+	fd = memfd_create("lodge-seccomp", MFD_CLOEXEC);
+	r = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
+	if (!r && (n = pread(fd, buf, sizeof(buf), 0)) <= 0)
+		r = n < 0 ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
 	seccomp_release(ctx);
+	if (r)
+		return r;
+	*hex = malloc((size_t)n * 2 + 1);
+	if (!*hex)
+		return -ENOMEM;
+	for (ssize_t i = 0; i < n; i++)
+		snprintf(*hex + 2 * i, 3, "%02x", buf[i]);
+	return 0;
+}
+
+/* Installs a precompiled filter on every thread, as seccomp_load would. */
+static int load_filter(const struct sandbox_filter *f)
+{
+	struct sock_fprog prog = {.len = (unsigned short)f->count, .filter = f->insns};
+	long r;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	if (r < 0)
+		return -errno;
+	return r ? -EAGAIN : 0; /* a thread id: that thread could not take it */
+}
+
+int sandbox_seccomp(enum sandbox_kind kind, struct sandbox_filter *pre)
+{
+	scmp_filter_ctx ctx;
+	int r;
+
+	if (pre && pre->insns) {
+		r = load_filter(pre);
+		free(pre->insns);
+		pre->insns = NULL;
+		pre->count = 0;
+	} else {
+		r = build_filter(kind, &ctx);
+		if (!r) {
+			r = seccomp_load(ctx);
+			seccomp_release(ctx);
+		}
+	}
 	if (r)
 		log_err("seccomp: cannot install the filter: %s", strerror(-r));
 	return r;

@@ -2,14 +2,19 @@
  * Guest isolation. The daemon's side makes a plan for a guest (which of its files appear
  * where inside, written to a spec file) and forks the guest process into new mount, pid,
  * ipc, uts and network namespaces (the network one empty unless the guest uses the
- * host's network for user networking) and, where the host allows it, a user namespace.
- * The guest's side (lodge run/wasm --sandbox SPEC) then, before it opens anything:
- * mounts an empty tmpfs as its root with only its own files bound into it (read-only but
- * for disks, shared directories and its run directory), pivots into it and detaches the
- * host's file system, sets its host name, limits open files and core dumps, sets
- * no_new_privs and drops every capability. Last, just before the guest runs (--seccomp),
- * it installs a seccomp filter built with libseccomp from an allow list (one for system
- * guests, one for Wasm guests); any other system call kills the process.
+ * host's network for user networking; Wasm guests share one, struct sandbox_netns) and,
+ * where the host allows it, a user namespace. In the user namespace the guest's root is
+ * an unprivileged host id of its own (struct sandbox_ids), and the daemon makes each of the guest's
+ * files a detached bind mount (open_tree), read-only but for disks, shared directories and its run
+ * directory, and idmapped to that namespace, so that files owned by the host's root appear owned by
+ * the guest's root and what it creates is owned by the host's root on disk: nothing of the host
+ * needs to change owner. The mounts reach the guest as file descriptors. The guest's side (lodge
+ * run/wasm --sandbox SPEC) then, before it opens anything: becomes its namespace's root (the
+ * unprivileged host id), mounts an empty tmpfs as its root with only those mounts in it, pivots
+ * into it and detaches the host's file system, sets its host name, limits open files and core
+ * dumps, sets no_new_privs and drops every capability. Last, just before the guest runs
+ * (--seccomp), it installs a seccomp filter built with libseccomp from an allow list (one for
+ * system guests, one for Wasm guests); any other system call kills the process.
  *
  * Inside paths: /run (the run directory: control socket, console ring, exit record),
  * /files/kernel, /files/initrd, /files/firmware, /files/diskN, /files/module.wasm, and
@@ -23,6 +28,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "host/cgroup.h"
+
 struct daemon;
 struct guest;
 
@@ -34,12 +41,43 @@ struct sandbox_bind {
 	bool rw, dir;
 };
 
+/* The host ids guests' roots map to: `count` of them from `uid`/`gid` (sandbox_ids_init). */
+struct sandbox_ids {
+	uid_t uid;
+	gid_t gid;
+	unsigned count;
+};
+
+/* One empty network namespace for the Wasm guests (sandbox_netns_open): only a loopback
+ * interface, down, which nothing in a guest may bring up (the namespace belongs to the
+ * host's user namespace, where guests have no capabilities). Their seccomp list allows no
+ * socket of any kind, so they cannot even reach each other's (abstract unix names, ports)
+ * there: sharing one isolates the same, and saves creating (about 1 ms) and tearing down
+ * (several ms, and kernel memory) one per guest. System guests, which may make IPv4 and
+ * IPv6 sockets, keep one each. -1 descriptors: each guest gets a new one. */
+struct sandbox_netns {
+	int host, empty; /* the daemon's own (the host's), and the shared one */
+};
+
+/* Daemon: makes the shared namespace (before any thread starts). Returns 0 or -errno
+ * (both descriptors -1: guests then get their own). */
+int sandbox_netns_open(struct sandbox_netns *n) __attribute__((warn_unused_result));
+void sandbox_netns_close(struct sandbox_netns *n);
+
+/* Defaults when /etc/subuid and /etc/subgid name no range for the user "lodge". */
+#define SANDBOX_ID_BASE	 0x70000000u
+#define SANDBOX_ID_COUNT 65536u
+
 struct sandbox_plan {
 	bool enabled; /* namespaces and pivot_root (false: --no-sandbox) */
 	bool seccomp;
 	bool userns, netns;
-	char root[PATH_MAX];	/* host path of the empty directory to build the root in */
-	char run_dir[PATH_MAX]; /* host path of the run directory */
+	uid_t host_uid; /* with userns: the host ids the guest's root maps to */
+	gid_t host_gid;
+	const struct sandbox_netns *shared_net; /* with netns: join this one (NULL: a new one) */
+	const char *seccomp_hex; /* the precompiled filter for the spec (NULL: none) */
+	char root[PATH_MAX];	 /* host path of the empty directory to build the root in */
+	char run_dir[PATH_MAX];	 /* host path of the run directory */
 	char sock_path[PATH_MAX], log_path[PATH_MAX], exit_path[PATH_MAX]; /* in run_dir */
 	char spec_path[PATH_MAX]; /* the spec file the guest reads, "" when not enabled */
 	char hostname[64];
@@ -51,6 +89,13 @@ struct sandbox_plan {
 	char arena[8192]; /* strings binds point to (host parts of "HOST::GUEST") */
 	size_t arena_used;
 };
+
+/* Daemon: reads the range of host ids for guests from `subuid` and `subgid` (lines
+ * "lodge:START:COUNT"; NULL: /etc/subuid, /etc/subgid), else SANDBOX_ID_BASE and
+ * SANDBOX_ID_COUNT. Returns 0 or -EINVAL for a malformed or too small range (count < 1,
+ * or a range that reaches id 0 or overflows). */
+int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *subgid)
+	__attribute__((warn_unused_result));
 
 /* Daemon: plans the sandbox of guest g and writes its spec file. Returns 0, or -errno with
  * the reason in err. */
@@ -67,7 +112,13 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 struct sandbox_child {
 	const char *binary;
 	char *const *argv, *const *envp;
-	int logfd;   /* the guest's stderr */
+	int logfd;	     /* the guest's stderr */
+	int cgfds[CG_NCTRL]; /* cgroup_open_join's files: the child joins its groups first */
+	unsigned ncgfds;
+	int bindfds[SANDBOX_MAX_BINDS]; /* internal: the plan's mounts, sent at release */
+	unsigned nbindfds;
+	char spec[PATH_MAX], root[PATH_MAX]; /* internal: the plan's, for the child */
+	bool userns;
 	int pidfd;   /* out */
 	int gofd;    /* internal: the pipe the child waits on */
 	void *stack; /* out: the child's stack (see sandbox_spawn) */
@@ -77,8 +128,10 @@ struct sandbox_child {
  * shares the daemon's memory until it executes `binary` (CLONE_VM: no page tables to copy,
  * no copy-on-write faults in the daemon afterwards), running on ch->stack and reading
  * *ch, binary, argv and envp: the caller keeps all of them (and frees the stack with
- * sandbox_child_free) until the guest process has ended. The child waits until
- * sandbox_release before it executes. Returns 0 with the pid and ch->pidfd, or -errno
+ * sandbox_child_free) until the guest process has ended. The child joins its cgroups
+ * through ch->cgfds at once (the caller closes its copies after the call; a child that
+ * cannot join says so on logfd and exits 125), then waits until sandbox_release before it
+ * executes. Returns 0 with the pid and ch->pidfd, or -errno
  * with the reason in err. */
 int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
 		  size_t errlen) __attribute__((warn_unused_result));
@@ -86,21 +139,44 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 /* Frees the child's stack (once the process ended). NULL stack is a no-op. */
 void sandbox_child_free(struct sandbox_child *ch);
 
-/* Daemon: lets the child run (it exits at once if this is never called and the daemon
- * goes away). Returns 0 or -errno. */
+/* Daemon: lets the child run, handing it its mounts (it exits at once if this is never
+ * called and the daemon goes away). Returns 0 or -errno. */
 int sandbox_release(struct sandbox_child *ch) __attribute__((warn_unused_result));
+
+/* The guest process finds its spec file, its root directory (O_PATH) and its mounts
+ * (in the spec's order) open on these descriptors: it may not be allowed to look their
+ * paths up itself. Its --sandbox argument names SANDBOX_SPEC_PATH. */
+#define SANDBOX_SPEC_FD	  3
+#define SANDBOX_ROOT_FD	  4
+#define SANDBOX_FIRST_FD  5
+#define SANDBOX_SPEC_PATH "/proc/self/fd/3"
+
+/* A seccomp filter the daemon compiled (BPF instructions), for the guest to install. */
+struct sandbox_filter {
+	void *insns; /* struct sock_filter[count]; NULL: none (the guest compiles its own) */
+	unsigned count;
+};
 
 /* Guest: enters the sandbox described by the spec file (see above). Must run before any
  * thread starts and before any guest file is opened. Returns 0, or -errno after logging
  * what failed. *statm_fd gets /proc/self/statm opened before /proc disappears (-1 when
- * it could not be). */
-int sandbox_enter(const char *spec_path, int *statm_fd) __attribute__((warn_unused_result));
+ * it could not be); *filter the spec's precompiled seccomp filter (for sandbox_seccomp;
+ * zeroed when the spec has none). */
+int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *filter)
+	__attribute__((warn_unused_result));
 
 enum sandbox_kind { SANDBOX_VM, SANDBOX_WASM };
 
-/* Guest: installs the seccomp allow list for `kind` on every thread of the process.
- * Returns 0 or -errno (logged). */
-int sandbox_seccomp(enum sandbox_kind kind) __attribute__((warn_unused_result));
+/* Daemon: compiles the allow list for `kind` with libseccomp, as text for a guest's spec
+ * (hex of the BPF instructions; free() it): compiling it once saves each guest's start
+ * that work (~0.8 ms here). Returns 0 or -errno. */
+int sandbox_seccomp_export(enum sandbox_kind kind, char **hex) __attribute__((warn_unused_result));
+
+/* Guest: installs the seccomp allow list for `kind` on every thread of the process: the
+ * precompiled `pre` when it holds one (freed and zeroed), else compiled here with
+ * libseccomp. Returns 0 or -errno (logged). */
+int sandbox_seccomp(enum sandbox_kind kind, struct sandbox_filter *pre)
+	__attribute__((warn_unused_result));
 
 /* Builds with LODGE_TEST_HOOKS (the test build): LODGE_TEST_HOOK=forbidden-syscall in the
  * environment makes the guest call a system call outside its allow list right after the

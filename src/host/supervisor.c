@@ -327,6 +327,7 @@ static struct guest *guest_new(struct daemon *d, struct guest_record *rec)
 	g->rec = *rec;
 	memset(rec, 0, sizeof(*rec));
 	g->pidfd = -1;
+	g->id_slot = -1;
 	g->config = cJSON_Parse(g->rec.config ? g->rec.config : "{}");
 	g->kind = g->rec.kind && !strcmp(g->rec.kind, "wasm") ? GUEST_WASM : GUEST_VM;
 	if (!g->config || parse_restart(json_str(g->config, "restart", "no"), &g->restart))
@@ -557,8 +558,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	arg(a, "--exit-file=%s", sandbox_inside(p, "run", 0, "exit.json"));
 	if (p->seccomp)
 		arg(a, "--seccomp");
-	if (p->spec_path[0])
-		arg(a, "--sandbox=%s", p->spec_path);
+	if (p->spec_path[0]) /* open for it, under its own descriptor (sandbox.h) */
+		arg(a, "--sandbox=%s", SANDBOX_SPEC_PATH);
 	if (g->kind == GUEST_WASM) {
 		arg(a, "--");
 		arg(a, "%s", sandbox_inside(p, "wasm", 0, json_str(c, "wasm", "")));
@@ -644,8 +645,8 @@ static int open_log(struct guest *g)
 	return open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
-/* Forks the guest process. It waits for a byte on a pipe before it runs, so that it is in
- * the registry (pid, start time) and in its cgroup first. */
+/* Forks the guest process. It joins its cgroup itself, then waits for a byte on a pipe
+ * before it runs, so that it is in the registry (pid, start time) first. */
 static int spawn(struct guest *g, char *err, size_t errlen)
 {
 	struct daemon *d = g->d;
@@ -673,15 +674,18 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	}
 	sr->ch = (struct sandbox_child){
 		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
+	if (d->have_cgroups && cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))
+		log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
 	r = sandbox_spawn(&plan, &sr->ch, &pid, err, errlen);
+	/* The child has its own copies, and reads the numbers from sr (kept) */
+	for (unsigned i = 0; i < sr->ch.ncgfds; i++)
+		close(sr->ch.cgfds[i]);
 	if (r)
 		goto out;
 	g->pidfd = sr->ch.pidfd;
 	g->child = true;
 	g->rec.pid = pid;
 	g->rec.pid_start = proc_start_time(pid);
-	if (d->have_cgroups && cgroup_add(&d->cg, g->rec.name, pid))
-		log_warn("guest %s: cannot move pid %d into its cgroup", g->rec.name, (int)pid);
 	set_state(g, "running");
 	g->rec.has_exit = false;
 	set_str(&g->rec.exit_reason, NULL);
@@ -1218,6 +1222,25 @@ int guest_remove(struct guest *g, bool force, struct api_conn *conn, char *err, 
 /* ---- loading and reattaching ---- */
 
 /* A guest the registry says runs: find its process again, or learn that it ended. */
+/* The slot of the host ids a running guest's root maps to (its uid_map), or -1. */
+static int id_slot_of(const struct daemon *d, pid_t pid)
+{
+	char path[64];
+	unsigned inside, host, n;
+	FILE *f;
+	int slot = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%u %u %u", &inside, &host, &n) == 3 && inside == 0 && n == 1 &&
+	    host >= d->ids.uid && host - d->ids.uid < d->ids.count)
+		slot = (int)(host - d->ids.uid);
+	fclose(f);
+	return slot;
+}
+
 static void reattach(struct guest *g)
 {
 	pid_t pid = (pid_t)g->rec.pid;
@@ -1241,6 +1264,7 @@ static void reattach(struct guest *g)
 		return;
 	}
 	g->pidfd = fd;
+	g->id_slot = id_slot_of(g->d, pid);
 	if (evloop_watch_add(g->d->loop, fd, POLLIN, on_exit_fd, g, &g->pid_watch)) {
 		log_err("guest %s: cannot watch its process", g->rec.name);
 		return;

@@ -1,10 +1,12 @@
 /*
  * A small WASI service for the daemon tests: prints "service: started" and its arguments,
  * then a heartbeat line every 200 ms ("tick N"), and echoes each line it reads on stdin as
- * "echo: LINE". Ends with status 0 on "quit", status 3 on "fail", and traps on "trap".
+ * "echo: LINE" ("append PATH TEXT" and "cat PATH" work on files instead). Ends with status
+ * 0 on "quit", status 3 on "fail", and traps on "trap".
  * With the argument "oneshot" it prints one line and exits 0 at once; with "idle" it prints
  * one line and then waits for input without a heartbeat (an idle service, for bench/host).
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,8 +15,44 @@
 #include <time.h>
 #include <unistd.h>
 
+/* "append PATH TEXT": appends TEXT and a newline to PATH; "cat PATH": prints PATH. */
+static void file_command(const char *line)
+{
+	bool append = !strncmp(line, "append ", 7);
+	const char *rest = line + (append ? 7 : 4), *text;
+	char path[128], buf[256];
+	size_t n = strcspn(rest, " ");
+	FILE *f;
+
+	if (n >= sizeof(path))
+		return;
+	memcpy(path, rest, n);
+	path[n] = 0;
+	text = rest[n] ? rest + n + 1 : "";
+	f = fopen(path, append ? "a" : "r");
+	if (!f) {
+		printf("%s %s: failed: %s\n", append ? "append" : "cat", path, strerror(errno));
+		return;
+	}
+	if (append) {
+		bool ok = fprintf(f, "%s\n", text) >= 0;
+		ok = !fclose(f) && ok;
+		printf("append %s: %s\n", path, ok ? "done" : strerror(errno));
+		return;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	printf("cat %s: %s", path, buf);
+}
+
 static void handle(const char *line)
 {
+	if (!strncmp(line, "append ", 7) || !strncmp(line, "cat ", 4)) {
+		file_command(line);
+		fflush(stdout);
+		return;
+	}
 	if (!strcmp(line, "quit"))
 		exit(0);
 	if (!strcmp(line, "fail"))

@@ -189,11 +189,16 @@ def console(d, name, lines, wait=2.0, timeout=60):
     return out.decode(errors="replace")
 
 
-def cgroup_dirs(name):
-    """Every v1/v2 group directory for guest `name` that exists (any daemon's)."""
+def cgroup_dirs(name, d=None):
+    """Every v1/v2 group directory for guest `name` that exists: daemon d's (other
+    daemons on the host, such as another checkout's tests, may have a guest of that
+    name), or any daemon's."""
     found = []
+    want = cgroup_instance(d.state) if d else None
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-        if re.match(r"lodge\.[0-9a-f]{8}$", os.path.basename(root)) and name in dirs:
+        base = os.path.basename(root)
+        if re.match(r"lodge\.[0-9a-f]{8}$", base) and (not want or base == want) and \
+                name in dirs:
             found.append(os.path.join(root, name))
         if root.count("/") > 8:
             dirs[:] = []
@@ -337,7 +342,7 @@ def wasm_lifecycle(tmp, d):
     g = d.inspect("svc")
     check(g["state"] == "stopped" and g["exit"]["status"] == 0 and g["exit"]["reason"] == "stopped",
           "after stop: %r" % g)
-    check(not cgroup_dirs("svc"), "cgroups left: %r" % cgroup_dirs("svc"))
+    check(not cgroup_dirs("svc", d), "cgroups left: %r" % cgroup_dirs("svc", d))
     d.cli("rm", "svc", check_rc=0)
     check(b"svc" not in d.cli("ps", "-a", check_rc=0).stdout, "still listed after rm")
     check(not os.path.exists(os.path.join(d.state, "guests", "svc")), "files left after rm")
@@ -461,6 +466,9 @@ def isolation(tmp, d):
           "root holds %r" % os.listdir("/proc/%d/root" % pid))
     check(os.listdir("/proc/%d/root/files" % pid) == ["module.wasm"], "files: %r" %
           os.listdir("/proc/%d/root/files" % pid))
+    # the filter is the daemon's, compiled once (the spec carries it), not the guest's own
+    spec = json.load(open(os.path.join(g["paths"]["dir"], "sandbox.json")))
+    check(len(spec.get("seccomp", "")) > 100, "no precompiled seccomp filter in the spec")
     lim = open("/proc/%d/limits" % pid).read()
     check(re.search(r"Max core file size\s+0\s+0", lim), "core dumps allowed")
     check(re.search(r"Max open files\s+4096\s+4096", lim), "open files not limited")
@@ -470,8 +478,16 @@ def isolation(tmp, d):
           "applied: %r" % g["cgroup"])
     cg = open("/proc/%d/cgroup" % pid).read()
     check(re.search(r"/lodge\.[0-9a-f]{8}/iso$", cg, re.M), "not in its cgroup: %r" % cg)
+    # every thread too, in every hierarchy (the guest joins its groups itself, before exec)
+    for task in os.listdir("/proc/%d/task" % pid):
+        tcg = open("/proc/%d/task/%s/cgroup" % (pid, task)).read()
+        for line in tcg.splitlines():
+            hier = line.split(":")[1]
+            if any(c in hier.split(",") for c in ("cpu", "memory", "pids")) or \
+                    (hier == "" and "/lodge." in cg.split("0::")[-1]):
+                check(line.endswith("/iso"), "thread %s outside its group: %r" % (task, line))
     quota = mem = pids = None
-    for dpath in cgroup_dirs("iso"):
+    for dpath in cgroup_dirs("iso", d):
         for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
             if os.path.exists(os.path.join(dpath, f)):
                 quota = conv(open(os.path.join(dpath, f)).read())
@@ -489,6 +505,82 @@ def isolation(tmp, d):
           "no cgroup memory usage in the metrics")
     d.cli("kill", "iso", check_rc=0)
     d.cli("rm", "iso", check_rc=0)
+
+
+def id_map(pid, which):
+    """The single line of /proc/PID/{uid,gid}_map as (inside, outside, count)."""
+    lines = open("/proc/%d/%s" % (pid, which)).read().split("\n")
+    lines = [l.split() for l in lines if l.strip()]
+    check(len(lines) == 1, "%s: %r" % (which, lines))
+    return tuple(int(x) for x in lines[0])
+
+
+@test
+def user_namespace(tmp, d):
+    """A guest's root is an unprivileged host id of its own (not the host's root), and it
+    still reads and writes its shared directory, through an idmapped mount: files of the
+    host's root look like its own, and what it writes belongs to the host's root."""
+    info = d.api_json("GET", "/v1/info")[1]
+    if not info["sandbox"]["user_namespace"]:
+        raise Skip("the host does not allow user namespaces")
+    data = os.path.join(tmp, "userns-data")
+    os.mkdir(data, 0o700)
+    with open(os.path.join(data, "old"), "w") as f:
+        f.write("old line\n")
+    os.chmod(os.path.join(data, "old"), 0o600)
+    ids = []
+    for name in ("u1", "u2"):
+        d.cli("create", name, "--wasm", SERVICE, "--dir", data + "::/data", check_rc=0)
+        d.cli("start", name, check_rc=0)
+        wait_for(lambda: "tick 1" in d.logs(name), 30, name + " to run")
+        pid = pid_of(d, name)
+        inside, uid, n = id_map(pid, "uid_map")
+        ginside, gid, gn = id_map(pid, "gid_map")
+        check(inside == 0 and n == 1 and uid != 0, "uid_map: %r" % ((inside, uid, n),))
+        check(ginside == 0 and gn == 1 and gid != 0, "gid_map: %r" % ((ginside, gid, gn),))
+        st = proc_status(pid)
+        for field, want in (("Uid", uid), ("Gid", gid)):
+            got = re.search(r"^%s:\s+(.*)$" % field, st, re.M).group(1).split()
+            check(got == [str(want)] * 4, "%s: %r, wanted %d" % (field, got, want))
+        ids.append(uid)
+    check(ids[0] != ids[1], "two guests share host uid %d" % ids[0])
+    out = console(d, "u1", ["cat /data/old", "append /data/old more", "append /data/new hello"],
+                  wait=1)
+    check("cat /data/old: old line" in out, "reading a 0600 file of root: %r" % out[-300:])
+    check("append /data/old: done" in out and "append /data/new: done" in out,
+          "writing: %r" % out[-300:])
+    check(open(os.path.join(data, "old")).read() == "old line\nmore\n", "old: %r" %
+          open(os.path.join(data, "old")).read())
+    st = os.stat(os.path.join(data, "new"))
+    check(st.st_uid == 0 and st.st_gid == 0, "new file owned by %d:%d on the host" % (
+        st.st_uid, st.st_gid))
+    check(open(os.path.join(data, "new")).read() == "hello\n", "new file's content")
+    # the guest's run directory on the host: its console ring, owned by the host's root
+    ring = d.inspect("u1")["paths"]["console_log"]
+    check(os.stat(ring).st_uid == 0, "console ring owned by %d" % os.stat(ring).st_uid)
+    for name in ("u1", "u2"):
+        d.cli("rm", "-f", name, check_rc=0)
+
+
+@test
+def shared_netns(tmp, d):
+    """Wasm guests (no sockets at all under their seccomp list) share one empty network
+    namespace, not the host's: only a loopback interface, down (no address, no route)."""
+    pids = []
+    for name in ("n1", "n2"):
+        d.cli("create", name, "--wasm", SERVICE, check_rc=0)
+        d.cli("start", name, check_rc=0)
+        wait_for(lambda: "tick 1" in d.logs(name), 30, name + " to run")
+        pids.append(pid_of(d, name))
+    ns = [os.readlink("/proc/%d/ns/net" % p) for p in pids]
+    check(ns[0] == ns[1], "not shared: %r" % ns)
+    check(ns[0] != os.readlink("/proc/self/ns/net"), "the host's network namespace")
+    devs = [l.split(":")[0].strip() for l in open("/proc/%d/net/dev" % pids[0]).readlines()[2:]]
+    check(devs == ["lo"], "interfaces: %r" % devs)
+    check(open("/proc/%d/net/route" % pids[0]).read().count("\n") <= 1, "routes")
+    check(open("/proc/%d/net/if_inet6" % pids[0]).read() == "", "addresses")
+    for name in ("n1", "n2"):
+        d.cli("rm", "-f", name, check_rc=0)
 
 
 @test
@@ -587,7 +679,7 @@ def kill9(tmp, d):
     os.kill(p1, signal.SIGKILL)
     wait_for(lambda: d.state_of("k1") == "crashed", 20, "k1 crashed")
     check("SIGKILL" in d.inspect("k1")["exit"]["reason"], "k1 reason")
-    check(not cgroup_dirs("k1"), "k1's cgroup left")
+    check(not cgroup_dirs("k1", d), "k1's cgroup left")
     # kill -9 of the daemon, then of a guest while it is away, then a new daemon
     p2 = pid_of(d, "k2")
     d.stop(signal.SIGKILL)
@@ -598,7 +690,7 @@ def kill9(tmp, d):
     check("while the daemon was away" in d.inspect("k2")["exit"]["reason"], "k2 reason")
     all_names = d.cli("ps", "-aq", check_rc=0).stdout.decode().split()
     check(set(names) <= set(all_names), "guests lost: %r" % all_names)
-    check(not cgroup_dirs("k2"), "k2's cgroup left")
+    check(not cgroup_dirs("k2", d), "k2's cgroup left")
     # both in turn: guest running, daemon killed, guest killed, daemon killed again
     d.cli("start", "k2", check_rc=0)
     p2 = wait_for(lambda: pid_of(d, "k2"), 20, "k2's pid")
@@ -610,7 +702,7 @@ def kill9(tmp, d):
     wait_for(lambda: d.state_of("k2") == "crashed", 20, "k2 crashed again")
     mounts = open("/proc/mounts").read()
     check(d.state not in mounts, "mounts left under the state directory")
-    check(not cgroup_dirs("k2"), "k2's cgroup left")
+    check(not cgroup_dirs("k2", d), "k2's cgroup left")
     d.cli("rm", "k1", "k2", check_rc=0)
 
 

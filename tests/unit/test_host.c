@@ -2,10 +2,12 @@
  * Unit tests for the daemon's registry (host/registry.c: rows, a taken name, updates,
  * events and their pruning, reopening) and cgroup module (host/cgroup.c) on fake cgroup
  * trees, one v1 (a directory per controller) and one v2, checking the exact files and
- * formats each version gets for the same limits, and what is reported as skipped.
+ * formats each version gets for the same limits, and what is reported as skipped; and the
+ * range of host ids guests' roots map to (host/sandbox.c: /etc/subuid and /etc/subgid).
  */
 #include "host/cgroup.h"
 #include "host/registry.h"
+#include "host/sandbox.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -212,10 +214,58 @@ static int test_cgroup_v2(void)
 	return 0;
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static int test_ids(void)
+{
+	struct sandbox_ids ids;
+	char u[200], g[200];
+
+	tmpdir();
+	CHECK(dir[0]);
+	snprintf(u, sizeof(u), "%s/subuid", dir);
+	snprintf(g, sizeof(g), "%s/subgid", dir);
+	/* no files, no user "lodge" in them: the defaults */
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), 0);
+	CHECK(ids.uid == SANDBOX_ID_BASE && ids.gid == SANDBOX_ID_BASE);
+	CHECK_EQ(ids.count, SANDBOX_ID_COUNT);
+	write_text(u, "alice:100000:65536\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), 0);
+	CHECK(ids.uid == SANDBOX_ID_BASE);
+	/* lodge's ranges; the smaller count holds for both */
+	write_text(u, "alice:100000:65536\nlodge:200000:1000\n");
+	write_text(g, "lodge:300000:500\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), 0);
+	CHECK(ids.uid == 200000 && ids.gid == 300000);
+	CHECK_EQ(ids.count, 500);
+	/* malformed, empty, reaching root's id or past 2^32 */
+	write_text(g, "lodge:300000\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), -EINVAL);
+	write_text(g, "lodge:300000:0\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), -EINVAL);
+	write_text(g, "lodge:0:10\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), -EINVAL);
+	write_text(g, "lodge:4294967000:1000\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), -EINVAL);
+	write_text(g, "lodge:300000:10x\n");
+	CHECK_EQ(sandbox_ids_init(&ids, u, g), -EINVAL);
+	rmrf();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"registry", test_registry},
 	{"cgroup_v1", test_cgroup_v1},
 	{"cgroup_v2", test_cgroup_v2},
+	{"ids", test_ids},
 };
 
 UNIT_MAIN("host", tests)
