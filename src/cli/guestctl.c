@@ -268,6 +268,9 @@ static int reply_result(struct api_conn *c, int r, const char *what, const char 
 				       "%s: the guest must be paused first (PATCH /vm {\"state\": "
 				       "\"Paused\"})",
 				       what);
+	if (err[0] && (r == -ENOTSUP || r == -EAGAIN)) /* e.g. a Wasm program's state */
+		return api_reply_error(c, 409, r == -EAGAIN ? "busy" : "not_supported", "%s: %s",
+				       what, err);
 	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
 		       r == -EROFS || r == -ENAMETOOLONG))
 		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);
