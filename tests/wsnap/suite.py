@@ -359,6 +359,46 @@ def case_ref_values():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_calls(mode, jit_args):
+    """A pause where the translated loop's host calls are all in functions it calls."""
+    name = "wsnap.%s.calls" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock,
+                                                          os.path.join(HERE, "calls.wat")],
+                             stdout=fo, stderr=subprocess.PIPE)
+    try:
+        if not wait_file_lines(out, 30, 60, p):
+            result(False, name, "no 30 lines")
+            return
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        snap = os.path.join(d, "c.snap")
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        time.sleep(0.2)
+        last = open(out).read().splitlines()[-1]
+        p.kill()
+        p.wait()
+        if st != 204 or st2 != 204:
+            result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+            return
+        q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        nxt = q.stdout.readline().decode().strip()
+        q.kill()
+        q.wait()
+        n = int(last.split()[1])
+        result(nxt == "count %d" % (n + 1), name, "after %r the restore printed %r" % (last, nxt))
+    except OSError as e:
+        result(False, name, "control socket: %s" % e)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -409,6 +449,8 @@ def main():
         case_restore(mode, args, spin=False)
         case_restore(mode, args, spin=True)
         case_twice(args, mode)
+    for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
+        case_calls(mode, args)
     case_deep_jit()
     case_bad_files()
     case_ref_values()

@@ -90,6 +90,21 @@ static enum wasm_trap tick(struct wasm_jit *j)
 	return t;
 }
 
+/* While a pause for a snapshot waits (see deopt_here below), ends the tick chunk (keeping the fuel
+ * exact: the ticks used stay charged), so that the next call or back-edge comes back to C: a loop
+ * that spends its time in calls reaches its back-edge's refill, where it can leave, at once. */
+static void hurry(struct wasm_jit *j)
+{
+	struct wasm_store *s = j->s;
+
+	if (!atomic_load_explicit(&s->snap_points, memory_order_relaxed) ||
+	    !atomic_load_explicit(&s->pause, memory_order_relaxed))
+		return;
+	j->fuel.chunk -= j->fuel.ticks;
+	j->fuel.ticks = 0;
+	j->ticks = 0;
+}
+
 /* Runs f in the interpreter on frame fp at call depth `depth`. */
 static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm_slot *fp,
 			     size_t depth)
@@ -105,6 +120,7 @@ static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm
 	s->sp = sp;
 	s->nframes = nframes;
 	fuel_in(j);
+	hurry(j);
 	return t;
 }
 
@@ -173,6 +189,8 @@ uint64_t wasm_jit_c_tick(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	if (j->site_arg == 1 && deopt_here(j, f, idx, fp))
 		return WASM_TRAP_DEOPT;
 	t = tick(j);
+	if (!t)
+		hurry(j);
 	if (t)
 		record(j, t, f, idx);
 	return t;
@@ -230,6 +248,7 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	fuel_out(j);
 	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth);
 	fuel_in(j);
+	hurry(j);
 	if (t)
 		record(j, t, f, idx);
 	return t;

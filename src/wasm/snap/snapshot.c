@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define STATE_VERSION  1
 #define MODULE_VERSION 1
@@ -621,7 +622,10 @@ int wasm_snapshot_restore(struct wasm_snapshot *snap, const int stdio[3], char *
 	if ((mem && mem->size) != (p->ram != NULL))
 		return fail(err, errlen, -EINVAL, "corrupt: memory and RAM section disagree");
 	if (p->ram) {
-		memset(mem->base, 0, mem->size);
+		/* zero (the data segments), without touching the pages: the memory is an
+		 * anonymous private mapping (memory.c) */
+		if (madvise(mem->base, mem->size, MADV_DONTNEED) < 0)
+			memset(mem->base, 0, mem->size);
 		rc = snap_read_ram(p->r, p->ram, mem->base, 0, mem->size, false, err, errlen);
 		if (rc)
 			return rc;
