@@ -307,7 +307,15 @@ static void default_firmware(cJSON *o)
 		}
 }
 
+static int create_guest(int argc, char **argv, const char *sock, bool print);
+
 static int cmd_create(int argc, char **argv, const char *sock)
+{
+	return create_guest(argc, argv, sock, true);
+}
+
+/* lodge create; print: the name on success (lodge restore prints it once it started) */
+static int create_guest(int argc, char **argv, const char *sock, bool print)
 {
 	cJSON *o = cJSON_CreateObject();
 	struct api_client *c;
@@ -344,7 +352,7 @@ static int cmd_create(int argc, char **argv, const char *sock)
 	}
 	st = call(c, "POST", "/v1/guests", body, &r);
 	free(body);
-	if (st == 201)
+	if (st == 201 && print)
 		printf("%s\n", argv[1]);
 	else if (st)
 		say_err("%s", message(&r));
@@ -529,7 +537,7 @@ static int cmd_restore(int argc, char **argv, const char *sock)
 	for (int i = 3; i < argc; i++)
 		cv[n++] = argv[i];
 	cv[n] = NULL;
-	rc = cmd_create(n, cv, sock);
+	rc = create_guest(n, cv, sock, false);
 	if (rc)
 		return rc;
 	sv[1] = argv[1];

@@ -153,6 +153,38 @@ def case_restore(mode, jit_args, spin):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_fuel(mode, jit_args):
+    """--fuel is saved with what is left of it: a program saved and restored runs out of
+    fuel at exactly the line, function and offset an uninterrupted run does."""
+    name = "wsnap.%s.fuel" % mode
+    fuel = ["--fuel", "120000000"]
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        ref = subprocess.run([LODGE, "wasm"] + jit_args + fuel + ["--dir", d + "::.", COUNTER,
+                                                                 "spin"],
+                             capture_output=True, timeout=120, cwd=d)
+        want = ref.stdout.decode().splitlines()
+        if ref.returncode != 134 or b"fuel exhausted" not in ref.stderr or len(want) < 15:
+            result(False, name, "reference run: exit %d, %d lines, %r" % (
+                ref.returncode, len(want), ref.stderr.decode()[-200:]))
+            return
+        snap = os.path.join(d, "f.snap")
+        first = take_snapshot(d, jit_args + fuel, ["spin"], snap, name)
+        if first is None:
+            return
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                           capture_output=True, timeout=120, cwd=d)
+        got = first + r.stdout.decode().splitlines()
+        where = lambda e: e.decode().split("trap: ")[-1].split(" (")[0]
+        ok = r.returncode == 134 and got == want and where(r.stderr) == where(ref.stderr)
+        result(ok, name, "exit %d, %d lines (wanted %d), %r vs %r" % (
+            r.returncode, len(got), len(want), where(r.stderr), where(ref.stderr)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_twice(jit_args, mode):
     """A restored program with --api is paused and saved again, and that restores too."""
     name = "wsnap.%s.again" % mode
@@ -449,6 +481,7 @@ def main():
         case_restore(mode, args, spin=False)
         case_restore(mode, args, spin=True)
         case_twice(args, mode)
+        case_fuel(mode, args)
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_calls(mode, args)
     case_deep_jit()
