@@ -58,15 +58,15 @@ def wait_file_lines(path, n, timeout, proc=None):
     return False
 
 
-def take_snapshot(d, jit_args, prog_args, snap, name):
+def take_snapshot(d, jit_args, prog_args, snap, name, lines=10):
     try:
-        return take_snapshot1(d, jit_args, prog_args, snap, name)
+        return take_snapshot1(d, jit_args, prog_args, snap, name, lines)
     except OSError as e:  # the control socket went away: the program ended
         result(False, name, "control socket: %s" % e)
         return None
 
 
-def take_snapshot1(d, jit_args, prog_args, snap, name):
+def take_snapshot1(d, jit_args, prog_args, snap, name, lines):
     """Runs counter.wat in d until it printed 10 lines, pauses and snapshots it, kills
     it. Returns the lines it printed, or None (a FAIL reported)."""
     sock = os.path.join(d, "api.sock")
@@ -76,9 +76,9 @@ def take_snapshot1(d, jit_args, prog_args, snap, name):
                                                           COUNTER] + prog_args,
                              stdout=fo, stderr=subprocess.PIPE, cwd=d)
     try:
-        if not wait_file_lines(out, 10, 60, p):
-            result(False, name, "no 10 lines: " + p.stderr.read().decode() if p.poll()
-                   is not None else "no 10 lines")
+        if not wait_file_lines(out, lines, 60, p):
+            result(False, name, "no %d lines: %s" % (lines, p.stderr.read().decode() if p.poll()
+                                                     is not None else ""))
             return None
         st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
         if st != 204:
@@ -185,6 +185,96 @@ def case_fuel(mode, jit_args):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def retarget(data, new_dir):
+    """data with its WASI section's preopens moved to new_dir (a kept reproducer names a
+    temporary directory that is gone)."""
+    p, ln = {t: (p, ln) for t, h, p, ln in sections(data)}[0x12]
+    w = data[p:p + ln]
+    off = 4
+    for _ in range(2):  # arguments, environment
+        n = struct.unpack_from("<I", w, off)[0]
+        off += 4
+        for _ in range(n):
+            off += 4 + struct.unpack_from("<I", w, off)[0]
+    npre = struct.unpack_from("<I", w, off)[0]
+    out = bytearray(w[:off + 4])
+    off += 4
+    enc = new_dir.encode()
+    for _ in range(npre):
+        off += 4 + struct.unpack_from("<I", w, off)[0]  # the old host path
+        glen = struct.unpack_from("<I", w, off)[0]
+        out += struct.pack("<I", len(enc)) + enc + w[off:off + 4 + glen]
+        off += 4 + glen
+    out += w[off:]
+    return rewrite(data, 0x12, bytes(out))
+
+
+def case_regressions():
+    """Files that once made a restore misbehave (tests/wsnap/regressions): refused with
+    one line, nothing leaked (the sanitizer build checks)."""
+    here = os.path.join(HERE, "regressions")
+    for f in sorted(os.listdir(here)):
+        d = tempfile.mkdtemp(prefix="wsnap.")
+        try:
+            with open(os.path.join(d, "in.txt"), "w") as fo:
+                fo.write(IN_TXT)
+            bad = os.path.join(d, f)
+            with open(bad, "wb") as fo:
+                fo.write(retarget(open(os.path.join(here, f), "rb").read(), d))
+            refused(bad, "wsnap.regression." + f.rsplit(".", 1)[0], "lodge wasm: --restore")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def case_mutations():
+    """Random bytes of the STATE and WASI sections changed (checksums fixed, so only the
+    content checks stand between them and the engine): every restore is refused with
+    one line (125), or runs as a program (its own exit or a trap, 134), never crashes
+    (a signal, or a sanitizer report)."""
+    import random
+    name = "wsnap.bad.mutations"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        snap = os.path.join(d, "m.snap")
+        # near its end (110 of 120 lines): a restore that runs finishes soon
+        if take_snapshot(d, ["--no-jit"], [], snap, name, lines=110) is None:
+            return
+        data = open(snap, "rb").read()
+        secs = {t: (p, ln) for t, h, p, ln in sections(data)}
+        rnd = random.Random(11)
+        bad = os.path.join(d, "bad.snap")
+        why = None
+        counts = {}
+        for i in range(int(os.environ.get("WSNAP_MUTATIONS", "80"))):
+            typ = rnd.choice((0x11, 0x11, 0x12))
+            p, ln = secs[typ]
+            body = bytearray(data[p:p + ln])
+            for _ in range(rnd.randint(1, 4)):
+                body[rnd.randrange(len(body))] = rnd.randrange(256)
+            with open(bad, "wb") as f:
+                f.write(rewrite(data, typ, bytes(body)))
+            r = subprocess.run([LODGE, "wasm", "--timeout", "5", "--restore", bad],
+                               capture_output=True, timeout=60, cwd=d)
+            err = r.stderr.decode(errors="replace")
+            counts[r.returncode] = counts.get(r.returncode, 0) + 1
+            if r.returncode < 0 or "Sanitizer" in err or "runtime error" in err or \
+                    r.returncode not in (0, 125, 134, 124) + tuple(range(1, 30)):
+                why = "mutation %d of section 0x%x: exit %d: %s" % (i, typ, r.returncode,
+                                                                     err[-300:])
+                shutil.copy(bad, os.path.join(HERE, "regressions", "new-%d.snap" % i))
+                break
+            if r.returncode == 125 and err.count("\n") != 1:
+                why = "mutation %d: refused with %r" % (i, err)
+                break
+        result(not why, name, why or "")
+        if os.environ.get("WSNAP_VERBOSE"):
+            print("  exit statuses: %r" % counts)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_twice(jit_args, mode):
     """A restored program with --api is paused and saved again, and that restores too."""
     name = "wsnap.%s.again" % mode
@@ -230,7 +320,7 @@ def case_twice(jit_args, mode):
 
 def refused(path, name, want):
     r = subprocess.run([LODGE, "wasm", "--restore", path], capture_output=True, timeout=60)
-    err = r.stderr.decode()
+    err = r.stderr.decode(errors="replace")
     ok = r.returncode == 125 and want in err and err.count("\n") == 1 and not r.stdout
     result(ok, name, "exit %d, stderr %r" % (r.returncode, err))
     if os.environ.get("WSNAP_VERBOSE"):
@@ -486,11 +576,15 @@ def main():
         case_calls(mode, args)
     case_deep_jit()
     case_bad_files()
+    case_regressions()
+    case_mutations()
     case_ref_values()
 
 
 if os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
+    case_regressions()
+    case_mutations()
     case_ref_values()
 else:
     main()

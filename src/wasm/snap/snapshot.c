@@ -308,8 +308,10 @@ static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char 
 		}
 		sread(&r, snap->name, nlen);
 		snap->name[nlen] = 0;
-		if (memchr(snap->name, 0, nlen))
-			snap->name[0] = 0, nlen = 0;
+		/* shown in messages: printable ASCII only */
+		for (uint32_t i = 0; i < nlen; i++)
+			if (snap->name[i] < 0x20 || snap->name[i] > 0x7e)
+				snap->name[i] = '?';
 		lim.max_memory = sread_u64(&r);
 		lim.stack_size = sread_u64(&r);
 		len = sread_u64(&r);

@@ -44,6 +44,16 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* A path from the file, safe to show on a terminal (escaped, cut), in one of two buffers. */
+static const char *shown(const char *s)
+{
+	static _Thread_local char buf[2][300];
+	static _Thread_local unsigned k;
+	char *out = buf[k++ % 2];
+
+	return wasm_name_escape(s, strlen(s), out, sizeof(buf[0]));
+}
+
 static void put_str(struct sbuf *b, const char *s)
 {
 	size_t n = strlen(s);
@@ -204,7 +214,7 @@ static int load_fd(struct wasi *w, struct sreader *r, int i, char *err, size_t e
 				    w->npre);
 		fd = open(w->pre_host[root], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
-			return fail(err, errlen, -errno, "preopen %s: %s", w->pre_host[root],
+			return fail(err, errlen, -errno, "preopen %s: %s", shown(w->pre_host[root]),
 				    strerror(errno));
 		f->host = fd;
 		f->own = true;
@@ -223,22 +233,24 @@ static int load_fd(struct wasi *w, struct sreader *r, int i, char *err, size_t e
 			core_free(path);
 			return fail(err, errlen, -EINVAL, "fd %d: a bad path record", i);
 		}
-		f->path = path;
 		dir = open(w->pre_host[root], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dir < 0)
-			return fail(err, errlen, -errno, "preopen %s: %s", w->pre_host[root],
-				    strerror(errno));
 		/* as it was opened, confined below the preopen; never created or truncated */
-		fd = wasi_path_open(&w->res, dir, path, (int)fl, 0);
-		close(dir);
-		if (fd < 0)
-			return fail(err, errlen, fd, "fd %d: %s/%s: %s", i, w->pre_host[root], path,
-				    strerror(-fd));
-		f->host = fd;
+		fd = dir < 0 ? -errno : wasi_path_open(&w->res, dir, path, (int)fl, 0);
+		if (dir >= 0)
+			close(dir);
+		if (fd < 0) {
+			fail(err, errlen, fd, "fd %d: %s/%s: %s", i, shown(w->pre_host[root]),
+			     shown(path), strerror(-fd));
+			core_free(path);
+			return fd;
+		}
+		f->host = fd; /* from here on wasi_destroy frees the path with the fd */
+		f->path = path;
 		f->own = true;
 		if (fstat(fd, &st) || (type == FT_DIR) != S_ISDIR(st.st_mode))
 			return fail(err, errlen, -EINVAL, "fd %d: %s/%s is no longer a %s", i,
-				    w->pre_host[root], path, type == FT_DIR ? "directory" : "file");
+				    shown(w->pre_host[root]), shown(path),
+				    type == FT_DIR ? "directory" : "file");
 		if (off && lseek(fd, (off_t)off, SEEK_SET) < 0)
 			return fail(err, errlen, -errno, "fd %d: seek to %llu: %s", i,
 				    (unsigned long long)off, strerror(errno));
@@ -292,8 +304,8 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 		rc = wasi_create(s, &cfg, &w, &bad_pre);
 		if (rc) {
 			if (bad_pre >= 0)
-				fail(err, errlen, rc, "preopened directory %s: %s", host[bad_pre],
-				     strerror(-rc));
+				fail(err, errlen, rc, "preopened directory %s: %s",
+				     shown(host[bad_pre]), strerror(-rc));
 			else
 				fail(err, errlen, rc, "WASI set-up: %s", strerror(-rc));
 			goto out;
