@@ -210,29 +210,46 @@ static int parse_restart(const char *s, enum restart_policy *out)
 }
 
 /* Semantic checks of a create request (json_check did the types). */
-/* The kind of guest a snapshot file holds, from its first section (docs/SNAPSHOT.md):
- * MACHINE (1) for a system guest, the Wasm MODULE (0x10). Returns 0 or -EINVAL. */
+/* The kind of guest a snapshot file holds (docs/SNAPSHOT.md): the first MACHINE section
+ * (1) makes a system guest, a Wasm MODULE (0x10) a WebAssembly one; sections before it
+ * (a later version's identity sections) are skipped. Returns 0 or -EINVAL. */
 static int snapshot_kind(const char *path, enum guest_kind *kind, char *err, size_t errlen)
 {
-	uint8_t h[36];
-	uint32_t type;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? pread(fd, h, sizeof(h), 0) : -1;
+	uint8_t h[32];
+	uint64_t off = 32;
+	struct stat st;
+	int r = -EINVAL;
 
+	if (fd < 0 || fstat(fd, &st) < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "LODGESNP", 8)) {
+		snprintf(err, errlen, "restore '%.200s': not a Lodge snapshot", path);
+		goto out;
+	}
+	for (int i = 0; i < 8 && off + 24 <= (uint64_t)st.st_size; i++) {
+		uint8_t s[24];
+		uint32_t type;
+		uint64_t len = 0;
+		if (pread(fd, s, sizeof(s), (off_t)off) != (ssize_t)sizeof(s))
+			break;
+		type = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 |
+		       (uint32_t)s[3] << 24;
+		for (int k = 7; k >= 0; k--)
+			len = len << 8 | s[8 + k];
+		if (type == 1 || type == 0x10) {
+			*kind = type == 1 ? GUEST_VM : GUEST_WASM;
+			r = 0;
+			goto out;
+		}
+		if (len > (uint64_t)st.st_size)
+			break;
+		off += 24 + len;
+	}
+	snprintf(err, errlen, "restore '%.200s': a snapshot of an unknown kind", path);
+out:
 	if (fd >= 0)
 		close(fd);
-	if (n != (ssize_t)sizeof(h) || memcmp(h, "LODGESNP", 8)) {
-		snprintf(err, errlen, "restore '%.200s': not a Lodge snapshot", path);
-		return -EINVAL;
-	}
-	type = (uint32_t)h[32] | (uint32_t)h[33] << 8 | (uint32_t)h[34] << 16 |
-	       (uint32_t)h[35] << 24;
-	if (type != 1 && type != 0x10) {
-		snprintf(err, errlen, "restore '%.200s': a snapshot of an unknown kind", path);
-		return -EINVAL;
-	}
-	*kind = type == 1 ? GUEST_VM : GUEST_WASM;
-	return 0;
+	return r;
 }
 
 /* A guest created from a snapshot (`restore`): its kernel or module, limits and devices

@@ -370,7 +370,7 @@ def case_bad_files():
         flipped[len(data) // 3] ^= 0x40
         refused(write(bytes(flipped)), "wsnap.bad.flipped", "corrupt")
         v2 = bytearray(data)
-        struct.pack_into("<I", v2, 8, 2)
+        struct.pack_into("<I", v2, 8, 99)  # a version no Lodge wrote
         struct.pack_into("<I", v2, 28, zlib.crc32(bytes(v2[:28])) & 0xffffffff)
         refused(write(bytes(v2)), "wsnap.bad.version", "version")
         refused(write(b"not a snapshot at all, just text\n" * 4), "wsnap.bad.garbage",
