@@ -7,3 +7,11 @@
 bench-snapshot: guest-cache/out/Image guest-cache/out/fw_dynamic.bin guest-cache/out/initrd.img
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge bench/snapshot/run
+
+# A WebAssembly app's snapshot and restore (bench/snapshot/wasm: 64 MiB of memory, half
+# noise), interpreted and with the JIT, against a cold start of the same app.
+.PHONY: bench-snapshot-wasm
+
+bench-snapshot-wasm:
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/snapshot/wasm

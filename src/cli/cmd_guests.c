@@ -155,8 +155,12 @@ static void create_usage(FILE *f)
 		"                         [OPTIONS]\n"
 		"       lodge create NAME --wasm APP.wasm [--dir HOST[::GUEST]]... [--env K=V]...\n"
 		"                         [OPTIONS] [-- ARGS...]\n"
+		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
+		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
+		"module, devices and limits come from the file; a WebAssembly guest needs\n"
+		"the --dir options it had, in the same order.\n"
 		"\n"
 		"options:\n"
 		"  --cpus N             harts of a system guest (default 1)\n"
@@ -227,7 +231,7 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	}
 	val = argv[++*i];
 	if (!strcmp(opt, "--kernel") || !strcmp(opt, "--initrd") || !strcmp(opt, "--firmware") ||
-	    !strcmp(opt, "--wasm"))
+	    !strcmp(opt, "--wasm") || !strcmp(opt, "--restore"))
 		return add_path(o, opt + 2, opt, val);
 	if (!strcmp(opt, "--append")) {
 		cJSON_AddStringToObject(o, "append", val);
@@ -293,6 +297,7 @@ static void default_firmware(cJSON *o)
 	char abs[PATH_MAX];
 
 	if (!cJSON_GetObjectItemCaseSensitive(o, "kernel") ||
+	    cJSON_GetObjectItemCaseSensitive(o, "restore") ||
 	    cJSON_GetObjectItemCaseSensitive(o, "firmware"))
 		return;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
@@ -302,7 +307,15 @@ static void default_firmware(cJSON *o)
 		}
 }
 
+static int create_guest(int argc, char **argv, const char *sock, bool print);
+
 static int cmd_create(int argc, char **argv, const char *sock)
+{
+	return create_guest(argc, argv, sock, true);
+}
+
+/* lodge create; print: the name on success (lodge restore prints it once it started) */
+static int create_guest(int argc, char **argv, const char *sock, bool print)
 {
 	cJSON *o = cJSON_CreateObject();
 	struct api_client *c;
@@ -339,7 +352,7 @@ static int cmd_create(int argc, char **argv, const char *sock)
 	}
 	st = call(c, "POST", "/v1/guests", body, &r);
 	free(body);
-	if (st == 201)
+	if (st == 201 && print)
 		printf("%s\n", argv[1]);
 	else if (st)
 		say_err("%s", message(&r));
@@ -420,6 +433,115 @@ static int cmd_action(const struct action *a, int argc, char **argv, const char 
 	}
 	api_client_close(c);
 	return failed ? EXIT_FAIL : 0;
+}
+
+/* ---- snapshots ---- */
+
+/* lodge snapshot [--leave-paused] NAME FILE: the daemon pauses the guest (if it runs),
+ * saves it to FILE and resumes it. */
+static int cmd_snapshot(int argc, char **argv, const char *sock)
+{
+	const char *name = NULL, *file = NULL;
+	char dir[PATH_MAX], abs[PATH_MAX + 256], target[512], enc[256], *body;
+	bool leave = false;
+	struct api_client *c;
+	struct api_result r;
+	cJSON *o;
+	int st;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--leave-paused")) {
+			leave = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: lodge snapshot [--leave-paused] NAME FILE\n\n"
+			       "Saves a running or paused guest to FILE (written by the daemon): "
+			       "a\n"
+			       "running guest is paused for it and resumed after, unless\n"
+			       "--leave-paused. lodge restore NAME2 FILE (or lodge create NAME2\n"
+			       "--restore FILE) goes on from it.\n");
+			return 0;
+		} else if (argv[i][0] == '-') {
+			say_err("snapshot: unknown option '%s'", argv[i]);
+			return CLI_EXIT_USAGE;
+		} else if (!name) {
+			name = argv[i];
+		} else if (!file) {
+			file = argv[i];
+		} else {
+			say_err("snapshot: one guest and one file (lodge snapshot NAME FILE)");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!file) {
+		say_err("snapshot: lodge snapshot [--leave-paused] NAME FILE");
+		return CLI_EXIT_USAGE;
+	}
+	/* FILE need not exist: its directory must */
+	{
+		const char *slash = strrchr(file, '/');
+		char d[PATH_MAX];
+		snprintf(d, sizeof(d), "%.*s", slash ? (int)(slash - file) : 1,
+			 slash ? (slash == file ? "/" : file) : ".");
+		if (!abs_path("snapshot", d, dir))
+			return EXIT_FAIL;
+		snprintf(abs, sizeof(abs), "%s/%s", strcmp(dir, "/") ? dir : "",
+			 slash ? slash + 1 : file);
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", abs);
+	if (leave)
+		cJSON_AddBoolToObject(o, "leave_paused", true);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	c = connect_daemon(sock, -1); /* a large guest takes a while */
+	if (!c || !body) {
+		free(body);
+		api_client_close(c);
+		return EXIT_FAIL;
+	}
+	encode(name, enc, sizeof(enc));
+	snprintf(target, sizeof(target), "/v1/guests/%s/snapshot", enc);
+	st = call(c, "PUT", target, body, &r);
+	free(body);
+	if (st == 204)
+		printf("%s\n", abs);
+	else if (st)
+		say_err("%s", message(&r));
+	api_result_fini(&r);
+	api_client_close(c);
+	return st == 204 ? 0 : EXIT_FAIL;
+}
+
+/* lodge restore NAME FILE [create options]: creates NAME from the snapshot and starts it
+ * (podman's container restore). */
+static int cmd_restore(int argc, char **argv, const char *sock)
+{
+	static char create_[] = "create", restore_[] = "--restore", start_[] = "start";
+	char *cv[260], *sv[3] = {start_, NULL, NULL};
+	int n = 0, rc;
+
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: lodge restore NAME SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n\n"
+		       "Creates guest NAME from a snapshot (lodge snapshot) and starts it: lodge\n"
+		       "create NAME --restore SNAPSHOT, then lodge start NAME.\n");
+		return 0;
+	}
+	if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-' || argc > 250) {
+		say_err("restore: lodge restore NAME SNAPSHOT [OPTIONS]");
+		return CLI_EXIT_USAGE;
+	}
+	cv[n++] = create_;
+	cv[n++] = argv[1];
+	cv[n++] = restore_;
+	cv[n++] = argv[2];
+	for (int i = 3; i < argc; i++)
+		cv[n++] = argv[i];
+	cv[n] = NULL;
+	rc = create_guest(n, cv, sock, false);
+	if (rc)
+		return rc;
+	sv[1] = argv[1];
+	return cmd_action(&actions[0], 2, sv, sock);
 }
 
 /* ---- ps ---- */
@@ -825,6 +947,10 @@ int cmd_guests(const char *cmd, int argc, char **argv)
 		return cmd_events(argc, argv, sock);
 	if (!strcmp(cmd, "console"))
 		return cmd_console(argc, argv, sock);
+	if (!strcmp(cmd, "snapshot"))
+		return cmd_snapshot(argc, argv, sock);
+	if (!strcmp(cmd, "restore"))
+		return cmd_restore(argc, argv, sock);
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (!strcmp(cmd, actions[i].name))
 			return cmd_action(&actions[i], argc, argv, sock);
@@ -849,3 +975,5 @@ GUEST_CMD(cmd_logs_main, "logs")
 GUEST_CMD(cmd_console_main, "console")
 GUEST_CMD(cmd_inspect_main, "inspect")
 GUEST_CMD(cmd_events_main, "events")
+GUEST_CMD(cmd_snapshot_main, "snapshot")
+GUEST_CMD(cmd_restore_main, "restore")

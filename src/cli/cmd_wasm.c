@@ -19,6 +19,7 @@
 
 #include "cli/guestctl.h"
 #include "host/sandbox.h"
+#include "wasm/snapshot.h"
 #include "wasm/text/text.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
@@ -63,6 +64,9 @@ struct wasm_opts {
 	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
 	uint32_t jit_hot;	      /* wasm_store_set_jit() */
 	int stdio[3];		      /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
+	const char *restore;	      /* --restore FILE */
+	const uint8_t *module;	      /* the module's binary, kept for snapshots */
+	size_t module_len;
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
@@ -70,6 +74,12 @@ struct wasm_ctl {
 	struct wasm_store *store;
 	atomic_bool paused, stopped, killed;
 	atomic_bool *ending; /* wasm_opts.ctl_ending */
+	/* for snapshots: set before the program runs (NULL: --invoke, no snapshots) */
+	_Atomic(struct wasm_instance *) inst;
+	const struct wasi *wasi;
+	const struct wasm_opts *opts;
+	const char *name; /* the module's file name */
+	bool snapshots;	  /* the store parks only where it can be saved (with --api) */
 };
 
 static void usage(FILE *f)
@@ -106,6 +116,8 @@ static void usage(FILE *f)
 		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
 		"                       stdin only from clients attached through --api\n"
 		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
+		"  --restore FILE       go on with a program saved by PUT /snapshot/create on\n"
+		"                       --api (no module or arguments: they are in the file)\n"
 		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
 		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
@@ -181,6 +193,8 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->ctl.console_log = val;
 	} else if (!strcmp(opt, "--exit-file")) {
 		o->ctl.exit_file = val;
+	} else if (!strcmp(opt, "--restore")) {
+		o->restore = val;
 	} else if (!strcmp(opt, "--sandbox")) {
 		o->sandbox = val;
 	} else if (!strcmp(opt, "--timeout")) {
@@ -208,8 +222,9 @@ static void opts_init(struct wasm_opts *o)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke",  "--dir", "--env",	       "--max-memory", "--stack",   "--fuel",
-		"--timeout", "--api", "--console-log", "--exit-file",  "--sandbox", "--jit-hot"};
+		"--invoke",  "--dir",	  "--env",    "--max-memory",  "--stack",
+		"--fuel",    "--timeout", "--api",    "--console-log", "--exit-file",
+		"--sandbox", "--jit-hot", "--restore"};
 	int i;
 
 	opts_init(o);
@@ -253,6 +268,18 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		rc = parse_valued(o, opt, val);
 		if (rc)
 			return rc;
+	}
+	if (o->restore) {
+		if (i < argc)
+			return bad_usage("--restore takes the module and its arguments from the "
+					 "snapshot, not '%s'",
+					 argv[i]);
+		if (o->invoke || o->ndirs || o->nenv || o->lim.fuel || o->lim.max_memory ||
+		    o->lim.stack_size)
+			return bad_usage("%s", "--restore takes --invoke, --dir, --env, --fuel, "
+					       "--max-memory and --stack from the snapshot");
+		o->file = o->restore;
+		return 0;
 	}
 	if (i >= argc)
 		return bad_usage("%s", "no module given");
@@ -504,6 +531,14 @@ static int ctl_pause(void *opaque)
 	 * input finishes first (it uses no CPU meanwhile). */
 	for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
 		usleep(1000);
+	if (c->snapshots && !wasm_store_parked(c->store)) {
+		/* Translated code that does not come back to the interpreter (a loop in a
+		 * function it called itself): park anywhere rather than run on while
+		 * paused; a snapshot then answers busy until a resume. */
+		wasm_store_set_snapshots(c->store, false);
+		for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
+			usleep(1000);
+	}
 	return 0;
 }
 
@@ -512,6 +547,8 @@ static int ctl_resume(void *opaque)
 	struct wasm_ctl *c = opaque;
 
 	atomic_store(&c->paused, false);
+	if (c->snapshots)
+		wasm_store_set_snapshots(c->store, true);
 	wasm_store_resume(c->store);
 	return 0;
 }
@@ -549,7 +586,46 @@ static uint64_t ctl_instret(void *opaque)
 	return 0; /* the interpreter does not count instructions */
 }
 
+/* PUT /snapshot/create (a worker thread): the program must be paused; it may take a
+ * moment to reach a point whose state can be saved (translated code goes on to the next
+ * loop back-edge or call it makes from the interpreter). */
+static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
+{
+	struct wasm_ctl *c = opaque;
+	struct wasm_instance *inst = atomic_load(&c->inst);
+
+	if (!atomic_load(&c->paused))
+		return -EBUSY;
+	if (!inst) {
+		snprintf(err, errlen, "only a WASI program run by its _start can be saved");
+		return -ENOTSUP;
+	}
+	if (req->raw_ram) {
+		snprintf(err, errlen, "\"ram_format\": \"raw\" is for system VMs");
+		return -ENOTSUP;
+	}
+	if (req->diff) {
+		snprintf(err, errlen, "\"snapshot_type\": \"Diff\" is for system VMs; take a Full "
+			 "snapshot of a Wasm program");
+		return -ENOTSUP;
+	}
+	for (int i = 0; i < 5000 && !wasm_store_parked(c->store); i++)
+		usleep(1000);
+	if (!wasm_snapshot_ready(c->store)) {
+		snprintf(err, errlen, "%s",
+			 wasm_store_parked(c->store)
+				 ? "the program paused in translated code that did not return to "
+				   "the interpreter; resume it and try again"
+				 : "the program has not reached a point where its state can be "
+				   "saved (it is blocked in a WASI call); try again");
+		return -EAGAIN;
+	}
+	return wasm_snapshot_save(c->store, inst, c->wasi, c->opts->module, c->opts->module_len,
+				  c->name, req->path, err, errlen);
+}
+
 static const struct guestctl_ops wasm_ctl_ops = {
+	.snapshot = ctl_snapshot,
 	.ram_resident = ctl_instret, /* no guest RAM: 0 */
 	.kind = "wasm",
 	.pause = ctl_pause,
@@ -772,13 +848,18 @@ static int instantiate_failed(const struct wasm_opts *o, const struct wasm_error
 }
 
 static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
-			       struct wasm_store *s, struct wasi *wasi, struct watchdog *wd)
+			       struct wasm_store *s, struct wasi *wasi, struct watchdog *wd,
+			       struct wasm_ctl *ctl)
 {
 	struct wasm_instance *inst;
 	struct wasm_error err;
 
 	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err))
 		return instantiate_failed(o, &err, wd);
+	if (!o->invoke && o->module) {
+		ctl->wasi = wasi;
+		atomic_store(&ctl->inst, inst);
+	}
 	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
 }
 
@@ -794,6 +875,93 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 		return 0;
 	}
 	*reason = status == 0 ? "exit" : status == EXIT_TRAP ? "trap" : "exit with failure";
+	return status;
+}
+
+static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wasm_opts *o,
+		     const char *name)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->store = s;
+	atomic_init(&ctl->paused, false);
+	atomic_init(&ctl->stopped, false);
+	atomic_init(&ctl->killed, false);
+	atomic_init(&ctl->inst, NULL);
+	ctl->ending = (atomic_bool *)&o->ctl_ending;
+	ctl->opts = o;
+	ctl->name = name;
+}
+
+/* lodge wasm --restore FILE: the program goes on from its snapshot. */
+static int run_restore(struct wasm_opts *o, struct watchdog *wd)
+{
+	struct wasm_snapshot *snap = NULL;
+	struct wasm_ctl ctl;
+	struct guestctl *g = NULL;
+	struct wasm_trap_info info;
+	enum wasm_trap trap;
+	char err[600] = "";
+	int stdio[3], rc, status;
+	const char *reason;
+
+	memcpy(stdio, o->stdio, sizeof(stdio));
+	rc = wasm_snapshot_open(o->restore, &snap, err, sizeof(err));
+	if (rc) {
+		watchdog_settle(wd);
+		fprintf(stderr, "lodge wasm: --restore %s: %s\n", o->restore,
+			err[0] ? err : strerror(-rc));
+		return CLI_EXIT_ERROR;
+	}
+	o->module = snap->module;
+	o->module_len = snap->module_len;
+	o->file = snap->name[0] ? snap->name : o->restore;
+	wasm_store_set_jit(snap->store, o->jit_hot);
+	ctl_init(&ctl, snap->store, o, o->file);
+	ctl.snapshots = o->ctl.api_path != NULL;
+	wasm_store_set_snapshots(snap->store, ctl.snapshots);
+	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
+		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
+			watchdog_settle(wd);
+			wasm_snapshot_close(snap);
+			return CLI_EXIT_ERROR;
+		}
+		if (guestctl_console_in(g) >= 0) {
+			stdio[0] = guestctl_console_in(g);
+			stdio[1] = stdio[2] = guestctl_console_out(g);
+		}
+	}
+	rc = wasm_snapshot_restore(snap, stdio, err, sizeof(err));
+	if (!rc && o->seccomp && sandbox_seccomp(SANDBOX_WASM, &o->filter) < 0) {
+		rc = -EPERM;
+		snprintf(err, sizeof(err), "seccomp set-up failed");
+	}
+	if (rc) {
+		watchdog_settle(wd);
+		fprintf(stderr, "lodge wasm: --restore %s: %s\n", o->restore,
+			err[0] ? err : strerror(-rc));
+		if (g) {
+			guestctl_exit(g, CLI_EXIT_ERROR, "restore failed");
+			guestctl_close(g);
+		}
+		wasm_snapshot_close(snap);
+		return CLI_EXIT_ERROR;
+	}
+	if (o->seccomp)
+		sandbox_test_hook();
+	ctl.wasi = snap->wasi;
+	atomic_store(&ctl.inst, snap->inst);
+	watchdog_attach(wd, snap->store);
+	trap = wasm_snapshot_run(snap, &info);
+	status = finish_call(o, trap, &info, wd);
+	watchdog_settle(wd);
+	watchdog_attach(wd, NULL);
+	fflush(stdout);
+	status = ctl_status(&ctl, status, &reason);
+	if (g) {
+		guestctl_exit(g, status, reason);
+		guestctl_close(g);
+	}
+	wasm_snapshot_close(snap);
 	return status;
 }
 
@@ -821,11 +989,9 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 		return CLI_EXIT_ERROR;
 	}
 	wasm_store_set_jit(s, o->jit_hot);
-	ctl.store = s;
-	atomic_init(&ctl.paused, false);
-	atomic_init(&ctl.stopped, false);
-	atomic_init(&ctl.killed, false);
-	ctl.ending = &o->ctl_ending;
+	ctl_init(&ctl, s, o, o->file);
+	ctl.snapshots = o->ctl.api_path && !o->invoke;
+	wasm_store_set_snapshots(s, ctl.snapshots);
 	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
 		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
 			watchdog_settle(wd);
@@ -866,7 +1032,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 		sandbox_test_hook();
 	}
 	watchdog_attach(wd, s);
-	status = instantiate_and_run(o, m, s, wasi, wd);
+	status = instantiate_and_run(o, m, s, wasi, wd, &ctl);
 	watchdog_settle(wd);
 	watchdog_attach(wd, NULL);
 	fflush(stdout);
@@ -920,9 +1086,12 @@ static int load(struct wasm_opts *o, struct wasm_text_binary *text, struct wasm_
 		}
 		o->text = text;
 		rc = wasm_module_load(text->bytes, text->len, m, &err);
+		o->module = text->bytes;
+		o->module_len = text->len;
 	} else {
 		rc = wasm_module_load(bytes, len, m, &err);
-		free(bytes);
+		o->module = bytes; /* freed by run_opts */
+		o->module_len = len;
 	}
 	if (rc) {
 		wasm_error_format(&err, msg, sizeof(msg));
@@ -953,15 +1122,24 @@ static int run_opts(struct wasm_opts *o)
 		}
 		w = &wd;
 	}
+	if (o->restore) {
+		rc = run_restore(o, w);
+		watchdog_stop(w);
+		return rc;
+	}
 	rc = load(o, &text, &m);
 	if (rc) {
 		watchdog_stop(w);
+		if (!o->text)
+			free((void *)o->module);
 		wasm_text_binary_fini(&text);
 		return rc;
 	}
 	rc = run(o, m, w);
 	watchdog_stop(w);
 	wasm_module_destroy(m);
+	if (!o->text)
+		free((void *)o->module);
 	wasm_text_binary_fini(&text);
 	return rc;
 }

@@ -272,6 +272,9 @@ static int reply_result(struct api_conn *c, int r, const char *what, const char 
 				       what);
 	if (r == -ECHILD) /* a Diff snapshot with no earlier one */
 		return api_reply_error(c, 409, "no_parent", "%s: %s", what, err);
+	if (err[0] && (r == -ENOTSUP || r == -EAGAIN)) /* e.g. a Wasm program's state */
+		return api_reply_error(c, 409, r == -EAGAIN ? "busy" : "not_supported", "%s: %s",
+				       what, err);
 	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
 		       r == -EROFS || r == -ENAMETOOLONG))
 		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);

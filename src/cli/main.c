@@ -27,6 +27,8 @@ static const struct cli_command commands[] = {
 	{"console", "attach to a guest's console (Ctrl-A D detaches)", cmd_console_main},
 	{"inspect", "print guests' details as JSON", cmd_inspect_main},
 	{"events", "print the daemon's events", cmd_events_main},
+	{"snapshot", "save a guest to a file (pausing it meanwhile)", cmd_snapshot_main},
+	{"restore", "create a guest from a snapshot and start it", cmd_restore_main},
 	{"oci", "OCI runtime (runc's command line) for Wasm and riscv64 containers", cmd_oci},
 };
 

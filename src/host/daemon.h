@@ -156,6 +156,12 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 int guest_start(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 int guest_pause(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Saves a running or paused guest to `path` (absolute: the daemon writes it): pauses it
+ * if it runs, has it write a snapshot into its own run directory (its sandbox), moves
+ * that to path, and resumes it unless leave_paused. -ENOTSUP for a system guest with
+ * disks. */
+int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
  * once the guest has stopped (conn may be NULL). */
 int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)

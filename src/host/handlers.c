@@ -65,6 +65,7 @@ static int errno_status(int r)
 		return 404;
 	case -EBUSY:
 	case -EEXIST:
+	case -ENOTSUP:
 		return 409;
 	case -ECOMM:
 		return 502;
@@ -84,6 +85,8 @@ static const char *errno_code(int r)
 		return "wrong_state";
 	case -EEXIST:
 		return "name_taken";
+	case -ENOTSUP:
+		return "not_supported";
 	case -ECOMM:
 		return "guest_unreachable";
 	default:
@@ -274,6 +277,7 @@ static const struct json_field create_fields[] = {
 	{"cpus", JSON_UINT, false, NULL},	   {"memory", JSON_UINT, false, NULL},
 	{"cpu_quota", JSON_NUMBER, false, NULL},   {"disk_bps", JSON_UINT, false, NULL},
 	{"net_bps", JSON_UINT, false, NULL},	   {"restart", JSON_STRING, false, NULL},
+	{"restore", JSON_STRING, false, NULL},
 };
 static const struct json_schema create_schema = {create_fields,
 						 sizeof(create_fields) / sizeof(create_fields[0])};
@@ -354,6 +358,38 @@ static void h_pause(struct api_conn *c, const struct api_request *r)
 static void h_resume(struct api_conn *c, const struct api_request *r)
 {
 	simple_action(c, r, guest_resume);
+}
+
+static const struct json_field snapshot_fields[] = {
+	{"path", JSON_STRING, true, NULL},
+	{"leave_paused", JSON_BOOL, false, NULL},
+};
+static const struct json_schema snapshot_schema = {
+	snapshot_fields, sizeof(snapshot_fields) / sizeof(snapshot_fields[0])};
+
+/* PUT /v1/guests/{name}/snapshot: answered once the file is written (the daemon's loop
+ * waits for the guest meanwhile). */
+static void h_snapshot(struct api_conn *c, const struct api_request *r)
+{
+	char err[512];
+	struct guest *g;
+	cJSON *body;
+	int e;
+
+	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
+		return;
+	if (json_parse_object(r->body, r->body_len, &snapshot_schema, &body, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	e = guest_snapshot(g, json_str(body, "path", ""),
+			   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "leave_paused")),
+			   err, sizeof(err));
+	cJSON_Delete(body);
+	if (e)
+		reply_errno(c, e, err);
+	else
+		api_reply(c, 204, NULL, NULL, 0);
 }
 
 static void h_stop(struct api_conn *c, const struct api_request *r)
@@ -995,6 +1031,7 @@ const struct api_route daemon_routes[] = {
 	{HTTP_POST, "/v1/guests/{name}/stop", h_stop},
 	{HTTP_POST, "/v1/guests/{name}/kill", h_kill},
 	{HTTP_POST, "/v1/guests/{name}/pause", h_pause},
+	{HTTP_PUT, "/v1/guests/{name}/snapshot", h_snapshot},
 	{HTTP_POST, "/v1/guests/{name}/resume", h_resume},
 	{HTTP_GET, "/v1/guests/{name}/logs", h_logs},
 	{HTTP_POST, "/v1/guests/{name}/console", h_console},

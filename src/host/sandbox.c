@@ -190,6 +190,10 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 	char dst[64];
 	int r = add_bind(p, p->run_dir, "/run", true, true);
 
+	if (json_str(c, "restore", NULL)) /* a snapshot: read only, the rest comes from it */
+		r = r ?: add_bind(p, json_str(c, "restore", ""), "/files/restore", false, false);
+	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM)
+		return r;
 	if (g->kind == GUEST_VM) {
 		r = r ?: add_bind(p, json_str(c, "kernel", ""), "/files/kernel", false, false);
 		if (json_str(c, "initrd", NULL))
@@ -205,7 +209,8 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		}
 		return r;
 	}
-	r = r ?: add_bind(p, json_str(c, "wasm", ""), "/files/module.wasm", false, false);
+	if (!json_str(c, "restore", NULL))
+		r = r ?: add_bind(p, json_str(c, "wasm", ""), "/files/module.wasm", false, false);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "dirs"))
 	{
 		/* "HOST::GUEST": the host part, copied into the plan's arena */
@@ -978,6 +983,7 @@ static const int vm_calls[] = {
 	SCMP_SYS(getsockname),
 	SCMP_SYS(getpeername),
 	SCMP_SYS(getppid),
+	SCMP_SYS(fsync), /* a snapshot's file (snapshot/file.c) before its rename */
 };
 
 /* WebAssembly guests run WASI, whose file calls stay below the preopened directories. */

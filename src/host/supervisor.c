@@ -32,11 +32,12 @@
 #include "core/log.h"
 #include "host/sandbox.h"
 
-#define MIN_VM_MEMORY	   (16ull << 20)
-#define DEFAULT_VM_MEMORY  (256ull << 20)
-#define PRESS_INTERVAL_NS  3000000000ull  /* a guest that missed the button gets another */
-#define QUICK_FAIL_NS	   10000000000ull /* a guest that ran this long resets its backoff */
-#define CONTROL_TIMEOUT_MS 5000
+#define MIN_VM_MEMORY	    (16ull << 20)
+#define DEFAULT_VM_MEMORY   (256ull << 20)
+#define PRESS_INTERVAL_NS   3000000000ull  /* a guest that missed the button gets another */
+#define QUICK_FAIL_NS	    10000000000ull /* a guest that ran this long resets its backoff */
+#define CONTROL_TIMEOUT_MS  5000
+#define SNAPSHOT_TIMEOUT_MS 120000 /* a system guest's RAM is compressed meanwhile */
 
 static void on_timer(void *opaque);
 static void on_exit_fd(void *opaque, int fd, unsigned revents);
@@ -209,6 +210,81 @@ static int parse_restart(const char *s, enum restart_policy *out)
 }
 
 /* Semantic checks of a create request (json_check did the types). */
+/* The kind of guest a snapshot file holds (docs/SNAPSHOT.md): the first MACHINE section
+ * (1) makes a system guest, a Wasm MODULE (0x10) a WebAssembly one; sections before it
+ * (a later version's identity sections) are skipped. Returns 0 or -EINVAL. */
+static int snapshot_kind(const char *path, enum guest_kind *kind, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t h[32];
+	uint64_t off = 32;
+	struct stat st;
+	int r = -EINVAL;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "LODGESNP", 8)) {
+		snprintf(err, errlen, "restore '%.200s': not a Lodge snapshot", path);
+		goto out;
+	}
+	for (int i = 0; i < 8 && off + 24 <= (uint64_t)st.st_size; i++) {
+		uint8_t s[24];
+		uint32_t type;
+		uint64_t len = 0;
+		if (pread(fd, s, sizeof(s), (off_t)off) != (ssize_t)sizeof(s))
+			break;
+		type = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 |
+		       (uint32_t)s[3] << 24;
+		for (int k = 7; k >= 0; k--)
+			len = len << 8 | s[8 + k];
+		if (type == 1 || type == 0x10) {
+			*kind = type == 1 ? GUEST_VM : GUEST_WASM;
+			r = 0;
+			goto out;
+		}
+		if (len > (uint64_t)st.st_size)
+			break;
+		off += 24 + len;
+	}
+	snprintf(err, errlen, "restore '%.200s': a snapshot of an unknown kind", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* A guest created from a snapshot (`restore`): its kernel or module, limits and devices
+ * come from the file; a Wasm guest's `dirs` are bound where the saved program had them. */
+static int check_restore(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
+{
+	static const char *const from_file[] = {"kernel", "initrd", "append", "firmware", "disks",
+						"nets",	  "wasm",   "args",   "env"};
+	const char *rs = json_str(c, "restore", ""), *k = json_str(c, "kind", NULL);
+	int r;
+
+	for (size_t i = 0; i < sizeof(from_file) / sizeof(from_file[0]); i++)
+		if (cJSON_GetObjectItemCaseSensitive(c, from_file[i])) {
+			snprintf(err, errlen,
+				 "'%s': a guest restored from a snapshot takes it from the file",
+				 from_file[i]);
+			return -EINVAL;
+		}
+	if (!path_ok("restore", rs, false, err, errlen))
+		return -EINVAL;
+	r = snapshot_kind(rs, kind, err, errlen);
+	if (r)
+		return r;
+	if (k && strcmp(k, *kind == GUEST_VM ? "vm" : "wasm")) {
+		snprintf(err, errlen, "kind '%.20s' does not match the snapshot (%s)", k,
+			 *kind == GUEST_VM ? "vm" : "wasm");
+		return -EINVAL;
+	}
+	if (*kind == GUEST_VM && cJSON_GetObjectItemCaseSensitive(c, "dirs")) {
+		snprintf(err, errlen, "'dirs' is for WebAssembly guests");
+		return -EINVAL;
+	}
+	return paths_ok(c, "dirs", true, true, err, errlen) ? 0 : -EINVAL;
+}
+
 static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
 {
 	const char *k = json_str(c, "kind", NULL), *kernel = json_str(c, "kernel", NULL);
@@ -220,6 +296,14 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 
 	if (!name_ok(json_str(c, "name", ""), err, errlen))
 		return -EINVAL;
+	if (json_str(c, "restore", NULL)) {
+		int r = check_restore(c, kind, err, errlen);
+		if (r)
+			return r;
+		kernel = *kind == GUEST_VM ? json_str(c, "restore", "") : NULL;
+		wasm = kernel ? NULL : json_str(c, "restore", "");
+		goto limits;
+	}
 	if (!kernel == !wasm) {
 		snprintf(err, errlen,
 			 "give either 'kernel' (a system guest) or 'wasm' (a "
@@ -267,6 +351,7 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 		snprintf(err, errlen, "env '%.80s': must be KEY=VALUE", e->valuestring);
 		return -EINVAL;
 	}
+limits:
 	if (cpus < 1 || cpus > 32 || (!kernel && cpus != 1)) {
 		snprintf(err, errlen, "cpus %llu: must be 1 to 32 (and 1 for WebAssembly guests)",
 			 (unsigned long long)cpus);
@@ -521,8 +606,14 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	const cJSON *c = g->config;
 	uint64_t mem = json_uint(c, "memory", 0);
 
+	const char *restore = json_str(c, "restore", NULL);
+
 	arg(a, "lodge");
-	if (g->kind == GUEST_VM) {
+	if (restore) {
+		/* everything but host options comes from the snapshot */
+		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
+		arg(a, "--restore=%s", sandbox_inside(p, "restore", 0, restore));
+	} else if (g->kind == GUEST_VM) {
 		arg(a, "run");
 		arg(a, "--kernel=%s", sandbox_inside(p, "kernel", 0, json_str(c, "kernel", "")));
 		if (json_str(c, "initrd", NULL))
@@ -560,7 +651,7 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		arg(a, "--seccomp");
 	if (p->spec_path[0]) /* open for it, under its own descriptor (sandbox.h) */
 		arg(a, "--sandbox=%s", SANDBOX_SPEC_PATH);
-	if (g->kind == GUEST_WASM) {
+	if (g->kind == GUEST_WASM && !restore) {
 		arg(a, "--");
 		arg(a, "%s", sandbox_inside(p, "wasm", 0, json_str(c, "wasm", "")));
 		arg_array(a, c, "args", NULL);
@@ -736,19 +827,25 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 
 /* ---- the control socket ---- */
 
-int guest_control(struct guest *g, const char *method, const char *path, const char *body,
-		  struct api_result *r)
+static int control_timeout(struct guest *g, const char *method, const char *path, const char *body,
+			   struct api_result *r, int timeout_ms)
 {
 	char sock[600];
 	struct api_client *c;
 	int e;
 
 	guest_path(g, "run/api.sock", sock, sizeof(sock));
-	if (api_client_open(sock, CONTROL_TIMEOUT_MS, &c))
+	if (api_client_open(sock, timeout_ms, &c))
 		return -ECOMM;
 	e = api_client_call(c, method, path, body, r);
 	api_client_close(c);
 	return e ? -ECOMM : 0;
+}
+
+int guest_control(struct guest *g, const char *method, const char *path, const char *body,
+		  struct api_result *r)
+{
+	return control_timeout(g, method, path, body, r, CONTROL_TIMEOUT_MS);
 }
 
 static int control_simple(struct guest *g, const char *method, const char *path, const char *body,
@@ -805,6 +902,120 @@ int guest_resume(struct guest *g, char *err, size_t errlen)
 	save(g);
 	daemon_event(g->d, g->rec.name, "resume", "%s", "");
 	return 0;
+}
+
+/* ---- snapshots ---- */
+
+/* Copies src to dst (another file system): 0 or -errno. */
+static int copy_file(const char *src, const char *dst)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+	char buf[1 << 16];
+	ssize_t n;
+
+	if (in < 0)
+		return -errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR) {
+				r = -errno;
+				goto out;
+			}
+			off += w > 0 ? w : 0;
+		}
+	}
+	if (n < 0 || fsync(out) < 0)
+		r = -errno;
+out:
+	close(in);
+	if (close(out) < 0 && !r)
+		r = -errno;
+	if (r)
+		unlink(dst);
+	return r;
+}
+
+int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *err, size_t errlen)
+{
+	bool was_running = !strcmp(g->rec.state, "running");
+	char host[600], inside[600], body[700], *slash;
+	struct api_result res;
+	struct stat st;
+	int r;
+
+	if (!guest_active(g) || (!was_running && strcmp(g->rec.state, "paused"))) {
+		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
+			 g->rec.state);
+		return -EBUSY;
+	}
+	if (path[0] != '/' || strlen(path) >= sizeof(host) || !(slash = strrchr(path, '/'))) {
+		snprintf(err, errlen, "path '%.200s': must be an absolute path", path);
+		return -EINVAL;
+	}
+	snprintf(host, sizeof(host), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(host, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
+		snprintf(err, errlen,
+			 "path '%.200s': its directory does not exist or it is not a file", path);
+		return -EINVAL;
+	}
+	if (g->kind == GUEST_VM &&
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g->config, "disks"))) {
+		/* snapshot/create moves the disks onto overlays next to the file, inside the
+		 * guest's sandbox */
+		snprintf(err, errlen,
+			 "guest %s has disks: system guests with disks cannot be saved through the "
+			 "daemon yet",
+			 g->rec.name);
+		return -ENOTSUP;
+	}
+	if (was_running) {
+		r = guest_pause(g, err, errlen);
+		if (r)
+			return r;
+	}
+	/* the guest writes into its own run directory (the only one its sandbox may
+	 * write), and the daemon moves the file into place */
+	guest_path(g, "run/snapshot.tmp", host, sizeof(host));
+	if (g->d->cfg.no_sandbox)
+		snprintf(inside, sizeof(inside), "%s", host);
+	else
+		snprintf(inside, sizeof(inside), "/run/snapshot.tmp");
+	unlink(host);
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"}", inside);
+	r = control_timeout(g, "PUT", "/snapshot/create", body, &res, SNAPSHOT_TIMEOUT_MS);
+	if (r) {
+		snprintf(err, errlen, "guest %s: its control socket does not answer", g->rec.name);
+	} else {
+		if (res.status != 204) {
+			snprintf(err, errlen, "guest %s: %s", g->rec.name,
+				 json_str(res.json, "message", "the guest refused"));
+			r = res.status == 409 ? -EBUSY : -EIO;
+		}
+		api_result_fini(&res);
+	}
+	if (!r && rename(host, path) < 0) {
+		r = errno == EXDEV ? copy_file(host, path) : -errno;
+		if (r)
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		unlink(host);
+	}
+	if (was_running && (r || !leave_paused)) {
+		char e2[256];
+		if (guest_resume(g, e2, sizeof(e2)))
+			log_err("guest %s: cannot resume it after the snapshot: %s", g->rec.name,
+				e2);
+	}
+	if (!r)
+		daemon_event(g->d, g->rec.name, "snapshot", "%s", path);
+	return r;
 }
 
 /* ---- stopping ---- */

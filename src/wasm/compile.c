@@ -113,6 +113,18 @@ void wasm_cc_mark_result(struct wasm_cc *c, uint32_t start, uint32_t op, uint32_
 	c->last_end = c->n;
 }
 
+void wasm_cc_point(struct wasm_cc *c, bool call)
+{
+	if (c->npoints && c->points[c->npoints - 1] >> 1 == c->n)
+		c->npoints--; /* nothing was emitted since: the later one stands */
+	if (c->n >= (1u << 31) || wasm_cc_grow_array((void **)&c->points, &c->cappoints,
+						     c->npoints + 1, sizeof(*c->points))) {
+		c->oom = true;
+		return;
+	}
+	c->points[c->npoints++] = c->n << 1 | (call ? 1u : 0u);
+}
+
 void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
 {
 	uint32_t cur_off = c->nmap ? c->map[c->nmap - 1].off : 0;
@@ -124,6 +136,8 @@ void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
 		c->map[c->nmap - 1].off = cur_off;
 	while (c->nwrap && c->wrap[c->nwrap - 1].pc >= start)
 		c->nwrap--;
+	while (c->npoints && c->points[c->npoints - 1] >> 1 >= start)
+		c->npoints--;
 	c->last_end = UINT32_MAX;
 	c->prev_end = UINT32_MAX;
 }
@@ -247,6 +261,8 @@ int wasm_cc_push(struct wasm_cc *c, uint8_t type, struct wasm_cc_entry **out)
 
 	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(*c->vs)))
 		return -ENOMEM;
+	if (wasm_is_reftype(type))
+		c->m->ref_values = true; /* a host pointer may sit in a slot (snapshots) */
 	e = &c->vs[c->nvs++];
 	e->type = type;
 	e->kind = K_SLOT;
@@ -458,6 +474,8 @@ static int rd_locals(struct wasm_cc *c, uint32_t fidx)
 			c->ltype[k++] = ty;
 	}
 	for (uint32_t i = 0; i < c->nlocals; i++) {
+		if (wasm_is_reftype(c->ltype[i]))
+			c->m->ref_values = true;
 		c->lslot[i] = slot;
 		slot += wasm_type_slots(c->ltype[i]);
 	}
@@ -521,6 +539,8 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 		code->nmap = c.nmap;
 		code->wrap = c.wrap;
 		code->nwrap = c.nwrap;
+		code->points = c.points;
+		code->npoints = c.npoints;
 		code->param_slots = c.ft->param_slots;
 		code->local_slots = c.stack_base - c.ft->param_slots;
 		code->frame_slots =
@@ -528,10 +548,12 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 		c.code = NULL;
 		c.map = NULL;
 		c.wrap = NULL;
+		c.points = NULL;
 	}
 	core_free(c.code);
 	core_free(c.map);
 	core_free(c.wrap);
+	core_free(c.points);
 	core_free(c.fx);
 	core_free(c.cs);
 	core_free(c.vs);
@@ -546,6 +568,8 @@ void wasm_code_fini(struct wasm_code *code)
 	core_free(code->ops);
 	core_free(code->map);
 	core_free(code->wrap);
+	core_free(code->points);
+	code->points = NULL;
 	code->ops = NULL;
 	code->map = NULL;
 	code->wrap = NULL;

@@ -134,6 +134,8 @@ struct wasm_cc {
 	uint32_t nfx, capfx;
 	struct wasm_wrapfix *wrap;
 	uint32_t nwrap, capwrap;
+	uint32_t *points; /* struct wasm_code's */
+	uint32_t npoints, cappoints;
 	bool dead;
 	bool oom;
 	bool plain; /* WASM_LOAD_PLAIN: no fusion, no peephole rewrites */
@@ -165,6 +167,9 @@ struct wasm_cc {
 int wasm_cc_mismatch(struct wasm_cc *c, const char *what);
 /* Grows *arr (of *cap elements of size bytes) to hold need elements: 0 or -ENOMEM. */
 int wasm_cc_grow_array(void **arr, uint32_t *cap, uint32_t need, size_t size) MUST_CHECK;
+/* Records a loop's start (call false) or a call op (true) at c->n as a point a snapshot
+ * may stand at (struct wasm_code.points). */
+void wasm_cc_point(struct wasm_cc *c, bool call);
 /* Emission appends words; in unreachable code it does nothing, and on allocation
  * failure it sets c->oom (checked once per instruction). */
 void wasm_cc_emit(struct wasm_cc *c, uint32_t w);

@@ -317,6 +317,7 @@ static int op_block(struct wasm_cc *c, uint8_t kind)
 		/* no op at the header: back-edges count the fuel (BR_LOOP, BRL_) */
 		c->cs[c->ncs - 1].loop_pc = c->n;
 		wasm_cc_label(c);
+		wasm_cc_point(c, false);
 	}
 	if (kind == C_IF && !c->dead) {
 		struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
@@ -545,6 +546,7 @@ static int op_call(struct wasm_cc *c)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown function %u", f);
 	t = &c->m->types[c->m->func_type[f]];
 	TRY(call_common(c, t, &base));
+	wasm_cc_point(c, true);
 	if (f >= c->m->nfunc_imports) {
 		/* a function of this module: its code is known now (compiled or not) */
 		wasm_cc_emit_op(c, WASM_OP_CALL_LOCAL);
@@ -603,6 +605,7 @@ static int op_call_indirect(struct wasm_cc *c)
 	t = &c->m->types[ti];
 	TRY(pop_table_index(c, table, &idx, &is));
 	TRY(call_common(c, t, &base));
+	wasm_cc_point(c, true);
 	wasm_cc_emit_op(c, WASM_OP_CALL_INDIRECT);
 	wasm_cc_emit(c, c->m->type_canon[ti]);
 	wasm_cc_emit(c, table);

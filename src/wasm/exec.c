@@ -264,6 +264,8 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 	t = callee->host(&hc, (uint64_t *)(void *)fp);
 	s->sp = save_sp;
 	s->nframes = save_nf;
+	if (s->at.fn) /* the outermost run's host call returned: go on after it */
+		s->at.pc = s->at.ret;
 	if (t == WASM_TRAP_NONE)
 		t = host_call_check(s);
 	if (t == WASM_TRAP_EXIT)
@@ -375,7 +377,7 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 /* The interpreter loop. With table_out set (and s NULL) it only returns the dispatch table.
  * tick_entry: count the entry as a call (not when translated code already did). */
 static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool tick_entry,
-			  const int32_t **table_out)
+			  const struct wasm_resume *from, const int32_t **table_out)
 {
 #ifndef WASM_SWITCH_DISPATCH
 #define LBL(N) (int32_t)((const char *)&&L_##N - (const char *)&&L_BASE)
@@ -412,6 +414,8 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 	enum wasm_trap trap = WASM_TRAP_NONE;
 	/* translated code may run: calls to translated functions, hot loops */
 	const bool jit = s->jit && s->jit_hot != WASM_JIT_OFF;
+	/* the outermost run: only its state is all in s->frames and the slots (snapshots) */
+	const bool top = s->runs++ == 0 && s->nframes == 0 && s->sp == 0;
 
 #define RELOAD_MEM()                                                                               \
 	do {                                                                                       \
@@ -425,10 +429,19 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 		trap = (t);                                                                        \
 		goto trapped;                                                                      \
 	} while (0)
-#define TICK()                                                                                     \
+/* Where a snapshot taken while parked goes on (the outermost run only). */
+#define AT(pc_, ret_, ticked_)                                                                     \
+	do {                                                                                       \
+		if (top)                                                                           \
+			s->at = (struct wasm_resume){                                              \
+				fn, (pc_), (ret_), fp, (size_t)(fr - s->frames), (ticked_)};       \
+	} while (0)
+#define TICK(ticked_)                                                                              \
 	do {                                                                                       \
 		if (unlikely(--fuel.ticks < 0)) {                                                  \
+			AT(pc, pc, ticked_);                                                       \
 			enum wasm_trap t_ = tick_slow(s, &fuel, fn, jit);                          \
+			s->at.fn = NULL;                                                           \
 			if (t_)                                                                    \
 				TRAP(t_);                                                          \
 		}                                                                                  \
@@ -438,12 +451,28 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 #define TICK_LOOP()                                                                                \
 	do {                                                                                       \
 		if (unlikely(--fuel.ticks < 0)) {                                                  \
+			AT(pc, pc, true);                                                          \
 			enum wasm_trap t_ = tick_slow(s, &fuel, fn, jit);                          \
+			s->at.fn = NULL;                                                           \
 			if (t_)                                                                    \
 				TRAP(t_);                                                          \
 			if (jit && fn->jit)                                                        \
 				goto osr;                                                          \
 		}                                                                                  \
+	} while (0)
+/* Translated code left for the interpreter (WASM_TRAP_DEOPT) in the function it entered,
+ * f_ on frame fp_: go on there in the interpreter. */
+#define DEOPTED(f_, fp_)                                                                           \
+	do {                                                                                       \
+		struct wasm_func *df_;                                                             \
+		union wasm_slot *dfp_;                                                             \
+		wasm_jit_deopted(s->jit, &df_, &pc, &dfp_);                                        \
+		if (unlikely(df_ != (f_) || dfp_ != (fp_)))                                        \
+			TRAP(WASM_TRAP_HOST); /* cannot happen: only the entered function */       \
+		fn = df_;                                                                          \
+		fp = dfp_;                                                                         \
+		inst = fn->inst;                                                                   \
+		RELOAD_MEM();                                                                      \
 	} while (0)
 /* p = the checked host address of a size-byte access at fp[addr_slot] + off. Out of
  * bounds, the op may still be fine: the compiler may have folded an address add into
@@ -459,19 +488,32 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 
 	wasm_fuel_start(s, &fuel,
 			jit && s->jit_hot < TICK_PERIOD ? (int64_t)s->jit_hot : TICK_PERIOD);
+	if (from) {
+		/* a restored snapshot (wasm/snapshot.c checked every frame and pc) */
+		fp = from->fp;
+		fr = fr_base + from->nframes;
+		inst = fn->inst;
+		pc = from->pc;
+		RELOAD_MEM();
+		NEXT();
+	}
 	RELOAD_MEM();
 	pc = fn->code->ops;
 	if (unlikely(fp + fn->code->frame_slots > stack_end))
 		TRAP(WASM_TRAP_STACK_EXHAUSTED);
 	memset(fp + fn->code->param_slots, 0, fn->code->local_slots * sizeof(*fp));
 	if (tick_entry)
-		TICK();
+		TICK(true);
 	if (jit && fn->jit && wasm_jit_stack_ok(s->jit)) {
 		/* translated already: all of it runs there */
 		wasm_fuel_sync(s, &fuel);
 		trap = wasm_jit_run(s->jit, fn->jit_foreign, fp, (size_t)(fr - s->frames));
 		fuel.chunk = fuel.ticks = 0;
 		wasm_fuel_sync(s, &fuel);
+		if (trap == WASM_TRAP_DEOPT) {
+			DEOPTED(fn, fp);
+			NEXT();
+		}
 		if (unlikely(trap))
 			goto propagate;
 		goto done;
@@ -1146,7 +1188,7 @@ do_call_code:
 			union wasm_slot *z = nfp + code->param_slots;
 			if (unlikely(nfp + code->frame_slots > stack_end || fr == fr_end))
 				TRAP(WASM_TRAP_STACK_EXHAUSTED);
-			TICK();
+			TICK(false); /* going on at the call op counts the call again */
 			if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
 				wasm_fuel_sync(s, &fuel);
 				trap = wasm_jit_run(s->jit, callee->jit_foreign, nfp,
@@ -1154,6 +1196,11 @@ do_call_code:
 				fuel.chunk = fuel.ticks = 0;
 				wasm_fuel_sync(s, &fuel);
 				RELOAD_MEM();
+				if (trap == WASM_TRAP_DEOPT) {
+					*fr++ = (struct wasm_frame){ret, fp, fn, inst};
+					DEOPTED(callee, nfp);
+					NEXT();
+				}
 				if (unlikely(trap))
 					goto propagate;
 				pc = ret;
@@ -1176,7 +1223,9 @@ do_call_code:
 		}
 	}
 	wasm_fuel_sync(s, &fuel);
+	AT(pc, ret, false);
 	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
+	s->at.fn = NULL;
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
 	if (unlikely(trap))
@@ -1193,7 +1242,13 @@ do_tail_call:
 		code = callee->code;
 		if (unlikely(fp + code->frame_slots > stack_end))
 			TRAP(WASM_TRAP_STACK_EXHAUSTED);
-		TICK();
+		/* not a point a snapshot can stand at (a return_call op is no call point of
+		 * wasm/snap/): with snapshots on, a pause parks at the next one instead */
+		if (unlikely(--fuel.ticks < 0)) {
+			enum wasm_trap t_ = tick_slow(s, &fuel, fn, jit);
+			if (t_)
+				TRAP(t_);
+		}
 		memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
 		fn = callee;
 		if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
@@ -1203,6 +1258,10 @@ do_tail_call:
 			fuel.chunk = fuel.ticks = 0;
 			wasm_fuel_sync(s, &fuel);
 			RELOAD_MEM();
+			if (trap == WASM_TRAP_DEOPT) { /* a pause: the interpreter goes on in it */
+				DEOPTED(callee, fp);
+				NEXT();
+			}
 			if (unlikely(trap))
 				goto propagate;
 			goto do_return;
@@ -1238,6 +1297,10 @@ osr : {
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
 	RELOAD_MEM();
+	if (trap == WASM_TRAP_DEOPT) {
+		DEOPTED(fn, fp);
+		NEXT();
+	}
 	if (unlikely(trap))
 		goto propagate;
 	goto do_return;
@@ -1249,14 +1312,18 @@ trapped:
 propagate: /* the trap's location is recorded already */
 	if (trap != WASM_TRAP_FUEL)
 		wasm_fuel_sync(s, &fuel);
+	s->runs--;
 	return trap;
 done:
 	wasm_fuel_sync(s, &fuel);
+	s->runs--;
 	return WASM_TRAP_NONE;
 #undef CASE
 #undef NEXT
 #undef TRAP
 #undef TICK
+#undef AT
+#undef DEOPTED
 #undef MEM_AT
 #undef RELOAD_MEM
 }
@@ -1272,7 +1339,7 @@ const int32_t *wasm_exec_dispatch(void)
 	return identity;
 #else
 	const int32_t *t = NULL;
-	(void)run(NULL, NULL, false, &t);
+	(void)run(NULL, NULL, false, NULL, &t);
 	return t;
 #endif
 }
@@ -1283,10 +1350,15 @@ enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f)
 		return wasm_exec_call_host(s, f, NULL, s->stack + s->sp, s->nframes);
 	if (s->jit && s->jit_hot != WASM_JIT_OFF && !f->jit && !f->jit_failed)
 		wasm_jit_heat(s->jit, f, 1);
-	return run(s, f, true, NULL);
+	return run(s, f, true, NULL, NULL);
 }
 
 enum wasm_trap wasm_exec_interp(struct wasm_store *s, struct wasm_func *f)
 {
-	return run(s, f, false, NULL);
+	return run(s, f, false, NULL, NULL);
+}
+
+enum wasm_trap wasm_exec_resume(struct wasm_store *s, const struct wasm_resume *from)
+{
+	return run(s, from->fn, false, from, NULL);
 }

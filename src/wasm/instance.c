@@ -433,7 +433,7 @@ int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm
 		rc = apply_segments(inst, err);
 	if (rc)
 		return rc;
-	if (m->has_start) {
+	if (m->has_start && !s->skip_start) {
 		struct wasm_trap_info info;
 		enum wasm_trap t = wasm_call(s, inst->funcs[m->start], NULL, NULL, &info);
 		if (t) {

@@ -148,6 +148,10 @@ struct wasm_code {
 	uint32_t nmap;
 	struct wasm_wrapfix *wrap; /* sorted by pc */
 	uint32_t nwrap;
+	/* Where a snapshot may stand (wasm/snapshot.c checks restored frames against it),
+	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op. */
+	uint32_t *points;
+	uint32_t npoints;
 };
 
 struct wasm_module {
@@ -183,6 +187,7 @@ struct wasm_module {
 	uint32_t *func_name_lens; /* their lengths (names may contain NUL bytes) */
 	uint32_t load_flags;	  /* WASM_LOAD_* */
 	bool bad_code_count;	  /* code section count differs from the function section */
+	bool ref_values;	  /* some code keeps a reference in a frame slot (no snapshots) */
 };
 
 /* ----- run-time objects ----- */
@@ -276,6 +281,18 @@ struct wasm_frame {
 
 struct wasm_jit;
 
+/* Where the outermost interpreter run stands while it may park (wasm/snapshot.c): set just
+ * before a fuel refill or a host call, cleared after. fn NULL: not at such a point (inside
+ * translated code, a nested run, or between checks). */
+struct wasm_resume {
+	struct wasm_func *fn;
+	const uint32_t *pc;  /* where to go on: a loop's start, a call op, or after a host call */
+	const uint32_t *ret; /* a host call's return pc (pc becomes ret once it returned) */
+	union wasm_slot *fp;
+	size_t nframes; /* frames in s->frames below fn's */
+	bool ticked;	/* the tick at pc was counted (s->fuel is one too high) */
+};
+
 struct wasm_store {
 	struct wasm_limits lim;
 	uint32_t jit_hot;     /* wasm_store_set_jit(): WASM_JIT_OFF, a threshold, or EAGER */
@@ -296,7 +313,15 @@ struct wasm_store {
 	struct wasm_trap_info trap; /* where the last trap happened */
 	uint64_t budget;	    /* bytes the store may allocate for modules (lim.max_memory) */
 	uint64_t used;		    /* bytes charged so far (wasm_store_charge) */
+	unsigned runs;		    /* interpreter runs (exec.c run) active on the thread */
+	atomic_bool snap_points;    /* park only where wasm/snap/ can save the state (at.fn) */
+	struct wasm_resume at;
+	bool skip_start; /* instantiation leaves out the start function (a restore) */
 };
+
+/* Not a trap: translated code left for the interpreter so that a pause can park where a
+ * snapshot can save the state (wasm_jit_deopted says where to go on). Never leaves exec.c. */
+#define WASM_TRAP_DEOPT ((enum wasm_trap)100)
 
 /* The running thread's side of wasm_store_pause: waits until resumed or interrupted. */
 void wasm_store_wait_resumed(struct wasm_store *s);
@@ -404,6 +429,9 @@ enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f);
  * wasm_exec_call but without its entry tick (the caller counted the call), its frames
  * numbered from s->nframes; callers set s->sp and s->nframes. */
 enum wasm_trap wasm_exec_interp(struct wasm_store *s, struct wasm_func *f);
+/* Goes on from a saved point (wasm/snapshot.c): s->frames[0..from->nframes) filled, the
+ * slots in place, s->sp and s->nframes 0. Returns like wasm_exec_call. */
+enum wasm_trap wasm_exec_resume(struct wasm_store *s, const struct wasm_resume *from);
 /* Records where a trap happened: in fn (NULL: none) at internal pc (NULL: unknown). */
 void wasm_exec_record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_func *fn,
 			   const uint32_t *pc);

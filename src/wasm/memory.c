@@ -215,6 +215,11 @@ bool wasm_store_parked(const struct wasm_store *s)
 
 void wasm_store_wait_resumed(struct wasm_store *s)
 {
+	/* with snapshots on, park only where the whole state is in the store's arrays: at
+	 * the outermost run's point (not in a run a host function started meanwhile) */
+	if (atomic_load_explicit(&s->snap_points, memory_order_relaxed) &&
+	    (!s->at.fn || s->runs != 1))
+		return;
 	pthread_mutex_lock(&s->pause_lock);
 	atomic_store(&s->parked, 1);
 	while (atomic_load(&s->pause) && !atomic_load(&s->interrupt))

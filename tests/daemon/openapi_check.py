@@ -6,6 +6,7 @@
   of JSON Schema the file uses: type, nullable, enum, required, properties,
   additionalProperties, items, $ref)."""
 import json
+import os
 import re
 import socket
 import time
@@ -197,6 +198,10 @@ def run(spec_path, d, wasm, handlers_c):
     exercise("POST", g + "/pause")
     exercise("POST", g + "/resume")
     exercise("POST", g + "/resume")  # 409
+    snap = os.path.join(d.dir, "oapi.snap")
+    exercise("PUT", g + "/snapshot", json.dumps({"path": snap}))
+    exercise("PUT", g + "/snapshot", json.dumps({"path": "rel.snap"}))  # 400
+    exercise("PUT", g + "/snapshot", json.dumps({"path": snap, "x": 1}))  # 400
     exercise("GET", "/metrics")
     exercise("GET", "/v1/events?since=0")
     exercise("GET", "/v1/events?since=x")  # 400
@@ -206,6 +211,7 @@ def run(spec_path, d, wasm, handlers_c):
     exercise("POST", g + "/start")
     exercise("POST", g + "/kill")
     exercise("POST", g + "/kill")  # 409
+    exercise("PUT", g + "/snapshot", json.dumps({"path": snap}))  # 409: not running
     exercise("DELETE", g + "?force=1")
     exercise("DELETE", g)  # 404
     exercise("PUT", "/v1/guests")  # 405

@@ -59,6 +59,12 @@ const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc);
 /* Fills st for wasm_store_jit_stats. */
 void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st);
 
+/* After wasm_jit_run returned WASM_TRAP_DEOPT: the function the innermost entry ran, the
+ * pc (a loop's start or a host call op) and the frame where the interpreter goes on. Its
+ * frame slots hold every value (translated code wrote its cached slots back). */
+void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint32_t **pc,
+		      union wasm_slot **fp);
+
 /* Whether the host stack has room here for C code to enter translated code. */
 bool wasm_jit_stack_ok(struct wasm_jit *j);
 

@@ -90,6 +90,21 @@ static enum wasm_trap tick(struct wasm_jit *j)
 	return t;
 }
 
+/* While a pause for a snapshot waits (see deopt_here below), ends the tick chunk (keeping the fuel
+ * exact: the ticks used stay charged), so that the next call or back-edge comes back to C: a loop
+ * that spends its time in calls reaches its back-edge's refill, where it can leave, at once. */
+static void hurry(struct wasm_jit *j)
+{
+	struct wasm_store *s = j->s;
+
+	if (!atomic_load_explicit(&s->snap_points, memory_order_relaxed) ||
+	    !atomic_load_explicit(&s->pause, memory_order_relaxed))
+		return;
+	j->fuel.chunk -= j->fuel.ticks;
+	j->fuel.ticks = 0;
+	j->ticks = 0;
+}
+
 /* Runs f in the interpreter on frame fp at call depth `depth`. */
 static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm_slot *fp,
 			     size_t depth)
@@ -105,6 +120,7 @@ static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm
 	s->sp = sp;
 	s->nframes = nframes;
 	fuel_in(j);
+	hurry(j);
 	return t;
 }
 
@@ -127,6 +143,33 @@ static struct wasm_func *callee_of(struct wasm_jit *j, struct wasm_func *f, cons
 	}
 }
 
+/* With snapshots on and a pause asked for, translated code leaves for the interpreter
+ * (WASM_TRAP_DEOPT) at a loop back-edge or a host call of the function the innermost
+ * entry ran, when that entry is the outermost interpreter run's: then every frame is the
+ * interpreter's and the pause parks where a snapshot can save it (wasm/snapshot.c).
+ * Deeper translated frames go on until they return to such a point. */
+static bool deopt_here(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	struct wasm_store *s = j->s;
+
+	if (!atomic_load_explicit(&s->snap_points, memory_order_relaxed) ||
+	    !atomic_load_explicit(&s->pause, memory_order_relaxed) || s->runs != 1 ||
+	    depth_of(j, j->site_rsp + 8) != j->depth0)
+		return false;
+	j->deopt_func = f;
+	j->deopt_pc = idx;
+	j->deopt_fp = fp;
+	return true;
+}
+
+void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint32_t **pc,
+		      union wasm_slot **fp)
+{
+	*f = j->deopt_func;
+	*pc = j->deopt_func->code->ops + j->deopt_pc;
+	*fp = j->deopt_fp;
+}
+
 /* ----- C functions translated code calls (STUB_CCALL: j, f, pc index, fp) ----- */
 
 uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
@@ -140,9 +183,14 @@ uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 
 uint64_t wasm_jit_c_tick(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
 {
-	enum wasm_trap t = tick(j);
+	enum wasm_trap t;
 
-	(void)fp;
+	/* site_arg: 1 at a loop back-edge (the cached slots written back), 0 at a call */
+	if (j->site_arg == 1 && deopt_here(j, f, idx, fp))
+		return WASM_TRAP_DEOPT;
+	t = tick(j);
+	if (!t)
+		hurry(j);
 	if (t)
 		record(j, t, f, idx);
 	return t;
@@ -195,9 +243,12 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	struct wasm_func *callee = callee_of(j, f, pc, fp, &nfp);
 	enum wasm_trap t;
 
+	if (deopt_here(j, f, idx, fp)) /* the interpreter makes the call */
+		return WASM_TRAP_DEOPT;
 	fuel_out(j);
 	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth);
 	fuel_in(j);
+	hurry(j);
 	if (t)
 		record(j, t, f, idx);
 	return t;
@@ -660,6 +711,15 @@ const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)
 {
 	(void)f, (void)pc;
 	return NULL;
+}
+
+void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint32_t **pc,
+		      union wasm_slot **fp)
+{
+	(void)j;
+	*f = NULL;
+	*pc = NULL;
+	*fp = NULL;
 }
 
 #endif

@@ -91,6 +91,10 @@ struct wasm_jit {
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
 	bool lzcnt, tzcnt, popcnt, sse41;
 	uint64_t ntranslated, nfailed, nentries; /* wasm_jit_stats */
+	/* where translated code left for the interpreter (WASM_TRAP_DEOPT) */
+	struct wasm_func *deopt_func;
+	uint32_t deopt_pc;
+	union wasm_slot *deopt_fp;
 };
 
 /* ----- op layouts (analyze.c) ----- */

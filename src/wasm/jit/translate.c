@@ -268,8 +268,10 @@ static void loop_edge(struct tr *t, uint32_t pc, uint32_t target)
 	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
 	branch(t, X86_CC_NS, pc, target);
 	c = tr_cold(t, COLD_TICK, x86_jmp_fwd(&t->e), target);
-	if (c)
+	if (c) {
 		c->back = t->e.base + t->hostat[target];
+		c->arg = 1; /* a back-edge: may leave for the interpreter (runtime.c) */
+	}
 }
 
 /* cmp a, b for integer compares: b is a slot, or an immediate when bslot is UINT32_MAX */
@@ -1271,6 +1273,12 @@ static void emit_cold(struct tr *t, struct cold *c)
 			x86_push(e, X86_RAX);
 			x86_push(e, X86_RAX);
 		}
+		x86_mov_imm(e, X86_RAX, c->arg);
+		x86_mov_store(e, true, CTX(site_arg), X86_RAX);
+		/* at a back-edge the interpreter may go on from here: every cached slot to
+		 * its frame slot (the registers hold them all; cold path, once a chunk) */
+		for (unsigned k = 0; c->arg == 1 && k < t->ncache; k++)
+			x86_mov_store(e, true, SLOT(t->cslot[k]), t->creg[k]);
 		ccall(t, (const void *)wasm_jit_c_tick, c->pc);
 		unwind_if_trap(t);
 		if (c->size) {

@@ -113,6 +113,10 @@ struct wasi_fd {
 	uint64_t base, inh; /* rights: base and inheriting */
 	char *preopen;	    /* guest name, for preopened directories */
 	DIR *dir;	    /* readdir state on its own fd, for directories */
+	/* snapshots (wasm/snap/wasi.c): the preopen (its number) an fd was opened below and the
+	 * path from there as path_open was given it (NULL: unknown); stdio: which (0-2) */
+	int root;
+	char *path;
 };
 
 struct wasi {
@@ -122,6 +126,9 @@ struct wasi {
 	struct wasi_fd fds[MAX_FDS];
 	int nfds; /* slots in use are below nfds */
 	struct wasi_resolver res;
+	int npre; /* the preopens as configured (snapshots) */
+	char **pre_host, **pre_guest;
+	int stdio[3]; /* the caller's fds for guest fds 0-2 */
 };
 
 /* One host function call: the process, the caller's memory (NULL if it has none) and the

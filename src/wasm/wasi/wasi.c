@@ -241,6 +241,7 @@ static void close_fd(struct wasi_fd *f)
 	if (f->own && f->host >= 0)
 		close(f->host);
 	core_free(f->preopen);
+	core_free(f->path);
 	memset(f, 0, sizeof(*f));
 	f->host = -1;
 }
@@ -1141,6 +1142,28 @@ static uint32_t path_rename(struct call *c)
 	return err;
 }
 
+/* Remembers where f was opened (below dir, by path) for snapshots; unknown when out of
+ * memory or when dir's own place is unknown. */
+static void record_path(struct wasi *w, const struct wasi_fd *dir, struct wasi_fd *f,
+			const char *path)
+{
+	const char *prefix = dir->preopen ? NULL : dir->path;
+	size_t a = prefix ? strlen(prefix) + 1 : 0, b = strlen(path) + 1;
+
+	(void)w;
+	if (!dir->preopen && !dir->path)
+		return;
+	f->path = core_alloc(a + b);
+	if (!f->path)
+		return;
+	if (prefix) {
+		memcpy(f->path, prefix, a - 1);
+		f->path[a - 1] = '/';
+	}
+	memcpy(f->path + a, path, b);
+	f->root = dir->root;
+}
+
 static uint32_t path_open(struct call *c)
 {
 	struct wasi *w = c->w;
@@ -1212,6 +1235,7 @@ static uint32_t path_open(struct call *c)
 		return E_NFILE;
 	}
 	kind_rights(w->fds[nfd].type, flags & O_ACCMODE, &kbase, &kinh);
+	record_path(w, dir, &w->fds[nfd], path);
 	w->fds[nfd].base = base & kbase;
 	w->fds[nfd].inh = inh & kinh;
 	w->fds[nfd].flags = (uint16_t)fdflags;
@@ -1517,6 +1541,8 @@ static int add_stdio(struct wasi *w, const struct wasi_config *cfg)
 	for (int i = 0; i < 3; i++) {
 		struct stat st;
 		int fl = fcntl(host[i], F_GETFL);
+		w->stdio[i] = host[i];
+		w->fds[i].root = i;
 		w->fds[i].host = host[i];
 		w->fds[i].own = false;
 		w->fds[i].type = fstat(host[i], &st) == 0 ? filetype(st.st_mode) : FT_CHAR;
@@ -1528,7 +1554,7 @@ static int add_stdio(struct wasi *w, const struct wasi_config *cfg)
 	return 0;
 }
 
-static int add_preopen(struct wasi *w, const struct wasi_preopen *po)
+static int add_preopen(struct wasi *w, const struct wasi_preopen *po, int no)
 {
 	int fd = open(po->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	uint32_t idx;
@@ -1547,6 +1573,7 @@ static int add_preopen(struct wasi *w, const struct wasi_preopen *po)
 		return -ENOMEM;
 	}
 	memcpy(w->fds[idx].preopen, po->guest, n);
+	w->fds[idx].root = no;
 	return 0;
 }
 
@@ -1575,8 +1602,29 @@ int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi
 	}
 	add_stdio(w, cfg);
 	wasi_resolver_init(&w->res);
+	w->pre_host = core_calloc((size_t)cfg->npreopens + 1, sizeof(char *));
+	w->pre_guest = core_calloc((size_t)cfg->npreopens + 1, sizeof(char *));
+	if (!w->pre_host || !w->pre_guest) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
 	for (int i = 0; i < cfg->npreopens; i++) {
-		rc = add_preopen(w, &cfg->preopens[i]);
+		char *h = (char *)cfg->preopens[i].host, *g = (char *)cfg->preopens[i].guest;
+		char **hc = copy_strings(&h, 1), **gc = copy_strings(&g, 1);
+		if (!hc || !gc) {
+			free_strings(hc, 1);
+			free_strings(gc, 1);
+			rc = -ENOMEM;
+			goto err_free;
+		}
+		w->pre_host[i] = hc[0];
+		w->pre_guest[i] = gc[0];
+		core_free(hc);
+		core_free(gc);
+		w->npre = i + 1;
+	}
+	for (int i = 0; i < cfg->npreopens; i++) {
+		rc = add_preopen(w, &cfg->preopens[i], i);
 		if (rc) {
 			if (bad_preopen)
 				*bad_preopen = i;
@@ -1599,6 +1647,8 @@ void wasi_destroy(struct wasi *w)
 			close_fd(&w->fds[i]);
 	free_strings(w->argv, w->argc);
 	free_strings(w->env, w->nenv);
+	free_strings(w->pre_host, w->npre);
+	free_strings(w->pre_guest, w->npre);
 	/* struct wasi is the first member of struct wasi_impl */
 	core_free(w);
 }

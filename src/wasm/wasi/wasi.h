@@ -43,4 +43,16 @@ void wasi_destroy(struct wasi *w);
 int wasi_resolve(void *ctx, const char *module, const char *name, enum wasm_extern_kind kind,
 		 struct wasm_extern *out);
 
+/* Snapshots (wasm/snap/wasi.c): appends w's state (arguments, environment, preopens, the fd
+ * table with each file's path and offset) to b. Returns 0, or -ENOTSUP (a socket or an fd
+ * whose path is unknown) / -errno with one line in err. */
+struct sbuf;
+int wasi_save(const struct wasi *w, struct sbuf *b, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Creates WASI state for s from a saved record (untrusted: every length and index is
+ * checked), reopening the preopens and files and seeking them to their offsets; the
+ * program's stdio is stdio[0..2]. Returns 0, or -EINVAL / -errno with one line in err. */
+int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const int stdio[3],
+		 struct wasi **out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 #endif

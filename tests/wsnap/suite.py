@@ -1,0 +1,590 @@
+"""Snapshots of WebAssembly programs: `lodge wasm --api SOCK` paused and saved with
+PATCH /vm + PUT /snapshot/create, then `lodge wasm --restore FILE` in a new process.
+
+counter.wat prints "count N X" lines (X: the N-th byte of in.txt, read one byte a line)
+to stdout and to out.txt. A restore must go on with the line after the last one printed
+before the pause (no gap, no repeat), with both files at their offsets, and its
+global and table as they were. Each case runs interpreted and with the JIT (every
+function translated at once, so the pause lands in translated code)."""
+import os
+import shutil
+import signal
+import string
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "snapshot"))
+from lib import api  # noqa: E402
+
+LODGE = os.environ.get("LODGE") or os.path.join(
+    os.environ.get("LODGE_BUILD", "build/release"), "lodge")
+HERE = os.path.dirname(os.path.abspath(__file__))
+COUNTER = os.path.join(HERE, "counter.wat")
+IN_TXT = (string.ascii_letters + string.digits) * 5
+
+failed = 0
+
+
+def result(ok, name, why=""):
+    global failed
+    if ok:
+        print("PASS: " + name)
+    else:
+        failed += 1
+        print("FAIL: %s: %s" % (name, why.replace("\n", " | ")[:600]))
+    sys.stdout.flush()
+
+
+def expected_line(n):
+    return "count %d %s" % (n, IN_TXT[n])
+
+
+def wait_file_lines(path, n, timeout, proc=None):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with open(path) as f:
+                if f.read().count("\n") >= n:
+                    return True
+        except FileNotFoundError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def take_snapshot(d, jit_args, prog_args, snap, name, lines=10):
+    try:
+        return take_snapshot1(d, jit_args, prog_args, snap, name, lines)
+    except OSError as e:  # the control socket went away: the program ended
+        result(False, name, "control socket: %s" % e)
+        return None
+
+
+def take_snapshot1(d, jit_args, prog_args, snap, name, lines):
+    """Runs counter.wat in d until it printed 10 lines, pauses and snapshots it, kills
+    it. Returns the lines it printed, or None (a FAIL reported)."""
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout.1")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, "--dir", d + "::.",
+                                                          COUNTER] + prog_args,
+                             stdout=fo, stderr=subprocess.PIPE, cwd=d)
+    try:
+        if not wait_file_lines(out, lines, 60, p):
+            result(False, name, "no %d lines: %s" % (lines, p.stderr.read().decode() if p.poll()
+                                                     is not None else ""))
+            return None
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        if st != 204:
+            result(False, name, "pause: %s %s" % (st, body))
+            return None
+        time.sleep(0.2)
+        with open(out) as f:
+            before = f.read()
+        st, body = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204:
+            result(False, name, "snapshot: %s %s" % (st, body))
+            return None
+        time.sleep(0.3)
+        with open(out) as f:
+            after = f.read()
+        if after != before:
+            result(False, name, "output went on while paused")
+            return None
+        return after.splitlines()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def check_lines(lines, limit):
+    want = [expected_line(n) for n in range(limit)]
+    if lines == want:
+        return None
+    for i, (a, b) in enumerate(zip(lines, want)):
+        if a != b:
+            return "line %d: %r, wanted %r" % (i, a, b)
+    return "%d lines, wanted %d" % (len(lines), len(want))
+
+
+def case_restore(mode, jit_args, spin):
+    name = "wsnap.%s.%s" % (mode, "spin" if spin else "sleep")
+    prog_args = ["spin"] if spin else []
+    limit = 150 if spin else 120
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        snap = os.path.join(d, "c.snap")
+        first = take_snapshot(d, jit_args, prog_args, snap, name)
+        if first is None:
+            return
+        n = len(first)
+        # the restored program writes out.txt from where it stood: spoil what follows
+        # so that a restore writing at a wrong offset shows
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                           capture_output=True, timeout=120, cwd="/")
+        rest = r.stdout.decode().splitlines()
+        why = None
+        if r.returncode != 0:
+            why = "restore exited %d: %s" % (r.returncode, r.stderr.decode())
+        elif not rest or rest[0] != expected_line(n):
+            why = "the restore began with %r after %d lines" % (rest[:1], n)
+        else:
+            why = check_lines(first + rest, limit)
+        if not why:
+            with open(os.path.join(d, "out.txt")) as f:
+                why = check_lines(f.read().splitlines(), limit)
+                why = why and "out.txt: " + why
+        if not why:
+            # a second restore of the same file gives the same output
+            r2 = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                                capture_output=True, timeout=120, cwd="/")
+            if r2.stdout.decode().splitlines() != rest:
+                why = "a second restore printed other lines"
+        result(not why, name, why or "")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_fuel(mode, jit_args):
+    """--fuel is saved with what is left of it: a program saved and restored runs out of
+    fuel at exactly the line, function and offset an uninterrupted run does."""
+    name = "wsnap.%s.fuel" % mode
+    fuel = ["--fuel", "120000000"]
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        ref = subprocess.run([LODGE, "wasm"] + jit_args + fuel + ["--dir", d + "::.", COUNTER,
+                                                                 "spin"],
+                             capture_output=True, timeout=120, cwd=d)
+        want = ref.stdout.decode().splitlines()
+        if ref.returncode != 134 or b"fuel exhausted" not in ref.stderr or len(want) < 15:
+            result(False, name, "reference run: exit %d, %d lines, %r" % (
+                ref.returncode, len(want), ref.stderr.decode()[-200:]))
+            return
+        snap = os.path.join(d, "f.snap")
+        first = take_snapshot(d, jit_args + fuel, ["spin"], snap, name)
+        if first is None:
+            return
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                           capture_output=True, timeout=120, cwd=d)
+        got = first + r.stdout.decode().splitlines()
+        where = lambda e: e.decode().split("trap: ")[-1].split(" (")[0]
+        ok = r.returncode == 134 and got == want and where(r.stderr) == where(ref.stderr)
+        result(ok, name, "exit %d, %d lines (wanted %d), %r vs %r" % (
+            r.returncode, len(got), len(want), where(r.stderr), where(ref.stderr)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def retarget(data, new_dir):
+    """data with its WASI section's preopens moved to new_dir (a kept reproducer names a
+    temporary directory that is gone)."""
+    p, ln = {t: (p, ln) for t, h, p, ln in sections(data)}[0x12]
+    w = data[p:p + ln]
+    off = 4
+    for _ in range(2):  # arguments, environment
+        n = struct.unpack_from("<I", w, off)[0]
+        off += 4
+        for _ in range(n):
+            off += 4 + struct.unpack_from("<I", w, off)[0]
+    npre = struct.unpack_from("<I", w, off)[0]
+    out = bytearray(w[:off + 4])
+    off += 4
+    enc = new_dir.encode()
+    for _ in range(npre):
+        off += 4 + struct.unpack_from("<I", w, off)[0]  # the old host path
+        glen = struct.unpack_from("<I", w, off)[0]
+        out += struct.pack("<I", len(enc)) + enc + w[off:off + 4 + glen]
+        off += 4 + glen
+    out += w[off:]
+    return rewrite(data, 0x12, bytes(out))
+
+
+def case_regressions():
+    """Files that once made a restore misbehave (tests/wsnap/regressions): refused with
+    one line, nothing leaked (the sanitizer build checks)."""
+    here = os.path.join(HERE, "regressions")
+    for f in sorted(os.listdir(here)):
+        d = tempfile.mkdtemp(prefix="wsnap.")
+        try:
+            with open(os.path.join(d, "in.txt"), "w") as fo:
+                fo.write(IN_TXT)
+            bad = os.path.join(d, f)
+            with open(bad, "wb") as fo:
+                fo.write(retarget(open(os.path.join(here, f), "rb").read(), d))
+            refused(bad, "wsnap.regression." + f.rsplit(".", 1)[0], "lodge wasm: --restore")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def case_mutations():
+    """Random bytes of the STATE and WASI sections changed (checksums fixed, so only the
+    content checks stand between them and the engine): every restore is refused with
+    one line (125), or runs as a program (its own exit or a trap, 134), never crashes
+    (a signal, or a sanitizer report)."""
+    import random
+    name = "wsnap.bad.mutations"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        snap = os.path.join(d, "m.snap")
+        # near its end (110 of 120 lines): a restore that runs finishes soon
+        if take_snapshot(d, ["--no-jit"], [], snap, name, lines=110) is None:
+            return
+        data = open(snap, "rb").read()
+        secs = {t: (p, ln) for t, h, p, ln in sections(data)}
+        rnd = random.Random(11)
+        bad = os.path.join(d, "bad.snap")
+        why = None
+        counts = {}
+        for i in range(int(os.environ.get("WSNAP_MUTATIONS", "80"))):
+            typ = rnd.choice((0x11, 0x11, 0x12))
+            p, ln = secs[typ]
+            body = bytearray(data[p:p + ln])
+            for _ in range(rnd.randint(1, 4)):
+                body[rnd.randrange(len(body))] = rnd.randrange(256)
+            with open(bad, "wb") as f:
+                f.write(rewrite(data, typ, bytes(body)))
+            r = subprocess.run([LODGE, "wasm", "--timeout", "5", "--restore", bad],
+                               capture_output=True, timeout=60, cwd=d)
+            err = r.stderr.decode(errors="replace")
+            counts[r.returncode] = counts.get(r.returncode, 0) + 1
+            if r.returncode < 0 or "Sanitizer" in err or "runtime error" in err or \
+                    r.returncode not in (0, 125, 134, 124) + tuple(range(1, 30)):
+                why = "mutation %d of section 0x%x: exit %d: %s" % (i, typ, r.returncode,
+                                                                     err[-300:])
+                shutil.copy(bad, os.path.join(HERE, "regressions", "new-%d.snap" % i))
+                break
+            if r.returncode == 125 and err.count("\n") != 1:
+                why = "mutation %d: refused with %r" % (i, err)
+                break
+        result(not why, name, why or "")
+        if os.environ.get("WSNAP_VERBOSE"):
+            print("  exit statuses: %r" % counts)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_twice(jit_args, mode):
+    """A restored program with --api is paused and saved again, and that restores too."""
+    name = "wsnap.%s.again" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        snap = os.path.join(d, "a.snap")
+        first = take_snapshot(d, jit_args, [], snap, name)
+        if first is None:
+            return
+        sock = os.path.join(d, "api2.sock")
+        out2 = os.path.join(d, "stdout.2")
+        with open(out2, "w") as fo:
+            p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, "--restore", snap],
+                                 stdout=fo, stderr=subprocess.PIPE, cwd="/")
+        try:
+            if not wait_file_lines(out2, 10, 60, p):
+                result(False, name, "restore printed no 10 lines: %s" %
+                       (p.stderr.read().decode() if p.poll() is not None else ""))
+                return
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            snap2 = os.path.join(d, "b.snap")
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap2})
+            if st != 204 or st2 != 204:
+                result(False, name, "pause/snapshot: %s %s %s %s" % (st, body, st2, body2))
+                return
+            time.sleep(0.2)
+            with open(out2) as f:
+                second = f.read().splitlines()
+        finally:
+            p.kill()
+            p.wait()
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap2],
+                           capture_output=True, timeout=120, cwd="/")
+        why = check_lines(first + second + r.stdout.decode().splitlines(), 120)
+        if r.returncode:
+            why = "exit %d: %s" % (r.returncode, r.stderr.decode())
+        result(not why, name, why or "")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def refused(path, name, want):
+    r = subprocess.run([LODGE, "wasm", "--restore", path], capture_output=True, timeout=60)
+    err = r.stderr.decode(errors="replace")
+    ok = r.returncode == 125 and want in err and err.count("\n") == 1 and not r.stdout
+    result(ok, name, "exit %d, stderr %r" % (r.returncode, err))
+    if os.environ.get("WSNAP_VERBOSE"):
+        print("  " + err.strip())
+
+
+def sections(data):
+    """[(type, header offset, payload offset, length)] of a snapshot file."""
+    out, off = [], 32
+    while off < len(data):
+        typ, _, ln = struct.unpack_from("<IIQ", data, off)
+        out.append((typ, off, off + 24, ln))
+        off += 24 + ln
+    return out
+
+
+def rewrite(data, typ, payload):
+    """data with section typ's payload replaced (checksums fixed): a well-formed file
+    whose content is hostile."""
+    out = bytearray(data[:32])
+    for t, h, p, ln in sections(data):
+        body = payload if t == typ else data[p:p + ln]
+        hdr = struct.pack("<IIQI", t, 0, len(body), zlib.crc32(body) & 0xffffffff)
+        hdr += struct.pack("<I", zlib.crc32(hdr) & 0xffffffff)
+        out += hdr + body
+    return bytes(out)
+
+
+def case_bad_files():
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        snap = os.path.join(d, "good.snap")
+        if take_snapshot(d, ["--no-jit"], ["spin"], snap, "wsnap.bad.setup") is None:
+            return
+        data = open(snap, "rb").read()
+        bad = os.path.join(d, "bad.snap")
+
+        def write(b):
+            with open(bad, "wb") as f:
+                f.write(b)
+            return bad
+        refused(write(data[:len(data) // 2]), "wsnap.bad.truncated", "truncated")
+        refused(write(data[:40]), "wsnap.bad.truncated-header", "truncated")
+        flipped = bytearray(data)
+        flipped[len(data) // 3] ^= 0x40
+        refused(write(bytes(flipped)), "wsnap.bad.flipped", "corrupt")
+        v2 = bytearray(data)
+        struct.pack_into("<I", v2, 8, 99)  # a version no Lodge wrote
+        struct.pack_into("<I", v2, 28, zlib.crc32(bytes(v2[:28])) & 0xffffffff)
+        refused(write(bytes(v2)), "wsnap.bad.version", "version")
+        refused(write(b"not a snapshot at all, just text\n" * 4), "wsnap.bad.garbage",
+                "not a Lodge snapshot")
+        secs = {t: (p, ln) for t, h, p, ln in sections(data)}
+        p, ln = secs[0x11]
+        state = bytearray(data[p:p + ln])
+        # the state record: version, fuel limit, fuel, memories (count, pages), tables
+        # (count, size, elements), globals (count, each 17 bytes), element and data
+        # segments (count, flags), frames (count), then the running function
+        off = 4 + 8 + 8
+        nmem = struct.unpack_from("<I", state, off)[0]
+        off += 4 + 4 * nmem
+        ntab = struct.unpack_from("<I", state, off)[0]
+        off += 4
+        for _ in range(ntab):
+            size = struct.unpack_from("<I", state, off)[0]
+            tab_at = off + 4
+            off += 4 + 4 * size
+        ng = struct.unpack_from("<I", state, off)[0]
+        off += 4 + 17 * ng
+        ne = struct.unpack_from("<I", state, off)[0]
+        off += 4 + ne
+        nd = struct.unpack_from("<I", state, off)[0]
+        off += 4 + nd
+        frames_at = off
+        nframes = struct.unpack_from("<I", state, frames_at)[0]
+        run_at = frames_at + 4 + 16 * nframes
+
+        def hostile(mut, name, want="corrupt"):
+            s = bytearray(state)
+            mut(s)
+            refused(write(rewrite(data, 0x11, bytes(s))), name, want)
+        # a pc in the middle of an op, a pc past the code, a frame off its call's base,
+        # a function index past the module, a table entry past the functions, too many
+        # frames, slots past the stack
+        hostile(lambda s: struct.pack_into("<I", s, run_at + 4,
+                                           struct.unpack_from("<I", s, run_at + 4)[0] + 1),
+                "wsnap.bad.pc-mid-op")
+        hostile(lambda s: struct.pack_into("<I", s, run_at + 4, 0x7fffffff),
+                "wsnap.bad.pc-past-code")
+        hostile(lambda s: struct.pack_into("<Q", s, run_at + 8,
+                                           struct.unpack_from("<Q", s, run_at + 8)[0] + 1),
+                "wsnap.bad.frame-base")
+        hostile(lambda s: struct.pack_into("<I", s, run_at, 999999),
+                "wsnap.bad.function")
+        hostile(lambda s: struct.pack_into("<I", s, tab_at + 4, 0x10000),
+                "wsnap.bad.table-entry")
+        hostile(lambda s: struct.pack_into("<I", s, frames_at, 0xffffffff),
+                "wsnap.bad.frames")
+        hostile(lambda s: struct.pack_into("<Q", s, len(s) - 8 * (
+            1 + 0) - 8 * 0, 0) or s.extend(b"\0" * 8), "wsnap.bad.slots")
+        # a system VM's snapshot is not a WebAssembly one (and the other way round)
+        refused(write(rewrite(data, 0x10, b"\1\0\0\0")), "wsnap.bad.module-record",
+                "corrupt")
+        r = subprocess.run([LODGE, "run", "--restore", snap], capture_output=True, timeout=60)
+        result(r.returncode == 125 and r.stderr.decode().count("\n") == 1,
+               "wsnap.bad.run-restore-of-wasm",
+               "exit %d: %r" % (r.returncode, r.stderr.decode()))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_ref_values():
+    """A module keeping references in frame slots is refused, when saving (409) and when
+    a file carries such a module (a well-formed file with its module swapped)."""
+    name = "wsnap.ref-values"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock,
+                          os.path.join(HERE, "reflocal.wat")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        end = time.time() + 30
+        while not os.path.exists(sock) and time.time() < end:
+            time.sleep(0.02)
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create",
+                         {"snapshot_path": os.path.join(d, "r.snap")})
+        ok = st == 204 and st2 == 409 and "references" in str(body2) and \
+            not os.path.exists(os.path.join(d, "r.snap"))
+        result(ok, name, "%s %s %s %s" % (st, body, st2, body2))
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    if not shutil.which("wat2wasm"):
+        print("SKIP: wsnap.bad.ref-module: wat2wasm not installed (apt-get install wabt)")
+        return
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        snap = os.path.join(d, "good.snap")
+        if take_snapshot(d, ["--no-jit"], [], snap, "wsnap.bad.ref-module") is None:
+            return
+        wasm = os.path.join(d, "r.wasm")
+        subprocess.run(["wat2wasm", os.path.join(HERE, "reflocal.wat"), "-o", wasm],
+                       check=True)
+        mod = open(wasm, "rb").read()
+        data = open(snap, "rb").read()
+        rec = struct.pack("<II", 1, 1) + b"r" + struct.pack("<QQQ", 0, 0, len(mod)) + mod
+        bad = os.path.join(d, "bad.snap")
+        with open(bad, "wb") as f:
+            f.write(rewrite(data, 0x10, rec))
+        refused(bad, "wsnap.bad.ref-module", "of a kind Lodge does not save")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_calls(mode, jit_args):
+    """A pause where the translated loop's host calls are all in functions it calls."""
+    name = "wsnap.%s.calls" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock,
+                                                          os.path.join(HERE, "calls.wat")],
+                             stdout=fo, stderr=subprocess.PIPE)
+    try:
+        if not wait_file_lines(out, 30, 60, p):
+            result(False, name, "no 30 lines")
+            return
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        snap = os.path.join(d, "c.snap")
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        time.sleep(0.2)
+        last = open(out).read().splitlines()[-1]
+        p.kill()
+        p.wait()
+        if st != 204 or st2 != 204:
+            result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+            return
+        q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        nxt = q.stdout.readline().decode().strip()
+        q.kill()
+        q.wait()
+        n = int(last.split()[1])
+        result(nxt == "count %d" % (n + 1), name, "after %r the restore printed %r" % (last, nxt))
+    except OSError as e:
+        result(False, name, "control socket: %s" % e)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def case_deep_jit():
+    """Paused in translated code below the function the interpreter entered: the pause
+    still stops the program (no CPU), a snapshot answers 409 busy, resume goes on."""
+    name = "wsnap.jit.paused-deep"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    p = subprocess.Popen([LODGE, "wasm", "--jit-eager", "--api", sock,
+                          os.path.join(HERE, "deep.wat")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        end = time.time() + 30
+        while not os.path.exists(sock) and time.time() < end:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        t0 = cpu_ticks(p.pid)
+        time.sleep(1.0)
+        used = cpu_ticks(p.pid) - t0
+        st2, body2 = api(sock, "PUT", "/snapshot/create",
+                         {"snapshot_path": os.path.join(d, "x.snap")})
+        st3, _ = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+        t0 = cpu_ticks(p.pid)
+        time.sleep(1.0)
+        ran = cpu_ticks(p.pid) - t0
+        ok = st == 204 and used <= 5 and st2 == 409 and "translated" in str(body2) and \
+            st3 == 204 and ran >= 3 and p.poll() is None
+        result(ok, name, "pause %s, %d ticks while paused, snapshot %s %s, resume %s, "
+               "%d ticks after" % (st, used, st2, body2, st3, ran))
+    except OSError as e:
+        result(False, name, "control socket: %s" % e)
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    if not os.access(LODGE, os.X_OK):
+        print("FAIL: wsnap: %s not built" % LODGE)
+        return
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_restore(mode, args, spin=False)
+        case_restore(mode, args, spin=True)
+        case_twice(args, mode)
+        case_fuel(mode, args)
+    for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
+        case_calls(mode, args)
+    case_deep_jit()
+    case_bad_files()
+    case_regressions()
+    case_mutations()
+    case_ref_values()
+
+
+if os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
+    case_bad_files()
+    case_regressions()
+    case_mutations()
+    case_ref_values()
+else:
+    main()
