@@ -605,7 +605,8 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 		return -ENOTSUP;
 	}
 	if (req->diff) {
-		snprintf(err, errlen, "\"snapshot_type\": \"Diff\" is for system VMs; take a Full "
+		snprintf(err, errlen,
+			 "\"snapshot_type\": \"Diff\" is for system VMs; take a Full "
 			 "snapshot of a Wasm program");
 		return -ENOTSUP;
 	}

@@ -481,15 +481,16 @@ def case_ref_values():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def case_calls(mode, jit_args):
-    """A pause where the translated loop's host calls are all in functions it calls."""
-    name = "wsnap.%s.calls" % mode
+def case_calls(mode, jit_args, what="calls"):
+    """A pause where the translated loop's host calls are all in functions it calls
+    (calls.wat), or in a function reached by a tail call (tailcalls.wat)."""
+    name = "wsnap.%s.%s" % (mode, what)
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock = os.path.join(d, "api.sock")
     out = os.path.join(d, "stdout")
     with open(out, "w") as fo:
         p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock,
-                                                          os.path.join(HERE, "calls.wat")],
+                                                          os.path.join(HERE, what + ".wat")],
                              stdout=fo, stderr=subprocess.PIPE)
     try:
         if not wait_file_lines(out, 30, 60, p):
@@ -574,6 +575,7 @@ def main():
         case_fuel(mode, args)
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_calls(mode, args)
+        case_calls(mode, args, "tailcalls")
     case_deep_jit()
     case_bad_files()
     case_regressions()

@@ -371,6 +371,25 @@ int wasm_snapshot_open(const char *path, struct wasm_snapshot **out, char *err, 
 	return 0;
 }
 
+/* Whether a and b have the same result types. */
+static bool same_results(const struct wasm_ftype *a, const struct wasm_ftype *b)
+{
+	if (a->pub.nresults != b->pub.nresults)
+		return false;
+	for (uint32_t i = 0; i < a->pub.nresults; i++)
+		if (a->pub.results[i] != b->pub.results[i])
+			return false;
+	return true;
+}
+
+/* Whether the frame above a call of `called` may run `callee`: it is that function, or
+ * one it reached by tail calls (return_call), which ran in its frame and returns what it
+ * would have: the same result types. A host function makes no tail calls. */
+static bool runs_in_frame(const struct wasm_func *called, const struct wasm_func *callee)
+{
+	return called == callee || (called->code && same_results(called->type, callee->type));
+}
+
 /* The op at pc of f's code is a call op: its length, the callee's frame base operand and
  * whether fn may be its callee (for the frame above). 0: not a call op. */
 static uint32_t call_at(const struct wasm_func *f, uint32_t pc, const struct wasm_func *callee,
@@ -385,21 +404,21 @@ static uint32_t call_at(const struct wasm_func *f, uint32_t pc, const struct was
 	if (pc >= code->nops)
 		return 0;
 	if ((int32_t)op[0] == disp[WASM_OP_CALL] && left >= 3) {
-		if (op[1] >= inst->mod->nfuncs || inst->funcs[op[1]] != callee)
+		if (op[1] >= inst->mod->nfuncs || !runs_in_frame(inst->funcs[op[1]], callee))
 			return 0;
 		*base = op[2];
 		return 3;
 	}
 	if ((int32_t)op[0] == disp[WASM_OP_CALL_LOCAL] && left >= 5) {
 		if (op[3] >= inst->mod->nfuncs - inst->mod->nfunc_imports ||
-		    &inst->own_funcs[op[3]] != callee)
+		    !runs_in_frame(&inst->own_funcs[op[3]], callee))
 			return 0;
 		*base = op[4];
 		return 5;
 	}
 	if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT] && left >= 5) {
 		if (op[1] >= inst->mod->ntypes ||
-		    !wasm_ftype_equal(callee->type, &inst->mod->types[op[1]]))
+		    !same_results(callee->type, &inst->mod->types[op[1]]))
 			return 0;
 		*base = op[4];
 		return 5;
