@@ -22,8 +22,8 @@ BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
 # a new `lodge` process, and each shared library costs its start-up mapping and symbol
 # relocation (about 2 ms of the ~10 ms CPU a Wasm guest takes to start, measured with
 # perf stat on this machine); libslirp (with glib) and cJSON have no archive.
-LIBS	:= -lm -Wl,-Bstatic -lfdt -luring -lz -lzstd -lsqlite3 -lseccomp -Wl,-Bdynamic \
-	   -lslirp -lcjson
+LIBS	:= -Wl,-Bstatic -lfdt -luring -lz -lzstd -lsqlite3 -lseccomp -Wl,-Bdynamic \
+	   -lslirp -lcjson -lm # -lm last: the static SQLite uses it
 
 # LODGE_TEST_HOOKS: build-time hooks the tests use to provoke faults (e.g. a guest that
 # makes a system call its seccomp filter forbids); never in release builds.
