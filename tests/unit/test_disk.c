@@ -31,7 +31,7 @@ static char err[DISK_ERR_LEN];
 
 static const char *P(const char *name)
 {
-	static char buf[4][128];
+	static char buf[4][sizeof(tmpdir) + 256 + 2];
 	static unsigned k;
 	char *p = buf[k++ % 4];
 

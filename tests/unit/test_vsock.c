@@ -161,8 +161,10 @@ static int unix_connect(const char *p)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (fd < 0)
+		return -1;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p) >= (int)sizeof(sa.sun_path) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;
 	}
