@@ -52,7 +52,9 @@ run_unit() {
 run_suite() {
 	s="$top/tests/$1/suite.sh"
 	echo "== suite $1"
+	t0=$(date +%s)
 	capture sh "$s"
+	echo "== suite $1: $(($(date +%s) - t0)) s"
 	if [ "$st" -ne 0 ]; then
 		echo "FAIL: suite $1: exited with status $st"
 	elif ! reported "$one"; then
