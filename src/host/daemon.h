@@ -103,6 +103,14 @@ struct guest {
 	unsigned backoff;
 	struct waiter *waiters;
 	struct follower *followers;
+	/* an incoming migration (config "incoming"): the daemon's listening socket until the
+	 * source connects, then the guest's answer once the connection was handed over */
+	int mig_listen; /* -1 when none */
+	struct evloop_watch *mig_watch;
+	struct api_client *mig_client;
+	struct evloop_watch *mig_client_watch;
+	char mig_buf[1024];
+	size_t mig_len;
 };
 
 /* An `events --follow` stream. */
@@ -162,6 +170,13 @@ int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_
  * disks. */
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* Live migration to another daemon's guest created with "incoming": HOST:PORT. The
+ * daemon connects (it has the host's network; the guest process may not) and hands the
+ * socket to the guest, which migrates over it. On success the guest ends (reason
+ * "migrated") and `conn` is answered once it has; else the guest runs on and the error
+ * is -ECONNABORTED (the destination failed), -ENOTSUP, -EBUSY or -ECOMM, with err. */
+int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
+		  size_t errlen) __attribute__((warn_unused_result));
 /* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
  * once the guest has stopped (conn may be NULL). */
 int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)

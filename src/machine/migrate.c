@@ -299,7 +299,30 @@ static bool has_writable_disk(const struct vm *vm)
 int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, char *err,
 	       size_t errlen)
 {
-	struct mig m = {.vm = vm, .fd = -1, .st = st, .err = err, .errlen = errlen};
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	if (err && errlen)
+		err[0] = 0;
+	if (has_writable_disk(vm)) {
+		errf(err, errlen,
+		     "the machine has a writable disk, whose image the destination cannot open "
+		     "while this machine holds it (not supported yet)");
+		return -EOPNOTSUPP;
+	}
+	fd = dial(dest);
+	if (fd < 0) {
+		errf(err, errlen, "cannot connect to %s: %s", dest,
+		     fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+		return fd;
+	}
+	return vm_migrate_fd(vm, fd, dest, st, err, errlen);
+}
+
+int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_stats *st, char *err,
+		  size_t errlen)
+{
+	struct mig m = {.vm = vm, .fd = fd, .st = st, .err = err, .errlen = errlen};
 	struct gmem *g = &vm->mem;
 	uint64_t words = gmem_dirty_words(g), pages = g->size >> GMEM_PAGE_SHIFT;
 	uint64_t t0 = vm_now_ns(), tp = 0;
@@ -316,19 +339,15 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 		errf(err, errlen,
 		     "the machine has a writable disk, whose image the destination cannot open "
 		     "while this machine holds it (not supported yet)");
+		close(fd);
 		return -EOPNOTSUPP;
 	}
 	m.bits = core_calloc(words, sizeof(uint64_t));
-	if (!m.bits)
+	if (!m.bits) {
+		close(fd);
 		return -ENOMEM;
-	sbuf_put_u32(&m.batch, 0);
-	m.fd = dial(dest);
-	if (m.fd < 0) {
-		r = m.fd;
-		errf(err, errlen, "cannot connect to %s: %s", dest,
-		     r == -EINVAL ? "not HOST:PORT" : strerror(-r));
-		goto out;
 	}
+	sbuf_put_u32(&m.batch, 0);
 	r = vm_state_config(vm, &cfg) ?: snap_stream_put_header(m.fd);
 	r = r ?: snap_stream_put(m.fd, SNAP_SEC_MACHINE, cfg.data, cfg.len);
 	if (r)
