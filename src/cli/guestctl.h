@@ -9,7 +9,7 @@
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
  *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full"|"Diff",
  *                     "ram_format": "zstd"|"raw"]} with the guest paused       -> 204
- *     PUT   /migrate  {"destination": "HOST:PORT"}: live migration to `lodge run
+ *     PUT   /migrate  {"destination": "HOST:PORT"}: live migration to `lodge run|wasm
  *                     --incoming tcp:HOST:PORT`; 204 once the destination runs the
  *                     guest (this process then exits, reason "migrated"); on failure
  *                     the guest runs on here: 502 migration_failed

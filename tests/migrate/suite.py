@@ -18,6 +18,9 @@
   daemon_netns    the daemons' migration between the two network namespaces (each
                   daemon runs in one: the daemon, not the sandboxed guest, listens and
                   connects)
+  daemon_wasm     a WebAssembly guest (ticker.wat: "TICK n" every 20 ms, checking its
+                  memory) moved between two daemons the same way (stop and copy of its
+                  snapshot): the ticks go on at the destination with no gap or repeat
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
 """
@@ -477,6 +480,66 @@ def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=Tru
     return why
 
 
+def ticks(text):
+    return [int(n) for n in re.findall(r"^TICK (\d+)$", text, re.M)]
+
+
+def t_daemon_wasm():
+    a, b = Daemon("daw"), Daemon("dbw")
+    why = ""
+    ticker = os.path.join(tmp, "ticker.wasm")  # the daemon binds it as module.wasm
+    if not shutil.which("wat2wasm"):
+        a.stop()
+        b.stop()
+        return print("SKIP: migrate.daemon_wasm: wat2wasm missing (apt-get install wabt)",
+                     flush=True)
+    try:
+        r = sh("wat2wasm", os.path.join(TOP, "tests/migrate/ticker.wat"), "-o", ticker)
+        if r.returncode:
+            return result("daemon_wasm", "wat2wasm (wabt): " + r.stderr[-200:])
+        rc, out = a.cli("create", "src", "--wasm", ticker)
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return result("daemon_wasm", "create/start src: %s %s" % (out, out2))
+        if not wait_until(lambda: re.search(r"^TICK 20$", a.logs("src"), re.M), 60):
+            return result("daemon_wasm", "no ticks: " + a.logs("src")[-300:])
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % free_port())
+        if rc == 0 or "runs on here" not in out:
+            why += "; migrate to a closed port: %d %r" % (rc, out)
+        port = free_port()
+        rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm")
+        rc2, out2 = b.cli("start", "dst")
+        if rc or rc2:
+            return result("daemon_wasm", why + "; create/start dst: %s %s" % (out, out2))
+        if b.inspect("dst").get("state") != "incoming":
+            why += "; dst is %s before the migration" % b.inspect("dst").get("state")
+        t0 = time.time()
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port)
+        print("# daemon_wasm: lodge migrate %.0f ms" % ((time.time() - t0) * 1000), flush=True)
+        if rc:
+            return result("daemon_wasm", why + "; lodge migrate: %d %s; dst: %s" % (
+                rc, out, b.inspect("dst")))
+        si = a.inspect("src")
+        if si.get("state") != "stopped" or (si.get("exit") or {}).get("reason") != "migrated":
+            why += "; the source after the migration: %s %s" % (si.get("state"), si.get("exit"))
+        if not wait_until(lambda: b.inspect("dst").get("state") == "running", 30):
+            why += "; dst did not become running: %s" % b.inspect("dst")
+        last = ticks(a.logs("src"))[-1]
+        if not wait_until(lambda: re.search(r"^TICK %d$" % (last + 20), b.logs("dst"), re.M),
+                          60):
+            why += "; dst did not tick on from %d: %s" % (last, b.logs("dst")[-300:])
+        text = a.logs("src") + b.logs("dst")
+        both = ticks(text)
+        if both != list(range(1, len(both) + 1)):
+            why += "; the ticks have a gap or a repeat around %d" % last
+        if "BAD" in text:
+            why += "; the program's memory changed"
+    finally:
+        a.stop()
+        b.stop()
+    result("daemon_wasm", why)
+
+
 def t_daemon(initrd):
     result("daemon", through_daemons(initrd))
 
@@ -528,6 +591,8 @@ def main():
                              ("daemon_netns", t_daemon_netns)):
                 if not only or name in only.split(","):
                     fn(initrd)
+        if not os.environ.get("MIGRATE_ONLY") or "daemon_wasm" in os.environ["MIGRATE_ONLY"]:
+            t_daemon_wasm()
         t_bad_stream()
     finally:
         for d in DAEMONS:
