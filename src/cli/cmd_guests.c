@@ -629,11 +629,12 @@ static void status_text(const cJSON *g, char *out, size_t len)
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(g, "exit");
 
 	if (!strcmp(st, "running") || !strcmp(st, "paused") || !strcmp(st, "created") ||
-	    !cJSON_IsObject(e)) {
+	    !strcmp(st, "incoming") || !cJSON_IsObject(e)) {
 		snprintf(out, len, "%s",
-			 !strcmp(st, "paused")	  ? "Paused"
-			 : !strcmp(st, "running") ? "Up"
-						  : "Created");
+			 !strcmp(st, "paused")	   ? "Paused"
+			 : !strcmp(st, "running")  ? "Up"
+			 : !strcmp(st, "incoming") ? "Waiting for a migration"
+						   : "Created");
 		return;
 	}
 	snprintf(out, len, "%s (%d): %s", !strcmp(st, "crashed") ? "Crashed" : "Exited",
@@ -682,7 +683,8 @@ static int cmd_ps(int argc, char **argv, const char *sock)
 	{
 		const char *state = json_str(g, "state", "?");
 		char created[48], status[300], pid[24];
-		if (!all && strcmp(state, "running") && strcmp(state, "paused"))
+		if (!all && strcmp(state, "running") && strcmp(state, "paused") &&
+		    strcmp(state, "incoming"))
 			continue;
 		if (quiet) {
 			printf("%s\n", json_str(g, "name", "?"));

@@ -513,6 +513,8 @@ def t_daemon_wasm():
             return result("daemon_wasm", why + "; create/start dst: %s %s" % (out, out2))
         if b.inspect("dst").get("state") != "incoming":
             why += "; dst is %s before the migration" % b.inspect("dst").get("state")
+        if "Waiting for a migration" not in b.cli("ps")[1]:
+            why += "; lodge ps: %r" % b.cli("ps")[1]
         t0 = time.time()
         rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port)
         print("# daemon_wasm: lodge migrate %.0f ms" % ((time.time() - t0) * 1000), flush=True)
