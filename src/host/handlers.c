@@ -401,8 +401,7 @@ static const struct json_field migrate_fields[] = {
 static const struct json_schema migrate_schema = {migrate_fields, 1};
 
 /* POST /v1/guests/{name}/migrate: answered once the guest runs at the destination and
- * has ended here (the daemon's loop waits for the migration meanwhile), or with the
- * error that left it running here. */
+ * has ended here, or with the error that left it running here (guest_migrate). */
 static void h_migrate(struct api_conn *c, const struct api_request *r)
 {
 	char err[512];

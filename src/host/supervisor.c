@@ -42,7 +42,6 @@
 #define QUICK_FAIL_NS	    10000000000ull /* a guest that ran this long resets its backoff */
 #define CONTROL_TIMEOUT_MS  5000
 #define SNAPSHOT_TIMEOUT_MS 120000 /* a system guest's RAM is compressed meanwhile */
-#define MIGRATE_TIMEOUT_MS  600000 /* a guest that writes fast takes rounds */
 #define MIG_CONNECT_MS	    5000
 #define MIG_IO_TIMEOUT_S    10 /* a migration peer silent this long is gone (migrate.c) */
 
@@ -52,6 +51,8 @@ static void spawn_free(struct guest *g);
 static void incoming_close(struct guest *g);
 static int incoming_listen(struct guest *g, char *err, size_t errlen);
 static int incoming_watch(struct guest *g);
+static bool outgoing_read(struct guest *g);
+static void outgoing_done(struct guest *g);
 
 static int pidfd_open_(pid_t pid)
 {
@@ -495,6 +496,8 @@ static void guest_free(struct guest *g)
 	evloop_timer_del(g->timer);
 	evloop_watch_del(g->pid_watch);
 	incoming_close(g);
+	if (g->mig_conn)
+		api_conn_on_close(g->mig_conn, NULL, NULL);
 	if (g->pidfd >= 0)
 		close(g->pidfd);
 	/* A process still starting may read this: only free it once it has executed, which
@@ -1360,6 +1363,10 @@ static void guest_exited(struct guest *g)
 	int status;
 	bool failed;
 
+	if (g->mig_out) { /* its answer came with its end: all it wrote is there now */
+		(void)outgoing_read(g);
+		outgoing_done(g);
+	}
 	exit_cause(g, &status, reason, sizeof(reason));
 	incoming_close(g);
 	spawn_free(g); /* the process is gone: nothing reads its start-up memory any more */
@@ -1772,46 +1779,100 @@ static int outcome(struct guest *g, const char *line, char *err, size_t errlen)
 	return r;
 }
 
-/* Reads one line from the guest within timeout_ms (blocking: the caller waits). */
-static int read_line(struct api_client *c, int timeout_ms, char *buf, size_t cap)
+static void mig_conn_gone(void *opaque)
 {
-	uint64_t until = evloop_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	size_t len = api_client_take_buffered(c, buf, cap - 1);
-	int fd = api_client_fd(c);
+	struct guest *g = opaque;
 
+	g->mig_conn = NULL; /* the migration goes on; nobody waits for its answer */
+}
+
+/* The source's migration ended: the guest's outcome line is in mig_buf (or it ended
+ * without one). Answers the waiting request, at once or (success) once the guest
+ * process has ended. */
+static void outgoing_done(struct guest *g)
+{
+	struct api_conn *conn = g->mig_conn;
+	char err[600];
+	int r;
+
+	g->mig_out = false;
+	g->mig_conn = NULL;
+	if (conn)
+		api_conn_on_close(conn, NULL, NULL);
+	if (!memchr(g->mig_buf, '\n', g->mig_len)) {
+		snprintf(err, sizeof(err),
+			 "guest %s: it gave no answer about the migration (did its process end?)",
+			 g->rec.name);
+		r = -ECOMM;
+	} else {
+		r = outcome(g, g->mig_buf, err, sizeof(err));
+	}
+	incoming_close(g);
+	if (r) {
+		size_t n = strlen(err);
+		if (r == -ECONNABORTED && n + 1 < sizeof(err))
+			snprintf(err + n, sizeof(err) - n, " (it runs on here)");
+		daemon_event(g->d, g->rec.name, "migrate-failed", "%s", err);
+		if (conn)
+			api_reply_error(conn, r == -ENOTSUP ? 409 : 502,
+					r == -ENOTSUP	     ? "not_supported"
+					: r == -ECONNABORTED ? "migration_failed"
+							     : "guest_unreachable",
+					"%s", err);
+		return;
+	}
+	/* the guest process ends now (reason "migrated"): no restart policy applies */
+	g->rec.stop_requested = true;
+	save(g);
+	daemon_event(g->d, g->rec.name, "migrated", "to %s", g->mig_peer);
+	if (conn && (!guest_active(g) || add_waiter(g, conn, false)))
+		api_reply(conn, 204, NULL, NULL, 0);
+}
+
+/* Reads what the guest has sent about its migration; false once it is complete (a
+ * line, the end, or more than the buffer holds). */
+static bool outgoing_read(struct guest *g)
+{
 	for (;;) {
-		buf[len] = 0;
-		if (memchr(buf, '\n', len))
-			return 0;
-		uint64_t now = evloop_now_ns();
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (len + 1 >= cap || now >= until)
-			return -ETIMEDOUT;
-		int n = poll(&p, 1, (int)((until - now) / 1000000u) + 1);
+		ssize_t n = read(api_client_fd(g->mig_client), g->mig_buf + g->mig_len,
+				 sizeof(g->mig_buf) - 1 - g->mig_len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return -ETIMEDOUT;
-		ssize_t k = read(fd, buf + len, cap - 1 - len);
-		if (k < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (k <= 0)
-			return -ECONNRESET;
-		len += (size_t)k;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n > 0)
+			g->mig_len += (size_t)n;
+		g->mig_buf[g->mig_len] = 0;
+		if (n <= 0 || memchr(g->mig_buf, '\n', g->mig_len) ||
+		    g->mig_len + 1 >= sizeof(g->mig_buf))
+			return false;
 	}
+}
+
+static void on_outgoing(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+
+	(void)fd;
+	(void)revents;
+	if (!outgoing_read(g))
+		outgoing_done(g);
 }
 
 int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
 		  size_t errlen)
 {
 	struct api_client *c = NULL;
-	char line[1024];
 	int fd, r;
 
 	if (!guest_active(g) ||
 	    (strcmp(g->rec.state, "running") && strcmp(g->rec.state, "paused"))) {
 		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
 			 g->rec.state);
+		return -EBUSY;
+	}
+	if (g->mig_client) {
+		snprintf(err, errlen, "guest %s is migrating already", g->rec.name);
 		return -EBUSY;
 	}
 	fd = mig_dial(dest);
@@ -1825,26 +1886,24 @@ int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char
 	close(fd); /* the guest has its own now */
 	if (r)
 		return r;
-	r = read_line(c, MIGRATE_TIMEOUT_MS, line, sizeof(line));
-	api_client_close(c);
-	if (r) {
-		snprintf(err, errlen, "guest %s: no answer from it about the migration (%s)",
-			 g->rec.name, strerror(-r));
-		return -ECOMM;
+	/* The guest migrates on its own; its answer comes on this connection. */
+	g->mig_client = c;
+	g->mig_len = api_client_take_buffered(c, g->mig_buf, sizeof(g->mig_buf) - 1);
+	g->mig_buf[g->mig_len] = 0;
+	snprintf(g->mig_peer, sizeof(g->mig_peer), "%s", dest);
+	fcntl(api_client_fd(c), F_SETFL, O_NONBLOCK);
+	if (evloop_watch_add(g->d->loop, api_client_fd(c), POLLIN, on_outgoing, g,
+			     &g->mig_client_watch)) {
+		api_client_close(c);
+		g->mig_client = NULL;
+		snprintf(err, errlen, "guest %s: cannot watch its migration", g->rec.name);
+		return -ENOMEM;
 	}
-	r = outcome(g, line, err, errlen);
-	if (r) {
-		size_t n = strlen(err);
-		if (r == -ECONNABORTED && n + 1 < errlen)
-			snprintf(err + n, errlen - n, " (it runs on here)");
-		daemon_event(g->d, g->rec.name, "migrate-failed", "%s", err);
-		return r;
-	}
-	/* the guest process ends now (reason "migrated"): no restart policy applies */
-	g->rec.stop_requested = true;
-	save(g);
-	daemon_event(g->d, g->rec.name, "migrated", "to %s", dest);
-	return conn ? add_waiter(g, conn, false) : 0;
+	g->mig_out = true;
+	g->mig_conn = conn;
+	if (conn)
+		api_conn_on_close(conn, mig_conn_gone, g);
+	return 0;
 }
 
 /* ---- the destination ---- */

@@ -13,8 +13,9 @@
                   sockets: `lodge create dst --incoming 127.0.0.1:PORT` + `lodge start` on
                   one (state "incoming", then "running"), `lodge migrate src HOST:PORT` on
                   the other (the source ends "stopped", reason "migrated"); before it, a
-                  port nobody listens on and a destination that takes 1 MiB and hangs
-                  up: the command fails with one line, the source runs on, counting
+                  port nobody listens on and a destination that takes 1 MiB, holds the
+                  stream (lodge ps answers meanwhile: the daemon is not blocked) and
+                  hangs up: the command fails with one line, the source runs on
   daemon_netns    the daemons' migration between the two network namespaces (each
                   daemon runs in one: the daemon, not the sandboxed guest, listens and
                   connects)
@@ -416,9 +417,12 @@ def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=Tru
             rc, out = a.cli("migrate", "src", "%s:%d" % (addr, free_port()))
             if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
                 why += "; migrate to a closed port: %d %r" % (rc, out)
+            # it takes 1 MiB, then holds the stream (the daemon must serve meanwhile:
+            # lodge ps answers) until told, and hangs up
             ls = socket.socket()
             ls.bind((addr, 0))
             ls.listen(1)
+            took, hang_up = threading.Event(), threading.Event()
 
             def half():
                 c, _ = ls.accept()
@@ -428,10 +432,23 @@ def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=Tru
                     if not k:
                         break
                     got += len(k)
+                took.set()
+                hang_up.wait(30)
                 c.close()
             t = threading.Thread(target=half, daemon=True)
             t.start()
-            rc, out = a.cli("migrate", "src", "%s:%d" % (addr, ls.getsockname()[1]))
+            mp = subprocess.Popen([REL, "migrate", "src", "%s:%d" % (addr, ls.getsockname()[1])],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=a.env)
+            if not took.wait(60):
+                why += "; the migration did not start"
+            t0 = time.time()
+            rc, out = a.cli("ps", "-a")
+            if rc or time.time() - t0 > 5 or "src" not in out:
+                why += "; lodge ps during a migration: %d after %.1f s" % (rc, time.time() - t0)
+            hang_up.set()
+            out = mp.communicate(timeout=120)[0]
+            rc = mp.returncode
             ls.close()
             if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
                 why += "; migrate to a destination that hangs up: %d %r" % (rc, out)
