@@ -1810,7 +1810,7 @@ static void outgoing_done(struct guest *g)
 	incoming_close(g);
 	if (r) {
 		size_t n = strlen(err);
-		if (r == -ECONNABORTED && n + 1 < sizeof(err))
+		if (r == -ECONNABORTED && n + 1 < sizeof(err) && !strstr(err, "runs on here"))
 			snprintf(err + n, sizeof(err) - n, " (it runs on here)");
 		daemon_event(g->d, g->rec.name, "migrate-failed", "%s", err);
 		if (conn)

@@ -523,6 +523,23 @@ def t_daemon_wasm():
         rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % free_port())
         if rc == 0 or "runs on here" not in out:
             why += "; migrate to a closed port: %d %r" % (rc, out)
+        # a destination that refuses: it waits for a system VM
+        port = free_port()
+        rc, out = b.cli("create", "vmdst", "--incoming", "127.0.0.1:%d" % port)
+        rc2, out2 = b.cli("start", "vmdst")
+        if rc or rc2:
+            why += "; create/start vmdst: %s %s" % (out, out2)
+        else:
+            rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port)
+            if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
+                why += "; migrate to a destination that refuses: %d %r" % (rc, out)
+            if not wait_until(lambda: b.inspect("vmdst").get("state") == "crashed", 30):
+                why += "; the refusing destination: %s" % b.inspect("vmdst")
+            n = ticks(a.logs("src"))[-1]
+            if a.inspect("src").get("state") != "running" or not wait_until(
+                    lambda: re.search(r"^TICK %d$" % (n + 10), a.logs("src"), re.M), 60):
+                why += "; the source does not run on after the refusal"
+            b.cli("rm", "--force", "vmdst")
         port = free_port()
         rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm")
         rc2, out2 = b.cli("start", "dst")
