@@ -677,15 +677,19 @@ def case_migrate(mode, jit_args, handoff):
         if handoff:
             if not wait_sock(dsock):
                 return result(False, name, "no destination socket")
-            # a hand-over without a descriptor is dropped; the destination waits on
-            bad, err = upgrade(dsock, "/migrate/receive")
-            if bad:
-                bad.sendall(b"x")
+            # a hand-over without a descriptor, or with two, is dropped; it waits on
+            for fds in ([], [0, 1]):
+                bad, err = upgrade(dsock, "/migrate/receive")
+                if not bad:
+                    why += "; /migrate/receive: " + err
+                    continue
+                if fds:
+                    socket.send_fds(bad, [b"x"], fds)
+                else:
+                    bad.sendall(b"x")
                 if bad.recv(16) != b"":
-                    why += "; a hand-over without a descriptor was not dropped"
+                    why += "; a hand-over with %d descriptors was not dropped" % len(fds)
                 bad.close()
-            else:
-                why += "; /migrate/receive: " + err
             a, b = socket.socketpair()
             rc_, err = upgrade(dsock, "/migrate/receive")
             sc_, err2 = upgrade(sock, "/migrate/send")
