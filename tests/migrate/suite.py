@@ -313,6 +313,12 @@ def t_bad_stream():
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     if p.returncode != 2 or "--seccomp" not in p.stderr:
         why += "; --incoming --seccomp: status %d, %r" % (p.returncode, p.stderr[-200:])
+    # the daemon's way needs the control socket the stream comes on
+    p = subprocess.run([ASAN, "run", "--incoming", "control"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 2 or "--api" not in p.stderr:
+        why += "; --incoming control without --api: status %d, %r" % (p.returncode,
+                                                                      p.stderr[-200:])
     result("bad_stream", why)
 
 
