@@ -156,11 +156,14 @@ static void create_usage(FILE *f)
 		"       lodge create NAME --wasm APP.wasm [--dir HOST[::GUEST]]... [--env K=V]...\n"
 		"                         [OPTIONS] [-- ARGS...]\n"
 		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n"
+		"       lodge create NAME --incoming HOST:PORT [--kind vm|wasm] [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
 		"module, devices and limits come from the file; a WebAssembly guest needs\n"
-		"the --dir options it had, in the same order.\n"
+		"the --dir options it had, in the same order. With --incoming, lodge start\n"
+		"makes the daemon listen on HOST:PORT (state: incoming) for a live migration\n"
+		"(lodge migrate on the source's daemon); the guest runs once it arrived.\n"
 		"\n"
 		"options:\n"
 		"  --cpus N             harts of a system guest (default 1)\n"
@@ -280,6 +283,10 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 		json_add_uint(o, !strcmp(opt, "--disk-bps") ? "disk_bps" : "net_bps", size);
 	} else if (!strcmp(opt, "--restart")) {
 		cJSON_AddStringToObject(o, "restart", val);
+	} else if (!strcmp(opt, "--incoming")) {
+		cJSON_AddStringToObject(o, "incoming", val);
+	} else if (!strcmp(opt, "--kind")) {
+		cJSON_AddStringToObject(o, "kind", val);
 	} else {
 		say_err("create: unknown option '%s' (see lodge create --help)", opt);
 		return false;
@@ -512,6 +519,51 @@ static int cmd_snapshot(int argc, char **argv, const char *sock)
 	return st == 204 ? 0 : EXIT_FAIL;
 }
 
+/* lodge migrate NAME HOST:PORT: the daemon moves the running guest to the daemon
+ * listening there (a guest created with --incoming and started). */
+static int cmd_migrate(int argc, char **argv, const char *sock)
+{
+	char target[512], enc[256], *body;
+	struct api_client *c;
+	struct api_result r;
+	cJSON *o;
+	int st;
+
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: lodge migrate NAME HOST:PORT\n\n"
+		       "Moves running guest NAME to another host while it runs (live migration):\n"
+		       "the daemon there has a guest created with --incoming HOST:PORT and\n"
+		       "started. Returns once the guest runs there and has stopped here (exit\n"
+		       "reason \"migrated\"); if anything fails the guest runs on here.\n");
+		return 0;
+	}
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+		say_err("migrate: lodge migrate NAME HOST:PORT");
+		return CLI_EXIT_USAGE;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "destination", argv[2]);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	c = connect_daemon(sock, -1); /* a guest that writes memory fast takes a while */
+	if (!c || !body) {
+		free(body);
+		api_client_close(c);
+		return EXIT_FAIL;
+	}
+	encode(argv[1], enc, sizeof(enc));
+	snprintf(target, sizeof(target), "/v1/guests/%s/migrate", enc);
+	st = call(c, "POST", target, body, &r);
+	free(body);
+	if (st == 204)
+		printf("%s\n", argv[1]);
+	else if (st)
+		say_err("%s", message(&r));
+	api_result_fini(&r);
+	api_client_close(c);
+	return st == 204 ? 0 : EXIT_FAIL;
+}
+
 /* lodge restore NAME FILE [create options]: creates NAME from the snapshot and starts it
  * (podman's container restore). */
 static int cmd_restore(int argc, char **argv, const char *sock)
@@ -577,11 +629,12 @@ static void status_text(const cJSON *g, char *out, size_t len)
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(g, "exit");
 
 	if (!strcmp(st, "running") || !strcmp(st, "paused") || !strcmp(st, "created") ||
-	    !cJSON_IsObject(e)) {
+	    !strcmp(st, "incoming") || !cJSON_IsObject(e)) {
 		snprintf(out, len, "%s",
-			 !strcmp(st, "paused")	  ? "Paused"
-			 : !strcmp(st, "running") ? "Up"
-						  : "Created");
+			 !strcmp(st, "paused")	   ? "Paused"
+			 : !strcmp(st, "running")  ? "Up"
+			 : !strcmp(st, "incoming") ? "Waiting for a migration"
+						   : "Created");
 		return;
 	}
 	snprintf(out, len, "%s (%d): %s", !strcmp(st, "crashed") ? "Crashed" : "Exited",
@@ -630,7 +683,8 @@ static int cmd_ps(int argc, char **argv, const char *sock)
 	{
 		const char *state = json_str(g, "state", "?");
 		char created[48], status[300], pid[24];
-		if (!all && strcmp(state, "running") && strcmp(state, "paused"))
+		if (!all && strcmp(state, "running") && strcmp(state, "paused") &&
+		    strcmp(state, "incoming"))
 			continue;
 		if (quiet) {
 			printf("%s\n", json_str(g, "name", "?"));
@@ -951,6 +1005,8 @@ int cmd_guests(const char *cmd, int argc, char **argv)
 		return cmd_snapshot(argc, argv, sock);
 	if (!strcmp(cmd, "restore"))
 		return cmd_restore(argc, argv, sock);
+	if (!strcmp(cmd, "migrate"))
+		return cmd_migrate(argc, argv, sock);
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (!strcmp(cmd, actions[i].name))
 			return cmd_action(&actions[i], argc, argv, sock);
@@ -977,3 +1033,4 @@ GUEST_CMD(cmd_inspect_main, "inspect")
 GUEST_CMD(cmd_events_main, "events")
 GUEST_CMD(cmd_snapshot_main, "snapshot")
 GUEST_CMD(cmd_restore_main, "restore")
+GUEST_CMD(cmd_migrate_main, "migrate")

@@ -50,6 +50,7 @@ struct run_opts {
 	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
 	const char *restore;	      /* --restore FILE */
 	const char *incoming;	      /* --incoming tcp:HOST:PORT (the HOST:PORT part) */
+	struct guestctl *gctl;	      /* with --incoming control: where the stream comes */
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -134,6 +135,8 @@ static void run_usage(FILE *f)
 		"  --incoming tcp:HOST:PORT  wait there for a live migration (PUT /migrate on\n"
 		"                    the source's --api socket) and run the guest it brings;\n"
 		"                    the same restrictions as --restore\n"
+		"  --incoming control  the same, the connection handed over on the --api\n"
+		"                    socket (POST /migrate/receive: how the daemon does it)\n"
 		"Devices (each option may be repeated):\n",
 		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 	device_usage(f);
@@ -336,8 +339,14 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			o->restore = optarg;
 			break;
 		case 'I':
+			if (!strcmp(optarg, "control")) {
+				o->incoming = optarg;
+				o->ctl.incoming = true;
+				break;
+			}
 			if (strncmp(optarg, "tcp:", 4) || !strchr(optarg + 4, ':')) {
-				log_err("run: --incoming %s: must be tcp:HOST:PORT", optarg);
+				log_err("run: --incoming %s: must be tcp:HOST:PORT or control",
+					optarg);
 				return -1;
 			}
 			o->incoming = optarg + 4;
@@ -359,9 +368,13 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: --restore and --incoming both bring a machine: pass one");
 		return -1;
 	}
-	if (o->incoming && o->seccomp) {
-		log_err("run: --incoming does not go with --seccomp yet (its allow list does not "
-			"cover migration)");
+	if (o->incoming && o->seccomp && !o->ctl.incoming) {
+		log_err("run: --incoming tcp: does not go with --seccomp (its allow list has no "
+			"listening sockets): use --incoming control");
+		return -1;
+	}
+	if (o->ctl.incoming && !o->ctl.api_path) {
+		log_err("run: --incoming control needs --api SOCKET (the stream comes there)");
 		return -1;
 	}
 	if (o->restore || o->incoming)
@@ -534,11 +547,25 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 static int setup_incoming(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
 	struct vm_config tmpl = {.timeout_sec = o->timeout, .jit_hot = o->jit_hot, .console = con};
-	char err[512] = "";
-	int r = vm_incoming(o->incoming, &tmpl, vm, err, sizeof(err));
+	char err[512] = "", peer[256];
+	int fd, r;
 
+	if (!o->ctl.incoming) {
+		r = vm_incoming(o->incoming, &tmpl, vm, err, sizeof(err));
+		if (r < 0) {
+			log_err("--incoming tcp:%s: %s", o->incoming, err[0] ? err : strerror(-r));
+			return CLI_EXIT_ERROR;
+		}
+		return 0;
+	}
+	r = guestctl_incoming(o->gctl, &fd, peer, sizeof(peer));
+	if (!r) {
+		r = vm_incoming_fd(fd, &tmpl, vm, err, sizeof(err));
+		close(fd);
+	}
+	guestctl_incoming_done(o->gctl, r, r ? (err[0] ? err : strerror(-r)) : "running");
 	if (r < 0) {
-		log_err("--incoming tcp:%s: %s", o->incoming, err[0] ? err : strerror(-r));
+		log_err("--incoming control: from %s: %s", peer, err[0] ? err : strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
 	return 0;
@@ -707,20 +734,27 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	return r;
 }
 
-static int ctl_migrate(void *opaque, const char *dest, char *err, size_t errlen)
+static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
 	struct vm_migrate_stats st;
 	int r;
 
-	if (c->seccomp) { /* a call outside the allow list would kill the guest */
+	if (c->seccomp && fd < 0) { /* a call outside the allow list would kill the guest */
 		snprintf(err, errlen,
-			 "the guest runs under --seccomp, whose allow list does not "
-			 "cover migration yet");
+			 "the guest runs under --seccomp, whose allow list has no way to "
+			 "connect out: hand the connection over (POST /migrate/send)");
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&c->lock);
-	r = c->vm ? vm_migrate(c->vm, dest, &st, err, errlen) : -EAGAIN;
+	if (!c->vm)
+		r = -EAGAIN;
+	else if (fd >= 0)
+		r = vm_migrate_fd(c->vm, fd, dest, &st, err, errlen);
+	else
+		r = vm_migrate(c->vm, dest, &st, err, errlen);
+	if (fd >= 0 && !c->vm)
+		close(fd);
 	pthread_mutex_unlock(&c->lock);
 	if (!r) /* what the user (and bench/migrate) want to know */
 		fprintf(stderr,
@@ -857,6 +891,7 @@ int cmd_run(int argc, char **argv)
 	if (o.ctl.api_path || o.ctl.console_log || o.ctl.exit_file) {
 		if (guestctl_open(&o.ctl, &run_ctl_ops, &ctl, &g) < 0)
 			return CLI_EXIT_ERROR;
+		o.gctl = g;
 		if (redirect_console(g)) {
 			guestctl_close(g);
 			return CLI_EXIT_ERROR;

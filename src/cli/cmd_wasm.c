@@ -19,6 +19,7 @@
 
 #include "cli/guestctl.h"
 #include "host/sandbox.h"
+#include "snapshot/snapshot.h"
 #include "wasm/snapshot.h"
 #include "wasm/text/text.h"
 #include "wasm/wasm.h"
@@ -65,14 +66,15 @@ struct wasm_opts {
 	uint32_t jit_hot;	      /* wasm_store_set_jit() */
 	int stdio[3];		      /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
 	const char *restore;	      /* --restore FILE */
+	const char *incoming;	      /* --incoming tcp:HOST:PORT (that part) or control */
 	const uint8_t *module;	      /* the module's binary, kept for snapshots */
 	size_t module_len;
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
 struct wasm_ctl {
-	struct wasm_store *store;
-	atomic_bool paused, stopped, killed;
+	_Atomic(struct wasm_store *) store; /* NULL while --incoming waits for the program */
+	atomic_bool paused, stopped, killed, migrated;
 	atomic_bool *ending; /* wasm_opts.ctl_ending */
 	/* for snapshots: set before the program runs (NULL: --invoke, no snapshots) */
 	_Atomic(struct wasm_instance *) inst;
@@ -118,6 +120,10 @@ static void usage(FILE *f)
 		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
 		"  --restore FILE       go on with a program saved by PUT /snapshot/create on\n"
 		"                       --api (no module or arguments: they are in the file)\n"
+		"  --incoming tcp:HOST:PORT  wait there for a program migrated by PUT /migrate\n"
+		"                       on its --api socket, and go on with it (as --restore)\n"
+		"  --incoming control   the same, the connection handed over on --api (POST\n"
+		"                       /migrate/receive: how the daemon does it)\n"
 		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
 		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
@@ -195,6 +201,15 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->ctl.exit_file = val;
 	} else if (!strcmp(opt, "--restore")) {
 		o->restore = val;
+	} else if (!strcmp(opt, "--incoming")) {
+		if (!strcmp(val, "control")) {
+			o->ctl.incoming = true;
+			o->incoming = val;
+		} else if (!strncmp(val, "tcp:", 4) && strchr(val + 4, ':')) {
+			o->incoming = val + 4;
+		} else {
+			return bad_usage("--incoming %s: must be tcp:HOST:PORT or control", val);
+		}
 	} else if (!strcmp(opt, "--sandbox")) {
 		o->sandbox = val;
 	} else if (!strcmp(opt, "--timeout")) {
@@ -222,9 +237,9 @@ static void opts_init(struct wasm_opts *o)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke",  "--dir",	  "--env",    "--max-memory",  "--stack",
-		"--fuel",    "--timeout", "--api",    "--console-log", "--exit-file",
-		"--sandbox", "--jit-hot", "--restore"};
+		"--invoke",  "--dir",	  "--env",     "--max-memory",	"--stack",
+		"--fuel",    "--timeout", "--api",     "--console-log", "--exit-file",
+		"--sandbox", "--jit-hot", "--restore", "--incoming"};
 	int i;
 
 	opts_init(o);
@@ -269,16 +284,23 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		if (rc)
 			return rc;
 	}
-	if (o->restore) {
+	if (o->restore && o->incoming)
+		return bad_usage("%s", "--restore and --incoming both bring a program: pass one");
+	if (o->ctl.incoming && !o->ctl.api_path)
+		return bad_usage("%s", "--incoming control needs --api SOCKET (the stream comes "
+				       "there)");
+	if (o->restore || o->incoming) {
+		const char *what = o->restore ? "--restore" : "--incoming";
 		if (i < argc)
-			return bad_usage("--restore takes the module and its arguments from the "
+			return bad_usage("%s takes the module and its arguments from the "
 					 "snapshot, not '%s'",
-					 argv[i]);
+					 what, argv[i]);
 		if (o->invoke || o->ndirs || o->nenv || o->lim.fuel || o->lim.max_memory ||
 		    o->lim.stack_size)
-			return bad_usage("%s", "--restore takes --invoke, --dir, --env, --fuel, "
-					       "--max-memory and --stack from the snapshot");
-		o->file = o->restore;
+			return bad_usage("%s takes --invoke, --dir, --env, --fuel, --max-memory "
+					 "and --stack from the snapshot",
+					 what);
+		o->file = o->restore ? o->restore : o->incoming;
 		return 0;
 	}
 	if (i >= argc)
@@ -519,24 +541,38 @@ static void watchdog_stop(struct watchdog *w)
 	pthread_mutex_destroy(&w->lock);
 }
 
+#define MIGRATE_ACK_MS	  120000       /* the destination restores the program meanwhile */
+#define MIGRATE_MAX_BYTES (8ull << 30) /* a 4 GiB memory, compressed, and the module */
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
 /* ----- the control socket's operations (control thread) ----- */
 
 static int ctl_pause(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
+	struct wasm_store *st = atomic_load(&c->store);
 
+	if (!st)
+		return -EAGAIN; /* --incoming: no program yet */
 	atomic_store(&c->paused, true);
-	wasm_store_pause(c->store);
+	wasm_store_pause(st);
 	/* Parked at the next check, normally within microseconds; a host call blocked on
 	 * input finishes first (it uses no CPU meanwhile). */
-	for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
+	for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 		usleep(1000);
-	if (c->snapshots && !wasm_store_parked(c->store)) {
+	if (c->snapshots && !wasm_store_parked(st)) {
 		/* Translated code that does not come back to the interpreter (a loop in a
 		 * function it called itself): park anywhere rather than run on while
 		 * paused; a snapshot then answers busy until a resume. */
-		wasm_store_set_snapshots(c->store, false);
-		for (int i = 0; i < 200 && !wasm_store_parked(c->store); i++)
+		wasm_store_set_snapshots(st, false);
+		for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 			usleep(1000);
 	}
 	return 0;
@@ -545,31 +581,40 @@ static int ctl_pause(void *opaque)
 static int ctl_resume(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
+	struct wasm_store *st = atomic_load(&c->store);
 
+	if (!st)
+		return -EAGAIN;
 	atomic_store(&c->paused, false);
 	if (c->snapshots)
-		wasm_store_set_snapshots(c->store, true);
-	wasm_store_resume(c->store);
+		wasm_store_set_snapshots(st, true);
+	wasm_store_resume(st);
 	return 0;
 }
 
 static int ctl_stop(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
+	struct wasm_store *st = atomic_load(&c->store);
 
+	if (!st)
+		return -EAGAIN;
 	atomic_store(c->ending, true);
 	atomic_store(&c->stopped, true); /* WASI has no signals: stopping ends the program */
-	wasm_store_interrupt(c->store);
+	wasm_store_interrupt(st);
 	return 0;
 }
 
 static int ctl_kill(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
+	struct wasm_store *st = atomic_load(&c->store);
 
+	if (!st)
+		return -EAGAIN;
 	atomic_store(c->ending, true);
 	atomic_store(&c->killed, true);
-	wasm_store_interrupt(c->store);
+	wasm_store_interrupt(st);
 	return 0;
 }
 
@@ -593,8 +638,9 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 {
 	struct wasm_ctl *c = opaque;
 	struct wasm_instance *inst = atomic_load(&c->inst);
+	struct wasm_store *st = atomic_load(&c->store);
 
-	if (!atomic_load(&c->paused))
+	if (!st || !atomic_load(&c->paused))
 		return -EBUSY;
 	if (!inst) {
 		snprintf(err, errlen, "only a WASI program run by its _start can be saved");
@@ -610,23 +656,113 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 			 "snapshot of a Wasm program");
 		return -ENOTSUP;
 	}
-	for (int i = 0; i < 5000 && !wasm_store_parked(c->store); i++)
+	for (int i = 0; i < 5000 && !wasm_store_parked(st); i++)
 		usleep(1000);
-	if (!wasm_snapshot_ready(c->store)) {
+	if (!wasm_snapshot_ready(st)) {
 		snprintf(err, errlen, "%s",
-			 wasm_store_parked(c->store)
+			 wasm_store_parked(st)
 				 ? "the program paused in translated code that did not return to "
 				   "the interpreter; resume it and try again"
 				 : "the program has not reached a point where its state can be "
 				   "saved (it is blocked in a WASI call); try again");
 		return -EAGAIN;
 	}
-	return wasm_snapshot_save(c->store, inst, c->wasi, c->opts->module, c->opts->module_len,
-				  c->name, req->path, err, errlen);
+	return wasm_snapshot_save(st, inst, c->wasi, c->opts->module, c->opts->module_len, c->name,
+				  req->path, err, errlen);
+}
+
+/* The migration's snapshot: next to the control socket (the daemon's guests: their run
+ * directory, the one their sandbox lets them write), else in $TMPDIR or /tmp. */
+static void migrate_path(const struct wasm_opts *o, const char *what, char *out, size_t len)
+{
+	const char *api = o->ctl.api_path, *slash = api ? strrchr(api, '/') : NULL;
+	const char *tmp = getenv("TMPDIR");
+
+	if (slash)
+		snprintf(out, len, "%.*s/.lodge-%s-%d.snap", (int)(slash - api), api, what,
+			 (int)getpid());
+	else
+		snprintf(out, len, "%s/.lodge-%s-%d.snap", tmp && tmp[0] ? tmp : "/tmp", what,
+			 (int)getpid());
+}
+
+/* PUT /migrate and POST /migrate/send (a worker thread): stop and copy. The program is
+ * paused (if it runs) and saved to a file, which goes over the stream; the destination
+ * restores it and answers. On success this program ends (ctl_migrated), else it runs on
+ * (paused if it was). */
+static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t errlen)
+{
+	struct wasm_ctl *c = opaque;
+	struct guestctl_snapshot req = {0};
+	char path[4096];
+	uint64_t sent = 0, t0 = now_ns(), tp;
+	bool was_paused = atomic_load(&c->paused);
+	int r;
+
+	if (!atomic_load(&c->inst) || !atomic_load(&c->store)) {
+		snprintf(err, errlen, "only a WASI program run by its _start can migrate");
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (fd < 0 && c->opts->seccomp) {
+		snprintf(err, errlen,
+			 "the program runs under --seccomp, whose allow list has no sockets: hand "
+			 "the connection over (POST /migrate/send)");
+		return -EOPNOTSUPP;
+	}
+	if (fd < 0) {
+		fd = snap_stream_dial(dest);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot connect to %s: %s", dest,
+				 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+			return fd;
+		}
+	}
+	migrate_path(c->opts, "migrate", path, sizeof(path));
+	req.path = path;
+	tp = now_ns();
+	if (!was_paused)
+		ctl_pause(c);
+	r = ctl_snapshot(c, &req, err, errlen);
+	if (r == -ENOTSUP || r == -EAGAIN)
+		r = r == -EAGAIN ? -EBUSY : -EOPNOTSUPP;
+	if (!r) {
+		r = snap_stream_send_file(fd, path, &sent);
+		r = r ?: snap_stream_wait_ack(fd, MIGRATE_ACK_MS);
+		if (r)
+			snprintf(err, errlen, "%s (%s): the program runs on here", dest,
+				 r == -ECONNABORTED ? "it refused the program"
+				 : r == -ETIMEDOUT  ? "no answer"
+						    : strerror(-r));
+	}
+	unlink(path);
+	if (r && !was_paused)
+		ctl_resume(c);
+	if (!r)
+		fprintf(stderr, "lodge: migrated to %s: %.1f MiB in %.1f ms, paused %.2f ms\n",
+			dest, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
+			(double)(now_ns() - tp) / 1e6);
+out:
+	close(fd);
+	return r;
+}
+
+/* After the answer to the migration went out: the program ends here (it is parked). */
+static void ctl_migrated(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+	struct wasm_store *st = atomic_load(&c->store);
+
+	atomic_store(c->ending, true);
+	atomic_store(&c->migrated, true);
+	if (st)
+		wasm_store_interrupt(st);
 }
 
 static const struct guestctl_ops wasm_ctl_ops = {
 	.snapshot = ctl_snapshot,
+	.migrate = ctl_migrate,
+	.migrated = ctl_migrated,
 	.ram_resident = ctl_instret, /* no guest RAM: 0 */
 	.kind = "wasm",
 	.pause = ctl_pause,
@@ -871,6 +1007,10 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 		*reason = "killed";
 		return CLI_EXIT_KILLED;
 	}
+	if (atomic_load(&c->migrated)) {
+		*reason = "migrated";
+		return 0;
+	}
 	if (atomic_load(&c->stopped)) {
 		*reason = "stopped";
 		return 0;
@@ -883,8 +1023,9 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 		     const char *name)
 {
 	memset(ctl, 0, sizeof(*ctl));
-	ctl->store = s;
+	atomic_init(&ctl->store, s);
 	atomic_init(&ctl->paused, false);
+	atomic_init(&ctl->migrated, false);
 	atomic_init(&ctl->stopped, false);
 	atomic_init(&ctl->killed, false);
 	atomic_init(&ctl->inst, NULL);
@@ -893,7 +1034,36 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	ctl->name = name;
 }
 
-/* lodge wasm --restore FILE: the program goes on from its snapshot. */
+/* --incoming: takes the stream (handed over on the control socket, or accepted on
+ * HOST:PORT) and receives the program's snapshot into `path`. Returns 0 with the
+ * connection in *fd (for the answer), or -errno with err. */
+static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char *path, size_t plen,
+			    int *fd, char *peer, size_t peerlen, char *err, size_t errlen)
+{
+	int c, r;
+
+	if (o->ctl.incoming) {
+		r = guestctl_incoming(g, &c, peer, peerlen);
+		if (r)
+			return r;
+	} else {
+		snprintf(peer, peerlen, "%s", o->incoming);
+		c = snap_stream_accept(o->incoming, err, errlen);
+		if (c < 0)
+			return c;
+	}
+	migrate_path(o, "incoming", path, plen);
+	r = snap_stream_recv_file(c, path, MIGRATE_MAX_BYTES, err, errlen);
+	if (r) {
+		close(c);
+		return r;
+	}
+	*fd = c;
+	return 0;
+}
+
+/* lodge wasm --restore FILE: the program goes on from its snapshot; --incoming: from the
+ * one a migration brings, acknowledged once it is restored. */
 static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 {
 	struct wasm_snapshot *snap = NULL;
@@ -901,29 +1071,17 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	struct guestctl *g = NULL;
 	struct wasm_trap_info info;
 	enum wasm_trap trap;
-	char err[600] = "";
-	int stdio[3], rc, status;
+	char err[600] = "", path[4096] = "", peer[256] = "";
+	const char *what = o->restore ? "--restore" : "--incoming", *file = o->restore;
+	int stdio[3], rc, status, in = -1;
 	const char *reason;
 
 	memcpy(stdio, o->stdio, sizeof(stdio));
-	rc = wasm_snapshot_open(o->restore, &snap, err, sizeof(err));
-	if (rc) {
-		watchdog_settle(wd);
-		fprintf(stderr, "lodge wasm: --restore %s: %s\n", o->restore,
-			err[0] ? err : strerror(-rc));
-		return CLI_EXIT_ERROR;
-	}
-	o->module = snap->module;
-	o->module_len = snap->module_len;
-	o->file = snap->name[0] ? snap->name : o->restore;
-	wasm_store_set_jit(snap->store, o->jit_hot);
-	ctl_init(&ctl, snap->store, o, o->file);
+	ctl_init(&ctl, NULL, o, o->file);
 	ctl.snapshots = o->ctl.api_path != NULL;
-	wasm_store_set_snapshots(snap->store, ctl.snapshots);
 	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
 		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
 			watchdog_settle(wd);
-			wasm_snapshot_close(snap);
 			return CLI_EXIT_ERROR;
 		}
 		if (guestctl_console_in(g) >= 0) {
@@ -931,26 +1089,46 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 			stdio[1] = stdio[2] = guestctl_console_out(g);
 		}
 	}
+	if (o->incoming) {
+		rc = incoming_receive(o, g, path, sizeof(path), &in, peer, sizeof(peer), err,
+				      sizeof(err));
+		file = path;
+		if (rc)
+			goto fail;
+	}
+	rc = wasm_snapshot_open(file, &snap, err, sizeof(err));
+	if (o->incoming)
+		unlink(path); /* open: its pages are read through the descriptor */
+	if (rc)
+		goto fail;
+	o->module = snap->module;
+	o->module_len = snap->module_len;
+	o->file = snap->name[0] ? snap->name : file;
+	ctl.name = o->file;
+	wasm_store_set_jit(snap->store, o->jit_hot);
+	wasm_store_set_snapshots(snap->store, ctl.snapshots);
 	rc = wasm_snapshot_restore(snap, stdio, err, sizeof(err));
 	if (!rc && o->seccomp && sandbox_seccomp(SANDBOX_WASM, &o->filter) < 0) {
 		rc = -EPERM;
 		snprintf(err, sizeof(err), "seccomp set-up failed");
 	}
-	if (rc) {
-		watchdog_settle(wd);
-		fprintf(stderr, "lodge wasm: --restore %s: %s\n", o->restore,
-			err[0] ? err : strerror(-rc));
-		if (g) {
-			guestctl_exit(g, CLI_EXIT_ERROR, "restore failed");
-			guestctl_close(g);
-		}
-		wasm_snapshot_close(snap);
-		return CLI_EXIT_ERROR;
+	if (!rc && in >= 0 && snap_stream_ack(in)) {
+		rc = -ECONNABORTED;
+		snprintf(err, sizeof(err), "the source did not take the answer: it runs on there");
+	}
+	if (rc)
+		goto fail;
+	if (in >= 0) {
+		close(in);
+		in = -1;
+		if (o->ctl.incoming)
+			guestctl_incoming_done(g, 0, "running");
 	}
 	if (o->seccomp)
 		sandbox_test_hook();
 	ctl.wasi = snap->wasi;
 	atomic_store(&ctl.inst, snap->inst);
+	atomic_store(&ctl.store, snap->store); /* the control socket may act on it now */
 	watchdog_attach(wd, snap->store);
 	trap = wasm_snapshot_run(snap, &info);
 	status = finish_call(o, trap, &info, wd);
@@ -964,6 +1142,22 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	}
 	wasm_snapshot_close(snap);
 	return status;
+fail:
+	watchdog_settle(wd);
+	fprintf(stderr, "lodge wasm: %s %s%s%s: %s\n", what, o->restore ? o->restore : o->incoming,
+		peer[0] && o->ctl.incoming ? " from " : "", o->ctl.incoming ? peer : "",
+		err[0] ? err : strerror(-rc));
+	if (in >= 0)
+		close(in);
+	if (g) {
+		if (o->ctl.incoming)
+			guestctl_incoming_done(g, rc, err[0] ? err : strerror(-rc));
+		guestctl_exit(g, CLI_EXIT_ERROR,
+			      o->restore ? "restore failed" : "migration failed");
+		guestctl_close(g);
+	}
+	wasm_snapshot_close(snap);
+	return CLI_EXIT_ERROR;
 }
 
 static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
@@ -1123,7 +1317,7 @@ static int run_opts(struct wasm_opts *o)
 		}
 		w = &wd;
 	}
-	if (o->restore) {
+	if (o->restore || o->incoming) {
 		rc = run_restore(o, w);
 		watchdog_stop(w);
 		return rc;

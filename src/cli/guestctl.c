@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,10 +62,97 @@ struct guestctl {
 	/* A snapshot or (op_migrate) migration request's arguments and error text (op_fn
 	 * is then NULL); op_path is the snapshot's path or the destination. */
 	bool op_migrate;
+	int op_sock; /* POST /migrate/send: the hijacked connection the socket comes on */
 	struct guestctl_snapshot op_snap;
 	char op_path[4096];
 	char op_err[512];
+	/* --incoming through the control socket (POST /migrate/receive): the hijacked
+	 * connection, watched until the stream's socket arrives on it; then both wait for
+	 * the main thread (guestctl_incoming). */
+	bool incoming;
+	pthread_mutex_t in_lock;
+	pthread_cond_t in_cond;
+	int in_conn, in_fd;
+	struct evloop_watch *in_conn_watch;
+	char in_peer[256];
 };
+
+#define HANDOFF_TIMEOUT_MS 10000
+
+/* Receives one message carrying exactly one descriptor (SCM_RIGHTS) and, as its bytes,
+ * the peer's name (HOST:PORT). Returns 0 with *fd, -EAGAIN when nothing is there yet, or
+ * -errno (-EPROTO: no descriptor, or more than one: all are closed). */
+static int recv_fd(int sock, int *fd, char *peer, size_t cap)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = peer, .iov_len = cap - 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm)};
+	int got = -1, r = 0;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	peer[n] = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (got < 0 && r == 0)
+				got = f;
+			else {
+				close(f);
+				r = -EPROTO;
+			}
+		}
+	}
+	if (r || got < 0 || n == 0 || (msg.msg_flags & MSG_CTRUNC)) {
+		if (got >= 0)
+			close(got);
+		return r ?: n == 0 && got < 0 ? -ECONNRESET : -EPROTO;
+	}
+	*fd = got;
+	return 0;
+}
+
+/* Writes the outcome of a handed-over migration as one JSON line: {"ok": true|false,
+ * "error": CODE, "message": TEXT}. */
+static void write_outcome(int sock, int r, const char *code, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+
+	cJSON_AddBoolToObject(o, "ok", r == 0);
+	if (r)
+		cJSON_AddStringToObject(o, "error", code);
+	cJSON_AddStringToObject(o, "message", msg);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text) {
+		size_t len = strlen(text), off = 0;
+		text[len++] = '\n'; /* replaces the NUL: the line is sent by length */
+		while (off < len) {
+			ssize_t n = send(sock, text + off, len - off, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		free(text);
+	}
+}
 
 /* ---- console ---- */
 
@@ -294,11 +382,31 @@ static void *op_main(void *opaque)
 	struct guestctl *g = opaque;
 
 	g->op_err[0] = 0;
-	if (g->op_fn)
+	if (g->op_fn) {
 		g->op_result = g->op_fn(g->opaque);
-	else if (g->op_migrate)
-		g->op_result = g->ops->migrate(g->opaque, g->op_path, g->op_err, sizeof(g->op_err));
-	else
+	} else if (g->op_migrate && g->op_sock >= 0) {
+		/* The daemon sends the connected socket once it has the 101 answer. */
+		struct pollfd p = {.fd = g->op_sock, .events = POLLIN};
+		int fd = -1, r = poll(&p, 1, HANDOFF_TIMEOUT_MS) == 1
+					 ? recv_fd(g->op_sock, &fd, g->op_path, 256)
+					 : -ETIMEDOUT;
+		if (r)
+			snprintf(g->op_err, sizeof(g->op_err),
+				 "no connection was handed over on the control socket: %s",
+				 strerror(-r));
+		else
+			r = g->ops->migrate(g->opaque, g->op_path, fd, g->op_err,
+					    sizeof(g->op_err));
+		g->op_result = r;
+		write_outcome(g->op_sock, r,
+			      r == -EOPNOTSUPP ? "not_supported" : "migration_failed",
+			      r ? (g->op_err[0] ? g->op_err : strerror(-r)) : "migrated");
+		close(g->op_sock);
+		g->op_sock = -1;
+	} else if (g->op_migrate) {
+		g->op_result =
+			g->ops->migrate(g->opaque, g->op_path, -1, g->op_err, sizeof(g->op_err));
+	} else
 		g->op_result =
 			g->ops->snapshot(g->opaque, &g->op_snap, g->op_err, sizeof(g->op_err));
 	evloop_notify(g->op_done);
@@ -456,6 +564,96 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 	cJSON_Delete(o);
 }
 
+/* POST /migrate/send (upgrade): the daemon hands over a socket connected to the
+ * destination (it runs in the host's network, this process maybe in an empty one) and
+ * reads the outcome as one JSON line; then this guest ends as after PUT /migrate. */
+static void h_migrate_send(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	uint8_t extra[16];
+	size_t n;
+	int fd;
+
+	if (!r->http->upgrade)
+		api_reply_error(c, 400, "upgrade_required",
+				"the migration's socket is handed over on a raw stream: ask for "
+				"Connection: Upgrade");
+	else if (!g->ops->migrate)
+		api_reply_error(c, 409, "not_supported", "migrate: not supported for %s guests",
+				g->ops->kind);
+	else if (g->op_busy)
+		api_reply_error(c, 409, "busy", "migrate: another request is in progress");
+	else if (api_hijack(c, &fd, extra, sizeof(extra), &n) == 0) {
+		if (n || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+			close(fd); /* bytes before the 101: the descriptor would be lost */
+			return;
+		}
+		g->op_fn = NULL;
+		g->op_what = "migrate";
+		g->op_conn = NULL;
+		g->op_migrate = true;
+		g->op_sock = fd;
+		g->op_busy = true;
+		if (pthread_create(&g->op_thread, NULL, op_main, g)) {
+			g->op_busy = g->op_migrate = false;
+			g->op_sock = -1;
+			close(fd);
+		}
+	}
+}
+
+static void on_incoming_conn(void *opaque, int fd, unsigned revents)
+{
+	struct guestctl *g = opaque;
+	int sock = -1, r = recv_fd(fd, &sock, g->in_peer, sizeof(g->in_peer));
+
+	(void)revents;
+	if (r == -EAGAIN)
+		return;
+	evloop_watch_del(g->in_conn_watch);
+	g->in_conn_watch = NULL;
+	pthread_mutex_lock(&g->in_lock);
+	if (r) {
+		close(fd);
+		g->in_conn = -1; /* the daemon may try again */
+	} else {
+		g->in_fd = sock;
+		pthread_cond_signal(&g->in_cond);
+	}
+	pthread_mutex_unlock(&g->in_lock);
+}
+
+/* POST /migrate/receive (upgrade): with --incoming control, the daemon hands over the
+ * connection it accepted from the source; the outcome goes back as one JSON line. */
+static void h_migrate_receive(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	uint8_t extra[16];
+	size_t n;
+	int fd;
+
+	if (!r->http->upgrade) {
+		api_reply_error(c, 400, "upgrade_required",
+				"the migration's socket is handed over on a raw stream: ask for "
+				"Connection: Upgrade");
+		return;
+	}
+	pthread_mutex_lock(&g->in_lock);
+	if (!g->incoming)
+		api_reply_error(c, 409, "not_incoming",
+				"this guest does not wait for a migration (--incoming control)");
+	else if (g->in_conn >= 0)
+		api_reply_error(c, 409, "busy", "a migration stream was handed over already");
+	else if (api_hijack(c, &fd, extra, sizeof(extra), &n) == 0) {
+		if (n ||
+		    evloop_watch_add(g->loop, fd, POLLIN, on_incoming_conn, g, &g->in_conn_watch))
+			close(fd);
+		else
+			g->in_conn = fd;
+	}
+	pthread_mutex_unlock(&g->in_lock);
+}
+
 static void h_put_actions(struct api_conn *c, const struct api_request *r)
 {
 	static const struct json_field f[] = {{"action_type", JSON_STRING, true, NULL}};
@@ -528,9 +726,14 @@ static void h_console(struct api_conn *c, const struct api_request *r)
 }
 
 static const struct api_route routes[] = {
-	{HTTP_GET, "/vm", h_get_vm},	       {HTTP_PATCH, "/vm", h_patch_vm},
-	{HTTP_PUT, "/actions", h_put_actions}, {HTTP_PUT, "/snapshot/create", h_snapshot_create},
-	{HTTP_PUT, "/migrate", h_migrate},     {HTTP_POST, "/console", h_console},
+	{HTTP_GET, "/vm", h_get_vm},
+	{HTTP_PATCH, "/vm", h_patch_vm},
+	{HTTP_PUT, "/actions", h_put_actions},
+	{HTTP_PUT, "/snapshot/create", h_snapshot_create},
+	{HTTP_PUT, "/migrate", h_migrate},
+	{HTTP_POST, "/console", h_console},
+	{HTTP_POST, "/migrate/send", h_migrate_send},
+	{HTTP_POST, "/migrate/receive", h_migrate_receive},
 };
 
 /* ---- set-up ---- */
@@ -591,6 +794,10 @@ int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *
 		return -ENOMEM;
 	g->ops = ops;
 	g->opaque = opaque;
+	g->op_sock = g->in_conn = g->in_fd = -1;
+	g->incoming = cfg->incoming;
+	pthread_mutex_init(&g->in_lock, NULL);
+	pthread_cond_init(&g->in_cond, NULL);
 	g->out_pipe[0] = g->out_pipe[1] = g->in_pipe[0] = g->in_pipe[1] = -1;
 	g->statm_fd =
 		cfg->statm_fd >= 0 ? cfg->statm_fd : open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -623,6 +830,30 @@ int guestctl_console_in(const struct guestctl *g)
 int guestctl_console_out(const struct guestctl *g)
 {
 	return g->out_pipe[1];
+}
+
+int guestctl_incoming(struct guestctl *g, int *fd, char *peer, size_t cap)
+{
+	pthread_mutex_lock(&g->in_lock);
+	while (g->in_fd < 0)
+		pthread_cond_wait(&g->in_cond, &g->in_lock);
+	*fd = g->in_fd;
+	g->in_fd = -1;
+	snprintf(peer, cap, "%s", g->in_peer);
+	pthread_mutex_unlock(&g->in_lock);
+	return 0;
+}
+
+void guestctl_incoming_done(struct guestctl *g, int r, const char *msg)
+{
+	pthread_mutex_lock(&g->in_lock);
+	if (g->in_conn >= 0) {
+		write_outcome(g->in_conn, r, "migration_failed", msg);
+		close(g->in_conn);
+		g->in_conn = -1;
+	}
+	g->incoming = false;
+	pthread_mutex_unlock(&g->in_lock);
 }
 
 static void drain_on_loop(void *opaque)
@@ -699,6 +930,12 @@ void guestctl_close(struct guestctl *g)
 	}
 	if (g->statm_fd >= 0)
 		close(g->statm_fd);
+	if (g->in_conn >= 0)
+		close(g->in_conn);
+	if (g->in_fd >= 0)
+		close(g->in_fd);
+	pthread_mutex_destroy(&g->in_lock);
+	pthread_cond_destroy(&g->in_cond);
 	free(g->exit_file);
 	core_free(g);
 }

@@ -9,10 +9,18 @@
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
  *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full"|"Diff",
  *                     "ram_format": "zstd"|"raw"]} with the guest paused       -> 204
- *     PUT   /migrate  {"destination": "HOST:PORT"}: live migration to `lodge run
+ *     PUT   /migrate  {"destination": "HOST:PORT"}: live migration to `lodge run|wasm
  *                     --incoming tcp:HOST:PORT`; 204 once the destination runs the
  *                     guest (this process then exits, reason "migrated"); on failure
  *                     the guest runs on here: 502 migration_failed
+ *     POST  /migrate/send  upgrade; then the daemon sends a socket connected to the
+ *                     destination (SCM_RIGHTS, its HOST:PORT as the message's bytes):
+ *                     the migration runs over it and its outcome comes back as one
+ *                     JSON line {"ok", "error", "message"} (the daemon connects: this
+ *                     process may have no network)
+ *     POST  /migrate/receive  upgrade, with --incoming control: the same hand-over of
+ *                     the connection the daemon accepted from the source; the outcome
+ *                     (the machine loaded and running, or why not) as one JSON line
  *     POST  /console  upgrade to a raw stream: the console's output from now on, and
  *                     input to the guest; any number of clients may attach and detach
  *                     without disturbing the guest.
@@ -50,11 +58,12 @@ struct guestctl_ops {
 	 * with one line in err. NULL: the guest kind has no snapshots. Worker thread. */
 	int (*snapshot)(void *opaque, const struct guestctl_snapshot *req, char *err,
 			size_t errlen);
-	/* Migrates the guest to `dest` (HOST:PORT); 0 once the destination runs it, else
+	/* Migrates the guest to `dest` (HOST:PORT; over `fd`, a connected socket it takes,
+	 * unless -1); 0 once the destination runs it, else
 	 * -errno with one line in err (the guest runs on). NULL: not supported. Worker
 	 * thread. `migrated` is then called on the control thread, after the answer went
 	 * out: it ends this guest. */
-	int (*migrate)(void *opaque, const char *dest, char *err, size_t errlen);
+	int (*migrate)(void *opaque, const char *dest, int fd, char *err, size_t errlen);
 	void (*migrated)(void *opaque);
 };
 
@@ -70,6 +79,7 @@ struct guestctl_config {
 	const char *console_log; /* NULL: the console stays on stdin/stdout */
 	const char *exit_file;	 /* NULL: no exit record */
 	int statm_fd;		 /* /proc/self/statm opened earlier (sandbox), or -1 */
+	bool incoming;		 /* --incoming control: serve POST /migrate/receive */
 };
 
 /* Opens the console pipes and ring, binds the control socket (mode 0600) and starts the
@@ -82,6 +92,13 @@ int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *
  * writes its console output to (-1 without). Owned by the guestctl. */
 int guestctl_console_in(const struct guestctl *g);
 int guestctl_console_out(const struct guestctl *g);
+
+/* With cfg->incoming: waits until the daemon handed over the migration stream's socket
+ * (POST /migrate/receive). Main thread. Returns 0 with *fd (the caller closes it) and the
+ * peer's name in peer. */
+int guestctl_incoming(struct guestctl *g, int *fd, char *peer, size_t cap);
+/* Sends the incoming migration's outcome (r: 0 or -errno, msg why) to the daemon. */
+void guestctl_incoming_done(struct guestctl *g, int r, const char *msg);
 
 /* Records how the guest ended (--exit-file) and flushes the console output still in the
  * pipe to the ring. Main thread, once the guest stopped. */

@@ -29,6 +29,7 @@ static const struct cli_command commands[] = {
 	{"events", "print the daemon's events", cmd_events_main},
 	{"snapshot", "save a guest to a file (pausing it meanwhile)", cmd_snapshot_main},
 	{"restore", "create a guest from a snapshot and start it", cmd_restore_main},
+	{"migrate", "move a running guest to another host's daemon", cmd_migrate_main},
 	{"oci", "OCI runtime (runc's command line) for Wasm and riscv64 containers", cmd_oci},
 };
 

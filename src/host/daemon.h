@@ -103,6 +103,18 @@ struct guest {
 	unsigned backoff;
 	struct waiter *waiters;
 	struct follower *followers;
+	/* an incoming migration (config "incoming"): the daemon's listening socket until the
+	 * source connects, then the guest's answer once the connection was handed over; an
+	 * outgoing one (mig_out): the guest's answer, and the request waiting for it */
+	int mig_listen; /* -1 when none */
+	struct evloop_watch *mig_watch;
+	struct api_client *mig_client;
+	struct evloop_watch *mig_client_watch;
+	char mig_buf[1024];
+	size_t mig_len;
+	bool mig_out;
+	struct api_conn *mig_conn;
+	char mig_peer[256];
 };
 
 /* An `events --follow` stream. */
@@ -162,6 +174,15 @@ int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_
  * disks. */
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* Live migration to another daemon's guest created with "incoming": HOST:PORT. The
+ * daemon connects (it has the host's network; the guest process may not) and hands the
+ * socket to the guest, which migrates over it while the daemon serves on. Returns 0 when
+ * the migration started: `conn` is answered later, 204 once the guest runs there and its
+ * process here has ended (reason "migrated"), or the error that left it running here
+ * (502 migration_failed, 409 not_supported). Else -EBUSY, -EINVAL, -ECONNABORTED (the
+ * destination cannot be reached) or -ECOMM with err. */
+int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
+		  size_t errlen) __attribute__((warn_unused_result));
 /* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
  * once the guest has stopped (conn may be NULL). */
 int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)

@@ -68,6 +68,7 @@ static int errno_status(int r)
 	case -ENOTSUP:
 		return 409;
 	case -ECOMM:
+	case -ECONNABORTED:
 		return 502;
 	default:
 		return 500;
@@ -89,6 +90,8 @@ static const char *errno_code(int r)
 		return "not_supported";
 	case -ECOMM:
 		return "guest_unreachable";
+	case -ECONNABORTED:
+		return "migration_failed";
 	default:
 		return "internal";
 	}
@@ -277,7 +280,7 @@ static const struct json_field create_fields[] = {
 	{"cpus", JSON_UINT, false, NULL},	   {"memory", JSON_UINT, false, NULL},
 	{"cpu_quota", JSON_NUMBER, false, NULL},   {"disk_bps", JSON_UINT, false, NULL},
 	{"net_bps", JSON_UINT, false, NULL},	   {"restart", JSON_STRING, false, NULL},
-	{"restore", JSON_STRING, false, NULL},
+	{"restore", JSON_STRING, false, NULL},	   {"incoming", JSON_STRING, false, NULL},
 };
 static const struct json_schema create_schema = {create_fields,
 						 sizeof(create_fields) / sizeof(create_fields[0])};
@@ -390,6 +393,32 @@ static void h_snapshot(struct api_conn *c, const struct api_request *r)
 		reply_errno(c, e, err);
 	else
 		api_reply(c, 204, NULL, NULL, 0);
+}
+
+static const struct json_field migrate_fields[] = {
+	{"destination", JSON_STRING, true, NULL},
+};
+static const struct json_schema migrate_schema = {migrate_fields, 1};
+
+/* POST /v1/guests/{name}/migrate: answered once the guest runs at the destination and
+ * has ended here, or with the error that left it running here (guest_migrate). */
+static void h_migrate(struct api_conn *c, const struct api_request *r)
+{
+	char err[512];
+	struct guest *g;
+	cJSON *body;
+	int e;
+
+	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
+		return;
+	if (json_parse_object(r->body, r->body_len, &migrate_schema, &body, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	e = guest_migrate(g, json_str(body, "destination", ""), c, err, sizeof(err));
+	cJSON_Delete(body);
+	if (e)
+		reply_errno(c, e, err);
 }
 
 static void h_stop(struct api_conn *c, const struct api_request *r)
@@ -977,7 +1006,8 @@ static void metric_value(struct textbuf *t, const struct guest_metrics *m, int f
 
 static void h_metrics(struct api_conn *c, const struct api_request *r)
 {
-	static const char *const states[] = {"created", "running", "paused", "stopped", "crashed"};
+	static const char *const states[] = {"created", "incoming", "running",
+					     "paused",	"stopped",  "crashed"};
 	struct daemon *d = r->ctx;
 	struct guest_metrics *m;
 	struct textbuf t = {0};
@@ -1032,6 +1062,7 @@ const struct api_route daemon_routes[] = {
 	{HTTP_POST, "/v1/guests/{name}/kill", h_kill},
 	{HTTP_POST, "/v1/guests/{name}/pause", h_pause},
 	{HTTP_PUT, "/v1/guests/{name}/snapshot", h_snapshot},
+	{HTTP_POST, "/v1/guests/{name}/migrate", h_migrate},
 	{HTTP_POST, "/v1/guests/{name}/resume", h_resume},
 	{HTTP_GET, "/v1/guests/{name}/logs", h_logs},
 	{HTTP_POST, "/v1/guests/{name}/console", h_console},

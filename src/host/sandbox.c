@@ -192,7 +192,8 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 
 	if (json_str(c, "restore", NULL)) /* a snapshot: read only, the rest comes from it */
 		r = r ?: add_bind(p, json_str(c, "restore", ""), "/files/restore", false, false);
-	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM)
+	/* a guest coming by live migration gets everything from the stream */
+	if ((json_str(c, "restore", NULL) || json_str(c, "incoming", NULL)) && g->kind == GUEST_VM)
 		return r;
 	if (g->kind == GUEST_VM) {
 		r = r ?: add_bind(p, json_str(c, "kernel", ""), "/files/kernel", false, false);
@@ -209,7 +210,7 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		}
 		return r;
 	}
-	if (!json_str(c, "restore", NULL))
+	if (!json_str(c, "restore", NULL) && !json_str(c, "incoming", NULL))
 		r = r ?: add_bind(p, json_str(c, "wasm", ""), "/files/module.wasm", false, false);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "dirs"))
 	{

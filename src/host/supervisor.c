@@ -15,11 +15,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -38,10 +42,17 @@
 #define QUICK_FAIL_NS	    10000000000ull /* a guest that ran this long resets its backoff */
 #define CONTROL_TIMEOUT_MS  5000
 #define SNAPSHOT_TIMEOUT_MS 120000 /* a system guest's RAM is compressed meanwhile */
+#define MIG_CONNECT_MS	    5000
+#define MIG_IO_TIMEOUT_S    10 /* a migration peer silent this long is gone (migrate.c) */
 
 static void on_timer(void *opaque);
 static void on_exit_fd(void *opaque, int fd, unsigned revents);
 static void spawn_free(struct guest *g);
+static void incoming_close(struct guest *g);
+static int incoming_listen(struct guest *g, char *err, size_t errlen);
+static int incoming_watch(struct guest *g);
+static bool outgoing_read(struct guest *g);
+static void outgoing_done(struct guest *g);
 
 static int pidfd_open_(pid_t pid)
 {
@@ -285,6 +296,39 @@ static int check_restore(const cJSON *c, enum guest_kind *kind, char *err, size_
 	return paths_ok(c, "dirs", true, true, err, errlen) ? 0 : -EINVAL;
 }
 
+/* A guest that comes by live migration ("incoming": HOST:PORT, where this daemon
+ * listens): everything but host settings comes from the stream; "kind" says which. */
+static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
+{
+	static const char *const from_stream[] = {"kernel", "initrd", "append", "firmware",
+						  "disks",  "nets",   "wasm",	"args",
+						  "env",    "restore"};
+	const char *in = json_str(c, "incoming", ""), *k = json_str(c, "kind", "vm");
+
+	for (size_t i = 0; i < sizeof(from_stream) / sizeof(from_stream[0]); i++)
+		if (cJSON_GetObjectItemCaseSensitive(c, from_stream[i])) {
+			snprintf(err, errlen,
+				 "'%s': a guest that comes by migration takes it from "
+				 "the migration stream",
+				 from_stream[i]);
+			return -EINVAL;
+		}
+	if (!strrchr(in, ':') || !strrchr(in, ':')[1] || strlen(in) > 255) {
+		snprintf(err, errlen, "incoming '%.80s': must be HOST:PORT (where to listen)", in);
+		return -EINVAL;
+	}
+	if (strcmp(k, "vm") && strcmp(k, "wasm")) {
+		snprintf(err, errlen, "kind '%.20s': must be vm or wasm", k);
+		return -EINVAL;
+	}
+	*kind = strcmp(k, "vm") ? GUEST_WASM : GUEST_VM;
+	if (*kind == GUEST_VM && cJSON_GetObjectItemCaseSensitive(c, "dirs")) {
+		snprintf(err, errlen, "'dirs' is for WebAssembly guests");
+		return -EINVAL;
+	}
+	return paths_ok(c, "dirs", true, true, err, errlen) ? 0 : -EINVAL;
+}
+
 static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
 {
 	const char *k = json_str(c, "kind", NULL), *kernel = json_str(c, "kernel", NULL);
@@ -302,6 +346,14 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 			return r;
 		kernel = *kind == GUEST_VM ? json_str(c, "restore", "") : NULL;
 		wasm = kernel ? NULL : json_str(c, "restore", "");
+		goto limits;
+	}
+	if (json_str(c, "incoming", NULL)) {
+		int r = check_incoming(c, kind, err, errlen);
+		if (r)
+			return r;
+		kernel = *kind == GUEST_VM ? json_str(c, "incoming", "") : NULL;
+		wasm = kernel ? NULL : json_str(c, "incoming", "");
 		goto limits;
 	}
 	if (!kernel == !wasm) {
@@ -413,6 +465,7 @@ static struct guest *guest_new(struct daemon *d, struct guest_record *rec)
 	memset(rec, 0, sizeof(*rec));
 	g->pidfd = -1;
 	g->id_slot = -1;
+	g->mig_listen = -1;
 	g->config = cJSON_Parse(g->rec.config ? g->rec.config : "{}");
 	g->kind = g->rec.kind && !strcmp(g->rec.kind, "wasm") ? GUEST_WASM : GUEST_VM;
 	if (!g->config || parse_restart(json_str(g->config, "restart", "no"), &g->restart))
@@ -442,6 +495,9 @@ static void guest_free(struct guest *g)
 		}
 	evloop_timer_del(g->timer);
 	evloop_watch_del(g->pid_watch);
+	incoming_close(g);
+	if (g->mig_conn)
+		api_conn_on_close(g->mig_conn, NULL, NULL);
 	if (g->pidfd >= 0)
 		close(g->pidfd);
 	/* A process still starting may read this: only free it once it has executed, which
@@ -607,9 +663,16 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	uint64_t mem = json_uint(c, "memory", 0);
 
 	const char *restore = json_str(c, "restore", NULL);
+	const char *incoming = json_str(c, "incoming", NULL);
 
 	arg(a, "lodge");
-	if (restore) {
+	if (incoming) {
+		/* the daemon listens and hands the connection over (the guest may have no
+		 * network): the control socket gets it */
+		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
+		arg(a, "--incoming=control");
+		restore = incoming; /* no module or arguments below */
+	} else if (restore) {
 		/* everything but host options comes from the snapshot */
 		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
 		arg(a, "--restore=%s", sandbox_inside(p, "restore", 0, restore));
@@ -814,14 +877,26 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make %s: %s", g->dir, strerror(-r));
 		return r;
 	}
+	if (json_str(g->config, "incoming", NULL)) {
+		r = incoming_listen(g, err, errlen);
+		if (r)
+			return r;
+	}
 	setup_cgroup(g);
 	r = spawn(g, err, errlen);
 	if (r) {
+		incoming_close(g);
 		if (g->d->have_cgroups)
 			cgroup_destroy(&g->d->cg, g->rec.name);
 		return r;
 	}
 	daemon_event(g->d, g->rec.name, "start", "pid %lld", (long long)g->rec.pid);
+	if (g->mig_listen >= 0) {
+		set_state(g, "incoming"); /* running once the migration brought the guest */
+		save(g);
+		if (incoming_watch(g))
+			log_err("guest %s: cannot watch its migration socket", g->rec.name);
+	}
 	return 0;
 }
 
@@ -1288,7 +1363,12 @@ static void guest_exited(struct guest *g)
 	int status;
 	bool failed;
 
+	if (g->mig_out) { /* its answer came with its end: all it wrote is there now */
+		(void)outgoing_read(g);
+		outgoing_done(g);
+	}
 	exit_cause(g, &status, reason, sizeof(reason));
+	incoming_close(g);
 	spawn_free(g); /* the process is gone: nothing reads its start-up memory any more */
 	evloop_watch_del(g->pid_watch);
 	g->pid_watch = NULL;
@@ -1498,7 +1578,15 @@ static void load_one(void *opaque, struct guest_record *rec)
 	}
 	if (!strcmp(g->rec.state, "running") || !strcmp(g->rec.state, "paused"))
 		reattach(g);
-	else if (d->have_cgroups)
+	else if (!strcmp(g->rec.state, "incoming")) {
+		/* its listening socket was the daemon's: the source cannot reach it any more */
+		reattach(g);
+		if (guest_active(g)) {
+			daemon_event(d, g->rec.name, "kill", "%s",
+				     "the daemon restarted while it waited for a migration");
+			pidfd_kill(g->pidfd, SIGKILL);
+		}
+	} else if (d->have_cgroups)
 		cgroup_destroy(&d->cg, g->rec.name); /* no stale groups */
 }
 
@@ -1520,4 +1608,409 @@ void supervisor_unload(struct daemon *d)
 		g->waiters = NULL;
 		guest_free(g);
 	}
+}
+
+/* ---- live migration ---- */
+
+/* "HOST:PORT" (the last colon splits; [v6] brackets allowed) for TCP. */
+static int resolve_addr(const char *addr, bool passive, struct addrinfo **out)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	size_t n;
+
+	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	n = (size_t)(colon - addr);
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		memcpy(host, addr + 1, n - 2);
+		host[n - 2] = 0;
+	} else {
+		memcpy(host, addr, n);
+		host[n] = 0;
+	}
+	if (passive)
+		hints.ai_flags |= AI_PASSIVE;
+	return getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, out) ? -EINVAL : 0;
+}
+
+/* The migration socket's settings, made here: the guest's seccomp list may not allow
+ * setsockopt. */
+static void mig_sockopts(int fd)
+{
+	struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT_S};
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Connects to the destination within MIG_CONNECT_MS. Returns the fd or -errno. */
+static int mig_dial(const char *dest)
+{
+	struct addrinfo *ai, *a;
+	int fd = -1, r = resolve_addr(dest, false, &ai);
+
+	if (r)
+		return r;
+	r = -ECONNREFUSED;
+	for (a = ai; a && fd < 0; a = a->ai_next) {
+		struct pollfd p;
+		int e = 0;
+		socklen_t el = sizeof(e);
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    a->ai_protocol);
+		if (fd < 0) {
+			r = -errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			e = errno;
+		} else {
+			p = (struct pollfd){.fd = fd, .events = POLLOUT};
+			if (poll(&p, 1, MIG_CONNECT_MS) != 1)
+				e = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+				e = errno;
+		}
+		r = -e;
+		if (r || fcntl(fd, F_SETFL, 0) < 0) {
+			r = r ?: -errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return r;
+	mig_sockopts(fd);
+	return fd;
+}
+
+/* Sends `fd` (SCM_RIGHTS) with the peer's name as the message's bytes. */
+static int send_fd(int sock, int fd, const char *peer)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = (void *)peer, .iov_len = strlen(peer) ? strlen(peer) : 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	memset(&cm, 0, sizeof(cm));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+/* Asks the guest's control socket for the hand-over (`path`, an upgrade) and sends it
+ * `fd`; the connection (*out) then carries the guest's outcome line. A guest that is
+ * still starting gets up to MIG_CONNECT_MS to open its socket. */
+static int hand_over(struct guest *g, const char *path, int fd, const char *peer,
+		     struct api_client **out, char *err, size_t errlen)
+{
+	uint64_t until = evloop_now_ns() + MIG_CONNECT_MS * 1000000ull;
+	char sock[600];
+	struct api_client *c = NULL;
+	struct api_result res;
+	int r;
+
+	guest_path(g, "run/api.sock", sock, sizeof(sock));
+	while ((r = api_client_open(sock, CONTROL_TIMEOUT_MS, &c)) &&
+	       (r == -ENOENT || r == -ECONNREFUSED) && evloop_now_ns() < until)
+		usleep(20000);
+	if (r) {
+		snprintf(err, errlen, "guest %s: its control socket does not answer", g->rec.name);
+		return -ECOMM;
+	}
+	r = api_client_upgrade(c, "POST", path, &res);
+	if (r || res.status != 101) {
+		snprintf(err, errlen, "guest %s: %s", g->rec.name,
+			 r ? "its control socket does not answer"
+			   : json_str(res.json, "message", "it refused the migration"));
+		if (!r) {
+			r = res.status == 409 ? -EBUSY : -ECOMM;
+			api_result_fini(&res);
+		} else {
+			r = -ECOMM;
+		}
+		api_client_close(c);
+		return r;
+	}
+	r = send_fd(api_client_fd(c), fd, peer);
+	if (r) {
+		snprintf(err, errlen, "guest %s: cannot hand the connection over: %s", g->rec.name,
+			 strerror(-r));
+		api_client_close(c);
+		return -ECOMM;
+	}
+	*out = c;
+	return 0;
+}
+
+/* The guest's outcome line {"ok", "error", "message"}: 0, or -errno with err. */
+static int outcome(struct guest *g, const char *line, char *err, size_t errlen)
+{
+	cJSON *o = cJSON_Parse(line);
+	const char *code = json_str(o, "error", "migration_failed");
+	int r = 0;
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"))) {
+		snprintf(err, errlen, "guest %s: %s", g->rec.name,
+			 o ? json_str(o, "message", "the migration failed")
+			   : "a malformed answer to the migration");
+		r = !strcmp(code, "not_supported") ? -ENOTSUP : -ECONNABORTED;
+	} else {
+		snprintf(err, errlen, "%s", json_str(o, "message", ""));
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+static void mig_conn_gone(void *opaque)
+{
+	struct guest *g = opaque;
+
+	g->mig_conn = NULL; /* the migration goes on; nobody waits for its answer */
+}
+
+/* The source's migration ended: the guest's outcome line is in mig_buf (or it ended
+ * without one). Answers the waiting request, at once or (success) once the guest
+ * process has ended. */
+static void outgoing_done(struct guest *g)
+{
+	struct api_conn *conn = g->mig_conn;
+	char err[600];
+	int r;
+
+	g->mig_out = false;
+	g->mig_conn = NULL;
+	if (conn)
+		api_conn_on_close(conn, NULL, NULL);
+	if (!memchr(g->mig_buf, '\n', g->mig_len)) {
+		snprintf(err, sizeof(err),
+			 "guest %s: it gave no answer about the migration (did its process end?)",
+			 g->rec.name);
+		r = -ECOMM;
+	} else {
+		r = outcome(g, g->mig_buf, err, sizeof(err));
+	}
+	incoming_close(g);
+	if (r) {
+		size_t n = strlen(err);
+		if (r == -ECONNABORTED && n + 1 < sizeof(err) && !strstr(err, "runs on here"))
+			snprintf(err + n, sizeof(err) - n, " (it runs on here)");
+		daemon_event(g->d, g->rec.name, "migrate-failed", "%s", err);
+		if (conn)
+			api_reply_error(conn, r == -ENOTSUP ? 409 : 502,
+					r == -ENOTSUP	     ? "not_supported"
+					: r == -ECONNABORTED ? "migration_failed"
+							     : "guest_unreachable",
+					"%s", err);
+		return;
+	}
+	/* the guest process ends now (reason "migrated"): no restart policy applies */
+	g->rec.stop_requested = true;
+	save(g);
+	daemon_event(g->d, g->rec.name, "migrated", "to %s", g->mig_peer);
+	if (conn && (!guest_active(g) || add_waiter(g, conn, false)))
+		api_reply(conn, 204, NULL, NULL, 0);
+}
+
+/* Reads what the guest has sent about its migration; false once it is complete (a
+ * line, the end, or more than the buffer holds). */
+static bool outgoing_read(struct guest *g)
+{
+	for (;;) {
+		ssize_t n = read(api_client_fd(g->mig_client), g->mig_buf + g->mig_len,
+				 sizeof(g->mig_buf) - 1 - g->mig_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n > 0)
+			g->mig_len += (size_t)n;
+		g->mig_buf[g->mig_len] = 0;
+		if (n <= 0 || memchr(g->mig_buf, '\n', g->mig_len) ||
+		    g->mig_len + 1 >= sizeof(g->mig_buf))
+			return false;
+	}
+}
+
+static void on_outgoing(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+
+	(void)fd;
+	(void)revents;
+	if (!outgoing_read(g))
+		outgoing_done(g);
+}
+
+int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
+		  size_t errlen)
+{
+	struct api_client *c = NULL;
+	int fd, r;
+
+	if (!guest_active(g) ||
+	    (strcmp(g->rec.state, "running") && strcmp(g->rec.state, "paused"))) {
+		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
+			 g->rec.state);
+		return -EBUSY;
+	}
+	if (g->mig_client) {
+		snprintf(err, errlen, "guest %s is migrating already", g->rec.name);
+		return -EBUSY;
+	}
+	fd = mig_dial(dest);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot connect to %.200s: %s: guest %s runs on here", dest,
+			 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd), g->rec.name);
+		return fd == -EINVAL ? -EINVAL : -ECONNABORTED;
+	}
+	daemon_event(g->d, g->rec.name, "migrate", "to %s", dest);
+	r = hand_over(g, "/migrate/send", fd, dest, &c, err, errlen);
+	close(fd); /* the guest has its own now */
+	if (r)
+		return r;
+	/* The guest migrates on its own; its answer comes on this connection. */
+	g->mig_client = c;
+	g->mig_len = api_client_take_buffered(c, g->mig_buf, sizeof(g->mig_buf) - 1);
+	g->mig_buf[g->mig_len] = 0;
+	snprintf(g->mig_peer, sizeof(g->mig_peer), "%s", dest);
+	fcntl(api_client_fd(c), F_SETFL, O_NONBLOCK);
+	if (evloop_watch_add(g->d->loop, api_client_fd(c), POLLIN, on_outgoing, g,
+			     &g->mig_client_watch)) {
+		api_client_close(c);
+		g->mig_client = NULL;
+		snprintf(err, errlen, "guest %s: cannot watch its migration", g->rec.name);
+		return -ENOMEM;
+	}
+	g->mig_out = true;
+	g->mig_conn = conn;
+	if (conn)
+		api_conn_on_close(conn, mig_conn_gone, g);
+	return 0;
+}
+
+/* ---- the destination ---- */
+
+static void incoming_close(struct guest *g)
+{
+	evloop_watch_del(g->mig_watch);
+	g->mig_watch = NULL;
+	if (g->mig_listen >= 0)
+		close(g->mig_listen);
+	g->mig_listen = -1;
+	evloop_watch_del(g->mig_client_watch);
+	g->mig_client_watch = NULL;
+	api_client_close(g->mig_client);
+	g->mig_client = NULL;
+	g->mig_len = 0;
+}
+
+static int incoming_listen(struct guest *g, char *err, size_t errlen)
+{
+	const char *addr = json_str(g->config, "incoming", "");
+	struct addrinfo *ai;
+	int one = 1, fd, r = resolve_addr(addr, true, &ai);
+
+	if (r) {
+		snprintf(err, errlen, "incoming '%.200s': not HOST:PORT", addr);
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot listen on %.200s for the migration: %s", addr,
+			 strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return r == -EADDRINUSE ? -EBUSY : -EIO;
+	}
+	freeaddrinfo(ai);
+	g->mig_listen = fd;
+	return 0;
+}
+
+/* The guest's outcome after the hand-over: it runs, or it failed (and exits itself). */
+static void on_incoming_outcome(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+	char err[512];
+	ssize_t n = read(fd, g->mig_buf + g->mig_len, sizeof(g->mig_buf) - 1 - g->mig_len);
+
+	(void)revents;
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n > 0)
+		g->mig_len += (size_t)n;
+	g->mig_buf[g->mig_len] = 0;
+	if (n > 0 && !memchr(g->mig_buf, '\n', g->mig_len) && g->mig_len + 1 < sizeof(g->mig_buf))
+		return;
+	if (n > 0 && outcome(g, g->mig_buf, err, sizeof(err)) == 0) {
+		set_state(g, "running");
+		save(g);
+		daemon_event(g->d, g->rec.name, "migrated-in", "%s", "running");
+	} else {
+		daemon_event(g->d, g->rec.name, "incoming-failed", "%s",
+			     n > 0 ? err : "the guest closed its control connection");
+	}
+	incoming_close(g); /* a failed guest process exits by itself (status 125) */
+}
+
+static void on_incoming_conn(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+	char host[128] = "?", port[16] = "?", peer[160], err[512];
+	int c = accept4(fd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+
+	(void)revents;
+	if (c < 0)
+		return;
+	if (fcntl(c, F_SETFL, 0) < 0) {
+		close(c);
+		return;
+	}
+	mig_sockopts(c);
+	getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(peer, sizeof(peer), "%s:%s", host, port);
+	incoming_close(g); /* one stream per start */
+	if (hand_over(g, "/migrate/receive", c, peer, &g->mig_client, err, sizeof(err))) {
+		daemon_event(g->d, g->rec.name, "incoming-failed", "%s", err);
+		pidfd_kill(g->pidfd, SIGKILL); /* the source sees the connection close */
+	} else {
+		daemon_event(g->d, g->rec.name, "incoming", "from %s", peer);
+		fcntl(api_client_fd(g->mig_client), F_SETFL, O_NONBLOCK);
+		g->mig_len =
+			api_client_take_buffered(g->mig_client, g->mig_buf, sizeof(g->mig_buf) - 1);
+		if (evloop_watch_add(g->d->loop, api_client_fd(g->mig_client), POLLIN,
+				     on_incoming_outcome, g, &g->mig_client_watch))
+			log_err("guest %s: cannot watch its migration", g->rec.name);
+	}
+	close(c);
+}
+
+static int incoming_watch(struct guest *g)
+{
+	return evloop_watch_add(g->d->loop, g->mig_listen, POLLIN, on_incoming_conn, g,
+				&g->mig_watch);
 }

@@ -11,10 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +31,6 @@
 #define MIG_BATCH      256 /* pages per PAGES section */
 #define MIG_MAX_ROUNDS 30
 #define MIG_SMALL      256 /* dirty pages left that the paused round sends (1 MiB) */
-#define MIG_TIMEOUT_S  10  /* a peer that neither reads nor writes this long is gone */
-#define MIG_CONNECT_MS 5000
 #define MIG_ZERO       (1ull << 63)
 #define MIG_MAX_CONFIG (1u << 20)
 #define MIG_MAX_PAGES  (4 + MIG_BATCH * (8 + GMEM_PAGE_SIZE))
@@ -53,85 +47,6 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* "HOST:PORT" (the last colon splits; [v6] brackets allowed) resolved for TCP. */
-static int resolve(const char *addr, bool passive, struct addrinfo **out)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	size_t n;
-
-	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		memcpy(host, addr + 1, n - 2);
-		host[n - 2] = 0;
-	} else {
-		memcpy(host, addr, n);
-		host[n] = 0;
-	}
-	if (passive)
-		hints.ai_flags |= AI_PASSIVE;
-	return getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, out) ? -EINVAL : 0;
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = {.tv_sec = MIG_TIMEOUT_S};
-	int one = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Connects within MIG_CONNECT_MS. Returns the fd or -errno. */
-static int dial(const char *dest)
-{
-	struct addrinfo *ai, *a;
-	int fd = -1, r = resolve(dest, false, &ai);
-
-	if (r)
-		return r;
-	r = -ECONNREFUSED;
-	for (a = ai; a && fd < 0; a = a->ai_next) {
-		struct pollfd p;
-		int e = 0;
-		socklen_t el = sizeof(e);
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    a->ai_protocol);
-		if (fd < 0) {
-			r = -errno;
-			continue;
-		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			r = -errno;
-		} else {
-			p = (struct pollfd){.fd = fd, .events = POLLOUT};
-			if (poll(&p, 1, MIG_CONNECT_MS) != 1)
-				e = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-				e = errno;
-			r = -e;
-		}
-		if (r) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		return r;
-	if (fcntl(fd, F_SETFL, 0) < 0) { /* blocking, with timeouts */
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	set_timeouts(fd);
-	return fd;
 }
 
 /* ---- source ---- */
@@ -299,7 +214,30 @@ static bool has_writable_disk(const struct vm *vm)
 int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, char *err,
 	       size_t errlen)
 {
-	struct mig m = {.vm = vm, .fd = -1, .st = st, .err = err, .errlen = errlen};
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	if (err && errlen)
+		err[0] = 0;
+	if (has_writable_disk(vm)) {
+		errf(err, errlen,
+		     "the machine has a writable disk, whose image the destination cannot open "
+		     "while this machine holds it (not supported yet)");
+		return -EOPNOTSUPP;
+	}
+	fd = snap_stream_dial(dest);
+	if (fd < 0) {
+		errf(err, errlen, "cannot connect to %s: %s", dest,
+		     fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+		return fd;
+	}
+	return vm_migrate_fd(vm, fd, dest, st, err, errlen);
+}
+
+int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_stats *st, char *err,
+		  size_t errlen)
+{
+	struct mig m = {.vm = vm, .fd = fd, .st = st, .err = err, .errlen = errlen};
 	struct gmem *g = &vm->mem;
 	uint64_t words = gmem_dirty_words(g), pages = g->size >> GMEM_PAGE_SHIFT;
 	uint64_t t0 = vm_now_ns(), tp = 0;
@@ -316,19 +254,15 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 		errf(err, errlen,
 		     "the machine has a writable disk, whose image the destination cannot open "
 		     "while this machine holds it (not supported yet)");
+		close(fd);
 		return -EOPNOTSUPP;
 	}
 	m.bits = core_calloc(words, sizeof(uint64_t));
-	if (!m.bits)
+	if (!m.bits) {
+		close(fd);
 		return -ENOMEM;
-	sbuf_put_u32(&m.batch, 0);
-	m.fd = dial(dest);
-	if (m.fd < 0) {
-		r = m.fd;
-		errf(err, errlen, "cannot connect to %s: %s", dest,
-		     r == -EINVAL ? "not HOST:PORT" : strerror(-r));
-		goto out;
 	}
+	sbuf_put_u32(&m.batch, 0);
 	r = vm_state_config(vm, &cfg) ?: snap_stream_put_header(m.fd);
 	r = r ?: snap_stream_put(m.fd, SNAP_SEC_MACHINE, cfg.data, cfg.len);
 	if (r)
@@ -415,44 +349,6 @@ out:
 }
 
 /* ---- destination ---- */
-
-static int take_conn(const char *addr, char *err, size_t errlen)
-{
-	struct addrinfo *ai;
-	int one = 1, fd, c, r = resolve(addr, true, &ai);
-
-	if (r) {
-		errf(err, errlen, "%s: not HOST:PORT", addr);
-		return r;
-	}
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd < 0) {
-		r = -errno;
-		freeaddrinfo(ai);
-		errf(err, errlen, "cannot create a socket: %s", strerror(-r));
-		return r;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1) < 0) {
-		r = -errno;
-		freeaddrinfo(ai);
-		close(fd);
-		errf(err, errlen, "cannot listen on %s: %s", addr, strerror(-r));
-		return r;
-	}
-	freeaddrinfo(ai);
-	do
-		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	while (c < 0 && errno == EINTR);
-	r = c < 0 ? -errno : 0;
-	close(fd);
-	if (r) {
-		errf(err, errlen, "accept on %s: %s", addr, strerror(-r));
-		return r;
-	}
-	set_timeouts(c);
-	return c;
-}
 
 static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 {
@@ -562,7 +458,7 @@ int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out,
 	if (err && errlen)
 		err[0] = 0;
 	*out = NULL;
-	fd = take_conn(addr, err, errlen);
+	fd = snap_stream_accept(addr, err, errlen);
 	if (fd < 0)
 		return fd;
 	r = vm_incoming_fd(fd, tmpl, out, err, errlen);

@@ -32,6 +32,12 @@ struct vm_migrate_stats {
 int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, char *err,
 	       size_t errlen) __attribute__((warn_unused_result));
 
+/* The same over a connected stream socket `fd` (taken: closed on return), e.g. one the
+ * daemon connected and handed over; `dest` names the peer in messages. The socket's
+ * timeouts are the caller's (the daemon sets them before it hands the socket over). */
+int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_stats *st, char *err,
+		  size_t errlen) __attribute__((warn_unused_result));
+
 /* Main thread: listens on `addr` ("HOST:PORT"), takes one migration stream, creates the
  * machine it describes (`tmpl` gives the host settings: timeout, JIT, console) and loads
  * it, acknowledges, and returns it ready to run in *out. A malformed stream is refused:

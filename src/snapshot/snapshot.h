@@ -107,6 +107,8 @@ enum snap_stream_type {
 	SNAP_SEC_CLOCK = 0x101, /* u64 the machine's time (10 MHz ticks) at the switch */
 	SNAP_SEC_DONE = 0x102,	/* empty: the state is complete; the receiver answers */
 	SNAP_SEC_SYNC = 0x103,	/* empty: the receiver answers once it has taken all before */
+	SNAP_SEC_FILE = 0x104,	/* the next bytes (at most 1 MiB) of a whole snapshot file:
+				 * a Wasm program's stop-and-copy, then DONE */
 };
 #define SNAP_STREAM_ACK	 0x4b4f /* "OK", u16: the destination runs the machine */
 #define SNAP_STREAM_SYNC 0x5953 /* "SY", u16: the answer to SYNC */
@@ -121,5 +123,31 @@ int snap_stream_put(int fd, uint32_t type, const void *data, size_t len)
 	__attribute__((warn_unused_result));
 int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t max, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
+
+#define SNAP_STREAM_TIMEOUT_S  10 /* a peer that neither reads nor writes this long is gone */
+#define SNAP_STREAM_CONNECT_MS 5000
+
+/* Connects to "HOST:PORT" within SNAP_STREAM_CONNECT_MS; the socket blocks, with
+ * snap_stream_sockopts' timeouts. Returns the fd or -errno (-EINVAL: not HOST:PORT). */
+int snap_stream_dial(const char *dest) __attribute__((warn_unused_result));
+/* Listens on "HOST:PORT" and takes one connection (set up as by snap_stream_dial).
+ * Returns the fd, or -errno with one line in err. */
+int snap_stream_accept(const char *addr, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* The stream's socket options: SNAP_STREAM_TIMEOUT_S both ways, no Nagle delay. */
+void snap_stream_sockopts(int fd);
+
+/* Stop and copy of a whole snapshot file: the header, FILE sections, DONE. *sent counts
+ * the bytes. Returns 0 or -errno. */
+int snap_stream_send_file(int fd, const char *path, uint64_t *sent)
+	__attribute__((warn_unused_result));
+/* Receives such a stream into `path` (created, or truncated: the caller's own file), at
+ * most `max` bytes. Anything else (another section type, too long, truncated) is refused
+ * with -EINVAL / -errno and one line in err; the file is then removed. */
+int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* The destination's "OK" (it runs the guest), and the source's wait for it. */
+int snap_stream_ack(int fd) __attribute__((warn_unused_result));
+int snap_stream_wait_ack(int fd, int timeout_ms) __attribute__((warn_unused_result));
 
 #endif

@@ -8,8 +8,14 @@
 #include "snapshot/snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -144,4 +150,247 @@ int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t m
 	*out = p;
 	*len = (size_t)n;
 	return 0;
+}
+
+/* ---- connections ---- */
+
+/* "HOST:PORT" (the last colon splits; [v6] brackets allowed) resolved for TCP. */
+static int resolve(const char *addr, bool passive, struct addrinfo **out)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	size_t n;
+
+	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	n = (size_t)(colon - addr);
+	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+		memcpy(host, addr + 1, n - 2);
+		host[n - 2] = 0;
+	} else {
+		memcpy(host, addr, n);
+		host[n] = 0;
+	}
+	if (passive)
+		hints.ai_flags |= AI_PASSIVE;
+	return getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, out) ? -EINVAL : 0;
+}
+
+void snap_stream_sockopts(int fd)
+{
+	struct timeval tv = {.tv_sec = SNAP_STREAM_TIMEOUT_S};
+	int one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int snap_stream_dial(const char *dest)
+{
+	struct addrinfo *ai, *a;
+	int fd = -1, r = resolve(dest, false, &ai);
+
+	if (r)
+		return r;
+	r = -ECONNREFUSED;
+	for (a = ai; a && fd < 0; a = a->ai_next) {
+		struct pollfd p;
+		int e = 0;
+		socklen_t el = sizeof(e);
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    a->ai_protocol);
+		if (fd < 0) {
+			r = -errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			r = -errno;
+		} else {
+			p = (struct pollfd){.fd = fd, .events = POLLOUT};
+			if (poll(&p, 1, SNAP_STREAM_CONNECT_MS) != 1)
+				e = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+				e = errno;
+			r = -e;
+		}
+		if (r) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return r;
+	if (fcntl(fd, F_SETFL, 0) < 0) { /* blocking, with timeouts */
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	snap_stream_sockopts(fd);
+	return fd;
+}
+
+int snap_stream_accept(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	int one = 1, fd, c, r = resolve(addr, true, &ai);
+
+	if (r) {
+		snap_errf(err, errlen, "%s: not HOST:PORT", addr);
+		return r;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0) {
+		r = -errno;
+		freeaddrinfo(ai);
+		snap_errf(err, errlen, "cannot create a socket: %s", strerror(-r));
+		return r;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1) < 0) {
+		r = -errno;
+		freeaddrinfo(ai);
+		close(fd);
+		snap_errf(err, errlen, "cannot listen on %s: %s", addr, strerror(-r));
+		return r;
+	}
+	freeaddrinfo(ai);
+	do
+		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	while (c < 0 && errno == EINTR);
+	r = c < 0 ? -errno : 0;
+	close(fd);
+	if (r) {
+		snap_errf(err, errlen, "accept on %s: %s", addr, strerror(-r));
+		return r;
+	}
+	snap_stream_sockopts(c);
+	return c;
+}
+
+/* ---- a whole snapshot file (stop and copy) ---- */
+
+#define FILE_CHUNK (1u << 20)
+
+int snap_stream_send_file(int fd, const char *path, uint64_t *sent)
+{
+	uint8_t *buf = core_alloc(FILE_CHUNK);
+	int in = open(path, O_RDONLY | O_CLOEXEC), r;
+
+	*sent = 0;
+	if (!buf || in < 0) {
+		r = !buf ? -ENOMEM : -errno;
+		goto out;
+	}
+	r = snap_stream_put_header(fd);
+	while (!r) {
+		ssize_t n = read(in, buf, FILE_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		r = snap_stream_put(fd, SNAP_SEC_FILE, buf, (size_t)n);
+		*sent += (uint64_t)n + SNAP_SECTION_HDR;
+	}
+	r = r ?: snap_stream_put(fd, SNAP_SEC_DONE, "", 0);
+out:
+	if (in >= 0)
+		close(in);
+	core_free(buf);
+	return r;
+}
+
+int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
+{
+	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	uint64_t total = 0;
+	int r;
+
+	if (out < 0) {
+		r = -errno;
+		snap_errf(err, errlen, "cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = snap_stream_get_header(fd, err, errlen);
+	while (!r) {
+		uint8_t *p = NULL;
+		uint32_t type;
+		size_t len, off = 0;
+		r = snap_stream_get(fd, &type, &p, &len, FILE_CHUNK, err, errlen);
+		if (r)
+			break;
+		if (type == SNAP_SEC_DONE) {
+			core_free(p);
+			if (!total) {
+				snap_errf(err, errlen, "corrupt: the stream holds no snapshot");
+				r = -EINVAL;
+			}
+			break;
+		}
+		if (type != SNAP_SEC_FILE || len == 0 || len > max - total) {
+			snap_errf(
+				err, errlen,
+				type != SNAP_SEC_FILE
+					? "the stream does not hold a snapshot file (a section "
+					  "of type 0x%x: from a system VM?)"
+					: "corrupt: the snapshot in the stream is empty or longer "
+					  "than allowed (0x%x)",
+				type);
+			core_free(p);
+			r = -EINVAL;
+			break;
+		}
+		while (off < len && !r) {
+			ssize_t k = write(out, p + off, len - off);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				r = k < 0 ? -errno : -EIO;
+				snap_errf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+			} else {
+				off += (size_t)k;
+			}
+		}
+		total += len;
+		core_free(p);
+	}
+	if (close(out) < 0 && !r) {
+		r = -errno;
+		snap_errf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+	}
+	if (r)
+		unlink(path);
+	return r;
+}
+
+int snap_stream_ack(int fd)
+{
+	uint8_t ack[2] = {SNAP_STREAM_ACK & 0xff, SNAP_STREAM_ACK >> 8};
+
+	return put_all(fd, ack, sizeof(ack));
+}
+
+int snap_stream_wait_ack(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint8_t ack[2];
+	int n, r;
+
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : -ETIMEDOUT;
+	r = get_all(fd, ack, sizeof(ack));
+	if (r)
+		return r;
+	return ack[0] == (SNAP_STREAM_ACK & 0xff) && ack[1] == (SNAP_STREAM_ACK >> 8)
+		       ? 0
+		       : -ECONNABORTED;
 }

@@ -202,6 +202,17 @@ def run(spec_path, d, wasm, handlers_c):
     exercise("PUT", g + "/snapshot", json.dumps({"path": snap}))
     exercise("PUT", g + "/snapshot", json.dumps({"path": "rel.snap"}))  # 400
     exercise("PUT", g + "/snapshot", json.dumps({"path": snap, "x": 1}))  # 400
+    exercise("POST", g + "/migrate", json.dumps({"dest": "x:1"}))  # 400
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    exercise("POST", g + "/migrate", json.dumps({"destination": "127.0.0.1:%d" % port}))  # 502
+    exercise("POST", "/v1/guests", json.dumps({"name": "oapi-in", "incoming": "127.0.0.1:%d" % port,
+                                              "kind": "wasm"}))
+    exercise("POST", "/v1/guests/oapi-in/start")
+    exercise("GET", "/v1/guests/oapi-in")  # state incoming
+    exercise("DELETE", "/v1/guests/oapi-in?force=1")
     exercise("GET", "/metrics")
     exercise("GET", "/v1/events?since=0")
     exercise("GET", "/v1/events?since=x")  # 400
@@ -212,6 +223,7 @@ def run(spec_path, d, wasm, handlers_c):
     exercise("POST", g + "/kill")
     exercise("POST", g + "/kill")  # 409
     exercise("PUT", g + "/snapshot", json.dumps({"path": snap}))  # 409: not running
+    exercise("POST", g + "/migrate", json.dumps({"destination": "127.0.0.1:1"}))  # 409
     exercise("DELETE", g + "?force=1")
     exercise("DELETE", g)  # 404
     exercise("PUT", "/v1/guests")  # 405

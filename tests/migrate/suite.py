@@ -9,6 +9,19 @@
                   creates (and removes)
   dest_gone       a destination that reads part of the stream and closes it, and a port
                   nobody listens on: 502, the source runs on (counts go on, GET /vm)
+  daemon          the same through two daemons with their own state directories and
+                  sockets: `lodge create dst --incoming 127.0.0.1:PORT` + `lodge start` on
+                  one (state "incoming", then "running"), `lodge migrate src HOST:PORT` on
+                  the other (the source ends "stopped", reason "migrated"); before it, a
+                  port nobody listens on and a destination that takes 1 MiB, holds the
+                  stream (lodge ps answers meanwhile: the daemon is not blocked) and
+                  hangs up: the command fails with one line, the source runs on
+  daemon_netns    the daemons' migration between the two network namespaces (each
+                  daemon runs in one: the daemon, not the sandboxed guest, listens and
+                  connects)
+  daemon_wasm     a WebAssembly guest (ticker.wat: "TICK n" every 20 ms, checking its
+                  memory) moved between two daemons the same way (stop and copy of its
+                  snapshot): the ticks go on at the destination with no gap or repeat
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
 """
@@ -40,6 +53,7 @@ if not os.access(REL, os.X_OK):
 NS_A, NS_B = "lodge-mig-a%d" % os.getpid(), "lodge-mig-b%d" % os.getpid()
 
 tmp = tempfile.mkdtemp(prefix="lodge-migrate-suite.")
+os.chmod(tmp, 0o755)  # the daemons' sandboxed guests read the initramfs from here
 guests = []
 
 
@@ -299,21 +313,333 @@ def t_bad_stream():
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     if p.returncode != 2 or "--seccomp" not in p.stderr:
         why += "; --incoming --seccomp: status %d, %r" % (p.returncode, p.stderr[-200:])
+    # the daemon's way needs the control socket the stream comes on
+    p = subprocess.run([ASAN, "run", "--incoming", "control"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 2 or "--api" not in p.stderr:
+        why += "; --incoming control without --api: status %d, %r" % (p.returncode,
+                                                                      p.stderr[-200:])
     result("bad_stream", why)
+
+
+class Daemon:
+    """`lodge daemon` on a private state directory and socket (optionally in a netns)."""
+
+    def __init__(self, name, wrap=()):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        self.sock = os.path.join(self.dir, "lodge.sock")
+        self.env = dict(os.environ, LODGE_SOCKET=self.sock)
+        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        self.p = subprocess.Popen(list(wrap) + [REL, "daemon", "--state",
+                                                os.path.join(self.dir, "state"), "--socket",
+                                                self.sock], stdout=self.log, stderr=self.log)
+        DAEMONS.append(self)
+        end = time.time() + 30
+        while time.time() < end and not os.path.exists(self.sock):
+            time.sleep(0.1)
+
+    def cli(self, *args, timeout=300):
+        p = subprocess.run([REL] + list(args), capture_output=True, text=True,
+                           timeout=timeout, env=self.env)
+        return p.returncode, p.stdout + p.stderr
+
+    def inspect(self, name):
+        rc, out = self.cli("inspect", name)
+        try:
+            return json.loads(out)[0] if rc == 0 else {}
+        except (ValueError, IndexError):
+            return {}
+
+    def logs(self, name):
+        return subprocess.run([REL, "logs", name], capture_output=True, text=True,
+                              env=self.env, timeout=60).stdout
+
+    def console_send(self, name, text):
+        """Types text on the guest's console (POST .../console, upgraded)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.sock)
+        s.sendall(("POST /v1/guests/%s/console HTTP/1.1\r\nHost: lodge\r\n"
+                   "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+                   % name).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            k = s.recv(4096)
+            if not k:
+                break
+            head += k
+        if b" 101 " in head.split(b"\r\n")[0]:
+            s.sendall(text.encode())
+            time.sleep(0.5)
+        s.close()
+
+    def stop(self):
+        for g in ("src", "dst"):
+            self.cli("rm", "--force", g, timeout=60)
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+
+
+DAEMONS = []
+
+
+def wait_until(pred, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    return None
+
+
+def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=True):
+    """Returns why it failed, or ""."""
+    tag = "n" if wrap_a else "l"
+    a, b = Daemon("da" + tag, wrap_a), Daemon("db" + tag, wrap_b)
+    why = ""
+    try:
+        for d in (a, b):
+            if not os.path.exists(d.sock):
+                return "a daemon did not start: " + open(
+                    os.path.join(d.dir, "daemon.log"), errors="replace").read()[-300:]
+        rc, out = a.cli("create", "src", "--kernel", OUT + "/Image", "--initrd", initrd,
+                        "--firmware", OUT + "/fw_dynamic.bin")
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return "create/start src: %s %s" % (out, out2)
+        if not wait_until(lambda: "Leaving this shell" in a.logs("src"), 300):
+            return "src: no shell prompt: " + a.logs("src")[-300:]
+        a.console_send("src", "memcheck 16 64 &\n")
+        if not wait_until(lambda: re.search(r"^CNT 5 OK$", a.logs("src"), re.M), 120):
+            return "memcheck did not run: " + a.logs("src")[-300:]
+        if failures:
+            # nobody listens there; then a destination that takes 1 MiB and hangs up
+            rc, out = a.cli("migrate", "src", "%s:%d" % (addr, free_port()))
+            if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
+                why += "; migrate to a closed port: %d %r" % (rc, out)
+            # it takes 1 MiB, then holds the stream (the daemon must serve meanwhile:
+            # lodge ps answers) until told, and hangs up
+            ls = socket.socket()
+            ls.bind((addr, 0))
+            ls.listen(1)
+            took, hang_up = threading.Event(), threading.Event()
+
+            def half():
+                c, _ = ls.accept()
+                got = 0
+                while got < (1 << 20):
+                    k = c.recv(65536)
+                    if not k:
+                        break
+                    got += len(k)
+                took.set()
+                hang_up.wait(30)
+                c.close()
+            t = threading.Thread(target=half, daemon=True)
+            t.start()
+            mp = subprocess.Popen([REL, "migrate", "src", "%s:%d" % (addr, ls.getsockname()[1])],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=a.env)
+            if not took.wait(60):
+                why += "; the migration did not start"
+            t0 = time.time()
+            rc, out = a.cli("ps", "-a")
+            if rc or time.time() - t0 > 5 or "src" not in out:
+                why += "; lodge ps during a migration: %d after %.1f s" % (rc, time.time() - t0)
+            hang_up.set()
+            out = mp.communicate(timeout=120)[0]
+            rc = mp.returncode
+            ls.close()
+            if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
+                why += "; migrate to a destination that hangs up: %d %r" % (rc, out)
+            n = counts(a.logs("src"))[-1]
+            if a.inspect("src").get("state") != "running":
+                why += "; the source after the failures: %s" % a.inspect("src")
+            if not wait_until(lambda: re.search(r"^CNT %d OK$" % (n + 10), a.logs("src"), re.M),
+                              120):
+                why += "; the source stopped counting after the failures"
+        port = free_port()
+        rc, out = b.cli("create", "dst", "--incoming", "%s:%d" % (addr, port))
+        rc2, out2 = b.cli("start", "dst")
+        if rc or rc2:
+            return why + "; create/start dst: %s %s" % (out, out2)
+        if b.inspect("dst").get("state") != "incoming":
+            why += "; dst is %s before the migration" % b.inspect("dst").get("state")
+        t0 = time.time()
+        rc, out = a.cli("migrate", "src", "%s:%d" % (addr, port), timeout=600)
+        print("# daemon%s: lodge migrate %.0f ms" % (tag, (time.time() - t0) * 1000), flush=True)
+        if rc:
+            return why + "; lodge migrate: %d %s; dst: %s" % (rc, out, b.inspect("dst"))
+        si = a.inspect("src")
+        if si.get("state") != "stopped" or (si.get("exit") or {}).get("reason") != "migrated":
+            why += "; the source after the migration: %s %s" % (si.get("state"), si.get("exit"))
+        if not wait_until(lambda: b.inspect("dst").get("state") == "running", 30):
+            why += "; dst did not become running: %s" % b.inspect("dst")
+        last = counts(a.logs("src"))
+        if not last:
+            return why + "; no count on the source"
+        if not wait_until(lambda: re.search(r"^CNT %d OK$" % (last[-1] + 20), b.logs("dst"),
+                                            re.M), 120):
+            why += "; dst did not count on from %d: %s" % (last[-1], b.logs("dst")[-300:])
+        text = a.logs("src") + b.logs("dst")
+        both = counts(text)
+        got = sorted(set(both))
+        if len(both) != len(got):
+            why += "; a count was printed twice"
+        if "BAD" in text:
+            why += "; memcheck found a bad page"
+        if got != list(range(got[0], got[-1] + 1)):
+            why += "; the count has gaps: %s" % [(x, y) for x, y in zip(got, got[1:])
+                                                  if y != x + 1][:5]
+    finally:
+        a.stop()
+        b.stop()
+    return why
+
+
+def ticks(text):
+    return [int(n) for n in re.findall(r"^TICK (\d+)$", text, re.M)]
+
+
+def t_daemon_wasm():
+    a, b = Daemon("daw"), Daemon("dbw")
+    why = ""
+    ticker = os.path.join(tmp, "ticker.wasm")  # the daemon binds it as module.wasm
+    if not shutil.which("wat2wasm"):
+        a.stop()
+        b.stop()
+        return print("SKIP: migrate.daemon_wasm: wat2wasm missing (apt-get install wabt)",
+                     flush=True)
+    try:
+        r = sh("wat2wasm", os.path.join(TOP, "tests/migrate/ticker.wat"), "-o", ticker)
+        if r.returncode:
+            return result("daemon_wasm", "wat2wasm (wabt): " + r.stderr[-200:])
+        rc, out = a.cli("create", "src", "--wasm", ticker)
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return result("daemon_wasm", "create/start src: %s %s" % (out, out2))
+        if not wait_until(lambda: re.search(r"^TICK 20$", a.logs("src"), re.M), 60):
+            return result("daemon_wasm", "no ticks: " + a.logs("src")[-300:])
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % free_port())
+        if rc == 0 or "runs on here" not in out:
+            why += "; migrate to a closed port: %d %r" % (rc, out)
+        # a destination that refuses: it waits for a system VM
+        port = free_port()
+        rc, out = b.cli("create", "vmdst", "--incoming", "127.0.0.1:%d" % port)
+        rc2, out2 = b.cli("start", "vmdst")
+        if rc or rc2:
+            why += "; create/start vmdst: %s %s" % (out, out2)
+        else:
+            rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port)
+            if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
+                why += "; migrate to a destination that refuses: %d %r" % (rc, out)
+            if not wait_until(lambda: b.inspect("vmdst").get("state") == "crashed", 30):
+                why += "; the refusing destination: %s" % b.inspect("vmdst")
+            n = ticks(a.logs("src"))[-1]
+            if a.inspect("src").get("state") != "running" or not wait_until(
+                    lambda: re.search(r"^TICK %d$" % (n + 10), a.logs("src"), re.M), 60):
+                why += "; the source does not run on after the refusal"
+            b.cli("rm", "--force", "vmdst")
+        port = free_port()
+        rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm")
+        rc2, out2 = b.cli("start", "dst")
+        if rc or rc2:
+            return result("daemon_wasm", why + "; create/start dst: %s %s" % (out, out2))
+        if b.inspect("dst").get("state") != "incoming":
+            why += "; dst is %s before the migration" % b.inspect("dst").get("state")
+        if "Waiting for a migration" not in b.cli("ps")[1]:
+            why += "; lodge ps: %r" % b.cli("ps")[1]
+        t0 = time.time()
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port)
+        print("# daemon_wasm: lodge migrate %.0f ms" % ((time.time() - t0) * 1000), flush=True)
+        if rc:
+            return result("daemon_wasm", why + "; lodge migrate: %d %s; dst: %s" % (
+                rc, out, b.inspect("dst")))
+        si = a.inspect("src")
+        if si.get("state") != "stopped" or (si.get("exit") or {}).get("reason") != "migrated":
+            why += "; the source after the migration: %s %s" % (si.get("state"), si.get("exit"))
+        if not wait_until(lambda: b.inspect("dst").get("state") == "running", 30):
+            why += "; dst did not become running: %s" % b.inspect("dst")
+        last = ticks(a.logs("src"))[-1]
+        if not wait_until(lambda: re.search(r"^TICK %d$" % (last + 20), b.logs("dst"), re.M),
+                          60):
+            why += "; dst did not tick on from %d: %s" % (last, b.logs("dst")[-300:])
+        text = a.logs("src") + b.logs("dst")
+        both = ticks(text)
+        if both != list(range(1, len(both) + 1)):
+            why += "; the ticks have a gap or a repeat around %d" % last
+        if "BAD" in text:
+            why += "; the program's memory changed"
+    finally:
+        a.stop()
+        b.stop()
+    result("daemon_wasm", why)
+
+
+def t_daemon(initrd):
+    result("daemon", through_daemons(initrd))
+
+
+def t_daemon_netns(initrd):
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        result("daemon_netns", "needs root and iproute2 to create network namespaces")
+        return
+    na, nb = NS_A + "d", NS_B + "d"
+    veth_a, veth_b = "vdmga%d" % (os.getpid() % 10000), "vdmgb%d" % (os.getpid() % 10000)
+    why = ""
+    try:
+        for cmd in (["ip", "netns", "add", na], ["ip", "netns", "add", nb],
+                    ["ip", "link", "add", veth_a, "type", "veth", "peer", "name", veth_b],
+                    ["ip", "link", "set", veth_a, "netns", na],
+                    ["ip", "link", "set", veth_b, "netns", nb],
+                    ["ip", "-n", na, "addr", "add", "10.213.8.1/24", "dev", veth_a],
+                    ["ip", "-n", nb, "addr", "add", "10.213.8.2/24", "dev", veth_b],
+                    ["ip", "-n", na, "link", "set", veth_a, "up"],
+                    ["ip", "-n", nb, "link", "set", veth_b, "up"],
+                    ["ip", "-n", na, "link", "set", "lo", "up"],
+                    ["ip", "-n", nb, "link", "set", "lo", "up"]):
+            r = sh(*cmd)
+            if r.returncode:
+                why = "%s: %s" % (" ".join(cmd), r.stderr.strip())
+                break
+        if not why:
+            why = through_daemons(initrd, ["ip", "netns", "exec", na],
+                                  ["ip", "netns", "exec", nb], "10.213.8.2", failures=False)
+    finally:
+        sh("ip", "netns", "del", na)
+        sh("ip", "netns", "del", nb)
+    left = sh("ip", "netns", "list").stdout
+    if na in left or nb in left:
+        why += "; the namespaces were not removed"
+    result("daemon_netns", why)
 
 
 def main():
     try:
         initrd, why = build_initrd()
         if not initrd:
-            for t in ("loopback", "netns", "dest_gone"):
+            for t in ("loopback", "netns", "dest_gone", "daemon", "daemon_netns"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
         else:
-            t_loopback(initrd)
-            t_netns(initrd)
-            t_dest_gone(initrd)
+            only = os.environ.get("MIGRATE_ONLY", "")
+            for name, fn in (("loopback", t_loopback), ("netns", t_netns),
+                             ("dest_gone", t_dest_gone), ("daemon", t_daemon),
+                             ("daemon_netns", t_daemon_netns)):
+                if not only or name in only.split(","):
+                    fn(initrd)
+        if not os.environ.get("MIGRATE_ONLY") or "daemon_wasm" in os.environ["MIGRATE_ONLY"]:
+            t_daemon_wasm()
         t_bad_stream()
     finally:
+        for d in DAEMONS:
+            if d.p.poll() is None:
+                d.p.kill()
         for g in guests:
             g.close()
             err = g.errtext()

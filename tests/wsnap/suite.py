@@ -5,15 +5,25 @@ counter.wat prints "count N X" lines (X: the N-th byte of in.txt, read one byte 
 to stdout and to out.txt. A restore must go on with the line after the last one printed
 before the pause (no gap, no repeat), with both files at their offsets, and its
 global and table as they were. Each case runs interpreted and with the JIT (every
-function translated at once, so the pause lands in translated code)."""
+function translated at once, so the pause lands in translated code).
+
+Migration (stop and copy over the stream): PUT /migrate to `lodge wasm --incoming
+tcp:HOST:PORT`, and the daemon's way, POST /migrate/send and /migrate/receive on the
+control sockets with the connection handed over (SCM_RIGHTS): the destination goes on
+with the next line, the source exits 0 with reason "migrated"; a closed port and a
+destination that hangs up midway leave the source running (502); a stream that is no
+Wasm snapshot, or a hand-over without a descriptor, is refused."""
+import json
 import os
 import shutil
 import signal
+import socket
 import string
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 
@@ -564,6 +574,215 @@ def case_deep_jit():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def upgrade(sock, path):
+    """POST path with an upgrade on a control socket; the raw socket after its 101."""
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(30)
+    c.connect(sock)
+    c.sendall(("POST %s HTTP/1.1\r\nHost: l\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+               "Content-Length: 0\r\n\r\n" % path).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        k = c.recv(1)
+        if not k:
+            break
+        head += k
+    if b" 101 " not in head.split(b"\r\n")[0]:
+        c.close()
+        return None, head.decode(errors="replace")
+    return c, ""
+
+
+def read_line(c, timeout=120):
+    c.settimeout(timeout)
+    got = b""
+    while not got.endswith(b"\n"):
+        k = c.recv(4096)
+        if not k:
+            break
+        got += k
+    try:
+        return json.loads(got)
+    except ValueError:
+        return {"raw": got.decode(errors="replace")}
+
+
+def wait_sock(path, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end and not os.path.exists(path):
+        time.sleep(0.02)
+    return os.path.exists(path)
+
+
+def case_migrate(mode, jit_args, handoff):
+    """counter.wat moved to another process while it runs; failures first."""
+    name = "wsnap.migrate.%s.%s" % ("handoff" if handoff else "tcp", mode)
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        sock = os.path.join(d, "api.sock")
+        out = os.path.join(d, "src.out")
+        with open(out, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), "--dir",
+                d + "::.", COUNTER], stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(out, 5, 60, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        # nobody listens; a destination that takes 1 KiB and hangs up
+        st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % free_port()})
+        if st != 502:
+            why += "; a closed port: %s %s" % (st, body)
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        st, body = [None], [None]
+
+        def put():
+            st[0], body[0] = api(sock, "PUT", "/migrate",
+                                 {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        c, _ = ls.accept()
+        c.recv(1024)
+        c.close()
+        ls.close()
+        t.join(60)
+        if st[0] != 502 or "runs on here" not in str(body[0]):
+            why += "; a destination that hangs up: %s %s" % (st[0], body[0])
+        n = open(out).read().count("\n")
+        if not wait_file_lines(out, n + 3, 30, src):
+            why += "; the source did not go on after the failures"
+        dout = os.path.join(d, "dst.out")
+        port = free_port()
+        dsock = os.path.join(d, "dst.sock")
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + (
+                ["--incoming", "control", "--api", dsock] if handoff else
+                ["--incoming", "tcp:127.0.0.1:%d" % port]) + [
+                "--exit-file", os.path.join(d, "dst.exit")], stdout=fo,
+                stderr=subprocess.PIPE, cwd="/")
+        procs.append(dst)
+        if handoff:
+            if not wait_sock(dsock):
+                return result(False, name, "no destination socket")
+            # a hand-over without a descriptor, or with two, is dropped; it waits on
+            for fds in ([], [0, 1]):
+                bad, err = upgrade(dsock, "/migrate/receive")
+                if not bad:
+                    why += "; /migrate/receive: " + err
+                    continue
+                if fds:
+                    socket.send_fds(bad, [b"x"], fds)
+                else:
+                    bad.sendall(b"x")
+                if bad.recv(16) != b"":
+                    why += "; a hand-over with %d descriptors was not dropped" % len(fds)
+                bad.close()
+            a, b = socket.socketpair()
+            rc_, err = upgrade(dsock, "/migrate/receive")
+            sc_, err2 = upgrade(sock, "/migrate/send")
+            if not rc_ or not sc_:
+                return result(False, name, "hand-over refused: %s %s" % (err, err2))
+            socket.send_fds(rc_, [b"src"], [a.fileno()])
+            socket.send_fds(sc_, [b"dst"], [b.fileno()])
+            a.close()
+            b.close()
+            src_ans, dst_ans = read_line(sc_), read_line(rc_)
+            sc_.close()
+            rc_.close()
+            if not src_ans.get("ok") or not dst_ans.get("ok"):
+                why += "; outcomes: source %s, destination %s" % (src_ans, dst_ans)
+        else:
+            time.sleep(0.5)  # it listens
+            st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
+            if st != 204:
+                why += "; PUT /migrate: %s %s %s" % (st, body, dst.stderr.read1().decode())
+        try:
+            rc = src.wait(30)
+            drc = dst.wait(120)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; a process did not end")
+        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
+        if rc != 0 or reason != "migrated":
+            why += "; the source: status %s, reason %s: %s" % (rc, reason,
+                                                               src.stderr.read().decode()[-300:])
+        if drc != 0:
+            why += "; the destination: status %s: %s" % (drc, dst.stderr.read().decode()[-300:])
+        first = open(out).read().splitlines()
+        rest = open(dout).read().splitlines()
+        if not rest:
+            why += "; the destination printed nothing"
+        w = check_lines(first + rest, 120)
+        if w:
+            why += "; " + w
+        with open(os.path.join(d, "out.txt")) as f:
+            w = check_lines(f.read().splitlines(), 120)
+            if w:
+                why += "; out.txt: " + w
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_migrate_bad():
+    """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
+    why = ""
+    head = b"LODGEMIG" + struct.pack("<I", 1)
+    head += struct.pack("<I", zlib.crc32(head))
+    machine = struct.pack("<IIQI", 1, 0, 4, zlib.crc32(b"abcd"))
+    machine += struct.pack("<I", zlib.crc32(machine)) + b"abcd"
+    for what, payload in (("garbage", os.urandom(2048)), ("a system VM's stream",
+                                                          head + machine), ("a header only", head)):
+        port = free_port()
+        p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        for _ in range(100):
+            try:
+                c = socket.create_connection(("127.0.0.1", port), 1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            p.kill()
+            why += "; %s: it did not listen" % what
+            continue
+        c.sendall(payload)
+        c.close()
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            why += "; %s: it did not give up" % what
+            continue
+        if p.returncode != 125 or len(err.strip().splitlines()) != 1:
+            why += "; %s: status %s, %r" % (what, p.returncode, err[-200:])
+    for args in (["--incoming", "control"], ["--incoming", "udp:1"],
+                 ["--incoming", "tcp:127.0.0.1:1", "--restore", "/x"],
+                 ["--incoming", "tcp:127.0.0.1:1", COUNTER]):
+        r = subprocess.run([LODGE, "wasm"] + args, capture_output=True, text=True, timeout=60)
+        if r.returncode != 2:
+            why += "; %s: status %d" % (" ".join(args), r.returncode)
+    result(not why, "wsnap.migrate.bad", why.strip("; "))
+
+
 def main():
     if not os.access(LODGE, os.X_OK):
         print("FAIL: wsnap: %s not built" % LODGE)
@@ -576,6 +795,10 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_calls(mode, args)
         case_calls(mode, args, "tailcalls")
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_migrate(mode, args, handoff=False)
+        case_migrate(mode, args, handoff=True)
+    case_migrate_bad()
     case_deep_jit()
     case_bad_files()
     case_regressions()
@@ -583,7 +806,12 @@ def main():
     case_ref_values()
 
 
-if os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
+if os.environ.get("WSNAP_ONLY_MIGRATE"):
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_migrate(mode, args, handoff=False)
+        case_migrate(mode, args, handoff=True)
+    case_migrate_bad()
+elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
     case_mutations()
