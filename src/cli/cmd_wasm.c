@@ -1150,6 +1150,17 @@ int cmd_wasm(int argc, char **argv)
 	struct wasm_opts o;
 	int rc;
 
+	/* A process of the daemon's warm pool (host/sandbox.h): its guest's command line
+	 * comes from the daemon, and the rest is as for a guest it spawns. */
+	if (argc == 2 && !strcmp(argv[1], "--pool-wait")) {
+		rc = sandbox_pool_wait(&argc, &argv);
+		if (rc == -EPIPE)
+			return 0; /* no guest for it: the daemon stopped or shrank the pool */
+		if (rc || strcmp(argv[1], "wasm"))
+			return CLI_EXIT_ERROR;
+		argc--;
+		argv++;
+	}
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
