@@ -801,6 +801,9 @@ int sandbox_release(struct sandbox_child *ch)
 
 /* ---- the pool process (guest) ---- */
 
+static int make_root(int dirfd);
+static int pivot_into(int m);
+
 /* The handover's command line: argc NUL-terminated strings in buf[0..len). */
 static int split_argv(char *buf, size_t len, unsigned argc, char ***out)
 {
@@ -868,15 +871,35 @@ static int take_handover(char *buf, size_t len, int *fds, unsigned nfds, char **
 	for (unsigned i = 0; i < h.ncg; i++)
 		close(fds[2 + i]);
 	close(fds[0]);
-	/* spec, root (our own), mounts: in the order a spawned guest finds them */
+	/* spec and mounts where a spawned guest finds them; in the root's place (we are in
+	 * it already) a copy of the spec, closed at once */
 	fds[0] = fds[1];
-	fds[1] = SANDBOX_POOL_ROOT_FD;
+	fds[1] = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
 	memmove(fds + 2, fds + 2 + h.ncg, h.nmounts * sizeof(int));
-	r = r ?: place_fds(fds, 2u + h.nmounts);
+	r = r ?: fds[1] < 0 ? -errno : place_fds(fds, 2u + h.nmounts);
+	close(SANDBOX_ROOT_FD);
 	return r;
 }
 
-int sandbox_pool_wait(int *argc, char ***argv)
+/* Before it says it is ready: the sandbox's root, without the guest's files (those come
+ * with the handover), so that detaching the host's file system (an RCU grace period, some
+ * ms) is not on a start's path. */
+static int pool_prepare(int *statm_fd)
+{
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC), m;
+
+	/* out of the way of the descriptors the handover lays out */
+	*statm_fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, SANDBOX_POOL_HIGH_FD);
+	if (fd >= 0)
+		close(fd);
+	m = make_root(SANDBOX_POOL_ROOT_FD);
+	m = m < 0 ? m : pivot_into(m);
+	if (m < 0)
+		log_err("pool: cannot build the sandbox's root: %s", strerror(-m));
+	return m;
+}
+
+int sandbox_pool_wait(int *argc, char ***argv, int *statm_fd)
 {
 	union {
 		char buf[CMSG_SPACE((2 + CG_NCTRL + SANDBOX_MAX_BINDS) * sizeof(int))];
@@ -890,13 +913,18 @@ int sandbox_pool_wait(int *argc, char ***argv)
 			   .msg_control = u.buf,
 			   .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
-	int fds[3 + CG_NCTRL + SANDBOX_MAX_BINDS]; /* one more: the root directory */
+	int fds[3 + CG_NCTRL + SANDBOX_MAX_BINDS]; /* one more: the root's place */
 	unsigned nfds = 0;
 	ssize_t n;
 	int r;
 
 	if (!buf)
 		return -ENOMEM;
+	r = pool_prepare(statm_fd);
+	if (r) {
+		free(buf);
+		return r;
+	}
 	if (write(SANDBOX_POOL_FD, &ready, 1) != 1) {
 		free(buf);
 		return -EPIPE; /* the daemon is gone already */
@@ -928,9 +956,9 @@ int sandbox_pool_wait(int *argc, char ***argv)
 
 /* ---- entering the sandbox (guest) ---- */
 
-static char *read_spec(const char *path)
+/* The spec's text from f (closed), or NULL. */
+static char *read_spec_file(FILE *f)
 {
-	FILE *f = fopen(path, "re");
 	char *buf = NULL;
 	long n;
 
@@ -944,6 +972,11 @@ static char *read_spec(const char *path)
 	}
 	fclose(f);
 	return buf;
+}
+
+static char *read_spec(const char *path)
+{
+	return read_spec_file(fopen(path, "re"));
 }
 
 /* Creates the mount point for a bind under the new root (the directory `root`): a
@@ -990,33 +1023,32 @@ static int make_tmpfs(void)
 	return m;
 }
 
-/* Builds the root: a tmpfs on the spec's root directory with the daemon's mounts (the
- * descriptors the spec names) on their mount points. Leaves the tmpfs's descriptor in
- * *out. The root directory is a descriptor too: the guest's host ids need not be able to
- * look its path up. */
-static int build_root(const cJSON *spec, int *out)
+/* A new tmpfs on the directory `dirfd` (closed), in a mount namespace whose mounts no
+ * longer propagate to the host's. Returns its descriptor or -errno. */
+static int make_root(int dirfd)
 {
-	const char *root = json_str(spec, "root", NULL);
-	const cJSON *b;
-	int dirfd, m, r = 0;
+	int m = 0;
 
-	if (!root || root[0] != '/')
-		return -EINVAL;
-	dirfd = (int)json_uint(spec, "root_fd", 0);
-	if (dirfd != SANDBOX_ROOT_FD)
-		return -EBADF;
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		r = -errno;
-	m = r ? r : make_tmpfs();
-	if (m < 0) {
-		close(dirfd);
-		return m;
+		m = -errno;
+	m = m ?: make_tmpfs();
+	if (m >= 0 && syscall(SYS_move_mount, m, "", dirfd, "",
+			      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		close(m);
+		m = -errno;
 	}
-	if (syscall(SYS_move_mount, m, "", dirfd, "",
-		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		r = -errno;
 	close(dirfd);
+	return m;
+}
+
+/* Moves the daemon's mounts (the descriptors the spec names) onto their mount points under
+ * the root directory `m`. */
+static int bind_all(const cJSON *spec, int m)
+{
+	const cJSON *b;
+	int r = 0;
+
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(spec, "binds"))
 	{
 		const char *dst = json_str(b, "dst", "/x");
@@ -1031,6 +1063,26 @@ static int build_root(const cJSON *spec, int *out)
 				strerror(-r));
 		close(fd);
 	}
+	return r;
+}
+
+/* Builds the root: a tmpfs on the spec's root directory with the daemon's mounts on their
+ * mount points. Leaves the tmpfs's descriptor in *out. The root directory is a descriptor
+ * too: the guest's host ids need not be able to look its path up. */
+static int build_root(const cJSON *spec, int *out)
+{
+	const char *root = json_str(spec, "root", NULL);
+	int dirfd, m, r;
+
+	if (!root || root[0] != '/')
+		return -EINVAL;
+	dirfd = (int)json_uint(spec, "root_fd", 0);
+	if (dirfd != SANDBOX_ROOT_FD)
+		return -EBADF;
+	m = make_root(dirfd);
+	if (m < 0)
+		return m;
+	r = bind_all(spec, m);
 	if (r) {
 		close(m);
 		return r;
@@ -1039,8 +1091,8 @@ static int build_root(const cJSON *spec, int *out)
 	return 0;
 }
 
-/* Makes the tmpfs `m` the root and detaches the host's file system. */
-static int pivot(int m)
+/* Makes the tmpfs `m` (closed) the root and detaches the host's file system. */
+static int pivot_into(int m)
 {
 	int r = 0;
 
@@ -1049,11 +1101,21 @@ static int pivot(int m)
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		r = -errno;
 	close(m);
-	/* The root itself holds only mount points: make it read-only. */
-	if (!r && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-			NULL) < 0)
-		r = -errno;
 	return r;
+}
+
+/* The root itself holds only mount points: makes it read-only. */
+static int seal_root(void)
+{
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
+		return -errno;
+	return 0;
+}
+
+static int pivot(int m)
+{
+	return pivot_into(m) ?: seal_root();
 }
 
 static int drop_privileges(void)
@@ -1105,11 +1167,32 @@ static int read_filter(const cJSON *spec, struct sandbox_filter *f)
 	return 0;
 }
 
+/* The rest of entering, once the root is built (r: 0 if it was): the spec's filter, the
+ * host name, privileges. */
+static int finish(const cJSON *spec, int r, struct sandbox_filter *filter)
+{
+	const char *host = json_str(spec, "hostname", "guest");
+
+	filter->insns = NULL;
+	filter->count = 0;
+	if (!r && (r = read_filter(spec, filter)))
+		log_err("sandbox: the spec's seccomp filter is malformed");
+	if (!r && sethostname(host, strlen(host)) < 0) {
+		r = -errno;
+		log_err("sandbox: cannot set the host name: %s", strerror(errno));
+	}
+	if (!r) {
+		r = drop_privileges();
+		if (r)
+			log_err("sandbox: cannot drop privileges: %s", strerror(-r));
+	}
+	return r;
+}
+
 int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *filter)
 {
 	char *text = read_spec(spec_path);
 	cJSON *spec = text ? cJSON_Parse(text) : NULL;
-	const char *host;
 	int r, m = -1;
 
 	free(text);
@@ -1131,20 +1214,32 @@ int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *f
 		log_err("sandbox: cannot build the root %s: %s", json_str(spec, "root", ""),
 			strerror(-r));
 	}
-	filter->insns = NULL;
-	filter->count = 0;
-	if (!r && (r = read_filter(spec, filter)))
-		log_err("sandbox: the spec's seccomp filter is malformed");
-	host = json_str(spec, "hostname", "guest");
-	if (!r && sethostname(host, strlen(host)) < 0) {
-		r = -errno;
-		log_err("sandbox: cannot set the host name: %s", strerror(errno));
+	r = finish(spec, r, filter);
+	cJSON_Delete(spec);
+	return r;
+}
+
+int sandbox_enter_pooled(struct sandbox_filter *filter)
+{
+	/* no /proc to reopen it through any more: read from the descriptor itself */
+	char *text = read_spec_file(fdopen(SANDBOX_SPEC_FD, "re"));
+	cJSON *spec = text ? cJSON_Parse(text) : NULL;
+	int r, m;
+
+	free(text);
+	if (!spec) {
+		log_err("sandbox: cannot read the spec: %s", errno ? strerror(errno) : "malformed");
+		return -EINVAL;
 	}
-	if (!r) {
-		r = drop_privileges();
-		if (r)
-			log_err("sandbox: cannot drop privileges: %s", strerror(-r));
-	}
+	/* The root is ours already (sandbox_pool_wait): only the guest's files to add. */
+	m = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r = m < 0 ? -errno : bind_all(spec, m);
+	if (m >= 0)
+		close(m);
+	r = r ?: seal_root();
+	if (r)
+		log_err("sandbox: cannot build the root: %s", strerror(-r));
+	r = finish(spec, r, filter);
 	cJSON_Delete(spec);
 	return r;
 }

@@ -160,6 +160,7 @@ int sandbox_release(struct sandbox_child *ch) __attribute__((warn_unused_result)
  * socket instead makes it exit. */
 #define SANDBOX_POOL_FD	       3
 #define SANDBOX_POOL_ROOT_FD   4
+#define SANDBOX_POOL_HIGH_FD   128 /* and up: what the pool process keeps beside */
 #define SANDBOX_POOL_READY     'r'
 #define SANDBOX_HANDOVER_MAX   (64u << 10) /* the message, command line included */
 #define SANDBOX_HANDOVER_MAGIC 0x4c4f4447u
@@ -182,12 +183,20 @@ int sandbox_pick_slot(const struct daemon *d, const struct guest *g);
 int sandbox_adopt(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t pid, char *err,
 		  size_t errlen) __attribute__((warn_unused_result));
 
-/* Pool process (`lodge wasm --pool-wait`): says it is ready, waits for its guest, joins
+/* Pool process (`lodge wasm --pool-wait`): builds its sandbox's root and pivots into it
+ * (its /proc/self/statm open first, on a descriptor >= SANDBOX_POOL_HIGH_FD in
+ * *statm_fd, -1 if it could not be), says it is ready, waits for its guest, joins
  * the guest's cgroups, makes the log its stderr and lays the spec, root and mounts out as
  * a spawned guest finds them (SANDBOX_SPEC_FD...). Returns 0 with the guest's command
  * line in *argc and *argv (from "lodge"; allocated, kept for the process's life), -EPIPE when
  * the daemon closed the socket (nothing to do: exit), or another -errno (logged). */
-int sandbox_pool_wait(int *argc, char ***argv) __attribute__((warn_unused_result));
+int sandbox_pool_wait(int *argc, char ***argv, int *statm_fd) __attribute__((warn_unused_result));
+
+/* Pool process, with its guest: sandbox_enter for a root built before the guest came
+ * (sandbox_pool_wait pivots into it while it waits): the spec's mounts on their mount
+ * points, then the same as sandbox_enter. Returns 0 or -errno (logged). */
+struct sandbox_filter;
+int sandbox_enter_pooled(struct sandbox_filter *filter) __attribute__((warn_unused_result));
 
 /* The guest process finds its spec file, its root directory (O_PATH) and its mounts
  * (in the spec's order) open on these descriptors: it may not be allowed to look their

@@ -701,6 +701,14 @@ def wasm_pool(tmp, d):
     already waiting, which is then sandboxed exactly as a new one; the pool refills, a pool
     process killed is replaced, and they go with the daemon (stopped or killed)."""
     before = full_pool(d)
+    # a waiting process is in namespaces of its own, in an empty root of its own already
+    # (its sandbox's first half, built before any guest comes)
+    for p in before:
+        for ns in ("mnt", "pid", "ipc", "uts"):
+            check(os.readlink("/proc/self/ns/" + ns) != os.readlink("/proc/%d/ns/%s" % (p, ns)),
+                  "pool process %d shares the host's %s namespace" % (p, ns))
+        check(os.listdir("/proc/%d/root" % p) == [], "pool process %d's root holds %r" % (
+            p, os.listdir("/proc/%d/root" % p)))
     d.cli("create", "pooled", "--wasm", SERVICE, "--mem", "16M", "--dir", tmp + "::/data",
           check_rc=0)
     d.cli("start", "pooled", check_rc=0)
