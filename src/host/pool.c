@@ -5,8 +5,8 @@
  * is, into its own namespaces (user, with an id slot of its own, mount, pid, ipc, uts; the
  * shared empty network namespace) and has executed `lodge wasm --pool-wait`, where it
  * waits on its socket. A start adopts a ready one (pool_adopt): the guest's process is
- * then that one, pid and all, and goes on from its sandbox's set-up. The pool refills on
- * the loop's next turn, never on a start's path.
+ * then that one, pid and all, and goes on from its sandbox's set-up. The pool refills
+ * 30 ms after the last start (REFILL_AFTER_START_NS), never on a start's path.
  *
  * Every pool process is the daemon's child, watched through its pidfd and reaped here; one
  * that dies is replaced (after a back-off when they die before they are ready: a broken
@@ -32,12 +32,18 @@
 
 #define REFILL_BACKOFF_NS 100000000ull	 /* after the first that died unready: 0.1 s */
 #define REFILL_MAX_NS	  60000000000ull /* doubling up to a minute */
+/* After a start: a new process's exec and loading take a core for some ms, which the guest
+ * just started needs more (on 2 cores under load its start took 19 -> 10-13 ms p50 with
+ * this delay, bench/host/start.py); starts closer together than this put it off. */
+#define REFILL_AFTER_START_NS 30000000ull
 
 static const char *const pool_argv[] = {"lodge", "wasm", "--pool-wait", NULL};
 
-static void schedule_refill(struct daemon *d)
+/* Arms the refill `after` ns from now, or later while pool processes keep dying before
+ * they are ready. */
+static void schedule_refill(struct daemon *d, uint64_t after)
 {
-	uint64_t delay = 0;
+	uint64_t delay = after;
 
 	if (!d->pool_timer)
 		return;
@@ -96,7 +102,7 @@ static void on_exit_fd(void *opaque, int fd, unsigned revents)
 		 pp->ready ? "while it waited" : "before it was ready",
 		 pp->ready ? "" : " (see pool.log in the state directory)");
 	reap(pp, false);
-	schedule_refill(d);
+	schedule_refill(d, 0);
 }
 
 /* Its ready byte (or the end of its socket: its pidfd then tells). */
@@ -199,7 +205,7 @@ static void refill(void *opaque)
 	while (d->pool_count < d->cfg.wasm_pool)
 		if (spawn_one(d)) {
 			d->pool_failures++;
-			schedule_refill(d);
+			schedule_refill(d, 0);
 			return;
 		}
 }
@@ -216,7 +222,7 @@ int pool_open(struct daemon *d)
 	r = evloop_timer_add(d->loop, refill, d, &d->pool_timer);
 	if (r)
 		return r;
-	schedule_refill(d);
+	schedule_refill(d, 0);
 	return 0;
 }
 
@@ -244,7 +250,7 @@ int pool_adopt(struct guest *g, const struct sandbox_plan *p, struct sandbox_chi
 	if (!pp || !p->enabled || p->userns != (pp->slot >= 0))
 		return -EAGAIN;
 	unlink_proc(pp);
-	schedule_refill(d);
+	schedule_refill(d, REFILL_AFTER_START_NS);
 	/* The process is the guest's now: its stack, pidfd and socket go with ch. */
 	*ch = pp->ch;
 	ch->binary = mine.binary;
