@@ -15,3 +15,14 @@ bench-host: guest build/bench/apiload
 	$(MAKE) MODE=release lodge build/release/daemon/service.wasm
 	python3 bench/host/scale.py build/release/lodge build/release/daemon/service.wasm \
 		guest-cache/out --vms $(SCALE_VMS) --wasm $(SCALE_WASM) --apiload build/bench/apiload
+
+# Wasm start latency with the daemon's warm pool against a daemon without one
+# (bench/host/start.py): p50/p99 of start to first console line, and their ratio.
+START_N		?= 40
+
+.PHONY: bench-host-start
+
+bench-host-start:
+	$(MAKE) MODE=release lodge build/release/daemon/service.wasm
+	python3 bench/host/start.py build/release/lodge build/release/daemon/service.wasm \
+		--starts $(START_N)

@@ -33,9 +33,13 @@ static void usage(FILE *f)
 		"  --no-sandbox          run guests without namespaces, seccomp or dropped\n"
 		"                        capabilities (debugging only)\n"
 		"  --no-userns           sandbox guests without a user namespace\n"
+		"  --wasm-pool N         Wasm guest processes kept started and waiting, which\n"
+		"                        makes a Wasm guest's start faster (default %d, at\n"
+		"                        most %d; 0: none)\n"
 		"  -v, --verbose         log every guest event\n"
 		"  -h, --help            this text\n",
-		DAEMON_DEFAULT_STATE, DAEMON_DEFAULT_SOCKET);
+		DAEMON_DEFAULT_STATE, DAEMON_DEFAULT_SOCKET, DAEMON_DEFAULT_WASM_POOL,
+		DAEMON_MAX_WASM_POOL);
 }
 
 int cmd_daemon(int argc, char **argv)
@@ -50,11 +54,14 @@ int cmd_daemon(int argc, char **argv)
 		{"stop-timeout", required_argument, NULL, 't'},
 		{"no-sandbox", no_argument, NULL, 'N'},
 		{"no-userns", no_argument, NULL, 'U'},
+		{"wasm-pool", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon_config cfg = {.mem_overhead = 96ull << 20, .stop_timeout = 10};
+	struct daemon_config cfg = {.mem_overhead = 96ull << 20,
+				    .stop_timeout = 10,
+				    .wasm_pool = DAEMON_DEFAULT_WASM_POOL};
 	char *end;
 	int c;
 
@@ -104,6 +111,16 @@ int cmd_daemon(int argc, char **argv)
 		case 'U':
 			cfg.no_userns = true;
 			break;
+		case 'P': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || optarg[0] == '-' || v > DAEMON_MAX_WASM_POOL) {
+				log_err("daemon: --wasm-pool '%s': a number from 0 to %d", optarg,
+					DAEMON_MAX_WASM_POOL);
+				return CLI_EXIT_USAGE;
+			}
+			cfg.wasm_pool = (unsigned)v;
+			break;
+		}
 		case 'v':
 			log_set_level(LOG_INFO);
 			break;

@@ -62,6 +62,7 @@ struct wasm_opts {
 	atomic_bool ctl_ending;	      /* set when --api asked the program to end */
 	const char *sandbox;	      /* --sandbox SPEC */
 	bool seccomp;		      /* --seccomp */
+	bool pooled;		      /* a daemon's pool process: its sandbox half built */
 	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
 	uint32_t jit_hot;	      /* wasm_store_set_jit() */
 	int stdio[3];		      /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
@@ -1304,7 +1305,8 @@ static int run_opts(struct wasm_opts *o)
 	struct watchdog wd, *w = NULL;
 	int rc;
 
-	if (o->sandbox && sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter) < 0)
+	if (o->sandbox && (o->pooled ? sandbox_enter_pooled(&o->filter)
+				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
 	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
@@ -1344,9 +1346,27 @@ int cmd_wasm(int argc, char **argv)
 	struct wasm_opts o;
 	int rc;
 
+	/* A process of the daemon's warm pool (host/sandbox.h): its guest's command line
+	 * comes from the daemon, and the rest is as for a guest it spawns. */
+	bool pooled = argc == 2 && !strcmp(argv[1], "--pool-wait");
+	int statm_fd = -1;
+
+	if (pooled) {
+		rc = sandbox_pool_wait(&argc, &argv, &statm_fd);
+		if (rc == -EPIPE)
+			return 0; /* no guest for it: the daemon stopped or shrank the pool */
+		if (rc || strcmp(argv[1], "wasm"))
+			return CLI_EXIT_ERROR;
+		argc--;
+		argv++;
+	}
 	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (pooled) { /* in its sandbox's root already: /proc is gone */
+		o.pooled = true;
+		o.ctl.statm_fd = statm_fd;
+	}
 	return run_opts(&o);
 }
 

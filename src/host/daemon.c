@@ -225,6 +225,11 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 			r == -EADDRINUSE ? " (another daemon answers there)" : "");
 		return r;
 	}
+	r = pool_open(d);
+	if (r)
+		log_warn("daemon: no warm pool of Wasm guest processes (%s): each start makes "
+			 "its own",
+			 strerror(-r));
 	return 0;
 }
 
@@ -238,12 +243,15 @@ int daemon_main(const struct daemon_config *cfg)
 		d.cfg.stop_timeout = 10;
 	r = setup(&d, &sigw, &sigfd);
 	if (!r) {
-		log_info("daemon: serving %s (state %s, cgroup v%d, user namespaces %s)",
+		log_info("daemon: serving %s (state %s, cgroup v%d, user namespaces %s, Wasm "
+			 "pool %u)",
 			 cfg->socket ? cfg->socket : DAEMON_DEFAULT_SOCKET, d.state,
-			 d.have_cgroups ? d.cg.version : 0, d.userns_ok ? "yes" : "no");
+			 d.have_cgroups ? d.cg.version : 0, d.userns_ok ? "yes" : "no",
+			 d.pool_timer ? d.cfg.wasm_pool : 0);
 		evloop_run(d.loop);
 	}
 	api_server_close(d.srv);
+	pool_close(&d);
 	supervisor_unload(&d);
 	if (d.have_cgroups)
 		cgroup_env_fini(&d.cg);

@@ -54,7 +54,11 @@ struct daemon_config {
 	bool no_sandbox;	  /* run guests without namespaces/seccomp (debugging) */
 	bool no_userns;		  /* sandbox without a user namespace */
 	const char *lodge_binary; /* what guests run (default: this binary) */
+	unsigned wasm_pool;	  /* Wasm guest processes kept waiting (pool.c); 0: none */
 };
+
+#define DAEMON_DEFAULT_WASM_POOL 2
+#define DAEMON_MAX_WASM_POOL	 64
 
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 enum guest_kind { GUEST_VM, GUEST_WASM };
@@ -138,11 +142,16 @@ struct daemon {
 	gid_t sock_gid;
 	struct guest *guests;
 	struct event_follower *event_followers;
-	bool userns_ok;		    /* the host lets us create user namespaces */
-	struct sandbox_ids ids;	    /* the host ids guests' roots map to */
-	struct sandbox_netns netns; /* the empty network namespace guests share */
-	char *seccomp_hex[2];	    /* the guests' filters, per enum sandbox_kind */
-	int quit;		    /* set by a termination signal */
+	bool userns_ok;			 /* the host lets us create user namespaces */
+	struct sandbox_ids ids;		 /* the host ids guests' roots map to */
+	struct sandbox_netns netns;	 /* the empty network namespace guests share */
+	char *seccomp_hex[2];		 /* the guests' filters, per enum sandbox_kind */
+	struct pool_proc *pool;		 /* the warm pool's processes (pool.c) */
+	unsigned pool_count;		 /* how many (ready or not) */
+	unsigned pool_failures;		 /* in a row that died before they were ready */
+	struct evloop_timer *pool_timer; /* the refill */
+	char **pool_env;		 /* their environment (guest_env_create) */
+	int quit;			 /* set by a termination signal */
 };
 
 /* Runs the daemon until SIGTERM/SIGINT (guests keep running). Returns a process exit
@@ -209,6 +218,37 @@ void guest_path(const struct guest *g, const char *rel, char *out, size_t len);
 /* Records an event (registry, event followers). */
 void daemon_event(struct daemon *d, const char *guest, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* The environment of a guest process: nothing of the daemon's but logging and test
+ * settings. NULL when out of memory; guest_env_free frees it. */
+char **guest_env_create(bool sandboxed);
+void guest_env_free(char **env);
+
+/* ---- pool.c: the warm pool of Wasm guest processes ---- */
+
+/* A process of the pool: spawned into its namespaces, id-mapped to its own slot, waiting in
+ * `lodge wasm --pool-wait` (sandbox.h) for a guest. */
+struct pool_proc {
+	struct pool_proc *next;
+	struct daemon *d;
+	struct sandbox_child ch;
+	pid_t pid;
+	int slot;   /* its host ids (daemon->ids + slot); -1 without a user namespace */
+	bool ready; /* it said it waits */
+	struct evloop_watch *exit_watch, *sock_watch;
+};
+
+/* Starts filling the pool (cfg.wasm_pool processes; none without a sandbox). Returns 0 or
+ * -errno (the daemon then runs without one). */
+int pool_open(struct daemon *d) __attribute__((warn_unused_result));
+/* Kills and reaps every pool process. */
+void pool_close(struct daemon *d);
+/* Spawns a Wasm guest from a ready pool process: the guest g's plan p, its command line,
+ * log and cgroup files in ch (as for sandbox_spawn, whose results it gives: ch->pidfd,
+ * *pid). Schedules a refill. Returns 0, -EAGAIN when no process is ready (spawn a new
+ * one), or another -errno with the reason in err. */
+int pool_adopt(struct guest *g, const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid,
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* ---- handlers.c ---- */
 

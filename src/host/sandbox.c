@@ -119,11 +119,12 @@ int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *su
 	return 0;
 }
 
-/* The lowest slot of the id range no other guest with a process holds; -1 if none (or
- * out of memory). One pass over the guests: with n of them the answer is at most n. */
-static int pick_slot(const struct daemon *d, const struct guest *g)
+/* The lowest slot of the id range no other guest with a process and no pool process
+ * holds; -1 if none (or out of memory). One pass over each: with n of them the answer is
+ * at most n. */
+int sandbox_pick_slot(const struct daemon *d, const struct guest *g)
 {
-	unsigned n = 0, slot;
+	unsigned n = d->pool_count, slot;
 	bool *used;
 
 	for (const struct guest *o = d->guests; o; o = o->next)
@@ -134,6 +135,9 @@ static int pick_slot(const struct daemon *d, const struct guest *g)
 	for (const struct guest *o = d->guests; o; o = o->next)
 		if (o != g && guest_active(o) && o->id_slot >= 0 && (unsigned)o->id_slot <= n)
 			used[o->id_slot] = true;
+	for (const struct pool_proc *pp = d->pool; pp; pp = pp->next)
+		if (pp->slot >= 0 && (unsigned)pp->slot <= n)
+			used[pp->slot] = true;
 	for (slot = 0; slot <= n && used[slot]; slot++)
 		;
 	free(used);
@@ -275,7 +279,7 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	p->seccomp = p->enabled;
 	p->userns = p->enabled && d->userns_ok && !d->cfg.no_userns;
 	if (p->userns) {
-		g->id_slot = pick_slot(d, g);
+		g->id_slot = sandbox_pick_slot(d, g);
 		if (g->id_slot < 0) {
 			snprintf(err, errlen,
 				 "all %u host ids for guests are in use (see /etc/subuid)",
@@ -445,6 +449,21 @@ static int child_sandbox(const struct sandbox_child *ch, int *fds, int nmounts)
 	return child_place_fds(fds, n) ? -1 : n;
 }
 
+/* A pool process's part (with the daemon's go: its id map is written): becomes the root of
+ * its user namespace and keeps its socket to the daemon, on SANDBOX_POOL_FD, across the
+ * exec. Returns how many descriptors it keeps from there (1), or -1. */
+static int child_pool(const struct sandbox_child *ch, int go)
+{
+	int fds[2] = {go, open(ch->root, O_PATH | O_DIRECTORY | O_CLOEXEC)};
+
+	if (fds[1] < 0)
+		return -1;
+	if (ch->userns &&
+	    (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		return -1;
+	return child_place_fds(fds, 2) ? -1 : 2; /* SANDBOX_POOL_FD, SANDBOX_POOL_ROOT_FD */
+}
+
 /* The child, between the clone and the exec, sharing the daemon's memory: it touches only
  * its own stack and what the daemon keeps for it (sandbox_spawn). Joins its cgroups,
  * waits for the daemon, then becomes the guest. */
@@ -465,7 +484,11 @@ static int child_main(void *opaque)
 	n = child_wait(a->go, fds);
 	if (n < 0)
 		_exit(125); /* the daemon went away before it recorded us */
-	if (a->ch->spec[0] && (n = child_sandbox(a->ch, fds, n)) < 0) {
+	if (a->ch->pool)
+		n = child_pool(a->ch, a->go);
+	else if (a->ch->spec[0])
+		n = child_sandbox(a->ch, fds, n);
+	if (n < 0) {
 		static const char msg[] = "lodge: cannot enter the guest's user namespace\n";
 		ssize_t w = write(a->ch->logfd, msg, sizeof(msg) - 1);
 		(void)w;
@@ -518,24 +541,20 @@ static int make_mount(const struct sandbox_bind *b, int usfd, const char *guest)
 	return fd;
 }
 
-/* The daemon's half of the set-up once the child exists: the id maps, then the mounts. */
-static int setup_child(const struct sandbox_plan *p, pid_t pid, struct sandbox_child *ch, char *err,
-		       size_t errlen)
+/* The plan's mounts for the guest process `pid` (idmapped to its user namespace), into
+ * ch->bindfds. Returns 0 or -errno with the reason in err. */
+static int setup_mounts(const struct sandbox_plan *p, pid_t pid, struct sandbox_child *ch,
+			char *err, size_t errlen)
 {
-	char map[64], path[64];
+	char path[64];
 	int usfd = -1, r = 0;
 
-	if (p->userns) {
-		/* The guest's root is an unprivileged host id (see README). */
-		snprintf(map, sizeof(map), "0 %u 1", (unsigned)p->host_uid);
-		r = write_map(pid, "uid_map", map);
-		snprintf(map, sizeof(map), "0 %u 1", (unsigned)p->host_gid);
-		r = r ?: write_map(pid, "gid_map", map);
+	if (p->userns && p->enabled && p->nbinds) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-		if (!r && (usfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		usfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (usfd < 0) {
 			r = -errno;
-		if (r) {
-			snprintf(err, errlen, "cannot map the guest's user namespace: %s",
+			snprintf(err, errlen, "cannot open the guest's user namespace: %s",
 				 strerror(-r));
 			return r;
 		}
@@ -555,6 +574,28 @@ static int setup_child(const struct sandbox_plan *p, pid_t pid, struct sandbox_c
 	return r;
 }
 
+/* The daemon's half of the set-up once the child exists: the id maps, then the mounts. */
+static int setup_child(const struct sandbox_plan *p, pid_t pid, struct sandbox_child *ch, char *err,
+		       size_t errlen)
+{
+	char map[64];
+	int r = 0;
+
+	if (p->userns) {
+		/* The guest's root is an unprivileged host id (see README). */
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)p->host_uid);
+		r = write_map(pid, "uid_map", map);
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)p->host_gid);
+		r = r ?: write_map(pid, "gid_map", map);
+		if (r) {
+			snprintf(err, errlen, "cannot map the guest's user namespace: %s",
+				 strerror(-r));
+			return r;
+		}
+	}
+	return setup_mounts(p, pid, ch, err, errlen);
+}
+
 int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid, char *err,
 		  size_t errlen)
 {
@@ -563,7 +604,7 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 	uint8_t *stack;
 	long r;
 
-	ch->nbindfds = 0;
+	ch->nbindfds = ch->nhandfds = 0;
 	ch->userns = p->userns;
 	snprintf(ch->spec, sizeof(ch->spec), "%s", p->spec_path);
 	snprintf(ch->root, sizeof(ch->root), "%s", p->root);
@@ -645,6 +686,81 @@ static void release_fds(struct sandbox_child *ch)
 {
 	while (ch->nbindfds)
 		close(ch->bindfds[--ch->nbindfds]);
+	while (ch->nhandfds)
+		close(ch->handfds[--ch->nhandfds]);
+}
+
+int sandbox_adopt(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t pid, char *err,
+		  size_t errlen)
+{
+	int r = 0;
+
+	ch->nbindfds = ch->nhandfds = 0;
+	if (!ch->pool || !p->enabled || !p->spec_path[0])
+		return -EINVAL;
+	/* The pool process is its namespace's root already: it may not be able to look the
+	 * spec up itself (as a spawned child does before that). Its root directory it opened
+	 * itself, in its own mount namespace (sandbox.h). */
+	ch->handfds[ch->nhandfds++] = fcntl(ch->logfd, F_DUPFD_CLOEXEC, 0);
+	ch->handfds[ch->nhandfds++] = open(p->spec_path, O_RDONLY | O_CLOEXEC);
+	for (unsigned i = 0; i < ch->ncgfds; i++)
+		ch->handfds[ch->nhandfds++] = fcntl(ch->cgfds[i], F_DUPFD_CLOEXEC, 0);
+	for (unsigned i = 0; i < ch->nhandfds && !r; i++)
+		if (ch->handfds[i] < 0)
+			r = -errno;
+	if (r)
+		snprintf(err, errlen, "cannot open the guest's files for its process: %s",
+			 strerror(-r));
+	else
+		r = setup_mounts(p, pid, ch, err, errlen);
+	if (r)
+		release_fds(ch); /* closing -1 is harmless */
+	return r;
+}
+
+/* The handover to an adopted pool process (sandbox.h): the header, the command line, and
+ * the descriptors. */
+static int send_handover(struct sandbox_child *ch)
+{
+	union {
+		char buf[CMSG_SPACE((2 + CG_NCTRL + SANDBOX_MAX_BINDS) * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct sandbox_handover h = {.magic = SANDBOX_HANDOVER_MAGIC,
+				     .ncg = (uint16_t)ch->ncgfds,
+				     .nmounts = (uint16_t)ch->nbindfds};
+	unsigned nfds = ch->nhandfds + ch->nbindfds;
+	size_t len = sizeof(h);
+	char *msg = malloc(SANDBOX_HANDOVER_MAX);
+	struct iovec io = {.iov_base = msg};
+	struct msghdr m = {.msg_iov = &io,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int r = 0;
+
+	if (!msg)
+		return -ENOMEM;
+	for (char *const *a = ch->argv; *a && !r; a++, h.argc++) {
+		size_t n = strlen(*a) + 1;
+		if (len + n > SANDBOX_HANDOVER_MAX)
+			r = -E2BIG;
+		else
+			memcpy(msg + len, *a, n);
+		len += n;
+	}
+	memcpy(msg, &h, sizeof(h));
+	io.iov_len = len;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), ch->handfds, ch->nhandfds * sizeof(int));
+	memcpy(CMSG_DATA(c) + ch->nhandfds * sizeof(int), ch->bindfds, ch->nbindfds * sizeof(int));
+	if (!r && sendmsg(ch->gofd, &m, MSG_NOSIGNAL) != (ssize_t)len)
+		r = -errno ?: -EIO;
+	free(msg);
+	return r;
 }
 
 int sandbox_release(struct sandbox_child *ch)
@@ -658,6 +774,13 @@ int sandbox_release(struct sandbox_child *ch)
 	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1};
 	int r;
 
+	if (ch->pool && ch->nhandfds) { /* an adopted pool process: its guest */
+		r = send_handover(ch);
+		release_fds(ch);
+		close(ch->gofd);
+		ch->gofd = -1;
+		return r;
+	}
 	if (ch->nbindfds) {
 		struct cmsghdr *h;
 		m.msg_control = u.buf;
@@ -670,16 +793,173 @@ int sandbox_release(struct sandbox_child *ch)
 	}
 	r = sendmsg(ch->gofd, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 	release_fds(ch);
-	close(ch->gofd);
-	ch->gofd = -1;
+	if (!ch->pool) { /* a pool process keeps it: its handover comes there */
+		close(ch->gofd);
+		ch->gofd = -1;
+	}
 	return r;
+}
+
+/* ---- the pool process (guest) ---- */
+
+static int make_root(int dirfd);
+static int pivot_into(int m);
+
+/* The handover's command line: argc NUL-terminated strings in buf[0..len). */
+static int split_argv(char *buf, size_t len, unsigned argc, char ***out)
+{
+	char **v = calloc((size_t)argc + 1, sizeof(*v));
+	size_t off = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (unsigned i = 0; i < argc; i++) {
+		char *end = off < len ? memchr(buf + off, 0, len - off) : NULL;
+		if (!end) {
+			free(v);
+			return -EINVAL;
+		}
+		v[i] = buf + off;
+		off = (size_t)(end - buf) + 1;
+	}
+	if (off != len) {
+		free(v);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Lays n descriptors out from SANDBOX_SPEC_FD up, in order (as child_place_fds, but with
+ * no exec to close the copies after). */
+static int place_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int t = fcntl(fds[i], F_DUPFD_CLOEXEC, SANDBOX_SPEC_FD + (int)n);
+		if (t < 0)
+			return -errno;
+		close(fds[i]);
+		fds[i] = t;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		/* the guest's lodge reads them: no close-on-exec (as after a spawn) */
+		if (dup2(fds[i], SANDBOX_SPEC_FD + (int)i) < 0)
+			return -errno;
+		close(fds[i]);
+	}
+	return 0;
+}
+
+/* Takes the handover in buf: checks it, joins the cgroups, lays the descriptors out. */
+static int take_handover(char *buf, size_t len, int *fds, unsigned nfds, char ***argv)
+{
+	struct sandbox_handover h;
+	int r;
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != SANDBOX_HANDOVER_MAGIC || h.ncg > CG_NCTRL || h.argc < 2 ||
+	    nfds != 2u + h.ncg + h.nmounts)
+		return -EINVAL;
+	r = split_argv(buf + sizeof(h), len - sizeof(h), h.argc, argv);
+	if (r)
+		return r;
+	/* Into the guest's cgroups first, as a spawned child (only this thread runs). */
+	r = cgroup_join(fds + 2, h.ncg);
+	if (!r && dup2(fds[0], 2) < 0)
+		r = -errno;
+	for (unsigned i = 0; i < h.ncg; i++)
+		close(fds[2 + i]);
+	close(fds[0]);
+	/* spec and mounts where a spawned guest finds them; in the root's place (we are in
+	 * it already) a copy of the spec, closed at once */
+	fds[0] = fds[1];
+	fds[1] = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+	memmove(fds + 2, fds + 2 + h.ncg, h.nmounts * sizeof(int));
+	r = r ?: fds[1] < 0 ? -errno : place_fds(fds, 2u + h.nmounts);
+	close(SANDBOX_ROOT_FD);
+	return r;
+}
+
+/* Before it says it is ready: the sandbox's root, without the guest's files (those come
+ * with the handover), so that detaching the host's file system (an RCU grace period, some
+ * ms) is not on a start's path. */
+static int pool_prepare(int *statm_fd)
+{
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC), m;
+
+	/* out of the way of the descriptors the handover lays out */
+	*statm_fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, SANDBOX_POOL_HIGH_FD);
+	if (fd >= 0)
+		close(fd);
+	m = make_root(SANDBOX_POOL_ROOT_FD);
+	m = m < 0 ? m : pivot_into(m);
+	if (m < 0)
+		log_err("pool: cannot build the sandbox's root: %s", strerror(-m));
+	return m;
+}
+
+int sandbox_pool_wait(int *argc, char ***argv, int *statm_fd)
+{
+	union {
+		char buf[CMSG_SPACE((2 + CG_NCTRL + SANDBOX_MAX_BINDS) * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	const char ready = SANDBOX_POOL_READY;
+	char *buf = malloc(SANDBOX_HANDOVER_MAX);
+	struct iovec io = {.iov_base = buf, .iov_len = SANDBOX_HANDOVER_MAX};
+	struct msghdr m = {.msg_iov = &io,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c;
+	int fds[3 + CG_NCTRL + SANDBOX_MAX_BINDS]; /* one more: the root's place */
+	unsigned nfds = 0;
+	ssize_t n;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = pool_prepare(statm_fd);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	if (write(SANDBOX_POOL_FD, &ready, 1) != 1) {
+		free(buf);
+		return -EPIPE; /* the daemon is gone already */
+	}
+	do
+		n = recvmsg(SANDBOX_POOL_FD, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		free(buf);
+		return -EPIPE;
+	}
+	c = CMSG_FIRSTHDR(&m);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		nfds = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+	}
+	r = (m.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
+		    ? -E2BIG
+		    : take_handover(buf, (size_t)n, fds, nfds, argv);
+	if (r) {
+		log_err("pool: cannot take over the guest: %s", strerror(-r));
+		free(buf);
+		return r;
+	}
+	for (*argc = 0; (*argv)[*argc]; (*argc)++)
+		;
+	return 0; /* buf stays: the command line points into it */
 }
 
 /* ---- entering the sandbox (guest) ---- */
 
-static char *read_spec(const char *path)
+/* The spec's text from f (closed), or NULL. */
+static char *read_spec_file(FILE *f)
 {
-	FILE *f = fopen(path, "re");
 	char *buf = NULL;
 	long n;
 
@@ -693,6 +973,11 @@ static char *read_spec(const char *path)
 	}
 	fclose(f);
 	return buf;
+}
+
+static char *read_spec(const char *path)
+{
+	return read_spec_file(fopen(path, "re"));
 }
 
 /* Creates the mount point for a bind under the new root (the directory `root`): a
@@ -739,33 +1024,32 @@ static int make_tmpfs(void)
 	return m;
 }
 
-/* Builds the root: a tmpfs on the spec's root directory with the daemon's mounts (the
- * descriptors the spec names) on their mount points. Leaves the tmpfs's descriptor in
- * *out. The root directory is a descriptor too: the guest's host ids need not be able to
- * look its path up. */
-static int build_root(const cJSON *spec, int *out)
+/* A new tmpfs on the directory `dirfd` (closed), in a mount namespace whose mounts no
+ * longer propagate to the host's. Returns its descriptor or -errno. */
+static int make_root(int dirfd)
 {
-	const char *root = json_str(spec, "root", NULL);
-	const cJSON *b;
-	int dirfd, m, r = 0;
+	int m = 0;
 
-	if (!root || root[0] != '/')
-		return -EINVAL;
-	dirfd = (int)json_uint(spec, "root_fd", 0);
-	if (dirfd != SANDBOX_ROOT_FD)
-		return -EBADF;
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		r = -errno;
-	m = r ? r : make_tmpfs();
-	if (m < 0) {
-		close(dirfd);
-		return m;
+		m = -errno;
+	m = m ?: make_tmpfs();
+	if (m >= 0 && syscall(SYS_move_mount, m, "", dirfd, "",
+			      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		close(m);
+		m = -errno;
 	}
-	if (syscall(SYS_move_mount, m, "", dirfd, "",
-		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		r = -errno;
 	close(dirfd);
+	return m;
+}
+
+/* Moves the daemon's mounts (the descriptors the spec names) onto their mount points under
+ * the root directory `m`. */
+static int bind_all(const cJSON *spec, int m)
+{
+	const cJSON *b;
+	int r = 0;
+
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(spec, "binds"))
 	{
 		const char *dst = json_str(b, "dst", "/x");
@@ -780,6 +1064,26 @@ static int build_root(const cJSON *spec, int *out)
 				strerror(-r));
 		close(fd);
 	}
+	return r;
+}
+
+/* Builds the root: a tmpfs on the spec's root directory with the daemon's mounts on their
+ * mount points. Leaves the tmpfs's descriptor in *out. The root directory is a descriptor
+ * too: the guest's host ids need not be able to look its path up. */
+static int build_root(const cJSON *spec, int *out)
+{
+	const char *root = json_str(spec, "root", NULL);
+	int dirfd, m, r;
+
+	if (!root || root[0] != '/')
+		return -EINVAL;
+	dirfd = (int)json_uint(spec, "root_fd", 0);
+	if (dirfd != SANDBOX_ROOT_FD)
+		return -EBADF;
+	m = make_root(dirfd);
+	if (m < 0)
+		return m;
+	r = bind_all(spec, m);
 	if (r) {
 		close(m);
 		return r;
@@ -788,8 +1092,8 @@ static int build_root(const cJSON *spec, int *out)
 	return 0;
 }
 
-/* Makes the tmpfs `m` the root and detaches the host's file system. */
-static int pivot(int m)
+/* Makes the tmpfs `m` (closed) the root and detaches the host's file system. */
+static int pivot_into(int m)
 {
 	int r = 0;
 
@@ -798,11 +1102,21 @@ static int pivot(int m)
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		r = -errno;
 	close(m);
-	/* The root itself holds only mount points: make it read-only. */
-	if (!r && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-			NULL) < 0)
-		r = -errno;
 	return r;
+}
+
+/* The root itself holds only mount points: makes it read-only. */
+static int seal_root(void)
+{
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
+		return -errno;
+	return 0;
+}
+
+static int pivot(int m)
+{
+	return pivot_into(m) ?: seal_root();
 }
 
 static int drop_privileges(void)
@@ -854,11 +1168,32 @@ static int read_filter(const cJSON *spec, struct sandbox_filter *f)
 	return 0;
 }
 
+/* The rest of entering, once the root is built (r: 0 if it was): the spec's filter, the
+ * host name, privileges. */
+static int finish(const cJSON *spec, int r, struct sandbox_filter *filter)
+{
+	const char *host = json_str(spec, "hostname", "guest");
+
+	filter->insns = NULL;
+	filter->count = 0;
+	if (!r && (r = read_filter(spec, filter)))
+		log_err("sandbox: the spec's seccomp filter is malformed");
+	if (!r && sethostname(host, strlen(host)) < 0) {
+		r = -errno;
+		log_err("sandbox: cannot set the host name: %s", strerror(errno));
+	}
+	if (!r) {
+		r = drop_privileges();
+		if (r)
+			log_err("sandbox: cannot drop privileges: %s", strerror(-r));
+	}
+	return r;
+}
+
 int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *filter)
 {
 	char *text = read_spec(spec_path);
 	cJSON *spec = text ? cJSON_Parse(text) : NULL;
-	const char *host;
 	int r, m = -1;
 
 	free(text);
@@ -880,20 +1215,32 @@ int sandbox_enter(const char *spec_path, int *statm_fd, struct sandbox_filter *f
 		log_err("sandbox: cannot build the root %s: %s", json_str(spec, "root", ""),
 			strerror(-r));
 	}
-	filter->insns = NULL;
-	filter->count = 0;
-	if (!r && (r = read_filter(spec, filter)))
-		log_err("sandbox: the spec's seccomp filter is malformed");
-	host = json_str(spec, "hostname", "guest");
-	if (!r && sethostname(host, strlen(host)) < 0) {
-		r = -errno;
-		log_err("sandbox: cannot set the host name: %s", strerror(errno));
+	r = finish(spec, r, filter);
+	cJSON_Delete(spec);
+	return r;
+}
+
+int sandbox_enter_pooled(struct sandbox_filter *filter)
+{
+	/* no /proc to reopen it through any more: read from the descriptor itself */
+	char *text = read_spec_file(fdopen(SANDBOX_SPEC_FD, "re"));
+	cJSON *spec = text ? cJSON_Parse(text) : NULL;
+	int r, m;
+
+	free(text);
+	if (!spec) {
+		log_err("sandbox: cannot read the spec: %s", errno ? strerror(errno) : "malformed");
+		return -EINVAL;
 	}
-	if (!r) {
-		r = drop_privileges();
-		if (r)
-			log_err("sandbox: cannot drop privileges: %s", strerror(-r));
-	}
+	/* The root is ours already (sandbox_pool_wait): only the guest's files to add. */
+	m = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r = m < 0 ? -errno : bind_all(spec, m);
+	if (m >= 0)
+		close(m);
+	r = r ?: seal_root();
+	if (r)
+		log_err("sandbox: cannot build the root: %s", strerror(-r));
+	r = finish(spec, r, filter);
 	cJSON_Delete(spec);
 	return r;
 }

@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "host/cgroup.h"
@@ -119,8 +120,11 @@ struct sandbox_child {
 	unsigned nbindfds;
 	char spec[PATH_MAX], root[PATH_MAX]; /* internal: the plan's, for the child */
 	bool userns;
+	bool pool; /* a pool process: executes `lodge wasm --pool-wait` (see below) */
+	int handfds[2 + CG_NCTRL]; /* internal: log, spec, cgroups for the handover */
+	unsigned nhandfds;
 	int pidfd;   /* out */
-	int gofd;    /* internal: the pipe the child waits on */
+	int gofd;    /* internal: the pipe the child waits on (a pool process's socket) */
 	void *stack; /* out: the child's stack (see sandbox_spawn) */
 };
 
@@ -142,6 +146,57 @@ void sandbox_child_free(struct sandbox_child *ch);
 /* Daemon: lets the child run, handing it its mounts (it exits at once if this is never
  * called and the daemon goes away). Returns 0 or -errno. */
 int sandbox_release(struct sandbox_child *ch) __attribute__((warn_unused_result));
+
+/* The warm pool of Wasm guest processes (host/pool.c). A pool process is spawned as a
+ * guest is (sandbox_spawn with ch->pool and a plan without files: its namespaces, its id
+ * map, the shared network namespace) but executes `lodge wasm --pool-wait` at once, with
+ * its socket to the daemon on SANDBOX_POOL_FD, and writes one byte there when it waits.
+ * Before it executes it opens the plan's root directory (SANDBOX_POOL_ROOT_FD: in its own
+ * mount namespace, the one its root tmpfs must be mounted in; any empty directory does,
+ * as each process mounts on it in its own namespace). A start then adopts it
+ * (sandbox_adopt) and sandbox_release hands it everything the spawn of a new process
+ * would have had: its command line, log, spec, cgroup files and mounts, in one message
+ * (struct sandbox_handover and the descriptors in that order). The daemon closing the
+ * socket instead makes it exit. */
+#define SANDBOX_POOL_FD	       3
+#define SANDBOX_POOL_ROOT_FD   4
+#define SANDBOX_POOL_HIGH_FD   128 /* and up: what the pool process keeps beside */
+#define SANDBOX_POOL_READY     'r'
+#define SANDBOX_HANDOVER_MAX   (64u << 10) /* the message, command line included */
+#define SANDBOX_HANDOVER_MAGIC 0x4c4f4447u
+
+struct sandbox_handover {
+	uint32_t magic;
+	uint16_t ncg, nmounts; /* descriptors: log, spec, then ncg, then nmounts */
+	uint32_t argc;	       /* then argc strings, each ending in a NUL */
+};
+
+/* Daemon: the id slot (sandbox_ids) lowest free of every guest with a process but g
+ * (NULL: none excluded) and every pool process; -1 if none. */
+int sandbox_pick_slot(const struct daemon *d, const struct guest *g);
+
+/* Daemon: makes the waiting pool process `pid` (ch: its sandbox_spawn'd child, whose ready
+ * byte was seen) the guest the plan describes: ch->argv, ch->logfd and ch->cgfds are the
+ * guest's (copied here: the caller keeps its own). Makes the plan's mounts for its user
+ * namespace; sandbox_release then sends everything. Returns 0 or -errno with the reason in
+ * err (the caller then kills the process). */
+int sandbox_adopt(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t pid, char *err,
+		  size_t errlen) __attribute__((warn_unused_result));
+
+/* Pool process (`lodge wasm --pool-wait`): builds its sandbox's root and pivots into it
+ * (its /proc/self/statm open first, on a descriptor >= SANDBOX_POOL_HIGH_FD in
+ * *statm_fd, -1 if it could not be), says it is ready, waits for its guest, joins
+ * the guest's cgroups, makes the log its stderr and lays the spec, root and mounts out as
+ * a spawned guest finds them (SANDBOX_SPEC_FD...). Returns 0 with the guest's command
+ * line in *argc and *argv (from "lodge"; allocated, kept for the process's life), -EPIPE when
+ * the daemon closed the socket (nothing to do: exit), or another -errno (logged). */
+int sandbox_pool_wait(int *argc, char ***argv, int *statm_fd) __attribute__((warn_unused_result));
+
+/* Pool process, with its guest: sandbox_enter for a root built before the guest came
+ * (sandbox_pool_wait pivots into it while it waits): the spec's mounts on their mount
+ * points, then the same as sandbox_enter. Returns 0 or -errno (logged). */
+struct sandbox_filter;
+int sandbox_enter_pooled(struct sandbox_filter *filter) __attribute__((warn_unused_result));
 
 /* The guest process finds its spec file, its root directory (O_PATH) and its mounts
  * (in the spec's order) open on these descriptors: it may not be allowed to look their

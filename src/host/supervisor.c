@@ -737,6 +737,31 @@ static void build_env(struct argv_buf *e, bool sandboxed)
 		arg(e, "ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "", asan ? ":" : "");
 }
 
+char **guest_env_create(bool sandboxed)
+{
+	struct argv_buf *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	build_env(e, sandboxed);
+	if (e->overflow) {
+		argv_free(e);
+		free(e);
+		return NULL;
+	}
+	return e->v; /* the first member: guest_env_free finds e again */
+}
+
+void guest_env_free(char **env)
+{
+	struct argv_buf *e = (struct argv_buf *)(void *)env;
+
+	if (!e)
+		return;
+	argv_free(e);
+	free(e);
+}
+
 /* Block device holding the guest's disk images, for the io limit (0: none, e.g. tmpfs). */
 static dev_t disk_device(const struct guest *g)
 {
@@ -830,7 +855,10 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
 	if (d->have_cgroups && cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))
 		log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
-	r = sandbox_spawn(&plan, &sr->ch, &pid, err, errlen);
+	/* A Wasm guest takes a process from the warm pool when one waits (pool.c). */
+	r = g->kind == GUEST_WASM ? pool_adopt(g, &plan, &sr->ch, &pid, err, errlen) : -EAGAIN;
+	if (r == -EAGAIN)
+		r = sandbox_spawn(&plan, &sr->ch, &pid, err, errlen);
 	/* The child has its own copies, and reads the numbers from sr (kept) */
 	for (unsigned i = 0; i < sr->ch.ncgfds; i++)
 		close(sr->ch.cgfds[i]);

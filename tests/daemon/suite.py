@@ -659,6 +659,131 @@ def shared_netns(tmp, d):
         d.cli("rm", "-f", name, check_rc=0)
 
 
+def alive(pid):
+    """True while the process exists and is not a zombie."""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pool_pids(d, dpid=None):
+    """The daemon's warm pool: its children that executed `lodge wasm --pool-wait` and are
+    no guest's process (a guest taken from the pool keeps that command line)."""
+    dpid = dpid or d.proc.pid
+    guests = set()
+    if d.proc and d.proc.poll() is None:
+        guests = {g["pid"] for g in d.api_json("GET", "/v1/guests")[1] if g.get("pid")}
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) in guests:
+            continue
+        try:
+            ppid = int(open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[1])
+            cmd = open("/proc/%s/cmdline" % p, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == dpid and cmd[1:3] == [b"wasm", b"--pool-wait"] and alive(int(p)):
+            found.append(int(p))
+    return sorted(found)
+
+
+def full_pool(d, n=2, timeout=30):
+    pids = wait_for(lambda: len(pool_pids(d)) == n and pool_pids(d), timeout,
+                    "%d pool processes" % n)
+    time.sleep(0.5)  # each says it waits once it executed: generous
+    return pids
+
+
+@test
+def wasm_pool(tmp, d):
+    """The warm pool (--wasm-pool, 2 by default): a Wasm start takes a process that was
+    already waiting, which is then sandboxed exactly as a new one; the pool refills, a pool
+    process killed is replaced, and they go with the daemon (stopped or killed)."""
+    before = full_pool(d)
+    # a waiting process is in namespaces of its own, in an empty root of its own already
+    # (its sandbox's first half, built before any guest comes)
+    for p in before:
+        for ns in ("mnt", "pid", "ipc", "uts"):
+            check(os.readlink("/proc/self/ns/" + ns) != os.readlink("/proc/%d/ns/%s" % (p, ns)),
+                  "pool process %d shares the host's %s namespace" % (p, ns))
+        check(os.listdir("/proc/%d/root" % p) == [], "pool process %d's root holds %r" % (
+            p, os.listdir("/proc/%d/root" % p)))
+    d.cli("create", "pooled", "--wasm", SERVICE, "--mem", "16M", "--dir", tmp + "::/data",
+          check_rc=0)
+    d.cli("start", "pooled", check_rc=0)
+    wait_for(lambda: "tick 1" in d.logs("pooled"), 30, "the pooled guest to run")
+    pid = pid_of(d, "pooled")
+    check(pid in before, "the guest's pid %d was no pool process (%r)" % (pid, before))
+    check(re.search(r"^pooled\s+wasm\s+running\s+%d\s" % pid,
+                    d.cli("ps", check_rc=0).stdout.decode(), re.M), "ps lacks the real pid")
+    # isolated as any guest, checked from outside
+    st = proc_status(pid)
+    for field, want in (("Seccomp", "2"), ("NoNewPrivs", "1"), ("CapEff", "0000000000000000"),
+                        ("CapBnd", "0000000000000000"), ("CapPrm", "0000000000000000")):
+        m = re.search(r"^%s:\s+(\S+)" % field, st, re.M)
+        check(m and m.group(1) == want, "%s is %s, wanted %s" % (field, m and m.group(1), want))
+    check(re.search(r"^NSpid:\s+%d\s+1$" % pid, st, re.M), "not pid 1 of its own pid namespace")
+    info = d.api_json("GET", "/v1/info")[1]
+    for ns in ["mnt", "pid", "ipc", "uts", "net"] + (
+            ["user"] if info["sandbox"]["user_namespace"] else []):
+        check(os.readlink("/proc/self/ns/" + ns) != os.readlink("/proc/%d/ns/%s" % (pid, ns)),
+              "shares the host's %s namespace" % ns)
+    check(sorted(os.listdir("/proc/%d/root" % pid)) == ["dirs", "files", "run"],
+          "root holds %r" % os.listdir("/proc/%d/root" % pid))
+    cg = open("/proc/%d/cgroup" % pid).read()
+    check(re.search(r"/lodge\.[0-9a-f]{8}/pooled$", cg, re.M), "not in its cgroup: %r" % cg)
+    for line in cg.splitlines():
+        if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
+            check(line.endswith("/pooled"), "outside its group: %r" % line)
+    # the pool refills, with new processes of host ids of their own
+    after = full_pool(d)
+    check(not set(after) & {pid}, "the guest is still counted in the pool")
+    check(len(set(after) - set(before)) == 1, "refill: before %r, after %r" % (before, after))
+    if info["sandbox"]["user_namespace"]:
+        uids = [id_map(p, "uid_map")[1] for p in after + [pid]]
+        check(len(set(uids)) == 3 and 0 not in uids, "host uids %r" % uids)
+    # a pool process killed is replaced
+    os.kill(after[0], signal.SIGKILL)
+    wait_for(lambda: not alive(after[0]), 10, "the killed pool process to be reaped")
+    again = full_pool(d)
+    check(after[0] not in again and after[1] in again, "not replaced: %r -> %r" % (after, again))
+    # the daemon stopped: its pool goes, its guest stays; a new daemon makes a new pool
+    dpid = d.proc.pid
+    d.stop()
+    check(not [p for p in again if alive(p)], "pool processes outlived the daemon: %r" % again)
+    check(alive(pid), "the pooled guest died with the daemon")
+    d.start()
+    fresh = full_pool(d)
+    check(not set(fresh) & set(again), "old pool processes in the new pool")
+    # killed with -9: the pool processes see their socket close and exit
+    dpid = d.proc.pid
+    d.stop(signal.SIGKILL)
+    wait_for(lambda: not [p for p in fresh if alive(p)], 10, "the pool to go with the daemon")
+    check(not pool_pids(d, dpid), "pool left")
+    d.start()
+    check(d.state_of("pooled") == "running" and pid_of(d, "pooled") == pid,
+          "after the restarts: %r" % d.inspect("pooled"))
+    full_pool(d)
+    d.cli("rm", "-f", "pooled", check_rc=0)
+    # --wasm-pool 0: no pool, and a start still works (a new process)
+    d2 = Daemon(tmp, "nopool", extra=["--wasm-pool", "0"])
+    d2.start()
+    try:
+        time.sleep(1)
+        check(pool_pids(d2) == [], "a pool with --wasm-pool 0: %r" % pool_pids(d2))
+        d2.cli("create", "cold", "--wasm", SERVICE, check_rc=0)
+        d2.cli("start", "cold", check_rc=0)
+        wait_for(lambda: "tick 1" in d2.logs("cold"), 30, "the guest without a pool")
+        cmd = open("/proc/%d/cmdline" % pid_of(d2, "cold"), "rb").read().split(b"\0")
+        check(cmd[1] == b"wasm" and b"--pool-wait" not in cmd, "cmdline %r" % cmd)
+        d2.cli("rm", "-f", "cold", check_rc=0)
+    finally:
+        d2.stop()
+    p = d.cli("daemon", "--wasm-pool", "65")
+    check(p.returncode == 2 and b"from 0 to 64" in p.stderr, "--wasm-pool 65: %r" % p.stderr)
+
+
 @test
 def seccomp_kill(tmp, d):
     if not HOOKS:
