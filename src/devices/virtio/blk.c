@@ -61,8 +61,8 @@
 /* Data segments per request (config seg_max). Linux sends a request of up to
  * max_sectors_kb (1280 KiB by default) of 4 KiB pages, 320 segments, when seg_max lets it;
  * with seg_max 126 a 1 MiB read became three requests, each with its own guest-side
- * submission and completion work, which is what a software-emulated guest pays for most.
- * Indirect descriptor tables carry them, so the queue size does not limit this. */
+ * submission and completion work (emulated, so dearer than the host's copy). Indirect
+ * descriptor tables carry them, so the queue size does not limit this. */
 #define BLK_SEG_MAX	510
 #define BLK_IOV_MAX	(BLK_SEG_MAX + 2)
 #define BLK_SIZE_MAX	(1u << 20) /* bytes per segment (config size_max) */
