@@ -739,8 +739,20 @@ int disk_submit(struct disk *d, struct disk_req *q)
 	dr->op = q->op;
 	dr->len = len;
 	enqueue(d, dr);
-	disk_io_kick(d);
+	if (!d->plugged)
+		disk_io_kick(d);
 	return 0;
+}
+
+void disk_plug(struct disk *d)
+{
+	d->plugged = true;
+}
+
+void disk_unplug(struct disk *d)
+{
+	d->plugged = false;
+	disk_io_kick(d);
 }
 
 void disk_complete(struct disk *d)

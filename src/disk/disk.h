@@ -178,6 +178,15 @@ struct disk_req {
 int disk_submit(struct disk *d, struct disk_req *req) __attribute__((warn_unused_result));
 
 /*
+ * Batching: between disk_plug and disk_unplug, disk_submit prepares the host I/O of the
+ * requests it accepts without entering the kernel, and disk_unplug hands all of it over
+ * with one system call (a device taking several requests off its queue at once). Only a
+ * full submission ring is submitted early. Not nested; other functions are unaffected.
+ */
+void disk_plug(struct disk *d);
+void disk_unplug(struct disk *d);
+
+/*
  * An eventfd that becomes readable when disk_complete() has work: completions from the
  * kernel or requests finished without I/O. Owned by the disk (do not close it); the
  * caller's event loop polls it for POLLIN and then calls disk_complete().

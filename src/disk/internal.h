@@ -48,6 +48,7 @@ struct disk {
 	bool internal_flush_queued;
 	bool completing; /* inside disk_complete: no need to signal the eventfd */
 	bool pumping;	 /* inside pump(): nested calls return at once */
+	bool plugged;	 /* disk_plug: disk_submit leaves the ring to disk_unplug */
 	unsigned nreq;	 /* requests accepted and not yet handed to `done` */
 };
 

@@ -40,7 +40,8 @@ struct q2_piece {
 
 /* A cluster being allocated for a write. */
 struct q2_alloc {
-	struct q2_alloc *next; /* q->allocs */
+	struct q2_alloc *next;	     /* q->allocs */
+	struct q2_alloc *batch_next; /* the next cluster of the same batch write */
 	struct q2_piece *wait_head, *wait_tail;
 	struct q2 *q;
 	uint64_t vc;	   /* guest cluster */
@@ -77,6 +78,21 @@ struct cslice {
 	uint64_t n;
 	unsigned iovcnt;
 	struct iovec iov[];
+};
+
+/*
+ * Whole new clusters of one modification that the allocator placed one after the other
+ * in the file: written with one writev from the request's buffers, then each cluster's
+ * L2 entry set. A guest writing sequentially into fresh space (a new image, an overlay)
+ * gets one host write per request rather than one per cluster.
+ */
+struct wbatch {
+	struct q2_alloc *head, *tail;
+	uint64_t next_off; /* guest offset just past the tail's cluster */
+	const struct iovec *iov;
+	unsigned iovcnt;
+	size_t skip; /* the head's data in the request's iovec array */
+	uint64_t len;
 };
 
 /* A stretch of guest bytes stored the same way (one operation). */
@@ -367,9 +383,9 @@ static void alloc_end(struct q2_alloc *al, int res)
 	core_free(al);
 }
 
-static void cluster_written(struct dio *io, int res)
+/* al's new cluster was written (res: how that went). */
+static void cluster_done(struct q2_alloc *al, int res)
 {
-	struct q2_alloc *al = io->arg;
 	struct q2 *q = al->q;
 
 	if (!res) {
@@ -384,6 +400,11 @@ static void cluster_written(struct dio *io, int res)
 	alloc_end(al, res);
 }
 
+static void cluster_written(struct dio *io, int res)
+{
+	cluster_done(io->arg, res);
+}
+
 static void write_cluster(struct q2_alloc *al, const struct iovec *iov, unsigned iovcnt)
 {
 	struct dio *io = disk_dio_new(al->q->im, DIO_WRITE, al->host, iov, iovcnt, 0, al->q->cs);
@@ -395,6 +416,58 @@ static void write_cluster(struct q2_alloc *al, const struct iovec *iov, unsigned
 	io->cb = cluster_written;
 	io->arg = al;
 	disk_dio_submit(io, NULL);
+}
+
+static void batch_written(struct dio *io, int res)
+{
+	struct q2_alloc *al = io->arg;
+
+	while (al) {
+		struct q2_alloc *next = al->batch_next;
+		cluster_done(al, res);
+		al = next;
+	}
+}
+
+/* Issues the batch's write (its allocs are registered and hold their parents). */
+static void batch_flush(struct q2 *q, struct wbatch *bt)
+{
+	struct q2_alloc *al = bt->head;
+	struct dio *io;
+
+	if (!al)
+		return;
+	bt->head = bt->tail = NULL;
+	io = disk_dio_new(q->im, DIO_WRITE, al->host, bt->iov, bt->iovcnt, bt->skip, bt->len);
+	if (!io) {
+		while (al) {
+			struct q2_alloc *next = al->batch_next;
+			alloc_end(al, -ENOMEM);
+			al = next;
+		}
+		return;
+	}
+	io->cb = batch_written;
+	io->arg = al;
+	disk_dio_submit(io, NULL);
+}
+
+/* A whole-cluster write of new data into the fresh cluster al->host: joins the batch when
+ * it continues it, in the guest and in the file; otherwise the batch is issued and a new
+ * one started. */
+static void batch_add(struct q2 *q, struct wbatch *bt, struct q2_alloc *al, const struct iovec *iov,
+		      unsigned iovcnt, size_t skip, uint64_t off)
+{
+	if (bt->head && bt->iov == iov && bt->next_off == off &&
+	    bt->tail->host + q->cs == al->host && bt->skip + bt->len == skip) {
+		bt->tail->batch_next = al;
+		bt->tail = al;
+		bt->len += q->cs;
+		bt->next_off += q->cs;
+		return;
+	}
+	batch_flush(q, bt);
+	*bt = (struct wbatch){al, al, off + q->cs, iov, iovcnt, skip, q->cs};
 }
 
 /* The old contents are in al->buf: lay the new data over them and write the cluster. */
@@ -447,10 +520,12 @@ static void read_old(struct q2_alloc *al)
 	}
 }
 
-static int start_alloc(struct q2 *q, uint64_t vc, uint64_t entry, const struct iovec *iov,
-		       unsigned iovcnt, size_t skip, uint64_t off, uint64_t n, struct aio *parent)
+static int start_alloc(struct q2 *q, struct wbatch *bt, uint64_t vc, uint64_t entry,
+		       const struct iovec *iov, unsigned iovcnt, size_t skip, uint64_t off,
+		       uint64_t n, struct aio *parent)
 {
-	unsigned cnt = iov ? disk_iov_slice_count(iov, iovcnt, skip, n) : 0;
+	bool whole = iov && n == q->cs; /* nothing of the old contents survives */
+	unsigned cnt = iov && !whole ? disk_iov_slice_count(iov, iovcnt, skip, n) : 0;
 	struct q2_alloc *al = core_calloc(1, sizeof(*al) + cnt * sizeof(struct iovec));
 	int r;
 
@@ -463,7 +538,7 @@ static int start_alloc(struct q2 *q, uint64_t vc, uint64_t entry, const struct i
 	al->n = n;
 	al->zero = !iov;
 	al->parent = parent;
-	if (iov)
+	if (cnt)
 		al->iovcnt = disk_iov_slice(iov, iovcnt, skip, n, al->iov);
 	r = q2_classify(q, entry, &al->kind, &al->old_host);
 	/* the L2 table first, so a new table sits before the data it maps */
@@ -478,8 +553,8 @@ static int start_alloc(struct q2 *q, uint64_t vc, uint64_t entry, const struct i
 	al->next = q->allocs;
 	q->allocs = al;
 	aio_get(parent);
-	if (!al->zero && n == q->cs) {
-		write_cluster(al, al->iov, al->iovcnt);
+	if (whole) {
+		batch_add(q, bt, al, iov, iovcnt, skip, off);
 		return 0;
 	}
 	al->buf = core_alloc(q->cs);
@@ -546,7 +621,7 @@ static void issue_direct(struct q2 *q, struct run *rn, const struct iovec *iov, 
 }
 
 /* One cluster's part [off, off + n) of a modification; direct writes accumulate in rn. */
-static int modify_cluster(struct q2 *q, struct run *rn, uint64_t off, uint64_t n,
+static int modify_cluster(struct q2 *q, struct run *rn, struct wbatch *bt, uint64_t off, uint64_t n,
 			  const struct iovec *iov, unsigned iovcnt, size_t skip, enum mod_mode mode,
 			  struct aio *parent)
 {
@@ -584,7 +659,7 @@ static int modify_cluster(struct q2 *q, struct run *rn, uint64_t off, uint64_t n
 		return 0;
 	}
 	issue_direct(q, rn, iov, iovcnt, parent);
-	return start_alloc(q, vc, entry, iov, iovcnt, skip, off, n, parent);
+	return start_alloc(q, bt, vc, entry, iov, iovcnt, skip, off, n, parent);
 }
 
 /* True when off lies in an L2 table's span that has no table and no backing data below:
@@ -605,6 +680,7 @@ static void modify(struct img *im, uint64_t off, const struct iovec *iov, unsign
 {
 	struct q2 *q = im->fmt;
 	struct run rn = {.len = 0};
+	struct wbatch bt = {.head = NULL};
 
 	if (q->broken) {
 		aio_error(parent, -EIO);
@@ -623,7 +699,7 @@ static void modify(struct img *im, uint64_t off, const struct iovec *iov, unsign
 		}
 		if (n > len)
 			n = len;
-		r = modify_cluster(q, &rn, off, n, iov, iovcnt, skip, mode, parent);
+		r = modify_cluster(q, &rn, &bt, off, n, iov, iovcnt, skip, mode, parent);
 		if (r) {
 			aio_error(parent, r);
 			break;
@@ -633,6 +709,7 @@ static void modify(struct img *im, uint64_t off, const struct iovec *iov, unsign
 		len -= n;
 	}
 	issue_direct(q, &rn, iov, iovcnt, parent);
+	batch_flush(q, &bt);
 }
 
 void q2_write(struct img *im, uint64_t off, const struct iovec *iov, unsigned iovcnt, size_t skip,

@@ -57,8 +57,13 @@
 #define VIRTIO_BLK_S_IOERR	  1
 #define VIRTIO_BLK_S_UNSUPP	  2
 
-#define BLK_QUEUE_SIZE	256
-#define BLK_SEG_MAX	126 /* data segments per request (config seg_max) */
+#define BLK_QUEUE_SIZE 256
+/* Data segments per request (config seg_max). Linux sends a request of up to
+ * max_sectors_kb (1280 KiB by default) of 4 KiB pages, 320 segments, when seg_max lets it;
+ * with seg_max 126 a 1 MiB read became three requests, each with its own guest-side
+ * submission and completion work (emulated, so dearer than the host's copy). Indirect
+ * descriptor tables carry them, so the queue size does not limit this. */
+#define BLK_SEG_MAX	510
 #define BLK_IOV_MAX	(BLK_SEG_MAX + 2)
 #define BLK_SIZE_MAX	(1u << 20) /* bytes per segment (config size_max) */
 #define BLK_ID_BYTES	20
@@ -67,17 +72,19 @@
 #define SECTOR		512u
 #define SAVE_VERSION	1
 
+/* A request slot. The iovec arrays come last: a slot that has carried only small
+ * requests has touched only the first pages of them. */
 struct blk_req {
 	struct disk_req dr;
 	struct vblk *blk;
 	struct virtq_elem elem;
+	uint8_t *status;  /* the status byte, in guest RAM */
+	uint32_t written; /* bytes written to the guest on success */
+	uint64_t bytes;	  /* data bytes a read or write moves (rate limiting) */
+	uint32_t gen;	  /* blk->gen when it was submitted */
+	struct blk_req *next_free;
 	struct iovec iov[BLK_IOV_MAX];	/* the chain as the guest gave it */
 	struct iovec data[BLK_IOV_MAX]; /* the data part only */
-	uint8_t *status;		/* the status byte, in guest RAM */
-	uint32_t written;		/* bytes written to the guest on success */
-	uint64_t bytes;			/* data bytes a read or write moves (rate limiting) */
-	uint32_t gen;			/* blk->gen when it was submitted */
-	struct blk_req *next_free;
 };
 
 struct vblk {
@@ -95,7 +102,8 @@ struct vblk {
 	struct ratelimiter rl;
 	struct evloop_timer *rl_timer; /* NULL without limits */
 	bool throttled;		       /* the limiter refused a request: wait for rl_timer */
-	struct blk_req *free;
+	struct blk_req *free;	       /* slots used before and free again */
+	unsigned fresh; /* reqs[fresh..] were never used (not even touched: no RSS) */
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
 
@@ -302,11 +310,16 @@ static int start(struct vblk *b, struct blk_req *r)
 	}
 }
 
+static bool has_slot(const struct vblk *b)
+{
+	return b->free || b->fresh < BLK_QUEUE_SIZE;
+}
+
 /* Takes one request off the queue into a free slot. Returns 1 with *out set, 0 when the
  * queue is empty, or a negative errno for a malformed chain (the slot stays free). */
 static int take(struct vblk *b, struct virtq *q, struct blk_req **out)
 {
-	struct blk_req *req = b->free;
+	struct blk_req *req = b->free ? b->free : &b->reqs[b->fresh];
 	struct iovec *last;
 	int r;
 
@@ -320,7 +333,12 @@ static int take(struct vblk *b, struct virtq *q, struct blk_req **out)
 	if (!last->iov_len)
 		return -ENOBUFS;
 	req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
-	b->free = req->next_free;
+	if (req == b->free) {
+		b->free = req->next_free;
+	} else {
+		req->blk = b;
+		b->fresh++;
+	}
 	*out = req;
 	return 1;
 }
@@ -338,7 +356,8 @@ static bool admit(struct vblk *b, struct virtq *q, struct blk_req *req)
 	if (ratelimiter_consume(&b->rl, req->bytes, now, &retry))
 		return true;
 	virtq_unpop(q);
-	b->free = req; /* take() moved free to req->next_free, which is unchanged */
+	req->next_free = b->free;
+	b->free = req;
 	b->throttled = true;
 	evloop_timer_arm(b->rl_timer, retry > now ? retry : now + 1);
 	return false;
@@ -350,8 +369,11 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 	struct blk_req *req;
 	int r = 0;
 
+	/* Everything taken now goes to the host in one io_uring submission. */
+	if (b->disk)
+		disk_plug(b->disk);
 	/* While throttled, notifications change nothing: the timer runs the queue. */
-	while (b->free && !b->paused && !b->throttled && (r = take(b, &d->vq[qi], &req)) > 0) {
+	while (has_slot(b) && !b->paused && !b->throttled && (r = take(b, &d->vq[qi], &req)) > 0) {
 		int st = start(b, req);
 
 		if (st < 0 && !admit(b, &d->vq[qi], req))
@@ -368,6 +390,8 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 		}
 		finish(b, req, (uint8_t)st);
 	}
+	if (b->disk)
+		disk_unplug(b->disk);
 	if (r < 0)
 		virtio_dev_fail(d, "malformed request (%s)",
 				r == -E2BIG	? "more segments than seg_max"
@@ -384,7 +408,7 @@ static void on_disk_event(void *opaque, int fd, unsigned revents)
 	disk_complete(b->disk); /* reads the eventfd; callbacks take the device lock */
 	/* Requests the guest queued while every slot was busy. */
 	pthread_mutex_lock(&b->vdev.lock);
-	if (b->free && virtio_dev_running(&b->vdev) && virtq_has_avail(&b->vdev.vq[0]))
+	if (has_slot(b) && virtio_dev_running(&b->vdev) && virtq_has_avail(&b->vdev.vq[0]))
 		blk_queue_notify(&b->vdev, 0);
 	pthread_mutex_unlock(&b->vdev.lock);
 }
@@ -396,7 +420,7 @@ static void on_rl_timer(void *opaque)
 
 	pthread_mutex_lock(&b->vdev.lock);
 	b->throttled = false;
-	if (b->free && virtio_dev_running(&b->vdev) && b->vdev.vq[0].ready &&
+	if (has_slot(b) && virtio_dev_running(&b->vdev) && b->vdev.vq[0].ready &&
 	    virtq_has_avail(&b->vdev.vq[0]))
 		blk_queue_notify(&b->vdev, 0);
 	pthread_mutex_unlock(&b->vdev.lock);
@@ -618,11 +642,6 @@ static int blk_create(struct board *bd, const char *args, struct device **out, c
 			    BLK_CONFIG_SIZE);
 	if (r < 0)
 		goto err_close;
-	for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++) {
-		b->reqs[i].blk = b;
-		b->reqs[i].next_free = b->free;
-		b->free = &b->reqs[i];
-	}
 	r = evloop_watch_add(bd->loop, disk_event_fd(b->disk), POLLIN, on_disk_event, b, &b->watch);
 	if (r < 0)
 		goto err_fini;
