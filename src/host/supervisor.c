@@ -34,6 +34,7 @@
 #include "api/json.h"
 #include "core/evloop.h"
 #include "core/log.h"
+#include "core/tcp.h"
 #include "host/sandbox.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
@@ -1640,83 +1641,6 @@ void supervisor_unload(struct daemon *d)
 
 /* ---- live migration ---- */
 
-/* "HOST:PORT" (the last colon splits; [v6] brackets allowed) for TCP. */
-static int resolve_addr(const char *addr, bool passive, struct addrinfo **out)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	size_t n;
-
-	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		memcpy(host, addr + 1, n - 2);
-		host[n - 2] = 0;
-	} else {
-		memcpy(host, addr, n);
-		host[n] = 0;
-	}
-	if (passive)
-		hints.ai_flags |= AI_PASSIVE;
-	return getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, out) ? -EINVAL : 0;
-}
-
-/* The migration socket's settings, made here: the guest's seccomp list may not allow
- * setsockopt. */
-static void mig_sockopts(int fd)
-{
-	struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT_S};
-	int one = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Connects to the destination within MIG_CONNECT_MS. Returns the fd or -errno. */
-static int mig_dial(const char *dest)
-{
-	struct addrinfo *ai, *a;
-	int fd = -1, r = resolve_addr(dest, false, &ai);
-
-	if (r)
-		return r;
-	r = -ECONNREFUSED;
-	for (a = ai; a && fd < 0; a = a->ai_next) {
-		struct pollfd p;
-		int e = 0;
-		socklen_t el = sizeof(e);
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    a->ai_protocol);
-		if (fd < 0) {
-			r = -errno;
-			continue;
-		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			e = errno;
-		} else {
-			p = (struct pollfd){.fd = fd, .events = POLLOUT};
-			if (poll(&p, 1, MIG_CONNECT_MS) != 1)
-				e = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-				e = errno;
-		}
-		r = -e;
-		if (r || fcntl(fd, F_SETFL, 0) < 0) {
-			r = r ?: -errno;
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		return r;
-	mig_sockopts(fd);
-	return fd;
-}
-
 /* Sends `fd` (SCM_RIGHTS) with the peer's name as the message's bytes. */
 static int send_fd(int sock, int fd, const char *peer)
 {
@@ -1903,7 +1827,7 @@ int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char
 		snprintf(err, errlen, "guest %s is migrating already", g->rec.name);
 		return -EBUSY;
 	}
-	fd = mig_dial(dest);
+	fd = tcp_dial(dest, MIG_CONNECT_MS, MIG_IO_TIMEOUT_S);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot connect to %.200s: %s: guest %s runs on here", dest,
 			 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd), g->rec.name);
@@ -1954,7 +1878,7 @@ static int incoming_listen(struct guest *g, char *err, size_t errlen)
 {
 	const char *addr = json_str(g->config, "incoming", "");
 	struct addrinfo *ai;
-	int one = 1, fd, r = resolve_addr(addr, true, &ai);
+	int one = 1, fd, r = tcp_resolve(addr, true, &ai);
 
 	if (r) {
 		snprintf(err, errlen, "incoming '%.200s': not HOST:PORT", addr);
@@ -2017,7 +1941,7 @@ static void on_incoming_conn(void *opaque, int fd, unsigned revents)
 		close(c);
 		return;
 	}
-	mig_sockopts(c);
+	tcp_stream_opts(c, MIG_IO_TIMEOUT_S);
 	getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port),
 		    NI_NUMERICHOST | NI_NUMERICSERV);
 	snprintf(peer, sizeof(peer), "%s:%s", host, port);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/tcp.h"
 #include "snapshot/internal.h"
 
 static const uint8_t stream_magic[8] = {'L', 'O', 'D', 'G', 'E', 'M', 'I', 'G'};
@@ -154,88 +155,20 @@ int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t m
 
 /* ---- connections ---- */
 
-/* "HOST:PORT" (the last colon splits; [v6] brackets allowed) resolved for TCP. */
-static int resolve(const char *addr, bool passive, struct addrinfo **out)
-{
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	size_t n;
-
-	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	n = (size_t)(colon - addr);
-	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-		memcpy(host, addr + 1, n - 2);
-		host[n - 2] = 0;
-	} else {
-		memcpy(host, addr, n);
-		host[n] = 0;
-	}
-	if (passive)
-		hints.ai_flags |= AI_PASSIVE;
-	return getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, out) ? -EINVAL : 0;
-}
-
 void snap_stream_sockopts(int fd)
 {
-	struct timeval tv = {.tv_sec = SNAP_STREAM_TIMEOUT_S};
-	int one = 1;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_stream_opts(fd, SNAP_STREAM_TIMEOUT_S);
 }
 
 int snap_stream_dial(const char *dest)
 {
-	struct addrinfo *ai, *a;
-	int fd = -1, r = resolve(dest, false, &ai);
-
-	if (r)
-		return r;
-	r = -ECONNREFUSED;
-	for (a = ai; a && fd < 0; a = a->ai_next) {
-		struct pollfd p;
-		int e = 0;
-		socklen_t el = sizeof(e);
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    a->ai_protocol);
-		if (fd < 0) {
-			r = -errno;
-			continue;
-		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			r = -errno;
-		} else {
-			p = (struct pollfd){.fd = fd, .events = POLLOUT};
-			if (poll(&p, 1, SNAP_STREAM_CONNECT_MS) != 1)
-				e = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-				e = errno;
-			r = -e;
-		}
-		if (r) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		return r;
-	if (fcntl(fd, F_SETFL, 0) < 0) { /* blocking, with timeouts */
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	snap_stream_sockopts(fd);
-	return fd;
+	return tcp_dial(dest, SNAP_STREAM_CONNECT_MS, SNAP_STREAM_TIMEOUT_S);
 }
 
 int snap_stream_accept(const char *addr, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
-	int one = 1, fd, c, r = resolve(addr, true, &ai);
+	int one = 1, fd, c, r = tcp_resolve(addr, true, &ai);
 
 	if (r) {
 		snap_errf(err, errlen, "%s: not HOST:PORT", addr);
