@@ -119,10 +119,19 @@ if ! wait_ssh 1; then
 	tail_console 1
 	exit 0
 fi
+# sshd may answer before getty has printed its prompt on the console: give it up to
+# 120 s more (systemd starts serial-getty@ttyS0 and ssh in parallel).
+i=0
+while ! grep -q 'login:' "$tmp/console.1" && [ $i -lt 120 ] && kill -0 "$pid" 2>/dev/null; do
+	sleep 1
+	i=$((i + 1))
+done
 if grep -q 'login:' "$tmp/console.1"; then
+	[ $i -eq 0 ] || echo "debian: boot 1: console login prompt $i s after ssh"
 	pass boot
 else
-	fail boot "ssh works but the console shows no login prompt"
+	fail boot "ssh works but the console shows no login prompt 120 s later; console:"
+	tail_console 1
 fi
 
 gssh 'systemctl is-system-running --wait; uname -a; cat /etc/os-release' >"$tmp/info" 2>&1
