@@ -439,6 +439,37 @@ static inline v128 promote_low(v128 va)
 	return (v128)r;
 }
 
+/* ----- relaxed SIMD (Wasm 3.0): one deterministic choice per instruction ----- */
+/* relaxed_madd/nmadd: fused (one rounding, IEEE fusedMultiplyAdd). nmadd is -(a*b) + c,
+ * the same as fma(-a, b, c) exactly (negation is exact). */
+static inline v128 fmadd32x4(v128 va, v128 vb, v128 vc)
+{
+	f32x4 a = (f32x4)va, b = (f32x4)vb, c = (f32x4)vc, r = {0};
+	for (int i = 0; i < 4; i++)
+		r[i] = fmaf(a[i], b[i], c[i]);
+	return (v128)r;
+}
+static inline v128 fmadd64x2(v128 va, v128 vb, v128 vc)
+{
+	f64x2 a = (f64x2)va, b = (f64x2)vb, c = (f64x2)vc, r = {0};
+	for (int i = 0; i < 2; i++)
+		r[i] = fma(a[i], b[i], c[i]);
+	return (v128)r;
+}
+/* relaxed dot products: b's lanes are signed too (what i7 inputs cannot tell apart), the
+ * 16-bit pair sums wrap, and the i32 form adds pairs of those to c (the spec's
+ * definition through extadd_pairwise). */
+V_MAP2(rdot_s8, i8x16, u16x8, uint16_t, 8,
+       (uint16_t)((int32_t)a[2 * i] * b[2 * i] + (int32_t)a[2 * i + 1] * b[2 * i + 1]))
+static inline v128 rdot_add_s8(v128 a, v128 b, v128 vc)
+{
+	i16x8 d = (i16x8)rdot_s8(a, b);
+	u32x4 c = (u32x4)vc, r = {0};
+	for (int i = 0; i < 4; i++)
+		r[i] = c[i] + (uint32_t)((int32_t)d[2 * i] + (int32_t)d[2 * i + 1]);
+	return (v128)r;
+}
+
 #undef V_MAP1
 #undef V_MAP2
 

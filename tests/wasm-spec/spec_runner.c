@@ -387,6 +387,13 @@ static bool v128_matches(const struct wasm_script_value *exp, const union wasm_v
 static bool value_matches(const struct wasm_script_value *exp, const union wasm_value *got,
 			  char *why, size_t n)
 {
+	if (exp->pattern == WASM_SCRIPT_EITHER) { /* any one of them; the last one's why */
+		for (size_t i = 0; i < exp->nalts; i++) {
+			if (value_matches(&exp->alts[i], got, why, n))
+				return true;
+		}
+		return false;
+	}
 	switch (exp->type) {
 	case WASM_I32:
 		snprintf(why, n, "i32: want %" PRIu32 " got %" PRIu32, exp->v.i32, got->i32);

@@ -193,6 +193,16 @@ static int v128_value(struct wat *w, bool result, struct wasm_script_value *v)
 	return 0;
 }
 
+static int values(struct wat *w, bool result, struct wasm_script_value **out, size_t *n);
+
+/* Frees n values of v and v itself (either's alternatives, recursively). */
+static void values_free(struct wasm_script_value *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		values_free(v[i].alts, v[i].nalts);
+	core_free(v);
+}
+
 /* (t.const n), (v128.const ...), (ref.null t), (ref.extern n); with result, also NaN
  * patterns, (ref.func) and (ref.extern) for any non-null reference. */
 static int value(struct wat *w, bool result, struct wasm_script_value *v)
@@ -202,6 +212,19 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 	int rc = 0;
 
 	memset(v, 0, sizeof(*v));
+	if (result && wat_at_open(w, KW_EITHER)) {
+		w->pos += 2;
+		v->pattern = WASM_SCRIPT_EITHER;
+		if (values(w, true, &v->alts, &v->nalts)) {
+			values_free(v->alts, v->nalts);
+			v->alts = NULL;
+			return -EINVAL;
+		}
+		if (!v->nalts)
+			return wat_unexpected(w);
+		v->type = v->alts[0].type;
+		return wat_close(w);
+	}
 	if (wat_at_open(w, KW_REF_EXTERN)) {
 		w->pos += 2;
 		v->type = WASM_EXTERNREF;
@@ -369,7 +392,7 @@ static void cmd_fini(struct wasm_script_cmd *c)
 	core_free(c->action.module);
 	core_free(c->action.field);
 	core_free(c->action.args);
-	core_free(c->results);
+	values_free(c->results, c->nresults);
 	core_free(c->text);
 	core_free(c->as);
 	core_free(c->reg_module);

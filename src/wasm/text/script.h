@@ -11,7 +11,8 @@
  * which instantiates definition $M (default: the last one) as $I. Values: (i32.const n)
  * and the other constants, (v128.const shape lane*), (ref.null func|extern),
  * (ref.extern n); results may also be nan:canonical / nan:arithmetic (per lane in
- * v128.const), and (ref.func) / (ref.extern) for any non-null reference.
+ * v128.const), (ref.func) / (ref.extern) for any non-null reference, and (either result+)
+ * for any one of several (3.0's relaxed SIMD).
  */
 #ifndef LODGE_WASM_TEXT_SCRIPT_H
 #define LODGE_WASM_TEXT_SCRIPT_H
@@ -60,6 +61,7 @@ enum wasm_script_pattern {
 	WASM_SCRIPT_NAN_ARITHMETIC, /* a NaN with the quiet bit set, either sign */
 	WASM_SCRIPT_REF_NULL,
 	WASM_SCRIPT_REF_NONNULL, /* (ref.func), (ref.extern) without a number: any non-null */
+	WASM_SCRIPT_EITHER,	 /* (either result+): any one of alts (relaxed SIMD, 3.0) */
 };
 
 struct wasm_script_value {
@@ -69,6 +71,8 @@ struct wasm_script_value {
 	bool lane_float;   /* v128: f32x4 or f64x2 */
 	uint8_t lanes[16]; /* v128: each lane's enum wasm_script_pattern */
 	union wasm_value v;
+	struct wasm_script_value *alts; /* WASM_SCRIPT_EITHER: the results allowed */
+	size_t nalts;
 };
 
 struct wasm_script_action {
