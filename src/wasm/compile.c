@@ -43,6 +43,22 @@ const struct wasm_cc_opinfo wasm_cc_opinfo[WASM_CC_OPINFO_SIZE] = {
 #define LANEMEM(N, P, C, A, L, ISSTORE)                                                            \
 	[PBASE_##P + C] = {CLS_LANEMEM, T_I32, T_V128, T_V128, WASM_OP_##N, 0, L, ISSTORE},
 #include "wasm/opcodes.def"
+/* threads (atomics.def): t1 the address, t2 the value type; imm log2 of the width */
+#define AOP_LOAD     WASM_OP_ATOMIC_LOAD
+#define AOP_STORE    WASM_OP_ATOMIC_STORE
+#define AOP_RMW_ADD  WASM_OP_ATOMIC_RMW
+#define AOP_RMW_SUB  WASM_OP_ATOMIC_RMW
+#define AOP_RMW_AND  WASM_OP_ATOMIC_RMW
+#define AOP_RMW_OR   WASM_OP_ATOMIC_RMW
+#define AOP_RMW_XOR  WASM_OP_ATOMIC_RMW
+#define AOP_RMW_XCHG WASM_OP_ATOMIC_RMW
+#define AOP_CMPXCHG  WASM_OP_ATOMIC_CMPXCHG
+#define AOP_WAIT     WASM_OP_ATOMIC_WAIT
+#define AOP_NOTIFY   WASM_OP_ATOMIC_NOTIFY
+#define AOP_FENCE    WASM_OP_ATOMIC_FENCE
+#define ATOMIC(N, S, C, KIND, T, A)                                                                \
+	[PBASE_PFE + C] = {CLS_ATOMIC, T_I32, T_##T, T_##T, AOP_##KIND, C, A, 0},
+#include "wasm/atomics.def"
 };
 
 /* ----- code emission (no-ops in unreachable code) ----- */
@@ -394,14 +410,14 @@ int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx)
 
 	*idx = 0;
 	TRY(wasm_rd_u8(r, &b));
-	if (b != 0xfc && b != 0xfd) {
+	if (b != 0xfc && b != 0xfd && b != 0xfe) {
 		*idx = b;
 	} else {
 		TRY(wasm_rd_u32(r, &sub));
-		if (sub >= 0x120)
+		if (sub >= (b == 0xfe ? 0x50u : 0x120u))
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x %x", b,
 					    sub);
-		*idx = (b == 0xfc ? PBASE_PFC : PBASE_PFD) + sub;
+		*idx = (b == 0xfc ? PBASE_PFC : b == 0xfd ? PBASE_PFD : PBASE_PFE) + sub;
 	}
 	/* the opcode bytes in hex, as the reference interpreter prints them ("ff", "fc 12") */
 	if (wasm_cc_opinfo[*idx].cls == CLS_NONE &&

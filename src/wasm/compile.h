@@ -37,6 +37,7 @@ enum op_class {
 	CLS_EXTRACT,
 	CLS_REPLACE,
 	CLS_LANEMEM,
+	CLS_ATOMIC, /* atomics.def (threads): op is the XOP, neg the 0xFE code */
 };
 
 enum special {
@@ -71,7 +72,8 @@ struct wasm_cc_opinfo {
 #define PBASE_P0	    0
 #define PBASE_PFC	    256
 #define PBASE_PFD	    512
-#define WASM_CC_OPINFO_SIZE (512 + 0x120)
+#define PBASE_PFE	    (512 + 0x120) /* threads: atomics.def, codes below 0x50 */
+#define WASM_CC_OPINFO_SIZE (PBASE_PFE + 0x50)
 
 extern const struct wasm_cc_opinfo wasm_cc_opinfo[WASM_CC_OPINFO_SIZE];
 

@@ -1121,6 +1121,83 @@ static int op_special(struct wasm_cc *c, uint32_t sp)
 	return -EINVAL;
 }
 
+/* ----- threads: atomics.def ----- */
+
+/* atomic.fence: a reserved zero byte (memory-order flags, only 0 so far). */
+static int op_fence(struct wasm_cc *c)
+{
+	uint8_t b;
+
+	TRY(wasm_rd_u8(c->r, &b));
+	if (b != 0)
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "malformed atomic.fence flags");
+	wasm_cc_emit_op(c, WASM_OP_ATOMIC_FENCE);
+	c->last_end = UINT32_MAX;
+	return 0;
+}
+
+/* The operands (after the address) of an atomic op, the last one on top of the stack. */
+static int atomic_operands(struct wasm_cc *c, const struct wasm_cc_opinfo *oi, uint32_t *s,
+			   uint32_t *n)
+{
+	uint8_t types[2] = {oi->t2, oi->t2};
+	struct wasm_cc_entry v[2];
+
+	*n = oi->op == WASM_OP_ATOMIC_CMPXCHG ? 2 : oi->op == WASM_OP_ATOMIC_LOAD ? 0 : 1;
+	if (oi->op == WASM_OP_ATOMIC_WAIT) {
+		*n = 2;
+		types[1] = T_I64; /* the timeout */
+	} else if (oi->op == WASM_OP_ATOMIC_NOTIFY) {
+		types[0] = T_I32; /* the count */
+	}
+	for (uint32_t i = *n; i-- > 0;)
+		TRY(wasm_cc_pop(c, types[i], &v[i]));
+	for (uint32_t i = 0; i < *n; i++)
+		s[i] = wasm_cc_use_slot(c, &v[i]);
+	return 0;
+}
+
+/* Every atomic access, wait and notify: a memarg whose alignment must be exactly the
+ * access size (a misaligned address traps at run time: "unaligned atomic"). */
+static int op_atomic(struct wasm_cc *c, const struct wasm_cc_opinfo *oi)
+{
+	uint32_t mem, align, off, a, d = 0, s[2], n;
+	uint64_t off64;
+	struct wasm_cc_entry addr;
+	bool wn = oi->op == WASM_OP_ATOMIC_WAIT || oi->op == WASM_OP_ATOMIC_NOTIFY;
+
+	if (oi->op == WASM_OP_ATOMIC_FENCE)
+		return op_fence(c);
+	TRY(wasm_rd_memarg(c->r, &align, &mem, &off64));
+	TRY(need_memory(c, mem));
+	if (align != oi->imm)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "atomic alignment must be natural");
+	if (!c->m->mems[mem].is64 && off64 > UINT32_MAX)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "offset out of range");
+	TRY(atomic_operands(c, oi, s, &n));
+	TRY(wasm_cc_pop(c, addr_type(c, mem), &addr));
+	mem_addr(c, mem, &addr, off64, &a, &off);
+	if (oi->op != WASM_OP_ATOMIC_STORE)
+		TRY(wasm_cc_push_result(c, wn ? T_I32 : oi->tout, &d));
+	if (mem && !wn)
+		use_mem(c, mem);
+	wasm_cc_emit_op(c, oi->op);
+	if (oi->op != WASM_OP_ATOMIC_STORE)
+		wasm_cc_emit(c, d);
+	wasm_cc_emit(c, a);
+	for (uint32_t i = 0; i < n; i++)
+		wasm_cc_emit(c, s[i]);
+	wasm_cc_emit(c, off);
+	if (wn)
+		wasm_cc_emit(c, mem);
+	if (oi->op != WASM_OP_ATOMIC_NOTIFY)
+		wasm_cc_emit(c, oi->neg);
+	if (mem && !wn)
+		use_mem(c, 0);
+	c->last_end = UINT32_MAX;
+	return 0;
+}
+
 /* Every instruction other than control: variables, memory, tables, numeric, SIMD. */
 int wasm_cc_operand(struct wasm_cc *c, uint32_t idx)
 {
@@ -1142,6 +1219,8 @@ int wasm_cc_operand(struct wasm_cc *c, uint32_t idx)
 		return op_lane(c, oi);
 	case CLS_LANEMEM:
 		return op_lanemem(c, oi);
+	case CLS_ATOMIC:
+		return op_atomic(c, oi);
 	default:
 		return op_numeric(c, oi);
 	}

@@ -389,7 +389,7 @@ static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
 }
 
 /* A memory type: limits whose flag may also say i64 addresses (3.0 memory64: flag 4),
- * with 64-bit limits then. */
+ * with 64-bit limits then, and shared (the threads proposal: flag 2, with a maximum). */
 static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
 {
 	uint8_t flag;
@@ -397,10 +397,11 @@ static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
 	/* 3.0: the flags are a byte (bit 0: a maximum, bit 2: i64 addresses), the limits
 	 * 64-bit numbers validated against the address type */
 	TRY(wasm_rd_u8(r, &flag));
-	if (flag & ~0x05u)
+	if (flag & ~0x07u)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
 	t->is64 = flag & 0x04;
 	t->has_max = flag & 0x01;
+	t->shared = flag & 0x02; /* threads proposal */
 	t->max = 0;
 	TRY(wasm_rd_u64(r, &t->min));
 	if (t->has_max)
@@ -413,6 +414,8 @@ static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
 	if (t->has_max && t->max < t->min)
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "size minimum must not be greater than maximum");
+	if (t->shared && !t->has_max)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "shared memory must have maximum");
 	return 0;
 }
 

@@ -103,6 +103,10 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "host function failed";
 	case WASM_TRAP_EXIT:
 		return "exit";
+	case WASM_TRAP_UNALIGNED_ATOMIC:
+		return "unaligned atomic";
+	case WASM_TRAP_UNSHARED:
+		return "expected shared memory";
 	}
 	return "unknown trap";
 }
@@ -1172,6 +1176,82 @@ do_return:
 			pc += 8;
 			NEXT();
 		}
+		/* ----- threads (atomics.def): real atomics on the memory (atomic.c) ----- */
+		CASE(ATOMIC_LOAD)
+		{
+			uint64_t r_;
+			trap = wasm_atomic_access(mem, msize, pc[4],
+						  (uint64_t)fp[pc[2]].i32 + pc[3], 0, 0, &r_);
+			if (unlikely(trap))
+				TRAP(trap);
+			fp[pc[1]].i64 = r_;
+			pc += 5;
+			NEXT();
+		}
+		CASE(ATOMIC_STORE)
+		{
+			uint64_t r_;
+			trap = wasm_atomic_access(mem, msize, pc[4],
+						  (uint64_t)fp[pc[1]].i32 + pc[3], fp[pc[2]].i64, 0,
+						  &r_);
+			if (unlikely(trap))
+				TRAP(trap);
+			pc += 5;
+			NEXT();
+		}
+		CASE(ATOMIC_RMW)
+		{
+			uint64_t r_;
+			trap = wasm_atomic_access(mem, msize, pc[5],
+						  (uint64_t)fp[pc[2]].i32 + pc[4], fp[pc[3]].i64, 0,
+						  &r_);
+			if (unlikely(trap))
+				TRAP(trap);
+			fp[pc[1]].i64 = r_;
+			pc += 6;
+			NEXT();
+		}
+		CASE(ATOMIC_CMPXCHG)
+		{
+			uint64_t r_;
+			trap = wasm_atomic_access(mem, msize, pc[6],
+						  (uint64_t)fp[pc[2]].i32 + pc[5], fp[pc[4]].i64,
+						  fp[pc[3]].i64, &r_);
+			if (unlikely(trap))
+				TRAP(trap);
+			fp[pc[1]].i64 = r_;
+			pc += 7;
+			NEXT();
+		}
+		CASE(ATOMIC_WAIT)
+		{
+			uint32_t r_;
+			bool wide_ = pc[7] == 0x02;
+			trap = wasm_atomic_wait(
+				s, inst->mems[pc[6]], wide_, (uint64_t)fp[pc[2]].i32 + pc[5],
+				wide_ ? fp[pc[3]].i64 : fp[pc[3]].i32, (int64_t)fp[pc[4]].i64, &r_);
+			if (unlikely(trap))
+				TRAP(trap);
+			fp[pc[1]].i32 = r_;
+			pc += 8;
+			NEXT();
+		}
+		CASE(ATOMIC_NOTIFY)
+		{
+			uint32_t r_;
+			trap = wasm_atomic_notify(inst->mems[pc[5]],
+						  (uint64_t)fp[pc[2]].i32 + pc[4], fp[pc[3]].i32,
+						  &r_);
+			if (unlikely(trap))
+				TRAP(trap);
+			fp[pc[1]].i32 = r_;
+			pc += 6;
+			NEXT();
+		}
+		CASE(ATOMIC_FENCE)
+		atomic_thread_fence(memory_order_seq_cst);
+		pc += 1;
+		NEXT();
 #ifdef WASM_SWITCH_DISPATCH
 	default:
 		TRAP(WASM_TRAP_UNREACHABLE);

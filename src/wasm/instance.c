@@ -64,7 +64,7 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	case WASM_EXTERN_MEMORY: {
 		const struct wasm_memtype *want = &m->mems[im->idx];
 		const struct wasm_memory *mem = ext->u.memory;
-		if (mem->is64 != want->is64 ||
+		if (mem->is64 != want->is64 || mem->shared != want->shared ||
 		    !limits_match(mem->pages, mem->has_max, mem->type_max, want->min, want->has_max,
 				  want->max))
 			return unlinkable(err, im, "incompatible import type (memory)");
@@ -280,7 +280,7 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 						 (uint32_t)(t->max < WASM_MAX_PAGES
 								    ? t->max
 								    : WASM_MAX_PAGES),
-						 t->has_max, &inst->mems[i]);
+						 t->has_max, t->shared, &inst->mems[i]);
 		if (!rc) {
 			inst->mems[i]->type_max = t->max;
 			inst->mems[i]->is64 = t->is64;

@@ -83,6 +83,7 @@ struct wasm_tabletype {
 struct wasm_memtype {
 	bool has_max;
 	bool is64;	   /* 3.0 memory64: i64 addresses */
+	bool shared;	   /* threads: shared between threads (has_max then) */
 	uint64_t min, max; /* pages (above 65536 only for is64; never instantiable) */
 };
 
@@ -247,6 +248,11 @@ struct wasm_memory {
 	bool is64;	    /* addressed with i64 (memory64), for import matching */
 	bool has_max;
 	size_t reserved; /* bytes of address space mapped at base */
+	/* threads: a shared memory maps its maximum at creation, so base never moves, and
+	 * keeps the waiters of memory.atomic.wait (atomic.c) under wait_lock */
+	bool shared;
+	pthread_mutex_t wait_lock;
+	struct wasm_waiter *waiters; /* FIFO, each on its waiting thread's stack */
 };
 
 struct wasm_global {
@@ -448,6 +454,29 @@ uint64_t wasm_exec_wrapped_ea(const struct wasm_code *code, const uint32_t *pc, 
 enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, enum wasm_op op,
 			      union wasm_slot *fp);
 
+/* ----- the threads proposal's atomics (atomic.c) ----- */
+
+/* The atomic access 0xFE code (a load, store, rmw or cmpxchg row of atomics.def) at
+ * effective address ea of the memory mem[0..msize): v is the operand (cmpxchg: the
+ * replacement, expect the expected value), *out the value loaded or the old value. Traps:
+ * WASM_TRAP_UNALIGNED_ATOMIC, WASM_TRAP_MEM_OOB. Any thread may call it. */
+enum wasm_trap wasm_atomic_access(uint8_t *mem, uint64_t msize, uint32_t code, uint64_t ea,
+				  uint64_t v, uint64_t expect, uint64_t *out);
+/* memory.atomic.wait32 (wide false) / wait64 at ea of m: *out = 0 (woken by a notify), 1
+ * (the value was not expect), 2 (timeout_ns passed; negative: no timeout). Blocks the
+ * calling thread; the store's interrupt (--timeout) ends the wait with
+ * WASM_TRAP_INTERRUPTED. Traps: WASM_TRAP_UNSHARED (m is not shared), unaligned, out of
+ * bounds. */
+enum wasm_trap wasm_atomic_wait(struct wasm_store *s, struct wasm_memory *m, bool wide, uint64_t ea,
+				uint64_t expect, int64_t timeout_ns, uint32_t *out);
+/* memory.atomic.notify: wakes up to count waiters at ea of m, oldest first; *out = how
+ * many (always 0 for an unshared memory, which nobody can wait on). */
+enum wasm_trap wasm_atomic_notify(struct wasm_memory *m, uint64_t ea, uint32_t count,
+				  uint32_t *out);
+/* The shared-memory state of m (init: 0 or -errno) and its end. */
+int wasm_atomic_mem_init(struct wasm_memory *m) __attribute__((warn_unused_result));
+void wasm_atomic_mem_fini(struct wasm_memory *m);
+
 /* ----- memories and tables (memory.c) ----- */
 
 /* The store's memory budget. charge returns 0, or -E2BIG (charging nothing) when bytes do
@@ -458,7 +487,7 @@ uint64_t wasm_store_budget_left(const struct wasm_store *s);
 
 /* Return 0, -E2BIG (over the budget), -EINVAL (min above max), -EFBIG (table above
  * WASM_MAX_TABLE) or -ENOMEM. */
-int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max,
+int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max, bool shared,
 		      struct wasm_memory **out) __attribute__((warn_unused_result));
 /* memory.grow: returns the old page count or -1. */
 int64_t wasm_memory_do_grow(struct wasm_memory *mem, uint32_t delta);

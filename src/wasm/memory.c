@@ -120,6 +120,8 @@ static void free_obj(struct wasm_obj *o)
 		struct wasm_memory *m = (struct wasm_memory *)(void *)o;
 		if (m->base)
 			munmap(m->base, m->reserved);
+		if (m->shared)
+			wasm_atomic_mem_fini(m);
 		break;
 	}
 	case WASM_OBJ_TABLE:
@@ -246,7 +248,13 @@ static int map_pages(struct wasm_memory *m, uint32_t pages)
 	size_t bytes = (size_t)pages * WASM_PAGE_SIZE;
 	void *p;
 
-	if (pages == 0)
+	/* a shared memory has its maximum mapped from the start: other threads hold its
+	 * base, so it never moves (the pages are only address space until touched) */
+	if (m->shared && m->base)
+		return 0;
+	if (m->shared)
+		bytes = (size_t)m->max_pages * WASM_PAGE_SIZE;
+	if (bytes == 0)
 		return 0;
 	if (!m->base)
 		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -260,7 +268,7 @@ static int map_pages(struct wasm_memory *m, uint32_t pages)
 	return 0;
 }
 
-int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max,
+int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max, bool shared,
 		      struct wasm_memory **out)
 {
 	struct wasm_memory *m;
@@ -279,25 +287,39 @@ int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has
 	m->max_pages = has_max ? max : WASM_MAX_PAGES;
 	m->type_max = max;
 	m->has_max = has_max;
-	if (map_pages(m, min)) {
-		wasm_store_refund(s, bytes + sizeof(*m));
-		core_free(m);
-		return -ENOMEM;
-	}
+	m->shared = shared && has_max;
+	if (map_pages(m, min))
+		goto err_free;
+	if (m->shared && wasm_atomic_mem_init(m))
+		goto err_unmap;
 	m->pages = min;
 	m->size = (uint64_t)min * WASM_PAGE_SIZE;
 	wasm_store_link(s, &m->obj, WASM_OBJ_MEMORY);
 	*out = m;
 	return 0;
+
+err_unmap:
+	if (m->base)
+		munmap(m->base, m->reserved);
+err_free:
+	wasm_store_refund(s, bytes + sizeof(*m));
+	core_free(m);
+	return -ENOMEM;
 }
 
 int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages, bool has_max,
 		       struct wasm_memory **out)
 {
-	return wasm_memory_alloc(s, min_pages, max_pages, has_max, out);
+	return wasm_memory_alloc(s, min_pages, max_pages, has_max, false, out);
 }
 
-int64_t wasm_memory_do_grow(struct wasm_memory *m, uint32_t delta)
+int wasm_memory_create_shared(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages,
+			      struct wasm_memory **out)
+{
+	return wasm_memory_alloc(s, min_pages, max_pages, true, true, out);
+}
+
+static int64_t grow(struct wasm_memory *m, uint32_t delta)
 {
 	uint32_t old = m->pages;
 
@@ -314,6 +336,19 @@ int64_t wasm_memory_do_grow(struct wasm_memory *m, uint32_t delta)
 	m->pages = old + delta;
 	m->size = (uint64_t)m->pages * WASM_PAGE_SIZE;
 	return old;
+}
+
+int64_t wasm_memory_do_grow(struct wasm_memory *m, uint32_t delta)
+{
+	int64_t r;
+
+	if (!m->shared)
+		return grow(m, delta);
+	/* threads growing one shared memory at once each get their own old size */
+	pthread_mutex_lock(&m->wait_lock);
+	r = grow(m, delta);
+	pthread_mutex_unlock(&m->wait_lock);
+	return r;
 }
 
 int64_t wasm_memory_grow(struct wasm_memory *mem, uint32_t delta)

@@ -58,6 +58,9 @@ enum wasm_trap {
 	WASM_TRAP_NULL_REF,
 	WASM_TRAP_HOST, /* a host function failed */
 	WASM_TRAP_EXIT, /* a host function asked to end the program (WASI proc_exit) */
+	/* threads proposal */
+	WASM_TRAP_UNALIGNED_ATOMIC, /* an atomic access not aligned to its size */
+	WASM_TRAP_UNSHARED,	    /* memory.atomic.wait on a memory that is not shared */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -230,6 +233,9 @@ const struct wasm_functype *wasm_func_type(const struct wasm_func *f);
  * above the implementation limit (10 million elements), or -ENOMEM. */
 int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages, bool has_max,
 		       struct wasm_memory **out) __attribute__((warn_unused_result));
+/* A shared memory (the threads proposal), which always has a maximum. */
+int wasm_memory_create_shared(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages,
+			      struct wasm_memory **out) __attribute__((warn_unused_result));
 int wasm_table_create(struct wasm_store *s, enum wasm_valtype elem, uint32_t min, uint32_t max,
 		      bool has_max, struct wasm_table **out) __attribute__((warn_unused_result));
 /* The same with i64 indices (WebAssembly 3.0 memory64), for modules importing one. */

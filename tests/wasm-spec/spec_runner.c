@@ -67,6 +67,7 @@ struct runner {
 	struct wasm_global *sp_g[4];
 	struct wasm_table *sp_table, *sp_table64;
 	struct wasm_memory *sp_memory;
+	struct wasm_memory *sp_shared_memory; /* threads proposal: (memory 1 2 shared) */
 	int line;
 	unsigned passed, failed, skipped, known;
 	struct known knowns[MAX_KNOWN];
@@ -137,7 +138,8 @@ static int spectest_init(struct runner *r)
 	if (wasm_table_create(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table) ||
 	    wasm_table_create64(r->store, WASM_FUNCREF, 10, 20, true, &r->sp_table64))
 		return -ENOMEM;
-	if (wasm_memory_create(r->store, 1, 2, true, &r->sp_memory))
+	if (wasm_memory_create(r->store, 1, 2, true, &r->sp_memory) ||
+	    wasm_memory_create_shared(r->store, 1, 2, &r->sp_shared_memory))
 		return -ENOMEM;
 	return 0;
 }
@@ -166,9 +168,9 @@ static int spectest_resolve(struct runner *r, const char *name, struct wasm_exte
 		out->u.table = name[5] ? r->sp_table64 : r->sp_table;
 		return 0;
 	}
-	if (!strcmp(name, "memory")) {
+	if (!strcmp(name, "memory") || !strcmp(name, "shared_memory")) {
 		out->kind = WASM_EXTERN_MEMORY;
-		out->u.memory = r->sp_memory;
+		out->u.memory = name[0] == 's' ? r->sp_shared_memory : r->sp_memory;
 		return 0;
 	}
 	return -ENOENT;
@@ -733,7 +735,8 @@ int main(int argc, char **argv)
 			path = argv[i];
 	}
 	if (!path) {
-		fprintf(stderr, "usage: spec_runner [-v] [-j | -n] [-k KNOWN_DIFFERENCES] FILE.wast\n");
+		fprintf(stderr,
+			"usage: spec_runner [-v] [-j | -n] [-k KNOWN_DIFFERENCES] FILE.wast\n");
 		return 2;
 	}
 	base = strrchr(path, '/');

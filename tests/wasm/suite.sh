@@ -226,6 +226,10 @@ mkfifo "$tmp/fifobox/fifo"
 timed timeout-open-fifo block.wasm -- timeout 20 "$lodge" wasm --timeout 1 --dir "$tmp/fifobox" \
 	--invoke open_fifo block.wasm </dev/null
 timed timeout-spin cli.wasm -- timeout 20 "$lodge" wasm --timeout 1 --invoke spin cli.wasm </dev/null
+# a thread blocked in memory.atomic.wait with no timeout (threads proposal)
+cp "$here/wasm3/atomics.wat" "$out/"
+timed timeout-atomic-wait atomics.wat -- timeout 20 "$lodge" wasm --timeout 1 --invoke wait_forever \
+	atomics.wat </dev/null
 
 # a watchdog that cannot be started is an error, not a run without --timeout: under a 1 TB
 # stack limit glibc cannot map a thread's stack (unless the kernel overcommits everything)
@@ -454,6 +458,20 @@ check2 table64-fill 0 "8" -- --invoke fill $t64 3 1
 check2 table64-fill-oob 134 "lodge wasm: table64.wat: trap: out of bounds table access in function 6 (fill) at offset 0xa4 (table64.wat:15:6)" \
 	-- --invoke fill $t64 3 2
 check2 table64-max-memory 0 "-1" -- --max-memory 1M --invoke grow $t64 1000000
+# threads: atomics on a shared memory; a misaligned one traps, wait blocks until its
+# timeout (0.2 s here), and waiting on an unshared memory traps
+a=atomics.wat
+check2 atomic-add 0 "0" -- --invoke add $a 4 5
+check2 atomic-misaligned 134 "lodge wasm: atomics.wat: trap: unaligned atomic in function 0 (add) at offset 0x7f (atomics.wat:8:6)" \
+	-- --invoke add $a 2 5
+check2 atomic-misaligned-offset 134 "lodge wasm: atomics.wat: trap: unaligned atomic in function 1 (load64) at offset 0x88 (atomics.wat:10:6)" \
+	-- --invoke load64 $a 4
+check2 atomic-oob 134 "lodge wasm: atomics.wat: trap: out of bounds memory access in function 1 (load64) at offset 0x88 (atomics.wat:10:6)" \
+	-- --invoke load64 $a 65528
+check2 atomic-wait-timeout 0 "2" -- --invoke wait $a 200000000
+check2 atomic-notify-none 0 "0" -- --invoke notify $a -1
+check2 atomic-wait-unshared 134 "lodge wasm: atomics.wat: trap: expected shared memory in function 4 (wait_unshared) at offset 0xb1 (atomics.wat:18:6)" \
+	-- --invoke wait_unshared $a
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

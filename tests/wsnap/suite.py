@@ -493,7 +493,8 @@ def case_ref_values():
 
 def case_calls(mode, jit_args, what="calls"):
     """A pause where the translated loop's host calls are all in functions it calls
-    (calls.wat), or in a function reached by a tail call (tailcalls.wat)."""
+    (calls.wat), or in a function reached by a tail call (tailcalls.wat), or in a
+    program whose count is in a shared memory, moved by atomics (atomics.wat)."""
     name = "wsnap.%s.%s" % (mode, what)
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock = os.path.join(d, "api.sock")
@@ -795,6 +796,7 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_calls(mode, args)
         case_calls(mode, args, "tailcalls")
+        case_calls(mode, args, "atomics")
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)

@@ -522,6 +522,10 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 	case IMM_MEMLANE:
 		opcode(o, in);
 		return memarg(p, in, o, true) || lane(p, o) ? -EINVAL : 0;
+	case IMM_FENCE:
+		opcode(o, in);
+		tb_byte(o, 0x00);
+		return 0;
 	default: /* IMM_BLOCK and IMM_STRUCT are handled by the callers */
 		return wat_fail(p, at, "unexpected token");
 	}

@@ -664,6 +664,15 @@ static int inline_import(struct wat *p)
 	return 0;
 }
 
+/* The threads proposal's "shared" after a memory's limits: limits flag 2. */
+static uint8_t shared(struct wat *p)
+{
+	if (!wat_at_kw(p, KW_SHARED))
+		return 0;
+	p->pos++;
+	return 0x02;
+}
+
 /* memtype (6.4.5): i32? or i64 (3.0 memory64: flag 4), then limits, 64-bit numbers in
  * 3.0 (validation refuses more than 65536 pages for an i32 memory) */
 static int memtype(struct wat *p, struct text_buf *b)
@@ -686,14 +695,14 @@ static int memtype(struct wat *p, struct text_buf *b)
 	p->pos++;
 	t = wat_tok(p);
 	if (t->kind != TOK_NAT) {
-		tb_byte(b, is64);
+		tb_byte(b, is64 | shared(p));
 		tb_u64(b, min);
 		return 0;
 	}
 	if (text_nat(p->lx->src + t->off, t->len, &max))
 		return wat_fail(p, t, "i64 constant out of range");
 	p->pos++;
-	tb_byte(b, is64 | 0x01);
+	tb_byte(b, is64 | 0x01 | shared(p));
 	tb_u64(b, min);
 	tb_u64(b, max);
 	return 0;

@@ -50,6 +50,17 @@ static const struct {
 #include "wasm/text/instr.def"
 };
 
+/* threads: the atomic instructions (wasm/atomics.def), named there in full; each takes a
+ * memarg but atomic.fence (kind FENCE), which has no immediate in text */
+static const struct {
+	const char *name;
+	uint8_t imm, align;
+	uint32_t code;
+} atomic_rows[] = {
+#define ATOMIC(N, S, C, KIND, T, A) {S, (uint8_t)(#KIND[0] == 'F' ? IMM_FENCE : IMM_MEMARG), A, C},
+#include "wasm/atomics.def"
+};
+
 static const char *const hidden_rows[] = {
 #define TEXT_HIDDEN(N) #N,
 #include "wasm/text/instr.def"
@@ -128,17 +139,18 @@ static bool hidden(const char *cname)
 int text_syntax_create(struct text_syntax **out)
 {
 	size_t nrows = sizeof(rows) / sizeof(rows[0]),
-	       nextra = sizeof(extra_rows) / sizeof(extra_rows[0]);
+	       nextra = sizeof(extra_rows) / sizeof(extra_rows[0]),
+	       natomic = sizeof(atomic_rows) / sizeof(atomic_rows[0]);
 	size_t nkw = sizeof(kw_names) / sizeof(kw_names[0]), slots = 1;
 	struct text_syntax *syn = core_calloc(1, sizeof(*syn));
 
 	if (!syn)
 		return -ENOMEM;
-	while (slots < 2 * (nrows + nextra + nkw))
+	while (slots < 2 * (nrows + nextra + natomic + nkw))
 		slots *= 2;
 	syn->mask = (uint32_t)slots - 1;
 	syn->words = core_calloc(slots, sizeof(*syn->words));
-	syn->instrs = core_calloc(nrows + nextra, sizeof(*syn->instrs));
+	syn->instrs = core_calloc(nrows + nextra + natomic, sizeof(*syn->instrs));
 	if (!syn->words || !syn->instrs) {
 		text_syntax_destroy(syn);
 		return -ENOMEM;
@@ -158,6 +170,14 @@ int text_syntax_create(struct text_syntax **out)
 		in->prefix = extra_rows[i].prefix;
 		in->imm = extra_rows[i].imm;
 		in->code = extra_rows[i].code;
+	}
+	for (size_t i = 0; i < natomic; i++) {
+		struct text_instr *in = &syn->instrs[syn->ninstrs++];
+		snprintf(in->name, sizeof(in->name), "%s", atomic_rows[i].name);
+		in->prefix = PFX_PFE;
+		in->imm = atomic_rows[i].imm;
+		in->align = atomic_rows[i].align;
+		in->code = atomic_rows[i].code;
 	}
 	for (size_t i = 0; i < syn->ninstrs; i++)
 		if (i >= nrows || !hidden(rows[i].cname))

@@ -56,9 +56,10 @@ enum text_imm {
 	IMM_MEMARG,
 	IMM_LANE,
 	IMM_MEMLANE,
+	IMM_FENCE, /* atomic.fence: no text immediates, a 0x00 byte in binary */
 };
 
-enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd };
+enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe };
 
 /* Binary opcodes the parser treats structurally (Wasm core 5.4.1). */
 #define OPC_BLOCK 0x02
