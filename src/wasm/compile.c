@@ -262,8 +262,10 @@ int wasm_cc_push(struct wasm_cc *c, uint8_t type, struct wasm_cc_entry **out)
 
 	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(*c->vs)))
 		return -ENOMEM;
-	if (wasm_is_reftype(type))
-		c->m->ref_values = true; /* a host pointer may sit in a slot (snapshots) */
+	/* a host pointer may sit in a slot (snapshots); set by the validation already when a
+	 * lazy compilation gets here, and other threads may read it meanwhile */
+	if (wasm_is_reftype(type) && !c->m->ref_values)
+		c->m->ref_values = true;
 	e = &c->vs[c->nvs++];
 	e->type = type;
 	e->kind = K_SLOT;
