@@ -6,6 +6,10 @@
 #                        Lodge, and compare native code, `lodge wasm` (JIT tier, and
 #                        interpreted only) and Node.js's WASI. BENCH_RUNS=N repeats (3).
 #   make bench-wasm-build   only build them
+#   make bench-wasm-start   start-up only (bench/wasm/start.py): hello.wasm's exec to exit,
+#                        default and lazy, against the native hello and `lodge --version`;
+#                        the CPU of each start-up phase, and loading lua.wasm and
+#                        sqlite.wasm when built. START_RUNS=N runs each (100).
 # The program sources are fetched once into build/bench-wasm/src with apt-get source
 # (bench/wasm/programs/fetch-sources.sh: a private apt state, the host's Debian mirror).
 
@@ -28,7 +32,7 @@ BW_SQL_FLAGS	:= -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXT
 		   -DSQLITE_TEMP_STORE=3 -DSQLITE_DEFAULT_MEMSTATUS=0 \
 		   -DSQLITE_OMIT_SHARED_CACHE -I$(BW_OUT)/sqlite-build
 
-.PHONY: bench-wasm bench-wasm-build bench-wasm-sources
+.PHONY: bench-wasm bench-wasm-build bench-wasm-sources bench-wasm-start
 
 bench-wasm-build: $(BW_BINS) $(BW_PROGS)
 
@@ -83,3 +87,9 @@ $(BW_OUT)/sqlite.wasm: $(BW_OUT)/sqlite-build/sqlite3.c $(BW_P)/sqlbench.c
 bench-wasm: bench-wasm-build
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge BENCH_DIR=$(BW_OUT) bench/wasm/run
+
+START_RUNS	?= 100
+
+bench-wasm-start: $(BW_OUT)/hello.wasm $(BW_OUT)/hello.native
+	$(MAKE) MODE=release lodge
+	bench/wasm/start.py build/release/lodge $(BW_OUT) --runs $(START_RUNS)

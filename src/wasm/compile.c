@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -277,8 +278,10 @@ int wasm_cc_push(struct wasm_cc *c, uint8_t type, struct wasm_cc_entry **out)
 
 	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(*c->vs)))
 		return -ENOMEM;
-	if (wasm_is_reftype(type))
-		c->m->ref_values = true; /* a host pointer may sit in a slot (snapshots) */
+	/* a host pointer may sit in a slot (snapshots); set by the validation already when a
+	 * lazy compilation gets here, and other threads may read it meanwhile */
+	if (wasm_is_reftype(type) && !c->m->ref_values)
+		c->m->ref_values = true;
 	e = &c->vs[c->nvs++];
 	e->type = type;
 	e->kind = K_SLOT;
@@ -473,11 +476,14 @@ static int rd_locals(struct wasm_cc *c, uint32_t fidx)
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "too many locals");
 	}
 	c->nlocals = (uint32_t)total;
-	c->ltype = core_alloc(total ? total : 1);
-	c->lslot = core_alloc((total ? total : 1) * sizeof(uint32_t));
-	c->zero_gen = core_calloc(total ? total : 1, sizeof(uint32_t));
-	if (!c->ltype || !c->lslot || !c->zero_gen)
+	if (wasm_cc_grow_array((void **)&c->ltype, &c->capltype, (uint32_t)total + 1, 1) ||
+	    wasm_cc_grow_array((void **)&c->lslot, &c->caplslot, (uint32_t)total + 1,
+			       sizeof(uint32_t)) ||
+	    wasm_cc_grow_array((void **)&c->zero_gen, &c->capzero, (uint32_t)total + 1,
+			       sizeof(uint32_t)))
 		return -ENOMEM;
+	/* the arrays may come from an earlier function (struct wasm_cc_keep) */
+	memset(c->zero_gen, 0, (size_t)total * sizeof(uint32_t));
 	for (uint32_t i = 0; i < t->pub.nparams; i++)
 		c->ltype[i] = t->pub.params[i];
 	r->p = save;
@@ -490,7 +496,7 @@ static int rd_locals(struct wasm_cc *c, uint32_t fidx)
 			c->ltype[k++] = ty;
 	}
 	for (uint32_t i = 0; i < c->nlocals; i++) {
-		if (wasm_is_reftype(c->ltype[i]))
+		if (wasm_is_reftype(c->ltype[i]) && !c->m->ref_values)
 			c->m->ref_values = true;
 		c->lslot[i] = slot;
 		slot += wasm_type_slots(c->ltype[i]);
@@ -533,13 +539,61 @@ static int compile_body(struct wasm_cc *c, uint32_t fidx)
 	return 0;
 }
 
-int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r)
+/* The scratch arrays of a function's compilation, kept from one function to the next
+ * (so loading a module of many functions does not allocate them again for each): the
+ * growable arrays of struct wasm_cc with their capacities, nothing else. */
+struct wasm_cc_keep {
+	struct wasm_cc c;
+};
+
+#define KEEP_FIELDS(X)                                                                             \
+	X(code, cap)                                                                               \
+	X(map, capmap)                                                                             \
+	X(fx, capfx)                                                                               \
+	X(wrap, capwrap)                                                                           \
+	X(points, cappoints)                                                                       \
+	X(vs, capvs)                                                                               \
+	X(cs, capcs)                                                                               \
+	X(ltype, capltype)                                                                         \
+	X(lslot, caplslot)                                                                         \
+	X(zero_gen, capzero)
+
+/* Moves the arrays of *from into *to (whose own must be NULL). */
+static void keep_move(struct wasm_cc *to, struct wasm_cc *from)
+{
+#define X(arr, capf)                                                                               \
+	to->arr = from->arr;                                                                       \
+	to->capf = from->capf;                                                                     \
+	from->arr = NULL;                                                                          \
+	from->capf = 0;
+	KEEP_FIELDS(X)
+#undef X
+}
+
+void wasm_cc_keep_destroy(struct wasm_cc_keep *k)
+{
+	if (!k)
+		return;
+#define X(arr, capf) core_free(k->c.arr);
+	KEEP_FIELDS(X)
+#undef X
+	core_free(k);
+}
+
+int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r,
+		      bool validate_only)
 {
 	struct wasm_cc c;
 	struct wasm_code *code = &m->codes[fidx - m->nfunc_imports];
 	int rc;
 
 	memset(&c, 0, sizeof(c));
+	if (!m->keep) {
+		m->keep = core_calloc(1, sizeof(*m->keep));
+		if (!m->keep)
+			return wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
+	}
+	keep_move(&c, &m->keep->c);
 	c.m = m;
 	c.r = r;
 	c.ft = &m->types[m->func_type[fidx]];
@@ -549,6 +603,19 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 	if (rc == -ENOMEM || c.oom)
 		rc = wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	if (rc == 0) {
+		uint32_t locals = c.stack_base - c.ft->param_slots;
+		uint32_t frame = c.max_slot > c.ft->result_slots ? c.max_slot : c.ft->result_slots;
+		/* the frame's layout is known from validation on (the JIT's call checks read a
+		 * callee's frame_slots before its first call compiled it), and other threads
+		 * may read it meanwhile: a lazy compilation only finds the same */
+		if (validate_only || m->load_flags & WASM_LOAD_EAGER) {
+			code->param_slots = c.ft->param_slots;
+			code->local_slots = locals;
+			code->frame_slots = frame;
+		}
+		assert(code->frame_slots == frame && code->local_slots == locals);
+	}
+	if (rc == 0 && !validate_only) {
 		code->ops = c.code;
 		code->nops = c.n;
 		code->map = c.map;
@@ -557,26 +624,47 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 		code->nwrap = c.nwrap;
 		code->points = c.points;
 		code->npoints = c.npoints;
-		code->param_slots = c.ft->param_slots;
-		code->local_slots = c.stack_base - c.ft->param_slots;
-		code->frame_slots =
-			c.max_slot > c.ft->result_slots ? c.max_slot : c.ft->result_slots;
 		c.code = NULL;
+		c.cap = 0;
 		c.map = NULL;
+		c.capmap = 0;
 		c.wrap = NULL;
+		c.capwrap = 0;
 		c.points = NULL;
+		c.cappoints = 0;
 	}
-	core_free(c.code);
-	core_free(c.map);
-	core_free(c.wrap);
-	core_free(c.points);
-	core_free(c.fx);
-	core_free(c.cs);
-	core_free(c.vs);
-	core_free(c.lslot);
-	core_free(c.zero_gen);
-	core_free(c.ltype);
+	keep_move(&m->keep->c, &c);
 	return rc;
+}
+
+int wasm_code_compile(const struct wasm_func *f)
+{
+	/* the module is const to its instances, but for this: compiling a body is done
+	 * once, under its lock, and published through code->ready */
+	struct wasm_module *m = (struct wasm_module *)f->inst->mod;
+	struct wasm_code *code = (struct wasm_code *)f->code;
+	uint32_t fidx = (uint32_t)(code - m->codes) + m->nfunc_imports;
+	struct wasm_error err;
+	struct wasm_reader r;
+	int rc = 0;
+
+	pthread_mutex_lock(&m->compile_lock);
+	if (!atomic_load_explicit(&code->ready, memory_order_relaxed)) {
+		r = (struct wasm_reader){m->bytes + code->body,
+					 m->bytes + code->body + code->body_len,
+					 m->bytes,
+					 &err,
+					 "code",
+					 fidx,
+					 true};
+		rc = wasm_compile_func(m, fidx, &r, false);
+		if (rc == 0) {
+			atomic_fetch_add_explicit(&m->ncompiled, 1, memory_order_relaxed);
+			atomic_store_explicit(&code->ready, true, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&m->compile_lock);
+	return rc ? -ENOMEM : 0;
 }
 
 void wasm_code_fini(struct wasm_code *code)

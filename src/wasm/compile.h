@@ -138,6 +138,7 @@ struct wasm_cc {
 	uint32_t nwrap, capwrap;
 	uint32_t *points; /* struct wasm_code's */
 	uint32_t npoints, cappoints;
+	uint32_t capltype, caplslot, capzero; /* ltype, lslot, zero_gen */
 	bool dead;
 	bool oom;
 	bool plain; /* WASM_LOAD_PLAIN: no fusion, no peephole rewrites */

@@ -964,7 +964,14 @@ static int parse_code(struct wasm_module *m, struct wasm_reader *r)
 		body = *r;
 		body.end = r->p + size;
 		body.func = m->nfunc_imports + i;
-		TRY(wasm_compile_func(m, m->nfunc_imports + i, &body));
+		m->codes[i].body = (uint32_t)(r->p - r->base);
+		m->codes[i].body_len = size;
+		TRY(wasm_compile_func(m, m->nfunc_imports + i, &body,
+				      !(m->load_flags & WASM_LOAD_EAGER)));
+		if (m->load_flags & WASM_LOAD_EAGER) {
+			atomic_init(&m->codes[i].ready, true);
+			atomic_fetch_add_explicit(&m->ncompiled, 1, memory_order_relaxed);
+		}
 		r->p += size;
 	}
 	return 0;
@@ -1179,6 +1186,18 @@ int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
 	return wasm_module_load_flags(bytes, len, 0, out, err);
 }
 
+int wasm_module_load_eager(const uint8_t *bytes, size_t len, struct wasm_module **out,
+			   struct wasm_error *err)
+{
+	return wasm_module_load_flags(bytes, len, WASM_LOAD_EAGER, out, err);
+}
+
+void wasm_module_compiled(const struct wasm_module *m, uint32_t *compiled, uint32_t *defined)
+{
+	*compiled = atomic_load_explicit(&m->ncompiled, memory_order_relaxed);
+	*defined = m->nfuncs - m->nfunc_imports;
+}
+
 int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
 			   struct wasm_module **out, struct wasm_error *err)
 {
@@ -1194,13 +1213,29 @@ int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
 	if (!m)
 		return wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
 	m->load_flags = flags;
+	atomic_init(&m->ncompiled, 0);
 	rc = decode(m, &r);
-	if (rc) {
-		wasm_module_destroy(m);
-		return rc;
+	if (rc)
+		goto err_destroy;
+	if (flags & WASM_LOAD_EAGER || m->nfuncs == m->nfunc_imports) {
+		wasm_cc_keep_destroy(m->keep);
+		m->keep = NULL;
+	} else {
+		/* the bodies are compiled from a copy at their first calls */
+		rc = -ENOMEM;
+		m->bytes = core_alloc(len);
+		if (!m->bytes || pthread_mutex_init(&m->compile_lock, NULL)) {
+			wasm_fail(err, WASM_ERR_NOMEM, NULL, -1, -1, "out of memory");
+			goto err_destroy;
+		}
+		m->has_lock = true;
+		memcpy(m->bytes, bytes, len);
 	}
 	*out = m;
 	return 0;
+err_destroy:
+	wasm_module_destroy(m);
+	return rc;
 }
 
 void wasm_module_destroy(struct wasm_module *m)
@@ -1239,6 +1274,10 @@ void wasm_module_destroy(struct wasm_module *m)
 	core_free(m->type_canon);
 	core_free(m->typebuf);
 	core_free(m->types);
+	wasm_cc_keep_destroy(m->keep);
+	core_free(m->bytes);
+	if (m->has_lock)
+		pthread_mutex_destroy(&m->compile_lock);
 	core_free(m);
 }
 

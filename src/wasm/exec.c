@@ -107,6 +107,8 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "unaligned atomic";
 	case WASM_TRAP_UNSHARED:
 		return "expected shared memory";
+	case WASM_TRAP_NOMEM:
+		return "out of memory (compiling a function at its first call)";
 	}
 	return "unknown trap";
 }
@@ -502,6 +504,11 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 		NEXT();
 	}
 	RELOAD_MEM();
+	if (unlikely(!wasm_code_ready(fn->code))) {
+		pc = NULL;
+		if (wasm_code_compile(fn))
+			TRAP(WASM_TRAP_NOMEM);
+	}
 	pc = fn->code->ops;
 	if (unlikely(fp + fn->code->frame_slots > stack_end))
 		TRAP(WASM_TRAP_STACK_EXHAUSTED);
@@ -1264,6 +1271,8 @@ do_call:
 		code = callee->code;
 do_call_code:
 		/* callee, code (its code), nfp (its frame) and ret (the return pc) are set */
+		if (unlikely(!wasm_code_ready(code)) && wasm_code_compile(callee))
+			TRAP(WASM_TRAP_NOMEM); /* at the call */
 		{
 			union wasm_slot *z = nfp + code->param_slots;
 			if (unlikely(nfp + code->frame_slots > stack_end || fr == fr_end))
@@ -1320,6 +1329,8 @@ do_call_code:
 do_tail_call:
 	if (likely(callee->code != NULL)) {
 		code = callee->code;
+		if (unlikely(!wasm_code_ready(code)) && wasm_code_compile(callee))
+			TRAP(WASM_TRAP_NOMEM); /* at the call */
 		if (unlikely(fp + code->frame_slots > stack_end))
 			TRAP(WASM_TRAP_STACK_EXHAUSTED);
 		/* not a point a snapshot can stand at (a return_call op is no call point of

@@ -153,6 +153,11 @@ struct wasm_code {
 	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op. */
 	uint32_t *points;
 	uint32_t npoints;
+	/* Lazy compilation (wasm_module_load): the body was validated at load, which set
+	 * the frame's layout (frame_slots, param_slots, local_slots); the other fields above
+	 * are set at its first call (wasm_code_compile), then ready, with release order. */
+	uint32_t body, body_len; /* the body's place in the module's bytes */
+	atomic_bool ready;
 };
 
 struct wasm_module {
@@ -189,6 +194,13 @@ struct wasm_module {
 	uint32_t load_flags;	  /* WASM_LOAD_* */
 	bool bad_code_count;	  /* code section count differs from the function section */
 	bool ref_values;	  /* some code keeps a reference in a frame slot (no snapshots) */
+	/* lazy compilation: a copy of the binary (bodies are compiled from it), and the lock
+	 * that orders the compilations of the module's functions (from any thread) */
+	uint8_t *bytes;
+	pthread_mutex_t compile_lock;
+	bool has_lock;
+	struct wasm_cc_keep *keep; /* the compiler's scratch arrays (under compile_lock) */
+	atomic_uint ncompiled;	   /* functions compiled so far */
 };
 
 /* ----- run-time objects ----- */
@@ -381,6 +393,8 @@ int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *sec
 /* Compile without superinstructions or peephole rewrites: the code the plain translation
  * gives, for differential tests of the optimised code against it (tests/fuzz). */
 #define WASM_LOAD_PLAIN 1u
+/* Compile every function at load (wasm_module_load_eager) rather than at its first call. */
+#define WASM_LOAD_EAGER 2u
 
 /* wasm_module_load() with WASM_LOAD_* flags. */
 int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
@@ -393,11 +407,24 @@ int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
  * Returns 0, or -EINVAL ("illegal opcode", malformed) when the instruction set has none. */
 int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx) __attribute__((warn_unused_result));
 
-/* Validates and compiles defined function fidx from the body at r->p..r->end.
- * Fills m->codes[fidx - nfunc_imports]. Returns 0, -EINVAL or -ENOMEM. */
-int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r)
-	__attribute__((warn_unused_result));
+/* Validates and compiles defined function fidx from the body at r->p..r->end into
+ * m->codes[fidx - nfunc_imports]; with validate_only, validates it and sets only the
+ * frame's layout there. Returns 0, -EINVAL or -ENOMEM. Called by one thread at a time
+ * per module (it uses m->keep). */
+int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r,
+		      bool validate_only) __attribute__((warn_unused_result));
 void wasm_code_fini(struct wasm_code *code);
+void wasm_cc_keep_destroy(struct wasm_cc_keep *k);
+
+/* Compiles function f's code (of an instance) if this is its first use; any thread.
+ * Returns 0, or -ENOMEM (the module was validated at load: nothing else can fail). */
+int wasm_code_compile(const struct wasm_func *f) __attribute__((warn_unused_result));
+
+/* Whether code is compiled (a plain load on x86-64). */
+static inline bool wasm_code_ready(const struct wasm_code *code)
+{
+	return atomic_load_explicit(&code->ready, memory_order_acquire);
+}
 
 /* ----- fuel and interrupts (exec.c) ----- */
 

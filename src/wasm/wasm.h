@@ -61,6 +61,8 @@ enum wasm_trap {
 	/* threads proposal */
 	WASM_TRAP_UNALIGNED_ATOMIC, /* an atomic access not aligned to its size */
 	WASM_TRAP_UNSHARED,	    /* memory.atomic.wait on a memory that is not shared */
+	/* no memory to compile a function at its first call (lazy compilation) */
+	WASM_TRAP_NOMEM,
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -139,11 +141,19 @@ struct wasm_limits {
 
 /* ----- modules ----- */
 
-/* Decodes, validates and compiles bytes[0..len). The module does not keep a reference to
- * bytes. Returns 0 and the module in *out, or a negative errno with *err filled
+/* Decodes and validates bytes[0..len), every function included, so a module that fails
+ * validation is refused here. Each function is compiled to the interpreter's code at its
+ * first call (from a copy of bytes the module keeps: it does not keep a reference to
+ * bytes). Returns 0 and the module in *out, or a negative errno with *err filled
  * (-EINVAL for malformed/invalid input, -ENOMEM). Any thread. */
 int wasm_module_load(const uint8_t *bytes, size_t len, struct wasm_module **out,
 		     struct wasm_error *err) __attribute__((warn_unused_result));
+/* wasm_module_load(), compiling every function at load (and keeping no copy of bytes). */
+int wasm_module_load_eager(const uint8_t *bytes, size_t len, struct wasm_module **out,
+			   struct wasm_error *err) __attribute__((warn_unused_result));
+/* How many of the module's defined functions have been compiled so far (by any of its
+ * instances), and how many it defines. */
+void wasm_module_compiled(const struct wasm_module *m, uint32_t *compiled, uint32_t *defined);
 
 /* Frees the module. Every instance of it must have been destroyed first. NULL is a no-op. */
 void wasm_module_destroy(struct wasm_module *m);

@@ -7,7 +7,10 @@
  * escaping of module-provided names, the store's memory budget, and the JIT tier through
  * the embedding API (several stores and instances, host calls from translated code, no
  * writable and executable mapping while translated code runs, its statistics, and
- * translated code running without /proc as in the daemon's sandboxes).
+ * translated code running without /proc as in the daemon's sandboxes), and lazy
+ * compilation (functions never called are never compiled, allocation failure at a first
+ * call traps and the next call compiles, many threads making the first calls of one
+ * module's functions at once).
  */
 #include "wasm/wasm.h"
 
@@ -15,6 +18,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -519,7 +523,120 @@ static int test_jit_no_proc(void)
 	return 0;
 }
 
+static int test_lazy(void)
+{
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	uint32_t r = 0, compiled, defined;
+	int calls = 0;
+
+	CHECK_EQ(setup(NULL, &calls, &m, &s, &inst), 0);
+	wasm_module_compiled(m, &compiled, &defined);
+	CHECK_EQ(compiled, 0);
+	CHECK_EQ(defined, 4);
+	CHECK_EQ(call(s, inst, "add", 40, 2, &r), WASM_TRAP_NONE);
+	CHECK_EQ(r, 42);
+	/* callh's first call finds no memory to compile it (add took the scratch code
+	 * array along): a trap at the call, nothing half done */
+	core_alloc_fail_after(1);
+	enum wasm_trap t = call(s, inst, "callh", 7, 0, &r);
+	core_alloc_fail_after(0);
+	CHECK_EQ(t, WASM_TRAP_NOMEM);
+	wasm_module_compiled(m, &compiled, &defined);
+	CHECK_EQ(compiled, 1);
+	CHECK_EQ(call(s, inst, "callh", 7, 0, &r), WASM_TRAP_NONE);
+	CHECK_EQ(r, 70);
+	wasm_module_compiled(m, &compiled, &defined);
+	CHECK_EQ(compiled, 2); /* add and callh; spin and store never ran */
+	teardown(m, s);
+	/* eagerly: all four at load */
+	{
+		struct wasm_error err;
+		CHECK_EQ(wasm_module_load_eager(module, sizeof(module), &m, &err), 0);
+		wasm_module_compiled(m, &compiled, &defined);
+		CHECK_EQ(compiled, 4);
+		wasm_module_destroy(m);
+	}
+	return 0;
+}
+
+struct lazy_thread {
+	struct wasm_module *m;
+	pthread_barrier_t *go;
+	int jit; /* 0, or a WASM_JIT_* hotness */
+	int fails;
+};
+
+static void *lazy_thread_main(void *arg)
+{
+	static const uint8_t I32[] = {WASM_I32};
+	struct wasm_functype t = {1, 1, I32, I32};
+	struct lazy_thread *lt = arg;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	struct wasm_error err;
+	struct env e;
+	uint32_t r = 0;
+	int calls = 0;
+
+	if (wasm_store_create(NULL, &s)) {
+		lt->fails++;
+		pthread_barrier_wait(lt->go);
+		return NULL;
+	}
+	if (lt->jit)
+		wasm_store_set_jit(s, (uint32_t)lt->jit);
+	if (wasm_func_create_host(s, &t, host_double, &calls, &e.h) ||
+	    wasm_instance_create(s, lt->m, resolve, &e, &inst, &err))
+		lt->fails++;
+	pthread_barrier_wait(lt->go);
+	for (uint32_t i = 0; i < 50 && !lt->fails; i++) {
+		if (call(s, inst, "add", 40, i, &r) != WASM_TRAP_NONE || r != 40 + i)
+			lt->fails++;
+		if (call(s, inst, "callh", i, 0, &r) != WASM_TRAP_NONE || r != i * 10)
+			lt->fails++;
+	}
+	wasm_store_destroy(s);
+	return NULL;
+}
+
+/* Threads, each with its store and instance of one module, make the first calls of its
+ * functions at the same moment: each function is compiled once, and every call sees it
+ * whole (run under TSan by make MODE=tsan unit). */
+static int test_lazy_threads(void)
+{
+	enum { NT = 4, ROUNDS = 20 };
+
+	for (int round = 0; round < ROUNDS; round++) {
+		pthread_t th[NT];
+		struct lazy_thread lt[NT];
+		pthread_barrier_t go;
+		struct wasm_error err;
+		struct wasm_module *m;
+		uint32_t compiled, defined;
+
+		CHECK_EQ(wasm_module_load(module, sizeof(module), &m, &err), 0);
+		CHECK_EQ(pthread_barrier_init(&go, NULL, NT), 0);
+		for (int i = 0; i < NT; i++) {
+			lt[i] = (struct lazy_thread){m, &go, round % 2 ? 1 : 0, 0};
+			CHECK_EQ(pthread_create(&th[i], NULL, lazy_thread_main, &lt[i]), 0);
+		}
+		for (int i = 0; i < NT; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_EQ(lt[i].fails, 0);
+		}
+		pthread_barrier_destroy(&go);
+		wasm_module_compiled(m, &compiled, &defined);
+		CHECK_EQ(compiled, 2);
+		wasm_module_destroy(m);
+	}
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"lazy", test_lazy},
+	{"lazy_threads", test_lazy_threads},
 	{"jit", test_jit},
 	{"jit_no_proc", test_jit_no_proc},
 	{"call", test_call},

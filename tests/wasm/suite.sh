@@ -501,3 +501,58 @@ else
 	echo "PASS: wasm-cli.wasi-no-escape"
 fi
 check bad-dir 125 "lodge wasm: --dir $tmp/nope: No such file or directory" -- --dir "$tmp/nope" "$out/cli.wasm"
+
+# Lazy compilation: a function is compiled to the interpreter's code at its first call,
+# after the whole module was validated at load (--compile lazy; auto, the default, is lazy
+# for modules of 256 KiB or more). lazy.wat's _start calls one of its seven functions;
+# LODGE_WASM_TIMES=1 reports how many were compiled.
+dir=$out
+compiled() {
+	name=$1 c_want=$2
+	shift 2
+	got=$(cd "$dir" && LODGE_WASM_TIMES=1 timeout 60 "$lodge" wasm "$@" 2>&1 >/dev/null |
+		grep '^lodge wasm: functions compiled:')
+	if [ "$got" = "lodge wasm: functions compiled: $c_want" ]; then
+		echo "PASS: wasm-cli.$name"
+	else
+		echo "FAIL: wasm-cli.$name: '$got', want '$c_want'"
+	fi
+}
+compiled lazy-uncalled "2 of 7" --compile lazy lazy.wasm
+compiled lazy-uncalled-jit "2 of 7" --compile lazy --jit-hot 1 lazy.wasm
+compiled lazy-trap-path "3 of 7" --compile lazy --invoke trap lazy.wasm 0
+compiled lazy-eager "7 of 7" --compile eager lazy.wasm
+compiled lazy-jit-eager "7 of 7" --compile lazy --jit-eager lazy.wasm
+compiled lazy-auto-small "7 of 7" lazy.wasm
+# the same module with a passive data segment of 300 KB: auto compiles it lazily
+{
+	sed '$d' "$here/lazy.wat" # all but its closing parenthesis
+	printf '  (data "'
+	head -c 300000 /dev/zero | tr '\0' x
+	printf '")\n)\n'
+} >"$tmp/lazy_big.wat"
+if wat2wasm "$tmp/lazy_big.wat" -o "$out/lazy_big.wasm"; then
+	compiled lazy-auto-big "2 of 7" lazy_big.wasm
+else
+	echo "FAIL: wasm-cli.lazy-auto-big: cannot assemble lazy_big.wat"
+fi
+lz_want="lodge wasm: lazy.wasm: trap: integer divide by zero in function 4 at offset 0x69"
+check2 lazy-trap-location 134 "$lz_want" -- --compile lazy --invoke trap lazy.wasm 0
+check2 lazy-trap-location-eager 134 "$lz_want" -- --compile eager --invoke trap lazy.wasm 0
+check2 lazy-result 0 "3" -- --compile lazy --invoke trap lazy.wasm 5
+check lazy-bad-compile 2 "lodge wasm: bad --compile 'later' (auto, lazy or eager) (try 'lodge wasm --help')" \
+	-- --compile later lazy.wasm
+# an ill-typed function that is never called: refused at load all the same
+dir=$here/lazy
+lz_want="invalid module: section code, function 1, offset 0x2e, type mismatch: branch operand"
+check lazy-invalid-uncalled 125 "lodge wasm: invalid_unused.wat:7:6: $lz_want" \
+	-- --compile lazy invalid_unused.wat
+check lazy-invalid-uncalled-eager 125 "lodge wasm: invalid_unused.wat:7:6: $lz_want" \
+	-- --compile eager invalid_unused.wat
+if wat2wasm --no-check "$here/lazy/invalid_unused.wat" -o "$tmp/invalid_unused.wasm"; then
+	dir=$tmp
+	check lazy-invalid-uncalled-binary 125 "lodge wasm: invalid_unused.wasm: $lz_want" \
+		-- --compile lazy invalid_unused.wasm
+else
+	echo "FAIL: wasm-cli.lazy-invalid-uncalled-binary: cannot assemble invalid_unused.wat"
+fi

@@ -524,6 +524,10 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 		return 0;
 	if (f->jit_failed || !f->code || !f->inst)
 		return -ENOTSUP;
+	/* the source is the function's internal code: compiled at its first call, or now
+	 * (--jit-eager translates functions not called yet) */
+	if (!wasm_code_ready(f->code) && wasm_code_compile(f))
+		return -ENOMEM;
 	rc = wasm_jit_translate(j, f);
 	if (rc) {
 		f->jit_failed = true;

@@ -581,6 +581,11 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 		struct wasm_func *f = own_func(inst, fidx);
 		if (r.err || !f)
 			return BAD("frame %u: function %u", i, fidx);
+		/* a function on the saved stack: compiled in this process now (lazily
+		 * compiled functions are compiled at their first call) */
+		if (!wasm_code_ready(f->code) && wasm_code_compile(f))
+			return fail(err, errlen, -ENOMEM, "out of memory compiling function %u",
+				    fidx);
 		if (fp > s->stack_slots || f->code->frame_slots > s->stack_slots - fp)
 			return BAD("frame %u: slot %llu", i, (unsigned long long)fp);
 		if (prev) {
