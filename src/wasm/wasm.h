@@ -56,8 +56,9 @@ enum wasm_trap {
 	WASM_TRAP_FUEL,
 	WASM_TRAP_INTERRUPTED,
 	WASM_TRAP_NULL_REF,
-	WASM_TRAP_HOST, /* a host function failed */
-	WASM_TRAP_EXIT, /* a host function asked to end the program (WASI proc_exit) */
+	WASM_TRAP_HOST,		 /* a host function failed */
+	WASM_TRAP_EXIT,		 /* a host function asked to end the program (WASI proc_exit) */
+	WASM_TRAP_NULL_FUNC_REF, /* call_ref of null (3.0) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */

@@ -56,6 +56,7 @@ enum text_imm {
 	IMM_MEMARG,
 	IMM_LANE,
 	IMM_MEMLANE,
+	IMM_TYPE, /* a type index (call_ref) */
 };
 
 enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd };
