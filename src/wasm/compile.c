@@ -307,7 +307,8 @@ int wasm_cc_pop(struct wasm_cc *c, wasm_vt want, struct wasm_cc_entry *out)
 	c->top_slot = out->home;
 	if (out->kind == K_LOCAL)
 		c->nlocalrefs--;
-	if (want != T_UNKNOWN && !wasm_cc_sub(c, out->type, want))
+	/* the common case, equal types, without a call */
+	if (want != T_UNKNOWN && out->type != want && !wasm_cc_sub(c, out->type, want))
 		return wasm_cc_mismatch(c, "wrong operand type");
 	if (out->type == T_UNKNOWN)
 		out->type = want;
@@ -354,7 +355,7 @@ int wasm_cc_check_top(struct wasm_cc *c, uint32_t n, const wasm_vt *types)
 			continue;
 		}
 		e = &c->vs[c->nvs - 1 - i];
-		if (!wasm_cc_sub(c, e->type, types[n - 1 - i]))
+		if (e->type != types[n - 1 - i] && !wasm_cc_sub(c, e->type, types[n - 1 - i]))
 			return wasm_cc_mismatch(c, "branch operand");
 	}
 	return 0;
