@@ -194,7 +194,7 @@ bool wasm_cc_last_result_is(struct wasm_cc *c, uint32_t slot)
 
 /* ----- moves and the operand stack ----- */
 
-static void emit_const(struct wasm_cc *c, uint32_t dst, uint8_t type, uint64_t v)
+static void emit_const(struct wasm_cc *c, uint32_t dst, wasm_vt type, uint64_t v)
 {
 	if (type == T_I32 || type == T_F32) {
 		wasm_cc_emit_op(c, WASM_OP_CONST32);
@@ -207,7 +207,7 @@ static void emit_const(struct wasm_cc *c, uint32_t dst, uint8_t type, uint64_t v
 	}
 }
 
-void wasm_cc_emit_copy(struct wasm_cc *c, uint32_t dst, uint32_t src, uint8_t type)
+void wasm_cc_emit_copy(struct wasm_cc *c, uint32_t dst, uint32_t src, wasm_vt type)
 {
 	if (dst == src)
 		return;
@@ -272,7 +272,7 @@ void wasm_cc_materialize_local(struct wasm_cc *c, uint32_t slot)
 			wasm_cc_materialize(c, &c->vs[i]);
 }
 
-int wasm_cc_push(struct wasm_cc *c, uint8_t type, struct wasm_cc_entry **out)
+int wasm_cc_push(struct wasm_cc *c, wasm_vt type, struct wasm_cc_entry **out)
 {
 	struct wasm_cc_entry *e;
 
@@ -295,7 +295,7 @@ int wasm_cc_push(struct wasm_cc *c, uint8_t type, struct wasm_cc_entry **out)
 }
 
 /* Pushes a result and returns its home slot. */
-int wasm_cc_push_result(struct wasm_cc *c, uint8_t type, uint32_t *slot)
+int wasm_cc_push_result(struct wasm_cc *c, wasm_vt type, uint32_t *slot)
 {
 	struct wasm_cc_entry *e;
 
@@ -304,8 +304,13 @@ int wasm_cc_push_result(struct wasm_cc *c, uint8_t type, uint32_t *slot)
 	return 0;
 }
 
+bool wasm_cc_sub(const struct wasm_cc *c, wasm_vt a, wasm_vt b)
+{
+	return wasm_vt_sub(c->m, a, c->m, b);
+}
+
 /* Pops an operand of type want (T_UNKNOWN: any); *out receives the entry. */
-int wasm_cc_pop(struct wasm_cc *c, uint8_t want, struct wasm_cc_entry *out)
+int wasm_cc_pop(struct wasm_cc *c, wasm_vt want, struct wasm_cc_entry *out)
 {
 	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
 
@@ -321,7 +326,8 @@ int wasm_cc_pop(struct wasm_cc *c, uint8_t want, struct wasm_cc_entry *out)
 	c->top_slot = out->home;
 	if (out->kind == K_LOCAL)
 		c->nlocalrefs--;
-	if (want != T_UNKNOWN && out->type != T_UNKNOWN && out->type != want)
+	/* the common case, equal types, without a call */
+	if (want != T_UNKNOWN && out->type != want && !wasm_cc_sub(c, out->type, want))
 		return wasm_cc_mismatch(c, "wrong operand type");
 	if (out->type == T_UNKNOWN)
 		out->type = want;
@@ -338,7 +344,7 @@ uint32_t wasm_cc_use_slot(struct wasm_cc *c, struct wasm_cc_entry *e)
 	return e->home;
 }
 
-int wasm_cc_pop_types(struct wasm_cc *c, uint32_t n, const uint8_t *types)
+int wasm_cc_pop_types(struct wasm_cc *c, uint32_t n, const wasm_vt *types)
 {
 	struct wasm_cc_entry e;
 
@@ -347,7 +353,7 @@ int wasm_cc_pop_types(struct wasm_cc *c, uint32_t n, const uint8_t *types)
 	return 0;
 }
 
-int wasm_cc_push_types(struct wasm_cc *c, uint32_t n, const uint8_t *types)
+int wasm_cc_push_types(struct wasm_cc *c, uint32_t n, const wasm_vt *types)
 {
 	for (uint32_t i = 0; i < n; i++)
 		TRY(wasm_cc_push(c, types[i], NULL));
@@ -355,7 +361,7 @@ int wasm_cc_push_types(struct wasm_cc *c, uint32_t n, const uint8_t *types)
 }
 
 /* Checks (without changing anything) that the top of the stack matches types[0..n). */
-int wasm_cc_check_top(struct wasm_cc *c, uint32_t n, const uint8_t *types)
+int wasm_cc_check_top(struct wasm_cc *c, uint32_t n, const wasm_vt *types)
 {
 	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
 	uint32_t avail = c->nvs - f->height;
@@ -368,21 +374,28 @@ int wasm_cc_check_top(struct wasm_cc *c, uint32_t n, const uint8_t *types)
 			continue;
 		}
 		e = &c->vs[c->nvs - 1 - i];
-		if (e->type != T_UNKNOWN && e->type != types[n - 1 - i])
+		if (e->type != types[n - 1 - i] && !wasm_cc_sub(c, e->type, types[n - 1 - i]))
 			return wasm_cc_mismatch(c, "branch operand");
 	}
 	return 0;
 }
 
-/* After a conditional branch in unreachable code, missing or unknown operands take the
- * label's types (the validation algorithm's pop-then-push). */
-int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const uint8_t *types)
+/* After a conditional branch the values left take the label's types (the validation
+ * algorithm's pop-then-push; 3.0 subtyping makes them differ); in unreachable code missing
+ * operands are added. */
+int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const wasm_vt *types)
 {
 	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
 	uint32_t avail = c->nvs - f->height, missing = avail < n ? n - avail : 0;
 
-	if (!f->unreachable || n == 0)
+	if (n == 0)
 		return 0;
+	if (!f->unreachable) {
+		/* 3.0: the values left for the fall-through path have the label's types */
+		for (uint32_t i = 0; i < n; i++)
+			c->vs[c->nvs - n + i].type = types[i];
+		return 0;
+	}
 	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + missing + 1, sizeof(*c->vs)))
 		return -ENOMEM;
 	memmove(&c->vs[f->height + missing], &c->vs[f->height], (avail) * sizeof(*c->vs));
@@ -391,8 +404,7 @@ int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const uint8_t *types)
 	c->nvs += missing;
 	for (uint32_t i = 0; i < n; i++) {
 		struct wasm_cc_entry *e = &c->vs[c->nvs - n + i];
-		if (e->type == T_UNKNOWN)
-			e->type = types[i];
+		e->type = types[i];
 	}
 	c->top_slot = f->base;
 	for (uint32_t i = f->height; i < c->nvs; i++) {
@@ -436,7 +448,8 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 {
 	const struct wasm_cc_opinfo *oi = &wasm_cc_opinfo[idx];
 
-	if (oi->cls == CLS_SPECIAL && oi->op <= S_RETURN_CALL_INDIRECT)
+	if (oi->cls == CLS_SPECIAL && (oi->op <= S_RETURN_CALL_INDIRECT ||
+				       (oi->op >= S_CALL_REF && oi->op <= S_BR_ON_NON_NULL)))
 		return wasm_cc_control(c, oi->op, done);
 	return wasm_cc_operand(c, idx);
 }
@@ -468,32 +481,39 @@ static int rd_locals(struct wasm_cc *c, uint32_t fidx)
 	save = r->p;
 	for (uint32_t i = 0; i < ngroups; i++) {
 		uint32_t n;
-		uint8_t ty;
+		wasm_vt ty;
 		TRY(wasm_rd_u32(r, &n));
-		TRY(wasm_rd_valtype(r, &ty));
+		TRY(wasm_rd_valtype(r, c->m, &ty));
 		total += n;
 		if (total > WASM_MAX_LOCALS)
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "too many locals");
 	}
 	c->nlocals = (uint32_t)total;
-	if (wasm_cc_grow_array((void **)&c->ltype, &c->capltype, (uint32_t)total + 1, 1) ||
+	if (wasm_cc_grow_array((void **)&c->ltype, &c->capltype, (uint32_t)total + 1,
+			       sizeof(wasm_vt)) ||
 	    wasm_cc_grow_array((void **)&c->lslot, &c->caplslot, (uint32_t)total + 1,
 			       sizeof(uint32_t)) ||
 	    wasm_cc_grow_array((void **)&c->zero_gen, &c->capzero, (uint32_t)total + 1,
-			       sizeof(uint32_t)))
+			       sizeof(uint32_t)) ||
+	    wasm_cc_grow_array((void **)&c->lset, &c->caplset, (uint32_t)total + 1, sizeof(bool)))
 		return -ENOMEM;
 	/* the arrays may come from an earlier function (struct wasm_cc_keep) */
 	memset(c->zero_gen, 0, (size_t)total * sizeof(uint32_t));
-	for (uint32_t i = 0; i < t->pub.nparams; i++)
-		c->ltype[i] = t->pub.params[i];
+	for (uint32_t i = 0; i < t->pub.nparams; i++) {
+		c->ltype[i] = t->vparams[i];
+		c->lset[i] = true;
+	}
 	r->p = save;
 	for (uint32_t i = 0, k = t->pub.nparams; i < ngroups; i++) {
 		uint32_t n;
-		uint8_t ty;
+		wasm_vt ty;
 		TRY(wasm_rd_u32(r, &n));
-		TRY(wasm_rd_valtype(r, &ty));
-		while (n--)
+		TRY(wasm_rd_valtype(r, c->m, &ty));
+		while (n--) {
+			/* only a non-nullable reference has no default value */
+			c->lset[k] = !wasm_vt_is_ref(ty) || wasm_vt_nullable(ty);
 			c->ltype[k++] = ty;
+		}
 	}
 	for (uint32_t i = 0; i < c->nlocals; i++) {
 		if (wasm_is_reftype(c->ltype[i]) && !c->m->ref_values)
@@ -515,7 +535,7 @@ static int compile_body(struct wasm_cc *c, uint32_t fidx)
 
 	TRY(rd_locals(c, fidx));
 	c->top_slot = c->max_slot = c->stack_base;
-	TRY(wasm_cc_push_ctrl(c, C_FUNC, 0, NULL, c->ft->pub.nresults, c->ft->pub.results));
+	TRY(wasm_cc_push_ctrl(c, C_FUNC, 0, NULL, c->ft->pub.nresults, c->ft->vresults));
 	c->last_end = UINT32_MAX;
 	c->copy_end = UINT32_MAX;
 	c->incr_end = UINT32_MAX;
@@ -556,7 +576,9 @@ struct wasm_cc_keep {
 	X(cs, capcs)                                                                               \
 	X(ltype, capltype)                                                                         \
 	X(lslot, caplslot)                                                                         \
-	X(zero_gen, capzero)
+	X(zero_gen, capzero)                                                                       \
+	X(lset, caplset)                                                                           \
+	X(init, capinit)
 
 /* Moves the arrays of *from into *to (whose own must be NULL). */
 static void keep_move(struct wasm_cc *to, struct wasm_cc *from)

@@ -81,7 +81,7 @@ enum entry_kind { K_SLOT, K_LOCAL, K_CONST };
 
 /* A compile-time operand-stack entry. */
 struct wasm_cc_entry {
-	uint8_t type;
+	wasm_vt type;
 	uint8_t kind;
 	uint32_t home; /* its slot when materialised */
 	uint32_t src;  /* K_LOCAL: the local's slot */
@@ -95,7 +95,10 @@ struct wasm_cc_ctrl {
 	bool unreachable;
 	bool dead_entry; /* the construct itself sits in unreachable code */
 	uint32_t nparams, nresults;
-	const uint8_t *params, *results;
+	const wasm_vt *params, *results;
+	wasm_vt one;	   /* a block type of one value: results point here */
+	bool results_one;  /* results is &one (fixed up when the array moves) */
+	uint32_t inits;	   /* c->ninit at the start: locals set inside are unset after */
 	uint32_t height;   /* operand stack height below the params */
 	uint32_t base;	   /* home slot of the first param/result */
 	uint32_t loop_pc;  /* C_LOOP: branch target */
@@ -116,7 +119,13 @@ struct wasm_cc {
 	const struct wasm_ftype *ft;
 	const int32_t *disp;
 	uint32_t nlocals;
-	uint8_t *ltype;
+	wasm_vt *ltype;
+	/* 3.0 local initialisation: a non-defaultable local may be read only once set; set
+	 * ones since each block's start are listed in init (unset again at its end) */
+	bool *lset;
+	uint32_t *init;
+	uint32_t ninit, capinit;
+	wasm_vt one; /* the block type just read, when it is one value type */
 	uint32_t *lslot;
 	/* local x is known to hold zero while zero_gen[x] == zgen (every label bumps zgen) */
 	uint32_t *zero_gen;
@@ -138,7 +147,7 @@ struct wasm_cc {
 	uint32_t nwrap, capwrap;
 	uint32_t *points; /* struct wasm_code's */
 	uint32_t npoints, cappoints;
-	uint32_t capltype, caplslot, capzero; /* ltype, lslot, zero_gen */
+	uint32_t capltype, caplslot, capzero, caplset; /* ltype, lslot, zero_gen, lset */
 	bool dead;
 	bool oom;
 	bool plain; /* WASM_LOAD_PLAIN: no fusion, no peephole rewrites */
@@ -178,7 +187,7 @@ void wasm_cc_point(struct wasm_cc *c, bool call);
 void wasm_cc_emit(struct wasm_cc *c, uint32_t w);
 void wasm_cc_emit_op(struct wasm_cc *c, enum wasm_op op);
 void wasm_cc_emit_u64(struct wasm_cc *c, uint64_t v);
-void wasm_cc_emit_copy(struct wasm_cc *c, uint32_t dst, uint32_t src, uint8_t type);
+void wasm_cc_emit_copy(struct wasm_cc *c, uint32_t dst, uint32_t src, wasm_vt type);
 /* Places the value of entry e in slot dst. */
 void wasm_cc_emit_move(struct wasm_cc *c, uint32_t dst, const struct wasm_cc_entry *e);
 /* Peephole bookkeeping: the op just emitted (first word start, internal op) wrote its
@@ -204,26 +213,29 @@ void wasm_cc_materialize(struct wasm_cc *c, struct wasm_cc_entry *e);
 void wasm_cc_materialize_all(struct wasm_cc *c);
 /* Before local slot `slot` is written: deferred reads of it take their value now. */
 void wasm_cc_materialize_local(struct wasm_cc *c, uint32_t slot);
-int wasm_cc_push(struct wasm_cc *c, uint8_t type, struct wasm_cc_entry **out) MUST_CHECK;
+int wasm_cc_push(struct wasm_cc *c, wasm_vt type, struct wasm_cc_entry **out) MUST_CHECK;
 /* Pushes a result and returns its home slot. */
-int wasm_cc_push_result(struct wasm_cc *c, uint8_t type, uint32_t *slot) MUST_CHECK;
+int wasm_cc_push_result(struct wasm_cc *c, wasm_vt type, uint32_t *slot) MUST_CHECK;
 /* Pops an operand of type want (T_UNKNOWN: any); *out receives the entry. */
-int wasm_cc_pop(struct wasm_cc *c, uint8_t want, struct wasm_cc_entry *out) MUST_CHECK;
+int wasm_cc_pop(struct wasm_cc *c, wasm_vt want, struct wasm_cc_entry *out) MUST_CHECK;
 /* The slot an operand can be read from (constants are written to their home first). */
 uint32_t wasm_cc_use_slot(struct wasm_cc *c, struct wasm_cc_entry *e);
-int wasm_cc_pop_types(struct wasm_cc *c, uint32_t n, const uint8_t *types) MUST_CHECK;
-int wasm_cc_push_types(struct wasm_cc *c, uint32_t n, const uint8_t *types) MUST_CHECK;
+int wasm_cc_pop_types(struct wasm_cc *c, uint32_t n, const wasm_vt *types) MUST_CHECK;
+int wasm_cc_push_types(struct wasm_cc *c, uint32_t n, const wasm_vt *types) MUST_CHECK;
 /* Checks (without changing anything) that the top of the stack matches types[0..n). */
-int wasm_cc_check_top(struct wasm_cc *c, uint32_t n, const uint8_t *types) MUST_CHECK;
-/* After a conditional branch in unreachable code, missing or unknown operands take the
- * label's types (the validation algorithm's pop-then-push). */
-int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const uint8_t *types) MUST_CHECK;
+int wasm_cc_check_top(struct wasm_cc *c, uint32_t n, const wasm_vt *types) MUST_CHECK;
+/* After a conditional branch the values left take the label's types (the validation
+ * algorithm's pop-then-push; 3.0 subtyping makes them differ); in unreachable code missing
+ * operands are added. */
+int wasm_cc_refine_top(struct wasm_cc *c, uint32_t n, const wasm_vt *types) MUST_CHECK;
 
 /* ----- compile_ctrl.c ----- */
 
 /* Opens a control frame (block, loop, if, or the function body itself). */
-int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const uint8_t *p, uint32_t nr,
-		      const uint8_t *res) MUST_CHECK;
+int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const wasm_vt *p, uint32_t nr,
+		      const wasm_vt *res) MUST_CHECK;
+/* Whether a <: b (types of this module). */
+bool wasm_cc_sub(const struct wasm_cc *c, wasm_vt a, wasm_vt b);
 /* Compiles control instruction sp (enum special, S_UNREACHABLE..S_RETURN_CALL_INDIRECT); sets
  * *done at the function's final end. Returns 0, -EINVAL (error filled) or -ENOMEM. */
 int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done) MUST_CHECK;

@@ -46,19 +46,31 @@ static void emit_target(struct wasm_cc *c, struct wasm_cc_ctrl *t, uint32_t op_a
 	add_fixup(c, t, op_at);
 }
 
-int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const uint8_t *p, uint32_t nr,
-		      const uint8_t *res)
+int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const wasm_vt *p, uint32_t nr,
+		      const wasm_vt *res)
 {
 	struct wasm_cc_ctrl *f;
 
 	if (wasm_cc_grow_array((void **)&c->cs, &c->capcs, c->ncs + 1, sizeof(*c->cs)))
 		return -ENOMEM;
+	for (uint32_t i = 0; i < c->ncs; i++) /* the array may have moved */
+		if (c->cs[i].results_one)
+			c->cs[i].results = &c->cs[i].one;
 	f = &c->cs[c->ncs++];
-	memset(f, 0, sizeof(*f));
+	if (nr == 1 && res == NULL) {
+		/* a block type of one value: it is in c->one, passed as res == NULL */
+		f->one = c->one;
+		f->results_one = true;
+	} else {
+		f->results_one = false;
+	}
 	f->kind = kind;
+	f->inits = c->ninit;
+	f->unreachable = false;
+	f->loop_pc = f->fixups = f->else_fix = 0;
 	f->dead_entry = c->dead;
 	f->nparams = np, f->params = p;
-	f->nresults = nr, f->results = res;
+	f->nresults = nr, f->results = f->results_one ? &f->one : res;
 	f->height = c->nvs - np;
 	f->base = np ? c->vs[f->height].home : c->top_slot;
 	return 0;
@@ -66,7 +78,14 @@ int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const uint8_
 
 /* ----- blocks and branches ----- */
 
-static void label_types(const struct wasm_cc_ctrl *f, uint32_t *n, const uint8_t **types)
+/* At a block's end (or else): the locals set inside it count as unset again. */
+static void reset_inits(struct wasm_cc *c, uint32_t to)
+{
+	while (c->ninit > to)
+		c->lset[c->init[--c->ninit]] = false;
+}
+
+static void label_types(const struct wasm_cc_ctrl *f, uint32_t *n, const wasm_vt **types)
 {
 	if (f->kind == C_LOOP) {
 		*n = f->nparams, *types = f->params;
@@ -76,8 +95,8 @@ static void label_types(const struct wasm_cc_ctrl *f, uint32_t *n, const uint8_t
 }
 
 /* Reads a block type (5.4.1): empty, one value type, or a type index. */
-static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const uint8_t **p, uint32_t *nr,
-			const uint8_t **res)
+static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const wasm_vt **p, uint32_t *nr,
+			const wasm_vt **res)
 {
 	struct wasm_reader *r = c->r;
 	int64_t idx;
@@ -92,9 +111,11 @@ static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const uint8_t **p, uint
 		return 0;
 	}
 	if (b == T_I32 || b == T_I64 || b == T_F32 || b == T_F64 || b == T_V128 ||
-	    b == WASM_FUNCREF || b == WASM_EXTERNREF) {
+	    b == WASM_FUNCREF || b == WASM_EXTERNREF || b == 0x63 || b == 0x64 ||
+	    b == WASM_HT_NOFUNC || b == WASM_HT_NOEXTERN) {
+		/* one value type: push_ctrl takes it from c->one (res NULL) */
+		TRY(wasm_rd_valtype(r, c->m, &c->one));
 		*nr = 1;
-		*res = r->p++;
 		return 0;
 	}
 	TRY(wasm_rd_s33(r, &idx));
@@ -102,8 +123,8 @@ static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const uint8_t **p, uint
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed block type");
 	if ((uint64_t)idx >= c->m->ntypes)
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "unknown type %lld", (long long)idx);
-	*np = c->m->types[idx].pub.nparams, *p = c->m->types[idx].pub.params;
-	*nr = c->m->types[idx].pub.nresults, *res = c->m->types[idx].pub.results;
+	*np = c->m->types[idx].pub.nparams, *p = c->m->types[idx].vparams;
+	*nr = c->m->types[idx].pub.nresults, *res = c->m->types[idx].vresults;
 	return 0;
 }
 
@@ -188,7 +209,7 @@ static void emit_br(struct wasm_cc *c, uint32_t depth)
 {
 	struct wasm_cc_ctrl *t = &c->cs[c->ncs - 1 - depth];
 	uint32_t n;
-	const uint8_t *types;
+	const wasm_vt *types;
 	uint32_t at;
 
 	if (depth == c->ncs - 1) {
@@ -300,7 +321,7 @@ static uint32_t emit_cond_branch(struct wasm_cc *c, struct wasm_cc_entry *cond, 
 static int op_block(struct wasm_cc *c, uint8_t kind)
 {
 	uint32_t np, nr;
-	const uint8_t *p, *res;
+	const wasm_vt *p, *res;
 	struct wasm_cc_entry cond = {0};
 	uint32_t at = 0;
 
@@ -360,6 +381,7 @@ static int op_else(struct wasm_cc *c)
 	}
 	c->nvs = f->height;
 	c->top_slot = f->base;
+	reset_inits(c, f->inits);
 	TRY(wasm_cc_push_types(c, f->nparams, f->params));
 	f->kind = C_ELSE;
 	f->unreachable = false;
@@ -381,10 +403,16 @@ static int op_end(struct wasm_cc *c, bool *done)
 		*done = true;
 		return 0;
 	}
-	if (f->kind == C_IF && (f->nparams != f->nresults ||
-				(f->nparams && memcmp(f->params, f->results, f->nparams))))
-		return wasm_cc_mismatch(
-			c, "if without else must have matching param and result types");
+	if (f->kind == C_IF) {
+		/* the missing else arm passes its params on as results */
+		bool ok = f->nparams == f->nresults;
+		for (uint32_t i = 0; ok && i < f->nparams; i++)
+			ok = wasm_cc_sub(c, f->params[i], f->results[i]);
+		if (!ok)
+			return wasm_cc_mismatch(
+				c, "if without else must have matching param and result types");
+	}
+	reset_inits(c, f->inits);
 	wasm_cc_materialize_all(c);
 	TRY(end_arm(c));
 	c->dead = f->dead_entry;
@@ -399,7 +427,7 @@ static int op_end(struct wasm_cc *c, bool *done)
 static int op_br(struct wasm_cc *c)
 {
 	uint32_t depth, n;
-	const uint8_t *types;
+	const wasm_vt *types;
 
 	TRY(rd_label(c, &depth));
 	label_types(&c->cs[c->ncs - 1 - depth], &n, &types);
@@ -412,7 +440,7 @@ static int op_br(struct wasm_cc *c)
 static int op_br_if(struct wasm_cc *c)
 {
 	uint32_t depth, n, at, skip;
-	const uint8_t *types;
+	const wasm_vt *types;
 	struct wasm_cc_entry cond;
 	struct wasm_cc_ctrl *t;
 
@@ -444,7 +472,7 @@ static int op_br_table(struct wasm_cc *c)
 {
 	uint32_t count, def, n, arity, at, tab;
 	uint32_t *depths;
-	const uint8_t *types;
+	const wasm_vt *types;
 	struct wasm_cc_entry idx;
 	int rc = 0;
 
@@ -508,7 +536,7 @@ out:
 
 static int op_return(struct wasm_cc *c)
 {
-	TRY(wasm_cc_check_top(c, c->ft->pub.nresults, c->ft->pub.results));
+	TRY(wasm_cc_check_top(c, c->ft->pub.nresults, c->ft->vresults));
 	emit_return(c);
 	set_unreachable(c);
 	return 0;
@@ -526,12 +554,12 @@ static uint32_t args_base(struct wasm_cc *c, uint32_t n)
 
 static int call_common(struct wasm_cc *c, const struct wasm_ftype *t, uint32_t *base)
 {
-	TRY(wasm_cc_check_top(c, t->pub.nparams, t->pub.params));
+	TRY(wasm_cc_check_top(c, t->pub.nparams, t->vparams));
 	if (!c->dead && c->nvs - c->cs[c->ncs - 1].height >= t->pub.nparams)
 		*base = args_base(c, t->pub.nparams);
 	else
 		*base = c->top_slot;
-	TRY(wasm_cc_pop_types(c, t->pub.nparams, t->pub.params));
+	TRY(wasm_cc_pop_types(c, t->pub.nparams, t->vparams));
 	*base = c->dead ? c->top_slot : *base;
 	return 0;
 }
@@ -557,7 +585,7 @@ static int op_call(struct wasm_cc *c)
 		wasm_cc_emit(c, f);
 	}
 	wasm_cc_emit(c, base);
-	TRY(wasm_cc_push_types(c, t->pub.nresults, t->pub.results));
+	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
 	c->last_end = UINT32_MAX;
 	return 0;
 }
@@ -600,7 +628,7 @@ static int op_call_indirect(struct wasm_cc *c)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
 	if (table >= c->m->ntables)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
-	if (c->m->tables[table].elem != WASM_FUNCREF)
+	if (!wasm_cc_sub(c, c->m->tables[table].elem, WASM_FUNCREF))
 		return wasm_cc_mismatch(c, "call_indirect on a table of externref");
 	t = &c->m->types[ti];
 	TRY(pop_table_index(c, table, &idx, &is));
@@ -611,7 +639,7 @@ static int op_call_indirect(struct wasm_cc *c)
 	wasm_cc_emit(c, table);
 	wasm_cc_emit(c, is);
 	wasm_cc_emit(c, base);
-	TRY(wasm_cc_push_types(c, t->pub.nresults, t->pub.results));
+	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
 	c->last_end = UINT32_MAX;
 	return 0;
 }
@@ -623,9 +651,11 @@ static int check_tail_results(struct wasm_cc *c, const struct wasm_ftype *t)
 {
 	const struct wasm_functype *own = &c->ft->pub;
 
-	if (t->pub.nresults != own->nresults ||
-	    (own->nresults && memcmp(t->pub.results, own->results, own->nresults)))
+	if (t->pub.nresults != own->nresults)
 		return wasm_cc_mismatch(c, "tail call to a function with other results");
+	for (uint32_t i = 0; i < own->nresults; i++)
+		if (!wasm_cc_sub(c, t->vresults[i], c->ft->vresults[i]))
+			return wasm_cc_mismatch(c, "tail call to a function with other results");
 	return 0;
 }
 
@@ -661,7 +691,7 @@ static int op_return_call_indirect(struct wasm_cc *c)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
 	if (table >= c->m->ntables)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
-	if (c->m->tables[table].elem != WASM_FUNCREF)
+	if (!wasm_cc_sub(c, c->m->tables[table].elem, WASM_FUNCREF))
 		return wasm_cc_mismatch(c, "return_call_indirect on a table of externref");
 	t = &c->m->types[ti];
 	TRY(check_tail_results(c, t));
@@ -673,6 +703,140 @@ static int op_return_call_indirect(struct wasm_cc *c)
 	wasm_cc_emit(c, is);
 	wasm_cc_emit(c, base);
 	set_unreachable(c);
+	return 0;
+}
+
+/* ----- typed function references (3.0) ----- */
+
+/* call_ref t / return_call_ref t: the reference comes last, after the arguments. It is
+ * read before the callee's frame is set up, so its slot above the arguments is free. */
+static int op_call_ref(struct wasm_cc *c, bool tail)
+{
+	uint32_t ti, base, a;
+	const struct wasm_ftype *t;
+	struct wasm_cc_entry v;
+
+	TRY(wasm_rd_u32(c->r, &ti));
+	if (ti >= c->m->ntypes)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	t = &c->m->types[ti];
+	if (tail)
+		TRY(check_tail_results(c, t));
+	TRY(wasm_cc_pop(c, wasm_vt_idx(ti, true), &v));
+	a = wasm_cc_use_slot(c, &v);
+	TRY(call_common(c, t, &base));
+	if (!tail)
+		wasm_cc_point(c, true);
+	wasm_cc_emit_op(c, tail ? WASM_OP_RETURN_CALL_REF : WASM_OP_CALL_REF);
+	wasm_cc_emit(c, a);
+	wasm_cc_emit(c, base);
+	if (tail) {
+		set_unreachable(c);
+		return 0;
+	}
+	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
+	c->last_end = UINT32_MAX;
+	return 0;
+}
+
+/* Pops a reference of any type (in unreachable code: one of the bottom heap type). */
+static int pop_ref(struct wasm_cc *c, struct wasm_cc_entry *v)
+{
+	TRY(wasm_cc_pop(c, T_UNKNOWN, v));
+	if (v->type == T_UNKNOWN)
+		v->type = WASM_HT_BOT;
+	else if (!wasm_vt_is_ref(v->type))
+		return wasm_cc_mismatch(c, "a reference expected");
+	return 0;
+}
+
+/* Pushes entry v back (popped just before, its slot unchanged) with type t. */
+static int repush(struct wasm_cc *c, struct wasm_cc_entry v, wasm_vt t)
+{
+	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(*c->vs)))
+		return -ENOMEM;
+	v.type = t;
+	if (c->dead)
+		v.home = c->top_slot; /* unreachable code may have refilled the stack */
+	c->vs[c->nvs++] = v;
+	c->top_slot = v.home + 1;
+	if (c->top_slot > c->max_slot)
+		c->max_slot = c->top_slot;
+	if (v.kind == K_LOCAL)
+		c->nlocalrefs++;
+	return 0;
+}
+
+static int op_ref_as_non_null(struct wasm_cc *c)
+{
+	struct wasm_cc_entry v;
+	uint32_t a;
+
+	TRY(pop_ref(c, &v));
+	a = wasm_cc_use_slot(c, &v);
+	wasm_cc_emit_op(c, WASM_OP_REF_AS_NON_NULL);
+	wasm_cc_emit(c, a);
+	c->last_end = UINT32_MAX;
+	TRY(repush(c, v, v.type | WASM_VT_NONNULL));
+	return 0;
+}
+
+/* br_on_null l: branch with the label's values if the reference is null, else go on
+ * with it as non-null. br_on_non_null l: branch with the values and the (non-null)
+ * reference if it is not null, else drop it. A reference is a pointer in its slot, so
+ * the branches are BR_Z64 and BR_NZ64. */
+static int op_br_on_null(struct wasm_cc *c, bool on_null)
+{
+	uint32_t depth, n, at, skip, s;
+	const wasm_vt *types;
+	struct wasm_cc_entry v;
+	struct wasm_cc_ctrl *t;
+	wasm_vt nn;
+
+	TRY(rd_label(c, &depth));
+	TRY(pop_ref(c, &v));
+	nn = v.type | WASM_VT_NONNULL;
+	t = &c->cs[c->ncs - 1 - depth];
+	label_types(t, &n, &types);
+	if (on_null) {
+		TRY(wasm_cc_check_top(c, n, types));
+		TRY(wasm_cc_refine_top(c, n, types));
+	} else {
+		if (n == 0 || !wasm_cc_sub(c, nn, types[n - 1]))
+			return wasm_cc_mismatch(c, "br_on_non_null to a label without a "
+						   "reference type");
+		TRY(wasm_cc_check_top(c, n - 1, types));
+		TRY(wasm_cc_refine_top(c, n - 1, types));
+	}
+	s = wasm_cc_use_slot(c, &v);
+	TRY(repush(c, v, nn));
+	if (!c->dead) {
+		bool moves;
+		if (on_null)
+			c->nvs--; /* the branch carries the values below the reference */
+		moves = depth == c->ncs - 1 || label_needs_moves(c, n, t->base);
+		if (moves) {
+			at = c->n;
+			wasm_cc_emit_op(c, on_null ? WASM_OP_BR_NZ64 : WASM_OP_BR_Z64);
+			wasm_cc_emit(c, s);
+			wasm_cc_emit(c, 0);
+			skip = c->n - 1;
+			emit_br(c, depth);
+			if (!c->oom)
+				c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
+			wasm_cc_label(c);
+		} else {
+			at = c->n;
+			wasm_cc_emit_op(c, on_null ? WASM_OP_BR_Z64 : WASM_OP_BR_NZ64);
+			wasm_cc_emit(c, s);
+			emit_target(c, t, at);
+			c->last_end = UINT32_MAX;
+		}
+		if (on_null)
+			c->nvs++;
+	}
+	if (!on_null) /* the reference was null: dropped */
+		TRY(wasm_cc_pop(c, T_UNKNOWN, &v));
 	return 0;
 }
 
@@ -712,6 +876,16 @@ int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 		return op_return_call(c);
 	case S_RETURN_CALL_INDIRECT:
 		return op_return_call_indirect(c);
+	case S_CALL_REF:
+		return op_call_ref(c, false);
+	case S_RETURN_CALL_REF:
+		return op_call_ref(c, true);
+	case S_REF_AS_NON_NULL:
+		return op_ref_as_non_null(c);
+	case S_BR_ON_NULL:
+		return op_br_on_null(c, true);
+	case S_BR_ON_NON_NULL:
+		return op_br_on_null(c, false);
 	}
 	return -EINVAL;
 }

@@ -43,10 +43,24 @@ static int op_local_get(struct wasm_cc *c)
 	struct wasm_cc_entry *e;
 
 	TRY(rd_local(c, &x));
+	if (!c->lset[x])
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "uninitialized local %u", x);
 	TRY(wasm_cc_push(c, c->ltype[x], &e));
 	e->kind = K_LOCAL;
 	e->src = c->lslot[x];
 	c->nlocalrefs++;
+	return 0;
+}
+
+/* A non-defaultable local is set: readable until the end of the enclosing block. */
+static int local_init(struct wasm_cc *c, uint32_t x)
+{
+	if (c->lset[x])
+		return 0;
+	if (wasm_cc_grow_array((void **)&c->init, &c->capinit, c->ninit + 1, sizeof(*c->init)))
+		return -ENOMEM;
+	c->init[c->ninit++] = x;
+	c->lset[x] = true;
 	return 0;
 }
 
@@ -84,6 +98,7 @@ static int op_local_set(struct wasm_cc *c, bool tee)
 
 	TRY(rd_local(c, &x));
 	TRY(wasm_cc_pop(c, c->ltype[x], &v));
+	TRY(local_init(c, x));
 	slot = c->lslot[x];
 	if (v.kind == K_CONST && v.c == 0 && c->zero_gen[x] == c->zgen && !c->plain) {
 		/* the local already holds zero (C compilers initialise locals explicitly,
@@ -121,7 +136,7 @@ static int rd_global(struct wasm_cc *c, uint32_t *x)
 static int op_global_get(struct wasm_cc *c)
 {
 	uint32_t x, d, at = c->n;
-	uint8_t t;
+	wasm_vt t;
 
 	TRY(rd_global(c, &x));
 	t = c->m->globals[x].type;
@@ -137,7 +152,7 @@ static int op_global_set(struct wasm_cc *c)
 {
 	uint32_t x, s;
 	struct wasm_cc_entry v;
-	uint8_t t;
+	wasm_vt t;
 
 	TRY(rd_global(c, &x));
 	if (!c->m->globals[x].mut)
@@ -153,7 +168,7 @@ static int op_global_set(struct wasm_cc *c)
 
 /* ----- parametric ----- */
 
-static bool is_num_or_vec(uint8_t t)
+static bool is_num_or_vec(wasm_vt t)
 {
 	return t == T_I32 || t == T_I64 || t == T_F32 || t == T_F64 || t == T_V128 ||
 	       t == T_UNKNOWN;
@@ -162,7 +177,7 @@ static bool is_num_or_vec(uint8_t t)
 static int op_select(struct wasm_cc *c, bool typed)
 {
 	struct wasm_cc_entry cond, a, b;
-	uint8_t t = T_UNKNOWN;
+	wasm_vt t = T_UNKNOWN;
 	uint32_t d, sa, sb, sc, at;
 
 	if (typed) {
@@ -170,7 +185,7 @@ static int op_select(struct wasm_cc *c, bool typed)
 		TRY(wasm_rd_u32(c->r, &n));
 		if (n != 1)
 			return wasm_rd_fail(c->r, WASM_ERR_INVALID, "invalid result arity");
-		TRY(wasm_rd_valtype(c->r, &t));
+		TRY(wasm_rd_valtype(c->r, c->m, &t));
 	}
 	TRY(wasm_cc_pop(c, T_I32, &cond));
 	TRY(wasm_cc_pop(c, t, &b));
@@ -526,7 +541,7 @@ static int rd_elem(struct wasm_cc *c, uint32_t *x)
 }
 
 /* Pops operands of the given types (in stack order) and returns their slots. */
-static int pop_operands(struct wasm_cc *c, uint32_t n, const uint8_t *types, uint32_t *slots)
+static int pop_operands(struct wasm_cc *c, uint32_t n, const wasm_vt *types, uint32_t *slots)
 {
 	struct wasm_cc_entry e[4];
 
@@ -545,7 +560,7 @@ static uint8_t idx_type(const struct wasm_cc *c, uint32_t x)
 
 /* Operand k of a table op, *s, of type type: an i64 goes through IDX64 into a scratch
  * slot above the operands just popped, trapping with the op's trap past 2^32-1. */
-static void narrow(struct wasm_cc *c, uint8_t type, uint32_t *s, uint32_t k)
+static void narrow(struct wasm_cc *c, wasm_vt type, uint32_t *s, uint32_t k)
 {
 	uint32_t t = c->top_slot + 4 + k;
 
@@ -564,13 +579,13 @@ static void narrow(struct wasm_cc *c, uint8_t type, uint32_t *s, uint32_t k)
 static int op_table(struct wasm_cc *c, uint32_t sp)
 {
 	uint32_t x, y, d, s[4];
-	uint8_t t, ix, iy, in;
+	wasm_vt t, ix, iy, in;
 
 	switch (sp) {
 	case S_TABLE_GET:
 		TRY(rd_table(c, &x));
 		ix = idx_type(c, x);
-		TRY(pop_operands(c, 1, (const uint8_t[]){ix}, s));
+		TRY(pop_operands(c, 1, (const wasm_vt[]){ix}, s));
 		narrow(c, ix, &s[0], 0);
 		TRY(wasm_cc_push_result(c, c->m->tables[x].elem, &d));
 		wasm_cc_emit_op(c, WASM_OP_TABLE_GET);
@@ -580,7 +595,7 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
 		ix = idx_type(c, x);
-		TRY(pop_operands(c, 2, (const uint8_t[]){ix, t}, s));
+		TRY(pop_operands(c, 2, (const wasm_vt[]){ix, t}, s));
 		narrow(c, ix, &s[0], 0);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_SET);
 		wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]), wasm_cc_emit(c, s[1]);
@@ -596,7 +611,7 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
 		ix = idx_type(c, x);
-		TRY(pop_operands(c, 2, (const uint8_t[]){t, ix}, s));
+		TRY(pop_operands(c, 2, (const wasm_vt[]){t, ix}, s));
 		TRY(wasm_cc_push_result(c, ix, &d));
 		wasm_cc_emit_op(c, ix == T_I64 ? WASM_OP_TABLE_GROW64 : WASM_OP_TABLE_GROW);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
@@ -606,7 +621,7 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(rd_table(c, &x));
 		t = c->m->tables[x].elem;
 		ix = idx_type(c, x);
-		TRY(pop_operands(c, 3, (const uint8_t[]){ix, t, ix}, s));
+		TRY(pop_operands(c, 3, (const wasm_vt[]){ix, t, ix}, s));
 		narrow(c, ix, &s[0], 0);
 		narrow(c, ix, &s[2], 2);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_FILL);
@@ -616,12 +631,12 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 	case S_TABLE_COPY:
 		TRY(rd_table(c, &x));
 		TRY(rd_table(c, &y));
-		if (c->m->tables[x].elem != c->m->tables[y].elem)
+		if (!wasm_cc_sub(c, c->m->tables[y].elem, c->m->tables[x].elem))
 			return wasm_cc_mismatch(c, "table.copy between tables of different types");
 		/* the length is i64 only between two i64 tables */
 		ix = idx_type(c, x), iy = idx_type(c, y);
 		in = ix == T_I64 && iy == T_I64 ? T_I64 : T_I32;
-		TRY(pop_operands(c, 3, (const uint8_t[]){ix, iy, in}, s));
+		TRY(pop_operands(c, 3, (const wasm_vt[]){ix, iy, in}, s));
 		narrow(c, ix, &s[0], 0);
 		narrow(c, iy, &s[1], 1);
 		narrow(c, in, &s[2], 2);
@@ -634,10 +649,10 @@ static int op_table(struct wasm_cc *c, uint32_t sp)
 		TRY(wasm_rd_u32(c->r, &y));
 		TRY(rd_table(c, &x));
 		TRY(check_elem(c, y));
-		if (c->m->tables[x].elem != c->m->elems[y].type)
+		if (!wasm_cc_sub(c, c->m->elems[y].type, c->m->tables[x].elem))
 			return wasm_cc_mismatch(c, "table.init from a segment of another type");
 		ix = idx_type(c, x);
-		TRY(pop_operands(c, 3, (const uint8_t[]){ix, T_I32, T_I32}, s));
+		TRY(pop_operands(c, 3, (const wasm_vt[]){ix, T_I32, T_I32}, s));
 		narrow(c, ix, &s[0], 0);
 		wasm_cc_emit_op(c, WASM_OP_TABLE_INIT);
 		wasm_cc_emit(c, y), wasm_cc_emit(c, x), wasm_cc_emit(c, s[0]),
@@ -656,13 +671,11 @@ static int op_ref(struct wasm_cc *c, uint32_t sp)
 {
 	struct wasm_cc_entry *e, v;
 	uint32_t x, d, a;
-	uint8_t t;
+	wasm_vt t;
 
 	switch (sp) {
 	case S_REF_NULL:
-		TRY(wasm_rd_u8(c->r, &t));
-		if (!wasm_is_reftype(t))
-			return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "malformed reference type");
+		TRY(wasm_rd_heaptype(c->r, c->m, &t));
 		TRY(wasm_cc_push(c, t, &e));
 		e->kind = K_CONST;
 		e->c = 0;
@@ -683,7 +696,7 @@ static int op_ref(struct wasm_cc *c, uint32_t sp)
 		if (!c->m->declared[x])
 			return wasm_rd_fail(c->r, WASM_ERR_INVALID,
 					    "undeclared function reference");
-		TRY(wasm_cc_push_result(c, WASM_FUNCREF, &d));
+		TRY(wasm_cc_push_result(c, wasm_vt_idx(c->m->func_type[x], false), &d));
 		wasm_cc_emit_op(c, WASM_OP_REF_FUNC);
 		wasm_cc_emit(c, d), wasm_cc_emit(c, x);
 		return 0;

@@ -174,21 +174,66 @@ int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 	return 0;
 }
 
-static bool is_valtype(uint8_t t)
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		int rc_ = (x);                                                                     \
+		if (rc_ < 0)                                                                       \
+			return rc_;                                                                \
+	} while (0)
+
+static bool is_numtype(uint8_t t)
 {
-	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128 ||
-	       t == WASM_FUNCREF || t == WASM_EXTERNREF;
+	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128;
 }
 
-int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out)
+/* The abstract heap types 3.0 without GC has (their codes are their s33 bytes). */
+static bool is_abstract_heap(uint8_t b)
 {
-	if (wasm_rd_u8(r, out))
+	return b == WASM_FUNCREF || b == WASM_EXTERNREF || b == WASM_HT_NOFUNC ||
+	       b == WASM_HT_NOEXTERN;
+}
+
+int wasm_rd_heaptype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
+{
+	const uint8_t *at = r->p;
+	int64_t v;
+
+	if (wasm_rd_s33(r, &v))
 		return -EINVAL;
-	if (!is_valtype(*out)) {
-		r->p--;
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed value type 0x%02x", *out);
+	if (v < 0) {
+		/* a one-byte negative s33 is the code byte itself */
+		uint8_t b = (uint8_t)(v & 0x7f);
+		if (v < -64 || !is_abstract_heap(b)) {
+			r->p = at;
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed heap type");
+		}
+		*out = b;
+		return 0;
 	}
+	if ((uint64_t)v >= m->ntypes_seen)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "unknown type %lld", (long long)v);
+	*out = wasm_vt_idx((uint32_t)v, true);
 	return 0;
+}
+
+int wasm_rd_valtype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
+{
+	uint8_t b;
+
+	if (wasm_rd_u8(r, &b))
+		return -EINVAL;
+	if (is_numtype(b) || is_abstract_heap(b)) {
+		*out = b;
+		return 0;
+	}
+	if (b == 0x63 || b == 0x64) { /* (ref null ht), (ref ht) */
+		TRY(wasm_rd_heaptype(r, m, out));
+		if (b == 0x64)
+			*out |= WASM_VT_NONNULL;
+		return 0;
+	}
+	r->p--;
+	return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed value type 0x%02x", b);
 }
 
 int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64_t *offset)
@@ -211,13 +256,6 @@ int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64
 }
 
 /* ----- helpers ----- */
-
-#define TRY(x)                                                                                     \
-	do {                                                                                       \
-		int rc_ = (x);                                                                     \
-		if (rc_ < 0)                                                                       \
-			return rc_;                                                                \
-	} while (0)
 
 static int nomem(struct wasm_reader *r)
 {
@@ -307,69 +345,133 @@ static int invalid(struct wasm_reader *r, const char *what, uint32_t idx)
 
 /* ----- types, limits ----- */
 
+/* A reference type: funcref, externref or (ref null? ht). */
+static int rd_reftype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
+{
+	if (r->p < r->end && (r->p[0] == 0x63 || r->p[0] == 0x64 || is_abstract_heap(r->p[0])))
+		return wasm_rd_valtype(r, m, out);
+	if (r->p >= r->end)
+		return wasm_rd_eof(r);
+	return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+}
+
+/* One function type (after its 0x60) into t, its values at the ends of the type buffers. */
+static int rd_functype(struct wasm_module *m, struct wasm_reader *r, struct wasm_ftype *t,
+		       size_t *used)
+{
+	uint32_t np, nr;
+
+	TRY(wasm_rd_u32(r, &np));
+	t->pub.params = m->typebuf + *used;
+	t->vparams = m->vtypebuf + *used;
+	for (uint32_t k = 0; k < np; k++) {
+		TRY(wasm_rd_valtype(r, m, &m->vtypebuf[*used]));
+		t->param_slots += wasm_type_slots(m->vtypebuf[*used]);
+		(*used)++;
+	}
+	TRY(wasm_rd_u32(r, &nr));
+	t->pub.results = m->typebuf + *used;
+	t->vresults = m->vtypebuf + *used;
+	for (uint32_t k = 0; k < nr; k++) {
+		TRY(wasm_rd_valtype(r, m, &m->vtypebuf[*used]));
+		t->result_slots += wasm_type_slots(m->vtypebuf[*used]);
+		(*used)++;
+	}
+	t->pub.nparams = np;
+	t->pub.nresults = nr;
+	for (size_t k = *used - np - nr; k < *used; k++) {
+		m->typebuf[k] = wasm_vt_byte(m->vtypebuf[k]);
+		if (wasm_vt_code(m->vtypebuf[k]) == WASM_HT_IDX)
+			t->has_idx = true;
+	}
+	t->mod = m;
+	return 0;
+}
+
+/* The type section: function types, each a recursion group of its own or in a (rec ...)
+ * group (0x4e), whose members may name each other. */
 static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 {
 	uint32_t n, cap;
 	/* each valtype below takes one byte of the section: typebuf cannot overflow */
 	size_t used = 0, bytes = (size_t)(r->end - r->p);
+	uint32_t ntypes = 0;
 
-	TRY(rd_vec(r, 3, &n, &cap));
+	TRY(rd_vec(r, 2, &n, &cap));
 	m->types = core_calloc(cap ? cap : 1, sizeof(*m->types));
-	m->type_canon = core_calloc(cap ? cap : 1, sizeof(*m->type_canon));
 	m->typebuf = core_alloc(bytes ? bytes : 1);
-	if (!m->types || !m->type_canon || !m->typebuf)
+	m->vtypebuf = core_alloc((bytes ? bytes : 1) * sizeof(wasm_vt));
+	if (!m->types || !m->typebuf || !m->vtypebuf)
 		return nomem(r);
 	for (uint32_t i = 0; i < n; i++) {
-		struct wasm_ftype *t;
 		uint8_t form;
-		uint32_t np, nr;
+		uint32_t members = 1, start = ntypes;
+		bool rec = false;
 
-		TRY(vec_room(r, i, cap));
-		t = &m->types[i];
-		m->ntypes = i + 1;
 		TRY(wasm_rd_u8(r, &form));
-		/* the form is a signed LEB128 byte (-0x20): a continuation bit makes it too long */
-		if (form & 0x80)
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-					    "integer representation too long (function type)");
-		if (form != 0x60)
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed function type 0x%02x",
-					    form);
-		TRY(wasm_rd_u32(r, &np));
-		t->pub.params = m->typebuf + used;
-		for (uint32_t k = 0; k < np; k++) {
-			TRY(wasm_rd_valtype(r, &m->typebuf[used]));
-			t->param_slots += wasm_type_slots(m->typebuf[used++]);
+		if (form == 0x4e) { /* rec: a vector of types */
+			TRY(wasm_rd_u32(r, &members));
+			rec = true;
 		}
-		TRY(wasm_rd_u32(r, &nr));
-		t->pub.results = m->typebuf + used;
-		for (uint32_t k = 0; k < nr; k++) {
-			TRY(wasm_rd_valtype(r, &m->typebuf[used]));
-			t->result_slots += wasm_type_slots(m->typebuf[used++]);
+		/* each member takes at least 3 bytes: the count fits the section's size */
+		if (members > bytes / 3 + 1 || (uint64_t)start + members > WASM_VT_MAX_TYPES)
+			return wasm_rd_eof(r);
+		if (start + members > cap) {
+			struct wasm_ftype *nt =
+				core_realloc(m->types, (size_t)(start + members) * sizeof(*nt));
+			if (!nt)
+				return nomem(r);
+			memset(nt + cap, 0, (size_t)(start + members - cap) * sizeof(*nt));
+			m->types = nt;
+			cap = start + members;
 		}
-		t->pub.nparams = np;
-		t->pub.nresults = nr;
+		m->ntypes_seen = start + members;
+		for (uint32_t k = 0; k < members; k++) {
+			struct wasm_ftype *t = &m->types[start + k];
+			if (rec || k)
+				TRY(wasm_rd_u8(r, &form));
+			/* a signed LEB128 byte (-0x20): a continuation bit makes it too long */
+			if (form & 0x80)
+				return wasm_rd_fail(
+					r, WASM_ERR_MALFORMED,
+					"integer representation too long (function type)");
+			if (form != 0x60)
+				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+						    "malformed function type 0x%02x", form);
+			m->ntypes = ntypes = start + k + 1;
+			t->rec_start = start;
+			t->rec_len = members;
+			TRY(rd_functype(m, r, t, &used));
+		}
+	}
+	m->ntypes_seen = ntypes;
+	m->type_canon = core_calloc(ntypes ? ntypes : 1, sizeof(*m->type_canon));
+	if (!m->type_canon)
+		return nomem(r);
+	for (uint32_t i = 0; i < ntypes; i++) {
 		m->type_canon[i] = i;
 		for (uint32_t k = 0; k < i; k++) {
-			if (wasm_ftype_equal(&m->types[k], t)) {
+			if (wasm_type_same(m, k, m, i)) {
 				m->type_canon[i] = k;
 				break;
 			}
 		}
+		/* types of groups before the next one compare by canonical index now */
+		if (i + 1 == m->types[i].rec_start + m->types[i].rec_len)
+			m->ncanon = i + 1;
 	}
 	return 0;
 }
 
 /* A table type. 3.0: the limits flags are a byte (bit 0: a maximum, bit 2: i64 indices,
  * memory64), the limits 64-bit numbers validated against the index type. */
-static int rd_tabletype(struct wasm_reader *r, struct wasm_tabletype *t)
+static int rd_tabletype(struct wasm_reader *r, const struct wasm_module *m,
+			struct wasm_tabletype *t)
 {
 	uint8_t flag;
 	uint64_t lo, hi = 0;
 
-	TRY(wasm_rd_u8(r, &t->elem));
-	if (!wasm_is_reftype(t->elem))
-		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+	TRY(rd_reftype(r, m, &t->elem));
 	TRY(wasm_rd_u8(r, &flag));
 	if (flag & ~0x05u)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed limits flags");
@@ -419,11 +521,12 @@ static int rd_memtype(struct wasm_reader *r, struct wasm_memtype *t)
 	return 0;
 }
 
-static int rd_globaltype(struct wasm_reader *r, uint8_t *type, bool *mut)
+static int rd_globaltype(struct wasm_reader *r, const struct wasm_module *mod, wasm_vt *type,
+			 bool *mut)
 {
 	uint8_t m;
 
-	TRY(wasm_rd_valtype(r, type));
+	TRY(wasm_rd_valtype(r, mod, type));
 	TRY(wasm_rd_u8(r, &m));
 	if (m > 1)
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed mutability");
@@ -512,9 +615,7 @@ static int rd_ce_operand(struct wasm_module *m, struct wasm_reader *r, struct wa
 		return 0;
 	}
 	case 0xd0:
-		TRY(wasm_rd_u8(r, &ce->type));
-		if (!wasm_is_reftype(ce->type))
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
+		TRY(wasm_rd_heaptype(r, m, &ce->type));
 		ce->kind = WASM_CE_NULL;
 		return 0;
 	case 0xd2:
@@ -522,12 +623,13 @@ static int rd_ce_operand(struct wasm_module *m, struct wasm_reader *r, struct wa
 		if (ce->idx >= m->nfuncs)
 			return invalid(r, "unknown function", ce->idx);
 		m->declared[ce->idx] = 1;
-		ce->kind = WASM_CE_FUNC, ce->type = WASM_FUNCREF;
+		ce->kind = WASM_CE_FUNC, ce->type = wasm_vt_idx(m->func_type[ce->idx], false);
 		return 0;
 	case 0x23:
 		TRY(wasm_rd_u32(r, &ce->idx));
-		/* Wasm 2.0: only imported globals are in scope in a constant expression */
-		if (ce->idx >= m->nglobal_imports)
+		/* 3.0: the globals defined so far are in scope (a global's initialiser sees
+		 * the globals before it; segments see all of them); 2.0 had imports only */
+		if (ce->idx >= m->nglobals)
 			return invalid(r, "unknown global", ce->idx);
 		if (m->globals[ce->idx].mut)
 			return wasm_rd_fail(r, WASM_ERR_INVALID,
@@ -562,10 +664,10 @@ static int ce_record(struct wasm_module *m, const struct wasm_cexpr *ce)
 /* A constant expression of type want. One instruction is kept in ce itself; a longer one
  * (3.0 extended constant expressions: i32/i64 add, sub, mul over constants and globals)
  * goes to m->ceops as a postfix program, validated here with a stack of types. */
-static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
+static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 		    struct wasm_cexpr *ce)
 {
-	uint8_t types[WASM_CE_MAX_DEPTH];
+	wasm_vt types[WASM_CE_MAX_DEPTH];
 	uint32_t depth = 0, n = 0, first = m->nceops;
 	struct wasm_cexpr one;
 
@@ -578,7 +680,7 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		if (op == 0x0b)
 			break;
 		if (is_ce_binop(op)) {
-			uint8_t t = op <= 0x6c ? WASM_I32 : WASM_I64;
+			wasm_vt t = op <= 0x6c ? WASM_I32 : WASM_I64;
 			r->p++;
 			if (depth < 2 || types[depth - 1] != t || types[depth - 2] != t)
 				return wasm_rd_fail(r, WASM_ERR_INVALID,
@@ -608,7 +710,7 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, uint8_t want,
 		return wasm_rd_fail(
 			r, WASM_ERR_INVALID,
 			"type mismatch: constant expression leaves more than one value");
-	if (types[0] != want)
+	if (!wasm_vt_sub(m, types[0], m, want))
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch in constant expression");
 	if (n == 1) {
 		*ce = one;
@@ -653,7 +755,8 @@ static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struc
 	case WASM_EXTERN_TABLE:
 		if (grow((void **)&m->tables, m->ntables, sizeof(*m->tables)))
 			return nomem(r);
-		TRY(rd_tabletype(r, &m->tables[m->ntables]));
+		TRY(rd_tabletype(r, m, &m->tables[m->ntables]));
+		m->tables[m->ntables].has_init = false;
 		im->idx = m->ntables++;
 		m->ntable_imports++;
 		return 0;
@@ -670,7 +773,7 @@ static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struc
 			return nomem(r);
 		g = &m->globals[m->nglobals];
 		memset(g, 0, sizeof(*g));
-		TRY(rd_globaltype(r, &g->type, &g->mut));
+		TRY(rd_globaltype(r, m, &g->type, &g->mut));
 		im->idx = m->nglobals++;
 		m->nglobal_imports++;
 		return 0;
@@ -734,7 +837,22 @@ static int parse_tables(struct wasm_module *m, struct wasm_reader *r)
 	m->tables = t;
 	for (uint32_t i = 0; i < n; i++) {
 		TRY(vec_room(r, i, cap));
-		TRY(rd_tabletype(r, &t[m->ntables]));
+		/* 3.0: 0x40 0x00 starts a table type with an initialiser expression */
+		if (r->end - r->p >= 2 && r->p[0] == 0x40) {
+			if (r->p[1] != 0x00)
+				return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed table");
+			r->p += 2;
+			TRY(rd_tabletype(r, m, &t[m->ntables]));
+			TRY(rd_cexpr(m, r, t[m->ntables].elem, &t[m->ntables].init));
+			t[m->ntables].has_init = true;
+		} else {
+			TRY(rd_tabletype(r, m, &t[m->ntables]));
+			t[m->ntables].has_init = false;
+			if (!wasm_vt_nullable(t[m->ntables].elem))
+				return wasm_rd_fail(r, WASM_ERR_INVALID,
+						    "type mismatch: a table of a non-nullable "
+						    "type needs an initialiser");
+		}
 		m->ntables++;
 	}
 	return 0;
@@ -774,7 +892,7 @@ static int parse_globals(struct wasm_module *m, struct wasm_reader *r)
 		TRY(vec_room(r, i, cap));
 		d = &g[m->nglobals];
 		memset(d, 0, sizeof(*d));
-		TRY(rd_globaltype(r, &d->type, &d->mut));
+		TRY(rd_globaltype(r, m, &d->type, &d->mut));
 		TRY(rd_cexpr(m, r, d->type, &d->init));
 		m->nglobals++;
 	}
@@ -878,7 +996,7 @@ static int rd_elem_items(struct wasm_module *m, struct wasm_reader *r, struct wa
 		TRY(wasm_rd_u32(r, &ce->idx));
 		TRY(check_index(m, r, WASM_EXTERN_FUNC, ce->idx));
 		m->declared[ce->idx] = 1;
-		ce->kind = WASM_CE_FUNC, ce->type = WASM_FUNCREF;
+		ce->kind = WASM_CE_FUNC, ce->type = wasm_vt_idx(m->func_type[ce->idx], false);
 	}
 	return 0;
 }
@@ -893,7 +1011,8 @@ static int parse_elem(struct wasm_module *m, struct wasm_reader *r, struct wasm_
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed elements segment kind %u",
 				    flags);
 	exprs = flags & 4;
-	e->type = WASM_FUNCREF;
+	/* function indices: (ref func); expressions without a type: funcref */
+	e->type = exprs ? WASM_FUNCREF : wasm_vt_ref(WASM_FUNCREF, false);
 	e->mode = (flags & 1) ? ((flags & 2) ? WASM_SEG_DECLARATIVE : WASM_SEG_PASSIVE)
 			      : WASM_SEG_ACTIVE;
 	if (e->mode == WASM_SEG_ACTIVE) {
@@ -903,17 +1022,18 @@ static int parse_elem(struct wasm_module *m, struct wasm_reader *r, struct wasm_
 		TRY(rd_cexpr(m, r, m->tables[e->table].is64 ? WASM_I64 : WASM_I32, &e->offset));
 	}
 	if (flags & 3) {
-		uint8_t k;
-		TRY(wasm_rd_u8(r, &k));
-		if (exprs && !wasm_is_reftype(k))
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed reference type");
-		if (!exprs && k != 0)
-			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed element kind");
-		if (exprs)
-			e->type = k;
+		if (exprs) {
+			TRY(rd_reftype(r, m, &e->type));
+		} else {
+			uint8_t k;
+			TRY(wasm_rd_u8(r, &k));
+			if (k != 0)
+				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+						    "malformed element kind");
+		}
 	}
 	TRY(rd_elem_items(m, r, e, exprs));
-	if (e->mode == WASM_SEG_ACTIVE && m->tables[e->table].elem != e->type)
+	if (e->mode == WASM_SEG_ACTIVE && !wasm_vt_sub(m, e->type, m, m->tables[e->table].elem))
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch: element segment");
 	return 0;
 }
@@ -1088,7 +1208,7 @@ static int alloc_declared(struct wasm_module *m, struct wasm_reader *r)
 
 static int parse_section(struct wasm_module *m, struct wasm_reader *r, uint8_t id)
 {
-	if (id >= 6)
+	if (id >= 4) /* 3.0: a table's initialiser may hold ref.func */
 		TRY(alloc_declared(m, r));
 	switch (id) {
 	case 0:
@@ -1273,6 +1393,7 @@ void wasm_module_destroy(struct wasm_module *m)
 	core_free(m->imports);
 	core_free(m->type_canon);
 	core_free(m->typebuf);
+	core_free(m->vtypebuf);
 	core_free(m->types);
 	wasm_cc_keep_destroy(m->keep);
 	core_free(m->bytes);
@@ -1281,15 +1402,183 @@ void wasm_module_destroy(struct wasm_module *m)
 	core_free(m);
 }
 
-bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
+/* Pairs of types of two modules found the same, so that comparing types that name
+ * other types costs one comparison per pair (a chain of types naming earlier ones twice
+ * would otherwise take exponential time). */
+struct same_memo {
+	uint64_t *keys; /* (ia + 1) << 32 | ib, 0: empty */
+	uint32_t mask, n;
+	bool oom;
+};
+
+static bool memo_has(const struct same_memo *mm, uint64_t key)
+{
+	if (!mm->keys)
+		return false;
+	for (uint32_t i = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & mm->mask; mm->keys[i];
+	     i = (i + 1) & mm->mask)
+		if (mm->keys[i] == key)
+			return true;
+	return false;
+}
+
+static void memo_add(struct same_memo *mm, uint64_t key)
+{
+	if ((mm->n + 1) * 2 > mm->mask) {
+		uint32_t mask = mm->mask ? mm->mask * 2 + 1 : 255;
+		uint64_t *old = mm->keys, *k = core_calloc((size_t)mask + 1, sizeof(*k));
+		if (!k) {
+			mm->oom = true; /* then only slower */
+			return;
+		}
+		mm->keys = k;
+		for (uint32_t i = 0; old && i <= mm->mask; i++) {
+			if (old[i]) {
+				uint32_t j =
+					(uint32_t)(old[i] * 0x9e3779b97f4a7c15ull >> 40) & mask;
+				while (k[j])
+					j = (j + 1) & mask;
+				k[j] = old[i];
+			}
+		}
+		core_free(old);
+		mm->mask = mask;
+	}
+	for (uint32_t i = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & mm->mask;;
+	     i = (i + 1) & mm->mask) {
+		if (!mm->keys[i]) {
+			mm->keys[i] = key;
+			mm->n++;
+			return;
+		}
+	}
+}
+
+static bool same_group(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
+		       uint32_t ib, struct same_memo *mm, bool memo);
+
+/* Value a of a type in ma's group starting at ga against b of mb's group at gb. */
+static bool same_value(const struct wasm_module *ma, wasm_vt a, uint32_t ga,
+		       const struct wasm_module *mb, wasm_vt b, uint32_t gb, uint32_t glen,
+		       struct same_memo *mm)
+{
+	uint32_t x, y;
+	bool xin, yin;
+
+	if (wasm_vt_code(a) != WASM_HT_IDX || wasm_vt_code(b) != WASM_HT_IDX)
+		return a == b;
+	if ((a & WASM_VT_NONNULL) != (b & WASM_VT_NONNULL))
+		return false;
+	x = wasm_vt_index(a), y = wasm_vt_index(b);
+	xin = x >= ga && x - ga < glen;
+	yin = y >= gb && y - gb < glen;
+	if (xin || yin) /* within the group: the same position */
+		return xin && yin && x - ga == y - gb;
+	return same_group(ma, x, mb, y, mm, true);
+}
+
+static bool same_ftype(const struct wasm_ftype *a, uint32_t ga, const struct wasm_ftype *b,
+		       uint32_t gb, uint32_t glen, struct same_memo *mm)
 {
 	if (a->pub.nparams != b->pub.nparams || a->pub.nresults != b->pub.nresults)
 		return false;
 	for (uint32_t i = 0; i < a->pub.nparams; i++)
-		if (a->pub.params[i] != b->pub.params[i])
+		if (!same_value(a->mod, a->vparams[i], ga, b->mod, b->vparams[i], gb, glen, mm))
 			return false;
 	for (uint32_t i = 0; i < a->pub.nresults; i++)
-		if (a->pub.results[i] != b->pub.results[i])
+		if (!same_value(a->mod, a->vresults[i], ga, b->mod, b->vresults[i], gb, glen, mm))
+			return false;
+	return true;
+}
+
+/* Iso-recursive equivalence: the groups have the same shape, the types sit at the same
+ * position in them, and references out of the groups name the same types. Types of one
+ * module compare through type_canon (every earlier group's is known). Pairs found the
+ * same below the top (memo) are remembered, so the top-level comparison (call_indirect
+ * between instances) allocates nothing unless types name other types. */
+static bool same_group(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
+		       uint32_t ib, struct same_memo *mm, bool memo)
+{
+	const struct wasm_ftype *ta = &ma->types[ia], *tb = &mb->types[ib];
+	uint64_t key = ((uint64_t)ia + 1) << 32 | ib;
+
+	if (ma == mb && ia == ib)
+		return true;
+	if (ma == mb && ia < ma->ncanon && ib < ma->ncanon)
+		return ma->type_canon[ia] == ma->type_canon[ib];
+	if (ta->rec_len != tb->rec_len || ia - ta->rec_start != ib - tb->rec_start)
+		return false;
+	if (ma != mb && memo_has(mm, key))
+		return true;
+	for (uint32_t k = 0; k < ta->rec_len; k++)
+		if (!same_ftype(&ma->types[ta->rec_start + k], ta->rec_start,
+				&mb->types[tb->rec_start + k], tb->rec_start, ta->rec_len, mm))
+			return false;
+	if (ma != mb && memo)
+		memo_add(mm, key);
+	return true;
+}
+
+bool wasm_type_same(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
+		    uint32_t ib)
+{
+	struct same_memo mm = {0};
+	bool same;
+
+	if (ma == mb && ia == ib)
+		return true;
+	same = same_group(ma, ia, mb, ib, &mm, false);
+	core_free(mm.keys);
+	return same;
+}
+
+bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_module *mb, wasm_vt b)
+{
+	uint32_t ha, hb;
+
+	if (a == 0 || (a == b && (ma == mb || wasm_vt_code(a) != WASM_HT_IDX)))
+		return true;
+	if (!wasm_vt_is_ref(a) || !wasm_vt_is_ref(b))
+		return false;
+	if (wasm_vt_nullable(a) && !wasm_vt_nullable(b))
+		return false;
+	ha = wasm_vt_code(a), hb = wasm_vt_code(b);
+	if (ha == WASM_HT_BOT)
+		return true;
+	switch (hb) {
+	case WASM_FUNCREF:
+		return ha == WASM_FUNCREF || ha == WASM_HT_IDX || ha == WASM_HT_NOFUNC;
+	case WASM_EXTERNREF:
+		return ha == WASM_EXTERNREF || ha == WASM_HT_NOEXTERN;
+	case WASM_HT_IDX:
+		if (ha == WASM_HT_NOFUNC)
+			return true;
+		return ha == WASM_HT_IDX && ma && mb &&
+		       wasm_type_same(ma, wasm_vt_index(a), mb, wasm_vt_index(b));
+	default:
+		return ha == hb;
+	}
+}
+
+bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
+{
+	if (a->pub.nparams != b->pub.nparams || a->pub.nresults != b->pub.nresults)
+		return false;
+	if (a->has_idx || b->has_idx || a->rec_len > 1 || b->rec_len > 1) {
+		if (!a->mod || !b->mod)
+			return false;
+		return wasm_type_same(a->mod, (uint32_t)(a - a->mod->types), b->mod,
+				      (uint32_t)(b - b->mod->types));
+	}
+	/* no type indices: the full types compare as numbers (a host function's are its
+	 * bytes) */
+	for (uint32_t i = 0; i < a->pub.nparams; i++)
+		if ((a->vparams ? a->vparams[i] : a->pub.params[i]) !=
+		    (b->vparams ? b->vparams[i] : b->pub.params[i]))
+			return false;
+	for (uint32_t i = 0; i < a->pub.nresults; i++)
+		if ((a->vresults ? a->vresults[i] : a->pub.results[i]) !=
+		    (b->vresults ? b->vresults[i] : b->pub.results[i]))
 			return false;
 	return true;
 }

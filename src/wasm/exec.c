@@ -109,6 +109,8 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "expected shared memory";
 	case WASM_TRAP_NOMEM:
 		return "out of memory (compiling a function at its first call)";
+	case WASM_TRAP_NULL_FUNC_REF:
+		return "null function reference";
 	}
 	return "unknown trap";
 }
@@ -1172,6 +1174,25 @@ do_return:
 		CASE(REF_IS_NULL)
 		fp[pc[1]].i32 = fp[pc[2]].i64 == 0;
 		pc += 3;
+		NEXT();
+		/* 3.0 typed function references */
+		CASE(CALL_REF)
+		callee = (struct wasm_func *)fp[pc[1]].ref;
+		if (unlikely(!callee))
+			TRAP(WASM_TRAP_NULL_FUNC_REF);
+		nfp = fp + pc[2];
+		ret = pc + 3;
+		goto do_call;
+		CASE(RETURN_CALL_REF)
+		callee = (struct wasm_func *)fp[pc[1]].ref;
+		if (unlikely(!callee))
+			TRAP(WASM_TRAP_NULL_FUNC_REF);
+		nfp = fp + pc[2];
+		goto do_tail_call;
+		CASE(REF_AS_NON_NULL)
+		if (unlikely(!fp[pc[1]].i64))
+			TRAP(WASM_TRAP_NULL_REF);
+		pc += 2;
 		NEXT();
 		CASE(SHUFFLE)
 		{

@@ -55,7 +55,9 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	case WASM_EXTERN_TABLE: {
 		const struct wasm_tabletype *want = &m->tables[im->idx];
 		const struct wasm_table *t = ext->u.table;
-		if (t->elem != want->elem || t->is64 != want->is64 ||
+		/* tables are mutable: the element types must be the same */
+		if (!wasm_vt_sub(t->vmod, t->vt, m, want->elem) ||
+		    !wasm_vt_sub(m, want->elem, t->vmod, t->vt) || t->is64 != want->is64 ||
 		    !limits_match(t->size, t->has_max, t->max, want->min, want->has_max, want->max))
 			return unlinkable(err, im, "incompatible import type (table)");
 		inst->tables[im->idx] = ext->u.table;
@@ -74,7 +76,10 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	default: {
 		const struct wasm_globaldef *want = &m->globals[im->idx];
 		const struct wasm_global *g = ext->u.global;
-		if (g->type != want->type || g->mut != want->mut)
+		/* an immutable global's type may be a subtype, a mutable one's must be the
+		 * same */
+		if (g->mut != want->mut || !wasm_vt_sub(g->vmod, g->vt, m, want->type) ||
+		    (g->mut && !wasm_vt_sub(m, want->type, g->vmod, g->vt)))
 			return unlinkable(err, im, "incompatible import type (global)");
 		inst->globals[im->idx] = ext->u.global;
 		return 0;
@@ -259,9 +264,13 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_tabletype *t = &m->tables[i];
 		char what[64];
 
-		rc = wasm_table_alloc(s, t->elem, t->min, t->max, t->has_max, &inst->tables[i]);
-		if (!rc)
+		rc = wasm_table_alloc(s, wasm_vt_byte(t->elem), t->min, t->max, t->has_max,
+				      &inst->tables[i]);
+		if (!rc) {
 			inst->tables[i]->is64 = t->is64;
+			inst->tables[i]->vt = t->elem;
+			inst->tables[i]->vmod = m;
+		}
 		if (rc) {
 			snprintf(what, sizeof(what), "table %u of %u elements", i, t->min);
 			return alloc_failed(inst, err, rc, "table", what,
@@ -300,11 +309,23 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		if (!g)
 			return alloc_failed(inst, err, rc ? rc : -ENOMEM, "global", "a global",
 					    sizeof(*g), wasm_store_budget_left(s));
-		g->type = m->globals[i].type;
+		g->type = wasm_vt_byte(m->globals[i].type);
+		g->vt = m->globals[i].type;
+		g->vmod = m;
 		g->mut = m->globals[i].mut;
 		eval_cexpr(inst, &m->globals[i].init, g->v);
 		wasm_store_link(s, &g->obj, WASM_OBJ_GLOBAL);
 		inst->globals[i] = g;
+	}
+	/* 3.0 table initialisers (they may read the globals) */
+	for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
+		struct wasm_table *t = inst->tables[i];
+		union wasm_slot v[2];
+		if (!m->tables[i].has_init)
+			continue;
+		eval_cexpr(inst, &m->tables[i].init, v);
+		for (uint32_t k = 0; k < t->size; k++)
+			t->elems[k] = v[0].i64;
 	}
 	inst->mem0 = m->nmems ? inst->mems[0] : NULL;
 	return 0;
@@ -552,6 +573,42 @@ static void from_slots(const uint8_t *types, uint32_t n, const union wasm_slot *
 	}
 }
 
+bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want)
+{
+	const struct wasm_func *f = (const struct wasm_func *)(uintptr_t)v;
+	const struct wasm_ftype *ft;
+
+	if (!wasm_vt_is_ref(want))
+		return true;
+	if (!v)
+		return wasm_vt_nullable(want);
+	if (wasm_vt_code(want) != WASM_HT_IDX)
+		return wasm_vt_code(want) == WASM_FUNCREF || wasm_vt_code(want) == WASM_EXTERNREF;
+	ft = f->type;
+	return m && ft->mod &&
+	       wasm_type_same(ft->mod, (uint32_t)(ft - ft->mod->types), m, wasm_vt_index(want));
+}
+
+/* 3.0: a typed reference argument must be of its parameter's type (validated code relies
+ * on it): a null for a non-nullable one is WASM_TRAP_NULL_REF, a function of another
+ * type WASM_TRAP_INDIRECT_TYPE. */
+static enum wasm_trap check_ref_args(const struct wasm_ftype *t, const union wasm_value *args)
+{
+	for (uint32_t i = 0; t->vparams && i < t->pub.nparams; i++) {
+		wasm_vt want = t->vparams[i];
+		if (!wasm_vt_is_ref(want))
+			continue;
+		if (wasm_vt_byte(want) == WASM_EXTERNREF) {
+			if (!args[i].ext && !wasm_vt_nullable(want))
+				return WASM_TRAP_NULL_REF;
+			continue;
+		}
+		if (!wasm_ref_fits((uint64_t)(uintptr_t)args[i].func, t->mod, want))
+			return args[i].func ? WASM_TRAP_INDIRECT_TYPE : WASM_TRAP_NULL_REF;
+	}
+	return WASM_TRAP_NONE;
+}
+
 enum wasm_trap wasm_call(struct wasm_store *s, struct wasm_func *f, const union wasm_value *args,
 			 union wasm_value *results, struct wasm_trap_info *info)
 {
@@ -564,6 +621,8 @@ enum wasm_trap wasm_call(struct wasm_store *s, struct wasm_func *f, const union 
 	s->trap.func_name = NULL;
 	if (s->sp + need > s->stack_slots) {
 		trap = WASM_TRAP_STACK_EXHAUSTED;
+		s->trap.trap = trap;
+	} else if ((trap = check_ref_args(t, args)) != WASM_TRAP_NONE) {
 		s->trap.trap = trap;
 	} else {
 		to_slots(t->pub.params, t->pub.nparams, args, s->stack + s->sp);

@@ -43,12 +43,79 @@ enum wasm_op {
 	WASM_OP_COUNT
 };
 
+/* ----- value types (3.0) ----- */
+
+/* A value type as the validator sees it. A number or vector type is its type byte
+ * (WASM_I32 ...). A reference type is its heap type's code in bits 0-7: an abstract heap
+ * type's own byte (0x70 func, 0x6f extern), or WASM_HT_IDX with a type index in bits 9-31
+ * (a concrete type: (ref $t)); bit 8 (WASM_VT_NONNULL) says the null value is excluded.
+ * So (ref null func) is WASM_FUNCREF and (ref null extern) WASM_EXTERNREF, 2.0's bytes,
+ * and equal types are equal numbers within a module. The GC proposal adds its abstract
+ * heap types (any, eq, i31, struct, array, none, ...) as further codes and struct/array
+ * types behind WASM_HT_IDX; wasm_vt_sub() is where their subtyping goes. */
+typedef uint32_t wasm_vt;
+#define WASM_VT_NONNULL	  0x100u
+#define WASM_HT_IDX	  0x01u /* a type index in bits 9-31 */
+#define WASM_HT_BOT	  0x02u /* validation only: the heap type of unreachable code */
+#define WASM_HT_NOFUNC	  0x73u /* the bottom of func (ref.null nofunc) */
+#define WASM_HT_NOEXTERN  0x72u /* the bottom of extern */
+#define WASM_VT_IDX_SHIFT 9
+#define WASM_VT_MAX_TYPES (1u << 22) /* type indices must fit (an implementation limit) */
+
+static inline wasm_vt wasm_vt_ref(uint32_t ht, bool nullable)
+{
+	return ht | (nullable ? 0 : WASM_VT_NONNULL);
+}
+
+static inline wasm_vt wasm_vt_idx(uint32_t typeidx, bool nullable)
+{
+	return WASM_HT_IDX | typeidx << WASM_VT_IDX_SHIFT | (nullable ? 0 : WASM_VT_NONNULL);
+}
+
+static inline uint32_t wasm_vt_code(wasm_vt t)
+{
+	return t & 0xffu;
+}
+
+/* The heap type part of a reference type (code and index, without the null bit). */
+static inline uint32_t wasm_vt_heap(wasm_vt t)
+{
+	return t & ~WASM_VT_NONNULL;
+}
+
+static inline uint32_t wasm_vt_index(wasm_vt t)
+{
+	return t >> WASM_VT_IDX_SHIFT;
+}
+
+static inline bool wasm_vt_is_ref(wasm_vt t)
+{
+	uint32_t c = wasm_vt_code(t);
+
+	return c == WASM_FUNCREF || c == WASM_EXTERNREF || c == WASM_HT_IDX || c == WASM_HT_BOT ||
+	       c == WASM_HT_NOFUNC || c == WASM_HT_NOEXTERN;
+}
+
+static inline bool wasm_vt_nullable(wasm_vt t)
+{
+	return !(t & WASM_VT_NONNULL);
+}
+
 /* ----- module (decoded form) ----- */
 
+struct wasm_module;
+
+/* A function type: pub has one byte per value (a reference as WASM_FUNCREF or
+ * WASM_EXTERNREF, the run-time representation), vparams/vresults the full types. */
 struct wasm_ftype {
 	struct wasm_functype pub;
 	uint32_t param_slots;
 	uint32_t result_slots;
+	const wasm_vt *vparams;
+	const wasm_vt *vresults;
+	const struct wasm_module *mod; /* whose type indices vparams/vresults use (or NULL) */
+	bool has_idx;		       /* some value names a type index */
+	uint32_t rec_start, rec_len;   /* its recursion group (a type of its own in 2.0) */
 };
 
 enum wasm_cexpr_kind {
@@ -68,13 +135,15 @@ enum wasm_cexpr_kind {
  * constant expressions: i32/i64 add, sub and mul over the single instructions). */
 struct wasm_cexpr {
 	uint8_t kind;
-	uint8_t type;
+	wasm_vt type;
 	uint32_t idx;
 	uint64_t v[2];
 };
 
 struct wasm_tabletype {
-	uint8_t elem;
+	wasm_vt elem;
+	bool has_init;		/* 3.0: elements start as init's value (else null) */
+	struct wasm_cexpr init; /* read after the table section's other fields */
 	bool has_max;
 	bool is64;	   /* 3.0 memory64: i64 indices */
 	uint32_t min, max; /* limits past 2^32-1 (is64 only) are kept as 2^32-1 */
@@ -88,7 +157,7 @@ struct wasm_memtype {
 };
 
 struct wasm_globaldef {
-	uint8_t type;
+	wasm_vt type;
 	bool mut;
 	struct wasm_cexpr init;
 };
@@ -112,7 +181,7 @@ enum wasm_seg_mode { WASM_SEG_ACTIVE, WASM_SEG_PASSIVE, WASM_SEG_DECLARATIVE };
 
 struct wasm_elemseg {
 	uint8_t mode;
-	uint8_t type;
+	wasm_vt type;
 	uint32_t table;
 	struct wasm_cexpr offset;
 	uint32_t n;
@@ -163,8 +232,11 @@ struct wasm_code {
 struct wasm_module {
 	struct wasm_ftype *types;
 	uint32_t ntypes;
+	uint32_t ntypes_seen; /* type indices a value type may name so far (decoding) */
 	uint8_t *typebuf;
+	wasm_vt *vtypebuf;    /* the full types of every ftype's values */
 	uint32_t *type_canon; /* first type index structurally equal to each type */
+	uint32_t ncanon;      /* type_canon is known below this index (decoding) */
 	struct wasm_import *imports;
 	uint32_t nimports;
 	uint32_t *func_type; /* type index of every function, imports first */
@@ -241,8 +313,10 @@ struct wasm_func {
 
 struct wasm_table {
 	struct wasm_obj obj;
-	struct wasm_store *store; /* charged for its elements */
-	uint8_t elem;
+	struct wasm_store *store;	/* charged for its elements */
+	uint8_t elem;			/* WASM_FUNCREF or WASM_EXTERNREF (the representation) */
+	wasm_vt vt;			/* the full element type, for import matching */
+	const struct wasm_module *vmod; /* whose type indices vt uses (NULL: none) */
 	bool has_max;
 	bool is64; /* indexed with i64 (memory64), for import matching */
 	uint32_t size, max;
@@ -269,7 +343,9 @@ struct wasm_memory {
 
 struct wasm_global {
 	struct wasm_obj obj;
-	uint8_t type;
+	uint8_t type;			/* the representation (wasm_vt_byte) */
+	wasm_vt vt;			/* the full type, for import matching */
+	const struct wasm_module *vmod; /* whose type indices vt uses (NULL: none) */
 	bool mut;
 	union wasm_slot v[2];
 };
@@ -368,21 +444,51 @@ int wasm_rd_s33(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_
 int wasm_rd_s64(struct wasm_reader *r, int64_t *out) __attribute__((warn_unused_result));
 int wasm_rd_bytes(struct wasm_reader *r, size_t n, const uint8_t **out)
 	__attribute__((warn_unused_result));
-int wasm_rd_valtype(struct wasm_reader *r, uint8_t *out) __attribute__((warn_unused_result));
+/* A value type (3.0: with (ref null? ht)); a type index must be below m->ntypes_seen. */
+int wasm_rd_valtype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
+	__attribute__((warn_unused_result));
+/* A heap type (s33: an abstract type's code or a type index below m->ntypes_seen) as
+ * the nullable reference type to it. */
+int wasm_rd_heaptype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
+	__attribute__((warn_unused_result));
 /* A memarg: alignment exponent, memory index (3.0: 0 unless flag 2**6 says one follows)
  * and offset (64 bits: 3.0 memory64). */
 int wasm_rd_memarg(struct wasm_reader *r, uint32_t *align, uint32_t *mem, uint64_t *offset)
 	__attribute__((warn_unused_result));
 
-static inline uint32_t wasm_type_slots(uint8_t t)
+static inline uint32_t wasm_type_slots(wasm_vt t)
 {
 	return t == WASM_V128 ? 2u : 1u;
 }
 
-static inline bool wasm_is_reftype(uint8_t t)
+static inline bool wasm_is_reftype(wasm_vt t)
 {
-	return t == WASM_FUNCREF || t == WASM_EXTERNREF;
+	return wasm_vt_is_ref(t);
 }
+
+/* The run-time representation of a value of type t: its own byte for numbers and
+ * vectors, WASM_FUNCREF or WASM_EXTERNREF for references. */
+static inline uint8_t wasm_vt_byte(wasm_vt t)
+{
+	uint32_t c = wasm_vt_code(t);
+
+	if (c == WASM_EXTERNREF || c == WASM_HT_NOEXTERN)
+		return WASM_EXTERNREF;
+	if (wasm_vt_is_ref(t))
+		return WASM_FUNCREF;
+	return (uint8_t)t;
+}
+
+/* Whether a (of module ma) is a subtype of b (of module mb); T_UNKNOWN (0) is below
+ * everything. Types of different modules compare structurally. */
+bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_module *mb, wasm_vt b);
+/* Whether reference value v (a struct wasm_func pointer for a function reference, 0 for
+ * null) is a value of type want of module m: the checks for references that come from
+ * outside validated code (the embedding API, snapshot files). */
+bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want);
+/* Whether concrete types ia of ma and ib of mb are the same (iso-recursive equivalence). */
+bool wasm_type_same(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
+		    uint32_t ib);
 
 /* Fills the error (with the given location) and returns -EINVAL. */
 int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *section, int64_t func,

@@ -390,6 +390,7 @@ int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t 
 	}
 	t->store = s;
 	t->elem = elem;
+	t->vt = elem; /* a host-made table's full type is its byte (a module's sets it) */
 	t->size = min;
 	t->max = max;
 	t->has_max = has_max;
@@ -450,6 +451,7 @@ int wasm_global_create(struct wasm_store *s, enum wasm_valtype type, bool mutabl
 	if (!g)
 		return -ENOMEM;
 	g->type = (uint8_t)type;
+	g->vt = (uint8_t)type;
 	g->mut = mutable_;
 	if (type == WASM_V128)
 		memcpy(g->v, init.v128, 16);

@@ -63,6 +63,7 @@ enum wasm_trap {
 	WASM_TRAP_UNSHARED,	    /* memory.atomic.wait on a memory that is not shared */
 	/* no memory to compile a function at its first call (lazy compilation) */
 	WASM_TRAP_NOMEM,
+	WASM_TRAP_NULL_FUNC_REF, /* call_ref of null (3.0) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */

@@ -319,6 +319,56 @@ static int test_alloc_failures(void)
 	return 0;
 }
 
+/* 3.0 typed references: (ref null func) is funcref; a typed value type is 0x63/0x64 and
+ * an s33 heap type; the embedding API refuses a typed argument of another type (validated
+ * code calls it as its type says) and a null for a non-nullable one. */
+static int test_typed_refs(void)
+{
+	static const char *src = "(module (type $t (func (result i32)))\n"
+				 "  (type $u (func (result i64)))\n"
+				 "  (func (export \"a\") (type $t) (i32.const 7))\n"
+				 "  (func (export \"b\") (type $u) (i64.const 8))\n"
+				 "  (func (export \"take\") (param (ref $t)) (result i32)\n"
+				 "    (call_ref $t (local.get 0))))";
+	static const uint8_t param[] = {0x60, 0x01, 0x64, 0x00, 0x00};
+	struct wasm_text_binary b;
+	struct wasm_text_error terr;
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	struct wasm_error err;
+	struct wasm_extern fa, fb, take;
+	union wasm_value arg, res;
+	int found = 0;
+
+	CHECK(same_binary("(module (func (param (ref null func) (ref null extern))))",
+			  "(module (func (param funcref externref)))"));
+	CHECK(encode("(module (type $t (func)) (func (param (ref $t))))", &b, &terr) == 0);
+	for (size_t i = 0; i + sizeof(param) <= b.len; i++)
+		found |= !memcmp(b.bytes + i, param, sizeof(param));
+	CHECK(found);
+	wasm_text_binary_fini(&b);
+
+	CHECK(encode(src, &b, &terr) == 0);
+	CHECK(wasm_module_load(b.bytes, b.len, &m, &err) == 0);
+	wasm_text_binary_fini(&b);
+	CHECK(wasm_store_create(NULL, &s) == 0);
+	CHECK(wasm_instance_create(s, m, NULL, NULL, &inst, &err) == 0);
+	CHECK(wasm_instance_export(inst, "a", &fa) == 0);
+	CHECK(wasm_instance_export(inst, "b", &fb) == 0);
+	CHECK(wasm_instance_export(inst, "take", &take) == 0);
+	arg.func = fa.u.func;
+	CHECK(wasm_call(s, take.u.func, &arg, &res, NULL) == WASM_TRAP_NONE);
+	CHECK_EQ(res.i32, 7);
+	arg.func = fb.u.func;
+	CHECK(wasm_call(s, take.u.func, &arg, &res, NULL) == WASM_TRAP_INDIRECT_TYPE);
+	arg.func = NULL;
+	CHECK(wasm_call(s, take.u.func, &arg, &res, NULL) == WASM_TRAP_NULL_REF);
+	wasm_store_destroy(s);
+	wasm_module_destroy(m);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"empty_module", test_empty_module},
 	{"function_bytes", test_function_bytes},
@@ -331,6 +381,7 @@ static const struct unit_test tests[] = {
 	{"text_is_text", test_text_is_text},
 	{"script", test_script},
 	{"alloc_failures", test_alloc_failures},
+	{"typed_refs", test_typed_refs},
 };
 
 UNIT_MAIN("wat", tests)

@@ -529,6 +529,10 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 			if (r.err || v > m->nfuncs || (v && t->elem != WASM_FUNCREF))
 				return BAD("table %u, element %u: reference %u", i, k, v);
 			t->elems[k] = v ? (uint64_t)(uintptr_t)inst->funcs[v - 1] : 0;
+			/* 3.0: a typed table holds only values of its type */
+			if (!wasm_ref_fits(t->elems[k], t->vmod, t->vt))
+				return BAD("table %u, element %u: reference %u of another type", i,
+					   k, v);
 		}
 	}
 	n = sread_u32(&r);
@@ -544,6 +548,8 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 			if (v0 > m->nfuncs || (v0 && type != WASM_FUNCREF) || v1)
 				return BAD("global %u: reference %llu", i, (unsigned long long)v0);
 			v0 = v0 ? (uint64_t)(uintptr_t)inst->funcs[v0 - 1] : 0;
+			if (g->mut && !wasm_ref_fits(v0, g->vmod, g->vt))
+				return BAD("global %u: reference of another type", i);
 		}
 		if (g->mut) {
 			g->v[0].i64 = v0;

@@ -132,7 +132,7 @@ static int blocktype(struct wat *p, struct text_buf *b)
 		if (!rc && !sig.params.len && sig.results.len == 0)
 			tb_byte(b, 0x40);
 		else if (!rc && !sig.params.len && sig.results.len == 1)
-			tb_byte(b, sig.results.p[0]);
+			wat_put_valtype(p, b, sig.results.p[0]);
 		else if (!rc && !(rc = wat_type_for(p, &sig.params, &sig.results, &idx)))
 			tb_s64(b, idx);
 	}
@@ -332,7 +332,8 @@ static int select_imm(struct wat *p, const struct text_instr *in, struct text_bu
 	}
 	tb_byte(o, 0x1c);
 	tb_u32(o, (uint32_t)types.len);
-	tb_append(o, &types);
+	for (size_t i = 0; i < types.len; i++)
+		wat_put_valtype(p, o, types.p[i]);
 	tb_fini(&types);
 	return 0;
 }
@@ -427,6 +428,8 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		return br_table_imm(p, o);
 	case IMM_FUNC:
 		return index_imm(p, in, SP_FUNC, o);
+	case IMM_TYPE:
+		return index_imm(p, in, SP_TYPE, o);
 	case IMM_CALL_INDIRECT:
 		return call_indirect_imm(p, in, o);
 	case IMM_SELECT:
@@ -507,12 +510,8 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		opcode(o, in);
 		return shuffle(p, at, o);
 	case IMM_HEAPTYPE:
-		if (!wat_at_kw(p, KW_FUNC) && !wat_at_kw(p, KW_EXTERN))
-			return wat_unexpected(p);
 		opcode(o, in);
-		tb_byte(o, wat_at_kw(p, KW_FUNC) ? WASM_FUNCREF : WASM_EXTERNREF);
-		p->pos++;
-		return 0;
+		return wat_heaptype(p, o);
 	case IMM_MEMARG:
 		opcode(o, in);
 		return memarg(p, in, o, false);

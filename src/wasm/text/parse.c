@@ -209,6 +209,99 @@ int wat_index(struct wat *p, enum text_space sp, uint32_t *out)
 
 /* ----- types ----- */
 
+/* The abstract heap types' codes beside func and extern (binary 3.0) */
+#define HT_NOFUNC   0x73
+#define HT_NOEXTERN 0x72
+
+/* A heap type as its s33 value: an abstract type's code (negative) or a type index. */
+static int heap_value(struct wat *p, int64_t *out)
+{
+	static const int kws[][2] = {
+		{KW_FUNC, WASM_FUNCREF},
+		{KW_EXTERN, WASM_EXTERNREF},
+		{KW_NOFUNC, HT_NOFUNC},
+		{KW_NOEXTERN, HT_NOEXTERN},
+	};
+	uint32_t idx;
+
+	for (size_t i = 0; wat_at(p, TOK_KEYWORD) && i < sizeof(kws) / sizeof(kws[0]); i++) {
+		if (wat_tok(p)->kw == kws[i][0]) {
+			*out = kws[i][1] - 0x80;
+			p->pos++;
+			return 0;
+		}
+	}
+	if (!wat_at(p, TOK_NAT) && !wat_at(p, TOK_ID))
+		return wat_unexpected(p);
+	if (wat_index(p, SP_TYPE, &idx))
+		return -EINVAL;
+	*out = idx;
+	return 0;
+}
+
+int wat_heaptype(struct wat *p, struct text_buf *b)
+{
+	int64_t v;
+
+	if (heap_value(p, &v))
+		return -EINVAL;
+	tb_s64(b, v);
+	return 0;
+}
+
+void wat_put_valtype(struct wat *p, struct text_buf *b, uint8_t t)
+{
+	if (t >= 0x80 && t - 0x80u < p->nreftypes)
+		tb_put(b, p->reftype[t - 0x80], p->reftype_len[t - 0x80]);
+	else
+		tb_byte(b, t);
+}
+
+/* (ref null? ht) as one byte: funcref or externref for (ref null func/extern), else
+ * 0x80 + its index in p->reftype (the same type, the same byte). */
+static int ref_valtype(struct wat *p, uint8_t *out)
+{
+	const struct text_tok *at = wat_tok(p);
+	struct text_buf enc = {0};
+	bool nullable = false;
+	int64_t v;
+
+	p->pos += 2; /* ( ref */
+	if (wat_at_kw(p, KW_NULL)) {
+		nullable = true;
+		p->pos++;
+	}
+	if (heap_value(p, &v) || wat_close(p))
+		return -EINVAL;
+	if (nullable && (v == WASM_FUNCREF - 0x80 || v == WASM_EXTERNREF - 0x80)) {
+		*out = (uint8_t)(v + 0x80);
+		return 0;
+	}
+	tb_byte(&enc, nullable ? 0x63 : 0x64);
+	tb_s64(&enc, v);
+	if (enc.oom) {
+		tb_fini(&enc);
+		return wat_nomem(p);
+	}
+	for (uint32_t k = 0; k < p->nreftypes; k++) {
+		if (p->reftype_len[k] == enc.len && !memcmp(p->reftype[k], enc.p, enc.len)) {
+			*out = (uint8_t)(0x80 + k);
+			tb_fini(&enc);
+			return 0;
+		}
+	}
+	if (p->nreftypes == WAT_MAX_REFTYPES || enc.len > sizeof(p->reftype[0])) {
+		tb_fini(&enc);
+		return wat_fail(p, at, "more than %u reference types in one module",
+				WAT_MAX_REFTYPES);
+	}
+	memcpy(p->reftype[p->nreftypes], enc.p, enc.len);
+	p->reftype_len[p->nreftypes] = (uint8_t)enc.len;
+	*out = (uint8_t)(0x80 + p->nreftypes++);
+	tb_fini(&enc);
+	return 0;
+}
+
 int wat_valtype(struct wat *p, uint8_t *out)
 {
 	static const uint8_t map[][2] = {
@@ -219,7 +312,17 @@ int wat_valtype(struct wat *p, uint8_t *out)
 		{KW_V128, WASM_V128},
 		{KW_FUNCREF, WASM_FUNCREF},
 		{KW_EXTERNREF, WASM_EXTERNREF},
+		{KW_NULLFUNCREF, 0},
+		{KW_NULLEXTERNREF, 0},
 	};
+
+	if (wat_at_open(p, KW_REF))
+		return ref_valtype(p, out);
+	if (wat_at_kw(p, KW_NULLFUNCREF) || wat_at_kw(p, KW_NULLEXTERNREF)) {
+		*out = wat_at_kw(p, KW_NULLFUNCREF) ? HT_NOFUNC : HT_NOEXTERN;
+		p->pos++;
+		return 0;
+	}
 
 	for (size_t i = 0; wat_at(p, TOK_KEYWORD) && i < sizeof(map) / sizeof(map[0]); i++) {
 		if (wat_tok(p)->kw == map[i][0]) {
@@ -233,9 +336,19 @@ int wat_valtype(struct wat *p, uint8_t *out)
 
 int wat_reftype(struct wat *p, uint8_t *out)
 {
-	if (!wat_at_kw(p, KW_FUNCREF) && !wat_at_kw(p, KW_EXTERNREF))
+	if (!wat_at_kw(p, KW_FUNCREF) && !wat_at_kw(p, KW_EXTERNREF) &&
+	    !wat_at_kw(p, KW_NULLFUNCREF) && !wat_at_kw(p, KW_NULLEXTERNREF) &&
+	    !wat_at_open(p, KW_REF))
 		return wat_unexpected(p);
 	return wat_valtype(p, out);
+}
+
+/* Whether a reference type starts here (wat_reftype would read one). */
+static bool at_reftype(struct wat *p)
+{
+	return wat_at_kw(p, KW_FUNCREF) || wat_at_kw(p, KW_EXTERNREF) ||
+	       wat_at_kw(p, KW_NULLFUNCREF) || wat_at_kw(p, KW_NULLEXTERNREF) ||
+	       wat_at_open(p, KW_REF);
 }
 
 /* The type pool at offset off; NULL while it is empty (only empty signatures so far),
@@ -307,6 +420,8 @@ static int sigs_grow(struct wat *p)
 	for (size_t i = 0; i < p->ntypes; i++) {
 		struct text_buf pa, re;
 		uint32_t *slot;
+		if (p->types[i].rec)
+			continue;
 		sig_bufs(p, i, &pa, &re);
 		slot = sig_slot(p, &pa, &re);
 		if (!*slot)
@@ -333,6 +448,7 @@ static int add_type(struct wat *p, const struct text_buf *params, const struct t
 	f->nparams = (uint32_t)params->len;
 	f->nresults = (uint32_t)results->len;
 	f->off = p->typepool.len;
+	f->rec = p->in_rec;
 	tb_append(&p->typepool, params);
 	tb_append(&p->typepool, results);
 	if (p->typepool.oom)
@@ -342,14 +458,17 @@ static int add_type(struct wat *p, const struct text_buf *params, const struct t
 		return -ENOMEM;
 	sig_bufs(p, p->ntypes - 1, &pa, &re);
 	slot = sig_slot(p, &pa, &re);
-	if (!*slot)
+	if (!*slot && !p->in_rec)
 		*slot = (uint32_t)p->ntypes;
 	tb_byte(&p->sec[SEC_TYPE], 0x60);
 	tb_u32(&p->sec[SEC_TYPE], (uint32_t)params->len);
-	tb_append(&p->sec[SEC_TYPE], params);
+	for (size_t i = 0; i < params->len; i++)
+		wat_put_valtype(p, &p->sec[SEC_TYPE], params->p[i]);
 	tb_u32(&p->sec[SEC_TYPE], (uint32_t)results->len);
-	tb_append(&p->sec[SEC_TYPE], results);
-	p->secn[SEC_TYPE]++;
+	for (size_t i = 0; i < results->len; i++)
+		wat_put_valtype(p, &p->sec[SEC_TYPE], results->p[i]);
+	if (!p->in_rec)
+		p->secn[SEC_TYPE]++;
 	return 0;
 }
 
@@ -502,6 +621,28 @@ static int type_field(struct wat *p)
 	return rc;
 }
 
+static size_t skip_list(const struct wat *p, size_t i);
+
+/* (rec (type ...)*): one recursion group (0x4e), whose types may name each other */
+static int rec_field(struct wat *p)
+{
+	uint32_t n = 0;
+	int rc = 0;
+
+	open_kw(p);
+	for (size_t j = p->pos; tok_at(p, j)->kind == TOK_LPAR && tok_at(p, j + 1)->kw == KW_TYPE;
+	     j = skip_list(p, j))
+		n++;
+	tb_byte(&p->sec[SEC_TYPE], 0x4e);
+	tb_u32(&p->sec[SEC_TYPE], n);
+	p->in_rec = true;
+	for (uint32_t i = 0; i < n && !rc; i++)
+		rc = type_field(p);
+	p->in_rec = false;
+	p->secn[SEC_TYPE]++;
+	return rc ? rc : wat_close(p);
+}
+
 /* ----- pass 1: identifiers ----- */
 
 static enum text_space space_of(int kw)
@@ -581,6 +722,15 @@ static int scan_field(struct wat *p, size_t i)
 	switch (kw->kind == TOK_KEYWORD ? kw->kw : KW_NONE) {
 	case KW_TYPE:
 		return bind(p, SP_TYPE, id, p->count[SP_TYPE]++);
+	case KW_REC: /* (rec (type $id? ...)*) */
+		for (size_t j = i + 2;
+		     tok_at(p, j)->kind == TOK_LPAR && tok_at(p, j + 1)->kw == KW_TYPE;
+		     j = skip_list(p, j)) {
+			const struct text_tok *tid = tok_at(p, j + 2);
+			if (bind(p, SP_TYPE, tid->kind == TOK_ID ? tid : NULL, p->count[SP_TYPE]++))
+				return -EINVAL;
+		}
+		return 0;
 	case KW_IMPORT: {
 		const struct text_tok *desc = tok_at(p, i + 5);
 		enum text_space sp = space_of(desc->kw);
@@ -743,7 +893,7 @@ static int tabletype(struct wat *p, struct text_buf *b)
 		tb_u64(&lim, max);
 	rc = wat_reftype(p, &rt);
 	if (!rc) {
-		tb_byte(b, rt);
+		wat_put_valtype(p, b, rt);
 		tb_append(b, &lim);
 	}
 	tb_fini(&lim);
@@ -759,13 +909,13 @@ static int globaltype(struct wat *p, struct text_buf *b)
 		open_kw(p);
 		if (wat_valtype(p, &t) || wat_close(p))
 			return -EINVAL;
-		tb_byte(b, t);
+		wat_put_valtype(p, b, t);
 		tb_byte(b, 1);
 		return 0;
 	}
 	if (wat_valtype(p, &t))
 		return -EINVAL;
-	tb_byte(b, t);
+	wat_put_valtype(p, b, t);
 	tb_byte(b, 0);
 	return 0;
 }
@@ -820,7 +970,7 @@ static int func_code(struct wat *p, const struct text_sig *sig, const struct tex
 		for (j = i; j < locals.len && locals.p[j] == locals.p[i]; j++)
 			;
 		tb_u32(&fn, (uint32_t)(j - i));
-		tb_byte(&fn, locals.p[i]);
+		wat_put_valtype(p, &fn, locals.p[i]);
 	}
 	if (locals.oom)
 		fn.oom = true;
@@ -922,6 +1072,13 @@ static int inline_elem(struct wat *p, uint32_t table, uint8_t rt, bool is64, uin
 			} else {
 				rc = wat_unexpected(p);
 			}
+		} else if (rt != WASM_FUNCREF) {
+			/* a table of another reference type: (ref.func f) expressions */
+			uint32_t f;
+			rc = wat_index(p, SP_FUNC, &f);
+			tb_byte(&items, 0xd2);
+			tb_u32(&items, f);
+			tb_byte(&items, OPC_END);
 		} else {
 			uint32_t f;
 			rc = wat_index(p, SP_FUNC, &f);
@@ -929,6 +1086,7 @@ static int inline_elem(struct wat *p, uint32_t table, uint8_t rt, bool is64, uin
 		}
 		(*n)++;
 	}
+	exprs = exprs || rt != WASM_FUNCREF;
 	if (!rc) {
 		/* flavors (5.5.12): 0 = table 0, funcref indices; 2 = any table, elemkind,
 		 * indices; 4 = table 0, funcref expressions; 6 = any table, expressions */
@@ -941,7 +1099,7 @@ static int inline_elem(struct wat *p, uint32_t table, uint8_t rt, bool is64, uin
 		tb_byte(e, 0x00);
 		tb_byte(e, OPC_END);
 		if (flavor & 2)
-			tb_byte(e, exprs ? rt : 0x00);
+			wat_put_valtype(p, e, exprs ? rt : 0x00);
 		tb_u32(e, *n);
 		tb_append(e, &items);
 		p->secn[SEC_ELEM]++;
@@ -981,9 +1139,22 @@ static int table_field(struct wat *p)
 			p->pos++;
 		}
 	}
-	if (!wat_at(p, TOK_KEYWORD) || wat_at_kw(p, KW_I64) || wat_at_kw(p, KW_I32)) {
+	if (!at_reftype(p) &&
+	    (!wat_at(p, TOK_KEYWORD) || wat_at_kw(p, KW_I64) || wat_at_kw(p, KW_I32))) {
+		struct text_buf tt = {0};
+		int rc = tabletype(p, &tt);
 		p->secn[SEC_TABLE]++;
-		return tabletype(p, t) || wat_close(p) ? -EINVAL : 0;
+		if (!rc && !wat_at(p, TOK_RPAR)) {
+			/* 3.0: an initialiser expression for the elements */
+			tb_byte(t, 0x40);
+			tb_byte(t, 0x00);
+			tb_append(t, &tt);
+			rc = wat_expr(p, t);
+		} else if (!rc) {
+			tb_append(t, &tt);
+		}
+		tb_fini(&tt);
+		return rc || wat_close(p) ? -EINVAL : 0;
 	}
 	if (wat_reftype(p, &rt))
 		return -EINVAL;
@@ -992,7 +1163,7 @@ static int table_field(struct wat *p)
 	open_kw(p);
 	if (inline_elem(p, idx, rt, is64, &n) || wat_close(p))
 		return -EINVAL;
-	tb_byte(t, rt);
+	wat_put_valtype(p, t, rt);
 	tb_byte(t, is64 ? 0x05 : 0x01);
 	tb_u32(t, n);
 	tb_u32(t, n);
@@ -1189,7 +1360,7 @@ static int elemlist(struct wat *p, bool bare, struct text_buf *items, uint32_t *
 	*exprs = false;
 	if (wat_at_kw(p, KW_FUNC)) {
 		p->pos++;
-	} else if (wat_at_kw(p, KW_FUNCREF) || wat_at_kw(p, KW_EXTERNREF)) {
+	} else if (at_reftype(p)) {
 		if (wat_reftype(p, rt))
 			return -EINVAL;
 		*exprs = true;
@@ -1241,7 +1412,7 @@ static int elem_field(struct wat *p)
 		open_kw(p);
 		explicit_table = active = true;
 		rc = wat_index(p, SP_TABLE, &table) || wat_close(p) || offset_expr(p, &offset);
-	} else if (wat_at(p, TOK_LPAR)) {
+	} else if (wat_at(p, TOK_LPAR) && !at_reftype(p)) {
 		active = true;
 		rc = offset_expr(p, &offset);
 	}
@@ -1261,7 +1432,7 @@ static int elem_field(struct wat *p)
 		if (active)
 			tb_append(e, &offset);
 		if (flavor & 3)
-			tb_byte(e, exprs ? rt : 0x00);
+			wat_put_valtype(p, e, exprs ? rt : 0x00);
 		tb_u32(e, n);
 		tb_append(e, &items);
 		p->secn[SEC_ELEM]++;
@@ -1315,6 +1486,7 @@ static int field(struct wat *p)
 {
 	switch (tok_at(p, p->pos + 1)->kw) {
 	case KW_TYPE:
+	case KW_REC:
 		p->pos = skip_list(p, p->pos); /* read in pass 2 */
 		return 0;
 	case KW_IMPORT:
@@ -1458,10 +1630,10 @@ static int module_fields(struct wat *p, size_t first, size_t end)
 			defer(p, i);
 	}
 	for (i = first; i < end && i < p->defer_at; i = skip_list(p, i)) {
-		if (tok_at(p, i + 1)->kw != KW_TYPE)
+		if (tok_at(p, i + 1)->kw != KW_TYPE && tok_at(p, i + 1)->kw != KW_REC)
 			continue;
 		p->pos = i;
-		if (type_field(p)) {
+		if (tok_at(p, i + 1)->kw == KW_REC ? rec_field(p) : type_field(p)) {
 			defer(p, i);
 			break;
 		}

@@ -39,6 +39,7 @@ struct text_names {
 struct text_functype {
 	uint32_t nparams, nresults;
 	size_t off; /* in wat.typepool */
+	bool rec;   /* in a (rec ...) group: never what an inline type use means */
 };
 
 /* A signature being read (a type use): value types, and parameter identifiers. */
@@ -74,7 +75,18 @@ struct text_rawpos {
 
 #define TEXT_MAX_NESTING 1000 /* folded instructions and blocks: bounds the recursion */
 
+/* The most distinct 3.0 reference types (other than funcref and externref) one text
+ * module may use: an implementation limit of the text front end. */
+#define WAT_MAX_REFTYPES 128
+
 struct wat {
+	/* 3.0 reference types: in the parser's byte strings of value types, a byte 0x80 + k
+	 * stands for the binary encoding reftype[k] (0x63/0x64 and an s33 heap type), so a
+	 * value type stays one byte there; wat_put_valtype writes the encoding out */
+	uint8_t reftype[WAT_MAX_REFTYPES][8];
+	uint8_t reftype_len[WAT_MAX_REFTYPES];
+	uint32_t nreftypes;
+	bool in_rec; /* reading the types of a (rec ...) group */
 	const struct text_syntax *syn;
 	const struct text_lexed *lx;
 	const struct text_tok *t; /* lx->toks */
@@ -136,6 +148,10 @@ bool wat_at_index(const struct wat *p);
 
 /* A value type (i32 ... externref) as its binary byte. */
 int wat_valtype(struct wat *p, uint8_t *out);
+/* Appends value type t (a byte from wat_valtype) in its binary encoding. */
+void wat_put_valtype(struct wat *p, struct text_buf *b, uint8_t t);
+/* A heap type (func, extern, nofunc, noextern, a type index), in binary (s33). */
+int wat_heaptype(struct wat *p, struct text_buf *b);
 int wat_reftype(struct wat *p, uint8_t *out);
 
 /* (param ...)* (result ...)* into sig; *any tells whether there was a clause. */

@@ -254,10 +254,15 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 		rc = v128_value(w, result, v);
 		break;
 	case IMM_HEAPTYPE:
+		/* 3.0: any heap type; as a result, (ref.null) is a null of any type */
 		v->pattern = WASM_SCRIPT_REF_NULL;
-		if (wat_at_kw(w, KW_FUNC) || wat_at_kw(w, KW_EXTERN))
-			v->type = wat_at_kw(w, KW_FUNC) ? WASM_FUNCREF : WASM_EXTERNREF;
-		else
+		v->type = WASM_FUNCREF;
+		if (result && wat_at(w, TOK_RPAR))
+			break;
+		if (wat_at_kw(w, KW_EXTERN) || wat_at_kw(w, KW_NOEXTERN))
+			v->type = WASM_EXTERNREF;
+		else if (!wat_at_kw(w, KW_FUNC) && !wat_at_kw(w, KW_NOFUNC) && !wat_at(w, TOK_ID) &&
+			 !wat_at(w, TOK_NAT))
 			return wat_unexpected(w);
 		w->pos++;
 		break;
