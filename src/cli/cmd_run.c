@@ -376,8 +376,14 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			o->incoming = optarg + 4;
 			break;
 		case 'Y':
+			if (!strcmp(optarg, "control")) {
+				o->standby = optarg;
+				o->ctl.incoming = true;
+				break;
+			}
 			if (strncmp(optarg, "tcp:", 4) || !strchr(optarg + 4, ':')) {
-				log_err("run: --standby %s: must be tcp:HOST:PORT", optarg);
+				log_err("run: --standby %s: must be tcp:HOST:PORT or control",
+					optarg);
 				return -1;
 			}
 			o->standby = optarg + 4;
@@ -431,9 +437,13 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: --standby-disk and --failover go with --standby");
 		return -1;
 	}
-	if (o->standby && o->seccomp) {
-		log_err("run: --standby does not go with --seccomp (its allow list has no "
-			"listening sockets)");
+	if (o->standby && o->seccomp && !o->ctl.incoming) {
+		log_err("run: --standby tcp: does not go with --seccomp (its allow list has no "
+			"listening sockets): use --standby control");
+		return -1;
+	}
+	if (o->standby && o->ctl.incoming && !o->ctl.api_path) {
+		log_err("run: --standby control needs --api SOCKET (the stream comes there)");
 		return -1;
 	}
 	if (o->incoming && o->seccomp && !o->ctl.incoming) {
@@ -650,14 +660,22 @@ static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct c
 				     .auto_failover = o->failover_auto,
 				     .heartbeat_ms = o->heartbeat_ms};
 	struct vm_standby *s;
-	char err[512] = "";
+	char err[512] = "", peer[256] = "";
 	int fd, r;
 
-	fprintf(stderr, "lodge: standby: listening on %s\n", o->standby);
-	fd = snap_stream_accept(o->standby, err, sizeof(err));
-	if (fd < 0) {
-		log_err("--standby tcp:%s: %s", o->standby, err[0] ? err : strerror(-fd));
-		return CLI_EXIT_ERROR;
+	if (o->ctl.incoming) { /* --standby control: POST /migrate/receive brings it */
+		r = guestctl_incoming(o->gctl, &fd, peer, sizeof(peer));
+		if (r) {
+			log_err("--standby control: %s", strerror(-r));
+			return CLI_EXIT_ERROR;
+		}
+	} else {
+		fprintf(stderr, "lodge: standby: listening on %s\n", o->standby);
+		fd = snap_stream_accept(o->standby, err, sizeof(err));
+		if (fd < 0) {
+			log_err("--standby tcp:%s: %s", o->standby, err[0] ? err : strerror(-fd));
+			return CLI_EXIT_ERROR;
+		}
 	}
 	r = vm_standby_create(fd, &so, &s);
 	if (r) {
@@ -674,6 +692,9 @@ static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct c
 	pthread_mutex_unlock(&ctl->lock);
 	vm_standby_destroy(s);
 	close(fd);
+	if (o->ctl.incoming) /* the daemon learns the outcome: running, or why not */
+		guestctl_incoming_done(o->gctl, r == -ENODATA ? -ENODATA : r,
+				       r ? (err[0] ? err : strerror(-r)) : "running");
 	if (r == -ENODATA) {
 		log_info("standby: %s", err);
 		return 0;
@@ -893,17 +914,17 @@ static void ctl_migrated(void *opaque)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, char *err,
+static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, int fd, char *err,
 			 size_t errlen)
 {
 	struct run_ctl *c = opaque;
 	struct vm_repl *rp = NULL;
 	int r;
 
-	if (c->seccomp) {
+	if (c->seccomp && fd < 0) {
 		snprintf(err, errlen,
 			 "the guest runs under --seccomp, whose allow list has no way to "
-			 "connect out");
+			 "connect out: hand the connection over (POST /replicate/send)");
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -925,12 +946,15 @@ static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, c
 		r = 0;
 	}
 	if (!r) {
-		r = vm_replicate_start(c->vm, dest, -1, interval_ms, &rp, err, errlen);
+		r = vm_replicate_start(c->vm, dest, fd, interval_ms, &rp, err, errlen);
+		fd = -1;
 		c->repl = rp;
 		snprintf(c->repl_dest, sizeof(c->repl_dest), "%s", dest);
 		c->repl_ran = c->repl_ran || !r;
 	}
 	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
 	if (!r)
 		fprintf(stderr, "lodge: replicating to %s every %u ms\n", dest, interval_ms);
 	return r;

@@ -387,9 +387,40 @@ static void *op_main(void *opaque)
 	g->op_err[0] = 0;
 	if (g->op_fn) {
 		g->op_result = g->op_fn(g->opaque);
+	} else if (g->op_replicate && g->op_sock >= 0) {
+		/* POST /replicate/send: "HOST:PORT INTERVAL_MS" comes with the socket. */
+		struct pollfd p = {.fd = g->op_sock, .events = POLLIN};
+		int fd = -1, r = poll(&p, 1, HANDOFF_TIMEOUT_MS) == 1
+					 ? recv_fd(g->op_sock, &fd, g->op_path, 256)
+					 : -ETIMEDOUT;
+		char *sp = r ? NULL : strchr(g->op_path, ' ');
+		unsigned long ms = sp ? strtoul(sp + 1, NULL, 10) : 0;
+		if (r) {
+			snprintf(g->op_err, sizeof(g->op_err),
+				 "no connection was handed over on the control socket: %s",
+				 strerror(-r));
+		} else if (!sp || ms < VM_REPL_MIN_INTERVAL_MS || ms > VM_REPL_MAX_INTERVAL_MS) {
+			snprintf(g->op_err, sizeof(g->op_err),
+				 "the hand-over must name \"HOST:PORT INTERVAL_MS\" (%d-%d ms)",
+				 VM_REPL_MIN_INTERVAL_MS, VM_REPL_MAX_INTERVAL_MS);
+			close(fd);
+			r = -EINVAL;
+		} else {
+			*sp = 0;
+			r = g->ops->replicate(g->opaque, g->op_path, (unsigned)ms, fd, g->op_err,
+					      sizeof(g->op_err));
+		}
+		g->op_result = r;
+		write_outcome(g->op_sock, r,
+			      r == -EOPNOTSUPP ? "not_supported"
+			      : r == -EALREADY ? "busy"
+					       : "replication_failed",
+			      r ? (g->op_err[0] ? g->op_err : strerror(-r)) : "replicating");
+		close(g->op_sock);
+		g->op_sock = -1;
 	} else if (g->op_replicate) {
-		g->op_result = g->ops->replicate(g->opaque, g->op_path, g->op_interval, g->op_err,
-						 sizeof(g->op_err));
+		g->op_result = g->ops->replicate(g->opaque, g->op_path, g->op_interval, -1,
+						 g->op_err, sizeof(g->op_err));
 	} else if (g->op_migrate && g->op_sock >= 0) {
 		/* The daemon sends the connected socket once it has the 101 answer. */
 		struct pollfd p = {.fd = g->op_sock, .events = POLLIN};
@@ -638,7 +669,8 @@ static void h_get_replicate(struct api_conn *c, const struct api_request *r)
 	json_add_uint(o, "first_checkpoint_us", st.first_ns / 1000);
 	json_add_uint(o, "pause_last_us", st.pause_last_ns / 1000);
 	json_add_uint(o, "pause_max_us", st.pause_max_ns / 1000);
-	json_add_uint(o, "pause_avg_us", n ? st.pause_total_ns / n / 1000 : 0);
+	json_add_uint(o, "pause_avg_us", n > 1 ? st.pause_total_ns / (n - 1) / 1000 : 0);
+	json_add_uint(o, "first_pause_us", st.first_pause_ns / 1000);
 	json_add_uint(o, "rpo_last_us", st.rpo_last_ns / 1000);
 	json_add_uint(o, "rpo_max_us", st.rpo_max_ns / 1000);
 	json_add_uint(o, "rpo_avg_us", n > 1 ? st.rpo_total_ns / (n - 1) / 1000 : 0);
@@ -646,6 +678,44 @@ static void h_get_replicate(struct api_conn *c, const struct api_request *r)
 	if (st.error[0])
 		cJSON_AddStringToObject(o, "error", st.error);
 	api_reply_json(c, 200, o);
+}
+
+/* POST /replicate/send (upgrade): the daemon hands over a socket connected to the
+ * standby, with "HOST:PORT INTERVAL_MS" as the message's bytes, and reads the outcome as
+ * one JSON line once the standby has the first checkpoint. */
+static void h_replicate_send(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	uint8_t extra[16];
+	size_t n;
+	int fd;
+
+	if (!r->http->upgrade)
+		api_reply_error(c, 400, "upgrade_required",
+				"the replication's socket is handed over on a raw stream: ask for "
+				"Connection: Upgrade");
+	else if (!g->ops->replicate)
+		api_reply_error(c, 409, "not_supported", "replicate: not supported for %s guests",
+				g->ops->kind);
+	else if (g->op_busy)
+		api_reply_error(c, 409, "busy", "replicate: another request is in progress");
+	else if (api_hijack(c, &fd, extra, sizeof(extra), &n) == 0) {
+		if (n || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+			close(fd);
+			return;
+		}
+		g->op_fn = NULL;
+		g->op_what = "replicate";
+		g->op_conn = NULL;
+		g->op_replicate = true;
+		g->op_sock = fd;
+		g->op_busy = true;
+		if (pthread_create(&g->op_thread, NULL, op_main, g)) {
+			g->op_busy = g->op_replicate = false;
+			g->op_sock = -1;
+			close(fd);
+		}
+	}
 }
 
 /* PUT /failover: a standby (lodge run --standby) takes over now. */
@@ -830,6 +900,7 @@ static const struct api_route routes[] = {
 	{HTTP_PUT, "/replicate", h_replicate},
 	{HTTP_GET, "/replicate", h_get_replicate},
 	{HTTP_PUT, "/failover", h_failover},
+	{HTTP_POST, "/replicate/send", h_replicate_send},
 	{HTTP_POST, "/console", h_console},
 	{HTTP_POST, "/migrate/send", h_migrate_send},
 	{HTTP_POST, "/migrate/receive", h_migrate_receive},

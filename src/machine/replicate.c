@@ -301,10 +301,14 @@ static int capture(struct vm_repl *rp)
 		vm_resume(vm);
 	dt = vm_now_ns() - t0;
 	pthread_mutex_lock(&rp->lock);
-	rp->st.pause_last_ns = dt;
-	if (dt > rp->st.pause_max_ns)
-		rp->st.pause_max_ns = dt;
-	rp->st.pause_total_ns += dt;
+	if (rp->epoch == 0) { /* the rest of RAM after the pre-copy: apart */
+		rp->st.first_pause_ns = dt;
+	} else {
+		rp->st.pause_last_ns = dt;
+		if (dt > rp->st.pause_max_ns)
+			rp->st.pause_max_ns = dt;
+		rp->st.pause_total_ns += dt;
+	}
 	pthread_mutex_unlock(&rp->lock);
 	return rp->ck.r;
 }

@@ -24,12 +24,13 @@ struct vm_config;
 #define VM_REPL_MAX_INTERVAL_MS 60000
 
 struct vm_repl_stats {
-	bool active;		/* checkpoints are being taken and acknowledged */
-	uint64_t checkpoints;	/* acknowledged, the first (all of RAM) included */
-	uint64_t pause_last_ns; /* the guest paused for the last checkpoint */
+	bool active;		 /* checkpoints are being taken and acknowledged */
+	uint64_t checkpoints;	 /* acknowledged, the first (all of RAM) included */
+	uint64_t first_pause_ns; /* paused for the first checkpoint (the pre-copy's rest) */
+	uint64_t pause_last_ns;	 /* paused for the last checkpoint (the first one apart) */
 	uint64_t pause_max_ns;
-	uint64_t pause_total_ns;
-	uint64_t rpo_last_ns; /* between the last two acknowledged checkpoints */
+	uint64_t pause_total_ns; /* over checkpoints - 1 */
+	uint64_t rpo_last_ns;	 /* between the last two acknowledged checkpoints */
 	uint64_t rpo_max_ns;
 	uint64_t rpo_total_ns; /* summed over checkpoints - 1 intervals */
 	uint64_t bytes;	       /* sent */

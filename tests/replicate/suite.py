@@ -20,10 +20,16 @@
                   GET /replicate says Stopped with the reason, its output flows again
   bad_stream      a stream of another version, and a live-migration stream, sent to
                   --standby: exit 125 with one line; nothing committed, nothing run
+  daemon          two daemons: lodge create stby --standby (state incoming; lodge
+                  failover refused before any stream), lodge replicate prim to a closed
+                  port (one line, fails) then to stby; memcheck under replication; lodge
+                  kill prim, lodge failover stby: running, memcheck counts on, never a
+                  count seen before, never BAD
   api             interval_ms out of range and a destination that is no HOST:PORT: 400;
                   PUT /failover on a guest that is no standby: 409; GET /replicate
                   before any: 404; a port nobody listens on: 502, the guest runs on
 """
+import json
 import os
 import random
 import re
@@ -460,6 +466,125 @@ def t_api(initrd):
     result("api", why)
 
 
+class Daemon:
+    """`lodge daemon` on a private state directory and socket."""
+
+    def __init__(self, name):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, mode=0o755, exist_ok=True)
+        self.sock = os.path.join(self.dir, "lodge.sock")
+        self.env = dict(os.environ, LODGE_SOCKET=self.sock)
+        self.log = open(os.path.join(self.dir, "daemon.log"), "ab")
+        self.p = subprocess.Popen([REL, "daemon", "--state", os.path.join(self.dir, "state"),
+                                   "--socket", self.sock], stdout=self.log, stderr=self.log)
+        end = time.time() + 30
+        while time.time() < end and not os.path.exists(self.sock):
+            time.sleep(0.1)
+
+    def cli(self, *args, timeout=300):
+        p = subprocess.run([REL] + list(args), capture_output=True, text=True,
+                           timeout=timeout, env=self.env)
+        return p.returncode, p.stdout + p.stderr
+
+    def state(self, name):
+        rc, out = self.cli("inspect", name)
+        try:
+            return json.loads(out)[0].get("state") if rc == 0 else None
+        except (ValueError, IndexError):
+            return None
+
+    def logs(self, name):
+        return self.cli("logs", name, timeout=60)[1]
+
+    def console_send(self, name, text):
+        """Types text on the guest's console (POST .../console, upgraded)."""
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(self.sock)
+        s.sendall(("POST /v1/guests/%s/console HTTP/1.1\r\nHost: lodge\r\n"
+                   "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+                   % name).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            k = s.recv(4096)
+            if not k:
+                break
+            head += k
+        if b" 101 " in head.split(b"\r\n")[0]:
+            s.sendall(text.encode())
+            time.sleep(0.5)
+        s.close()
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def wait_until(fn, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if fn():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def t_daemon(initrd):
+    """Two daemons: lodge create stby --standby on one, lodge replicate prim on the other,
+    the primary killed, lodge failover stby: memcheck counts on at the standby."""
+    a, b = Daemon("da"), Daemon("db")
+    why = ""
+    try:
+        port = free_port()
+        rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port)
+        rc2, out2 = b.cli("start", "stby")
+        if rc or rc2 or b.state("stby") != "incoming":
+            return result("daemon", "create/start stby: %s %s (%s)" % (out, out2,
+                                                                        b.state("stby")))
+        rc, out = b.cli("failover", "stby")
+        if rc == 0:
+            why += "; lodge failover before any checkpoint succeeded: " + out
+        rc, out = a.cli("create", "prim", "--kernel", OUT + "/Image", "--initrd", initrd,
+                        "--firmware", OUT + "/fw_dynamic.bin")
+        rc2, out2 = a.cli("start", "prim")
+        if rc or rc2:
+            return result("daemon", "create/start prim: %s %s" % (out, out2))
+        if not wait_until(lambda: "Leaving this shell" in a.logs("prim"), 300):
+            return result("daemon", "prim: no shell prompt: " + a.logs("prim")[-300:])
+        rc, out = a.cli("replicate", "prim", "127.0.0.1:%d" % free_port())
+        if rc == 0 or len(out.strip().splitlines()) != 1:
+            why += "; replicate to a closed port: %d %r" % (rc, out)
+        rc, out = a.cli("replicate", "prim", "127.0.0.1:%d" % port, "--interval", "50")
+        if rc:
+            return result("daemon", why + "; lodge replicate: " + out)
+        a.console_send("prim", "memcheck 8 64 &\n")
+        if not wait_until(lambda: re.search(r"^CNT 20 OK$", a.logs("prim"), re.M), 120):
+            return result("daemon", why + "; memcheck did not run under replication: " +
+                          a.logs("prim")[-300:])
+        rc, out = a.cli("kill", "prim")
+        seen = counts(a.logs("prim"))
+        rc, out = b.cli("failover", "stby")
+        if rc:
+            return result("daemon", why + "; lodge failover: " + out)
+        if not wait_until(lambda: b.state("stby") == "running", 60):
+            why += "; stby is %s after the failover" % b.state("stby")
+        if not wait_until(lambda: re.search(r"^CNT %d OK$" % (max(seen) + 10), b.logs("stby"),
+                                            re.M), 120):
+            why += "; memcheck did not count on at the standby: " + b.logs("stby")[-300:]
+        got = counts(b.logs("stby"))
+        if got and min(got) <= max(seen):
+            why += "; CNT %d came again from the standby" % min(got)
+        if "BAD" in b.logs("stby"):
+            why += "; memcheck found a bad page at the standby"
+    finally:  # the guests outlive their daemon: kill them first
+        a.cli("kill", "prim", timeout=60)
+        b.cli("kill", "stby", timeout=60)
+        for d in (a, b):
+            d.stop()
+    result("daemon", why)
+
+
 def main():
     for tool in (CC,):
         if not shutil.which(tool):
@@ -472,6 +597,7 @@ def main():
     only = os.environ.get("REPLICATE_ONLY", "")
     tests = [("api", lambda: t_api(initrd)), ("bad_stream", t_bad_stream),
              ("failover", lambda: t_failover(initrd)),
+             ("daemon", lambda: t_daemon(initrd)),
              ("failover_auto", lambda: t_failover_auto(initrd)),
              ("standby_gone", lambda: t_standby_gone(initrd)),
              ("corrupt", lambda: t_damaged(initrd, "corrupt", "flip")),
