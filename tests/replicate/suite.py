@@ -53,7 +53,7 @@ import initrd as initrd_mod  # noqa: E402
 
 OUT = os.path.join(TOP, "guest-cache/out")
 LODGE = os.environ.get("LODGE") or os.path.join(TOP, "build/asan/lodge")
-REL = os.path.join(TOP, "build/release/lodge")
+REL = os.environ.get("REPLICATE_LODGE") or os.path.join(TOP, "build/release/lodge")
 if not os.access(REL, os.X_OK):
     REL = LODGE
 CC = os.environ.get("GUEST_CC", "riscv64-linux-gnu-gcc")
@@ -613,6 +613,9 @@ def main():
         finally:
             for g in guests:
                 g.kill()
+                err = g.errtext()
+                if "AddressSanitizer" in err or "runtime error" in err:
+                    print("FAIL: replicate.sanitizer: %s: %s" % (name, err[-500:]), flush=True)
             guests.clear()
 
 
