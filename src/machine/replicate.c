@@ -47,12 +47,14 @@
 #include "net/net.h"
 #include "snapshot/snapshot.h"
 
-#define REPL_VERSION	1
-#define REPL_BATCH	256 /* pages per PAGES section */
-#define REPL_ZERO	(1ull << 63)
-#define REPL_MAX_DISKS	VM_MAX_DEVICE_ARGS
-#define REPL_MAX_CONFIG (1u << 20)
-#define REPL_ACK_LEN	10 /* "CK", u64 checkpoint */
+#define REPL_VERSION	    1
+#define REPL_BATCH	    256 /* pages per PAGES section */
+#define REPL_ZERO	    (1ull << 63)
+#define REPL_MAX_DISKS	    VM_MAX_DEVICE_ARGS
+#define REPL_MAX_CONFIG	    (1u << 20)
+#define REPL_ACK_LEN	    10 /* "CK", u64 checkpoint */
+#define REPL_PRECOPY_ROUNDS 10
+#define REPL_PRECOPY_SMALL  1024 /* dirty pages left that the first pause takes (4 MiB) */
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -472,38 +474,76 @@ static bool is_stopped(const struct vm *vm)
 	return vm_should_stop(vm);
 }
 
-/* The first checkpoint: RAM pre-copied with the guest running (the pages in the stream
- * with no EPOCH before them belong to checkpoint 0), then a paused capture as later. */
-static int first_ckpt(struct vm_repl *rp)
+/* Sends the sections gathered so far (pre-copy pages: no checkpoint's COMMIT counts
+ * them) and forgets them. */
+static int send_recs(struct vm_repl *rp)
+{
+	struct ckpt *c = &rp->ck;
+	struct sreader in;
+	int r = c->recs.err ?: c->batch.err;
+
+	sreader_init(&in, c->recs.data, c->recs.len);
+	while (!r && in.off < c->recs.len) {
+		uint32_t type = sread_u32(&in);
+		uint64_t len = sread_u64(&in);
+		r = snap_stream_put(rp->fd, type, c->recs.data + in.off, (size_t)len);
+		rp->st.bytes += len + 24;
+		in.off += (size_t)len;
+	}
+	c->recs.len = 0;
+	return r;
+}
+
+/* Sends every page (bits NULL) or those set in bits, the guest running. */
+static int precopy(struct vm_repl *rp, const uint64_t *bits)
 {
 	struct gmem *g = &rp->vm->mem;
 	uint64_t pages = g->size >> GMEM_PAGE_SHIFT;
-	struct ckpt *c = &rp->ck;
 	int r = 0;
+
+	for (uint64_t p = 0; p < pages && !r; p++) {
+		if (bits && !((bits[p / 64] >> (p % 64)) & 1))
+			continue;
+		add_page(&rp->ck, g, p);
+		if (rp->ck.recs.len >= (8u << 20))
+			r = send_recs(rp);
+	}
+	flush_pages(&rp->ck);
+	return r ?: send_recs(rp);
+}
+
+static uint64_t count_bits(const uint64_t *b, uint64_t words)
+{
+	uint64_t n = 0;
+
+	for (uint64_t w = 0; w < words; w++)
+		n += (uint64_t)__builtin_popcountll(b[w]);
+	return n;
+}
+
+/* The first checkpoint: RAM pre-copied with the guest running, as a live migration does
+ * it (all of it, then what was written meanwhile, round after round, until little is
+ * left; the pages in the stream with no EPOCH before them belong to checkpoint 0), then
+ * a paused capture as later. */
+static int first_ckpt(struct vm_repl *rp)
+{
+	struct gmem *g = &rp->vm->mem;
+	uint64_t words = gmem_dirty_words(g);
+	int r;
 
 	gmem_dirty_start(g);
 	if (rp->vm->console)
 		chardev_hold_start(rp->vm->console);
 	evloop_call(rp->vm->loop, net_start_on_loop, rp->vm);
-	for (uint64_t p = 0; p < pages && !r; p++) {
-		add_page(c, g, p);
-		if (c->recs.len >= (8u << 20) || p == pages - 1) {
-			flush_pages(c);
-			r = c->recs.err ?: c->batch.err ?: 0;
-			if (!r) { /* send these sections now: they are not part of COMMIT */
-				struct sreader in;
-				sreader_init(&in, c->recs.data, c->recs.len);
-				while (!r && in.off < c->recs.len) {
-					uint32_t type = sread_u32(&in);
-					uint64_t len = sread_u64(&in);
-					r = snap_stream_put(rp->fd, type, c->recs.data + in.off,
-							    (size_t)len);
-					rp->st.bytes += len + 24;
-					in.off += (size_t)len;
-				}
-			}
-			c->recs.len = 0;
+	r = precopy(rp, NULL);
+	for (unsigned round = 1; !r && round < REPL_PRECOPY_ROUNDS; round++) {
+		memset(rp->ck.bits, 0, words * sizeof(uint64_t));
+		r = gmem_dirty_take(g, rp->ck.bits, !vm_paused(rp->vm));
+		if (!r && count_bits(rp->ck.bits, words) <= REPL_PRECOPY_SMALL) {
+			gmem_dirty_merge(g, rp->ck.bits); /* the paused capture takes them */
+			break;
 		}
+		r = r ?: precopy(rp, rp->ck.bits);
 	}
 	r = r ?: capture(rp);
 	r = r ?: send_ckpt(rp);
