@@ -197,8 +197,13 @@ def check_takeover(p, s, simg, seen_acks, seen_cnt, expect_ckpt=None):
         why += "; CNT %d came again from the standby" % min(st_cnt)
     missing = [n for n in seen_acks if not record_ok(simg, n)]
     if missing:
-        why += "; %d acknowledged records are not on the standby's disk: %s" % (
-            len(missing), missing[:10])
+        pimg = simg.replace("-s.img", "-p.img")
+        why += "; %d acknowledged records are not on the standby's disk: %s (on the " \
+            "primary's: %s)" % (len(missing), missing[:10],
+                                [n for n in missing[:10] if record_ok(pimg, n)])
+        with open(simg, "rb") as f:
+            f.seek(missing[0] * 512)
+            why += " (there: %r)" % f.read(16)
     return why
 
 
