@@ -188,7 +188,8 @@ def check_takeover(p, s, simg, seen_acks, seen_cnt, expect_ckpt=None):
     s.kill()
     st_acks = acks(s.text())
     if st_acks and min(st_acks) <= last:
-        why += "; ack %d, seen from the primary, came again from the standby" % min(st_acks)
+        why += "; ack %d, seen from the primary, came again from the standby (primary: %s; " \
+            "standby: %s)" % (min(st_acks), p.errtext()[-300:], s.errtext()[-300:])
     if "BAD" in s.text():
         why += "; memcheck found a bad page at the standby: %s" % \
             re.findall(r"CNT \d+ BAD.*", s.text())[:2]
@@ -203,7 +204,13 @@ def check_takeover(p, s, simg, seen_acks, seen_cnt, expect_ckpt=None):
                                 [n for n in missing[:10] if record_ok(pimg, n)])
         with open(simg, "rb") as f:
             f.seek(missing[0] * 512)
-            why += " (there: %r)" % f.read(16)
+            got = f.read(512)
+        n = missing[0]
+        want = ("REC %d" % n).encode()
+        want = want + b"\0" * (32 - len(want)) + bytes((n * 31 + i) & 0xff for i in range(32, 512))
+        diff = [i for i in range(512) if i >= len(got) or got[i] != want[i]]
+        why += " (there: %r..., %d bytes differ from %d to %d: %r)" % (
+            got[:12], len(diff), diff[0], diff[-1], got[diff[0]:diff[0] + 16])
     return why
 
 
