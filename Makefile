@@ -166,6 +166,7 @@ help:
 -include bench/net/net.mk
 -include bench/snapshot/snapshot.mk
 -include bench/migrate/migrate.mk
+-include bench/replicate/replicate.mk
 -include guest/guest.mk
 -include guest/debian.mk
 -include guest/oci/oci.mk

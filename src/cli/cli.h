@@ -49,6 +49,8 @@ int cmd_events_main(int argc, char **argv);
 int cmd_snapshot_main(int argc, char **argv);
 int cmd_restore_main(int argc, char **argv);
 int cmd_migrate_main(int argc, char **argv);
+int cmd_replicate_main(int argc, char **argv);
+int cmd_failover_main(int argc, char **argv);
 int cmd_oci(int argc, char **argv);
 
 /* A WASI command (or an exported function) to run, as `lodge wasm` runs it. */

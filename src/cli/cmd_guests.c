@@ -157,6 +157,7 @@ static void create_usage(FILE *f)
 		"                         [OPTIONS] [-- ARGS...]\n"
 		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n"
 		"       lodge create NAME --incoming HOST:PORT [--kind vm|wasm] [OPTIONS]\n"
+		"       lodge create NAME --standby HOST:PORT [--failover manual|auto] [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
@@ -164,6 +165,9 @@ static void create_usage(FILE *f)
 		"the --dir options it had, in the same order. With --incoming, lodge start\n"
 		"makes the daemon listen on HOST:PORT (state: incoming) for a live migration\n"
 		"(lodge migrate on the source's daemon); the guest runs once it arrived.\n"
+		"With --standby, the same for a replicated system guest (lodge replicate on\n"
+		"the primary's daemon): it keeps the last complete checkpoint and runs it on\n"
+		"lodge failover NAME (or at once when the primary is gone, --failover auto).\n"
 		"\n"
 		"options:\n"
 		"  --cpus N             harts of a system guest (default 1)\n"
@@ -285,6 +289,11 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 		cJSON_AddStringToObject(o, "restart", val);
 	} else if (!strcmp(opt, "--incoming")) {
 		cJSON_AddStringToObject(o, "incoming", val);
+	} else if (!strcmp(opt, "--standby")) {
+		cJSON_AddStringToObject(o, "incoming", val);
+		cJSON_AddBoolToObject(o, "standby", true);
+	} else if (!strcmp(opt, "--failover")) {
+		cJSON_AddStringToObject(o, "failover", val);
 	} else if (!strcmp(opt, "--kind")) {
 		cJSON_AddStringToObject(o, "kind", val);
 	} else {
@@ -384,6 +393,8 @@ static const struct action actions[] = {
 	{"pause", "POST", "/pause", "pause guests (no CPU used, clock stands still)"},
 	{"resume", "POST", "/resume", "resume paused guests"},
 	{"rm", "DELETE", "", "remove guests (-f: running ones too), with their logs"},
+	{"failover", "POST", "/failover",
+	 "make standby guests take over from their last checkpoint"},
 };
 
 static int cmd_action(const struct action *a, int argc, char **argv, const char *sock)
@@ -553,6 +564,64 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 	}
 	encode(argv[1], enc, sizeof(enc));
 	snprintf(target, sizeof(target), "/v1/guests/%s/migrate", enc);
+	st = call(c, "POST", target, body, &r);
+	free(body);
+	if (st == 204)
+		printf("%s\n", argv[1]);
+	else if (st)
+		say_err("%s", message(&r));
+	api_result_fini(&r);
+	api_client_close(c);
+	return st == 204 ? 0 : EXIT_FAIL;
+}
+
+/* lodge replicate NAME HOST:PORT [--interval MS]: the daemon replicates the running
+ * guest to the standby guest listening there (created with --standby and started). */
+static int cmd_replicate(int argc, char **argv, const char *sock)
+{
+	char target[512], enc[256], *body, *end;
+	unsigned long ms = 100;
+	struct api_client *c;
+	struct api_result r;
+	cJSON *o;
+	int st;
+
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: lodge replicate NAME HOST:PORT [--interval MS]\n\n"
+		       "Replicates running system guest NAME continuously to a standby (the\n"
+		       "daemon there has a guest created with --standby HOST:PORT and started):\n"
+		       "a checkpoint every MS milliseconds (5-60000, default 100); the guest's\n"
+		       "console output and network packets wait for the checkpoint that covers\n"
+		       "them. Returns once the standby has the first checkpoint. lodge failover\n"
+		       "NAME on the standby's daemon makes it take over.\n");
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[3], "--interval")) {
+		ms = strtoul(argv[4], &end, 10);
+		if (*end || end == argv[4] || ms < 5 || ms > 60000) {
+			say_err("replicate: --interval '%s': milliseconds from 5 to 60000",
+				argv[4]);
+			return CLI_EXIT_USAGE;
+		}
+		argc = 3;
+	}
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+		say_err("replicate: lodge replicate NAME HOST:PORT [--interval MS]");
+		return CLI_EXIT_USAGE;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "destination", argv[2]);
+	json_add_uint(o, "interval_ms", ms);
+	body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	c = connect_daemon(sock, -1); /* the first checkpoint holds all of RAM */
+	if (!c || !body) {
+		free(body);
+		api_client_close(c);
+		return EXIT_FAIL;
+	}
+	encode(argv[1], enc, sizeof(enc));
+	snprintf(target, sizeof(target), "/v1/guests/%s/replicate", enc);
 	st = call(c, "POST", target, body, &r);
 	free(body);
 	if (st == 204)
@@ -1007,6 +1076,8 @@ int cmd_guests(const char *cmd, int argc, char **argv)
 		return cmd_restore(argc, argv, sock);
 	if (!strcmp(cmd, "migrate"))
 		return cmd_migrate(argc, argv, sock);
+	if (!strcmp(cmd, "replicate"))
+		return cmd_replicate(argc, argv, sock);
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
 		if (!strcmp(cmd, actions[i].name))
 			return cmd_action(&actions[i], argc, argv, sock);
@@ -1034,3 +1105,5 @@ GUEST_CMD(cmd_events_main, "events")
 GUEST_CMD(cmd_snapshot_main, "snapshot")
 GUEST_CMD(cmd_restore_main, "restore")
 GUEST_CMD(cmd_migrate_main, "migrate")
+GUEST_CMD(cmd_replicate_main, "replicate")
+GUEST_CMD(cmd_failover_main, "failover")

@@ -24,6 +24,8 @@
 #include "machine/boot.h"
 #include "machine/machine.h"
 #include "machine/migrate.h"
+#include "machine/replicate.h"
+#include "snapshot/snapshot.h"
 #include "machine/snapshot.h"
 
 #define DEFAULT_MEM	  (128ull << 20)
@@ -51,6 +53,11 @@ struct run_opts {
 	const char *restore;	      /* --restore FILE */
 	const char *incoming;	      /* --incoming tcp:HOST:PORT (the HOST:PORT part) */
 	struct guestctl *gctl;	      /* with --incoming control: where the stream comes */
+	const char *standby;	      /* --standby tcp:HOST:PORT (the HOST:PORT part) */
+	const char *standby_disks[VM_MAX_DEVICE_ARGS]; /* --standby-disk PATH */
+	unsigned nstandby_disks;
+	bool failover_auto; /* --failover auto[:MS] */
+	unsigned heartbeat_ms;
 };
 
 /* What the control socket (cli/guestctl.h) acts on: the current machine, which a reboot
@@ -60,6 +67,11 @@ struct run_ctl {
 	struct vm *vm;
 	bool killed;
 	bool seccomp; /* --seccomp: its allow list has no migration calls (outgoing sockets) */
+	struct vm_repl *repl;		/* PUT /replicate: replication to a standby */
+	char repl_dest[256];		/* its standby */
+	struct vm_repl_stats repl_last; /* of the last one, once stopped */
+	bool repl_ran;
+	struct vm_standby *standby; /* --standby: waiting for the primary's stream to end */
 };
 
 /* Where --firmware is looked for when not given: the default guest's cache next to the
@@ -137,6 +149,15 @@ static void run_usage(FILE *f)
 		"                    the same restrictions as --restore\n"
 		"  --incoming control  the same, the connection handed over on the --api\n"
 		"                    socket (POST /migrate/receive: how the daemon does it)\n"
+		"Replication (docs/SNAPSHOT.md \"Replication\"):\n"
+		"  --standby tcp:HOST:PORT  be the standby of a guest replicated there (PUT\n"
+		"                    /replicate on the primary's --api socket): keep its last\n"
+		"                    complete checkpoint and run it once the primary is gone\n"
+		"                    and PUT /failover comes (the same restrictions as --restore)\n"
+		"  --standby-disk PATH  this standby's copy of the primary's next writable disk\n"
+		"                    (copied before the primary started; one per such disk)\n"
+		"  --failover auto[:MS]  take over as soon as the stream dies or is silent for\n"
+		"                    MS (default 1000, at least two intervals); or manual\n"
 		"Devices (each option may be repeated):\n",
 		VM_MAX_HARTS, JIT_HOT_DEFAULT);
 	device_usage(f);
@@ -229,6 +250,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"seccomp", no_argument, NULL, 'P'},
 		{"restore", required_argument, NULL, 'R'},
 		{"incoming", required_argument, NULL, 'I'},
+		{"standby", required_argument, NULL, 'Y'},
+		{"standby-disk", required_argument, NULL, 'D'},
+		{"failover", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 	};
 	struct option *longopts = build_longopts(fixed, sizeof(fixed) / sizeof(fixed[0]));
@@ -351,6 +375,47 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			}
 			o->incoming = optarg + 4;
 			break;
+		case 'Y':
+			if (!strcmp(optarg, "control")) {
+				o->standby = optarg;
+				o->ctl.incoming = true;
+				break;
+			}
+			if (strncmp(optarg, "tcp:", 4) || !strchr(optarg + 4, ':')) {
+				log_err("run: --standby %s: must be tcp:HOST:PORT or control",
+					optarg);
+				return -1;
+			}
+			o->standby = optarg + 4;
+			break;
+		case 'D':
+			if (o->nstandby_disks == VM_MAX_DEVICE_ARGS) {
+				log_err("run: too many --standby-disk options");
+				return -1;
+			}
+			o->standby_disks[o->nstandby_disks++] = optarg;
+			break;
+		case 'F':
+			o->heartbeat_ms = 1000;
+			if (!strcmp(optarg, "manual")) {
+				o->failover_auto = false;
+				break;
+			}
+			if (strncmp(optarg, "auto", 4) || (optarg[4] && optarg[4] != ':')) {
+				log_err("run: --failover %s: must be manual, auto or auto:MS",
+					optarg);
+				return -1;
+			}
+			o->failover_auto = true;
+			if (optarg[4]) {
+				unsigned long v = strtoul(optarg + 5, &end, 10);
+				if (end == optarg + 5 || *end || v < 10 || v > 600000) {
+					log_err("run: --failover %s: MS must be 10-600000", optarg);
+					return -1;
+				}
+				o->heartbeat_ms = (unsigned)v;
+			}
+			break;
 		case 'h':
 			run_usage(stdout);
 			return 1;
@@ -364,8 +429,21 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: unexpected argument '%s' (see lodge run --help)", argv[optind]);
 		return -1;
 	}
-	if (o->restore && o->incoming) {
-		log_err("run: --restore and --incoming both bring a machine: pass one");
+	if (!!o->restore + !!o->incoming + !!o->standby > 1) {
+		log_err("run: --restore, --incoming and --standby each bring a machine: pass one");
+		return -1;
+	}
+	if (!o->standby && (o->nstandby_disks || o->heartbeat_ms)) {
+		log_err("run: --standby-disk and --failover go with --standby");
+		return -1;
+	}
+	if (o->standby && o->seccomp && !o->ctl.incoming) {
+		log_err("run: --standby tcp: does not go with --seccomp (its allow list has no "
+			"listening sockets): use --standby control");
+		return -1;
+	}
+	if (o->standby && o->ctl.incoming && !o->ctl.api_path) {
+		log_err("run: --standby control needs --api SOCKET (the stream comes there)");
 		return -1;
 	}
 	if (o->incoming && o->seccomp && !o->ctl.incoming) {
@@ -377,7 +455,7 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		log_err("run: --incoming control needs --api SOCKET (the stream comes there)");
 		return -1;
 	}
-	if (o->restore || o->incoming)
+	if (o->restore || o->incoming || o->standby)
 		return check_restore_opts(o);
 	if (!o->bare == !o->lx.kernel) {
 		log_err("run: pass exactly one of --kernel IMAGE or --bare PROGRAM.elf "
@@ -571,12 +649,71 @@ static int setup_incoming(const struct run_opts *o, struct chardev *con, struct 
 	return 0;
 }
 
+/* Stands by for a replicated guest and, once failed over, returns its machine. Returns
+ * 0 or a CLI exit status (0 too when the primary's guest stopped: *vm is then NULL). */
+static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct chardev *con,
+			 struct vm **vm)
+{
+	struct vm_config tmpl = {.timeout_sec = o->timeout, .jit_hot = o->jit_hot, .console = con};
+	struct vm_standby_opts so = {.disks = o->standby_disks,
+				     .ndisks = o->nstandby_disks,
+				     .auto_failover = o->failover_auto,
+				     .heartbeat_ms = o->heartbeat_ms};
+	struct vm_standby *s;
+	char err[512] = "", peer[256] = "";
+	int fd, r;
+
+	if (o->ctl.incoming) { /* --standby control: POST /migrate/receive brings it */
+		r = guestctl_incoming(o->gctl, &fd, peer, sizeof(peer));
+		if (r) {
+			log_err("--standby control: %s", strerror(-r));
+			return CLI_EXIT_ERROR;
+		}
+	} else {
+		fprintf(stderr, "lodge: standby: listening on %s\n", o->standby);
+		fd = snap_stream_accept(o->standby, err, sizeof(err));
+		if (fd < 0) {
+			log_err("--standby tcp:%s: %s", o->standby, err[0] ? err : strerror(-fd));
+			return CLI_EXIT_ERROR;
+		}
+	}
+	r = vm_standby_create(fd, &so, &s);
+	if (r) {
+		close(fd);
+		log_err("--standby: %s", strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	pthread_mutex_lock(&ctl->lock);
+	ctl->standby = s;
+	pthread_mutex_unlock(&ctl->lock);
+	r = vm_standby_run(s, &tmpl, vm, err, sizeof(err));
+	pthread_mutex_lock(&ctl->lock);
+	ctl->standby = NULL;
+	pthread_mutex_unlock(&ctl->lock);
+	vm_standby_destroy(s);
+	close(fd);
+	if (o->ctl.incoming) /* the daemon learns the outcome: running, or why not */
+		guestctl_incoming_done(o->gctl, r == -ENODATA ? -ENODATA : r,
+				       r ? (err[0] ? err : strerror(-r)) : "running");
+	if (r == -ENODATA) {
+		log_info("standby: %s", err);
+		return 0;
+	}
+	if (r < 0) {
+		log_err("--standby tcp:%s: %s", o->standby, err[0] ? err : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	return 0;
+}
+
 /* Creates the machine and loads the guest into it. Returns 0 or a CLI exit status. */
-static int setup(const struct run_opts *o, struct chardev *con, struct vm **vm)
+static int setup(const struct run_opts *o, struct run_ctl *ctl, struct chardev *con, struct vm **vm)
 {
 	uint64_t entry;
 	int r;
 
+	if (o->standby)
+		return setup_standby(o, ctl, con, vm);
 	if (o->restore)
 		return setup_restore(o, con, vm);
 	if (o->incoming)
@@ -603,6 +740,7 @@ static int stop_status(const struct run_opts *o, const struct vm *vm, enum vm_st
 {
 	const char *what = o->restore	 ? o->restore
 			   : o->incoming ? o->incoming
+			   : o->standby	 ? o->standby
 			   : o->bare	 ? o->bare
 					 : o->lx.kernel;
 	int status;
@@ -776,7 +914,100 @@ static void ctl_migrated(void *opaque)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, int fd, char *err,
+			 size_t errlen)
+{
+	struct run_ctl *c = opaque;
+	struct vm_repl *rp = NULL;
+	int r;
+
+	if (c->seccomp && fd < 0) {
+		snprintf(err, errlen,
+			 "the guest runs under --seccomp, whose allow list has no way to "
+			 "connect out: hand the connection over (POST /replicate/send)");
+		return -EOPNOTSUPP;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (!c->vm) {
+		r = -EAGAIN;
+	} else if (c->repl) {
+		struct vm_repl_stats st;
+		vm_replicate_stats(c->repl, &st);
+		if (st.active) {
+			snprintf(err, errlen, "the guest is replicated to %s already",
+				 c->repl_dest);
+			r = -EALREADY;
+		} else { /* the last one failed: start again */
+			vm_replicate_stop(c->repl, false);
+			c->repl = NULL;
+			r = 0;
+		}
+	} else {
+		r = 0;
+	}
+	if (!r) {
+		r = vm_replicate_start(c->vm, dest, fd, interval_ms, &rp, err, errlen);
+		fd = -1;
+		c->repl = rp;
+		snprintf(c->repl_dest, sizeof(c->repl_dest), "%s", dest);
+		c->repl_ran = c->repl_ran || !r;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		close(fd);
+	if (!r)
+		fprintf(stderr, "lodge: replicating to %s every %u ms\n", dest, interval_ms);
+	return r;
+}
+
+static int ctl_replication(void *opaque, struct vm_repl_stats *out, char *dest, size_t cap)
+{
+	struct run_ctl *c = opaque;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->repl)
+		vm_replicate_stats(c->repl, out);
+	else if (c->repl_ran)
+		*out = c->repl_last;
+	else
+		r = -ENOENT;
+	snprintf(dest, cap, "%s", c->repl_dest);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int ctl_failover(void *opaque)
+{
+	struct run_ctl *c = opaque;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->standby)
+		vm_standby_failover(c->standby);
+	else
+		r = -ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* The machine stopped (or reboots): replication ends with it. */
+static void repl_end(struct run_ctl *c, bool done)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->repl) {
+		vm_replicate_stats(c->repl, &c->repl_last);
+		c->repl_last.active = false;
+		vm_replicate_stop(c->repl, done);
+		c->repl = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 static const struct guestctl_ops run_ctl_ops = {
+	.replicate = ctl_replicate,
+	.replication = ctl_replication,
+	.failover = ctl_failover,
 	.snapshot = ctl_snapshot,
 	.migrate = ctl_migrate,
 	.migrated = ctl_migrated,
@@ -842,20 +1073,23 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 	int status;
 
 	for (;;) {
-		status = setup(o, console_chardev(con), vmp);
-		if (status)
+		status = setup(o, ctl, console_chardev(con), vmp);
+		if (status || !*vmp) /* no machine: a standby whose primary stopped */
 			return status;
 		console_attach(con, *vmp);
 		ctl_attach(ctl, *vmp);
 		t0 = vm_now_ns();
 		*why = vm_run(*vmp);
+		/* A reboot is the end too: the standby cannot follow it (the new machine is
+		 * replicated again with PUT /replicate). */
+		repl_end(ctl, true);
 		ctl_attach(ctl, NULL);
 		console_attach(con, NULL);
 		if (o->stats)
 			print_stats(*vmp, t0);
 		/* A restored machine has no images to boot again: its reboot ends it. */
 		if (*why != VM_STOP_REBOOT || o->no_reboot || o->restore || o->incoming ||
-		    ctl->killed || console_stop_requested(con))
+		    o->standby || ctl->killed || console_stop_requested(con))
 			return 0;
 		vm_destroy(*vmp); /* reboot: a fresh machine with the same images and console */
 		*vmp = NULL;
@@ -921,14 +1155,16 @@ int cmd_run(int argc, char **argv)
 	status = run_machines(&o, &ctl, con, &vm, &why);
 	if (!status && ctl.killed)
 		status = CLI_EXIT_KILLED;
-	else if (!status)
+	else if (!status && vm)
 		status = stop_status(&o, vm, why);
 	/* Stopped from the console: a signal or a closed output asks for its own status. */
 	if (!ctl.killed && vm && why == VM_STOP_USER && console_exit_status(con) >= 0)
 		status = console_exit_status(con);
 	if (g) {
 		guestctl_exit(g, status,
-			      vm ? stop_reason_text(why, vm, ctl.killed) : "set-up failed");
+			      vm       ? stop_reason_text(why, vm, ctl.killed)
+			      : status ? "set-up failed"
+				       : "the primary stopped");
 		guestctl_close(g);
 	}
 	vm_destroy(vm);

@@ -22,6 +22,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/logring.h"
+#include "machine/replicate.h"
 
 #define MAX_CLIENTS    8
 #define CLIENT_BACKLOG (256u << 10) /* output a slow console client may lag behind */
@@ -62,6 +63,8 @@ struct guestctl {
 	/* A snapshot or (op_migrate) migration request's arguments and error text (op_fn
 	 * is then NULL); op_path is the snapshot's path or the destination. */
 	bool op_migrate;
+	bool op_replicate; /* PUT /replicate: op_path is the standby, op_interval its period */
+	unsigned op_interval;
 	int op_sock; /* POST /migrate/send: the hijacked connection the socket comes on */
 	struct guestctl_snapshot op_snap;
 	char op_path[4096];
@@ -384,6 +387,40 @@ static void *op_main(void *opaque)
 	g->op_err[0] = 0;
 	if (g->op_fn) {
 		g->op_result = g->op_fn(g->opaque);
+	} else if (g->op_replicate && g->op_sock >= 0) {
+		/* POST /replicate/send: "HOST:PORT INTERVAL_MS" comes with the socket. */
+		struct pollfd p = {.fd = g->op_sock, .events = POLLIN};
+		int fd = -1, r = poll(&p, 1, HANDOFF_TIMEOUT_MS) == 1
+					 ? recv_fd(g->op_sock, &fd, g->op_path, 256)
+					 : -ETIMEDOUT;
+		char *sp = r ? NULL : strchr(g->op_path, ' ');
+		unsigned long ms = sp ? strtoul(sp + 1, NULL, 10) : 0;
+		if (r) {
+			snprintf(g->op_err, sizeof(g->op_err),
+				 "no connection was handed over on the control socket: %s",
+				 strerror(-r));
+		} else if (!sp || ms < VM_REPL_MIN_INTERVAL_MS || ms > VM_REPL_MAX_INTERVAL_MS) {
+			snprintf(g->op_err, sizeof(g->op_err),
+				 "the hand-over must name \"HOST:PORT INTERVAL_MS\" (%d-%d ms)",
+				 VM_REPL_MIN_INTERVAL_MS, VM_REPL_MAX_INTERVAL_MS);
+			close(fd);
+			r = -EINVAL;
+		} else {
+			*sp = 0;
+			r = g->ops->replicate(g->opaque, g->op_path, (unsigned)ms, fd, g->op_err,
+					      sizeof(g->op_err));
+		}
+		g->op_result = r;
+		write_outcome(g->op_sock, r,
+			      r == -EOPNOTSUPP ? "not_supported"
+			      : r == -EALREADY ? "busy"
+					       : "replication_failed",
+			      r ? (g->op_err[0] ? g->op_err : strerror(-r)) : "replicating");
+		close(g->op_sock);
+		g->op_sock = -1;
+	} else if (g->op_replicate) {
+		g->op_result = g->ops->replicate(g->opaque, g->op_path, g->op_interval, -1,
+						 g->op_err, sizeof(g->op_err));
 	} else if (g->op_migrate && g->op_sock >= 0) {
 		/* The daemon sends the connected socket once it has the 101 answer. */
 		struct pollfd p = {.fd = g->op_sock, .events = POLLIN};
@@ -431,7 +468,12 @@ static void on_op_done(void *opaque)
 	g->op_busy = false;
 	if (g->op_conn) {
 		api_conn_on_close(g->op_conn, NULL, NULL);
-		if (g->op_migrate && g->op_result == -EOPNOTSUPP)
+		if (g->op_replicate && g->op_result == -EALREADY)
+			api_reply_error(g->op_conn, 409, "busy", "replicate: %s", g->op_err);
+		else if (g->op_replicate && g->op_result)
+			api_reply_error(g->op_conn, 502, "replication_failed", "replicate: %s",
+					g->op_err[0] ? g->op_err : strerror(-g->op_result));
+		else if (g->op_migrate && g->op_result == -EOPNOTSUPP)
 			api_reply_error(g->op_conn, 409, "not_supported", "migrate: %s", g->op_err);
 		else if (g->op_migrate && g->op_result)
 			api_reply_error(g->op_conn, 502, "migration_failed", "migrate: %s",
@@ -443,6 +485,7 @@ static void on_op_done(void *opaque)
 	if (g->op_migrate && !g->op_result)
 		g->ops->migrated(g->opaque);
 	g->op_migrate = false;
+	g->op_replicate = false;
 }
 
 static void start_op(struct api_conn *c, struct guestctl *g, int (*fn)(void *), const char *what)
@@ -562,6 +605,129 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 			g->op_migrate = false;
 	}
 	cJSON_Delete(o);
+}
+
+/* PUT /replicate {"destination": "HOST:PORT", "interval_ms": N}: continuous
+ * replication to a standby (lodge run --standby); answers once it has the first
+ * checkpoint. */
+static void h_replicate(struct api_conn *c, const struct api_request *r)
+{
+	static const struct json_field f[] = {{"destination", JSON_STRING, true, NULL},
+					      {"interval_ms", JSON_UINT, false, NULL}};
+	static const struct json_schema schema = {f, 2};
+	struct guestctl *g = r->ctx;
+	const char *dest;
+	uint64_t ms;
+	char err[200];
+	cJSON *o;
+
+	if (json_parse_object(r->body, r->body_len, &schema, &o, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	dest = json_str(o, "destination", "");
+	ms = json_uint(o, "interval_ms", 100);
+	if (!strchr(dest, ':') || strlen(dest) >= 256)
+		api_reply_error(c, 400, "bad_body", "destination '%.80s': must be HOST:PORT", dest);
+	else if (ms < VM_REPL_MIN_INTERVAL_MS || ms > VM_REPL_MAX_INTERVAL_MS)
+		api_reply_error(c, 400, "bad_body", "interval_ms %llu: must be %d-%d",
+				(unsigned long long)ms, VM_REPL_MIN_INTERVAL_MS,
+				VM_REPL_MAX_INTERVAL_MS);
+	else if (!g->ops->replicate)
+		api_reply_error(c, 409, "not_supported", "replicate: not supported for %s guests",
+				g->ops->kind);
+	else if (g->op_busy)
+		api_reply_error(c, 409, "busy", "replicate: another request is in progress");
+	else {
+		strcpy(g->op_path, dest);
+		g->op_interval = (unsigned)ms;
+		g->op_replicate = true;
+		start_op(c, g, NULL, "replicate");
+		if (!g->op_busy)
+			g->op_replicate = false;
+	}
+	cJSON_Delete(o);
+}
+
+static void h_get_replicate(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	struct vm_repl_stats st;
+	char dest[256];
+	cJSON *o;
+	uint64_t n;
+
+	if (!g->ops->replication || g->ops->replication(g->opaque, &st, dest, sizeof(dest))) {
+		api_reply_error(c, 404, "not_replicating", "this guest was never replicated");
+		return;
+	}
+	o = cJSON_CreateObject();
+	n = st.checkpoints;
+	cJSON_AddStringToObject(o, "destination", dest);
+	cJSON_AddStringToObject(o, "state", st.active ? "Replicating" : "Stopped");
+	json_add_uint(o, "checkpoints", n);
+	json_add_uint(o, "first_checkpoint_us", st.first_ns / 1000);
+	json_add_uint(o, "pause_last_us", st.pause_last_ns / 1000);
+	json_add_uint(o, "pause_max_us", st.pause_max_ns / 1000);
+	json_add_uint(o, "pause_avg_us", n > 1 ? st.pause_total_ns / (n - 1) / 1000 : 0);
+	json_add_uint(o, "first_pause_us", st.first_pause_ns / 1000);
+	json_add_uint(o, "rpo_last_us", st.rpo_last_ns / 1000);
+	json_add_uint(o, "rpo_max_us", st.rpo_max_ns / 1000);
+	json_add_uint(o, "rpo_avg_us", n > 1 ? st.rpo_total_ns / (n - 1) / 1000 : 0);
+	json_add_uint(o, "bytes", st.bytes);
+	if (st.error[0])
+		cJSON_AddStringToObject(o, "error", st.error);
+	api_reply_json(c, 200, o);
+}
+
+/* POST /replicate/send (upgrade): the daemon hands over a socket connected to the
+ * standby, with "HOST:PORT INTERVAL_MS" as the message's bytes, and reads the outcome as
+ * one JSON line once the standby has the first checkpoint. */
+static void h_replicate_send(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+	uint8_t extra[16];
+	size_t n;
+	int fd;
+
+	if (!r->http->upgrade)
+		api_reply_error(c, 400, "upgrade_required",
+				"the replication's socket is handed over on a raw stream: ask for "
+				"Connection: Upgrade");
+	else if (!g->ops->replicate)
+		api_reply_error(c, 409, "not_supported", "replicate: not supported for %s guests",
+				g->ops->kind);
+	else if (g->op_busy)
+		api_reply_error(c, 409, "busy", "replicate: another request is in progress");
+	else if (api_hijack(c, &fd, extra, sizeof(extra), &n) == 0) {
+		if (n || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+			close(fd);
+			return;
+		}
+		g->op_fn = NULL;
+		g->op_what = "replicate";
+		g->op_conn = NULL;
+		g->op_replicate = true;
+		g->op_sock = fd;
+		g->op_busy = true;
+		if (pthread_create(&g->op_thread, NULL, op_main, g)) {
+			g->op_busy = g->op_replicate = false;
+			g->op_sock = -1;
+			close(fd);
+		}
+	}
+}
+
+/* PUT /failover: a standby (lodge run --standby) takes over now. */
+static void h_failover(struct api_conn *c, const struct api_request *r)
+{
+	struct guestctl *g = r->ctx;
+
+	if (!g->ops->failover || g->ops->failover(g->opaque))
+		api_reply_error(c, 409, "not_standby",
+				"failover: this guest is not a standby (lodge run --standby)");
+	else
+		api_reply(c, 204, NULL, NULL, 0);
 }
 
 /* POST /migrate/send (upgrade): the daemon hands over a socket connected to the
@@ -731,6 +897,10 @@ static const struct api_route routes[] = {
 	{HTTP_PUT, "/actions", h_put_actions},
 	{HTTP_PUT, "/snapshot/create", h_snapshot_create},
 	{HTTP_PUT, "/migrate", h_migrate},
+	{HTTP_PUT, "/replicate", h_replicate},
+	{HTTP_GET, "/replicate", h_get_replicate},
+	{HTTP_PUT, "/failover", h_failover},
+	{HTTP_POST, "/replicate/send", h_replicate_send},
 	{HTTP_POST, "/console", h_console},
 	{HTTP_POST, "/migrate/send", h_migrate_send},
 	{HTTP_POST, "/migrate/receive", h_migrate_receive},

@@ -30,6 +30,9 @@ static const struct cli_command commands[] = {
 	{"snapshot", "save a guest to a file (pausing it meanwhile)", cmd_snapshot_main},
 	{"restore", "create a guest from a snapshot and start it", cmd_restore_main},
 	{"migrate", "move a running guest to another host's daemon", cmd_migrate_main},
+	{"replicate", "replicate a running guest to a standby on another daemon",
+	 cmd_replicate_main},
+	{"failover", "make a standby guest take over", cmd_failover_main},
 	{"oci", "OCI runtime (runc's command line) for Wasm and riscv64 containers", cmd_oci},
 };
 

@@ -14,6 +14,7 @@
 #define LODGE_DEVICES_CHARDEV_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,12 @@ struct chardev {
 	pthread_mutex_t handler_lock; /* guards input_fn/input_opaque */
 	chardev_input_fn input_fn;
 	void *input_opaque;
+	/* Output held back while replicating (chardev_hold_*), guarded by hold_lock. */
+	pthread_mutex_t hold_lock;
+	bool holding; /* atomic: chardev_write appends to `held` */
+	uint8_t *held;
+	size_t held_len, held_cap, held_sealed;
+	uint64_t held_dropped; /* bytes past CHARDEV_HOLD_MAX, lost */
 };
 
 /* Backend side: sets up the embedded part. chardev_fini undoes it. */
@@ -56,8 +63,25 @@ void chardev_set_input_handler(struct chardev *cd, chardev_input_fn fn, void *op
  * without holding the backend's buffer lock. */
 void chardev_input_ready(struct chardev *cd);
 
+/*
+ * Holding output back (Remus-style replication, machine/replicate.c): while holding,
+ * guest output is kept in a buffer (at most CHARDEV_HOLD_MAX bytes; more is dropped and
+ * counted) instead of reaching the backend. chardev_hold_seal marks what was written so
+ * far (a checkpoint covers it), chardev_hold_release writes out what was sealed, in
+ * order; chardev_hold_stop writes out everything and stops holding. Any thread; seal,
+ * release and stop from one thread at a time.
+ */
+#define CHARDEV_HOLD_MAX (16u << 20)
+void chardev_hold_start(struct chardev *cd);
+void chardev_hold_seal(struct chardev *cd);
+void chardev_hold_release(struct chardev *cd);
+void chardev_hold_stop(struct chardev *cd);
+int chardev_hold_write(struct chardev *cd, const uint8_t *buf, size_t len);
+
 static inline int chardev_write(struct chardev *cd, const uint8_t *buf, size_t len)
 {
+	if (__atomic_load_n(&cd->holding, __ATOMIC_ACQUIRE))
+		return chardev_hold_write(cd, buf, len);
 	return cd->ops->write(cd, buf, len);
 }
 

@@ -453,6 +453,7 @@ static void disk_free(struct disk *d)
 	io_uring_queue_exit(&d->ring);
 	close(d->efd);
 	core_free(d->zeros);
+	core_free(d->written);
 	core_free(d);
 }
 
@@ -488,12 +489,50 @@ int disk_open(const char *path, const struct disk_options *opt, struct disk **ou
 			goto err_free;
 		}
 	}
+	if (!d->top->readonly) {
+		d->nblocks = (d->top->size + DISK_TRACK_BLOCK - 1) / DISK_TRACK_BLOCK;
+		d->written = core_calloc((size_t)((d->nblocks + 63) / 64) ?: 1, sizeof(uint64_t));
+		d->written_lost = !d->written;
+	}
 	*out = d;
 	return 0;
 
 err_free:
 	disk_free(d);
 	return r;
+}
+
+/* Marks the blocks of [off, off + len) written. */
+static void mark_written(struct disk *d, uint64_t off, uint64_t len)
+{
+	if (!d->written || !len)
+		return;
+	for (uint64_t b = off / DISK_TRACK_BLOCK; b <= (off + len - 1) / DISK_TRACK_BLOCK; b++)
+		d->written[b / 64] |= 1ull << (b % 64);
+}
+
+uint64_t disk_written_blocks(const struct disk *d)
+{
+	return d->nblocks;
+}
+
+int disk_written_take(struct disk *d, uint64_t *out)
+{
+	size_t words = (size_t)((d->nblocks + 63) / 64);
+
+	if (!d->nblocks)
+		return 0;
+	if (d->written_lost) {
+		memset(out, 0xff, words * sizeof(uint64_t));
+		if (d->nblocks % 64)
+			out[words - 1] = (1ull << (d->nblocks % 64)) - 1;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < words; i++) {
+		out[i] |= d->written[i];
+		d->written[i] = 0;
+	}
+	return 0;
 }
 
 uint64_t disk_size(const struct disk *d)
@@ -738,6 +777,8 @@ int disk_submit(struct disk *d, struct disk_req *q)
 	dr->req = q;
 	dr->op = q->op;
 	dr->len = len;
+	if (modifies(q->op))
+		mark_written(d, q->offset, len);
 	enqueue(d, dr);
 	if (!d->plugged)
 		disk_io_kick(d);

@@ -216,6 +216,19 @@ int disk_flush(struct disk *d) __attribute__((warn_unused_result));
 int disk_zero(struct disk *d, enum disk_op op, uint64_t offset, uint64_t len)
 	__attribute__((warn_unused_result));
 
+/* ---- Written blocks (replication, machine/replicate.c) ----
+ * A writable disk records which DISK_TRACK_BLOCK-byte blocks of its virtual disk every
+ * accepted WRITE, DISCARD and WRITE_ZEROES touched since it was opened, one bit each,
+ * until they are taken. Owning thread only. */
+#define DISK_TRACK_BLOCK (64u << 10)
+
+/* Blocks the disk has (0 for a read-only disk): a bitmap has (n + 63) / 64 words. */
+uint64_t disk_written_blocks(const struct disk *d);
+/* ORs the blocks written since the last take (or the open) into `out` and forgets them.
+ * Returns 0, or -ENOMEM when the disk could not keep its bitmap: every block is then
+ * reported. */
+int disk_written_take(struct disk *d, uint64_t *out);
+
 /* ---- Creating images ---- */
 
 struct disk_create_options {

@@ -46,10 +46,14 @@ struct disk {
 	struct dreq *done_head, *done_tail;
 	struct dreq *flush_active;
 	bool internal_flush_queued;
-	bool completing; /* inside disk_complete: no need to signal the eventfd */
-	bool pumping;	 /* inside pump(): nested calls return at once */
-	bool plugged;	 /* disk_plug: disk_submit leaves the ring to disk_unplug */
-	unsigned nreq;	 /* requests accepted and not yet handed to `done` */
+	bool completing;   /* inside disk_complete: no need to signal the eventfd */
+	bool pumping;	   /* inside pump(): nested calls return at once */
+	bool plugged;	   /* disk_plug: disk_submit leaves the ring to disk_unplug */
+	unsigned nreq;	   /* requests accepted and not yet handed to `done` */
+	uint64_t *written; /* DISK_TRACK_BLOCK blocks modified since disk_written_take
+			    * (writable disks; NULL when read-only or out of memory) */
+	uint64_t nblocks;
+	bool written_lost; /* no bitmap: every block counts as written */
 };
 
 /* A completion counter. Starts with one reference (the starter's), dropped last. */

@@ -117,6 +117,7 @@ struct guest {
 	char mig_buf[1024];
 	size_t mig_len;
 	bool mig_out;
+	bool mig_repl; /* the outgoing hand-over is replication's: the guest runs on */
 	struct api_conn *mig_conn;
 	char mig_peer[256];
 };
@@ -192,6 +193,16 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
  * destination cannot be reached) or -ECOMM with err. */
 int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
 		  size_t errlen) __attribute__((warn_unused_result));
+/* Continuous replication to another daemon's guest created with "incoming": HOST:PORT
+ * and "standby": true (docs/SNAPSHOT.md "Replication"): the daemon connects and hands the
+ * socket over (POST /replicate/send). Returns 0 when it started: `conn` is answered 204
+ * once the standby has the first checkpoint (the guest runs on, replicated), or 502
+ * replication_failed. Else -EBUSY, -EINVAL, -ECONNABORTED or -ECOMM with err. */
+int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, struct api_conn *conn,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+/* A standby guest takes over from its last checkpoint (PUT /failover on its control
+ * socket). Returns 0, -EBUSY (not a standby waiting) or -ECOMM with err. */
+int guest_failover(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
  * once the guest has stopped (conn may be NULL). */
 int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)

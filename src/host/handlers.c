@@ -281,6 +281,7 @@ static const struct json_field create_fields[] = {
 	{"cpu_quota", JSON_NUMBER, false, NULL},   {"disk_bps", JSON_UINT, false, NULL},
 	{"net_bps", JSON_UINT, false, NULL},	   {"restart", JSON_STRING, false, NULL},
 	{"restore", JSON_STRING, false, NULL},	   {"incoming", JSON_STRING, false, NULL},
+	{"standby", JSON_BOOL, false, NULL},	   {"failover", JSON_STRING, false, NULL},
 };
 static const struct json_schema create_schema = {create_fields,
 						 sizeof(create_fields) / sizeof(create_fields[0])};
@@ -419,6 +420,58 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 	cJSON_Delete(body);
 	if (e)
 		reply_errno(c, e, err);
+}
+
+static const struct json_field replicate_fields[] = {
+	{"destination", JSON_STRING, true, NULL},
+	{"interval_ms", JSON_UINT, false, NULL},
+};
+static const struct json_schema replicate_schema = {replicate_fields, 2};
+
+/* POST /v1/guests/{name}/replicate: answered once the standby has the first checkpoint
+ * (guest_replicate). */
+static void h_replicate(struct api_conn *c, const struct api_request *r)
+{
+	char err[512];
+	struct guest *g;
+	cJSON *body;
+	uint64_t ms;
+	int e;
+
+	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
+		return;
+	if (json_parse_object(r->body, r->body_len, &replicate_schema, &body, err, sizeof(err))) {
+		api_reply_error(c, 400, "bad_body", "%s", err);
+		return;
+	}
+	ms = json_uint(body, "interval_ms", 100);
+	if (ms < 5 || ms > 60000) {
+		api_reply_error(c, 400, "bad_body", "interval_ms %llu: must be 5-60000",
+				(unsigned long long)ms);
+		cJSON_Delete(body);
+		return;
+	}
+	e = guest_replicate(g, json_str(body, "destination", ""), (unsigned)ms, c, err,
+			    sizeof(err));
+	cJSON_Delete(body);
+	if (e)
+		reply_errno(c, e, err);
+}
+
+/* POST /v1/guests/{name}/failover: a standby takes over. */
+static void h_failover(struct api_conn *c, const struct api_request *r)
+{
+	char err[512];
+	struct guest *g;
+	int e;
+
+	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
+		return;
+	e = guest_failover(g, err, sizeof(err));
+	if (e)
+		reply_errno(c, e, err);
+	else
+		api_reply(c, 204, NULL, NULL, 0);
 }
 
 static void h_stop(struct api_conn *c, const struct api_request *r)
@@ -1063,6 +1116,8 @@ const struct api_route daemon_routes[] = {
 	{HTTP_POST, "/v1/guests/{name}/pause", h_pause},
 	{HTTP_PUT, "/v1/guests/{name}/snapshot", h_snapshot},
 	{HTTP_POST, "/v1/guests/{name}/migrate", h_migrate},
+	{HTTP_POST, "/v1/guests/{name}/replicate", h_replicate},
+	{HTTP_POST, "/v1/guests/{name}/failover", h_failover},
 	{HTTP_POST, "/v1/guests/{name}/resume", h_resume},
 	{HTTP_GET, "/v1/guests/{name}/logs", h_logs},
 	{HTTP_POST, "/v1/guests/{name}/console", h_console},

@@ -323,6 +323,10 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		return -EINVAL;
 	}
 	*kind = strcmp(k, "vm") ? GUEST_WASM : GUEST_VM;
+	if (*kind == GUEST_WASM && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby"))) {
+		snprintf(err, errlen, "'standby': only system guests are replicated");
+		return -EINVAL;
+	}
 	if (*kind == GUEST_VM && cJSON_GetObjectItemCaseSensitive(c, "dirs")) {
 		snprintf(err, errlen, "'dirs' is for WebAssembly guests");
 		return -EINVAL;
@@ -348,6 +352,19 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 		kernel = *kind == GUEST_VM ? json_str(c, "restore", "") : NULL;
 		wasm = kernel ? NULL : json_str(c, "restore", "");
 		goto limits;
+	}
+	if (!json_str(c, "incoming", NULL) && (cJSON_GetObjectItemCaseSensitive(c, "standby") ||
+					       cJSON_GetObjectItemCaseSensitive(c, "failover"))) {
+		snprintf(err, errlen,
+			 "'standby' and 'failover' go with 'incoming' (where the "
+			 "primary's stream comes)");
+		return -EINVAL;
+	}
+	if (strcmp(json_str(c, "failover", "manual"), "manual") &&
+	    strcmp(json_str(c, "failover", "manual"), "auto")) {
+		snprintf(err, errlen, "failover '%.20s': must be manual or auto",
+			 json_str(c, "failover", ""));
+		return -EINVAL;
 	}
 	if (json_str(c, "incoming", NULL)) {
 		int r = check_incoming(c, kind, err, errlen);
@@ -671,7 +688,14 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		/* the daemon listens and hands the connection over (the guest may have no
 		 * network): the control socket gets it */
 		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
-		arg(a, "--incoming=control");
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby"))) {
+			/* the primary's replication stream instead of a migration */
+			arg(a, "--standby=control");
+			if (!strcmp(json_str(c, "failover", "manual"), "auto"))
+				arg(a, "--failover=auto");
+		} else {
+			arg(a, "--incoming=control");
+		}
 		restore = incoming; /* no module or arguments below */
 	} else if (restore) {
 		/* everything but host options comes from the snapshot */
@@ -1760,6 +1784,18 @@ static void outgoing_done(struct guest *g)
 		r = outcome(g, g->mig_buf, err, sizeof(err));
 	}
 	incoming_close(g);
+	if (g->mig_repl) {
+		g->mig_repl = false;
+		daemon_event(g->d, g->rec.name, r ? "replicate-failed" : "replicating", "%s",
+			     r ? err : g->mig_peer);
+		if (conn && r)
+			api_reply_error(conn, r == -ENOTSUP ? 409 : 502,
+					r == -ENOTSUP ? "not_supported" : "replication_failed",
+					"%s", err);
+		else if (conn)
+			api_reply(conn, 204, NULL, NULL, 0);
+		return;
+	}
 	if (r) {
 		size_t n = strlen(err);
 		if (r == -ECONNABORTED && n + 1 < sizeof(err) && !strstr(err, "runs on here"))
@@ -1858,6 +1894,68 @@ int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char
 	return 0;
 }
 
+int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, struct api_conn *conn,
+		    char *err, size_t errlen)
+{
+	struct api_client *c = NULL;
+	char peer[300];
+	int fd, r;
+
+	if (!guest_active(g) || g->kind != GUEST_VM ||
+	    (strcmp(g->rec.state, "running") && strcmp(g->rec.state, "paused"))) {
+		snprintf(err, errlen, "guest %s is not a running system guest (it is %s)",
+			 g->rec.name, g->rec.state);
+		return -EBUSY;
+	}
+	if (g->mig_client) {
+		snprintf(err, errlen, "guest %s is migrating or starting replication already",
+			 g->rec.name);
+		return -EBUSY;
+	}
+	fd = tcp_dial(dest, MIG_CONNECT_MS, MIG_IO_TIMEOUT_S);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot connect to %.200s: %s: guest %s runs on unreplicated",
+			 dest, fd == -EINVAL ? "not HOST:PORT" : strerror(-fd), g->rec.name);
+		return fd == -EINVAL ? -EINVAL : -ECONNABORTED;
+	}
+	daemon_event(g->d, g->rec.name, "replicate", "to %s every %u ms", dest, interval_ms);
+	snprintf(peer, sizeof(peer), "%.255s %u", dest, interval_ms);
+	r = hand_over(g, "/replicate/send", fd, peer, &c, err, errlen);
+	close(fd);
+	if (r)
+		return r;
+	g->mig_client = c;
+	g->mig_len = api_client_take_buffered(c, g->mig_buf, sizeof(g->mig_buf) - 1);
+	g->mig_buf[g->mig_len] = 0;
+	snprintf(g->mig_peer, sizeof(g->mig_peer), "%s", dest);
+	fcntl(api_client_fd(c), F_SETFL, O_NONBLOCK);
+	if (evloop_watch_add(g->d->loop, api_client_fd(c), POLLIN, on_outgoing, g,
+			     &g->mig_client_watch)) {
+		api_client_close(c);
+		g->mig_client = NULL;
+		snprintf(err, errlen, "guest %s: cannot watch its replication", g->rec.name);
+		return -ENOMEM;
+	}
+	g->mig_out = true;
+	g->mig_repl = true;
+	g->mig_conn = conn;
+	if (conn)
+		api_conn_on_close(conn, mig_conn_gone, g);
+	return 0;
+}
+
+int guest_failover(struct guest *g, char *err, size_t errlen)
+{
+	if (!guest_active(g) || strcmp(g->rec.state, "incoming") ||
+	    !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g->config, "standby"))) {
+		snprintf(err, errlen, "guest %s is not a standby waiting to take over (it is %s)",
+			 g->rec.name, g->rec.state);
+		return -EBUSY;
+	}
+	daemon_event(g->d, g->rec.name, "failover", "%s", "asked for");
+	return control_simple(g, "PUT", "/failover", NULL, err, errlen);
+}
+
 /* ---- the destination ---- */
 
 static void incoming_close(struct guest *g)
@@ -1918,7 +2016,11 @@ static void on_incoming_outcome(void *opaque, int fd, unsigned revents)
 	if (n > 0 && outcome(g, g->mig_buf, err, sizeof(err)) == 0) {
 		set_state(g, "running");
 		save(g);
-		daemon_event(g->d, g->rec.name, "migrated-in", "%s", "running");
+		daemon_event(g->d, g->rec.name,
+			     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g->config, "standby"))
+				     ? "failed-over"
+				     : "migrated-in",
+			     "%s", "running");
 	} else {
 		daemon_event(g->d, g->rec.name, "incoming-failed", "%s",
 			     n > 0 ? err : "the guest closed its control connection");

@@ -492,6 +492,56 @@ static int restore_overlay(struct vm_restore *rs, unsigned i, const char *ov,
 	return r;
 }
 
+/* True when device option i is a writable disk. */
+static bool writable_disk(const struct vm_restore *rs, unsigned i)
+{
+	struct device_args a;
+	const char *ro;
+	char err[128];
+	bool w;
+
+	if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
+		return false;
+	if (device_args_parse(&a, rs->devs[i].args, err, sizeof(err)) < 0)
+		return false;
+	ro = device_args_get(&a, "readonly", 0);
+	w = !(ro && !strcmp(ro, "on"));
+	device_args_fini(&a);
+	return w;
+}
+
+unsigned vm_restore_writable_disks(const struct vm_restore *rs)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++)
+		n += writable_disk(rs, i);
+	return n;
+}
+
+int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path)
+{
+	char args[PATH_MAX + 256];
+	char *copy;
+	int r;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
+		if (!writable_disk(rs, i) || k--)
+			continue;
+		r = disk_args(rs->devs[i].args, path, NULL, args, sizeof(args));
+		if (r)
+			return r;
+		copy = core_alloc(strlen(args) + 1);
+		if (!copy)
+			return -ENOMEM;
+		core_free(rs->disk_args[i]);
+		rs->disk_args[i] = copy;
+		rs->devs[i].args = strcpy(copy, args);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* The restored machine must not write the images the snapshot refers to (a second
  * restore needs them as they are): each writable disk gets a new overlay,
  * SNAPSHOT.diskN.restore-PID.qcow2, with the image as its backing file. */

@@ -61,6 +61,14 @@ int vm_restore_config(const uint8_t *p, size_t len, struct vm_config *cfg, struc
  * ticks): the guest's time goes on from there. Before the machine runs. */
 void vm_restore_finish(struct vm *vm, const struct vm_restore *rs, uint64_t time);
 
+/* Points the configuration's k-th writable disk (counting from 0, in option order) at
+ * the image `path` (replication: the standby's own copy). Returns 0, -ENOENT (no such
+ * disk), -EINVAL, -ENAMETOOLONG or -ENOMEM. */
+int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path)
+	__attribute__((warn_unused_result));
+/* The writable disks the configuration has. */
+unsigned vm_restore_writable_disks(const struct vm_restore *rs);
+
 typedef int (*vm_state_emit_fn)(void *ctx, uint32_t type, const void *p, size_t len);
 /* Saves every hart (SNAP_SEC_HART) and device (SNAP_SEC_DEVICE), in order, through
  * `emit`. On the machine's I/O thread, paused, devices quiesced. Returns 0 or -errno

@@ -78,15 +78,31 @@ struct net_backend_ops {
 
 struct net_backend {
 	const struct net_backend_ops *ops;
-	const char *kind;     /* "user", "tap": in messages and saved state */
-	struct net_peer peer; /* set by the NIC right after open, before the loop runs */
-	bool vnet_hdr;	      /* frames both ways start with a virtio_net_hdr */
-	bool rx_csum_valid;   /* its frames for the guest carry correct checksums (it made
-				 them), so the NIC may tell the driver not to check them */
-	bool big_segments;    /* without vnet_hdr: it takes TCP/IPv4 packets of up to 64 KiB
-				 (it is a TCP endpoint, not a wire), so a TSO super-frame
-				 goes over whole instead of cut at the guest's MSS */
+	const char *kind;      /* "user", "tap": in messages and saved state */
+	struct net_peer peer;  /* set by the NIC right after open, before the loop runs */
+	bool vnet_hdr;	       /* frames both ways start with a virtio_net_hdr */
+	bool rx_csum_valid;    /* its frames for the guest carry correct checksums (it made
+				  them), so the NIC may tell the driver not to check them */
+	bool big_segments;     /* without vnet_hdr: it takes TCP/IPv4 packets of up to 64 KiB
+				  (it is a TCP endpoint, not a wire), so a TSO super-frame
+				  goes over whole instead of cut at the guest's MSS */
+	struct net_hold *hold; /* replication: frames from the guest held back (below) */
 };
+
+/*
+ * Holding the guest's frames back (Remus-style replication, machine/replicate.c): while
+ * a hold is on, a backend's send() keeps each frame from the guest (at most
+ * NET_HOLD_MAX bytes; more are dropped, as a wire may) instead of sending it. seal marks
+ * the frames so far (a checkpoint covers them); release sends those, in order; stop
+ * sends everything and ends the hold. Loop thread (or the loop not running).
+ */
+#define NET_HOLD_MAX (32u << 20)
+int net_hold_start(struct net_backend *nb) __attribute__((warn_unused_result));
+void net_hold_seal(struct net_backend *nb);
+void net_hold_release(struct net_backend *nb);
+void net_hold_stop(struct net_backend *nb);
+/* Backends' send(): keeps the frame when holding (returns true). */
+bool net_hold_frame(struct net_backend *nb, const uint8_t *buf, size_t len);
 
 /* What a backend is opened from: the kind and its options as the user wrote them. */
 #define NET_MAX_HOSTFWD 8

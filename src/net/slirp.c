@@ -153,6 +153,8 @@ static int user_send(struct net_backend *nb, const uint8_t *buf, size_t len)
 {
 	struct net_user *u = to_user(nb);
 
+	if (net_hold_frame(nb, buf, len)) /* replication holds it back */
+		return 0;
 	/* slirp answers some frames at once (ARP, DHCP, ICMP to the host): they reach the
 	 * peer from inside slirp_input. */
 	slirp_input(u->slirp, buf, (int)len);

@@ -109,6 +109,8 @@ static int tap_send(struct net_backend *nb, const uint8_t *buf, size_t len)
 	struct net_tap *t = to_tap(nb);
 	ssize_t n;
 
+	if (net_hold_frame(nb, buf, len)) /* replication holds it back */
+		return 0;
 	do
 		n = write(t->fd, buf, len);
 	while (n < 0 && errno == EINTR);

@@ -109,9 +109,17 @@ enum snap_stream_type {
 	SNAP_SEC_SYNC = 0x103,	/* empty: the receiver answers once it has taken all before */
 	SNAP_SEC_FILE = 0x104,	/* the next bytes (at most 1 MiB) of a whole snapshot file:
 				 * a Wasm program's stop-and-copy, then DONE */
+	/* Continuous replication (machine/replicate.c, docs/SNAPSHOT.md "Replication"): */
+	SNAP_SEC_REPLICATE = 0x105, /* after MACHINE: u32 version 1, u32 interval (ms), u32
+				     * writable disks */
+	SNAP_SEC_EPOCH = 0x106,	    /* u64 checkpoint number: a checkpoint begins */
+	SNAP_SEC_BLOCKS = 0x107,    /* u32 disk, u64 byte offset, then the block's bytes */
+	SNAP_SEC_COMMIT = 0x108,    /* u64 checkpoint, u32 sections since EPOCH, u32 CRC-32
+				     * of their payloads one after the other */
 };
-#define SNAP_STREAM_ACK	 0x4b4f /* "OK", u16: the destination runs the machine */
-#define SNAP_STREAM_SYNC 0x5953 /* "SY", u16: the answer to SYNC */
+#define SNAP_STREAM_COMMITTED 0x4b43 /* "CK", u16, then u64 checkpoint: the standby has it */
+#define SNAP_STREAM_ACK	      0x4b4f /* "OK", u16: the destination runs the machine */
+#define SNAP_STREAM_SYNC      0x5953 /* "SY", u16: the answer to SYNC */
 
 /* Each returns 0 or -errno (-ETIMEDOUT when the socket's timeout expired, -EPIPE /
  * -ECONNRESET when the peer went away); the receiving ones refuse anything malformed

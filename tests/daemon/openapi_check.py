@@ -208,6 +208,14 @@ def run(spec_path, d, wasm, handlers_c):
     port = closed.getsockname()[1]
     closed.close()
     exercise("POST", g + "/migrate", json.dumps({"destination": "127.0.0.1:%d" % port}))  # 502
+    exercise("POST", g + "/replicate", json.dumps({"dest": "x:1"}))  # 400
+    exercise("POST", g + "/replicate", json.dumps({"destination": "127.0.0.1:%d" % port,
+                                                    "interval_ms": 50}))  # 409: a Wasm guest
+    exercise("POST", g + "/failover")  # 409: no standby
+    exercise("POST", "/v1/guests", json.dumps({"name": "oapi-sb", "incoming": "127.0.0.1:%d" % port,
+                                              "standby": True, "failover": "auto"}))
+    exercise("POST", "/v1/guests/oapi-sb/failover")  # 409: not started
+    exercise("DELETE", "/v1/guests/oapi-sb")
     exercise("POST", "/v1/guests", json.dumps({"name": "oapi-in", "incoming": "127.0.0.1:%d" % port,
                                               "kind": "wasm"}))
     exercise("POST", "/v1/guests/oapi-in/start")

@@ -812,7 +812,42 @@ static int t_alloc_failures(void)
 	return 0;
 }
 
+/* Replication's written blocks: every modifying request marks the 64 KiB blocks it
+ * touches, a take returns them once and forgets them; a read-only disk has none. */
+static int t_written_blocks(void)
+{
+	uint8_t buf[70000] = {0};
+	uint64_t bits[1] = {0};
+	struct disk *d;
+
+	CHECK_EQ(mkimg("w.qcow2", MiB, NULL, 0), 0);
+	d = open_as("w.qcow2", DISK_FMT_AUTO, false);
+	CHECK(d);
+	CHECK_EQ(disk_written_blocks(d), 16);
+	CHECK_EQ(disk_written_take(d, bits), 0);
+	CHECK_EQ(bits[0], 0); /* nothing written since the open */
+	CHECK_EQ(disk_pread(d, buf, 4096, 0), 0);
+	CHECK_EQ(disk_pwrite(d, buf, 10, 100), 0);
+	CHECK_EQ(disk_pwrite(d, buf, 65536, 204800), 0); /* blocks 3 and 4 */
+	CHECK_EQ(disk_zero(d, DISK_OP_DISCARD, MiB - 1, 1), 0);
+	CHECK_EQ(disk_zero(d, DISK_OP_WRITE_ZEROES, 7 * 65536, 65536), 0);
+	CHECK_EQ(disk_flush(d), 0);
+	CHECK_EQ(disk_written_take(d, bits), 0);
+	CHECK_EQ(bits[0], (1u << 0) | (1u << 3) | (1u << 4) | (1u << 7) | (1u << 15));
+	bits[0] = 0;
+	CHECK_EQ(disk_written_take(d, bits), 0);
+	CHECK_EQ(bits[0], 0);
+	disk_close(d);
+	d = open_as("w.qcow2", DISK_FMT_AUTO, true);
+	CHECK(d);
+	CHECK_EQ(disk_written_blocks(d), 0);
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"written_blocks", t_written_blocks},
 	{"create_open", t_create_open},
 	{"roundtrip", t_roundtrip},
 	{"backing_cow", t_backing_cow},

@@ -1702,7 +1702,35 @@ static int nic_names_and_macs(void)
 	return 0;
 }
 
+/* Replication's hold on the transmit side: a backend's send keeps frames while a hold
+ * is on; release sends those sealed, in order; stop sends the rest and ends it. */
+static int t_hold_frames(void)
+{
+	static struct fake f;
+
+	memset(&f, 0, sizeof(f));
+	f.nb.ops = &fake_ops;
+	CHECK(!net_hold_frame(&f.nb, (const uint8_t *)"x", 1)); /* no hold: send it */
+	CHECK_EQ(net_hold_start(&f.nb), 0);
+	CHECK(net_hold_frame(&f.nb, (const uint8_t *)"aaa", 3));
+	CHECK(net_hold_frame(&f.nb, (const uint8_t *)"bbbb", 4));
+	net_hold_seal(&f.nb);
+	CHECK(net_hold_frame(&f.nb, (const uint8_t *)"cc", 2));
+	CHECK_EQ(f.sent, 0);
+	net_hold_release(&f.nb);
+	CHECK_EQ(f.sent, 2);
+	CHECK(f.last_len == 4 && !memcmp(f.last, "bbbb", 4));
+	net_hold_release(&f.nb); /* nothing sealed since */
+	CHECK_EQ(f.sent, 2);
+	net_hold_stop(&f.nb);
+	CHECK_EQ(f.sent, 3);
+	CHECK(f.last_len == 2 && !memcmp(f.last, "cc", 2));
+	CHECK(!net_hold_frame(&f.nb, (const uint8_t *)"d", 1));
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"hold_frames", t_hold_frames},
 	{"config_and_features", config_and_features},
 	{"transmit", transmit},
 	{"transmit_hostile", transmit_hostile},

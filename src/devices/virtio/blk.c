@@ -674,6 +674,11 @@ bool vblk_is_blk(const struct device *dev, bool *readonly_out)
 	return true;
 }
 
+struct disk *vblk_disk(struct device *dev)
+{
+	return dev->ops == &blk_ops ? container_of(dev, struct vblk, dev)->disk : NULL;
+}
+
 static int reopen(struct vblk *b, const char *path, enum disk_format fmt, char *err, size_t errlen)
 {
 	struct disk_options opt = {.format = fmt};

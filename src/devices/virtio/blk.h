@@ -11,10 +11,16 @@
 #include <stddef.h>
 
 struct device;
+struct disk;
 
 /* True when `dev` is a virtio-blk device; *readonly_out then says whether it was opened
  * read-only. */
 bool vblk_is_blk(const struct device *dev, bool *readonly_out);
+
+/* The image of a virtio-blk device (NULL for another device), for replication's
+ * written blocks (machine/replicate.c). Only on the machine's I/O thread, or before the
+ * machine runs. */
+struct disk *vblk_disk(struct device *dev);
 
 /* I/O thread (or no loop running), the device quiesced: closes the image (its metadata
  * written and synced), creates `overlay` (qcow2, backing file `backing`: the image's

@@ -1041,3 +1041,8 @@ static const struct device_type net_type = {
 	.create = net_type_create,
 };
 DEVICE_TYPE(net_type)
+
+struct net_backend *vnet_backend(struct device *dev)
+{
+	return dev->ops == &net_ops ? container_of(dev, struct vnet, dev)->nb : NULL;
+}

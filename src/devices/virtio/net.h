@@ -52,6 +52,10 @@ int vnet_create(struct board *b, const uint8_t mac[6], struct net_backend *nb, s
 int vnet_set_limits(struct device *dev, const struct ratelimiter_cfg *rx,
 		    const struct ratelimiter_cfg *tx) __attribute__((warn_unused_result));
 
+/* The backend of a virtio-net device (NULL for another device): replication holds its
+ * frames back (net/net.h net_hold_*). */
+struct net_backend *vnet_backend(struct device *dev);
+
 /* Parses "52:54:00:12:34:56" (six hex bytes, ':' between). False for anything else,
  * and for multicast or all-zero addresses, which no NIC may have. */
 bool vnet_parse_mac(const char *s, uint8_t mac[6]);
