@@ -8,7 +8,8 @@
 # test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
 # v128 ops it runs as SSE instructions (NaN payloads, operand order), jit_float.wat floats
-# kept in xmm registers (payloads across calls and C helpers, -0.0, min/max, traps). Test modules are .wat files here,
+# kept in xmm registers (payloads across calls and C helpers, -0.0, min/max, traps), jit_rot.wat
+# rotates by constants (rorx). Test modules are .wat files here,
 # assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
 # directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
@@ -285,6 +286,7 @@ check2 jit-nan-simd32-hi 0 "-4647714811155578880" -- --invoke nan_simd32 jit_sim
 check2 jit-nan-simd64-lo 0 "-2251799813685239" -- --invoke nan_simd64 jit_simd.wasm 0
 check2 jit-nan-simd64-hi 0 "9222246136947933191" -- --invoke nan_simd64 jit_simd.wasm 1
 check2 jit-andnot 0 "67555025218437360" -- --invoke andnot jit_simd.wasm
+check2 jit-rotates 0 "6846980297710171119" -- --invoke rotates jit_rot.wasm 100
 # floats in the xmm cache registers (jit_float.wat)
 jf=jit_float.wasm
 check2 jit-float-nan-call64 0 "-9218915789241843421" -- --invoke nan_call64 $jf 50

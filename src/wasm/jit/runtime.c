@@ -444,7 +444,7 @@ static void cpu_features(struct wasm_jit *j)
 	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
 		j->lzcnt = (c >> 5) & 1;
 	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		j->tzcnt = (b >> 3) & 1;
+		j->tzcnt = (b >> 3) & 1, j->bmi2 = (b >> 8) & 1;
 }
 
 int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)

@@ -94,7 +94,7 @@ struct wasm_jit {
 	uint8_t *staging;
 	size_t staging_cap;
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
-	bool lzcnt, tzcnt, popcnt, sse41;
+	bool lzcnt, tzcnt, popcnt, sse41, bmi2;
 	uint64_t ntranslated, nfailed, nentries; /* wasm_jit_stats */
 	/* where translated code left for the interpreter (WASM_TRAP_DEOPT) */
 	struct wasm_func *deopt_func;

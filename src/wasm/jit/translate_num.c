@@ -120,6 +120,19 @@ static void apply_imm(struct tr *t, bool w, enum ibin k, int r, uint64_t imm)
 	}
 }
 
+/* rotates by an immediate: rorx (BMI2) into r from any operand, else a move and rol/ror
+ * in r. Returns false when the host has no rorx. */
+static bool rotate_imm(struct tr *t, bool w, enum ibin k, int r, struct x86_rm a, uint64_t n)
+{
+	unsigned bits = w ? 64 : 32;
+
+	if (!t->j->bmi2)
+		return false;
+	n &= bits - 1;
+	x86_rorx(&t->e, w, r, a, k == IB_ROTL ? (unsigned)(bits - n) : (unsigned)n);
+	return true;
+}
+
 /* d = a k b (b a slot, or the immediate imm when bslot is NO_SLOT) */
 static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint32_t bslot,
 		 uint64_t imm)
@@ -132,6 +145,12 @@ static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint
 		r = rd >= 0 ? rd : X86_RAX;
 		tr_get(t, w, r, a);
 		x86_shift_cl(&t->e, w, shift_of(k), x86_r(r));
+		tr_put(t, w, d, r);
+		return;
+	}
+	if (bslot == NO_SLOT && (k == IB_ROTL || k == IB_ROTR) && t->j->bmi2) {
+		r = rd >= 0 ? rd : X86_RAX;
+		rotate_imm(t, w, k, r, tr_slot(t, a), imm);
 		tr_put(t, w, d, r);
 		return;
 	}
@@ -546,6 +565,9 @@ static bool inner(struct tr *t, unsigned in, uint32_t x, uint32_t yslot, uint64_
 	}
 	if (!ibin_of(in, &k, &w))
 		return false;
+	if (yslot == NO_SLOT && (k == IB_ROTL || k == IB_ROTR) &&
+	    rotate_imm(t, w, k, X86_RCX, tr_slot(t, x), imm))
+		return true;
 	tr_get(t, w, X86_RCX, x);
 	if (yslot == NO_SLOT) {
 		if (k >= IB_SHL)
@@ -677,6 +699,14 @@ bool tr_numeric(struct tr *t, uint32_t pc, unsigned op)
 	case J_FUSE_BIN:
 		return emit_fused(t, pc, op);
 	case J_XOP:
+		if (op == WASM_OP_I32_ROTL_XOR_ROTL && t->j->bmi2) { /* [d x k1 y k2] */
+			int rd = tr_reg(t, p[1]), r = rd >= 0 ? rd : X86_RAX;
+			rotate_imm(t, false, IB_ROTL, X86_RCX, tr_slot(t, p[4]), p[5]);
+			rotate_imm(t, false, IB_ROTL, r, tr_slot(t, p[2]), p[3]);
+			x86_alu(&t->e, false, X86_XOR, r, x86_r(X86_RCX));
+			tr_put(t, false, p[1], r);
+			return true;
+		}
 		if (op == WASM_OP_I32_ROTL_XOR_ROTL) { /* [d x k1 y k2] */
 			tr_get(t, false, X86_RAX, p[2]);
 			x86_shift_imm(&t->e, false, X86_ROL, x86_r(X86_RAX), p[3] & 31);
