@@ -259,6 +259,24 @@ void x86_bitcount(struct x86_emit *e, bool w, unsigned opc, int dst, struct x86_
 	x86_insn(e, 0xf3, w, 0x0f00 | opc, dst, src, false);
 }
 
+/* rorx r, r/m, imm8 (BMI2): VEX.LZ.F2.0F3A.W0/W1 F0 /r ib, flags untouched */
+void x86_rorx(struct x86_emit *e, bool w, int dst, struct x86_rm src, unsigned n)
+{
+	unsigned rxb = ((dst & 8) ? 0u : 0x80u) |
+		       (src.mem && src.index >= 0 && (src.index & 8) ? 0u : 0x40u) |
+		       (src.reg >= 0 && (src.reg & 8) ? 0u : 0x20u);
+
+	x86_e8(e, 0xc4);
+	x86_e8(e, rxb | 0x03);			     /* map 0F3A */
+	x86_e8(e, (w ? 0x80u : 0u) | 0x78u | 0x03u); /* W, vvvv unused (1111), L0, pp F2 */
+	x86_e8(e, 0xf0);
+	if (!src.mem)
+		x86_e8(e, 0xc0 | (((unsigned)dst & 7) << 3) | ((unsigned)src.reg & 7));
+	else
+		modrm_mem(e, dst, src);
+	x86_e8(e, n & (w ? 63u : 31u));
+}
+
 /* ----- control ----- */
 
 uint8_t *x86_jcc_fwd(struct x86_emit *e, enum x86_cc cc)

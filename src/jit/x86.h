@@ -167,6 +167,8 @@ void x86_cmov(struct x86_emit *e, bool w, enum x86_cc cc, int dst, struct x86_rm
 /* F3-prefixed bit counts: lzcnt (0xbd), tzcnt (0xbc), popcnt (0xb8) */
 void x86_bitcount(struct x86_emit *e, bool w, unsigned opc, int dst, struct x86_rm src);
 
+/* rorx r, r/m, n (BMI2: rotate right by n without touching the flags) */
+void x86_rorx(struct x86_emit *e, bool w, int dst, struct x86_rm src, unsigned n);
 /* ----- control ----- */
 
 /* jcc/jmp/call rel32 to a target not known yet: return the rel32 field for x86_patch. */

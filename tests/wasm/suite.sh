@@ -7,7 +7,9 @@
 # run twice (check2): interpreted (--no-jit) and with the JIT tier forced (--jit-hot 1,
 # test names "wasm-cli.jit.NAME"), and must give the same output; jit.wat adds cases
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
-# v128 ops it runs as SSE instructions (NaN payloads, operand order). Test modules are .wat files here,
+# v128 ops it runs as SSE instructions (NaN payloads, operand order), jit_float.wat floats
+# kept in xmm registers (payloads across calls and C helpers, -0.0, min/max, traps), jit_rot.wat
+# rotates by constants (rorx). Test modules are .wat files here,
 # assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
 # directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
@@ -294,6 +296,20 @@ check2 jit-nan-simd32-hi 0 "-4647714811155578880" -- --invoke nan_simd32 jit_sim
 check2 jit-nan-simd64-lo 0 "-2251799813685239" -- --invoke nan_simd64 jit_simd.wasm 0
 check2 jit-nan-simd64-hi 0 "9222246136947933191" -- --invoke nan_simd64 jit_simd.wasm 1
 check2 jit-andnot 0 "67555025218437360" -- --invoke andnot jit_simd.wasm
+check2 jit-rotates 0 "6846980297710171119" -- --invoke rotates jit_rot.wasm 100
+# floats in the xmm cache registers (jit_float.wat)
+jf=jit_float.wasm
+check2 jit-float-nan-call64 0 "-9218915789241843421" -- --invoke nan_call64 $jf 50
+check2 jit-float-nan-call32 0 "-2139104107" -- --invoke nan_call32 $jf 50
+check2 jit-float-nan-arith 0 "-2251797668296836" -- --invoke nan_arith $jf 10
+check2 jit-float-neg-zero 0 "-9223372036854251521" -- --invoke neg_zero $jf 20
+check2 jit-float-minmax-nan 0 "-9008865941217258950" -- --invoke minmax_nan $jf 20
+check2 jit-float-trunc-trap 134 "lodge wasm: jit_float.wasm: trap: integer overflow in function 7 (trunc_trap) at offset 0x2e0" \
+	-- --invoke trunc_trap $jf 40
+check2 jit-float-trunc-nan 134 "lodge wasm: jit_float.wasm: trap: invalid conversion to integer in function 8 (trunc_nan) at offset 0x339" \
+	-- --invoke trunc_nan $jf 5 0
+check2 jit-float-trunc-sat 0 "0" -- --invoke trunc_nan $jf 5 1
+check2 jit-float-nan-mem 0 "-3325425716476252133" -- --invoke nan_mem $jf 9
 # the JIT's code buffer is set up before the seccomp filter (which has no memfd_create);
 # LeakSanitizer's check at exit (asan builds) needs system calls the filter forbids
 asan_saved=${ASAN_OPTIONS-}

@@ -6,7 +6,10 @@
  * picks the frame slots the function keeps in host registers: the most used scalar slots,
  * uses weighted by loop nesting (8x per level, up to three). A slot any op reads or
  * writes as half of a v128 is never cached, so the register and memory copies of a slot
- * can never disagree about a value nobody tracks.
+ * can never disagree about a value nobody tracks. Slots used more as f32/f64 operands
+ * than by ops whose translation is not xmm-aware (wasm_jit_xmm_ok; compile*.c reuses
+ * operand-stack slots for values of any type) go to the xmm cache first; the
+ * general-purpose registers take the most used of the rest.
  */
 #include "wasm/jit/tr.h"
 
@@ -204,11 +207,72 @@ uint32_t wasm_jit_op_len(const uint32_t *pc, unsigned op, uint32_t left)
 	return n <= left ? n : 0;
 }
 
+/* ----- the xmm cache's operands ----- */
+
+static bool is_float(uint8_t ty)
+{
+	return ty == WASM_F32 || ty == WASM_F64;
+}
+
+/* Whether operand k (layout index) of op may be in an xmm register: 0 no, 1 yes (a move,
+ * whatever the type), 2 yes and it is an f32/f64 operand. Every row here is translated
+ * through the xmm-aware operand calls only (or through the per-op helper, which reads
+ * and writes frames after the cache's write-back and before its reload). */
+static int xmm_use(unsigned op, unsigned k)
+{
+	const struct jop *jo = &wasm_jit_ops[op];
+
+	switch (jo->kind) {
+	case J_BIN:
+		if (!is_float(jo->ta))
+			return 0;
+		return (k == 0 ? is_float(jo->to) : k <= 2) ? 2 : 0;
+	case J_UN:
+		if (k == 0)
+			return is_float(jo->to) ? 2 : 0;
+		return k == 1 && is_float(jo->ta) ? 2 : 0;
+	case J_LOAD:
+	case J_LOAD_IDX:
+		return k == 0 && is_float(jo->to) ? 2 : 0;
+	case J_STORE:
+		return k == 1 && is_float(jo->tb) ? 2 : 0;
+	case J_FUSE_LOAD:
+		return k <= 1 && is_float(jo->ta) ? 2 : 0;
+	case J_XOP:
+		switch (op) {
+		case WASM_OP_COPY:
+		case WASM_OP_MOVE2:
+		case WASM_OP_MOVE3:
+		case WASM_OP_RET1:
+			return 1;
+		case WASM_OP_CONST32:
+		case WASM_OP_CONST64:
+		case WASM_OP_GLOBAL_GET:
+			return k == 0;
+		case WASM_OP_GLOBAL_SET:
+			return k == 1;
+		case WASM_OP_SELECT: /* [d a b cond] */
+			return k <= 2;
+		default:
+			return 0;
+		}
+	default:
+		return 0;
+	}
+}
+
+bool wasm_jit_xmm_ok(unsigned op, unsigned k)
+{
+	return op < WASM_OP_COUNT && xmm_use(op, k) != 0;
+}
+
 /* ----- the scan ----- */
 
 struct scan {
 	int32_t *depth;	  /* per word: +1 where a loop starts, -1 after it ends */
 	uint64_t *score;  /* per slot */
+	uint64_t *fscore; /* per slot: the part of score from f32/f64 operands */
+	uint64_t *iscore; /* per slot: the part from operands of ops not xmm-aware */
 	uint8_t *banned;  /* per slot: part of a v128 somewhere */
 	uint8_t *written; /* per slot */
 };
@@ -283,6 +347,14 @@ static int score_slots(struct tr *t, struct scan *sc)
 				if (s >= nslots)
 					return -ENOTSUP;
 				sc->score[s] += w;
+				switch (xmm_use(op, k)) {
+				case 0:
+					sc->iscore[s] += w;
+					break;
+				case 2:
+					sc->fscore[s] += w;
+					break;
+				}
 				if (lay[k] == 'd')
 					sc->written[s] = 1;
 				break;
@@ -301,28 +373,44 @@ static int score_slots(struct tr *t, struct scan *sc)
 /* The cache registers, in the order slots get them (the most used first). */
 static const int cache_regs[NCACHE] = {X86_RSI, X86_RDI, X86_RBP, X86_R8, X86_R9, X86_R10, X86_R11};
 
-static void pick_cache(struct tr *t, struct scan *sc)
+/* Gives up to n registers of a class (cache_regs[i], or xmm XCACHE0 + i) to the most used
+ * slots left that the class admits (xmm: used more as floats than otherwise). */
+static void pick_class(struct tr *t, struct scan *sc, bool xmm, unsigned n)
 {
 	const uint32_t nslots = t->code->frame_slots;
 
-	t->ncache = 0;
-	t->written = 0;
-	while (t->ncache < NCACHE) {
+	for (unsigned i = 0; i < n; i++) {
 		uint64_t best = 2; /* a slot used once or twice is not worth a register */
 		uint32_t pick = UINT32_MAX;
-		for (uint32_t s = 0; s < nslots; s++)
-			if (!sc->banned[s] && sc->score[s] > best)
-				best = sc->score[s], pick = s;
+		unsigned c = t->ncache;
+		for (uint32_t s = 0; s < nslots; s++) {
+			if (sc->banned[s] || sc->score[s] <= best)
+				continue;
+			if (xmm && sc->fscore[s] <= sc->iscore[s])
+				continue;
+			best = sc->score[s], pick = s;
+		}
 		if (pick == UINT32_MAX)
 			break;
 		sc->score[pick] = 0;
-		t->cslot[t->ncache] = pick;
-		t->creg[t->ncache] = cache_regs[t->ncache];
-		t->sreg[pick] = (int8_t)t->ncache;
+		t->cslot[c] = pick;
+		t->creg[c] = xmm ? XCACHE0 + (int)i : cache_regs[i];
+		if (xmm)
+			t->xmm |= 1u << c;
+		t->sreg[pick] = (int8_t)c;
 		if (sc->written[pick])
-			t->written |= 1u << t->ncache;
+			t->written |= 1u << c;
 		t->ncache++;
 	}
+}
+
+static void pick_cache(struct tr *t, struct scan *sc)
+{
+	t->ncache = 0;
+	t->written = 0;
+	t->xmm = 0;
+	pick_class(t, sc, true, NXCACHE);
+	pick_class(t, sc, false, NCACHE);
 }
 
 int wasm_jit_analyze(struct tr *t)
@@ -339,10 +427,12 @@ int wasm_jit_analyze(struct tr *t)
 	t->sreg = core_alloc(nslots ? nslots : 1);
 	sc.depth = core_calloc((size_t)n + 1, sizeof(*sc.depth));
 	sc.score = core_calloc(nslots ? nslots : 1, sizeof(*sc.score));
+	sc.fscore = core_calloc(nslots ? nslots : 1, sizeof(*sc.fscore));
 	sc.banned = core_calloc(nslots ? nslots : 1, 1);
+	sc.iscore = core_calloc(nslots ? nslots : 1, sizeof(*sc.iscore));
 	sc.written = core_calloc(nslots ? nslots : 1, 1);
 	if (!t->wflags || !t->opat || !t->hostat || !t->sreg || !sc.depth || !sc.score ||
-	    !sc.banned || !sc.written)
+	    !sc.fscore || !sc.iscore || !sc.banned || !sc.written)
 		goto out;
 	memset(t->sreg, -1, nslots ? nslots : 1);
 	rc = scan_ops(t, &sc);
@@ -353,7 +443,9 @@ int wasm_jit_analyze(struct tr *t)
 out:
 	core_free(sc.depth);
 	core_free(sc.score);
+	core_free(sc.fscore);
 	core_free(sc.banned);
+	core_free(sc.iscore);
 	core_free(sc.written);
 	return rc;
 }

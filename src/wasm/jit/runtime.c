@@ -353,19 +353,24 @@ static void stub_enter(struct wasm_jit *j, struct x86_emit *e, uint8_t **unwind_
 
 static void stub_ccall(struct wasm_jit *j, struct x86_emit *e)
 {
-	/* rax = fn(j, rcx, rdx, fp); the cache registers kept (rbp is callee-saved in C) */
+	/* rax = fn(j, rcx, rdx, fp); the cache registers kept (rbp is callee-saved in C;
+	 * the xmm cache's low 64 bits, all a scalar slot holds, below the pushes) */
 	j->stub[STUB_CCALL] = x86_here(e);
 	x86_mov_store(e, true, CTX(site_rsp), X86_RSP);
 	for (unsigned i = 0; i < 6; i++)
 		x86_push(e, volatile_cache[i]);
-	x86_alu_imm(e, true, X86_SUB, x86_r(X86_RSP), 8);
+	x86_alu_imm(e, true, X86_SUB, x86_r(X86_RSP), 8 + 8 * NXCACHE);
+	for (unsigned i = 0; i < NXCACHE; i++)
+		x86_sse_store(e, true, x86_m(X86_RSP, (int32_t)(8 * i)), XCACHE0 + (int)i);
 	x86_mov_store(e, true, CTX(ticks), R_TICKS);
 	x86_mov(e, true, X86_RDI, x86_r(R_CTX));
 	x86_mov(e, true, X86_RSI, x86_r(X86_RCX));
 	x86_mov(e, true, X86_RCX, x86_r(R_FP));
 	x86_call_rm(e, x86_r(X86_RAX));
 	x86_mov(e, true, R_TICKS, CTX(ticks));
-	x86_alu_imm(e, true, X86_ADD, x86_r(X86_RSP), 8);
+	for (unsigned i = 0; i < NXCACHE; i++)
+		x86_sse(e, true, 0x10, false, XCACHE0 + (int)i, x86_m(X86_RSP, (int32_t)(8 * i)));
+	x86_alu_imm(e, true, X86_ADD, x86_r(X86_RSP), 8 + 8 * NXCACHE);
 	for (unsigned i = 6; i-- > 0;)
 		x86_pop(e, volatile_cache[i]);
 	x86_ret(e);
@@ -439,7 +444,7 @@ static void cpu_features(struct wasm_jit *j)
 	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
 		j->lzcnt = (c >> 5) & 1;
 	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		j->tzcnt = (b >> 3) & 1;
+		j->tzcnt = (b >> 3) & 1, j->bmi2 = (b >> 8) & 1;
 }
 
 int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)

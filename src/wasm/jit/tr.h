@@ -13,6 +13,8 @@
  *   r15  the fuel ticks left in the current chunk (struct wasm_fuel.ticks)
  *   rbp, rsi, rdi, r8..r11  the cache: up to seven frame slots chosen per function live
  *        here from entry to return (written back around calls and at return)
+ *   xmm4..xmm15  the float cache: up to twelve more slots, those only f32/f64 ops and
+ *        the float-aware moves use (the same rules; STUB_CCALL keeps them too)
  *   rax, rcx, rdx, xmm0..xmm3  scratch
  * Host stack: every translated call level takes 16 bytes (return address, pad), so the
  * call depth is a function of rsp and one compare bounds both it and the host stack.
@@ -33,12 +35,15 @@
 
 #if WASM_JIT_SUPPORTED
 
-#define R_FP	X86_RBX
-#define R_MEM	X86_R12
-#define R_MSIZE X86_R13
-#define R_CTX	X86_R14
-#define R_TICKS X86_R15
-#define NCACHE	7
+#define R_FP	   X86_RBX
+#define R_MEM	   X86_R12
+#define R_MSIZE	   X86_R13
+#define R_CTX	   X86_R14
+#define R_TICKS	   X86_R15
+#define NCACHE	   7  /* general-purpose cache registers */
+#define NXCACHE	   12 /* xmm cache registers: xmm4..xmm15 */
+#define XCACHE0	   4  /* the first of them */
+#define NCACHE_ALL (NCACHE + NXCACHE)
 
 /* The shared stubs at the start of the store's code buffer. */
 enum {
@@ -89,7 +94,7 @@ struct wasm_jit {
 	uint8_t *staging;
 	size_t staging_cap;
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
-	bool lzcnt, tzcnt, popcnt, sse41;
+	bool lzcnt, tzcnt, popcnt, sse41, bmi2;
 	uint64_t ntranslated, nfailed, nentries; /* wasm_jit_stats */
 	/* where translated code left for the interpreter (WASM_TRAP_DEOPT) */
 	struct wasm_func *deopt_func;
@@ -186,10 +191,12 @@ struct tr {
 	uint8_t *wflags;  /* per code word: W_* */
 	uint16_t *opat;	  /* per code word: the op starting there */
 	uint32_t *hostat; /* per code word: its code offset from e.base, once emitted */
-	int8_t *sreg;	  /* per frame slot: its cache register, or -1 */
-	uint32_t cslot[NCACHE];
-	int creg[NCACHE];
+	int8_t *sreg;	  /* per frame slot: its cache entry, or -1 */
+	uint32_t cslot[NCACHE_ALL];
+	int creg[NCACHE_ALL]; /* a general-purpose register, or (xmm entries) an xmm one */
 	unsigned ncache;
+	uint32_t xmm;	  /* the cache entries that are xmm registers */
+	uint32_t xoff;	  /* xmm entries the current op sees in memory (not xmm-aware) */
 	uint32_t written; /* cache entries some op writes (may be dirty at a label) */
 	uint32_t dirty;	  /* cache entries changed since written back */
 	bool has_mem;	  /* the instance has a memory */
@@ -212,14 +219,23 @@ struct tr {
  * returns 0, -ENOTSUP (an unknown op) or -ENOMEM. */
 int wasm_jit_analyze(struct tr *t) __attribute__((warn_unused_result));
 
-/* translate.c */
-struct x86_rm tr_slot(const struct tr *t, uint32_t slot);
-int tr_reg(const struct tr *t, uint32_t slot); /* cache register or -1 */
+/* Whether operand k (a layout index) of op may live in an xmm cache register: the
+ * translator reads and writes it there only through the xmm-aware calls below. */
+bool wasm_jit_xmm_ok(unsigned op, unsigned k);
+
+/* translate.c. A slot in the xmm cache is reached only through tr_get, tr_put,
+ * tr_get_xmm, tr_put_xmm, tr_xmm_rm and tr_xreg; an op that is not xmm-aware for it
+ * finds it written back to memory (t->xoff) and reloaded after. tr_slot on an xmm slot
+ * refuses the translation (t->fail) rather than read a stale frame slot. */
+struct x86_rm tr_slot(struct tr *t, uint32_t slot);
+int tr_reg(const struct tr *t, uint32_t slot);	/* general-purpose cache register or -1 */
+int tr_xreg(const struct tr *t, uint32_t slot); /* xmm cache register or -1 */
 void tr_get(struct tr *t, bool w, int reg, uint32_t slot);
 void tr_put(struct tr *t, bool w, uint32_t slot, int reg);
 void tr_get_xmm(struct tr *t, bool dbl, int xmm, uint32_t slot);
 void tr_put_xmm(struct tr *t, bool dbl, uint32_t slot, int xmm);
-/* An xmm/m operand for slot: its memory, or (cached) a copy in `spare`. */
+/* An xmm/m operand for slot: its xmm cache register, its memory, or (cached in a
+ * general-purpose register) a copy in `spare`. */
 struct x86_rm tr_xmm_rm(struct tr *t, bool dbl, uint32_t slot, int spare);
 /* The jump to a cold stub of `kind` at pc (word index), continuing at `back` (0: here). */
 struct cold *tr_cold(struct tr *t, uint8_t kind, uint8_t *jump, uint32_t pc);

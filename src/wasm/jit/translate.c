@@ -29,47 +29,81 @@
 
 /* ----- operands ----- */
 
-int tr_reg(const struct tr *t, uint32_t slot)
+/* the cache entry of slot, or -1 (not cached, or seen in memory by this op) */
+static int entry(const struct tr *t, uint32_t slot)
 {
 	int8_t c = t->sreg[slot];
 
-	return c >= 0 ? t->creg[c] : -1;
+	return c >= 0 && !(t->xoff & (1u << c)) ? c : -1;
 }
 
-struct x86_rm tr_slot(const struct tr *t, uint32_t slot)
+int tr_reg(const struct tr *t, uint32_t slot)
+{
+	int c = entry(t, slot);
+
+	return c >= 0 && !(t->xmm & (1u << c)) ? t->creg[c] : -1;
+}
+
+int tr_xreg(const struct tr *t, uint32_t slot)
+{
+	int c = entry(t, slot);
+
+	return c >= 0 && (t->xmm & (1u << c)) ? t->creg[c] : -1;
+}
+
+struct x86_rm tr_slot(struct tr *t, uint32_t slot)
 {
 	int r = tr_reg(t, slot);
 
+	if (tr_xreg(t, slot) >= 0)
+		t->fail = true; /* a path that is not xmm-aware: analyze.c's table is wrong */
 	return r >= 0 ? x86_r(r) : SLOT(slot);
+}
+
+static void mark_dirty(struct tr *t, uint32_t slot)
+{
+	t->dirty |= 1u << entry(t, slot);
 }
 
 void tr_get(struct tr *t, bool w, int reg, uint32_t slot)
 {
-	int r = tr_reg(t, slot);
+	int r = tr_reg(t, slot), x = tr_xreg(t, slot);
 
-	if (r == reg)
-		return;
-	x86_mov(&t->e, w, reg, tr_slot(t, slot));
+	if (x >= 0)
+		x86_movd_from_xmm(&t->e, w, x86_r(reg), x);
+	else if (r != reg)
+		x86_mov(&t->e, w, reg, r >= 0 ? x86_r(r) : SLOT(slot));
 }
 
 void tr_put(struct tr *t, bool w, uint32_t slot, int reg)
 {
-	int8_t c = t->sreg[slot];
+	int c = entry(t, slot);
 
 	if (c < 0) {
 		x86_mov_store(&t->e, w, SLOT(slot), reg);
 		return;
 	}
-	if (t->creg[c] != reg)
+	if (t->xmm & (1u << c))
+		x86_movd_to_xmm(&t->e, w, t->creg[c], x86_r(reg));
+	else if (t->creg[c] != reg)
 		x86_mov(&t->e, w, t->creg[c], x86_r(reg));
 	t->dirty |= 1u << c;
 }
 
+/* movaps: the whole register, no dependency on the destination's old value */
+static void xmov(struct tr *t, int dst, int src)
+{
+	if (dst != src)
+		x86_sse_packed(&t->e, 0, 0x0f28, dst, x86_r(src));
+}
+
 void tr_get_xmm(struct tr *t, bool dbl, int xmm, uint32_t slot)
 {
-	int r = tr_reg(t, slot);
+	int r = tr_reg(t, slot), x = tr_xreg(t, slot);
 
-	if (r >= 0)
+	if (x >= 0)
+		xmov(t, xmm, x);
+	else if (r >= 0)
 		x86_movd_to_xmm(&t->e, dbl, xmm, x86_r(r));
 	else
 		x86_sse(&t->e, dbl, 0x10, false, xmm, SLOT(slot));
@@ -77,20 +111,25 @@ void tr_get_xmm(struct tr *t, bool dbl, int xmm, uint32_t slot)
 
 void tr_put_xmm(struct tr *t, bool dbl, uint32_t slot, int xmm)
 {
-	int8_t c = t->sreg[slot];
+	int c = entry(t, slot);
 
 	if (c < 0) {
 		x86_sse_store(&t->e, dbl, SLOT(slot), xmm);
 		return;
 	}
-	x86_movd_from_xmm(&t->e, dbl, x86_r(t->creg[c]), xmm);
+	if (t->xmm & (1u << c))
+		xmov(t, t->creg[c], xmm);
+	else
+		x86_movd_from_xmm(&t->e, dbl, x86_r(t->creg[c]), xmm);
 	t->dirty |= 1u << c;
 }
 
 struct x86_rm tr_xmm_rm(struct tr *t, bool dbl, uint32_t slot, int spare)
 {
-	int r = tr_reg(t, slot);
+	int r = tr_reg(t, slot), x = tr_xreg(t, slot);
 
+	if (x >= 0)
+		return x86_r(x);
 	if (r < 0)
 		return SLOT(slot);
 	x86_movd_to_xmm(&t->e, dbl, spare, x86_r(r));
@@ -99,19 +138,33 @@ struct x86_rm tr_xmm_rm(struct tr *t, bool dbl, uint32_t slot, int spare)
 
 /* ----- the cache around calls ----- */
 
+/* cache entry c to its frame slot (all 64 bits: an f32's upper half is don't-care) */
+static void store_entry(struct tr *t, unsigned c)
+{
+	if (t->xmm & (1u << c))
+		x86_sse_store(&t->e, true, SLOT(t->cslot[c]), t->creg[c]);
+	else
+		x86_mov_store(&t->e, true, SLOT(t->cslot[c]), t->creg[c]);
+}
+
 static void flush(struct tr *t, uint32_t mask)
 {
 	for (unsigned c = 0; c < t->ncache; c++)
 		if (mask & t->dirty & (1u << c))
-			x86_mov_store(&t->e, true, SLOT(t->cslot[c]), t->creg[c]);
+			store_entry(t, c);
 	t->dirty &= ~mask;
 }
 
 static void reload(struct tr *t, uint32_t mask)
 {
-	for (unsigned c = 0; c < t->ncache; c++)
-		if (mask & (1u << c))
+	for (unsigned c = 0; c < t->ncache; c++) {
+		if (!(mask & (1u << c)))
+			continue;
+		if (t->xmm & (1u << c))
+			x86_sse(&t->e, true, 0x10, false, t->creg[c], SLOT(t->cslot[c]));
+		else
 			x86_mov(&t->e, true, t->creg[c], SLOT(t->cslot[c]));
+	}
 	t->dirty &= ~mask;
 }
 
@@ -127,14 +180,35 @@ static uint32_t operand_mask(const struct tr *t, uint32_t pc, unsigned op, char 
 	uint32_t mask = 0;
 
 	for (uint32_t k = 0; lay[k]; k++) {
-		int8_t c;
+		int c;
 		if (lay[k] != kind)
 			continue;
-		c = t->sreg[t->ops[pc + 1 + k]];
+		c = entry(t, t->ops[pc + 1 + k]);
 		if (c >= 0)
 			mask |= 1u << c;
 	}
 	return mask;
+}
+
+/* The xmm entries among the op's slot operands when one of them is at a position the
+ * op's translation does not reach through the xmm-aware calls (0: none such). */
+static uint32_t xmm_off_mask(const struct tr *t, uint32_t pc, unsigned op)
+{
+	const char *lay = wasm_jit_ops[op].layout;
+	uint32_t mask = 0;
+	bool need = false;
+
+	for (uint32_t k = 0; lay[k]; k++) {
+		int c;
+		if (lay[k] != 'a' && lay[k] != 'd')
+			continue;
+		c = t->sreg[t->ops[pc + 1 + k]];
+		if (c < 0 || !(t->xmm & (1u << c)))
+			continue;
+		mask |= 1u << c;
+		need |= !wasm_jit_xmm_ok(op, k);
+	}
+	return need ? mask : 0;
 }
 
 void tr_sync_reads(struct tr *t, uint32_t pc, unsigned op)
@@ -666,9 +740,14 @@ static void idx_addr(struct tr *t, uint32_t base, uint32_t idx, uint32_t shift)
 /* The scalar load of `op` (its plain LOAD row) from m into slot d. */
 static bool load_into(struct tr *t, unsigned op, uint32_t d, struct x86_rm m)
 {
-	int rd = tr_reg(t, d), r = rd >= 0 ? rd : X86_RCX;
+	int rd = tr_reg(t, d), r = rd >= 0 ? rd : X86_RCX, x = tr_xreg(t, d);
 	bool w = true;
 
+	if (x >= 0 && (op == WASM_OP_F32_LOAD || op == WASM_OP_F64_LOAD)) {
+		x86_sse(&t->e, op == WASM_OP_F64_LOAD, 0x10, false, x, m); /* movss/movsd */
+		mark_dirty(t, d);
+		return true;
+	}
 	switch (op) {
 	case WASM_OP_I32_LOAD:
 	case WASM_OP_F32_LOAD:
@@ -714,8 +793,16 @@ static bool load_into(struct tr *t, unsigned op, uint32_t d, struct x86_rm m)
 
 static bool store_from(struct tr *t, unsigned op, uint32_t v, struct x86_rm m)
 {
-	int rv = tr_reg(t, v), r = rv >= 0 ? rv : X86_RCX;
+	int rv = tr_reg(t, v), r = rv >= 0 ? rv : X86_RCX, x = tr_xreg(t, v);
 
+	if (x >= 0 && (op == WASM_OP_F32_STORE || op == WASM_OP_F64_STORE)) {
+		x86_sse_store(&t->e, op == WASM_OP_F64_STORE, m, x);
+		return true;
+	}
+	if (x >= 0) { /* analyze.c admits no other store of an xmm slot */
+		t->fail = true;
+		return true;
+	}
 	switch (op) {
 	case WASM_OP_I32_STORE:
 	case WASM_OP_F32_STORE:
@@ -830,9 +917,10 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
 			       : jo->base == WASM_OP_F32_SUB || jo->base == WASM_OP_F64_SUB ? 0x5c
 											    : 0x59;
-		tr_get_xmm(t, w, 0, p[2]);
-		x86_sse(&t->e, w, opc, false, 0, access(disp));
-		tr_put_xmm(t, w, p[1], 0);
+		int r = tr_xreg(t, p[1]) >= 0 ? tr_xreg(t, p[1]) : 0;
+		tr_get_xmm(t, w, r, p[2]);
+		x86_sse(&t->e, w, opc, false, r, access(disp));
+		tr_put_xmm(t, w, p[1], r);
 		return;
 	}
 	{
@@ -872,11 +960,21 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 
 static void copy(struct tr *t, uint32_t d, uint32_t s)
 {
-	int rd = tr_reg(t, d), rs = tr_reg(t, s);
+	int rd = tr_reg(t, d), rs = tr_reg(t, s), xd = tr_xreg(t, d), xs = tr_xreg(t, s);
 
 	if (d == s)
 		return;
-	if (rd >= 0) {
+	if (xd >= 0) {
+		tr_get_xmm(t, true, xd, s);
+		mark_dirty(t, d);
+	} else if (xs >= 0) {
+		if (rd >= 0) {
+			x86_movd_from_xmm(&t->e, true, x86_r(rd), xs);
+			mark_dirty(t, d);
+		} else {
+			x86_sse_store(&t->e, true, SLOT(d), xs);
+		}
+	} else if (rd >= 0) {
 		x86_mov(&t->e, true, rd, tr_slot(t, s));
 		t->dirty |= 1u << t->sreg[d];
 	} else if (rs >= 0) {
@@ -889,9 +987,17 @@ static void copy(struct tr *t, uint32_t d, uint32_t s)
 
 static void const64(struct tr *t, uint32_t d, uint64_t v)
 {
-	int rd = tr_reg(t, d);
+	int rd = tr_reg(t, d), xd = tr_xreg(t, d);
 
-	if (rd >= 0) {
+	if (xd >= 0) {
+		if (v == 0) {
+			x86_sse_packed(&t->e, 0, 0x0f57, xd, x86_r(xd)); /* xorps */
+		} else {
+			x86_mov_imm(&t->e, X86_RCX, v);
+			x86_movd_to_xmm(&t->e, true, xd, x86_r(X86_RCX));
+		}
+		mark_dirty(t, d);
+	} else if (rd >= 0) {
 		if (v == 0)
 			x86_alu(&t->e, false, X86_XOR, rd, x86_r(rd));
 		else
@@ -908,13 +1014,20 @@ static void const64(struct tr *t, uint32_t d, uint64_t v)
 static void emit_select(struct tr *t, const uint32_t *p)
 {
 	int rc = tr_reg(t, p[4]);
+	struct x86_rm b;
 
-	x86_mov(&t->e, true, X86_RAX, tr_slot(t, p[2]));
+	tr_get(t, true, X86_RAX, p[2]);
+	if (tr_xreg(t, p[3]) >= 0) {
+		tr_get(t, true, X86_RDX, p[3]);
+		b = x86_r(X86_RDX);
+	} else {
+		b = tr_slot(t, p[3]);
+	}
 	if (rc >= 0)
 		x86_test(&t->e, false, x86_r(rc), rc);
 	else
-		x86_alu_imm(&t->e, false, X86_CMP, SLOT(p[4]), 0);
-	x86_cmov(&t->e, true, X86_CC_E, X86_RAX, tr_slot(t, p[3]));
+		x86_alu_imm(&t->e, false, X86_CMP, tr_slot(t, p[4]), 0);
+	x86_cmov(&t->e, true, X86_CC_E, X86_RAX, b);
 	tr_put(t, true, p[1], X86_RAX);
 }
 
@@ -950,6 +1063,9 @@ static void emit_global(struct tr *t, const uint32_t *p, unsigned op)
 		if (tr_reg(t, p[1]) >= 0) {
 			x86_mov(&t->e, true, tr_reg(t, p[1]), x86_m(X86_RAX, 0));
 			t->dirty |= 1u << t->sreg[p[1]];
+		} else if (tr_xreg(t, p[1]) >= 0) {
+			x86_sse(&t->e, true, 0x10, false, tr_xreg(t, p[1]), x86_m(X86_RAX, 0));
+			mark_dirty(t, p[1]);
 		} else {
 			x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, 0));
 			x86_mov_store(&t->e, true, SLOT(p[1]), X86_RCX);
@@ -965,6 +1081,8 @@ static void emit_global(struct tr *t, const uint32_t *p, unsigned op)
 	}
 	if (tr_reg(t, p[2]) >= 0) {
 		x86_mov_store(&t->e, true, x86_m(X86_RAX, 0), tr_reg(t, p[2]));
+	} else if (tr_xreg(t, p[2]) >= 0) {
+		x86_sse_store(&t->e, true, x86_m(X86_RAX, 0), tr_xreg(t, p[2]));
 	} else {
 		x86_mov(&t->e, true, X86_RCX, SLOT(p[2]));
 		x86_mov_store(&t->e, true, x86_m(X86_RAX, 0), X86_RCX);
@@ -1073,10 +1191,10 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		emit_call_indirect(t, pc);
 		return;
 	case WASM_OP_RET1:
-		x86_mov(&t->e, true, X86_RCX, tr_slot(t, p[1]));
+		tr_get(t, true, X86_RCX, p[1]);
 		x86_mov_store(&t->e, true, SLOT(0), X86_RCX);
 		if (t->sreg[0] >= 0) { /* slot 0 now holds the result in memory */
-			x86_mov(&t->e, true, t->creg[t->sreg[0]], x86_r(X86_RCX));
+			tr_put(t, true, 0, X86_RCX);
 			t->dirty &= ~(1u << t->sreg[0]);
 		}
 		emit_return(t);
@@ -1206,6 +1324,24 @@ static void emit_op(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_local
 	}
 }
 
+/* An op whose translation is not xmm-aware for one of its xmm-cached operands sees
+ * them all in memory: written back before, the ones it writes reloaded after. */
+static void emit_op_xmm(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_local)
+{
+	uint32_t off = xmm_off_mask(t, pc, op), wrote;
+
+	if (!off) {
+		emit_op(t, pc, op, self_local);
+		return;
+	}
+	flush(t, off);
+	wrote = off & operand_mask(t, pc, op, 'd');
+	t->xoff = off;
+	emit_op(t, pc, op, self_local);
+	t->xoff = 0;
+	reload(t, wrote);
+}
+
 /* Zeroes the declared locals and loads the cached parameters. A cached local is zeroed in
  * its register only: it starts dirty (and counts as written, so labels keep it dirty). */
 static void prologue(struct tr *t)
@@ -1236,9 +1372,12 @@ static void prologue(struct tr *t)
 	for (unsigned k = 0; k < t->ncache; k++) {
 		uint32_t s = t->cslot[k];
 		if (s < first) {
-			x86_mov(&t->e, true, t->creg[k], SLOT(s));
+			reload(t, 1u << k);
 		} else if (s < first + n) {
-			x86_alu(&t->e, false, X86_XOR, t->creg[k], x86_r(t->creg[k]));
+			if (t->xmm & (1u << k)) /* xorps */
+				x86_sse_packed(&t->e, 0, 0x0f57, t->creg[k], x86_r(t->creg[k]));
+			else
+				x86_alu(&t->e, false, X86_XOR, t->creg[k], x86_r(t->creg[k]));
 			if (n <= 16) {
 				t->dirty |= 1u << k;
 				t->written |= 1u << k;
@@ -1278,7 +1417,7 @@ static void emit_cold(struct tr *t, struct cold *c)
 		/* at a back-edge the interpreter may go on from here: every cached slot to
 		 * its frame slot (the registers hold them all; cold path, once a chunk) */
 		for (unsigned k = 0; c->arg == 1 && k < t->ncache; k++)
-			x86_mov_store(e, true, SLOT(t->cslot[k]), t->creg[k]);
+			store_entry(t, k);
 		ccall(t, (const void *)wasm_jit_c_tick, c->pc);
 		unwind_if_trap(t);
 		if (c->size) {
@@ -1337,7 +1476,7 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 			t->dirty = t->written;
 			t->nchecked = 0;
 		}
-		emit_op(t, pc, t->opat[pc], *local);
+		emit_op_xmm(t, pc, t->opat[pc], *local);
 		forget_checked(t, pc, t->opat[pc]);
 	}
 	/* code ends in a return or a branch; nothing falls off the end */

@@ -120,6 +120,19 @@ static void apply_imm(struct tr *t, bool w, enum ibin k, int r, uint64_t imm)
 	}
 }
 
+/* rotates by an immediate: rorx (BMI2) into r from any operand, else a move and rol/ror
+ * in r. Returns false when the host has no rorx. */
+static bool rotate_imm(struct tr *t, bool w, enum ibin k, int r, struct x86_rm a, uint64_t n)
+{
+	unsigned bits = w ? 64 : 32;
+
+	if (!t->j->bmi2)
+		return false;
+	n &= bits - 1;
+	x86_rorx(&t->e, w, r, a, k == IB_ROTL ? (unsigned)(bits - n) : (unsigned)n);
+	return true;
+}
+
 /* d = a k b (b a slot, or the immediate imm when bslot is NO_SLOT) */
 static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint32_t bslot,
 		 uint64_t imm)
@@ -132,6 +145,12 @@ static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint
 		r = rd >= 0 ? rd : X86_RAX;
 		tr_get(t, w, r, a);
 		x86_shift_cl(&t->e, w, shift_of(k), x86_r(r));
+		tr_put(t, w, d, r);
+		return;
+	}
+	if (bslot == NO_SLOT && (k == IB_ROTL || k == IB_ROTR) && t->j->bmi2) {
+		r = rd >= 0 ? rd : X86_RAX;
+		rotate_imm(t, w, k, r, tr_slot(t, a), imm);
 		tr_put(t, w, d, r);
 		return;
 	}
@@ -214,9 +233,39 @@ static bool emit_int_un(struct tr *t, uint32_t pc, unsigned op)
 	const uint32_t *p = t->ops + pc;
 	uint32_t d = p[1], a = p[2];
 	int rd = tr_reg(t, d), r = rd >= 0 ? rd : X86_RAX;
-	struct x86_rm ma = tr_slot(t, a);
+	struct x86_rm ma;
 	bool w64 = false;
 
+	switch (op) { /* the reinterpretations may have an xmm operand: tr_get, tr_put */
+	case WASM_OP_I32_REINTERPRET_F32:
+	case WASM_OP_F32_REINTERPRET_I32:
+	case WASM_OP_I64_REINTERPRET_F64:
+	case WASM_OP_F64_REINTERPRET_I64:
+		w64 = op == WASM_OP_I64_REINTERPRET_F64 || op == WASM_OP_F64_REINTERPRET_I64;
+		tr_get(t, w64, r, a);
+		tr_put(t, w64, d, r);
+		return true;
+	case WASM_OP_I32_EQZ:
+	case WASM_OP_I64_EQZ:
+	case WASM_OP_I32_CLZ:
+	case WASM_OP_I32_CTZ:
+	case WASM_OP_I32_POPCNT:
+	case WASM_OP_I64_CLZ:
+	case WASM_OP_I64_CTZ:
+	case WASM_OP_I64_POPCNT:
+	case WASM_OP_I32_WRAP_I64:
+	case WASM_OP_I64_EXTEND_I32_U:
+	case WASM_OP_I64_EXTEND_I32_S:
+	case WASM_OP_I64_EXTEND32_S:
+	case WASM_OP_I32_EXTEND8_S:
+	case WASM_OP_I32_EXTEND16_S:
+	case WASM_OP_I64_EXTEND8_S:
+	case WASM_OP_I64_EXTEND16_S:
+		ma = tr_slot(t, a);
+		break;
+	default:
+		return false;
+	}
 	switch (op) {
 	case WASM_OP_I32_EQZ:
 	case WASM_OP_I64_EQZ:
@@ -243,15 +292,8 @@ static bool emit_int_un(struct tr *t, uint32_t pc, unsigned op)
 		return true;
 	}
 	case WASM_OP_I32_WRAP_I64:
-	case WASM_OP_I32_REINTERPRET_F32:
-	case WASM_OP_F32_REINTERPRET_I32:
 		tr_get(t, false, r, a);
 		tr_put(t, false, d, r);
-		return true;
-	case WASM_OP_I64_REINTERPRET_F64:
-	case WASM_OP_F64_REINTERPRET_I64:
-		tr_get(t, true, r, a);
-		tr_put(t, true, d, r);
 		return true;
 	case WASM_OP_I64_EXTEND_I32_U:
 		x86_mov(&t->e, false, r, ma);
@@ -394,17 +436,28 @@ static bool emit_fcmp(struct tr *t, uint32_t pc, unsigned op)
 	return true;
 }
 
+/* The register to compute the float result for slot d in: its xmm cache register, unless
+ * that holds operand b, which the computation reads after writing the first operand. */
+static int fdst(const struct tr *t, uint32_t d, uint32_t a, uint32_t b)
+{
+	int xd = tr_xreg(t, d);
+
+	return xd >= 0 && (b == UINT32_MAX || b == a || tr_xreg(t, b) != xd) ? xd : 0;
+}
+
 static bool emit_float(struct tr *t, uint32_t pc, unsigned op)
 {
 	const uint32_t *p = t->ops + pc;
 	unsigned opc = fbin_opc(op);
 	bool dbl;
+	int r = fdst(t, p[1], p[2], UINT32_MAX);
 
 	if (opc) {
 		dbl = op >= WASM_OP_F64_ADD;
-		tr_get_xmm(t, dbl, 0, p[2]);
-		x86_sse(&t->e, dbl, opc, false, 0, tr_xmm_rm(t, dbl, p[3], 1));
-		tr_put_xmm(t, dbl, p[1], 0);
+		r = fdst(t, p[1], p[2], p[3]);
+		tr_get_xmm(t, dbl, r, p[2]);
+		x86_sse(&t->e, dbl, opc, false, r, tr_xmm_rm(t, dbl, p[3], 1));
+		tr_put_xmm(t, dbl, p[1], r);
 		return true;
 	}
 	switch (op) {
@@ -424,8 +477,8 @@ static bool emit_float(struct tr *t, uint32_t pc, unsigned op)
 	case WASM_OP_F32_SQRT:
 	case WASM_OP_F64_SQRT:
 		dbl = op == WASM_OP_F64_SQRT;
-		x86_sse(&t->e, dbl, 0x51, false, 0, tr_xmm_rm(t, dbl, p[2], 1));
-		tr_put_xmm(t, dbl, p[1], 0);
+		x86_sse(&t->e, dbl, 0x51, false, r, tr_xmm_rm(t, dbl, p[2], 1));
+		tr_put_xmm(t, dbl, p[1], r);
 		return true;
 	case WASM_OP_F32_CEIL:
 	case WASM_OP_F32_FLOOR:
@@ -457,8 +510,8 @@ static bool emit_float(struct tr *t, uint32_t pc, unsigned op)
 			mode = 0;
 			break;
 		}
-		x86_round(&t->e, dbl, 0, tr_xmm_rm(t, dbl, p[2], 1), mode | 8);
-		tr_put_xmm(t, dbl, p[1], 0);
+		x86_round(&t->e, dbl, r, tr_xmm_rm(t, dbl, p[2], 1), mode | 8);
+		tr_put_xmm(t, dbl, p[1], r);
 		return true;
 	}
 	case WASM_OP_F32_CONVERT_I32_S:
@@ -477,18 +530,18 @@ static bool emit_float(struct tr *t, uint32_t pc, unsigned op)
 			src = x86_r(X86_RAX);
 			from64 = true;
 		}
-		x86_sse_packed(&t->e, 0, 0x0f57, 0, x86_r(0)); /* xorps: no false dependency */
-		x86_sse(&t->e, dbl, 0x2a, from64, 0, src);
-		tr_put_xmm(t, dbl, p[1], 0);
+		x86_sse_packed(&t->e, 0, 0x0f57, r, x86_r(r)); /* xorps: no false dependency */
+		x86_sse(&t->e, dbl, 0x2a, from64, r, src);
+		tr_put_xmm(t, dbl, p[1], r);
 		return true;
 	}
 	case WASM_OP_F32_DEMOTE_F64:
-		x86_sse(&t->e, true, 0x5a, false, 0, tr_xmm_rm(t, true, p[2], 1));
-		tr_put_xmm(t, false, p[1], 0);
+		x86_sse(&t->e, true, 0x5a, false, r, tr_xmm_rm(t, true, p[2], 1));
+		tr_put_xmm(t, false, p[1], r);
 		return true;
 	case WASM_OP_F64_PROMOTE_F32:
-		x86_sse(&t->e, false, 0x5a, false, 0, tr_xmm_rm(t, false, p[2], 1));
-		tr_put_xmm(t, true, p[1], 0);
+		x86_sse(&t->e, false, 0x5a, false, r, tr_xmm_rm(t, false, p[2], 1));
+		tr_put_xmm(t, true, p[1], r);
 		return true;
 	default:
 		return emit_fbits(t, pc, op);
@@ -512,6 +565,9 @@ static bool inner(struct tr *t, unsigned in, uint32_t x, uint32_t yslot, uint64_
 	}
 	if (!ibin_of(in, &k, &w))
 		return false;
+	if (yslot == NO_SLOT && (k == IB_ROTL || k == IB_ROTR) &&
+	    rotate_imm(t, w, k, X86_RCX, tr_slot(t, x), imm))
+		return true;
 	tr_get(t, w, X86_RCX, x);
 	if (yslot == NO_SLOT) {
 		if (k >= IB_SHL)
@@ -643,6 +699,14 @@ bool tr_numeric(struct tr *t, uint32_t pc, unsigned op)
 	case J_FUSE_BIN:
 		return emit_fused(t, pc, op);
 	case J_XOP:
+		if (op == WASM_OP_I32_ROTL_XOR_ROTL && t->j->bmi2) { /* [d x k1 y k2] */
+			int rd = tr_reg(t, p[1]), r = rd >= 0 ? rd : X86_RAX;
+			rotate_imm(t, false, IB_ROTL, X86_RCX, tr_slot(t, p[4]), p[5]);
+			rotate_imm(t, false, IB_ROTL, r, tr_slot(t, p[2]), p[3]);
+			x86_alu(&t->e, false, X86_XOR, r, x86_r(X86_RCX));
+			tr_put(t, false, p[1], r);
+			return true;
+		}
 		if (op == WASM_OP_I32_ROTL_XOR_ROTL) { /* [d x k1 y k2] */
 			tr_get(t, false, X86_RAX, p[2]);
 			x86_shift_imm(&t->e, false, X86_ROL, x86_r(X86_RAX), p[3] & 31);
