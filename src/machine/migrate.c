@@ -35,20 +35,6 @@
 #define MIG_MAX_CONFIG (1u << 20)
 #define MIG_MAX_PAGES  (4 + MIG_BATCH * (8 + GMEM_PAGE_SIZE))
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- source ---- */
 
 struct mig {
@@ -80,23 +66,13 @@ static int flush_batch(struct mig *m)
 	return r;
 }
 
-static bool zero_page(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)(const void *)p;
-
-	for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 /* Copies page p (with the harts' access width: they may be writing it) into the batch. */
 static int send_page(struct mig *m, uint64_t p)
 {
 	struct gmem *g = &m->vm->mem;
 
 	gmem_copy_from(m->page, g->ram + (p << GMEM_PAGE_SHIFT), GMEM_PAGE_SIZE);
-	if (zero_page(m->page)) {
+	if (vm_page_zero(m->page)) {
 		sbuf_put_u64(&m->batch, p | MIG_ZERO);
 	} else {
 		sbuf_put_u64(&m->batch, p);
@@ -220,15 +196,15 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 	if (err && errlen)
 		err[0] = 0;
 	if (has_writable_disk(vm)) {
-		errf(err, errlen,
-		     "the machine has a writable disk, whose image the destination cannot open "
-		     "while this machine holds it (not supported yet)");
+		vm_errf(err, errlen,
+			"the machine has a writable disk, whose image the destination cannot open "
+			"while this machine holds it (not supported yet)");
 		return -EOPNOTSUPP;
 	}
 	fd = snap_stream_dial(dest);
 	if (fd < 0) {
-		errf(err, errlen, "cannot connect to %s: %s", dest,
-		     fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+		vm_errf(err, errlen, "cannot connect to %s: %s", dest,
+			fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
 		return fd;
 	}
 	return vm_migrate_fd(vm, fd, dest, st, err, errlen);
@@ -251,9 +227,9 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	if (err && errlen)
 		err[0] = 0;
 	if (has_writable_disk(vm)) {
-		errf(err, errlen,
-		     "the machine has a writable disk, whose image the destination cannot open "
-		     "while this machine holds it (not supported yet)");
+		vm_errf(err, errlen,
+			"the machine has a writable disk, whose image the destination cannot open "
+			"while this machine holds it (not supported yet)");
 		close(fd);
 		return -EOPNOTSUPP;
 	}
@@ -284,9 +260,9 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	 * pauses only once it has (its pages written meanwhile go in the last round). */
 	r = r ?: sync_peer(&m);
 	if (r == -ENOSYS)
-		errf(err, errlen,
-		     "no memory barrier (membarrier) to track the running guest's "
-		     "writes: pause it first");
+		vm_errf(err, errlen,
+			"no memory barrier (membarrier) to track the running guest's "
+			"writes: pause it first");
 	if (r)
 		goto io_err;
 	/* Stop and copy. */
@@ -294,7 +270,7 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	if (!was_paused) {
 		r = vm_pause(vm);
 		if (r) {
-			errf(err, errlen, "cannot pause the machine: %s", strerror(-r));
+			vm_errf(err, errlen, "cannot pause the machine: %s", strerror(-r));
 			goto out;
 		}
 		paused_here = true;
@@ -314,9 +290,11 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 		if (n != (ssize_t)sizeof(ack) || ack[0] != (SNAP_STREAM_ACK & 0xff) ||
 		    ack[1] != (SNAP_STREAM_ACK >> 8)) {
 			r = n < 0 ? -errno : -ECONNABORTED;
-			errf(err, errlen,
-			     "%s did not acknowledge the migration (%s): the machine runs on here",
-			     dest, n < 0 ? strerror(errno) : "it refused or closed the connection");
+			vm_errf(err, errlen,
+				"%s did not acknowledge the migration (%s): the machine runs on "
+				"here",
+				dest,
+				n < 0 ? strerror(errno) : "it refused or closed the connection");
 			goto out;
 		}
 	}
@@ -326,7 +304,7 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	goto out;
 io_err:
 	if (err && errlen && !err[0])
-		errf(err, errlen, "sending to %s failed: %s", dest, strerror(-r));
+		vm_errf(err, errlen, "sending to %s failed: %s", dest, strerror(-r));
 out:
 	if (r) {
 		/* The log no longer says what changed since the last snapshot: from now on
@@ -369,7 +347,7 @@ static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 		/* Reading a page never written maps the kernel's zero page: checking first
 		 * keeps the guest's zero pages from taking host memory. */
 		if (idx & MIG_ZERO) {
-			if (!zero_page(dst))
+			if (!vm_page_zero(dst))
 				memset(dst, 0, GMEM_PAGE_SIZE);
 		} else {
 			sread(&in, dst, GMEM_PAGE_SIZE);
@@ -398,19 +376,20 @@ static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errl
 		case SNAP_SEC_PAGES:
 			r = harts ? -EINVAL : load_pages(vm, p, len);
 			if (r)
-				errf(err, errlen, "corrupt: a page section is malformed or late");
+				vm_errf(err, errlen,
+					"corrupt: a page section is malformed or late");
 			break;
 		case SNAP_SEC_HART:
 			r = dev != vm->devices || harts == vm->nharts ? -EINVAL : 0;
 			if (r)
-				errf(err, errlen, "corrupt: hart state out of order");
+				vm_errf(err, errlen, "corrupt: hart state out of order");
 			else
 				r = vm_state_load_hart(vm, harts++, p, len, err, errlen);
 			break;
 		case SNAP_SEC_DEVICE:
 			r = !dev || harts != vm->nharts ? -EINVAL : 0;
 			if (r)
-				errf(err, errlen, "corrupt: device state out of order");
+				vm_errf(err, errlen, "corrupt: device state out of order");
 			else
 				r = vm_state_load_device(dev, p, len, err, errlen);
 			dev = dev ? dev->next : NULL;
@@ -420,15 +399,16 @@ static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errl
 			*time = sread_u64(&in);
 			r = in.err || in.off != len || dev || harts != vm->nharts ? -EINVAL : 0;
 			if (r)
-				errf(err, errlen,
-				     "corrupt: the clock section is malformed or early");
+				vm_errf(err, errlen,
+					"corrupt: the clock section is malformed or early");
 			clock = true;
 			break;
 		case SNAP_SEC_SYNC: {
 			uint8_t ans[2] = {SNAP_STREAM_SYNC & 0xff, SNAP_STREAM_SYNC >> 8};
 			r = len || harts ? -EINVAL : 0;
 			if (r)
-				errf(err, errlen, "corrupt: a sync section is malformed or late");
+				vm_errf(err, errlen,
+					"corrupt: a sync section is malformed or late");
 			else if (send(fd, ans, sizeof(ans), MSG_NOSIGNAL) != (ssize_t)sizeof(ans))
 				r = -errno;
 			break;
@@ -436,12 +416,12 @@ static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errl
 		case SNAP_SEC_DONE:
 			core_free(p);
 			if (!clock) {
-				errf(err, errlen, "corrupt: the stream ended without the state");
+				vm_errf(err, errlen, "corrupt: the stream ended without the state");
 				return -EINVAL;
 			}
 			return 0;
 		default:
-			errf(err, errlen, "corrupt: a section of unknown type 0x%x", type);
+			vm_errf(err, errlen, "corrupt: a section of unknown type 0x%x", type);
 			r = -EINVAL;
 		}
 		core_free(p);
@@ -482,13 +462,13 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	r = snap_stream_get_header(fd, err, errlen);
 	r = r ?: snap_stream_get(fd, &type, &p, &len, MIG_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
-		errf(err, errlen, "corrupt: the stream does not start with the machine");
+		vm_errf(err, errlen, "corrupt: the stream does not start with the machine");
 		r = -EINVAL;
 	}
 	if (!r) {
 		r = vm_restore_config(p, len, &cfg, &rs);
 		if (r)
-			errf(err, errlen, "corrupt: the machine section is malformed");
+			vm_errf(err, errlen, "corrupt: the machine section is malformed");
 	}
 	core_free(p);
 	if (r)
@@ -501,7 +481,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	r = vm_create(&cfg, &vm);
 	if (r) {
 		if (err && errlen && !err[0])
-			errf(err, errlen, "cannot create the machine: %s", strerror(-r));
+			vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
 		goto out;
 	}
 	r = receive(fd, vm, &time, err, errlen);
@@ -510,7 +490,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	vm_restore_finish(vm, rs, time);
 	if (send(fd, ack, sizeof(ack), MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
 		r = -errno;
-		errf(err, errlen, "cannot acknowledge the migration: %s", strerror(-r));
+		vm_errf(err, errlen, "cannot acknowledge the migration: %s", strerror(-r));
 	}
 out:
 	if (r) {

@@ -56,30 +56,6 @@
 #define REPL_PRECOPY_ROUNDS 10
 #define REPL_PRECOPY_SMALL  1024 /* dirty pages left that the first pause takes (4 MiB) */
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static bool zero_page(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)(const void *)p;
-
-	for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 static void put_le64(uint8_t *p, uint64_t v)
 {
 	for (unsigned i = 0; i < 8; i++)
@@ -156,7 +132,7 @@ static void add_page(struct ckpt *c, struct gmem *g, uint64_t p)
 	uint8_t page[GMEM_PAGE_SIZE] __attribute__((aligned(64)));
 
 	gmem_copy_from(page, g->ram + (p << GMEM_PAGE_SHIFT), GMEM_PAGE_SIZE);
-	if (zero_page(page)) {
+	if (vm_page_zero(page)) {
 		sbuf_put_u64(&c->batch, p | REPL_ZERO);
 	} else {
 		sbuf_put_u64(&c->batch, p);
@@ -565,8 +541,8 @@ int vm_replicate_start(struct vm *vm, const char *dest, int fd, unsigned interva
 		err[0] = 0;
 	*out = NULL;
 	if (interval_ms < VM_REPL_MIN_INTERVAL_MS || interval_ms > VM_REPL_MAX_INTERVAL_MS) {
-		errf(err, errlen, "interval %u ms: must be %d-%d", interval_ms,
-		     VM_REPL_MIN_INTERVAL_MS, VM_REPL_MAX_INTERVAL_MS);
+		vm_errf(err, errlen, "interval %u ms: must be %d-%d", interval_ms,
+			VM_REPL_MIN_INTERVAL_MS, VM_REPL_MAX_INTERVAL_MS);
 		if (fd >= 0)
 			close(fd);
 		return -EINVAL;
@@ -582,8 +558,8 @@ int vm_replicate_start(struct vm *vm, const char *dest, int fd, unsigned interva
 	if (fd < 0) {
 		fd = snap_stream_dial(dest);
 		if (fd < 0) {
-			errf(err, errlen, "cannot connect to %s: %s", dest,
-			     fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+			vm_errf(err, errlen, "cannot connect to %s: %s", dest,
+				fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
 			return fd;
 		}
 	}
@@ -622,18 +598,18 @@ int vm_replicate_start(struct vm *vm, const char *dest, int fd, unsigned interva
 	sbuf_fini(&hello);
 	r = r ?: first_ckpt(rp);
 	if (r == -ENOSYS)
-		errf(err, errlen,
-		     "no memory barrier (membarrier) to track the running guest's writes: "
-		     "pause it first");
+		vm_errf(err, errlen,
+			"no memory barrier (membarrier) to track the running guest's writes: "
+			"pause it first");
 	else if (r == -ESHUTDOWN || (r && is_stopped(vm)))
-		errf(err, errlen, "the machine is stopping");
+		vm_errf(err, errlen, "the machine is stopping");
 	else if (r)
-		errf(err, errlen, "the first checkpoint to %s failed: %s", dest, strerror(-r));
+		vm_errf(err, errlen, "the first checkpoint to %s failed: %s", dest, strerror(-r));
 	if (!r) {
 		rp->st.active = true;
 		rp->st.first_ns = vm_now_ns() - t0;
 		if (pthread_create(&rp->thread, NULL, repl_thread, rp)) {
-			errf(err, errlen, "cannot start the replication thread");
+			vm_errf(err, errlen, "cannot start the replication thread");
 			r = -EAGAIN;
 		} else {
 			rp->thread_started = true;
@@ -790,7 +766,7 @@ static int take_pages(struct vm *vm, struct stage *st, const uint8_t *p, size_t 
 			uint8_t *dst = vm->mem.ram + (page << GMEM_PAGE_SHIFT);
 			if (!(idx & REPL_ZERO))
 				memcpy(dst, p + in.off, GMEM_PAGE_SIZE);
-			else if (!zero_page(dst))
+			else if (!vm_page_zero(dst))
 				memset(dst, 0, GMEM_PAGE_SIZE);
 		} else {
 			sbuf_put_u64(&st->pages, idx);
@@ -839,7 +815,7 @@ static int commit(struct vm *vm, struct disk **disks, unsigned ndisks, struct st
 		uint64_t idx = sread_u64(&in);
 		uint8_t *dst = vm->mem.ram + ((idx & ~REPL_ZERO) << GMEM_PAGE_SHIFT);
 		if (idx & REPL_ZERO) {
-			if (!zero_page(dst))
+			if (!vm_page_zero(dst))
 				memset(dst, 0, GMEM_PAGE_SIZE);
 		} else {
 			sread(&in, dst, GMEM_PAGE_SIZE);
@@ -889,8 +865,8 @@ static int on_section(struct vm_standby *s, struct vm *vm, struct disk **disks, 
 		sreader_init(&in, p, len);
 		st->epoch = sread_u64(&in);
 		if (in.err || in.off != len || st->open || st->epoch != expect) {
-			errf(err, errlen, "corrupt: checkpoint %llu where %llu was due",
-			     (unsigned long long)st->epoch, (unsigned long long)expect);
+			vm_errf(err, errlen, "corrupt: checkpoint %llu where %llu was due",
+				(unsigned long long)st->epoch, (unsigned long long)expect);
 			return -EINVAL;
 		}
 		st->open = true;
@@ -900,13 +876,13 @@ static int on_section(struct vm_standby *s, struct vm *vm, struct disk **disks, 
 	}
 	if (type == SNAP_SEC_PAGES && !st->open) { /* checkpoint 0's pre-copy */
 		if (expect || take_pages(vm, st, p, len, true)) {
-			errf(err, errlen, "corrupt: a page section is malformed or misplaced");
+			vm_errf(err, errlen, "corrupt: a page section is malformed or misplaced");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (!st->open) {
-		errf(err, errlen, "corrupt: a section of type 0x%x outside a checkpoint", type);
+		vm_errf(err, errlen, "corrupt: a section of type 0x%x outside a checkpoint", type);
 		return -EINVAL;
 	}
 	if (type != SNAP_SEC_COMMIT) {
@@ -917,18 +893,18 @@ static int on_section(struct vm_standby *s, struct vm *vm, struct disk **disks, 
 	case SNAP_SEC_PAGES:
 		r = st->harts ? -EINVAL : take_pages(vm, st, p, len, expect == 0);
 		if (r)
-			errf(err, errlen, "corrupt: a page section is malformed or late");
+			vm_errf(err, errlen, "corrupt: a page section is malformed or late");
 		return r;
 	case SNAP_SEC_BLOCKS:
 		r = st->harts ? -EINVAL : take_blocks(disks, ndisks, st, p, len);
 		if (r)
-			errf(err, errlen, "corrupt: a disk block section is malformed or late");
+			vm_errf(err, errlen, "corrupt: a disk block section is malformed or late");
 		return r;
 	case SNAP_SEC_HART:
 	case SNAP_SEC_DEVICE:
 		if (type == SNAP_SEC_HART ? st->devs || st->harts == vm->nharts
 					  : st->harts != vm->nharts || st->clock) {
-			errf(err, errlen, "corrupt: hart or device state out of order");
+			vm_errf(err, errlen, "corrupt: hart or device state out of order");
 			return -EINVAL;
 		}
 		if (type == SNAP_SEC_HART)
@@ -941,7 +917,7 @@ static int on_section(struct vm_standby *s, struct vm *vm, struct disk **disks, 
 		sreader_init(&in, p, len);
 		st->time = sread_u64(&in);
 		if (in.err || in.off != len || st->harts != vm->nharts || st->clock) {
-			errf(err, errlen, "corrupt: the clock section is malformed or early");
+			vm_errf(err, errlen, "corrupt: the clock section is malformed or early");
 			return -EINVAL;
 		}
 		st->clock = true;
@@ -958,16 +934,16 @@ static int on_section(struct vm_standby *s, struct vm *vm, struct disk **disks, 
 		crc = sread_u32(&in);
 		if (in.err || in.off != len || n != st->sections || crc != (uint32_t)st->crc ||
 		    !st->clock || st->devs != ndev) {
-			errf(err, errlen,
-			     "corrupt: checkpoint %llu is incomplete or fails its checksum: not "
-			     "committed",
-			     (unsigned long long)st->epoch);
+			vm_errf(err, errlen,
+				"corrupt: checkpoint %llu is incomplete or fails its checksum: not "
+				"committed",
+				(unsigned long long)st->epoch);
 			return -EINVAL;
 		}
 		r = commit(vm, disks, ndisks, st, cs);
 		if (r) {
-			errf(err, errlen, "cannot apply checkpoint %llu to the disks: %s",
-			     (unsigned long long)st->epoch, strerror(-r));
+			vm_errf(err, errlen, "cannot apply checkpoint %llu to the disks: %s",
+				(unsigned long long)st->epoch, strerror(-r));
 			return r;
 		}
 		pthread_mutex_lock(&s->lock);
@@ -978,7 +954,7 @@ static int on_section(struct vm_standby *s, struct vm *vm, struct disk **disks, 
 		return r ?: 1;
 	}
 	default:
-		errf(err, errlen, "corrupt: a section of unknown type 0x%x", type);
+		vm_errf(err, errlen, "corrupt: a section of unknown type 0x%x", type);
 		return -EINVAL;
 	}
 }
@@ -996,11 +972,11 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 
 	r = r ?: snap_stream_get(s->fd, &type, &p, &len, REPL_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
-		errf(err, errlen, "corrupt: the stream does not start with the machine");
+		vm_errf(err, errlen, "corrupt: the stream does not start with the machine");
 		r = -EINVAL;
 	}
 	if (!r && vm_restore_config(p, len, &cfg, rsp)) {
-		errf(err, errlen, "corrupt: the machine section is malformed");
+		vm_errf(err, errlen, "corrupt: the machine section is malformed");
 		r = -EINVAL;
 	}
 	core_free(p);
@@ -1013,29 +989,29 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 	*interval = sread_u32(&in);
 	ndisks = sread_u32(&in);
 	if (type != SNAP_SEC_REPLICATE) {
-		errf(err, errlen,
-		     "not a replication stream (a live migration? use --incoming for that)");
+		vm_errf(err, errlen,
+			"not a replication stream (a live migration? use --incoming for that)");
 		r = -EINVAL;
 	} else if (in.err || in.off != len) {
-		errf(err, errlen, "corrupt: the replication section is malformed");
+		vm_errf(err, errlen, "corrupt: the replication section is malformed");
 		r = -EINVAL;
 	} else if (version != REPL_VERSION) {
-		errf(err, errlen,
-		     "replication version %u is not supported (this Lodge speaks version %d)",
-		     version, REPL_VERSION);
+		vm_errf(err, errlen,
+			"replication version %u is not supported (this Lodge speaks version %d)",
+			version, REPL_VERSION);
 		r = -EINVAL;
 	} else if (ndisks != vm_restore_writable_disks(*rsp) || ndisks != s->o.ndisks) {
-		errf(err, errlen,
-		     "the primary has %u writable disks and %u were given here: give "
-		     "--standby-disk PATH for each, in order (a copy of its image taken before "
-		     "the primary started)",
-		     ndisks, s->o.ndisks);
+		vm_errf(err, errlen,
+			"the primary has %u writable disks and %u were given here: give "
+			"--standby-disk PATH for each, in order (a copy of its image taken before "
+			"the primary started)",
+			ndisks, s->o.ndisks);
 		r = -EINVAL;
 	}
 	for (unsigned k = 0; k < ndisks && !r; k++) {
 		r = vm_restore_set_disk(*rsp, k, s->o.disks[k]);
 		if (r)
-			errf(err, errlen, "--standby-disk %s: %s", s->o.disks[k], strerror(-r));
+			vm_errf(err, errlen, "--standby-disk %s: %s", s->o.disks[k], strerror(-r));
 	}
 	if (r)
 		goto out;
@@ -1046,7 +1022,7 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 	cfg.errlen = errlen;
 	r = vm_create(&cfg, vmp);
 	if (r && err && errlen && !err[0])
-		errf(err, errlen, "cannot create the machine: %s", strerror(-r));
+		vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
 out:
 	core_free(p);
 	return r;
@@ -1134,7 +1110,7 @@ int vm_standby_run(struct vm_standby *s, const struct vm_config *tmpl, struct vm
 			setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		}
 		if (r == 2) {
-			errf(err, errlen, "the primary's guest stopped: replication ended");
+			vm_errf(err, errlen, "the primary's guest stopped: replication ended");
 			r = -ENODATA;
 			goto out;
 		}
@@ -1143,8 +1119,8 @@ int vm_standby_run(struct vm_standby *s, const struct vm_config *tmpl, struct vm
 	}
 	shutdown(s->fd, SHUT_RDWR); /* a primary still sending learns that it is alone */
 	if (!cs.valid) {
-		errf(err, errlen, "%s (no checkpoint was complete: nothing to take over)",
-		     failover_requested(s) ? "failover asked for" : why);
+		vm_errf(err, errlen, "%s (no checkpoint was complete: nothing to take over)",
+			failover_requested(s) ? "failover asked for" : why);
 		goto out;
 	}
 	if (failover_requested(s))

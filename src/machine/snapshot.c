@@ -24,6 +24,7 @@
 
 #include "core/alloc.h"
 #include "core/evloop.h"
+#include "core/gmem.h"
 #include "core/sbuf.h"
 #include "cpu/hart.h"
 #include "cpu/state.h"
@@ -63,10 +64,7 @@ struct vm_restore {
 	unsigned nchain;
 };
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
+void vm_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -75,6 +73,16 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+bool vm_page_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+
+	for (unsigned i = 0; i < GMEM_PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
 }
 
 static void put_str(struct sbuf *b, const char *s)
@@ -193,7 +201,7 @@ static int switch_disks(struct vm *vm, const char *snap, char *err, size_t errle
 			continue;
 		a = nth_arg(vm, "disk", k);
 		if (!a || !a->args) {
-			errf(err, errlen, "%s: its options are unknown", d->name);
+			vm_errf(err, errlen, "%s: its options are unknown", d->name);
 			return -EINVAL;
 		}
 		if (snprintf(ov, sizeof(ov), "%s.disk%u.qcow2", snap, k++) >= (int)sizeof(ov))
@@ -202,7 +210,7 @@ static int switch_disks(struct vm *vm, const char *snap, char *err, size_t errle
 			continue;
 		r = disk_path(a->args, img) ?: disk_args(a->args, ov, "qcow2", args, sizeof(args));
 		if (r) {
-			errf(err, errlen, "%s: %s", d->name, strerror(-r));
+			vm_errf(err, errlen, "%s: %s", d->name, strerror(-r));
 			break;
 		}
 		copy = core_alloc(strlen(args) + 1);
@@ -308,7 +316,8 @@ int vm_state_save(struct vm *vm, vm_state_emit_fn emit, void *ctx, char *err, si
 		put_str(&b, d->name);
 		r = d->ops->save(d, &b) ?: b.err;
 		if (r)
-			errf(err, errlen, "%s: cannot save its state: %s", d->name, strerror(-r));
+			vm_errf(err, errlen, "%s: cannot save its state: %s", d->name,
+				strerror(-r));
 		else
 			r = emit(ctx, SNAP_SEC_DEVICE, b.data, b.len);
 	}
@@ -336,8 +345,8 @@ static void save_on_loop(void *opaque)
 
 	r = save_machine(vm, &b);
 	if (r)
-		errf(j->err, j->errlen, "cannot record the machine's configuration: %s",
-		     strerror(-r));
+		vm_errf(j->err, j->errlen, "cannot record the machine's configuration: %s",
+			strerror(-r));
 	r = r ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
 	r = r ?: write_ident(j);
 	sbuf_fini(&b);
@@ -362,13 +371,13 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	if (!vm_paused(vm))
 		return -EBUSY;
 	if (o->diff && !vm->snap_parent_path) {
-		errf(err, errlen,
-		     "a Diff snapshot holds what changed since this machine's last snapshot "
-		     "or restore, and there is none: take a Full snapshot first");
+		vm_errf(err, errlen,
+			"a Diff snapshot holds what changed since this machine's last snapshot "
+			"or restore, and there is none: take a Full snapshot first");
 		return -ECHILD;
 	}
 	if (strlen(path) >= PATH_MAX || path[0] != '/') {
-		errf(err, errlen, "%.80s: must be an absolute path", path);
+		vm_errf(err, errlen, "%.80s: must be an absolute path", path);
 		return -EINVAL;
 	}
 	j.pages = core_calloc(gmem_dirty_words(&vm->mem), sizeof(uint64_t));
@@ -377,7 +386,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	new_id(j.id);
 	r = snap_writer_open(path, &j.w);
 	if (r) {
-		errf(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
+		vm_errf(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
 		core_free(j.pages);
 		return r;
 	}
@@ -410,7 +419,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		gmem_dirty_stop(&vm->mem);
 	core_free(j.pages);
 	if (r && err && errlen && !err[0])
-		errf(err, errlen, "%s: cannot write it: %s", path, strerror(-r));
+		vm_errf(err, errlen, "%s: cannot write it: %s", path, strerror(-r));
 	return r;
 }
 
@@ -475,7 +484,7 @@ static int restore_overlay(struct vm_restore *rs, unsigned i, const char *ov,
 	int r = disk_create(ov, co, derr, sizeof(derr));
 
 	if (r) {
-		errf(err, errlen, "its disk %s: %s", co->backing, derr);
+		vm_errf(err, errlen, "its disk %s: %s", co->backing, derr);
 		return r;
 	}
 	rs->overlays[i] = core_alloc(strlen(ov) + 1);
@@ -598,7 +607,7 @@ static int read_ident(struct snap_reader *rd, struct ident *out, char *err, size
 			r = -EINVAL;
 		core_free(p);
 		if (r) {
-			errf(err, errlen, "corrupt: the identity section is malformed");
+			vm_errf(err, errlen, "corrupt: the identity section is malformed");
 			return r;
 		}
 		out->has_id = true;
@@ -622,7 +631,7 @@ static int read_ident(struct snap_reader *rd, struct ident *out, char *err, size
 			r = -EINVAL;
 		core_free(p);
 		if (r) {
-			errf(err, errlen, "corrupt: the parent section is malformed");
+			vm_errf(err, errlen, "corrupt: the parent section is malformed");
 			return r;
 		}
 		out->parent[len] = 0;
@@ -645,8 +654,8 @@ static int open_chain(struct vm_restore *rs, char *err, size_t errlen)
 	while (cur.has_parent) {
 		struct snap_reader *p;
 		if (rs->nchain == MAX_CHAIN) {
-			errf(err, errlen, "a chain of more than %d snapshots (or a loop): %s",
-			     MAX_CHAIN, cur.parent);
+			vm_errf(err, errlen, "a chain of more than %d snapshots (or a loop): %s",
+				MAX_CHAIN, cur.parent);
 			return -EINVAL;
 		}
 		rs->chain_path[rs->nchain] = core_alloc(strlen(cur.parent) + 1);
@@ -655,8 +664,8 @@ static int open_chain(struct vm_restore *rs, char *err, size_t errlen)
 		strcpy(rs->chain_path[rs->nchain], cur.parent);
 		r = snap_reader_open(cur.parent, &p, perr, sizeof(perr));
 		if (r) {
-			errf(err, errlen, "its parent snapshot %s (recorded in %s): %s", cur.parent,
-			     child, perr);
+			vm_errf(err, errlen, "its parent snapshot %s (recorded in %s): %s",
+				cur.parent, child, perr);
 			core_free(rs->chain_path[rs->nchain]);
 			rs->chain_path[rs->nchain] = NULL;
 			return r;
@@ -665,14 +674,14 @@ static int open_chain(struct vm_restore *rs, char *err, size_t errlen)
 		child = rs->chain_path[rs->nchain++];
 		r = read_ident(p, &up, perr, sizeof(perr));
 		if (r) {
-			errf(err, errlen, "its parent snapshot %s: %s", child, perr);
+			vm_errf(err, errlen, "its parent snapshot %s: %s", child, perr);
 			return r;
 		}
 		if (!up.has_id || memcmp(up.id, cur.parent_id, ID_LEN)) {
-			errf(err, errlen,
-			     "its parent snapshot %s is not the one it was taken from (its "
-			     "identity differs: the file was replaced)",
-			     child);
+			vm_errf(err, errlen,
+				"its parent snapshot %s is not the one it was taken from (its "
+				"identity differs: the file was replaced)",
+				child);
 			return -EINVAL;
 		}
 		cur = up;
@@ -695,7 +704,7 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 		goto fail;
 	sec = snap_sections(rs->rd, &n);
 	if (!n || sec[0].type != SNAP_SEC_MACHINE) {
-		errf(err, errlen, "corrupt: the first section is not the machine's");
+		vm_errf(err, errlen, "corrupt: the first section is not the machine's");
 		r = -EINVAL;
 		goto fail;
 	}
@@ -709,12 +718,12 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 	}
 	r = parse_machine(rs, rs->machine, (size_t)sec[0].len, cfg);
 	if (r) {
-		errf(err, errlen, "corrupt: the machine section is malformed");
+		vm_errf(err, errlen, "corrupt: the machine section is malformed");
 		goto fail;
 	}
 	if (!realpath(path, rs->path)) {
 		r = -errno;
-		errf(err, errlen, "cannot resolve its path: %s", strerror(-r));
+		vm_errf(err, errlen, "cannot resolve its path: %s", strerror(-r));
 		goto fail;
 	}
 	r = read_ident(rs->rd, &rs->ident, err, errlen) ?: open_chain(rs, err, errlen);
@@ -723,7 +732,7 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 	r = restore_overlays(rs, path, err, errlen);
 	if (r) {
 		if (!err || !err[0])
-			errf(err, errlen, "cannot set up its disks: %s", strerror(-r));
+			vm_errf(err, errlen, "cannot set up its disks: %s", strerror(-r));
 		goto fail;
 	}
 	*out = rs;
@@ -764,7 +773,7 @@ int vm_state_load_hart(struct vm *vm, unsigned i, const uint8_t *p, size_t len, 
 	if (!r && in.off != len)
 		r = -EINVAL;
 	if (r)
-		errf(err, errlen, "corrupt: the state of hart %u does not load", i);
+		vm_errf(err, errlen, "corrupt: the state of hart %u does not load", i);
 	return r;
 }
 
@@ -800,16 +809,16 @@ int vm_state_load_device(struct device *d, const uint8_t *p, size_t len, char *e
 	sreader_init(&in, p, len);
 	got = get_str(&in, &np, name + sizeof(name));
 	if (!got || !same_type(got, d->name)) {
-		errf(err, errlen, "the snapshot's device '%.64s' is not this machine's '%s'",
-		     got ? got : "?", d->name);
+		vm_errf(err, errlen, "the snapshot's device '%.64s' is not this machine's '%s'",
+			got ? got : "?", d->name);
 		r = -EINVAL;
 	} else {
 		r = d->ops->load(d, &in);
 		if (!r && in.off != len)
 			r = -EINVAL;
 		if (r)
-			errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
-			     strerror(-r));
+			vm_errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
+				strerror(-r));
 	}
 	return r;
 }
@@ -849,7 +858,7 @@ static int load_ram(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, 
 					  k != rs->nchain - 1, perr, sizeof(perr));
 		}
 		if (r)
-			errf(err, errlen, "its parent snapshot %s: %s", rs->chain_path[k], perr);
+			vm_errf(err, errlen, "its parent snapshot %s: %s", rs->chain_path[k], perr);
 	}
 	if (!r) {
 		unsigned n;
@@ -875,15 +884,15 @@ static int load_sections(struct vm *vm, struct vm_restore *rs, bool lazy, char *
 				: i < k + vm->nharts + ndev ? SNAP_SEC_DEVICE
 							    : SNAP_SEC_RAM;
 		if (sec[i].type != want || n != want_n) {
-			errf(err, errlen,
-			     "corrupt: sections missing or out of order (section %u of %u; this "
-			     "machine has %u harts and %u devices)",
-			     i, n, vm->nharts, ndev);
+			vm_errf(err, errlen,
+				"corrupt: sections missing or out of order (section %u of %u; this "
+				"machine has %u harts and %u devices)",
+				i, n, vm->nharts, ndev);
 			return -EINVAL;
 		}
 	}
 	if (n != want_n) {
-		errf(err, errlen, "corrupt: %u sections where %u were expected", n, want_n);
+		vm_errf(err, errlen, "corrupt: %u sections where %u were expected", n, want_n);
 		return -EINVAL;
 	}
 	r = load_ram(vm, rs, lazy, err, errlen);

@@ -16,6 +16,11 @@ struct vm;
 struct vm_config;
 struct vm_restore;
 
+/* Shared by snapshots, migration and replication: formats one line into err (if any), and
+ * whether a guest page (GMEM_PAGE_SIZE bytes, 8-byte aligned) is all zero. */
+void vm_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool vm_page_zero(const uint8_t *p);
+
 struct vm_snapshot_opts {
 	bool raw_ram; /* RAM uncompressed and page-aligned (a restore maps it: lazy) */
 	bool diff;    /* only the RAM written since the last snapshot taken or restored */
