@@ -3,7 +3,8 @@
 # one line per test: "PASS: name", "FAIL: name: why" or "SKIP: name: why".
 # Ends with "N passed, N failed, N skipped"; exits non-zero when anything failed.
 #   tests/run.sh --unit BUILD_DIR      unit tests only
-#   tests/run.sh --all BUILD_DIR       unit tests and every suite
+#   tests/run.sh --all BUILD_DIR       unit tests and every suite (LODGE_TEST_JOBS=1: one at
+#                                      a time; 2, the default: a second lane, see below)
 #   tests/run.sh --suite NAME BUILD_DIR    one suite (tests/NAME/suite.sh)
 # A unit binary that exits non-zero without a FAIL line (a crash, a sanitizer report)
 # and a unit binary or suite that reports nothing at all count as failures.
@@ -67,11 +68,40 @@ run_suite() {
 	--unit) echo "== unit"; run_unit ;;
 	--suite) run_suite "$2" ;;
 	--all)
+		# Two lanes when LODGE_TEST_JOBS=2 (the default): the suites in $cpu_only
+		# (no guest machine, no ports, namespaces or devices, nothing timed against
+		# a bound the other lane's load could break) run one after the other in the
+		# background, their output shown whole at the end; unit tests and every other
+		# suite run in the foreground, as with LODGE_TEST_JOBS=1.
+		cpu_only=" diff wasm3-spec wasm-spec wasi wasi-programs fuzz "
+		lane=$(mktemp)
+		if [ "${LODGE_TEST_JOBS:-2}" -ge 2 ]; then
+			(
+				one=$(mktemp)
+				for s in $cpu_only; do
+					[ -f "$top/tests/$s/suite.sh" ] && run_suite "$s"
+				done
+				rm -f "$one" "$one.st"
+			) >"$lane" 2>&1 &
+			bg=$!
+		else
+			cpu_only=" "
+		fi
 		echo "== unit"
 		run_unit
 		for s in "$top"/tests/*/suite.sh; do
-			run_suite "$(basename "$(dirname "$s")")"
+			s=$(basename "$(dirname "$s")")
+			case "$cpu_only" in
+			*" $s "*) ;;
+			*) run_suite "$s" ;;
+			esac
 		done
+		if [ "$cpu_only" != " " ]; then
+			wait "$bg"
+			echo "== the background lane (LODGE_TEST_JOBS=1 runs it in line):$cpu_only"
+			cat "$lane"
+		fi
+		rm -f "$lane"
 		;;
 	*) echo "usage: tests/run.sh --unit|--all|--suite NAME BUILD_DIR" >&2; exit 2 ;;
 	esac
