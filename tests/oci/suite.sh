@@ -227,6 +227,12 @@ c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$tmp/vol'
 	[ "$st" -eq 9 ] || why="$why; exec status $st, want 9: $(cat "$tmp/we.out")"
 	grep -qx "arg\[1\]=viaexec" "$tmp/we.out" || why="$why; exec output: $(cat "$tmp/we.out")"
 	grep -qx "cat: from the host" "$tmp/we.out" || why="$why; the exec'd process has no volume"
+	# ps: runc's table, its header first, then the container's processes
+	oci ps we >"$tmp/ps.out" 2>&1
+	head -n 1 "$tmp/ps.out" | grep -q "^UID  *PID  *PPID" || why="$why; ps: no header: $(head -n 2 "$tmp/ps.out")"
+	wpid=$(oci state we | python3 -c "import json,sys;print(json.load(sys.stdin)['pid'])")
+	awk -v p="$wpid" 'NR > 1 && $2 == p' "$tmp/ps.out" | grep -q . || why="$why; ps: no line for pid $wpid: $(cat "$tmp/ps.out")"
+	oci ps we -o pid,comm | head -n 1 | grep -q "PID" || why="$why; ps -o pid,comm: no header"
 	oci delete --force we || why="$why; delete --force failed"
 	report wasm.exec "$why"
 
