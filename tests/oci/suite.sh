@@ -2,7 +2,8 @@
 # Lodge as an OCI runtime (issue 13). Drives `lodge oci` (as build/<mode>/lodge-oci) the
 # way engines do:
 #   - bundles that are broken give runc's errors (missing config.json, invalid JSON, an
-#     unknown ociVersion, no rootfs, an x86-64 or missing executable), exit status 1;
+#     unknown ociVersion, no rootfs, an x86-64 or missing executable, a bind mount's
+#     missing source), exit status 1;
 #   - the life cycle create/start/state/kill/delete of a Wasm container, its state JSON
 #     checked against the runtime-spec, --pid-file, --log-format json, --console-socket;
 #   - a Wasm container's args, env, rootfs and volumes (WASI preopens), exit status, exec;
@@ -114,6 +115,8 @@ cp /bin/true "$b/rootfs/hello" 2>/dev/null || cp "$(command -v true)" "$b/rootfs
 expect_error x86-64 'exec: "/hello": an x86-64 (linux/amd64) executable' badc
 conf "$b" "c['process']['args'] = ['nope']"
 expect_error not-found 'exec: "nope": executable file not found in $PATH' badc
+conf "$b" "c['process']['args'] = ['/hello']; c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$tmp/no-such-dir', 'options': ['rbind']})"
+expect_error mount-source "error mounting \"$tmp/no-such-dir\" to rootfs at \"/data\": stat $tmp/no-such-dir: no such file or directory" badc
 conf "$b" "del c['process']"
 expect_error no-process "process property must not be empty" badc
 
