@@ -9,6 +9,8 @@
 #                      DEBIAN_MIRROR overrides them
 #   fetch_no_mirror    without a mirror, fetch-guest.sh fails with a message naming
 #                      DEBIAN_MIRROR, before touching anything
+#   fetch_keeps_scratch a fetch from cached packages makes out/ afresh but keeps make
+#                      run's scratch disk
 #   no_mirror_host     no file of the repository names a Debian mirror host
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -68,6 +70,26 @@ if [ "$st" -ne 0 ] && grep -q 'no Debian mirror in the host.s apt sources.*set D
 	pass fetch_no_mirror
 else
 	fail fetch_no_mirror "status $st: $(head -c 300 "$tmp/out")"
+fi
+
+# A fetch from the cached packages (no network) makes out/ afresh, and keeps make run's
+# scratch disk there, the user's data ("it persists across runs").
+debs=$top/guest-cache/debs
+if [ -f "$debs/manifest" ]; then
+	mkdir -p "$tmp/keep/out"
+	ln -s "$debs" "$tmp/keep/debs"
+	echo "user data" >"$tmp/keep/out/scratch.qcow2"
+	echo "stale" >"$tmp/keep/out/initrd.img"
+	LODGE_GUEST_CACHE=$tmp/keep sh "$fetch" >"$tmp/out" 2>&1
+	st=$?
+	if [ "$st" -eq 0 ] && [ "$(cat "$tmp/keep/out/scratch.qcow2" 2>/dev/null)" = "user data" ] &&
+		[ -f "$tmp/keep/out/Image" ] && [ ! -e "$tmp/keep/out/initrd.img" ]; then
+		pass fetch_keeps_scratch
+	else
+		fail fetch_keeps_scratch "status $st; out/: $(ls "$tmp/keep/out" | tr '\n' ' '); $(tail -n 2 "$tmp/out")"
+	fi
+else
+	echo "SKIP: scripts.fetch_keeps_scratch: no cached guest packages in $debs (make guest)"
 fi
 
 # Mirror host names: any host under Debian's domain (the pattern is built from pieces, so
