@@ -11,6 +11,7 @@
 #                      DEBIAN_MIRROR, before touching anything
 #   fetch_keeps_scratch a fetch from cached packages makes out/ afresh but keeps make
 #                      run's scratch disk
+#   oci_guest_order    make oci-guest builds the OCI init after a fetch, not before it
 #   no_mirror_host     no file of the repository names a Debian mirror host
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -90,6 +91,18 @@ if [ -f "$debs/manifest" ]; then
 	fi
 else
 	echo "SKIP: scripts.fetch_keeps_scratch: no cached guest packages in $debs (make guest)"
+fi
+
+# make oci-guest on a fresh clone (or after a changed fetch-guest.sh) builds the OCI init
+# after the fetch has made out/ afresh, never before (the fetch deleted it, and
+# mkinitrd.sh then failed). make -n with an empty out/: the commands in make's order.
+make -C "$top" -n oci-guest GUEST_OUT="$tmp/empty-out" >"$tmp/make-n" 2>&1
+fetch_at=$(grep -n -m 1 'fetch-guest.sh$' "$tmp/make-n" | cut -d: -f1)
+init_at=$(grep -n -m 1 -e '-o [^ ]*/oci-init ' "$tmp/make-n" | cut -d: -f1)
+if [ -n "$fetch_at" ] && [ -n "$init_at" ] && [ "$fetch_at" -lt "$init_at" ]; then
+	pass oci_guest_order
+else
+	fail oci_guest_order "make -n runs the fetch at line '$fetch_at', builds oci-init at line '$init_at': want both, the fetch first"
 fi
 
 # Mirror host names: any host under Debian's domain (the pattern is built from pieces, so
