@@ -139,12 +139,13 @@ static void fatal_arm(int sig, const struct sigaction *sa, bool always)
 	sigaction(sig, sa, NULL);
 }
 
-static void fatal_install(const struct console *c)
+/* term: also the termination signals (for a terminal that is raw without a console) */
+static void fatal_install_tty(int fd, const struct termios *saved, bool term)
 {
 	struct sigaction sa;
 
-	fatal_saved = c->saved;
-	fatal_fd = c->in_fd;
+	fatal_saved = *saved;
+	fatal_fd = fd;
 	fatal_armed = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = fatal_handler;
@@ -154,10 +155,17 @@ static void fatal_install(const struct console *c)
 		fatal_arm(fatal_signals[i], &sa, i < FATAL_ALWAYS);
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
 		fatal_arm(sig, &sa, false);
+	for (size_t i = 0; term && i < ARRAY_SIZE(term_signals); i++)
+		fatal_arm(term_signals[i], &sa, false);
 #ifdef HAVE_SANITIZER
 	/* A sanitizer's report ends the process with _exit, not a signal. */
 	__sanitizer_set_death_callback(fatal_restore_terminal);
 #endif
+}
+
+static void fatal_install(const struct console *c)
+{
+	fatal_install_tty(c->in_fd, &c->saved, false);
 }
 
 static void fatal_uninstall(void)
@@ -172,6 +180,16 @@ static void fatal_uninstall(void)
 	}
 	fatal_armed = 0;
 	fatal_fd = -1;
+}
+
+void console_guard_tty(int fd, const struct termios *saved)
+{
+	fatal_install_tty(fd, saved, true);
+}
+
+void console_unguard_tty(void)
+{
+	fatal_uninstall();
 }
 
 static void restore_terminal(struct console *c)
