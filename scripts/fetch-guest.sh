@@ -300,6 +300,9 @@ echo "$kver" >"$tmpout/modules/modules.version"
 
 rm -rf "$PKG" # unpacked packages: all that is needed is in $OUT now
 rm -rf "$OUT.old"
+# make run's scratch disk is the user's data, not ours: it stays (what make builds from
+# the packages, the initramfs images, is built again)
+[ ! -f "$OUT/scratch.qcow2" ] || mv "$OUT/scratch.qcow2" "$tmpout/scratch.qcow2"
 [ ! -d "$OUT" ] || mv "$OUT" "$OUT.old"
 mv "$tmpout" "$OUT"
 rm -rf "$OUT.old"

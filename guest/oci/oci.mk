@@ -9,7 +9,8 @@ OCI_INITRD	:= $(GUEST_OUT)/oci-initrd.img
 .PHONY: oci-guest
 oci-guest: $(OCI_INITRD) $(GUEST_OUT)/Image $(GUEST_OUT)/fw_dynamic.bin
 
-$(OCI_INIT): guest/oci/oci-init.c src/host/oci_proto.h
+# After the fetch, which makes $(GUEST_OUT) afresh (and so deletes an oci-init built before it).
+$(OCI_INIT): guest/oci/oci-init.c src/host/oci_proto.h $(GUEST_OUT)/modules/modules.load
 	@mkdir -p $(GUEST_OUT)
 	riscv64-linux-gnu-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -s -Isrc -o $@ $<
 

@@ -7,6 +7,7 @@
  * daemon refused something or cannot be reached, 2 for a bad command line.
  */
 #include "cli/cli.h"
+#include "cli/console.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1037,12 +1038,14 @@ static int cmd_console(int argc, char **argv, const char *sock)
 	if (tty) {
 		raw = saved;
 		cfmakeraw(&raw);
+		console_guard_tty(STDIN_FILENO, &saved);
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 		fprintf(stderr, "lodge: attached to %s (Ctrl-A D detaches)\r\n", argv[1]);
 	}
 	status = relay(api_client_fd(c), pending, npending, tty);
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+		console_unguard_tty();
 		fprintf(stderr, "\nlodge: detached from %s\n", argv[1]);
 	}
 	api_client_close(c);

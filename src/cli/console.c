@@ -74,12 +74,21 @@ struct console {
 static const int term_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
 
 /*
- * Fatal signals. A signal handler gets no argument, so the terminal it restores lives at
- * file scope: written by console_open/console_close on the main thread only, while the
- * handlers are not installed; `fatal_armed` says whether it holds a terminal to restore.
+ * Fatal signals: every other signal whose default action ends the process (faults,
+ * abort, and ones nothing here uses, such as SIGUSR1, SIGALRM, SIGXCPU or a real-time
+ * signal), so that any way out leaves the terminal as it was. A signal handler gets no
+ * argument, so the terminal it restores lives at file scope: written by
+ * console_open/console_close on the main thread only, while the handlers are not
+ * installed; `fatal_armed` says whether it holds a terminal to restore. The first
+ * FATAL_ALWAYS (faults and abort) chain to any handler already there; the others are
+ * left alone when already ignored or handled.
  */
-static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
-static struct sigaction fatal_old[ARRAY_SIZE(fatal_signals)];
+#define FATAL_ALWAYS 5
+static const int fatal_signals[] = {SIGSEGV, SIGBUS,	SIGABRT,   SIGFPE,  SIGILL,  SIGTRAP,
+				    SIGSYS,  SIGXCPU,	SIGXFSZ,   SIGUSR1, SIGUSR2, SIGALRM,
+				    SIGPROF, SIGVTALRM, SIGSTKFLT, SIGIO,   SIGPWR};
+static struct sigaction fatal_old[NSIG];
+static bool fatal_set[NSIG]; /* our handler is installed for this signal */
 static struct termios fatal_saved;
 static int fatal_fd = -1;
 static volatile sig_atomic_t fatal_armed;
@@ -96,36 +105,67 @@ static void fatal_restore_terminal(void)
 		tcsetattr(fatal_fd, TCSANOW, &fatal_saved);
 }
 
+/* A fault that the hardware raised comes back when the instruction runs again. */
+static bool recurs(int sig, const siginfo_t *info)
+{
+	return info->si_code > 0 &&
+	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL);
+}
+
 static void fatal_handler(int sig, siginfo_t *info, void *uctx)
 {
 	(void)uctx;
 	fatal_restore_terminal();
-	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
-		if (fatal_signals[i] == sig)
-			sigaction(sig, &fatal_old[i], NULL);
-	/* Sent by kill() or abort(): send it again, to the previous action, once this
-	 * handler returns. A fault (si_code > 0) recurs when the instruction runs again. */
-	if (info->si_code <= 0)
+	if (sig > 0 && sig < NSIG && fatal_set[sig])
+		sigaction(sig, &fatal_old[sig], NULL);
+	/* Sent by kill(), abort() or the kernel (SIGXCPU, SIGALRM...): send it again, to the
+	 * previous action, once this handler returns. */
+	if (!recurs(sig, info))
 		raise(sig);
 }
 
-static void fatal_install(const struct console *c)
+/* always: take over the signal even from a previous handler (a sanitizer's), which the
+ * handler then passes it on to */
+static void fatal_arm(int sig, const struct sigaction *sa, bool always)
+{
+	struct sigaction old;
+
+	if (sigaction(sig, NULL, &old))
+		return;
+	if (!always && (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO)))
+		return;
+	fatal_old[sig] = old;
+	fatal_set[sig] = true;
+	sigaction(sig, sa, NULL);
+}
+
+/* term: also the termination signals (for a terminal that is raw without a console) */
+static void fatal_install_tty(int fd, const struct termios *saved, bool term)
 {
 	struct sigaction sa;
 
-	fatal_saved = c->saved;
-	fatal_fd = c->in_fd;
+	fatal_saved = *saved;
+	fatal_fd = fd;
 	fatal_armed = 1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = fatal_handler;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
-		sigaction(fatal_signals[i], &sa, &fatal_old[i]);
+		fatal_arm(fatal_signals[i], &sa, i < FATAL_ALWAYS);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		fatal_arm(sig, &sa, false);
+	for (size_t i = 0; term && i < ARRAY_SIZE(term_signals); i++)
+		fatal_arm(term_signals[i], &sa, false);
 #ifdef HAVE_SANITIZER
 	/* A sanitizer's report ends the process with _exit, not a signal. */
 	__sanitizer_set_death_callback(fatal_restore_terminal);
 #endif
+}
+
+static void fatal_install(const struct console *c)
+{
+	fatal_install_tty(c->in_fd, &c->saved, false);
 }
 
 static void fatal_uninstall(void)
@@ -133,10 +173,23 @@ static void fatal_uninstall(void)
 #ifdef HAVE_SANITIZER
 	__sanitizer_set_death_callback(NULL);
 #endif
-	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
-		sigaction(fatal_signals[i], &fatal_old[i], NULL);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (fatal_set[sig])
+			sigaction(sig, &fatal_old[sig], NULL);
+		fatal_set[sig] = false;
+	}
 	fatal_armed = 0;
 	fatal_fd = -1;
+}
+
+void console_guard_tty(int fd, const struct termios *saved)
+{
+	fatal_install_tty(fd, saved, true);
+}
+
+void console_unguard_tty(void)
+{
+	fatal_uninstall();
 }
 
 static void restore_terminal(struct console *c)

@@ -55,4 +55,13 @@ bool console_stop_requested(struct console *c);
  * frees the console. Detach the machine's UART first (vm_destroy). NULL is a no-op. */
 void console_close(struct console *c);
 
+/*
+ * For a command that puts terminal fd in raw mode itself (lodge console NAME): until
+ * console_unguard_tty, a signal that ends the process (SIGTERM, SIGHUP, a fault...)
+ * first restores *saved. Main thread; not while a console is open.
+ */
+struct termios;
+void console_guard_tty(int fd, const struct termios *saved);
+void console_unguard_tty(void);
+
 #endif

@@ -833,15 +833,18 @@ int oci_ps(const struct oci_ctx *c, const char *id, bool json, char **ps_args, i
 		while (fgets(line, sizeof(line), f)) {
 			char copy[4096], *tok, *save;
 			int col = 0, pid = -1;
+			bool header = false;
 			snprintf(copy, sizeof(copy), "%s", line);
 			for (tok = strtok_r(copy, " \t\n", &save); tok;
 			     tok = strtok_r(NULL, " \t\n", &save), col++) {
-				if (pidcol < 0 && !strcmp(tok, "PID"))
+				if (pidcol < 0 && !strcmp(tok, "PID")) {
 					pidcol = col;
-				if (col == pidcol)
+					header = true;
+				}
+				if (col == pidcol && !header)
 					pid = atoi(tok);
 			}
-			if (pid < 0) { /* the header */
+			if (header || pid < 0) { /* the header, as runc prints it */
 				fputs(line, stdout);
 				continue;
 			}

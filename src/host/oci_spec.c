@@ -513,6 +513,26 @@ static int check_rootfs(const struct oci_ctx *c, const cJSON *root, struct oci_s
 	return 0;
 }
 
+/* At create, as runc: a bind mount's source must exist (runc fails to mount it). */
+static int check_mount_sources(const struct oci_ctx *c, const struct oci_spec *s)
+{
+	struct stat sb;
+	char eb[128];
+
+	for (int i = 0; i < s->nmounts; i++) {
+		const struct oci_mount *m = &s->mounts[i];
+		int e;
+
+		if (strcmp(m->type, "bind") || !stat(m->source, &sb))
+			continue;
+		e = errno;
+		oci_err(c, "error mounting \"%s\" to rootfs at \"%s\": stat %s: %s", m->source,
+			m->dest, m->source, err_text(e, eb, sizeof(eb)));
+		return -e;
+	}
+	return 0;
+}
+
 int oci_spec_load(const struct oci_ctx *c, const char *bundle, struct oci_spec *s)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -547,6 +567,8 @@ int oci_spec_read(const struct oci_ctx *c, const char *path, const char *bundle,
 				  &s->proc);
 	if (!r)
 		r = parse_mounts(c, s->json, s);
+	if (!r && check)
+		r = check_mount_sources(c, s);
 	if (!r)
 		r = parse_map(c, s->json, "annotations", &s->ann_keys, &s->ann_values,
 			      &s->nannotations);

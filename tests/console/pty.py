@@ -132,6 +132,12 @@ CASES = {
     "fatal_sigsegv": fatal_signal(signal.SIGSEGV),
     "fatal_sigabrt": fatal_signal(signal.SIGABRT),
     "fatal_sigbus": fatal_signal(signal.SIGBUS),
+    # signals lodge does not use, whose default action still ends it
+    "fatal_sigusr1": fatal_signal(signal.SIGUSR1),
+    "fatal_sigalrm": fatal_signal(signal.SIGALRM),
+    "fatal_sigxcpu": fatal_signal(signal.SIGXCPU),
+    "fatal_sigtrap": fatal_signal(signal.SIGTRAP),
+    "fatal_sigrtmin": fatal_signal(signal.SIGRTMIN),
 }
 
 

@@ -76,10 +76,11 @@ if ! command -v python3 >/dev/null 2>&1; then
 	exit 0
 fi
 python3 "$here/pty.py" "$lodge" "$tmp/spin.elf" console.pty raw_mode ctrl_a_keys \
-	sigterm sighup sigint sigquit fatal_sigsegv fatal_sigabrt fatal_sigbus
+	sigterm sighup sigint sigquit fatal_sigsegv fatal_sigabrt fatal_sigbus fatal_sigusr1 \
+	fatal_sigalrm fatal_sigxcpu fatal_sigtrap fatal_sigrtmin
 if [ -x "$rel" ]; then
 	python3 "$here/pty.py" "$rel" "$tmp/spin.elf" console.pty_release sigterm \
-		fatal_sigsegv fatal_sigabrt
+		fatal_sigsegv fatal_sigabrt fatal_sigusr1 fatal_sigalrm
 else
 	skip pty_release "no release build at $rel (make test builds it)"
 fi

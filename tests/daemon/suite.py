@@ -4,6 +4,7 @@
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -189,6 +190,44 @@ def console(d, name, lines, wait=2.0, timeout=60):
     return out.decode(errors="replace")
 
 
+def console_tty_signal(d, name, sig):
+    """`lodge console NAME` on a pseudo-terminal (raw while attached), ended by signal
+    sig: the terminal must be as it was before. Returns why not, or None."""
+    import pty
+    import termios
+    master, slave = pty.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        p = subprocess.Popen([LODGE, "console", name], stdin=slave, stdout=slave,
+                             stderr=slave, env=d.env, start_new_session=True)
+        out = b""
+        t0 = time.time()
+        while b"attached to" not in out and time.time() - t0 < 30:
+            r = select.select([master], [], [], 0.5)[0]
+            if r:
+                out += os.read(master, 4096)
+        if b"attached to" not in out:
+            p.kill()
+            p.wait()
+            return "never attached: %r" % out[-200:]
+        raw = termios.tcgetattr(slave) != before
+        os.kill(p.pid, sig)
+        try:
+            st = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return "signal %d did not end lodge console" % sig
+        if not raw:
+            return "the terminal was not raw while attached"
+        if termios.tcgetattr(slave) != before:
+            return "the terminal stayed raw after signal %d (status %d)" % (sig, st)
+        return None
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def cgroup_dirs(name, d=None):
     """Every v1/v2 group directory for guest `name` that exists: daemon d's (other
     daemons on the host, such as another checkout's tests, may have a guest of that
@@ -321,6 +360,9 @@ def wasm_lifecycle(tmp, d):
     check(re.search(r"^svc\s+wasm\s+running\s+\d+", ps, re.M), "ps: %r" % ps)
     out = console(d, "svc", ["ping from the test"], wait=1)
     check("echo: ping from the test" in out, "console: %r" % out[-300:])
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        why = console_tty_signal(d, "svc", sig)
+        check(why is None, "lodge console on a terminal: %s" % why)
     # logs -f follows while the guest runs
     p = subprocess.Popen([LODGE, "logs", "-f", "--tail", "1", "svc"], stdout=subprocess.PIPE,
                          env=d.env)

@@ -2,7 +2,8 @@
 # Lodge as an OCI runtime (issue 13). Drives `lodge oci` (as build/<mode>/lodge-oci) the
 # way engines do:
 #   - bundles that are broken give runc's errors (missing config.json, invalid JSON, an
-#     unknown ociVersion, no rootfs, an x86-64 or missing executable), exit status 1;
+#     unknown ociVersion, no rootfs, an x86-64 or missing executable, a bind mount's
+#     missing source), exit status 1;
 #   - the life cycle create/start/state/kill/delete of a Wasm container, its state JSON
 #     checked against the runtime-spec, --pid-file, --log-format json, --console-socket;
 #   - a Wasm container's args, env, rootfs and volumes (WASI preopens), exit status, exec;
@@ -114,6 +115,8 @@ cp /bin/true "$b/rootfs/hello" 2>/dev/null || cp "$(command -v true)" "$b/rootfs
 expect_error x86-64 'exec: "/hello": an x86-64 (linux/amd64) executable' badc
 conf "$b" "c['process']['args'] = ['nope']"
 expect_error not-found 'exec: "nope": executable file not found in $PATH' badc
+conf "$b" "c['process']['args'] = ['/hello']; c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$tmp/no-such-dir', 'options': ['rbind']})"
+expect_error mount-source "error mounting \"$tmp/no-such-dir\" to rootfs at \"/data\": stat $tmp/no-such-dir: no such file or directory" badc
 conf "$b" "del c['process']"
 expect_error no-process "process property must not be empty" badc
 
@@ -227,6 +230,12 @@ c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$tmp/vol'
 	[ "$st" -eq 9 ] || why="$why; exec status $st, want 9: $(cat "$tmp/we.out")"
 	grep -qx "arg\[1\]=viaexec" "$tmp/we.out" || why="$why; exec output: $(cat "$tmp/we.out")"
 	grep -qx "cat: from the host" "$tmp/we.out" || why="$why; the exec'd process has no volume"
+	# ps: runc's table, its header first, then the container's processes
+	oci ps we >"$tmp/ps.out" 2>&1
+	head -n 1 "$tmp/ps.out" | grep -q "^UID  *PID  *PPID" || why="$why; ps: no header: $(head -n 2 "$tmp/ps.out")"
+	wpid=$(oci state we | python3 -c "import json,sys;print(json.load(sys.stdin)['pid'])")
+	awk -v p="$wpid" 'NR > 1 && $2 == p' "$tmp/ps.out" | grep -q . || why="$why; ps: no line for pid $wpid: $(cat "$tmp/ps.out")"
+	oci ps we -o pid,comm | head -n 1 | grep -q "PID" || why="$why; ps -o pid,comm: no header"
 	oci delete --force we || why="$why; delete --force failed"
 	report wasm.exec "$why"
 

@@ -9,6 +9,9 @@
 #                      DEBIAN_MIRROR overrides them
 #   fetch_no_mirror    without a mirror, fetch-guest.sh fails with a message naming
 #                      DEBIAN_MIRROR, before touching anything
+#   fetch_keeps_scratch a fetch from cached packages makes out/ afresh but keeps make
+#                      run's scratch disk
+#   oci_guest_order    make oci-guest builds the OCI init after a fetch, not before it
 #   no_mirror_host     no file of the repository names a Debian mirror host
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -68,6 +71,38 @@ if [ "$st" -ne 0 ] && grep -q 'no Debian mirror in the host.s apt sources.*set D
 	pass fetch_no_mirror
 else
 	fail fetch_no_mirror "status $st: $(head -c 300 "$tmp/out")"
+fi
+
+# A fetch from the cached packages (no network) makes out/ afresh, and keeps make run's
+# scratch disk there, the user's data ("it persists across runs").
+debs=$top/guest-cache/debs
+if [ -f "$debs/manifest" ]; then
+	mkdir -p "$tmp/keep/out"
+	ln -s "$debs" "$tmp/keep/debs"
+	echo "user data" >"$tmp/keep/out/scratch.qcow2"
+	echo "stale" >"$tmp/keep/out/initrd.img"
+	LODGE_GUEST_CACHE=$tmp/keep sh "$fetch" >"$tmp/out" 2>&1
+	st=$?
+	if [ "$st" -eq 0 ] && [ "$(cat "$tmp/keep/out/scratch.qcow2" 2>/dev/null)" = "user data" ] &&
+		[ -f "$tmp/keep/out/Image" ] && [ ! -e "$tmp/keep/out/initrd.img" ]; then
+		pass fetch_keeps_scratch
+	else
+		fail fetch_keeps_scratch "status $st; out/: $(ls "$tmp/keep/out" | tr '\n' ' '); $(tail -n 2 "$tmp/out")"
+	fi
+else
+	echo "SKIP: scripts.fetch_keeps_scratch: no cached guest packages in $debs (make guest)"
+fi
+
+# make oci-guest on a fresh clone (or after a changed fetch-guest.sh) builds the OCI init
+# after the fetch has made out/ afresh, never before (the fetch deleted it, and
+# mkinitrd.sh then failed). make -n with an empty out/: the commands in make's order.
+make -C "$top" -n oci-guest GUEST_OUT="$tmp/empty-out" >"$tmp/make-n" 2>&1
+fetch_at=$(grep -n -m 1 'fetch-guest.sh$' "$tmp/make-n" | cut -d: -f1)
+init_at=$(grep -n -m 1 -e '-o [^ ]*/oci-init ' "$tmp/make-n" | cut -d: -f1)
+if [ -n "$fetch_at" ] && [ -n "$init_at" ] && [ "$fetch_at" -lt "$init_at" ]; then
+	pass oci_guest_order
+else
+	fail oci_guest_order "make -n runs the fetch at line '$fetch_at', builds oci-init at line '$init_at': want both, the fetch first"
 fi
 
 # Mirror host names: any host under Debian's domain (the pattern is built from pieces, so
