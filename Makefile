@@ -21,9 +21,10 @@ BASE_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread
 # The libraries Debian also ships as PIC archives are linked statically: every guest is
 # a new `lodge` process, and each shared library costs its start-up mapping and symbol
 # relocation (about 2 ms of the ~10 ms CPU a Wasm guest takes to start, measured with
-# perf stat on this machine); libslirp (with glib) and cJSON have no archive.
+# perf stat on this machine); cJSON has no archive. libslirp (with glib and pcre2: another
+# ~1.8 ms) is not linked at all: `--net user` dlopen()s it (src/net/slirp.c).
 LIBS	:= -Wl,-Bstatic -lfdt -luring -lz -lzstd -lsqlite3 -lseccomp -Wl,-Bdynamic \
-	   -lslirp -lcjson -lm # -lm last: the static SQLite uses it
+	   -lcjson -lm # -lm last: the static SQLite uses it
 
 # LODGE_TEST_HOOKS: build-time hooks the tests use to provoke faults (e.g. a guest that
 # makes a system call its seccomp filter forbids); never in release builds.

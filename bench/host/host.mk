@@ -2,8 +2,12 @@
 # services under one daemon; memory per guest, start-to-first-line, API latency, daemon
 # RSS. The release build; needs root and the default guest.
 #   make bench-host SCALE_VMS=200 SCALE_WASM=1000     the issue's sizes (long)
+#   SCALE_VM_START=restore: one guest boots, the others start from its idle snapshot;
+#   SCALE_VM_BATCH=B: with boot, B guests boot at a time (each batch to its shell).
 SCALE_VMS	?= 20
 SCALE_WASM	?= 100
+SCALE_VM_START	?= boot
+SCALE_VM_BATCH	?= 4
 
 .PHONY: bench-host
 
@@ -14,7 +18,8 @@ build/bench/apiload: bench/host/apiload.c
 bench-host: guest build/bench/apiload
 	$(MAKE) MODE=release lodge build/release/daemon/service.wasm
 	python3 bench/host/scale.py build/release/lodge build/release/daemon/service.wasm \
-		guest-cache/out --vms $(SCALE_VMS) --wasm $(SCALE_WASM) --apiload build/bench/apiload
+		guest-cache/out --vms $(SCALE_VMS) --wasm $(SCALE_WASM) --apiload build/bench/apiload \
+		--vm-start $(SCALE_VM_START) --vm-batch $(SCALE_VM_BATCH)
 
 # Wasm start latency with the daemon's warm pool against a daemon without one
 # (bench/host/start.py): p50/p99 of start to first console line, and their ratio.

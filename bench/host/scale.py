@@ -2,7 +2,8 @@
 """Scale benchmark of the Lodge host (issue 10): many idle guests under one daemon.
 
 Starts a daemon on a private socket, creates and starts N idle busybox system guests
-(64 MiB each, the default guest) and M idle Wasm services (tests/daemon/service.c with
+(the default guest, --vm-mem MiB each: 96 by default, as Debian's kernel no longer boots
+in the issue's 64) and M idle Wasm services (tests/daemon/service.c with
 "idle"), then measures:
   - per system guest: host memory beyond its touched guest RAM (process RSS minus the
     RSS of the guest-RAM mapping, from /proc/PID/smaps), and per Wasm service its RSS;
@@ -13,7 +14,21 @@ Starts a daemon on a private socket, creates and starts N idle busybox system gu
 Prints JSON lines: the machine, then one line per figure. Targets (issue 10): idle system
 guest <= 12 MiB beyond its touched RAM; Wasm start <= 10 ms p50; API p99 <= 20 ms.
 
+System guests cannot all boot Linux at once on a small host (200 boots on 2 cores: none
+had finished after 8.5 min). Two ways to start them, chosen with --vm-start:
+  - boot (the default): each guest boots Linux; --vm-batch B starts B at a time and waits
+    for the batch's shells (the default guest's "Lodge default guest" line) before the
+    next batch. Start time: the request to the first console line (OpenSBI's banner).
+  - restore: the first guest boots to its shell and idles, the daemon snapshots it
+    (PUT .../snapshot), and every other guest is created from that file (`lodge create
+    NAME --restore FILE`) and started: a booted, idle guest without a boot. Start time:
+    the request to the guest's control socket answering (a restored idle guest prints
+    nothing until it gets input).
+Then, with all guests idle, the CPU each system guest uses over --idle-secs (ticks and
+wfi sleeps: an idle guest should cost next to nothing).
+
 usage: scale.py LODGE SERVICE.wasm GUEST_DIR [--vms N] [--wasm M] [--clients C] [--secs S]
+                [--vm-start boot|restore] [--vm-batch B] [--idle-secs S]
 """
 import argparse
 import json
@@ -85,6 +100,62 @@ def ring_has_line(path):
             return b"\n" in f.read(min(head, 4096))
     except OSError:
         return False
+
+
+READY = b"Lodge default guest"  # guest/init, once the shell is about to start
+
+
+def ring_contains(path, marker):
+    """True once the console ring holds `marker` (boot output stays well under the ring's
+    size, so it has not wrapped)."""
+    try:
+        with open(path, "rb") as f:
+            hdr = f.read(32)
+            if len(hdr) < 32:
+                return False
+            head = int.from_bytes(hdr[24:32], "little")
+            f.seek(4096)
+            return marker in f.read(min(head, 1 << 20))
+    except OSError:
+        return False
+
+
+def wait_ready(conn, state, names, limit):
+    """Waits until every guest in `names` has printed READY; returns the seconds taken."""
+    t0 = time.time()
+    left = list(names)
+    while left:
+        left = [n for n in left
+                if not ring_contains(os.path.join(state, "guests", n, "run", "console.log"), READY)]
+        if not left:
+            break
+        if time.time() - t0 > limit:
+            raise SystemExit("%s: no shell after %d s" % (", ".join(left[:5]), limit))
+        for n in left[:1]:
+            g = json.loads(conn.call("GET", "/v1/guests/" + n)[1])
+            if g["state"] not in ("running", "paused"):
+                raise SystemExit("%s is %s: %r" % (n, g["state"], g["exit"]))
+        time.sleep(0.5)
+    return time.time() - t0
+
+
+def start_restored(conn, name):
+    """Starts a guest made from a snapshot; ms until its control socket answers."""
+    t0 = time.perf_counter()
+    st, body = conn.call("POST", "/v1/guests/%s/start" % name)
+    if st != 204:
+        raise SystemExit("start %s: %d %s" % (name, st, body[:200]))
+    full = json.loads(conn.call("GET", "/v1/guests/" + name)[1])
+    ctl = full["paths"]["control_socket"]
+    while True:
+        try:
+            Conn(ctl).call("GET", "/vm")
+            return (time.perf_counter() - t0) * 1000.0
+        except (OSError, ConnectionError, ValueError):
+            pass
+        if time.perf_counter() - t0 > 120:
+            raise SystemExit("%s: its control socket did not answer in 120 s" % name)
+        time.sleep(0.0005)
 
 
 def start_and_time(conn, state, name):
@@ -171,6 +242,14 @@ def main():
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--settle", type=float, default=30, help="seconds for VMs to go idle")
     ap.add_argument("--apiload", help="the C load generator (bench/host/apiload.c)")
+    ap.add_argument("--vm-mem", type=int, default=96,
+                    help="MiB of RAM per system guest (Debian's 6.12 kernel panics in "
+                         "sparse_init below ~96: it reserves 32 MiB for its memory map)")
+    ap.add_argument("--vm-start", choices=("boot", "restore"), default="boot")
+    ap.add_argument("--vm-batch", type=int, default=0,
+                    help="boot: start this many at a time, each batch to its shell (0: all)")
+    ap.add_argument("--idle-secs", type=float, default=10,
+                    help="seconds over which the idle system guests' CPU is measured")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="lodge-scale-")
@@ -183,7 +262,8 @@ def main():
         time.sleep(0.05)
     time.sleep(0.2)
     emit(bench="host-scale", machine=platform.machine(), cpus=os.cpu_count(),
-         kernel=platform.release(), vms=a.vms, wasm=a.wasm, clients=a.clients,
+         kernel=platform.release(), vms=a.vms, vm_mem_mib=a.vm_mem, vm_start=a.vm_start,
+         wasm=a.wasm, clients=a.clients,
          mem_total_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1))
     c = Conn(sock)
     try:
@@ -199,16 +279,44 @@ def main():
         daemon_ms = (cpu_ns(d.pid) - d0) / 1e6 / max(1, a.wasm)
         guest_cpu = [cpu_ns(gu["pid"]) / 1e6 for gu in json.loads(c.call("GET", "/v1/guests")[1])
                      if gu["kind"] == "wasm"]
+        vm0 = time.time()
+        batch, booted, snap = [], [], os.path.join(tmp, "idle.snap")
         for i in range(a.vms):
             name = "vm%d" % i
+            if a.vm_start == "restore" and i > 0:
+                if i == 1:  # the first one booted: save it, idle
+                    wait_ready(c, state, ["vm0"], 900)
+                    time.sleep(3)
+                    st, body = c.call("PUT", "/v1/guests/vm0/snapshot", {"path": snap})
+                    assert st == 204, body
+                    emit(figure="vm_snapshot", bytes=os.path.getsize(snap),
+                         boot_s=round(time.time() - vm0, 1))
+                st, body = c.call("POST", "/v1/guests", {"name": name, "restore": snap,
+                                                          "memory": a.vm_mem << 20})
+                assert st == 201, body
+                vm_ms.append(start_restored(c, name))
+                continue
             st, body = c.call("POST", "/v1/guests", {
                 "name": name, "kernel": g + "/Image", "initrd": g + "/initrd.img",
-                "firmware": g + "/fw_dynamic.bin", "memory": 64 << 20})
+                "firmware": g + "/fw_dynamic.bin", "memory": a.vm_mem << 20})
             assert st == 201, body
-            vm_ms.append(start_and_time(c, state, name))
+            t = start_and_time(c, state, name)
+            (booted if a.vm_start == "boot" or i == 0 else vm_ms).append(t)
+            batch.append(name)
+            if a.vm_start == "boot" and a.vm_batch and len(batch) >= a.vm_batch:
+                wait_ready(c, state, batch, 900)
+                batch = []
+        if a.vm_start == "boot" and a.vm_batch and batch:
+            wait_ready(c, state, batch, 900)
+        if booted:
+            emit(figure="vm_start_to_first_line_ms", p50=round(pct(booted, 50), 2),
+                 p99=round(pct(booted, 99), 2), n=len(booted), batch=a.vm_batch)
         if vm_ms:
-            emit(figure="vm_start_to_first_line_ms", p50=round(pct(vm_ms, 50), 2),
+            emit(figure="vm_restore_start_to_control_ms", p50=round(pct(vm_ms, 50), 2),
                  p99=round(pct(vm_ms, 99), 2), n=len(vm_ms))
+        if a.vms:
+            emit(figure="vms_all_started_s", value=round(time.time() - vm0, 1),
+                 how=a.vm_start, loadavg=os.getloadavg()[0])
         if wasm_ms:
             emit(figure="wasm_start_to_first_line_ms", p50=round(pct(wasm_ms, 50), 2),
                  p99=round(pct(wasm_ms, 99), 2), n=len(wasm_ms), target_p50=10,
@@ -235,6 +343,16 @@ def main():
                 touched.append(ram / 1024.0)
             else:
                 wrss.append(rss_kb(pid) / 1024.0)
+        vpids = [gu["pid"] for gu in guests if gu["kind"] == "vm"]
+        if vpids:
+            c0, t0 = [cpu_ns(p) for p in vpids], time.time()
+            time.sleep(a.idle_secs)
+            c1, t1 = [cpu_ns(p) for p in vpids], time.time()
+            pcts = [(y - x) / 1e9 / (t1 - t0) * 100.0 for x, y in zip(c0, c1)]
+            emit(figure="vm_idle_cpu_percent", p50=round(pct(pcts, 50), 3),
+                 max=round(max(pcts), 3), all_vms=round(sum(pcts), 2), secs=a.idle_secs,
+                 loadavg=os.getloadavg()[0],
+                 note="CPU of one idle system guest's process, % of one core")
         if over:
             emit(figure="vm_idle_mib_beyond_touched_ram", p50=round(pct(over, 50), 2),
                  max=round(max(over), 2), touched_ram_mib_p50=round(pct(touched, 50), 2),

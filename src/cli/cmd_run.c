@@ -27,6 +27,7 @@
 #include "machine/replicate.h"
 #include "snapshot/snapshot.h"
 #include "machine/snapshot.h"
+#include "net/net.h"
 
 #define DEFAULT_MEM	  (128ull << 20)
 #define DEFAULT_LINUX_MEM (256ull << 20)
@@ -526,9 +527,10 @@ static void print_exits(const struct hart *h, unsigned i)
 	exec_jit_counts(h, &c);
 	fprintf(stderr,
 		"lodge: stats: hart %u: interpreted=%llu leaves=%llu relinks=%llu flushes=%llu "
-		"jit-exits",
+		"trims=%llu jit-exits",
 		i, (unsigned long long)c.interp_insns, (unsigned long long)c.leaves,
-		(unsigned long long)c.relinks, (unsigned long long)c.flushes);
+		(unsigned long long)c.relinks, (unsigned long long)c.flushes,
+		(unsigned long long)c.trims);
 	for (int k = 0; k < n; k++)
 		fprintf(stderr, " %s=%llu(%llu)", top[k].op, (unsigned long long)top[k].count,
 			(unsigned long long)top[k].untranslated);
@@ -1096,6 +1098,35 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 	}
 }
 
+/* User networking loads libslirp on demand (net/slirp.c), so a run without it maps neither
+ * libslirp nor glib. With --net user it is loaded here, before the sandbox hides the host's
+ * libraries and seccomp forbids mapping code, and a missing library is an error at once.
+ * A sandboxed guest whose machine comes from a file (--restore, --incoming, --standby) may
+ * have user networking too: it is loaded if it can be, and the machine fails later if it
+ * needed it. */
+static int preload_net(const struct run_opts *o)
+{
+	bool user = false;
+	char err[256];
+
+	for (unsigned i = 0; i < o->ndevs; i++) {
+		const char *a = o->devs[i].args;
+		if (!strcmp(o->devs[i].option, "net") && a && !strncmp(a, "user", 4) &&
+		    (a[4] == 0 || a[4] == ','))
+			user = true;
+	}
+	if (user) {
+		if (net_user_preload(err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+	} else if ((o->sandbox || o->seccomp) && (o->restore || o->incoming || o->standby)) {
+		if (net_user_preload(err, sizeof(err)) < 0)
+			log_debug("%s", err);
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {.mem = 0, .cpus = 1, .jit_hot = JIT_HOT_DEFAULT, .ctl.statm_fd = -1};
@@ -1120,6 +1151,8 @@ int cmd_run(int argc, char **argv)
 		if (!o.lx.cmdline)
 			o.lx.cmdline = default_cmdline(&o, cmdline, sizeof(cmdline));
 	}
+	if (preload_net(&o) < 0)
+		return CLI_EXIT_ERROR;
 	if (o.sandbox && sandbox_enter(o.sandbox, &o.ctl.statm_fd, &o.filter) < 0)
 		return CLI_EXIT_ERROR;
 	if (o.ctl.api_path || o.ctl.console_log || o.ctl.exit_file) {

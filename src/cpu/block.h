@@ -19,7 +19,12 @@
 /* Translated code (cpu/jit) has a budget of its own, split the same way. */
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
-#define POLL_INSNS 32768 /* about 15 us translated, 60 us interpreted */
+/* A hart that retired fewer than IDLE_TRIM_INSNS instructions in the IDLE_TRIM_NS (or
+ * more) before it went to sleep in wfi is idle: it gives its decoded blocks and
+ * translated code back to the host (exec.c, idle_trim). */
+#define IDLE_TRIM_NS	1000000000ull
+#define IDLE_TRIM_INSNS 2000000ull
+#define POLL_INSNS	32768 /* about 15 us translated, 60 us interpreted */
 /* Instructions a translation must retire, on average between two cache flushes, for
  * translating to pay (one costs several thousand interpreted instructions, mostly the
  * system call that installs it); below that the hot threshold doubles, up to JIT_HOT_MAX. */
@@ -81,6 +86,9 @@ struct block_cache {
 	uint64_t stat_leave;   /* JIT_EXIT_PC: no translated successor, or a poll due */
 	uint64_t stat_flushes; /* cache_full: both caches dropped */
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
+	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
+	/* idle_trim's window: when it began, and the instructions retired by then. */
+	uint64_t idle_mark_ns, idle_mark_instret;
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

@@ -145,6 +145,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->leaves = bc->stat_leave;
 	out->flushes = bc->stat_flushes;
 	out->relinks = bc->stat_relink;
+	out->trims = bc->stat_trims;
 }
 
 unsigned exec_jit_hot(const struct hart *h)
@@ -224,12 +225,15 @@ void exec_update_timers(struct hart *h)
 	}
 }
 
-/* Sleeps in wfi until a kick or the next timer deadline (at most 10 ms at a time so
- * that --timeout is honoured). */
+/* Sleeps in wfi until a kick or the next timer deadline (or the --timeout deadline).
+ * Everything that must wake a sleeping hart kicks it (interrupt lines, stop and pause
+ * requests), so the cap only bounds the damage of a missed kick: an idle guest whose
+ * kernel sets no timer wakes WFI_SLEEP_MAX_NS apart, not 100 times a second. */
+#define WFI_SLEEP_MAX_NS 1000000000ull
 static void wfi_sleep(struct hart *h, uint64_t now_ns)
 {
 	struct block_cache *bc = h->bc;
-	uint64_t wake = now_ns + 10000000ull, cmp;
+	uint64_t wake = now_ns + WFI_SLEEP_MAX_NS, cmp;
 	struct timespec ts;
 
 	cmp = __atomic_load_n(&h->mtimecmp, __ATOMIC_ACQUIRE);
@@ -248,6 +252,30 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
 	if (!__atomic_load_n(&h->kick, __ATOMIC_ACQUIRE))
 		pthread_cond_timedwait(&bc->cond, &bc->lock, &ts);
 	pthread_mutex_unlock(&bc->lock);
+}
+
+/* An idle hart (wfi, and few instructions retired in the last second or more: a guest
+ * waking for its timers now and then) drops its decoded blocks and translated code and
+ * gives their pages back to the host: about 2 MiB of arena and up to 2 MiB of code per
+ * hart, which an idle guest would otherwise hold for good (both caches are full after a
+ * boot). What it runs next is decoded again; only once that refills an eighth of the
+ * arena is it given back again, so the wakes of an idle guest do not decode all their
+ * code afresh each time. */
+static void idle_trim(struct hart *h, uint64_t now)
+{
+	struct block_cache *bc = h->bc;
+
+	if (now - bc->idle_mark_ns < IDLE_TRIM_NS)
+		return;
+	if (h->instret - bc->idle_mark_instret < IDLE_TRIM_INSNS && bc->used > bc->size / 8) {
+		exec_flush_all(h);
+		(void)madvise(bc->arena, bc->size, MADV_DONTNEED); /* only memory is at stake */
+		if (bc->jit)
+			jit_release(bc->jit);
+		bc->stat_trims++;
+	}
+	bc->idle_mark_ns = now;
+	bc->idle_mark_instret = h->instret;
 }
 
 /* Block-boundary work: stop requests, timers, timeout, interrupts, wfi. Returns true
@@ -288,6 +316,7 @@ static bool exec_poll(struct hart *h)
 			h->wfi = false;
 			return false;
 		}
+		idle_trim(h, now);
 		wfi_sleep(h, now);
 	}
 }

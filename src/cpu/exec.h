@@ -42,7 +42,7 @@ int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n);
  * of translated code to the dispatcher for the next pc, drops of both caches, successors
  * found by exec_jit_next without a return to the dispatcher. */
 struct exec_jit_counts {
-	uint64_t interp_insns, leaves, flushes, relinks;
+	uint64_t interp_insns, leaves, flushes, relinks, trims;
 };
 void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out);
 

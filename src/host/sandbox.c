@@ -1331,7 +1331,8 @@ static const int vm_calls[] = {
 	SCMP_SYS(getsockname),
 	SCMP_SYS(getpeername),
 	SCMP_SYS(getppid),
-	SCMP_SYS(fsync), /* a snapshot's file (snapshot/file.c) before its rename */
+	SCMP_SYS(fsync),     /* a snapshot's file (snapshot/file.c) before its rename */
+	SCMP_SYS(fallocate), /* an idle hart punches its code buffer (jit/codebuf.c) */
 };
 
 /* WebAssembly guests run WASI, whose file calls stay below the preopened directories. */

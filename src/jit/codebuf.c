@@ -5,6 +5,7 @@
 #include "jit/codebuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -42,6 +43,18 @@ void jitbuf_fini(struct jitbuf *b)
 		close(b->fd);
 	b->rx = NULL;
 	b->fd = -1;
+}
+
+int jitbuf_release(struct jitbuf *b, size_t from)
+{
+	size_t at = (from + 4095) & ~(size_t)4095;
+
+	if (b->fd < 0 || at >= b->size)
+		return 0;
+	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)at,
+		      (off_t)(b->size - at)) < 0)
+		return -errno;
+	return 0;
 }
 
 int jitbuf_write(struct jitbuf *b, size_t at, const void *src, size_t n)

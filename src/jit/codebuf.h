@@ -37,6 +37,11 @@ int jitbuf_write(struct jitbuf *b, size_t at, const void *src, size_t n)
 int jitbuf_append(struct jitbuf *b, const void *src, size_t n, size_t align, const void **out)
 	__attribute__((warn_unused_result));
 
+/* Gives the pages from `from` (rounded up to a page) to the end back to the host (they
+ * read as zeroes after), so an idle owner holds no code it may never run again. The
+ * caller makes sure no thread runs code there. Returns 0 or a negative errno. */
+int jitbuf_release(struct jitbuf *b, size_t from);
+
 /* The address where the next `align`-aligned append would land, and the bytes left
  * after it (for translators that assemble against the final address). */
 uintptr_t jitbuf_next(const struct jitbuf *b, size_t align);

@@ -132,6 +132,10 @@ void net_backend_close(struct net_backend *nb);
 /* The backends, for net_backend_open. */
 int net_user_open(struct evloop *loop, const struct net_options *opt, struct net_backend **out,
 		  char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Loads libslirp (which user networking loads on demand) now, while the host's libraries
+ * are reachable: before a sandbox hides them or a seccomp filter forbids mapping them.
+ * Returns 0, or a negative errno with one line in `err` naming the package to install. */
+int net_user_preload(char *err, size_t errlen) __attribute__((warn_unused_result));
 int net_tap_open(struct evloop *loop, const struct net_options *opt, struct net_backend **out,
 		 char *err, size_t errlen) __attribute__((warn_unused_result));
 

@@ -16,6 +16,7 @@
 #include "net/net.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -30,6 +31,31 @@
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/util.h"
+
+/* libslirp is not linked: it pulls in glib and pcre2, whose loading and relocation cost
+ * every `lodge` process (a Wasm guest's start most of all) about 1.8 ms though only
+ * `--net user` uses them. Each backend dlopen()s it by its soname (after the first, glibc
+ * finds the loaded copy without a file system lookup, which net_user_preload relies on)
+ * and looks up the functions below into its own table. */
+#define SLIRP_SONAME  "libslirp.so.0"
+#define SLIRP_PACKAGE "libslirp0"
+#define SLIRP_FUNCS(X)                                                                             \
+	X(slirp_new)                                                                               \
+	X(slirp_cleanup)                                                                           \
+	X(slirp_input)                                                                             \
+	X(slirp_pollfds_fill)                                                                      \
+	X(slirp_pollfds_poll)                                                                      \
+	X(slirp_add_hostfwd)                                                                       \
+	X(slirp_state_save)                                                                        \
+	X(slirp_state_version)                                                                     \
+	X(slirp_state_load)
+
+struct slirp_lib {
+	void *handle;
+#define SLIRP_FIELD(f) __typeof__(f) *f;
+	SLIRP_FUNCS(SLIRP_FIELD)
+#undef SLIRP_FIELD
+};
 
 #define USER_HELD_MAX	512
 #define USER_HELD_BYTES (4u << 20)
@@ -50,6 +76,7 @@ struct user_timer {
 struct net_user {
 	struct net_backend nb;
 	struct evloop *loop;
+	struct slirp_lib lib;
 	Slirp *slirp;
 	struct evloop_source *src;
 	struct evloop_pollset *ps; /* between prepare and dispatch */
@@ -157,7 +184,7 @@ static int user_send(struct net_backend *nb, const uint8_t *buf, size_t len)
 		return 0;
 	/* slirp answers some frames at once (ARP, DHCP, ICMP to the host): they reach the
 	 * peer from inside slirp_input. */
-	slirp_input(u->slirp, buf, (int)len);
+	u->lib.slirp_input(u->slirp, buf, (int)len);
 	flush(u);
 	return 0;
 }
@@ -288,7 +315,7 @@ static void src_prepare(void *opaque, struct evloop_pollset *ps, int *timeout_ms
 	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
 
 	u->ps = ps;
-	slirp_pollfds_fill(u->slirp, &t, cb_add_poll, u);
+	u->lib.slirp_pollfds_fill(u->slirp, &t, cb_add_poll, u);
 	*timeout_ms = t == UINT32_MAX ? -1 : (int)(t > INT_MAX ? INT_MAX : t);
 }
 
@@ -297,7 +324,7 @@ static void src_dispatch(void *opaque, struct evloop_pollset *ps)
 	struct net_user *u = opaque;
 
 	u->ps = ps;
-	slirp_pollfds_poll(u->slirp, 0, cb_get_revents, u);
+	u->lib.slirp_pollfds_poll(u->slirp, 0, cb_get_revents, u);
 	flush(u);
 }
 
@@ -322,12 +349,12 @@ static int user_save(struct net_backend *nb, struct sbuf *out)
 	struct net_user *u = to_user(nb);
 	struct sbuf tmp = {0};
 
-	slirp_state_save(u->slirp, save_write, &tmp);
+	u->lib.slirp_state_save(u->slirp, save_write, &tmp);
 	if (tmp.err) {
 		sbuf_fini(&tmp);
 		return tmp.err;
 	}
-	sbuf_put_u32(out, (uint32_t)slirp_state_version());
+	sbuf_put_u32(out, (uint32_t)u->lib.slirp_state_version());
 	sbuf_put_u32(out, (uint32_t)tmp.len);
 	sbuf_put(out, tmp.data, tmp.len);
 	sbuf_fini(&tmp);
@@ -356,7 +383,7 @@ static int user_load(struct net_backend *nb, struct sreader *in)
 	in->off += len;
 	drop_held(u);
 	u->paused = false;
-	return slirp_state_load(u->slirp, (int)version, load_read, &blob) < 0 ? -EINVAL : 0;
+	return u->lib.slirp_state_load(u->slirp, (int)version, load_read, &blob) < 0 ? -EINVAL : 0;
 }
 
 static void user_close(struct net_backend *nb)
@@ -365,7 +392,9 @@ static void user_close(struct net_backend *nb)
 
 	evloop_source_del(u->src);
 	if (u->slirp)
-		slirp_cleanup(u->slirp);
+		u->lib.slirp_cleanup(u->slirp);
+	if (u->lib.handle)
+		dlclose(u->lib.handle); /* RTLD_NODELETE: it stays mapped for the next one */
 	drop_held(u);
 	core_free(u);
 }
@@ -461,13 +490,67 @@ static int add_hostfwd(struct net_user *u, const char *spec, char *err, size_t e
 	if (r < 0)
 		return r;
 	errno = 0;
-	if (slirp_add_hostfwd(u->slirp, fw.udp, fw.haddr, fw.hport, fw.gaddr, fw.gport) == 0)
+	if (u->lib.slirp_add_hostfwd(u->slirp, fw.udp, fw.haddr, fw.hport, fw.gaddr, fw.gport) == 0)
 		return 0;
 	r = errno ? -errno : -EADDRINUSE;
 	inet_ntop(AF_INET, &fw.haddr, a, sizeof(a));
 	snprintf(err, errlen, "--net user: hostfwd %s %s:%d: cannot listen: %s%s",
 		 fw.udp ? "udp" : "tcp", a, fw.hport, strerror(-r),
 		 r == -EADDRINUSE ? " (pick another host port)" : "");
+	return r;
+}
+
+/* ---- loading libslirp ---- */
+
+static const char *slirp_path(void)
+{
+#ifdef LODGE_TEST_HOOKS
+	/* Tests name a library that is not there to see the error a missing one gives. */
+	const char *p = getenv("LODGE_TEST_LIBSLIRP");
+	if (p && *p)
+		return p;
+#endif
+	return SLIRP_SONAME;
+}
+
+static int slirp_lib_open(struct slirp_lib *l, char *err, size_t errlen)
+{
+	const char *path = slirp_path(), *missing = NULL;
+
+	*l = (struct slirp_lib){0};
+	l->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!l->handle) {
+		const char *why = dlerror();
+		snprintf(err, errlen,
+			 "--net user: cannot load %s (%s): user networking needs libslirp; "
+			 "install Debian's %s package (scripts/install-deps.sh does)",
+			 path, why ? why : "not found", SLIRP_PACKAGE);
+		return -ENOENT;
+	}
+#define SLIRP_LOOKUP(f)                                                                            \
+	if (!missing && !(l->f = (__typeof__(f) *)dlsym(l->handle, #f)))                           \
+		missing = #f;
+	SLIRP_FUNCS(SLIRP_LOOKUP)
+#undef SLIRP_LOOKUP
+	if (missing) {
+		snprintf(err, errlen,
+			 "--net user: %s has no %s: Lodge needs libslirp 4.7 or later (Debian's "
+			 "%s package)",
+			 path, missing, SLIRP_PACKAGE);
+		dlclose(l->handle);
+		*l = (struct slirp_lib){0};
+		return -ENOSYS;
+	}
+	return 0;
+}
+
+int net_user_preload(char *err, size_t errlen)
+{
+	struct slirp_lib l;
+	int r = slirp_lib_open(&l, err, errlen);
+
+	if (r == 0)
+		dlclose(l.handle); /* stays mapped (RTLD_NODELETE) */
 	return r;
 }
 
@@ -540,7 +623,10 @@ int net_user_open(struct evloop *loop, const struct net_options *opt, struct net
 	u->loop = loop;
 	u->held_tail = &u->held;
 	u->guest = cfg.vdhcp_start;
-	u->slirp = slirp_new(&cfg, &user_callbacks, u);
+	r = slirp_lib_open(&u->lib, err, errlen);
+	if (r < 0)
+		goto err_free;
+	u->slirp = u->lib.slirp_new(&cfg, &user_callbacks, u);
 	if (!u->slirp) {
 		snprintf(err, errlen, "--net user: libslirp could not start");
 		r = -ENOMEM;

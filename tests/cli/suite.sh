@@ -331,19 +331,37 @@ if need "$elfs/loop.elf" timeout; then
 fi
 
 # Start-up cost (a guest is a new lodge process): the libraries Debian ships as PIC
-# archives are linked in, so the dynamic loader maps and relocates only libc, libm,
-# libslirp (with glib) and cJSON (Makefile, LIBS).
+# archives are linked in, and libslirp (with glib and pcre2) is loaded only for --net
+# user, so the dynamic loader maps and relocates only libc, libm and cJSON (Makefile, LIBS).
 rel=$top/build/release/lodge
 [ -x "$rel" ] || rel=$lodge
 if ! command -v readelf >/dev/null 2>&1; then
 	say "SKIP: cli.startup_libraries: readelf not installed (binutils)"
 else
 	extra=$(readelf -d "$rel" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
-		grep -E '^lib(fdt|uring|z|zstd|sqlite3|seccomp)\.so' | tr '\n' ' ')
+		grep -E '^lib(fdt|uring|z|zstd|sqlite3|seccomp|slirp|glib-2\.0|pcre2-8)\.so' | tr '\n' ' ')
 	if [ -z "$extra" ]; then
 		say "PASS: cli.startup_libraries"
 	else
-		say "FAIL: cli.startup_libraries: $rel loads $extra at start (link them statically)"
+		say "FAIL: cli.startup_libraries: $rel loads $extra at start (link them statically; libslirp is dlopen()ed by src/net/slirp.c)"
 	fi
 fi
+
+# What a Wasm guest's process really loads (LD_DEBUG=libs: every object the dynamic
+# loader initialises, dlopen()ed ones too): never libslirp, glib, pcre2 or SQLite.
+printf '(module (memory 1) (func (export "_start")))\n' >"$tmp/empty.wat"
+for b in "$lodge" "$rel"; do
+	LD_DEBUG=libs "$b" wasm "$tmp/empty.wat" </dev/null >/dev/null 2>"$tmp/ldlibs.err"
+	got=$?
+	inits=$(sed -n 's/.*calling init: //p' "$tmp/ldlibs.err" | tr '\n' ' ')
+	bad=$(echo "$inits" | tr ' ' '\n' | grep -E 'lib(slirp|glib-2\.0|pcre2-8|sqlite3)\.so' | tr '\n' ' ')
+	if [ $got -ne 0 ] || [ -z "$inits" ]; then
+		say "FAIL: cli.wasm_libraries.$(basename "$(dirname "$(readlink -f "$b")")"): $b wasm: status $got, no LD_DEBUG=libs output: $(head -c 300 "$tmp/ldlibs.err")"
+	elif [ -n "$bad" ]; then
+		say "FAIL: cli.wasm_libraries.$(basename "$(dirname "$(readlink -f "$b")")"): $b wasm loads $bad (only --net user may load libslirp)"
+	else
+		echo "cli: $b wasm initialises $inits"
+		say "PASS: cli.wasm_libraries.$(basename "$(dirname "$(readlink -f "$b")")")"
+	fi
+done
 exit 0

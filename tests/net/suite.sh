@@ -299,4 +299,14 @@ bad mac_multicast "mac=03:00:00:00:00:01" --net user,mac=03:00:00:00:00:01
 bad unknown_backend "unknown backend 'vde'" --net vde
 bad unknown_option "--net tap: unknown option 'hostfwd'" --net tap,ifname=x,hostfwd=tcp::1-:1
 bad bad_rate "--net user: rx_pps=many: want a number" --net user,rx_pps=many
+# libslirp is loaded only for --net user (src/net/slirp.c): when it cannot be, one line
+# naming the package to install (the ASan build's test hook names a library not there).
+export LODGE_TEST_LIBSLIRP=/nonexistent/libslirp.so.0
+bad slirp_missing "--net user: cannot load /nonexistent/libslirp.so.0" --net user
+if grep -qF "install Debian's libslirp0 package" "$tmp/bad.err"; then
+	pass slirp_missing_package
+else
+	fail slirp_missing_package "the error names no package: $(head -c 300 "$tmp/bad.err")"
+fi
+unset LODGE_TEST_LIBSLIRP
 exit 0
