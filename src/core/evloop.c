@@ -32,7 +32,8 @@ struct evloop_watch {
 struct evloop_timer {
 	struct evloop_timer *next;
 	struct evloop *loop;
-	uint64_t when; /* 0 = disarmed */
+	uint64_t when;	/* 0 = disarmed */
+	uint64_t armed; /* the loop's timer pass when it was last armed */
 	bool dead;
 	evloop_fn fn;
 	void *opaque;
@@ -79,6 +80,7 @@ struct evloop {
 	bool garbage;	/* something was marked dead this iteration */
 	struct evloop_watch *watches;
 	struct evloop_timer *timers;
+	uint64_t timer_pass; /* run_timers calls so far */
 	struct evloop_notifier *notifiers;
 	struct evloop_source *sources;
 	struct evloop_pollset ps;
@@ -207,6 +209,7 @@ int evloop_timer_add(struct evloop *loop, evloop_fn fn, void *opaque, struct evl
 void evloop_timer_arm(struct evloop_timer *t, uint64_t when_ns)
 {
 	t->when = when_ns ? when_ns : 1;
+	t->armed = t->loop->timer_pass;
 }
 
 void evloop_timer_disarm(struct evloop_timer *t)
@@ -341,15 +344,24 @@ static int timer_timeout(const struct evloop *loop, uint64_t now)
 	return (int)((best - now + 999999) / 1000000);
 }
 
+/* Fires the timers due now, earliest deadline first (the list is in creation order,
+ * newest first: a late wake-up that finds several due must not run them out of order).
+ * A timer a callback re-arms for a time already past waits for the next iteration. */
 static void run_timers(struct evloop *loop)
 {
-	uint64_t now = evloop_now_ns();
+	uint64_t now = evloop_now_ns(), pass = ++loop->timer_pass;
 
-	for (struct evloop_timer *t = loop->timers; t; t = t->next) {
-		if (t->dead || !t->when || t->when > now)
-			continue;
-		t->when = 0;
-		t->fn(t->opaque);
+	for (;;) {
+		struct evloop_timer *first = NULL;
+
+		for (struct evloop_timer *t = loop->timers; t; t = t->next)
+			if (!t->dead && t->when && t->when <= now && t->armed < pass &&
+			    (!first || t->when < first->when))
+				first = t;
+		if (!first)
+			return;
+		first->when = 0;
+		first->fn(first->opaque);
 	}
 }
 

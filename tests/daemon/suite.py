@@ -174,20 +174,33 @@ def cpu_ticks(pid):
     return int(f[11]) + int(f[12])
 
 
-def console(d, name, lines, wait=2.0, timeout=60):
+def console(d, name, lines, wait=2.0, timeout=60, until=None):
     """Sends lines to the guest's console through `lodge console` and returns what the
-    console printed meanwhile (stdin ends after `wait` s: lodge detaches)."""
+    console printed meanwhile (stdin ends after `wait` s: lodge detaches). With `until`,
+    it stays attached until that text was printed (at most `timeout` s), however long a
+    loaded host takes to answer."""
     p = subprocess.Popen([LODGE, "console", name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=d.env)
     for l in lines:
         p.stdin.write(l.encode() + b"\n")
         p.stdin.flush()
         time.sleep(0.3)
-    time.sleep(wait)
+    early = b""
+    if until is not None:
+        t0 = time.time()
+        fd = p.stdout.fileno()
+        while until.encode() not in early and time.time() - t0 < timeout:
+            if select.select([fd], [], [], 0.5)[0]:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                early += chunk
+    else:
+        time.sleep(wait)
     out, err = p.communicate(timeout=timeout)  # closes stdin: lodge console detaches
     if p.returncode != 0:
         raise Failure("lodge console %s: exit %d: %s" % (name, p.returncode, err.decode()[-300:]))
-    return out.decode(errors="replace")
+    return (early + out).decode(errors="replace")
 
 
 def console_tty_signal(d, name, sig):
@@ -358,7 +371,7 @@ def wasm_lifecycle(tmp, d):
     check("service: started hello world" in d.logs("svc"), "arguments: %r" % d.logs("svc")[:200])
     ps = d.cli("ps", check_rc=0).stdout.decode()
     check(re.search(r"^svc\s+wasm\s+running\s+\d+", ps, re.M), "ps: %r" % ps)
-    out = console(d, "svc", ["ping from the test"], wait=1)
+    out = console(d, "svc", ["ping from the test"], until="echo: ping from the test")
     check("echo: ping from the test" in out, "console: %r" % out[-300:])
     for sig in (signal.SIGTERM, signal.SIGHUP):
         why = console_tty_signal(d, "svc", sig)
@@ -422,7 +435,7 @@ def wasm_snapshot(tmp, d):
     wait_for(lambda: last_tick(d.logs("ws2")) is not None, 30, "the restored guest's ticks")
     first = int(re.search(r"^tick (\d+)$", d.logs("ws2"), re.M).group(1))
     check(first == n + 1, "the restored guest began with tick %d after %d" % (first, n))
-    out = console(d, "ws2", ["after restore"], wait=1)
+    out = console(d, "ws2", ["after restore"], until="echo: after restore")
     check("echo: after restore" in out, "console: %r" % out[-300:])
     status = proc_status(pid_of(d, "ws2"))
     check(re.search(r"^Seccomp:\s+2$", status, re.M), "the restored guest has no seccomp")
@@ -900,7 +913,7 @@ def daemon_restart(tmp, d):
     check(g["state"] == "running" and g["pid"] == pid, "after restart: %r" % g)
     before = d.logs("keep")
     wait_for(lambda: d.logs("keep") != before, 10, "new output")
-    out = console(d, "keep", ["after the restart"], wait=1)
+    out = console(d, "keep", ["after the restart"], until="echo: after the restart")
     check("echo: after the restart" in out, "console after restart: %r" % out[-200:])
     d.cli("pause", "keep", check_rc=0)
     d.cli("resume", "keep", check_rc=0)

@@ -48,6 +48,28 @@ static int timers_fire_in_order(void)
 	return 0;
 }
 
+/* Two timers found due together (a late wake-up) fire earliest deadline first, whatever
+ * order they were created in. */
+static int late_timers_fire_in_deadline_order(void)
+{
+	struct evloop *loop;
+	struct evloop_timer *t1, *t2;
+	struct counter a = {.quit_after = 99}, b = {.quit_after = 1};
+
+	CHECK(evloop_create(&loop) == 0);
+	a.loop = b.loop = loop;
+	CHECK(evloop_timer_add(loop, count_and_maybe_quit, &a, &t1) == 0);
+	CHECK(evloop_timer_add(loop, count_and_maybe_quit, &b, &t2) == 0);
+	evloop_timer_arm(t1, 1000); /* both long past */
+	evloop_timer_arm(t2, 2000);
+	evloop_run(loop);
+	CHECK_EQ(a.hits, 1);
+	CHECK_EQ(b.hits, 1);
+	CHECK(a.when < b.when);
+	evloop_destroy(loop);
+	return 0;
+}
+
 struct piper {
 	struct evloop *loop;
 	struct evloop_watch *w;
@@ -202,6 +224,7 @@ static int call_when_not_running_runs_inline(void)
 
 static const struct unit_test tests[] = {
 	{"timers_fire_in_order", timers_fire_in_order},
+	{"late_timers_fire_in_deadline_order", late_timers_fire_in_deadline_order},
 	{"watch_sees_data_and_deletes_itself", watch_sees_data_and_deletes_itself},
 	{"notifier_from_other_thread", notifier_from_other_thread},
 	{"source_gets_its_fds", source_gets_its_fds},
