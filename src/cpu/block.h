@@ -17,9 +17,13 @@
  * to the hot part when translated (the translation points at the copy). When the cold
  * part fills, only it is dropped: translated blocks and their code stay. When the hot
  * part or the code buffer fills, everything is dropped and decoded again as it runs. */
-#define ARENA_BUDGET	(2u << 20)
-#define ARENA_MIN	(1u << 20)
-#define ARENA_HOT_SHIFT 1 /* the hot part is 1/2 of the arena */
+#define ARENA_BUDGET (2u << 20)
+#define ARENA_MIN    (1u << 20)
+/* Of a hart's share of the budget, the cold part takes a quarter and the hot part half:
+ * translated code grows with the hot part (about 1.6 bytes per byte of hot blocks), and
+ * both count in the RSS beyond guest RAM. */
+#define ARENA_COLD_SHIFT 2
+#define ARENA_HOT_SHIFT	 1
 /* Translated code (cpu/jit) has a budget of its own, split the same way. */
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)

@@ -57,7 +57,8 @@ int exec_cache_create(struct hart *h)
 	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
-	bc->cold = bc->size - (bc->size >> ARENA_HOT_SHIFT);
+	bc->cold = bc->size >> ARENA_COLD_SHIFT;
+	bc->size = bc->cold + (bc->size >> ARENA_HOT_SHIFT);
 	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bc->arena == MAP_FAILED) {
