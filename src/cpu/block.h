@@ -13,9 +13,17 @@
 #define JC_BITS	  12
 #define HT_BITS	  15
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
- * MiB); a hart whose arena fills drops its blocks and decodes again what it still runs. */
+ * MiB). A hart's arena has two parts: blocks are decoded into the cold part and copied
+ * to the hot part when translated (the translation points at the copy). When the cold
+ * part fills, only it is dropped: translated blocks and their code stay. When the hot
+ * part or the code buffer fills, everything is dropped and decoded again as it runs. */
 #define ARENA_BUDGET (2u << 20)
 #define ARENA_MIN    (1u << 20)
+/* Of a hart's share of the budget, the cold part takes a quarter and the hot part half:
+ * translated code grows with the hot part (about 1.6 bytes per byte of hot blocks), and
+ * both count in the RSS beyond guest RAM. */
+#define ARENA_COLD_SHIFT 2
+#define ARENA_HOT_SHIFT	 1
 /* Translated code (cpu/jit) has a budget of its own, split the same way. */
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
@@ -55,6 +63,7 @@ struct block {
 	uint16_t bytes;	      /* instruction bytes decoded (up to end_pc) */
 	uint16_t n;	      /* instructions (the terminating pseudo-op is not one) */
 	uint8_t priv;
+	uint8_t dead; /* a hot block unlinked from ht (stale): not linked again */
 	struct block *hnext;
 	struct op ops[];
 };
@@ -67,8 +76,10 @@ struct block_cache {
 	 * more than JC_LOG were filled, the flush clears everything. */
 	uint16_t jc_log[JC_LOG];
 	unsigned jc_logged;
+	/* The arena: cold part [0, cold), `used` bytes of it filled; hot part [cold, size),
+	 * `hot_used` bytes of it filled. */
 	uint8_t *arena;
-	size_t used, size;
+	size_t used, size, cold, hot_used;
 	uint32_t fence_epoch; /* bumped by fence.i */
 	pthread_mutex_t lock; /* wfi sleep */
 	pthread_cond_t cond;
@@ -85,6 +96,7 @@ struct block_cache {
 	uint64_t stat_interp_insns;
 	uint64_t stat_leave;   /* JIT_EXIT_PC: no translated successor, or a poll due */
 	uint64_t stat_flushes; /* cache_full: both caches dropped */
+	uint64_t stat_cold;    /* cold_full: the cold part of the arena dropped */
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
 	/* idle_trim's window: when it began, and the instructions retired by then. */
@@ -99,6 +111,12 @@ _Static_assert(JC_PRIVS << JC_BITS <= 65536, "jc_log entries fit in 16 bits");
 static inline unsigned jc_index(uint64_t pc)
 {
 	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
+}
+
+/* Bytes a block of n instructions (and its terminating pseudo-op) takes in the arena. */
+static inline size_t block_bytes(unsigned n)
+{
+	return (sizeof(struct block) + (n + 1) * sizeof(struct op) + 15) & ~(size_t)15;
 }
 
 #endif

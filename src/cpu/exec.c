@@ -57,6 +57,8 @@ int exec_cache_create(struct hart *h)
 	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
+	bc->cold = bc->size >> ARENA_COLD_SHIFT;
+	bc->size = bc->cold + (bc->size >> ARENA_HOT_SHIFT);
 	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bc->arena == MAP_FAILED) {
@@ -100,7 +102,7 @@ void exec_cache_destroy(struct hart *h)
 
 size_t exec_cache_bytes(const struct hart *h)
 {
-	return h->bc ? h->bc->used : 0;
+	return h->bc ? h->bc->used + h->bc->hot_used : 0;
 }
 
 size_t exec_jit_bytes(const struct hart *h)
@@ -144,6 +146,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->interp_insns = bc->stat_interp_insns;
 	out->leaves = bc->stat_leave;
 	out->flushes = bc->stat_flushes;
+	out->cold_flushes = bc->stat_cold;
 	out->relinks = bc->stat_relink;
 	out->trims = bc->stat_trims;
 }
@@ -187,6 +190,7 @@ void exec_flush_all(struct hart *h)
 	bc->jc_logged = 0;
 	memset(bc->ht, 0, sizeof(bc->ht));
 	bc->used = 0;
+	bc->hot_used = 0;
 	if (bc->jit)
 		jit_reset(bc->jit);
 }
@@ -267,7 +271,8 @@ static void idle_trim(struct hart *h, uint64_t now)
 
 	if (now - bc->idle_mark_ns < IDLE_TRIM_NS)
 		return;
-	if (h->instret - bc->idle_mark_instret < IDLE_TRIM_INSNS && bc->used > bc->size / 8) {
+	if (h->instret - bc->idle_mark_instret < IDLE_TRIM_INSNS &&
+	    bc->used + bc->hot_used > bc->size / 8) {
 		exec_flush_all(h);
 		(void)madvise(bc->arena, bc->size, MADV_DONTNEED); /* only memory is at stake */
 		if (bc->jit)
@@ -321,8 +326,13 @@ static bool exec_poll(struct hart *h)
 	}
 }
 
-/* The block arena or the code buffer is full: both are dropped. If the translations made
- * since the last time retired fewer than JIT_PAYBACK instructions each, the caches are
+static inline unsigned ht_index(uint64_t pc, unsigned priv)
+{
+	return (unsigned)((pc >> 1) ^ (pc >> (HT_BITS + 1)) ^ priv) & ((1u << HT_BITS) - 1);
+}
+
+/* The hot part of the block arena or the code buffer is full: both are dropped. If the translations
+ * made since the last time retired fewer than JIT_PAYBACK instructions each, the caches are
  * thrashing (the working set does not fit, and code is translated again and again) and
  * translating costs more than it saves: a block must then be entered twice as often to be
  * translated (up to JIT_HOT_MAX). Once translations retire 8 times that again, the
@@ -345,6 +355,30 @@ static void cache_full(struct hart *h, uint64_t icount)
 	exec_flush_all(h);
 }
 
+/* The cold part of the arena is full: its blocks (none translated) are dropped, and the
+ * hash table is rebuilt from the hot part's live blocks, which keep their translations.
+ * The pc -> block tables may hold cold blocks: they are flushed too. */
+static void cold_full(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+	size_t off;
+
+	bc->stat_cold++;
+	exec_flush_jumps(h);
+	memset(bc->ht, 0, sizeof(bc->ht));
+	for (off = bc->cold; off < bc->cold + bc->hot_used;) {
+		struct block *b = (struct block *)(void *)(bc->arena + off);
+		unsigned idx = ht_index(b->vpc, b->priv);
+
+		off += block_bytes(b->n);
+		if (b->dead)
+			continue;
+		b->hnext = bc->ht[idx];
+		bc->ht[idx] = b;
+	}
+	bc->used = 0;
+}
+
 /* Every JIT_CHECK_EVERY translations: translations that retired almost nothing each (under
  * JIT_PAYBACK / 64 instructions: code run about once after translating it) back off at
  * once, without waiting for the caches to overflow first. Only raises the threshold, which
@@ -358,11 +392,6 @@ static void jit_checkpoint(struct hart *h, uint64_t icount)
 		bc->jit_hot *= 2;
 	bc->mark_blocks += made;
 	bc->mark_icount = icount;
-}
-
-static inline unsigned ht_index(uint64_t pc, unsigned priv)
-{
-	return (unsigned)((pc >> 1) ^ (pc >> (HT_BITS + 1)) ^ priv) & ((1u << HT_BITS) - 1);
 }
 
 static void fill_op(struct op *o, const struct insn *in, uint64_t pc, uint16_t off,
@@ -419,10 +448,10 @@ static uint64_t hash_code(const uint8_t *p, unsigned bytes)
 	return v;
 }
 
-/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena; `icount`
- * is the retired-instruction count (for cache_full). */
+/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena's cold
+ * part (dropping the cold blocks first when it is full). */
 static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host,
-				 const void *const *labels, uint64_t icount)
+				 const void *const *labels)
 {
 	struct block_cache *bc = h->bc;
 	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
@@ -430,8 +459,8 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	uint64_t ppn = (ppa - h->ram_base) >> 12;
 	struct block *b;
 
-	if (bc->used + need > bc->size)
-		cache_full(h, icount);
+	if (bc->used + need > bc->cold)
+		cold_full(h);
 	b = (struct block *)(void *)(bc->arena + bc->used);
 	/* Flag the page first, then read its generation: a store racing with decoding
 	 * either bumps the generation we read or is made visible by fence.i. */
@@ -476,7 +505,8 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->bytes = (uint16_t)off;
 	b->hash = hash_code(host, off);
 	b->fence_epoch = bc->fence_epoch;
-	bc->used += (sizeof(struct block) + (n + 1) * sizeof(struct op) + 15) & ~(size_t)15;
+	b->dead = 0;
+	bc->used += block_bytes(n);
 	return b;
 }
 
@@ -490,8 +520,7 @@ static void remember(struct block_cache *bc, unsigned priv, uint64_t pc, struct 
 		bc->jc_logged++;
 }
 
-static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels,
-				 uint64_t icount, int *exc)
+static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels, int *exc)
 {
 	struct block_cache *bc = h->bc;
 	struct block **pp, *b;
@@ -520,9 +549,10 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 			}
 		}
 		*pp = b->hnext; /* stale: unlink and decode again */
+		b->dead = 1;
 		break;
 	}
-	b = build_block(h, pc, ppa, host, labels, icount);
+	b = build_block(h, pc, ppa, host, labels);
 	log_debug("hart %llu: decoded block pc=0x%llx priv=%u n=%u", (unsigned long long)h->mhartid,
 		  (unsigned long long)pc, h->priv, b->n);
 	b->hnext = bc->ht[idx];
@@ -530,6 +560,42 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 found:
 	remember(bc, h->priv, pc, b);
 	return b;
+}
+
+/* Translates the cold block b (entered jit_hot times): copies it to the hot part of the
+ * arena, translates the copy, and puts the copy in b's place in the hash table and the
+ * pc -> block table. Returns the copy, or NULL with *err: -ENOSPC (the hot part or the
+ * code buffer is full: flush) or -ENOTSUP (not translatable; b stays as it is). A block
+ * outside the cold part (bc->cross) is translated in place. */
+static struct block *translate_hot(struct block_cache *bc, struct block *b, int *err)
+{
+	size_t bytes = block_bytes(b->n);
+	struct block *nb, **pp;
+
+	if ((uint8_t *)b < bc->arena || (uint8_t *)b >= bc->arena + bc->cold) {
+		*err = jit_translate(bc->jit, b);
+		return *err ? NULL : b;
+	}
+	if (bc->hot_used + bytes > bc->size - bc->cold) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	nb = (struct block *)(void *)(bc->arena + bc->cold + bc->hot_used);
+	memcpy(nb, b, bytes);
+	*err = jit_translate(bc->jit, nb);
+	if (*err)
+		return NULL;
+	bc->hot_used += bytes;
+	for (pp = &bc->ht[ht_index(b->vpc, b->priv)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == b) {
+			*pp = nb;
+			break;
+		}
+	}
+	if (bc->jc[b->priv][jc_index(b->vpc)] == b)
+		bc->jc[b->priv][jc_index(b->vpc)] = nb;
+	b->dead = 1;
+	return nb;
 }
 
 const void *exec_jit_next(struct hart *h, uint64_t pc)
@@ -731,7 +797,7 @@ lookup:
 	b = jc[jc_index(pc)];
 	if (unlikely(!b || b->vpc != pc)) {
 		int r = 0;
-		b = lookup_slow(h, pc, labels, icount, &r);
+		b = lookup_slow(h, pc, labels, &r);
 		if (unlikely(!b)) {
 			h->pc = pc;
 			/* an instruction address breakpoint outranks fetch faults */
@@ -754,8 +820,10 @@ enter_block:
 	if (b->jit)
 		goto run_jit;
 	if (bc->jit && ++b->heat == bc->jit_hot) {
-		int r = jit_translate(bc->jit, b);
-		if (r == 0) {
+		int r;
+		struct block *nb = translate_hot(bc, b, &r);
+		if (nb) {
+			b = nb;
 			if (unlikely(jit_blocks(bc->jit) - bc->mark_blocks >= JIT_CHECK_EVERY))
 				jit_checkpoint(h, icount);
 			goto run_jit;

@@ -39,10 +39,11 @@ struct exec_exit_stat {
  * JIT). Only the hart's own thread, or any thread once it stopped. */
 int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n);
 /* Counters (statistics): instructions the interpreter ran while the JIT was on, returns
- * of translated code to the dispatcher for the next pc, drops of both caches, successors
- * found by exec_jit_next without a return to the dispatcher. */
+ * of translated code to the dispatcher for the next pc, drops of both caches, drops of
+ * the untranslated (cold) blocks only, successors found by exec_jit_next without a
+ * return to the dispatcher. */
 struct exec_jit_counts {
-	uint64_t interp_insns, leaves, flushes, relinks, trims;
+	uint64_t interp_insns, leaves, flushes, cold_flushes, relinks, trims;
 };
 void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out);
 

@@ -311,6 +311,26 @@ if need "$elfs/jit_thrash.elf" jit_thrash_bounded; then
 	fi
 fi
 
+# --- cold code does not evict translated code: jit_cold.elf's 30,000 blocks run once per
+# pass fill the block arena several times over; only its cold part is dropped, so the hot
+# loop between passes is translated once (with everything dropped at each fill, it was
+# translated again on every one of the 40 passes, after as many interpreted entries).
+if need "$elfs/jit_cold.elf" jit_cold_kept; then
+	"$lodge" run --bare "$elfs/jit_cold.elf" --stats --timeout 120 </dev/null >/dev/null \
+		2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	fl=$(sed -n 's/.* flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -lt 1 ] || [ "$n" -gt 4 ] || [ "$fl" != 0 ] ||
+		[ "${cold:-0}" -lt 1 ]; then
+		say "FAIL: cli.jit_cold_kept: status $got, jitblocks '$n' (want 1..4)," \
+			"flushes '$fl' (want 0), cold-flushes '$cold' (want > 0)"
+	else
+		say "PASS: cli.jit_cold_kept"
+	fi
+fi
+
 # --- a runaway program is stopped by --timeout (the outer timeout, status 137, catches
 # a lodge that ignores it)
 if need "$elfs/loop.elf" timeout; then
