@@ -604,6 +604,17 @@ else
 	echo "FAIL: wasm-cli.lazy-invalid-uncalled-binary: cannot assemble invalid_unused.wat"
 fi
 
+# 3.0 text forms: annotations and $"..." identifiers, and their errors at line and column
+dir=$here/wasm3
+check2 text3-annotations 0 "7" -- --invoke f annot.wat
+printf '(module\n  (@a \001)\n)\n' >"$tmp/annot_char.wat"
+printf '(module\n  (func $"")\n)\n' >"$tmp/empty_id.wat"
+printf '(module\n  (@x (y)\n' >"$tmp/annot_open.wat"
+dir=$tmp
+check text3-annotation-char 125 "lodge wasm: annot_char.wat:2:7: illegal character" -- annot_char.wat
+check text3-empty-id 125 "lodge wasm: empty_id.wat:2:9: empty identifier" -- empty_id.wat
+check text3-annotation-unclosed 125 "lodge wasm: annot_open.wat:2:3: unclosed annotation" -- annot_open.wat
+
 # wasi-threads (threads/threads.wat, run as text: it imports its shared memory and
 # thread-spawn as a wasm32-wasi-threads program does): shared counters with atomics and
 # joins by wait/notify, output and files from several threads on one fd table, a trap or
