@@ -36,6 +36,7 @@ struct wasi_thread {
 	struct wasm_func *start;
 	uint32_t tid, arg;
 	pthread_t th;
+	bool done; /* its call returned (under ts->lock): to be joined and freed */
 	struct wasi_thread *next;
 };
 
@@ -94,6 +95,7 @@ static void *thread_main(void *arg)
 	    claim_end(ts, 2, trap, &info))
 		end = true;
 	ts->live--;
+	t->done = true;
 	pthread_mutex_unlock(&ts->lock);
 	if (end)
 		wasm_store_interrupt(ts->w->store);
@@ -123,6 +125,31 @@ static int thread_instance(struct wasi_threads *ts, struct wasi_thread *t)
 	return 0;
 }
 
+/* Joins the threads that have ended and frees their stores, so that a program starting
+ * threads one after another for ever does not run out of budget. */
+static void reap(struct wasi_threads *ts)
+{
+	struct wasi_thread *dead = NULL, **pp, *t;
+
+	pthread_mutex_lock(&ts->lock);
+	for (pp = &ts->list; (t = *pp) != NULL;) {
+		if (t->done) {
+			*pp = t->next;
+			t->next = dead;
+			dead = t;
+		} else {
+			pp = &t->next;
+		}
+	}
+	pthread_mutex_unlock(&ts->lock);
+	while ((t = dead) != NULL) {
+		dead = t->next;
+		pthread_join(t->th, NULL);
+		wasm_store_destroy(t->store);
+		core_free(t);
+	}
+}
+
 /* thread-spawn(start_arg) -> tid, or -1 */
 static enum wasm_trap thread_spawn(struct wasm_host_call *hc, uint64_t *slots)
 {
@@ -132,6 +159,7 @@ static enum wasm_trap thread_spawn(struct wasm_host_call *hc, uint64_t *slots)
 	int32_t result = -1;
 
 	slots[0] = (uint32_t)-1;
+	reap(ts);
 	pthread_mutex_lock(&ts->lock);
 	if (ts->finishing || ts->live >= ts->max || ts->next_tid > MAX_TID) {
 		pthread_mutex_unlock(&ts->lock);
@@ -237,20 +265,6 @@ int wasi_threads_resolve(struct wasi *w, const char *module, const char *name,
 	out->kind = WASM_EXTERN_MEMORY;
 	out->u.memory = ts->mem;
 	return 0;
-}
-
-unsigned wasi_threads_spawned(struct wasi *w)
-{
-	struct wasi_threads *ts = w->threads;
-	unsigned n = 0;
-
-	if (!ts)
-		return 0;
-	pthread_mutex_lock(&ts->lock);
-	for (struct wasi_thread *t = ts->list; t; t = t->next)
-		n++;
-	pthread_mutex_unlock(&ts->lock);
-	return n;
 }
 
 int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_info *info)

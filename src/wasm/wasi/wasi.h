@@ -51,8 +51,6 @@ int wasi_resolve(void *ctx, const char *module, const char *name, enum wasm_exte
  * setting jit_hot. Returns 0, -ENOMEM or -EBUSY (already enabled). */
 int wasi_threads_enable(struct wasi *w, const struct wasm_module *m, unsigned max_threads,
 			uint32_t jit_hot) __attribute__((warn_unused_result));
-/* How many threads were spawned so far (0 without wasi-threads). */
-unsigned wasi_threads_spawned(struct wasi *w);
 /* The main thread's call returned with *trap (and *info): ends the program. When a thread
  * ended it first (proc_exit or a trap), *trap and *info become that thread's outcome.
  * Every thread is interrupted and joined, and its store destroyed. Returns 0, or -EBUSY

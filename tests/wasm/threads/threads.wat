@@ -15,6 +15,8 @@
 ;;   f  4 threads each open, write and close a file of their own 200 times at once (one
 ;;      fd table for all: with a --dir preopen as fd 3), then "files"
 ;;   w  a thread and the main thread wait forever (for --timeout)
+;;   r  300 threads one after another, each joined before the next starts: "started 300"
+;;      (ended threads are freed, so their stores do not use up --max-memory)
 (module
   (import "env" "memory" (memory 1 1 shared))
   (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
@@ -126,6 +128,8 @@
         (call $print (i32.const 1550) (i32.const 6) (i32.const 1))
         (call $finished)
         (return)))
+    (if (i32.eq (local.get $mode) (i32.const 114)) ;; r
+      (then (call $finished) (return)))
     (if (i32.eq (local.get $mode) (i32.const 102)) ;; f
       (then
         (i32.store8 (i32.add (i32.const 5300) (i32.shl (local.get $arg) (i32.const 3))) (i32.const 102))
@@ -194,6 +198,15 @@
           (br_if $l (i32.lt_u (local.get $i) (i32.const 4))))
         (call $join (i32.const 4))
         (call $print (i32.const 1570) (i32.const 6) (i32.const 0))
+        (return)))
+    (if (i32.eq (local.get $mode) (i32.const 114)) ;; r
+      (then
+        (block $full (loop $l
+          (br_if $full (i32.lt_s (call $spawn (i32.const 0)) (i32.const 0)))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (call $join (local.get $n))
+          (br_if $l (i32.lt_u (local.get $n) (i32.const 300)))))
+        (call $print_num (i32.const 1540) (i32.const 7) (local.get $n) (i32.const 0))
         (return)))
     (if (i32.eq (local.get $mode) (i32.const 115)) ;; s
       (then
