@@ -5,11 +5,11 @@
  * and traps in the code it became, are reported at their line and column. Without --invoke it runs
  * the WASI command's _start (WASI preview1 imports) and exits with the program's status; with
  * --invoke NAME it calls an exported function with arguments from the command line and prints the
- * results. Limits: --fuel, --timeout, --max-memory, --stack. Exit statuses: the program's own
- * (proc_exit: 0..255 as given, larger codes 255), 0 after _start returns or --invoke succeeds,
- * CLI_EXIT_TIMEOUT on --timeout, 134 on a trap (as an abort), CLI_EXIT_ERROR when the module cannot
- * be loaded, linked or instantiated or lodge cannot set up the run, CLI_EXIT_USAGE for a bad
- * command line.
+ * results. Limits: --fuel, --timeout, --max-memory, --stack, --max-threads (wasi-threads). Exit
+ * statuses: the program's own (proc_exit: 0..255 as given, larger codes 255), 0 after _start
+ * returns or --invoke succeeds, CLI_EXIT_TIMEOUT on --timeout, 134 on a trap (as an abort),
+ * CLI_EXIT_ERROR when the module cannot be loaded, linked or instantiated or lodge cannot set up
+ * the run, CLI_EXIT_USAGE for a bad command line.
  * --timeout holds whatever the program does: a watchdog thread interrupts the store at
  * the deadline, and if the program has not stopped 50 ms later (it is blocked in a host
  * call: sleep, read on a quiet pipe, opening a FIFO) it reports the timeout and ends the
@@ -52,6 +52,13 @@
  * loads and runs in 0.62 ms of CPU eagerly, 0.86 lazily; lua.wasm (637 KB, 325 of 824 in
  * its benchmark) starts 4 ms sooner lazily, sqlite.wasm (1.1 MB) 18 ms. */
 #define LAZY_FROM (256u << 10)
+/* --max-threads' default: wasi-threads threads running at once besides the main one. Each
+ * is a host thread and a store whose value stack and frames (8 MiB with the default
+ * --stack) count against --max-memory, so 64 keep half a GiB of the default 4 GiB budget
+ * for the program's memory while covering the thread pools programs size by core count;
+ * a runaway spawner meets -1 from thread-spawn rather than exhausting the host. */
+#define DEFAULT_MAX_THREADS 64u
+#define MAX_MAX_THREADS	    4096u
 
 /* LODGE_WASM_TIMES=1: where start-up goes, one line on stderr at the end: the CPU time
  * the process used before cmd_wasm (exec, dynamic linking, constructors), then the wall
@@ -90,6 +97,7 @@ struct wasm_opts {
 	const uint8_t *module; /* the module's binary, kept for snapshots */
 	size_t module_len;
 	struct wasm_times *times; /* LODGE_WASM_TIMES */
+	unsigned max_threads;	  /* --max-threads: wasi-threads threads running at once */
 };
 
 /* What the control socket (cli/guestctl.h) acts on. */
@@ -101,8 +109,9 @@ struct wasm_ctl {
 	_Atomic(struct wasm_instance *) inst;
 	const struct wasi *wasi;
 	const struct wasm_opts *opts;
-	const char *name; /* the module's file name */
-	bool snapshots;	  /* the store parks only where it can be saved (with --api) */
+	const char *name;     /* the module's file name */
+	bool snapshots;	      /* the store parks only where it can be saved (with --api) */
+	atomic_bool threaded; /* the program imports wasi-threads' thread-spawn */
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -179,6 +188,10 @@ static void usage(FILE *f)
 		"  --fuel N             stop with a trap after N units (calls + loop iterations)\n"
 		"  --timeout SECONDS    stop after SECONDS of wall time (exit status 124), even\n"
 		"                       while the program waits in a WASI call\n"
+		"  --max-threads N      wasi-threads: at most N threads spawned by the program\n"
+		"                       run at once (default 64; beyond, thread-spawn returns\n"
+		"                       -1); every limit above covers all threads, --fuel\n"
+		"                       being each thread's own\n"
 		"  --stack SIZE         value-stack size, bounding recursion depth (default 4M,\n"
 		"                       or 1/16 of --max-memory if less); it and the call\n"
 		"                       frames count twice its size against --max-memory\n"
@@ -263,6 +276,15 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->lim.fuel = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || o->lim.fuel == 0)
 			return bad_usage("bad --fuel count '%s'", val);
+	} else if (!strcmp(opt, "--max-threads")) {
+		char *end;
+		unsigned long n;
+		errno = 0;
+		n = strtoul(val, &end, 10);
+		if (errno || *end || !val[0] || val[0] == '-' || n > MAX_MAX_THREADS)
+			return bad_usage("bad --max-threads count '%s' (0 to %u)", val,
+					 MAX_MAX_THREADS);
+		o->max_threads = (unsigned)n;
 	} else if (!strcmp(opt, "--jit-hot")) {
 		char *end;
 		unsigned long long n;
@@ -317,6 +339,7 @@ static void opts_init(struct wasm_opts *o)
 	atomic_init(&o->ctl_ending, false);
 	o->ctl.statm_fd = -1;
 	o->jit_hot = WASM_JIT_HOT_DEFAULT;
+	o->max_threads = DEFAULT_MAX_THREADS;
 	o->stdio[1] = 1;
 	o->stdio[2] = 2;
 }
@@ -324,9 +347,10 @@ static void opts_init(struct wasm_opts *o)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke",  "--dir",	  "--env",     "--max-memory",	"--stack",
-		"--fuel",    "--timeout", "--api",     "--console-log", "--exit-file",
-		"--sandbox", "--jit-hot", "--restore", "--incoming",	"--compile"};
+		"--invoke",	 "--dir",	"--env",     "--max-memory",
+		"--stack",	 "--fuel",	"--timeout", "--api",
+		"--console-log", "--exit-file", "--sandbox", "--jit-hot",
+		"--restore",	 "--incoming",	"--compile", "--max-threads"};
 	int i;
 
 	opts_init(o);
@@ -733,6 +757,12 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 		snprintf(err, errlen, "only a WASI program run by its _start can be saved");
 		return -ENOTSUP;
 	}
+	if (atomic_load(&c->threaded)) {
+		snprintf(err, errlen,
+			 "the program uses wasi-threads (thread-spawn): a program with more "
+			 "than one thread cannot be saved or migrated");
+		return -ENOTSUP;
+	}
 	if (req->raw_ram) {
 		snprintf(err, errlen, "\"ram_format\": \"raw\" is for system VMs");
 		return -ENOTSUP;
@@ -985,8 +1015,18 @@ static const char *type_name(uint8_t t)
 			       : "value (unsupported type)";
 }
 
+/* The main thread's call returned: ends the program's other threads (wasi-threads), whose
+ * proc_exit or trap, if it came first, is the program's outcome. *stuck when a thread
+ * blocked in a host call could not be stopped (the store must stay). */
+static void end_threads(struct wasi *wasi, enum wasm_trap *trap, struct wasm_trap_info *info,
+			bool *stuck)
+{
+	if (wasi_threads_finish(wasi, trap, info) == -EBUSY)
+		*stuck = true;
+}
+
 static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
-		      struct watchdog *wd)
+		      struct watchdog *wd, struct wasi *wasi, bool *stuck)
 {
 	struct wasm_extern ext;
 	const struct wasm_functype *ft;
@@ -1020,6 +1060,7 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 		}
 	}
 	trap = wasm_call(s, ext.u.func, vals, vals + ft->nparams, &info);
+	end_threads(wasi, &trap, &info, stuck);
 	status = finish_call(o, trap, &info, wd);
 	if (trap == WASM_TRAP_NONE)
 		for (uint32_t i = 0; i < ft->nresults; i++)
@@ -1029,7 +1070,7 @@ static int run_invoke(const struct wasm_opts *o, struct wasm_store *s, struct wa
 }
 
 static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct wasm_instance *inst,
-		     struct watchdog *wd)
+		     struct watchdog *wd, struct wasi *wasi, bool *stuck)
 {
 	struct wasm_extern ext;
 	struct wasm_trap_info info;
@@ -1047,6 +1088,7 @@ static int run_start(const struct wasm_opts *o, struct wasm_store *s, struct was
 		return CLI_EXIT_ERROR;
 	}
 	trap = wasm_call(s, ext.u.func, NULL, NULL, &info);
+	end_threads(wasi, &trap, &info, stuck);
 	return finish_call(o, trap, &info, wd);
 }
 
@@ -1071,21 +1113,59 @@ static int instantiate_failed(const struct wasm_opts *o, const struct wasm_error
 	return err->kind == WASM_ERR_UNINSTANTIABLE ? EXIT_TRAP : CLI_EXIT_ERROR;
 }
 
+/* Whether module m imports wasi-threads' thread-spawn or a memory (which, shared, the
+ * threads' instances import too). */
+static bool wants_threads(const struct wasm_module *m)
+{
+	for (uint32_t i = 0; i < wasm_module_import_count(m); i++) {
+		const char *mod, *name;
+		enum wasm_extern_kind kind;
+		wasm_module_import(m, i, &mod, &name, &kind);
+		if (kind == WASM_EXTERN_MEMORY ||
+		    (kind == WASM_EXTERN_FUNC && !strcmp(mod, "wasi") &&
+		     !strcmp(name, "thread-spawn")))
+			return true;
+	}
+	return false;
+}
+
 static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 			       struct wasm_store *s, struct wasi *wasi, struct watchdog *wd,
-			       struct wasm_ctl *ctl)
+			       struct wasm_ctl *ctl, bool *stuck)
 {
 	struct wasm_instance *inst;
 	struct wasm_error err;
 
-	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err))
+	if (wants_threads(m)) {
+		/* under --seccomp (the daemon's guests) threads are interpreted: a thread
+		 * store's JIT code buffer is a memfd, which the filter, installed by now,
+		 * forbids */
+		if (wasi_threads_enable(wasi, m, o->max_threads,
+					o->seccomp ? WASM_JIT_OFF : o->jit_hot)) {
+			watchdog_settle(wd);
+			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
+			return CLI_EXIT_ERROR;
+		}
+		atomic_store(&ctl->threaded, true);
+	}
+	if (wasm_instance_create(s, m, wasi_resolve, wasi, &inst, &err)) {
+		struct wasm_trap_info info = {.trap = err.trap, .exit_code = err.exit_code};
+		enum wasm_trap trap = err.trap;
+		/* the start function may have spawned threads */
+		end_threads(wasi, &trap, &info, stuck);
+		if (trap != err.trap || info.exit_code != err.exit_code) {
+			watchdog_settle(wd);
+			return finish_call(o, trap, &info, wd);
+		}
 		return instantiate_failed(o, &err, wd);
+	}
 	times_mark(o->times, "instantiate");
 	if (!o->invoke && o->module) {
 		ctl->wasi = wasi;
 		atomic_store(&ctl->inst, inst);
 	}
-	return o->invoke ? run_invoke(o, s, inst, wd) : run_start(o, s, inst, wd);
+	return o->invoke ? run_invoke(o, s, inst, wd, wasi, stuck)
+			 : run_start(o, s, inst, wd, wasi, stuck);
 }
 
 /* The exit status and reason once the control socket stopped or killed the program. */
@@ -1117,6 +1197,7 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	atomic_init(&ctl->stopped, false);
 	atomic_init(&ctl->killed, false);
 	atomic_init(&ctl->inst, NULL);
+	atomic_init(&ctl->threaded, false);
 	ctl->ending = (atomic_bool *)&o->ctl_ending;
 	ctl->opts = o;
 	ctl->name = name;
@@ -1258,6 +1339,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	struct wasi *wasi;
 	int bad = -1, rc, status;
 	const char *reason;
+	bool stuck = false;
 
 	rc = wasm_store_create(&o->lim, &s);
 	if (rc) {
@@ -1317,7 +1399,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	}
 	watchdog_attach(wd, s);
 	times_mark(o->times, "wasi");
-	status = instantiate_and_run(o, m, s, wasi, wd, &ctl);
+	status = instantiate_and_run(o, m, s, wasi, wd, &ctl, &stuck);
 	times_mark(o->times, "run");
 	watchdog_settle(wd);
 	watchdog_attach(wd, NULL);
@@ -1326,6 +1408,13 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	if (g) {
 		guestctl_exit(g, status, reason);
 		guestctl_close(g);
+	}
+	if (stuck) {
+		/* a wasi-threads thread is blocked in a host call (a read on a quiet pipe) and
+		 * still uses the store: the program is over, so the process ends here, as
+		 * the --timeout watchdog ends one blocked in a host call */
+		fflush(stderr);
+		_exit(status);
 	}
 	wasm_store_destroy(s);
 	wasi_destroy(wasi);

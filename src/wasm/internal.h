@@ -411,6 +411,12 @@ struct wasm_store {
 	atomic_bool snap_points;    /* park only where wasm/snap/ can save the state (at.fn) */
 	struct wasm_resume at;
 	bool skip_start; /* instantiation leaves out the start function (a restore) */
+	/* thread stores (wasm_store_create_thread): a thread store charges its parent's
+	 * budget (`used` above is then its own share, returned at destroy); the parent's
+	 * interrupt, pause and resume reach its threads, listed under kids_lock */
+	struct wasm_store *parent;
+	struct wasm_store *kids, *kid_next, *kid_prev;
+	pthread_mutex_t kids_lock;
 };
 
 /* Not a trap: translated code left for the interpreter so that a pause can park where a

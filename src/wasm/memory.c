@@ -21,22 +21,45 @@
 #define DEFAULT_STACK  (4u << 20)
 #define DEFAULT_BUDGET (4ull << 30)
 
+/* The budget a store charges: its own, or its parent's for a thread store, shared by
+ * threads, so `used` there changes atomically. */
+static struct wasm_store *budget_owner(struct wasm_store *s)
+{
+	return s->parent ? s->parent : s;
+}
+
 int wasm_store_charge(struct wasm_store *s, uint64_t bytes)
 {
-	if (bytes > s->budget - s->used)
-		return -E2BIG;
-	s->used += bytes;
+	struct wasm_store *b = budget_owner(s);
+	uint64_t used = __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+
+	do {
+		if (bytes > b->budget - used)
+			return -E2BIG;
+	} while (!__atomic_compare_exchange_n(&b->used, &used, used + bytes, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	if (b != s)
+		s->used += bytes; /* the thread store's share (its own thread only) */
 	return 0;
 }
 
 void wasm_store_refund(struct wasm_store *s, uint64_t bytes)
 {
-	s->used -= bytes < s->used ? bytes : s->used;
+	struct wasm_store *b = budget_owner(s);
+	uint64_t used = __atomic_load_n(&b->used, __ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(&b->used, &used, used - (bytes < used ? bytes : used),
+					    true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	if (b != s)
+		s->used -= bytes < s->used ? bytes : s->used;
 }
 
 uint64_t wasm_store_budget_left(const struct wasm_store *s)
 {
-	return s->budget - s->used;
+	const struct wasm_store *b = s->parent ? s->parent : s;
+
+	return b->budget - __atomic_load_n(&b->used, __ATOMIC_RELAXED);
 }
 
 /* The value stack's size: as asked, else 4 MiB or a sixteenth of the budget if that is less
@@ -57,7 +80,8 @@ void wasm_store_link(struct wasm_store *s, struct wasm_obj *o, uint8_t kind)
 	s->objs = o;
 }
 
-int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
+static int store_new(const struct wasm_limits *limits, struct wasm_store *parent,
+		     struct wasm_store **out)
 {
 	struct wasm_store *s = core_calloc(1, sizeof(*s));
 
@@ -65,6 +89,7 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 		return -ENOMEM;
 	if (limits)
 		s->lim = *limits;
+	s->parent = parent;
 	s->budget = s->lim.max_memory ? s->lim.max_memory : DEFAULT_BUDGET;
 	s->lim.stack_size = stack_bytes(&s->lim, s->budget);
 	s->fuel = s->lim.fuel;
@@ -79,6 +104,8 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 	s->stack = core_alloc(s->stack_slots * sizeof(union wasm_slot));
 	s->frames = core_alloc(s->max_frames * sizeof(struct wasm_frame));
 	if (!s->stack || !s->frames) {
+		if (parent)
+			wasm_store_refund(s, s->used);
 		core_free(s->stack);
 		core_free(s->frames);
 		core_free(s);
@@ -89,7 +116,35 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 	atomic_init(&s->parked, 0);
 	pthread_mutex_init(&s->pause_lock, NULL);
 	pthread_cond_init(&s->pause_cond, NULL);
+	pthread_mutex_init(&s->kids_lock, NULL);
 	s->trap.func = s->trap.offset = -1;
+	*out = s;
+	return 0;
+}
+
+int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
+{
+	return store_new(limits, NULL, out);
+}
+
+int wasm_store_create_thread(struct wasm_store *parent, struct wasm_store **out)
+{
+	struct wasm_store *s;
+	int rc;
+
+	if (parent->parent)
+		parent = parent->parent; /* one level: every thread store hangs off the first */
+	rc = store_new(&parent->lim, parent, &s);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&parent->kids_lock);
+	atomic_store(&s->interrupt, atomic_load(&parent->interrupt));
+	atomic_store(&s->pause, atomic_load(&parent->pause));
+	s->kid_next = parent->kids;
+	if (parent->kids)
+		parent->kids->kid_prev = s;
+	parent->kids = s;
+	pthread_mutex_unlock(&parent->kids_lock);
 	*out = s;
 	return 0;
 }
@@ -135,6 +190,16 @@ void wasm_store_destroy(struct wasm_store *s)
 {
 	if (!s)
 		return;
+	if (s->parent) {
+		pthread_mutex_lock(&s->parent->kids_lock);
+		if (s->kid_prev)
+			s->kid_prev->kid_next = s->kid_next;
+		else
+			s->parent->kids = s->kid_next;
+		if (s->kid_next)
+			s->kid_next->kid_prev = s->kid_prev;
+		pthread_mutex_unlock(&s->parent->kids_lock);
+	}
 	while (s->objs) {
 		struct wasm_obj *o = s->objs;
 		s->objs = o->next;
@@ -143,6 +208,9 @@ void wasm_store_destroy(struct wasm_store *s)
 	wasm_jit_destroy(s->jit);
 	core_free(s->stack);
 	core_free(s->frames);
+	if (s->parent)
+		wasm_store_refund(s, s->used); /* its share of the parent's budget */
+	pthread_mutex_destroy(&s->kids_lock);
 	pthread_mutex_destroy(&s->pause_lock);
 	pthread_cond_destroy(&s->pause_cond);
 	core_free(s);
@@ -189,7 +257,16 @@ void wasm_store_jit_stats(const struct wasm_store *s, struct wasm_jit_stats *st)
 		wasm_jit_stats(s->jit, st);
 }
 
-void wasm_store_interrupt(struct wasm_store *s)
+/* Calls fn on each thread store of s (a parent), under its list's lock. */
+static void each_kid(struct wasm_store *s, void (*fn)(struct wasm_store *))
+{
+	pthread_mutex_lock(&s->kids_lock);
+	for (struct wasm_store *k = s->kids; k; k = k->kid_next)
+		fn(k);
+	pthread_mutex_unlock(&s->kids_lock);
+}
+
+static void interrupt_one(struct wasm_store *s)
 {
 	atomic_store(&s->interrupt, 1);
 	pthread_mutex_lock(&s->pause_lock); /* parked code must see it */
@@ -197,17 +274,35 @@ void wasm_store_interrupt(struct wasm_store *s)
 	pthread_mutex_unlock(&s->pause_lock);
 }
 
-void wasm_store_pause(struct wasm_store *s)
+static void pause_one(struct wasm_store *s)
 {
 	atomic_store(&s->pause, 1);
 }
 
-void wasm_store_resume(struct wasm_store *s)
+static void resume_one(struct wasm_store *s)
 {
 	pthread_mutex_lock(&s->pause_lock);
 	atomic_store(&s->pause, 0);
 	pthread_cond_broadcast(&s->pause_cond);
 	pthread_mutex_unlock(&s->pause_lock);
+}
+
+void wasm_store_interrupt(struct wasm_store *s)
+{
+	interrupt_one(s);
+	each_kid(s, interrupt_one);
+}
+
+void wasm_store_pause(struct wasm_store *s)
+{
+	pause_one(s);
+	each_kid(s, pause_one);
+}
+
+void wasm_store_resume(struct wasm_store *s)
+{
+	resume_one(s);
+	each_kid(s, resume_one);
 }
 
 bool wasm_store_parked(const struct wasm_store *s)

@@ -176,8 +176,20 @@ int wasm_store_create(const struct wasm_limits *limits, struct wasm_store **out)
 /* Frees the store and everything created in it. NULL is a no-op. */
 void wasm_store_destroy(struct wasm_store *s);
 
-/* Asks running code to stop with WASM_TRAP_INTERRUPTED at its next loop or call.
- * The only function that may be called from another thread (or a signal handler). */
+/* A store for another thread of the same program (wasi-threads): its own value stack and
+ * frames (as large as parent's), the parent's limits, and the parent's memory budget:
+ * everything it allocates is charged there, and returned when it is destroyed. Fuel is
+ * the thread's own (it starts with the parent's limit). wasm_store_interrupt, pause and
+ * resume on the parent reach every thread store, including those created later. A thread
+ * store's instances may import the parent's shared memories and host functions. Destroy
+ * every thread store before its parent. Any thread. Returns 0, -ENOMEM, or -E2BIG when
+ * the stacks do not fit in what is left of the budget. */
+int wasm_store_create_thread(struct wasm_store *parent, struct wasm_store **out)
+	__attribute__((warn_unused_result));
+
+/* Asks running code to stop with WASM_TRAP_INTERRUPTED at its next loop or call, in
+ * the store and its thread stores. May be called from another thread (not from a signal
+ * handler once thread stores exist: it takes their list's lock). */
 void wasm_store_interrupt(struct wasm_store *s);
 
 /* Any thread: asks running code to park at its next interrupt check (a loop back-edge or

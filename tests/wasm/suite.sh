@@ -603,3 +603,94 @@ if wat2wasm --no-check "$here/lazy/invalid_unused.wat" -o "$tmp/invalid_unused.w
 else
 	echo "FAIL: wasm-cli.lazy-invalid-uncalled-binary: cannot assemble invalid_unused.wat"
 fi
+
+# 3.0 text forms: annotations and $"..." identifiers, and their errors at line and column
+dir=$here/wasm3
+check2 text3-annotations 0 "7" -- --invoke f annot.wat
+printf '(module\n  (@a \001)\n)\n' >"$tmp/annot_char.wat"
+printf '(module\n  (func $"")\n)\n' >"$tmp/empty_id.wat"
+printf '(module\n  (@x (y)\n' >"$tmp/annot_open.wat"
+dir=$tmp
+check text3-annotation-char 125 "lodge wasm: annot_char.wat:2:7: illegal character" -- annot_char.wat
+check text3-empty-id 125 "lodge wasm: empty_id.wat:2:9: empty identifier" -- empty_id.wat
+check text3-annotation-unclosed 125 "lodge wasm: annot_open.wat:2:3: unclosed annotation" -- annot_open.wat
+
+# wasi-threads (threads/threads.wat, run as text: it imports its shared memory and
+# thread-spawn as a wasm32-wasi-threads program does): shared counters with atomics and
+# joins by wait/notify, output and files from several threads on one fd table, a trap or
+# proc_exit in a thread ending the whole program, --max-threads and --max-memory over
+# all threads, --timeout and --fuel; then the ThreadSanitizer build on the same programs.
+dir=$here/threads
+t=threads.wat
+# check_sorted NAME WANT_STATUS WANT_OUTPUT -- args: check with the output lines sorted
+check_sorted() {
+	name=$1 want=$2 text=$3
+	shift 4
+	got=$(run "$@")
+	st=$?
+	got=$(printf '%s\n' "$got" | sort)
+	if [ "$st" != "$want" ]; then
+		echo "FAIL: wasm-cli.$name: exit status $st, want $want: $(printf '%s' "$got" | head -3)"
+	elif [ "$got" != "$text" ]; then
+		echo "FAIL: wasm-cli.$name: output '$(printf '%s' "$got" | head -6)', want '$text'"
+	else
+		echo "PASS: wasm-cli.$name"
+	fi
+}
+check2 threads-counter 0 "counter 8000" -- $t c
+check_sorted threads-output 0 "joined
+thread 1
+thread 2
+thread 3
+thread 4" -- $t o
+check_sorted threads-output-jit 0 "joined
+thread 1
+thread 2
+thread 3
+thread 4" -- --jit-hot 1 $t o
+check2 threads-trap 134 "lodge wasm: threads.wat: trap: unreachable in function 13 (wasi_thread_start) at offset 0x324 (threads.wat:121:13)" -- $t t
+check2 threads-proc-exit 7 "" -- $t x
+check2 threads-max-default 0 "started 64" -- $t m
+check2 threads-max 0 "started 3" -- --max-threads 3 $t m
+check2 threads-max-zero 0 "started 0" -- --max-threads 0 $t m
+# each thread's store (1 MiB of value stack and as much of frames under a 16M budget)
+# counts against the one --max-memory: six fit beside the main thread's and the memory
+check2 threads-max-memory 0 "started 6" -- --max-memory 16M $t m
+# threads that ended are joined and freed at the next spawn: 300 in a row fit the budget
+# that holds six at once
+check2 threads-reap 0 "started 300" -- --max-memory 16M $t r
+check2 threads-timeout 124 "lodge wasm: threads.wat: timed out after 0.3 seconds" -- --timeout 0.3 $t w
+check2 threads-fuel 134 "lodge wasm: threads.wat: trap: fuel exhausted in function 13 (wasi_thread_start) at offset 0x2ec (threads.wat:110:18)" -- --fuel 500 $t c
+# under the seccomp filter (no memfd_create: threads run interpreted), as the daemon runs
+# them (LeakSanitizer's exit-time prctl is not in the filter, as for jit-seccomp above)
+asan_saved=${ASAN_OPTIONS-}
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+check threads-seccomp 0 "counter 8000" -- --seccomp $t c
+check threads-seccomp-jit 0 "counter 8000" -- --seccomp --jit-hot 1 $t c
+export ASAN_OPTIONS="$asan_saved"
+check_sorted threads-sleep 0 "main
+slept" -- $t s
+check threads-bad-max 2 "lodge wasm: bad --max-threads count '-1' (0 to 4096) (try 'lodge wasm --help')" \
+	-- --max-threads -1 $t m
+mkdir -p "$tmp/files"
+check2 threads-files 0 "files" -- --dir "$tmp/files" $t f
+got=$(cat "$tmp/files/f1" "$tmp/files/f2" "$tmp/files/f3" "$tmp/files/f4" 2>&1)
+if [ "$got" = xxxx ]; then
+	echo "PASS: wasm-cli.threads-files-content"
+else
+	echo "FAIL: wasm-cli.threads-files-content: '$got', want xxxx"
+fi
+tsan=$top/build/tsan/lodge
+if [ -x "$tsan" ]; then
+	for a in "c" "o" "t" "x" "s" "f" "m" "r"; do
+		got=$(cd "$dir" && TSAN_OPTIONS=halt_on_error=1 timeout 120 "$tsan" wasm \
+			--max-threads 8 --dir "$tmp/files" $t $a 2>&1)
+		if printf '%s' "$got" | grep -q ThreadSanitizer; then
+			echo "FAIL: wasm-cli.threads-tsan-$a: $(printf '%s' "$got" | grep -m3 -A3 WARNING)"
+		else
+			echo "PASS: wasm-cli.threads-tsan-$a"
+		fi
+	done
+else
+	echo "SKIP: wasm-cli.threads-tsan: $tsan not built (make tsan; make test builds it)"
+fi

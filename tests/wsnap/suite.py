@@ -533,6 +533,55 @@ def case_calls(mode, jit_args, what="calls"):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_threads(mode, jit_args):
+    """A program with two threads (wasi-threads, threads.wat): a pause stops both, a
+    snapshot is refused with the reason, a resume lets both go on, a stop ends both."""
+    name = "wsnap.%s.threads" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock,
+                                                          os.path.join(HERE, "threads.wat")],
+                             stdout=fo, stderr=subprocess.PIPE)
+    try:
+        if not wait_file_lines(out, 20, 60, p):
+            result(False, name, "no 20 lines")
+            return
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        time.sleep(0.2)
+        before = open(out).read()
+        time.sleep(0.3)
+        after = open(out).read()
+        snap = os.path.join(d, "t.snap")
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        st3, body3 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+        time.sleep(0.3)
+        resumed = open(out).read()[len(after):].splitlines()
+        st4, body4 = api(sock, "PUT", "/actions", {"action_type": "Stop"})
+        rc = p.wait(timeout=30)
+        if st != 204 or st3 != 204:
+            result(False, name, "pause %s %s, resume %s %s" % (st, body, st3, body3))
+        elif before != after:
+            result(False, name, "output went on while paused")
+        elif st2 == 204 or "wasi-threads" not in str(body2) or os.path.exists(snap):
+            result(False, name, "snapshot of two threads: %s %s" % (st2, body2))
+        elif not any(x.startswith("main ") for x in resumed) or \
+                not any(x.startswith("thread ") for x in resumed):
+            result(False, name, "after the resume: %r" % resumed[:6])
+        elif rc != 0:
+            result(False, name, "stop: status %s (%s %s)" % (rc, st4, body4))
+        else:
+            result(True, name)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        result(False, name, "%s" % e)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -797,6 +846,7 @@ def main():
         case_calls(mode, args)
         case_calls(mode, args, "tailcalls")
         case_calls(mode, args, "atomics")
+        case_threads(mode, args)
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)

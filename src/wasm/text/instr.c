@@ -65,7 +65,14 @@ static int label_push(struct wat *p, const struct text_tok *id)
 
 static bool same_id(const struct wat *p, const struct text_tok *a, const struct text_tok *b)
 {
-	return a && b && a->len == b->len && !memcmp(tok_text(p, a), tok_text(p, b), a->len);
+	uint32_t alen, blen;
+	const char *an, *bn;
+
+	if (!a || !b)
+		return false;
+	an = text_id_name(p->lx, a, &alen);
+	bn = text_id_name(p->lx, b, &blen);
+	return alen == blen && !memcmp(an, bn, alen);
 }
 
 /* A label: a NAT (relative depth) or the identifier of an enclosing block. */
@@ -220,7 +227,8 @@ static int v128_const(struct wat *p, struct text_buf *b)
 	return 0;
 }
 
-/* A lane index (6.5.7): a NAT that fits a byte. */
+/* A lane index (6.5.7): a NAT that fits a byte. Out of range (above 255, or negative in a
+ * shuffle) is "i8 constant out of range", as 3.0 words it (2.0 said "malformed lane index"). */
 static int lane(struct wat *p, struct text_buf *b)
 {
 	const struct text_tok *t = wat_tok(p);
@@ -229,7 +237,7 @@ static int lane(struct wat *p, struct text_buf *b)
 	if (t->kind != TOK_NAT)
 		return wat_unexpected(p);
 	if (text_nat(tok_text(p, t), t->len, &v) || v > 255)
-		return wat_fail(p, t, "malformed lane index");
+		return wat_fail(p, t, "i8 constant out of range");
 	tb_byte(b, (uint8_t)v);
 	p->pos++;
 	return 0;
@@ -242,7 +250,7 @@ static int shuffle(struct wat *p, const struct text_tok *at, struct text_buf *b)
 
 	while (at_number(p)) {
 		if (n < 16 && !wat_at(p, TOK_NAT))
-			return wat_fail(p, wat_tok(p), "malformed lane index");
+			return wat_fail(p, wat_tok(p), "i8 constant out of range");
 		if (n < 16 && lane(p, b))
 			return -EINVAL;
 		if (n >= 16)

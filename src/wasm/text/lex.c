@@ -7,6 +7,8 @@
  * Keywords must be known (keywords.def, the instruction table), so an unknown or
  * obsolete instruction name fails here, with its name. Comments and strings must be
  * UTF-8; a line comment ends at LF or CR, and CR, LF and CR LF each end a line.
+ * WebAssembly 3.0 adds identifiers written $"..." (named by the string's bytes) and
+ * annotations "(@id ...)", which are checked and dropped.
  */
 #include "wasm/text/syntax.h"
 
@@ -302,6 +304,42 @@ static int unknown(struct lexer *L, const struct text_tok *t)
 	return -EINVAL;
 }
 
+/* $"..." (3.0): an identifier named by the string's decoded bytes, which must be a
+ * non-empty UTF-8 name. */
+static int quoted_id(struct lexer *L, struct text_tok *t)
+{
+	struct text_lexed *o = L->out;
+	struct text_tok str = *t;
+	size_t at;
+
+	if (!o->names) {
+		o->names = core_calloc(1, sizeof(*o->names));
+		if (!o->names)
+			return -ENOMEM;
+	}
+	at = o->names->len;
+	str.off++;
+	str.len--;
+	text_string(o, &str, o->names);
+	if (o->names->oom)
+		return -ENOMEM;
+	if (o->names->len - at > UINT32_MAX)
+		return fail_at(L, t->off, "identifier too long");
+	t->kind = TOK_ID;
+	t->quoted = true;
+	t->name = (uint32_t)at;
+	t->name_len = (uint32_t)(o->names->len - at);
+	if (!t->name_len) {
+		text_error_at(L->err, t, "empty identifier");
+		return -EINVAL;
+	}
+	if (!text_utf8_valid(o->names->p + at, t->name_len)) {
+		text_error_at(L->err, t, "malformed UTF-8 encoding");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Classifies the run s[start..L->i) that held `strings` string literals. */
 static int classify(struct lexer *L, size_t start, unsigned strings, bool reserved)
 {
@@ -319,11 +357,17 @@ static int classify(struct lexer *L, size_t start, unsigned strings, bool reserv
 		t->kind = TOK_STRING;
 		return 0;
 	}
+	if (strings == 1 && n > 2 && s[0] == '$' && s[1] == '"' && s[n - 1] == '"' && !reserved)
+		return quoted_id(L, t);
 	if (strings || reserved)
 		return unknown(L, t);
 	if (s[0] == '$' && n > 1) {
 		t->kind = TOK_ID;
 		return 0;
+	}
+	if (n == 1 && s[0] == '$') {
+		text_error_at(L->err, t, "empty identifier");
+		return -EINVAL;
 	}
 	k = number_kind(s, n);
 	if (k != TOK_EOF) {
@@ -355,8 +399,19 @@ static int run(struct lexer *L)
 		if (c == ';' && L->i + 1 < L->n && L->s[L->i + 1] == ';')
 			break;
 		if (c == '"') {
-			if (string(L))
+			size_t at = L->i, col_pos = L->col_pos;
+			uint32_t col = L->col, line = L->line;
+			if (string(L)) {
+				/* $ and no well-formed string: the reference lexer sees "$" alone
+				 */
+				if (at == start + 1 && L->s[start] == '$') {
+					L->col_pos = col_pos;
+					L->col = col;
+					L->line = line;
+					return fail_at(L, start, "empty identifier");
+				}
 				return -EINVAL;
+			}
 			strings++;
 		} else if (c >= 0x80) {
 			if (skip_utf8(L))
@@ -368,6 +423,92 @@ static int run(struct lexer *L)
 		}
 	}
 	return classify(L, start, strings, reserved);
+}
+
+/* The id of an annotation at L->i (after "(@"): idchars, or a string naming it by its
+ * decoded bytes, which must be a non-empty UTF-8 name. at: the "(@". */
+static int annotation_id(struct lexer *L, size_t at)
+{
+	size_t start = L->i, col_pos = L->col_pos;
+	uint32_t col = L->col;
+	struct text_tok str = {.off = (uint32_t)start};
+	struct text_buf name = {0};
+	bool ok;
+
+	if (L->i < L->n && L->s[L->i] == '"') {
+		if (string(L)) {
+			/* no well-formed string: as the reference lexer, an empty id */
+			L->col_pos = col_pos;
+			L->col = col;
+			return fail_at(L, at, "empty annotation id");
+		}
+		str.len = (uint32_t)(L->i - start);
+		text_string(L->out, &str, &name);
+		if (name.oom) {
+			tb_fini(&name);
+			return -ENOMEM;
+		}
+		ok = text_utf8_valid(name.p, name.len);
+		if (!name.len || !ok) {
+			tb_fini(&name);
+			return fail_at(L, at,
+				       ok ? "empty annotation id" : "malformed UTF-8 encoding");
+		}
+		tb_fini(&name);
+		return 0;
+	}
+	while (L->i < L->n && is_idchar(L->s[L->i]))
+		L->i++;
+	return L->i == start ? fail_at(L, at, "empty annotation id") : 0;
+}
+
+/* An annotation (3.0's text format, the custom annotations proposal): "(@id" and any
+ * tokens with balanced parentheses up to its ")", all of which the lexer drops: Lodge
+ * gives no annotation a meaning. Its tokens must still be well-formed: strings, comments,
+ * and no character a token cannot hold. */
+static int annotation(struct lexer *L)
+{
+	size_t at = L->i;
+	uint32_t line = L->line, col = column(L, at);
+	unsigned depth = 1;
+	int rc;
+
+	L->i += 2;
+	rc = annotation_id(L, at);
+	if (rc)
+		return rc;
+	while (depth) {
+		uint8_t c;
+		rc = skip_space(L);
+		if (rc)
+			return rc;
+		if (L->i >= L->n) {
+			L->line = line;
+			L->col = col;
+			L->col_pos = at;
+			return fail_at(L, at, "unclosed annotation");
+		}
+		c = L->s[L->i];
+		if (c == '(') {
+			depth++;
+			L->i++;
+		} else if (c == ')') {
+			depth--;
+			L->i++;
+		} else if (c == '"') {
+			if (string(L))
+				return -EINVAL;
+		} else if (c >= 0x80) {
+			if (!text_utf8_seq(L->s + L->i, L->n - L->i))
+				return fail_at(L, L->i, "malformed UTF-8 encoding");
+			return fail_at(L, L->i, "illegal character");
+		} else if (c < 0x20 || c == 0x7f) {
+			return fail_at(L, L->i, "illegal character");
+		} else {
+			L->i++;
+		}
+	}
+	return 0;
 }
 
 static int paren(struct lexer *L, uint8_t c)
@@ -401,7 +542,9 @@ static int lex_all(struct lexer *L)
 			return rc;
 		if (L->i >= L->n)
 			break;
-		if (L->s[L->i] == '(' || L->s[L->i] == ')')
+		if (L->s[L->i] == '(' && L->i + 1 < L->n && L->s[L->i + 1] == '@')
+			rc = annotation(L);
+		else if (L->s[L->i] == '(' || L->s[L->i] == ')')
 			rc = paren(L, L->s[L->i]);
 		else
 			rc = run(L);
@@ -446,6 +589,11 @@ int text_lex(const struct text_syntax *syn, const char *src, size_t len, struct 
 
 void text_lexed_fini(struct text_lexed *lx)
 {
+	if (lx->names) {
+		tb_fini(lx->names);
+		core_free(lx->names);
+		lx->names = NULL;
+	}
 	core_free(lx->toks);
 	lx->toks = NULL;
 	lx->n = 0;

@@ -159,18 +159,21 @@ static int bind(struct wat *p, enum text_space sp, const struct text_tok *id, ui
 {
 	struct text_names *m = &p->names[sp];
 	struct text_name *slot;
+	const char *name;
+	uint32_t len;
 	char buf[80];
 
 	if (!id)
 		return 0;
 	if ((m->count + 1) * 2 > m->mask && names_grow(m))
 		return wat_nomem(p);
-	slot = name_slot(m, p->lx->src + id->off + 1, id->len - 1);
+	name = text_id_name(p->lx, id, &len);
+	slot = name_slot(m, name, len);
 	if (slot->s)
 		return wat_fail(p, id, "duplicate %s %s", space_dup[sp],
 				text_tok_show(p->lx, id, buf, sizeof(buf)));
-	slot->s = p->lx->src + id->off + 1;
-	slot->len = id->len - 1;
+	slot->s = name;
+	slot->len = len;
 	slot->idx = idx;
 	m->count++;
 	return 0;
@@ -194,8 +197,9 @@ int wat_index(struct wat *p, enum text_space sp, uint32_t *out)
 		*out = (uint32_t)v;
 	} else if (t->kind == TOK_ID) {
 		const struct text_names *m = &p->names[sp];
-		const struct text_name *n =
-			m->slots ? name_slot(m, p->lx->src + t->off + 1, t->len - 1) : NULL;
+		uint32_t len;
+		const char *name = text_id_name(p->lx, t, &len);
+		const struct text_name *n = m->slots ? name_slot(m, name, len) : NULL;
 		if (!n || !n->s)
 			return wat_fail(p, t, "unknown %s %s", space_unknown[sp],
 					text_tok_show(p->lx, t, buf, sizeof(buf)));
@@ -923,9 +927,12 @@ static int globaltype(struct wat *p, struct text_buf *b)
 /* Function idx's identifier, for the name section (without its '$'). */
 static void func_name(struct wat *p, uint32_t idx, const struct text_tok *id)
 {
+	uint32_t len;
+	const char *name = text_id_name(p->lx, id, &len);
+
 	tb_u32(&p->func_names, idx);
-	tb_u32(&p->func_names, id->len - 1);
-	tb_put(&p->func_names, p->lx->src + id->off + 1, id->len - 1);
+	tb_u32(&p->func_names, len);
+	tb_put(&p->func_names, name, len);
 	p->nfunc_names++;
 }
 

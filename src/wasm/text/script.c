@@ -64,14 +64,19 @@ static int copy_id(struct wat *w, char **out)
 {
 	const struct text_tok *t = wat_tok(w);
 
+	const char *name;
+	uint32_t len;
+
 	*out = NULL;
 	if (t->kind != TOK_ID)
 		return 0;
-	*out = core_alloc(t->len + 1);
+	name = text_id_name(w->lx, t, &len); /* "$" and the name, as the name is compared */
+	*out = core_alloc((size_t)len + 2);
 	if (!*out)
 		return oom(w);
-	memcpy(*out, w->lx->src + t->off, t->len);
-	(*out)[t->len] = 0;
+	(*out)[0] = '$';
+	memcpy(*out + 1, name, len);
+	(*out)[len + 1] = 0;
 	w->pos++;
 	return 0;
 }

@@ -430,6 +430,16 @@ void text_string(const struct text_lexed *lx, const struct text_tok *t, struct t
 	}
 }
 
+const char *text_id_name(const struct text_lexed *lx, const struct text_tok *t, uint32_t *len)
+{
+	if (t->quoted) {
+		*len = t->name_len;
+		return (const char *)lx->names->p + t->name;
+	}
+	*len = t->len - 1;
+	return lx->src + t->off + 1;
+}
+
 /* ----- messages ----- */
 
 void text_error_at(struct wasm_text_error *err, const struct text_tok *t, const char *fmt, ...)

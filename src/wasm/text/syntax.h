@@ -118,14 +118,23 @@ struct text_tok {
 	uint16_t kw;	    /* TOK_KEYWORD: enum text_kw */
 	uint16_t instr;	    /* TOK_KEYWORD: instruction index + 1, or 0 */
 	uint8_t kind;	    /* enum text_tok_kind */
+	bool quoted;	    /* TOK_ID written $"...": its name is decoded at names + name */
+	uint32_t name, name_len;
 };
+
+struct text_buf;
 
 struct text_lexed {
 	const char *src;
 	size_t srclen;
 	struct text_tok *toks; /* ends with one TOK_EOF */
 	size_t n;
+	struct text_buf *names; /* the decoded names of $"..." identifiers (NULL: none) */
 };
+
+/* A TOK_ID's name, without the '$': its characters, or for $"..." (3.0) the string's
+ * decoded bytes, so $"fh" and $fh are the same identifier. Sets *len. */
+const char *text_id_name(const struct text_lexed *lx, const struct text_tok *t, uint32_t *len);
 
 /* Tokenizes src[0..len). Returns 0, -EINVAL with *err filled, or -ENOMEM. */
 int text_lex(const struct text_syntax *syn, const char *src, size_t len, struct text_lexed *out,

@@ -10,6 +10,7 @@
 #include "wasm/wasi/path.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -117,6 +118,7 @@ struct wasi_fd {
 	 * path from there as path_open was given it (NULL: unknown); stdio: which (0-2) */
 	int root;
 	char *path;
+	bool dup; /* a copy made by fd_hold whose host fd is a dup to close (fd_drop) */
 };
 
 struct wasi {
@@ -129,6 +131,15 @@ struct wasi {
 	int npre; /* the preopens as configured (snapshots) */
 	char **pre_host, **pre_guest;
 	int stdio[3]; /* the caller's fds for guest fds 0-2 */
+	/* wasi-threads (threads.c): every thread calls the same functions on this state.
+	 * Calls that cannot block run whole under lock (wasi_call takes it); those that may
+	 * block (fd_read, fd_write, fd_pread, fd_pwrite, poll_oneoff, sock_recv, sock_send,
+	 * sock_accept) take it only to look their fds up (fd_hold) and, once `shared` is set
+	 * (the first spawn), work on a dup of the host fd, so that an fd_close or
+	 * fd_renumber in another thread meanwhile neither closes nor reuses it underneath. */
+	pthread_mutex_t lock;
+	bool shared;
+	struct wasi_threads *threads;
 };
 
 /* One host function call: the process, the caller's memory (NULL if it has none) and the
@@ -176,6 +187,14 @@ static inline struct wasi_fd *getfd(struct wasi *w, uint32_t fd)
 	return &w->fds[fd];
 }
 
+/* A copy of open fd `fd`'s entry to work on with w->lock not held (fd_rw and the
+ * like): *out is the entry as it is, with a dup of its host fd once threads share the
+ * table. Returns E_SUCCESS, E_BADF, or the dup's errno. Release with fd_drop. */
+uint32_t fd_hold(struct wasi *w, uint32_t fd, struct wasi_fd *out);
+void fd_drop(struct wasi_fd *held);
+/* Called before the first thread starts: from then on fd_hold duplicates. */
+void wasi_share(struct wasi *w);
+
 /* Whether fd f holds every right in need. */
 static inline bool has_rights(const struct wasi_fd *f, uint64_t need)
 {
@@ -196,6 +215,12 @@ uint32_t wasi_errno(int e);
 
 /* WASI clock id -> host clock. Returns 0 or -EINVAL for an unknown id. */
 int wasi_clock_id(uint32_t id, clockid_t *out);
+
+/* threads.c: ("wasi" "thread-spawn") and the shared memory import, once enabled (-ENOENT
+ * otherwise); the end of w (after wasi_threads_finish). */
+int wasi_threads_resolve(struct wasi *w, const char *module, const char *name,
+			 enum wasm_extern_kind kind, struct wasm_extern *out);
+void wasi_threads_destroy(struct wasi *w);
 
 /* poll_oneoff(in, out, nsubscriptions, nevents_out) (poll.c). Returns a WASI errno. */
 uint32_t wasi_poll_oneoff(struct call *c);

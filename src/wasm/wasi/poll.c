@@ -8,7 +8,9 @@
 #include "wasm/wasi/host.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 enum { SUB_CLOCK, SUB_FD_READ, SUB_FD_WRITE };
 
@@ -18,6 +20,7 @@ struct poll_set {
 	struct pollfd pfd[MAX_FDS];
 	int16_t slot[MAX_FDS]; /* WASI fd -> index in pfd, -1: none */
 	nfds_t np;
+	bool dups; /* the pfd fds are dups (threads) */
 };
 
 struct poll_clock {
@@ -73,6 +76,7 @@ static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, st
 {
 	memset(set->slot, 0xff, sizeof(set->slot));
 	set->np = 0;
+	set->dups = w->shared;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *s = subs + 48 * (size_t)i;
 		uint32_t fd = sub_fd(s);
@@ -85,14 +89,30 @@ static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, st
 		if (!f || !sub_allowed(f, s[8]))
 			continue;
 		if (set->slot[fd] < 0) {
+			int host = f->host;
+			/* threads: a dup, which an fd_close elsewhere cannot take away */
+			if (set->dups) {
+				host = fcntl(f->host, F_DUPFD_CLOEXEC, 0);
+				if (host < 0)
+					return wasi_errno(errno);
+			}
 			set->slot[fd] = (int16_t)set->np;
-			set->pfd[set->np].fd = f->host;
+			set->pfd[set->np].fd = host;
 			set->pfd[set->np].revents = 0;
 			set->pfd[set->np++].events = 0;
 		}
 		set->pfd[set->slot[fd]].events |= s[8] == SUB_FD_READ ? POLLIN : POLLOUT;
 	}
 	return E_SUCCESS;
+}
+
+/* Closes the dups poll_collect made. */
+static void poll_release(struct poll_set *set)
+{
+	if (set->dups)
+		for (nfds_t i = 0; i < set->np; i++)
+			close(set->pfd[i].fd);
+	set->np = 0;
 }
 
 /* How long to wait: until the first clock fires, 0 when something fires at once,
@@ -190,17 +210,30 @@ uint32_t wasi_poll_oneoff(struct call *c)
 	evs = gmem(c, arg32(c, 1), (uint64_t)n * 32);
 	if (!subs || !evs)
 		return E_FAULT;
+	/* the fd table under w->lock, the wait without it (threads, host.h) */
+	pthread_mutex_lock(&c->w->lock);
 	e = poll_collect(c->w, subs, n, &set);
-	if (e)
+	if (e) {
+		poll_release(&set);
+		pthread_mutex_unlock(&c->w->lock);
 		return e;
+	}
 	while (nev == 0) {
 		uint64_t wait = poll_wait_ns(c->w, subs, n, start);
 		struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+		int r;
+		pthread_mutex_unlock(&c->w->lock);
 		/* ppoll takes the whole 64-bit range (poll's int milliseconds would not) */
-		if (ppoll(set.pfd, set.np, wait == UINT64_MAX ? NULL : &ts, NULL) < 0 &&
-		    errno != EINTR)
-			return wasi_errno(errno);
+		r = ppoll(set.pfd, set.np, wait == UINT64_MAX ? NULL : &ts, NULL);
+		e = r < 0 && errno != EINTR ? wasi_errno(errno) : E_SUCCESS;
+		pthread_mutex_lock(&c->w->lock);
+		if (e)
+			break;
 		nev = poll_events(c->w, subs, n, start, &set, evs);
 	}
+	poll_release(&set);
+	pthread_mutex_unlock(&c->w->lock);
+	if (e)
+		return e;
 	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_FAULT;
 }

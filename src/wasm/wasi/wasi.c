@@ -246,6 +246,46 @@ static void close_fd(struct wasi_fd *f)
 	f->host = -1;
 }
 
+/* ----- threads: the fd table shared ----- */
+
+void wasi_share(struct wasi *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->shared = true;
+	pthread_mutex_unlock(&w->lock);
+}
+
+uint32_t fd_hold(struct wasi *w, uint32_t fd, struct wasi_fd *out)
+{
+	struct wasi_fd *f;
+	uint32_t e = E_SUCCESS;
+
+	pthread_mutex_lock(&w->lock);
+	f = getfd(w, fd);
+	if (!f) {
+		e = E_BADF;
+	} else {
+		*out = *f;
+		out->dir = NULL;
+		out->preopen = out->path = NULL;
+		out->dup = w->shared;
+		if (out->dup) {
+			out->host = fcntl(f->host, F_DUPFD_CLOEXEC, 0);
+			if (out->host < 0)
+				e = wasi_errno(errno);
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return e;
+}
+
+void fd_drop(struct wasi_fd *held)
+{
+	if (held->dup && held->host >= 0)
+		close(held->host);
+	held->host = -1;
+}
+
 /* ----- args, environ ----- */
 
 static uint32_t put_strings(struct call *c, char **v, int n, uint32_t ptrs, uint32_t buf)
@@ -403,16 +443,13 @@ static uint32_t emulate_nonblock(const struct wasi_fd *f, bool write, struct iov
 	return E_SUCCESS;
 }
 
-static uint32_t fd_rw(struct call *c, bool write, bool positioned)
+static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, bool positioned)
 {
-	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
 	struct iovec iov[64];
 	int cnt;
 	uint32_t e, out = arg32(c, positioned ? 4 : 3);
 	ssize_t n;
 
-	if (!f)
-		return E_BADF;
 	if (f->type == FT_DIR) /* as Linux answers read(2) and write(2) on a directory */
 		return E_ISDIR;
 	/* fd_pread and fd_pwrite need fd_seek as well */
@@ -439,6 +476,19 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 	if (n < 0)
 		return wasi_errno(errno);
 	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_FAULT;
+}
+
+/* May block (a pipe, a terminal): runs on a held copy of the fd, w->lock not held. */
+static uint32_t fd_rw(struct call *c, bool write, bool positioned)
+{
+	struct wasi_fd f;
+	uint32_t e = fd_hold(c->w, arg32(c, 0), &f);
+
+	if (e)
+		return e;
+	e = fd_rw_held(c, &f, write, positioned);
+	fd_drop(&f);
+	return e;
 }
 
 static uint32_t fd_read(struct call *c)
@@ -1250,24 +1300,28 @@ static uint32_t path_open(struct call *c)
 
 /* The socket at argument 0 holding the rights in need: NULL with *e = E_BADF, E_NOTSOCK
  * for any other kind of fd, or E_NOTCAPABLE. */
-static struct wasi_fd *sock_need(struct call *c, uint64_t need, uint32_t *e)
+/* The socket at argument 0 holding need, as a held copy (fd_hold; fd_drop it). */
+static uint32_t sock_hold(struct call *c, uint64_t need, struct wasi_fd *f)
 {
-	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
+	uint32_t e = fd_hold(c->w, arg32(c, 0), f);
 
-	if (!f)
-		*e = E_BADF;
-	else if (f->type != FT_STREAM && f->type != FT_DGRAM)
-		*e = E_NOTSOCK;
-	else
-		*e = has_rights(f, need) ? E_SUCCESS : E_NOTCAPABLE;
-	return *e ? NULL : f;
+	if (e)
+		return e;
+	if (f->type != FT_STREAM && f->type != FT_DGRAM)
+		e = E_NOTSOCK;
+	else if (!has_rights(f, need))
+		e = E_NOTCAPABLE;
+	if (e)
+		fd_drop(f);
+	return e;
 }
 
-/* sock_recv(fd, iovs, n, riflags, out_len, out_roflags); riflags: 1 peek, 2 waitall. */
+/* sock_recv(fd, iovs, n, riflags, out_len, out_roflags); riflags: 1 peek, 2 waitall.
+ * May block: w->lock not held. */
 static uint32_t sock_recv(struct call *c)
 {
 	uint32_t e, rif = arg32(c, 3);
-	struct wasi_fd *f = sock_need(c, R_FD_READ, &e);
+	struct wasi_fd f;
 	struct iovec iov[64];
 	struct msghdr msg;
 	uint16_t rof;
@@ -1275,22 +1329,28 @@ static uint32_t sock_recv(struct call *c)
 	int cnt;
 	ssize_t n;
 
-	if (!f)
-		return e;
-	if (rif & ~3u)
-		return E_INVAL;
-	e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	e = sock_hold(c, R_FD_READ, &f);
 	if (e)
 		return e;
+	if (rif & ~3u)
+		e = E_INVAL;
+	if (!e)
+		e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	if (e) {
+		fd_drop(&f);
+		return e;
+	}
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = (size_t)cnt;
 	/* the guest's O_NONBLOCK on the caller's socket is emulated per call */
-	n = recvmsg(f->host, &msg,
+	n = recvmsg(f.host, &msg,
 		    ((rif & 1) ? MSG_PEEK : 0) | ((rif & 2) ? MSG_WAITALL : 0) |
-			    ((f->flags & FDFLAG_NONBLOCK) ? MSG_DONTWAIT : 0));
-	if (n < 0)
-		return wasi_errno(errno);
+			    ((f.flags & FDFLAG_NONBLOCK) ? MSG_DONTWAIT : 0));
+	e = n < 0 ? wasi_errno(errno) : E_SUCCESS;
+	fd_drop(&f);
+	if (e)
+		return e;
 	rof = (msg.msg_flags & MSG_TRUNC) ? 1 : 0; /* roflags: recv_data_truncated */
 	out = gmem(c, arg32(c, 5), 2);
 	if (!put32(c, arg32(c, 4), (uint32_t)n) || !out)
@@ -1299,31 +1359,36 @@ static uint32_t sock_recv(struct call *c)
 	return E_SUCCESS;
 }
 
-/* sock_send(fd, iovs, n, siflags (none defined), out_len) */
+/* sock_send(fd, iovs, n, siflags (none defined), out_len). May block: w->lock not held. */
 static uint32_t sock_send(struct call *c)
 {
 	uint32_t e;
-	struct wasi_fd *f = sock_need(c, R_FD_WRITE, &e);
+	struct wasi_fd f;
 	struct iovec iov[64];
 	struct msghdr msg;
 	int cnt;
 	ssize_t n;
 
-	if (!f)
-		return e;
-	if (arg32(c, 3))
-		return E_INVAL;
-	e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	e = sock_hold(c, R_FD_WRITE, &f);
 	if (e)
 		return e;
+	if (arg32(c, 3))
+		e = E_INVAL;
+	if (!e)
+		e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	if (e) {
+		fd_drop(&f);
+		return e;
+	}
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = (size_t)cnt;
 	/* MSG_NOSIGNAL: a closed peer is EPIPE for the guest, never SIGPIPE for lodge */
-	n = sendmsg(f->host, &msg,
-		    MSG_NOSIGNAL | ((f->flags & FDFLAG_NONBLOCK) ? MSG_DONTWAIT : 0));
-	if (n < 0)
-		return wasi_errno(errno);
+	n = sendmsg(f.host, &msg, MSG_NOSIGNAL | ((f.flags & FDFLAG_NONBLOCK) ? MSG_DONTWAIT : 0));
+	e = n < 0 ? wasi_errno(errno) : E_SUCCESS;
+	fd_drop(&f);
+	if (e)
+		return e;
 	return put32(c, arg32(c, 4), (uint32_t)n) ? E_SUCCESS : E_FAULT;
 }
 
@@ -1331,39 +1396,53 @@ static uint32_t sock_send(struct call *c)
 static uint32_t sock_shutdown(struct call *c)
 {
 	static const int how[] = {0, SHUT_RD, SHUT_WR, SHUT_RDWR};
-	uint32_t e, sd = arg32(c, 1);
-	struct wasi_fd *f = sock_need(c, R_SOCK_SHUTDOWN, &e);
+	uint32_t sd = arg32(c, 1);
+	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
 
 	if (!f)
-		return e;
+		return E_BADF;
+	if (f->type != FT_STREAM && f->type != FT_DGRAM)
+		return E_NOTSOCK;
+	if (!has_rights(f, R_SOCK_SHUTDOWN))
+		return E_NOTCAPABLE;
 	if (sd == 0 || sd > 3)
 		return E_INVAL;
 	return shutdown(f->host, how[sd]) ? wasi_errno(errno) : E_SUCCESS;
 }
 
-/* sock_accept(fd, fdflags (only nonblock), out_fd) */
+/* sock_accept(fd, fdflags (only nonblock), out_fd). May block: w->lock not held. */
 static uint32_t sock_accept(struct call *c)
 {
 	struct wasi *w = c->w;
 	uint32_t e, fl = arg32(c, 1), nfd;
-	struct wasi_fd *f = sock_need(c, R_SOCK_ACCEPT, &e);
+	struct wasi_fd f;
 	int fd;
 
-	if (!f)
+	e = sock_hold(c, R_SOCK_ACCEPT, &f);
+	if (e)
 		return e;
-	if (fl & ~(uint32_t)FDFLAG_NONBLOCK)
+	if (fl & ~(uint32_t)FDFLAG_NONBLOCK) {
+		fd_drop(&f);
 		return E_INVAL;
-	if (f->flags & FDFLAG_NONBLOCK) { /* emulated on the caller's socket: nothing waits */
-		struct pollfd p = {f->host, POLLIN, 0};
-		int r = poll(&p, 1, 0);
-		if (r <= 0)
-			return r < 0 ? wasi_errno(errno) : E_AGAIN;
 	}
-	fd = accept4(f->host, NULL, NULL,
+	if (f.flags & FDFLAG_NONBLOCK) { /* emulated on the caller's socket: nothing waits */
+		struct pollfd p = {f.host, POLLIN, 0};
+		int r = poll(&p, 1, 0);
+		if (r <= 0) {
+			e = r < 0 ? wasi_errno(errno) : E_AGAIN;
+			fd_drop(&f);
+			return e;
+		}
+	}
+	fd = accept4(f.host, NULL, NULL,
 		     SOCK_CLOEXEC | ((fl & FDFLAG_NONBLOCK) ? SOCK_NONBLOCK : 0));
-	if (fd < 0)
-		return wasi_errno(errno);
+	e = fd < 0 ? wasi_errno(errno) : E_SUCCESS;
+	fd_drop(&f);
+	if (e)
+		return e;
+	pthread_mutex_lock(&w->lock);
 	if (alloc_fd(w, fd, FT_STREAM, &nfd)) {
+		pthread_mutex_unlock(&w->lock);
 		close(fd);
 		return E_NFILE;
 	}
@@ -1371,9 +1450,10 @@ static uint32_t sock_accept(struct call *c)
 	w->fds[nfd].flags = (uint16_t)fl;
 	if (!put32(c, arg32(c, 2), nfd)) {
 		close_fd(&w->fds[nfd]);
-		return E_FAULT;
+		e = E_FAULT;
 	}
-	return E_SUCCESS;
+	pthread_mutex_unlock(&w->lock);
+	return e;
 }
 
 /* ----- process ----- */
@@ -1390,55 +1470,56 @@ struct wasi_def {
 	const char *name;
 	const char *sig; /* params: i = i32, I = i64; results: always one i32 errno */
 	uint32_t (*fn)(struct call *c);
+	bool may_block; /* takes w->lock itself, only around fd look-ups (host.h) */
 };
 
 static const struct wasi_def defs[] = {
-	{"args_get", "ii", args_get},
-	{"args_sizes_get", "ii", args_sizes_get},
-	{"environ_get", "ii", environ_get},
-	{"environ_sizes_get", "ii", environ_sizes_get},
-	{"clock_res_get", "ii", clock_res_get},
-	{"clock_time_get", "iIi", clock_time_get},
-	{"fd_advise", "iIIi", fd_advise},
-	{"fd_allocate", "iII", fd_allocate},
-	{"fd_close", "i", fd_close},
-	{"fd_datasync", "i", fd_datasync},
-	{"fd_fdstat_get", "ii", fd_fdstat_get},
-	{"fd_fdstat_set_flags", "ii", fd_fdstat_set_flags},
-	{"fd_fdstat_set_rights", "iII", fd_fdstat_set_rights},
-	{"fd_filestat_get", "ii", fd_filestat_get},
-	{"fd_filestat_set_size", "iI", fd_filestat_set_size},
-	{"fd_filestat_set_times", "iIIi", fd_filestat_set_times},
-	{"fd_pread", "iiiIi", fd_pread},
-	{"fd_prestat_get", "ii", fd_prestat_get},
-	{"fd_prestat_dir_name", "iii", fd_prestat_dir_name},
-	{"fd_pwrite", "iiiIi", fd_pwrite},
-	{"fd_read", "iiii", fd_read},
-	{"fd_readdir", "iiiIi", fd_readdir},
-	{"fd_renumber", "ii", fd_renumber},
-	{"fd_seek", "iIii", fd_seek},
-	{"fd_sync", "i", fd_sync},
-	{"fd_tell", "ii", fd_tell},
-	{"fd_write", "iiii", fd_write},
-	{"path_create_directory", "iii", path_create_directory},
-	{"path_filestat_get", "iiiii", path_filestat_get},
-	{"path_filestat_set_times", "iiiiIIi", path_filestat_set_times},
-	{"path_link", "iiiiiii", path_link},
-	{"path_open", "iiiiiIIii", path_open},
-	{"path_readlink", "iiiiii", path_readlink},
-	{"path_remove_directory", "iii", path_remove_directory},
-	{"path_rename", "iiiiii", path_rename},
-	{"path_symlink", "iiiii", path_symlink},
-	{"path_unlink_file", "iii", path_unlink_file},
-	{"poll_oneoff", "iiii", wasi_poll_oneoff},
-	{"proc_exit", "i", NULL},
-	{"proc_raise", "i", proc_raise},
-	{"sched_yield", "", sched_yield_},
-	{"random_get", "ii", random_get},
-	{"sock_accept", "iii", sock_accept},
-	{"sock_recv", "iiiiii", sock_recv},
-	{"sock_send", "iiiii", sock_send},
-	{"sock_shutdown", "ii", sock_shutdown},
+	{"args_get", "ii", args_get, false},
+	{"args_sizes_get", "ii", args_sizes_get, false},
+	{"environ_get", "ii", environ_get, false},
+	{"environ_sizes_get", "ii", environ_sizes_get, false},
+	{"clock_res_get", "ii", clock_res_get, false},
+	{"clock_time_get", "iIi", clock_time_get, false},
+	{"fd_advise", "iIIi", fd_advise, false},
+	{"fd_allocate", "iII", fd_allocate, false},
+	{"fd_close", "i", fd_close, false},
+	{"fd_datasync", "i", fd_datasync, false},
+	{"fd_fdstat_get", "ii", fd_fdstat_get, false},
+	{"fd_fdstat_set_flags", "ii", fd_fdstat_set_flags, false},
+	{"fd_fdstat_set_rights", "iII", fd_fdstat_set_rights, false},
+	{"fd_filestat_get", "ii", fd_filestat_get, false},
+	{"fd_filestat_set_size", "iI", fd_filestat_set_size, false},
+	{"fd_filestat_set_times", "iIIi", fd_filestat_set_times, false},
+	{"fd_pread", "iiiIi", fd_pread, true},
+	{"fd_prestat_get", "ii", fd_prestat_get, false},
+	{"fd_prestat_dir_name", "iii", fd_prestat_dir_name, false},
+	{"fd_pwrite", "iiiIi", fd_pwrite, true},
+	{"fd_read", "iiii", fd_read, true},
+	{"fd_readdir", "iiiIi", fd_readdir, false},
+	{"fd_renumber", "ii", fd_renumber, false},
+	{"fd_seek", "iIii", fd_seek, false},
+	{"fd_sync", "i", fd_sync, false},
+	{"fd_tell", "ii", fd_tell, false},
+	{"fd_write", "iiii", fd_write, true},
+	{"path_create_directory", "iii", path_create_directory, false},
+	{"path_filestat_get", "iiiii", path_filestat_get, false},
+	{"path_filestat_set_times", "iiiiIIi", path_filestat_set_times, false},
+	{"path_link", "iiiiiii", path_link, false},
+	{"path_open", "iiiiiIIii", path_open, false},
+	{"path_readlink", "iiiiii", path_readlink, false},
+	{"path_remove_directory", "iii", path_remove_directory, false},
+	{"path_rename", "iiiiii", path_rename, false},
+	{"path_symlink", "iiiii", path_symlink, false},
+	{"path_unlink_file", "iii", path_unlink_file, false},
+	{"poll_oneoff", "iiii", wasi_poll_oneoff, true},
+	{"proc_exit", "i", NULL, false},
+	{"proc_raise", "i", proc_raise, false},
+	{"sched_yield", "", sched_yield_, false},
+	{"random_get", "ii", random_get, false},
+	{"sock_accept", "iii", sock_accept, true},
+	{"sock_recv", "iiiiii", sock_recv, true},
+	{"sock_send", "iiiii", sock_send, true},
+	{"sock_shutdown", "ii", sock_shutdown, false},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -1467,7 +1548,13 @@ static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
 	c.w = hx->w;
 	c.mem = hc->caller ? wasm_instance_memory(hc->caller) : NULL;
 	c.a = slots;
-	slots[0] = hx->def->fn(&c);
+	if (hx->def->may_block) {
+		slots[0] = hx->def->fn(&c);
+	} else {
+		pthread_mutex_lock(&c.w->lock);
+		slots[0] = hx->def->fn(&c);
+		pthread_mutex_unlock(&c.w->lock);
+	}
 	return WASM_TRAP_NONE;
 }
 
@@ -1476,7 +1563,9 @@ int wasi_resolve(void *ctx, const char *module, const char *name, enum wasm_exte
 {
 	struct wasi_impl *wi = ctx;
 
-	if (!wi || strcmp(module, "wasi_snapshot_preview1") || kind != WASM_EXTERN_FUNC)
+	if (wi && strcmp(module, "wasi_snapshot_preview1"))
+		return wasi_threads_resolve(&wi->w, module, name, kind, out);
+	if (!wi || kind != WASM_EXTERN_FUNC)
 		return -ENOENT;
 	for (size_t i = 0; i < NDEFS; i++) {
 		struct host_ctx *hx = &wi->ctx[i];
@@ -1588,6 +1677,7 @@ int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi
 		return -ENOMEM;
 	w = &wi->w;
 	w->store = s;
+	pthread_mutex_init(&w->lock, NULL);
 	for (size_t i = 0; i < NDEFS; i++) {
 		wi->ctx[i].w = w;
 		wi->ctx[i].def = &defs[i];
@@ -1642,6 +1732,7 @@ void wasi_destroy(struct wasi *w)
 {
 	if (!w)
 		return;
+	wasi_threads_destroy(w);
 	for (int i = 0; i < w->nfds; i++)
 		if (w->fds[i].host >= 0)
 			close_fd(&w->fds[i]);
@@ -1649,6 +1740,7 @@ void wasi_destroy(struct wasi *w)
 	free_strings(w->env, w->nenv);
 	free_strings(w->pre_host, w->npre);
 	free_strings(w->pre_guest, w->npre);
+	pthread_mutex_destroy(&w->lock);
 	/* struct wasi is the first member of struct wasi_impl */
 	core_free(w);
 }

@@ -2,9 +2,10 @@
  * WASI preview1 ("wasi_snapshot_preview1") as host functions for the wasm engine:
  * arguments, environment, clocks, random, file descriptors (stdio and preopened
  * directories), paths (capability-confined below a preopen), poll_oneoff, proc_exit and
- * sched_yield. A struct wasi is one process's WASI state (its fd table); it is tied to one
- * store and reaches guest memory only through wasm_memory_range(). Not thread-safe: the
- * store's thread uses it.
+ * sched_yield, and wasi-threads' thread-spawn (threads.c). A struct wasi is one process's
+ * WASI state (its fd table); it is tied to one store (and the thread stores of its
+ * threads) and reaches guest memory only through wasm_memory_range(). Its host functions
+ * may be called from the program's threads at once (the fd table is locked, host.h).
  */
 #ifndef LODGE_WASM_WASI_WASI_H
 #define LODGE_WASM_WASI_WASI_H
@@ -42,6 +43,20 @@ void wasi_destroy(struct wasi *w);
  * Returns -ENOENT for other modules and unknown names. */
 int wasi_resolve(void *ctx, const char *module, const char *name, enum wasm_extern_kind kind,
 		 struct wasm_extern *out);
+
+/* wasi-threads for the instances of m (the program's module, which must outlive w):
+ * wasi_resolve then also resolves ("wasi" "thread-spawn") and m's first import of a
+ * shared memory (made in w's store at the first resolve, the same for every thread).
+ * At most max_threads spawned threads run at once; each thread store gets the JIT
+ * setting jit_hot. Returns 0, -ENOMEM or -EBUSY (already enabled). */
+int wasi_threads_enable(struct wasi *w, const struct wasm_module *m, unsigned max_threads,
+			uint32_t jit_hot) __attribute__((warn_unused_result));
+/* The main thread's call returned with *trap (and *info): ends the program. When a thread
+ * ended it first (proc_exit or a trap), *trap and *info become that thread's outcome.
+ * Every thread is interrupted and joined, and its store destroyed. Returns 0, or -EBUSY
+ * when a thread blocked in a host call did not stop within a second: it still runs, so w
+ * and the store must not be destroyed (the caller ends the process). */
+int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_info *info);
 
 /* Snapshots (wasm/snap/wasi.c): appends w's state (arguments, environment, preopens, the fd
  * table with each file's path and offset) to b. Returns 0, or -ENOTSUP (a socket or an fd
