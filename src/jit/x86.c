@@ -259,6 +259,23 @@ void x86_bitcount(struct x86_emit *e, bool w, unsigned opc, int dst, struct x86_
 	x86_insn(e, 0xf3, w, 0x0f00 | opc, dst, src, false);
 }
 
+void x86_rmw(struct x86_emit *e, unsigned bytes, unsigned opc8, int reg, struct x86_rm m, bool lock)
+{
+	if (bytes == 2) /* GNU as's order: operand size, then lock */
+		x86_e8(e, 0x66);
+	if (lock)
+		x86_e8(e, 0xf0);
+	x86_insn(e, 0, bytes == 8, bytes == 1 ? opc8 : opc8 + 1, reg, m,
+		 bytes == 1 && reg >= X86_RSP && reg <= X86_RDI);
+}
+
+void x86_mfence(struct x86_emit *e)
+{
+	x86_e8(e, 0x0f);
+	x86_e8(e, 0xae);
+	x86_e8(e, 0xf0);
+}
+
 /* rorx r, r/m, imm8 (BMI2): VEX.LZ.F2.0F3A.W0/W1 F0 /r ib, flags untouched */
 void x86_rorx(struct x86_emit *e, bool w, int dst, struct x86_rm src, unsigned n)
 {

@@ -167,6 +167,14 @@ void x86_cmov(struct x86_emit *e, bool w, enum x86_cc cc, int dst, struct x86_rm
 /* F3-prefixed bit counts: lzcnt (0xbd), tzcnt (0xbc), popcnt (0xb8) */
 void x86_bitcount(struct x86_emit *e, bool w, unsigned opc, int dst, struct x86_rm src);
 
+/* The read-modify-write forms of `bytes` (1, 2, 4 or 8) width on memory m with register
+ * reg: opc8 is the byte form, 0x0fc0 (xadd), 0x0fb0 (cmpxchg, rax the expected value)
+ * or 0x86 (xchg, locked by itself); lock: a lock prefix first. */
+void x86_rmw(struct x86_emit *e, unsigned bytes, unsigned opc8, int reg, struct x86_rm m,
+	     bool lock);
+/* mfence */
+void x86_mfence(struct x86_emit *e);
+
 /* rorx r, r/m, n (BMI2: rotate right by n without touching the flags) */
 void x86_rorx(struct x86_emit *e, bool w, int dst, struct x86_rm src, unsigned n);
 /* ----- control ----- */

@@ -114,7 +114,7 @@ fuzz-seeds:
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p tests/fuzz/corpus/$$t; \
 		for w in tests/fuzz/seeds/*.wat tests/wasm/fusion.wat; do \
-			wat2wasm $$w -o tests/fuzz/corpus/$$t/$$(basename $$w .wat).wasm || exit 1; \
+			wat2wasm --enable-threads $$w -o tests/fuzz/corpus/$$t/$$(basename $$w .wat).wasm || exit 1; \
 		done; \
 		clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export-all \
 			-o tests/fuzz/corpus/$$t/kernels.wasm tests/fuzz/seeds/kernels.c || exit 1; \

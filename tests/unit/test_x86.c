@@ -340,6 +340,39 @@ static int test_riscv_forms(void)
 	return 0;
 }
 
+/* the atomics of the WebAssembly threads proposal */
+static int test_atomics(void)
+{
+	struct x86_rm m = x86_mi(X86_R12, X86_RAX, 0, 0);
+
+	/* lock xadd dword ptr [r12+rax+0x10], ecx */
+	x86_rmw(fresh(), 4, 0x0fc0, X86_RCX, x86_mi(X86_R12, X86_RAX, 0, 0x10), true);
+	EXPECT(0xf0, 0x41, 0x0f, 0xc1, 0x4c, 0x04, 0x10);
+	x86_rmw(fresh(), 8, 0x0fc0, X86_RDX, m, true); /* lock xadd qword ptr [r12+rax], rdx */
+	EXPECT(0xf0, 0x49, 0x0f, 0xc1, 0x14, 0x04);
+	x86_rmw(fresh(), 1, 0x0fc0, X86_RSI, m, true); /* lock xadd byte ptr [r12+rax], sil */
+	EXPECT(0xf0, 0x41, 0x0f, 0xc0, 0x34, 0x04);
+	/* lock xadd word ptr [r12+rax+4], cx */
+	x86_rmw(fresh(), 2, 0x0fc0, X86_RCX, x86_mi(X86_R12, X86_RAX, 0, 4), true);
+	EXPECT(0x66, 0xf0, 0x41, 0x0f, 0xc1, 0x4c, 0x04, 0x04);
+	x86_rmw(fresh(), 8, 0x0fb0, X86_RCX, m, true); /* lock cmpxchg qword ptr [r12+rax], rcx */
+	EXPECT(0xf0, 0x49, 0x0f, 0xb1, 0x0c, 0x04);
+	x86_rmw(fresh(), 1, 0x0fb0, X86_RDI, m, true); /* lock cmpxchg byte ptr [r12+rax], dil */
+	EXPECT(0xf0, 0x41, 0x0f, 0xb0, 0x3c, 0x04);
+	x86_rmw(fresh(), 2, 0x0fb0, X86_R9, m, true); /* lock cmpxchg word ptr [r12+rax], r9w */
+	EXPECT(0x66, 0xf0, 0x45, 0x0f, 0xb1, 0x0c, 0x04);
+	x86_rmw(fresh(), 4, 0x86, X86_R8, m, false); /* xchg dword ptr [r12+rax], r8d */
+	EXPECT(0x45, 0x87, 0x04, 0x04);
+	x86_rmw(fresh(), 1, 0x86, X86_RCX, m, false); /* xchg byte ptr [r12+rax], cl */
+	EXPECT(0x41, 0x86, 0x0c, 0x04);
+	/* a byte register needing a bare REX: xchg byte ptr [rbx], sil */
+	x86_rmw(fresh(), 1, 0x86, X86_RSI, x86_m(X86_RBX, 0), false);
+	EXPECT(0x40, 0x86, 0x33);
+	x86_mfence(fresh()); /* mfence */
+	EXPECT(0x0f, 0xae, 0xf0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"riscv_forms", test_riscv_forms},
 	{"mov_forms", test_mov_forms},
@@ -350,6 +383,7 @@ static const struct unit_test tests[] = {
 	{"control", test_control},
 	{"sse", test_sse},
 	{"overflow", test_overflow},
+	{"atomics", test_atomics},
 };
 
 UNIT_MAIN("x86", tests)

@@ -514,7 +514,7 @@ check2 atomic-notify-none 0 "0" -- --invoke notify $a -1
 check2 atomic-wait-unshared 134 "lodge wasm: atomics.wat: trap: expected shared memory in function 4 (wait_unshared) at offset 0xb1 (atomics.wat:18:6)" \
 	-- --invoke wait_unshared $a
 # typed function references: call_ref through a typed table, null references trapping
-# where they are used (the JIT leaves these functions to the interpreter)
+# where they are used
 ty=typed.wat
 check2 typed-call-ref 0 "42" -- --invoke apply $ty 1 6 7
 check2 typed-call-ref-add 0 "13" -- --invoke apply $ty 0 6 7
@@ -525,6 +525,67 @@ check2 typed-call-null 134 "lodge wasm: typed.wat: trap: null function reference
 check2 typed-as-non-null 134 "lodge wasm: typed.wat: trap: null reference in function 4 (as_non_null) at offset 0xae (typed.wat:16:19)" \
 	-- --invoke as_non_null $ty
 check2 typed-br-on-null 0 "-1" -- --invoke or_default $ty 5
+
+# the JIT translates atomics and typed references (jit_atomics.wat): the same answers and
+# traps both ways, and (LODGE_PERF_MAP's symbols) the functions really were translated
+ja=jit_atomics.wat
+check2 jit-atomic-mix 0 "-239051238895804880" -- --invoke mix $ja 64 -8142508126285856632
+check2 jit-atomic-mix-zero 0 "8923130653579262039" -- --invoke mix $ja 128 0
+check2 jit-atomic-loop 0 "307124383963706409" -- --invoke loop $ja 1000
+check2 jit-atomic-rmw16-end 0 "0" -- --invoke rmw16 $ja 65532
+check2 jit-atomic-rmw16-misaligned 134 "lodge wasm: jit_atomics.wat: trap: unaligned atomic in function 6 (rmw16) at offset 0x3b7 (jit_atomics.wat:98:6)" \
+	-- --invoke rmw16 $ja 65533
+check2 jit-atomic-rmw16-oob 134 "lodge wasm: jit_atomics.wat: trap: out of bounds memory access in function 6 (rmw16) at offset 0x3b7 (jit_atomics.wat:98:6)" \
+	-- --invoke rmw16 $ja 65534
+check2 jit-atomic-cmpxchg-misaligned 134 "lodge wasm: jit_atomics.wat: trap: unaligned atomic in function 7 (cmpxchg64) at offset 0x3c4 (jit_atomics.wat:100:6)" \
+	-- --invoke cmpxchg64 $ja 65532
+check2 jit-atomic-cmpxchg-oob 134 "lodge wasm: jit_atomics.wat: trap: out of bounds memory access in function 7 (cmpxchg64) at offset 0x3c4 (jit_atomics.wat:100:6)" \
+	-- --invoke cmpxchg64 $ja 65536
+check2 jit-atomic-and-oob 134 "lodge wasm: jit_atomics.wat: trap: out of bounds memory access in function 8 (and32) at offset 0x3cf (jit_atomics.wat:102:6)" \
+	-- --invoke and32 $ja 65532
+check2 jit-atomic-store8-end 0 "" -- --invoke store8 $ja 0
+check2 jit-atomic-store8-oob 134 "lodge wasm: jit_atomics.wat: trap: out of bounds memory access in function 9 (store8) at offset 0x3da (jit_atomics.wat:104:6)" \
+	-- --invoke store8 $ja 1
+check2 jit-atomic-notify-misaligned 134 "lodge wasm: jit_atomics.wat: trap: unaligned atomic in function 10 (notify) at offset 0x3e7 (jit_atomics.wat:106:6)" \
+	-- --invoke notify $ja 2
+check2 jit-atomic-wait-not-equal 0 "1" -- --invoke wait $ja 0
+check2 jit-atomic-wait-misaligned 134 "lodge wasm: jit_atomics.wat: trap: unaligned atomic in function 11 (wait) at offset 0x3f4 (jit_atomics.wat:108:6)" \
+	-- --invoke wait $ja 1
+check2 jit-call-ref 0 "42" -- --invoke apply $ja 1 6 7
+check2 jit-call-ref-loop 0 "-8899706457346306584" -- --invoke apply_sum $ja 1000
+check2 jit-call-ref-null 134 "lodge wasm: jit_atomics.wat: trap: null function reference in function 14 (call_null) at offset 0x436 (jit_atomics.wat:121:6)" \
+	-- --invoke call_null $ja 1
+check2 jit-as-non-null-null 134 "lodge wasm: jit_atomics.wat: trap: null reference in function 15 (as_non_null) at offset 0x448 (jit_atomics.wat:124:19)" \
+	-- --invoke as_non_null $ja 0
+check2 jit-as-non-null 0 "0" -- --invoke as_non_null $ja 1
+check2 jit-call-ref-host 7 "" -- --invoke exit_ref $ja 7
+# translated NAME SYMBOLS -- lodge wasm arguments: with --jit-hot 1, each of SYMBOLS
+# ("wasm:INDEX:NAME") is in perf's map of translated code (/tmp/perf-PID.map)
+translated() {
+	name=$1 syms=$2
+	shift 3
+	# exec: lodge keeps the subshell's pid (so no timeout(1) in between; these runs are short)
+	(cd "$dir" && exec env LODGE_PERF_MAP=1 "$lodge" wasm --jit-hot 1 "$@" >/dev/null 2>&1) &
+	pid=$!
+	wait $pid
+	map=/tmp/perf-$pid.map
+	missing=
+	for sym in $syms; do
+		grep -q " $sym\$" "$map" 2>/dev/null || missing="$missing $sym"
+	done
+	rm -f "$map"
+	if [ -n "$missing" ]; then
+		echo "FAIL: wasm-cli.$name: not translated:$missing"
+	else
+		echo "PASS: wasm-cli.$name"
+	fi
+}
+translated jit-atomic-translated "wasm:4:mix wasm:3:h" -- --invoke mix $ja 64 5
+translated jit-atomic-loop-translated "wasm:5:loop" -- --invoke loop $ja 10
+translated jit-atomic-wait-translated "wasm:11:wait" -- --invoke wait $ja 0
+translated jit-call-ref-translated "wasm:13:apply_sum wasm:1:add wasm:2:mul" -- \
+	--invoke apply_sum $ja 10
+translated jit-as-non-null-translated "wasm:15:as_non_null" -- --invoke as_non_null $ja 1
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

@@ -145,6 +145,15 @@ const struct jop wasm_jit_ops[WASM_OP_COUNT] = {
 	[WASM_OP_REF_FUNC] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_FUNC, 0, "di"},
 	[WASM_OP_REF_IS_NULL] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_IS_NULL, 0, "da"},
 	[WASM_OP_SHUFFLE] = {J_XOP, 0, 0, 0, 0, WASM_OP_SHUFFLE, 0, "DAAiiii"},
+	[WASM_OP_CALL_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_CALL_REF, 0, "ai"},
+	[WASM_OP_REF_AS_NON_NULL] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_AS_NON_NULL, 0, "a"},
+	[WASM_OP_ATOMIC_LOAD] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_LOAD, 0, "daii"},
+	[WASM_OP_ATOMIC_STORE] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_STORE, 0, "aaii"},
+	[WASM_OP_ATOMIC_RMW] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_RMW, 0, "daaii"},
+	[WASM_OP_ATOMIC_CMPXCHG] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_CMPXCHG, 0, "daaaii"},
+	[WASM_OP_ATOMIC_WAIT] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_WAIT, 0, "daaaiii"},
+	[WASM_OP_ATOMIC_NOTIFY] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_NOTIFY, 0, "daaii"},
+	[WASM_OP_ATOMIC_FENCE] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_FENCE, 0, ""},
 };
 /* clang-format on */
 

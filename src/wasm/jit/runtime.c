@@ -124,7 +124,8 @@ static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm
 	return t;
 }
 
-/* The callee and its frame of the call op at pc (CALL, CALL_LOCAL, CALL_INDIRECT). */
+/* The callee and its frame of the call op at pc (CALL, CALL_LOCAL, CALL_INDIRECT,
+ * CALL_REF). */
 static struct wasm_func *callee_of(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
 				   union wasm_slot *fp, union wasm_slot **nfp)
 {
@@ -137,6 +138,9 @@ static struct wasm_func *callee_of(struct wasm_jit *j, struct wasm_func *f, cons
 	case WASM_OP_CALL_LOCAL:
 		*nfp = fp + pc[4];
 		return &inst->own_funcs[pc[3]];
+	case WASM_OP_CALL_REF: /* not null: checked */
+		*nfp = fp + pc[2];
+		return (struct wasm_func *)fp[pc[1]].ref;
 	default: /* CALL_INDIRECT, its checks done */
 		*nfp = fp + pc[4];
 		return (struct wasm_func *)(uintptr_t)inst->tables[pc[2]]->elems[fp[pc[3]].i32];
@@ -286,6 +290,24 @@ uint64_t wasm_jit_c_misc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 		fp[pc[1]].i32 = (uint32_t)wasm_table_do_grow(inst->tables[pc[2]], fp[pc[4]].i32,
 							     fp[pc[3]].i64);
 		break;
+	case WASM_OP_ATOMIC_WAIT: { /* [d a e t off mem code], as the interpreter */
+		uint32_t r = 0;
+		bool wide = pc[7] == 0x02;
+		t = wasm_atomic_wait(j->s, inst->mems[pc[6]], wide, (uint64_t)fp[pc[2]].i32 + pc[5],
+				     wide ? fp[pc[3]].i64 : fp[pc[3]].i32, (int64_t)fp[pc[4]].i64,
+				     &r);
+		if (!t)
+			fp[pc[1]].i32 = r;
+		break;
+	}
+	case WASM_OP_ATOMIC_NOTIFY: { /* [d a n off mem] */
+		uint32_t r = 0;
+		t = wasm_atomic_notify(inst->mems[pc[5]], (uint64_t)fp[pc[2]].i32 + pc[4],
+				       fp[pc[3]].i32, &r);
+		if (!t)
+			fp[pc[1]].i32 = r;
+		break;
+	}
 	default:
 		t = wasm_exec_bulk(inst, pc, op, fp);
 		break;

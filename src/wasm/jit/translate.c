@@ -587,14 +587,36 @@ static void emit_call(struct tr *t, uint32_t pc)
 	call_done(t, pc, base, deep, true);
 }
 
+/* The call of the function rax points to (not null), its frame at slot base: translated
+ * code or the interpreter through jit_foreign, a host function through C. */
+static void call_func_rax(struct tr *t, uint32_t pc, uint32_t base)
+{
+	uint8_t *host, *deep, *done;
+
+	x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, code)));
+	x86_test(&t->e, true, x86_r(X86_RCX), X86_RCX);
+	host = x86_jcc_fwd(&t->e, X86_CC_E);
+	x86_mov(&t->e, false, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_code, frame_slots)));
+	deep = call_checks(t, pc, base, 0, X86_RCX, true);
+	x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	if (base)
+		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
+	done = x86_jmp_fwd(&t->e);
+	x86_patch(&t->e, host, x86_here(&t->e));
+	ccall(t, (const void *)wasm_jit_c_host, pc);
+	unwind_if_trap(t);
+	x86_patch(&t->e, done, x86_here(&t->e));
+	tr_cold(t, COLD_DEEP, deep, pc);
+	load_mem(t);
+	reload(t, all_cached(t));
+}
+
 static void emit_call_indirect(struct tr *t, uint32_t pc)
 {
 	const uint32_t *p = t->ops + pc;
 	struct wasm_instance *inst = t->f->inst;
 	struct wasm_table *table = inst->tables[p[2]];
 	const struct wasm_ftype *want = &inst->mod->types[p[1]];
-	uint32_t base = p[4];
-	uint8_t *host, *deep, *done;
 	struct cold *c;
 
 	flush(t, all_cached(t));
@@ -615,22 +637,19 @@ static void emit_call_indirect(struct tr *t, uint32_t pc)
 		c->size = 1;
 		c->back = x86_here(&t->e);
 	}
-	x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, code)));
-	x86_test(&t->e, true, x86_r(X86_RCX), X86_RCX);
-	host = x86_jcc_fwd(&t->e, X86_CC_E);
-	x86_mov(&t->e, false, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_code, frame_slots)));
-	deep = call_checks(t, pc, base, 0, X86_RCX, true);
-	x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
-	if (base)
-		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
-	done = x86_jmp_fwd(&t->e);
-	x86_patch(&t->e, host, x86_here(&t->e));
-	ccall(t, (const void *)wasm_jit_c_host, pc);
-	unwind_if_trap(t);
-	x86_patch(&t->e, done, x86_here(&t->e));
-	tr_cold(t, COLD_DEEP, deep, pc);
-	load_mem(t);
-	reload(t, all_cached(t));
+	call_func_rax(t, pc, p[4]);
+}
+
+/* CALL_REF [a base]: the validator typed the reference, so only null traps */
+static void emit_call_ref(struct tr *t, uint32_t pc)
+{
+	const uint32_t *p = t->ops + pc;
+
+	flush(t, all_cached(t));
+	tr_get(t, true, X86_RAX, p[1]);
+	x86_test(&t->e, true, x86_r(X86_RAX), X86_RAX);
+	tr_trap_if(t, X86_CC_E, WASM_TRAP_NULL_FUNC_REF, pc);
+	call_func_rax(t, pc, p[2]);
 }
 
 /* RETURN: the results are in slots 0..; the cached ones among them go to memory */
@@ -899,6 +918,142 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	default:
 		t->fail = true;
+		return;
+	}
+}
+
+/* ----- threads: atomics.def, on memory 0 (another memory's ops come with USE_MEM,
+ * which is not translated) ----- */
+
+enum akind {
+	AK_LOAD = 1,
+	AK_STORE,
+	AK_RMW_ADD,
+	AK_RMW_SUB,
+	AK_RMW_AND,
+	AK_RMW_OR,
+	AK_RMW_XOR,
+	AK_RMW_XCHG,
+	AK_CMPXCHG,
+	AK_WAIT,
+	AK_NOTIFY,
+	AK_FENCE
+};
+
+static const struct {
+	uint8_t kind, log2;
+} atomic_rows[0x50] = {
+#define ATOMIC(N, S, C, KIND, T, A) [C] = {AK_##KIND, A},
+#include "wasm/atomics.def"
+#undef ATOMIC
+};
+
+/* rdx = the effective address of the atomic access [a + off], checked where and as the
+ * interpreter checks it (wasm_atomic_access): alignment first, then bounds, trapping at
+ * pc. Returns the host memory operand. */
+static struct x86_rm atomic_addr(struct tr *t, uint32_t pc, uint32_t a, uint32_t off, unsigned log2)
+{
+	tr_get(t, false, X86_RDX, a);
+	if (off > INT32_MAX) {
+		x86_mov_imm(&t->e, X86_RCX, off);
+		x86_alu(&t->e, true, X86_ADD, X86_RDX, x86_r(X86_RCX));
+	} else if (off) {
+		x86_lea(&t->e, true, X86_RDX, x86_m(X86_RDX, (int32_t)off));
+	}
+	if (log2) {
+		x86_test_imm(&t->e, false, x86_r(X86_RDX), (int32_t)((1u << log2) - 1));
+		tr_trap_if(t, X86_CC_NE, WASM_TRAP_UNALIGNED_ATOMIC, pc);
+	}
+	x86_lea(&t->e, true, X86_RCX, x86_m(X86_RDX, (int32_t)(1u << log2)));
+	x86_alu(&t->e, true, X86_CMP, X86_RCX, x86_r(R_MSIZE));
+	tr_trap_if(t, X86_CC_A, WASM_TRAP_MEM_OOB, pc);
+	return x86_mi(R_MEM, X86_RDX, 0, 0);
+}
+
+/* reg = its low `bytes` bytes, zero-extended to 64 bits */
+static void zext(struct tr *t, int reg, unsigned bytes)
+{
+	if (bytes < 4)
+		x86_movzx(&t->e, false, reg, x86_r(reg), bytes * 8);
+	else if (bytes == 4)
+		x86_mov(&t->e, false, reg, x86_r(reg));
+}
+
+/* The accesses and read-modify-writes: lock-prefixed instructions (or xchg, locked by
+ * itself) of the access's width, sequentially consistent as x86 orders them (a load is a
+ * plain load, since every store is an xchg). Results are zero-extended to the whole slot,
+ * as the interpreter writes them. */
+static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
+{
+	const uint32_t *p = t->ops + pc;
+	uint32_t code = op == WASM_OP_ATOMIC_LOAD      ? p[4]
+			: op == WASM_OP_ATOMIC_STORE   ? p[4]
+			: op == WASM_OP_ATOMIC_RMW     ? p[5]
+			: op == WASM_OP_ATOMIC_CMPXCHG ? p[6]
+						       : 0;
+	unsigned kind = code < 0x50 ? atomic_rows[code].kind : 0;
+	unsigned log2 = code < 0x50 ? atomic_rows[code].log2 : 0, bytes = 1u << log2;
+	bool w = bytes == 8;
+	struct x86_rm m;
+	uintptr_t retry;
+
+	if (!t->has_mem || !kind || kind > AK_CMPXCHG) { /* the compiler emits no other */
+		t->fail = true;
+		return;
+	}
+	switch (kind) {
+	case AK_LOAD: /* [d a off code] */
+		m = atomic_addr(t, pc, p[2], p[3], log2);
+		if (bytes < 4)
+			x86_movzx(&t->e, false, X86_RCX, m, bytes * 8);
+		else
+			x86_mov(&t->e, w, X86_RCX, m);
+		tr_put(t, true, p[1], X86_RCX);
+		return;
+	case AK_STORE: /* [a v off code] */
+		m = atomic_addr(t, pc, p[1], p[3], log2);
+		tr_get(t, true, X86_RCX, p[2]);
+		x86_rmw(&t->e, bytes, 0x86, X86_RCX, m, false);
+		return;
+	case AK_RMW_ADD: /* [d a v off code] */
+	case AK_RMW_SUB:
+	case AK_RMW_XCHG:
+		m = atomic_addr(t, pc, p[2], p[4], log2);
+		tr_get(t, true, X86_RCX, p[3]);
+		if (kind == AK_RMW_SUB)
+			x86_grp3(&t->e, true, 3, x86_r(X86_RCX)); /* neg */
+		x86_rmw(&t->e, bytes, kind == AK_RMW_XCHG ? 0x86 : 0x0fc0, X86_RCX, m,
+			kind != AK_RMW_XCHG);
+		zext(t, X86_RCX, bytes);
+		tr_put(t, true, p[1], X86_RCX);
+		return;
+	case AK_RMW_AND: /* a compare-exchange loop: rax the old value, rcx the new */
+	case AK_RMW_OR:
+	case AK_RMW_XOR: {
+		enum x86_alu alu = kind == AK_RMW_AND  ? X86_AND
+				   : kind == AK_RMW_OR ? X86_OR
+						       : X86_XOR;
+		m = atomic_addr(t, pc, p[2], p[4], log2);
+		if (bytes < 4)
+			x86_movzx(&t->e, false, X86_RAX, m, bytes * 8);
+		else
+			x86_mov(&t->e, w, X86_RAX, m);
+		retry = x86_here(&t->e);
+		x86_mov(&t->e, true, X86_RCX, x86_r(X86_RAX));
+		x86_alu(&t->e, true, alu, X86_RCX, tr_slot(t, p[3]));
+		x86_rmw(&t->e, bytes, 0x0fb0, X86_RCX, m, true);
+		x86_jcc_to(&t->e, X86_CC_NE, retry);
+		zext(t, X86_RAX, bytes); /* a failed cmpxchg wrote only the access's width */
+		tr_put(t, true, p[1], X86_RAX);
+		return;
+	}
+	default: /* AK_CMPXCHG [d a e v off code]: rax the expected value, then the old one */
+		m = atomic_addr(t, pc, p[2], p[5], log2);
+		tr_get(t, true, X86_RAX, p[3]);
+		tr_get(t, true, X86_RCX, p[4]);
+		x86_rmw(&t->e, bytes, 0x0fb0, X86_RCX, m, true);
+		zext(t, X86_RAX, bytes);
+		tr_put(t, true, p[1], X86_RAX);
 		return;
 	}
 }
@@ -1190,6 +1345,28 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 	case WASM_OP_CALL_INDIRECT:
 		emit_call_indirect(t, pc);
 		return;
+	case WASM_OP_CALL_REF:
+		emit_call_ref(t, pc);
+		return;
+	case WASM_OP_REF_AS_NON_NULL:
+		x86_alu_imm(&t->e, true, X86_CMP, tr_slot(t, p[1]), 0);
+		tr_trap_if(t, X86_CC_E, WASM_TRAP_NULL_REF, pc);
+		return;
+	case WASM_OP_ATOMIC_LOAD:
+	case WASM_OP_ATOMIC_STORE:
+	case WASM_OP_ATOMIC_RMW:
+	case WASM_OP_ATOMIC_CMPXCHG:
+		emit_atomic(t, pc, op);
+		return;
+	case WASM_OP_ATOMIC_FENCE:
+		x86_mfence(&t->e);
+		return;
+	case WASM_OP_ATOMIC_WAIT: /* may block while other threads grow the memory */
+		emit_misc(t, pc, op, true);
+		return;
+	case WASM_OP_ATOMIC_NOTIFY:
+		emit_misc(t, pc, op, false);
+		return;
 	case WASM_OP_RET1:
 		tr_get(t, true, X86_RCX, p[1]);
 		x86_mov_store(&t->e, true, SLOT(0), X86_RCX);
@@ -1277,7 +1454,8 @@ static void forget_checked(struct tr *t, uint32_t pc, unsigned op)
 {
 	const char *lay = wasm_jit_ops[op].layout;
 
-	if (op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT) {
+	if (op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT ||
+	    op == WASM_OP_CALL_REF) {
 		t->nchecked = 0;
 		return;
 	}

@@ -1,0 +1,41 @@
+;; Seed for the run fuzzer: the threads proposal's atomics on a shared memory (every
+;; width of loads, stores, read-modify-writes and compare-exchange, aligned and not,
+;; near the end of memory), wait and notify, in loops the JIT keeps in registers.
+(module
+  (memory 1 1 shared)
+  (global $g (mut i64) (i64.const 0x0123456789abcdef))
+  (func (export "rmw") (result i64)
+    (local $i i32) (local $h i64)
+    (loop $l
+      (local.set $h (i64.add (local.get $h)
+        (i64.atomic.rmw.add (i32.and (local.get $i) (i32.const 0xf8)) (global.get $g))))
+      (local.set $h (i64.xor (local.get $h)
+        (i64.atomic.rmw8.and_u offset=3 (local.get $i) (local.get $h))))
+      (local.set $h (i64.add (local.get $h) (i64.extend_i32_u
+        (i32.atomic.rmw16.or_u (i32.shl (local.get $i) (i32.const 1)) (i32.wrap_i64 (local.get $h))))))
+      (local.set $h (i64.add (local.get $h)
+        (i64.atomic.rmw32.xor_u (i32.shl (local.get $i) (i32.const 2)) (local.get $h))))
+      (local.set $h (i64.sub (local.get $h)
+        (i64.atomic.rmw.sub offset=8 (i32.and (local.get $i) (i32.const 0xf8)) (local.get $h))))
+      (local.set $h (i64.add (local.get $h)
+        (i64.atomic.rmw.xchg offset=16 (i32.and (local.get $i) (i32.const 0xf8)) (local.get $h))))
+      (local.set $h (i64.add (local.get $h)
+        (i64.atomic.rmw.cmpxchg (i32.const 0) (local.get $h) (i64.const 5))))
+      (local.set $h (i64.add (local.get $h) (i64.extend_i32_u
+        (i32.atomic.rmw8.cmpxchg_u (local.get $i) (i32.const 0) (i32.wrap_i64 (local.get $h))))))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 100))))
+    (i64.add (local.get $h) (i64.load (i32.const 0))))
+  (func (export "misaligned") (result i32)
+    (i32.atomic.rmw.add (i32.const 2) (i32.const 1)))
+  (func (export "end") (result i64)
+    (i64.atomic.store offset=65528 (i32.const 0) (i64.const -1))
+    (i32.atomic.store16 offset=65534 (i32.const 0) (i32.const 7))
+    (i64.add (i64.atomic.load offset=65528 (i32.const 0))
+      (i64.atomic.load8_u offset=65535 (i32.const 0))))
+  (func (export "oob") (result i64)
+    (i64.atomic.load offset=65532 (i32.const 4)))
+  (func (export "wait") (result i32)
+    (atomic.fence)
+    (i32.add (memory.atomic.wait32 (i32.const 0) (i32.const 1) (i64.const 0))
+      (memory.atomic.notify (i32.const 0) (i32.const 1))))
+)

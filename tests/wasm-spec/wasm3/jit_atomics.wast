@@ -1,0 +1,31 @@
+;; Read-modify-writes whose x86 translation differs by kind and width (the JIT: lock xadd,
+;; xchg, lock cmpxchg loops for and/or/xor, lock cmpxchg), with operands whose bits above
+;; the access width are set (they must not reach memory or the result), a failed
+;; compare-exchange (the old value, zero-extended), and alignment checked before bounds.
+(module
+  (memory 1 1 shared)
+  (func (export "and8") (param i32 i64) (result i64) (i64.atomic.rmw8.and_u (local.get 0) (local.get 1)))
+  (func (export "or16") (param i32 i32) (result i32) (i32.atomic.rmw16.or_u (local.get 0) (local.get 1)))
+  (func (export "xor32") (param i32 i64) (result i64) (i64.atomic.rmw32.xor_u (local.get 0) (local.get 1)))
+  (func (export "xor64") (param i32 i64) (result i64) (i64.atomic.rmw.xor (local.get 0) (local.get 1)))
+  (func (export "sub16") (param i32 i32) (result i32) (i32.atomic.rmw16.sub_u (local.get 0) (local.get 1)))
+  (func (export "load64") (param i32) (result i64) (i64.atomic.load (local.get 0)))
+  (func (export "cmpxchg16") (param i32 i64 i64) (result i64)
+    (i64.atomic.rmw16.cmpxchg_u (local.get 0) (local.get 1) (local.get 2)))
+)
+(assert_return (invoke "or16" (i32.const 0) (i32.const 0xffff1234)) (i32.const 0))
+(assert_return (invoke "load64" (i32.const 0)) (i64.const 0x1234))
+(assert_return (invoke "and8" (i32.const 1) (i64.const 0xffffffffffffff10)) (i64.const 0x12))
+(assert_return (invoke "load64" (i32.const 0)) (i64.const 0x1034))
+(assert_return (invoke "xor32" (i32.const 0) (i64.const 0xffffffff00000001)) (i64.const 0x1034))
+(assert_return (invoke "sub16" (i32.const 2) (i32.const 1)) (i32.const 0))
+(assert_return (invoke "load64" (i32.const 0)) (i64.const 0xffff1035))
+(assert_return (invoke "xor64" (i32.const 0) (i64.const -1)) (i64.const 0xffff1035))
+(assert_return (invoke "load64" (i32.const 0)) (i64.const 0xffffffff0000efca))
+(assert_return (invoke "cmpxchg16" (i32.const 0) (i64.const 0x11110000efca) (i64.const 7)) (i64.const 0xefca))
+(assert_return (invoke "cmpxchg16" (i32.const 0) (i64.const 0xefca) (i64.const 9)) (i64.const 7))
+(assert_return (invoke "load64" (i32.const 0)) (i64.const 0xffffffff00000007))
+(assert_trap (invoke "xor32" (i32.const 2) (i64.const 0)) "unaligned atomic")
+(assert_trap (invoke "and8" (i32.const 65536) (i64.const 0)) "out of bounds memory access")
+(assert_trap (invoke "cmpxchg16" (i32.const 65535) (i64.const 0) (i64.const 0)) "unaligned atomic")
+(assert_trap (invoke "xor64" (i32.const 65536) (i64.const 0)) "out of bounds memory access")
