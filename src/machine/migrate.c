@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,8 +614,13 @@ struct in_disks {
 	struct mig_disk d[VM_MAX_DEVICE_ARGS];
 	unsigned n;
 	int mode;
-	bool switched; /* shared: SWITCH came and the images are open */
+	bool switched;	    /* shared: SWITCH came and the images are open */
+	uint64_t unflushed; /* bytes written since the last flush */
 };
+
+/* Copied blocks are flushed every this many bytes: dirty page cache is charged to the
+ * guest's memory cgroup, and v1 does not throttle a cgroup's writers (an OOM kill). */
+#define MIG_FLUSH_BYTES (8u << 20)
 
 /* One block of a BLOCKS section into its disk. */
 static int take_block(struct in_disks *in, const uint8_t *p, size_t len, char *err, size_t errlen)
@@ -644,6 +648,11 @@ static int take_block(struct in_disks *in, const uint8_t *p, size_t len, char *e
 		r = disk_pwrite(dk, p + MIG_BLOCK_HDR, n, off);
 	else
 		goto bad;
+	in->unflushed += n;
+	if (!r && in->unflushed >= MIG_FLUSH_BYTES) {
+		in->unflushed = 0;
+		r = disk_flush(dk);
+	}
 	if (r)
 		vm_errf(err, errlen, "%s: cannot write block at %llu of %s: %s", in->d[k].dev->name,
 			(unsigned long long)off, vblk_path(in->d[k].dev), strerror(-r));
@@ -820,15 +829,44 @@ static int get_disks(int fd, struct vm_restore *rs, struct in_disks *dk, char *e
 	return r;
 }
 
-/* Points the writable disks at this host's images (copy) or defers opening them
- * (shared storage). */
+/* One --incoming-disk: "PATH[,format=raw|qcow2][,shared=on]". */
+static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, bool *shared,
+			 char *err, size_t errlen)
+{
+	struct device_args a;
+	const char *path, *fmt, *sh;
+	int r = device_args_parse(&a, opt, err, errlen);
+
+	if (r < 0)
+		return r;
+	path = device_args_get(&a, "", 0);
+	fmt = device_args_get(&a, "format", 0);
+	sh = device_args_get(&a, "shared", 0);
+	/* the format is never probed: the guest wrote the image's first bytes */
+	r = !path || !path[0] || (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) ||
+			    (sh && strcmp(sh, "on") && strcmp(sh, "off"))
+		    ? -EINVAL
+		    : device_args_check_unused(&a, "--incoming-disk", err, errlen);
+	*shared = sh && !strcmp(sh, "on");
+	r = r ?: vm_restore_set_disk(rs, k, path, fmt);
+	if (r)
+		vm_errf(err, errlen,
+			"--incoming-disk %s: %s (PATH[,format=raw|qcow2][,shared=on], the format "
+			"defaulting to the source's disk's)",
+			opt, strerror(-r));
+	device_args_fini(&a);
+	return r;
+}
+
+/* Points the writable disks at this host's images (copy, or shared=on: the source's
+ * images under this host's names) or leaves the source's names (shared storage); a
+ * shared disk opens only at SWITCH. */
 static int plan_disks(const struct vm_config *tmpl, struct vm_config *cfg, struct vm_restore *rs,
 		      struct in_disks *dk, char *err, size_t errlen)
 {
+	unsigned nshared = 0;
 	int r = 0;
 
-	dk->mode = tmpl->ndisk_paths ? MIG_DISKS_COPY : MIG_DISKS_SHARED;
-	cfg->defer_disks = !tmpl->ndisk_paths;
 	if (tmpl->ndisk_paths && tmpl->ndisk_paths != dk->n) {
 		vm_errf(err, errlen,
 			"the machine has %u writable disk%s and %u --incoming-disk were given: one "
@@ -837,26 +875,29 @@ static int plan_disks(const struct vm_config *tmpl, struct vm_config *cfg, struc
 		return -EINVAL;
 	}
 	for (unsigned k = 0; k < tmpl->ndisk_paths && !r; k++) {
-		/* PATH[,format=raw|qcow2]: never probed (the guest wrote its first bytes) */
-		char path[PATH_MAX];
-		const char *p = tmpl->disk_paths[k], *f = strstr(p, ",format="), *fmt = NULL;
-		size_t n = f ? (size_t)(f - p) : strlen(p);
-		if (n >= sizeof(path) || !n) {
-			r = -EINVAL;
-		} else {
-			memcpy(path, p, n);
-			path[n] = 0;
-			fmt = f ? f + 8 : NULL;
-			r = fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2") ? -EINVAL : 0;
-			r = r ?: vm_restore_set_disk(rs, k, path, fmt);
-		}
-		if (r)
-			vm_errf(err, errlen,
-				"--incoming-disk %s: %s (PATH[,format=raw|qcow2], the format "
-				"defaulting to the source's disk's)",
-				p, strerror(-r));
+		bool shared = false;
+		r = incoming_disk(rs, k, tmpl->disk_paths[k], &shared, err, errlen);
+		nshared += shared;
 	}
+	if (!r && nshared && nshared != tmpl->ndisk_paths) {
+		vm_errf(err, errlen, "--incoming-disk: either every disk is shared=on or none");
+		r = -EINVAL;
+	}
+	dk->mode = tmpl->ndisk_paths && !nshared ? MIG_DISKS_COPY : MIG_DISKS_SHARED;
+	cfg->defer_disks = dk->mode == MIG_DISKS_SHARED;
 	return r;
+}
+
+/* Whether `path` opens for reading and writing (open, not access(2): the sandbox's
+ * seccomp list has no access). Sets errno when not. */
+static bool openable(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 /* The machine's disks against what the source said: copy: this host's images of the
@@ -870,7 +911,7 @@ static int check_disks(struct vm *vm, struct in_disks *dk, char *err, size_t err
 	for (unsigned k = 0; k < dk->n; k++) {
 		const char *path = vblk_path(d[k].dev);
 		dk->d[k].dev = d[k].dev;
-		if (dk->mode == MIG_DISKS_SHARED && access(path, R_OK | W_OK)) {
+		if (dk->mode == MIG_DISKS_SHARED && !openable(path)) {
 			vm_errf(err, errlen,
 				"%s: %s (the source's image: without --incoming-disk the images "
 				"must be shared storage, at the same path here)",

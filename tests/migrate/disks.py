@@ -344,3 +344,96 @@ def t_disk_bad(c):
         why += "; cut_switch: the proxy never saw the disk switch"
     src.kill()
     c.result("disk_bad", why)
+
+
+def t_daemon_disk(c):
+    """Through two daemons: `lodge create dst --incoming HOST:PORT --disk DST` receives
+    the blocks (one of another size first: refused, the source runs on), then the guest
+    goes back to the first daemon with `--disk DST --shared-disks` (shared storage)."""
+    a, b = c.Daemon("dda"), c.Daemon("ddb")
+    why = ""
+    try:
+        for d in (a, b):
+            if not os.path.exists(d.sock):
+                return c.result("daemon_disk", "a daemon did not start")
+        src_img = new_disk(c, "dd-src.img")
+        dst_img = new_disk(c, "dd-dst.img", garbage=True)
+        small = new_disk(c, "dd-small.img", DISK_MB // 2)
+        rc, out = a.cli("create", "src", "--kernel", c.out + "/Image", "--initrd", c.initrd,
+                        "--firmware", c.out + "/fw_dynamic.bin", "--disk", src_img)
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return c.result("daemon_disk", "create/start src: %s %s" % (out, out2))
+        if not c.wait_until(lambda: "Leaving this shell" in a.logs("src"), 300):
+            return c.result("daemon_disk", "src: no shell prompt: " + a.logs("src")[-300:])
+        a.console_send("src", "memcheck 8 64 & diskrec /dev/vda &\n")
+        if not c.wait_until(lambda: re.search(r"^ack 20$", a.logs("src"), re.M), 120):
+            return c.result("daemon_disk", "diskrec did not run: " + a.logs("src")[-300:])
+        port = c.free_port()
+        rc, out = b.cli("create", "bad", "--incoming", "127.0.0.1:%d" % port, "--disk", small)
+        rc2, out2 = b.cli("start", "bad")
+        if rc or rc2:
+            return c.result("daemon_disk", "create/start bad: %s %s" % (out, out2))
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port, timeout=600)
+        if rc == 0 or "runs on here" not in out or len(out.strip().splitlines()) != 1:
+            why += "; migrate to a destination image of another size: %d %r" % (rc, out)
+        n = acks(a.logs("src"))[-1]
+        if not c.wait_until(lambda: re.search(r"^ack %d$" % (n + 10), a.logs("src"), re.M),
+                            120) or a.inspect("src").get("state") != "running":
+            why += "; the source did not run on after the refusal: %s" % a.inspect("src")
+        b.cli("rm", "--force", "bad", timeout=60)
+        port = c.free_port()
+        rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--disk", dst_img)
+        rc2, out2 = b.cli("start", "dst")
+        if rc or rc2:
+            return c.result("daemon_disk", why + "; create/start dst: %s %s" % (out, out2))
+        t0 = time.time()
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port, timeout=600)
+        print("# daemon_disk: lodge migrate (copy) %.0f ms" % ((time.time() - t0) * 1000),
+              flush=True)
+        if rc:
+            return c.result("daemon_disk", why + "; lodge migrate: %d %s; dst: %s" % (
+                rc, out, b.inspect("dst")))
+        last = acks(a.logs("src"))[-1]
+        if not c.wait_until(lambda: re.search(r"^ack %d$" % (last + 30), b.logs("dst"), re.M),
+                            120):
+            return c.result("daemon_disk", why + "; dst did not write on from ack %d: %s" % (
+                last, b.logs("dst")[-300:]))
+        # and back, on shared storage: the same image under the first daemon
+        port = c.free_port()
+        rc, out = a.cli("create", "back", "--incoming", "127.0.0.1:%d" % port, "--disk",
+                        dst_img, "--shared-disks")
+        rc2, out2 = a.cli("start", "back")
+        if rc or rc2:
+            return c.result("daemon_disk", why + "; create/start back: %s %s" % (out, out2))
+        t0 = time.time()
+        rc, out = b.cli("migrate", "dst", "127.0.0.1:%d" % port, timeout=600)
+        print("# daemon_disk: lodge migrate (shared) %.0f ms" % ((time.time() - t0) * 1000),
+              flush=True)
+        if rc:
+            return c.result("daemon_disk", why + "; lodge migrate back: %d %s; back: %s" % (
+                rc, out, a.inspect("back")))
+        last = acks(b.logs("dst"))[-1]
+        if not c.wait_until(lambda: re.search(r"^ack %d$" % (last + 30), a.logs("back"), re.M),
+                            120):
+            return c.result("daemon_disk", why + "; back did not write on from ack %d: %s" % (
+                last, a.logs("back")[-300:]))
+        a.cli("rm", "--force", "back", timeout=60)
+        text = a.logs("src") + b.logs("dst") + a.logs("back")
+        seen = acks(text)
+        if sorted(set(seen)) != list(range(min(seen), max(seen) + 1)) or \
+                len(set(seen)) != len(seen):
+            why += "; the acks have a gap or a repeat"
+        bad = bad_records(dst_img, seen)
+        if bad:
+            why += "; %d acknowledged records are not whole on the last image: %s" % (
+                len(bad), bad[:10])
+        if "BAD" in text:
+            why += "; memcheck found a bad page"
+    finally:
+        for d, names in ((a, ("back",)), (b, ("bad", "dst"))):
+            for n in names:
+                d.cli("rm", "--force", n, timeout=60)
+        a.stop()
+        b.stop()
+    c.result("daemon_disk", why)

@@ -24,7 +24,7 @@
                   snapshot): the ticks go on at the destination with no gap or repeat
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
-  disk_copy, disk_shared, disk_bad
+  disk_copy, disk_shared, disk_bad, daemon_disk
                   guests with a writable disk: tests/migrate/disks.py
 """
 import json
@@ -88,10 +88,11 @@ def build_initrd():
 
 def disk_tests(initrd):
     c = disks.Ctx(start=lambda args, sock: start(args, sock), api=api, free_port=free_port,
-                  result=result, tmp=tmp, boot_args=boot_args(initrd))
+                  result=result, tmp=tmp, boot_args=boot_args(initrd), Daemon=Daemon,
+                  wait_until=wait_until, out=OUT, initrd=initrd)
     only = os.environ.get("MIGRATE_ONLY", "")
     for name, fn in (("disk_copy", disks.t_disk_copy), ("disk_shared", disks.t_disk_shared),
-                     ("disk_bad", disks.t_disk_bad)):
+                     ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk)):
         if not only or name in only.split(","):
             fn(c)
 
@@ -653,7 +654,7 @@ def main():
         initrd, why = build_initrd()
         if not initrd:
             for t in ("loopback", "netns", "dest_gone", "daemon", "daemon_netns", "disk_copy",
-                      "disk_shared", "disk_bad"):
+                      "disk_shared", "disk_bad", "daemon_disk"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
         else:
             only = os.environ.get("MIGRATE_ONLY", "")
