@@ -373,9 +373,17 @@ static void reattach_on_loop(void *opaque)
 	struct mig *m = opaque;
 	char err[256];
 
-	for (unsigned k = 0; k < m->ndisks; k++)
-		if (vblk_attach(m->disks[k].dev, err, sizeof(err)))
+	for (unsigned k = 0; k < m->ndisks; k++) {
+		int r = vblk_attach(m->disks[k].dev, err, sizeof(err));
+		/* A destination that failed closes the images as it ends, which may be
+		 * just after its socket: wait for its lock to go (5 s at most). */
+		for (unsigned t = 0; r == -EBUSY && t < 500; t++) {
+			usleep(10000);
+			r = vblk_attach(m->disks[k].dev, err, sizeof(err));
+		}
+		if (r)
 			log_err("migration failed, and %s (its requests fail from now on)", err);
+	}
 	m->released = false;
 }
 
