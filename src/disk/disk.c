@@ -535,6 +535,12 @@ int disk_written_take(struct disk *d, uint64_t *out)
 	return 0;
 }
 
+void disk_written_all(struct disk *d)
+{
+	if (d->nblocks)
+		mark_written(d, 0, d->top->size);
+}
+
 uint64_t disk_size(const struct disk *d)
 {
 	return d->top->size;

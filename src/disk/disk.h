@@ -230,6 +230,9 @@ uint64_t disk_written_blocks(const struct disk *d);
  * Returns 0, or -ENOMEM when the disk could not keep its bitmap: every block is then
  * reported. */
 int disk_written_take(struct disk *d, uint64_t *out);
+/* Marks every block written again (what was taken went nowhere: a live migration that
+ * failed; replication then still sends every block). */
+void disk_written_all(struct disk *d);
 
 /* ---- Creating images ---- */
 

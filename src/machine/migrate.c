@@ -367,6 +367,17 @@ static int setup_disks(struct mig *m)
 	return 0;
 }
 
+/* After a failure in copy mode: the blocks taken went nowhere; replication (which
+ * shares the bitmap) must still see them written. */
+static void untake_on_loop(void *opaque)
+{
+	struct mig *m = opaque;
+
+	for (unsigned k = 0; k < m->ndisks; k++)
+		if (vblk_disk(m->disks[k].dev))
+			disk_written_all(vblk_disk(m->disks[k].dev));
+}
+
 /* After a failure past SWITCH: the images are this machine's again. */
 static void reattach_on_loop(void *opaque)
 {
@@ -573,6 +584,8 @@ out:
 		} else {
 			gmem_dirty_stop(g);
 		}
+		if (m.ndisks && m.mode == MIG_DISKS_COPY)
+			evloop_call(vm->loop, untake_on_loop, &m);
 		if (paused_here)
 			vm_resume(vm);
 	}
