@@ -117,6 +117,7 @@ def check_after(c, name, src, dst, img_dst, took):
         src.p.wait(30)
     except subprocess.TimeoutExpired:
         return "the source did not exit after the migration"
+    src.te.join(5)  # its last line read (the migration's figures)
     info = re.search(r"migrated to \S+: .*", src.errtext())
     print("# %s: PUT /migrate %.0f ms; %s" % (name, took * 1000, info.group(0) if info else "?"),
           flush=True)
@@ -158,8 +159,8 @@ def t_disk_copy(c):
     if st != 204:
         return c.result("disk_copy", "PUT /migrate: %s %s (source: %s; destination: %s)" % (
             st, body, src.errtext()[-300:], dst.errtext()[-300:]))
-    blocks = re.search(r"(\d+) disk blocks", src.errtext() + "")
     why = check_after(c, "disk_copy", src, dst, dst_img, took)
+    blocks = re.search(r"(\d+) disk blocks", src.errtext())
     if not blocks or int(blocks.group(1)) < DISK_MB * 16:
         why += "; the source sent %s disk blocks, fewer than the disk has" % (
             blocks.group(1) if blocks else "no")
