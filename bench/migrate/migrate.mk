@@ -1,6 +1,7 @@
 # Live-migration benchmark (issue 11): `make bench-migrate` builds the release Lodge and
 # runs bench/migrate/run: total time and downtime of migrating the default guest over
-# 127.0.0.1, idle and while it writes memory, side by side with QEMU (TCG, -incoming tcp:).
+# 127.0.0.1, idle and while it writes memory, side by side with QEMU (TCG, -incoming tcp:),
+# then a guest with a disk being written: its blocks copied, then on shared storage.
 
 .PHONY: bench-migrate bench-migrate-wasm
 

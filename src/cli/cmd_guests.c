@@ -157,8 +157,10 @@ static void create_usage(FILE *f)
 		"       lodge create NAME --wasm APP.wasm [--dir HOST[::GUEST]]... [--env K=V]...\n"
 		"                         [OPTIONS] [-- ARGS...]\n"
 		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n"
-		"       lodge create NAME --incoming HOST:PORT [--kind vm|wasm] [OPTIONS]\n"
-		"       lodge create NAME --standby HOST:PORT [--failover manual|auto] [OPTIONS]\n"
+		"       lodge create NAME --incoming HOST:PORT [--kind vm|wasm]\n"
+		"                         [--disk FILE]... [--shared-disks] [OPTIONS]\n"
+		"       lodge create NAME --standby HOST:PORT [--failover manual|auto]\n"
+		"                         [--disk FILE]... [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
@@ -166,9 +168,15 @@ static void create_usage(FILE *f)
 		"the --dir options it had, in the same order. With --incoming, lodge start\n"
 		"makes the daemon listen on HOST:PORT (state: incoming) for a live migration\n"
 		"(lodge migrate on the source's daemon); the guest runs once it arrived.\n"
+		"Its --disk FILEs, one per writable disk of the source's guest, in order and\n"
+		"of the same sizes, receive their blocks with the RAM; with --shared-disks\n"
+		"they are the source's images themselves (shared storage), opened once the\n"
+		"source let go of them.\n"
 		"With --standby, the same for a replicated system guest (lodge replicate on\n"
 		"the primary's daemon): it keeps the last complete checkpoint and runs it on\n"
-		"lodge failover NAME (or at once when the primary is gone, --failover auto).\n"
+		"lodge failover NAME (or at once when the primary is gone, --failover auto);\n"
+		"its --disk FILEs are its copies of the primary's writable disks, made before\n"
+		"the primary started.\n"
 		"\n"
 		"options:\n"
 		"  --cpus N             harts of a system guest (default 1)\n"
@@ -233,6 +241,10 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	double num;
 	uint64_t size;
 
+	if (!strcmp(opt, "--shared-disks")) { /* the one option without a value */
+		cJSON_AddBoolToObject(o, "shared_disks", true);
+		return true;
+	}
 	if (*i + 1 >= argc) {
 		say_err("create: %s needs a value", opt);
 		return false;

@@ -57,6 +57,8 @@ struct run_opts {
 	const char *standby;	      /* --standby tcp:HOST:PORT (the HOST:PORT part) */
 	const char *standby_disks[VM_MAX_DEVICE_ARGS]; /* --standby-disk PATH */
 	unsigned nstandby_disks;
+	const char *incoming_disks[VM_MAX_DEVICE_ARGS]; /* --incoming-disk PATH */
+	unsigned nincoming_disks;
 	bool failover_auto; /* --failover auto[:MS] */
 	unsigned heartbeat_ms;
 };
@@ -150,6 +152,10 @@ static void run_usage(FILE *f)
 		"                    the same restrictions as --restore\n"
 		"  --incoming control  the same, the connection handed over on the --api\n"
 		"                    socket (POST /migrate/receive: how the daemon does it)\n"
+		"  --incoming-disk PATH  this host's image for the source's next writable disk\n"
+		"                    (of the same size; one per such disk): its blocks come\n"
+		"                    with the RAM. Without it the images are shared storage:\n"
+		"                    opened here, by the same path, once the source let go\n"
 		"Replication (docs/SNAPSHOT.md \"Replication\"):\n"
 		"  --standby tcp:HOST:PORT  be the standby of a guest replicated there (PUT\n"
 		"                    /replicate on the primary's --api socket): keep its last\n"
@@ -253,6 +259,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"incoming", required_argument, NULL, 'I'},
 		{"standby", required_argument, NULL, 'Y'},
 		{"standby-disk", required_argument, NULL, 'D'},
+		{"incoming-disk", required_argument, NULL, 'G'},
 		{"failover", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 	};
@@ -396,6 +403,13 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			}
 			o->standby_disks[o->nstandby_disks++] = optarg;
 			break;
+		case 'G':
+			if (o->nincoming_disks == VM_MAX_DEVICE_ARGS) {
+				log_err("run: too many --incoming-disk options");
+				return -1;
+			}
+			o->incoming_disks[o->nincoming_disks++] = optarg;
+			break;
 		case 'F':
 			o->heartbeat_ms = 1000;
 			if (!strcmp(optarg, "manual")) {
@@ -432,6 +446,10 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 	}
 	if (!!o->restore + !!o->incoming + !!o->standby > 1) {
 		log_err("run: --restore, --incoming and --standby each bring a machine: pass one");
+		return -1;
+	}
+	if (!o->incoming && o->nincoming_disks) {
+		log_err("run: --incoming-disk goes with --incoming");
 		return -1;
 	}
 	if (!o->standby && (o->nstandby_disks || o->heartbeat_ms)) {
@@ -626,7 +644,11 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
  * exit status. */
 static int setup_incoming(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
-	struct vm_config tmpl = {.timeout_sec = o->timeout, .jit_hot = o->jit_hot, .console = con};
+	struct vm_config tmpl = {.timeout_sec = o->timeout,
+				 .jit_hot = o->jit_hot,
+				 .console = con,
+				 .disk_paths = o->incoming_disks,
+				 .ndisk_paths = o->nincoming_disks};
 	char err[512] = "", peer[256];
 	int fd, r;
 
@@ -898,9 +920,11 @@ static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t
 	pthread_mutex_unlock(&c->lock);
 	if (!r) /* what the user (and bench/migrate) want to know */
 		fprintf(stderr,
-			"lodge: migrated to %s: %u rounds, %llu pages, %.1f MiB in %.1f ms, paused "
-			"%.2f ms\n",
-			dest, st.rounds, (unsigned long long)st.pages, (double)st.bytes / 1048576.0,
+			"lodge: migrated to %s: %u rounds, %llu pages, %llu disk blocks, %.1f MiB "
+			"in "
+			"%.1f ms, paused %.2f ms\n",
+			dest, st.rounds, (unsigned long long)st.pages,
+			(unsigned long long)st.blocks, (double)st.bytes / 1048576.0,
 			(double)st.total_ns / 1e6, (double)st.downtime_ns / 1e6);
 	return r;
 }

@@ -64,6 +64,8 @@ struct board {
 	struct evloop *loop;	  /* the machine's I/O thread */
 	struct chardev *console;  /* the machine's console backend, or NULL */
 	bool console_input_taken; /* a device with `console` set reads it, not the UART */
+	bool defer_disks;	  /* writable virtio-blk images open only at vblk_attach (the
+				   * destination of a migration on shared storage) */
 	unsigned nharts;
 	uint32_t plic_phandle;	    /* for interrupt-parent in device-tree nodes */
 	uint32_t cpu_intc_phandle0; /* hart h's interrupt controller: + h */

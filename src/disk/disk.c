@@ -535,6 +535,12 @@ int disk_written_take(struct disk *d, uint64_t *out)
 	return 0;
 }
 
+void disk_written_all(struct disk *d)
+{
+	if (d->nblocks)
+		mark_written(d, 0, d->top->size);
+}
+
 uint64_t disk_size(const struct disk *d)
 {
 	return d->top->size;
@@ -811,6 +817,10 @@ void disk_complete(struct disk *d)
 		while ((dr = list_pop(&d->done_head, &d->done_tail))) {
 			struct disk_req *q = dr->req;
 			int res = dr->aio.result;
+			/* Marked again now it is done: a copy that read the block while the
+			 * write was in flight (live migration's pre-copy) sends it again. */
+			if (modifies(dr->op))
+				mark_written(d, q->offset, dr->len);
 			d->nreq--;
 			core_free(dr);
 			q->done(q, res);

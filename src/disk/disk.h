@@ -216,10 +216,12 @@ int disk_flush(struct disk *d) __attribute__((warn_unused_result));
 int disk_zero(struct disk *d, enum disk_op op, uint64_t offset, uint64_t len)
 	__attribute__((warn_unused_result));
 
-/* ---- Written blocks (replication, machine/replicate.c) ----
+/* ---- Written blocks (replication, live migration: machine/replicate.c, migrate.c) ----
  * A writable disk records which DISK_TRACK_BLOCK-byte blocks of its virtual disk every
  * accepted WRITE, DISCARD and WRITE_ZEROES touched since it was opened, one bit each,
- * until they are taken. Owning thread only. */
+ * until they are taken: when the request is accepted and again when it completes (a
+ * block read back while a write to it was in flight is then reported again). Owning
+ * thread only. */
 #define DISK_TRACK_BLOCK (64u << 10)
 
 /* Blocks the disk has (0 for a read-only disk): a bitmap has (n + 63) / 64 words. */
@@ -228,6 +230,9 @@ uint64_t disk_written_blocks(const struct disk *d);
  * Returns 0, or -ENOMEM when the disk could not keep its bitmap: every block is then
  * reported. */
 int disk_written_take(struct disk *d, uint64_t *out);
+/* Marks every block written again (what was taken went nowhere: a live migration that
+ * failed; replication then still sends every block). */
+void disk_written_all(struct disk *d);
 
 /* ---- Creating images ---- */
 

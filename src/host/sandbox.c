@@ -196,8 +196,17 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 
 	if (json_str(c, "restore", NULL)) /* a snapshot: read only, the rest comes from it */
 		r = r ?: add_bind(p, json_str(c, "restore", ""), "/files/restore", false, false);
-	/* a guest coming by live migration gets everything from the stream */
-	if ((json_str(c, "restore", NULL) || json_str(c, "incoming", NULL)) && g->kind == GUEST_VM)
+	/* a guest coming by live migration gets everything from the stream but the images
+	 * for its writable disks */
+	if (json_str(c, "incoming", NULL) && g->kind == GUEST_VM) {
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
+		{
+			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
+			r = r ?: add_bind(p, e->valuestring, dst, true, false);
+		}
+		return r;
+	}
+	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM)
 		return r;
 	if (g->kind == GUEST_VM) {
 		r = r ?: add_bind(p, json_str(c, "kernel", ""), "/files/kernel", false, false);

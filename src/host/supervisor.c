@@ -301,9 +301,8 @@ static int check_restore(const cJSON *c, enum guest_kind *kind, char *err, size_
  * listens): everything but host settings comes from the stream; "kind" says which. */
 static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
 {
-	static const char *const from_stream[] = {"kernel", "initrd", "append", "firmware",
-						  "disks",  "nets",   "wasm",	"args",
-						  "env",    "restore"};
+	static const char *const from_stream[] = {"kernel", "initrd", "append", "firmware", "nets",
+						  "wasm",   "args",   "env",	"restore"};
 	const char *in = json_str(c, "incoming", ""), *k = json_str(c, "kind", "vm");
 
 	for (size_t i = 0; i < sizeof(from_stream) / sizeof(from_stream[0]); i++)
@@ -331,7 +330,22 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		snprintf(err, errlen, "'dirs' is for WebAssembly guests");
 		return -EINVAL;
 	}
-	return paths_ok(c, "dirs", true, true, err, errlen) ? 0 : -EINVAL;
+	/* "disks": this host's images for the source's writable disks (copied with the
+	 * RAM, or with "shared_disks" the same files, opened once the source let go) */
+	if (*kind == GUEST_WASM && cJSON_GetObjectItemCaseSensitive(c, "disks")) {
+		snprintf(err, errlen, "'disks' is for system guests");
+		return -EINVAL;
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "shared_disks")) &&
+	    (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby")) ||
+	     !cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "disks")))) {
+		snprintf(err, errlen, "'shared_disks' goes with 'disks' of a migration's guest");
+		return -EINVAL;
+	}
+	return paths_ok(c, "dirs", true, true, err, errlen) &&
+			       paths_ok(c, "disks", false, false, err, errlen)
+		       ? 0
+		       : -EINVAL;
 }
 
 static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
@@ -353,11 +367,13 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 		wasm = kernel ? NULL : json_str(c, "restore", "");
 		goto limits;
 	}
-	if (!json_str(c, "incoming", NULL) && (cJSON_GetObjectItemCaseSensitive(c, "standby") ||
-					       cJSON_GetObjectItemCaseSensitive(c, "failover"))) {
+	if (!json_str(c, "incoming", NULL) &&
+	    (cJSON_GetObjectItemCaseSensitive(c, "standby") ||
+	     cJSON_GetObjectItemCaseSensitive(c, "failover") ||
+	     cJSON_GetObjectItemCaseSensitive(c, "shared_disks"))) {
 		snprintf(err, errlen,
-			 "'standby' and 'failover' go with 'incoming' (where the "
-			 "primary's stream comes)");
+			 "'standby', 'failover' and 'shared_disks' go with 'incoming' (where "
+			 "the stream comes)");
 		return -EINVAL;
 	}
 	if (strcmp(json_str(c, "failover", "manual"), "manual") &&
@@ -693,8 +709,13 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 			arg(a, "--standby=control");
 			if (!strcmp(json_str(c, "failover", "manual"), "auto"))
 				arg(a, "--failover=auto");
+			arg_paths(a, c, "disks", "--standby-disk", p, "disk", "");
 		} else {
 			arg(a, "--incoming=control");
+			arg_paths(a, c, "disks", "--incoming-disk", p, "disk",
+				  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "shared_disks"))
+					  ? ",shared=on"
+					  : "");
 		}
 		restore = incoming; /* no module or arguments below */
 	} else if (restore) {

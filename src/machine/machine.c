@@ -260,6 +260,7 @@ static int add_devices(struct vm *vm, const struct vm_config *cfg)
 	/* Another device reads the console: the UART keeps printing (firmware, early boot)
 	 * but must not take the input from it. */
 	vm->board.console_input_taken = console_dev != NULL;
+	vm->board.defer_disks = cfg->defer_disks;
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {

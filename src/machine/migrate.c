@@ -6,6 +6,16 @@
  * pages, the harts, the devices, the clock and DONE; wait for the acknowledgement.
  * Destination: the reverse, checking every section; pages go straight into the new
  * machine's RAM (it does not run yet), the state is loaded after DONE.
+ *
+ * Writable disks: after MACHINE the source names them and their sizes (MIG_DISKS) and
+ * the destination answers how they move. Shared storage (it was given no images): its
+ * disks stay closed while the source holds them (OFD locks would refuse a second
+ * writer); the paused source closes them (flushed, unlocked) and says SWITCH, the
+ * destination opens them then. Copy (one --incoming-disk per disk, of the same size):
+ * every 64 KiB block goes with round 1, then the blocks written meanwhile (disk.c's
+ * written-block bitmap) with each round, the last ones paused; the destination writes
+ * them and flushes before it acknowledges. A source that fails after SWITCH opens its
+ * images again before it runs on.
  */
 #include "machine/migrate.h"
 
@@ -21,19 +31,46 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/log.h"
 #include "core/sbuf.h"
 #include "devices/device.h"
 #include "devices/virtio/blk.h"
+#include "disk/disk.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
 #include "snapshot/snapshot.h"
 
-#define MIG_BATCH      256 /* pages per PAGES section */
-#define MIG_MAX_ROUNDS 30
-#define MIG_SMALL      256 /* dirty pages left that the paused round sends (1 MiB) */
-#define MIG_ZERO       (1ull << 63)
-#define MIG_MAX_CONFIG (1u << 20)
-#define MIG_MAX_PAGES  (4 + MIG_BATCH * (8 + GMEM_PAGE_SIZE))
+#define MIG_BATCH	  256 /* pages per PAGES section */
+#define MIG_MAX_ROUNDS	  30
+#define MIG_SMALL	  256 /* dirty pages left that the paused round sends (1 MiB) */
+#define MIG_ZERO	  (1ull << 63)
+#define MIG_MAX_CONFIG	  (1u << 20)
+#define MIG_MAX_PAGES	  (4 + MIG_BATCH * (8 + GMEM_PAGE_SIZE))
+#define MIG_SMALL_BLOCKS  16 /* written disk blocks left that the paused round sends */
+#define MIG_DISKS_VERSION 1
+#define MIG_BLOCK_HDR	  12 /* u32 disk, u64 offset */
+#define MIG_BLOCK_DATA	  16 /* where a block is read in m->blk (aligned for the zero test) */
+enum { MIG_DISKS_SHARED, MIG_DISKS_COPY, MIG_DISKS_REFUSED };
+
+/* A writable disk of the machine, in creation (= option) order. */
+struct mig_disk {
+	struct device *dev;
+	uint64_t size, nblocks;
+	uint64_t *bits; /* blocks to send (copy) */
+};
+
+/* The machine's writable disks into d[]; returns how many. */
+static unsigned writable_disks(struct vm *vm, struct mig_disk *d)
+{
+	unsigned n = 0;
+
+	for (struct device *dev = vm->devices; dev && n < VM_MAX_DEVICE_ARGS; dev = dev->next) {
+		bool ro;
+		if (vblk_is_blk(dev, &ro) && !ro)
+			d[n++] = (struct mig_disk){.dev = dev};
+	}
+	return n;
+}
 
 /* ---- source ---- */
 
@@ -48,6 +85,11 @@ struct mig {
 	char *err;
 	size_t errlen;
 	int r; /* of the paused step */
+	struct mig_disk disks[VM_MAX_DEVICE_ARGS];
+	unsigned ndisks;
+	int mode;      /* MIG_DISKS_*: how the disks move */
+	bool released; /* shared storage: the images are closed (SWITCH sent) */
+	uint8_t *blk;  /* MIG_BLOCK_DATA + DISK_TRACK_BLOCK */
 };
 
 static int flush_batch(struct mig *m)
@@ -138,6 +180,233 @@ static int send_kept(struct mig *m, const struct sbuf *b)
 	return r;
 }
 
+/* ---- source: disks ---- */
+
+struct disk_job {
+	struct mig *m;
+	unsigned k;
+	uint64_t off, len;
+	int r;
+};
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += GMEM_PAGE_SIZE)
+		if (!vm_page_zero(p + i))
+			return false;
+	return true;
+}
+
+static void read_on_loop(void *opaque)
+{
+	struct disk_job *j = opaque;
+
+	j->r = vblk_read(j->m->disks[j->k].dev, j->m->blk + MIG_BLOCK_DATA, (size_t)j->len, j->off);
+}
+
+/* Sends block b of disk k: read on the I/O thread (on_loop: this is it), all zero as
+ * its length only. */
+static int send_block(struct mig *m, unsigned k, uint64_t b, bool on_loop)
+{
+	struct mig_disk *d = &m->disks[k];
+	struct disk_job j = {.m = m, .k = k, .off = b * DISK_TRACK_BLOCK};
+	uint8_t *h = m->blk + MIG_BLOCK_DATA - MIG_BLOCK_HDR;
+	size_t n;
+	int r;
+
+	j.len = d->size - j.off < DISK_TRACK_BLOCK ? d->size - j.off : DISK_TRACK_BLOCK;
+	/* A whole block is read even at the end (the buffer is zeroed past it), so that
+	 * the zero test sees whole pages. */
+	memset(m->blk + MIG_BLOCK_DATA, 0, DISK_TRACK_BLOCK);
+	if (on_loop)
+		read_on_loop(&j);
+	else
+		evloop_call(m->vm->loop, read_on_loop, &j);
+	if (j.r) {
+		vm_errf(m->err, m->errlen, "%s: cannot read block %llu of its image: %s",
+			d->dev->name, (unsigned long long)b, strerror(-j.r));
+		return j.r;
+	}
+	n = MIG_BLOCK_HDR + (size_t)j.len;
+	if (all_zero(m->blk + MIG_BLOCK_DATA, DISK_TRACK_BLOCK)) {
+		j.off |= MIG_ZERO;
+		put_le(h + MIG_BLOCK_HDR, j.len, 4);
+		n = MIG_BLOCK_HDR + 4;
+	}
+	put_le(h, k, 4);
+	put_le(h + 4, j.off, 8);
+	r = snap_stream_put(m->fd, SNAP_SEC_BLOCKS, h, n);
+	m->st->blocks++;
+	m->st->bytes += n + 24;
+	return r;
+}
+
+/* Takes every disk's written blocks into its bits (I/O thread). */
+static void take_on_loop(void *opaque)
+{
+	struct mig *m = opaque;
+
+	for (unsigned k = 0; k < m->ndisks; k++)
+		if (disk_written_take(vblk_disk(m->disks[k].dev), m->disks[k].bits) == -ENOMEM)
+			log_warn("migration: %s: written blocks not tracked: sending all",
+				 m->disks[k].dev->name);
+}
+
+static uint64_t count_blocks(const struct mig *m)
+{
+	uint64_t n = 0;
+
+	for (unsigned k = 0; k < m->ndisks; k++)
+		n += count_bits(m->disks[k].bits, (m->disks[k].nblocks + 63) / 64);
+	return n;
+}
+
+/* Sends the blocks set in the disks' bits and clears them. */
+static int send_blocks(struct mig *m, bool on_loop)
+{
+	int r = 0;
+
+	for (unsigned k = 0; k < m->ndisks && !r; k++) {
+		struct mig_disk *d = &m->disks[k];
+		for (uint64_t w = 0; w < (d->nblocks + 63) / 64 && !r; w++) {
+			uint64_t b = d->bits[w];
+			d->bits[w] = 0;
+			for (; b && !r; b &= b - 1)
+				r = send_block(m, k, w * 64 + (uint64_t)__builtin_ctzll(b),
+					       on_loop);
+		}
+	}
+	return r;
+}
+
+/* Round 1 of the disks: every block (what was written before is in it: forgotten). */
+static int send_all_blocks(struct mig *m)
+{
+	int r = 0;
+
+	evloop_call(m->vm->loop, take_on_loop, m);
+	for (unsigned k = 0; k < m->ndisks; k++) {
+		struct mig_disk *d = &m->disks[k];
+		memset(d->bits, 0, (size_t)(d->nblocks + 63) / 64 * sizeof(uint64_t));
+		for (uint64_t b = 0; b < d->nblocks && !r; b++)
+			r = send_block(m, k, b, false);
+	}
+	return r;
+}
+
+/* Names the disks and learns how they move (m->mode). */
+static int offer_disks(struct mig *m)
+{
+	struct sbuf b = {0};
+	uint8_t ans[3];
+	ssize_t n;
+	int r;
+
+	sbuf_put_u32(&b, MIG_DISKS_VERSION);
+	sbuf_put_u32(&b, m->ndisks);
+	for (unsigned k = 0; k < m->ndisks; k++)
+		sbuf_put_u64(&b, m->disks[k].size);
+	r = b.err ?: snap_stream_put(m->fd, SNAP_SEC_MIG_DISKS, b.data, b.len);
+	sbuf_fini(&b);
+	if (r)
+		return r;
+	n = recv(m->fd, ans, sizeof(ans), MSG_WAITALL);
+	if (n == (ssize_t)sizeof(ans) && ans[0] == (SNAP_STREAM_DISKS & 0xff) &&
+	    ans[1] == (SNAP_STREAM_DISKS >> 8) && ans[2] < MIG_DISKS_REFUSED) {
+		m->mode = ans[2];
+		return 0;
+	}
+	vm_errf(m->err, m->errlen,
+		"the destination refused the machine's %u writable disk%s (%s): the machine "
+		"runs on here",
+		m->ndisks, m->ndisks > 1 ? "s" : "",
+		n < 0 ? strerror(errno)
+		      : "its log says why: give it --incoming-disk PATH of the same size for each, "
+			"or none for shared storage");
+	return n < 0 ? -errno : -ECONNABORTED;
+}
+
+/* The disks' sizes and bitmaps (I/O thread: the disks are its). */
+static void size_on_loop(void *opaque)
+{
+	struct mig *m = opaque;
+
+	for (unsigned k = 0; k < m->ndisks; k++) {
+		struct disk *dk = vblk_disk(m->disks[k].dev);
+		m->disks[k].size = dk ? disk_size(dk) : 0;
+		m->disks[k].nblocks = dk ? disk_written_blocks(dk) : 0;
+	}
+}
+
+static int setup_disks(struct mig *m)
+{
+	m->ndisks = writable_disks(m->vm, m->disks);
+	if (!m->ndisks)
+		return 0;
+	evloop_call(m->vm->loop, size_on_loop, m);
+	m->blk = core_alloc(MIG_BLOCK_DATA + DISK_TRACK_BLOCK);
+	if (!m->blk)
+		return -ENOMEM;
+	for (unsigned k = 0; k < m->ndisks; k++) {
+		if (!m->disks[k].size) {
+			vm_errf(m->err, m->errlen, "%s: its image is not open",
+				m->disks[k].dev->name);
+			return -EBADF;
+		}
+		m->disks[k].bits =
+			core_calloc((size_t)(m->disks[k].nblocks + 63) / 64 ?: 1, sizeof(uint64_t));
+		if (!m->disks[k].bits)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* After a failure in copy mode: the blocks taken went nowhere; replication (which
+ * shares the bitmap) must still see them written. */
+static void untake_on_loop(void *opaque)
+{
+	struct mig *m = opaque;
+
+	for (unsigned k = 0; k < m->ndisks; k++)
+		if (vblk_disk(m->disks[k].dev))
+			disk_written_all(vblk_disk(m->disks[k].dev));
+}
+
+/* After a failure past SWITCH: the images are this machine's again. */
+static void reattach_on_loop(void *opaque)
+{
+	struct mig *m = opaque;
+	char err[256];
+
+	for (unsigned k = 0; k < m->ndisks; k++) {
+		int r = vblk_attach(m->disks[k].dev, err, sizeof(err));
+		/* A destination that failed closes the images as it ends, which may be
+		 * just after its socket: wait for its lock to go (5 s at most). */
+		for (unsigned t = 0; r == -EBUSY && t < 500; t++) {
+			usleep(10000);
+			r = vblk_attach(m->disks[k].dev, err, sizeof(err));
+		}
+		if (r)
+			log_err("migration failed, and %s (its requests fail from now on)", err);
+	}
+	m->released = false;
+}
+
+/* Shared storage, paused: closes every image (flushed, unlocked) and says so. */
+static int release_disks(struct mig *m)
+{
+	for (unsigned k = 0; k < m->ndisks; k++)
+		vblk_release(m->disks[k].dev);
+	m->released = true;
+	return snap_stream_put(m->fd, SNAP_SEC_MIG_SWITCH, "", 0);
+}
+
 /* On the I/O thread, the machine paused and its devices quiesced: the device state
  * first (saving a virtio device logs its used rings), then the last pages, the clock. */
 static void final_on_loop(void *opaque)
@@ -151,6 +420,12 @@ static void final_on_loop(void *opaque)
 	r = vm_state_save(vm, emit_keep, &state, m->err, m->errlen);
 	r = r ?: gmem_dirty_take(&vm->mem, m->bits, false);
 	r = r ?: send_bits(m);
+	if (!r && m->ndisks && m->mode == MIG_DISKS_COPY) {
+		take_on_loop(m);
+		r = send_blocks(m, true);
+	} else if (!r && m->ndisks) {
+		r = release_disks(m);
+	}
 	r = r ?: send_kept(m, &state);
 	sbuf_put_u64(&b, vm_time(vm));
 	r = r ?: b.err ?: snap_stream_put(m->fd, SNAP_SEC_CLOCK, b.data, b.len);
@@ -177,16 +452,6 @@ static int sync_peer(struct mig *m)
 	return 0;
 }
 
-static bool has_writable_disk(const struct vm *vm)
-{
-	for (const struct device *d = vm->devices; d; d = d->next) {
-		bool ro;
-		if (vblk_is_blk(d, &ro) && !ro)
-			return true;
-	}
-	return false;
-}
-
 int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, char *err,
 	       size_t errlen)
 {
@@ -195,12 +460,6 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 	memset(st, 0, sizeof(*st));
 	if (err && errlen)
 		err[0] = 0;
-	if (has_writable_disk(vm)) {
-		vm_errf(err, errlen,
-			"the machine has a writable disk, whose image the destination cannot open "
-			"while this machine holds it (not supported yet)");
-		return -EOPNOTSUPP;
-	}
 	fd = snap_stream_dial(dest);
 	if (fd < 0) {
 		vm_errf(err, errlen, "cannot connect to %s: %s", dest,
@@ -226,21 +485,22 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	memset(st, 0, sizeof(*st));
 	if (err && errlen)
 		err[0] = 0;
-	if (has_writable_disk(vm)) {
-		vm_errf(err, errlen,
-			"the machine has a writable disk, whose image the destination cannot open "
-			"while this machine holds it (not supported yet)");
-		close(fd);
-		return -EOPNOTSUPP;
-	}
 	m.bits = core_calloc(words, sizeof(uint64_t));
 	if (!m.bits) {
 		close(fd);
 		return -ENOMEM;
 	}
 	sbuf_put_u32(&m.batch, 0);
+	r = setup_disks(&m);
+	if (r)
+		goto io_err;
 	r = vm_state_config(vm, &cfg) ?: snap_stream_put_header(m.fd);
 	r = r ?: snap_stream_put(m.fd, SNAP_SEC_MACHINE, cfg.data, cfg.len);
+	if (!r && m.ndisks) {
+		r = offer_disks(&m);
+		if (r)
+			goto out;
+	}
 	if (r)
 		goto io_err;
 	/* Round 1: all of RAM, the guest running; the log holds what it writes meanwhile. */
@@ -249,12 +509,18 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	for (uint64_t p = 0; p < pages && !r; p++)
 		r = send_page(&m, p);
 	r = r ?: flush_batch(&m);
+	if (!r && m.ndisks && m.mode == MIG_DISKS_COPY)
+		r = send_all_blocks(&m);
 	while (!r && st->rounds < MIG_MAX_ROUNDS) {
+		bool copy = m.ndisks && m.mode == MIG_DISKS_COPY;
 		r = gmem_dirty_take(g, m.bits, !was_paused);
-		if (r || count_bits(m.bits, words) <= MIG_SMALL)
+		if (!r && copy)
+			evloop_call(vm->loop, take_on_loop, &m);
+		if (r || (count_bits(m.bits, words) <= MIG_SMALL &&
+			  (!copy || count_blocks(&m) <= MIG_SMALL_BLOCKS)))
 			break;
 		st->rounds++;
-		r = send_bits(&m);
+		r = send_bits(&m) ?: (copy ? send_blocks(&m, false) : 0);
 	}
 	/* The destination may still be taking in what the socket buffers hold: the guest
 	 * pauses only once it has (its pages written meanwhile go in the last round). */
@@ -279,13 +545,8 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 		if (d->ops->quiesce)
 			d->ops->quiesce(d);
 	evloop_call(vm->loop, final_on_loop, &m);
-	for (struct device *d = vm->devices; d; d = d->next)
-		if (d->ops->resume)
-			d->ops->resume(d);
 	r = m.r;
-	if (r)
-		goto io_err;
-	{
+	if (!r) {
 		ssize_t n = recv(m.fd, ack, sizeof(ack), MSG_WAITALL);
 		if (n != (ssize_t)sizeof(ack) || ack[0] != (SNAP_STREAM_ACK & 0xff) ||
 		    ack[1] != (SNAP_STREAM_ACK >> 8)) {
@@ -295,9 +556,17 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 				"here",
 				dest,
 				n < 0 ? strerror(errno) : "it refused or closed the connection");
-			goto out;
 		}
 	}
+	/* Failed after SWITCH: the destination closed the images (it ends before its side
+	 * of the connection does), they are this machine's again. */
+	if (r && m.released)
+		evloop_call(vm->loop, reattach_on_loop, &m);
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (d->ops->resume)
+			d->ops->resume(d);
+	if (r)
+		goto io_err;
 	st->downtime_ns = vm_now_ns() - tp;
 	st->total_ns = vm_now_ns() - t0;
 	r = 0;
@@ -315,6 +584,8 @@ out:
 		} else {
 			gmem_dirty_stop(g);
 		}
+		if (m.ndisks && m.mode == MIG_DISKS_COPY)
+			evloop_call(vm->loop, untake_on_loop, &m);
 		if (paused_here)
 			vm_resume(vm);
 	}
@@ -323,6 +594,9 @@ out:
 	sbuf_fini(&m.batch);
 	sbuf_fini(&cfg);
 	core_free(m.bits);
+	core_free(m.blk);
+	for (unsigned k = 0; k < m.ndisks; k++)
+		core_free(m.disks[k].bits);
 	return r;
 }
 
@@ -356,8 +630,95 @@ static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 	return in.err || in.off != len ? -EINVAL : 0;
 }
 
+/* The destination's view of the disks. */
+struct in_disks {
+	struct mig_disk d[VM_MAX_DEVICE_ARGS];
+	unsigned n;
+	int mode;
+	bool switched;	    /* shared: SWITCH came and the images are open */
+	uint64_t unflushed; /* bytes written since the last flush */
+};
+
+/* Copied blocks are flushed every this many bytes: dirty page cache is charged to the
+ * guest's memory cgroup, and v1 does not throttle a cgroup's writers (an OOM kill). */
+#define MIG_FLUSH_BYTES (8u << 20)
+
+/* One block of a BLOCKS section into its disk. */
+static int take_block(struct in_disks *in, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+	struct sreader rd;
+	uint32_t k, n;
+	uint64_t off;
+	struct disk *dk;
+	int r;
+
+	sreader_init(&rd, p, len);
+	k = sread_u32(&rd);
+	off = sread_u64(&rd);
+	if (rd.err || in->mode != MIG_DISKS_COPY || k >= in->n)
+		goto bad;
+	dk = vblk_disk(in->d[k].dev);
+	n = (off & MIG_ZERO) ? sread_u32(&rd) : (uint32_t)(len - MIG_BLOCK_HDR);
+	off &= ~MIG_ZERO;
+	if (rd.err || off % DISK_TRACK_BLOCK || off >= in->d[k].size ||
+	    n != (in->d[k].size - off < DISK_TRACK_BLOCK ? in->d[k].size - off : DISK_TRACK_BLOCK))
+		goto bad;
+	if (rd.off == len) /* all zero: zero clusters in a qcow2 */
+		r = disk_zero(dk, DISK_OP_WRITE_ZEROES, off, n);
+	else if (len - MIG_BLOCK_HDR == n)
+		r = disk_pwrite(dk, p + MIG_BLOCK_HDR, n, off);
+	else
+		goto bad;
+	in->unflushed += n;
+	if (!r && in->unflushed >= MIG_FLUSH_BYTES) {
+		in->unflushed = 0;
+		r = disk_flush(dk);
+	}
+	if (r)
+		vm_errf(err, errlen, "%s: cannot write block at %llu of %s: %s", in->d[k].dev->name,
+			(unsigned long long)off, vblk_path(in->d[k].dev), strerror(-r));
+	return r;
+bad:
+	vm_errf(err, errlen, "corrupt: a disk block section is malformed, misplaced or late");
+	return -EINVAL;
+}
+
+/* Shared storage: the source let go of the images; open them. */
+static int take_switch(struct in_disks *in, size_t len, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (len || in->mode != MIG_DISKS_SHARED || in->switched || !in->n) {
+		vm_errf(err, errlen, "corrupt: a disk switch section is malformed or misplaced");
+		return -EINVAL;
+	}
+	for (unsigned k = 0; k < in->n && !r; k++)
+		r = vblk_attach(in->d[k].dev, err, errlen);
+	in->switched = !r;
+	return r;
+}
+
+/* At DONE: copied disks flushed; shared ones must have been switched. */
+static int finish_disks(struct in_disks *in, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if (in->n && in->mode == MIG_DISKS_SHARED && !in->switched) {
+		vm_errf(err, errlen, "corrupt: the stream ended without its disk switch");
+		return -EINVAL;
+	}
+	for (unsigned k = 0; k < in->n && !r && in->mode == MIG_DISKS_COPY; k++) {
+		r = disk_flush(vblk_disk(in->d[k].dev));
+		if (r)
+			vm_errf(err, errlen, "%s: cannot flush %s: %s", in->d[k].dev->name,
+				vblk_path(in->d[k].dev), strerror(-r));
+	}
+	return r;
+}
+
 /* Receives the state of `vm` up to DONE. */
-static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errlen)
+static int receive(int fd, struct vm *vm, struct in_disks *dk, uint64_t *time, char *err,
+		   size_t errlen)
 {
 	unsigned harts = 0;
 	struct device *dev = vm->devices;
@@ -413,13 +774,29 @@ static int receive(int fd, struct vm *vm, uint64_t *time, char *err, size_t errl
 				r = -errno;
 			break;
 		}
+		case SNAP_SEC_BLOCKS:
+			if (harts) {
+				vm_errf(err, errlen, "corrupt: a disk block section is late");
+				r = -EINVAL;
+			} else {
+				r = take_block(dk, p, len, err, errlen);
+			}
+			break;
+		case SNAP_SEC_MIG_SWITCH:
+			if (harts) {
+				vm_errf(err, errlen, "corrupt: the disk switch section is late");
+				r = -EINVAL;
+			} else {
+				r = take_switch(dk, len, err, errlen);
+			}
+			break;
 		case SNAP_SEC_DONE:
 			core_free(p);
 			if (!clock) {
 				vm_errf(err, errlen, "corrupt: the stream ended without the state");
 				return -EINVAL;
 			}
-			return 0;
+			return finish_disks(dk, err, errlen);
 		default:
 			vm_errf(err, errlen, "corrupt: a section of unknown type 0x%x", type);
 			r = -EINVAL;
@@ -446,11 +823,147 @@ int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out,
 	return r;
 }
 
+/* The MIG_DISKS section: as many disks as the configuration has writable ones; their
+ * sizes into dk. */
+static int get_disks(int fd, struct vm_restore *rs, struct in_disks *dk, char *err, size_t errlen)
+{
+	struct sreader in;
+	uint8_t *p;
+	uint32_t type;
+	size_t len;
+	int r = snap_stream_get(fd, &type, &p, &len, 8 + 8 * VM_MAX_DEVICE_ARGS, err, errlen);
+
+	if (r)
+		return r;
+	sreader_init(&in, p, len);
+	r = type == SNAP_SEC_MIG_DISKS && sread_u32(&in) == MIG_DISKS_VERSION ? 0 : -EINVAL;
+	dk->n = sread_u32(&in);
+	if (r || in.err || dk->n != vm_restore_writable_disks(rs) || dk->n > VM_MAX_DEVICE_ARGS)
+		r = -EINVAL;
+	for (unsigned k = 0; !r && k < dk->n; k++)
+		dk->d[k].size = sread_u64(&in);
+	if (r || in.err || in.off != len) {
+		vm_errf(err, errlen, "corrupt: the disk section is missing or malformed");
+		r = -EINVAL;
+	}
+	core_free(p);
+	return r;
+}
+
+/* One --incoming-disk: "PATH[,format=raw|qcow2][,shared=on]". */
+static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, bool *shared,
+			 char *err, size_t errlen)
+{
+	struct device_args a;
+	const char *path, *fmt, *sh;
+	int r = device_args_parse(&a, opt, err, errlen);
+
+	if (r < 0)
+		return r;
+	path = device_args_get(&a, "", 0);
+	fmt = device_args_get(&a, "format", 0);
+	sh = device_args_get(&a, "shared", 0);
+	/* the format is never probed: the guest wrote the image's first bytes */
+	r = !path || !path[0] || (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) ||
+			    (sh && strcmp(sh, "on") && strcmp(sh, "off"))
+		    ? -EINVAL
+		    : device_args_check_unused(&a, "--incoming-disk", err, errlen);
+	*shared = sh && !strcmp(sh, "on");
+	r = r ?: vm_restore_set_disk(rs, k, path, fmt);
+	if (r)
+		vm_errf(err, errlen,
+			"--incoming-disk %s: %s (PATH[,format=raw|qcow2][,shared=on], the format "
+			"defaulting to the source's disk's)",
+			opt, strerror(-r));
+	device_args_fini(&a);
+	return r;
+}
+
+/* Points the writable disks at this host's images (copy, or shared=on: the source's
+ * images under this host's names) or leaves the source's names (shared storage); a
+ * shared disk opens only at SWITCH. */
+static int plan_disks(const struct vm_config *tmpl, struct vm_config *cfg, struct vm_restore *rs,
+		      struct in_disks *dk, char *err, size_t errlen)
+{
+	unsigned nshared = 0;
+	int r = 0;
+
+	if (tmpl->ndisk_paths && tmpl->ndisk_paths != dk->n) {
+		vm_errf(err, errlen,
+			"the machine has %u writable disk%s and %u --incoming-disk were given: one "
+			"per disk, in order (or none: shared storage)",
+			dk->n, dk->n == 1 ? "" : "s", tmpl->ndisk_paths);
+		return -EINVAL;
+	}
+	for (unsigned k = 0; k < tmpl->ndisk_paths && !r; k++) {
+		bool shared = false;
+		r = incoming_disk(rs, k, tmpl->disk_paths[k], &shared, err, errlen);
+		nshared += shared;
+	}
+	if (!r && nshared && nshared != tmpl->ndisk_paths) {
+		vm_errf(err, errlen, "--incoming-disk: either every disk is shared=on or none");
+		r = -EINVAL;
+	}
+	dk->mode = tmpl->ndisk_paths && !nshared ? MIG_DISKS_COPY : MIG_DISKS_SHARED;
+	cfg->defer_disks = dk->mode == MIG_DISKS_SHARED;
+	return r;
+}
+
+/* Whether `path` opens for reading and writing (open, not access(2): the sandbox's
+ * seccomp list has no access). Sets errno when not. */
+static bool openable(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The machine's disks against what the source said: copy: this host's images of the
+ * same sizes; shared: the images there, readable and writable (opened at SWITCH). */
+static int check_disks(struct vm *vm, struct in_disks *dk, char *err, size_t errlen)
+{
+	struct mig_disk d[VM_MAX_DEVICE_ARGS];
+
+	if (writable_disks(vm, d) != dk->n)
+		return -EINVAL;
+	for (unsigned k = 0; k < dk->n; k++) {
+		const char *path = vblk_path(d[k].dev);
+		dk->d[k].dev = d[k].dev;
+		if (dk->mode == MIG_DISKS_SHARED && !openable(path)) {
+			vm_errf(err, errlen,
+				"%s: %s (the source's image: without --incoming-disk the images "
+				"must be shared storage, at the same path here)",
+				path, strerror(errno));
+			return -errno;
+		}
+		if (dk->mode == MIG_DISKS_COPY && disk_size(vblk_disk(d[k].dev)) != dk->d[k].size) {
+			vm_errf(err, errlen,
+				"--incoming-disk %s is %llu bytes and the source's disk %llu: give "
+				"an image of that size (lodge disk create)",
+				path, (unsigned long long)disk_size(vblk_disk(d[k].dev)),
+				(unsigned long long)dk->d[k].size);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int answer_disks(int fd, int mode)
+{
+	uint8_t ans[3] = {SNAP_STREAM_DISKS & 0xff, SNAP_STREAM_DISKS >> 8, (uint8_t)mode};
+
+	return send(fd, ans, sizeof(ans), MSG_NOSIGNAL) == (ssize_t)sizeof(ans) ? 0 : -errno;
+}
+
 int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *err, size_t errlen)
 {
 	struct vm_config cfg = {0};
 	struct vm_restore *rs = NULL;
 	struct vm *vm = NULL;
+	struct in_disks *dk = core_calloc(1, sizeof(*dk));
 	uint8_t *p = NULL, ack[2] = {SNAP_STREAM_ACK & 0xff, SNAP_STREAM_ACK >> 8};
 	uint64_t time = 0;
 	uint32_t type;
@@ -459,6 +972,10 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 
 	if (err && errlen)
 		err[0] = 0;
+	if (!dk) {
+		*out = NULL;
+		return -ENOMEM;
+	}
 	r = snap_stream_get_header(fd, err, errlen);
 	r = r ?: snap_stream_get(fd, &type, &p, &len, MIG_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
@@ -471,6 +988,13 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 			vm_errf(err, errlen, "corrupt: the machine section is malformed");
 	}
 	core_free(p);
+	if (!r && vm_restore_writable_disks(rs))
+		r = get_disks(fd, rs, dk, err, errlen)
+			    ?: plan_disks(tmpl, &cfg, rs, dk, err, errlen);
+	else if (!r && tmpl->ndisk_paths) {
+		vm_errf(err, errlen, "the machine has no writable disk for --incoming-disk");
+		r = -EINVAL;
+	}
 	if (r)
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;
@@ -484,7 +1008,16 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 			vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
 		goto out;
 	}
-	r = receive(fd, vm, &time, err, errlen);
+	if (dk->n) {
+		r = check_disks(vm, dk, err, errlen);
+		if (answer_disks(fd, r ? MIG_DISKS_REFUSED : dk->mode) && !r) {
+			r = -errno;
+			vm_errf(err, errlen, "cannot answer the source: %s", strerror(-r));
+		}
+		if (r)
+			goto out;
+	}
+	r = receive(fd, vm, dk, &time, err, errlen);
 	if (r)
 		goto out;
 	vm_restore_finish(vm, rs, time);
@@ -498,6 +1031,7 @@ out:
 		vm = NULL;
 	}
 	vm_restore_close(rs);
+	core_free(dk);
 	*out = vm;
 	return r;
 }

@@ -18,6 +18,7 @@ struct vm_config;
 struct vm_migrate_stats {
 	unsigned rounds;      /* pre-copy rounds, the first (all of RAM) included */
 	uint64_t pages;	      /* pages sent, zero pages included */
+	uint64_t blocks;      /* disk blocks sent (DISK_TRACK_BLOCK bytes), zero ones included */
 	uint64_t bytes;	      /* bytes sent */
 	uint64_t total_ns;    /* connect to acknowledgement */
 	uint64_t downtime_ns; /* pause to acknowledgement (the destination then runs) */
@@ -27,8 +28,10 @@ struct vm_migrate_stats {
  * migrates it to `dest` ("HOST:PORT"). On success the destination runs the machine and
  * this one stays paused: the caller ends it. On failure (destination unreachable, gone,
  * refusing, too slow) the machine runs on as before (paused if it was) and err says
- * why. Disks: the destination opens the same image files (shared storage); a machine with
- * a writable disk is refused (-EOPNOTSUPP) for now. Returns 0 or -errno. */
+ * why. Writable disks: the destination says how they move (vm_incoming): on shared
+ * storage this machine closes its images once paused and the destination opens them
+ * then (a failure after that opens them here again); or their blocks are copied with the
+ * RAM into the destination's own images. Returns 0 or -errno. */
 int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, char *err,
 	       size_t errlen) __attribute__((warn_unused_result));
 
@@ -41,7 +44,10 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 /* Main thread: listens on `addr` ("HOST:PORT"), takes one migration stream, creates the
  * machine it describes (`tmpl` gives the host settings: timeout, JIT, console) and loads
  * it, acknowledges, and returns it ready to run in *out. A malformed stream is refused:
- * -EINVAL (or -errno) with one line in err, nothing left behind. */
+ * -EINVAL (or -errno) with one line in err, nothing left behind. Writable disks: with
+ * tmpl->disk_paths (one per such disk, in order, each of the source's disk's size) their
+ * blocks are copied into those images; without, the machine opens the source's images
+ * (shared storage) once the source has closed them. */
 int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 

@@ -1009,7 +1009,7 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 		r = -EINVAL;
 	}
 	for (unsigned k = 0; k < ndisks && !r; k++) {
-		r = vm_restore_set_disk(*rsp, k, s->o.disks[k]);
+		r = vm_restore_set_disk(*rsp, k, s->o.disks[k], NULL);
 		if (r)
 			vm_errf(err, errlen, "--standby-disk %s: %s", s->o.disks[k], strerror(-r));
 	}

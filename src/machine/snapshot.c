@@ -528,7 +528,7 @@ unsigned vm_restore_writable_disks(const struct vm_restore *rs)
 	return n;
 }
 
-int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path)
+int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, const char *format)
 {
 	char args[PATH_MAX + 256];
 	char *copy;
@@ -537,7 +537,7 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path)
 	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
 		if (!writable_disk(rs, i) || k--)
 			continue;
-		r = disk_args(rs->devs[i].args, path, NULL, args, sizeof(args));
+		r = disk_args(rs->devs[i].args, path, format, args, sizeof(args));
 		if (r)
 			return r;
 		copy = core_alloc(strlen(args) + 1);

@@ -67,9 +67,10 @@ int vm_restore_config(const uint8_t *p, size_t len, struct vm_config *cfg, struc
 void vm_restore_finish(struct vm *vm, const struct vm_restore *rs, uint64_t time);
 
 /* Points the configuration's k-th writable disk (counting from 0, in option order) at
- * the image `path` (replication: the standby's own copy). Returns 0, -ENOENT (no such
- * disk), -EINVAL, -ENAMETOOLONG or -ENOMEM. */
-int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path)
+ * the image `path` (replication: the standby's own copy; migration: the destination's),
+ * of format `format` ("raw", "qcow2"; NULL: the one the configuration names). Returns 0,
+ * -ENOENT (no such disk), -EINVAL, -ENAMETOOLONG or -ENOMEM. */
+int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, const char *format)
 	__attribute__((warn_unused_result));
 /* The writable disks the configuration has. */
 unsigned vm_restore_writable_disks(const struct vm_restore *rs);

@@ -116,10 +116,17 @@ enum snap_stream_type {
 	SNAP_SEC_BLOCKS = 0x107,    /* u32 disk, u64 byte offset, then the block's bytes */
 	SNAP_SEC_COMMIT = 0x108,    /* u64 checkpoint, u32 sections since EPOCH, u32 CRC-32
 				     * of their payloads one after the other */
+	/* Live migration of writable disks (machine/migrate.c, docs/SNAPSHOT.md): */
+	SNAP_SEC_MIG_DISKS = 0x109,  /* after MACHINE: u32 version 1, u32 writable disks, u64
+				      * each one's size; answered with SNAP_STREAM_DISKS */
+	SNAP_SEC_MIG_SWITCH = 0x10a, /* empty: shared storage: the source closed its images */
 };
 #define SNAP_STREAM_COMMITTED 0x4b43 /* "CK", u16, then u64 checkpoint: the standby has it */
 #define SNAP_STREAM_ACK	      0x4b4f /* "OK", u16: the destination runs the machine */
 #define SNAP_STREAM_SYNC      0x5953 /* "SY", u16: the answer to SYNC */
+#define SNAP_STREAM_DISKS                                                                          \
+	0x4b44 /* "DK", u16, then u8: 0 shared storage, 1 copy the                                 \
+		* blocks, 2 refused (the destination says why) */
 
 /* Each returns 0 or -errno (-ETIMEDOUT when the socket's timeout expired, -EPIPE /
  * -ECONNRESET when the peer went away); the receiving ones refuse anything malformed

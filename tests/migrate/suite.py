@@ -24,6 +24,8 @@
                   snapshot): the ticks go on at the destination with no gap or repeat
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
+  disk_copy, disk_shared, disk_bad, daemon_disk
+                  guests with a writable disk: tests/migrate/disks.py
 """
 import json
 import os
@@ -44,6 +46,7 @@ from lib import Guest, api  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "tests/migrate"))
 import initrd as initrd_mod  # noqa: E402
+import disks  # noqa: E402
 
 OUT = os.path.join(TOP, "guest-cache/out")
 ASAN = os.environ.get("LODGE") or os.path.join(TOP, "build/asan/lodge")
@@ -65,7 +68,33 @@ def result(name, why):
 
 
 def build_initrd():
-    return initrd_mod.build(tmp)
+    """The default initramfs with /bin/memcheck and /bin/diskrec (tests/replicate)."""
+    path, why = initrd_mod.build(tmp)
+    if not path:
+        return None, why
+    exe = os.path.join(tmp, "diskrec")
+    r = subprocess.run([initrd_mod.CC, "-O2", "-static", "-o", exe,
+                        os.path.join(TOP, "tests/replicate/diskrec.c")],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return None, "cannot build diskrec.c: " + r.stderr[-300:]
+    base = open(path, "rb").read()
+    extra = initrd_mod.newc("bin/diskrec", open(exe, "rb").read(), 0o100755)
+    extra += initrd_mod.newc("TRAILER!!!", b"", 0)
+    with open(path, "wb") as f:
+        f.write(base + b"\0" * (-len(base) % 4) + extra)
+    return path, ""
+
+
+def disk_tests(initrd):
+    c = disks.Ctx(start=lambda args, sock: start(args, sock), api=api, free_port=free_port,
+                  result=result, tmp=tmp, boot_args=boot_args(initrd), Daemon=Daemon,
+                  wait_until=wait_until, out=OUT, initrd=initrd)
+    only = os.environ.get("MIGRATE_ONLY", "")
+    for name, fn in (("disk_copy", disks.t_disk_copy), ("disk_shared", disks.t_disk_shared),
+                     ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk)):
+        if not only or name in only.split(","):
+            fn(c)
 
 
 def boot_args(initrd):
@@ -624,7 +653,8 @@ def main():
     try:
         initrd, why = build_initrd()
         if not initrd:
-            for t in ("loopback", "netns", "dest_gone", "daemon", "daemon_netns"):
+            for t in ("loopback", "netns", "dest_gone", "daemon", "daemon_netns", "disk_copy",
+                      "disk_shared", "disk_bad", "daemon_disk"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
         else:
             only = os.environ.get("MIGRATE_ONLY", "")
@@ -633,6 +663,7 @@ def main():
                              ("daemon_netns", t_daemon_netns)):
                 if not only or name in only.split(","):
                     fn(initrd)
+            disk_tests(initrd)
         if not os.environ.get("MIGRATE_ONLY") or "daemon_wasm" in os.environ["MIGRATE_ONLY"]:
             t_daemon_wasm()
         t_bad_stream()

@@ -21,11 +21,12 @@
                   GET /replicate says Stopped with the reason, its output flows again
   bad_stream      a stream of another version, and a live-migration stream, sent to
                   --standby: exit 125 with one line; nothing committed, nothing run
-  daemon          two daemons: lodge create stby --standby (state incoming; lodge
-                  failover refused before any stream), lodge replicate prim to a closed
-                  port (one line, fails) then to stby; memcheck under replication; lodge
-                  kill prim, lodge failover stby: running, memcheck counts on, never a
-                  count seen before, never BAD
+  daemon          two daemons: lodge create stby --standby --disk COPY (state incoming;
+                  lodge failover refused before any stream), lodge replicate prim (with
+                  its disk) to a closed port (one line, fails) then to stby; memcheck and
+                  diskrec under replication; lodge kill prim, lodge failover stby:
+                  running, memcheck counts on, never a count seen before, never BAD;
+                  diskrec writes on, every record acknowledged on the primary is on COPY
   api             interval_ms out of range and a destination that is no HOST:PORT: 400;
                   PUT /failover on a guest that is no standby: 409; GET /replicate
                   before any: 404; a port nobody listens on: 502, the guest runs on
@@ -555,13 +556,15 @@ def wait_until(fn, timeout):
 
 
 def t_daemon(initrd):
-    """Two daemons: lodge create stby --standby on one, lodge replicate prim on the other,
-    the primary killed, lodge failover stby: memcheck counts on at the standby."""
+    """Two daemons: lodge create stby --standby --disk COPY on one, lodge replicate prim
+    (with its disk) on the other, the primary killed, lodge failover stby: memcheck counts
+    on at the standby, every record diskrec acknowledged is on the standby's copy."""
     a, b = Daemon("da"), Daemon("db")
     why = ""
+    pimg, simg = new_disks("daemon")
     try:
         port = free_port()
-        rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port)
+        rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port, "--disk", simg)
         rc2, out2 = b.cli("start", "stby")
         if rc or rc2 or b.state("stby") != "incoming":
             return result("daemon", "create/start stby: %s %s (%s)" % (out, out2,
@@ -570,7 +573,7 @@ def t_daemon(initrd):
         if rc == 0:
             why += "; lodge failover before any checkpoint succeeded: " + out
         rc, out = a.cli("create", "prim", "--kernel", OUT + "/Image", "--initrd", initrd,
-                        "--firmware", OUT + "/fw_dynamic.bin")
+                        "--firmware", OUT + "/fw_dynamic.bin", "--disk", pimg)
         rc2, out2 = a.cli("start", "prim")
         if rc or rc2:
             return result("daemon", "create/start prim: %s %s" % (out, out2))
@@ -582,12 +585,14 @@ def t_daemon(initrd):
         rc, out = a.cli("replicate", "prim", "127.0.0.1:%d" % port, "--interval", "50")
         if rc:
             return result("daemon", why + "; lodge replicate: " + out)
-        a.console_send("prim", "memcheck 8 64 &\n")
-        if not wait_until(lambda: re.search(r"^CNT 20 OK$", a.logs("prim"), re.M), 120):
-            return result("daemon", why + "; memcheck did not run under replication: " +
-                          a.logs("prim")[-300:])
+        a.console_send("prim", "memcheck 8 64 & diskrec /dev/vda &\n")
+        if not wait_until(lambda: re.search(r"^CNT 20 OK$", a.logs("prim"), re.M), 120) or \
+                not wait_until(lambda: re.search(r"^ack 50$", a.logs("prim"), re.M), 120):
+            return result("daemon", why + "; memcheck and diskrec did not run under "
+                          "replication: " + a.logs("prim")[-300:])
         rc, out = a.cli("kill", "prim")
         seen = counts(a.logs("prim"))
+        seen_acks = acks(a.logs("prim"))
         rc, out = b.cli("failover", "stby")
         if rc:
             return result("daemon", why + "; lodge failover: " + out)
@@ -601,6 +606,17 @@ def t_daemon(initrd):
             why += "; CNT %d came again from the standby" % min(got)
         if "BAD" in b.logs("stby"):
             why += "; memcheck found a bad page at the standby"
+        if not wait_until(lambda: re.search(r"^ack %d$" % (max(seen_acks) + 10),
+                                            b.logs("stby"), re.M), 120):
+            why += "; diskrec did not write on at the standby: " + b.logs("stby")[-300:]
+        st_acks = acks(b.logs("stby"))
+        if st_acks and min(st_acks) <= max(seen_acks):
+            why += "; ack %d, seen from the primary, came again from the standby" % min(st_acks)
+        b.cli("kill", "stby", timeout=60)
+        missing = [n for n in seen_acks if not record_ok(simg, n)]
+        if missing:
+            why += "; %d acknowledged records are not on the standby's disk: %s" % (
+                len(missing), missing[:10])
     finally:  # the guests outlive their daemon: kill them first
         a.cli("kill", "prim", timeout=60)
         b.cli("kill", "stby", timeout=60)

@@ -90,8 +90,10 @@ struct blk_req {
 struct vblk {
 	struct device dev;
 	struct virtio_dev vdev;
-	struct disk *disk;
+	struct disk *disk; /* NULL while released (vblk_release) or not yet attached */
 	struct evloop_watch *watch;
+	char *path; /* the image, as --disk names it (vblk_attach opens it again) */
+	enum disk_format format;
 	char serial[BLK_ID_BYTES + 1];
 	uint64_t capacity; /* sectors */
 	bool readonly;
@@ -512,10 +514,12 @@ static void blk_destroy(struct device *dev)
 {
 	struct vblk *b = to_blk(dev);
 
-	evloop_watch_del(b->watch);
+	if (b->watch)
+		evloop_watch_del(b->watch);
 	evloop_timer_del(b->rl_timer);
 	disk_close(b->disk); /* waits for requests in flight; their callbacks still run */
 	virtio_dev_fini(&b->vdev);
+	core_free(b->path);
 	core_free(b);
 }
 
@@ -590,9 +594,10 @@ static int parse_args(struct device_args *a, struct blk_args *ba, char *err, siz
 	return r ?: device_args_check_unused(a, "--disk", err, errlen);
 }
 
-/* Opens the image; *rl gets the limits asked for. */
-static int open_disk(struct vblk *b, const char *args, struct ratelimiter_cfg *rl, char *err,
-		     size_t errlen)
+/* Opens the image (unless the board defers it: vblk_attach); *rl gets the limits asked
+ * for. */
+static int open_disk(struct vblk *b, const char *args, const struct board *bd,
+		     struct ratelimiter_cfg *rl, char *err, size_t errlen)
 {
 	struct device_args a;
 	struct blk_args ba = {.opt = {.format = DISK_FMT_AUTO}};
@@ -603,7 +608,13 @@ static int open_disk(struct vblk *b, const char *args, struct ratelimiter_cfg *r
 	if (r < 0)
 		return r;
 	r = parse_args(&a, &ba, err, errlen);
+	if (!r && !(b->path = core_alloc(strlen(ba.path) + 1)))
+		r = -ENOMEM;
 	if (!r) {
+		strcpy(b->path, ba.path);
+		b->format = ba.opt.format;
+	}
+	if (!r && !(bd->defer_disks && !ba.opt.readonly)) {
 		r = disk_open(ba.path, &ba.opt, &b->disk, derr, sizeof(derr));
 		if (r < 0)
 			snprintf(err, errlen, "--disk: %s", derr);
@@ -630,10 +641,10 @@ static int blk_create(struct board *bd, const char *args, struct device **out, c
 
 	if (!b)
 		return -ENOMEM;
-	r = open_disk(b, args, &rl, err, errlen);
+	r = open_disk(b, args, bd, &rl, err, errlen);
 	if (r < 0)
 		goto err_free;
-	b->capacity = disk_size(b->disk) / SECTOR;
+	b->capacity = b->disk ? disk_size(b->disk) / SECTOR : 0; /* deferred: at attach */
 	if (b->readonly)
 		features |= 1ull << VIRTIO_BLK_F_RO;
 	else
@@ -642,7 +653,9 @@ static int blk_create(struct board *bd, const char *args, struct device **out, c
 			    BLK_CONFIG_SIZE);
 	if (r < 0)
 		goto err_close;
-	r = evloop_watch_add(bd->loop, disk_event_fd(b->disk), POLLIN, on_disk_event, b, &b->watch);
+	if (b->disk)
+		r = evloop_watch_add(bd->loop, disk_event_fd(b->disk), POLLIN, on_disk_event, b,
+				     &b->watch);
 	if (r < 0)
 		goto err_fini;
 	ratelimiter_init_cfg(&b->rl, &rl, evloop_now_ns());
@@ -662,6 +675,7 @@ err_fini:
 err_close:
 	disk_close(b->disk);
 err_free:
+	core_free(b->path);
 	core_free(b);
 	return r;
 }
@@ -715,8 +729,18 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 	b->disk = NULL;
 	r = disk_create(overlay, &co, derr, sizeof(derr));
 	r = r ?: reopen(b, overlay, DISK_FMT_QCOW2, derr, sizeof(derr));
-	if (!r)
-		return 0;
+	if (!r) {
+		char *p = core_alloc(strlen(overlay) + 1);
+		if (p) { /* else vblk_attach would open the image below the overlay */
+			core_free(b->path);
+			b->path = strcpy(p, overlay);
+			b->format = DISK_FMT_QCOW2;
+			return 0;
+		}
+		vblk_release(dev);
+		r = -ENOMEM;
+		snprintf(derr, sizeof(derr), "%s", strerror(ENOMEM));
+	}
 	snprintf(err, errlen, "%s: cannot move the disk onto an overlay: %s", dev->name, derr);
 	if (reopen(b, backing, bf, rerr, sizeof(rerr))) {
 		/* The image cannot be opened again: fail every request from now on. */
@@ -727,6 +751,66 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 	}
 	unlink(overlay);
 	return r;
+}
+
+void vblk_release(struct device *dev)
+{
+	struct vblk *b = container_of(dev, struct vblk, dev);
+
+	if (!b->disk)
+		return;
+	evloop_watch_del(b->watch);
+	b->watch = NULL;
+	disk_close(b->disk); /* metadata written and synced, locks released */
+	b->disk = NULL;
+}
+
+int vblk_attach(struct device *dev, char *err, size_t errlen)
+{
+	struct vblk *b = container_of(dev, struct vblk, dev);
+	char derr[DISK_ERR_LEN];
+	int r;
+
+	if (b->disk)
+		return 0;
+	r = reopen(b, b->path, b->format, derr, sizeof(derr));
+	if (r) {
+		snprintf(err, errlen, "%s: %s", dev->name, derr);
+		return r;
+	}
+	if (b->capacity && disk_size(b->disk) / SECTOR != b->capacity) {
+		snprintf(err, errlen, "%s: %s is now %llu bytes, not %llu as before", dev->name,
+			 b->path, (unsigned long long)disk_size(b->disk),
+			 (unsigned long long)b->capacity * SECTOR);
+		vblk_release(dev);
+		return -EINVAL;
+	}
+	b->capacity = disk_size(b->disk) / SECTOR;
+	return 0;
+}
+
+int vblk_read(struct device *dev, void *buf, size_t len, uint64_t off)
+{
+	struct vblk *b = container_of(dev, struct vblk, dev);
+	int r;
+
+	if (!b->disk)
+		return -EBADF;
+	r = disk_pread(b->disk, buf, len, off);
+	/* disk_pread ran the device's completions too, which the event fd no longer
+	 * reports: run what the guest queued while every slot was busy, as on_disk_event
+	 * does. */
+	pthread_mutex_lock(&b->vdev.lock);
+	if (has_slot(b) && !b->paused && virtio_dev_running(&b->vdev) && b->vdev.vq[0].ready &&
+	    virtq_has_avail(&b->vdev.vq[0]))
+		blk_queue_notify(&b->vdev, 0);
+	pthread_mutex_unlock(&b->vdev.lock);
+	return r;
+}
+
+const char *vblk_path(const struct device *dev)
+{
+	return container_of(dev, struct vblk, dev)->path;
 }
 
 static const struct device_type blk_type = {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct device;
 struct disk;
@@ -30,5 +31,20 @@ struct disk *vblk_disk(struct device *dev);
 int vblk_switch_overlay(struct device *dev, const char *overlay, const char *backing,
 			const char *backing_format, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* Live migration (machine/migrate.c). vblk_release: I/O thread (or no loop running), the
+ * device quiesced: closes the image (metadata written and synced, its locks released),
+ * so that another process may open it; the machine must not run until vblk_attach.
+ * vblk_attach opens the image again, or for the first time on a machine created with
+ * board.defer_disks (a writable disk is then created closed); its size must be the one
+ * the device had. Returns 0 or -errno with one line in err. */
+void vblk_release(struct device *dev);
+int vblk_attach(struct device *dev, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* I/O thread, the machine running or not: reads [off, off + len) of the image (the
+ * pre-copy of its blocks). Returns 0 or -errno (-EBADF: released). */
+int vblk_read(struct device *dev, void *buf, size_t len, uint64_t off)
+	__attribute__((warn_unused_result));
+/* The image's path as --disk named it. */
+const char *vblk_path(const struct device *dev);
 
 #endif
