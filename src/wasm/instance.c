@@ -205,7 +205,7 @@ static int alloc_arrays(struct wasm_instance *inst, uint64_t *bytes)
 		 (ndef + 1ull) * sizeof(*inst->own_funcs) +
 		 (m->nelems + 1ull) * (sizeof(*inst->elem_items) + sizeof(*inst->elem_len)) +
 		 (m->ndatas + 1ull) * sizeof(*inst->data_len) +
-		 (m->ntags + 1ull) * (sizeof(*inst->tags) + sizeof(*inst->own_tags));
+		 (uint64_t)m->ntags * (sizeof(*inst->tags) + sizeof(*inst->own_tags));
 	if (wasm_store_charge(inst->store, *bytes))
 		return -E2BIG;
 	inst->funcs = core_calloc(m->nfuncs + 1, sizeof(*inst->funcs));
