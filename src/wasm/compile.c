@@ -449,7 +449,8 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 	const struct wasm_cc_opinfo *oi = &wasm_cc_opinfo[idx];
 
 	if (oi->cls == CLS_SPECIAL && (oi->op <= S_RETURN_CALL_INDIRECT ||
-				       (oi->op >= S_CALL_REF && oi->op <= S_BR_ON_NON_NULL)))
+				       (oi->op >= S_CALL_REF && oi->op <= S_BR_ON_NON_NULL) ||
+				       (oi->op >= S_THROW && oi->op <= S_TRY_TABLE)))
 		return wasm_cc_control(c, oi->op, done);
 	return wasm_cc_operand(c, idx);
 }
@@ -572,6 +573,7 @@ struct wasm_cc_keep {
 	X(fx, capfx)                                                                               \
 	X(wrap, capwrap)                                                                           \
 	X(points, cappoints)                                                                       \
+	X(hd, caphd)                                                                               \
 	X(vs, capvs)                                                                               \
 	X(cs, capcs)                                                                               \
 	X(ltype, capltype)                                                                         \
@@ -646,6 +648,12 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 		code->nwrap = c.nwrap;
 		code->points = c.points;
 		code->npoints = c.npoints;
+		code->handlers = c.nhd ? c.hd : NULL;
+		code->nhandlers = c.nhd;
+		if (c.nhd) {
+			c.hd = NULL;
+			c.caphd = 0;
+		}
 		c.code = NULL;
 		c.cap = 0;
 		c.map = NULL;
@@ -695,6 +703,9 @@ void wasm_code_fini(struct wasm_code *code)
 	core_free(code->map);
 	core_free(code->wrap);
 	core_free(code->points);
+	core_free(code->handlers);
+	code->handlers = NULL;
+	code->nhandlers = 0;
 	code->points = NULL;
 	code->ops = NULL;
 	code->map = NULL;

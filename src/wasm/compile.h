@@ -88,7 +88,7 @@ struct wasm_cc_entry {
 	uint64_t c;    /* K_CONST: the value (i32/i64/f32/f64 bits, or a null ref) */
 };
 
-enum ctrl_kind { C_FUNC, C_BLOCK, C_LOOP, C_IF, C_ELSE };
+enum ctrl_kind { C_FUNC, C_BLOCK, C_LOOP, C_IF, C_ELSE, C_TRY /* 3.0 try_table */ };
 
 struct wasm_cc_ctrl {
 	uint8_t kind;
@@ -104,6 +104,9 @@ struct wasm_cc_ctrl {
 	uint32_t loop_pc;  /* C_LOOP: branch target */
 	uint32_t fixups;   /* head of the forward-branch patch list (index + 1) */
 	uint32_t else_fix; /* C_IF: patch index + 1 of the jump to the else arm */
+
+	/* C_TRY: its clauses, c->hd[hd0..hd0+hn) (their end is set at its end) */
+	uint32_t hd0, hn;
 };
 
 struct wasm_cc_fixup {
@@ -147,6 +150,8 @@ struct wasm_cc {
 	uint32_t nwrap, capwrap;
 	uint32_t *points; /* struct wasm_code's */
 	uint32_t npoints, cappoints;
+	struct wasm_handler *hd; /* struct wasm_code's handlers (3.0 try_table) */
+	uint32_t nhd, caphd;
 	uint32_t capltype, caplslot, capzero, caplset; /* ltype, lslot, zero_gen, lset */
 	bool dead;
 	bool oom;

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ----- branch patching ----- */
@@ -68,6 +69,7 @@ int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const wasm_v
 	f->inits = c->ninit;
 	f->unreachable = false;
 	f->loop_pc = f->fixups = f->else_fix = 0;
+	f->hd0 = f->hn = 0;
 	f->dead_entry = c->dead;
 	f->nparams = np, f->params = p;
 	f->nresults = nr, f->results = f->results_one ? &f->one : res;
@@ -112,7 +114,8 @@ static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const wasm_vt **p, uint
 	}
 	if (b == T_I32 || b == T_I64 || b == T_F32 || b == T_F64 || b == T_V128 ||
 	    b == WASM_FUNCREF || b == WASM_EXTERNREF || b == 0x63 || b == 0x64 ||
-	    b == WASM_HT_NOFUNC || b == WASM_HT_NOEXTERN) {
+	    b == WASM_HT_NOFUNC || b == WASM_HT_NOEXTERN || b == WASM_HT_EXN ||
+	    b == WASM_HT_NOEXN) {
 		/* one value type: push_ctrl takes it from c->one (res NULL) */
 		TRY(wasm_rd_valtype(r, c->m, &c->one));
 		*nr = 1;
@@ -392,6 +395,10 @@ static int op_else(struct wasm_cc *c)
 static int op_end(struct wasm_cc *c, bool *done)
 {
 	struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+
+	if (f->kind == C_TRY) /* its clauses cover the body up to here */
+		for (uint32_t i = 0; i < f->hn; i++)
+			c->hd[f->hd0 + i].end = c->n;
 
 	if (f->kind == C_FUNC) {
 		TRY(wasm_cc_check_top(c, f->nresults, f->results));
@@ -840,6 +847,192 @@ static int op_br_on_null(struct wasm_cc *c, bool on_null)
 	return 0;
 }
 
+/* ----- exception handling (3.0) ----- */
+
+static int rd_tag(struct wasm_cc *c, const struct wasm_ftype **t, uint32_t *tag)
+{
+	TRY(wasm_rd_u32(c->r, tag));
+	if (*tag >= c->m->ntags)
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown tag %u", *tag);
+	*t = &c->m->types[c->m->tag_type[*tag]];
+	return 0;
+}
+
+static const char *vt_name(wasm_vt t)
+{
+	switch (t) {
+	case T_I32:
+		return "i32";
+	case T_I64:
+		return "i64";
+	case T_F32:
+		return "f32";
+	case T_F64:
+		return "f64";
+	case T_V128:
+		return "v128";
+	case WASM_FUNCREF:
+		return "funcref";
+	case WASM_EXTERNREF:
+		return "externref";
+	case WASM_HT_EXN:
+		return "exnref";
+	default:
+		return "ref";
+	}
+}
+
+/* Appends "[t1 t2 ...]" for types[0..n) to buf (of size bytes, NUL-terminated). */
+static void put_types(char *buf, size_t size, const wasm_vt *types, uint32_t n, size_t step)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, size - len, "[");
+	for (uint32_t i = 0; i < n; i++) {
+		wasm_vt t = *(const wasm_vt *)(const void *)((const char *)types + i * step);
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s%s", i ? " " : "", vt_name(t));
+	}
+	len = strlen(buf);
+	snprintf(buf + len, size - len, "]");
+}
+
+/* The operands of throw x must be the tag's params; the message is the reference
+ * interpreter's ("instruction requires [i32] but stack has [i64]"). */
+static int check_throw_operands(struct wasm_cc *c, const struct wasm_ftype *t)
+{
+	const struct wasm_cc_ctrl *f = &c->cs[c->ncs - 1];
+	uint32_t n = t->pub.nparams, avail = c->nvs - f->height, k = avail < n ? avail : n;
+	char msg[200] = "instruction requires ";
+
+	if (!wasm_cc_check_top(c, n, t->vparams))
+		return 0;
+	put_types(msg, sizeof(msg), t->vparams, n > 16 ? 16 : n, sizeof(wasm_vt));
+	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " but stack has ");
+	put_types(msg, sizeof(msg), k ? &c->vs[c->nvs - k].type : NULL, k > 16 ? 16 : k,
+		  sizeof(c->vs[0]));
+	return wasm_cc_mismatch(c, msg);
+}
+
+/* throw x: the tag's params are placed as a call's arguments; THROW copies them into a
+ * new exception. */
+static int op_throw(struct wasm_cc *c)
+{
+	const struct wasm_ftype *t;
+	uint32_t tag, base;
+
+	TRY(rd_tag(c, &t, &tag));
+	TRY(check_throw_operands(c, t));
+	TRY(call_common(c, t, &base));
+	wasm_cc_emit_op(c, WASM_OP_THROW);
+	wasm_cc_emit(c, tag);
+	wasm_cc_emit(c, base);
+	set_unreachable(c);
+	return 0;
+}
+
+static int op_throw_ref(struct wasm_cc *c)
+{
+	struct wasm_cc_entry v;
+	uint32_t a;
+
+	TRY(wasm_cc_pop(c, WASM_HT_EXN, &v));
+	a = wasm_cc_use_slot(c, &v);
+	wasm_cc_emit_op(c, WASM_OP_THROW_REF);
+	wasm_cc_emit(c, a);
+	set_unreachable(c);
+	return 0;
+}
+
+/* Whether the values a catch clause hands its label, types[0..n) and (with ref) a
+ * (ref exn), match the label's types. */
+static bool catch_fits(struct wasm_cc *c, const struct wasm_cc_ctrl *l, uint32_t n,
+		       const wasm_vt *types, bool ref)
+{
+	uint32_t ln;
+	const wasm_vt *lt;
+
+	label_types(l, &ln, &lt);
+	if (ln != n + (ref ? 1u : 0u))
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (!wasm_cc_sub(c, types[i], lt[i]))
+			return false;
+	return !ref || wasm_cc_sub(c, WASM_HT_EXN | WASM_VT_NONNULL, lt[n]);
+}
+
+/* One catch clause of a try_table: validated against its label (outside the try_table)
+ * and, in reachable code, compiled to a pad (a branch to the label, or a return) with its
+ * handler entry. */
+static int rd_catch(struct wasm_cc *c)
+{
+	struct wasm_handler h = {0};
+	const struct wasm_ftype *t = NULL;
+	struct wasm_cc_ctrl *l;
+	uint32_t depth;
+	uint8_t kind;
+
+	TRY(wasm_rd_u8(c->r, &kind));
+	if (kind > WASM_CATCH_ALL_REF)
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "malformed catch clause");
+	if (kind == WASM_CATCH || kind == WASM_CATCH_REF)
+		TRY(rd_tag(c, &t, &h.tag));
+	TRY(rd_label(c, &depth));
+	l = &c->cs[c->ncs - 1 - depth];
+	if (!catch_fits(c, l, t ? t->pub.nparams : 0, t ? t->vparams : NULL,
+			kind == WASM_CATCH_REF || kind == WASM_CATCH_ALL_REF))
+		return wasm_cc_mismatch(c, "catch clause values do not match its label");
+	if (c->dead)
+		return 0;
+	h.kind = kind;
+	h.pad = c->n;
+	if (depth == c->ncs - 1) {
+		h.dst = 0; /* the function's label: the values are its results */
+		wasm_cc_emit_op(c, WASM_OP_RETURN);
+	} else {
+		h.dst = l->base;
+		wasm_cc_emit_op(c, l->kind == C_LOOP ? WASM_OP_BR_LOOP : WASM_OP_BR);
+		emit_target(c, l, h.pad);
+	}
+	if (wasm_cc_grow_array((void **)&c->hd, &c->caphd, c->nhd + 1, sizeof(*c->hd)))
+		return -ENOMEM;
+	c->hd[c->nhd++] = h;
+	return 0;
+}
+
+/* try_table bt catch* instr* end: a block whose body's exceptions the clauses may catch.
+ * The clauses' pads come first, jumped over; the handler entries cover the body. */
+static int op_try_table(struct wasm_cc *c)
+{
+	uint32_t np, nr, n, first = c->nhd, skip = 0, at = 0;
+	const wasm_vt *p, *res;
+
+	TRY(rd_blocktype(c, &np, &p, &nr, &res));
+	wasm_cc_materialize_all(c);
+	TRY(wasm_cc_pop_types(c, np, p));
+	TRY(wasm_cc_push_types(c, np, p));
+	TRY(wasm_rd_u32(c->r, &n));
+	if (n > (uint32_t)(c->r->end - c->r->p) / 2)
+		return wasm_rd_eof(c->r);
+	if (n && !c->dead) {
+		at = c->n;
+		wasm_cc_emit_op(c, WASM_OP_BR);
+		wasm_cc_emit(c, 0);
+		skip = c->n - 1;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		TRY(rd_catch(c));
+	if (n && !c->dead && !c->oom)
+		c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
+	wasm_cc_label(c);
+	for (uint32_t i = first; i < c->nhd; i++)
+		c->hd[i].start = c->n;
+	TRY(wasm_cc_push_ctrl(c, C_TRY, np, p, nr, res));
+	c->cs[c->ncs - 1].hd0 = first;
+	c->cs[c->ncs - 1].hn = c->nhd - first;
+	return 0;
+}
+
 /* The control instructions (opcodes 0x00-0x13); *done is set after the function's end. */
 int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 {
@@ -886,6 +1079,12 @@ int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done)
 		return op_br_on_null(c, true);
 	case S_BR_ON_NON_NULL:
 		return op_br_on_null(c, false);
+	case S_THROW:
+		return op_throw(c);
+	case S_THROW_REF:
+		return op_throw_ref(c);
+	case S_TRY_TABLE:
+		return op_try_table(c);
 	}
 	return -EINVAL;
 }

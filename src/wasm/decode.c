@@ -190,7 +190,7 @@ static bool is_numtype(uint8_t t)
 static bool is_abstract_heap(uint8_t b)
 {
 	return b == WASM_FUNCREF || b == WASM_EXTERNREF || b == WASM_HT_NOFUNC ||
-	       b == WASM_HT_NOEXTERN;
+	       b == WASM_HT_NOEXTERN || b == WASM_HT_EXN || b == WASM_HT_NOEXN;
 }
 
 int wasm_rd_heaptype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
@@ -736,6 +736,41 @@ static int grow(void **arr, uint32_t n, size_t size)
 	return 0;
 }
 
+/* ----- tags (3.0 exception handling) ----- */
+
+/* A tag type: attribute 0 (an exception) and the index of a function type without
+ * results. Appends it to m->tag_type. */
+static int rd_tagtype(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint8_t attr;
+	uint32_t t;
+
+	TRY(wasm_rd_u8(r, &attr));
+	if (attr != 0)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed tag attribute %u", attr);
+	TRY(wasm_rd_u32(r, &t));
+	if (t >= m->ntypes)
+		return invalid(r, "unknown type", t);
+	if (m->types[t].pub.nresults)
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "non-empty tag result type");
+	if (grow((void **)&m->tag_type, m->ntags, sizeof(uint32_t)))
+		return nomem(r);
+	m->tag_type[m->ntags++] = t;
+	return 0;
+}
+
+static int parse_tags(struct wasm_module *m, struct wasm_reader *r)
+{
+	uint32_t n, cap;
+
+	TRY(rd_vec(r, 2, &n, &cap));
+	for (uint32_t i = 0; i < n; i++) {
+		TRY(vec_room(r, i, cap));
+		TRY(rd_tagtype(m, r));
+	}
+	return 0;
+}
+
 static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struct wasm_import *im)
 {
 	TRY(wasm_rd_u8(r, &im->kind));
@@ -778,6 +813,11 @@ static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struc
 		m->nglobal_imports++;
 		return 0;
 	}
+	case WASM_EXTERN_TAG:
+		TRY(rd_tagtype(m, r));
+		im->idx = m->ntags - 1;
+		m->ntag_imports++;
+		return 0;
 	default:
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed import kind %u", im->kind);
 	}
@@ -904,8 +944,8 @@ static int parse_globals(struct wasm_module *m, struct wasm_reader *r)
 static int check_index(struct wasm_module *m, struct wasm_reader *r, uint8_t kind, uint32_t idx)
 {
 	static const char *const what[] = {"unknown function", "unknown table", "unknown memory",
-					   "unknown global"};
-	uint32_t limit[] = {m->nfuncs, m->ntables, m->nmems, m->nglobals};
+					   "unknown global", "unknown tag"};
+	uint32_t limit[] = {m->nfuncs, m->ntables, m->nmems, m->nglobals, m->ntags};
 
 	if (idx >= limit[kind])
 		return invalid(r, what[kind], idx);
@@ -938,7 +978,7 @@ static int parse_exports(struct wasm_module *m, struct wasm_reader *r)
 		e->namelen = lens[i];
 		if (!rc)
 			rc = wasm_rd_u8(r, &e->kind);
-		if (!rc && e->kind > 3)
+		if (!rc && e->kind > WASM_EXTERN_TAG)
 			rc = wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed export kind %u",
 					  e->kind);
 		if (!rc)
@@ -1190,11 +1230,11 @@ static int parse_custom(struct wasm_module *m, struct wasm_reader *r)
 
 static const char *const section_names[] = {
 	"custom", "type",  "import",  "function", "table", "memory",	 "global",
-	"export", "start", "element", "code",	  "data",  "data count",
+	"export", "start", "element", "code",	  "data",  "data count", "tag",
 };
 
 /* Position of each section id in the required order (custom sections excepted). */
-static const uint8_t section_rank[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10};
+static const uint8_t section_rank[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 11, 6};
 
 static int alloc_declared(struct wasm_module *m, struct wasm_reader *r)
 {
@@ -1239,6 +1279,8 @@ static int parse_section(struct wasm_module *m, struct wasm_reader *r, uint8_t i
 		TRY(wasm_rd_u32(r, &m->datacount));
 		m->has_datacount = true;
 		return 0;
+	case 13: /* 3.0 exception handling: between memory and global */
+		return parse_tags(m, r);
 	}
 	return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed section id %u", id);
 }
@@ -1266,7 +1308,7 @@ static int decode(struct wasm_module *m, struct wasm_reader *r)
 
 		r->section = NULL;
 		TRY(wasm_rd_u8(r, &id));
-		if (id > 12)
+		if (id > 13)
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed section id %u", id);
 		r->section = section_names[id];
 		TRY(wasm_rd_u32(r, &size));
@@ -1386,6 +1428,7 @@ void wasm_module_destroy(struct wasm_module *m)
 	core_free(m->datas);
 	core_free(m->elems);
 	core_free(m->exports);
+	core_free(m->tag_type);
 	core_free(m->globals);
 	core_free(m->mems);
 	core_free(m->tables);
@@ -1550,6 +1593,8 @@ bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_modu
 		return ha == WASM_FUNCREF || ha == WASM_HT_IDX || ha == WASM_HT_NOFUNC;
 	case WASM_EXTERNREF:
 		return ha == WASM_EXTERNREF || ha == WASM_HT_NOEXTERN;
+	case WASM_HT_EXN: /* 3.0 exception handling */
+		return ha == WASM_HT_EXN || ha == WASM_HT_NOEXN;
 	case WASM_HT_IDX:
 		if (ha == WASM_HT_NOFUNC)
 			return true;

@@ -109,6 +109,10 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "expected shared memory";
 	case WASM_TRAP_NOMEM:
 		return "out of memory (compiling a function at its first call)";
+	case WASM_TRAP_EXCEPTION:
+		return "uncaught exception";
+	case WASM_TRAP_NULL_EXN_REF:
+		return "null exception reference";
 	case WASM_TRAP_NULL_FUNC_REF:
 		return "null function reference";
 	}
@@ -1194,6 +1198,19 @@ do_return:
 			TRAP(WASM_TRAP_NULL_REF);
 		pc += 2;
 		NEXT();
+		/* 3.0 exception handling */
+		CASE(THROW)
+		trap = wasm_exn_throw(s, inst->tags[pc[1]], fp + pc[2], fp + fn->code->frame_slots);
+		if (unlikely(trap != WASM_TRAP_EXCEPTION))
+			TRAP(trap);
+		wasm_exec_record_trap(s, trap, fn, pc);
+		goto exn_unwind;
+		CASE(THROW_REF)
+		if (unlikely(!fp[pc[1]].ref))
+			TRAP(WASM_TRAP_NULL_EXN_REF);
+		s->exn = fp[pc[1]].ref;
+		wasm_exec_record_trap(s, WASM_TRAP_EXCEPTION, fn, pc);
+		goto exn_unwind;
 		CASE(SHUFFLE)
 		{
 			u8x16 a = (u8x16)GET_V128(pc[2]), b = (u8x16)GET_V128(pc[3]), r = {0};
@@ -1311,6 +1328,8 @@ do_call_code:
 					DEOPTED(callee, nfp);
 					NEXT();
 				}
+				if (unlikely(trap == WASM_TRAP_EXCEPTION))
+					goto exn_unwind; /* pc: the call */
 				if (unlikely(trap))
 					goto propagate;
 				pc = ret;
@@ -1338,6 +1357,10 @@ do_call_code:
 	s->at.fn = NULL;
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
+	if (unlikely(trap == WASM_TRAP_EXCEPTION)) {
+		RELOAD_MEM();
+		goto exn_unwind; /* pc: the call */
+	}
 	if (unlikely(trap))
 		TRAP(trap);
 	pc = ret;
@@ -1374,6 +1397,8 @@ do_tail_call:
 				DEOPTED(callee, fp);
 				NEXT();
 			}
+			if (unlikely(trap == WASM_TRAP_EXCEPTION))
+				goto exn_pop; /* this frame was the tail callee's */
 			if (unlikely(trap))
 				goto propagate;
 			goto do_return;
@@ -1392,6 +1417,8 @@ do_tail_call:
 	trap = wasm_exec_call_host(s, callee, inst, fp, (size_t)(fr - s->frames));
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
+	if (unlikely(trap == WASM_TRAP_EXCEPTION))
+		goto exn_pop; /* this frame was the tail callee's */
 	if (unlikely(trap))
 		TRAP(trap);
 	RELOAD_MEM();
@@ -1413,10 +1440,39 @@ osr : {
 		DEOPTED(fn, fp);
 		NEXT();
 	}
+	if (unlikely(trap == WASM_TRAP_EXCEPTION))
+		goto exn_pop; /* translated: fn has no handlers */
 	if (unlikely(trap))
 		goto propagate;
 	goto do_return;
 }
+
+	/* 3.0 exception handling: s->exn was thrown by the op at pc of fn (a throw, or a
+	 * call it made). The innermost handler of this frame that catches it takes it;
+	 * else the frame is left for its caller's, at the call (a return pc less one
+	 * word lies inside the call op), up to this run's first frame. The operand stack
+	 * needs no unwinding: a frame's slots are its own, and a handler's label says
+	 * where its values go. */
+exn_unwind : {
+	const struct wasm_handler *h_ = wasm_exn_find(fn, pc, s->exn);
+	if (h_) {
+		wasm_exn_catch(s, h_, fp);
+		pc = fn->code->ops + h_->pad;
+		NEXT();
+	}
+}
+exn_pop:
+	if (fr == fr_base) {
+		trap = WASM_TRAP_EXCEPTION;
+		goto propagate; /* recorded at the throw */
+	}
+	fr--;
+	pc = fr->pc - 1;
+	fp = fr->fp;
+	fn = fr->func;
+	inst = fr->inst;
+	RELOAD_MEM();
+	goto exn_unwind;
 
 trapped:
 	if (trap != WASM_TRAP_EXIT)

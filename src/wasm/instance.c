@@ -73,6 +73,11 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 		inst->mems[im->idx] = ext->u.memory;
 		return 0;
 	}
+	case WASM_EXTERN_TAG:
+		if (!ext->u.tag || !wasm_tag_matches(ext->u.tag, m, m->tag_type[im->idx]))
+			return unlinkable(err, im, "incompatible import type (tag)");
+		inst->tags[im->idx] = ext->u.tag;
+		return 0;
 	default: {
 		const struct wasm_globaldef *want = &m->globals[im->idx];
 		const struct wasm_global *g = ext->u.global;
@@ -199,7 +204,8 @@ static int alloc_arrays(struct wasm_instance *inst, uint64_t *bytes)
 		 (m->nglobals + 1ull) * sizeof(*inst->globals) +
 		 (ndef + 1ull) * sizeof(*inst->own_funcs) +
 		 (m->nelems + 1ull) * (sizeof(*inst->elem_items) + sizeof(*inst->elem_len)) +
-		 (m->ndatas + 1ull) * sizeof(*inst->data_len);
+		 (m->ndatas + 1ull) * sizeof(*inst->data_len) +
+		 (uint64_t)m->ntags * (sizeof(*inst->tags) + sizeof(*inst->own_tags));
 	if (wasm_store_charge(inst->store, *bytes))
 		return -E2BIG;
 	inst->funcs = core_calloc(m->nfuncs + 1, sizeof(*inst->funcs));
@@ -210,6 +216,10 @@ static int alloc_arrays(struct wasm_instance *inst, uint64_t *bytes)
 	inst->elem_items = core_calloc(m->nelems + 1, sizeof(*inst->elem_items));
 	inst->elem_len = core_calloc(m->nelems + 1, sizeof(*inst->elem_len));
 	inst->data_len = core_calloc(m->ndatas + 1, sizeof(*inst->data_len));
+	inst->tags = core_calloc(m->ntags + 1, sizeof(*inst->tags));
+	inst->own_tags = core_calloc(m->ntags - m->ntag_imports + 1, sizeof(*inst->own_tags));
+	if (!inst->tags || !inst->own_tags)
+		return -ENOMEM;
 	if (!inst->funcs || !inst->tables || !inst->mems || !inst->globals || !inst->own_funcs ||
 	    !inst->elem_items || !inst->elem_len || !inst->data_len)
 		return -ENOMEM;
@@ -259,6 +269,14 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		f->code = &m->codes[i - m->nfunc_imports];
 		f->index = i;
 		inst->funcs[i] = f;
+	}
+	for (uint32_t i = m->ntag_imports; i < m->ntags; i++) {
+		/* part of the instance (not store objects): a tag lives as long as it */
+		struct wasm_tag *t = &inst->own_tags[i - m->ntag_imports];
+		t->mod = m;
+		t->typeidx = m->tag_type[i];
+		t->type = &m->types[t->typeidx];
+		inst->tags[i] = t;
 	}
 	for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
 		const struct wasm_tabletype *t = &m->tables[i];
@@ -496,6 +514,9 @@ int wasm_instance_export_n(struct wasm_instance *inst, const char *name, size_t 
 			break;
 		case WASM_EXTERN_MEMORY:
 			out->u.memory = inst->mems[e->idx];
+			break;
+		case WASM_EXTERN_TAG:
+			out->u.tag = inst->tags[e->idx];
 			break;
 		default:
 			out->u.global = inst->globals[e->idx];

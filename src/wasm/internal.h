@@ -62,6 +62,10 @@ typedef uint32_t wasm_vt;
 #define WASM_VT_IDX_SHIFT 9
 #define WASM_VT_MAX_TYPES (1u << 22) /* type indices must fit (an implementation limit) */
 
+/* exception handling (3.0): exnref is (ref null exn); noexn is the bottom of exn */
+#define WASM_HT_EXN   0x69u
+#define WASM_HT_NOEXN 0x74u
+
 static inline wasm_vt wasm_vt_ref(uint32_t ht, bool nullable)
 {
 	return ht | (nullable ? 0 : WASM_VT_NONNULL);
@@ -93,7 +97,8 @@ static inline bool wasm_vt_is_ref(wasm_vt t)
 	uint32_t c = wasm_vt_code(t);
 
 	return c == WASM_FUNCREF || c == WASM_EXTERNREF || c == WASM_HT_IDX || c == WASM_HT_BOT ||
-	       c == WASM_HT_NOFUNC || c == WASM_HT_NOEXTERN;
+	       c == WASM_HT_NOFUNC || c == WASM_HT_NOEXTERN || c == WASM_HT_EXN ||
+	       c == WASM_HT_NOEXN;
 }
 
 static inline bool wasm_vt_nullable(wasm_vt t)
@@ -208,6 +213,20 @@ struct wasm_wrapfix {
 	uint32_t imm; /* the folded addend */
 };
 
+/* A catch clause of a try_table (3.0 exception handling): an exception thrown by an op in
+ * [start, end) (word indices) that the clause matches is caught there: its values go to
+ * the slots from dst on and the interpreter goes on at pad (a branch to the label). The
+ * innermost try_table is the one with the greatest start; its clauses are in order. */
+enum wasm_catch_kind { WASM_CATCH, WASM_CATCH_REF, WASM_CATCH_ALL, WASM_CATCH_ALL_REF };
+
+struct wasm_handler {
+	uint32_t start, end;
+	uint32_t pad;
+	uint32_t dst;
+	uint32_t tag; /* WASM_CATCH(_REF): the instance's tag index */
+	uint8_t kind; /* enum wasm_catch_kind */
+};
+
 struct wasm_code {
 	uint32_t *ops;
 	uint32_t nops;
@@ -222,6 +241,8 @@ struct wasm_code {
 	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op. */
 	uint32_t *points;
 	uint32_t npoints;
+	struct wasm_handler *handlers; /* try_table clauses (the JIT leaves such code alone) */
+	uint32_t nhandlers;
 	/* Lazy compilation (wasm_module_load): the body was validated at load, which set
 	 * the frame's layout (frame_slots, param_slots, local_slots); the other fields above
 	 * are set at its first call (wasm_code_compile), then ready, with release order. */
@@ -249,6 +270,8 @@ struct wasm_module {
 	uint32_t nglobals, nglobal_imports;
 	struct wasm_export *exports;
 	uint32_t nexports;
+	uint32_t *tag_type; /* 3.0 exception handling: type index of every tag, imports first */
+	uint32_t ntags, ntag_imports;
 	bool has_start;
 	uint32_t start;
 	struct wasm_elemseg *elems;
@@ -282,7 +305,8 @@ enum wasm_obj_kind {
 	WASM_OBJ_FUNC,
 	WASM_OBJ_MEMORY,
 	WASM_OBJ_TABLE,
-	WASM_OBJ_GLOBAL
+	WASM_OBJ_GLOBAL,
+	WASM_OBJ_TAG
 };
 
 /* Header of everything a store owns (singly linked, freed by wasm_store_destroy). */
@@ -350,6 +374,26 @@ struct wasm_global {
 	union wasm_slot v[2];
 };
 
+/* An exception tag (3.0): tags are compared by identity (a tag imported from another
+ * instance is the same object). */
+struct wasm_tag {
+	struct wasm_obj obj;
+	const struct wasm_ftype *type; /* params; mod's type typeidx (mod NULL: own_type) */
+	const struct wasm_module *mod;
+	uint32_t typeidx;
+	struct wasm_ftype own_type; /* host tags: the copied type */
+};
+
+/* An exception (the value an exnref refers to): its tag and the tag's parameter values.
+ * Exceptions belong to their store and are freed by its collector (exn.c). */
+struct wasm_exn {
+	struct wasm_exn *next; /* the store's list */
+	struct wasm_tag *tag;
+	uint32_t nslots;
+	bool mark;
+	union wasm_slot vals[];
+};
+
 struct wasm_instance {
 	struct wasm_obj obj;
 	struct wasm_store *store;
@@ -363,6 +407,10 @@ struct wasm_instance {
 	uint64_t **elem_items;
 	uint32_t *elem_len; /* 0 once dropped */
 	uint32_t *data_len; /* 0 once dropped */
+
+	/* 3.0 exception handling */
+	struct wasm_tag **tags;
+	struct wasm_tag *own_tags; /* the module's own tags */
 };
 
 /* A saved caller context on the call stack. */
@@ -417,6 +465,11 @@ struct wasm_store {
 	struct wasm_store *parent;
 	struct wasm_store *kids, *kid_next, *kid_prev;
 	pthread_mutex_t kids_lock;
+	/* 3.0 exception handling (exn.c): every exception of the store, the one in flight
+	 * (thrown and not caught yet), and when the next collection runs */
+	struct wasm_exn *exns;
+	struct wasm_exn *exn;
+	size_t nexns, exn_gc_at;
 };
 
 /* Not a trap: translated code left for the interpreter so that a pause can park where a
@@ -480,6 +533,8 @@ static inline uint8_t wasm_vt_byte(wasm_vt t)
 
 	if (c == WASM_EXTERNREF || c == WASM_HT_NOEXTERN)
 		return WASM_EXTERNREF;
+	if (c == WASM_HT_EXN || c == WASM_HT_NOEXN)
+		return WASM_EXNREF;
 	if (wasm_vt_is_ref(t))
 		return WASM_FUNCREF;
 	return (uint8_t)t;
@@ -592,6 +647,23 @@ uint64_t wasm_exec_wrapped_ea(const struct wasm_code *code, const uint32_t *pc, 
 /* Bulk memory and table ops of the op at pc: a trap or WASM_TRAP_NONE. */
 enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, enum wasm_op op,
 			      union wasm_slot *fp);
+
+/* ----- exception handling (exn.c) ----- */
+
+/* Throws a new exception of tag with its values at vals: s->exn. top is the end of the
+ * value stack in use (the collector scans the slots below it for exnrefs). Returns
+ * WASM_TRAP_EXCEPTION, or WASM_TRAP_NOMEM. */
+enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
+			      const union wasm_slot *vals, const union wasm_slot *top);
+/* The handler of fn's code that catches s->exn thrown by the op at pc (NULL: none). */
+const struct wasm_handler *wasm_exn_find(const struct wasm_func *fn, const uint32_t *pc,
+					 const struct wasm_exn *x);
+/* Catches s->exn with h in the frame fp: its values (and the exnref) to fp[h->dst...]. */
+void wasm_exn_catch(struct wasm_store *s, const struct wasm_handler *h, union wasm_slot *fp);
+/* Frees every exception (the store's end). */
+void wasm_exn_free_all(struct wasm_store *s);
+/* Whether tag t matches an import of type typeidx of module m. */
+bool wasm_tag_matches(const struct wasm_tag *t, const struct wasm_module *m, uint32_t typeidx);
 
 /* ----- the threads proposal's atomics (atomic.c) ----- */
 

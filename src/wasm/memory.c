@@ -158,6 +158,8 @@ static void free_instance(struct wasm_instance *inst)
 	core_free(inst->elem_len);
 	core_free(inst->data_len);
 	core_free(inst->own_funcs);
+	core_free(inst->tags);
+	core_free(inst->own_tags);
 	core_free(inst->funcs);
 	core_free(inst->tables);
 	core_free(inst->mems);
@@ -205,6 +207,7 @@ void wasm_store_destroy(struct wasm_store *s)
 		s->objs = o->next;
 		free_obj(o);
 	}
+	wasm_exn_free_all(s);
 	wasm_jit_destroy(s->jit);
 	core_free(s->stack);
 	core_free(s->frames);

@@ -31,6 +31,7 @@ enum wasm_valtype {
 	WASM_V128 = 0x7b,
 	WASM_FUNCREF = 0x70,
 	WASM_EXTERNREF = 0x6f,
+	WASM_EXNREF = 0x69, /* 3.0 exception handling: (ref null exn) */
 };
 
 enum wasm_extern_kind {
@@ -38,6 +39,7 @@ enum wasm_extern_kind {
 	WASM_EXTERN_TABLE = 1,
 	WASM_EXTERN_MEMORY = 2,
 	WASM_EXTERN_GLOBAL = 3,
+	WASM_EXTERN_TAG = 4, /* 3.0 exception handling */
 };
 
 /* Run-time traps, returned up the interpreter (never longjmp). */
@@ -64,6 +66,10 @@ enum wasm_trap {
 	/* no memory to compile a function at its first call (lazy compilation) */
 	WASM_TRAP_NOMEM,
 	WASM_TRAP_NULL_FUNC_REF, /* call_ref of null (3.0) */
+	/* 3.0 exception handling: an exception no handler caught (the store holds it until
+	 * the next call; wasm_trap_info says where it was thrown) */
+	WASM_TRAP_EXCEPTION,
+	WASM_TRAP_NULL_EXN_REF, /* throw_ref of null */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -119,6 +125,7 @@ struct wasm_func;
 struct wasm_memory;
 struct wasm_table;
 struct wasm_global;
+struct wasm_tag;
 
 struct wasm_functype {
 	uint32_t nparams;
@@ -201,6 +208,20 @@ void wasm_store_resume(struct wasm_store *s);
 /* True while code is parked. Any thread. */
 bool wasm_store_parked(const struct wasm_store *s);
 
+/* ----- exception handling (3.0) ----- */
+
+/* Creates a tag of the given parameter types (no results) in the store, for a host to
+ * export or to throw with. Returns 0, -EINVAL (results given), -E2BIG or -ENOMEM. */
+int wasm_tag_create(struct wasm_store *s, const struct wasm_functype *type, struct wasm_tag **out)
+	__attribute__((warn_unused_result));
+/* For a host function: throws an exception of tag with its parameters in slots (one per
+ * value as wasm_host_fn passes them, v128 two). Returns WASM_TRAP_EXCEPTION, which the
+ * host function returns; Wasm handlers up the stack may catch it. WASM_TRAP_NOMEM when
+ * the exception cannot be allocated. */
+enum wasm_trap wasm_tag_throw(struct wasm_store *s, struct wasm_tag *tag, const uint64_t *slots);
+/* The tag of the exception a call ended with (WASM_TRAP_EXCEPTION), or NULL. */
+struct wasm_tag *wasm_store_exception_tag(const struct wasm_store *s);
+
 /* Sets the fuel left (0 = unlimited) and reads what is left. */
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);
 uint64_t wasm_store_fuel(const struct wasm_store *s);
@@ -280,6 +301,7 @@ struct wasm_extern {
 		struct wasm_table *table;
 		struct wasm_memory *memory;
 		struct wasm_global *global;
+		struct wasm_tag *tag; /* 3.0: an exception tag (compared by identity) */
 	} u;
 };
 

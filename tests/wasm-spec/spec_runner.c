@@ -583,6 +583,22 @@ static void cmd_assert_trap(struct runner *r, const struct wasm_script_cmd *c, b
 	       want, got);
 }
 
+/* assert_exception (3.0): the action must end with an exception no handler caught. */
+static void cmd_assert_exception(struct runner *r, const struct wasm_script_cmd *c)
+{
+	union wasm_value res[MAX_VALUES];
+	uint32_t nres;
+	enum wasm_trap trap;
+	char why[256], got[256];
+
+	if (do_action(r, &c->action, &trap, res, &nres, why, sizeof(why))) {
+		fail(r, "%s", why);
+		return;
+	}
+	snprintf(got, sizeof(got), "trap: %s", trap ? wasm_trap_message(trap) : "none");
+	settle(r, trap == WASM_TRAP_EXCEPTION, "trap: uncaught exception", got);
+}
+
 /* assert_malformed, assert_invalid: the module must fail to load with that kind; a
  * malformed text or quoted module must fail in the text parser. */
 static void cmd_assert_bad_module(struct runner *r, const struct wasm_script_cmd *c,
@@ -694,6 +710,9 @@ static void run_command(struct runner *r, const struct wasm_script_cmd *c)
 		break;
 	case WASM_SCRIPT_ASSERT_EXHAUSTION:
 		cmd_assert_trap(r, c, true);
+		break;
+	case WASM_SCRIPT_ASSERT_EXCEPTION:
+		cmd_assert_exception(r, c);
 		break;
 	case WASM_SCRIPT_ASSERT_TRAP_MODULE:
 	case WASM_SCRIPT_ASSERT_UNINSTANTIABLE:

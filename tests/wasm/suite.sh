@@ -513,6 +513,13 @@ check2 atomic-wait-timeout 0 "2" -- --invoke wait $a 200000000
 check2 atomic-notify-none 0 "0" -- --invoke notify $a -1
 check2 atomic-wait-unshared 134 "lodge wasm: atomics.wat: trap: expected shared memory in function 4 (wait_unshared) at offset 0xb1 (atomics.wat:18:6)" \
 	-- --invoke wait_unshared $a
+# exception handling: an uncaught exception is reported as a trap at its throw, one caught
+# after crossing a (translated) frame is not; a million throws stay within 8 MiB
+ex=exn.wat
+check2 exn-caught 0 "5" -- --invoke caught $ex 5
+check2 exn-uncaught 134 "lodge wasm: exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0x45 (exn.wat:6:31)" \
+	-- --invoke uncaught $ex 5
+check2 exn-many 0 "1784293664" -- --max-memory 8M --invoke many $ex 1000000
 # typed function references: call_ref through a typed table, null references trapping
 # where they are used
 ty=typed.wat

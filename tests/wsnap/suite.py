@@ -447,11 +447,18 @@ def case_bad_files():
 def case_ref_values():
     """A module keeping references in frame slots is refused, when saving (409) and when
     a file carries such a module (a well-formed file with its module swapped)."""
-    name = "wsnap.ref-values"
+    refuse_refs("wsnap.ref-values", "reflocal.wat")
+    # an exception reference (3.0 exception handling) kept in a global
+    refuse_refs("wsnap.exnref-global", "exnglobal.wat")
+    ref_module_file()
+
+
+def refuse_refs(name, wat):
+    """Saving the state of wat (which keeps a reference) is refused with 409."""
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock = os.path.join(d, "api.sock")
     p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock,
-                          os.path.join(HERE, "reflocal.wat")],
+                          os.path.join(HERE, wat)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         end = time.time() + 30
@@ -467,6 +474,10 @@ def case_ref_values():
         p.kill()
         p.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def ref_module_file():
+    """A file carrying a module that keeps references is refused."""
     if not shutil.which("wat2wasm"):
         print("SKIP: wsnap.bad.ref-module: wat2wasm not installed (apt-get install wabt)")
         return

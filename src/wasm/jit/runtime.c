@@ -555,7 +555,9 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 	 * (--jit-eager translates functions not called yet) */
 	if (!wasm_code_ready(f->code) && wasm_code_compile(f))
 		return -ENOMEM;
-	rc = wasm_jit_translate(j, f);
+	/* a function with try_table handlers stays interpreted: only the interpreter
+	 * unwinds to a handler (an exception leaves translated code as a trap does) */
+	rc = f->code->nhandlers ? -ENOTSUP : wasm_jit_translate(j, f);
 	if (rc) {
 		f->jit_failed = true;
 		j->nfailed++;

@@ -177,6 +177,9 @@ int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const s
 		return fail(err, errlen, -ENOTSUP,
 			    "the module keeps references in its locals or operands: its state "
 			    "cannot be saved without host pointers");
+	if (s->exn)
+		return fail(err, errlen, -ENOTSUP,
+			    "an exception is in flight: its state cannot be saved");
 	if (m->nimports != m->nfunc_imports)
 		return fail(err, errlen, -ENOTSUP,
 			    "the module imports a memory, table or global: not supported");

@@ -438,6 +438,8 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		return index_imm(p, in, SP_FUNC, o);
 	case IMM_TYPE:
 		return index_imm(p, in, SP_TYPE, o);
+	case IMM_TAG:
+		return index_imm(p, in, SP_TAG, o);
 	case IMM_CALL_INDIRECT:
 		return call_indirect_imm(p, in, o);
 	case IMM_SELECT:
@@ -550,6 +552,45 @@ static int enter(struct wat *p)
 	return 0;
 }
 
+/* try_table's catch clauses (3.0 exception handling): (catch x l), (catch_ref x l),
+ * (catch_all l), (catch_all_ref l), as a vector; labels are those outside the try_table. */
+static int catches(struct wat *p, struct text_buf *b)
+{
+	static const int kws[] = {KW_CATCH, KW_CATCH_REF, KW_CATCH_ALL, KW_CATCH_ALL_REF};
+	struct text_buf v = {0};
+	uint32_t n = 0, x;
+	int rc = 0;
+
+	for (;;) {
+		int k = 0;
+		while (k < 4 && !wat_at_open(p, kws[k]))
+			k++;
+		if (k == 4)
+			break;
+		p->pos += 2;
+		tb_byte(&v, (uint8_t)k);
+		if (k < 2) {
+			rc = wat_index(p, SP_TAG, &x);
+			if (rc)
+				break;
+			tb_u32(&v, x);
+		}
+		rc = label_index(p, &x);
+		if (!rc)
+			rc = wat_close(p);
+		if (rc)
+			break;
+		tb_u32(&v, x);
+		n++;
+	}
+	if (!rc) {
+		tb_u32(b, n);
+		tb_append(b, &v);
+	}
+	tb_fini(&v);
+	return rc;
+}
+
 /* block|loop|if label? blocktype instr* (else label? instr*)? end label? */
 static int plain_block(struct wat *p, const struct text_instr *in, struct text_buf *b)
 {
@@ -561,7 +602,7 @@ static int plain_block(struct wat *p, const struct text_instr *in, struct text_b
 	if (wat_at(p, TOK_ID))
 		label = &p->t[p->pos++];
 	opcode(b, in);
-	if (blocktype(p, b) || label_push(p, label))
+	if (blocktype(p, b) || (in->imm == IMM_TRY_TABLE && catches(p, b)) || label_push(p, label))
 		return -EINVAL;
 	rc = seq(p, b, true);
 	if (!rc && in->code == OPC_IF && at_structural(p, OPC_ELSE)) {
@@ -637,7 +678,7 @@ static int folded_block(struct wat *p, const struct text_instr *in, struct text_
 	if (wat_at(p, TOK_ID))
 		label = &p->t[p->pos++];
 	opcode(b, in);
-	if (blocktype(p, b) || label_push(p, label))
+	if (blocktype(p, b) || (in->imm == IMM_TRY_TABLE && catches(p, b)) || label_push(p, label))
 		return -EINVAL;
 	rc = seq(p, b, false);
 	tb_byte(b, OPC_END);
@@ -659,8 +700,9 @@ int wat_folded(struct wat *p, struct text_buf *b)
 		return wat_unexpected(p);
 	if (enter(p))
 		return -EINVAL;
-	if (in->imm == IMM_BLOCK) {
-		rc = in->code == OPC_IF ? folded_if(p, in, b) : folded_block(p, in, b);
+	if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE) {
+		rc = in->imm == IMM_BLOCK && in->code == OPC_IF ? folded_if(p, in, b)
+								: folded_block(p, in, b);
 		p->nesting--;
 		return rc;
 	}
@@ -695,7 +737,7 @@ static int seq(struct wat *p, struct text_buf *b, bool in_block)
 			rc = wat_unexpected(p);
 		} else if (in->imm == IMM_STRUCT) {
 			return in_block ? 0 : wat_unexpected(p);
-		} else if (in->imm == IMM_BLOCK) {
+		} else if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE) {
 			rc = enter(p);
 			if (!rc)
 				rc = plain_block(p, in, b);

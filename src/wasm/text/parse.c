@@ -216,6 +216,8 @@ int wat_index(struct wat *p, enum text_space sp, uint32_t *out)
 /* The abstract heap types' codes beside func and extern (binary 3.0) */
 #define HT_NOFUNC   0x73
 #define HT_NOEXTERN 0x72
+#define HT_EXN	    0x69 /* 3.0 exception handling */
+#define HT_NOEXN    0x74
 
 /* A heap type as its s33 value: an abstract type's code (negative) or a type index. */
 static int heap_value(struct wat *p, int64_t *out)
@@ -227,6 +229,12 @@ static int heap_value(struct wat *p, int64_t *out)
 		{KW_NOEXTERN, HT_NOEXTERN},
 	};
 	uint32_t idx;
+
+	if (wat_at_kw(p, KW_EXN) || wat_at_kw(p, KW_NOEXN)) { /* 3.0 exception handling */
+		*out = (wat_at_kw(p, KW_EXN) ? HT_EXN : HT_NOEXN) - 0x80;
+		p->pos++;
+		return 0;
+	}
 
 	for (size_t i = 0; wat_at(p, TOK_KEYWORD) && i < sizeof(kws) / sizeof(kws[0]); i++) {
 		if (wat_tok(p)->kw == kws[i][0]) {
@@ -318,12 +326,18 @@ int wat_valtype(struct wat *p, uint8_t *out)
 		{KW_EXTERNREF, WASM_EXTERNREF},
 		{KW_NULLFUNCREF, 0},
 		{KW_NULLEXTERNREF, 0},
+		{KW_EXNREF, HT_EXN},
 	};
 
 	if (wat_at_open(p, KW_REF))
 		return ref_valtype(p, out);
 	if (wat_at_kw(p, KW_NULLFUNCREF) || wat_at_kw(p, KW_NULLEXTERNREF)) {
 		*out = wat_at_kw(p, KW_NULLFUNCREF) ? HT_NOFUNC : HT_NOEXTERN;
+		p->pos++;
+		return 0;
+	}
+	if (wat_at_kw(p, KW_NULLEXNREF)) {
+		*out = HT_NOEXN;
 		p->pos++;
 		return 0;
 	}
@@ -342,7 +356,7 @@ int wat_reftype(struct wat *p, uint8_t *out)
 {
 	if (!wat_at_kw(p, KW_FUNCREF) && !wat_at_kw(p, KW_EXTERNREF) &&
 	    !wat_at_kw(p, KW_NULLFUNCREF) && !wat_at_kw(p, KW_NULLEXTERNREF) &&
-	    !wat_at_open(p, KW_REF))
+	    !wat_at_kw(p, KW_EXNREF) && !wat_at_kw(p, KW_NULLEXNREF) && !wat_at_open(p, KW_REF))
 		return wat_unexpected(p);
 	return wat_valtype(p, out);
 }
@@ -352,7 +366,7 @@ static bool at_reftype(struct wat *p)
 {
 	return wat_at_kw(p, KW_FUNCREF) || wat_at_kw(p, KW_EXTERNREF) ||
 	       wat_at_kw(p, KW_NULLFUNCREF) || wat_at_kw(p, KW_NULLEXTERNREF) ||
-	       wat_at_open(p, KW_REF);
+	       wat_at_kw(p, KW_EXNREF) || wat_at_kw(p, KW_NULLEXNREF) || wat_at_open(p, KW_REF);
 }
 
 /* The type pool at offset off; NULL while it is empty (only empty signatures so far),
@@ -660,6 +674,8 @@ static enum text_space space_of(int kw)
 		return SP_MEM;
 	case KW_GLOBAL:
 		return SP_GLOBAL;
+	case KW_TAG:
+		return SP_TAG;
 	default:
 		return SP_COUNT;
 	}
@@ -750,6 +766,7 @@ static int scan_field(struct wat *p, size_t i)
 	case KW_TABLE:
 	case KW_MEMORY:
 	case KW_GLOBAL:
+	case KW_TAG:
 		return scan_def(p, i, space_of(kw->kw));
 	case KW_ELEM:
 		return bind(p, SP_ELEM, id, p->count[SP_ELEM]++);
@@ -1262,6 +1279,45 @@ static int global_field(struct wat *p)
 	return wat_close(p);
 }
 
+/* A tag's type (3.0 exception handling): attribute 0, then a type use's index. */
+static int tagtype(struct wat *p, struct text_buf *b)
+{
+	struct text_sig sig = {0};
+	uint32_t typeidx;
+	bool explicit_idx;
+	int rc = wat_typeuse(p, false, &sig, &typeidx, &explicit_idx);
+
+	wat_sig_fini(&sig);
+	if (rc)
+		return rc;
+	tb_byte(b, 0x00);
+	tb_u32(b, typeidx);
+	return 0;
+}
+
+/* (tag $id? (export ..)* (import ..)? typeuse) */
+static int tag_field(struct wat *p)
+{
+	const struct text_tok *at = wat_tok(p);
+	uint32_t idx = next_index(p, SP_TAG);
+	struct text_buf *g = &p->sec[SEC_TAG];
+
+	open_kw(p);
+	if (wat_at(p, TOK_ID))
+		p->pos++;
+	if (inline_exports(p, 4, idx))
+		return -EINVAL;
+	if (wat_at_open(p, KW_IMPORT)) {
+		if (inline_import(p))
+			return -EINVAL;
+		tb_byte(&p->sec[SEC_IMPORT], 0x04);
+		return tagtype(p, &p->sec[SEC_IMPORT]) || wat_close(p) ? -EINVAL : 0;
+	}
+	wat_mark(p, SEC_TAG, g->len, at);
+	p->secn[SEC_TAG]++;
+	return tagtype(p, g) || wat_close(p) ? -EINVAL : 0;
+}
+
 /* (import "module" "name" (func|table|memory|global $id? ...)) */
 static int import_field(struct wat *p)
 {
@@ -1304,6 +1360,10 @@ static int import_field(struct wat *p)
 		tb_byte(b, 0x02);
 		rc = memtype(p, b);
 		break;
+	case KW_TAG:
+		tb_byte(b, 0x04);
+		rc = tagtype(p, b);
+		break;
 	default:
 		tb_byte(b, 0x03);
 		rc = globaltype(p, b);
@@ -1316,7 +1376,7 @@ static int import_field(struct wat *p)
 static int export_field(struct wat *p)
 {
 	static const uint8_t kinds[][2] = {
-		{KW_FUNC, 0}, {KW_TABLE, 1}, {KW_MEMORY, 2}, {KW_GLOBAL, 3}};
+		{KW_FUNC, 0}, {KW_TABLE, 1}, {KW_MEMORY, 2}, {KW_GLOBAL, 3}, {KW_TAG, 4}};
 	struct text_buf *e = &p->sec[SEC_EXPORT];
 	uint32_t idx;
 
@@ -1506,6 +1566,8 @@ static int field(struct wat *p)
 		return memory_field(p);
 	case KW_GLOBAL:
 		return global_field(p);
+	case KW_TAG:
+		return tag_field(p);
 	case KW_EXPORT:
 		return export_field(p);
 	case KW_START:
@@ -1523,9 +1585,9 @@ static int field(struct wat *p)
 /* ----- the module ----- */
 
 /* The order of sections in a binary (5.5.2): data count before code. */
-static const uint8_t section_order[] = {SEC_TYPE, SEC_IMPORT,	 SEC_FUNC,   SEC_TABLE,
-					SEC_MEM,  SEC_GLOBAL,	 SEC_EXPORT, SEC_START,
-					SEC_ELEM, SEC_DATACOUNT, SEC_CODE,   SEC_DATA};
+static const uint8_t section_order[] = {SEC_TYPE,      SEC_IMPORT, SEC_FUNC,   SEC_TABLE, SEC_MEM,
+					SEC_TAG,       SEC_GLOBAL, SEC_EXPORT, SEC_START, SEC_ELEM,
+					SEC_DATACOUNT, SEC_CODE,   SEC_DATA};
 
 static int cmp_pos(const void *a, const void *b)
 {

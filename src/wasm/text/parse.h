@@ -23,6 +23,7 @@ enum text_space {
 	SP_ELEM,
 	SP_DATA,
 	SP_LOCAL,
+	SP_TAG, /* 3.0 exception handling */
 	SP_COUNT
 };
 
@@ -63,7 +64,8 @@ enum text_sec {
 	SEC_CODE = 10,
 	SEC_DATA = 11,
 	SEC_DATACOUNT = 12,
-	SEC_MAX = 13,
+	SEC_TAG = 13, /* 3.0 exception handling: between memory and global */
+	SEC_MAX = 14,
 };
 
 /* A text position recorded against an offset in a section buffer (sec), or against an

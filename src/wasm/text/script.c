@@ -373,6 +373,10 @@ static int command_body(struct wat *w, struct wasm_script_cmd *c, int kw)
 		c->kind = WASM_SCRIPT_ASSERT_TRAP;
 		c->line = inner_line(w);
 		return action(w, &c->action) || copy_string(w, &c->text, NULL) ? -EINVAL : 0;
+	case KW_ASSERT_EXCEPTION:
+		c->kind = WASM_SCRIPT_ASSERT_EXCEPTION;
+		c->line = inner_line(w);
+		return action(w, &c->action) ? -EINVAL : 0;
 	case KW_ASSERT_EXHAUSTION:
 		c->kind = WASM_SCRIPT_ASSERT_EXHAUSTION;
 		c->line = inner_line(w);

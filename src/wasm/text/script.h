@@ -32,6 +32,7 @@ enum wasm_script_kind {
 	WASM_SCRIPT_ASSERT_TRAP,	/* an action that traps */
 	WASM_SCRIPT_ASSERT_TRAP_MODULE, /* a module whose instantiation traps */
 	WASM_SCRIPT_ASSERT_EXHAUSTION,
+	WASM_SCRIPT_ASSERT_EXCEPTION, /* 3.0: an action that throws an uncaught exception */
 	WASM_SCRIPT_ASSERT_MALFORMED,
 	WASM_SCRIPT_ASSERT_INVALID,
 	WASM_SCRIPT_ASSERT_UNLINKABLE,

@@ -56,8 +56,10 @@ enum text_imm {
 	IMM_MEMARG,
 	IMM_LANE,
 	IMM_MEMLANE,
-	IMM_FENCE, /* atomic.fence: no text immediates, a 0x00 byte in binary */
-	IMM_TYPE,  /* a type index (call_ref) */
+	IMM_FENCE,     /* atomic.fence: no text immediates, a 0x00 byte in binary */
+	IMM_TYPE,      /* a type index (call_ref) */
+	IMM_TAG,       /* 3.0 exception handling: a tag index (throw) */
+	IMM_TRY_TABLE, /* try_table: label? blocktype catch clauses, then a block's body */
 };
 
 enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe };
