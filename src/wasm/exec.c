@@ -904,7 +904,7 @@ dispatch:
 			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
 			if (unlikely(!callee))
 				TRAP(WASM_TRAP_UNINIT_ELEM);
-			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+			if (unlikely(callee->type != want && !wasm_ftype_match(callee->type, want)))
 				TRAP(WASM_TRAP_INDIRECT_TYPE);
 			nfp = fp + pc[4];
 			ret = pc + 5;
@@ -924,7 +924,7 @@ dispatch:
 			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
 			if (unlikely(!callee))
 				TRAP(WASM_TRAP_UNINIT_ELEM);
-			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+			if (unlikely(callee->type != want && !wasm_ftype_match(callee->type, want)))
 				TRAP(WASM_TRAP_INDIRECT_TYPE);
 			nfp = fp + pc[4];
 			goto do_tail_call;

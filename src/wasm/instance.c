@@ -47,7 +47,7 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	switch (im->kind) {
 	case WASM_EXTERN_FUNC: {
 		const struct wasm_ftype *want = &m->types[m->func_type[im->idx]];
-		if (!wasm_ftype_equal(ext->u.func->type, want))
+		if (!wasm_ftype_match(ext->u.func->type, want))
 			return unlinkable(err, im, "incompatible import type (function signature)");
 		inst->funcs[im->idx] = ext->u.func;
 		return 0;
@@ -264,7 +264,7 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_tabletype *t = &m->tables[i];
 		char what[64];
 
-		rc = wasm_table_alloc(s, wasm_vt_byte(t->elem), t->min, t->max, t->has_max,
+		rc = wasm_table_alloc(s, wasm_vt_rep(m, t->elem), t->min, t->max, t->has_max,
 				      &inst->tables[i]);
 		if (!rc) {
 			inst->tables[i]->is64 = t->is64;
@@ -309,7 +309,7 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		if (!g)
 			return alloc_failed(inst, err, rc ? rc : -ENOMEM, "global", "a global",
 					    sizeof(*g), wasm_store_budget_left(s));
-		g->type = wasm_vt_byte(m->globals[i].type);
+		g->type = wasm_vt_rep(m, m->globals[i].type);
 		g->vt = m->globals[i].type;
 		g->vmod = m;
 		g->mut = m->globals[i].mut;
@@ -598,7 +598,8 @@ static enum wasm_trap check_ref_args(const struct wasm_ftype *t, const union was
 		wasm_vt want = t->vparams[i];
 		if (!wasm_vt_is_ref(want))
 			continue;
-		if (wasm_vt_byte(want) == WASM_EXTERNREF) {
+		if (wasm_vt_rep(t->mod, want) != WASM_FUNCREF) {
+			/* externref or the any hierarchy: only the null check */
 			if (!args[i].ext && !wasm_vt_nullable(want))
 				return WASM_TRAP_NULL_REF;
 			continue;

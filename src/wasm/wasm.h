@@ -31,6 +31,7 @@ enum wasm_valtype {
 	WASM_V128 = 0x7b,
 	WASM_FUNCREF = 0x70,
 	WASM_EXTERNREF = 0x6f,
+	WASM_ANYREF = 0x6e, /* GC (3.0): an i31, struct or array reference, or null */
 };
 
 enum wasm_extern_kind {
