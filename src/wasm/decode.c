@@ -778,6 +778,8 @@ static bool is_const_op(const uint8_t *p, const uint8_t *end)
 		return true;
 	case 0xfd: /* v128.const */
 		return end - p > 1 && p[1] == 0x0c;
+	case 0xfb: /* ref.i31 */
+		return end - p > 1 && p[1] == 0x1c;
 	}
 	return false;
 }
@@ -876,6 +878,19 @@ static bool is_ce_binop(uint8_t op)
 	return (op >= 0x6a && op <= 0x6c) || (op >= 0x7c && op <= 0x7e);
 }
 
+/* Whether r is at ref.i31 (0xFB 0x1C, a GC constant instruction): then past it. */
+static bool is_ce_i31(struct wasm_reader *r)
+{
+	const uint8_t *at = r->p;
+	uint32_t sub;
+
+	r->p++;
+	if (wasm_rd_u32(r, &sub) == 0 && sub == 0x1c)
+		return true;
+	r->p = at;
+	return false;
+}
+
 static int ce_record(struct wasm_module *m, const struct wasm_cexpr *ce)
 {
 	if (m->nceops == m->capceops) {
@@ -908,7 +923,14 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 		op = *r->p;
 		if (op == 0x0b)
 			break;
-		if (is_ce_binop(op)) {
+		if (op == 0xfb && is_ce_i31(r)) {
+			if (depth < 1 || types[depth - 1] != WASM_I32)
+				return wasm_rd_fail(r, WASM_ERR_INVALID,
+						    "type mismatch: operand of ref.i31 in a "
+						    "constant expression");
+			types[depth - 1] = wasm_vt_ref(WASM_HT_I31, false);
+			one = (struct wasm_cexpr){.kind = WASM_CE_I31, .type = types[depth - 1]};
+		} else if (is_ce_binop(op)) {
 			wasm_vt t = op <= 0x6c ? WASM_I32 : WASM_I64;
 			r->p++;
 			if (depth < 2 || types[depth - 1] != t || types[depth - 2] != t)

@@ -111,6 +111,8 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "out of memory (compiling a function at its first call)";
 	case WASM_TRAP_NULL_FUNC_REF:
 		return "null function reference";
+	case WASM_TRAP_NULL_I31:
+		return "null i31 reference";
 	}
 	return "unknown trap";
 }
@@ -1193,6 +1195,27 @@ do_return:
 		if (unlikely(!fp[pc[1]].i64))
 			TRAP(WASM_TRAP_NULL_REF);
 		pc += 2;
+		NEXT();
+		/* 3.0 GC: an i31 is (v << 1) | 1 (compile_gc.c) */
+		CASE(REF_I31)
+		fp[pc[1]].i64 = (uint64_t)(fp[pc[2]].i32 & 0x7fffffffu) << 1 | 1;
+		pc += 3;
+		NEXT();
+		CASE(I31_GET_S)
+		if (unlikely(!fp[pc[2]].i64))
+			TRAP(WASM_TRAP_NULL_I31);
+		fp[pc[1]].i64 = (uint32_t)((int32_t)(uint32_t)fp[pc[2]].i64 >> 1);
+		pc += 3;
+		NEXT();
+		CASE(I31_GET_U)
+		if (unlikely(!fp[pc[2]].i64))
+			TRAP(WASM_TRAP_NULL_I31);
+		fp[pc[1]].i64 = (uint32_t)fp[pc[2]].i64 >> 1;
+		pc += 3;
+		NEXT();
+		CASE(REF_EQ)
+		fp[pc[1]].i64 = fp[pc[2]].i64 == fp[pc[3]].i64;
+		pc += 4;
 		NEXT();
 		CASE(SHUFFLE)
 		{

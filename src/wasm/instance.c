@@ -145,14 +145,20 @@ static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, 
 		break;
 	case WASM_CE_NULL:
 	case WASM_CE_BINOP:
+	case WASM_CE_I31:
 		break;
 	case WASM_CE_EXPR: {
-		/* validated: every value is an i32 (zero-extended) or an i64, one is left */
+		/* validated: every value is an i32 (zero-extended), an i64 or an i31, one is left
+		 */
 		const struct wasm_cexpr *op = inst->mod->ceops + ce->idx;
 		uint64_t st[WASM_CE_MAX_DEPTH];
 		uint32_t d = 0;
 		for (uint64_t k = 0; k < ce->v[0]; k++, op++) {
 			union wasm_slot x[2];
+			if (op->kind == WASM_CE_I31) {
+				st[d - 1] = (st[d - 1] & 0x7fffffffu) << 1 | 1;
+				continue;
+			}
 			if (op->kind != WASM_CE_BINOP) {
 				eval_cexpr(inst, op, x);
 				st[d++] = x[0].i64;

@@ -156,6 +156,7 @@ enum wasm_cexpr_kind {
 	WASM_CE_NULL,
 	WASM_CE_BINOP, /* in a program: the i32/i64 add, sub or mul whose opcode is idx */
 	WASM_CE_EXPR,  /* a program of v[0] instructions at module->ceops[idx] (postfix) */
+	WASM_CE_I31,   /* in a program: ref.i31 of the i32 on top (3.0 GC) */
 };
 
 /* The most values an extended constant expression may hold on its stack (an

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define REF_FUNC_CODE 0xd2 /* ref.func (5.4.5) */
+#define REF_I31_CODE  0x1c /* ref.i31, 0xFB-prefixed (3.0 GC) */
 
 struct wasm_script {
 	struct wasm_script_cmd *cmds;
@@ -271,6 +272,12 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			return wat_unexpected(w);
 		v->type = WASM_FUNCREF;
 		v->pattern = WASM_SCRIPT_REF_NONNULL;
+		break;
+	case IMM_NONE: /* (ref.i31): a result that is any i31 reference */
+		if (!result || in->prefix != PFX_PFB || in->code != REF_I31_CODE)
+			return wat_unexpected(w);
+		v->type = WASM_ANYREF;
+		v->pattern = WASM_SCRIPT_REF_I31;
 		break;
 	default:
 		w->pos--;

@@ -60,7 +60,7 @@ enum text_imm {
 	IMM_TYPE,  /* a type index (call_ref) */
 };
 
-enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe };
+enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe, PFX_PFB = 0xfb };
 
 /* Binary opcodes the parser treats structurally (Wasm core 5.4.1). */
 #define OPC_BLOCK 0x02
