@@ -455,7 +455,7 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 	if (oi->cls == CLS_SPECIAL && (oi->op <= S_RETURN_CALL_INDIRECT ||
 				       (oi->op >= S_CALL_REF && oi->op <= S_BR_ON_NON_NULL)))
 		return wasm_cc_control(c, oi->op, done);
-	if (oi->cls == CLS_SPECIAL && oi->op >= S_REF_EQ && oi->op <= S_I31_GET_U)
+	if (oi->cls == CLS_SPECIAL && oi->op >= S_REF_EQ && oi->op <= S_REF_CAST_NULL)
 		return wasm_cc_gc(c, oi->op);
 	return wasm_cc_operand(c, idx);
 }

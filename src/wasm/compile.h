@@ -248,7 +248,8 @@ int wasm_cc_operand(struct wasm_cc *c, uint32_t idx) MUST_CHECK;
 
 /* ----- compile_gc.c ----- */
 
-/* Compiles GC instruction sp (enum special, the opcodes.def GC block, S_REF_EQ..). */
+/* Compiles GC instruction sp (enum special, the opcodes.def GC block,
+ * S_REF_EQ..S_REF_CAST_NULL). */
 int wasm_cc_gc(struct wasm_cc *c, uint32_t sp) MUST_CHECK;
 
 #endif

@@ -53,9 +53,46 @@ static int op_ref_eq(struct wasm_cc *c)
 	return 0;
 }
 
+/* The top of the hierarchy heap type t (of this module) is in: func, extern or any. */
+static wasm_vt top_of(const struct wasm_cc *c, wasm_vt t)
+{
+	uint32_t code = wasm_vt_code(t);
+
+	if (code == WASM_FUNCREF || code == WASM_HT_NOFUNC ||
+	    (code == WASM_HT_IDX && wasm_type_is_func(c->m, wasm_vt_index(t))))
+		return WASM_FUNCREF;
+	if (code == WASM_EXTERNREF || code == WASM_HT_NOEXTERN)
+		return WASM_EXTERNREF;
+	return WASM_HT_ANY;
+}
+
+/* ref.test rt, ref.cast rt: the operand must be in rt's hierarchy (of its top type). */
+static int op_ref_test(struct wasm_cc *c, bool cast, bool nullable)
+{
+	struct wasm_cc_entry v;
+	uint32_t a, d;
+	wasm_vt rt;
+
+	TRY(wasm_rd_heaptype(c->r, c->m, &rt));
+	if (!nullable)
+		rt |= WASM_VT_NONNULL;
+	TRY(wasm_cc_pop(c, top_of(c, rt), &v));
+	a = wasm_cc_use_slot(c, &v);
+	TRY(wasm_cc_push_result(c, cast ? rt : T_I32, &d));
+	wasm_cc_emit_op(c, cast ? WASM_OP_REF_CAST : WASM_OP_REF_TEST);
+	wasm_cc_emit(c, d), wasm_cc_emit(c, a), wasm_cc_emit(c, rt);
+	return 0;
+}
+
 int wasm_cc_gc(struct wasm_cc *c, uint32_t sp)
 {
 	switch (sp) {
+	case S_REF_TEST:
+	case S_REF_TEST_NULL:
+		return op_ref_test(c, false, sp == S_REF_TEST_NULL);
+	case S_REF_CAST:
+	case S_REF_CAST_NULL:
+		return op_ref_test(c, true, sp == S_REF_CAST_NULL);
 	case S_REF_I31:
 		return op_ref_i31(c);
 	case S_I31_GET_S:

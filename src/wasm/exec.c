@@ -113,6 +113,8 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "null function reference";
 	case WASM_TRAP_NULL_I31:
 		return "null i31 reference";
+	case WASM_TRAP_CAST:
+		return "cast failure";
 	}
 	return "unknown trap";
 }
@@ -1215,6 +1217,16 @@ do_return:
 		NEXT();
 		CASE(REF_EQ)
 		fp[pc[1]].i64 = fp[pc[2]].i64 == fp[pc[3]].i64;
+		pc += 4;
+		NEXT();
+		CASE(REF_TEST)
+		fp[pc[1]].i64 = wasm_gc_ref_test(inst->mod, fp[pc[2]].i64, pc[3]);
+		pc += 4;
+		NEXT();
+		CASE(REF_CAST)
+		if (unlikely(!wasm_gc_ref_test(inst->mod, fp[pc[2]].i64, pc[3])))
+			TRAP(WASM_TRAP_CAST);
+		fp[pc[1]].i64 = fp[pc[2]].i64;
 		pc += 4;
 		NEXT();
 		CASE(SHUFFLE)

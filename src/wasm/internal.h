@@ -527,6 +527,9 @@ bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_modu
  * null) is a value of type want of module m: the checks for references that come from
  * outside validated code (the embedding API, snapshot files). */
 bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want);
+/* GC (gc.c): whether reference value v (null, an i31, a function or host reference) of
+ * validated code is of type t of module m: ref.test and ref.cast. */
+bool wasm_gc_ref_test(const struct wasm_module *m, uint64_t v, wasm_vt t);
 /* Whether concrete types ia of ma and ib of mb are the same (iso-recursive equivalence). */
 bool wasm_type_same(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
 		    uint32_t ib);

@@ -66,6 +66,7 @@ enum wasm_trap {
 	WASM_TRAP_NOMEM,
 	WASM_TRAP_NULL_FUNC_REF, /* call_ref of null (3.0) */
 	WASM_TRAP_NULL_I31,	 /* i31.get_s/u of null (3.0 GC) */
+	WASM_TRAP_CAST,		 /* ref.cast of a value not of the type (3.0 GC) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */

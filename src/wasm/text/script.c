@@ -262,6 +262,10 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			break;
 		if (wat_at_kw(w, KW_EXTERN) || wat_at_kw(w, KW_NOEXTERN))
 			v->type = WASM_EXTERNREF;
+		else if (wat_at_kw(w, KW_ANY) || wat_at_kw(w, KW_EQ) || wat_at_kw(w, KW_I31) ||
+			 wat_at_kw(w, KW_STRUCT) || wat_at_kw(w, KW_ARRAY) ||
+			 wat_at_kw(w, KW_HNONE))
+			v->type = WASM_ANYREF; /* GC: a null of the any hierarchy */
 		else if (!wat_at_kw(w, KW_FUNC) && !wat_at_kw(w, KW_NOFUNC) && !wat_at(w, TOK_ID) &&
 			 !wat_at(w, TOK_NAT))
 			return wat_unexpected(w);

@@ -58,6 +58,7 @@ enum text_imm {
 	IMM_MEMLANE,
 	IMM_FENCE, /* atomic.fence: no text immediates, a 0x00 byte in binary */
 	IMM_TYPE,  /* a type index (call_ref) */
+	IMM_CAST,  /* GC ref.test, ref.cast: a reference type; nullable adds 1 to the code */
 };
 
 enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe, PFX_PFB = 0xfb };
