@@ -425,14 +425,18 @@ int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx)
 
 	*idx = 0;
 	TRY(wasm_rd_u8(r, &b));
-	if (b != 0xfc && b != 0xfd && b != 0xfe) {
+	if (b != 0xfb && b != 0xfc && b != 0xfd && b != 0xfe) {
 		*idx = b;
 	} else {
 		TRY(wasm_rd_u32(r, &sub));
-		if (sub >= (b == 0xfe ? 0x50u : 0x120u))
+		if (sub >= (b == 0xfe ? 0x50u : b == 0xfb ? 0x20u : 0x120u))
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x %x", b,
 					    sub);
-		*idx = (b == 0xfc ? PBASE_PFC : b == 0xfd ? PBASE_PFD : PBASE_PFE) + sub;
+		*idx = (b == 0xfb   ? PBASE_PFB
+			: b == 0xfc ? PBASE_PFC
+			: b == 0xfd ? PBASE_PFD
+				    : PBASE_PFE) +
+		       sub;
 	}
 	/* the opcode bytes in hex, as the reference interpreter prints them ("ff", "fc 12") */
 	if (wasm_cc_opinfo[*idx].cls == CLS_NONE &&
@@ -452,6 +456,8 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 				       (oi->op >= S_CALL_REF && oi->op <= S_BR_ON_NON_NULL) ||
 				       (oi->op >= S_THROW && oi->op <= S_TRY_TABLE)))
 		return wasm_cc_control(c, oi->op, done);
+	if (oi->cls == CLS_SPECIAL && oi->op >= S_REF_EQ && oi->op <= S_REF_CAST_NULL)
+		return wasm_cc_gc(c, oi->op);
 	return wasm_cc_operand(c, idx);
 }
 

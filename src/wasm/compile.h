@@ -72,8 +72,9 @@ struct wasm_cc_opinfo {
 #define PBASE_P0	    0
 #define PBASE_PFC	    256
 #define PBASE_PFD	    512
-#define PBASE_PFE	    (512 + 0x120) /* threads: atomics.def, codes below 0x50 */
-#define WASM_CC_OPINFO_SIZE (PBASE_PFE + 0x50)
+#define PBASE_PFE	    (512 + 0x120)      /* threads: atomics.def, codes below 0x50 */
+#define PBASE_PFB	    (PBASE_PFE + 0x50) /* 3.0 GC, codes below 0x20 */
+#define WASM_CC_OPINFO_SIZE (PBASE_PFB + 0x20)
 
 extern const struct wasm_cc_opinfo wasm_cc_opinfo[WASM_CC_OPINFO_SIZE];
 
@@ -249,5 +250,11 @@ int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done) MUST_CHECK;
 
 /* Compiles any other instruction, given its opcode table index. */
 int wasm_cc_operand(struct wasm_cc *c, uint32_t idx) MUST_CHECK;
+
+/* ----- compile_gc.c ----- */
+
+/* Compiles GC instruction sp (enum special, the opcodes.def GC block,
+ * S_REF_EQ..S_REF_CAST_NULL). */
+int wasm_cc_gc(struct wasm_cc *c, uint32_t sp) MUST_CHECK;
 
 #endif

@@ -115,7 +115,8 @@ static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const wasm_vt **p, uint
 	if (b == T_I32 || b == T_I64 || b == T_F32 || b == T_F64 || b == T_V128 ||
 	    b == WASM_FUNCREF || b == WASM_EXTERNREF || b == 0x63 || b == 0x64 ||
 	    b == WASM_HT_NOFUNC || b == WASM_HT_NOEXTERN || b == WASM_HT_EXN ||
-	    b == WASM_HT_NOEXN) {
+	    b == WASM_HT_NOEXN || b == WASM_HT_ANY || b == WASM_HT_EQ || b == WASM_HT_I31 ||
+	    b == WASM_HT_STRUCT || b == WASM_HT_ARRAY || b == WASM_HT_NONE) {
 		/* one value type: push_ctrl takes it from c->one (res NULL) */
 		TRY(wasm_rd_valtype(r, c->m, &c->one));
 		*nr = 1;
@@ -126,6 +127,10 @@ static int rd_blocktype(struct wasm_cc *c, uint32_t *np, const wasm_vt **p, uint
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed block type");
 	if ((uint64_t)idx >= c->m->ntypes)
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "unknown type %lld", (long long)idx);
+	if (!wasm_type_is_func(c->m, (uint32_t)idx))
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "type mismatch: block type %lld is not a function type",
+				    (long long)idx);
 	*np = c->m->types[idx].pub.nparams, *p = c->m->types[idx].vparams;
 	*nr = c->m->types[idx].pub.nresults, *res = c->m->types[idx].vresults;
 	return 0;
@@ -633,6 +638,9 @@ static int op_call_indirect(struct wasm_cc *c)
 	TRY(wasm_rd_u32(c->r, &table));
 	if (ti >= c->m->ntypes)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	if (!wasm_type_is_func(c->m, ti))
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
+				    "type mismatch: type %u is not a function type", ti);
 	if (table >= c->m->ntables)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
 	if (!wasm_cc_sub(c, c->m->tables[table].elem, WASM_FUNCREF))
@@ -696,6 +704,9 @@ static int op_return_call_indirect(struct wasm_cc *c)
 	TRY(wasm_rd_u32(c->r, &table));
 	if (ti >= c->m->ntypes)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	if (!wasm_type_is_func(c->m, ti))
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
+				    "type mismatch: type %u is not a function type", ti);
 	if (table >= c->m->ntables)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown table %u", table);
 	if (!wasm_cc_sub(c, c->m->tables[table].elem, WASM_FUNCREF))
@@ -726,6 +737,9 @@ static int op_call_ref(struct wasm_cc *c, bool tail)
 	TRY(wasm_rd_u32(c->r, &ti));
 	if (ti >= c->m->ntypes)
 		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "unknown type %u", ti);
+	if (!wasm_type_is_func(c->m, ti))
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID,
+				    "type mismatch: type %u is not a function type", ti);
 	t = &c->m->types[ti];
 	if (tail)
 		TRY(check_tail_results(c, t));

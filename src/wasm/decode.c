@@ -190,7 +190,9 @@ static bool is_numtype(uint8_t t)
 static bool is_abstract_heap(uint8_t b)
 {
 	return b == WASM_FUNCREF || b == WASM_EXTERNREF || b == WASM_HT_NOFUNC ||
-	       b == WASM_HT_NOEXTERN || b == WASM_HT_EXN || b == WASM_HT_NOEXN;
+	       b == WASM_HT_NOEXTERN || b == WASM_HT_EXN || b == WASM_HT_NOEXN ||
+	       b == WASM_HT_ANY || b == WASM_HT_EQ || b == WASM_HT_I31 || b == WASM_HT_STRUCT ||
+	       b == WASM_HT_ARRAY || b == WASM_HT_NONE;
 }
 
 int wasm_rd_heaptype(struct wasm_reader *r, const struct wasm_module *m, wasm_vt *out)
@@ -380,28 +382,258 @@ static int rd_functype(struct wasm_module *m, struct wasm_reader *r, struct wasm
 	t->pub.nparams = np;
 	t->pub.nresults = nr;
 	for (size_t k = *used - np - nr; k < *used; k++) {
-		m->typebuf[k] = wasm_vt_byte(m->vtypebuf[k]);
+		m->typebuf[k] = wasm_vt_rep(m, m->vtypebuf[k]);
 		if (wasm_vt_code(m->vtypebuf[k]) == WASM_HT_IDX)
 			t->has_idx = true;
 	}
-	t->mod = m;
 	return 0;
 }
 
-/* The type section: function types, each a recursion group of its own or in a (rec ...)
+/* One field of a struct or array type: a storage type and its mutability. */
+static int rd_field(struct wasm_module *m, struct wasm_reader *r, size_t at)
+{
+	uint8_t mut;
+
+	if (r->p < r->end && (r->p[0] == WASM_PACK_I8 || r->p[0] == WASM_PACK_I16))
+		m->vtypebuf[at] = *r->p++;
+	else
+		TRY(wasm_rd_valtype(r, m, &m->vtypebuf[at]));
+	TRY(wasm_rd_u8(r, &mut));
+	if (mut > 1)
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed mutability");
+	m->typebuf[at] = mut;
+	return 0;
+}
+
+/* A composite type (after its form byte) into t: func, struct or array. */
+static int rd_comptype(struct wasm_module *m, struct wasm_reader *r, uint8_t form,
+		       struct wasm_ftype *t, size_t *used)
+{
+	uint32_t n = 1;
+
+	t->comp = form;
+	if (form == WASM_COMP_FUNC)
+		return rd_functype(m, r, t, used);
+	if (form == WASM_COMP_STRUCT)
+		TRY(wasm_rd_u32(r, &n));
+	/* each field takes at least two bytes of the section: the buffers cannot overflow */
+	if (n > (size_t)(r->end - r->p))
+		return wasm_rd_eof(r);
+	t->nfields = n;
+	t->fields = m->vtypebuf + *used;
+	t->fmut = m->typebuf + *used;
+	for (uint32_t k = 0; k < n; k++) {
+		TRY(rd_field(m, r, *used));
+		if (wasm_vt_code(m->vtypebuf[*used]) == WASM_HT_IDX)
+			t->has_idx = true;
+		(*used)++;
+	}
+	return 0;
+}
+
+/* Storage type a (of a field) below b: packed types only below themselves. */
+static bool storage_sub(const struct wasm_module *m, wasm_vt a, wasm_vt b)
+{
+	if (a == WASM_PACK_I8 || a == WASM_PACK_I16 || b == WASM_PACK_I8 || b == WASM_PACK_I16)
+		return a == b;
+	return wasm_vt_sub(m, a, m, b);
+}
+
+/* Whether the composite type of t matches its declared supertype s's (the GC proposal's
+ * subtyping rules: function parameters contravariant and results covariant; a struct
+ * with at least s's fields, an array like s's element; a mutable field of the same type,
+ * an immutable one of a subtype). */
+static bool comp_sub(const struct wasm_module *m, const struct wasm_ftype *t,
+		     const struct wasm_ftype *s)
+{
+	if (t->comp != s->comp)
+		return false;
+	if (t->comp == WASM_COMP_FUNC) {
+		if (t->pub.nparams != s->pub.nparams || t->pub.nresults != s->pub.nresults)
+			return false;
+		for (uint32_t i = 0; i < t->pub.nparams; i++)
+			if (!wasm_vt_sub(m, s->vparams[i], m, t->vparams[i]))
+				return false;
+		for (uint32_t i = 0; i < t->pub.nresults; i++)
+			if (!wasm_vt_sub(m, t->vresults[i], m, s->vresults[i]))
+				return false;
+		return true;
+	}
+	if (t->nfields < s->nfields)
+		return false;
+	for (uint32_t i = 0; i < s->nfields; i++) {
+		if (t->fmut[i] != s->fmut[i] || !storage_sub(m, t->fields[i], s->fields[i]))
+			return false;
+		if (t->fmut[i] && !storage_sub(m, s->fields[i], t->fields[i]))
+			return false;
+	}
+	return true;
+}
+
+/* One subtype definition of a group (types[i]): sub, sub final or a bare composite type
+ * (final, no supertype). */
+static int rd_subtype(struct wasm_module *m, struct wasm_reader *r, uint8_t form, uint32_t i,
+		      size_t *used)
+{
+	struct wasm_ftype *t = &m->types[i];
+
+	t->final = true;
+	t->super = WASM_NO_SUPER;
+	if (form == 0x50 || form == 0x4f) {
+		uint32_t n;
+		t->final = form == 0x4f;
+		TRY(wasm_rd_u32(r, &n));
+		if (n > 1)
+			return wasm_rd_fail(r, WASM_ERR_INVALID, "multiple supertypes");
+		if (n == 1) {
+			TRY(wasm_rd_u32(r, &t->super));
+			/* a supertype comes before its subtypes (which keeps chains acyclic) */
+			if (t->super >= i)
+				return invalid(r, "unknown type", t->super);
+		}
+		TRY(wasm_rd_u8(r, &form));
+	}
+	if (form != WASM_COMP_FUNC && form != WASM_COMP_STRUCT && form != WASM_COMP_ARRAY) {
+		/* a signed LEB128 byte (-0x20): a continuation bit makes it too long */
+		if (form & 0x80)
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+					    "integer representation too long (function type)");
+		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "malformed function type 0x%02x", form);
+	}
+	return rd_comptype(m, r, form, t, used);
+}
+
+/* The declared supertype of types[i], once its group is read: not final, of a matching
+ * composite type, and not too deep. */
+static int check_super(struct wasm_module *m, struct wasm_reader *r, uint32_t i)
+{
+	struct wasm_ftype *t = &m->types[i];
+	const struct wasm_ftype *s;
+
+	if (t->super == WASM_NO_SUPER)
+		return 0;
+	s = &m->types[t->super];
+	if (s->final || !comp_sub(m, t, s))
+		return wasm_rd_fail(r, WASM_ERR_INVALID, "sub type %u does not match type %u", i,
+				    t->super);
+	t->depth = s->depth + 1;
+	if (t->depth > WASM_MAX_SUBTYPE_DEPTH)
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "subtype depth limit: type %u has more than %u supertypes", i,
+				    WASM_MAX_SUBTYPE_DEPTH);
+	return 0;
+}
+
+/* The canonical groups of a type section so far, by a hash of their structure:
+ * references out of a group hash as the canonical index they name, references into it
+ * as their position, so groups that are the same hash the same. */
+struct canon_map {
+	uint32_t *slot; /* a canonical group's first type + 1 (0: empty) */
+	uint64_t *hash;
+	uint32_t mask;
+};
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	return (h ^ v) * 0x100000001b3ull;
+}
+
+static uint64_t hash_vt(const struct wasm_module *m, wasm_vt v, uint32_t start, uint32_t end)
+{
+	uint32_t x = wasm_vt_index(v);
+
+	if (wasm_vt_code(v) != WASM_HT_IDX)
+		return v;
+	if (x >= start && x < end)
+		return (uint64_t)(x - start) << 32 | 1u << 31 | (v & WASM_VT_NONNULL);
+	return (uint64_t)m->type_canon[x] << 32 | (v & WASM_VT_NONNULL);
+}
+
+static uint64_t group_hash(const struct wasm_module *m, uint32_t start, uint32_t end)
+{
+	uint64_t h = mix(0xcbf29ce484222325ull, end - start);
+
+	for (uint32_t i = start; i < end; i++) {
+		const struct wasm_ftype *t = &m->types[i];
+		uint32_t nv =
+			t->comp == WASM_COMP_FUNC ? t->pub.nparams + t->pub.nresults : t->nfields;
+		const wasm_vt *vs = t->comp == WASM_COMP_FUNC ? t->vparams : t->fields;
+		h = mix(h, (uint64_t)t->comp << 8 | t->final);
+		h = mix(h, t->super == WASM_NO_SUPER
+				   ? ~0ull
+				   : hash_vt(m, wasm_vt_idx(t->super, true), start, end));
+		h = mix(h, (uint64_t)t->pub.nparams << 32 | nv);
+		for (uint32_t k = 0; k < nv; k++)
+			h = mix(h, hash_vt(m, vs[k], start, end) ^
+					   (t->fmut ? (uint64_t)t->fmut[k] << 40 : 0));
+	}
+	return h;
+}
+
+/* type_canon for the group types[start..end): the types of the first earlier group that
+ * is the same, else its own. */
+static int canon_group(struct wasm_module *m, struct canon_map *cm, uint32_t start, uint32_t end)
+{
+	uint64_t h = group_hash(m, start, end);
+	uint32_t i = (uint32_t)(h >> 20) & cm->mask;
+
+	for (uint32_t k = start; k < end; k++)
+		m->type_canon[k] = k;
+	for (; cm->slot[i]; i = (i + 1) & cm->mask) {
+		uint32_t g = cm->slot[i] - 1;
+		if (cm->hash[i] == h && m->types[g].rec_len == end - start &&
+		    wasm_type_same(m, g, m, start)) {
+			for (uint32_t k = start; k < end; k++)
+				m->type_canon[k] = g + (k - start);
+			return 0;
+		}
+	}
+	cm->slot[i] = start + 1;
+	cm->hash[i] = h;
+	return 0;
+}
+
+/* The type section: defined types, each a recursion group of its own or in a (rec ...)
  * group (0x4e), whose members may name each other. */
+static int read_groups(struct wasm_module *m, struct wasm_reader *r, uint32_t n, uint32_t cap,
+		       struct canon_map *cm);
+
 static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 {
 	uint32_t n, cap;
+
+	struct canon_map cm = {0};
+	int rc = 0;
+
+	TRY(rd_vec(r, 2, &n, &cap));
+	/* one slot per group at most half full */
+	for (cm.mask = 1; cm.mask < 2 * (uint64_t)n; cm.mask = cm.mask * 2 + 1)
+		;
+	cm.slot = core_calloc((size_t)cm.mask + 1, sizeof(*cm.slot));
+	cm.hash = core_calloc((size_t)cm.mask + 1, sizeof(*cm.hash));
+	if (!cm.slot || !cm.hash) {
+		core_free(cm.slot);
+		core_free(cm.hash);
+		return nomem(r);
+	}
+	rc = read_groups(m, r, n, cap, &cm);
+	core_free(cm.slot);
+	core_free(cm.hash);
+	return rc;
+}
+
+static int read_groups(struct wasm_module *m, struct wasm_reader *r, uint32_t n, uint32_t cap,
+		       struct canon_map *cm)
+{
 	/* each valtype below takes one byte of the section: typebuf cannot overflow */
 	size_t used = 0, bytes = (size_t)(r->end - r->p);
 	uint32_t ntypes = 0;
 
-	TRY(rd_vec(r, 2, &n, &cap));
 	m->types = core_calloc(cap ? cap : 1, sizeof(*m->types));
 	m->typebuf = core_alloc(bytes ? bytes : 1);
 	m->vtypebuf = core_alloc((bytes ? bytes : 1) * sizeof(wasm_vt));
-	if (!m->types || !m->typebuf || !m->vtypebuf)
+	m->type_canon = core_calloc(cap ? cap : 1, sizeof(*m->type_canon));
+	if (!m->types || !m->typebuf || !m->vtypebuf || !m->type_canon)
 		return nomem(r);
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t form;
@@ -413,16 +645,21 @@ static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 			TRY(wasm_rd_u32(r, &members));
 			rec = true;
 		}
-		/* each member takes at least 3 bytes: the count fits the section's size */
-		if (members > bytes / 3 + 1 || (uint64_t)start + members > WASM_VT_MAX_TYPES)
+		/* each member takes at least 2 bytes: the count fits the section's size */
+		if (members > bytes / 2 + 1 || (uint64_t)start + members > WASM_VT_MAX_TYPES)
 			return wasm_rd_eof(r);
 		if (start + members > cap) {
 			struct wasm_ftype *nt =
 				core_realloc(m->types, (size_t)(start + members) * sizeof(*nt));
+			uint32_t *nc;
 			if (!nt)
 				return nomem(r);
 			memset(nt + cap, 0, (size_t)(start + members - cap) * sizeof(*nt));
 			m->types = nt;
+			nc = core_realloc(m->type_canon, (size_t)(start + members) * sizeof(*nc));
+			if (!nc)
+				return nomem(r);
+			m->type_canon = nc;
 			cap = start + members;
 		}
 		m->ntypes_seen = start + members;
@@ -430,36 +667,29 @@ static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 			struct wasm_ftype *t = &m->types[start + k];
 			if (rec || k)
 				TRY(wasm_rd_u8(r, &form));
-			/* a signed LEB128 byte (-0x20): a continuation bit makes it too long */
-			if (form & 0x80)
-				return wasm_rd_fail(
-					r, WASM_ERR_MALFORMED,
-					"integer representation too long (function type)");
-			if (form != 0x60)
-				return wasm_rd_fail(r, WASM_ERR_MALFORMED,
-						    "malformed function type 0x%02x", form);
 			m->ntypes = ntypes = start + k + 1;
 			t->rec_start = start;
 			t->rec_len = members;
-			TRY(rd_functype(m, r, t, &used));
+			t->mod = m;
+			TRY(rd_subtype(m, r, form, start + k, &used));
 		}
+		/* the representations of references to the group's own later types */
+		for (uint32_t k = start; k < ntypes; k++) {
+			struct wasm_ftype *t = &m->types[k];
+			uint32_t nv = t->pub.nparams + t->pub.nresults;
+			if (t->comp != WASM_COMP_FUNC || !t->has_idx)
+				continue;
+			for (uint32_t v = 0; v < nv; v++)
+				m->typebuf[t->vparams - m->vtypebuf + v] =
+					wasm_vt_rep(m, t->vparams[v]);
+		}
+		TRY(canon_group(m, cm, start, ntypes));
+		/* types of groups before the next one compare by canonical index now */
+		m->ncanon = ntypes;
+		for (uint32_t k = start; k < ntypes; k++)
+			TRY(check_super(m, r, k));
 	}
 	m->ntypes_seen = ntypes;
-	m->type_canon = core_calloc(ntypes ? ntypes : 1, sizeof(*m->type_canon));
-	if (!m->type_canon)
-		return nomem(r);
-	for (uint32_t i = 0; i < ntypes; i++) {
-		m->type_canon[i] = i;
-		for (uint32_t k = 0; k < i; k++) {
-			if (wasm_type_same(m, k, m, i)) {
-				m->type_canon[i] = k;
-				break;
-			}
-		}
-		/* types of groups before the next one compare by canonical index now */
-		if (i + 1 == m->types[i].rec_start + m->types[i].rec_len)
-			m->ncanon = i + 1;
-	}
 	return 0;
 }
 
@@ -549,6 +779,8 @@ static bool is_const_op(const uint8_t *p, const uint8_t *end)
 		return true;
 	case 0xfd: /* v128.const */
 		return end - p > 1 && p[1] == 0x0c;
+	case 0xfb: /* ref.i31 */
+		return end - p > 1 && p[1] == 0x1c;
 	}
 	return false;
 }
@@ -647,6 +879,19 @@ static bool is_ce_binop(uint8_t op)
 	return (op >= 0x6a && op <= 0x6c) || (op >= 0x7c && op <= 0x7e);
 }
 
+/* Whether r is at ref.i31 (0xFB 0x1C, a GC constant instruction): then past it. */
+static bool is_ce_i31(struct wasm_reader *r)
+{
+	const uint8_t *at = r->p;
+	uint32_t sub;
+
+	r->p++;
+	if (wasm_rd_u32(r, &sub) == 0 && sub == 0x1c)
+		return true;
+	r->p = at;
+	return false;
+}
+
 static int ce_record(struct wasm_module *m, const struct wasm_cexpr *ce)
 {
 	if (m->nceops == m->capceops) {
@@ -679,7 +924,14 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 		op = *r->p;
 		if (op == 0x0b)
 			break;
-		if (is_ce_binop(op)) {
+		if (op == 0xfb && is_ce_i31(r)) {
+			if (depth < 1 || types[depth - 1] != WASM_I32)
+				return wasm_rd_fail(r, WASM_ERR_INVALID,
+						    "type mismatch: operand of ref.i31 in a "
+						    "constant expression");
+			types[depth - 1] = wasm_vt_ref(WASM_HT_I31, false);
+			one = (struct wasm_cexpr){.kind = WASM_CE_I31, .type = types[depth - 1]};
+		} else if (is_ce_binop(op)) {
 			wasm_vt t = op <= 0x6c ? WASM_I32 : WASM_I64;
 			r->p++;
 			if (depth < 2 || types[depth - 1] != t || types[depth - 2] != t)
@@ -780,6 +1032,8 @@ static int parse_import_desc(struct wasm_module *m, struct wasm_reader *r, struc
 		TRY(wasm_rd_u32(r, &t));
 		if (t >= m->ntypes)
 			return invalid(r, "unknown type", t);
+		if (!wasm_type_is_func(m, t))
+			return invalid(r, "type mismatch: not a function type:", t);
 		if (grow((void **)&m->func_type, m->nfuncs, sizeof(uint32_t)))
 			return nomem(r);
 		m->func_type[m->nfuncs] = t;
@@ -860,6 +1114,8 @@ static int parse_functions(struct wasm_module *m, struct wasm_reader *r)
 		TRY(wasm_rd_u32(r, &t));
 		if (t >= m->ntypes)
 			return invalid(r, "unknown type", t);
+		if (!wasm_type_is_func(m, t))
+			return invalid(r, "type mismatch: not a function type:", t);
 		ft[m->nfuncs++] = t;
 	}
 	return 0;
@@ -1523,6 +1779,24 @@ static bool same_value(const struct wasm_module *ma, wasm_vt a, uint32_t ga,
 static bool same_ftype(const struct wasm_ftype *a, uint32_t ga, const struct wasm_ftype *b,
 		       uint32_t gb, uint32_t glen, struct same_memo *mm)
 {
+	if (a->comp != b->comp || a->final != b->final ||
+	    (a->super == WASM_NO_SUPER) != (b->super == WASM_NO_SUPER))
+		return false;
+	/* the supertypes compare as references to them do */
+	if (a->super != WASM_NO_SUPER &&
+	    !same_value(a->mod, wasm_vt_idx(a->super, true), ga, b->mod,
+			wasm_vt_idx(b->super, true), gb, glen, mm))
+		return false;
+	if (a->comp != WASM_COMP_FUNC) {
+		if (a->nfields != b->nfields)
+			return false;
+		for (uint32_t i = 0; i < a->nfields; i++)
+			if (a->fmut[i] != b->fmut[i] ||
+			    !same_value(a->mod, a->fields[i], ga, b->mod, b->fields[i], gb, glen,
+					mm))
+				return false;
+		return true;
+	}
 	if (a->pub.nparams != b->pub.nparams || a->pub.nresults != b->pub.nresults)
 		return false;
 	for (uint32_t i = 0; i < a->pub.nparams; i++)
@@ -1575,9 +1849,54 @@ bool wasm_type_same(const struct wasm_module *ma, uint32_t ia, const struct wasm
 	return same;
 }
 
+/* The composite kind of concrete heap type ht of m (WASM_COMP_*), 0 when unknown. */
+static uint8_t comp_of(const struct wasm_module *m, uint32_t ht)
+{
+	uint32_t i = wasm_vt_index(ht);
+
+	return m && i < m->ntypes_seen ? m->types[i].comp : 0;
+}
+
+/* Whether concrete type ia of ma is the same as, or declares (through its chain of
+ * supertypes), concrete type ib of mb. */
+static bool idx_sub(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
+		    uint32_t ib)
+{
+	for (uint32_t t = ia, n = 0; t != WASM_NO_SUPER && n <= WASM_MAX_SUBTYPE_DEPTH; n++) {
+		if (wasm_type_same(ma, t, mb, ib))
+			return true;
+		if (t >= ma->ntypes)
+			return false; /* its group is being read: no supertype known yet */
+		t = ma->types[t].super;
+	}
+	return false;
+}
+
+uint8_t wasm_vt_rep(const struct wasm_module *m, wasm_vt t)
+{
+	uint32_t c = wasm_vt_code(t);
+
+	switch (c) {
+	case WASM_HT_ANY:
+	case WASM_HT_EQ:
+	case WASM_HT_I31:
+	case WASM_HT_STRUCT:
+	case WASM_HT_ARRAY:
+	case WASM_HT_NONE:
+		return WASM_ANYREF;
+	case WASM_HT_IDX: {
+		uint8_t k = comp_of(m, t);
+		return k == WASM_COMP_STRUCT || k == WASM_COMP_ARRAY ? WASM_ANYREF : WASM_FUNCREF;
+	}
+	default:
+		return wasm_vt_byte(t);
+	}
+}
+
 bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_module *mb, wasm_vt b)
 {
 	uint32_t ha, hb;
+	uint8_t ca;
 
 	if (a == 0 || (a == b && (ma == mb || wasm_vt_code(a) != WASM_HT_IDX)))
 		return true;
@@ -1588,18 +1907,37 @@ bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_modu
 	ha = wasm_vt_code(a), hb = wasm_vt_code(b);
 	if (ha == WASM_HT_BOT)
 		return true;
+	ca = ha == WASM_HT_IDX ? comp_of(ma, a) : 0;
 	switch (hb) {
 	case WASM_FUNCREF:
-		return ha == WASM_FUNCREF || ha == WASM_HT_IDX || ha == WASM_HT_NOFUNC;
+		return ha == WASM_FUNCREF || ha == WASM_HT_NOFUNC || ca == WASM_COMP_FUNC;
 	case WASM_EXTERNREF:
 		return ha == WASM_EXTERNREF || ha == WASM_HT_NOEXTERN;
 	case WASM_HT_EXN: /* 3.0 exception handling */
 		return ha == WASM_HT_EXN || ha == WASM_HT_NOEXN;
+	case WASM_HT_ANY:
+		if (ha == WASM_HT_ANY)
+			return true;
+		/* fall through */
+	case WASM_HT_EQ:
+		if (ha == WASM_HT_EQ || ha == WASM_HT_I31 || ha == WASM_HT_STRUCT ||
+		    ha == WASM_HT_ARRAY)
+			return true;
+		return ha == WASM_HT_NONE || ca == WASM_COMP_STRUCT || ca == WASM_COMP_ARRAY;
+	case WASM_HT_STRUCT:
+		return ha == WASM_HT_STRUCT || ha == WASM_HT_NONE || ca == WASM_COMP_STRUCT;
+	case WASM_HT_ARRAY:
+		return ha == WASM_HT_ARRAY || ha == WASM_HT_NONE || ca == WASM_COMP_ARRAY;
+	case WASM_HT_I31:
+		return ha == WASM_HT_I31 || ha == WASM_HT_NONE;
 	case WASM_HT_IDX:
 		if (ha == WASM_HT_NOFUNC)
-			return true;
+			return comp_of(mb, b) == WASM_COMP_FUNC;
+		if (ha == WASM_HT_NONE)
+			return comp_of(mb, b) == WASM_COMP_STRUCT ||
+			       comp_of(mb, b) == WASM_COMP_ARRAY;
 		return ha == WASM_HT_IDX && ma && mb &&
-		       wasm_type_same(ma, wasm_vt_index(a), mb, wasm_vt_index(b));
+		       idx_sub(ma, wasm_vt_index(a), mb, wasm_vt_index(b));
 	default:
 		return ha == hb;
 	}
@@ -1609,7 +1947,8 @@ bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
 {
 	if (a->pub.nparams != b->pub.nparams || a->pub.nresults != b->pub.nresults)
 		return false;
-	if (a->has_idx || b->has_idx || a->rec_len > 1 || b->rec_len > 1) {
+	if (a->has_idx || b->has_idx || a->rec_len > 1 || b->rec_len > 1 || !a->final ||
+	    !b->final || a->super != b->super) {
 		if (!a->mod || !b->mod)
 			return false;
 		return wasm_type_same(a->mod, (uint32_t)(a - a->mod->types), b->mod,
@@ -1626,6 +1965,16 @@ bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
 		    (b->vresults ? b->vresults[i] : b->pub.results[i]))
 			return false;
 	return true;
+}
+
+bool wasm_ftype_match(const struct wasm_ftype *a, const struct wasm_ftype *b)
+{
+	if (wasm_ftype_equal(a, b))
+		return true;
+	if (!a->mod || !b->mod || a->super == WASM_NO_SUPER)
+		return false;
+	return idx_sub(a->mod, (uint32_t)(a - a->mod->types), b->mod,
+		       (uint32_t)(b - b->mod->types));
 }
 
 const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx, size_t *len)

@@ -115,6 +115,10 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "null exception reference";
 	case WASM_TRAP_NULL_FUNC_REF:
 		return "null function reference";
+	case WASM_TRAP_NULL_I31:
+		return "null i31 reference";
+	case WASM_TRAP_CAST:
+		return "cast failure";
 	}
 	return "unknown trap";
 }
@@ -908,7 +912,7 @@ dispatch:
 			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
 			if (unlikely(!callee))
 				TRAP(WASM_TRAP_UNINIT_ELEM);
-			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+			if (unlikely(callee->type != want && !wasm_ftype_match(callee->type, want)))
 				TRAP(WASM_TRAP_INDIRECT_TYPE);
 			nfp = fp + pc[4];
 			ret = pc + 5;
@@ -928,7 +932,7 @@ dispatch:
 			callee = (struct wasm_func *)(uintptr_t)t->elems[i];
 			if (unlikely(!callee))
 				TRAP(WASM_TRAP_UNINIT_ELEM);
-			if (unlikely(callee->type != want && !wasm_ftype_equal(callee->type, want)))
+			if (unlikely(callee->type != want && !wasm_ftype_match(callee->type, want)))
 				TRAP(WASM_TRAP_INDIRECT_TYPE);
 			nfp = fp + pc[4];
 			goto do_tail_call;
@@ -1211,6 +1215,37 @@ do_return:
 		s->exn = fp[pc[1]].ref;
 		wasm_exec_record_trap(s, WASM_TRAP_EXCEPTION, fn, pc);
 		goto exn_unwind;
+		/* 3.0 GC: an i31 is (v << 1) | 1 (compile_gc.c) */
+		CASE(REF_I31)
+		fp[pc[1]].i64 = (uint64_t)(fp[pc[2]].i32 & 0x7fffffffu) << 1 | 1;
+		pc += 3;
+		NEXT();
+		CASE(I31_GET_S)
+		if (unlikely(!fp[pc[2]].i64))
+			TRAP(WASM_TRAP_NULL_I31);
+		fp[pc[1]].i64 = (uint32_t)((int32_t)(uint32_t)fp[pc[2]].i64 >> 1);
+		pc += 3;
+		NEXT();
+		CASE(I31_GET_U)
+		if (unlikely(!fp[pc[2]].i64))
+			TRAP(WASM_TRAP_NULL_I31);
+		fp[pc[1]].i64 = (uint32_t)fp[pc[2]].i64 >> 1;
+		pc += 3;
+		NEXT();
+		CASE(REF_EQ)
+		fp[pc[1]].i64 = fp[pc[2]].i64 == fp[pc[3]].i64;
+		pc += 4;
+		NEXT();
+		CASE(REF_TEST)
+		fp[pc[1]].i64 = wasm_gc_ref_test(inst->mod, fp[pc[2]].i64, pc[3]);
+		pc += 4;
+		NEXT();
+		CASE(REF_CAST)
+		if (unlikely(!wasm_gc_ref_test(inst->mod, fp[pc[2]].i64, pc[3])))
+			TRAP(WASM_TRAP_CAST);
+		fp[pc[1]].i64 = fp[pc[2]].i64;
+		pc += 4;
+		NEXT();
 		CASE(SHUFFLE)
 		{
 			u8x16 a = (u8x16)GET_V128(pc[2]), b = (u8x16)GET_V128(pc[3]), r = {0};

@@ -47,7 +47,7 @@ static int link_import(struct wasm_instance *inst, const struct wasm_import *im,
 	switch (im->kind) {
 	case WASM_EXTERN_FUNC: {
 		const struct wasm_ftype *want = &m->types[m->func_type[im->idx]];
-		if (!wasm_ftype_equal(ext->u.func->type, want))
+		if (!wasm_ftype_match(ext->u.func->type, want))
 			return unlinkable(err, im, "incompatible import type (function signature)");
 		inst->funcs[im->idx] = ext->u.func;
 		return 0;
@@ -150,14 +150,20 @@ static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, 
 		break;
 	case WASM_CE_NULL:
 	case WASM_CE_BINOP:
+	case WASM_CE_I31:
 		break;
 	case WASM_CE_EXPR: {
-		/* validated: every value is an i32 (zero-extended) or an i64, one is left */
+		/* validated: every value is an i32 (zero-extended), an i64 or an i31, one is left
+		 */
 		const struct wasm_cexpr *op = inst->mod->ceops + ce->idx;
 		uint64_t st[WASM_CE_MAX_DEPTH];
 		uint32_t d = 0;
 		for (uint64_t k = 0; k < ce->v[0]; k++, op++) {
 			union wasm_slot x[2];
+			if (op->kind == WASM_CE_I31) {
+				st[d - 1] = (st[d - 1] & 0x7fffffffu) << 1 | 1;
+				continue;
+			}
 			if (op->kind != WASM_CE_BINOP) {
 				eval_cexpr(inst, op, x);
 				st[d++] = x[0].i64;
@@ -282,7 +288,7 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		const struct wasm_tabletype *t = &m->tables[i];
 		char what[64];
 
-		rc = wasm_table_alloc(s, wasm_vt_byte(t->elem), t->min, t->max, t->has_max,
+		rc = wasm_table_alloc(s, wasm_vt_rep(m, t->elem), t->min, t->max, t->has_max,
 				      &inst->tables[i]);
 		if (!rc) {
 			inst->tables[i]->is64 = t->is64;
@@ -327,7 +333,7 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		if (!g)
 			return alloc_failed(inst, err, rc ? rc : -ENOMEM, "global", "a global",
 					    sizeof(*g), wasm_store_budget_left(s));
-		g->type = wasm_vt_byte(m->globals[i].type);
+		g->type = wasm_vt_rep(m, m->globals[i].type);
 		g->vt = m->globals[i].type;
 		g->vmod = m;
 		g->mut = m->globals[i].mut;
@@ -619,7 +625,8 @@ static enum wasm_trap check_ref_args(const struct wasm_ftype *t, const union was
 		wasm_vt want = t->vparams[i];
 		if (!wasm_vt_is_ref(want))
 			continue;
-		if (wasm_vt_byte(want) == WASM_EXTERNREF) {
+		if (wasm_vt_rep(t->mod, want) != WASM_FUNCREF) {
+			/* externref or the any hierarchy: only the null check */
 			if (!args[i].ext && !wasm_vt_nullable(want))
 				return WASM_TRAP_NULL_REF;
 			continue;

@@ -54,11 +54,21 @@ enum wasm_op {
  * heap types (any, eq, i31, struct, array, none, ...) as further codes and struct/array
  * types behind WASM_HT_IDX; wasm_vt_sub() is where their subtyping goes. */
 typedef uint32_t wasm_vt;
-#define WASM_VT_NONNULL	  0x100u
-#define WASM_HT_IDX	  0x01u /* a type index in bits 9-31 */
-#define WASM_HT_BOT	  0x02u /* validation only: the heap type of unreachable code */
-#define WASM_HT_NOFUNC	  0x73u /* the bottom of func (ref.null nofunc) */
-#define WASM_HT_NOEXTERN  0x72u /* the bottom of extern */
+#define WASM_VT_NONNULL	 0x100u
+#define WASM_HT_IDX	 0x01u /* a type index in bits 9-31 */
+#define WASM_HT_BOT	 0x02u /* validation only: the heap type of unreachable code */
+#define WASM_HT_NOFUNC	 0x73u /* the bottom of func (ref.null nofunc) */
+#define WASM_HT_NOEXTERN 0x72u /* the bottom of extern */
+/* GC (3.0): the abstract heap types of the any hierarchy */
+#define WASM_HT_ANY    0x6eu
+#define WASM_HT_EQ     0x6du
+#define WASM_HT_I31    0x6cu
+#define WASM_HT_STRUCT 0x6bu
+#define WASM_HT_ARRAY  0x6au
+#define WASM_HT_NONE   0x71u /* the bottom of any */
+/* GC storage types of struct and array fields beside the value types: packed i8, i16 */
+#define WASM_PACK_I8	  0x78u
+#define WASM_PACK_I16	  0x77u
 #define WASM_VT_IDX_SHIFT 9
 #define WASM_VT_MAX_TYPES (1u << 22) /* type indices must fit (an implementation limit) */
 
@@ -98,7 +108,8 @@ static inline bool wasm_vt_is_ref(wasm_vt t)
 
 	return c == WASM_FUNCREF || c == WASM_EXTERNREF || c == WASM_HT_IDX || c == WASM_HT_BOT ||
 	       c == WASM_HT_NOFUNC || c == WASM_HT_NOEXTERN || c == WASM_HT_EXN ||
-	       c == WASM_HT_NOEXN;
+	       c == WASM_HT_NOEXN || c == WASM_HT_ANY || c == WASM_HT_EQ || c == WASM_HT_I31 ||
+	       c == WASM_HT_STRUCT || c == WASM_HT_ARRAY || c == WASM_HT_NONE;
 }
 
 static inline bool wasm_vt_nullable(wasm_vt t)
@@ -110,8 +121,20 @@ static inline bool wasm_vt_nullable(wasm_vt t)
 
 struct wasm_module;
 
-/* A function type: pub has one byte per value (a reference as WASM_FUNCREF or
- * WASM_EXTERNREF, the run-time representation), vparams/vresults the full types. */
+/* The composite types a defined type may be (their binary forms). */
+#define WASM_COMP_FUNC	 0x60u
+#define WASM_COMP_STRUCT 0x5fu
+#define WASM_COMP_ARRAY	 0x5eu
+/* The most supertypes a type may have above it (an implementation limit, as in the
+ * engines: a deeper chain is invalid, "subtype depth limit"). */
+#define WASM_MAX_SUBTYPE_DEPTH 63u
+#define WASM_NO_SUPER	       UINT32_MAX
+
+/* A defined type (the name is 2.0's: every type was a function type). A function type:
+ * pub has one byte per value (a reference as WASM_FUNCREF or WASM_EXTERNREF, the run-time
+ * representation), vparams/vresults the full types. GC: a struct or array type has
+ * nfields storage types (value types or WASM_PACK_I8/I16) in fields and their
+ * mutability in fmut (an array one); every type may be final and declare a supertype. */
 struct wasm_ftype {
 	struct wasm_functype pub;
 	uint32_t param_slots;
@@ -121,6 +144,13 @@ struct wasm_ftype {
 	const struct wasm_module *mod; /* whose type indices vparams/vresults use (or NULL) */
 	bool has_idx;		       /* some value names a type index */
 	uint32_t rec_start, rec_len;   /* its recursion group (a type of its own in 2.0) */
+	uint8_t comp;		       /* WASM_COMP_* */
+	bool final;
+	uint32_t super; /* the declared supertype's index, or WASM_NO_SUPER */
+	uint32_t depth; /* supertypes above it */
+	uint32_t nfields;
+	const wasm_vt *fields;
+	const uint8_t *fmut;
 };
 
 enum wasm_cexpr_kind {
@@ -130,6 +160,7 @@ enum wasm_cexpr_kind {
 	WASM_CE_NULL,
 	WASM_CE_BINOP, /* in a program: the i32/i64 add, sub or mul whose opcode is idx */
 	WASM_CE_EXPR,  /* a program of v[0] instructions at module->ceops[idx] (postfix) */
+	WASM_CE_I31,   /* in a program: ref.i31 of the i32 on top (3.0 GC) */
 };
 
 /* The most values an extended constant expression may hold on its stack (an
@@ -540,6 +571,15 @@ static inline uint8_t wasm_vt_byte(wasm_vt t)
 	return (uint8_t)t;
 }
 
+/* wasm_vt_byte with the module whose type indices t uses: WASM_ANYREF for the any
+ * hierarchy (its abstract types and struct and array types). */
+uint8_t wasm_vt_rep(const struct wasm_module *m, wasm_vt t);
+/* Whether type index i of m is a function type (GC: not a struct or array type). */
+static inline bool wasm_type_is_func(const struct wasm_module *m, uint32_t i)
+{
+	return m->types[i].comp == WASM_COMP_FUNC;
+}
+
 /* Whether a (of module ma) is a subtype of b (of module mb); T_UNKNOWN (0) is below
  * everything. Types of different modules compare structurally. */
 bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_module *mb, wasm_vt b);
@@ -547,6 +587,9 @@ bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_modu
  * null) is a value of type want of module m: the checks for references that come from
  * outside validated code (the embedding API, snapshot files). */
 bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want);
+/* GC (gc.c): whether reference value v (null, an i31, a function or host reference) of
+ * validated code is of type t of module m: ref.test and ref.cast. */
+bool wasm_gc_ref_test(const struct wasm_module *m, uint64_t v, wasm_vt t);
 /* Whether concrete types ia of ma and ib of mb are the same (iso-recursive equivalence). */
 bool wasm_type_same(const struct wasm_module *ma, uint32_t ia, const struct wasm_module *mb,
 		    uint32_t ib);
@@ -715,6 +758,9 @@ int wasm_store_jit_prepare(struct wasm_store *s, struct wasm_instance *inst)
 
 /* Structural function type equality. */
 bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b);
+/* Whether a function of type a may be used as one of type b: the same type, or (GC) a
+ * declared subtype of it (import matching, call_indirect's check). */
+bool wasm_ftype_match(const struct wasm_ftype *a, const struct wasm_ftype *b);
 
 /* Function name for messages (name section, else an export name), or NULL; its length in
  * *len. Raw module bytes: escape it (wasm_name_escape) before showing it. */

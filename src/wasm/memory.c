@@ -595,6 +595,9 @@ int wasm_func_create_host(struct wasm_store *s, const struct wasm_functype *type
 		memcpy(types, type->params, type->nparams);
 	if (type->nresults)
 		memcpy(types + type->nparams, type->results, type->nresults);
+	f->own_type.comp = WASM_COMP_FUNC; /* a host function's type is final */
+	f->own_type.final = true;
+	f->own_type.super = WASM_NO_SUPER;
 	f->own_type.pub.nparams = type->nparams;
 	f->own_type.pub.nresults = type->nresults;
 	f->own_type.pub.params = types;

@@ -32,6 +32,7 @@ enum wasm_valtype {
 	WASM_FUNCREF = 0x70,
 	WASM_EXTERNREF = 0x6f,
 	WASM_EXNREF = 0x69, /* 3.0 exception handling: (ref null exn) */
+	WASM_ANYREF = 0x6e, /* GC (3.0): an i31, struct or array reference, or null */
 };
 
 enum wasm_extern_kind {
@@ -70,6 +71,8 @@ enum wasm_trap {
 	 * the next call; wasm_trap_info says where it was thrown) */
 	WASM_TRAP_EXCEPTION,
 	WASM_TRAP_NULL_EXN_REF, /* throw_ref of null */
+	WASM_TRAP_NULL_I31,	/* i31.get_s/u of null (3.0 GC) */
+	WASM_TRAP_CAST,		/* ref.cast of a value not of the type (3.0 GC) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */

@@ -414,6 +414,11 @@ static bool value_matches(const struct wasm_script_value *exp, const union wasm_
 	case WASM_V128:
 		return v128_matches(exp, got, why, n);
 	default:
+		if (exp->pattern == WASM_SCRIPT_REF_I31) {
+			/* an i31 is the tagged word (v << 1) | 1 (wasm/compile_gc.c) */
+			snprintf(why, n, "anyref: want an i31, got 0x%" PRIxPTR, got->ext);
+			return (got->ext & 1) != 0;
+		}
 		snprintf(why, n, "%s: want %s, got %s",
 			 exp->type == WASM_FUNCREF ? "funcref" : "externref",
 			 exp->pattern == WASM_SCRIPT_REF_NULL	   ? "null"

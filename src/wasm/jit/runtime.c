@@ -323,7 +323,7 @@ uint64_t wasm_jit_c_type(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	union wasm_slot *nfp;
 	struct wasm_func *callee = callee_of(j, f, pc, fp, &nfp);
 
-	if (wasm_ftype_equal(callee->type, &f->inst->mod->types[pc[1]]))
+	if (wasm_ftype_match(callee->type, &f->inst->mod->types[pc[1]]))
 		return WASM_TRAP_NONE;
 	record(j, WASM_TRAP_INDIRECT_TYPE, f, idx);
 	return WASM_TRAP_INDIRECT_TYPE;

@@ -36,6 +36,33 @@ static void opcode(struct text_buf *b, const struct text_instr *in)
 	}
 }
 
+/* GC ref.test/ref.cast t: the code for (ref ht), plus one for (ref null ht), then ht. */
+static int cast_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	struct text_buf t = {0};
+	uint8_t vt;
+	int rc;
+
+	if (wat_reftype(p, &vt))
+		return -EINVAL;
+	wat_put_valtype(p, &t, vt);
+	if (t.oom || !t.len) {
+		tb_fini(&t);
+		return wat_fail(p, wat_tok(p), "out of memory");
+	}
+	rc = 0;
+	tb_byte(o, in->prefix);
+	if (t.p[0] == 0x64 || t.p[0] == 0x63) { /* (ref ht), (ref null ht) */
+		tb_u32(o, in->code + (t.p[0] == 0x63));
+		tb_put(o, t.p + 1, t.len - 1);
+	} else { /* a shorthand: nullable, its own byte is the heap type */
+		tb_u32(o, in->code + 1);
+		tb_put(o, t.p, t.len);
+	}
+	tb_fini(&t);
+	return rc;
+}
+
 static void mark(struct wat *p, const struct text_buf *b, const struct text_tok *t)
 {
 	if (p->marking)
@@ -440,6 +467,8 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		return index_imm(p, in, SP_TYPE, o);
 	case IMM_TAG:
 		return index_imm(p, in, SP_TAG, o);
+	case IMM_CAST:
+		return cast_imm(p, in, o);
 	case IMM_CALL_INDIRECT:
 		return call_indirect_imm(p, in, o);
 	case IMM_SELECT:

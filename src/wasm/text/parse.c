@@ -218,15 +218,23 @@ int wat_index(struct wat *p, enum text_space sp, uint32_t *out)
 #define HT_NOEXTERN 0x72
 #define HT_EXN	    0x69 /* 3.0 exception handling */
 #define HT_NOEXN    0x74
+/* GC's: the any hierarchy */
+#define HT_ANY	  0x6e
+#define HT_EQ	  0x6d
+#define HT_I31	  0x6c
+#define HT_STRUCT 0x6b
+#define HT_ARRAY  0x6a
+#define HT_NONE	  0x71
 
 /* A heap type as its s33 value: an abstract type's code (negative) or a type index. */
 static int heap_value(struct wat *p, int64_t *out)
 {
 	static const int kws[][2] = {
-		{KW_FUNC, WASM_FUNCREF},
-		{KW_EXTERN, WASM_EXTERNREF},
-		{KW_NOFUNC, HT_NOFUNC},
-		{KW_NOEXTERN, HT_NOEXTERN},
+		{KW_FUNC, WASM_FUNCREF}, {KW_EXTERN, WASM_EXTERNREF},
+		{KW_NOFUNC, HT_NOFUNC},	 {KW_NOEXTERN, HT_NOEXTERN},
+		{KW_ANY, HT_ANY},	 {KW_EQ, HT_EQ},
+		{KW_I31, HT_I31},	 {KW_STRUCT, HT_STRUCT},
+		{KW_ARRAY, HT_ARRAY},	 {KW_HNONE, HT_NONE},
 	};
 	uint32_t idx;
 
@@ -285,7 +293,7 @@ static int ref_valtype(struct wat *p, uint8_t *out)
 	}
 	if (heap_value(p, &v) || wat_close(p))
 		return -EINVAL;
-	if (nullable && (v == WASM_FUNCREF - 0x80 || v == WASM_EXTERNREF - 0x80)) {
+	if (nullable && v < 0) { /* (ref null abstract): the abstract type's own byte */
 		*out = (uint8_t)(v + 0x80);
 		return 0;
 	}
@@ -324,23 +332,20 @@ int wat_valtype(struct wat *p, uint8_t *out)
 		{KW_V128, WASM_V128},
 		{KW_FUNCREF, WASM_FUNCREF},
 		{KW_EXTERNREF, WASM_EXTERNREF},
-		{KW_NULLFUNCREF, 0},
-		{KW_NULLEXTERNREF, 0},
+		{KW_NULLFUNCREF, HT_NOFUNC},
+		{KW_NULLEXTERNREF, HT_NOEXTERN},
+		{KW_ANYREF, HT_ANY},
+		{KW_EQREF, HT_EQ},
+		{KW_I31REF, HT_I31},
+		{KW_STRUCTREF, HT_STRUCT},
+		{KW_ARRAYREF, HT_ARRAY},
+		{KW_NULLREF, HT_NONE},
 		{KW_EXNREF, HT_EXN},
+		{KW_NULLEXNREF, HT_NOEXN},
 	};
 
 	if (wat_at_open(p, KW_REF))
 		return ref_valtype(p, out);
-	if (wat_at_kw(p, KW_NULLFUNCREF) || wat_at_kw(p, KW_NULLEXTERNREF)) {
-		*out = wat_at_kw(p, KW_NULLFUNCREF) ? HT_NOFUNC : HT_NOEXTERN;
-		p->pos++;
-		return 0;
-	}
-	if (wat_at_kw(p, KW_NULLEXNREF)) {
-		*out = HT_NOEXN;
-		p->pos++;
-		return 0;
-	}
 
 	for (size_t i = 0; wat_at(p, TOK_KEYWORD) && i < sizeof(map) / sizeof(map[0]); i++) {
 		if (wat_tok(p)->kw == map[i][0]) {
@@ -352,21 +357,24 @@ int wat_valtype(struct wat *p, uint8_t *out)
 	return wat_unexpected(p);
 }
 
-int wat_reftype(struct wat *p, uint8_t *out)
-{
-	if (!wat_at_kw(p, KW_FUNCREF) && !wat_at_kw(p, KW_EXTERNREF) &&
-	    !wat_at_kw(p, KW_NULLFUNCREF) && !wat_at_kw(p, KW_NULLEXTERNREF) &&
-	    !wat_at_kw(p, KW_EXNREF) && !wat_at_kw(p, KW_NULLEXNREF) && !wat_at_open(p, KW_REF))
-		return wat_unexpected(p);
-	return wat_valtype(p, out);
-}
-
 /* Whether a reference type starts here (wat_reftype would read one). */
 static bool at_reftype(struct wat *p)
 {
-	return wat_at_kw(p, KW_FUNCREF) || wat_at_kw(p, KW_EXTERNREF) ||
-	       wat_at_kw(p, KW_NULLFUNCREF) || wat_at_kw(p, KW_NULLEXTERNREF) ||
-	       wat_at_kw(p, KW_EXNREF) || wat_at_kw(p, KW_NULLEXNREF) || wat_at_open(p, KW_REF);
+	static const int kws[] = {KW_FUNCREF,  KW_EXTERNREF, KW_NULLFUNCREF, KW_NULLEXTERNREF,
+				  KW_ANYREF,   KW_EQREF,     KW_I31REF,	     KW_STRUCTREF,
+				  KW_ARRAYREF, KW_NULLREF,   KW_EXNREF,	     KW_NULLEXNREF};
+
+	for (size_t i = 0; i < sizeof(kws) / sizeof(kws[0]); i++)
+		if (wat_at_kw(p, kws[i]))
+			return true;
+	return wat_at_open(p, KW_REF);
+}
+
+int wat_reftype(struct wat *p, uint8_t *out)
+{
+	if (!at_reftype(p))
+		return wat_unexpected(p);
+	return wat_valtype(p, out);
 }
 
 /* The type pool at offset off; NULL while it is empty (only empty signatures so far),
@@ -438,7 +446,7 @@ static int sigs_grow(struct wat *p)
 	for (size_t i = 0; i < p->ntypes; i++) {
 		struct text_buf pa, re;
 		uint32_t *slot;
-		if (p->types[i].rec)
+		if (p->types[i].noinline)
 			continue;
 		sig_bufs(p, i, &pa, &re);
 		slot = sig_slot(p, &pa, &re);
@@ -448,25 +456,41 @@ static int sigs_grow(struct wat *p)
 	return 0;
 }
 
-static int add_type(struct wat *p, const struct text_buf *params, const struct text_buf *results)
+/* A new entry in p->types (not yet counted in p->ntypes), or NULL. */
+static struct text_functype *new_type(struct wat *p)
 {
 	struct text_functype *f;
-	struct text_buf pa, re;
-	uint32_t *slot;
 
 	if (p->ntypes == p->captypes) {
 		size_t cap = p->captypes ? p->captypes * 2 : 16;
 		f = core_realloc(p->types, cap * sizeof(*f));
 		if (!f)
-			return -ENOMEM;
+			return NULL;
 		p->types = f;
 		p->captypes = cap;
 	}
 	f = &p->types[p->ntypes];
+	memset(f, 0, sizeof(*f));
+	f->off = p->typepool.len;
+	return f;
+}
+
+/* A function type; open: a sub type that is not final or has a supertype (its prefix is
+ * written already). */
+static int add_type_open(struct wat *p, const struct text_buf *params,
+			 const struct text_buf *results, bool open)
+{
+	struct text_functype *f;
+	struct text_buf pa, re;
+	uint32_t *slot;
+
+	f = new_type(p);
+	if (!f)
+		return -ENOMEM;
 	f->nparams = (uint32_t)params->len;
 	f->nresults = (uint32_t)results->len;
-	f->off = p->typepool.len;
-	f->rec = p->in_rec;
+	f->comp = 0x60;
+	f->noinline = p->in_rec || open;
 	tb_append(&p->typepool, params);
 	tb_append(&p->typepool, results);
 	if (p->typepool.oom)
@@ -476,7 +500,7 @@ static int add_type(struct wat *p, const struct text_buf *params, const struct t
 		return -ENOMEM;
 	sig_bufs(p, p->ntypes - 1, &pa, &re);
 	slot = sig_slot(p, &pa, &re);
-	if (!*slot && !p->in_rec)
+	if (!*slot && !p->types[p->ntypes - 1].noinline)
 		*slot = (uint32_t)p->ntypes;
 	tb_byte(&p->sec[SEC_TYPE], 0x60);
 	tb_u32(&p->sec[SEC_TYPE], (uint32_t)params->len);
@@ -488,6 +512,11 @@ static int add_type(struct wat *p, const struct text_buf *params, const struct t
 	if (!p->in_rec)
 		p->secn[SEC_TYPE]++;
 	return 0;
+}
+
+static int add_type(struct wat *p, const struct text_buf *params, const struct text_buf *results)
+{
+	return add_type_open(p, params, results, false);
 }
 
 int wat_type_for(struct wat *p, const struct text_buf *params, const struct text_buf *results,
@@ -612,31 +641,158 @@ int wat_typeuse(struct wat *p, bool names, struct text_sig *sig, uint32_t *typei
 	return 0;
 }
 
-/* (type $id? (func (param ...)* (result ...)*)) */
+/* A storage type (GC fields): a value type, i8 or i16. */
+static int storage_type(struct wat *p, uint8_t *out)
+{
+	if (wat_at_kw(p, KW_I8) || wat_at_kw(p, KW_I16)) {
+		*out = wat_at_kw(p, KW_I8) ? 0x78 : 0x77;
+		p->pos++;
+		return 0;
+	}
+	return wat_valtype(p, out);
+}
+
+/* A field type: storagetype | (mut storagetype), as its binary form into b. */
+static int field_type(struct wat *p, struct text_buf *b)
+{
+	bool mut = wat_at_open(p, KW_MUT);
+	uint8_t t;
+
+	if (mut)
+		open_kw(p);
+	if (storage_type(p, &t) || (mut && wat_close(p)))
+		return -EINVAL;
+	wat_put_valtype(p, b, t);
+	tb_byte(b, mut);
+	return 0;
+}
+
+static int add_fname(struct wat *p, const struct text_tok *id)
+{
+	if (p->nfnames == p->capfnames) {
+		size_t cap = p->capfnames ? p->capfnames * 2 : 16;
+		const struct text_tok **q = core_realloc(p->fnames, cap * sizeof(*q));
+		if (!q)
+			return wat_nomem(p);
+		p->fnames = q;
+		p->capfnames = cap;
+	}
+	p->fnames[p->nfnames++] = id;
+	return 0;
+}
+
+/* (struct (field $id? ft) | (field ft*))*: the fields into b, their identifiers into
+ * p->fnames from f->fname_off. */
+static int struct_type(struct wat *p, struct text_functype *f, struct text_buf *b)
+{
+	char buf[80];
+
+	open_kw(p);
+	f->fname_off = p->nfnames;
+	while (wat_at_open(p, KW_FIELD)) {
+		const struct text_tok *id = NULL;
+		open_kw(p);
+		if (wat_at(p, TOK_ID)) {
+			id = wat_tok(p);
+			for (size_t k = f->fname_off; k < p->nfnames; k++) {
+				const struct text_tok *o = p->fnames[k];
+				if (o && o->len == id->len &&
+				    !memcmp(p->lx->src + o->off, p->lx->src + id->off, id->len))
+					return wat_fail(p, id, "duplicate field %s",
+							text_tok_show(p->lx, id, buf, sizeof(buf)));
+			}
+			p->pos++;
+			if (field_type(p, b) || add_fname(p, id))
+				return -EINVAL;
+			f->nfields++;
+		} else {
+			while (!wat_at(p, TOK_RPAR)) {
+				if (field_type(p, b) || add_fname(p, NULL))
+					return -EINVAL;
+				f->nfields++;
+			}
+		}
+		if (wat_close(p))
+			return -EINVAL;
+	}
+	return wat_close(p);
+}
+
+/* (type $id? subtype): subtype = (sub final? $super? comptype) | comptype, comptype =
+ * (func ...) | (struct ...) | (array fieldtype) */
 static int type_field(struct wat *p)
 {
-	struct text_sig sig = {0};
-	int rc;
+	struct text_buf *sec = &p->sec[SEC_TYPE];
+	bool sub = false, final = true, has_super = false;
+	uint32_t super = 0;
+	int rc = 0;
 
 	open_kw(p);
 	if (wat_at(p, TOK_ID))
 		p->pos++;
-	if (!wat_at_open(p, KW_FUNC))
+	if (wat_at_open(p, KW_SUB)) {
+		open_kw(p);
+		sub = true;
+		final = wat_at_kw(p, KW_FINAL);
+		if (final)
+			p->pos++;
+		if (wat_at_index(p)) {
+			if (wat_index(p, SP_TYPE, &super))
+				return -EINVAL;
+			has_super = true;
+		}
+		tb_byte(sec, final ? 0x4f : 0x50);
+		tb_u32(sec, has_super);
+		if (has_super)
+			tb_u32(sec, super);
+	}
+	if (wat_at_open(p, KW_FUNC)) {
+		struct text_sig sig = {0};
+		open_kw(p);
+		while (!rc && wat_at_open(p, KW_PARAM))
+			rc = sig_clause(p, true, true, &sig);
+		while (!rc && wat_at_open(p, KW_RESULT))
+			rc = sig_clause(p, false, false, &sig);
+		if (!rc)
+			rc = wat_close(p);
+		if (!rc && add_type_open(p, &sig.params, &sig.results, !final || has_super))
+			rc = wat_nomem(p);
+		wat_sig_fini(&sig);
+	} else if (wat_at_open(p, KW_STRUCT) || wat_at_open(p, KW_ARRAY)) {
+		bool is_struct = wat_at_open(p, KW_STRUCT);
+		struct text_functype *f = new_type(p);
+		struct text_buf fields = {0};
+		if (!f)
+			return wat_nomem(p);
+		f->noinline = true;
+		f->comp = is_struct ? 0x5f : 0x5e;
+		if (is_struct) {
+			rc = struct_type(p, f, &fields);
+		} else {
+			open_kw(p);
+			f->nfields = 1;
+			rc = field_type(p, &fields);
+			if (!rc)
+				rc = wat_close(p);
+		}
+		if (!rc) {
+			p->ntypes++;
+			if (fields.oom)
+				rc = wat_nomem(p);
+			tb_byte(sec, f->comp);
+			if (is_struct)
+				tb_u32(sec, f->nfields);
+			tb_append(sec, &fields);
+			if (!p->in_rec)
+				p->secn[SEC_TYPE]++;
+		}
+		tb_fini(&fields);
+	} else {
 		return wat_unexpected(p);
-	open_kw(p);
-	rc = 0;
-	while (!rc && wat_at_open(p, KW_PARAM))
-		rc = sig_clause(p, true, true, &sig);
-	while (!rc && wat_at_open(p, KW_RESULT))
-		rc = sig_clause(p, false, false, &sig);
-	if (!rc)
+	}
+	if (!rc && sub)
 		rc = wat_close(p);
-	if (!rc)
-		rc = wat_close(p);
-	if (!rc && add_type(p, &sig.params, &sig.results))
-		rc = wat_nomem(p);
-	wat_sig_fini(&sig);
-	return rc;
+	return rc ? rc : wat_close(p);
 }
 
 static size_t skip_list(const struct wat *p, size_t i);
@@ -1730,6 +1886,7 @@ static void wat_fini(struct wat *p)
 	tb_fini(&p->func_names);
 	core_free(p->types);
 	core_free(p->sigs);
+	core_free(p->fnames);
 	core_free(p->labels);
 	core_free(p->pos_list);
 }

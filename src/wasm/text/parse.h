@@ -40,7 +40,12 @@ struct text_names {
 struct text_functype {
 	uint32_t nparams, nresults;
 	size_t off; /* in wat.typepool */
-	bool rec;   /* in a (rec ...) group: never what an inline type use means */
+	/* in a (rec ...) group, a struct or array type (GC), or a sub type that is not
+	 * final or has a supertype: never what an inline type use means */
+	bool noinline;
+	uint8_t comp;	  /* 0x60 func, 0x5f struct, 0x5e array */
+	uint32_t nfields; /* struct and array types */
+	size_t fname_off; /* their field identifiers' tokens in wat.fnames (NULL: none) */
 };
 
 /* A signature being read (a type use): value types, and parameter identifiers. */
@@ -108,7 +113,9 @@ struct wat {
 	struct text_functype *types;
 	size_t ntypes, captypes;
 	struct text_buf typepool;
-	uint32_t *sigs; /* signature -> smallest type index + 1 (open addressing) */
+	uint32_t *sigs;			/* signature -> smallest type index + 1 (open addressing) */
+	const struct text_tok **fnames; /* struct fields' identifiers (GC) */
+	size_t nfnames, capfnames;
 	uint32_t sigmask;
 
 	struct text_buf func_names; /* the name section's function names */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #define REF_FUNC_CODE 0xd2 /* ref.func (5.4.5) */
+#define REF_I31_CODE  0x1c /* ref.i31, 0xFB-prefixed (3.0 GC) */
 
 struct wasm_script {
 	struct wasm_script_cmd *cmds;
@@ -266,6 +267,10 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			break;
 		if (wat_at_kw(w, KW_EXTERN) || wat_at_kw(w, KW_NOEXTERN))
 			v->type = WASM_EXTERNREF;
+		else if (wat_at_kw(w, KW_ANY) || wat_at_kw(w, KW_EQ) || wat_at_kw(w, KW_I31) ||
+			 wat_at_kw(w, KW_STRUCT) || wat_at_kw(w, KW_ARRAY) ||
+			 wat_at_kw(w, KW_HNONE))
+			v->type = WASM_ANYREF; /* GC: a null of the any hierarchy */
 		else if (!wat_at_kw(w, KW_FUNC) && !wat_at_kw(w, KW_NOFUNC) && !wat_at(w, TOK_ID) &&
 			 !wat_at(w, TOK_NAT))
 			return wat_unexpected(w);
@@ -276,6 +281,12 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			return wat_unexpected(w);
 		v->type = WASM_FUNCREF;
 		v->pattern = WASM_SCRIPT_REF_NONNULL;
+		break;
+	case IMM_NONE: /* (ref.i31): a result that is any i31 reference */
+		if (!result || in->prefix != PFX_PFB || in->code != REF_I31_CODE)
+			return wat_unexpected(w);
+		v->type = WASM_ANYREF;
+		v->pattern = WASM_SCRIPT_REF_I31;
 		break;
 	default:
 		w->pos--;

@@ -63,6 +63,7 @@ enum wasm_script_pattern {
 	WASM_SCRIPT_REF_NULL,
 	WASM_SCRIPT_REF_NONNULL, /* (ref.func), (ref.extern) without a number: any non-null */
 	WASM_SCRIPT_EITHER,	 /* (either result+): any one of alts (relaxed SIMD, 3.0) */
+	WASM_SCRIPT_REF_I31,	 /* (ref.i31) as a result: any i31 reference (3.0 GC) */
 };
 
 struct wasm_script_value {

@@ -60,9 +60,10 @@ enum text_imm {
 	IMM_TYPE,      /* a type index (call_ref) */
 	IMM_TAG,       /* 3.0 exception handling: a tag index (throw) */
 	IMM_TRY_TABLE, /* try_table: label? blocktype catch clauses, then a block's body */
+	IMM_CAST,      /* GC ref.test, ref.cast: a reference type; nullable adds 1 to the code */
 };
 
-enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe };
+enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe, PFX_PFB = 0xfb };
 
 /* Binary opcodes the parser treats structurally (Wasm core 5.4.1). */
 #define OPC_BLOCK 0x02

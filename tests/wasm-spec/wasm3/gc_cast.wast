@@ -1,0 +1,106 @@
+;; Lodge's own tests of the GC proposal's ref.test and ref.cast (3.0) over the values
+;; that exist without struct and array objects: null, i31, function and host references.
+
+(module
+  (type $f (sub (func (result i32))))
+  (type $g (sub $f (func (result i32))))
+  (type $h (func (param i32)))
+  (type $s (struct (field i32)))
+  (func $a (type $f) (i32.const 1))
+  (func $b (type $g) (i32.const 2))
+  (func $c (type $h))
+  (table $t 3 funcref)
+  (elem (table $t) (i32.const 0) func $a $b $c)
+  (elem declare func $a $b $c)
+
+  (func (export "i31") (param i32) (result i32 i32 i32 i32 i32 i32)
+    (ref.test (ref any) (ref.i31 (local.get 0)))
+    (ref.test (ref eq) (ref.i31 (local.get 0)))
+    (ref.test (ref i31) (ref.i31 (local.get 0)))
+    (ref.test (ref struct) (ref.i31 (local.get 0)))
+    (ref.test (ref array) (ref.i31 (local.get 0)))
+    (ref.test (ref none) (ref.i31 (local.get 0))))
+  (func (export "null") (result i32 i32 i32 i32 i32 i32)
+    (ref.test (ref any) (ref.null any))
+    (ref.test anyref (ref.null any))
+    (ref.test i31ref (ref.null eq))
+    (ref.test nullref (ref.null i31))
+    (ref.test (ref null $s) (ref.null none))
+    (ref.test (ref $s) (ref.null none)))
+  (func (export "func") (param i32) (result i32 i32 i32 i32 i32)
+    (ref.test (ref func) (table.get $t (local.get 0)))
+    (ref.test (ref $f) (table.get $t (local.get 0)))
+    (ref.test (ref $g) (table.get $t (local.get 0)))
+    (ref.test (ref $h) (table.get $t (local.get 0)))
+    (ref.test (ref nofunc) (table.get $t (local.get 0))))
+  (func (export "extern") (param externref) (result i32 i32 i32)
+    (ref.test (ref extern) (local.get 0))
+    (ref.test externref (local.get 0))
+    (ref.test (ref noextern) (local.get 0)))
+  (func (export "cast_i31") (param i32) (result i32)
+    (i31.get_s (ref.cast (ref i31) (ref.cast (ref eq) (ref.cast anyref (ref.i31 (local.get 0)))))))
+  (func (export "cast_struct") (param i32) (result i32)
+    (ref.is_null (ref.cast (ref null struct) (ref.i31 (local.get 0)))))
+  (func (export "cast_null_ok") (result i32)
+    (ref.is_null (ref.cast (ref null i31) (ref.null any))))
+  (func (export "cast_null_bad") (result i32)
+    (ref.is_null (ref.cast (ref i31) (ref.null any))))
+  (func (export "call_cast") (param i32) (result i32)
+    (call_ref $f (ref.cast (ref $f) (table.get $t (local.get 0)))))
+  ;; in a loop: the JIT tier leaves the function to the interpreter
+  (func (export "count") (param $n i32) (result i32) (local $k i32)
+    (loop $l
+      (local.set $k (i32.add (local.get $k)
+        (ref.test (ref i31) (if (result anyref) (i32.and (local.get $n) (i32.const 1))
+          (then (ref.i31 (local.get $n))) (else (ref.null any))))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $k))
+)
+(assert_return (invoke "i31" (i32.const 7))
+  (i32.const 1) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))
+(assert_return (invoke "null")
+  (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1) (i32.const 1) (i32.const 0))
+(assert_return (invoke "func" (i32.const 0))
+  (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))
+(assert_return (invoke "func" (i32.const 1))
+  (i32.const 1) (i32.const 1) (i32.const 1) (i32.const 0) (i32.const 0))
+(assert_return (invoke "func" (i32.const 2))
+  (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0))
+(assert_return (invoke "extern" (ref.extern 1)) (i32.const 1) (i32.const 1) (i32.const 0))
+(assert_return (invoke "extern" (ref.null extern)) (i32.const 0) (i32.const 1) (i32.const 0))
+(assert_return (invoke "cast_i31" (i32.const -5)) (i32.const -5))
+(assert_trap (invoke "cast_struct" (i32.const 1)) "cast failure")
+(assert_return (invoke "cast_null_ok") (i32.const 1))
+(assert_trap (invoke "cast_null_bad") "cast failure")
+(assert_return (invoke "call_cast" (i32.const 0)) (i32.const 1))
+(assert_return (invoke "call_cast" (i32.const 1)) (i32.const 2))
+(assert_trap (invoke "call_cast" (i32.const 2)) "cast failure")
+(assert_return (invoke "count" (i32.const 100)) (i32.const 50))
+
+;; the operand must be in the target's hierarchy
+(assert_invalid
+  (module (func (param funcref) (result i32) (ref.test (ref any) (local.get 0))))
+  "type mismatch")
+(assert_invalid
+  (module (func (param externref) (result i32) (ref.test (ref i31) (local.get 0))))
+  "type mismatch")
+(assert_invalid
+  (module (func (param anyref) (result i32) (ref.test (ref func) (local.get 0))))
+  "type mismatch")
+(assert_invalid
+  (module (func (param i32) (result i32) (ref.test (ref any) (local.get 0))))
+  "type mismatch")
+;; ref.cast's result is its type: non-null only for (ref ht)
+(assert_invalid
+  (module (func (param anyref) (result (ref i31)) (ref.cast i31ref (local.get 0))))
+  "type mismatch")
+(module (func (param anyref) (result (ref i31)) (ref.cast (ref i31) (local.get 0))))
+;; the binary forms: 0xFB 0x14-0x17 with a heap type
+(module binary
+  "\00asm" "\01\00\00\00"
+  "\01\06\01\60\01\6e\01\7f"           ;; type 0: [anyref] -> [i32]
+  "\03\02\01\00"                       ;; func 0: type 0
+  "\07\05\01\01\66\00\00"              ;; export "f" func 0
+  "\0a\09\01\07\00\20\00\fb\15\6c\0b"  ;; (ref.test (ref null i31) (local.get 0))
+)
+(assert_return (invoke "f" (ref.null any)) (i32.const 1))
