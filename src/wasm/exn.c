@@ -224,6 +224,9 @@ int wasm_tag_create(struct wasm_store *s, const struct wasm_functype *type, stru
 		memcpy(buf, type->params, type->nparams);
 	for (uint32_t i = 0; i < type->nparams; i++)
 		slots += wasm_type_slots(buf[i]);
+	t->own_type.comp = WASM_COMP_FUNC; /* a host tag's type is final, as a host function's */
+	t->own_type.final = true;
+	t->own_type.super = WASM_NO_SUPER;
 	t->own_type.pub.nparams = type->nparams;
 	t->own_type.pub.params = buf;
 	t->own_type.param_slots = slots;
