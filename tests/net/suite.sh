@@ -70,7 +70,7 @@ start_server() {
 	pids="$pids $!"
 	http= up=
 	i=0
-	while [ $i -lt 100 ] && ! grep -q 'up=' "$tmp/serve.out"; do
+	while [ $i -lt 300 ] && ! grep -q 'up=' "$tmp/serve.out"; do
 		sleep 0.2
 		i=$((i + 1))
 	done
