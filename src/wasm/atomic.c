@@ -14,27 +14,10 @@
 #include <errno.h>
 #include <time.h>
 
-enum akind {
-	AK_NONE,
-	AK_LOAD,
-	AK_STORE,
-	AK_RMW_ADD,
-	AK_RMW_SUB,
-	AK_RMW_AND,
-	AK_RMW_OR,
-	AK_RMW_XOR,
-	AK_RMW_XCHG,
-	AK_CMPXCHG,
-	AK_WAIT,
-	AK_NOTIFY,
-	AK_FENCE,
-};
-
-static const struct {
-	uint8_t kind, log2;
-} rows[0x50] = {
+const struct wasm_atomic_row wasm_atomic_rows[WASM_ATOMIC_CODES] = {
 #define ATOMIC(N, S, C, KIND, T, A) [C] = {AK_##KIND, A},
 #include "wasm/atomics.def"
+#undef ATOMIC
 };
 
 /* A thread blocked in memory.atomic.wait (on its own stack while it waits). */
@@ -95,8 +78,8 @@ ACCESS(uint64_t)
 enum wasm_trap wasm_atomic_access(uint8_t *mem, uint64_t msize, uint32_t code, uint64_t ea,
 				  uint64_t v, uint64_t expect, uint64_t *out)
 {
-	unsigned kind = code < 0x50 ? rows[code].kind : AK_NONE;
-	unsigned log2 = code < 0x50 ? rows[code].log2 : 0;
+	unsigned kind = code < WASM_ATOMIC_CODES ? wasm_atomic_rows[code].kind : AK_NONE;
+	unsigned log2 = code < WASM_ATOMIC_CODES ? wasm_atomic_rows[code].log2 : 0;
 	enum wasm_trap t = check(msize, ea, log2);
 	void *p = mem + ea;
 

@@ -710,6 +710,29 @@ bool wasm_tag_matches(const struct wasm_tag *t, const struct wasm_module *m, uin
 
 /* ----- the threads proposal's atomics (atomic.c) ----- */
 
+/* What each 0xFE code of atomics.def is (kind) and its access size (log2 bytes): one
+ * table for the interpreter (atomic.c) and the JIT (jit/translate.c). */
+enum wasm_akind {
+	AK_NONE,
+	AK_LOAD,
+	AK_STORE,
+	AK_RMW_ADD,
+	AK_RMW_SUB,
+	AK_RMW_AND,
+	AK_RMW_OR,
+	AK_RMW_XOR,
+	AK_RMW_XCHG,
+	AK_CMPXCHG,
+	AK_WAIT,
+	AK_NOTIFY,
+	AK_FENCE,
+};
+struct wasm_atomic_row {
+	uint8_t kind, log2;
+};
+#define WASM_ATOMIC_CODES 0x50
+extern const struct wasm_atomic_row wasm_atomic_rows[WASM_ATOMIC_CODES];
+
 /* The atomic access 0xFE code (a load, store, rmw or cmpxchg row of atomics.def) at
  * effective address ea of the memory mem[0..msize): v is the operand (cmpxchg: the
  * replacement, expect the expected value), *out the value loaded or the old value. Traps:

@@ -925,29 +925,6 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 /* ----- threads: atomics.def, on memory 0 (another memory's ops come with USE_MEM,
  * which is not translated) ----- */
 
-enum akind {
-	AK_LOAD = 1,
-	AK_STORE,
-	AK_RMW_ADD,
-	AK_RMW_SUB,
-	AK_RMW_AND,
-	AK_RMW_OR,
-	AK_RMW_XOR,
-	AK_RMW_XCHG,
-	AK_CMPXCHG,
-	AK_WAIT,
-	AK_NOTIFY,
-	AK_FENCE
-};
-
-static const struct {
-	uint8_t kind, log2;
-} atomic_rows[0x50] = {
-#define ATOMIC(N, S, C, KIND, T, A) [C] = {AK_##KIND, A},
-#include "wasm/atomics.def"
-#undef ATOMIC
-};
-
 /* rdx = the effective address of the atomic access [a + off], checked where and as the
  * interpreter checks it (wasm_atomic_access): alignment first, then bounds, trapping at
  * pc. Returns the host memory operand. */
@@ -991,8 +968,9 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 			: op == WASM_OP_ATOMIC_RMW     ? p[5]
 			: op == WASM_OP_ATOMIC_CMPXCHG ? p[6]
 						       : 0;
-	unsigned kind = code < 0x50 ? atomic_rows[code].kind : 0;
-	unsigned log2 = code < 0x50 ? atomic_rows[code].log2 : 0, bytes = 1u << log2;
+	unsigned kind = code < WASM_ATOMIC_CODES ? wasm_atomic_rows[code].kind : AK_NONE;
+	unsigned log2 = code < WASM_ATOMIC_CODES ? wasm_atomic_rows[code].log2 : 0,
+		 bytes = 1u << log2;
 	bool w = bytes == 8;
 	struct x86_rm m;
 	uintptr_t retry;
