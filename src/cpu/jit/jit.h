@@ -38,7 +38,8 @@ void jit_destroy(struct jit *j);
 
 /* Drops all translated code (the block arena was flushed). */
 void jit_reset(struct jit *j);
-/* jit_reset, and the buffer's pages past the stubs go back to the host (an idle hart). */
+/* Drops all translated code as jit_reset does, then punches the code memfd past the stubs
+ * so that its pages go back to the host (idle_trim, for an idle hart). */
 void jit_release(struct jit *j);
 
 /* Translates block b (of the hart that owns j) and sets b->jit. Returns 0, -ENOSPC when the
