@@ -164,11 +164,16 @@ trailing_case forced $forced
 # separate pipes (poll-stdio polls both); the path cases also with the by-hand walk
 # (".forced"). sock-stdin gets a connected socket as stdin, whose other end says "ping",
 # wants "pong" back and then end of file (the guest shut its write side down).
+# times-sock gets a Unix socket file "sock" in its preopen.
 conform_case() {
 	name=$1 label=$2
 	shift 2
 	rm -rf "$tmp/cbox" "$tmp/cerr.fifo"
 	mkdir "$tmp/cbox"
+	if [ "$name" = times-sock ]; then
+		python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+			"$tmp/cbox/sock" || echo "FAIL: wasi-conform.$label: cannot make a socket file"
+	fi
 	mkfifo "$tmp/cerr.fifo"
 	cat "$tmp/cerr.fifo" >"$tmp/cerr" &
 	cat_pid=$!
@@ -186,10 +191,33 @@ for name in $("$lodge" wasm "$bin/conform.wasm" list); do
 	[ "$name" = sock-stdin ] && continue
 	conform_case "$name" "$name"
 	case $name in
-	rights-inherit | dir-ops | trailing | symlink-abs)
+	rights-inherit | dir-ops | trailing | symlink-abs | times-sock)
 		conform_case "$name" "$name.forced" $forced
 		;;
 	esac
+done
+
+# wasi-conform.oob.CALL.MODE: a call given a pointer outside memory traps (exit status 134,
+# "out of bounds memory access") instead of returning; interpreted and translated (the
+# host call is made from JIT code at once with --jit-hot 1).
+for call in $("$lodge" wasm "$bin/conform.wasm" list-oob); do
+	for mode in interp jit; do
+		opt=--no-jit
+		[ $mode = jit ] && opt="--jit-hot 1"
+		rm -rf "$tmp/cbox"
+		mkdir "$tmp/cbox"
+		# shellcheck disable=SC2086 # $opt is one or two words
+		got=$(timeout 60 "$lodge" wasm $opt --dir "$tmp/cbox::/box" "$bin/conform.wasm" oob \
+			"$call" 2>"$tmp/oob.err" </dev/null)
+		st=$?
+		if [ $st -eq 134 ] && [ "$got" = calling ] &&
+			grep -q 'trap: out of bounds memory access' "$tmp/oob.err"; then
+			echo "PASS: wasi-conform.oob.$call.$mode"
+		else
+			echo "FAIL: wasi-conform.oob.$call.$mode: exit status $st, want 134 (a trap):" \
+				"$(printf '%s' "$got" | tr '\n' ' ') $(head -c 200 "$tmp/oob.err")"
+		fi
+	done
 done
 got=$(python3 - "$lodge" "$bin/conform.wasm" <<'PY' 2>&1
 import socket, subprocess, sys

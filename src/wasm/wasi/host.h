@@ -52,6 +52,9 @@
 #define R_SOCK_SHUTDOWN		  (1ull << 28)
 #define R_SOCK_ACCEPT		  (1ull << 29)
 
+/* lookupflags: symlink_follow is the only one */
+#define LOOKUP_ALL 1u
+
 enum {
 	E_SUCCESS = 0,
 	E_2BIG = 1,
@@ -93,6 +96,11 @@ enum {
 	E_XDEV = 75,
 	E_NOTCAPABLE = 76,
 };
+
+/* Not an errno: what a host function returns when a guest pointer (with its length) is not
+ * inside the caller's memory. The witx documents say such a call "shall trap" (and
+ * wasmtime's does): wasi_call turns it into WASM_TRAP_MEM_OOB. */
+#define E_OOB 0x10000u
 
 /* fdflags. For the caller's fds (stdio, not own) APPEND and NONBLOCK are emulated. */
 enum {

@@ -70,8 +70,8 @@ static bool sub_allowed(const struct wasi_fd *f, uint8_t type)
 }
 
 /* Fills set with the fds the subscriptions name (bad fds are left out: they fire at once
- * with EBADF, as fds without the rights do with ENOTCAPABLE). Returns E_INVAL for an unknown
- * subscription type. */
+ * with EBADF, as fds without the rights do with ENOTCAPABLE). Returns E_INVAL for what
+ * preview1 does not define: a subscription type, a clock id, a subclockflags bit. */
 static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, struct poll_set *set)
 {
 	memset(set->slot, 0xff, sizeof(set->slot));
@@ -81,8 +81,14 @@ static uint32_t poll_collect(struct wasi *w, const uint8_t *subs, uint32_t n, st
 		const uint8_t *s = subs + 48 * (size_t)i;
 		uint32_t fd = sub_fd(s);
 		struct wasi_fd *f;
-		if (s[8] == SUB_CLOCK)
+		struct poll_clock k;
+		clockid_t id;
+		if (s[8] == SUB_CLOCK) {
+			read_clock(s, &k);
+			if (wasi_clock_id(k.id, &id) || (k.flags & ~1u))
+				return E_INVAL;
 			continue;
+		}
 		if (s[8] > SUB_FD_WRITE)
 			return E_INVAL;
 		f = getfd(w, fd);
@@ -146,16 +152,13 @@ static bool sub_fired(struct wasi *w, const uint8_t *s, uint64_t start, const st
 	const struct wasi_fd *f;
 	const struct pollfd *p;
 	struct poll_clock k;
-	clockid_t id;
 	uint32_t fd;
 
 	*err = 0;
 	*flags = 0;
-	if (s[8] == SUB_CLOCK) {
+	if (s[8] == SUB_CLOCK) { /* (its id is known: poll_collect checked) */
 		read_clock(s, &k);
-		if (wasi_clock_id(k.id, &id))
-			*err = E_INVAL;
-		return *err || clock_left(&k, start) == 0;
+		return clock_left(&k, start) == 0;
 	}
 	fd = sub_fd(s);
 	f = getfd(w, fd);
@@ -209,7 +212,7 @@ uint32_t wasi_poll_oneoff(struct call *c)
 	subs = gmem(c, arg32(c, 0), (uint64_t)n * 48);
 	evs = gmem(c, arg32(c, 1), (uint64_t)n * 32);
 	if (!subs || !evs)
-		return E_FAULT;
+		return E_OOB;
 	/* the fd table under w->lock, the wait without it (threads, host.h) */
 	pthread_mutex_lock(&c->w->lock);
 	e = poll_collect(c->w, subs, n, &set);
@@ -235,5 +238,5 @@ uint32_t wasi_poll_oneoff(struct call *c)
 	pthread_mutex_unlock(&c->w->lock);
 	if (e)
 		return e;
-	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_FAULT;
+	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_OOB;
 }

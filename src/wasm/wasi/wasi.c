@@ -3,8 +3,11 @@
  * args/environ, clocks, random_get, fd_* on stdio, files and directories, path_* confined
  * below preopened directories (path.c), poll_oneoff (poll.c), proc_exit,
  * sched_yield. Guest memory is reached only through wasm_memory_range() on the caller's
- * memory; every guest pointer and length is checked before use. Errors are WASI errno
- * values returned to the guest; nothing the guest passes can crash the host.
+ * memory; every guest pointer and length is checked before use, and one outside memory
+ * traps (WASM_TRAP_MEM_OOB), as the witx documents say. Other errors are WASI errno values
+ * returned to the guest; flag and enum arguments with bits or values preview1 does not
+ * define are EINVAL before anything else is looked at (as wasmtime's generated bindings
+ * check them). Nothing the guest passes can crash the host.
  * Rights are kept per fd and enforced as preview1 defines them: each call needs its right
  * in the fd's base set (else ENOTCAPABLE), an fd gets only what its kind of file supports
  * and its access mode allows, path_open grants at most the directory's inheriting set,
@@ -128,7 +131,7 @@ static uint32_t get_path(struct call *c, uint32_t addr, uint32_t len, char *buf)
 		return E_NAMETOOLONG;
 	p = gmem(c, addr, len);
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	if (memchr(p, 0, len))
 		return E_ILSEQ;
 	memcpy(buf, p, len);
@@ -294,7 +297,7 @@ static uint32_t put_strings(struct call *c, char **v, int n, uint32_t ptrs, uint
 		size_t len = strlen(v[i]) + 1;
 		uint8_t *p = gmem(c, buf, len);
 		if (!p || !put32(c, ptrs + 4u * (uint32_t)i, buf))
-			return E_FAULT;
+			return E_OOB;
 		memcpy(p, v[i], len);
 		buf += (uint32_t)len;
 	}
@@ -310,7 +313,7 @@ static uint32_t put_sizes(struct call *c, char **v, int n, uint32_t count, uint3
 	if (total > UINT32_MAX)
 		return E_OVERFLOW;
 	if (!put32(c, count, (uint32_t)n) || !put32(c, size, (uint32_t)total))
-		return E_FAULT;
+		return E_OOB;
 	return E_SUCCESS;
 }
 
@@ -356,7 +359,7 @@ static uint32_t clock_res_get(struct call *c)
 		return E_INVAL;
 	return put64(c, arg32(c, 1), (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)
 		       ? E_SUCCESS
-		       : E_FAULT;
+		       : E_OOB;
 }
 
 static uint32_t clock_time_get(struct call *c)
@@ -365,7 +368,7 @@ static uint32_t clock_time_get(struct call *c)
 
 	if (wasi_clock_id(arg32(c, 0), &id))
 		return E_INVAL;
-	return put64(c, arg32(c, 2), now_ns(id)) ? E_SUCCESS : E_FAULT;
+	return put64(c, arg32(c, 2), now_ns(id)) ? E_SUCCESS : E_OOB;
 }
 
 static uint32_t random_get(struct call *c)
@@ -374,7 +377,7 @@ static uint32_t random_get(struct call *c)
 	uint8_t *p = gmem(c, arg32(c, 0), len);
 
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	while (len) {
 		ssize_t n = getrandom(p, len, 0);
 		if (n < 0 && errno == EINTR)
@@ -402,7 +405,7 @@ static uint32_t get_iovs(struct call *c, uint32_t iovs, uint32_t n, struct iovec
 	const uint8_t *p = gmem(c, iovs, (uint64_t)n * 8);
 
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	*cnt = 0;
 	for (uint32_t i = 0; i < n && *cnt < 64; i++) {
 		uint32_t b, l;
@@ -413,7 +416,7 @@ static uint32_t get_iovs(struct call *c, uint32_t iovs, uint32_t n, struct iovec
 		out[*cnt].iov_base = gmem(c, b, l);
 		out[*cnt].iov_len = l;
 		if (!out[*cnt].iov_base)
-			return E_FAULT;
+			return E_OOB;
 		(*cnt)++;
 	}
 	return E_SUCCESS;
@@ -475,7 +478,7 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 	}
 	if (n < 0)
 		return wasi_errno(errno);
-	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_FAULT;
+	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_OOB;
 }
 
 /* May block (a pipe, a terminal): runs on a held copy of the fd, w->lock not held. */
@@ -518,17 +521,17 @@ static uint32_t fd_seek(struct call *c)
 	uint32_t wh = arg32(c, 2);
 	off_t r;
 
+	if (wh > 2)
+		return E_INVAL;
 	if (!f)
 		return E_BADF;
 	/* fd_tell is enough to seek by 0 from the current position (a tell) */
 	if (!has_rights(f, R_FD_SEEK) && !(c->a[1] == 0 && wh == 1 && has_rights(f, R_FD_TELL)))
 		return E_NOTCAPABLE;
-	if (wh > 2)
-		return E_INVAL;
 	r = lseek(f->host, (off_t)c->a[1], whence[wh]);
 	if (r < 0)
 		return wasi_errno(errno);
-	return put64(c, arg32(c, 3), (uint64_t)r) ? E_SUCCESS : E_FAULT;
+	return put64(c, arg32(c, 3), (uint64_t)r) ? E_SUCCESS : E_OOB;
 }
 
 static uint32_t fd_tell(struct call *c)
@@ -543,7 +546,7 @@ static uint32_t fd_tell(struct call *c)
 	r = lseek(f->host, 0, SEEK_CUR);
 	if (r < 0)
 		return wasi_errno(errno);
-	return put64(c, arg32(c, 1), (uint64_t)r) ? E_SUCCESS : E_FAULT;
+	return put64(c, arg32(c, 1), (uint64_t)r) ? E_SUCCESS : E_OOB;
 }
 
 static uint32_t fd_close(struct call *c)
@@ -582,9 +585,10 @@ static uint32_t fd_advise(struct call *c)
 {
 	uint32_t e;
 
-	if (!fd_need(c, 0, R_FD_ADVISE, &e))
-		return e;
-	return arg32(c, 3) > 5 ? E_INVAL : E_SUCCESS; /* advice: normal .. noreuse */
+	if (arg32(c, 3) > 5) /* advice: normal .. noreuse */
+		return E_INVAL;
+	fd_need(c, 0, R_FD_ADVISE, &e);
+	return e;
 }
 
 static uint32_t fd_allocate(struct call *c)
@@ -607,7 +611,7 @@ static uint32_t fd_fdstat_get(struct call *c)
 	if (!f)
 		return E_BADF;
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	memset(p, 0, 24);
 	p[0] = f->type;
 	memcpy(p + 2, &f->flags, 2);
@@ -619,13 +623,14 @@ static uint32_t fd_fdstat_get(struct call *c)
 static uint32_t fd_fdstat_set_flags(struct call *c)
 {
 	uint32_t fl = arg32(c, 1), e;
-	struct wasi_fd *f = fd_need(c, 0, R_FD_FDSTAT_SET_FLAGS, &e);
+	struct wasi_fd *f;
 	int hf;
 
-	if (!f)
-		return e;
 	if (fl & ~(uint32_t)FDFLAGS_ALL)
 		return E_INVAL;
+	f = fd_need(c, 0, R_FD_FDSTAT_SET_FLAGS, &e);
+	if (!f)
+		return e;
 	/* Linux keeps O_SYNC and O_DSYNC as opened (F_SETFL ignores them): rather than
 	 * report a change that did not happen, refuse it */
 	if ((fl ^ f->flags) & (FDFLAG_DSYNC | FDFLAG_RSYNC | FDFLAG_SYNC))
@@ -667,7 +672,7 @@ static uint32_t put_filestat(struct call *c, uint32_t addr, const struct stat *s
 	uint64_t v[8];
 
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	v[0] = st->st_dev;
 	v[1] = st->st_ino;
 	v[2] = filetype(st->st_mode);
@@ -727,13 +732,14 @@ static int make_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec
 static uint32_t fd_filestat_set_times(struct call *c)
 {
 	uint32_t e;
-	struct wasi_fd *f = fd_need(c, 0, R_FD_FILESTAT_SET_TIMES, &e);
+	struct wasi_fd *f;
 	struct timespec ts[2];
 
-	if (!f)
-		return e;
 	if (make_times(c->a[1], c->a[2], arg32(c, 3), ts))
 		return E_INVAL;
+	f = fd_need(c, 0, R_FD_FILESTAT_SET_TIMES, &e);
+	if (!f)
+		return e;
 	return futimens(f->host, ts) ? wasi_errno(errno) : E_SUCCESS;
 }
 
@@ -746,7 +752,7 @@ static uint32_t fd_prestat_get(struct call *c)
 	if (!f || !f->preopen)
 		return E_BADF;
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	len = (uint32_t)strlen(f->preopen);
 	memset(p, 0, 8);
 	memcpy(p + 4, &len, 4);
@@ -765,7 +771,7 @@ static uint32_t fd_prestat_dir_name(struct call *c)
 		return E_NAMETOOLONG;
 	p = gmem(c, arg32(c, 1), strlen(f->preopen));
 	if (!p)
-		return E_FAULT;
+		return E_OOB;
 	memcpy(p, f->preopen, strlen(f->preopen));
 	return E_SUCCESS;
 }
@@ -801,7 +807,7 @@ static uint32_t fd_readdir(struct call *c)
 	if (!has_rights(f, R_FD_READDIR))
 		return E_NOTCAPABLE;
 	if (!gmem(c, buf, len))
-		return E_FAULT;
+		return E_OOB;
 	if (!f->dir) {
 		int d = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d < 0)
@@ -839,7 +845,7 @@ static uint32_t fd_readdir(struct call *c)
 			memcpy(gmem(c, buf + used, k), de->d_name, k);
 		used += k;
 	}
-	return put32(c, arg32(c, 4), used) ? E_SUCCESS : E_FAULT;
+	return put32(c, arg32(c, 4), used) ? E_SUCCESS : E_OOB;
 }
 
 /* ----- paths ----- */
@@ -994,8 +1000,11 @@ static uint32_t path_filestat_get(struct call *c)
 	char path[PATH_MAX_LEN];
 	struct stat st;
 	int d;
-	uint32_t e = dir_path(c, 0, 2, 3, R_PATH_FILESTAT_GET, &d, path);
+	uint32_t e;
 
+	if (arg32(c, 1) & ~LOOKUP_ALL)
+		return E_INVAL;
+	e = dir_path(c, 0, 2, 3, R_PATH_FILESTAT_GET, &d, path);
 	if (e)
 		return e;
 	if ((arg32(c, 1) & 1) || trailing_slash(path)) { /* follow: open (confined), fstat */
@@ -1015,18 +1024,27 @@ static uint32_t path_filestat_set_times(struct call *c)
 	char path[PATH_MAX_LEN];
 	struct utimes_arg a;
 	int d;
-	uint32_t e = dir_path(c, 0, 2, 3, R_PATH_FILESTAT_SET_TIMES, &d, path);
+	uint32_t e;
 
+	if ((arg32(c, 1) & ~LOOKUP_ALL) || make_times(c->a[4], c->a[5], arg32(c, 6), a.ts))
+		return E_INVAL;
+	e = dir_path(c, 0, 2, 3, R_PATH_FILESTAT_SET_TIMES, &d, path);
 	if (e)
 		return e;
-	if (make_times(c->a[4], c->a[5], arg32(c, 6), a.ts))
-		return E_INVAL;
 	if ((arg32(c, 1) & 1) || trailing_slash(path)) {
-		/* O_NONBLOCK: a FIFO must not block the open */
-		int fd = wasi_path_open(&c->w->res, d, path, O_RDONLY | O_NONBLOCK, 0);
+		/* follow: resolve (confined) to an O_PATH fd, which any file has (a socket, one
+		 * the caller may not read), and set the times of what it names, as utimensat
+		 * by name would; before Linux 5.8, through /proc */
+		char proc[64];
+		int fd = wasi_path_open(&c->w->res, d, path, O_PATH, 0), rc;
 		if (fd < 0)
 			return wasi_errno(fd);
-		e = futimens(fd, a.ts) ? wasi_errno(errno) : E_SUCCESS;
+		rc = utimensat(fd, "", a.ts, AT_EMPTY_PATH);
+		if (rc && errno == EINVAL) {
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			rc = utimensat(AT_FDCWD, proc, a.ts, 0);
+		}
+		e = rc ? wasi_errno(errno) : E_SUCCESS;
 		close(fd);
 		return e;
 	}
@@ -1038,19 +1056,26 @@ static uint32_t path_readlink(struct call *c)
 	char path[PATH_MAX_LEN];
 	struct readlink_arg a;
 	int d;
+	char link[PATH_MAX_LEN];
 	uint32_t e = dir_path(c, 0, 1, 2, R_PATH_READLINK, &d, path), len = arg32(c, 4);
+	uint8_t *buf = gmem(c, arg32(c, 3), len);
 
 	if (e)
 		return e;
-	a.buf = (char *)gmem(c, arg32(c, 3), len);
-	a.len = len;
+	if (!buf)
+		return E_OOB;
+	/* read whole, then cut to the buffer: a short buffer (even of 0 bytes, which
+	 * readlinkat refuses) gets the start of the target, as wasmtime does */
+	a.buf = link;
+	a.len = sizeof(link);
 	a.n = 0;
-	if (!a.buf && len)
-		return E_FAULT;
 	e = with_parent(c->w, d, path, op_readlink, &a);
 	if (e)
 		return e;
-	return put32(c, arg32(c, 5), (uint32_t)a.n) ? E_SUCCESS : E_FAULT;
+	if ((size_t)a.n > len)
+		a.n = len;
+	memcpy(buf, link, (size_t)a.n);
+	return put32(c, arg32(c, 5), (uint32_t)a.n) ? E_SUCCESS : E_OOB;
 }
 
 static uint32_t path_symlink(struct call *c)
@@ -1170,8 +1195,11 @@ static uint32_t path_link(struct call *c)
 	static const int args[2][3] = {{0, 2, 3}, {4, 5, 6}};
 	static const uint64_t need[2] = {R_PATH_LINK_SOURCE, R_PATH_LINK_TARGET};
 	struct link_end e[2];
-	uint32_t err = open_ends(c, args, need, e);
+	uint32_t err;
 
+	if (arg32(c, 1) & ~LOOKUP_ALL)
+		return E_INVAL;
+	err = open_ends(c, args, need, e);
 	if (!err)
 		err = wasi_errno(do_link(c->w, e, arg32(c, 1) & 1));
 	close_ends(e);
@@ -1223,12 +1251,15 @@ static uint32_t path_open(struct call *c)
 	int d, flags = 0, fd, rc;
 	struct wasi_fd *dir;
 	struct stat st;
-	uint32_t e = dir_path(c, 0, 2, 3, R_PATH_OPEN, &d, path);
+	uint32_t e;
 
+	/* bits no flag set defines (rights are masked below, not refused: programs ask for
+	 * more than they can get) */
+	if ((dirflags & ~LOOKUP_ALL) || (oflags & ~15u) || (fdflags & ~(uint32_t)FDFLAGS_ALL))
+		return E_INVAL;
+	e = dir_path(c, 0, 2, 3, R_PATH_OPEN, &d, path);
 	if (e)
 		return e;
-	if ((dirflags & ~1u) || (oflags & ~15u) || (fdflags & ~(uint32_t)FDFLAGS_ALL))
-		return E_INVAL; /* bits no flag set defines */
 	dir = getfd(w, arg32(c, 0));
 	if (((oflags & 1) && !has_rights(dir, R_PATH_CREATE_FILE)) ||
 	    ((oflags & 8) && !has_rights(dir, R_PATH_FILESTAT_SET_SIZE)))
@@ -1291,7 +1322,7 @@ static uint32_t path_open(struct call *c)
 	w->fds[nfd].flags = (uint16_t)fdflags;
 	if (!put32(c, arg32(c, 8), nfd)) {
 		close_fd(&w->fds[nfd]);
-		return E_FAULT;
+		return E_OOB;
 	}
 	return E_SUCCESS;
 }
@@ -1329,13 +1360,12 @@ static uint32_t sock_recv(struct call *c)
 	int cnt;
 	ssize_t n;
 
+	if (rif & ~3u)
+		return E_INVAL;
 	e = sock_hold(c, R_FD_READ, &f);
 	if (e)
 		return e;
-	if (rif & ~3u)
-		e = E_INVAL;
-	if (!e)
-		e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
+	e = get_iovs(c, arg32(c, 1), arg32(c, 2), iov, &cnt);
 	if (e) {
 		fd_drop(&f);
 		return e;
@@ -1354,7 +1384,7 @@ static uint32_t sock_recv(struct call *c)
 	rof = (msg.msg_flags & MSG_TRUNC) ? 1 : 0; /* roflags: recv_data_truncated */
 	out = gmem(c, arg32(c, 5), 2);
 	if (!put32(c, arg32(c, 4), (uint32_t)n) || !out)
-		return E_FAULT;
+		return E_OOB;
 	memcpy(out, &rof, 2);
 	return E_SUCCESS;
 }
@@ -1389,7 +1419,7 @@ static uint32_t sock_send(struct call *c)
 	fd_drop(&f);
 	if (e)
 		return e;
-	return put32(c, arg32(c, 4), (uint32_t)n) ? E_SUCCESS : E_FAULT;
+	return put32(c, arg32(c, 4), (uint32_t)n) ? E_SUCCESS : E_OOB;
 }
 
 /* sock_shutdown(fd, sdflags): 1 read side, 2 write side, 3 both. */
@@ -1399,13 +1429,15 @@ static uint32_t sock_shutdown(struct call *c)
 	uint32_t sd = arg32(c, 1);
 	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
 
+	if (sd > 3)
+		return E_INVAL;
 	if (!f)
 		return E_BADF;
 	if (f->type != FT_STREAM && f->type != FT_DGRAM)
 		return E_NOTSOCK;
 	if (!has_rights(f, R_SOCK_SHUTDOWN))
 		return E_NOTCAPABLE;
-	if (sd == 0 || sd > 3)
+	if (sd == 0) /* neither side */
 		return E_INVAL;
 	return shutdown(f->host, how[sd]) ? wasi_errno(errno) : E_SUCCESS;
 }
@@ -1418,6 +1450,8 @@ static uint32_t sock_accept(struct call *c)
 	struct wasi_fd f;
 	int fd;
 
+	if (fl & ~(uint32_t)FDFLAGS_ALL)
+		return E_INVAL;
 	e = sock_hold(c, R_SOCK_ACCEPT, &f);
 	if (e)
 		return e;
@@ -1450,7 +1484,7 @@ static uint32_t sock_accept(struct call *c)
 	w->fds[nfd].flags = (uint16_t)fl;
 	if (!put32(c, arg32(c, 2), nfd)) {
 		close_fd(&w->fds[nfd]);
-		e = E_FAULT;
+		e = E_OOB;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return e;
@@ -1458,10 +1492,11 @@ static uint32_t sock_accept(struct call *c)
 
 /* ----- process ----- */
 
+/* No signals: a signal preview1 names (1..30, "none" 0 included) is ENOTSUP, as in
+ * wasmtime; another number EINVAL. */
 static uint32_t proc_raise(struct call *c)
 {
-	(void)c;
-	return E_NOTSUP;
+	return arg32(c, 0) > 30 ? E_INVAL : E_NOTSUP;
 }
 
 /* ----- the function table ----- */
@@ -1540,6 +1575,7 @@ static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
 {
 	struct host_ctx *hx = hc->user;
 	struct call c;
+	uint32_t e;
 
 	if (!hx->def->fn) { /* proc_exit */
 		hc->exit_code = (int)(uint32_t)slots[0];
@@ -1549,12 +1585,15 @@ static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
 	c.mem = hc->caller ? wasm_instance_memory(hc->caller) : NULL;
 	c.a = slots;
 	if (hx->def->may_block) {
-		slots[0] = hx->def->fn(&c);
+		e = hx->def->fn(&c);
 	} else {
 		pthread_mutex_lock(&c.w->lock);
-		slots[0] = hx->def->fn(&c);
+		e = hx->def->fn(&c);
 		pthread_mutex_unlock(&c.w->lock);
 	}
+	if (e == E_OOB) /* a pointer outside memory: a trap, as the witx documents say */
+		return WASM_TRAP_MEM_OOB;
+	slots[0] = e;
 	return WASM_TRAP_NONE;
 }
 
