@@ -38,6 +38,11 @@
  *                     gives its start
  *   times-sock        path_filestat_set_times following links on a socket file (which
  *                     cannot be opened for reading; suite.sh makes "sock")
+ *   readdir           fd_readdir: d_next cookies resume after their entry, a buffer cut
+ *                     mid-entry comes back full, a cookie past the end reads nothing
+ *   renumber          fd_renumber onto an open fd, onto itself, onto and from a preopen
+ *                     (which moves with its prestat), to a closed fd (EBADF); fd_close of
+ *                     a preopen
  * oob CALL: a call given a pointer outside memory must trap (the witx documents: "the
  * function shall trap"); prints "calling" first and "returned N" if it did not trap.
  * list-oob lists the CALLs.
@@ -564,6 +569,96 @@ static void times_sock(void)
 	check("sock's mtime set through the link", st.mtim == t + 1 && st.atim == t);
 }
 
+/* The names fd_readdir gives from cookie on into buf (a buffer of len bytes), each
+ * followed by "/"; *cookies gets each entry's d_next. Returns the bytes used. */
+static __wasi_size_t names(__wasi_fd_t fd, __wasi_dircookie_t cookie, __wasi_size_t len, char *out,
+			   __wasi_dircookie_t *cookies)
+{
+	static uint8_t buf[1024];
+	__wasi_size_t used = 0, at = 0;
+
+	out[0] = 0;
+	expect("fd_readdir", __wasi_fd_readdir(fd, buf, len, cookie, &used), OK);
+	while (at + sizeof(__wasi_dirent_t) <= used) {
+		__wasi_dirent_t de;
+		memcpy(&de, buf + at, sizeof(de));
+		at += sizeof(de);
+		if (at + de.d_namlen > used)
+			break;
+		strncat(out, (const char *)buf + at, de.d_namlen);
+		strcat(out, "/");
+		*cookies++ = de.d_next;
+		at += de.d_namlen;
+	}
+	return used;
+}
+
+static void readdir_(void)
+{
+	__wasi_dircookie_t ck[8], ck2[8];
+	char all[256], rest[256];
+	__wasi_size_t used;
+	int k = 0;
+
+	make_file("aa");
+	make_file("bb");
+	make_file("cc");
+	used = names(BOX, 0, 1024, all, ck);
+	check("five entries (., .., aa, bb, cc)", used < 1024 && strlen(all) == 14);
+	for (char *p = all; *p; p++)
+		k += *p == '/';
+	check("five names", k == 5);
+	for (int i = 0; i < 5; i++)
+		check("d_next counts entries", ck[i] == (__wasi_dircookie_t)i + 1);
+	/* from the third entry's cookie: the last two */
+	names(BOX, ck[2], 1024, rest, ck2);
+	check("resumes after its entry",
+	      !strcmp(rest, strchr(strchr(strchr(all, '/') + 1, '/') + 1, '/') + 1));
+	check("resumed cookies", ck2[0] == 4 && ck2[1] == 5);
+	/* a buffer ending inside the second entry's header: full */
+	used = names(BOX, 0, sizeof(__wasi_dirent_t) + 1 + 10, rest, ck2);
+	check("a cut buffer comes back full", used == sizeof(__wasi_dirent_t) + 1 + 10);
+	used = names(BOX, 5, 1024, rest, ck2);
+	check("past the end: nothing", used == 0);
+	used = names(BOX, 1000, 1024, rest, ck2);
+	check("far past the end: nothing", used == 0);
+}
+
+static void renumber(void)
+{
+	__wasi_fd_t a, b, d;
+	__wasi_prestat_t pre;
+	__wasi_filestat_t fst;
+	__wasi_fdstat_t st;
+	char name[8];
+
+	make_file("a");
+	expect("mkdir d", __wasi_path_create_directory(BOX, "d"), OK);
+	a = open_at(BOX, "a", 0, R_RW, 0);
+	b = open_at(BOX, "d", OF_DIR, fdstat(BOX).fs_rights_base, 0);
+	expect("renumber a a", __wasi_fd_renumber(a, a), OK);
+	expect("a still open", __wasi_fd_fdstat_get(a, &st), OK);
+	expect("renumber a onto b", __wasi_fd_renumber(a, b), OK);
+	expect("a closed", __wasi_fd_fdstat_get(a, &st), __WASI_ERRNO_BADF);
+	check("b is the file now", fdstat(b).fs_filetype == __WASI_FILETYPE_REGULAR_FILE);
+	expect("renumber b to a closed fd", __wasi_fd_renumber(b, a), __WASI_ERRNO_BADF);
+	expect("renumber a closed fd", __wasi_fd_renumber(a, b), __WASI_ERRNO_BADF);
+	/* the preopen moves with its name */
+	expect("renumber the preopen onto b", __wasi_fd_renumber(BOX, b), OK);
+	expect("no preopen at 3", __wasi_fd_prestat_get(BOX, &pre), __WASI_ERRNO_BADF);
+	expect("preopen at b", __wasi_fd_prestat_get(b, &pre), OK);
+	check("its name", pre.u.dir.pr_name_len == 4 &&
+				  __wasi_fd_prestat_dir_name(b, (uint8_t *)name, 4) == OK &&
+				  !memcmp(name, "/box", 4));
+	d = open_at(b, "d", OF_DIR, fdstat(b).fs_rights_base, 0);
+	/* a file onto the preopen: no preopen is left, paths below it fail */
+	expect("renumber d onto b", __wasi_fd_renumber(d, b), OK);
+	expect("no preopen at b", __wasi_fd_prestat_get(b, &pre), __WASI_ERRNO_BADF);
+	expect("b is d", __wasi_path_filestat_get(b, 0, "../a", &fst), NOTCAP);
+	expect("close a preopen-less b", __wasi_fd_close(b), OK);
+	expect("close it again", __wasi_fd_close(b), __WASI_ERRNO_BADF);
+}
+
 /* ----- oob: a pointer outside memory traps ----- */
 
 #define FAR 0xfffffff0u /* far past any memory this program has */
@@ -671,6 +766,8 @@ static const struct {
 	{"proc-raise", proc_raise},
 	{"readlink-short", readlink_short},
 	{"times-sock", times_sock},
+	{"readdir", readdir_},
+	{"renumber", renumber},
 };
 
 int main(int argc, char **argv)
