@@ -40,6 +40,9 @@
  *                     cannot be opened for reading; suite.sh makes "sock")
  *   readdir           fd_readdir: d_next cookies resume after their entry, a buffer cut
  *                     mid-entry comes back full, a cookie past the end reads nothing
+ *   readdir-many      fd_readdir of 300 files in 100- and 84-byte buffers (cut inside an
+ *                     entry, ending exactly after one), resuming as wasi-libc does: every
+ *                     name once
  *   renumber          fd_renumber onto an open fd, onto itself, onto and from a preopen
  *                     (which moves with its prestat), to a closed fd (EBADF); fd_close of
  *                     a preopen
@@ -624,6 +627,53 @@ static void readdir_(void)
 	check("far past the end: nothing", used == 0);
 }
 
+/* Lists BOX in buffers of size bytes as wasi-libc does (on from the last whole entry's
+ * d_next), counting each "nNNN" name in seen; returns the entries seen. */
+static int list_small(__wasi_size_t size, int *seen)
+{
+	static uint8_t buf[128];
+	__wasi_dircookie_t cookie = 0;
+	__wasi_size_t used;
+	int total = 0, calls = 0;
+
+	do {
+		__wasi_size_t at = 0;
+		if (__wasi_fd_readdir(BOX, buf, size, cookie, &used) != OK || ++calls > 2000)
+			return -1;
+		while (at + sizeof(__wasi_dirent_t) <= used) {
+			__wasi_dirent_t de;
+			char name[8] = {0};
+			memcpy(&de, buf + at, sizeof(de));
+			if (at + sizeof(de) + de.d_namlen > used)
+				break;
+			memcpy(name, buf + at + sizeof(de), de.d_namlen < 7 ? de.d_namlen : 7);
+			if (name[0] == 'n' && de.d_namlen == 4)
+				seen[atoi(name + 1) % 300]++;
+			total++;
+			cookie = de.d_next;
+			at += sizeof(de) + de.d_namlen;
+		}
+	} while (used == size);
+	return total;
+}
+
+static void readdir_many(void)
+{
+	int seen[300];
+	char name[8];
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "n%03d", i);
+		make_file(name);
+	}
+	for (__wasi_size_t size = 100; size >= 84; size -= 16) {
+		memset(seen, 0, sizeof(seen));
+		check("302 entries", list_small(size, seen) == 302);
+		for (int i = 0; i < 300; i++)
+			check("each name once", seen[i] == 1);
+	}
+}
+
 static void renumber(void)
 {
 	__wasi_fd_t a, b, d;
@@ -767,6 +817,7 @@ static const struct {
 	{"readlink-short", readlink_short},
 	{"times-sock", times_sock},
 	{"readdir", readdir_},
+	{"readdir-many", readdir_many},
 	{"renumber", renumber},
 };
 

@@ -122,6 +122,11 @@ struct wasi_fd {
 	uint64_t base, inh; /* rights: base and inheriting */
 	char *preopen;	    /* guest name, for preopened directories */
 	DIR *dir;	    /* readdir state on its own fd, for directories */
+	/* fd_readdir: the cookies before and after the last entry it gave and dir's telldir
+	 * positions there, so that reading on from either seeks instead of starting over */
+	bool rd_valid;
+	uint64_t rd_cookie[2];
+	long rd_loc[2];
 	/* snapshots (wasm/snap/wasi.c): the preopen (its number) an fd was opened below and the
 	 * path from there as path_open was given it (NULL: unknown); stdio: which (0-2) */
 	int root;

@@ -198,7 +198,7 @@ static uint32_t poll_events(struct wasi *w, const uint8_t *subs, uint32_t n, uin
 }
 
 /* Blocks until at least one subscription fires: a clock reached, an fd ready, or at once
- * for a bad fd or clock. */
+ * for a bad fd (a clock id or flag preview1 does not define is EINVAL for the call). */
 uint32_t wasi_poll_oneoff(struct call *c)
 {
 	uint32_t n = arg32(c, 2), nev = 0, e;

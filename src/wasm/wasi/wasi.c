@@ -792,13 +792,17 @@ static uint32_t fd_renumber(struct call *c)
 	return E_SUCCESS;
 }
 
-/* Directory entries: cookie n means "start after the first n entries". */
+/* Directory entries: cookie n means "start after the first n entries". A cookie the last
+ * call ended at (after its last entry, or before it when that was cut off) continues from
+ * there; any other reads from the start, so that a listing in small buffers costs what
+ * one in a big buffer does. */
 static uint32_t fd_readdir(struct call *c)
 {
 	struct wasi_fd *f = getfd(c->w, arg32(c, 0));
 	uint32_t buf = arg32(c, 1), len = arg32(c, 2), used = 0;
 	uint64_t cookie = c->a[3], n = 0;
 	struct dirent *de;
+	long loc;
 
 	if (!f)
 		return E_BADF;
@@ -817,14 +821,29 @@ static uint32_t fd_readdir(struct call *c)
 			close(d);
 			return wasi_errno(errno);
 		}
+		f->rd_valid = false;
 	}
-	rewinddir(f->dir);
+	if (f->rd_valid && (cookie == f->rd_cookie[0] || cookie == f->rd_cookie[1])) {
+		seekdir(f->dir, f->rd_loc[cookie == f->rd_cookie[1]]);
+		n = cookie;
+	} else {
+		rewinddir(f->dir);
+	}
+	loc = telldir(f->dir);
 	while (used < len && (de = readdir(f->dir)) != NULL) {
 		uint8_t hdr[24];
 		uint32_t nl = (uint32_t)strlen(de->d_name), k;
 		uint64_t next = ++n, ino = de->d_ino;
-		if (n <= cookie)
+		if (n <= cookie) {
+			loc = telldir(f->dir);
 			continue;
+		}
+		f->rd_cookie[0] = n - 1;
+		f->rd_loc[0] = loc;
+		loc = telldir(f->dir);
+		f->rd_cookie[1] = n;
+		f->rd_loc[1] = loc;
+		f->rd_valid = true;
 		memset(hdr, 0, sizeof(hdr));
 		memcpy(hdr, &next, 8);
 		memcpy(hdr + 8, &ino, 8);
