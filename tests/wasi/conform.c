@@ -43,6 +43,10 @@
  *   readdir-many      fd_readdir of 300 files in 100- and 84-byte buffers (cut inside an
  *                     entry, ending exactly after one), resuming as wasi-libc does: every
  *                     name once
+ *   rename            path_rename onto itself, over an empty and a non-empty directory, a
+ *                     file over a directory and back, a directory into itself
+ *   misc              O_TRUNC with read rights only, fd_allocate, fd_advise, random_get
+ *                     of 0 bytes, clock ids, args and environ sizes, sched_yield
  *   renumber          fd_renumber onto an open fd, onto itself, onto and from a preopen
  *                     (which moves with its prestat), to a closed fd (EBADF); fd_close of
  *                     a preopen
@@ -674,6 +678,87 @@ static void readdir_many(void)
 	}
 }
 
+static void rename_(void)
+{
+	__wasi_filestat_t st;
+
+	make_file("f");
+	expect("mkdir d", __wasi_path_create_directory(BOX, "d"), OK);
+	expect("mkdir e", __wasi_path_create_directory(BOX, "e"), OK);
+	expect("mkdir full", __wasi_path_create_directory(BOX, "full"), OK);
+	make_file("full/x");
+	expect("f onto itself", __wasi_path_rename(BOX, "f", BOX, "f"), OK);
+	expect("d onto itself", __wasi_path_rename(BOX, "d", BOX, "d"), OK);
+	expect("f over d", __wasi_path_rename(BOX, "f", BOX, "d"), __WASI_ERRNO_ISDIR);
+	expect("d over f", __wasi_path_rename(BOX, "d", BOX, "f"), __WASI_ERRNO_NOTDIR);
+	expect("d over full", __wasi_path_rename(BOX, "d", BOX, "full"), __WASI_ERRNO_NOTEMPTY);
+	expect("d into itself", __wasi_path_rename(BOX, "d", BOX, "d/sub"), __WASI_ERRNO_INVAL);
+	expect("missing", __wasi_path_rename(BOX, "nope", BOX, "x"), __WASI_ERRNO_NOENT);
+	expect("d over empty e", __wasi_path_rename(BOX, "d", BOX, "e"), OK);
+	expect("d gone", __wasi_path_filestat_get(BOX, 0, "d", &st), __WASI_ERRNO_NOENT);
+	expect("e a directory", __wasi_path_filestat_get(BOX, 0, "e", &st), OK);
+	check("e is one", st.filetype == __WASI_FILETYPE_DIRECTORY);
+	expect("f out of the box", __wasi_path_rename(BOX, "f", BOX, "../f"), NOTCAP);
+}
+
+static void misc(void)
+{
+	static const char msg[] = "0123456789";
+	__wasi_ciovec_t ciov = {(const uint8_t *)msg, 10};
+	__wasi_size_t n, argc, argsz, envc, envsz;
+	__wasi_filestat_t st;
+	__wasi_timestamp_t t;
+	__wasi_fd_t fd;
+	uint8_t rnd[4];
+
+	fd = open_at(BOX, "f", OF_CREAT, R_RW | __WASI_RIGHTS_FD_ALLOCATE | __WASI_RIGHTS_FD_ADVISE,
+		     0);
+	expect("write 10", __wasi_fd_write(fd, &ciov, 1, &n), OK);
+	expect("fd_allocate to 100", __wasi_fd_allocate(fd, 0, 100), OK);
+	expect("fd_allocate length 0", __wasi_fd_allocate(fd, 0, 0), __WASI_ERRNO_INVAL);
+	expect("fd_advise dontneed", __wasi_fd_advise(fd, 0, 0, __WASI_ADVICE_DONTNEED), OK);
+	expect("fd_advise 6", __wasi_fd_advise(fd, 0, 0, 6), __WASI_ERRNO_INVAL);
+	expect("close", __wasi_fd_close(fd), OK);
+	expect("stat f", __wasi_path_filestat_get(BOX, 0, "f", &st), OK);
+	check("allocated to 100", st.size == 100);
+	/* O_TRUNC with read rights: truncates, the fd cannot write */
+	expect("open trunc, read only",
+	       __wasi_path_open(BOX, 0, "f", __WASI_OFLAGS_TRUNC,
+				R_READ | __WASI_RIGHTS_FD_ALLOCATE, 0, 0, &fd),
+	       OK);
+	expect("stat f", __wasi_path_filestat_get(BOX, 0, "f", &st), OK);
+	check("truncated", st.size == 0);
+	check("no write right",
+	      !(fdstat(fd).fs_rights_base & (R_WRITE | __WASI_RIGHTS_FD_ALLOCATE)));
+	expect("write refused", write_some(fd), NOTCAP);
+	expect("fd_allocate refused", __wasi_fd_allocate(fd, 0, 10), NOTCAP);
+	expect("close", __wasi_fd_close(fd), OK);
+	expect("random_get 0 bytes", __wasi_random_get(rnd, 0), OK);
+	expect("random_get 4 bytes", __wasi_random_get(rnd, 4), OK);
+	for (__wasi_clockid_t id = 0; id < 4; id++) {
+		expect("clock_res_get", __wasi_clock_res_get(id, &t), OK);
+		check("a resolution", t > 0);
+		expect("clock_time_get", __wasi_clock_time_get(id, 1, &t), OK);
+	}
+	expect("clock_res_get 4", __wasi_clock_res_get(4, &t), __WASI_ERRNO_INVAL);
+	expect("clock_time_get 4", __wasi_clock_time_get(4, 1, &t), __WASI_ERRNO_INVAL);
+	expect("args_sizes_get", __wasi_args_sizes_get(&argc, &argsz), OK);
+	if (argc == 2 && argsz < 256) {
+		static uint8_t *argv[2];
+		static uint8_t abuf[256];
+		expect("args_get", __wasi_args_get(argv, abuf), OK);
+		check("the arguments fill the size, NUL-terminated",
+		      argv[0] == abuf && argv[1] == abuf + strlen((char *)abuf) + 1 &&
+			      argv[1] + strlen((char *)argv[1]) + 1 == abuf + argsz &&
+			      !strcmp((char *)argv[1], "misc"));
+	} else {
+		check("two arguments", 0);
+	}
+	expect("environ_sizes_get", __wasi_environ_sizes_get(&envc, &envsz), OK);
+	check("no environment", envc == 0 && envsz == 0);
+	expect("sched_yield", __wasi_sched_yield(), OK);
+}
+
 static void renumber(void)
 {
 	__wasi_fd_t a, b, d;
@@ -819,6 +904,8 @@ static const struct {
 	{"readdir", readdir_},
 	{"readdir-many", readdir_many},
 	{"renumber", renumber},
+	{"rename", rename_},
+	{"misc", misc},
 };
 
 int main(int argc, char **argv)

@@ -1267,7 +1267,7 @@ static uint32_t path_open(struct call *c)
 	char path[PATH_MAX_LEN];
 	uint32_t dirflags = arg32(c, 1), oflags = arg32(c, 4), fdflags = arg32(c, 7), nfd;
 	uint64_t base = c->a[5], inh = c->a[6], kbase, kinh;
-	int d, flags = 0, fd, rc;
+	int d, flags = 0, fd, rc, acc;
 	struct wasi_fd *dir;
 	struct stat st;
 	uint32_t e;
@@ -1319,8 +1319,10 @@ static uint32_t path_open(struct call *c)
 		flags |= O_SYNC;
 	if (!(dirflags & 1))
 		flags |= O_NOFOLLOW;
-	/* O_TRUNC needs write access on the host; the fd still gets only the rights asked */
-	if ((flags & (O_CREAT | O_TRUNC)) && (flags & O_ACCMODE) == O_RDONLY)
+	/* O_TRUNC needs write access on the host; the fd still gets only the rights asked,
+	 * those of the access mode they ask for (read only: no fd_allocate, no set_size) */
+	acc = flags & O_ACCMODE;
+	if ((flags & (O_CREAT | O_TRUNC)) && acc == O_RDONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	fd = wasi_path_open(&w->res, d, path, flags, 0666);
 	if (fd < 0)
@@ -1334,7 +1336,7 @@ static uint32_t path_open(struct call *c)
 		close(fd);
 		return E_NFILE;
 	}
-	kind_rights(w->fds[nfd].type, flags & O_ACCMODE, &kbase, &kinh);
+	kind_rights(w->fds[nfd].type, acc, &kbase, &kinh);
 	record_path(w, dir, &w->fds[nfd], path);
 	w->fds[nfd].base = base & kbase;
 	w->fds[nfd].inh = inh & kinh;
