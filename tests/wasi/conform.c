@@ -40,6 +40,10 @@
  *                     cannot be opened for reading; suite.sh makes "sock")
  *   readdir           fd_readdir: d_next cookies resume after their entry, a buffer cut
  *                     mid-entry comes back full, a cookie past the end reads nothing
+ *   readdir-types     fd_readdir's d_type of a directory, a file, a symlink, a FIFO... of
+ *                     each entry is its filestat's filetype (suite.sh makes a socket file
+ *                     "sock"; it runs this case also with readdir's d_type hidden,
+ *                     DT_UNKNOWN, by dtunknown.so)
  *   readdir-many      fd_readdir of 300 files in 100- and 84-byte buffers (cut inside an
  *                     entry, ending exactly after one), resuming as wasi-libc does: every
  *                     name once
@@ -661,6 +665,36 @@ static int list_small(__wasi_size_t size, int *seen)
 	return total;
 }
 
+static void readdir_types(void)
+{
+	static uint8_t buf[1024];
+	__wasi_size_t used, at = 0;
+	int n = 0;
+
+	make_file("file");
+	expect("mkdir dir", __wasi_path_create_directory(BOX, "dir"), OK);
+	expect("symlink", __wasi_path_symlink("file", BOX, "link"), OK);
+	expect("fd_readdir", __wasi_fd_readdir(BOX, buf, sizeof(buf), 0, &used), OK);
+	while (at + sizeof(__wasi_dirent_t) <= used) {
+		__wasi_dirent_t de;
+		__wasi_filestat_t st;
+		char name[16] = {0};
+		memcpy(&de, buf + at, sizeof(de));
+		at += sizeof(de);
+		memcpy(name, buf + at, de.d_namlen < 15 ? de.d_namlen : 15);
+		at += de.d_namlen;
+		if (name[0] == '.')
+			continue;
+		n++;
+		expect(name, __wasi_path_filestat_get(BOX, 0, name, &st), OK);
+		if (de.d_type != st.filetype) {
+			printf("FAIL %s: d_type %u, filestat's %u\n", name, de.d_type, st.filetype);
+			failed = 1;
+		}
+	}
+	check("four entries (dir, file, link, sock)", n == 4);
+}
+
 static void readdir_many(void)
 {
 	int seen[300];
@@ -902,6 +936,7 @@ static const struct {
 	{"readlink-short", readlink_short},
 	{"times-sock", times_sock},
 	{"readdir", readdir_},
+	{"readdir-types", readdir_types},
 	{"readdir-many", readdir_many},
 	{"renumber", renumber},
 	{"rename", rename_},

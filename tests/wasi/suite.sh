@@ -2,7 +2,8 @@
 # WASI sandbox and host-resource tests for `lodge wasm`. Every tests/wasi/*.c but
 # noopenat2.c is a program built with clang for wasm32-wasi (wasi-libc) into
 # $LODGE_BUILD/wasi-tests/NAME.wasm; noopenat2 (runs a command under a seccomp filter that
-# blocks openat2) and trailing are also built natively (NAME.native). Each section below
+# blocks openat2) and trailing are also built natively (NAME.native), dtunknown (readdir
+# hiding entry types, for LD_PRELOAD) as dtunknown.so only. Each section below
 # says what it checks. SKIP when clang/wasi-libc (scripts/install-deps.sh) are missing.
 # rustfs.rs is a Rust std program, built with Debian's rustc for wasm32-wasi.
 set -u
@@ -24,7 +25,7 @@ mkdir -p "$bin"
 built=true
 for src in "$here"/*.c; do
 	p=$(basename "$src" .c)
-	[ $p = noopenat2 ] || [ "$bin/$p.wasm" -nt "$src" ] && continue
+	[ $p = noopenat2 ] || [ $p = dtunknown ] || [ "$bin/$p.wasm" -nt "$src" ] && continue
 	clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror -o "$bin/$p.wasm" "$here/$p.c" ||
 		{ echo "FAIL: wasi: cannot build $p.wasm"; built=false; }
 done
@@ -33,6 +34,11 @@ for p in noopenat2 trailing; do
 	cc -O2 -Wall -Wextra -Werror -o "$bin/$p.native" "$here/$p.c" ||
 		{ echo "FAIL: wasi: cannot build $p.native"; built=false; }
 done
+if [ ! "$bin/dtunknown.so" -nt "$here/dtunknown.c" ] &&
+	! cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$bin/dtunknown.so" "$here/dtunknown.c"; then
+	echo "FAIL: wasi: cannot build dtunknown.so"
+	built=false
+fi
 $built || exit 0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -164,13 +170,15 @@ trailing_case forced $forced
 # separate pipes (poll-stdio polls both); the path cases also with the by-hand walk
 # (".forced"). sock-stdin gets a connected socket as stdin, whose other end says "ping",
 # wants "pong" back and then end of file (the guest shut its write side down).
-# times-sock gets a Unix socket file "sock" in its preopen.
+# times-sock and readdir-types get a Unix socket file "sock" in their preopen;
+# readdir-types also runs with dtunknown.so preloaded (".dtunknown": every d_type
+# DT_UNKNOWN; ASan must then be told its runtime is not first).
 conform_case() {
 	name=$1 label=$2
 	shift 2
 	rm -rf "$tmp/cbox" "$tmp/cerr.fifo"
 	mkdir "$tmp/cbox"
-	if [ "$name" = times-sock ]; then
+	if [ "$name" = times-sock ] || [ "$name" = readdir-types ]; then
 		python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
 			"$tmp/cbox/sock" || echo "FAIL: wasi-conform.$label: cannot make a socket file"
 	fi
@@ -193,6 +201,10 @@ for name in $("$lodge" wasm "$bin/conform.wasm" list); do
 	case $name in
 	rights-inherit | dir-ops | trailing | symlink-abs | times-sock)
 		conform_case "$name" "$name.forced" $forced
+		;;
+	readdir-types)
+		conform_case "$name" "$name.dtunknown" env LD_PRELOAD="$bin/dtunknown.so" \
+			ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 		;;
 	esac
 done

@@ -792,6 +792,34 @@ static uint32_t fd_renumber(struct call *c)
 	return E_SUCCESS;
 }
 
+/* The filetype of entry de of directory d, the same as its filestat's: as d_type says or,
+ * where the file system does not say (DT_UNKNOWN), as lstat finds. */
+static uint8_t dirent_type(DIR *d, const struct dirent *de)
+{
+	struct stat st;
+
+	switch (de->d_type) {
+	case DT_DIR:
+		return FT_DIR;
+	case DT_REG:
+		return FT_FILE;
+	case DT_LNK:
+		return FT_SYMLINK;
+	case DT_CHR:
+		return FT_CHAR;
+	case DT_BLK:
+		return FT_BLOCK;
+	case DT_SOCK:
+		return FT_STREAM;
+	case DT_UNKNOWN:
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			return FT_UNKNOWN;
+		return filetype(st.st_mode);
+	default:
+		return FT_UNKNOWN; /* a FIFO, which preview1 has no type for */
+	}
+}
+
 /* Directory entries: cookie n means "start after the first n entries". A cookie the last
  * call ended at (after its last entry, or before it when that was cut off) continues from
  * there; any other reads from the start, so that a listing in small buffers costs what
@@ -848,12 +876,7 @@ static uint32_t fd_readdir(struct call *c)
 		memcpy(hdr, &next, 8);
 		memcpy(hdr + 8, &ino, 8);
 		memcpy(hdr + 16, &nl, 4);
-		hdr[20] = de->d_type == DT_DIR	 ? FT_DIR
-			  : de->d_type == DT_REG ? FT_FILE
-			  : de->d_type == DT_LNK ? FT_SYMLINK
-			  : de->d_type == DT_CHR ? FT_CHAR
-			  : de->d_type == DT_BLK ? FT_BLOCK
-						 : FT_UNKNOWN;
+		hdr[20] = dirent_type(f->dir, de);
 		/* entries may be cut off at the end of the buffer: the guest sees a full
 		 * buffer and asks again with a larger one */
 		k = len - used < 24 ? len - used : 24;
