@@ -50,7 +50,8 @@
  *   rename            path_rename onto itself, over an empty and a non-empty directory, a
  *                     file over a directory and back, a directory into itself
  *   misc              O_TRUNC with read rights only, fd_allocate, fd_advise, random_get
- *                     of 0 bytes, clock ids, args and environ sizes, sched_yield
+ *                     of 0 bytes, clock ids, args and environ sizes, sched_yield, a path
+ *                     with a NUL (EILSEQ)
  *   renumber          fd_renumber onto an open fd, onto itself, onto and from a preopen
  *                     (which moves with its prestat), to a closed fd (EBADF); fd_close of
  *                     a preopen
@@ -791,6 +792,10 @@ static void misc(void)
 	expect("environ_sizes_get", __wasi_environ_sizes_get(&envc, &envsz), OK);
 	check("no environment", envc == 0 && envsz == 0);
 	expect("sched_yield", __wasi_sched_yield(), OK);
+	expect("a path with a NUL",
+	       (__wasi_errno_t)raw_path_open(BOX, 0, (int32_t) "a\0b", 3, 0, R_READ, 0, 0,
+					     (int32_t)&fd),
+	       __WASI_ERRNO_ILSEQ);
 }
 
 static void renumber(void)
