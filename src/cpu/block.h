@@ -6,12 +6,14 @@
 #define LODGE_CPU_BLOCK_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define BLOCK_MAX 64
 #define JC_BITS	  12
 #define HT_BITS	  15
+#define HEAT_BITS 11
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
  * MiB). A hart's arena has two parts: blocks are decoded into the cold part and copied
  * to the hot part when translated (the translation points at the copy). When the cold
@@ -71,6 +73,15 @@ struct block {
 struct block_cache {
 	struct block *jc[JC_PRIVS][1u << JC_BITS];
 	struct block *ht[1u << HT_BITS];
+	/* The heat of untranslated blocks a cold flush dropped (direct-mapped by pc), which
+	 * the block decoded again at that pc starts from: code that runs now and then (an
+	 * idle guest's timer interrupts) gets translated even when the cold part fills and
+	 * is dropped more often than it would reach jit_hot between two flushes. */
+	struct heat_mem {
+		uint64_t vpc;
+		uint32_t heat;
+		uint8_t priv;
+	} heat_mem[1u << HEAT_BITS];
 	/* The jc slots filled since the last flush (priv << JC_BITS | index), so that a flush
 	 * (Linux does one per context switch) clears those instead of all 4 x 4096; when
 	 * more than JC_LOG were filled, the flush clears everything. */
@@ -99,8 +110,10 @@ struct block_cache {
 	uint64_t stat_cold;    /* cold_full: the cold part of the arena dropped */
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
-	/* idle_trim's window: when it began, and the instructions retired by then. */
+	/* idle_trim's window: when it began, and the instructions retired by then; and
+	 * whether this idle period has been trimmed (cleared by a busy window). */
 	uint64_t idle_mark_ns, idle_mark_instret;
+	bool idle_trimmed;
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];
