@@ -13,7 +13,6 @@
 #define BLOCK_MAX 64
 #define JC_BITS	  12
 #define HT_BITS	  15
-#define HEAT_BITS 11
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
  * MiB). A hart's arena has two parts: blocks are decoded into the cold part and copied
  * to the hot part when translated (the translation points at the copy). When the cold
@@ -73,15 +72,6 @@ struct block {
 struct block_cache {
 	struct block *jc[JC_PRIVS][1u << JC_BITS];
 	struct block *ht[1u << HT_BITS];
-	/* The heat of untranslated blocks a cold flush dropped (direct-mapped by pc), which
-	 * the block decoded again at that pc starts from: code that runs now and then (an
-	 * idle guest's timer interrupts) gets translated even when the cold part fills and
-	 * is dropped more often than it would reach jit_hot between two flushes. */
-	struct heat_mem {
-		uint64_t vpc;
-		uint32_t heat;
-		uint8_t priv;
-	} heat_mem[1u << HEAT_BITS];
 	/* The jc slots filled since the last flush (priv << JC_BITS | index), so that a flush
 	 * (Linux does one per context switch) clears those instead of all 4 x 4096; when
 	 * more than JC_LOG were filled, the flush clears everything. */

@@ -189,7 +189,6 @@ void exec_flush_all(struct hart *h)
 	memset(bc->jc, 0, sizeof(bc->jc));
 	bc->jc_logged = 0;
 	memset(bc->ht, 0, sizeof(bc->ht));
-	memset(bc->heat_mem, 0, sizeof(bc->heat_mem));
 	bc->used = 0;
 	bc->hot_used = 0;
 	if (bc->jit)
@@ -264,8 +263,8 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
  * gives their pages back to the host: about 2 MiB of arena and up to 2 MiB of code per
  * hart, which an idle guest would otherwise hold for good (both caches are full after a
  * boot). It does so once per idle period: what the idle guest's wakes then run (its
- * timer interrupts, a few times a second) stays decoded and gets translated, until a
- * busy window (IDLE_TRIM_INSNS or more) ends the period. Trimming again whenever the
+ * timer interrupts, a few times a second) stays in the caches as far as they hold it,
+ * until a busy window (IDLE_TRIM_INSNS or more) ends the period. Trimming again whenever the
  * wakes refilled an eighth of the arena made an idle default guest trim every second or
  * two and decode and interpret its wakes afresh each time (56 trims in 75 s idle, 0.75
  * ms of CPU per wake). */
@@ -364,40 +363,12 @@ static void cache_full(struct hart *h, uint64_t icount)
 /* The cold part of the arena is full: its blocks (none translated) are dropped, and the
  * hash table is rebuilt from the hot part's live blocks, which keep their translations.
  * The pc -> block tables may hold cold blocks: they are flushed too. */
-static inline unsigned heat_index(uint64_t pc, unsigned priv)
-{
-	return (unsigned)((pc >> 1) ^ (pc >> (HEAT_BITS + 1)) ^ priv) & ((1u << HEAT_BITS) - 1);
-}
-
-/* The heat a block newly decoded at pc starts from: what a cold flush saved of the
- * block dropped there (below jit_hot: the next entry that reaches it translates). */
-static uint32_t heat_recall(struct block_cache *bc, uint64_t pc, unsigned priv)
-{
-	struct heat_mem *m = &bc->heat_mem[heat_index(pc, priv)];
-	uint32_t heat = 0;
-
-	if (m->heat && m->vpc == pc && m->priv == priv) {
-		heat = m->heat < bc->jit_hot ? m->heat : bc->jit_hot - 1;
-		m->heat = 0;
-	}
-	return heat;
-}
-
 static void cold_full(struct hart *h)
 {
 	struct block_cache *bc = h->bc;
 	size_t off;
 
 	bc->stat_cold++;
-	/* keep the heat of the blocks about to be dropped that ran more than once */
-	for (off = 0; off < bc->used;) {
-		struct block *b = (struct block *)(void *)(bc->arena + off);
-
-		off += block_bytes(b->n);
-		if (!b->dead && !b->jit && b->heat > 1 && b->heat < bc->jit_hot)
-			bc->heat_mem[heat_index(b->vpc, b->priv)] =
-				(struct heat_mem){b->vpc, b->heat, b->priv};
-	}
 	exec_flush_jumps(h);
 	memset(bc->ht, 0, sizeof(bc->ht));
 	for (off = bc->cold; off < bc->cold + bc->hot_used;) {
@@ -505,7 +476,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->ppa = ppa;
 	b->priv = (uint8_t)h->priv;
 	b->jit = NULL;
-	b->heat = heat_recall(bc, pc, h->priv);
+	b->heat = 0;
 	for (;;) {
 		struct insn in;
 		uint32_t raw = read16(host + off);

@@ -331,24 +331,6 @@ if need "$elfs/jit_cold.elf" jit_cold_kept; then
 	fi
 fi
 
-# --- warm code is translated across cold flushes: jit_warm.elf's 200 blocks run twice per
-# pass, and the cold blocks after them drop the arena's cold part (with them) several
-# times a pass; the heat a flush drops is kept, so they reach --jit-hot 16 within 8
-# passes of 40 (without it they were decoded and interpreted afresh on every pass).
-if need "$elfs/jit_warm.elf" jit_warm_translated; then
-	"$lodge" run --bare "$elfs/jit_warm.elf" --jit-hot 16 --stats --timeout 120 </dev/null \
-		>/dev/null 2>"$tmp/err"
-	got=$?
-	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -lt 150 ] || [ "${cold:-0}" -lt 40 ]; then
-		say "FAIL: cli.jit_warm_translated: status $got, jitblocks '$n' (want >= 150)," \
-			"cold-flushes '$cold' (want >= 40: one a pass at least)"
-	else
-		say "PASS: cli.jit_warm_translated"
-	fi
-fi
-
 # --- a runaway program is stopped by --timeout (the outer timeout, status 137, catches
 # a lodge that ignores it)
 if need "$elfs/loop.elf" timeout; then
