@@ -9,7 +9,9 @@
 #   make bench-wasm-start   start-up only (bench/wasm/start.py): hello.wasm's exec to exit,
 #                        default and lazy, against the native hello and `lodge --version`;
 #                        the CPU of each start-up phase, and loading lua.wasm and
-#                        sqlite.wasm when built. START_RUNS=N runs each (100).
+#                        sqlite.wasm when built. START_RUNS=N runs each (100);
+#                        wall and CPU time, against Node.js too when installed;
+#                        START_REF=LODGE2 runs another build's hello alongside (A/B).
 # The program sources are fetched once into build/bench-wasm/src with apt-get source
 # (bench/wasm/programs/fetch-sources.sh: a private apt state, the host's Debian mirror).
 
@@ -92,4 +94,5 @@ START_RUNS	?= 100
 
 bench-wasm-start: $(BW_OUT)/hello.wasm $(BW_OUT)/hello.native
 	$(MAKE) MODE=release lodge
-	bench/wasm/start.py build/release/lodge $(BW_OUT) --runs $(START_RUNS)
+	bench/wasm/start.py build/release/lodge $(BW_OUT) --runs $(START_RUNS) \
+		$(if $(START_REF),--ref $(START_REF))

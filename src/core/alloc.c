@@ -2,6 +2,7 @@
 #include "core/alloc.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 static unsigned long fail_countdown;
 
@@ -35,4 +36,20 @@ void *core_realloc(void *p, size_t size)
 void core_free(void *p)
 {
 	free(p);
+}
+
+void *core_zalloc_pages(size_t size)
+{
+	void *p;
+
+	if (should_fail() || !size)
+		return NULL;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void core_free_pages(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
 }

@@ -6,6 +6,7 @@
 #define LODGE_CPU_BLOCK_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,8 +100,10 @@ struct block_cache {
 	uint64_t stat_cold;    /* cold_full: the cold part of the arena dropped */
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
-	/* idle_trim's window: when it began, and the instructions retired by then. */
+	/* idle_trim's window: when it began, and the instructions retired by then; and
+	 * whether this idle period has been trimmed (cleared by a busy window). */
 	uint64_t idle_mark_ns, idle_mark_instret;
+	bool idle_trimmed;
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

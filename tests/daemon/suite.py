@@ -480,7 +480,7 @@ def vm_lifecycle(tmp, d):
         f.write(b"\xff" * (4 << 20))
     boot(d, "vm", "--cpus", "2", "--cpu-quota", "1.5", "--disk", disk, "--disk-bps", "512K",
          "--net", "user", "--net-bps", "256K")
-    out = console(d, "vm", ["echo the answer is $((6*7))"])
+    out = console(d, "vm", ["echo the answer is $((6*7))"], until="the answer is 42")
     check("the answer is 42" in out, "console: %r" % out[-300:])
     # --disk-bps and --net-bps reach the devices' token buckets: the guest process's
     # options, and 2 MiB read from the disk at 512 KiB/s take >= 3 s (1.5 MiB past the

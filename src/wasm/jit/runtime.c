@@ -489,8 +489,6 @@ int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)
 	}
 	n = emit_stubs(j, stubs, sizeof(stubs), jitbuf_next(&j->buf, 64));
 	rc = n < 0 ? -ENOSPC : jitbuf_append(&j->buf, stubs, (size_t)n, 64, &at);
-	if (!rc)
-		rc = wasm_jit_revmap(j);
 	if (rc) {
 		wasm_jit_destroy(j);
 		return rc;
@@ -554,6 +552,10 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 	/* the source is the function's internal code: compiled at its first call, or now
 	 * (--jit-eager translates functions not called yet) */
 	if (!wasm_code_ready(f->code) && wasm_code_compile(f))
+		return -ENOMEM;
+	/* the reverse map of the dispatch words is sorted at the first translation, not at
+	 * the store's creation: a short program that translates nothing never needs it */
+	if (!j->rev && wasm_jit_revmap(j))
 		return -ENOMEM;
 	/* a function with try_table handlers stays interpreted: only the interpreter
 	 * unwinds to a handler (an exception leaves translated code as a trap does) */

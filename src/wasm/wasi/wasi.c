@@ -1752,7 +1752,9 @@ static int add_preopen(struct wasi *w, const struct wasi_preopen *po, int no)
 int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi **out,
 		int *bad_preopen)
 {
-	struct wasi_impl *wi = core_calloc(1, sizeof(*wi));
+	/* its own pages: the fd table (MAX_FDS slots, ~56 KB) is written only as far as
+	 * fds are used, and calloc's clearing of it was a dozen page faults of every start */
+	struct wasi_impl *wi = core_zalloc_pages(sizeof(*wi));
 	struct wasi *w;
 	int rc;
 
@@ -1825,5 +1827,5 @@ void wasi_destroy(struct wasi *w)
 	free_strings(w->pre_guest, w->npre);
 	pthread_mutex_destroy(&w->lock);
 	/* struct wasi is the first member of struct wasi_impl */
-	core_free(w);
+	core_free_pages(w, sizeof(struct wasi_impl));
 }
