@@ -1112,41 +1112,41 @@ out:
 	return r;
 }
 
-/* The copies of a system guest's disks a snapshot `from` has (FROM.diskN.saved.FORMAT,
- * docs/SNAPSHOT.md) move to go with the snapshot `to`, whose stale copies (of an earlier
- * snapshot to that path) are removed first; to NULL: from's copies are removed. Returns
- * 0 or -errno (the copies moved so far are then removed). */
-static int move_saved_disks(const struct guest *g, const char *from, const char *to)
+/* The copies of a system guest's disks that go with a snapshot (SNAP.diskN.saved.FORMAT,
+ * docs/SNAPSHOT.md). SAVED_STAGE moves those of `from` (the guest's run directory) next
+ * to `to` under a temporary name (SAVED.tmp); SAVED_COMMIT, once the snapshot `to` is in
+ * place, renames them to their names and removes the stale copies of an earlier
+ * snapshot to that path; SAVED_DISCARD removes `to`'s temporary ones and SAVED_REMOVE
+ * `from`'s copies. A failed snapshot thus leaves an earlier one and its copies as they
+ * were. Returns 0 or -errno (a failed stage has discarded what it moved). */
+enum saved_op { SAVED_STAGE, SAVED_COMMIT, SAVED_DISCARD, SAVED_REMOVE };
+
+static int saved_disks(enum saved_op op, const char *from, const char *to)
 {
 	static const char *const fmts[] = {"raw", "qcow2"};
-	char a[PATH_MAX + 64], b[PATH_MAX + 64];
+	char a[PATH_MAX + 64], b[PATH_MAX + 64], t[PATH_MAX + 72];
 	int r = 0;
 
-	(void)g;
-	for (unsigned k = 0; to && k < SANDBOX_SAVED_DISKS; k++)
-		for (unsigned f = 0; f < 2; f++) {
-			snprintf(b, sizeof(b), "%s.disk%u.saved.%s", to, k, fmts[f]);
-			unlink(b);
-		}
 	for (unsigned k = 0; k < SANDBOX_SAVED_DISKS; k++)
 		for (unsigned f = 0; f < 2; f++) {
-			snprintf(a, sizeof(a), "%s.disk%u.saved.%s", from, k, fmts[f]);
-			if (access(a, F_OK) < 0)
-				continue;
-			if (!to) {
+			snprintf(a, sizeof(a), "%s.disk%u.saved.%s", from ? from : "", k, fmts[f]);
+			snprintf(b, sizeof(b), "%s.disk%u.saved.%s", to ? to : "", k, fmts[f]);
+			snprintf(t, sizeof(t), "%s.tmp", b);
+			if (op == SAVED_REMOVE) {
 				unlink(a);
-				continue;
+			} else if (op == SAVED_DISCARD) {
+				unlink(t);
+			} else if (op == SAVED_COMMIT) {
+				if (rename(t, b) < 0 && errno == ENOENT)
+					unlink(b); /* an earlier snapshot's */
+			} else if (!r && access(a, F_OK) == 0) {
+				if (rename(a, t) < 0)
+					r = errno == EXDEV ? copy_file(a, t) : -errno;
+				unlink(a);
 			}
-			snprintf(b, sizeof(b), "%s.disk%u.saved.%s", to, k, fmts[f]);
-			if (!r && rename(a, b) < 0) {
-				r = errno == EXDEV ? copy_file(a, b) : -errno;
-				unlink(a);
-			}
-			if (r)
-				unlink(a);
 		}
-	if (r && to)
-		move_saved_disks(g, to, NULL);
+	if (r)
+		saved_disks(SAVED_DISCARD, NULL, to);
 	return r;
 }
 
@@ -1187,7 +1187,7 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 	else
 		snprintf(inside, sizeof(inside), "/run/snapshot.tmp");
 	unlink(host);
-	move_saved_disks(g, host, NULL); /* a failed snapshot's leftovers */
+	saved_disks(SAVED_REMOVE, host, NULL); /* a failed snapshot's leftovers */
 	/* a system guest's writable disks are copied next to the file while it is paused
 	 * (not moved onto overlays, which would live in its run directory) */
 	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"%s}", inside,
@@ -1204,21 +1204,19 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 		api_result_fini(&res);
 	}
 	if (!r && g->kind == GUEST_VM) {
-		r = move_saved_disks(g, host, path);
+		r = saved_disks(SAVED_STAGE, host, path);
 		if (r)
-			snprintf(err, errlen, "%s: its disks: %s", path, strerror(-r));
+			snprintf(err, errlen, "%s: its disks' copies: %s", path, strerror(-r));
 	}
 	if (!r && rename(host, path) < 0) {
 		r = errno == EXDEV ? copy_file(host, path) : -errno;
-		if (r) {
+		if (r)
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-			move_saved_disks(g, path, NULL);
-		}
-		unlink(host);
-	} else if (r) {
-		unlink(host);
-		move_saved_disks(g, host, NULL);
 	}
+	if (g->kind == GUEST_VM)
+		saved_disks(r ? SAVED_DISCARD : SAVED_COMMIT, NULL, path);
+	unlink(host);
+	saved_disks(SAVED_REMOVE, host, NULL);
 	if (was_running && (r || !leave_paused)) {
 		char e2[256];
 		if (guest_resume(g, e2, sizeof(e2)))
