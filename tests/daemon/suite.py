@@ -538,12 +538,17 @@ def vm_lifecycle(tmp, d):
     u1, w1 = uptime(d, "vm"), time.time()
     check(u1 - u0 < (w1 - w0) - 3, "guest time jumped: uptime %.2f -> %.2f over %.1fs with 4s "
           "paused" % (u0, u1, w1 - w0))
-    # a snapshot copies the guest's raw disk next to the file (the guest left it as it was)
+    # a snapshot copies the guest's raw disk next to the file (the guest left it as it
+    # was), and removes the copies of an earlier snapshot to that path it has no disk for
+    stale = os.path.join(tmp, "vm.snap.disk1.saved.qcow2")
+    open(stale, "wb").close()
     p = d.cli("snapshot", "vm", os.path.join(tmp, "vm.snap"), timeout=300)
     check(p.returncode == 0 and d.state_of("vm") == "running",
           "snapshot of a guest with a disk: %r" % p.stderr)
     with open(os.path.join(tmp, "vm.snap.disk0.saved.raw"), "rb") as f:
         check(f.read() == b"\xff" * (4 << 20), "the disk's copy differs from the disk")
+    left = sorted(f for f in os.listdir(tmp) if f.startswith("vm.snap"))
+    check(left == ["vm.snap", "vm.snap.disk0.saved.raw"], "next to the snapshot: %r" % left)
     # stop presses the power button: the guest powers off by itself
     d.cli("stop", "-t", "60", "vm", check_rc=0)
     g = d.inspect("vm")
