@@ -488,8 +488,10 @@ static int cmd_snapshot(int argc, char **argv, const char *sock)
 			       "Saves a running or paused guest to FILE (written by the daemon): "
 			       "a\n"
 			       "running guest is paused for it and resumed after, unless\n"
-			       "--leave-paused. lodge restore NAME2 FILE (or lodge create NAME2\n"
-			       "--restore FILE) goes on from it.\n");
+			       "--leave-paused. A system guest's disks are copied meanwhile to\n"
+			       "FILE.diskN.saved.FORMAT (keep them with FILE). lodge restore "
+			       "NAME2\n"
+			       "FILE (or lodge create NAME2 --restore FILE) goes on from it.\n");
 			return 0;
 		} else if (argv[i][0] == '-') {
 			say_err("snapshot: unknown option '%s'", argv[i]);

@@ -59,7 +59,10 @@ struct run_opts {
 	unsigned nstandby_disks;
 	const char *incoming_disks[VM_MAX_DEVICE_ARGS]; /* --incoming-disk PATH */
 	unsigned nincoming_disks;
-	bool failover_auto; /* --failover auto[:MS] */
+	const char *restore_disks[VM_MAX_DEVICE_ARGS]; /* --restore-disk PATH[,format=F] */
+	unsigned nrestore_disks;
+	const char *overlay_dir; /* --overlay-dir DIR */
+	bool failover_auto;	 /* --failover auto[:MS] */
 	unsigned heartbeat_ms;
 };
 
@@ -147,6 +150,11 @@ static void run_usage(FILE *f)
 		"                    there; without --kernel, --bare, --mem, --cpus or device\n"
 		"                    options (the file has them). A snapshot is taken with\n"
 		"                    PUT /snapshot/create on the --api socket (docs/API.md)\n"
+		"  --restore-disk PATH[,format=raw|qcow2]  the image the snapshot's next\n"
+		"                    writable disk is restored from, instead of the one it\n"
+		"                    records (one per such disk; e.g. a copy the daemon moved)\n"
+		"  --overlay-dir DIR  where the restored disks' overlays go (default: next to\n"
+		"                    the snapshot)\n"
 		"  --incoming tcp:HOST:PORT  wait there for a live migration (PUT /migrate on\n"
 		"                    the source's --api socket) and run the guest it brings;\n"
 		"                    the same restrictions as --restore\n"
@@ -260,6 +268,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"standby", required_argument, NULL, 'Y'},
 		{"standby-disk", required_argument, NULL, 'D'},
 		{"incoming-disk", required_argument, NULL, 'G'},
+		{"restore-disk", required_argument, NULL, 'X'},
+		{"overlay-dir", required_argument, NULL, 'O'},
 		{"failover", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 	};
@@ -410,6 +420,16 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			}
 			o->incoming_disks[o->nincoming_disks++] = optarg;
 			break;
+		case 'X':
+			if (o->nrestore_disks == VM_MAX_DEVICE_ARGS) {
+				log_err("run: too many --restore-disk options");
+				return -1;
+			}
+			o->restore_disks[o->nrestore_disks++] = optarg;
+			break;
+		case 'O':
+			o->overlay_dir = optarg;
+			break;
 		case 'F':
 			o->heartbeat_ms = 1000;
 			if (!strcmp(optarg, "manual")) {
@@ -450,6 +470,10 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 	}
 	if (!o->incoming && o->nincoming_disks) {
 		log_err("run: --incoming-disk goes with --incoming");
+		return -1;
+	}
+	if (!o->restore && (o->nrestore_disks || o->overlay_dir)) {
+		log_err("run: --restore-disk and --overlay-dir go with --restore");
 		return -1;
 	}
 	if (!o->standby && (o->nstandby_disks || o->heartbeat_ms)) {
@@ -609,7 +633,10 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 	struct vm_config cfg = {0};
 	struct vm_restore *rs = NULL;
 	uint64_t t0 = vm_now_ns();
-	int r = vm_restore_open(o->restore, &cfg, &rs, err, sizeof(err));
+	struct vm_restore_opts ro = {.disks = o->restore_disks,
+				     .ndisks = o->nrestore_disks,
+				     .overlay_dir = o->overlay_dir};
+	int r = vm_restore_open(o->restore, &ro, &cfg, &rs, err, sizeof(err));
 
 	if (r < 0) {
 		log_err("--restore %s: %s", o->restore, err[0] ? err : strerror(-r));
@@ -887,7 +914,8 @@ static uint64_t ctl_ram_resident(void *opaque)
 static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
-	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram, .diff = req->diff};
+	struct vm_snapshot_opts so = {
+		.raw_ram = req->raw_ram, .diff = req->diff, .copy_disks = req->copy_disks};
 	int r;
 
 	pthread_mutex_lock(&c->lock);

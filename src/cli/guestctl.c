@@ -535,10 +535,11 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 {
 	static const struct json_field f[] = {{"snapshot_path", JSON_STRING, true, NULL},
 					      {"snapshot_type", JSON_STRING, false, NULL},
-					      {"ram_format", JSON_STRING, false, NULL}};
-	static const struct json_schema schema = {f, 3};
+					      {"ram_format", JSON_STRING, false, NULL},
+					      {"disks", JSON_STRING, false, NULL}};
+	static const struct json_schema schema = {f, 4};
 	struct guestctl *g = r->ctx;
-	const char *path, *type, *ram;
+	const char *path, *type, *ram, *disks;
 	char err[200];
 	cJSON *o;
 
@@ -549,6 +550,7 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	path = json_str(o, "snapshot_path", "");
 	type = json_str(o, "snapshot_type", "Full");
 	ram = json_str(o, "ram_format", "zstd");
+	disks = json_str(o, "disks", "overlay");
 	if (path[0] != '/' || strlen(path) >= sizeof(g->op_path))
 		api_reply_error(c, 400, "bad_body",
 				"snapshot_path '%.80s': must be an absolute path", path);
@@ -561,6 +563,9 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	else if (strcmp(ram, "zstd") && strcmp(ram, "raw"))
 		api_reply_error(c, 400, "bad_body",
 				"ram_format '%.40s': must be \"zstd\" or \"raw\"", ram);
+	else if (strcmp(disks, "overlay") && strcmp(disks, "copy"))
+		api_reply_error(c, 400, "bad_body",
+				"disks '%.40s': must be \"overlay\" or \"copy\"", disks);
 	else if (!g->ops->snapshot)
 		api_reply_error(c, 409, "not_supported", "snapshot: not supported for %s guests",
 				g->ops->kind);
@@ -570,7 +575,8 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 		strcpy(g->op_path, path);
 		g->op_snap = (struct guestctl_snapshot){.path = g->op_path,
 							.raw_ram = !strcmp(ram, "raw"),
-							.diff = !strcmp(type, "Diff")};
+							.diff = !strcmp(type, "Diff"),
+							.copy_disks = !strcmp(disks, "copy")};
 		start_op(c, g, NULL, "snapshot");
 	}
 	cJSON_Delete(o);

@@ -84,6 +84,7 @@ struct guestctl_snapshot {
 	const char *path; /* absolute */
 	bool raw_ram;	  /* "ram_format": "raw" (uncompressed, mapped on restore) */
 	bool diff;	  /* "snapshot_type": "Diff" (what changed since the last one) */
+	bool copy_disks;  /* "disks": "copy" (else "overlay"; docs/SNAPSHOT.md "Disks") */
 };
 
 struct guestctl_config {

@@ -713,8 +713,8 @@ static void h_console(struct api_conn *c, const struct api_request *r)
 {
 	struct daemon *d = r->ctx;
 	char sock[700];
-	struct api_client *cl;
-	struct api_result res;
+	struct api_client *cl = NULL; /* (a failed open leaves it unset) */
+	struct api_result res = {0};
 	struct relay *rl;
 	struct guest *g;
 	uint8_t extra[RELAY_BUF];
@@ -739,8 +739,8 @@ static void h_console(struct api_conn *c, const struct api_request *r)
 	    res.status != 101) {
 		api_reply_error(c, 502, "guest_unreachable",
 				"guest %s: its console cannot be reached (starting?)", g->rec.name);
-		if (cl)
-			api_client_close(cl);
+		api_result_fini(&res);
+		api_client_close(cl);
 		return;
 	}
 	rl = calloc(1, sizeof(*rl));

@@ -206,8 +206,24 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		}
 		return r;
 	}
-	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM)
+	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM) {
+		/* the copies of its disks the snapshot has, read only (overlays go in /run) */
+		for (unsigned k = 0; k < SANDBOX_SAVED_DISKS && !r; k++) {
+			char saved[PATH_MAX], *path = p->arena + p->arena_used;
+			size_t n;
+			if (!sandbox_saved_disk(json_str(c, "restore", ""), k, saved,
+						sizeof(saved)))
+				continue;
+			n = strlen(saved) + 1;
+			if (p->arena_used + n > sizeof(p->arena))
+				return -E2BIG;
+			memcpy(path, saved, n);
+			p->arena_used += n;
+			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
+			r = add_bind(p, path, dst, false, false);
+		}
 		return r;
+	}
 	if (g->kind == GUEST_VM) {
 		r = r ?: add_bind(p, json_str(c, "kernel", ""), "/files/kernel", false, false);
 		if (json_str(c, "initrd", NULL))
@@ -330,6 +346,19 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 void sandbox_plan_fini(struct sandbox_plan *p)
 {
 	(void)p; /* nothing allocated; the spec file stays for inspection */
+}
+
+const char *sandbox_saved_disk(const char *snap, unsigned k, char *path, size_t len)
+{
+	static const char *const fmts[] = {"raw", "qcow2"};
+	struct stat st;
+
+	for (unsigned f = 0; f < 2; f++) {
+		int n = snprintf(path, len, "%s.disk%u.saved.%s", snap, k, fmts[f]);
+		if (n > 0 && (size_t)n < len && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			return fmts[f];
+	}
+	return NULL;
 }
 
 const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i, const char *host)

@@ -104,6 +104,13 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 		      size_t errlen) __attribute__((warn_unused_result));
 void sandbox_plan_fini(struct sandbox_plan *p);
 
+/* Copies of a system guest's disks that the daemon's `lodge snapshot` SNAP left next to
+ * it (SNAP.diskK.saved.FORMAT, K < SANDBOX_SAVED_DISKS): the k-th one's format ("raw",
+ * "qcow2") with its path in path[len], or NULL if there is none. A guest restored from
+ * SNAP gets them, in order, read-only at /files/diskN (its disks' overlays go in /run). */
+#define SANDBOX_SAVED_DISKS 32
+const char *sandbox_saved_disk(const char *snap, unsigned k, char *path, size_t len);
+
 /* The path the guest sees for one of its files: `what` is "kernel", "initrd", "firmware",
  * "wasm", "disk" (index i), "dir" (index i, host as "HOST[::GUEST]", the result is
  * "INSIDE::GUEST"), or "run" (host is a file name in the run directory). Without a

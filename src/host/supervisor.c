@@ -722,6 +722,17 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		/* everything but host options comes from the snapshot */
 		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
 		arg(a, "--restore=%s", sandbox_inside(p, "restore", 0, restore));
+		if (g->kind == GUEST_VM) {
+			/* its disks: overlays in the run directory over the copies the
+			 * snapshot has (sandbox.c binds them) */
+			char saved[PATH_MAX];
+			const char *fmt;
+			for (unsigned k = 0, i = 0; k < SANDBOX_SAVED_DISKS; k++)
+				if ((fmt = sandbox_saved_disk(restore, k, saved, sizeof(saved))))
+					arg(a, "--restore-disk=%s,format=%s",
+					    sandbox_inside(p, "disk", i++, saved), fmt);
+			arg(a, "--overlay-dir=%s", p->enabled ? "/run" : p->run_dir);
+		}
 	} else if (g->kind == GUEST_VM) {
 		arg(a, "run");
 		arg(a, "--kernel=%s", sandbox_inside(p, "kernel", 0, json_str(c, "kernel", "")));
@@ -1071,6 +1082,16 @@ static int copy_file(const char *src, const char *dst)
 		return r;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		bool zero = true; /* a disk's copy stays sparse */
+		for (ssize_t z = 0; z < n && zero; z++)
+			zero = !buf[z];
+		if (zero) {
+			if (lseek(out, n, SEEK_CUR) < 0) {
+				r = -errno;
+				goto out;
+			}
+			continue;
+		}
 		for (ssize_t off = 0; off < n;) {
 			ssize_t w = write(out, buf + off, (size_t)(n - off));
 			if (w < 0 && errno != EINTR) {
@@ -1080,7 +1101,7 @@ static int copy_file(const char *src, const char *dst)
 			off += w > 0 ? w : 0;
 		}
 	}
-	if (n < 0 || fsync(out) < 0)
+	if (n < 0 || ftruncate(out, lseek(out, 0, SEEK_CUR)) < 0 || fsync(out) < 0)
 		r = -errno;
 out:
 	close(in);
@@ -1088,6 +1109,44 @@ out:
 		r = -errno;
 	if (r)
 		unlink(dst);
+	return r;
+}
+
+/* The copies of a system guest's disks that go with a snapshot (SNAP.diskN.saved.FORMAT,
+ * docs/SNAPSHOT.md). SAVED_STAGE moves those of `from` (the guest's run directory) next
+ * to `to` under a temporary name (SAVED.tmp); SAVED_COMMIT, once the snapshot `to` is in
+ * place, renames them to their names and removes the stale copies of an earlier
+ * snapshot to that path; SAVED_DISCARD removes `to`'s temporary ones and SAVED_REMOVE
+ * `from`'s copies. A failed snapshot thus leaves an earlier one and its copies as they
+ * were. Returns 0 or -errno (a failed stage has discarded what it moved). */
+enum saved_op { SAVED_STAGE, SAVED_COMMIT, SAVED_DISCARD, SAVED_REMOVE };
+
+static int saved_disks(enum saved_op op, const char *from, const char *to)
+{
+	static const char *const fmts[] = {"raw", "qcow2"};
+	char a[PATH_MAX + 64], b[PATH_MAX + 64], t[PATH_MAX + 72];
+	int r = 0;
+
+	for (unsigned k = 0; k < SANDBOX_SAVED_DISKS; k++)
+		for (unsigned f = 0; f < 2; f++) {
+			snprintf(a, sizeof(a), "%s.disk%u.saved.%s", from ? from : "", k, fmts[f]);
+			snprintf(b, sizeof(b), "%s.disk%u.saved.%s", to ? to : "", k, fmts[f]);
+			snprintf(t, sizeof(t), "%s.tmp", b);
+			if (op == SAVED_REMOVE) {
+				unlink(a);
+			} else if (op == SAVED_DISCARD) {
+				unlink(t);
+			} else if (op == SAVED_COMMIT) {
+				if (rename(t, b) < 0 && errno == ENOENT)
+					unlink(b); /* an earlier snapshot's */
+			} else if (!r && access(a, F_OK) == 0) {
+				if (rename(a, t) < 0)
+					r = errno == EXDEV ? copy_file(a, t) : -errno;
+				unlink(a);
+			}
+		}
+	if (r)
+		saved_disks(SAVED_DISCARD, NULL, to);
 	return r;
 }
 
@@ -1115,16 +1174,6 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 			 "path '%.200s': its directory does not exist or it is not a file", path);
 		return -EINVAL;
 	}
-	if (g->kind == GUEST_VM &&
-	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g->config, "disks"))) {
-		/* snapshot/create moves the disks onto overlays next to the file, inside the
-		 * guest's sandbox */
-		snprintf(err, errlen,
-			 "guest %s has disks: system guests with disks cannot be saved through the "
-			 "daemon yet",
-			 g->rec.name);
-		return -ENOTSUP;
-	}
 	if (was_running) {
 		r = guest_pause(g, err, errlen);
 		if (r)
@@ -1138,7 +1187,11 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 	else
 		snprintf(inside, sizeof(inside), "/run/snapshot.tmp");
 	unlink(host);
-	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"}", inside);
+	saved_disks(SAVED_REMOVE, host, NULL); /* a failed snapshot's leftovers */
+	/* a system guest's writable disks are copied next to the file while it is paused
+	 * (not moved onto overlays, which would live in its run directory) */
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"%s}", inside,
+		 g->kind == GUEST_VM ? ",\"disks\":\"copy\"" : "");
 	r = control_timeout(g, "PUT", "/snapshot/create", body, &res, SNAPSHOT_TIMEOUT_MS);
 	if (r) {
 		snprintf(err, errlen, "guest %s: its control socket does not answer", g->rec.name);
@@ -1150,12 +1203,20 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 		}
 		api_result_fini(&res);
 	}
+	if (!r && g->kind == GUEST_VM) {
+		r = saved_disks(SAVED_STAGE, host, path);
+		if (r)
+			snprintf(err, errlen, "%s: its disks' copies: %s", path, strerror(-r));
+	}
 	if (!r && rename(host, path) < 0) {
 		r = errno == EXDEV ? copy_file(host, path) : -errno;
 		if (r)
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		unlink(host);
 	}
+	if (g->kind == GUEST_VM)
+		saved_disks(r ? SAVED_DISCARD : SAVED_COMMIT, NULL, path);
+	unlink(host);
+	saved_disks(SAVED_REMOVE, host, NULL);
 	if (was_running && (r || !leave_paused)) {
 		char e2[256];
 		if (guest_resume(g, e2, sizeof(e2)))

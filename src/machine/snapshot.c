@@ -18,7 +18,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,10 +150,34 @@ static struct vm_device_arg *nth_arg(struct vm *vm, const char *option, unsigned
 	return NULL;
 }
 
-static int put_dev_arg(struct vm *vm, struct sbuf *b, unsigned i)
+/* The k-th virtio-blk device (devices of one type are created in option order). */
+static struct device *nth_blk(struct vm *vm, unsigned k)
+{
+	bool ro;
+
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (vblk_is_blk(d, &ro) && k-- == 0)
+			return d;
+	return NULL;
+}
+
+/* Where a snapshot with its disks copied keeps the k-th disk: SNAP.diskK.saved.FORMAT. */
+static int copy_name(const char *snap, unsigned k, const char *format, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s.disk%u.saved.%s", snap, k, format);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Device option i into the MACHINE section; `copies` (the snapshot's path, or NULL):
+ * a writable disk is recorded as its copy next to the snapshot. *k counts disks. */
+static int put_dev_arg(struct vm *vm, struct sbuf *b, unsigned i, const char *copies, unsigned *k)
 {
 	const struct vm_device_arg *a = &vm->dev_args[i];
 	char path[PATH_MAX], args[PATH_MAX + 256];
+	struct device *d;
+	const char *fmt = NULL;
+	bool ro = true;
 	int r;
 
 	put_str(b, a->option);
@@ -160,15 +186,22 @@ static int put_dev_arg(struct vm *vm, struct sbuf *b, unsigned i)
 		put_str(b, a->args ? a->args : "");
 		return 0;
 	}
-	r = disk_path(a->args, path);
-	r = r ?: disk_args(a->args, path, NULL, args, sizeof(args));
+	d = nth_blk(vm, (*k)++);
+	if (copies && d && vblk_is_blk(d, &ro) && !ro) {
+		fmt = vblk_disk(d) ? disk_format_name(vblk_disk(d)) : NULL;
+		r = fmt ? copy_name(copies, *k - 1, fmt, path, sizeof(path)) : -EBADF;
+	} else {
+		r = disk_path(a->args, path);
+	}
+	r = r ?: disk_args(a->args, path, fmt, args, sizeof(args));
 	if (!r)
 		put_str(b, args);
 	return r;
 }
 
-static int save_machine(struct vm *vm, struct sbuf *b)
+static int save_machine(struct vm *vm, struct sbuf *b, const char *copies)
 {
+	unsigned k = 0;
 	int r = 0;
 
 	sbuf_put_u32(b, MACHINE_VERSION);
@@ -181,8 +214,133 @@ static int save_machine(struct vm *vm, struct sbuf *b)
 	sbuf_put_u64(b, vm->fromhost_pa);
 	sbuf_put_u32(b, vm->ndev_args);
 	for (unsigned i = 0; i < vm->ndev_args && !r; i++)
-		r = put_dev_arg(vm, b, i);
+		r = put_dev_arg(vm, b, i, copies, &k);
 	return r ?: b->err;
+}
+
+/* A copy of an image, holes kept (SEEK_DATA / SEEK_HOLE; all-zero chunks are not
+ * written either), synced, written to DST.tmp and renamed to DST. Returns 0 or -errno. */
+static int copy_image(const char *src, const char *dst)
+{
+	enum { CHUNK = 1 << 20 };
+	char tmp[PATH_MAX];
+	struct stat st;
+	uint8_t *buf = NULL;
+	int in, out = -1, r = 0;
+	off_t off = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+		goto out;
+	}
+	buf = core_alloc(CHUNK);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (!buf || out < 0 || ftruncate(out, st.st_size) < 0) {
+		r = !buf ? -ENOMEM : -errno;
+		goto out;
+	}
+	while (off < st.st_size && !r) {
+		off_t data = lseek(in, off, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole up to the end */
+		if (data < 0)  /* no SEEK_DATA here: all of it is data */
+			data = off, hole = st.st_size;
+		else if ((hole = lseek(in, data, SEEK_HOLE)) < 0)
+			hole = st.st_size;
+		for (off_t p = data; p < hole && !r;) {
+			size_t want = hole - p < CHUNK ? (size_t)(hole - p) : CHUNK;
+			ssize_t n = pread(in, buf, want, p);
+			if (n <= 0) {
+				r = n < 0 ? -errno : -EIO; /* the image shrank under us */
+				break;
+			}
+			bool zero = true;
+			for (ssize_t z = 0; z < n && zero; z++)
+				zero = !buf[z];
+			for (ssize_t w = 0; !zero && w < n;) {
+				ssize_t m = pwrite(out, buf + w, (size_t)(n - w), p + w);
+				if (m <= 0) {
+					r = m < 0 ? -errno : -EIO;
+					break;
+				}
+				w += m;
+			}
+			p += n;
+		}
+		off = hole;
+	}
+	if (!r && fsync(out) < 0)
+		r = -errno;
+	if (!r && rename(tmp, dst) < 0)
+		r = -errno;
+out:
+	core_free(buf);
+	close(in);
+	if (out >= 0) {
+		close(out);
+		if (r)
+			unlink(tmp);
+	}
+	return r;
+}
+
+/* A failed snapshot leaves no copies of its disks. */
+static void remove_copies(const char *snap)
+{
+	static const char *const fmts[] = {"raw", "qcow2"};
+	char p[PATH_MAX];
+
+	for (unsigned k = 0; k < VM_MAX_DEVICE_ARGS; k++)
+		for (unsigned f = 0; f < 2; f++)
+			if (!copy_name(snap, k, fmts[f], p, sizeof(p)))
+				unlink(p);
+}
+
+/* After the snapshot is written, with "disks": "copy": every writable disk is closed
+ * (its metadata written and synced), copied to SNAP.diskK.saved.FORMAT (what the MACHINE
+ * section recorded) and opened again; the machine stays on its images. */
+static int copy_disks(struct vm *vm, const char *snap, char *err, size_t errlen)
+{
+	unsigned k = 0;
+	int r = 0;
+
+	for (struct device *d = vm->devices; d && !r; d = d->next) {
+		char copy[PATH_MAX], aerr[256];
+		const char *fmt;
+		bool ro;
+		int a;
+		if (!vblk_is_blk(d, &ro))
+			continue;
+		if (ro || !vblk_disk(d)) {
+			k++;
+			continue;
+		}
+		fmt = disk_format_name(vblk_disk(d));
+		r = copy_name(snap, k++, fmt, copy, sizeof(copy));
+		if (r)
+			break;
+		vblk_release(d);
+		r = copy_image(vblk_path(d), copy);
+		if (r)
+			vm_errf(err, errlen, "%s: cannot copy %s to %s: %s", d->name, vblk_path(d),
+				copy, strerror(-r));
+		a = vblk_attach(d, aerr, sizeof(aerr));
+		if (a) {
+			vm_errf(err, errlen, "%s: cannot open its image again after the copy: %s",
+				d->name, aerr);
+			r = a;
+		} else {
+			/* a new open forgot which blocks were written: replication and
+			 * migration must send them all again */
+			disk_written_all(vblk_disk(d));
+		}
+	}
+	return r;
 }
 
 /* After the snapshot is written: every writable disk moves onto an overlay
@@ -327,7 +485,7 @@ int vm_state_save(struct vm *vm, vm_state_emit_fn emit, void *ctx, char *err, si
 
 int vm_state_config(struct vm *vm, struct sbuf *b)
 {
-	return save_machine(vm, b);
+	return save_machine(vm, b, NULL);
 }
 
 static int emit_section(void *ctx, uint32_t type, const void *p, size_t len)
@@ -343,7 +501,7 @@ static void save_on_loop(void *opaque)
 	struct sbuf b = {0};
 	int r;
 
-	r = save_machine(vm, &b);
+	r = save_machine(vm, &b, j->o->copy_disks ? j->path : NULL);
 	if (r)
 		vm_errf(j->err, j->errlen, "cannot record the machine's configuration: %s",
 			strerror(-r));
@@ -356,7 +514,8 @@ static void save_on_loop(void *opaque)
 	if (!r)
 		r = write_ram(j);
 	if (!r)
-		r = switch_disks(vm, j->path, j->err, j->errlen);
+		r = j->o->copy_disks ? copy_disks(vm, j->path, j->err, j->errlen)
+				     : switch_disks(vm, j->path, j->err, j->errlen);
 	j->r = r;
 }
 
@@ -413,6 +572,8 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 			r = -ENOMEM; /* the file is there, but no Diff can name it */
 		}
 	}
+	if (r && o->copy_disks)
+		remove_copies(path);
 	if (r && j.log_taken) /* the next Diff still needs what the log held */
 		gmem_dirty_merge(&vm->mem, j.pages);
 	else if (r && j.log_started)
@@ -553,17 +714,28 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, con
 
 /* The restored machine must not write the images the snapshot refers to (a second
  * restore needs them as they are): each writable disk gets a new overlay,
- * SNAPSHOT.diskN.restore-PID.qcow2, with the image as its backing file. */
-static int restore_overlays(struct vm_restore *rs, const char *snap, char *err, size_t errlen)
+ * SNAPSHOT.diskN.restore-PID.qcow2 (in o->overlay_dir if set), with the image as its
+ * backing file: the one the snapshot records, or the k-th of o->disks. */
+static int restore_overlays(struct vm_restore *rs, const char *snap,
+			    const struct vm_restore_opts *o, char *err, size_t errlen)
 {
-	unsigned k = 0;
+	const char *base = strrchr(snap, '/') ? strrchr(snap, '/') + 1 : snap;
+	unsigned k = 0, w = 0, nw = vm_restore_writable_disks(rs);
 
+	if (o && o->ndisks && o->ndisks != nw) {
+		vm_errf(err, errlen,
+			"it has %u writable disk%s and %u --restore-disk %s given: give one per "
+			"writable disk, in order",
+			nw, nw == 1 ? "" : "s", o->ndisks, o->ndisks == 1 ? "was" : "were");
+		return -EINVAL;
+	}
 	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
-		struct device_args a;
+		struct device_args a, given;
 		const char *img, *ro, *fmt;
 		char ov[PATH_MAX], derr[DISK_ERR_LEN];
 		struct disk_create_options co = {.format = DISK_FMT_QCOW2};
-		int r;
+		bool has_given = false;
+		int r, n;
 
 		if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
 			continue;
@@ -572,13 +744,36 @@ static int restore_overlays(struct vm_restore *rs, const char *snap, char *err, 
 		img = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
 		ro = device_args_get(&a, "readonly", 0);
 		fmt = device_args_get(&a, "format", 0);
+		r = 0;
+		if (!(ro && !strcmp(ro, "on")) && o && o->ndisks) {
+			if (device_args_parse(&given, o->disks[w], derr, sizeof(derr)) < 0) {
+				vm_errf(err, errlen, "--restore-disk %s: %s", o->disks[w], derr);
+				device_args_fini(&a);
+				return -EINVAL;
+			}
+			has_given = true;
+			img = device_args_get(&given, "", 0) ?: device_args_get(&given, "path", 0);
+			fmt = device_args_get(&given, "format", 0) ?: fmt;
+			w++;
+		}
 		r = !img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0) ? -EINVAL : 0;
-		if (!r && snprintf(ov, sizeof(ov), "%s.disk%u.restore-%d.qcow2", snap, k++,
-				   (int)getpid()) >= (int)sizeof(ov))
+		if (!r && o && o->overlay_dir)
+			n = snprintf(ov, sizeof(ov), "%s/%s.disk%u.restore-%d.qcow2",
+				     o->overlay_dir, base, k++, (int)getpid());
+		else
+			n = snprintf(ov, sizeof(ov), "%s.disk%u.restore-%d.qcow2", snap, k++,
+				     (int)getpid());
+		if (!r && (n < 0 || n >= (int)sizeof(ov)))
 			r = -ENAMETOOLONG;
 		co.backing = img;
 		if (!r && !(ro && !strcmp(ro, "on")))
 			r = restore_overlay(rs, i, ov, &co, err, errlen);
+		if (r == -EINVAL && has_given && err && errlen && !err[0])
+			vm_errf(err, errlen,
+				"--restore-disk %s: no image path, or an unknown format",
+				o->disks[w - 1]);
+		if (has_given)
+			device_args_fini(&given);
 		device_args_fini(&a);
 		if (r)
 			return r;
@@ -689,8 +884,8 @@ static int open_chain(struct vm_restore *rs, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
-		    size_t errlen)
+int vm_restore_open(const char *path, const struct vm_restore_opts *o, struct vm_config *cfg,
+		    struct vm_restore **out, char *err, size_t errlen)
 {
 	struct vm_restore *rs = core_calloc(1, sizeof(*rs));
 	const struct snap_section *sec;
@@ -729,7 +924,7 @@ int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore *
 	r = read_ident(rs->rd, &rs->ident, err, errlen) ?: open_chain(rs, err, errlen);
 	if (r)
 		goto fail;
-	r = restore_overlays(rs, path, err, errlen);
+	r = restore_overlays(rs, path, o, err, errlen);
 	if (r) {
 		if (!err || !err[0])
 			vm_errf(err, errlen, "cannot set up its disks: %s", strerror(-r));

@@ -24,6 +24,11 @@ bool vm_page_zero(const uint8_t *p);
 struct vm_snapshot_opts {
 	bool raw_ram; /* RAM uncompressed and page-aligned (a restore maps it: lazy) */
 	bool diff;    /* only the RAM written since the last snapshot taken or restored */
+	/* Writable disks copied to PATH.diskN.saved.FORMAT (N counts every disk) at the
+	 * snapshot, which records the copies; the machine stays on its images. Without it
+	 * the machine moves onto new overlays PATH.diskN.qcow2 over its images, which the
+	 * snapshot records (docs/SNAPSHOT.md "Disks"). */
+	bool copy_disks;
 };
 
 /* Any thread but a hart's or the I/O thread's, with the machine paused (vm_pause): waits
@@ -37,12 +42,22 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 
 /* Opens a snapshot and fills *cfg with the machine it holds: RAM size, harts, bare or
  * not, and the device options (pointing into *out; valid until vm_restore_close). The
- * caller sets the rest (console, JIT, timeout). A Diff's parents are opened too, each
+ * caller sets the rest (console, JIT, timeout). Each writable disk goes on a new qcow2
+ * overlay (o->overlay_dir, or next to the snapshot: SNAPSHOT.diskN.restore-PID.qcow2)
+ * over the image the snapshot records, or over o->disks[k]. A Diff's parents are opened too, each
  * checked against the identity its child recorded. Returns 0, or -EINVAL / -errno with
  * one line in err (truncated, corrupt, unknown version, a parent missing or not the
  * one recorded). */
-int vm_restore_open(const char *path, struct vm_config *cfg, struct vm_restore **out, char *err,
-		    size_t errlen) __attribute__((warn_unused_result));
+struct vm_restore_opts {
+	/* "PATH[,format=raw|qcow2]" per writable disk of the snapshot, in order: the images
+	 * its disks are restored from instead of those it records (--restore-disk), or none */
+	const char *const *disks;
+	unsigned ndisks;
+	const char *overlay_dir; /* where the restore's overlays go; NULL: by the snapshot */
+};
+int vm_restore_open(const char *path, const struct vm_restore_opts *o, struct vm_config *cfg,
+		    struct vm_restore **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Loads the snapshot into `vm`, a machine just created from its configuration and not yet
  * running: harts, devices (matched by name in creation order), RAM (mapped from the file

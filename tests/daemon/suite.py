@@ -538,10 +538,17 @@ def vm_lifecycle(tmp, d):
     u1, w1 = uptime(d, "vm"), time.time()
     check(u1 - u0 < (w1 - w0) - 3, "guest time jumped: uptime %.2f -> %.2f over %.1fs with 4s "
           "paused" % (u0, u1, w1 - w0))
-    # a system guest with disks cannot be saved through the daemon yet
-    p = d.cli("snapshot", "vm", os.path.join(tmp, "vm.snap"))
-    check(p.returncode == 1 and b"has disks" in p.stderr and d.state_of("vm") == "running",
-          "snapshot of a guest with disks: %r" % p.stderr)
+    # a snapshot copies the guest's raw disk next to the file (the guest left it as it
+    # was), and removes the copies of an earlier snapshot to that path it has no disk for
+    stale = os.path.join(tmp, "vm.snap.disk1.saved.qcow2")
+    open(stale, "wb").close()
+    p = d.cli("snapshot", "vm", os.path.join(tmp, "vm.snap"), timeout=300)
+    check(p.returncode == 0 and d.state_of("vm") == "running",
+          "snapshot of a guest with a disk: %r" % p.stderr)
+    with open(os.path.join(tmp, "vm.snap.disk0.saved.raw"), "rb") as f:
+        check(f.read() == b"\xff" * (4 << 20), "the disk's copy differs from the disk")
+    left = sorted(f for f in os.listdir(tmp) if f.startswith("vm.snap"))
+    check(left == ["vm.snap", "vm.snap.disk0.saved.raw"], "next to the snapshot: %r" % left)
     # stop presses the power button: the guest powers off by itself
     d.cli("stop", "-t", "60", "vm", check_rc=0)
     g = d.inspect("vm")
@@ -569,6 +576,97 @@ def vm_snapshot(tmp, d):
     out = console(d, "vs2", ["echo mark=$MARK"], wait=2)
     check("mark=before-42" in out, "the restored guest's console: %r" % out[-300:])
     d.cli("rm", "-f", "vs2", check_rc=0)
+
+
+def records(d, name, first, last):
+    """Appends rec-N to /mnt/recs (ext4 on the qcow2 disk, /dev/vda) and raw-N to sector N
+    of /dev/vdb (the raw disk), for N in first..last, then syncs."""
+    console(d, name, ["i=%d; while [ $i -le %d ]; do echo rec-$i >> /mnt/recs; "
+                      "echo raw-$i | dd of=/dev/vdb bs=512 seek=$i conv=notrunc 2>/dev/null; "
+                      "i=$((i+1)); done; sync; echo wrote-$((i-1))-done" % (first, last)],
+            until="wrote-%d-done" % last, timeout=120)
+
+
+def read_back(d, name):
+    """What the guest reads from its disks with its page cache dropped: the number of
+    records and the last one in /mnt/recs, and the raw sectors 1-45 that hold a record."""
+    out = console(d, name, ["sync; echo 3 > /proc/sys/vm/drop_caches; "
+                            "echo n=$(wc -l < /mnt/recs) last=$(tail -n 1 /mnt/recs); "
+                            "i=1; while [ $i -le 45 ]; do s=$(dd if=/dev/vdb bs=512 skip=$i "
+                            "count=1 2>/dev/null | tr -d '\\000\\n'); "
+                            "[ -n \"$s\" ] && echo \"sector-$i=$s\"; i=$((i+1)); done; "
+                            "echo read-back-$((2+3))"], until="read-back-5", timeout=120)
+    m = re.search(r"^n=(\d+) last=(\S+)", out, re.M)
+    check(m, "no record count in %r" % out[-400:])
+    raw = re.findall(r"^sector-(\d+)=(\S+)", out, re.M)
+    return int(m.group(1)), m.group(2), [(int(a), b.strip()) for a, b in raw]
+
+
+@test
+def vm_disk_snapshot(tmp, d):
+    """lodge snapshot of a system guest with a qcow2 and a raw disk copies them at the
+    same point as its RAM; a guest restored from it (lodge restore) reads back from its
+    disks exactly the records written before the snapshot, none after, and writes on
+    (onto overlays of its own); the original goes on with its disks; the restored
+    guest's file system is clean (e2fsck) and its qcow2 images consistent (qemu-img check)."""
+    import shutil
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    for tool in ("qemu-img", "e2fsck", "debugfs"):
+        if not shutil.which(tool):
+            raise Skip("%s is not installed (qemu-utils, e2fsprogs)" % tool)
+    q, r = os.path.join(tmp, "ds.qcow2"), os.path.join(tmp, "ds.raw")
+    subprocess.run([LODGE, "disk", "create", q, "64M"], check=True, capture_output=True)
+    with open(r, "wb") as f:
+        f.truncate(1 << 20)
+    boot(d, "ds", "--disk", q, "--disk", r)
+    wait_for(lambda: "init: /dev/vda on /mnt" in d.logs("ds"), 60, "ext4 on /dev/vda")
+    records(d, "ds", 1, 20)
+    snap = os.path.join(tmp, "ds.snap")
+    p = d.cli("snapshot", "ds", snap, timeout=300)
+    check(p.returncode == 0, "snapshot: %r" % p.stderr)
+    check(d.state_of("ds") == "running", "not resumed")
+    saved_q, saved_r = snap + ".disk0.saved.qcow2", snap + ".disk1.saved.raw"
+    check(os.path.exists(saved_q) and os.path.exists(saved_r),
+          "no copies of the disks: %r" % sorted(os.listdir(tmp)))
+    p = subprocess.run(["qemu-img", "check", saved_q], capture_output=True)
+    check(p.returncode == 0, "qemu-img check of the qcow2 copy: %r" % p.stdout[-300:])
+    records(d, "ds", 21, 40)
+    d.cli("restore", "ds2", snap, "--mem", "128M", check_rc=0)
+    n, last, raw = read_back(d, "ds2")
+    check((n, last) == (20, "rec-20"), "the restored guest's /mnt/recs: %d, last %s" % (n, last))
+    check(raw == [(i, "raw-%d" % i) for i in range(1, 21)],
+          "the restored guest's raw disk: %r" % raw)
+    n, last, raw = read_back(d, "ds")
+    check((n, last) == (40, "rec-40") and raw == [(i, "raw-%d" % i) for i in range(1, 41)],
+          "the original guest's disks: %d, %s, %r" % (n, last, raw))
+    # the restored guest writes on, onto overlays in its run directory, then unmounts
+    out = console(d, "ds2", ["echo rec-r1 >> /mnt/recs; umount /mnt && sync && echo um-$((1+1))"],
+                  until="um-2", timeout=60)
+    check("um-2" in out, "umount in the restored guest: %r" % out[-300:])
+    run = os.path.join(d.inspect("ds2")["paths"]["dir"], "run")
+    ovs = sorted(f for f in os.listdir(run) if ".restore-" in f)
+    check(len(ovs) == 2, "overlays in the run directory: %r" % os.listdir(run))
+    d.cli("kill", "ds2", check_rc=0)
+    wait_for(lambda: d.state_of("ds2") != "running", 60, "ds2 to stop")
+    ov = os.path.join(tmp, "ds2-disk0.qcow2")
+    shutil.copy(os.path.join(run, ovs[0]), ov)  # its backing file is /files/disk0 inside
+    subprocess.run(["qemu-img", "rebase", "-u", "-b", saved_q, "-F", "qcow2", ov], check=True)
+    p = subprocess.run(["qemu-img", "check", ov], capture_output=True)
+    check(p.returncode == 0, "qemu-img check of the overlay: %r" % p.stdout[-300:])
+    img = os.path.join(tmp, "ds2-disk0.raw")
+    subprocess.run(["qemu-img", "convert", "-O", "raw", ov, img], check=True)
+    p = subprocess.run(["e2fsck", "-fn", img], capture_output=True)
+    check(p.returncode == 0, "e2fsck of the restored guest's disk: %r" %
+          (p.stdout + p.stderr)[-400:])
+    p = subprocess.run(["debugfs", "-R", "cat /recs", img], capture_output=True)
+    want = "".join("rec-%d\n" % i for i in range(1, 21)) + "rec-r1\n"
+    check(p.stdout.decode() == want, "the records on it: %r" % p.stdout[-300:])
+    # the copies are as the snapshot left them: a second restore sees the same
+    check(subprocess.run(["qemu-img", "check", saved_q], capture_output=True).returncode == 0,
+          "the copy changed")
+    for n in ("ds", "ds2"):
+        d.cli("rm", "-f", n, check_rc=0)
 
 
 @test

@@ -19,6 +19,12 @@
                  file, is snapshotted, writes it again; each of two restores sees the
                  file as it was at the snapshot, and the image the snapshot refers to is
                  not changed by the running guest or the restores
+  disk_copy      "disks": "copy" with a raw disk: the running guest stays on its image
+                 (and writes it on), the copy next to the snapshot is the disk at the
+                 snapshot; a restore from the file alone and one from the copy moved
+                 elsewhere (--restore-disk, --overlay-dir) read back from the disk, page
+                 cache dropped, the file as it was; a bad "disks" value answers 400 and
+                 a wrong number of --restore-disk exits 125 with one line
 Guests run on the release build when there is one (speed); the bad files go to the
 ASan+UBSan build.
 """
@@ -281,6 +287,72 @@ def t_smp_disk_net():
     result("smp_disk_net", why)
 
 
+def t_disk_copy():
+    disk = os.path.join(tmp, "copy.raw")
+    with open(disk, "wb") as f:  # zeros: the guest's init makes ext4 on it
+        f.truncate(64 << 20)
+    g, why = boot_counter("c", ["--disk", disk])
+    if not why and run_cmd(g, "grep -q ' /mnt ' /proc/mounts", "M") is None:
+        why = "the guest did not mount its disk"
+    if not why and run_cmd(g, "echo before > /mnt/f && sync", "W1") is None:
+        why = "write before the snapshot failed"
+    snap = os.path.join(tmp, "c.snap")
+    if not why:
+        st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
+        st, body = api(g.api_sock, "PUT", "/snapshot/create",
+                       {"snapshot_path": snap, "disks": "copies"})
+        if st != 400 or "disks" not in str(body):
+            why = "\"disks\": \"copies\": %s %s" % (st, body)
+        api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+    why = why or pause_snapshot(g, snap, disks="copy")
+    if why:
+        g.kill()
+        result("disk_copy", why)
+        return
+    copy = snap + ".disk0.saved.raw"
+    if not os.path.exists(copy) or os.path.exists(snap + ".disk0.qcow2"):
+        why += "; files next to the snapshot: %r" % sorted(
+            f for f in os.listdir(tmp) if f.startswith("c.snap"))
+    frozen = sha(copy) if os.path.exists(copy) else None
+    api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+    if run_cmd(g, "echo after > /mnt/f && sync", "W2") is None:
+        why += "; the guest could not write after the snapshot"
+    g.kill()
+    if frozen and sha(disk) == frozen:
+        why += "; the guest did not write on its own image"
+    moved = os.path.join(tmp, "moved", "c.raw")
+    ovd = os.path.join(tmp, "ovd")
+    for sock, extra in (("c1.sock", []),
+                        ("c2.sock", ["--restore-disk", moved + ",format=raw",
+                                     "--overlay-dir", ovd])):
+        if why:
+            break
+        if extra:
+            os.makedirs(os.path.dirname(moved))
+            os.makedirs(ovd)
+            os.rename(copy, moved)
+        h = start(["--restore", snap] + extra, sock)
+        if not h.wait_for(r"^CNT \d+ [\d.]+$", 60):
+            why += "; %s: the restored guest does not run: %s" % (sock, h.errtext()[-300:])
+        out = run_cmd(h, "sync; echo 3 > /proc/sys/vm/drop_caches; cat /mnt/f", "R" + sock[1])
+        if out is None or "before" not in out or "after" in out:
+            why += "; %s: the restored guest reads %r" % (sock, (out or "")[-80:])
+        h.kill()
+        if extra and not [f for f in os.listdir(ovd) if ".disk0.restore-" in f]:
+            why += "; no overlay in --overlay-dir: %r" % os.listdir(ovd)
+    if not why and sha(moved) != frozen:
+        why += "; a restore changed the copy"
+    if not why:
+        p = subprocess.run([ASAN, "run", "--restore", snap, "--restore-disk", moved,
+                            "--restore-disk", moved], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+        lines = p.stderr.strip().splitlines()
+        if p.returncode != 125 or len(lines) != 1 or "one per writable disk" not in lines[0]:
+            why += "; two --restore-disk for one disk: status %d, %r" % (p.returncode,
+                                                                         p.stderr[-300:])
+    result("disk_copy", why)
+
+
 def md5_of(g, marker):
     out = run_cmd(g, "md5sum /tmp/buf", marker, 120) or ""
     m = re.search(r"^([0-9a-f]{32})  /tmp/buf$", out, re.M)
@@ -359,6 +431,7 @@ def main():
         else:
             result("bad_files", "no snapshot to damage")
         t_smp_disk_net()
+        t_disk_copy()
     finally:
         for g in guests:
             g.close()

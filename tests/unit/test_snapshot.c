@@ -183,7 +183,7 @@ static struct vm *restore_file(const char *file, bool lazy, char *err, size_t er
 	struct vm *vm = NULL;
 
 	err[0] = 0;
-	if (vm_restore_open(file, &cfg, &rs, err, errlen) < 0)
+	if (vm_restore_open(file, NULL, &cfg, &rs, err, errlen) < 0)
 		return NULL;
 	if (vm_create(&cfg, &vm) < 0 || vm_restore(vm, rs, lazy, err, errlen) < 0) {
 		vm_destroy(vm);
