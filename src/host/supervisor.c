@@ -1209,7 +1209,19 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 			snprintf(err, errlen, "%s: its disks' copies: %s", path, strerror(-r));
 	}
 	if (!r && rename(host, path) < 0) {
-		r = errno == EXDEV ? copy_file(host, path) : -errno;
+		/* on another file system: copy beside FILE, then rename over it, so a
+		 * failed copy (a full disk) leaves an earlier file at that path intact */
+		char tmp[sizeof(host) + 8];
+
+		r = -errno;
+		if (r == -EXDEV) {
+			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+			r = copy_file(host, tmp);
+			if (!r && rename(tmp, path) < 0) {
+				r = -errno;
+				unlink(tmp);
+			}
+		}
 		if (r)
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));
 	}

@@ -455,6 +455,47 @@ def wasm_snapshot(tmp, d):
         d.cli("rm", "-f", n, check_rc=0)
 
 
+@test
+def snapshot_other_fs(tmp, d):
+    """lodge snapshot to another file system copies the file; when that copy fails (the
+    file system is full), an earlier file at that path is left as it was, not lost."""
+    small = os.path.join(tmp, "small")
+    os.mkdir(small)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", small], check=True)
+    try:
+        d.cli("create", "wx", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+        d.cli("start", "wx", check_rc=0)
+        wait_for(lambda: "tick 2" in d.logs("wx"), 30, "the service's ticks")
+        snap = os.path.join(small, "wx.snap")
+        p = d.cli("snapshot", "wx", snap)
+        check(p.returncode == 0 and os.path.exists(snap) and os.path.getsize(snap) > 1000,
+              "snapshot across file systems: rc %d %r %r, %r" % (p.returncode, p.stdout, p.stderr, os.listdir(small)))
+        size = os.path.getsize(snap)
+        check(size > 8192, "the test needs a snapshot larger than two pages: %d" % size)
+        os.unlink(snap)
+        with open(snap, "wb") as f:
+            f.write(b"precious")
+        fd = os.open(os.path.join(small, "fill"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\1" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        p = d.cli("snapshot", "wx", snap)
+        check(p.returncode == 1 and b"No space left" in p.stderr,
+              "snapshot onto a full file system: rc %d %r" % (p.returncode, p.stderr))
+        check(os.path.exists(snap), "the earlier file at the path was lost")
+        with open(snap, "rb") as f:
+            check(f.read() == b"precious", "the earlier file at the path was changed")
+        check(sorted(os.listdir(small)) == ["fill", "wx.snap"],
+              "left on the file system: %r" % os.listdir(small))
+        check(d.state_of("wx") == "running", "not resumed after a failed snapshot")
+        d.cli("rm", "-f", "wx", check_rc=0)
+    finally:
+        subprocess.run(["umount", "-l", small])
+
+
 def boot(d, name, *extra):
     d.cli("create", name, "--kernel", os.path.join(GUEST, "Image"), "--initrd",
           os.path.join(GUEST, "initrd.img"), "--firmware", os.path.join(GUEST, "fw_dynamic.bin"),
