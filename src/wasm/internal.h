@@ -161,6 +161,14 @@ enum wasm_cexpr_kind {
 	WASM_CE_BINOP, /* in a program: the i32/i64 add, sub or mul whose opcode is idx */
 	WASM_CE_EXPR,  /* a program of v[0] instructions at module->ceops[idx] (postfix) */
 	WASM_CE_I31,   /* in a program: ref.i31 of the i32 on top (3.0 GC) */
+	/* GC (3.0), in a program only: idx is the type; v[0] the values popped */
+	WASM_CE_STRUCT_NEW,	    /* struct.new idx: its fields */
+	WASM_CE_STRUCT_NEW_DEFAULT, /* struct.new_default idx */
+	WASM_CE_ARRAY_NEW,	    /* array.new idx: a value and the length */
+	WASM_CE_ARRAY_NEW_DEFAULT,  /* array.new_default idx: the length */
+	WASM_CE_ARRAY_NEW_FIXED,    /* array.new_fixed idx v[0] */
+	WASM_CE_ANY_CONVERT,	    /* any.convert_extern */
+	WASM_CE_EXTERN_CONVERT,	    /* extern.convert_any */
 };
 
 /* The most values an extended constant expression may hold on its stack (an

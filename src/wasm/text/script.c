@@ -287,6 +287,8 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			 wat_at_kw(w, KW_STRUCT) || wat_at_kw(w, KW_ARRAY) ||
 			 wat_at_kw(w, KW_HNONE))
 			v->type = WASM_ANYREF; /* GC: a null of the any hierarchy */
+		else if (wat_at_kw(w, KW_EXN) || wat_at_kw(w, KW_NOEXN))
+			v->type = WASM_EXNREF;
 		else if (!wat_at_kw(w, KW_FUNC) && !wat_at_kw(w, KW_NOFUNC) && !wat_at(w, TOK_ID) &&
 			 !wat_at(w, TOK_NAT))
 			return wat_unexpected(w);
