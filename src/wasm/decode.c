@@ -925,7 +925,7 @@ static int ce_gc(struct wasm_module *m, struct wasm_reader *r, wasm_vt *types, u
 	const uint8_t *at = r->p;
 	uint32_t sub, x = 0, n = 0;
 	const struct wasm_ftype *t = NULL;
-	wasm_vt res;
+	wasm_vt res = 0;
 
 	r->p++;
 	if (wasm_rd_u32(r, &sub) || (sub != 0x00 && sub != 0x01 && sub != 0x06 && sub != 0x07 &&

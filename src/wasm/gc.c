@@ -20,6 +20,7 @@
 
 #include "core/alloc.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define GC_MIN	      (1u << 20) /* bytes allocated before the first collection */
@@ -207,6 +208,8 @@ static void mark_roots(struct wasm_store *s, struct mark *g, const union wasm_sl
 		top = s->stack + s->sp;
 	for (const union wasm_slot *p = s->stack; p < top; p++)
 		mark_value(g, p->i64);
+	for (size_t i = 0; i < s->gc_npins; i++)
+		mark_value(g, s->gc_pins[i]);
 	for (struct wasm_exn *x = s->exns; x; x = x->next)
 		for (uint32_t k = 0; k < x->nslots; k++)
 			mark_value(g, x->vals[k].i64);
@@ -348,6 +351,9 @@ void wasm_gc_free_all(struct wasm_store *s)
 	core_free(s->gc_set);
 	s->gc_set = NULL;
 	s->gc_cap = s->gc_n = 0;
+	core_free(s->gc_pins);
+	s->gc_pins = NULL;
+	s->gc_npins = s->gc_cappins = 0;
 }
 
 /* ----- objects ----- */
@@ -742,4 +748,33 @@ int wasm_anyref_from_host(struct wasm_store *s, uintptr_t h, uintptr_t *out)
 uint64_t wasm_store_gc_collections(const struct wasm_store *s)
 {
 	return s->gc_collections;
+}
+
+int wasm_anyref_pin(struct wasm_store *s, uintptr_t v)
+{
+	if (s->gc_npins == s->gc_cappins) {
+		size_t cap = s->gc_cappins ? s->gc_cappins * 2 : 16;
+		uint64_t *p = core_realloc(s->gc_pins, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->gc_pins = p;
+		s->gc_cappins = cap;
+	}
+	s->gc_pins[s->gc_npins++] = v;
+	return 0;
+}
+
+void wasm_anyref_unpin(struct wasm_store *s, uintptr_t v)
+{
+	for (size_t i = s->gc_npins; i-- > 0;) {
+		if (s->gc_pins[i] == v) {
+			s->gc_pins[i] = s->gc_pins[--s->gc_npins];
+			return;
+		}
+	}
+}
+
+void wasm_store_gc(struct wasm_store *s)
+{
+	wasm_gc_collect(s, s->stack + s->sp);
 }

@@ -675,8 +675,16 @@ bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want)
 		return true;
 	if (!v)
 		return wasm_vt_nullable(want);
+	/* GC: no struct or array object comes from outside (a snapshot cannot hold one);
+	 * an i31 or an internalized host value is a plain word (gc.c) */
+	if (wasm_vt_code(want) == WASM_HT_ANY)
+		return (v & 1) || (v & 3) == 2;
+	if (wasm_vt_code(want) == WASM_HT_EQ || wasm_vt_code(want) == WASM_HT_I31)
+		return (v & 1) != 0;
 	if (wasm_vt_code(want) != WASM_HT_IDX)
 		return wasm_vt_code(want) == WASM_FUNCREF || wasm_vt_code(want) == WASM_EXTERNREF;
+	if (!m || wasm_vt_index(want) >= m->ntypes || !wasm_type_is_func(m, wasm_vt_index(want)))
+		return false;
 	ft = f->type;
 	return m && ft->mod &&
 	       wasm_type_same(ft->mod, (uint32_t)(ft - ft->mod->types), m, wasm_vt_index(want));
@@ -685,14 +693,27 @@ bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want)
 /* 3.0: a typed reference argument must be of its parameter's type (validated code relies
  * on it): a null for a non-nullable one is WASM_TRAP_NULL_REF, a function of another
  * type WASM_TRAP_INDIRECT_TYPE. */
-static enum wasm_trap check_ref_args(const struct wasm_ftype *t, const union wasm_value *args)
+static enum wasm_trap check_ref_args(const struct wasm_store *s, const struct wasm_ftype *t,
+				     const union wasm_value *args)
 {
 	for (uint32_t i = 0; t->vparams && i < t->pub.nparams; i++) {
 		wasm_vt want = t->vparams[i];
 		if (!wasm_vt_is_ref(want))
 			continue;
+		if (wasm_vt_rep(t->mod, want) == WASM_ANYREF) {
+			/* GC: a struct or array must be a live object of the store (any other
+			 * even word would be dereferenced), and every value of the type */
+			uint64_t v = args[i].ext;
+			if (!v && !wasm_vt_nullable(want))
+				return WASM_TRAP_NULL_REF;
+			if (v && !(v & 3) && !wasm_gc_is_obj(s, v))
+				return WASM_TRAP_CAST;
+			if (!wasm_gc_ref_test(t->mod, v, want))
+				return WASM_TRAP_CAST;
+			continue;
+		}
 		if (wasm_vt_rep(t->mod, want) != WASM_FUNCREF) {
-			/* externref or the any hierarchy: only the null check */
+			/* externref: only the null check */
 			if (!args[i].ext && !wasm_vt_nullable(want))
 				return WASM_TRAP_NULL_REF;
 			continue;
@@ -716,7 +737,7 @@ enum wasm_trap wasm_call(struct wasm_store *s, struct wasm_func *f, const union 
 	if (s->sp + need > s->stack_slots) {
 		trap = WASM_TRAP_STACK_EXHAUSTED;
 		s->trap.trap = trap;
-	} else if ((trap = check_ref_args(t, args)) != WASM_TRAP_NONE) {
+	} else if ((trap = check_ref_args(s, t, args)) != WASM_TRAP_NONE) {
 		s->trap.trap = trap;
 	} else {
 		to_slots(t->pub.params, t->pub.nparams, args, s->stack + s->sp);

@@ -516,6 +516,8 @@ struct wasm_store {
 	size_t gc_cap, gc_n;
 	uint64_t gc_bytes, gc_since, gc_next;
 	uint64_t gc_collections; /* collections so far (tests, statistics) */
+	uint64_t *gc_pins;	 /* references the embedder holds (wasm_anyref_pin), roots */
+	size_t gc_npins, gc_cappins;
 };
 
 /* Not a trap: translated code left for the interpreter so that a pause can park where a

@@ -248,6 +248,13 @@ enum wasm_anyref_kind wasm_anyref_kind(uintptr_t v, uintptr_t *host);
  * Returns 0, or -1 when it needed an allocation past the store's budget. */
 int wasm_anyref_from_host(struct wasm_store *s, uintptr_t h, uintptr_t *out)
 	__attribute__((warn_unused_result));
+/* Keeps reference v (a struct, array or any other anyref or externref value the store
+ * gave) alive across later calls until unpinned: the embedder's handles are roots of
+ * the collector. Pins nest (each pin needs its unpin). Returns 0 or -ENOMEM. */
+int wasm_anyref_pin(struct wasm_store *s, uintptr_t v) __attribute__((warn_unused_result));
+void wasm_anyref_unpin(struct wasm_store *s, uintptr_t v);
+/* Runs a collection now (roots: globals, tables, segments, pins; no call may be active). */
+void wasm_store_gc(struct wasm_store *s);
 /* Collections the store's GC heap has had (for tests and statistics). */
 uint64_t wasm_store_gc_collections(const struct wasm_store *s);
 
