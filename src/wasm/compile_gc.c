@@ -108,8 +108,7 @@ static wasm_vt unpacked(wasm_vt t)
 
 static bool defaultable(wasm_vt t)
 {
-	return !wasm_vt_is_ref(t) || t == WASM_PACK_I8 || t == WASM_PACK_I16 ||
-	       wasm_vt_nullable(t);
+	return !wasm_vt_is_ref(t) || t == WASM_PACK_I8 || t == WASM_PACK_I16 || wasm_vt_nullable(t);
 }
 
 /* struct.new x / struct.new_default x */

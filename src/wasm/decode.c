@@ -780,8 +780,9 @@ static bool is_const_op(const uint8_t *p, const uint8_t *end)
 	case 0xfd: /* v128.const */
 		return end - p > 1 && p[1] == 0x0c;
 	case 0xfb: /* ref.i31 and the GC allocations and conversions */
-		return end - p > 1 && (p[1] == 0x1c || p[1] == 0x00 || p[1] == 0x01 || p[1] == 0x06 ||
-				       p[1] == 0x07 || p[1] == 0x08 || p[1] == 0x1a || p[1] == 0x1b);
+		return end - p > 1 &&
+		       (p[1] == 0x1c || p[1] == 0x00 || p[1] == 0x01 || p[1] == 0x06 ||
+			p[1] == 0x07 || p[1] == 0x08 || p[1] == 0x1a || p[1] == 0x1b);
 	}
 	return false;
 }
@@ -958,11 +959,10 @@ static int ce_gc(struct wasm_module *m, struct wasm_reader *r, wasm_vt *types, u
 						    "field without a default value");
 		one->kind = WASM_CE_STRUCT_NEW_DEFAULT;
 		break;
-	case 0x06:
-		{
-			const wasm_vt two[2] = {t->fields[0], WASM_I32};
-			TRY(ce_pop(m, r, types, depth, 2, two, 0));
-		}
+	case 0x06: {
+		const wasm_vt two[2] = {t->fields[0], WASM_I32};
+		TRY(ce_pop(m, r, types, depth, 2, two, 0));
+	}
 		one->kind = WASM_CE_ARRAY_NEW, one->v[0] = 2;
 		break;
 	case 0x07:
@@ -993,7 +993,8 @@ static int ce_gc(struct wasm_module *m, struct wasm_reader *r, wasm_vt *types, u
 	}
 	}
 	if (*depth == WASM_CE_MAX_DEPTH)
-		return wasm_rd_fail(r, WASM_ERR_LIMIT, "constant expression holds more than %u values",
+		return wasm_rd_fail(r, WASM_ERR_LIMIT,
+				    "constant expression holds more than %u values",
 				    WASM_CE_MAX_DEPTH);
 	types[(*depth)++] = res;
 	one->type = res;

@@ -1257,25 +1257,29 @@ do_return:
 		NEXT();
 		/* 3.0 GC objects (gc.c); the collector's roots are the stack below this frame */
 		CASE(STRUCT_NEW)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 4;
 		NEXT();
 		CASE(STRUCT_NEW_DEFAULT)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW_DEFAULT, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW_DEFAULT, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 3;
 		NEXT();
 		CASE(STRUCT_GET)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_GET, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_GET, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
 		NEXT();
 		CASE(STRUCT_SET)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_SET, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_SET, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
@@ -1287,25 +1291,29 @@ do_return:
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_NEW_DEFAULT)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DEFAULT, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DEFAULT, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 4;
 		NEXT();
 		CASE(ARRAY_NEW_FIXED)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_FIXED, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_FIXED, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_NEW_DATA)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DATA, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DATA, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_NEW_ELEM)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_ELEM, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_ELEM, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 6;
@@ -1329,37 +1337,43 @@ do_return:
 		pc += 3;
 		NEXT();
 		CASE(ARRAY_FILL)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_FILL, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_FILL, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_COPY)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_COPY, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_COPY, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_INIT_DATA)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_DATA, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_DATA, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_INIT_ELEM)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_ELEM, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_ELEM, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 6;
 		NEXT();
 		CASE(ANY_CONVERT_EXTERN)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ANY_CONVERT_EXTERN, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ANY_CONVERT_EXTERN, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 3;
 		NEXT();
 		CASE(EXTERN_CONVERT_ANY)
-		trap = wasm_gc_exec(s, inst, pc, WASM_OP_EXTERN_CONVERT_ANY, fp, fp + fn->code->frame_slots);
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_EXTERN_CONVERT_ANY, fp,
+				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 3;

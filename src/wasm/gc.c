@@ -394,8 +394,8 @@ enum wasm_trap wasm_gc_struct_new(struct wasm_store *s, const union wasm_slot *t
 }
 
 enum wasm_trap wasm_gc_array_new(struct wasm_store *s, const union wasm_slot *top,
-				 const struct wasm_ftype *t, uint32_t n, const union wasm_slot *vals,
-				 bool each, uint64_t *out)
+				 const struct wasm_ftype *t, uint32_t n,
+				 const union wasm_slot *vals, bool each, uint64_t *out)
 {
 	wasm_vt et = t->fields[0];
 	enum wasm_gc_ek k = wasm_gc_ek(et, false);
@@ -479,8 +479,7 @@ static bool obj_type_sub(const struct wasm_ftype *a, const struct wasm_module *m
 	for (uint32_t d = 0; d <= WASM_MAX_SUBTYPE_DEPTH; d++) {
 		const struct wasm_module *am = a->mod;
 		uint32_t ai = (uint32_t)(a - am->types);
-		if (am == m ? am->type_canon[ai] == m->type_canon[b]
-			    : wasm_type_same(am, ai, m, b))
+		if (am == m ? am->type_canon[ai] == m->type_canon[b] : wasm_type_same(am, ai, m, b))
 			return true;
 		if (a->super == WASM_NO_SUPER)
 			return false;
@@ -677,8 +676,8 @@ enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, co
 		if ((uint64_t)at + (uint64_t)n * o->esize > inst->data_len[pc[5]])
 			return WASM_TRAP_MEM_OOB;
 		if (n)
-			memcpy((uint8_t *)o->data + (size_t)i * o->esize, m->datas[pc[5]].bytes + at,
-			       (size_t)n * o->esize);
+			memcpy((uint8_t *)o->data + (size_t)i * o->esize,
+			       m->datas[pc[5]].bytes + at, (size_t)n * o->esize);
 		return WASM_TRAP_NONE;
 	}
 	case WASM_OP_ARRAY_INIT_ELEM: {

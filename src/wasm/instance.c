@@ -207,7 +207,8 @@ static enum wasm_trap eval_cexpr(struct wasm_instance *inst, const struct wasm_c
 			}
 			if (op->kind == WASM_CE_BINOP) {
 				d--;
-				st[d - 1][0].i64 = ce_binop(op->idx, st[d - 1][0].i64, st[d][0].i64);
+				st[d - 1][0].i64 =
+					ce_binop(op->idx, st[d - 1][0].i64, st[d][0].i64);
 				continue;
 			}
 			if (op->kind >= WASM_CE_STRUCT_NEW) {

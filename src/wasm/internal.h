@@ -763,8 +763,8 @@ enum wasm_trap wasm_gc_struct_new(struct wasm_store *s, const union wasm_slot *t
 				  uint64_t *out);
 /* An array of type t of n elements, each vals[0] (NULL: zero), or vals[i] (each true). */
 enum wasm_trap wasm_gc_array_new(struct wasm_store *s, const union wasm_slot *top,
-				 const struct wasm_ftype *t, uint32_t n, const union wasm_slot *vals,
-				 bool each, uint64_t *out);
+				 const struct wasm_ftype *t, uint32_t n,
+				 const union wasm_slot *vals, bool each, uint64_t *out);
 /* any.convert_extern and extern.convert_any (see struct wasm_gcobj). */
 enum wasm_trap wasm_gc_internalize(struct wasm_store *s, const union wasm_slot *top, uint64_t e,
 				   uint64_t *out);

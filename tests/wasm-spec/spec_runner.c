@@ -418,8 +418,9 @@ static bool value_matches(const struct wasm_script_value *exp, const union wasm_
 	case WASM_V128:
 		return v128_matches(exp, got, why, n);
 	default:
-		if (exp->pattern == WASM_SCRIPT_REF_STRUCT || exp->pattern == WASM_SCRIPT_REF_ARRAY ||
-		    exp->pattern == WASM_SCRIPT_REF_EQ || exp->pattern == WASM_SCRIPT_REF_HOST) {
+		if (exp->pattern == WASM_SCRIPT_REF_STRUCT ||
+		    exp->pattern == WASM_SCRIPT_REF_ARRAY || exp->pattern == WASM_SCRIPT_REF_EQ ||
+		    exp->pattern == WASM_SCRIPT_REF_HOST) {
 			uintptr_t host;
 			enum wasm_anyref_kind k = wasm_anyref_kind(got->ext, &host);
 			snprintf(why, n, "anyref: want %s, got kind %d (host value %" PRIuPTR ")",
