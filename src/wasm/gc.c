@@ -11,7 +11,7 @@
  * a little longer), every reference global and table of the store, every instance's
  * element segments, and the values of every exception (exn.c); objects are then scanned
  * precisely from their types. It runs when the bytes allocated since the last one reach
- * what survived it (at least GC_MIN), and again before an allocation that would not fit
+ * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
  * in the store's budget (--max-memory), which is charged for every object. Collections
  * run only from the interpreter's GC ops (whose functions the JIT leaves alone), never
  * while instantiating (constant expressions hold objects in C variables then).
@@ -31,11 +31,19 @@
 
 /* ----- the object set ----- */
 
+/* The home slot of address p: a full 64-bit mix (murmur3's finalizer), since
+ * allocation addresses differ only in a few middle bits and linear probing needs them
+ * spread over the whole table. */
 static size_t slot_of(uintptr_t p, size_t mask)
 {
-	uint64_t h = (uint64_t)(p >> 3) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = (uint64_t)p;
 
-	return (size_t)(h >> 20) & mask;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (size_t)h & mask;
 }
 
 static void set_put(struct wasm_gcobj **set, size_t cap, struct wasm_gcobj *o)
@@ -173,6 +181,67 @@ static void mark_value(struct mark *g, uint64_t v)
 	g->work[g->nwork++] = o;
 }
 
+/* Marks v, a reference of the any hierarchy held by an object: null, an i31, a host
+ * word or a live object's address (validated code and the checked API put nothing else
+ * there), so no set probe is needed. */
+static void mark_any(struct mark *g, uint64_t v)
+{
+	struct wasm_gcobj *o = (struct wasm_gcobj *)(uintptr_t)v;
+
+	if (!v || (v & 3) || o->mark)
+		return;
+	o->mark = true;
+	g->work[g->nwork++] = o;
+}
+
+/* Whether field type t (of module m) is of the any hierarchy (else an externref, which
+ * may hold any host value, or a function or exception reference, never an object). */
+static bool any_vt(const struct wasm_module *m, wasm_vt t)
+{
+	switch (wasm_vt_code(t)) {
+	case WASM_HT_ANY:
+	case WASM_HT_EQ:
+	case WASM_HT_I31:
+	case WASM_HT_STRUCT:
+	case WASM_HT_ARRAY:
+	case WASM_HT_NONE:
+		return true;
+	case WASM_HT_IDX:
+		return !wasm_type_is_func(m, wasm_vt_index(t));
+	default:
+		return false;
+	}
+}
+
+/* Marks what object o refers to: any-hierarchy fields directly, the others through the
+ * set (an externref's host value is no object unless the set says so). */
+static void trace(struct mark *g, struct wasm_gcobj *o)
+{
+	const struct wasm_module *m = o->type ? o->type->mod : NULL;
+
+	if (o->kind == WASM_GC_STRUCT) {
+		uint32_t off = 0;
+		for (uint32_t i = 0; i < o->type->nfields; i++) {
+			wasm_vt t = o->type->fields[i];
+			if (ref_vt(t)) {
+				if (any_vt(m, t))
+					mark_any(g, o->data[off]);
+				else
+					mark_value(g, o->data[off]);
+			}
+			off += wasm_type_slots(t);
+		}
+	} else if (o->kind == WASM_GC_ARRAY && o->refs) {
+		bool any = any_vt(m, o->type->fields[0]);
+		for (uint32_t i = 0; i < o->len; i++) {
+			if (any)
+				mark_any(g, o->data[i]);
+			else
+				mark_value(g, o->data[i]);
+		}
+	}
+}
+
 /* Calls fn for every reference an object holds (precisely, from its type). */
 static void each_ref(struct wasm_gcobj *o, void (*fn)(void *, uint64_t), void *ctx)
 {
@@ -188,11 +257,6 @@ static void each_ref(struct wasm_gcobj *o, void (*fn)(void *, uint64_t), void *c
 		for (uint32_t i = 0; i < o->len; i++)
 			fn(ctx, o->data[i]);
 	}
-}
-
-static void mark_fn(void *ctx, uint64_t v)
-{
-	mark_value(ctx, v);
 }
 
 void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx)
@@ -267,7 +331,7 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 			s->gc_set[i]->mark = false;
 	mark_roots(s, &g, top);
 	while (g.nwork)
-		each_ref(g.work[--g.nwork], mark_fn, &g);
+		trace(&g, g.work[--g.nwork]);
 	core_free(g.work);
 	/* sweep: the survivors go to a new set */
 	for (size_t i = 0; i < s->gc_cap; i++)
@@ -299,7 +363,7 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 	s->gc_cap = cap;
 	s->gc_n = n;
 	s->gc_since = 0;
-	s->gc_next = live > GC_MIN ? live : GC_MIN;
+	s->gc_next = 2 * live > GC_MIN ? 2 * live : GC_MIN;
 	s->gc_collections++;
 }
 

@@ -2,11 +2,15 @@
 ;; --max-memory): short-lived structs by the million, a deep linked list that must survive
 ;; the collections its own building causes, garbage cycles, objects reachable only from a
 ;; global or a table, a list kept in a local of a function without GC instructions (the
-;; JIT translates it; the collector must find the list in its frame), and a heap that
-;; really does not fit.
+;; JIT translates it; the collector must find the list in its frame), references of
+;; every kind in fields and array elements across collections (an externalized struct in
+;; an externref field, i31s and structs in an anyref array), and a heap that really does
+;; not fit.
 (module
   (type $node (struct (field $v (mut i64)) (field $next (mut (ref null $node)))))
   (type $bytes (array (mut i8)))
+  (type $box (struct (field $e (mut externref)) (field $a (mut anyref))))
+  (type $anys (array (mut anyref)))
   (global $keep (mut (ref null $node)) (ref.null $node))
   (table $tab 4 (ref null $node))
 
@@ -85,4 +89,25 @@
   (func (export "hoard") (param $n i32) (result i64)
     (global.set $keep (call $list (local.get $n)))
     (call $sum (global.get $keep)))
+
+  ;; an anyref array holding an i31, a box (an externalized struct in its externref
+  ;; field, an i31 in its anyref one) and a struct, kept only in a local across n structs
+  ;; of churn: 7 + 40 + 5 + 1
+  (func (export "mixed") (param $n i32) (result i32)
+    (local $arr (ref $anys)) (local $b (ref $box))
+    (local.set $arr (array.new_default $anys (i32.const 4)))
+    (array.set $anys (local.get $arr) (i32.const 0) (ref.i31 (i32.const 7)))
+    (array.set $anys (local.get $arr) (i32.const 1)
+      (struct.new $box (extern.convert_any (struct.new $node (i64.const 40) (ref.null $node)))
+                       (ref.i31 (i32.const 5))))
+    (array.set $anys (local.get $arr) (i32.const 2) (struct.new $node (i64.const 1) (ref.null $node)))
+    (drop (call $churn (local.get $n)))
+    (local.set $b (ref.cast (ref $box) (array.get $anys (local.get $arr) (i32.const 1))))
+    (i32.add
+      (i32.add (i31.get_u (ref.cast (ref i31) (array.get $anys (local.get $arr) (i32.const 0))))
+               (i32.wrap_i64 (struct.get $node $v
+                 (ref.cast (ref $node) (any.convert_extern (struct.get $box $e (local.get $b)))))))
+      (i32.add (i31.get_u (ref.cast (ref i31) (struct.get $box $a (local.get $b))))
+               (i32.wrap_i64 (struct.get $node $v
+                 (ref.cast (ref $node) (array.get $anys (local.get $arr) (i32.const 2))))))))
 )
