@@ -30,3 +30,11 @@ bench: bench-guests
 bench-jit-thrash: guests
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge bench/jit-thrash
+
+# WebAssembly GC (bench/wasm/gc): binary-trees of GC structs under --max-memory, Lodge
+# (JIT on and off) against Node's V8 on the same module (BENCH_NODE: a Node whose V8 has
+# the final GC encoding, 22 or later; Node 20 is reported as unable).
+.PHONY: bench-wasm-gc
+bench-wasm-gc:
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/wasm/gc/run

@@ -456,7 +456,7 @@ static int compile_instr(struct wasm_cc *c, uint32_t idx, bool *done)
 				       (oi->op >= S_CALL_REF && oi->op <= S_BR_ON_NON_NULL) ||
 				       (oi->op >= S_THROW && oi->op <= S_TRY_TABLE)))
 		return wasm_cc_control(c, oi->op, done);
-	if (oi->cls == CLS_SPECIAL && oi->op >= S_REF_EQ && oi->op <= S_REF_CAST_NULL)
+	if (oi->cls == CLS_SPECIAL && oi->op >= S_REF_EQ && oi->op <= S_EXTERN_CONVERT_ANY)
 		return wasm_cc_gc(c, oi->op);
 	return wasm_cc_operand(c, idx);
 }

@@ -242,6 +242,12 @@ int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const wasm_v
 		      const wasm_vt *res) MUST_CHECK;
 /* Whether a <: b (types of this module). */
 bool wasm_cc_sub(const struct wasm_cc *c, wasm_vt a, wasm_vt b);
+/* Pops n values of types[0..n) into consecutive slots from *base (a call's arguments,
+ * struct.new's fields). */
+int wasm_cc_pop_args(struct wasm_cc *c, uint32_t n, const wasm_vt *types,
+		     uint32_t *base) MUST_CHECK;
+/* GC br_on_cast and br_on_cast_fail (sp S_BR_ON_CAST or S_BR_ON_CAST_FAIL). */
+int wasm_cc_br_on_cast(struct wasm_cc *c, uint32_t sp) MUST_CHECK;
 /* Compiles control instruction sp (enum special, S_UNREACHABLE..S_RETURN_CALL_INDIRECT); sets
  * *done at the function's final end. Returns 0, -EINVAL (error filled) or -ENOMEM. */
 int wasm_cc_control(struct wasm_cc *c, uint32_t sp, bool *done) MUST_CHECK;
@@ -254,7 +260,7 @@ int wasm_cc_operand(struct wasm_cc *c, uint32_t idx) MUST_CHECK;
 /* ----- compile_gc.c ----- */
 
 /* Compiles GC instruction sp (enum special, the opcodes.def GC block,
- * S_REF_EQ..S_REF_CAST_NULL). */
+ * S_REF_EQ..S_EXTERN_CONVERT_ANY). */
 int wasm_cc_gc(struct wasm_cc *c, uint32_t sp) MUST_CHECK;
 
 #endif

@@ -576,6 +576,18 @@ static int call_common(struct wasm_cc *c, const struct wasm_ftype *t, uint32_t *
 	return 0;
 }
 
+int wasm_cc_pop_args(struct wasm_cc *c, uint32_t n, const wasm_vt *types, uint32_t *base)
+{
+	TRY(wasm_cc_check_top(c, n, types));
+	if (!c->dead && c->nvs - c->cs[c->ncs - 1].height >= n)
+		*base = args_base(c, n);
+	else
+		*base = c->top_slot;
+	TRY(wasm_cc_pop_types(c, n, types));
+	*base = c->dead ? c->top_slot : *base;
+	return 0;
+}
+
 static int op_call(struct wasm_cc *c)
 {
 	uint32_t f, base;
@@ -858,6 +870,76 @@ static int op_br_on_null(struct wasm_cc *c, bool on_null)
 	}
 	if (!on_null) /* the reference was null: dropped */
 		TRY(wasm_cc_pop(c, T_UNKNOWN, &v));
+	return 0;
+}
+
+/* br_on_cast l rt1 rt2 (GC): branch with the reference as rt2 when it is one, else go
+ * on with it as rt1 minus rt2; br_on_cast_fail the other way round. The test is REF_TEST
+ * into a scratch slot above the stack, then BR_NZ or BR_Z on it (BRL_ to a loop). */
+int wasm_cc_br_on_cast(struct wasm_cc *c, uint32_t sp)
+{
+	bool fail = sp == S_BR_ON_CAST_FAIL;
+	uint32_t depth, n, at, skip, s, tmp;
+	wasm_vt rt1, rt2, diff, tbr, tfall;
+	const wasm_vt *types;
+	struct wasm_cc_entry v;
+	struct wasm_cc_ctrl *t;
+	uint8_t flags;
+
+	TRY(wasm_rd_u8(c->r, &flags));
+	if (flags > 3)
+		return wasm_rd_fail(c->r, WASM_ERR_MALFORMED, "malformed br_on_cast flags %u",
+				    flags);
+	TRY(rd_label(c, &depth));
+	TRY(wasm_rd_heaptype(c->r, c->m, &rt1));
+	TRY(wasm_rd_heaptype(c->r, c->m, &rt2));
+	if (!(flags & 1))
+		rt1 |= WASM_VT_NONNULL;
+	if (!(flags & 2))
+		rt2 |= WASM_VT_NONNULL;
+	if (!wasm_cc_sub(c, rt2, rt1))
+		return wasm_cc_mismatch(c, "br_on_cast to a type not below its operand's");
+	diff = wasm_vt_nullable(rt2) ? rt1 | WASM_VT_NONNULL : rt1;
+	tbr = fail ? diff : rt2;
+	tfall = fail ? rt2 : diff;
+	TRY(wasm_cc_pop(c, rt1, &v));
+	t = &c->cs[c->ncs - 1 - depth];
+	label_types(t, &n, &types);
+	if (n == 0 || !wasm_cc_sub(c, tbr, types[n - 1]))
+		return wasm_cc_mismatch(c, "br_on_cast to a label without a matching reference "
+					   "type");
+	TRY(wasm_cc_check_top(c, n - 1, types));
+	TRY(wasm_cc_refine_top(c, n - 1, types));
+	s = wasm_cc_use_slot(c, &v);
+	TRY(repush(c, v, tbr));
+	if (!c->dead) {
+		bool moves = depth == c->ncs - 1 || label_needs_moves(c, n, t->base);
+		bool loop = t->kind == C_LOOP;
+		tmp = c->top_slot;
+		if (tmp + 1 > c->max_slot)
+			c->max_slot = tmp + 1;
+		wasm_cc_emit_op(c, WASM_OP_REF_TEST);
+		wasm_cc_emit(c, tmp), wasm_cc_emit(c, s), wasm_cc_emit(c, rt2);
+		if (moves) {
+			at = c->n;
+			wasm_cc_emit_op(c, fail ? WASM_OP_BR_NZ : WASM_OP_BR_Z);
+			wasm_cc_emit(c, tmp);
+			wasm_cc_emit(c, 0);
+			skip = c->n - 1;
+			emit_br(c, depth);
+			if (!c->oom)
+				c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
+			wasm_cc_label(c);
+		} else {
+			at = c->n;
+			wasm_cc_emit_op(c, fail ? (loop ? WASM_OP_BRL_Z : WASM_OP_BR_Z)
+						: (loop ? WASM_OP_BRL_NZ : WASM_OP_BR_NZ));
+			wasm_cc_emit(c, tmp);
+			emit_target(c, t, at);
+			c->last_end = UINT32_MAX;
+		}
+	}
+	c->vs[c->nvs - 1].type = tfall;
 	return 0;
 }
 

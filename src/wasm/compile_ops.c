@@ -156,7 +156,7 @@ static int op_global_set(struct wasm_cc *c)
 
 	TRY(rd_global(c, &x));
 	if (!c->m->globals[x].mut)
-		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "global is immutable: %u", x);
+		return wasm_rd_fail(c->r, WASM_ERR_INVALID, "immutable global %u", x);
 	t = c->m->globals[x].type;
 	TRY(wasm_cc_pop(c, t, &v));
 	s = wasm_cc_use_slot(c, &v);

@@ -779,8 +779,10 @@ static bool is_const_op(const uint8_t *p, const uint8_t *end)
 		return true;
 	case 0xfd: /* v128.const */
 		return end - p > 1 && p[1] == 0x0c;
-	case 0xfb: /* ref.i31 */
-		return end - p > 1 && p[1] == 0x1c;
+	case 0xfb: /* ref.i31 and the GC allocations and conversions */
+		return end - p > 1 &&
+		       (p[1] == 0x1c || p[1] == 0x00 || p[1] == 0x01 || p[1] == 0x06 ||
+			p[1] == 0x07 || p[1] == 0x08 || p[1] == 0x1a || p[1] == 0x1b);
 	}
 	return false;
 }
@@ -892,6 +894,113 @@ static bool is_ce_i31(struct wasm_reader *r)
 	return false;
 }
 
+static wasm_vt ce_unpacked(wasm_vt t)
+{
+	return t == WASM_PACK_I8 || t == WASM_PACK_I16 ? WASM_I32 : t;
+}
+
+/* Pops n operands of types want[0..n) (want NULL: n of type one) off the type stack. */
+static int ce_pop(struct wasm_module *m, struct wasm_reader *r, wasm_vt *types, uint32_t *depth,
+		  uint32_t n, const wasm_vt *want, wasm_vt one)
+{
+	if (*depth < n)
+		return wasm_rd_fail(r, WASM_ERR_INVALID,
+				    "type mismatch: too few operands in a constant expression");
+	for (uint32_t i = 0; i < n; i++) {
+		wasm_vt w = want ? ce_unpacked(want[i]) : one;
+		if (!wasm_vt_sub(m, types[*depth - n + i], m, w))
+			return wasm_rd_fail(r, WASM_ERR_INVALID,
+					    "type mismatch: operand of a GC instruction in a "
+					    "constant expression");
+	}
+	*depth -= n;
+	return 0;
+}
+
+/* A GC allocation or conversion (0xFB, r at the prefix) in a constant expression: checks
+ * and pops its operands, pushes its result, and describes it in one. Returns 1 when it
+ * is none of them (r unmoved). */
+static int ce_gc(struct wasm_module *m, struct wasm_reader *r, wasm_vt *types, uint32_t *depth,
+		 struct wasm_cexpr *one)
+{
+	const uint8_t *at = r->p;
+	uint32_t sub, x = 0, n = 0;
+	const struct wasm_ftype *t = NULL;
+	wasm_vt res = 0;
+
+	r->p++;
+	if (wasm_rd_u32(r, &sub) || (sub != 0x00 && sub != 0x01 && sub != 0x06 && sub != 0x07 &&
+				     sub != 0x08 && sub != 0x1a && sub != 0x1b)) {
+		r->p = at;
+		return 1;
+	}
+	memset(one, 0, sizeof(*one));
+	if (sub <= 0x08) {
+		TRY(wasm_rd_u32(r, &x));
+		if (x >= m->ntypes)
+			return invalid(r, "unknown type", x);
+		t = &m->types[x];
+		if (t->comp != (sub <= 0x01 ? WASM_COMP_STRUCT : WASM_COMP_ARRAY))
+			return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch: type %u", x);
+		one->idx = x;
+		res = wasm_vt_idx(x, false);
+	}
+	switch (sub) {
+	case 0x00:
+		TRY(ce_pop(m, r, types, depth, t->nfields, t->fields, 0));
+		one->kind = WASM_CE_STRUCT_NEW, one->v[0] = t->nfields;
+		break;
+	case 0x01:
+		for (uint32_t i = 0; i < t->nfields; i++)
+			if (wasm_vt_is_ref(t->fields[i]) && t->fields[i] != WASM_PACK_I8 &&
+			    t->fields[i] != WASM_PACK_I16 && !wasm_vt_nullable(t->fields[i]))
+				return wasm_rd_fail(r, WASM_ERR_INVALID,
+						    "type mismatch: struct.new_default of a "
+						    "field without a default value");
+		one->kind = WASM_CE_STRUCT_NEW_DEFAULT;
+		break;
+	case 0x06: {
+		const wasm_vt two[2] = {t->fields[0], WASM_I32};
+		TRY(ce_pop(m, r, types, depth, 2, two, 0));
+	}
+		one->kind = WASM_CE_ARRAY_NEW, one->v[0] = 2;
+		break;
+	case 0x07:
+		if (wasm_vt_is_ref(t->fields[0]) && t->fields[0] != WASM_PACK_I8 &&
+		    t->fields[0] != WASM_PACK_I16 && !wasm_vt_nullable(t->fields[0]))
+			return wasm_rd_fail(r, WASM_ERR_INVALID,
+					    "type mismatch: array.new_default of elements "
+					    "without a default value");
+		TRY(ce_pop(m, r, types, depth, 1, NULL, WASM_I32));
+		one->kind = WASM_CE_ARRAY_NEW_DEFAULT, one->v[0] = 1;
+		break;
+	case 0x08:
+		TRY(wasm_rd_u32(r, &n));
+		TRY(ce_pop(m, r, types, depth, n, NULL, ce_unpacked(t->fields[0])));
+		one->kind = WASM_CE_ARRAY_NEW_FIXED, one->v[0] = n;
+		break;
+	case 0x1a:
+	case 0x1b: {
+		bool to_any = sub == 0x1a;
+		wasm_vt in = to_any ? WASM_EXTERNREF : WASM_HT_ANY;
+		bool nullable;
+		TRY(ce_pop(m, r, types, depth, 1, NULL, in));
+		nullable = wasm_vt_nullable(types[*depth]);
+		res = wasm_vt_ref(to_any ? WASM_HT_ANY : WASM_EXTERNREF, nullable);
+		one->kind = to_any ? WASM_CE_ANY_CONVERT : WASM_CE_EXTERN_CONVERT;
+		one->v[0] = 1;
+		break;
+	}
+	}
+	if (*depth == WASM_CE_MAX_DEPTH)
+		return wasm_rd_fail(r, WASM_ERR_LIMIT,
+				    "constant expression holds more than %u values",
+				    WASM_CE_MAX_DEPTH);
+	types[(*depth)++] = res;
+	one->type = res;
+	return 0;
+}
+
 static int ce_record(struct wasm_module *m, const struct wasm_cexpr *ce)
 {
 	if (m->nceops == m->capceops) {
@@ -915,6 +1024,8 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 	wasm_vt types[WASM_CE_MAX_DEPTH];
 	uint32_t depth = 0, n = 0, first = m->nceops;
 	struct wasm_cexpr one;
+	bool gc = false; /* a GC allocation or conversion: always a program */
+	int rc;
 
 	memset(ce, 0, sizeof(*ce));
 	for (;;) {
@@ -931,6 +1042,9 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 						    "constant expression");
 			types[depth - 1] = wasm_vt_ref(WASM_HT_I31, false);
 			one = (struct wasm_cexpr){.kind = WASM_CE_I31, .type = types[depth - 1]};
+		} else if (op == 0xfb && (rc = ce_gc(m, r, types, &depth, &one)) <= 0) {
+			TRY(rc);
+			gc = true;
 		} else if (is_ce_binop(op)) {
 			wasm_vt t = op <= 0x6c ? WASM_I32 : WASM_I64;
 			r->p++;
@@ -954,7 +1068,7 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 		n++;
 	}
 	r->p++;
-	m->nceops = n == 1 ? first : m->nceops;
+	m->nceops = n == 1 && !gc ? first : m->nceops;
 	if (depth == 0)
 		return wasm_rd_fail(r, WASM_ERR_INVALID,
 				    "type mismatch: empty constant expression");
@@ -964,7 +1078,7 @@ static int rd_cexpr(struct wasm_module *m, struct wasm_reader *r, wasm_vt want,
 			"type mismatch: constant expression leaves more than one value");
 	if (!wasm_vt_sub(m, types[0], m, want))
 		return wasm_rd_fail(r, WASM_ERR_INVALID, "type mismatch in constant expression");
-	if (n == 1) {
+	if (n == 1 && !gc) {
 		*ce = one;
 	} else {
 		ce->kind = WASM_CE_EXPR, ce->type = want;

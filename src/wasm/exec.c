@@ -119,6 +119,15 @@ const char *wasm_trap_message(enum wasm_trap trap)
 		return "null i31 reference";
 	case WASM_TRAP_CAST:
 		return "cast failure";
+	case WASM_TRAP_NULL_STRUCT:
+		return "null structure reference";
+	case WASM_TRAP_NULL_ARRAY:
+		return "null array reference";
+	case WASM_TRAP_ARRAY_OOB:
+		return "out of bounds array access";
+	case WASM_TRAP_GC_LIMIT:
+		return "out of memory: the GC heap (structs and arrays) would exceed the memory "
+		       "budget (--max-memory) even after a collection";
 	}
 	return "unknown trap";
 }
@@ -1245,6 +1254,129 @@ do_return:
 			TRAP(WASM_TRAP_CAST);
 		fp[pc[1]].i64 = fp[pc[2]].i64;
 		pc += 4;
+		NEXT();
+		/* 3.0 GC objects (gc.c); the collector's roots are the stack below this frame */
+		CASE(STRUCT_NEW)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 4;
+		NEXT();
+		CASE(STRUCT_NEW_DEFAULT)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW_DEFAULT, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 3;
+		NEXT();
+		CASE(STRUCT_GET)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_GET, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(STRUCT_SET)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_SET, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(ARRAY_NEW)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW, fp, fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(ARRAY_NEW_DEFAULT)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DEFAULT, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 4;
+		NEXT();
+		CASE(ARRAY_NEW_FIXED)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_FIXED, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(ARRAY_NEW_DATA)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DATA, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ARRAY_NEW_ELEM)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_ELEM, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ARRAY_GET)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_GET, fp, fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(ARRAY_SET)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_SET, fp, fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 5;
+		NEXT();
+		CASE(ARRAY_LEN)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_LEN, fp, fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 3;
+		NEXT();
+		CASE(ARRAY_FILL)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_FILL, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ARRAY_COPY)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_COPY, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ARRAY_INIT_DATA)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_DATA, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ARRAY_INIT_ELEM)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_ELEM, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 6;
+		NEXT();
+		CASE(ANY_CONVERT_EXTERN)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ANY_CONVERT_EXTERN, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 3;
+		NEXT();
+		CASE(EXTERN_CONVERT_ANY)
+		trap = wasm_gc_exec(s, inst, pc, WASM_OP_EXTERN_CONVERT_ANY, fp,
+				    fp + fn->code->frame_slots);
+		if (unlikely(trap))
+			TRAP(trap);
+		pc += 3;
 		NEXT();
 		CASE(SHUFFLE)
 		{

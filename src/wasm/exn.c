@@ -61,8 +61,16 @@ static void mark_value(struct gc *g, uint64_t v)
 	}
 }
 
+static void mark_fn(void *g, uint64_t v)
+{
+	mark_value(g, v);
+}
+
 static void mark_roots(struct wasm_store *s, struct gc *g, const union wasm_slot *top)
 {
+	/* GC objects may hold exnrefs: every object's references are roots (a collection
+	 * of exceptions does not know which objects are reachable) */
+	wasm_gc_each_ref(s, mark_fn, g);
 	for (const union wasm_slot *p = s->stack; p < top; p++)
 		mark_value(g, p->i64);
 	mark_value(g, (uint64_t)(uintptr_t)s->exn);

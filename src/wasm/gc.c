@@ -1,14 +1,562 @@
 /*
- * The GC proposal's run-time type tests (ref.test, ref.cast). The values that exist so
- * far: null (0), i31s (odd words, compile_gc.c), function references (struct wasm_func
- * pointers) and host references (externref). There are no struct or array objects yet,
- * so no value is of a struct or array type.
+ * The GC proposal's heap (WebAssembly 3.0): structs, arrays and boxes (struct wasm_gcobj
+ * in internal.h, which says how every reference of the any hierarchy is represented),
+ * their instructions, the run-time type tests (ref.test, ref.cast, br_on_cast), the
+ * extern conversions and the store's collector.
+ *
+ * Every object of a store is in its open-addressing set (s->gc_set), so whether a word is
+ * an object's address is one probe. The collector is a mark-and-sweep: the roots are the
+ * value stack in use (every slot below the running frame's top, scanned conservatively:
+ * a word that is a live object's address keeps it, so a stale slot can only keep garbage
+ * a little longer), every reference global and table of the store, every instance's
+ * element segments, and the values of every exception (exn.c); objects are then scanned
+ * precisely from their types. It runs when the bytes allocated since the last one reach
+ * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
+ * in the store's budget (--max-memory), which is charged for every object. Collections
+ * run only from the interpreter's GC ops (whose functions the JIT leaves alone), never
+ * while instantiating (constant expressions hold objects in C variables then).
  */
 #include "wasm/internal.h"
+
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define GC_MIN	      (1u << 20) /* bytes allocated before the first collection */
+#define GC_OBJ_EXTRA  16u	 /* charged per object beside its size: its set slots */
+#define HOST_INLINE   (1ull << 62)
+#define GC_MAX_BYTES  (1ull << 40) /* no object is larger (then past any budget) */
+#define GC_EMPTY_SLOT ((struct wasm_gcobj *)0)
+
+/* ----- the object set ----- */
+
+/* The home slot of address p: a full 64-bit mix (murmur3's finalizer), since
+ * allocation addresses differ only in a few middle bits and linear probing needs them
+ * spread over the whole table. */
+static size_t slot_of(uintptr_t p, size_t mask)
+{
+	uint64_t h = (uint64_t)p;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (size_t)h & mask;
+}
+
+static void set_put(struct wasm_gcobj **set, size_t cap, struct wasm_gcobj *o)
+{
+	size_t i = slot_of((uintptr_t)o, cap - 1);
+
+	while (set[i])
+		i = (i + 1) & (cap - 1);
+	set[i] = o;
+}
+
+bool wasm_gc_is_obj(const struct wasm_store *s, uint64_t v)
+{
+	size_t i;
+
+	if (!v || (v & 7) || !s->gc_cap)
+		return false;
+	i = slot_of((uintptr_t)v, s->gc_cap - 1);
+	while (s->gc_set[i]) {
+		if ((uint64_t)(uintptr_t)s->gc_set[i] == v)
+			return true;
+		i = (i + 1) & (s->gc_cap - 1);
+	}
+	return false;
+}
+
+/* Rebuilds the set with room for n objects: false without memory. */
+static bool set_resize(struct wasm_store *s, size_t n)
+{
+	size_t cap = 64;
+	struct wasm_gcobj **set;
+
+	while (cap < 2 * n + 2)
+		cap *= 2;
+	set = core_calloc(cap, sizeof(*set));
+	if (!set)
+		return false;
+	for (size_t i = 0; i < s->gc_cap; i++)
+		if (s->gc_set[i])
+			set_put(set, cap, s->gc_set[i]);
+	core_free(s->gc_set);
+	s->gc_set = set;
+	s->gc_cap = cap;
+	return true;
+}
+
+/* ----- storage kinds ----- */
+
+enum wasm_gc_ek wasm_gc_ek(wasm_vt t, bool sign)
+{
+	switch (t) {
+	case WASM_PACK_I8:
+		return sign ? EK_8S : EK_8U;
+	case WASM_PACK_I16:
+		return sign ? EK_16S : EK_16U;
+	case WASM_I32:
+	case WASM_F32:
+		return EK_32;
+	case WASM_V128:
+		return EK_128;
+	default:
+		return EK_64;
+	}
+}
+
+static const uint8_t ek_size[] = {1, 1, 2, 2, 4, 8, 16};
+
+/* Reads an element of kind k at p into d (one slot, two for EK_128). */
+static void ek_load(union wasm_slot *d, const uint8_t *p, enum wasm_gc_ek k)
+{
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+
+	switch (k) {
+	case EK_8S:
+		u8 = p[0];
+		u32 = u8 & 0x80 ? 0xffffff00u | u8 : u8;
+		d->i64 = u32;
+		break;
+	case EK_8U:
+		u8 = *p;
+		d->i64 = u8;
+		break;
+	case EK_16S:
+		memcpy(&u16, p, 2);
+		u32 = u16 & 0x8000 ? 0xffff0000u | u16 : u16;
+		d->i64 = u32;
+		break;
+	case EK_16U:
+		memcpy(&u16, p, 2);
+		d->i64 = u16;
+		break;
+	case EK_32:
+		memcpy(&u32, p, 4);
+		d->i64 = u32;
+		break;
+	case EK_64:
+		memcpy(&d->i64, p, 8);
+		break;
+	case EK_128:
+		memcpy(d, p, 16);
+		break;
+	}
+}
+
+static void ek_store(uint8_t *p, const union wasm_slot *v, enum wasm_gc_ek k)
+{
+	memcpy(p, v, ek_size[k]); /* little-endian: the low bytes of the slot */
+}
+
+/* ----- allocation and collection ----- */
+
+static bool ref_vt(wasm_vt t)
+{
+	return t != WASM_PACK_I8 && t != WASM_PACK_I16 && wasm_vt_is_ref(t);
+}
+
+struct mark {
+	struct wasm_store *s;
+	struct wasm_gcobj **work;
+	size_t nwork;
+};
+
+static void mark_value(struct mark *g, uint64_t v)
+{
+	struct wasm_gcobj *o;
+
+	if (!wasm_gc_is_obj(g->s, v))
+		return;
+	o = (struct wasm_gcobj *)(uintptr_t)v;
+	if (o->mark)
+		return;
+	o->mark = true;
+	g->work[g->nwork++] = o;
+}
+
+/* Marks v, a reference of the any hierarchy held by an object: null, an i31, a host
+ * word or a live object's address (validated code and the checked API put nothing else
+ * there), so no set probe is needed. */
+static void mark_any(struct mark *g, uint64_t v)
+{
+	struct wasm_gcobj *o = (struct wasm_gcobj *)(uintptr_t)v;
+
+	if (!v || (v & 3) || o->mark)
+		return;
+	o->mark = true;
+	g->work[g->nwork++] = o;
+}
+
+/* Whether field type t (of module m) is of the any hierarchy (else an externref, which
+ * may hold any host value, or a function or exception reference, never an object). */
+static bool any_vt(const struct wasm_module *m, wasm_vt t)
+{
+	switch (wasm_vt_code(t)) {
+	case WASM_HT_ANY:
+	case WASM_HT_EQ:
+	case WASM_HT_I31:
+	case WASM_HT_STRUCT:
+	case WASM_HT_ARRAY:
+	case WASM_HT_NONE:
+		return true;
+	case WASM_HT_IDX:
+		return !wasm_type_is_func(m, wasm_vt_index(t));
+	default:
+		return false;
+	}
+}
+
+/* Marks what object o refers to: any-hierarchy fields directly, the others through the
+ * set (an externref's host value is no object unless the set says so). */
+static void trace(struct mark *g, struct wasm_gcobj *o)
+{
+	const struct wasm_module *m = o->type ? o->type->mod : NULL;
+
+	if (o->kind == WASM_GC_STRUCT) {
+		uint32_t off = 0;
+		for (uint32_t i = 0; i < o->type->nfields; i++) {
+			wasm_vt t = o->type->fields[i];
+			if (ref_vt(t)) {
+				if (any_vt(m, t))
+					mark_any(g, o->data[off]);
+				else
+					mark_value(g, o->data[off]);
+			}
+			off += wasm_type_slots(t);
+		}
+	} else if (o->kind == WASM_GC_ARRAY && o->refs) {
+		bool any = any_vt(m, o->type->fields[0]);
+		for (uint32_t i = 0; i < o->len; i++) {
+			if (any)
+				mark_any(g, o->data[i]);
+			else
+				mark_value(g, o->data[i]);
+		}
+	}
+}
+
+/* Calls fn for every reference an object holds (precisely, from its type). */
+static void each_ref(struct wasm_gcobj *o, void (*fn)(void *, uint64_t), void *ctx)
+{
+	if (o->kind == WASM_GC_STRUCT) {
+		uint32_t off = 0;
+		for (uint32_t i = 0; i < o->type->nfields; i++) {
+			wasm_vt t = o->type->fields[i];
+			if (ref_vt(t))
+				fn(ctx, o->data[off]);
+			off += wasm_type_slots(t);
+		}
+	} else if (o->kind == WASM_GC_ARRAY && o->refs) {
+		for (uint32_t i = 0; i < o->len; i++)
+			fn(ctx, o->data[i]);
+	}
+}
+
+void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx)
+{
+	for (size_t i = 0; i < s->gc_cap; i++)
+		if (s->gc_set[i])
+			each_ref(s->gc_set[i], fn, ctx);
+}
+
+static void mark_roots(struct wasm_store *s, struct mark *g, const union wasm_slot *top)
+{
+	if (!top)
+		top = s->stack + s->sp;
+	for (const union wasm_slot *p = s->stack; p < top; p++)
+		mark_value(g, p->i64);
+	for (size_t i = 0; i < s->gc_npins; i++)
+		mark_value(g, s->gc_pins[i]);
+	for (struct wasm_exn *x = s->exns; x; x = x->next)
+		for (uint32_t k = 0; k < x->nslots; k++)
+			mark_value(g, x->vals[k].i64);
+	for (struct wasm_obj *o = s->objs; o; o = o->next) {
+		if (o->kind == WASM_OBJ_GLOBAL) {
+			struct wasm_global *gl = (struct wasm_global *)(void *)o;
+			if (gl->type == WASM_ANYREF || gl->type == WASM_EXTERNREF)
+				mark_value(g, gl->v[0].i64);
+		} else if (o->kind == WASM_OBJ_TABLE) {
+			struct wasm_table *t = (struct wasm_table *)(void *)o;
+			if (t->elem == WASM_ANYREF || t->elem == WASM_EXTERNREF)
+				for (uint32_t i = 0; i < t->size; i++)
+					mark_value(g, t->elems[i]);
+		} else if (o->kind == WASM_OBJ_INSTANCE) {
+			struct wasm_instance *in = (struct wasm_instance *)(void *)o;
+			for (uint32_t e = 0; in->elem_items && e < in->mod->nelems; e++) {
+				if (wasm_vt_rep(in->mod, in->mod->elems[e].type) == WASM_FUNCREF)
+					continue;
+				for (uint32_t i = 0; in->elem_items[e] && i < in->elem_len[e]; i++)
+					mark_value(g, in->elem_items[e][i]);
+			}
+		}
+	}
+}
+
+static uint64_t obj_size(const struct wasm_gcobj *o, uint64_t data)
+{
+	(void)o;
+	return sizeof(struct wasm_gcobj) + data + GC_OBJ_EXTRA;
+}
+
+static uint64_t data_bytes(const struct wasm_gcobj *o)
+{
+	if (o->kind == WASM_GC_ARRAY)
+		return ((uint64_t)o->len * o->esize + 7) & ~7ull;
+	if (o->kind == WASM_GC_STRUCT)
+		return (uint64_t)o->len * 8;
+	return 8;
+}
+
+void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
+{
+	struct mark g = {s, NULL, 0};
+	struct wasm_gcobj **set;
+	uint64_t live = 0;
+	size_t n = 0, cap = s->gc_cap;
+
+	if (!s->gc_n)
+		return;
+	g.work = core_alloc(s->gc_n * sizeof(*g.work));
+	if (!g.work)
+		return; /* frees nothing: the budget check fails cleanly later */
+	for (size_t i = 0; i < s->gc_cap; i++)
+		if (s->gc_set[i])
+			s->gc_set[i]->mark = false;
+	mark_roots(s, &g, top);
+	while (g.nwork)
+		trace(&g, g.work[--g.nwork]);
+	core_free(g.work);
+	/* sweep: the survivors go to a new set */
+	for (size_t i = 0; i < s->gc_cap; i++)
+		if (s->gc_set[i] && s->gc_set[i]->mark)
+			n++;
+	cap = 64;
+	while (cap < 2 * n + 2)
+		cap *= 2;
+	set = core_calloc(cap, sizeof(*set));
+	if (!set)
+		return;
+	for (size_t i = 0; i < s->gc_cap; i++) {
+		struct wasm_gcobj *o = s->gc_set[i];
+		uint64_t size;
+		if (!o)
+			continue;
+		size = obj_size(o, data_bytes(o));
+		if (o->mark) {
+			set_put(set, cap, o);
+			live += size;
+			continue;
+		}
+		wasm_store_refund(s, size);
+		s->gc_bytes -= size;
+		core_free(o);
+	}
+	core_free(s->gc_set);
+	s->gc_set = set;
+	s->gc_cap = cap;
+	s->gc_n = n;
+	s->gc_since = 0;
+	s->gc_next = 2 * live > GC_MIN ? 2 * live : GC_MIN;
+	s->gc_collections++;
+}
+
+enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, uint8_t kind,
+			     const struct wasm_ftype *type, uint32_t len, uint64_t bytes,
+			     struct wasm_gcobj **out)
+{
+	uint64_t size;
+	struct wasm_gcobj *o;
+
+	if (bytes > GC_MAX_BYTES)
+		return WASM_TRAP_GC_LIMIT;
+	size = sizeof(struct wasm_gcobj) + ((bytes + 7) & ~7ull) + GC_OBJ_EXTRA;
+	if (top && s->gc_since >= s->gc_next)
+		wasm_gc_collect(s, top);
+	if (wasm_store_charge(s, size)) {
+		if (!top)
+			return WASM_TRAP_GC_LIMIT;
+		wasm_gc_collect(s, top);
+		if (wasm_store_charge(s, size))
+			return WASM_TRAP_GC_LIMIT;
+	}
+	if (2 * (s->gc_n + 1) + 2 > s->gc_cap && !set_resize(s, 2 * (s->gc_n + 1))) {
+		wasm_store_refund(s, size);
+		return WASM_TRAP_GC_LIMIT;
+	}
+	o = core_calloc(1, size - GC_OBJ_EXTRA);
+	if (!o) {
+		wasm_store_refund(s, size);
+		return WASM_TRAP_GC_LIMIT;
+	}
+	o->kind = kind;
+	o->type = type;
+	o->len = len;
+	set_put(s->gc_set, s->gc_cap, o);
+	s->gc_n++;
+	s->gc_bytes += size;
+	s->gc_since += size;
+	if (!s->gc_next)
+		s->gc_next = GC_MIN;
+	*out = o;
+	return WASM_TRAP_NONE;
+}
+
+void wasm_gc_free_all(struct wasm_store *s)
+{
+	for (size_t i = 0; i < s->gc_cap; i++)
+		core_free(s->gc_set[i]);
+	core_free(s->gc_set);
+	s->gc_set = NULL;
+	s->gc_cap = s->gc_n = 0;
+	core_free(s->gc_pins);
+	s->gc_pins = NULL;
+	s->gc_npins = s->gc_cappins = 0;
+}
+
+/* ----- objects ----- */
+
+static uint32_t struct_slots(const struct wasm_ftype *t)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->nfields; i++)
+		n += wasm_type_slots(t->fields[i]);
+	return n;
+}
+
+enum wasm_trap wasm_gc_struct_new(struct wasm_store *s, const union wasm_slot *top,
+				  const struct wasm_ftype *t, const union wasm_slot *vals,
+				  uint64_t *out)
+{
+	uint32_t n = struct_slots(t), off = 0;
+	struct wasm_gcobj *o;
+	enum wasm_trap trap = wasm_gc_alloc(s, top, WASM_GC_STRUCT, t, n, (uint64_t)n * 8, &o);
+
+	if (trap)
+		return trap;
+	for (uint32_t i = 0; vals && i < t->nfields; i++) {
+		wasm_vt ft = t->fields[i];
+		if (ft == WASM_PACK_I8)
+			o->data[off] = vals[off].i64 & 0xff;
+		else if (ft == WASM_PACK_I16)
+			o->data[off] = vals[off].i64 & 0xffff;
+		else if (ft == WASM_I32 || ft == WASM_F32)
+			o->data[off] = vals[off].i32;
+		else
+			memcpy(&o->data[off], &vals[off], wasm_type_slots(ft) * 8);
+		off += wasm_type_slots(ft);
+	}
+	*out = (uint64_t)(uintptr_t)o;
+	return WASM_TRAP_NONE;
+}
+
+enum wasm_trap wasm_gc_array_new(struct wasm_store *s, const union wasm_slot *top,
+				 const struct wasm_ftype *t, uint32_t n,
+				 const union wasm_slot *vals, bool each, uint64_t *out)
+{
+	wasm_vt et = t->fields[0];
+	enum wasm_gc_ek k = wasm_gc_ek(et, false);
+	struct wasm_gcobj *o;
+	enum wasm_trap trap =
+		wasm_gc_alloc(s, top, WASM_GC_ARRAY, t, n, (uint64_t)n * ek_size[k], &o);
+	uint8_t *p;
+
+	if (trap)
+		return trap;
+	o->esize = ek_size[k];
+	o->refs = ref_vt(et);
+	p = (uint8_t *)o->data;
+	if (vals && each) {
+		for (uint32_t i = 0; i < n; i++)
+			ek_store(p + (size_t)i * o->esize, &vals[i * wasm_type_slots(et)], k);
+	} else if (vals && (vals[0].i64 || (k == EK_128 && vals[1].i64))) {
+		for (uint32_t i = 0; i < n; i++)
+			ek_store(p + (size_t)i * o->esize, vals, k);
+	}
+	*out = (uint64_t)(uintptr_t)o;
+	return WASM_TRAP_NONE;
+}
+
+static enum wasm_trap box(struct wasm_store *s, const union wasm_slot *top, uint8_t kind,
+			  uint64_t v, uint64_t *out)
+{
+	struct wasm_gcobj *o;
+	enum wasm_trap trap = wasm_gc_alloc(s, top, kind, NULL, 0, 8, &o);
+
+	if (trap)
+		return trap;
+	o->data[0] = v;
+	*out = (uint64_t)(uintptr_t)o;
+	return WASM_TRAP_NONE;
+}
+
+enum wasm_trap wasm_gc_internalize(struct wasm_store *s, const union wasm_slot *top, uint64_t e,
+				   uint64_t *out)
+{
+	if (!e) {
+		*out = 0;
+		return WASM_TRAP_NONE;
+	}
+	if (wasm_gc_is_obj(s, e)) { /* an any value externalized */
+		const struct wasm_gcobj *o = (const struct wasm_gcobj *)(uintptr_t)e;
+		*out = o->kind == WASM_GC_BOX_I31 ? o->data[0] : e;
+		return WASM_TRAP_NONE;
+	}
+	if (e < HOST_INLINE) {
+		*out = e << 2 | 2;
+		return WASM_TRAP_NONE;
+	}
+	return box(s, top, WASM_GC_BOX_HOST, e, out);
+}
+
+enum wasm_trap wasm_gc_externalize(struct wasm_store *s, const union wasm_slot *top, uint64_t a,
+				   uint64_t *out)
+{
+	const struct wasm_gcobj *o = (const struct wasm_gcobj *)(uintptr_t)a;
+
+	if (!a) {
+		*out = 0;
+		return WASM_TRAP_NONE;
+	}
+	if (a & 1)
+		return box(s, top, WASM_GC_BOX_I31, a, out);
+	if ((a & 3) == 2) {
+		*out = a >> 2;
+		return WASM_TRAP_NONE;
+	}
+	*out = o->kind == WASM_GC_BOX_HOST ? o->data[0] : a;
+	return WASM_TRAP_NONE;
+}
+
+/* ----- type tests ----- */
+
+/* Whether object type a (of its module) is b of m or declares it above. */
+static bool obj_type_sub(const struct wasm_ftype *a, const struct wasm_module *m, uint32_t b)
+{
+	for (uint32_t d = 0; d <= WASM_MAX_SUBTYPE_DEPTH; d++) {
+		const struct wasm_module *am = a->mod;
+		uint32_t ai = (uint32_t)(a - am->types);
+		if (am == m ? am->type_canon[ai] == m->type_canon[b] : wasm_type_same(am, ai, m, b))
+			return true;
+		if (a->super == WASM_NO_SUPER)
+			return false;
+		a = &am->types[a->super];
+	}
+	return false;
+}
 
 bool wasm_gc_ref_test(const struct wasm_module *m, uint64_t v, wasm_vt t)
 {
 	const struct wasm_func *f = (const struct wasm_func *)(uintptr_t)v;
+	const struct wasm_gcobj *o = (const struct wasm_gcobj *)(uintptr_t)v;
+	bool obj = v && !(v & 3);
 	uint32_t i;
 
 	if (!v)
@@ -19,14 +567,277 @@ bool wasm_gc_ref_test(const struct wasm_module *m, uint64_t v, wasm_vt t)
 	case WASM_HT_ANY:
 		return true; /* validated: v is of t's hierarchy */
 	case WASM_HT_EQ:
+		return (v & 1) || (obj && (o->kind == WASM_GC_STRUCT || o->kind == WASM_GC_ARRAY));
 	case WASM_HT_I31:
 		return (v & 1) != 0;
+	case WASM_HT_STRUCT:
+		return obj && o->kind == WASM_GC_STRUCT;
+	case WASM_HT_ARRAY:
+		return obj && o->kind == WASM_GC_ARRAY;
 	case WASM_HT_IDX:
 		i = wasm_vt_index(t);
-		if (!m || i >= m->ntypes || !wasm_type_is_func(m, i))
-			return false; /* a struct or array type: no objects yet */
-		return wasm_ftype_match(f->type, &m->types[i]);
-	default: /* struct, array (no objects yet) and the bottoms */
+		if (!m || i >= m->ntypes)
+			return false;
+		if (wasm_type_is_func(m, i))
+			return wasm_ftype_match(f->type, &m->types[i]);
+		if (!obj || (o->kind != WASM_GC_STRUCT && o->kind != WASM_GC_ARRAY) ||
+		    o->type->comp != m->types[i].comp)
+			return false;
+		return obj_type_sub(o->type, m, i);
+	default: /* the bottoms */
 		return false;
 	}
+}
+
+/* ----- the instructions ----- */
+
+static bool range_ok(uint32_t at, uint32_t n, uint32_t size)
+{
+	return (uint64_t)at + n <= size;
+}
+
+enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, const uint32_t *pc,
+			    enum wasm_op op, union wasm_slot *fp, const union wasm_slot *top)
+{
+	const struct wasm_module *m = inst->mod;
+	struct wasm_gcobj *o, *src;
+	enum wasm_trap trap = WASM_TRAP_NONE;
+	uint64_t r;
+
+	switch (op) {
+	case WASM_OP_STRUCT_NEW:
+		trap = wasm_gc_struct_new(s, top, &m->types[pc[3]], fp + pc[2], &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	case WASM_OP_STRUCT_NEW_DEFAULT:
+		trap = wasm_gc_struct_new(s, top, &m->types[pc[2]], NULL, &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	case WASM_OP_STRUCT_GET:
+		o = fp[pc[2]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_STRUCT;
+		ek_load(&fp[pc[1]], (const uint8_t *)&o->data[pc[3]], (enum wasm_gc_ek)pc[4]);
+		return WASM_TRAP_NONE;
+	case WASM_OP_STRUCT_SET:
+		o = fp[pc[1]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_STRUCT;
+		if (pc[4] == EK_128 || pc[4] == EK_64)
+			ek_store((uint8_t *)&o->data[pc[3]], &fp[pc[2]], (enum wasm_gc_ek)pc[4]);
+		else /* a slot each: the value zero-extended */
+			o->data[pc[3]] = fp[pc[2]].i64 & (pc[4] == EK_32   ? 0xffffffffull
+							  : pc[4] <= EK_8U ? 0xffull
+									   : 0xffffull);
+		return WASM_TRAP_NONE;
+	case WASM_OP_ARRAY_NEW:
+		trap = wasm_gc_array_new(s, top, &m->types[pc[4]], fp[pc[3]].i32, fp + pc[2], false,
+					 &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	case WASM_OP_ARRAY_NEW_DEFAULT:
+		trap = wasm_gc_array_new(s, top, &m->types[pc[3]], fp[pc[2]].i32, NULL, false, &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	case WASM_OP_ARRAY_NEW_FIXED:
+		trap = wasm_gc_array_new(s, top, &m->types[pc[4]], pc[3], fp + pc[2], true, &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	case WASM_OP_ARRAY_NEW_DATA: {
+		const struct wasm_ftype *t = &m->types[pc[4]];
+		uint32_t at = fp[pc[2]].i32, n = fp[pc[3]].i32;
+		uint64_t es = ek_size[wasm_gc_ek(t->fields[0], false)];
+		if ((uint64_t)at + (uint64_t)n * es > inst->data_len[pc[5]])
+			return WASM_TRAP_MEM_OOB;
+		trap = wasm_gc_array_new(s, top, t, n, NULL, false, &r);
+		if (trap)
+			return trap;
+		o = (struct wasm_gcobj *)(uintptr_t)r;
+		if (n)
+			memcpy(o->data, m->datas[pc[5]].bytes + at, n * es);
+		fp[pc[1]].i64 = r;
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_NEW_ELEM: {
+		uint32_t at = fp[pc[2]].i32, n = fp[pc[3]].i32;
+		if (!range_ok(at, n, inst->elem_len[pc[5]]))
+			return WASM_TRAP_TABLE_OOB;
+		trap = wasm_gc_array_new(s, top, &m->types[pc[4]], n, NULL, false, &r);
+		if (trap)
+			return trap;
+		o = (struct wasm_gcobj *)(uintptr_t)r;
+		if (n)
+			memcpy(o->data, inst->elem_items[pc[5]] + at, n * 8ull);
+		fp[pc[1]].i64 = r;
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_GET: {
+		uint32_t i = fp[pc[3]].i32;
+		o = fp[pc[2]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_ARRAY;
+		if (i >= o->len)
+			return WASM_TRAP_ARRAY_OOB;
+		ek_load(&fp[pc[1]], (const uint8_t *)o->data + (size_t)i * o->esize,
+			(enum wasm_gc_ek)pc[4]);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_SET: {
+		uint32_t i = fp[pc[2]].i32;
+		o = fp[pc[1]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_ARRAY;
+		if (i >= o->len)
+			return WASM_TRAP_ARRAY_OOB;
+		ek_store((uint8_t *)o->data + (size_t)i * o->esize, &fp[pc[3]],
+			 (enum wasm_gc_ek)pc[4]);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_LEN:
+		o = fp[pc[2]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_ARRAY;
+		fp[pc[1]].i64 = o->len;
+		return WASM_TRAP_NONE;
+	case WASM_OP_ARRAY_FILL: {
+		uint32_t i = fp[pc[2]].i32, n = fp[pc[4]].i32;
+		o = fp[pc[1]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_ARRAY;
+		if (!range_ok(i, n, o->len))
+			return WASM_TRAP_ARRAY_OOB;
+		for (uint32_t k = 0; k < n; k++)
+			ek_store((uint8_t *)o->data + (size_t)(i + k) * o->esize, &fp[pc[3]],
+				 (enum wasm_gc_ek)pc[5]);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_COPY: {
+		uint32_t di = fp[pc[2]].i32, si = fp[pc[4]].i32, n = fp[pc[5]].i32;
+		o = fp[pc[1]].ref;
+		src = fp[pc[3]].ref;
+		if (!o || !src)
+			return WASM_TRAP_NULL_ARRAY;
+		if (!range_ok(di, n, o->len) || !range_ok(si, n, src->len))
+			return WASM_TRAP_ARRAY_OOB;
+		if (n)
+			memmove((uint8_t *)o->data + (size_t)di * o->esize,
+				(const uint8_t *)src->data + (size_t)si * o->esize,
+				(size_t)n * o->esize);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_INIT_DATA: {
+		uint32_t i = fp[pc[2]].i32, at = fp[pc[3]].i32, n = fp[pc[4]].i32;
+		o = fp[pc[1]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_ARRAY;
+		if (!range_ok(i, n, o->len))
+			return WASM_TRAP_ARRAY_OOB;
+		if ((uint64_t)at + (uint64_t)n * o->esize > inst->data_len[pc[5]])
+			return WASM_TRAP_MEM_OOB;
+		if (n)
+			memcpy((uint8_t *)o->data + (size_t)i * o->esize,
+			       m->datas[pc[5]].bytes + at, (size_t)n * o->esize);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ARRAY_INIT_ELEM: {
+		uint32_t i = fp[pc[2]].i32, at = fp[pc[3]].i32, n = fp[pc[4]].i32;
+		o = fp[pc[1]].ref;
+		if (!o)
+			return WASM_TRAP_NULL_ARRAY;
+		if (!range_ok(i, n, o->len))
+			return WASM_TRAP_ARRAY_OOB;
+		if (!range_ok(at, n, inst->elem_len[pc[5]]))
+			return WASM_TRAP_TABLE_OOB;
+		if (n)
+			memcpy(&o->data[i], inst->elem_items[pc[5]] + at, (size_t)n * 8);
+		return WASM_TRAP_NONE;
+	}
+	case WASM_OP_ANY_CONVERT_EXTERN:
+		trap = wasm_gc_internalize(s, top, fp[pc[2]].i64, &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	case WASM_OP_EXTERN_CONVERT_ANY:
+		trap = wasm_gc_externalize(s, top, fp[pc[2]].i64, &r);
+		if (!trap)
+			fp[pc[1]].i64 = r;
+		return trap;
+	default:
+		return WASM_TRAP_UNREACHABLE;
+	}
+}
+
+/* ----- the embedding API ----- */
+
+enum wasm_anyref_kind wasm_anyref_kind(uintptr_t v, uintptr_t *host)
+{
+	const struct wasm_gcobj *o = (const struct wasm_gcobj *)v;
+
+	*host = 0;
+	if (!v)
+		return WASM_ANYREF_NULL;
+	if (v & 1)
+		return WASM_ANYREF_I31;
+	if ((v & 3) == 2) {
+		*host = v >> 2;
+		return WASM_ANYREF_HOST;
+	}
+	switch (o->kind) {
+	case WASM_GC_STRUCT:
+		return WASM_ANYREF_STRUCT;
+	case WASM_GC_ARRAY:
+		return WASM_ANYREF_ARRAY;
+	default:
+		*host = (uintptr_t)o->data[0];
+		return WASM_ANYREF_HOST;
+	}
+}
+
+int wasm_anyref_from_host(struct wasm_store *s, uintptr_t h, uintptr_t *out)
+{
+	uint64_t r;
+
+	if (wasm_gc_internalize(s, NULL, h, &r))
+		return -1;
+	*out = (uintptr_t)r;
+	return 0;
+}
+
+uint64_t wasm_store_gc_collections(const struct wasm_store *s)
+{
+	return s->gc_collections;
+}
+
+int wasm_anyref_pin(struct wasm_store *s, uintptr_t v)
+{
+	if (s->gc_npins == s->gc_cappins) {
+		size_t cap = s->gc_cappins ? s->gc_cappins * 2 : 16;
+		uint64_t *p = core_realloc(s->gc_pins, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->gc_pins = p;
+		s->gc_cappins = cap;
+	}
+	s->gc_pins[s->gc_npins++] = v;
+	return 0;
+}
+
+void wasm_anyref_unpin(struct wasm_store *s, uintptr_t v)
+{
+	for (size_t i = s->gc_npins; i-- > 0;) {
+		if (s->gc_pins[i] == v) {
+			s->gc_pins[i] = s->gc_pins[--s->gc_npins];
+			return;
+		}
+	}
+}
+
+void wasm_store_gc(struct wasm_store *s)
+{
+	wasm_gc_collect(s, s->stack + s->sp);
 }

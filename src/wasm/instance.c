@@ -132,8 +132,48 @@ static uint64_t ce_binop(uint32_t op, uint64_t a, uint64_t b)
 	}
 }
 
-/* Evaluates a constant expression to its slot value(s). */
-static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, union wasm_slot *v)
+/* A GC allocation or conversion of a constant expression program over the values
+ * st[0..n) (two slots each): its result into *out. */
+static enum wasm_trap eval_ce_gc(struct wasm_instance *inst, const struct wasm_cexpr *op,
+				 union wasm_slot (*st)[2], uint32_t n, uint64_t *out)
+{
+	struct wasm_store *s = inst->store;
+	const struct wasm_ftype *t = &inst->mod->types[op->idx];
+	union wasm_slot vals[2 * WASM_CE_MAX_DEPTH];
+	uint32_t k = 0;
+
+	switch (op->kind) {
+	case WASM_CE_STRUCT_NEW: /* the fields as struct.new takes them: v128 two slots */
+		for (uint32_t i = 0; i < n; i++) {
+			vals[k++] = st[i][0];
+			if (t->fields[i] == WASM_V128)
+				vals[k++] = st[i][1];
+		}
+		return wasm_gc_struct_new(s, NULL, t, vals, out);
+	case WASM_CE_STRUCT_NEW_DEFAULT:
+		return wasm_gc_struct_new(s, NULL, t, NULL, out);
+	case WASM_CE_ARRAY_NEW:
+		return wasm_gc_array_new(s, NULL, t, st[1][0].i32, st[0], false, out);
+	case WASM_CE_ARRAY_NEW_DEFAULT:
+		return wasm_gc_array_new(s, NULL, t, st[0][0].i32, NULL, false, out);
+	case WASM_CE_ARRAY_NEW_FIXED:
+		for (uint32_t i = 0; i < n; i++) {
+			vals[k++] = st[i][0];
+			if (t->fields[0] == WASM_V128)
+				vals[k++] = st[i][1];
+		}
+		return wasm_gc_array_new(s, NULL, t, n, vals, true, out);
+	case WASM_CE_ANY_CONVERT:
+		return wasm_gc_internalize(s, NULL, st[0][0].i64, out);
+	default: /* WASM_CE_EXTERN_CONVERT */
+		return wasm_gc_externalize(s, NULL, st[0][0].i64, out);
+	}
+}
+
+/* Evaluates a constant expression to its slot value(s): WASM_TRAP_GC_LIMIT when a GC
+ * allocation does not fit in the budget (no collection runs while instantiating). */
+static enum wasm_trap eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce,
+				 union wasm_slot *v)
 {
 	v[0].i64 = v[1].i64 = 0;
 	switch (ce->kind) {
@@ -151,31 +191,46 @@ static void eval_cexpr(struct wasm_instance *inst, const struct wasm_cexpr *ce, 
 	case WASM_CE_NULL:
 	case WASM_CE_BINOP:
 	case WASM_CE_I31:
+	default: /* the GC kinds occur in programs only */
 		break;
 	case WASM_CE_EXPR: {
-		/* validated: every value is an i32 (zero-extended), an i64 or an i31, one is left
-		 */
+		/* validated: the operands are there, one value is left */
 		const struct wasm_cexpr *op = inst->mod->ceops + ce->idx;
-		uint64_t st[WASM_CE_MAX_DEPTH];
+		union wasm_slot st[WASM_CE_MAX_DEPTH][2];
 		uint32_t d = 0;
 		for (uint64_t k = 0; k < ce->v[0]; k++, op++) {
-			union wasm_slot x[2];
+			enum wasm_trap trap;
+			uint64_t r;
 			if (op->kind == WASM_CE_I31) {
-				st[d - 1] = (st[d - 1] & 0x7fffffffu) << 1 | 1;
+				st[d - 1][0].i64 = (st[d - 1][0].i64 & 0x7fffffffu) << 1 | 1;
 				continue;
 			}
-			if (op->kind != WASM_CE_BINOP) {
-				eval_cexpr(inst, op, x);
-				st[d++] = x[0].i64;
+			if (op->kind == WASM_CE_BINOP) {
+				d--;
+				st[d - 1][0].i64 =
+					ce_binop(op->idx, st[d - 1][0].i64, st[d][0].i64);
 				continue;
 			}
-			d--;
-			st[d - 1] = ce_binop(op->idx, st[d - 1], st[d]);
+			if (op->kind >= WASM_CE_STRUCT_NEW) {
+				uint32_t n = (uint32_t)op->v[0];
+				d -= n;
+				trap = eval_ce_gc(inst, op, st + d, n, &r);
+				if (trap)
+					return trap;
+				st[d][0].i64 = r;
+				st[d++][1].i64 = 0;
+				continue;
+			}
+			trap = eval_cexpr(inst, op, st[d++]);
+			if (trap)
+				return trap;
 		}
-		v[0].i64 = st[0];
+		v[0] = st[0][0];
+		v[1] = st[0][1];
 		break;
 	}
 	}
+	return WASM_TRAP_NONE;
 }
 
 /* Fails instantiation for an allocation of bytes for `what` that did not happen: over the
@@ -195,6 +250,15 @@ static int alloc_failed(struct wasm_instance *inst, struct wasm_error *err, int 
 				 WASM_MAX_TABLE);
 	return wasm_fail(err, WASM_ERR_NOMEM, section, -1, -1,
 			 "%s: out of memory (%" PRIu64 " bytes)", what, bytes);
+}
+
+/* Fails instantiation for a GC object of a constant expression over the budget. */
+static int gc_failed(struct wasm_error *err, const char *section, uint32_t i)
+{
+	return wasm_fail(err, WASM_ERR_LIMIT, section, -1, -1,
+			 "%s %u: a struct or array of its initialiser does not fit in the "
+			 "memory budget (raise --max-memory)",
+			 section, i);
 }
 
 /* Allocates the instance's own bookkeeping, which grows with the module's index spaces
@@ -337,9 +401,10 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		g->vt = m->globals[i].type;
 		g->vmod = m;
 		g->mut = m->globals[i].mut;
-		eval_cexpr(inst, &m->globals[i].init, g->v);
 		wasm_store_link(s, &g->obj, WASM_OBJ_GLOBAL);
 		inst->globals[i] = g;
+		if (eval_cexpr(inst, &m->globals[i].init, g->v))
+			return gc_failed(err, "global", i);
 	}
 	/* 3.0 table initialisers (they may read the globals) */
 	for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
@@ -347,7 +412,8 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 		union wasm_slot v[2];
 		if (!m->tables[i].has_init)
 			continue;
-		eval_cexpr(inst, &m->tables[i].init, v);
+		if (eval_cexpr(inst, &m->tables[i].init, v))
+			return gc_failed(err, "table", i);
 		for (uint32_t k = 0; k < t->size; k++)
 			t->elems[k] = v[0].i64;
 	}
@@ -379,12 +445,13 @@ static int eval_segments(struct wasm_instance *inst, struct wasm_error *err)
 			return alloc_failed(inst, err, rc ? rc : -ENOMEM, "element", what, bytes,
 					    wasm_store_budget_left(inst->store));
 		}
+		inst->elem_items[i] = items;
 		for (uint32_t k = 0; k < e->n; k++) {
 			union wasm_slot v[2];
-			eval_cexpr(inst, &e->items[k], v);
+			if (eval_cexpr(inst, &e->items[k], v))
+				return gc_failed(err, "element", i);
 			items[k] = v[0].i64;
 		}
-		inst->elem_items[i] = items;
 		inst->elem_len[i] = e->mode == WASM_SEG_PASSIVE ? e->n : 0;
 	}
 	for (uint32_t i = 0; i < m->ndatas; i++)
@@ -415,7 +482,7 @@ static int apply_segments(struct wasm_instance *inst, struct wasm_error *err)
 		if (e->mode != WASM_SEG_ACTIVE)
 			continue;
 		t = inst->tables[e->table];
-		eval_cexpr(inst, &e->offset, off);
+		(void)eval_cexpr(inst, &e->offset, off); /* numbers only */
 		at = t->is64 ? off[0].i64 : off[0].i32;
 		if (e->n > t->size || at > t->size - e->n)
 			return trapped(err, WASM_TRAP_TABLE_OOB, "element", i);
@@ -431,7 +498,7 @@ static int apply_segments(struct wasm_instance *inst, struct wasm_error *err)
 		if (d->mode != WASM_SEG_ACTIVE)
 			continue;
 		mem = inst->mems[d->mem];
-		eval_cexpr(inst, &d->offset, off);
+		(void)eval_cexpr(inst, &d->offset, off); /* numbers only */
 		at = mem->is64 ? off[0].i64 : off[0].i32;
 		if (d->len > mem->size || at > mem->size - d->len)
 			return trapped(err, WASM_TRAP_MEM_OOB, "data", i);
@@ -609,8 +676,16 @@ bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want)
 		return true;
 	if (!v)
 		return wasm_vt_nullable(want);
+	/* GC: no struct or array object comes from outside (a snapshot cannot hold one);
+	 * an i31 or an internalized host value is a plain word (gc.c) */
+	if (wasm_vt_code(want) == WASM_HT_ANY)
+		return (v & 1) || (v & 3) == 2;
+	if (wasm_vt_code(want) == WASM_HT_EQ || wasm_vt_code(want) == WASM_HT_I31)
+		return (v & 1) != 0;
 	if (wasm_vt_code(want) != WASM_HT_IDX)
 		return wasm_vt_code(want) == WASM_FUNCREF || wasm_vt_code(want) == WASM_EXTERNREF;
+	if (!m || wasm_vt_index(want) >= m->ntypes || !wasm_type_is_func(m, wasm_vt_index(want)))
+		return false;
 	ft = f->type;
 	return m && ft->mod &&
 	       wasm_type_same(ft->mod, (uint32_t)(ft - ft->mod->types), m, wasm_vt_index(want));
@@ -619,14 +694,27 @@ bool wasm_ref_fits(uint64_t v, const struct wasm_module *m, wasm_vt want)
 /* 3.0: a typed reference argument must be of its parameter's type (validated code relies
  * on it): a null for a non-nullable one is WASM_TRAP_NULL_REF, a function of another
  * type WASM_TRAP_INDIRECT_TYPE. */
-static enum wasm_trap check_ref_args(const struct wasm_ftype *t, const union wasm_value *args)
+static enum wasm_trap check_ref_args(const struct wasm_store *s, const struct wasm_ftype *t,
+				     const union wasm_value *args)
 {
 	for (uint32_t i = 0; t->vparams && i < t->pub.nparams; i++) {
 		wasm_vt want = t->vparams[i];
 		if (!wasm_vt_is_ref(want))
 			continue;
+		if (wasm_vt_rep(t->mod, want) == WASM_ANYREF) {
+			/* GC: a struct or array must be a live object of the store (any other
+			 * even word would be dereferenced), and every value of the type */
+			uint64_t v = args[i].ext;
+			if (!v && !wasm_vt_nullable(want))
+				return WASM_TRAP_NULL_REF;
+			if (v && !(v & 3) && !wasm_gc_is_obj(s, v))
+				return WASM_TRAP_CAST;
+			if (!wasm_gc_ref_test(t->mod, v, want))
+				return WASM_TRAP_CAST;
+			continue;
+		}
 		if (wasm_vt_rep(t->mod, want) != WASM_FUNCREF) {
-			/* externref or the any hierarchy: only the null check */
+			/* externref: only the null check */
 			if (!args[i].ext && !wasm_vt_nullable(want))
 				return WASM_TRAP_NULL_REF;
 			continue;
@@ -650,7 +738,7 @@ enum wasm_trap wasm_call(struct wasm_store *s, struct wasm_func *f, const union 
 	if (s->sp + need > s->stack_slots) {
 		trap = WASM_TRAP_STACK_EXHAUSTED;
 		s->trap.trap = trap;
-	} else if ((trap = check_ref_args(t, args)) != WASM_TRAP_NONE) {
+	} else if ((trap = check_ref_args(s, t, args)) != WASM_TRAP_NONE) {
 		s->trap.trap = trap;
 	} else {
 		to_slots(t->pub.params, t->pub.nparams, args, s->stack + s->sp);

@@ -161,6 +161,14 @@ enum wasm_cexpr_kind {
 	WASM_CE_BINOP, /* in a program: the i32/i64 add, sub or mul whose opcode is idx */
 	WASM_CE_EXPR,  /* a program of v[0] instructions at module->ceops[idx] (postfix) */
 	WASM_CE_I31,   /* in a program: ref.i31 of the i32 on top (3.0 GC) */
+	/* GC (3.0), in a program only: idx is the type; v[0] the values popped */
+	WASM_CE_STRUCT_NEW,	    /* struct.new idx: its fields */
+	WASM_CE_STRUCT_NEW_DEFAULT, /* struct.new_default idx */
+	WASM_CE_ARRAY_NEW,	    /* array.new idx: a value and the length */
+	WASM_CE_ARRAY_NEW_DEFAULT,  /* array.new_default idx: the length */
+	WASM_CE_ARRAY_NEW_FIXED,    /* array.new_fixed idx v[0] */
+	WASM_CE_ANY_CONVERT,	    /* any.convert_extern */
+	WASM_CE_EXTERN_CONVERT,	    /* extern.convert_any */
 };
 
 /* The most values an extended constant expression may hold on its stack (an
@@ -501,6 +509,15 @@ struct wasm_store {
 	struct wasm_exn *exns;
 	struct wasm_exn *exn;
 	size_t nexns, exn_gc_at;
+	/* 3.0 GC (gc.c): every struct, array and box of the store in an open-addressing set
+	 * of gc_cap (a power of two, or 0) slots, gc_n of them used; bytes charged for them;
+	 * bytes allocated since the last collection and the point of the next one */
+	struct wasm_gcobj **gc_set;
+	size_t gc_cap, gc_n;
+	uint64_t gc_bytes, gc_since, gc_next;
+	uint64_t gc_collections; /* collections so far (tests, statistics) */
+	uint64_t *gc_pins;	 /* references the embedder holds (wasm_anyref_pin), roots */
+	size_t gc_npins, gc_cappins;
 };
 
 /* Not a trap: translated code left for the interpreter so that a pause can park where a
@@ -707,6 +724,62 @@ void wasm_exn_catch(struct wasm_store *s, const struct wasm_handler *h, union wa
 void wasm_exn_free_all(struct wasm_store *s);
 /* Whether tag t matches an import of type typeidx of module m. */
 bool wasm_tag_matches(const struct wasm_tag *t, const struct wasm_module *m, uint32_t typeidx);
+
+/* ----- GC objects (gc.c) ----- */
+
+/* A struct, an array or a box (3.0 GC). References of the any hierarchy are: 0 (null),
+ * an odd word (an i31, compile_gc.c), a word whose low two bits are 10 (a host value h
+ * internalized by any.convert_extern: h << 2 | 2, for h below 2^62), or the address of
+ * one of these objects (8-aligned). A box stands for what has no such word: an i31
+ * externalized (WASM_GC_BOX_I31: the externref the host sees) or a host value of 2^62 or
+ * more internalized. Objects belong to their store and are freed by its collector. */
+enum wasm_gc_kind { WASM_GC_STRUCT = 1, WASM_GC_ARRAY, WASM_GC_BOX_I31, WASM_GC_BOX_HOST };
+
+struct wasm_gcobj {
+	const struct wasm_ftype *type; /* struct and array types (NULL for boxes) */
+	uint32_t len;		       /* array: elements; struct: 64-bit slots */
+	uint8_t kind;		       /* enum wasm_gc_kind */
+	uint8_t esize;		       /* array: bytes per element (1, 2, 4, 8, 16) */
+	bool refs;		       /* array: the elements are references */
+	bool mark;
+	uint64_t data[]; /* struct: a slot per field (two for v128); array: the elements */
+};
+
+/* Storage kinds of a field or element (the ops' kind word): how it is read and written. */
+enum wasm_gc_ek { EK_8S, EK_8U, EK_16S, EK_16U, EK_32, EK_64, EK_128 };
+
+/* Runs the GC op at pc (the XOPs STRUCT_NEW..EXTERN_CONVERT_ANY) with frame fp; top is
+ * the end of the value stack in use (the collector's roots lie below it). */
+enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, const uint32_t *pc,
+			    enum wasm_op op, union wasm_slot *fp, const union wasm_slot *top);
+/* Allocates a zeroed object of `bytes` data bytes (top NULL: no collection may run, as
+ * while instantiating, whose values live in C). WASM_TRAP_GC_LIMIT past the budget. */
+enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, uint8_t kind,
+			     const struct wasm_ftype *type, uint32_t len, uint64_t bytes,
+			     struct wasm_gcobj **out);
+/* A struct of type t (of its module) with its fields from vals (one slot each, v128 two). */
+enum wasm_trap wasm_gc_struct_new(struct wasm_store *s, const union wasm_slot *top,
+				  const struct wasm_ftype *t, const union wasm_slot *vals,
+				  uint64_t *out);
+/* An array of type t of n elements, each vals[0] (NULL: zero), or vals[i] (each true). */
+enum wasm_trap wasm_gc_array_new(struct wasm_store *s, const union wasm_slot *top,
+				 const struct wasm_ftype *t, uint32_t n,
+				 const union wasm_slot *vals, bool each, uint64_t *out);
+/* any.convert_extern and extern.convert_any (see struct wasm_gcobj). */
+enum wasm_trap wasm_gc_internalize(struct wasm_store *s, const union wasm_slot *top, uint64_t e,
+				   uint64_t *out);
+enum wasm_trap wasm_gc_externalize(struct wasm_store *s, const union wasm_slot *top, uint64_t a,
+				   uint64_t *out);
+/* Whether v is the address of a live object of s. */
+bool wasm_gc_is_obj(const struct wasm_store *s, uint64_t v);
+/* A collection now, with the roots below top (NULL: no value stack in use). */
+void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top);
+/* Frees every object (the store's end). */
+void wasm_gc_free_all(struct wasm_store *s);
+/* Calls fn for every reference every object holds (exn.c's collector: its roots). */
+void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx);
+/* The storage kind of a struct field or array element type. */
+enum wasm_gc_ek wasm_gc_ek(wasm_vt t, bool sign);
 
 /* ----- the threads proposal's atomics (atomic.c) ----- */
 

@@ -208,6 +208,7 @@ void wasm_store_destroy(struct wasm_store *s)
 		free_obj(o);
 	}
 	wasm_exn_free_all(s);
+	wasm_gc_free_all(s);
 	wasm_jit_destroy(s->jit);
 	core_free(s->stack);
 	core_free(s->frames);

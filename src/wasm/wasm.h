@@ -73,6 +73,10 @@ enum wasm_trap {
 	WASM_TRAP_NULL_EXN_REF, /* throw_ref of null */
 	WASM_TRAP_NULL_I31,	/* i31.get_s/u of null (3.0 GC) */
 	WASM_TRAP_CAST,		/* ref.cast of a value not of the type (3.0 GC) */
+	WASM_TRAP_NULL_STRUCT,	/* struct.get/set of null (3.0 GC) */
+	WASM_TRAP_NULL_ARRAY,	/* an array instruction on null (3.0 GC) */
+	WASM_TRAP_ARRAY_OOB,	/* an array index or range out of bounds (3.0 GC) */
+	WASM_TRAP_GC_LIMIT,	/* a struct or array does not fit in the memory budget (3.0 GC) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -224,6 +228,35 @@ int wasm_tag_create(struct wasm_store *s, const struct wasm_functype *type, stru
 enum wasm_trap wasm_tag_throw(struct wasm_store *s, struct wasm_tag *tag, const uint64_t *slots);
 /* The tag of the exception a call ended with (WASM_TRAP_EXCEPTION), or NULL. */
 struct wasm_tag *wasm_store_exception_tag(const struct wasm_store *s);
+
+/* ----- GC (3.0) ----- */
+
+/* What a reference of the any hierarchy (anyref, eqref, structref, ...: a value the
+ * store returned, live) is. *host receives a host value that any.convert_extern made an
+ * anyref (the externref it was). Struct and array references stay valid only while the
+ * store can reach them (a global, a table, or a call's arguments and results in use):
+ * the collector may free them once a call that allocates runs. */
+enum wasm_anyref_kind {
+	WASM_ANYREF_NULL,
+	WASM_ANYREF_I31,
+	WASM_ANYREF_STRUCT,
+	WASM_ANYREF_ARRAY,
+	WASM_ANYREF_HOST,
+};
+enum wasm_anyref_kind wasm_anyref_kind(uintptr_t v, uintptr_t *host);
+/* The anyref of host value h (any.convert_extern of externref h, h non-zero).
+ * Returns 0, or -1 when it needed an allocation past the store's budget. */
+int wasm_anyref_from_host(struct wasm_store *s, uintptr_t h, uintptr_t *out)
+	__attribute__((warn_unused_result));
+/* Keeps reference v (a struct, array or any other anyref or externref value the store
+ * gave) alive across later calls until unpinned: the embedder's handles are roots of
+ * the collector. Pins nest (each pin needs its unpin). Returns 0 or -ENOMEM. */
+int wasm_anyref_pin(struct wasm_store *s, uintptr_t v) __attribute__((warn_unused_result));
+void wasm_anyref_unpin(struct wasm_store *s, uintptr_t v);
+/* Runs a collection now (roots: globals, tables, segments, pins; no call may be active). */
+void wasm_store_gc(struct wasm_store *s);
+/* Collections the store's GC heap has had (for tests and statistics). */
+uint64_t wasm_store_gc_collections(const struct wasm_store *s);
 
 /* Sets the fuel left (0 = unlimited) and reads what is left. */
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);

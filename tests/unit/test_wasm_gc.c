@@ -2,9 +2,12 @@
  * Unit tests of the GC proposal's type system (WebAssembly 3.0) on hostile type sections
  * built here: many recursion groups and large ones are canonicalized in bounded time,
  * subtype chains deeper than the limit and absurd group sizes are refused with the right
- * message, without a large allocation.
+ * message, without a large allocation. The GC heap through the embedding API: references
+ * the embedder pins survive collections, and references it passes in that are not live
+ * objects of the store (or not of the parameter's type) are refused, never dereferenced.
  */
 #include "wasm/wasm.h"
+#include "wasm/text/text.h"
 
 #include "harness.h"
 
@@ -180,7 +183,84 @@ static int test_huge_group(void)
 	return 0;
 }
 
+static const char gc_src[] =
+	"(module (type $s (struct (field i64)))\n"
+	" (func (export \"mk\") (param i64) (result (ref $s)) (struct.new $s (local.get 0)))\n"
+	" (func (export \"get\") (param (ref null $s)) (result i64)\n"
+	"   (struct.get $s 0 (local.get 0)))\n"
+	" (func (export \"churn\") (param $n i32) (local $i i32)\n"
+	"   (loop $l (drop (struct.new $s (i64.const 7)))\n"
+	"     (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+	"     (br_if $l (i32.lt_u (local.get $i) (local.get $n))))))\n";
+
+static struct wasm_func *export_func(struct wasm_instance *inst, const char *name)
+{
+	struct wasm_extern ext;
+
+	if (wasm_instance_export(inst, name, &ext) || ext.kind != WASM_EXTERN_FUNC)
+		return NULL;
+	return ext.u.func;
+}
+
+/* Pinned references survive collections under a 4 MiB budget that a million structs
+ * (48 MB) overrun many times; bogus references from the embedder trap. */
+static int test_pins(void)
+{
+	struct wasm_limits lim = {.max_memory = 4u << 20};
+	struct wasm_text_binary bin = {0};
+	struct wasm_text_error terr;
+	struct wasm_module *m = NULL;
+	struct wasm_store *s = NULL;
+	struct wasm_instance *inst = NULL;
+	struct wasm_error err;
+	struct wasm_func *mk, *get, *churn;
+	union wasm_value arg, res[1];
+	uintptr_t kept[8];
+	uint64_t bogus[2] = {0};
+
+	CHECK_EQ(wasm_text_to_binary(gc_src, sizeof(gc_src) - 1, &bin, &terr), 0);
+	CHECK_EQ(wasm_module_load(bin.bytes, bin.len, &m, &err), 0);
+	wasm_text_binary_fini(&bin);
+	CHECK_EQ(wasm_store_create(&lim, &s), 0);
+	CHECK_EQ(wasm_instance_create(s, m, NULL, NULL, &inst, &err), 0);
+	mk = export_func(inst, "mk");
+	get = export_func(inst, "get");
+	churn = export_func(inst, "churn");
+	CHECK(mk && get && churn);
+	for (int i = 0; i < 8; i++) {
+		arg.i64 = 1000 + (uint64_t)i;
+		CHECK_EQ(wasm_call(s, mk, &arg, res, NULL), WASM_TRAP_NONE);
+		kept[i] = res[0].ext;
+		CHECK_EQ(wasm_anyref_pin(s, kept[i]), 0);
+	}
+	arg.i32 = 1000000;
+	CHECK_EQ(wasm_call(s, churn, &arg, res, NULL), WASM_TRAP_NONE);
+	CHECK(wasm_store_gc_collections(s) > 0);
+	wasm_store_gc(s);
+	for (int i = 0; i < 8; i++) {
+		uintptr_t host;
+		CHECK_EQ(wasm_anyref_kind(kept[i], &host), WASM_ANYREF_STRUCT);
+		arg.ext = kept[i];
+		CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_NONE);
+		CHECK_EQ(res[0].i64, 1000 + (uint64_t)i);
+		wasm_anyref_unpin(s, kept[i]);
+	}
+	/* not an object of the store: refused before any code runs */
+	arg.ext = (uintptr_t)bogus;
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
+	/* an i31 is no struct */
+	arg.ext = 85;
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
+	/* null: the function's own trap */
+	arg.ext = 0;
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_NULL_STRUCT);
+	wasm_store_destroy(s);
+	wasm_module_destroy(m);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"pins", test_pins},
 	{"many_groups", test_many_groups},
 	{"depth_limit", test_depth_limit},
 	{"huge_group", test_huge_group},

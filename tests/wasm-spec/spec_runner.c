@@ -336,12 +336,16 @@ static void cmd_register(struct runner *r, const struct wasm_script_cmd *c)
 
 /* ----- values ----- */
 
-/* An argument as the API takes it: externref n is n + 1 (0 is null). */
-static union wasm_value arg_value(const struct wasm_script_value *v)
+/* An argument as the API takes it: externref n is n + 1 (0 is null); (ref.host n) is
+ * the anyref of host value n + 1. */
+static union wasm_value arg_value(struct wasm_store *s, const struct wasm_script_value *v)
 {
 	union wasm_value x = v->v;
 
-	if (v->type == WASM_EXTERNREF)
+	if (v->pattern == WASM_SCRIPT_REF_HOST) {
+		if (wasm_anyref_from_host(s, v->v.ext + 1, &x.ext))
+			x.ext = 0;
+	} else if (v->type == WASM_EXTERNREF)
 		x.ext = v->pattern == WASM_SCRIPT_REF_NULL ? 0 : v->v.ext + 1;
 	else if (v->type == WASM_FUNCREF)
 		x.func = NULL;
@@ -414,6 +418,25 @@ static bool value_matches(const struct wasm_script_value *exp, const union wasm_
 	case WASM_V128:
 		return v128_matches(exp, got, why, n);
 	default:
+		if (exp->pattern == WASM_SCRIPT_REF_STRUCT ||
+		    exp->pattern == WASM_SCRIPT_REF_ARRAY || exp->pattern == WASM_SCRIPT_REF_EQ ||
+		    exp->pattern == WASM_SCRIPT_REF_HOST) {
+			uintptr_t host;
+			enum wasm_anyref_kind k = wasm_anyref_kind(got->ext, &host);
+			snprintf(why, n, "anyref: want %s, got kind %d (host value %" PRIuPTR ")",
+				 exp->pattern == WASM_SCRIPT_REF_STRUCT	 ? "a struct"
+				 : exp->pattern == WASM_SCRIPT_REF_ARRAY ? "an array"
+				 : exp->pattern == WASM_SCRIPT_REF_EQ	 ? "an eq reference"
+									 : "a host value",
+				 (int)k, host);
+			if (exp->pattern == WASM_SCRIPT_REF_HOST)
+				return k == WASM_ANYREF_HOST && host == exp->v.ext + 1;
+			if (exp->pattern == WASM_SCRIPT_REF_EQ)
+				return k == WASM_ANYREF_I31 || k == WASM_ANYREF_STRUCT ||
+				       k == WASM_ANYREF_ARRAY;
+			return k == (exp->pattern == WASM_SCRIPT_REF_STRUCT ? WASM_ANYREF_STRUCT
+									    : WASM_ANYREF_ARRAY);
+		}
 		if (exp->pattern == WASM_SCRIPT_REF_I31) {
 			/* an i31 is the tagged word (v << 1) | 1 (wasm/compile_gc.c) */
 			snprintf(why, n, "anyref: want an i31, got 0x%" PRIxPTR, got->ext);
@@ -479,7 +502,7 @@ static int do_action(struct runner *r, const struct wasm_script_action *a, enum 
 		return -1;
 	}
 	for (size_t i = 0; i < a->nargs; i++)
-		args[i] = arg_value(&a->args[i]);
+		args[i] = arg_value(r->store, &a->args[i]);
 	*trap = wasm_call(r->store, ext.u.func, args, res, &info);
 	*nres = ft->nresults;
 	return 0;

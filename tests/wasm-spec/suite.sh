@@ -28,7 +28,7 @@ here=$top/tests/wasm-spec
 
 # The 3.0 proposals the engine implements completely (decoder, validator, interpreter,
 # and the JIT or an exact per-function fallback to the interpreter).
-IMPLEMENTED="tail-call extended-const multi-memory memory64 memory64-tables module-definition relaxed-simd threads function-references exceptions script3 messages3"
+IMPLEMENTED="tail-call extended-const multi-memory memory64 memory64-tables module-definition relaxed-simd threads function-references exceptions gc script3 messages3"
 
 if [ "${1:-}" = 3 ]; then
 	suite=$top/../shared/wasm-testsuite-3

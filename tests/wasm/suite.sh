@@ -520,6 +520,20 @@ check2 exn-caught 0 "5" -- --invoke caught $ex 5
 check2 exn-uncaught 134 "lodge wasm: exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0x45 (exn.wat:6:31)" \
 	-- --invoke uncaught $ex 5
 check2 exn-many 0 "1784293664" -- --max-memory 8M --invoke many $ex 1000000
+# GC (gc.wat): ten million short-lived structs within 16 MiB (without a collector they
+# need some 500 MB), a deep list surviving the collections its building causes, garbage
+# cycles, lists reachable only from a global and a table, a list held only by a frame of
+# a function the JIT translates, references of every kind in fields and elements, and a
+# live heap past the budget, which traps
+g=gc.wat
+check2 gc-churn 0 "49999995000000" -- --max-memory 16M --invoke churn $g 10000000
+check2 gc-deep-list 0 "5000050000" -- --max-memory 16M --invoke deep $g 100000 1000000
+check2 gc-deep-list-frame 0 "5000050000" -- --max-memory 16M --invoke deep_plain $g 100000 1000000
+check2 gc-cycles 0 "1" -- --max-memory 16M --invoke cycles $g 1000000
+check2 gc-rooted 0 "2500050000" -- --max-memory 16M --invoke rooted $g 50000 1000000
+check2 gc-mixed-refs 0 "53" -- --max-memory 16M --invoke mixed $g 1000000
+check2 gc-over-budget 134 "lodge wasm: gc.wat: trap: out of memory: the GC heap (structs and arrays) would exceed the memory budget (--max-memory) even after a collection in function 1 (list) at offset 0x105 (gc.wat:38:16)" \
+	-- --max-memory 16M --invoke hoard $g 1000000
 # typed function references: call_ref through a typed table, null references trapping
 # where they are used
 ty=typed.wat

@@ -454,6 +454,8 @@ def case_ref_values():
     refuse_refs("wsnap.ref-values", "reflocal.wat")
     # an exception reference (3.0 exception handling) kept in a global
     refuse_refs("wsnap.exnref-global", "exnglobal.wat")
+    # a GC struct (3.0) made by a global's initialiser, code keeping no reference
+    refuse_refs("wsnap.gc-global", "gcglobal.wat")
     ref_module_file()
 
 

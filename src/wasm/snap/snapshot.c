@@ -9,7 +9,8 @@
  * pc as a word index in its compiled code, a frame by its slot offset. Frame slots hold
  * raw 64-bit values with no type, so a module whose code keeps references in slots
  * (m->ref_values) is refused: a restored reference would be a host pointer taken from
- * the file.
+ * the file. So is a store holding GC structs or arrays (in globals, tables, element
+ * segments), whose saving is not implemented.
  */
 #include "wasm/snapshot.h"
 
@@ -180,6 +181,10 @@ int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const s
 	if (s->exn)
 		return fail(err, errlen, -ENOTSUP,
 			    "an exception is in flight: its state cannot be saved");
+	if (s->gc_n)
+		return fail(err, errlen, -ENOTSUP,
+			    "the store holds GC struct or array references: saving them is not "
+			    "implemented (a program that allocates none can be saved)");
 	if (m->nimports != m->nfunc_imports)
 		return fail(err, errlen, -ENOTSUP,
 			    "the module imports a memory, table or global: not supported");

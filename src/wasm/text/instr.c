@@ -441,6 +441,132 @@ static int index_imm(struct wat *p, const struct text_instr *in, enum text_space
 	return 0;
 }
 
+/* GC struct.get/set x y: y is a field index or an identifier of type x's fields. */
+static int field_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	const struct text_tok *t;
+	uint32_t x, y;
+	char buf[80];
+
+	if (wat_index(p, SP_TYPE, &x))
+		return -EINVAL;
+	t = wat_tok(p);
+	if (t->kind == TOK_ID) {
+		const struct text_functype *f = x < p->ntypes ? &p->types[x] : NULL;
+		bool found = false;
+		for (y = 0; f && f->comp == 0x5f && y < f->nfields; y++) {
+			if (same_id(p, p->fnames[f->fname_off + y], t)) {
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return wat_fail(p, t, "unknown field %s",
+					text_tok_show(p->lx, t, buf, sizeof(buf)));
+		p->pos++;
+	} else {
+		uint64_t v;
+		if (t->kind != TOK_NAT)
+			return wat_unexpected(p);
+		if (text_nat(tok_text(p, t), t->len, &v) || v > UINT32_MAX)
+			return wat_fail(p, t, "i32 constant out of range: %s",
+					text_tok_show(p->lx, t, buf, sizeof(buf)));
+		y = (uint32_t)v;
+		p->pos++;
+	}
+	opcode(o, in);
+	tb_u32(o, x);
+	tb_u32(o, y);
+	return 0;
+}
+
+/* GC array.new_fixed x n, array.new_data x d, array.new_elem x e, array.copy x y */
+static int type_and_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	uint32_t x, y;
+	const struct text_tok *t;
+	char buf[80];
+
+	if (wat_index(p, SP_TYPE, &x))
+		return -EINVAL;
+	switch (in->imm) {
+	case IMM_TYPE_N: {
+		uint64_t v;
+		t = wat_tok(p);
+		if (t->kind != TOK_NAT)
+			return wat_unexpected(p);
+		if (text_nat(tok_text(p, t), t->len, &v) || v > UINT32_MAX)
+			return wat_fail(p, t, "i32 constant out of range: %s",
+					text_tok_show(p->lx, t, buf, sizeof(buf)));
+		y = (uint32_t)v;
+		p->pos++;
+		break;
+	}
+	case IMM_TYPE_DATA:
+		p->uses_data_index = true;
+		if (wat_index(p, SP_DATA, &y))
+			return -EINVAL;
+		break;
+	case IMM_TYPE_ELEM:
+		if (wat_index(p, SP_ELEM, &y))
+			return -EINVAL;
+		break;
+	default:
+		if (wat_index(p, SP_TYPE, &y))
+			return -EINVAL;
+		break;
+	}
+	opcode(o, in);
+	tb_u32(o, x);
+	tb_u32(o, y);
+	return 0;
+}
+
+/* A reference type's heap type in binary into h; *nullable says whether it has null. */
+static int cast_reftype(struct wat *p, struct text_buf *h, bool *nullable)
+{
+	struct text_buf t = {0};
+	uint8_t vt;
+
+	if (wat_reftype(p, &vt))
+		return -EINVAL;
+	wat_put_valtype(p, &t, vt);
+	if (t.oom || !t.len) {
+		tb_fini(&t);
+		return wat_fail(p, wat_tok(p), "out of memory");
+	}
+	if (t.p[0] == 0x64 || t.p[0] == 0x63) { /* (ref ht), (ref null ht) */
+		*nullable = t.p[0] == 0x63;
+		tb_put(h, t.p + 1, t.len - 1);
+	} else { /* a shorthand: nullable, its own byte is the heap type */
+		*nullable = true;
+		tb_put(h, t.p, t.len);
+	}
+	tb_fini(&t);
+	return 0;
+}
+
+/* GC br_on_cast(_fail) l rt1 rt2: flags (bit 0: rt1 nullable, bit 1: rt2), l, ht1, ht2 */
+static int br_on_cast_imm(struct wat *p, const struct text_instr *in, struct text_buf *o)
+{
+	struct text_buf h1 = {0}, h2 = {0};
+	bool n1 = false, n2 = false;
+	uint32_t l;
+	int rc = -EINVAL;
+
+	if (!label_index(p, &l) && !cast_reftype(p, &h1, &n1) && !cast_reftype(p, &h2, &n2)) {
+		opcode(o, in);
+		tb_byte(o, (uint8_t)(n1 | n2 << 1));
+		tb_u32(o, l);
+		tb_put(o, h1.p, h1.len);
+		tb_put(o, h2.p, h2.len);
+		rc = 0;
+	}
+	tb_fini(&h1);
+	tb_fini(&h2);
+	return rc;
+}
+
 /* The opcode and immediates of a non-block instruction, into o. */
 static int op_imm(struct wat *p, const struct text_tok *at, const struct text_instr *in,
 		  struct text_buf *o)
@@ -469,6 +595,15 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 		return index_imm(p, in, SP_TAG, o);
 	case IMM_CAST:
 		return cast_imm(p, in, o);
+	case IMM_FIELD:
+		return field_imm(p, in, o);
+	case IMM_TYPE_N:
+	case IMM_TYPE_DATA:
+	case IMM_TYPE_ELEM:
+	case IMM_TYPE2:
+		return type_and_imm(p, in, o);
+	case IMM_BR_ON_CAST:
+		return br_on_cast_imm(p, in, o);
 	case IMM_CALL_INDIRECT:
 		return call_indirect_imm(p, in, o);
 	case IMM_SELECT:

@@ -13,6 +13,7 @@
 
 #define REF_FUNC_CODE 0xd2 /* ref.func (5.4.5) */
 #define REF_I31_CODE  0x1c /* ref.i31, 0xFB-prefixed (3.0 GC) */
+#define REF_EQ_CODE   0xd3 /* ref.eq (3.0 GC) */
 
 struct wasm_script {
 	struct wasm_script_cmd *cmds;
@@ -240,6 +241,21 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			v->v.ext = (uintptr_t)x;
 		return rc ? rc : wat_close(w);
 	}
+	if (wat_at_open(w, KW_REF_HOST)) {
+		w->pos += 2;
+		v->type = WASM_ANYREF;
+		v->pattern = WASM_SCRIPT_REF_HOST;
+		if (!(rc = number(w, false, 64, &x)))
+			v->v.ext = (uintptr_t)x;
+		return rc ? rc : wat_close(w);
+	}
+	if (result && (wat_at_open(w, KW_REF_STRUCT) || wat_at_open(w, KW_REF_ARRAY))) {
+		v->type = WASM_ANYREF;
+		v->pattern = wat_at_open(w, KW_REF_STRUCT) ? WASM_SCRIPT_REF_STRUCT
+							   : WASM_SCRIPT_REF_ARRAY;
+		w->pos += 2;
+		return wat_close(w);
+	}
 	if (!wat_at(w, TOK_LPAR) || !in)
 		return wat_unexpected(w);
 	w->pos += 2;
@@ -271,6 +287,8 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 			 wat_at_kw(w, KW_STRUCT) || wat_at_kw(w, KW_ARRAY) ||
 			 wat_at_kw(w, KW_HNONE))
 			v->type = WASM_ANYREF; /* GC: a null of the any hierarchy */
+		else if (wat_at_kw(w, KW_EXN) || wat_at_kw(w, KW_NOEXN))
+			v->type = WASM_EXNREF;
 		else if (!wat_at_kw(w, KW_FUNC) && !wat_at_kw(w, KW_NOFUNC) && !wat_at(w, TOK_ID) &&
 			 !wat_at(w, TOK_NAT))
 			return wat_unexpected(w);
@@ -282,7 +300,12 @@ static int value(struct wat *w, bool result, struct wasm_script_value *v)
 		v->type = WASM_FUNCREF;
 		v->pattern = WASM_SCRIPT_REF_NONNULL;
 		break;
-	case IMM_NONE: /* (ref.i31): a result that is any i31 reference */
+	case IMM_NONE: /* (ref.i31), (ref.eq): a result that is any i31 (eq) reference */
+		if (result && in->prefix == PFX_P0 && in->code == REF_EQ_CODE) {
+			v->type = WASM_ANYREF;
+			v->pattern = WASM_SCRIPT_REF_EQ;
+			break;
+		}
 		if (!result || in->prefix != PFX_PFB || in->code != REF_I31_CODE)
 			return wat_unexpected(w);
 		v->type = WASM_ANYREF;

@@ -64,6 +64,10 @@ enum wasm_script_pattern {
 	WASM_SCRIPT_REF_NONNULL, /* (ref.func), (ref.extern) without a number: any non-null */
 	WASM_SCRIPT_EITHER,	 /* (either result+): any one of alts (relaxed SIMD, 3.0) */
 	WASM_SCRIPT_REF_I31,	 /* (ref.i31) as a result: any i31 reference (3.0 GC) */
+	WASM_SCRIPT_REF_STRUCT,	 /* (ref.struct) as a result: any struct reference */
+	WASM_SCRIPT_REF_ARRAY,	 /* (ref.array) as a result: any array reference */
+	WASM_SCRIPT_REF_EQ,	 /* (ref.eq) as a result: any i31, struct or array reference */
+	WASM_SCRIPT_REF_HOST,	 /* (ref.host n): host value n internalized (v.ext = n) */
 };
 
 struct wasm_script_value {

@@ -77,10 +77,10 @@ static const char *const kw_names[] = {
  * (BR_IF -> br_if). */
 static void text_name(const char *cname, char *out, size_t size)
 {
-	static const char *const dotted[] = {"I32",   "I64",   "F32",	 "F64",	  "V128",
-					     "I8X16", "I16X8", "I32X4",	 "I64X2", "F32X4",
-					     "F64X2", "LOCAL", "GLOBAL", "TABLE", "MEMORY",
-					     "REF",   "DATA",  "ELEM",	 "I31"};
+	static const char *const dotted[] = {
+		"I32",	 "I64",	  "F32",   "F64",    "V128",   "I8X16", "I16X8",  "I32X4",
+		"I64X2", "F32X4", "F64X2", "LOCAL",  "GLOBAL", "TABLE", "MEMORY", "REF",
+		"DATA",	 "ELEM",  "I31",   "STRUCT", "ARRAY",  "ANY",	"EXTERN"};
 	const char *us = strchr(cname, '_');
 	size_t i, n = strlen(cname);
 	bool dot = false;

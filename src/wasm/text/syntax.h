@@ -56,11 +56,17 @@ enum text_imm {
 	IMM_MEMARG,
 	IMM_LANE,
 	IMM_MEMLANE,
-	IMM_FENCE,     /* atomic.fence: no text immediates, a 0x00 byte in binary */
-	IMM_TYPE,      /* a type index (call_ref) */
-	IMM_TAG,       /* 3.0 exception handling: a tag index (throw) */
-	IMM_TRY_TABLE, /* try_table: label? blocktype catch clauses, then a block's body */
-	IMM_CAST,      /* GC ref.test, ref.cast: a reference type; nullable adds 1 to the code */
+	IMM_FENCE,	/* atomic.fence: no text immediates, a 0x00 byte in binary */
+	IMM_TYPE,	/* a type index (call_ref) */
+	IMM_TAG,	/* 3.0 exception handling: a tag index (throw) */
+	IMM_TRY_TABLE,	/* try_table: label? blocktype catch clauses, then a block's body */
+	IMM_CAST,	/* GC ref.test, ref.cast: a reference type; nullable adds 1 to the code */
+	IMM_FIELD,	/* GC struct.get/set: a type index and a field (index or identifier) */
+	IMM_TYPE_N,	/* GC array.new_fixed: a type index and a count */
+	IMM_TYPE_DATA,	/* GC array.new_data, array.init_data: a type index and a data index */
+	IMM_TYPE_ELEM,	/* GC array.new_elem, array.init_elem: a type and an element index */
+	IMM_TYPE2,	/* GC array.copy: two type indices */
+	IMM_BR_ON_CAST, /* GC br_on_cast(_fail): label, two reference types (flags byte first) */
 };
 
 enum text_prefix { PFX_P0 = 0, PFX_PFC = 0xfc, PFX_PFD = 0xfd, PFX_PFE = 0xfe, PFX_PFB = 0xfb };
