@@ -2059,10 +2059,13 @@ bool wasm_vt_sub(const struct wasm_module *ma, wasm_vt a, const struct wasm_modu
 
 bool wasm_ftype_equal(const struct wasm_ftype *a, const struct wasm_ftype *b)
 {
-	if (a->pub.nparams != b->pub.nparams || a->pub.nresults != b->pub.nresults)
+	if (a->comp != b->comp || a->pub.nparams != b->pub.nparams ||
+	    a->pub.nresults != b->pub.nresults)
 		return false;
-	if (a->has_idx || b->has_idx || a->rec_len > 1 || b->rec_len > 1 || !a->final ||
-	    !b->final || a->super != b->super) {
+	if (a->comp != WASM_COMP_FUNC && (!a->mod || !b->mod))
+		return false; /* struct and array types compare by their fields: wasm_type_same */
+	if (a->comp != WASM_COMP_FUNC || a->has_idx || b->has_idx || a->rec_len > 1 ||
+	    b->rec_len > 1 || !a->final || !b->final || a->super != b->super) {
 		if (!a->mod || !b->mod)
 			return false;
 		return wasm_type_same(a->mod, (uint32_t)(a - a->mod->types), b->mod,
