@@ -17,6 +17,10 @@
  *        looping onto itself keeps them across iterations.
  *        Slow-path stubs save and restore rsi..r11 around their C calls.
  *
+ * A conditional branch before a block's last op (a side exit, cpu/block.h SIDE_EXITS) jumps
+ * out of line when taken (write back, un-count the ops after it, chain); the fall-through
+ * path goes on in line.
+ *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
  * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
@@ -86,7 +90,7 @@ enum {
 };
 _Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
 
-enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT };
+enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT, COLD_EXIT };
 
 struct cold {
 	enum cold_kind kind;
@@ -1044,7 +1048,8 @@ static void emit_branch(struct tr *t, const struct op *o)
 		cc = X86_CC_AE;
 		break;
 	}
-	if (!t->loops) {
+	bool side = o != &t->b->ops[t->b->n - 1];
+	if (!t->loops && !side) {
 		writeback(t, t->dirty); /* both ways leave the block */
 		t->dirty = 0;
 	}
@@ -1055,6 +1060,10 @@ static void emit_branch(struct tr *t, const struct op *o)
 	} else {
 		get(t, RAX, o->rs1);
 		x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
+	}
+	if (side) { /* taken: out of line, the block goes on */
+		add_cold(t, COLD_EXIT, (unsigned)(o - t->b->ops), x86_jcc_fwd(e, cc));
+		return;
 	}
 	if (t->loops) {
 		/* The back edge falls through (x86 condition codes come in pairs differing in
@@ -1122,6 +1131,11 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	case COLD_FAULT: /* the helper took the exception */
 		fault = c->jump;
 		break;
+	case COLD_EXIT: /* a side exit taken: the ops after it did not run */
+		writeback(t, c->dirty);
+		x86_alu_imm(e, true, X86_SUB, x86_r(R12), (int32_t)(t->b->n - 1 - c->idx));
+		chain_to(t, false, (uint64_t)o->imm);
+		return;
 	}
 	if (c->kind != COLD_FAULT)
 		x86_jmp_to(e, c->back);
@@ -1148,8 +1162,8 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	while (covered(b->ops[n].kind)) {
 		unsigned k = b->ops[n].kind;
 		n++;
-		if (decode_op_flags(k) & OPF_END)
-			break;
+		if ((decode_op_flags(k) & OPF_END) && !(is_branch(k) && n < b->n))
+			break; /* (a branch before the last op is a side exit) */
 	}
 	if (n == 0)
 		return 0;
@@ -1224,7 +1238,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		case OP_BLTU:
 		case OP_BGEU:
 			emit_branch(t, o);
-			ended = true;
+			ended = i + 1 == b->n;
 			break;
 		case OP_JAL:
 			x86_mov_imm(e, RAX, b->end_pc);
