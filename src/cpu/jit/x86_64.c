@@ -923,6 +923,10 @@ static void emit_alu(struct tr *t, const struct op *o)
 		break;
 	case OP_ADDI:
 		d = alu_dst(t, o, false);
+		if (o->rs1 == 0) { /* li */
+			x86_mov_imm(e, d, (uint64_t)o->imm);
+			break;
+		}
 		if (d != RAX && o->rs1 != 0 && t->host[o->rs1] >= 0) {
 			/* lea d, [rs1 + imm] */
 			x86_insn(e, 0, true, 0x8d, d, x86_m(t->host[o->rs1], imm), false);
@@ -984,6 +988,11 @@ static void emit_alu(struct tr *t, const struct op *o)
 	case OP_ADDW:
 	case OP_SUBW: {
 		bool w = o->kind != OP_ADDW && o->kind != OP_SUBW;
+		if (o->kind == OP_ADD && o->rs1 == 0) { /* mv: rd = rs2 */
+			d = alu_dst(t, o, false);
+			get(t, d, o->rs2);
+			break;
+		}
 		d = alu_dst(t, o, true);
 		get(t, d, o->rs1);
 		x86_alu(e, w, alu_op(o->kind), d, greg(t, o->rs2));
@@ -1289,12 +1298,21 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			ended = true;
 			break;
 		default:
-			if (is_amo(o->kind))
+			if (is_amo(o->kind)) {
 				emit_amo(t, o, i);
-			else if (!(decode_op_flags(o->kind) & OPF_FPU))
+			} else if ((o->kind == OP_LUI || o->kind == OP_AUIPC) && i + 1 < n &&
+				   b->ops[i + 1].kind == OP_ADDI && b->ops[i + 1].rd == o->rd &&
+				   b->ops[i + 1].rs1 == o->rd) {
+				/* lui/auipc + addi to the same register (li, la): one constant */
+				struct op k = *o;
+				k.imm = (int64_t)((uint64_t)o->imm + (uint64_t)b->ops[i + 1].imm);
+				emit_alu(t, &k);
+				i++;
+			} else if (!(decode_op_flags(o->kind) & OPF_FPU)) {
 				emit_alu(t, o);
-			else if (!emit_fpu_inline(t, o, i))
+			} else if (!emit_fpu_inline(t, o, i)) {
 				emit_fpu(t, o, i);
+			}
 			break;
 		}
 	}
