@@ -13,6 +13,10 @@
 #define BLOCK_MAX 64
 #define JC_BITS	  12
 #define HT_BITS	  15
+
+/* Forward conditional branches a block may pass (side exits) before one ends it. */
+#define SIDE_EXITS 3
+
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
  * MiB). A hart's arena has two parts: blocks are decoded into the cold part and copied
  * to the hot part when translated (the translation points at the copy). When the cold

@@ -460,7 +460,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 {
 	struct block_cache *bc = h->bc;
 	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
-	unsigned page_left = 4096 - (unsigned)(pc & 0xfff), off = 0, n = 0;
+	unsigned page_left = 4096 - (unsigned)(pc & 0xfff), off = 0, n = 0, exits = 0;
 	uint64_t ppn = (ppa - h->ram_base) >> 12;
 	struct block *b;
 
@@ -498,7 +498,12 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 		fill_op(&b->ops[n], &in, pc + off, (uint16_t)off, labels);
 		n++;
 		off += len;
-		if (decode_op_flags(in.kind) & OPF_END)
+		/* A forward conditional branch is a side exit: decoding goes on along its
+		 * fall-through path (up to SIDE_EXITS of them). A backward one (a loop) ends
+		 * the block. */
+		if ((decode_op_flags(in.kind) & OPF_END) &&
+		    !(in.kind >= OP_BEQ && in.kind <= OP_BGEU &&
+		      (uint64_t)b->ops[n - 1].imm > pc + off - len && ++exits <= SIDE_EXITS))
 			break;
 		if (n == BLOCK_MAX || off == page_left) {
 			fill_pseudo(&b->ops[n], OP_BLOCK_NEXT, (uint16_t)off, labels);
@@ -768,14 +773,20 @@ int hart_run(struct hart *h)
 		}                                                                                  \
 		NEXT();                                                                            \
 	}
+/* A branch taken before the block's last op (a side exit) did not run the ops after it,
+ * which the count at block entry included. */
 #define BRANCH(cond)                                                                               \
 	{                                                                                          \
+		unsigned after_ = (unsigned)(b->n - 1 - (op - b->ops));                            \
 		if (cond) {                                                                        \
+			icount -= after_;                                                          \
 			pc = (uint64_t)op->imm;                                                    \
 			if (pc == b->vpc) /* a loop onto this block: no lookup */                  \
 				goto same_block;                                                   \
 			goto next_block;                                                           \
 		}                                                                                  \
+		if (after_)                                                                        \
+			NEXT();                                                                    \
 		JUMP(b->end_pc);                                                                   \
 	}
 #define FP_CHECK()                                                                                 \

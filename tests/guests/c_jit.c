@@ -8,7 +8,10 @@
  *  4. self-modifying code: a function rewritten (then fence.i) between calls, in a loop;
  *  5. a timer interrupt ending a tight spin loop that only reads memory;
  *  6. minstret counting the instructions of a translated loop exactly, and not counting
- *     the part of a block after a faulting instruction before it really runs.
+ *     the part of a block after a faulting instruction before it really runs;
+ *  7. side exits (forward branches inside a block, cpu/block.h SIDE_EXITS) taken in some
+ *     iterations and not in others: the registers changed before and after them, and
+ *     minstret not counting the ops a taken side exit skipped.
  */
 #include "runtime.h"
 
@@ -174,6 +177,31 @@ static void check_instret(void)
 	}
 }
 
+static void check_side_exits(void)
+{
+	uint64_t before, after, n = 300, odd = 0, big = 0, acc = 0;
+
+	/* One block from 1: to the backward bnez with two side exits (to 2: and 3:). Per
+	 * iteration 7 instructions, one more for an odd n and one more for n >= 100. */
+	__asm__ volatile("csrr %0, minstret\n\t"
+			 "1: andi t0, %2, 1\n\t"
+			 "addi %5, %5, 7\n\t"
+			 "beqz t0, 2f\n\t"
+			 "addi %3, %3, 1\n\t"
+			 "2: sltiu t1, %2, 100\n\t"
+			 "bnez t1, 3f\n\t"
+			 "addi %4, %4, 1\n\t"
+			 "3: addi %2, %2, -1\n\t"
+			 "bnez %2, 1b\n\t"
+			 "csrr %1, minstret\n\t"
+			 : "=&r"(before), "=&r"(after), "+r"(n), "+r"(odd), "+r"(big), "+r"(acc)
+			 :
+			 : "t0", "t1");
+	RT_CHECK(11, odd == 150 && big == 201 && acc == 2100 && n == 0);
+	/* 7 * 300 + 150 + 201, and the first csrr */
+	RT_CHECK(12, after - before == 2452);
+}
+
 int main(void)
 {
 	rt_trap_hook = hook;
@@ -182,6 +210,7 @@ int main(void)
 	check_smc();
 	check_spin_interrupt();
 	check_instret();
+	check_side_exits();
 	rt_puts("c jit: ok\n");
 	return 0;
 }

@@ -9,10 +9,17 @@
  *   rbp  the hart (guest registers at rbp + offsetof(struct hart, x))
  *   r12  the retired-instruction count (the interpreter's local `icount`)
  *   rax, rcx, rdx, xmm0, xmm1  scratch
- *   rbx, r13, r14, r15, rsi, rdi, r8..r11  guest registers cached for the block: the most
- *        used ones are loaded at block entry and written back (when changed) before the
- *        block is left; a block looping onto itself keeps them across iterations.
+ *   rbx, r13, r14, r15, rsi, rdi  guest registers a0..a5 (x10..x15), global: loaded by the
+ *        entry stub, kept across chained blocks, stored by the exit stub (so every return
+ *        to the dispatcher or the interpreter finds them in memory)
+ *   r8..r11  other guest registers cached for the block: the most used ones are loaded at
+ *        block entry and written back (when changed) before the block is left; a block
+ *        looping onto itself keeps them across iterations.
  *        Slow-path stubs save and restore rsi..r11 around their C calls.
+ *
+ * A conditional branch before a block's last op (a side exit, cpu/block.h SIDE_EXITS) jumps
+ * out of line when taken (write back, un-count the ops after it, chain); the fall-through
+ * path goes on in line.
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
@@ -46,11 +53,19 @@
 /* Host registers: short names for enum x86_reg (the same numbers). */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
-#define NCACHE	 10
 #define SINK	 32		       /* the interpreter's x0 write sink */
 #define COLD_MAX (3 * (BLOCK_MAX + 1)) /* at most 3 a op: F store, inline F arithmetic */
 
-static const uint8_t cache_regs[NCACHE] = {RBX, R13, R14, R15, RSI, RDI, R8, R9, R10, R11};
+/* Guest registers a0..a5 (x10..x15), the most used ones in compiled code, live in fixed
+ * host registers for as long as translated code runs: loaded by the entry stub, stored by
+ * the exit stub, kept across chained blocks. */
+#define GLOBAL_FIRST 10
+#define NGLOBAL	     6
+#define GLOBAL_MASK  (((1ull << NGLOBAL) - 1) << GLOBAL_FIRST)
+static const uint8_t global_regs[NGLOBAL] = {RBX, R13, R14, R15, RSI, RDI};
+/* The other guest registers a block uses most are cached in these for the block. */
+#define NCACHE 4
+static const uint8_t cache_regs[NCACHE] = {R8, R9, R10, R11};
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB lookup scales by 16");
 _Static_assert(TLB_MASK == 0xff, "the inline TLB lookup masks 8 index bits");
@@ -75,7 +90,7 @@ enum {
 };
 _Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
 
-enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT };
+enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT, COLD_EXIT };
 
 struct cold {
 	enum cold_kind kind;
@@ -133,8 +148,11 @@ static void put(struct tr *t, unsigned rd, int src)
 		t->dirty |= 1ull << rd;
 }
 
+/* Stores the block-cached registers in `dirty` (the global ones stay: the exit stub
+ * stores them when translated code returns). */
 static void writeback(struct tr *t, uint64_t dirty)
 {
+	dirty &= ~GLOBAL_MASK;
 	for (unsigned g = 1; g < 32; g++)
 		if (dirty & (1ull << g))
 			x86_mov_store(&t->e, true, xmem(g), t->host[g]);
@@ -149,8 +167,8 @@ static void exit_with(struct x86_emit *e, const struct jit *j, enum jit_exit why
 	x86_jmp_to(e, j->stub[STUB_EXIT]);
 }
 
-/* Chains to the next block; every guest register is in memory. The next pc is the
- * constant `target`, or (dynamic, jalr) already in rax. Unless a poll is due, the block is
+/* Chains to the next block; every guest register but the global ones is in memory. The next pc is
+ * the constant `target`, or (dynamic, jalr) already in rax. Unless a poll is due, the block is
  * looked up in the interpreter's pc -> block table right here, so that the host predicts
  * each exit's jump by its own address; when it is not there or not translated, the
  * shared STUB_LEAVE returns to the dispatcher with rax as the next pc. */
@@ -438,7 +456,8 @@ static bool covered(unsigned kind)
 	       kind == OP_SRET || kind == OP_FENCE_I || (decode_op_flags(kind) & OPF_FPU);
 }
 
-/* Picks the guest registers to keep in host registers: the most used ones. */
+/* Maps the global registers, then picks the other guest registers to keep in host
+ * registers for the block: the most used ones. */
 static void allocate(struct tr *t, unsigned nops)
 {
 	unsigned uses[33] = {0};
@@ -455,6 +474,8 @@ static void allocate(struct tr *t, unsigned nops)
 	}
 	uses[0] = 0; /* x0 reads as the zero in memory; index 0 means "none" below */
 	memset(t->host, -1, sizeof(t->host));
+	for (unsigned k = 0; k < NGLOBAL; k++)
+		t->host[GLOBAL_FIRST + k] = (int8_t)global_regs[k];
 	for (unsigned k = 0; k < NCACHE; k++) {
 		unsigned best = 0;
 		for (unsigned g = 1; g < 32; g++)
@@ -711,6 +732,12 @@ static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
 
 	writeback(t, t->dirty);
 	t->dirty = 0;
+	/* fpu_exec reads x[rs1] and writes x[rd]; rd is loaded again below, so memory must
+	 * hold it too in case the operation does not write it (rd names an f register). */
+	if (GLOBAL_MASK & (1ull << o->rs1))
+		x86_mov_store(e, true, xmem(o->rs1), t->host[o->rs1]);
+	if (o->rd < 32 && (GLOBAL_MASK & (1ull << o->rd)) && o->rd != o->rs1)
+		x86_mov_store(e, true, xmem(o->rd), t->host[o->rd]);
 	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
 	x86_call_to(e, t->j->stub[STUB_FPU]);
 	x86_test(e, true, x86_r(RAX), RAX);
@@ -896,6 +923,10 @@ static void emit_alu(struct tr *t, const struct op *o)
 		break;
 	case OP_ADDI:
 		d = alu_dst(t, o, false);
+		if (o->rs1 == 0) { /* li */
+			x86_mov_imm(e, d, (uint64_t)o->imm);
+			break;
+		}
 		if (d != RAX && o->rs1 != 0 && t->host[o->rs1] >= 0) {
 			/* lea d, [rs1 + imm] */
 			x86_insn(e, 0, true, 0x8d, d, x86_m(t->host[o->rs1], imm), false);
@@ -957,6 +988,11 @@ static void emit_alu(struct tr *t, const struct op *o)
 	case OP_ADDW:
 	case OP_SUBW: {
 		bool w = o->kind != OP_ADDW && o->kind != OP_SUBW;
+		if (o->kind == OP_ADD && o->rs1 == 0) { /* mv: rd = rs2 */
+			d = alu_dst(t, o, false);
+			get(t, d, o->rs2);
+			break;
+		}
 		d = alu_dst(t, o, true);
 		get(t, d, o->rs1);
 		x86_alu(e, w, alu_op(o->kind), d, greg(t, o->rs2));
@@ -1021,7 +1057,8 @@ static void emit_branch(struct tr *t, const struct op *o)
 		cc = X86_CC_AE;
 		break;
 	}
-	if (!t->loops) {
+	bool side = o != &t->b->ops[t->b->n - 1];
+	if (!t->loops && !side) {
 		writeback(t, t->dirty); /* both ways leave the block */
 		t->dirty = 0;
 	}
@@ -1032,6 +1069,10 @@ static void emit_branch(struct tr *t, const struct op *o)
 	} else {
 		get(t, RAX, o->rs1);
 		x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
+	}
+	if (side) { /* taken: out of line, the block goes on */
+		add_cold(t, COLD_EXIT, (unsigned)(o - t->b->ops), x86_jcc_fwd(e, cc));
+		return;
 	}
 	if (t->loops) {
 		/* The back edge falls through (x86 condition codes come in pairs differing in
@@ -1099,6 +1140,11 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	case COLD_FAULT: /* the helper took the exception */
 		fault = c->jump;
 		break;
+	case COLD_EXIT: /* a side exit taken: the ops after it did not run */
+		writeback(t, c->dirty);
+		x86_alu_imm(e, true, X86_SUB, x86_r(R12), (int32_t)(t->b->n - 1 - c->idx));
+		chain_to(t, false, (uint64_t)o->imm);
+		return;
 	}
 	if (c->kind != COLD_FAULT)
 		x86_jmp_to(e, c->back);
@@ -1125,8 +1171,8 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	while (covered(b->ops[n].kind)) {
 		unsigned k = b->ops[n].kind;
 		n++;
-		if (decode_op_flags(k) & OPF_END)
-			break;
+		if ((decode_op_flags(k) & OPF_END) && !(is_branch(k) && n < b->n))
+			break; /* (a branch before the last op is a side exit) */
 	}
 	if (n == 0)
 		return 0;
@@ -1144,7 +1190,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 
 	t->entry = x86_here(e);
 	for (unsigned g = 1; g < 32; g++)
-		if (t->host[g] >= 0)
+		if (t->host[g] >= 0 && !(GLOBAL_MASK & (1ull << g)))
 			x86_mov(e, true, t->host[g], xmem(g));
 	t->body = x86_here(e);
 	x86_alu_imm(e, true, X86_ADD, x86_r(R12), b->n); /* the interpreter counts at entry too */
@@ -1201,7 +1247,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		case OP_BLTU:
 		case OP_BGEU:
 			emit_branch(t, o);
-			ended = true;
+			ended = i + 1 == b->n;
 			break;
 		case OP_JAL:
 			x86_mov_imm(e, RAX, b->end_pc);
@@ -1252,12 +1298,21 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			ended = true;
 			break;
 		default:
-			if (is_amo(o->kind))
+			if (is_amo(o->kind)) {
 				emit_amo(t, o, i);
-			else if (!(decode_op_flags(o->kind) & OPF_FPU))
+			} else if ((o->kind == OP_LUI || o->kind == OP_AUIPC) && i + 1 < n &&
+				   b->ops[i + 1].kind == OP_ADDI && b->ops[i + 1].rd == o->rd &&
+				   b->ops[i + 1].rs1 == o->rd) {
+				/* lui/auipc + addi to the same register (li, la): one constant */
+				struct op k = *o;
+				k.imm = (int64_t)((uint64_t)o->imm + (uint64_t)b->ops[i + 1].imm);
+				emit_alu(t, &k);
+				i++;
+			} else if (!(decode_op_flags(o->kind) & OPF_FPU)) {
 				emit_alu(t, o);
-			else if (!emit_fpu_inline(t, o, i))
+			} else if (!emit_fpu_inline(t, o, i)) {
 				emit_fpu(t, o, i);
+			}
 			break;
 		}
 	}
@@ -1310,10 +1365,15 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	x86_alu_imm(e, true, X86_SUB, x86_r(RSP), 8); /* 16-byte aligned stack for calls */
 	x86_mov(e, true, RBP, x86_r(RDI));
 	x86_mov(e, true, R12, x86_r(RDX));
-	x86_insn(e, 0, false, 0xff, 4, x86_r(RSI), false); /* jmp rsi */
+	x86_mov(e, true, RAX, x86_r(RSI));
+	for (unsigned k = 0; k < NGLOBAL; k++)
+		x86_mov(e, true, global_regs[k], xmem(GLOBAL_FIRST + k));
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RAX), false); /* jmp rax */
 
-	/* exit: eax = enum jit_exit */
+	/* exit: eax = enum jit_exit; the global registers go back to memory */
 	j->stub[STUB_EXIT] = x86_here(e);
+	for (unsigned k = 0; k < NGLOBAL; k++)
+		x86_mov_store(e, true, xmem(GLOBAL_FIRST + k), global_regs[k]);
 	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_icount)), R12);
 	x86_alu_imm(e, true, X86_ADD, x86_r(RSP), 8);
 	for (unsigned i = sizeof(saved); i-- > 0;)
@@ -1325,16 +1385,21 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
 	exit_with(e, j, JIT_EXIT_PC);
 
-	/* next: rax = the next pc, every guest register in memory, entered by a jump from
-	 * code whose stack is 16-byte aligned: the successor's code, found without going
-	 * back to the dispatcher (the table of successors was flushed since it was filled),
-	 * or leave */
+	/* next: rax = the next pc, every guest register but the global ones in memory,
+	 * entered by a jump from code whose stack is 16-byte aligned: the successor's code,
+	 * found without going back to the dispatcher (the table of successors was flushed
+	 * since it was filled), or leave. The caller-saved cache registers are kept around
+	 * the call (6 pushes: the stack stays aligned). */
 	j->stub[STUB_NEXT] = x86_here(e);
 	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, pc)), RAX);
+	for (unsigned i = 0; i < sizeof(volatile_cache); i++)
+		x86_push(e, volatile_cache[i]);
 	x86_mov(e, true, RSI, x86_r(RAX));
 	x86_mov(e, true, RDI, x86_r(RBP));
 	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)exec_jit_next);
 	x86_insn(e, 0, false, 0xff, 2, x86_r(RAX), false); /* call rax */
+	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
+		x86_pop(e, volatile_cache[i]);
 	x86_test(e, true, x86_r(RAX), RAX);
 	{
 		uint8_t *found = x86_jcc_fwd(e, X86_CC_NE);
