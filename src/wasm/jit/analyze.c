@@ -379,8 +379,10 @@ static int score_slots(struct tr *t, struct scan *sc)
 	return 0;
 }
 
-/* The cache registers, in the order slots get them (the most used first). */
-static const int cache_regs[NCACHE] = {X86_RSI, X86_RDI, X86_RBP, X86_R8, X86_R9, X86_R10, X86_R11};
+/* The cache registers, in the order slots get them (the most used first); r13 only
+ * where memory 0 has a guard region (else it holds the memory's size). */
+static const int cache_regs[NCACHE] = {X86_RSI, X86_RDI, X86_RBP, X86_R8,
+				       X86_R9,	X86_R10, X86_R11, X86_R13};
 
 /* Gives up to n registers of a class (cache_regs[i], or xmm XCACHE0 + i) to the most used
  * slots left that the class admits (xmm: used more as floats than otherwise). */
@@ -419,7 +421,7 @@ static void pick_cache(struct tr *t, struct scan *sc)
 	t->written = 0;
 	t->xmm = 0;
 	pick_class(t, sc, true, NXCACHE);
-	pick_class(t, sc, false, NCACHE);
+	pick_class(t, sc, false, t->guard ? NCACHE : NCACHE - 1);
 }
 
 int wasm_jit_analyze(struct tr *t)

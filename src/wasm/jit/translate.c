@@ -229,7 +229,8 @@ static void load_mem(struct tr *t)
 		return;
 	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)m);
 	x86_mov(&t->e, true, R_MEM, x86_m(X86_RAX, offsetof(struct wasm_memory, base)));
-	x86_mov(&t->e, true, R_MSIZE, x86_m(X86_RAX, offsetof(struct wasm_memory, size)));
+	if (!t->guard) /* with a guard region r13 is a cache register */
+		x86_mov(&t->e, true, R_MSIZE, x86_m(X86_RAX, offsetof(struct wasm_memory, size)));
 }
 
 /* ----- out-of-line paths and C calls ----- */
@@ -683,6 +684,50 @@ static bool has_wrap(const struct tr *t, uint32_t pc)
 	return false;
 }
 
+/* cmp reg, the size of memory 0 (in r13, or read from the memory with a guard region;
+ * scratch is clobbered then) */
+static void cmp_size(struct tr *t, int reg, int scratch)
+{
+	if (!t->guard) {
+		x86_alu(&t->e, true, X86_CMP, reg, x86_r(R_MSIZE));
+		return;
+	}
+	x86_mov_imm(&t->e, scratch, (uint64_t)(uintptr_t)&t->f->inst->mem0->size);
+	x86_alu(&t->e, true, X86_CMP, reg, x86_m(scratch, 0));
+}
+
+/* Whether the access of the op at pc (of `size` bytes at the i32 address in eax plus
+ * off; addr_slot its address slot, UINT32_MAX for indexed forms) goes unchecked, the
+ * guard region catching it out of bounds: not where a folded address add may have
+ * wrapped (the exact address comes from C, COLD_WRAP), nor when off does not fit a
+ * displacement. */
+static bool guarded(const struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off,
+		    unsigned size)
+{
+	return t->guard && (uint64_t)off + size <= INT32_MAX &&
+	       !(addr_slot != UINT32_MAX && has_wrap(t, pc));
+}
+
+/* The code from start to here makes a guarded access of the op at trap_pc: a fault in it
+ * is the out-of-bounds trap there (the signal handler jumps to a COLD_TRAP stub). Between
+ * the address and the access nothing is written that the stub would need. */
+static void guard_site(struct tr *t, uint8_t *start, uint32_t trap_pc)
+{
+	struct cold *c;
+
+	if (tr_grow((void **)&t->sites, &t->capsites, t->nsites + 1, sizeof(*t->sites))) {
+		t->fail = true;
+		return;
+	}
+	c = tr_cold(t, COLD_TRAP, NULL, trap_pc);
+	if (!c)
+		return;
+	c->arg = WASM_TRAP_MEM_OOB;
+	t->sites[t->nsites].start = (uint32_t)(start - t->e.buf);
+	t->sites[t->nsites].end = (uint32_t)(t->e.p - t->e.buf);
+	t->sites[t->nsites++].cold = t->ncold - 1;
+}
+
 /* With the i32 address in eax (zero-extended; for indexed forms the wrapped sum), checks
  * that [eax + off, + size) lies in memory and returns the displacement of the access
  * [r12 + rax + disp]. Out of bounds: a trap at trap_pc, or first the exact address when
@@ -726,7 +771,7 @@ static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t o
 		x86_lea(&t->e, true, X86_RDX, x86_m(X86_RAX, (int32_t)size));
 		disp = 0;
 	}
-	x86_alu(&t->e, true, X86_CMP, X86_RDX, x86_r(R_MSIZE));
+	cmp_size(t, X86_RDX, X86_RCX);
 	jump = x86_jcc_fwd(&t->e, X86_CC_A);
 	if (wrap) {
 		struct cold *c = tr_cold(t, COLD_WRAP, jump, pc);
@@ -882,6 +927,14 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 	switch (jo->kind) {
 	case J_LOAD: /* [d addr off] */
 		tr_get(t, false, X86_RAX, p[2]);
+		if (guarded(t, pc, p[2], p[3], size)) {
+			uint8_t *start = t->e.p;
+			if (load_into(t, jo->base, p[1], access((int32_t)p[3]))) {
+				guard_site(t, start, pc);
+				return;
+			}
+			/* emitted nothing: an op the helper loads, explicitly checked */
+		}
 		disp = mem_check(t, pc, pc, p[3], size, p[2]);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
 			host_addr(t, disp);
@@ -890,6 +943,13 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_LOAD_IDX: /* [d base idx shift off] */
 		idx_addr(t, p[2], p[3], p[4]);
+		if (guarded(t, pc, UINT32_MAX, p[5], size)) {
+			uint8_t *start = t->e.p;
+			if (load_into(t, jo->base, p[1], access((int32_t)p[5]))) {
+				guard_site(t, start, pc);
+				return;
+			}
+		}
 		disp = mem_check(t, pc, pc, p[5], size, UINT32_MAX);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
 			host_addr(t, disp);
@@ -898,6 +958,13 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_STORE: /* [addr v off] */
 		tr_get(t, false, X86_RAX, p[1]);
+		if (guarded(t, pc, p[1], p[3], size)) {
+			uint8_t *start = t->e.p;
+			if (store_from(t, op, p[2], access((int32_t)p[3]))) {
+				guard_site(t, start, pc);
+				return;
+			}
+		}
 		disp = mem_check(t, pc, pc, p[3], size, p[1]);
 		if (!store_from(t, op, p[2], access(disp))) {
 			host_addr(t, disp);
@@ -941,9 +1008,12 @@ static struct x86_rm atomic_addr(struct tr *t, uint32_t pc, uint32_t a, uint32_t
 		x86_test_imm(&t->e, false, x86_r(X86_RDX), (int32_t)((1u << log2) - 1));
 		tr_trap_if(t, X86_CC_NE, WASM_TRAP_UNALIGNED_ATOMIC, pc);
 	}
-	x86_lea(&t->e, true, X86_RCX, x86_m(X86_RDX, (int32_t)(1u << log2)));
-	x86_alu(&t->e, true, X86_CMP, X86_RCX, x86_r(R_MSIZE));
-	tr_trap_if(t, X86_CC_A, WASM_TRAP_MEM_OOB, pc);
+	/* with a guard region the access itself faults (a + off < 8 GiB) */
+	if (!t->guard) {
+		x86_lea(&t->e, true, X86_RCX, x86_m(X86_RDX, (int32_t)(1u << log2)));
+		x86_alu(&t->e, true, X86_CMP, X86_RCX, x86_r(R_MSIZE));
+		tr_trap_if(t, X86_CC_A, WASM_TRAP_MEM_OOB, pc);
+	}
 	return x86_mi(R_MEM, X86_RDX, 0, 0);
 }
 
@@ -974,6 +1044,7 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 	bool w = bytes == 8;
 	struct x86_rm m;
 	uintptr_t retry;
+	uint8_t *start = t->e.p; /* the guarded access, after its address */
 
 	if (!t->has_mem || !kind || kind > AK_CMPXCHG) { /* the compiler emits no other */
 		t->fail = true;
@@ -982,21 +1053,24 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 	switch (kind) {
 	case AK_LOAD: /* [d a off code] */
 		m = atomic_addr(t, pc, p[2], p[3], log2);
+		start = t->e.p;
 		if (bytes < 4)
 			x86_movzx(&t->e, false, X86_RCX, m, bytes * 8);
 		else
 			x86_mov(&t->e, w, X86_RCX, m);
 		tr_put(t, true, p[1], X86_RCX);
-		return;
+		break;
 	case AK_STORE: /* [a v off code] */
 		m = atomic_addr(t, pc, p[1], p[3], log2);
+		start = t->e.p;
 		tr_get(t, true, X86_RCX, p[2]);
 		x86_rmw(&t->e, bytes, 0x86, X86_RCX, m, false);
-		return;
+		break;
 	case AK_RMW_ADD: /* [d a v off code] */
 	case AK_RMW_SUB:
 	case AK_RMW_XCHG:
 		m = atomic_addr(t, pc, p[2], p[4], log2);
+		start = t->e.p;
 		tr_get(t, true, X86_RCX, p[3]);
 		if (kind == AK_RMW_SUB)
 			x86_grp3(&t->e, true, 3, x86_r(X86_RCX)); /* neg */
@@ -1004,7 +1078,7 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 			kind != AK_RMW_XCHG);
 		zext(t, X86_RCX, bytes);
 		tr_put(t, true, p[1], X86_RCX);
-		return;
+		break;
 	case AK_RMW_AND: /* a compare-exchange loop: rax the old value, rcx the new */
 	case AK_RMW_OR:
 	case AK_RMW_XOR: {
@@ -1012,6 +1086,7 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 				   : kind == AK_RMW_OR ? X86_OR
 						       : X86_XOR;
 		m = atomic_addr(t, pc, p[2], p[4], log2);
+		start = t->e.p;
 		if (bytes < 4)
 			x86_movzx(&t->e, false, X86_RAX, m, bytes * 8);
 		else
@@ -1023,17 +1098,20 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 		x86_jcc_to(&t->e, X86_CC_NE, retry);
 		zext(t, X86_RAX, bytes); /* a failed cmpxchg wrote only the access's width */
 		tr_put(t, true, p[1], X86_RAX);
-		return;
+		break;
 	}
 	default: /* AK_CMPXCHG [d a e v off code]: rax the expected value, then the old one */
 		m = atomic_addr(t, pc, p[2], p[5], log2);
+		start = t->e.p;
 		tr_get(t, true, X86_RAX, p[3]);
 		tr_get(t, true, X86_RCX, p[4]);
 		x86_rmw(&t->e, bytes, 0x0fb0, X86_RCX, m, true);
 		zext(t, X86_RAX, bytes);
 		tr_put(t, true, p[1], X86_RAX);
-		return;
+		break;
 	}
+	if (t->guard)
+		guard_site(t, start, pc);
 }
 
 /* FUSE_LOAD [d a addr off]: d = a OP (the natural load of T at addr + off) */
@@ -1042,10 +1120,14 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 	const struct jop *jo = &wasm_jit_ops[op];
 	const uint32_t *p = t->ops + pc;
 	bool w = jo->ta == WASM_I64 || jo->ta == WASM_F64;
+	unsigned size = 1u << jo->align;
+	bool g = guarded(t, pc, p[3], p[4], size);
+	uint8_t *start;
 	int32_t disp;
 
 	tr_get(t, false, X86_RAX, p[3]);
-	disp = mem_check(t, pc, pc, p[4], 1u << jo->align, p[3]);
+	disp = g ? (int32_t)p[4] : mem_check(t, pc, pc, p[4], size, p[3]);
+	start = t->e.p;
 	if (jo->ta == WASM_F32 || jo->ta == WASM_F64) {
 		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
 			       : jo->base == WASM_OP_F32_SUB || jo->base == WASM_OP_F64_SUB ? 0x5c
@@ -1054,6 +1136,8 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 		tr_get_xmm(t, w, r, p[2]);
 		x86_sse(&t->e, w, opc, false, r, access(disp));
 		tr_put_xmm(t, w, p[1], r);
+		if (g)
+			guard_site(t, start, pc);
 		return;
 	}
 	{
@@ -1087,6 +1171,8 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 		}
 		tr_put(t, w, p[1], r);
 	}
+	if (g)
+		guard_site(t, start, pc);
 }
 
 /* ----- the rest of the internal ops (xops.def) ----- */
@@ -1411,6 +1497,12 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		int32_t disp;
 		copy(t, p[1], p[2]);
 		idx_addr(t, p[5], p[6], p[7]);
+		if (guarded(t, pc, UINT32_MAX, p[8], 4)) {
+			uint8_t *start = t->e.p;
+			load_into(t, WASM_OP_I32_LOAD, p[4], access((int32_t)p[8]));
+			guard_site(t, start, pc + 3);
+			return;
+		}
 		disp = mem_check(t, pc, pc + 3, p[8], 4, UINT32_MAX);
 		load_into(t, WASM_OP_I32_LOAD, p[4], access(disp));
 		return;
@@ -1546,7 +1638,9 @@ static void emit_cold(struct tr *t, struct cold *c)
 {
 	struct x86_emit *e = &t->e;
 
-	x86_patch(e, c->jump, x86_here(e));
+	c->at = x86_here(e);
+	if (c->jump)
+		x86_patch(e, c->jump, c->at);
 	switch (c->kind) {
 	case COLD_TRAP:
 		if (c->size) { /* the indirect call's structural type check */
@@ -1618,7 +1712,7 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 {
 	const uint32_t n = t->code->nops;
 
-	t->ncold = t->nfix = t->nchecked = 0;
+	t->ncold = t->nfix = t->nchecked = t->nsites = 0;
 	t->fail = false;
 	*foreign = x86_here(&t->e);
 	load_mem(t);
@@ -1664,6 +1758,25 @@ static void tr_free(struct tr *t)
 	core_free(t->sreg);
 	core_free(t->cold);
 	core_free(t->fix);
+	core_free(t->sites);
+}
+
+/* Makes room for n more sites in j->sites: 0 or -ENOMEM. */
+static int tr_grow_sites(struct wasm_jit *j, size_t n)
+{
+	size_t cap = j->capsites ? j->capsites : 64;
+	struct wasm_jit_site *p;
+
+	if (j->nsites + n <= j->capsites)
+		return 0;
+	while (cap < j->nsites + n)
+		cap *= 2;
+	p = core_realloc(j->sites, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	j->sites = p;
+	j->capsites = cap;
+	return 0;
 }
 
 /* Installs the code staged in t->e and describes it in a new struct wasm_jit_code. */
@@ -1693,12 +1806,21 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 		core_free(jc);
 		return -EAGAIN;
 	}
-	rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
+	rc = tr_grow_sites(j, t->nsites);
+	if (!rc)
+		rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
 	if (rc || (uintptr_t)at != t->e.base) {
 		core_free(jc->osr);
 		core_free(jc);
 		return rc ? rc : -EIO;
 	}
+	/* the guarded accesses, after those of code before this (addresses only grow) */
+	for (uint32_t i = 0; i < t->nsites; i++)
+		j->sites[j->nsites++] = (struct wasm_jit_site){
+			.start = t->e.base + t->sites[i].start,
+			.end = t->e.base + t->sites[i].end,
+			.to = t->cold[t->sites[i].cold].at,
+		};
 	jc->nosr = nosr;
 	jc->local = (const void *)local;
 	jc->foreign = (const void *)foreign;
@@ -1720,6 +1842,7 @@ int wasm_jit_translate(struct wasm_jit *j, struct wasm_func *f)
 	t.code = f->code;
 	t.ops = f->code->ops;
 	t.has_mem = f->inst->mem0 != NULL;
+	t.guard = t.has_mem && f->inst->mem0->guard && wasm_jit_guard_init() == 0;
 	rc = wasm_jit_analyze(&t);
 	cap = (size_t)t.code->nops * 24 + 4096;
 	while (rc == 0) {
