@@ -9,7 +9,8 @@
  * after memory.grow, on a thread of its own with a shared memory; the guard_traps counter
  * shows the faults were the guard's. A fault that is not translated code's stays a crash
  * (or goes to the handler that was there before), and where the 8 GiB reservation fails
- * (RLIMIT_AS) accesses are checked explicitly, with the same traps.
+ * (RLIMIT_AS) accesses are checked explicitly, with the same traps. Last, a translated
+ * tail call into another instance: its caller's caller reads its own memory after.
  */
 #include "wasm/text/text.h"
 #include "wasm/wasm.h"
@@ -380,10 +381,73 @@ static int test_no_room(void)
 	return 0;
 }
 
+static const char callee_wat[] =
+	"(module (memory (export \"mem\") 1) (data (i32.const 0) \"\\2a\")\n"
+	"  (func (export \"peek\") (param i32) (result i32) (i32.load (local.get 0))))";
+static const char caller_wat[] =
+	"(module (import \"b\" \"peek\" (func $peek (param i32) (result i32)))\n"
+	"  (memory 1) (data (i32.const 0) \"\\07\")\n"
+	"  (func $hop (param i32) (result i32) (return_call $peek (local.get 0)))\n"
+	"  (func (export \"run\") (param i32) (result i32)\n"
+	"    (i32.add (call $hop (local.get 0)) (i32.load (i32.const 0)))))";
+
+static int resolve_peek(void *ctx, const char *module_name, const char *name,
+			enum wasm_extern_kind kind, struct wasm_extern *out)
+{
+	struct wasm_instance *b = ctx;
+
+	if (strcmp(module_name, "b") || kind != WASM_EXTERN_FUNC)
+		return -ENOENT;
+	return wasm_instance_export(b, name, out);
+}
+
+/* run() = peek(0) in the other instance's memory (42) + its own memory's word (7). */
+static int cross_tail(uint32_t jit, uint32_t *out)
+{
+	struct box b;
+	struct wasm_module *m = NULL;
+	struct wasm_instance *inst = NULL;
+	struct wasm_text_binary bin = {0};
+	struct wasm_text_error terr;
+	struct wasm_error err;
+	struct wasm_extern ext;
+	union wasm_value args[1] = {{.i32 = 0}}, res[1];
+	int rc;
+
+	if (box_open(&b, callee_wat, jit))
+		return -1;
+	rc = wasm_text_to_binary(caller_wat, strlen(caller_wat), &bin, &terr);
+	if (!rc)
+		rc = wasm_module_load(bin.bytes, bin.len, &m, &err);
+	wasm_text_binary_fini(&bin);
+	if (!rc)
+		rc = wasm_instance_create(b.s, m, resolve_peek, b.inst, &inst, &err);
+	if (!rc)
+		rc = wasm_instance_export(inst, "run", &ext);
+	if (!rc)
+		rc = wasm_call(b.s, ext.u.func, args, res, NULL) == WASM_TRAP_NONE ? 0 : -1;
+	if (!rc)
+		*out = res[0].i32;
+	box_close(&b);
+	wasm_module_destroy(m);
+	return rc;
+}
+
+static int test_tail_cross_instance(void)
+{
+	uint32_t interp = 0, jit = 0;
+
+	CHECK_EQ(cross_tail(WASM_JIT_OFF, &interp), 0);
+	CHECK_EQ(cross_tail(WASM_JIT_EAGER, &jit), 0);
+	CHECK_EQ(interp, 49);
+	CHECK_EQ(jit, 49);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"edges", test_edges},	   {"shared", test_shared},
 	{"threads", test_threads}, {"other_faults", test_other_faults},
-	{"no_room", test_no_room},
+	{"no_room", test_no_room}, {"tail_cross_instance", test_tail_cross_instance},
 };
 
 UNIT_MAIN("wasm_guard", tests)

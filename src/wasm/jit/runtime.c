@@ -260,6 +260,24 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	return t;
 }
 
+/* A tail call to a host function: no point a snapshot can stand at (as in the
+ * interpreter, the arguments have moved), so no deopt here. */
+uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			      union wasm_slot *fp)
+{
+	struct wasm_func *callee = (struct wasm_func *)(uintptr_t)j->site_arg;
+	size_t depth = depth_of(j, j->site_rsp + 8);
+	enum wasm_trap t;
+
+	fuel_out(j);
+	t = wasm_exec_call_host(j->s, callee, f->inst, fp, depth);
+	fuel_in(j);
+	hurry(j);
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
 uint64_t wasm_jit_c_op(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
 {
 	const uint32_t *pc = pc_of(f, idx);

@@ -294,6 +294,9 @@ uint64_t wasm_jit_c_deep(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
 uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
+/* the host function j->site_arg, tail-called: its arguments already at fp */
+uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			      union wasm_slot *fp);
 uint64_t wasm_jit_c_op(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp);
 uint64_t wasm_jit_c_misc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);

@@ -227,10 +227,13 @@ static void load_mem(struct tr *t)
 
 	if (!m)
 		return;
+	if (t->guard) { /* the base never moves; r13 is a cache register */
+		x86_mov_imm(&t->e, R_MEM, (uint64_t)(uintptr_t)m->base);
+		return;
+	}
 	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)m);
 	x86_mov(&t->e, true, R_MEM, x86_m(X86_RAX, offsetof(struct wasm_memory, base)));
-	if (!t->guard) /* with a guard region r13 is a cache register */
-		x86_mov(&t->e, true, R_MSIZE, x86_m(X86_RAX, offsetof(struct wasm_memory, size)));
+	x86_mov(&t->e, true, R_MSIZE, x86_m(X86_RAX, offsetof(struct wasm_memory, size)));
 }
 
 /* ----- out-of-line paths and C calls ----- */
@@ -527,8 +530,10 @@ static void call_done(struct tr *t, uint32_t pc, uint32_t base, uint8_t *deep, b
 		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
 	c = tr_cold(t, COLD_DEEP, deep, pc);
 	(void)c; /* continues here, after the call */
-	if (foreign)
-		load_mem(t);
+	/* a callee of this instance may still return with another's memory in r12: it
+	 * may have tail-called a function of another instance */
+	(void)foreign;
+	load_mem(t);
 	reload(t, all_cached(t));
 }
 
@@ -612,7 +617,86 @@ static void call_func_rax(struct tr *t, uint32_t pc, uint32_t base)
 	reload(t, all_cached(t));
 }
 
-static void emit_call_indirect(struct tr *t, uint32_t pc)
+/* ----- tail calls (RETURN_CALL, RETURN_CALL_INDIRECT, RETURN_CALL_REF) -----
+ *
+ * As the interpreter's do_tail_call: the callee takes this frame (its arguments move from
+ * slot base to slot 0) and this call level, so tail calls run in constant host stack
+ * and leave the call depth as it is. A callee with code: the value-stack check for its
+ * frame here, the call's tick, the move, then this level's pad is popped and the callee's
+ * code (translated, or STUB_INTERP with rax the callee) is jumped to, returning to this
+ * function's caller. A host function: the move, the call through C, and this function
+ * returns what it returned. Everything cached was written back before (flush). */
+
+/* Moves n argument slots from base to 0 (n known here), or (n == UINT32_MAX) ecx of them */
+static void tail_move(struct tr *t, uint32_t base, uint32_t n)
+{
+	if (base == 0)
+		return;
+	if (n == UINT32_MAX) {
+		x86_lea(&t->e, true, X86_RSI, SLOT(base));
+		x86_mov(&t->e, true, X86_RDI, x86_r(R_FP));
+		x86_e8(&t->e, 0xf3); /* rep movsq: forward, so base > 0 overlaps safely */
+		x86_e8(&t->e, 0x48);
+		x86_e8(&t->e, 0xa5);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		x86_mov(&t->e, true, X86_RCX, SLOT(base + i));
+		x86_mov_store(&t->e, true, SLOT(i), X86_RCX);
+	}
+}
+
+/* The tail call of the function rax points to (not null, its type checked); nparams its
+ * parameter slots, or UINT32_MAX to read them from its type. */
+static void tail_func_rax(struct tr *t, uint32_t pc, uint32_t base, uint32_t nparams)
+{
+	uint8_t *host;
+	struct cold *c;
+
+	x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, code)));
+	x86_test(&t->e, true, x86_r(X86_RCX), X86_RCX);
+	host = x86_jcc_fwd(&t->e, X86_CC_E);
+	x86_mov(&t->e, false, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_code, frame_slots)));
+	x86_lea(&t->e, true, X86_RCX, x86_mi(R_FP, X86_RCX, 3, 0));
+	x86_alu(&t->e, true, X86_CMP, X86_RCX, CTX(stack_end));
+	tr_trap_if(t, X86_CC_A, WASM_TRAP_STACK_EXHAUSTED, pc);
+	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
+	if (c)
+		c->size = 1; /* keeps rax */
+	if (nparams == UINT32_MAX) {
+		x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, type)));
+		x86_mov(&t->e, false, X86_RCX,
+			x86_m(X86_RCX, offsetof(struct wasm_ftype, param_slots)));
+	}
+	tail_move(t, base, nparams);
+	x86_pop(&t->e, X86_RCX); /* this level's pad: the return address is the caller's */
+	x86_jmp_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	x86_patch(&t->e, host, x86_here(&t->e));
+	if (nparams == UINT32_MAX) {
+		x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, type)));
+		x86_mov(&t->e, false, X86_RCX,
+			x86_m(X86_RCX, offsetof(struct wasm_ftype, param_slots)));
+	}
+	tail_move(t, base, nparams);
+	x86_mov_store(&t->e, true, CTX(site_arg), X86_RAX);
+	ccall(t, (const void *)wasm_jit_c_tail_host, pc);
+	unwind_if_trap(t);
+	x86_pop(&t->e, X86_RCX); /* return: the results are in memory, nothing is cached */
+	x86_ret(&t->e);
+}
+
+static void emit_return_call(struct tr *t, uint32_t pc)
+{
+	const uint32_t *p = t->ops + pc;
+	struct wasm_func *callee = t->f->inst->funcs[p[1]];
+
+	flush(t, all_cached(t));
+	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)callee);
+	tail_func_rax(t, pc, p[2], callee->type->param_slots);
+}
+
+static void emit_call_indirect(struct tr *t, uint32_t pc, bool tail)
 {
 	const uint32_t *p = t->ops + pc;
 	struct wasm_instance *inst = t->f->inst;
@@ -638,11 +722,14 @@ static void emit_call_indirect(struct tr *t, uint32_t pc)
 		c->size = 1;
 		c->back = x86_here(&t->e);
 	}
-	call_func_rax(t, pc, p[4]);
+	if (tail)
+		tail_func_rax(t, pc, p[4], want->param_slots);
+	else
+		call_func_rax(t, pc, p[4]);
 }
 
 /* CALL_REF [a base]: the validator typed the reference, so only null traps */
-static void emit_call_ref(struct tr *t, uint32_t pc)
+static void emit_call_ref(struct tr *t, uint32_t pc, bool tail)
 {
 	const uint32_t *p = t->ops + pc;
 
@@ -650,7 +737,10 @@ static void emit_call_ref(struct tr *t, uint32_t pc)
 	tr_get(t, true, X86_RAX, p[1]);
 	x86_test(&t->e, true, x86_r(X86_RAX), X86_RAX);
 	tr_trap_if(t, X86_CC_E, WASM_TRAP_NULL_FUNC_REF, pc);
-	call_func_rax(t, pc, p[2]);
+	if (tail)
+		tail_func_rax(t, pc, p[2], UINT32_MAX);
+	else
+		call_func_rax(t, pc, p[2]);
 }
 
 /* RETURN: the results are in slots 0..; the cached ones among them go to memory */
@@ -1407,10 +1497,15 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		emit_call_local(t, pc, self_local);
 		return;
 	case WASM_OP_CALL_INDIRECT:
-		emit_call_indirect(t, pc);
+	case WASM_OP_RETURN_CALL_INDIRECT:
+		emit_call_indirect(t, pc, op == WASM_OP_RETURN_CALL_INDIRECT);
 		return;
 	case WASM_OP_CALL_REF:
-		emit_call_ref(t, pc);
+	case WASM_OP_RETURN_CALL_REF:
+		emit_call_ref(t, pc, op == WASM_OP_RETURN_CALL_REF);
+		return;
+	case WASM_OP_RETURN_CALL:
+		emit_return_call(t, pc);
 		return;
 	case WASM_OP_REF_AS_NON_NULL:
 		x86_alu_imm(&t->e, true, X86_CMP, tr_slot(t, p[1]), 0);
@@ -1525,7 +1620,8 @@ static void forget_checked(struct tr *t, uint32_t pc, unsigned op)
 	const char *lay = wasm_jit_ops[op].layout;
 
 	if (op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT ||
-	    op == WASM_OP_CALL_REF) {
+	    op == WASM_OP_CALL_REF || op == WASM_OP_RETURN_CALL ||
+	    op == WASM_OP_RETURN_CALL_INDIRECT || op == WASM_OP_RETURN_CALL_REF) {
 		t->nchecked = 0;
 		return;
 	}
