@@ -606,8 +606,9 @@ static int parse_types(struct wasm_module *m, struct wasm_reader *r)
 	int rc = 0;
 
 	TRY(rd_vec(r, 2, &n, &cap));
-	/* one slot per group at most half full */
-	for (cm.mask = 1; cm.mask < 2 * (uint64_t)n; cm.mask = cm.mask * 2 + 1)
+	/* one slot per group at most half full (no more groups than the section's bytes
+	 * hold: cap, not the count it claims) */
+	for (cm.mask = 1; cm.mask < 2 * (uint64_t)cap; cm.mask = cm.mask * 2 + 1)
 		;
 	cm.slot = core_calloc((size_t)cm.mask + 1, sizeof(*cm.slot));
 	cm.hash = core_calloc((size_t)cm.mask + 1, sizeof(*cm.hash));

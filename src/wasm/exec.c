@@ -486,14 +486,16 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 		}                                                                                  \
 	} while (0)
 /* Translated code left for the interpreter (WASM_TRAP_DEOPT) in the function it entered,
- * f_ on frame fp_: go on there in the interpreter. */
+ * f_ on frame fp_, or in one that took that frame by tail calls: go on there in the
+ * interpreter. */
 #define DEOPTED(f_, fp_)                                                                           \
 	do {                                                                                       \
 		struct wasm_func *df_;                                                             \
 		union wasm_slot *dfp_;                                                             \
+		(void)(f_);                                                                        \
 		wasm_jit_deopted(s->jit, &df_, &pc, &dfp_);                                        \
-		if (unlikely(df_ != (f_) || dfp_ != (fp_)))                                        \
-			TRAP(WASM_TRAP_HOST); /* cannot happen: only the entered function */       \
+		if (unlikely(dfp_ != (fp_)))                                                       \
+			TRAP(WASM_TRAP_HOST); /* cannot happen: only the entered frame */          \
 		fn = df_;                                                                          \
 		fp = dfp_;                                                                         \
 		inst = fn->inst;                                                                   \

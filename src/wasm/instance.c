@@ -377,7 +377,7 @@ static int create_own(struct wasm_instance *inst, struct wasm_error *err)
 						 (uint32_t)(t->max < WASM_MAX_PAGES
 								    ? t->max
 								    : WASM_MAX_PAGES),
-						 t->has_max, t->shared, &inst->mems[i]);
+						 t->has_max, t->shared, t->is64, &inst->mems[i]);
 		if (!rc) {
 			inst->mems[i]->type_max = t->max;
 			inst->mems[i]->is64 = t->is64;

@@ -21,10 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WASM_PAGE_SIZE	65536u
-#define WASM_MAX_PAGES	65536u
-#define WASM_MAX_LOCALS 50000u	  /* implementation limit, as in browsers */
-#define WASM_MAX_TABLE	10000000u /* implementation limit on table sizes */
+#define WASM_PAGE_SIZE 65536u
+#define WASM_MAX_PAGES 65536u
+/* a guard region's span: 4 GiB of i32 addresses, 4 GiB of offsets, and room for the
+ * widest access (16 bytes) past both */
+#define WASM_GUARD_BYTES ((UINT64_C(8) << 30) + WASM_PAGE_SIZE)
+#define WASM_MAX_LOCALS	 50000u	   /* implementation limit, as in browsers */
+#define WASM_MAX_TABLE	 10000000u /* implementation limit on table sizes */
 
 /* One 64-bit frame slot; v128 values take two consecutive slots. */
 union wasm_slot {
@@ -397,6 +400,12 @@ struct wasm_memory {
 	bool is64;	    /* addressed with i64 (memory64), for import matching */
 	bool has_max;
 	size_t reserved; /* bytes of address space mapped at base */
+	/* a guard region (memory32 only): base starts WASM_GUARD_BYTES of address space,
+	 * inaccessible past size (pages become readable and writable as the memory grows,
+	 * and base never moves), so that translated code needs no bounds check: any i32
+	 * address plus any offset lands inside it (wasm/jit/runtime.c turns the fault into
+	 * the trap). False where the reservation failed (RLIMIT_AS): explicit checks. */
+	bool guard;
 	/* threads: a shared memory maps its maximum at creation, so base never moves, and
 	 * keeps the waiters of memory.atomic.wait (atomic.c) under wait_lock */
 	bool shared;
@@ -838,7 +847,7 @@ uint64_t wasm_store_budget_left(const struct wasm_store *s);
 /* Return 0, -E2BIG (over the budget), -EINVAL (min above max), -EFBIG (table above
  * WASM_MAX_TABLE) or -ENOMEM. */
 int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max, bool shared,
-		      struct wasm_memory **out) __attribute__((warn_unused_result));
+		      bool is64, struct wasm_memory **out) __attribute__((warn_unused_result));
 /* memory.grow: returns the old page count or -1. */
 int64_t wasm_memory_do_grow(struct wasm_memory *mem, uint32_t delta);
 int wasm_table_alloc(struct wasm_store *s, uint8_t elem, uint32_t min, uint32_t max, bool has_max,

@@ -342,11 +342,34 @@ uint64_t wasm_store_fuel(const struct wasm_store *s)
 
 /* ----- memories ----- */
 
+/* Reserves a guard region for m (a memory32): address space only, committed as it grows.
+ * False where the reservation fails (RLIMIT_AS, a full address space): m keeps the
+ * explicit layout. */
+static bool reserve_guard(struct wasm_memory *m)
+{
+	void *p = mmap(NULL, WASM_GUARD_BYTES, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	m->base = p;
+	m->reserved = WASM_GUARD_BYTES;
+	m->guard = true;
+	return true;
+}
+
 static int map_pages(struct wasm_memory *m, uint32_t pages)
 {
 	size_t bytes = (size_t)pages * WASM_PAGE_SIZE;
 	void *p;
 
+	/* a guard region: the new pages become accessible where they are */
+	if (m->guard) {
+		if (bytes > m->size &&
+		    mprotect(m->base + m->size, bytes - m->size, PROT_READ | PROT_WRITE))
+			return -ENOMEM;
+		return 0;
+	}
 	/* a shared memory has its maximum mapped from the start: other threads hold its
 	 * base, so it never moves (the pages are only address space until touched) */
 	if (m->shared && m->base)
@@ -368,7 +391,7 @@ static int map_pages(struct wasm_memory *m, uint32_t pages)
 }
 
 int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has_max, bool shared,
-		      struct wasm_memory **out)
+		      bool is64, struct wasm_memory **out)
 {
 	struct wasm_memory *m;
 	uint64_t bytes = (uint64_t)min * WASM_PAGE_SIZE;
@@ -387,8 +410,12 @@ int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has
 	m->type_max = max;
 	m->has_max = has_max;
 	m->shared = shared && has_max;
+	m->is64 = is64;
+	/* memory64 keeps explicit checks in translated code (its addresses are 64 bits) */
+	if (!is64)
+		(void)reserve_guard(m);
 	if (map_pages(m, min))
-		goto err_free;
+		goto err_unmap;
 	if (m->shared && wasm_atomic_mem_init(m))
 		goto err_unmap;
 	m->pages = min;
@@ -400,7 +427,6 @@ int wasm_memory_alloc(struct wasm_store *s, uint32_t min, uint32_t max, bool has
 err_unmap:
 	if (m->base)
 		munmap(m->base, m->reserved);
-err_free:
 	wasm_store_refund(s, bytes + sizeof(*m));
 	core_free(m);
 	return -ENOMEM;
@@ -409,13 +435,13 @@ err_free:
 int wasm_memory_create(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages, bool has_max,
 		       struct wasm_memory **out)
 {
-	return wasm_memory_alloc(s, min_pages, max_pages, has_max, false, out);
+	return wasm_memory_alloc(s, min_pages, max_pages, has_max, false, false, out);
 }
 
 int wasm_memory_create_shared(struct wasm_store *s, uint32_t min_pages, uint32_t max_pages,
 			      struct wasm_memory **out)
 {
-	return wasm_memory_alloc(s, min_pages, max_pages, true, true, out);
+	return wasm_memory_alloc(s, min_pages, max_pages, true, true, false, out);
 }
 
 static int64_t grow(struct wasm_memory *m, uint32_t delta)

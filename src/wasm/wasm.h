@@ -279,10 +279,11 @@ void wasm_store_set_jit(struct wasm_store *s, uint32_t hot);
 
 /* What the JIT tier has done in this store so far (all zero while it is off). */
 struct wasm_jit_stats {
-	uint64_t translated; /* functions translated */
-	uint64_t failed;     /* functions left to the interpreter (an op not covered, no room) */
-	uint64_t entries;    /* times the interpreter or the API entered translated code */
-	uint64_t code_bytes; /* of the store's code buffer in use (shared stubs included) */
+	uint64_t translated;  /* functions translated */
+	uint64_t failed;      /* functions left to the interpreter (an op not covered, no room) */
+	uint64_t entries;     /* times the interpreter or the API entered translated code */
+	uint64_t code_bytes;  /* of the store's code buffer in use (shared stubs included) */
+	uint64_t guard_traps; /* out-of-bounds traps raised by a guard region's fault */
 };
 void wasm_store_jit_stats(const struct wasm_store *s, struct wasm_jit_stats *st);
 

@@ -437,6 +437,14 @@ check2 tail-call-indirect-range 134 "lodge wasm: tail.wat: trap: undefined eleme
 check2 tail-call-fuel-exact 0 "1" -- --fuel 1001 --invoke even $t 1000
 check2 tail-call-fuel-short 134 "lodge wasm: tail.wat: trap: fuel exhausted in function 2 (odd) at offset 0xf8 (tail.wat:19:14)" \
 	-- --fuel 1000 --invoke even $t 1000
+# through references (tail_ref.wat)
+tr=tail_ref.wat
+check2 tail-call-ref-deep 0 "0" -- --stack 64K --invoke even $tr 1000001
+check2 tail-call-ref-null 134 "lodge wasm: tail_ref.wat: trap: null function reference in function 2 (null) at offset 0x6d (tail_ref.wat:16:6)" \
+	-- --invoke null $tr 5
+check2 tail-call-ref-fuel-exact 0 "1" -- --fuel 101 --invoke even $tr 100
+check2 tail-call-ref-fuel-short 134 "lodge wasm: tail_ref.wat: trap: fuel exhausted in function 1 (odd) at offset 0x63 (tail_ref.wat:14:14)" \
+	-- --fuel 100 --invoke even $tr 100
 # extended constant expressions in a global and a data segment's offset
 check2 extended-const-global 0 "999999999999" -- --invoke g const.wat
 check2 extended-const-data 0 "7" -- --invoke byte const.wat 101
@@ -607,6 +615,13 @@ translated jit-atomic-wait-translated "wasm:11:wait" -- --invoke wait $ja 0
 translated jit-call-ref-translated "wasm:13:apply_sum wasm:1:add wasm:2:mul" -- \
 	--invoke apply_sum $ja 10
 translated jit-as-non-null-translated "wasm:15:as_non_null" -- --invoke as_non_null $ja 1
+# tail calls are translated too (the deep runs above then ran in constant host stack)
+translated jit-tail-call-translated "wasm:1:even wasm:2:odd" -- --invoke even $t 100
+translated jit-tail-indirect-translated "wasm:3:even_i wasm:4:odd_i" -- \
+	--invoke even_indirect $t 100
+translated jit-tail-bigger-frame-translated "wasm:5:sum wasm:6:sum_big" -- --invoke sum $t 100 0
+translated jit-tail-host-translated "wasm:8:exit_tail" -- --invoke exit_tail $t 0
+translated jit-tail-ref-translated "wasm:0:even wasm:1:odd" -- --invoke even $tr 100
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"

@@ -146,6 +146,9 @@ const struct jop wasm_jit_ops[WASM_OP_COUNT] = {
 	[WASM_OP_REF_IS_NULL] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_IS_NULL, 0, "da"},
 	[WASM_OP_SHUFFLE] = {J_XOP, 0, 0, 0, 0, WASM_OP_SHUFFLE, 0, "DAAiiii"},
 	[WASM_OP_CALL_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_CALL_REF, 0, "ai"},
+	[WASM_OP_RETURN_CALL] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL, 0, "ii"},
+	[WASM_OP_RETURN_CALL_INDIRECT] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL_INDIRECT, 0, "iiai"},
+	[WASM_OP_RETURN_CALL_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL_REF, 0, "ai"},
 	[WASM_OP_REF_AS_NON_NULL] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_AS_NON_NULL, 0, "a"},
 	[WASM_OP_ATOMIC_LOAD] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_LOAD, 0, "daii"},
 	[WASM_OP_ATOMIC_STORE] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_STORE, 0, "aaii"},
@@ -379,8 +382,10 @@ static int score_slots(struct tr *t, struct scan *sc)
 	return 0;
 }
 
-/* The cache registers, in the order slots get them (the most used first). */
-static const int cache_regs[NCACHE] = {X86_RSI, X86_RDI, X86_RBP, X86_R8, X86_R9, X86_R10, X86_R11};
+/* The cache registers, in the order slots get them (the most used first); r13 only
+ * where memory 0 has a guard region (else it holds the memory's size). */
+static const int cache_regs[NCACHE] = {X86_RSI, X86_RDI, X86_RBP, X86_R8,
+				       X86_R9,	X86_R10, X86_R11, X86_R13};
 
 /* Gives up to n registers of a class (cache_regs[i], or xmm XCACHE0 + i) to the most used
  * slots left that the class admits (xmm: used more as floats than otherwise). */
@@ -419,7 +424,7 @@ static void pick_cache(struct tr *t, struct scan *sc)
 	t->written = 0;
 	t->xmm = 0;
 	pick_class(t, sc, true, NXCACHE);
-	pick_class(t, sc, false, NCACHE);
+	pick_class(t, sc, false, t->guard ? NCACHE : NCACHE - 1);
 }
 
 int wasm_jit_analyze(struct tr *t)

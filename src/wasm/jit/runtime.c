@@ -31,8 +31,10 @@
 #if WASM_JIT_SUPPORTED
 
 #include <cpuid.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
+#include <ucontext.h>
 
 #define JIT_BUF_SIZE	(128u << 20) /* address space; pages are allocated when written */
 #define JIT_TICK_PERIOD 10000
@@ -258,6 +260,24 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	return t;
 }
 
+/* A tail call to a host function: no point a snapshot can stand at (as in the
+ * interpreter, the arguments have moved), so no deopt here. */
+uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			      union wasm_slot *fp)
+{
+	struct wasm_func *callee = (struct wasm_func *)(uintptr_t)j->site_arg;
+	size_t depth = depth_of(j, j->site_rsp + 8);
+	enum wasm_trap t;
+
+	fuel_out(j);
+	t = wasm_exec_call_host(j->s, callee, f->inst, fp, depth);
+	fuel_in(j);
+	hurry(j);
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
 uint64_t wasm_jit_c_op(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
 {
 	const uint32_t *pc = pc_of(f, idx);
@@ -453,6 +473,103 @@ static long emit_stubs(struct wasm_jit *j, uint8_t *buf, size_t cap, uintptr_t a
 	return e->overflow ? -1 : (long)(e->p - e->buf);
 }
 
+/* ----- guard regions: faults in translated code ----- */
+
+/* The JIT state whose translated code this thread runs (innermost wasm_jit_run), for the
+ * signal handler, which has no other way to find it: thread-local, so each thread of a
+ * shared memory handles its own faults. The handlers that were there before ours are
+ * the one process-wide piece, written once (pthread_once) before ours is installed. */
+static __thread struct wasm_jit *running;
+static struct sigaction fault_old[2]; /* SIGSEGV, SIGBUS */
+static int guard_rc;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+/* The stub for a fault at rip, or 0: a binary search of j->sites. */
+static uintptr_t site_at(const struct wasm_jit *j, uintptr_t rip)
+{
+	size_t lo = 0, hi = j->nsites;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (j->sites[mid].end <= rip)
+			lo = mid + 1;
+		else if (j->sites[mid].start > rip)
+			hi = mid;
+		else
+			return j->sites[mid].to;
+	}
+	return 0;
+}
+
+/* A fault we do not own goes to the handler before ours, or (none) gets the default
+ * action: restored here, the fault comes back when the instruction runs again, and a
+ * signal sent by kill() is sent again once this handler returns. Async-signal-safe. */
+static void pass_on(int sig, siginfo_t *info, void *uctx)
+{
+	const struct sigaction *old = &fault_old[sig == SIGBUS];
+
+	if (old->sa_flags & SA_SIGINFO) {
+		old->sa_sigaction(sig, info, uctx);
+		return;
+	}
+	if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+		return;
+	}
+	{
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		sigaction(sig, &dfl, NULL);
+	}
+	if (info->si_code <= 0)
+		raise(sig);
+}
+
+/* SIGSEGV/SIGBUS: a guarded access of translated code whose address lies in its memory's
+ * guard region (r12 holds the memory's base there) goes on at its trap stub, which
+ * records the out-of-bounds trap at the access's op exactly as an explicit check would;
+ * anything else is not ours. */
+static void on_fault(int sig, siginfo_t *info, void *uctx)
+{
+	ucontext_t *uc = uctx;
+	struct wasm_jit *j = running;
+	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	uintptr_t base = (uintptr_t)uc->uc_mcontext.gregs[REG_R12];
+	uintptr_t addr = (uintptr_t)info->si_addr, to;
+
+	if (j && info->si_code > 0 && addr - base < WASM_GUARD_BYTES &&
+	    (to = site_at(j, rip)) != 0) {
+		j->guard_traps++;
+		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)to;
+		return;
+	}
+	pass_on(sig, info, uctx);
+}
+
+static void guard_install(void)
+{
+	static const int sigs[2] = {SIGSEGV, SIGBUS};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	for (unsigned i = 0; i < 2; i++)
+		if (sigaction(sigs[i], NULL, &fault_old[i]) || sigaction(sigs[i], &sa, NULL)) {
+			guard_rc = -errno;
+			return;
+		}
+}
+
+int wasm_jit_guard_init(void)
+{
+	pthread_once(&guard_once, guard_install);
+	return guard_rc;
+}
+
 /* ----- the store's JIT state ----- */
 
 static void cpu_features(struct wasm_jit *j)
@@ -521,6 +638,7 @@ void wasm_jit_destroy(struct wasm_jit *j)
 		fclose(j->perf_map);
 	core_free(j->rev);
 	core_free(j->staging);
+	core_free(j->sites);
 	core_free(j);
 }
 
@@ -650,6 +768,7 @@ enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slo
 	int (*enter)(struct wasm_jit *, const void *, union wasm_slot *) =
 		(int (*)(struct wasm_jit *, const void *, union wasm_slot *))j->stub[STUB_ENTER];
 	uintptr_t entry_rsp = j->entry_rsp, floor = j->floor, span = j->floor_span;
+	struct wasm_jit *outer = running;
 	size_t depth0 = j->depth0, max = j->s->max_frames;
 	uint64_t left = depth < max ? (uint64_t)(max - depth) * 16 : 0;
 	enum wasm_trap t;
@@ -659,7 +778,9 @@ enum wasm_trap wasm_jit_run(struct wasm_jit *j, const void *code, union wasm_slo
 	j->floor_span = left < (1ull << 40) ? left : 1ull << 40;
 	wasm_fuel_start(j->s, &j->fuel, JIT_TICK_PERIOD);
 	j->ticks = j->fuel.ticks;
+	running = j;
 	t = (enum wasm_trap)enter(j, code, fp);
+	running = outer;
 	fuel_out(j);
 	j->entry_rsp = entry_rsp;
 	j->floor = floor;
@@ -674,6 +795,7 @@ void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st)
 	st->failed = j->nfailed;
 	st->entries = j->nentries;
 	st->code_bytes = j->buf.used;
+	st->guard_traps = j->guard_traps;
 }
 
 const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)

@@ -8,11 +8,15 @@
  *
  * Host registers in translated code:
  *   rbx  fp: the frame (64-bit slots, as the interpreter's)
- *   r12  the base of the instance's memory 0, r13 its size in bytes (0 without memory)
+ *   r12  the base of the instance's memory 0
+ *   r13  memory 0's size in bytes (0 without memory) where accesses are checked
+ *        explicitly; with a guard region (wasm_memory.guard: no bounds checks) one more
+ *        cache register
  *   r14  the struct wasm_jit
  *   r15  the fuel ticks left in the current chunk (struct wasm_fuel.ticks)
- *   rbp, rsi, rdi, r8..r11  the cache: up to seven frame slots chosen per function live
- *        here from entry to return (written back around calls and at return)
+ *   rbp, rsi, rdi, r8..r11 (and r13)  the cache: up to seven (eight) frame slots chosen
+ *        per function live here from entry to return (written back around calls and at
+ *        return, reloaded after calls)
  *   xmm4..xmm15  the float cache: up to twelve more slots, those only f32/f64 ops and
  *        the float-aware moves use (the same rules; STUB_CCALL keeps them too)
  *   rax, rcx, rdx, xmm0..xmm3  scratch
@@ -40,7 +44,7 @@
 #define R_MSIZE	   X86_R13
 #define R_CTX	   X86_R14
 #define R_TICKS	   X86_R15
-#define NCACHE	   7  /* general-purpose cache registers */
+#define NCACHE	   8  /* general-purpose cache registers (the last only with a guard) */
 #define NXCACHE	   12 /* xmm cache registers: xmm4..xmm15 */
 #define XCACHE0	   4  /* the first of them */
 #define NCACHE_ALL (NCACHE + NXCACHE)
@@ -96,6 +100,11 @@ struct wasm_jit {
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
 	bool lzcnt, tzcnt, popcnt, sse41, bmi2;
 	uint64_t ntranslated, nfailed, nentries; /* wasm_jit_stats */
+	/* guarded accesses of all translated code (sorted), for the signal handler; it
+	 * counts the traps it raised in guard_traps */
+	struct wasm_jit_site *sites;
+	size_t nsites, capsites;
+	uint64_t guard_traps;
 	/* where translated code left for the interpreter (WASM_TRAP_DEOPT) */
 	struct wasm_func *deopt_func;
 	uint32_t deopt_pc;
@@ -166,13 +175,22 @@ enum cold_kind {
 	COLD_OSR,  /* the OSR entry of a loop */
 };
 
+/* Guard regions: a stretch of translated code [start, end) whose memory accesses may
+ * fault, and where the signal handler sends the thread when one does (a COLD_TRAP stub,
+ * which reports the trap at the access's op). Kept sorted by address. */
+struct wasm_jit_site {
+	uintptr_t start, end, to;
+};
+
 struct cold {
 	uint8_t kind;
 	uint8_t size;	/* COLD_WRAP: access bytes */
 	uint32_t pc;	/* word index the C side reports (a trap's or tick's location) */
 	uint32_t arg;	/* COLD_TRAP: the trap; COLD_WRAP: the address slot; COLD_DEEP: op pc */
 	int32_t disp;	/* COLD_WRAP: the access's displacement */
-	uint8_t *jump;	/* the rel32 to patch to the stub */
+	uint8_t *jump;	/* the rel32 to patch to the stub (NULL: a guarded access's, reached
+			 * from the signal handler) */
+	uintptr_t at;	/* where the stub was emitted */
 	uintptr_t back; /* where the stub continues */
 };
 
@@ -200,6 +218,11 @@ struct tr {
 	uint32_t written; /* cache entries some op writes (may be dirty at a label) */
 	uint32_t dirty;	  /* cache entries changed since written back */
 	bool has_mem;	  /* the instance has a memory */
+	bool guard;	  /* its memory 0 has a guard region: r13 is a cache register */
+	struct {
+		uint32_t start, end, cold; /* code offsets from e.buf; the cold stub */
+	} * sites;
+	uint32_t nsites, capsites;
 	struct cold *cold;
 	uint32_t ncold, capcold;
 	struct fixup *fix;
@@ -271,6 +294,9 @@ uint64_t wasm_jit_c_deep(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
 uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
+/* the host function j->site_arg, tail-called: its arguments already at fp */
+uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			      union wasm_slot *fp);
 uint64_t wasm_jit_c_op(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp);
 uint64_t wasm_jit_c_misc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
@@ -278,6 +304,11 @@ uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
 uint64_t wasm_jit_c_type(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
+
+/* Makes sure the handler of faults in guarded accesses (SIGSEGV, SIGBUS) is installed,
+ * once per process; faults it does not own go on to the handler before it. Returns 0 or
+ * a negative errno (then the caller checks accesses explicitly). */
+int wasm_jit_guard_init(void) __attribute__((warn_unused_result));
 
 /* Translates t->f into the buffer (runtime.c calls it). Returns 0, -ENOTSUP, -ENOSPC
  * (the buffer is full), -ENOMEM. */

@@ -227,6 +227,10 @@ static void load_mem(struct tr *t)
 
 	if (!m)
 		return;
+	if (t->guard) { /* the base never moves; r13 is a cache register */
+		x86_mov_imm(&t->e, R_MEM, (uint64_t)(uintptr_t)m->base);
+		return;
+	}
 	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)m);
 	x86_mov(&t->e, true, R_MEM, x86_m(X86_RAX, offsetof(struct wasm_memory, base)));
 	x86_mov(&t->e, true, R_MSIZE, x86_m(X86_RAX, offsetof(struct wasm_memory, size)));
@@ -526,8 +530,10 @@ static void call_done(struct tr *t, uint32_t pc, uint32_t base, uint8_t *deep, b
 		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
 	c = tr_cold(t, COLD_DEEP, deep, pc);
 	(void)c; /* continues here, after the call */
-	if (foreign)
-		load_mem(t);
+	/* a callee of this instance may still return with another's memory in r12: it
+	 * may have tail-called a function of another instance */
+	(void)foreign;
+	load_mem(t);
 	reload(t, all_cached(t));
 }
 
@@ -611,7 +617,86 @@ static void call_func_rax(struct tr *t, uint32_t pc, uint32_t base)
 	reload(t, all_cached(t));
 }
 
-static void emit_call_indirect(struct tr *t, uint32_t pc)
+/* ----- tail calls (RETURN_CALL, RETURN_CALL_INDIRECT, RETURN_CALL_REF) -----
+ *
+ * As the interpreter's do_tail_call: the callee takes this frame (its arguments move from
+ * slot base to slot 0) and this call level, so tail calls run in constant host stack
+ * and leave the call depth as it is. A callee with code: the value-stack check for its
+ * frame here, the call's tick, the move, then this level's pad is popped and the callee's
+ * code (translated, or STUB_INTERP with rax the callee) is jumped to, returning to this
+ * function's caller. A host function: the move, the call through C, and this function
+ * returns what it returned. Everything cached was written back before (flush). */
+
+/* Moves n argument slots from base to 0 (n known here), or (n == UINT32_MAX) ecx of them */
+static void tail_move(struct tr *t, uint32_t base, uint32_t n)
+{
+	if (base == 0)
+		return;
+	if (n == UINT32_MAX) {
+		x86_lea(&t->e, true, X86_RSI, SLOT(base));
+		x86_mov(&t->e, true, X86_RDI, x86_r(R_FP));
+		x86_e8(&t->e, 0xf3); /* rep movsq: forward, so base > 0 overlaps safely */
+		x86_e8(&t->e, 0x48);
+		x86_e8(&t->e, 0xa5);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		x86_mov(&t->e, true, X86_RCX, SLOT(base + i));
+		x86_mov_store(&t->e, true, SLOT(i), X86_RCX);
+	}
+}
+
+/* The tail call of the function rax points to (not null, its type checked); nparams its
+ * parameter slots, or UINT32_MAX to read them from its type. */
+static void tail_func_rax(struct tr *t, uint32_t pc, uint32_t base, uint32_t nparams)
+{
+	uint8_t *host;
+	struct cold *c;
+
+	x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, code)));
+	x86_test(&t->e, true, x86_r(X86_RCX), X86_RCX);
+	host = x86_jcc_fwd(&t->e, X86_CC_E);
+	x86_mov(&t->e, false, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_code, frame_slots)));
+	x86_lea(&t->e, true, X86_RCX, x86_mi(R_FP, X86_RCX, 3, 0));
+	x86_alu(&t->e, true, X86_CMP, X86_RCX, CTX(stack_end));
+	tr_trap_if(t, X86_CC_A, WASM_TRAP_STACK_EXHAUSTED, pc);
+	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
+	if (c)
+		c->size = 1; /* keeps rax */
+	if (nparams == UINT32_MAX) {
+		x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, type)));
+		x86_mov(&t->e, false, X86_RCX,
+			x86_m(X86_RCX, offsetof(struct wasm_ftype, param_slots)));
+	}
+	tail_move(t, base, nparams);
+	x86_pop(&t->e, X86_RCX); /* this level's pad: the return address is the caller's */
+	x86_jmp_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	x86_patch(&t->e, host, x86_here(&t->e));
+	if (nparams == UINT32_MAX) {
+		x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, type)));
+		x86_mov(&t->e, false, X86_RCX,
+			x86_m(X86_RCX, offsetof(struct wasm_ftype, param_slots)));
+	}
+	tail_move(t, base, nparams);
+	x86_mov_store(&t->e, true, CTX(site_arg), X86_RAX);
+	ccall(t, (const void *)wasm_jit_c_tail_host, pc);
+	unwind_if_trap(t);
+	x86_pop(&t->e, X86_RCX); /* return: the results are in memory, nothing is cached */
+	x86_ret(&t->e);
+}
+
+static void emit_return_call(struct tr *t, uint32_t pc)
+{
+	const uint32_t *p = t->ops + pc;
+	struct wasm_func *callee = t->f->inst->funcs[p[1]];
+
+	flush(t, all_cached(t));
+	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)callee);
+	tail_func_rax(t, pc, p[2], callee->type->param_slots);
+}
+
+static void emit_call_indirect(struct tr *t, uint32_t pc, bool tail)
 {
 	const uint32_t *p = t->ops + pc;
 	struct wasm_instance *inst = t->f->inst;
@@ -637,11 +722,14 @@ static void emit_call_indirect(struct tr *t, uint32_t pc)
 		c->size = 1;
 		c->back = x86_here(&t->e);
 	}
-	call_func_rax(t, pc, p[4]);
+	if (tail)
+		tail_func_rax(t, pc, p[4], want->param_slots);
+	else
+		call_func_rax(t, pc, p[4]);
 }
 
 /* CALL_REF [a base]: the validator typed the reference, so only null traps */
-static void emit_call_ref(struct tr *t, uint32_t pc)
+static void emit_call_ref(struct tr *t, uint32_t pc, bool tail)
 {
 	const uint32_t *p = t->ops + pc;
 
@@ -649,7 +737,10 @@ static void emit_call_ref(struct tr *t, uint32_t pc)
 	tr_get(t, true, X86_RAX, p[1]);
 	x86_test(&t->e, true, x86_r(X86_RAX), X86_RAX);
 	tr_trap_if(t, X86_CC_E, WASM_TRAP_NULL_FUNC_REF, pc);
-	call_func_rax(t, pc, p[2]);
+	if (tail)
+		tail_func_rax(t, pc, p[2], UINT32_MAX);
+	else
+		call_func_rax(t, pc, p[2]);
 }
 
 /* RETURN: the results are in slots 0..; the cached ones among them go to memory */
@@ -681,6 +772,50 @@ static bool has_wrap(const struct tr *t, uint32_t pc)
 			return true;
 	}
 	return false;
+}
+
+/* cmp reg, the size of memory 0 (in r13, or read from the memory with a guard region;
+ * scratch is clobbered then) */
+static void cmp_size(struct tr *t, int reg, int scratch)
+{
+	if (!t->guard) {
+		x86_alu(&t->e, true, X86_CMP, reg, x86_r(R_MSIZE));
+		return;
+	}
+	x86_mov_imm(&t->e, scratch, (uint64_t)(uintptr_t)&t->f->inst->mem0->size);
+	x86_alu(&t->e, true, X86_CMP, reg, x86_m(scratch, 0));
+}
+
+/* Whether the access of the op at pc (of `size` bytes at the i32 address in eax plus
+ * off; addr_slot its address slot, UINT32_MAX for indexed forms) goes unchecked, the
+ * guard region catching it out of bounds: not where a folded address add may have
+ * wrapped (the exact address comes from C, COLD_WRAP), nor when off does not fit a
+ * displacement. */
+static bool guarded(const struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off,
+		    unsigned size)
+{
+	return t->guard && (uint64_t)off + size <= INT32_MAX &&
+	       !(addr_slot != UINT32_MAX && has_wrap(t, pc));
+}
+
+/* The code from start to here makes a guarded access of the op at trap_pc: a fault in it
+ * is the out-of-bounds trap there (the signal handler jumps to a COLD_TRAP stub). Between
+ * the address and the access nothing is written that the stub would need. */
+static void guard_site(struct tr *t, uint8_t *start, uint32_t trap_pc)
+{
+	struct cold *c;
+
+	if (tr_grow((void **)&t->sites, &t->capsites, t->nsites + 1, sizeof(*t->sites))) {
+		t->fail = true;
+		return;
+	}
+	c = tr_cold(t, COLD_TRAP, NULL, trap_pc);
+	if (!c)
+		return;
+	c->arg = WASM_TRAP_MEM_OOB;
+	t->sites[t->nsites].start = (uint32_t)(start - t->e.buf);
+	t->sites[t->nsites].end = (uint32_t)(t->e.p - t->e.buf);
+	t->sites[t->nsites++].cold = t->ncold - 1;
 }
 
 /* With the i32 address in eax (zero-extended; for indexed forms the wrapped sum), checks
@@ -726,7 +861,7 @@ static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t o
 		x86_lea(&t->e, true, X86_RDX, x86_m(X86_RAX, (int32_t)size));
 		disp = 0;
 	}
-	x86_alu(&t->e, true, X86_CMP, X86_RDX, x86_r(R_MSIZE));
+	cmp_size(t, X86_RDX, X86_RCX);
 	jump = x86_jcc_fwd(&t->e, X86_CC_A);
 	if (wrap) {
 		struct cold *c = tr_cold(t, COLD_WRAP, jump, pc);
@@ -882,6 +1017,14 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 	switch (jo->kind) {
 	case J_LOAD: /* [d addr off] */
 		tr_get(t, false, X86_RAX, p[2]);
+		if (guarded(t, pc, p[2], p[3], size)) {
+			uint8_t *start = t->e.p;
+			if (load_into(t, jo->base, p[1], access((int32_t)p[3]))) {
+				guard_site(t, start, pc);
+				return;
+			}
+			/* emitted nothing: an op the helper loads, explicitly checked */
+		}
 		disp = mem_check(t, pc, pc, p[3], size, p[2]);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
 			host_addr(t, disp);
@@ -890,6 +1033,13 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_LOAD_IDX: /* [d base idx shift off] */
 		idx_addr(t, p[2], p[3], p[4]);
+		if (guarded(t, pc, UINT32_MAX, p[5], size)) {
+			uint8_t *start = t->e.p;
+			if (load_into(t, jo->base, p[1], access((int32_t)p[5]))) {
+				guard_site(t, start, pc);
+				return;
+			}
+		}
 		disp = mem_check(t, pc, pc, p[5], size, UINT32_MAX);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
 			host_addr(t, disp);
@@ -898,6 +1048,13 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_STORE: /* [addr v off] */
 		tr_get(t, false, X86_RAX, p[1]);
+		if (guarded(t, pc, p[1], p[3], size)) {
+			uint8_t *start = t->e.p;
+			if (store_from(t, op, p[2], access((int32_t)p[3]))) {
+				guard_site(t, start, pc);
+				return;
+			}
+		}
 		disp = mem_check(t, pc, pc, p[3], size, p[1]);
 		if (!store_from(t, op, p[2], access(disp))) {
 			host_addr(t, disp);
@@ -941,9 +1098,12 @@ static struct x86_rm atomic_addr(struct tr *t, uint32_t pc, uint32_t a, uint32_t
 		x86_test_imm(&t->e, false, x86_r(X86_RDX), (int32_t)((1u << log2) - 1));
 		tr_trap_if(t, X86_CC_NE, WASM_TRAP_UNALIGNED_ATOMIC, pc);
 	}
-	x86_lea(&t->e, true, X86_RCX, x86_m(X86_RDX, (int32_t)(1u << log2)));
-	x86_alu(&t->e, true, X86_CMP, X86_RCX, x86_r(R_MSIZE));
-	tr_trap_if(t, X86_CC_A, WASM_TRAP_MEM_OOB, pc);
+	/* with a guard region the access itself faults (a + off < 8 GiB) */
+	if (!t->guard) {
+		x86_lea(&t->e, true, X86_RCX, x86_m(X86_RDX, (int32_t)(1u << log2)));
+		x86_alu(&t->e, true, X86_CMP, X86_RCX, x86_r(R_MSIZE));
+		tr_trap_if(t, X86_CC_A, WASM_TRAP_MEM_OOB, pc);
+	}
 	return x86_mi(R_MEM, X86_RDX, 0, 0);
 }
 
@@ -974,6 +1134,7 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 	bool w = bytes == 8;
 	struct x86_rm m;
 	uintptr_t retry;
+	uint8_t *start = t->e.p; /* the guarded access, after its address */
 
 	if (!t->has_mem || !kind || kind > AK_CMPXCHG) { /* the compiler emits no other */
 		t->fail = true;
@@ -982,21 +1143,24 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 	switch (kind) {
 	case AK_LOAD: /* [d a off code] */
 		m = atomic_addr(t, pc, p[2], p[3], log2);
+		start = t->e.p;
 		if (bytes < 4)
 			x86_movzx(&t->e, false, X86_RCX, m, bytes * 8);
 		else
 			x86_mov(&t->e, w, X86_RCX, m);
 		tr_put(t, true, p[1], X86_RCX);
-		return;
+		break;
 	case AK_STORE: /* [a v off code] */
 		m = atomic_addr(t, pc, p[1], p[3], log2);
+		start = t->e.p;
 		tr_get(t, true, X86_RCX, p[2]);
 		x86_rmw(&t->e, bytes, 0x86, X86_RCX, m, false);
-		return;
+		break;
 	case AK_RMW_ADD: /* [d a v off code] */
 	case AK_RMW_SUB:
 	case AK_RMW_XCHG:
 		m = atomic_addr(t, pc, p[2], p[4], log2);
+		start = t->e.p;
 		tr_get(t, true, X86_RCX, p[3]);
 		if (kind == AK_RMW_SUB)
 			x86_grp3(&t->e, true, 3, x86_r(X86_RCX)); /* neg */
@@ -1004,7 +1168,7 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 			kind != AK_RMW_XCHG);
 		zext(t, X86_RCX, bytes);
 		tr_put(t, true, p[1], X86_RCX);
-		return;
+		break;
 	case AK_RMW_AND: /* a compare-exchange loop: rax the old value, rcx the new */
 	case AK_RMW_OR:
 	case AK_RMW_XOR: {
@@ -1012,6 +1176,7 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 				   : kind == AK_RMW_OR ? X86_OR
 						       : X86_XOR;
 		m = atomic_addr(t, pc, p[2], p[4], log2);
+		start = t->e.p;
 		if (bytes < 4)
 			x86_movzx(&t->e, false, X86_RAX, m, bytes * 8);
 		else
@@ -1023,17 +1188,20 @@ static void emit_atomic(struct tr *t, uint32_t pc, unsigned op)
 		x86_jcc_to(&t->e, X86_CC_NE, retry);
 		zext(t, X86_RAX, bytes); /* a failed cmpxchg wrote only the access's width */
 		tr_put(t, true, p[1], X86_RAX);
-		return;
+		break;
 	}
 	default: /* AK_CMPXCHG [d a e v off code]: rax the expected value, then the old one */
 		m = atomic_addr(t, pc, p[2], p[5], log2);
+		start = t->e.p;
 		tr_get(t, true, X86_RAX, p[3]);
 		tr_get(t, true, X86_RCX, p[4]);
 		x86_rmw(&t->e, bytes, 0x0fb0, X86_RCX, m, true);
 		zext(t, X86_RAX, bytes);
 		tr_put(t, true, p[1], X86_RAX);
-		return;
+		break;
 	}
+	if (t->guard)
+		guard_site(t, start, pc);
 }
 
 /* FUSE_LOAD [d a addr off]: d = a OP (the natural load of T at addr + off) */
@@ -1042,10 +1210,14 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 	const struct jop *jo = &wasm_jit_ops[op];
 	const uint32_t *p = t->ops + pc;
 	bool w = jo->ta == WASM_I64 || jo->ta == WASM_F64;
+	unsigned size = 1u << jo->align;
+	bool g = guarded(t, pc, p[3], p[4], size);
+	uint8_t *start;
 	int32_t disp;
 
 	tr_get(t, false, X86_RAX, p[3]);
-	disp = mem_check(t, pc, pc, p[4], 1u << jo->align, p[3]);
+	disp = g ? (int32_t)p[4] : mem_check(t, pc, pc, p[4], size, p[3]);
+	start = t->e.p;
 	if (jo->ta == WASM_F32 || jo->ta == WASM_F64) {
 		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
 			       : jo->base == WASM_OP_F32_SUB || jo->base == WASM_OP_F64_SUB ? 0x5c
@@ -1054,6 +1226,8 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 		tr_get_xmm(t, w, r, p[2]);
 		x86_sse(&t->e, w, opc, false, r, access(disp));
 		tr_put_xmm(t, w, p[1], r);
+		if (g)
+			guard_site(t, start, pc);
 		return;
 	}
 	{
@@ -1087,6 +1261,8 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 		}
 		tr_put(t, w, p[1], r);
 	}
+	if (g)
+		guard_site(t, start, pc);
 }
 
 /* ----- the rest of the internal ops (xops.def) ----- */
@@ -1321,10 +1497,15 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		emit_call_local(t, pc, self_local);
 		return;
 	case WASM_OP_CALL_INDIRECT:
-		emit_call_indirect(t, pc);
+	case WASM_OP_RETURN_CALL_INDIRECT:
+		emit_call_indirect(t, pc, op == WASM_OP_RETURN_CALL_INDIRECT);
 		return;
 	case WASM_OP_CALL_REF:
-		emit_call_ref(t, pc);
+	case WASM_OP_RETURN_CALL_REF:
+		emit_call_ref(t, pc, op == WASM_OP_RETURN_CALL_REF);
+		return;
+	case WASM_OP_RETURN_CALL:
+		emit_return_call(t, pc);
 		return;
 	case WASM_OP_REF_AS_NON_NULL:
 		x86_alu_imm(&t->e, true, X86_CMP, tr_slot(t, p[1]), 0);
@@ -1411,6 +1592,12 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		int32_t disp;
 		copy(t, p[1], p[2]);
 		idx_addr(t, p[5], p[6], p[7]);
+		if (guarded(t, pc, UINT32_MAX, p[8], 4)) {
+			uint8_t *start = t->e.p;
+			load_into(t, WASM_OP_I32_LOAD, p[4], access((int32_t)p[8]));
+			guard_site(t, start, pc + 3);
+			return;
+		}
 		disp = mem_check(t, pc, pc + 3, p[8], 4, UINT32_MAX);
 		load_into(t, WASM_OP_I32_LOAD, p[4], access(disp));
 		return;
@@ -1433,7 +1620,8 @@ static void forget_checked(struct tr *t, uint32_t pc, unsigned op)
 	const char *lay = wasm_jit_ops[op].layout;
 
 	if (op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT ||
-	    op == WASM_OP_CALL_REF) {
+	    op == WASM_OP_CALL_REF || op == WASM_OP_RETURN_CALL ||
+	    op == WASM_OP_RETURN_CALL_INDIRECT || op == WASM_OP_RETURN_CALL_REF) {
 		t->nchecked = 0;
 		return;
 	}
@@ -1546,7 +1734,9 @@ static void emit_cold(struct tr *t, struct cold *c)
 {
 	struct x86_emit *e = &t->e;
 
-	x86_patch(e, c->jump, x86_here(e));
+	c->at = x86_here(e);
+	if (c->jump)
+		x86_patch(e, c->jump, c->at);
 	switch (c->kind) {
 	case COLD_TRAP:
 		if (c->size) { /* the indirect call's structural type check */
@@ -1618,7 +1808,7 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 {
 	const uint32_t n = t->code->nops;
 
-	t->ncold = t->nfix = t->nchecked = 0;
+	t->ncold = t->nfix = t->nchecked = t->nsites = 0;
 	t->fail = false;
 	*foreign = x86_here(&t->e);
 	load_mem(t);
@@ -1664,6 +1854,25 @@ static void tr_free(struct tr *t)
 	core_free(t->sreg);
 	core_free(t->cold);
 	core_free(t->fix);
+	core_free(t->sites);
+}
+
+/* Makes room for n more sites in j->sites: 0 or -ENOMEM. */
+static int tr_grow_sites(struct wasm_jit *j, size_t n)
+{
+	size_t cap = j->capsites ? j->capsites : 64;
+	struct wasm_jit_site *p;
+
+	if (j->nsites + n <= j->capsites)
+		return 0;
+	while (cap < j->nsites + n)
+		cap *= 2;
+	p = core_realloc(j->sites, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	j->sites = p;
+	j->capsites = cap;
+	return 0;
 }
 
 /* Installs the code staged in t->e and describes it in a new struct wasm_jit_code. */
@@ -1693,12 +1902,21 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 		core_free(jc);
 		return -EAGAIN;
 	}
-	rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
+	rc = tr_grow_sites(j, t->nsites);
+	if (!rc)
+		rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
 	if (rc || (uintptr_t)at != t->e.base) {
 		core_free(jc->osr);
 		core_free(jc);
 		return rc ? rc : -EIO;
 	}
+	/* the guarded accesses, after those of code before this (addresses only grow) */
+	for (uint32_t i = 0; i < t->nsites; i++)
+		j->sites[j->nsites++] = (struct wasm_jit_site){
+			.start = t->e.base + t->sites[i].start,
+			.end = t->e.base + t->sites[i].end,
+			.to = t->cold[t->sites[i].cold].at,
+		};
 	jc->nosr = nosr;
 	jc->local = (const void *)local;
 	jc->foreign = (const void *)foreign;
@@ -1720,6 +1938,7 @@ int wasm_jit_translate(struct wasm_jit *j, struct wasm_func *f)
 	t.code = f->code;
 	t.ops = f->code->ops;
 	t.has_mem = f->inst->mem0 != NULL;
+	t.guard = t.has_mem && f->inst->mem0->guard && wasm_jit_guard_init() == 0;
 	rc = wasm_jit_analyze(&t);
 	cap = (size_t)t.code->nops * 24 + 4096;
 	while (rc == 0) {
