@@ -756,6 +756,11 @@ check2 threads-max-memory 0 "started 6" -- --max-memory 16M $t m
 # threads that ended are joined and freed at the next spawn: 300 in a row fit the budget
 # that holds six at once
 check2 threads-reap 0 "started 300" -- --max-memory 16M $t r
+# the same with each thread slow to end after it signalled its joiner (the test build's
+# hook; elsewhere it runs as above): a spawn that finds the budget held waits for one to end
+export LODGE_TEST_HOOK=slow-thread-end
+check2 threads-reap-slow 0 "started 300" -- --max-memory 16M $t r
+unset LODGE_TEST_HOOK
 check2 threads-timeout 124 "lodge wasm: threads.wat: timed out after 0.3 seconds" -- --timeout 0.3 $t w
 check2 threads-fuel 134 "lodge wasm: threads.wat: trap: fuel exhausted in function 13 (wasi_thread_start) at offset 0x2ec (threads.wat:110:18)" -- --fuel 500 $t c
 # under the seccomp filter (no memfd_create: threads run interpreted), as the daemon runs

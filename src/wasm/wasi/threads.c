@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,6 +29,10 @@
 /* how long wasi_threads_finish waits for interrupted threads: they stop at their next loop
  * back-edge, call or 20 ms wait slice; only one blocked in a host call takes longer */
 #define JOIN_MS 1000
+/* how long a spawn that finds the budget held waits for a running thread to end: a thread
+ * that signalled its joiner from Wasm still holds its store until its call returns, so a
+ * program that joins one thread and starts the next can find it not yet ended */
+#define ENDING_MS 2000
 
 struct wasi_thread {
 	struct wasi_threads *ts;
@@ -48,9 +53,11 @@ struct wasi_threads {
 	int64_t mem_import; /* the module's import of a shared memory (index), -1: none */
 	struct wasm_memory *mem;
 	struct wasm_func *spawn;
-	pthread_mutex_t lock; /* the fields below */
+	pthread_mutex_t lock;	 /* the fields below */
+	pthread_cond_t ended_cv; /* signalled when a thread's call returns, or on finishing */
 	struct wasi_thread *list;
 	unsigned live;
+	uint64_t nended; /* threads whose call returned, ever */
 	uint32_t next_tid;
 	bool finishing; /* no more spawns */
 	/* the first outcome that ended the program: 0 none, 1 the main thread's, 2 a thread's */
@@ -88,6 +95,12 @@ static void *thread_main(void *arg)
 	args[0].i32 = t->tid;
 	args[1].i32 = t->arg;
 	trap = wasm_call(t->store, t->start, args, NULL, &info);
+#ifdef LODGE_TEST_HOOKS
+	/* the test build: a thread slow to end after its call (the joiner woke already) */
+	const char *hook = getenv("LODGE_TEST_HOOK");
+	if (hook && !strcmp(hook, "slow-thread-end"))
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+#endif
 	/* INTERRUPTED: the program is ending already, for a reason reported elsewhere */
 	pthread_mutex_lock(&ts->lock);
 	/* names in info point into the module, which outlives the run */
@@ -96,6 +109,8 @@ static void *thread_main(void *arg)
 		end = true;
 	ts->live--;
 	t->done = true;
+	ts->nended++;
+	pthread_cond_broadcast(&ts->ended_cv);
 	pthread_mutex_unlock(&ts->lock);
 	if (end)
 		wasm_store_interrupt(ts->w->store);
@@ -150,6 +165,48 @@ static void reap(struct wasi_threads *ts)
 	}
 }
 
+/* Waits until a thread's call has returned since nended was `seen`, while some other
+ * thread runs (live counts the spawn's own reservation), the program is not finishing and
+ * the deadline has not passed. Returns whether one did. */
+static bool wait_ending(struct wasi_threads *ts, uint64_t seen, const struct timespec *until)
+{
+	bool ended;
+
+	pthread_mutex_lock(&ts->lock);
+	while (ts->nended == seen && ts->live > 1 && !ts->finishing &&
+	       pthread_cond_timedwait(&ts->ended_cv, &ts->lock, until) != ETIMEDOUT)
+		;
+	ended = ts->nended != seen;
+	pthread_mutex_unlock(&ts->lock);
+	return ended;
+}
+
+/* Makes the new thread's instance. Where that fails (the budget, most likely) while other
+ * threads run, it waits for one of them to end, reaps it and tries again, for at most
+ * ENDING_MS. Returns 0 or -1. */
+static int thread_instance_retry(struct wasi_threads *ts, struct wasi_thread *t)
+{
+	struct timespec until;
+	uint64_t seen;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ENDING_MS / 1000;
+	for (;;) {
+		pthread_mutex_lock(&ts->lock);
+		seen = ts->nended;
+		pthread_mutex_unlock(&ts->lock);
+		if (!thread_instance(ts, t))
+			return 0;
+		wasm_store_destroy(t->store);
+		t->store = NULL;
+		t->inst = NULL;
+		t->start = NULL;
+		if (!wait_ending(ts, seen, &until))
+			return -1;
+		reap(ts);
+	}
+}
+
 /* thread-spawn(start_arg) -> tid, or -1 */
 static enum wasm_trap thread_spawn(struct wasm_host_call *hc, uint64_t *slots)
 {
@@ -175,7 +232,7 @@ static enum wasm_trap thread_spawn(struct wasm_host_call *hc, uint64_t *slots)
 	}
 	/* instantiation runs the module's start function (wasi-libc's memory initialisation,
 	 * guarded by an atomic) on this thread, in the new thread's store */
-	if (t && !thread_instance(ts, t)) {
+	if (t && !thread_instance_retry(ts, t)) {
 		pthread_mutex_lock(&ts->lock);
 		if (!ts->finishing && ts->next_tid <= MAX_TID) {
 			t->tid = ts->next_tid++;
@@ -218,6 +275,7 @@ int wasi_threads_enable(struct wasi *w, const struct wasm_module *m, unsigned ma
 	ts->next_tid = 1;
 	ts->mem_import = -1;
 	pthread_mutex_init(&ts->lock, NULL);
+	pthread_cond_init(&ts->ended_cv, NULL);
 	for (uint32_t i = 0, k = 0; i < m->nimports; i++) {
 		if (m->imports[i].kind != WASM_EXTERN_MEMORY)
 			continue;
@@ -227,6 +285,7 @@ int wasi_threads_enable(struct wasi *w, const struct wasm_module *m, unsigned ma
 	}
 	if (wasm_func_create_host(w->store, &ft, thread_spawn, ts, &ts->spawn)) {
 		pthread_mutex_destroy(&ts->lock);
+		pthread_cond_destroy(&ts->ended_cv);
 		core_free(ts);
 		return -ENOMEM;
 	}
@@ -278,6 +337,7 @@ int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_i
 		return 0;
 	pthread_mutex_lock(&ts->lock);
 	ts->finishing = true;
+	pthread_cond_broadcast(&ts->ended_cv);
 	if (!claim_end(ts, 1, *trap, NULL) && ts->ended == 2) {
 		*trap = ts->end_trap;
 		*info = ts->end_info;
@@ -306,6 +366,7 @@ void wasi_threads_destroy(struct wasi *w)
 	if (!ts)
 		return;
 	pthread_mutex_destroy(&ts->lock);
+	pthread_cond_destroy(&ts->ended_cv);
 	core_free(ts);
 	w->threads = NULL;
 }
