@@ -198,19 +198,7 @@ static void mark_any(struct mark *g, uint64_t v)
  * may hold any host value, or a function or exception reference, never an object). */
 static bool any_vt(const struct wasm_module *m, wasm_vt t)
 {
-	switch (wasm_vt_code(t)) {
-	case WASM_HT_ANY:
-	case WASM_HT_EQ:
-	case WASM_HT_I31:
-	case WASM_HT_STRUCT:
-	case WASM_HT_ARRAY:
-	case WASM_HT_NONE:
-		return true;
-	case WASM_HT_IDX:
-		return !wasm_type_is_func(m, wasm_vt_index(t));
-	default:
-		return false;
-	}
+	return wasm_vt_rep(m, t) == WASM_ANYREF;
 }
 
 /* Marks what object o refers to: any-hierarchy fields directly, the others through the
