@@ -128,6 +128,9 @@ const char *wasm_trap_message(enum wasm_trap trap)
 	case WASM_TRAP_GC_LIMIT:
 		return "out of memory: the GC heap (structs and arrays) would exceed the memory "
 		       "budget (--max-memory) even after a collection";
+	case WASM_TRAP_WASI_ALIGN:
+		return "misaligned pointer: a WASI call was given a pointer not aligned for the "
+		       "type it points to";
 	}
 	return "unknown trap";
 }

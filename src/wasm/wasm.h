@@ -77,6 +77,7 @@ enum wasm_trap {
 	WASM_TRAP_NULL_ARRAY,	/* an array instruction on null (3.0 GC) */
 	WASM_TRAP_ARRAY_OOB,	/* an array index or range out of bounds (3.0 GC) */
 	WASM_TRAP_GC_LIMIT,	/* a struct or array does not fit in the memory budget (3.0 GC) */
+	WASM_TRAP_WASI_ALIGN,	/* a WASI call got a pointer not aligned for its type (witx) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */

@@ -58,6 +58,9 @@
  * oob CALL: a call given a pointer outside memory must trap (the witx documents: "the
  * function shall trap"); prints "calling" first and "returned N" if it did not trap.
  * list-oob lists the CALLs.
+ * mis CALL: a call given a pointer not aligned for the type it points to must trap (the
+ * witx documents; wasmtime traps) before it does anything; the same output as oob.
+ * list-mis lists the CALLs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +96,9 @@ RAW(poll_oneoff) int32_t raw_poll_oneoff(int32_t in, int32_t out, int32_t n, int
 RAW(clock_time_get) int32_t raw_clock_time_get(int32_t id, int64_t prec, int32_t out);
 RAW(fd_readdir)
 int32_t raw_fd_readdir(int32_t fd, int32_t buf, int32_t len, int64_t cookie, int32_t out);
+RAW(fd_seek) int32_t raw_fd_seek(int32_t fd, int64_t off, int32_t whence, int32_t out);
+RAW(fd_filestat_get) int32_t raw_fd_filestat_get(int32_t fd, int32_t out);
+RAW(fd_prestat_get) int32_t raw_fd_prestat_get(int32_t fd, int32_t out);
 
 static int failed;
 
@@ -919,10 +925,121 @@ static const struct {
 	{"clock_time_get", oob_clock_time_get}, {"fd_readdir-buf", oob_fd_readdir},
 };
 
+/* ----- mis: a pointer not aligned for its type traps ----- */
+
+/* 16-aligned scratch: MIS(k) is k bytes past an aligned address */
+static _Alignas(16) uint8_t scratch[256];
+#define MIS(k) ((int32_t)(scratch + 64 + (k)))
+
+static int32_t mis_fd_write_iovs(void)
+{
+	static uint32_t n;
+	uint32_t iov[2] = {(uint32_t) "XYZ\n", 4};
+
+	memcpy(scratch + 65, iov, sizeof(iov));
+	return raw_fd_write(1, MIS(1), 1, (int32_t)&n);
+}
+
+/* nwritten misaligned: nothing is written either, the trap comes first */
+static int32_t mis_fd_write_out(void)
+{
+	static uint32_t iov[2];
+
+	iov[0] = (uint32_t) "XYZ\n";
+	iov[1] = 4;
+	return raw_fd_write(1, (int32_t)iov, 1, MIS(2));
+}
+
+static int32_t mis_clock_time_get(void)
+{
+	return raw_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1, MIS(4));
+}
+
+static int32_t mis_fd_fdstat_get(void)
+{
+	return raw_fd_fdstat_get(1, MIS(4));
+}
+
+static int32_t mis_fd_filestat_get(void)
+{
+	return raw_fd_filestat_get(BOX, MIS(4));
+}
+
+static int32_t mis_fd_prestat_get(void)
+{
+	return raw_fd_prestat_get(BOX, MIS(2));
+}
+
+static int32_t mis_fd_seek(void)
+{
+	return raw_fd_seek(0, 0, __WASI_WHENCE_CUR, MIS(4));
+}
+
+static int32_t mis_args_sizes_get(void)
+{
+	static uint32_t size;
+
+	return raw_args_sizes_get(MIS(1), (int32_t)&size);
+}
+
+static int32_t mis_path_open(void)
+{
+	return raw_path_open(BOX, 0, (int32_t) ".", 1, OF_DIR, R_READ, 0, 0, MIS(2));
+}
+
+static int32_t mis_poll_oneoff(void)
+{
+	static __wasi_event_t ev;
+	static uint32_t n;
+	__wasi_subscription_t sub;
+
+	memset(&sub, 0, sizeof(sub));
+	sub.u.tag = __WASI_EVENTTYPE_CLOCK;
+	sub.u.u.clock.id = __WASI_CLOCKID_MONOTONIC;
+	memcpy(scratch + 68, &sub, sizeof(sub));
+	return raw_poll_oneoff(MIS(4), (int32_t)&ev, 1, (int32_t)&n);
+}
+
+static const struct {
+	const char *name;
+	int32_t (*fn)(void);
+} mis_cases[] = {
+	{"fd_write-iovs", mis_fd_write_iovs},
+	{"fd_write-out", mis_fd_write_out},
+	{"clock_time_get", mis_clock_time_get},
+	{"fd_fdstat_get", mis_fd_fdstat_get},
+	{"fd_filestat_get", mis_fd_filestat_get},
+	{"fd_prestat_get", mis_fd_prestat_get},
+	{"fd_seek", mis_fd_seek},
+	{"args_sizes_get", mis_args_sizes_get},
+	{"path_open-out", mis_path_open},
+	{"poll_oneoff-in", mis_poll_oneoff},
+};
+
+/* Byte buffers and strings have no alignment to keep: odd addresses work. */
+static void align_ok(void)
+{
+	uint32_t iov[2] = {(uint32_t)(scratch + 1), 3}, n = 0;
+	char *path = (char *)scratch + 129;
+	__wasi_fd_t fd;
+
+	memcpy(scratch + 1, "ok\n", 3);
+	memcpy(path, "f", 2);
+	expect("path_open of an odd path",
+	       __wasi_path_open(BOX, 0, path, __WASI_OFLAGS_CREAT, R_RW, 0, 0, &fd), OK);
+	expect("fd_write from an odd buffer",
+	       (__wasi_errno_t)raw_fd_write((int32_t)fd, (int32_t)iov, 1, (int32_t)&n), OK);
+	check("it wrote 3 bytes", n == 3);
+	expect("random_get into an odd buffer", (__wasi_errno_t)raw_random_get(MIS(3), 5), OK);
+	expect("fd_readdir into an odd buffer",
+	       (__wasi_errno_t)raw_fd_readdir(BOX, MIS(5), 40, 0, (int32_t)&n), OK);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
+	{"align-ok", align_ok},
 	{"rights-dir", rights_dir},
 	{"rights-file", rights_file},
 	{"rights-drop", rights_drop},
@@ -958,6 +1075,21 @@ int main(int argc, char **argv)
 		printf("calling\n");
 		fflush(stdout);
 		printf("returned %d\n", (int)oob_cases[i].fn());
+		return 0;
+	}
+	for (size_t i = 0;
+	     argc == 3 && !strcmp(argv[1], "mis") && i < sizeof(mis_cases) / sizeof(mis_cases[0]);
+	     i++) {
+		if (strcmp(argv[2], mis_cases[i].name))
+			continue;
+		printf("calling\n");
+		fflush(stdout);
+		printf("returned %d\n", (int)mis_cases[i].fn());
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "list-mis")) {
+		for (size_t i = 0; i < sizeof(mis_cases) / sizeof(mis_cases[0]); i++)
+			printf("%s\n", mis_cases[i].name);
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "list-oob")) {

@@ -210,27 +210,33 @@ for name in $("$lodge" wasm "$bin/conform.wasm" list); do
 done
 
 # wasi-conform.oob.CALL.MODE: a call given a pointer outside memory traps (exit status 134,
-# "out of bounds memory access") instead of returning; interpreted and translated (the
-# host call is made from JIT code at once with --jit-hot 1).
-for call in $("$lodge" wasm "$bin/conform.wasm" list-oob); do
-	for mode in interp jit; do
-		opt=--no-jit
-		[ $mode = jit ] && opt="--jit-hot 1"
-		rm -rf "$tmp/cbox"
-		mkdir "$tmp/cbox"
-		# shellcheck disable=SC2086 # $opt is one or two words
-		got=$(timeout 60 "$lodge" wasm $opt --dir "$tmp/cbox::/box" "$bin/conform.wasm" oob \
-			"$call" 2>"$tmp/oob.err" </dev/null)
-		st=$?
-		if [ $st -eq 134 ] && [ "$got" = calling ] &&
-			grep -q 'trap: out of bounds memory access' "$tmp/oob.err"; then
-			echo "PASS: wasi-conform.oob.$call.$mode"
-		else
-			echo "FAIL: wasi-conform.oob.$call.$mode: exit status $st, want 134 (a trap):" \
-				"$(printf '%s' "$got" | tr '\n' ' ') $(head -c 200 "$tmp/oob.err")"
-		fi
+# "out of bounds memory access") instead of returning; wasi-conform.mis.CALL.MODE: one given
+# a pointer not aligned for the type it points to traps ("misaligned pointer") before doing
+# anything. Interpreted and translated (the host call is made from JIT code at once with
+# --jit-hot 1).
+trap_cases() { # KIND MESSAGE
+	for call in $("$lodge" wasm "$bin/conform.wasm" "list-$1"); do
+		for mode in interp jit; do
+			opt=--no-jit
+			[ $mode = jit ] && opt="--jit-hot 1"
+			rm -rf "$tmp/cbox"
+			mkdir "$tmp/cbox"
+			# shellcheck disable=SC2086 # $opt is one or two words
+			got=$(timeout 60 "$lodge" wasm $opt --dir "$tmp/cbox::/box" "$bin/conform.wasm" \
+				"$1" "$call" 2>"$tmp/trap.err" </dev/null)
+			st=$?
+			if [ $st -eq 134 ] && [ "$got" = calling ] &&
+				grep -q "trap: $2" "$tmp/trap.err"; then
+				echo "PASS: wasi-conform.$1.$call.$mode"
+			else
+				echo "FAIL: wasi-conform.$1.$call.$mode: exit status $st, want 134 (a trap:" \
+					"$2): $(printf '%s' "$got" | tr '\n' ' ') $(head -c 200 "$tmp/trap.err")"
+			fi
+		done
 	done
-done
+}
+trap_cases oob 'out of bounds memory access'
+trap_cases mis 'misaligned pointer'
 got=$(python3 - "$lodge" "$bin/conform.wasm" <<'PY' 2>&1
 import socket, subprocess, sys
 a, b = socket.socketpair()

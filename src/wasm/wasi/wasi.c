@@ -4,7 +4,8 @@
  * below preopened directories (path.c), poll_oneoff (poll.c), proc_exit,
  * sched_yield. Guest memory is reached only through wasm_memory_range() on the caller's
  * memory; every guest pointer and length is checked before use, and one outside memory
- * traps (WASM_TRAP_MEM_OOB), as the witx documents say. Other errors are WASI errno values
+ * traps (WASM_TRAP_MEM_OOB), as does one not aligned for the type it points to
+ * (WASM_TRAP_WASI_ALIGN), as the witx documents say. Other errors are WASI errno values
  * returned to the guest; flag and enum arguments with bits or values preview1 does not
  * define are EINVAL before anything else is looked at (as wasmtime's generated bindings
  * check them). Nothing the guest passes can crash the host.
@@ -1548,57 +1549,61 @@ static uint32_t proc_raise(struct call *c)
 struct wasi_def {
 	const char *name;
 	const char *sig; /* params: i = i32, I = i64; results: always one i32 errno */
+	/* The alignment each pointer parameter's pointee type needs ("" or one digit per
+	 * parameter, 0 or 1 for none): the witx documents say a misaligned pointer traps, as
+	 * wasmtime's does. Checked before the call does anything. */
+	const char *align;
 	uint32_t (*fn)(struct call *c);
 	bool may_block; /* takes w->lock itself, only around fd look-ups (host.h) */
 };
 
 static const struct wasi_def defs[] = {
-	{"args_get", "ii", args_get, false},
-	{"args_sizes_get", "ii", args_sizes_get, false},
-	{"environ_get", "ii", environ_get, false},
-	{"environ_sizes_get", "ii", environ_sizes_get, false},
-	{"clock_res_get", "ii", clock_res_get, false},
-	{"clock_time_get", "iIi", clock_time_get, false},
-	{"fd_advise", "iIIi", fd_advise, false},
-	{"fd_allocate", "iII", fd_allocate, false},
-	{"fd_close", "i", fd_close, false},
-	{"fd_datasync", "i", fd_datasync, false},
-	{"fd_fdstat_get", "ii", fd_fdstat_get, false},
-	{"fd_fdstat_set_flags", "ii", fd_fdstat_set_flags, false},
-	{"fd_fdstat_set_rights", "iII", fd_fdstat_set_rights, false},
-	{"fd_filestat_get", "ii", fd_filestat_get, false},
-	{"fd_filestat_set_size", "iI", fd_filestat_set_size, false},
-	{"fd_filestat_set_times", "iIIi", fd_filestat_set_times, false},
-	{"fd_pread", "iiiIi", fd_pread, true},
-	{"fd_prestat_get", "ii", fd_prestat_get, false},
-	{"fd_prestat_dir_name", "iii", fd_prestat_dir_name, false},
-	{"fd_pwrite", "iiiIi", fd_pwrite, true},
-	{"fd_read", "iiii", fd_read, true},
-	{"fd_readdir", "iiiIi", fd_readdir, false},
-	{"fd_renumber", "ii", fd_renumber, false},
-	{"fd_seek", "iIii", fd_seek, false},
-	{"fd_sync", "i", fd_sync, false},
-	{"fd_tell", "ii", fd_tell, false},
-	{"fd_write", "iiii", fd_write, true},
-	{"path_create_directory", "iii", path_create_directory, false},
-	{"path_filestat_get", "iiiii", path_filestat_get, false},
-	{"path_filestat_set_times", "iiiiIIi", path_filestat_set_times, false},
-	{"path_link", "iiiiiii", path_link, false},
-	{"path_open", "iiiiiIIii", path_open, false},
-	{"path_readlink", "iiiiii", path_readlink, false},
-	{"path_remove_directory", "iii", path_remove_directory, false},
-	{"path_rename", "iiiiii", path_rename, false},
-	{"path_symlink", "iiiii", path_symlink, false},
-	{"path_unlink_file", "iii", path_unlink_file, false},
-	{"poll_oneoff", "iiii", wasi_poll_oneoff, true},
-	{"proc_exit", "i", NULL, false},
-	{"proc_raise", "i", proc_raise, false},
-	{"sched_yield", "", sched_yield_, false},
-	{"random_get", "ii", random_get, false},
-	{"sock_accept", "iii", sock_accept, true},
-	{"sock_recv", "iiiiii", sock_recv, true},
-	{"sock_send", "iiiii", sock_send, true},
-	{"sock_shutdown", "ii", sock_shutdown, false},
+	{"args_get", "ii", "41", args_get, false},
+	{"args_sizes_get", "ii", "44", args_sizes_get, false},
+	{"environ_get", "ii", "41", environ_get, false},
+	{"environ_sizes_get", "ii", "44", environ_sizes_get, false},
+	{"clock_res_get", "ii", "08", clock_res_get, false},
+	{"clock_time_get", "iIi", "008", clock_time_get, false},
+	{"fd_advise", "iIIi", "", fd_advise, false},
+	{"fd_allocate", "iII", "", fd_allocate, false},
+	{"fd_close", "i", "", fd_close, false},
+	{"fd_datasync", "i", "", fd_datasync, false},
+	{"fd_fdstat_get", "ii", "08", fd_fdstat_get, false},
+	{"fd_fdstat_set_flags", "ii", "", fd_fdstat_set_flags, false},
+	{"fd_fdstat_set_rights", "iII", "", fd_fdstat_set_rights, false},
+	{"fd_filestat_get", "ii", "08", fd_filestat_get, false},
+	{"fd_filestat_set_size", "iI", "", fd_filestat_set_size, false},
+	{"fd_filestat_set_times", "iIIi", "", fd_filestat_set_times, false},
+	{"fd_pread", "iiiIi", "04004", fd_pread, true},
+	{"fd_prestat_get", "ii", "04", fd_prestat_get, false},
+	{"fd_prestat_dir_name", "iii", "", fd_prestat_dir_name, false},
+	{"fd_pwrite", "iiiIi", "04004", fd_pwrite, true},
+	{"fd_read", "iiii", "0404", fd_read, true},
+	{"fd_readdir", "iiiIi", "00004", fd_readdir, false},
+	{"fd_renumber", "ii", "", fd_renumber, false},
+	{"fd_seek", "iIii", "0008", fd_seek, false},
+	{"fd_sync", "i", "", fd_sync, false},
+	{"fd_tell", "ii", "08", fd_tell, false},
+	{"fd_write", "iiii", "0404", fd_write, true},
+	{"path_create_directory", "iii", "", path_create_directory, false},
+	{"path_filestat_get", "iiiii", "00008", path_filestat_get, false},
+	{"path_filestat_set_times", "iiiiIIi", "", path_filestat_set_times, false},
+	{"path_link", "iiiiiii", "", path_link, false},
+	{"path_open", "iiiiiIIii", "000000004", path_open, false},
+	{"path_readlink", "iiiiii", "000004", path_readlink, false},
+	{"path_remove_directory", "iii", "", path_remove_directory, false},
+	{"path_rename", "iiiiii", "", path_rename, false},
+	{"path_symlink", "iiiii", "", path_symlink, false},
+	{"path_unlink_file", "iii", "", path_unlink_file, false},
+	{"poll_oneoff", "iiii", "8804", wasi_poll_oneoff, true},
+	{"proc_exit", "i", "", NULL, false},
+	{"proc_raise", "i", "", proc_raise, false},
+	{"sched_yield", "", "", sched_yield_, false},
+	{"random_get", "ii", "", random_get, false},
+	{"sock_accept", "iii", "004", sock_accept, true},
+	{"sock_recv", "iiiiii", "040042", sock_recv, true},
+	{"sock_send", "iiiii", "04004", sock_send, true},
+	{"sock_shutdown", "ii", "", sock_shutdown, false},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -1624,6 +1629,12 @@ static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
 	if (!hx->def->fn) { /* proc_exit */
 		hc->exit_code = (int)(uint32_t)slots[0];
 		return WASM_TRAP_EXIT;
+	}
+	for (const char *a = hx->def->align; *a; a++) {
+		uint32_t n = (uint32_t)(*a - '0');
+
+		if (n > 1 && ((uint32_t)slots[a - hx->def->align] & (n - 1)))
+			return WASM_TRAP_WASI_ALIGN;
 	}
 	c.w = hx->w;
 	c.mem = hc->caller ? wasm_instance_memory(hc->caller) : NULL;
