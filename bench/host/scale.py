@@ -178,6 +178,22 @@ def start_and_time(conn, state, name):
     return (time.perf_counter() - t0) * 1000.0
 
 
+def progress(n, total, since):
+    """Every 10th system guest (and the last): how far, how long, the load (stderr), so
+    a run that slows down shows where."""
+    if n % 10 == 0 or n == total:
+        print("scale: %d/%d system guests started, %.0f s, load %.1f, %d MiB free" %
+              (n, total, time.time() - since, os.getloadavg()[0], mem_free_mib()),
+              file=sys.stderr, flush=True)
+
+
+def mem_free_mib():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
 def cpu_ns(pid):
     """Time the process (all its threads) has been on a CPU, in ns (schedstat)."""
     total = 0
@@ -295,6 +311,7 @@ def main():
                                                           "memory": a.vm_mem << 20})
                 assert st == 201, body
                 vm_ms.append(start_restored(c, name))
+                progress(i + 1, a.vms, vm0)
                 continue
             st, body = c.call("POST", "/v1/guests", {
                 "name": name, "kernel": g + "/Image", "initrd": g + "/initrd.img",
@@ -302,6 +319,7 @@ def main():
             assert st == 201, body
             t = start_and_time(c, state, name)
             (booted if a.vm_start == "boot" or i == 0 else vm_ms).append(t)
+            progress(i + 1, a.vms, vm0)
             batch.append(name)
             if a.vm_start == "boot" and a.vm_batch and len(batch) >= a.vm_batch:
                 wait_ready(c, state, batch, 900)
