@@ -28,7 +28,7 @@ Then, with all guests idle, the CPU each system guest uses over --idle-secs (tic
 wfi sleeps: an idle guest should cost next to nothing).
 
 usage: scale.py LODGE SERVICE.wasm GUEST_DIR [--vms N] [--wasm M] [--clients C] [--secs S]
-                [--vm-start boot|restore] [--vm-batch B] [--idle-secs S]
+                [--vm-start boot|restore] [--vm-batch B] [--idle-secs S] [--min-free-mib M]
 """
 import argparse
 import json
@@ -266,6 +266,8 @@ def main():
                     help="boot: start this many at a time, each batch to its shell (0: all)")
     ap.add_argument("--idle-secs", type=float, default=10,
                     help="seconds over which the idle system guests' CPU is measured")
+    ap.add_argument("--min-free-mib", type=int, default=2048,
+                    help="start no more system guests once the host has less available")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="lodge-scale-")
@@ -299,6 +301,10 @@ def main():
         batch, booted, snap = [], [], os.path.join(tmp, "idle.snap")
         for i in range(a.vms):
             name = "vm%d" % i
+            if mem_free_mib() < a.min_free_mib:  # a shared host: never drive it into the OOM killer
+                emit(figure="vms_stopped_low_memory", started=i, mem_available_mib=mem_free_mib(),
+                     min_free_mib=a.min_free_mib)
+                break
             if a.vm_start == "restore" and i > 0:
                 if i == 1:  # the first one booted: save it, idle
                     wait_ready(c, state, ["vm0"], 900)
