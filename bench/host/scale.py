@@ -28,7 +28,7 @@ Then, with all guests idle, the CPU each system guest uses over --idle-secs (tic
 wfi sleeps: an idle guest should cost next to nothing).
 
 usage: scale.py LODGE SERVICE.wasm GUEST_DIR [--vms N] [--wasm M] [--clients C] [--secs S]
-                [--vm-start boot|restore] [--vm-batch B] [--idle-secs S]
+                [--vm-start boot|restore] [--vm-batch B] [--idle-secs S] [--min-free-mib M]
 """
 import argparse
 import json
@@ -178,6 +178,22 @@ def start_and_time(conn, state, name):
     return (time.perf_counter() - t0) * 1000.0
 
 
+def progress(n, total, since):
+    """Every 10th system guest (and the last): how far, how long, the load (stderr), so
+    a run that slows down shows where."""
+    if n % 10 == 0 or n == total:
+        print("scale: %d/%d system guests started, %.0f s, load %.1f, %d MiB free" %
+              (n, total, time.time() - since, os.getloadavg()[0], mem_free_mib()),
+              file=sys.stderr, flush=True)
+
+
+def mem_free_mib():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
 def cpu_ns(pid):
     """Time the process (all its threads) has been on a CPU, in ns (schedstat)."""
     total = 0
@@ -250,6 +266,8 @@ def main():
                     help="boot: start this many at a time, each batch to its shell (0: all)")
     ap.add_argument("--idle-secs", type=float, default=10,
                     help="seconds over which the idle system guests' CPU is measured")
+    ap.add_argument("--min-free-mib", type=int, default=2048,
+                    help="start no more system guests once the host has less available")
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="lodge-scale-")
@@ -283,6 +301,10 @@ def main():
         batch, booted, snap = [], [], os.path.join(tmp, "idle.snap")
         for i in range(a.vms):
             name = "vm%d" % i
+            if mem_free_mib() < a.min_free_mib:  # a shared host: never drive it into the OOM killer
+                emit(figure="vms_stopped_low_memory", started=i, mem_available_mib=mem_free_mib(),
+                     min_free_mib=a.min_free_mib)
+                break
             if a.vm_start == "restore" and i > 0:
                 if i == 1:  # the first one booted: save it, idle
                     wait_ready(c, state, ["vm0"], 900)
@@ -295,6 +317,7 @@ def main():
                                                           "memory": a.vm_mem << 20})
                 assert st == 201, body
                 vm_ms.append(start_restored(c, name))
+                progress(i + 1, a.vms, vm0)
                 continue
             st, body = c.call("POST", "/v1/guests", {
                 "name": name, "kernel": g + "/Image", "initrd": g + "/initrd.img",
@@ -302,6 +325,7 @@ def main():
             assert st == 201, body
             t = start_and_time(c, state, name)
             (booted if a.vm_start == "boot" or i == 0 else vm_ms).append(t)
+            progress(i + 1, a.vms, vm0)
             batch.append(name)
             if a.vm_start == "boot" and a.vm_batch and len(batch) >= a.vm_batch:
                 wait_ready(c, state, batch, 900)

@@ -603,7 +603,9 @@ static void read_input(struct api_conn *c)
 	}
 }
 
-/* Every second: requests that take too long to arrive, idle connections. */
+/* Every second while there are connections: requests that take too long to arrive, idle
+ * connections. A server without connections has no timer armed (an idle guest's control
+ * thread would otherwise wake every second for nothing); the next accept arms it. */
 static void on_sweep(void *opaque)
 {
 	struct api_server *s = opaque;
@@ -620,7 +622,8 @@ static void on_sweep(void *opaque)
 			conn_close(c);
 		}
 	}
-	evloop_timer_arm(s->sweep, now + SWEEP_NS);
+	if (s->conns)
+		evloop_timer_arm(s->sweep, now + SWEEP_NS);
 }
 
 static void on_kick(void *opaque)
@@ -707,6 +710,8 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 		c->state = C_READING;
 		c->deadline = idle_deadline();
 		http_parser_init(&c->parser, s->cfg.max_body);
+		if (!s->conns)
+			evloop_timer_arm(s->sweep, evloop_now_ns() + SWEEP_NS);
 		c->next = s->conns;
 		s->conns = c;
 		s->nconns++;
@@ -783,7 +788,6 @@ int api_server_open(struct evloop *loop, const struct api_server_config *cfg,
 		api_server_close(s);
 		return r;
 	}
-	evloop_timer_arm(s->sweep, evloop_now_ns() + SWEEP_NS);
 	*out = s;
 	return 0;
 }

@@ -327,6 +327,15 @@ static void sweep(struct evloop *loop)
 	SWEEP(struct evloop_source, &loop->sources);
 }
 
+unsigned evloop_armed_timers(const struct evloop *loop)
+{
+	unsigned n = 0;
+
+	for (const struct evloop_timer *t = loop->timers; t; t = t->next)
+		n += !t->dead && t->when;
+	return n;
+}
+
 /* Milliseconds until the nearest timer, rounded up; -1 when none is armed. */
 static int timer_timeout(const struct evloop *loop, uint64_t now)
 {

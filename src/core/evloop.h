@@ -72,6 +72,9 @@ int evloop_timer_add(struct evloop *loop, evloop_fn fn, void *opaque, struct evl
 void evloop_timer_arm(struct evloop_timer *t, uint64_t when_ns);
 void evloop_timer_disarm(struct evloop_timer *t);
 void evloop_timer_del(struct evloop_timer *t);
+/* Loop thread (or a loop not running): how many timers are armed; an idle loop with none
+ * sleeps until a watched fd or a notifier wakes it. */
+unsigned evloop_armed_timers(const struct evloop *loop);
 
 /* Notifiers: evloop_notify() from any thread makes fn run once on the loop thread soon;
  * notifications that arrive before it runs are coalesced. evloop_notify never blocks. */

@@ -268,6 +268,40 @@ static int test_call_keepalive(void)
 	return 0;
 }
 
+static void count_armed(void *opaque)
+{
+	*(unsigned *)opaque = evloop_armed_timers(fx.loop);
+}
+
+/* A server without connections arms no timer (its loop sleeps: an idle guest's control
+ * thread does not wake every second); a connection arms the sweep of idle connections,
+ * and once the last one is gone the sweep stops re-arming itself. */
+static int test_idle_no_timer(void)
+{
+	struct api_client *c;
+	struct api_result r;
+	unsigned armed = 99;
+
+	CHECK_EQ(setup(), 0);
+	evloop_call(fx.loop, count_armed, &armed);
+	CHECK_EQ(armed, 0u);
+	CHECK_EQ(api_client_open(fx.path, 2000, &c), 0);
+	CHECK_EQ(api_client_call(c, "GET", "/echo/x", NULL, &r), 0);
+	CHECK_EQ(r.status, 200);
+	api_result_fini(&r);
+	evloop_call(fx.loop, count_armed, &armed);
+	CHECK_EQ(armed, 1u);
+	api_client_close(c);
+	/* the server sees the close at once; the sweep armed for it fires within a second */
+	for (int i = 0; i < 100 && armed; i++) {
+		usleep(50000);
+		evloop_call(fx.loop, count_armed, &armed);
+	}
+	CHECK_EQ(armed, 0u);
+	teardown();
+	return 0;
+}
+
 static int test_json_rules(void)
 {
 	static const struct {
@@ -468,6 +502,7 @@ static int test_authorize_and_limits(void)
 
 static const struct unit_test tests[] = {
 	{"call_keepalive", test_call_keepalive},
+	{"idle_no_timer", test_idle_no_timer},
 	{"json_rules", test_json_rules},
 	{"raw_protocol", test_raw_protocol},
 	{"stream", test_stream},
