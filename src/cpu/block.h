@@ -44,8 +44,14 @@
 #define JIT_PAYBACK	1024
 #define JIT_HOT_MAX	4096
 #define JIT_CHECK_EVERY 2048 /* translations between checks of what they retired */
-#define JC_PRIVS	4    /* one table per privilege level (U, S, -, M) */
-#define JC_LOG		512  /* jc slots remembered for a cheap flush */
+/* Direct jumps between translated blocks (cpu/jit, chain_to): each costs a system call
+ * (code is written through its memfd) and a flush of the pc -> block table (a Linux
+ * context switch) undoes them all, so a hart may make LINK_BUDGET_MAX of them in a burst,
+ * LINK_BUDGET_REFILL more per poll (POLL_INSNS instructions) after that. */
+#define LINK_BUDGET_MAX	   64
+#define LINK_BUDGET_REFILL 2
+#define JC_PRIVS	   4   /* one table per privilege level (U, S, -, M) */
+#define JC_LOG		   512 /* jc slots remembered for a cheap flush */
 
 struct jit;
 

@@ -24,11 +24,12 @@
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
  * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
- * it polls when due (icount against h->poll_at), else looks the next block up in the same
- * pc -> block table the interpreter uses and jumps to its code (the lookup is inline at
- * each exit, so the host predicts each jump by its own address), or returns to the
- * dispatcher through a shared stub. Nothing is
- * patched, so dropping the table entries (fence.i, sfence.vma, satp, stores to code) is all
+ * it polls when due (icount against h->poll_at), else goes to the next block's code: by a
+ * direct jump once linked (chain_to), which holds only while h->link_epoch is what it was
+ * when the jump was made; else by a lookup in the same pc -> block table the interpreter
+ * uses (inline at each exit, so the host predicts each jump by its own address), or back
+ * to the dispatcher through a shared stub. Every flush of that table (fence.i, sfence.vma,
+ * satp, stores to code) bumps the epoch, so dropping the table entries is still all
  * invalidation needs.
  */
 #include "cpu/jit/arch.h"
@@ -78,6 +79,7 @@ enum {
 	STUB_EXIT,
 	STUB_LEAVE,		    /* back to the dispatcher, the next pc in rax */
 	STUB_NEXT,		    /* exec_jit_next(h, rax), then there or STUB_LEAVE */
+	STUB_LINK,		    /* jit_link(h, rcx, rdx), then jmp rdx */
 	STUB_LOAD,		    /* slow load: rax va, ecx info, rdx pc */
 	STUB_STORE,		    /* + log2 size: rax va, rcx value, rdx pc */
 	STUB_HOOK = STUB_STORE + 4, /* store hook: rax host address, ecx size */
@@ -167,15 +169,13 @@ static void exit_with(struct x86_emit *e, const struct jit *j, enum jit_exit why
 	x86_jmp_to(e, j->stub[STUB_EXIT]);
 }
 
-/* Chains to the next block; every guest register but the global ones is in memory. The next pc is
- * the constant `target`, or (dynamic, jalr) already in rax. Unless a poll is due, the block is
- * looked up in the interpreter's pc -> block table right here, so that the host predicts
- * each exit's jump by its own address; when it is not there or not translated, the
- * shared STUB_LEAVE returns to the dispatcher with rax as the next pc. */
-static void chain_to(struct tr *t, bool dynamic, uint64_t target)
+/* The table lookup of chain_to: rax = the next pc (constant `target` unless dynamic);
+ * jumps to STUB_NEXT when the table has no translated block for it, else leaves its code
+ * in rdx and falls through. */
+static void lookup_next(struct tr *t, bool dynamic, uint64_t target)
 {
 	struct x86_emit *e = &t->e;
-	uint8_t *to_leave[4];
+	uint8_t *to_next[3];
 
 	if (dynamic) {
 		x86_mov(e, true, RCX, x86_r(RAX));
@@ -187,21 +187,66 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 		x86_mov_imm(e, RDX,
 			    (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
 		x86_mov(e, true, RDX, x86_m(RDX, 0));
-		x86_mov_imm(e, RAX, target);
 	}
-	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
-	to_leave[0] = x86_jcc_fwd(e, X86_CC_AE);
 	x86_test(e, true, x86_r(RDX), RDX);
-	to_leave[1] = x86_jcc_fwd(e, X86_CC_E);
+	to_next[0] = x86_jcc_fwd(e, X86_CC_E);
 	x86_alu(e, true, X86_CMP, RAX, x86_m(RDX, offsetof(struct block, vpc)));
-	to_leave[2] = x86_jcc_fwd(e, X86_CC_NE);
+	to_next[1] = x86_jcc_fwd(e, X86_CC_NE);
 	x86_mov(e, true, RDX, x86_m(RDX, offsetof(struct block, jit)));
 	x86_test(e, true, x86_r(RDX), RDX);
-	to_leave[3] = x86_jcc_fwd(e, X86_CC_E);
-	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
-	x86_patch(e, to_leave[0], t->j->stub[STUB_LEAVE]);
-	for (unsigned i = 1; i < 4; i++) /* not in the table (yet), or not translated */
-		x86_patch(e, to_leave[i], t->j->stub[STUB_NEXT]);
+	to_next[2] = x86_jcc_fwd(e, X86_CC_E);
+	for (unsigned i = 0; i < 3; i++) /* not in the table (yet), or not translated */
+		x86_patch(e, to_next[i], t->j->stub[STUB_NEXT]);
+}
+
+/* Chains to the next block; every guest register but the global ones is in memory. The
+ * next pc is the constant `target`, or (dynamic, jalr) already in rax. A poll due leaves
+ * through the shared STUB_LEAVE (rax the next pc).
+ *
+ * A constant target is reached by a direct jump once linked: the exit is
+ *	cmp dword [rbp + link_epoch], EPOCH
+ *	jne lookup
+ *	jmp TARGET		(at first: jmp lookup)
+ *   lookup:
+ *	the pc -> block table lookup (lookup_next), then STUB_LINK with rcx = &EPOCH
+ * and STUB_LINK (jit_link) writes the current epoch and the target's code into the site
+ * (LINK_SITE bytes from EPOCH) before it jumps there. A flush of the table bumps
+ * h->link_epoch (exec.c), so every direct jump made before it falls back to the lookup,
+ * which finds what the table now holds: the same invalidation as for the lookups.
+ *
+ * A dynamic target is looked up in the table right here, so that the host predicts each
+ * exit's jump by its own address; when it is not there or not translated, STUB_NEXT
+ * looks it up in the hash table. */
+static void chain_to(struct tr *t, bool dynamic, uint64_t target)
+{
+	struct x86_emit *e = &t->e;
+
+	if (!dynamic)
+		x86_mov_imm(e, RAX, target);
+	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
+	x86_jcc_to(e, X86_CC_AE, t->j->stub[STUB_LEAVE]);
+	if (dynamic) {
+		lookup_next(t, true, 0);
+		x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
+		return;
+	}
+	/* cmp dword [rbp + link_epoch], imm32 (an imm32 that does not fit 8 bits, so that
+	 * the encoder emits the 4-byte form) */
+	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_epoch)), 0x7fffffff);
+	uint8_t *site = e->p - 4;
+	uint8_t *miss = x86_jcc_fwd(e, X86_CC_NE);
+	uint8_t *jump = x86_jmp_fwd(e);
+	if (!e->overflow && e->p - site != LINK_SITE)
+		e->overflow = true; /* cannot happen: the layout jit_link patches */
+	x86_patch(e, miss, x86_here(e));
+	x86_patch(e, jump, x86_here(e));
+	lookup_next(t, false, target);
+	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)), 0);
+	uint8_t *link = x86_jcc_fwd(e, X86_CC_NE);
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* no budget left: jmp rdx */
+	x86_patch(e, link, x86_here(e));
+	x86_patch(e, x86_lea_rip(e, RCX), e->base + (uintptr_t)(site - e->buf));
+	x86_jmp_to(e, t->j->stub[STUB_LINK]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -231,6 +276,28 @@ static void exit_interp(struct tr *t, unsigned idx)
 }
 
 /* ---- slow paths (C, called from translated code) ---- */
+
+/* Links the exit whose site (chain_to) is at `site` to `code`, its target's translated
+ * code, at the current link epoch: writes the epoch and the jump's displacement. Called
+ * while h->link_budget is not 0 (cpu/block.h LINK_BUDGET_MAX). */
+static void jit_link(struct hart *h, const uint8_t *site, const uint8_t *code)
+{
+	struct jit *j = h->bc->jit;
+	uint8_t patch[LINK_SITE];
+	uint32_t epoch = h->link_epoch;
+	int64_t rel = (int64_t)(code - (site + LINK_SITE));
+	int32_t rel32 = (int32_t)rel;
+
+	h->link_budget--;
+	if (rel != rel32)
+		return;			/* cannot happen: one buffer */
+	memcpy(patch, site, LINK_SITE); /* the jne between the two fields stays */
+	memcpy(patch, &epoch, 4);
+	memcpy(patch + LINK_SITE - 4, &rel32, 4);
+	/* pwrite to our memfd cannot fail; if it did, the exit would go on looking up */
+	if (jitbuf_write(&j->buf, (size_t)(site - j->buf.rx), patch, LINK_SITE))
+		h->link_budget = 0;
+}
 
 struct slow_ret {
 	uint64_t value;
@@ -1407,6 +1474,23 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 		x86_patch(e, found, x86_here(e));
 	}
 	x86_insn(e, 0, false, 0xff, 4, x86_r(RAX), false); /* jmp rax */
+
+	/* link: rcx the exit's site, rdx the target's code (chain_to), entered by a jump
+	 * from code whose stack is 16-byte aligned; 8 pushes keep it so. */
+	j->stub[STUB_LINK] = x86_here(e);
+	for (unsigned i = 0; i < sizeof(volatile_cache); i++)
+		x86_push(e, volatile_cache[i]);
+	x86_push(e, RDX);
+	x86_push(e, RAX);
+	x86_mov(e, true, RSI, x86_r(RCX));
+	x86_mov(e, true, RDI, x86_r(RBP));
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)jit_link);
+	x86_insn(e, 0, false, 0xff, 2, x86_r(RAX), false); /* call rax */
+	x86_pop(e, RAX);
+	x86_pop(e, RDX);
+	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
+		x86_pop(e, volatile_cache[i]);
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
 
 	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
 	 * rdx fault */
