@@ -114,6 +114,9 @@ struct hart {
 	uint8_t *ram;		  /* host address of guest RAM */
 	uint64_t ram_base, ram_size;
 	uint8_t *code_pages; /* per-RAM-page flags (PAGE_*) = env->mem->page_flags */
+	/* code_pages - (ram >> 12): the flag of the page holding host address p is at
+	 * code_bias + (p >> 12) (RAM is mmap'ed: page aligned), for translated stores. */
+	uintptr_t code_bias;
 
 	/* CSRs */
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;

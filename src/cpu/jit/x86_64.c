@@ -580,36 +580,39 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
 	return c;
 }
 
-/* The inline TLB test for va in rax: leaves the host address in rax or jumps to a stub. */
+/* The inline TLB test for va in rax: leaves the host address in rax or jumps to a stub.
+ *	mov ecx, eax; shr ecx, 8; and ecx, TLB_MASK << 4	the entry's offset
+ *	add rcx, [rbp + dtlb]				the entry
+ *	mov rdx, rax; and rdx, ~0xfff | (size - 1)	the tag va must have
+ *	cmp rdx, [rcx]; jne slow
+ *	add rax, [rcx + 8]				the host address */
 static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_kind kind,
 			     unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 	size_t off = write ? offsetof(struct hart, dtlb_w) : offsetof(struct hart, dtlb);
 
-	x86_mov(e, true, RDX, x86_m(RBP, (int32_t)off));
 	x86_insn(e, 0, false, 0x8b, RCX, x86_r(RAX), false); /* mov ecx, eax */
 	x86_shift_imm(e, false, X86_SHR, x86_r(RCX), 8);
 	x86_alu_imm(e, false, X86_AND, x86_r(RCX), TLB_MASK << 4);
-	x86_alu(e, true, X86_ADD, RDX, x86_r(RCX));
-	x86_mov(e, true, RCX, x86_r(RAX));
-	x86_alu_imm(e, true, X86_AND, x86_r(RCX), (int32_t)(~0xfffu | (size - 1)));
-	x86_alu(e, true, X86_CMP, RCX, x86_m(RDX, offsetof(struct tlb_entry, tag)));
+	x86_alu(e, true, X86_ADD, RCX, x86_m(RBP, (int32_t)off));
+	x86_mov(e, true, RDX, x86_r(RAX));
+	x86_alu_imm(e, true, X86_AND, x86_r(RDX), (int32_t)(~0xfffu | (size - 1)));
+	x86_alu(e, true, X86_CMP, RDX, x86_m(RCX, offsetof(struct tlb_entry, tag)));
 	struct cold *c = add_cold(t, kind, idx, x86_jcc_fwd(e, X86_CC_NE));
-	x86_alu(e, true, X86_ADD, RAX, x86_m(RDX, offsetof(struct tlb_entry, addend)));
+	x86_alu(e, true, X86_ADD, RAX, x86_m(RCX, offsetof(struct tlb_entry, addend)));
 	return c;
 }
 
 /* After a store to host address rax: a page holding decoded code (or a watched word)
- * calls mmu_store_hook. */
+ * calls mmu_store_hook. The flag is at code_bias + (rax >> 12). */
 static void store_hook_check(struct tr *t, unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 
 	x86_mov(e, true, RDX, x86_r(RAX));
-	x86_alu(e, true, X86_SUB, RDX, x86_m(RBP, offsetof(struct hart, ram)));
 	x86_shift_imm(e, true, X86_SHR, x86_r(RDX), 12);
-	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, code_pages)));
+	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, code_bias)));
 	x86_insn(e, 0, false, 0x80, X86_CMP, x86_m(RDX, 0), false); /* cmp byte [rdx], 0 */
 	x86_e8(e, 0);
 	struct cold *hook = add_cold(t, COLD_HOOK, idx, x86_jcc_fwd(e, X86_CC_NE));
@@ -1013,6 +1016,15 @@ static void emit_alu(struct tr *t, const struct op *o)
 		break;
 	case OP_ADDIW:
 		d = alu_dst(t, o, false);
+		if (o->rs1 != 0 && imm == 0) { /* sext.w: movsxd d, rs1 */
+			x86_insn(e, 0, true, 0x63, d, greg(t, o->rs1), false);
+			break;
+		}
+		if (o->rs1 != 0 && t->host[o->rs1] >= 0) { /* lea d32, [rs1 + imm] */
+			x86_insn(e, 0, false, 0x8d, d, x86_m(t->host[o->rs1], imm), false);
+			movsxd(e, d);
+			break;
+		}
 		get(t, d, o->rs1);
 		if (imm)
 			x86_alu_imm(e, false, X86_ADD, x86_r(d), imm);
@@ -1099,6 +1111,21 @@ static void emit_alu(struct tr *t, const struct op *o)
 		put(t, o->rd, RDX);
 		return;
 	}
+	put(t, o->rd, d);
+}
+
+/* rd = the low 32 bits of rs1, zero-extended (slli + srli by 32). */
+static void emit_zext_w(struct tr *t, const struct op *o)
+{
+	int d;
+
+	if (o->rd == SINK)
+		return;
+	d = alu_dst(t, o, false);
+	if (o->rs1 == 0)
+		x86_alu(&t->e, false, X86_XOR, d, x86_r(d));
+	else
+		x86_mov(&t->e, false, d, greg(t, o->rs1)); /* mov r32, r/m32 zero-extends */
 	put(t, o->rd, d);
 }
 
@@ -1374,6 +1401,12 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 				struct op k = *o;
 				k.imm = (int64_t)((uint64_t)o->imm + (uint64_t)b->ops[i + 1].imm);
 				emit_alu(t, &k);
+				i++;
+			} else if (o->kind == OP_SLLI && o->imm == 32 && i + 1 < n &&
+				   b->ops[i + 1].kind == OP_SRLI && b->ops[i + 1].imm == 32 &&
+				   b->ops[i + 1].rd == o->rd && b->ops[i + 1].rs1 == o->rd) {
+				/* slli + srli by 32 (zext.w): mov d32, rs1 */
+				emit_zext_w(t, o);
 				i++;
 			} else if (!(decode_op_flags(o->kind) & OPF_FPU)) {
 				emit_alu(t, o);
