@@ -46,12 +46,14 @@
 #define JIT_CHECK_EVERY 2048 /* translations between checks of what they retired */
 /* Direct jumps between translated blocks (cpu/jit, chain_to): each costs a system call
  * (code is written through its memfd) and a flush of the pc -> block table (a Linux
- * context switch) undoes them all, so a hart may make LINK_BUDGET_MAX of them in a burst,
- * LINK_BUDGET_REFILL more per poll (POLL_INSNS instructions) after that. */
-#define LINK_BUDGET_MAX	   64
-#define LINK_BUDGET_REFILL 2
-#define JC_PRIVS	   4   /* one table per privilege level (U, S, -, M) */
-#define JC_LOG		   512 /* jc slots remembered for a cheap flush */
+ * context switch, a full cold arena) undoes them all. So h->link_budget counts in units
+ * of LINK_COST per jump, refilled by one unit per poll (POLL_INSNS instructions) up to
+ * LINK_BUDGET_MAX: a burst of 32 jumps, then one per LINK_COST polls (a million instructions). The
+ * exits that find budget are mostly the hottest ones, which look up most often. */
+#define LINK_COST	32
+#define LINK_BUDGET_MAX (32 * LINK_COST)
+#define JC_PRIVS	4   /* one table per privilege level (U, S, -, M) */
+#define JC_LOG		512 /* jc slots remembered for a cheap flush */
 
 struct jit;
 

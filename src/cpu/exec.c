@@ -322,7 +322,7 @@ static bool exec_poll(struct hart *h)
 		}
 		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
 		if (h->link_budget < LINK_BUDGET_MAX)
-			h->link_budget += LINK_BUDGET_REFILL;
+			h->link_budget++;
 		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;

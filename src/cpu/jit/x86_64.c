@@ -241,8 +241,8 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 	x86_patch(e, miss, x86_here(e));
 	x86_patch(e, jump, x86_here(e));
 	lookup_next(t, false, target);
-	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)), 0);
-	uint8_t *link = x86_jcc_fwd(e, X86_CC_NE);
+	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)), LINK_COST);
+	uint8_t *link = x86_jcc_fwd(e, X86_CC_AE);
 	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* no budget left: jmp rdx */
 	x86_patch(e, link, x86_here(e));
 	x86_patch(e, x86_lea_rip(e, RCX), e->base + (uintptr_t)(site - e->buf));
@@ -279,7 +279,7 @@ static void exit_interp(struct tr *t, unsigned idx)
 
 /* Links the exit whose site (chain_to) is at `site` to `code`, its target's translated
  * code, at the current link epoch: writes the epoch and the jump's displacement. Called
- * while h->link_budget is not 0 (cpu/block.h LINK_BUDGET_MAX). */
+ * while h->link_budget holds LINK_COST (cpu/block.h). */
 static void jit_link(struct hart *h, const uint8_t *site, const uint8_t *code)
 {
 	struct jit *j = h->bc->jit;
@@ -288,7 +288,7 @@ static void jit_link(struct hart *h, const uint8_t *site, const uint8_t *code)
 	int64_t rel = (int64_t)(code - (site + LINK_SITE));
 	int32_t rel32 = (int32_t)rel;
 
-	h->link_budget--;
+	h->link_budget -= LINK_COST;
 	if (rel != rel32)
 		return;			/* cannot happen: one buffer */
 	memcpy(patch, site, LINK_SITE); /* the jne between the two fields stays */
