@@ -44,8 +44,16 @@
 #define JIT_PAYBACK	1024
 #define JIT_HOT_MAX	4096
 #define JIT_CHECK_EVERY 2048 /* translations between checks of what they retired */
-#define JC_PRIVS	4    /* one table per privilege level (U, S, -, M) */
-#define JC_LOG		512  /* jc slots remembered for a cheap flush */
+/* Direct jumps between translated blocks (cpu/jit, chain_to): each costs a system call
+ * (code is written through its memfd) and a flush of the pc -> block table (a Linux
+ * context switch, a full cold arena) undoes them all. So h->link_budget counts in units
+ * of LINK_COST per jump, refilled by one unit per poll (POLL_INSNS instructions) up to
+ * LINK_BUDGET_MAX: a burst of 32 jumps, then one per LINK_COST polls (a million instructions). The
+ * exits that find budget are mostly the hottest ones, which look up most often. */
+#define LINK_COST	32
+#define LINK_BUDGET_MAX (32 * LINK_COST)
+#define JC_PRIVS	4   /* one table per privilege level (U, S, -, M) */
+#define JC_LOG		512 /* jc slots remembered for a cheap flush */
 
 struct jit;
 

@@ -83,6 +83,7 @@ int exec_cache_create(struct hart *h)
 				 (unsigned long long)h->mhartid, strerror(-r));
 	}
 	h->bc = bc;
+	h->link_budget = LINK_BUDGET_MAX;
 	return 0;
 }
 
@@ -156,9 +157,23 @@ unsigned exec_jit_hot(const struct hart *h)
 	return h->bc && h->bc->jit ? h->bc->jit_hot : 0;
 }
 
+/* The pc -> block table is about to be flushed: translated code stops following the
+ * direct jumps it made between blocks (cpu/jit/x86_64.c, chain_to). When the epoch wraps
+ * (2^32 flushes), a jump made at the epoch it comes back to would match again: every
+ * block and its code are dropped at the next poll, which comes before any such jump. */
+static void new_link_epoch(struct hart *h)
+{
+	if (unlikely(++h->link_epoch == 0)) {
+		h->trig_flush = true; /* exec_poll: exec_flush_all */
+		__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
+	}
+}
+
 void exec_flush_jumps(struct hart *h)
 {
 	struct block_cache *bc = h->bc;
+
+	new_link_epoch(h);
 
 	if (bc->jc_logged > JC_LOG) {
 		memset(bc->jc, 0, sizeof(bc->jc));
@@ -178,6 +193,7 @@ void exec_flush_jumps_page(struct hart *h, uint64_t va)
 	unsigned first = jc_index(va & ~0xfffull), n = 2048;
 
 	_Static_assert(JC_BITS >= 11, "a page must map to a contiguous run of slots");
+	new_link_epoch(h);
 	memset(&h->bc->jc[PRV_U][first], 0, n * sizeof(struct block *));
 	memset(&h->bc->jc[PRV_S][first], 0, n * sizeof(struct block *));
 }
@@ -186,6 +202,7 @@ void exec_flush_all(struct hart *h)
 {
 	struct block_cache *bc = h->bc;
 
+	new_link_epoch(h);
 	memset(bc->jc, 0, sizeof(bc->jc));
 	bc->jc_logged = 0;
 	memset(bc->ht, 0, sizeof(bc->ht));
@@ -304,6 +321,8 @@ static bool exec_poll(struct hart *h)
 			exec_flush_all(h);
 		}
 		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
+		if (h->link_budget < LINK_BUDGET_MAX)
+			h->link_budget++;
 		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;

@@ -82,6 +82,7 @@ int hart_init(struct hart *h, struct hart_env *env, unsigned id, uint64_t reset_
 	h->ram_base = env->mem->base;
 	h->ram_size = env->mem->size;
 	h->code_pages = env->mem->page_flags;
+	h->code_bias = (uintptr_t)h->code_pages - ((uintptr_t)h->ram >> 12);
 	h->mhartid = id;
 	h->misa = MISA_RV64GC;
 	h->mstatus = (2ull << 32) | (2ull << 34); /* UXL = SXL = 64 */

@@ -99,14 +99,24 @@ struct hart {
 	uint64_t f[32];
 	uint64_t pc;
 	unsigned priv;
-	unsigned data_priv;	/* effective privilege for loads/stores (MPRV) */
-	uint64_t poll_at;	/* poll when instret reaches this; others may zero it */
-	uint32_t code_epoch;	/* env->mem->code_epoch when the pc->block table was last flushed */
-	struct tlb_entry *dtlb; /* tlb[data regime], R then W arrays: dtlb[0..], */
+	unsigned data_priv;  /* effective privilege for loads/stores (MPRV) */
+	uint64_t poll_at;    /* poll when instret reaches this; others may zero it */
+	uint32_t code_epoch; /* env->mem->code_epoch when the pc->block table was last flushed */
+	/* Bumped whenever the pc -> block table is flushed (cpu/exec.c): translated code's
+	 * direct jumps to other blocks are followed only while it equals the value they
+	 * were made at (cpu/jit). */
+	uint32_t link_epoch;
+	/* Direct jumps translated code may still make (each costs a system call): refilled
+	 * a little at every poll, so that a guest that flushes the table often pays little. */
+	uint32_t link_budget;
+	struct tlb_entry *dtlb;	  /* tlb[data regime], R then W arrays: dtlb[0..], */
 	struct tlb_entry *dtlb_w; /* current regime's write TLB */
 	uint8_t *ram;		  /* host address of guest RAM */
 	uint64_t ram_base, ram_size;
 	uint8_t *code_pages; /* per-RAM-page flags (PAGE_*) = env->mem->page_flags */
+	/* code_pages - (ram >> 12): the flag of the page holding host address p is at
+	 * code_bias + (p >> 12) (RAM is mmap'ed: page aligned), for translated stores. */
+	uintptr_t code_bias;
 
 	/* CSRs */
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;

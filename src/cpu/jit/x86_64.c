@@ -24,11 +24,12 @@
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
  * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
- * it polls when due (icount against h->poll_at), else looks the next block up in the same
- * pc -> block table the interpreter uses and jumps to its code (the lookup is inline at
- * each exit, so the host predicts each jump by its own address), or returns to the
- * dispatcher through a shared stub. Nothing is
- * patched, so dropping the table entries (fence.i, sfence.vma, satp, stores to code) is all
+ * it polls when due (icount against h->poll_at), else goes to the next block's code: by a
+ * direct jump once linked (chain_to), which holds only while h->link_epoch is what it was
+ * when the jump was made; else by a lookup in the same pc -> block table the interpreter
+ * uses (inline at each exit, so the host predicts each jump by its own address), or back
+ * to the dispatcher through a shared stub. Every flush of that table (fence.i, sfence.vma,
+ * satp, stores to code) bumps the epoch, so dropping the table entries is still all
  * invalidation needs.
  */
 #include "cpu/jit/arch.h"
@@ -78,6 +79,7 @@ enum {
 	STUB_EXIT,
 	STUB_LEAVE,		    /* back to the dispatcher, the next pc in rax */
 	STUB_NEXT,		    /* exec_jit_next(h, rax), then there or STUB_LEAVE */
+	STUB_LINK,		    /* jit_link(h, rcx, rdx), then jmp rdx */
 	STUB_LOAD,		    /* slow load: rax va, ecx info, rdx pc */
 	STUB_STORE,		    /* + log2 size: rax va, rcx value, rdx pc */
 	STUB_HOOK = STUB_STORE + 4, /* store hook: rax host address, ecx size */
@@ -167,15 +169,13 @@ static void exit_with(struct x86_emit *e, const struct jit *j, enum jit_exit why
 	x86_jmp_to(e, j->stub[STUB_EXIT]);
 }
 
-/* Chains to the next block; every guest register but the global ones is in memory. The next pc is
- * the constant `target`, or (dynamic, jalr) already in rax. Unless a poll is due, the block is
- * looked up in the interpreter's pc -> block table right here, so that the host predicts
- * each exit's jump by its own address; when it is not there or not translated, the
- * shared STUB_LEAVE returns to the dispatcher with rax as the next pc. */
-static void chain_to(struct tr *t, bool dynamic, uint64_t target)
+/* The table lookup of chain_to: rax = the next pc (constant `target` unless dynamic);
+ * jumps to STUB_NEXT when the table has no translated block for it, else leaves its code
+ * in rdx and falls through. */
+static void lookup_next(struct tr *t, bool dynamic, uint64_t target)
 {
 	struct x86_emit *e = &t->e;
-	uint8_t *to_leave[4];
+	uint8_t *to_next[3];
 
 	if (dynamic) {
 		x86_mov(e, true, RCX, x86_r(RAX));
@@ -187,21 +187,66 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 		x86_mov_imm(e, RDX,
 			    (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
 		x86_mov(e, true, RDX, x86_m(RDX, 0));
-		x86_mov_imm(e, RAX, target);
 	}
-	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
-	to_leave[0] = x86_jcc_fwd(e, X86_CC_AE);
 	x86_test(e, true, x86_r(RDX), RDX);
-	to_leave[1] = x86_jcc_fwd(e, X86_CC_E);
+	to_next[0] = x86_jcc_fwd(e, X86_CC_E);
 	x86_alu(e, true, X86_CMP, RAX, x86_m(RDX, offsetof(struct block, vpc)));
-	to_leave[2] = x86_jcc_fwd(e, X86_CC_NE);
+	to_next[1] = x86_jcc_fwd(e, X86_CC_NE);
 	x86_mov(e, true, RDX, x86_m(RDX, offsetof(struct block, jit)));
 	x86_test(e, true, x86_r(RDX), RDX);
-	to_leave[3] = x86_jcc_fwd(e, X86_CC_E);
-	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
-	x86_patch(e, to_leave[0], t->j->stub[STUB_LEAVE]);
-	for (unsigned i = 1; i < 4; i++) /* not in the table (yet), or not translated */
-		x86_patch(e, to_leave[i], t->j->stub[STUB_NEXT]);
+	to_next[2] = x86_jcc_fwd(e, X86_CC_E);
+	for (unsigned i = 0; i < 3; i++) /* not in the table (yet), or not translated */
+		x86_patch(e, to_next[i], t->j->stub[STUB_NEXT]);
+}
+
+/* Chains to the next block; every guest register but the global ones is in memory. The
+ * next pc is the constant `target`, or (dynamic, jalr) already in rax. A poll due leaves
+ * through the shared STUB_LEAVE (rax the next pc).
+ *
+ * A constant target is reached by a direct jump once linked: the exit is
+ *	cmp dword [rbp + link_epoch], EPOCH
+ *	jne lookup
+ *	jmp TARGET		(at first: jmp lookup)
+ *   lookup:
+ *	the pc -> block table lookup (lookup_next), then STUB_LINK with rcx = &EPOCH
+ * and STUB_LINK (jit_link) writes the current epoch and the target's code into the site
+ * (LINK_SITE bytes from EPOCH) before it jumps there. A flush of the table bumps
+ * h->link_epoch (exec.c), so every direct jump made before it falls back to the lookup,
+ * which finds what the table now holds: the same invalidation as for the lookups.
+ *
+ * A dynamic target is looked up in the table right here, so that the host predicts each
+ * exit's jump by its own address; when it is not there or not translated, STUB_NEXT
+ * looks it up in the hash table. */
+static void chain_to(struct tr *t, bool dynamic, uint64_t target)
+{
+	struct x86_emit *e = &t->e;
+
+	if (!dynamic)
+		x86_mov_imm(e, RAX, target);
+	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
+	x86_jcc_to(e, X86_CC_AE, t->j->stub[STUB_LEAVE]);
+	if (dynamic) {
+		lookup_next(t, true, 0);
+		x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
+		return;
+	}
+	/* cmp dword [rbp + link_epoch], imm32 (an imm32 that does not fit 8 bits, so that
+	 * the encoder emits the 4-byte form) */
+	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_epoch)), 0x7fffffff);
+	uint8_t *site = e->p - 4;
+	uint8_t *miss = x86_jcc_fwd(e, X86_CC_NE);
+	uint8_t *jump = x86_jmp_fwd(e);
+	if (!e->overflow && e->p - site != LINK_SITE)
+		e->overflow = true; /* cannot happen: the layout jit_link patches */
+	x86_patch(e, miss, x86_here(e));
+	x86_patch(e, jump, x86_here(e));
+	lookup_next(t, false, target);
+	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)), LINK_COST);
+	uint8_t *link = x86_jcc_fwd(e, X86_CC_AE);
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* no budget left: jmp rdx */
+	x86_patch(e, link, x86_here(e));
+	x86_patch(e, x86_lea_rip(e, RCX), e->base + (uintptr_t)(site - e->buf));
+	x86_jmp_to(e, t->j->stub[STUB_LINK]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -231,6 +276,28 @@ static void exit_interp(struct tr *t, unsigned idx)
 }
 
 /* ---- slow paths (C, called from translated code) ---- */
+
+/* Links the exit whose site (chain_to) is at `site` to `code`, its target's translated
+ * code, at the current link epoch: writes the epoch and the jump's displacement. Called
+ * while h->link_budget holds LINK_COST (cpu/block.h). */
+static void jit_link(struct hart *h, const uint8_t *site, const uint8_t *code)
+{
+	struct jit *j = h->bc->jit;
+	uint8_t patch[LINK_SITE];
+	uint32_t epoch = h->link_epoch;
+	int64_t rel = (int64_t)(code - (site + LINK_SITE));
+	int32_t rel32 = (int32_t)rel;
+
+	h->link_budget -= LINK_COST;
+	if (rel != rel32)
+		return;			/* cannot happen: one buffer */
+	memcpy(patch, site, LINK_SITE); /* the jne between the two fields stays */
+	memcpy(patch, &epoch, 4);
+	memcpy(patch + LINK_SITE - 4, &rel32, 4);
+	/* pwrite to our memfd cannot fail; if it did, the exit would go on looking up */
+	if (jitbuf_write(&j->buf, (size_t)(site - j->buf.rx), patch, LINK_SITE))
+		h->link_budget = 0;
+}
 
 struct slow_ret {
 	uint64_t value;
@@ -513,36 +580,39 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
 	return c;
 }
 
-/* The inline TLB test for va in rax: leaves the host address in rax or jumps to a stub. */
+/* The inline TLB test for va in rax: leaves the host address in rax or jumps to a stub.
+ *	mov ecx, eax; shr ecx, 8; and ecx, TLB_MASK << 4	the entry's offset
+ *	add rcx, [rbp + dtlb]				the entry
+ *	mov rdx, rax; and rdx, ~0xfff | (size - 1)	the tag va must have
+ *	cmp rdx, [rcx]; jne slow
+ *	add rax, [rcx + 8]				the host address */
 static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_kind kind,
 			     unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 	size_t off = write ? offsetof(struct hart, dtlb_w) : offsetof(struct hart, dtlb);
 
-	x86_mov(e, true, RDX, x86_m(RBP, (int32_t)off));
 	x86_insn(e, 0, false, 0x8b, RCX, x86_r(RAX), false); /* mov ecx, eax */
 	x86_shift_imm(e, false, X86_SHR, x86_r(RCX), 8);
 	x86_alu_imm(e, false, X86_AND, x86_r(RCX), TLB_MASK << 4);
-	x86_alu(e, true, X86_ADD, RDX, x86_r(RCX));
-	x86_mov(e, true, RCX, x86_r(RAX));
-	x86_alu_imm(e, true, X86_AND, x86_r(RCX), (int32_t)(~0xfffu | (size - 1)));
-	x86_alu(e, true, X86_CMP, RCX, x86_m(RDX, offsetof(struct tlb_entry, tag)));
+	x86_alu(e, true, X86_ADD, RCX, x86_m(RBP, (int32_t)off));
+	x86_mov(e, true, RDX, x86_r(RAX));
+	x86_alu_imm(e, true, X86_AND, x86_r(RDX), (int32_t)(~0xfffu | (size - 1)));
+	x86_alu(e, true, X86_CMP, RDX, x86_m(RCX, offsetof(struct tlb_entry, tag)));
 	struct cold *c = add_cold(t, kind, idx, x86_jcc_fwd(e, X86_CC_NE));
-	x86_alu(e, true, X86_ADD, RAX, x86_m(RDX, offsetof(struct tlb_entry, addend)));
+	x86_alu(e, true, X86_ADD, RAX, x86_m(RCX, offsetof(struct tlb_entry, addend)));
 	return c;
 }
 
 /* After a store to host address rax: a page holding decoded code (or a watched word)
- * calls mmu_store_hook. */
+ * calls mmu_store_hook. The flag is at code_bias + (rax >> 12). */
 static void store_hook_check(struct tr *t, unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 
 	x86_mov(e, true, RDX, x86_r(RAX));
-	x86_alu(e, true, X86_SUB, RDX, x86_m(RBP, offsetof(struct hart, ram)));
 	x86_shift_imm(e, true, X86_SHR, x86_r(RDX), 12);
-	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, code_pages)));
+	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, code_bias)));
 	x86_insn(e, 0, false, 0x80, X86_CMP, x86_m(RDX, 0), false); /* cmp byte [rdx], 0 */
 	x86_e8(e, 0);
 	struct cold *hook = add_cold(t, COLD_HOOK, idx, x86_jcc_fwd(e, X86_CC_NE));
@@ -946,6 +1016,15 @@ static void emit_alu(struct tr *t, const struct op *o)
 		break;
 	case OP_ADDIW:
 		d = alu_dst(t, o, false);
+		if (o->rs1 != 0 && imm == 0) { /* sext.w: movsxd d, rs1 */
+			x86_insn(e, 0, true, 0x63, d, greg(t, o->rs1), false);
+			break;
+		}
+		if (o->rs1 != 0 && t->host[o->rs1] >= 0) { /* lea d32, [rs1 + imm] */
+			x86_insn(e, 0, false, 0x8d, d, x86_m(t->host[o->rs1], imm), false);
+			movsxd(e, d);
+			break;
+		}
 		get(t, d, o->rs1);
 		if (imm)
 			x86_alu_imm(e, false, X86_ADD, x86_r(d), imm);
@@ -1032,6 +1111,21 @@ static void emit_alu(struct tr *t, const struct op *o)
 		put(t, o->rd, RDX);
 		return;
 	}
+	put(t, o->rd, d);
+}
+
+/* rd = the low 32 bits of rs1, zero-extended (slli + srli by 32). */
+static void emit_zext_w(struct tr *t, const struct op *o)
+{
+	int d;
+
+	if (o->rd == SINK)
+		return;
+	d = alu_dst(t, o, false);
+	if (o->rs1 == 0)
+		x86_alu(&t->e, false, X86_XOR, d, x86_r(d));
+	else
+		x86_mov(&t->e, false, d, greg(t, o->rs1)); /* mov r32, r/m32 zero-extends */
 	put(t, o->rd, d);
 }
 
@@ -1308,6 +1402,12 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 				k.imm = (int64_t)((uint64_t)o->imm + (uint64_t)b->ops[i + 1].imm);
 				emit_alu(t, &k);
 				i++;
+			} else if (o->kind == OP_SLLI && o->imm == 32 && i + 1 < n &&
+				   b->ops[i + 1].kind == OP_SRLI && b->ops[i + 1].imm == 32 &&
+				   b->ops[i + 1].rd == o->rd && b->ops[i + 1].rs1 == o->rd) {
+				/* slli + srli by 32 (zext.w): mov d32, rs1 */
+				emit_zext_w(t, o);
+				i++;
 			} else if (!(decode_op_flags(o->kind) & OPF_FPU)) {
 				emit_alu(t, o);
 			} else if (!emit_fpu_inline(t, o, i)) {
@@ -1407,6 +1507,23 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 		x86_patch(e, found, x86_here(e));
 	}
 	x86_insn(e, 0, false, 0xff, 4, x86_r(RAX), false); /* jmp rax */
+
+	/* link: rcx the exit's site, rdx the target's code (chain_to), entered by a jump
+	 * from code whose stack is 16-byte aligned; 8 pushes keep it so. */
+	j->stub[STUB_LINK] = x86_here(e);
+	for (unsigned i = 0; i < sizeof(volatile_cache); i++)
+		x86_push(e, volatile_cache[i]);
+	x86_push(e, RDX);
+	x86_push(e, RAX);
+	x86_mov(e, true, RSI, x86_r(RCX));
+	x86_mov(e, true, RDI, x86_r(RBP));
+	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)jit_link);
+	x86_insn(e, 0, false, 0xff, 2, x86_r(RAX), false); /* call rax */
+	x86_pop(e, RAX);
+	x86_pop(e, RDX);
+	for (unsigned i = sizeof(volatile_cache); i-- > 0;)
+		x86_pop(e, volatile_cache[i]);
+	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
 
 	/* load: rax va, ecx info, rdx pc -> jit_load_slow(h, va, info, pc): rax value,
 	 * rdx fault */
