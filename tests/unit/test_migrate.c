@@ -160,7 +160,7 @@ static int t_migrate_and_damage(void)
 	CHECK(rec.lfd >= 0);
 	snprintf(dest, sizeof(dest), "127.0.0.1:%d", port);
 	pthread_create(&t, NULL, record, &rec);
-	CHECK_EQ(vm_migrate(a, dest, &st, err, sizeof(err)), 0);
+	CHECK_EQ(vm_migrate(a, dest, NULL, &st, err, sizeof(err)), 0);
 	pthread_join(t, NULL);
 	close(rec.lfd);
 	CHECK(st.rounds >= 1 && st.pages >= a->mem.size / 4096);
@@ -193,9 +193,9 @@ static int t_migrate_and_damage(void)
 
 	/* Nobody listening: refused, the source runs on (here: as it was). */
 	snprintf(dest, sizeof(dest), "127.0.0.1:%d", port);
-	CHECK(vm_migrate(a, dest, &st, err, sizeof(err)) < 0);
+	CHECK(vm_migrate(a, dest, NULL, &st, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "connect"));
-	CHECK(vm_migrate(a, "no-port", &st, err, sizeof(err)) < 0);
+	CHECK(vm_migrate(a, "no-port", NULL, &st, err, sizeof(err)) < 0);
 	free(rec.data);
 	vm_destroy(a);
 	return 0;
