@@ -99,10 +99,19 @@ struct mig {
 	bool released; /* shared storage: the images are closed (SWITCH sent) */
 	uint8_t *blk;  /* MIG_BLOCK_DATA + DISK_TRACK_BLOCK */
 	bool post_copy;
-	uint64_t rate;	       /* bytes per second, 0: no limit */
-	uint64_t rate_t0;      /* when the limit's count began */
-	uint64_t rate_bytes;   /* bytes counted since */
+	uint64_t rate;	     /* bytes per second, 0: no limit */
+	uint64_t rate_t0;    /* when the limit's count began */
+	uint64_t rate_bytes; /* bytes counted since */
+	bool urgent;	     /* post-copy: pages are paced by postcopy_serve, not here */
 };
+
+#define RATE_SLACK_NS 10000000ull /* 10 ms */
+
+/* When the bytes counted so far are due under m->rate. */
+static uint64_t rate_due(const struct mig *m)
+{
+	return m->rate_t0 + (uint64_t)((double)m->rate_bytes * 1e9 / (double)m->rate);
+}
 
 /* Keeps the stream under m->rate: waits until `n` more bytes are due. */
 static void throttle(struct mig *m, uint64_t n)
@@ -112,11 +121,16 @@ static void throttle(struct mig *m, uint64_t n)
 	if (!m->rate)
 		return;
 	now = vm_now_ns();
-	if (!m->rate_t0)
+	/* No credit for time the stream was slower than the limit (a busy host, the
+	 * pause): a burst after it would fill the socket's buffers, ahead of the pages a
+	 * post-copy destination asks for. */
+	if (!m->rate_t0 || rate_due(m) + RATE_SLACK_NS < now) {
 		m->rate_t0 = now;
+		m->rate_bytes = 0;
+	}
 	m->rate_bytes += n;
-	due = m->rate_t0 + (uint64_t)((double)m->rate_bytes * 1e9 / (double)m->rate);
-	if (due > now) {
+	due = rate_due(m);
+	if (due > now && !m->urgent) {
 		struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
 				      .tv_nsec = (long)((due - now) % 1000000000ull)};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -492,13 +506,23 @@ static int postcopy_serve(struct mig *m, uint64_t *t_run)
 	bool running = false, done = false;
 	int r;
 
+	/* Pages asked for go at once (the rate counts them); the others when due. */
+	m->urgent = true;
 	for (;;) {
 		struct pollfd p = {.fd = m->fd, .events = POLLIN};
-		int n = poll(&p, 1, left || !done ? 0 : SNAP_STREAM_TIMEOUT_S * 1000);
+		/* Under a rate limit, the wait for the next background pages is spent
+		 * listening for requests. */
+		uint64_t now = vm_now_ns(), due = m->rate && m->rate_t0 ? rate_due(m) : now;
+		bool later = left && due > now;
+		int n = poll(&p, 1,
+			     later	     ? (int)((due - now) / 1000000 + 1)
+			     : left || !done ? 0
+					     : SNAP_STREAM_TIMEOUT_S * 1000);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (n == 0 && !left && done)
 			return -ETIMEDOUT;
+		later = later && vm_now_ns() < due;
 		if (n > 0) {
 			ssize_t k = recv(m->fd, in + have, sizeof(in) - have, MSG_DONTWAIT);
 			if (k == 0)
@@ -539,7 +563,7 @@ static int postcopy_serve(struct mig *m, uint64_t *t_run)
 			have -= used;
 		}
 		r = flush_batch(m); /* the requested pages go at once */
-		for (unsigned i = 0; !r && left && i < PC_BATCH;) {
+		for (unsigned i = 0; !r && left && !later && i < PC_BATCH;) {
 			uint64_t b;
 			while (!m->bits[w])
 				w = (w + 1) % words;
@@ -733,7 +757,8 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 			st->downtime_ns = t_run - tp;
 		if (r && switched) {
 			vm_errf(err, errlen,
-				"post-copy to %s failed after the switch (%s) with %llu pages still "
+				"post-copy to %s failed after the switch (%s) with %llu pages "
+				"still "
 				"to go: the machine is lost (it ran there; it cannot run on here)",
 				dest, strerror(r == -EPROTO ? EPROTO : -r),
 				(unsigned long long)count_bits(m.bits, words));
@@ -949,8 +974,8 @@ static int postcopy_discard(struct vm_postcopy *pc, const uint8_t *p, size_t len
 			run++;
 			pc->nmissing++;
 		} else if (run) {
-			if (madvise(g->ram + ((q - run) << GMEM_PAGE_SHIFT),
-				    run << GMEM_PAGE_SHIFT, MADV_DONTNEED) < 0)
+			if (madvise(g->ram + ((q - run) << GMEM_PAGE_SHIFT), run << GMEM_PAGE_SHIFT,
+				    MADV_DONTNEED) < 0)
 				return -errno;
 			run = 0;
 		}
@@ -1004,7 +1029,8 @@ static int postcopy_pages(struct vm_postcopy *pc, const uint8_t *p, size_t len)
 		uint64_t idx = sread_u64(&in), q = idx & ~MIG_ZERO;
 		uint64_t dst = (uintptr_t)g->ram + (q << GMEM_PAGE_SHIFT);
 		int k;
-		if (in.err || q >= g->size >> GMEM_PAGE_SHIFT || !(pc->missing[q / 64] >> (q % 64) & 1))
+		if (in.err || q >= g->size >> GMEM_PAGE_SHIFT ||
+		    !(pc->missing[q / 64] >> (q % 64) & 1))
 			return -EINVAL; /* outside RAM, or sent twice */
 		if (!(idx & MIG_ZERO) && (len - in.off < GMEM_PAGE_SIZE))
 			return -EINVAL;
@@ -1048,8 +1074,8 @@ static int postcopy_take(struct vm_postcopy *pc, bool *done, char *err, size_t e
 	} else if (type == SNAP_SEC_DONE && !len && !pc->nmissing) {
 		*done = true;
 	} else {
-		vm_errf(err, errlen, "corrupt: a section of type 0x%x with %llu pages missing", type,
-			(unsigned long long)pc->nmissing);
+		vm_errf(err, errlen, "corrupt: a section of type 0x%x with %llu pages missing",
+			type, (unsigned long long)pc->nmissing);
 		r = -EINVAL;
 	}
 	core_free(p);

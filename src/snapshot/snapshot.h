@@ -130,9 +130,12 @@ enum snap_stream_type {
 #define SNAP_STREAM_COMMITTED 0x4b43 /* "CK", u16, then u64 checkpoint: the standby has it */
 #define SNAP_STREAM_ACK	      0x4b4f /* "OK", u16: the destination runs the machine */
 #define SNAP_STREAM_SYNC      0x5953 /* "SY", u16: the answer to SYNC */
-#define SNAP_STREAM_POSTCOPY 0x4350 /* "PC", u16, then u8: 1 ready, 0 refused (its log says why) */
-#define SNAP_STREAM_REQUEST  0x5152 /* "RQ", u16, then u64 page: the machine there needs it */
-#define SNAP_STREAM_PC_END   0x4550 /* "PE", u16: every page arrived (after the second DONE) */
+/* Post-copy: "PC", u16, then u8: 1 ready, 0 refused (its log says why); "RQ", u16, then
+ * u64 page: the machine there needs it; "PE", u16: every page arrived (after the second
+ * DONE, and only after "OK"). */
+#define SNAP_STREAM_POSTCOPY 0x4350
+#define SNAP_STREAM_REQUEST  0x5152
+#define SNAP_STREAM_PC_END   0x4550
 #define SNAP_STREAM_DISKS                                                                          \
 	0x4b44 /* "DK", u16, then u8: 0 shared storage, 1 copy the                                 \
 		* blocks, 2 refused (the destination says why) */
