@@ -513,14 +513,15 @@ static int postcopy_serve(struct mig *m, uint64_t *t_run)
 		/* Under a rate limit, the wait for the next background pages is spent
 		 * listening for requests. */
 		uint64_t now = vm_now_ns(), due = m->rate && m->rate_t0 ? rate_due(m) : now;
-		bool later = left && due > now;
-		int n = poll(&p, 1,
-			     later	     ? (int)((due - now) / 1000000 + 1)
-			     : left || !done ? 0
-					     : SNAP_STREAM_TIMEOUT_S * 1000);
+		bool later = left && running && due > now;
+		bool work = (left && running) || (!left && !done);
+		int wait_ms = later  ? (int)((due - now) / 1000000 + 1)
+			      : work ? 0
+				     : SNAP_STREAM_TIMEOUT_S * 1000;
+		int n = poll(&p, 1, wait_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		if (n == 0 && !left && done)
+		if (n == 0 && !later && !work) /* the destination is silent */
 			return -ETIMEDOUT;
 		later = later && vm_now_ns() < due;
 		if (n > 0) {
@@ -563,7 +564,9 @@ static int postcopy_serve(struct mig *m, uint64_t *t_run)
 			have -= used;
 		}
 		r = flush_batch(m); /* the requested pages go at once */
-		for (unsigned i = 0; !r && left && !later && i < PC_BATCH;) {
+		/* Until the destination runs, only the pages it asks for (loading the devices
+		 * may touch some): a background stream would queue ahead of them. */
+		for (unsigned i = 0; !r && left && !later && running && i < PC_BATCH;) {
 			uint64_t b;
 			while (!m->bits[w])
 				w = (w + 1) % words;
