@@ -1006,8 +1006,24 @@ static int postcopy_faults(struct vm_postcopy *pc)
 		    msg.arg.pagefault.address < (uintptr_t)g->ram)
 			continue;
 		q = (msg.arg.pagefault.address - (uintptr_t)g->ram) >> GMEM_PAGE_SHIFT;
-		if (q >= g->size >> GMEM_PAGE_SHIFT || !(pc->missing[q / 64] >> (q % 64) & 1) ||
-		    (pc->asked[q / 64] >> (q % 64) & 1))
+		if (q >= g->size >> GMEM_PAGE_SHIFT)
+			continue;
+		if (!(pc->missing[q / 64] >> (q % 64) & 1)) {
+			/* Here already (the fault raced with its arrival: EEXIST), or dropped
+			 * since (the balloon's MADV_DONTNEED): it reads as zero, as it would
+			 * unregistered. */
+			struct uffdio_zeropage z = {
+				.range = {(uintptr_t)g->ram + (q << GMEM_PAGE_SHIFT),
+					  GMEM_PAGE_SIZE}};
+			int k;
+			do
+				k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
+			while (k < 0 && (errno == EAGAIN || errno == EINTR));
+			if (k < 0 && errno != EEXIST)
+				return -errno;
+			continue;
+		}
+		if (pc->asked[q / 64] >> (q % 64) & 1)
 			continue;
 		pc->asked[q / 64] |= 1ull << (q % 64);
 		pc->nasked++;
