@@ -1439,8 +1439,9 @@ static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 							    UFFDIO_ZEROPAGE};
 		r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(userfaultfd), 0);
 		/* a snapshot's disk copies share the image's extents where they can */
-		r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					  SCMP_A1(SCMP_CMP_EQ, FICLONE));
+		r = r
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+						SCMP_A1(SCMP_CMP_EQ, FICLONE));
 		for (size_t i = 0; i < sizeof(uffd_ioctls) / sizeof(uffd_ioctls[0]); i++)
 			r = r
 				    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
