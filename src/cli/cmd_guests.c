@@ -545,30 +545,75 @@ static int cmd_snapshot(int argc, char **argv, const char *sock)
 	return st == 204 ? 0 : EXIT_FAIL;
 }
 
-/* lodge migrate NAME HOST:PORT: the daemon moves the running guest to the daemon
- * listening there (a guest created with --incoming and started). */
+/* lodge migrate NAME HOST:PORT [--post-copy [--precopy-rounds N]] [--max-bandwidth MIB]:
+ * the daemon moves the running guest to the daemon listening there (a guest created with
+ * --incoming and started). */
 static int cmd_migrate(int argc, char **argv, const char *sock)
 {
-	char target[512], enc[256], *body;
+	char target[512], enc[256], *body, *end;
+	const char *name = NULL, *dest = NULL;
+	unsigned long long rounds = 1, mib = 0;
+	bool post = false;
 	struct api_client *c;
 	struct api_result r;
 	cJSON *o;
 	int st;
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: lodge migrate NAME HOST:PORT\n\n"
+		printf("usage: lodge migrate NAME HOST:PORT [--post-copy [--precopy-rounds N]]\n"
+		       "                     [--max-bandwidth MIB]\n\n"
 		       "Moves running guest NAME to another host while it runs (live migration):\n"
 		       "the daemon there has a guest created with --incoming HOST:PORT and\n"
 		       "started. Returns once the guest runs there and has stopped here (exit\n"
-		       "reason \"migrated\"); if anything fails the guest runs on here.\n");
+		       "reason \"migrated\"); if anything fails the guest runs on here.\n\n"
+		       "  --post-copy         after N rounds of copying memory (default 1; 0: "
+		       "none)\n"
+		       "                      the guest moves and runs there at once, its memory\n"
+		       "                      following on demand: for a guest that writes memory\n"
+		       "                      faster than the link. A failure after the switch\n"
+		       "                      loses the guest (docs/SNAPSHOT.md)\n"
+		       "  --max-bandwidth MIB limit the stream to MIB MiB/s\n");
 		return 0;
 	}
-	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
-		say_err("migrate: lodge migrate NAME HOST:PORT");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--post-copy")) {
+			post = true;
+		} else if ((!strcmp(argv[i], "--precopy-rounds") ||
+			    !strcmp(argv[i], "--max-bandwidth")) &&
+			   i + 1 < argc) {
+			unsigned long long v = strtoull(argv[i + 1], &end, 10);
+			bool rounds_opt = !strcmp(argv[i], "--precopy-rounds");
+			if (!argv[i + 1][0] || *end || argv[i + 1][0] == '-' ||
+			    (rounds_opt ? v > 30 : v == 0 || v > (1ull << 40))) {
+				say_err("migrate: %s %s: %s", argv[i], argv[i + 1],
+					rounds_opt ? "a number of rounds from 0 to 30"
+						   : "a positive number of MiB per second");
+				return CLI_EXIT_USAGE;
+			}
+			*(rounds_opt ? &rounds : &mib) = v;
+			i++;
+		} else if (argv[i][0] != '-' && !name) {
+			name = argv[i];
+		} else if (argv[i][0] != '-' && !dest) {
+			dest = argv[i];
+		} else {
+			name = NULL;
+			break;
+		}
+	}
+	if (!name || !dest) {
+		say_err("migrate: lodge migrate NAME HOST:PORT [--post-copy [--precopy-rounds N]] "
+			"[--max-bandwidth MIB]");
 		return CLI_EXIT_USAGE;
 	}
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "destination", argv[2]);
+	cJSON_AddStringToObject(o, "destination", dest);
+	if (post) {
+		cJSON_AddBoolToObject(o, "post_copy", true);
+		cJSON_AddNumberToObject(o, "precopy_rounds", (double)rounds);
+	}
+	if (mib)
+		cJSON_AddNumberToObject(o, "max_bandwidth", (double)(mib << 20));
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	c = connect_daemon(sock, -1); /* a guest that writes memory fast takes a while */
@@ -577,12 +622,12 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 		api_client_close(c);
 		return EXIT_FAIL;
 	}
-	encode(argv[1], enc, sizeof(enc));
+	encode(name, enc, sizeof(enc));
 	snprintf(target, sizeof(target), "/v1/guests/%s/migrate", enc);
 	st = call(c, "POST", target, body, &r);
 	free(body);
 	if (st == 204)
-		printf("%s\n", argv[1]);
+		printf("%s\n", name);
 	else if (st)
 		say_err("%s", message(&r));
 	api_result_fini(&r);

@@ -924,10 +924,15 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	return r;
 }
 
-static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t errlen)
+static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_migrate *o, int fd,
+		       char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
+	struct vm_migrate_opts mo = {.post_copy = o->post_copy,
+				     .precopy_rounds = o->precopy_rounds,
+				     .max_bandwidth = o->max_bandwidth};
 	struct vm_migrate_stats st;
+	char pcs[96] = "";
 	int r;
 
 	if (c->seccomp && fd < 0) { /* a call outside the allow list would kill the guest */
@@ -940,20 +945,25 @@ static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t
 	if (!c->vm)
 		r = -EAGAIN;
 	else if (fd >= 0)
-		r = vm_migrate_fd(c->vm, fd, dest, &st, err, errlen);
+		r = vm_migrate_fd(c->vm, fd, dest, &mo, &st, err, errlen);
 	else
-		r = vm_migrate(c->vm, dest, &st, err, errlen);
+		r = vm_migrate(c->vm, dest, &mo, &st, err, errlen);
+	if (r == -VM_MIGRATE_LOST) /* it cannot run on here: its state went */
+		vm_request_stop(c->vm, VM_STOP_ERROR, 1);
 	if (fd >= 0 && !c->vm)
 		close(fd);
 	pthread_mutex_unlock(&c->lock);
+	if (!r && o->post_copy)
+		snprintf(pcs, sizeof(pcs), ", post-copy %llu pages (%llu asked for)",
+			 (unsigned long long)st.post_pages, (unsigned long long)st.requested);
 	if (!r) /* what the user (and bench/migrate) want to know */
 		fprintf(stderr,
 			"lodge: migrated to %s: %u rounds, %llu pages, %llu disk blocks, %.1f MiB "
 			"in "
-			"%.1f ms, paused %.2f ms\n",
+			"%.1f ms, paused %.2f ms%s\n",
 			dest, st.rounds, (unsigned long long)st.pages,
 			(unsigned long long)st.blocks, (double)st.bytes / 1048576.0,
-			(double)st.total_ns / 1e6, (double)st.downtime_ns / 1e6);
+			(double)st.total_ns / 1e6, (double)st.downtime_ns / 1e6, pcs);
 	return r;
 }
 

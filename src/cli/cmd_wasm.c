@@ -826,7 +826,8 @@ static void migrate_path(const struct wasm_opts *o, const char *what, char *out,
  * paused (if it runs) and saved to a file, which goes over the stream; the destination
  * restores it and answers. On success this program ends (ctl_migrated), else it runs on
  * (paused if it was). */
-static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t errlen)
+static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_migrate *o, int fd,
+		       char *err, size_t errlen)
 {
 	struct wasm_ctl *c = opaque;
 	struct guestctl_snapshot req = {0};
@@ -837,6 +838,13 @@ static int ctl_migrate(void *opaque, const char *dest, int fd, char *err, size_t
 
 	if (!atomic_load(&c->inst) || !atomic_load(&c->store)) {
 		snprintf(err, errlen, "only a WASI program run by its _start can migrate");
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (o->post_copy) {
+		snprintf(err, errlen,
+			 "post-copy is for system VMs: a Wasm program migrates by stop and copy "
+			 "(leave post_copy out)");
 		r = -EOPNOTSUPP;
 		goto out;
 	}

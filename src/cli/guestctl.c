@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/http.h"
 #include "api/json.h"
 #include "api/server.h"
 #include "core/alloc.h"
@@ -63,6 +64,7 @@ struct guestctl {
 	/* A snapshot or (op_migrate) migration request's arguments and error text (op_fn
 	 * is then NULL); op_path is the snapshot's path or the destination. */
 	bool op_migrate;
+	struct guestctl_migrate op_mig; /* its options */
 	bool op_replicate; /* PUT /replicate: op_path is the standby, op_interval its period */
 	unsigned op_interval;
 	int op_sock; /* POST /migrate/send: the hijacked connection the socket comes on */
@@ -432,17 +434,19 @@ static void *op_main(void *opaque)
 				 "no connection was handed over on the control socket: %s",
 				 strerror(-r));
 		else
-			r = g->ops->migrate(g->opaque, g->op_path, fd, g->op_err,
+			r = g->ops->migrate(g->opaque, g->op_path, &g->op_mig, fd, g->op_err,
 					    sizeof(g->op_err));
 		g->op_result = r;
 		write_outcome(g->op_sock, r,
-			      r == -EOPNOTSUPP ? "not_supported" : "migration_failed",
+			      r == -EOPNOTSUPP	      ? "not_supported"
+			      : r == -ENOTRECOVERABLE ? "migration_lost"
+						      : "migration_failed",
 			      r ? (g->op_err[0] ? g->op_err : strerror(-r)) : "migrated");
 		close(g->op_sock);
 		g->op_sock = -1;
 	} else if (g->op_migrate) {
-		g->op_result =
-			g->ops->migrate(g->opaque, g->op_path, -1, g->op_err, sizeof(g->op_err));
+		g->op_result = g->ops->migrate(g->opaque, g->op_path, &g->op_mig, -1, g->op_err,
+					       sizeof(g->op_err));
 	} else
 		g->op_result =
 			g->ops->snapshot(g->opaque, &g->op_snap, g->op_err, sizeof(g->op_err));
@@ -476,7 +480,10 @@ static void on_op_done(void *opaque)
 		else if (g->op_migrate && g->op_result == -EOPNOTSUPP)
 			api_reply_error(g->op_conn, 409, "not_supported", "migrate: %s", g->op_err);
 		else if (g->op_migrate && g->op_result)
-			api_reply_error(g->op_conn, 502, "migration_failed", "migrate: %s",
+			api_reply_error(g->op_conn, 502,
+					g->op_result == -ENOTRECOVERABLE ? "migration_lost"
+									 : "migration_failed",
+					"migrate: %s",
 					g->op_err[0] ? g->op_err : strerror(-g->op_result));
 		else
 			reply_result(g->op_conn, g->op_result, g->op_what, g->op_err);
@@ -584,8 +591,11 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 
 static void h_migrate(struct api_conn *c, const struct api_request *r)
 {
-	static const struct json_field f[] = {{"destination", JSON_STRING, true, NULL}};
-	static const struct json_schema schema = {f, 1};
+	static const struct json_field f[] = {{"destination", JSON_STRING, true, NULL},
+					      {"post_copy", JSON_BOOL, false, NULL},
+					      {"precopy_rounds", JSON_UINT, false, NULL},
+					      {"max_bandwidth", JSON_UINT, false, NULL}};
+	static const struct json_schema schema = {f, 4};
 	struct guestctl *g = r->ctx;
 	const char *dest;
 	char err[200];
@@ -603,8 +613,14 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 				g->ops->kind);
 	else if (g->op_busy)
 		api_reply_error(c, 409, "busy", "migrate: another request is in progress");
+	else if (json_uint(o, "precopy_rounds", 1) > 30)
+		api_reply_error(c, 400, "bad_body", "precopy_rounds: at most 30");
 	else {
 		strcpy(g->op_path, dest);
+		g->op_mig = (struct guestctl_migrate){
+			.post_copy = json_bool(o, "post_copy", false),
+			.precopy_rounds = (unsigned)json_uint(o, "precopy_rounds", 1),
+			.max_bandwidth = json_uint(o, "max_bandwidth", 0)};
 		g->op_migrate = true;
 		start_op(c, g, NULL, "migrate");
 		if (!g->op_busy)
@@ -736,11 +752,44 @@ static void h_failover(struct api_conn *c, const struct api_request *r)
 		api_reply(c, 204, NULL, NULL, 0);
 }
 
+/* POST /migrate/send's query: post_copy=0|1, precopy_rounds=N (at most 30),
+ * max_bandwidth=BYTES_PER_S. Returns 0 or -EINVAL with err. */
+static int migrate_query(const char *q, struct guestctl_migrate *o, char *err, size_t errlen)
+{
+	char k[32], v[32], *end;
+	int n;
+
+	*o = (struct guestctl_migrate){.precopy_rounds = 1};
+	while ((n = http_query_next(&q, k, sizeof(k), v, sizeof(v))) == 1) {
+		unsigned long long x = strtoull(v, &end, 10);
+		if (!v[0] || *end || (!strcmp(k, "post_copy") && x > 1) ||
+		    (!strcmp(k, "precopy_rounds") && x > 30)) {
+			snprintf(err, errlen, "%s=%s: not a valid value", k, v);
+			return -EINVAL;
+		}
+		if (!strcmp(k, "post_copy"))
+			o->post_copy = x;
+		else if (!strcmp(k, "precopy_rounds"))
+			o->precopy_rounds = (unsigned)x;
+		else if (!strcmp(k, "max_bandwidth"))
+			o->max_bandwidth = x;
+		else {
+			snprintf(err, errlen, "unknown parameter %s", k);
+			return -EINVAL;
+		}
+	}
+	if (n < 0)
+		snprintf(err, errlen, "a malformed query");
+	return n < 0 ? -EINVAL : 0;
+}
+
 /* POST /migrate/send (upgrade): the daemon hands over a socket connected to the
  * destination (it runs in the host's network, this process maybe in an empty one) and
  * reads the outcome as one JSON line; then this guest ends as after PUT /migrate. */
 static void h_migrate_send(struct api_conn *c, const struct api_request *r)
 {
+	struct guestctl_migrate mig;
+	char err[200];
 	struct guestctl *g = r->ctx;
 	uint8_t extra[16];
 	size_t n;
@@ -755,6 +804,8 @@ static void h_migrate_send(struct api_conn *c, const struct api_request *r)
 				g->ops->kind);
 	else if (g->op_busy)
 		api_reply_error(c, 409, "busy", "migrate: another request is in progress");
+	else if (migrate_query(r->query, &mig, err, sizeof(err)))
+		api_reply_error(c, 400, "bad_query", "migrate/send: %s", err);
 	else if (api_hijack(c, &fd, extra, sizeof(extra), &n) == 0) {
 		if (n || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 			close(fd); /* bytes before the 101: the descriptor would be lost */
@@ -764,6 +815,7 @@ static void h_migrate_send(struct api_conn *c, const struct api_request *r)
 		g->op_what = "migrate";
 		g->op_conn = NULL;
 		g->op_migrate = true;
+		g->op_mig = mig;
 		g->op_sock = fd;
 		g->op_busy = true;
 		if (pthread_create(&g->op_thread, NULL, op_main, g)) {

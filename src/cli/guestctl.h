@@ -9,11 +9,13 @@
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
  *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full"|"Diff",
  *                     "ram_format": "zstd"|"raw"]} with the guest paused       -> 204
- *     PUT   /migrate  {"destination": "HOST:PORT"}: live migration to `lodge run|wasm
- *                     --incoming tcp:HOST:PORT`; 204 once the destination runs the
- *                     guest (this process then exits, reason "migrated"); on failure
+ *     PUT   /migrate  {"destination": "HOST:PORT"[, "post_copy": true, "precopy_rounds":
+ *                     N, "max_bandwidth": BYTES_PER_S]}: live migration to `lodge
+ *                     run|wasm --incoming tcp:HOST:PORT`; 204 once the destination runs
+ *                     the guest (this process then exits, reason "migrated"); on failure
  *                     the guest runs on here: 502 migration_failed
- *     POST  /migrate/send  upgrade; then the daemon sends a socket connected to the
+ *     POST  /migrate/send[?post_copy=1&precopy_rounds=N&max_bandwidth=B]  upgrade;
+ *                     then the daemon sends a socket connected to the
  *                     destination (SCM_RIGHTS, its HOST:PORT as the message's bytes):
  *                     the migration runs over it and its outcome comes back as one
  *                     JSON line {"ok", "error", "message"} (the daemon connects: this
@@ -43,6 +45,13 @@
 struct guestctl;
 struct guestctl_snapshot;
 
+/* PUT /migrate's options (machine/migrate.h's vm_migrate_opts). */
+struct guestctl_migrate {
+	bool post_copy;
+	unsigned precopy_rounds;
+	uint64_t max_bandwidth;
+};
+
 struct vm_repl_stats;
 
 struct guestctl_ops {
@@ -64,8 +73,10 @@ struct guestctl_ops {
 	 * unless -1); 0 once the destination runs it, else
 	 * -errno with one line in err (the guest runs on). NULL: not supported. Worker
 	 * thread. `migrated` is then called on the control thread, after the answer went
-	 * out: it ends this guest. */
-	int (*migrate)(void *opaque, const char *dest, int fd, char *err, size_t errlen);
+	 * out: it ends this guest. -ENOTRECOVERABLE: a post-copy migration failed after the
+	 * switch (the guest is lost: `migrated` is not called, the guest stops). */
+	int (*migrate)(void *opaque, const char *dest, const struct guestctl_migrate *o, int fd,
+		       char *err, size_t errlen);
 	void (*migrated)(void *opaque);
 	/* Replication (machine/replicate.h; NULL: not supported). replicate starts it to
 	 * `dest` (HOST:PORT; over `fd`, a connected socket it takes, unless -1) and returns once

@@ -182,3 +182,11 @@ void gmem_dirty_merge(struct gmem *m, const uint64_t *bits)
 		if (bits[w])
 			__atomic_fetch_or(&m->dirty[w], bits[w], __ATOMIC_RELEASE);
 }
+
+void gmem_fault_in(const uint8_t *p, uint64_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(GMEM_PAGE_SIZE - 1), end = (uintptr_t)p + len;
+
+	for (; a < end; a += GMEM_PAGE_SIZE)
+		(void)__atomic_load_n((const uint8_t *)a, __ATOMIC_RELAXED);
+}

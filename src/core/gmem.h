@@ -34,6 +34,7 @@ struct gmem {
 	uint64_t *dirty;     /* one bit per page written since the log was last taken */
 	bool dirty_log;	     /* atomic: dirty bits are being recorded */
 	bool membarrier;     /* membarrier(PRIVATE_EXPEDITED) is registered (gmem_dirty_take) */
+	bool postcopy;	     /* atomic: pages may be missing (post-copy migration, migrate.c) */
 };
 
 /* Words of a dirty bitmap for `m` (one bit per page). */
@@ -48,11 +49,18 @@ static inline uint64_t gmem_dirty_words(const struct gmem *m)
 int gmem_init(struct gmem *m, uint64_t base, uint64_t size) __attribute__((warn_unused_result));
 void gmem_fini(struct gmem *m);
 
+/* Reads a byte of every page of [p, p+len): during a post-copy migration a missing page
+ * then arrives (a fault in user mode, which the userfaultfd serves) before a device hands
+ * the range to the kernel (read, write, io_uring), whose own accesses it may not serve. */
+void gmem_fault_in(const uint8_t *p, uint64_t len);
+
 /* Host pointer for guest physical [gpa, gpa+len) if it lies wholly in RAM, else NULL. */
 static inline void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
 {
 	if (gpa < m->base || len > m->size || gpa - m->base > m->size - len)
 		return NULL;
+	if (__builtin_expect(__atomic_load_n(&m->postcopy, __ATOMIC_RELAXED), 0))
+		gmem_fault_in(m->ram + (gpa - m->base), len);
 	return m->ram + (gpa - m->base);
 }
 

@@ -189,10 +189,11 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
  * socket to the guest, which migrates over it while the daemon serves on. Returns 0 when
  * the migration started: `conn` is answered later, 204 once the guest runs there and its
  * process here has ended (reason "migrated"), or the error that left it running here
- * (502 migration_failed, 409 not_supported). Else -EBUSY, -EINVAL, -ECONNABORTED (the
- * destination cannot be reached) or -ECOMM with err. */
-int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
-		  size_t errlen) __attribute__((warn_unused_result));
+ * (502 migration_failed, 409 not_supported). `opts` is POST /migrate/send's query
+ * (post_copy=1&precopy_rounds=N&max_bandwidth=B; "" for none). Else -EBUSY, -EINVAL,
+ * -ECONNABORTED (the destination cannot be reached) or -ECOMM with err. */
+int guest_migrate(struct guest *g, const char *dest, const char *opts, struct api_conn *conn,
+		  char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Continuous replication to another daemon's guest created with "incoming": HOST:PORT
  * and "standby": true (docs/SNAPSHOT.md "Replication"): the daemon connects and hands the
  * socket over (POST /replicate/send). Returns 0 when it started: `conn` is answered 204

@@ -399,14 +399,17 @@ static void h_snapshot(struct api_conn *c, const struct api_request *r)
 
 static const struct json_field migrate_fields[] = {
 	{"destination", JSON_STRING, true, NULL},
+	{"post_copy", JSON_BOOL, false, NULL},
+	{"precopy_rounds", JSON_UINT, false, NULL},
+	{"max_bandwidth", JSON_UINT, false, NULL},
 };
-static const struct json_schema migrate_schema = {migrate_fields, 1};
+static const struct json_schema migrate_schema = {migrate_fields, 4};
 
 /* POST /v1/guests/{name}/migrate: answered once the guest runs at the destination and
  * has ended here, or with the error that left it running here (guest_migrate). */
 static void h_migrate(struct api_conn *c, const struct api_request *r)
 {
-	char err[512];
+	char err[512], opts[96] = "";
 	struct guest *g;
 	cJSON *body;
 	int e;
@@ -417,7 +420,20 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 		api_reply_error(c, 400, "bad_body", "%s", err);
 		return;
 	}
-	e = guest_migrate(g, json_str(body, "destination", ""), c, err, sizeof(err));
+	if (json_uint(body, "precopy_rounds", 1) > 30) {
+		api_reply_error(c, 400, "bad_body", "precopy_rounds: at most 30");
+		cJSON_Delete(body);
+		return;
+	}
+	if (json_bool(body, "post_copy", false))
+		snprintf(opts, sizeof(opts), "post_copy=1&precopy_rounds=%llu&",
+			 (unsigned long long)json_uint(body, "precopy_rounds", 1));
+	if (json_uint(body, "max_bandwidth", 0))
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), "max_bandwidth=%llu",
+			 (unsigned long long)json_uint(body, "max_bandwidth", 0));
+	if (opts[0] && opts[strlen(opts) - 1] == '&')
+		opts[strlen(opts) - 1] = 0;
+	e = guest_migrate(g, json_str(body, "destination", ""), opts, c, err, sizeof(err));
 	cJSON_Delete(body);
 	if (e)
 		reply_errno(c, e, err);

@@ -24,9 +24,11 @@
 
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/membarrier.h>
 #include <linux/seccomp.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include <seccomp.h>
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -1428,6 +1430,23 @@ static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 							MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
 			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(membarrier), 1,
 						SCMP_A0(SCMP_CMP_EQ, MEMBARRIER_CMD_PRIVATE_EXPEDITED));
+	/* A post-copy migration's destination (machine/migrate.c): a userfaultfd on the
+	 * guest's RAM, and the five requests it makes of it (meaningless on any other
+	 * descriptor). Without CAP_SYS_PTRACE the kernel grants user-mode faults only. */
+	if (kind == SANDBOX_VM) {
+		static const unsigned long uffd_ioctls[] = {UFFDIO_API, UFFDIO_REGISTER,
+							    UFFDIO_UNREGISTER, UFFDIO_COPY,
+							    UFFDIO_ZEROPAGE};
+		r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(userfaultfd), 0);
+		/* a snapshot's disk copies share the image's extents where they can */
+		r = r
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+						SCMP_A1(SCMP_CMP_EQ, FICLONE));
+		for (size_t i = 0; i < sizeof(uffd_ioctls) / sizeof(uffd_ioctls[0]); i++)
+			r = r
+				    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+							SCMP_A1(SCMP_CMP_EQ, uffd_ioctls[i]));
+	}
 	/* isatty() on the console: TCGETS only. */
 	r = r
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,

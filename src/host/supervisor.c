@@ -1941,10 +1941,11 @@ static void on_outgoing(void *opaque, int fd, unsigned revents)
 		outgoing_done(g);
 }
 
-int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char *err,
-		  size_t errlen)
+int guest_migrate(struct guest *g, const char *dest, const char *opts, struct api_conn *conn,
+		  char *err, size_t errlen)
 {
 	struct api_client *c = NULL;
+	char path[160];
 	int fd, r;
 
 	if (!guest_active(g) ||
@@ -1963,8 +1964,9 @@ int guest_migrate(struct guest *g, const char *dest, struct api_conn *conn, char
 			 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd), g->rec.name);
 		return fd == -EINVAL ? -EINVAL : -ECONNABORTED;
 	}
-	daemon_event(g->d, g->rec.name, "migrate", "to %s", dest);
-	r = hand_over(g, "/migrate/send", fd, dest, &c, err, errlen);
+	daemon_event(g->d, g->rec.name, "migrate", "to %s%s%s", dest, opts[0] ? " " : "", opts);
+	snprintf(path, sizeof(path), "/migrate/send%s%.120s", opts[0] ? "?" : "", opts);
+	r = hand_over(g, path, fd, dest, &c, err, errlen);
 	close(fd); /* the guest has its own now */
 	if (r)
 		return r;

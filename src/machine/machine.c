@@ -25,6 +25,7 @@
 #include "cpu/hart.h"
 #include "devices/chardev.h"
 #include "devices/virtio/input.h"
+#include "machine/migrate.h"
 
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
@@ -382,6 +383,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_postcopy_fini(vm);
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		hart_fini(vm->harts[i]);
 		core_free(vm->harts[i]);

@@ -109,6 +109,7 @@ struct vm {
 	 * written since is in mem's dirty log. Changed only with the machine paused. */
 	uint8_t snap_parent_id[16];
 	char *snap_parent_path;
+	struct vm_postcopy *postcopy; /* pages still arriving (machine/migrate.c) */
 };
 
 /* Creates a machine with RAM, harts (not yet running), the base devices (UART, CLINT,

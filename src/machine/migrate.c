@@ -24,9 +24,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <linux/userfaultfd.h>
 
 #include "core/alloc.h"
 #include "core/evloop.h"
@@ -90,7 +98,45 @@ struct mig {
 	int mode;      /* MIG_DISKS_*: how the disks move */
 	bool released; /* shared storage: the images are closed (SWITCH sent) */
 	uint8_t *blk;  /* MIG_BLOCK_DATA + DISK_TRACK_BLOCK */
+	bool post_copy;
+	uint64_t rate;	     /* bytes per second, 0: no limit */
+	uint64_t rate_t0;    /* when the limit's count began */
+	uint64_t rate_bytes; /* bytes counted since */
+	bool urgent;	     /* post-copy: pages are paced by postcopy_serve, not here */
 };
+
+#define RATE_SLACK_NS 10000000ull /* 10 ms */
+
+/* When the bytes counted so far are due under m->rate. */
+static uint64_t rate_due(const struct mig *m)
+{
+	return m->rate_t0 + (uint64_t)((double)m->rate_bytes * 1e9 / (double)m->rate);
+}
+
+/* Keeps the stream under m->rate: waits until `n` more bytes are due. */
+static void throttle(struct mig *m, uint64_t n)
+{
+	uint64_t due, now;
+
+	if (!m->rate)
+		return;
+	now = vm_now_ns();
+	/* No credit for time the stream was slower than the limit (a busy host, the
+	 * pause): a burst after it would fill the socket's buffers, ahead of the pages a
+	 * post-copy destination asks for. */
+	if (!m->rate_t0 || rate_due(m) + RATE_SLACK_NS < now) {
+		m->rate_t0 = now;
+		m->rate_bytes = 0;
+	}
+	m->rate_bytes += n;
+	due = rate_due(m);
+	if (due > now && !m->urgent) {
+		struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
+				      .tv_nsec = (long)((due - now) % 1000000000ull)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
 
 static int flush_batch(struct mig *m)
 {
@@ -100,6 +146,7 @@ static int flush_batch(struct mig *m)
 		return 0;
 	for (unsigned i = 0; i < 4; i++)
 		m->batch.data[i] = (uint8_t)(m->count >> (8 * i));
+	throttle(m, m->batch.len + 24);
 	r = m->batch.err ?: snap_stream_put(m->fd, SNAP_SEC_PAGES, m->batch.data, m->batch.len);
 	m->st->bytes += m->batch.len + 24;
 	m->batch.len = 0;
@@ -241,6 +288,7 @@ static int send_block(struct mig *m, unsigned k, uint64_t b, bool on_loop)
 	}
 	put_le(h, k, 4);
 	put_le(h + 4, j.off, 8);
+	throttle(m, n + 24);
 	r = snap_stream_put(m->fd, SNAP_SEC_BLOCKS, h, n);
 	m->st->blocks++;
 	m->st->bytes += n + 24;
@@ -407,6 +455,138 @@ static int release_disks(struct mig *m)
 	return snap_stream_put(m->fd, SNAP_SEC_MIG_SWITCH, "", 0);
 }
 
+/* Post-copy, paused: the pages the destination does not have (m->bits). */
+static int send_discard(struct mig *m)
+{
+	uint64_t words = gmem_dirty_words(&m->vm->mem);
+	struct sbuf b = {0};
+	int r;
+
+	sbuf_put_u64(&b, m->vm->mem.size >> GMEM_PAGE_SHIFT);
+	for (uint64_t w = 0; w < words; w++)
+		sbuf_put_u64(&b, m->bits[w]);
+	throttle(m, b.len + 24);
+	r = b.err ?: snap_stream_put(m->fd, SNAP_SEC_DISCARD, b.data, b.len);
+	m->st->bytes += b.len + 24;
+	sbuf_fini(&b);
+	return r;
+}
+
+/* Asks the destination whether it can take a post-copy migration. */
+static int offer_postcopy(struct mig *m)
+{
+	uint8_t ans[3];
+	ssize_t n;
+	int r = snap_stream_put(m->fd, SNAP_SEC_POSTCOPY, "", 0);
+
+	if (r)
+		return r;
+	n = recv(m->fd, ans, sizeof(ans), MSG_WAITALL);
+	if (n == (ssize_t)sizeof(ans) && ans[0] == (SNAP_STREAM_POSTCOPY & 0xff) &&
+	    ans[1] == (SNAP_STREAM_POSTCOPY >> 8) && ans[2] == 1)
+		return 0;
+	vm_errf(m->err, m->errlen,
+		"the destination cannot take a post-copy migration (%s): the machine runs on "
+		"here",
+		n < 0 ? strerror(errno) : "its log says why");
+	return n < 0 ? -errno : -ECONNABORTED;
+}
+
+#define PC_BATCH 16 /* pages sent between looks for the destination's requests */
+
+/* Post-copy after DONE, the machine paused here: answers the destination's requests
+ * for pages first, streams the others behind them, then DONE again; returns once the
+ * destination has them all ("PE"). *t_run is when it said it runs ("OK"). */
+static int postcopy_serve(struct mig *m, uint64_t *t_run)
+{
+	uint64_t words = gmem_dirty_words(&m->vm->mem), npages = m->vm->mem.size >> GMEM_PAGE_SHIFT;
+	uint64_t left = count_bits(m->bits, words), w = 0;
+	uint8_t in[256];
+	size_t have = 0;
+	bool running = false, done = false;
+	int r;
+
+	/* Pages asked for go at once (the rate counts them); the others when due. */
+	m->urgent = true;
+	for (;;) {
+		struct pollfd p = {.fd = m->fd, .events = POLLIN};
+		/* Under a rate limit, the wait for the next background pages is spent
+		 * listening for requests. */
+		uint64_t now = vm_now_ns(), due = m->rate && m->rate_t0 ? rate_due(m) : now;
+		bool later = left && running && due > now;
+		bool work = (left && running) || (!left && !done);
+		int wait_ms = later  ? (int)((due - now) / 1000000 + 1)
+			      : work ? 0
+				     : SNAP_STREAM_TIMEOUT_S * 1000;
+		int n = poll(&p, 1, wait_ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n == 0 && !later && !work) /* the destination is silent */
+			return -ETIMEDOUT;
+		later = later && vm_now_ns() < due;
+		if (n > 0) {
+			ssize_t k = recv(m->fd, in + have, sizeof(in) - have, MSG_DONTWAIT);
+			if (k == 0)
+				return -ECONNRESET;
+			if (k < 0 && errno != EAGAIN && errno != EINTR)
+				return -errno;
+			have += k > 0 ? (size_t)k : 0;
+		}
+		while (have >= 2) {
+			unsigned tag = in[0] | (unsigned)in[1] << 8, used = 2;
+			if (tag == SNAP_STREAM_ACK && !running) {
+				running = true;
+				*t_run = vm_now_ns();
+			} else if (tag == SNAP_STREAM_PC_END && running && done && !left) {
+				return have == 2 ? 0 : -EPROTO;
+			} else if (tag == SNAP_STREAM_REQUEST) {
+				uint64_t pg = 0;
+				if (have < 10)
+					break;
+				for (unsigned i = 0; i < 8; i++)
+					pg |= (uint64_t)in[2 + i] << (8 * i);
+				if (pg >= npages)
+					return -EPROTO;
+				used = 10;
+				if (m->bits[pg / 64] & (1ull << (pg % 64))) {
+					m->bits[pg / 64] &= ~(1ull << (pg % 64));
+					left--;
+					m->st->requested++;
+					m->st->post_pages++;
+					r = send_page(m, pg);
+					if (r)
+						return r;
+				}
+			} else {
+				return -EPROTO;
+			}
+			memmove(in, in + used, have - used);
+			have -= used;
+		}
+		r = flush_batch(m); /* the requested pages go at once */
+		/* Until the destination runs, only the pages it asks for (loading the devices
+		 * may touch some): a background stream would queue ahead of them. */
+		for (unsigned i = 0; !r && left && !later && running && i < PC_BATCH;) {
+			uint64_t b;
+			while (!m->bits[w])
+				w = (w + 1) % words;
+			b = m->bits[w] & -m->bits[w];
+			m->bits[w] &= ~b;
+			left--;
+			i++;
+			m->st->post_pages++;
+			r = send_page(m, w * 64 + (uint64_t)__builtin_ctzll(b));
+		}
+		r = r ?: flush_batch(m);
+		if (!r && !left && !done) {
+			r = snap_stream_put(m->fd, SNAP_SEC_DONE, "", 0);
+			done = true;
+		}
+		if (r)
+			return r;
+	}
+}
+
 /* On the I/O thread, the machine paused and its devices quiesced: the device state
  * first (saving a virtio device logs its used rings), then the last pages, the clock. */
 static void final_on_loop(void *opaque)
@@ -419,7 +599,9 @@ static void final_on_loop(void *opaque)
 	/* The state is saved first, so that the pages its saving logs go below. */
 	r = vm_state_save(vm, emit_keep, &state, m->err, m->errlen);
 	r = r ?: gmem_dirty_take(&vm->mem, m->bits, false);
-	r = r ?: send_bits(m);
+	/* Post-copy: the pages still to go are named (the destination drops its copies of
+	 * them) and sent once the machine runs there. */
+	r = r ?: (m->post_copy ? send_discard(m) : send_bits(m));
 	if (!r && m->ndisks && m->mode == MIG_DISKS_COPY) {
 		take_on_loop(m);
 		r = send_blocks(m, true);
@@ -452,8 +634,8 @@ static int sync_peer(struct mig *m)
 	return 0;
 }
 
-int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, char *err,
-	       size_t errlen)
+int vm_migrate(struct vm *vm, const char *dest, const struct vm_migrate_opts *o,
+	       struct vm_migrate_stats *st, char *err, size_t errlen)
 {
 	int fd;
 
@@ -466,18 +648,20 @@ int vm_migrate(struct vm *vm, const char *dest, struct vm_migrate_stats *st, cha
 			fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
 		return fd;
 	}
-	return vm_migrate_fd(vm, fd, dest, st, err, errlen);
+	return vm_migrate_fd(vm, fd, dest, o, st, err, errlen);
 }
 
-int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_stats *st, char *err,
-		  size_t errlen)
+int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migrate_opts *o,
+		  struct vm_migrate_stats *st, char *err, size_t errlen)
 {
+	static const struct vm_migrate_opts dflt = {0};
 	struct mig m = {.vm = vm, .fd = fd, .st = st, .err = err, .errlen = errlen};
 	struct gmem *g = &vm->mem;
 	uint64_t words = gmem_dirty_words(g), pages = g->size >> GMEM_PAGE_SHIFT;
 	uint64_t t0 = vm_now_ns(), tp = 0;
 	bool log_was_on = __atomic_load_n(&g->dirty_log, __ATOMIC_ACQUIRE);
-	bool paused_here = false, was_paused = vm_paused(vm);
+	bool paused_here = false, was_paused = vm_paused(vm), switched = false;
+	unsigned max_rounds;
 	uint8_t ack[2];
 	struct sbuf cfg = {0};
 	int r;
@@ -485,6 +669,17 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 	memset(st, 0, sizeof(*st));
 	if (err && errlen)
 		err[0] = 0;
+	o = o ?: &dflt;
+	m.post_copy = o->post_copy;
+	m.rate = o->max_bandwidth;
+	max_rounds = o->post_copy ? o->precopy_rounds : MIG_MAX_ROUNDS;
+	if (vm_postcopy_active(vm)) {
+		vm_errf(err, errlen,
+			"the machine's memory is still arriving from its last migration "
+			"(post-copy): migrate it once that is done");
+		close(fd);
+		return -EBUSY;
+	}
 	m.bits = core_calloc(words, sizeof(uint64_t));
 	if (!m.bits) {
 		close(fd);
@@ -501,17 +696,28 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 		if (r)
 			goto out;
 	}
+	if (!r && o->post_copy) {
+		r = offer_postcopy(&m);
+		if (r)
+			goto out;
+	}
 	if (r)
 		goto io_err;
-	/* Round 1: all of RAM, the guest running; the log holds what it writes meanwhile. */
+	/* Round 1: all of RAM, the guest running; the log holds what it writes meanwhile.
+	 * (Post-copy with no rounds: every page is still to go.) */
 	gmem_dirty_start(g);
-	st->rounds = 1;
-	for (uint64_t p = 0; p < pages && !r; p++)
-		r = send_page(&m, p);
+	if (max_rounds) {
+		st->rounds = 1;
+		for (uint64_t p = 0; p < pages && !r; p++)
+			r = send_page(&m, p);
+	} else {
+		for (uint64_t p = 0; p < pages; p++)
+			m.bits[p / 64] |= 1ull << (p % 64);
+	}
 	r = r ?: flush_batch(&m);
 	if (!r && m.ndisks && m.mode == MIG_DISKS_COPY)
 		r = send_all_blocks(&m);
-	while (!r && st->rounds < MIG_MAX_ROUNDS) {
+	while (!r && st->rounds < max_rounds) {
 		bool copy = m.ndisks && m.mode == MIG_DISKS_COPY;
 		r = gmem_dirty_take(g, m.bits, !was_paused);
 		if (!r && copy)
@@ -546,7 +752,27 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 			d->ops->quiesce(d);
 	evloop_call(vm->loop, final_on_loop, &m);
 	r = m.r;
-	if (!r) {
+	if (!r && o->post_copy) {
+		uint64_t t_run = 0;
+		r = postcopy_serve(&m, &t_run);
+		switched = t_run != 0;
+		if (switched)
+			st->downtime_ns = t_run - tp;
+		if (r && switched) {
+			vm_errf(err, errlen,
+				"post-copy to %s failed after the switch (%s) with %llu pages "
+				"still "
+				"to go: the machine is lost (it ran there; it cannot run on here)",
+				dest, strerror(r == -EPROTO ? EPROTO : -r),
+				(unsigned long long)count_bits(m.bits, words));
+			r = -VM_MIGRATE_LOST;
+		} else if (r) {
+			vm_errf(err, errlen,
+				"%s did not acknowledge the migration (%s): the machine runs on "
+				"here",
+				dest, strerror(-r));
+		}
+	} else if (!r) {
 		ssize_t n = recv(m.fd, ack, sizeof(ack), MSG_WAITALL);
 		if (n != (ssize_t)sizeof(ack) || ack[0] != (SNAP_STREAM_ACK & 0xff) ||
 		    ack[1] != (SNAP_STREAM_ACK >> 8)) {
@@ -567,7 +793,8 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, struct vm_migrate_sta
 			d->ops->resume(d);
 	if (r)
 		goto io_err;
-	st->downtime_ns = vm_now_ns() - tp;
+	if (!o->post_copy)
+		st->downtime_ns = vm_now_ns() - tp;
 	st->total_ns = vm_now_ns() - t0;
 	r = 0;
 	goto out;
@@ -575,7 +802,7 @@ io_err:
 	if (err && errlen && !err[0])
 		vm_errf(err, errlen, "sending to %s failed: %s", dest, strerror(-r));
 out:
-	if (r) {
+	if (r && r != -VM_MIGRATE_LOST) {
 		/* The log no longer says what changed since the last snapshot: from now on
 		 * everything has (a Diff then holds all of RAM), or it was not on at all. */
 		if (log_was_on) {
@@ -628,6 +855,359 @@ static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 		}
 	}
 	return in.err || in.off != len ? -EINVAL : 0;
+}
+
+/* ---- destination: post-copy ---- */
+
+/* A machine running before all its pages are here: the pages missing are holes in a
+ * range registered with a userfaultfd; a hart's (or device's) first touch of one waits
+ * in the kernel while this thread asks the source for it, and the page is put in place
+ * (UFFDIO_COPY, which wakes the waiter). Pages the source streams meanwhile go in the
+ * same way. */
+struct vm_postcopy {
+	struct vm *vm;
+	int fd; /* a duplicate of the stream's socket */
+	int uffd;
+	pthread_t thread;
+	bool started;
+	uint64_t *missing; /* pages not here yet (NULL until DISCARD) */
+	uint64_t *asked;   /* of those, asked for */
+	uint64_t nmissing, nasked, t0;
+	struct sbuf kept;     /* the harts' and devices' records (emit_keep's form) */
+	pthread_mutex_t lock; /* sends on fd, acked, stop */
+	pthread_cond_t cond;
+	bool acked, stop;
+	bool active; /* atomic: pages still arriving */
+};
+
+static int postcopy_new(struct vm *vm, int fd, struct vm_postcopy **out, char *err, size_t errlen)
+{
+	struct uffdio_api api = {.api = UFFD_API};
+	struct vm_postcopy *pc;
+	int u, r;
+
+	/* Kernel accesses (a disk read into RAM) are served only with the privilege to;
+	 * without it, user mode only: devices fault their buffers in first (gmem_ptr). */
+	u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u < 0 && (errno == EPERM || errno == EACCES))
+		u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (u < 0 || ioctl(u, UFFDIO_API, &api) < 0) {
+		r = -errno;
+		vm_errf(err, errlen,
+			"post-copy needs userfaultfd(2), which this host refuses (%s): migrate "
+			"without post-copy",
+			strerror(-r));
+		if (u >= 0)
+			close(u);
+		return r;
+	}
+	pc = core_calloc(1, sizeof(*pc));
+	if (!pc) {
+		close(u);
+		return -ENOMEM;
+	}
+	pc->vm = vm;
+	pc->uffd = u;
+	pc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (pc->fd < 0) {
+		r = -errno;
+		close(u);
+		core_free(pc);
+		return r;
+	}
+	pthread_mutex_init(&pc->lock, NULL);
+	pthread_cond_init(&pc->cond, NULL);
+	*out = pc;
+	return 0;
+}
+
+static void postcopy_free(struct vm_postcopy *pc)
+{
+	if (!pc)
+		return;
+	if (pc->uffd >= 0)
+		close(pc->uffd);
+	close(pc->fd);
+	sbuf_fini(&pc->kept);
+	core_free(pc->missing);
+	core_free(pc->asked);
+	pthread_mutex_destroy(&pc->lock);
+	pthread_cond_destroy(&pc->cond);
+	core_free(pc);
+}
+
+/* Sends a 2-byte answer (and an 8-byte argument) on the stream, between the thread's
+ * and the main thread's. */
+static int postcopy_send(struct vm_postcopy *pc, unsigned tag, const uint64_t *arg)
+{
+	uint8_t b[10] = {(uint8_t)tag, (uint8_t)(tag >> 8)};
+	size_t n = arg ? 10 : 2;
+	ssize_t k;
+
+	if (arg)
+		put_le(b + 2, *arg, 8);
+	pthread_mutex_lock(&pc->lock);
+	k = send(pc->fd, b, n, MSG_NOSIGNAL);
+	pthread_mutex_unlock(&pc->lock);
+	return k == (ssize_t)n ? 0 : k < 0 ? -errno : -EPIPE;
+}
+
+/* DISCARD: the pages still to come; the copies of them here (sent in a round, written
+ * since) go. */
+static int postcopy_discard(struct vm_postcopy *pc, const uint8_t *p, size_t len)
+{
+	struct gmem *g = &pc->vm->mem;
+	uint64_t words = gmem_dirty_words(g), npages = g->size >> GMEM_PAGE_SHIFT, run = 0;
+	struct sreader in;
+
+	sreader_init(&in, p, len);
+	if (pc->missing || sread_u64(&in) != npages || len != 8 + words * 8)
+		return -EINVAL;
+	pc->missing = core_calloc(words, sizeof(uint64_t));
+	pc->asked = core_calloc(words, sizeof(uint64_t));
+	if (!pc->missing || !pc->asked)
+		return -ENOMEM;
+	for (uint64_t w = 0; w < words; w++)
+		pc->missing[w] = sread_u64(&in);
+	if (npages % 64 && pc->missing[words - 1] >> (npages % 64))
+		return -EINVAL;
+	for (uint64_t q = 0; q <= npages; q++) {
+		bool gone = q < npages && (pc->missing[q / 64] >> (q % 64) & 1);
+		if (gone) {
+			run++;
+			pc->nmissing++;
+		} else if (run) {
+			if (madvise(g->ram + ((q - run) << GMEM_PAGE_SHIFT), run << GMEM_PAGE_SHIFT,
+				    MADV_DONTNEED) < 0)
+				return -errno;
+			run = 0;
+		}
+	}
+	return 0;
+}
+
+/* The pages that faulted: asks for each once. */
+static int postcopy_faults(struct vm_postcopy *pc)
+{
+	struct gmem *g = &pc->vm->mem;
+	struct uffd_msg msg;
+	int r = 0;
+
+	for (;;) {
+		ssize_t n = read(pc->uffd, &msg, sizeof(msg));
+		uint64_t q;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return r;
+		if (n != (ssize_t)sizeof(msg))
+			return n < 0 ? -errno : -EIO;
+		if (msg.event != UFFD_EVENT_PAGEFAULT ||
+		    msg.arg.pagefault.address < (uintptr_t)g->ram)
+			continue;
+		q = (msg.arg.pagefault.address - (uintptr_t)g->ram) >> GMEM_PAGE_SHIFT;
+		if (q >= g->size >> GMEM_PAGE_SHIFT)
+			continue;
+		if (!(pc->missing[q / 64] >> (q % 64) & 1)) {
+			/* Here already (the fault raced with its arrival: EEXIST), or dropped
+			 * since (the balloon's MADV_DONTNEED): it reads as zero, as it would
+			 * unregistered. */
+			struct uffdio_zeropage z = {
+				.range = {(uintptr_t)g->ram + (q << GMEM_PAGE_SHIFT),
+					  GMEM_PAGE_SIZE}};
+			int k;
+			do
+				k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
+			while (k < 0 && (errno == EAGAIN || errno == EINTR));
+			if (k < 0 && errno != EEXIST)
+				return -errno;
+			continue;
+		}
+		if (pc->asked[q / 64] >> (q % 64) & 1)
+			continue;
+		pc->asked[q / 64] |= 1ull << (q % 64);
+		pc->nasked++;
+		r = postcopy_send(pc, SNAP_STREAM_REQUEST, &q);
+		if (r)
+			return r;
+	}
+}
+
+/* A PAGES section after the switch: each page into its hole. */
+static int postcopy_pages(struct vm_postcopy *pc, const uint8_t *p, size_t len)
+{
+	struct gmem *g = &pc->vm->mem;
+	struct sreader in;
+	uint32_t count;
+
+	sreader_init(&in, p, len);
+	count = sread_u32(&in);
+	if (in.err || count == 0 || count > MIG_BATCH)
+		return -EINVAL;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t idx = sread_u64(&in), q = idx & ~MIG_ZERO;
+		uint64_t dst = (uintptr_t)g->ram + (q << GMEM_PAGE_SHIFT);
+		int k;
+		if (in.err || q >= g->size >> GMEM_PAGE_SHIFT ||
+		    !(pc->missing[q / 64] >> (q % 64) & 1))
+			return -EINVAL; /* outside RAM, or sent twice */
+		if (!(idx & MIG_ZERO) && (len - in.off < GMEM_PAGE_SIZE))
+			return -EINVAL;
+		do {
+			if (idx & MIG_ZERO) {
+				struct uffdio_zeropage z = {.range = {dst, GMEM_PAGE_SIZE}};
+				k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
+			} else {
+				struct uffdio_copy c = {.dst = dst,
+							.src = (uintptr_t)(p + in.off),
+							.len = GMEM_PAGE_SIZE};
+				k = ioctl(pc->uffd, UFFDIO_COPY, &c);
+			}
+		} while (k < 0 && (errno == EAGAIN || errno == EINTR));
+		if (k < 0 && errno != EEXIST)
+			return -errno;
+		if (!(idx & MIG_ZERO))
+			in.off += GMEM_PAGE_SIZE;
+		pc->missing[q / 64] &= ~(1ull << (q % 64));
+		pc->nmissing--;
+	}
+	return in.off != len ? -EINVAL : 0;
+}
+
+/* Takes one section from the source; *done at its second DONE. */
+static int postcopy_take(struct vm_postcopy *pc, bool *done, char *err, size_t errlen)
+{
+	uint32_t type;
+	uint8_t *p;
+	size_t len;
+	int r = snap_stream_get(pc->fd, &type, &p, &len, MIG_MAX_PAGES, err, errlen);
+
+	if (r)
+		return r;
+	if (type == SNAP_SEC_PAGES) {
+		r = postcopy_pages(pc, p, len);
+		if (r == -EINVAL)
+			vm_errf(err, errlen, "corrupt: a page section is malformed");
+		else if (r)
+			vm_errf(err, errlen, "cannot place a page: %s", strerror(-r));
+	} else if (type == SNAP_SEC_DONE && !len && !pc->nmissing) {
+		*done = true;
+	} else {
+		vm_errf(err, errlen, "corrupt: a section of type 0x%x with %llu pages missing",
+			type, (unsigned long long)pc->nmissing);
+		r = -EINVAL;
+	}
+	core_free(p);
+	return r;
+}
+
+static void *postcopy_main(void *opaque)
+{
+	struct vm_postcopy *pc = opaque;
+	struct gmem *g = &pc->vm->mem;
+	char err[256] = "";
+	bool done = false, stop = false;
+	int r = 0;
+
+	while (!r && !done) {
+		struct pollfd p[2] = {{.fd = pc->uffd, .events = POLLIN},
+				      {.fd = pc->fd, .events = POLLIN}};
+		int n = poll(p, 2, SNAP_STREAM_TIMEOUT_S * 1000);
+		pthread_mutex_lock(&pc->lock);
+		stop = pc->stop;
+		pthread_mutex_unlock(&pc->lock);
+		if (stop)
+			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -ETIMEDOUT;
+			snprintf(err, sizeof(err), "the source is silent: %s", strerror(-r));
+			break;
+		}
+		if (p[0].revents)
+			r = postcopy_faults(pc);
+		if (!r && p[1].revents)
+			r = postcopy_take(pc, &done, err, sizeof(err));
+	}
+	pthread_mutex_lock(&pc->lock);
+	stop = stop || pc->stop;
+	pthread_mutex_unlock(&pc->lock);
+	if (done) { /* "PE" only after "OK" */
+		pthread_mutex_lock(&pc->lock);
+		while (!pc->acked && !pc->stop)
+			pthread_cond_wait(&pc->cond, &pc->lock);
+		stop = pc->stop;
+		pthread_mutex_unlock(&pc->lock);
+		r = stop ? 0 : postcopy_send(pc, SNAP_STREAM_PC_END, NULL);
+		if (!r)
+			log_info("post-copy: every page arrived in %.1f ms (%llu asked for)",
+				 (double)(vm_now_ns() - pc->t0) / 1e6,
+				 (unsigned long long)pc->nasked);
+	}
+	if (!done && !stop) {
+		log_err("post-copy: %s, with %llu pages still missing: the machine stops (its "
+			"memory is incomplete; the source cannot run it on either)",
+			err[0] ? err : strerror(-r), (unsigned long long)pc->nmissing);
+		vm_request_stop(pc->vm, VM_STOP_ERROR, 1);
+	}
+	__atomic_store_n(&g->postcopy, false, __ATOMIC_RELAXED);
+	/* Closing the userfaultfd wakes any access still waiting (a machine stopping: its
+	 * pages read as zero now) and leaves the range an ordinary mapping. */
+	close(pc->uffd);
+	pc->uffd = -1;
+	__atomic_store_n(&pc->active, false, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* At DONE: the holes are registered and the thread serves them. */
+static int postcopy_start(struct vm_postcopy *pc, char *err, size_t errlen)
+{
+	struct gmem *g = &pc->vm->mem;
+	struct uffdio_register reg = {.range = {(uintptr_t)g->ram, g->size},
+				      .mode = UFFDIO_REGISTER_MODE_MISSING};
+	int r;
+
+	if (ioctl(pc->uffd, UFFDIO_REGISTER, &reg) < 0) {
+		r = -errno;
+		vm_errf(err, errlen, "post-copy: cannot register the machine's RAM: %s",
+			strerror(-r));
+		return r;
+	}
+	pc->t0 = vm_now_ns();
+	__atomic_store_n(&pc->active, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->postcopy, true, __ATOMIC_RELEASE);
+	r = -pthread_create(&pc->thread, NULL, postcopy_main, pc);
+	if (r) {
+		__atomic_store_n(&g->postcopy, false, __ATOMIC_RELAXED);
+		__atomic_store_n(&pc->active, false, __ATOMIC_RELAXED);
+		vm_errf(err, errlen, "post-copy: cannot start its thread: %s", strerror(-r));
+		return r;
+	}
+	pc->started = true;
+	pc->vm->postcopy = pc;
+	return 0;
+}
+
+bool vm_postcopy_active(const struct vm *vm)
+{
+	return vm->postcopy && __atomic_load_n(&vm->postcopy->active, __ATOMIC_ACQUIRE);
+}
+
+void vm_postcopy_fini(struct vm *vm)
+{
+	struct vm_postcopy *pc = vm->postcopy;
+
+	if (!pc)
+		return;
+	pthread_mutex_lock(&pc->lock);
+	pc->stop = true;
+	pthread_cond_broadcast(&pc->cond);
+	pthread_mutex_unlock(&pc->lock);
+	shutdown(pc->fd, SHUT_RDWR); /* wakes its poll and any read */
+	pthread_join(pc->thread, NULL);
+	vm->postcopy = NULL;
+	postcopy_free(pc);
 }
 
 /* The destination's view of the disks. */
@@ -716,9 +1296,31 @@ static int finish_disks(struct in_disks *in, char *err, size_t errlen)
 	return r;
 }
 
-/* Receives the state of `vm` up to DONE. */
-static int receive(int fd, struct vm *vm, struct in_disks *dk, uint64_t *time, char *err,
-		   size_t errlen)
+/* POSTCOPY: answers whether this host can (a userfaultfd). */
+static int take_postcopy(int fd, struct vm *vm, size_t len, struct vm_postcopy **pc, char *err,
+			 size_t errlen)
+{
+	uint8_t ans[3] = {SNAP_STREAM_POSTCOPY & 0xff, SNAP_STREAM_POSTCOPY >> 8, 0};
+	int r;
+
+	if (len || *pc) {
+		vm_errf(err, errlen, "corrupt: a post-copy section is malformed or repeated");
+		return -EINVAL;
+	}
+	r = postcopy_new(vm, fd, pc, err, errlen);
+	ans[2] = !r;
+	if (send(fd, ans, sizeof(ans), MSG_NOSIGNAL) != (ssize_t)sizeof(ans) && !r) {
+		r = -errno;
+		vm_errf(err, errlen, "cannot answer the source: %s", strerror(-r));
+	}
+	return r;
+}
+
+/* Receives the state of `vm` up to DONE. Post-copy (*pc once POSTCOPY came): the
+ * harts' and devices' records are kept in (*pc)->kept, loaded once the thread serves
+ * the missing pages they may touch. */
+static int receive(int fd, struct vm *vm, struct in_disks *dk, struct vm_postcopy **pc,
+		   uint64_t *time, char *err, size_t errlen)
 {
 	unsigned harts = 0;
 	struct device *dev = vm->devices;
@@ -734,23 +1336,44 @@ static int receive(int fd, struct vm *vm, struct in_disks *dk, uint64_t *time, c
 		if (r)
 			return r;
 		switch (type) {
+		case SNAP_SEC_POSTCOPY:
+			if (harts) {
+				vm_errf(err, errlen, "corrupt: the post-copy section is late");
+				r = -EINVAL;
+			} else {
+				r = take_postcopy(fd, vm, len, pc, err, errlen);
+			}
+			break;
+		case SNAP_SEC_DISCARD:
+			r = !*pc || harts ? -EINVAL : postcopy_discard(*pc, p, len);
+			if (r)
+				vm_errf(err, errlen,
+					"corrupt: a discard section is malformed, misplaced or "
+					"repeated");
+			break;
 		case SNAP_SEC_PAGES:
-			r = harts ? -EINVAL : load_pages(vm, p, len);
+			r = harts || (*pc && (*pc)->missing) ? -EINVAL : load_pages(vm, p, len);
 			if (r)
 				vm_errf(err, errlen,
 					"corrupt: a page section is malformed or late");
 			break;
 		case SNAP_SEC_HART:
 			r = dev != vm->devices || harts == vm->nharts ? -EINVAL : 0;
+			if (!r && *pc && !(*pc)->missing)
+				r = -EINVAL; /* post-copy: DISCARD first */
 			if (r)
 				vm_errf(err, errlen, "corrupt: hart state out of order");
-			else
+			else if (*pc && !(r = emit_keep(&(*pc)->kept, type, p, len)))
+				harts++;
+			else if (!*pc)
 				r = vm_state_load_hart(vm, harts++, p, len, err, errlen);
 			break;
 		case SNAP_SEC_DEVICE:
 			r = !dev || harts != vm->nharts ? -EINVAL : 0;
 			if (r)
 				vm_errf(err, errlen, "corrupt: device state out of order");
+			else if (*pc)
+				r = emit_keep(&(*pc)->kept, type, p, len);
 			else
 				r = vm_state_load_device(dev, p, len, err, errlen);
 			dev = dev ? dev->next : NULL;
@@ -805,6 +1428,34 @@ static int receive(int fd, struct vm *vm, struct in_disks *dk, uint64_t *time, c
 		if (r)
 			return r;
 	}
+}
+
+/* Post-copy, the thread running: the harts' and devices' records kept by receive. */
+static int load_kept(struct vm *vm, const struct sbuf *b, char *err, size_t errlen)
+{
+	struct device *dev = vm->devices;
+	struct sreader in;
+	unsigned harts = 0;
+	int r = 0;
+
+	sreader_init(&in, b->data, b->len);
+	while (!r && in.off < b->len) {
+		uint32_t type = sread_u32(&in);
+		uint64_t len = sread_u64(&in);
+		if (in.err || len > b->len - in.off)
+			return -EIO;
+		if (type == SNAP_SEC_HART) {
+			r = vm_state_load_hart(vm, harts++, b->data + in.off, (size_t)len, err,
+					       errlen);
+		} else if (dev) {
+			r = vm_state_load_device(dev, b->data + in.off, (size_t)len, err, errlen);
+			dev = dev->next;
+		} else {
+			return -EIO;
+		}
+		in.off += (size_t)len;
+	}
+	return r;
 }
 
 int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out, char *err,
@@ -964,6 +1615,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	struct vm_restore *rs = NULL;
 	struct vm *vm = NULL;
 	struct in_disks *dk = core_calloc(1, sizeof(*dk));
+	struct vm_postcopy *pc = NULL;
 	uint8_t *p = NULL, ack[2] = {SNAP_STREAM_ACK & 0xff, SNAP_STREAM_ACK >> 8};
 	uint64_t time = 0;
 	uint32_t type;
@@ -1017,16 +1669,33 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		if (r)
 			goto out;
 	}
-	r = receive(fd, vm, dk, &time, err, errlen);
+	r = receive(fd, vm, dk, &pc, &time, err, errlen);
+	if (!r && pc && !pc->missing) {
+		vm_errf(err, errlen, "corrupt: the post-copy stream ended without its discard");
+		r = -EINVAL;
+	}
+	/* Post-copy: from here the thread serves the missing pages (the state loaded next
+	 * may touch them); vm_destroy ends it. */
+	r = r ?: (pc ? postcopy_start(pc, err, errlen) : 0);
+	r = r ?: (pc ? load_kept(vm, &pc->kept, err, errlen) : 0);
 	if (r)
 		goto out;
 	vm_restore_finish(vm, rs, time);
-	if (send(fd, ack, sizeof(ack), MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
+	if (pc) {
+		r = postcopy_send(pc, SNAP_STREAM_ACK, NULL);
+		pthread_mutex_lock(&pc->lock);
+		pc->acked = !r;
+		pthread_cond_broadcast(&pc->cond);
+		pthread_mutex_unlock(&pc->lock);
+	} else if (send(fd, ack, sizeof(ack), MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
 		r = -errno;
-		vm_errf(err, errlen, "cannot acknowledge the migration: %s", strerror(-r));
 	}
+	if (r)
+		vm_errf(err, errlen, "cannot acknowledge the migration: %s", strerror(-r));
 out:
 	if (r) {
+		if (pc && !pc->started)
+			postcopy_free(pc);
 		vm_destroy(vm);
 		vm = NULL;
 	}

@@ -20,9 +20,12 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include "core/alloc.h"
 #include "core/evloop.h"
@@ -218,8 +221,10 @@ static int save_machine(struct vm *vm, struct sbuf *b, const char *copies)
 	return r ?: b->err;
 }
 
-/* A copy of an image, holes kept (SEEK_DATA / SEEK_HOLE; all-zero chunks are not
- * written either), synced, written to DST.tmp and renamed to DST. Returns 0 or -errno. */
+/* A copy of an image, synced, written to DST.tmp and renamed to DST: a reflink (FICLONE:
+ * no data copied, whatever the size) where the file system shares extents (XFS, Btrfs),
+ * else a copy with holes kept (SEEK_DATA / SEEK_HOLE; all-zero chunks are not written
+ * either). Returns 0 or -errno. */
 static int copy_image(const char *src, const char *dst)
 {
 	enum { CHUNK = 1 << 20 };
@@ -240,10 +245,14 @@ static int copy_image(const char *src, const char *dst)
 	}
 	buf = core_alloc(CHUNK);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (!buf || out < 0 || ftruncate(out, st.st_size) < 0) {
+	if (!buf || out < 0) {
 		r = !buf ? -ENOMEM : -errno;
 		goto out;
 	}
+	if (ioctl(out, FICLONE, in) == 0)
+		off = st.st_size; /* shared extents: nothing left to copy */
+	else if (ftruncate(out, st.st_size) < 0)
+		r = -errno;
 	while (off < st.st_size && !r) {
 		off_t data = lseek(in, off, SEEK_DATA), hole;
 		if (data < 0 && errno == ENXIO)

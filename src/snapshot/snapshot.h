@@ -120,10 +120,22 @@ enum snap_stream_type {
 	SNAP_SEC_MIG_DISKS = 0x109,  /* after MACHINE: u32 version 1, u32 writable disks, u64
 				      * each one's size; answered with SNAP_STREAM_DISKS */
 	SNAP_SEC_MIG_SWITCH = 0x10a, /* empty: shared storage: the source closed its images */
+	/* Post-copy (machine/migrate.c, docs/SNAPSHOT.md "Post-copy"): */
+	SNAP_SEC_POSTCOPY = 0x10b, /* empty, after MACHINE (and MIG_DISKS): the machine will run
+				    * there before all its pages are; answered with
+				    * SNAP_STREAM_POSTCOPY */
+	SNAP_SEC_DISCARD = 0x10c,  /* u64 pages, then one bit per page (u64 words): the pages
+				    * still to come, sent at the pause before the harts */
 };
 #define SNAP_STREAM_COMMITTED 0x4b43 /* "CK", u16, then u64 checkpoint: the standby has it */
 #define SNAP_STREAM_ACK	      0x4b4f /* "OK", u16: the destination runs the machine */
 #define SNAP_STREAM_SYNC      0x5953 /* "SY", u16: the answer to SYNC */
+/* Post-copy: "PC", u16, then u8: 1 ready, 0 refused (its log says why); "RQ", u16, then
+ * u64 page: the machine there needs it; "PE", u16: every page arrived (after the second
+ * DONE, and only after "OK"). */
+#define SNAP_STREAM_POSTCOPY 0x4350
+#define SNAP_STREAM_REQUEST  0x5152
+#define SNAP_STREAM_PC_END   0x4550
 #define SNAP_STREAM_DISKS                                                                          \
 	0x4b44 /* "DK", u16, then u8: 0 shared storage, 1 copy the                                 \
 		* blocks, 2 refused (the destination says why) */

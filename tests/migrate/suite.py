@@ -16,6 +16,8 @@
                   port nobody listens on and a destination that takes 1 MiB, holds the
                   stream (lodge ps answers meanwhile: the daemon is not blocked) and
                   hangs up: the command fails with one line, the source runs on
+  postcopy, postcopy_fast_writer, postcopy_source_gone, daemon_postcopy
+                  post-copy (docs/SNAPSHOT.md "Post-copy"; the tests' docstrings say what)
   daemon_netns    the daemons' migration between the two network namespaces (each
                   daemon runs in one: the daemon, not the sandboxed guest, listens and
                   connects)
@@ -137,28 +139,39 @@ def free_port():
     return port
 
 
-def boot_memcheck(initrd, sock, wrap=(), extra=()):
+def boot_memcheck(initrd, sock, wrap=(), extra=(), memcheck="16 64"):
     g = start(boot_args(initrd) + list(extra), sock, wrap)
     if not g.wait_api(30):
         return g, "no control socket: " + g.errtext()[-300:]
     if not g.wait_for(r"Leaving this shell", 300):
         return g, "no shell prompt: " + g.text()[-300:]
-    g.send("memcheck 16 64 &\n")
+    g.send("memcheck %s &\n" % memcheck)
     if not g.wait_for(r"^CNT 5 OK$", 120):
         return g, "memcheck did not run: " + g.text()[-300:]
     return g, ""
 
 
-def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=()):
+def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=(), opts=None,
+                      memcheck="16 64", src=None, stats=None):
+    """Migrates a memcheck guest (booted here, or `src`) to a new destination; returns
+    why it failed, or "". opts: more of PUT /migrate's body; stats: a list that gets the
+    source's "migrated to" line's figures (a dict) and the destination."""
     exit_file = os.path.join(tmp, name + ".exit")
-    src, why = boot_memcheck(initrd, name + "-src.sock", wrap_src, ["--exit-file", exit_file])
-    if why:
-        return why
-    dst = start(["--incoming", "tcp:" + listen], name + "-dst.sock", wrap_dst)
-    start_src = len(src.text())
+    if src is None:
+        src, why = boot_memcheck(initrd, name + "-src.sock", wrap_src,
+                                 ["--exit-file", exit_file], memcheck)
+        if why:
+            return why
+    else:
+        exit_file = src.exit_file
+    dst = start(["--incoming", "tcp:" + listen, "--exit-file", exit_file + "2"],
+                name + "-dst.sock", wrap_dst)
+    dst.exit_file = exit_file + "2"
     time.sleep(1.0)  # the destination listens
     t0 = time.time()
-    st, body = api(src.api_sock, "PUT", "/migrate", {"destination": connect}, timeout=300)
+    req = {"destination": connect}
+    req.update(opts or {})
+    st, body = api(src.api_sock, "PUT", "/migrate", req, timeout=600)
     took = time.time() - t0
     if st != 204:
         return "PUT /migrate: %s %s (source: %s; destination: %s)" % (
@@ -171,6 +184,14 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=()):
     info = re.search(r"migrated to \S+: .*", src.errtext())
     print("# %s: PUT /migrate %.0f ms; %s" % (name, took * 1000, info.group(0) if info else "?"),
           flush=True)
+    if info and stats is not None:
+        m = re.search(r"(\d+) rounds, .* in ([\d.]+) ms, paused ([\d.]+) ms"
+                      r"(?:, post-copy (\d+) pages \((\d+) asked for\))?", info.group(0))
+        stats.append({"rounds": int(m.group(1)), "total_ms": float(m.group(2)),
+                      "paused_ms": float(m.group(3)),
+                      "post_pages": int(m.group(4) or 0), "asked": int(m.group(5) or 0)}
+                     if m else {})
+        stats.append(dst)
     why = ""
     try:
         reason = json.load(open(exit_file)).get("reason")
@@ -203,7 +224,8 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=()):
     if st != 200 or body.get("state") != "Running":
         why += "; the destination's GET /vm: %s %s (status %s: %s)" % (
             st, body, dst.p.poll(), dst.errtext()[-200:])
-    dst.kill()
+    if stats is None:
+        dst.kill()
     return why
 
 
@@ -211,6 +233,84 @@ def t_loopback(initrd):
     port = free_port()
     result("loopback", migrate_and_check("lo", initrd, "127.0.0.1:%d" % port,
                                          "127.0.0.1:%d" % port))
+
+
+def t_postcopy(initrd):
+    """Post-copy with no pre-copy round: the guest runs at the destination at once and
+    every page it touches comes on demand."""
+    port = free_port()
+    stats = []
+    why = migrate_and_check("pc", initrd, "127.0.0.1:%d" % port, "127.0.0.1:%d" % port,
+                            opts={"post_copy": True, "precopy_rounds": 0}, stats=stats)
+    if stats:
+        s, dst = stats
+        if s.get("rounds") != 0 or not s.get("post_pages") or not s.get("asked"):
+            why += "; expected 0 rounds and pages sent after the switch, some asked for: %s" % s
+        dst.kill()
+    result("postcopy", why)
+
+
+def t_postcopy_fast_writer(initrd):
+    """A guest that rewrites its 8 MiB faster than an 8 MiB/s link: pre-copy does not
+    converge (30 rounds, then a long pause); post-copy moves it on with a short pause."""
+    rate = 8 << 20
+    port = free_port()
+    stats = []
+    why = migrate_and_check("pcw1", initrd, "127.0.0.1:%d" % port, "127.0.0.1:%d" % port,
+                            opts={"max_bandwidth": rate}, memcheck="8 2048", stats=stats)
+    if not stats:
+        return result("postcopy_fast_writer", why or "no figures from the pre-copy")
+    pre, mid = stats
+    if pre.get("rounds", 0) < 30:
+        why += "; pre-copy converged: the guest did not outrun the link: %s" % pre
+    port = free_port()
+    stats = []
+    why += migrate_and_check("pcw2", initrd, "127.0.0.1:%d" % port, "127.0.0.1:%d" % port,
+                             opts={"max_bandwidth": rate, "post_copy": True,
+                                   "precopy_rounds": 1}, src=mid, stats=stats)
+    if stats:
+        post, dst = stats
+        print("# postcopy_fast_writer: pre-copy paused %.0f ms after %d rounds; post-copy "
+              "paused %.0f ms, %d pages after the switch (%d asked for)" % (
+                  pre.get("paused_ms", 0), pre.get("rounds", 0), post.get("paused_ms", 0),
+                  post.get("post_pages", 0), post.get("asked", 0)), flush=True)
+        if not post.get("asked") or post.get("paused_ms", 1e9) * 4 > pre.get("paused_ms", 0):
+            why += ("; post-copy did not pause much less than pre-copy, or no page was "
+                    "asked for: %s vs %s" % (post, pre))
+        dst.kill()
+    result("postcopy_fast_writer", why)
+
+
+def t_postcopy_source_gone(initrd):
+    """The source killed after the switch: the destination cannot go on (its memory is
+    incomplete): it stops with an error, and says why."""
+    src, why = boot_memcheck(initrd, "pcg-src.sock")
+    if why:
+        return result("postcopy_source_gone", why)
+    port = free_port()
+    dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "pcg-dst.sock")
+    time.sleep(1.0)
+    def put():  # it gets no answer: the source is killed
+        try:
+            api(src.api_sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port,
+                                                  "post_copy": True, "precopy_rounds": 0,
+                                                  "max_bandwidth": 1 << 20}, timeout=300)
+        except OSError:
+            pass
+    t = threading.Thread(target=put, daemon=True)
+    t.start()
+    # it runs there (its pages coming on demand over a 1 MiB/s link): it counts on
+    if not dst.wait_for(r"^CNT \d+ OK$", 120):
+        why += "; the destination did not run: " + dst.errtext()[-300:]
+    src.p.kill()
+    try:
+        code = dst.p.wait(60)
+    except subprocess.TimeoutExpired:
+        code = None
+    dst.te.join(5)
+    if code in (None, 0) or "post-copy" not in dst.errtext() or "missing" not in dst.errtext():
+        why += "; the destination: status %s, %r" % (code, dst.errtext()[-300:])
+    result("postcopy_source_gone", why)
 
 
 def sh(*cmd):
@@ -280,6 +380,18 @@ def t_dest_gone(initrd):
     st, body = api(src.api_sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % free_port()})
     if st != 502:
         why += "; a port nobody listens on: %s %s" % (st, body)
+    # post-copy: the same destination that hangs up before the switch
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    port = ls.getsockname()[1]
+    t = threading.Thread(target=half, daemon=True)
+    t.start()
+    st, body = api(src.api_sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port,
+                                                     "post_copy": True, "precopy_rounds": 0})
+    ls.close()
+    if st != 502 or body.get("error") != "migration_failed":
+        why += "; post-copy to a destination gone before the switch: %s %s" % (st, body)
     for body, want in [({"destination": "nowhere"}, 400), ({"dest": "x:1"}, 400)]:
         st, b = api(src.api_sock, "PUT", "/migrate", body)
         if st != want:
@@ -427,9 +539,10 @@ def wait_until(pred, timeout):
     return None
 
 
-def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=True):
+def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=True,
+                    migrate_opts=()):
     """Returns why it failed, or ""."""
-    tag = "n" if wrap_a else "l"
+    tag = ("n" if wrap_a else "l") + ("p" if migrate_opts else "")
     a, b = Daemon("da" + tag, wrap_a), Daemon("db" + tag, wrap_b)
     why = ""
     try:
@@ -501,7 +614,7 @@ def through_daemons(initrd, wrap_a=(), wrap_b=(), addr="127.0.0.1", failures=Tru
         if b.inspect("dst").get("state") != "incoming":
             why += "; dst is %s before the migration" % b.inspect("dst").get("state")
         t0 = time.time()
-        rc, out = a.cli("migrate", "src", "%s:%d" % (addr, port), timeout=600)
+        rc, out = a.cli("migrate", "src", "%s:%d" % (addr, port), *migrate_opts, timeout=600)
         print("# daemon%s: lodge migrate %.0f ms" % (tag, (time.time() - t0) * 1000), flush=True)
         if rc:
             return why + "; lodge migrate: %d %s; dst: %s" % (rc, out, b.inspect("dst"))
@@ -615,6 +728,15 @@ def t_daemon(initrd):
     result("daemon", through_daemons(initrd))
 
 
+def t_daemon_postcopy(initrd):
+    """`lodge migrate --post-copy --precopy-rounds 0` between two daemons: the guests run
+    sandboxed (seccomp, no capabilities: a userfaultfd for user-mode faults only, device
+    buffers faulted in first)."""
+    result("daemon_postcopy", through_daemons(initrd, failures=False,
+                                              migrate_opts=("--post-copy", "--precopy-rounds",
+                                                            "0")))
+
+
 def t_daemon_netns(initrd):
     if os.geteuid() != 0 or not shutil.which("ip"):
         result("daemon_netns", "needs root and iproute2 to create network namespaces")
@@ -653,13 +775,17 @@ def main():
     try:
         initrd, why = build_initrd()
         if not initrd:
-            for t in ("loopback", "netns", "dest_gone", "daemon", "daemon_netns", "disk_copy",
+            for t in ("loopback", "netns", "dest_gone", "postcopy", "postcopy_fast_writer",
+                      "postcopy_source_gone", "daemon", "daemon_postcopy", "daemon_netns", "disk_copy",
                       "disk_shared", "disk_bad", "daemon_disk"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
         else:
             only = os.environ.get("MIGRATE_ONLY", "")
             for name, fn in (("loopback", t_loopback), ("netns", t_netns),
-                             ("dest_gone", t_dest_gone), ("daemon", t_daemon),
+                             ("dest_gone", t_dest_gone), ("postcopy", t_postcopy),
+                             ("postcopy_fast_writer", t_postcopy_fast_writer),
+                             ("postcopy_source_gone", t_postcopy_source_gone),
+                             ("daemon", t_daemon), ("daemon_postcopy", t_daemon_postcopy),
                              ("daemon_netns", t_daemon_netns)):
                 if not only or name in only.split(","):
                     fn(initrd)

@@ -25,6 +25,9 @@
                  elsewhere (--restore-disk, --overlay-dir) read back from the disk, page
                  cache dropped, the file as it was; a bad "disks" value answers 400 and
                  a wrong number of --restore-disk exits 125 with one line
+  disk_reflink   the same on XFS (a loop mount the test makes; needs root and xfsprogs):
+                 the copy is a reflink (filefrag: every extent shared) with the disk's
+                 bytes; the snapshot's time is printed beside ext4's (a real copy)
 Guests run on the release build when there is one (speed); the bad files go to the
 ASan+UBSan build.
 """
@@ -353,6 +356,57 @@ def t_disk_copy():
     result("disk_copy", why)
 
 
+def t_disk_reflink():
+    """ "disks": "copy" where the file system shares extents (XFS on a loop device the
+    test makes): the copy is a reflink (filefrag: every extent shared), the same bytes
+    as the disk, and the snapshot takes about as long as one without a disk."""
+    name = "disk_reflink"
+    if os.geteuid() != 0 or not shutil.which("mkfs.xfs") or not shutil.which("filefrag"):
+        print("SKIP: snapshot.%s: needs root, mkfs.xfs (xfsprogs) and filefrag" % name,
+              flush=True)
+        return
+    img, mnt = os.path.join(tmp, "xfs.img"), os.path.join(tmp, "xfs")
+    with open(img, "wb") as f:
+        f.truncate(1 << 30)
+    os.makedirs(mnt)
+    r = subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", img], capture_output=True,
+                       text=True)
+    r = r if r.returncode else subprocess.run(["mount", "-o", "loop", img, mnt],
+                                              capture_output=True, text=True)
+    if r.returncode:
+        print("SKIP: snapshot.%s: cannot make an XFS loop mount: %s" % (name, r.stderr[-200:]),
+              flush=True)
+        return
+    why = ""
+    try:
+        for where in ("ext4", "xfs"):
+            d = mnt if where == "xfs" else tmp
+            disk = os.path.join(d, "big.raw")
+            with open(disk, "wb") as f:  # 192 MiB of data: a copy takes a while
+                f.write(b"lodge tests/snapshot: raw, no file system\n")
+                f.write(os.urandom((192 << 20) - 42))
+            g, why = boot_counter("rl-" + where, ["--disk", disk + ",format=raw"])
+            snap = os.path.join(d, "rl-%s.snap" % where)
+            why = why or pause_snapshot(g, snap, disks="copy")
+            if why:
+                g.kill()
+                break
+            copy = snap + ".disk0.saved.raw"
+            if not os.path.exists(copy) or sha(copy) != sha(disk):
+                why += "; %s: the copy is not the disk" % where
+            g.kill()
+            if where == "xfs":
+                ff = subprocess.run(["filefrag", "-v", copy], capture_output=True, text=True)
+                ext = [ln for ln in ff.stdout.splitlines() if re.match(r"\s*\d+:", ln)]
+                if not ext or any("shared" not in ln for ln in ext):
+                    why += "; the copy on XFS is not a reflink: %s" % ff.stdout[-400:]
+            os.remove(copy)
+            os.remove(disk)
+    finally:
+        subprocess.run(["umount", mnt], capture_output=True)
+    result(name, why)
+
+
 def md5_of(g, marker):
     out = run_cmd(g, "md5sum /tmp/buf", marker, 120) or ""
     m = re.search(r"^([0-9a-f]{32})  /tmp/buf$", out, re.M)
@@ -432,6 +486,7 @@ def main():
             result("bad_files", "no snapshot to damage")
         t_smp_disk_net()
         t_disk_copy()
+        t_disk_reflink()
     finally:
         for g in guests:
             g.close()

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,14 @@ static struct vm *new_vm(void)
 	return vm;
 }
 
-/* A destination that records the stream and answers "OK" after DONE. */
+/* A destination that records the stream and answers "OK" after DONE; post-copy: "PC"
+ * yes to POSTCOPY, "OK" after the first DONE (switch at `switched`), "PE" after the
+ * second. */
 struct recorder {
 	int lfd;
 	uint8_t *data;
-	size_t len, cap;
+	size_t len, cap, switched;
+	bool post_copy;
 };
 
 static int get_all(int fd, uint8_t *p, size_t n)
@@ -76,6 +80,23 @@ static void *record(void *opaque)
 			break;
 		if (type == 0x103 && write(fd, "SY", 2) != 2) /* SYNC */
 			break;
+		if (type == 0x10b) { /* POSTCOPY */
+			r->post_copy = true;
+			if (write(fd, "PC\1", 3) != 3)
+				break;
+			continue;
+		}
+		if (type == 0x102 && r->post_copy && !r->switched) {
+			r->switched = r->len;
+			if (write(fd, "OK", 2) != 2)
+				break;
+			continue;
+		}
+		if (type == 0x102 && r->post_copy) {
+			if (write(fd, "PE", 2) != 2)
+				break;
+			break;
+		}
 		if (type == 0x102) { /* DONE */
 			if (write(fd, "OK", 2) != 2)
 				break;
@@ -160,7 +181,7 @@ static int t_migrate_and_damage(void)
 	CHECK(rec.lfd >= 0);
 	snprintf(dest, sizeof(dest), "127.0.0.1:%d", port);
 	pthread_create(&t, NULL, record, &rec);
-	CHECK_EQ(vm_migrate(a, dest, &st, err, sizeof(err)), 0);
+	CHECK_EQ(vm_migrate(a, dest, NULL, &st, err, sizeof(err)), 0);
 	pthread_join(t, NULL);
 	close(rec.lfd);
 	CHECK(st.rounds >= 1 && st.pages >= a->mem.size / 4096);
@@ -193,9 +214,66 @@ static int t_migrate_and_damage(void)
 
 	/* Nobody listening: refused, the source runs on (here: as it was). */
 	snprintf(dest, sizeof(dest), "127.0.0.1:%d", port);
-	CHECK(vm_migrate(a, dest, &st, err, sizeof(err)) < 0);
+	CHECK(vm_migrate(a, dest, NULL, &st, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "connect"));
-	CHECK(vm_migrate(a, "no-port", &st, err, sizeof(err)) < 0);
+	CHECK(vm_migrate(a, "no-port", NULL, &st, err, sizeof(err)) < 0);
+	free(rec.data);
+	vm_destroy(a);
+	return 0;
+}
+
+/* Post-copy with no pre-copy round: the recorded stream brings a machine that runs at
+ * once, its pages arriving behind; damage before the switch is refused. */
+static int t_postcopy(void)
+{
+	struct vm *a = new_vm(), *b = NULL;
+	struct vm_migrate_opts o = {.post_copy = true, .precopy_rounds = 0};
+	struct recorder rec = {0};
+	struct vm_migrate_stats st;
+	char dest[64], err[256];
+	pthread_t t;
+	int port;
+
+	CHECK(a);
+	for (uint64_t i = 0; i < a->mem.size; i += 4096)
+		if ((i / 4096) % 3 != 2)
+			memset(a->mem.ram + i, (int)(i / 4096) | 1, 4096);
+	a->harts[0]->x[5] = 0xfeedull;
+	rec.lfd = listen_any(&port);
+	CHECK(rec.lfd >= 0);
+	snprintf(dest, sizeof(dest), "127.0.0.1:%d", port);
+	pthread_create(&t, NULL, record, &rec);
+	CHECK_EQ(vm_migrate(a, dest, &o, &st, err, sizeof(err)), 0);
+	pthread_join(t, NULL);
+	close(rec.lfd);
+	CHECK_EQ(st.rounds, 0);
+	CHECK_EQ(st.post_pages, a->mem.size / 4096); /* every page went after the switch */
+	CHECK(rec.switched > 0 && rec.switched < rec.len);
+
+	CHECK_EQ(incoming(rec.data, rec.len, &b, err, sizeof(err)), 0);
+	CHECK(b);
+	CHECK_EQ(b->harts[0]->x[5], 0xfeedull);
+	/* Reading the pages waits for each (nobody asks: they stream in order). */
+	CHECK(!memcmp(a->mem.ram, b->mem.ram, a->mem.size));
+	for (int i = 0; i < 500 && vm_postcopy_active(b); i++)
+		usleep(10000);
+	CHECK(!vm_postcopy_active(b));
+	vm_destroy(b);
+
+	/* Before the switch, every truncation and changed byte is refused. */
+	for (size_t cut = 0; cut < rec.switched; cut += rec.switched / 40 + 1) {
+		b = NULL;
+		CHECK(incoming(rec.data, cut, &b, err, sizeof(err)) < 0);
+		CHECK(!b && err[0]);
+	}
+	for (size_t i = 0; i < rec.switched; i += rec.switched / 40 + 1) {
+		rec.data[i] ^= 0x20;
+		b = NULL;
+		if (incoming(rec.data, rec.len, &b, err, sizeof(err)) >= 0)
+			fprintf(stderr, "byte %zu changed, the stream was taken\n", i);
+		rec.data[i] ^= 0x20;
+		CHECK(!b && err[0]);
+	}
 	free(rec.data);
 	vm_destroy(a);
 	return 0;
@@ -203,6 +281,7 @@ static int t_migrate_and_damage(void)
 
 static const struct unit_test tests[] = {
 	{"migrate_and_damage", t_migrate_and_damage},
+	{"postcopy", t_postcopy},
 };
 
 UNIT_MAIN("migrate", tests)
