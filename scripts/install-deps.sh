@@ -13,7 +13,7 @@ PKGS="build-essential make pkg-config python3 python3-yaml clang-format \
 	clang libclang-rt-14-dev wabt libcjson-dev libsqlite3-dev libseccomp-dev \
 	lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 \
 	apt cpio xz-utils zstd kmod debian-archive-keyring \
-	debootstrap e2fsprogs openssh-client iperf3 iproute2 dpkg-dev tcl \
+	debootstrap e2fsprogs xfsprogs openssh-client iperf3 iproute2 dpkg-dev tcl \
 	podman buildah containerd crun runc qemu-user-static binfmt-support"
 missing=
 for p in $PKGS; do
