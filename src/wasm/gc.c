@@ -584,6 +584,20 @@ static bool range_ok(uint32_t at, uint32_t n, uint32_t size)
 	return (uint64_t)at + n <= size;
 }
 
+/* The element that slots a (an array reference) and i (an index) name, for array.get
+ * and array.set: a trap for a null array or an index past its end. */
+static enum wasm_trap array_elem(const union wasm_slot *fp, uint32_t a, uint32_t i, uint8_t **p)
+{
+	struct wasm_gcobj *o = fp[a].ref;
+
+	if (!o)
+		return WASM_TRAP_NULL_ARRAY;
+	if (fp[i].i32 >= o->len)
+		return WASM_TRAP_ARRAY_OOB;
+	*p = (uint8_t *)o->data + (size_t)fp[i].i32 * o->esize;
+	return WASM_TRAP_NONE;
+}
+
 enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, const uint32_t *pc,
 			    enum wasm_op op, union wasm_slot *fp, const union wasm_slot *top)
 {
@@ -665,26 +679,18 @@ enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, co
 		return WASM_TRAP_NONE;
 	}
 	case WASM_OP_ARRAY_GET: {
-		uint32_t i = fp[pc[3]].i32;
-		o = fp[pc[2]].ref;
-		if (!o)
-			return WASM_TRAP_NULL_ARRAY;
-		if (i >= o->len)
-			return WASM_TRAP_ARRAY_OOB;
-		ek_load(&fp[pc[1]], (const uint8_t *)o->data + (size_t)i * o->esize,
-			(enum wasm_gc_ek)pc[4]);
-		return WASM_TRAP_NONE;
+		uint8_t *p;
+		trap = array_elem(fp, pc[2], pc[3], &p);
+		if (!trap)
+			ek_load(&fp[pc[1]], p, (enum wasm_gc_ek)pc[4]);
+		return trap;
 	}
 	case WASM_OP_ARRAY_SET: {
-		uint32_t i = fp[pc[2]].i32;
-		o = fp[pc[1]].ref;
-		if (!o)
-			return WASM_TRAP_NULL_ARRAY;
-		if (i >= o->len)
-			return WASM_TRAP_ARRAY_OOB;
-		ek_store((uint8_t *)o->data + (size_t)i * o->esize, &fp[pc[3]],
-			 (enum wasm_gc_ek)pc[4]);
-		return WASM_TRAP_NONE;
+		uint8_t *p;
+		trap = array_elem(fp, pc[1], pc[2], &p);
+		if (!trap)
+			ek_store(p, &fp[pc[3]], (enum wasm_gc_ek)pc[4]);
+		return trap;
 	}
 	case WASM_OP_ARRAY_LEN:
 		o = fp[pc[2]].ref;
