@@ -807,6 +807,11 @@ uint64_t wasm_store_gc_collections(const struct wasm_store *s)
 	return s->gc_collections;
 }
 
+uint64_t wasm_store_gc_objects(const struct wasm_store *s)
+{
+	return s->gc_n;
+}
+
 int wasm_anyref_pin(struct wasm_store *s, uintptr_t v)
 {
 	if (s->gc_npins == s->gc_cappins) {
