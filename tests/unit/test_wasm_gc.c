@@ -238,6 +238,9 @@ static int test_pins(void)
 	CHECK(wasm_store_gc_collections(s) > 0);
 	wasm_store_gc(s);
 	CHECK_EQ(wasm_store_gc_objects(s), 8); /* the pinned ones: the churn's are garbage */
+	/* inside a live object (objects share slabs): no object's address */
+	arg.ext = kept[0] + 16;
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
 	for (int i = 0; i < 8; i++) {
 		uintptr_t host;
 		CHECK_EQ(wasm_anyref_kind(kept[i], &host), WASM_ANYREF_STRUCT);
@@ -249,6 +252,9 @@ static int test_pins(void)
 	/* unpinned, held by nothing the store sees: the next collection frees them */
 	wasm_store_gc(s);
 	CHECK_EQ(wasm_store_gc_objects(s), 0);
+	/* a freed object's address is refused too */
+	arg.ext = kept[0];
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
 	/* not an object of the store: refused before any code runs */
 	arg.ext = (uintptr_t)bogus;
 	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
