@@ -555,8 +555,8 @@ check2 typed-as-non-null 134 "lodge wasm: typed.wat: trap: null reference in fun
 	-- --invoke as_non_null $ty
 check2 typed-br-on-null 0 "-1" -- --invoke or_default $ty 5
 # a br_on_null back to its loop counts fuel (it ran on without it, past any --fuel)
-check2 typed-br-on-null-loop-fuel 134 "lodge wasm: typed.wat: trap: fuel exhausted in function 6 (spin_on_null) at offset 0xd8 (typed.wat:25:23)" \
-	-- --timeout 20 --fuel 100000 --invoke spin_on_null $ty
+check2 typed-br-on-null-loop-fuel 134 "lodge wasm: typed_fuel.wat: trap: fuel exhausted in function 0 (spin_on_null) at offset 0x34 (typed_fuel.wat:7:23)" \
+	-- --timeout 20 --fuel 100000 --invoke spin_on_null typed_fuel.wat
 
 # the JIT translates atomics and typed references (jit_atomics.wat): the same answers and
 # traps both ways, and (LODGE_PERF_MAP's symbols) the functions really were translated

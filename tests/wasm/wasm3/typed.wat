@@ -19,10 +19,4 @@
       (return (call_ref $op (local.get 0) (local.get 0)
         (br_on_null $null (global.get $none)))))
     (i64.const -1))
-  ;; br_on_null back to its loop is a loop back-edge: it counts fuel
-  (func (export "spin_on_null") (result i32)
-    (loop $l
-      (br_on_null $l (global.get $none))
-      (drop))
-    (i32.const 0))
 )
