@@ -15,9 +15,10 @@
  * element segments, and the values of every exception (exn.c); objects are then scanned
  * precisely from their types. It runs when the bytes allocated since the last one reach
  * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
- * in the store's budget (--max-memory), which is charged for every slab and large object. Collections
- * run only from the interpreter's GC ops (whose functions the JIT leaves alone), never
- * while instantiating (constant expressions hold objects in C variables then).
+ * in the store's budget (--max-memory), which is charged for every slab and large
+ * object. Collections run only from the interpreter's GC ops (whose functions the JIT
+ * leaves alone), never while instantiating (constant expressions hold objects in C
+ * variables then).
  */
 #include "wasm/internal.h"
 
