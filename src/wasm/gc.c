@@ -4,17 +4,21 @@
  * their instructions, the run-time type tests (ref.test, ref.cast, br_on_cast), the
  * extern conversions and the store's collector.
  *
- * Every object of a store is in its open-addressing set (s->gc_set), so whether a word is
- * an object's address is one probe. The collector is a mark-and-sweep: the roots are the
+ * Objects of up to 256 bytes (header and data) live in 64 KiB slabs, one size class of 16
+ * bytes each (a bit per slot, freed slots on a list, an empty slab back to the host at the
+ * sweep); larger ones are blocks of their own in the store's open-addressing set
+ * (s->gc_set). Whether a word is an object's address is a binary search of the sorted
+ * slabs and a slot check, or one set probe. The collector is a mark-and-sweep: the roots are the
  * value stack in use (every slot below the running frame's top, scanned conservatively:
  * a word that is a live object's address keeps it, so a stale slot can only keep garbage
  * a little longer), every reference global and table of the store, every instance's
  * element segments, and the values of every exception (exn.c); objects are then scanned
  * precisely from their types. It runs when the bytes allocated since the last one reach
  * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
- * in the store's budget (--max-memory), which is charged for every object. Collections
- * run only from the interpreter's GC ops (whose functions the JIT leaves alone), never
- * while instantiating (constant expressions hold objects in C variables then).
+ * in the store's budget (--max-memory), which is charged for every slab and large
+ * object. Collections run only from the interpreter's GC ops (whose functions the JIT
+ * leaves alone), never while instantiating (constant expressions hold objects in C
+ * variables then).
  */
 #include "wasm/internal.h"
 
@@ -28,6 +32,8 @@
 #define HOST_INLINE   (1ull << 62)
 #define GC_MAX_BYTES  (1ull << 40) /* no object is larger (then past any budget) */
 #define GC_EMPTY_SLOT ((struct wasm_gcobj *)0)
+#define SLAB_BYTES    (64u << 10)
+#define SMALL_MAX     (WASM_GC_NCLASS * 16u) /* larger objects are each a block of their own */
 
 /* ----- the object set ----- */
 
@@ -55,11 +61,129 @@ static void set_put(struct wasm_gcobj **set, size_t cap, struct wasm_gcobj *o)
 	set[i] = o;
 }
 
+/* ----- slabs: the objects of up to SMALL_MAX bytes ----- */
+
+/* A slab holds objects of one size class (osize bytes, a multiple of 16) from SLAB_OBJ0
+ * on: a bit per slot says which are allocated; freed slots are on a list through their
+ * first word, and slots from bump on were never used. A slab is charged to the store's
+ * budget whole while it exists, and freed when a sweep leaves it empty. */
+struct wasm_gc_slab {
+	uint32_t osize, nobj; /* bytes per object, slots it has room for */
+	uint32_t bump;	      /* slots from here on were never used */
+	uint32_t nlive;	      /* allocated slots */
+	uint32_t cls;
+	struct wasm_gc_slab *next; /* on s->gc_partial[cls] */
+	struct wasm_gcobj *free;   /* freed slots */
+	uint64_t used[SLAB_BYTES / 16 / 64];
+};
+
+#define SLAB_OBJ0 ((sizeof(struct wasm_gc_slab) + 15) & ~(size_t)15)
+
+static struct wasm_gcobj *slab_obj(const struct wasm_gc_slab *sl, uint32_t i)
+{
+	return (struct wasm_gcobj *)(void *)((char *)(uintptr_t)sl + SLAB_OBJ0 +
+					     (size_t)i * sl->osize);
+}
+
+static bool slab_used(const struct wasm_gc_slab *sl, uint32_t i)
+{
+	return sl->used[i / 64] >> (i % 64) & 1;
+}
+
+/* The slab whose bytes hold address v, if any (a binary search of the sorted slabs). */
+static struct wasm_gc_slab *slab_of(const struct wasm_store *s, uintptr_t v)
+{
+	size_t lo = 0, hi = s->gc_nslabs;
+	struct wasm_gc_slab *sl;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uintptr_t)s->gc_slabs[mid] <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	sl = s->gc_slabs[lo - 1];
+	return v < (uintptr_t)sl + SLAB_BYTES ? sl : NULL;
+}
+
+/* Adds a slab of class cls (charged to the budget) on its partial list: false when the
+ * budget or the host refuses. */
+static bool slab_add(struct wasm_store *s, uint32_t cls)
+{
+	struct wasm_gc_slab *sl;
+	size_t at;
+
+	if (s->gc_nslabs == s->gc_capslabs) {
+		size_t cap = s->gc_capslabs ? 2 * s->gc_capslabs : 16;
+		struct wasm_gc_slab **a = core_realloc(s->gc_slabs, cap * sizeof(*a));
+		if (!a)
+			return false;
+		s->gc_slabs = a;
+		s->gc_capslabs = cap;
+	}
+	if (wasm_store_charge(s, SLAB_BYTES))
+		return false;
+	sl = core_alloc(SLAB_BYTES);
+	if (!sl) {
+		wasm_store_refund(s, SLAB_BYTES);
+		return false;
+	}
+	memset(sl, 0, sizeof(*sl));
+	sl->cls = cls;
+	sl->osize = (cls + 1) * 16;
+	sl->nobj = (uint32_t)((SLAB_BYTES - SLAB_OBJ0) / sl->osize);
+	for (at = s->gc_nslabs; at > 0 && (uintptr_t)s->gc_slabs[at - 1] > (uintptr_t)sl; at--)
+		s->gc_slabs[at] = s->gc_slabs[at - 1];
+	s->gc_slabs[at] = sl;
+	s->gc_nslabs++;
+	s->gc_bytes += SLAB_BYTES;
+	sl->next = s->gc_partial[cls];
+	s->gc_partial[cls] = sl;
+	return true;
+}
+
+/* A zeroed object from the first slab of class cls with room (there is one). */
+static struct wasm_gcobj *slab_take(struct wasm_store *s, uint32_t cls)
+{
+	struct wasm_gc_slab *sl = s->gc_partial[cls];
+	struct wasm_gcobj *o;
+	uint32_t i;
+
+	if (sl->free) {
+		o = sl->free;
+		memcpy(&sl->free, o, sizeof(sl->free));
+		i = (uint32_t)(((uintptr_t)o - (uintptr_t)sl - SLAB_OBJ0) / sl->osize);
+	} else {
+		i = sl->bump++;
+		o = slab_obj(sl, i);
+	}
+	sl->used[i / 64] |= 1ull << (i % 64);
+	sl->nlive++;
+	if (!sl->free && sl->bump == sl->nobj)
+		s->gc_partial[cls] = sl->next;
+	memset(o, 0, sl->osize);
+	return o;
+}
+
 bool wasm_gc_is_obj(const struct wasm_store *s, uint64_t v)
 {
+	const struct wasm_gc_slab *sl;
 	size_t i;
 
-	if (!v || (v & 7) || !s->gc_cap)
+	if (!v || (v & 7))
+		return false;
+	sl = slab_of(s, (uintptr_t)v);
+	if (sl) {
+		uintptr_t off = (uintptr_t)v - (uintptr_t)sl;
+		if (off < SLAB_OBJ0 || (off - SLAB_OBJ0) % sl->osize)
+			return false;
+		i = (off - SLAB_OBJ0) / sl->osize;
+		return i < sl->bump && slab_used(sl, (uint32_t)i);
+	}
+	if (!s->gc_cap)
 		return false;
 	i = slot_of((uintptr_t)v, s->gc_cap - 1);
 	while (s->gc_set[i]) {
@@ -249,6 +373,12 @@ static void each_ref(struct wasm_gcobj *o, void (*fn)(void *, uint64_t), void *c
 
 void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx)
 {
+	for (size_t k = 0; k < s->gc_nslabs; k++) {
+		const struct wasm_gc_slab *sl = s->gc_slabs[k];
+		for (uint32_t i = 0; i < sl->bump; i++)
+			if (slab_used(sl, i))
+				each_ref(slab_obj(sl, i), fn, ctx);
+	}
 	for (size_t i = 0; i < s->gc_cap; i++)
 		if (s->gc_set[i])
 			each_ref(s->gc_set[i], fn, ctx);
@@ -302,35 +432,78 @@ static uint64_t data_bytes(const struct wasm_gcobj *o)
 	return 8;
 }
 
+/* Frees the unmarked objects of the slabs (a slab left empty goes back to the host) and
+ * unmarks the rest; rebuilds the partial lists. Returns the bytes of the survivors. */
+static uint64_t sweep_slabs(struct wasm_store *s)
+{
+	uint64_t live = 0;
+	size_t keep = 0;
+
+	for (uint32_t c = 0; c < WASM_GC_NCLASS; c++)
+		s->gc_partial[c] = NULL;
+	for (size_t k = 0; k < s->gc_nslabs; k++) {
+		struct wasm_gc_slab *sl = s->gc_slabs[k];
+		for (uint32_t w = 0; w * 64 < sl->bump; w++) {
+			uint64_t bits = sl->used[w];
+			while (bits) {
+				uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+				struct wasm_gcobj *o = slab_obj(sl, i);
+				bits &= bits - 1;
+				if (o->mark) {
+					o->mark = false;
+					continue;
+				}
+				sl->used[w] &= ~(1ull << (i % 64));
+				sl->nlive--;
+				memcpy(o, &sl->free, sizeof(sl->free));
+				sl->free = o;
+			}
+		}
+		if (!sl->nlive) {
+			wasm_store_refund(s, SLAB_BYTES);
+			s->gc_bytes -= SLAB_BYTES;
+			core_free(sl);
+			continue;
+		}
+		live += (uint64_t)sl->nlive * sl->osize;
+		s->gc_n += sl->nlive;
+		s->gc_slabs[keep++] = sl;
+		if (sl->free || sl->bump < sl->nobj) {
+			sl->next = s->gc_partial[sl->cls];
+			s->gc_partial[sl->cls] = sl;
+		}
+	}
+	s->gc_nslabs = keep;
+	return live;
+}
+
 void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 {
 	struct mark g = {s, NULL, 0};
 	struct wasm_gcobj **set;
 	uint64_t live = 0;
-	size_t n = 0, cap = s->gc_cap;
+	size_t n = 0, cap = 64;
 
 	if (!s->gc_n)
 		return;
+	/* everything that can fail comes before marking: outside a collection no object is
+	 * marked (the sweep unmarks the survivors, and new objects start unmarked) */
+	while (cap < 2 * s->gc_nlarge + 2)
+		cap *= 2;
 	g.work = core_alloc(s->gc_n * sizeof(*g.work));
-	if (!g.work)
+	set = core_calloc(cap, sizeof(*set));
+	if (!g.work || !set) {
+		core_free(g.work);
+		core_free(set);
 		return; /* frees nothing: the budget check fails cleanly later */
-	for (size_t i = 0; i < s->gc_cap; i++)
-		if (s->gc_set[i])
-			s->gc_set[i]->mark = false;
+	}
 	mark_roots(s, &g, top);
 	while (g.nwork)
 		trace(&g, g.work[--g.nwork]);
 	core_free(g.work);
-	/* sweep: the survivors go to a new set */
-	for (size_t i = 0; i < s->gc_cap; i++)
-		if (s->gc_set[i] && s->gc_set[i]->mark)
-			n++;
-	cap = 64;
-	while (cap < 2 * n + 2)
-		cap *= 2;
-	set = core_calloc(cap, sizeof(*set));
-	if (!set)
-		return;
+	s->gc_n = 0;
+	live = sweep_slabs(s);
+	/* the large objects: the survivors go to the new set */
 	for (size_t i = 0; i < s->gc_cap; i++) {
 		struct wasm_gcobj *o = s->gc_set[i];
 		uint64_t size;
@@ -338,8 +511,10 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 			continue;
 		size = obj_size(o, data_bytes(o));
 		if (o->mark) {
+			o->mark = false;
 			set_put(set, cap, o);
 			live += size;
+			n++;
 			continue;
 		}
 		wasm_store_refund(s, size);
@@ -349,47 +524,77 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 	core_free(s->gc_set);
 	s->gc_set = set;
 	s->gc_cap = cap;
-	s->gc_n = n;
+	s->gc_nlarge = n;
+	s->gc_n += n;
 	s->gc_since = 0;
 	s->gc_next = 2 * live > GC_MIN ? 2 * live : GC_MIN;
 	s->gc_collections++;
+}
+
+/* A large object (its own block, in the set) of size bytes, charged: NULL when the
+ * budget or the host refuses. */
+static struct wasm_gcobj *large_alloc(struct wasm_store *s, uint64_t size)
+{
+	struct wasm_gcobj *o;
+
+	if (wasm_store_charge(s, size))
+		return NULL;
+	if (2 * (s->gc_nlarge + 1) + 2 > s->gc_cap && !set_resize(s, 2 * (s->gc_nlarge + 1))) {
+		wasm_store_refund(s, size);
+		return NULL;
+	}
+	o = core_calloc(1, size - GC_OBJ_EXTRA);
+	if (!o) {
+		wasm_store_refund(s, size);
+		return NULL;
+	}
+	set_put(s->gc_set, s->gc_cap, o);
+	s->gc_nlarge++;
+	s->gc_bytes += size;
+	return o;
+}
+
+/* An object of size bytes (header and data): from a slab of its class when it is small
+ * (a new slab when none has room), else a block of its own; NULL when refused. */
+static struct wasm_gcobj *obj_alloc(struct wasm_store *s, uint64_t size, uint64_t *charged)
+{
+	if (size <= SMALL_MAX) {
+		uint32_t cls = (uint32_t)((size + 15) / 16 - 1);
+		if (!s->gc_partial[cls] && !slab_add(s, cls))
+			return NULL;
+		*charged = (cls + 1) * 16u;
+		return slab_take(s, cls);
+	}
+	*charged = size + GC_OBJ_EXTRA;
+	return large_alloc(s, size + GC_OBJ_EXTRA);
 }
 
 enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, uint8_t kind,
 			     const struct wasm_ftype *type, uint32_t len, uint64_t bytes,
 			     struct wasm_gcobj **out)
 {
-	uint64_t size;
+	uint64_t size, charged = 0;
 	struct wasm_gcobj *o;
 
 	if (bytes > GC_MAX_BYTES)
 		return WASM_TRAP_GC_LIMIT;
-	size = sizeof(struct wasm_gcobj) + ((bytes + 7) & ~7ull) + GC_OBJ_EXTRA;
+	size = sizeof(struct wasm_gcobj) + ((bytes + 7) & ~7ull);
 	if (top && s->gc_since >= s->gc_next)
 		wasm_gc_collect(s, top);
-	if (wasm_store_charge(s, size)) {
+	o = obj_alloc(s, size, &charged);
+	if (!o) {
 		if (!top)
 			return WASM_TRAP_GC_LIMIT;
 		wasm_gc_collect(s, top);
-		if (wasm_store_charge(s, size))
+		o = obj_alloc(s, size, &charged);
+		if (!o)
 			return WASM_TRAP_GC_LIMIT;
-	}
-	if (2 * (s->gc_n + 1) + 2 > s->gc_cap && !set_resize(s, 2 * (s->gc_n + 1))) {
-		wasm_store_refund(s, size);
-		return WASM_TRAP_GC_LIMIT;
-	}
-	o = core_calloc(1, size - GC_OBJ_EXTRA);
-	if (!o) {
-		wasm_store_refund(s, size);
-		return WASM_TRAP_GC_LIMIT;
 	}
 	o->kind = kind;
 	o->type = type;
 	o->len = len;
-	set_put(s->gc_set, s->gc_cap, o);
 	s->gc_n++;
-	s->gc_bytes += size;
-	s->gc_since += size;
+	s->gc_since += charged;
 	if (!s->gc_next)
 		s->gc_next = GC_MIN;
 	*out = o;
@@ -398,11 +603,18 @@ enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, u
 
 void wasm_gc_free_all(struct wasm_store *s)
 {
+	for (size_t k = 0; k < s->gc_nslabs; k++)
+		core_free(s->gc_slabs[k]);
+	core_free(s->gc_slabs);
+	s->gc_slabs = NULL;
+	s->gc_nslabs = s->gc_capslabs = 0;
+	for (uint32_t c = 0; c < WASM_GC_NCLASS; c++)
+		s->gc_partial[c] = NULL;
 	for (size_t i = 0; i < s->gc_cap; i++)
 		core_free(s->gc_set[i]);
 	core_free(s->gc_set);
 	s->gc_set = NULL;
-	s->gc_cap = s->gc_n = 0;
+	s->gc_cap = s->gc_n = s->gc_nlarge = 0;
 	core_free(s->gc_pins);
 	s->gc_pins = NULL;
 	s->gc_npins = s->gc_cappins = 0;
@@ -584,6 +796,20 @@ static bool range_ok(uint32_t at, uint32_t n, uint32_t size)
 	return (uint64_t)at + n <= size;
 }
 
+/* The element that slots a (an array reference) and i (an index) name, for array.get
+ * and array.set: a trap for a null array or an index past its end. */
+static enum wasm_trap array_elem(const union wasm_slot *fp, uint32_t a, uint32_t i, uint8_t **p)
+{
+	struct wasm_gcobj *o = fp[a].ref;
+
+	if (!o)
+		return WASM_TRAP_NULL_ARRAY;
+	if (fp[i].i32 >= o->len)
+		return WASM_TRAP_ARRAY_OOB;
+	*p = (uint8_t *)o->data + (size_t)fp[i].i32 * o->esize;
+	return WASM_TRAP_NONE;
+}
+
 enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, const uint32_t *pc,
 			    enum wasm_op op, union wasm_slot *fp, const union wasm_slot *top)
 {
@@ -665,26 +891,18 @@ enum wasm_trap wasm_gc_exec(struct wasm_store *s, struct wasm_instance *inst, co
 		return WASM_TRAP_NONE;
 	}
 	case WASM_OP_ARRAY_GET: {
-		uint32_t i = fp[pc[3]].i32;
-		o = fp[pc[2]].ref;
-		if (!o)
-			return WASM_TRAP_NULL_ARRAY;
-		if (i >= o->len)
-			return WASM_TRAP_ARRAY_OOB;
-		ek_load(&fp[pc[1]], (const uint8_t *)o->data + (size_t)i * o->esize,
-			(enum wasm_gc_ek)pc[4]);
-		return WASM_TRAP_NONE;
+		uint8_t *p;
+		trap = array_elem(fp, pc[2], pc[3], &p);
+		if (!trap)
+			ek_load(&fp[pc[1]], p, (enum wasm_gc_ek)pc[4]);
+		return trap;
 	}
 	case WASM_OP_ARRAY_SET: {
-		uint32_t i = fp[pc[2]].i32;
-		o = fp[pc[1]].ref;
-		if (!o)
-			return WASM_TRAP_NULL_ARRAY;
-		if (i >= o->len)
-			return WASM_TRAP_ARRAY_OOB;
-		ek_store((uint8_t *)o->data + (size_t)i * o->esize, &fp[pc[3]],
-			 (enum wasm_gc_ek)pc[4]);
-		return WASM_TRAP_NONE;
+		uint8_t *p;
+		trap = array_elem(fp, pc[1], pc[2], &p);
+		if (!trap)
+			ek_store(p, &fp[pc[3]], (enum wasm_gc_ek)pc[4]);
+		return trap;
 	}
 	case WASM_OP_ARRAY_LEN:
 		o = fp[pc[2]].ref;
@@ -799,6 +1017,11 @@ int wasm_anyref_from_host(struct wasm_store *s, uintptr_t h, uintptr_t *out)
 uint64_t wasm_store_gc_collections(const struct wasm_store *s)
 {
 	return s->gc_collections;
+}
+
+uint64_t wasm_store_gc_objects(const struct wasm_store *s)
+{
+	return s->gc_n;
 }
 
 int wasm_anyref_pin(struct wasm_store *s, uintptr_t v)

@@ -483,6 +483,9 @@ struct wasm_resume {
 	bool ticked;	/* the tick at pc was counted (s->fuel is one too high) */
 };
 
+#define WASM_GC_NCLASS 16 /* size classes of GC objects in slabs (gc.c): 16 to 256 bytes */
+struct wasm_gc_slab;
+
 struct wasm_store {
 	struct wasm_limits lim;
 	uint32_t jit_hot;     /* wasm_store_set_jit(): WASM_JIT_OFF, a threshold, or EAGER */
@@ -518,11 +521,17 @@ struct wasm_store {
 	struct wasm_exn *exns;
 	struct wasm_exn *exn;
 	size_t nexns, exn_gc_at;
-	/* 3.0 GC (gc.c): every struct, array and box of the store in an open-addressing set
-	 * of gc_cap (a power of two, or 0) slots, gc_n of them used; bytes charged for them;
-	 * bytes allocated since the last collection and the point of the next one */
+	/* 3.0 GC (gc.c): objects of at most WASM_GC_NCLASS * 16 bytes in slabs of one size
+	 * class each (gc_slabs, sorted by address; gc_partial: per class, the slabs with a
+	 * free slot), larger ones in an open-addressing set of gc_cap (a power of two, or
+	 * 0) slots, gc_nlarge of them used; gc_n objects in all; bytes charged (slabs and
+	 * large objects); bytes allocated since the last collection and the point of the
+	 * next one */
+	struct wasm_gc_slab **gc_slabs;
+	size_t gc_nslabs, gc_capslabs;
+	struct wasm_gc_slab *gc_partial[WASM_GC_NCLASS];
 	struct wasm_gcobj **gc_set;
-	size_t gc_cap, gc_n;
+	size_t gc_cap, gc_nlarge, gc_n;
 	uint64_t gc_bytes, gc_since, gc_next;
 	uint64_t gc_collections; /* collections so far (tests, statistics) */
 	uint64_t *gc_pins;	 /* references the embedder holds (wasm_anyref_pin), roots */

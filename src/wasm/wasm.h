@@ -258,6 +258,9 @@ void wasm_anyref_unpin(struct wasm_store *s, uintptr_t v);
 void wasm_store_gc(struct wasm_store *s);
 /* Collections the store's GC heap has had (for tests and statistics). */
 uint64_t wasm_store_gc_collections(const struct wasm_store *s);
+/* Structs, arrays and boxes in the store's GC heap now: after wasm_store_gc, those its
+ * roots reach (for tests and statistics). */
+uint64_t wasm_store_gc_objects(const struct wasm_store *s);
 
 /* Sets the fuel left (0 = unlimited) and reads what is left. */
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel);

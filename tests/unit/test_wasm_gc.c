@@ -237,6 +237,10 @@ static int test_pins(void)
 	CHECK_EQ(wasm_call(s, churn, &arg, res, NULL), WASM_TRAP_NONE);
 	CHECK(wasm_store_gc_collections(s) > 0);
 	wasm_store_gc(s);
+	CHECK_EQ(wasm_store_gc_objects(s), 8); /* the pinned ones: the churn's are garbage */
+	/* inside a live object (objects share slabs): no object's address */
+	arg.ext = kept[0] + 16;
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
 	for (int i = 0; i < 8; i++) {
 		uintptr_t host;
 		CHECK_EQ(wasm_anyref_kind(kept[i], &host), WASM_ANYREF_STRUCT);
@@ -245,6 +249,12 @@ static int test_pins(void)
 		CHECK_EQ(res[0].i64, 1000 + (uint64_t)i);
 		wasm_anyref_unpin(s, kept[i]);
 	}
+	/* unpinned, held by nothing the store sees: the next collection frees them */
+	wasm_store_gc(s);
+	CHECK_EQ(wasm_store_gc_objects(s), 0);
+	/* a freed object's address is refused too */
+	arg.ext = kept[0];
+	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);
 	/* not an object of the store: refused before any code runs */
 	arg.ext = (uintptr_t)bogus;
 	CHECK_EQ(wasm_call(s, get, &arg, res, NULL), WASM_TRAP_CAST);

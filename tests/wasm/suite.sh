@@ -554,6 +554,9 @@ check2 typed-call-null 134 "lodge wasm: typed.wat: trap: null function reference
 check2 typed-as-non-null 134 "lodge wasm: typed.wat: trap: null reference in function 4 (as_non_null) at offset 0xae (typed.wat:16:19)" \
 	-- --invoke as_non_null $ty
 check2 typed-br-on-null 0 "-1" -- --invoke or_default $ty 5
+# a br_on_null back to its loop counts fuel (it ran on without it, past any --fuel)
+check2 typed-br-on-null-loop-fuel 134 "lodge wasm: typed_fuel.wat: trap: fuel exhausted in function 0 (spin_on_null) at offset 0x34 (typed_fuel.wat:7:23)" \
+	-- --timeout 20 --fuel 100000 --invoke spin_on_null typed_fuel.wat
 
 # the JIT translates atomics and typed references (jit_atomics.wat): the same answers and
 # traps both ways, and (LODGE_PERF_MAP's symbols) the functions really were translated
