@@ -510,6 +510,7 @@ void disk_qcow2_describe(const struct img *im, struct disk_image_info *out)
 	out->cluster_size = (uint32_t)q->cs;
 	out->qcow2_version = q->version;
 	out->incompat_features = q->incompat;
+	out->metadata_cached = (uint64_t)q->l2c.n * q->l2c.sz + (uint64_t)q->rbc.n * q->rbc.sz;
 }
 
 const struct img_ops disk_qcow2_ops = {

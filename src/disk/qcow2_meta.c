@@ -280,7 +280,7 @@ static int l2_zero_table(struct q2 *q, uint64_t off)
 	static const uint8_t zeros[Q2_L2_SLICE];
 	int r = 0;
 
-	for (uint64_t s = 0; s < q->cs && !r; s += q->l2c.sz) {
+	for (uint64_t s = 0; s < q->cs; s += q->l2c.sz) {
 		struct mtab *t;
 		for (t = q->l2c.bucket[mc_hash(q, off + s)]; t && t->off != off + s; t = t->hnext)
 			;
@@ -288,8 +288,11 @@ static int l2_zero_table(struct q2 *q, uint64_t off)
 			memset(t->data, 0, q->l2c.sz);
 			mc_mark_dirty(q, &q->l2c, t);
 		}
-		r = disk_pwrite_full(q->im->fd, zeros, q->l2c.sz, off + s);
 	}
+	for (uint64_t s = 0; s < q->cs && !r; s += sizeof(zeros))
+		r = disk_pwrite_full(
+			q->im->fd, zeros,
+			q->cs - s < sizeof(zeros) ? (size_t)(q->cs - s) : sizeof(zeros), off + s);
 	if (r)
 		disk_img_log(q->im, "zeroing a new L2 table at 0x%llx: %s", (unsigned long long)off,
 			     strerror(-r));
