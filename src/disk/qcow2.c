@@ -344,6 +344,7 @@ static int file_size(struct img *im, uint64_t *out)
 static void setup(struct q2 *q, const struct hdr *h)
 {
 	uint64_t l2_limit = (8u << 20) >> h->cb; /* 8 MiB of L2 tables at most */
+	uint32_t slice = h->cb < 12 ? 1u << h->cb : Q2_L2_SLICE;
 
 	q->version = h->version;
 	q->cb = h->cb;
@@ -368,8 +369,9 @@ static void setup(struct q2 *q, const struct hdr *h)
 		l2_limit = 256;
 	if (l2_limit < 4)
 		l2_limit = 4;
-	q2_cache_init(&q->l2c, (unsigned)l2_limit);
-	q2_cache_init(&q->rbc, 16);
+	/* the same bytes at most as whole tables would take, in slices */
+	q2_cache_init(&q->l2c, (unsigned)(l2_limit * (q->cs / slice)), slice);
+	q2_cache_init(&q->rbc, 16, (uint32_t)q->cs);
 }
 
 static void q2_free_state(struct q2 *q)
@@ -508,6 +510,7 @@ void disk_qcow2_describe(const struct img *im, struct disk_image_info *out)
 	out->cluster_size = (uint32_t)q->cs;
 	out->qcow2_version = q->version;
 	out->incompat_features = q->incompat;
+	out->metadata_cached = (uint64_t)q->l2c.n * q->l2c.sz + (uint64_t)q->rbc.n * q->rbc.sz;
 }
 
 const struct img_ops disk_qcow2_ops = {

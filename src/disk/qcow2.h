@@ -52,7 +52,9 @@
 #define QC_CTYPE_ZLIB 0
 #define QC_CTYPE_ZSTD 1
 
-/* One cached metadata cluster (an L2 table or a refcount block). */
+/* One cached piece of metadata: a refcount block, or a slice of an L2 table (Q2_L2_SLICE
+ * bytes, or the cluster when that is smaller: a boot reads a few entries of each table,
+ * and a whole 64 KiB table per lookup was most of a disk's memory). */
 struct mtab {
 	struct mtab *hnext; /* hash chain */
 	struct mtab *anext; /* every table of the cache */
@@ -60,7 +62,7 @@ struct mtab {
 	uint64_t used;	    /* LRU tick */
 	bool dirty;	    /* differs from the file */
 	bool fresh;	    /* newly allocated: nothing on disk points to it yet */
-	uint8_t data[];	    /* one cluster, file byte order */
+	uint8_t data[];	    /* mcache.sz bytes, file byte order */
 };
 
 #define MC_BUCKETS 256
@@ -69,8 +71,11 @@ struct mcache {
 	struct mtab *bucket[MC_BUCKETS];
 	struct mtab *all;
 	unsigned n, limit, ndirty;
+	uint32_t sz; /* bytes per table */
 	uint64_t tick;
 };
+
+#define Q2_L2_SLICE 4096u
 
 struct q2_alloc;
 
@@ -127,7 +132,7 @@ struct q2 {
 enum q2_kind { Q2_UNALLOC, Q2_ZERO, Q2_NORMAL, Q2_COMPRESSED };
 
 /* qcow2_meta.c */
-void q2_cache_init(struct mcache *c, unsigned limit);
+void q2_cache_init(struct mcache *c, unsigned limit, uint32_t sz);
 void q2_cache_fini(struct mcache *c);
 int q2_corrupt(struct q2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host);

@@ -54,10 +54,11 @@ int q2_corrupt(struct q2 *q, const char *fmt, ...)
 
 /* ---- The cache ---- */
 
-void q2_cache_init(struct mcache *c, unsigned limit)
+void q2_cache_init(struct mcache *c, unsigned limit, uint32_t sz)
 {
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
+	c->sz = sz;
 }
 
 void q2_cache_fini(struct mcache *c)
@@ -76,7 +77,7 @@ void q2_cache_fini(struct mcache *c)
 
 static unsigned mc_hash(const struct q2 *q, uint64_t off)
 {
-	return (unsigned)((off >> q->cb) & (MC_BUCKETS - 1));
+	return (unsigned)(((off >> 12) ^ (off >> q->cb)) & (MC_BUCKETS - 1));
 }
 
 static void mc_unlink(struct q2 *q, struct mcache *c, struct mtab *t)
@@ -143,7 +144,7 @@ static int mc_get(struct q2 *q, struct mcache *c, uint64_t off, bool fresh, stru
 			t->used = ++c->tick;
 			if (fresh) {
 				/* only in a corrupt image: a cluster reused while cached */
-				memset(t->data, 0, q->cs);
+				memset(t->data, 0, c->sz);
 				t->fresh = true;
 				mc_mark_dirty(q, c, t);
 			}
@@ -152,16 +153,16 @@ static int mc_get(struct q2 *q, struct mcache *c, uint64_t off, bool fresh, stru
 		}
 	}
 	mc_evict(q, c);
-	t = core_alloc(sizeof(*t) + q->cs);
+	t = core_alloc(sizeof(*t) + c->sz);
 	if (!t)
 		return -ENOMEM;
 	t->off = off;
 	t->dirty = false;
 	t->fresh = fresh;
 	if (fresh) {
-		memset(t->data, 0, q->cs);
+		memset(t->data, 0, c->sz);
 	} else {
-		r = disk_pread_full(q->im->fd, t->data, q->cs, off);
+		r = disk_pread_full(q->im->fd, t->data, c->sz, off);
 		if (r) {
 			core_free(t);
 			if (r == -EIO)
@@ -261,6 +262,43 @@ bool q2_l2_absent(struct q2 *q, uint64_t vc)
 	return i < q->l1_size && q->l1[i] == 0;
 }
 
+/* Where vc's L2 entry is: the slice's offset in its table, the entry's in the slice. */
+static uint64_t slice_of(const struct q2 *q, uint64_t vc)
+{
+	return (vc % q->l2_entries) * 8 / q->l2c.sz * q->l2c.sz;
+}
+
+static size_t in_slice(const struct q2 *q, uint64_t vc)
+{
+	return (size_t)((vc % q->l2_entries) * 8 % q->l2c.sz);
+}
+
+/* A new L2 table at `off`: zeros on disk first, for the slices never cached, and any
+ * slice of it still cached (only in a corrupt image: a cluster reused) zeroed too. */
+static int l2_zero_table(struct q2 *q, uint64_t off)
+{
+	static const uint8_t zeros[Q2_L2_SLICE];
+	int r = 0;
+
+	for (uint64_t s = 0; s < q->cs; s += q->l2c.sz) {
+		struct mtab *t;
+		for (t = q->l2c.bucket[mc_hash(q, off + s)]; t && t->off != off + s; t = t->hnext)
+			;
+		if (t) {
+			memset(t->data, 0, q->l2c.sz);
+			mc_mark_dirty(q, &q->l2c, t);
+		}
+	}
+	for (uint64_t s = 0; s < q->cs && !r; s += sizeof(zeros))
+		r = disk_pwrite_full(
+			q->im->fd, zeros,
+			q->cs - s < sizeof(zeros) ? (size_t)(q->cs - s) : sizeof(zeros), off + s);
+	if (r)
+		disk_img_log(q->im, "zeroing a new L2 table at 0x%llx: %s", (unsigned long long)off,
+			     strerror(-r));
+	return r;
+}
+
 int q2_l2_entry(struct q2 *q, uint64_t vc, uint64_t *entry)
 {
 	uint64_t off;
@@ -274,10 +312,10 @@ int q2_l2_entry(struct q2 *q, uint64_t vc, uint64_t *entry)
 		*entry = 0;
 		return 0;
 	}
-	r = mc_get(q, &q->l2c, off, false, &t);
+	r = mc_get(q, &q->l2c, off + slice_of(q, vc), false, &t);
 	if (r)
 		return r;
-	*entry = be64_get(t->data + (vc % q->l2_entries) * 8);
+	*entry = be64_get(t->data + in_slice(q, vc));
 	return 0;
 }
 
@@ -294,11 +332,13 @@ static int l2_table_for_write(struct q2 *q, uint64_t vc, struct mtab **out)
 		return q2_corrupt(q, "L2 table at 0x%llx is shared (internal snapshots?)",
 				  (unsigned long long)off);
 	if (off)
-		return mc_get(q, &q->l2c, off, false, out);
+		return mc_get(q, &q->l2c, off + slice_of(q, vc), false, out);
 	r = q2_alloc_cluster(q, &off);
 	if (r)
 		return r;
-	r = mc_get(q, &q->l2c, off, true, out);
+	r = l2_zero_table(q, off);
+	if (!r)
+		r = mc_get(q, &q->l2c, off + slice_of(q, vc), true, out);
 	if (r) {
 		q2_free_now(q, off);
 		return r;
@@ -329,7 +369,7 @@ int q2_l2_set(struct q2 *q, uint64_t vc, uint64_t entry)
 
 	if (r)
 		return r;
-	be64_put(t->data + (vc % q->l2_entries) * 8, entry);
+	be64_put(t->data + in_slice(q, vc), entry);
 	mc_mark_dirty(q, &q->l2c, t);
 	return 0;
 }
@@ -607,7 +647,7 @@ void q2_free_later(struct q2 *q, uint64_t entry)
 
 static int write_table(struct q2 *q, struct mcache *c, struct mtab *t)
 {
-	int r = disk_pwrite_full(q->im->fd, t->data, q->cs, t->off);
+	int r = disk_pwrite_full(q->im->fd, t->data, c->sz, t->off);
 
 	if (r) {
 		disk_img_log(q->im, "writing metadata at 0x%llx: %s", (unsigned long long)t->off,

@@ -814,6 +814,36 @@ static int t_alloc_failures(void)
 
 /* Replication's written blocks: every modifying request marks the 64 KiB blocks it
  * touches, a take returns them once and forgets them; a read-only disk has none. */
+/* L2 tables are cached in slices: reading one block under each of eight L2 tables (a
+ * 4 GiB image of 64 KiB clusters) caches a few KiB per table, not the 64 KiB table
+ * (whole tables were most of a Debian boot's I/O-thread heap). */
+static int t_l2_slices(void)
+{
+	uint8_t a[4096], b[4096];
+	struct disk_image_info info;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("sl.qcow2", 4096ull * MiB, NULL, 16), 0);
+	CHECK((d = open_rw("sl.qcow2")));
+	for (unsigned t = 0; t < 8; t++) {
+		fill(a, sizeof(a), t);
+		CHECK_EQ(disk_pwrite(d, a, sizeof(a), (uint64_t)t * 512 * MiB + 3 * CS), 0);
+	}
+	disk_close(d);
+	CHECK((d = open_as("sl.qcow2", DISK_FMT_QCOW2, true)));
+	for (unsigned t = 0; t < 8; t++) {
+		fill(a, sizeof(a), t);
+		CHECK_EQ(disk_pread(d, b, sizeof(b), (uint64_t)t * 512 * MiB + 3 * CS), 0);
+		CHECK(!memcmp(a, b, sizeof(a)));
+	}
+	CHECK_EQ(disk_image_info(d, 0, &info), 0);
+	CHECK(info.metadata_cached >= 8 * 4096);
+	CHECK(info.metadata_cached <= 8 * 4096 + 2 * CS); /* whole tables: 8 * CS */
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
 static int t_written_blocks(void)
 {
 	uint8_t buf[70000] = {0};
@@ -865,6 +895,7 @@ static const struct unit_test tests[] = {
 	{"corrupt_l2", t_corrupt_l2},
 	{"refcount_growth", t_refcount_growth},
 	{"alloc_failures", t_alloc_failures},
+	{"l2_slices", t_l2_slices},
 };
 
 int main(void)

@@ -209,7 +209,10 @@ static void balloon_queue_notify(struct virtio_dev *d, unsigned qi)
 	int r;
 
 	if (role == ROLE_NONE) {
-		virtio_dev_fail(d, "queue %u is not in use with the negotiated features", qi);
+		/* A load looks at every queue: only a request on one not in use is wrong. */
+		if (virtq_has_avail(q))
+			virtio_dev_fail(d, "queue %u is not in use with the negotiated features",
+					qi);
 		return;
 	}
 	for (;;) {
@@ -402,7 +405,12 @@ static int balloon_save(struct device *dev, struct sbuf *out)
 
 static int balloon_load(struct device *dev, struct sreader *in)
 {
-	return virtio_dev_load(&dev_to_vb(dev)->vdev, in);
+	struct virtio_dev *d = &dev_to_vb(dev)->vdev;
+	int r = virtio_dev_load(d, in);
+
+	if (!r)
+		virtio_dev_kick_all(d); /* requests made available while quiesced */
+	return r;
 }
 
 static int balloon_fdt(struct device *dev, void *fdt, const struct board *b)

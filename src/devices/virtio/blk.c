@@ -470,11 +470,8 @@ static int blk_load(struct device *dev, struct sreader *in)
 	if (sread_u32(in) != SAVE_VERSION || sread_u64(in) != b->capacity)
 		return -EINVAL; /* another format, or another disk size */
 	r = virtio_dev_load(&b->vdev, in);
-	/* a request the driver made available while the source was quiesced (its notify
-	 * was taken but not the request; the source's resume would have looked again) is
-	 * in the ring the state holds, and no notify will come for it again: look now */
 	if (!r)
-		virtio_dev_kick(&b->vdev, 0);
+		virtio_dev_kick_all(&b->vdev); /* requests made available while quiesced */
 	return r;
 }
 

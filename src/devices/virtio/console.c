@@ -556,7 +556,12 @@ static int vcon_save(struct device *dev, struct sbuf *out)
 
 static int vcon_load(struct device *dev, struct sreader *in)
 {
-	return virtio_dev_load(&to_vcon(dev)->vdev, in);
+	struct virtio_dev *d = &to_vcon(dev)->vdev;
+	int r = virtio_dev_load(d, in);
+
+	if (!r)
+		virtio_dev_kick_all(d); /* requests made available while quiesced */
+	return r;
 }
 
 static int vcon_fdt(struct device *dev, void *fdt, const struct board *b)

@@ -189,7 +189,12 @@ static int input_save(struct device *dev, struct sbuf *out)
 
 static int input_load(struct device *dev, struct sreader *in)
 {
-	return virtio_dev_load(&to_input(dev)->vdev, in);
+	struct virtio_dev *d = &to_input(dev)->vdev;
+	int r = virtio_dev_load(d, in);
+
+	if (!r)
+		virtio_dev_kick_all(d); /* requests made available while quiesced */
+	return r;
 }
 
 static int input_fdt(struct device *dev, void *fdt, const struct board *b)

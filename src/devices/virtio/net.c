@@ -797,8 +797,9 @@ static int net_load(struct device *dev, struct sreader *in)
 	if (virtio_dev_running(&vn->vdev) && vn->nb->ops->set_offloads)
 		vn->nb->ops->set_offloads(vn->nb, guest_offloads(vn));
 	pthread_mutex_unlock(&vn->vdev.lock);
-	virtio_dev_kick(&vn->vdev, TXQ);
-	virtio_dev_kick(&vn->vdev, RXQ); /* a backend holding frames looks again */
+	/* Only now, the backend's state in place: frames queued while the source was
+	 * quiesced, and a backend holding frames looks again. */
+	virtio_dev_kick_all(&vn->vdev);
 	return 0;
 }
 

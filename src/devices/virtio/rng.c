@@ -105,7 +105,12 @@ static int rng_save(struct device *dev, struct sbuf *out)
 
 static int rng_load(struct device *dev, struct sreader *in)
 {
-	return virtio_dev_load(&to_rng(dev)->vdev, in);
+	struct virtio_dev *d = &to_rng(dev)->vdev;
+	int r = virtio_dev_load(d, in);
+
+	if (!r)
+		virtio_dev_kick_all(d); /* requests made available while quiesced */
+	return r;
 }
 
 static int rng_fdt(struct device *dev, void *fdt, const struct board *b)

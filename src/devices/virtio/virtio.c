@@ -217,6 +217,14 @@ void virtio_dev_kick(struct virtio_dev *d, unsigned q)
 	evloop_notify(d->notifier);
 }
 
+void virtio_dev_kick_all(struct virtio_dev *d)
+{
+	uint32_t all = d->nqueues >= 32 ? ~0u : (1u << d->nqueues) - 1;
+
+	__atomic_fetch_or(&d->notify_pending, all, __ATOMIC_ACQ_REL);
+	evloop_notify(d->notifier);
+}
+
 /* Status 0: back to the state after power-on (3.1.1). */
 static void reset(struct virtio_dev *d)
 {

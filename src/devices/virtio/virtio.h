@@ -161,6 +161,12 @@ void virtio_dev_config_changed(struct virtio_dev *d);
 /* Any thread: makes queue_notify(q) run on the I/O thread soon, as a guest kick would. */
 void virtio_dev_kick(struct virtio_dev *d, unsigned q);
 
+/* Any thread: virtio_dev_kick on every queue. A device's load calls it once its whole
+ * state is in place: a request the driver made available while the source machine was
+ * quiesced (its notify came then, and the quiesced device took nothing) is in the rings
+ * the state holds, and no notify will come for it again on this machine. */
+void virtio_dev_kick_all(struct virtio_dev *d);
+
 /* Lock held: whether feature `bit` was negotiated. */
 static inline bool virtio_has_feature(const struct virtio_dev *d, unsigned bit)
 {

@@ -999,7 +999,12 @@ static int vsock_save(struct device *dev, struct sbuf *out)
 
 static int vsock_load(struct device *dev, struct sreader *in)
 {
-	return virtio_dev_load(&dev_to_vs(dev)->vdev, in);
+	struct virtio_dev *d = &dev_to_vs(dev)->vdev;
+	int r = virtio_dev_load(d, in);
+
+	if (!r)
+		virtio_dev_kick_all(d); /* requests made available while quiesced */
+	return r;
 }
 
 static int vsock_fdt(struct device *dev, void *fdt, const struct board *b)
