@@ -64,9 +64,16 @@ in_ns() {
 	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
 }
 
+# bg_in_ns CMD... &: in_ns for a background job. The job's shell execs CMD (and ip netns
+# exec execs it in turn), so $! is CMD's own pid and cleanup's kill reaches it, not only a
+# subshell that would leave it running.
+bg_in_ns() {
+	if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi
+}
+
 # start_server ADDR: the HTTP server and upload sink; sets $http and $up.
 start_server() {
-	in_ns python3 -u "$helper" serve "$1" "$tmp/www" >"$tmp/serve.out" 2>&1 &
+	bg_in_ns python3 -u "$helper" serve "$1" "$tmp/www" >"$tmp/serve.out" 2>&1 &
 	pids="$pids $!"
 	http= up=
 	i=0
@@ -85,7 +92,7 @@ start_server() {
 boot() {
 	name=$1 bin=$2 mode=$3 addr=$4 svc=$5 donep=$6
 	shift 6
-	in_ns "$bin" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" --initrd "$initrd" \
+	bg_in_ns "$bin" run --kernel "$out/Image" --firmware "$out/fw_dynamic.bin" --initrd "$initrd" \
 		--mem 256M --timeout 900 \
 		--append "console=ttyS0 quiet lodge.net=$mode lodge.http=$http lodge.up=$up lodge.dns=$dnsname" \
 		"$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err" &
