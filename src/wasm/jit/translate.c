@@ -79,8 +79,11 @@ void tr_put(struct tr *t, bool w, uint32_t slot, int reg)
 {
 	int c = entry(t, slot);
 
+	/* a 32-bit value too takes all 64 bits of its slot (the upper half is don't-care):
+	 * a later 64-bit load of the slot (a copy, a reload) then gets the value forwarded
+	 * from the store, where a narrower store would stall it */
 	if (c < 0) {
-		x86_mov_store(&t->e, w, SLOT(slot), reg);
+		x86_mov_store(&t->e, true, SLOT(slot), reg);
 		return;
 	}
 	if (t->xmm & (1u << c))
@@ -113,8 +116,8 @@ void tr_put_xmm(struct tr *t, bool dbl, uint32_t slot, int xmm)
 {
 	int c = entry(t, slot);
 
-	if (c < 0) {
-		x86_sse_store(&t->e, dbl, SLOT(slot), xmm);
+	if (c < 0) { /* all 64 bits, as tr_put */
+		x86_sse_store(&t->e, true, SLOT(slot), xmm);
 		return;
 	}
 	if (t->xmm & (1u << c))
