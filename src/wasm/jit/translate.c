@@ -761,7 +761,8 @@ static void emit_return(struct tr *t)
 
 /* ----- memory ----- */
 
-static bool has_wrap(const struct tr *t, uint32_t pc)
+/* The addend of a folded address add at pc that may wrap, or 0 (none) */
+static uint32_t wrap_imm(const struct tr *t, uint32_t pc)
 {
 	uint32_t lo = 0, hi = t->code->nwrap;
 
@@ -772,9 +773,9 @@ static bool has_wrap(const struct tr *t, uint32_t pc)
 		else if (t->code->wrap[mid].pc > pc)
 			hi = mid;
 		else
-			return true;
+			return t->code->wrap[mid].imm;
 	}
-	return false;
+	return 0;
 }
 
 /* cmp reg, the size of memory 0 (in r13, or read from the memory with a guard region;
@@ -789,16 +790,26 @@ static void cmp_size(struct tr *t, int reg, int scratch)
 	x86_alu(&t->e, true, X86_CMP, reg, x86_m(scratch, 0));
 }
 
-/* Whether the access of the op at pc (of `size` bytes at the i32 address in eax plus
- * off; addr_slot its address slot, UINT32_MAX for indexed forms) goes unchecked, the
- * guard region catching it out of bounds: not where a folded address add may have
- * wrapped (the exact address comes from C, COLD_WRAP), nor when off does not fit a
+/* Whether the access of `size` bytes at the i32 address in eax plus off goes unchecked,
+ * the guard region catching it out of bounds: not when off does not fit a
  * displacement. */
-static bool guarded(const struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off,
-		    unsigned size)
+static bool guarded(const struct tr *t, uint32_t off, unsigned size)
 {
-	return t->guard && (uint64_t)off + size <= INT32_MAX &&
-	       !(addr_slot != UINT32_MAX && has_wrap(t, pc));
+	return t->guard && (uint64_t)off + size <= INT32_MAX;
+}
+
+/* The displacement of a guarded access of the op at pc (addr_slot its address slot,
+ * UINT32_MAX for indexed forms) whose address x is in eax. Where the op folded an
+ * address add x + imm that may wrap, eax becomes the wrapped sum first, so the access
+ * is [r12 + ((x + imm) mod 2^32) + (off - imm)]: the interpreter's wrapped_ea, with no
+ * check (off - imm < 2^31 stays inside the guard region). */
+static int32_t guard_disp(struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off)
+{
+	uint32_t imm = addr_slot != UINT32_MAX ? wrap_imm(t, pc) : 0;
+
+	if (imm) /* 32-bit: the sum wraps */
+		x86_lea(&t->e, false, X86_RAX, x86_m(X86_RAX, (int32_t)imm));
+	return (int32_t)(off - imm);
 }
 
 /* The code from start to here makes a guarded access of the op at trap_pc: a fault in it
@@ -829,7 +840,7 @@ static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t o
 			 uint32_t addr_slot)
 {
 	int64_t end = (int64_t)off + size;
-	bool wrap = addr_slot != UINT32_MAX && has_wrap(t, pc);
+	bool wrap = addr_slot != UINT32_MAX && wrap_imm(t, pc);
 	int32_t disp;
 	uint8_t *jump;
 	unsigned k;
@@ -1020,13 +1031,17 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 	switch (jo->kind) {
 	case J_LOAD: /* [d addr off] */
 		tr_get(t, false, X86_RAX, p[2]);
-		if (guarded(t, pc, p[2], p[3], size)) {
+		if (guarded(t, p[3], size)) {
+			int32_t gd = guard_disp(t, pc, p[2], p[3]);
 			uint8_t *start = t->e.p;
-			if (load_into(t, jo->base, p[1], access((int32_t)p[3]))) {
+			if (load_into(t, jo->base, p[1], access(gd))) {
 				guard_site(t, start, pc);
 				return;
 			}
-			/* emitted nothing: an op the helper loads, explicitly checked */
+			/* emitted nothing: an op the helper loads, explicitly checked (from the
+			 * address itself) */
+			if (gd != (int32_t)p[3])
+				tr_get(t, false, X86_RAX, p[2]);
 		}
 		disp = mem_check(t, pc, pc, p[3], size, p[2]);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
@@ -1036,7 +1051,7 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_LOAD_IDX: /* [d base idx shift off] */
 		idx_addr(t, p[2], p[3], p[4]);
-		if (guarded(t, pc, UINT32_MAX, p[5], size)) {
+		if (guarded(t, p[5], size)) {
 			uint8_t *start = t->e.p;
 			if (load_into(t, jo->base, p[1], access((int32_t)p[5]))) {
 				guard_site(t, start, pc);
@@ -1051,12 +1066,15 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_STORE: /* [addr v off] */
 		tr_get(t, false, X86_RAX, p[1]);
-		if (guarded(t, pc, p[1], p[3], size)) {
+		if (guarded(t, p[3], size)) {
+			int32_t gd = guard_disp(t, pc, p[1], p[3]);
 			uint8_t *start = t->e.p;
-			if (store_from(t, op, p[2], access((int32_t)p[3]))) {
+			if (store_from(t, op, p[2], access(gd))) {
 				guard_site(t, start, pc);
 				return;
 			}
+			if (gd != (int32_t)p[3])
+				tr_get(t, false, X86_RAX, p[1]);
 		}
 		disp = mem_check(t, pc, pc, p[3], size, p[1]);
 		if (!store_from(t, op, p[2], access(disp))) {
@@ -1214,12 +1232,12 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 	const uint32_t *p = t->ops + pc;
 	bool w = jo->ta == WASM_I64 || jo->ta == WASM_F64;
 	unsigned size = 1u << jo->align;
-	bool g = guarded(t, pc, p[3], p[4], size);
+	bool g = guarded(t, p[4], size);
 	uint8_t *start;
 	int32_t disp;
 
 	tr_get(t, false, X86_RAX, p[3]);
-	disp = g ? (int32_t)p[4] : mem_check(t, pc, pc, p[4], size, p[3]);
+	disp = g ? guard_disp(t, pc, p[3], p[4]) : mem_check(t, pc, pc, p[4], size, p[3]);
 	start = t->e.p;
 	if (jo->ta == WASM_F32 || jo->ta == WASM_F64) {
 		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
@@ -1595,7 +1613,7 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		int32_t disp;
 		copy(t, p[1], p[2]);
 		idx_addr(t, p[5], p[6], p[7]);
-		if (guarded(t, pc, UINT32_MAX, p[8], 4)) {
+		if (guarded(t, p[8], 4)) {
 			uint8_t *start = t->e.p;
 			load_into(t, WASM_OP_I32_LOAD, p[4], access((int32_t)p[8]));
 			guard_site(t, start, pc + 3);
