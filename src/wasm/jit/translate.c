@@ -540,6 +540,47 @@ static void call_done(struct tr *t, uint32_t pc, uint32_t base, uint8_t *deep, b
 	reload(t, all_cached(t));
 }
 
+/* A self-call (CALL_LOCAL of this function, its frame at slot base past this one's
+ * parameters) passes the parameters cached in general-purpose registers there, and
+ * enters after the prologue's loads of them (t->self_reg): the callee's first compare
+ * of a parameter needs no store-to-load forwarding. Memory holds the arguments too (the
+ * flush before), so the callee's cache starts clean either way. Without tail calls in
+ * the function, every return leaves the first result in slot 0's register (RET1 and
+ * RETURN write it there and to memory), so the caller takes it from there as well. */
+static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
+{
+	const uint32_t nres = t->f->type->result_slots;
+	int r0 = tr_reg(t, 0), cb = entry(t, base);
+	uint32_t mask = 0;
+	uint8_t *deep;
+	struct cold *c;
+
+	/* the arguments to the registers first (the frame moves in call_checks); the
+	 * checks keep them (their C calls save the cache registers), and the callee's slots
+	 * below base never feed them (base >= the parameters) */
+	for (unsigned k = 0; k < t->ncache; k++)
+		if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
+			tr_get(t, true, t->creg[k], base + t->cslot[k]);
+	deep = call_checks(t, pc, base, fs, -1, false);
+	x86_call_to(&t->e, t->self_reg);
+	if (base)
+		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
+	if (!t->has_tail && nres && r0 >= 0 && cb >= 0) {
+		tr_put(t, true, base, r0);
+		mask = 1u << cb;
+	}
+	c = tr_cold(t, COLD_DEEP, deep, pc);
+	if (c && mask) { /* the interpreter ran the callee: the result is in memory only */
+		c->size = 1;
+		c->arg = (uint32_t)cb;
+	}
+	/* r12 is this instance's memory base as long as no tail call went elsewhere */
+	if (!t->guard || t->has_tail)
+		load_mem(t);
+	reload(t, all_cached(t) & ~mask);
+	t->dirty &= ~mask; /* the callee wrote it to memory too */
+}
+
 static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
 {
 	const uint32_t *p = t->ops + pc;
@@ -554,6 +595,10 @@ static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
 		return;
 	}
 	flush(t, all_cached(t));
+	if (callee == t->f && base >= t->code->param_slots) {
+		self_call(t, pc, base, cc->frame_slots);
+		return;
+	}
 	deep = call_checks(t, pc, base, cc->frame_slots, -1, false);
 	if (callee == t->f) {
 		x86_call_to(&t->e, self_local);
@@ -1714,15 +1759,24 @@ static void prologue(struct tr *t)
 	const struct wasm_code *c = t->code;
 	uint32_t first = c->param_slots, n = c->local_slots;
 
+	/* the parameters cached in general-purpose registers, then the entry of self-calls,
+	 * which pass them there */
+	for (unsigned k = 0; k < t->ncache; k++)
+		if (!(t->xmm & (1u << k)) && t->cslot[k] < first)
+			reload(t, 1u << k);
+	t->self_reg = x86_here(&t->e);
 	x86_push(&t->e, X86_RAX); /* the 16-byte frame: return address and this */
 	t->dirty = 0;
 	if (n > 16) {
+		/* rdi may hold a parameter already (loaded above, or passed by a self-call) */
+		x86_mov(&t->e, true, X86_RDX, x86_r(X86_RDI));
 		x86_lea(&t->e, true, X86_RDI, SLOT(first));
 		x86_mov_imm(&t->e, X86_RCX, n);
 		x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
 		x86_e8(&t->e, 0xf3); /* rep stosq */
 		x86_e8(&t->e, 0x48);
 		x86_e8(&t->e, 0xab);
+		x86_mov(&t->e, true, X86_RDI, x86_r(X86_RDX));
 	} else if (n) {
 		bool zero = false;
 		for (uint32_t i = 0; i < n; i++) {
@@ -1737,7 +1791,8 @@ static void prologue(struct tr *t)
 	for (unsigned k = 0; k < t->ncache; k++) {
 		uint32_t s = t->cslot[k];
 		if (s < first) {
-			reload(t, 1u << k);
+			if (t->xmm & (1u << k))
+				reload(t, 1u << k);
 		} else if (s < first + n) {
 			if (t->xmm & (1u << k)) /* xorps */
 				x86_sse_packed(&t->e, 0, 0x0f57, t->creg[k], x86_r(t->creg[k]));
@@ -1807,6 +1862,8 @@ static void emit_cold(struct tr *t, struct cold *c)
 		ccall(t, (const void *)wasm_jit_c_deep, c->pc);
 		unwind_if_trap(t);
 		load_mem(t);
+		if (c->size) /* a self-call's result entry (self_call) */
+			reload(t, 1u << c->arg);
 		x86_jmp_to(e, c->back);
 		return;
 	}
