@@ -271,6 +271,16 @@ check2 jit-depth-slots-over 134 "lodge wasm: jit.wasm: trap: call stack exhauste
 # deeper than translated calls may nest on the host stack (16 bytes a level): the rest
 # runs interpreted, with the same result
 check2 jit-deep-recursion 0 "3000000" -- --stack 1G --invoke small $j 3000000
+# self-calls pass parameters and the result in registers (jit_self.wat); from the floor on
+# the callee runs interpreted and the result comes through memory
+check2 jit-self-sum 0 "55" -- --invoke sum jit_self.wasm 10
+check2 jit-self-sum-deep 0 "-1124226208" -- --stack 1G --invoke sum jit_self.wasm 3000000
+check2 jit-self-wide 0 "117" -- --invoke wide jit_self.wasm 10 7
+check2 jit-self-mix 0 "$(printf '170\n5.25')" -- --invoke mix jit_self.wasm 10 5 0.25
+check2 jit-self-mix-deep 0 "$(printf '1500001500005\n500000.25')" -- --stack 1G \
+	--invoke mix jit_self.wasm 1000000 5 0.25
+check2 jit-self-depth-over 134 "lodge wasm: jit_self.wasm: trap: call stack exhausted in function 0 (sum) at offset 0x6c" \
+	-- --stack 64K --invoke sum jit_self.wasm 2049
 check2 jit-memory-grows 0 "561" -- --invoke grow_write $j 20
 check2 jit-indirect 0 "6" -- --invoke indirect $j 0
 check2 jit-indirect-type 134 "lodge wasm: jit.wasm: trap: indirect call type mismatch in function 8 (indirect) at offset 0x1c9" \

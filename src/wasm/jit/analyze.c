@@ -318,6 +318,9 @@ static int scan_ops(struct tr *t, struct scan *sc)
 			return -ENOTSUP;
 		t->wflags[pc] |= W_START;
 		t->opat[pc] = (uint16_t)op;
+		if (op == WASM_OP_RETURN_CALL || op == WASM_OP_RETURN_CALL_INDIRECT ||
+		    op == WASM_OP_RETURN_CALL_REF)
+			t->has_tail = true;
 		lay = wasm_jit_ops[op].layout;
 		for (uint32_t k = 0; lay[k]; k++)
 			if (lay[k] == 'o' && add_target(t, sc, pc, pc + 1 + k, len))

@@ -186,7 +186,8 @@ struct cold {
 	uint8_t kind;
 	uint8_t size;	/* COLD_WRAP: access bytes */
 	uint32_t pc;	/* word index the C side reports (a trap's or tick's location) */
-	uint32_t arg;	/* COLD_TRAP: the trap; COLD_WRAP: the address slot; COLD_DEEP: op pc */
+	uint32_t arg;	/* COLD_TRAP: the trap; COLD_WRAP: the address slot; COLD_DEEP with
+			 * size 1: the cache entry of a self-call's result, reloaded */
 	int32_t disp;	/* COLD_WRAP: the access's displacement */
 	uint8_t *jump;	/* the rel32 to patch to the stub (NULL: a guarded access's, reached
 			 * from the signal handler) */
@@ -236,6 +237,11 @@ struct tr {
 	} checked[8];
 	unsigned nchecked;
 	bool fail; /* an op or a case this translator does not cover */
+	/* self-calls: the entry after the loads of the parameters cached in general-purpose
+	 * registers (the caller passes them there); whether the function has a tail call
+	 * (then a return may come from another function, with other registers) */
+	uintptr_t self_reg;
+	bool has_tail;
 };
 
 /* analyze.c: scans the code (op starts, labels, loop heads) and picks the cached slots;

@@ -79,8 +79,11 @@ void tr_put(struct tr *t, bool w, uint32_t slot, int reg)
 {
 	int c = entry(t, slot);
 
+	/* a 32-bit value too takes all 64 bits of its slot (the upper half is don't-care):
+	 * a later 64-bit load of the slot (a copy, a reload) then gets the value forwarded
+	 * from the store, where a narrower store would stall it */
 	if (c < 0) {
-		x86_mov_store(&t->e, w, SLOT(slot), reg);
+		x86_mov_store(&t->e, true, SLOT(slot), reg);
 		return;
 	}
 	if (t->xmm & (1u << c))
@@ -113,8 +116,8 @@ void tr_put_xmm(struct tr *t, bool dbl, uint32_t slot, int xmm)
 {
 	int c = entry(t, slot);
 
-	if (c < 0) {
-		x86_sse_store(&t->e, dbl, SLOT(slot), xmm);
+	if (c < 0) { /* all 64 bits, as tr_put */
+		x86_sse_store(&t->e, true, SLOT(slot), xmm);
 		return;
 	}
 	if (t->xmm & (1u << c))
@@ -537,6 +540,47 @@ static void call_done(struct tr *t, uint32_t pc, uint32_t base, uint8_t *deep, b
 	reload(t, all_cached(t));
 }
 
+/* A self-call (CALL_LOCAL of this function, its frame at slot base past this one's
+ * parameters) passes the parameters cached in general-purpose registers there, and
+ * enters after the prologue's loads of them (t->self_reg): the callee's first compare
+ * of a parameter needs no store-to-load forwarding. Memory holds the arguments too (the
+ * flush before), so the callee's cache starts clean either way. Without tail calls in
+ * the function, every return leaves the first result in slot 0's register (RET1 and
+ * RETURN write it there and to memory), so the caller takes it from there as well. */
+static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
+{
+	const uint32_t nres = t->f->type->result_slots;
+	int r0 = tr_reg(t, 0), cb = entry(t, base);
+	uint32_t mask = 0;
+	uint8_t *deep;
+	struct cold *c;
+
+	/* the arguments to the registers first (the frame moves in call_checks); the
+	 * checks keep them (their C calls save the cache registers), and the callee's slots
+	 * below base never feed them (base >= the parameters) */
+	for (unsigned k = 0; k < t->ncache; k++)
+		if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
+			tr_get(t, true, t->creg[k], base + t->cslot[k]);
+	deep = call_checks(t, pc, base, fs, -1, false);
+	x86_call_to(&t->e, t->self_reg);
+	if (base)
+		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
+	if (!t->has_tail && nres && r0 >= 0 && cb >= 0) {
+		tr_put(t, true, base, r0);
+		mask = 1u << cb;
+	}
+	c = tr_cold(t, COLD_DEEP, deep, pc);
+	if (c && mask) { /* the interpreter ran the callee: the result is in memory only */
+		c->size = 1;
+		c->arg = (uint32_t)cb;
+	}
+	/* r12 is this instance's memory base as long as no tail call went elsewhere */
+	if (!t->guard || t->has_tail)
+		load_mem(t);
+	reload(t, all_cached(t) & ~mask);
+	t->dirty &= ~mask; /* the callee wrote it to memory too */
+}
+
 static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
 {
 	const uint32_t *p = t->ops + pc;
@@ -551,6 +595,10 @@ static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
 		return;
 	}
 	flush(t, all_cached(t));
+	if (callee == t->f && base >= t->code->param_slots) {
+		self_call(t, pc, base, cc->frame_slots);
+		return;
+	}
 	deep = call_checks(t, pc, base, cc->frame_slots, -1, false);
 	if (callee == t->f) {
 		x86_call_to(&t->e, self_local);
@@ -758,7 +806,8 @@ static void emit_return(struct tr *t)
 
 /* ----- memory ----- */
 
-static bool has_wrap(const struct tr *t, uint32_t pc)
+/* The addend of a folded address add at pc that may wrap, or 0 (none) */
+static uint32_t wrap_imm(const struct tr *t, uint32_t pc)
 {
 	uint32_t lo = 0, hi = t->code->nwrap;
 
@@ -769,9 +818,9 @@ static bool has_wrap(const struct tr *t, uint32_t pc)
 		else if (t->code->wrap[mid].pc > pc)
 			hi = mid;
 		else
-			return true;
+			return t->code->wrap[mid].imm;
 	}
-	return false;
+	return 0;
 }
 
 /* cmp reg, the size of memory 0 (in r13, or read from the memory with a guard region;
@@ -786,16 +835,26 @@ static void cmp_size(struct tr *t, int reg, int scratch)
 	x86_alu(&t->e, true, X86_CMP, reg, x86_m(scratch, 0));
 }
 
-/* Whether the access of the op at pc (of `size` bytes at the i32 address in eax plus
- * off; addr_slot its address slot, UINT32_MAX for indexed forms) goes unchecked, the
- * guard region catching it out of bounds: not where a folded address add may have
- * wrapped (the exact address comes from C, COLD_WRAP), nor when off does not fit a
+/* Whether the access of `size` bytes at the i32 address in eax plus off goes unchecked,
+ * the guard region catching it out of bounds: not when off does not fit a
  * displacement. */
-static bool guarded(const struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off,
-		    unsigned size)
+static bool guarded(const struct tr *t, uint32_t off, unsigned size)
 {
-	return t->guard && (uint64_t)off + size <= INT32_MAX &&
-	       !(addr_slot != UINT32_MAX && has_wrap(t, pc));
+	return t->guard && (uint64_t)off + size <= INT32_MAX;
+}
+
+/* The displacement of a guarded access of the op at pc (addr_slot its address slot,
+ * UINT32_MAX for indexed forms) whose address x is in eax. Where the op folded an
+ * address add x + imm that may wrap, eax becomes the wrapped sum first, so the access
+ * is [r12 + ((x + imm) mod 2^32) + (off - imm)]: the interpreter's wrapped_ea, with no
+ * check (off - imm < 2^31 stays inside the guard region). */
+static int32_t guard_disp(struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off)
+{
+	uint32_t imm = addr_slot != UINT32_MAX ? wrap_imm(t, pc) : 0;
+
+	if (imm) /* 32-bit: the sum wraps */
+		x86_lea(&t->e, false, X86_RAX, x86_m(X86_RAX, (int32_t)imm));
+	return (int32_t)(off - imm);
 }
 
 /* The code from start to here makes a guarded access of the op at trap_pc: a fault in it
@@ -826,7 +885,7 @@ static int32_t mem_check(struct tr *t, uint32_t pc, uint32_t trap_pc, uint32_t o
 			 uint32_t addr_slot)
 {
 	int64_t end = (int64_t)off + size;
-	bool wrap = addr_slot != UINT32_MAX && has_wrap(t, pc);
+	bool wrap = addr_slot != UINT32_MAX && wrap_imm(t, pc);
 	int32_t disp;
 	uint8_t *jump;
 	unsigned k;
@@ -1017,13 +1076,17 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 	switch (jo->kind) {
 	case J_LOAD: /* [d addr off] */
 		tr_get(t, false, X86_RAX, p[2]);
-		if (guarded(t, pc, p[2], p[3], size)) {
+		if (guarded(t, p[3], size)) {
+			int32_t gd = guard_disp(t, pc, p[2], p[3]);
 			uint8_t *start = t->e.p;
-			if (load_into(t, jo->base, p[1], access((int32_t)p[3]))) {
+			if (load_into(t, jo->base, p[1], access(gd))) {
 				guard_site(t, start, pc);
 				return;
 			}
-			/* emitted nothing: an op the helper loads, explicitly checked */
+			/* emitted nothing: an op the helper loads, explicitly checked (from the
+			 * address itself) */
+			if (gd != (int32_t)p[3])
+				tr_get(t, false, X86_RAX, p[2]);
 		}
 		disp = mem_check(t, pc, pc, p[3], size, p[2]);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
@@ -1033,7 +1096,7 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_LOAD_IDX: /* [d base idx shift off] */
 		idx_addr(t, p[2], p[3], p[4]);
-		if (guarded(t, pc, UINT32_MAX, p[5], size)) {
+		if (guarded(t, p[5], size)) {
 			uint8_t *start = t->e.p;
 			if (load_into(t, jo->base, p[1], access((int32_t)p[5]))) {
 				guard_site(t, start, pc);
@@ -1048,12 +1111,15 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		return;
 	case J_STORE: /* [addr v off] */
 		tr_get(t, false, X86_RAX, p[1]);
-		if (guarded(t, pc, p[1], p[3], size)) {
+		if (guarded(t, p[3], size)) {
+			int32_t gd = guard_disp(t, pc, p[1], p[3]);
 			uint8_t *start = t->e.p;
-			if (store_from(t, op, p[2], access((int32_t)p[3]))) {
+			if (store_from(t, op, p[2], access(gd))) {
 				guard_site(t, start, pc);
 				return;
 			}
+			if (gd != (int32_t)p[3])
+				tr_get(t, false, X86_RAX, p[1]);
 		}
 		disp = mem_check(t, pc, pc, p[3], size, p[1]);
 		if (!store_from(t, op, p[2], access(disp))) {
@@ -1211,12 +1277,12 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 	const uint32_t *p = t->ops + pc;
 	bool w = jo->ta == WASM_I64 || jo->ta == WASM_F64;
 	unsigned size = 1u << jo->align;
-	bool g = guarded(t, pc, p[3], p[4], size);
+	bool g = guarded(t, p[4], size);
 	uint8_t *start;
 	int32_t disp;
 
 	tr_get(t, false, X86_RAX, p[3]);
-	disp = g ? (int32_t)p[4] : mem_check(t, pc, pc, p[4], size, p[3]);
+	disp = g ? guard_disp(t, pc, p[3], p[4]) : mem_check(t, pc, pc, p[4], size, p[3]);
 	start = t->e.p;
 	if (jo->ta == WASM_F32 || jo->ta == WASM_F64) {
 		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
@@ -1592,7 +1658,7 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		int32_t disp;
 		copy(t, p[1], p[2]);
 		idx_addr(t, p[5], p[6], p[7]);
-		if (guarded(t, pc, UINT32_MAX, p[8], 4)) {
+		if (guarded(t, p[8], 4)) {
 			uint8_t *start = t->e.p;
 			load_into(t, WASM_OP_I32_LOAD, p[4], access((int32_t)p[8]));
 			guard_site(t, start, pc + 3);
@@ -1693,15 +1759,24 @@ static void prologue(struct tr *t)
 	const struct wasm_code *c = t->code;
 	uint32_t first = c->param_slots, n = c->local_slots;
 
+	/* the parameters cached in general-purpose registers, then the entry of self-calls,
+	 * which pass them there */
+	for (unsigned k = 0; k < t->ncache; k++)
+		if (!(t->xmm & (1u << k)) && t->cslot[k] < first)
+			reload(t, 1u << k);
+	t->self_reg = x86_here(&t->e);
 	x86_push(&t->e, X86_RAX); /* the 16-byte frame: return address and this */
 	t->dirty = 0;
 	if (n > 16) {
+		/* rdi may hold a parameter already (loaded above, or passed by a self-call) */
+		x86_mov(&t->e, true, X86_RDX, x86_r(X86_RDI));
 		x86_lea(&t->e, true, X86_RDI, SLOT(first));
 		x86_mov_imm(&t->e, X86_RCX, n);
 		x86_alu(&t->e, false, X86_XOR, X86_RAX, x86_r(X86_RAX));
 		x86_e8(&t->e, 0xf3); /* rep stosq */
 		x86_e8(&t->e, 0x48);
 		x86_e8(&t->e, 0xab);
+		x86_mov(&t->e, true, X86_RDI, x86_r(X86_RDX));
 	} else if (n) {
 		bool zero = false;
 		for (uint32_t i = 0; i < n; i++) {
@@ -1716,7 +1791,8 @@ static void prologue(struct tr *t)
 	for (unsigned k = 0; k < t->ncache; k++) {
 		uint32_t s = t->cslot[k];
 		if (s < first) {
-			reload(t, 1u << k);
+			if (t->xmm & (1u << k))
+				reload(t, 1u << k);
 		} else if (s < first + n) {
 			if (t->xmm & (1u << k)) /* xorps */
 				x86_sse_packed(&t->e, 0, 0x0f57, t->creg[k], x86_r(t->creg[k]));
@@ -1786,6 +1862,8 @@ static void emit_cold(struct tr *t, struct cold *c)
 		ccall(t, (const void *)wasm_jit_c_deep, c->pc);
 		unwind_if_trap(t);
 		load_mem(t);
+		if (c->size) /* a self-call's result entry (self_call) */
+			reload(t, 1u << c->arg);
 		x86_jmp_to(e, c->back);
 		return;
 	}
