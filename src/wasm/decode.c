@@ -1567,12 +1567,13 @@ static void parse_names(struct wasm_module *m, struct wasm_reader *r)
 		m->func_name_lens = core_calloc(m->nfuncs ? m->nfuncs : 1, sizeof(uint32_t));
 		if (!m->func_names || !m->func_name_lens)
 			return;
+		m->nfunc_names = m->nfuncs; /* sections after this one may add functions */
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t idx, len;
 			char *name;
 			if (wasm_rd_u32(&sub, &idx) || rd_name(&sub, &name, &len))
 				return;
-			if (idx < m->nfuncs && !m->func_names[idx]) {
+			if (idx < m->nfunc_names && !m->func_names[idx]) {
 				m->func_names[idx] = name;
 				m->func_name_lens[idx] = len;
 			} else {
@@ -1790,7 +1791,7 @@ void wasm_module_destroy(struct wasm_module *m)
 		for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
 			wasm_code_fini(&m->codes[i]);
 	if (m->func_names)
-		for (uint32_t i = 0; i < m->nfuncs; i++)
+		for (uint32_t i = 0; i < m->nfunc_names; i++)
 			core_free(m->func_names[i]);
 	core_free(m->func_names);
 	core_free(m->func_name_lens);
@@ -2098,7 +2099,7 @@ bool wasm_ftype_match(const struct wasm_ftype *a, const struct wasm_ftype *b)
 const char *wasm_module_func_name(const struct wasm_module *m, uint32_t fidx, size_t *len)
 {
 	*len = 0;
-	if (m->func_names && m->func_name_lens && fidx < m->nfuncs && m->func_names[fidx]) {
+	if (m->func_names && m->func_name_lens && fidx < m->nfunc_names && m->func_names[fidx]) {
 		*len = m->func_name_lens[fidx];
 		return m->func_names[fidx];
 	}

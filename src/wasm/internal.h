@@ -328,6 +328,9 @@ struct wasm_module {
 	uint8_t *declared;	  /* per function: ref.func allowed */
 	char **func_names;	  /* per function, from the name section (may be NULL) */
 	uint32_t *func_name_lens; /* their lengths (names may contain NUL bytes) */
+	uint32_t nfunc_names;	  /* entries of both: nfuncs when the name section was read,
+				   * which a name section before the function section makes
+				   * smaller than the final nfuncs */
 	uint32_t load_flags;	  /* WASM_LOAD_* */
 	bool bad_code_count;	  /* code section count differs from the function section */
 	bool ref_values;	  /* some code keeps a reference in a frame slot (no snapshots) */
