@@ -30,7 +30,7 @@
   ;; memory: 0 counter, 4 finished count, 8 mode, 12 never-changing word (waits),
   ;; 64.. tids seen (bitmap of tid < 256), 512 argv pointers, 1024 argv strings,
   ;; 2048 output buffer (per thread: 2048 + 32 * arg), 4000 iovecs (per thread: +8*arg)
-  ;; 5000 poll subscription, 5100 event, 5200 nevents, 5300 file names (per thread +8*arg),
+  ;; 5000 poll subscription, 5104 event (8-aligned, as WASI wants), 5200 nevents, 5300 file names (per thread +8*arg),
 ;; 5400 opened fds (+4*arg), 5500 "x"
 
   (func $print (param $ptr i32) (param $len i32) (param $slot i32)
@@ -124,7 +124,7 @@
     (if (i32.eq (local.get $mode) (i32.const 115)) ;; s: sleep 50 ms in poll_oneoff
       (then
         (i64.store (i32.add (i32.const 5000) (i32.const 24)) (i64.const 50000000))
-        (drop (call $poll (i32.const 5000) (i32.const 5100) (i32.const 1) (i32.const 5200)))
+        (drop (call $poll (i32.const 5000) (i32.const 5104) (i32.const 1) (i32.const 5200)))
         (call $print (i32.const 1550) (i32.const 6) (i32.const 1))
         (call $finished)
         (return)))
