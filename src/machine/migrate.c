@@ -472,24 +472,38 @@ static int send_discard(struct mig *m)
 	return r;
 }
 
+/* Sends the empty section sec and reads the destination's answer into ans[0..n): its
+ * u16 code (little-endian) first. Returns 0 when all n bytes came and the code is code,
+ * -ECONNABORTED when the answer is short or other, or a negative errno (a timeout is
+ * -ETIMEDOUT; errno keeps the socket's error for the caller's message). */
+static int ask_peer(struct mig *m, uint32_t sec, uint16_t code, uint8_t *ans, size_t n)
+{
+	ssize_t got;
+	int r = snap_stream_put(m->fd, sec, "", 0);
+
+	if (r)
+		return r;
+	got = recv(m->fd, ans, n, MSG_WAITALL);
+	if (got < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	if (got != (ssize_t)n || ans[0] != (code & 0xff) || ans[1] != (code >> 8))
+		return -ECONNABORTED;
+	return 0;
+}
+
 /* Asks the destination whether it can take a post-copy migration. */
 static int offer_postcopy(struct mig *m)
 {
 	uint8_t ans[3];
-	ssize_t n;
-	int r = snap_stream_put(m->fd, SNAP_SEC_POSTCOPY, "", 0);
+	int r = ask_peer(m, SNAP_SEC_POSTCOPY, SNAP_STREAM_POSTCOPY, ans, sizeof(ans));
 
-	if (r)
-		return r;
-	n = recv(m->fd, ans, sizeof(ans), MSG_WAITALL);
-	if (n == (ssize_t)sizeof(ans) && ans[0] == (SNAP_STREAM_POSTCOPY & 0xff) &&
-	    ans[1] == (SNAP_STREAM_POSTCOPY >> 8) && ans[2] == 1)
+	if (!r && ans[2] == 1)
 		return 0;
 	vm_errf(m->err, m->errlen,
 		"the destination cannot take a post-copy migration (%s): the machine runs on "
 		"here",
-		n < 0 ? strerror(errno) : "its log says why");
-	return n < 0 ? -errno : -ECONNABORTED;
+		r && r != -ECONNABORTED ? strerror(-r) : "its log says why");
+	return r ?: -ECONNABORTED;
 }
 
 #define PC_BATCH 16 /* pages sent between looks for the destination's requests */
@@ -620,18 +634,8 @@ static void final_on_loop(void *opaque)
 static int sync_peer(struct mig *m)
 {
 	uint8_t ans[2];
-	ssize_t n;
-	int r = snap_stream_put(m->fd, SNAP_SEC_SYNC, "", 0);
 
-	if (r)
-		return r;
-	n = recv(m->fd, ans, sizeof(ans), MSG_WAITALL);
-	if (n < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
-	if (n != (ssize_t)sizeof(ans) || ans[0] != (SNAP_STREAM_SYNC & 0xff) ||
-	    ans[1] != (SNAP_STREAM_SYNC >> 8))
-		return -ECONNABORTED;
-	return 0;
+	return ask_peer(m, SNAP_SEC_SYNC, SNAP_STREAM_SYNC, ans, sizeof(ans));
 }
 
 int vm_migrate(struct vm *vm, const char *dest, const struct vm_migrate_opts *o,
