@@ -833,10 +833,15 @@ out:
 
 /* ---- destination ---- */
 
-static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
+/* Walks a PAGES section: its u32 count (1..MIG_BATCH), then per page its u64 index
+ * (MIG_ZERO set: a zero page, no bytes follow) and GMEM_PAGE_SIZE bytes. Calls
+ * put(ctx, page, bytes or NULL for a zero page) for each; -EINVAL for a page at or past
+ * npages, a short or overlong section, or what put refuses with -EINVAL (put's other
+ * errors pass through). The one reader of the format for both pre-copy and post-copy. */
+static int walk_pages(const uint8_t *p, size_t len, uint64_t npages,
+		      int (*put)(void *ctx, uint64_t page, const uint8_t *bytes), void *ctx)
 {
 	struct sreader in;
-	uint64_t npages = vm->mem.size >> GMEM_PAGE_SHIFT;
 	uint32_t count;
 
 	sreader_init(&in, p, len);
@@ -845,20 +850,40 @@ static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 		return -EINVAL;
 	for (uint32_t i = 0; i < count; i++) {
 		uint64_t idx = sread_u64(&in), page = idx & ~MIG_ZERO;
-		uint8_t *dst;
+		const uint8_t *bytes = NULL;
+		int r;
+
 		if (in.err || page >= npages)
 			return -EINVAL;
-		dst = vm->mem.ram + (page << GMEM_PAGE_SHIFT);
-		/* Reading a page never written maps the kernel's zero page: checking first
-		 * keeps the guest's zero pages from taking host memory. */
-		if (idx & MIG_ZERO) {
-			if (!vm_page_zero(dst))
-				memset(dst, 0, GMEM_PAGE_SIZE);
-		} else {
-			sread(&in, dst, GMEM_PAGE_SIZE);
+		if (!(idx & MIG_ZERO)) {
+			if (len - in.off < GMEM_PAGE_SIZE)
+				return -EINVAL;
+			bytes = p + in.off;
+			in.off += GMEM_PAGE_SIZE;
 		}
+		r = put(ctx, page, bytes);
+		if (r)
+			return r;
 	}
-	return in.err || in.off != len ? -EINVAL : 0;
+	return in.off != len ? -EINVAL : 0;
+}
+
+static int put_page(void *ctx, uint64_t page, const uint8_t *bytes)
+{
+	uint8_t *dst = ((struct vm *)ctx)->mem.ram + (page << GMEM_PAGE_SHIFT);
+
+	/* Reading a page never written maps the kernel's zero page: checking first keeps
+	 * the guest's zero pages from taking host memory. */
+	if (bytes)
+		memcpy(dst, bytes, GMEM_PAGE_SIZE);
+	else if (!vm_page_zero(dst))
+		memset(dst, 0, GMEM_PAGE_SIZE);
+	return 0;
+}
+
+static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
+{
+	return walk_pages(p, len, vm->mem.size >> GMEM_PAGE_SHIFT, put_page, vm);
 }
 
 /* ---- destination: post-copy ---- */
@@ -1037,45 +1062,37 @@ static int postcopy_faults(struct vm_postcopy *pc)
 	}
 }
 
+/* A page after the switch into its hole (UFFDIO_COPY or _ZEROPAGE, which wake any
+ * waiter); a page not missing (outside RAM, or sent twice) is refused. */
+static int postcopy_put(void *ctx, uint64_t q, const uint8_t *bytes)
+{
+	struct vm_postcopy *pc = ctx;
+	uint64_t dst = (uintptr_t)pc->vm->mem.ram + (q << GMEM_PAGE_SHIFT);
+	int k;
+
+	if (!(pc->missing[q / 64] >> (q % 64) & 1))
+		return -EINVAL;
+	do {
+		if (!bytes) {
+			struct uffdio_zeropage z = {.range = {dst, GMEM_PAGE_SIZE}};
+			k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
+		} else {
+			struct uffdio_copy c = {
+				.dst = dst, .src = (uintptr_t)bytes, .len = GMEM_PAGE_SIZE};
+			k = ioctl(pc->uffd, UFFDIO_COPY, &c);
+		}
+	} while (k < 0 && (errno == EAGAIN || errno == EINTR));
+	if (k < 0 && errno != EEXIST)
+		return -errno;
+	pc->missing[q / 64] &= ~(1ull << (q % 64));
+	pc->nmissing--;
+	return 0;
+}
+
 /* A PAGES section after the switch: each page into its hole. */
 static int postcopy_pages(struct vm_postcopy *pc, const uint8_t *p, size_t len)
 {
-	struct gmem *g = &pc->vm->mem;
-	struct sreader in;
-	uint32_t count;
-
-	sreader_init(&in, p, len);
-	count = sread_u32(&in);
-	if (in.err || count == 0 || count > MIG_BATCH)
-		return -EINVAL;
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t idx = sread_u64(&in), q = idx & ~MIG_ZERO;
-		uint64_t dst = (uintptr_t)g->ram + (q << GMEM_PAGE_SHIFT);
-		int k;
-		if (in.err || q >= g->size >> GMEM_PAGE_SHIFT ||
-		    !(pc->missing[q / 64] >> (q % 64) & 1))
-			return -EINVAL; /* outside RAM, or sent twice */
-		if (!(idx & MIG_ZERO) && (len - in.off < GMEM_PAGE_SIZE))
-			return -EINVAL;
-		do {
-			if (idx & MIG_ZERO) {
-				struct uffdio_zeropage z = {.range = {dst, GMEM_PAGE_SIZE}};
-				k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
-			} else {
-				struct uffdio_copy c = {.dst = dst,
-							.src = (uintptr_t)(p + in.off),
-							.len = GMEM_PAGE_SIZE};
-				k = ioctl(pc->uffd, UFFDIO_COPY, &c);
-			}
-		} while (k < 0 && (errno == EAGAIN || errno == EINTR));
-		if (k < 0 && errno != EEXIST)
-			return -errno;
-		if (!(idx & MIG_ZERO))
-			in.off += GMEM_PAGE_SIZE;
-		pc->missing[q / 64] &= ~(1ull << (q % 64));
-		pc->nmissing--;
-	}
-	return in.off != len ? -EINVAL : 0;
+	return walk_pages(p, len, pc->vm->mem.size >> GMEM_PAGE_SHIFT, postcopy_put, pc);
 }
 
 /* Takes one section from the source; *done at its second DONE. */
