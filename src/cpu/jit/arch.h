@@ -29,6 +29,7 @@ struct jit {
 	struct block_cache *bc;
 	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
 	bool fma;	/* the host has FMA3 (x86-64) */
+	bool bmi2;	/* the host has BMI2 (x86-64: rorx) */
 };
 
 #if defined(__x86_64__)

@@ -19,7 +19,10 @@
  *
  * A conditional branch before a block's last op (a side exit, cpu/block.h SIDE_EXITS) jumps
  * out of line when taken (write back, un-count the ops after it, chain); the fall-through
- * path goes on in line.
+ * path goes on in line. When its target is a later op of the same block (an if without
+ * else), the taken path jumps there in line instead, un-counting the ops it skips.
+ * A block-cached register whose first use in the block is a write that always runs is
+ * not loaded at entry.
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
@@ -111,6 +114,13 @@ struct tr {
 	bool loops;	 /* the block's last op branches to its start */
 	int8_t host[33]; /* host register caching each guest register, or -1 */
 	uint64_t dirty;	 /* cached registers changed since loaded */
+	/* Side exits whose target is a later op of the block jump there in line: inner[i]
+	 * is that op's index for the branch at op i (else 0), joins[k] marks such a target,
+	 * and fwd[i] / fwd_dirty[i] hold the branch's jump (to patch) and dirty set. */
+	uint8_t inner[BLOCK_MAX + 1];
+	bool joins[BLOCK_MAX + 1];
+	uint8_t *fwd[BLOCK_MAX + 1];
+	uint64_t fwd_dirty[BLOCK_MAX + 1];
 	struct cold cold[COLD_MAX];
 	unsigned ncold;
 };
@@ -582,6 +592,7 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
 
 /* The inline TLB test for va in rax: leaves the host address in rax or jumps to a stub.
  *	mov ecx, eax; shr ecx, 8; and ecx, TLB_MASK << 4	the entry's offset
+ *	  (rorx ecx, eax, 8; and ecx, TLB_MASK << 4 on hosts with BMI2)
  *	add rcx, [rbp + dtlb]				the entry
  *	mov rdx, rax; and rdx, ~0xfff | (size - 1)	the tag va must have
  *	cmp rdx, [rcx]; jne slow
@@ -592,8 +603,12 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 	struct x86_emit *e = &t->e;
 	size_t off = write ? offsetof(struct hart, dtlb_w) : offsetof(struct hart, dtlb);
 
-	x86_insn(e, 0, false, 0x8b, RCX, x86_r(RAX), false); /* mov ecx, eax */
-	x86_shift_imm(e, false, X86_SHR, x86_r(RCX), 8);
+	if (t->j->bmi2) { /* bits 12..19 of va land in bits 4..11 either way */
+		x86_rorx(e, false, RCX, x86_r(RAX), 8);
+	} else {
+		x86_insn(e, 0, false, 0x8b, RCX, x86_r(RAX), false); /* mov ecx, eax */
+		x86_shift_imm(e, false, X86_SHR, x86_r(RCX), 8);
+	}
 	x86_alu_imm(e, false, X86_AND, x86_r(RCX), TLB_MASK << 4);
 	x86_alu(e, true, X86_ADD, RCX, x86_m(RBP, (int32_t)off));
 	x86_mov(e, true, RDX, x86_r(RAX));
@@ -675,24 +690,43 @@ static void emit_store(struct tr *t, const struct op *o, unsigned idx)
 	unsigned size = store_size(o->kind);
 	bool fp = o->kind == OP_FSW || o->kind == OP_FSD;
 
+	int src = RCX;
+
 	eff_addr(t, o);
 	struct cold *c = tlb_fast(t, true, size, COLD_STORE, idx);
-	if (fp)
+	if (fp) {
 		x86_mov(e, true, RCX, fmem(o->rs2));
-	else
+	} else if (o->rs2 == 0) { /* mov byte/word/dword/qword [rax], 0 */
+		src = -1;
+		if (size == 1) {
+			x86_insn(e, 0, false, 0xc6, 0, x86_m(RAX, 0), false);
+			x86_e8(e, 0);
+		} else if (size == 2) { /* 66 c7 /0 imm16 */
+			x86_insn(e, 0x66, false, 0xc7, 0, x86_m(RAX, 0), false);
+			x86_e8(e, 0);
+			x86_e8(e, 0);
+		} else {
+			x86_mov_rm_imm(e, size == 8, x86_m(RAX, 0), 0);
+		}
+	} else if (t->host[o->rs2] >= 0) {
+		src = t->host[o->rs2]; /* straight from its host register */
+	} else {
 		get(t, RCX, o->rs2);
-	switch (size) {
+	}
+	switch (src < 0 ? 0 : size) {
+	case 0:
+		break;
 	case 1:
-		x86_insn(e, 0, false, 0x88, RCX, x86_m(RAX, 0), false);
+		x86_mov_store8(e, x86_m(RAX, 0), src);
 		break;
 	case 2:
-		x86_insn(e, 0x66, false, 0x89, RCX, x86_m(RAX, 0), false);
+		x86_mov_store16(e, x86_m(RAX, 0), src);
 		break;
 	case 4:
-		x86_insn(e, 0, false, 0x89, RCX, x86_m(RAX, 0), false);
+		x86_insn(e, 0, false, 0x89, src, x86_m(RAX, 0), false);
 		break;
 	default:
-		x86_insn(e, 0, true, 0x89, RCX, x86_m(RAX, 0), false);
+		x86_insn(e, 0, true, 0x89, src, x86_m(RAX, 0), false);
 		break;
 	}
 	store_hook_check(t, idx);
@@ -1152,6 +1186,10 @@ static void emit_branch(struct tr *t, const struct op *o)
 		break;
 	}
 	bool side = o != &t->b->ops[t->b->n - 1];
+	unsigned idx = (unsigned)(o - t->b->ops);
+	unsigned skip = side && t->inner[idx] ? t->inner[idx] - idx - 1 : 0;
+	if (skip) /* un-count the skipped ops; lea leaves the flags alone */
+		x86_insn(e, 0, true, 0x8d, R12, x86_m(R12, -(int32_t)skip), false);
 	if (!t->loops && !side) {
 		writeback(t, t->dirty); /* both ways leave the block */
 		t->dirty = 0;
@@ -1164,8 +1202,15 @@ static void emit_branch(struct tr *t, const struct op *o)
 		get(t, RAX, o->rs1);
 		x86_alu(e, true, X86_CMP, RAX, greg(t, o->rs2));
 	}
+	if (side && t->inner[idx]) { /* taken: on in line at a later op of the block */
+		t->fwd[idx] = x86_jcc_fwd(e, cc);
+		t->fwd_dirty[idx] = t->dirty;
+		if (skip)
+			x86_insn(e, 0, true, 0x8d, R12, x86_m(R12, (int32_t)skip), false);
+		return;
+	}
 	if (side) { /* taken: out of line, the block goes on */
-		add_cold(t, COLD_EXIT, (unsigned)(o - t->b->ops), x86_jcc_fwd(e, cc));
+		add_cold(t, COLD_EXIT, idx, x86_jcc_fwd(e, cc));
 		return;
 	}
 	if (t->loops) {
@@ -1182,6 +1227,67 @@ static void emit_branch(struct tr *t, const struct op *o)
 	chain_to(t, false, t->b->end_pc);
 	x86_patch(e, taken, x86_here(e));
 	chain_to(t, false, (uint64_t)o->imm);
+}
+
+/* Finds the side exits (branches before the block's last op, within the n translated
+ * ops) whose target is a later one of those ops: a forward branch over a few ops, as
+ * compilers make for an if without else. Those jump there in line (emit_branch, join). */
+static void find_inner(struct tr *t, unsigned n)
+{
+	const struct block *b = t->b;
+
+	for (unsigned i = 0; i + 1 < n && i + 1 < b->n; i++) {
+		const struct op *o = &b->ops[i];
+		if (!is_branch(o->kind))
+			continue;
+		for (unsigned k = i + 1; k < n; k++)
+			if (b->vpc + b->ops[k].off == (uint64_t)o->imm) {
+				t->inner[i] = (uint8_t)k;
+				t->joins[k] = true;
+				break;
+			}
+	}
+}
+
+/* The guest registers the block surely writes before it reads them (the first op naming
+ * one writes it, and runs whenever the block gets that far): their cache registers need
+ * no load at entry, as nothing reads them before and nothing stores them unless written
+ * (an exit before the write finds them clean). Not for a block looping onto itself,
+ * whose exits store every register it writes. */
+static uint64_t written_first(const struct tr *t, unsigned n)
+{
+	const struct block *b = t->b;
+	uint64_t seen = 0, first = 0;
+	bool maybe[BLOCK_MAX + 1] = {false}; /* skipped by an in-line forward branch */
+
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = i + 1; k < t->inner[i]; k++)
+			maybe[k] = true;
+	for (unsigned i = 0; i < n; i++) {
+		const struct op *o = &b->ops[i];
+		unsigned u = op_uses(o->kind);
+		if ((u & RS1_R) && o->rs1 < 32)
+			seen |= 1ull << o->rs1;
+		if ((u & RS2_R) && o->rs2 < 32)
+			seen |= 1ull << o->rs2;
+		if ((u & RD_W) && o->rd < 32 && !(seen & (1ull << o->rd))) {
+			if (!maybe[i])
+				first |= 1ull << o->rd;
+			seen |= 1ull << o->rd;
+		}
+	}
+	return first;
+}
+
+/* Op k is the target of in-line forward branches: they jump here, and whatever they
+ * may have left dirty is dirty from here on. */
+static void join(struct tr *t, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		if (t->inner[i] == k && t->fwd[i]) {
+			x86_patch(&t->e, t->fwd[i], x86_here(&t->e));
+			t->dirty |= t->fwd_dirty[i];
+		}
 }
 
 /* Out-of-line paths: call a slow-path stub (which keeps the cached registers), then
@@ -1281,10 +1387,12 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		t->loops = (uint64_t)last->imm == b->vpc && (k == OP_JAL || is_branch(k));
 	}
 	allocate(t, n);
+	find_inner(t, n);
 
 	t->entry = x86_here(e);
+	uint64_t set_first = t->loops ? 0 : written_first(t, n);
 	for (unsigned g = 1; g < 32; g++)
-		if (t->host[g] >= 0 && !(GLOBAL_MASK & (1ull << g)))
+		if (t->host[g] >= 0 && !(GLOBAL_MASK & (1ull << g)) && !(set_first & (1ull << g)))
 			x86_mov(e, true, t->host[g], xmem(g));
 	t->body = x86_here(e);
 	x86_alu_imm(e, true, X86_ADD, x86_r(R12), b->n); /* the interpreter counts at entry too */
@@ -1297,6 +1405,8 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 
 	for (unsigned i = 0; i < n && !ended; i++) {
 		const struct op *o = &b->ops[i];
+		if (t->joins[i])
+			join(t, i);
 		switch (o->kind) {
 		case OP_LB:
 		case OP_LH:
@@ -1395,16 +1505,17 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			if (is_amo(o->kind)) {
 				emit_amo(t, o, i);
 			} else if ((o->kind == OP_LUI || o->kind == OP_AUIPC) && i + 1 < n &&
-				   b->ops[i + 1].kind == OP_ADDI && b->ops[i + 1].rd == o->rd &&
-				   b->ops[i + 1].rs1 == o->rd) {
+				   !t->joins[i + 1] && b->ops[i + 1].kind == OP_ADDI &&
+				   b->ops[i + 1].rd == o->rd && b->ops[i + 1].rs1 == o->rd) {
 				/* lui/auipc + addi to the same register (li, la): one constant */
 				struct op k = *o;
 				k.imm = (int64_t)((uint64_t)o->imm + (uint64_t)b->ops[i + 1].imm);
 				emit_alu(t, &k);
 				i++;
 			} else if (o->kind == OP_SLLI && o->imm == 32 && i + 1 < n &&
-				   b->ops[i + 1].kind == OP_SRLI && b->ops[i + 1].imm == 32 &&
-				   b->ops[i + 1].rd == o->rd && b->ops[i + 1].rs1 == o->rd) {
+				   !t->joins[i + 1] && b->ops[i + 1].kind == OP_SRLI &&
+				   b->ops[i + 1].imm == 32 && b->ops[i + 1].rd == o->rd &&
+				   b->ops[i + 1].rs1 == o->rd) {
 				/* slli + srli by 32 (zext.w): mov d32, rs1 */
 				emit_zext_w(t, o);
 				i++;
@@ -1459,6 +1570,7 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 
 	/* int enter(struct hart *h = rdi, const void *code = rsi, uint64_t icount = rdx) */
 	j->fma = __builtin_cpu_supports("fma");
+	j->bmi2 = __builtin_cpu_supports("bmi2");
 	j->stub[STUB_ENTER] = x86_here(e);
 	for (unsigned i = 0; i < sizeof(saved); i++)
 		x86_push(e, saved[i]);
