@@ -214,11 +214,17 @@ static void lookup_next(struct tr *t, bool dynamic, uint64_t target)
  * through the shared STUB_LEAVE (rax the next pc).
  *
  * A constant target is reached by a direct jump once linked: the exit is
+ *	cmp r12, [rbp + poll_at]
+ *	jae poll
  *	cmp dword [rbp + link_epoch], EPOCH
  *	jne lookup
  *	jmp TARGET		(at first: jmp lookup)
  *   lookup:
- *	the pc -> block table lookup (lookup_next), then STUB_LINK with rcx = &EPOCH
+ *	mov eax, target; the pc -> block table lookup (lookup_next), then STUB_LINK with
+ *	rcx = &EPOCH
+ *   poll:
+ *	mov eax, target; jmp STUB_LEAVE
+ * (the linked path does not need the target in rax)
  * and STUB_LINK (jit_link) writes the current epoch and the target's code into the site
  * (LINK_SITE bytes from EPOCH) before it jumps there. A flush of the table bumps
  * h->link_epoch (exec.c), so every direct jump made before it falls back to the lookup,
@@ -231,15 +237,14 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 {
 	struct x86_emit *e = &t->e;
 
-	if (!dynamic)
-		x86_mov_imm(e, RAX, target);
 	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
-	x86_jcc_to(e, X86_CC_AE, t->j->stub[STUB_LEAVE]);
 	if (dynamic) {
+		x86_jcc_to(e, X86_CC_AE, t->j->stub[STUB_LEAVE]);
 		lookup_next(t, true, 0);
 		x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
 		return;
 	}
+	uint8_t *poll = x86_jcc_fwd(e, X86_CC_AE); /* rax = target set off the linked path */
 	/* cmp dword [rbp + link_epoch], imm32 (an imm32 that does not fit 8 bits, so that
 	 * the encoder emits the 4-byte form) */
 	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_epoch)), 0x7fffffff);
@@ -250,6 +255,7 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 		e->overflow = true; /* cannot happen: the layout jit_link patches */
 	x86_patch(e, miss, x86_here(e));
 	x86_patch(e, jump, x86_here(e));
+	x86_mov_imm(e, RAX, target);
 	lookup_next(t, false, target);
 	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)), LINK_COST);
 	uint8_t *link = x86_jcc_fwd(e, X86_CC_AE);
@@ -257,6 +263,9 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 	x86_patch(e, link, x86_here(e));
 	x86_patch(e, x86_lea_rip(e, RCX), e->base + (uintptr_t)(site - e->buf));
 	x86_jmp_to(e, t->j->stub[STUB_LINK]);
+	x86_patch(e, poll, x86_here(e));
+	x86_mov_imm(e, RAX, target);
+	x86_jmp_to(e, t->j->stub[STUB_LEAVE]);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
