@@ -1056,6 +1056,9 @@ static int relay(int fd, const uint8_t *pending, size_t npending, bool tty)
 	}
 }
 
+#define CONSOLE_WAIT_MS	 20000u
+#define CONSOLE_RETRY_MS 50u
+
 static int cmd_console(int argc, char **argv, const char *sock)
 {
 	char target[512], name[256];
@@ -1071,7 +1074,8 @@ static int cmd_console(int argc, char **argv, const char *sock)
 		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 			printf("usage: lodge console NAME\n\nAttaches the terminal to a guest's "
 			       "console; Ctrl-A D detaches (the guest goes on), Ctrl-A Ctrl-A "
-			       "sends Ctrl-A.\n");
+			       "sends Ctrl-A. A guest still starting is waited for\n"
+			       "(up to 20 s).\n");
 			return 0;
 		}
 		say_err("console: name one guest (lodge console NAME)");
@@ -1079,10 +1083,21 @@ static int cmd_console(int argc, char **argv, const char *sock)
 	}
 	encode(argv[1], name, sizeof(name));
 	snprintf(target, sizeof(target), "/v1/guests/%s/console", name);
-	c = connect_daemon(sock, TIMEOUT_MS);
-	if (!c)
-		return EXIT_FAIL;
-	e = api_client_upgrade(c, "POST", target, &r);
+	/* A guest just started or restored may not have opened its control socket yet
+	 * (loading a snapshot on a loaded host takes seconds): the daemon answers 502
+	 * guest_unreachable, and the attach is tried again for up to CONSOLE_WAIT_MS. */
+	for (unsigned waited = 0;; waited += CONSOLE_RETRY_MS) {
+		c = connect_daemon(sock, TIMEOUT_MS);
+		if (!c)
+			return EXIT_FAIL;
+		e = api_client_upgrade(c, "POST", target, &r);
+		if (e || r.status != 502 || waited >= CONSOLE_WAIT_MS ||
+		    strcmp(json_str(r.json, "error", ""), "guest_unreachable"))
+			break;
+		api_result_fini(&r);
+		api_client_close(c);
+		usleep(CONSOLE_RETRY_MS * 1000);
+	}
 	if (e || r.status != 101) {
 		if (e)
 			say_err("console: %s", strerror(-e));

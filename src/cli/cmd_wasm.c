@@ -58,6 +58,14 @@
  * --stack) count against --max-memory, so 64 keep half a GiB of the default 4 GiB budget
  * for the program's memory while covering the thread pools programs size by core count;
  * a runaway spawner meets -1 from thread-spawn rather than exhausting the host. */
+/* The sanitizer builds free everything before exit, so that LeakSanitizer (which _exit
+ * skips) checks the store's, WASI's and the module's teardown on every test run. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KEEP_TEARDOWN 1
+#else
+#define KEEP_TEARDOWN 0
+#endif
+
 #define DEFAULT_MAX_THREADS 64u
 #define MAX_MAX_THREADS	    4096u
 
@@ -89,6 +97,7 @@ struct wasm_opts {
 	const char *sandbox;	      /* --sandbox SPEC */
 	bool seccomp;		      /* --seccomp */
 	bool pooled;		      /* a daemon's pool process: its sandbox half built */
+	bool exit_when_done;	      /* the process ends with the program (cmd_wasm) */
 	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
 	uint32_t jit_hot;	      /* wasm_store_set_jit() */
 	enum { COMPILE_AUTO, COMPILE_LAZY, COMPILE_EAGER } compile; /* --compile */
@@ -1443,6 +1452,17 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 		fflush(stderr);
 		_exit(status);
 	}
+	if (o->exit_when_done && !KEEP_TEARDOWN) {
+		/* The process ends with the program: the kernel frees the store (its memory
+		 * reservation, stacks, the JIT's code buffer), WASI's state and the module at
+		 * once with the address space, instead of piece by piece, each munmap with
+		 * its own TLB flush (~0.3 ms of a hello world's ~5 ms here). */
+		if (o->times && o->times->on)
+			wasm_module_compiled(m, &o->times->compiled, &o->times->defined);
+		times_print(o->times);
+		fflush(NULL);
+		_exit(status);
+	}
 	wasm_store_destroy(s);
 	wasi_destroy(wasi);
 	return status;
@@ -1588,6 +1608,7 @@ int cmd_wasm(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	o.times = &times;
+	o.exit_when_done = true;
 	if (pooled) { /* in its sandbox's root already: /proc is gone */
 		o.pooled = true;
 		o.ctl.statm_fd = statm_fd;

@@ -403,6 +403,38 @@ def wasm_lifecycle(tmp, d):
     check(not os.path.exists(os.path.join(d.state, "guests", "svc")), "files left after rm")
 
 
+@test
+def console_waits(tmp, d):
+    """lodge console on a guest whose control socket is not there yet (one still starting,
+    as a guest restoring a snapshot on a loaded host) waits for it instead of failing."""
+    d.cli("create", "cw", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+    d.cli("start", "cw", check_rc=0)
+    wait_for(lambda: "tick 1" in d.logs("cw"), 30, "the service's output")
+    api = os.path.join(d.state, "guests", "cw", "run", "api.sock")
+    os.rename(api, api + ".away")  # as before the guest has made it
+    p = subprocess.Popen([LODGE, "console", "cw"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=d.env)
+    time.sleep(1.5)
+    early = p.poll()
+    os.rename(api + ".away", api)
+    out = b""
+    if early is None:
+        p.stdin.write(b"late ping\n")
+        p.stdin.flush()
+        t0 = time.time()
+        while b"echo: late ping" not in out and time.time() - t0 < 30:
+            if select.select([p.stdout.fileno()], [], [], 0.5)[0]:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                out += chunk
+    rest, err = p.communicate(timeout=60)
+    check(early is None, "lodge console gave up at once: exit %r: %r" % (early, err[-300:]))
+    check(p.returncode == 0 and b"echo: late ping" in out + rest,
+          "lodge console: exit %d: %r %r" % (p.returncode, (out + rest)[-300:], err[-300:]))
+    d.cli("rm", "-f", "cw", check_rc=0)
+
+
 def last_tick(log):
     ticks = re.findall(r"^tick (\d+)$", log, re.M)
     return int(ticks[-1]) if ticks else None
