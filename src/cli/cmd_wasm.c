@@ -1623,7 +1623,7 @@ static int run_opts(struct wasm_opts *o)
 	struct watchdog wd, *w = NULL;
 	int rc;
 
-	wasm_precopy_preopen(); /* a pre-copy migration's dirty pages (behind the sandbox) */
+	wasm_precopy_preopen(0); /* a pre-copy migration's dirty pages (behind the sandbox) */
 	if (o->sandbox && (o->pooled ? sandbox_enter_pooled(&o->filter)
 				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
@@ -1678,6 +1678,8 @@ int cmd_wasm(int argc, char **argv)
 	int statm_fd = -1;
 
 	if (pooled) {
+		/* before its root hides /proc, out of the handover's way */
+		wasm_precopy_preopen(SANDBOX_POOL_HIGH_FD);
 		rc = sandbox_pool_wait(&argc, &argv, &statm_fd);
 		if (rc == -EPIPE)
 			return 0; /* no guest for it: the daemon stopped or shrank the pool */

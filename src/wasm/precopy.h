@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Opens /proc/self/pagemap and /proc/self/mem for later rounds: before a sandbox hides
- * /proc. Any errors show at wasm_precopy_start. */
-void wasm_precopy_preopen(void);
+/* Opens /proc/self/pagemap and /proc/self/mem for later rounds (on descriptors >= min_fd),
+ * before a sandbox hides /proc; once. Any errors show at wasm_precopy_start. */
+void wasm_precopy_preopen(int min_fd);
 
 struct wasm_precopy;
 

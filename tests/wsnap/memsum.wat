@@ -1,9 +1,9 @@
 ;; A WASI program for the pre-copy migration tests (tests/wsnap/suite.py,
 ;; bench/migrate): it grows its memory by 1024 pages (64 MiB), fills them with
 ;; pseudo-random words, and keeps a checksum of all of them (the sum of word i
-;; times 2i+1, mod 2^32) as it goes. Then, line after line, it writes 256 words
-;; spread over the memory (updating the checksum), recomputes the checksum
-;; from the whole memory, prints "tick N" (or "BAD N" and exits 1 where they
+;; times 2i+1, mod 2^32) as it goes. Then, line after line, it recomputes the
+;; checksum from the whole memory while it writes 1024 words spread over it
+;; (updating both sums), prints "tick N" (or "BAD N" and exits 1 where they
 ;; differ: a page lost or stale after a migration) and sleeps 5 ms.
 (module
   (import "wasi_snapshot_preview1" "fd_write"
@@ -16,15 +16,6 @@
   (global $sum (mut i32) (i32.const 0))
   (data (i32.const 256) "tick ")
   (data (i32.const 288) "BAD ")
-
-  (func $rand (result i32)
-    (global.set $seed (i32.add (i32.mul (global.get $seed) (i32.const 1664525))
-                               (i32.const 1013904223)))
-    (global.get $seed))
-
-  ;; word i of the data (at 64 KiB + 4i), weighted
-  (func $weigh (param $i i32) (param $v i32) (result i32)
-    (i32.mul (local.get $v) (i32.add (i32.shl (local.get $i) (i32.const 1)) (i32.const 1))))
 
   ;; "PREFIX N\n" at 512 from the prefix at $p (length $pl), written to stdout
   (func $say (param $p i32) (param $pl i32) (param $n i32)
@@ -80,29 +71,33 @@
       (br_if $fill (i32.lt_u (local.get $i) (i32.const 16777216))))
     (global.set $seed (local.get $new))
     (loop $line
-      (local.set $k (i32.const 0))
-      (loop $write
-        ;; word (n * 256 + k) * 40503 mod 2^24: spread over the pages
-        (local.set $i (i32.and (i32.mul (i32.add (i32.shl (local.get $n) (i32.const 8))
-                                                 (local.get $k))
-                                        (i32.const 40503))
-                               (i32.const 16777215)))
-        (local.set $old (i32.load offset=65536 (i32.shl (local.get $i) (i32.const 2))))
-        (local.set $new (call $rand))
-        (i32.store offset=65536 (i32.shl (local.get $i) (i32.const 2)) (local.get $new))
-        (global.set $sum (i32.add (global.get $sum)
-          (i32.sub (call $weigh (local.get $i) (local.get $new))
-                   (call $weigh (local.get $i) (local.get $old)))))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br_if $write (i32.lt_u (local.get $k) (i32.const 256))))
-      ;; the checksum again, inline: a pause parks only at _start's own loops with
-      ;; the JIT (translated code called from translated code goes on to its end)
+      ;; the checksum again, inline (a pause parks only at _start's own loops with
+      ;; the JIT: translated code called from translated code goes on to its end),
+      ;; writing a word every 16384 words read (1024 a line, spread over the pages
+      ;; and over the time): a page written just before a pause must move too
       (local.set $i (i32.const 0))
       (local.set $acc (i32.const 0))
       (loop $check
         (local.set $acc (i32.add (local.get $acc)
           (i32.mul (i32.load offset=65536 (i32.shl (local.get $i) (i32.const 2)))
                    (i32.add (i32.shl (local.get $i) (i32.const 1)) (i32.const 1)))))
+        (if (i32.eqz (i32.and (local.get $i) (i32.const 16383)))
+          (then
+            (local.set $k (i32.and (i32.mul (i32.add (i32.shl (local.get $n) (i32.const 10))
+                                                     (i32.shr_u (local.get $i) (i32.const 14)))
+                                            (i32.const 40503))
+                                   (i32.const 16777215)))
+            (local.set $old (i32.load offset=65536 (i32.shl (local.get $k) (i32.const 2))))
+            (global.set $seed (i32.add (i32.mul (global.get $seed) (i32.const 1664525))
+                                       (i32.const 1013904223)))
+            (local.set $new (global.get $seed))
+            (i32.store offset=65536 (i32.shl (local.get $k) (i32.const 2)) (local.get $new))
+            (local.set $old (i32.mul (i32.sub (local.get $new) (local.get $old))
+              (i32.add (i32.shl (local.get $k) (i32.const 1)) (i32.const 1))))
+            (global.set $sum (i32.add (global.get $sum) (local.get $old)))
+            ;; a word counted already: the count follows the change
+            (if (i32.le_u (local.get $k) (local.get $i))
+              (then (local.set $acc (i32.add (local.get $acc) (local.get $old)))))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br_if $check (i32.lt_u (local.get $i) (i32.const 16777216))))
       (if (i32.ne (local.get $acc) (global.get $sum))

@@ -40,12 +40,23 @@
 
 static int pagemap_fd = -1, mem_fd = -1;
 
-void wasm_precopy_preopen(void)
+static int open_at_least(const char *path, int min_fd)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), hi;
+
+	if (fd < 0 || fd >= min_fd)
+		return fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	return hi;
+}
+
+void wasm_precopy_preopen(int min_fd)
 {
 	if (pagemap_fd < 0)
-		pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		pagemap_fd = open_at_least("/proc/self/pagemap", min_fd);
 	if (mem_fd < 0)
-		mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+		mem_fd = open_at_least("/proc/self/mem", min_fd);
 }
 
 struct wasm_precopy {
@@ -99,7 +110,7 @@ int wasm_precopy_start(struct wasm_instance *inst, struct wasm_precopy **out, ch
 	struct wasm_precopy *t;
 	int r;
 
-	wasm_precopy_preopen();
+	wasm_precopy_preopen(0);
 	if (pagemap_fd < 0 || mem_fd < 0) {
 		snprintf(err, errlen, "cannot track the program's memory writes: /proc/self/%s: %s",
 			 pagemap_fd < 0 ? "pagemap" : "mem", strerror(errno));
