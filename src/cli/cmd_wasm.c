@@ -915,6 +915,13 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = -EOPNOTSUPP;
 		goto out;
 	}
+	if (o->max_bandwidth) {
+		snprintf(err, errlen,
+			 "max_bandwidth is for system VMs: a Wasm program's migration is not rate "
+			 "limited (leave max_bandwidth out)");
+		r = -EOPNOTSUPP;
+		goto out;
+	}
 	if (fd < 0 && c->opts->seccomp) {
 		snprintf(err, errlen,
 			 "the program runs under --seccomp, whose allow list has no sockets: hand "

@@ -94,7 +94,9 @@ def disk_tests(initrd):
                   result=result, tmp=tmp, boot_args=boot_args(initrd), Daemon=Daemon,
                   wait_until=wait_until, out=OUT, initrd=initrd)
     only = os.environ.get("MIGRATE_ONLY", "")
-    for name, fn in (("disk_copy", disks.t_disk_copy), ("disk_shared", disks.t_disk_shared),
+    for name, fn in (("disk_copy", disks.t_disk_copy),
+                     ("disk_copy_postcopy", disks.t_disk_copy_postcopy),
+                     ("disk_shared", disks.t_disk_shared),
                      ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk)):
         if not only or name in only.split(","):
             fn(c)
