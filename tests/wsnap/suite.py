@@ -944,8 +944,16 @@ def case_migrate_bad():
     head += struct.pack("<I", zlib.crc32(head))
     machine = struct.pack("<IIQI", 1, 0, 4, zlib.crc32(b"abcd"))
     machine += struct.pack("<I", zlib.crc32(machine)) + b"abcd"
+    def section(typ, payload):
+        h = struct.pack("<IIQI", typ, 0, len(payload), zlib.crc32(payload))
+        return h + struct.pack("<I", zlib.crc32(h)) + payload
+    # pre-copy PAGES: a page far outside any memory, and a count the section does not hold
+    far = section(0x100, struct.pack("<IQ", 1, 1 << 40) + b"\x55" * 4096)
+    short = section(0x100, struct.pack("<IQ", 3, 0) + b"\x55" * 4096)
     for what, payload in (("garbage", os.urandom(2048)), ("a system VM's stream",
-                                                          head + machine), ("a header only", head)):
+                                                          head + machine), ("a header only", head),
+                          ("a page outside the room", head + far),
+                          ("a PAGES section cut short", head + short)):
         port = free_port()
         p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

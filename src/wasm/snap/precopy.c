@@ -356,7 +356,9 @@ int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_
 	n = sread_u32(&r);
 	for (uint32_t k = 0; k < n && !r.err; k++) {
 		uint64_t i = sread_u64(&r), idx = i & ~ZERO_BIT;
-		if (r.err || idx >= in->npages) {
+		if (r.err)
+			break; /* cut short: said below */
+		if (idx >= in->npages) {
 			snprintf(err, errlen, "corrupt: page %llu of memory in the stream",
 				 (unsigned long long)idx);
 			return -EINVAL;
