@@ -683,6 +683,20 @@ def read_line(c, timeout=120):
         return {"raw": got.decode(errors="replace")}
 
 
+def wait_listen(port, timeout=60):
+    """Whether something listens on 127.0.0.1:port (read from /proc/net/tcp: a probe
+    connection would be the one connection an --incoming destination takes)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, st = line.split()[1], line.split()[3]
+                if st == "0A" and int(local.split(":")[1], 16) == port:
+                    return True
+        time.sleep(0.02)
+    return False
+
+
 def wait_sock(path, timeout=30):
     end = time.time() + timeout
     while time.time() < end and not os.path.exists(path):
@@ -773,7 +787,8 @@ def case_migrate(mode, jit_args, handoff):
             if not src_ans.get("ok") or not dst_ans.get("ok"):
                 why += "; outcomes: source %s, destination %s" % (src_ans, dst_ans)
         else:
-            time.sleep(0.5)  # it listens
+            if not wait_listen(port):
+                why += "; the destination does not listen"
             st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
             if st != 204:
                 # the destination still waits for a stream that will not come: end it
@@ -885,7 +900,8 @@ def case_precopy(mode, jit_args):
         for tag, how in (("dst1", {}), ("dst2", {"stop_and_copy": True})):
             port = free_port()
             dst, dout = start(tag, ["--incoming", "tcp:127.0.0.1:%d" % port], "/")
-            time.sleep(0.5)  # it listens
+            if not wait_listen(port):
+                why += "; %s does not listen" % tag
             req = {"destination": "127.0.0.1:%d" % port}
             req.update(how)
             st, body = api(prev_sock, "PUT", "/migrate", req)
