@@ -553,7 +553,7 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 	char target[512], enc[256], *body, *end;
 	const char *name = NULL, *dest = NULL;
 	unsigned long long rounds = 1, mib = 0;
-	bool post = false;
+	bool post = false, stop_copy = false;
 	struct api_client *c;
 	struct api_result r;
 	cJSON *o;
@@ -572,11 +572,16 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 		       "                      following on demand: for a guest that writes memory\n"
 		       "                      faster than the link. A failure after the switch\n"
 		       "                      loses the guest (docs/SNAPSHOT.md)\n"
-		       "  --max-bandwidth MIB limit the stream to MIB MiB/s\n");
+		       "  --max-bandwidth MIB limit the stream to MIB MiB/s\n"
+		       "  --stop-and-copy     a Wasm guest: pause it and send it whole, instead "
+		       "of\n"
+		       "                      copying its memory in rounds while it runs first\n");
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--post-copy")) {
+		if (!strcmp(argv[i], "--stop-and-copy")) {
+			stop_copy = true;
+		} else if (!strcmp(argv[i], "--post-copy")) {
 			post = true;
 		} else if ((!strcmp(argv[i], "--precopy-rounds") ||
 			    !strcmp(argv[i], "--max-bandwidth")) &&
@@ -603,7 +608,7 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 	}
 	if (!name || !dest) {
 		say_err("migrate: lodge migrate NAME HOST:PORT [--post-copy [--precopy-rounds N]] "
-			"[--max-bandwidth MIB]");
+			"[--max-bandwidth MIB] [--stop-and-copy]");
 		return CLI_EXIT_USAGE;
 	}
 	o = cJSON_CreateObject();
@@ -614,6 +619,8 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 	}
 	if (mib)
 		cJSON_AddNumberToObject(o, "max_bandwidth", (double)(mib << 20));
+	if (stop_copy)
+		cJSON_AddBoolToObject(o, "stop_and_copy", true);
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	c = connect_daemon(sock, -1); /* a guest that writes memory fast takes a while */

@@ -20,6 +20,7 @@
 #include "cli/guestctl.h"
 #include "host/sandbox.h"
 #include "snapshot/snapshot.h"
+#include "wasm/precopy.h"
 #include "wasm/snapshot.h"
 #include "wasm/text/text.h"
 #include "wasm/wasm.h"
@@ -770,18 +771,11 @@ static uint64_t ctl_instret(void *opaque)
 	return 0; /* the interpreter does not count instructions */
 }
 
-/* PUT /snapshot/create (a worker thread): the program must be paused; it may take a
- * moment to reach a point whose state can be saved (translated code goes on to the next
- * loop back-edge or call it makes from the interpreter). */
-static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
+/* Whether the paused program can be saved; the same checks before a migration. */
+static int ctl_save_check(struct wasm_ctl *c, const struct guestctl_snapshot *req, char *err,
+			  size_t errlen)
 {
-	struct wasm_ctl *c = opaque;
-	struct wasm_instance *inst = atomic_load(&c->inst);
-	struct wasm_store *st = atomic_load(&c->store);
-
-	if (!st || !atomic_load(&c->paused))
-		return -EBUSY;
-	if (!inst) {
+	if (!atomic_load(&c->inst)) {
 		snprintf(err, errlen, "only a WASI program run by its _start can be saved");
 		return -ENOTSUP;
 	}
@@ -801,6 +795,13 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 			 "snapshot of a Wasm program");
 		return -ENOTSUP;
 	}
+	return 0;
+}
+
+/* Waits (a paused program) for it to park where its state can be saved. */
+static int ctl_wait_ready(struct wasm_ctl *c, struct wasm_store *st, char *err, size_t errlen)
+{
+	(void)c;
 	for (int i = 0; i < 5000 && !wasm_store_parked(st); i++)
 		usleep(1000);
 	if (!wasm_snapshot_ready(st)) {
@@ -812,6 +813,25 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 				   "saved (it is blocked in a WASI call); try again");
 		return -EAGAIN;
 	}
+	return 0;
+}
+
+/* PUT /snapshot/create (a worker thread): the program must be paused; it may take a
+ * moment to reach a point whose state can be saved (translated code goes on to the next
+ * loop back-edge or call it makes from the interpreter). */
+static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
+{
+	struct wasm_ctl *c = opaque;
+	struct wasm_instance *inst = atomic_load(&c->inst);
+	struct wasm_store *st = atomic_load(&c->store);
+	int r;
+
+	if (!st || !atomic_load(&c->paused))
+		return -EBUSY;
+	r = ctl_save_check(c, req, err, errlen);
+	r = r ?: ctl_wait_ready(c, st, err, errlen);
+	if (r)
+		return r;
 	return wasm_snapshot_save(st, inst, c->wasi, c->opts->module, c->opts->module_len, c->name,
 				  req->path, err, errlen);
 }
@@ -831,18 +851,65 @@ static void migrate_path(const struct wasm_opts *o, const char *what, char *out,
 			 (int)getpid());
 }
 
-/* PUT /migrate and POST /migrate/send (a worker thread): stop and copy. The program is
- * paused (if it runs) and saved to a file, which goes over the stream; the destination
- * restores it and answers. On success this program ends (ctl_migrated), else it runs on
- * (paused if it was). */
+#define PRECOPY_ROUNDS 10  /* at most, before the pause */
+#define PRECOPY_SMALL  256 /* pages written in a round that the paused round sends (1 MiB) */
+
+/* Pre-copy (wasm/precopy.h): rounds while the program runs, then the pause, the pages
+ * written since and the state without the memory. *tp: when the pause began. */
+static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool was_paused,
+			   uint64_t *tp, uint64_t *sent, unsigned *rounds, char *err, size_t errlen)
+{
+	struct wasm_instance *inst = atomic_load(&c->inst);
+	struct wasm_store *st = atomic_load(&c->store);
+	struct guestctl_snapshot req = {0};
+	struct wasm_precopy *t = NULL;
+	uint64_t n = 0, body = 0;
+	int r;
+
+	r = ctl_save_check(c, &req, err, errlen);
+	r = r ?: wasm_precopy_start(inst, &t, err, errlen);
+	if (r)
+		return r;
+	r = snap_stream_put_header(fd);
+	while (!r && *rounds < PRECOPY_ROUNDS) {
+		r = wasm_precopy_round(t, fd, false, &n);
+		++*rounds;
+		if (n <= PRECOPY_SMALL)
+			break;
+	}
+	*tp = now_ns();
+	if (!r && !was_paused)
+		ctl_pause(c);
+	r = r ?: ctl_wait_ready(c, st, err, errlen);
+	if (!r) {
+		r = wasm_precopy_round(t, fd, true, &n);
+		++*rounds;
+	}
+	r = r
+		    ?: wasm_snapshot_save_state(st, inst, c->wasi, c->opts->module,
+						c->opts->module_len, c->name, path, err, errlen);
+	*sent = wasm_precopy_bytes(t);
+	wasm_precopy_stop(t);
+	r = r ?: snap_stream_send_file_body(fd, path, &body);
+	*sent += body;
+	if (r == -EAGAIN)
+		r = -EBUSY;
+	return r;
+}
+
+/* PUT /migrate and POST /migrate/send (a worker thread): pre-copy, or with
+ * "stop_and_copy" the program is paused (if it runs) and saved to a file, which goes over
+ * the stream. The destination restores it and answers. On success this program ends
+ * (ctl_migrated), else it runs on (paused if it was). */
 static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_migrate *o, int fd,
 		       char *err, size_t errlen)
 {
 	struct wasm_ctl *c = opaque;
 	struct guestctl_snapshot req = {0};
 	char path[4096];
-	uint64_t sent = 0, t0 = now_ns(), tp;
+	uint64_t sent = 0, t0 = now_ns(), tp = 0;
 	bool was_paused = atomic_load(&c->paused);
+	unsigned rounds = 0;
 	int r;
 
 	if (!atomic_load(&c->inst) || !atomic_load(&c->store)) {
@@ -852,8 +919,15 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	}
 	if (o->post_copy) {
 		snprintf(err, errlen,
-			 "post-copy is for system VMs: a Wasm program migrates by stop and copy "
-			 "(leave post_copy out)");
+			 "post-copy is for system VMs: a Wasm program migrates by pre-copy or "
+			 "stop and copy (leave post_copy out)");
+		r = -EOPNOTSUPP;
+		goto out;
+	}
+	if (o->max_bandwidth) {
+		snprintf(err, errlen,
+			 "max_bandwidth is for system VMs: a Wasm program's migration is not rate "
+			 "limited (leave max_bandwidth out)");
 		r = -EOPNOTSUPP;
 		goto out;
 	}
@@ -872,27 +946,44 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		}
 	}
 	migrate_path(c->opts, "migrate", path, sizeof(path));
-	req.path = path;
-	tp = now_ns();
-	if (!was_paused)
-		ctl_pause(c);
-	r = ctl_snapshot(c, &req, err, errlen);
-	if (r == -ENOTSUP || r == -EAGAIN)
-		r = r == -EAGAIN ? -EBUSY : -EOPNOTSUPP;
+	if (!o->stop_copy) {
+		r = migrate_precopy(c, fd, path, was_paused, &tp, &sent, &rounds, err, errlen);
+		r = r ?: snap_stream_put(fd, SNAP_SEC_DONE, "", 0);
+	} else {
+		req.path = path;
+		tp = now_ns();
+		if (!was_paused)
+			ctl_pause(c);
+		r = ctl_snapshot(c, &req, err, errlen);
+		if (r == -ENOTSUP || r == -EAGAIN)
+			r = r == -EAGAIN ? -EBUSY : -EOPNOTSUPP;
+		r = r ?: snap_stream_send_file(fd, path, &sent);
+	}
+	if (r == -ENOTSUP)
+		r = -EOPNOTSUPP;
 	if (!r) {
-		r = snap_stream_send_file(fd, path, &sent);
-		r = r ?: snap_stream_wait_ack(fd, MIGRATE_ACK_MS);
+		r = snap_stream_wait_ack(fd, MIGRATE_ACK_MS);
 		if (r)
 			snprintf(err, errlen, "%s (%s): the program runs on here", dest,
 				 r == -ECONNABORTED ? "it refused the program"
 				 : r == -ETIMEDOUT  ? "no answer"
 						    : strerror(-r));
+	} else if (!err[0]) {
+		snprintf(err, errlen, "%s (%s): the program runs on here", dest, strerror(-r));
 	}
 	unlink(path);
 	if (r && !was_paused)
 		ctl_resume(c);
-	if (!r)
-		fprintf(stderr, "lodge: migrated to %s: %.1f MiB in %.1f ms, paused %.2f ms\n",
+	if (!r && rounds)
+		fprintf(stderr,
+			"lodge: migrated to %s: pre-copy, %u rounds, %.1f MiB in %.1f ms, paused "
+			"%.2f ms\n",
+			dest, rounds, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
+			(double)(now_ns() - tp) / 1e6);
+	else if (!r)
+		fprintf(stderr,
+			"lodge: migrated to %s: stop and copy, %.1f MiB in %.1f ms, paused "
+			"%.2f ms\n",
 			dest, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
 			(double)(now_ns() - tp) / 1e6);
 out:
@@ -1243,7 +1334,8 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
  * HOST:PORT) and receives the program's snapshot into `path`. Returns 0 with the
  * connection in *fd (for the answer), or -errno with err. */
 static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char *path, size_t plen,
-			    int *fd, char *peer, size_t peerlen, char *err, size_t errlen)
+			    int *fd, struct wasm_precopy_in *pin, char *peer, size_t peerlen,
+			    char *err, size_t errlen)
 {
 	int c, r;
 
@@ -1258,7 +1350,15 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 			return c;
 	}
 	migrate_path(o, "incoming", path, plen);
-	r = snap_stream_recv_file(c, path, MIGRATE_MAX_BYTES, err, errlen);
+	r = wasm_precopy_in_init(pin, MIGRATE_MAX_BYTES);
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		close(c);
+		return r;
+	}
+	/* a pre-copy's pages come first, a stop and copy's stream has none */
+	r = snap_stream_recv_file_cb(c, path, MIGRATE_MAX_BYTES, wasm_precopy_in_section, pin, err,
+				     errlen);
 	if (r) {
 		close(c);
 		return r;
@@ -1280,6 +1380,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	const char *what = o->restore ? "--restore" : "--incoming", *file = o->restore;
 	int stdio[3], rc, status, in = -1;
 	const char *reason;
+	struct wasm_precopy_in pin = {0};
 
 	memcpy(stdio, o->stdio, sizeof(stdio));
 	ctl_init(&ctl, NULL, o, o->file);
@@ -1295,7 +1396,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		}
 	}
 	if (o->incoming) {
-		rc = incoming_receive(o, g, path, sizeof(path), &in, peer, sizeof(peer), err,
+		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, peer, sizeof(peer), err,
 				      sizeof(err));
 		file = path;
 		if (rc)
@@ -1312,7 +1413,14 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	ctl.name = o->file;
 	wasm_store_set_jit(snap->store, o->jit_hot);
 	wasm_store_set_snapshots(snap->store, ctl.snapshots);
+	if (pin.sections) { /* pre-copy: the memory came apart */
+		snap->pages = pin.pages;
+		snap->present = pin.present;
+		snap->npages = pin.npages;
+	}
 	rc = wasm_snapshot_restore(snap, stdio, err, sizeof(err));
+	snap->pages = NULL;
+	wasm_precopy_in_fini(&pin);
 	if (!rc && o->seccomp && sandbox_seccomp(SANDBOX_WASM, &o->filter) < 0) {
 		rc = -EPERM;
 		snprintf(err, sizeof(err), "seccomp set-up failed");
@@ -1354,6 +1462,7 @@ fail:
 		err[0] ? err : strerror(-rc));
 	if (in >= 0)
 		close(in);
+	wasm_precopy_in_fini(&pin);
 	if (g) {
 		if (o->ctl.incoming)
 			guestctl_incoming_done(g, rc, err[0] ? err : strerror(-rc));
@@ -1541,6 +1650,7 @@ static int run_opts(struct wasm_opts *o)
 	struct watchdog wd, *w = NULL;
 	int rc;
 
+	wasm_precopy_preopen(0); /* a pre-copy migration's dirty pages (behind the sandbox) */
 	if (o->sandbox && (o->pooled ? sandbox_enter_pooled(&o->filter)
 				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
@@ -1595,6 +1705,8 @@ int cmd_wasm(int argc, char **argv)
 	int statm_fd = -1;
 
 	if (pooled) {
+		/* before its root hides /proc, out of the handover's way */
+		wasm_precopy_preopen(SANDBOX_POOL_HIGH_FD);
 		rc = sandbox_pool_wait(&argc, &argv, &statm_fd);
 		if (rc == -EPIPE)
 			return 0; /* no guest for it: the daemon stopped or shrank the pool */

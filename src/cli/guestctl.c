@@ -594,8 +594,9 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 	static const struct json_field f[] = {{"destination", JSON_STRING, true, NULL},
 					      {"post_copy", JSON_BOOL, false, NULL},
 					      {"precopy_rounds", JSON_UINT, false, NULL},
-					      {"max_bandwidth", JSON_UINT, false, NULL}};
-	static const struct json_schema schema = {f, 4};
+					      {"max_bandwidth", JSON_UINT, false, NULL},
+					      {"stop_and_copy", JSON_BOOL, false, NULL}};
+	static const struct json_schema schema = {f, 5};
 	struct guestctl *g = r->ctx;
 	const char *dest;
 	char err[200];
@@ -619,6 +620,7 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 		strcpy(g->op_path, dest);
 		g->op_mig = (struct guestctl_migrate){
 			.post_copy = json_bool(o, "post_copy", false),
+			.stop_copy = json_bool(o, "stop_and_copy", false),
 			.precopy_rounds = (unsigned)json_uint(o, "precopy_rounds", 1),
 			.max_bandwidth = json_uint(o, "max_bandwidth", 0)};
 		g->op_migrate = true;
@@ -752,7 +754,7 @@ static void h_failover(struct api_conn *c, const struct api_request *r)
 		api_reply(c, 204, NULL, NULL, 0);
 }
 
-/* POST /migrate/send's query: post_copy=0|1, precopy_rounds=N (at most 30),
+/* POST /migrate/send's query: post_copy=0|1, stop_and_copy=0|1, precopy_rounds=N (at most 30),
  * max_bandwidth=BYTES_PER_S. Returns 0 or -EINVAL with err. */
 static int migrate_query(const char *q, struct guestctl_migrate *o, char *err, size_t errlen)
 {
@@ -762,13 +764,16 @@ static int migrate_query(const char *q, struct guestctl_migrate *o, char *err, s
 	*o = (struct guestctl_migrate){.precopy_rounds = 1};
 	while ((n = http_query_next(&q, k, sizeof(k), v, sizeof(v))) == 1) {
 		unsigned long long x = strtoull(v, &end, 10);
-		if (!v[0] || *end || (!strcmp(k, "post_copy") && x > 1) ||
+		if (!v[0] || *end ||
+		    ((!strcmp(k, "post_copy") || !strcmp(k, "stop_and_copy")) && x > 1) ||
 		    (!strcmp(k, "precopy_rounds") && x > 30)) {
 			snprintf(err, errlen, "%s=%s: not a valid value", k, v);
 			return -EINVAL;
 		}
 		if (!strcmp(k, "post_copy"))
 			o->post_copy = x;
+		else if (!strcmp(k, "stop_and_copy"))
+			o->stop_copy = x;
 		else if (!strcmp(k, "precopy_rounds"))
 			o->precopy_rounds = (unsigned)x;
 		else if (!strcmp(k, "max_bandwidth"))

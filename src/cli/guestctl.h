@@ -48,6 +48,7 @@ struct guestctl_snapshot;
 /* PUT /migrate's options (machine/migrate.h's vm_migrate_opts). */
 struct guestctl_migrate {
 	bool post_copy;
+	bool stop_copy; /* Wasm: stop and copy instead of pre-copy ("stop_and_copy") */
 	unsigned precopy_rounds;
 	uint64_t max_bandwidth;
 };

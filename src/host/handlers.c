@@ -398,12 +398,11 @@ static void h_snapshot(struct api_conn *c, const struct api_request *r)
 }
 
 static const struct json_field migrate_fields[] = {
-	{"destination", JSON_STRING, true, NULL},
-	{"post_copy", JSON_BOOL, false, NULL},
-	{"precopy_rounds", JSON_UINT, false, NULL},
-	{"max_bandwidth", JSON_UINT, false, NULL},
+	{"destination", JSON_STRING, true, NULL},   {"post_copy", JSON_BOOL, false, NULL},
+	{"precopy_rounds", JSON_UINT, false, NULL}, {"max_bandwidth", JSON_UINT, false, NULL},
+	{"stop_and_copy", JSON_BOOL, false, NULL},
 };
-static const struct json_schema migrate_schema = {migrate_fields, 4};
+static const struct json_schema migrate_schema = {migrate_fields, 5};
 
 /* POST /v1/guests/{name}/migrate: answered once the guest runs at the destination and
  * has ended here, or with the error that left it running here (guest_migrate). */
@@ -428,6 +427,8 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 	if (json_bool(body, "post_copy", false))
 		snprintf(opts, sizeof(opts), "post_copy=1&precopy_rounds=%llu&",
 			 (unsigned long long)json_uint(body, "precopy_rounds", 1));
+	if (json_bool(body, "stop_and_copy", false))
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), "stop_and_copy=1&");
 	if (json_uint(body, "max_bandwidth", 0))
 		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), "max_bandwidth=%llu",
 			 (unsigned long long)json_uint(body, "max_bandwidth", 0));

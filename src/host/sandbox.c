@@ -4,6 +4,8 @@
  */
 #include "host/sandbox.h"
 
+#include "core/pagemap.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -1476,6 +1478,18 @@ static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 			r = r
 				    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 							SCMP_A1(SCMP_CMP_EQ, uffd_ioctls[i]));
+	}
+	/* A Wasm program's pre-copy migration (wasm/snap/precopy.c): a userfaultfd in
+	 * asynchronous write-protect mode on its memory, and PAGEMAP_SCAN on the
+	 * /proc/self/pagemap it opened before the sandbox. */
+	if (kind == SANDBOX_WASM) {
+		static const unsigned long wp_ioctls[] = {UFFDIO_API, UFFDIO_REGISTER,
+							  UFFDIO_UNREGISTER, PAGEMAP_SCAN};
+		r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(userfaultfd), 0);
+		for (size_t i = 0; i < sizeof(wp_ioctls) / sizeof(wp_ioctls[0]); i++)
+			r = r
+				    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+							SCMP_A1(SCMP_CMP_EQ, wp_ioctls[i]));
 	}
 	/* isatty() on the console: TCGETS only. */
 	r = r

@@ -168,10 +168,22 @@ void snap_stream_sockopts(int fd);
  * the bytes. Returns 0 or -errno. */
 int snap_stream_send_file(int fd, const char *path, uint64_t *sent)
 	__attribute__((warn_unused_result));
+/* The same without the header: after other sections (a Wasm pre-copy's PAGES). */
+int snap_stream_send_file_body(int fd, const char *path, uint64_t *sent)
+	__attribute__((warn_unused_result));
 /* Receives such a stream into `path` (created, or truncated: the caller's own file), at
  * most `max` bytes. Anything else (another section type, too long, truncated) is refused
  * with -EINVAL / -errno and one line in err; the file is then removed. */
 int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* As snap_stream_recv_file, but sections of other types before the first FILE go to
+ * `other` (each at most SNAP_STREAM_PAGES_MAX bytes; its nonzero return, with err, ends
+ * the stream). */
+typedef int (*snap_stream_other_fn)(void *opaque, uint32_t type, const uint8_t *p, size_t len,
+				    char *err, size_t errlen);
+#define SNAP_STREAM_PAGES_MAX (4u + 256u * (8u + SNAP_PAGE_SIZE)) /* 256 pages a section */
+int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream_other_fn other,
+			     void *opaque, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 /* The destination's "OK" (it runs the guest), and the source's wait for it. */
 int snap_stream_ack(int fd) __attribute__((warn_unused_result));

@@ -209,15 +209,21 @@ int snap_stream_accept(const char *addr, char *err, size_t errlen)
 
 int snap_stream_send_file(int fd, const char *path, uint64_t *sent)
 {
-	uint8_t *buf = core_alloc(FILE_CHUNK);
-	int in = open(path, O_RDONLY | O_CLOEXEC), r;
+	int r = snap_stream_put_header(fd);
 
 	*sent = 0;
+	return r ?: snap_stream_send_file_body(fd, path, sent);
+}
+
+int snap_stream_send_file_body(int fd, const char *path, uint64_t *sent)
+{
+	uint8_t *buf = core_alloc(FILE_CHUNK);
+	int in = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
 	if (!buf || in < 0) {
 		r = !buf ? -ENOMEM : -errno;
 		goto out;
 	}
-	r = snap_stream_put_header(fd);
 	while (!r) {
 		ssize_t n = read(in, buf, FILE_CHUNK);
 		if (n < 0 && errno == EINTR)
@@ -241,6 +247,12 @@ out:
 
 int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
 {
+	return snap_stream_recv_file_cb(fd, path, max, NULL, NULL, err, errlen);
+}
+
+int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream_other_fn other,
+			     void *opaque, char *err, size_t errlen)
+{
 	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	uint64_t total = 0;
 	int r;
@@ -255,9 +267,21 @@ int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, siz
 		uint8_t *p = NULL;
 		uint32_t type;
 		size_t len, off = 0;
-		r = snap_stream_get(fd, &type, &p, &len, FILE_CHUNK, err, errlen);
+		r = snap_stream_get(fd, &type, &p, &len, other ? SNAP_STREAM_PAGES_MAX : FILE_CHUNK,
+				    err, errlen);
 		if (r)
 			break;
+		if (other && type != SNAP_SEC_FILE && type != SNAP_SEC_DONE) {
+			/* before the file only: what follows it is DONE */
+			r = total ? -EINVAL : other(opaque, type, p, len, err, errlen);
+			if (total)
+				snap_errf(
+					err, errlen,
+					"corrupt: a section of type 0x%x inside the snapshot file",
+					type);
+			core_free(p);
+			continue;
+		}
 		if (type == SNAP_SEC_DONE) {
 			core_free(p);
 			if (!total) {

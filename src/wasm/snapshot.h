@@ -43,6 +43,12 @@ int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const s
 		       const uint8_t *module, size_t len, const char *name, const char *path,
 		       char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* The same without the memory's content (no RAM section): a pre-copy migration sends
+ * that apart (wasm/precopy.h). Such a file restores only with wasm_snapshot.pages. */
+int wasm_snapshot_save_state(struct wasm_store *s, struct wasm_instance *inst, const struct wasi *w,
+			     const uint8_t *module, size_t len, const char *name, const char *path,
+			     char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* A snapshot being restored. */
 struct wasm_snapshot {
 	char *name;	 /* the module's name when saved */
@@ -53,6 +59,14 @@ struct wasm_snapshot {
 	struct wasi *wasi;
 	struct wasm_instance *inst;
 	void *priv; /* the file and what is still to load */
+	/* Set by the caller before wasm_snapshot_restore for a file without the memory's
+	 * content: pages[i * 4096..] holds page i where bit i of present is set (the others
+	 * are zero), npages pages; a page past the memory's size is refused. pages must be
+	 * one private anonymous mapping: its first pages are moved (mremap) into the memory,
+	 * which leaves them unmapped there. */
+	uint8_t *pages;
+	const uint64_t *present;
+	uint64_t npages;
 };
 
 /* Reads and checks the file, loads the module and creates its store. Returns 0, or

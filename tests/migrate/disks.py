@@ -9,6 +9,8 @@ record n (its number, then bytes derived from it) to sector n, fsyncs, prints "a
                   the migration every record acknowledged on either side is whole on
                   DST, the garbage is gone (zero blocks are written too), the mark is
                   there, and the acks go on with no gap and no repeat
+  disk_copy_postcopy  the same with "post_copy": true: the blocks go before the switch,
+                  the pages the destination touches on demand after it
   disk_shared     shared storage: the destination names no disk and opens the source's
                   image once the source closed it (the image is locked for writing by
                   one process at a time: had the destination opened it early, its open
@@ -100,11 +102,12 @@ def listening(port):
     return False
 
 
-def migrate(c, src, port):
+def migrate(c, src, port, extra=None):
     t0 = time.time()
+    req = {"destination": "127.0.0.1:%d" % port}
+    req.update(extra or {})
     try:
-        st, body = c.api(src.api_sock, "PUT", "/migrate",
-                         {"destination": "127.0.0.1:%d" % port}, timeout=600)
+        st, body = c.api(src.api_sock, "PUT", "/migrate", req, timeout=600)
     except OSError as e:
         st, body = e, src.errtext()[-1500:]
     return st, body, time.time() - t0
@@ -147,24 +150,35 @@ def check_after(c, name, src, dst, img_dst, took):
     return why
 
 
-def t_disk_copy(c):
-    src_img = new_disk(c, "copy-src.img")
-    dst_img = new_disk(c, "copy-dst.img", garbage=True)
-    src, why = boot_writer(c, "copy-src", src_img)
+def t_disk_copy(c, post_copy=False):
+    name = "disk_copy_postcopy" if post_copy else "disk_copy"
+    src_img = new_disk(c, name + "-src.img")
+    dst_img = new_disk(c, name + "-dst.img", garbage=True)
+    src, why = boot_writer(c, name + "-src", src_img)
     if why:
-        return c.result("disk_copy", why)
+        return c.result(name, why)
     port = c.free_port()
-    dst = incoming(c, "copy-dst", port, ["--incoming-disk", dst_img + ",format=raw"])
-    st, body, took = migrate(c, src, port)
+    dst = incoming(c, name + "-dst", port, ["--incoming-disk", dst_img + ",format=raw"])
+    st, body, took = migrate(c, src, port,
+                             {"post_copy": True, "precopy_rounds": 1} if post_copy else None)
     if st != 204:
-        return c.result("disk_copy", "PUT /migrate: %s %s (source: %s; destination: %s)" % (
+        return c.result(name, "PUT /migrate: %s %s (source: %s; destination: %s)" % (
             st, body, src.errtext()[-300:], dst.errtext()[-300:]))
-    why = check_after(c, "disk_copy", src, dst, dst_img, took)
+    why = check_after(c, name, src, dst, dst_img, took)
     blocks = re.search(r"(\d+) disk blocks", src.errtext())
     if not blocks or int(blocks.group(1)) < DISK_MB * 16:
         why += "; the source sent %s disk blocks, fewer than the disk has" % (
             blocks.group(1) if blocks else "no")
-    c.result("disk_copy", why)
+    if post_copy and not re.search(r"post-copy \d+ pages", src.errtext()):
+        why += "; the source's figures name no post-copy: %s" % src.errtext()[-300:]
+    c.result(name, why)
+
+
+def t_disk_copy_postcopy(c):
+    """disk_copy with post_copy (one round first): the disk's blocks all go before the
+    switch (the machine then runs at the destination on its own image), its RAM after;
+    the same checks."""
+    t_disk_copy(c, post_copy=True)
 
 
 def ofd_write_locked(path):

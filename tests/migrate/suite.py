@@ -29,6 +29,7 @@
   disk_copy, disk_shared, disk_bad, daemon_disk
                   guests with a writable disk: tests/migrate/disks.py
 """
+import glob
 import json
 import os
 import re
@@ -93,7 +94,9 @@ def disk_tests(initrd):
                   result=result, tmp=tmp, boot_args=boot_args(initrd), Daemon=Daemon,
                   wait_until=wait_until, out=OUT, initrd=initrd)
     only = os.environ.get("MIGRATE_ONLY", "")
-    for name, fn in (("disk_copy", disks.t_disk_copy), ("disk_shared", disks.t_disk_shared),
+    for name, fn in (("disk_copy", disks.t_disk_copy),
+                     ("disk_copy_postcopy", disks.t_disk_copy_postcopy),
+                     ("disk_shared", disks.t_disk_shared),
                      ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk)):
         if not only or name in only.split(","):
             fn(c)
@@ -718,6 +721,12 @@ def t_daemon_wasm():
             why += "; the ticks have a gap or a repeat around %d" % last
         if "BAD" in text:
             why += "; the program's memory changed"
+        # pre-copy by default, inside the guest's sandbox and seccomp filter (the
+        # guest's stderr: lodge.log in its directory)
+        logs = "".join(open(f, errors="replace").read() for f in glob.glob(
+            os.path.join(a.dir, "**", "lodge.log"), recursive=True))
+        if not re.search(r"migrated to .*: pre-copy, \d+ rounds", logs):
+            why += "; no pre-copy in the source's lodge.log: %r" % logs[-300:]
     finally:
         a.stop()
         b.stop()

@@ -15,6 +15,7 @@ destination that hangs up midway leave the source running (502); a stream that i
 Wasm snapshot, or a hand-over without a descriptor, is refused."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -682,6 +683,20 @@ def read_line(c, timeout=120):
         return {"raw": got.decode(errors="replace")}
 
 
+def wait_listen(port, timeout=60):
+    """Whether something listens on 127.0.0.1:port (read from /proc/net/tcp: a probe
+    connection would be the one connection an --incoming destination takes)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, st = line.split()[1], line.split()[3]
+                if st == "0A" and int(local.split(":")[1], 16) == port:
+                    return True
+        time.sleep(0.02)
+    return False
+
+
 def wait_sock(path, timeout=30):
     end = time.time() + timeout
     while time.time() < end and not os.path.exists(path):
@@ -772,7 +787,8 @@ def case_migrate(mode, jit_args, handoff):
             if not src_ans.get("ok") or not dst_ans.get("ok"):
                 why += "; outcomes: source %s, destination %s" % (src_ans, dst_ans)
         else:
-            time.sleep(0.5)  # it listens
+            if not wait_listen(port):
+                why += "; the destination does not listen"
             st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
             if st != 204:
                 # the destination still waits for a stream that will not come: end it
@@ -811,6 +827,132 @@ def case_migrate(mode, jit_args, handoff):
     result(not why, name, why.strip("; "))
 
 
+MEMSUM = os.path.join(HERE, "memsum.wat")
+
+
+def ticks_of(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def paused_ms(err):
+    m = re.search(r"migrated to \S+: (pre-copy|stop and copy).* paused ([0-9.]+) ms", err)
+    return (m.group(1), float(m.group(2))) if m else (None, None)
+
+
+def case_precopy(mode, jit_args):
+    """Pre-copy of memsum.wat (64 MiB it writes and checksums as it runs) through
+    PUT /migrate: a destination that hangs up midway leaves it running; then it moves
+    by pre-copy to a second process and from there by stop and copy to a third. Its
+    ticks go on with no gap or repeat and no checksum failure, the pre-copy's pause is
+    shorter than the stop and copy's."""
+    name = "wsnap.precopy.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        def start(tag, extra, cwd):
+            out = os.path.join(d, tag + ".out")
+            with open(out, "w") as fo:
+                p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                    "--api", os.path.join(d, tag + ".sock"),
+                    "--exit-file", os.path.join(d, tag + ".exit")] + extra, stdout=fo,
+                    stderr=subprocess.PIPE, cwd=cwd)
+            procs.append(p)
+            return p, out
+        src, sout = start("src", [MEMSUM], d)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        ssock = os.path.join(d, "src.sock")
+        # a destination that takes 64 KiB of the first round and hangs up
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(120)
+        st, body = [None], [None]
+
+        def put():
+            st[0], body[0] = api(ssock, "PUT", "/migrate",
+                                 {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        try:
+            c, _ = ls.accept()
+        except OSError as e:
+            return result(False, name, "the source did not connect: %s" % e)
+        c.settimeout(120)
+        got = 0
+        while got < 65536:
+            b = c.recv(65536 - got)
+            if not b:
+                break
+            got += len(b)
+        c.close()
+        ls.close()
+        t.join(120)
+        if st[0] != 502 or "runs on here" not in str(body[0]):
+            why += "; a destination that hangs up: %s %s" % (st[0], body[0])
+        n = len(ticks_of(sout))
+        if not wait_file_lines(sout, n + 2, 60, src):
+            why += "; the source did not go on after the failure"
+        hops = []
+        prev, prev_sock, prev_out = src, ssock, sout
+        for tag, how in (("dst1", {}), ("dst2", {"stop_and_copy": True})):
+            port = free_port()
+            dst, dout = start(tag, ["--incoming", "tcp:127.0.0.1:%d" % port], "/")
+            if not wait_listen(port):
+                why += "; %s does not listen" % tag
+            req = {"destination": "127.0.0.1:%d" % port}
+            req.update(how)
+            st, body = api(prev_sock, "PUT", "/migrate", req)
+            if st != 204:
+                dst.kill()
+                derr = dst.communicate(timeout=30)[1].decode()[-300:]
+                return result(False, name, why + "; PUT /migrate to %s: %s %s %s" % (
+                    tag, st, body, derr))
+            try:
+                rc = prev.wait(60)
+            except subprocess.TimeoutExpired:
+                return result(False, name, why + "; the source of %s did not end" % tag)
+            err = prev.stderr.read().decode()
+            reason = json.load(open(prev_out[:-4] + ".exit")).get("reason")
+            if rc != 0 or reason != "migrated":
+                why += "; %s's source: status %s, reason %s: %s" % (tag, rc, reason, err[-300:])
+            hops.append(paused_ms(err))
+            if not wait_file_lines(dout, 3, 120, dst):
+                return result(False, name, why + "; %s printed no 3 lines: %r %s" % (
+                    tag, open(dout).read()[-100:],
+                    dst.stderr.read().decode()[-300:] if dst.poll() is not None else ""))
+            prev, prev_sock, prev_out = dst, os.path.join(d, tag + ".sock"), dout
+        prev.kill()
+        prev.wait()
+        with open(os.path.join(d, "dst2.out")) as f:
+            last = f.read()  # killed: maybe a line cut short at its end
+        lines = ticks_of(sout) + ticks_of(os.path.join(d, "dst1.out")) + \
+            last[:last.rfind("\n") + 1].splitlines()
+        bad = [x for x in lines if not x.startswith("tick ")]
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        if bad:
+            why += "; the checksum failed: %r" % bad[:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat: %s" % [
+                (x, y) for x, y in zip(nums, nums[1:]) if y != x + 1][:5]
+        if [h[0] for h in hops] != ["pre-copy", "stop and copy"]:
+            why += "; the migrations: %r" % hops
+        elif not hops[0][1] < hops[1][1]:
+            why += "; pre-copy paused %.1f ms, stop and copy %.1f ms" % (hops[0][1], hops[1][1])
+        else:
+            print("# %s: paused %.1f ms (pre-copy), %.1f ms (stop and copy), load %s" % (
+                name, hops[0][1], hops[1][1], os.getloadavg()[0]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -818,8 +960,16 @@ def case_migrate_bad():
     head += struct.pack("<I", zlib.crc32(head))
     machine = struct.pack("<IIQI", 1, 0, 4, zlib.crc32(b"abcd"))
     machine += struct.pack("<I", zlib.crc32(machine)) + b"abcd"
+    def section(typ, payload):
+        h = struct.pack("<IIQI", typ, 0, len(payload), zlib.crc32(payload))
+        return h + struct.pack("<I", zlib.crc32(h)) + payload
+    # pre-copy PAGES: a page far outside any memory, and a count the section does not hold
+    far = section(0x100, struct.pack("<IQ", 1, 1 << 40) + b"\x55" * 4096)
+    short = section(0x100, struct.pack("<IQ", 3, 0) + b"\x55" * 4096)
     for what, payload in (("garbage", os.urandom(2048)), ("a system VM's stream",
-                                                          head + machine), ("a header only", head)):
+                                                          head + machine), ("a header only", head),
+                          ("a page outside the room", head + far),
+                          ("a PAGES section cut short", head + short)):
         port = free_port()
         p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -872,6 +1022,8 @@ def main():
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)
     case_migrate_bad()
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_precopy(mode, args)
     case_deep_jit()
     case_bad_files()
     case_regressions()
@@ -883,6 +1035,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)
+        case_precopy(mode, args)
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()

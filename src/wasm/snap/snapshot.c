@@ -161,9 +161,9 @@ static int save_state(struct wasm_store *s, struct wasm_instance *inst, struct s
 	return 0;
 }
 
-int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const struct wasi *w,
-		       const uint8_t *module, size_t len, const char *name, const char *path,
-		       char *err, size_t errlen)
+static int save(struct wasm_store *s, struct wasm_instance *inst, const struct wasi *w,
+		const uint8_t *module, size_t len, const char *name, const char *path, bool ram,
+		char *err, size_t errlen)
 {
 	const struct wasm_module *m = inst->mod;
 	struct sbuf mod = {0}, state = {0}, wasi = {0};
@@ -213,7 +213,7 @@ int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const s
 		rc = snap_write_section(wr, WASM_SNAP_SEC_STATE, state.data, state.len);
 	if (!rc)
 		rc = snap_write_section(wr, WASM_SNAP_SEC_WASI, wasi.data, wasi.len);
-	if (!rc && inst->mem0 && inst->mem0->size)
+	if (!rc && ram && inst->mem0 && inst->mem0->size)
 		rc = snap_write_ram(wr, inst->mem0->base, 0, inst->mem0->size, SNAP_RAM_ZSTD);
 	if (wr) {
 		if (rc) {
@@ -230,6 +230,20 @@ int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const s
 	sbuf_fini(&state);
 	sbuf_fini(&wasi);
 	return rc;
+}
+
+int wasm_snapshot_save(struct wasm_store *s, struct wasm_instance *inst, const struct wasi *w,
+		       const uint8_t *module, size_t len, const char *name, const char *path,
+		       char *err, size_t errlen)
+{
+	return save(s, inst, w, module, len, name, path, true, err, errlen);
+}
+
+int wasm_snapshot_save_state(struct wasm_store *s, struct wasm_instance *inst, const struct wasi *w,
+			     const uint8_t *module, size_t len, const char *name, const char *path,
+			     char *err, size_t errlen)
+{
+	return save(s, inst, w, module, len, name, path, false, err, errlen);
 }
 
 /* ----- restoring ----- */
@@ -659,6 +673,32 @@ int wasm_snapshot_restore(struct wasm_snapshot *snap, const int stdio[3], char *
 	if (rc)
 		return rc;
 	mem = snap->inst->mem0;
+	if (snap->pages) {
+		/* a pre-copy migration's: the memory's content came apart from the file */
+		uint64_t n = mem ? mem->size / SNAP_PAGE_SIZE : 0;
+		if (p->ram)
+			return fail(err, errlen, -EINVAL,
+				    "corrupt: a migration's state holds the memory too");
+		for (uint64_t i = n; i < snap->npages; i++)
+			if (snap->present[i / 64] >> (i % 64) & 1)
+				return fail(
+					err, errlen, -EINVAL,
+					"corrupt: page %llu of memory sent, the memory has %llu",
+					(unsigned long long)i, (unsigned long long)n);
+		/* the pages move into place (page tables, no copy): the collection is one
+		 * private anonymous mapping, as the memory is, and pages it never got are
+		 * zero there too */
+		if (n && mremap(snap->pages, mem->size, mem->size, MREMAP_MAYMOVE | MREMAP_FIXED,
+				mem->base) == mem->base)
+			return 0;
+		if (n && madvise(mem->base, mem->size, MADV_DONTNEED) < 0)
+			memset(mem->base, 0, mem->size);
+		for (uint64_t i = 0; i < n && i < snap->npages; i++)
+			if (snap->present[i / 64] >> (i % 64) & 1)
+				memcpy(mem->base + i * SNAP_PAGE_SIZE,
+				       snap->pages + i * SNAP_PAGE_SIZE, SNAP_PAGE_SIZE);
+		return 0;
+	}
 	if ((mem && mem->size) != (p->ram != NULL))
 		return fail(err, errlen, -EINVAL, "corrupt: memory and RAM section disagree");
 	if (p->ram) {
