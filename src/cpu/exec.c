@@ -148,6 +148,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->leaves = bc->stat_leave;
 	out->flushes = bc->stat_flushes;
 	out->cold_flushes = bc->stat_cold;
+	out->decoded = bc->stat_decoded;
 	out->relinks = bc->stat_relink;
 	out->trims = bc->stat_trims;
 }
@@ -379,17 +380,39 @@ static void cache_full(struct hart *h, uint64_t icount)
 	exec_flush_all(h);
 }
 
-/* The cold part of the arena is full: its blocks (none translated) are dropped, and the
- * hash table is rebuilt from the hot part's live blocks, which keep their translations.
- * The pc -> block tables may hold cold blocks: they are flushed too. */
+/* The cold part of the arena is full: its blocks (none translated) are dropped but for
+ * those entered COLD_KEEP_HEAT times or more, which move to its front (COLD_KEEP_SHIFT),
+ * and the hash table is rebuilt from them and the hot part's live blocks, which keep their
+ * translations. The pc -> block tables may hold cold blocks, dropped or moved: they are
+ * flushed too. Only the dispatcher calls this (through lookup_slow), holding no pointer
+ * into the cold part. */
 static void cold_full(struct hart *h)
 {
 	struct block_cache *bc = h->bc;
-	size_t off;
+	size_t off, kept = 0, keep_max = bc->cold >> COLD_KEEP_SHIFT;
 
 	bc->stat_cold++;
 	exec_flush_jumps(h);
 	memset(bc->ht, 0, sizeof(bc->ht));
+	for (off = 0; off < bc->used;) {
+		struct block *b = (struct block *)(void *)(bc->arena + off), *nb;
+		size_t bytes = block_bytes(b->n);
+		unsigned idx;
+
+		off += bytes;
+		if (b->dead || b->heat < COLD_KEEP_HEAT)
+			continue;
+		if (kept + bytes > keep_max)
+			break;
+		nb = (struct block *)(void *)(bc->arena + kept);
+		if (nb != b)
+			memmove(nb, b, bytes);
+		kept += bytes;
+		nb->heat >>= 1;
+		idx = ht_index(nb->vpc, nb->priv);
+		nb->hnext = bc->ht[idx];
+		bc->ht[idx] = nb;
+	}
 	for (off = bc->cold; off < bc->cold + bc->hot_used;) {
 		struct block *b = (struct block *)(void *)(bc->arena + off);
 		unsigned idx = ht_index(b->vpc, b->priv);
@@ -400,7 +423,7 @@ static void cold_full(struct hart *h)
 		b->hnext = bc->ht[idx];
 		bc->ht[idx] = b;
 	}
-	bc->used = 0;
+	bc->used = kept;
 }
 
 /* Every JIT_CHECK_EVERY translations: translations that retired almost nothing each (under
@@ -536,6 +559,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->fence_epoch = bc->fence_epoch;
 	b->dead = 0;
 	bc->used += block_bytes(n);
+	bc->stat_decoded++;
 	return b;
 }
 
