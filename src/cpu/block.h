@@ -12,7 +12,10 @@
 
 #define BLOCK_MAX 64
 #define JC_BITS	  12
-#define HT_BITS	  15
+/* The hash table of a hart's blocks: a few thousand live at once (the arena holds ~2,000
+ * cold and ~3,000 hot ones), so 8,192 chains keep them ~1 deep in 64 KiB, which stays in
+ * the host's cache; 32,768 (256 KiB) made most look-ups a cache miss. */
+#define HT_BITS 13
 
 /* Forward conditional branches a block may pass (side exits) before one ends it. */
 #define SIDE_EXITS 3
@@ -29,6 +32,13 @@
  * both count in the RSS beyond guest RAM. */
 #define ARENA_COLD_SHIFT 2
 #define ARENA_HOT_SHIFT	 1
+/* When the cold part fills, the blocks entered at least COLD_KEEP_HEAT times since they
+ * were decoded (or last kept) are not dropped but moved to its front, up to a
+ * 1 / 2^COLD_KEEP_SHIFT of it; their heat is halved, so code not run again goes at a later
+ * fill, and code run now and then still reaches jit_hot. Most blocks of a Linux boot run
+ * once or twice per fill: the rest were being decoded again after every one. */
+#define COLD_KEEP_HEAT	2
+#define COLD_KEEP_SHIFT 1
 /* Translated code (cpu/jit) has a budget of its own, split the same way. */
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
@@ -110,6 +120,7 @@ struct block_cache {
 	uint64_t stat_leave;   /* JIT_EXIT_PC: no translated successor, or a poll due */
 	uint64_t stat_flushes; /* cache_full: both caches dropped */
 	uint64_t stat_cold;    /* cold_full: the cold part of the arena dropped */
+	uint64_t stat_decoded; /* blocks decoded (build_block) */
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
 	/* idle_trim's window: when it began, and the instructions retired by then; and

@@ -148,6 +148,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->leaves = bc->stat_leave;
 	out->flushes = bc->stat_flushes;
 	out->cold_flushes = bc->stat_cold;
+	out->decoded = bc->stat_decoded;
 	out->relinks = bc->stat_relink;
 	out->trims = bc->stat_trims;
 }
@@ -379,28 +380,54 @@ static void cache_full(struct hart *h, uint64_t icount)
 	exec_flush_all(h);
 }
 
-/* The cold part of the arena is full: its blocks (none translated) are dropped, and the
- * hash table is rebuilt from the hot part's live blocks, which keep their translations.
- * The pc -> block tables may hold cold blocks: they are flushed too. */
+/* The cold part of the arena is full: its blocks (none translated) are dropped but for
+ * those entered COLD_KEEP_HEAT times or more, which move to its front (COLD_KEEP_SHIFT).
+ * The hash table loses the cold blocks (each one's chain is filtered: cheaper than
+ * clearing the table and linking the hot part's blocks again, which read every hot block
+ * header at every fill) and gets the kept ones at their new place. The pc -> block tables
+ * may hold cold blocks, dropped or moved: they are flushed. Only the dispatcher calls
+ * this (through lookup_slow), holding no pointer into the cold part. */
 static void cold_full(struct hart *h)
 {
 	struct block_cache *bc = h->bc;
-	size_t off;
+	const uint8_t *lo = bc->arena, *hi = bc->arena + bc->cold;
+	size_t off, kept = 0, keep_max = bc->cold >> COLD_KEEP_SHIFT;
 
 	bc->stat_cold++;
 	exec_flush_jumps(h);
-	memset(bc->ht, 0, sizeof(bc->ht));
-	for (off = bc->cold; off < bc->cold + bc->hot_used;) {
-		struct block *b = (struct block *)(void *)(bc->arena + off);
-		unsigned idx = ht_index(b->vpc, b->priv);
+	for (off = 0; off < bc->used;) {
+		struct block *b = (struct block *)(void *)(bc->arena + off), **pp;
 
 		off += block_bytes(b->n);
-		if (b->dead)
+		if (b->dead) /* already unlinked (stale, or replaced by its hot copy) */
 			continue;
-		b->hnext = bc->ht[idx];
-		bc->ht[idx] = b;
+		for (pp = &bc->ht[ht_index(b->vpc, b->priv)]; *pp;) {
+			if ((const uint8_t *)*pp >= lo && (const uint8_t *)*pp < hi)
+				*pp = (*pp)->hnext;
+			else
+				pp = &(*pp)->hnext;
+		}
 	}
-	bc->used = 0;
+	for (off = 0; off < bc->used;) {
+		struct block *b = (struct block *)(void *)(bc->arena + off), *nb;
+		size_t bytes = block_bytes(b->n);
+		unsigned idx;
+
+		off += bytes;
+		if (b->dead || b->heat < COLD_KEEP_HEAT)
+			continue;
+		if (kept + bytes > keep_max)
+			break;
+		nb = (struct block *)(void *)(bc->arena + kept);
+		if (nb != b)
+			memmove(nb, b, bytes);
+		kept += bytes;
+		nb->heat >>= 1;
+		idx = ht_index(nb->vpc, nb->priv);
+		nb->hnext = bc->ht[idx];
+		bc->ht[idx] = nb;
+	}
+	bc->used = kept;
 }
 
 /* Every JIT_CHECK_EVERY translations: translations that retired almost nothing each (under
@@ -418,11 +445,9 @@ static void jit_checkpoint(struct hart *h, uint64_t icount)
 	bc->mark_icount = icount;
 }
 
-static void fill_op(struct op *o, const struct insn *in, uint64_t pc, uint16_t off,
+static void fill_op(struct op *o, const struct insn *in, unsigned flags, uint64_t pc, uint16_t off,
 		    const void *const *labels)
 {
-	unsigned flags = decode_op_flags(in->kind);
-
 	o->h = labels[in->kind];
 	o->kind = (uint8_t)in->kind;
 	o->rd = (in->rd == 0 && !(flags & OPF_FP)) ? 32 : in->rd;
@@ -462,13 +487,26 @@ static uint16_t read16(const uint8_t *p)
 	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
 }
 
-/* FNV-1a over instruction bytes (halfword reads, as above). */
+/* A hash of instruction bytes (an even count; halfword reads, as above), 8 bytes a step:
+ * each step (xor, multiply by an odd constant, xor-shift) is a bijection of the running
+ * value, so blocks that differ in one 8-byte word always hash differently. Every block
+ * decoded and every block's first use after a fence.i hashes its bytes; FNV-1a a
+ * halfword at a time was a chain of one multiply per 2 bytes. */
 static uint64_t hash_code(const uint8_t *p, unsigned bytes)
 {
-	uint64_t v = 0xcbf29ce484222325ull;
+	uint64_t v = 0xcbf29ce484222325ull ^ bytes;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < bytes; i += 2)
-		v = (v ^ read16(p + i)) * 0x100000001b3ull;
+	for (; i + 8 <= bytes; i += 8) {
+		uint64_t w = read16(p + i) | (uint64_t)read16(p + i + 2) << 16 |
+			     (uint64_t)read16(p + i + 4) << 32 | (uint64_t)read16(p + i + 6) << 48;
+		v = (v ^ w) * 0x9e3779b97f4a7c15ull;
+		v ^= v >> 29;
+	}
+	for (; i < bytes; i += 2) {
+		v = (v ^ read16(p + i)) * 0x9e3779b97f4a7c15ull;
+		v ^= v >> 29;
+	}
 	return v;
 }
 
@@ -498,6 +536,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->heat = 0;
 	for (;;) {
 		struct insn in;
+		unsigned flags;
 		uint32_t raw = read16(host + off);
 		unsigned len = decode_insn_len((uint16_t)raw);
 
@@ -514,13 +553,14 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 		if (len == 4)
 			raw |= (uint32_t)read16(host + off + 2) << 16;
 		decode(raw, &in);
-		fill_op(&b->ops[n], &in, pc + off, (uint16_t)off, labels);
+		flags = decode_op_flags(in.kind);
+		fill_op(&b->ops[n], &in, flags, pc + off, (uint16_t)off, labels);
 		n++;
 		off += len;
 		/* A forward conditional branch is a side exit: decoding goes on along its
 		 * fall-through path (up to SIDE_EXITS of them). A backward one (a loop) ends
 		 * the block. */
-		if ((decode_op_flags(in.kind) & OPF_END) &&
+		if ((flags & OPF_END) &&
 		    !(in.kind >= OP_BEQ && in.kind <= OP_BGEU &&
 		      (uint64_t)b->ops[n - 1].imm > pc + off - len && ++exits <= SIDE_EXITS))
 			break;
@@ -536,6 +576,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->fence_epoch = bc->fence_epoch;
 	b->dead = 0;
 	bc->used += block_bytes(n);
+	bc->stat_decoded++;
 	return b;
 }
 
@@ -686,7 +727,7 @@ static int build_one(struct hart *h, uint64_t pc, const void *const *labels)
 	b->priv = (uint8_t)h->priv;
 	b->jit = NULL; /* reached again only through a branch to itself (same_block) */
 	b->heat = 0;
-	fill_op(&b->ops[0], &in, pc, 0, labels);
+	fill_op(&b->ops[0], &in, decode_op_flags(in.kind), pc, 0, labels);
 	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, (uint16_t)in.len, labels);
 	return 0;
 }

@@ -331,6 +331,23 @@ if need "$elfs/jit_cold.elf" jit_cold_kept; then
 	fi
 fi
 
+# --- warm code outlives a cold flush: jit_warm.elf's 200 blocks run 3 times a pass stay
+# decoded when the cold part fills (about once a pass, from 300 blocks run once), so 40
+# passes decode about 40 x 300 blocks; dropping every cold block decoded about 40 x 500.
+if need "$elfs/jit_warm.elf" jit_warm_kept; then
+	"$lodge" run --bare "$elfs/jit_warm.elf" --stats --timeout 120 </dev/null >/dev/null \
+		2>"$tmp/err"
+	got=$?
+	dec=$(sed -n 's/.* decoded=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$dec" ] || [ "$dec" -gt 14000 ] || [ "${cold:-0}" -lt 20 ]; then
+		say "FAIL: cli.jit_warm_kept: status $got, decoded '$dec' (want <= 14000)," \
+			"cold-flushes '$cold' (want >= 20)"
+	else
+		say "PASS: cli.jit_warm_kept"
+	fi
+fi
+
 # --- a runaway program is stopped by --timeout (the outer timeout, status 137, catches
 # a lodge that ignores it)
 if need "$elfs/loop.elf" timeout; then
