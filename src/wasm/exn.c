@@ -71,8 +71,7 @@ static void mark_roots(struct wasm_store *s, struct gc *g, const union wasm_slot
 	/* GC objects may hold exnrefs: every object's references are roots (a collection
 	 * of exceptions does not know which objects are reachable) */
 	wasm_gc_each_ref(s, mark_fn, g);
-	for (const union wasm_slot *p = s->stack; p < top; p++)
-		mark_value(g, p->i64);
+	wasm_gc_stack_roots(s, top, mark_fn, g);
 	mark_value(g, (uint64_t)(uintptr_t)s->exn);
 	for (struct wasm_obj *o = s->objs; o; o = o->next) {
 		if (o->kind == WASM_OBJ_GLOBAL) {
@@ -109,8 +108,7 @@ static void collect(struct wasm_store *s, const union wasm_slot *top)
 	mark_roots(s, &g, top);
 	while (g.nwork) {
 		struct wasm_exn *x = g.work[--g.nwork];
-		for (uint32_t k = 0; k < x->nslots; k++)
-			mark_value(&g, x->vals[k].i64);
+		wasm_exn_each_ref(x, mark_fn, &g);
 	}
 	link = &s->exns;
 	while (*link) {
@@ -137,13 +135,18 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 	size_t size = sizeof(struct wasm_exn) + (size_t)n * sizeof(union wasm_slot);
 	struct wasm_exn *x;
 
+	/* the values are roots while a collection may run */
+	wasm_gc_hold(s, vals, tag->type, 0, WASM_HOLD_PARAMS);
 	if (s->nexns >= s->exn_gc_at)
 		collect(s, top);
 	if (wasm_store_charge(s, size)) {
 		collect(s, top);
-		if (wasm_store_charge(s, size))
+		if (wasm_store_charge(s, size)) {
+			s->hold_kind = WASM_HOLD_NONE;
 			return WASM_TRAP_NOMEM;
+		}
 	}
+	s->hold_kind = WASM_HOLD_NONE;
 	x = core_alloc(size);
 	if (!x) {
 		wasm_store_refund(s, size);
