@@ -6,12 +6,13 @@
  * or another exception's values. Frame slots are copied freely by compiled code, so
  * references cannot be counted; instead the store keeps every exception on a list and a
  * mark-and-sweep collector frees the unreachable ones when a throw finds the list grown
- * to twice what the last collection kept (at least EXN_GC_MIN). The roots are scanned
- * conservatively: every slot of the value stack in use, every exnref global and table,
- * and the exception in flight; any 64-bit value equal to a live exception's address
- * keeps it (an exception's own values are scanned the same way). A stale value can only
- * keep garbage a little longer, never free a live exception, and a loop that throws and
- * catches forever runs in bounded memory. Each exception is charged to the store's budget.
+ * to twice what the last collection kept (at least EXN_GC_MIN). The roots are the value
+ * stack as the GC heap's collector walks it (wasm_gc_stack_roots: interpreter frames and
+ * host-call arguments precisely from stack maps, translated frames conservatively), the
+ * values being thrown, every exnref global and table, the exception in flight, every GC
+ * object's references, and the reference values of reachable exceptions (by their tag's
+ * types). A loop that throws and catches forever runs in bounded memory. Each exception
+ * is charged to the store's budget.
  */
 #include "wasm/internal.h"
 

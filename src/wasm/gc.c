@@ -9,16 +9,20 @@
  * sweep); larger ones are blocks of their own in the store's open-addressing set
  * (s->gc_set). Whether a word is an object's address is a binary search of the sorted
  * slabs and a slot check, or one set probe. The collector is a mark-and-sweep: the roots are the
- * value stack in use (every slot below the running frame's top, scanned conservatively:
- * a word that is a live object's address keeps it, so a stale slot can only keep garbage
- * a little longer), every reference global and table of the store, every instance's
- * element segments, and the values of every exception (exn.c); objects are then scanned
- * precisely from their types. It runs when the bytes allocated since the last one reach
+ * value stack in use, walked through its stretches (struct wasm_act, s->act; see
+ * wasm_gc_stack_roots): interpreter frames precisely from the stack maps the compiler
+ * records per safepoint (reference locals, and the operand entries holding references
+ * at each call op, allocating op and throw), host-call arguments as passed, translated
+ * frames (which have no maps) conservatively: a word that is a live object's address
+ * keeps it. Then the values an allocation is made for (s->hold), every reference global
+ * and table of the store, every instance's element segments, the embedder's pins and the
+ * reference values of every exception (exn.c); objects are then scanned precisely from
+ * their types. It runs when the bytes allocated since the last one reach
  * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
  * in the store's budget (--max-memory), which is charged for every slab and large
  * object. Collections run only from the interpreter's GC ops (whose functions the JIT
- * leaves alone), never while instantiating (constant expressions hold objects in C
- * variables then).
+ * leaves alone) and wasm_store_gc (the embedder, a host function), never while instantiating
+ * (constant expressions hold objects in C variables then).
  */
 #include "wasm/internal.h"
 
