@@ -142,6 +142,34 @@ void wasm_cc_point(struct wasm_cc *c, bool call)
 	c->points[c->npoints++] = c->n << 1 | (call ? 1u : 0u);
 }
 
+void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
+{
+	uint32_t first = c->ngcs;
+
+	if (c->dead || c->oom)
+		return;
+	for (uint32_t i = 0; i < c->nvs; i++) {
+		const struct wasm_cc_entry *e = &c->vs[i];
+		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
+			continue;
+		if (wasm_cc_grow_array((void **)&c->gcs, &c->capgcs, c->ngcs + 1,
+				       sizeof(*c->gcs))) {
+			c->oom = true;
+			return;
+		}
+		c->gcs[c->ngcs++] = e->home;
+	}
+	if (c->ngcs == first)
+		return; /* no operand roots: no entry (locals are in every map) */
+	if (c->n >= (1u << 31) ||
+	    wasm_cc_grow_array((void **)&c->sps, &c->capsps, c->nsps + 1, sizeof(*c->sps))) {
+		c->oom = true;
+		return;
+	}
+	c->sps[c->nsps++] =
+		(struct wasm_safepoint){c->n << 1 | (at_op ? 1u : 0u), first, c->ngcs - first};
+}
+
 void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
 {
 	uint32_t cur_off = c->nmap ? c->map[c->nmap - 1].off : 0;
@@ -155,6 +183,11 @@ void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
 		c->nwrap--;
 	while (c->npoints && c->points[c->npoints - 1] >> 1 >= start)
 		c->npoints--;
+	/* a call op ending at start stays; an op starting at start or a call past it goes */
+	while (c->nsps && (c->sps[c->nsps - 1].key >> 1) + (c->sps[c->nsps - 1].key & 1) > start) {
+		c->ngcs = c->sps[c->nsps - 1].first;
+		c->nsps--;
+	}
 	c->last_end = UINT32_MAX;
 	c->prev_end = UINT32_MAX;
 }
@@ -579,6 +612,8 @@ struct wasm_cc_keep {
 	X(fx, capfx)                                                                               \
 	X(wrap, capwrap)                                                                           \
 	X(points, cappoints)                                                                       \
+	X(sps, capsps)                                                                             \
+	X(gcs, capgcs)                                                                             \
 	X(hd, caphd)                                                                               \
 	X(vs, capvs)                                                                               \
 	X(cs, capcs)                                                                               \
@@ -608,6 +643,46 @@ void wasm_cc_keep_destroy(struct wasm_cc_keep *k)
 	KEEP_FIELDS(X)
 #undef X
 	core_free(k);
+}
+
+/* Gives code its stack maps: the locals that hold roots, then the safepoints' lists.
+ * Returns 0 or -ENOMEM. */
+static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
+{
+	uint32_t nloc = 0, *slots;
+	struct wasm_safepoint *sps = NULL;
+
+	for (uint32_t i = 0; i < c->nlocals; i++)
+		nloc += wasm_gc_root_type(c->m, c->ltype[i]);
+	code->gc_slots = NULL;
+	code->ngc_locals = 0;
+	code->safepoints = NULL;
+	code->nsafepoints = 0;
+	if (!nloc && !c->nsps)
+		return 0;
+	slots = core_alloc(((size_t)nloc + c->ngcs) * sizeof(*slots));
+	if (c->nsps)
+		sps = core_alloc((size_t)c->nsps * sizeof(*sps));
+	if (!slots || (c->nsps && !sps)) {
+		core_free(slots);
+		core_free(sps);
+		return -ENOMEM;
+	}
+	nloc = 0;
+	for (uint32_t i = 0; i < c->nlocals; i++)
+		if (wasm_gc_root_type(c->m, c->ltype[i]))
+			slots[nloc++] = c->lslot[i];
+	if (c->ngcs)
+		memcpy(slots + nloc, c->gcs, (size_t)c->ngcs * sizeof(*slots));
+	for (uint32_t i = 0; i < c->nsps; i++) {
+		sps[i] = c->sps[i];
+		sps[i].first += nloc;
+	}
+	code->gc_slots = slots;
+	code->ngc_locals = nloc;
+	code->safepoints = sps;
+	code->nsafepoints = c->nsps;
+	return 0;
 }
 
 int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *r,
@@ -645,6 +720,8 @@ int wasm_compile_func(struct wasm_module *m, uint32_t fidx, struct wasm_reader *
 		}
 		assert(code->frame_slots == frame && code->local_slots == locals);
 	}
+	if (rc == 0 && !validate_only && stack_maps(&c, code))
+		rc = wasm_rd_fail(r, WASM_ERR_NOMEM, "out of memory");
 	if (rc == 0 && !validate_only) {
 		code->ops = c.code;
 		code->nops = c.n;
@@ -710,6 +787,11 @@ void wasm_code_fini(struct wasm_code *code)
 	core_free(code->wrap);
 	core_free(code->points);
 	core_free(code->handlers);
+	core_free(code->gc_slots);
+	core_free(code->safepoints);
+	code->gc_slots = NULL;
+	code->safepoints = NULL;
+	code->ngc_locals = code->nsafepoints = 0;
 	code->handlers = NULL;
 	code->nhandlers = 0;
 	code->points = NULL;

@@ -151,6 +151,12 @@ struct wasm_cc {
 	uint32_t nwrap, capwrap;
 	uint32_t *points; /* struct wasm_code's */
 	uint32_t npoints, cappoints;
+	/* precise stack roots: each safepoint's operand slots that hold references (their
+	 * lists in gcs; the locals' are added in front at the end) */
+	struct wasm_safepoint *sps;
+	uint32_t nsps, capsps;
+	uint32_t *gcs;
+	uint32_t ngcs, capgcs;
 	struct wasm_handler *hd; /* struct wasm_code's handlers (3.0 try_table) */
 	uint32_t nhd, caphd;
 	uint32_t capltype, caplslot, capzero, caplset; /* ltype, lslot, zero_gen, lset */
@@ -188,6 +194,13 @@ int wasm_cc_grow_array(void **arr, uint32_t *cap, uint32_t need, size_t size) MU
 /* Records a loop's start (call false) or a call op (true) at c->n as a point a snapshot
  * may stand at (struct wasm_code.points). */
 void wasm_cc_point(struct wasm_cc *c, bool call);
+/* Records the stack map of a safepoint: the materialised operand entries now on the stack
+ * that hold references a collector follows. Call it right after a call op is emitted
+ * (at_op false: keyed by its return pc, its arguments popped, its results not pushed
+ * yet), or right before an allocating op or a throw is emitted (at_op true: keyed by
+ * its start, its operands popped and its result not pushed yet; the operands are held
+ * by the allocation itself, s->hold). */
+void wasm_cc_safepoint(struct wasm_cc *c, bool at_op);
 /* Emission appends words; in unreachable code it does nothing, and on allocation
  * failure it sets c->oom (checked once per instruction). */
 void wasm_cc_emit(struct wasm_cc *c, uint32_t w);

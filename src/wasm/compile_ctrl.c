@@ -609,6 +609,7 @@ static int op_call(struct wasm_cc *c)
 		wasm_cc_emit(c, f);
 	}
 	wasm_cc_emit(c, base);
+	wasm_cc_safepoint(c, false);
 	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
 	c->last_end = UINT32_MAX;
 	return 0;
@@ -666,6 +667,7 @@ static int op_call_indirect(struct wasm_cc *c)
 	wasm_cc_emit(c, table);
 	wasm_cc_emit(c, is);
 	wasm_cc_emit(c, base);
+	wasm_cc_safepoint(c, false);
 	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
 	c->last_end = UINT32_MAX;
 	return 0;
@@ -767,6 +769,7 @@ static int op_call_ref(struct wasm_cc *c, bool tail)
 		set_unreachable(c);
 		return 0;
 	}
+	wasm_cc_safepoint(c, false);
 	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
 	c->last_end = UINT32_MAX;
 	return 0;
@@ -1010,6 +1013,7 @@ static int op_throw(struct wasm_cc *c)
 	TRY(rd_tag(c, &t, &tag));
 	TRY(check_throw_operands(c, t));
 	TRY(call_common(c, t, &base));
+	wasm_cc_safepoint(c, true);
 	wasm_cc_emit_op(c, WASM_OP_THROW);
 	wasm_cc_emit(c, tag);
 	wasm_cc_emit(c, base);

@@ -137,6 +137,7 @@ static int op_struct_new(struct wasm_cc *c, bool dflt)
 		core_free(types);
 		TRY(rc);
 	}
+	wasm_cc_safepoint(c, true);
 	TRY(wasm_cc_push_result(c, wasm_vt_idx(x, false), &d));
 	wasm_cc_emit_op(c, dflt ? WASM_OP_STRUCT_NEW_DEFAULT : WASM_OP_STRUCT_NEW);
 	wasm_cc_emit(c, d);
@@ -314,6 +315,7 @@ static int op_array_new(struct wasm_cc *c, uint32_t sp)
 		b = wasm_cc_use_slot(c, &e[1]);
 		break;
 	}
+	wasm_cc_safepoint(c, true);
 	TRY(wasm_cc_push_result(c, wasm_vt_idx(x, false), &d));
 	switch (sp) {
 	case S_ARRAY_NEW:
@@ -494,6 +496,8 @@ static int op_convert(struct wasm_cc *c, bool to_any)
 
 	TRY(wasm_cc_pop(c, to_any ? WASM_EXTERNREF : WASM_HT_ANY, &v));
 	a = wasm_cc_use_slot(c, &v);
+	/* may allocate a box (of an i31 or a host value: no object, so not held) */
+	wasm_cc_safepoint(c, true);
 	TRY(wasm_cc_push_result(c,
 				wasm_vt_ref(to_any ? WASM_HT_ANY : WASM_EXTERNREF,
 					    v.type == T_UNKNOWN || wasm_vt_nullable(v.type)),

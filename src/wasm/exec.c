@@ -277,6 +277,7 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 {
 	struct wasm_host_call hc = {s, caller, callee->user, 0};
 	size_t save_sp = s->sp, save_nf = s->nframes;
+	struct wasm_act act;
 	uint32_t need = callee->type->param_slots > callee->type->result_slots
 				? callee->type->param_slots
 				: callee->type->result_slots;
@@ -289,7 +290,15 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 		return t;
 	s->sp = (size_t)(fp - s->stack) + need;
 	s->nframes = nframes;
+	/* its reference arguments stay roots until it returns, whatever it writes there */
+	act.prev = s->act;
+	act.kind = WASM_ACT_HOST;
+	act.base = fp;
+	act.type = callee->type;
+	wasm_gc_host_args(&act, callee->type, fp);
+	s->act = &act;
 	t = callee->host(&hc, (uint64_t *)(void *)fp);
+	s->act = act.prev;
 	s->sp = save_sp;
 	s->nframes = save_nf;
 	if (s->at.fn) /* the outermost run's host call returned: go on after it */
@@ -402,6 +411,23 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 	}
 }
 
+/* Runs translated code (wasm_jit_run) as a stretch of the value stack of its own
+ * (struct wasm_act): its frames, from fp up, are scanned conservatively by a collection. */
+static enum wasm_trap jit_enter(struct wasm_store *s, const void *code, union wasm_slot *fp,
+				size_t depth)
+{
+	struct wasm_act a;
+	enum wasm_trap t;
+
+	a.prev = s->act;
+	a.kind = WASM_ACT_JIT;
+	a.base = fp;
+	s->act = &a;
+	t = wasm_jit_run(s->jit, code, fp, depth);
+	s->act = a.prev;
+	return t;
+}
+
 /* The interpreter loop. With table_out set (and s NULL) it only returns the dispatch table.
  * tick_entry: count the entry as a call (not when translated code already did). */
 static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool tick_entry,
@@ -444,6 +470,12 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 	const bool jit = s->jit && s->jit_hot != WASM_JIT_OFF;
 	/* the outermost run: only its state is all in s->frames and the slots (snapshots) */
 	const bool top = s->runs++ == 0 && s->nframes == 0 && s->sp == 0;
+	/* this run's stretch of the value stack, for precise roots (LEAVE) */
+	struct wasm_act act = {.prev = s->act,
+			       .kind = WASM_ACT_INTERP,
+			       .base = fp,
+			       .fr0 = s->nframes,
+			       .frn = s->nframes};
 
 #define RELOAD_MEM()                                                                               \
 	do {                                                                                       \
@@ -456,6 +488,17 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 	do {                                                                                       \
 		trap = (t);                                                                        \
 		goto trapped;                                                                      \
+	} while (0)
+/* Before leaving for code that may collect: where fn stands (f_ NULL: no frame of its own
+ * here, its frame being translated code's or a host function's now), at pc_ (a call's
+ * return pc, or at_op_: the start of an allocating op or a throw), and the frames below. */
+#define LEAVE(f_, pc_, at_op_)                                                                     \
+	do {                                                                                       \
+		act.fn = (f_);                                                                     \
+		act.pc = (pc_);                                                                    \
+		act.fp = fp;                                                                       \
+		act.at_op = (at_op_);                                                              \
+		act.frn = (size_t)(fr - s->frames);                                                \
 	} while (0)
 /* Where a snapshot taken while parked goes on (the outermost run only). */
 #define AT(pc_, ret_, ticked_)                                                                     \
@@ -516,6 +559,7 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 	}                                                                                          \
 	uint8_t *p = mem + ea
 
+	s->act = &act;
 	wasm_fuel_start(s, &fuel,
 			jit && s->jit_hot < TICK_PERIOD ? (int64_t)s->jit_hot : TICK_PERIOD);
 	if (from) {
@@ -542,7 +586,8 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 	if (jit && fn->jit && wasm_jit_stack_ok(s->jit)) {
 		/* translated already: all of it runs there */
 		wasm_fuel_sync(s, &fuel);
-		trap = wasm_jit_run(s->jit, fn->jit_foreign, fp, (size_t)(fr - s->frames));
+		LEAVE(NULL, NULL, false);
+		trap = jit_enter(s, fn->jit_foreign, fp, (size_t)(fr - s->frames));
 		fuel.chunk = fuel.ticks = 0;
 		wasm_fuel_sync(s, &fuel);
 		if (trap == WASM_TRAP_DEOPT) {
@@ -1218,6 +1263,7 @@ do_return:
 		NEXT();
 		/* 3.0 exception handling */
 		CASE(THROW)
+		LEAVE(fn, pc, true);
 		trap = wasm_exn_throw(s, inst->tags[pc[1]], fp + pc[2], fp + fn->code->frame_slots);
 		if (unlikely(trap != WASM_TRAP_EXCEPTION))
 			TRAP(trap);
@@ -1262,6 +1308,7 @@ do_return:
 		NEXT();
 		/* 3.0 GC objects (gc.c); the collector's roots are the stack below this frame */
 		CASE(STRUCT_NEW)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1269,6 +1316,7 @@ do_return:
 		pc += 4;
 		NEXT();
 		CASE(STRUCT_NEW_DEFAULT)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_NEW_DEFAULT, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1276,6 +1324,7 @@ do_return:
 		pc += 3;
 		NEXT();
 		CASE(STRUCT_GET)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_GET, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1283,6 +1332,7 @@ do_return:
 		pc += 5;
 		NEXT();
 		CASE(STRUCT_SET)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_STRUCT_SET, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1290,12 +1340,14 @@ do_return:
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_NEW)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW, fp, fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_NEW_DEFAULT)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DEFAULT, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1303,6 +1355,7 @@ do_return:
 		pc += 4;
 		NEXT();
 		CASE(ARRAY_NEW_FIXED)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_FIXED, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1310,6 +1363,7 @@ do_return:
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_NEW_DATA)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_DATA, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1317,6 +1371,7 @@ do_return:
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_NEW_ELEM)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_NEW_ELEM, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1324,24 +1379,28 @@ do_return:
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_GET)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_GET, fp, fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_SET)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_SET, fp, fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 5;
 		NEXT();
 		CASE(ARRAY_LEN)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_LEN, fp, fp + fn->code->frame_slots);
 		if (unlikely(trap))
 			TRAP(trap);
 		pc += 3;
 		NEXT();
 		CASE(ARRAY_FILL)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_FILL, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1349,6 +1408,7 @@ do_return:
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_COPY)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_COPY, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1356,6 +1416,7 @@ do_return:
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_INIT_DATA)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_DATA, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1363,6 +1424,7 @@ do_return:
 		pc += 6;
 		NEXT();
 		CASE(ARRAY_INIT_ELEM)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ARRAY_INIT_ELEM, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1370,6 +1432,7 @@ do_return:
 		pc += 6;
 		NEXT();
 		CASE(ANY_CONVERT_EXTERN)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_ANY_CONVERT_EXTERN, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1377,6 +1440,7 @@ do_return:
 		pc += 3;
 		NEXT();
 		CASE(EXTERN_CONVERT_ANY)
+		LEAVE(fn, pc, true);
 		trap = wasm_gc_exec(s, inst, pc, WASM_OP_EXTERN_CONVERT_ANY, fp,
 				    fp + fn->code->frame_slots);
 		if (unlikely(trap))
@@ -1490,8 +1554,9 @@ do_call_code:
 			TICK(false); /* going on at the call op counts the call again */
 			if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
 				wasm_fuel_sync(s, &fuel);
-				trap = wasm_jit_run(s->jit, callee->jit_foreign, nfp,
-						    (size_t)(fr - s->frames) + 1);
+				LEAVE(fn, ret, false);
+				trap = jit_enter(s, callee->jit_foreign, nfp,
+						 (size_t)(fr - s->frames) + 1);
 				fuel.chunk = fuel.ticks = 0;
 				wasm_fuel_sync(s, &fuel);
 				RELOAD_MEM();
@@ -1525,6 +1590,7 @@ do_call_code:
 	}
 	wasm_fuel_sync(s, &fuel);
 	AT(pc, ret, false);
+	LEAVE(fn, ret, false);
 	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
 	s->at.fn = NULL;
 	fuel.chunk = fuel.ticks = 0;
@@ -1560,8 +1626,8 @@ do_tail_call:
 		fn = callee;
 		if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {
 			wasm_fuel_sync(s, &fuel);
-			trap = wasm_jit_run(s->jit, callee->jit_foreign, fp,
-					    (size_t)(fr - s->frames));
+			LEAVE(NULL, NULL, false);
+			trap = jit_enter(s, callee->jit_foreign, fp, (size_t)(fr - s->frames));
 			fuel.chunk = fuel.ticks = 0;
 			wasm_fuel_sync(s, &fuel);
 			RELOAD_MEM();
@@ -1586,6 +1652,7 @@ do_tail_call:
 	}
 	memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
 	wasm_fuel_sync(s, &fuel);
+	LEAVE(NULL, NULL, false);
 	trap = wasm_exec_call_host(s, callee, inst, fp, (size_t)(fr - s->frames));
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
@@ -1603,7 +1670,8 @@ osr : {
 	if (!entry_ || !wasm_jit_stack_ok(s->jit))
 		NEXT();
 	wasm_fuel_sync(s, &fuel);
-	trap = wasm_jit_run(s->jit, entry_, fp, (size_t)(fr - s->frames));
+	LEAVE(NULL, NULL, false);
+	trap = jit_enter(s, entry_, fp, (size_t)(fr - s->frames));
 	/* fn ran to its end (or trapped) in translated code */
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
@@ -1653,16 +1721,19 @@ propagate: /* the trap's location is recorded already */
 	if (trap != WASM_TRAP_FUEL)
 		wasm_fuel_sync(s, &fuel);
 	s->runs--;
+	s->act = act.prev;
 	return trap;
 done:
 	wasm_fuel_sync(s, &fuel);
 	s->runs--;
+	s->act = act.prev;
 	return WASM_TRAP_NONE;
 #undef CASE
 #undef NEXT
 #undef TRAP
 #undef TICK
 #undef AT
+#undef LEAVE
 #undef DEOPTED
 #undef MEM_AT
 #undef RELOAD_MEM

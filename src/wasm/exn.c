@@ -6,12 +6,13 @@
  * or another exception's values. Frame slots are copied freely by compiled code, so
  * references cannot be counted; instead the store keeps every exception on a list and a
  * mark-and-sweep collector frees the unreachable ones when a throw finds the list grown
- * to twice what the last collection kept (at least EXN_GC_MIN). The roots are scanned
- * conservatively: every slot of the value stack in use, every exnref global and table,
- * and the exception in flight; any 64-bit value equal to a live exception's address
- * keeps it (an exception's own values are scanned the same way). A stale value can only
- * keep garbage a little longer, never free a live exception, and a loop that throws and
- * catches forever runs in bounded memory. Each exception is charged to the store's budget.
+ * to twice what the last collection kept (at least EXN_GC_MIN). The roots are the value
+ * stack as the GC heap's collector walks it (wasm_gc_stack_roots: interpreter frames and
+ * host-call arguments precisely from stack maps, translated frames conservatively), the
+ * values being thrown, every exnref global and table, the exception in flight, every GC
+ * object's references, and the reference values of reachable exceptions (by their tag's
+ * types). A loop that throws and catches forever runs in bounded memory. Each exception
+ * is charged to the store's budget.
  */
 #include "wasm/internal.h"
 
@@ -71,8 +72,7 @@ static void mark_roots(struct wasm_store *s, struct gc *g, const union wasm_slot
 	/* GC objects may hold exnrefs: every object's references are roots (a collection
 	 * of exceptions does not know which objects are reachable) */
 	wasm_gc_each_ref(s, mark_fn, g);
-	for (const union wasm_slot *p = s->stack; p < top; p++)
-		mark_value(g, p->i64);
+	wasm_gc_stack_roots(s, top, mark_fn, g);
 	mark_value(g, (uint64_t)(uintptr_t)s->exn);
 	for (struct wasm_obj *o = s->objs; o; o = o->next) {
 		if (o->kind == WASM_OBJ_GLOBAL) {
@@ -109,8 +109,7 @@ static void collect(struct wasm_store *s, const union wasm_slot *top)
 	mark_roots(s, &g, top);
 	while (g.nwork) {
 		struct wasm_exn *x = g.work[--g.nwork];
-		for (uint32_t k = 0; k < x->nslots; k++)
-			mark_value(&g, x->vals[k].i64);
+		wasm_exn_each_ref(x, mark_fn, &g);
 	}
 	link = &s->exns;
 	while (*link) {
@@ -137,13 +136,18 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 	size_t size = sizeof(struct wasm_exn) + (size_t)n * sizeof(union wasm_slot);
 	struct wasm_exn *x;
 
+	/* the values are roots while a collection may run */
+	wasm_gc_hold(s, vals, tag->type, 0, WASM_HOLD_PARAMS);
 	if (s->nexns >= s->exn_gc_at)
 		collect(s, top);
 	if (wasm_store_charge(s, size)) {
 		collect(s, top);
-		if (wasm_store_charge(s, size))
+		if (wasm_store_charge(s, size)) {
+			s->hold_kind = WASM_HOLD_NONE;
 			return WASM_TRAP_NOMEM;
+		}
 	}
+	s->hold_kind = WASM_HOLD_NONE;
 	x = core_alloc(size);
 	if (!x) {
 		wasm_store_refund(s, size);

@@ -9,16 +9,20 @@
  * sweep); larger ones are blocks of their own in the store's open-addressing set
  * (s->gc_set). Whether a word is an object's address is a binary search of the sorted
  * slabs and a slot check, or one set probe. The collector is a mark-and-sweep: the roots are the
- * value stack in use (every slot below the running frame's top, scanned conservatively:
- * a word that is a live object's address keeps it, so a stale slot can only keep garbage
- * a little longer), every reference global and table of the store, every instance's
- * element segments, and the values of every exception (exn.c); objects are then scanned
- * precisely from their types. It runs when the bytes allocated since the last one reach
+ * value stack in use, walked through its stretches (struct wasm_act, s->act; see
+ * wasm_gc_stack_roots): interpreter frames precisely from the stack maps the compiler
+ * records per safepoint (reference locals, and the operand entries holding references
+ * at each call op, allocating op and throw), host-call arguments as passed, translated
+ * frames (which have no maps) conservatively: a word that is a live object's address
+ * keeps it. Then the values an allocation is made for (s->hold), every reference global
+ * and table of the store, every instance's element segments, the embedder's pins and the
+ * reference values of every exception (exn.c); objects are then scanned precisely from
+ * their types. It runs when the bytes allocated since the last one reach
  * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
  * in the store's budget (--max-memory), which is charged for every slab and large
  * object. Collections run only from the interpreter's GC ops (whose functions the JIT
- * leaves alone), never while instantiating (constant expressions hold objects in C
- * variables then).
+ * leaves alone) and wasm_store_gc (the embedder, a host function), never while instantiating
+ * (constant expressions hold objects in C variables then).
  */
 #include "wasm/internal.h"
 
@@ -384,17 +388,170 @@ void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *
 			each_ref(s->gc_set[i], fn, ctx);
 }
 
+bool wasm_gc_root_type(const struct wasm_module *m, wasm_vt t)
+{
+	uint32_t c = wasm_vt_code(t);
+
+	if (t == WASM_PACK_I8 || t == WASM_PACK_I16 || !wasm_vt_is_ref(t))
+		return false;
+	if (c == WASM_FUNCREF || c == WASM_HT_NOFUNC)
+		return false;
+	if (c == WASM_HT_IDX && m && wasm_vt_index(t) < m->ntypes &&
+	    wasm_type_is_func(m, wasm_vt_index(t)))
+		return false;
+	return true;
+}
+
+void wasm_gc_hold(struct wasm_store *s, const union wasm_slot *vals, const struct wasm_ftype *t,
+		  uint32_t n, uint8_t kind)
+{
+	s->hold = vals;
+	s->hold_type = t;
+	s->hold_n = n;
+	s->hold_kind = kind;
+}
+
+wasm_vt wasm_gc_param_type(const struct wasm_ftype *t, uint32_t i)
+{
+	return t->vparams ? t->vparams[i] : (wasm_vt)t->pub.params[i];
+}
+
+/* The roots of fn's frame at fp standing at safepoint key: its reference locals and the
+ * safepoint's operand slots. */
+static void frame_roots(const struct wasm_func *fn, const union wasm_slot *fp, uint32_t key,
+			void (*cb)(void *, uint64_t), void *ctx)
+{
+	const struct wasm_code *code = fn->code;
+	size_t lo = 0, hi = code->nsafepoints;
+
+	for (uint32_t i = 0; i < code->ngc_locals; i++)
+		cb(ctx, fp[code->gc_slots[i]].i64);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (code->safepoints[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < code->nsafepoints && code->safepoints[lo].key == key) {
+		const struct wasm_safepoint *sp = &code->safepoints[lo];
+		for (uint32_t i = 0; i < sp->n; i++)
+			cb(ctx, fp[code->gc_slots[sp->first + i]].i64);
+	}
+}
+
+/* The values held for an allocation (s->hold), by their types. */
+static void hold_roots(const struct wasm_store *s, void (*cb)(void *, uint64_t), void *ctx)
+{
+	const struct wasm_ftype *t = s->hold_type;
+	uint32_t off = 0;
+
+	switch (s->hold_kind) {
+	case WASM_HOLD_FIELDS:
+		for (uint32_t i = 0; i < t->nfields; i++) {
+			if (ref_vt(t->fields[i]))
+				cb(ctx, s->hold[off].i64);
+			off += wasm_type_slots(t->fields[i]);
+		}
+		break;
+	case WASM_HOLD_ELEMS:
+		if (ref_vt(t->fields[0]))
+			for (uint32_t i = 0; i < s->hold_n; i++)
+				cb(ctx, s->hold[i].i64);
+		break;
+	case WASM_HOLD_PARAMS:
+		for (uint32_t i = 0; i < t->pub.nparams; i++) {
+			if (wasm_gc_root_type(t->mod, wasm_gc_param_type(t, i)))
+				cb(ctx, s->hold[off].i64);
+			off += wasm_type_slots(wasm_gc_param_type(t, i));
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void wasm_gc_host_args(struct wasm_act *a, const struct wasm_ftype *t, const union wasm_slot *args)
+{
+	uint32_t off = 0;
+
+	a->nrefs = 0;
+	for (uint32_t i = 0; i < t->pub.nparams; i++) {
+		wasm_vt pt = wasm_gc_param_type(t, i);
+		if (a->nrefs < WASM_ACT_HOST_REFS && wasm_gc_root_type(t->mod, pt))
+			a->refs[a->nrefs++] = args[off].i64;
+		off += wasm_type_slots(pt);
+	}
+}
+
+void wasm_exn_each_ref(const struct wasm_exn *x, void (*cb)(void *, uint64_t), void *ctx)
+{
+	const struct wasm_ftype *t = x->tag->type;
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < t->pub.nparams && off < x->nslots; i++) {
+		wasm_vt pt = wasm_gc_param_type(t, i);
+		if (wasm_gc_root_type(t->mod, pt))
+			cb(ctx, x->vals[off].i64);
+		off += wasm_type_slots(pt);
+	}
+}
+
+void wasm_gc_stack_roots(struct wasm_store *s, const union wasm_slot *top,
+			 void (*cb)(void *, uint64_t), void *ctx)
+{
+	/* the end of the stretch an innermost translated one runs up to */
+	const union wasm_slot *limit = top ? top : s->stack + s->sp;
+
+	hold_roots(s, cb, ctx);
+	for (const struct wasm_act *a = s->act; a; limit = a->base, a = a->prev) {
+		switch (a->kind) {
+		case WASM_ACT_INTERP:
+			if (a->fn)
+				frame_roots(a->fn, a->fp,
+					    (uint32_t)(a->pc - a->fn->code->ops) << 1 | a->at_op,
+					    cb, ctx);
+			for (size_t k = a->frn; k-- > a->fr0;) {
+				const struct wasm_frame *fr = &s->frames[k];
+				frame_roots(fr->func, fr->fp,
+					    (uint32_t)(fr->pc - fr->func->code->ops) << 1, cb, ctx);
+			}
+			break;
+		case WASM_ACT_JIT:
+			/* translated frames have no stack maps: every slot up to the next
+			 * inner stretch (their cached values are written back at calls) */
+			for (const union wasm_slot *p = a->base; p < limit; p++)
+				cb(ctx, p->i64);
+			break;
+		default: { /* WASM_ACT_HOST */
+			const struct wasm_ftype *t = a->type;
+			uint32_t off = 0, n = 0;
+			for (uint32_t i = 0; i < a->nrefs; i++)
+				cb(ctx, a->refs[i]);
+			for (uint32_t i = 0; i < t->pub.nparams; i++) {
+				wasm_vt pt = wasm_gc_param_type(t, i);
+				if (wasm_gc_root_type(t->mod, pt) && n++ >= WASM_ACT_HOST_REFS)
+					cb(ctx, a->base[off].i64);
+				off += wasm_type_slots(pt);
+			}
+			break;
+		}
+		}
+	}
+}
+
+static void mark_fn(void *g, uint64_t v)
+{
+	mark_value(g, v);
+}
+
 static void mark_roots(struct wasm_store *s, struct mark *g, const union wasm_slot *top)
 {
-	if (!top)
-		top = s->stack + s->sp;
-	for (const union wasm_slot *p = s->stack; p < top; p++)
-		mark_value(g, p->i64);
+	wasm_gc_stack_roots(s, top, mark_fn, g);
 	for (size_t i = 0; i < s->gc_npins; i++)
 		mark_value(g, s->gc_pins[i]);
 	for (struct wasm_exn *x = s->exns; x; x = x->next)
-		for (uint32_t k = 0; k < x->nslots; k++)
-			mark_value(g, x->vals[k].i64);
+		wasm_exn_each_ref(x, mark_fn, g);
 	for (struct wasm_obj *o = s->objs; o; o = o->next) {
 		if (o->kind == WASM_OBJ_GLOBAL) {
 			struct wasm_global *gl = (struct wasm_global *)(void *)o;
@@ -637,8 +794,12 @@ enum wasm_trap wasm_gc_struct_new(struct wasm_store *s, const union wasm_slot *t
 {
 	uint32_t n = struct_slots(t), off = 0;
 	struct wasm_gcobj *o;
-	enum wasm_trap trap = wasm_gc_alloc(s, top, WASM_GC_STRUCT, t, n, (uint64_t)n * 8, &o);
+	enum wasm_trap trap;
 
+	if (vals) /* the fields are roots while the allocation may collect */
+		wasm_gc_hold(s, vals, t, 0, WASM_HOLD_FIELDS);
+	trap = wasm_gc_alloc(s, top, WASM_GC_STRUCT, t, n, (uint64_t)n * 8, &o);
+	s->hold_kind = WASM_HOLD_NONE;
 	if (trap)
 		return trap;
 	for (uint32_t i = 0; vals && i < t->nfields; i++) {
@@ -664,10 +825,14 @@ enum wasm_trap wasm_gc_array_new(struct wasm_store *s, const union wasm_slot *to
 	wasm_vt et = t->fields[0];
 	enum wasm_gc_ek k = wasm_gc_ek(et, false);
 	struct wasm_gcobj *o;
-	enum wasm_trap trap =
-		wasm_gc_alloc(s, top, WASM_GC_ARRAY, t, n, (uint64_t)n * ek_size[k], &o);
+	enum wasm_trap trap;
 	uint8_t *p;
 
+	if (vals) /* the element values are roots while the allocation may collect */
+		wasm_gc_hold(s, vals, t, each ? n * wasm_type_slots(et) : wasm_type_slots(et),
+			     WASM_HOLD_ELEMS);
+	trap = wasm_gc_alloc(s, top, WASM_GC_ARRAY, t, n, (uint64_t)n * ek_size[k], &o);
+	s->hold_kind = WASM_HOLD_NONE;
 	if (trap)
 		return trap;
 	o->esize = ek_size[k];

@@ -285,6 +285,15 @@ struct wasm_code {
 	uint32_t npoints;
 	struct wasm_handler *handlers; /* try_table clauses (the JIT leaves such code alone) */
 	uint32_t nhandlers;
+	/* Precise stack roots (gc.c): the frame slots that may hold a reference a collector
+	 * follows (any, extern or exn hierarchy; funcrefs never), as slot numbers: the
+	 * locals' (roots wherever the function stands) first, then each safepoint's operand
+	 * entries. Safepoints ascend by key: a call op's end (its return pc) << 1, or an
+	 * allocating op's (or throw's) start << 1 | 1; one with no operand roots is left out. */
+	uint32_t *gc_slots;
+	uint32_t ngc_locals;
+	struct wasm_safepoint *safepoints;
+	uint32_t nsafepoints;
 	/* Lazy compilation (wasm_module_load): the body was validated at load, which set
 	 * the frame's layout (frame_slots, param_slots, local_slots); the other fields above
 	 * are set at its first call (wasm_code_compile), then ready, with release order. */
@@ -465,6 +474,11 @@ struct wasm_instance {
 };
 
 /* A saved caller context on the call stack. */
+struct wasm_safepoint {
+	uint32_t key;	   /* see struct wasm_code */
+	uint32_t first, n; /* its slots: gc_slots[first..first + n) */
+};
+
 struct wasm_frame {
 	const uint32_t *pc;
 	union wasm_slot *fp;
@@ -473,6 +487,32 @@ struct wasm_frame {
 };
 
 struct wasm_jit;
+
+/* Precise stack roots (gc.c): every stretch of the value stack in use, innermost first
+ * (s->act), each a C local of whoever entered it:
+ * - WASM_ACT_INTERP, an interpreter run (exec.c run): its frames are s->frames[fr0..frn)
+ *   (callers at their call ops) and, when fn is set, fn standing at pc on fp (a call's
+ *   return pc, or the start of an allocating op or throw: at_op). run() sets these
+ *   whenever it leaves for code that may collect (calls out, allocation, throw).
+ * - WASM_ACT_JIT, translated code entered on base: its frames, up to the next inner
+ *   stretch's base, are scanned conservatively (they have no stack maps).
+ * - WASM_ACT_HOST, a host function called with its arguments at base (type: its
+ *   callee's): the reference arguments as passed, kept until it returns. */
+enum { WASM_ACT_INTERP, WASM_ACT_JIT, WASM_ACT_HOST };
+#define WASM_ACT_HOST_REFS 8
+struct wasm_act {
+	struct wasm_act *prev;
+	uint8_t kind;
+	bool at_op;
+	union wasm_slot *base;
+	struct wasm_func *fn;
+	const uint32_t *pc;
+	union wasm_slot *fp;
+	size_t fr0, frn;
+	const struct wasm_ftype *type;	   /* HOST */
+	uint32_t nrefs;			   /* HOST: reference arguments kept in refs */
+	uint64_t refs[WASM_ACT_HOST_REFS]; /* HOST: the first ones (the rest: at base) */
+};
 
 /* Where the outermost interpreter run stands while it may park (wasm/snapshot.c): set just
  * before a fuel refill or a host call, cleared after. fn NULL: not at such a point (inside
@@ -539,7 +579,18 @@ struct wasm_store {
 	uint64_t gc_collections; /* collections so far (tests, statistics) */
 	uint64_t *gc_pins;	 /* references the embedder holds (wasm_anyref_pin), roots */
 	size_t gc_npins, gc_cappins;
+	struct wasm_act *act; /* the innermost stretch of the value stack in use */
+	/* the values an allocation is being made for (struct.new's fields, array.new's
+	 * elements, a throw's values), roots while it may collect: hold_n values of
+	 * hold_type's fields (a struct, or a tag's params: hold_params), or of its element
+	 * type (an array) */
+	const union wasm_slot *hold;
+	const struct wasm_ftype *hold_type;
+	uint32_t hold_n;
+	uint8_t hold_kind; /* WASM_HOLD_* */
 };
+
+enum { WASM_HOLD_NONE, WASM_HOLD_FIELDS, WASM_HOLD_ELEMS, WASM_HOLD_PARAMS };
 
 /* Not a trap: translated code left for the interpreter so that a pause can park where a
  * snapshot can save the state (wasm_jit_deopted says where to go on). Never leaves exec.c. */
@@ -797,6 +848,26 @@ bool wasm_gc_is_obj(const struct wasm_store *s, uint64_t v);
 void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top);
 /* Frees every object (the store's end). */
 void wasm_gc_free_all(struct wasm_store *s);
+/* Calls fn for every value the value stack holds that may be a reference of the any,
+ * extern or exn hierarchy (s->act: precisely, from stack maps, for interpreter frames and
+ * host-call arguments; conservatively for translated frames, up to top for innermost
+ * ones), and for the values held for an allocation (s->hold). */
+void wasm_gc_stack_roots(struct wasm_store *s, const union wasm_slot *top,
+			 void (*fn)(void *, uint64_t), void *ctx);
+/* Holds vals for an allocation (s->hold): the values of t's fields (WASM_HOLD_FIELDS),
+ * n slots of its element type (WASM_HOLD_ELEMS), or of a tag's params (WASM_HOLD_PARAMS);
+ * the caller sets s->hold_kind back to WASM_HOLD_NONE after. */
+void wasm_gc_hold(struct wasm_store *s, const union wasm_slot *vals, const struct wasm_ftype *t,
+		  uint32_t n, uint8_t kind);
+/* A host call's reference arguments (at args, of its callee's type t) into a. */
+void wasm_gc_host_args(struct wasm_act *a, const struct wasm_ftype *t, const union wasm_slot *args);
+/* Parameter i's type of t (a host function's or host tag's type has only its bytes). */
+wasm_vt wasm_gc_param_type(const struct wasm_ftype *t, uint32_t i);
+/* Calls fn for the values of exception x that are references of its tag's type. */
+void wasm_exn_each_ref(const struct wasm_exn *x, void (*fn)(void *, uint64_t), void *ctx);
+/* Whether values of type t (of module m, or NULL) are roots: references that are no
+ * function references. */
+bool wasm_gc_root_type(const struct wasm_module *m, wasm_vt t);
 /* Calls fn for every reference every object holds (exn.c's collector: its roots). */
 void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx);
 /* The storage kind of a struct field or array element type. */

@@ -11,6 +11,7 @@
 
 #include "harness.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,8 +270,169 @@ static int test_pins(void)
 	return 0;
 }
 
+/* Precise stack roots: host functions that collect (and note how many objects are left)
+ * while the module holds objects in each kind of place, or only a number that equals an
+ * object's address. */
+static const char roots_src[] =
+	"(module (type $s (struct (field i64)))\n"
+	" (import \"h\" \"gc\" (func $gc))\n"
+	" (import \"h\" \"gc_ref\" (func $gc_ref (param anyref)))\n"
+	" (tag $e (param (ref $s)))\n"
+	" (func (export \"mk\") (param i64) (result (ref $s)) (struct.new $s (local.get 0)))\n"
+	/* an i64 that equals a dropped object's address keeps nothing */
+	" (func (export \"num\") (param i64) (local i64) (local.set 1 (local.get 0))\n"
+	"   (call $gc))\n"
+	/* a reference parameter of an interpreted frame (struct.get keeps it interpreted) */
+	" (func (export \"loc\") (param (ref null $s)) (result i64) (call $gc)\n"
+	"   (struct.get $s 0 (local.get 0)))\n"
+	/* an operand entry below a call */
+	" (func (export \"opnd\") (result i64)\n"
+	"   (struct.get $s 0 (block (result (ref $s)) (struct.new $s (i64.const 5)) (call $gc))))\n"
+	/* a host call's argument, which the host overwrites before it collects */
+	" (func (export \"arg\") (call $gc_ref (struct.new $s (i64.const 6))))\n"
+	/* a translated frame (no GC instruction: the JIT takes it) */
+	" (func (export \"tr\") (param anyref) (result anyref) (call $gc) (local.get 0))\n"
+	/* an exception's payload, held by an exnref local */
+	" (func (export \"exn\") (result i64) (local $x exnref)\n"
+	"   (local.set $x (block $h (result exnref)\n"
+	"     (try_table (catch_all_ref $h) (throw $e (struct.new $s (i64.const 9))))\n"
+	"     (unreachable)))\n"
+	"   (call $gc)\n"
+	"   (struct.get $s 0 (block $h2 (result (ref $s))\n"
+	"     (try_table (catch $e $h2) (throw_ref (local.get $x))) (unreachable)))))\n";
+
+static uint64_t roots_seen; /* objects left by the last host collection */
+
+static enum wasm_trap host_gc(struct wasm_host_call *call, uint64_t *slots)
+{
+	(void)slots;
+	wasm_store_gc(call->store);
+	roots_seen = wasm_store_gc_objects(call->store);
+	return WASM_TRAP_NONE;
+}
+
+static enum wasm_trap host_gc_ref(struct wasm_host_call *call, uint64_t *slots)
+{
+	slots[0] = 0; /* its argument slot is the host's: the argument stays a root */
+	return host_gc(call, slots);
+}
+
+struct roots_ctx {
+	struct wasm_func *gc, *gc_ref;
+};
+
+static int roots_resolve(void *ctx, const char *module, const char *name,
+			 enum wasm_extern_kind kind, struct wasm_extern *out)
+{
+	struct roots_ctx *c = ctx;
+
+	if (strcmp(module, "h") || kind != WASM_EXTERN_FUNC)
+		return -ENOENT;
+	out->kind = WASM_EXTERN_FUNC;
+	if (!strcmp(name, "gc"))
+		out->u.func = c->gc;
+	else if (!strcmp(name, "gc_ref"))
+		out->u.func = c->gc_ref;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+static int roots_setup(uint32_t jit, struct wasm_module **m, struct wasm_store **s,
+		       struct wasm_instance **inst)
+{
+	static const uint8_t ANY[] = {WASM_ANYREF};
+	struct wasm_functype t0 = {0, 0, NULL, NULL}, t1 = {1, 0, ANY, NULL};
+	struct wasm_text_binary bin = {0};
+	struct wasm_text_error terr;
+	struct wasm_error err;
+	struct roots_ctx c;
+
+	CHECK_EQ(wasm_text_to_binary(roots_src, sizeof(roots_src) - 1, &bin, &terr), 0);
+	CHECK_EQ(wasm_module_load(bin.bytes, bin.len, m, &err), 0);
+	wasm_text_binary_fini(&bin);
+	CHECK_EQ(wasm_store_create(NULL, s), 0);
+	wasm_store_set_jit(*s, jit);
+	CHECK_EQ(wasm_func_create_host(*s, &t0, host_gc, NULL, &c.gc), 0);
+	CHECK_EQ(wasm_func_create_host(*s, &t1, host_gc_ref, NULL, &c.gc_ref), 0);
+	CHECK_EQ(wasm_instance_create(*s, *m, roots_resolve, &c, inst, &err), 0);
+	return 0;
+}
+
+/* Interpreted: an object whose address only an i64 holds is freed (a conservative scan
+ * kept it); objects held only by a reference local, an operand entry below a call, a
+ * host call's argument or an exception an exnref local holds survive. */
+static int test_precise_roots(void)
+{
+	struct wasm_module *m = NULL;
+	struct wasm_store *s = NULL;
+	struct wasm_instance *inst = NULL;
+	union wasm_value arg, res[1];
+
+	if (roots_setup(WASM_JIT_OFF, &m, &s, &inst))
+		return 1;
+	arg.i64 = 1000;
+	CHECK_EQ(wasm_call(s, export_func(inst, "mk"), &arg, res, NULL), WASM_TRAP_NONE);
+	arg.i64 = res[0].ext; /* its address, as a number */
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "num"), &arg, NULL, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 0);
+
+	arg.i64 = 7;
+	CHECK_EQ(wasm_call(s, export_func(inst, "mk"), &arg, res, NULL), WASM_TRAP_NONE);
+	arg.ext = res[0].ext;
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "loc"), &arg, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+	CHECK_EQ(res[0].i64, 7);
+
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "opnd"), NULL, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+	CHECK_EQ(res[0].i64, 5);
+
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "arg"), NULL, NULL, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "exn"), NULL, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+	CHECK_EQ(res[0].i64, 9);
+	wasm_store_destroy(s);
+	wasm_module_destroy(m);
+	return 0;
+}
+
+/* Translated code (every function without GC instructions, translated at once): an
+ * object held only in its frame survives a collection its call out makes. */
+static int test_translated_roots(void)
+{
+	struct wasm_module *m = NULL;
+	struct wasm_store *s = NULL;
+	struct wasm_instance *inst = NULL;
+	union wasm_value arg, res[1];
+
+	if (roots_setup(WASM_JIT_EAGER, &m, &s, &inst))
+		return 1;
+	arg.i64 = 8;
+	CHECK_EQ(wasm_call(s, export_func(inst, "mk"), &arg, res, NULL), WASM_TRAP_NONE);
+	arg.ext = res[0].ext;
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "tr"), &arg, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+	CHECK_EQ(res[0].ext, arg.ext);
+	CHECK_EQ(wasm_call(s, export_func(inst, "loc"), &arg, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(res[0].i64, 8);
+	wasm_store_destroy(s);
+	wasm_module_destroy(m);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"pins", test_pins},
+	{"precise_roots", test_precise_roots},
+	{"translated_roots", test_translated_roots},
 	{"many_groups", test_many_groups},
 	{"depth_limit", test_depth_limit},
 	{"huge_group", test_huge_group},

@@ -552,6 +552,11 @@ check2 gc-rooted 0 "2500050000" -- --max-memory 16M --invoke rooted $g 50000 100
 check2 gc-mixed-refs 0 "53" -- --max-memory 16M --invoke mixed $g 1000000
 check2 gc-over-budget 134 "lodge wasm: gc.wat: trap: out of memory: the GC heap (structs and arrays) would exceed the memory budget (--max-memory) even after a collection in function 1 (list) at offset 0x105 (gc.wat:38:16)" \
 	-- --max-memory 16M --invoke hoard $g 1000000
+# precise stack roots (gc_roots.wat): a list held only as an operand below a call, or as
+# a callee's argument, survives the collections the call causes, interpreted and with the JIT
+gr=gc_roots.wat
+check2 gc-root-operand 0 "5000050000" -- --max-memory 16M --invoke operand $gr 100000 1000000
+check2 gc-root-argument 0 "5000050000" -- --max-memory 16M --invoke argument $gr 100000 1000000
 # typed function references: call_ref through a typed table, null references trapping
 # where they are used
 ty=typed.wat
