@@ -117,7 +117,8 @@ struct disk_image_info {
 	uint32_t cluster_size;	    /* qcow2 only, else 0 */
 	uint32_t qcow2_version;	    /* qcow2 only, else 0 */
 	uint64_t incompat_features; /* qcow2 header bits (dirty, corrupt, compression type) */
-	uint64_t metadata_cached;   /* qcow2: bytes of L2 tables and refcount blocks in memory */
+	uint64_t metadata_cached;   /* qcow2: bytes of metadata in memory: the L1 and refcount
+				       tables, cached L2 slices and refcount blocks */
 };
 
 /*

@@ -453,7 +453,9 @@ int disk_qcow2_open(struct img *im, char *err, size_t errlen)
 	q->file_size = fsize;
 	setup(q, &h);
 	r = load_table(im->fd, h.l1_off, h.l1_size, &q->l1, err, errlen, "L1 table");
-	if (!r)
+	/* Refcounts change only with writes: a read-only image (every backing file) does
+	 * without its table, which is a cluster (64 KiB) or more of memory. */
+	if (!r && !im->readonly)
 		r = load_table(im->fd, h.rt_off, q->rt_entries, &q->rt, err, errlen,
 			       "refcount table");
 	if (!r && x.backing[0]) {
@@ -510,7 +512,8 @@ void disk_qcow2_describe(const struct img *im, struct disk_image_info *out)
 	out->cluster_size = (uint32_t)q->cs;
 	out->qcow2_version = q->version;
 	out->incompat_features = q->incompat;
-	out->metadata_cached = (uint64_t)q->l2c.n * q->l2c.sz + (uint64_t)q->rbc.n * q->rbc.sz;
+	out->metadata_cached = (uint64_t)q->l1_size * 8 + (q->rt ? q->rt_entries * 8 : 0) +
+			       (uint64_t)q->l2c.n * q->l2c.sz + (uint64_t)q->rbc.n * q->rbc.sz;
 }
 
 const struct img_ops disk_qcow2_ops = {

@@ -51,7 +51,8 @@ struct q2_alloc {
 	enum q2_kind kind; /* of `old` */
 	struct aio *parent;
 	struct aio step; /* reading the old contents */
-	uint8_t *buf;	 /* the cluster being assembled; NULL for a whole-cluster write */
+	uint8_t *buf;	 /* the cluster being assembled (core_zalloc_pages); NULL for a
+			    whole-cluster write */
 	size_t in;	 /* where the new data goes in the cluster */
 	uint64_t n;
 	bool zero; /* the new data is zeroes */
@@ -379,7 +380,7 @@ static void alloc_end(struct q2_alloc *al, int res)
 		w = next;
 	}
 	aio_put(al->parent, res);
-	core_free(al->buf);
+	core_free_pages(al->buf, (size_t)q->cs);
 	core_free(al);
 }
 
@@ -557,7 +558,10 @@ static int start_alloc(struct q2 *q, struct wbatch *bt, uint64_t vc, uint64_t en
 		batch_add(q, bt, al, iov, iovcnt, skip, off);
 		return 0;
 	}
-	al->buf = core_alloc(q->cs);
+	/* Pages of its own, returned when the alloc ends: from the heap, the buffers of a
+	 * burst of small writes to fresh clusters (a boot: a dozen at once) stayed resident
+	 * in the I/O thread's malloc arena for good. */
+	al->buf = core_zalloc_pages((size_t)q->cs);
 	if (!al->buf) {
 		alloc_end(al, -ENOMEM);
 		return 0;

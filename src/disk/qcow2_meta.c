@@ -428,6 +428,8 @@ static int rb_get(struct q2 *q, uint64_t bi, struct mtab **out)
 	uint64_t e, off;
 
 	*out = NULL;
+	if (!q->rt)
+		return -EROFS; /* read-only: the table was never loaded (q2_open) */
 	if (bi >= q->rt_entries)
 		return 0;
 	e = q->rt[bi];
@@ -562,6 +564,8 @@ int q2_alloc_cluster(struct q2 *q, uint64_t *host)
 	const uint64_t max = QC_MAX_HOST >> q->cb;
 	uint64_t idx = q->free_hint;
 
+	if (!q->rt)
+		return -EROFS; /* read-only image: no refcount table loaded */
 	while (idx < max) {
 		uint64_t bi = idx / q->rb_entries, i = idx % q->rb_entries;
 		struct mtab *t;

@@ -844,6 +844,42 @@ static int t_l2_slices(void)
 	return 0;
 }
 
+/* A read-only image (a backing file, or --disk ...,readonly=on) does without its refcount
+ * table: refcounts change only with writes, and the table is a cluster or more of memory.
+ * The writable overlay above it has its own; reads through both still work. */
+static int t_readonly_no_refcounts(void)
+{
+	uint8_t a[4096], b[4096];
+	struct disk_image_info info;
+	struct disk *d;
+
+	CHECK_EQ(mkimg("rb.qcow2", 64 * MiB, NULL, 16), 0);
+	CHECK((d = open_rw("rb.qcow2")));
+	fill(a, sizeof(a), 5);
+	CHECK_EQ(disk_pwrite(d, a, sizeof(a), 5 * CS + 512), 0);
+	disk_close(d);
+	CHECK_EQ(mkimg("ro.qcow2", 64 * MiB, P("rb.qcow2"), 16), 0);
+	CHECK((d = open_rw("ro.qcow2")));
+	CHECK_EQ(disk_image_info(d, 0, &info), 0);
+	CHECK(info.metadata_cached >= CS); /* the overlay's refcount table: one cluster */
+	CHECK_EQ(disk_image_info(d, 1, &info), 0);
+	CHECK(info.metadata_cached < CS);
+	CHECK_EQ(disk_pread(d, b, sizeof(b), 5 * CS + 512), 0);
+	CHECK(!memcmp(a, b, sizeof(a)));
+	fill(a, sizeof(a), 6);
+	CHECK_EQ(disk_pwrite(d, a, sizeof(a), 5 * CS + 1024), 0); /* copy-on-write */
+	CHECK_EQ(disk_pread(d, b, sizeof(b), 5 * CS + 1024), 0);
+	CHECK(!memcmp(a, b, sizeof(a)));
+	disk_close(d);
+	CHECK((d = open_as("rb.qcow2", DISK_FMT_QCOW2, true)));
+	CHECK_EQ(disk_image_info(d, 0, &info), 0);
+	CHECK(info.metadata_cached < CS);
+	CHECK_EQ(disk_pwrite(d, a, sizeof(a), 0), -EROFS);
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
 static int t_written_blocks(void)
 {
 	uint8_t buf[70000] = {0};
@@ -896,6 +932,7 @@ static const struct unit_test tests[] = {
 	{"refcount_growth", t_refcount_growth},
 	{"alloc_failures", t_alloc_failures},
 	{"l2_slices", t_l2_slices},
+	{"readonly_no_refcounts", t_readonly_no_refcounts},
 };
 
 int main(void)

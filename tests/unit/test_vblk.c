@@ -474,6 +474,85 @@ static int load_serves_request_made_while_quiesced(void)
 	return 0;
 }
 
+/*
+ * Layouts other than Linux's (5.2.6.4: the device must not assume one): a write whose
+ * header and data share one descriptor, a write whose header is split over two, and a
+ * read whose status byte sits at the end of its last data descriptor. Their data part is
+ * cut out of the chain rather than taken from it whole; the bytes must land where the
+ * layout says, and the status byte stays out of the data.
+ */
+static int unusual_layouts(void)
+{
+	char path[128], args[160];
+	uint8_t *img = calloc(1, DISK_SIZE), want[3 * SEG], h[16] = {0}, *p;
+	const uint32_t out = T_OUT, in = T_IN;
+	uint64_t buf = DATA_AT, sector = 40;
+	uint32_t id, len;
+
+	CHECK(img != NULL);
+	snprintf(path, sizeof(path), "%s/layout.raw", dir);
+	CHECK(write_file(path, img, DISK_SIZE) == 0);
+	snprintf(args, sizeof(args), "%s,format=raw", path);
+	CHECK(start(args) == 0);
+	fill(want, sizeof(want), 9);
+
+	/* Write 1: [header + 1 KiB of data][3 KiB of data][status]. */
+	memcpy(h, &out, 4);
+	memcpy(h + 8, &sector, 8);
+	p = vd_ptr(&drv, buf, 16 + SEG);
+	memcpy(p, h, 16);
+	memcpy(p + 16, want, 1024);
+	memcpy(vd_ptr(&drv, buf + 0x10000, SEG), want + 1024, SEG - 1024);
+	vd_post(&drv, 0,
+		(struct vd_buf[]){{buf, 16 + 1024, false},
+				  {buf + 0x10000, SEG - 1024, false},
+				  {STAT_AT, 1, true}},
+		3);
+	vd_kick(&drv, 0);
+	CHECK(vd_used(&drv, 0, 10000, &id, &len) == 1);
+	CHECK_EQ(*(uint8_t *)vd_ptr(&drv, STAT_AT, 1), 0);
+
+	/* Write 2: [first 10 header bytes][last 6 header bytes + 4 KiB of data][status]. */
+	sector = 48;
+	memcpy(h + 8, &sector, 8);
+	memcpy(vd_ptr(&drv, buf + 0x20000, 10), h, 10);
+	p = vd_ptr(&drv, buf + 0x30000, 6 + SEG);
+	memcpy(p, h + 10, 6);
+	memcpy(p + 6, want + SEG, SEG);
+	vd_post(&drv, 0,
+		(struct vd_buf[]){{buf + 0x20000, 10, false},
+				  {buf + 0x30000, 6 + SEG, false},
+				  {STAT_AT + 1, 1, true}},
+		3);
+	vd_kick(&drv, 0);
+	CHECK(vd_used(&drv, 0, 10000, &id, &len) == 1);
+	CHECK_EQ(*(uint8_t *)vd_ptr(&drv, STAT_AT + 1, 1), 0);
+
+	/* Read both back: [header][2 KiB][6 KiB + status]. */
+	sector = 40;
+	memcpy(h, &in, 4);
+	memcpy(h + 8, &sector, 8);
+	memcpy(vd_ptr(&drv, HDR_AT, 16), h, 16);
+	memset(vd_ptr(&drv, buf + 0x40000, 0x10000), 0xee, 0x10000);
+	vd_post(&drv, 0,
+		(struct vd_buf[]){{HDR_AT, 16, false},
+				  {buf + 0x40000, 2048, true},
+				  {buf + 0x48000, 2 * SEG - 2048 + 1, true}},
+		3);
+	vd_kick(&drv, 0);
+	CHECK(vd_used(&drv, 0, 10000, &id, &len) == 1);
+	CHECK_EQ(len, 2 * SEG + 1);
+	CHECK_EQ(*(uint8_t *)vd_ptr(&drv, buf + 0x48000 + 2 * SEG - 2048, 1), 0); /* status */
+	CHECK(memcmp(vd_ptr(&drv, buf + 0x40000, 2048), want, 2048) == 0);
+	CHECK(memcmp(vd_ptr(&drv, buf + 0x48000, 2 * SEG - 2048), want + 2048, 2 * SEG - 2048) ==
+	      0);
+	stop();
+	CHECK(image_bytes(path, img, DISK_SIZE) == 0);
+	CHECK(memcmp(img + 40 * 512, want, 2 * SEG) == 0);
+	free(img);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"config_segments", config_segments},
 	{"large_read_raw", large_read_raw},
@@ -482,6 +561,7 @@ static const struct unit_test tests[] = {
 	{"qcow2_mixed_clusters", qcow2_mixed_clusters},
 	{"qcow2_small_clusters", qcow2_small_clusters},
 	{"load_serves_request_made_while_quiesced", load_serves_request_made_while_quiesced},
+	{"unusual_layouts", unusual_layouts},
 };
 
 int main(void)

@@ -72,8 +72,10 @@
 #define SECTOR		512u
 #define SAVE_VERSION	1
 
-/* A request slot. The iovec arrays come last: a slot that has carried only small
- * requests has touched only the first pages of them. */
+/* A request slot. The iovec array comes last: a slot that has carried only small
+ * requests has touched only its first page. The disk gets the data part of the chain
+ * straight from `iov` when the header and the status byte have descriptors of their own
+ * (as Linux lays requests out); only other layouts need `data`, allocated then and kept. */
 struct blk_req {
 	struct disk_req dr;
 	struct vblk *blk;
@@ -83,8 +85,8 @@ struct blk_req {
 	uint64_t bytes;	  /* data bytes a read or write moves (rate limiting) */
 	uint32_t gen;	  /* blk->gen when it was submitted */
 	struct blk_req *next_free;
-	struct iovec iov[BLK_IOV_MAX];	/* the chain as the guest gave it */
-	struct iovec data[BLK_IOV_MAX]; /* the data part only */
+	struct iovec *data;	       /* NULL until a layout needs the data part copied */
+	struct iovec iov[BLK_IOV_MAX]; /* the chain as the guest gave it */
 };
 
 struct vblk {
@@ -173,24 +175,41 @@ static void req_done(struct disk_req *dr, int result)
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
-/* Copies iovecs [first, first + n) of the element into r->data, skipping `skip` bytes
- * at the front and dropping `trim` bytes at the back. Returns the entries used. */
-static unsigned slice(struct blk_req *r, unsigned first, unsigned n, size_t skip, size_t trim,
-		      uint64_t *len_out)
+/* The data part of iovecs [first, first + n) of the element: `skip` bytes off the front,
+ * `trim` bytes off the back. Sets *out to the iovecs (inside the element when the cut
+ * falls on descriptor boundaries, else copied into r->data) and returns their count;
+ * -ENOMEM when r->data could not be allocated. */
+static int slice(struct blk_req *r, unsigned first, unsigned n, size_t skip, size_t trim,
+		 const struct iovec **out, uint64_t *len_out)
 {
+	const struct iovec *v0 = &r->elem.iov[first];
 	unsigned k = 0;
 	uint64_t total = 0;
+	bool whole = n > 0 && (!skip || v0[0].iov_len == skip) &&
+		     (!trim || v0[n - 1].iov_len == trim) && (n > 1 || !skip || !trim);
 
-	for (unsigned i = first; i < first + n; i++)
-		total += r->elem.iov[i].iov_len;
+	for (unsigned i = 0; i < n; i++) {
+		total += v0[i].iov_len;
+		whole = whole && v0[i].iov_len;
+	}
+	*out = NULL;
 	if (skip + trim > total) {
 		*len_out = 0;
 		return 0;
 	}
 	total -= skip + trim;
 	*len_out = total;
-	for (unsigned i = first; i < first + n && total; i++) {
-		struct iovec v = r->elem.iov[i];
+	if (whole) { /* header and status in descriptors of their own: no copy */
+		*out = v0 + (skip ? 1 : 0);
+		return (int)(n - (skip ? 1 : 0) - (trim ? 1 : 0));
+	}
+	if (!r->data) {
+		r->data = core_alloc(BLK_IOV_MAX * sizeof(*r->data));
+		if (!r->data)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n && total; i++) {
+		struct iovec v = v0[i];
 		if (skip >= v.iov_len) {
 			skip -= v.iov_len;
 			continue;
@@ -203,7 +222,8 @@ static unsigned slice(struct blk_req *r, unsigned first, unsigned n, size_t skip
 		total -= v.iov_len;
 		r->data[k++] = v;
 	}
-	return k;
+	*out = r->data;
+	return (int)k;
 }
 
 static bool range_ok(const struct vblk *b, uint64_t sector, uint64_t bytes)
@@ -217,13 +237,16 @@ static bool range_ok(const struct vblk *b, uint64_t sector, uint64_t bytes)
  * completion, or -1 when the request went to the disk. */
 static int rw(struct vblk *b, struct blk_req *r, bool write, uint64_t sector)
 {
+	const struct iovec *iov;
 	uint64_t len;
-	unsigned n;
+	int n;
 
 	if (write)
-		n = slice(r, 0, r->elem.n_out, 16, 0, &len);
+		n = slice(r, 0, r->elem.n_out, 16, 0, &iov, &len);
 	else
-		n = slice(r, r->elem.n_out, r->elem.n_in, 0, 1, &len);
+		n = slice(r, r->elem.n_out, r->elem.n_in, 0, 1, &iov, &len);
+	if (n < 0)
+		return VIRTIO_BLK_S_IOERR;
 	if (write && b->readonly)
 		return VIRTIO_BLK_S_IOERR;
 	if (!range_ok(b, sector, len))
@@ -234,8 +257,8 @@ static int rw(struct vblk *b, struct blk_req *r, bool write, uint64_t sector)
 	r->bytes = len;
 	r->dr = (struct disk_req){.op = write ? DISK_OP_WRITE : DISK_OP_READ,
 				  .offset = sector * SECTOR,
-				  .iov = r->data,
-				  .iovcnt = n};
+				  .iov = iov,
+				  .iovcnt = (unsigned)n};
 	return -1;
 }
 
@@ -524,6 +547,8 @@ static void blk_destroy(struct device *dev)
 	evloop_timer_del(b->rl_timer);
 	disk_close(b->disk); /* waits for requests in flight; their callbacks still run */
 	virtio_dev_fini(&b->vdev);
+	for (unsigned i = 0; i < b->fresh; i++)
+		core_free(b->reqs[i].data);
 	core_free(b->path);
 	core_free(b);
 }
