@@ -944,6 +944,11 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 				 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
 			return fd;
 		}
+	} else {
+		/* handed over (POST /migrate/send): the timeouts a dialled stream has, else
+		 * a destination that stops reading holds the migration (and, once paused,
+		 * the program) for ever */
+		snap_stream_sockopts(fd);
 	}
 	migrate_path(c->opts, "migrate", path, sizeof(path));
 	if (!o->stop_copy) {
@@ -1343,6 +1348,7 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 		r = guestctl_incoming(g, &c, peer, peerlen);
 		if (r)
 			return r;
+		snap_stream_sockopts(c); /* as an accepted stream: a stalled source is gone */
 	} else {
 		snprintf(peer, peerlen, "%s", o->incoming);
 		c = snap_stream_accept(o->incoming, err, errlen);

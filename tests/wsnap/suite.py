@@ -957,10 +957,10 @@ READFILL = os.path.join(HERE, "readfill.wat")
 
 
 def case_precopy_read(mode, jit_args):
-    """Pre-copy of readfill.wat, whose memory only the kernel writes (fd_pread, 256 KiB
-    a line into one of 16 slots, different words each line): a destination that hangs up midway leaves it
-    running, then it moves by pre-copy to a second process, which finds every page as
-    the last read left it (a page the tracking missed would hold an older read: BAD)."""
+    """Pre-copy of readfill.wat, whose memory only the kernel writes (fd_pread, 256
+    KiB a line into one of 16 slots, other words each line): a destination that hangs
+    up midway leaves it running, then it moves by pre-copy to a second process, whose
+    first lines check every page (a page the tracking missed holds an older read)."""
     name = "wsnap.precopy.read.%s" % mode
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
@@ -1053,6 +1053,81 @@ def case_precopy_read(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+def case_handoff_stall(jit_args):
+    """A handed-over stream whose other end stops (POST /migrate/send, /migrate/receive):
+    the source gives up within the stream's timeout (10 s) with {"ok": false} and its
+    program runs on; an --incoming control destination fed a header only exits 125 with
+    one line. Without the timeouts a dialled stream has, both wait for ever."""
+    name = "wsnap.migrate.handoff-stall"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    keep = []
+    why = ""
+    try:
+        with open(os.path.join(d, "data.bin"), "wb") as f:
+            f.write(b"".join(struct.pack("<I", i) for i in range(65536 + 64)))
+        sock, sout = os.path.join(d, "src.sock"), os.path.join(d, "src.out")
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--dir", d + "::.", READFILL], stdout=fo,
+                stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        # the source: its first round (4 MiB) fills the socket nobody reads
+        a, b = socket.socketpair()
+        keep += [a, b]
+        sc_, err = upgrade(sock, "/migrate/send")
+        if not sc_:
+            return result(False, name, "/migrate/send refused: " + err)
+        socket.send_fds(sc_, [b"dst"], [b.fileno()])
+        t0 = time.time()
+        try:
+            ans = read_line(sc_, 90)
+        except OSError:
+            ans = {"raw": "no answer in 90 s"}
+        sc_.close()
+        if ans.get("ok") is not False:
+            why += "; the source's outcome with a stalled destination: %s" % ans
+        elif time.time() - t0 > 60:
+            why += "; the source gave up after %.0f s" % (time.time() - t0)
+        n = len(ticks_of(sout))
+        if not wait_file_lines(sout, n + 3, 60, src):
+            why += "; the source did not go on after the failure"
+        # the destination: a header, then nothing
+        dsock = os.path.join(d, "dst.sock")
+        dst = subprocess.Popen([LODGE, "wasm", "--incoming", "control", "--api", dsock],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        procs.append(dst)
+        if not wait_sock(dsock):
+            return result(False, name, why + "; no destination socket")
+        rc_, err = upgrade(dsock, "/migrate/receive")
+        if not rc_:
+            return result(False, name, why + "; /migrate/receive refused: " + err)
+        a2, b2 = socket.socketpair()
+        keep += [a2, b2, rc_]
+        socket.send_fds(rc_, [b"src"], [a2.fileno()])
+        head = b"LODGEMIG" + struct.pack("<I", 1)
+        b2.sendall(head + struct.pack("<I", zlib.crc32(head)))
+        try:
+            _, derr = dst.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            why += "; the destination waits for ever on a stalled source"
+        else:
+            if dst.returncode != 125 or len(derr.strip().splitlines()) != 1:
+                why += "; the destination: status %s, %r" % (dst.returncode, derr[-300:])
+    finally:
+        for k in keep:
+            k.close()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -1125,6 +1200,7 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+    case_handoff_stall(["--no-jit"])
     case_deep_jit()
     case_bad_files()
     case_regressions()
@@ -1138,10 +1214,12 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_migrate(mode, args, handoff=True)
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+    case_handoff_stall(["--no-jit"])
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy_read(mode, args)
+    case_handoff_stall(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
