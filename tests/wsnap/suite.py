@@ -1170,6 +1170,30 @@ def case_migrate_bad():
             continue
         if p.returncode != 125 or len(err.strip().splitlines()) != 1:
             why += "; %s: status %s, %r" % (what, p.returncode, err[-200:])
+    # 512 MiB of zero pages in 1 MiB of stream, then a bad page: refused, and the
+    # zero pages of pages never sent cost nothing (they are zero already)
+    zeros = section(0x100, struct.pack("<I", 131071) + b"".join(
+        struct.pack("<Q", k | 1 << 63) for k in range(131071)))
+    port = free_port()
+    p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    if not wait_listen(port):
+        why += "; zero pages: it did not listen"
+    else:
+        c = socket.create_connection(("127.0.0.1", port), 30)
+        try:
+            c.sendall(head + zeros + far)
+        except OSError:
+            pass
+        c.close()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 125 or "page 1099511627776" not in err:
+        why += "; zero pages then a bad page: status %s, %r" % (p.returncode, err[-200:])
+    elif ru.ru_maxrss > 256 * 1024:
+        why += "; 512 MiB of zero pages never sent took %d MiB" % (ru.ru_maxrss // 1024)
     for args in (["--incoming", "control"], ["--incoming", "udp:1"],
                  ["--incoming", "tcp:127.0.0.1:1", "--restore", "/x"],
                  ["--incoming", "tcp:127.0.0.1:1", COUNTER]):
@@ -1220,6 +1244,8 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
+    case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
