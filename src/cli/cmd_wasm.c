@@ -944,6 +944,12 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 				 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
 			return fd;
 		}
+	} else if (!c->opts->seccomp) {
+		/* handed over (POST /migrate/send): the timeouts a dialled stream has, else
+		 * a destination that stops reading holds the migration (and, once paused,
+		 * the program) for ever. Under --seccomp (the daemon's guests) the allow list
+		 * has no setsockopt: the daemon's sockets have them already. */
+		snap_stream_sockopts(fd);
 	}
 	migrate_path(c->opts, "migrate", path, sizeof(path));
 	if (!o->stop_copy) {
@@ -1343,6 +1349,8 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 		r = guestctl_incoming(g, &c, peer, peerlen);
 		if (r)
 			return r;
+		if (!o->seccomp) /* as an accepted stream (the daemon's has them already) */
+			snap_stream_sockopts(c);
 	} else {
 		snprintf(peer, peerlen, "%s", o->incoming);
 		c = snap_stream_accept(o->incoming, err, errlen);

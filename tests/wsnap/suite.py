@@ -953,6 +953,181 @@ def case_precopy(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+READFILL = os.path.join(HERE, "readfill.wat")
+
+
+def case_precopy_read(mode, jit_args):
+    """Pre-copy of readfill.wat, whose memory only the kernel writes (fd_pread, 256
+    KiB a line into one of 16 slots, other words each line): a destination that hangs
+    up midway leaves it running, then it moves by pre-copy to a second process, whose
+    first lines check every page (a page the tracking missed holds an older read)."""
+    name = "wsnap.precopy.read.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        with open(os.path.join(d, "data.bin"), "wb") as f:
+            f.write(b"".join(struct.pack("<I", i) for i in range(65536 + 64)))
+        sock = os.path.join(d, "src.sock")
+        sout, dout = os.path.join(d, "src.out"), os.path.join(d, "dst.out")
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), "--dir",
+                d + "::.", READFILL], stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(120)
+        st, body = [None], [None]
+
+        def put():
+            st[0], body[0] = api(sock, "PUT", "/migrate",
+                                 {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        try:
+            c, _ = ls.accept()
+        except OSError as e:
+            return result(False, name, "the source did not connect: %s" % e)
+        c.settimeout(120)
+        got = 0
+        while got < 65536:
+            b = c.recv(65536 - got)
+            if not b:
+                break
+            got += len(b)
+        c.close()
+        ls.close()
+        t.join(120)
+        if st[0] != 502:
+            why += "; a destination that hangs up: %s %s" % (st[0], body[0])
+        n = len(ticks_of(sout))
+        if not wait_file_lines(sout, n + 3, 60, src):
+            why += "; the source did not go on after the failure"
+        port = free_port()
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo,
+                stderr=subprocess.PIPE, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
+        if st != 204:
+            dst.kill()
+            derr = dst.communicate(timeout=30)[1].decode()[-300:]
+            return result(False, name, why + "; PUT /migrate: %s %s %s" % (st, body, derr))
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        err = src.stderr.read().decode()
+        if rc != 0 or paused_ms(err)[0] != "pre-copy":
+            why += "; the source: status %s: %s" % (rc, err[-300:])
+        # the destination's first lines check the pages the migration brought
+        if not wait_file_lines(dout, 5, 120, dst):
+            why += "; the destination printed no 5 lines: %r, status %s %s" % (
+                open(dout).read()[-100:], dst.poll(),
+                dst.stderr.read().decode()[-300:] if dst.poll() is not None else "")
+        dst.kill()
+        dst.wait()
+        with open(dout) as f:
+            last = f.read()
+        lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+        bad = [x for x in lines if not x.startswith("tick ")]
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        if bad:
+            why += "; a page the kernel wrote came stale: %r" % bad[:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat: %s" % [
+                (x, y) for x, y in zip(nums, nums[1:]) if y != x + 1][:5]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_handoff_stall(jit_args):
+    """A handed-over stream whose other end stops (POST /migrate/send, /migrate/receive):
+    the source gives up within the stream's timeout (10 s) with {"ok": false} and its
+    program runs on; an --incoming control destination fed a header only exits 125 with
+    one line. Without the timeouts a dialled stream has, both wait for ever."""
+    name = "wsnap.migrate.handoff-stall"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    keep = []
+    why = ""
+    try:
+        with open(os.path.join(d, "data.bin"), "wb") as f:
+            f.write(b"".join(struct.pack("<I", i) for i in range(65536 + 64)))
+        sock, sout = os.path.join(d, "src.sock"), os.path.join(d, "src.out")
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--dir", d + "::.", READFILL], stdout=fo,
+                stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        # the source: its first round (4 MiB) fills the socket nobody reads
+        a, b = socket.socketpair()
+        keep += [a, b]
+        sc_, err = upgrade(sock, "/migrate/send")
+        if not sc_:
+            return result(False, name, "/migrate/send refused: " + err)
+        socket.send_fds(sc_, [b"dst"], [b.fileno()])
+        t0 = time.time()
+        try:
+            ans = read_line(sc_, 90)
+        except OSError:
+            ans = {"raw": "no answer in 90 s"}
+        sc_.close()
+        if ans.get("ok") is not False:
+            why += "; the source's outcome with a stalled destination: %s" % ans
+        elif time.time() - t0 > 60:
+            why += "; the source gave up after %.0f s" % (time.time() - t0)
+        n = len(ticks_of(sout))
+        if not wait_file_lines(sout, n + 3, 60, src):
+            why += "; the source did not go on after the failure"
+        # the destination: a header, then nothing
+        dsock = os.path.join(d, "dst.sock")
+        dst = subprocess.Popen([LODGE, "wasm", "--incoming", "control", "--api", dsock],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        procs.append(dst)
+        if not wait_sock(dsock):
+            return result(False, name, why + "; no destination socket")
+        rc_, err = upgrade(dsock, "/migrate/receive")
+        if not rc_:
+            return result(False, name, why + "; /migrate/receive refused: " + err)
+        a2, b2 = socket.socketpair()
+        keep += [a2, b2, rc_]
+        socket.send_fds(rc_, [b"src"], [a2.fileno()])
+        head = b"LODGEMIG" + struct.pack("<I", 1)
+        b2.sendall(head + struct.pack("<I", zlib.crc32(head)))
+        try:
+            _, derr = dst.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            why += "; the destination waits for ever on a stalled source"
+        else:
+            if dst.returncode != 125 or len(derr.strip().splitlines()) != 1:
+                why += "; the destination: status %s, %r" % (dst.returncode, derr[-300:])
+    finally:
+        for k in keep:
+            k.close()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -995,6 +1170,30 @@ def case_migrate_bad():
             continue
         if p.returncode != 125 or len(err.strip().splitlines()) != 1:
             why += "; %s: status %s, %r" % (what, p.returncode, err[-200:])
+    # 512 MiB of zero pages in 1 MiB of stream, then a bad page: refused, and the
+    # zero pages of pages never sent cost nothing (they are zero already)
+    zeros = section(0x100, struct.pack("<I", 131071) + b"".join(
+        struct.pack("<Q", k | 1 << 63) for k in range(131071)))
+    port = free_port()
+    p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    if not wait_listen(port):
+        why += "; zero pages: it did not listen"
+    else:
+        c = socket.create_connection(("127.0.0.1", port), 30)
+        try:
+            c.sendall(head + zeros + far)
+        except OSError:
+            pass
+        c.close()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 125 or "page 1099511627776" not in err:
+        why += "; zero pages then a bad page: status %s, %r" % (p.returncode, err[-200:])
+    elif ru.ru_maxrss > 256 * 1024:
+        why += "; 512 MiB of zero pages never sent took %d MiB" % (ru.ru_maxrss // 1024)
     for args in (["--incoming", "control"], ["--incoming", "udp:1"],
                  ["--incoming", "tcp:127.0.0.1:1", "--restore", "/x"],
                  ["--incoming", "tcp:127.0.0.1:1", COUNTER]):
@@ -1024,6 +1223,8 @@ def main():
     case_migrate_bad()
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
+        case_precopy_read(mode, args)
+    case_handoff_stall(["--no-jit"])
     case_deep_jit()
     case_bad_files()
     case_regressions()
@@ -1036,6 +1237,14 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)
         case_precopy(mode, args)
+        case_precopy_read(mode, args)
+    case_handoff_stall(["--no-jit"])
+    case_migrate_bad()
+elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_precopy_read(mode, args)
+    case_handoff_stall(["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()

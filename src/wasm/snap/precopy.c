@@ -363,9 +363,12 @@ int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_
 				 (unsigned long long)idx);
 			return -EINVAL;
 		}
-		if (i & ZERO_BIT)
-			memset(in->pages + idx * PAGE, 0, PAGE);
-		else
+		if (i & ZERO_BIT) {
+			/* a page never received is zero and untouched: a memset would
+			 * allocate it (8 bytes of stream for a 4 KiB page) */
+			if (in->present[idx / 64] >> (idx % 64) & 1)
+				memset(in->pages + idx * PAGE, 0, PAGE);
+		} else
 			sread(&r, in->pages + idx * PAGE, PAGE);
 		in->present[idx / 64] |= 1ull << (idx % 64);
 		in->received++;

@@ -687,8 +687,11 @@ int wasm_snapshot_restore(struct wasm_snapshot *snap, const int stdio[3], char *
 					(unsigned long long)i, (unsigned long long)n);
 		/* the pages move into place (page tables, no copy): the collection is one
 		 * private anonymous mapping, as the memory is, and pages it never got are
-		 * zero there too */
-		if (n && mremap(snap->pages, mem->size, mem->size, MREMAP_MAYMOVE | MREMAP_FIXED,
+		 * zero there too. MREMAP_DONTUNMAP leaves the collection's range mapped
+		 * (empty), so no other thread can map into it before wasm_precopy_in_fini
+		 * unmaps the whole room; a kernel without it (before 5.7) copies instead. */
+		if (n && mremap(snap->pages, mem->size, mem->size,
+				MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
 				mem->base) == mem->base)
 			return 0;
 		if (n && madvise(mem->base, mem->size, MADV_DONTNEED) < 0)
