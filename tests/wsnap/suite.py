@@ -840,6 +840,39 @@ def paused_ms(err):
     return (m.group(1), float(m.group(2))) if m else (None, None)
 
 
+def migrate_to_hangup(sock):
+    """PUT /migrate on sock to a destination that takes 64 KiB of the first round and
+    hangs up. Returns the answer (status, body), or (None, why) if the source never
+    connected."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(120)
+    st, body = [None], [None]
+
+    def put():
+        st[0], body[0] = api(sock, "PUT", "/migrate",
+                             {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
+    t = threading.Thread(target=put, daemon=True)
+    t.start()
+    try:
+        c, _ = ls.accept()
+    except OSError as e:
+        ls.close()
+        return None, "the source did not connect: %s" % e
+    c.settimeout(120)
+    got = 0
+    while got < 65536:
+        b = c.recv(65536 - got)
+        if not b:
+            break
+        got += len(b)
+    c.close()
+    ls.close()
+    t.join(120)
+    return st[0], body[0]
+
+
 def case_precopy(mode, jit_args):
     """Pre-copy of memsum.wat (64 MiB it writes and checksums as it runs) through
     PUT /migrate: a destination that hangs up midway leaves it running; then it moves
@@ -864,34 +897,11 @@ def case_precopy(mode, jit_args):
         if not wait_file_lines(sout, 3, 120, src):
             return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
         ssock = os.path.join(d, "src.sock")
-        # a destination that takes 64 KiB of the first round and hangs up
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ls.settimeout(120)
-        st, body = [None], [None]
-
-        def put():
-            st[0], body[0] = api(ssock, "PUT", "/migrate",
-                                 {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
-        t = threading.Thread(target=put, daemon=True)
-        t.start()
-        try:
-            c, _ = ls.accept()
-        except OSError as e:
-            return result(False, name, "the source did not connect: %s" % e)
-        c.settimeout(120)
-        got = 0
-        while got < 65536:
-            b = c.recv(65536 - got)
-            if not b:
-                break
-            got += len(b)
-        c.close()
-        ls.close()
-        t.join(120)
-        if st[0] != 502 or "runs on here" not in str(body[0]):
-            why += "; a destination that hangs up: %s %s" % (st[0], body[0])
+        st, body = migrate_to_hangup(ssock)
+        if st is None:
+            return result(False, name, body)
+        if st != 502 or "runs on here" not in str(body):
+            why += "; a destination that hangs up: %s %s" % (st, body)
         n = len(ticks_of(sout))
         if not wait_file_lines(sout, n + 2, 60, src):
             why += "; the source did not go on after the failure"
@@ -977,33 +987,11 @@ def case_precopy_read(mode, jit_args):
         procs.append(src)
         if not wait_file_lines(sout, 3, 120, src):
             return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ls.settimeout(120)
-        st, body = [None], [None]
-
-        def put():
-            st[0], body[0] = api(sock, "PUT", "/migrate",
-                                 {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
-        t = threading.Thread(target=put, daemon=True)
-        t.start()
-        try:
-            c, _ = ls.accept()
-        except OSError as e:
-            return result(False, name, "the source did not connect: %s" % e)
-        c.settimeout(120)
-        got = 0
-        while got < 65536:
-            b = c.recv(65536 - got)
-            if not b:
-                break
-            got += len(b)
-        c.close()
-        ls.close()
-        t.join(120)
-        if st[0] != 502:
-            why += "; a destination that hangs up: %s %s" % (st[0], body[0])
+        st, body = migrate_to_hangup(sock)
+        if st is None:
+            return result(False, name, body)
+        if st != 502:
+            why += "; a destination that hangs up: %s %s" % (st, body)
         n = len(ticks_of(sout))
         if not wait_file_lines(sout, n + 3, 60, src):
             why += "; the source did not go on after the failure"
