@@ -138,7 +138,7 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 
 	/* the values are roots while a collection may run */
 	wasm_gc_hold(s, vals, tag->type, 0, WASM_HOLD_PARAMS);
-	if (s->nexns >= s->exn_gc_at)
+	if (s->nexns >= s->exn_gc_at || wasm_gc_stressed(s))
 		collect(s, top);
 	if (wasm_store_charge(s, size)) {
 		collect(s, top);

@@ -736,7 +736,7 @@ enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, u
 	if (bytes > GC_MAX_BYTES)
 		return WASM_TRAP_GC_LIMIT;
 	size = sizeof(struct wasm_gcobj) + ((bytes + 7) & ~7ull);
-	if (top && s->gc_since >= s->gc_next)
+	if (top && (s->gc_since >= s->gc_next || wasm_gc_stressed(s)))
 		wasm_gc_collect(s, top);
 	o = obj_alloc(s, size, &charged);
 	if (!o) {

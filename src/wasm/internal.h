@@ -577,6 +577,8 @@ struct wasm_store {
 	size_t gc_cap, gc_nlarge, gc_n;
 	uint64_t gc_bytes, gc_since, gc_next;
 	uint64_t gc_collections; /* collections so far (tests, statistics) */
+	bool gc_stress;		 /* the test build's LODGE_TEST_HOOK=gc-stress: collect at every
+				  * allocation and throw (wasm_gc_stressed) */
 	uint64_t *gc_pins;	 /* references the embedder holds (wasm_anyref_pin), roots */
 	size_t gc_npins, gc_cappins;
 	struct wasm_act *act; /* the innermost stretch of the value stack in use */
@@ -591,6 +593,15 @@ struct wasm_store {
 };
 
 enum { WASM_HOLD_NONE, WASM_HOLD_FIELDS, WASM_HOLD_ELEMS, WASM_HOLD_PARAMS };
+
+/* Whether a collection runs at every allocation and throw: only in the test build
+ * (LODGE_TEST_HOOKS), with LODGE_TEST_HOOK=gc-stress, so that a root missing from a stack
+ * map shows at once instead of when pressure happens to collect at that point. */
+#ifdef LODGE_TEST_HOOKS
+#define wasm_gc_stressed(s) ((s)->gc_stress)
+#else
+#define wasm_gc_stressed(s) false
+#endif
 
 /* Not a trap: translated code left for the interpreter so that a pause can park where a
  * snapshot can save the state (wasm_jit_deopted says where to go on). Never leaves exec.c. */

@@ -15,6 +15,7 @@
 #include "wasm/jit/jit.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -118,6 +119,10 @@ static int store_new(const struct wasm_limits *limits, struct wasm_store *parent
 	pthread_cond_init(&s->pause_cond, NULL);
 	pthread_mutex_init(&s->kids_lock, NULL);
 	s->trap.func = s->trap.offset = -1;
+#ifdef LODGE_TEST_HOOKS
+	const char *hook = getenv("LODGE_TEST_HOOK");
+	s->gc_stress = hook && !strcmp(hook, "gc-stress");
+#endif
 	*out = s;
 	return 0;
 }
