@@ -1658,7 +1658,10 @@ static int run_opts(struct wasm_opts *o)
 	struct watchdog wd, *w = NULL;
 	int rc;
 
-	wasm_precopy_preopen(0); /* a pre-copy migration's dirty pages (behind the sandbox) */
+	/* a pre-copy migration reads /proc/self/{pagemap,mem}, which a sandbox hides: open
+	 * them before entering one (unsandboxed, the first migration opens them) */
+	if (o->sandbox)
+		wasm_precopy_preopen(0);
 	if (o->sandbox && (o->pooled ? sandbox_enter_pooled(&o->filter)
 				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
