@@ -137,6 +137,15 @@ def counts(text):
     return [int(n) for n in re.findall(r"^CNT (\d+) OK$", text, re.M)]
 
 
+# count_on: the standby's guest goes on from its last committed checkpoint, which is past
+# what the primary's console showed by the output of up to a checkpoint or two (the
+# primary died before it had the standby's acknowledgement and released that output).
+# On a loaded host a checkpoint takes longer, so memcheck and diskrec print dozens of
+# lines between two: the standby's first count can be past "the last one seen + 10", a
+# line the standby never prints. So the standby counts (and writes) on when it printed
+# so many of its own; that none of them was seen before is checked apart.
+
+
 def record_ok(img, n):
     with open(img, "rb") as f:
         f.seek(n * 512)
@@ -187,7 +196,7 @@ def check_takeover(p, s, simg, seen_acks, seen_cnt, expect_ckpt=None):
         return "the standby's guest printed no ack after taking over: %s %s" % (
             s.text()[-300:], s.errtext()[-400:])
     last = max(seen_acks)
-    if not s.wait_for(r"^ack %d$" % (last + 30), 120):
+    if not wait_until(lambda: len(acks(s.text())) >= 30, 120):  # see count_on
         why += "; the standby's guest did not write on: %s %s" % (s.text()[-200:],
                                                                 s.errtext()[-300:])
     if not s.wait_for(r"^CNT \d+ OK$", 120):
@@ -598,16 +607,17 @@ def t_daemon(initrd):
             return result("daemon", why + "; lodge failover: " + out)
         if not wait_until(lambda: b.state("stby") == "running", 60):
             why += "; stby is %s after the failover" % b.state("stby")
-        if not wait_until(lambda: re.search(r"^CNT %d OK$" % (max(seen) + 10), b.logs("stby"),
-                                            re.M), 120):
+        if not wait_until(lambda: len(counts(b.logs("stby"))) >= 10, 120):  # see count_on
             why += "; memcheck did not count on at the standby: " + b.logs("stby")[-300:]
         got = counts(b.logs("stby"))
+        print("# daemon: the primary showed CNT %d and ack %d, the standby went on from "
+              "CNT %s and ack %s" % (max(seen), max(seen_acks), min(got or [None]),
+                                     min(acks(b.logs("stby")) or [None])), flush=True)
         if got and min(got) <= max(seen):
             why += "; CNT %d came again from the standby" % min(got)
         if "BAD" in b.logs("stby"):
             why += "; memcheck found a bad page at the standby"
-        if not wait_until(lambda: re.search(r"^ack %d$" % (max(seen_acks) + 10),
-                                            b.logs("stby"), re.M), 120):
+        if not wait_until(lambda: len(acks(b.logs("stby"))) >= 10, 120):
             why += "; diskrec did not write on at the standby: " + b.logs("stby")[-300:]
         st_acks = acks(b.logs("stby"))
         if st_acks and min(st_acks) <= max(seen_acks):
