@@ -22,7 +22,7 @@ strict=${LODGE_TEST_STRICT:-0}
 allow=$top/tests/skip-allow.txt
 log=$(mktemp)
 one=$(mktemp)
-trap 'rm -f "$log" "$one" "$one.st"' EXIT
+trap 'rm -f "$log" "$one" "$one".*' EXIT
 
 # reported FILE: whether FILE holds at least one result line
 reported() {
@@ -50,12 +50,61 @@ run_unit() {
 	done
 }
 
+# cpu: the CPU seconds (user and system) this shell's waited-for children used so far
+# (not in $(...): a subshell has its own).
+cpu() {
+	times >"$one.t"
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); c += t[1] * 60 + t[2] }
+		print c }' "$one.t"
+}
+
+# timed FILE FIFO: copies what comes through FIFO to its output as it comes, and to FILE;
+# at its end prints the slowest cases, each timed from the result line before it (or the
+# start). It opens FIFO itself, so the writer's open waits until it runs and the first
+# lines are timed too. LODGE_TEST_TIMES=PATH appends every case's "seconds name" to PATH.
+timed() {
+	python3 -u -c '
+import os, sys, time
+keep, src = open(sys.argv[1], "wb"), open(sys.argv[2], "rb")
+last, cases = time.time(), []
+for line in iter(src.readline, b""):
+    sys.stdout.buffer.write(line)
+    keep.write(line)
+    if line[:6] in (b"PASS: ", b"FAIL: ", b"SKIP: "):
+        now = time.time()
+        cases.append((now - last, line[6:].split(b":")[0].strip().decode(errors="replace")))
+        last = now
+cases.sort(reverse=True)
+if cases:
+    print("== slowest: " + ", ".join("%s %.1f s" % (n, t) for t, n in cases[:5]))
+if os.environ.get("LODGE_TEST_TIMES"):
+    with open(os.environ["LODGE_TEST_TIMES"], "a") as f:
+        f.writelines("%.1f %s\n" % c for c in cases)
+' "$1" "$2"
+}
+
 run_suite() {
 	s="$top/tests/$1/suite.sh"
 	echo "== suite $1"
-	t0=$(date +%s)
-	capture sh "$s"
-	echo "== suite $1: $(($(date +%s) - t0)) s"
+	t0=$(date +%s.%N)
+	cpu >"$one.c0"
+	if command -v python3 >/dev/null 2>&1; then
+		rm -f "$one.fifo"
+		mkfifo "$one.fifo"
+		timed "$one" "$one.fifo" &
+		tp=$!
+		{
+			sh "$s"
+			echo $? >"$one.st"
+		} >"$one.fifo" 2>&1
+		wait "$tp"
+		st=$(cat "$one.st")
+	else
+		capture sh "$s"
+	fi
+	cpu >"$one.c1"
+	echo "== suite $1: $(awk -v t0="$t0" -v t1="$(date +%s.%N)" -v c0="$(cat "$one.c0")" \
+		-v c1="$(cat "$one.c1")" 'BEGIN { printf "%.0f s, CPU %.0f s", t1 - t0, c1 - c0 }')"
 	if [ "$st" -ne 0 ]; then
 		echo "FAIL: suite $1: exited with status $st"
 	elif ! reported "$one"; then
@@ -81,7 +130,7 @@ run_suite() {
 				for s in $cpu_only; do
 					[ -f "$top/tests/$s/suite.sh" ] && run_suite "$s"
 				done
-				rm -f "$one" "$one.st"
+				rm -f "$one" "$one".*
 			) >"$lane" 2>&1 &
 			bg=$!
 		else

@@ -9,6 +9,7 @@
 #   skip_strict         with LODGE_TEST_STRICT=1 an unlisted skip fails the run, named
 #   skip_allowed        ... and a skip on tests/skip-allow.txt does not
 #   allow_list_entries  every entry of the real tests/skip-allow.txt has a reason
+#   case_times          a suite's wall and CPU time, its slowest cases, LODGE_TEST_TIMES
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cc=${CC:-cc}
@@ -116,5 +117,25 @@ if [ "$st" -eq 0 ] && grep -q '^3 passed, 0 failed, 1 skipped' "$tmp/run.out"; t
 	pass skip_allowed
 else
 	fail skip_allowed "status $st; $(tail -n 1 "$tmp/run.out")"
+fi
+
+# case_times: each suite's last line has its wall and CPU seconds, a "== slowest:" line
+# the cases by the time since the result before them; LODGE_TEST_TIMES=FILE gets them all.
+mkdir -p "$tmp/t/tests/slow"
+cat >"$tmp/t/tests/slow/suite.sh" <<'EOF'
+echo "PASS: slow.quick"
+i=0
+while [ $i -lt 200000 ]; do i=$((i + 1)); done
+sleep 3
+echo "FAIL: slow.late: on purpose"
+EOF
+LODGE_TEST_TIMES=$tmp/times runner --suite slow build
+late=$(awk '$2 == "slow.late" { print $1 }' "$tmp/times" 2>/dev/null)
+if grep -q '^== slowest: slow.late [0-9.]* s, slow.quick [0-9.]* s$' "$tmp/run.out" &&
+	grep -q '^== suite slow: [0-9]* s, CPU [0-9]* s$' "$tmp/run.out" &&
+	[ "$(wc -l <"$tmp/times")" -eq 2 ] && awk -v t="${late:-0}" 'BEGIN { exit !(t >= 2) }'; then
+	pass case_times
+else
+	fail case_times "$(grep '^== ' "$tmp/run.out" | tr '\n' ' '); times: $(tr '\n' ' ' <"$tmp/times")"
 fi
 exit 0
