@@ -122,7 +122,7 @@ run_suite() {
 		# a bound the other lane's load could break) run one after the other in the
 		# background, their output shown whole at the end; unit tests and every other
 		# suite run in the foreground, as with LODGE_TEST_JOBS=1.
-		cpu_only=" diff wasm3-spec wasm-spec wasi wasi-programs fuzz scripts "
+		cpu_only=" diff wasm3-spec wasm-spec wasi wasi-programs fuzz scripts disk "
 		lane=$(mktemp)
 		if [ "${LODGE_TEST_JOBS:-2}" -ge 2 ]; then
 			(

@@ -329,7 +329,7 @@ refused bad-backing-loop "backing chain loops" loopa.qcow2 loopb.qcow2
 "$tool" hold good.qcow2 60 >hold.out 2>&1 &
 holder=$!
 i=0
-while ! grep -q locked hold.out && [ $i -lt 100 ]; do
+while ! grep -q locked hold.out && [ $i -lt 600 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
