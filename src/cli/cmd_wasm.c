@@ -1270,11 +1270,9 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 	struct wasm_error err;
 
 	if (wants_threads(m)) {
-		/* under --seccomp (the daemon's guests) threads are interpreted: a thread
-		 * store's JIT code buffer is a memfd, which the filter, installed by now,
-		 * forbids */
-		if (wasi_threads_enable(wasi, m, o->max_threads,
-					o->seccomp ? WASM_JIT_OFF : o->jit_hot)) {
+		/* a thread store's JIT makes its code buffer (a memfd) at its first
+		 * translation, also under --seccomp, whose Wasm allow list has memfd_create */
+		if (wasi_threads_enable(wasi, m, o->max_threads, o->jit_hot)) {
 			watchdog_settle(wd);
 			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 			return CLI_EXIT_ERROR;

@@ -1407,13 +1407,15 @@ static const int vm_calls[] = {
 	SCMP_SYS(fallocate), /* an idle hart punches its code buffer (jit/codebuf.c) */
 };
 
-/* WebAssembly guests run WASI, whose file calls stay below the preopened directories. */
+/* WebAssembly guests run WASI, whose file calls stay below the preopened directories;
+ * the JIT makes its code buffer's memfd at its first translation (jit/codebuf.c), in
+ * each wasi-threads thread's store too, after the filter is in. */
 static const int wasm_calls[] = {
 	SCMP_SYS(openat2),    SCMP_SYS(mkdirat),   SCMP_SYS(unlinkat),	 SCMP_SYS(renameat),
 	SCMP_SYS(renameat2),  SCMP_SYS(linkat),	   SCMP_SYS(symlinkat),	 SCMP_SYS(readlinkat),
 	SCMP_SYS(getdents64), SCMP_SYS(fsync),	   SCMP_SYS(fdatasync),	 SCMP_SYS(ftruncate),
 	SCMP_SYS(fallocate),  SCMP_SYS(utimensat), SCMP_SYS(futimesat),	 SCMP_SYS(fadvise64),
-	SCMP_SYS(dup),	      SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	SCMP_SYS(dup),	      SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(memfd_create),
 };
 
 static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)

@@ -1,6 +1,7 @@
 /*
  * The W^X code buffer (see codebuf.h): a memfd mapped read-execute; code goes in with
- * pwrite only.
+ * pwrite only. The memfd is made at the first write: a program that never translates
+ * (a short one) pays for an address-space reservation only.
  */
 #include "jit/codebuf.h"
 
@@ -12,27 +13,38 @@
 int jitbuf_init(struct jitbuf *b, size_t size, const char *name)
 {
 	void *rx;
-	int err;
 
 	b->fd = -1;
 	b->rx = NULL;
 	b->used = 0;
+	b->name = name;
 	b->size = (size + 4095) & ~(size_t)4095;
-	b->fd = memfd_create(name, MFD_CLOEXEC);
-	if (b->fd < 0)
-		return -errno;
-	if (ftruncate(b->fd, (off_t)b->size) < 0)
-		goto fail;
-	rx = mmap(NULL, b->size, PROT_READ | PROT_EXEC, MAP_SHARED, b->fd, 0);
+	/* only the address range now: the memfd comes with the first write */
+	rx = mmap(NULL, b->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (rx == MAP_FAILED)
-		goto fail;
+		return -errno;
 	b->rx = rx;
 	return 0;
-fail:
-	err = -errno;
-	close(b->fd);
-	b->fd = -1;
-	return err;
+}
+
+/* The first write's set-up: the memfd, mapped read-execute over the reserved range (which
+ * stays reserved, and the buffer unwritable, if that fails). */
+static int commit(struct jitbuf *b)
+{
+	int fd, err;
+
+	fd = memfd_create(b->name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)b->size) < 0 ||
+	    mmap((void *)(uintptr_t)b->rx, b->size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		 fd, 0) == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	b->fd = fd;
+	return 0;
 }
 
 void jitbuf_fini(struct jitbuf *b)
@@ -64,6 +76,11 @@ int jitbuf_write(struct jitbuf *b, size_t at, const void *src, size_t n)
 
 	if (at > b->size || n > b->size - at)
 		return -ENOSPC;
+	if (b->fd < 0) {
+		int rc = b->rx ? commit(b) : -EBADF;
+		if (rc)
+			return rc;
+	}
 	while (done < n) {
 		ssize_t w = pwrite(b->fd, p + done, n - done, (off_t)(at + done));
 		if (w < 0 && errno == EINTR)

@@ -17,17 +17,21 @@ struct jitbuf {
 	const uint8_t *rx; /* its read-execute mapping */
 	size_t size;	   /* bytes mapped */
 	size_t used;	   /* bytes handed out so far */
+	const char *name;  /* the memfd's, for /proc maps */
 };
 
-/* Creates a buffer of `size` bytes (rounded up to pages), named `name` for /proc maps.
- * Returns 0, or a negative errno (memfd_create, ftruncate or mmap failed). */
+/* Creates a buffer of `size` bytes (rounded up to pages), named `name` (a string that
+ * outlives the buffer) for /proc maps. Only its addresses are reserved now (rx, and so
+ * jitbuf_next, are final): the memfd is made and mapped there by the first write, which
+ * returns its errors. Returns 0, or a negative errno (the reservation's mmap failed). */
 int jitbuf_init(struct jitbuf *b, size_t size, const char *name)
 	__attribute__((warn_unused_result));
 /* Unmaps and closes; a zeroed or failed buffer is a no-op. */
 void jitbuf_fini(struct jitbuf *b);
 
 /* Copies n bytes from src to offset `at` of the buffer (at + n <= size). Returns 0 or a
- * negative errno (pwrite failed: cannot happen for a memfd with room). The caller makes
+ * negative errno (the first write's memfd_create, ftruncate or mmap failed; pwrite
+ * cannot fail for a memfd with room). The caller makes
  * sure no thread runs code in the range being replaced. */
 int jitbuf_write(struct jitbuf *b, size_t at, const void *src, size_t n)
 	__attribute__((warn_unused_result));

@@ -2,7 +2,8 @@
  * A small WASI service for the daemon tests: prints "service: started" and its arguments,
  * then a heartbeat line every 200 ms ("tick N"), and echoes each line it reads on stdin as
  * "echo: LINE" ("append PATH TEXT" and "cat PATH" work on files instead). Ends with status
- * 0 on "quit", status 3 on "fail", and traps on "trap".
+ * 0 on "quit", status 3 on "fail", and traps on "trap"; "spin N" calls a small function N
+ * times (hot code: the JIT translates it) and prints "spin: N SUM".
  * With the argument "oneshot" it prints one line and exits 0 at once; with "idle" it prints
  * one line and then waits for input without a heartbeat (an idle service, for bench/host).
  */
@@ -46,8 +47,22 @@ static void file_command(const char *line)
 	printf("cat %s: %s", path, buf);
 }
 
+/* Hot code for "spin": a call the compiler keeps, N times. */
+static __attribute__((noinline)) unsigned mix(unsigned x, unsigned i)
+{
+	return (x ^ i) * 2654435761u + (i >> 3);
+}
+
 static void handle(const char *line)
 {
+	if (!strncmp(line, "spin ", 5)) {
+		unsigned n = (unsigned)strtoul(line + 5, NULL, 10), x = 1;
+		for (unsigned i = 0; i < n; i++)
+			x = mix(x, i);
+		printf("spin: %u %u\n", n, x);
+		fflush(stdout);
+		return;
+	}
 	if (!strncmp(line, "append ", 7) || !strncmp(line, "cat ", 4)) {
 		file_command(line);
 		fflush(stdout);

@@ -1010,6 +1010,34 @@ def wasm_pool(tmp, d):
     check(p.returncode == 2 and b"from 0 to 64" in p.stderr, "--wasm-pool 65: %r" % p.stderr)
 
 
+def spin_sum(n):
+    """What the service's "spin N" prints as its sum (tests/daemon/service.c's mix)."""
+    x = 1
+    for i in range(n):
+        x = (((x ^ i) * 2654435761) + (i >> 3)) & 0xffffffff
+    return x
+
+
+@test
+def wasm_jit_sandboxed(tmp, d):
+    # The JIT makes its code buffer (a memfd) at its first translation, which in a guest
+    # comes after the seccomp filter is in: the guest must go on, translated, not be killed.
+    d.cli("create", "hot", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "hot", check_rc=0)
+    wait_for(lambda: "tick 1" in d.logs("hot"), 30, "the service's output")
+    pid = pid_of(d, "hot")
+    want = "spin: 300000 %d" % spin_sum(300000)
+    out = console(d, "hot", ["spin 300000"], until=want)
+    check(want in out, "console: %r (wanted %r)" % (out[-300:], want))
+    check(d.state_of("hot") == "running", "state %s: %r" % (d.state_of("hot"), d.inspect("hot")))
+    with open("/proc/%d/maps" % pid) as f:
+        check("memfd:lodge-wasm-jit" in f.read(), "nothing was translated")
+    d.cli("stop", "hot", check_rc=0)
+    g = d.inspect("hot")
+    check(g["exit"]["status"] == 0 and g["exit"]["reason"] == "stopped", "exit: %r" % g["exit"])
+    d.cli("rm", "hot", check_rc=0)
+
+
 @test
 def seccomp_kill(tmp, d):
     if not HOOKS:

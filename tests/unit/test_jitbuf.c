@@ -2,7 +2,7 @@
  * The W^X code buffer (src/jit/codebuf.h): code appended with jitbuf_append runs from the
  * read-execute mapping; that mapping is never writable, and no mapping of the process is
  * writable and executable at once; appends are aligned and refused with -ENOSPC when
- * full.
+ * full; the memfd is made at the first write, at the addresses reserved at init.
  */
 #include "harness.h"
 
@@ -94,9 +94,66 @@ static int test_full(void)
 	return 0;
 }
 
+/* The mapping holding addr: its permissions, and whether it is the memfd `name`. */
+static int mapping_of(uintptr_t addr, const char *name, char perms[5], int *named)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && addr >= lo && addr < hi) {
+			*named = strstr(line, name) != NULL;
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* jitbuf_init reserves the addresses only: no memfd, nothing readable, until the first
+ * write maps the memfd read-execute over the same range, so jitbuf_next's addresses
+ * (which translators assemble against before writing) stay true. */
+static int test_lazy_memfd(void)
+{
+	static const uint8_t ret7[] = {0xb8, 7, 0, 0, 0, 0xc3}; /* mov eax, 7; ret */
+	struct jitbuf b;
+	const void *at;
+	uintptr_t next;
+	char p[5];
+	int named = -1;
+
+	CHECK(jitbuf_init(&b, 1 << 20, "test-jitbuf-lazy") == 0);
+	CHECK(b.fd < 0);
+	next = jitbuf_next(&b, 16);
+	CHECK(next == (uintptr_t)b.rx);
+	CHECK(mapping_of(next, "memfd:test-jitbuf-lazy", p, &named));
+	CHECK(!named);
+	CHECK(!strcmp(p, "---p"));
+	CHECK(jitbuf_release(&b, 0) == 0); /* nothing to give back yet */
+	CHECK(jitbuf_append(&b, ret7, sizeof(ret7), 16, &at) == 0);
+	CHECK(b.fd >= 0);
+	CHECK((uintptr_t)at == next);
+	CHECK(mapping_of(next, "memfd:test-jitbuf-lazy", p, &named));
+	CHECK(named);
+	CHECK(!strcmp(p, "r-xs"));
+	CHECK(mapping_of((uintptr_t)b.rx + (1 << 20) - 1, "memfd:test-jitbuf-lazy", p, &named));
+	CHECK(named); /* the whole range, not only the first page */
+	CHECK(((int (*)(void))(uintptr_t)at)() == 7);
+	CHECK(!any_wx());
+	jitbuf_fini(&b);
+	CHECK(!mapping_of(next, "memfd:test-jitbuf-lazy", p, &named) || !named);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"append_and_run", test_append_and_run},
 	{"full", test_full},
+	{"lazy_memfd", test_lazy_memfd},
 };
 
 UNIT_MAIN("jitbuf", tests)

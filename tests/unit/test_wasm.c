@@ -457,6 +457,66 @@ static int test_jit(void)
 	return 0;
 }
 
+/* The store's code buffers mapped in this process (memfd "lodge-wasm-jit"), and whether
+ * each is read-execute and shared. */
+static int jit_buffers(bool *all_rx)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	*all_rx = true;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[5];
+		if (strstr(line, "memfd:lodge-wasm-jit") &&
+		    sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3) {
+			n++;
+			*all_rx = *all_rx && !strcmp(p, "r-xs");
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* A store with the JIT on makes its code buffer's memfd at the first translation, not at
+ * its creation: a program that translates nothing (hello) maps and writes no code. */
+static int test_jit_buffer_lazy(void)
+{
+	struct wasm_jit_stats st;
+	struct wasm_module *m;
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	uint32_t r = 0;
+	int calls = 0;
+	bool rx;
+
+	CHECK_EQ(jit_buffers(&rx), 0);
+	CHECK_EQ(setup(NULL, &calls, &m, &s, &inst), 0);
+	wasm_store_set_jit(s, 1000000); /* on, but nothing gets hot */
+	CHECK_EQ(call(s, inst, "add", 1, 2, &r), WASM_TRAP_NONE);
+	CHECK_EQ(r, 3);
+	wasm_store_jit_stats(s, &st);
+	CHECK_EQ(st.translated, 0);
+	CHECK_EQ(st.code_bytes, 0);
+	CHECK_EQ(jit_buffers(&rx), 0);
+	wasm_store_set_jit(s, 1);
+	CHECK_EQ(call(s, inst, "add", 20, 22, &r), WASM_TRAP_NONE);
+	CHECK_EQ(r, 42);
+	wasm_store_jit_stats(s, &st);
+	CHECK_EQ(st.translated, 1);
+	CHECK_EQ(st.entries, 1);
+	CHECK(st.code_bytes > 0);
+	CHECK_EQ(jit_buffers(&rx), 1);
+	CHECK(rx);
+	CHECK(!any_wx());
+	teardown(m, s);
+	CHECK_EQ(jit_buffers(&rx), 0);
+	return 0;
+}
+
 /* In a child with /proc hidden (as in lodge daemon's sandboxes): translated code still
  * runs on the main thread, whose stack glibc finds only through /proc/self/maps. Exit
  * status 0: entered, 1: not, 2: no mount namespace to try in (not root). */
@@ -639,6 +699,7 @@ static const struct unit_test tests[] = {
 	{"lazy_threads", test_lazy_threads},
 	{"jit", test_jit},
 	{"jit_no_proc", test_jit_no_proc},
+	{"jit_buffer_lazy", test_jit_buffer_lazy},
 	{"call", test_call},
 	{"memory", test_memory},
 	{"fuel", test_fuel},

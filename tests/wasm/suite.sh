@@ -787,12 +787,27 @@ check2 threads-reap-slow 0 "started 300" -- --max-memory 16M $t r
 unset LODGE_TEST_HOOK
 check2 threads-timeout 124 "lodge wasm: threads.wat: timed out after 0.3 seconds" -- --timeout 0.3 $t w
 check2 threads-fuel 134 "lodge wasm: threads.wat: trap: fuel exhausted in function 13 (wasi_thread_start) at offset 0x2ec (threads.wat:110:18)" -- --fuel 500 $t c
-# under the seccomp filter (no memfd_create: threads run interpreted), as the daemon runs
-# them (LeakSanitizer's exit-time prctl is not in the filter, as for jit-seccomp above)
+# under the seccomp filter, as the daemon runs them (LeakSanitizer's exit-time prctl is
+# not in the filter, as for jit-seccomp above); with the JIT, each thread's store makes its
+# code buffer (memfd_create) after the filter is in, at its first translation: the
+# threads' entry is translated (perf's map, LODGE_PERF_MAP, names it), nothing is killed
 asan_saved=${ASAN_OPTIONS-}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 check threads-seccomp 0 "counter 8000" -- --seccomp $t c
 check threads-seccomp-jit 0 "counter 8000" -- --seccomp --jit-hot 1 $t c
+(cd "$dir" && LODGE_PERF_MAP=1 timeout 60 sh -c 'echo $$ >"$1"; shift; exec "$@"' sh \
+	"$tmp/tsj.pid" "$lodge" wasm --seccomp --jit-hot 1 $t c >"$tmp/tsj.out" 2>&1
+	echo $? >"$tmp/tsj.rc")
+tsj_pid=$(cat "$tmp/tsj.pid")
+tsj_map=/tmp/perf-$tsj_pid.map
+if [ "$(cat "$tmp/tsj.rc")" != 0 ] || [ "$(cat "$tmp/tsj.out")" != "counter 8000" ]; then
+	echo "FAIL: wasm-cli.threads-seccomp-translated: exit $(cat "$tmp/tsj.rc"): $(head -3 "$tmp/tsj.out")"
+elif ! grep -q ':wasi_thread_start$' "$tsj_map" 2>/dev/null; then
+	echo "FAIL: wasm-cli.threads-seccomp-translated: no thread translated (perf map: $(grep -c . "$tsj_map" 2>/dev/null))"
+else
+	echo "PASS: wasm-cli.threads-seccomp-translated"
+fi
+rm -f "$tsj_map"
 export ASAN_OPTIONS="$asan_saved"
 check_sorted threads-sleep 0 "main
 slept" -- $t s

@@ -37,6 +37,7 @@
 #include <ucontext.h>
 
 #define JIT_BUF_SIZE	(128u << 20) /* address space; pages are allocated when written */
+#define STUBS_MAX	1024	     /* bytes of the shared stubs' code, at most */
 #define JIT_TICK_PERIOD 10000
 #if defined(__SANITIZE_ADDRESS__)
 #define STACK_RESERVE (2u << 20) /* C frames below the floor: helpers, the interpreter */
@@ -586,12 +587,25 @@ static void cpu_features(struct wasm_jit *j)
 		j->tzcnt = (b >> 3) & 1, j->bmi2 = (b >> 8) & 1;
 }
 
+/* The first translation's set-up: the stubs, assembled again at the buffer's start (the
+ * same code at the same addresses as wasm_jit_create's), written (which makes the memfd),
+ * and the host's CPU features. */
+static int write_stubs(struct wasm_jit *j)
+{
+	uint8_t stubs[STUBS_MAX];
+	const void *at;
+	long n = emit_stubs(j, stubs, sizeof(stubs), jitbuf_next(&j->buf, 64));
+	int rc = n < 0 ? -ENOSPC : jitbuf_append(&j->buf, stubs, (size_t)n, 64, &at);
+
+	if (!rc)
+		cpu_features(j);
+	return rc;
+}
+
 int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)
 {
 	struct wasm_jit *j = core_calloc(1, sizeof(*j));
-	uint8_t stubs[1024];
-	const void *at;
-	long n;
+	uint8_t stubs[STUBS_MAX];
 	int rc;
 
 	if (!j)
@@ -604,13 +618,13 @@ int wasm_jit_create(struct wasm_store *s, struct wasm_jit **out)
 		core_free(j);
 		return rc;
 	}
-	n = emit_stubs(j, stubs, sizeof(stubs), jitbuf_next(&j->buf, 64));
-	rc = n < 0 ? -ENOSPC : jitbuf_append(&j->buf, stubs, (size_t)n, 64, &at);
-	if (rc) {
+	/* the stubs' addresses now (functions not translated point at STUB_INTERP), their
+	 * code at the first translation (write_stubs): a program that translates nothing
+	 * makes no memfd and writes no page */
+	if (emit_stubs(j, stubs, sizeof(stubs), jitbuf_next(&j->buf, 64)) < 0) {
 		wasm_jit_destroy(j);
-		return rc;
+		return -ENOSPC;
 	}
-	cpu_features(j);
 	if (getenv("LODGE_PERF_MAP")) {
 		/* perf's convention for JIT symbols: /tmp/perf-PID.map, "start size name" */
 		char path[64];
@@ -675,6 +689,11 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 	 * the store's creation: a short program that translates nothing never needs it */
 	if (!j->rev && wasm_jit_revmap(j))
 		return -ENOMEM;
+	if (!j->buf.used && write_stubs(j)) {
+		f->jit_failed = true; /* no memfd: this function stays interpreted */
+		j->nfailed++;
+		return -ENOMEM;
+	}
 	/* a function with try_table handlers stays interpreted: only the interpreter
 	 * unwinds to a handler (an exception leaves translated code as a trap does) */
 	rc = f->code->nhandlers ? -ENOTSUP : wasm_jit_translate(j, f);
