@@ -49,10 +49,11 @@ static int commit(struct jitbuf *b)
 
 void jitbuf_fini(struct jitbuf *b)
 {
+	/* a buffer jitbuf_init never ran on (all zero: rx NULL) owns no fd, not fd 0 */
+	if (b->rx && b->fd >= 0)
+		close(b->fd);
 	if (b->rx)
 		munmap((void *)(uintptr_t)b->rx, b->size);
-	if (b->fd >= 0)
-		close(b->fd);
 	b->rx = NULL;
 	b->fd = -1;
 }

@@ -9,9 +9,11 @@
 #include "jit/codebuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The permissions ("r-xs") of the mapping holding addr, from /proc/self/maps. */
 static int perms_of(uintptr_t addr, char out[5])
@@ -150,7 +152,31 @@ static int test_lazy_memfd(void)
 	return 0;
 }
 
+/* A buffer that was never initialised (zeroed, as in a translator whose set-up failed
+ * early) is finished without closing fd 0, which its zero fd field would name. */
+static int test_fini_zeroed(void)
+{
+	struct jitbuf b;
+	int fd = open("/dev/null", O_RDONLY), zero_open;
+
+	CHECK(fd >= 0);
+	if (fd != 0) { /* make sure fd 0 is open (and ours to check) */
+		zero_open = fcntl(0, F_GETFD) != -1;
+		if (!zero_open)
+			CHECK(dup2(fd, 0) == 0);
+	}
+	memset(&b, 0, sizeof(b));
+	jitbuf_fini(&b);
+	CHECK(fcntl(0, F_GETFD) != -1);
+	jitbuf_fini(&b); /* twice is harmless too */
+	CHECK(fcntl(0, F_GETFD) != -1);
+	if (fd != 0)
+		close(fd);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"fini_zeroed", test_fini_zeroed},
 	{"append_and_run", test_append_and_run},
 	{"full", test_full},
 	{"lazy_memfd", test_lazy_memfd},
