@@ -1223,7 +1223,13 @@ static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, i
 		repl_drop(c, false);
 		repl_unpark(c);
 	}
-	migrate_path(c->opts, "repl", path, sizeof(path));
+	/* the state is written at every checkpoint with the program parked: on a tmpfs
+	 * where there is one (the file system beside the control socket may be a disk,
+	 * where the writer's fsync costs milliseconds), else beside the socket */
+	if (!c->opts->sandbox && access("/dev/shm", W_OK) == 0)
+		snprintf(path, sizeof(path), "/dev/shm/.lodge-repl-%d.snap", (int)getpid());
+	else
+		migrate_path(c->opts, "repl", path, sizeof(path));
 	r = wasm_replicate_start(inst, (struct wasi *)c->wasi, &h, dest, fd, interval_ms, path, &rp,
 				 err, errlen);
 	fd = -1;
