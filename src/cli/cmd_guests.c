@@ -572,7 +572,7 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 		       "                      following on demand: for a guest that writes memory\n"
 		       "                      faster than the link. A failure after the switch\n"
 		       "                      loses the guest (docs/SNAPSHOT.md)\n"
-		       "  --max-bandwidth MIB limit the stream to MIB MiB/s\n"
+		       "  --max-bandwidth MIB limit the stream to MIB MiB/s (both kinds of guest)\n"
 		       "  --stop-and-copy     a Wasm guest: pause it and send it whole, instead "
 		       "of\n"
 		       "                      copying its memory in rounds while it runs first\n");

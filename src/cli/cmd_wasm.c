@@ -917,14 +917,86 @@ static void migrate_path(const struct wasm_opts *o, const char *what, char *out,
 			 (int)getpid());
 }
 
+/* max_bandwidth: the migration's stream paced to `rate` bytes per second, as a system
+ * guest's (machine/migrate.c): no credit for time it ran slower than that. */
+struct pace {
+	int fd;
+	uint64_t rate, t0, bytes;
+};
+
+#define PACE_SLACK_NS 10000000ull /* 10 ms */
+#define PACE_SEC_HDR  24	  /* a section header on the stream */
+
+static void pace_wait(struct pace *p, uint64_t n)
+{
+	uint64_t now = now_ns(), due;
+
+	if (!p->rate)
+		return;
+	if (!p->t0 ||
+	    p->t0 + (uint64_t)((double)p->bytes * 1e9 / (double)p->rate) + PACE_SLACK_NS < now) {
+		p->t0 = now;
+		p->bytes = 0;
+	}
+	p->bytes += n;
+	due = p->t0 + (uint64_t)((double)p->bytes * 1e9 / (double)p->rate);
+	if (due > now) {
+		struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
+				      .tv_nsec = (long)((due - now) % 1000000000ull)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* A wasm_precopy_put_fn onto the paced stream. */
+static int pace_put(void *ctx, uint32_t type, const void *data, size_t len)
+{
+	struct pace *p = ctx;
+
+	pace_wait(p, len + PACE_SEC_HDR);
+	return snap_stream_put(p->fd, type, data, len);
+}
+
+#define PACE_CHUNK (256u << 10)
+
+/* snap_stream_send_file_body, paced: FILE sections of the file at path, then DONE. */
+static int pace_send_file_body(struct pace *p, const char *path, uint64_t *sent)
+{
+	uint8_t *buf = malloc(PACE_CHUNK);
+	int in = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	ssize_t n;
+
+	if (!buf || in < 0) {
+		r = !buf ? -ENOMEM : -errno;
+		goto out;
+	}
+	while (!r && (n = read(in, buf, PACE_CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		r = pace_put(p, SNAP_SEC_FILE, buf, (size_t)n);
+		*sent += (uint64_t)n + PACE_SEC_HDR;
+	}
+	r = r ?: snap_stream_put(p->fd, SNAP_SEC_DONE, "", 0);
+out:
+	if (in >= 0)
+		close(in);
+	free(buf);
+	return r;
+}
+
 #define PRECOPY_ROUNDS 10  /* at most, before the pause */
 #define PRECOPY_SMALL  256 /* pages written in a round that the paused round sends (1 MiB) */
 
 /* Pre-copy (wasm/precopy.h): rounds while the program runs, then the pause, the pages
  * written since and the state without the memory. *tp: when the pause began. */
-static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool was_paused,
+static int migrate_precopy(struct wasm_ctl *c, struct pace *pc, const char *path, bool was_paused,
 			   uint64_t *tp, uint64_t *sent, unsigned *rounds, char *err, size_t errlen)
 {
+	int fd = pc->fd;
 	struct wasm_instance *inst = atomic_load(&c->inst);
 	struct wasm_store *st = atomic_load(&c->store);
 	struct guestctl_snapshot req = {0};
@@ -938,7 +1010,7 @@ static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool wa
 		return r;
 	r = snap_stream_put_header(fd);
 	while (!r && *rounds < PRECOPY_ROUNDS) {
-		r = wasm_precopy_round(t, fd, false, &n);
+		r = wasm_precopy_round_to(t, pace_put, pc, false, &n);
 		++*rounds;
 		if (n <= PRECOPY_SMALL)
 			break;
@@ -948,7 +1020,7 @@ static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool wa
 		ctl_pause(c);
 	r = r ?: ctl_wait_ready(c, st, err, errlen);
 	if (!r) {
-		r = wasm_precopy_round(t, fd, true, &n);
+		r = wasm_precopy_round_to(t, pace_put, pc, true, &n);
 		++*rounds;
 	}
 	r = r
@@ -956,7 +1028,7 @@ static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool wa
 						c->opts->module_len, c->name, path, err, errlen);
 	*sent = wasm_precopy_bytes(t);
 	wasm_precopy_stop(t);
-	r = r ?: snap_stream_send_file_body(fd, path, &body);
+	r = r ?: pace_send_file_body(pc, path, &body);
 	*sent += body;
 	if (r == -EAGAIN)
 		r = -EBUSY;
@@ -975,6 +1047,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	char path[4096];
 	uint64_t sent = 0, t0 = now_ns(), tp = 0;
 	bool was_paused = atomic_load(&c->paused);
+	struct pace pc = {0};
 	unsigned rounds = 0;
 	int r;
 
@@ -1005,13 +1078,6 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = -EOPNOTSUPP;
 		goto out;
 	}
-	if (o->max_bandwidth) {
-		snprintf(err, errlen,
-			 "max_bandwidth is for system VMs: a Wasm program's migration is not rate "
-			 "limited (leave max_bandwidth out)");
-		r = -EOPNOTSUPP;
-		goto out;
-	}
 	if (fd < 0 && c->opts->seccomp) {
 		snprintf(err, errlen,
 			 "the program runs under --seccomp, whose allow list has no sockets: hand "
@@ -1033,8 +1099,10 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		snap_stream_sockopts(fd);
 	}
 	migrate_path(c->opts, "migrate", path, sizeof(path));
+	pc.fd = fd;
+	pc.rate = o->max_bandwidth;
 	if (!o->stop_copy) {
-		r = migrate_precopy(c, fd, path, was_paused, &tp, &sent, &rounds, err, errlen);
+		r = migrate_precopy(c, &pc, path, was_paused, &tp, &sent, &rounds, err, errlen);
 		r = r ?: snap_stream_put(fd, SNAP_SEC_DONE, "", 0);
 	} else {
 		req.path = path;
@@ -1044,7 +1112,8 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = ctl_snapshot(c, &req, err, errlen);
 		if (r == -ENOTSUP || r == -EAGAIN)
 			r = r == -EAGAIN ? -EBUSY : -EOPNOTSUPP;
-		r = r ?: snap_stream_send_file(fd, path, &sent);
+		r = r ?: snap_stream_put_header(fd);
+		r = r ?: pace_send_file_body(&pc, path, &sent);
 	}
 	if (r == -ENOTSUP)
 		r = -EOPNOTSUPP;

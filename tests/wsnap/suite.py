@@ -1177,6 +1177,74 @@ def case_replicate_refusals():
     result(not why, name, why.strip("; "))
 
 
+def case_precopy_bandwidth():
+    """Pre-copy of memsum.wat (interpreted) under "max_bandwidth": 24 MiB/s: the
+    source's line says it sent its 64 MiB and more at no more than that (10 % slack for
+    the sections' headers and timing) and so took at least 2.4 s; the ticks go on at the
+    destination with no gap and no checksum failure."""
+    name = "wsnap.precopy.bandwidth"
+    rate = 24 << 20
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, sout, dout = (os.path.join(d, x) for x in ("src.sock", "src.out", "dst.out"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock, MEMSUM],
+                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm", "--no-jit", "--incoming",
+                                    "tcp:127.0.0.1:%d" % port], stdout=fo,
+                                   stderr=subprocess.PIPE, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port,
+                                                 "max_bandwidth": rate})
+        if st != 204:
+            dst.kill()
+            return result(False, name, "PUT /migrate: %s %s %s" % (
+                st, body, dst.communicate(timeout=30)[1].decode()[-300:]))
+        try:
+            src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the source did not end")
+        err = src.stderr.read().decode()
+        m = re.search(r"migrated to \S+: pre-copy, \d+ rounds, ([0-9.]+) MiB in ([0-9.]+) ms",
+                      err)
+        if not m:
+            return result(False, name, "no pre-copy line: %r" % err[-300:])
+        mib, ms = float(m.group(1)), float(m.group(2))
+        if mib < 64 or mib / (ms / 1000.0) > 24 * 1.1:
+            why += "; %.1f MiB in %.0f ms: over 24 MiB/s" % (mib, ms)
+        else:
+            print("# %s: %.1f MiB in %.0f ms (%.1f MiB/s), load %.2f" % (
+                name, mib, ms, mib / (ms / 1000.0), os.getloadavg()[0]))
+        if not wait_file_lines(dout, 3, 120, dst):
+            return result(False, name, why + "; the destination printed no 3 lines")
+        dst.kill()
+        dst.wait()
+        with open(dout) as f:
+            last = f.read()
+        lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        if len(nums) != len(lines):
+            why += "; the checksum failed: %r" % [x for x in lines if not x.startswith("tick ")][:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 READFILL = os.path.join(HERE, "readfill.wat")
 
 
@@ -1444,12 +1512,15 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_migrate(mode, args, handoff=True)
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+    case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
+    case_precopy_bandwidth()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
     case_replicate_refusals()
 elif os.environ.get("WSNAP_ONLY_REPLICATE"):
