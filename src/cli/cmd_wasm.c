@@ -1174,7 +1174,8 @@ static int repl_park(void *opaque, char *err, size_t errlen)
 		wasm_store_pause(st);
 	/* a host call (a sleep, a read) finishes first; translated code goes on to its
 	 * next point where the state can be saved */
-	for (int i = 0; i < 20000 && !wasm_snapshot_ready(st); i++)
+	for (uint64_t until = now_ns() + 1000000000ull;
+	     !wasm_snapshot_ready(st) && now_ns() < until;)
 		usleep(50);
 	if (wasm_snapshot_ready(st))
 		return 0;
