@@ -1092,6 +1092,140 @@ def case_replicate(mode, jit_args, prog, auto=False):
     result(not why, name, why.strip("; "))
 
 
+class DamagingProxy:
+    """Forwards a replication stream section by section (answers go back unchanged);
+    from checkpoint 3 on, the first checkpoint with a third section after its EPOCH
+    has that section flipped ("flip": one byte of its payload, so its CRC fails) or
+    left out ("drop": every section's CRC holds, COMMIT's count does not)."""
+
+    def __init__(self, to_port, how):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.to_port, self.how, self.damaged = to_port, how, None
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        a, _ = self.ls.accept()
+        b = socket.create_connection(("127.0.0.1", self.to_port))
+        threading.Thread(target=self.back, args=(b, a), daemon=True).start()
+
+        def read(n):
+            buf = b""
+            while len(buf) < n:
+                k = a.recv(n - len(buf))
+                if not k:
+                    raise EOFError
+                buf += k
+            return buf
+        try:
+            b.sendall(read(16))
+            epoch, nth = None, 0
+            while True:
+                h = read(24)
+                typ, _, ln = struct.unpack("<IIQ", h[:16])
+                data = read(ln)
+                if typ == 0x106:  # EPOCH
+                    epoch, nth = struct.unpack("<Q", data)[0], 0
+                nth += 1
+                if self.damaged is None and epoch is not None and epoch >= 3 and nth == 3 \
+                        and typ != 0x108:
+                    self.damaged = epoch
+                    if self.how == "drop":
+                        continue
+                    mid = len(data) // 2
+                    data = data[:mid] + bytes([data[mid] ^ 1]) + data[mid + 1:]
+                b.sendall(h + data)
+        except (EOFError, OSError):
+            pass
+
+    def back(self, b, a):
+        try:
+            while True:
+                k = b.recv(65536)
+                if not k:
+                    break
+                a.sendall(k)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def case_replicate_damaged(how):
+    """fastticks.wat replicated through a proxy that damages one checkpoint (see
+    DamagingProxy): the standby refuses it and keeps the one before; the primary says
+    the standby is gone and runs on (GET /replicate: Stopped, with the reason); PUT
+    /failover takes over from the checkpoint before the damaged one, and the program
+    goes on from there one tick at a time with its memory intact."""
+    name = "wsnap.replicate.damaged.%s" % how
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        psock, ssock = os.path.join(d, "p.sock"), os.path.join(d, "s.sock")
+        pout, sout = os.path.join(d, "p.out"), os.path.join(d, "s.out")
+        port = free_port()
+        with open(sout, "w") as fo:
+            sb = subprocess.Popen([LODGE, "wasm", "--no-jit", "--standby",
+                                   "tcp:127.0.0.1:%d" % port, "--api", ssock], stdout=fo,
+                                  stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        with open(pout, "w") as fo:
+            pr = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", psock, FASTTICKS],
+                                  stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(pr)
+        if not wait_file_lines(pout, 3, 120, pr) or not wait_listen(port):
+            return result(False, name, "no output or no standby")
+        px = DamagingProxy(port, how)
+        st, body = api(psock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % px.port, "interval_ms": 50})
+        if st != 204:
+            return result(False, name, "PUT /replicate: %s %s" % (st, body))
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped":
+                break
+            time.sleep(0.1)
+        if body.get("state") != "Stopped" or not body.get("error"):
+            why += "; the primary after the damage: %s" % body
+        n = len(ticks_of(pout))
+        if not wait_file_lines(pout, n + 20, 30, pr):
+            why += "; the primary does not run on"
+        st, body = api(ssock, "PUT", "/failover")
+        if st != 204:
+            why += "; PUT /failover: %s %s" % (st, body)
+        if not wait_file_lines(sout, 10, 120, sb):
+            return result(False, name, why + "; the standby printed no 10 lines: %s" % (
+                sb.stderr.read().decode()[-300:] if sb.poll() is not None else ""))
+        pr.kill()
+        sb.kill()
+        pr.wait()
+        sb.wait()
+        err = sb.stderr.read().decode()
+        m = re.search(r"taking over from checkpoint (\d+)", err)
+        if not m or px.damaged is None or int(m.group(1)) != px.damaged - 1:
+            why += "; damaged checkpoint %s, the standby: %r" % (px.damaged, err[-400:])
+        with open(sout) as f:
+            last = f.read()
+        rest = last[:last.rfind("\n") + 1].splitlines()
+        b = [int(x.split()[1]) for x in rest if x.startswith("tick ")]
+        if len(b) != len(rest) or b != list(range(b[0], b[0] + len(b))):
+            why += "; the standby's lines: %r" % rest[:4]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_replicate_refusals():
     """Replication that cannot be: a program with --dir (its file writes are not
     held): 409, it runs on; a standby given a live migration stream: exit 125 with one
@@ -1497,6 +1631,8 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)
         case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
+    case_replicate_damaged("flip")
+    case_replicate_damaged("drop")
     case_replicate_refusals()
     case_handoff_stall(["--no-jit"])
     case_deep_jit()
@@ -1522,11 +1658,15 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
 elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
     case_precopy_bandwidth()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
+    case_replicate_damaged("flip")
+    case_replicate_damaged("drop")
     case_replicate_refusals()
 elif os.environ.get("WSNAP_ONLY_REPLICATE"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)
         case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
+    case_replicate_damaged("flip")
+    case_replicate_damaged("drop")
     case_replicate_refusals()
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
