@@ -698,6 +698,12 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 		r = wasm_precopy_in_check(in, p, len, err, errlen);
 		if (r)
 			return r;
+		if (st->pages.len + len > in->npages * (4096 + 8) + (64u << 20)) {
+			/* more than every page of the room once */
+			snprintf(err, errlen, "corrupt: checkpoint %llu carries too many pages",
+				 (unsigned long long)st->epoch);
+			return -EINVAL;
+		}
 		sbuf_put_u32(&st->pages, (uint32_t)len);
 		sbuf_put(&st->pages, p, len);
 		return 0;
