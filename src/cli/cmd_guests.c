@@ -159,8 +159,8 @@ static void create_usage(FILE *f)
 		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n"
 		"       lodge create NAME --incoming HOST:PORT [--kind vm|wasm]\n"
 		"                         [--disk FILE]... [--shared-disks] [OPTIONS]\n"
-		"       lodge create NAME --standby HOST:PORT [--failover manual|auto]\n"
-		"                         [--disk FILE]... [OPTIONS]\n"
+		"       lodge create NAME --standby HOST:PORT [--kind vm|wasm]\n"
+		"                         [--failover manual|auto] [--disk FILE]... [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
@@ -172,11 +172,11 @@ static void create_usage(FILE *f)
 		"of the same sizes, receive their blocks with the RAM; with --shared-disks\n"
 		"they are the source's images themselves (shared storage), opened once the\n"
 		"source let go of them.\n"
-		"With --standby, the same for a replicated system guest (lodge replicate on\n"
-		"the primary's daemon): it keeps the last complete checkpoint and runs it on\n"
-		"lodge failover NAME (or at once when the primary is gone, --failover auto);\n"
-		"its --disk FILEs are its copies of the primary's writable disks, made before\n"
-		"the primary started.\n"
+		"With --standby, the same for a replicated guest (lodge replicate on the\n"
+		"primary's daemon; --kind wasm for a WebAssembly one): it keeps the last\n"
+		"complete checkpoint and runs it on lodge failover NAME (or at once when the\n"
+		"primary is gone, --failover auto); a system guest's --disk FILEs are its\n"
+		"copies of the primary's writable disks, made before the primary started.\n"
 		"\n"
 		"options:\n"
 		"  --cpus N             harts of a system guest (default 1)\n"
@@ -572,7 +572,7 @@ static int cmd_migrate(int argc, char **argv, const char *sock)
 		       "                      following on demand: for a guest that writes memory\n"
 		       "                      faster than the link. A failure after the switch\n"
 		       "                      loses the guest (docs/SNAPSHOT.md)\n"
-		       "  --max-bandwidth MIB limit the stream to MIB MiB/s\n"
+		       "  --max-bandwidth MIB limit the stream to MIB MiB/s (both kinds of guest)\n"
 		       "  --stop-and-copy     a Wasm guest: pause it and send it whole, instead "
 		       "of\n"
 		       "                      copying its memory in rounds while it runs first\n");
@@ -655,12 +655,13 @@ static int cmd_replicate(int argc, char **argv, const char *sock)
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: lodge replicate NAME HOST:PORT [--interval MS]\n\n"
-		       "Replicates running system guest NAME continuously to a standby (the\n"
-		       "daemon there has a guest created with --standby HOST:PORT and started):\n"
-		       "a checkpoint every MS milliseconds (5-60000, default 100); the guest's\n"
-		       "console output and network packets wait for the checkpoint that covers\n"
-		       "them. Returns once the standby has the first checkpoint. lodge failover\n"
-		       "NAME on the standby's daemon makes it take over.\n");
+		       "Replicates running guest NAME continuously to a standby (the daemon\n"
+		       "there has a guest created with --standby HOST:PORT, of the same kind,\n"
+		       "and started): a checkpoint every MS milliseconds (5-60000, default 100);\n"
+		       "a system guest's console output and network packets, a WebAssembly\n"
+		       "program's stdout and stderr, wait for the checkpoint that covers them.\n"
+		       "Returns once the standby has the first checkpoint. lodge failover NAME\n"
+		       "on the standby's daemon makes it take over.\n");
 		return 0;
 	}
 	if (argc == 5 && !strcmp(argv[3], "--interval")) {

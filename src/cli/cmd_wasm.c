@@ -19,8 +19,10 @@
 
 #include "cli/guestctl.h"
 #include "host/sandbox.h"
+#include "machine/replicate.h"
 #include "snapshot/snapshot.h"
 #include "wasm/precopy.h"
+#include "wasm/replicate.h"
 #include "wasm/snapshot.h"
 #include "wasm/text/text.h"
 #include "wasm/wasm.h"
@@ -105,6 +107,9 @@ struct wasm_opts {
 	int stdio[3];	       /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
 	const char *restore;   /* --restore FILE */
 	const char *incoming;  /* --incoming tcp:HOST:PORT (that part) or control */
+	bool standby;	       /* --standby: `incoming` brings a replication stream */
+	bool failover_auto;    /* --failover auto[:MS] */
+	unsigned heartbeat_ms; /* its MS */
 	const uint8_t *module; /* the module's binary, kept for snapshots */
 	size_t module_len;
 	struct wasm_times *times; /* LODGE_WASM_TIMES */
@@ -123,6 +128,15 @@ struct wasm_ctl {
 	const char *name;     /* the module's file name */
 	bool snapshots;	      /* the store parks only where it can be saved (with --api) */
 	atomic_bool threaded; /* the program imports wasi-threads' thread-spawn */
+	/* replication (wasm/replicate.h): plock orders pauses (the control socket's and a
+	 * checkpoint's); rlock guards the rest */
+	pthread_mutex_t plock, rlock;
+	bool ck_paused; /* a checkpoint paused the program (plock) */
+	struct wasm_repl *repl;
+	char repl_dest[256];
+	bool repl_ran;
+	struct vm_repl_stats repl_last;
+	struct wasm_standby *standby; /* --standby: until it takes over */
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -226,6 +240,12 @@ static void usage(FILE *f)
 		"                       on its --api socket, and go on with it (as --restore)\n"
 		"  --incoming control   the same, the connection handed over on --api (POST\n"
 		"                       /migrate/receive: how the daemon does it)\n"
+		"  --standby tcp:HOST:PORT|control  be the standby of a program replicated\n"
+		"                       there (PUT /replicate on the primary's --api): keep its\n"
+		"                       last checkpoint, and go on with it once the primary's\n"
+		"                       stream ends and PUT /failover comes on --api\n"
+		"  --failover auto[:MS]  take over as soon as the stream ends or is silent for\n"
+		"                       MS (default 2000); manual (the default) waits\n"
 		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
 		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
@@ -322,6 +342,9 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 	} else if (!strcmp(opt, "--restore")) {
 		o->restore = val;
 	} else if (!strcmp(opt, "--incoming")) {
+		if (o->standby)
+			return bad_usage("%s", "--restore, --incoming and --standby each bring a "
+					       "program: pass one");
 		if (!strcmp(val, "control")) {
 			o->ctl.incoming = true;
 			o->incoming = val;
@@ -329,6 +352,37 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 			o->incoming = val + 4;
 		} else {
 			return bad_usage("--incoming %s: must be tcp:HOST:PORT or control", val);
+		}
+	} else if (!strcmp(opt, "--standby")) {
+		if (o->incoming)
+			return bad_usage("%s", "--restore, --incoming and --standby each bring a "
+					       "program: pass one");
+		if (!strcmp(val, "control")) {
+			o->ctl.incoming = true;
+			o->incoming = val;
+		} else if (!strncmp(val, "tcp:", 4) && strchr(val + 4, ':')) {
+			o->incoming = val + 4;
+		} else {
+			return bad_usage("--standby %s: must be tcp:HOST:PORT or control", val);
+		}
+		o->standby = true;
+	} else if (!strcmp(opt, "--failover")) {
+		char *end;
+		unsigned long ms = 0;
+		if (!strcmp(val, "manual")) {
+			o->failover_auto = false;
+		} else if (!strncmp(val, "auto", 4) && (!val[4] || val[4] == ':')) {
+			o->failover_auto = true;
+			if (val[4]) {
+				errno = 0;
+				ms = strtoul(val + 5, &end, 10);
+				if (errno || *end || !val[5] || ms < 10 || ms > 600000)
+					return bad_usage("--failover %s: MS must be 10-600000",
+							 val);
+			}
+			o->heartbeat_ms = (unsigned)ms;
+		} else {
+			return bad_usage("--failover %s: must be manual, auto or auto:MS", val);
 		}
 	} else if (!strcmp(opt, "--sandbox")) {
 		o->sandbox = val;
@@ -358,10 +412,10 @@ static void opts_init(struct wasm_opts *o)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke",	 "--dir",	"--env",     "--max-memory",
-		"--stack",	 "--fuel",	"--timeout", "--api",
-		"--console-log", "--exit-file", "--sandbox", "--jit-hot",
-		"--restore",	 "--incoming",	"--compile", "--max-threads"};
+		"--invoke",	 "--dir",     "--env",	   "--max-memory",  "--stack",
+		"--fuel",	 "--timeout", "--api",	   "--console-log", "--exit-file",
+		"--sandbox",	 "--jit-hot", "--restore", "--incoming",    "--compile",
+		"--max-threads", "--standby", "--failover"};
 	int i;
 
 	opts_init(o);
@@ -407,12 +461,20 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 			return rc;
 	}
 	if (o->restore && o->incoming)
-		return bad_usage("%s", "--restore and --incoming both bring a program: pass one");
+		return bad_usage("%s", "--restore, --incoming and --standby each bring a program: "
+				       "pass one");
+	if (o->failover_auto && !o->standby)
+		return bad_usage("%s", "--failover goes with --standby");
+	if (o->standby && o->ctl.incoming && !o->ctl.api_path)
+		return bad_usage("%s", "--standby control needs --api SOCKET (the stream comes "
+				       "there)");
 	if (o->ctl.incoming && !o->ctl.api_path)
 		return bad_usage("%s", "--incoming control needs --api SOCKET (the stream comes "
 				       "there)");
 	if (o->restore || o->incoming) {
-		const char *what = o->restore ? "--restore" : "--incoming";
+		const char *what = o->restore	? "--restore"
+				   : o->standby ? "--standby"
+						: "--incoming";
 		if (i < argc)
 			return bad_usage("%s takes the module and its arguments from the "
 					 "snapshot, not '%s'",
@@ -700,7 +762,8 @@ static int ctl_pause(void *opaque)
 	struct wasm_store *st = atomic_load(&c->store);
 
 	if (!st)
-		return -EAGAIN; /* --incoming: no program yet */
+		return -EAGAIN;	       /* --incoming: no program yet */
+	pthread_mutex_lock(&c->plock); /* not amid a replication checkpoint */
 	atomic_store(&c->paused, true);
 	wasm_store_pause(st);
 	/* Parked at the next check, normally within microseconds; a host call blocked on
@@ -715,6 +778,7 @@ static int ctl_pause(void *opaque)
 		for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 			usleep(1000);
 	}
+	pthread_mutex_unlock(&c->plock);
 	return 0;
 }
 
@@ -725,10 +789,12 @@ static int ctl_resume(void *opaque)
 
 	if (!st)
 		return -EAGAIN;
+	pthread_mutex_lock(&c->plock);
 	atomic_store(&c->paused, false);
 	if (c->snapshots)
 		wasm_store_set_snapshots(st, true);
 	wasm_store_resume(st);
+	pthread_mutex_unlock(&c->plock);
 	return 0;
 }
 
@@ -851,14 +917,86 @@ static void migrate_path(const struct wasm_opts *o, const char *what, char *out,
 			 (int)getpid());
 }
 
+/* max_bandwidth: the migration's stream paced to `rate` bytes per second, as a system
+ * guest's (machine/migrate.c): no credit for time it ran slower than that. */
+struct pace {
+	int fd;
+	uint64_t rate, t0, bytes;
+};
+
+#define PACE_SLACK_NS 10000000ull /* 10 ms */
+#define PACE_SEC_HDR  24	  /* a section header on the stream */
+
+static void pace_wait(struct pace *p, uint64_t n)
+{
+	uint64_t now = now_ns(), due;
+
+	if (!p->rate)
+		return;
+	if (!p->t0 ||
+	    p->t0 + (uint64_t)((double)p->bytes * 1e9 / (double)p->rate) + PACE_SLACK_NS < now) {
+		p->t0 = now;
+		p->bytes = 0;
+	}
+	p->bytes += n;
+	due = p->t0 + (uint64_t)((double)p->bytes * 1e9 / (double)p->rate);
+	if (due > now) {
+		struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
+				      .tv_nsec = (long)((due - now) % 1000000000ull)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* A wasm_precopy_put_fn onto the paced stream. */
+static int pace_put(void *ctx, uint32_t type, const void *data, size_t len)
+{
+	struct pace *p = ctx;
+
+	pace_wait(p, len + PACE_SEC_HDR);
+	return snap_stream_put(p->fd, type, data, len);
+}
+
+#define PACE_CHUNK (256u << 10)
+
+/* snap_stream_send_file_body, paced: FILE sections of the file at path, then DONE. */
+static int pace_send_file_body(struct pace *p, const char *path, uint64_t *sent)
+{
+	uint8_t *buf = malloc(PACE_CHUNK);
+	int in = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	ssize_t n;
+
+	if (!buf || in < 0) {
+		r = !buf ? -ENOMEM : -errno;
+		goto out;
+	}
+	while (!r && (n = read(in, buf, PACE_CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		r = pace_put(p, SNAP_SEC_FILE, buf, (size_t)n);
+		*sent += (uint64_t)n + PACE_SEC_HDR;
+	}
+	r = r ?: snap_stream_put(p->fd, SNAP_SEC_DONE, "", 0);
+out:
+	if (in >= 0)
+		close(in);
+	free(buf);
+	return r;
+}
+
 #define PRECOPY_ROUNDS 10  /* at most, before the pause */
 #define PRECOPY_SMALL  256 /* pages written in a round that the paused round sends (1 MiB) */
 
 /* Pre-copy (wasm/precopy.h): rounds while the program runs, then the pause, the pages
  * written since and the state without the memory. *tp: when the pause began. */
-static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool was_paused,
+static int migrate_precopy(struct wasm_ctl *c, struct pace *pc, const char *path, bool was_paused,
 			   uint64_t *tp, uint64_t *sent, unsigned *rounds, char *err, size_t errlen)
 {
+	int fd = pc->fd;
 	struct wasm_instance *inst = atomic_load(&c->inst);
 	struct wasm_store *st = atomic_load(&c->store);
 	struct guestctl_snapshot req = {0};
@@ -872,7 +1010,7 @@ static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool wa
 		return r;
 	r = snap_stream_put_header(fd);
 	while (!r && *rounds < PRECOPY_ROUNDS) {
-		r = wasm_precopy_round(t, fd, false, &n);
+		r = wasm_precopy_round_to(t, pace_put, pc, false, &n);
 		++*rounds;
 		if (n <= PRECOPY_SMALL)
 			break;
@@ -882,7 +1020,7 @@ static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool wa
 		ctl_pause(c);
 	r = r ?: ctl_wait_ready(c, st, err, errlen);
 	if (!r) {
-		r = wasm_precopy_round(t, fd, true, &n);
+		r = wasm_precopy_round_to(t, pace_put, pc, true, &n);
 		++*rounds;
 	}
 	r = r
@@ -890,7 +1028,7 @@ static int migrate_precopy(struct wasm_ctl *c, int fd, const char *path, bool wa
 						c->opts->module_len, c->name, path, err, errlen);
 	*sent = wasm_precopy_bytes(t);
 	wasm_precopy_stop(t);
-	r = r ?: snap_stream_send_file_body(fd, path, &body);
+	r = r ?: pace_send_file_body(pc, path, &body);
 	*sent += body;
 	if (r == -EAGAIN)
 		r = -EBUSY;
@@ -909,6 +1047,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	char path[4096];
 	uint64_t sent = 0, t0 = now_ns(), tp = 0;
 	bool was_paused = atomic_load(&c->paused);
+	struct pace pc = {0};
 	unsigned rounds = 0;
 	int r;
 
@@ -917,17 +1056,25 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = -EOPNOTSUPP;
 		goto out;
 	}
+	pthread_mutex_lock(&c->rlock);
+	if (c->repl) {
+		struct wasm_repl_stats rs;
+		wasm_replicate_stats(c->repl, &rs);
+		if (rs.active) {
+			snprintf(err, errlen,
+				 "the program is replicated to %s: it cannot migrate meanwhile "
+				 "(its standby takes over with PUT /failover there instead)",
+				 c->repl_dest);
+			pthread_mutex_unlock(&c->rlock);
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	pthread_mutex_unlock(&c->rlock);
 	if (o->post_copy) {
 		snprintf(err, errlen,
 			 "post-copy is for system VMs: a Wasm program migrates by pre-copy or "
 			 "stop and copy (leave post_copy out)");
-		r = -EOPNOTSUPP;
-		goto out;
-	}
-	if (o->max_bandwidth) {
-		snprintf(err, errlen,
-			 "max_bandwidth is for system VMs: a Wasm program's migration is not rate "
-			 "limited (leave max_bandwidth out)");
 		r = -EOPNOTSUPP;
 		goto out;
 	}
@@ -952,8 +1099,10 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		snap_stream_sockopts(fd);
 	}
 	migrate_path(c->opts, "migrate", path, sizeof(path));
+	pc.fd = fd;
+	pc.rate = o->max_bandwidth;
 	if (!o->stop_copy) {
-		r = migrate_precopy(c, fd, path, was_paused, &tp, &sent, &rounds, err, errlen);
+		r = migrate_precopy(c, &pc, path, was_paused, &tp, &sent, &rounds, err, errlen);
 		r = r ?: snap_stream_put(fd, SNAP_SEC_DONE, "", 0);
 	} else {
 		req.path = path;
@@ -963,7 +1112,8 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = ctl_snapshot(c, &req, err, errlen);
 		if (r == -ENOTSUP || r == -EAGAIN)
 			r = r == -EAGAIN ? -EBUSY : -EOPNOTSUPP;
-		r = r ?: snap_stream_send_file(fd, path, &sent);
+		r = r ?: snap_stream_put_header(fd);
+		r = r ?: pace_send_file_body(&pc, path, &sent);
 	}
 	if (r == -ENOTSUP)
 		r = -EOPNOTSUPP;
@@ -1009,8 +1159,209 @@ static void ctl_migrated(void *opaque)
 		wasm_store_interrupt(st);
 }
 
+/* ----- replication (wasm/replicate.h) ----- */
+
+/* wasm_repl_hooks.park: pauses the program where its state can be saved, plock held
+ * until unpark. A program the control socket paused is parked already. */
+static int repl_park(void *opaque, char *err, size_t errlen)
+{
+	struct wasm_ctl *c = opaque;
+	struct wasm_store *st = atomic_load(&c->store);
+
+	pthread_mutex_lock(&c->plock);
+	c->ck_paused = !atomic_load(&c->paused);
+	if (c->ck_paused)
+		wasm_store_pause(st);
+	/* a host call (a sleep, a read) finishes first; translated code goes on to its
+	 * next point where the state can be saved */
+	for (uint64_t until = now_ns() + 1000000000ull;
+	     !wasm_snapshot_ready(st) && now_ns() < until;)
+		usleep(50);
+	if (wasm_snapshot_ready(st))
+		return 0;
+	snprintf(err, errlen,
+		 "the program did not reach a point where its state can be saved within a "
+		 "second (it waits in a WASI call, or runs in translated code)");
+	if (c->ck_paused)
+		wasm_store_resume(st);
+	c->ck_paused = false;
+	pthread_mutex_unlock(&c->plock);
+	return -EAGAIN;
+}
+
+static void repl_unpark(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	if (c->ck_paused)
+		wasm_store_resume(atomic_load(&c->store));
+	c->ck_paused = false;
+	pthread_mutex_unlock(&c->plock);
+}
+
+static int repl_save(void *opaque, const char *path, char *err, size_t errlen)
+{
+	struct wasm_ctl *c = opaque;
+
+	return wasm_snapshot_save_state(atomic_load(&c->store), atomic_load(&c->inst), c->wasi,
+					c->opts->module, c->opts->module_len, c->name, path, err,
+					errlen);
+}
+
+static void repl_stats(struct wasm_repl *rp, struct vm_repl_stats *o)
+{
+	struct wasm_repl_stats s;
+
+	wasm_replicate_stats(rp, &s);
+	memset(o, 0, sizeof(*o));
+	o->active = s.active;
+	o->checkpoints = s.checkpoints;
+	o->first_pause_ns = s.first_pause_ns;
+	o->pause_last_ns = s.pause_last_ns;
+	o->pause_max_ns = s.pause_max_ns;
+	o->pause_total_ns = s.pause_total_ns;
+	o->rpo_last_ns = s.rpo_last_ns;
+	o->rpo_max_ns = s.rpo_max_ns;
+	o->rpo_total_ns = s.rpo_total_ns;
+	o->bytes = s.bytes;
+	o->first_ns = s.first_ns;
+	snprintf(o->error, sizeof(o->error), "%s", s.error);
+}
+
+/* Ends a replication that is over (a failed one) or, with done, any (the program
+ * ended): the program is parked or over. rlock held. */
+static void repl_drop(struct wasm_ctl *c, bool done)
+{
+	if (!c->repl)
+		return;
+	repl_stats(c->repl, &c->repl_last);
+	c->repl_last.active = false;
+	wasm_replicate_stop(c->repl, done);
+	c->repl = NULL;
+}
+
+/* PUT /replicate and POST /replicate/send (a worker thread). */
+static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, int fd, char *err,
+			 size_t errlen)
+{
+	struct wasm_ctl *c = opaque;
+	struct wasm_instance *inst = atomic_load(&c->inst);
+	struct guestctl_snapshot req = {0};
+	struct wasm_repl_hooks h = {c, repl_park, repl_unpark, repl_save};
+	struct wasm_repl *rp = NULL;
+	char path[4096];
+	int r;
+
+	if (!atomic_load(&c->store) || !inst) {
+		snprintf(err, errlen, "only a WASI program run by its _start can be replicated");
+		r = atomic_load(&c->store) ? -EOPNOTSUPP : -EAGAIN;
+		goto fail;
+	}
+	r = ctl_save_check(c, &req, err, errlen);
+	if (r) {
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	if (fd < 0 && c->opts->seccomp) {
+		snprintf(err, errlen,
+			 "the program runs under --seccomp, whose allow list has no sockets: hand "
+			 "the connection over (POST /replicate/send)");
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	if (fd >= 0 && !c->opts->seccomp)
+		snap_stream_sockopts(fd);
+	pthread_mutex_lock(&c->rlock);
+	if (c->repl) {
+		struct wasm_repl_stats rs;
+		wasm_replicate_stats(c->repl, &rs);
+		if (rs.active) {
+			snprintf(err, errlen, "the program is replicated to %s already",
+				 c->repl_dest);
+			pthread_mutex_unlock(&c->rlock);
+			r = -EALREADY;
+			goto fail;
+		}
+		/* the last one failed: its tracking goes, with the program parked (no WASI
+		 * call is in its output hold meanwhile) */
+		r = repl_park(c, err, errlen);
+		if (r) {
+			pthread_mutex_unlock(&c->rlock);
+			r = -EBUSY;
+			goto fail;
+		}
+		repl_drop(c, false);
+		repl_unpark(c);
+	}
+	/* the state is written at every checkpoint with the program parked: on a tmpfs
+	 * where there is one (the file system beside the control socket may be a disk,
+	 * where the writer's fsync costs milliseconds), else beside the socket */
+	if (!c->opts->sandbox && access("/dev/shm", W_OK) == 0)
+		snprintf(path, sizeof(path), "/dev/shm/.lodge-repl-%d.snap", (int)getpid());
+	else
+		migrate_path(c->opts, "repl", path, sizeof(path));
+	r = wasm_replicate_start(inst, (struct wasi *)c->wasi, &h, dest, fd, interval_ms, path, &rp,
+				 err, errlen);
+	fd = -1;
+	if (!r) {
+		c->repl = rp;
+		c->repl_ran = true;
+		snprintf(c->repl_dest, sizeof(c->repl_dest), "%s", dest);
+	}
+	pthread_mutex_unlock(&c->rlock);
+	if (!r)
+		fprintf(stderr, "lodge: replicating to %s every %u ms\n", dest, interval_ms);
+	return r;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int ctl_replication(void *opaque, struct vm_repl_stats *out, char *dest, size_t cap)
+{
+	struct wasm_ctl *c = opaque;
+	int r = 0;
+
+	pthread_mutex_lock(&c->rlock);
+	if (c->repl)
+		repl_stats(c->repl, out);
+	else if (c->repl_ran)
+		*out = c->repl_last;
+	else
+		r = -ENOENT;
+	snprintf(dest, cap, "%s", c->repl_dest);
+	pthread_mutex_unlock(&c->rlock);
+	return r;
+}
+
+static int ctl_failover(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+	int r = 0;
+
+	pthread_mutex_lock(&c->rlock);
+	if (c->standby)
+		wasm_standby_failover(c->standby);
+	else
+		r = -ENOENT;
+	pthread_mutex_unlock(&c->rlock);
+	return r;
+}
+
+/* The program ended: the standby is told so, the output held goes out. */
+static void repl_end(struct wasm_ctl *c)
+{
+	pthread_mutex_lock(&c->rlock);
+	repl_drop(c, true);
+	pthread_mutex_unlock(&c->rlock);
+}
+
 static const struct guestctl_ops wasm_ctl_ops = {
 	.snapshot = ctl_snapshot,
+	.replicate = ctl_replicate,
+	.replication = ctl_replication,
+	.failover = ctl_failover,
 	.migrate = ctl_migrate,
 	.migrated = ctl_migrated,
 	.ram_resident = ctl_instret, /* no guest RAM: 0 */
@@ -1329,6 +1680,8 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	atomic_init(&ctl->killed, false);
 	atomic_init(&ctl->inst, NULL);
 	atomic_init(&ctl->threaded, false);
+	pthread_mutex_init(&ctl->plock, NULL);
+	pthread_mutex_init(&ctl->rlock, NULL);
 	ctl->ending = (atomic_bool *)&o->ctl_ending;
 	ctl->opts = o;
 	ctl->name = name;
@@ -1373,8 +1726,56 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 	return 0;
 }
 
+/* --standby: takes the primary's replication stream as incoming_receive takes a
+ * migration's, keeps its checkpoints, and once it ends (and PUT /failover came, unless
+ * --failover auto) leaves the last committed state in `path` and its memory in pin.
+ * Returns 0, -ENODATA (the program ended on the primary) or -errno with err. */
+static int standby_receive(const struct wasm_opts *o, struct guestctl *g, struct wasm_ctl *ctl,
+			   char *path, size_t plen, struct wasm_precopy_in *pin, char *peer,
+			   size_t peerlen, char *err, size_t errlen)
+{
+	struct wasm_standby *s;
+	int c, r;
+
+	if (o->ctl.incoming) {
+		r = guestctl_incoming(g, &c, peer, peerlen);
+		if (r)
+			return r;
+		if (!o->seccomp)
+			snap_stream_sockopts(c);
+	} else {
+		snprintf(peer, peerlen, "%s", o->incoming);
+		fprintf(stderr, "lodge: standby: listening on %s\n", o->incoming);
+		c = snap_stream_accept(o->incoming, err, errlen);
+		if (c < 0)
+			return c;
+	}
+	migrate_path(o, "standby", path, plen);
+	r = wasm_precopy_in_init(pin, MIGRATE_MAX_BYTES);
+	r = r ?: wasm_standby_create(c, o->failover_auto, o->heartbeat_ms, &s);
+	if (r) {
+		snprintf(err, errlen, "out of memory");
+		close(c);
+		return r;
+	}
+	pthread_mutex_lock(&ctl->rlock);
+	ctl->standby = s;
+	pthread_mutex_unlock(&ctl->rlock);
+	r = wasm_standby_run(s, pin, path, err, errlen);
+	pthread_mutex_lock(&ctl->rlock);
+	ctl->standby = NULL;
+	pthread_mutex_unlock(&ctl->rlock);
+	if (!r)
+		fprintf(stderr, "lodge: standby: taking over from checkpoint %llu\n",
+			(unsigned long long)wasm_standby_committed(s));
+	wasm_standby_destroy(s);
+	close(c);
+	return r;
+}
+
 /* lodge wasm --restore FILE: the program goes on from its snapshot; --incoming: from the
- * one a migration brings, acknowledged once it is restored. */
+ * one a migration brings, acknowledged once it is restored; --standby: from the last
+ * checkpoint of a replicated one. */
 static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 {
 	struct wasm_snapshot *snap = NULL;
@@ -1383,7 +1784,8 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	struct wasm_trap_info info;
 	enum wasm_trap trap;
 	char err[600] = "", path[4096] = "", peer[256] = "";
-	const char *what = o->restore ? "--restore" : "--incoming", *file = o->restore;
+	const char *what = o->restore ? "--restore" : o->standby ? "--standby" : "--incoming";
+	const char *file = o->restore;
 	int stdio[3], rc, status, in = -1;
 	const char *reason;
 	struct wasm_precopy_in pin = {0};
@@ -1401,7 +1803,25 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 			stdio[1] = stdio[2] = guestctl_console_out(g);
 		}
 	}
-	if (o->incoming) {
+	if (o->standby) {
+		rc = standby_receive(o, g, &ctl, path, sizeof(path), &pin, peer, sizeof(peer), err,
+				     sizeof(err));
+		file = path;
+		if (rc == -ENODATA) { /* nothing to take over: the program is over */
+			fprintf(stderr, "lodge wasm: --standby: %s\n", err);
+			wasm_precopy_in_fini(&pin);
+			if (g) {
+				if (o->ctl.incoming)
+					guestctl_incoming_done(g, rc, err);
+				guestctl_exit(g, 0, "primary ended");
+				guestctl_close(g);
+			}
+			watchdog_settle(wd);
+			return 0;
+		}
+		if (rc)
+			goto fail;
+	} else if (o->incoming) {
 		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, peer, sizeof(peer), err,
 				      sizeof(err));
 		file = path;
@@ -1440,9 +1860,9 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	if (in >= 0) {
 		close(in);
 		in = -1;
-		if (o->ctl.incoming)
-			guestctl_incoming_done(g, 0, "running");
 	}
+	if (o->ctl.incoming)
+		guestctl_incoming_done(g, 0, "running");
 	if (o->seccomp)
 		sandbox_test_hook();
 	ctl.wasi = snap->wasi;
@@ -1450,6 +1870,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	atomic_store(&ctl.store, snap->store); /* the control socket may act on it now */
 	watchdog_attach(wd, snap->store);
 	trap = wasm_snapshot_run(snap, &info);
+	repl_end(&ctl);
 	status = finish_call(o, trap, &info, wd);
 	watchdog_settle(wd);
 	watchdog_attach(wd, NULL);
@@ -1551,6 +1972,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	watchdog_attach(wd, s);
 	times_mark(o->times, "wasi");
 	status = instantiate_and_run(o, m, s, wasi, wd, &ctl, &stuck);
+	repl_end(&ctl);
 	times_mark(o->times, "run");
 	watchdog_settle(wd);
 	watchdog_attach(wd, NULL);

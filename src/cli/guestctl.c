@@ -474,6 +474,9 @@ static void on_op_done(void *opaque)
 		api_conn_on_close(g->op_conn, NULL, NULL);
 		if (g->op_replicate && g->op_result == -EALREADY)
 			api_reply_error(g->op_conn, 409, "busy", "replicate: %s", g->op_err);
+		else if (g->op_replicate && g->op_result == -EOPNOTSUPP)
+			api_reply_error(g->op_conn, 409, "not_supported", "replicate: %s",
+					g->op_err);
 		else if (g->op_replicate && g->op_result)
 			api_reply_error(g->op_conn, 502, "replication_failed", "replicate: %s",
 					g->op_err[0] ? g->op_err : strerror(-g->op_result));

@@ -82,9 +82,9 @@ struct guestctl_ops {
 	/* Replication (machine/replicate.h; NULL: not supported). replicate starts it to
 	 * `dest` (HOST:PORT; over `fd`, a connected socket it takes, unless -1) and returns once
 	 * the standby has the first checkpoint: 0, or -errno with one line in err (-EALREADY: it
-	 * runs already). Worker thread. replication fills *out (and the standby's name) for GET
-	 * /replicate: -ENOENT when it never ran. failover makes a standby take over: -ENOENT when
-	 * this is none. Control thread. */
+	 * runs already; -EOPNOTSUPP: this guest cannot be, 409). Worker thread. replication fills
+	 * *out (and the standby's name) for GET /replicate: -ENOENT when it never ran. failover
+	 * makes a standby take over: -ENOENT when this is none. Control thread. */
 	int (*replicate)(void *opaque, const char *dest, unsigned interval_ms, int fd, char *err,
 			 size_t errlen);
 	int (*replication)(void *opaque, struct vm_repl_stats *out, char *dest, size_t cap);

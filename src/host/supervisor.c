@@ -322,10 +322,6 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		return -EINVAL;
 	}
 	*kind = strcmp(k, "vm") ? GUEST_WASM : GUEST_VM;
-	if (*kind == GUEST_WASM && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby"))) {
-		snprintf(err, errlen, "'standby': only system guests are replicated");
-		return -EINVAL;
-	}
 	if (*kind == GUEST_VM && cJSON_GetObjectItemCaseSensitive(c, "dirs")) {
 		snprintf(err, errlen, "'dirs' is for WebAssembly guests");
 		return -EINVAL;
@@ -1997,10 +1993,10 @@ int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, str
 	char peer[300];
 	int fd, r;
 
-	if (!guest_active(g) || g->kind != GUEST_VM ||
+	if (!guest_active(g) ||
 	    (strcmp(g->rec.state, "running") && strcmp(g->rec.state, "paused"))) {
-		snprintf(err, errlen, "guest %s is not a running system guest (it is %s)",
-			 g->rec.name, g->rec.state);
+		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
+			 g->rec.state);
 		return -EBUSY;
 	}
 	if (g->mig_client) {

@@ -40,6 +40,13 @@ int wasm_precopy_start(struct wasm_instance *inst, struct wasm_precopy **out, ch
 int wasm_precopy_round(struct wasm_precopy *t, int fd, bool parked, uint64_t *pages)
 	__attribute__((warn_unused_result));
 
+/* The same with each PAGES section given to put (ctx, SNAP_SEC_PAGES, payload, length),
+ * whose nonzero return ends the round: replication keeps a checkpoint's pages in memory
+ * (wasm/replicate.h). */
+typedef int (*wasm_precopy_put_fn)(void *ctx, uint32_t type, const void *p, size_t len);
+int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void *ctx, bool parked,
+			  uint64_t *pages) __attribute__((warn_unused_result));
+
 /* Bytes sent so far. */
 uint64_t wasm_precopy_bytes(const struct wasm_precopy *t);
 
@@ -64,6 +71,11 @@ int wasm_precopy_in_init(struct wasm_precopy_in *in, uint64_t max_bytes)
  * page outside the room. */
 int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_t len, char *err,
 			    size_t errlen) __attribute__((warn_unused_result));
+/* Whether a PAGES payload would be taken whole (every page inside the room, the length
+ * exact), without taking it: a replication standby checks a checkpoint before it applies
+ * any of it. Returns 0 or -EINVAL with err. */
+int wasm_precopy_in_check(struct wasm_precopy_in *in, const uint8_t *p, size_t len, char *err,
+			  size_t errlen) __attribute__((warn_unused_result));
 void wasm_precopy_in_fini(struct wasm_precopy_in *in);
 
 #endif

@@ -32,6 +32,7 @@
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -733,6 +734,82 @@ def t_daemon_wasm():
     result("daemon_wasm", why)
 
 
+def t_daemon_wasm_replicate():
+    """lodge replicate of a WebAssembly guest between two daemons (tests/wsnap/
+    fastticks.wat: "tick N" a millisecond, its memory checked each line): lodge create
+    stby --standby HOST:PORT --kind wasm (state incoming; lodge failover refused before
+    any stream), lodge replicate src to a closed port (fails, src runs on) then to stby
+    every 50 ms; lodge kill src (SIGKILL), lodge failover stby: running, its ticks go on
+    after the last one src's log showed (that output waited for its checkpoint), never
+    one seen again, never BAD."""
+    a, b = Daemon("dar"), Daemon("dbr")
+    why = ""
+    prog = os.path.join(tmp, "fastticks.wasm")
+    if not shutil.which("wat2wasm"):
+        a.stop()
+        b.stop()
+        return print("SKIP: migrate.daemon_wasm_replicate: wat2wasm missing (apt-get install "
+                     "wabt)", flush=True)
+
+    def tk(text):
+        return [int(n) for n in re.findall(r"^tick (\d+)$", text, re.M)]
+    try:
+        r = sh("wat2wasm", os.path.join(TOP, "tests/wsnap/fastticks.wat"), "-o", prog)
+        if r.returncode:
+            return result("daemon_wasm_replicate", "wat2wasm (wabt): " + r.stderr[-200:])
+        rc, out = a.cli("create", "src", "--wasm", prog)
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return result("daemon_wasm_replicate", "create/start src: %s %s" % (out, out2))
+        if not wait_until(lambda: len(tk(a.logs("src"))) > 20, 60):
+            return result("daemon_wasm_replicate", "no ticks: " + a.logs("src")[-300:])
+        port = free_port()
+        rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port, "--kind", "wasm")
+        rc2, out2 = b.cli("start", "stby")
+        if rc or rc2:
+            return result("daemon_wasm_replicate", "create/start stby: %s %s" % (out, out2))
+        if b.inspect("stby").get("state") != "incoming":
+            why += "; stby is %s before the stream" % b.inspect("stby").get("state")
+        rc, out = b.cli("failover", "stby")
+        if rc == 0:
+            why += "; lodge failover before any stream: %r" % out
+        rc, out = a.cli("replicate", "src", "127.0.0.1:%d" % free_port())
+        if rc == 0:
+            why += "; lodge replicate to a closed port: %r" % out
+        rc, out = a.cli("replicate", "src", "127.0.0.1:%d" % port, "--interval", "50")
+        if rc:
+            return result("daemon_wasm_replicate", why + "; lodge replicate: %s; stby: %s" % (
+                out, b.inspect("stby")))
+        time.sleep(random.uniform(1.0, 2.0))
+        rc, out = a.cli("kill", "src")
+        if rc:
+            why += "; lodge kill src: %s" % out
+        seen = tk(a.logs("src"))
+        rc, out = b.cli("failover", "stby")
+        if rc:
+            why += "; lodge failover: %s" % out
+        if not wait_until(lambda: b.inspect("stby").get("state") == "running", 60):
+            why += "; stby did not become running: %s" % b.inspect("stby")
+        if not wait_until(lambda: len(tk(b.logs("stby"))) > 20, 60):
+            return result("daemon_wasm_replicate", why + "; stby does not tick: %s" %
+                          b.logs("stby")[-300:])
+        rest = tk(b.logs("stby"))
+        if seen != list(range(len(seen))) or rest != list(range(rest[0], rest[0] + len(rest))):
+            why += "; the ticks are not one by one: %s / %s" % (seen[-3:], rest[:3])
+        elif rest[0] <= seen[-1]:
+            why += "; ticks src showed came again on stby: ..%d, %d.." % (seen[-1], rest[0])
+        elif rest[0] - seen[-1] - 1 > 50:
+            why += "; %d ticks missing between %d and %d" % (rest[0] - seen[-1] - 1,
+                                                             seen[-1], rest[0])
+        if "BAD" in a.logs("src") + b.logs("stby"):
+            why += "; the program's memory changed"
+    finally:
+        b.cli("rm", "--force", "stby", timeout=60)
+        a.stop()
+        b.stop()
+    result("daemon_wasm_replicate", why)
+
+
 def t_daemon(initrd):
     result("daemon", through_daemons(initrd))
 
@@ -801,6 +878,7 @@ def main():
             disk_tests(initrd)
         if not os.environ.get("MIGRATE_ONLY") or "daemon_wasm" in os.environ["MIGRATE_ONLY"]:
             t_daemon_wasm()
+            t_daemon_wasm_replicate()
         t_bad_stream()
     finally:
         for d in DAEMONS:

@@ -15,6 +15,7 @@ destination that hangs up midway leave the source running (502); a stream that i
 Wasm snapshot, or a hand-over without a descriptor, is refused."""
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -963,6 +964,421 @@ def case_precopy(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+ENDS_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory 1)
+  (data (i32.const 200) "line\\n")
+  (func (export "_start") (local $n i32)
+    (loop $l
+      (i32.store (i32.const 0) (i32.const 200))
+      (i32.store (i32.const 4) (i32.const 5))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (i64.store (i32.const 32) (i64.const 0))
+      (i32.store8 (i32.const 40) (i32.const 0))
+      (i32.store (i32.const 48) (i32.const 1))
+      (i64.store (i32.const 56) (i64.const 20000000))
+      (i64.store (i32.const 64) (i64.const 0))
+      (i32.store16 (i32.const 72) (i32.const 0))
+      (drop (call $poll (i32.const 32) (i32.const 96) (i32.const 1) (i32.const 128)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $n) (i32.const 100))))))
+"""
+
+
+FASTTICKS = os.path.join(HERE, "fastticks.wat")
+
+
+def case_replicate(mode, jit_args, prog, auto=False):
+    """Replication of prog (memsum.wat: 64 MiB it writes and checksums, a "tick N" line
+    each pass; fastticks.wat: a line every millisecond, 64 KiB checked and rewritten
+    each) to `lodge wasm --standby`, every 50 ms: refusals first (a closed port: 502; a
+    program with --dir: 409; PUT /failover on no standby: 409; GET /replicate before
+    any: 404); then the primary is killed with SIGKILL at a random time and the standby
+    takes over (PUT /failover, or --failover auto:1000). Every tick the primary printed
+    comes before the standby's first (its output waited for the checkpoint covering
+    it: without the hold, ticks after the last checkpoint show twice), the standby's
+    ticks go on one by one with no checksum failure, and the gap between the two is at
+    most the one checkpoint the standby had and the primary had not yet released."""
+    name = "wsnap.replicate.%s.%s%s" % (os.path.basename(prog)[:-4], mode,
+                                         ".auto" if auto else "")
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        psock, ssock = os.path.join(d, "p.sock"), os.path.join(d, "s.sock")
+        pout, sout = os.path.join(d, "p.out"), os.path.join(d, "s.out")
+        port = free_port()
+        with open(sout, "w") as fo:
+            sb = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--standby", "tcp:127.0.0.1:%d" % port, "--api", ssock,
+                "--exit-file", os.path.join(d, "s.exit")] + (
+                ["--failover", "auto:1000"] if auto else []), stdout=fo,
+                stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        with open(pout, "w") as fo:
+            pr = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", psock, prog], stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(pr)
+        if not wait_file_lines(pout, 3, 120, pr):
+            return result(False, name, "no output: " + pr.stderr.read().decode()[-300:])
+        if not auto:
+            st, body = api(psock, "GET", "/replicate")
+            if st != 404:
+                why += "; GET /replicate before any: %s %s" % (st, body)
+            st, body = api(psock, "PUT", "/failover")
+            if st != 409:
+                why += "; PUT /failover on the primary: %s %s" % (st, body)
+            st, body = api(psock, "PUT", "/replicate",
+                           {"destination": "127.0.0.1:%d" % free_port(), "interval_ms": 50})
+            if st != 502:
+                why += "; a closed port: %s %s" % (st, body)
+        if not wait_listen(port):
+            return result(False, name, why + "; the standby does not listen")
+        st, body = api(psock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % port, "interval_ms": 50})
+        if st != 204:
+            return result(False, name, why + "; PUT /replicate: %s %s" % (st, body))
+        time.sleep(random.uniform(1.0, 2.5))
+        st, body = api(psock, "GET", "/replicate")
+        if st != 200 or body.get("state") != "Replicating" or body.get("checkpoints", 0) < 3:
+            why += "; GET /replicate: %s %s" % (st, body)
+        else:
+            print("# %s: %d checkpoints, RPO avg %.1f ms, paused avg %.1f ms, load %.2f" % (
+                name, body["checkpoints"], body["rpo_avg_us"] / 1000.0,
+                body["pause_avg_us"] / 1000.0, os.getloadavg()[0]))
+        pr.send_signal(signal.SIGKILL)
+        pr.wait()
+        seen = ticks_of(pout)
+        if not auto:
+            st, body = api(ssock, "PUT", "/failover")
+            if st != 204:
+                why += "; PUT /failover: %s %s" % (st, body)
+        if not wait_file_lines(sout, 4, 120, sb):
+            return result(False, name, why + "; the standby printed no 4 lines: %s" % (
+                sb.stderr.read().decode()[-300:] if sb.poll() is not None else ""))
+        sb.kill()
+        sb.wait()
+        with open(sout) as f:
+            last = f.read()
+        rest = last[:last.rfind("\n") + 1].splitlines()
+        bad = [x for x in seen + rest if not x.startswith("tick ")]
+        a = [int(x.split()[1]) for x in seen if x.startswith("tick ")]
+        b = [int(x.split()[1]) for x in rest if x.startswith("tick ")]
+        if bad:
+            why += "; the checksum failed or a line is damaged: %r" % bad[:3]
+        if a != list(range(len(a))) or not b or b != list(range(b[0], b[0] + len(b))):
+            why += "; the ticks on each side are not one by one: %s / %s" % (a[-5:], b[:5])
+        elif b[0] <= a[-1]:
+            why += "; ticks the primary printed came again on the standby: %d..%d, %d.." % (
+                a[0], a[-1], b[0])
+        elif b[0] - a[-1] - 1 > 5:
+            why += "; %d ticks are missing between the primary's %d and the standby's %d" % (
+                b[0] - a[-1] - 1, a[-1], b[0])
+        elif b[0] != a[-1] + 1:
+            print("# %s: %d ticks of the checkpoint in flight were never seen" % (
+                name, b[0] - a[-1] - 1))
+        if why:
+            why += "; the primary said %r; the standby %r" % (
+                pr.stderr.read().decode()[-400:], sb.stderr.read().decode()[-400:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+class DamagingProxy:
+    """Forwards a replication stream section by section (answers go back unchanged);
+    from checkpoint 3 on, the first checkpoint with a third section after its EPOCH
+    has that section flipped ("flip": one byte of its payload, so its CRC fails) or
+    left out ("drop": every section's CRC holds, COMMIT's count does not)."""
+
+    def __init__(self, to_port, how):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.to_port, self.how, self.damaged = to_port, how, None
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        a, _ = self.ls.accept()
+        b = socket.create_connection(("127.0.0.1", self.to_port))
+        threading.Thread(target=self.back, args=(b, a), daemon=True).start()
+
+        def read(n):
+            buf = b""
+            while len(buf) < n:
+                k = a.recv(n - len(buf))
+                if not k:
+                    raise EOFError
+                buf += k
+            return buf
+        try:
+            b.sendall(read(16))
+            epoch, nth = None, 0
+            while True:
+                h = read(24)
+                typ, _, ln = struct.unpack("<IIQ", h[:16])
+                data = read(ln)
+                if typ == 0x106:  # EPOCH
+                    epoch, nth = struct.unpack("<Q", data)[0], 0
+                nth += 1
+                if self.damaged is None and epoch is not None and epoch >= 3 and nth == 3 \
+                        and typ != 0x108:
+                    self.damaged = epoch
+                    if self.how == "drop":
+                        continue
+                    mid = len(data) // 2
+                    data = data[:mid] + bytes([data[mid] ^ 1]) + data[mid + 1:]
+                b.sendall(h + data)
+        except (EOFError, OSError):
+            pass
+
+    def back(self, b, a):
+        try:
+            while True:
+                k = b.recv(65536)
+                if not k:
+                    break
+                a.sendall(k)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def case_replicate_damaged(how):
+    """fastticks.wat replicated through a proxy that damages one checkpoint (see
+    DamagingProxy): the standby refuses it and keeps the one before; the primary says
+    the standby is gone and runs on (GET /replicate: Stopped, with the reason); PUT
+    /failover takes over from the checkpoint before the damaged one, and the program
+    goes on from there one tick at a time with its memory intact."""
+    name = "wsnap.replicate.damaged.%s" % how
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        psock, ssock = os.path.join(d, "p.sock"), os.path.join(d, "s.sock")
+        pout, sout = os.path.join(d, "p.out"), os.path.join(d, "s.out")
+        port = free_port()
+        with open(sout, "w") as fo:
+            sb = subprocess.Popen([LODGE, "wasm", "--no-jit", "--standby",
+                                   "tcp:127.0.0.1:%d" % port, "--api", ssock], stdout=fo,
+                                  stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        with open(pout, "w") as fo:
+            pr = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", psock, FASTTICKS],
+                                  stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(pr)
+        if not wait_file_lines(pout, 3, 120, pr) or not wait_listen(port):
+            return result(False, name, "no output or no standby")
+        px = DamagingProxy(port, how)
+        st, body = api(psock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % px.port, "interval_ms": 50})
+        if st != 204:
+            return result(False, name, "PUT /replicate: %s %s" % (st, body))
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped":
+                break
+            time.sleep(0.1)
+        if body.get("state") != "Stopped" or not body.get("error"):
+            why += "; the primary after the damage: %s" % body
+        n = len(ticks_of(pout))
+        if not wait_file_lines(pout, n + 20, 30, pr):
+            why += "; the primary does not run on"
+        st, body = api(ssock, "PUT", "/failover")
+        if st != 204:
+            why += "; PUT /failover: %s %s" % (st, body)
+        if not wait_file_lines(sout, 10, 120, sb):
+            return result(False, name, why + "; the standby printed no 10 lines: %s" % (
+                sb.stderr.read().decode()[-300:] if sb.poll() is not None else ""))
+        pr.kill()
+        sb.kill()
+        pr.wait()
+        sb.wait()
+        err = sb.stderr.read().decode()
+        m = re.search(r"taking over from checkpoint (\d+)", err)
+        if not m or px.damaged is None or int(m.group(1)) != px.damaged - 1:
+            why += "; damaged checkpoint %s, the standby: %r" % (px.damaged, err[-400:])
+        with open(sout) as f:
+            last = f.read()
+        rest = last[:last.rfind("\n") + 1].splitlines()
+        b = [int(x.split()[1]) for x in rest if x.startswith("tick ")]
+        if len(b) != len(rest) or b != list(range(b[0], b[0] + len(b))):
+            why += "; the standby's lines: %r" % rest[:4]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_replicate_refusals():
+    """Replication that cannot be: a program with --dir (its file writes are not
+    held): 409, it runs on; a standby given a live migration stream: exit 125 with one
+    line; a program that ends on the primary: the standby exits 0 without taking over,
+    and every line the program printed is out on the primary."""
+    name = "wsnap.replicate.refusals"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(IN_TXT)
+        sock, out = os.path.join(d, "c.sock"), os.path.join(d, "c.out")
+        with open(out, "w") as fo:
+            c = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", d + "::.", COUNTER],
+                                 stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(c)
+        if not wait_file_lines(out, 3, 60, c):
+            return result(False, name, "no output: " + c.stderr.read().decode()[-300:])
+        port = free_port()
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", port))
+        ls.listen(1)
+        st, body = api(sock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % port, "interval_ms": 50})
+        ls.close()
+        if st != 409 or "--dir" not in str(body):
+            why += "; a program with --dir: %s %s" % (st, body)
+        n = len(ticks_of(out))
+        if not wait_file_lines(out, n + 3, 30, c):
+            why += "; it did not run on"
+        # a migration's stream to a standby
+        port = free_port()
+        sb = subprocess.Popen([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        if not wait_listen(port):
+            why += "; the standby does not listen"
+        st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
+        try:
+            _, err = sb.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the standby did not end")
+        err = err.decode()
+        if st != 502 or sb.returncode != 125 or "not a replication stream" not in err:
+            why += "; a migration to a standby: %s %s; %s %r" % (st, body, sb.returncode,
+                                                                 err[-300:])
+        # a program that ends there
+        wat = os.path.join(d, "ends.wat")
+        with open(wat, "w") as f:
+            f.write(ENDS_WAT)
+        port = free_port()
+        sb = subprocess.Popen([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        psock, pout = os.path.join(d, "e.sock"), os.path.join(d, "e.out")
+        with open(pout, "w") as fo:
+            e = subprocess.Popen([LODGE, "wasm", "--api", psock, wat], stdout=fo,
+                                 stderr=subprocess.PIPE, cwd=d)
+        procs.append(e)
+        if not wait_file_lines(pout, 1, 60, e) or not wait_listen(port):
+            return result(False, name, why + "; no output or no standby for ends.wat")
+        st, body = api(psock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % port, "interval_ms": 25})
+        if st != 204:
+            why += "; PUT /replicate of ends.wat: %s %s" % (st, body)
+        try:
+            rc = e.wait(60)
+            sout_, serr = sb.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; ends.wat or its standby did not end")
+        if rc != 0 or open(pout).read() != "line\n" * 100:
+            why += "; ends.wat: status %s, %d lines" % (rc, open(pout).read().count("\n"))
+        if sb.returncode != 0 or sout_ or "ended on the primary" not in serr.decode():
+            why += "; the standby of a program that ended: %s %r %r" % (
+                sb.returncode, sout_[-100:], serr.decode()[-300:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_precopy_bandwidth():
+    """Pre-copy of memsum.wat (interpreted) under "max_bandwidth": 24 MiB/s: the
+    source's line says it sent its 64 MiB and more at no more than that (10 % slack for
+    the sections' headers and timing) and so took at least 2.4 s; the ticks go on at the
+    destination with no gap and no checksum failure."""
+    name = "wsnap.precopy.bandwidth"
+    rate = 24 << 20
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, sout, dout = (os.path.join(d, x) for x in ("src.sock", "src.out", "dst.out"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock, MEMSUM],
+                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm", "--no-jit", "--incoming",
+                                    "tcp:127.0.0.1:%d" % port], stdout=fo,
+                                   stderr=subprocess.PIPE, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port,
+                                                 "max_bandwidth": rate})
+        if st != 204:
+            dst.kill()
+            return result(False, name, "PUT /migrate: %s %s %s" % (
+                st, body, dst.communicate(timeout=30)[1].decode()[-300:]))
+        try:
+            src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the source did not end")
+        err = src.stderr.read().decode()
+        m = re.search(r"migrated to \S+: pre-copy, \d+ rounds, ([0-9.]+) MiB in ([0-9.]+) ms",
+                      err)
+        if not m:
+            return result(False, name, "no pre-copy line: %r" % err[-300:])
+        mib, ms = float(m.group(1)), float(m.group(2))
+        if mib < 64 or mib / (ms / 1000.0) > 24 * 1.1:
+            why += "; %.1f MiB in %.0f ms: over 24 MiB/s" % (mib, ms)
+        else:
+            print("# %s: %.1f MiB in %.0f ms (%.1f MiB/s), load %.2f" % (
+                name, mib, ms, mib / (ms / 1000.0), os.getloadavg()[0]))
+        if not wait_file_lines(dout, 3, 120, dst):
+            return result(False, name, why + "; the destination printed no 3 lines")
+        dst.kill()
+        dst.wait()
+        with open(dout) as f:
+            last = f.read()
+        lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        if len(nums) != len(lines):
+            why += "; the checksum failed: %r" % [x for x in lines if not x.startswith("tick ")][:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 READFILL = os.path.join(HERE, "readfill.wat")
 
 
@@ -1212,6 +1628,12 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_replicate(mode, args, MEMSUM)
+        case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
+    case_replicate_damaged("flip")
+    case_replicate_damaged("drop")
+    case_replicate_refusals()
     case_handoff_stall(["--no-jit"])
     case_deep_jit()
     case_bad_files()
@@ -1226,12 +1648,26 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_migrate(mode, args, handoff=True)
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+    case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
+    case_precopy_bandwidth()
+elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
+    case_replicate_damaged("flip")
+    case_replicate_damaged("drop")
+    case_replicate_refusals()
+elif os.environ.get("WSNAP_ONLY_REPLICATE"):
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_replicate(mode, args, MEMSUM)
+        case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
+    case_replicate_damaged("flip")
+    case_replicate_damaged("drop")
+    case_replicate_refusals()
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks

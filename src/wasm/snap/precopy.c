@@ -68,7 +68,9 @@ struct wasm_precopy {
 	uint64_t *dirty; /* a bit per page of MAX_MEMORY: still to send */
 	bool first;	 /* no round yet: zero pages need not go */
 	struct sbuf batch;
-	unsigned count; /* pages in batch */
+	unsigned count;		 /* pages in batch */
+	wasm_precopy_put_fn put; /* where this round's sections go */
+	void *put_ctx;
 	uint64_t bytes;
 	struct page_region vec[NREGIONS];
 	uint8_t page[PAGE];
@@ -163,7 +165,12 @@ int wasm_precopy_start(struct wasm_instance *inst, struct wasm_precopy **out, ch
 	return 0;
 }
 
-static int flush(struct wasm_precopy *t, int fd)
+static int put_fd(void *ctx, uint32_t type, const void *p, size_t len)
+{
+	return snap_stream_put(*(const int *)ctx, type, p, len);
+}
+
+static int flush(struct wasm_precopy *t)
 {
 	int r;
 
@@ -171,7 +178,7 @@ static int flush(struct wasm_precopy *t, int fd)
 		return 0;
 	for (unsigned i = 0; i < 4; i++)
 		t->batch.data[i] = (uint8_t)(t->count >> (8 * i));
-	r = t->batch.err ?: snap_stream_put(fd, SNAP_SEC_PAGES, t->batch.data, t->batch.len);
+	r = t->batch.err ?: t->put(t->put_ctx, SNAP_SEC_PAGES, t->batch.data, t->batch.len);
 	t->bytes += t->batch.len + 24;
 	t->batch.len = 0;
 	sbuf_put_u32(&t->batch, 0);
@@ -218,6 +225,12 @@ static bool all_zero(const uint8_t *p)
 
 int wasm_precopy_round(struct wasm_precopy *t, int fd, bool parked, uint64_t *pages)
 {
+	return wasm_precopy_round_to(t, put_fd, &fd, parked, pages);
+}
+
+int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void *ctx, bool parked,
+			  uint64_t *pages)
+{
 	struct wasm_memory *m = t->mem;
 	uint8_t *base;
 	uint64_t size, n;
@@ -225,6 +238,8 @@ int wasm_precopy_round(struct wasm_precopy *t, int fd, bool parked, uint64_t *pa
 	int r;
 
 	*pages = 0;
+	t->put = put;
+	t->put_ctx = ctx;
 	if (!m)
 		return 0;
 	base = __atomic_load_n(&m->base, __ATOMIC_ACQUIRE);
@@ -281,7 +296,7 @@ int wasm_precopy_round(struct wasm_precopy *t, int fd, bool parked, uint64_t *pa
 				sbuf_put(&t->batch, p, PAGE);
 			}
 			++*pages;
-			if (++t->count == BATCH && (r = flush(t, fd)))
+			if (++t->count == BATCH && (r = flush(t)))
 				return r;
 		}
 		if (!t->reserved && !parked)
@@ -289,9 +304,9 @@ int wasm_precopy_round(struct wasm_precopy *t, int fd, bool parked, uint64_t *pa
 	}
 	/* the first round's section says "pre-copy" to the destination, even empty */
 	if (t->first && !t->count)
-		r = snap_stream_put(fd, SNAP_SEC_PAGES, t->batch.data, t->batch.len);
+		r = put(ctx, SNAP_SEC_PAGES, t->batch.data, t->batch.len);
 	else
-		r = flush(t, fd);
+		r = flush(t);
 	t->first = false;
 	return r;
 }
@@ -338,20 +353,13 @@ int wasm_precopy_in_init(struct wasm_precopy_in *in, uint64_t max_bytes)
 	return 0;
 }
 
-int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_t len, char *err,
-			    size_t errlen)
+/* Checks a PAGES payload against the room and, with apply, takes its pages. */
+static int in_pages(struct wasm_precopy_in *in, const uint8_t *p, size_t len, bool apply, char *err,
+		    size_t errlen)
 {
-	struct wasm_precopy_in *in = opaque;
 	struct sreader r;
 	uint32_t n;
 
-	if (type != SNAP_SEC_PAGES) {
-		snprintf(err, errlen,
-			 "the stream holds a section of type 0x%x before the program's state "
-			 "(from a system VM?)",
-			 type);
-		return -EINVAL;
-	}
 	sreader_init(&r, p, len);
 	n = sread_u32(&r);
 	for (uint32_t k = 0; k < n && !r.err; k++) {
@@ -363,6 +371,13 @@ int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_
 				 (unsigned long long)idx);
 			return -EINVAL;
 		}
+		if (!apply) {
+			if (!(i & ZERO_BIT) && r.len - r.off < PAGE)
+				sreader_fail(&r);
+			else if (!(i & ZERO_BIT))
+				r.off += PAGE;
+			continue;
+		}
 		if (i & ZERO_BIT) {
 			/* a page never received is zero and untouched: a memset would
 			 * allocate it (8 bytes of stream for a 4 KiB page) */
@@ -373,12 +388,33 @@ int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_
 		in->present[idx / 64] |= 1ull << (idx % 64);
 		in->received++;
 	}
-	in->sections++;
 	if (r.err || r.off != r.len) {
 		snprintf(err, errlen, "corrupt: a PAGES section of %zu bytes for %u pages", len, n);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int wasm_precopy_in_check(struct wasm_precopy_in *in, const uint8_t *p, size_t len, char *err,
+			  size_t errlen)
+{
+	return in_pages(in, p, len, false, err, errlen);
+}
+
+int wasm_precopy_in_section(void *opaque, uint32_t type, const uint8_t *p, size_t len, char *err,
+			    size_t errlen)
+{
+	struct wasm_precopy_in *in = opaque;
+
+	if (type != SNAP_SEC_PAGES) {
+		snprintf(err, errlen,
+			 "the stream holds a section of type 0x%x before the program's state "
+			 "(from a system VM?)",
+			 type);
+		return -EINVAL;
+	}
+	in->sections++;
+	return in_pages(in, p, len, true, err, errlen);
 }
 
 void wasm_precopy_in_fini(struct wasm_precopy_in *in)

@@ -8,6 +8,7 @@
 
 #include "wasm/wasm.h"
 #include "wasm/wasi/path.h"
+#include "wasm/wasi/wasi.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -152,6 +153,9 @@ struct wasi {
 	 * fd_renumber in another thread meanwhile neither closes nor reuses it underneath. */
 	pthread_mutex_t lock;
 	bool shared;
+	/* replication (wasi_set_hold): output to the caller's fds held back; atomic */
+	wasi_hold_fn hold;
+	void *hold_opaque;
 	struct wasi_threads *threads;
 };
 

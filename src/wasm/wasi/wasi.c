@@ -469,6 +469,11 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 		if (off < 0)
 			return E_INVAL;
 		n = write ? pwritev(f->host, iov, cnt, off) : preadv(f->host, iov, cnt, off);
+	} else if (write && !f->own && __atomic_load_n(&c->w->hold, __ATOMIC_ACQUIRE)) {
+		/* replication holds it back until a checkpoint covers it (wasi_set_hold) */
+		n = c->w->hold(c->w->hold_opaque, f->host, iov, cnt);
+		if (n < 0)
+			return wasi_errno((int)-n);
 	} else if (write && !f->own && (f->flags & FDFLAG_APPEND)) {
 		/* O_APPEND for this write only (offset -1: the file position) */
 		n = pwritev2(f->host, iov, cnt, -1, RWF_APPEND);
@@ -483,6 +488,21 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 }
 
 /* May block (a pipe, a terminal): runs on a held copy of the fd, w->lock not held. */
+void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque)
+{
+	if (hold)
+		w->hold_opaque = opaque;
+	__atomic_store_n(&w->hold, hold, __ATOMIC_RELEASE);
+}
+
+bool wasi_has_own_fds(const struct wasi *w)
+{
+	for (int i = 0; i < w->nfds; i++)
+		if (w->fds[i].host >= 0 && w->fds[i].own)
+			return true;
+	return false;
+}
+
 static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 {
 	struct wasi_fd f;

@@ -58,6 +58,17 @@ int wasi_threads_enable(struct wasi *w, const struct wasm_module *m, unsigned ma
  * and the store must not be destroyed (the caller ends the process). */
 int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_info *info);
 
+/* Replication (wasm/replicate.h): while `hold` is set, what the program writes with
+ * fd_write to the caller's fds (stdio: guest fds 0-2 and their renumbered copies) goes to
+ * hold(opaque, host fd, iov, cnt) instead of the host fd, which returns the bytes it took
+ * (the program sees them written) or -errno. NULL ends it. Writes to files and sockets
+ * WASI opened itself are not held: replication refuses programs that have any. */
+struct iovec;
+typedef long (*wasi_hold_fn)(void *opaque, int host, const struct iovec *iov, int cnt);
+void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque);
+/* Whether WASI opened files, directories or sockets of its own for the program. */
+bool wasi_has_own_fds(const struct wasi *w);
+
 /* Snapshots (wasm/snap/wasi.c): appends w's state (arguments, environment, preopens, the fd
  * table with each file's path and offset) to b. Returns 0, or -ENOTSUP (a socket or an fd
  * whose path is unknown) / -errno with one line in err. */
