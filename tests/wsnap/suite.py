@@ -702,6 +702,50 @@ def case_deep(mode, jit_args, extra=()):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_deep_gc(mode, jit_args):
+    """gcdeep.wat paused while a list is held only by a translated frame below the
+    outermost run and collections run under --max-memory 16M: the pause parks (the
+    snapshot is refused for the references, not_supported, which it checks only once
+    parked where a snapshot can stand, not busy), and after a resume the program
+    goes on interpreted (then translated again) to the right sum, no line lost."""
+    name = "wsnap.%s.deep-gc" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--max-memory", "16M", "--api",
+                                                          sock, os.path.join(HERE, "gcdeep.wat")],
+                             stdout=fo, stderr=subprocess.PIPE)
+    try:
+        if not wait_file_lines(out, 40, 60, p):
+            result(False, name, "no 40 lines")
+            return
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        snap = os.path.join(d, "g.snap")
+        t0 = time.time()
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        took = time.time() - t0
+        st3, body3 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+        rc = p.wait(timeout=120)
+        lines = open(out).read().splitlines()
+        why = deep_lines("\n".join(lines[:-1]))
+        if st != 204 or st3 != 204:
+            why = "pause %s %s, resume %s %s" % (st, body, st3, body3)
+        elif st2 != 409 or "not_supported" not in str(body2) or took > 4:
+            why = "snapshot: %s %s after %.1f s" % (st2, body2, took)
+        elif rc != 0 or len(lines) != 201 or lines[-1] != "sum 500500":
+            why = "status %s, %d lines, last %r: %s" % (rc, len(lines), lines[-1:],
+                                                       p.stderr.read().decode()[-300:])
+        result(not why, name, why or "")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        result(False, name, "%s" % e)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_deep_migrate(mode, jit_args):
     """deepcount.wat migrated (stop and copy over TCP) while it runs below a translated
     frame: the destination goes on with the next line to the end, no gap, no repeat."""
@@ -1329,6 +1373,7 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
         case_deep_migrate(mode, args)
+        case_deep_gc(mode, args)
     case_deep("jit", [], ("--max-memory", "16M"))
     case_deep("jit-eager", ["--jit-eager"], ("--max-memory", "16M"))
     case_bad_files()
@@ -1354,6 +1399,7 @@ elif os.environ.get("WSNAP_ONLY_DEEP"):  # the pauses below translated frames
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
         case_deep_migrate(mode, args)
+        case_deep_gc(mode, args)
     case_deep("jit", [], ("--max-memory", "16M"))
     case_deep("jit-eager", ["--jit-eager"], ("--max-memory", "16M"))
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
