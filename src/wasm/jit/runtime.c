@@ -497,8 +497,12 @@ static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, un
 {
 	if (wasm_jit_heat(j, f, 1))
 		return (struct wasm_jit_pair){0, (uint64_t)(uintptr_t)f->jit_foreign};
+	/* the callee's level is 16 bytes below its caller's body (the return address and
+	 * STUB_INTERP's push); reached by a tail call from the entry frame, caller is the
+	 * entry rsp itself, so its depth is the entry's (no caller's depth plus one, which
+	 * would underflow) */
 	stand(j, NULL, NULL, fp, caller - 16);
-	return (struct wasm_jit_pair){interp(j, f, fp, depth_of(j, caller) + 1), 0};
+	return (struct wasm_jit_pair){interp(j, f, fp, depth_of(j, caller - 16)), 0};
 }
 
 /* ----- stubs ----- */
