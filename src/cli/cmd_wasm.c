@@ -771,9 +771,10 @@ static int ctl_pause(void *opaque)
 	for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 		usleep(1000);
 	if (c->snapshots && !wasm_store_parked(st)) {
-		/* Translated code that does not come back to the interpreter (a loop in a
-		 * function it called itself): park anywhere rather than run on while
-		 * paused; a snapshot then answers busy until a resume. */
+		/* Code that reaches no point a snapshot can stand at (a loop of tail
+		 * calls only, a host function that called back into Wasm code): park
+		 * anywhere rather than run on while paused; a snapshot then answers busy
+		 * until a resume. */
 		wasm_store_set_snapshots(st, false);
 		for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 			usleep(1000);
@@ -873,8 +874,9 @@ static int ctl_wait_ready(struct wasm_ctl *c, struct wasm_store *st, char *err, 
 	if (!wasm_snapshot_ready(st)) {
 		snprintf(err, errlen, "%s",
 			 wasm_store_parked(st)
-				 ? "the program paused in translated code that did not return to "
-				   "the interpreter; resume it and try again"
+				 ? "the program paused where its state cannot be saved (in a loop "
+				   "of tail calls, or a host function's call back into it); resume "
+				   "it and try again"
 				 : "the program has not reached a point where its state can be "
 				   "saved (it is blocked in a WASI call); try again");
 		return -EAGAIN;

@@ -412,7 +412,8 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 }
 
 /* Runs translated code (wasm_jit_run) as a stretch of the value stack of its own
- * (struct wasm_act): its frames, from fp up, are scanned conservatively by a collection. */
+ * (struct wasm_act): a collection finds its frames with wasm_jit_walk and scans each
+ * with its stack map. */
 static enum wasm_trap jit_enter(struct wasm_store *s, const void *code, union wasm_slot *fp,
 				size_t depth)
 {
@@ -422,6 +423,8 @@ static enum wasm_trap jit_enter(struct wasm_store *s, const void *code, union wa
 	a.prev = s->act;
 	a.kind = WASM_ACT_JIT;
 	a.base = fp;
+	a.fn = NULL;
+	a.jsp = 0; /* set when its code calls out */
 	s->act = &a;
 	t = wasm_jit_run(s->jit, code, fp, depth);
 	s->act = a.prev;
@@ -473,6 +476,7 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 	/* this run's stretch of the value stack, for precise roots (LEAVE) */
 	struct wasm_act act = {.prev = s->act,
 			       .kind = WASM_ACT_INTERP,
+			       .top = top,
 			       .base = fp,
 			       .fr0 = s->nframes,
 			       .frn = s->nframes};
@@ -515,6 +519,8 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 			s->at.fn = NULL;                                                           \
 			if (t_)                                                                    \
 				TRAP(t_);                                                          \
+			if (!(ticked_) && !top && jit)                                             \
+				NESTED_PAUSE(true);                                                \
 		}                                                                                  \
 	} while (0)
 /* a loop back-edge (pc is the loop's start): a function translated meanwhile continues
@@ -527,25 +533,53 @@ static enum wasm_trap run(struct wasm_store *s, struct wasm_func *entry, bool ti
 			s->at.fn = NULL;                                                           \
 			if (t_)                                                                    \
 				TRAP(t_);                                                          \
+			if (!top && jit)                                                           \
+				NESTED_PAUSE(false);                                               \
 			if (jit && fn->jit)                                                        \
 				goto osr;                                                          \
 		}                                                                                  \
 	} while (0)
-/* Translated code left for the interpreter (WASM_TRAP_DEOPT) in the function it entered,
- * f_ on frame fp_, or in one that took that frame by tail calls: go on there in the
- * interpreter. */
+/* A run inside translated code (not the outermost) at a loop's start or a call op (pc)
+ * while a pause for a snapshot waits: every frame goes to the outermost run, which goes
+ * on here (wasm_jit_deopt), and this run returns WASM_TRAP_DEOPT up to it. At a call op
+ * (uncount_) the tick just counted is given back: the outermost run counts it again. */
+#define NESTED_PAUSE(uncount_)                                                                     \
+	do {                                                                                       \
+		if (unlikely(atomic_load_explicit(&s->pause, memory_order_relaxed) &&              \
+			     atomic_load_explicit(&s->snap_points, memory_order_relaxed))) {       \
+			LEAVE(NULL, NULL, false);                                                  \
+			if (wasm_jit_deopt(s->jit, fn, pc, fp, (size_t)(fr - s->frames))) {        \
+				fuel.ticks += (uncount_);                                          \
+				trap = WASM_TRAP_DEOPT;                                            \
+				goto propagate;                                                    \
+			}                                                                          \
+		}                                                                                  \
+	} while (0)
+/* Translated code left for the interpreter (WASM_TRAP_DEOPT), entered by this run on
+ * frame fp_ at call depth fr: the outermost run goes on in the interpreter where the
+ * innermost frame stood, every frame above its own now its frames (wasm_jit_deopted);
+ * any other run passes it on. */
 #define DEOPTED(f_, fp_)                                                                           \
 	do {                                                                                       \
 		struct wasm_func *df_;                                                             \
 		union wasm_slot *dfp_;                                                             \
+		size_t dn_;                                                                        \
 		(void)(f_);                                                                        \
-		wasm_jit_deopted(s->jit, &df_, &pc, &dfp_);                                        \
-		if (unlikely(dfp_ != (fp_)))                                                       \
-			TRAP(WASM_TRAP_HOST); /* cannot happen: only the entered frame */          \
+		if (!top) { /* a run inside translated code: the outermost goes on */              \
+			trap = WASM_TRAP_DEOPT;                                                    \
+			goto propagate;                                                            \
+		}                                                                                  \
+		wasm_jit_deopted(s->jit, &df_, &pc, &dfp_, &dn_);                                  \
+		if (unlikely(s->frames + dn_ < fr || dfp_ < (fp_)))                                \
+			TRAP(WASM_TRAP_HOST); /* cannot happen */                                  \
+		fr = s->frames + dn_;                                                              \
 		fn = df_;                                                                          \
 		fp = dfp_;                                                                         \
 		inst = fn->inst;                                                                   \
 		RELOAD_MEM();                                                                      \
+		/* the next check parks: the chunk ends here (the ticks used stay counted) */      \
+		fuel.chunk -= fuel.ticks;                                                          \
+		fuel.ticks = 0;                                                                    \
 	} while (0)
 /* p = the checked host address of a size-byte access at fp[addr_slot] + off. Out of
  * bounds, the op may still be fine: the compiler may have folded an address add into
@@ -1588,6 +1622,8 @@ do_call_code:
 			NEXT();
 		}
 	}
+	if (!top && jit)
+		NESTED_PAUSE(false);
 	wasm_fuel_sync(s, &fuel);
 	AT(pc, ret, false);
 	LEAVE(fn, ret, false);
@@ -1734,6 +1770,7 @@ done:
 #undef TICK
 #undef AT
 #undef LEAVE
+#undef NESTED_PAUSE
 #undef DEOPTED
 #undef MEM_AT
 #undef RELOAD_MEM

@@ -8,7 +8,8 @@
  * mark-and-sweep collector frees the unreachable ones when a throw finds the list grown
  * to twice what the last collection kept (at least EXN_GC_MIN). The roots are the value
  * stack as the GC heap's collector walks it (wasm_gc_stack_roots: interpreter frames and
- * host-call arguments precisely from stack maps, translated frames conservatively), the
+ * host-call arguments precisely from stack maps, translated frames found by the JIT's
+ * frame walk and scanned with the same maps), the
  * values being thrown, every exnref global and table, the exception in flight, every GC
  * object's references, and the reference values of reachable exceptions (by their tag's
  * types). A loop that throws and catches forever runs in bounded memory. Each exception

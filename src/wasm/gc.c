@@ -13,10 +13,10 @@
  * wasm_gc_stack_roots): interpreter frames precisely from the stack maps the compiler
  * records per safepoint (reference locals, and the operand entries holding references
  * at each call op, allocating op and throw), host-call arguments as passed, translated
- * frames (which have no maps) conservatively: a word that is a live object's address
- * keeps it. Then the values an allocation is made for (s->hold), every reference global
- * and table of the store, every instance's element segments, the embedder's pins and the
- * reference values of every exception (exn.c); objects are then scanned precisely from
+ * frames with the same maps (each stands at a call op: wasm_jit_walk finds them from
+ * the return addresses on the host stack). Then the values an allocation is made for (s->hold),
+ * every reference global and table of the store, every instance's element segments, the embedder's
+ * pins and the reference values of every exception (exn.c); objects are then scanned precisely from
  * their types. It runs when the bytes allocated since the last one reach
  * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
  * in the store's budget (--max-memory), which is charged for every slab and large
@@ -25,6 +25,8 @@
  * (constant expressions hold objects in C variables then).
  */
 #include "wasm/internal.h"
+
+#include "wasm/jit/jit.h"
 
 #include "core/alloc.h"
 
@@ -497,14 +499,26 @@ void wasm_exn_each_ref(const struct wasm_exn *x, void (*cb)(void *, uint64_t), v
 	}
 }
 
+struct jit_roots {
+	void (*cb)(void *, uint64_t);
+	void *ctx;
+};
+
+static void jit_frame_roots(void *ctx, struct wasm_func *f, const uint32_t *pc, union wasm_slot *fp,
+			    size_t depth)
+{
+	const struct jit_roots *r = ctx;
+
+	(void)depth;
+	frame_roots(f, fp, (uint32_t)(pc - f->code->ops) << 1, r->cb, r->ctx);
+}
+
 void wasm_gc_stack_roots(struct wasm_store *s, const union wasm_slot *top,
 			 void (*cb)(void *, uint64_t), void *ctx)
 {
-	/* the end of the stretch an innermost translated one runs up to */
-	const union wasm_slot *limit = top ? top : s->stack + s->sp;
-
+	(void)top; /* every stretch is walked precisely: no end needed */
 	hold_roots(s, cb, ctx);
-	for (const struct wasm_act *a = s->act; a; limit = a->base, a = a->prev) {
+	for (const struct wasm_act *a = s->act; a; a = a->prev) {
 		switch (a->kind) {
 		case WASM_ACT_INTERP:
 			if (a->fn)
@@ -517,12 +531,13 @@ void wasm_gc_stack_roots(struct wasm_store *s, const union wasm_slot *top,
 					    (uint32_t)(fr->pc - fr->func->code->ops) << 1, cb, ctx);
 			}
 			break;
-		case WASM_ACT_JIT:
-			/* translated frames have no stack maps: every slot up to the next
-			 * inner stretch (their cached values are written back at calls) */
-			for (const union wasm_slot *p = a->base; p < limit; p++)
-				cb(ctx, p->i64);
+		case WASM_ACT_JIT: {
+			/* translated frames: each at a call (cached values written back
+			 * before it), scanned with the interpreter's map of that position */
+			struct jit_roots r = {cb, ctx};
+			(void)wasm_jit_walk(s->jit, a, jit_frame_roots, &r);
 			break;
+		}
 		default: { /* WASM_ACT_HOST */
 			const struct wasm_ftype *t = a->type;
 			uint32_t off = 0, n = 0;

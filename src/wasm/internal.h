@@ -494,8 +494,12 @@ struct wasm_jit;
  *   (callers at their call ops) and, when fn is set, fn standing at pc on fp (a call's
  *   return pc, or the start of an allocating op or throw: at_op). run() sets these
  *   whenever it leaves for code that may collect (calls out, allocation, throw).
- * - WASM_ACT_JIT, translated code entered on base: its frames, up to the next inner
- *   stretch's base, are scanned conservatively (they have no stack maps).
+ * - WASM_ACT_JIT, translated code entered on base: whenever it calls out of translated
+ *   code (jit/runtime.c) its innermost frame notes where it stands: fn at pc on fp (fn
+ *   NULL: no frame of its own, fp its callee's), its body's host stack address jsp, the
+ *   entry frame's body jtop and call depth jdepth; wasm_jit_walk finds every frame from
+ *   there through the return addresses, and each is scanned with the interpreter's map
+ *   of its position (translated code uses the interpreter's slots).
  * - WASM_ACT_HOST, a host function called with its arguments at base (type: its
  *   callee's): the reference arguments as passed, kept until it returns. */
 enum { WASM_ACT_INTERP, WASM_ACT_JIT, WASM_ACT_HOST };
@@ -504,11 +508,14 @@ struct wasm_act {
 	struct wasm_act *prev;
 	uint8_t kind;
 	bool at_op;
+	bool top; /* INTERP: the outermost run (exec.c run's `top`) */
 	union wasm_slot *base;
 	struct wasm_func *fn;
 	const uint32_t *pc;
 	union wasm_slot *fp;
 	size_t fr0, frn;
+	uintptr_t jsp, jtop;		   /* JIT */
+	size_t jdepth;			   /* JIT */
 	const struct wasm_ftype *type;	   /* HOST */
 	uint32_t nrefs;			   /* HOST: reference arguments kept in refs */
 	uint64_t refs[WASM_ACT_HOST_REFS]; /* HOST: the first ones (the rest: at base) */
@@ -860,9 +867,9 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top);
 /* Frees every object (the store's end). */
 void wasm_gc_free_all(struct wasm_store *s);
 /* Calls fn for every value the value stack holds that may be a reference of the any,
- * extern or exn hierarchy (s->act: precisely, from stack maps, for interpreter frames and
- * host-call arguments; conservatively for translated frames, up to top for innermost
- * ones), and for the values held for an allocation (s->hold). */
+ * extern or exn hierarchy (s->act: precisely, from stack maps, for interpreter and
+ * translated frames, and host-call arguments; top is not needed any more), and for the
+ * values held for an allocation (s->hold). */
 void wasm_gc_stack_roots(struct wasm_store *s, const union wasm_slot *top,
 			 void (*fn)(void *, uint64_t), void *ctx);
 /* Holds vals for an allocation (s->hold): the values of t's fields (WASM_HOLD_FIELDS),

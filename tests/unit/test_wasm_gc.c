@@ -292,6 +292,18 @@ static const char roots_src[] =
 	" (func (export \"arg\") (call $gc_ref (struct.new $s (i64.const 6))))\n"
 	/* a translated frame (no GC instruction: the JIT takes it) */
 	" (func (export \"tr\") (param anyref) (result anyref) (call $gc) (local.get 0))\n"
+	/* translated frames two levels above the collection (translated code calling
+	 * translated code), and above an interpreted function (struct.new keeps it so) that
+	 * translated code called: a reference local keeps its object, an i64 equal to an
+	 * object's address keeps nothing */
+	" (func $inner (call $gc))\n"
+	" (func $viaint (drop (struct.new $s (i64.const 1))) (call $gc))\n"
+	" (func (export \"tr2\") (param anyref) (result anyref) (call $inner) (local.get 0))\n"
+	" (func (export \"trint\") (param anyref) (result anyref) (call $viaint) (local.get 0))\n"
+	" (func (export \"num2\") (param i64) (local i64) (local.set 1 (local.get 0))\n"
+	"   (call $inner))\n"
+	" (func (export \"numint\") (param i64) (local i64) (local.set 1 (local.get 0))\n"
+	"   (call $viaint))\n"
 	/* an exception's payload, held by an exnref local */
 	" (func (export \"exn\") (result i64) (local $x exnref)\n"
 	"   (local.set $x (block $h (result exnref)\n"
@@ -405,7 +417,10 @@ static int test_precise_roots(void)
 }
 
 /* Translated code (every function without GC instructions, translated at once): an
- * object held only in its frame survives a collection its call out makes. */
+ * object held only in its frame survives a collection its call out makes, directly, two
+ * translated levels down or from an interpreted callee; an object whose address only an
+ * i64 in a translated frame holds is freed (the conservative scan of translated frames
+ * kept it). */
 static int test_translated_roots(void)
 {
 	struct wasm_module *m = NULL;
@@ -424,6 +439,30 @@ static int test_translated_roots(void)
 	CHECK_EQ(res[0].ext, arg.ext);
 	CHECK_EQ(wasm_call(s, export_func(inst, "loc"), &arg, res, NULL), WASM_TRAP_NONE);
 	CHECK_EQ(res[0].i64, 8);
+	for (int i = 0; i < 2; i++) {
+		roots_seen = 99;
+		CHECK_EQ(wasm_call(s, export_func(inst, i ? "trint" : "tr2"), &arg, res, NULL),
+			 WASM_TRAP_NONE);
+		CHECK_EQ(roots_seen, 1);
+		CHECK_EQ(res[0].ext, arg.ext);
+	}
+	{
+		static const char *const num[] = {"num", "num2", "numint"};
+		struct wasm_jit_stats st;
+		for (int i = 0; i < 3; i++) {
+			arg.i64 = 1000;
+			CHECK_EQ(wasm_call(s, export_func(inst, "mk"), &arg, res, NULL),
+				 WASM_TRAP_NONE);
+			arg.i64 = res[0].ext; /* its address, as a number */
+			roots_seen = 99;
+			CHECK_EQ(wasm_call(s, export_func(inst, num[i]), &arg, NULL, NULL),
+				 WASM_TRAP_NONE);
+			CHECK_EQ(roots_seen, 0);
+		}
+		/* they ran translated: num, num2, numint, inner, tr, tr2, trint at least */
+		wasm_store_jit_stats(s, &st);
+		CHECK(st.translated >= 7);
+	}
 	wasm_store_destroy(s);
 	wasm_module_destroy(m);
 	return 0;

@@ -552,16 +552,18 @@ check2 gc-rooted 0 "2500050000" -- --max-memory 16M --invoke rooted $g 50000 100
 check2 gc-mixed-refs 0 "53" -- --max-memory 16M --invoke mixed $g 1000000
 check2 gc-over-budget 134 "lodge wasm: gc.wat: trap: out of memory: the GC heap (structs and arrays) would exceed the memory budget (--max-memory) even after a collection in function 1 (list) at offset 0x105 (gc.wat:38:16)" \
 	-- --max-memory 16M --invoke hoard $g 1000000
-# precise stack roots (gc_roots.wat): a list held only as an operand below a call, or as
-# a callee's argument, survives the collections the call causes, interpreted and with the JIT
+# precise stack roots (gc_roots.wat): a list held only as an operand below a call, as
+# a callee's argument, or in a translated frame two calls up, survives the collections the call causes, interpreted and with the JIT
 gr=gc_roots.wat
 check2 gc-root-operand 0 "5000050000" -- --max-memory 16M --invoke operand $gr 100000 1000000
 check2 gc-root-argument 0 "5000050000" -- --max-memory 16M --invoke argument $gr 100000 1000000
+check2 gc-root-translated 0 "5000050000" -- --max-memory 16M --invoke translated $gr 100000 1000000
 # the same with a collection at every allocation and throw (the test build's hook; elsewhere
 # it runs as above): a slot missing from a stack map frees a live node at once
 export LODGE_TEST_HOOK=gc-stress
 check2 gc-stress-root-operand 0 "500500" -- --invoke operand $gr 1000 5000
 check2 gc-stress-root-argument 0 "500500" -- --invoke argument $gr 1000 5000
+check2 gc-stress-root-translated 0 "500500" -- --invoke translated $gr 1000 5000
 unset LODGE_TEST_HOOK
 # typed function references: call_ref through a typed table, null references trapping
 # where they are used

@@ -59,11 +59,34 @@ const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc);
 /* Fills st for wasm_store_jit_stats. */
 void wasm_jit_stats(const struct wasm_jit *j, struct wasm_jit_stats *st);
 
-/* After wasm_jit_run returned WASM_TRAP_DEOPT: the function the innermost entry ran, the
- * pc (a loop's start or a host call op) and the frame where the interpreter goes on. Its
- * frame slots hold every value (translated code wrote its cached slots back). */
+/* After wasm_jit_run returned WASM_TRAP_DEOPT: the function the innermost translated
+ * frame ran, the pc (a loop's start, a call op or a host call op) and the frame where the
+ * interpreter goes on, and its call depth: s->frames below it hold its callers (the
+ * translated ones written there as interpreter frames). Its frame slots hold every value
+ * (translated code wrote its cached slots back). */
 void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint32_t **pc,
-		      union wasm_slot **fp);
+		      union wasm_slot **fp, size_t *nframes);
+
+/* The frames of a stretch of translated code (a WASM_ACT_JIT whose code called out of
+ * it: the JIT's C side notes where its innermost frame stands, in a), innermost first:
+ * fn(ctx, f, pc, fp, depth) for f standing at pc (a call op's return pc) on frame fp at
+ * call depth depth. Each level is found from the return address on the host stack (a
+ * table per translated function). Returns false when the walk did not end at the
+ * stretch's entry frame (cannot happen). */
+typedef void (*wasm_jit_frame_fn)(void *ctx, struct wasm_func *f, const uint32_t *pc,
+				  union wasm_slot *fp, size_t depth);
+bool wasm_jit_walk(const struct wasm_jit *j, const struct wasm_act *a, wasm_jit_frame_fn fn,
+		   void *ctx);
+
+/* Leaving for the outermost interpreter run (a pause for a snapshot): when every
+ * stretch of s->act is translated code or an interpreter run, the outermost being the
+ * outermost run (no host function's C frame between), writes every frame of them to
+ * s->frames as the interpreter's (translated ones at their calls' return pcs) and notes
+ * that f goes on at pc on fp at call depth nframes (wasm_jit_deopted); then the caller
+ * returns WASM_TRAP_DEOPT, which every run but the outermost passes on. Returns false
+ * (nothing to do) otherwise. */
+bool wasm_jit_deopt(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
+		    union wasm_slot *fp, size_t nframes);
 
 /* Whether the host stack has room here for C code to enter translated code. */
 bool wasm_jit_stack_ok(struct wasm_jit *j);

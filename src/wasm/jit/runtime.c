@@ -127,6 +127,14 @@ static enum wasm_trap interp(struct wasm_jit *j, struct wasm_func *f, union wasm
 	return t;
 }
 
+/* The words of the call op at idx of f's code (CALL, CALL_LOCAL, CALL_INDIRECT, CALL_REF). */
+static uint32_t call_len(const struct wasm_jit *j, struct wasm_func *f, uint32_t idx)
+{
+	const uint32_t *pc = pc_of(f, idx);
+
+	return wasm_jit_op_len(pc, wasm_jit_op_of(j, pc[0]), f->code->nops - idx);
+}
+
 /* The callee and its frame of the call op at pc (CALL, CALL_LOCAL, CALL_INDIRECT,
  * CALL_REF). */
 static struct wasm_func *callee_of(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
@@ -150,31 +158,146 @@ static struct wasm_func *callee_of(struct wasm_jit *j, struct wasm_func *f, cons
 	}
 }
 
+/* ----- where translated frames stand: the frame walk ----- */
+
+/* Where the innermost translated frame of the running stretch (s->act, a WASM_ACT_JIT:
+ * C helpers run with no inner stretch) stands as it calls out: f at pc on fp with its
+ * body at host stack address body, or (f NULL) no frame of its own, fp being its callee's
+ * frame and body 16 bytes below its caller's body. wasm_jit_walk reads it. */
+static void stand(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc, union wasm_slot *fp,
+		  uintptr_t body)
+{
+	struct wasm_act *a = j->s->act;
+
+	a->fn = f;
+	a->pc = pc;
+	a->fp = fp;
+	a->at_op = false;
+	a->jsp = body;
+	a->jtop = j->entry_rsp - 16;
+	a->jdepth = j->depth0;
+}
+
+/* The call whose return address is r, and its function: a binary search of the
+ * translated functions by address, then of the function's calls. NULL when r is no call
+ * of translated code. */
+static const struct wasm_jit_ret *ret_at(const struct wasm_jit *j, uintptr_t r,
+					 struct wasm_func **f)
+{
+	size_t lo = 0, hi = j->nbyaddr;
+	const struct wasm_jit_code *c;
+	uint32_t off, a = 0, b;
+
+	while (lo < hi) { /* the last function starting at or below r */
+		size_t mid = (lo + hi) / 2;
+		if (j->byaddr[mid]->start <= r)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || r >= (c = j->byaddr[lo - 1])->end)
+		return NULL;
+	off = (uint32_t)(r - c->start);
+	b = c->nrets;
+	while (a < b) {
+		uint32_t mid = (a + b) / 2;
+		if (c->rets[mid].off < off)
+			a = mid + 1;
+		else if (c->rets[mid].off > off)
+			b = mid;
+		else {
+			*f = c->f;
+			return &c->rets[mid];
+		}
+	}
+	return NULL;
+}
+
+bool wasm_jit_walk(const struct wasm_jit *j, const struct wasm_act *a, wasm_jit_frame_fn fn,
+		   void *ctx)
+{
+	uintptr_t body = a->jsp;
+	union wasm_slot *fp = a->fp;
+
+	if (!body) /* it never called out: nothing can have looked */
+		return true;
+	if (a->fn)
+		fn(ctx, a->fn, a->pc, fp, a->jdepth + (a->jtop - body) / 16);
+	/* each level: its pad, then the return address into its caller's call */
+	while (body < a->jtop) {
+		uintptr_t r = *(const uintptr_t *)(body + 8);
+		struct wasm_func *f = NULL;
+		const struct wasm_jit_ret *c = ret_at(j, r, &f);
+		if (!c)
+			return false;
+		body += 16;
+		fp -= c->base;
+		fn(ctx, f, f->code->ops + c->ret, fp, a->jdepth + (a->jtop - body) / 16);
+	}
+	return body == a->jtop && fp == a->base;
+}
+
+/* Deoptimising: every frame of the walk becomes an interpreter frame in s->frames, at its
+ * depth (the frame array's slots from the stretch's entry depth on are its callers'). */
+static void to_frames(void *ctx, struct wasm_func *f, const uint32_t *pc, union wasm_slot *fp,
+		      size_t depth)
+{
+	struct wasm_store *s = ctx;
+
+	if (depth < s->max_frames)
+		s->frames[depth] = (struct wasm_frame){pc, fp, f, f->inst};
+}
+
+bool wasm_jit_deopt(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
+		    union wasm_slot *fp, size_t nframes)
+{
+	struct wasm_store *s = j->s;
+	const struct wasm_act *a;
+
+	for (a = s->act; a; a = a->prev)
+		if (a->kind == WASM_ACT_HOST || (a->kind == WASM_ACT_JIT && !a->jsp) ||
+		    (!a->prev && (a->kind != WASM_ACT_INTERP || !a->top)))
+			return false; /* a host function's C frame: it cannot be left */
+	if (nframes >= s->max_frames)
+		return false;
+	for (a = s->act; a; a = a->prev) {
+		if (a->kind == WASM_ACT_JIT) {
+			if (!wasm_jit_walk(j, a, to_frames, s))
+				return false; /* cannot happen: every return address is a call's */
+		} else if (a->fn) {	      /* a run that called translated code: its frame */
+			to_frames(s, a->fn, a->pc, a->fp, a->frn);
+		}
+	}
+	j->deopt_func = f;
+	j->deopt_pc = (uint32_t)(pc - f->code->ops);
+	j->deopt_fp = fp;
+	j->deopt_nframes = nframes;
+	return true;
+}
+
 /* With snapshots on and a pause asked for, translated code leaves for the interpreter
- * (WASM_TRAP_DEOPT) at a loop back-edge or a host call of the function the innermost
- * entry ran, when that entry is the outermost interpreter run's: then every frame is the
- * interpreter's and the pause parks where a snapshot can save it (wasm/snapshot.c).
- * Deeper translated frames go on until they return to such a point. */
-static bool deopt_here(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+ * (WASM_TRAP_DEOPT, wasm_jit_deopt) at a loop back-edge, a call's tick or a host call, at
+ * any depth: f goes on at idx (a loop's start or a call op) on fp. body: f's body's host
+ * stack address. */
+static bool deopt_here(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp,
+		       uintptr_t body)
 {
 	struct wasm_store *s = j->s;
 
 	if (!atomic_load_explicit(&s->snap_points, memory_order_relaxed) ||
-	    !atomic_load_explicit(&s->pause, memory_order_relaxed) || s->runs != 1 ||
-	    depth_of(j, j->site_rsp + 8) != j->depth0)
+	    !atomic_load_explicit(&s->pause, memory_order_relaxed))
 		return false;
-	j->deopt_func = f;
-	j->deopt_pc = idx;
-	j->deopt_fp = fp;
-	return true;
+	stand(j, NULL, NULL, fp, body);
+	return wasm_jit_deopt(j, f, f->code->ops + idx, fp, depth_of(j, body));
 }
 
 void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint32_t **pc,
-		      union wasm_slot **fp)
+		      union wasm_slot **fp, size_t *nframes)
 {
 	*f = j->deopt_func;
 	*pc = j->deopt_func->code->ops + j->deopt_pc;
 	*fp = j->deopt_fp;
+	*nframes = j->deopt_nframes;
 }
 
 /* ----- C functions translated code calls (STUB_CCALL: j, f, pc index, fp) ----- */
@@ -188,13 +311,28 @@ uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	return t;
 }
 
+/* Whether the op at idx is a call a pause may stand at (not a tail call). */
+static bool plain_call(const struct wasm_jit *j, struct wasm_func *f, uint32_t idx)
+{
+	unsigned op = wasm_jit_op_of(j, f->code->ops[idx]);
+
+	return op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT;
+}
+
 uint64_t wasm_jit_c_tick(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
 {
+	/* site_arg: 1 at a loop back-edge (the cached slots written back), 0 at a call, 2 at
+	 * a call whose stub pushed rax twice */
+	uintptr_t body = j->site_rsp + 8 + (j->site_arg == 2 ? 16 : 0);
 	enum wasm_trap t;
 
-	/* site_arg: 1 at a loop back-edge (the cached slots written back), 0 at a call */
-	if (j->site_arg == 1 && deopt_here(j, f, idx, fp))
+	if (j->site_arg == 1 && deopt_here(j, f, idx, fp, body))
 		return WASM_TRAP_DEOPT;
+	/* at a call the interpreter makes the call again, counting its tick: uncounted here */
+	if (j->site_arg != 1 && plain_call(j, f, idx) && deopt_here(j, f, idx, fp, body)) {
+		j->ticks++;
+		return WASM_TRAP_DEOPT;
+	}
 	t = tick(j);
 	if (!t)
 		hurry(j);
@@ -239,6 +377,7 @@ uint64_t wasm_jit_c_deep(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 			return t;
 		}
 	}
+	stand(j, f, pc + call_len(j, f, idx), fp, j->site_rsp + 8);
 	return interp(j, callee, nfp, depth + 1);
 }
 
@@ -250,8 +389,9 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	struct wasm_func *callee = callee_of(j, f, pc, fp, &nfp);
 	enum wasm_trap t;
 
-	if (deopt_here(j, f, idx, fp)) /* the interpreter makes the call */
+	if (deopt_here(j, f, idx, fp, j->site_rsp + 8)) /* the interpreter makes the call */
 		return WASM_TRAP_DEOPT;
+	stand(j, f, pc + call_len(j, f, idx), fp, j->site_rsp + 8);
 	fuel_out(j);
 	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth);
 	fuel_in(j);
@@ -270,6 +410,7 @@ uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t 
 	size_t depth = depth_of(j, j->site_rsp + 8);
 	enum wasm_trap t;
 
+	stand(j, NULL, NULL, fp, j->site_rsp + 8); /* f's frame is the host call's now */
 	fuel_out(j);
 	t = wasm_exec_call_host(j->s, callee, f->inst, fp, depth);
 	fuel_in(j);
@@ -357,7 +498,12 @@ static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, un
 {
 	if (wasm_jit_heat(j, f, 1))
 		return (struct wasm_jit_pair){0, (uint64_t)(uintptr_t)f->jit_foreign};
-	return (struct wasm_jit_pair){interp(j, f, fp, depth_of(j, caller) + 1), 0};
+	/* the callee's level is 16 bytes below its caller's body (the return address and
+	 * STUB_INTERP's push); reached by a tail call from the entry frame, caller is the
+	 * entry rsp itself, so its depth is the entry's (no caller's depth plus one, which
+	 * would underflow) */
+	stand(j, NULL, NULL, fp, caller - 16);
+	return (struct wasm_jit_pair){interp(j, f, fp, depth_of(j, caller - 16)), 0};
 }
 
 /* ----- stubs ----- */
@@ -645,6 +791,7 @@ void wasm_jit_destroy(struct wasm_jit *j)
 		struct wasm_jit_code *c = j->codes;
 		j->codes = c->next;
 		core_free(c->osr);
+		core_free(c->rets);
 		core_free(c);
 	}
 	jitbuf_fini(&j->buf);
@@ -653,6 +800,7 @@ void wasm_jit_destroy(struct wasm_jit *j)
 	core_free(j->rev);
 	core_free(j->staging);
 	core_free(j->sites);
+	core_free(j->byaddr);
 	core_free(j);
 }
 
@@ -890,12 +1038,27 @@ const void *wasm_jit_osr(const struct wasm_func *f, const uint32_t *pc)
 }
 
 void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint32_t **pc,
-		      union wasm_slot **fp)
+		      union wasm_slot **fp, size_t *nframes)
 {
 	(void)j;
 	*f = NULL;
 	*pc = NULL;
 	*fp = NULL;
+	*nframes = 0;
+}
+
+bool wasm_jit_walk(const struct wasm_jit *j, const struct wasm_act *a, wasm_jit_frame_fn fn,
+		   void *ctx)
+{
+	(void)j, (void)a, (void)fn, (void)ctx;
+	return true;
+}
+
+bool wasm_jit_deopt(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
+		    union wasm_slot *fp, size_t nframes)
+{
+	(void)j, (void)f, (void)pc, (void)fp, (void)nframes;
+	return false;
 }
 
 #endif

@@ -59,15 +59,27 @@ enum {
 	STUB_COUNT
 };
 
+/* A call in translated code: the return address (an offset from the function's start)
+ * of each call instruction to another function's code, the Wasm position it stands for
+ * (the call op's return pc, a word index, where the interpreter's stack map and resume
+ * point are) and the callee frame's offset (slots past the caller's). */
+struct wasm_jit_ret {
+	uint32_t off, ret, base, call;
+};
+
 /* One translated function. */
 struct wasm_jit_code {
 	struct wasm_jit_code *next; /* the store's list */
+	struct wasm_func *f;
+	uintptr_t start, end; /* the code's address range (hot and cold parts) */
 	const void *local, *foreign;
 	uint32_t nosr;
 	struct {
 		uint32_t pc; /* word index of a loop's start */
 		const void *at;
 	} * osr; /* sorted by pc */
+	uint32_t nrets;
+	struct wasm_jit_ret *rets; /* sorted by off */
 };
 
 struct wasm_jit {
@@ -105,10 +117,15 @@ struct wasm_jit {
 	struct wasm_jit_site *sites;
 	size_t nsites, capsites;
 	uint64_t guard_traps;
+	/* every translated function by address (code only grows: appended in order), for
+	 * the frame walk (wasm_jit_walk) */
+	struct wasm_jit_code **byaddr;
+	size_t nbyaddr, capbyaddr;
 	/* where translated code left for the interpreter (WASM_TRAP_DEOPT) */
 	struct wasm_func *deopt_func;
 	uint32_t deopt_pc;
 	union wasm_slot *deopt_fp;
+	size_t deopt_nframes;
 };
 
 /* ----- op layouts (analyze.c) ----- */
@@ -242,6 +259,10 @@ struct tr {
 	 * (then a return may come from another function, with other registers) */
 	uintptr_t self_reg;
 	bool has_tail;
+	/* the calls emitted so far (off: from e.buf; ret: the call op's word index until
+	 * install makes it the return pc) */
+	struct wasm_jit_ret *rets;
+	uint32_t nrets, caprets;
 };
 
 /* analyze.c: scans the code (op starts, labels, loop heads) and picks the cached slots;

@@ -499,6 +499,17 @@ static void emit_br_table(struct tr *t, uint32_t pc)
 
 enum call_kind { CALL_JIT_LOCAL, CALL_JIT_FOREIGN };
 
+/* Records the call instruction just emitted (the call op at pc, its callee's frame at
+ * slot base) for the frame walk: its return address stands for the call's return pc. */
+static void call_ret(struct tr *t, uint32_t pc, uint32_t base)
+{
+	if (tr_grow((void **)&t->rets, &t->caprets, t->nrets + 1, sizeof(*t->rets))) {
+		t->fail = true;
+		return;
+	}
+	t->rets[t->nrets++] = (struct wasm_jit_ret){(uint32_t)(t->e.p - t->e.buf), pc, base, pc};
+}
+
 /* The checks of a call to a function with code (value slots, depth, tick), done where
  * the interpreter does them: before the callee runs, reported at the call. frame_reg:
  * -1 when the callee's frame size fs is known, else the register holding it. */
@@ -518,8 +529,10 @@ static uint8_t *call_checks(struct tr *t, uint32_t pc, uint32_t base, uint32_t f
 	deep = x86_jcc_fwd(&t->e, X86_CC_BE);
 	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
 	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
-	if (c)
+	if (c) {
 		c->size = keep_rax;
+		c->arg = keep_rax ? 2 : 0; /* where the frame's body is (runtime.c) */
+	}
 	if (base)
 		x86_alu_imm(&t->e, true, X86_ADD, x86_r(R_FP), (int32_t)(base * 8));
 	return deep;
@@ -563,6 +576,7 @@ static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
 			tr_get(t, true, t->creg[k], base + t->cslot[k]);
 	deep = call_checks(t, pc, base, fs, -1, false);
 	x86_call_to(&t->e, t->self_reg);
+	call_ret(t, pc, base);
 	if (base)
 		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
 	if (!t->has_tail && nres && r0 >= 0 && cb >= 0) {
@@ -608,6 +622,7 @@ static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
 		x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)callee);
 		x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_local)));
 	}
+	call_ret(t, pc, base);
 	call_done(t, pc, base, deep, false);
 }
 
@@ -638,6 +653,7 @@ static void emit_call(struct tr *t, uint32_t pc)
 	deep = call_checks(t, pc, base, callee->code->frame_slots, -1, true);
 	x86_mov_imm(&t->e, X86_RAX, (uint64_t)(uintptr_t)callee);
 	x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	call_ret(t, pc, base);
 	call_done(t, pc, base, deep, true);
 }
 
@@ -653,6 +669,7 @@ static void call_func_rax(struct tr *t, uint32_t pc, uint32_t base)
 	x86_mov(&t->e, false, X86_RCX, x86_m(X86_RCX, offsetof(struct wasm_code, frame_slots)));
 	deep = call_checks(t, pc, base, 0, X86_RCX, true);
 	x86_call_rm(&t->e, x86_m(X86_RAX, offsetof(struct wasm_func, jit_foreign)));
+	call_ret(t, pc, base);
 	if (base)
 		x86_alu_imm(&t->e, true, X86_SUB, x86_r(R_FP), (int32_t)(base * 8));
 	done = x86_jmp_fwd(&t->e);
@@ -1886,7 +1903,7 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 {
 	const uint32_t n = t->code->nops;
 
-	t->ncold = t->nfix = t->nchecked = t->nsites = 0;
+	t->ncold = t->nfix = t->nchecked = t->nsites = t->nrets = 0;
 	t->fail = false;
 	*foreign = x86_here(&t->e);
 	load_mem(t);
@@ -1933,6 +1950,7 @@ static void tr_free(struct tr *t)
 	core_free(t->cold);
 	core_free(t->fix);
 	core_free(t->sites);
+	core_free(t->rets);
 }
 
 /* Makes room for n more sites in j->sites: 0 or -ENOMEM. */
@@ -1965,7 +1983,10 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 	for (uint32_t pc = 0; pc < t->code->nops; pc++)
 		nosr += (t->wflags[pc] & W_LOOP) != 0;
 	jc = core_calloc(1, sizeof(*jc));
-	if (!jc || (nosr && !(jc->osr = core_calloc(nosr, sizeof(*jc->osr))))) {
+	if (!jc || (nosr && !(jc->osr = core_calloc(nosr, sizeof(*jc->osr)))) ||
+	    (t->nrets && !(jc->rets = core_calloc(t->nrets, sizeof(*jc->rets))))) {
+		if (jc)
+			core_free(jc->osr);
 		core_free(jc);
 		return -ENOMEM;
 	}
@@ -1977,6 +1998,7 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 		}
 	if (t->e.overflow) {
 		core_free(jc->osr);
+		core_free(jc->rets);
 		core_free(jc);
 		return -EAGAIN;
 	}
@@ -1985,6 +2007,7 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 		rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
 	if (rc || (uintptr_t)at != t->e.base) {
 		core_free(jc->osr);
+		core_free(jc->rets);
 		core_free(jc);
 		return rc ? rc : -EIO;
 	}
@@ -1995,6 +2018,17 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 			.end = t->e.base + t->sites[i].end,
 			.to = t->cold[t->sites[i].cold].at,
 		};
+	/* the calls: each return address's Wasm position (the call op's return pc) */
+	for (uint32_t i = 0; i < t->nrets; i++) {
+		struct wasm_jit_ret r = t->rets[i];
+		r.ret = r.call +
+			wasm_jit_op_len(t->ops + r.call, t->opat[r.call], t->code->nops - r.call);
+		jc->rets[i] = r;
+	}
+	jc->nrets = t->nrets;
+	jc->f = t->f;
+	jc->start = t->e.base;
+	jc->end = t->e.base + (uintptr_t)(t->e.p - t->e.buf);
 	jc->nosr = nosr;
 	jc->local = (const void *)local;
 	jc->foreign = (const void *)foreign;
@@ -2018,6 +2052,14 @@ int wasm_jit_translate(struct wasm_jit *j, struct wasm_func *f)
 	t.has_mem = f->inst->mem0 != NULL;
 	t.guard = t.has_mem && f->inst->mem0->guard && wasm_jit_guard_init() == 0;
 	rc = wasm_jit_analyze(&t);
+	if (rc == 0 && j->nbyaddr == j->capbyaddr) { /* room for it in j->byaddr */
+		size_t ncap = j->capbyaddr ? 2 * j->capbyaddr : 64;
+		struct wasm_jit_code **nb = core_realloc(j->byaddr, ncap * sizeof(*nb));
+		if (!nb)
+			rc = -ENOMEM;
+		else
+			j->byaddr = nb, j->capbyaddr = ncap;
+	}
 	cap = (size_t)t.code->nops * 24 + 4096;
 	while (rc == 0) {
 		size_t room = jitbuf_room(&j->buf, 16);
@@ -2053,6 +2095,7 @@ int wasm_jit_translate(struct wasm_jit *j, struct wasm_func *f)
 		return rc;
 	jc->next = j->codes;
 	j->codes = jc;
+	j->byaddr[j->nbyaddr++] = jc; /* addresses only grow: stays sorted */
 	f->jit = jc;
 	f->jit_local = jc->local;
 	f->jit_foreign = jc->foreign;

@@ -1,7 +1,7 @@
 ;; Precise stack roots under allocation pressure (tests/wasm/suite.sh runs it with a small
 ;; --max-memory, interpreted and with the JIT): a list held only as an operand below a
-;; call (the caller's stack map at that call must name its slot), and only as the
-;; argument of a call whose callee collects while it runs.
+;; call (the caller's stack map at that call must name its slot), only as the
+;; argument of a call whose callee collects while it runs, and only in a translated frame.
 (module
   (type $node (struct (field $v (mut i64)) (field $next (mut (ref null $node)))))
 
@@ -47,4 +47,14 @@
     (call $sum (local.get $p) (call $churn (local.get $m))))
   (func (export "argument") (param $n i32) (param $m i32) (result i64)
     (call $keep (call $list (local.get $n)) (local.get $m)))
+
+  ;; translated frames (no GC instruction: the JIT takes $pass, $hold and "translated"):
+  ;; the list is only a local of $hold while $churn, called through $pass, collects; the
+  ;; frame walk must find $hold's frame two calls up and scan it with its stack map
+  (func $pass (param $m i32) (result i64) (call $churn (local.get $m)))
+  (func $hold (param $p (ref null $node)) (param $m i32) (result (ref null $node))
+    (drop (call $pass (local.get $m)))
+    (local.get $p))
+  (func (export "translated") (param $n i32) (param $m i32) (result i64)
+    (call $sum (call $hold (call $list (local.get $n)) (local.get $m)) (i64.const 0)))
 )
