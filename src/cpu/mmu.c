@@ -176,11 +176,15 @@ void mmu_code_flag(struct hart *h, uint64_t ppn)
 	struct hart_env *env = h->env;
 
 	/* The count goes up before the flag can be seen, so a hart that finds the flag set
-	 * also finds the scan under way and waits for it. */
-	__atomic_fetch_add(&env->wtlb_scans, 1, __ATOMIC_SEQ_CST);
-	if (!(__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_SEQ_CST) & PAGE_CODE))
-		wtlb_drop_page(env, (uintptr_t)(h->ram + (ppn << 12)));
-	__atomic_fetch_sub(&env->wtlb_scans, 1, __ATOMIC_SEQ_CST);
+	 * also finds the scan under way and waits for it. Usually the page is flagged
+	 * already (another block of it): then no write to the shared count. */
+	if (!(__atomic_load_n(&h->code_pages[ppn], __ATOMIC_SEQ_CST) & PAGE_CODE)) {
+		__atomic_fetch_add(&env->wtlb_scans, 1, __ATOMIC_SEQ_CST);
+		if (!(__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_SEQ_CST) &
+		      PAGE_CODE))
+			wtlb_drop_page(env, (uintptr_t)(h->ram + (ppn << 12)));
+		__atomic_fetch_sub(&env->wtlb_scans, 1, __ATOMIC_SEQ_CST);
+	}
 	/* A scan takes a few microseconds, unless its thread lost the host CPU. */
 	for (unsigned spins = 0; __atomic_load_n(&env->wtlb_scans, __ATOMIC_SEQ_CST); spins++) {
 		if (spins >= 64)
