@@ -28,11 +28,12 @@ static inline void note_store(struct hart *h, uint8_t *p, unsigned size)
 static inline int amo_ptr(struct hart *h, uint64_t va, unsigned size, enum access acc,
 			  unsigned trig, void **p)
 {
-	const struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
-						     : &h->dtlb[(va >> 12) & TLB_MASK];
+	struct tlb_entry *e = acc == ACC_WRITE ? &h->dtlb_w[(va >> 12) & TLB_MASK]
+					       : &h->dtlb[(va >> 12) & TLB_MASK];
 
-	if (e->tag == (va & (~0xfffull | (size - 1)))) {
-		*p = (void *)(e->addend + va);
+	/* (write entries are atomic: another hart may drop them, cpu/mmu.c) */
+	if (__atomic_load_n(&e->tag, __ATOMIC_RELAXED) == (va & (~0xfffull | (size - 1)))) {
+		*p = (void *)(__atomic_load_n(&e->addend, __ATOMIC_RELAXED) + va);
 		return 0;
 	}
 	return mmu_atomic_ptr(h, va, size, acc, trig, p);

@@ -28,6 +28,9 @@ struct hart_clock {
 	unsigned seq;	    /* atomic: odd while the clock is being changed */
 };
 
+/* The most harts one env can have (the board's limit is the same or lower). */
+#define HART_ENV_MAX 32
+
 struct hart_env {
 	struct gmem *mem; /* RAM, code-page flags and generations, the code epoch */
 	struct bus *bus;  /* MMIO regions */
@@ -40,6 +43,12 @@ struct hart_env {
 	bool (*poll)(struct hart_env *env, struct hart *h, uint64_t now_ns);
 	/* Hart thread: a store hit a page flagged GMEM_PAGE_WATCH (HTIF tohost). */
 	void (*watch_hit)(struct hart_env *env, uint64_t pa);
+	/* The harts made with this env, registered by hart_init (before any runs), so that
+	 * a hart that flags a page as code can drop the others' write-TLB entries for it
+	 * (cpu/mmu.c, mmu_code_flag). The board leaves these zero. */
+	struct hart *harts[HART_ENV_MAX];
+	unsigned linked;
+	unsigned wtlb_scans; /* atomic: mmu_code_flag scans under way (cpu/mmu.c) */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds. */

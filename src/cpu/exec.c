@@ -524,9 +524,10 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	if (bc->used + need > bc->cold)
 		cold_full(h);
 	b = (struct block *)(void *)(bc->arena + bc->used);
-	/* Flag the page first, then read its generation: a store racing with decoding
-	 * either bumps the generation we read or is made visible by fence.i. */
-	__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_ACQ_REL);
+	/* Flag the page first (its write-TLB entries go), then read its generation: a store
+	 * racing with decoding either bumps the generation we read or is made visible by
+	 * fence.i. */
+	mmu_code_flag(h, ppn);
 	b->genp = &h->env->mem->page_gen[ppn];
 	b->gen = __atomic_load_n(b->genp, __ATOMIC_ACQUIRE);
 	b->vpc = pc;
@@ -821,9 +822,11 @@ int hart_run(struct hart *h)
 #define STORE(T, size, val)                                                                        \
 	{                                                                                          \
 		uint64_t va = RS1 + (uint64_t)op->imm;                                             \
-		const struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];                     \
-		if (likely(e->tag == (va & (~0xfffull | ((size)-1))))) {                           \
-			uint8_t *p_ = (uint8_t *)(e->addend + va);                                 \
+		struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];                           \
+		if (likely(__atomic_load_n(&e->tag, __ATOMIC_RELAXED) ==                           \
+			   (va & (~0xfffull | ((size)-1))))) {                                     \
+			uint8_t *p_ =                                                              \
+				(uint8_t *)(__atomic_load_n(&e->addend, __ATOMIC_RELAXED) + va);   \
 			__atomic_store_n((T *)(void *)p_, (T)(val), __ATOMIC_RELAXED);             \
 			note_store(h, p_, size);                                                   \
 		} else {                                                                           \

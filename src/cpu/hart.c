@@ -77,12 +77,15 @@ int hart_init(struct hart *h, struct hart_env *env, unsigned id, uint64_t reset_
 	int r;
 
 	memset(h, 0, sizeof(*h));
+	if (env->linked >= HART_ENV_MAX)
+		return -EINVAL;
+	env->harts[env->linked++] = h;
 	h->env = env;
 	h->ram = env->mem->ram;
 	h->ram_base = env->mem->base;
 	h->ram_size = env->mem->size;
 	h->code_pages = env->mem->page_flags;
-	h->code_bias = (uintptr_t)h->code_pages - ((uintptr_t)h->ram >> 12);
+	h->dirty_log = &env->mem->dirty_log;
 	h->mhartid = id;
 	h->misa = MISA_RV64GC;
 	h->mstatus = (2ull << 32) | (2ull << 34); /* UXL = SXL = 64 */
@@ -103,6 +106,9 @@ int hart_init(struct hart *h, struct hart_env *env, unsigned id, uint64_t reset_
 
 void hart_fini(struct hart *h)
 {
+	for (unsigned i = 0; i < h->env->linked; i++)
+		if (h->env->harts[i] == h)
+			h->env->harts[i] = NULL;
 	exec_cache_destroy(h);
 }
 

@@ -70,7 +70,10 @@ enum { IRQ_SSI = 1, IRQ_MSI = 3, IRQ_STI = 5, IRQ_MTI = 7, IRQ_SEI = 9, IRQ_MEI 
 
 /* Software TLB: direct mapped, one array per (translation regime, access kind).
  * An entry maps the 4 KiB page at `tag` to host memory: host = va + addend. Entries are
- * installed only for RAM; MMIO always takes the slow path. Invalid entries have tag ~0. */
+ * installed only for RAM; MMIO always takes the slow path. Invalid entries have tag ~0.
+ * The write arrays never map a page flagged PAGE_CODE or PAGE_WATCH: a hart that flags a
+ * page drops every hart's write entries for it (cpu/mmu.c), so other threads read and
+ * clear write-entry tags, and all accesses to those are atomic. */
 #define TLB_BITS 8
 #define TLB_SIZE (1u << TLB_BITS)
 #define TLB_MASK (TLB_SIZE - 1)
@@ -114,9 +117,10 @@ struct hart {
 	uint8_t *ram;		  /* host address of guest RAM */
 	uint64_t ram_base, ram_size;
 	uint8_t *code_pages; /* per-RAM-page flags (PAGE_*) = env->mem->page_flags */
-	/* code_pages - (ram >> 12): the flag of the page holding host address p is at
-	 * code_bias + (p >> 12) (RAM is mmap'ed: page aligned), for translated stores. */
-	uintptr_t code_bias;
+	/* &env->mem->dirty_log: translated stores through the write TLB, which never maps a
+	 * page flagged PAGE_CODE or PAGE_WATCH (cpu/mmu.c), check only this before the page's
+	 * flags (a clean page is flagged GMEM_PAGE_TRACK while the dirty log is on). */
+	const bool *dirty_log;
 
 	/* CSRs */
 	uint64_t mstatus, misa, medeleg, mideleg, mie, mtvec, mscratch, mepc, mcause, mtval;

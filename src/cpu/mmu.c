@@ -6,7 +6,7 @@
  */
 #include "cpu/mmu.h"
 
-#include <string.h>
+#include <sched.h>
 
 #include "core/util.h"
 #include "cpu/trigger.h"
@@ -127,9 +127,81 @@ static void tlb_fill(struct hart *h, struct tlb_entry *tlb, uint64_t va, uint8_t
 	(void)h;
 }
 
+/* Flags of a page whose stores must reach mmu_store_hook: its write-TLB entries go. */
+#define WTLB_NEVER (PAGE_CODE | PAGE_WATCH)
+
+/* A write-TLB refill: only for a page with no PAGE_CODE or PAGE_WATCH flag. The entry is
+ * published (a sequentially consistent exchange) before the flag is read again, and
+ * mmu_code_flag sets the flag before it reads the entries: of a fill and a flagging
+ * racing, one sees the other, so no entry for a flagged page survives both. */
+static void wtlb_fill(struct hart *h, uint64_t va, uint8_t *host)
+{
+	struct tlb_entry *e = &h->dtlb_w[(va >> 12) & TLB_MASK];
+	const uint8_t *flag = &h->code_pages[(host - h->ram) >> 12];
+
+	if (__atomic_load_n(flag, __ATOMIC_RELAXED) & WTLB_NEVER)
+		return;
+	__atomic_store_n(&e->tag, ~0ull, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->addend, (uintptr_t)host - (uintptr_t)va, __ATOMIC_RELAXED);
+	(void)__atomic_exchange_n(&e->tag, va & ~0xfffull, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(flag, __ATOMIC_SEQ_CST) & WTLB_NEVER)
+		__atomic_store_n(&e->tag, ~0ull, __ATOMIC_RELAXED);
+}
+
+/* Drops every hart's write-TLB entries for the page at host address `page`. */
+static void wtlb_drop_page(const struct hart_env *env, uintptr_t page)
+{
+	for (unsigned i = 0; i < env->linked; i++) {
+		struct hart *o = env->harts[i];
+		if (!o)
+			continue;
+		for (int r = 0; r < REGIME_N; r++)
+			for (unsigned k = 0; k < TLB_SIZE; k++) {
+				struct tlb_entry *e = &o->tlb[r][TLB_W][k];
+				uint64_t tag = __atomic_load_n(&e->tag, __ATOMIC_SEQ_CST);
+				uintptr_t add;
+				if (tag == ~0ull)
+					continue;
+				add = __atomic_load_n(&e->addend, __ATOMIC_RELAXED);
+				if (((add + (uintptr_t)tag) & ~(uintptr_t)0xfff) == page)
+					__atomic_compare_exchange_n(&e->tag, &tag, ~0ull, false,
+								    __ATOMIC_SEQ_CST,
+								    __ATOMIC_RELAXED);
+			}
+	}
+}
+
+void mmu_code_flag(struct hart *h, uint64_t ppn)
+{
+	struct hart_env *env = h->env;
+
+	/* The count goes up before the flag can be seen, so a hart that finds the flag set
+	 * also finds the scan under way and waits for it. Usually the page is flagged
+	 * already (another block of it): then no write to the shared count. */
+	if (!(__atomic_load_n(&h->code_pages[ppn], __ATOMIC_SEQ_CST) & PAGE_CODE)) {
+		__atomic_fetch_add(&env->wtlb_scans, 1, __ATOMIC_SEQ_CST);
+		if (!(__atomic_fetch_or(&h->code_pages[ppn], PAGE_CODE, __ATOMIC_SEQ_CST) &
+		      PAGE_CODE))
+			wtlb_drop_page(env, (uintptr_t)(h->ram + (ppn << 12)));
+		__atomic_fetch_sub(&env->wtlb_scans, 1, __ATOMIC_SEQ_CST);
+	}
+	/* A scan takes a few microseconds, unless its thread lost the host CPU. */
+	for (unsigned spins = 0; __atomic_load_n(&env->wtlb_scans, __ATOMIC_SEQ_CST); spins++) {
+		if (spins >= 64)
+			sched_yield();
+#if defined(__x86_64__)
+		else
+			__builtin_ia32_pause();
+#endif
+	}
+}
+
 void mmu_flush_all(struct hart *h)
 {
-	memset(h->tlb, 0xff, sizeof(h->tlb));
+	for (int r = 0; r < REGIME_N; r++)
+		for (int k = 0; k < TLB_NKIND; k++)
+			for (unsigned i = 0; i < TLB_SIZE; i++)
+				__atomic_store_n(&h->tlb[r][k][i].tag, ~0ull, __ATOMIC_RELAXED);
 }
 
 void mmu_flush_va(struct hart *h, uint64_t va)
@@ -139,8 +211,8 @@ void mmu_flush_va(struct hart *h, uint64_t va)
 
 	for (int r = REGIME_U; r < REGIME_N; r++)
 		for (int k = 0; k < TLB_NKIND; k++)
-			if (h->tlb[r][k][idx].tag == tag)
-				h->tlb[r][k][idx].tag = ~0ull;
+			if (__atomic_load_n(&h->tlb[r][k][idx].tag, __ATOMIC_RELAXED) == tag)
+				__atomic_store_n(&h->tlb[r][k][idx].tag, ~0ull, __ATOMIC_RELAXED);
 }
 
 void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size)
@@ -177,8 +249,12 @@ static int data_xlate(struct hart *h, uint64_t va, enum access acc, uint64_t *pa
 		return r;
 	*host = gmem_ptr(h->env->mem, *pa, 1);
 	/* A page where a load/store trigger may match stays out: TLB hits skip the check. */
-	if (*host && !(unlikely(h->trig_mem) && trig_page_watched(h, va)))
-		tlb_fill(h, acc == ACC_WRITE ? h->dtlb_w : h->dtlb, va, *host);
+	if (*host && !(unlikely(h->trig_mem) && trig_page_watched(h, va))) {
+		if (acc == ACC_WRITE)
+			wtlb_fill(h, va, *host);
+		else
+			tlb_fill(h, h->dtlb, va, *host);
+	}
 	return 0;
 }
 

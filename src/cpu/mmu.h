@@ -36,6 +36,13 @@ int mmu_fetch(struct hart *h, uint64_t pc, uint64_t *ppa, uint8_t **host);
  * watched word, or a clean page while the dirty log is on). */
 void mmu_store_hook(struct hart *h, uint8_t *host, unsigned size);
 
+/* Flags RAM page `ppn` (an index) PAGE_CODE before a block is decoded from it. The
+ * first to flag it drops the write-TLB entries mapping it on every hart of h->env (their
+ * next store there takes the slow path and mmu_store_hook); one that finds it flagged
+ * waits for such a drop under way to finish. Either way, when this returns no write-TLB
+ * entry maps the page. Any hart's thread. */
+void mmu_code_flag(struct hart *h, uint64_t ppn);
+
 void mmu_flush_all(struct hart *h);
 void mmu_flush_va(struct hart *h, uint64_t va);
 

@@ -26,7 +26,9 @@
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
- * store to a page flagged in h->code_pages (mmu_store_hook). A block ends by chaining:
+ * store while the dirty log is on (mmu_store_hook): the write TLB never maps a page that
+ * holds decoded code or a watched word, so stores need no test of the page's flags
+ * otherwise. A block ends by chaining:
  * it polls when due (icount against h->poll_at), else goes to the next block's code: by a
  * direct jump once linked (chain_to), which holds only while h->link_epoch is what it was
  * when the jump was made; else by a lookup in the same pc -> block table the interpreter
@@ -628,15 +630,15 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 	return c;
 }
 
-/* After a store to host address rax: a page holding decoded code (or a watched word)
- * calls mmu_store_hook. The flag is at code_bias + (rax >> 12). */
+/* After a store to host address rax: while the dirty log is on, mmu_store_hook logs the
+ * page (a clean page is flagged GMEM_PAGE_TRACK). The write TLB never maps a page holding
+ * decoded code or a watched word (cpu/mmu.c), so nothing else needs the hook here.
+ *	mov rdx, [rbp + dirty_log]; cmp byte [rdx], 0; jne hook */
 static void store_hook_check(struct tr *t, unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 
-	x86_mov(e, true, RDX, x86_r(RAX));
-	x86_shift_imm(e, true, X86_SHR, x86_r(RDX), 12);
-	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, code_bias)));
+	x86_mov(e, true, RDX, x86_m(RBP, offsetof(struct hart, dirty_log)));
 	x86_insn(e, 0, false, 0x80, X86_CMP, x86_m(RDX, 0), false); /* cmp byte [rdx], 0 */
 	x86_e8(e, 0);
 	struct cold *hook = add_cold(t, COLD_HOOK, idx, x86_jcc_fwd(e, X86_CC_NE));
