@@ -14,19 +14,41 @@
 
 #include "core/alloc.h"
 
-int gmem_init(struct gmem *m, uint64_t base, uint64_t size)
+/* `size` bytes of private anonymous memory whose start is `align`-aligned (a power of
+ * two): `align` more are reserved and the slack on both sides unmapped again. */
+static void *map_aligned(uint64_t size, uint64_t align)
+{
+	uint8_t *p = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t start;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+	if (start > (uintptr_t)p)
+		munmap(p, start - (uintptr_t)p);
+	if ((uintptr_t)p + align > start)
+		munmap((uint8_t *)start + size, (uintptr_t)p + align - start);
+	return (void *)start;
+}
+
+int gmem_init(struct gmem *m, uint64_t base, uint64_t size, bool hugepages)
 {
 	uint64_t pages = size >> GMEM_PAGE_SHIFT;
 
 	memset(m, 0, sizeof(*m));
-	if (!size || (size & (GMEM_PAGE_SIZE - 1)) || base + size < base)
+	if (!size || (size & (GMEM_PAGE_SIZE - 1)) || base + size < base ||
+	    size > UINT64_MAX - GMEM_HUGE_SIZE)
 		return -EINVAL;
-	m->ram = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m->ram == MAP_FAILED) {
-		m->ram = NULL;
+	m->ram = map_aligned(size, hugepages ? GMEM_HUGE_SIZE : GMEM_PAGE_SIZE);
+	if (!m->ram)
 		return -ENOMEM;
-	}
+	/* Best effort, as QEMU's: on a host without THP the RAM is only slower to touch.
+	 * Without, 4 KiB pages even where the host's THP mode is "always". */
+	if (hugepages && size >= GMEM_HUGE_SIZE)
+		m->hugepages = madvise(m->ram, size, MADV_HUGEPAGE) == 0;
+	else
+		(void)madvise(m->ram, size, MADV_NOHUGEPAGE);
 	m->base = base;
 	m->size = size;
 	m->page_flags = core_calloc(pages, 1);

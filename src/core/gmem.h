@@ -35,6 +35,7 @@ struct gmem {
 	bool dirty_log;	     /* atomic: dirty bits are being recorded */
 	bool membarrier;     /* membarrier(PRIVATE_EXPEDITED) is registered (gmem_dirty_take) */
 	bool postcopy;	     /* atomic: pages may be missing (post-copy migration, migrate.c) */
+	bool hugepages;	     /* RAM is advised MADV_HUGEPAGE (the host's THP mode decides) */
 };
 
 /* Words of a dirty bitmap for `m` (one bit per page). */
@@ -44,9 +45,16 @@ static inline uint64_t gmem_dirty_words(const struct gmem *m)
 }
 
 /* Maps `size` bytes of zeroed RAM (private anonymous memory, reserved lazily) at guest
- * physical `base`, and the page tables. Returns 0, -EINVAL (size zero or not a page
- * multiple), -ENOMEM. */
-int gmem_init(struct gmem *m, uint64_t base, uint64_t size) __attribute__((warn_unused_result));
+ * physical `base`, and the page tables. With `hugepages` the mapping starts on a 2 MiB
+ * boundary and asks for transparent huge pages (madvise MADV_HUGEPAGE, as QEMU does for
+ * guest RAM): a first touch then faults in 2 MiB at once instead of 4 KiB, at the price
+ * of whole huge pages counting as touched. The advice is best effort: a kernel without
+ * THP refuses it (m->hugepages stays false), THP mode "never" ignores it. Without
+ * `hugepages`, MADV_NOHUGEPAGE: 4 KiB pages even where the THP mode is "always".
+ * Returns 0, -EINVAL (size zero or not a page multiple), -ENOMEM. */
+#define GMEM_HUGE_SIZE (2ull << 20)
+int gmem_init(struct gmem *m, uint64_t base, uint64_t size, bool hugepages)
+	__attribute__((warn_unused_result));
 void gmem_fini(struct gmem *m);
 
 /* Reads a byte of every page of [p, p+len): during a post-copy migration a missing page

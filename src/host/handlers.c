@@ -282,7 +282,7 @@ static const struct json_field create_fields[] = {
 	{"net_bps", JSON_UINT, false, NULL},	   {"restart", JSON_STRING, false, NULL},
 	{"restore", JSON_STRING, false, NULL},	   {"incoming", JSON_STRING, false, NULL},
 	{"standby", JSON_BOOL, false, NULL},	   {"failover", JSON_STRING, false, NULL},
-	{"shared_disks", JSON_BOOL, false, NULL},
+	{"shared_disks", JSON_BOOL, false, NULL},  {"hugepages", JSON_BOOL, false, NULL},
 };
 static const struct json_schema create_schema = {create_fields,
 						 sizeof(create_fields) / sizeof(create_fields[0])};

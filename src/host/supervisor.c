@@ -39,6 +39,7 @@
 
 #define MIN_VM_MEMORY	    (16ull << 20)
 #define DEFAULT_VM_MEMORY   (256ull << 20)
+#define DEFAULT_HUGEPAGES   true	   /* "hugepages": docs/API.md says why */
 #define PRESS_INTERVAL_NS   3000000000ull  /* a guest that missed the button gets another */
 #define QUICK_FAIL_NS	    10000000000ull /* a guest that ran this long resets its backoff */
 #define CONTROL_TIMEOUT_MS  5000
@@ -434,6 +435,10 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 		return -EINVAL;
 	}
 limits:
+	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "hugepages")) {
+		snprintf(err, errlen, "'hugepages' is for system guests (their RAM)");
+		return -EINVAL;
+	}
 	if (cpus < 1 || cpus > 32 || (!kernel && cpus != 1)) {
 		snprintf(err, errlen, "cpus %llu: must be 1 to 32 (and 1 for WebAssembly guests)",
 			 (unsigned long long)cpus);
@@ -759,6 +764,10 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 			arg(a, "--max-memory=%llu", (unsigned long long)mem);
 		arg_array(a, c, "env", "--env");
 		arg_paths(a, c, "dirs", "--dir", p, "dir", "");
+	}
+	if (g->kind == GUEST_VM) {
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(c, "hugepages");
+		arg(a, "--hugepages=%s", (h ? cJSON_IsTrue(h) : DEFAULT_HUGEPAGES) ? "on" : "off");
 	}
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));

@@ -366,7 +366,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		vm_destroy(vm);
 		return r;
 	}
-	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size);
+	r = gmem_init(&vm->mem, VM_RAM_BASE, cfg->ram_size, cfg->hugepages);
 	if (!r)
 		r = add_harts(vm, cfg->nharts);
 	if (!r)

@@ -266,6 +266,8 @@ expect timeout_garbage 2 --timeout -- run --bare "$prog" --timeout soon
 expect timeout_zero 2 --timeout -- run --bare "$prog" --timeout 0
 expect jit_hot_zero 2 --jit-hot -- run --bare "$prog" --jit-hot 0
 expect jit_hot_garbage 2 --jit-hot -- run --bare "$prog" --jit-hot often
+expect hugepages_garbage 2 --hugepages -- run --bare "$prog" --hugepages yes
+expect hugepages_missing_value 2 --hugepages -- run --bare "$prog" --hugepages
 expect unknown_option 2 --frobnicate -- run --bare "$prog" --frobnicate
 expect no_program 2 --bare -- run
 expect unknown_command 2 frobnicate -- frobnicate
@@ -365,6 +367,54 @@ if need "$elfs/loop.elf" timeout; then
 	else
 		say "PASS: cli.timeout"
 	fi
+fi
+
+# --- --hugepages: guest RAM (the one mapping of --mem's odd size, 34 MiB) is backed by
+# transparent huge pages with on (the default) once touched (the loader wrote the program
+# at its start), and not with off (MADV_NOHUGEPAGE, whatever the host's THP mode). smaps is read while the program spins; the polling
+# waits for the loaded page, up to 30 s on a loaded host.
+# ram_smaps PID: "RSS_KB HUGE_KB" of PID's mapping of 34 MiB (the most resident one, if
+# an allocator maps that size too), or nothing.
+ram_smaps() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { m = 0; next }
+		$1 == "Size:" && $2 == 34816 { m = 1 }
+		m && $1 == "Rss:" { rss = $2 }
+		m && $1 == "AnonHugePages:" && (best == "" || rss > best) { best = rss; huge = $2 }
+		END { if (best != "") print best, huge }' "/proc/$1/smaps" 2>/dev/null
+}
+thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+if [ "$thp" != madvise ] && [ "$thp" != always ]; then
+	say "SKIP: cli.hugepages_on: the host's THP mode is '$thp' (no huge pages)"
+	say "SKIP: cli.hugepages_off: the host's THP mode is '$thp' (no huge pages)"
+elif need "$elfs/loop.elf" hugepages_on hugepages_off; then
+	for mode in on off; do
+		"$lodge" run --bare "$elfs/loop.elf" --mem 34M --hugepages $mode --timeout 60 \
+			</dev/null >/dev/null 2>"$tmp/err" &
+		pid=$!
+		got=
+		i=0
+		while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do
+			got=$(ram_smaps $pid)
+			case $got in
+			"" | "0 "*) ;;
+			*) break ;;
+			esac
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		huge=${got#* }
+		if [ -z "$got" ] || [ "${got%% *}" = 0 ]; then
+			say "FAIL: cli.hugepages_$mode: no touched 34 MiB RAM mapping seen ($(head -n 1 "$tmp/err"))"
+		elif [ $mode = on ] && [ "$huge" -lt 2048 ]; then
+			say "FAIL: cli.hugepages_on: AnonHugePages $huge kB of guest RAM (want >= 2048)"
+		elif [ $mode = off ] && [ "$huge" -ne 0 ]; then
+			say "FAIL: cli.hugepages_off: AnonHugePages $huge kB of guest RAM (want 0)"
+		else
+			say "PASS: cli.hugepages_$mode"
+		fi
+	done
 fi
 
 # Start-up cost (a guest is a new lodge process): the libraries Debian ships as PIC

@@ -317,6 +317,10 @@ def bad_input(tmp, d):
          "must be an integer"),
         ("POST", "/v1/guests", '{"name":"n","wasm":"%s","restart":"sometimes"}' % SERVICE, 400,
          "restart"),
+        ("POST", "/v1/guests", '{"name":"n","wasm":"%s","hugepages":"on"}' % SERVICE, 400,
+         "true or false"),
+        ("POST", "/v1/guests", '{"name":"n","wasm":"%s","hugepages":true}' % SERVICE, 400,
+         "'hugepages' is for system guests"),
         ("POST", "/v1/guests", '{"name":"n","name":"m","wasm":"%s"}' % SERVICE, 400, "twice"),
         ("POST", "/v1/guests", '[]', 400, "JSON object"),
         ("GET", "/v1/guests/nope", None, 404, "no guest named"),
@@ -562,6 +566,10 @@ def vm_lifecycle(tmp, d):
     opts = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i] in (b"--disk", b"--net")}
     check(opts.get(b"--disk", b"").endswith(b",bps=524288") and
           opts.get(b"--net") == b"user,bps=262144", "the guest's options: %r" % opts)
+    # the daemon's guests default to huge pages (docs/API.md "hugepages"): its RAM has some
+    check(b"--hugepages=on" in argv, "no --hugepages=on: %r" % argv)
+    r = ram_huge_kib(pid_of(d, "vm"), 128 << 20)
+    check(r and r[1] >= 2048, "guest RAM's (Rss, AnonHugePages) KiB: %r" % (r,))
     console(d, "vm", ["t0=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/vda of=/dev/null bs=64k "
                       "count=32 iflag=direct 2>/dev/null; echo dd-took $t0 $(cut -d' ' -f1 "
                       "/proc/uptime)"], wait=0.5)
@@ -629,6 +637,47 @@ def vm_lifecycle(tmp, d):
     log = d.logs("vm")
     check("init: power button pressed" in log, "no power button in the log: %r" % log[-300:])
     d.cli("rm", "vm", check_rc=0)
+
+
+def ram_huge_kib(pid, size):
+    """(Rss, AnonHugePages) in KiB of pid's guest RAM, or None: of its mappings of exactly
+    size bytes, the one with the most resident (an allocator may map that size too)."""
+    best, cur, rss = None, False, 0
+    for line in open("/proc/%d/smaps" % pid):
+        f = line.split()
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+$", f[0]):
+            cur = False
+        elif f[0] == "Size:":
+            cur = int(f[1]) == size >> 10
+        elif cur and f[0] == "Rss:":
+            rss = int(f[1])
+        elif cur and f[0] == "AnonHugePages:" and (best is None or rss > best[0]):
+            best = (rss, int(f[1]))
+    return best
+
+
+@test
+def vm_hugepages(tmp, d):
+    """--hugepages off (lodge create; "hugepages": false) reaches the guest process, whose
+    RAM then has no huge page once the firmware ran; a bad value is refused."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    p = d.cli("create", "hp", "--kernel", os.path.join(GUEST, "Image"), "--hugepages", "yes")
+    check(p.returncode == 2 and b"--hugepages 'yes': must be on or off" in p.stderr,
+          "bad --hugepages: %d %r" % (p.returncode, p.stderr))
+    d.cli("create", "hp", "--kernel", os.path.join(GUEST, "Image"), "--initrd",
+          os.path.join(GUEST, "initrd.img"), "--firmware", os.path.join(GUEST, "fw_dynamic.bin"),
+          "--mem", "98M", "--hugepages", "off", check_rc=0)
+    st, doc = d.api_json("GET", "/v1/guests/hp")
+    check(st == 200 and doc["config"].get("hugepages") is False, "inspect: %r" % doc)
+    d.cli("start", "hp", check_rc=0)
+    pid = pid_of(d, "hp")
+    argv = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+    check(b"--hugepages=off" in argv, "no --hugepages=off: %r" % argv)
+    wait_for(lambda: "OpenSBI" in d.logs("hp"), BOOT_TIMEOUT, "the firmware's banner")
+    r = ram_huge_kib(pid, 98 << 20)
+    check(r and r[0] > 0 and r[1] == 0, "guest RAM's (Rss, AnonHugePages) KiB: %r" % (r,))
+    d.cli("rm", "-f", "hp", check_rc=0)
 
 
 @test

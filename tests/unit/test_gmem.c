@@ -4,11 +4,13 @@
  * (a frame behind virtio-net's 12-byte header) runs at the speed of an aligned one,
  * not byte by byte. During a post-copy migration gmem_ptr faults a device's buffer in, so
  * that the kernel writing into it (a disk read) meets no page a user-mode-only
- * userfaultfd would leave missing.
+ * userfaultfd would leave missing, with transparent huge pages asked for or not. RAM
+ * asked for with huge pages gets them.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -149,7 +151,9 @@ static void *serve_zero(void *opaque)
 	}
 }
 
-static int test_postcopy_fault_in(void)
+/* Also with huge pages advised (the default for lodge run): the userfaultfd still gets
+ * each missing 4 KiB page. */
+static int postcopy_fault_in(bool huge)
 {
 	struct gmem m;
 	struct zero_server z = {0};
@@ -160,7 +164,9 @@ static int test_postcopy_fault_in(void)
 	pthread_t t;
 	int fd;
 
-	CHECK_EQ(gmem_init(&m, 0x80000000ull, 64 * GMEM_PAGE_SIZE), 0);
+	CHECK_EQ(
+		gmem_init(&m, 0x80000000ull, huge ? 2 * GMEM_HUGE_SIZE : 64 * GMEM_PAGE_SIZE, huge),
+		0);
 	/* What the sandbox gets (no CAP_SYS_PTRACE): user-mode faults only. */
 	z.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	if (z.uffd < 0) {
@@ -205,8 +211,92 @@ static int test_postcopy_fault_in(void)
 	return 0;
 }
 
+static int test_postcopy_fault_in(void)
+{
+	return postcopy_fault_in(false);
+}
+
+static int test_postcopy_fault_in_huge(void)
+{
+	return postcopy_fault_in(true);
+}
+
+/* The host's transparent huge page mode: "always", "madvise", "never" or "" (no THP). */
+static const char *thp_mode(void)
+{
+	static char mode[16];
+	char line[128], *a, *b;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	mode[0] = 0;
+	if (!f)
+		return mode;
+	if (fgets(line, sizeof(line), f) && (a = strchr(line, '[')) && (b = strchr(a, ']')) &&
+	    b - a - 1 < (long)sizeof(mode)) {
+		memcpy(mode, a + 1, (size_t)(b - a - 1));
+		mode[b - a - 1] = 0;
+	}
+	fclose(f);
+	return mode;
+}
+
+/* AnonHugePages (KiB) of this process's mapping that holds p, or -1. */
+static long anon_huge_kib(const void *p)
+{
+	char line[256];
+	unsigned long lo, hi;
+	long kib = -1;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping's first line */
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+/* RAM asked for with huge pages starts on a 2 MiB boundary and, touched, is backed by
+ * huge pages (smaps' AnonHugePages), where THP honours madvise; without, by 4 KiB pages
+ * even where the THP mode is "always". */
+static int test_hugepages(void)
+{
+	const char *mode = thp_mode();
+	struct gmem m;
+	long kib;
+
+	CHECK_EQ(gmem_init(&m, 0x80000000ull, 4 * GMEM_HUGE_SIZE, true), 0);
+	CHECK_EQ((uintptr_t)m.ram % GMEM_HUGE_SIZE, 0u);
+	CHECK(m.hugepages || !mode[0]);
+	for (uint64_t off = 0; off < m.size; off += GMEM_HUGE_SIZE)
+		m.ram[off + 100] = 1;
+	kib = anon_huge_kib(m.ram);
+	if (!strcmp(mode, "always") || !strcmp(mode, "madvise")) {
+		/* one huge page at least: the kernel may find no free 2 MiB for some */
+		CHECK(kib >= (long)(GMEM_HUGE_SIZE >> 10));
+	}
+	gmem_fini(&m);
+
+	CHECK_EQ(gmem_init(&m, 0x80000000ull, 4 * GMEM_HUGE_SIZE, false), 0);
+	CHECK(!m.hugepages);
+	for (uint64_t off = 0; off < m.size; off += GMEM_HUGE_SIZE)
+		m.ram[off + 100] = 1;
+	CHECK_EQ(anon_huge_kib(m.ram), 0);
+	gmem_fini(&m);
+	if (!mode[0] || !strcmp(mode, "never"))
+		printf("SKIP: gmem.hugepages_backed: the host's THP mode is '%s'\n", mode);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"postcopy_fault_in", test_postcopy_fault_in},
+	{"postcopy_fault_in_huge", test_postcopy_fault_in_huge},
+	{"hugepages", test_hugepages},
 	{"copy_alignments", test_copy_alignments},
 	{"copy_misaligned_speed", test_copy_misaligned_speed},
 };

@@ -217,7 +217,7 @@ static int setup(const char *input, bool start)
 	char err[128] = "";
 
 	teardown();
-	if (gmem_init(&mem, RAM_BASE, RAM_SIZE) < 0 || evloop_create(&loop) < 0)
+	if (gmem_init(&mem, RAM_BASE, RAM_SIZE, false) < 0 || evloop_create(&loop) < 0)
 		return 1;
 	chardev_init(&con.cd, &fake_ops);
 	pthread_mutex_init(&con.lock, NULL);

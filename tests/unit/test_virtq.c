@@ -66,7 +66,7 @@ static void offer(uint16_t head)
 static int setup(bool indirect, bool event_idx)
 {
 	gmem_fini(&mem);
-	if (gmem_init(&mem, RAM_BASE, RAM_SIZE) < 0)
+	if (gmem_init(&mem, RAM_BASE, RAM_SIZE, false) < 0)
 		return 1;
 	virtq_reset(&q, QN);
 	q.desc_gpa = DESC;

@@ -101,7 +101,7 @@ static int world_init(void)
 	gmem_fini(&mem);
 	memset(&bus, 0, sizeof(bus));
 	irq_level = 0;
-	if (gmem_init(&mem, RAM_BASE, RAM_SIZE) < 0 || evloop_create(&loop) < 0 ||
+	if (gmem_init(&mem, RAM_BASE, RAM_SIZE, false) < 0 || evloop_create(&loop) < 0 ||
 	    evloop_timer_add(loop, quit_fn, loop, &quit_timer) < 0)
 		return -1;
 	board.loop = loop;

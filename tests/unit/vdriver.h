@@ -65,7 +65,7 @@ static inline int vd_fake_slot(struct board *b, uint64_t *base, struct irq_line 
 static inline int vd_board(struct vdriver *v, struct board *b, struct evloop *loop, uint64_t ram)
 {
 	memset(v, 0, sizeof(*v));
-	if (gmem_init(&v->mem, VD_RAM_BASE, ram) < 0)
+	if (gmem_init(&v->mem, VD_RAM_BASE, ram, false) < 0)
 		return -1;
 	*b = (struct board){.bus = &v->bus,
 			    .mem = &v->mem,
