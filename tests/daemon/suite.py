@@ -548,7 +548,7 @@ def boot(d, name, *extra):
 
 
 def uptime(d, name):
-    out = console(d, name, ["cat /proc/uptime"], wait=1.5)
+    out = console(d, name, ["cat /proc/uptime; echo up-$((1+1))"], until="up-2")
     m = re.search(r"^(\d+\.\d+) \d+\.\d+", out, re.M)
     check(m, "no uptime in %r" % out[-300:])
     return float(m.group(1))
@@ -561,7 +561,7 @@ def vm_lifecycle(tmp, d):
     disk = os.path.join(tmp, "vm-disk.img")
     with open(disk, "wb") as f:  # not zeros: the guest's init leaves it unformatted
         f.write(b"\xff" * (4 << 20))
-    boot(d, "vm", "--cpus", "2", "--cpu-quota", "1.5", "--disk", disk, "--disk-bps", "512K",
+    boot(d, "vm", "--cpu-quota", "1.5", "--disk", disk, "--disk-bps", "512K",
          "--net", "user", "--net-bps", "256K")
     out = console(d, "vm", ["echo the answer is $((6*7))"], until="the answer is 42")
     check("the answer is 42" in out, "console: %r" % out[-300:])
@@ -607,8 +607,8 @@ def vm_lifecycle(tmp, d):
     os.kill(pid, signal.SIGSTOP)
     time.sleep(0.5)
     os.kill(pid, signal.SIGCONT)
-    out = console(d, "vm", ["echo still here"])
-    check("still here" in out and d.state_of("vm") == "running",
+    out = console(d, "vm", ["echo still $((2*2))-here"], until="still 4-here")
+    check("still 4-here" in out and d.state_of("vm") == "running",
           "after SIGSTOP/SIGCONT: %r" % d.inspect("vm")["exit"])
     # pause: no CPU; the guest's clock stands still meanwhile
     pid = pid_of(d, "vm")
@@ -656,7 +656,7 @@ def vm_snapshot(tmp, d):
     d.cli("rm", "-f", "vs", check_rc=0)
     d.cli("restore", "vs2", snap, "--mem", "128M", check_rc=0)
     check(d.inspect("vs2")["kind"] == "vm", "kind: %r" % d.inspect("vs2")["kind"])
-    out = console(d, "vs2", ["echo mark=$MARK"], wait=2)
+    out = console(d, "vs2", ["echo mark=$MARK"], until="mark=before-42")
     check("mark=before-42" in out, "the restored guest's console: %r" % out[-300:])
     d.cli("rm", "-f", "vs2", check_rc=0)
 
