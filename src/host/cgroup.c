@@ -261,6 +261,40 @@ int cgroup_env_init(struct cgroup_env *env, int version, const char *root, const
 	return 0;
 }
 
+/* rmdir of every directory directly in `dir` (a cgroup's children); counts what went. */
+static int sweep_dir(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	int fd, n = 0;
+
+	if (!dp)
+		return 0;
+	fd = dirfd(dp);
+	while ((e = readdir(dp)))
+		if ((e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) && strcmp(e->d_name, ".") &&
+		    strcmp(e->d_name, "..") && unlinkat(fd, e->d_name, AT_REMOVEDIR) == 0)
+			n++;
+	closedir(dp);
+	return n;
+}
+
+int cgroup_env_sweep(const struct cgroup_env *env)
+{
+	int n = 0;
+
+	if (env->version == 2)
+		n += sweep_dir(env->v2);
+	for (int c = 0; c < CG_NCTRL && env->version == 1; c++) {
+		bool seen = false; /* cpu and cpuacct may share one hierarchy */
+		for (int k = 0; k < c && !seen; k++)
+			seen = !strcmp(env->v1[k], env->v1[c]);
+		if (env->v1[c][0] && !seen)
+			n += sweep_dir(env->v1[c]);
+	}
+	return n;
+}
+
 void cgroup_env_fini(const struct cgroup_env *env)
 {
 	if (env->version == 2)

@@ -56,6 +56,13 @@ struct cgroup_stats {
 int cgroup_env_init(struct cgroup_env *env, int version, const char *root, const char *instance)
 	__attribute__((warn_unused_result));
 
+/* Removes the empty guest groups under the daemon's parent groups: what a previous daemon
+ * of the same state directory left when it was killed (kill -9 runs no cgroup_env_fini).
+ * A group with a process in it (a guest that outlived that daemon) stays: rmdir refuses
+ * it. Call only while no other daemon uses this state directory (an empty group may be
+ * one just made for a guest about to join it). Returns how many groups were removed. */
+int cgroup_env_sweep(const struct cgroup_env *env);
+
 /* Removes the daemon's parent groups if they are empty (guests still running keep them).
  * Called when the daemon exits. */
 void cgroup_env_fini(const struct cgroup_env *env);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -186,6 +187,20 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 	if (r)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
 			 strerror(-r));
+	/* Empty guest groups a killed daemon of this state directory left go now, unless
+	 * another daemon of this state directory runs (its group for a guest about to join
+	 * is empty too): the lock tells, held until this daemon exits. */
+	snprintf(db, sizeof(db), "%s/daemon.lock", d->state);
+	d->state_lock = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->state_lock >= 0 && flock(d->state_lock, LOCK_EX | LOCK_NB) == 0) {
+		if (d->have_cgroups && (r = cgroup_env_sweep(&d->cg)))
+			log_info("daemon: removed %d empty cgroup%s a previous daemon left", r,
+				 r == 1 ? "" : "s");
+	} else {
+		log_warn("daemon: another daemon uses the state directory %s (%s): stale "
+			 "cgroups are left to it",
+			 d->state, d->state_lock < 0 ? strerror(errno) : "daemon.lock is taken");
+	}
 	d->userns_ok = probe_userns();
 	for (int k = SANDBOX_VM; k <= SANDBOX_WASM && !d->cfg.no_sandbox; k++)
 		if ((r = sandbox_seccomp_export(k, &d->seccomp_hex[k])))
@@ -235,7 +250,7 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 
 int daemon_main(const struct daemon_config *cfg)
 {
-	struct daemon d = {.cfg = *cfg};
+	struct daemon d = {.cfg = *cfg, .state_lock = -1};
 	struct evloop_watch *sigw = NULL;
 	int sigfd = -1, r;
 
@@ -260,6 +275,8 @@ int daemon_main(const struct daemon_config *cfg)
 	if (sigfd >= 0)
 		close(sigfd);
 	registry_close(d.reg);
+	if (d.state_lock >= 0)
+		close(d.state_lock);
 	sandbox_netns_close(&d.netns);
 	free(d.seccomp_hex[SANDBOX_VM]);
 	free(d.seccomp_hex[SANDBOX_WASM]);

@@ -46,7 +46,7 @@ import zlib
 
 TOP = os.environ.get("LODGE_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 sys.path.insert(0, os.path.join(TOP, "tests/snapshot"))
-from lib import Guest, api  # noqa: E402
+from lib import Guest, api, drop_daemon_cgroups  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "tests/migrate"))
 import initrd as initrd_mod  # noqa: E402
@@ -528,6 +528,8 @@ class Daemon:
                 self.p.wait(20)
             except subprocess.TimeoutExpired:
                 self.p.kill()
+                self.p.wait()
+        drop_daemon_cgroups(os.path.join(self.dir, "state"))
 
 
 DAEMONS = []
@@ -884,6 +886,8 @@ def main():
         for d in DAEMONS:
             if d.p.poll() is None:
                 d.p.kill()
+                d.p.wait()
+            drop_daemon_cgroups(os.path.join(d.dir, "state"))
         for g in guests:
             g.close()
             err = g.errtext()

@@ -48,7 +48,7 @@ import zlib
 
 TOP = os.environ.get("LODGE_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 sys.path.insert(0, os.path.join(TOP, "tests/snapshot"))
-from lib import Guest, api  # noqa: E402
+from lib import Guest, api, drop_daemon_cgroups  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "tests/migrate"))
 import initrd as initrd_mod  # noqa: E402
@@ -553,6 +553,7 @@ class Daemon:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
+        drop_daemon_cgroups(os.path.join(self.dir, "state"))
 
 
 def wait_until(fn, timeout):

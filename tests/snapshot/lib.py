@@ -113,3 +113,28 @@ class Guest:
         except OSError:
             pass
         self.kill()
+
+
+def drop_daemon_cgroups(state):
+    """Removes the cgroups of the daemon of state directory `state` once it is gone: a
+    daemon ended by SIGKILL leaves its parent groups (lodge.<FNV-1a of the state
+    directory's real path>, one per hierarchy) and its guests' groups. Groups with a
+    process in them stay (rmdir refuses them)."""
+    h = 2166136261
+    for b in os.path.realpath(state).encode():
+        h = ((h ^ b) * 16777619) & 0xffffffff
+    want = "lodge.%08x" % h
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for x in [x for x in dirs if x == want]:
+            top = os.path.join(root, x)
+            for sub in os.listdir(top):
+                if os.path.isdir(os.path.join(top, sub)):
+                    try:
+                        os.rmdir(os.path.join(top, sub))
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(top)
+            except OSError:
+                pass
+        dirs[:] = [] if root.count("/") > 8 else [x for x in dirs if x != want]

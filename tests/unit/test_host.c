@@ -167,6 +167,18 @@ static int test_cgroup_v1(void)
 	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
 		 0);
 	CHECK(strstr(skipped, "io(the disks are not on a block device)"));
+	/* a killed daemon's groups: the next one's sweep removes the empty ones and keeps
+	 * one rmdir refuses (here a file in it; in cgroupfs, a process) */
+	snprintf(p, sizeof(p), "%s/pids/lodge/stale", dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	CHECK_EQ(cgroup_env_sweep(&env), 2); /* stale, and g in cpuacct (no files there) */
+	snprintf(p, sizeof(p), "%s/pids/lodge/stale", dir);
+	CHECK(access(p, F_OK) != 0);
+	snprintf(p, sizeof(p), "%s/cpuacct/lodge/g", dir);
+	CHECK(access(p, F_OK) != 0);
+	snprintf(p, sizeof(p), "%s/pids/lodge/g", dir);
+	CHECK(access(p, F_OK) == 0); /* holds pids.max */
+	CHECK_EQ(cgroup_env_sweep(&env), 0);
 	rmrf();
 	return 0;
 }
