@@ -558,12 +558,27 @@ gr=gc_roots.wat
 check2 gc-root-operand 0 "5000050000" -- --max-memory 16M --invoke operand $gr 100000 1000000
 check2 gc-root-argument 0 "5000050000" -- --max-memory 16M --invoke argument $gr 100000 1000000
 check2 gc-root-translated 0 "5000050000" -- --max-memory 16M --invoke translated $gr 100000 1000000
+# the same through call_indirect/call_ref, a return_call chain, a hot loop, 40 levels of
+# recursion, and translated code in two stretches with an interpreted frame between
+check2 gc-root-indirect 0 "5000050000" -- --max-memory 16M --invoke indirect $gr 100000 1000000
+check2 gc-root-tail 0 "5000050000" -- --max-memory 16M --invoke tail $gr 100000 1000000
+check2 gc-root-loop 0 "5000050000" -- --max-memory 16M --invoke loop $gr 100000 1000000
+check2 gc-root-recursive 0 "5000050000" -- --max-memory 16M --invoke recursive $gr 100000 1000000
+check2 gc-root-nested 0 "15000150000" -- --max-memory 16M --invoke nested $gr 100000 1000000
+# an interpreted function tail-called by translated code the interpreter entered
+check2 gc-root-tail-entry 0 "5000050000" -- --max-memory 16M --invoke tailentry $gr 100000 1000000
 # the same with a collection at every allocation and throw (the test build's hook; elsewhere
 # it runs as above): a slot missing from a stack map frees a live node at once
 export LODGE_TEST_HOOK=gc-stress
 check2 gc-stress-root-operand 0 "500500" -- --invoke operand $gr 1000 5000
 check2 gc-stress-root-argument 0 "500500" -- --invoke argument $gr 1000 5000
 check2 gc-stress-root-translated 0 "500500" -- --invoke translated $gr 1000 5000
+check2 gc-stress-root-indirect 0 "500500" -- --invoke indirect $gr 1000 5000
+check2 gc-stress-root-tail 0 "500500" -- --invoke tail $gr 1000 5000
+check2 gc-stress-root-loop 0 "500500" -- --invoke loop $gr 1000 5000
+check2 gc-stress-root-recursive 0 "500500" -- --invoke recursive $gr 1000 5000
+check2 gc-stress-root-nested 0 "1501500" -- --invoke nested $gr 1000 5000
+check2 gc-stress-root-tail-entry 0 "500500" -- --invoke tailentry $gr 1000 5000
 unset LODGE_TEST_HOOK
 # typed function references: call_ref through a typed table, null references trapping
 # where they are used

@@ -747,6 +747,70 @@ def case_deep_gc(mode, jit_args):
         shutil.rmtree(d, ignore_errors=True)
 
 
+DEEPSTATE = os.path.join(HERE, "deepstate.wat")
+
+
+def case_deep_state(mode, jit_args):
+    """deepstate.wat paused and resumed 25 times while it runs 14 levels deep (cached
+    locals, operands below calls, a pending multi-value result, call_indirect, call_ref,
+    a return_call chain), each time parked where a snapshot can stand (the snapshot,
+    tried, is refused for the program's function references: not_supported, not busy):
+    it must print what an uninterrupted interpreted run prints (a frame deoptimised with
+    a wrong pc or slot changes a hash, or traps)."""
+    name = "wsnap.%s.deep-state" % mode
+    ref = subprocess.run([LODGE, "wasm", "--no-jit", DEEPSTATE], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=600)
+    want = ref.stdout.decode()
+    if ref.returncode != 0 or want.count("\n") != 201:
+        return result(False, name, "reference run: %s %r" % (ref.returncode,
+                                                              ref.stderr.decode()[-300:]))
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    why = ""
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, DEEPSTATE],
+                             stdout=fo, stderr=subprocess.PIPE)
+    try:
+        if not wait_file_lines(out, 3, 60, p):
+            return result(False, name, "no 3 lines")
+        pauses = 0
+        for _ in range(25):
+            if p.poll() is not None:
+                break
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            # parked where a snapshot can stand (every frame deoptimised), the snapshot
+            # is refused for the function references, not busy
+            st1, body1 = api(sock, "PUT", "/snapshot/create",
+                             {"snapshot_path": os.path.join(d, "x.snap")})
+            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            if st != 204 or st2 != 204 or st1 != 409 or "not_supported" not in str(body1):
+                why = "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1,
+                                                                      st2, body2)
+                break
+            pauses += 1
+            time.sleep(0.02)
+        if why:
+            p.kill()
+        rc = p.wait(timeout=600)
+        got = open(out).read()
+        if not why and (rc != 0 or got != want):
+            lg, lw = got.splitlines(), want.splitlines()
+            i = next((i for i in range(min(len(lg), len(lw))) if lg[i] != lw[i]), None)
+            why = "status %s after %d pauses: %d lines, first difference %s" % (
+                rc, pauses, len(lg), i if i is None else "%r != %r" % (lg[i], lw[i]))
+        if not why and pauses < 5:
+            why = "only %d pauses before it ended" % pauses
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
 def case_deep_migrate(mode, jit_args):
     """deepcount.wat migrated (stop and copy over TCP) while it runs below a translated
     frame: the destination goes on with the next line to the end, no gap, no repeat."""
@@ -1796,6 +1860,7 @@ def main():
         case_deep(mode, args)
         case_deep_migrate(mode, args)
         case_deep_gc(mode, args)
+        case_deep_state(mode, args)
     case_deep("jit", [], ("--max-memory", "16M"))
     case_deep("jit-eager", ["--jit-eager"], ("--max-memory", "16M"))
     case_bad_files()
@@ -1836,8 +1901,12 @@ elif os.environ.get("WSNAP_ONLY_DEEP"):  # the pauses below translated frames
         case_deep(mode, args)
         case_deep_migrate(mode, args)
         case_deep_gc(mode, args)
+        case_deep_state(mode, args)
     case_deep("jit", [], ("--max-memory", "16M"))
     case_deep("jit-eager", ["--jit-eager"], ("--max-memory", "16M"))
+elif os.environ.get("WSNAP_ONLY_DEEP_STATE"):  # deoptimised frames keep every value
+    for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
+        case_deep_state(mode, args)
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks

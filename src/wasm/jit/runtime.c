@@ -492,10 +492,14 @@ uint64_t wasm_jit_c_type(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 }
 
 /* STUB_INTERP's C side: f, not translated, is called from translated code whose body runs
- * at `caller`. Returns (trap, 0), or (0, code) to go on in code: f translated just now. */
+ * at `caller`, or tail-called by the entry level (caller: the entry's own caller, at
+ * entry_rsp; f takes the entry's depth). Returns (trap, 0), or (0, code) to go on in code:
+ * f translated just now. */
 static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, union wasm_slot *fp,
 				     uintptr_t caller)
 {
+	size_t depth = caller >= j->entry_rsp ? j->depth0 : depth_of(j, caller) + 1;
+
 	if (wasm_jit_heat(j, f, 1))
 		return (struct wasm_jit_pair){0, (uint64_t)(uintptr_t)f->jit_foreign};
 	/* the callee's level is 16 bytes below its caller's body (the return address and
@@ -503,7 +507,7 @@ static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, un
 	 * entry rsp itself, so its depth is the entry's (no caller's depth plus one, which
 	 * would underflow) */
 	stand(j, NULL, NULL, fp, caller - 16);
-	return (struct wasm_jit_pair){interp(j, f, fp, depth_of(j, caller - 16)), 0};
+	return (struct wasm_jit_pair){interp(j, f, fp, depth), 0};
 }
 
 /* ----- stubs ----- */
