@@ -38,6 +38,7 @@ struct vdriver {
 	struct vd_queue q[8];
 	unsigned next_buf;
 	int irq;
+	unsigned irq_raised; /* times the device raised its line (interrupts sent) */
 };
 
 struct vd_buf {
@@ -50,6 +51,8 @@ static inline void vd_irq(void *opaque, unsigned n, bool level)
 {
 	(void)n;
 	__atomic_store_n(&((struct vdriver *)opaque)->irq, level, __ATOMIC_RELEASE);
+	if (level)
+		__atomic_fetch_add(&((struct vdriver *)opaque)->irq_raised, 1, __ATOMIC_ACQ_REL);
 }
 
 static inline int vd_fake_slot(struct board *b, uint64_t *base, struct irq_line *line,

@@ -107,6 +107,8 @@ struct vblk {
 	struct evloop_timer *rl_timer; /* NULL without limits */
 	bool throttled;		       /* the limiter refused a request: wait for rl_timer */
 	struct blk_req *free;	       /* slots used before and free again */
+	unsigned used_pending;	       /* used entries filled and not yet published (blk_publish) */
+	bool batching;	/* I/O thread: inside a batch, blk_publish comes at its end */
 	unsigned fresh; /* reqs[fresh..] were never used (not even touched: no RSS) */
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
@@ -144,16 +146,35 @@ static void blk_config_read(struct virtio_dev *d, uint32_t off, void *buf, unsig
 	memcpy(buf, cfg + off, len);
 }
 
-/* Finishes a request: status byte, used ring, interrupt. Device lock held. */
+/* Publishes the used entries filled since the last call (one used-index store) and
+ * interrupts the driver if its used_event asks for it. Device lock held. */
+static void blk_publish(struct vblk *b)
+{
+	struct virtio_dev *d = &b->vdev;
+
+	if (!b->used_pending)
+		return;
+	virtq_flush(&d->vq[0], d->mem, b->used_pending);
+	b->used_pending = 0;
+	virtio_dev_notify_used(d, 0);
+}
+
+/* Finishes a request: status byte, used ring entry; published (with the interrupt) at
+ * once, or at the end of the batch of completions or of the notification being served,
+ * so that requests finishing together cost the guest one interrupt and one pass of its
+ * completion handler. Device lock held. */
 static void finish(struct vblk *b, struct blk_req *r, uint8_t status)
 {
 	struct virtio_dev *d = &b->vdev;
 
 	__atomic_store_n(r->status, status, __ATOMIC_RELAXED);
-	virtq_push(&d->vq[0], d->mem, &r->elem, status == VIRTIO_BLK_S_OK ? r->written + 1 : 1);
-	virtio_dev_notify_used(d, 0);
+	if (virtq_fill(&d->vq[0], d->mem, &r->elem, status == VIRTIO_BLK_S_OK ? r->written + 1 : 1,
+		       b->used_pending))
+		b->used_pending++;
 	r->next_free = b->free;
 	b->free = r;
+	if (!b->batching)
+		blk_publish(b);
 }
 
 static void req_done(struct disk_req *dr, int result)
@@ -392,8 +413,10 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 {
 	struct vblk *b = container_of(d, struct vblk, vdev);
 	struct blk_req *req;
+	bool batching = b->batching;
 	int r = 0;
 
+	b->batching = true;
 	/* Everything taken now goes to the host in one io_uring submission. */
 	if (b->disk)
 		disk_plug(b->disk);
@@ -417,6 +440,9 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned qi)
 	}
 	if (b->disk)
 		disk_unplug(b->disk);
+	b->batching = batching;
+	if (!batching)
+		blk_publish(b);
 	if (r < 0)
 		virtio_dev_fail(d, "malformed request (%s)",
 				r == -E2BIG	? "more segments than seg_max"
@@ -430,11 +456,17 @@ static void on_disk_event(void *opaque, int fd, unsigned revents)
 
 	(void)fd;
 	(void)revents;
-	disk_complete(b->disk); /* reads the eventfd; callbacks take the device lock */
-	/* Requests the guest queued while every slot was busy. */
+	/* Everything that completed now reaches the guest with one used-index update. */
 	pthread_mutex_lock(&b->vdev.lock);
+	b->batching = true;
+	pthread_mutex_unlock(&b->vdev.lock);
+	disk_complete(b->disk); /* reads the eventfd; callbacks take the device lock */
+	pthread_mutex_lock(&b->vdev.lock);
+	/* Requests the guest queued while every slot was busy. */
 	if (has_slot(b) && virtio_dev_running(&b->vdev) && virtq_has_avail(&b->vdev.vq[0]))
 		blk_queue_notify(&b->vdev, 0);
+	b->batching = false;
+	blk_publish(b);
 	pthread_mutex_unlock(&b->vdev.lock);
 }
 
@@ -456,6 +488,7 @@ static void blk_vreset(struct virtio_dev *d)
 	struct vblk *b = container_of(d, struct vblk, vdev);
 
 	b->gen++; /* requests still at the disk complete into nothing */
+	b->used_pending = 0;
 }
 
 static const struct virtio_dev_ops blk_vops = {
