@@ -246,6 +246,9 @@ static void usage(FILE *f)
 		"                       stream ends and PUT /failover comes on --api\n"
 		"  --failover auto[:MS]  take over as soon as the stream ends or is silent for\n"
 		"                       MS (default 2000); manual (the default) waits\n"
+		"                       With --incoming or --standby, --max-memory is the most\n"
+		"                       this host gives the program: a stream that brings more\n"
+		"                       is refused (the source keeps running)\n"
 		"  --sandbox SPEC       enter the sandbox the daemon prepared\n"
 		"  --seccomp            install the Wasm guests' seccomp allow list\n"
 		"  -h, --help           show this help\n"
@@ -479,11 +482,13 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 			return bad_usage("%s takes the module and its arguments from the "
 					 "snapshot, not '%s'",
 					 what, argv[i]);
-		if (o->invoke || o->ndirs || o->nenv || o->lim.fuel || o->lim.max_memory ||
-		    o->lim.stack_size)
-			return bad_usage("%s takes --invoke, --dir, --env, --fuel, --max-memory "
-					 "and --stack from the snapshot",
-					 what);
+		if (o->invoke || o->ndirs || o->nenv || o->lim.fuel || o->lim.stack_size ||
+		    (o->lim.max_memory && o->restore))
+			return bad_usage("%s takes --invoke, --dir, --env, --fuel, %sand --stack "
+					 "from the snapshot",
+					 what, o->restore ? "--max-memory " : "");
+		/* --incoming and --standby: --max-memory is this host's cap on what the
+		 * stream may make it commit (the program's saved budget is lowered to it) */
 		o->file = o->restore ? o->restore : o->incoming;
 		return 0;
 	}
@@ -745,6 +750,21 @@ static void watchdog_stop(struct watchdog *w)
 
 #define MIGRATE_ACK_MS	  120000       /* the destination restores the program meanwhile */
 #define MIGRATE_MAX_BYTES (8ull << 30) /* a 4 GiB memory, compressed, and the module */
+
+/* The most an incoming stream may make this host commit: its memory (the pre-copy page
+ * room), and its stream file (compressed memory, module and state: twice the memory and
+ * 16 MiB covers zstd's worst case and a module), under --max-memory if given. */
+static uint64_t incoming_room(const struct wasm_opts *o)
+{
+	return o->lim.max_memory ? o->lim.max_memory : MIGRATE_MAX_BYTES;
+}
+
+static uint64_t incoming_file_max(const struct wasm_opts *o)
+{
+	return o->lim.max_memory && o->lim.max_memory < MIGRATE_MAX_BYTES / 2
+		       ? 2 * o->lim.max_memory + (16ull << 20)
+		       : MIGRATE_MAX_BYTES;
+}
 
 static uint64_t now_ns(void)
 {
@@ -1711,15 +1731,15 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 			return c;
 	}
 	migrate_path(o, "incoming", path, plen);
-	r = wasm_precopy_in_init(pin, MIGRATE_MAX_BYTES);
+	r = wasm_precopy_in_init(pin, incoming_room(o));
 	if (r) {
 		snprintf(err, errlen, "out of memory");
 		close(c);
 		return r;
 	}
 	/* a pre-copy's pages come first, a stop and copy's stream has none */
-	r = snap_stream_recv_file_cb(c, path, MIGRATE_MAX_BYTES, wasm_precopy_in_section, pin, err,
-				     errlen);
+	r = snap_stream_recv_file_cb(c, path, incoming_file_max(o), wasm_precopy_in_section, pin,
+				     err, errlen);
 	if (r) {
 		close(c);
 		return r;
@@ -1753,7 +1773,7 @@ static int standby_receive(const struct wasm_opts *o, struct guestctl *g, struct
 			return c;
 	}
 	migrate_path(o, "standby", path, plen);
-	r = wasm_precopy_in_init(pin, MIGRATE_MAX_BYTES);
+	r = wasm_precopy_in_init(pin, incoming_room(o));
 	r = r ?: wasm_standby_create(c, o->failover_auto, o->heartbeat_ms, &s);
 	if (r) {
 		snprintf(err, errlen, "out of memory");
@@ -1830,7 +1850,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		if (rc)
 			goto fail;
 	}
-	rc = wasm_snapshot_open(file, &snap, err, sizeof(err));
+	rc = wasm_snapshot_open(file, o->restore ? 0 : o->lim.max_memory, &snap, err, sizeof(err));
 	if (o->incoming)
 		unlink(path); /* open: its pages are read through the descriptor */
 	if (rc)

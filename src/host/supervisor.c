@@ -705,6 +705,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		/* the daemon listens and hands the connection over (the guest may have no
 		 * network): the control socket gets it */
 		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
+		if (g->kind == GUEST_WASM && mem) /* this host's cap on what the stream brings */
+			arg(a, "--max-memory=%llu", (unsigned long long)mem);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby"))) {
 			/* the primary's replication stream instead of a migration */
 			arg(a, "--standby=control");

@@ -69,10 +69,12 @@ struct wasm_snapshot {
 	uint64_t npages;
 };
 
-/* Reads and checks the file, loads the module and creates its store. Returns 0, or
+/* Reads and checks the file, loads the module and creates its store. cap, if not 0, is
+ * the most memory this host gives the program (a migration's destination): its saved
+ * budget is lowered to it, so a state larger than cap fails to restore. Returns 0, or
  * -EINVAL (corrupt, with err) / -errno. */
-int wasm_snapshot_open(const char *path, struct wasm_snapshot **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int wasm_snapshot_open(const char *path, uint64_t cap, struct wasm_snapshot **out, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
 /* Restores WASI (stdio[0..2] become the program's fds 0-2), instantiates the module and
  * loads memories, tables, globals, frames and slots. Returns 0, or -EINVAL / -errno with
  * err. */

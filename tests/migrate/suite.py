@@ -694,6 +694,23 @@ def t_daemon_wasm():
                     lambda: re.search(r"^TICK %d$" % (n + 10), a.logs("src"), re.M), 60):
                 why += "; the source does not run on after the refusal"
             b.cli("rm", "--force", "vmdst")
+        # a destination whose --mem (its cap on what the stream brings) is below the
+        # program's two pages: it refuses, the source runs on
+        port = free_port()
+        rc, out = b.cli("create", "capdst", "--incoming", "127.0.0.1:%d" % port, "--kind",
+                        "wasm", "--mem", "64K")
+        rc2, out2 = b.cli("start", "capdst")
+        if rc or rc2:
+            why += "; create/start capdst: %s %s" % (out, out2)
+        else:
+            rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port)
+            if rc == 0 or "runs on here" not in out:
+                why += "; migrate to a destination capped at 64K: %d %r" % (rc, out)
+            n = ticks(a.logs("src"))[-1]
+            if a.inspect("src").get("state") != "running" or not wait_until(
+                    lambda: re.search(r"^TICK %d$" % (n + 10), a.logs("src"), re.M), 60):
+                why += "; the source does not run on after the capped refusal"
+            b.cli("rm", "--force", "capdst")
         port = free_port()
         rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm")
         rc2, out2 = b.cli("start", "dst")

@@ -1827,6 +1827,104 @@ def case_migrate_bad():
     result(not why, "wsnap.migrate.bad", why.strip("; "))
 
 
+def case_migrate_cap():
+    """--max-memory with --incoming caps what a source may make this host commit: a
+    hostile stream's page past the cap is refused (125), memsum.wat (64 MiB) is refused
+    by a destination capped at 16M (the source runs on: 502) and taken by one capped at
+    128M, its ticks going on with no gap; --restore still takes it from the file."""
+    name = "wsnap.migrate.cap"
+    why = ""
+    head = b"LODGEMIG" + struct.pack("<I", 1)
+    head += struct.pack("<I", zlib.crc32(head))
+    payload = struct.pack("<IQ", 1, 4096) + b"\x55" * 4096  # page 4096: at 16 MiB
+    h = struct.pack("<IIQI", 0x100, 0, len(payload), zlib.crc32(payload))
+    page16m = h + struct.pack("<I", zlib.crc32(h)) + payload
+    port = free_port()
+    p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port,
+                          "--max-memory", "8M"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if not wait_listen(port):
+        p.kill()
+        why += "; capped: it did not listen: %r" % p.communicate()[1][-200:]
+    else:
+        c = socket.create_connection(("127.0.0.1", port), 30)
+        try:
+            c.sendall(head + page16m)
+        except OSError:
+            pass
+        c.close()
+        try:
+            _, err = p.communicate(timeout=60)
+            if p.returncode != 125 or "page 4096" not in err:
+                why += "; a page past an 8M cap: status %s, %r" % (p.returncode, err[-200:])
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            why += "; a page past an 8M cap: it did not give up"
+    r = subprocess.run([LODGE, "wasm", "--restore", "/x", "--max-memory", "8M"],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 2 or "--max-memory" not in r.stderr:
+        why += "; --restore with --max-memory: status %d %r" % (r.returncode, r.stderr[-200:])
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    try:
+        def start(tag, extra):
+            out = os.path.join(d, tag + ".out")
+            with open(out, "w") as fo:
+                q = subprocess.Popen([LODGE, "wasm", "--api", os.path.join(d, tag + ".sock")]
+                                     + extra, stdout=fo, stderr=subprocess.PIPE, cwd=d)
+            procs.append(q)
+            return q, out
+        src, sout = start("src", [MEMSUM])
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, why + "; no output: " + src.stderr.read().decode()[-300:])
+        for cap, want in (("16M", 502), ("128M", 204)):
+            port = free_port()
+            dst, dout = start("dst" + cap, ["--incoming", "tcp:127.0.0.1:%d" % port,
+                                            "--max-memory", cap])
+            if not wait_listen(port):
+                why += "; the %s destination does not listen" % cap
+                continue
+            st, body = api(os.path.join(d, "src.sock"), "PUT", "/migrate",
+                           {"destination": "127.0.0.1:%d" % port})
+            if st != want:
+                why += "; to a destination capped at %s: %s %s (want %d)" % (cap, st, body, want)
+                continue
+            if want == 502:
+                try:
+                    dst.wait(60)
+                except subprocess.TimeoutExpired:
+                    why += "; the 16M destination did not give up"
+                derr = dst.stderr.read().decode()
+                if dst.returncode != 125 or "lodge wasm: --incoming" not in derr:
+                    why += "; the 16M destination: status %s %r" % (dst.returncode, derr[-200:])
+                n = len(ticks_of(sout))
+                if not wait_file_lines(sout, n + 2, 60, src):
+                    why += "; the source did not go on after the refusal"
+            else:
+                if src.wait(60) != 0:
+                    why += "; the source did not end after the migration"
+                if not wait_file_lines(dout, 2, 120, dst):
+                    why += "; the 128M destination printed no 2 lines: %r" % (
+                        open(dout).read()[-100:])
+                dst.kill()
+                dst.wait()
+                with open(dout) as f:
+                    last = f.read()
+                lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+                nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+                if [x for x in lines if not x.startswith("tick ")] or \
+                        nums != list(range(len(nums))):
+                    why += "; after the migration: %r" % lines[-4:]
+    finally:
+        for q in procs:
+            if q.poll() is None:
+                q.kill()
+            q.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def main():
     if not os.access(LODGE, os.X_OK):
         print("FAIL: wsnap: %s not built" % LODGE)
@@ -1845,6 +1943,7 @@ def main():
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)
     case_migrate_bad()
+    case_migrate_cap()
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
@@ -1878,6 +1977,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
     case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
     case_migrate_bad()
+    case_migrate_cap()
 elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy_read(mode, args)
@@ -1909,6 +2009,7 @@ elif os.environ.get("WSNAP_ONLY_DEEP_STATE"):  # deoptimised frames keep every v
         case_deep_state(mode, args)
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
+    case_migrate_cap()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()

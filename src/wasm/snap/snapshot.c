@@ -271,8 +271,8 @@ void wasm_snapshot_close(struct wasm_snapshot *snap)
 	core_free(snap);
 }
 
-static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char *path, char *err,
-			 size_t errlen)
+static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char *path, uint64_t cap,
+			 char *err, size_t errlen)
 {
 	const struct snap_section *sec;
 	const struct snap_section *want[3] = {NULL, NULL, NULL};
@@ -360,6 +360,9 @@ static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char 
 		    snap->mod->nmems > 1)
 			return fail(err, errlen, -EINVAL,
 				    "corrupt: its module is of a kind Lodge does not save");
+		/* the destination's cap lowers the saved budget (0: the default 4 GiB) */
+		if (cap && (!lim.max_memory || lim.max_memory > cap))
+			lim.max_memory = cap;
 		/* the fuel limit comes with the state; the store's other limits now */
 		rc = wasm_store_create(&lim, &snap->store);
 		if (rc)
@@ -370,7 +373,8 @@ static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char 
 	return 0;
 }
 
-int wasm_snapshot_open(const char *path, struct wasm_snapshot **out, char *err, size_t errlen)
+int wasm_snapshot_open(const char *path, uint64_t cap, struct wasm_snapshot **out, char *err,
+		       size_t errlen)
 {
 	struct wasm_snapshot *snap = core_calloc(1, sizeof(*snap));
 	struct priv *p = core_calloc(1, sizeof(*p));
@@ -382,7 +386,7 @@ int wasm_snapshot_open(const char *path, struct wasm_snapshot **out, char *err, 
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	}
 	snap->priv = p;
-	rc = open_sections(snap, p, path, err, errlen);
+	rc = open_sections(snap, p, path, cap, err, errlen);
 	if (rc) {
 		if (rc == -ENOMEM && !err[0])
 			fail(err, errlen, rc, "out of memory");
