@@ -68,10 +68,10 @@
  * hash of the page number, set by every fill (remember) and cleared only with the whole
  * table. An sfence.vma of one page whose bit is clear has nothing to drop: no table
  * entry and no direct jump between translated blocks (made only to blocks found in the
- * table, and dropped with the table) is for a block of that page. Linux fences one page
- * after most page faults (~100,000 in a boot), mostly of pages that hold no code; each
- * used to clear half of the table (a page's pcs fill half of its slots) and undo every
- * direct jump. */
+ * table, and dropped with the table) is for a block of that page. A Linux boot fences
+ * ~100,000 single pages, nearly all of them pages where no block starts; each used to
+ * clear half of the table (a page's pcs fill half of its slots) and undo every direct
+ * jump. */
 #define JC_PAGE_BITS 12
 
 struct jit;
