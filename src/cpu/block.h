@@ -64,6 +64,15 @@
 #define LINK_BUDGET_MAX (32 * LINK_COST)
 #define JC_PRIVS	4   /* one table per privilege level (U, S, -, M) */
 #define JC_LOG		512 /* jc slots remembered for a cheap flush */
+/* A filter of the virtual pages that blocks in the pc -> block table start in: a bit per
+ * hash of the page number, set by every fill (remember) and cleared only with the whole
+ * table. An sfence.vma of one page whose bit is clear has nothing to drop: no table
+ * entry and no direct jump between translated blocks (made only to blocks found in the
+ * table, and dropped with the table) is for a block of that page. A Linux boot fences
+ * ~100,000 single pages, nearly all of them pages where no block starts; each used to
+ * clear half of the table (a page's pcs fill half of its slots) and undo every direct
+ * jump. */
+#define JC_PAGE_BITS 12
 
 struct jit;
 
@@ -99,6 +108,7 @@ struct block_cache {
 	 * more than JC_LOG were filled, the flush clears everything. */
 	uint16_t jc_log[JC_LOG];
 	unsigned jc_logged;
+	uint64_t jc_pages[(1u << JC_PAGE_BITS) / 64]; /* the filter of pages (JC_PAGE_BITS) */
 	/* The arena: cold part [0, cold), `used` bytes of it filled; hot part [cold, size),
 	 * `hot_used` bytes of it filled. */
 	uint8_t *arena;
@@ -137,6 +147,12 @@ _Static_assert(JC_PRIVS << JC_BITS <= 65536, "jc_log entries fit in 16 bits");
 static inline unsigned jc_index(uint64_t pc)
 {
 	return (unsigned)(pc >> 1) & ((1u << JC_BITS) - 1);
+}
+
+/* The bit of the page filter (JC_PAGE_BITS) for the page of virtual address va. */
+static inline unsigned jc_page_bit(uint64_t va)
+{
+	return (unsigned)(((va >> 12) * 0x9e3779b97f4a7c15ull) >> (64 - JC_PAGE_BITS));
 }
 
 /* Bytes a block of n instructions (and its terminating pseudo-op) takes in the arena. */

@@ -13,7 +13,9 @@
  * Lookups go through a direct-mapped pc -> block table per privilege level (`jc`), and
  * fall back to a hash table after an instruction-TLB translation. A `jc` hit is trusted
  * without re-checking the page generation: the tables are flushed when translation changes
- * (satp, sfence.vma, fence.i) and, via vm->code_epoch, at the next poll after any hart
+ * (satp, sfence.vma, fence.i; an sfence.vma of a page in which no block in the tables
+ * starts, by a filter of pages, flushes nothing) and, via vm->code_epoch, at the next
+ * poll after any hart
  * writes a code page (at once for the writing hart). Another hart may so run stale code for
  * at most POLL_INSNS instructions, which the spec allows: it must fence.i to see the change.
  * The retired-instruction count lives in a local between polls; interrupts, timers and stop
@@ -185,15 +187,18 @@ void exec_flush_jumps(struct hart *h)
 		}
 	}
 	bc->jc_logged = 0;
+	memset(bc->jc_pages, 0, sizeof(bc->jc_pages));
 }
 
 void exec_flush_jumps_page(struct hart *h, uint64_t va)
 {
 	/* A 4 KiB page's pcs fill one contiguous run of 2048 slots; only U and S fetches
 	 * are translated. */
-	unsigned first = jc_index(va & ~0xfffull), n = 2048;
+	unsigned first = jc_index(va & ~0xfffull), n = 2048, bit = jc_page_bit(va);
 
 	_Static_assert(JC_BITS >= 11, "a page must map to a contiguous run of slots");
+	if (!(h->bc->jc_pages[bit / 64] >> (bit % 64) & 1))
+		return; /* no block of this page in the table: nothing to drop */
 	new_link_epoch(h);
 	memset(&h->bc->jc[PRV_U][first], 0, n * sizeof(struct block *));
 	memset(&h->bc->jc[PRV_S][first], 0, n * sizeof(struct block *));
@@ -206,6 +211,7 @@ void exec_flush_all(struct hart *h)
 	new_link_epoch(h);
 	memset(bc->jc, 0, sizeof(bc->jc));
 	bc->jc_logged = 0;
+	memset(bc->jc_pages, 0, sizeof(bc->jc_pages));
 	memset(bc->ht, 0, sizeof(bc->ht));
 	bc->used = 0;
 	bc->hot_used = 0;
@@ -584,6 +590,9 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 /* Records b in the pc -> block table (and the log of filled slots, for a cheap flush). */
 static void remember(struct block_cache *bc, unsigned priv, uint64_t pc, struct block *b)
 {
+	unsigned bit = jc_page_bit(pc);
+
+	bc->jc_pages[bit / 64] |= 1ull << (bit % 64);
 	bc->jc[priv][jc_index(pc)] = b;
 	if (bc->jc_logged < JC_LOG)
 		bc->jc_log[bc->jc_logged] = (uint16_t)(priv << JC_BITS | jc_index(pc));
