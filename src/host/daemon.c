@@ -153,6 +153,46 @@ static int setup_group(struct daemon *d)
 	return 0;
 }
 
+/* One daemon a state directory: <state>/daemon.lock is flock'd while this daemon runs
+ * and holds its pid. The lock goes with the process, so a killed daemon's file does not
+ * block the next one. A second daemon stops here, before it touches the registry, the
+ * cgroups or the socket. */
+static int lock_state(struct daemon *d)
+{
+	char p[700], pid[32];
+	int fd, n;
+
+	snprintf(p, sizeof(p), "%s/daemon.lock", d->state);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+		log_err("daemon: cannot open %s: %s: fix the state directory's permissions or "
+			"give another --state DIR",
+			p, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		n = e == EWOULDBLOCK ? (int)pread(fd, pid, sizeof(pid) - 1, 0) : -1;
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		if (e == EWOULDBLOCK)
+			log_err("daemon: another daemon (pid %s) already uses the state directory "
+				"%s: stop it first (kill -TERM %s), or give this one its own "
+				"--state DIR",
+				pid[0] ? pid : "unknown", d->state, pid[0] ? pid : "<pid>");
+		else
+			log_err("daemon: cannot lock %s: %s", p, strerror(e));
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("daemon: cannot write the pid to %s: %s", p, strerror(errno));
+	d->state_lock = fd;
+	return 0;
+}
+
 static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 {
 	struct api_server_config sc = {.mode = 0660,
@@ -174,6 +214,7 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	r = setup_paths(d);
+	r = r ?: lock_state(d);
 	r = r ?: setup_group(d);
 	if (r)
 		return r;
@@ -187,20 +228,12 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 	if (r)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
 			 strerror(-r));
-	/* Empty guest groups a killed daemon of this state directory left go now, unless
-	 * another daemon of this state directory runs (its group for a guest about to join
-	 * is empty too): the lock tells, held until this daemon exits. */
-	snprintf(db, sizeof(db), "%s/daemon.lock", d->state);
-	d->state_lock = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (d->state_lock >= 0 && flock(d->state_lock, LOCK_EX | LOCK_NB) == 0) {
-		if (d->have_cgroups && (r = cgroup_env_sweep(&d->cg)))
-			log_info("daemon: removed %d empty cgroup%s a previous daemon left", r,
-				 r == 1 ? "" : "s");
-	} else {
-		log_warn("daemon: another daemon uses the state directory %s (%s): stale "
-			 "cgroups are left to it",
-			 d->state, d->state_lock < 0 ? strerror(errno) : "daemon.lock is taken");
-	}
+	/* Empty guest groups a killed daemon of this state directory left go now: this
+	 * daemon holds the state directory's lock (lock_state), so none of them is another
+	 * running daemon's. */
+	if (d->have_cgroups && (r = cgroup_env_sweep(&d->cg)))
+		log_info("daemon: removed %d empty cgroup%s a previous daemon left", r,
+			 r == 1 ? "" : "s");
 	d->userns_ok = probe_userns();
 	for (int k = SANDBOX_VM; k <= SANDBOX_WASM && !d->cfg.no_sandbox; k++)
 		if ((r = sandbox_seccomp_export(k, &d->seccomp_hex[k])))

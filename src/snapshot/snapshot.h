@@ -110,7 +110,7 @@ enum snap_stream_type {
 	SNAP_SEC_FILE = 0x104,	/* the next bytes (at most 1 MiB) of a whole snapshot file:
 				 * a Wasm program's stop-and-copy, then DONE */
 	/* Continuous replication (machine/replicate.c, docs/SNAPSHOT.md "Replication"): */
-	SNAP_SEC_REPLICATE = 0x105, /* after MACHINE: u32 version 1, u32 interval (ms), u32
+	SNAP_SEC_REPLICATE = 0x105, /* after MACHINE: u32 version 2, u32 interval (ms), u32
 				     * writable disks */
 	SNAP_SEC_EPOCH = 0x106,	    /* u64 checkpoint number: a checkpoint begins */
 	SNAP_SEC_BLOCKS = 0x107,    /* u32 disk, u64 byte offset, then the block's bytes */
@@ -136,6 +136,14 @@ enum snap_stream_type {
 #define SNAP_STREAM_POSTCOPY 0x4350
 #define SNAP_STREAM_REQUEST  0x5152
 #define SNAP_STREAM_PC_END   0x4550
+/* "PG", u16, then u64 (what the sender works on: a checkpoint's number, or 0): sent, at
+ * most about once a SNAP_STREAM_PROGRESS_NS, by a side that is busy (a standby applying a
+ * checkpoint) while the other waits for its answer. The waiting side reads past any
+ * number of them (snap_stream_get_answer): a peer is dead when nothing at all came for
+ * SNAP_STREAM_TIMEOUT_S, not when its answer takes longer. Replication version 2. */
+#define SNAP_STREAM_PROGRESS	 0x4750
+#define SNAP_STREAM_PROGRESS_LEN 10
+#define SNAP_STREAM_PROGRESS_NS	 1000000000ull
 #define SNAP_STREAM_DISKS                                                                          \
 	0x4b44 /* "DK", u16, then u8: 0 shared storage, 1 copy the                                 \
 		* blocks, 2 refused (the destination says why) */
@@ -184,6 +192,15 @@ typedef int (*snap_stream_other_fn)(void *opaque, uint32_t type, const uint8_t *
 #define SNAP_STREAM_PAGES_MAX (4u + 256u * (8u + SNAP_PAGE_SIZE)) /* 256 pages a section */
 int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream_other_fn other,
 			     void *opaque, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Reads an answer of `len` (>= 2) bytes, its u16 tag first, into ans, skipping the
+ * progress frames before it; each read waits at most the socket's timeout. Returns 0 or
+ * -errno (-ETIMEDOUT: neither progress nor the answer came in time; -ECONNRESET: the
+ * peer closed). The tag is the caller's to check. */
+int snap_stream_get_answer(int fd, uint8_t *ans, size_t len) __attribute__((warn_unused_result));
+/* A busy side's keep-alive: sends a progress frame if SNAP_STREAM_PROGRESS_NS passed since
+ * *last_ns (a CLOCK_MONOTONIC time; 0 at first), and updates it. Returns 0 or -errno. */
+int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 	__attribute__((warn_unused_result));
 /* The destination's "OK" (it runs the guest), and the source's wait for it. */
 int snap_stream_ack(int fd) __attribute__((warn_unused_result));

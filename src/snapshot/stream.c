@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -350,4 +351,40 @@ int snap_stream_wait_ack(int fd, int timeout_ms)
 	return ack[0] == (SNAP_STREAM_ACK & 0xff) && ack[1] == (SNAP_STREAM_ACK >> 8)
 		       ? 0
 		       : -ECONNABORTED;
+}
+
+int snap_stream_get_answer(int fd, uint8_t *ans, size_t len)
+{
+	uint8_t rest[SNAP_STREAM_PROGRESS_LEN - 2];
+	int r;
+
+	if (len < 2)
+		return -EINVAL;
+	for (;;) {
+		r = get_all(fd, ans, 2);
+		if (r)
+			return r;
+		if (ans[0] != (SNAP_STREAM_PROGRESS & 0xff) ||
+		    ans[1] != (SNAP_STREAM_PROGRESS >> 8))
+			return get_all(fd, ans + 2, len - 2);
+		r = get_all(fd, rest, sizeof(rest)); /* the peer is alive: wait on */
+		if (r)
+			return r;
+	}
+}
+
+int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
+{
+	uint8_t f[SNAP_STREAM_PROGRESS_LEN] = {SNAP_STREAM_PROGRESS & 0xff,
+					       SNAP_STREAM_PROGRESS >> 8};
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (*last_ns && now - *last_ns < SNAP_STREAM_PROGRESS_NS)
+		return 0;
+	*last_ns = now;
+	snap_le64(f + 2, what);
+	return put_all(fd, f, sizeof(f));
 }

@@ -309,6 +309,42 @@ def socket_and_permissions(tmp, d):
 
 
 @test
+def one_daemon_per_state(tmp, d):
+    """A second daemon on a running daemon's state directory refuses at start (the first
+    one's pid and what to do), exits non-zero and touches nothing; a killed daemon's lock
+    file does not block the next daemon."""
+    db = os.path.join(d.state, "lodge.db")
+    before = {n: os.stat(os.path.join(d.state, n)).st_mtime_ns for n in os.listdir(d.state)}
+    other = os.path.join(tmp, "second.sock")
+    p = subprocess.run([LODGE, "daemon", "--state", d.state, "--socket", other],
+                       capture_output=True, timeout=60, env=d.env)
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode != 0, "the second daemon exited %d: %s" % (p.returncode, err[-300:]))
+    check("another daemon (pid %d)" % d.proc.pid in err and "--state" in err,
+          "the second daemon's message: %r" % err[-300:])
+    check(not os.path.exists(other), "the second daemon made its socket")
+    after = {n: os.stat(os.path.join(d.state, n)).st_mtime_ns for n in os.listdir(d.state)}
+    check(after == before, "the second daemon changed the state directory: %r -> %r" % (
+        before, after))
+    check(os.path.exists(db) and d.answers(), "the first daemon no longer answers")
+    d.cli("ps", check_rc=0)
+    # a daemon killed outright leaves daemon.lock behind, unlocked: the next one starts
+    k = Daemon(tmp, "killed")
+    k.start()
+    killed = k.proc.pid
+    k.stop(signal.SIGKILL)
+    lock = open(os.path.join(k.state, "daemon.lock")).read().strip()
+    check(lock == str(killed), "daemon.lock holds %r, not the pid %d" % (lock, killed))
+    try:
+        os.unlink(k.sock)  # the killed daemon's socket file (not what this tests)
+    except OSError:
+        pass
+    k.start()
+    k.cli("ps", check_rc=0)
+    k.stop()
+
+
+@test
 def bad_input(tmp, d):
     cases = [
         ("POST", "/v1/guests", "{not json", 400, "malformed JSON"),

@@ -17,6 +17,11 @@
   incomplete      the proxy drops one section of checkpoint 3 (every section's own CRC
                   is right, COMMIT's count is not): taken over from checkpoint 2
   truncated       the proxy ends the stream inside checkpoint 3: taken over from 2
+  slow_apply      the standby (test build, LODGE_TEST_HOOK=slow-apply) takes 15 s to apply
+                  the first checkpoint, sending progress frames: the primary waits past
+                  the stream's 10 s timeout (first_checkpoint_us > 10 s), replication goes
+                  on (20 more checkpoints, Replicating, no error); then the standby is
+                  stopped (SIGSTOP): the primary still gives it up within 60 s
   standby_gone    the standby is killed: the primary logs that it runs on unprotected,
                   GET /replicate says Stopped with the reason, its output flows again
   bad_stream      a stream of another version, and a live-migration stream, sent to
@@ -100,8 +105,8 @@ def free_port():
     return port
 
 
-def start(args, sock, lodge=None):
-    g = Guest(lodge or REL, args, os.path.join(tmp, sock))
+def start(args, sock, lodge=None, env=None):
+    g = Guest(lodge or REL, args, os.path.join(tmp, sock), env=env)
     guests.append(g)
     return g
 
@@ -180,9 +185,9 @@ def boot_primary(name, initrd, disk, interval, port, extra=()):
     return g, ""
 
 
-def standby(name, disk, port, extra=()):
+def standby(name, disk, port, extra=(), lodge=None, env=None):
     s = start(["--standby", "tcp:127.0.0.1:%d" % port, "--standby-disk", disk] + list(extra),
-              name + "-s.sock")
+              name + "-s.sock", lodge, env)
     if not s.wait_api(30):
         return s, "the standby has no control socket: " + s.errtext()[-300:]
     return s, ""
@@ -420,6 +425,49 @@ def t_standby_gone(initrd):
     result("standby_gone", why)
 
 
+def t_slow_apply(initrd):
+    """A standby slower than the stream's 10 s timeout that works on is not dead."""
+    pimg, simg = new_disks("slow")
+    port = free_port()
+    env = dict(os.environ, LODGE_TEST_HOOK="slow-apply")  # only the test build has it
+    s, why = standby("slow", simg, port, lodge=LODGE, env=env)
+    if why:
+        return result("slow_apply", why)
+    t0 = time.time()
+    p, why = boot_primary("slow", initrd, pimg, 50, port)
+    if why:
+        p.kill()
+        return result("slow_apply", why + "; standby: " + s.errtext()[-300:])
+    st, body = api(p.api_sock, "GET", "/replicate")
+    first = body.get("first_checkpoint_us", 0) if st == 200 else 0
+    if first < 10_000_000:
+        why += "; the first checkpoint took %d us, not over the 10 s timeout (hook not " \
+            "in this build? %s): %s %s" % (first, LODGE, st, body)
+    n = body.get("checkpoints", 0) if st == 200 else 0
+    if not wait_until(lambda: api(p.api_sock, "GET", "/replicate")[1].get("checkpoints", 0)
+                      >= n + 20, 120):
+        why += "; replication did not go on: %s" % (api(p.api_sock, "GET", "/replicate"),)
+    st, body = api(p.api_sock, "GET", "/replicate")
+    if st != 200 or body.get("state") != "Replicating" or body.get("error"):
+        why += "; GET /replicate: %s %s (primary: %s)" % (st, body, p.errtext()[-300:])
+    if re.search(r"failed|gone", p.errtext()):
+        why += "; the primary gave up on the standby: " + p.errtext()[-300:]
+    print("# slow_apply: first checkpoint %.1f s (%.1f s after the standby started)" % (
+        first / 1e6, time.time() - t0), flush=True)
+    # a standby that stops altogether (no progress either) is still found out in time
+    os.kill(s.p.pid, signal.SIGSTOP)
+    t1 = time.time()
+    if not wait_err(p, r"replication to 127\.0\.0\.1:\d+ failed: .*runs on unprotected", 60):
+        why += "; a stopped standby was not given up on within 60 s: " + p.errtext()[-300:]
+    else:
+        print("# slow_apply: a stopped standby given up on after %.1f s" % (time.time() - t1),
+              flush=True)
+    os.kill(s.p.pid, signal.SIGCONT)
+    p.kill()
+    s.kill()
+    result("slow_apply", why)
+
+
 def t_bad_stream():
     why = ""
     for what, data, want in (
@@ -651,6 +699,7 @@ def main():
              ("daemon", lambda: t_daemon(initrd)),
              ("failover_auto", lambda: t_failover_auto(initrd)),
              ("standby_gone", lambda: t_standby_gone(initrd)),
+             ("slow_apply", lambda: t_slow_apply(initrd)),
              ("corrupt", lambda: t_damaged(initrd, "corrupt", "flip")),
              ("incomplete", lambda: t_damaged(initrd, "incomplete", "drop")),
              ("truncated", lambda: t_damaged(initrd, "truncated", "truncate"))]

@@ -1312,6 +1312,69 @@ def case_replicate(mode, jit_args, prog, auto=False):
     result(not why, name, why.strip("; "))
 
 
+def case_replicate_slow_apply():
+    """A standby slower than the stream's 10 s timeout that works on is not dead: the test
+    build's LODGE_TEST_HOOK=slow-apply makes `lodge wasm --standby` take 15 s to apply
+    checkpoint 0, sending progress frames; PUT /replicate waits for it (204, first
+    checkpoint over 10 s) and replication goes on (3 more checkpoints); a standby stopped with SIGSTOP is
+    still given up on (Stopped, with the reason) within 60 s."""
+    name = "wsnap.replicate.slow-apply"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        psock, ssock = os.path.join(d, "p.sock"), os.path.join(d, "s.sock")
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="slow-apply")  # the test build has it
+        sb = subprocess.Popen([LODGE, "wasm", "--no-jit", "--standby",
+                               "tcp:127.0.0.1:%d" % port, "--api", ssock],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/",
+                              env=env)
+        procs.append(sb)
+        pout = os.path.join(d, "p.out")
+        with open(pout, "w") as fo:
+            pr = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", psock, MEMSUM],
+                                  stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(pr)
+        if not wait_file_lines(pout, 2, 120, pr) or not wait_listen(port):
+            return result(False, name, "no output or no standby")
+        st, body = api(psock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % port, "interval_ms": 50}, timeout=120)
+        if st != 204:
+            return result(False, name, "PUT /replicate: %s %s" % (st, body))
+        st, body = api(psock, "GET", "/replicate")
+        first = body.get("first_checkpoint_us", 0) if st == 200 else 0
+        if first < 10_000_000:
+            why += "; the first checkpoint took %d us, not over the 10 s timeout (%s has " \
+                "no test hook?)" % (first, LODGE)
+        end = time.time() + 60  # memsum dirties much: a loaded host takes a while
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if st != 200 or body.get("checkpoints", 0) >= 4:
+                break
+            time.sleep(0.5)
+        if st != 200 or body.get("state") != "Replicating" or body.get("checkpoints", 0) < 4:
+            why += "; GET /replicate (3 more checkpoints wanted): %s %s" % (st, body)
+        print("# %s: first checkpoint %.1f s" % (name, first / 1e6))
+        sb.send_signal(signal.SIGSTOP)
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped":
+                break
+            time.sleep(0.5)
+        if body.get("state") != "Stopped" or not body.get("error"):
+            why += "; a stopped standby was not given up on within 60 s: %s" % (body,)
+        sb.send_signal(signal.SIGCONT)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 class DamagingProxy:
     """Forwards a replication stream section by section (answers go back unchanged);
     from checkpoint 3 on, the first checkpoint with a third section after its EPOCH
@@ -1953,6 +2016,7 @@ def main():
     case_replicate_damaged("flip")
     case_replicate_damaged("drop")
     case_replicate_refusals()
+    case_replicate_slow_apply()
     case_handoff_stall(["--no-jit"])
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
@@ -1995,6 +2059,7 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE"):
     case_replicate_damaged("flip")
     case_replicate_damaged("drop")
     case_replicate_refusals()
+    case_replicate_slow_apply()
 elif os.environ.get("WSNAP_ONLY_DEEP"):  # the pauses below translated frames
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):

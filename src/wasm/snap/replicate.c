@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,7 +34,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define REPL_VERSION	    1
+#define REPL_VERSION	    2	/* 2: the standby sends progress frames before "CK" */
 #define REPL_ACK_LEN	    10	/* "CK", u64 checkpoint */
 #define REPL_ROUNDS	    10	/* pre-copy rounds of the first checkpoint, at most */
 #define REPL_SMALL	    256 /* pages left that the first pause takes (1 MiB) */
@@ -167,15 +168,14 @@ static int send_commit(struct wasm_repl *rp)
 static int wait_committed(struct wasm_repl *rp)
 {
 	uint8_t a[REPL_ACK_LEN];
-	ssize_t k;
+	/* A slow standby says that it works on (progress frames): only silence for the
+	 * socket's timeout is death. */
+	int r = snap_stream_get_answer(rp->fd, a, sizeof(a));
 
-	do
-		k = recv(rp->fd, a, sizeof(a), MSG_WAITALL);
-	while (k < 0 && errno == EINTR);
-	if (k < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
-	if (k != (ssize_t)sizeof(a) || a[0] != (SNAP_STREAM_COMMITTED & 0xff) ||
-	    a[1] != (SNAP_STREAM_COMMITTED >> 8) || get_le64(a + 2) != rp->epoch)
+	if (r)
+		return r;
+	if (a[0] != (SNAP_STREAM_COMMITTED & 0xff) || a[1] != (SNAP_STREAM_COMMITTED >> 8) ||
+	    get_le64(a + 2) != rp->epoch)
 		return -ECONNABORTED;
 	return 0;
 }
@@ -558,7 +558,17 @@ struct wasm_standby {
 	pthread_cond_t cond;
 	bool failover; /* asked for */
 	uint64_t committed;
+	uint64_t progress_ns; /* the last progress frame sent */
 };
+
+/* Tells the primary, about once a second, that this standby works on (receives or
+ * applies a checkpoint); a failure to send shows at the next read or answer. */
+static void standby_progress(struct wasm_standby *s, uint64_t epoch)
+{
+	int r = snap_stream_progress(s->fd, epoch, &s->progress_ns);
+
+	(void)r;
+}
 
 int wasm_standby_create(int fd, bool auto_failover, unsigned heartbeat_ms,
 			struct wasm_standby **out)
@@ -665,8 +675,19 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 				 (unsigned long long)st->epoch);
 			return -ENOMEM;
 		}
+#ifdef LODGE_TEST_HOOKS
+		/* The test build's LODGE_TEST_HOOK=slow-apply: checkpoint 0 takes longer to
+		 * apply than the stream's timeout, progressing all along. */
+		const char *hook = getenv("LODGE_TEST_HOOK");
+		if (hook && !strcmp(hook, "slow-apply") && st->epoch == 0)
+			for (unsigned i = 0; i < (SNAP_STREAM_TIMEOUT_S + 5) * 10; i++) {
+				usleep(100 * 1000);
+				standby_progress(s, st->epoch);
+			}
+#endif
 		while (off + 4 <= st->pages.len) { /* each checked as it came */
 			uint32_t n = get_le32(st->pages.data + off);
+			standby_progress(s, st->epoch);
 			r = wasm_precopy_in_section(in, SNAP_SEC_PAGES, st->pages.data + off + 4, n,
 						    err, errlen);
 			if (r)
@@ -810,6 +831,8 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 		r = on_section(s, in, &st, &committed, &have, type, p, len, why, sizeof(why));
 		core_free(p);
 		p = NULL;
+		if (r == 0) /* a section taken: the checkpoint it belongs to goes on */
+			standby_progress(s, st.epoch);
 		if (r < 0)
 			break;
 		if (r == 2) {
