@@ -278,6 +278,28 @@ static int bad_usage(const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+/* --incoming or --standby SOURCE (tcp:HOST:PORT or control): where the program comes
+ * from. Returns 0, or an exit status. */
+static int stream_source(struct wasm_opts *o, const char *opt, const char *val)
+{
+	bool standby = !strcmp(opt, "--standby");
+
+	if (o->incoming && o->standby != standby)
+		return bad_usage("%s", "--restore, --incoming and --standby each bring a "
+				       "program: pass one");
+	if (!strcmp(val, "control")) {
+		o->ctl.incoming = true;
+		o->incoming = val;
+	} else if (!strncmp(val, "tcp:", 4) && strchr(val + 4, ':')) {
+		o->ctl.incoming = false;
+		o->incoming = val + 4;
+	} else {
+		return bad_usage("%s %s: must be tcp:HOST:PORT or control", opt, val);
+	}
+	o->standby = standby;
+	return 0;
+}
+
 /* Parses one option taking a value; returns 0, or an exit status. */
 static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 {
@@ -344,31 +366,8 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->ctl.exit_file = val;
 	} else if (!strcmp(opt, "--restore")) {
 		o->restore = val;
-	} else if (!strcmp(opt, "--incoming")) {
-		if (o->standby)
-			return bad_usage("%s", "--restore, --incoming and --standby each bring a "
-					       "program: pass one");
-		if (!strcmp(val, "control")) {
-			o->ctl.incoming = true;
-			o->incoming = val;
-		} else if (!strncmp(val, "tcp:", 4) && strchr(val + 4, ':')) {
-			o->incoming = val + 4;
-		} else {
-			return bad_usage("--incoming %s: must be tcp:HOST:PORT or control", val);
-		}
-	} else if (!strcmp(opt, "--standby")) {
-		if (o->incoming)
-			return bad_usage("%s", "--restore, --incoming and --standby each bring a "
-					       "program: pass one");
-		if (!strcmp(val, "control")) {
-			o->ctl.incoming = true;
-			o->incoming = val;
-		} else if (!strncmp(val, "tcp:", 4) && strchr(val + 4, ':')) {
-			o->incoming = val + 4;
-		} else {
-			return bad_usage("--standby %s: must be tcp:HOST:PORT or control", val);
-		}
-		o->standby = true;
+	} else if (!strcmp(opt, "--incoming") || !strcmp(opt, "--standby")) {
+		return stream_source(o, opt, val);
 	} else if (!strcmp(opt, "--failover")) {
 		char *end;
 		unsigned long ms = 0;
