@@ -825,14 +825,7 @@ static int commit(struct vm_standby *s, struct vm *vm, struct disk **disks, unsi
 	int r = 0;
 
 #ifdef LODGE_TEST_HOOKS
-	/* The test build's LODGE_TEST_HOOK=slow-apply: the first checkpoint takes longer to
-	 * apply than the stream's timeout, progressing all along (a starved standby). */
-	const char *hook = getenv("LODGE_TEST_HOOK");
-	if (hook && !strcmp(hook, "slow-apply") && st->epoch == 0)
-		for (unsigned i = 0; i < (SNAP_STREAM_TIMEOUT_S + 5) * 10; i++) {
-			usleep(100 * 1000);
-			standby_progress(s, st->epoch);
-		}
+	snap_stream_test_slow_apply(s->fd, st->epoch, &s->progress_ns);
 #endif
 	sreader_init(&in, st->pages.data, st->pages.len);
 	while (in.off < st->pages.len) {

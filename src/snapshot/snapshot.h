@@ -202,6 +202,12 @@ int snap_stream_get_answer(int fd, uint8_t *ans, size_t len) __attribute__((warn
  * *last_ns (a CLOCK_MONOTONIC time; 0 at first), and updates it. Returns 0 or -errno. */
 int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 	__attribute__((warn_unused_result));
+#ifdef LODGE_TEST_HOOKS
+/* The test build's LODGE_TEST_HOOK=slow-apply: a standby's checkpoint 0 takes longer to
+ * apply than the stream's timeout, sending progress frames all along (a starved standby).
+ * Does nothing for any other epoch or hook. */
+void snap_stream_test_slow_apply(int fd, uint64_t epoch, uint64_t *last_ns);
+#endif
 /* The destination's "OK" (it runs the guest), and the source's wait for it. */
 int snap_stream_ack(int fd) __attribute__((warn_unused_result));
 int snap_stream_wait_ack(int fd, int timeout_ms) __attribute__((warn_unused_result));

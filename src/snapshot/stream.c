@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -388,3 +389,18 @@ int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 	snap_le64(f + 2, what);
 	return put_all(fd, f, sizeof(f));
 }
+
+#ifdef LODGE_TEST_HOOKS
+void snap_stream_test_slow_apply(int fd, uint64_t epoch, uint64_t *last_ns)
+{
+	const char *hook = getenv("LODGE_TEST_HOOK");
+
+	if (!hook || strcmp(hook, "slow-apply") || epoch != 0)
+		return;
+	for (unsigned i = 0; i < (SNAP_STREAM_TIMEOUT_S + 5) * 10; i++) {
+		int r = (usleep(100 * 1000), snap_stream_progress(fd, epoch, last_ns));
+
+		(void)r; /* a failure to send shows at the next read or answer */
+	}
+}
+#endif

@@ -676,14 +676,7 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 			return -ENOMEM;
 		}
 #ifdef LODGE_TEST_HOOKS
-		/* The test build's LODGE_TEST_HOOK=slow-apply: checkpoint 0 takes longer to
-		 * apply than the stream's timeout, progressing all along. */
-		const char *hook = getenv("LODGE_TEST_HOOK");
-		if (hook && !strcmp(hook, "slow-apply") && st->epoch == 0)
-			for (unsigned i = 0; i < (SNAP_STREAM_TIMEOUT_S + 5) * 10; i++) {
-				usleep(100 * 1000);
-				standby_progress(s, st->epoch);
-			}
+		snap_stream_test_slow_apply(s->fd, st->epoch, &s->progress_ns);
 #endif
 		while (off + 4 <= st->pages.len) { /* each checked as it came */
 			uint32_t n = get_le32(st->pages.data + off);
