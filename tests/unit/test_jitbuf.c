@@ -15,8 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The permissions ("r-xs") of the mapping holding addr, from /proc/self/maps. */
-static int perms_of(uintptr_t addr, char out[5])
+/* The mapping holding addr: its permissions, and whether it is the memfd `name`
+ * (named may be NULL). */
+static int mapping_of(uintptr_t addr, const char *name, char perms[5], int *named)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[512];
@@ -26,14 +27,21 @@ static int perms_of(uintptr_t addr, char out[5])
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
-		char p[5];
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 && addr >= lo && addr < hi) {
-			memcpy(out, p, 5);
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && addr >= lo && addr < hi) {
+			if (named)
+				*named = name && strstr(line, name) != NULL;
 			found = 1;
+			break;
 		}
 	}
 	fclose(f);
 	return found;
+}
+
+/* The permissions ("r-xs") of the mapping holding addr, from /proc/self/maps. */
+static int perms_of(uintptr_t addr, char out[5])
+{
+	return mapping_of(addr, NULL, out, NULL);
 }
 
 /* Whether any mapping of the process is both writable and executable. */
@@ -94,27 +102,6 @@ static int test_full(void)
 	CHECK(jitbuf_write(&b, 4090, block, 7) == -ENOSPC);
 	jitbuf_fini(&b);
 	return 0;
-}
-
-/* The mapping holding addr: its permissions, and whether it is the memfd `name`. */
-static int mapping_of(uintptr_t addr, const char *name, char perms[5], int *named)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	int found = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && addr >= lo && addr < hi) {
-			*named = strstr(line, name) != NULL;
-			found = 1;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
 }
 
 /* jitbuf_init reserves the addresses only: no memfd, nothing readable, until the first
