@@ -3,8 +3,8 @@
 # one line per test: "PASS: name", "FAIL: name: why" or "SKIP: name: why".
 # Ends with "N passed, N failed, N skipped"; exits non-zero when anything failed.
 #   tests/run.sh --unit BUILD_DIR      unit tests only
-#   tests/run.sh --all BUILD_DIR       unit tests and every suite (LODGE_TEST_JOBS=1: one at
-#                                      a time; 2, the default: a second lane, see below)
+#   tests/run.sh --all BUILD_DIR       unit tests and every suite, in LODGE_TEST_JOBS lanes
+#                                      (default 3; 1: one at a time), see below
 #   tests/run.sh --suite NAME BUILD_DIR    one suite (tests/NAME/suite.sh)
 # A unit binary that exits non-zero without a FAIL line (a crash, a sanitizer report)
 # and a unit binary or suite that reports nothing at all count as failures.
@@ -83,11 +83,25 @@ if os.environ.get("LODGE_TEST_TIMES"):
 ' "$1" "$2"
 }
 
+# took: "N s, CPU N s" from start_clock to stop_clock (wall; CPU of this shell's
+# waited-for children: both called outside $(...))
+start_clock() {
+	date +%s.%N >"$one.t0"
+	cpu >"$one.c0"
+}
+stop_clock() {
+	date +%s.%N >"$one.t1"
+	cpu >"$one.c1"
+}
+took() {
+	awk -v t0="$(cat "$one.t0")" -v t1="$(cat "$one.t1")" -v c0="$(cat "$one.c0")" \
+		-v c1="$(cat "$one.c1")" 'BEGIN { printf "%.0f s, CPU %.0f s", t1 - t0, c1 - c0 }'
+}
+
 run_suite() {
 	s="$top/tests/$1/suite.sh"
 	echo "== suite $1"
-	t0=$(date +%s.%N)
-	cpu >"$one.c0"
+	start_clock
 	if command -v python3 >/dev/null 2>&1; then
 		rm -f "$one.fifo"
 		mkfifo "$one.fifo"
@@ -102,9 +116,8 @@ run_suite() {
 	else
 		capture sh "$s"
 	fi
-	cpu >"$one.c1"
-	echo "== suite $1: $(awk -v t0="$t0" -v t1="$(date +%s.%N)" -v c0="$(cat "$one.c0")" \
-		-v c1="$(cat "$one.c1")" 'BEGIN { printf "%.0f s, CPU %.0f s", t1 - t0, c1 - c0 }')"
+	stop_clock
+	echo "== suite $1: $(took)"
 	if [ "$st" -ne 0 ]; then
 		echo "FAIL: suite $1: exited with status $st"
 	elif ! reported "$one"; then
@@ -112,45 +125,87 @@ run_suite() {
 	fi
 }
 
+# run_item unit|SUITE: the unit tests (timed as a suite is) or one suite
+run_item() {
+	if [ "$1" = unit ]; then
+		echo "== unit"
+		start_clock
+		run_unit
+		stop_clock
+		echo "== unit: $(took)"
+	else
+		run_suite "$1"
+	fi
+}
+
+# The work of --all in the order lanes take it: unit tests and every suite, the longest
+# first by tests/suite-times.txt (a suite not listed there before all others: it may be
+# long). Ties keep the names' order.
+work_order() {
+	{
+		echo unit
+		for s in "$top"/tests/*/suite.sh; do
+			basename "$(dirname "$s")"
+		done
+	} | awk -v times="$top/tests/suite-times.txt" '
+		BEGIN { while ((getline l < times) > 0) { sub(/#.*/, "", l); n = split(l, f)
+			if (n == 2) secs[f[2]] = f[1] } }
+		{ printf "%d %06d %s\n", ($1 in secs) ? secs[$1] : 1000000, NR, $1 }' |
+		sort -k1,1nr -k2,2n | awk '{ print $3 }'
+}
+
+# lane N: takes the next item of $q/todo until none is left; prints each item's output
+# whole when it ends (and a line when it starts), under $q/lock so lanes do not interleave.
+lock() {
+	until mkdir "$q/lock" 2>/dev/null; do sleep 0.05; done
+}
+unlock() {
+	rmdir "$q/lock"
+}
+lane() {
+	one=$(mktemp)
+	while :; do
+		lock
+		item=$(sed -n 1p "$q/todo")
+		sed -i 1d "$q/todo"
+		[ -z "$item" ] || echo "== lane $1 starts $item"
+		unlock
+		[ -n "$item" ] || break
+		run_item "$item" >"$q/out.$1" 2>&1
+		lock
+		cat "$q/out.$1"
+		unlock
+	done
+	rm -f "$one" "$one".*
+}
+
 {
 	case "$mode" in
 	--unit) echo "== unit"; run_unit ;;
 	--suite) run_suite "$2" ;;
 	--all)
-		# Two lanes when LODGE_TEST_JOBS=2 (the default): the suites in $cpu_only
-		# (no guest machine, no ports, namespaces or devices, nothing timed against
-		# a bound the other lane's load could break) run one after the other in the
-		# background, their output shown whole at the end; unit tests and every other
-		# suite run in the foreground, as with LODGE_TEST_JOBS=1.
-		cpu_only=" diff wasm3-spec wasm-spec wasi wasi-programs fuzz scripts disk "
-		lane=$(mktemp)
-		if [ "${LODGE_TEST_JOBS:-2}" -ge 2 ]; then
-			(
-				one=$(mktemp)
-				for s in $cpu_only; do
-					[ -f "$top/tests/$s/suite.sh" ] && run_suite "$s"
-				done
-				rm -f "$one" "$one".*
-			) >"$lane" 2>&1 &
-			bg=$!
+		# LODGE_TEST_JOBS lanes (default 3: on 2 cores, one more than the cores, since
+		# the suites that boot guests and daemons wait as much as they compute), each
+		# taking the next suite of work_order when its last one ends. LODGE_TEST_JOBS=1:
+		# one lane in the names' order, the output as it comes.
+		jobs=${LODGE_TEST_JOBS:-3}
+		if [ "$jobs" -le 1 ]; then
+			run_item unit
+			for s in "$top"/tests/*/suite.sh; do
+				run_suite "$(basename "$(dirname "$s")")"
+			done
 		else
-			cpu_only=" "
+			q=$(mktemp -d)
+			work_order >"$q/todo"
+			echo "== $jobs lanes (LODGE_TEST_JOBS), longest first: $(tr '\n' ' ' <"$q/todo")"
+			n=1
+			while [ "$n" -le "$jobs" ]; do
+				lane "$n" &
+				n=$((n + 1))
+			done
+			wait
+			rm -rf "$q"
 		fi
-		echo "== unit"
-		run_unit
-		for s in "$top"/tests/*/suite.sh; do
-			s=$(basename "$(dirname "$s")")
-			case "$cpu_only" in
-			*" $s "*) ;;
-			*) run_suite "$s" ;;
-			esac
-		done
-		if [ "$cpu_only" != " " ]; then
-			wait "$bg"
-			echo "== the background lane (LODGE_TEST_JOBS=1 runs it in line):$cpu_only"
-			cat "$lane"
-		fi
-		rm -f "$lane"
 		;;
 	*) echo "usage: tests/run.sh --unit|--all|--suite NAME BUILD_DIR" >&2; exit 2 ;;
 	esac

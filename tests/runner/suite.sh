@@ -10,6 +10,8 @@
 #   skip_allowed        ... and a skip on tests/skip-allow.txt does not
 #   allow_list_entries  every entry of the real tests/skip-allow.txt has a reason
 #   case_times          a suite's wall and CPU time, its slowest cases, LODGE_TEST_TIMES
+#   lanes               --all runs suites side by side in LODGE_TEST_JOBS lanes, the longest
+#                       first by tests/suite-times.txt, each suite's output whole; =1: in line
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 cc=${CC:-cc}
@@ -119,23 +121,67 @@ else
 	fail skip_allowed "status $st; $(tail -n 1 "$tmp/run.out")"
 fi
 
-# case_times: each suite's last line has its wall and CPU seconds, a "== slowest:" line
+# case_times: each suite's last line has its wall and CPU seconds (its loop takes about
+# 2 s of CPU: a CPU figure of 0 fails), a "== slowest:" line
 # the cases by the time since the result before them; LODGE_TEST_TIMES=FILE gets them all.
 mkdir -p "$tmp/t/tests/slow"
 cat >"$tmp/t/tests/slow/suite.sh" <<'EOF'
 echo "PASS: slow.quick"
 i=0
-while [ $i -lt 200000 ]; do i=$((i + 1)); done
+while [ $i -lt 1500000 ]; do i=$((i + 1)); done
 sleep 3
 echo "FAIL: slow.late: on purpose"
 EOF
 LODGE_TEST_TIMES=$tmp/times runner --suite slow build
 late=$(awk '$2 == "slow.late" { print $1 }' "$tmp/times" 2>/dev/null)
 if grep -q '^== slowest: slow.late [0-9.]* s, slow.quick [0-9.]* s$' "$tmp/run.out" &&
-	grep -q '^== suite slow: [0-9]* s, CPU [0-9]* s$' "$tmp/run.out" &&
+	grep -q '^== suite slow: [0-9]* s, CPU [1-9][0-9]* s$' "$tmp/run.out" &&
 	[ "$(wc -l <"$tmp/times")" -eq 2 ] && awk -v t="${late:-0}" 'BEGIN { exit !(t >= 2) }'; then
 	pass case_times
 else
 	fail case_times "$(grep '^== ' "$tmp/run.out" | tr '\n' ' '); times: $(tr '\n' ' ' <"$tmp/times")"
+fi
+
+# lanes: three suites, each of which passes only when all three have started (it waits
+# up to 60 s for the others' marks): in 3 lanes they run side by side, start in the
+# order of the recorded times (lc, lb listed; unit tests and la not, so before them),
+# and each suite's lines stay together between its "== suite" lines.
+# LODGE_TEST_JOBS=1 runs them (not waiting) in the names' order.
+rm -rf "$tmp/t/tests/slow" "$tmp/t/tests/tools"
+mkdir -p "$tmp/marks"
+for s in la lb lc; do
+	mkdir -p "$tmp/t/tests/$s"
+	cat >"$tmp/t/tests/$s/suite.sh" <<EOF
+echo "PASS: $s.one"
+touch "$tmp/marks/$s"
+i=0
+while [ "\${LANES_WAIT:-1}" = 1 ] && [ \$(ls "$tmp/marks" | wc -l) -lt 3 ] && [ \$i -lt 600 ]; do
+	sleep 0.1
+	i=\$((i + 1))
+done
+if [ "\${LANES_WAIT:-1}" = 0 ] || [ \$(ls "$tmp/marks" | wc -l) -ge 3 ]; then
+	echo "PASS: $s.together"
+else
+	echo "FAIL: $s.together: the other suites did not start beside it"
+fi
+EOF
+done
+printf '# seconds suite\n9 lc # the longest\n5 lb\n' >"$tmp/t/tests/suite-times.txt"
+LODGE_TEST_JOBS=3 runner --all build
+# whole: no line of another suite between a suite's "== suite X" and "== suite X: ..."
+whole=$(awk '/^== suite [^:]*$/ { in_ = $3; next } /^== suite [^ ]*: / { in_ = ""; next }
+	in_ != "" && /^(PASS|FAIL): / && index($2, in_ ".") != 1 { print "mixed: " $0 }' "$tmp/run.out")
+if [ "$st" -eq 0 ] && grep -q '^8 passed, 0 failed, 0 skipped' "$tmp/run.out" && [ -z "$whole" ] &&
+	grep -q '^== 3 lanes (LODGE_TEST_JOBS), longest first: unit la lc lb $' "$tmp/run.out"; then
+	pass lanes
+else
+	fail lanes "status $st, $whole; $(grep '^== [0-9]* lanes' "$tmp/run.out"); $(grep '^FAIL' "$tmp/run.out" | head -n 1); $(tail -n 1 "$tmp/run.out")"
+fi
+LANES_WAIT=0 LODGE_TEST_JOBS=1 runner --all build
+order=$(sed -n 's/^== suite \([^:]*\)$/\1/p' "$tmp/run.out" | tr '\n' ' ')
+if [ "$st" -eq 0 ] && [ "$order" = "la lb lc " ] && ! grep -q '^== [0-9]* lanes' "$tmp/run.out"; then
+	pass lanes_one
+else
+	fail lanes_one "status $st, suites in the order: $order (want la lb lc)"
 fi
 exit 0
