@@ -1135,17 +1135,23 @@ def run_seed(args, harness, seed):
 
 def cmd_run(args):
 	"""Each seed on its own (own file names), DIFF_JOBS at a time (default: the host's
-	CPUs, at most 4); the lines come out in seed order."""
+	CPUs, at most 4); the lines come out in seed order. --first-fail: the seeds after the
+	first that fails are not run (those already running end, unreported)."""
 	os.makedirs(args.out, exist_ok=True)
 	harness = build_harnesses(args.out)
 	jobs = int(os.environ.get("DIFF_JOBS") or min(os.cpu_count() or 1, 4))
 	failed = 0
 	with concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-		for line, bad in pool.map(lambda seed: run_seed(args, harness, seed),
-					  parse_seeds(args.seeds)):
+		todo = [pool.submit(run_seed, args, harness, seed) for seed in parse_seeds(args.seeds)]
+		for f in todo:
+			line, bad = f.result()
 			print(line)
 			failed += bad
 			sys.stdout.flush()
+			if bad and args.first_fail:
+				for rest in todo:
+					rest.cancel()
+				break
 	return 1 if failed else 0
 
 
@@ -1263,6 +1269,8 @@ def main():
 	p.add_argument("--lodge", help="lodge binary (without it, only qemu runs)")
 	p.add_argument("--keep", action="store_true", help="keep passing programs too")
 	p.add_argument("--timeout", type=int, default=10, help="seconds per emulator run")
+	p.add_argument("--first-fail", action="store_true",
+		       help="stop at the first seed that differs (the mutation check)")
 	p = sub.add_parser("selftest", help="check that qemu runs and differences are seen")
 	p.add_argument("--timeout", type=int, default=10)
 	p = sub.add_parser("gen", help="only write OUT/seedN.S")
