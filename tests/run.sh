@@ -22,7 +22,16 @@ strict=${LODGE_TEST_STRICT:-0}
 allow=$top/tests/skip-allow.txt
 log=$(mktemp)
 one=$(mktemp)
-trap 'rm -f "$log" "$one" "$one".*' EXIT
+q=$(mktemp -d) # --all's work list, lock and lanes' outputs
+jobs=${LODGE_TEST_JOBS:-3}
+case $jobs in
+"" | *[!0-9]*)
+	echo "tests/run.sh: LODGE_TEST_JOBS is the number of lanes (1, 2, 3...), not '$jobs'" >&2
+	rm -rf "$log" "$one" "$q"
+	exit 2
+	;;
+esac
+trap 'rm -rf "$log" "$one" "$one".* "$q"' EXIT
 
 # reported FILE: whether FILE holds at least one result line
 reported() {
@@ -188,14 +197,12 @@ lane() {
 		# the suites that boot guests and daemons wait as much as they compute), each
 		# taking the next suite of work_order when its last one ends. LODGE_TEST_JOBS=1:
 		# one lane in the names' order, the output as it comes.
-		jobs=${LODGE_TEST_JOBS:-3}
 		if [ "$jobs" -le 1 ]; then
 			run_item unit
 			for s in "$top"/tests/*/suite.sh; do
 				run_suite "$(basename "$(dirname "$s")")"
 			done
 		else
-			q=$(mktemp -d)
 			work_order >"$q/todo"
 			echo "== $jobs lanes (LODGE_TEST_JOBS), longest first: $(tr '\n' ' ' <"$q/todo")"
 			n=1
@@ -204,7 +211,6 @@ lane() {
 				n=$((n + 1))
 			done
 			wait
-			rm -rf "$q"
 		fi
 		;;
 	*) echo "usage: tests/run.sh --unit|--all|--suite NAME BUILD_DIR" >&2; exit 2 ;;
