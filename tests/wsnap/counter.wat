@@ -2,7 +2,8 @@
 ;; "count N X" for N = 0..LIMIT-1 to stdout and to out.txt, where X is the
 ;; N-th byte of in.txt (read one byte a line), both files in the preopened
 ;; directory (fd 3). Between lines it sleeps 10 ms in poll_oneoff or, with an
-;; argument, spins in a loop (so a pause lands on a loop back-edge). A global
+;; argument, spins in a loop (so a pause lands on a loop back-edge): 4M times, or
+;; 1M with a second argument (still most of a line's time, interpreted). A global
 ;; and a table entry it checks on every line must survive a restore too.
 (module
   (import "wasi_snapshot_preview1" "fd_write"
@@ -79,9 +80,11 @@
 
   (func (export "_start")
     (local $in i32) (local $out i32) (local $n i32) (local $len i32) (local $spin i32)
-    (local $limit i32)
+    (local $limit i32) (local $iters i32)
     (drop (call $args_sizes (i32.const 20) (i32.const 24)))
     (local.set $spin (i32.gt_u (i32.load (i32.const 20)) (i32.const 1)))
+    (local.set $iters (select (i32.const 1000000) (i32.const 4000000)
+      (i32.gt_u (i32.load (i32.const 20)) (i32.const 2))))
     (local.set $limit (select (i32.const 150) (i32.const 120) (local.get $spin)))
     (if (call $path_open (i32.const 3) (i32.const 0) (i32.const 200) (i32.const 6)
           (i32.const 0) (i64.const 0x26) (i64.const 0) (i32.const 0) (i32.const 16))
@@ -107,7 +110,7 @@
       (call $write (local.get $out) (i32.const 256) (local.get $len))
       (global.set $lines (i32.add (global.get $lines) (i32.const 1)))
       (if (local.get $spin)
-        (then (drop (call $spin (i32.const 4000000))))
+        (then (drop (call $spin (local.get $iters))))
         (else (call $sleep)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br_if $line (i32.lt_u (local.get $n) (local.get $limit))))))
