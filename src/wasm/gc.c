@@ -35,10 +35,10 @@
 #include "core/alloc.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define GC_MIN	      (1u << 20) /* bytes allocated before the first collection */
+#define EXN_GC_MIN    256u	 /* exceptions before the first collection */
 #define GC_OBJ_EXTRA  16u	 /* charged per object beside its size: its set slots */
 #define HOST_INLINE   (1ull << 62)
 #define GC_MAX_BYTES  (1ull << 40) /* no object is larger (then past any budget) */
@@ -301,8 +301,8 @@ struct mark {
 	struct wasm_store *s;
 	struct wasm_gcobj **work;
 	size_t nwork;
-	uintptr_t *exns; /* every exception's address, sorted */
-	size_t nexns;
+	uintptr_t *xset; /* every exception's address: open addressing, xcap slots (2^k) */
+	size_t xcap;
 	struct wasm_exn **xwork;
 	size_t nxwork;
 };
@@ -310,18 +310,14 @@ struct mark {
 /* Marks v if it is the address of an exception of the store not marked yet. */
 static void mark_exn(struct mark *g, uint64_t v)
 {
-	size_t lo = 0, hi = g->nexns;
 	struct wasm_exn *x;
+	size_t i;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->exns[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == g->nexns || g->exns[lo] != v)
+	if (!g->xcap)
 		return;
+	for (i = slot_of((uintptr_t)v, g->xcap - 1); g->xset[i] != v; i = (i + 1) & (g->xcap - 1))
+		if (!g->xset[i])
+			return;
 	x = (struct wasm_exn *)(uintptr_t)v;
 	if (x->mark)
 		return;
@@ -660,13 +656,6 @@ static uint64_t sweep_slabs(struct wasm_store *s)
 	return live;
 }
 
-static int cmp_addr(const void *a, const void *b)
-{
-	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 {
 	struct mark g = {.s = s};
@@ -680,20 +669,26 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 	 * exception is marked (the sweeps unmark the survivors, and new ones start unmarked) */
 	while (cap < 2 * s->gc_nlarge + 2)
 		cap *= 2;
+	if (s->nexns)
+		for (g.xcap = 64; g.xcap < 2 * s->nexns + 2;)
+			g.xcap *= 2;
 	g.work = core_alloc((s->gc_n + 1) * sizeof(*g.work));
-	g.exns = core_alloc((s->nexns + 1) * sizeof(*g.exns));
+	g.xset = core_calloc(g.xcap + 1, sizeof(*g.xset));
 	g.xwork = core_alloc((s->nexns + 1) * sizeof(*g.xwork));
 	set = core_calloc(cap, sizeof(*set));
-	if (!g.work || !g.exns || !g.xwork || !set) {
+	if (!g.work || !g.xset || !g.xwork || !set) {
 		core_free(g.work);
-		core_free(g.exns);
+		core_free(g.xset);
 		core_free(g.xwork);
 		core_free(set);
 		return; /* frees nothing: the budget check fails cleanly later */
 	}
-	for (struct wasm_exn *x = s->exns; x; x = x->next)
-		g.exns[g.nexns++] = (uintptr_t)x;
-	qsort(g.exns, g.nexns, sizeof(*g.exns), cmp_addr);
+	for (struct wasm_exn *x = s->exns; x; x = x->next) {
+		size_t i = slot_of((uintptr_t)x, g.xcap - 1);
+		while (g.xset[i])
+			i = (i + 1) & (g.xcap - 1);
+		g.xset[i] = (uintptr_t)x;
+	}
 	mark_roots(s, &g, top);
 	/* objects and exceptions refer to each other: trace until neither has work left */
 	while (g.nwork || g.nxwork) {
@@ -703,7 +698,7 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 			wasm_exn_each_ref(g.xwork[--g.nxwork], mark_fn, &g);
 	}
 	core_free(g.work);
-	core_free(g.exns);
+	core_free(g.xset);
 	core_free(g.xwork);
 	s->gc_n = 0;
 	live = sweep_slabs(s) + wasm_exn_sweep(s);
@@ -732,19 +727,22 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 	s->gc_n += n;
 	s->gc_since = 0;
 	s->gc_next = 2 * live > GC_MIN ? 2 * live : GC_MIN;
+	s->exn_gc_at = 2 * s->nexns > EXN_GC_MIN ? 2 * s->nexns : EXN_GC_MIN;
 	s->gc_collections++;
 }
 
 bool wasm_gc_due(const struct wasm_store *s)
 {
-	return s->gc_since >= s->gc_next || wasm_gc_stressed(s);
+	return s->gc_since >= s->gc_next || s->nexns >= s->exn_gc_at || wasm_gc_stressed(s);
 }
 
 void wasm_gc_allocated(struct wasm_store *s, uint64_t bytes)
 {
 	s->gc_since += bytes;
-	if (!s->gc_next)
+	if (!s->gc_next) {
 		s->gc_next = GC_MIN;
+		s->exn_gc_at = EXN_GC_MIN;
+	}
 }
 
 /* A large object (its own block, in the set) of size bytes, charged: NULL when the

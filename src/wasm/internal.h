@@ -567,10 +567,11 @@ struct wasm_store {
 	struct wasm_store *kids, *kid_next, *kid_prev;
 	pthread_mutex_t kids_lock;
 	/* 3.0 exception handling (exn.c): every exception of the store (collected with the
-	 * GC objects, gc.c) and the one in flight (thrown and not caught yet) */
+	 * GC objects, gc.c), the one in flight (thrown and not caught yet), and how many
+	 * there may be before a throw collects (wasm_gc_due) */
 	struct wasm_exn *exns;
 	struct wasm_exn *exn;
-	size_t nexns;
+	size_t nexns, exn_gc_at;
 	/* 3.0 GC (gc.c): objects of at most WASM_GC_NCLASS * 16 bytes in slabs of one size
 	 * class each (gc_slabs, sorted by address; gc_partial: per class, the slabs with a
 	 * free slot), larger ones in an open-addressing set of gc_cap (a power of two, or
@@ -891,7 +892,8 @@ bool wasm_gc_root_type(const struct wasm_module *m, wasm_vt t);
  * collection, after marking objects and exceptions together): the survivors' bytes. */
 uint64_t wasm_exn_sweep(struct wasm_store *s);
 /* Whether the next allocation or throw collects first (the bytes allocated and thrown
- * since the last collection reach its limit, or the test build's gc-stress). */
+ * since the last collection reach its limit, the exceptions have doubled since it, or
+ * the test build's gc-stress). */
 bool wasm_gc_due(const struct wasm_store *s);
 /* Counts bytes of a new object or exception toward the next collection. */
 void wasm_gc_allocated(struct wasm_store *s, uint64_t bytes);
