@@ -2,132 +2,45 @@
  * Exception handling (WebAssembly 3.0, the exception-handling proposal): tags, exception
  * objects and their lifetime, and the handler lookup the interpreter's unwinding uses.
  *
- * An exnref is a pointer to a struct wasm_exn in a frame slot, a global, a table element
- * or another exception's values. Frame slots are copied freely by compiled code, so
- * references cannot be counted; instead the store keeps every exception on a list and a
- * mark-and-sweep collector frees the unreachable ones when a throw finds the list grown
- * to twice what the last collection kept (at least EXN_GC_MIN). The roots are the value
- * stack as the GC heap's collector walks it (wasm_gc_stack_roots: interpreter frames and
- * host-call arguments precisely from stack maps, translated frames found by the JIT's
- * frame walk and scanned with the same maps), the
- * values being thrown, every exnref global and table, the exception in flight, every GC
- * object's references, and the reference values of reachable exceptions (by their tag's
- * types). A loop that throws and catches forever runs in bounded memory. Each exception
- * is charged to the store's budget.
+ * An exnref is a pointer to a struct wasm_exn in a frame slot, a global, a table element,
+ * a GC object's field or element, or another exception's values. Frame slots are copied
+ * freely by compiled code, so references cannot be counted; instead the store keeps
+ * every exception on a list and the store's one collector (gc.c, wasm_gc_collect) traces
+ * them with its objects: an exception is reachable from the roots (frames by their stack
+ * maps, globals, tables, the exception in flight, the values being thrown, the
+ * embedder's pins) or from a reachable object or exception, its values traced by its
+ * tag's types, and wasm_exn_sweep frees the rest. So a cycle through objects and
+ * exceptions is garbage like any other. A throw counts its exception's bytes toward the
+ * next collection as an allocation does; each exception is charged to the store's budget,
+ * and a throw the budget refuses collects first.
  */
 #include "wasm/internal.h"
 
 #include "core/alloc.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define EXN_GC_MIN 256u
-
-static int cmp_ptr(const void *a, const void *b)
+uint64_t wasm_exn_sweep(struct wasm_store *s)
 {
-	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	struct wasm_exn **link = &s->exns;
+	uint64_t live = 0;
 
-	return x < y ? -1 : x > y;
-}
-
-struct gc {
-	uintptr_t *all; /* every exception's address, sorted */
-	size_t n;
-	struct wasm_exn **work;
-	size_t nwork;
-};
-
-/* Marks v if it is the address of an exception not marked yet. */
-static void mark_value(struct gc *g, uint64_t v)
-{
-	size_t lo = 0, hi = g->n;
-	uintptr_t p = (uintptr_t)v;
-
-	if (!p)
-		return;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->all[mid] < p)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < g->n && g->all[lo] == p) {
-		struct wasm_exn *x = (struct wasm_exn *)p;
-		if (!x->mark) {
-			x->mark = true;
-			g->work[g->nwork++] = x;
-		}
-	}
-}
-
-static void mark_fn(void *g, uint64_t v)
-{
-	mark_value(g, v);
-}
-
-static void mark_roots(struct wasm_store *s, struct gc *g, const union wasm_slot *top)
-{
-	/* GC objects may hold exnrefs: every object's references are roots (a collection
-	 * of exceptions does not know which objects are reachable) */
-	wasm_gc_each_ref(s, mark_fn, g);
-	wasm_gc_stack_roots(s, top, mark_fn, g);
-	mark_value(g, (uint64_t)(uintptr_t)s->exn);
-	for (struct wasm_obj *o = s->objs; o; o = o->next) {
-		if (o->kind == WASM_OBJ_GLOBAL) {
-			struct wasm_global *gl = (struct wasm_global *)(void *)o;
-			if (gl->type == WASM_EXNREF)
-				mark_value(g, gl->v[0].i64);
-		} else if (o->kind == WASM_OBJ_TABLE) {
-			struct wasm_table *t = (struct wasm_table *)(void *)o;
-			if (t->elem == WASM_EXNREF)
-				for (uint32_t i = 0; i < t->size; i++)
-					mark_value(g, t->elems[i]);
-		}
-	}
-}
-
-/* Frees the exceptions nothing reachable refers to. Without memory for its arrays it
- * frees nothing (the store only grows past its budget later). */
-static void collect(struct wasm_store *s, const union wasm_slot *top)
-{
-	struct gc g = {0};
-	struct wasm_exn **link;
-	size_t i = 0;
-
-	g.all = core_alloc((s->nexns + 1) * sizeof(*g.all));
-	g.work = core_alloc((s->nexns + 1) * sizeof(*g.work));
-	if (!g.all || !g.work)
-		goto out;
-	for (struct wasm_exn *x = s->exns; x; x = x->next) {
-		x->mark = false;
-		g.all[i++] = (uintptr_t)x;
-	}
-	g.n = i;
-	qsort(g.all, g.n, sizeof(*g.all), cmp_ptr);
-	mark_roots(s, &g, top);
-	while (g.nwork) {
-		struct wasm_exn *x = g.work[--g.nwork];
-		wasm_exn_each_ref(x, mark_fn, &g);
-	}
-	link = &s->exns;
 	while (*link) {
 		struct wasm_exn *x = *link;
+		size_t size = sizeof(*x) + x->nslots * sizeof(union wasm_slot);
 		if (x->mark) {
+			x->mark = false;
+			live += size;
 			link = &x->next;
 			continue;
 		}
 		*link = x->next;
-		wasm_store_refund(s, sizeof(*x) + x->nslots * sizeof(union wasm_slot));
+		wasm_store_refund(s, size);
 		core_free(x);
 		s->nexns--;
 	}
-out:
-	core_free(g.all);
-	core_free(g.work);
-	s->exn_gc_at = s->nexns * 2 > EXN_GC_MIN ? s->nexns * 2 : EXN_GC_MIN;
+	return live;
 }
 
 enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
@@ -139,10 +52,10 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 
 	/* the values are roots while a collection may run */
 	wasm_gc_hold(s, vals, tag->type, 0, WASM_HOLD_PARAMS);
-	if (s->nexns >= s->exn_gc_at || wasm_gc_stressed(s))
-		collect(s, top);
+	if (wasm_gc_due(s))
+		wasm_gc_collect(s, top);
 	if (wasm_store_charge(s, size)) {
-		collect(s, top);
+		wasm_gc_collect(s, top);
 		if (wasm_store_charge(s, size)) {
 			s->hold_kind = WASM_HOLD_NONE;
 			return WASM_TRAP_NOMEM;
@@ -162,6 +75,7 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 	x->next = s->exns;
 	s->exns = x;
 	s->nexns++;
+	wasm_gc_allocated(s, size);
 	s->exn = x;
 	return WASM_TRAP_EXCEPTION;
 }

@@ -14,15 +14,19 @@
  * records per safepoint (reference locals, and the operand entries holding references
  * at each call op, allocating op and throw), host-call arguments as passed, translated
  * frames with the same maps (each stands at a call op: wasm_jit_walk finds them from
- * the return addresses on the host stack). Then the values an allocation is made for (s->hold),
- * every reference global and table of the store, every instance's element segments, the embedder's
- * pins and the reference values of every exception (exn.c); objects are then scanned precisely from
- * their types. It runs when the bytes allocated since the last one reach
- * twice what survived it (at least GC_MIN), and again before an allocation that would not fit
- * in the store's budget (--max-memory), which is charged for every slab and large
- * object. Collections run only from the interpreter's GC ops (whose functions the JIT
- * leaves alone) and wasm_store_gc (the embedder, a host function), never while instantiating
- * (constant expressions hold objects in C variables then).
+ * the return addresses on the host stack). Then the values an allocation or a throw is made
+ * for (s->hold), every reference global and table of the store (exnref ones too), every
+ * instance's element segments, the embedder's pins and the exception in flight. The same
+ * collector owns the store's exceptions (exn.c): from the roots, objects are traced precisely
+ * from their types and exceptions from their tags' types, each through the other (an exnref
+ * field, a struct in an exception's values), until neither has work left; then both heaps are
+ * swept, so a cycle through objects and exceptions is freed like any garbage. It runs when the
+ * bytes allocated and thrown since the last one reach twice what survived it (at least
+ * GC_MIN), and again before an allocation or throw that would not fit in the store's budget
+ * (--max-memory), which is charged for every slab, large object and exception. Collections
+ * run only from the interpreter's GC ops and throws (whose functions the JIT leaves alone)
+ * and wasm_store_gc (the embedder, a host function), never while instantiating (constant
+ * expressions hold objects in C variables then).
  */
 #include "wasm/internal.h"
 
@@ -34,6 +38,7 @@
 #include <string.h>
 
 #define GC_MIN	      (1u << 20) /* bytes allocated before the first collection */
+#define EXN_GC_MIN    256u	 /* exceptions before the first collection */
 #define GC_OBJ_EXTRA  16u	 /* charged per object beside its size: its set slots */
 #define HOST_INLINE   (1ull << 62)
 #define GC_MAX_BYTES  (1ull << 40) /* no object is larger (then past any budget) */
@@ -296,14 +301,41 @@ struct mark {
 	struct wasm_store *s;
 	struct wasm_gcobj **work;
 	size_t nwork;
+	uintptr_t *xset; /* every exception's address: open addressing, xcap slots (2^k) */
+	size_t xcap;
+	struct wasm_exn **xwork;
+	size_t nxwork;
 };
 
+/* Marks v if it is the address of an exception of the store not marked yet. */
+static void mark_exn(struct mark *g, uint64_t v)
+{
+	struct wasm_exn *x;
+	size_t i;
+
+	if (!g->xcap)
+		return;
+	for (i = slot_of((uintptr_t)v, g->xcap - 1); g->xset[i] != v; i = (i + 1) & (g->xcap - 1))
+		if (!g->xset[i])
+			return;
+	x = (struct wasm_exn *)(uintptr_t)v;
+	if (x->mark)
+		return;
+	x->mark = true;
+	g->xwork[g->nxwork++] = x;
+}
+
+/* Marks v if it is an object's or an exception's address (any other value: nothing). */
 static void mark_value(struct mark *g, uint64_t v)
 {
 	struct wasm_gcobj *o;
 
-	if (!wasm_gc_is_obj(g->s, v))
+	if (!v || (v & 7))
 		return;
+	if (!wasm_gc_is_obj(g->s, v)) {
+		mark_exn(g, v);
+		return;
+	}
 	o = (struct wasm_gcobj *)(uintptr_t)v;
 	if (o->mark)
 		return;
@@ -358,36 +390,6 @@ static void trace(struct mark *g, struct wasm_gcobj *o)
 				mark_value(g, o->data[i]);
 		}
 	}
-}
-
-/* Calls fn for every reference an object holds (precisely, from its type). */
-static void each_ref(struct wasm_gcobj *o, void (*fn)(void *, uint64_t), void *ctx)
-{
-	if (o->kind == WASM_GC_STRUCT) {
-		uint32_t off = 0;
-		for (uint32_t i = 0; i < o->type->nfields; i++) {
-			wasm_vt t = o->type->fields[i];
-			if (ref_vt(t))
-				fn(ctx, o->data[off]);
-			off += wasm_type_slots(t);
-		}
-	} else if (o->kind == WASM_GC_ARRAY && o->refs) {
-		for (uint32_t i = 0; i < o->len; i++)
-			fn(ctx, o->data[i]);
-	}
-}
-
-void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx)
-{
-	for (size_t k = 0; k < s->gc_nslabs; k++) {
-		const struct wasm_gc_slab *sl = s->gc_slabs[k];
-		for (uint32_t i = 0; i < sl->bump; i++)
-			if (slab_used(sl, i))
-				each_ref(slab_obj(sl, i), fn, ctx);
-	}
-	for (size_t i = 0; i < s->gc_cap; i++)
-		if (s->gc_set[i])
-			each_ref(s->gc_set[i], fn, ctx);
 }
 
 bool wasm_gc_root_type(const struct wasm_module *m, wasm_vt t)
@@ -560,21 +562,26 @@ static void mark_fn(void *g, uint64_t v)
 	mark_value(g, v);
 }
 
+/* Whether values of representation rep may be objects or exceptions. */
+static bool rep_traced(uint8_t rep)
+{
+	return rep == WASM_ANYREF || rep == WASM_EXTERNREF || rep == WASM_EXNREF;
+}
+
 static void mark_roots(struct wasm_store *s, struct mark *g, const union wasm_slot *top)
 {
 	wasm_gc_stack_roots(s, top, mark_fn, g);
 	for (size_t i = 0; i < s->gc_npins; i++)
 		mark_value(g, s->gc_pins[i]);
-	for (struct wasm_exn *x = s->exns; x; x = x->next)
-		wasm_exn_each_ref(x, mark_fn, g);
+	mark_value(g, (uint64_t)(uintptr_t)s->exn);
 	for (struct wasm_obj *o = s->objs; o; o = o->next) {
 		if (o->kind == WASM_OBJ_GLOBAL) {
 			struct wasm_global *gl = (struct wasm_global *)(void *)o;
-			if (gl->type == WASM_ANYREF || gl->type == WASM_EXTERNREF)
+			if (rep_traced(gl->type))
 				mark_value(g, gl->v[0].i64);
 		} else if (o->kind == WASM_OBJ_TABLE) {
 			struct wasm_table *t = (struct wasm_table *)(void *)o;
-			if (t->elem == WASM_ANYREF || t->elem == WASM_EXTERNREF)
+			if (rep_traced(t->elem))
 				for (uint32_t i = 0; i < t->size; i++)
 					mark_value(g, t->elems[i]);
 		} else if (o->kind == WASM_OBJ_INSTANCE) {
@@ -651,30 +658,50 @@ static uint64_t sweep_slabs(struct wasm_store *s)
 
 void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 {
-	struct mark g = {s, NULL, 0};
+	struct mark g = {.s = s};
 	struct wasm_gcobj **set;
 	uint64_t live = 0;
 	size_t n = 0, cap = 64;
 
-	if (!s->gc_n)
+	if (!s->gc_n && !s->nexns)
 		return;
-	/* everything that can fail comes before marking: outside a collection no object is
-	 * marked (the sweep unmarks the survivors, and new objects start unmarked) */
+	/* everything that can fail comes before marking: outside a collection no object or
+	 * exception is marked (the sweeps unmark the survivors, and new ones start unmarked) */
 	while (cap < 2 * s->gc_nlarge + 2)
 		cap *= 2;
-	g.work = core_alloc(s->gc_n * sizeof(*g.work));
+	if (s->nexns)
+		for (g.xcap = 64; g.xcap < 2 * s->nexns + 2;)
+			g.xcap *= 2;
+	g.work = core_alloc((s->gc_n + 1) * sizeof(*g.work));
+	g.xset = core_calloc(g.xcap + 1, sizeof(*g.xset));
+	g.xwork = core_alloc((s->nexns + 1) * sizeof(*g.xwork));
 	set = core_calloc(cap, sizeof(*set));
-	if (!g.work || !set) {
+	if (!g.work || !g.xset || !g.xwork || !set) {
 		core_free(g.work);
+		core_free(g.xset);
+		core_free(g.xwork);
 		core_free(set);
 		return; /* frees nothing: the budget check fails cleanly later */
 	}
+	for (struct wasm_exn *x = s->exns; x; x = x->next) {
+		size_t i = slot_of((uintptr_t)x, g.xcap - 1);
+		while (g.xset[i])
+			i = (i + 1) & (g.xcap - 1);
+		g.xset[i] = (uintptr_t)x;
+	}
 	mark_roots(s, &g, top);
-	while (g.nwork)
-		trace(&g, g.work[--g.nwork]);
+	/* objects and exceptions refer to each other: trace until neither has work left */
+	while (g.nwork || g.nxwork) {
+		while (g.nwork)
+			trace(&g, g.work[--g.nwork]);
+		while (g.nxwork)
+			wasm_exn_each_ref(g.xwork[--g.nxwork], mark_fn, &g);
+	}
 	core_free(g.work);
+	core_free(g.xset);
+	core_free(g.xwork);
 	s->gc_n = 0;
-	live = sweep_slabs(s);
+	live = sweep_slabs(s) + wasm_exn_sweep(s);
 	/* the large objects: the survivors go to the new set */
 	for (size_t i = 0; i < s->gc_cap; i++) {
 		struct wasm_gcobj *o = s->gc_set[i];
@@ -700,7 +727,22 @@ void wasm_gc_collect(struct wasm_store *s, const union wasm_slot *top)
 	s->gc_n += n;
 	s->gc_since = 0;
 	s->gc_next = 2 * live > GC_MIN ? 2 * live : GC_MIN;
+	s->exn_gc_at = 2 * s->nexns > EXN_GC_MIN ? 2 * s->nexns : EXN_GC_MIN;
 	s->gc_collections++;
+}
+
+bool wasm_gc_due(const struct wasm_store *s)
+{
+	return s->gc_since >= s->gc_next || s->nexns >= s->exn_gc_at || wasm_gc_stressed(s);
+}
+
+void wasm_gc_allocated(struct wasm_store *s, uint64_t bytes)
+{
+	s->gc_since += bytes;
+	if (!s->gc_next) {
+		s->gc_next = GC_MIN;
+		s->exn_gc_at = EXN_GC_MIN;
+	}
 }
 
 /* A large object (its own block, in the set) of size bytes, charged: NULL when the
@@ -751,7 +793,7 @@ enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, u
 	if (bytes > GC_MAX_BYTES)
 		return WASM_TRAP_GC_LIMIT;
 	size = sizeof(struct wasm_gcobj) + ((bytes + 7) & ~7ull);
-	if (top && (s->gc_since >= s->gc_next || wasm_gc_stressed(s)))
+	if (top && wasm_gc_due(s))
 		wasm_gc_collect(s, top);
 	o = obj_alloc(s, size, &charged);
 	if (!o) {
@@ -766,9 +808,7 @@ enum wasm_trap wasm_gc_alloc(struct wasm_store *s, const union wasm_slot *top, u
 	o->type = type;
 	o->len = len;
 	s->gc_n++;
-	s->gc_since += charged;
-	if (!s->gc_next)
-		s->gc_next = GC_MIN;
+	wasm_gc_allocated(s, charged);
 	*out = o;
 	return WASM_TRAP_NONE;
 }

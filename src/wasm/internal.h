@@ -566,8 +566,9 @@ struct wasm_store {
 	struct wasm_store *parent;
 	struct wasm_store *kids, *kid_next, *kid_prev;
 	pthread_mutex_t kids_lock;
-	/* 3.0 exception handling (exn.c): every exception of the store, the one in flight
-	 * (thrown and not caught yet), and when the next collection runs */
+	/* 3.0 exception handling (exn.c): every exception of the store (collected with the
+	 * GC objects, gc.c), the one in flight (thrown and not caught yet), and how many
+	 * there may be before a throw collects (wasm_gc_due) */
 	struct wasm_exn *exns;
 	struct wasm_exn *exn;
 	size_t nexns, exn_gc_at;
@@ -801,7 +802,7 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 /* ----- exception handling (exn.c) ----- */
 
 /* Throws a new exception of tag with its values at vals: s->exn. top is the end of the
- * value stack in use (the collector scans the slots below it for exnrefs). Returns
+ * value stack in use (the collection a throw may run takes its roots below it). Returns
  * WASM_TRAP_EXCEPTION, or WASM_TRAP_NOMEM. */
 enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 			      const union wasm_slot *vals, const union wasm_slot *top);
@@ -810,7 +811,8 @@ const struct wasm_handler *wasm_exn_find(const struct wasm_func *fn, const uint3
 					 const struct wasm_exn *x);
 /* Catches s->exn with h in the frame fp: its values (and the exnref) to fp[h->dst...]. */
 void wasm_exn_catch(struct wasm_store *s, const struct wasm_handler *h, union wasm_slot *fp);
-/* Frees every exception (the store's end). */
+/* Frees every exception (the store's end). Exceptions are collected with the GC objects:
+ * wasm_gc_collect marks both, wasm_exn_sweep (gc.c's section) frees the unreachable. */
 void wasm_exn_free_all(struct wasm_store *s);
 /* Whether tag t matches an import of type typeidx of module m. */
 bool wasm_tag_matches(const struct wasm_tag *t, const struct wasm_module *m, uint32_t typeidx);
@@ -886,8 +888,15 @@ void wasm_exn_each_ref(const struct wasm_exn *x, void (*fn)(void *, uint64_t), v
 /* Whether values of type t (of module m, or NULL) are roots: references that are no
  * function references. */
 bool wasm_gc_root_type(const struct wasm_module *m, wasm_vt t);
-/* Calls fn for every reference every object holds (exn.c's collector: its roots). */
-void wasm_gc_each_ref(struct wasm_store *s, void (*fn)(void *, uint64_t), void *ctx);
+/* Frees the exceptions the collector left unmarked and unmarks the rest (gc.c's
+ * collection, after marking objects and exceptions together): the survivors' bytes. */
+uint64_t wasm_exn_sweep(struct wasm_store *s);
+/* Whether the next allocation or throw collects first (the bytes allocated and thrown
+ * since the last collection reach its limit, the exceptions have doubled since it, or
+ * the test build's gc-stress). */
+bool wasm_gc_due(const struct wasm_store *s);
+/* Counts bytes of a new object or exception toward the next collection. */
+void wasm_gc_allocated(struct wasm_store *s, uint64_t bytes);
 /* The storage kind of a struct field or array element type. */
 enum wasm_gc_ek wasm_gc_ek(wasm_vt t, bool sign);
 

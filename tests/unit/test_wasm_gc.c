@@ -275,9 +275,11 @@ static int test_pins(void)
  * object's address. */
 static const char roots_src[] =
 	"(module (type $s (struct (field i64)))\n"
+	" (type $cell (struct (field (mut exnref))))\n"
 	" (import \"h\" \"gc\" (func $gc))\n"
 	" (import \"h\" \"gc_ref\" (func $gc_ref (param anyref)))\n"
 	" (tag $e (param (ref $s)))\n"
+	" (tag $ec (param (ref $cell)))\n"
 	" (func (export \"mk\") (param i64) (result (ref $s)) (struct.new $s (local.get 0)))\n"
 	/* an i64 that equals a dropped object's address keeps nothing */
 	" (func (export \"num\") (param i64) (local i64) (local.set 1 (local.get 0))\n"
@@ -311,7 +313,26 @@ static const char roots_src[] =
 	"     (unreachable)))\n"
 	"   (call $gc)\n"
 	"   (struct.get $s 0 (block $h2 (result (ref $s))\n"
-	"     (try_table (catch $e $h2) (throw_ref (local.get $x))) (unreachable)))))\n";
+	"     (try_table (catch $e $h2) (throw_ref (local.get $x))) (unreachable))))\n"
+	/* a cycle through both heaps: a cell whose field holds the exception carrying it;
+	 * with the param 0 nothing else holds it, else the exnref local keeps it, and the
+	 * exception rethrown after the collection still carries its cell (1) */
+	" (func (export \"cyc\") (param $keep i32) (result i32) (local $c (ref null $cell))\n"
+	"   (local $x exnref)\n"
+	"   (local.set $c (struct.new $cell (ref.null exn)))\n"
+	"   (local.set $x (block $h (result exnref)\n"
+	"     (try_table (catch_all_ref $h) (throw $ec (ref.as_non_null (local.get $c))))\n"
+	"     (unreachable)))\n"
+	"   (struct.set $cell 0 (local.get $c) (local.get $x))\n"
+	"   (local.set $c (ref.null $cell))\n"
+	"   (if (i32.eqz (local.get $keep)) (then (local.set $x (ref.null exn))))\n"
+	"   (call $gc)\n"
+	"   (if (result i32) (i32.eqz (local.get $keep)) (then (i32.const 0))\n"
+	"     (else (local.set $c (call $carried (local.get $x)))\n"
+	"       (ref.eq (call $carried (struct.get $cell 0 (local.get $c))) (local.get $c)))))\n"
+	" (func $carried (param $x exnref) (result (ref $cell))\n"
+	"   (block $h (result (ref $cell))\n"
+	"     (try_table (catch $ec $h) (throw_ref (local.get $x))) (unreachable))))\n";
 
 static uint64_t roots_seen; /* objects left by the last host collection */
 
@@ -373,7 +394,8 @@ static int roots_setup(uint32_t jit, struct wasm_module **m, struct wasm_store *
 
 /* Interpreted: an object whose address only an i64 holds is freed (a conservative scan
  * kept it); objects held only by a reference local, an operand entry below a call, a
- * host call's argument or an exception an exnref local holds survive. */
+ * host call's argument or an exception an exnref local holds survive; a garbage cycle
+ * through an object and an exception is freed. */
 static int test_precise_roots(void)
 {
 	struct wasm_module *m = NULL;
@@ -411,6 +433,19 @@ static int test_precise_roots(void)
 	CHECK_EQ(wasm_call(s, export_func(inst, "exn"), NULL, res, NULL), WASM_TRAP_NONE);
 	CHECK_EQ(roots_seen, 1);
 	CHECK_EQ(res[0].i64, 9);
+
+	/* a cycle through an object and an exception: freed when nothing holds it (one
+	 * collector for both heaps; each used to take the other's as roots), kept whole
+	 * when a local holds the exception */
+	arg.i32 = 0;
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "cyc"), &arg, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 0);
+	arg.i32 = 1;
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "cyc"), &arg, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+	CHECK_EQ(res[0].i32, 1);
 	wasm_store_destroy(s);
 	wasm_module_destroy(m);
 	return 0;

@@ -552,6 +552,21 @@ check2 gc-rooted 0 "2500050000" -- --max-memory 16M --invoke rooted $g 50000 100
 check2 gc-mixed-refs 0 "53" -- --max-memory 16M --invoke mixed $g 1000000
 check2 gc-over-budget 134 "lodge wasm: gc.wat: trap: out of memory: the GC heap (structs and arrays) would exceed the memory budget (--max-memory) even after a collection in function 1 (list) at offset 0x105 (gc.wat:38:16)" \
 	-- --max-memory 16M --invoke hoard $g 1000000
+# GC objects and exceptions under one collector (gc_exn.wat): half a million cycles of a struct
+# whose exnref field holds the exception carrying it (some 60 MB) within 8 MiB, where
+# two collectors, each taking the other's heap as roots, freed none; exceptions held only
+# by a field, a global or a translated frame's local survive the churn and are rethrown
+# and caught with their payloads; and the same small with a collection at every
+# allocation and throw
+ge=gc_exn.wat
+check2 gc-exn-cycles 0 "124999750001" -- --max-memory 8M --invoke cycles $ge 500000
+check2 gc-exn-held 0 "142" -- --max-memory 8M --invoke held $ge 500000
+check2 gc-exn-held-frame 0 "42" -- --max-memory 8M --invoke held_plain $ge 500000
+export LODGE_TEST_HOOK=gc-stress
+check2 gc-stress-exn-cycles 0 "499501" -- --invoke cycles $ge 1000
+check2 gc-stress-exn-held 0 "142" -- --invoke held $ge 1000
+check2 gc-stress-exn-held-frame 0 "42" -- --invoke held_plain $ge 1000
+unset LODGE_TEST_HOOK
 # precise stack roots (gc_roots.wat): a list held only as an operand below a call, as
 # a callee's argument, or in a translated frame two calls up, survives the collections the call causes, interpreted and with the JIT
 gr=gc_roots.wat
