@@ -1455,6 +1455,71 @@ def case_postcopy_source_gone(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+def case_postcopy_dest_gone(jit_args):
+    """The other way round: the destination killed mid post-copy (1 MiB/s, no pre-copy
+    round) once it runs: the source's PUT /migrate answers 502 migration_lost and the
+    source exits 125 with reason "migration lost" (its program ran at the
+    destination); it never runs on."""
+    name = "wsnap.postcopy.dest-gone"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, sout, dout = (os.path.join(d, x) for x in ("src.sock", "src.out", "dst.out"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), MEMSUM],
+                stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        derr = os.path.join(d, "dst.err")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=fe, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        res = {}
+
+        def put():
+            res["st"] = api(sock, "PUT", "/migrate", {
+                "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                "precopy_rounds": 0, "max_bandwidth": 1 << 20})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and dst.poll() is None:
+            with open(derr) as f:
+                if "pages to come" in f.read():
+                    break
+            time.sleep(0.05)
+        n = len(ticks_of(sout))
+        dst.kill()
+        dst.wait()
+        t.join(60)
+        st = res.get("st", (None, None))
+        if st[0] != 502 or "migration_lost" not in str(st[1]):
+            why += "; PUT /migrate: %r" % (st,)
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
+        if rc != 125 or reason != "migration lost":
+            why += "; the source: status %s, reason %s" % (rc, reason)
+        if len(ticks_of(sout)) != n:
+            why += "; the source ran on after the switch"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 ENDS_WAT = """(module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -2319,6 +2384,7 @@ def main():
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+    case_postcopy_dest_gone(["--no-jit"])
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)
         case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
@@ -2350,6 +2416,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+    case_postcopy_dest_gone(["--no-jit"])
     case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
     case_migrate_bad()
@@ -2364,6 +2431,7 @@ elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+    case_postcopy_dest_gone(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
     case_precopy_bandwidth()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
