@@ -816,6 +816,28 @@ def t_daemon_wasm_postcopy():
         if not m or int(m.group(1)) == 0:
             why += "; no post-copy with pages asked for in the source's lodge.log: %r" % (
                 logs[-300:])
+        # back to the first daemon at 1 MiB/s, that destination killed once it runs:
+        # the migration is lost (it says so, not that the guest runs on) and dst ends
+        port = free_port()
+        rc, out = a.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm",
+                        "--mem", "256M")
+        rc2, out2 = a.cli("start", "dst")
+        if rc or rc2:
+            return result("daemon_wasm_postcopy", why + "; create/start the way back: %s %s" % (
+                out, out2))
+        mp = subprocess.Popen([REL, "migrate", "dst", "127.0.0.1:%d" % port, "--post-copy",
+                               "--precopy-rounds", "0", "--max-bandwidth", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=b.env)
+        if not wait_until(lambda: a.inspect("dst").get("state") == "running", 120):
+            why += "; the way back did not run: %s" % a.inspect("dst")
+        a.cli("kill", "dst")
+        out = mp.communicate(timeout=120)[0]
+        if mp.returncode == 0 or "is lost" not in out or "runs on here" in out:
+            why += "; lodge migrate whose destination died after the switch: %d %r" % (
+                mp.returncode, out)
+        if not wait_until(lambda: b.inspect("dst").get("state") != "running", 60):
+            why += "; the lost source still runs: %s" % b.inspect("dst")
     finally:
         a.stop()
         b.stop()
