@@ -1176,11 +1176,13 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = -EOPNOTSUPP;
 		goto out;
 	}
-	if (wasm_postcopy_in_active(c->postcopy)) {
+	pthread_mutex_lock(&c->rlock);
+	r = wasm_postcopy_in_active(c->postcopy) ? -EOPNOTSUPP : 0;
+	pthread_mutex_unlock(&c->rlock);
+	if (r) {
 		snprintf(err, errlen,
 			 "the program's memory is still arriving from its last migration "
 			 "(post-copy): migrate it once that is done");
-		r = -EOPNOTSUPP;
 		goto out;
 	}
 	if (fd < 0 && c->opts->seccomp) {
@@ -1386,12 +1388,14 @@ static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, i
 		goto fail;
 	}
 	r = ctl_save_check(c, &req, err, errlen);
+	pthread_mutex_lock(&c->rlock);
 	if (!r && wasm_postcopy_in_active(c->postcopy)) {
 		snprintf(err, errlen,
 			 "the program's memory is still arriving from its migration "
 			 "(post-copy): replicate it once that is done");
 		r = -EOPNOTSUPP;
 	}
+	pthread_mutex_unlock(&c->rlock);
 	if (r) {
 		r = -EOPNOTSUPP;
 		goto fail;
@@ -2085,6 +2089,9 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	repl_end(&ctl);
 	/* the program is over: the rest of its pages still come, so that the source
 	 * learns they all arrived (not for a program killed: it is gone either way) */
+	pthread_mutex_lock(&ctl.rlock);
+	ctl.postcopy = NULL;
+	pthread_mutex_unlock(&ctl.rlock);
 	wasm_postcopy_in_fini(pc, !atomic_load(&ctl.killed));
 	status = finish_call(o, trap, &info, wd);
 	watchdog_settle(wd);
