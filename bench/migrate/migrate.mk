@@ -9,7 +9,7 @@ bench-migrate: guest-cache/out/Image guest-cache/out/fw_dynamic.bin guest-cache/
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge bench/migrate/run
 
-# A WebAssembly app's live migration (bench/migrate/wasm: 64 MiB of memory, stop and copy),
+# A WebAssembly app's live migration (bench/migrate/wasm: 64 MiB of memory; stop and copy, pre-copy, post-copy),
 # against the same move by hand (snapshot, then --restore) in the same invocation.
 bench-migrate-wasm:
 	$(MAKE) MODE=release lodge

@@ -18,9 +18,11 @@
 #include "cli/cli.h"
 
 #include "cli/guestctl.h"
+#include "core/alloc.h"
 #include "host/sandbox.h"
 #include "machine/replicate.h"
 #include "snapshot/snapshot.h"
+#include "wasm/postcopy.h"
 #include "wasm/precopy.h"
 #include "wasm/replicate.h"
 #include "wasm/snapshot.h"
@@ -120,6 +122,7 @@ struct wasm_opts {
 struct wasm_ctl {
 	_Atomic(struct wasm_store *) store; /* NULL while --incoming waits for the program */
 	atomic_bool paused, stopped, killed, migrated;
+	atomic_bool lost;    /* a post-copy failed after the switch: the program ran there */
 	atomic_bool *ending; /* wasm_opts.ctl_ending */
 	/* for snapshots: set before the program runs (NULL: --invoke, no snapshots) */
 	_Atomic(struct wasm_instance *) inst;
@@ -137,6 +140,9 @@ struct wasm_ctl {
 	bool repl_ran;
 	struct vm_repl_stats repl_last;
 	struct wasm_standby *standby; /* --standby: until it takes over */
+	/* --incoming by post-copy: set while the program runs here, its pages arriving */
+	struct wasm_postcopy_in *postcopy;
+	struct guestctl *g;
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -1056,6 +1062,77 @@ static int migrate_precopy(struct wasm_ctl *c, struct pace *pc, const char *path
 	return r;
 }
 
+/* Post-copy (wasm/postcopy.h): POSTCOPY and the destination's answer, `rounds_max`
+ * pre-copy rounds while the program runs, the pause, DISCARD naming the pages still
+ * here, the state without the memory and DONE; then the pages, asked for first, until
+ * the destination has them all. *switched: it ran the program (a failure then loses
+ * it). */
+static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *path, bool was_paused,
+			    unsigned rounds_max, uint64_t *tp, uint64_t *sent, unsigned *rounds,
+			    struct wasm_postcopy_stats *ps, bool *switched, char *err,
+			    size_t errlen)
+{
+	int fd = pc->fd;
+	struct wasm_instance *inst = atomic_load(&c->inst);
+	struct wasm_store *st = atomic_load(&c->store);
+	struct guestctl_snapshot req = {0};
+	struct wasm_precopy *t = NULL;
+	uint64_t n = 0, body = 0, *bits = NULL, npages = 0;
+	uint8_t *base = NULL, *disc = NULL;
+	size_t dlen = 0;
+	int r;
+
+	*switched = false;
+	memset(ps, 0, sizeof(*ps));
+	r = ctl_save_check(c, &req, err, errlen);
+	r = r ?: wasm_postcopy_check(inst, err, errlen);
+	r = r ?: wasm_precopy_start(inst, &t, err, errlen);
+	if (r)
+		return r;
+	r = snap_stream_put_header(fd) ?: wasm_postcopy_offer(fd, err, errlen);
+	while (!r && *rounds < rounds_max) {
+		r = wasm_precopy_round_to(t, pace_put, pc, false, &n);
+		++*rounds;
+		if (n <= PRECOPY_SMALL)
+			break;
+	}
+	*tp = now_ns();
+	if (!r && !was_paused)
+		ctl_pause(c);
+	r = r ?: ctl_wait_ready(c, st, err, errlen);
+	r = r ?: wasm_precopy_missing(t, &base, &bits, &npages);
+	r = r ?: wasm_postcopy_discard(npages, bits, &disc, &dlen);
+	r = r ?: pace_put(pc, SNAP_SEC_DISCARD, disc, dlen);
+	core_free(disc);
+	r = r
+		    ?: wasm_snapshot_save_state(st, inst, c->wasi, c->opts->module,
+						c->opts->module_len, c->name, path, err, errlen);
+	*sent = wasm_precopy_bytes(t) + dlen + PACE_SEC_HDR;
+	r = r ?: pace_send_file_body(pc, path, &body);
+	*sent += body;
+	if (!r) {
+		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate, MIGRATE_ACK_MS, ps);
+		*switched = ps->t_run != 0;
+		*sent += ps->bytes;
+		if (r && *switched) {
+			uint64_t left = 0;
+			for (uint64_t w = 0; w < (npages + 63) / 64; w++)
+				left += (uint64_t)__builtin_popcountll(bits[w]);
+			snprintf(err, errlen,
+				 "post-copy failed after the switch (%s) with %llu pages still to "
+				 "go: the program is lost (it ran there; it cannot run on here)",
+				 strerror(r == -EPROTO ? EPROTO : -r), (unsigned long long)left);
+			r = -ENOTRECOVERABLE;
+		} else if (r) {
+			snprintf(err, errlen, "%s", r == -ETIMEDOUT ? "no answer" : strerror(-r));
+		}
+	}
+	wasm_precopy_stop(t);
+	if (r == -EAGAIN)
+		r = -EBUSY;
+	return r;
+}
+
 /* PUT /migrate and POST /migrate/send (a worker thread): pre-copy, or with
  * "stop_and_copy" the program is paused (if it runs) and saved to a file, which goes over
  * the stream. The destination restores it and answers. On success this program ends
@@ -1069,6 +1146,8 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	uint64_t sent = 0, t0 = now_ns(), tp = 0;
 	bool was_paused = atomic_load(&c->paused);
 	struct pace pc = {0};
+	struct wasm_postcopy_stats ps = {0};
+	bool switched = false;
 	unsigned rounds = 0;
 	int r;
 
@@ -1092,11 +1171,18 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		}
 	}
 	pthread_mutex_unlock(&c->rlock);
-	if (o->post_copy) {
-		snprintf(err, errlen,
-			 "post-copy is for system VMs: a Wasm program migrates by pre-copy or "
-			 "stop and copy (leave post_copy out)");
+	if (o->post_copy && o->stop_copy) {
+		snprintf(err, errlen, "post_copy and stop_and_copy exclude each other");
 		r = -EOPNOTSUPP;
+		goto out;
+	}
+	pthread_mutex_lock(&c->rlock);
+	r = wasm_postcopy_in_active(c->postcopy) ? -EOPNOTSUPP : 0;
+	pthread_mutex_unlock(&c->rlock);
+	if (r) {
+		snprintf(err, errlen,
+			 "the program's memory is still arriving from its last migration "
+			 "(post-copy): migrate it once that is done");
 		goto out;
 	}
 	if (fd < 0 && c->opts->seccomp) {
@@ -1122,7 +1208,16 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	migrate_path(c->opts, "migrate", path, sizeof(path));
 	pc.fd = fd;
 	pc.rate = o->max_bandwidth;
-	if (!o->stop_copy) {
+	if (o->post_copy) {
+		r = migrate_postcopy(c, &pc, path, was_paused, o->precopy_rounds, &tp, &sent,
+				     &rounds, &ps, &switched, err, errlen);
+		if (r && err[0] && !switched && r != -EOPNOTSUPP && r != -EBUSY &&
+		    r != -ECONNABORTED) {
+			char why[300];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s (%s): the program runs on here", dest, why);
+		}
+	} else if (!o->stop_copy) {
 		r = migrate_precopy(c, &pc, path, was_paused, &tp, &sent, &rounds, err, errlen);
 		r = r ?: snap_stream_put(fd, SNAP_SEC_DONE, "", 0);
 	} else {
@@ -1138,7 +1233,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	}
 	if (r == -ENOTSUP)
 		r = -EOPNOTSUPP;
-	if (!r) {
+	if (!r && !o->post_copy) {
 		r = snap_stream_wait_ack(fd, MIGRATE_ACK_MS);
 		if (r)
 			snprintf(err, errlen, "%s (%s): the program runs on here", dest,
@@ -1149,9 +1244,23 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		snprintf(err, errlen, "%s (%s): the program runs on here", dest, strerror(-r));
 	}
 	unlink(path);
-	if (r && !was_paused)
+	if (r == -ENOTRECOVERABLE) {
+		/* it ran at the destination: it cannot run on here */
+		fprintf(stderr, "lodge: migration to %s lost: %s\n", dest, err);
+		atomic_store(&c->lost, true);
+		atomic_store(c->ending, true);
+		wasm_store_interrupt(atomic_load(&c->store));
+	} else if (r && !was_paused) {
 		ctl_resume(c);
-	if (!r && rounds)
+	}
+	if (!r && o->post_copy)
+		fprintf(stderr,
+			"lodge: migrated to %s: post-copy, %u rounds, %.1f MiB in %.1f ms, paused "
+			"%.2f ms, post-copy %llu pages (%llu asked for)\n",
+			dest, rounds, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
+			(double)(ps.t_run - tp) / 1e6, (unsigned long long)ps.pages,
+			(unsigned long long)ps.requested);
+	else if (!r && rounds)
 		fprintf(stderr,
 			"lodge: migrated to %s: pre-copy, %u rounds, %.1f MiB in %.1f ms, paused "
 			"%.2f ms\n",
@@ -1279,6 +1388,14 @@ static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, i
 		goto fail;
 	}
 	r = ctl_save_check(c, &req, err, errlen);
+	pthread_mutex_lock(&c->rlock);
+	if (!r && wasm_postcopy_in_active(c->postcopy)) {
+		snprintf(err, errlen,
+			 "the program's memory is still arriving from its migration "
+			 "(post-copy): replicate it once that is done");
+		r = -EOPNOTSUPP;
+	}
+	pthread_mutex_unlock(&c->rlock);
 	if (r) {
 		r = -EOPNOTSUPP;
 		goto fail;
@@ -1682,6 +1799,10 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 		*reason = "migrated";
 		return 0;
 	}
+	if (atomic_load(&c->lost)) {
+		*reason = "migration lost";
+		return CLI_EXIT_ERROR;
+	}
 	if (atomic_load(&c->stopped)) {
 		*reason = "stopped";
 		return 0;
@@ -1697,6 +1818,7 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	atomic_init(&ctl->store, s);
 	atomic_init(&ctl->paused, false);
 	atomic_init(&ctl->migrated, false);
+	atomic_init(&ctl->lost, false);
 	atomic_init(&ctl->stopped, false);
 	atomic_init(&ctl->killed, false);
 	atomic_init(&ctl->inst, NULL);
@@ -1708,13 +1830,52 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	ctl->name = name;
 }
 
+/* What comes before the state on an incoming stream: a pre-copy's pages, and for a
+ * post-copy first POSTCOPY (answered at once), its rounds' pages, then DISCARD. */
+struct incoming {
+	int fd;
+	struct wasm_precopy_in *pin;
+	struct wasm_postcopy_in *pc;
+};
+
+static int incoming_section(void *opaque, uint32_t type, const uint8_t *p, size_t len, char *err,
+			    size_t errlen)
+{
+	struct incoming *in = opaque;
+
+	if (type == SNAP_SEC_POSTCOPY) {
+		if (len || in->pc || in->pin->sections) {
+			snprintf(err, errlen,
+				 "corrupt: a post-copy section that is malformed, repeated or "
+				 "late");
+			return -EINVAL;
+		}
+		/* answered either way: a refusal says why in this log */
+		return wasm_postcopy_in_new(in->fd, &in->pc, err, errlen);
+	}
+	if (type == SNAP_SEC_DISCARD) {
+		if (!in->pc) {
+			snprintf(err, errlen, "corrupt: a discard section without post-copy");
+			return -EINVAL;
+		}
+		return wasm_postcopy_in_discard(in->pc, p, len, in->pin->npages, err, errlen);
+	}
+	if (in->pc && wasm_postcopy_in_discarded(in->pc)) {
+		snprintf(err, errlen, "corrupt: a section of type 0x%x after the discard", type);
+		return -EINVAL;
+	}
+	return wasm_precopy_in_section(in->pin, type, p, len, err, errlen);
+}
+
 /* --incoming: takes the stream (handed over on the control socket, or accepted on
  * HOST:PORT) and receives the program's snapshot into `path`. Returns 0 with the
- * connection in *fd (for the answer), or -errno with err. */
+ * connection in *fd (for the answer) and, for a post-copy, its pages' server in *pc;
+ * or -errno with err. */
 static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char *path, size_t plen,
-			    int *fd, struct wasm_precopy_in *pin, char *peer, size_t peerlen,
-			    char *err, size_t errlen)
+			    int *fd, struct wasm_precopy_in *pin, struct wasm_postcopy_in **pc,
+			    char *peer, size_t peerlen, char *err, size_t errlen)
 {
+	struct incoming in = {.pin = pin};
 	int c, r;
 
 	if (o->ctl.incoming) {
@@ -1737,12 +1898,19 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 		return r;
 	}
 	/* a pre-copy's pages come first, a stop and copy's stream has none */
-	r = snap_stream_recv_file_cb(c, path, incoming_file_max(o), wasm_precopy_in_section, pin,
-				     err, errlen);
+	in.fd = c;
+	r = snap_stream_recv_file_cb(c, path, incoming_file_max(o), incoming_section, &in, err,
+				     errlen);
+	if (!r && in.pc && !wasm_postcopy_in_discarded(in.pc)) {
+		snprintf(err, errlen, "corrupt: the post-copy stream ended without its discard");
+		r = -EINVAL;
+	}
 	if (r) {
+		wasm_postcopy_in_fini(in.pc, false);
 		close(c);
 		return r;
 	}
+	*pc = in.pc;
 	*fd = c;
 	return 0;
 }
@@ -1794,6 +1962,18 @@ static int standby_receive(const struct wasm_opts *o, struct guestctl *g, struct
 	return r;
 }
 
+/* wasm_postcopy_lost_fn: the source is gone with pages of the running program still
+ * there (the thread said so): it cannot go on, and no data of it is here to keep. */
+static void postcopy_lost(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	if (c->g)
+		guestctl_exit(c->g, CLI_EXIT_ERROR, "post-copy failed");
+	fflush(stderr);
+	_exit(CLI_EXIT_ERROR);
+}
+
 /* lodge wasm --restore FILE: the program goes on from its snapshot; --incoming: from the
  * one a migration brings, acknowledged once it is restored; --standby: from the last
  * checkpoint of a replicated one. */
@@ -1810,6 +1990,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	int stdio[3], rc, status, in = -1;
 	const char *reason;
 	struct wasm_precopy_in pin = {0};
+	struct wasm_postcopy_in *pc = NULL;
 
 	memcpy(stdio, o->stdio, sizeof(stdio));
 	ctl_init(&ctl, NULL, o, o->file);
@@ -1843,8 +2024,8 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		if (rc)
 			goto fail;
 	} else if (o->incoming) {
-		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, peer, sizeof(peer), err,
-				      sizeof(err));
+		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, peer, sizeof(peer),
+				      err, sizeof(err));
 		file = path;
 		if (rc)
 			goto fail;
@@ -1860,7 +2041,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	ctl.name = o->file;
 	wasm_store_set_jit(snap->store, o->jit_hot);
 	wasm_store_set_snapshots(snap->store, ctl.snapshots);
-	if (pin.sections) { /* pre-copy: the memory came apart */
+	if (pin.sections || pc) { /* pre- or post-copy: the memory came apart */
 		snap->pages = pin.pages;
 		snap->present = pin.present;
 		snap->npages = pin.npages;
@@ -1868,11 +2049,18 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	rc = wasm_snapshot_restore(snap, stdio, err, sizeof(err));
 	snap->pages = NULL;
 	wasm_precopy_in_fini(&pin);
+	/* post-copy: from here the thread serves the pages still at the source */
+	ctl.g = g;
+	if (!rc && pc)
+		rc = wasm_postcopy_in_start(pc, snap->inst, postcopy_lost, &ctl, err, sizeof(err));
 	if (!rc && o->seccomp && sandbox_seccomp(SANDBOX_WASM, &o->filter) < 0) {
 		rc = -EPERM;
 		snprintf(err, sizeof(err), "seccomp set-up failed");
 	}
-	if (!rc && in >= 0 && snap_stream_ack(in)) {
+	if (!rc && pc && wasm_postcopy_in_ack(pc)) {
+		rc = -ECONNABORTED;
+		snprintf(err, sizeof(err), "the source did not take the answer: it runs on there");
+	} else if (!rc && !pc && in >= 0 && snap_stream_ack(in)) {
 		rc = -ECONNABORTED;
 		snprintf(err, sizeof(err), "the source did not take the answer: it runs on there");
 	}
@@ -1884,14 +2072,27 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	}
 	if (o->ctl.incoming)
 		guestctl_incoming_done(g, 0, "running");
+	if (pc)
+		fprintf(stderr,
+			"lodge wasm: --incoming %s: running, post-copy: %llu pages to come\n",
+			o->incoming, (unsigned long long)wasm_postcopy_in_missing(pc));
 	if (o->seccomp)
 		sandbox_test_hook();
 	ctl.wasi = snap->wasi;
 	atomic_store(&ctl.inst, snap->inst);
+	pthread_mutex_lock(&ctl.rlock);
+	ctl.postcopy = pc;
+	pthread_mutex_unlock(&ctl.rlock);
 	atomic_store(&ctl.store, snap->store); /* the control socket may act on it now */
 	watchdog_attach(wd, snap->store);
 	trap = wasm_snapshot_run(snap, &info);
 	repl_end(&ctl);
+	/* the program is over: the rest of its pages still come, so that the source
+	 * learns they all arrived (not for a program killed: it is gone either way) */
+	pthread_mutex_lock(&ctl.rlock);
+	ctl.postcopy = NULL;
+	pthread_mutex_unlock(&ctl.rlock);
+	wasm_postcopy_in_fini(pc, !atomic_load(&ctl.killed));
 	status = finish_call(o, trap, &info, wd);
 	watchdog_settle(wd);
 	watchdog_attach(wd, NULL);
@@ -1908,6 +2109,7 @@ fail:
 	fprintf(stderr, "lodge wasm: %s %s%s%s: %s\n", what, o->restore ? o->restore : o->incoming,
 		peer[0] && o->ctl.incoming ? " from " : "", o->ctl.incoming ? peer : "",
 		err[0] ? err : strerror(-rc));
+	wasm_postcopy_in_fini(pc, false);
 	if (in >= 0)
 		close(in);
 	wasm_precopy_in_fini(&pin);

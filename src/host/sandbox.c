@@ -1483,10 +1483,12 @@ static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 	}
 	/* A Wasm program's pre-copy migration (wasm/snap/precopy.c): a userfaultfd in
 	 * asynchronous write-protect mode on its memory, and PAGEMAP_SCAN on the
-	 * /proc/self/pagemap it opened before the sandbox. */
+	 * /proc/self/pagemap it opened before the sandbox; a post-copy's destination
+	 * (wasm/snap/postcopy.c) fills its memory's holes (UFFDIO_COPY, _ZEROPAGE). */
 	if (kind == SANDBOX_WASM) {
-		static const unsigned long wp_ioctls[] = {UFFDIO_API, UFFDIO_REGISTER,
-							  UFFDIO_UNREGISTER, PAGEMAP_SCAN};
+		static const unsigned long wp_ioctls[] = {UFFDIO_API,	     UFFDIO_REGISTER,
+							  UFFDIO_UNREGISTER, PAGEMAP_SCAN,
+							  UFFDIO_COPY,	     UFFDIO_ZEROPAGE};
 		r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(userfaultfd), 0);
 		for (size_t i = 0; i < sizeof(wp_ioctls) / sizeof(wp_ioctls[0]); i++)
 			r = r

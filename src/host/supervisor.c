@@ -1848,7 +1848,9 @@ static int outcome(struct guest *g, const char *line, char *err, size_t errlen)
 		snprintf(err, errlen, "guest %s: %s", g->rec.name,
 			 o ? json_str(o, "message", "the migration failed")
 			   : "a malformed answer to the migration");
-		r = !strcmp(code, "not_supported") ? -ENOTSUP : -ECONNABORTED;
+		r = !strcmp(code, "not_supported")    ? -ENOTSUP
+		    : !strcmp(code, "migration_lost") ? -ENOTRECOVERABLE
+						      : -ECONNABORTED;
 	} else {
 		snprintf(err, errlen, "%s", json_str(o, "message", ""));
 	}
@@ -1904,9 +1906,10 @@ static void outgoing_done(struct guest *g)
 		daemon_event(g->d, g->rec.name, "migrate-failed", "%s", err);
 		if (conn)
 			api_reply_error(conn, r == -ENOTSUP ? 409 : 502,
-					r == -ENOTSUP	     ? "not_supported"
-					: r == -ECONNABORTED ? "migration_failed"
-							     : "guest_unreachable",
+					r == -ENOTSUP		? "not_supported"
+					: r == -ECONNABORTED	? "migration_failed"
+					: r == -ENOTRECOVERABLE ? "migration_lost"
+								: "guest_unreachable",
 					"%s", err);
 		return;
 	}

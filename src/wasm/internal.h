@@ -418,6 +418,9 @@ struct wasm_memory {
 	 * address plus any offset lands inside it (wasm/jit/runtime.c turns the fault into
 	 * the trap). False where the reservation failed (RLIMIT_AS): explicit checks. */
 	bool guard;
+	/* atomic: a post-copy migration's pages are still arriving (wasm/postcopy.h): a
+	 * host call's buffer is faulted in before the kernel meets it (wasm_memory_range) */
+	bool postcopy;
 	/* threads: a shared memory maps its maximum at creation, so base never moves, and
 	 * keeps the waiters of memory.atomic.wait (atomic.c) under wait_lock */
 	bool shared;

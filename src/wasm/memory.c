@@ -495,6 +495,15 @@ void *wasm_memory_range(struct wasm_memory *mem, uint64_t addr, uint64_t len)
 {
 	if (addr > mem->size || len > mem->size - addr)
 		return NULL;
+	if (__atomic_load_n(&mem->postcopy, __ATOMIC_ACQUIRE) && len) {
+		/* Post-copy: a page still at the source is a hole the kernel would not wait
+		 * for under a user-mode-only userfaultfd (the daemon's sandbox): WASI's
+		 * fd_read into it would fail with EFAULT. A read from here waits for it. */
+		const volatile uint8_t *p = mem->base + addr;
+		uint64_t first = addr & ~(uint64_t)4095, last = (addr + len - 1) & ~(uint64_t)4095;
+		for (uint64_t a = first; a <= last; a += 4096)
+			(void)p[a > addr ? a - addr : 0];
+	}
 	return mem->base + addr;
 }
 

@@ -47,6 +47,13 @@ typedef int (*wasm_precopy_put_fn)(void *ctx, uint32_t type, const void *p, size
 int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void *ctx, bool parked,
 			  uint64_t *pages) __attribute__((warn_unused_result));
 
+/* Post-copy (wasm/postcopy.h), the program parked, instead of the last round: *bits
+ * (t's own, valid until wasm_precopy_stop) marks every page of the memory's *npages the
+ * destination does not have (written since it was sent, or never sent: all of them
+ * before the first round), *base where the memory is. Returns 0 or -errno. */
+int wasm_precopy_missing(struct wasm_precopy *t, uint8_t **base, uint64_t **bits, uint64_t *npages)
+	__attribute__((warn_unused_result));
+
 /* Bytes sent so far. */
 uint64_t wasm_precopy_bytes(const struct wasm_precopy *t);
 

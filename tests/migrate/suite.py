@@ -24,6 +24,8 @@
   daemon_wasm     a WebAssembly guest (ticker.wat: "TICK n" every 20 ms, checking its
                   memory) moved between two daemons the same way (stop and copy of its
                   snapshot): the ticks go on at the destination with no gap or repeat
+  daemon_wasm_postcopy
+                  the same by post-copy (memsum.wat's 64 MiB; the test's docstring)
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
   disk_copy, disk_shared, disk_bad, daemon_disk
@@ -753,6 +755,95 @@ def t_daemon_wasm():
     result("daemon_wasm", why)
 
 
+def t_daemon_wasm_postcopy():
+    """lodge migrate --post-copy --precopy-rounds 0 of a WebAssembly guest between two
+    daemons (tests/wsnap/memsum.wat: 64 MiB it rewrites and checksums, "tick N" a line),
+    in the guests' sandbox and seccomp filter (a userfaultfd for user-mode faults only):
+    the source ends "stopped", reason "migrated", its log saying pages were asked for;
+    the destination runs on with no gap, repeat or checksum failure."""
+    a, b = Daemon("dap"), Daemon("dbp")
+    why = ""
+    prog = os.path.join(tmp, "memsum.wasm")
+    if not shutil.which("wat2wasm"):
+        a.stop()
+        b.stop()
+        return print("SKIP: migrate.daemon_wasm_postcopy: wat2wasm missing (apt-get install "
+                     "wabt)", flush=True)
+
+    def tk(text):
+        return [int(n) for n in re.findall(r"^tick (\d+)$", text, re.M)]
+    try:
+        r = sh("wat2wasm", os.path.join(TOP, "tests/wsnap/memsum.wat"), "-o", prog)
+        if r.returncode:
+            return result("daemon_wasm_postcopy", "wat2wasm (wabt): " + r.stderr[-200:])
+        rc, out = a.cli("create", "src", "--wasm", prog, "--mem", "256M")
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return result("daemon_wasm_postcopy", "create/start src: %s %s" % (out, out2))
+        if not wait_until(lambda: len(tk(a.logs("src"))) > 3, 120):
+            return result("daemon_wasm_postcopy", "no ticks: " + a.logs("src")[-300:])
+        port = free_port()
+        rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm",
+                        "--mem", "256M")
+        rc2, out2 = b.cli("start", "dst")
+        if rc or rc2:
+            return result("daemon_wasm_postcopy", "create/start dst: %s %s" % (out, out2))
+        t0 = time.time()
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port, "--post-copy",
+                        "--precopy-rounds", "0", timeout=600)
+        print("# daemon_wasm_postcopy: lodge migrate %.0f ms" % ((time.time() - t0) * 1000),
+              flush=True)
+        if rc:
+            return result("daemon_wasm_postcopy", "lodge migrate: %d %s; dst: %s %s" % (
+                rc, out, b.inspect("dst"), b.logs("dst")[-300:]))
+        si = a.inspect("src")
+        if si.get("state") != "stopped" or (si.get("exit") or {}).get("reason") != "migrated":
+            why += "; the source after the migration: %s %s" % (si.get("state"), si.get("exit"))
+        if not wait_until(lambda: b.inspect("dst").get("state") == "running", 30):
+            why += "; dst did not become running: %s" % b.inspect("dst")
+        last = tk(a.logs("src"))[-1]
+        if not wait_until(lambda: last + 3 in tk(b.logs("dst")), 120):
+            why += "; dst did not tick on from %d: %s" % (last, b.logs("dst")[-300:])
+        text = a.logs("src") + b.logs("dst")
+        both = tk(text)
+        if both != list(range(len(both))):
+            why += "; the ticks have a gap or a repeat around %d" % last
+        if "BAD" in text:
+            why += "; the checksum failed"
+        logs = "".join(open(f, errors="replace").read() for f in glob.glob(
+            os.path.join(a.dir, "**", "lodge.log"), recursive=True))
+        m = re.search(r"migrated to .*: post-copy, 0 rounds, .* \((\d+) asked for\)", logs)
+        if not m or int(m.group(1)) == 0:
+            why += "; no post-copy with pages asked for in the source's lodge.log: %r" % (
+                logs[-300:])
+        # back to the first daemon at 1 MiB/s, that destination killed once it runs:
+        # the migration is lost (it says so, not that the guest runs on) and dst ends
+        port = free_port()
+        rc, out = a.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm",
+                        "--mem", "256M")
+        rc2, out2 = a.cli("start", "dst")
+        if rc or rc2:
+            return result("daemon_wasm_postcopy", why + "; create/start the way back: %s %s" % (
+                out, out2))
+        mp = subprocess.Popen([REL, "migrate", "dst", "127.0.0.1:%d" % port, "--post-copy",
+                               "--precopy-rounds", "0", "--max-bandwidth", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=b.env)
+        if not wait_until(lambda: a.inspect("dst").get("state") == "running", 120):
+            why += "; the way back did not run: %s" % a.inspect("dst")
+        a.cli("kill", "dst")
+        out = mp.communicate(timeout=120)[0]
+        if mp.returncode == 0 or "is lost" not in out or "runs on here" in out:
+            why += "; lodge migrate whose destination died after the switch: %d %r" % (
+                mp.returncode, out)
+        if not wait_until(lambda: b.inspect("dst").get("state") != "running", 60):
+            why += "; the lost source still runs: %s" % b.inspect("dst")
+    finally:
+        a.stop()
+        b.stop()
+    result("daemon_wasm_postcopy", why)
+
+
 def t_daemon_wasm_replicate():
     """lodge replicate of a WebAssembly guest between two daemons (tests/wsnap/
     fastticks.wat: "tick N" a millisecond, its memory checked each line): lodge create
@@ -898,6 +989,7 @@ def main():
         if not os.environ.get("MIGRATE_ONLY") or "daemon_wasm" in os.environ["MIGRATE_ONLY"]:
             t_daemon_wasm()
             t_daemon_wasm_replicate()
+            t_daemon_wasm_postcopy()
         t_bad_stream()
     finally:
         for d in DAEMONS:

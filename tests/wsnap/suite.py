@@ -13,6 +13,7 @@ control sockets with the connection handed over (SCM_RIGHTS): the destination go
 with the next line, the source exits 0 with reason "migrated"; a closed port and a
 destination that hangs up midway leave the source running (502); a stream that is no
 Wasm snapshot, or a hand-over without a descriptor, is refused."""
+import array
 import json
 import os
 import random
@@ -1059,14 +1060,15 @@ def ticks_of(path):
 
 
 def paused_ms(err):
-    m = re.search(r"migrated to \S+: (pre-copy|stop and copy).* paused ([0-9.]+) ms", err)
+    m = re.search(r"migrated to \S+: (pre-copy|stop and copy|post-copy).* paused ([0-9.]+) ms",
+                  err)
     return (m.group(1), float(m.group(2))) if m else (None, None)
 
 
-def migrate_to_hangup(sock):
-    """PUT /migrate on sock to a destination that takes 64 KiB of the first round and
-    hangs up. Returns the answer (status, body), or (None, why) if the source never
-    connected."""
+def migrate_to_hangup(sock, extra=None):
+    """PUT /migrate on sock (the request's extra fields) to a destination that takes 64
+    KiB of the first round (or what comes before its silence) and hangs up. Returns the
+    answer (status, body), or (None, why) if the source never connected."""
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(1)
@@ -1074,8 +1076,9 @@ def migrate_to_hangup(sock):
     st, body = [None], [None]
 
     def put():
-        st[0], body[0] = api(sock, "PUT", "/migrate",
-                             {"destination": "127.0.0.1:%d" % ls.getsockname()[1]})
+        req = {"destination": "127.0.0.1:%d" % ls.getsockname()[1]}
+        req.update(extra or {})
+        st[0], body[0] = api(sock, "PUT", "/migrate", req)
     t = threading.Thread(target=put, daemon=True)
     t.start()
     try:
@@ -1083,10 +1086,13 @@ def migrate_to_hangup(sock):
     except OSError as e:
         ls.close()
         return None, "the source did not connect: %s" % e
-    c.settimeout(120)
+    c.settimeout(120 if not extra else 2)
     got = 0
     while got < 65536:
-        b = c.recv(65536 - got)
+        try:
+            b = c.recv(65536 - got)
+        except socket.timeout:
+            break
         if not b:
             break
         got += len(b)
@@ -1177,6 +1183,340 @@ def case_precopy(mode, jit_args):
         else:
             print("# %s: paused %.1f ms (pre-copy), %.1f ms (stop and copy), load %s" % (
                 name, hops[0][1], hops[1][1], os.getloadavg()[0]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def postcopy_line(err):
+    """(rounds, pages sent after the switch, pages asked for) from the source's line."""
+    m = re.search(r"migrated to \S+: post-copy, (\d+) rounds, .* post-copy (\d+) pages "
+                  r"\((\d+) asked for\)", err)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def tick_lines(outs):
+    """The ticks of the output files in order (the last one maybe cut short at its
+    end): (lines that are no tick, whether the numbers run on with no gap or repeat)."""
+    lines = []
+    for i, o in enumerate(outs):
+        with open(o) as f:
+            t = f.read()
+        if i == len(outs) - 1:
+            t = t[:t.rfind("\n") + 1]
+        lines += t.splitlines()
+    bad = [x for x in lines if not x.startswith("tick ")]
+    nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+    gaps = [(x, y) for x, y in zip(nums, nums[1:]) if y != x + 1]
+    return bad, gaps, len(nums)
+
+
+def case_postcopy(mode, jit_args):
+    """Post-copy of memsum.wat (64 MiB it writes and checksums as it runs): a
+    destination that hangs up before the switch leaves it running (502); then it moves
+    by post-copy with no pre-copy round (every page it touches is asked for) to a
+    second process and from there by stop and copy to a third. Its ticks go on with no
+    gap or repeat and no checksum failure, pages were asked for, and the post-copy's
+    pause is shorter than the stop and copy's."""
+    name = "wsnap.postcopy.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        def start(tag, extra, cwd):
+            out = os.path.join(d, tag + ".out")
+            with open(out, "w") as fo:
+                p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                    "--api", os.path.join(d, tag + ".sock"),
+                    "--exit-file", os.path.join(d, tag + ".exit")] + extra, stdout=fo,
+                    stderr=subprocess.PIPE, cwd=cwd)
+            procs.append(p)
+            return p, out
+        src, sout = start("src", [MEMSUM], d)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        ssock = os.path.join(d, "src.sock")
+        st, body = migrate_to_hangup(ssock, {"post_copy": True, "precopy_rounds": 0})
+        if st is None:
+            return result(False, name, body)
+        if st != 502 or "runs on here" not in str(body):
+            why += "; a destination that hangs up: %s %s" % (st, body)
+        n = len(ticks_of(sout))
+        if not wait_file_lines(sout, n + 2, 60, src):
+            why += "; the source did not go on after the failure"
+        hops = []
+        prev, prev_sock, prev_out = src, ssock, sout
+        outs = [sout]
+        for tag, how in (("dst1", {"post_copy": True, "precopy_rounds": 0}),
+                         ("dst2", {"stop_and_copy": True})):
+            port = free_port()
+            dst, dout = start(tag, ["--incoming", "tcp:127.0.0.1:%d" % port], "/")
+            outs.append(dout)
+            if not wait_listen(port):
+                why += "; %s does not listen" % tag
+            req = {"destination": "127.0.0.1:%d" % port}
+            req.update(how)
+            st, body = api(prev_sock, "PUT", "/migrate", req)
+            if st != 204:
+                dst.kill()
+                derr = dst.communicate(timeout=30)[1].decode()[-300:]
+                return result(False, name, why + "; PUT /migrate to %s: %s %s %s" % (
+                    tag, st, body, derr))
+            try:
+                rc = prev.wait(60)
+            except subprocess.TimeoutExpired:
+                return result(False, name, why + "; the source of %s did not end" % tag)
+            err = prev.stderr.read().decode()
+            reason = json.load(open(prev_out[:-4] + ".exit")).get("reason")
+            if rc != 0 or reason != "migrated":
+                why += "; %s's source: status %s, reason %s: %s" % (tag, rc, reason, err[-300:])
+            hops.append(paused_ms(err))
+            if tag == "dst1":
+                pl = postcopy_line(err)
+                if not pl or pl[0] != 0 or pl[2] == 0 or pl[1] < 8192:
+                    why += "; the post-copy's line: %r (%r)" % (pl, err[-300:])
+            if not wait_file_lines(dout, 3, 120, dst):
+                return result(False, name, why + "; %s printed no 3 lines: %r %s" % (
+                    tag, open(dout).read()[-100:],
+                    dst.stderr.read().decode()[-300:] if dst.poll() is not None else ""))
+            prev, prev_sock, prev_out = dst, os.path.join(d, tag + ".sock"), dout
+        prev.kill()
+        prev.wait()
+        bad, gaps, count = tick_lines(outs)
+        if bad:
+            why += "; the checksum failed: %r" % bad[:3]
+        if gaps:
+            why += "; the ticks have a gap or a repeat: %s" % gaps[:5]
+        if [h[0] for h in hops] != ["post-copy", "stop and copy"]:
+            why += "; the migrations: %r" % hops
+        elif not hops[0][1] < hops[1][1]:
+            why += "; post-copy paused %.1f ms, stop and copy %.1f ms" % (hops[0][1],
+                                                                        hops[1][1])
+        else:
+            print("# %s: paused %.1f ms (post-copy), %.1f ms (stop and copy), load %s" % (
+                name, hops[0][1], hops[1][1], os.getloadavg()[0]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+PCGROW = os.path.join(HERE, "pcgrow.wat")
+
+
+def case_postcopy_grow(mode, jit_args):
+    """Post-copy of pcgrow.wat at 2 MiB/s with no pre-copy round, to a destination
+    whose userfaultfd serves user-mode faults only (LODGE_TEST_HOOK=uffd-user-mode, as
+    in the daemon's sandbox): while its pages arrive it goes on there, reading pages
+    still at the source, having the kernel write into them (fd_pread) and growing its
+    memory, with no bad word and no gap; migrating it again meanwhile is refused
+    (409); the source ends "migrated" once every page arrived."""
+    name = "wsnap.postcopy.grow.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        with open(os.path.join(d, "data.bin"), "wb") as f:
+            # word i is i (this host is little-endian), without a list of 2M objects:
+            # this process's size shows in the ru_maxrss of the processes it starts
+            # (case_migrate_bad measures one)
+            f.write(array.array("I", range(2 << 20)).tobytes())
+        sock, dsock = os.path.join(d, "src.sock"), os.path.join(d, "dst.sock")
+        sout, dout = os.path.join(d, "src.out"), os.path.join(d, "dst.out")
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), "--dir",
+                d + "::.", PCGROW], stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="uffd-user-mode")
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--api", dsock], stdout=fo,
+                stderr=subprocess.PIPE, cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        res = {}
+
+        def put():
+            res["st"] = api(sock, "PUT", "/migrate", {
+                "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                "precopy_rounds": 0, "max_bandwidth": 2 << 20})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        if not wait_file_lines(dout, 3, 120, dst):
+            return result(False, name, why + "; the destination printed no 3 lines: %r %s" % (
+                open(dout).read()[-100:],
+                dst.stderr.read().decode()[-300:] if dst.poll() is not None else ""))
+        if src.poll() is not None or not t.is_alive():
+            why += "; the pages had all arrived before the destination ran 3 lines"
+        st, body = api(dsock, "PUT", "/migrate", {"destination": "127.0.0.1:1"})
+        if st != 409 or "still arriving" not in str(body):
+            why += "; a migration while pages arrive: %s %s" % (st, body)
+        t.join(180)
+        if res.get("st", (None,))[0] != 204:
+            why += "; PUT /migrate: %r" % (res.get("st"),)
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        err = src.stderr.read().decode()
+        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
+        pl = postcopy_line(err)
+        if rc != 0 or reason != "migrated" or not pl or pl[2] == 0:
+            why += "; the source: status %s, reason %s: %s" % (rc, reason, err[-300:])
+        n = len(ticks_of(dout))
+        if not wait_file_lines(dout, n + 3, 60, dst):
+            why += "; the destination did not go on after the post-copy: %s" % (
+                dst.stderr.read().decode()[-300:] if dst.poll() is not None else "")
+        dst.kill()
+        dst.wait()
+        bad, gaps, count = tick_lines([sout, dout])
+        if bad or gaps:
+            why += "; bad lines %r, gaps %s" % (bad[:3], gaps[:5])
+        if dst.returncode not in (-9, None):
+            why += "; the destination ended %s" % dst.returncode
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_postcopy_source_gone(mode, jit_args):
+    """memsum.wat moved by post-copy at 1 MiB/s with no pre-copy round; its source is
+    killed once the destination runs: the destination stops (status 125, its exit
+    file's reason "post-copy failed") saying that its memory is incomplete."""
+    name = "wsnap.postcopy.source-gone.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, sout, dout = (os.path.join(d, x) for x in ("src.sock", "src.out", "dst.out"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, MEMSUM],
+                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        derr = os.path.join(d, "dst.err")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file",
+                os.path.join(d, "dst.exit")], stdout=fo, stderr=fe, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        def put():
+            try:
+                api(sock, "PUT", "/migrate", {
+                    "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                    "precopy_rounds": 0, "max_bandwidth": 1 << 20})
+            except OSError:
+                pass  # the source is killed meanwhile
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        # the destination says when it runs; memsum reads every page a line, so its
+        # next line waits for 64 MiB at 1 MiB/s
+        end = time.time() + 120
+        while time.time() < end and src.poll() is None and dst.poll() is None:
+            with open(derr) as f:
+                if "pages to come" in f.read():
+                    break
+            time.sleep(0.05)
+        time.sleep(1)
+        if dst.poll() is not None or src.poll() is not None:
+            return result(False, name, "an end ended early: %s %s" % (
+                open(derr).read()[-300:], src.stderr.read().decode()[-300:]
+                if src.poll() is not None else ""))
+        src.kill()
+        src.wait()
+        try:
+            rc = dst.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the destination did not stop with its source gone")
+        err = open(derr).read()
+        reason = json.load(open(os.path.join(d, "dst.exit"))).get("reason")
+        if rc != 125 or "pages still missing" not in err or reason != "post-copy failed":
+            why += "; the destination: status %s, reason %s: %r" % (rc, reason, err[-300:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_postcopy_dest_gone(jit_args):
+    """The other way round: the destination killed mid post-copy (1 MiB/s, no pre-copy
+    round) once it runs: the source's PUT /migrate answers 502 migration_lost and the
+    source exits 125 with reason "migration lost" (its program ran at the
+    destination); it never runs on."""
+    name = "wsnap.postcopy.dest-gone"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, sout, dout = (os.path.join(d, x) for x in ("src.sock", "src.out", "dst.out"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), MEMSUM],
+                stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        derr = os.path.join(d, "dst.err")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=fe, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        res = {}
+
+        def put():
+            res["st"] = api(sock, "PUT", "/migrate", {
+                "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                "precopy_rounds": 0, "max_bandwidth": 1 << 20})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and dst.poll() is None:
+            with open(derr) as f:
+                if "pages to come" in f.read():
+                    break
+            time.sleep(0.05)
+        n = len(ticks_of(sout))
+        dst.kill()
+        dst.wait()
+        t.join(60)
+        st = res.get("st", (None, None))
+        if st[0] != 502 or "migration_lost" not in str(st[1]):
+            why += "; PUT /migrate: %r" % (st,)
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
+        if rc != 125 or reason != "migration lost":
+            why += "; the source: status %s, reason %s" % (rc, reason)
+        if len(ticks_of(sout)) != n:
+            why += "; the source ran on after the switch"
     finally:
         for p in procs:
             if p.poll() is None:
@@ -1825,6 +2165,17 @@ def case_handoff_stall(jit_args):
     result(not why, name, why.strip("; "))
 
 
+PC_BAD = {  # what --incoming says of a damaged post-copy stream (case_migrate_bad)
+    "a post-copy section with a payload": "post-copy section that is malformed",
+    "a discard without post-copy": "discard section without post-copy",
+    "post-copy after pages": "post-copy section that is malformed, repeated or late",
+    "a discard of 2^40 pages": "names more pages than allowed",
+    "a discard naming pages past its end": "names pages past its end",
+    "pages after the discard": "after the discard",
+    "a post-copy stream without its discard": "ended without its discard",
+}
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -1838,10 +2189,25 @@ def case_migrate_bad():
     # pre-copy PAGES: a page far outside any memory, and a count the section does not hold
     far = section(0x100, struct.pack("<IQ", 1, 1 << 40) + b"\x55" * 4096)
     short = section(0x100, struct.pack("<IQ", 3, 0) + b"\x55" * 4096)
+    # post-copy: POSTCOPY (0x10b, empty, answered "PC" and a byte), DISCARD (0x10c: u64
+    # pages, a bit each in u64 words); refused: damage or disorder before the switch
+    pc = section(0x10b, b"")
+    disc = section(0x10c, struct.pack("<QQ", 64, 0xff))
     for what, payload in (("garbage", os.urandom(2048)), ("a system VM's stream",
                                                           head + machine), ("a header only", head),
                           ("a page outside the room", head + far),
-                          ("a PAGES section cut short", head + short)):
+                          ("a PAGES section cut short", head + short),
+                          ("a post-copy section with a payload", head + section(0x10b, b"x")),
+                          ("a discard without post-copy", head + disc),
+                          ("post-copy after pages", head + section(0x100, struct.pack(
+                              "<I", 0)) + pc),
+                          ("a discard of 2^40 pages", head + pc + section(
+                              0x10c, struct.pack("<Q", 1 << 40))),
+                          ("a discard naming pages past its end", head + pc + section(
+                              0x10c, struct.pack("<QQ", 3, 0xff))),
+                          ("pages after the discard", head + pc + disc + far),
+                          ("a post-copy stream without its discard", head + pc + section(
+                              0x104, b"x" * 64) + section(0x102, b""))):
         port = free_port()
         p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -1865,7 +2231,8 @@ def case_migrate_bad():
             p.communicate()
             why += "; %s: it did not give up" % what
             continue
-        if p.returncode != 125 or len(err.strip().splitlines()) != 1:
+        if p.returncode != 125 or len(err.strip().splitlines()) != 1 or \
+                what in PC_BAD and PC_BAD[what] not in err:
             why += "; %s: status %s, %r" % (what, p.returncode, err[-200:])
     # 512 MiB of zero pages in 1 MiB of stream, then a bad page: refused, and the
     # zero pages of pages never sent cost nothing (they are zero already)
@@ -2020,6 +2387,10 @@ def main():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+        case_postcopy(mode, args)
+        case_postcopy_grow(mode, args)
+        case_postcopy_source_gone(mode, args)
+    case_postcopy_dest_gone(["--no-jit"])
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)
         case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
@@ -2048,6 +2419,10 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_migrate(mode, args, handoff=True)
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+        case_postcopy(mode, args)
+        case_postcopy_grow(mode, args)
+        case_postcopy_source_gone(mode, args)
+    case_postcopy_dest_gone(["--no-jit"])
     case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
     case_migrate_bad()
@@ -2056,6 +2431,13 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
+    for mode, args in [m for m in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"]))
+                       if os.environ["WSNAP_ONLY_POSTCOPY"] in ("1", m[0])]:
+        case_postcopy(mode, args)
+        case_postcopy_grow(mode, args)
+        case_postcopy_source_gone(mode, args)
+    case_postcopy_dest_gone(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
     case_precopy_bandwidth()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):

@@ -228,20 +228,16 @@ int wasm_precopy_round(struct wasm_precopy *t, int fd, bool parked, uint64_t *pa
 	return wasm_precopy_round_to(t, put_fd, &fd, parked, pages);
 }
 
-int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void *ctx, bool parked,
-			  uint64_t *pages)
+/* A round's bookkeeping: the memory's place and size now, every page written since the
+ * last round (or never sent) marked in t->dirty. */
+static int take_dirty(struct wasm_precopy *t, bool parked, uint8_t **basep, uint64_t *sizep)
 {
 	struct wasm_memory *m = t->mem;
 	uint8_t *base;
-	uint64_t size, n;
+	uint64_t size;
 	size_t reserved;
 	int r;
 
-	*pages = 0;
-	t->put = put;
-	t->put_ctx = ctx;
-	if (!m)
-		return 0;
 	base = __atomic_load_n(&m->base, __ATOMIC_ACQUIRE);
 	size = __atomic_load_n(&m->size, __ATOMIC_ACQUIRE);
 	reserved = __atomic_load_n(&m->reserved, __ATOMIC_ACQUIRE);
@@ -270,6 +266,26 @@ int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void 
 		if (r) /* the memory moved under the scan: the next round sends it all */
 			t->reserved = 0;
 	}
+	*basep = base;
+	*sizep = size;
+	return 0;
+}
+
+int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void *ctx, bool parked,
+			  uint64_t *pages)
+{
+	uint8_t *base;
+	uint64_t size, n;
+	int r;
+
+	*pages = 0;
+	t->put = put;
+	t->put_ctx = ctx;
+	if (!t->mem)
+		return 0;
+	r = take_dirty(t, parked, &base, &size);
+	if (r)
+		return r;
 	n = size / PAGE;
 	for (uint64_t w = 0; w < (n + 63) / 64; w++) {
 		while (t->dirty[w]) {
@@ -309,6 +325,26 @@ int wasm_precopy_round_to(struct wasm_precopy *t, wasm_precopy_put_fn put, void 
 		r = flush(t);
 	t->first = false;
 	return r;
+}
+
+int wasm_precopy_missing(struct wasm_precopy *t, uint8_t **base, uint64_t **bits, uint64_t *npages)
+{
+	uint64_t size = 0;
+	int r;
+
+	*base = NULL;
+	*bits = t->dirty;
+	*npages = 0;
+	if (!t->mem)
+		return 0;
+	r = take_dirty(t, true, base, &size);
+	if (r)
+		return r;
+	*npages = size / PAGE;
+	/* pages past the size (a memory that shrank cannot; one moved) are not the program's */
+	for (uint64_t i = *npages; i < (*npages + 63) / 64 * 64; i++)
+		t->dirty[i / 64] &= ~(1ull << (i % 64));
+	return 0;
 }
 
 uint64_t wasm_precopy_bytes(const struct wasm_precopy *t)
