@@ -29,8 +29,9 @@
   slow_dest       a destination slower than the stream's 10 s timeout (the test build's
                   LODGE_TEST_HOOK=slow-apply: 15 s between DONE and its "OK") that sends
                   progress frames is waited for: the migration completes, paused over
-                  10 s, the count has no gap; then one stopped (SIGSTOP) as the DONE
-                  reaches it is given up on: 502 saying it was silent, the source counts on
+                  10 s, the count has no gap; the same by post-copy; then one stopped
+                  (SIGSTOP) as the DONE reaches it is given up on: 502 saying it was
+                  silent, the source counts on
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; a version-1 stream: refused saying
                   so; --incoming with --seccomp: exit 2
@@ -345,6 +346,19 @@ def t_slow_dest(initrd):
     if why:
         src.kill()
         return result("slow_dest", why)
+    # Post-copy: the source reads the progress among the destination's requests.
+    port = free_port()
+    stats = []
+    why = migrate_and_check("slowpc", initrd, "127.0.0.1:%d" % port, "127.0.0.1:%d" % port,
+                            wrap_dst=hook, dst_lodge=ASAN, src=src, stats=stats,
+                            opts={"post_copy": True, "precopy_rounds": 1})
+    if not stats:
+        return result("slow_dest", "post-copy: " + (why or "no figures"))
+    pc, src = stats
+    if pc.get("paused_ms", 0) < 10000 or why:
+        src.kill()
+        return result("slow_dest", why + "; post-copy paused %s ms (over 10 s wanted)" %
+                      pc.get("paused_ms"))
     # The migrated guest moves on, to a destination stopped as the DONE reaches it.
     port = free_port()
     dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "slow2-dst.sock", hook, ASAN)
@@ -358,9 +372,10 @@ def t_slow_dest(initrd):
     st, body = api(src.api_sock, "PUT", "/migrate",
                    {"destination": "127.0.0.1:%d" % proxy.port}, timeout=300)
     waited = time.time() - stopped[0] if stopped else None
-    print("# slow_dest: paused %.0f ms for the slow destination; a stopped one given up on "
-          "after %s s" % (s.get("paused_ms", 0), "%.1f" % waited if waited else "?"),
-          flush=True)
+    print("# slow_dest: paused %.0f ms (pre-copy), %.0f ms (post-copy) for the slow "
+          "destinations; a stopped one given up on after %s s" % (
+              s.get("paused_ms", 0), pc.get("paused_ms", 0),
+              "%.1f" % waited if waited else "?"), flush=True)
     if st != 502 or body.get("error") != "migration_failed" or "silent" not in str(body):
         why += "; a stopped destination: %s %s" % (st, body)
     if waited is None or not 5 <= waited <= 40:
