@@ -753,7 +753,6 @@ static void watchdog_stop(struct watchdog *w)
 	pthread_mutex_destroy(&w->lock);
 }
 
-#define MIGRATE_ACK_MS	  120000       /* the destination restores the program meanwhile */
 #define MIGRATE_MAX_BYTES (8ull << 30) /* a 4 GiB memory, compressed, and the module */
 
 /* The most an incoming stream may make this host commit: its memory (the pre-copy page
@@ -1111,7 +1110,7 @@ static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *pat
 	r = r ?: pace_send_file_body(pc, path, &body);
 	*sent += body;
 	if (!r) {
-		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate, MIGRATE_ACK_MS, ps);
+		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate, SNAP_STREAM_TIMEOUT_S * 1000, ps);
 		*switched = ps->t_run != 0;
 		*sent += ps->bytes;
 		if (r && *switched) {
@@ -1234,14 +1233,22 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	if (r == -ENOTSUP)
 		r = -EOPNOTSUPP;
 	if (!r && !o->post_copy) {
-		r = snap_stream_wait_ack(fd, MIGRATE_ACK_MS);
+		/* it restores the program meanwhile, saying so (progress frames): only
+		 * silence for the stream's timeout is a dead destination */
+		r = snap_stream_wait_ack(fd);
 		if (r)
 			snprintf(err, errlen, "%s (%s): the program runs on here", dest,
-				 r == -ECONNABORTED ? "it refused the program"
-				 : r == -ETIMEDOUT  ? "no answer"
-						    : strerror(-r));
+				 r == -ECONNABORTED || r == -ECONNRESET
+					 ? "it refused the program or closed the connection: its "
+					   "log says why"
+				 : r == -ETIMEDOUT ? "it was silent for the stream's timeout"
+						   : strerror(-r));
 	} else if (!err[0]) {
-		snprintf(err, errlen, "%s (%s): the program runs on here", dest, strerror(-r));
+		snprintf(err, errlen, "%s (%s): the program runs on here", dest,
+			 r == -ECONNRESET || r == -EPIPE
+				 ? "it closed the connection: its log says why (a Lodge that "
+				   "speaks another migration stream version refuses this one)"
+				 : strerror(-r));
 	}
 	unlink(path);
 	if (r == -ENOTRECOVERABLE) {
@@ -1991,6 +1998,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	const char *reason;
 	struct wasm_precopy_in pin = {0};
 	struct wasm_postcopy_in *pc = NULL;
+	struct snap_stream_busy *busy = NULL;
 
 	memcpy(stdio, o->stdio, sizeof(stdio));
 	ctl_init(&ctl, NULL, o, o->file);
@@ -2029,6 +2037,11 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		file = path;
 		if (rc)
 			goto fail;
+		/* the source waits for the answer while the program is restored */
+		busy = snap_stream_busy_begin(in, 0);
+#ifdef LODGE_TEST_HOOKS
+		snap_stream_test_slow_step();
+#endif
 	}
 	rc = wasm_snapshot_open(file, o->restore ? 0 : o->lim.max_memory, &snap, err, sizeof(err));
 	if (o->incoming)
@@ -2049,6 +2062,8 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	rc = wasm_snapshot_restore(snap, stdio, err, sizeof(err));
 	snap->pages = NULL;
 	wasm_precopy_in_fini(&pin);
+	snap_stream_busy_end(busy); /* before the answer, and before seccomp */
+	busy = NULL;
 	/* post-copy: from here the thread serves the pages still at the source */
 	ctl.g = g;
 	if (!rc && pc)
@@ -2110,6 +2125,7 @@ fail:
 		peer[0] && o->ctl.incoming ? " from " : "", o->ctl.incoming ? peer : "",
 		err[0] ? err : strerror(-rc));
 	wasm_postcopy_in_fini(pc, false);
+	snap_stream_busy_end(busy);
 	if (in >= 0)
 		close(in);
 	wasm_precopy_in_fini(&pin);

@@ -353,7 +353,6 @@ static int offer_disks(struct mig *m)
 {
 	struct sbuf b = {0};
 	uint8_t ans[3];
-	ssize_t n;
 	int r;
 
 	sbuf_put_u32(&b, MIG_DISKS_VERSION);
@@ -364,9 +363,10 @@ static int offer_disks(struct mig *m)
 	sbuf_fini(&b);
 	if (r)
 		return r;
-	n = recv(m->fd, ans, sizeof(ans), MSG_WAITALL);
-	if (n == (ssize_t)sizeof(ans) && ans[0] == (SNAP_STREAM_DISKS & 0xff) &&
-	    ans[1] == (SNAP_STREAM_DISKS >> 8) && ans[2] < MIG_DISKS_REFUSED) {
+	/* it creates the machine meanwhile (progress frames say it works on) */
+	r = snap_stream_get_answer(m->fd, ans, sizeof(ans));
+	if (!r && ans[0] == (SNAP_STREAM_DISKS & 0xff) && ans[1] == (SNAP_STREAM_DISKS >> 8) &&
+	    ans[2] < MIG_DISKS_REFUSED) {
 		m->mode = ans[2];
 		return 0;
 	}
@@ -374,10 +374,11 @@ static int offer_disks(struct mig *m)
 		"the destination refused the machine's %u writable disk%s (%s): the machine "
 		"runs on here",
 		m->ndisks, m->ndisks > 1 ? "s" : "",
-		n < 0 ? strerror(errno)
-		      : "its log says why: give it --incoming-disk PATH of the same size for each, "
-			"or none for shared storage");
-	return n < 0 ? -errno : -ECONNABORTED;
+		!r ? "its log says why: give it --incoming-disk PATH of the same size for each, "
+		     "or none for shared storage"
+		: r == -ECONNRESET ? "it closed the connection: its log says why"
+				   : strerror(-r));
+	return r ?: -ECONNABORTED;
 }
 
 /* The disks' sizes and bitmaps (I/O thread: the disks are its). */
@@ -473,22 +474,17 @@ static int send_discard(struct mig *m)
 }
 
 /* Sends the empty section sec and reads the destination's answer into ans[0..n): its
- * u16 code (little-endian) first. Returns 0 when all n bytes came and the code is code,
- * -ECONNABORTED when the answer is short or other, or a negative errno (a timeout is
- * -ETIMEDOUT; errno keeps the socket's error for the caller's message). */
+ * u16 code (little-endian) first, after any progress frames. Returns 0 when all n bytes
+ * came and the code is code, -ECONNABORTED when the code is another, or a negative errno
+ * (-ETIMEDOUT: nothing at all came for the socket's timeout; -ECONNRESET: it closed). */
 static int ask_peer(struct mig *m, uint32_t sec, uint16_t code, uint8_t *ans, size_t n)
 {
-	ssize_t got;
 	int r = snap_stream_put(m->fd, sec, "", 0);
 
+	r = r ?: snap_stream_get_answer(m->fd, ans, n);
 	if (r)
 		return r;
-	got = recv(m->fd, ans, n, MSG_WAITALL);
-	if (got < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
-	if (got != (ssize_t)n || ans[0] != (code & 0xff) || ans[1] != (code >> 8))
-		return -ECONNABORTED;
-	return 0;
+	return ans[0] != (code & 0xff) || ans[1] != (code >> 8) ? -ECONNABORTED : 0;
 }
 
 /* Asks the destination whether it can take a post-copy migration. */
@@ -553,6 +549,10 @@ static int postcopy_serve(struct mig *m, uint64_t *t_run)
 				*t_run = vm_now_ns();
 			} else if (tag == SNAP_STREAM_PC_END && running && done && !left) {
 				return have == 2 ? 0 : -EPROTO;
+			} else if (tag == SNAP_STREAM_PROGRESS) {
+				if (have < SNAP_STREAM_PROGRESS_LEN)
+					break;
+				used = SNAP_STREAM_PROGRESS_LEN; /* alive: the poll waits anew */
 			} else if (tag == SNAP_STREAM_REQUEST) {
 				uint64_t pg = 0;
 				if (have < 10)
@@ -666,7 +666,6 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 	bool log_was_on = __atomic_load_n(&g->dirty_log, __ATOMIC_ACQUIRE);
 	bool paused_here = false, was_paused = vm_paused(vm), switched = false;
 	unsigned max_rounds;
-	uint8_t ack[2];
 	struct sbuf cfg = {0};
 	int r;
 
@@ -777,16 +776,18 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 				dest, strerror(-r));
 		}
 	} else if (!r) {
-		ssize_t n = recv(m.fd, ack, sizeof(ack), MSG_WAITALL);
-		if (n != (ssize_t)sizeof(ack) || ack[0] != (SNAP_STREAM_ACK & 0xff) ||
-		    ack[1] != (SNAP_STREAM_ACK >> 8)) {
-			r = n < 0 ? -errno : -ECONNABORTED;
+		/* It loads the state meanwhile: progress frames say it works on, and only
+		 * SNAP_STREAM_TIMEOUT_S of silence is a dead destination. */
+		r = snap_stream_wait_ack(m.fd);
+		if (r)
 			vm_errf(err, errlen,
 				"%s did not acknowledge the migration (%s): the machine runs on "
 				"here",
 				dest,
-				n < 0 ? strerror(errno) : "it refused or closed the connection");
-		}
+				r == -ECONNABORTED || r == -ECONNRESET
+					? "it refused or closed the connection: its log says why"
+				: r == -ETIMEDOUT ? "it was silent for the stream's timeout"
+						  : strerror(-r));
 	}
 	/* Failed after SWITCH: the destination closed the images (it ends before its side
 	 * of the connection does), they are this machine's again. */
@@ -803,7 +804,12 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 	r = 0;
 	goto out;
 io_err:
-	if (err && errlen && !err[0])
+	if (err && errlen && !err[0] && (r == -ECONNRESET || r == -EPIPE))
+		vm_errf(err, errlen,
+			"%s closed the connection (%s): its log says why (a Lodge that speaks "
+			"another migration stream version refuses this one)",
+			dest, strerror(-r));
+	else if (err && errlen && !err[0])
 		vm_errf(err, errlen, "sending to %s failed: %s", dest, strerror(-r));
 out:
 	if (r && r != -VM_MIGRATE_LOST) {
@@ -1141,6 +1147,14 @@ static void *postcopy_main(void *opaque)
 			break;
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0) {
+			bool acked;
+			pthread_mutex_lock(&pc->lock);
+			acked = pc->acked;
+			pthread_mutex_unlock(&pc->lock);
+			if (!acked) /* the source waits for this side's "OK": silence is due */
+				continue;
+		}
 		if (n <= 0) {
 			r = n < 0 ? -errno : -ETIMEDOUT;
 			snprintf(err, sizeof(err), "the source is silent: %s", strerror(-r));
@@ -1346,6 +1360,7 @@ static int receive(int fd, struct vm *vm, struct in_disks *dk, struct vm_postcop
 	unsigned harts = 0;
 	struct device *dev = vm->devices;
 	bool clock = false;
+	uint64_t progress_ns = 0;
 
 	for (;;) {
 		uint32_t type;
@@ -1440,7 +1455,7 @@ static int receive(int fd, struct vm *vm, struct in_disks *dk, struct vm_postcop
 				vm_errf(err, errlen, "corrupt: the stream ended without the state");
 				return -EINVAL;
 			}
-			return finish_disks(dk, err, errlen);
+			return 0;
 		default:
 			vm_errf(err, errlen, "corrupt: a section of unknown type 0x%x", type);
 			r = -EINVAL;
@@ -1448,6 +1463,10 @@ static int receive(int fd, struct vm *vm, struct in_disks *dk, struct vm_postcop
 		core_free(p);
 		if (r)
 			return r;
+		/* The source may wait for an answer (SYNC's) behind what it sent: it hears
+		 * that this side works on. A failure to send shows at the next read. */
+		r = snap_stream_progress(fd, 0, &progress_ns);
+		(void)r;
 	}
 }
 
@@ -1638,6 +1657,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	struct in_disks *dk = core_calloc(1, sizeof(*dk));
 	struct vm_postcopy *pc = NULL;
 	uint8_t *p = NULL, ack[2] = {SNAP_STREAM_ACK & 0xff, SNAP_STREAM_ACK >> 8};
+	struct snap_stream_busy *busy;
 	uint64_t time = 0;
 	uint32_t type;
 	size_t len;
@@ -1676,14 +1696,18 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	cfg.console = tmpl->console;
 	cfg.err = err;
 	cfg.errlen = errlen;
+	/* With disks the source waits for their answer while the machine is created. */
+	busy = dk->n ? snap_stream_busy_begin(fd, 0) : NULL;
 	r = vm_create(&cfg, &vm);
-	if (r) {
+	if (!r && dk->n)
+		r = check_disks(vm, dk, err, errlen);
+	snap_stream_busy_end(busy);
+	if (r && !vm) {
 		if (err && errlen && !err[0])
 			vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
 		goto out;
 	}
 	if (dk->n) {
-		r = check_disks(vm, dk, err, errlen);
 		if (answer_disks(fd, r ? MIG_DISKS_REFUSED : dk->mode) && !r) {
 			r = -errno;
 			vm_errf(err, errlen, "cannot answer the source: %s", strerror(-r));
@@ -1696,6 +1720,15 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		vm_errf(err, errlen, "corrupt: the post-copy stream ended without its discard");
 		r = -EINVAL;
 	}
+	/* DONE: the source waits for "OK" while the disks are flushed (the harts and
+	 * devices are loaded already, or after the thread starts in post-copy). */
+	busy = r ? NULL : snap_stream_busy_begin(fd, 0);
+#ifdef LODGE_TEST_HOOKS
+	if (!r)
+		snap_stream_test_slow_step();
+#endif
+	r = r ?: finish_disks(dk, err, errlen);
+	snap_stream_busy_end(busy);
 	/* Post-copy: from here the thread serves the missing pages (the state loaded next
 	 * may touch them); vm_destroy ends it. */
 	r = r ?: (pc ? postcopy_start(pc, err, errlen) : 0);

@@ -100,7 +100,7 @@ int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *
 /* ---- the migration stream (stream.c) ----
  * A header, then sections as in a file (the same 24-byte section header, each payload
  * checked against its CRC), sent over a connected socket. Migration adds these types: */
-#define SNAP_STREAM_VERSION 1
+#define SNAP_STREAM_VERSION 2 /* 2: progress frames may come before every answer */
 enum snap_stream_type {
 	SNAP_SEC_PAGES = 0x100, /* u32 count, then count pages: u64 index (bit 63: all zero,
 				 * no data), 4096 bytes unless zero */
@@ -138,9 +138,10 @@ enum snap_stream_type {
 #define SNAP_STREAM_PC_END   0x4550
 /* "PG", u16, then u64 (what the sender works on: a checkpoint's number, or 0): sent, at
  * most about once a SNAP_STREAM_PROGRESS_NS, by a side that is busy (a standby applying a
- * checkpoint) while the other waits for its answer. The waiting side reads past any
- * number of them (snap_stream_get_answer): a peer is dead when nothing at all came for
- * SNAP_STREAM_TIMEOUT_S, not when its answer takes longer. Replication version 2. */
+ * checkpoint, a migration's destination taking sections or loading the state) while the
+ * other waits for its answer. The waiting side reads past any number of them
+ * (snap_stream_get_answer): a peer is dead when nothing at all came for
+ * SNAP_STREAM_TIMEOUT_S, not when its answer takes longer. Stream version 2. */
 #define SNAP_STREAM_PROGRESS	 0x4750
 #define SNAP_STREAM_PROGRESS_LEN 10
 #define SNAP_STREAM_PROGRESS_NS	 1000000000ull
@@ -202,14 +203,30 @@ int snap_stream_get_answer(int fd, uint8_t *ans, size_t len) __attribute__((warn
  * *last_ns (a CLOCK_MONOTONIC time; 0 at first), and updates it. Returns 0 or -errno. */
 int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 	__attribute__((warn_unused_result));
+/* A step that runs long in one go (loading a machine's or a program's state, a disk's
+ * flush) while the peer waits for the answer that follows it: between begin and end a
+ * thread sends a progress frame (`what`) on fd about once a SNAP_STREAM_PROGRESS_NS, so
+ * the peer waits as long as this process lives and runs. Nothing else may send on fd
+ * meanwhile. begin returns NULL when no thread could start (the step then runs without
+ * progress); end stops and joins it (NULL: nothing). A failure to send shows at the
+ * next write or answer. */
+struct snap_stream_busy;
+struct snap_stream_busy *snap_stream_busy_begin(int fd, uint64_t what);
+void snap_stream_busy_end(struct snap_stream_busy *b);
 #ifdef LODGE_TEST_HOOKS
 /* The test build's LODGE_TEST_HOOK=slow-apply: a standby's checkpoint 0 takes longer to
  * apply than the stream's timeout, sending progress frames all along (a starved standby).
  * Does nothing for any other epoch or hook. */
 void snap_stream_test_slow_apply(int fd, uint64_t epoch, uint64_t *last_ns);
+/* The same hook for a migration's destination: its busy step (between
+ * snap_stream_busy_begin and _end, which sends the progress) takes longer than the
+ * stream's timeout. */
+void snap_stream_test_slow_step(void);
 #endif
-/* The destination's "OK" (it runs the guest), and the source's wait for it. */
+/* The destination's "OK" (it runs the guest), and the source's wait for it: progress
+ * frames are read past; 0, -ECONNABORTED (another answer) or -errno (-ETIMEDOUT: nothing
+ * at all came for the socket's timeout). */
 int snap_stream_ack(int fd) __attribute__((warn_unused_result));
-int snap_stream_wait_ack(int fd, int timeout_ms) __attribute__((warn_unused_result));
+int snap_stream_wait_ack(int fd) __attribute__((warn_unused_result));
 
 #endif

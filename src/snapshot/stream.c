@@ -12,7 +12,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -335,18 +336,11 @@ int snap_stream_ack(int fd)
 	return put_all(fd, ack, sizeof(ack));
 }
 
-int snap_stream_wait_ack(int fd, int timeout_ms)
+int snap_stream_wait_ack(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
 	uint8_t ack[2];
-	int n, r;
+	int r = snap_stream_get_answer(fd, ack, sizeof(ack));
 
-	do
-		n = poll(&p, 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n < 0 ? -errno : -ETIMEDOUT;
-	r = get_all(fd, ack, sizeof(ack));
 	if (r)
 		return r;
 	return ack[0] == (SNAP_STREAM_ACK & 0xff) && ack[1] == (SNAP_STREAM_ACK >> 8)
@@ -390,7 +384,93 @@ int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 	return put_all(fd, f, sizeof(f));
 }
 
+/* ---- a long step's progress ---- */
+
+struct snap_stream_busy {
+	int fd;
+	uint64_t what, last_ns;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
+	bool stop;
+};
+
+static void *busy_main(void *opaque)
+{
+	struct snap_stream_busy *b = opaque;
+
+	pthread_mutex_lock(&b->lock);
+	while (!b->stop) {
+		struct timespec until;
+		int r;
+
+		pthread_mutex_unlock(&b->lock);
+		r = snap_stream_progress(b->fd, b->what, &b->last_ns);
+		pthread_mutex_lock(&b->lock);
+		if (r)
+			break; /* the peer is gone: the next write or answer says so */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(SNAP_STREAM_PROGRESS_NS / 1000000000ull);
+		until.tv_nsec += (long)(SNAP_STREAM_PROGRESS_NS % 1000000000ull);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!b->stop && pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+struct snap_stream_busy *snap_stream_busy_begin(int fd, uint64_t what)
+{
+	struct snap_stream_busy *b = core_calloc(1, sizeof(*b));
+	pthread_condattr_t ca;
+
+	if (!b)
+		return NULL;
+	b->fd = fd;
+	b->what = what;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&b->thread, NULL, busy_main, b)) {
+		pthread_cond_destroy(&b->cond);
+		pthread_mutex_destroy(&b->lock);
+		core_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void snap_stream_busy_end(struct snap_stream_busy *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stop = true;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+	core_free(b);
+}
+
 #ifdef LODGE_TEST_HOOKS
+void snap_stream_test_slow_step(void)
+{
+	const char *hook = getenv("LODGE_TEST_HOOK");
+
+	if (!hook || strcmp(hook, "slow-apply"))
+		return;
+	for (unsigned i = 0; i < (SNAP_STREAM_TIMEOUT_S + 5) * 10; i++)
+		usleep(100 * 1000);
+}
+
 void snap_stream_test_slow_apply(int fd, uint64_t epoch, uint64_t *last_ns)
 {
 	const char *hook = getenv("LODGE_TEST_HOOK");

@@ -7,8 +7,10 @@
                   the counts have no gap and no check failed
   netns           the same between two network namespaces joined by a veth pair the test
                   creates (and removes)
-  dest_gone       a destination that reads part of the stream and closes it, and a port
-                  nobody listens on: 502, the source runs on (counts go on, GET /vm)
+  dest_gone       a destination that reads part of the stream and closes it, one that
+                  closes it after the header (as another stream version does), and a
+                  port nobody listens on: 502 (the second saying it closed the
+                  connection), the source runs on (counts go on, GET /vm)
   daemon          the same through two daemons with their own state directories and
                   sockets: `lodge create dst --incoming 127.0.0.1:PORT` + `lodge start` on
                   one (state "incoming", then "running"), `lodge migrate src HOST:PORT` on
@@ -26,8 +28,15 @@
                   snapshot): the ticks go on at the destination with no gap or repeat
   daemon_wasm_postcopy
                   the same by post-copy (memsum.wat's 64 MiB; the test's docstring)
+  slow_dest       a destination slower than the stream's 10 s timeout (the test build's
+                  LODGE_TEST_HOOK=slow-apply: 15 s between DONE and its "OK") that sends
+                  progress frames is waited for: the migration completes, paused over
+                  10 s, the count has no gap; the same by post-copy; then one stopped
+                  (SIGSTOP) as the DONE reaches it is given up on: 502 saying it was
+                  silent, the source counts on
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
-                  to --incoming: exit 125, one line; --incoming with --seccomp: exit 2
+                  to --incoming: exit 125, one line; a version-1 stream: refused saying
+                  so; --incoming with --seccomp: exit 2
   disk_copy, disk_shared, disk_bad, daemon_disk
                   guests with a writable disk: tests/migrate/disks.py
 """
@@ -37,6 +46,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -48,7 +58,7 @@ import zlib
 
 TOP = os.environ.get("LODGE_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 sys.path.insert(0, os.path.join(TOP, "tests/snapshot"))
-from lib import Guest, api, drop_daemon_cgroups  # noqa: E402
+from lib import Guest, StreamProxy, api, drop_daemon_cgroups  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "tests/migrate"))
 import initrd as initrd_mod  # noqa: E402
@@ -158,7 +168,7 @@ def boot_memcheck(initrd, sock, wrap=(), extra=(), memcheck="16 64"):
 
 
 def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=(), opts=None,
-                      memcheck="16 64", src=None, stats=None):
+                      memcheck="16 64", src=None, stats=None, dst_lodge=REL):
     """Migrates a memcheck guest (booted here, or `src`) to a new destination; returns
     why it failed, or "". opts: more of PUT /migrate's body; stats: a list that gets the
     source's "migrated to" line's figures (a dict) and the destination."""
@@ -171,7 +181,7 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=(), o
     else:
         exit_file = src.exit_file
     dst = start(["--incoming", "tcp:" + listen, "--exit-file", exit_file + "2"],
-                name + "-dst.sock", wrap_dst)
+                name + "-dst.sock", wrap_dst, dst_lodge)
     dst.exit_file = exit_file + "2"
     time.sleep(1.0)  # the destination listens
     t0 = time.time()
@@ -319,6 +329,74 @@ def t_postcopy_source_gone(initrd):
     result("postcopy_source_gone", why)
 
 
+def t_slow_dest(initrd):
+    """A destination slower than the stream's 10 s timeout that says it works on is not a
+    dead one; one that falls silent still is. The test build's LODGE_TEST_HOOK=slow-apply
+    makes `lodge run --incoming` take 15 s between the DONE and its "OK" (its busy thread
+    sends progress frames meanwhile)."""
+    hook = ["env", "LODGE_TEST_HOOK=slow-apply"]  # only the test build (ASAN) has it
+    port = free_port()
+    stats = []
+    why = migrate_and_check("slow", initrd, "127.0.0.1:%d" % port, "127.0.0.1:%d" % port,
+                            wrap_dst=hook, dst_lodge=ASAN, stats=stats)
+    if not stats:
+        return result("slow_dest", why or "no figures from the migration")
+    s, src = stats
+    if s.get("paused_ms", 0) < 10000:
+        why += ("; paused %s ms: the destination was not slower than the 10 s timeout "
+                "(no hook in %s?)" % (s.get("paused_ms"), ASAN))
+    if why:
+        src.kill()
+        return result("slow_dest", why)
+    # Post-copy: the source reads the progress among the destination's requests.
+    port = free_port()
+    stats = []
+    why = migrate_and_check("slowpc", initrd, "127.0.0.1:%d" % port, "127.0.0.1:%d" % port,
+                            wrap_dst=hook, dst_lodge=ASAN, src=src, stats=stats,
+                            opts={"post_copy": True, "precopy_rounds": 1})
+    if not stats:
+        return result("slow_dest", "post-copy: " + (why or "no figures"))
+    pc, src = stats
+    if pc.get("paused_ms", 0) < 10000 or why:
+        src.kill()
+        return result("slow_dest", why + "; post-copy paused %s ms (over 10 s wanted)" %
+                      pc.get("paused_ms"))
+    # The migrated guest moves on, to a destination stopped as the DONE reaches it.
+    port = free_port()
+    dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "slow2-dst.sock", hook, ASAN)
+    time.sleep(1.0)  # the destination listens
+    stopped = []
+
+    def stop():
+        stopped.append(time.time())
+        os.kill(dst.p.pid, signal.SIGSTOP)  # env execs lodge: the same process
+    proxy = StreamProxy(port, stop)
+    st, body = api(src.api_sock, "PUT", "/migrate",
+                   {"destination": "127.0.0.1:%d" % proxy.port}, timeout=300)
+    waited = time.time() - stopped[0] if stopped else None
+    print("# slow_dest: paused %.0f ms (pre-copy), %.0f ms (post-copy) for the slow "
+          "destinations; a stopped one given up on after %s s" % (
+              s.get("paused_ms", 0), pc.get("paused_ms", 0),
+              "%.1f" % waited if waited else "?"), flush=True)
+    if st != 502 or body.get("error") != "migration_failed" or "silent" not in str(body):
+        why += "; a stopped destination: %s %s" % (st, body)
+    if waited is None or not 5 <= waited <= 40:
+        why += "; a stopped destination given up on after %s s (10 s wanted)" % waited
+    os.kill(dst.p.pid, signal.SIGCONT)
+    dst.kill()
+    proxy.close()
+    st, body = api(src.api_sock, "GET", "/vm")
+    if st != 200 or body.get("state") != "Running":
+        why += "; the source's GET /vm after the failure: %s %s" % (st, body)
+    last = counts(src.text())
+    if not last or not src.wait_for(r"^CNT %d OK$" % (last[-1] + 10), 120):
+        why += "; the source stopped counting: " + src.text()[-200:]
+    if "BAD" in src.text():
+        why += "; memcheck found a bad page on the source"
+    src.kill()
+    result("slow_dest", why)
+
+
 def sh(*cmd):
     return subprocess.run(list(cmd), capture_output=True, text=True)
 
@@ -386,6 +464,22 @@ def t_dest_gone(initrd):
     st, body = api(src.api_sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % free_port()})
     if st != 502:
         why += "; a port nobody listens on: %s %s" % (st, body)
+    # a Lodge of another stream version reads the header, refuses it and closes
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    port = ls.getsockname()[1]
+
+    def refuse():
+        c, _ = ls.accept()
+        c.recv(16, socket.MSG_WAITALL)
+        c.close()
+    t = threading.Thread(target=refuse, daemon=True)
+    t.start()
+    st, body = api(src.api_sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
+    ls.close()
+    if st != 502 or "closed the connection" not in str(body) or "version" not in str(body):
+        why += "; a destination that refuses the stream's version: %s %s" % (st, body)
     # post-copy: the same destination that hangs up before the switch
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
@@ -417,7 +511,7 @@ def t_dest_gone(initrd):
     result("dest_gone", why)
 
 
-def send_to_incoming(payload):
+def send_to_incoming(payload, want=None):
     port = free_port()
     p = subprocess.Popen([ASAN, "run", "--incoming", "tcp:127.0.0.1:%d" % port],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -442,19 +536,25 @@ def send_to_incoming(payload):
         p.kill()
         return "--incoming did not give up on a bad stream"
     lines = err.strip().splitlines()
-    if p.returncode != 125 or len(lines) != 1 or "--incoming" not in lines[0]:
+    if p.returncode != 125 or len(lines) != 1 or "--incoming" not in lines[0] or \
+            (want and not re.search(want, lines[0])):
         return "status %s, %r" % (p.returncode, err[-300:])
     return ""
 
 
 def t_bad_stream():
     why = send_to_incoming(b"GET / HTTP/1.0\r\n\r\n" + os.urandom(4096))
-    head = b"LODGEMIG" + struct.pack("<I", 1)
+    head = b"LODGEMIG" + struct.pack("<I", 2)
     head += struct.pack("<I", zlib.crc32(head))
     sec = struct.pack("<IIQI", 1, 0, 1 << 40, 0)
     sec += struct.pack("<I", zlib.crc32(sec))
     why += send_to_incoming(head + sec + b"x" * 100)
     why += send_to_incoming(head)  # and then nothing
+    # a Lodge of stream version 1 (no progress frames) is refused, saying so
+    v1 = b"LODGEMIG" + struct.pack("<I", 1)
+    v1 += struct.pack("<I", zlib.crc32(v1))
+    why += send_to_incoming(v1 + sec + b"x" * 100,
+                            r"version 1 is not supported \(this Lodge speaks version 2\)")
     # --seccomp's allow list would kill the process at the first migration call: refused
     p = subprocess.run([ASAN, "run", "--incoming", "tcp:127.0.0.1:1", "--seccomp"],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
@@ -972,7 +1072,8 @@ def main():
         initrd, why = build_initrd()
         if not initrd:
             for t in ("loopback", "netns", "dest_gone", "postcopy", "postcopy_fast_writer",
-                      "postcopy_source_gone", "daemon", "daemon_postcopy", "daemon_netns", "disk_copy",
+                      "postcopy_source_gone", "daemon", "daemon_postcopy", "daemon_netns",
+                      "slow_dest", "disk_copy",
                       "disk_shared", "disk_bad", "daemon_disk"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
         else:
@@ -982,7 +1083,7 @@ def main():
                              ("postcopy_fast_writer", t_postcopy_fast_writer),
                              ("postcopy_source_gone", t_postcopy_source_gone),
                              ("daemon", t_daemon), ("daemon_postcopy", t_daemon_postcopy),
-                             ("daemon_netns", t_daemon_netns)):
+                             ("daemon_netns", t_daemon_netns), ("slow_dest", t_slow_dest)):
                 if not only or name in only.split(","):
                     fn(initrd)
             disk_tests(initrd)

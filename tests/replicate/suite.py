@@ -478,7 +478,7 @@ def t_bad_stream():
         if not s.wait_api(30):
             return result("bad_stream", "the standby did not start: " + s.errtext())
         if data is None:  # a real machine section, then what a migration sends next
-            hdr = b"LODGEMIG" + struct.pack("<I", 1)
+            hdr = b"LODGEMIG" + struct.pack("<I", 2)
             hdr += struct.pack("<I", zlib.crc32(hdr))
             data = hdr + section(1, machine_section()) + section(0x103, b"")
         else:

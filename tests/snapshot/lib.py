@@ -138,3 +138,70 @@ def drop_daemon_cgroups(state):
             except OSError:
                 pass
         dirs[:] = [] if root.count("/") > 8 else [x for x in dirs if x != want]
+
+
+class StreamProxy:
+    """Forwards one migration stream from a source to 127.0.0.1:to_port, section by
+    section, and the destination's answers back unchanged. on_done() is called once the
+    first DONE section (0x102) has been passed on: a test stops the destination there
+    (SIGSTOP), so that it falls silent while the source waits for its answer."""
+
+    def __init__(self, to_port, on_done):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.to_port, self.on_done = to_port, on_done
+        self.done = threading.Event()
+        self.socks = []
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        a, _ = self.ls.accept()
+        b = socket.create_connection(("127.0.0.1", self.to_port))
+        self.socks += [a, b]
+        threading.Thread(target=self.back, args=(b, a), daemon=True).start()
+
+        def read(n):
+            buf = b""
+            while len(buf) < n:
+                k = a.recv(min(n - len(buf), 1 << 20))
+                if not k:
+                    raise EOFError
+                buf += k
+            return buf
+        try:
+            b.sendall(read(16))
+            while True:
+                h = read(24)
+                typ = int.from_bytes(h[:4], "little")
+                left = int.from_bytes(h[8:16], "little")
+                b.sendall(h)
+                while left:
+                    k = read(min(left, 1 << 20))
+                    b.sendall(k)
+                    left -= len(k)
+                if typ == 0x102 and not self.done.is_set():
+                    self.done.set()
+                    self.on_done()
+        except (EOFError, OSError):
+            pass
+
+    @staticmethod
+    def back(b, a):
+        try:
+            while True:
+                k = b.recv(65536)
+                if not k:
+                    break
+                a.sendall(k)
+        except OSError:
+            pass
+        try:
+            a.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        for s in self.socks + [self.ls]:
+            s.close()

@@ -31,7 +31,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "snapshot"))
-from lib import api  # noqa: E402
+from lib import StreamProxy, api  # noqa: E402
 
 LODGE = os.environ.get("LODGE") or os.path.join(
     os.environ.get("LODGE_BUILD", "build/release"), "lodge")
@@ -2145,7 +2145,7 @@ def case_handoff_stall(jit_args):
         a2, b2 = socket.socketpair()
         keep += [a2, b2, rc_]
         socket.send_fds(rc_, [b"src"], [a2.fileno()])
-        head = b"LODGEMIG" + struct.pack("<I", 1)
+        head = b"LODGEMIG" + struct.pack("<I", 2)
         b2.sendall(head + struct.pack("<I", zlib.crc32(head)))
         try:
             _, derr = dst.communicate(timeout=90)
@@ -2176,10 +2176,110 @@ PC_BAD = {  # what --incoming says of a damaged post-copy stream (case_migrate_b
 }
 
 
+def case_migrate_slow():
+    """A destination slower than the stream's 10 s timeout that says it works on is not
+    a dead one; one that falls silent still is. The test build's LODGE_TEST_HOOK=slow-apply
+    makes `lodge wasm --incoming` take 15 s more to restore the program (its busy thread
+    sends progress frames meanwhile). memsum.wat (64 MiB it writes and checksums) first
+    meets such a destination stopped (SIGSTOP) as the DONE reaches it: 502 saying it was
+    silent, about 10 s after, and it runs on; then one left running: 204 after a pause
+    over 10 s, its ticks going on at the destination with no gap, repeat or bad sum."""
+    name = "wsnap.migrate.slow-dest"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    env = dict(os.environ, LODGE_TEST_HOOK="slow-apply")  # the test build has it
+    try:
+        ssock, sout = os.path.join(d, "src.sock"), os.path.join(d, "src.out")
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", ssock, "--exit-file",
+                                    os.path.join(d, "src.exit"), MEMSUM], stdout=fo,
+                                   stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        dst1 = subprocess.Popen([LODGE, "wasm", "--no-jit", "--incoming",
+                                 "tcp:127.0.0.1:%d" % port], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, cwd="/", env=env)
+        procs.append(dst1)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        stopped = []
+
+        def stop():
+            stopped.append(time.time())
+            dst1.send_signal(signal.SIGSTOP)
+        proxy = StreamProxy(port, stop)
+        st, body = api(ssock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % proxy.port},
+                       timeout=300)
+        waited = time.time() - stopped[0] if stopped else None
+        dst1.send_signal(signal.SIGCONT)
+        dst1.kill()
+        proxy.close()
+        if st != 502 or "silent" not in str(body) or "runs on here" not in str(body):
+            why += "; a stopped destination: %s %s" % (st, body)
+        if waited is None or not 5 <= waited <= 40:
+            why += "; a stopped destination given up on after %s s (10 s wanted)" % waited
+        n = len(ticks_of(sout))
+        if not wait_file_lines(sout, n + 2, 60, src):
+            why += "; the source did not go on after the failure"
+        port = free_port()
+        dout = os.path.join(d, "dst.out")
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm", "--no-jit", "--incoming",
+                                    "tcp:127.0.0.1:%d" % port], stdout=fo,
+                                   stderr=subprocess.PIPE, cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, why + "; the second destination does not listen")
+        st, body = api(ssock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port},
+                       timeout=300)
+        if st != 204:
+            dst.kill()
+            derr = dst.communicate(timeout=30)[1].decode()[-300:]
+            return result(False, name, why + "; PUT /migrate: %s %s %s" % (st, body, derr))
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        err = src.stderr.read().decode()
+        how, paused = paused_ms(err)
+        if rc != 0 or how != "pre-copy":
+            why += "; the source: status %s: %s" % (rc, err[-300:])
+        elif paused < 10000:
+            why += "; paused %.0f ms: the destination was not slower than the 10 s " \
+                "timeout (%s has no test hook?)" % (paused, LODGE)
+        print("# %s: a stopped destination given up on after %s s; the slow one waited "
+              "for, paused %s ms" % (name, "%.1f" % waited if waited else "?", paused))
+        if not wait_file_lines(dout, 3, 120, dst):
+            why += "; the destination printed no 3 lines: %r" % open(dout).read()[-100:]
+        dst.kill()
+        dst.wait()
+        with open(dout) as f:
+            last = f.read()
+        lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+        bad = [x for x in lines if not x.startswith("tick ")]
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        if bad:
+            why += "; the checksum failed: %r" % bad[:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat: %s" % [
+                (x, y) for x, y in zip(nums, nums[1:]) if y != x + 1][:5]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
-    head = b"LODGEMIG" + struct.pack("<I", 1)
+    head = b"LODGEMIG" + struct.pack("<I", 2)
     head += struct.pack("<I", zlib.crc32(head))
     machine = struct.pack("<IIQI", 1, 0, 4, zlib.crc32(b"abcd"))
     machine += struct.pack("<I", zlib.crc32(machine)) + b"abcd"
@@ -2193,6 +2293,8 @@ def case_migrate_bad():
     # pages, a bit each in u64 words); refused: damage or disorder before the switch
     pc = section(0x10b, b"")
     disc = section(0x10c, struct.pack("<QQ", 64, 0xff))
+    v1 = b"LODGEMIG" + struct.pack("<I", 1)  # a Lodge without progress frames
+    v1 += struct.pack("<I", zlib.crc32(v1))
     for what, payload in (("garbage", os.urandom(2048)), ("a system VM's stream",
                                                           head + machine), ("a header only", head),
                           ("a page outside the room", head + far),
@@ -2207,7 +2309,8 @@ def case_migrate_bad():
                               0x10c, struct.pack("<QQ", 3, 0xff))),
                           ("pages after the discard", head + pc + disc + far),
                           ("a post-copy stream without its discard", head + pc + section(
-                              0x104, b"x" * 64) + section(0x102, b""))):
+                              0x104, b"x" * 64) + section(0x102, b"")),
+                          ("stream version 1", v1 + far)):
         port = free_port()
         p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % port],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -2232,7 +2335,8 @@ def case_migrate_bad():
             why += "; %s: it did not give up" % what
             continue
         if p.returncode != 125 or len(err.strip().splitlines()) != 1 or \
-                what in PC_BAD and PC_BAD[what] not in err:
+                what in PC_BAD and PC_BAD[what] not in err or (
+                payload.startswith(v1) and "version 1 is not supported" not in err):
             why += "; %s: status %s, %r" % (what, p.returncode, err[-200:])
     # 512 MiB of zero pages in 1 MiB of stream, then a bad page: refused, and the
     # zero pages of pages never sent cost nothing (they are zero already)
@@ -2274,7 +2378,7 @@ def case_migrate_cap():
     128M, its ticks going on with no gap; --restore still takes it from the file."""
     name = "wsnap.migrate.cap"
     why = ""
-    head = b"LODGEMIG" + struct.pack("<I", 1)
+    head = b"LODGEMIG" + struct.pack("<I", 2)
     head += struct.pack("<I", zlib.crc32(head))
     payload = struct.pack("<IQ", 1, 4096) + b"\x55" * 4096  # page 4096: at 16 MiB
     h = struct.pack("<IIQI", 0x100, 0, len(payload), zlib.crc32(payload))
@@ -2384,6 +2488,7 @@ def main():
         case_migrate(mode, args, handoff=True)
     case_migrate_bad()
     case_migrate_cap()
+    case_migrate_slow()
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
@@ -2425,6 +2530,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
     case_postcopy_dest_gone(["--no-jit"])
     case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
+    case_migrate_slow()
     case_migrate_bad()
     case_migrate_cap()
 elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
@@ -2464,6 +2570,8 @@ elif os.environ.get("WSNAP_ONLY_DEEP"):  # the pauses below translated frames
 elif os.environ.get("WSNAP_ONLY_DEEP_STATE"):  # deoptimised frames keep every value
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep_state(mode, args)
+elif os.environ.get("WSNAP_ONLY_MIGRATE_SLOW"):
+    case_migrate_slow()
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
     case_migrate_cap()
