@@ -150,6 +150,8 @@ const struct jop wasm_jit_ops[WASM_OP_COUNT] = {
 	[WASM_OP_RETURN_CALL_INDIRECT] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL_INDIRECT, 0, "iiai"},
 	[WASM_OP_RETURN_CALL_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL_REF, 0, "ai"},
 	[WASM_OP_REF_AS_NON_NULL] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_AS_NON_NULL, 0, "a"},
+	[WASM_OP_THROW] = {J_XOP, 0, 0, 0, 0, WASM_OP_THROW, 0, "ii"},
+	[WASM_OP_THROW_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_THROW_REF, 0, "a"},
 	[WASM_OP_ATOMIC_LOAD] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_LOAD, 0, "daii"},
 	[WASM_OP_ATOMIC_STORE] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_STORE, 0, "aaii"},
 	[WASM_OP_ATOMIC_RMW] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_RMW, 0, "daaii"},
@@ -330,6 +332,14 @@ static int scan_ops(struct tr *t, struct scan *sc)
 				if (add_target(t, sc, pc, pc + k, len))
 					return -ENOTSUP;
 		pc += len;
+	}
+	/* a handler's pad is where an exception caught in this frame goes on (an entry of
+	 * its own, every cached slot loaded from the frame) */
+	for (uint32_t i = 0; i < t->code->nhandlers; i++) {
+		uint32_t pad = t->code->handlers[i].pad;
+		if (pad >= n)
+			return -ENOTSUP;
+		t->wflags[pad] |= W_LABEL | W_PAD;
 	}
 	for (uint32_t pc = 0; pc < n; pc++)
 		if ((t->wflags[pc] & W_LABEL) && !(t->wflags[pc] & W_START))
