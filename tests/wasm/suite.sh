@@ -669,9 +669,9 @@ check2 jit-exn-interp-catch 0 "5050" -- --invoke interp_catch $je 100
 check2 jit-exn-payload 0 "9218868437227405316" -- --invoke payload $je 5 9218868437227405313
 check2 jit-exn-rethrow 0 "5050" -- --invoke rethrow $je 100
 check2 jit-exn-catch-all 0 "10" -- --invoke all $je 10
-check2 jit-exn-uncaught 134 "lodge wasm: jit_exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0xdd (jit_exn.wat:16:31)" \
+check2 jit-exn-uncaught 134 "lodge wasm: jit_exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0xf3 (jit_exn.wat:16:31)" \
 	-- --invoke uncaught $je 3
-check2 jit-exn-null-ref 134 "lodge wasm: jit_exn.wat: trap: null exception reference in function 16 (null_ref) at offset 0x2a0 (jit_exn.wat:134:46)" \
+check2 jit-exn-null-ref 134 "lodge wasm: jit_exn.wat: trap: null exception reference in function 16 (null_ref) at offset 0x2b6 (jit_exn.wat:134:46)" \
 	-- --invoke null_ref $je 0
 check2 jit-exn-fuel-exact 0 "5050" -- --fuel 300 --invoke up $je 100
 check2 jit-exn-fuel-short 134 "lodge wasm: jit_exn.wat: trap: fuel exhausted in function 1 (relay) at offset 0xfd (jit_exn.wat:18:6)" \
