@@ -387,6 +387,61 @@ uint64_t wasm_jit_c_throw(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 	return t == WASM_TRAP_EXCEPTION ? catch_here(j) : t;
 }
 
+uint64_t wasm_jit_c_gc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	struct wasm_store *s = j->s;
+	enum wasm_trap t;
+
+	stand(j, f, pc, fp, j->site_rsp + 8);
+	s->act->at_op = true;
+	t = wasm_gc_exec(s, f->inst, pc, (enum wasm_op)wasm_jit_op_of(j, pc[0]), fp,
+			 fp + f->code->frame_slots);
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+/* as exec.c's rows of these ops (an i31 is (v << 1) | 1, compile_gc.c) */
+uint64_t wasm_jit_c_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	enum wasm_trap t = WASM_TRAP_NONE;
+
+	switch (wasm_jit_op_of(j, pc[0])) {
+	case WASM_OP_REF_I31:
+		fp[pc[1]].i64 = (uint64_t)(fp[pc[2]].i32 & 0x7fffffffu) << 1 | 1;
+		break;
+	case WASM_OP_I31_GET_S:
+		if (!fp[pc[2]].i64)
+			t = WASM_TRAP_NULL_I31;
+		else
+			fp[pc[1]].i64 = (uint32_t)((int32_t)(uint32_t)fp[pc[2]].i64 >> 1);
+		break;
+	case WASM_OP_I31_GET_U:
+		if (!fp[pc[2]].i64)
+			t = WASM_TRAP_NULL_I31;
+		else
+			fp[pc[1]].i64 = (uint32_t)fp[pc[2]].i64 >> 1;
+		break;
+	case WASM_OP_REF_EQ:
+		fp[pc[1]].i64 = fp[pc[2]].i64 == fp[pc[3]].i64;
+		break;
+	case WASM_OP_REF_TEST:
+		fp[pc[1]].i64 = wasm_gc_ref_test(f->inst->mod, fp[pc[2]].i64, pc[3]);
+		break;
+	default: /* REF_CAST */
+		if (!wasm_gc_ref_test(f->inst->mod, fp[pc[2]].i64, pc[3]))
+			t = WASM_TRAP_CAST;
+		else
+			fp[pc[1]].i64 = fp[pc[2]].i64;
+		break;
+	}
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
 uint64_t wasm_jit_c_throw_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			      union wasm_slot *fp)
 {

@@ -1602,6 +1602,45 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		      pc);
 		x86_jmp_to(&t->e, t->j->stub[STUB_UNWIND]);
 		return;
+	case WASM_OP_REF_I31:
+	case WASM_OP_I31_GET_S:
+	case WASM_OP_I31_GET_U:
+	case WASM_OP_REF_EQ:
+	case WASM_OP_REF_TEST:
+	case WASM_OP_REF_CAST:
+		tr_sync_reads(t, pc, op);
+		ccall(t, (const void *)wasm_jit_c_ref, pc);
+		unwind_if_trap(t);
+		tr_reload_writes(t, pc, op);
+		return;
+	case WASM_OP_STRUCT_NEW:
+	case WASM_OP_STRUCT_NEW_DEFAULT:
+	case WASM_OP_STRUCT_GET:
+	case WASM_OP_STRUCT_SET:
+	case WASM_OP_ARRAY_NEW:
+	case WASM_OP_ARRAY_NEW_DEFAULT:
+	case WASM_OP_ARRAY_NEW_FIXED:
+	case WASM_OP_ARRAY_NEW_DATA:
+	case WASM_OP_ARRAY_NEW_ELEM:
+	case WASM_OP_ARRAY_GET:
+	case WASM_OP_ARRAY_SET:
+	case WASM_OP_ARRAY_LEN:
+	case WASM_OP_ARRAY_FILL:
+	case WASM_OP_ARRAY_COPY:
+	case WASM_OP_ARRAY_INIT_DATA:
+	case WASM_OP_ARRAY_INIT_ELEM:
+	case WASM_OP_ANY_CONVERT_EXTERN:
+	case WASM_OP_EXTERN_CONVERT_ANY:
+		/* in C, standing at the op (the collector scans the frame with the op's stack
+		 * map): every cached slot to memory first, all loaded again after (which slots
+		 * the op writes, and whether as a v128 pair, depends on its kind word), and no
+		 * bounds check remembered across it */
+		flush(t, all_cached(t));
+		ccall(t, (const void *)wasm_jit_c_gc, pc);
+		unwind_if_trap(t);
+		reload(t, all_cached(t));
+		t->nchecked = 0;
+		return;
 	case WASM_OP_REF_AS_NON_NULL:
 		x86_alu_imm(&t->e, true, X86_CMP, tr_slot(t, p[1]), 0);
 		tr_trap_if(t, X86_CC_E, WASM_TRAP_NULL_REF, pc);
