@@ -395,8 +395,7 @@ uint64_t wasm_jit_c_gc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, un
 
 	stand(j, f, pc, fp, j->site_rsp + 8);
 	s->act->at_op = true;
-	t = wasm_gc_exec(s, f->inst, pc, (enum wasm_op)wasm_jit_op_of(j, pc[0]), fp,
-			 fp + f->code->frame_slots);
+	t = wasm_gc_exec(s, f->inst, pc, (enum wasm_op)j->site_arg, fp, fp + f->code->frame_slots);
 	if (t)
 		record(j, t, f, idx);
 	return t;
@@ -408,7 +407,7 @@ uint64_t wasm_jit_c_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, u
 	const uint32_t *pc = pc_of(f, idx);
 	enum wasm_trap t = WASM_TRAP_NONE;
 
-	switch (wasm_jit_op_of(j, pc[0])) {
+	switch (j->site_arg) { /* the op */
 	case WASM_OP_REF_I31:
 		fp[pc[1]].i64 = (uint64_t)(fp[pc[2]].i32 & 0x7fffffffu) << 1 | 1;
 		break;

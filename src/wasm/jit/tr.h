@@ -353,7 +353,8 @@ uint64_t wasm_jit_c_throw(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 uint64_t wasm_jit_c_throw_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			      union wasm_slot *fp);
 /* GC: the object ops (wasm_gc_exec, standing at the op), and the reference ops REF_I31,
- * I31_GET_S/U, REF_EQ, REF_TEST and REF_CAST as the interpreter does them */
+ * I31_GET_S/U, REF_EQ, REF_TEST and REF_CAST as the interpreter does them; site_arg is
+ * the op */
 uint64_t wasm_jit_c_gc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp);
 uint64_t wasm_jit_c_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp);
 

@@ -1609,6 +1609,8 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 	case WASM_OP_REF_TEST:
 	case WASM_OP_REF_CAST:
 		tr_sync_reads(t, pc, op);
+		x86_mov_imm(&t->e, X86_RAX, op); /* the op: no lookup of its code word in C */
+		x86_mov_store(&t->e, true, CTX(site_arg), X86_RAX);
 		ccall(t, (const void *)wasm_jit_c_ref, pc);
 		unwind_if_trap(t);
 		tr_reload_writes(t, pc, op);
@@ -1636,6 +1638,8 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 		 * the op writes, and whether as a v128 pair, depends on its kind word), and no
 		 * bounds check remembered across it */
 		flush(t, all_cached(t));
+		x86_mov_imm(&t->e, X86_RAX, op);
+		x86_mov_store(&t->e, true, CTX(site_arg), X86_RAX);
 		ccall(t, (const void *)wasm_jit_c_gc, pc);
 		unwind_if_trap(t);
 		reload(t, all_cached(t));
