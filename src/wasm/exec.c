@@ -1717,7 +1717,7 @@ osr : {
 		NEXT();
 	}
 	if (unlikely(trap == WASM_TRAP_EXCEPTION))
-		goto exn_pop; /* translated: fn has no handlers */
+		goto exn_pop; /* translated code searched fn's handlers */
 	if (unlikely(trap))
 		goto propagate;
 	goto do_return;

@@ -506,13 +506,13 @@ struct jit_roots {
 	void *ctx;
 };
 
-static void jit_frame_roots(void *ctx, struct wasm_func *f, const uint32_t *pc, union wasm_slot *fp,
-			    size_t depth)
+static void jit_frame_roots(void *ctx, struct wasm_func *f, const uint32_t *pc, bool at_op,
+			    union wasm_slot *fp, size_t depth)
 {
 	const struct jit_roots *r = ctx;
 
 	(void)depth;
-	frame_roots(f, fp, (uint32_t)(pc - f->code->ops) << 1, r->cb, r->ctx);
+	frame_roots(f, fp, (uint32_t)(pc - f->code->ops) << 1 | at_op, r->cb, r->ctx);
 }
 
 void wasm_gc_stack_roots(struct wasm_store *s, const union wasm_slot *top,

@@ -5,7 +5,9 @@
 #                             tests/fuzz/regressions/ once fixed)
 #   make fuzz-build           only build them
 #   make fuzz-seeds           regenerate the seed corpora from tests/fuzz/seeds/ (*.wat with
-#                             wat2wasm, kernels.c with clang for wasm32) and fusion.wat
+#                             wat2wasm, wasm3/*.wat, which Debian's wat2wasm cannot read, with
+#                             Lodge's own text front end (bench/wasm/gc/wat2bin.c), kernels.c
+#                             with clang for wasm32) and fusion.wat
 # `make unit` also builds the libFuzzer-free replay drivers that tests/fuzz/suite.sh runs
 # over tests/fuzz/regressions/, with the MODE's compiler and sanitizers.
 
@@ -110,11 +112,18 @@ fuzz: $(FUZZ_BINS)
 			$(FUZZ_OUT)/corpus/$$t tests/fuzz/corpus/$$t; \
 	done
 
-fuzz-seeds:
+$(FUZZ_OUT)/wat2bin: bench/wasm/gc/wat2bin.c $(BUILD)/liblodge.a
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -Isrc $< $(BUILD)/liblodge.a -lm -pthread -o $@
+
+fuzz-seeds: $(FUZZ_OUT)/wat2bin
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p tests/fuzz/corpus/$$t; \
 		for w in tests/fuzz/seeds/*.wat tests/wasm/fusion.wat; do \
 			wat2wasm --enable-threads $$w -o tests/fuzz/corpus/$$t/$$(basename $$w .wat).wasm || exit 1; \
+		done; \
+		for w in tests/fuzz/seeds/wasm3/*.wat; do \
+			$(FUZZ_OUT)/wat2bin $$w tests/fuzz/corpus/$$t/$$(basename $$w .wat).wasm || exit 1; \
 		done; \
 		clang --target=wasm32 -O2 -nostdlib -Wl,--no-entry -Wl,--export-all \
 			-o tests/fuzz/corpus/$$t/kernels.wasm tests/fuzz/seeds/kernels.c || exit 1; \

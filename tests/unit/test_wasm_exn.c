@@ -3,7 +3,9 @@
  * (wasm/wasm.h): a host function raising an exception of a host tag that Wasm code
  * catches, an exception of Wasm code passing through a host frame that re-entered the
  * store (wasm_call inside a host function), an uncaught exception reported with its tag,
- * tag imports matched by type, and a host throwing 300000 times within an 8 MiB budget.
+ * tag imports matched by type, and a host throwing 300000 times within an 8 MiB budget;
+ * the same with every function translated (the JIT's handlers catch the host's exceptions
+ * and those passed on by the host frame).
  */
 #include "wasm/wasm.h"
 #include "wasm/text/text.h"
@@ -76,8 +78,9 @@ static int resolve(void *ctx, const char *module_name, const char *name, enum wa
 	return -ENOENT;
 }
 
-static int setup(struct ctx *c, const uint8_t *tparams, uint32_t ntparams, struct wasm_module **m,
-		 struct wasm_store **s, struct wasm_instance **inst, struct wasm_error *err)
+static int setup_jit(struct ctx *c, const uint8_t *tparams, uint32_t ntparams,
+		     struct wasm_module **m, struct wasm_store **s, struct wasm_instance **inst,
+		     struct wasm_error *err, bool jit)
 {
 	static const uint8_t I32[] = {WASM_I32};
 	struct wasm_functype ht = {1, 1, I32, I32}, tt = {ntparams, 0, tparams, NULL};
@@ -95,6 +98,8 @@ static int setup(struct ctx *c, const uint8_t *tparams, uint32_t ntparams, struc
 	wasm_text_binary_fini(&bin);
 	if (!rc)
 		rc = wasm_store_create(&lim, s);
+	if (!rc && jit)
+		wasm_store_set_jit(*s, 1);
 	if (!rc)
 		rc = wasm_tag_create(*s, &tt, &c->t);
 	if (!rc)
@@ -106,6 +111,12 @@ static int setup(struct ctx *c, const uint8_t *tparams, uint32_t ntparams, struc
 	if (!rc)
 		c->inner = ext.u.func;
 	return rc;
+}
+
+static int setup(struct ctx *c, const uint8_t *tparams, uint32_t ntparams, struct wasm_module **m,
+		 struct wasm_store **s, struct wasm_instance **inst, struct wasm_error *err)
+{
+	return setup_jit(c, tparams, ntparams, m, s, inst, err, false);
 }
 
 static enum wasm_trap outer(struct wasm_store *s, struct wasm_instance *inst, uint32_t x,
@@ -122,17 +133,18 @@ static enum wasm_trap outer(struct wasm_store *s, struct wasm_instance *inst, ui
 	return t;
 }
 
-static int test_host_throw(void)
+static int host_throw(bool jit)
 {
 	static const uint8_t I32[] = {WASM_I32};
 	struct wasm_module *m = NULL;
 	struct wasm_store *s = NULL;
 	struct wasm_instance *inst;
 	struct wasm_error err;
+	struct wasm_jit_stats st;
 	struct ctx c;
 	uint32_t r = 0;
 
-	CHECK_EQ(setup(&c, I32, 1, &m, &s, &inst, &err), 0);
+	CHECK_EQ(setup_jit(&c, I32, 1, &m, &s, &inst, &err, jit), 0);
 	CHECK_EQ(outer(s, inst, 0, &r), WASM_TRAP_NONE);
 	CHECK_EQ(r, 7);
 	/* the host's exception of its own tag, caught by Wasm */
@@ -149,9 +161,26 @@ static int test_host_throw(void)
 			return 1;
 		}
 	}
+	/* with the JIT forced, outer (with its handlers) and inner ran translated (x86-64:
+	 * elsewhere the interpreter runs everything) */
+	wasm_store_jit_stats(s, &st);
+#if defined(__x86_64__)
+	if (jit)
+		CHECK_EQ(st.translated, 2);
+#endif
 	wasm_store_destroy(s);
 	wasm_module_destroy(m);
 	return 0;
+}
+
+static int test_host_throw(void)
+{
+	return host_throw(false);
+}
+
+static int test_host_throw_jit(void)
+{
+	return host_throw(true);
 }
 
 static int test_uncaught(void)
@@ -201,6 +230,7 @@ static int test_tag_type(void)
 
 static const struct unit_test tests[] = {
 	{"host_throw", test_host_throw},
+	{"host_throw_jit", test_host_throw_jit},
 	{"uncaught", test_uncaught},
 	{"tag_type", test_tag_type},
 };

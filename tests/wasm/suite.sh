@@ -673,6 +673,48 @@ translated jit-call-ref-translated "wasm:13:apply_sum wasm:1:add wasm:2:mul" -- 
 translated jit-as-non-null-translated "wasm:15:as_non_null" -- --invoke as_non_null $ja 1
 # tail calls are translated too (the deep runs above then ran in constant host stack)
 translated jit-tail-call-translated "wasm:1:even wasm:2:odd" -- --invoke even $t 100
+# exceptions and the JIT (jit_exn.wat): thrown and caught in translated frames, through
+# interpreted ones and back, payloads, rethrows, traps, exact fuel, chains of handlers a
+# million frames deep, references across throws; functions with handlers are translated
+je=jit_exn.wat
+check2 jit-exn-local 0 "4294968794500" -- --invoke local $je 1000
+check2 jit-exn-up 0 "5050" -- --invoke up $je 100
+check2 jit-exn-mixed 0 "5050" -- --invoke mixed $je 100
+check2 jit-exn-interp-catch 0 "5050" -- --invoke interp_catch $je 100
+check2 jit-exn-payload 0 "9218868437227405316" -- --invoke payload $je 5 9218868437227405313
+check2 jit-exn-rethrow 0 "5050" -- --invoke rethrow $je 100
+check2 jit-exn-catch-all 0 "10" -- --invoke all $je 10
+check2 jit-exn-uncaught 134 "lodge wasm: jit_exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0xfa (jit_exn.wat:19:31)" \
+	-- --invoke uncaught $je 3
+check2 jit-exn-null-ref 134 "lodge wasm: jit_exn.wat: trap: null exception reference in function 16 (null_ref) at offset 0x2bf (jit_exn.wat:137:46)" \
+	-- --invoke null_ref $je 0
+check2 jit-exn-fuel-exact 0 "5050" -- --fuel 300 --invoke up $je 100
+check2 jit-exn-fuel-short 134 "lodge wasm: jit_exn.wat: trap: fuel exhausted in function 1 (relay) at offset 0x104 (jit_exn.wat:21:6)" \
+	-- --fuel 299 --invoke up $je 100
+check2 jit-exn-rethrow-fuel-exact 0 "1275" -- --fuel 250 --invoke rethrow $je 50
+check2 jit-exn-rethrow-fuel-short 134 "lodge wasm: jit_exn.wat: trap: fuel exhausted in function 1 (relay) at offset 0x104 (jit_exn.wat:21:6)" \
+	-- --fuel 249 --invoke rethrow $je 50
+check2 jit-exn-loop-fuel-short 134 "lodge wasm: jit_exn.wat: trap: fuel exhausted in function 5 (local) at offset 0x134 (jit_exn.wat:33:22)" \
+	-- --fuel 500 --invoke local $je 1000
+check2 jit-exn-chain 0 "1000" -- --invoke chain $je 1000
+check2 jit-exn-chain-deep 0 "1000000" -- --stack 1G --invoke chain_ref $je 1000000
+check2 jit-exn-chain-over 134 "lodge wasm: jit_exn.wat: trap: call stack exhausted in function 19 (rec_ref) at offset 0x311 (jit_exn.wat:158:10)" \
+	-- --stack 64K --invoke chain_ref $je 100000
+check2 jit-exn-roots 0 "109907" -- --invoke roots $je 100
+export LODGE_TEST_HOOK=gc-stress
+check2 gc-stress-jit-exn-roots 0 "389707" -- --invoke roots $je 300
+unset LODGE_TEST_HOOK
+translated jit-exn-local-translated "wasm:5:local" -- --invoke local $je 10
+translated jit-exn-translated "wasm:7:mixed wasm:0:thrower wasm:1:relay" -- --invoke mixed $je 10
+translated jit-exn-rethrow-translated "wasm:13:rethrow wasm:12:catch_all_rethrow wasm:11:catch_rethrow" -- \
+	--invoke rethrow $je 10
+translated jit-exn-payload-translated "wasm:10:payload wasm:9:throw2" -- --invoke payload $je 1 2
+translated jit-exn-chain-translated "wasm:19:rec_ref wasm:20:chain_ref" -- --invoke chain_ref $je 10
+# GC ops are translated (C for the object ops, standing at the op with its stack map):
+# gc.wat's and gc_roots.wat's cases above ran through them with the JIT forced
+translated jit-gc-translated "wasm:3:deep wasm:1:list wasm:0:churn wasm:2:sum" -- \
+	--max-memory 16M --invoke deep gc.wat 100 1000
+translated jit-gc-refs-translated "wasm:8:mixed" -- --max-memory 16M --invoke mixed gc.wat 100
 translated jit-tail-indirect-translated "wasm:3:even_i wasm:4:odd_i" -- \
 	--invoke even_indirect $t 100
 translated jit-tail-bigger-frame-translated "wasm:5:sum wasm:6:sum_big" -- --invoke sum $t 100 0

@@ -150,6 +150,35 @@ const struct jop wasm_jit_ops[WASM_OP_COUNT] = {
 	[WASM_OP_RETURN_CALL_INDIRECT] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL_INDIRECT, 0, "iiai"},
 	[WASM_OP_RETURN_CALL_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_RETURN_CALL_REF, 0, "ai"},
 	[WASM_OP_REF_AS_NON_NULL] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_AS_NON_NULL, 0, "a"},
+	[WASM_OP_THROW] = {J_XOP, 0, 0, 0, 0, WASM_OP_THROW, 0, "ii"},
+	[WASM_OP_THROW_REF] = {J_XOP, 0, 0, 0, 0, WASM_OP_THROW_REF, 0, "a"},
+	[WASM_OP_REF_I31] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_I31, 0, "da"},
+	[WASM_OP_I31_GET_S] = {J_XOP, 0, 0, 0, 0, WASM_OP_I31_GET_S, 0, "da"},
+	[WASM_OP_I31_GET_U] = {J_XOP, 0, 0, 0, 0, WASM_OP_I31_GET_U, 0, "da"},
+	[WASM_OP_REF_EQ] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_EQ, 0, "daa"},
+	[WASM_OP_REF_TEST] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_TEST, 0, "dai"},
+	[WASM_OP_REF_CAST] = {J_XOP, 0, 0, 0, 0, WASM_OP_REF_CAST, 0, "dai"},
+	/* GC objects in C (wasm_gc_exec): their operands may be v128 pairs or scalars by
+	 * the kind word, so none is listed; everything cached is written back before and
+	 * loaded again after (translate.c emit_gc) */
+	[WASM_OP_STRUCT_NEW] = {J_XOP, 0, 0, 0, 0, WASM_OP_STRUCT_NEW, 0, "iii"},
+	[WASM_OP_STRUCT_NEW_DEFAULT] = {J_XOP, 0, 0, 0, 0, WASM_OP_STRUCT_NEW_DEFAULT, 0, "ii"},
+	[WASM_OP_STRUCT_GET] = {J_XOP, 0, 0, 0, 0, WASM_OP_STRUCT_GET, 0, "iiii"},
+	[WASM_OP_STRUCT_SET] = {J_XOP, 0, 0, 0, 0, WASM_OP_STRUCT_SET, 0, "iiii"},
+	[WASM_OP_ARRAY_NEW] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_NEW, 0, "iiii"},
+	[WASM_OP_ARRAY_NEW_DEFAULT] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_NEW_DEFAULT, 0, "iii"},
+	[WASM_OP_ARRAY_NEW_FIXED] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_NEW_FIXED, 0, "iiii"},
+	[WASM_OP_ARRAY_NEW_DATA] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_NEW_DATA, 0, "iiiii"},
+	[WASM_OP_ARRAY_NEW_ELEM] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_NEW_ELEM, 0, "iiiii"},
+	[WASM_OP_ARRAY_GET] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_GET, 0, "iiii"},
+	[WASM_OP_ARRAY_SET] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_SET, 0, "iiii"},
+	[WASM_OP_ARRAY_LEN] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_LEN, 0, "ii"},
+	[WASM_OP_ARRAY_FILL] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_FILL, 0, "iiiii"},
+	[WASM_OP_ARRAY_COPY] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_COPY, 0, "iiiii"},
+	[WASM_OP_ARRAY_INIT_DATA] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_INIT_DATA, 0, "iiiii"},
+	[WASM_OP_ARRAY_INIT_ELEM] = {J_XOP, 0, 0, 0, 0, WASM_OP_ARRAY_INIT_ELEM, 0, "iiiii"},
+	[WASM_OP_ANY_CONVERT_EXTERN] = {J_XOP, 0, 0, 0, 0, WASM_OP_ANY_CONVERT_EXTERN, 0, "ii"},
+	[WASM_OP_EXTERN_CONVERT_ANY] = {J_XOP, 0, 0, 0, 0, WASM_OP_EXTERN_CONVERT_ANY, 0, "ii"},
 	[WASM_OP_ATOMIC_LOAD] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_LOAD, 0, "daii"},
 	[WASM_OP_ATOMIC_STORE] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_STORE, 0, "aaii"},
 	[WASM_OP_ATOMIC_RMW] = {J_XOP, 0, 0, 0, 0, WASM_OP_ATOMIC_RMW, 0, "daaii"},
@@ -330,6 +359,14 @@ static int scan_ops(struct tr *t, struct scan *sc)
 				if (add_target(t, sc, pc, pc + k, len))
 					return -ENOTSUP;
 		pc += len;
+	}
+	/* a handler's pad is where an exception caught in this frame goes on (an entry of
+	 * its own, every cached slot loaded from the frame) */
+	for (uint32_t i = 0; i < t->code->nhandlers; i++) {
+		uint32_t pad = t->code->handlers[i].pad;
+		if (pad >= n)
+			return -ENOTSUP;
+		t->wflags[pad] |= W_LABEL | W_PAD;
 	}
 	for (uint32_t pc = 0; pc < n; pc++)
 		if ((t->wflags[pc] & W_LABEL) && !(t->wflags[pc] & W_START))

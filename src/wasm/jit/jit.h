@@ -69,11 +69,11 @@ void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint
 
 /* The frames of a stretch of translated code (a WASM_ACT_JIT whose code called out of
  * it: the JIT's C side notes where its innermost frame stands, in a), innermost first:
- * fn(ctx, f, pc, fp, depth) for f standing at pc (a call op's return pc) on frame fp at
- * call depth depth. Each level is found from the return address on the host stack (a
- * table per translated function). Returns false when the walk did not end at the
- * stretch's entry frame (cannot happen). */
-typedef void (*wasm_jit_frame_fn)(void *ctx, struct wasm_func *f, const uint32_t *pc,
+ * fn(ctx, f, pc, at_op, fp, depth) for f standing at pc (a call op's return pc, or with
+ * at_op the start of a throw: the innermost frame only) on frame fp at call depth depth. Each level
+ * is found from the return address on the host stack (a table per translated function). Returns
+ * false when the walk did not end at the stretch's entry frame (cannot happen). */
+typedef void (*wasm_jit_frame_fn)(void *ctx, struct wasm_func *f, const uint32_t *pc, bool at_op,
 				  union wasm_slot *fp, size_t depth);
 bool wasm_jit_walk(const struct wasm_jit *j, const struct wasm_act *a, wasm_jit_frame_fn fn,
 		   void *ctx);

@@ -222,7 +222,7 @@ bool wasm_jit_walk(const struct wasm_jit *j, const struct wasm_act *a, wasm_jit_
 	if (!body) /* it never called out: nothing can have looked */
 		return true;
 	if (a->fn)
-		fn(ctx, a->fn, a->pc, fp, a->jdepth + (a->jtop - body) / 16);
+		fn(ctx, a->fn, a->pc, a->at_op, fp, a->jdepth + (a->jtop - body) / 16);
 	/* each level: its pad, then the return address into its caller's call */
 	while (body < a->jtop) {
 		uintptr_t r = *(const uintptr_t *)(body + 8);
@@ -232,18 +232,19 @@ bool wasm_jit_walk(const struct wasm_jit *j, const struct wasm_act *a, wasm_jit_
 			return false;
 		body += 16;
 		fp -= c->base;
-		fn(ctx, f, f->code->ops + c->ret, fp, a->jdepth + (a->jtop - body) / 16);
+		fn(ctx, f, f->code->ops + c->ret, false, fp, a->jdepth + (a->jtop - body) / 16);
 	}
 	return body == a->jtop && fp == a->base;
 }
 
 /* Deoptimising: every frame of the walk becomes an interpreter frame in s->frames, at its
  * depth (the frame array's slots from the stretch's entry depth on are its callers'). */
-static void to_frames(void *ctx, struct wasm_func *f, const uint32_t *pc, union wasm_slot *fp,
-		      size_t depth)
+static void to_frames(void *ctx, struct wasm_func *f, const uint32_t *pc, bool at_op,
+		      union wasm_slot *fp, size_t depth)
 {
 	struct wasm_store *s = ctx;
 
+	(void)at_op; /* a pause stands at calls and loop heads only */
 	if (depth < s->max_frames)
 		s->frames[depth] = (struct wasm_frame){pc, fp, f, f->inst};
 }
@@ -265,7 +266,7 @@ bool wasm_jit_deopt(struct wasm_jit *j, struct wasm_func *f, const uint32_t *pc,
 			if (!wasm_jit_walk(j, a, to_frames, s))
 				return false; /* cannot happen: every return address is a call's */
 		} else if (a->fn) {	      /* a run that called translated code: its frame */
-			to_frames(s, a->fn, a->pc, a->fp, a->frn);
+			to_frames(s, a->fn, a->pc, false, a->fp, a->frn);
 		}
 	}
 	j->deopt_func = f;
@@ -300,7 +301,162 @@ void wasm_jit_deopted(const struct wasm_jit *j, struct wasm_func **f, const uint
 	*nframes = j->deopt_nframes;
 }
 
+/* ----- exceptions: unwinding to a handler of a translated frame ----- */
+
+/* The entry at the pad (a word index) of f's translated code, or NULL (cannot happen:
+ * every handler's pad has one). */
+static const void *pad_entry(const struct wasm_func *f, uint32_t pad)
+{
+	const struct wasm_jit_code *c = f->jit;
+	uint32_t lo = 0, hi = c ? c->npads : 0;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (c->pads[mid].pc < pad)
+			lo = mid + 1;
+		else if (c->pads[mid].pc > pad)
+			hi = mid;
+		else
+			return c->pads[mid].at;
+	}
+	return NULL;
+}
+
+/* s->exn was thrown where the innermost translated frame of this run stands (stand():
+ * at a throw op, at_op, or a call that passed it on) and is caught as the interpreter's
+ * unwinding catches it: the innermost matching handler of that frame (at the throw op,
+ * or inside the call op: its return pc less one), else of its caller's at its call, and
+ * so on up to the run's entry frame (the frame walk's levels). A handler found takes the
+ * exception (wasm_exn_catch writes its label's slots in that frame) and STUB_UNWIND,
+ * where the caller goes next, goes on at its pad with rsp at that frame's body (the
+ * frames below it are translated levels, nothing of C); else the exception leaves this
+ * run as a trap does, for the code that entered it to unwind further. Returns
+ * WASM_TRAP_EXCEPTION either way. */
+static enum wasm_trap catch_here(struct wasm_jit *j)
+{
+	struct wasm_store *s = j->s;
+	const struct wasm_act *a = s->act;
+	uintptr_t body = a->jsp;
+	union wasm_slot *fp = a->fp;
+	struct wasm_func *f = a->fn;
+	const uint32_t *pc = f ? (a->at_op ? a->pc : a->pc - 1) : NULL;
+
+	if (!s->exn || !body)
+		return WASM_TRAP_EXCEPTION;
+	for (;;) {
+		const struct wasm_jit_ret *c;
+		if (f) {
+			const struct wasm_handler *h = wasm_exn_find(f, pc, s->exn);
+			const void *at = h ? pad_entry(f, h->pad) : NULL;
+			if (at) {
+				wasm_exn_catch(s, h, fp);
+				j->catch_at = (uintptr_t)at;
+				j->catch_rsp = body;
+				j->catch_fp = fp;
+				return WASM_TRAP_EXCEPTION;
+			}
+			if (h) /* no entry at its pad: cannot happen */
+				return WASM_TRAP_EXCEPTION;
+		}
+		if (body >= a->jtop)
+			return WASM_TRAP_EXCEPTION;
+		c = ret_at(j, *(const uintptr_t *)(body + 8), &f);
+		if (!c) /* cannot happen: every return address is a call's */
+			return WASM_TRAP_EXCEPTION;
+		body += 16;
+		fp -= c->base;
+		pc = f->code->ops + c->ret - 1;
+	}
+}
+
 /* ----- C functions translated code calls (STUB_CCALL: j, f, pc index, fp) ----- */
+
+/* as the interpreter: the frame stands at the throw (its stack map there, the values
+ * being thrown held) while making the exception may collect */
+uint64_t wasm_jit_c_throw(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			  union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	struct wasm_store *s = j->s;
+	enum wasm_trap t;
+
+	stand(j, f, pc, fp, j->site_rsp + 8);
+	s->act->at_op = true;
+	t = wasm_exn_throw(s, f->inst->tags[pc[1]], fp + pc[2], fp + f->code->frame_slots);
+	record(j, t, f, idx);
+	return t == WASM_TRAP_EXCEPTION ? catch_here(j) : t;
+}
+
+uint64_t wasm_jit_c_gc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	struct wasm_store *s = j->s;
+	enum wasm_trap t;
+
+	stand(j, f, pc, fp, j->site_rsp + 8);
+	s->act->at_op = true;
+	t = wasm_gc_exec(s, f->inst, pc, (enum wasm_op)j->site_arg, fp, fp + f->code->frame_slots);
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+/* as exec.c's rows of these ops (an i31 is (v << 1) | 1, compile_gc.c) */
+uint64_t wasm_jit_c_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	enum wasm_trap t = WASM_TRAP_NONE;
+
+	switch (j->site_arg) { /* the op */
+	case WASM_OP_REF_I31:
+		fp[pc[1]].i64 = (uint64_t)(fp[pc[2]].i32 & 0x7fffffffu) << 1 | 1;
+		break;
+	case WASM_OP_I31_GET_S:
+		if (!fp[pc[2]].i64)
+			t = WASM_TRAP_NULL_I31;
+		else
+			fp[pc[1]].i64 = (uint32_t)((int32_t)(uint32_t)fp[pc[2]].i64 >> 1);
+		break;
+	case WASM_OP_I31_GET_U:
+		if (!fp[pc[2]].i64)
+			t = WASM_TRAP_NULL_I31;
+		else
+			fp[pc[1]].i64 = (uint32_t)fp[pc[2]].i64 >> 1;
+		break;
+	case WASM_OP_REF_EQ:
+		fp[pc[1]].i64 = fp[pc[2]].i64 == fp[pc[3]].i64;
+		break;
+	case WASM_OP_REF_TEST:
+		fp[pc[1]].i64 = wasm_gc_ref_test(f->inst->mod, fp[pc[2]].i64, pc[3]);
+		break;
+	default: /* REF_CAST */
+		if (!wasm_gc_ref_test(f->inst->mod, fp[pc[2]].i64, pc[3]))
+			t = WASM_TRAP_CAST;
+		else
+			fp[pc[1]].i64 = fp[pc[2]].i64;
+		break;
+	}
+	if (t)
+		record(j, t, f, idx);
+	return t;
+}
+
+uint64_t wasm_jit_c_throw_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			      union wasm_slot *fp)
+{
+	const uint32_t *pc = pc_of(f, idx);
+	struct wasm_store *s = j->s;
+
+	if (!fp[pc[1]].ref) {
+		record(j, WASM_TRAP_NULL_EXN_REF, f, idx);
+		return WASM_TRAP_NULL_EXN_REF;
+	}
+	stand(j, f, pc, fp, j->site_rsp + 8);
+	s->act->at_op = true;
+	s->exn = fp[pc[1]].ref;
+	record(j, WASM_TRAP_EXCEPTION, f, idx);
+	return catch_here(j);
+}
 
 uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
 {
@@ -378,7 +534,8 @@ uint64_t wasm_jit_c_deep(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 		}
 	}
 	stand(j, f, pc + call_len(j, f, idx), fp, j->site_rsp + 8);
-	return interp(j, callee, nfp, depth + 1);
+	t = interp(j, callee, nfp, depth + 1);
+	return t == WASM_TRAP_EXCEPTION ? catch_here(j) : t;
 }
 
 uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)
@@ -396,6 +553,8 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth);
 	fuel_in(j);
 	hurry(j);
+	if (t == WASM_TRAP_EXCEPTION) /* recorded where it was thrown */
+		return catch_here(j);
 	if (t)
 		record(j, t, f, idx);
 	return t;
@@ -415,6 +574,8 @@ uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t 
 	t = wasm_exec_call_host(j->s, callee, f->inst, fp, depth);
 	fuel_in(j);
 	hurry(j);
+	if (t == WASM_TRAP_EXCEPTION) /* f's frame is gone: its callers' handlers */
+		return catch_here(j);
 	if (t)
 		record(j, t, f, idx);
 	return t;
@@ -499,6 +660,7 @@ static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, un
 				     uintptr_t caller)
 {
 	size_t depth = caller >= j->entry_rsp ? j->depth0 : depth_of(j, caller) + 1;
+	enum wasm_trap t;
 
 	if (wasm_jit_heat(j, f, 1))
 		return (struct wasm_jit_pair){0, (uint64_t)(uintptr_t)f->jit_foreign};
@@ -507,7 +669,10 @@ static struct wasm_jit_pair c_interp(struct wasm_jit *j, struct wasm_func *f, un
 	 * entry rsp itself, so its depth is the entry's (no caller's depth plus one, which
 	 * would underflow) */
 	stand(j, NULL, NULL, fp, caller - 16);
-	return (struct wasm_jit_pair){interp(j, f, fp, depth), 0};
+	t = interp(j, f, fp, depth);
+	if (t == WASM_TRAP_EXCEPTION) /* the callers' handlers, from the caller's call on */
+		t = catch_here(j);
+	return (struct wasm_jit_pair){t, 0};
 }
 
 /* ----- stubs ----- */
@@ -606,11 +771,22 @@ static long emit_stubs(struct wasm_jit *j, uint8_t *buf, size_t cap, uintptr_t a
 {
 	struct x86_emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
 	struct x86_emit *e = &em;
-	uint8_t *unwind_exit;
+	uint8_t *unwind_exit, *plain;
 
 	stub_enter(j, e, &unwind_exit);
-	/* unwind: eax = a trap */
+	/* unwind: eax = a trap; an exception a translated frame of this run caught goes on
+	 * at its pad (catch_here) */
 	j->stub[STUB_UNWIND] = x86_here(e);
+	x86_mov(e, true, X86_RCX, CTX(catch_at));
+	x86_test(e, true, x86_r(X86_RCX), X86_RCX);
+	plain = x86_jcc_fwd(e, X86_CC_E);
+	x86_alu(e, false, X86_XOR, X86_RDX, x86_r(X86_RDX));
+	x86_mov_store(e, true, CTX(catch_at), X86_RDX);
+	x86_mov(e, true, X86_RSP, CTX(catch_rsp));
+	x86_mov(e, true, R_FP, CTX(catch_fp));
+	x86_mov(e, true, R_TICKS, CTX(ticks));
+	x86_jmp_rm(e, x86_r(X86_RCX));
+	x86_patch(e, plain, x86_here(e));
 	x86_mov(e, true, X86_RSP, CTX(entry_rsp));
 	x86_jmp_to(e, em.base + (uintptr_t)(unwind_exit - em.buf));
 	stub_ccall(j, e);
@@ -795,6 +971,7 @@ void wasm_jit_destroy(struct wasm_jit *j)
 		struct wasm_jit_code *c = j->codes;
 		j->codes = c->next;
 		core_free(c->osr);
+		core_free(c->pads);
 		core_free(c->rets);
 		core_free(c);
 	}
@@ -846,9 +1023,7 @@ int wasm_jit_compile(struct wasm_jit *j, struct wasm_func *f)
 		j->nfailed++;
 		return -ENOMEM;
 	}
-	/* a function with try_table handlers stays interpreted: only the interpreter
-	 * unwinds to a handler (an exception leaves translated code as a trap does) */
-	rc = f->code->nhandlers ? -ENOTSUP : wasm_jit_translate(j, f);
+	rc = wasm_jit_translate(j, f);
 	if (rc) {
 		f->jit_failed = true;
 		j->nfailed++;

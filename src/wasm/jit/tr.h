@@ -52,7 +52,9 @@
 /* The shared stubs at the start of the store's code buffer. */
 enum {
 	STUB_ENTER,  /* int enter(struct wasm_jit *j, const void *code, union wasm_slot *fp) */
-	STUB_UNWIND, /* jumped to with eax = a trap: back to the innermost enter */
+	STUB_UNWIND, /* jumped to with eax = a trap: back to the innermost enter, or (an
+		      * exception a translated frame of this run caught: catch_at set) on
+		      * at the handler's pad in that frame */
 	STUB_CCALL,  /* called: rax = C function (j, rcx, rdx, fp), cache registers kept */
 	STUB_TRAP,   /* jumped to: eax = trap, rcx = function, edx = pc index */
 	STUB_INTERP, /* called as a function's code: rax = the function, not translated */
@@ -80,6 +82,13 @@ struct wasm_jit_code {
 	} * osr; /* sorted by pc */
 	uint32_t nrets;
 	struct wasm_jit_ret *rets; /* sorted by off */
+	/* the entries at try_table handlers' pads (an exception caught in this frame goes
+	 * on there, every cached slot loaded from the frame), sorted by pc */
+	uint32_t npads;
+	struct {
+		uint32_t pc; /* word index of the pad */
+		const void *at;
+	} * pads;
 };
 
 struct wasm_jit {
@@ -92,6 +101,11 @@ struct wasm_jit {
 	int64_t ticks;		    /* r15 while C code runs */
 	uintptr_t site_rsp;	    /* rsp in STUB_CCALL, for the caller's depth */
 	uint64_t site_arg;	    /* an extra argument of the C call in progress */
+	/* an exception caught by a translated frame of the innermost run (wasm_jit_c_throw
+	 * and the calls that may pass one on): STUB_UNWIND goes on at catch_at (a pad
+	 * entry, cleared there) with rsp = catch_rsp (the frame's body) and rbx = catch_fp */
+	uintptr_t catch_at, catch_rsp;
+	union wasm_slot *catch_fp;
 	/* ----- C only ----- */
 	struct wasm_store *s;
 	struct wasm_fuel fuel; /* the chunk translated code counts in r15 */
@@ -183,6 +197,7 @@ uint32_t wasm_jit_op_len(const uint32_t *pc, unsigned op, uint32_t left);
 #define W_LABEL 1u /* a branch lands on this word */
 #define W_LOOP	2u /* a loop back-edge lands here: an OSR entry */
 #define W_START 4u /* an op starts here */
+#define W_PAD	8u /* a try_table handler's pad: an entry for exceptions caught here */
 
 enum cold_kind {
 	COLD_TRAP, /* trap with `arg` at pc */
@@ -331,6 +346,17 @@ uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
 uint64_t wasm_jit_c_type(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
 			 union wasm_slot *fp);
+/* THROW and THROW_REF: the exception, then the handler that takes it in a translated
+ * frame of this run (catch_at set), else the exception's way out of the run */
+uint64_t wasm_jit_c_throw(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			  union wasm_slot *fp);
+uint64_t wasm_jit_c_throw_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx,
+			      union wasm_slot *fp);
+/* GC: the object ops (wasm_gc_exec, standing at the op), and the reference ops REF_I31,
+ * I31_GET_S/U, REF_EQ, REF_TEST and REF_CAST as the interpreter does them; site_arg is
+ * the op */
+uint64_t wasm_jit_c_gc(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp);
+uint64_t wasm_jit_c_ref(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp);
 
 /* Makes sure the handler of faults in guarded accesses (SIGSEGV, SIGBUS) is installed,
  * once per process; faults it does not own go on to the handler before it. Returns 0 or

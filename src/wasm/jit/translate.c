@@ -1590,6 +1590,61 @@ static void emit_xop(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_loca
 	case WASM_OP_RETURN_CALL:
 		emit_return_call(t, pc);
 		return;
+	case WASM_OP_THROW:
+	case WASM_OP_THROW_REF:
+		/* in C (wasm_jit_c_throw), which always returns a trap: the exception (or a
+		 * null exnref's trap, or no memory) unwinds, to a pad of a translated frame
+		 * when one catches it (its entry loads every cached slot: all written back) */
+		flush(t, all_cached(t));
+		ccall(t,
+		      op == WASM_OP_THROW ? (const void *)wasm_jit_c_throw
+					  : (const void *)wasm_jit_c_throw_ref,
+		      pc);
+		x86_jmp_to(&t->e, t->j->stub[STUB_UNWIND]);
+		return;
+	case WASM_OP_REF_I31:
+	case WASM_OP_I31_GET_S:
+	case WASM_OP_I31_GET_U:
+	case WASM_OP_REF_EQ:
+	case WASM_OP_REF_TEST:
+	case WASM_OP_REF_CAST:
+		tr_sync_reads(t, pc, op);
+		x86_mov_imm(&t->e, X86_RAX, op); /* the op: no lookup of its code word in C */
+		x86_mov_store(&t->e, true, CTX(site_arg), X86_RAX);
+		ccall(t, (const void *)wasm_jit_c_ref, pc);
+		unwind_if_trap(t);
+		tr_reload_writes(t, pc, op);
+		return;
+	case WASM_OP_STRUCT_NEW:
+	case WASM_OP_STRUCT_NEW_DEFAULT:
+	case WASM_OP_STRUCT_GET:
+	case WASM_OP_STRUCT_SET:
+	case WASM_OP_ARRAY_NEW:
+	case WASM_OP_ARRAY_NEW_DEFAULT:
+	case WASM_OP_ARRAY_NEW_FIXED:
+	case WASM_OP_ARRAY_NEW_DATA:
+	case WASM_OP_ARRAY_NEW_ELEM:
+	case WASM_OP_ARRAY_GET:
+	case WASM_OP_ARRAY_SET:
+	case WASM_OP_ARRAY_LEN:
+	case WASM_OP_ARRAY_FILL:
+	case WASM_OP_ARRAY_COPY:
+	case WASM_OP_ARRAY_INIT_DATA:
+	case WASM_OP_ARRAY_INIT_ELEM:
+	case WASM_OP_ANY_CONVERT_EXTERN:
+	case WASM_OP_EXTERN_CONVERT_ANY:
+		/* in C, standing at the op (the collector scans the frame with the op's stack
+		 * map): every cached slot to memory first, all loaded again after (which slots
+		 * the op writes, and whether as a v128 pair, depends on its kind word), and no
+		 * bounds check remembered across it */
+		flush(t, all_cached(t));
+		x86_mov_imm(&t->e, X86_RAX, op);
+		x86_mov_store(&t->e, true, CTX(site_arg), X86_RAX);
+		ccall(t, (const void *)wasm_jit_c_gc, pc);
+		unwind_if_trap(t);
+		reload(t, all_cached(t));
+		t->nchecked = 0;
+		return;
 	case WASM_OP_REF_AS_NON_NULL:
 		x86_alu_imm(&t->e, true, X86_CMP, tr_slot(t, p[1]), 0);
 		tr_trap_if(t, X86_CC_E, WASM_TRAP_NULL_REF, pc);
@@ -1886,6 +1941,19 @@ static void emit_cold(struct tr *t, struct cold *c)
 	}
 }
 
+/* The entry at a handler's pad for an exception caught in this frame: STUB_UNWIND jumps
+ * here with rsp at the frame's body and rbx its frame, which holds every value (cached
+ * slots were written back at the throw or call; the handler wrote its label's slots). */
+static uintptr_t emit_pad(struct tr *t, uint32_t pc)
+{
+	uintptr_t at = x86_here(&t->e);
+
+	load_mem(t);
+	reload(t, all_cached(t));
+	x86_jmp_to(&t->e, t->e.base + t->hostat[pc]);
+	return at;
+}
+
 /* The entry at a loop's start for code that was interpreted until now (OSR): the frame is
  * in memory, so every cached slot is loaded. */
 static uintptr_t emit_osr(struct tr *t, uint32_t pc)
@@ -1976,28 +2044,39 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 {
 	struct wasm_jit *j = t->j;
 	struct wasm_jit_code *jc;
-	uint32_t nosr = 0, k = 0;
+	uint32_t nosr = 0, npads = 0, k = 0, kp = 0;
 	const void *at;
 	int rc;
 
-	for (uint32_t pc = 0; pc < t->code->nops; pc++)
+	for (uint32_t pc = 0; pc < t->code->nops; pc++) {
 		nosr += (t->wflags[pc] & W_LOOP) != 0;
+		npads += (t->wflags[pc] & W_PAD) != 0;
+	}
 	jc = core_calloc(1, sizeof(*jc));
 	if (!jc || (nosr && !(jc->osr = core_calloc(nosr, sizeof(*jc->osr)))) ||
+	    (npads && !(jc->pads = core_calloc(npads, sizeof(*jc->pads)))) ||
 	    (t->nrets && !(jc->rets = core_calloc(t->nrets, sizeof(*jc->rets))))) {
-		if (jc)
+		if (jc) {
 			core_free(jc->osr);
+			core_free(jc->pads);
+		}
 		core_free(jc);
 		return -ENOMEM;
 	}
-	/* OSR entries go after everything else; their addresses are final now */
-	for (uint32_t pc = 0; pc < t->code->nops; pc++)
+	/* OSR and pad entries go after everything else; their addresses are final now */
+	for (uint32_t pc = 0; pc < t->code->nops; pc++) {
 		if (t->wflags[pc] & W_LOOP) {
 			jc->osr[k].pc = pc;
 			jc->osr[k++].at = (const void *)emit_osr(t, pc);
 		}
+		if (t->wflags[pc] & W_PAD) {
+			jc->pads[kp].pc = pc;
+			jc->pads[kp++].at = (const void *)emit_pad(t, pc);
+		}
+	}
 	if (t->e.overflow) {
 		core_free(jc->osr);
+		core_free(jc->pads);
 		core_free(jc->rets);
 		core_free(jc);
 		return -EAGAIN;
@@ -2007,6 +2086,7 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 		rc = jitbuf_append(&j->buf, t->e.buf, (size_t)(t->e.p - t->e.buf), 16, &at);
 	if (rc || (uintptr_t)at != t->e.base) {
 		core_free(jc->osr);
+		core_free(jc->pads);
 		core_free(jc->rets);
 		core_free(jc);
 		return rc ? rc : -EIO;
@@ -2030,6 +2110,7 @@ static int install(struct tr *t, uintptr_t local, uintptr_t foreign, struct wasm
 	jc->start = t->e.base;
 	jc->end = t->e.base + (uintptr_t)(t->e.p - t->e.buf);
 	jc->nosr = nosr;
+	jc->npads = npads;
 	jc->local = (const void *)local;
 	jc->foreign = (const void *)foreign;
 	*out = jc;
