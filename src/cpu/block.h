@@ -21,17 +21,24 @@
 #define SIDE_EXITS 3
 
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
- * MiB). A hart's arena has two parts: blocks are decoded into the cold part and copied
- * to the hot part when translated (the translation points at the copy). When the cold
- * part fills, only it is dropped: translated blocks and their code stay. When the hot
- * part or the code buffer fills, everything is dropped and decoded again as it runs. */
+ * MiB). A hart's arena has two parts: blocks are decoded into the cold part, from its
+ * start up, and copied to the hot part, from its end down, when translated (the
+ * translation points at the copy). The cold part has what the hot part does not use.
+ * When the cold part fills, only it is dropped: translated blocks and their code stay.
+ * When the hot part reaches its most or the code buffer fills, everything is dropped and
+ * decoded again as it runs. */
 #define ARENA_BUDGET (2u << 20)
 #define ARENA_MIN    (1u << 20)
-/* Of a hart's share of the budget, the cold part takes a quarter and the hot part half:
- * translated code grows with the hot part (about 1.6 bytes per byte of hot blocks), and
- * both count in the RSS beyond guest RAM. */
-#define ARENA_COLD_SHIFT 2
-#define ARENA_HOT_SHIFT	 1
+/* Of a hart's share of the budget, the arena takes three quarters: the hot part at most
+ * a quarter of the share, so the cold part at least half. Most code of a Linux guest
+ * under I/O (its block, network and interrupt paths) runs once or twice between fills of
+ * the cold part and is decoded again at each: with the cold part fixed at a quarter (and
+ * the hot part at half) it filled ~800 times a second per hart under fio. A smaller hot
+ * part fills sooner (a full flush), but it also caps translated code (about 1.6 bytes per
+ * byte of hot blocks), which counts in the RSS beyond guest RAM (issue 9,
+ * docs/INTERNALS.md). */
+#define ARENA_COLD_SHIFT 1
+#define ARENA_HOT_SHIFT	 2
 /* When the cold part fills, the blocks entered at least COLD_KEEP_HEAT times since they
  * were decoded (or last kept) are not dropped but moved to its front, up to a
  * 1 / 2^COLD_KEEP_SHIFT of it; their heat is halved, so code not run again goes at a later
@@ -109,10 +116,10 @@ struct block_cache {
 	uint16_t jc_log[JC_LOG];
 	unsigned jc_logged;
 	uint64_t jc_pages[(1u << JC_PAGE_BITS) / 64]; /* the filter of pages (JC_PAGE_BITS) */
-	/* The arena: cold part [0, cold), `used` bytes of it filled; hot part [cold, size),
-	 * `hot_used` bytes of it filled. */
+	/* The arena, `size` bytes: cold blocks in [0, used), hot ones in
+	 * [size - hot_used, size); hot_used stays at most hot_max. */
 	uint8_t *arena;
-	size_t used, size, cold, hot_used;
+	size_t used, size, hot_max, hot_used;
 	uint32_t fence_epoch; /* bumped by fence.i */
 	pthread_mutex_t lock; /* wfi sleep */
 	pthread_cond_t cond;

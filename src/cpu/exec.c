@@ -59,8 +59,8 @@ int exec_cache_create(struct hart *h)
 	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
-	bc->cold = bc->size >> ARENA_COLD_SHIFT;
-	bc->size = bc->cold + (bc->size >> ARENA_HOT_SHIFT);
+	bc->hot_max = bc->size >> ARENA_HOT_SHIFT;
+	bc->size = (bc->size >> ARENA_COLD_SHIFT) + bc->hot_max;
 	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bc->arena == MAP_FAILED) {
@@ -396,8 +396,8 @@ static void cache_full(struct hart *h, uint64_t icount)
 static void cold_full(struct hart *h)
 {
 	struct block_cache *bc = h->bc;
-	const uint8_t *lo = bc->arena, *hi = bc->arena + bc->cold;
-	size_t off, kept = 0, keep_max = bc->cold >> COLD_KEEP_SHIFT;
+	const uint8_t *lo = bc->arena, *hi = bc->arena + bc->used;
+	size_t off, kept = 0, keep_max = (bc->size - bc->hot_used) >> COLD_KEEP_SHIFT;
 
 	bc->stat_cold++;
 	exec_flush_jumps(h);
@@ -428,7 +428,8 @@ static void cold_full(struct hart *h)
 		if (nb != b)
 			memmove(nb, b, bytes);
 		kept += bytes;
-		nb->heat >>= 1;
+		/* A block due for translation (translate_hot found no room) keeps its turn. */
+		nb->heat = bc->jit && nb->heat == bc->jit_hot ? nb->heat - 1 : nb->heat >> 1;
 		idx = ht_index(nb->vpc, nb->priv);
 		nb->hnext = bc->ht[idx];
 		bc->ht[idx] = nb;
@@ -527,7 +528,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	uint64_t ppn = (ppa - h->ram_base) >> 12;
 	struct block *b;
 
-	if (bc->used + need > bc->cold)
+	if (bc->used + need > bc->size - bc->hot_used)
 		cold_full(h);
 	b = (struct block *)(void *)(bc->arena + bc->used);
 	/* Flag the page first (its write-TLB entries go), then read its generation: a store
@@ -644,23 +645,28 @@ found:
 
 /* Translates the cold block b (entered jit_hot times): copies it to the hot part of the
  * arena, translates the copy, and puts the copy in b's place in the hash table and the
- * pc -> block table. Returns the copy, or NULL with *err: -ENOSPC (the hot part or the
- * code buffer is full: flush) or -ENOTSUP (not translatable; b stays as it is). A block
- * outside the cold part (bc->cross) is translated in place. */
+ * pc -> block table. Returns the copy, or NULL with *err: -ENOSPC (the hot part is at its
+ * most, or the code buffer is full: flush), -EAGAIN (the cold blocks reach up to the hot
+ * part: drop them, then b comes back due) or -ENOTSUP (not translatable; b stays as it
+ * is). A block outside the cold part (bc->cross) is translated in place. */
 static struct block *translate_hot(struct block_cache *bc, struct block *b, int *err)
 {
 	size_t bytes = block_bytes(b->n);
 	struct block *nb, **pp;
 
-	if ((uint8_t *)b < bc->arena || (uint8_t *)b >= bc->arena + bc->cold) {
+	if ((uint8_t *)b < bc->arena || (uint8_t *)b >= bc->arena + bc->used) {
 		*err = jit_translate(bc->jit, b);
 		return *err ? NULL : b;
 	}
-	if (bc->hot_used + bytes > bc->size - bc->cold) {
+	if (bc->hot_used + bytes > bc->hot_max) {
 		*err = -ENOSPC;
 		return NULL;
 	}
-	nb = (struct block *)(void *)(bc->arena + bc->cold + bc->hot_used);
+	if (bc->used + bc->hot_used + bytes > bc->size) {
+		*err = -EAGAIN;
+		return NULL;
+	}
+	nb = (struct block *)(void *)(bc->arena + bc->size - bc->hot_used - bytes);
 	memcpy(nb, b, bytes);
 	*err = jit_translate(bc->jit, nb);
 	if (*err)
@@ -918,6 +924,10 @@ enter_block:
 		}
 		if (r == -ENOSPC) { /* code buffer full: start over with both caches empty */
 			cache_full(h, icount);
+			goto lookup;
+		}
+		if (r == -EAGAIN) { /* no room for the copy: drop the cold blocks (b stays due) */
+			cold_full(h);
 			goto lookup;
 		}
 	}
