@@ -288,7 +288,11 @@ static void wfi_sleep(struct hart *h, uint64_t now_ns)
  * hart, which an idle guest would otherwise hold for good (both caches are full after a
  * boot). It does so once per idle period: what the idle guest's wakes then run (its
  * timer interrupts, a few times a second) stays in the caches as far as they hold it,
- * until a busy window (IDLE_TRIM_INSNS or more) ends the period. Trimming again whenever the
+ * until a busy window (IDLE_TRIM_INSNS or more, seen by exec_poll) ends the period. They
+ * stay decoded, not translated: with the cold part as large as the hot part leaves them,
+ * the wakes reach jit_hot between fills, and their code would stay resident (~230 KiB for
+ * the default guest) for no gain (translated wakes took no less CPU: docs/INTERNALS.md,
+ * "What an idle wake costs"). Trimming again whenever the
  * wakes refilled an eighth of the arena made an idle default guest trim every second or
  * two and decode and interpret its wakes afresh each time (56 trims in 75 s idle, 0.75
  * ms of CPU per wake). */
@@ -328,6 +332,10 @@ static bool exec_poll(struct hart *h)
 			exec_flush_all(h);
 		}
 		__atomic_store_n(&h->instret_seen, h->instret, __ATOMIC_RELAXED);
+		/* busy again: blocks are translated again at once, not at the next wfi */
+		if (unlikely(h->bc->idle_trimmed) &&
+		    h->instret - h->bc->idle_mark_instret >= IDLE_TRIM_INSNS)
+			h->bc->idle_trimmed = false;
 		if (h->link_budget < LINK_BUDGET_MAX)
 			h->link_budget++;
 		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
@@ -913,7 +921,7 @@ same_block:
 enter_block:
 	if (b->jit)
 		goto run_jit;
-	if (bc->jit && ++b->heat == bc->jit_hot) {
+	if (bc->jit && ++b->heat == bc->jit_hot && !bc->idle_trimmed) {
 		int r;
 		struct block *nb = translate_hot(bc, b, &r);
 		if (nb) {
@@ -933,7 +941,9 @@ enter_block:
 	}
 	if (bc->jit) {
 		bc->stat_interp_insns += b->n;
-		if (b->heat > bc->jit_hot) /* translation failed */
+		if (unlikely(bc->idle_trimmed) && b->heat == bc->jit_hot)
+			b->heat = 0;		/* idle: its wakes stay interpreted (idle_trim) */
+		else if (b->heat > bc->jit_hot) /* translation failed */
 			bc->stat_untranslated[b->ops[0].kind]++;
 	}
 	icount += b->n;
