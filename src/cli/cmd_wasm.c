@@ -1110,7 +1110,8 @@ static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *pat
 	r = r ?: pace_send_file_body(pc, path, &body);
 	*sent += body;
 	if (!r) {
-		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate, SNAP_STREAM_TIMEOUT_S * 1000, ps);
+		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate,
+					SNAP_STREAM_TIMEOUT_S * 1000, ps);
 		*switched = ps->t_run != 0;
 		*sent += ps->bytes;
 		if (r && *switched) {
