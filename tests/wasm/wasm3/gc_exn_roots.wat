@@ -4,7 +4,8 @@
 ;; operand left below a call by catch_ref, a caller's local, an operand below a call in a
 ;; frame the JIT translates, the values of a throw that collects, a struct.new's or
 ;; array.new_fixed's exnref operands, an array of exnrefs made by array.new, and an
-;; exception rethrown through frames whose handlers catch other tags. Every export
+;; exception rethrown through frames whose handlers catch other tags, a chain of
+;; exceptions each held only by the next one's values. Every export
 ;; returns a checksum that only the intact payloads give.
 (module
   (type $cell (struct (field $v (mut i64))))
@@ -200,4 +201,36 @@
   ;; uncaught at the top: the trap names the exception's tag after the collections
   (func (export "uncaught") (param $n i32) (result i64)
     (call $thrower (local.get $n))
-    (i64.const 0)))
+    (i64.const 0))
+
+  ;; exceptions held only by exceptions: a chain of 2n, each thrown with the previous one
+  ;; (an exnref in the throw's values) and a cell of i, built and unwrapped amid churn:
+  ;; the sum of 0..2n-1
+  (tag $w (param exnref (ref null $cell)))
+  (func $wrap (param $prev exnref) (param $i i64) (result exnref)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h)
+        (throw $w (local.get $prev) (struct.new $cell (local.get $i))))
+      (unreachable)))
+  (func (export "chain") (param $n i32) (result i64)
+    (local $x exnref) (local $i i32) (local $s i64) (local $c (ref null $cell))
+    (local.set $n (i32.shl (local.get $n) (i32.const 1)))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (drop (array.new_default $bytes (i32.const 64)))
+        (local.set $x (call $wrap (local.get $x) (i64.extend_i32_u (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (block $end
+      (loop $u
+        (br_if $end (ref.is_null (local.get $x)))
+        (block $h (result exnref (ref null $cell))
+          (try_table (catch $w $h) (throw_ref (local.get $x)))
+          (unreachable))
+        (local.set $c)
+        (local.set $x)
+        (drop (array.new_default $bytes (i32.const 64)))
+        (local.set $s (i64.add (local.get $s) (struct.get $cell $v (local.get $c))))
+        (br $u)))
+    (local.get $s)))
