@@ -278,6 +278,7 @@ static const char roots_src[] =
 	" (type $cell (struct (field (mut exnref))))\n"
 	" (import \"h\" \"gc\" (func $gc))\n"
 	" (import \"h\" \"gc_ref\" (func $gc_ref (param anyref)))\n"
+	" (import \"h\" \"nested\" (func $nested))\n"
 	" (tag $e (param (ref $s)))\n"
 	" (tag $ec (param (ref $cell)))\n"
 	" (func (export \"mk\") (param i64) (result (ref $s)) (struct.new $s (local.get 0)))\n"
@@ -332,7 +333,13 @@ static const char roots_src[] =
 	"       (ref.eq (call $carried (struct.get $cell 0 (local.get $c))) (local.get $c)))))\n"
 	" (func $carried (param $x exnref) (result (ref $cell))\n"
 	"   (block $h (result (ref $cell))\n"
-	"     (try_table (catch $ec $h) (throw_ref (local.get $x))) (unreachable))))\n";
+	"     (try_table (catch $ec $h) (throw_ref (local.get $x))) (unreachable)))\n"
+	/* the host's nested call of thr ends with its exception, which the host collects
+	 * with and passes on: the exception in flight is all that holds it and its object */
+	" (func (export \"thr\") (param i64) (throw $e (struct.new $s (local.get 0))))\n"
+	" (func (export \"hostexn\") (result i64)\n"
+	"   (struct.get $s 0 (block $h (result (ref $s))\n"
+	"     (try_table (catch $e $h) (call $nested)) (unreachable)))))\n";
 
 static uint64_t roots_seen; /* objects left by the last host collection */
 
@@ -350,8 +357,23 @@ static enum wasm_trap host_gc_ref(struct wasm_host_call *call, uint64_t *slots)
 	return host_gc(call, slots);
 }
 
+/* Calls thr (77), which throws, collects, and passes its exception on. */
+static enum wasm_trap host_nested(struct wasm_host_call *call, uint64_t *slots)
+{
+	union wasm_value arg = {.i64 = 77};
+	enum wasm_trap t =
+		wasm_call(call->store, export_func(call->caller, "thr"), &arg, NULL, NULL);
+
+	(void)slots;
+	if (t != WASM_TRAP_EXCEPTION)
+		return WASM_TRAP_UNREACHABLE;
+	wasm_store_gc(call->store);
+	roots_seen = wasm_store_gc_objects(call->store);
+	return t;
+}
+
 struct roots_ctx {
-	struct wasm_func *gc, *gc_ref;
+	struct wasm_func *gc, *gc_ref, *nested;
 };
 
 static int roots_resolve(void *ctx, const char *module, const char *name,
@@ -366,6 +388,8 @@ static int roots_resolve(void *ctx, const char *module, const char *name,
 		out->u.func = c->gc;
 	else if (!strcmp(name, "gc_ref"))
 		out->u.func = c->gc_ref;
+	else if (!strcmp(name, "nested"))
+		out->u.func = c->nested;
 	else
 		return -ENOENT;
 	return 0;
@@ -388,6 +412,7 @@ static int roots_setup(uint32_t jit, struct wasm_module **m, struct wasm_store *
 	wasm_store_set_jit(*s, jit);
 	CHECK_EQ(wasm_func_create_host(*s, &t0, host_gc, NULL, &c.gc), 0);
 	CHECK_EQ(wasm_func_create_host(*s, &t1, host_gc_ref, NULL, &c.gc_ref), 0);
+	CHECK_EQ(wasm_func_create_host(*s, &t0, host_nested, NULL, &c.nested), 0);
 	CHECK_EQ(wasm_instance_create(*s, *m, roots_resolve, &c, inst, &err), 0);
 	return 0;
 }
@@ -446,6 +471,14 @@ static int test_precise_roots(void)
 	CHECK_EQ(wasm_call(s, export_func(inst, "cyc"), &arg, res, NULL), WASM_TRAP_NONE);
 	CHECK_EQ(roots_seen, 1);
 	CHECK_EQ(res[0].i32, 1);
+
+	/* an exception a host function's nested call ended with, collected with while only
+	 * the store's exception in flight holds it, then passed on and caught with its
+	 * object */
+	roots_seen = 99;
+	CHECK_EQ(wasm_call(s, export_func(inst, "hostexn"), NULL, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(roots_seen, 1);
+	CHECK_EQ(res[0].i64, 77);
 	wasm_store_destroy(s);
 	wasm_module_destroy(m);
 	return 0;
@@ -498,6 +531,10 @@ static int test_translated_roots(void)
 		wasm_store_jit_stats(s, &st);
 		CHECK(st.translated >= 7);
 	}
+	/* the exception in flight through a host function is a root with the JIT too (its
+	 * collection frees what only the embedder's variables held above) */
+	CHECK_EQ(wasm_call(s, export_func(inst, "hostexn"), NULL, res, NULL), WASM_TRAP_NONE);
+	CHECK_EQ(res[0].i64, 77);
 	wasm_store_destroy(s);
 	wasm_module_destroy(m);
 	return 0;

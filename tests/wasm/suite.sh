@@ -567,6 +567,29 @@ check2 gc-stress-exn-cycles 0 "499501" -- --invoke cycles $ge 1000
 check2 gc-stress-exn-held 0 "142" -- --invoke held $ge 1000
 check2 gc-stress-exn-held-frame 0 "42" -- --invoke held_plain $ge 1000
 unset LODGE_TEST_HOOK
+# where an exception (and the struct it carries) is all that holds the other while the
+# collections of a churn of objects and throws run (gc_exn_roots.wat): an exnref table's
+# slot, an operand catch_ref left below a call, a caller's local, an operand of a
+# translated frame, a collecting throw's values caught past other tags' handlers,
+# struct.new / array.new_fixed / array.new operands, an array.new_default filled later,
+# an exception caught from the flight throw_ref put it in, a payload with references
+# after a v128 and a funcref, a chain of exceptions each held only by the next one's
+# values; each checksum needs intact payloads. Past the 8 MiB budget, and with a
+# collection at every allocation and throw
+gx=gc_exn_roots.wat
+for gxc in table:22 operand:18 caller:26 plain_operand:34 unwind:42 alloc_operands:249 \
+	array_default:276 inflight:74 mixed:334; do
+	check2 "gc-exn-root-${gxc%:*}" 0 "${gxc#*:}" -- --max-memory 8M --invoke "${gxc%:*}" $gx 200000
+	export LODGE_TEST_HOOK=gc-stress
+	check2 "gc-stress-exn-root-${gxc%:*}" 0 "${gxc#*:}" -- --invoke "${gxc%:*}" $gx 40
+	unset LODGE_TEST_HOOK
+done
+check2 gc-exn-root-uncaught 134 "lodge wasm: gc_exn_roots.wat: trap: uncaught exception in function 9 (thrower) at offset 0x236 (gc_exn_roots.wat:95:6)" \
+	-- --max-memory 8M --invoke uncaught $gx 200000
+check2 gc-exn-root-chain 0 "799980000" -- --max-memory 8M --invoke chain $gx 20000
+export LODGE_TEST_HOOK=gc-stress
+check2 gc-stress-exn-root-chain 0 "3160" -- --invoke chain $gx 40
+unset LODGE_TEST_HOOK
 # precise stack roots (gc_roots.wat): a list held only as an operand below a call, as
 # a callee's argument, or in a translated frame two calls up, survives the collections the call causes, interpreted and with the JIT
 gr=gc_roots.wat
