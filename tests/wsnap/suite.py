@@ -1709,6 +1709,98 @@ def case_postcopy_hostile(what, jit_args):
     result(not why, name, why.strip("; "))
 
 
+def case_postcopy_dest_ops(jit_args):
+    """At the destination of a post-copy (memsum.wat at 1 MiB/s, no pre-copy round, a
+    userfaultfd for user-mode faults only as in the daemon's sandbox), paused as soon as
+    it runs with its pages still arriving: PUT /replicate and a second PUT /migrate are
+    refused (409, "still arriving"); PUT /snapshot/create works (the snapshot waits for
+    the pages it reads); resumed, it ticks on; the snapshot restored elsewhere ticks on
+    from where it was paused with no checksum failure."""
+    name = "wsnap.postcopy.dest-ops"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, dsock = os.path.join(d, "src.sock"), os.path.join(d, "dst.sock")
+        sout, dout, derr = (os.path.join(d, x) for x in ("src.out", "dst.out", "dst.err"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, MEMSUM],
+                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="uffd-user-mode")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--api", dsock], stdout=fo,
+                stderr=fe, cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        res = {}
+
+        def put():
+            res["st"] = api(sock, "PUT", "/migrate", {
+                "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                "precopy_rounds": 0, "max_bandwidth": 1 << 20})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and dst.poll() is None:
+            with open(derr) as f:
+                if "pages to come" in f.read():
+                    break
+            time.sleep(0.02)
+        st, body = api(dsock, "PATCH", "/vm", {"state": "Paused"})
+        if st != 204:
+            return result(False, name, "pause: %s %s" % (st, body))
+        n = len(ticks_of(dout))
+        nxt = max(int(x.split()[1]) for x in ticks_of(sout) + ticks_of(dout)
+                  if x.startswith("tick ")) + 1
+        for path, req in (("/replicate", {"destination": "127.0.0.1:1"}),
+                          ("/migrate", {"destination": "127.0.0.1:1"})):
+            st, body = api(dsock, "PUT", path, req)
+            if st != 409 or "still arriving" not in str(body):
+                why += "; PUT %s while pages arrive: %s %s" % (path, st, body)
+        if not t.is_alive():
+            why += "; every page had arrived before the snapshot was asked for"
+        snap = os.path.join(d, "dst.snap")
+        st, body = api(dsock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204:
+            why += "; PUT /snapshot/create while pages arrive: %s %s" % (st, body)
+        st, body = api(dsock, "PATCH", "/vm", {"state": "Resumed"})
+        if not wait_file_lines(dout, n + 3, 120, dst):
+            why += "; the destination did not go on: %r" % open(derr).read()[-300:]
+        if st == 204 and os.path.exists(snap):
+            rout = os.path.join(d, "restored.out")
+            with open(rout, "w") as fo:
+                r = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                                     stdout=fo, stderr=subprocess.PIPE, cwd="/")
+            procs.append(r)
+            wait_file_lines(rout, 3, 120, r)  # memsum runs for ever: 3 lines, then kill it
+            r.kill()
+            r.wait()
+            rest = open(rout).read()
+            m = re.findall(r"^tick (\d+)$", rest, re.M)
+            if "BAD" in rest or len(m) < 3 or int(m[0]) != nxt:
+                why += "; the snapshot restored: ticks %s (paused before %d), %r %r" % (
+                    m[:3], nxt, rest[-100:], r.stderr.read().decode()[-300:])
+        t.join(180)
+        if res.get("st", (None,))[0] != 204:
+            why += "; the source's PUT /migrate: %r" % (res.get("st"),)
+        bad, gaps, count = tick_lines([sout, dout])
+        if bad or gaps:
+            why += "; bad lines %r, gaps %s" % (bad[:3], gaps[:5])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 ENDS_WAT = """(module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -2574,6 +2666,7 @@ def main():
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
+    case_postcopy_dest_ops(["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         case_postcopy_hostile(what, ["--no-jit"])
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
@@ -2608,6 +2701,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
+    case_postcopy_dest_ops(["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         case_postcopy_hostile(what, ["--no-jit"])
     case_precopy_bandwidth()
@@ -2619,17 +2713,20 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
-    # 1: all; interp, jit: one mode; hostile[:WORDS]: the hostile sources (named so) only
+    # 1: all; interp, jit: one mode (and the cases of no mode); ops: dest-ops;
+    # hostile[:WORDS]: the hostile sources (named so) only
     only = os.environ["WSNAP_ONLY_POSTCOPY"]
     for mode, args in [m for m in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"]))
                        if only in ("1", m[0])]:
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
-    if not only.startswith("hostile"):
+    if only in ("1", "interp", "jit"):
         case_postcopy_dest_gone(["--no-jit"])
+    if only in ("1", "interp", "jit", "ops"):
+        case_postcopy_dest_ops(["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
-        if only.partition(":")[2] in what:
+        if (only == "1" or only.startswith("hostile")) and only.partition(":")[2] in what:
             case_postcopy_hostile(what, ["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
     case_precopy_bandwidth()
