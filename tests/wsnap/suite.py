@@ -1801,6 +1801,69 @@ def case_postcopy_dest_ops(jit_args):
     result(not why, name, why.strip("; "))
 
 
+PCSPAN = os.path.join(HERE, "pcspan.wat")
+
+
+def case_postcopy_span(mode, jit_args):
+    """Post-copy of pcspan.wat (16 MiB) at 1 MiB/s with no pre-copy round to a
+    destination whose userfaultfd serves user-mode faults only (as in the daemon's
+    sandbox): its first line there has the kernel write (random_get) a buffer of 255
+    pages still at the source, up to the memory's last byte; that and the lines after it
+    succeed with no bad word and no gap, pages were asked for, and the source ends
+    "migrated"."""
+    name = "wsnap.postcopy.span.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock = os.path.join(d, "src.sock")
+        sout, dout, derr = (os.path.join(d, x) for x in ("src.out", "dst.out", "dst.err"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), PCSPAN],
+                stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="uffd-user-mode")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=fe, cwd="/",
+                env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        st = api(sock, "PUT", "/migrate", {
+            "destination": "127.0.0.1:%d" % port, "post_copy": True, "precopy_rounds": 0,
+            "max_bandwidth": 1 << 20})
+        if st[0] != 204:
+            why += "; PUT /migrate: %s %s" % st
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        err = src.stderr.read().decode()
+        pl = postcopy_line(err)
+        if rc != 0 or not pl or pl[2] < 255:
+            why += "; the source: status %s, post-copy %r: %s" % (rc, pl, err[-300:])
+        if not wait_file_lines(dout, 3, 120, dst):
+            why += "; the destination printed no 3 lines: status %s, %r" % (
+                dst.poll(), open(derr).read()[-300:])
+        dst.kill()
+        dst.wait()
+        bad, gaps, count = tick_lines([sout, dout])
+        if bad or gaps:
+            why += "; bad lines %r, gaps %s" % (bad[:3], gaps[:5])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 ENDS_WAT = """(module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -2665,6 +2728,7 @@ def main():
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+        case_postcopy_span(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
     case_postcopy_dest_ops(["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
@@ -2700,6 +2764,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+        case_postcopy_span(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
     case_postcopy_dest_ops(["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
@@ -2713,7 +2778,7 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
-    # 1: all; interp, jit: one mode (and the cases of no mode); ops: dest-ops;
+    # 1: all; interp, jit: one mode (and the cases of no mode); ops: dest-ops; span;
     # hostile[:WORDS]: the hostile sources (named so) only
     only = os.environ["WSNAP_ONLY_POSTCOPY"]
     for mode, args in [m for m in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"]))
@@ -2721,10 +2786,14 @@ elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+        case_postcopy_span(mode, args)
     if only in ("1", "interp", "jit"):
         case_postcopy_dest_gone(["--no-jit"])
     if only in ("1", "interp", "jit", "ops"):
         case_postcopy_dest_ops(["--no-jit"])
+    if only == "span":
+        for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+            case_postcopy_span(mode, args)
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         if (only == "1" or only.startswith("hostile")) and only.partition(":")[2] in what:
             case_postcopy_hostile(what, ["--no-jit"])
