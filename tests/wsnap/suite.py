@@ -1526,6 +1526,346 @@ def case_postcopy_dest_gone(jit_args):
     result(not why, name, why.strip("; "))
 
 
+def pc_section(typ, payload):
+    h = struct.pack("<IIQI", typ, 0, len(payload), zlib.crc32(payload))
+    return h + struct.pack("<I", zlib.crc32(h)) + payload
+
+
+def pc_header(typ, ln):
+    """A section header claiming ln bytes (with no payload behind it)."""
+    h = struct.pack("<IIQI", typ, 0, ln, 0)
+    return h + struct.pack("<I", zlib.crc32(h))
+
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        k = s.recv(n - len(b))
+        if not k:
+            raise OSError("the peer hung up after %d of %d bytes" % (len(b), n))
+        b += k
+    return b
+
+
+PC_HOSTILE = {  # what a source does after the switch: (bytes to send, what --incoming says)
+    # it never answers the destination's requests (and sends nothing)
+    "silent": (lambda miss, n: b"", "the source is silent"),
+    # it keeps the connection busy with empty PAGES sections but never sends a page
+    "empty pages": (None, "a PAGES section with no page"),
+    "a page past the memory": (lambda miss, n: pc_section(0x100, struct.pack(
+        "<IQ", 1, n) + b"\x55" * 4096), "not missing"),
+    "a page at 2^40": (lambda miss, n: pc_section(0x100, struct.pack(
+        "<IQ", 1, 1 << 40) + b"\x55" * 4096), "not missing"),
+    "a page twice": (lambda miss, n: pc_section(0x100, struct.pack(
+        "<IQ", 2, miss[0]) + b"\x55" * 4096 + struct.pack("<Q", miss[0]) + b"\x55" * 4096),
+        "not missing"),
+    "2^32-1 pages claimed, one sent": (lambda miss, n: pc_section(0x100, struct.pack(
+        "<IQ", 0xffffffff, miss[0]) + b"\x55" * 4096), "corrupt: a PAGES section"),
+    "DONE with pages missing": (lambda miss, n: pc_section(0x102, b""), "pages missing"),
+    "a section of 2^40 bytes": (lambda miss, n: pc_header(0x100, 1 << 40), "claims"),
+    # a section's first bytes, then nothing
+    "a section cut short": (lambda miss, n: pc_header(0x100, 4108) + b"\1" * 100,
+                            "the stream ended inside a section"),
+}
+
+
+def pc_discard_resized(body, more):
+    """A DISCARD payload for `more` (a multiple of 64, maybe negative) pages more."""
+    n = struct.unpack_from("<Q", body)[0] + more
+    words = body[8:8 + 8 * ((n + 63) // 64)]
+    return struct.pack("<Q", n) + words + b"\0" * (8 * ((n + 63) // 64) - len(words))
+
+
+PC_DISCARD = {  # a DISCARD changed on its way, with the real state: refused before it runs
+    "a discard for 64 pages fewer than the memory": lambda b: pc_discard_resized(b, -64),
+    "a discard for 64 pages more than the memory": lambda b: pc_discard_resized(b, 64),
+}
+
+
+def relay_to_switch(s, c, what, miss):
+    """Passes the source's stream (s) to the destination (c) up to the state's DONE, the
+    destination's answer to POSTCOPY back; DISCARD changed as PC_DISCARD says for what.
+    miss: the pages DISCARD names, then the memory's page count last."""
+    c.sendall(recv_exact(s, 16))
+    npages = 0
+    while True:
+        h = recv_exact(s, 24)
+        typ, _, ln = struct.unpack_from("<IIQ", h)
+        body = recv_exact(s, ln)
+        if typ == 0x10c and what in PC_DISCARD:
+            body = PC_DISCARD[what](body)
+            h = struct.pack("<IIQI", typ, 0, len(body), zlib.crc32(body))
+            h += struct.pack("<I", zlib.crc32(h))
+        c.sendall(h + body)
+        if typ == 0x10b:
+            s.sendall(recv_exact(c, 3))
+        elif typ == 0x10c:
+            npages = struct.unpack_from("<Q", body)[0]
+            for w in range((npages + 63) // 64):
+                bits = struct.unpack_from("<Q", body, 8 + 8 * w)[0]
+                miss += [w * 64 + i for i in range(64) if bits >> i & 1]
+        elif typ == 0x102:
+            break
+    miss.append(npages)
+
+
+def case_postcopy_hostile(what, jit_args):
+    """A hostile source after the switch of a post-copy (a proxy passes the real source's
+    stream up to its DONE, then talks to the destination itself, memsum.wat running
+    there and asking for pages): whatever it sends (PC_HOSTILE), or if it falls silent,
+    the destination stops within a minute with status 125 and one line saying why; no
+    crash, no sanitizer report, no hang."""
+    name = "wsnap.postcopy.hostile-source.%s" % what.replace(" ", "-")
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs, socks = [], []
+    why = ""
+    try:
+        sock, sout, dout = (os.path.join(d, x) for x in ("src.sock", "src.out", "dst.out"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, MEMSUM],
+                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        derr = os.path.join(d, "dst.err")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file",
+                os.path.join(d, "dst.exit")], stdout=fo, stderr=fe, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        ls = socket.socket()
+        socks.append(ls)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(60)
+
+        def put():
+            try:
+                api(sock, "PUT", "/migrate", {
+                    "destination": "127.0.0.1:%d" % ls.getsockname()[1], "post_copy": True,
+                    "precopy_rounds": 0})
+            except OSError:
+                pass
+        threading.Thread(target=put, daemon=True).start()
+        s, _ = ls.accept()
+        socks.append(s)
+        s.settimeout(120)
+        c = socket.create_connection(("127.0.0.1", port), timeout=120)
+        socks.append(c)
+        miss, npages = [], 0
+        try:
+            relay_to_switch(s, c, what, miss)
+        except OSError as e:  # a destination refusing a DISCARD may hang up at once
+            if what not in PC_DISCARD:
+                return result(False, name, "the stream up to the switch: %s: %r" % (
+                    e, open(derr).read()[-300:]))
+        npages = miss.pop() if miss else 0
+        if what in PC_DISCARD:
+            try:
+                rc = dst.wait(60)
+            except subprocess.TimeoutExpired:
+                return result(False, name, "the destination did not refuse")
+            err = open(derr).read()
+            if rc != 125 or "corrupt" not in err or os.path.getsize(dout):
+                why += "; the destination: status %s, output %d bytes: %r" % (
+                    rc, os.path.getsize(dout), err[-300:])
+            return result(not why, name, why.strip("; "))
+        ok = recv_exact(c, 2)
+        if ok != b"OK" or not miss:
+            return result(False, name, "the switch: %r, %d pages missing" % (ok, len(miss)))
+        s.close()  # the real source is out of it from here
+        src.kill()
+        send, says = PC_HOSTILE[what]
+        end = time.time() + 60
+        if send is None:  # empty PAGES sections, one a second
+            while time.time() < end and dst.poll() is None:
+                try:
+                    c.sendall(pc_section(0x100, struct.pack("<I", 0)))
+                except OSError:
+                    break
+                time.sleep(1)
+        else:
+            c.sendall(send(miss, npages))
+        try:
+            rc = dst.wait(max(1, end - time.time()))
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the destination still runs a minute later: %r" % (
+                open(derr).read()[-300:]))
+        err = open(derr).read()
+        reason = json.load(open(os.path.join(d, "dst.exit"))).get("reason")
+        if rc != 125 or says not in err or reason != "post-copy failed":
+            why += "; the destination: status %s, reason %s: %r" % (rc, reason, err[-400:])
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    finally:
+        for x in socks:
+            x.close()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_postcopy_dest_ops(jit_args):
+    """At the destination of a post-copy (memsum.wat at 1 MiB/s, no pre-copy round, a
+    userfaultfd for user-mode faults only as in the daemon's sandbox), paused as soon as
+    it runs with its pages still arriving: PUT /replicate and a second PUT /migrate are
+    refused (409, "still arriving"); PUT /snapshot/create works (the snapshot waits for
+    the pages it reads); resumed, it ticks on; the snapshot restored elsewhere ticks on
+    from where it was paused with no checksum failure."""
+    name = "wsnap.postcopy.dest-ops"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, dsock = os.path.join(d, "src.sock"), os.path.join(d, "dst.sock")
+        sout, dout, derr = (os.path.join(d, x) for x in ("src.out", "dst.out", "dst.err"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, MEMSUM],
+                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="uffd-user-mode")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--api", dsock], stdout=fo,
+                stderr=fe, cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        res = {}
+
+        def put():
+            res["st"] = api(sock, "PUT", "/migrate", {
+                "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                "precopy_rounds": 0, "max_bandwidth": 1 << 20})
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and dst.poll() is None:
+            with open(derr) as f:
+                if "pages to come" in f.read():
+                    break
+            time.sleep(0.02)
+        st, body = api(dsock, "PATCH", "/vm", {"state": "Paused"})
+        if st != 204:
+            return result(False, name, "pause: %s %s" % (st, body))
+        n = len(ticks_of(dout))
+        nxt = max(int(x.split()[1]) for x in ticks_of(sout) + ticks_of(dout)
+                  if x.startswith("tick ")) + 1
+        for path, req in (("/replicate", {"destination": "127.0.0.1:1"}),
+                          ("/migrate", {"destination": "127.0.0.1:1"})):
+            st, body = api(dsock, "PUT", path, req)
+            if st != 409 or "still arriving" not in str(body):
+                why += "; PUT %s while pages arrive: %s %s" % (path, st, body)
+        if not t.is_alive():
+            why += "; every page had arrived before the snapshot was asked for"
+        snap = os.path.join(d, "dst.snap")
+        st, body = api(dsock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204:
+            why += "; PUT /snapshot/create while pages arrive: %s %s" % (st, body)
+        st, body = api(dsock, "PATCH", "/vm", {"state": "Resumed"})
+        if not wait_file_lines(dout, n + 3, 120, dst):
+            why += "; the destination did not go on: %r" % open(derr).read()[-300:]
+        if st == 204 and os.path.exists(snap):
+            rout = os.path.join(d, "restored.out")
+            with open(rout, "w") as fo:
+                r = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                                     stdout=fo, stderr=subprocess.PIPE, cwd="/")
+            procs.append(r)
+            wait_file_lines(rout, 3, 120, r)  # memsum runs for ever: 3 lines, then kill it
+            r.kill()
+            r.wait()
+            rest = open(rout).read()
+            m = re.findall(r"^tick (\d+)$", rest, re.M)
+            if "BAD" in rest or len(m) < 3 or int(m[0]) != nxt:
+                why += "; the snapshot restored: ticks %s (paused before %d), %r %r" % (
+                    m[:3], nxt, rest[-100:], r.stderr.read().decode()[-300:])
+        t.join(180)
+        if res.get("st", (None,))[0] != 204:
+            why += "; the source's PUT /migrate: %r" % (res.get("st"),)
+        bad, gaps, count = tick_lines([sout, dout])
+        if bad or gaps:
+            why += "; bad lines %r, gaps %s" % (bad[:3], gaps[:5])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+PCSPAN = os.path.join(HERE, "pcspan.wat")
+
+
+def case_postcopy_span(mode, jit_args):
+    """Post-copy of pcspan.wat (16 MiB) at 1 MiB/s with no pre-copy round to a
+    destination whose userfaultfd serves user-mode faults only (as in the daemon's
+    sandbox): its first line there has the kernel write (random_get) a buffer of 255
+    pages still at the source, up to the memory's last byte; that and the lines after it
+    succeed with no bad word and no gap, pages were asked for, and the source ends
+    "migrated"."""
+    name = "wsnap.postcopy.span.%s" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock = os.path.join(d, "src.sock")
+        sout, dout, derr = (os.path.join(d, x) for x in ("src.out", "dst.out", "dst.err"))
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), PCSPAN],
+                stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="uffd-user-mode")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=fe, cwd="/",
+                env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            why += "; the destination does not listen"
+        st = api(sock, "PUT", "/migrate", {
+            "destination": "127.0.0.1:%d" % port, "post_copy": True, "precopy_rounds": 0,
+            "max_bandwidth": 1 << 20})
+        if st[0] != 204:
+            why += "; PUT /migrate: %s %s" % st
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the source did not end")
+        err = src.stderr.read().decode()
+        pl = postcopy_line(err)
+        if rc != 0 or not pl or pl[2] < 255:
+            why += "; the source: status %s, post-copy %r: %s" % (rc, pl, err[-300:])
+        if not wait_file_lines(dout, 3, 120, dst):
+            why += "; the destination printed no 3 lines: status %s, %r" % (
+                dst.poll(), open(derr).read()[-300:])
+        dst.kill()
+        dst.wait()
+        bad, gaps, count = tick_lines([sout, dout])
+        if bad or gaps:
+            why += "; bad lines %r, gaps %s" % (bad[:3], gaps[:5])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 ENDS_WAT = """(module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -2495,7 +2835,11 @@ def main():
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+        case_postcopy_span(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
+    case_postcopy_dest_ops(["--no-jit"])
+    for what in list(PC_DISCARD) + list(PC_HOSTILE):
+        case_postcopy_hostile(what, ["--no-jit"])
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)
         case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
@@ -2527,7 +2871,11 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
+        case_postcopy_span(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
+    case_postcopy_dest_ops(["--no-jit"])
+    for what in list(PC_DISCARD) + list(PC_HOSTILE):
+        case_postcopy_hostile(what, ["--no-jit"])
     case_precopy_bandwidth()
     case_handoff_stall(["--no-jit"])
     case_migrate_slow()
@@ -2538,12 +2886,25 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
         case_precopy_read(mode, args)
     case_handoff_stall(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
+    # 1: all; interp, jit: one mode (and the cases of no mode); ops: dest-ops; span;
+    # hostile[:WORDS]: the hostile sources (named so) only
+    only = os.environ["WSNAP_ONLY_POSTCOPY"]
     for mode, args in [m for m in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"]))
-                       if os.environ["WSNAP_ONLY_POSTCOPY"] in ("1", m[0])]:
+                       if only in ("1", m[0])]:
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
-    case_postcopy_dest_gone(["--no-jit"])
+        case_postcopy_span(mode, args)
+    if only in ("1", "interp", "jit"):
+        case_postcopy_dest_gone(["--no-jit"])
+    if only in ("1", "interp", "jit", "ops"):
+        case_postcopy_dest_ops(["--no-jit"])
+    if only == "span":
+        for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+            case_postcopy_span(mode, args)
+    for what in list(PC_DISCARD) + list(PC_HOSTILE):
+        if (only == "1" or only.startswith("hostile")) and only.partition(":")[2] in what:
+            case_postcopy_hostile(what, ["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
     case_precopy_bandwidth()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):

@@ -453,7 +453,10 @@ static int faults(struct wasm_postcopy_in *in)
 }
 
 /* A PAGES section after the switch: each page into its hole (which wakes any waiter); a
- * page not missing (outside the memory, or sent twice) is refused. */
+ * page not missing (outside the memory, or sent twice) is refused, and so is a section
+ * with no page (the source sends none): every section brings the end nearer, so a source
+ * that never sends the pages asked for runs into the end of the missing ones, or the
+ * silence limit, not a wait without end. */
 static int take_pages(struct wasm_postcopy_in *in, const uint8_t *p, size_t len, char *err,
 		      size_t errlen)
 {
@@ -462,6 +465,10 @@ static int take_pages(struct wasm_postcopy_in *in, const uint8_t *p, size_t len,
 
 	sreader_init(&r, p, len);
 	n = sread_u32(&r);
+	if (!r.err && !n) {
+		snprintf(err, errlen, "corrupt: a PAGES section with no page");
+		return -EINVAL;
+	}
 	for (uint32_t k = 0; k < n && !r.err; k++) {
 		uint64_t i = sread_u64(&r), q = i & ~ZERO_BIT, dst;
 		const uint8_t *bytes = NULL;
