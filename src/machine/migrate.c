@@ -923,18 +923,13 @@ static int postcopy_new(struct vm *vm, int fd, struct vm_postcopy **out, char *e
 
 	/* Kernel accesses (a disk read into RAM) are served only with the privilege to;
 	 * without it, user mode only: devices fault their buffers in first (gmem_ptr). */
-	u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (u < 0 && (errno == EPERM || errno == EACCES))
-		u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (u < 0 || ioctl(u, UFFDIO_API, &api) < 0) {
-		r = -errno;
+	u = snap_userfaultfd(false, &api);
+	if (u < 0) {
 		vm_errf(err, errlen,
 			"post-copy needs userfaultfd(2), which this host refuses (%s): migrate "
 			"without post-copy",
-			strerror(-r));
-		if (u >= 0)
-			close(u);
-		return r;
+			strerror(-u));
+		return u;
 	}
 	pc = core_calloc(1, sizeof(*pc));
 	if (!pc) {

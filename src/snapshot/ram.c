@@ -11,8 +11,13 @@
 #include "snapshot/snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "core/alloc.h"
@@ -259,4 +264,23 @@ int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *
 	else if (ret)
 		snap_errf(err, errlen, "cannot read the RAM section: %s", strerror(-ret));
 	return ret;
+}
+
+int snap_userfaultfd(bool user_only, struct uffdio_api *api)
+{
+	int u = -1, r;
+
+	errno = EPERM;
+	if (!user_only)
+		u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u < 0 && (errno == EPERM || errno == EACCES))
+		u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (u < 0)
+		return -errno;
+	if (ioctl(u, UFFDIO_API, api) < 0) {
+		r = -errno;
+		close(u);
+		return r;
+	}
+	return u;
 }

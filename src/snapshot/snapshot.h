@@ -97,6 +97,13 @@ int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *
 		  uint64_t size, bool lazy, bool diff, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* A userfaultfd (O_CLOEXEC | O_NONBLOCK) for migration's tracking of guest memory, set up
+ * with `api` (UFFDIO_API: the features asked for, and those the kernel has, on return):
+ * one that serves the kernel's accesses too where the process may have that, else (or
+ * with user_only) one for user-mode accesses alone. Returns the descriptor, or -errno. */
+struct uffdio_api;
+int snap_userfaultfd(bool user_only, struct uffdio_api *api) __attribute__((warn_unused_result));
+
 /* ---- the migration stream (stream.c) ----
  * A header, then sections as in a file (the same 24-byte section header, each payload
  * checked against its CRC), sent over a connected socket. Migration adds these types: */

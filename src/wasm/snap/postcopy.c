@@ -294,25 +294,19 @@ static int in_new(int fd, struct wasm_postcopy_in **out, char *err, size_t errle
 	/* Kernel accesses (WASI's fd_read into the memory) are served only with the
 	 * privilege to; without it, user mode only: wasm_memory_range faults a host call's
 	 * buffer in first. */
-	u = -1;
-	errno = EPERM;
+	bool user_only = false;
 #ifdef LODGE_TEST_HOOKS
 	/* the tests' unprivileged host: kernel accesses are not served */
 	const char *hook = getenv("LODGE_TEST_HOOK");
-	if (!hook || strcmp(hook, "uffd-user-mode"))
+	user_only = hook && !strcmp(hook, "uffd-user-mode");
 #endif
-		u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (u < 0 && (errno == EPERM || errno == EACCES))
-		u = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (u < 0 || ioctl(u, UFFDIO_API, &api) < 0) {
-		r = -errno;
+	u = snap_userfaultfd(user_only, &api);
+	if (u < 0) {
 		snprintf(err, errlen,
 			 "post-copy needs userfaultfd(2), which this host refuses (%s): migrate "
 			 "without post-copy",
-			 strerror(-r));
-		if (u >= 0)
-			close(u);
-		return r;
+			 strerror(-u));
+		return u;
 	}
 	in = core_calloc(1, sizeof(*in));
 	if (!in) {

@@ -137,12 +137,9 @@ int wasm_precopy_start(struct wasm_instance *inst, struct wasm_precopy **out, ch
 	sbuf_put_u32(&t->batch, 0);
 	/* kernel accesses too where allowed; else user mode only, which write-protect in
 	 * asynchronous mode does not need (the kernel resolves those faults itself) */
-	t->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (t->uffd < 0 && (errno == EPERM || errno == EACCES))
-		t->uffd =
-			(int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (t->uffd < 0 || ioctl(t->uffd, UFFDIO_API, &api) < 0) {
-		r = -errno;
+	t->uffd = snap_userfaultfd(false, &api);
+	if (t->uffd < 0) {
+		r = t->uffd;
 		snprintf(err, errlen,
 			 "cannot track the program's memory writes: userfaultfd(2) with "
 			 "asynchronous write-protect (Linux 6.7): %s",
