@@ -709,6 +709,13 @@ check2 jit-exn-atk-unwind-over 134 "lodge wasm: jit_exn_attack.wat: trap: call s
 check2 jit-exn-atk-fuel-exact 0 "10" -- --fuel 10 --invoke fuelthrow $ja2 10
 check2 jit-exn-atk-fuel-short 134 "lodge wasm: jit_exn_attack.wat: trap: fuel exhausted in function 18 (fuelthrow) at offset 0x3ee (jit_exn_attack.wat:188:10)" \
 	-- --fuel 9 --invoke fuelthrow $ja2 10
+# spin's loop (a try_table in a try_table) is entered by OSR at --jit-hot 100, fuel
+# running out inside it after that
+check jit.jit-exn-atk-osr 0 "12497500" -- --jit-hot 100 --invoke spin $ja2 5000
+check jit.jit-exn-atk-osr-fuel 134 "lodge wasm: jit_exn_attack.wat: trap: fuel exhausted in function 15 (spin) at offset 0x392 (jit_exn_attack.wat:163:55)" \
+	-- --jit-hot 100 --fuel 4999 --invoke spin $ja2 5000
+check jit-exn-atk-osr-fuel 134 "lodge wasm: jit_exn_attack.wat: trap: fuel exhausted in function 15 (spin) at offset 0x392 (jit_exn_attack.wat:163:55)" \
+	-- --no-jit --fuel 4999 --invoke spin $ja2 5000
 export LODGE_TEST_HOOK=gc-stress
 check2 gc-stress-jit-exn-atk-refs 0 "24750" -- --invoke refs $ja2 100
 check2 gc-stress-jit-exn-atk-deep 0 "45150" -- --invoke deep $ja2 300
