@@ -727,6 +727,39 @@ check2 jit-exn-roots 0 "109907" -- --invoke roots $je 100
 export LODGE_TEST_HOOK=gc-stress
 check2 gc-stress-jit-exn-roots 0 "389707" -- --invoke roots $je 300
 unset LODGE_TEST_HOOK
+# attacks (jit_exn_attack.wat): pads below operand-stack temporaries, multi-value blocks,
+# v128/f64/externref payloads, return_call targets throwing, the stack limit tripping in
+# a handler while unwinding, GC refs across throws, throw_ref uncaught, fuel at throws
+ja2=jit_exn_attack.wat
+check2 jit-exn-atk-height 0 "422477104" -- --invoke height $ja2 200
+check2 jit-exn-atk-height-interp 0 "422477104" -- --invoke height_i $ja2 200
+check2 jit-exn-atk-multi 0 "166666666750000" -- --invoke multi $ja2 100000
+check2 jit-exn-atk-vpay 0 "6" -- --invoke vpay $ja2 5 9218868437227405313
+check2 jit-exn-atk-tail 0 "5008" -- --invoke tail $ja2 100
+check2 jit-exn-atk-deep 0 "500500" -- --invoke deep $ja2 1000
+check2 jit-exn-atk-refs 0 "79500" -- --invoke refs $ja2 200
+check2 jit-exn-atk-spin 0 "499500" -- --invoke spin $ja2 1000
+check2 jit-exn-atk-rethrow-uncaught 134 "lodge wasm: jit_exn_attack.wat: trap: uncaught exception in function 17 (rethrow_uncaught) at offset 0x3e4 (jit_exn_attack.wat:182:6)" \
+	-- --invoke rethrow_uncaught $ja2 3
+check2 jit-exn-atk-unwind-fits 0 "124230" -- --stack 96K --invoke deep2 $ja2 3030
+check2 jit-exn-atk-unwind-over 134 "lodge wasm: jit_exn_attack.wat: trap: call stack exhausted in function 19 (burn) at offset 0x41d (jit_exn_attack.wat:196:37)" \
+	-- --stack 96K --invoke deep2 $ja2 3040
+check2 jit-exn-atk-fuel-exact 0 "10" -- --fuel 10 --invoke fuelthrow $ja2 10
+check2 jit-exn-atk-fuel-short 134 "lodge wasm: jit_exn_attack.wat: trap: fuel exhausted in function 18 (fuelthrow) at offset 0x3ee (jit_exn_attack.wat:188:10)" \
+	-- --fuel 9 --invoke fuelthrow $ja2 10
+# spin's loop (a try_table in a try_table) is entered by OSR at --jit-hot 100, fuel
+# running out inside it after that
+check jit.jit-exn-atk-osr 0 "12497500" -- --jit-hot 100 --invoke spin $ja2 5000
+check jit.jit-exn-atk-osr-fuel 134 "lodge wasm: jit_exn_attack.wat: trap: fuel exhausted in function 15 (spin) at offset 0x392 (jit_exn_attack.wat:163:55)" \
+	-- --jit-hot 100 --fuel 4999 --invoke spin $ja2 5000
+check jit-exn-atk-osr-fuel 134 "lodge wasm: jit_exn_attack.wat: trap: fuel exhausted in function 15 (spin) at offset 0x392 (jit_exn_attack.wat:163:55)" \
+	-- --no-jit --fuel 4999 --invoke spin $ja2 5000
+export LODGE_TEST_HOOK=gc-stress
+check2 gc-stress-jit-exn-atk-refs 0 "24750" -- --invoke refs $ja2 100
+check2 gc-stress-jit-exn-atk-deep 0 "45150" -- --invoke deep $ja2 300
+unset LODGE_TEST_HOOK
+translated jit-exn-atk-translated "wasm:2:height wasm:0:thrower" -- --invoke height $ja2 3
+translated jit-exn-atk-tail-translated "wasm:10:tail wasm:8:tail_b wasm:7:tail_a" -- --invoke tail $ja2 5
 translated jit-exn-local-translated "wasm:5:local" -- --invoke local $je 10
 translated jit-exn-translated "wasm:7:mixed wasm:0:thrower wasm:1:relay" -- --invoke mixed $je 10
 translated jit-exn-rethrow-translated "wasm:13:rethrow wasm:12:catch_all_rethrow wasm:11:catch_rethrow" -- \
