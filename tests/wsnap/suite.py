@@ -1674,6 +1674,9 @@ def case_postcopy_hostile(what, jit_args):
                     rc, os.path.getsize(dout), err[-300:])
             return result(not why, name, why.strip("; "))
         ok = recv_exact(c, 2)
+        while ok == b"PG":  # progress frames ("PG", u64) while it restores the program
+            recv_exact(c, 8)
+            ok = recv_exact(c, 2)
         if ok != b"OK" or not miss:
             return result(False, name, "the switch: %r, %d pages missing" % (ok, len(miss)))
         s.close()  # the real source is out of it from here
