@@ -72,12 +72,15 @@ bg_in_ns() {
 }
 
 # start_server ADDR: the HTTP server and upload sink; sets $http and $up.
+# The last server's serve.out goes first: the new one's redirection happens in the
+# background job, which may run after the first look below.
 start_server() {
+	rm -f "$tmp/serve.out"
 	bg_in_ns python3 -u "$helper" serve "$1" "$tmp/www" >"$tmp/serve.out" 2>&1 &
 	pids="$pids $!"
 	http= up=
 	i=0
-	while [ $i -lt 300 ] && ! grep -q 'up=' "$tmp/serve.out"; do
+	while [ $i -lt 300 ] && ! grep -q 'up=' "$tmp/serve.out" 2>/dev/null; do
 		sleep 0.2
 		i=$((i + 1))
 	done
