@@ -163,7 +163,7 @@ work_order() {
 		sort -k1,1nr -k2,2n | awk '{ print $3 }'
 }
 
-# lane N: takes the next item of $q/todo until none is left; prints each item's output
+# lane N: takes the next item of $q/queue until none is left; prints each item's output
 # whole when it ends (and a line when it starts), under $q/lock so lanes do not interleave.
 lock() {
 	until mkdir "$q/lock" 2>/dev/null; do sleep 0.05; done
@@ -175,8 +175,8 @@ lane() {
 	one=$(mktemp)
 	while :; do
 		lock
-		item=$(sed -n 1p "$q/todo")
-		sed -i 1d "$q/todo"
+		item=$(sed -n 1p "$q/queue")
+		sed -i 1d "$q/queue"
 		[ -z "$item" ] || echo "== lane $1 starts $item"
 		unlock
 		[ -n "$item" ] || break
@@ -203,8 +203,8 @@ lane() {
 				run_suite "$(basename "$(dirname "$s")")"
 			done
 		else
-			work_order >"$q/todo"
-			echo "== $jobs lanes (LODGE_TEST_JOBS), longest first: $(tr '\n' ' ' <"$q/todo")"
+			work_order >"$q/queue"
+			echo "== $jobs lanes (LODGE_TEST_JOBS), longest first: $(tr '\n' ' ' <"$q/queue")"
 			n=1
 			while [ "$n" -le "$jobs" ]; do
 				lane "$n" &

@@ -1142,14 +1142,14 @@ def cmd_run(args):
 	jobs = int(os.environ.get("DIFF_JOBS") or min(os.cpu_count() or 1, 4))
 	failed = 0
 	with concurrent.futures.ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-		todo = [pool.submit(run_seed, args, harness, seed) for seed in parse_seeds(args.seeds)]
-		for f in todo:
+		futures = [pool.submit(run_seed, args, harness, seed) for seed in parse_seeds(args.seeds)]
+		for f in futures:
 			line, bad = f.result()
 			print(line)
 			failed += bad
 			sys.stdout.flush()
 			if bad and args.first_fail:
-				for rest in todo:
+				for rest in futures:
 					rest.cancel()
 				break
 	return 1 if failed else 0
