@@ -2839,7 +2839,7 @@ def part_core():
 
 
 def part_migrate():
-    """Live migration: stop and copy, pre-copy, post-copy (the suite wsnap-migrate)."""
+    """Live migration: stop and copy, pre-copy (the suite wsnap-migrate)."""
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_migrate(mode, args, handoff=False)
         case_migrate(mode, args, handoff=True)
@@ -2849,6 +2849,13 @@ def part_migrate():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
+    case_precopy_bandwidth()
+    case_handoff_stall(["--no-jit"])
+
+
+def part_postcopy():
+    """Post-copy live migration (the suite wsnap-postcopy)."""
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_postcopy(mode, args)
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
@@ -2857,8 +2864,6 @@ def part_migrate():
     case_postcopy_dest_ops(["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         case_postcopy_hostile(what, ["--no-jit"])
-    case_precopy_bandwidth()
-    case_handoff_stall(["--no-jit"])
 
 
 def part_replicate():
@@ -2872,12 +2877,14 @@ def part_replicate():
     case_replicate_slow_apply()
 
 
-PARTS = {"core": part_core, "migrate": part_migrate, "replicate": part_replicate}
+PARTS = {"core": part_core, "migrate": part_migrate, "postcopy": part_postcopy,
+         "replicate": part_replicate}
 
 
 def main():
-    """Every part, or the one WSNAP_PART names (make test runs the three as three suites,
-    wsnap, wsnap-migrate and wsnap-replicate, which its lanes run side by side)."""
+    """Every part, or the one WSNAP_PART names (make test runs the four as four suites,
+    wsnap, wsnap-migrate, wsnap-postcopy and wsnap-replicate, which its lanes run side
+    by side)."""
     if not os.access(LODGE, os.X_OK):
         print("FAIL: wsnap: %s not built" % LODGE)
         return
