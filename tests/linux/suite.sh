@@ -282,7 +282,7 @@ else
 	fail idle_trim "status $st, code memfd ${code_kb:-?} KiB resident after 5 s idle (want <= 256), trims=${trims:-none} after 15 s idle (want 1 or 2), ${busy_kb:-?} KiB after a busy loop (want 64 more)"
 fi
 
-# Too little RAM for the kernel's memory map (docs/INTERNALS.md, "64 MiB"): Debian's
+# Too little RAM for the kernel's memory map (docs/INTERNALS.md, "Small guests"): Debian's
 # kernel in 64 MiB panics in sparse_init before its console starts (QEMU's virt machine
 # the same), so the only word a user would get is the warning said before it runs; 256
 # MiB gets none. Both stopped by --timeout (124) before the kernel gets far.
