@@ -31,3 +31,19 @@ bench-host-start:
 	$(MAKE) MODE=release lodge build/release/daemon/service.wasm
 	python3 bench/host/start.py build/release/lodge build/release/daemon/service.wasm \
 		--starts $(START_N)
+
+# CPU of an idle default guest at its shell, this build against a reference binary
+# (bench/host/idle.py): both boot side by side, then CPU, host wakes and the guest's
+# timer interrupts over IDLE_SECS, IDLE_ROUNDS times; medians and this/reference ratios.
+#   make bench-host-idle IDLE_REF=/path/to/main/build/release/lodge
+IDLE_SECS	?= 30
+IDLE_ROUNDS	?= 3
+IDLE_MEM	?= 96
+
+.PHONY: bench-host-idle
+
+bench-host-idle:
+	@test -n "$(IDLE_REF)" || { echo "bench-host-idle: set IDLE_REF to the reference lodge binary"; exit 2; }
+	$(MAKE) MODE=release lodge
+	python3 bench/host/idle.py build/release/lodge $(IDLE_REF) guest-cache/out \
+		--secs $(IDLE_SECS) --rounds $(IDLE_ROUNDS) --mem $(IDLE_MEM)

@@ -2,8 +2,8 @@
 """Scale benchmark of the Lodge host (issue 10): many idle guests under one daemon.
 
 Starts a daemon on a private socket, creates and starts N idle busybox system guests
-(the default guest, --vm-mem MiB each: 96 by default, as Debian's kernel no longer boots
-in the issue's 64) and M idle Wasm services (tests/daemon/service.c with
+(the default guest, --vm-mem MiB each: 96 by default, as Debian's kernel cannot boot in
+the issue's 64) and M idle Wasm services (tests/daemon/service.c with
 "idle"), then measures:
   - per system guest: host memory beyond its touched guest RAM (process RSS minus the
     RSS of the guest-RAM mapping, from /proc/PID/smaps), and per Wasm service its RSS;
@@ -259,8 +259,9 @@ def main():
     ap.add_argument("--settle", type=float, default=30, help="seconds for VMs to go idle")
     ap.add_argument("--apiload", help="the C load generator (bench/host/apiload.c)")
     ap.add_argument("--vm-mem", type=int, default=96,
-                    help="MiB of RAM per system guest (Debian's 6.12 kernel panics in "
-                         "sparse_init below ~96: it reserves 32 MiB for its memory map)")
+                    help="MiB of RAM per system guest (96: the least in which Debian's "
+                         "6.12 kernel reaches its shell; it reserves ~72 MiB at boot, 32 "
+                         "for its memory map: docs/INTERNALS.md, 'Small guests')")
     ap.add_argument("--vm-start", choices=("boot", "restore"), default="boot")
     ap.add_argument("--hugepages", choices=("on", "off"),
                     help="the system guests' \"hugepages\" (default: the daemon's default)")

@@ -443,6 +443,28 @@ static int place_dtb(struct vm *vm, const struct boot_linux *b, const struct fdt
 	return r;
 }
 
+/* A riscv64 Linux kernel (5.17 on, SPARSEMEM_EXTREME) allocates the root table of its
+ * memory map in one block early in boot (mm/sparse.c memblocks_present): a pointer per
+ * root, for 2^(56-27) sections of 128 MiB at 4096 / sizeof(struct mem_section) a root,
+ * so 32 MiB when CONFIG_PAGE_EXTENSION makes that struct 32 bytes (Debian's kernel), 16
+ * MiB otherwise. Where the RAM after the kernel's image is too small for it and the
+ * kernel's other early allocations, it panics in sparse_init before its console starts:
+ * nothing is printed and the hart spins for good, so this is said before it runs (a
+ * warning: other kernels may need less). Debian's 6.12 failed so with 27 and 35 MiB
+ * after its image (--mem 64M, 72M) and got past it with 43 (80M; docs/INTERNALS.md). */
+#define LINUX_EARLY_NEED (40 * MiB)
+static void warn_small_ram(const struct vm *vm, uint64_t kernel_end, uint64_t next_used)
+{
+	uint64_t room = next_used > kernel_end ? next_used - kernel_end : 0;
+
+	if (room < LINUX_EARLY_NEED)
+		log_warn("--mem %llu MiB leaves %llu MiB after the kernel: a riscv64 Linux kernel "
+			 "takes 32 MiB of it for its memory map at boot, and panics before "
+			 "printing anything without it (Debian's kernel wants --mem 96M or more)",
+			 (unsigned long long)(vm->mem.size >> 20),
+			 (unsigned long long)(room >> 20));
+}
+
 int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 {
 	struct fdt_params fp = {.bootargs = b->cmdline};
@@ -476,6 +498,7 @@ int boot_load_linux(struct vm *vm, const struct boot_linux *b)
 	r = r ?: place_dtb(vm, b, &fp, dtb_pa);
 	if (r)
 		return r;
+	warn_small_ram(vm, kend, b->initrd ? fp.initrd_start : info_pa);
 	info = vm_ram_ptr(vm, info_pa, sizeof(*info));
 	*info = (struct fw_dynamic_info){.magic = FW_DYNAMIC_MAGIC,
 					 .version = 2,
