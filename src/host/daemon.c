@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -153,10 +152,13 @@ static int setup_group(struct daemon *d)
 	return 0;
 }
 
-/* One daemon a state directory: <state>/daemon.lock is flock'd while this daemon runs
- * and holds its pid. The lock goes with the process, so a killed daemon's file does not
- * block the next one. A second daemon stops here, before it touches the registry, the
- * cgroups or the socket. */
+/* One daemon a state directory: <state>/daemon.lock is write-locked while this daemon
+ * runs and holds its pid. The lock goes with the process, so a killed daemon's file does
+ * not block the next one. A process-associated (POSIX) lock, not flock: a guest or pool
+ * process cloned by the daemon holds a copy of the descriptor until it executes, and a
+ * flock (on the open file) would outlive a killed daemon for that long, refusing the next
+ * daemon. A second daemon stops here, before it touches the registry, the cgroups or the
+ * socket. */
 static int lock_state(struct daemon *d)
 {
 	char p[700], pid[32];
@@ -171,8 +173,9 @@ static int lock_state(struct daemon *d)
 			p, strerror(e));
 		return -e;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(fd, F_SETLK, &lk) < 0) {
+		int e = errno == EACCES ? EWOULDBLOCK : errno;
 		n = e == EWOULDBLOCK ? (int)pread(fd, pid, sizeof(pid) - 1, 0) : -1;
 		pid[n > 0 ? n : 0] = 0;
 		pid[strcspn(pid, "\n")] = 0;

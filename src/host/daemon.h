@@ -140,7 +140,7 @@ struct daemon {
 	struct cgroup_env cg;
 	char cg_instance[32]; /* "lodge.<hash of the state directory>" */
 	bool have_cgroups;
-	int state_lock; /* <state>/daemon.lock, flock'd while this daemon runs (or -1) */
+	int state_lock; /* <state>/daemon.lock, write-locked while this daemon runs (or -1) */
 	gid_t sock_gid;
 	struct guest *guests;
 	struct event_follower *event_followers;
