@@ -77,7 +77,7 @@ int exec_cache_create(struct hart *h)
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
 		size_t code = JIT_BUDGET / (h->env->nharts ? h->env->nharts : 1);
-		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, &bc->jit);
+		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, h, &bc->jit);
 		if (r == 0)
 			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;
 		else if (r != -ENOTSUP)

@@ -195,8 +195,10 @@ bool trig_page_watched(const struct hart *h, uint64_t va)
 }
 
 /* Recomputes the armed summaries after trigger i changed from `old` (its tdata1 and
- * tdata2 before). Decoded blocks are dropped at the next poll when an execute trigger
- * came, went or moved; the data TLB at once when a load/store trigger did. */
+ * tdata2 before). Decoded blocks are dropped at the next poll when any trigger came, went
+ * or moved (an execute trigger splits blocks; translated loads that read RAM without the
+ * TLB exist only while no load/store trigger is armed, cpu/jit); the data TLB at once
+ * when a load/store trigger did. */
 static void rearm(struct hart *h, unsigned i, const struct trigger *old)
 {
 	uint64_t t1 = h->trig[i].tdata1, o1 = old->tdata1;
@@ -217,7 +219,7 @@ static void rearm(struct hart *h, unsigned i, const struct trigger *old)
 	}
 	h->trig_exec = exec;
 	h->trig_mem = (uint8_t)mem;
-	if ((o1 | t1) & T_EXECUTE) {
+	if ((o1 | t1) & (T_EXECUTE | T_LOAD | T_STORE)) {
 		h->trig_flush = true;
 		__atomic_store_n(&h->poll_at, 0, __ATOMIC_RELAXED);
 	}

@@ -27,9 +27,10 @@ struct jit {
 	uintptr_t stub[JIT_STUBS]; /* shared stubs (entry, exit, chaining, slow paths) */
 	uint64_t blocks;
 	struct block_cache *bc;
-	FILE *perf_map; /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
-	bool fma;	/* the host has FMA3 (x86-64) */
-	bool bmi2;	/* the host has BMI2 (x86-64: rorx) */
+	const struct hart *hart; /* the hart whose code this is (its state at translation) */
+	FILE *perf_map;		 /* LODGE_PERF_MAP set: symbols for perf (/tmp/perf-PID.map) */
+	bool fma;		 /* the host has FMA3 (x86-64) */
+	bool bmi2;		 /* the host has BMI2 (x86-64: rorx) */
 };
 
 #if defined(__x86_64__)

@@ -20,7 +20,7 @@
 
 #if JIT_ARCH_SUPPORTED
 
-int jit_create(size_t size, struct block_cache *bc, struct jit **out)
+int jit_create(size_t size, struct block_cache *bc, struct hart *h, struct jit **out)
 {
 	struct jit *j;
 	long n;
@@ -40,6 +40,7 @@ int jit_create(size_t size, struct block_cache *bc, struct jit **out)
 	if (err)
 		goto fail;
 	j->bc = bc;
+	j->hart = h;
 	n = jit_arch_stubs(j, j->staging, JIT_WINDOW, (uintptr_t)j->buf.rx);
 	err = n < 0 ? -ENOSPC : jitbuf_write(&j->buf, 0, j->staging, (size_t)n);
 	if (err)
@@ -124,9 +125,9 @@ int jit_run(struct jit *j, struct hart *h, const void *code, uint64_t *icount)
 
 #else /* no translator for this host: the interpreter runs everything */
 
-int jit_create(size_t size, struct block_cache *bc, struct jit **out)
+int jit_create(size_t size, struct block_cache *bc, struct hart *h, struct jit **out)
 {
-	(void)size, (void)bc;
+	(void)size, (void)bc, (void)h;
 	*out = NULL;
 	return -ENOTSUP;
 }

@@ -30,9 +30,9 @@ enum jit_exit {
 /* The default number of dispatcher entries after which a block is translated. */
 #define JIT_HOT_DEFAULT 32
 
-/* Creates a code buffer of `size` bytes for the hart whose block cache is bc. Returns 0, -ENOMEM,
+/* Creates a code buffer of `size` bytes for hart h, whose block cache is bc. Returns 0, -ENOMEM,
  * or -ENOTSUP when there is no JIT for this host architecture (the interpreter runs everything). */
-int jit_create(size_t size, struct block_cache *bc, struct jit **out)
+int jit_create(size_t size, struct block_cache *bc, struct hart *h, struct jit **out)
 	__attribute__((warn_unused_result));
 void jit_destroy(struct jit *j);
 

@@ -25,17 +25,19 @@
  * not loaded at entry.
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
- * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow), or after a
- * store while the dirty log is on (mmu_store_hook): the write TLB never maps a page that
- * holds decoded code or a watched word, so stores need no test of the page's flags
- * otherwise. A block ends by chaining:
- * it polls when due (icount against h->poll_at), else goes to the next block's code: by a
- * direct jump once linked (chain_to), which holds only while h->link_epoch is what it was
- * when the jump was made; else by a lookup in the same pc -> block table the interpreter
- * uses (inline at each exit, so the host predicts each jump by its own address), or back
- * to the dispatcher through a shared stub. Every flush of that table (fence.i, sfence.vma,
- * satp, stores to code) bumps the epoch, so dropping the table entries is still all
- * invalidation needs.
+ * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow). A block
+ * translated while data accesses are untranslated (the bare regime: M-mode, or satp
+ * Bare) reads RAM with a bounds check instead of the TLB test, behind a guard at its
+ * entry that hands the block to the interpreter in any other regime (load_fast). A
+ * stub is also called after a store while the dirty log is on (mmu_store_hook): the
+ * write TLB never maps a page that holds decoded code or a watched word, so stores need
+ * no test of the page's flags otherwise. A block ends by chaining: it polls when due (icount
+ * against h->poll_at), else goes to the next block's code: by a direct jump once linked (chain_to),
+ * which holds only while h->link_epoch is what it was when the jump was made; else by a lookup in
+ * the same pc -> block table the interpreter uses (inline at each exit, so the host predicts each
+ * jump by its own address), or back to the dispatcher through a shared stub. Every flush of that
+ * table (fence.i, sfence.vma, satp, stores to code) bumps the epoch, so dropping the table entries
+ * is still all invalidation needs.
  */
 #include "cpu/jit/arch.h"
 
@@ -48,7 +50,9 @@
 #include "cpu/atomics.h"
 #include "cpu/block.h"
 #include "cpu/csr.h"
+#include "core/gmem.h"
 #include "cpu/decode.h"
+#include "cpu/env.h"
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
 #include "cpu/hart.h"
@@ -97,7 +101,7 @@ enum {
 };
 _Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
 
-enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT, COLD_EXIT };
+enum cold_kind { COLD_LOAD, COLD_STORE, COLD_HOOK, COLD_INTERP, COLD_FAULT, COLD_EXIT, COLD_GUARD };
 
 struct cold {
 	enum cold_kind kind;
@@ -114,6 +118,7 @@ struct tr {
 	uintptr_t entry; /* block start: loads the cached registers */
 	uintptr_t body;	 /* after the loads: where a block looping onto itself returns */
 	bool loops;	 /* the block's last op branches to its start */
+	bool bare;	 /* loads read RAM directly (bare_loads) behind a guard at entry */
 	int8_t host[33]; /* host register caching each guest register, or -1 */
 	uint64_t dirty;	 /* cached registers changed since loaded */
 	/* Side exits whose target is a later op of the block jump there in line: inner[i]
@@ -630,6 +635,42 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 	return c;
 }
 
+/* Whether the block's loads may read guest RAM directly, without the TLB: while the
+ * hart's data accesses are untranslated (the bare regime, as when the block is
+ * translated: a guard at entry checks it), no load/store trigger is armed (arming one
+ * drops all translations, cpu/trigger.c) and RAM is not being fetched by post-copy
+ * migration, a load from RAM needs only the bounds check. RAM must lie where its bounds
+ * fit the 32-bit immediates (below 2 GiB from at most 0x80000000). */
+static bool bare_loads(const struct hart *h)
+{
+	return h && h->dtlb == h->tlb[REGIME_BARE][TLB_R] && !h->trig_mem &&
+	       !__atomic_load_n(&h->env->mem->postcopy, __ATOMIC_RELAXED) &&
+	       h->ram_base <= 0x80000000u && h->ram_size >= 8 && h->ram_size <= 0x7fffffffu;
+}
+
+/* The host address of a load of `size` bytes at va in rax: in the register returned, or
+ * a jump to a stub (with va still in rax). In the bare regime (t->bare)
+ *	lea rdx, [rax - ram_base]; cmp rdx, ram_size - size; ja slow	in RAM
+ *	add rdx, [rbp + ram]						host address
+ * (a misaligned load reads the same bytes as mmu_load's, RAM being contiguous), else the
+ * TLB test (tlb_fast). */
+static struct cold *load_fast(struct tr *t, unsigned size, unsigned idx, int *reg)
+{
+	struct x86_emit *e = &t->e;
+	const struct hart *h = t->j->hart;
+
+	if (!t->bare) {
+		*reg = RAX;
+		return tlb_fast(t, false, size, COLD_LOAD, idx);
+	}
+	x86_insn(e, 0, true, 0x8d, RDX, x86_m(RAX, (int32_t) - (int64_t)h->ram_base), false);
+	x86_alu_imm(e, true, X86_CMP, x86_r(RDX), (int32_t)(h->ram_size - size));
+	struct cold *c = add_cold(t, COLD_LOAD, idx, x86_jcc_fwd(e, X86_CC_A));
+	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, ram)));
+	*reg = RDX;
+	return c;
+}
+
 /* After a store to host address rax: while the dirty log is on, mmu_store_hook logs the
  * page (a clean page is flagged GMEM_PAGE_TRACK). The write TLB never maps a page holding
  * decoded code or a watched word (cpu/mmu.c), so nothing else needs the hook here.
@@ -672,9 +713,10 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 	struct x86_emit *e = &t->e;
 	unsigned size = load_info(o->kind) & 15;
 	int dst = (o->rd < 32 && t->host[o->rd] >= 0) ? t->host[o->rd] : RAX;
+	int at;
 
 	eff_addr(t, o);
-	struct cold *c = tlb_fast(t, false, size, COLD_LOAD, idx);
+	struct cold *c = load_fast(t, size, idx, &at);
 	/* movsx r64, m8 / m16; movsxd r64, m32; mov r64, m64; movzx r32, m8 / m16; mov r32, m32 */
 	static const struct {
 		unsigned opc;
@@ -682,7 +724,7 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 	} enc[] = {{0x0fbe, true},  {0x0fbf, true},  {0x63, true}, {0x8b, true},
 		   {0x0fb6, false}, {0x0fb7, false}, {0x8b, false}};
 	_Static_assert(OP_LWU - OP_LB == 6, "loads are consecutive in ops.def");
-	x86_insn(e, 0, enc[o->kind - OP_LB].w, enc[o->kind - OP_LB].opc, dst, x86_m(RAX, 0), false);
+	x86_insn(e, 0, enc[o->kind - OP_LB].w, enc[o->kind - OP_LB].opc, dst, x86_m(at, 0), false);
 	c->back = x86_here(e);
 	if (dst == RAX)
 		put(t, o->rd, RAX);
@@ -758,11 +800,12 @@ static void emit_fload(struct tr *t, const struct op *o, unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 	bool single = o->kind == OP_FLW;
+	int at;
 
 	fs_check(t, idx);
 	eff_addr(t, o);
-	struct cold *c = tlb_fast(t, false, single ? 4 : 8, COLD_LOAD, idx);
-	x86_insn(e, 0, !single, 0x8b, RAX, x86_m(RAX, 0), false);
+	struct cold *c = load_fast(t, single ? 4 : 8, idx, &at);
+	x86_insn(e, 0, !single, 0x8b, RAX, x86_m(at, 0), false);
 	c->back = x86_here(e); /* the stub joins with the value in rax */
 	if (single) {	       /* NaN-box */
 		x86_mov_imm(e, RDX, 0xffffffff00000000ull);
@@ -1351,6 +1394,10 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	case COLD_FAULT: /* the helper took the exception */
 		fault = c->jump;
 		break;
+	case COLD_GUARD: /* not in the bare regime: the interpreter runs the block */
+		x86_alu_imm(e, true, X86_ADD, x86_r(R12), t->b->n);
+		exit_interp(t, 0);
+		return;
 	case COLD_EXIT: /* a side exit taken: the ops after it did not run */
 		writeback(t, c->dirty);
 		x86_alu_imm(e, true, X86_SUB, x86_r(R12), (int32_t)(t->b->n - 1 - c->idx));
@@ -1401,6 +1448,13 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	find_inner(t, n);
 
 	t->entry = x86_here(e);
+	t->bare = bare_loads(j->hart);
+	if (t->bare) { /* cmp dword [rbp + dtlb], low half of &tlb[REGIME_BARE][TLB_R] */
+		const struct tlb_entry *bare = j->hart->tlb[REGIME_BARE][TLB_R];
+		x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, dtlb)),
+			    (int32_t)(uint32_t)(uintptr_t)bare);
+		add_cold(t, COLD_GUARD, 0, x86_jcc_fwd(e, X86_CC_NE));
+	}
 	uint64_t set_first = t->loops ? 0 : written_first(t, n);
 	for (unsigned g = 1; g < 32; g++)
 		if (t->host[g] >= 0 && !(GLOBAL_MASK & (1ull << g)) && !(set_first & (1ull << g)))
