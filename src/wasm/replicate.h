@@ -93,6 +93,11 @@ int wasm_standby_create(int fd, bool auto_failover, unsigned heartbeat_ms,
 int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const char *path,
 		     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Its own copies of the program's directories (wasi_mirror_create; taken, freed with
+ * s). Without them the program must have no directories. Before wasm_standby_run. */
+struct wasi_mirror;
+void wasm_standby_set_dirs(struct wasm_standby *s, struct wasi_mirror *m);
+
 /* Any thread: take over now (the stream, if alive, is cut). */
 void wasm_standby_failover(struct wasm_standby *s);
 
