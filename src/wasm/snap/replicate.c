@@ -822,7 +822,7 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 	struct stage st = {0};
 	struct sbuf committed = {0};
 	char why[300] = "";
-	bool have = false;
+	bool have = false, refused = false;
 	uint32_t type;
 	uint8_t *p = NULL;
 	size_t len;
@@ -881,6 +881,7 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 					 r == -EPIPE || r == -ECONNRESET || r == -ENODATA
 						 ? "the stream ended"
 						 : strerror(-r));
+			refused = r == -EINVAL; /* a damaged section */
 			break;
 		}
 		r = on_section(s, in, &st, &committed, &have, type, p, len, why, sizeof(why));
@@ -888,8 +889,10 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 		p = NULL;
 		if (r == 0) /* a section taken: the checkpoint it belongs to goes on */
 			standby_progress(s, st.epoch);
-		if (r < 0)
+		if (r < 0) {
+			refused = true;
 			break;
+		}
 		if (r == 2) {
 			sbuf_fini(&st.pages);
 			sbuf_fini(&st.state);
@@ -912,8 +915,12 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 			 why);
 		return -ECONNABORTED;
 	}
-	log_info("standby: replication stopped after checkpoint %llu: %s",
-		 (unsigned long long)wasm_standby_committed(s), why);
+	if (refused) /* the primary is told by the stream's end; the user by this line */
+		log_warn("standby: %s: keeping checkpoint %llu", why,
+			 (unsigned long long)wasm_standby_committed(s));
+	else
+		log_info("standby: replication stopped after checkpoint %llu: %s",
+			 (unsigned long long)wasm_standby_committed(s), why);
 	if (!s->auto_failover) {
 		pthread_mutex_lock(&s->lock);
 		while (!s->failover)
