@@ -61,8 +61,9 @@ int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_i
 /* Replication (wasm/replicate.h): while `hold` is set, what the program writes with
  * fd_write to the caller's fds (stdio: guest fds 0-2 and their renumbered copies) goes to
  * hold(opaque, host fd, iov, cnt) instead of the host fd, which returns the bytes it took
- * (the program sees them written) or -errno. NULL ends it. Writes to files and sockets
- * WASI opened itself are not held: replication refuses programs that have any. */
+ * (the program sees them written) or -errno. NULL ends it. Writes to files WASI opened
+ * itself are not held (they are the program's disk: wasi_journal_begin records them);
+ * replication refuses programs with sockets of their own. */
 struct iovec;
 typedef long (*wasi_hold_fn)(void *opaque, int host, const struct iovec *iov, int cnt);
 void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque);
