@@ -2202,6 +2202,77 @@ def case_replicate_damaged(how):
     result(not why, name, why.strip("; "))
 
 
+ACCEPTS_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_accept"
+    (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory 1)
+  (data (i32.const 200) "up\\n")
+  (func (export "_start")
+    (drop (call $accept (i32.const 0) (i32.const 0) (i32.const 300)))
+    (loop $l
+      (i32.store (i32.const 0) (i32.const 200))
+      (i32.store (i32.const 4) (i32.const 3))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (i64.store (i32.const 32) (i64.const 0))
+      (i32.store8 (i32.const 40) (i32.const 0))
+      (i32.store (i32.const 48) (i32.const 1))
+      (i64.store (i32.const 56) (i64.const 20000000))
+      (i64.store (i32.const 64) (i64.const 0))
+      (i32.store16 (i32.const 72) (i32.const 0))
+      (drop (call $poll (i32.const 32) (i32.const 96) (i32.const 1) (i32.const 128)))
+      (br $l))))
+"""
+
+
+def case_replicate_socket():
+    """A program with a socket of its own (accepted on the listening socket it was given
+    as stdin) is not replicated: 409 saying it is a socket, and it runs on."""
+    name = "wsnap.replicate.socket"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        wat, sock, out = (os.path.join(d, x) for x in ("accepts.wat", "a.sock", "a.out"))
+        with open(wat, "w") as f:
+            f.write(ACCEPTS_WAT)
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        with open(out, "w") as fo:
+            p = subprocess.Popen([LODGE, "wasm", "--api", sock, wat], stdin=ls.fileno(),
+                                 stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(p)
+        conn = socket.create_connection(ls.getsockname())
+        ls.close()
+        if not wait_file_lines(out, 2, 60, p):
+            return result(False, name, "no output: " + p.stderr.read().decode()[-300:])
+        port = free_port()
+        sb = subprocess.Popen([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        if not wait_listen(port):
+            why += "; the standby does not listen"
+        st, body = api(sock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % port, "interval_ms": 50})
+        if st != 409 or "has a socket" not in str(body):
+            why += "; PUT /replicate: %s %s" % (st, body)
+        n = open(out).read().count("\n")
+        if not wait_file_lines(out, n + 3, 30, p):
+            why += "; it did not run on"
+        conn.close()
+    finally:
+        for q in procs:
+            if q.poll() is None:
+                q.kill()
+            q.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_replicate_refusals():
     """Replication that cannot be: a standby whose --dir is not empty (exit 125, one
     line); a program whose --dir holds a socket: 409 naming it, it runs on; a program
@@ -3196,6 +3267,7 @@ def part_replicate():
     case_replicate_dir("jit", ["--jit-eager"], 2)
     for what in ("dotdot", "absolute", "symlink", "length", "offset"):
         case_replicate_dir_hostile(what)
+    case_replicate_socket()
 
 
 PARTS = {"core": part_core, "migrate": part_migrate, "replicate": part_replicate}
@@ -3270,6 +3342,7 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR"):
         case_replicate_dir("jit", ["--jit-eager"], 2)
     for what in ("dotdot", "absolute", "symlink", "length", "offset"):
         case_replicate_dir_hostile(what)
+    case_replicate_socket()
 elif os.environ.get("WSNAP_ONLY_REPLICATE"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)

@@ -484,6 +484,12 @@ int wasm_replicate_start(struct wasm_instance *inst, struct wasi *w,
 	struct wasm_repl *rp;
 	int r;
 
+	r = wasi_journal_check(w, err, errlen); /* before any memory is sent */
+	if (r) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
 	rp = core_calloc(1, sizeof(*rp));
 	if (!rp) {
 		if (fd >= 0)

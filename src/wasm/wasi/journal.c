@@ -214,37 +214,48 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 	return rc;
 }
 
+/* What refuses replication in w's fd table; w->lock held. */
+static int check_locked(const struct wasi *w, char *err, size_t errlen)
+{
+	if (w->threads)
+		return jfail(err, errlen, -EOPNOTSUPP, "%s",
+			     "the program uses wasi-threads: it is not replicated");
+	for (int i = 0; i < w->nfds; i++) {
+		const struct wasi_fd *f = &w->fds[i];
+		if (f->host < 0 || !f->own)
+			continue;
+		if (f->type == FT_STREAM || f->type == FT_DGRAM)
+			return jfail(err, errlen, -EOPNOTSUPP,
+				     "the program has a socket (fd %d): sockets are not replicated "
+				     "(what it sends would reach the outside before a checkpoint "
+				     "covers it)",
+				     i);
+		if (!f->preopen && !f->path)
+			return jfail(err, errlen, -EOPNOTSUPP,
+				     "fd %d: where the program opened it is unknown", i);
+	}
+	return 0;
+}
+
+int wasi_journal_check(struct wasi *w, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->lock);
+	rc = check_locked(w, err, errlen);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
 int wasi_journal_begin(struct wasi *w, size_t max, struct sbuf *first, char *err, size_t errlen)
 {
 	uint8_t *buf = NULL;
-	int rc = 0;
+	int rc;
 
 	pthread_mutex_lock(&w->lock);
-	if (w->threads) {
-		rc = jfail(err, errlen, -EOPNOTSUPP, "%s",
-			   "the program uses wasi-threads: it is not replicated");
+	rc = check_locked(w, err, errlen);
+	if (rc)
 		goto out;
-	}
-	for (int i = 0; i < w->nfds; i++) {
-		const struct wasi_fd *f = &w->fds[i];
-		char n[16];
-		snprintf(n, sizeof(n), "%d", i);
-		if (f->host < 0 || !f->own)
-			continue;
-		if (f->type == FT_STREAM || f->type == FT_DGRAM) {
-			rc = jfail(err, errlen, -EOPNOTSUPP,
-				   "the program has a socket (fd %s): sockets are not replicated "
-				   "(what it sends would reach the outside before a checkpoint "
-				   "covers it)",
-				   n);
-			goto out;
-		}
-		if (!f->preopen && !f->path) {
-			rc = jfail(err, errlen, -EOPNOTSUPP,
-				   "fd %s: where the program opened it is unknown", n);
-			goto out;
-		}
-	}
 	buf = core_alloc(J_DATA_MAX);
 	if (!buf) {
 		rc = jfail(err, errlen, -ENOMEM, "out of memory");

@@ -80,6 +80,10 @@ bool wasi_has_own_fds(const struct wasi *w);
  * the records since begin or the last take to out: 0, or -EFBIG (more than max) /
  * -ENOMEM with err. end stops recording. */
 struct sbuf;
+/* Whether w can be replicated now (the refusals of begin but those of its directories'
+ * content): 0 or -EOPNOTSUPP with err. */
+int wasi_journal_check(struct wasi *w, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 int wasi_journal_begin(struct wasi *w, size_t max, struct sbuf *first, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 int wasi_journal_take(struct wasi *w, struct sbuf *out, char *err, size_t errlen)
