@@ -2295,12 +2295,6 @@ def case_replicate_refusals():
         procs.append(c)
         if not wait_file_lines(out, 3, 60, c):
             return result(False, name, "no output: " + c.stderr.read().decode()[-300:])
-        # a standby whose --dir is not empty: one line, 125, before it listens
-        r = subprocess.run([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % free_port(),
-                            "--dir", d + "::."], capture_output=True, timeout=60)
-        err = r.stderr.decode()
-        if r.returncode != 125 or "not empty" not in err or err.count("\n") != 1:
-            why += "; a standby given a --dir that is not empty: %s %r" % (r.returncode, err)
         # its directory holds its control socket, a special file: 409, named
         port = free_port()
         sb = subprocess.Popen([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % port,
@@ -2332,6 +2326,12 @@ def case_replicate_refusals():
         if st != 502 or sb.returncode != 125 or "not a replication stream" not in err:
             why += "; a migration to a standby: %s %s; %s %r" % (st, body, sb.returncode,
                                                                  err[-300:])
+        # a standby whose --dir is not empty: one line, 125, before it listens
+        r = subprocess.run([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % free_port(),
+                            "--dir", d + "::."], capture_output=True, timeout=60)
+        err = r.stderr.decode()
+        if r.returncode != 125 or "not empty" not in err or err.count("\n") != 1:
+            why += "; a standby given a --dir that is not empty: %s %r" % (r.returncode, err)
         # a standby without the program's directory: it refuses checkpoint 0, saying so
         d2 = os.path.join(d, "two")
         os.makedirs(d2)
