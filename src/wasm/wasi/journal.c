@@ -24,9 +24,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define J_DATA_MAX  (1u << 20) /* the bytes of one record; longer writes are split */
-#define J_MAX_FILES 4096u      /* the standby's open files and directories */
-#define J_MAX_DEPTH 256	       /* directory levels copied at checkpoint 0 */
+#define J_DATA_MAX  (1u << 20)	  /* the bytes of one record; longer writes are split */
+#define J_MAX_FILES 4096u	  /* the standby's open files and directories */
+#define J_MAX_DEPTH 256		  /* directory levels copied at checkpoint 0 */
+#define J_TREE_MAX  (1024u << 20) /* checkpoint 0's records (the directories' content) */
 
 /* the open flags a record may carry */
 #define J_OFLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_NOFOLLOW)
@@ -164,14 +165,15 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 		} else if (S_ISREG(st.st_mode)) {
 			int f = openat(dirfd(dir), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			uint64_t off = 0;
-			ssize_t n;
+			ssize_t n = 0;
 			if (f < 0) {
 				rc = jfail(err, errlen, -errno, "%s/%s: cannot open it", host,
 					   path);
 				break;
 			}
 			put_rec(b, J_TFILE, 0, 0, (uint64_t)k, 0, path, NULL, NULL, 0);
-			while ((n = pread(f, buf, J_DATA_MAX, (off_t)off)) > 0) {
+			while (b->len <= J_TREE_MAX &&
+			       (n = pread(f, buf, J_DATA_MAX, (off_t)off)) > 0) {
 				put_rec(b, J_TFILE, 0, 0, (uint64_t)k, off, path, NULL, buf,
 					(size_t)n);
 				off += (uint64_t)n;
@@ -207,6 +209,11 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 		}
 		if (b->err)
 			rc = jfail(err, errlen, -ENOMEM, "%s: out of memory", host);
+		else if (!rc && b->len > J_TREE_MAX)
+			rc = jfail(err, errlen, -EFBIG,
+				   "the program's directories hold more than %u MiB: too much to "
+				   "copy to a standby at once",
+				   J_TREE_MAX >> 20);
 	}
 	if (!rc && errno)
 		rc = jfail(err, errlen, -errno, "%s/%s: cannot read the directory", host, rel);

@@ -485,7 +485,8 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 	}
 	if (n < 0)
 		return wasi_errno(errno);
-	if (write && n > 0 && f->own && f->type == FT_FILE) { /* replication (journal.c) */
+	if (write && n > 0 && f->own && f->type == FT_FILE &&
+	    __atomic_load_n(&c->w->jon, __ATOMIC_ACQUIRE)) { /* replication (journal.c) */
 		off_t at = positioned ? (off_t)c->a[3] : lseek(f->host, 0, SEEK_CUR) - n;
 		wasi_jrec_write(c->w, f->jid, (uint64_t)at, iov, cnt, (size_t)n);
 	}
