@@ -501,14 +501,6 @@ void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque)
 	__atomic_store_n(&w->hold, hold, __ATOMIC_RELEASE);
 }
 
-bool wasi_has_own_fds(const struct wasi *w)
-{
-	for (int i = 0; i < w->nfds; i++)
-		if (w->fds[i].host >= 0 && w->fds[i].own)
-			return true;
-	return false;
-}
-
 static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 {
 	struct wasi_fd f;

@@ -67,8 +67,6 @@ int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_i
 struct iovec;
 typedef long (*wasi_hold_fn)(void *opaque, int host, const struct iovec *iov, int cnt);
 void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque);
-/* Whether WASI opened files, directories or sockets of its own for the program. */
-bool wasi_has_own_fds(const struct wasi *w);
 
 /* Replication of the program's directories (journal.c), the program parked (in no WASI
  * call) for begin, take and end. begin appends checkpoint 0's records to `first`: the
