@@ -250,6 +250,10 @@ static void usage(FILE *f)
 		"                       there (PUT /replicate on the primary's --api): keep its\n"
 		"                       last checkpoint, and go on with it once the primary's\n"
 		"                       stream ends and PUT /failover comes on --api\n"
+		"                       With --standby, --dir HOST::GUEST (one per directory of\n"
+		"                       the primary's, in its order, with its GUEST names):\n"
+		"                       empty directories that receive copies of the primary's\n"
+		"                       as of each checkpoint, the program's once it takes over\n"
 		"  --failover auto[:MS]  take over as soon as the stream ends or is silent for\n"
 		"                       MS (default 2000); manual (the default) waits\n"
 		"                       With --incoming or --standby, --max-memory is the most\n"
@@ -487,8 +491,9 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 			return bad_usage("%s takes the module and its arguments from the "
 					 "snapshot, not '%s'",
 					 what, argv[i]);
-		if (o->invoke || o->ndirs || o->nenv || o->lim.fuel || o->lim.stack_size ||
-		    (o->lim.max_memory && o->restore))
+		/* --standby --dir: its own copies of the primary's directories */
+		if (o->invoke || (o->ndirs && !o->standby) || o->nenv || o->lim.fuel ||
+		    o->lim.stack_size || (o->lim.max_memory && o->restore))
 			return bad_usage("%s takes --invoke, --dir, --env, --fuel, %sand --stack "
 					 "from the snapshot",
 					 what, o->restore ? "--max-memory " : "");
@@ -1932,29 +1937,40 @@ static int standby_receive(const struct wasm_opts *o, struct guestctl *g, struct
 			   size_t peerlen, char *err, size_t errlen)
 {
 	struct wasm_standby *s;
+	struct wasi_mirror *m = NULL;
 	int c, r;
 
+	/* its directories are checked (empty) before anything comes */
+	r = wasi_mirror_create(o->ndirs, o->dirs, &m, err, errlen);
+	if (r)
+		return r;
 	if (o->ctl.incoming) {
 		r = guestctl_incoming(g, &c, peer, peerlen);
-		if (r)
+		if (r) {
+			wasi_mirror_destroy(m);
 			return r;
+		}
 		if (!o->seccomp)
 			snap_stream_sockopts(c);
 	} else {
 		snprintf(peer, peerlen, "%s", o->incoming);
 		fprintf(stderr, "lodge: standby: listening on %s\n", o->incoming);
 		c = snap_stream_accept(o->incoming, err, errlen);
-		if (c < 0)
+		if (c < 0) {
+			wasi_mirror_destroy(m);
 			return c;
+		}
 	}
 	migrate_path(o, "standby", path, plen);
 	r = wasm_precopy_in_init(pin, incoming_room(o));
 	r = r ?: wasm_standby_create(c, o->failover_auto, o->heartbeat_ms, &s);
 	if (r) {
 		snprintf(err, errlen, "out of memory");
+		wasi_mirror_destroy(m);
 		close(c);
 		return r;
 	}
+	wasm_standby_set_dirs(s, m);
 	pthread_mutex_lock(&ctl->rlock);
 	ctl->standby = s;
 	pthread_mutex_unlock(&ctl->rlock);
@@ -2043,6 +2059,12 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 #ifdef LODGE_TEST_HOOKS
 		snap_stream_test_slow_step();
 #endif
+	}
+	if (o->standby) { /* the program's directories are this standby's copies */
+		static const char *hosts[MAX_OPTS];
+		for (int i = 0; i < o->ndirs; i++)
+			hosts[i] = o->dirs[i].host;
+		wasi_restore_dirs(o->ndirs, hosts);
 	}
 	rc = wasm_snapshot_open(file, o->restore ? 0 : o->lim.max_memory, &snap, err, sizeof(err));
 	if (o->incoming)

@@ -713,6 +713,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 			if (!strcmp(json_str(c, "failover", "manual"), "auto"))
 				arg(a, "--failover=auto");
 			arg_paths(a, c, "disks", "--standby-disk", p, "disk", "");
+			/* a Wasm standby's copies of the primary's directories */
+			arg_paths(a, c, "dirs", "--dir", p, "dir", "");
 		} else {
 			arg(a, "--incoming=control");
 			arg_paths(a, c, "disks", "--incoming-disk", p, "disk",

@@ -133,6 +133,8 @@ enum snap_stream_type {
 				    * SNAP_STREAM_POSTCOPY */
 	SNAP_SEC_DISCARD = 0x10c,  /* u64 pages, then one bit per page (u64 words): the pages
 				    * still to come, sent at the pause before the harts */
+	SNAP_SEC_FSJ = 0x10d,	   /* Wasm replication: the next bytes of a checkpoint's directory
+				    * records (wasm/wasi/journal.c) */
 };
 #define SNAP_STREAM_COMMITTED 0x4b43 /* "CK", u16, then u64 checkpoint: the standby has it */
 #define SNAP_STREAM_ACK	      0x4b4f /* "OK", u16: the destination runs the machine */

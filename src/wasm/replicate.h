@@ -10,9 +10,10 @@
  * checkpoint and commits it only once it arrived whole; when the primary's stream ends it
  * takes over from the last committed one: at once (automatic failover) or when asked to.
  *
- * The stream: the migration stream's header, REPLICATE (u32 version 1, u32 interval in
- * ms, u32 0: no disks; first, where a system VM's stream has MACHINE), then checkpoints:
- * EPOCH n, PAGES (wasm/precopy.h), FILE (the state file's bytes), COMMIT (u64 n, u32
+ * The stream: the migration stream's header, REPLICATE (u32 version 3, u32 interval in
+ * ms, u32 0; first, where a system VM's stream has MACHINE), then checkpoints: EPOCH n,
+ * PAGES (wasm/precopy.h), FSJ (the program's directory records, wasm/wasi/journal.c:
+ * checkpoint 0's carry their whole content), FILE (the state file's bytes), COMMIT (u64 n, u32
  * sections since EPOCH, u32 CRC-32 of their payloads), each answered "CK" and u64 n; DONE
  * when the program ended on the primary.
  */
@@ -57,13 +58,13 @@ struct wasm_repl_hooks {
 
 struct wasm_repl;
 
-/* Starts replicating inst (run through WASI w, which must have no files, directories
- * or sockets of its own) to dest ("HOST:PORT"; over the connected socket fd >= 0
- * instead, taken), every interval_ms: sends the first checkpoint (the memory pre-copied
- * while the program runs) and returns once the standby acknowledged it; a thread of its
- * own takes the next ones. `path`: a file for the state at each checkpoint. Returns 0
- * with *out, or -errno with one line in err (-EOPNOTSUPP: this program or host cannot be
- * replicated); the program then runs on as before. Worker thread. */
+/* Starts replicating inst (run through WASI w, which must have no sockets of its own
+ * nor wasi-threads; its directories go with it, wasi_journal_begin) to dest ("HOST:PORT"; over the
+ * connected socket fd >= 0 instead, taken), every interval_ms: sends the first checkpoint (the
+ * memory pre-copied while the program runs) and returns once the standby acknowledged it; a thread
+ * of its own takes the next ones. `path`: a file for the state at each checkpoint. Returns 0 with
+ * *out, or -errno with one line in err (-EOPNOTSUPP: this program or host cannot be replicated);
+ * the program then runs on as before. Worker thread. */
 int wasm_replicate_start(struct wasm_instance *inst, struct wasi *w,
 			 const struct wasm_repl_hooks *h, const char *dest, int fd,
 			 unsigned interval_ms, const char *path, struct wasm_repl **out, char *err,
@@ -92,6 +93,11 @@ int wasm_standby_create(int fd, bool auto_failover, unsigned heartbeat_ms,
  * so) or -errno with one line in err. */
 int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const char *path,
 		     char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Its own copies of the program's directories (wasi_mirror_create; taken, freed with
+ * s). Without them the program must have no directories. Before wasm_standby_run. */
+struct wasi_mirror;
+void wasm_standby_set_dirs(struct wasm_standby *s, struct wasi_mirror *m);
 
 /* Any thread: take over now (the stream, if alive, is cut). */
 void wasm_standby_failover(struct wasm_standby *s);

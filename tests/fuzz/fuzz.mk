@@ -21,12 +21,12 @@ FUZZ_OUT	:= build/fuzz
 FUZZ_FLAGS	:= -std=gnu11 -Isrc -D_GNU_SOURCE -DWASM_SWITCH_DISPATCH -g -O1 \
 		   -fno-omit-frame-pointer -fno-sanitize-recover=all
 # The engine is compiled once with coverage (fuzzer-no-link), the targets link it.
-FUZZ_ENGINE	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c)) src/core/alloc.c src/core/log.c
+FUZZ_ENGINE	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c)) src/core/alloc.c src/core/log.c src/core/sbuf.c
 FUZZ_ENGINE_OBJS := $(FUZZ_ENGINE:%.c=$(FUZZ_OUT)/obj/%.o)
 FUZZ_BINS	:= $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
 FUZZ_REPLAY_OBJS := $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c))
 FUZZ_REPLAY_OBJS := $(FUZZ_REPLAY_OBJS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o \
-		    $(BUILD)/src/core/log.o
+		    $(BUILD)/src/core/log.o $(BUILD)/src/core/sbuf.o
 FUZZ_REPLAYS	:= $(FUZZ_TARGETS:fuzz_%=$(BUILD)/fuzz/replay_%) $(BUILD)/fuzz/replay_wat
 
 .PHONY: fuzz fuzz-build fuzz-seeds

@@ -1029,6 +1029,82 @@ def t_daemon_wasm_replicate():
     result("daemon_wasm_replicate", why)
 
 
+def t_daemon_wasm_replicate_dir():
+    """lodge replicate of a WebAssembly guest with a directory (tests/wsnap/fsappend.wat:
+    a record appended to log.txt in its --dir, fd_sync'd, then printed; files renamed
+    over and unlinked, a directory made and removed): the standby is created with
+    --standby and a --dir of its own (empty); lodge kill src (SIGKILL), lodge failover
+    stby: the standby's copy of log.txt holds every record src's log showed, in order,
+    none torn or twice, and stby goes on appending from the next one (no FAIL: its files
+    match its memory)."""
+    name = "daemon_wasm_replicate_dir"
+    a, b = Daemon("dad"), Daemon("dbd")
+    why = ""
+    prog = os.path.join(tmp, "fsappend.wasm")
+    pd, sd = os.path.join(tmp, "repl-dir-src"), os.path.join(tmp, "repl-dir-stby")
+    if not shutil.which("wat2wasm"):
+        a.stop()
+        b.stop()
+        return print("SKIP: migrate.%s: wat2wasm missing (apt-get install wabt)" % name,
+                     flush=True)
+
+    def recs(text):
+        return [int(n) for n in re.findall(r"^rec (\d{9})$", text, re.M)]
+    try:
+        for x in (pd, sd):
+            shutil.rmtree(x, ignore_errors=True)
+            os.makedirs(x)
+        r = sh("wat2wasm", os.path.join(TOP, "tests/wsnap/fsappend.wat"), "-o", prog)
+        if r.returncode:
+            return result(name, "wat2wasm (wabt): " + r.stderr[-200:])
+        rc, out = a.cli("create", "src", "--wasm", prog, "--dir", pd + "::/data")
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return result(name, "create/start src: %s %s" % (out, out2))
+        if not wait_until(lambda: len(recs(a.logs("src"))) > 20, 60):
+            return result(name, "no records: " + a.logs("src")[-300:])
+        port = free_port()
+        rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port, "--kind", "wasm",
+                        "--dir", sd + "::/data")
+        rc2, out2 = b.cli("start", "stby")
+        if rc or rc2:
+            return result(name, "create/start stby: %s %s" % (out, out2))
+        rc, out = a.cli("replicate", "src", "127.0.0.1:%d" % port, "--interval", "50")
+        if rc:
+            return result(name, "lodge replicate: %s; stby: %s %s" % (
+                out, b.inspect("stby"), b.logs("stby")[-300:]))
+        time.sleep(random.uniform(1.0, 2.0))
+        rc, out = a.cli("kill", "src")
+        if rc:
+            why += "; lodge kill src: %s" % out
+        seen = recs(a.logs("src"))
+        rc, out = b.cli("failover", "stby")
+        if rc:
+            why += "; lodge failover: %s" % out
+        if not wait_until(lambda: len(recs(b.logs("stby"))) > 20, 60):
+            return result(name, why + "; stby does not append: %s" % b.logs("stby")[-300:])
+        rest = recs(b.logs("stby"))
+        with open(os.path.join(sd, "log.txt"), "rb") as f:
+            data = f.read()
+        n = len(data) // 14
+        good = len(data) % 14 == 0 and all(
+            data[14 * i:14 * i + 14] == b"rec %09d\n" % i for i in range(n))
+        if seen != list(range(len(seen))) or rest != list(range(rest[0], rest[0] + len(rest))):
+            why += "; the records are not one by one: %s / %s" % (seen[-3:], rest[:3])
+        elif rest[0] <= seen[-1]:
+            why += "; records src showed came again on stby: ..%d, %d.." % (seen[-1], rest[0])
+        elif not good or n - 1 < rest[-1]:
+            why += "; stby's log.txt (%d bytes) does not hold records 0..%d in order" % (
+                len(data), rest[-1])
+        if "FAIL" in b.logs("stby"):
+            why += "; stby's files did not match its memory: %s" % b.logs("stby")[-200:]
+    finally:
+        b.cli("rm", "--force", "stby", timeout=60)
+        a.stop()
+        b.stop()
+    result(name, why)
+
+
 def t_daemon(initrd):
     result("daemon", through_daemons(initrd))
 
@@ -1099,6 +1175,7 @@ def main():
         if not os.environ.get("MIGRATE_ONLY") or "daemon_wasm" in os.environ["MIGRATE_ONLY"]:
             t_daemon_wasm()
             t_daemon_wasm_replicate()
+            t_daemon_wasm_replicate_dir()
             t_daemon_wasm_postcopy()
         t_bad_stream()
     finally:

@@ -4,7 +4,8 @@
 # The runner links the engine objects directly, so it builds even when other modules do not.
 
 WASM_SRCS	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c))
-WASM_OBJS	:= $(WASM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o $(BUILD)/src/core/log.o
+WASM_OBJS	:= $(WASM_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/core/alloc.o $(BUILD)/src/core/log.o \
+		   $(BUILD)/src/core/sbuf.o
 SPEC_RUNNER	:= $(BUILD)/wasm-spec/spec_runner
 
 .PHONY: spec wasm-objs

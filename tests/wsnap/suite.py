@@ -2202,9 +2202,82 @@ def case_replicate_damaged(how):
     result(not why, name, why.strip("; "))
 
 
+ACCEPTS_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_accept"
+    (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory 1)
+  (data (i32.const 200) "up\\n")
+  (func (export "_start")
+    (drop (call $accept (i32.const 0) (i32.const 0) (i32.const 300)))
+    (loop $l
+      (i32.store (i32.const 0) (i32.const 200))
+      (i32.store (i32.const 4) (i32.const 3))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (i64.store (i32.const 32) (i64.const 0))
+      (i32.store8 (i32.const 40) (i32.const 0))
+      (i32.store (i32.const 48) (i32.const 1))
+      (i64.store (i32.const 56) (i64.const 20000000))
+      (i64.store (i32.const 64) (i64.const 0))
+      (i32.store16 (i32.const 72) (i32.const 0))
+      (drop (call $poll (i32.const 32) (i32.const 96) (i32.const 1) (i32.const 128)))
+      (br $l))))
+"""
+
+
+def case_replicate_socket():
+    """A program with a socket of its own (accepted on the listening socket it was given
+    as stdin) is not replicated: 409 saying it is a socket, and it runs on."""
+    name = "wsnap.replicate.socket"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        wat, sock, out = (os.path.join(d, x) for x in ("accepts.wat", "a.sock", "a.out"))
+        with open(wat, "w") as f:
+            f.write(ACCEPTS_WAT)
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        with open(out, "w") as fo:
+            p = subprocess.Popen([LODGE, "wasm", "--api", sock, wat], stdin=ls.fileno(),
+                                 stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        procs.append(p)
+        conn = socket.create_connection(ls.getsockname())
+        ls.close()
+        if not wait_file_lines(out, 2, 60, p):
+            return result(False, name, "no output: " + p.stderr.read().decode()[-300:])
+        port = free_port()
+        sb = subprocess.Popen([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        if not wait_listen(port):
+            why += "; the standby does not listen"
+        st, body = api(sock, "PUT", "/replicate",
+                       {"destination": "127.0.0.1:%d" % port, "interval_ms": 50})
+        if st != 409 or "has a socket" not in str(body):
+            why += "; PUT /replicate: %s %s" % (st, body)
+        n = open(out).read().count("\n")
+        if not wait_file_lines(out, n + 3, 30, p):
+            why += "; it did not run on"
+        conn.close()
+    finally:
+        for q in procs:
+            if q.poll() is None:
+                q.kill()
+            q.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_replicate_refusals():
-    """Replication that cannot be: a program with --dir (its file writes are not
-    held): 409, it runs on; a standby given a live migration stream: exit 125 with one
+    """Replication that cannot be: a standby whose --dir is not empty (exit 125, one
+    line); a program whose --dir holds a socket: 409 naming it, it runs on; a program
+    with --dir replicated to a standby without one: refused with the directories named
+    (502); a standby given a live migration stream: exit 125 with one
     line; a program that ends on the primary: the standby exits 0 without taking over,
     and every line the program printed is out on the primary."""
     name = "wsnap.replicate.refusals"
@@ -2214,6 +2287,7 @@ def case_replicate_refusals():
     try:
         with open(os.path.join(d, "in.txt"), "w") as f:
             f.write(IN_TXT)
+        os.makedirs(os.path.join(d, "sdir"))
         sock, out = os.path.join(d, "c.sock"), os.path.join(d, "c.out")
         with open(out, "w") as fo:
             c = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", d + "::.", COUNTER],
@@ -2221,15 +2295,18 @@ def case_replicate_refusals():
         procs.append(c)
         if not wait_file_lines(out, 3, 60, c):
             return result(False, name, "no output: " + c.stderr.read().decode()[-300:])
+        # its directory holds its control socket, a special file: 409, named
         port = free_port()
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", port))
-        ls.listen(1)
+        sb = subprocess.Popen([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % port,
+                               "--dir", os.path.join(d, "sdir") + "::."],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+        procs.append(sb)
+        if not wait_listen(port):
+            why += "; the standby does not listen"
         st, body = api(sock, "PUT", "/replicate",
                        {"destination": "127.0.0.1:%d" % port, "interval_ms": 50})
-        ls.close()
-        if st != 409 or "--dir" not in str(body):
-            why += "; a program with --dir: %s %s" % (st, body)
+        if st != 409 or "c.sock is a special file" not in str(body):
+            why += "; a program whose --dir holds a socket: %s %s" % (st, body)
         n = len(ticks_of(out))
         if not wait_file_lines(out, n + 3, 30, c):
             why += "; it did not run on"
@@ -2249,6 +2326,26 @@ def case_replicate_refusals():
         if st != 502 or sb.returncode != 125 or "not a replication stream" not in err:
             why += "; a migration to a standby: %s %s; %s %r" % (st, body, sb.returncode,
                                                                  err[-300:])
+        # a standby whose --dir is not empty: one line, 125, before it listens
+        r = subprocess.run([LODGE, "wasm", "--standby", "tcp:127.0.0.1:%d" % free_port(),
+                            "--dir", d + "::."], capture_output=True, timeout=60)
+        err = r.stderr.decode()
+        if r.returncode != 125 or "not empty" not in err or err.count("\n") != 1:
+            why += "; a standby given a --dir that is not empty: %s %r" % (r.returncode, err)
+        # a standby without the program's directory: it refuses checkpoint 0, saying so
+        d2 = os.path.join(d, "two")
+        os.makedirs(d2)
+        t, err = start_fs_pair(d2, [], sdirs=[])
+        procs += t[:2]
+        try:
+            _, serr = t[1].communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; the standby without --dir did not end")
+        serr = serr.decode()
+        if "PUT /replicate: 502" not in err or t[1].returncode != 125 or \
+                "has 1 directories" not in serr or "given 0 --dir" not in serr:
+            why += "; a standby without the program's --dir: %s; %s %r" % (
+                err, t[1].returncode, serr[-300:])
         # a program that ends there
         wat = os.path.join(d, "ends.wat")
         with open(wat, "w") as f:
@@ -2278,6 +2375,302 @@ def case_replicate_refusals():
         if sb.returncode != 0 or sout_ or "ended on the primary" not in serr.decode():
             why += "; the standby of a program that ended: %s %r %r" % (
                 sb.returncode, sout_[-100:], serr.decode()[-300:])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+FSAPPEND = os.path.join(HERE, "fsappend.wat")
+
+
+def fs_records(path):
+    """The numbers of fsappend.wat's records in path, and what is wrong with the file
+    (a torn record, one out of order or repeated)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) % 14:
+        return [], "%d bytes: a torn record" % len(data)
+    recs = [data[i:i + 14] for i in range(0, len(data), 14)]
+    nums = []
+    for i, r in enumerate(recs):
+        if not re.fullmatch(rb"rec \d{9}\n", r) or int(r[4:13]) != i:
+            return nums, "record %d is %r" % (i, r)
+        nums.append(i)
+    return nums, ""
+
+
+def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None):
+    """fsappend.wat on --dir p::/data replicated to a standby on s (or sdirs), every
+    50 ms; returns (primary, standby, their sockets and outputs) once the replication
+    is on, or a string saying what failed."""
+    os.makedirs(os.path.join(d, "p"))
+    os.makedirs(os.path.join(d, "s"))
+    psock, ssock = os.path.join(d, "p.sock"), os.path.join(d, "s.sock")
+    pout, sout = os.path.join(d, "p.out"), os.path.join(d, "s.out")
+    port = free_port()
+    dirs = ["--dir", os.path.join(d, "s") + "::/data"] if sdirs is None else sdirs
+    with open(sout, "w") as fo:
+        sb = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--standby", "tcp:127.0.0.1:%d" % port, "--api", ssock] + dirs + (
+            ["--failover", "auto:1000"] if auto else []), stdout=fo,
+            stderr=subprocess.PIPE, cwd="/")
+    with open(pout, "w") as fo:
+        pr = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--api", psock, "--dir", os.path.join(d, "p") + "::/data", FSAPPEND],
+            stdout=fo, stderr=subprocess.PIPE, cwd=d)
+    t = (pr, sb, psock, ssock, pout, sout)
+    if not wait_file_lines(pout, 3, 120, pr):
+        return t, "no output: " + (pr.stderr.read().decode()[-300:] if pr.poll() is not None
+                                   else "")
+    if not wait_listen(port):
+        return t, "the standby does not listen: " + (
+            sb.stderr.read().decode()[-300:] if sb.poll() is not None else "")
+    dest = port if proxy is None else proxy(port).port
+    st, body = api(psock, "PUT", "/replicate",
+                   {"destination": "127.0.0.1:%d" % dest, "interval_ms": 50})
+    if st != 204:
+        return t, "PUT /replicate: %s %s" % (st, body)
+    return t, ""
+
+
+def case_replicate_dir(mode, jit_args, rounds):
+    """fsappend.wat (a record appended to log.txt in its --dir, fd_sync'd, then printed;
+    files created, renamed over, unlinked, a directory made and removed) replicated to a
+    standby with --dir, killed with SIGKILL at a random moment, `rounds` times: after
+    failover (automatic, or PUT /failover every other round) the standby's log.txt holds
+    records 0, 1, ... in order with none torn or repeated, at least up to the last number
+    the primary printed; the standby goes on from the next number (none printed twice, at
+    most a checkpoint's worth never seen) and keeps appending after it (its files match
+    its memory, or a call of its fails and it prints FAIL)."""
+    name = "wsnap.replicate.dir.%s" % mode
+    why = ""
+    for rnd in range(rounds):
+        d = tempfile.mkdtemp(prefix="wsnap.")
+        procs = []
+        auto = rnd % 2 == 0
+        try:
+            t, err = start_fs_pair(d, jit_args, auto=auto)
+            pr, sb, psock, ssock, pout, sout = t
+            procs += [pr, sb]
+            if err:
+                why += "; round %d: %s" % (rnd, err)
+                break
+            time.sleep(random.uniform(0.2, 2.5))
+            st, body = api(psock, "GET", "/replicate")
+            gap_max = 50
+            if st == 200:
+                gap_max = max(50, 3 * body.get("rpo_max_us", 0) // 1000 + 50)
+            pr.send_signal(signal.SIGKILL)
+            pr.wait()
+            with open(pout) as f:
+                seen = f.read()
+            seen = seen[:seen.rfind("\n") + 1].splitlines()
+            if not auto:
+                st, body = api(ssock, "PUT", "/failover")
+                if st != 204:
+                    why += "; round %d: PUT /failover: %s %s" % (rnd, st, body)
+            if not wait_file_lines(sout, 20, 120, sb):
+                why += "; round %d: the standby printed no 20 lines: %s" % (rnd, (
+                    sb.stderr.read().decode()[-300:] if sb.poll() is not None else ""))
+                break
+            sb.kill()
+            sb.wait()
+            with open(sout) as f:
+                rest = f.read()
+            rest = rest[:rest.rfind("\n") + 1].splitlines()
+            a = [int(x[4:]) for x in seen if re.fullmatch(r"rec \d{9}", x)]
+            b = [int(x[4:]) for x in rest if re.fullmatch(r"rec \d{9}", x)]
+            nums, bad = fs_records(os.path.join(d, "s", "log.txt"))
+            if len(a) != len(seen) or len(b) != len(rest):
+                why += "; round %d: a bad line (FAIL: its files did not match): %r" % (
+                    rnd, [x for x in seen + rest if not x.startswith("rec ")][:3])
+            elif a != list(range(len(a))) or not b or \
+                    b != list(range(b[0], b[0] + len(b))):
+                why += "; round %d: the records printed are not one by one: %s / %s" % (
+                    rnd, a[-3:], b[:3])
+            elif a and b[0] <= a[-1]:
+                why += "; round %d: %d printed twice" % (rnd, b[0])
+            elif b[0] - (a[-1] if a else -1) - 1 > gap_max:
+                why += "; round %d: %d records never seen between %s and %d" % (
+                    rnd, b[0] - a[-1] - 1, a[-1:], b[0])
+            elif bad:
+                why += "; round %d: the standby's log.txt: %s" % (rnd, bad)
+            elif not nums or nums[-1] < b[-1]:
+                why += "; round %d: the standby's log.txt ends at %s, it printed %d" % (
+                    rnd, nums[-1:], b[-1])
+            else:
+                print("# %s: round %d: killed after %d, the standby went on from %d, "
+                      "its log %d records (load %.2f)" % (name, rnd, a[-1] if a else -1,
+                                                          b[0], len(nums),
+                                                          os.getloadavg()[0]))
+            if why:
+                why += "; the standby said %r" % sb.stderr.read().decode()[-400:]
+                break
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+            shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def fs_rec(op, id1=0, id2=0, a=0, b=0, path=b"", path2=b"", data=b"", dlen=None):
+    """One directory record as wasm/wasi/journal.c encodes them."""
+    return struct.pack("<BIIQQ", op, id1, id2, a, b) + struct.pack("<I", len(path)) + \
+        path + struct.pack("<I", len(path2)) + path2 + \
+        struct.pack("<I", len(data) if dlen is None else dlen) + data
+
+
+class JournalProxy:
+    """Forwards a replication stream; at checkpoint 3 it puts a directory section (FSJ,
+    0x10d) of hostile records first, and COMMIT's count and CRC are made to match, so
+    that only what the records ask refuses the checkpoint. The preopen's id is read from
+    checkpoint 0's BIND record."""
+
+    def __init__(self, to_port, what, outside):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.to_port, self.what, self.outside = to_port, what, outside
+        self.injected = None
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def records(self, root):
+        out = self.outside.encode()
+        rel = os.path.relpath(self.outside, self.sdir).encode()
+        if self.what == "dotdot":
+            return fs_rec(8, 999999, root, os.O_CREAT | os.O_WRONLY, 0, rel + b"/x")
+        if self.what == "absolute":
+            return fs_rec(13, root, 0, 0, 0, out + b"/y")
+        if self.what == "symlink":
+            return fs_rec(16, root, 0, 0, 0, b"lnk", rel) + \
+                fs_rec(8, 999999, root, os.O_CREAT | os.O_WRONLY, 0, b"lnk/z")
+        if self.what == "length":
+            return fs_rec(8, 999999, root, os.O_CREAT | os.O_WRONLY, 0, b"big") + \
+                fs_rec(10, 999999, 0, 0, 0, data=b"xyz", dlen=0xfffffff0)
+        if self.what == "offset":
+            return fs_rec(8, 999999, root, os.O_CREAT | os.O_WRONLY, 0, b"big") + \
+                fs_rec(10, 999999, 0, (1 << 63) + 5, 0, data=b"x")
+        raise ValueError(self.what)
+
+    def run(self):
+        a, _ = self.ls.accept()
+        b = socket.create_connection(("127.0.0.1", self.to_port))
+        threading.Thread(target=DamagingProxy.back, args=(self, b, a), daemon=True).start()
+
+        def read(n):
+            buf = b""
+            while len(buf) < n:
+                k = a.recv(n - len(buf))
+                if not k:
+                    raise EOFError
+                buf += k
+            return buf
+
+        def section(typ, data):
+            h = struct.pack("<IIQI", typ, 0, len(data), zlib.crc32(data))
+            return h + struct.pack("<I", zlib.crc32(h))
+
+        try:
+            b.sendall(read(16))
+            epoch, crc, extra, first, root = None, 0, 0, b"", None
+            while True:
+                h = read(24)
+                typ, _, ln = struct.unpack("<IIQ", h[:16])
+                data = read(ln)
+                if typ == 0x106:  # EPOCH
+                    epoch, crc, extra = struct.unpack("<Q", data)[0], 0, 0
+                    b.sendall(h + data)
+                    if epoch == 3 and root is not None:
+                        inj = self.records(root)
+                        self.injected = epoch
+                        crc = zlib.crc32(inj, crc)
+                        extra = 1
+                        b.sendall(section(0x10d, inj) + inj)
+                    continue
+                if typ == 0x10d and epoch == 0:
+                    first += data
+                if typ == 0x108 and epoch == 0:  # the preopen's id, from its BIND
+                    off = 0
+                    while off < len(first):
+                        op, i1, _, _, _ = struct.unpack("<BIIQQ", first[off:off + 25])
+                        off += 25
+                        pl = struct.unpack("<I", first[off:off + 4])[0]
+                        if op == 7 and pl == 0:
+                            root = i1
+                        off += 4 + pl
+                        off += 4 + struct.unpack("<I", first[off:off + 4])[0]
+                        off += 4 + struct.unpack("<I", first[off:off + 4])[0]
+                if typ == 0x108 and extra:
+                    e, n, _ = struct.unpack("<QII", data)
+                    data = struct.pack("<QII", e, n + extra, crc)
+                    h = section(typ, data)[:24]
+                elif typ != 0x108:
+                    crc = zlib.crc32(data, crc)
+                b.sendall(h + data)
+        except (EOFError, OSError):
+            pass
+
+
+def case_replicate_dir_hostile(what):
+    """A replication stream whose checkpoint 3 carries hostile directory records (see
+    JournalProxy: a path through "..", an absolute one, a symlink out of the directory,
+    a record longer than its section, an offset past 2^63): the standby refuses that
+    checkpoint with one line, nothing appears outside its directory, it takes over from
+    checkpoint 2 and the program goes on (its files matching its memory)."""
+    name = "wsnap.replicate.dir.hostile.%s" % what
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    outside = os.path.join(d, "outside")
+    os.makedirs(outside)
+    px = []
+
+    def proxy(port):
+        p = JournalProxy(port, what, outside)
+        p.sdir = os.path.join(d, "s")
+        px.append(p)
+        return p
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"], proxy=proxy)
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if err:
+            return result(False, name, err)
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped":
+                break
+            time.sleep(0.1)
+        if body.get("state") != "Stopped":
+            why += "; the primary: %s" % body
+        if not wait_file_lines(sout, 10, 120, sb):
+            why += "; the standby printed no 10 lines"
+        pr.kill()
+        sb.kill()
+        pr.wait()
+        sb.wait()
+        err = sb.stderr.read().decode()
+        refusal = [x for x in err.splitlines() if "refused" in x]
+        want = {"dotdot": "would leave", "absolute": "would leave", "symlink": "would leave",
+                "length": "malformed", "offset": "too large"}[what]
+        if len(refusal) != 1 or want not in refusal[0].lower():
+            why += "; the standby's refusal: %r" % err[-400:]
+        if "taking over from checkpoint 2" not in err:
+            why += "; the standby did not take over from checkpoint 2: %r" % err[-300:]
+        if os.listdir(outside) or os.path.exists(os.path.join(d, "y")):
+            why += "; written outside: %s" % os.listdir(outside)
+        with open(sout) as f:
+            rest = f.read().splitlines()
+        if any(not x.startswith("rec ") for x in rest):
+            why += "; the standby's program: %r" % rest[-2:]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -2875,6 +3268,11 @@ def part_replicate():
     case_replicate_damaged("drop")
     case_replicate_refusals()
     case_replicate_slow_apply()
+    case_replicate_dir("interp", ["--no-jit"], 4)
+    case_replicate_dir("jit", ["--jit-eager"], 2)
+    for what in ("dotdot", "absolute", "symlink", "length", "offset"):
+        case_replicate_dir_hostile(what)
+    case_replicate_socket()
 
 
 PARTS = {"core": part_core, "migrate": part_migrate, "postcopy": part_postcopy,
@@ -2945,6 +3343,13 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
     case_replicate_damaged("flip")
     case_replicate_damaged("drop")
     case_replicate_refusals()
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR"):
+    if os.environ["WSNAP_ONLY_REPLICATE_DIR"] != "hostile":
+        case_replicate_dir("interp", ["--no-jit"], int(os.environ.get("WSNAP_ROUNDS", "4")))
+        case_replicate_dir("jit", ["--jit-eager"], 2)
+    for what in ("dotdot", "absolute", "symlink", "length", "offset"):
+        case_replicate_dir_hostile(what)
+    case_replicate_socket()
 elif os.environ.get("WSNAP_ONLY_REPLICATE"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)

@@ -34,7 +34,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define REPL_VERSION	    2	/* 2: the standby sends progress frames before "CK" */
+#define REPL_VERSION	    3	/* 2: the standby sends progress frames before "CK"; 3: FSJ */
 #define REPL_ACK_LEN	    10	/* "CK", u64 checkpoint */
 #define REPL_ROUNDS	    10	/* pre-copy rounds of the first checkpoint, at most */
 #define REPL_SMALL	    256 /* pages left that the first pause takes (1 MiB) */
@@ -43,6 +43,8 @@
 #define REPL_HOLD_MAX	    (64u << 20)	 /* output held at once; more waits for a release */
 #define REPL_PARK_GIVE_UP_S 5 /* checkpoints that cannot park this long: replication fails */
 #define REPL_HEARTBEAT_MS   2000
+#define REPL_JOURNAL_MAX    (256u << 20)  /* directory records between two checkpoints */
+#define REPL_TREE_MAX	    (1024u << 20) /* checkpoint 0's: the directories' content */
 
 static uint64_t now_ns(void)
 {
@@ -90,6 +92,7 @@ struct wasm_repl {
 	uint32_t crc;	  /* of their payloads */
 	uint64_t sent;	  /* bytes */
 	struct sbuf recs; /* a checkpoint's sections: u32 type, u64 length, payload */
+	struct sbuf jour; /* its directory records (wasi_journal_take) */
 	int rec_err;
 	pthread_t thread;
 	bool thread_started;
@@ -213,6 +216,33 @@ static int take_state(struct wasm_repl *rp, char *err, size_t errlen)
 	return r;
 }
 
+/* The directories' records since the last checkpoint (all of their content for the
+ * first) as FSJ sections, before the state file's; the program parked. */
+static int take_journal(struct wasm_repl *rp, bool first, char *err, size_t errlen)
+{
+	int r;
+
+	rp->jour.len = 0;
+	rp->jour.err = 0;
+	r = first ? wasi_journal_begin(rp->wasi, REPL_JOURNAL_MAX, &rp->jour, err, errlen)
+		  : wasi_journal_take(rp->wasi, &rp->jour, err, errlen);
+	if (!r && rp->jour.len > REPL_TREE_MAX) {
+		snprintf(err, errlen, "the program's directories hold more than %u MiB",
+			 REPL_TREE_MAX >> 20);
+		r = -EFBIG;
+	}
+	for (size_t off = 0; !r && off < rp->jour.len; off += REPL_FILE_CHUNK) {
+		size_t n =
+			rp->jour.len - off < REPL_FILE_CHUNK ? rp->jour.len - off : REPL_FILE_CHUNK;
+		r = put_rec(rp, SNAP_SEC_FSJ, rp->jour.data + off, n);
+		if (r)
+			snprintf(err, errlen, "out of memory");
+	}
+	if (rp->jour.len > (4u << 20)) /* a big one (the first) is not kept */
+		sbuf_fini(&rp->jour);
+	return r;
+}
+
 /* The held output up to `upto` goes out, in order; hlock held. */
 static void release_locked(struct wasm_repl *rp, size_t upto)
 {
@@ -325,6 +355,7 @@ static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen
 	if (r)
 		snprintf(err, errlen, "taking the pages written: %s", strerror(-r));
 	r = r ?: rp->h.save(rp->h.opaque, rp->path, err, errlen);
+	r = r ?: take_journal(rp, first, err, errlen);
 	r = r ?: take_state(rp, err, errlen);
 	pthread_mutex_lock(&rp->hlock);
 	sealed = rp->held.len; /* what the program wrote before this point */
@@ -376,6 +407,7 @@ static void unhold(struct wasm_repl *rp)
 	release_locked(rp, SIZE_MAX);
 	pthread_mutex_unlock(&rp->hlock);
 	wasi_set_hold(rp->wasi, NULL, NULL);
+	wasi_journal_end(rp->wasi);
 }
 
 static void *repl_main(void *arg)
@@ -436,6 +468,7 @@ static void repl_free(struct wasm_repl *rp)
 		close(rp->fd);
 	wasm_precopy_stop(rp->t);
 	sbuf_fini(&rp->recs);
+	sbuf_fini(&rp->jour);
 	sbuf_fini(&rp->held);
 	pthread_mutex_destroy(&rp->lock);
 	pthread_cond_destroy(&rp->cond);
@@ -451,14 +484,11 @@ int wasm_replicate_start(struct wasm_instance *inst, struct wasi *w,
 	struct wasm_repl *rp;
 	int r;
 
-	if (wasi_has_own_fds(w)) {
+	r = wasi_journal_check(w, err, errlen); /* before any memory is sent */
+	if (r) {
 		if (fd >= 0)
 			close(fd);
-		snprintf(err, errlen,
-			 "the program has directories (--dir), files or sockets of its own: "
-			 "what it writes there would reach the outside before a checkpoint "
-			 "covers it, so only a program whose output is its stdio is replicated");
-		return -EOPNOTSUPP;
+		return r;
 	}
 	rp = core_calloc(1, sizeof(*rp));
 	if (!rp) {
@@ -558,7 +588,8 @@ struct wasm_standby {
 	pthread_cond_t cond;
 	bool failover; /* asked for */
 	uint64_t committed;
-	uint64_t progress_ns; /* the last progress frame sent */
+	uint64_t progress_ns;  /* the last progress frame sent */
+	struct wasi_mirror *m; /* its copies of the program's directories */
 };
 
 /* Tells the primary, about once a second, that this standby works on (receives or
@@ -605,10 +636,17 @@ uint64_t wasm_standby_committed(struct wasm_standby *s)
 	return n;
 }
 
+void wasm_standby_set_dirs(struct wasm_standby *s, struct wasi_mirror *m)
+{
+	wasi_mirror_destroy(s->m);
+	s->m = m;
+}
+
 void wasm_standby_destroy(struct wasm_standby *s)
 {
 	if (!s)
 		return;
+	wasi_mirror_destroy(s->m);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	core_free(s);
@@ -629,6 +667,7 @@ struct stage {
 	uint32_t nsec, crc; /* sections since EPOCH, CRC-32 of their payloads */
 	struct sbuf pages;  /* staged PAGES payloads: u32 length, payload */
 	struct sbuf state;  /* the state file's bytes */
+	struct sbuf jour;   /* its directory records (FSJ) */
 };
 
 /* One section. Returns 0, 1 once a checkpoint was committed, 2 for DONE, or -errno
@@ -652,8 +691,8 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 		st->open = true;
 		st->epoch = n;
 		st->nsec = st->crc = 0;
-		st->pages.len = st->state.len = 0;
-		st->pages.err = st->state.err = 0;
+		st->pages.len = st->state.len = st->jour.len = 0;
+		st->pages.err = st->state.err = st->jour.err = 0;
 		return 0;
 	}
 	if (!st->open) {
@@ -670,7 +709,7 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 				 (unsigned long long)st->epoch);
 			return -EINVAL;
 		}
-		if (st->state.err || st->pages.err) {
+		if (st->state.err || st->pages.err || st->jour.err) {
 			snprintf(err, errlen, "out of memory for checkpoint %llu",
 				 (unsigned long long)st->epoch);
 			return -ENOMEM;
@@ -678,6 +717,18 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 #ifdef LODGE_TEST_HOOKS
 		snap_stream_test_slow_apply(s->fd, st->epoch, &s->progress_ns);
 #endif
+		/* the directories first: a journal that fails refuses the checkpoint before
+		 * the memory changes */
+		if (st->epoch == 0 || st->jour.len) {
+			char why[240];
+			r = wasi_mirror_apply(s->m, st->jour.data, st->jour.len, st->epoch == 0,
+					      why, sizeof(why));
+			if (r) {
+				snprintf(err, errlen, "checkpoint %llu refused: %s",
+					 (unsigned long long)st->epoch, why);
+				return r;
+			}
+		}
 		while (off + 4 <= st->pages.len) { /* each checked as it came */
 			uint32_t n = get_le32(st->pages.data + off);
 			standby_progress(s, st->epoch);
@@ -720,6 +771,18 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 		}
 		sbuf_put_u32(&st->pages, (uint32_t)len);
 		sbuf_put(&st->pages, p, len);
+		return 0;
+	}
+	if (type == SNAP_SEC_FSJ) {
+		if (st->jour.len + len >
+		    (st->epoch ? REPL_JOURNAL_MAX + (8u << 20) : REPL_TREE_MAX)) {
+			snprintf(err, errlen,
+				 "corrupt: checkpoint %llu's directory records are too "
+				 "long",
+				 (unsigned long long)st->epoch);
+			return -EINVAL;
+		}
+		sbuf_put(&st->jour, p, len);
 		return 0;
 	}
 	if (type == SNAP_SEC_FILE) {
@@ -765,12 +828,17 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 	struct stage st = {0};
 	struct sbuf committed = {0};
 	char why[300] = "";
-	bool have = false;
+	bool have = false, refused = false;
 	uint32_t type;
 	uint8_t *p = NULL;
 	size_t len;
 	int r;
 
+	if (!s->m) { /* no directories of its own: the program must have none */
+		r = wasi_mirror_create(0, NULL, &s->m, err, errlen);
+		if (r)
+			return r;
+	}
 	r = snap_stream_get_header(s->fd, why, sizeof(why));
 	if (!r) {
 		r = snap_stream_get(s->fd, &type, &p, &len, SNAP_STREAM_PAGES_MAX, why,
@@ -819,6 +887,7 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 					 r == -EPIPE || r == -ECONNRESET || r == -ENODATA
 						 ? "the stream ended"
 						 : strerror(-r));
+			refused = r == -EINVAL; /* a damaged section */
 			break;
 		}
 		r = on_section(s, in, &st, &committed, &have, type, p, len, why, sizeof(why));
@@ -826,11 +895,14 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 		p = NULL;
 		if (r == 0) /* a section taken: the checkpoint it belongs to goes on */
 			standby_progress(s, st.epoch);
-		if (r < 0)
+		if (r < 0) {
+			refused = true;
 			break;
+		}
 		if (r == 2) {
 			sbuf_fini(&st.pages);
 			sbuf_fini(&st.state);
+			sbuf_fini(&st.jour);
 			sbuf_fini(&committed);
 			snprintf(err, errlen,
 				 "the program ended on the primary: nothing to take over");
@@ -839,6 +911,7 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 	}
 	sbuf_fini(&st.pages);
 	sbuf_fini(&st.state);
+	sbuf_fini(&st.jour);
 	shutdown(s->fd, SHUT_RDWR);
 	if (!have) {
 		sbuf_fini(&committed);
@@ -848,8 +921,12 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 			 why);
 		return -ECONNABORTED;
 	}
-	log_info("standby: replication stopped after checkpoint %llu: %s",
-		 (unsigned long long)wasm_standby_committed(s), why);
+	if (refused) /* the primary is told by the stream's end; the user by this line */
+		log_warn("standby: %s: keeping checkpoint %llu", why,
+			 (unsigned long long)wasm_standby_committed(s));
+	else
+		log_info("standby: replication stopped after checkpoint %llu: %s",
+			 (unsigned long long)wasm_standby_committed(s), why);
 	if (!s->auto_failover) {
 		pthread_mutex_lock(&s->lock);
 		while (!s->failover)

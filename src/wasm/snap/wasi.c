@@ -263,6 +263,15 @@ static int load_fd(struct wasi *w, struct sreader *r, int i, char *err, size_t e
 	return 0;
 }
 
+static int restore_ndirs = -1;
+static const char *const *restore_dirs;
+
+void wasi_restore_dirs(int n, const char *const *host)
+{
+	restore_ndirs = n;
+	restore_dirs = host;
+}
+
 int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const int stdio[3],
 		 struct wasi **out, char *err, size_t errlen)
 {
@@ -297,6 +306,14 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 			goto bad;
 		po[i] = (struct wasi_preopen){host[i], guest[i]};
 	}
+	if (restore_ndirs >= 0 && npre != (uint32_t)restore_ndirs) {
+		rc = fail(err, errlen, -EINVAL,
+			  "the program has %u preopened directories, %d --dir were given", npre,
+			  restore_ndirs);
+		goto out;
+	}
+	for (uint32_t i = 0; restore_ndirs >= 0 && i < npre; i++)
+		po[i].host = restore_dirs[i];
 	{
 		struct wasi_config cfg = {(int)argc, argv,     (int)nenv, env,	   (int)npre,
 					  po,	     stdio[0], stdio[1],  stdio[2]};
@@ -305,7 +322,7 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 		if (rc) {
 			if (bad_pre >= 0)
 				fail(err, errlen, rc, "preopened directory %s: %s",
-				     shown(host[bad_pre]), strerror(-rc));
+				     shown(po[bad_pre].host), strerror(-rc));
 			else
 				fail(err, errlen, rc, "WASI set-up: %s", strerror(-rc));
 			goto out;

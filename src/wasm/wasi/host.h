@@ -6,6 +6,7 @@
 #ifndef LODGE_WASM_WASI_HOST_H
 #define LODGE_WASM_WASI_HOST_H
 
+#include "core/sbuf.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/path.h"
 #include "wasm/wasi/wasi.h"
@@ -132,7 +133,8 @@ struct wasi_fd {
 	 * path from there as path_open was given it (NULL: unknown); stdio: which (0-2) */
 	int root;
 	char *path;
-	bool dup; /* a copy made by fd_hold whose host fd is a dup to close (fd_drop) */
+	bool dup;     /* a copy made by fd_hold whose host fd is a dup to close (fd_drop) */
+	uint32_t jid; /* replication (journal.c): the id its records name it by */
 };
 
 struct wasi {
@@ -157,6 +159,13 @@ struct wasi {
 	wasi_hold_fn hold;
 	void *hold_opaque;
 	struct wasi_threads *threads;
+	/* replication of the directories (journal.c): the calls that changed them since the
+	 * last checkpoint, recorded while jon (jlock; jon read atomically) */
+	pthread_mutex_t jlock;
+	struct sbuf jour;
+	bool jon, jover;
+	size_t jmax;
+	uint32_t next_jid; /* under lock */
 };
 
 /* One host function call: the process, the caller's memory (NULL if it has none) and the
@@ -238,6 +247,38 @@ int wasi_clock_id(uint32_t id, clockid_t *out);
 int wasi_threads_resolve(struct wasi *w, const char *module, const char *name,
 			 enum wasm_extern_kind kind, struct wasm_extern *out);
 void wasi_threads_destroy(struct wasi *w);
+
+/* The journal's records (journal.c; the format is there). */
+enum {
+	J_DIRS = 1, /* a: the program's preopens (then a J_DIRNAME each) */
+	J_DIRNAME,  /* a: preopen, path: its guest name */
+	J_TDIR,	    /* checkpoint 0: a: preopen, path: a directory to make */
+	J_TFILE,    /* a: preopen, b: offset, path: a regular file, data its bytes there */
+	J_TLINK,    /* a: preopen, path: a symlink, path2: its target */
+	J_TMODE,    /* a: preopen, b: mode, path (not a symlink) */
+	J_BIND,	    /* id: an fd open at checkpoint 0; a: its preopen, b: open flags,
+		       path: below the preopen (none: the preopen itself) */
+	J_OPEN,	    /* id: the new fd, id2: the directory, path, a: open flags */
+	J_CLOSE,    /* id */
+	J_WRITE,    /* id, a: offset, data */
+	J_SIZE,	    /* id, a: size */
+	J_ALLOC,    /* id, a: offset, b: length */
+	J_MKDIR,    /* id: directory, path */
+	J_RMDIR,    /* id, path */
+	J_UNLINK,   /* id, path */
+	J_SYMLINK,  /* id, path: the new link, path2: its target */
+	J_RENAME,   /* id, path, id2, path2 */
+	J_LINK,	    /* id, path, id2, path2, a: follow symlinks */
+	J_OPS_END
+};
+
+/* Records a call that changed the program's directories (nothing unless replicating). */
+void wasi_jrec(struct wasi *w, uint8_t op, uint32_t id, uint32_t id2, uint64_t a, uint64_t b,
+	       const char *path, const char *path2);
+/* Records the first n bytes of iov written to file id at offset off. */
+struct iovec;
+void wasi_jrec_write(struct wasi *w, uint32_t id, uint64_t off, const struct iovec *iov, int cnt,
+		     size_t n);
 
 /* poll_oneoff(in, out, nsubscriptions, nevents_out) (poll.c). Returns a WASI errno. */
 uint32_t wasi_poll_oneoff(struct call *c);

@@ -231,6 +231,7 @@ static int alloc_fd(struct wasi *w, int host, uint8_t type, uint32_t *out)
 				w->fds[k].host = -1;
 			w->nfds = i + 1;
 		}
+		w->fds[i].jid = ++w->next_jid;
 		*out = (uint32_t)i;
 		return 0;
 	}
@@ -484,6 +485,11 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 	}
 	if (n < 0)
 		return wasi_errno(errno);
+	if (write && n > 0 && f->own && f->type == FT_FILE &&
+	    __atomic_load_n(&c->w->jon, __ATOMIC_ACQUIRE)) { /* replication (journal.c) */
+		off_t at = positioned ? (off_t)c->a[3] : lseek(f->host, 0, SEEK_CUR) - n;
+		wasi_jrec_write(c->w, f->jid, (uint64_t)at, iov, cnt, (size_t)n);
+	}
 	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_OOB;
 }
 
@@ -493,14 +499,6 @@ void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque)
 	if (hold)
 		w->hold_opaque = opaque;
 	__atomic_store_n(&w->hold, hold, __ATOMIC_RELEASE);
-}
-
-bool wasi_has_own_fds(const struct wasi *w)
-{
-	for (int i = 0; i < w->nfds; i++)
-		if (w->fds[i].host >= 0 && w->fds[i].own)
-			return true;
-	return false;
 }
 
 static uint32_t fd_rw(struct call *c, bool write, bool positioned)
@@ -576,6 +574,8 @@ static uint32_t fd_close(struct call *c)
 
 	if (!f)
 		return E_BADF;
+	if (f->own)
+		wasi_jrec(c->w, J_CLOSE, f->jid, 0, 0, 0, NULL, NULL);
 	close_fd(f);
 	return E_SUCCESS;
 }
@@ -621,6 +621,8 @@ static uint32_t fd_allocate(struct call *c)
 	if (!f)
 		return e;
 	r = posix_fallocate(f->host, (off_t)c->a[1], (off_t)c->a[2]);
+	if (!r && f->own)
+		wasi_jrec(c->w, J_ALLOC, f->jid, 0, c->a[1], c->a[2], NULL, NULL);
 	return r ? wasi_errno(r) : E_SUCCESS;
 }
 
@@ -727,7 +729,11 @@ static uint32_t fd_filestat_set_size(struct call *c)
 
 	if (!f)
 		return e;
-	return ftruncate(f->host, (off_t)c->a[1]) ? wasi_errno(errno) : E_SUCCESS;
+	if (ftruncate(f->host, (off_t)c->a[1]))
+		return wasi_errno(errno);
+	if (f->own)
+		wasi_jrec(c->w, J_SIZE, f->jid, 0, c->a[1], 0, NULL, NULL);
+	return E_SUCCESS;
 }
 
 /* WASI fstflags -> utimensat times. */
@@ -806,6 +812,8 @@ static uint32_t fd_renumber(struct call *c)
 		return E_BADF;
 	if (from == to)
 		return E_SUCCESS;
+	if (to->own)
+		wasi_jrec(w, J_CLOSE, to->jid, 0, 0, 0, NULL, NULL);
 	close_fd(to);
 	*to = *from;
 	memset(from, 0, sizeof(*from));
@@ -930,6 +938,12 @@ static uint32_t dir_path(struct call *c, int fdi, int pi, int li, uint64_t need,
 	return get_path(c, arg32(c, pi), arg32(c, li), path);
 }
 
+/* Records a path call on the directory at argument 0 (replication, journal.c). */
+static void jrec_path(struct call *c, uint8_t op, const char *path, const char *path2)
+{
+	wasi_jrec(c->w, op, getfd(c->w, arg32(c, 0))->jid, 0, 0, 0, path, path2);
+}
+
 /* "name/" asks for a directory: Linux then follows a link in last place and refuses
  * non-directories where the call would otherwise ignore the slash. */
 static bool trailing_slash(const char *path)
@@ -1030,7 +1044,10 @@ static uint32_t path_create_directory(struct call *c)
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, R_PATH_CREATE_DIRECTORY, &d, path);
 
-	return e ? e : with_parent(c->w, d, path, op_mkdir, NULL);
+	e = e ?: with_parent(c->w, d, path, op_mkdir, NULL);
+	if (!e)
+		jrec_path(c, J_MKDIR, path, NULL);
+	return e;
 }
 
 static uint32_t path_remove_directory(struct call *c)
@@ -1039,7 +1056,10 @@ static uint32_t path_remove_directory(struct call *c)
 	int d;
 	uint32_t e = dir_path(c, 0, 1, 2, R_PATH_REMOVE_DIRECTORY, &d, path);
 
-	return e ? e : with_parent(c->w, d, path, op_rmdir, NULL);
+	e = e ?: with_parent(c->w, d, path, op_rmdir, NULL);
+	if (!e)
+		jrec_path(c, J_RMDIR, path, NULL);
+	return e;
 }
 
 static uint32_t path_unlink_file(struct call *c)
@@ -1055,7 +1075,10 @@ static uint32_t path_unlink_file(struct call *c)
 		e = with_parent(c->w, d, path, op_lstat, &st);
 		return e ? e : S_ISDIR(st.st_mode) ? E_ISDIR : E_NOTDIR;
 	}
-	return with_parent(c->w, d, path, op_unlink, NULL);
+	e = with_parent(c->w, d, path, op_unlink, NULL);
+	if (!e)
+		jrec_path(c, J_UNLINK, path, NULL);
+	return e;
 }
 
 static uint32_t path_filestat_get(struct call *c)
@@ -1156,7 +1179,10 @@ static uint32_t path_symlink(struct call *c)
 		return E_NOTCAPABLE;
 	if (trailing_slash(path))
 		return new_name_with_slash(c->w, d, path);
-	return with_parent(c->w, d, path, op_symlink, target);
+	e = with_parent(c->w, d, path, op_symlink, target);
+	if (!e)
+		wasi_jrec(c->w, J_SYMLINK, getfd(c->w, arg32(c, 2))->jid, 0, 0, 0, path, target);
+	return e;
 }
 
 /* One name of a link or rename: its confined parent and last component. */
@@ -1266,6 +1292,9 @@ static uint32_t path_link(struct call *c)
 	if (!err)
 		err = wasi_errno(do_link(c->w, e, arg32(c, 1) & 1));
 	close_ends(e);
+	if (!err)
+		wasi_jrec(c->w, J_LINK, getfd(c->w, arg32(c, 0))->jid,
+			  getfd(c->w, arg32(c, 4))->jid, arg32(c, 1) & 1, 0, e[0].path, e[1].path);
 	return err;
 }
 
@@ -1280,6 +1309,9 @@ static uint32_t path_rename(struct call *c)
 	if (!err)
 		err = wasi_errno(do_rename(e));
 	close_ends(e);
+	if (!err)
+		wasi_jrec(c->w, J_RENAME, getfd(c->w, arg32(c, 0))->jid,
+			  getfd(c->w, arg32(c, 3))->jid, 0, 0, e[0].path, e[1].path);
 	return err;
 }
 
@@ -1389,6 +1421,10 @@ static uint32_t path_open(struct call *c)
 		close_fd(&w->fds[nfd]);
 		return E_OOB;
 	}
+	/* replication: the standby opens it as well (O_EXCL apart: it did not exist) */
+	wasi_jrec(w, J_OPEN, w->fds[nfd].jid, dir->jid,
+		  (uint64_t)(flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_NOFOLLOW)), 0,
+		  path, NULL);
 	return E_SUCCESS;
 }
 
@@ -1794,6 +1830,7 @@ int wasi_create(struct wasm_store *s, const struct wasi_config *cfg, struct wasi
 	w = &wi->w;
 	w->store = s;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->jlock, NULL);
 	for (size_t i = 0; i < NDEFS; i++) {
 		wi->ctx[i].w = w;
 		wi->ctx[i].def = &defs[i];
@@ -1856,6 +1893,8 @@ void wasi_destroy(struct wasi *w)
 	free_strings(w->env, w->nenv);
 	free_strings(w->pre_host, w->npre);
 	free_strings(w->pre_guest, w->npre);
+	sbuf_fini(&w->jour);
+	pthread_mutex_destroy(&w->jlock);
 	pthread_mutex_destroy(&w->lock);
 	/* struct wasi is the first member of struct wasi_impl */
 	core_free_pages(w, sizeof(struct wasi_impl));

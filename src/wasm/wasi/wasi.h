@@ -61,13 +61,45 @@ int wasi_threads_finish(struct wasi *w, enum wasm_trap *trap, struct wasm_trap_i
 /* Replication (wasm/replicate.h): while `hold` is set, what the program writes with
  * fd_write to the caller's fds (stdio: guest fds 0-2 and their renumbered copies) goes to
  * hold(opaque, host fd, iov, cnt) instead of the host fd, which returns the bytes it took
- * (the program sees them written) or -errno. NULL ends it. Writes to files and sockets
- * WASI opened itself are not held: replication refuses programs that have any. */
+ * (the program sees them written) or -errno. NULL ends it. Writes to files WASI opened
+ * itself are not held (they are the program's disk: wasi_journal_begin records them);
+ * replication refuses programs with sockets of their own. */
 struct iovec;
 typedef long (*wasi_hold_fn)(void *opaque, int host, const struct iovec *iov, int cnt);
 void wasi_set_hold(struct wasi *w, wasi_hold_fn hold, void *opaque);
-/* Whether WASI opened files, directories or sockets of its own for the program. */
-bool wasi_has_own_fds(const struct wasi *w);
+
+/* Replication of the program's directories (journal.c), the program parked (in no WASI
+ * call) for begin, take and end. begin appends checkpoint 0's records to `first`: the
+ * preopens' names and whole content (regular files, directories, symlinks whose target
+ * stays inside; modes) and the files open now; from then on every call that changes the
+ * directories and succeeds is recorded, at most `max` bytes of records between two takes.
+ * Returns 0, or -EOPNOTSUPP (a socket, wasi-threads, a special file, a symlink out of
+ * its directory, an fd whose path is unknown) / -errno with one line in err. take appends
+ * the records since begin or the last take to out: 0, or -EFBIG (more than max) /
+ * -ENOMEM with err. end stops recording. */
+struct sbuf;
+/* Whether w can be replicated now (the refusals of begin but those of its directories'
+ * content): 0 or -EOPNOTSUPP with err. */
+int wasi_journal_check(struct wasi *w, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int wasi_journal_begin(struct wasi *w, size_t max, struct sbuf *first, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int wasi_journal_take(struct wasi *w, struct sbuf *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void wasi_journal_end(struct wasi *w);
+
+/* The standby's side: its own copies of the program's preopens (dirs[i].host, each
+ * empty: refused otherwise; dirs[i].guest the name the primary's program has for it).
+ * apply carries out one committed checkpoint's records (untrusted: all are checked for
+ * form first, then applied in order, confined below the directories as WASI's calls are;
+ * first: checkpoint 0's). Returns 0 or -errno with one line in err; a failure part way
+ * leaves the records before it applied. */
+struct wasi_mirror;
+int wasi_mirror_create(int n, const struct wasi_preopen *dirs, struct wasi_mirror **out, char *err,
+		       size_t errlen) __attribute__((warn_unused_result));
+int wasi_mirror_apply(struct wasi_mirror *m, const uint8_t *p, size_t len, bool first, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
+void wasi_mirror_destroy(struct wasi_mirror *m);
 
 /* Snapshots (wasm/snap/wasi.c): appends w's state (arguments, environment, preopens, the fd
  * table with each file's path and offset) to b. Returns 0, or -ENOTSUP (a socket or an fd
@@ -80,5 +112,9 @@ int wasi_save(const struct wasi *w, struct sbuf *b, char *err, size_t errlen)
  * program's stdio is stdio[0..2]. Returns 0, or -EINVAL / -errno with one line in err. */
 int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const int stdio[3],
 		 struct wasi **out, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* For the restores that follow in this process: the preopens are these n host
+ * directories in place of the saved ones (a standby taking over with its own copies); a
+ * saved program with another number of preopens is refused. n < 0: as saved. */
+void wasi_restore_dirs(int n, const char *const *host);
 
 #endif
