@@ -738,10 +738,16 @@ static int claim_path(const char *path, const struct sockaddr_un *sa)
 	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+/* The socket appears at its path already listening, with its owner and mode: it is
+ * bound under a temporary name beside it and renamed into place, so a client that
+ * waits for the path to exist (as scripts do) is never refused. A path too long for
+ * the temporary name is bound directly. */
 static int listen_on(const struct api_server_config *cfg, int *out)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, r;
+	char tmp[sizeof(sa.sun_path)];
+	const char *bound = cfg->path;
+	int fd, r, n;
 
 	if (strlen(cfg->path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -749,13 +755,25 @@ static int listen_on(const struct api_server_config *cfg, int *out)
 	r = claim_path(cfg->path, &sa);
 	if (r)
 		return r;
+	n = snprintf(tmp, sizeof(tmp), "%s.%d~", cfg->path, (int)getpid());
+	if (n > 0 && (size_t)n < sizeof(tmp)) {
+		unlink(tmp);
+		strcpy(sa.sun_path, tmp);
+		bound = tmp;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0 ||
-	    (cfg->gid != (gid_t)-1 && chown(cfg->path, (uid_t)-1, cfg->gid) < 0) ||
-	    chmod(cfg->path, cfg->mode) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (listen(fd, 128) < 0 ||
+	    (cfg->gid != (gid_t)-1 && chown(bound, (uid_t)-1, cfg->gid) < 0) ||
+	    chmod(bound, cfg->mode) < 0 || (bound != cfg->path && rename(bound, cfg->path) < 0)) {
+		r = -errno;
+		unlink(bound);
 		close(fd);
 		return r;
 	}

@@ -106,7 +106,8 @@ fi
 pid=$!
 i=0
 while [ $i -lt 200 ]; do
-	[ "$(grep -c 'LODGE-TEST init' "$tmp/reboot.out")" -ge 2 ] && break
+	n=$(grep -c 'LODGE-TEST init' "$tmp/reboot.out" 2>/dev/null)
+	[ "${n:-0}" -ge 2 ] && break
 	kill -0 $pid 2>/dev/null || break
 	sleep 1
 	i=$((i + 1))

@@ -1948,6 +1948,13 @@ def case_replicate(mode, jit_args, prog, auto=False):
             return result(False, name, why + "; PUT /replicate: %s %s" % (st, body))
         time.sleep(random.uniform(1.0, 2.5))
         st, body = api(psock, "GET", "/replicate")
+        # a loaded host may have let fewer checkpoints through by then (memsum with
+        # the JIT sends ~4 MiB each): wait for the third, then kill at once
+        end = time.time() + 60
+        while st == 200 and body.get("state") == "Replicating" and \
+                body.get("checkpoints", 0) < 3 and time.time() < end:
+            time.sleep(0.05)
+            st, body = api(psock, "GET", "/replicate")
         # what a failover may never show: the output of the checkpoint in flight when
         # the primary died (acknowledged by the standby, not yet released by the
         # primary). fastticks prints at most a tick a millisecond, so that is at most
