@@ -374,7 +374,8 @@ def case_bad_files():
         with open(os.path.join(d, "in.txt"), "w") as f:
             f.write(IN_TXT)
         snap = os.path.join(d, "good.snap")
-        if take_snapshot(d, ["--no-jit"], ["spin"], snap, "wsnap.bad.setup") is None:
+        first = take_snapshot(d, ["--no-jit"], ["spin"], snap, "wsnap.bad.setup")
+        if first is None:
             return
         data = open(snap, "rb").read()
         bad = os.path.join(d, "bad.snap")
@@ -397,18 +398,27 @@ def case_bad_files():
         secs = {t: (p, ln) for t, h, p, ln in sections(data)}
         p, ln = secs[0x11]
         state = bytearray(data[p:p + ln])
-        # the state record: version, fuel limit, fuel, memories (count, pages), tables
-        # (count, size, elements), globals (count, each 17 bytes), element and data
-        # segments (count, flags), frames (count), then the running function
-        off = 4 + 8 + 8
+        # the state record: version 2, GC objects (none here), fuel limit, fuel, memories
+        # (count, pages), tables (count, size, u64 elements), globals (count, each 17
+        # bytes), element and data segments (count, flags), frames (count), then the
+        # running function; v1 is the same as version 1 wrote it (no GC objects, u32
+        # table elements)
+        if struct.unpack_from("<II", state, 0) != (2, 0):
+            return result(False, "wsnap.bad.setup", "state %r" % bytes(state[:8]))
+        off = 4 + 4 + 8 + 8
         nmem = struct.unpack_from("<I", state, off)[0]
         off += 4 + 4 * nmem
         ntab = struct.unpack_from("<I", state, off)[0]
+        v1 = bytearray(struct.pack("<I", 1)) + state[8:off + 4]
         off += 4
         for _ in range(ntab):
             size = struct.unpack_from("<I", state, off)[0]
             tab_at = off + 4
-            off += 4 + 4 * size
+            v1 += state[off:off + 4]
+            v1 += b"".join(struct.pack("<I", x) for x in struct.unpack_from(
+                "<%dQ" % size, state, off + 4))
+            off += 4 + 8 * size
+        v1 += state[off:]
         ng = struct.unpack_from("<I", state, off)[0]
         off += 4 + 17 * ng
         ne = struct.unpack_from("<I", state, off)[0]
@@ -436,8 +446,17 @@ def case_bad_files():
                 "wsnap.bad.frame-base")
         hostile(lambda s: struct.pack_into("<I", s, run_at, 999999),
                 "wsnap.bad.function")
-        hostile(lambda s: struct.pack_into("<I", s, tab_at + 4, 0x10000),
+        hostile(lambda s: struct.pack_into("<Q", s, tab_at + 8, 0x10000),
                 "wsnap.bad.table-entry")
+        # a file of state version 1 (before the GC heap) is still read: it goes on with
+        # the next line
+        r = subprocess.run([LODGE, "wasm", "--no-jit", "--restore",
+                            write(rewrite(data, 0x11, bytes(v1)))], capture_output=True,
+                           timeout=120, cwd="/")
+        nxt = r.stdout.decode().splitlines()[:1]
+        result(r.returncode == 0 and nxt == [expected_line(len(first))],
+               "wsnap.state-version-1", "exit %d, first line %r, wanted %r: %s" % (
+                   r.returncode, nxt, expected_line(len(first)), r.stderr.decode()[-300:]))
         hostile(lambda s: struct.pack_into("<I", s, frames_at, 0xffffffff),
                 "wsnap.bad.frames")
         hostile(lambda s: struct.pack_into("<Q", s, len(s) - 8 * (
