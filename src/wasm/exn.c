@@ -58,14 +58,14 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 		wasm_gc_collect(s, top);
 		if (wasm_store_charge(s, size)) {
 			s->hold_kind = WASM_HOLD_NONE;
-			return WASM_TRAP_NOMEM;
+			return WASM_TRAP_EXN_LIMIT;
 		}
 	}
 	s->hold_kind = WASM_HOLD_NONE;
 	x = core_alloc(size);
 	if (!x) {
 		wasm_store_refund(s, size);
-		return WASM_TRAP_NOMEM;
+		return WASM_TRAP_EXN_LIMIT;
 	}
 	x->tag = tag;
 	x->nslots = n;

@@ -812,7 +812,8 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 
 /* Throws a new exception of tag with its values at vals: s->exn. top is the end of the
  * value stack in use (the collection a throw may run takes its roots below it). Returns
- * WASM_TRAP_EXCEPTION, or WASM_TRAP_NOMEM. */
+ * WASM_TRAP_EXCEPTION, or WASM_TRAP_EXN_LIMIT (no memory for it in the budget or the
+ * host). */
 enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 			      const union wasm_slot *vals, const union wasm_slot *top);
 /* A new exception of tag, its values zero, on the store's list (not thrown; no
