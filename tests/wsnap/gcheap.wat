@@ -1,4 +1,5 @@
 ;; A WasmGC program whose state lives in the GC heap (tests/wsnap/suite.py, case_gc_heap):
+;; besides what follows, an anyref table and a passive segment of objects (identity kept);
 ;; a ring of structs (a cycle) whose nodes are of a type and its subtype ($big, with an
 ;; i32 array and a byte array), a tree of anyref arrays holding nodes, i31s and arrays, a
 ;; boxed i31 in an externref global, and an exception (tag $e: an i32 and a node) kept as
@@ -32,6 +33,12 @@
   (global $gexn (mut exnref) (ref.null exn))
   (global $ns (mut i64) (i64.const 0))
   (data (i32.const 256) "step ")
+  ;; a table of anyref (a node, an i31) and a passive segment of objects whose identity
+  ;; a restore keeps: $seg0 holds an array made from it at the start
+  (table $tab 4 anyref)
+  (elem $objs anyref (item (struct.new $node (i64.const 11) (ref.null $node) (ref.i31 (i32.const 3))))
+                     (item (ref.i31 (i32.const 21))))
+  (global $seg0 (mut (ref null $refs)) (ref.null $refs))
 
   ;; n rounds of nothing, again until $ns nanoseconds passed if $ns is set; the
   ;; reference stays on the loop's operand stack
@@ -205,6 +212,18 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
 
+  ;; the table's node and i31, and whether the segment's object is still the one $seg0
+  ;; got (identity), times 1000
+  (func $sum_more (result i64)
+    (i64.add
+      (i64.add (call $sum_node (ref.cast (ref null $node) (table.get $tab (i32.const 0))))
+        (i64.extend_i32_u (i31.get_u (ref.cast (ref i31) (table.get $tab (i32.const 1))))))
+      (i64.mul (i64.const 1000)
+        (i64.extend_i32_u (ref.eq
+          (ref.cast (ref eq) (array.get $refs (array.new_elem $refs $objs (i32.const 0) (i32.const 1))
+            (i32.const 0)))
+          (ref.cast (ref eq) (array.get $refs (global.get $seg0) (i32.const 0))))))))
+
   (func (export "_start")
     (local $x exnref) (local $k i32) (local $steps i32) (local $s i64)
     (local.set $steps (i32.const 1000000))
@@ -216,6 +235,9 @@
     (global.set $ring (call $mkring (i32.const 40)))
     (global.set $tree (call $mktree (i32.const 3) (i32.const 1)))
     (global.set $ext (extern.convert_any (ref.i31 (i32.const 77))))
+    (table.set $tab (i32.const 0) (struct.get $node $next (global.get $ring)))
+    (table.set $tab (i32.const 1) (ref.i31 (i32.const 500)))
+    (global.set $seg0 (array.new_elem $refs $objs (i32.const 0) (i32.const 2)))
     (local.set $x
       (block $h (result exnref)
         (try_table (catch_all_ref $h)
@@ -237,8 +259,9 @@
             (call $sum_ring (ref.cast (ref null $node) (call $spin (global.get $ring) (i32.const 60000))))
             (i64.add (call $sum_exn (local.get $x))
               (i64.add (call $sum_exn (global.get $gexn))
-                (i64.extend_i32_u (i31.get_u (ref.cast (ref i31)
-                  (any.convert_extern (global.get $ext))))))))))
+                (i64.add (call $sum_more)
+                  (i64.extend_i32_u (i31.get_u (ref.cast (ref i31)
+                    (any.convert_extern (global.get $ext)))))))))))
       (call $print (local.get $k) (local.get $s))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br_if $step (i32.lt_u (local.get $k) (local.get $steps))))))

@@ -2918,7 +2918,8 @@ def gc_run_and_save(d, args, snap, lines, env=None, tag="1"):
 def case_gc_heap(mode, jit_args, want, stress=False):
     """gcheap.wat (a ring of structs closed into a cycle, of a type and its subtype with
     arrays, a tree of anyref arrays holding nodes and i31s, a boxed i31 in an externref
-    global, exnrefs in a local and a global) paused after 10 steps, saved and restored in
+    global, exnrefs in a local and a global, an anyref table, a passive segment of
+    objects whose identity ref.eq checks) paused after 10 steps, saved and restored in
     a new process, which is paused after 10 more, saved and restored again: the steps
     go on with no gap and every checksum is the uninterrupted run's (every object came
     back with its exact type, its fields and its identity); with LODGE_TEST_HOOK=gc-stress
@@ -3008,9 +3009,9 @@ def case_gc_bad():
     record naming an array type, references to an id past the heap, to an exception
     or to an array where the field's type holds neither, a huge array, every value
     slot an invalid reference, a heap over the saved --max-memory budget. The walk
-    from the roots gives the ids: 0 is global $ring's node (a struct: u8 kind, u32
-    type, then v, next, tag as u64), 1 the tree array, 2 the boxed i31, 3 $gexn's
-    exception."""
+    from the roots (tables, then globals) gives the ids: 0 is table $tab's node (a
+    struct: u8 kind, u32 type, then v, next, tag as u64), 1 global $ring's, 2 the tree
+    array, 3 the boxed i31, 4 $gexn's exception."""
     d = tempfile.mkdtemp(prefix="wsnap.")
     try:
         snap = os.path.join(d, "g.snap")
@@ -3048,8 +3049,8 @@ def case_gc_bad():
         bad(put("<B", 8, 2), "struct-as-array", "corrupt")
         bad(put("<Q", 21, ref(n + 5)), "id-past-heap", "the heap has %d objects" % n)
         bad(put("<Q", 21, 6), "host-word", "corrupt")
-        bad(put("<Q", 21, ref(3)), "exn-in-struct-field", "an exception where")
-        bad(put("<Q", 21, ref(1)), "array-in-node-field", "an object of another type")
+        bad(put("<Q", 21, ref(4)), "exn-in-struct-field", "an exception where")
+        bad(put("<Q", 21, ref(2)), "array-in-node-field", "an object of another type")
         bad(put("<Q", 21, 7), "i31-in-node-field", "an i31 where")
         # an array whose length the rest of the file cannot hold
         arr = bytearray(state[:8]) + b"\x02" + struct.pack("<II", 0, 0x7fffffff)

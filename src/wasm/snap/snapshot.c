@@ -1402,12 +1402,12 @@ static int load_state2(struct wasm_snapshot *snap, struct priv *p, struct heap_i
 		if (version < 2 || dropped || !inst->elem_len[i] || !inst->elem_items ||
 		    !inst->elem_items[i] || wasm_vt_rep(m, m->elems[i].type) == WASM_FUNCREF)
 			continue;
-		n = sread_u32(&r);
-		if (r.err || n != inst->elem_len[i])
-			return BAD("element segment %u of %u items, the module's has %u", i, n,
+		uint32_t items = sread_u32(&r);
+		if (r.err || items != inst->elem_len[i])
+			return BAD("element segment %u of %u items, the module's has %u", i, items,
 				   inst->elem_len[i]);
 		snprintf(where, sizeof(where), "element segment %u", i);
-		for (uint32_t k = 0; k < n; k++) {
+		for (uint32_t k = 0; k < items; k++) {
 			rc = get_ref(h, sread_u64(&r), m, m->elems[i].type, false,
 				     &inst->elem_items[i][k], where);
 			if (rc)
