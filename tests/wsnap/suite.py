@@ -2953,11 +2953,11 @@ def case_gc_heap(mode, jit_args, want, stress=False):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def case_gc_migrate(mode, jit_args, want):
-    """gcheap.wat moved by PUT /migrate (stop and copy) to `lodge wasm --incoming
-    tcp:...`: the destination goes on with the next step, every checksum the
+def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
+    """gcheap.wat moved by PUT /migrate (pre-copy, or stop and copy) to `lodge wasm
+    --incoming tcp:...`: the destination goes on with the next step, every checksum the
     uninterrupted run's; the source ends "migrated"."""
-    name = "wsnap.%s.gc-migrate" % mode
+    name = "wsnap.%s.gc-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
     try:
@@ -2978,7 +2978,10 @@ def case_gc_migrate(mode, jit_args, want):
         procs.append(dst)
         if not wait_listen(port):
             return result(False, name, "the destination does not listen")
-        st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
+        req = {"destination": "127.0.0.1:%d" % port}
+        if stop_and_copy:
+            req["stop_and_copy"] = True
+        st, body = api(sock, "PUT", "/migrate", req)
         if st != 204:
             return result(False, name, "PUT /migrate: %s %s" % (st, body))
         rc, drc = src.wait(60), dst.wait(600)
@@ -3093,7 +3096,8 @@ def case_gc_parts():
         case_gc_heap(mode, args, want)
     case_gc_heap("interp", ["--no-jit"], want, stress=True)
     case_gc_migrate("interp", ["--no-jit"], want)
-    case_gc_migrate("jit", ["--jit-eager"], want)
+    case_gc_migrate("interp", ["--no-jit"], want, stop_and_copy=True)
+    case_gc_migrate("jit", ["--jit-eager"], want, stop_and_copy=True)
     case_gc_bad()
 
 
