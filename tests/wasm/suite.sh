@@ -535,7 +535,7 @@ check2 atomic-wait-unshared 134 "lodge wasm: atomics.wat: trap: expected shared 
 # after crossing a (translated) frame is not; a million throws stay within 8 MiB
 ex=exn.wat
 check2 exn-caught 0 "5" -- --invoke caught $ex 5
-check2 exn-uncaught 134 "lodge wasm: exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0x45 (exn.wat:6:31)" \
+check2 exn-uncaught 134 "lodge wasm: exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0x59 (exn.wat:9:31)" \
 	-- --invoke uncaught $ex 5
 check2 exn-many 0 "1784293664" -- --max-memory 8M --invoke many $ex 1000000
 # a chain of live exceptions past the budget: the throw says what ran out

@@ -450,13 +450,15 @@ def case_bad_files():
                 "wsnap.bad.table-entry")
         # a file of state version 1 (before the GC heap) is still read: it goes on with
         # the next line
-        r = subprocess.run([LODGE, "wasm", "--no-jit", "--restore",
-                            write(rewrite(data, 0x11, bytes(v1)))], capture_output=True,
-                           timeout=120, cwd="/")
-        nxt = r.stdout.decode().splitlines()[:1]
-        result(r.returncode == 0 and nxt == [expected_line(len(first))],
-               "wsnap.state-version-1", "exit %d, first line %r, wanted %r: %s" % (
-                   r.returncode, nxt, expected_line(len(first)), r.stderr.decode()[-300:]))
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore",
+                              write(rewrite(data, 0x11, bytes(v1)))], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd="/")
+        nxt = q.stdout.readline().decode().strip()
+        q.kill()
+        q.wait()
+        result(nxt == expected_line(len(first)), "wsnap.state-version-1",
+               "first line %r, wanted %r: %s" % (nxt, expected_line(len(first)),
+                                                 q.stderr.read().decode()[-300:]))
         hostile(lambda s: struct.pack_into("<I", s, frames_at, 0xffffffff),
                 "wsnap.bad.frames")
         hostile(lambda s: struct.pack_into("<Q", s, len(s) - 8 * (
