@@ -130,6 +130,43 @@ void wasm_cc_mark_result(struct wasm_cc *c, uint32_t start, uint32_t op, uint32_
 	c->last_end = c->n;
 }
 
+/* Records the map of the loop starting at c->n (a snapshot's innermost frame may stand
+ * there): the materialised operand entries holding references a collector follows. */
+static void loop_map(struct wasm_cc *c)
+{
+	uint32_t first;
+
+	if (c->nlps && c->lps[c->nlps - 1].key == c->n << 1) {
+		/* nothing was emitted since: this one stands */
+		c->nlgcs = c->lps[c->nlps - 1].first;
+		c->nlps--;
+	}
+	first = c->nlgcs;
+	if (c->dead || c->oom)
+		return;
+	for (uint32_t i = 0; i < c->nvs; i++) {
+		const struct wasm_cc_entry *e = &c->vs[i];
+		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
+			continue;
+		if (wasm_cc_grow_array((void **)&c->lgcs, &c->caplgcs, c->nlgcs + 1,
+				       sizeof(*c->lgcs)) ||
+		    wasm_cc_grow_array((void **)&c->lgcts, &c->caplgcts, c->nlgcs + 1,
+				       sizeof(*c->lgcts))) {
+			c->oom = true;
+			return;
+		}
+		c->lgcts[c->nlgcs] = e->type;
+		c->lgcs[c->nlgcs++] = e->home;
+	}
+	if (c->nlgcs == first)
+		return;
+	if (wasm_cc_grow_array((void **)&c->lps, &c->caplps, c->nlps + 1, sizeof(*c->lps))) {
+		c->oom = true;
+		return;
+	}
+	c->lps[c->nlps++] = (struct wasm_safepoint){c->n << 1, first, c->nlgcs - first};
+}
+
 void wasm_cc_point(struct wasm_cc *c, bool call)
 {
 	if (c->npoints && c->points[c->npoints - 1] >> 1 == c->n)
@@ -140,6 +177,8 @@ void wasm_cc_point(struct wasm_cc *c, bool call)
 		return;
 	}
 	c->points[c->npoints++] = c->n << 1 | (call ? 1u : 0u);
+	if (!call)
+		loop_map(c);
 }
 
 void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
@@ -153,10 +192,13 @@ void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
 		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
 			continue;
 		if (wasm_cc_grow_array((void **)&c->gcs, &c->capgcs, c->ngcs + 1,
-				       sizeof(*c->gcs))) {
+				       sizeof(*c->gcs)) ||
+		    wasm_cc_grow_array((void **)&c->gcts, &c->capgcts, c->ngcs + 1,
+				       sizeof(*c->gcts))) {
 			c->oom = true;
 			return;
 		}
+		c->gcts[c->ngcs] = e->type;
 		c->gcs[c->ngcs++] = e->home;
 	}
 	if (c->ngcs == first)
@@ -183,6 +225,10 @@ void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
 		c->nwrap--;
 	while (c->npoints && c->points[c->npoints - 1] >> 1 >= start)
 		c->npoints--;
+	while (c->nlps && c->lps[c->nlps - 1].key >> 1 >= start) {
+		c->nlgcs = c->lps[c->nlps - 1].first;
+		c->nlps--;
+	}
 	/* a call op ending at start stays; an op starting at start or a call past it goes */
 	while (c->nsps && (c->sps[c->nsps - 1].key >> 1) + (c->sps[c->nsps - 1].key & 1) > start) {
 		c->ngcs = c->sps[c->nsps - 1].first;
@@ -311,9 +357,10 @@ int wasm_cc_push(struct wasm_cc *c, wasm_vt type, struct wasm_cc_entry **out)
 
 	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(*c->vs)))
 		return -ENOMEM;
-	/* a host pointer may sit in a slot (snapshots); set by the validation already when a
+	/* a function reference (a host pointer) may sit in a slot (snapshots save the others by
+	 * the stack maps); set by the validation already when a
 	 * lazy compilation gets here, and other threads may read it meanwhile */
-	if (wasm_is_reftype(type) && !c->m->ref_values)
+	if (wasm_is_reftype(type) && !wasm_gc_root_type(c->m, type) && !c->m->ref_values)
 		c->m->ref_values = true;
 	e = &c->vs[c->nvs++];
 	e->type = type;
@@ -556,7 +603,8 @@ static int rd_locals(struct wasm_cc *c, uint32_t fidx)
 		}
 	}
 	for (uint32_t i = 0; i < c->nlocals; i++) {
-		if (wasm_is_reftype(c->ltype[i]) && !c->m->ref_values)
+		if (wasm_is_reftype(c->ltype[i]) && !wasm_gc_root_type(c->m, c->ltype[i]) &&
+		    !c->m->ref_values)
 			c->m->ref_values = true;
 		c->lslot[i] = slot;
 		slot += wasm_type_slots(c->ltype[i]);
@@ -614,6 +662,10 @@ struct wasm_cc_keep {
 	X(points, cappoints)                                                                       \
 	X(sps, capsps)                                                                             \
 	X(gcs, capgcs)                                                                             \
+	X(gcts, capgcts)                                                                           \
+	X(lps, caplps)                                                                             \
+	X(lgcs, caplgcs)                                                                           \
+	X(lgcts, caplgcts)                                                                         \
 	X(hd, caphd)                                                                               \
 	X(vs, capvs)                                                                               \
 	X(cs, capcs)                                                                               \
@@ -645,43 +697,70 @@ void wasm_cc_keep_destroy(struct wasm_cc_keep *k)
 	core_free(k);
 }
 
-/* Gives code its stack maps: the locals that hold roots, then the safepoints' lists.
- * Returns 0 or -ENOMEM. */
+/* Gives code its stack maps: the locals that hold roots, then the safepoints' lists, then
+ * the loop starts' (with each slot's type). Returns 0 or -ENOMEM. */
 static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 {
 	uint32_t nloc = 0, *slots;
-	struct wasm_safepoint *sps = NULL;
+	wasm_vt *types;
+	struct wasm_safepoint *sps = NULL, *lps = NULL;
+	size_t total;
 
 	for (uint32_t i = 0; i < c->nlocals; i++)
 		nloc += wasm_gc_root_type(c->m, c->ltype[i]);
 	code->gc_slots = NULL;
+	code->gc_types = NULL;
 	code->ngc_locals = 0;
 	code->safepoints = NULL;
 	code->nsafepoints = 0;
-	if (!nloc && !c->nsps)
+	code->loop_maps = NULL;
+	code->nloop_maps = 0;
+	if (!nloc && !c->nsps && !c->nlps)
 		return 0;
-	slots = core_alloc(((size_t)nloc + c->ngcs) * sizeof(*slots));
+	total = (size_t)nloc + c->ngcs + c->nlgcs;
+	slots = core_alloc(total * sizeof(*slots));
+	types = core_alloc(total * sizeof(*types));
 	if (c->nsps)
 		sps = core_alloc((size_t)c->nsps * sizeof(*sps));
-	if (!slots || (c->nsps && !sps)) {
+	if (c->nlps)
+		lps = core_alloc((size_t)c->nlps * sizeof(*lps));
+	if (!slots || !types || (c->nsps && !sps) || (c->nlps && !lps)) {
 		core_free(slots);
+		core_free(types);
 		core_free(sps);
+		core_free(lps);
 		return -ENOMEM;
 	}
 	nloc = 0;
-	for (uint32_t i = 0; i < c->nlocals; i++)
-		if (wasm_gc_root_type(c->m, c->ltype[i]))
+	for (uint32_t i = 0; i < c->nlocals; i++) {
+		if (wasm_gc_root_type(c->m, c->ltype[i])) {
+			types[nloc] = c->ltype[i];
 			slots[nloc++] = c->lslot[i];
-	if (c->ngcs)
+		}
+	}
+	if (c->ngcs) {
 		memcpy(slots + nloc, c->gcs, (size_t)c->ngcs * sizeof(*slots));
+		memcpy(types + nloc, c->gcts, (size_t)c->ngcs * sizeof(*types));
+	}
+	if (c->nlgcs) {
+		memcpy(slots + nloc + c->ngcs, c->lgcs, (size_t)c->nlgcs * sizeof(*slots));
+		memcpy(types + nloc + c->ngcs, c->lgcts, (size_t)c->nlgcs * sizeof(*types));
+	}
 	for (uint32_t i = 0; i < c->nsps; i++) {
 		sps[i] = c->sps[i];
 		sps[i].first += nloc;
 	}
+	for (uint32_t i = 0; i < c->nlps; i++) {
+		lps[i] = c->lps[i];
+		lps[i].first += nloc + c->ngcs;
+	}
 	code->gc_slots = slots;
+	code->gc_types = types;
 	code->ngc_locals = nloc;
 	code->safepoints = sps;
 	code->nsafepoints = c->nsps;
+	code->loop_maps = lps;
+	code->nloop_maps = c->nlps;
 	return 0;
 }
 
@@ -788,10 +867,14 @@ void wasm_code_fini(struct wasm_code *code)
 	core_free(code->points);
 	core_free(code->handlers);
 	core_free(code->gc_slots);
+	core_free(code->gc_types);
 	core_free(code->safepoints);
+	core_free(code->loop_maps);
 	code->gc_slots = NULL;
+	code->gc_types = NULL;
 	code->safepoints = NULL;
-	code->ngc_locals = code->nsafepoints = 0;
+	code->loop_maps = NULL;
+	code->ngc_locals = code->nsafepoints = code->nloop_maps = 0;
 	code->handlers = NULL;
 	code->nhandlers = 0;
 	code->points = NULL;

@@ -157,6 +157,15 @@ struct wasm_cc {
 	uint32_t nsps, capsps;
 	uint32_t *gcs;
 	uint32_t ngcs, capgcs;
+	wasm_vt *gcts; /* each gcs entry's type (snapshots check restored references) */
+	uint32_t capgcts;
+	/* each loop start's map (snapshots park there): its operand entries holding
+	 * references, in lgcs/lgcts, keyed by the loop's start << 1 */
+	struct wasm_safepoint *lps;
+	uint32_t nlps, caplps;
+	uint32_t *lgcs;
+	wasm_vt *lgcts;
+	uint32_t nlgcs, caplgcs, caplgcts;
 	struct wasm_handler *hd; /* struct wasm_code's handlers (3.0 try_table) */
 	uint32_t nhd, caphd;
 	uint32_t capltype, caplslot, capzero, caplset; /* ltype, lslot, zero_gen, lset */

@@ -131,6 +131,9 @@ const char *wasm_trap_message(enum wasm_trap trap)
 	case WASM_TRAP_WASI_ALIGN:
 		return "misaligned pointer: a WASI call was given a pointer not aligned for the "
 		       "type it points to";
+	case WASM_TRAP_EXN_LIMIT:
+		return "out of memory: a thrown exception would exceed the memory budget "
+		       "(--max-memory) even after a collection";
 	}
 	return "unknown trap";
 }

@@ -58,14 +58,14 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 		wasm_gc_collect(s, top);
 		if (wasm_store_charge(s, size)) {
 			s->hold_kind = WASM_HOLD_NONE;
-			return WASM_TRAP_NOMEM;
+			return WASM_TRAP_EXN_LIMIT;
 		}
 	}
 	s->hold_kind = WASM_HOLD_NONE;
 	x = core_alloc(size);
 	if (!x) {
 		wasm_store_refund(s, size);
-		return WASM_TRAP_NOMEM;
+		return WASM_TRAP_EXN_LIMIT;
 	}
 	x->tag = tag;
 	x->nslots = n;
@@ -78,6 +78,29 @@ enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 	wasm_gc_allocated(s, size);
 	s->exn = x;
 	return WASM_TRAP_EXCEPTION;
+}
+
+int wasm_exn_new(struct wasm_store *s, struct wasm_tag *tag, struct wasm_exn **out)
+{
+	uint32_t n = tag->type->param_slots;
+	size_t size = sizeof(struct wasm_exn) + (size_t)n * sizeof(union wasm_slot);
+	struct wasm_exn *x;
+
+	if (wasm_store_charge(s, size))
+		return -E2BIG;
+	x = core_calloc(1, size);
+	if (!x) {
+		wasm_store_refund(s, size);
+		return -ENOMEM;
+	}
+	x->tag = tag;
+	x->nslots = n;
+	x->next = s->exns;
+	s->exns = x;
+	s->nexns++;
+	wasm_gc_allocated(s, size);
+	*out = x;
+	return 0;
 }
 
 const struct wasm_handler *wasm_exn_find(const struct wasm_func *fn, const uint32_t *pc,

@@ -294,6 +294,12 @@ struct wasm_code {
 	uint32_t ngc_locals;
 	struct wasm_safepoint *safepoints;
 	uint32_t nsafepoints;
+	/* Snapshots (wasm/snap/snapshot.c): each gc_slots entry's type, and the maps of the
+	 * loop starts a pause parks at (keyed by the start << 1, ascending; a loop with no
+	 * operand roots is left out), their slots in gc_slots after the safepoints'. */
+	wasm_vt *gc_types;
+	struct wasm_safepoint *loop_maps;
+	uint32_t nloop_maps;
 	/* Lazy compilation (wasm_module_load): the body was validated at load, which set
 	 * the frame's layout (frame_slots, param_slots, local_slots); the other fields above
 	 * are set at its first call (wasm_code_compile), then ready, with release order. */
@@ -342,7 +348,7 @@ struct wasm_module {
 				   * smaller than the final nfuncs */
 	uint32_t load_flags;	  /* WASM_LOAD_* */
 	bool bad_code_count;	  /* code section count differs from the function section */
-	bool ref_values;	  /* some code keeps a reference in a frame slot (no snapshots) */
+	bool ref_values;	  /* a frame slot may hold a funcref (no snapshots) */
 	/* lazy compilation: a copy of the binary (bodies are compiled from it), and the lock
 	 * that orders the compilations of the module's functions (from any thread) */
 	uint8_t *bytes;
@@ -806,9 +812,14 @@ enum wasm_trap wasm_exec_bulk(struct wasm_instance *inst, const uint32_t *pc, en
 
 /* Throws a new exception of tag with its values at vals: s->exn. top is the end of the
  * value stack in use (the collection a throw may run takes its roots below it). Returns
- * WASM_TRAP_EXCEPTION, or WASM_TRAP_NOMEM. */
+ * WASM_TRAP_EXCEPTION, or WASM_TRAP_EXN_LIMIT (no memory for it in the budget or the
+ * host). */
 enum wasm_trap wasm_exn_throw(struct wasm_store *s, struct wasm_tag *tag,
 			      const union wasm_slot *vals, const union wasm_slot *top);
+/* A new exception of tag, its values zero, on the store's list (not thrown; no
+ * collection runs): a restored snapshot's (wasm/snap/snapshot.c). Returns 0, -E2BIG (the
+ * store's budget refuses it) or -ENOMEM. */
+int wasm_exn_new(struct wasm_store *s, struct wasm_tag *tag, struct wasm_exn **out);
 /* The handler of fn's code that catches s->exn thrown by the op at pc (NULL: none). */
 const struct wasm_handler *wasm_exn_find(const struct wasm_func *fn, const uint32_t *pc,
 					 const struct wasm_exn *x);

@@ -78,6 +78,7 @@ enum wasm_trap {
 	WASM_TRAP_ARRAY_OOB,	/* an array index or range out of bounds (3.0 GC) */
 	WASM_TRAP_GC_LIMIT,	/* a struct or array does not fit in the memory budget (3.0 GC) */
 	WASM_TRAP_WASI_ALIGN,	/* a WASI call got a pointer not aligned for its type (witx) */
+	WASM_TRAP_EXN_LIMIT,	/* a thrown exception does not fit in the memory budget (3.0) */
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -224,8 +225,8 @@ int wasm_tag_create(struct wasm_store *s, const struct wasm_functype *type, stru
 	__attribute__((warn_unused_result));
 /* For a host function: throws an exception of tag with its parameters in slots (one per
  * value as wasm_host_fn passes them, v128 two). Returns WASM_TRAP_EXCEPTION, which the
- * host function returns; Wasm handlers up the stack may catch it. WASM_TRAP_NOMEM when
- * the exception cannot be allocated. */
+ * host function returns; Wasm handlers up the stack may catch it. WASM_TRAP_EXN_LIMIT
+ * when the exception cannot be allocated. */
 enum wasm_trap wasm_tag_throw(struct wasm_store *s, struct wasm_tag *tag, const uint64_t *slots);
 /* The tag of the exception a call ended with (WASM_TRAP_EXCEPTION), or NULL. */
 struct wasm_tag *wasm_store_exception_tag(const struct wasm_store *s);

@@ -535,9 +535,12 @@ check2 atomic-wait-unshared 134 "lodge wasm: atomics.wat: trap: expected shared 
 # after crossing a (translated) frame is not; a million throws stay within 8 MiB
 ex=exn.wat
 check2 exn-caught 0 "5" -- --invoke caught $ex 5
-check2 exn-uncaught 134 "lodge wasm: exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0x45 (exn.wat:6:31)" \
+check2 exn-uncaught 134 "lodge wasm: exn.wat: trap: uncaught exception in function 0 (thrower) at offset 0x59 (exn.wat:9:31)" \
 	-- --invoke uncaught $ex 5
 check2 exn-many 0 "1784293664" -- --max-memory 8M --invoke many $ex 1000000
+# a chain of live exceptions past the budget: the throw says what ran out
+check2 exn-over-budget 134 "lodge wasm: exn.wat: trap: out of memory: a thrown exception would exceed the memory budget (--max-memory) even after a collection in function 4 (hoard) at offset 0xae (exn.wat:28:42)" \
+	-- --max-memory 8M --invoke hoard $ex 1000000
 # GC (gc.wat): ten million short-lived structs within 16 MiB (without a collector they
 # need some 500 MB), a deep list surviving the collections its building causes, garbage
 # cycles, lists reachable only from a global and a table, a list held only by a frame of

@@ -1,5 +1,5 @@
 ;; Keeps an exception reference (3.0 exception handling) in a global while it spins: the
-;; state holds a host pointer, so it cannot be saved (tests/wsnap/suite.py expects 409).
+;; exception is saved with the heap and restored (tests/wsnap/suite.py, saves_refs).
 (module
   (tag $e (param i32))
   (global $x (mut exnref) (ref.null exn))

@@ -3,7 +3,7 @@
 ;; list of 1000 nodes in a local while it prints "count N" lines, spinning and churning
 ;; garbage (in $churn, interpreted) between them, so collections run while only $hold's
 ;; frame holds the list. A pause parks there (every frame left for the interpreter); the
-;; snapshot is refused (the store holds GC objects); after a resume the program goes on
+;; snapshot saves the list with the frames; after a resume the program goes on
 ;; in the interpreter, the JIT taking over again, and prints "sum 500500" at the end.
 (module
   (import "wasi_snapshot_preview1" "fd_write"

@@ -374,7 +374,8 @@ def case_bad_files():
         with open(os.path.join(d, "in.txt"), "w") as f:
             f.write(IN_TXT)
         snap = os.path.join(d, "good.snap")
-        if take_snapshot(d, ["--no-jit"], ["spin"], snap, "wsnap.bad.setup") is None:
+        first = take_snapshot(d, ["--no-jit"], ["spin"], snap, "wsnap.bad.setup")
+        if first is None:
             return
         data = open(snap, "rb").read()
         bad = os.path.join(d, "bad.snap")
@@ -397,18 +398,27 @@ def case_bad_files():
         secs = {t: (p, ln) for t, h, p, ln in sections(data)}
         p, ln = secs[0x11]
         state = bytearray(data[p:p + ln])
-        # the state record: version, fuel limit, fuel, memories (count, pages), tables
-        # (count, size, elements), globals (count, each 17 bytes), element and data
-        # segments (count, flags), frames (count), then the running function
-        off = 4 + 8 + 8
+        # the state record: version 2, GC objects (none here), fuel limit, fuel, memories
+        # (count, pages), tables (count, size, u64 elements), globals (count, each 17
+        # bytes), element and data segments (count, flags), frames (count), then the
+        # running function; v1 is the same as version 1 wrote it (no GC objects, u32
+        # table elements)
+        if struct.unpack_from("<II", state, 0) != (2, 0):
+            return result(False, "wsnap.bad.setup", "state %r" % bytes(state[:8]))
+        off = 4 + 4 + 8 + 8
         nmem = struct.unpack_from("<I", state, off)[0]
         off += 4 + 4 * nmem
         ntab = struct.unpack_from("<I", state, off)[0]
+        v1 = bytearray(struct.pack("<I", 1)) + state[8:off + 4]
         off += 4
         for _ in range(ntab):
             size = struct.unpack_from("<I", state, off)[0]
             tab_at = off + 4
-            off += 4 + 4 * size
+            v1 += state[off:off + 4]
+            v1 += b"".join(struct.pack("<I", x) for x in struct.unpack_from(
+                "<%dQ" % size, state, off + 4))
+            off += 4 + 8 * size
+        v1 += state[off:]
         ng = struct.unpack_from("<I", state, off)[0]
         off += 4 + 17 * ng
         ne = struct.unpack_from("<I", state, off)[0]
@@ -436,8 +446,19 @@ def case_bad_files():
                 "wsnap.bad.frame-base")
         hostile(lambda s: struct.pack_into("<I", s, run_at, 999999),
                 "wsnap.bad.function")
-        hostile(lambda s: struct.pack_into("<I", s, tab_at + 4, 0x10000),
+        hostile(lambda s: struct.pack_into("<Q", s, tab_at + 8, 0x10000),
                 "wsnap.bad.table-entry")
+        # a file of state version 1 (before the GC heap) is still read: it goes on with
+        # the next line
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore",
+                              write(rewrite(data, 0x11, bytes(v1)))], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd="/")
+        nxt = q.stdout.readline().decode().strip()
+        q.kill()
+        q.wait()
+        result(nxt == expected_line(len(first)), "wsnap.state-version-1",
+               "first line %r, wanted %r: %s" % (nxt, expected_line(len(first)),
+                                                 q.stderr.read().decode()[-300:]))
         hostile(lambda s: struct.pack_into("<I", s, frames_at, 0xffffffff),
                 "wsnap.bad.frames")
         hostile(lambda s: struct.pack_into("<Q", s, len(s) - 8 * (
@@ -454,14 +475,48 @@ def case_bad_files():
 
 
 def case_ref_values():
-    """A module keeping references in frame slots is refused, when saving (409) and when
-    a file carries such a module (a well-formed file with its module swapped)."""
+    """A module keeping function references in frame slots is refused, when saving (409)
+    and when a file carries such a module (a well-formed file with its module swapped);
+    an exnref kept in a global and a GC struct made by a global's initialiser are saved
+    and restored."""
     refuse_refs("wsnap.ref-values", "reflocal.wat")
     # an exception reference (3.0 exception handling) kept in a global
-    refuse_refs("wsnap.exnref-global", "exnglobal.wat")
+    saves_refs("wsnap.exnref-global", "exnglobal.wat")
     # a GC struct (3.0) made by a global's initialiser, code keeping no reference
-    refuse_refs("wsnap.gc-global", "gcglobal.wat")
+    saves_refs("wsnap.gc-global", "gcglobal.wat")
     ref_module_file()
+
+
+def saves_refs(name, wat):
+    """wat (which spins forever, holding a GC object or an exception) is saved, and its
+    restore runs on (still running after 2 s, nothing on stderr)."""
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "r.snap")
+    p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock,
+                          os.path.join(HERE, wat)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    q = None
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore", snap],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            rc = q.wait(2)
+            result(False, name, "the restore ended: %s %r" % (rc, q.stderr.read().decode()))
+        except subprocess.TimeoutExpired:
+            result(True, name)
+    finally:
+        for x in (p, q):
+            if x is not None:
+                x.kill()
+                x.wait()
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def refuse_refs(name, wat):
@@ -708,10 +763,11 @@ def case_deep(mode, jit_args, extra=()):
 
 def case_deep_gc(mode, jit_args):
     """gcdeep.wat paused while a list is held only by a translated frame below the
-    outermost run and collections run under --max-memory 16M: the pause parks (the
-    snapshot is refused for the references, not_supported, which it checks only once
-    parked where a snapshot can stand, not busy), and after a resume the program
-    goes on interpreted (then translated again) to the right sum, no line lost."""
+    outermost run and collections run under --max-memory 16M: the pause parks where a
+    snapshot can stand (every frame left for the interpreter) and the snapshot is
+    taken, list and all; after a resume the program goes on interpreted (then
+    translated again) to the right sum, no line lost; and the snapshot restored in
+    another process goes on from the line after the pause to the same sum."""
     name = "wsnap.%s.deep-gc" % mode
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock = os.path.join(d, "api.sock")
@@ -735,11 +791,21 @@ def case_deep_gc(mode, jit_args):
         why = deep_lines("\n".join(lines[:-1]))
         if st != 204 or st3 != 204:
             why = "pause %s %s, resume %s %s" % (st, body, st3, body3)
-        elif st2 != 409 or "not_supported" not in str(body2) or took > 4:
+        elif st2 != 204 or took > 4:
             why = "snapshot: %s %s after %.1f s" % (st2, body2, took)
         elif rc != 0 or len(lines) != 201 or lines[-1] != "sum 500500":
             why = "status %s, %d lines, last %r: %s" % (rc, len(lines), lines[-1:],
                                                        p.stderr.read().decode()[-300:])
+        if not why:
+            r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                               capture_output=True, timeout=300)
+            rest = r.stdout.decode().splitlines()
+            if r.returncode or not rest or rest[-1] != "sum 500500" or \
+                    not rest[0].startswith("count ") or \
+                    deep_lines("\n".join(rest[:-1]), int(rest[0].split()[1])) or \
+                    int(rest[0].split()[1]) < 40:
+                why = "the restore: exit %d, lines %r..%r: %s" % (
+                    r.returncode, rest[:1], rest[-1:], r.stderr.decode()[-300:])
         result(not why, name, why or "")
     except (OSError, subprocess.TimeoutExpired) as e:
         result(False, name, "%s" % e)
@@ -3212,6 +3278,231 @@ def case_migrate_cap():
     result(not why, name, why.strip("; "))
 
 
+GCHEAP = os.path.join(HERE, "gcheap.wat")
+GC_STEPS = 60
+
+
+def gc_reference(env=None):
+    """What gcheap.wat prints in an uninterrupted interpreted run (60 steps)."""
+    r = subprocess.run([LODGE, "wasm", "--no-jit", GCHEAP, "short"], capture_output=True,
+                       timeout=600, env=env)
+    out = r.stdout.decode()
+    if r.returncode != 0 or out.count("\n") != GC_STEPS:
+        return None
+    return out
+
+
+def gc_run_and_save(d, args, snap, lines, env=None, tag="1"):
+    """Runs `lodge wasm ARGS --api SOCK` (gcheap.wat or a restore) until its stdout has
+    `lines` lines, pauses it, saves it to snap and kills it: (its stdout, why not)."""
+    sock = os.path.join(d, "api%s.sock" % tag)
+    out = os.path.join(d, "stdout.%s" % tag)
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + args[:1] + ["--api", sock] + args[1:],
+                             stdout=fo, stderr=subprocess.PIPE, env=env)
+    try:
+        if not wait_file_lines(out, lines, 120, p):
+            return None, "no %d lines: %s" % (lines, p.stderr.read().decode()[-300:]
+                                              if p.poll() is not None else "")
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return None, "pause %s %s, snapshot %s %s" % (st, body, st2, body2)
+        time.sleep(0.1)
+        return open(out).read(), None
+    except OSError as e:
+        return None, "control socket: %s" % e
+    finally:
+        p.kill()
+        p.wait()
+
+
+def case_gc_heap(mode, jit_args, want, stress=False):
+    """gcheap.wat (a ring of structs closed into a cycle, of a type and its subtype with
+    arrays, a tree of anyref arrays holding nodes and i31s, a boxed i31 in an externref
+    global, exnrefs in a local and a global, an anyref table, a passive segment of
+    objects whose identity ref.eq checks) paused after 10 steps, saved and restored in
+    a new process, which is paused after 10 more, saved and restored again: the steps
+    go on with no gap and every checksum is the uninterrupted run's (every object came
+    back with its exact type, its fields and its identity); with LODGE_TEST_HOOK=gc-stress
+    (a collection at every allocation) too."""
+    name = "wsnap.%s.gc-heap%s" % (mode, ".gc-stress" if stress else "")
+    env = dict(os.environ, LODGE_TEST_HOOK="gc-stress") if stress else None
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        snap1, snap2 = os.path.join(d, "g1.snap"), os.path.join(d, "g2.snap")
+        first, why = gc_run_and_save(d, jit_args + [GCHEAP, "short"] + (
+            ["slow"] if jit_args != ["--no-jit"] else []), snap1, 10, env)
+        if why:
+            return result(False, name, "first run: " + why)
+        n1 = first.count("\n")
+        second, why = gc_run_and_save(d, jit_args + ["--restore", snap1], snap2, 10, env, "2")
+        if why:
+            return result(False, name, "first restore: " + why)
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap2],
+                           capture_output=True, timeout=600, env=env)
+        got = first + second + r.stdout.decode()
+        if r.returncode:
+            why = "second restore: exit %d: %s" % (r.returncode, r.stderr.decode()[-400:])
+        elif got != want:
+            a, b = got.splitlines(), want.splitlines()
+            k = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+            why = "after %d + %d lines, line %d: %r, wanted %r" % (
+                n1, second.count("\n"), k, a[k] if k < len(a) else None,
+                b[k] if k < len(b) else None)
+        result(not why, name, why or "")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
+    """gcheap.wat moved by PUT /migrate (pre-copy, or stop and copy) to `lodge wasm
+    --incoming tcp:...`: the destination goes on with the next step, every checksum the
+    uninterrupted run's; the source ends "migrated"."""
+    name = "wsnap.%s.gc-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    try:
+        sock = os.path.join(d, "api.sock")
+        out, dout = os.path.join(d, "src.out"), os.path.join(d, "dst.out")
+        with open(out, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), GCHEAP, "short"] +
+                (["slow"] if jit_args != ["--no-jit"] else []),
+                stdout=fo, stderr=subprocess.PIPE)
+        procs.append(src)
+        if not wait_file_lines(out, 10, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=subprocess.PIPE)
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        req = {"destination": "127.0.0.1:%d" % port}
+        if stop_and_copy:
+            req["stop_and_copy"] = True
+        st, body = api(sock, "PUT", "/migrate", req)
+        if st != 204:
+            return result(False, name, "PUT /migrate: %s %s" % (st, body))
+        rc, drc = src.wait(60), dst.wait(600)
+        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
+        got = open(out).read() + open(dout).read()
+        why = ""
+        if rc != 0 or reason != "migrated":
+            why = "the source: status %s, reason %s" % (rc, reason)
+        elif drc != 0:
+            why = "the destination: status %s: %s" % (drc, dst.stderr.read().decode()[-300:])
+        elif got != want:
+            why = "output differs from the uninterrupted run's: %r" % got[-300:]
+        result(not why, name, why)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        result(False, name, "%s" % e)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_gc_bad():
+    """Hostile GC heaps in a well-formed gcheap.wat snapshot (checksums fixed), each
+    refused with one line and exit 125: another state version, the object count
+    raised, lowered or huge, the heap cut short, an unknown record kind, a struct
+    record naming an array type, references to an id past the heap, to an exception
+    or to an array where the field's type holds neither, a huge array, every value
+    slot an invalid reference, a heap over the saved --max-memory budget. The walk
+    from the roots (tables, then globals) gives the ids: 0 is table $tab's node (a
+    struct: u8 kind, u32 type, then v, next, tag as u64), 1 global $ring's, 2 the tree
+    array, 3 the boxed i31, 4 $gexn's exception."""
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        snap = os.path.join(d, "g.snap")
+        _, why = gc_run_and_save(d, ["--no-jit", GCHEAP, "short"], snap, 5)
+        if why:
+            return result(False, "wsnap.gc-bad", why)
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        n = struct.unpack_from("<I", state, 4)[0]
+        if struct.unpack_from("<I", state, 0)[0] != 2 or state[8] != 1 or n < 4:
+            return result(False, "wsnap.gc-bad", "unexpected state layout: %r" % state[:16])
+        k = [0]
+
+        def bad(s, name, want):
+            k[0] += 1
+            path = os.path.join(d, "bad%d.snap" % k[0])
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            refused(path, "wsnap.gc-bad." + name, want)
+
+        def put(fmt, off, v):
+            s = bytearray(state)
+            struct.pack_into(fmt, s, off, v)
+            return s
+
+        def ref(i):
+            return (i + 1) << 2
+
+        bad(put("<I", 0, 3), "version", "unknown WebAssembly state version 3")
+        bad(put("<I", 4, n + 1), "count-more", "corrupt")
+        bad(put("<I", 4, n - 1), "count-less", "corrupt")
+        bad(put("<I", 4, 0xffffffff), "count-huge", "GC objects")
+        bad(state[:8 + (len(state) - 8) // 3], "cut", "corrupt")
+        bad(put("<B", 8, 0x7f), "kind", "of kind 127")
+        bad(put("<B", 8, 2), "struct-as-array", "corrupt")
+        bad(put("<Q", 21, ref(n + 5)), "id-past-heap", "the heap has %d objects" % n)
+        bad(put("<Q", 21, 6), "host-word", "corrupt")
+        bad(put("<Q", 21, ref(4)), "exn-in-struct-field", "an exception where")
+        bad(put("<Q", 21, ref(2)), "array-in-node-field", "an object of another type")
+        bad(put("<Q", 21, 7), "i31-in-node-field", "an i31 where")
+        # an array whose length the rest of the file cannot hold
+        arr = bytearray(state[:8]) + b"\x02" + struct.pack("<II", 0, 0x7fffffff)
+        bad(put("<I", 4, 1)[:8] + arr[8:] + state[8:], "array-huge", "corrupt")
+        # every value slot an invalid reference: the stack maps' slots are refused
+        top_at = len(state) - 8 * (1 + (len(state) - 8) // 8)
+        s = bytearray(state)
+        ntop = None
+        for cand in range(len(state) - 8, 8, -8):
+            t = struct.unpack_from("<Q", state, cand)[0]
+            if t * 8 == len(state) - cand - 8:
+                ntop = t
+                top_at = cand
+                break
+        if ntop is None:
+            result(False, "wsnap.gc-bad.slots", "no value slots found")
+        else:
+            for i in range(ntop):
+                struct.pack_into("<Q", s, top_at + 8 + 8 * i, 6)
+            bad(s, "slots", "value slot")
+        # the saved budget (the MODULE record's max_memory) too small for the heap
+        mod = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x10))
+        nlen = struct.unpack_from("<I", mod, 4)[0]
+        struct.pack_into("<Q", mod, 8 + nlen, 6 << 20)
+        path = os.path.join(d, "budget.snap")
+        with open(path, "wb") as f:
+            f.write(rewrite(data, 0x10, bytes(mod)))
+        refused(path, "wsnap.gc-bad.budget", "memory budget")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_gc_parts():
+    """The GC heap cases: restores (interpreted, translated, under gc-stress), a
+    stop-and-copy migration, hostile heaps."""
+    want = gc_reference()
+    if want is None:
+        return result(False, "wsnap.gc-heap", "the reference run failed")
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_gc_heap(mode, args, want)
+    case_gc_heap("interp", ["--no-jit"], want, stress=True)
+    case_gc_migrate("interp", ["--no-jit"], want)
+    case_gc_migrate("interp", ["--no-jit"], want, stop_and_copy=True)
+    case_gc_migrate("jit", ["--jit-eager"], want, stop_and_copy=True)
+    case_gc_bad()
+
+
 def part_core():
     """Snapshots and restores, deep frames, bad files (the suite wsnap)."""
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
@@ -3236,6 +3527,7 @@ def part_core():
     case_regressions()
     case_mutations()
     case_ref_values()
+    case_gc_parts()
 
 
 def part_migrate():
@@ -3382,6 +3674,9 @@ elif os.environ.get("WSNAP_ONLY_MIGRATE_SLOW"):
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
     case_migrate_cap()
+elif os.environ.get("WSNAP_ONLY_GC"):  # the GC heap's cases
+    case_gc_parts()
+    case_ref_values()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()

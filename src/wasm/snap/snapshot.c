@@ -22,10 +22,11 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#define STATE_VERSION  1
+#define STATE_VERSION  2 /* 1: no GC heap, table elements as u32 (still read) */
 #define MODULE_VERSION 1
 #define NAME_MAX_LEN   4096
 
@@ -90,75 +91,542 @@ static int func_index(const struct wasm_instance *inst, const struct wasm_func *
 	return 0;
 }
 
+/* ----- the GC heap: objects and exceptions as ids ----- */
+
+/* A reference as saved (STATE version 2): 0 null; an odd word an i31 (as it is in a slot);
+ * (id + 1) << 2 the heap's object or exception id; a function reference is its function
+ * index + 1 instead. */
+#define REF_ID(id) (((uint64_t)(id) + 1) << 2)
+
+enum { HEAP_STRUCT = 1, HEAP_ARRAY, HEAP_I31, HEAP_EXN };
+
+/* Saving: every object and exception reached from the roots gets an id, in the order
+ * found (addrs is the queue the records are written from). */
+struct heap_out {
+	struct wasm_store *s;
+	const struct wasm_instance *inst;
+	uint64_t *addrs; /* by id */
+	uint8_t *exn;	 /* by id: 1 for an exception */
+	size_t n, cap;
+	uint64_t *keys; /* address -> id: open addressing, keys[i] 0 for free */
+	uint32_t *ids;
+	size_t kcap;
+	uint64_t *xs; /* the store's exceptions, sorted */
+	size_t nxs;
+	char *err;
+	size_t errlen;
+};
+
+static size_t addr_slot(uint64_t a, size_t mask)
+{
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdull;
+	a ^= a >> 33;
+	return (size_t)a & mask;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool is_exn(const struct heap_out *h, uint64_t v)
+{
+	return h->nxs && bsearch(&v, h->xs, h->nxs, sizeof(*h->xs), cmp_u64);
+}
+
+static void heap_out_fini(struct heap_out *h)
+{
+	core_free(h->addrs);
+	core_free(h->exn);
+	core_free(h->keys);
+	core_free(h->ids);
+	core_free(h->xs);
+}
+
+static int heap_out_init(struct heap_out *h, struct wasm_store *s, const struct wasm_instance *inst,
+			 char *err, size_t errlen)
+{
+	size_t i = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->s = s;
+	h->inst = inst;
+	h->err = err;
+	h->errlen = errlen;
+	if (!s->nexns)
+		return 0;
+	h->xs = core_alloc(s->nexns * sizeof(*h->xs));
+	if (!h->xs)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	for (const struct wasm_exn *x = s->exns; x && i < s->nexns; x = x->next)
+		h->xs[i++] = (uint64_t)(uintptr_t)x;
+	h->nxs = i;
+	qsort(h->xs, h->nxs, sizeof(*h->xs), cmp_u64);
+	return 0;
+}
+
+/* The id of object or exception v (a new one at the queue's end if not seen yet). */
+static int heap_id(struct heap_out *h, uint64_t v, bool exn, uint32_t *id)
+{
+	size_t i;
+
+	if (2 * (h->n + 1) > h->kcap) {
+		size_t cap = h->kcap ? 2 * h->kcap : 256;
+		uint64_t *keys = core_calloc(cap, sizeof(*keys));
+		uint32_t *ids = core_alloc(cap * sizeof(*ids));
+		if (!keys || !ids) {
+			core_free(keys);
+			core_free(ids);
+			return fail(h->err, h->errlen, -ENOMEM, "out of memory");
+		}
+		for (size_t k = 0; k < h->kcap; k++) {
+			if (!h->keys[k])
+				continue;
+			for (i = addr_slot(h->keys[k], cap - 1); keys[i]; i = (i + 1) & (cap - 1))
+				;
+			keys[i] = h->keys[k];
+			ids[i] = h->ids[k];
+		}
+		core_free(h->keys);
+		core_free(h->ids);
+		h->keys = keys;
+		h->ids = ids;
+		h->kcap = cap;
+	}
+	for (i = addr_slot(v, h->kcap - 1); h->keys[i]; i = (i + 1) & (h->kcap - 1)) {
+		if (h->keys[i] == v) {
+			*id = h->ids[i];
+			return 0;
+		}
+	}
+	if (h->n >= (1u << 30))
+		return fail(h->err, h->errlen, -ENOTSUP, "the store holds too many GC objects");
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 256;
+		uint64_t *a = core_realloc(h->addrs, cap * sizeof(*a));
+		uint8_t *e;
+		if (!a)
+			return fail(h->err, h->errlen, -ENOMEM, "out of memory");
+		h->addrs = a;
+		e = core_realloc(h->exn, cap);
+		if (!e)
+			return fail(h->err, h->errlen, -ENOMEM, "out of memory");
+		h->exn = e;
+		h->cap = cap;
+	}
+	h->keys[i] = v;
+	h->ids[i] = (uint32_t)h->n;
+	h->addrs[h->n] = v;
+	h->exn[h->n] = exn;
+	*id = (uint32_t)h->n++;
+	return 0;
+}
+
+/* Reference v of representation rep as saved (REF_ID). */
+static int put_ref(struct heap_out *h, uint8_t rep, uint64_t v, uint64_t *out, const char *where)
+{
+	const struct wasm_gcobj *o = (const struct wasm_gcobj *)(uintptr_t)v;
+	uint32_t id;
+	int rc;
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (rep == WASM_FUNCREF) {
+		if (ref_index(h->inst, v, &id))
+			return fail(h->err, h->errlen, -ENOTSUP,
+				    "%s holds a reference to a function of another instance or a "
+				    "host function",
+				    where);
+		*out = id;
+		return 0;
+	}
+	if (rep == WASM_ANYREF && (v & 1)) {
+		*out = v; /* an i31 */
+		return 0;
+	}
+	if (rep == WASM_EXNREF) {
+		if (!is_exn(h, v))
+			return fail(h->err, h->errlen, -ENOTSUP, "%s holds an unknown exception",
+				    where);
+		rc = heap_id(h, v, true, &id);
+	} else {
+		if ((v & 3) || !wasm_gc_is_obj(h->s, v) || o->kind == WASM_GC_BOX_HOST ||
+		    (rep == WASM_ANYREF && o->kind == WASM_GC_BOX_I31))
+			return fail(h->err, h->errlen, -ENOTSUP,
+				    "%s holds a host reference (an externref from outside the "
+				    "program): it cannot be saved",
+				    where);
+		rc = heap_id(h, v, false, &id);
+	}
+	if (rc)
+		return rc;
+	*out = REF_ID(id);
+	return 0;
+}
+
+/* A value of type t (of module m) at p as saved: a reference by put_ref, else its slots. */
+static int put_value(struct heap_out *h, struct sbuf *b, const struct wasm_module *m, wasm_vt t,
+		     const uint64_t *p, const char *where)
+{
+	uint64_t v;
+	int rc;
+
+	if (t != WASM_PACK_I8 && t != WASM_PACK_I16 && wasm_vt_is_ref(t)) {
+		rc = put_ref(h, wasm_vt_rep(m, t), p[0], &v, where);
+		if (rc)
+			return rc;
+		sbuf_put_u64(b, v);
+		return 0;
+	}
+	for (uint32_t i = 0; i < wasm_type_slots(t); i++)
+		sbuf_put_u64(b, p[i]);
+	return 0;
+}
+
+/* The records of every object and exception given an id, in id order (a record may give
+ * further ids: the queue grows while it is written). */
+static int put_heap(struct heap_out *h, struct sbuf *b)
+{
+	const struct wasm_module *m = h->inst->mod;
+	char where[64];
+	int rc;
+
+	for (size_t id = 0; id < h->n; id++) {
+		snprintf(where, sizeof(where), "GC object %zu", id);
+		if (h->exn[id]) {
+			const struct wasm_exn *x = (const struct wasm_exn *)(uintptr_t)h->addrs[id];
+			const struct wasm_ftype *t = x->tag->type;
+			uint32_t tag = 0, off = 0;
+			while (tag < m->ntags && h->inst->tags[tag] != x->tag)
+				tag++;
+			if (tag == m->ntags)
+				return fail(h->err, h->errlen, -ENOTSUP,
+					    "an exception of another instance's tag is held: it "
+					    "cannot be saved");
+			sbuf_put_u8(b, HEAP_EXN);
+			sbuf_put_u32(b, tag);
+			for (uint32_t i = 0; i < t->pub.nparams; i++) {
+				wasm_vt pt = wasm_gc_param_type(t, i);
+				rc = put_value(h, b, t->mod, pt, &x->vals[off].i64, where);
+				if (rc)
+					return rc;
+				off += wasm_type_slots(pt);
+			}
+			continue;
+		}
+		const struct wasm_gcobj *o = (const struct wasm_gcobj *)(uintptr_t)h->addrs[id];
+		if (o->kind == WASM_GC_BOX_I31) {
+			sbuf_put_u8(b, HEAP_I31);
+			sbuf_put_u64(b, o->data[0]);
+			continue;
+		}
+		if (o->type->mod != m)
+			return fail(h->err, h->errlen, -ENOTSUP,
+				    "a GC object of another module's type is held: it cannot be "
+				    "saved");
+		sbuf_put_u8(b, o->kind == WASM_GC_STRUCT ? HEAP_STRUCT : HEAP_ARRAY);
+		sbuf_put_u32(b, (uint32_t)(o->type - m->types));
+		if (o->kind == WASM_GC_STRUCT) {
+			uint32_t off = 0;
+			for (uint32_t i = 0; i < o->type->nfields; i++) {
+				rc = put_value(h, b, m, o->type->fields[i], &o->data[off], where);
+				if (rc)
+					return rc;
+				off += wasm_type_slots(o->type->fields[i]);
+			}
+		} else {
+			sbuf_put_u32(b, o->len);
+			if (o->refs) {
+				for (uint32_t i = 0; i < o->len; i++) {
+					rc = put_value(h, b, m, o->type->fields[0], &o->data[i],
+						       where);
+					if (rc)
+						return rc;
+				}
+			} else {
+				sbuf_put(b, o->data, (size_t)o->len * o->esize);
+			}
+		}
+		if (b->err)
+			return fail(h->err, h->errlen, b->err, "out of memory");
+	}
+	return 0;
+}
+
+/* ----- which frame slots hold references (the compiler's stack maps) ----- */
+
+/* Calls cb for each slot (from the frame's base) of f's frame standing at pc that holds a
+ * reference a collector follows, with its type and the module whose indices it uses.
+ * innermost: the running function, at a loop's start, a call op or after one; else a
+ * frame below, at a call's return pc. */
+typedef int (*ref_slot_fn)(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_module *m);
+
+static int map_slots(const struct wasm_code *code, const struct wasm_safepoint *maps, uint32_t n,
+		     uint32_t key, const struct wasm_module *m, ref_slot_fn cb, void *ctx)
+{
+	size_t lo = 0, hi = n;
+	int rc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (maps[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || maps[lo].key != key)
+		return 0;
+	for (uint32_t i = 0; i < maps[lo].n; i++) {
+		uint32_t k = maps[lo].first + i;
+		rc = cb(ctx, code->gc_slots[k], code->gc_types[k], m);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static uint32_t call_len(const struct wasm_func *f, uint32_t pc);
+
+/* The callee type and frame base of the call op at pc of f's code. */
+static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc, uint32_t *base)
+{
+	const int32_t *disp = wasm_exec_dispatch();
+	const struct wasm_instance *inst = f->inst;
+	const uint32_t *op = f->code->ops + pc;
+
+	if ((int32_t)op[0] == disp[WASM_OP_CALL]) {
+		*base = op[2];
+		return inst->funcs[op[1]]->type;
+	}
+	if ((int32_t)op[0] == disp[WASM_OP_CALL_LOCAL]) {
+		*base = op[4];
+		return inst->own_funcs[op[3]].type;
+	}
+	*base = op[4];
+	return &inst->mod->types[op[1]];
+}
+
+static int ref_slots(const struct wasm_func *f, uint32_t pc, bool innermost, ref_slot_fn cb,
+		     void *ctx)
+{
+	const struct wasm_code *code = f->code;
+	const struct wasm_module *m = f->inst->mod;
+	const struct wasm_ftype *t = NULL;
+	uint32_t key = pc << 1, base = 0, len;
+	bool params = false;
+	int rc;
+
+	for (uint32_t i = 0; i < code->ngc_locals; i++) {
+		rc = cb(ctx, code->gc_slots[i], code->gc_types[i], m);
+		if (rc)
+			return rc;
+	}
+	if (innermost) {
+		bool loop = false;
+		for (uint32_t i = 0; i < code->npoints && !loop; i++)
+			loop = code->points[i] == pc << 1;
+		if (loop)
+			return map_slots(code, code->loop_maps, code->nloop_maps, key, m, cb, ctx);
+		len = call_len(f, pc);
+		if (len) { /* at a call op: its arguments are on the stack too */
+			bool listed = false;
+			for (uint32_t i = 0; i < code->npoints && !listed; i++)
+				listed = code->points[i] == (pc << 1 | 1);
+			if (listed) {
+				key = (pc + len) << 1;
+				t = call_type(f, pc, &base);
+				params = true;
+			}
+		}
+		if (!t) { /* after a call op: its results are */
+			for (uint32_t i = 0; i < code->npoints && !t; i++) {
+				uint32_t at = code->points[i] >> 1;
+				if ((code->points[i] & 1) && (len = call_len(f, at)) &&
+				    at + len == pc)
+					t = call_type(f, at, &base);
+			}
+		}
+	}
+	rc = map_slots(code, code->safepoints, code->nsafepoints, key, m, cb, ctx);
+	if (rc || !t)
+		return rc;
+	if (params) {
+		uint32_t off = 0;
+		for (uint32_t i = 0; i < t->pub.nparams; i++) {
+			wasm_vt pt = wasm_gc_param_type(t, i);
+			if (wasm_gc_root_type(t->mod, pt) && (rc = cb(ctx, base + off, pt, t->mod)))
+				return rc;
+			off += wasm_type_slots(pt);
+		}
+	} else {
+		uint32_t off = 0;
+		for (uint32_t i = 0; i < t->pub.nresults; i++) {
+			wasm_vt rt = t->vresults ? t->vresults[i] : (wasm_vt)t->pub.results[i];
+			if (wasm_gc_root_type(t->mod, rt) && (rc = cb(ctx, base + off, rt, t->mod)))
+				return rc;
+			off += wasm_type_slots(rt);
+		}
+	}
+	return 0;
+}
+
+struct slot_out {
+	struct heap_out *h;
+	uint64_t *slots; /* the value slots, references encoded in place */
+	uint8_t *done;	 /* by slot: encoded already */
+	uint64_t fp, top;
+};
+
+static int slot_out_cb(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_module *m)
+{
+	struct slot_out *o = ctx;
+	uint64_t at = o->fp + slot;
+	char where[48];
+
+	if (at >= o->top)
+		return fail(o->h->err, o->h->errlen, -ENOTSUP,
+			    "a stack map names slot %llu past the stack's top",
+			    (unsigned long long)at);
+	if (o->done[at])
+		return 0;
+	o->done[at] = 1;
+	snprintf(where, sizeof(where), "value slot %llu", (unsigned long long)at);
+	return put_ref(o->h, wasm_vt_rep(m, t), o->slots[at], &o->slots[at], where);
+}
+
 static int save_state(struct wasm_store *s, struct wasm_instance *inst, struct sbuf *b, char *err,
 		      size_t errlen)
 {
 	const struct wasm_module *m = inst->mod;
 	const struct wasm_resume *at = &s->at;
+	struct heap_out h;
+	struct slot_out so = {0};
+	struct sbuf rest = {0};
+	char where[64];
+	uint64_t v;
 	uint32_t idx;
 	size_t top;
+	int rc;
 
-	sbuf_put_u32(b, STATE_VERSION);
-	sbuf_put_u64(b, s->lim.fuel);
-	sbuf_put_u64(b, s->lim.fuel ? s->fuel - (at->ticked ? 1 : 0) : 0);
-	sbuf_put_u32(b, m->nmems);
+	rc = heap_out_init(&h, s, inst, err, errlen);
+	if (rc)
+		return rc;
+	sbuf_put_u64(&rest, s->lim.fuel);
+	sbuf_put_u64(&rest, s->lim.fuel ? s->fuel - (at->ticked ? 1 : 0) : 0);
+	sbuf_put_u32(&rest, m->nmems);
 	for (uint32_t i = 0; i < m->nmems; i++)
-		sbuf_put_u32(b, inst->mems[i]->pages);
-	sbuf_put_u32(b, m->ntables);
-	for (uint32_t i = 0; i < m->ntables; i++) {
+		sbuf_put_u32(&rest, inst->mems[i]->pages);
+	sbuf_put_u32(&rest, m->ntables);
+	for (uint32_t i = 0; i < m->ntables && !rc; i++) {
 		const struct wasm_table *t = inst->tables[i];
-		sbuf_put_u32(b, t->size);
-		for (uint32_t k = 0; k < t->size; k++) {
-			if (ref_index(inst, t->elems[k], &idx))
-				return fail(err, errlen, -ENOTSUP,
-					    "table %u holds a reference to a function of "
-					    "another instance or a host object",
-					    i);
-			sbuf_put_u32(b, idx);
+		snprintf(where, sizeof(where), "table %u", i);
+		sbuf_put_u32(&rest, t->size);
+		for (uint32_t k = 0; k < t->size && !rc; k++) {
+			rc = put_ref(&h, t->elem, t->elems[k], &v, where);
+			sbuf_put_u64(&rest, v);
 		}
 	}
-	sbuf_put_u32(b, m->nglobals);
-	for (uint32_t i = 0; i < m->nglobals; i++) {
+	if (!rc)
+		sbuf_put_u32(&rest, m->nglobals);
+	for (uint32_t i = 0; i < m->nglobals && !rc; i++) {
 		const struct wasm_global *g = inst->globals[i];
 		uint64_t v0 = g->v[0].i64, v1 = g->v[1].i64;
-		if (wasm_is_reftype(g->type)) {
-			if (ref_index(inst, v0, &idx))
-				return fail(err, errlen, -ENOTSUP,
-					    "global %u holds a reference to a host object", i);
-			v0 = idx;
-		}
-		sbuf_put_u8(b, g->type);
-		sbuf_put_u64(b, v0);
-		sbuf_put_u64(b, v1);
+		snprintf(where, sizeof(where), "global %u", i);
+		if (wasm_is_reftype(g->type))
+			rc = put_ref(&h, g->type, v0, &v0, where);
+		sbuf_put_u8(&rest, g->type);
+		sbuf_put_u64(&rest, v0);
+		sbuf_put_u64(&rest, v1);
 	}
-	sbuf_put_u32(b, m->nelems);
-	for (uint32_t i = 0; i < m->nelems; i++)
-		sbuf_put_u8(b, inst->elem_len[i] == 0 && m->elems[i].n != 0);
-	sbuf_put_u32(b, m->ndatas);
+	if (!rc)
+		sbuf_put_u32(&rest, m->nelems);
+	for (uint32_t i = 0; i < m->nelems && !rc; i++) {
+		bool dropped = inst->elem_len[i] == 0 && m->elems[i].n != 0;
+		sbuf_put_u8(&rest, dropped);
+		/* a segment of objects (made by its constant expressions): their identity */
+		if (dropped || !inst->elem_len[i] || !inst->elem_items || !inst->elem_items[i] ||
+		    wasm_vt_rep(m, m->elems[i].type) == WASM_FUNCREF)
+			continue;
+		snprintf(where, sizeof(where), "element segment %u", i);
+		sbuf_put_u32(&rest, inst->elem_len[i]);
+		for (uint32_t k = 0; k < inst->elem_len[i] && !rc; k++) {
+			rc = put_ref(&h, wasm_vt_rep(m, m->elems[i].type), inst->elem_items[i][k],
+				     &v, where);
+			sbuf_put_u64(&rest, v);
+		}
+	}
+	if (rc)
+		goto out;
+	sbuf_put_u32(&rest, m->ndatas);
 	for (uint32_t i = 0; i < m->ndatas; i++)
-		sbuf_put_u8(b, inst->data_len[i] == 0 && m->datas[i].len != 0);
+		sbuf_put_u8(&rest, inst->data_len[i] == 0 && m->datas[i].len != 0);
 	/* the frames, outermost first, then where the innermost stands */
-	sbuf_put_u32(b, (uint32_t)at->nframes);
+	sbuf_put_u32(&rest, (uint32_t)at->nframes);
 	for (size_t i = 0; i < at->nframes; i++) {
 		const struct wasm_frame *f = &s->frames[i];
-		if (func_index(inst, f->func, &idx))
-			return fail(err, errlen, -ENOTSUP, "frame %zu is not this instance's", i);
-		sbuf_put_u32(b, idx);
-		sbuf_put_u32(b, (uint32_t)(f->pc - f->func->code->ops));
-		sbuf_put_u64(b, (uint64_t)(f->fp - s->stack));
+		if (func_index(inst, f->func, &idx)) {
+			rc = fail(err, errlen, -ENOTSUP, "frame %zu is not this instance's", i);
+			goto out;
+		}
+		sbuf_put_u32(&rest, idx);
+		sbuf_put_u32(&rest, (uint32_t)(f->pc - f->func->code->ops));
+		sbuf_put_u64(&rest, (uint64_t)(f->fp - s->stack));
 	}
-	if (func_index(inst, at->fn, &idx))
-		return fail(err, errlen, -ENOTSUP, "the running function is not this instance's");
-	sbuf_put_u32(b, idx);
-	sbuf_put_u32(b, (uint32_t)(at->pc - at->fn->code->ops));
-	sbuf_put_u64(b, (uint64_t)(at->fp - s->stack));
+	if (func_index(inst, at->fn, &idx)) {
+		rc = fail(err, errlen, -ENOTSUP, "the running function is not this instance's");
+		goto out;
+	}
+	sbuf_put_u32(&rest, idx);
+	sbuf_put_u32(&rest, (uint32_t)(at->pc - at->fn->code->ops));
+	sbuf_put_u64(&rest, (uint64_t)(at->fp - s->stack));
 	top = (size_t)(at->fp - s->stack) + at->fn->code->frame_slots;
-	sbuf_put_u64(b, top);
+	/* the value slots, each that a frame's stack map names as a reference by id */
+	so.h = &h;
+	so.top = top;
+	so.slots = core_alloc((top + 1) * sizeof(*so.slots));
+	so.done = core_calloc(top + 1, 1);
+	if (!so.slots || !so.done) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < top; i++)
-		sbuf_put_u64(b, s->stack[i].i64);
-	if (b->err)
-		return fail(err, errlen, b->err, "out of memory");
-	return 0;
+		so.slots[i] = s->stack[i].i64;
+	for (size_t i = 0; i <= at->nframes && !rc; i++) {
+		bool inner = i == at->nframes;
+		const struct wasm_func *f = inner ? at->fn : s->frames[i].func;
+		const uint32_t *pc = inner ? at->pc : s->frames[i].pc;
+		so.fp = (uint64_t)((inner ? at->fp : s->frames[i].fp) - s->stack);
+		rc = ref_slots(f, (uint32_t)(pc - f->code->ops), inner, slot_out_cb, &so);
+	}
+	if (rc)
+		goto out;
+	sbuf_put_u64(&rest, top);
+	for (size_t i = 0; i < top; i++)
+		sbuf_put_u64(&rest, so.slots[i]);
+	/* the heap first (a restore allocates it before anything refers to it) */
+	sbuf_put_u32(b, STATE_VERSION);
+	{
+		struct sbuf heap = {0};
+		rc = put_heap(&h, &heap);
+		if (!rc) {
+			sbuf_put_u32(b, (uint32_t)h.n);
+			sbuf_put(b, heap.data, heap.len);
+			sbuf_put(b, rest.data, rest.len);
+		}
+		sbuf_fini(&heap);
+	}
+	if (!rc && (b->err || rest.err))
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+out:
+	core_free(so.slots);
+	core_free(so.done);
+	sbuf_fini(&rest);
+	heap_out_fini(&h);
+	return rc;
 }
 
 static int save(struct wasm_store *s, struct wasm_instance *inst, const struct wasi *w,
@@ -176,15 +644,11 @@ static int save(struct wasm_store *s, struct wasm_instance *inst, const struct w
 			    "the program is not parked where it can be saved (pause it first)");
 	if (m->ref_values)
 		return fail(err, errlen, -ENOTSUP,
-			    "the module keeps references in its locals or operands: its state "
-			    "cannot be saved without host pointers");
+			    "the module keeps function references in its locals or operands: "
+			    "its state cannot be saved without host pointers");
 	if (s->exn)
 		return fail(err, errlen, -ENOTSUP,
 			    "an exception is in flight: its state cannot be saved");
-	if (s->gc_n)
-		return fail(err, errlen, -ENOTSUP,
-			    "the store holds GC struct or array references: saving them is not "
-			    "implemented (a program that allocates none can be saved)");
 	if (m->nimports != m->nfunc_imports)
 		return fail(err, errlen, -ENOTSUP,
 			    "the module imports a memory, table or global: not supported");
@@ -501,7 +965,318 @@ static struct wasm_func *own_func(struct wasm_instance *inst, uint32_t idx)
 	return &inst->own_funcs[idx - m->nfunc_imports];
 }
 
-static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, size_t errlen)
+/* Restoring: every object and exception is allocated first (pass 1), then filled (pass 2),
+ * so records may refer to any id, cycles included. */
+struct heap_in {
+	struct wasm_store *s;
+	const struct wasm_instance *inst;
+	uint64_t *addrs; /* by id */
+	uint8_t *kind;	 /* by id: HEAP_* */
+	size_t *at;	 /* by id: where its values start in the state */
+	uint32_t n;
+	char *err;
+	size_t errlen;
+};
+
+static void heap_in_fini(struct heap_in *h)
+{
+	core_free(h->addrs);
+	core_free(h->kind);
+	core_free(h->at);
+}
+
+#define HBAD(h, ...) fail((h)->err, (h)->errlen, -EINVAL, "corrupt: " __VA_ARGS__)
+
+/* The bytes of element type t's values in an array. */
+static uint32_t elem_size(wasm_vt t)
+{
+	switch (t) {
+	case WASM_PACK_I8:
+		return 1;
+	case WASM_PACK_I16:
+		return 2;
+	case WASM_I32:
+	case WASM_F32:
+		return 4;
+	case WASM_V128:
+		return 16;
+	default:
+		return 8;
+	}
+}
+
+static bool is_ref_vt(wasm_vt t)
+{
+	return t != WASM_PACK_I8 && t != WASM_PACK_I16 && wasm_vt_is_ref(t);
+}
+
+/* Saved reference r (REF_ID) as a value of type want of module m (null allowed where
+ * null_ok, else as want says): 0, or a refusal naming where. */
+static int get_ref(struct heap_in *h, uint64_t r, const struct wasm_module *m, wasm_vt want,
+		   bool null_ok, uint64_t *out, const char *where)
+{
+	uint8_t rep = wasm_vt_rep(m, want);
+	uint64_t v;
+
+	*out = 0;
+	if (!r) {
+		if (!null_ok && !wasm_vt_nullable(want))
+			return HBAD(h, "%s: a null of a non-null type", where);
+		return 0;
+	}
+	if (rep == WASM_FUNCREF) {
+		if (r > h->inst->mod->nfuncs)
+			return HBAD(h, "%s: function reference %llu", where, (unsigned long long)r);
+		v = (uint64_t)(uintptr_t)h->inst->funcs[r - 1];
+		if (!wasm_ref_fits(v, m, want))
+			return HBAD(h, "%s: a function of another type", where);
+		*out = v;
+		return 0;
+	}
+	if (r & 1) {
+		if (rep != WASM_ANYREF || r >> 32 || !wasm_gc_ref_test(m, r, want))
+			return HBAD(h, "%s: an i31 where its type holds none", where);
+		*out = r;
+		return 0;
+	}
+	if ((r & 3) || (r >> 2) - 1 >= h->n)
+		return HBAD(h, "%s: reference %llu (the heap has %u objects)", where,
+			    (unsigned long long)r, h->n);
+	v = h->addrs[(r >> 2) - 1];
+	switch (h->kind[(r >> 2) - 1]) {
+	case HEAP_EXN:
+		if (rep != WASM_EXNREF || wasm_vt_code(want) == WASM_HT_NOEXN)
+			return HBAD(h, "%s: an exception where its type holds none", where);
+		break;
+	case HEAP_I31:
+		if (rep != WASM_EXTERNREF || wasm_vt_code(want) == WASM_HT_NOEXTERN)
+			return HBAD(h, "%s: a boxed i31 where its type holds none", where);
+		break;
+	default:
+		if ((rep != WASM_ANYREF && rep != WASM_EXTERNREF) ||
+		    wasm_vt_code(want) == WASM_HT_NOEXTERN ||
+		    (rep == WASM_ANYREF && !wasm_gc_ref_test(m, v, want)))
+			return HBAD(h, "%s: an object of another type", where);
+		break;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A value of type t (of module m) to p[0..] from the state. */
+static int get_value(struct heap_in *h, struct sreader *r, const struct wasm_module *m, wasm_vt t,
+		     uint64_t *p, const char *where)
+{
+	uint64_t v;
+
+	if (is_ref_vt(t))
+		return get_ref(h, sread_u64(r), m, t, false, p, where);
+	v = sread_u64(r);
+	if ((t == WASM_PACK_I8 && v > 0xff) || (t == WASM_PACK_I16 && v > 0xffff) ||
+	    ((t == WASM_I32 || t == WASM_F32) && v > 0xffffffffu))
+		return HBAD(h, "%s: a value wider than its field", where);
+	p[0] = v;
+	if (t == WASM_V128)
+		p[1] = sread_u64(r);
+	return 0;
+}
+
+static uint32_t struct_bytes(const struct wasm_ftype *t)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->nfields; i++)
+		n += wasm_type_slots(t->fields[i]) * 8;
+	return n;
+}
+
+/* Pass 1: reads the records' heads, allocates each, and steps over its values. */
+static int heap_alloc(struct heap_in *h, struct sreader *r)
+{
+	struct wasm_store *s = h->s;
+	const struct wasm_module *m = h->inst->mod;
+	uint64_t out;
+	int rc = 0;
+
+	h->n = sread_u32(r);
+	/* a record is at least 9 bytes */
+	if (r->err || h->n > (r->len - r->off) / 9)
+		return HBAD(h, "%u GC objects", h->n);
+	h->addrs = core_alloc(((size_t)h->n + 1) * sizeof(*h->addrs));
+	h->kind = core_alloc((size_t)h->n + 1);
+	h->at = core_alloc(((size_t)h->n + 1) * sizeof(*h->at));
+	if (!h->addrs || !h->kind || !h->at)
+		return fail(h->err, h->errlen, -ENOMEM, "out of memory");
+	for (uint32_t id = 0; id < h->n; id++) {
+		uint8_t kind = sread_u8(r);
+		uint32_t ti = 0, len = 0;
+		uint64_t bytes;
+		const struct wasm_ftype *t = NULL;
+		enum wasm_trap trap = WASM_TRAP_NONE;
+
+		if (kind == HEAP_STRUCT || kind == HEAP_ARRAY) {
+			ti = sread_u32(r);
+			if (r->err || ti >= m->ntypes ||
+			    m->types[ti].comp !=
+				    (kind == HEAP_STRUCT ? WASM_COMP_STRUCT : WASM_COMP_ARRAY))
+				return HBAD(h, "GC object %u: type %u", id, ti);
+			t = &m->types[ti];
+		}
+		switch (kind) {
+		case HEAP_STRUCT:
+			bytes = struct_bytes(t);
+			break;
+		case HEAP_ARRAY:
+			len = sread_u32(r);
+			bytes = (uint64_t)len *
+				(is_ref_vt(t->fields[0]) ? 8 : elem_size(t->fields[0]));
+			break;
+		case HEAP_I31:
+			bytes = 8;
+			break;
+		case HEAP_EXN:
+			ti = sread_u32(r);
+			if (r->err || ti >= m->ntags)
+				return HBAD(h, "GC object %u: tag %u", id, ti);
+			bytes = (uint64_t)h->inst->tags[ti]->type->param_slots * 8;
+			break;
+		default:
+			return HBAD(h, "GC object %u of kind %u", id, kind);
+		}
+		if (r->err || bytes > r->len - r->off)
+			return HBAD(h, "GC object %u: its values are cut short", id);
+		h->kind[id] = kind;
+		h->at[id] = r->off;
+		r->off += (size_t)bytes;
+		switch (kind) {
+		case HEAP_STRUCT:
+			trap = wasm_gc_struct_new(s, NULL, t, NULL, &out);
+			break;
+		case HEAP_ARRAY:
+			trap = wasm_gc_array_new(s, NULL, t, len, NULL, false, &out);
+			break;
+		case HEAP_I31:
+			/* its value comes in pass 2 (any odd word boxes) */
+			trap = wasm_gc_externalize(s, NULL, 1, &out);
+			break;
+		default: {
+			struct wasm_exn *x;
+			rc = wasm_exn_new(s, h->inst->tags[ti], &x);
+			out = (uint64_t)(uintptr_t)x;
+			break;
+		}
+		}
+		if (trap || rc)
+			return fail(h->err, h->errlen, rc == -ENOMEM ? -ENOMEM : -E2BIG,
+				    "GC object %u (of %u) does not fit in the memory budget "
+				    "(--max-memory)",
+				    id, h->n);
+		h->addrs[id] = out;
+	}
+	return 0;
+}
+
+/* Pass 2: fills every object's fields and every exception's values. */
+static int heap_fill(struct heap_in *h, const uint8_t *state, size_t len)
+{
+	const struct wasm_module *m = h->inst->mod;
+	char where[48];
+	int rc;
+
+	for (uint32_t id = 0; id < h->n; id++) {
+		struct sreader r;
+		sreader_init(&r, state, len);
+		r.off = h->at[id];
+		snprintf(where, sizeof(where), "GC object %u", id);
+		if (h->kind[id] == HEAP_EXN) {
+			struct wasm_exn *x = (struct wasm_exn *)(uintptr_t)h->addrs[id];
+			const struct wasm_ftype *t = x->tag->type;
+			uint32_t off = 0;
+			for (uint32_t i = 0; i < t->pub.nparams; i++) {
+				wasm_vt pt = wasm_gc_param_type(t, i);
+				/* a number as thrown (an i32's slot may hold more bits) */
+				if (is_ref_vt(pt)) {
+					rc = get_ref(h, sread_u64(&r), t->mod, pt, false,
+						     &x->vals[off].i64, where);
+					if (rc)
+						return rc;
+				} else {
+					for (uint32_t k = 0; k < wasm_type_slots(pt); k++)
+						x->vals[off + k].i64 = sread_u64(&r);
+				}
+				off += wasm_type_slots(pt);
+			}
+			continue;
+		}
+		struct wasm_gcobj *o = (struct wasm_gcobj *)(uintptr_t)h->addrs[id];
+		if (h->kind[id] == HEAP_I31) {
+			uint64_t v = sread_u64(&r);
+			if (!(v & 1) || v >> 32)
+				return HBAD(h, "%s: a boxed i31 of 0x%llx", where,
+					    (unsigned long long)v);
+			o->data[0] = v;
+		} else if (h->kind[id] == HEAP_STRUCT) {
+			uint32_t off = 0;
+			for (uint32_t i = 0; i < o->type->nfields; i++) {
+				rc = get_value(h, &r, m, o->type->fields[i], &o->data[off], where);
+				if (rc)
+					return rc;
+				off += wasm_type_slots(o->type->fields[i]);
+			}
+		} else if (o->refs) {
+			for (uint32_t i = 0; i < o->len; i++) {
+				rc = get_value(h, &r, m, o->type->fields[0], &o->data[i], where);
+				if (rc)
+					return rc;
+			}
+		} else {
+			if (o->esize != elem_size(o->type->fields[0]))
+				return HBAD(h, "%s: its element size", where);
+			sread(&r, o->data, (size_t)o->len * o->esize);
+		}
+		if (r.err)
+			return HBAD(h, "%s: its values are cut short", where);
+	}
+	return 0;
+}
+
+struct slot_in {
+	struct heap_in *h;
+	union wasm_slot *stack;
+	uint8_t *done;
+	uint64_t fp, top;
+};
+
+static int slot_in_cb(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_module *m)
+{
+	struct slot_in *si = ctx;
+	uint64_t at = si->fp + slot, v;
+	char where[48];
+	int rc;
+
+	if (at >= si->top)
+		return HBAD(si->h, "a reference slot %llu past the %llu value slots",
+			    (unsigned long long)at, (unsigned long long)si->top);
+	snprintf(where, sizeof(where), "value slot %llu", (unsigned long long)at);
+	if (!si->done[at]) {
+		/* a local not set yet may hold null whatever its type */
+		rc = get_ref(si->h, si->stack[at].i64, m, t, true, &v, where);
+		if (rc)
+			return rc;
+		si->stack[at].i64 = v;
+		si->done[at] = wasm_vt_rep(m, t);
+		return 0;
+	}
+	/* named twice: the value must fit both types */
+	if (si->done[at] != wasm_vt_rep(m, t) ||
+	    (si->stack[at].i64 && wasm_vt_rep(m, t) == WASM_ANYREF &&
+	     !wasm_gc_ref_test(m, si->stack[at].i64, t)))
+		return HBAD(si->h, "%s: a reference of two types", where);
+	return 0;
+}
+
+static int load_state2(struct wasm_snapshot *snap, struct priv *p, struct heap_in *h, char *err,
+		       size_t errlen)
 {
 	struct wasm_store *s = snap->store;
 	struct wasm_instance *inst = snap->inst;
@@ -512,11 +1287,27 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 	struct wasm_func *prev = NULL;
 	uint32_t prev_pc = 0;
 	uint64_t prev_fp = 0, top;
+	uint32_t version;
+	char where[64];
+	int rc;
 
 #define BAD(...) fail(err, errlen, -EINVAL, "corrupt: " __VA_ARGS__)
 	sreader_init(&r, p->state, p->state_len);
-	if (sread_u32(&r) != STATE_VERSION)
-		return BAD("unknown WebAssembly state version");
+	version = sread_u32(&r);
+	if (version != STATE_VERSION && version != 1)
+		return BAD("unknown WebAssembly state version %u (this Lodge reads 1 and %u)",
+			   version, STATE_VERSION);
+	h->s = s;
+	h->inst = inst;
+	h->err = err;
+	h->errlen = errlen;
+	if (version >= 2) {
+		rc = heap_alloc(h, &r);
+		if (!rc)
+			rc = heap_fill(h, p->state, p->state_len);
+		if (rc)
+			return rc;
+	}
 	fuel_lim = sread_u64(&r);
 	fuel = sread_u64(&r);
 	if (fuel > fuel_lim || (fuel_lim && !fuel))
@@ -544,13 +1335,19 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 		struct wasm_table *t = inst->tables[i];
 		uint32_t size = sread_u32(&r);
 		if (r.err || size < t->size || (t->has_max && size > t->max) ||
-		    size > WASM_MAX_TABLE || size > (r.len - r.off) / 4)
+		    size > WASM_MAX_TABLE || size > (r.len - r.off) / (version >= 2 ? 8 : 4))
 			return BAD("table %u of %u elements", i, size);
 		if (size > t->size && wasm_table_do_grow(t, size - t->size, 0) < 0)
 			return fail(err, errlen, -ENOMEM,
 				    "table %u of %u elements does not fit in the memory budget", i,
 				    size);
-		for (uint32_t k = 0; k < size; k++) {
+		for (uint32_t k = 0; version >= 2 && k < size; k++) {
+			snprintf(where, sizeof(where), "table %u, element %u", i, k);
+			rc = get_ref(h, sread_u64(&r), t->vmod, t->vt, false, &t->elems[k], where);
+			if (rc)
+				return rc;
+		}
+		for (uint32_t k = 0; version < 2 && k < size; k++) {
 			uint32_t v = sread_u32(&r);
 			if (r.err || v > m->nfuncs || (v && t->elem != WASM_FUNCREF))
 				return BAD("table %u, element %u: reference %u", i, k, v);
@@ -570,7 +1367,18 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 		uint64_t v0 = sread_u64(&r), v1 = sread_u64(&r);
 		if (r.err || type != g->type)
 			return BAD("global %u of type 0x%x", i, type);
-		if (wasm_is_reftype(type)) {
+		if (wasm_is_reftype(type) && version >= 2) {
+			snprintf(where, sizeof(where), "global %u", i);
+			if (v1)
+				return BAD("global %u: reference %llu", i, (unsigned long long)v0);
+			rc = get_ref(h, v0, g->vmod, g->vt, false, &v0, where);
+			if (rc)
+				return rc;
+			/* an immutable one too: the object's identity (its initialiser made
+			 * another when instantiating) */
+			if (type != WASM_FUNCREF)
+				g->v[0].i64 = v0;
+		} else if (wasm_is_reftype(type)) {
 			if (v0 > m->nfuncs || (v0 && type != WASM_FUNCREF) || v1)
 				return BAD("global %u: reference %llu", i, (unsigned long long)v0);
 			v0 = v0 ? (uint64_t)(uintptr_t)inst->funcs[v0 - 1] : 0;
@@ -591,6 +1399,20 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 			return BAD("element segment %u", i);
 		if (dropped)
 			inst->elem_len[i] = 0;
+		if (version < 2 || dropped || !inst->elem_len[i] || !inst->elem_items ||
+		    !inst->elem_items[i] || wasm_vt_rep(m, m->elems[i].type) == WASM_FUNCREF)
+			continue;
+		uint32_t items = sread_u32(&r);
+		if (r.err || items != inst->elem_len[i])
+			return BAD("element segment %u of %u items, the module's has %u", i, items,
+				   inst->elem_len[i]);
+		snprintf(where, sizeof(where), "element segment %u", i);
+		for (uint32_t k = 0; k < items; k++) {
+			rc = get_ref(h, sread_u64(&r), m, m->elems[i].type, false,
+				     &inst->elem_items[i][k], where);
+			if (rc)
+				return rc;
+		}
 	}
 	n = sread_u32(&r);
 	if (r.err || n != m->ndatas)
@@ -650,8 +1472,36 @@ static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, siz
 	for (uint64_t i = 0; i < top; i++)
 		s->stack[i].i64 = sread_u64(&r);
 	memset(s->stack + top, 0, (s->stack_slots - top) * sizeof(*s->stack));
-	return r.err ? BAD("the value slots are cut short") : 0;
+	if (r.err)
+		return BAD("the value slots are cut short");
+	/* the slots the frames' stack maps name as references: ids to objects */
+	{
+		struct slot_in si = {h, s->stack, core_calloc(top + 1, 1), 0, top};
+		if (!si.done)
+			return fail(err, errlen, -ENOMEM, "out of memory");
+		rc = 0;
+		for (uint32_t i = 0; i <= nframes && !rc; i++) {
+			bool inner = i == nframes;
+			const struct wasm_func *f = inner ? p->at.fn : s->frames[i].func;
+			const uint32_t *pc = inner ? p->at.pc : s->frames[i].pc;
+			si.fp = (uint64_t)((inner ? p->at.fp : s->frames[i].fp) - s->stack);
+			rc = ref_slots(f, (uint32_t)(pc - f->code->ops), inner, slot_in_cb, &si);
+		}
+		core_free(si.done);
+		if (rc)
+			return rc;
+	}
+	return 0;
 #undef BAD
+}
+
+static int load_state(struct wasm_snapshot *snap, struct priv *p, char *err, size_t errlen)
+{
+	struct heap_in h = {0};
+	int rc = load_state2(snap, p, &h, err, errlen);
+
+	heap_in_fini(&h);
+	return rc;
 }
 
 int wasm_snapshot_restore(struct wasm_snapshot *snap, const int stdio[3], char *err, size_t errlen)
