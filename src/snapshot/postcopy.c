@@ -35,7 +35,8 @@ struct snap_pc_in {
 	uint64_t *missing; /* pages not here yet (NULL until DISCARD) */
 	uint64_t *asked;   /* of those, asked for */
 	uint64_t npages, nmissing, nasked, t0;
-	pthread_mutex_t lock; /* sends on fd, acked, stop, over */
+	uint64_t got, got_asked; /* pages arrived (the thread's), of them asked for */
+	pthread_mutex_t lock;	 /* sends on fd, acked, stop, over */
 	pthread_cond_t cond;
 	bool acked, stop, over;
 	bool active; /* atomic: pages still arriving */
@@ -267,6 +268,8 @@ static int put(void *opaque, uint64_t q, const uint8_t *bytes)
 	}
 	in->missing[q / 64] &= ~(1ull << (q % 64));
 	__atomic_store_n(&in->nmissing, in->nmissing - 1, __ATOMIC_RELAXED);
+	in->got++;
+	in->got_asked += in->asked[q / 64] >> (q % 64) & 1;
 	return 0;
 }
 
@@ -313,18 +316,59 @@ static int take(struct snap_pc_in *in, bool *done, char *err, size_t errlen)
 	return r;
 }
 
+/* The source owes pages once "OK" went, or while pages asked for have not come: then
+ * every SNAP_STREAM_TIMEOUT_S must bring SNAP_PC_MIN_PAGES (or all that are missing).
+ * Returns 0, or -ETIMEDOUT with err once a window closed short. *win: its start (0: none
+ * open), *win_got: in->got then, *win_missing: in->nmissing then. */
+static int window(struct snap_pc_in *in, bool acked, uint64_t *win, uint64_t *win_got,
+		  uint64_t *win_missing, char *err, size_t errlen)
+{
+	bool owed = acked || in->got_asked < in->nasked;
+	uint64_t now = now_ns(), want, got;
+
+	if (!owed) {
+		*win = 0;
+		return 0;
+	}
+	if (!*win || now - *win < SNAP_STREAM_TIMEOUT_S * 1000000000ull) {
+		if (!*win) {
+			*win = now;
+			*win_got = in->got;
+			*win_missing = in->nmissing;
+		}
+		return 0;
+	}
+	got = in->got - *win_got;
+	want = *win_missing < SNAP_PC_MIN_PAGES ? *win_missing : SNAP_PC_MIN_PAGES;
+	if (got < want) {
+		if (!got)
+			snprintf(err, errlen, "the source is silent: no page for %d s",
+				 SNAP_STREAM_TIMEOUT_S);
+		else
+			snprintf(err, errlen,
+				 "the source is too slow: %llu pages in %d s (at least %d wanted)",
+				 (unsigned long long)got, SNAP_STREAM_TIMEOUT_S, SNAP_PC_MIN_PAGES);
+		return -ETIMEDOUT;
+	}
+	*win = now;
+	*win_got = in->got;
+	*win_missing = in->nmissing;
+	return 0;
+}
+
 static void *in_main(void *opaque)
 {
 	struct snap_pc_in *in = opaque;
 	char err[256] = "";
 	bool done = false, stop = false;
 	struct snap_pc_end e = {0};
+	uint64_t win = 0, win_got = 0, win_missing = 0;
 	int r = 0;
 
 	while (!r && !done) {
 		struct pollfd p[2] = {{.fd = in->uffd, .events = POLLIN},
 				      {.fd = in->fd, .events = POLLIN}};
-		int n = poll(p, 2, SNAP_STREAM_TIMEOUT_S * 1000);
+		int n, wait_ms = SNAP_STREAM_TIMEOUT_S * 1000;
 		bool acked;
 		pthread_mutex_lock(&in->lock);
 		stop = in->stop;
@@ -332,18 +376,25 @@ static void *in_main(void *opaque)
 		pthread_mutex_unlock(&in->lock);
 		if (stop)
 			break;
+		r = window(in, acked, &win, &win_got, &win_missing, err, sizeof(err));
+		if (r)
+			break;
+		if (win) {
+			uint64_t end = win + SNAP_STREAM_TIMEOUT_S * 1000000000ull, now = now_ns();
+			wait_ms = now >= end ? 0 : (int)((end - now) / 1000000 + 1);
+		}
+		n = poll(p, 2, wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n == 0 && !acked) /* the source waits for this side's "OK": silence is due */
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -ETIMEDOUT;
-			snprintf(err, sizeof(err), "the source is silent: %s", strerror(-r));
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, sizeof(err), "poll: %s", strerror(-r));
 			break;
 		}
-		if (p[0].revents)
+		/* (silence: the window says whether it is due: the source waits for "OK") */
+		if (n > 0 && p[0].revents)
 			r = faults(in);
-		if (!r && p[1].revents)
+		if (n > 0 && !r && p[1].revents)
 			r = take(in, &done, err, sizeof(err));
 	}
 	if (done) { /* "PE" only after "OK" */

@@ -8,7 +8,10 @@
  * same way; at its second DONE (all there) the thread answers "PE" once "OK" went.
  *
  * The source is untrusted: a page not missing, a malformed section, DONE with pages
- * missing are refused; a source silent for SNAP_STREAM_TIMEOUT_S after "OK" is given up
+ * missing are refused; a source that is silent, trickles a section (each must arrive
+ * within SNAP_STREAM_TIMEOUT_S of its first byte, plus its length at
+ * SNAP_STREAM_MIN_RATE), or sends fewer than SNAP_PC_MIN_PAGES pages in a
+ * SNAP_STREAM_TIMEOUT_S while it owes pages (after "OK", or pages asked for) is given up
  * on: the thread ends with the reason, and the target cannot go on (its memory is
  * incomplete).
  */
@@ -18,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define SNAP_PC_MIN_PAGES 16 /* pages a source owing some sends at least per timeout */
 
 /* Walks a PAGES section: its u32 count (1..SNAP_PC_BATCH), then per page its u64 index
  * (bit 63 set: a zero page, no bytes follow) and SNAP_PAGE_SIZE bytes. Calls put(ctx,

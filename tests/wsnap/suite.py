@@ -1563,9 +1563,15 @@ PC_HOSTILE = {  # what a source does after the switch: (bytes to send, what --in
         "<IQ", 0xffffffff, miss[0]) + b"\x55" * 4096), "corrupt: a PAGES section"),
     "DONE with pages missing": (lambda miss, n: pc_section(0x102, b""), "pages missing"),
     "a section of 2^40 bytes": (lambda miss, n: pc_header(0x100, 1 << 40), "claims"),
-    # a section's first bytes, then nothing
+    # a section's first bytes, then nothing (its deadline: 10 s after its first byte)
     "a section cut short": (lambda miss, n: pc_header(0x100, 4108) + b"\1" * 100,
-                            "the stream ended inside a section"),
+                            "a section did not come in time"),
+    # a valid section for a missing page, a byte every 2 s (each read comes within the
+    # stream's 10 s: only the section's own deadline ends it)
+    "a section trickled": ("trickle", "a section did not come in time"),
+    # valid one-page sections, each whole, one every 2 s: only the post-copy's progress
+    # rule (16 pages per 10 s while pages are owed) ends it
+    "pages trickled": ("slow pages", "the source is too slow"),
 }
 
 
@@ -1690,6 +1696,25 @@ def case_postcopy_hostile(what, jit_args):
                 except OSError:
                     break
                 time.sleep(1)
+        elif send == "trickle":
+            sec = pc_section(0x100, struct.pack("<IQ", 1, miss[0]) + b"\x55" * 4096)
+            for i in range(len(sec)):
+                if time.time() >= end or dst.poll() is not None:
+                    break
+                try:
+                    c.sendall(sec[i:i + 1])
+                except OSError:
+                    break
+                time.sleep(2)
+        elif send == "slow pages":  # from the end: the program waits on an early one
+            for q in reversed(miss):
+                if time.time() >= end or dst.poll() is not None:
+                    break
+                try:
+                    c.sendall(pc_section(0x100, struct.pack("<IQ", 1, q | 1 << 63)))
+                except OSError:
+                    break
+                time.sleep(2)
         else:
             c.sendall(send(miss, npages))
         try:
