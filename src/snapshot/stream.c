@@ -81,7 +81,7 @@ static int get_until(int fd, void *p, size_t n, uint64_t *deadline)
 				return -errno;
 			if (w == 0)
 				return -ETIME;
-			k = recv(fd, b, n, MSG_DONTWAIT);
+			k = read(fd, b, n); /* readable: does not wait (any fd, not only sockets) */
 			if (k < 0 && (errno == EAGAIN || errno == EINTR))
 				continue;
 		} else {
