@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -122,8 +123,10 @@ struct wasm_opts {
 struct wasm_ctl {
 	_Atomic(struct wasm_store *) store; /* NULL while --incoming waits for the program */
 	atomic_bool paused, stopped, killed, migrated;
-	atomic_bool lost;    /* a post-copy failed after the switch: the program ran there */
-	atomic_bool *ending; /* wasm_opts.ctl_ending */
+	atomic_bool lost;      /* a post-copy failed after the switch: the program ran there */
+	atomic_bool migrating; /* ctl_migrate runs: a SIGTERM waits for its end */
+	atomic_bool over;      /* the program's run returned (sig_main's grace ends) */
+	atomic_bool *ending;   /* wasm_opts.ctl_ending */
 	/* for snapshots: set before the program runs (NULL: --invoke, no snapshots) */
 	_Atomic(struct wasm_instance *) inst;
 	const struct wasi *wasi;
@@ -271,7 +274,8 @@ static void usage(FILE *f)
 		"larger code (WASI codes are 32-bit; none may read as success); 0 when _start\n"
 		"returns; 124 on timeout; 134 on a trap; 125 if the module cannot be loaded,\n"
 		"linked or instantiated (e.g. over --max-memory) or lodge cannot set up the\n"
-		"run; 2 for a bad command line.\n");
+		"run; 2 for a bad command line; 128+N after signal N (SIGTERM, SIGINT: a\n"
+		"clean stop at the program's next safe point).\n");
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -828,6 +832,97 @@ static int ctl_resume(void *opaque)
 	return 0;
 }
 
+static int ctl_stop(void *opaque);
+
+/* ----- SIGTERM, SIGINT: a clean stop (docs/SNAPSHOT.md, README "lodge wasm") -----
+ * Blocked in every thread; sig_main takes them. The program running (sig_ctl): stopped at
+ * its next safe point as the control socket's stop does, after a migration under way
+ * (ctl_migrate: a post-copy's source serves every page first, so the destination runs
+ * on); the run then ends with 128 + the signal, reason "signal". Nothing running yet
+ * (loading, receiving a migration before its "OK"): the process ends at once with 128 +
+ * the signal; a source of a migration not acknowledged runs on. */
+#define SIG_GRACE_S 5
+static struct wasm_ctl *_Atomic sig_ctl;
+static atomic_int sig_got;
+static atomic_bool sig_over; /* a run ended (ctl_status): the process ends on its own */
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *sig_main(void *opaque)
+{
+	sigset_t *set = opaque;
+	static pthread_mutex_t never = PTHREAD_MUTEX_INITIALIZER;
+	static pthread_cond_t never_cond = PTHREAD_COND_INITIALIZER;
+	int sig = 0;
+
+	while (sigwait(set, &sig))
+		;
+	atomic_store(&sig_got, sig);
+	for (;;) {
+		struct wasm_ctl *c;
+		int r = -EAGAIN;
+		pthread_mutex_lock(&sig_lock);
+		c = atomic_load(&sig_ctl);
+		if (c && !atomic_load(&c->migrating))
+			r = ctl_stop(c);
+		pthread_mutex_unlock(&sig_lock);
+		if (atomic_load(&sig_over))
+			goto wait;
+		if (!r)
+			break;
+		if (!c || !atomic_load(&c->store)) {
+			fprintf(stderr, "lodge wasm: %s: stopping\n", strsignal(sig));
+			fflush(NULL);
+			_exit(128 + sig);
+		}
+		usleep(20 * 1000); /* a migration under way, or a store not yet running */
+	}
+	fprintf(stderr, "lodge wasm: %s: the program stops\n", strsignal(sig));
+	/* It stops at its next safe point, but a host call (a read on a quiet pipe, a sleep)
+	 * finishes first: after SIG_GRACE_S the process ends without it. */
+	for (unsigned i = 0; i < SIG_GRACE_S * 50; i++) {
+		struct wasm_ctl *c;
+		bool over;
+		usleep(20 * 1000);
+		pthread_mutex_lock(&sig_lock);
+		c = atomic_load(&sig_ctl);
+		over = !c || atomic_load(&c->over);
+		pthread_mutex_unlock(&sig_lock);
+		if (over)
+			goto wait;
+	}
+	fprintf(stderr,
+		"lodge wasm: the program did not stop within %d s of %s (a host call blocks "
+		"it): the process ends without it\n",
+		SIG_GRACE_S, strsignal(sig));
+	fflush(NULL);
+	_exit(128 + sig);
+wait:
+	/* once is enough: this thread waits for the process's end (futex: --seccomp allows) */
+	pthread_mutex_lock(&never);
+	for (;;)
+		pthread_cond_wait(&never_cond, &never);
+	return NULL;
+}
+
+/* Blocks SIGTERM and SIGINT (before any thread starts: they inherit the mask) and starts
+ * sig_main. Without its thread the signals act as before (they end the process). */
+static void sig_start(void)
+{
+	static sigset_t set;
+	pthread_t t;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return;
+	if (pthread_create(&t, NULL, sig_main, &set)) {
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		return;
+	}
+	pthread_detach(t);
+}
+
 static int ctl_stop(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
@@ -1156,6 +1251,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	unsigned rounds = 0;
 	int r;
 
+	atomic_store(&c->migrating, true);
 	if (!atomic_load(&c->inst) || !atomic_load(&c->store)) {
 		snprintf(err, errlen, "only a WASI program run by its _start can migrate");
 		r = -EOPNOTSUPP;
@@ -1194,6 +1290,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		snprintf(err, errlen,
 			 "the program runs under --seccomp, whose allow list has no sockets: hand "
 			 "the connection over (POST /migrate/send)");
+		atomic_store(&c->migrating, false);
 		return -EOPNOTSUPP;
 	}
 	if (fd < 0) {
@@ -1201,6 +1298,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot connect to %s: %s", dest,
 				 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+			atomic_store(&c->migrating, false);
 			return fd;
 		}
 	} else if (!c->opts->seccomp) {
@@ -1287,6 +1385,8 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 			(double)(now_ns() - tp) / 1e6);
 out:
 	close(fd);
+	if (r) /* else the program ends as migrated (ctl_migrated): a signal waits for it */
+		atomic_store(&c->migrating, false);
 	return r;
 }
 
@@ -1801,9 +1901,16 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 			 : run_start(o, s, inst, wd, wasi, stuck);
 }
 
-/* The exit status and reason once the control socket stopped or killed the program. */
+/* The exit status and reason once the control socket (or a signal) stopped or killed the
+ * program. From here a signal no longer acts on c. */
 static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 {
+	pthread_mutex_lock(&sig_lock);
+	if (atomic_load(&sig_ctl) == c) {
+		atomic_store(&sig_ctl, NULL);
+		atomic_store(&sig_over, true);
+	}
+	pthread_mutex_unlock(&sig_lock);
 	if (atomic_load(&c->killed)) {
 		*reason = "killed";
 		return CLI_EXIT_KILLED;
@@ -1815,6 +1922,10 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 	if (atomic_load(&c->lost)) {
 		*reason = "migration lost";
 		return CLI_EXIT_ERROR;
+	}
+	if (atomic_load(&c->stopped) && atomic_load(&sig_got)) {
+		*reason = "signal";
+		return 128 + atomic_load(&sig_got);
 	}
 	if (atomic_load(&c->stopped)) {
 		*reason = "stopped";
@@ -1839,6 +1950,7 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	pthread_mutex_init(&ctl->plock, NULL);
 	pthread_mutex_init(&ctl->rlock, NULL);
 	ctl->ending = (atomic_bool *)&o->ctl_ending;
+	atomic_store(&sig_ctl, ctl); /* SIGTERM, SIGINT: a clean stop (sig_main) */
 	ctl->opts = o;
 	ctl->name = name;
 }
@@ -2124,6 +2236,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	atomic_store(&ctl.store, snap->store); /* the control socket may act on it now */
 	watchdog_attach(wd, snap->store);
 	trap = wasm_snapshot_run(snap, &info);
+	atomic_store(&ctl.over, true);
 	repl_end(&ctl);
 	/* the program is over: the rest of its pages still come, so that the source
 	 * learns they all arrived (not for a program killed: it is gone either way) */
@@ -2234,6 +2347,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	watchdog_attach(wd, s);
 	times_mark(o->times, "wasi");
 	status = instantiate_and_run(o, m, s, wasi, wd, &ctl, &stuck);
+	atomic_store(&ctl.over, true);
 	repl_end(&ctl);
 	times_mark(o->times, "run");
 	watchdog_settle(wd);
@@ -2414,6 +2528,7 @@ int cmd_wasm(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	o.times = &times;
 	o.exit_when_done = true;
+	sig_start();
 	if (pooled) { /* in its sandbox's root already: /proc is gone */
 		o.pooled = true;
 		o.ctl.statm_fd = statm_fd;

@@ -46,14 +46,17 @@
 #include "disk/disk.h"
 #include "machine/machine.h"
 #include "machine/snapshot.h"
+#include "snapshot/postcopy.h"
 #include "snapshot/snapshot.h"
 
-#define MIG_BATCH	  256 /* pages per PAGES section */
-#define MIG_MAX_ROUNDS	  30
-#define MIG_SMALL	  256 /* dirty pages left that the paused round sends (1 MiB) */
-#define MIG_ZERO	  (1ull << 63)
-#define MIG_MAX_CONFIG	  (1u << 20)
-#define MIG_MAX_PAGES	  (4 + MIG_BATCH * (8 + GMEM_PAGE_SIZE))
+#define MIG_BATCH      256 /* pages per PAGES section */
+#define MIG_MAX_ROUNDS 30
+#define MIG_SMALL      256 /* dirty pages left that the paused round sends (1 MiB) */
+#define MIG_ZERO       (1ull << 63)
+#define MIG_MAX_CONFIG (1u << 20)
+#define MIG_MAX_PAGES  (4 + MIG_BATCH * (8 + GMEM_PAGE_SIZE))
+_Static_assert(MIG_BATCH == SNAP_PC_BATCH && MIG_MAX_PAGES == SNAP_STREAM_PAGES_MAX,
+	       "PAGES sections as snapshot/postcopy.h reads them");
 #define MIG_SMALL_BLOCKS  16 /* written disk blocks left that the paused round sends */
 #define MIG_DISKS_VERSION 1
 #define MIG_BLOCK_HDR	  12 /* u32 disk, u64 offset */
@@ -839,41 +842,6 @@ out:
 
 /* ---- destination ---- */
 
-/* Walks a PAGES section: its u32 count (1..MIG_BATCH), then per page its u64 index
- * (MIG_ZERO set: a zero page, no bytes follow) and GMEM_PAGE_SIZE bytes. Calls
- * put(ctx, page, bytes or NULL for a zero page) for each; -EINVAL for a page at or past
- * npages, a short or overlong section, or what put refuses with -EINVAL (put's other
- * errors pass through). The one reader of the format for both pre-copy and post-copy. */
-static int walk_pages(const uint8_t *p, size_t len, uint64_t npages,
-		      int (*put)(void *ctx, uint64_t page, const uint8_t *bytes), void *ctx)
-{
-	struct sreader in;
-	uint32_t count;
-
-	sreader_init(&in, p, len);
-	count = sread_u32(&in);
-	if (in.err || count == 0 || count > MIG_BATCH)
-		return -EINVAL;
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t idx = sread_u64(&in), page = idx & ~MIG_ZERO;
-		const uint8_t *bytes = NULL;
-		int r;
-
-		if (in.err || page >= npages)
-			return -EINVAL;
-		if (!(idx & MIG_ZERO)) {
-			if (len - in.off < GMEM_PAGE_SIZE)
-				return -EINVAL;
-			bytes = p + in.off;
-			in.off += GMEM_PAGE_SIZE;
-		}
-		r = put(ctx, page, bytes);
-		if (r)
-			return r;
-	}
-	return in.off != len ? -EINVAL : 0;
-}
-
 static int put_page(void *ctx, uint64_t page, const uint8_t *bytes)
 {
 	uint8_t *dst = ((struct vm *)ctx)->mem.ram + (page << GMEM_PAGE_SHIFT);
@@ -889,339 +857,65 @@ static int put_page(void *ctx, uint64_t page, const uint8_t *bytes)
 
 static int load_pages(struct vm *vm, const uint8_t *p, size_t len)
 {
-	return walk_pages(p, len, vm->mem.size >> GMEM_PAGE_SHIFT, put_page, vm);
+	return snap_pages_walk(p, len, vm->mem.size >> GMEM_PAGE_SHIFT, put_page, vm);
 }
 
 /* ---- destination: post-copy ---- */
 
-/* A machine running before all its pages are here: the pages missing are holes in a
- * range registered with a userfaultfd; a hart's (or device's) first touch of one waits
- * in the kernel while this thread asks the source for it, and the page is put in place
- * (UFFDIO_COPY, which wakes the waiter). Pages the source streams meanwhile go in the
- * same way. */
+/* A machine running before all its pages are here: the pages missing are holes in its
+ * RAM, served by the post-copy core (snapshot/postcopy.h); a hart's (or device's) first
+ * touch of one waits while the core's thread asks the source for it. */
 struct vm_postcopy {
 	struct vm *vm;
-	int fd; /* a duplicate of the stream's socket */
-	int uffd;
-	pthread_t thread;
-	bool started;
-	uint64_t *missing; /* pages not here yet (NULL until DISCARD) */
-	uint64_t *asked;   /* of those, asked for */
-	uint64_t nmissing, nasked, t0;
-	struct sbuf kept;     /* the harts' and devices' records (emit_keep's form) */
-	pthread_mutex_t lock; /* sends on fd, acked, stop */
-	pthread_cond_t cond;
-	bool acked, stop;
-	bool active; /* atomic: pages still arriving */
+	struct snap_pc_in *in;
+	struct sbuf kept; /* the harts' and devices' records (emit_keep's form) */
 };
-
-static int postcopy_new(struct vm *vm, int fd, struct vm_postcopy **out, char *err, size_t errlen)
-{
-	struct uffdio_api api = {.api = UFFD_API};
-	struct vm_postcopy *pc;
-	int u, r;
-
-	/* Kernel accesses (a disk read into RAM) are served only with the privilege to;
-	 * without it, user mode only: devices fault their buffers in first (gmem_ptr). */
-	u = snap_userfaultfd(false, &api);
-	if (u < 0) {
-		vm_errf(err, errlen,
-			"post-copy needs userfaultfd(2), which this host refuses (%s): migrate "
-			"without post-copy",
-			strerror(-u));
-		return u;
-	}
-	pc = core_calloc(1, sizeof(*pc));
-	if (!pc) {
-		close(u);
-		return -ENOMEM;
-	}
-	pc->vm = vm;
-	pc->uffd = u;
-	pc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (pc->fd < 0) {
-		r = -errno;
-		close(u);
-		core_free(pc);
-		return r;
-	}
-	pthread_mutex_init(&pc->lock, NULL);
-	pthread_cond_init(&pc->cond, NULL);
-	*out = pc;
-	return 0;
-}
 
 static void postcopy_free(struct vm_postcopy *pc)
 {
 	if (!pc)
 		return;
-	if (pc->uffd >= 0)
-		close(pc->uffd);
-	close(pc->fd);
+	snap_pc_in_fini(pc->in, false);
 	sbuf_fini(&pc->kept);
-	core_free(pc->missing);
-	core_free(pc->asked);
-	pthread_mutex_destroy(&pc->lock);
-	pthread_cond_destroy(&pc->cond);
 	core_free(pc);
 }
 
-/* Sends a 2-byte answer (and an 8-byte argument) on the stream, between the thread's
- * and the main thread's. */
-static int postcopy_send(struct vm_postcopy *pc, unsigned tag, const uint64_t *arg)
-{
-	uint8_t b[10] = {(uint8_t)tag, (uint8_t)(tag >> 8)};
-	size_t n = arg ? 10 : 2;
-	ssize_t k;
-
-	if (arg)
-		put_le(b + 2, *arg, 8);
-	pthread_mutex_lock(&pc->lock);
-	k = send(pc->fd, b, n, MSG_NOSIGNAL);
-	pthread_mutex_unlock(&pc->lock);
-	return k == (ssize_t)n ? 0 : k < 0 ? -errno : -EPIPE;
-}
-
-/* DISCARD: the pages still to come; the copies of them here (sent in a round, written
- * since) go. */
-static int postcopy_discard(struct vm_postcopy *pc, const uint8_t *p, size_t len)
-{
-	struct gmem *g = &pc->vm->mem;
-	uint64_t words = gmem_dirty_words(g), npages = g->size >> GMEM_PAGE_SHIFT, run = 0;
-	struct sreader in;
-
-	sreader_init(&in, p, len);
-	if (pc->missing || sread_u64(&in) != npages || len != 8 + words * 8)
-		return -EINVAL;
-	pc->missing = core_calloc(words, sizeof(uint64_t));
-	pc->asked = core_calloc(words, sizeof(uint64_t));
-	if (!pc->missing || !pc->asked)
-		return -ENOMEM;
-	for (uint64_t w = 0; w < words; w++)
-		pc->missing[w] = sread_u64(&in);
-	if (npages % 64 && pc->missing[words - 1] >> (npages % 64))
-		return -EINVAL;
-	for (uint64_t q = 0; q <= npages; q++) {
-		bool gone = q < npages && (pc->missing[q / 64] >> (q % 64) & 1);
-		if (gone) {
-			run++;
-			pc->nmissing++;
-		} else if (run) {
-			if (madvise(g->ram + ((q - run) << GMEM_PAGE_SHIFT), run << GMEM_PAGE_SHIFT,
-				    MADV_DONTNEED) < 0)
-				return -errno;
-			run = 0;
-		}
-	}
-	return 0;
-}
-
-/* The pages that faulted: asks for each once. */
-static int postcopy_faults(struct vm_postcopy *pc)
-{
-	struct gmem *g = &pc->vm->mem;
-	struct uffd_msg msg;
-	int r = 0;
-
-	for (;;) {
-		ssize_t n = read(pc->uffd, &msg, sizeof(msg));
-		uint64_t q;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return r;
-		if (n != (ssize_t)sizeof(msg))
-			return n < 0 ? -errno : -EIO;
-		if (msg.event != UFFD_EVENT_PAGEFAULT ||
-		    msg.arg.pagefault.address < (uintptr_t)g->ram)
-			continue;
-		q = (msg.arg.pagefault.address - (uintptr_t)g->ram) >> GMEM_PAGE_SHIFT;
-		if (q >= g->size >> GMEM_PAGE_SHIFT)
-			continue;
-		if (!(pc->missing[q / 64] >> (q % 64) & 1)) {
-			/* Here already (the fault raced with its arrival: EEXIST), or dropped
-			 * since (the balloon's MADV_DONTNEED): it reads as zero, as it would
-			 * unregistered. */
-			struct uffdio_zeropage z = {
-				.range = {(uintptr_t)g->ram + (q << GMEM_PAGE_SHIFT),
-					  GMEM_PAGE_SIZE}};
-			int k;
-			do
-				k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
-			while (k < 0 && (errno == EAGAIN || errno == EINTR));
-			if (k < 0 && errno != EEXIST)
-				return -errno;
-			continue;
-		}
-		if (pc->asked[q / 64] >> (q % 64) & 1)
-			continue;
-		pc->asked[q / 64] |= 1ull << (q % 64);
-		pc->nasked++;
-		r = postcopy_send(pc, SNAP_STREAM_REQUEST, &q);
-		if (r)
-			return r;
-	}
-}
-
-/* A page after the switch into its hole (UFFDIO_COPY or _ZEROPAGE, which wake any
- * waiter); a page not missing (outside RAM, or sent twice) is refused. */
-static int postcopy_put(void *ctx, uint64_t q, const uint8_t *bytes)
-{
-	struct vm_postcopy *pc = ctx;
-	uint64_t dst = (uintptr_t)pc->vm->mem.ram + (q << GMEM_PAGE_SHIFT);
-	int k;
-
-	if (!(pc->missing[q / 64] >> (q % 64) & 1))
-		return -EINVAL;
-	do {
-		if (!bytes) {
-			struct uffdio_zeropage z = {.range = {dst, GMEM_PAGE_SIZE}};
-			k = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
-		} else {
-			struct uffdio_copy c = {
-				.dst = dst, .src = (uintptr_t)bytes, .len = GMEM_PAGE_SIZE};
-			k = ioctl(pc->uffd, UFFDIO_COPY, &c);
-		}
-	} while (k < 0 && (errno == EAGAIN || errno == EINTR));
-	if (k < 0 && errno != EEXIST)
-		return -errno;
-	pc->missing[q / 64] &= ~(1ull << (q % 64));
-	pc->nmissing--;
-	return 0;
-}
-
-/* A PAGES section after the switch: each page into its hole. */
-static int postcopy_pages(struct vm_postcopy *pc, const uint8_t *p, size_t len)
-{
-	return walk_pages(p, len, pc->vm->mem.size >> GMEM_PAGE_SHIFT, postcopy_put, pc);
-}
-
-/* Takes one section from the source; *done at its second DONE. */
-static int postcopy_take(struct vm_postcopy *pc, bool *done, char *err, size_t errlen)
-{
-	uint32_t type;
-	uint8_t *p;
-	size_t len;
-	int r = snap_stream_get(pc->fd, &type, &p, &len, MIG_MAX_PAGES, err, errlen);
-
-	if (r)
-		return r;
-	if (type == SNAP_SEC_PAGES) {
-		r = postcopy_pages(pc, p, len);
-		if (r == -EINVAL)
-			vm_errf(err, errlen, "corrupt: a page section is malformed");
-		else if (r)
-			vm_errf(err, errlen, "cannot place a page: %s", strerror(-r));
-	} else if (type == SNAP_SEC_DONE && !len && !pc->nmissing) {
-		*done = true;
-	} else {
-		vm_errf(err, errlen, "corrupt: a section of type 0x%x with %llu pages missing",
-			type, (unsigned long long)pc->nmissing);
-		r = -EINVAL;
-	}
-	core_free(p);
-	return r;
-}
-
-static void *postcopy_main(void *opaque)
+/* The core's thread ends: every page arrived, or the machine cannot go on. */
+static void postcopy_end(void *opaque, const struct snap_pc_end *e)
 {
 	struct vm_postcopy *pc = opaque;
-	struct gmem *g = &pc->vm->mem;
-	char err[256] = "";
-	bool done = false, stop = false;
-	int r = 0;
 
-	while (!r && !done) {
-		struct pollfd p[2] = {{.fd = pc->uffd, .events = POLLIN},
-				      {.fd = pc->fd, .events = POLLIN}};
-		int n = poll(p, 2, SNAP_STREAM_TIMEOUT_S * 1000);
-		pthread_mutex_lock(&pc->lock);
-		stop = pc->stop;
-		pthread_mutex_unlock(&pc->lock);
-		if (stop)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0) {
-			bool acked;
-			pthread_mutex_lock(&pc->lock);
-			acked = pc->acked;
-			pthread_mutex_unlock(&pc->lock);
-			if (!acked) /* the source waits for this side's "OK": silence is due */
-				continue;
-		}
-		if (n <= 0) {
-			r = n < 0 ? -errno : -ETIMEDOUT;
-			snprintf(err, sizeof(err), "the source is silent: %s", strerror(-r));
-			break;
-		}
-		if (p[0].revents)
-			r = postcopy_faults(pc);
-		if (!r && p[1].revents)
-			r = postcopy_take(pc, &done, err, sizeof(err));
+	if (!e->r) {
+		log_info("post-copy: every page arrived in %.1f ms (%llu asked for)",
+			 (double)e->ns / 1e6, (unsigned long long)e->asked);
+		return;
 	}
-	pthread_mutex_lock(&pc->lock);
-	stop = stop || pc->stop;
-	pthread_mutex_unlock(&pc->lock);
-	if (done) { /* "PE" only after "OK" */
-		pthread_mutex_lock(&pc->lock);
-		while (!pc->acked && !pc->stop)
-			pthread_cond_wait(&pc->cond, &pc->lock);
-		stop = pc->stop;
-		pthread_mutex_unlock(&pc->lock);
-		r = stop ? 0 : postcopy_send(pc, SNAP_STREAM_PC_END, NULL);
-		if (!r)
-			log_info("post-copy: every page arrived in %.1f ms (%llu asked for)",
-				 (double)(vm_now_ns() - pc->t0) / 1e6,
-				 (unsigned long long)pc->nasked);
-	}
-	if (!done && !stop) {
-		log_err("post-copy: %s, with %llu pages still missing: the machine stops (its "
-			"memory is incomplete; the source cannot run it on either)",
-			err[0] ? err : strerror(-r), (unsigned long long)pc->nmissing);
-		vm_request_stop(pc->vm, VM_STOP_ERROR, 1);
-	}
-	__atomic_store_n(&g->postcopy, false, __ATOMIC_RELAXED);
-	/* Closing the userfaultfd wakes any access still waiting (a machine stopping: its
-	 * pages read as zero now) and leaves the range an ordinary mapping. */
-	close(pc->uffd);
-	pc->uffd = -1;
-	__atomic_store_n(&pc->active, false, __ATOMIC_RELEASE);
-	return NULL;
+	log_err("post-copy: %s, with %llu pages still missing: the machine stops (its "
+		"memory is incomplete; the source cannot run it on either)",
+		e->why, (unsigned long long)e->missing);
+	vm_request_stop(pc->vm, VM_STOP_ERROR, 1);
 }
 
-/* At DONE: the holes are registered and the thread serves them. */
+/* At DONE: the holes are registered and the core's thread serves them. */
 static int postcopy_start(struct vm_postcopy *pc, char *err, size_t errlen)
 {
 	struct gmem *g = &pc->vm->mem;
-	struct uffdio_register reg = {.range = {(uintptr_t)g->ram, g->size},
-				      .mode = UFFDIO_REGISTER_MODE_MISSING};
-	int r;
+	struct snap_pc_target t = {.base = g->ram,
+				   .npages = g->size >> GMEM_PAGE_SHIFT,
+				   .reserved = g->size,
+				   .flag = &g->postcopy,
+				   .end = postcopy_end,
+				   .ctx = pc};
+	int r = snap_pc_in_start(pc->in, &t, err, errlen);
 
-	if (ioctl(pc->uffd, UFFDIO_REGISTER, &reg) < 0) {
-		r = -errno;
-		vm_errf(err, errlen, "post-copy: cannot register the machine's RAM: %s",
-			strerror(-r));
-		return r;
-	}
-	pc->t0 = vm_now_ns();
-	__atomic_store_n(&pc->active, true, __ATOMIC_RELAXED);
-	__atomic_store_n(&g->postcopy, true, __ATOMIC_RELEASE);
-	r = -pthread_create(&pc->thread, NULL, postcopy_main, pc);
-	if (r) {
-		__atomic_store_n(&g->postcopy, false, __ATOMIC_RELAXED);
-		__atomic_store_n(&pc->active, false, __ATOMIC_RELAXED);
-		vm_errf(err, errlen, "post-copy: cannot start its thread: %s", strerror(-r));
-		return r;
-	}
-	pc->started = true;
-	pc->vm->postcopy = pc;
-	return 0;
+	if (!r)
+		pc->vm->postcopy = pc;
+	return r;
 }
 
 bool vm_postcopy_active(const struct vm *vm)
 {
-	return vm->postcopy && __atomic_load_n(&vm->postcopy->active, __ATOMIC_ACQUIRE);
+	return vm->postcopy && snap_pc_in_active(vm->postcopy->in);
 }
 
 void vm_postcopy_fini(struct vm *vm)
@@ -1230,12 +924,6 @@ void vm_postcopy_fini(struct vm *vm)
 
 	if (!pc)
 		return;
-	pthread_mutex_lock(&pc->lock);
-	pc->stop = true;
-	pthread_cond_broadcast(&pc->cond);
-	pthread_mutex_unlock(&pc->lock);
-	shutdown(pc->fd, SHUT_RDWR); /* wakes its poll and any read */
-	pthread_join(pc->thread, NULL);
 	vm->postcopy = NULL;
 	postcopy_free(pc);
 }
@@ -1330,18 +1018,22 @@ static int finish_disks(struct in_disks *in, char *err, size_t errlen)
 static int take_postcopy(int fd, struct vm *vm, size_t len, struct vm_postcopy **pc, char *err,
 			 size_t errlen)
 {
-	uint8_t ans[3] = {SNAP_STREAM_POSTCOPY & 0xff, SNAP_STREAM_POSTCOPY >> 8, 0};
 	int r;
 
 	if (len || *pc) {
 		vm_errf(err, errlen, "corrupt: a post-copy section is malformed or repeated");
 		return -EINVAL;
 	}
-	r = postcopy_new(vm, fd, pc, err, errlen);
-	ans[2] = !r;
-	if (send(fd, ans, sizeof(ans), MSG_NOSIGNAL) != (ssize_t)sizeof(ans) && !r) {
-		r = -errno;
-		vm_errf(err, errlen, "cannot answer the source: %s", strerror(-r));
+	*pc = core_calloc(1, sizeof(**pc));
+	if (!*pc)
+		return -ENOMEM;
+	(*pc)->vm = vm;
+	/* Kernel accesses (a disk read into RAM) are served only with the privilege to;
+	 * without it, user mode only: devices fault their buffers in first (gmem_ptr). */
+	r = snap_pc_in_new(fd, false, &(*pc)->in, err, errlen);
+	if (r) {
+		postcopy_free(*pc);
+		*pc = NULL;
 	}
 	return r;
 }
@@ -1376,21 +1068,26 @@ static int receive(int fd, struct vm *vm, struct in_disks *dk, struct vm_postcop
 			}
 			break;
 		case SNAP_SEC_DISCARD:
-			r = !*pc || harts ? -EINVAL : postcopy_discard(*pc, p, len);
-			if (r)
-				vm_errf(err, errlen,
-					"corrupt: a discard section is malformed, misplaced or "
-					"repeated");
+			if (!*pc || harts) {
+				vm_errf(err, errlen, "corrupt: a discard section is misplaced");
+				r = -EINVAL;
+			} else {
+				r = snap_pc_in_discard((*pc)->in, p, len,
+						       vm->mem.size >> GMEM_PAGE_SHIFT, true, err,
+						       errlen);
+			}
 			break;
 		case SNAP_SEC_PAGES:
-			r = harts || (*pc && (*pc)->missing) ? -EINVAL : load_pages(vm, p, len);
+			r = harts || (*pc && snap_pc_in_discarded((*pc)->in))
+				    ? -EINVAL
+				    : load_pages(vm, p, len);
 			if (r)
 				vm_errf(err, errlen,
 					"corrupt: a page section is malformed or late");
 			break;
 		case SNAP_SEC_HART:
 			r = dev != vm->devices || harts == vm->nharts ? -EINVAL : 0;
-			if (!r && *pc && !(*pc)->missing)
+			if (!r && *pc && !snap_pc_in_discarded((*pc)->in))
 				r = -EINVAL; /* post-copy: DISCARD first */
 			if (r)
 				vm_errf(err, errlen, "corrupt: hart state out of order");
@@ -1711,7 +1408,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 			goto out;
 	}
 	r = receive(fd, vm, dk, &pc, &time, err, errlen);
-	if (!r && pc && !pc->missing) {
+	if (!r && pc && !snap_pc_in_discarded(pc->in)) {
 		vm_errf(err, errlen, "corrupt: the post-copy stream ended without its discard");
 		r = -EINVAL;
 	}
@@ -1731,21 +1428,17 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	if (r)
 		goto out;
 	vm_restore_finish(vm, rs, time);
-	if (pc) {
-		r = postcopy_send(pc, SNAP_STREAM_ACK, NULL);
-		pthread_mutex_lock(&pc->lock);
-		pc->acked = !r;
-		pthread_cond_broadcast(&pc->cond);
-		pthread_mutex_unlock(&pc->lock);
-	} else if (send(fd, ack, sizeof(ack), MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
+	if (pc)
+		r = snap_pc_in_ack(pc->in);
+	else if (send(fd, ack, sizeof(ack), MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
 		r = -errno;
 	}
 	if (r)
 		vm_errf(err, errlen, "cannot acknowledge the migration: %s", strerror(-r));
 out:
 	if (r) {
-		if (pc && !pc->started)
-			postcopy_free(pc);
+		if (pc && (!vm || vm->postcopy != pc))
+			postcopy_free(pc); /* else vm_destroy ends it */
 		vm_destroy(vm);
 		vm = NULL;
 	}

@@ -169,7 +169,11 @@ int snap_stream_put(int fd, uint32_t type, const void *data, size_t len)
 int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t max, char *err,
 		    size_t errlen) __attribute__((warn_unused_result));
 
-#define SNAP_STREAM_TIMEOUT_S  10 /* a peer that neither reads nor writes this long is gone */
+#define SNAP_STREAM_TIMEOUT_S 10 /* a peer that neither reads nor writes this long is gone */
+/* Once a section's (or an answer's) first byte came, the rest must come within
+ * SNAP_STREAM_TIMEOUT_S, plus a second per SNAP_STREAM_MIN_RATE bytes of its payload: a
+ * peer trickling a byte every few seconds is given up on (-ETIMEDOUT) as a silent one. */
+#define SNAP_STREAM_MIN_RATE   (64u << 10)
 #define SNAP_STREAM_CONNECT_MS 5000
 
 /* Connects to "HOST:PORT" within SNAP_STREAM_CONNECT_MS; the socket blocks, with

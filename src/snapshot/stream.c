@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -48,22 +49,65 @@ static int put_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static int get_all(int fd, void *p, size_t n)
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads exactly n bytes. With *deadline 0, the first read waits as the socket's timeout
+ * says and sets *deadline to SNAP_STREAM_TIMEOUT_S after it; from then on (and with
+ * *deadline set) every byte must come by *deadline (CLOCK_MONOTONIC ns): a peer that
+ * trickles a byte every few seconds does not hold this side for ever. -ETIME when the
+ * deadline passed. */
+static int get_until(int fd, void *p, size_t n, uint64_t *deadline)
 {
 	uint8_t *b = p;
 
 	while (n) {
-		ssize_t k = read(fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
+		ssize_t k;
+		if (*deadline) {
+			uint64_t now = mono_ns();
+			struct pollfd pf = {.fd = fd, .events = POLLIN};
+			int w;
+			if (now >= *deadline)
+				return -ETIME;
+			w = poll(&pf, 1, (int)((*deadline - now + 999999) / 1000000));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			if (w == 0)
+				return -ETIME;
+			k = read(fd, b, n); /* readable: does not wait (any fd, not only sockets) */
+			if (k < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+		} else {
+			k = read(fd, b, n);
+			if (k < 0 && errno == EINTR)
+				continue;
+		}
 		if (k < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
 		if (k == 0)
 			return -ECONNRESET; /* the other side closed mid-stream */
+		if (!*deadline)
+			*deadline = mono_ns() + SNAP_STREAM_TIMEOUT_S * 1000000000ull;
 		b += k;
 		n -= (size_t)k;
 	}
 	return 0;
+}
+
+/* get_until for n bytes that come together (a header, an answer). */
+static int get_all(int fd, void *p, size_t n)
+{
+	uint64_t deadline = 0;
+	int r = get_until(fd, p, n, &deadline);
+
+	return r == -ETIME ? -ETIMEDOUT : r;
 }
 
 int snap_stream_put_header(int fd)
@@ -113,13 +157,29 @@ int snap_stream_put(int fd, uint32_t type, const void *data, size_t len)
 	return r ?: put_all(fd, data, len);
 }
 
+static void slow_errf(char *err, size_t errlen, uint64_t t0)
+{
+	snap_errf(err, errlen,
+		  "a section did not come in time (%.0f s after its first byte; a section must "
+		  "come within %d s of it, and 1 s more per %u KiB): the peer stalls or the "
+		  "link is too slow",
+		  (double)(mono_ns() - t0) / 1e9, SNAP_STREAM_TIMEOUT_S,
+		  SNAP_STREAM_MIN_RATE / 1024);
+}
+
 int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t max, char *err,
 		    size_t errlen)
 {
 	uint8_t h[SNAP_SECTION_HDR], *p;
-	uint64_t n;
-	int r = get_all(fd, h, sizeof(h));
+	uint64_t n, deadline = 0, t0;
+	int r = get_until(fd, h, 1, &deadline);
 
+	t0 = mono_ns();
+	r = r ?: get_until(fd, h + 1, sizeof(h) - 1, &deadline);
+	if (r == -ETIME) {
+		slow_errf(err, errlen, t0);
+		return -ETIMEDOUT;
+	}
 	if (r) {
 		snap_errf(err, errlen, "the stream ended: %s", strerror(-r));
 		return r;
@@ -138,7 +198,14 @@ int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t m
 	p = core_alloc(n ? (size_t)n : 1);
 	if (!p)
 		return -ENOMEM;
-	r = get_all(fd, p, (size_t)n);
+	/* the payload's time: its length at SNAP_STREAM_MIN_RATE, on top */
+	deadline += n * 1000000000ull / SNAP_STREAM_MIN_RATE;
+	r = get_until(fd, p, (size_t)n, &deadline);
+	if (r == -ETIME) {
+		slow_errf(err, errlen, t0);
+		core_free(p);
+		return -ETIMEDOUT;
+	}
 	if (r) {
 		snap_errf(err, errlen, "the stream ended inside a section: %s", strerror(-r));
 		core_free(p);

@@ -511,7 +511,9 @@ def t_dest_gone(initrd):
     result("dest_gone", why)
 
 
-def send_to_incoming(payload, want=None):
+def send_to_incoming(payload, want=None, trickle=b""):
+    """payload to `lodge run --incoming`, then trickle a byte every 2 s (for at most
+    90 s): it gives up within a minute with status 125 and one line (matching want)."""
     port = free_port()
     p = subprocess.Popen([ASAN, "run", "--incoming", "tcp:127.0.0.1:%d" % port],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -525,16 +527,24 @@ def send_to_incoming(payload, want=None):
     else:
         p.kill()
         return "--incoming did not listen: " + p.communicate()[1][-200:]
+    t0 = time.time()
     try:
         s.sendall(payload)
+        for i in range(len(trickle)):
+            if p.poll() is not None or time.time() - t0 > 90:
+                break
+            time.sleep(2)
+            s.sendall(trickle[i:i + 1])
     except OSError:
         pass
     s.close()
     try:
-        _, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=max(1, 60 - (time.time() - t0)))
     except subprocess.TimeoutExpired:
         p.kill()
         return "--incoming did not give up on a bad stream"
+    if time.time() - t0 > 60:
+        return "--incoming gave up on a bad stream only after %.0f s" % (time.time() - t0)
     lines = err.strip().splitlines()
     if p.returncode != 125 or len(lines) != 1 or "--incoming" not in lines[0] or \
             (want and not re.search(want, lines[0])):
@@ -550,6 +560,11 @@ def t_bad_stream():
     sec += struct.pack("<I", zlib.crc32(sec))
     why += send_to_incoming(head + sec + b"x" * 100)
     why += send_to_incoming(head)  # and then nothing
+    # the machine's section a byte every 2 s: each read comes within the stream's 10 s,
+    # the section's own deadline ends it
+    mach = struct.pack("<IIQI", 1, 0, 4096, zlib.crc32(b"\0" * 4096))
+    mach += struct.pack("<I", zlib.crc32(mach))
+    why += send_to_incoming(head, r"did not come in time", trickle=mach + b"\0" * 4096)
     # a Lodge of stream version 1 (no progress frames) is refused, saying so
     v1 = b"LODGEMIG" + struct.pack("<I", 1)
     v1 += struct.pack("<I", zlib.crc32(v1))

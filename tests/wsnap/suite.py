@@ -1527,6 +1527,99 @@ def case_postcopy_source_gone(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+def case_postcopy_sigterm(side, jit_args):
+    """SIGTERM mid post-copy (memsum.wat at 4 MiB/s, no pre-copy round, once the
+    destination runs). To the source: it is a clean stop, after the migration under way:
+    it serves every page, exits 0 with reason "migrated", and the destination ticks on
+    with no "BAD". To the destination: its program stops at a safe point, the rest of
+    its pages still come (so the source learns they all arrived: it exits 0, reason
+    "migrated"), and it exits 143 (128 + SIGTERM), reason "signal"."""
+    name = "wsnap.postcopy.sigterm-%s" % side
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock = os.path.join(d, "src.sock")
+        sout, dout, derr, serr = (os.path.join(d, x) for x in (
+            "src.out", "dst.out", "dst.err", "src.err"))
+        sexit, dexit = os.path.join(d, "src.exit"), os.path.join(d, "dst.exit")
+        with open(sout, "w") as fo, open(serr, "w") as fe:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + open(serr).read()[-300:])
+        port = free_port()
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file", dexit],
+                stdout=fo, stderr=fe, cwd="/")
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        res = {}
+
+        def put():
+            try:
+                res["st"] = api(sock, "PUT", "/migrate", {
+                    "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                    "precopy_rounds": 0, "max_bandwidth": 4 << 20})
+            except OSError as e:
+                res["st"] = (0, str(e))
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and src.poll() is None and dst.poll() is None:
+            with open(derr) as f:
+                if "pages to come" in f.read():
+                    break
+            time.sleep(0.05)
+        time.sleep(1)
+        if dst.poll() is not None or src.poll() is not None:
+            return result(False, name, "an end ended early: %r %r" % (
+                open(derr).read()[-300:], open(serr).read()[-300:]))
+        (src if side == "source" else dst).send_signal(signal.SIGTERM)
+        try:
+            src_rc = src.wait(120)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the source still runs 2 minutes on: %r" % (
+                open(serr).read()[-300:]))
+        t.join(10)
+        sreason = json.load(open(sexit)).get("reason") if os.path.exists(sexit) else None
+        if src_rc != 0 or sreason != "migrated" or res.get("st", (0,))[0] != 204:
+            why += "; the source: status %s, reason %s, PUT %s: %r" % (
+                src_rc, sreason, res.get("st"), open(serr).read()[-300:])
+        if side == "source":
+            lines = len(open(dout).read().splitlines())
+            end = time.time() + 60  # a line reads all 64 MiB (interpreted, loaded host)
+            while time.time() < end and dst.poll() is None and \
+                    len(open(dout).read().splitlines()) <= lines:
+                time.sleep(0.2)
+            out = open(dout).read()
+            if dst.poll() is not None or len(out.splitlines()) <= lines or "BAD" in out:
+                why += "; the destination did not tick on: status %s, %r %r" % (
+                    dst.poll(), out[-200:], open(derr).read()[-300:])
+        else:
+            try:
+                rc = dst.wait(60)
+            except subprocess.TimeoutExpired:
+                rc = None
+            reason = json.load(open(dexit)).get("reason") if os.path.exists(dexit) else None
+            if rc != 143 or reason != "signal" or "BAD" in open(dout).read():
+                why += "; the destination: status %s, reason %s: %r" % (
+                    rc, reason, open(derr).read()[-300:])
+        err = open(derr).read() + open(serr).read()
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_postcopy_dest_gone(jit_args):
     """The other way round: the destination killed mid post-copy (1 MiB/s, no pre-copy
     round) once it runs: the source's PUT /migrate answers 502 migration_lost and the
@@ -1629,9 +1722,15 @@ PC_HOSTILE = {  # what a source does after the switch: (bytes to send, what --in
         "<IQ", 0xffffffff, miss[0]) + b"\x55" * 4096), "corrupt: a PAGES section"),
     "DONE with pages missing": (lambda miss, n: pc_section(0x102, b""), "pages missing"),
     "a section of 2^40 bytes": (lambda miss, n: pc_header(0x100, 1 << 40), "claims"),
-    # a section's first bytes, then nothing
+    # a section's first bytes, then nothing (its deadline: 10 s after its first byte)
     "a section cut short": (lambda miss, n: pc_header(0x100, 4108) + b"\1" * 100,
-                            "the stream ended inside a section"),
+                            "a section did not come in time"),
+    # a valid section for a missing page, a byte every 2 s (each read comes within the
+    # stream's 10 s: only the section's own deadline ends it)
+    "a section trickled": ("trickle", "a section did not come in time"),
+    # valid one-page sections, each whole, one every 2 s: only the post-copy's progress
+    # rule (16 pages per 10 s while pages are owed) ends it
+    "pages trickled": ("slow pages", "the source is too slow"),
 }
 
 
@@ -1756,6 +1855,25 @@ def case_postcopy_hostile(what, jit_args):
                 except OSError:
                     break
                 time.sleep(1)
+        elif send == "trickle":
+            sec = pc_section(0x100, struct.pack("<IQ", 1, miss[0]) + b"\x55" * 4096)
+            for i in range(len(sec)):
+                if time.time() >= end or dst.poll() is not None:
+                    break
+                try:
+                    c.sendall(sec[i:i + 1])
+                except OSError:
+                    break
+                time.sleep(2)
+        elif send == "slow pages":  # from the end: the program waits on an early one
+            for q in reversed(miss):
+                if time.time() >= end or dst.poll() is not None:
+                    break
+                try:
+                    c.sendall(pc_section(0x100, struct.pack("<IQ", 1, q | 1 << 63)))
+                except OSError:
+                    break
+                time.sleep(2)
         else:
             c.sendall(send(miss, npages))
         try:
@@ -3554,6 +3672,8 @@ def part_postcopy():
         case_postcopy_span(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
     case_postcopy_dest_ops(["--no-jit"])
+    for side in ("source", "dest"):
+        case_postcopy_sigterm(side, ["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         case_postcopy_hostile(what, ["--no-jit"])
 
@@ -3605,6 +3725,8 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
         case_postcopy_span(mode, args)
     case_postcopy_dest_gone(["--no-jit"])
     case_postcopy_dest_ops(["--no-jit"])
+    for side in ("source", "dest"):
+        case_postcopy_sigterm(side, ["--no-jit"])
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         case_postcopy_hostile(what, ["--no-jit"])
     case_precopy_bandwidth()
@@ -3630,6 +3752,9 @@ elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
         case_postcopy_dest_gone(["--no-jit"])
     if only in ("1", "interp", "jit", "ops"):
         case_postcopy_dest_ops(["--no-jit"])
+    if only in ("1", "interp", "jit", "sigterm"):
+        for side in ("source", "dest"):
+            case_postcopy_sigterm(side, ["--no-jit"])
     if only == "span":
         for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
             case_postcopy_span(mode, args)
