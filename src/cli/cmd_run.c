@@ -19,6 +19,8 @@
 #include "core/log.h"
 #include "cpu/exec.h"
 #include "devices/device.h"
+#include "devices/virtio/blk.h"
+#include "disk/disk.h"
 #include "cpu/hart.h"
 #include "cpu/jit/jit.h"
 #include "machine/boot.h"
@@ -133,7 +135,7 @@ static void run_usage(FILE *f)
 		"                    Linux, 128M for --bare)\n"
 		"  --cpus N          number of harts, 1-%d, one host thread each (default 1)\n"
 		"  --timeout SECS    stop a guest still running after SECS seconds (exit 124)\n"
-		"  --stats           print retired instructions and speed on exit\n"
+		"  --stats           print retired instructions, speed and disk I/O on exit\n"
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
 		"  --hugepages on|off  back guest RAM with transparent huge pages where the\n"
@@ -593,6 +595,29 @@ static void print_exits(const struct hart *h, unsigned i)
 	fputc('\n', stderr);
 }
 
+/* Each disk's requests against the host operations they became (src/disk counters). The
+ * machine has stopped: its disks stay open until vm_destroy. */
+static void print_disk_stats(const struct vm *vm)
+{
+	for (struct device *dev = vm->devices; dev; dev = dev->next) {
+		struct disk *d = vblk_disk(dev);
+		struct disk_stats s;
+
+		if (!d)
+			continue;
+		disk_get_stats(d, &s);
+		fprintf(stderr,
+			"lodge: stats: %s (%s): requests=%llu host-reads=%llu host-writes=%llu "
+			"syncs=%llu async=%llu submits=%llu meta-reads=%llu meta-writes=%llu "
+			"clusters=%llu\n",
+			dev->name, vblk_path(dev), (unsigned long long)s.requests,
+			(unsigned long long)s.host_reads, (unsigned long long)s.host_writes,
+			(unsigned long long)s.host_syncs, (unsigned long long)s.host_async,
+			(unsigned long long)s.submits, (unsigned long long)s.meta_reads,
+			(unsigned long long)s.meta_writes, (unsigned long long)s.clusters);
+	}
+}
+
 static void print_stats(const struct vm *vm, uint64_t t0)
 {
 	double secs = (double)(vm_now_ns() - t0) / 1e9;
@@ -617,6 +642,7 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 			(unsigned long long)h->stval, (unsigned long long)h->satp);
 		print_exits(h, i);
 	}
+	print_disk_stats(vm);
 }
 
 static const char *find_firmware(void)

@@ -541,6 +541,21 @@ void disk_written_all(struct disk *d)
 		mark_written(d, 0, d->top->size);
 }
 
+void disk_get_stats(const struct disk *d, struct disk_stats *out)
+{
+	const struct disk_stats *s = &d->stats;
+
+	out->requests = __atomic_load_n(&s->requests, __ATOMIC_RELAXED);
+	out->host_reads = __atomic_load_n(&s->host_reads, __ATOMIC_RELAXED);
+	out->host_writes = __atomic_load_n(&s->host_writes, __ATOMIC_RELAXED);
+	out->host_syncs = __atomic_load_n(&s->host_syncs, __ATOMIC_RELAXED);
+	out->host_async = __atomic_load_n(&s->host_async, __ATOMIC_RELAXED);
+	out->submits = __atomic_load_n(&s->submits, __ATOMIC_RELAXED);
+	out->meta_reads = __atomic_load_n(&s->meta_reads, __ATOMIC_RELAXED);
+	out->meta_writes = __atomic_load_n(&s->meta_writes, __ATOMIC_RELAXED);
+	out->clusters = __atomic_load_n(&s->clusters, __ATOMIC_RELAXED);
+}
+
 uint64_t disk_size(const struct disk *d)
 {
 	return d->top->size;
@@ -785,6 +800,7 @@ int disk_submit(struct disk *d, struct disk_req *q)
 	dr->len = len;
 	if (modifies(q->op))
 		mark_written(d, q->offset, len);
+	DISK_STAT_INC(d, requests);
 	enqueue(d, dr);
 	if (!d->plugged)
 		disk_io_kick(d);

@@ -236,6 +236,28 @@ int disk_written_take(struct disk *d, uint64_t *out);
  * failed; replication then still sends every block). */
 void disk_written_all(struct disk *d);
 
+/*
+ * What a disk did since it was opened, for `lodge run --stats` and tests: requests
+ * against host operations shows how requests were merged or split (a sequential 1 MiB
+ * request on a raw image or on contiguous qcow2 clusters is one readv/writev).
+ */
+struct disk_stats {
+	uint64_t requests;    /* accepted by disk_submit (flushes included) */
+	uint64_t host_reads;  /* readv operations on the image files (the backing chain too) */
+	uint64_t host_writes; /* writev operations (data, and the zero writes of write-zeroes) */
+	uint64_t host_syncs;  /* fdatasync operations */
+	uint64_t host_async;  /* reads/writes of 128 KiB or more handed to io_uring's worker
+			       * threads at once (resubmissions of short ones included) */
+	uint64_t submits;     /* io_uring_submit calls: system calls that handed I/O over */
+	uint64_t meta_reads;  /* qcow2: L2 slices and refcount blocks read (cache misses) */
+	uint64_t meta_writes; /* qcow2: metadata writes (flushes; new L2 tables zeroed) */
+	uint64_t clusters;    /* qcow2: clusters the allocator handed out (data, L2 tables) */
+};
+
+/* Copies the counters. Safe from any thread (each counter is read atomically; the set
+ * is not a snapshot while requests run). */
+void disk_get_stats(const struct disk *d, struct disk_stats *out);
+
 /* ---- Creating images ---- */
 
 struct disk_create_options {

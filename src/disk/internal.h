@@ -53,8 +53,16 @@ struct disk {
 	uint64_t *written; /* DISK_TRACK_BLOCK blocks modified since disk_written_take
 			    * (writable disks; NULL when read-only or out of memory) */
 	uint64_t nblocks;
-	bool written_lost; /* no bitmap: every block counts as written */
+	bool written_lost;	 /* no bitmap: every block counts as written */
+	struct disk_stats stats; /* owning thread writes, anyone reads (disk_get_stats) */
 };
+
+/* Counts one event in d->stats (relaxed atomics: only the owning thread writes, so no
+ * read-modify-write is needed, but --stats reads from another thread). */
+#define DISK_STAT_INC(d, field)                                                                    \
+	__atomic_store_n(&(d)->stats.field,                                                        \
+			 __atomic_load_n(&(d)->stats.field, __ATOMIC_RELAXED) + 1,                 \
+			 __ATOMIC_RELAXED)
 
 /* A completion counter. Starts with one reference (the starter's), dropped last. */
 struct aio {

@@ -162,6 +162,7 @@ static int mc_get(struct q2 *q, struct mcache *c, uint64_t off, bool fresh, stru
 	if (fresh) {
 		memset(t->data, 0, c->sz);
 	} else {
+		DISK_STAT_INC(q->im->d, meta_reads);
 		r = disk_pread_full(q->im->fd, t->data, c->sz, off);
 		if (r) {
 			core_free(t);
@@ -277,9 +278,14 @@ static size_t in_slice(const struct q2 *q, uint64_t vc)
  * slice of it still cached (only in a corrupt image: a cluster reused) zeroed too. */
 static int l2_zero_table(struct q2 *q, uint64_t off)
 {
-	static const uint8_t zeros[Q2_L2_SLICE];
+	static const uint8_t small[Q2_L2_SLICE];
+	/* the disk's shared zero buffer: one write for the table, not one per 4 KiB */
+	const uint8_t *zeros = disk_zero_buf(q->im->d, (size_t)q->cs);
+	size_t zlen = zeros ? (size_t)(q->cs < (1u << 20) ? q->cs : 1u << 20) : sizeof(small);
 	int r = 0;
 
+	if (!zeros)
+		zeros = small;
 	for (uint64_t s = 0; s < q->cs; s += q->l2c.sz) {
 		struct mtab *t;
 		for (t = q->l2c.bucket[mc_hash(q, off + s)]; t && t->off != off + s; t = t->hnext)
@@ -289,10 +295,11 @@ static int l2_zero_table(struct q2 *q, uint64_t off)
 			mc_mark_dirty(q, &q->l2c, t);
 		}
 	}
-	for (uint64_t s = 0; s < q->cs && !r; s += sizeof(zeros))
-		r = disk_pwrite_full(
-			q->im->fd, zeros,
-			q->cs - s < sizeof(zeros) ? (size_t)(q->cs - s) : sizeof(zeros), off + s);
+	for (uint64_t s = 0; s < q->cs && !r; s += zlen) {
+		DISK_STAT_INC(q->im->d, meta_writes);
+		r = disk_pwrite_full(q->im->fd, zeros,
+				     q->cs - s < zlen ? (size_t)(q->cs - s) : zlen, off + s);
+	}
 	if (r)
 		disk_img_log(q->im, "zeroing a new L2 table at 0x%llx: %s", (unsigned long long)off,
 			     strerror(-r));
@@ -597,6 +604,7 @@ int q2_alloc_cluster(struct q2 *q, uint64_t *host)
 			mc_mark_dirty(q, &q->rbc, t);
 			q->free_hint = idx + 1;
 			*host = idx << q->cb;
+			DISK_STAT_INC(q->im->d, clusters);
 			return 0;
 		}
 	}
@@ -651,8 +659,10 @@ void q2_free_later(struct q2 *q, uint64_t entry)
 
 static int write_table(struct q2 *q, struct mcache *c, struct mtab *t)
 {
-	int r = disk_pwrite_full(q->im->fd, t->data, c->sz, t->off);
+	int r;
 
+	DISK_STAT_INC(q->im->d, meta_writes);
+	r = disk_pwrite_full(q->im->fd, t->data, c->sz, t->off);
 	if (r) {
 		disk_img_log(q->im, "writing metadata at 0x%llx: %s", (unsigned long long)t->off,
 			     strerror(-r));
@@ -673,6 +683,7 @@ static int write_be_table(struct q2 *q, const uint64_t *v, uint64_t n, uint64_t 
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n; i++)
 		be64_put(buf + i * 8, v[i]);
+	DISK_STAT_INC(q->im->d, meta_writes);
 	r = disk_pwrite_full(q->im->fd, buf, bytes, off);
 	core_free(buf);
 	if (r)
@@ -705,6 +716,7 @@ static int phase2_write(struct q2 *q)
 	if (q->rt_moved) {
 		be64_put(h, q->rt_off);
 		be32_put(h + 8, q->rt_clusters);
+		DISK_STAT_INC(q->im->d, meta_writes);
 		r = disk_pwrite_full(q->im->fd, h, sizeof(h), 48);
 		if (r) {
 			disk_img_log(q->im, "writing the header: %s", strerror(-r));

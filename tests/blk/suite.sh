@@ -191,7 +191,7 @@ qemu-img check "$tmp/z.qcow2" >/dev/null 2>&1 && pass zero_qcow2_check ||
 
 # --- 16 MiB each way, O_DIRECT: the data path with large requests --------------------------
 "$rel" disk create "$tmp/s.qcow2" 32M >/dev/null 2>&1
-boot stream "$rel" stream --disk "$tmp/s.qcow2"
+boot stream "$rel" stream --disk "$tmp/s.qcow2" --stats
 qemu-img convert -O raw "$tmp/s.qcow2" "$tmp/s.raw"
 why=
 done_ok stream || why="guest did not finish"
@@ -199,6 +199,17 @@ done_ok stream || why="guest did not finish"
 [ "$(head -c 16777216 "$tmp/s.raw" | sha256sum | cut -d' ' -f1)" = "$(fact stream sha)" ] ||
 	why="$why; the image holds other data"
 report stream "${why#; }"
+# --stats: the disk's counters; 1 MiB O_DIRECT requests went to io_uring's workers, and
+# no request became more than one host write (fresh clusters written together)
+line=$(grep -m1 "^lodge: stats: virtio-blk.* ($tmp/s.qcow2): requests=" "$tmp/stream.err")
+stat() { echo "$line" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+why=
+[ -n "$line" ] || why="no disk line in --stats"
+[ "$(stat async)" -gt 0 ] 2>/dev/null || why="$why; no request went to io_uring's workers"
+[ "$(stat host-writes)" -le "$(stat requests)" ] 2>/dev/null ||
+	why="$why; more host writes than requests"
+[ "$(stat host-reads)" -gt 0 ] 2>/dev/null || why="$why; no host reads counted"
+if [ -z "$why" ]; then pass stream_stats; else fail stream_stats "${why#; }: $line"; fi
 
 # --- token-bucket rate limits: the same reads through limited and unlimited disks --------
 # vda at 512 KiB/s: 2 MiB take >= 3 s (the first 512 KiB are in the full bucket); vdb at

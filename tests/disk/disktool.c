@@ -9,6 +9,12 @@
  *       granularity, reads checked against REF, discards, write-zeroes, flushes),
  *       submitted in batches of up to 16 non-overlapping requests in flight at once;
  *       each is applied to REF too. Ends by reading all of IMG and comparing with REF.
+ *   disktool seqwrite IMG REF MIB    sequential 1 MiB writes of 256 scattered 4 KiB pieces
+ *                                    over the first MIB MiB, 8 in flight, submitted
+ *                                    plugged (as virtio-blk passes a guest's fio or dd):
+ *                                    fresh clusters, a flush, then the first half again
+ *                                    in place; one host write per request (counters);
+ *                                    ends comparing all of IMG with REF
  *   disktool compare IMG REF         read all of IMG through Lodge, compare with REF
  *   disktool crashloop IMG           forever: write block i, flush, print "flushed i",
  *                                    then start unflushed writes elsewhere
@@ -24,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +297,104 @@ static int workload(const char *img, const char *refp, uint64_t seed, long nops,
 	return rc;
 }
 
+struct seqw {
+	struct disk_req req;
+	struct iovec iov[256];
+	bool done;
+	int res;
+};
+
+static void seqw_done(struct disk_req *q, int res)
+{
+	struct seqw *w = q->opaque;
+
+	w->done = true;
+	w->res = res;
+}
+
+/* Writes MiB [first, first + n) eight at a time, each request's pages out of order. */
+static int seq_pass(struct disk *d, int ref, uint8_t *ram, uint8_t *flat, struct seqw *w,
+		    uint64_t first, uint64_t n)
+{
+	for (uint64_t m = first; m < first + n; m += 8) {
+		unsigned k = first + n - m < 8 ? (unsigned)(first + n - m) : 8;
+		disk_plug(d);
+		for (unsigned i = 0; i < k; i++) {
+			uint8_t *base = ram + (size_t)i * CHUNK;
+			for (unsigned p = 0; p < CHUNK; p += 8) {
+				uint64_t v = rnd();
+				memcpy(base + p, &v, 8);
+			}
+			w[i] = (struct seqw){.req = {.op = DISK_OP_WRITE,
+						     .offset = (m + i) * CHUNK,
+						     .iov = w[i].iov,
+						     .iovcnt = 256,
+						     .done = seqw_done,
+						     .opaque = &w[i]}};
+			for (unsigned j = 0; j < 256; j++) {
+				w[i].iov[j].iov_base = base + (size_t)(j * 37 % 256) * 4096;
+				w[i].iov[j].iov_len = 4096;
+				memcpy(flat + (size_t)j * 4096, w[i].iov[j].iov_base, 4096);
+			}
+			if (ref_pwrite(ref, flat, CHUNK, (m + i) * CHUNK) ||
+			    disk_submit(d, &w[i].req)) {
+				fprintf(stderr, "disktool: seqwrite: cannot start a write\n");
+				return 1;
+			}
+		}
+		disk_unplug(d);
+		for (unsigned i = 0; i < k; i++) {
+			while (!w[i].done) {
+				struct pollfd pf = {.fd = disk_event_fd(d), .events = POLLIN};
+				poll(&pf, 1, 1000);
+				disk_complete(d);
+			}
+			if (w[i].res) {
+				fprintf(stderr, "disktool: seqwrite: write failed: %s\n",
+					strerror(-w[i].res));
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int seqwrite(const char *img, const char *refp, uint64_t mib)
+{
+	struct disk *d = open_img(img, false);
+	int ref = open(refp, O_RDWR | O_CREAT | O_TRUNC, 0644), rc;
+	uint8_t *ram = malloc(8 * CHUNK), *flat = malloc(CHUNK);
+	struct seqw *w = calloc(8, sizeof(*w));
+	struct disk_stats s;
+
+	if (ref < 0 || !ram || !flat || !w || mib * CHUNK > disk_size(d) ||
+	    ftruncate(ref, (off_t)disk_size(d))) {
+		fprintf(stderr, "disktool: seqwrite: bad arguments or out of memory\n");
+		return 2;
+	}
+	rc = seq_pass(d, ref, ram, flat, w, 0, mib);
+	if (!rc && disk_flush(d))
+		rc = 1;
+	if (!rc)
+		rc = seq_pass(d, ref, ram, flat, w, 0, mib / 2);
+	disk_get_stats(d, &s);
+	if (!rc && s.host_writes != mib + mib / 2) {
+		fprintf(stderr,
+			"disktool: seqwrite: %" PRIu64 " requests became %" PRIu64
+			" host writes (want one each)\n",
+			mib + mib / 2, s.host_writes);
+		rc = 1;
+	}
+	if (!rc)
+		rc = compare_all(d, ref, img);
+	disk_close(d);
+	close(ref);
+	free(ram);
+	free(flat);
+	free(w);
+	return rc;
+}
+
 static int compare(const char *img, const char *refp)
 {
 	struct disk *d = open_img(img, true);
@@ -420,6 +525,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "workload") && argc >= 6)
 		return workload(argv[2], argv[3], strtoull(argv[4], NULL, 0), atol(argv[5]),
 				argc > 6 ? strtoull(argv[6], NULL, 0) : 256 * 1024);
+	if (!strcmp(cmd, "seqwrite") && argc == 5)
+		return seqwrite(argv[2], argv[3], strtoull(argv[4], NULL, 0));
 	if (!strcmp(cmd, "compare") && argc == 4)
 		return compare(argv[2], argv[3]);
 	if (!strcmp(cmd, "crashloop"))
@@ -440,7 +547,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "ops"))
 		return single_ops(argv[2], argc - 3, argv + 3);
-	fprintf(stderr, "usage: disktool workload|compare|crashloop|crashcheck|hold|open-rw|ops "
-			"... (see the source)\n");
+	fprintf(stderr,
+		"usage: disktool workload|seqwrite|compare|crashloop|crashcheck|hold|open-rw|ops "
+		"... (see the source)\n");
 	return 2;
 }

@@ -164,6 +164,14 @@ if "$lodge" disk --help | grep -q 'lodge disk create FILE'; then pass help; else
 workload workload-qcow2 w.qcow2 w.ref 1 3000 && pass workload-qcow2
 "$lodge" disk create w2.qcow2 64M && truncate -s 64M w2.ref
 workload workload-qcow2-seed2 w2.qcow2 w2.ref 2 3000 1048576 && pass workload-qcow2-seed2
+# sequential 1 MiB requests of 256 scattered pages, 8 plugged at once (a guest's fio/dd):
+# fresh clusters in one write per request, a flush, half of it again in place
+"$lodge" disk create sq.qcow2 64M
+if "$tool" seqwrite sq.qcow2 sq.ref 40 >sq.out 2>&1 && sanitized sq.out; then
+	check_clean seqwrite-qcow2 sq.qcow2 && same seqwrite-qcow2 sq.qcow2 sq.ref && pass seqwrite-qcow2
+else
+	fail seqwrite-qcow2 "disktool seqwrite: $(head -2 sq.out | tr '\n' ' ')"
+fi
 "$lodge" disk create s.qcow2 24M --cluster-size 512 && truncate -s 24M s.ref
 workload workload-512b-clusters s.qcow2 s.ref 3 2000 && pass workload-512b-clusters
 "$lodge" disk create big.qcow2 64M --cluster-size 2M && truncate -s 64M big.ref
