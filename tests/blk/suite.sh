@@ -148,7 +148,7 @@ report readonly "${why#; }"
 	</dev/null >"$tmp/flush.out" 2>"$tmp/flush.err" &
 pid=$!
 i=0
-while [ $i -lt 240 ] && ! tr -d '\r' <"$tmp/flush.out" | grep -q '^BLK-TEST flushed'; do
+while [ $i -lt 240 ] && ! tr -d '\r' 2>/dev/null <"$tmp/flush.out" | grep -q '^BLK-TEST flushed'; do
 	sleep 0.5
 	i=$((i + 1))
 done
