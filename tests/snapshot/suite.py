@@ -94,7 +94,13 @@ def pause_snapshot(g, path, **extra):
     st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
     if st != 204:
         return "pause: %s %s" % (st, body)
-    time.sleep(0.5)  # the output written before the pause reaches our reader
+    # the output written before the pause reaches our reader: until nothing more came
+    # for half a second (a loaded host delays the reader thread)
+    seen, quiet_since, end = len(g.text()), time.time(), time.time() + 10
+    while time.time() - quiet_since < 0.5 and time.time() < end:
+        time.sleep(0.1)
+        if len(g.text()) != seen:
+            seen, quiet_since = len(g.text()), time.time()
     t0 = time.time()
     st, body = api(g.api_sock, "PUT", "/snapshot/create", dict(snapshot_path=path, **extra))
     took = time.time() - t0
