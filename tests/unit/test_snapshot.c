@@ -246,11 +246,14 @@ static int write_file(const char *file, const uint8_t *data, size_t len)
 static int t_file_damage(void)
 {
 	struct vm *a = new_vm(1), *b;
-	char err[256], bad[] = "/tmp/lodge-test-snap-bad";
+	char err[256], bad[] = "/tmp/lodge-test-snap-bad.XXXXXX";
 	uint8_t *data;
 	long len;
 	FILE *f;
+	int fd = mkstemp(bad); /* its own name: unit runs of other trees share /tmp */
 
+	CHECK(fd >= 0);
+	close(fd);
 	CHECK(a);
 	fill_ram(a);
 	CHECK_EQ(snapshot_to_file(a, false), 0);
