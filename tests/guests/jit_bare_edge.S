@@ -8,7 +8,8 @@
  * satp write or sfence in between: code translated in M-mode (a call and a block looping
  * onto itself) runs in S and U under Sv39, where page_b's address maps to page_a, and
  * must read page_a; back in M it reads page_b again. Likewise code translated in S with
- * satp Bare, after S turns Sv39 on. Ids: 1-99 edges, 100-149 regimes.
+ * satp Bare, after S turns Sv39 on, and code translated in M with MPRV = 1, MPP = M
+ * after an mret to M has made MPP U (the loads then go through Sv39 as U). Ids: 1-99 edges, 100-149 regimes.
  */
 #include "test.h"
 #include "vm.h"
@@ -258,6 +259,61 @@
 	call sum_loop
 	li t0, 0x636567696b6d6f70
 	bne a0, t0, .Lfail107
+
+	/* M-mode with MPRV = 1, MPP = M: bare; a trap from M keeps it so; then mret back to
+	 * M leaves MPRV set with MPP = U: the same code reads through Sv39 as U (page_a).
+	 * Results are checked with MPRV off (FAIL's store would go through Sv39 too). */
+	li t0, MSTATUS_MPP | MSTATUS_MPRV
+	csrs mstatus, t0
+	li s5, 20
+.Lmm:
+	mv a0, s3
+	call load_d
+	mv a6, a0
+	mv a0, s3
+	li a1, 2
+	call sum_loop
+	mv a7, a0
+	li t0, 0xb1b2b3b4b5b6b7b8
+	bne a6, t0, .Lfail112
+	li t0, 0x636567696b6d6f70
+	bne a7, t0, .Lfail112
+	addi s5, s5, -1
+	bnez s5, .Lmm
+	EXPECT_M(.Lmm_trap)
+	ecall
+.Lmm_trap:
+	mv a0, s3
+	call load_d
+	mv a6, a0
+	la t0, .Lmm_u
+	csrw mepc, t0
+	mret
+.Lmm_u:
+	mv a0, s3
+	call load_d
+	mv a7, a0
+	mv a0, s3
+	li a1, 3
+	call sum_loop
+	mv a5, a0
+	csrr a4, mstatus
+	li t0, MSTATUS_MPRV
+	csrc mstatus, t0
+	li t0, 0xb1b2b3b4b5b6b7b8
+	bne a6, t0, .Lfail113
+	li t0, MSTATUS_MPP | MSTATUS_MPRV
+	and a4, a4, t0
+	li t0, MSTATUS_MPRV
+	bne a4, t0, .Lfail114
+	li t0, 0xa1a2a3a4a5a6a7a8
+	bne a7, t0, .Lfail115
+	li t0, 0xe4e7eaedf0f3f6f8
+	bne a5, t0, .Lfail116
+	mv a0, s3
+	call load_d
+	li t0, 0xb1b2b3b4b5b6b7b8
+	bne a0, t0, .Lfail117
 	PASS
 
 .Lbad_epc:
@@ -292,6 +348,18 @@
 	FAIL(110)
 .Lfail111:
 	FAIL(111)
+.Lfail112:
+	FAIL(112)
+.Lfail113:
+	FAIL(113)
+.Lfail114:
+	FAIL(114)
+.Lfail115:
+	FAIL(115)
+.Lfail116:
+	FAIL(116)
+.Lfail117:
+	FAIL(117)
 
 /* a0 = the doubleword at a0 */
 load_d:
