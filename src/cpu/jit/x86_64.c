@@ -26,8 +26,8 @@
  *
  * Loads and stores check the software TLB inline (the same tag test as the interpreter)
  * and call a shared stub on a miss (mmu_load/mmu_store through jit_*_slow). A block
- * translated while data accesses are untranslated (the bare regime: M-mode, or satp
- * Bare) reads RAM with a bounds check instead of the TLB test, behind a guard at its
+ * translated in M-mode while data accesses are untranslated (the bare regime: no MPRV)
+ * reads RAM with a bounds check instead of the TLB test, behind a guard at its
  * entry that hands the block to the interpreter in any other regime (load_fast). A
  * stub is also called after a store while the dirty log is on (mmu_store_hook): the
  * write TLB never maps a page that holds decoded code or a watched word, so stores need
@@ -640,10 +640,14 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
  * translated: a guard at entry checks it), no load/store trigger is armed (arming one
  * drops all translations, cpu/trigger.c) and RAM is not being fetched by post-copy
  * migration, a load from RAM needs only the bounds check. RAM must lie where its bounds
- * fit the 32-bit immediates (below 2 GiB from at most 0x80000000). */
+ * fit the 32-bit immediates (below 2 GiB from at most 0x80000000). Only M-mode blocks:
+ * blocks outlive satp writes (they are found by pc, privilege and physical address), so
+ * S/U code translated while satp is Bare would run in the interpreter (its guard failing)
+ * for as long as it lives once paging is on, as an identity-mapped kernel's does
+ * (tests/guests/jit_bare_s.S); M-mode code leaves the bare regime only through MPRV. */
 static bool bare_loads(const struct hart *h)
 {
-	return h && h->dtlb == h->tlb[REGIME_BARE][TLB_R] && !h->trig_mem &&
+	return h && h->priv == PRV_M && h->dtlb == h->tlb[REGIME_BARE][TLB_R] && !h->trig_mem &&
 	       !__atomic_load_n(&h->env->mem->postcopy, __ATOMIC_RELAXED) &&
 	       h->ram_base <= 0x80000000u && h->ram_size >= 8 && h->ram_size <= 0x7fffffffu;
 }
