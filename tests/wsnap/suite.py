@@ -2576,6 +2576,9 @@ def case_replicate_refusals():
 
 
 FSAPPEND = os.path.join(HERE, "fsappend.wat")
+FSRENAMED = os.path.join(HERE, "fsrenamed.wat")
+FSAPPENDPW = os.path.join(HERE, "fsappendpw.wat")
+FSUNLINKED = os.path.join(HERE, "fsunlinked.wat")
 
 
 def fs_records(path):
@@ -2594,7 +2597,7 @@ def fs_records(path):
     return nums, ""
 
 
-def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None):
+def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None, prog=None):
     """fsappend.wat on --dir p::/data replicated to a standby on s (or sdirs), every
     50 ms; returns (primary, standby, their sockets and outputs) once the replication
     is on, or a string saying what failed."""
@@ -2611,7 +2614,7 @@ def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None):
             stderr=subprocess.PIPE, cwd="/")
     with open(pout, "w") as fo:
         pr = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-            "--api", psock, "--dir", os.path.join(d, "p") + "::/data", FSAPPEND],
+            "--api", psock, "--dir", os.path.join(d, "p") + "::/data", prog or FSAPPEND],
             stdout=fo, stderr=subprocess.PIPE, cwd=d)
     t = (pr, sb, psock, ssock, pout, sout)
     if not wait_file_lines(pout, 3, 120, pr):
@@ -2748,6 +2751,34 @@ class JournalProxy:
         if self.what == "offset":
             return fs_rec(8, 999999, root, os.O_CREAT | os.O_WRONLY, 0, b"big") + \
                 fs_rec(10, 999999, 0, (1 << 63) + 5, 0, data=b"x")
+        cw = os.O_CREAT | os.O_WRONLY
+        if self.what == "dangling":  # O_CREAT through a symlink whose target is missing
+            return fs_rec(16, root, 0, 0, 0, b"dl", rel + b"/new") + \
+                fs_rec(8, 999999, root, cw, 0, b"dl")
+        if self.what == "trunc":  # O_TRUNC through a symlink to a file outside
+            return fs_rec(16, root, 0, 0, 0, b"t", rel + b"/victim") + \
+                fs_rec(8, 999999, root, os.O_TRUNC | os.O_WRONLY, 0, b"t") + \
+                fs_rec(10, 999999, 0, 0, 0, data=b"owned")
+        if self.what == "hardlink":  # a hard link (following) to a file outside
+            return fs_rec(16, root, 0, 0, 0, b"v", rel + b"/victim") + \
+                fs_rec(18, root, root, 1, 0, b"v", b"hl") + \
+                fs_rec(8, 999999, root, os.O_WRONLY, 0, b"hl") + \
+                fs_rec(10, 999999, 0, 0, 0, data=b"owned")
+        if self.what == "rename":  # a rename into a symlink to a directory outside
+            return fs_rec(16, root, 0, 0, 0, b"lnk", rel) + \
+                fs_rec(8, 999999, root, cw, 0, b"f") + \
+                fs_rec(17, root, root, 0, 0, b"f", b"lnk/f")
+        if self.what == "swapdir":  # a directory open, renamed, a symlink in its place
+            return fs_rec(13, root, 0, 0, 0, b"dd") + \
+                fs_rec(8, 999998, root, os.O_RDONLY | os.O_DIRECTORY, 0, b"dd") + \
+                fs_rec(17, root, root, 0, 0, b"dd", b"ee") + \
+                fs_rec(16, root, 0, 0, 0, b"dd", rel) + \
+                fs_rec(8, 999997, 999998, cw, 0, b"f") + \
+                fs_rec(8, 999999, root, cw, 0, b"dd/g")
+        if self.what == "nul":
+            return fs_rec(13, root, 0, 0, 0, b"a\0b")
+        if self.what == "longname":
+            return fs_rec(13, root, 0, 0, 0, b"x" * 300)
         raise ValueError(self.what)
 
     def run(self):
@@ -2809,10 +2840,108 @@ class JournalProxy:
             pass
 
 
+def case_replicate_dir_renamed_open(what="renamed-open"):
+    """fsrenamed.wat opens log.txt, renames it to log.dat while it is open and appends
+    fd_sync'd records through that fd (what "append-pwrite": fsappendpw.wat writes them
+    with fd_pwrite at offset 0 to log.dat opened with APPEND, so each goes at its end),
+    replicated with its --dir; after a SIGKILL of the primary the standby takes over
+    (automatic), its log.dat holds every record the primary printed, in order, and it goes
+    on appending to log.dat (not to a file named log.txt)."""
+    name = "wsnap.replicate.dir." + what
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"],
+                               prog=FSRENAMED if what == "renamed-open" else FSAPPENDPW)
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if err:
+            return result(False, name, err)
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") != "Replicating" or body.get("checkpoints", 0) >= 3:
+                break
+            time.sleep(0.1)
+        if body.get("state") != "Replicating":
+            return result(False, name, "replication: %s" % body)
+        pr.kill()
+        pr.wait()
+        if not wait_file_lines(sout, 5, 120, sb):
+            why += "; the standby printed no 5 lines: %r" % (
+                sb.stderr.read().decode()[-400:] if sb.poll() is not None else "")
+        else:
+            time.sleep(0.5)
+        sb.kill()
+        sb.wait()
+        with open(pout) as f:
+            a = [int(x.split()[1]) for x in f.read().splitlines() if x.startswith("rec ")]
+        with open(sout) as f:
+            rest = f.read().splitlines()
+        try:
+            with open(os.path.join(d, "s", "log.dat")) as f:
+                nums = [int(x.split()[1]) for x in f.read().splitlines()]
+        except (OSError, ValueError, IndexError) as e:
+            nums = None
+            why += "; the standby's log.dat: %s" % e
+        if os.path.exists(os.path.join(d, "s", "log.txt")):
+            why += "; the standby made a log.txt"
+        if any(not x.startswith("rec ") for x in rest):
+            why += "; the standby's program: %r" % rest[-2:]
+        if nums is not None and (nums != list(range(len(nums))) or not a or
+                                 len(nums) <= a[-1]):
+            why += "; the standby's log.dat ends at %s, the primary printed %s" % (
+                nums[-1:], a[-1:])
+        if why:
+            why += "; the standby said %r" % sb.stderr.read().decode()[-400:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_replicate_dir_unlinked_open():
+    """fsunlinked.wat unlinks log.txt while it has it open and goes on writing to it: a
+    standby could not open it by its path, so PUT /replicate answers 409 saying which fd
+    and why, and the program runs on."""
+    name = "wsnap.replicate.dir.unlinked-open"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"], prog=FSUNLINKED)
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if not err.startswith("PUT /replicate: 409") or "no longer the file" not in err:
+            why += "; %s" % (err or "PUT /replicate was accepted")
+        with open(pout) as f:
+            n = f.read().count("\n")
+        if pr.poll() is not None or not wait_file_lines(pout, n + 5, 60, pr):
+            why += "; the program did not run on"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+HOSTILE_DIR = ("dotdot", "absolute", "symlink", "length", "offset", "dangling", "trunc",
+               "hardlink", "rename", "swapdir", "nul", "longname")
+
+
 def case_replicate_dir_hostile(what):
     """A replication stream whose checkpoint 3 carries hostile directory records (see
     JournalProxy: a path through "..", an absolute one, a symlink out of the directory,
-    a record longer than its section, an offset past 2^63): the standby refuses that
+    a record longer than its section, an offset past 2^63; O_CREAT through a dangling
+    symlink out, O_TRUNC through a symlink to a file outside, a following hard link to it,
+    a rename into a symlinked directory, a directory open, renamed and a symlink out put
+    in its place, a NUL in a path, a component of 300 bytes): the standby refuses that
     checkpoint with one line, nothing appears outside its directory, it takes over from
     checkpoint 2 and the program goes on (its files matching its memory)."""
     name = "wsnap.replicate.dir.hostile.%s" % what
@@ -2821,6 +2950,8 @@ def case_replicate_dir_hostile(what):
     why = ""
     outside = os.path.join(d, "outside")
     os.makedirs(outside)
+    with open(os.path.join(outside, "victim"), "w") as f:
+        f.write("keep")
     px = []
 
     def proxy(port):
@@ -2851,13 +2982,20 @@ def case_replicate_dir_hostile(what):
         err = sb.stderr.read().decode()
         refusal = [x for x in err.splitlines() if "refused" in x]
         want = {"dotdot": "would leave", "absolute": "would leave", "symlink": "would leave",
-                "length": "malformed", "offset": "too large"}[what]
+                "length": "malformed", "offset": "too large", "dangling": "would leave",
+                "trunc": "would leave", "hardlink": "would leave", "rename": "would leave",
+                "swapdir": "would leave", "nul": "malformed", "longname": "too long"}[what]
         if len(refusal) != 1 or want not in refusal[0].lower():
             why += "; the standby's refusal: %r" % err[-400:]
         if "taking over from checkpoint 2" not in err:
             why += "; the standby did not take over from checkpoint 2: %r" % err[-300:]
-        if os.listdir(outside) or os.path.exists(os.path.join(d, "y")):
-            why += "; written outside: %s" % os.listdir(outside)
+        vst = os.stat(os.path.join(outside, "victim"))
+        with open(os.path.join(outside, "victim")) as f:
+            victim = f.read()
+        if os.listdir(outside) != ["victim"] or victim != "keep" or vst.st_nlink != 1 or \
+                os.path.exists(os.path.join(d, "y")):
+            why += "; written outside: %s, victim %r, %d links" % (
+                os.listdir(outside), victim, vst.st_nlink)
         with open(sout) as f:
             rest = f.read().splitlines()
         if any(not x.startswith("rec ") for x in rest):
@@ -3689,8 +3827,11 @@ def part_replicate():
     case_replicate_slow_apply()
     case_replicate_dir("interp", ["--no-jit"], 4)
     case_replicate_dir("jit", ["--jit-eager"], 2)
-    for what in ("dotdot", "absolute", "symlink", "length", "offset"):
+    for what in HOSTILE_DIR:
         case_replicate_dir_hostile(what)
+    case_replicate_dir_renamed_open("renamed-open")
+    case_replicate_dir_renamed_open("append-pwrite")
+    case_replicate_dir_unlinked_open()
     case_replicate_socket()
 
 
@@ -3767,12 +3908,23 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
     case_replicate_damaged("flip")
     case_replicate_damaged("drop")
     case_replicate_refusals()
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR") == "unlinked-open":
+    case_replicate_dir_unlinked_open()
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR") in ("renamed-open", "append-pwrite"):
+    case_replicate_dir_renamed_open(os.environ["WSNAP_ONLY_REPLICATE_DIR"])
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("hostile:"):
+    # hostile:W1,W2: those hostile streams only
+    for what in os.environ["WSNAP_ONLY_REPLICATE_DIR"].partition(":")[2].split(","):
+        case_replicate_dir_hostile(what)
 elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR"):
     if os.environ["WSNAP_ONLY_REPLICATE_DIR"] != "hostile":
         case_replicate_dir("interp", ["--no-jit"], int(os.environ.get("WSNAP_ROUNDS", "4")))
         case_replicate_dir("jit", ["--jit-eager"], 2)
-    for what in ("dotdot", "absolute", "symlink", "length", "offset"):
+    for what in HOSTILE_DIR:
         case_replicate_dir_hostile(what)
+    case_replicate_dir_renamed_open("renamed-open")
+    case_replicate_dir_renamed_open("append-pwrite")
+    case_replicate_dir_unlinked_open()
     case_replicate_socket()
 elif os.environ.get("WSNAP_ONLY_REPLICATE"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):

@@ -221,8 +221,29 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 	return rc;
 }
 
+/* Whether f's path (below its preopen) still leads to the file f has open: the standby
+ * opens it by that path (checkpoint 0's BIND, and at failover). */
+static bool path_still_names(struct wasi *w, const struct wasi_fd *f)
+{
+	struct stat a, b;
+	int d, fd;
+
+	if (f->root < 0 || f->root >= w->npre || fstat(f->host, &a))
+		return false;
+	d = open(w->pre_host[f->root], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = d < 0 ? -1 : wasi_path_open(&w->res, d, f->path, O_PATH, 0);
+	if (d >= 0)
+		close(d);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &b))
+		b.st_ino = 0;
+	close(fd);
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* What refuses replication in w's fd table; w->lock held. */
-static int check_locked(const struct wasi *w, char *err, size_t errlen)
+static int check_locked(struct wasi *w, char *err, size_t errlen)
 {
 	if (w->threads)
 		return jfail(err, errlen, -EOPNOTSUPP, "%s",
@@ -240,6 +261,12 @@ static int check_locked(const struct wasi *w, char *err, size_t errlen)
 		if (!f->preopen && !f->path)
 			return jfail(err, errlen, -EOPNOTSUPP,
 				     "fd %d: where the program opened it is unknown", i);
+		if (!f->preopen && !path_still_names(w, f))
+			return jfail(err, errlen, -EOPNOTSUPP,
+				     "fd %d: %s is no longer the file the program has open there "
+				     "(removed, or another put in its place): a standby could not "
+				     "open it; replicate after the program closes it",
+				     i, f->path);
 	}
 	return 0;
 }
@@ -735,10 +762,12 @@ int wasi_mirror_apply(struct wasi_mirror *m, const uint8_t *p, size_t len, bool 
 				j->op == J_DIRNAME ? ", the next named " : "",
 				j->op == J_DIRNAME ? j->path : "", m->ndirs);
 		else if (rc)
-			snprintf(err, errlen, "directory record #%zu (%s %s%s%s) failed: %s", i,
-				 op_name(j->op), j->path, j->path2[0] ? " -> " : "", j->path2,
+			/* the reason first: a long path is cut short, not the reason */
+			snprintf(err, errlen, "directory record #%zu (%s) failed: %s (%s%s%s)", i,
+				 op_name(j->op),
 				 rc == -EXDEV ? "it would leave the standby's directories"
-					      : strerror(-rc));
+					      : strerror(-rc),
+				 j->path, j->path2[0] ? " -> " : "", j->path2);
 	}
 	core_free(j);
 	return rc;

@@ -487,7 +487,13 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 		return wasi_errno(errno);
 	if (write && n > 0 && f->own && f->type == FT_FILE &&
 	    __atomic_load_n(&c->w->jon, __ATOMIC_ACQUIRE)) { /* replication (journal.c) */
-		off_t at = positioned ? (off_t)c->a[3] : lseek(f->host, 0, SEEK_CUR) - n;
+		/* Linux's pwrite on an O_APPEND file writes at its end, whatever the offset */
+		int fl = positioned ? fcntl(f->host, F_GETFL) : 0;
+		struct stat st;
+		off_t at = !positioned			? lseek(f->host, 0, SEEK_CUR) - n
+			   : fl < 0 || !(fl & O_APPEND) ? (off_t)c->a[3]
+			   : fstat(f->host, &st)	? -1
+							: st.st_size - n;
 		wasi_jrec_write(c->w, f->jid, (uint64_t)at, iov, cnt, (size_t)n);
 	}
 	return put32(c, out, (uint32_t)n) ? E_SUCCESS : E_OOB;
@@ -1298,6 +1304,66 @@ static uint32_t path_link(struct call *c)
 	return err;
 }
 
+/* The path of dir's `path` from its preopen in out (trailing slashes dropped); false when
+ * dir's own place is unknown or it is too long. */
+static bool full_path(const struct wasi_fd *dir, const char *path, char *out, size_t outsz)
+{
+	size_t n;
+
+	if (!dir->preopen && !dir->path)
+		return false;
+	n = (size_t)snprintf(out, outsz, "%s%s%s", dir->preopen ? "" : dir->path,
+			     dir->preopen ? "" : "/", path);
+	if (n >= outsz)
+		return false;
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = 0;
+	return true;
+}
+
+/* After a rename the files and directories open that were the renamed one (by inode, new
+ * a stat of it now) or lay below it (by their path) are known by their new path:
+ * snapshots and replication's failover open them again by it, and replication's
+ * checkpoint 0 binds them by it. One whose new path is unknown (out of memory) is
+ * unknown from then on. */
+static void rename_paths(struct wasi *w, const struct wasi_fd *from, const char *old,
+			 const struct wasi_fd *to, const char *new, const struct stat *st)
+{
+	char a[PATH_MAX_LEN], b[PATH_MAX_LEN];
+	int ra = from->root, rb = to->root;
+	size_t al, bl;
+
+	if (!full_path(from, old, a, sizeof(a)))
+		return;
+	if (!full_path(to, new, b, sizeof(b)))
+		b[0] = 0;
+	al = strlen(a);
+	bl = strlen(b);
+	for (int i = 0; i < w->nfds; i++) {
+		struct wasi_fd *f = &w->fds[i];
+		struct stat fs;
+		bool same, below;
+		size_t rest;
+		char *p;
+		if (f->host < 0 || !f->own || f->preopen || !f->path)
+			continue;
+		same = !fstat(f->host, &fs) && fs.st_dev == st->st_dev && fs.st_ino == st->st_ino;
+		below = !same && f->root == ra && !strncmp(f->path, a, al) && f->path[al] == '/';
+		if (!same && !below)
+			continue;
+		rest = same ? 0 : strlen(f->path + al);
+		p = bl ? core_alloc(bl + rest + 1) : NULL;
+		if (p) {
+			memcpy(p, b, bl);
+			memcpy(p + bl, f->path + al, rest);
+			p[bl + rest] = 0;
+		}
+		core_free(f->path);
+		f->path = p;
+		f->root = rb;
+	}
+}
+
 static uint32_t path_rename(struct call *c)
 {
 	/* fd, old_path, old_len, new_fd, new_path, new_len */
@@ -1308,6 +1374,12 @@ static uint32_t path_rename(struct call *c)
 
 	if (!err)
 		err = wasi_errno(do_rename(e));
+	if (!err) {
+		struct stat st;
+		if (!fstatat(end_dir(&e[1]), e[1].base, &st, AT_SYMLINK_NOFOLLOW))
+			rename_paths(c->w, getfd(c->w, arg32(c, 0)), e[0].path,
+				     getfd(c->w, arg32(c, 3)), e[1].path, &st);
+	}
 	close_ends(e);
 	if (!err)
 		wasi_jrec(c->w, J_RENAME, getfd(c->w, arg32(c, 0))->jid,
