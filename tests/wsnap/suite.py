@@ -337,8 +337,8 @@ def case_twice(jit_args, mode):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def refused(path, name, want):
-    r = subprocess.run([LODGE, "wasm", "--restore", path], capture_output=True, timeout=60)
+def refused(path, name, want, timeout=60):
+    r = subprocess.run([LODGE, "wasm", "--restore", path], capture_output=True, timeout=timeout)
     err = r.stderr.decode(errors="replace")
     ok = r.returncode == 125 and want in err and err.count("\n") == 1 and not r.stdout
     result(ok, name, "exit %d, stderr %r" % (r.returncode, err))
@@ -3606,6 +3606,86 @@ def case_gc_bad():
         shutil.rmtree(d, ignore_errors=True)
 
 
+GCCHAIN = os.path.join(HERE, "gcchain.wat")
+GCCHAIN_WANT = "built\nsum 500000500000 half 375000750000\n"
+
+
+def gc_chain_records(state):
+    """The offsets of gcchain.wat's heap records in a state (version 2) and where the heap
+    ends: a $node record (type 0) holds v and next, an $odd one (type 1) v, next, b, peer."""
+    n = struct.unpack_from("<I", state, 4)[0]
+    at, offs = 8, []
+    for _ in range(n):
+        kind, typ = struct.unpack_from("<BI", state, at)
+        if kind != 1 or typ > 1:
+            return None, None
+        offs.append(at)
+        at += 5 + 8 * (2 if typ == 0 else 4)
+    return offs, at
+
+
+def case_gc_chain(mode, jit_args, hostile=False):
+    """gcchain.wat (a list of 1000000 structs: a chain as deep as it is long, from a
+    global and from its middle in a local) paused while it spins, saved and restored in
+    a new process: the walk from both finds every node with its type and fields (no
+    recursion in the save, the restore or the collector overflows the host's stack). With
+    hostile: the same snapshot with a node's i8 field given high bits, an $odd-typed
+    field given a $node (its supertype) are refused with one line and exit 125, and an
+    object no reference reaches appended to the heap is restored (and collected) with the
+    right output."""
+    name = "wsnap.%s.gc-chain" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        snap = os.path.join(d, "c.snap")
+        first, why = gc_run_and_save(d, jit_args + [GCCHAIN], snap, 1)
+        if why:
+            return result(False, name, "first run: " + why)
+        t0 = time.time()
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                           capture_output=True, timeout=900)
+        got = first + r.stdout.decode()
+        if r.returncode or got != GCCHAIN_WANT:
+            return result(False, name, "restore: exit %d: %r %s" % (
+                r.returncode, got[-200:], r.stderr.decode()[-300:]))
+        result(True, name, "restored in %.1f s" % (time.time() - t0))
+        if not hostile:
+            return
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        offs, end = gc_chain_records(state)
+        if offs is None or len(offs) != 1000000:
+            return result(False, "wsnap.gc-chain.bad", "unexpected heap layout")
+        # ids: 0 the global's node 1 (an $odd), 1 the local's node 500000 (a $node)
+        o0, o1 = offs[0], offs[1]
+        if struct.unpack_from("<IQ", state, o0 + 1) != (1, 1) or \
+                struct.unpack_from("<IQ", state, o1 + 1) != (0, 500000):
+            return result(False, "wsnap.gc-chain.bad", "unexpected first records")
+
+        def write(s, tag):
+            path = os.path.join(d, "%s.snap" % tag)
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            return path
+
+        s = bytearray(state)
+        struct.pack_into("<Q", s, o0 + 21, 0x101)
+        refused(write(s, "packed"), "wsnap.gc-chain.bad.packed-high-bits", "wider than its field", 900)
+        s = bytearray(state)
+        struct.pack_into("<Q", s, o0 + 29, 2 << 2)
+        refused(write(s, "super"), "wsnap.gc-chain.bad.supertype-in-subtype-field",
+                "an object of another type", 900)
+        # one more object (a $node whose next is node 1) that nothing refers to
+        s = bytearray(state[:end]) + struct.pack("<BIQQ", 1, 0, 7, 1 << 2) + state[end:]
+        struct.pack_into("<I", s, 4, len(offs) + 1)
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", write(s, "extra")],
+                           capture_output=True, timeout=900)
+        got = first + r.stdout.decode()
+        result(r.returncode == 0 and got == GCCHAIN_WANT, "wsnap.gc-chain.unreferenced-object",
+               "exit %d: %r %s" % (r.returncode, got[-200:], r.stderr.decode()[-300:]))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_gc_parts():
     """The GC heap cases: restores (interpreted, translated, under gc-stress), a
     stop-and-copy migration, hostile heaps."""
@@ -3619,6 +3699,8 @@ def case_gc_parts():
     case_gc_migrate("interp", ["--no-jit"], want, stop_and_copy=True)
     case_gc_migrate("jit", ["--jit-eager"], want, stop_and_copy=True)
     case_gc_bad()
+    case_gc_chain("interp", ["--no-jit"], hostile=True)
+    case_gc_chain("jit", ["--jit-eager"])
 
 
 def part_core():
@@ -3802,6 +3884,9 @@ elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
 elif os.environ.get("WSNAP_ONLY_GC"):  # the GC heap's cases
     case_gc_parts()
     case_ref_values()
+elif os.environ.get("WSNAP_ONLY_GC_CHAIN"):  # the long list's cases
+    case_gc_chain("interp", ["--no-jit"], hostile=True)
+    case_gc_chain("jit", ["--jit-eager"])
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
