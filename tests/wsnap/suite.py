@@ -3686,6 +3686,58 @@ def case_gc_chain(mode, jit_args, hostile=False):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_gc_funcs():
+    """gcfunc.wat (a struct holding typed function references, fields (ref $f) and
+    (ref null $g)) is saved (the references as function indices + 1) and restored; the
+    same snapshot with the (ref $f) field given $b (of type $g), null or an index past
+    the functions, or the (ref null $g) field given $a, is refused with one line and
+    exit 125."""
+    name = "wsnap.gc-funcs"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "f.snap")
+    p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock,
+                          os.path.join(HERE, "gcfunc.wat")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        head = struct.unpack_from("<IIBIQQ", state, 0)
+        if head != (2, 1, 1, 2, 1, 2):
+            return result(False, name, "unexpected heap: %r" % (head,))
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore", snap],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            rc = q.wait(2)
+            result(False, name, "the restore ended: %s %r" % (rc, q.stderr.read().decode()))
+        except subprocess.TimeoutExpired:
+            result(True, name)
+        finally:
+            q.kill()
+            q.wait()
+        for off, v, tag, want in ((13, 2, "other-type", "a function of another type"),
+                                  (13, 0, "null", "a null of a non-null type"),
+                                  (13, 4, "past-functions", "function reference 4"),
+                                  (21, 1, "nullable-other-type",
+                                   "a function of another type")):
+            s = bytearray(state)
+            struct.pack_into("<Q", s, off, v)
+            path = os.path.join(d, "%s.snap" % tag)
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            refused(path, "wsnap.gc-funcs.bad." + tag, want)
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_gc_parts():
     """The GC heap cases: restores (interpreted, translated, under gc-stress), a
     stop-and-copy migration, hostile heaps."""
@@ -3701,6 +3753,7 @@ def case_gc_parts():
     case_gc_bad()
     case_gc_chain("interp", ["--no-jit"], hostile=True)
     case_gc_chain("jit", ["--jit-eager"])
+    case_gc_funcs()
 
 
 def part_core():
@@ -3887,6 +3940,8 @@ elif os.environ.get("WSNAP_ONLY_GC"):  # the GC heap's cases
 elif os.environ.get("WSNAP_ONLY_GC_CHAIN"):  # the long list's cases
     case_gc_chain("interp", ["--no-jit"], hostile=True)
     case_gc_chain("jit", ["--jit-eager"])
+elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
+    case_gc_funcs()
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
