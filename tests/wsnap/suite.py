@@ -3738,6 +3738,46 @@ def case_gc_funcs():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def case_gc_nonnull(mode, jit_args):
+    """gcnonnull.wat paused in its loop with a (ref $s) local holding a struct (object id
+    0, REF_ID 4 in its slot) and saved; the slot made null: the restore runs on and traps
+    at the struct.get (exit 134, "null structure reference"), never a crash."""
+    name = "wsnap.%s.gc-nonnull-slot-null" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "n.snap")
+    p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+        "--api", sock, os.path.join(HERE, "gcnonnull.wat")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(snap, "rb").read()
+        s = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11))
+        top_at = next((c for c in range(len(s) - 8, 8, -1)
+                       if struct.unpack_from("<Q", s, c)[0] * 8 == len(s) - c - 8), None)
+        if struct.unpack_from("<I", s, 4)[0] != 1 or top_at is None or \
+                struct.unpack_from("<Q", s, top_at + 8)[0] != 4:
+            return result(False, name, "unexpected state layout")
+        struct.pack_into("<Q", s, top_at + 8, 0)
+        path = os.path.join(d, "null.snap")
+        with open(path, "wb") as f:
+            f.write(rewrite(data, 0x11, bytes(s)))
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", path],
+                           capture_output=True, timeout=600)
+        err = r.stderr.decode(errors="replace")
+        result(r.returncode == 134 and "null structure reference" in err, name,
+               "exit %d: %r" % (r.returncode, err[-300:]))
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_gc_parts():
     """The GC heap cases: restores (interpreted, translated, under gc-stress), a
     stop-and-copy migration, hostile heaps."""
@@ -3754,6 +3794,8 @@ def case_gc_parts():
     case_gc_chain("interp", ["--no-jit"], hostile=True)
     case_gc_chain("jit", ["--jit-eager"])
     case_gc_funcs()
+    case_gc_nonnull("interp", ["--no-jit"])
+    case_gc_nonnull("jit", ["--jit-eager"])
 
 
 def part_core():
@@ -3942,6 +3984,8 @@ elif os.environ.get("WSNAP_ONLY_GC_CHAIN"):  # the long list's cases
     case_gc_chain("jit", ["--jit-eager"])
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
     case_gc_funcs()
+    case_gc_nonnull("interp", ["--no-jit"])
+    case_gc_nonnull("jit", ["--jit-eager"])
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
