@@ -3669,7 +3669,8 @@ def case_gc_chain(mode, jit_args, hostile=False):
 
         s = bytearray(state)
         struct.pack_into("<Q", s, o0 + 21, 0x101)
-        refused(write(s, "packed"), "wsnap.gc-chain.bad.packed-high-bits", "wider than its field", 900)
+        refused(write(s, "packed"), "wsnap.gc-chain.bad.packed-high-bits",
+                "wider than its field", 900)
         s = bytearray(state)
         struct.pack_into("<Q", s, o0 + 29, 2 << 2)
         refused(write(s, "super"), "wsnap.gc-chain.bad.supertype-in-subtype-field",
