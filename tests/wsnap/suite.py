@@ -337,8 +337,8 @@ def case_twice(jit_args, mode):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def refused(path, name, want):
-    r = subprocess.run([LODGE, "wasm", "--restore", path], capture_output=True, timeout=60)
+def refused(path, name, want, timeout=60):
+    r = subprocess.run([LODGE, "wasm", "--restore", path], capture_output=True, timeout=timeout)
     err = r.stderr.decode(errors="replace")
     ok = r.returncode == 125 and want in err and err.count("\n") == 1 and not r.stdout
     result(ok, name, "exit %d, stderr %r" % (r.returncode, err))
@@ -3744,6 +3744,179 @@ def case_gc_bad():
         shutil.rmtree(d, ignore_errors=True)
 
 
+GCCHAIN = os.path.join(HERE, "gcchain.wat")
+GCCHAIN_WANT = "built\nsum 500000500000 half 375000750000\n"
+
+
+def gc_chain_records(state):
+    """The offsets of gcchain.wat's heap records in a state (version 2) and where the heap
+    ends: a $node record (type 0) holds v and next, an $odd one (type 1) v, next, b, peer."""
+    n = struct.unpack_from("<I", state, 4)[0]
+    at, offs = 8, []
+    for _ in range(n):
+        kind, typ = struct.unpack_from("<BI", state, at)
+        if kind != 1 or typ > 1:
+            return None, None
+        offs.append(at)
+        at += 5 + 8 * (2 if typ == 0 else 4)
+    return offs, at
+
+
+def case_gc_chain(mode, jit_args, hostile=False):
+    """gcchain.wat (a list of 1000000 structs: a chain as deep as it is long, from a
+    global and from its middle in a local) paused while it spins, saved and restored in
+    a new process: the walk from both finds every node with its type and fields (no
+    recursion in the save, the restore or the collector overflows the host's stack). With
+    hostile: the same snapshot with a node's i8 field given high bits, an $odd-typed
+    field given a $node (its supertype) are refused with one line and exit 125, and an
+    object no reference reaches appended to the heap is restored (and collected) with the
+    right output."""
+    name = "wsnap.%s.gc-chain" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        snap = os.path.join(d, "c.snap")
+        first, why = gc_run_and_save(d, jit_args + [GCCHAIN], snap, 1)
+        if why:
+            return result(False, name, "first run: " + why)
+        t0 = time.time()
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                           capture_output=True, timeout=900)
+        got = first + r.stdout.decode()
+        if r.returncode or got != GCCHAIN_WANT:
+            return result(False, name, "restore: exit %d: %r %s" % (
+                r.returncode, got[-200:], r.stderr.decode()[-300:]))
+        result(True, name, "restored in %.1f s" % (time.time() - t0))
+        if not hostile:
+            return
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        offs, end = gc_chain_records(state)
+        if offs is None or len(offs) != 1000000:
+            return result(False, "wsnap.gc-chain.bad", "unexpected heap layout")
+        # ids: 0 the global's node 1 (an $odd), 1 the local's node 500000 (a $node)
+        o0, o1 = offs[0], offs[1]
+        if struct.unpack_from("<IQ", state, o0 + 1) != (1, 1) or \
+                struct.unpack_from("<IQ", state, o1 + 1) != (0, 500000):
+            return result(False, "wsnap.gc-chain.bad", "unexpected first records")
+
+        def write(s, tag):
+            path = os.path.join(d, "%s.snap" % tag)
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            return path
+
+        s = bytearray(state)
+        struct.pack_into("<Q", s, o0 + 21, 0x101)
+        refused(write(s, "packed"), "wsnap.gc-chain.bad.packed-high-bits",
+                "wider than its field", 900)
+        s = bytearray(state)
+        struct.pack_into("<Q", s, o0 + 29, 2 << 2)
+        refused(write(s, "super"), "wsnap.gc-chain.bad.supertype-in-subtype-field",
+                "an object of another type", 900)
+        # one more object (a $node whose next is node 1) that nothing refers to
+        s = bytearray(state[:end]) + struct.pack("<BIQQ", 1, 0, 7, 1 << 2) + state[end:]
+        struct.pack_into("<I", s, 4, len(offs) + 1)
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", write(s, "extra")],
+                           capture_output=True, timeout=900)
+        got = first + r.stdout.decode()
+        result(r.returncode == 0 and got == GCCHAIN_WANT, "wsnap.gc-chain.unreferenced-object",
+               "exit %d: %r %s" % (r.returncode, got[-200:], r.stderr.decode()[-300:]))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_gc_funcs():
+    """gcfunc.wat (a struct holding typed function references, fields (ref $f) and
+    (ref null $g)) is saved (the references as function indices + 1) and restored; the
+    same snapshot with the (ref $f) field given $b (of type $g), null or an index past
+    the functions, or the (ref null $g) field given $a, is refused with one line and
+    exit 125."""
+    name = "wsnap.gc-funcs"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "f.snap")
+    p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock,
+                          os.path.join(HERE, "gcfunc.wat")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        head = struct.unpack_from("<IIBIQQ", state, 0)
+        if head != (2, 1, 1, 2, 1, 2):
+            return result(False, name, "unexpected heap: %r" % (head,))
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore", snap],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            rc = q.wait(2)
+            result(False, name, "the restore ended: %s %r" % (rc, q.stderr.read().decode()))
+        except subprocess.TimeoutExpired:
+            result(True, name)
+        finally:
+            q.kill()
+            q.wait()
+        for off, v, tag, want in ((13, 2, "other-type", "a function of another type"),
+                                  (13, 0, "null", "a null of a non-null type"),
+                                  (13, 4, "past-functions", "function reference 4"),
+                                  (21, 1, "nullable-other-type",
+                                   "a function of another type")):
+            s = bytearray(state)
+            struct.pack_into("<Q", s, off, v)
+            path = os.path.join(d, "%s.snap" % tag)
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            refused(path, "wsnap.gc-funcs.bad." + tag, want)
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_gc_nonnull(mode, jit_args):
+    """gcnonnull.wat paused in its loop with a (ref $s) local holding a struct (object id
+    0, REF_ID 4 in its slot) and saved; the slot made null: the restore runs on and traps
+    at the struct.get (exit 134, "null structure reference"), never a crash."""
+    name = "wsnap.%s.gc-nonnull-slot-null" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "n.snap")
+    p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+        "--api", sock, os.path.join(HERE, "gcnonnull.wat")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(snap, "rb").read()
+        s = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11))
+        top_at = next((c for c in range(len(s) - 8, 8, -1)
+                       if struct.unpack_from("<Q", s, c)[0] * 8 == len(s) - c - 8), None)
+        if struct.unpack_from("<I", s, 4)[0] != 1 or top_at is None or \
+                struct.unpack_from("<Q", s, top_at + 8)[0] != 4:
+            return result(False, name, "unexpected state layout")
+        struct.pack_into("<Q", s, top_at + 8, 0)
+        path = os.path.join(d, "null.snap")
+        with open(path, "wb") as f:
+            f.write(rewrite(data, 0x11, bytes(s)))
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", path],
+                           capture_output=True, timeout=600)
+        err = r.stderr.decode(errors="replace")
+        result(r.returncode == 134 and "null structure reference" in err, name,
+               "exit %d: %r" % (r.returncode, err[-300:]))
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_gc_parts():
     """The GC heap cases: restores (interpreted, translated, under gc-stress), a
     stop-and-copy migration, hostile heaps."""
@@ -3757,6 +3930,11 @@ def case_gc_parts():
     case_gc_migrate("interp", ["--no-jit"], want, stop_and_copy=True)
     case_gc_migrate("jit", ["--jit-eager"], want, stop_and_copy=True)
     case_gc_bad()
+    case_gc_chain("interp", ["--no-jit"], hostile=True)
+    case_gc_chain("jit", ["--jit-eager"])
+    case_gc_funcs()
+    case_gc_nonnull("interp", ["--no-jit"])
+    case_gc_nonnull("jit", ["--jit-eager"])
 
 
 def part_core():
@@ -3954,6 +4132,13 @@ elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
 elif os.environ.get("WSNAP_ONLY_GC"):  # the GC heap's cases
     case_gc_parts()
     case_ref_values()
+elif os.environ.get("WSNAP_ONLY_GC_CHAIN"):  # the long list's cases
+    case_gc_chain("interp", ["--no-jit"], hostile=True)
+    case_gc_chain("jit", ["--jit-eager"])
+elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
+    case_gc_funcs()
+    case_gc_nonnull("interp", ["--no-jit"])
+    case_gc_nonnull("jit", ["--jit-eager"])
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_regressions()
