@@ -132,6 +132,26 @@ void wasm_cc_mark_result(struct wasm_cc *c, uint32_t start, uint32_t op, uint32_
 
 /* Records the map of the loop starting at c->n (a snapshot's innermost frame may stand
  * there): the materialised operand entries holding references a collector follows. */
+/* Appends the operand slots that hold GC references (their homes and types) to a map's
+ * lists; non-zero (and c->oom) when out of memory. */
+static int push_roots(struct wasm_cc *c, uint32_t **homes, wasm_vt **types, uint32_t *n,
+		      uint32_t *cap, uint32_t *capt)
+{
+	for (uint32_t i = 0; i < c->nvs; i++) {
+		const struct wasm_cc_entry *e = &c->vs[i];
+		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
+			continue;
+		if (wasm_cc_grow_array((void **)homes, cap, *n + 1, sizeof(**homes)) ||
+		    wasm_cc_grow_array((void **)types, capt, *n + 1, sizeof(**types))) {
+			c->oom = true;
+			return -1;
+		}
+		(*types)[*n] = e->type;
+		(*homes)[(*n)++] = e->home;
+	}
+	return 0;
+}
+
 static void loop_map(struct wasm_cc *c)
 {
 	uint32_t first;
@@ -144,21 +164,8 @@ static void loop_map(struct wasm_cc *c)
 	first = c->nlgcs;
 	if (c->dead || c->oom)
 		return;
-	for (uint32_t i = 0; i < c->nvs; i++) {
-		const struct wasm_cc_entry *e = &c->vs[i];
-		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
-			continue;
-		if (wasm_cc_grow_array((void **)&c->lgcs, &c->caplgcs, c->nlgcs + 1,
-				       sizeof(*c->lgcs)) ||
-		    wasm_cc_grow_array((void **)&c->lgcts, &c->caplgcts, c->nlgcs + 1,
-				       sizeof(*c->lgcts))) {
-			c->oom = true;
-			return;
-		}
-		c->lgcts[c->nlgcs] = e->type;
-		c->lgcs[c->nlgcs++] = e->home;
-	}
-	if (c->nlgcs == first)
+	if (push_roots(c, &c->lgcs, &c->lgcts, &c->nlgcs, &c->caplgcs, &c->caplgcts) ||
+	    c->nlgcs == first)
 		return;
 	if (wasm_cc_grow_array((void **)&c->lps, &c->caplps, c->nlps + 1, sizeof(*c->lps))) {
 		c->oom = true;
@@ -187,20 +194,8 @@ void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
 
 	if (c->dead || c->oom)
 		return;
-	for (uint32_t i = 0; i < c->nvs; i++) {
-		const struct wasm_cc_entry *e = &c->vs[i];
-		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
-			continue;
-		if (wasm_cc_grow_array((void **)&c->gcs, &c->capgcs, c->ngcs + 1,
-				       sizeof(*c->gcs)) ||
-		    wasm_cc_grow_array((void **)&c->gcts, &c->capgcts, c->ngcs + 1,
-				       sizeof(*c->gcts))) {
-			c->oom = true;
-			return;
-		}
-		c->gcts[c->ngcs] = e->type;
-		c->gcs[c->ngcs++] = e->home;
-	}
+	if (push_roots(c, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs, &c->capgcts))
+		return;
 	if (c->ngcs == first)
 		return; /* no operand roots: no entry (locals are in every map) */
 	if (c->n >= (1u << 31) ||
