@@ -923,30 +923,36 @@ static void sig_start(void)
 	pthread_detach(t);
 }
 
-static int ctl_stop(void *opaque)
+/* Ends the program (stop or kill): not amid a replication checkpoint (plock), whose
+ * parked program the interrupt would wake while it is saved (the checkpoint would fail,
+ * replication stop, and the standby, never told the program ended, take it over); the
+ * checkpoints after it see `ending` and skip. */
+static int ctl_end(struct wasm_ctl *c, atomic_bool *how)
 {
-	struct wasm_ctl *c = opaque;
 	struct wasm_store *st = atomic_load(&c->store);
 
 	if (!st)
 		return -EAGAIN;
+	pthread_mutex_lock(&c->plock);
 	atomic_store(c->ending, true);
-	atomic_store(&c->stopped, true); /* WASI has no signals: stopping ends the program */
+	atomic_store(how, true);
 	wasm_store_interrupt(st);
+	pthread_mutex_unlock(&c->plock);
 	return 0;
+}
+
+static int ctl_stop(void *opaque)
+{
+	struct wasm_ctl *c = opaque;
+
+	return ctl_end(c, &c->stopped); /* WASI has no signals: stopping ends the program */
 }
 
 static int ctl_kill(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
-	struct wasm_store *st = atomic_load(&c->store);
 
-	if (!st)
-		return -EAGAIN;
-	atomic_store(c->ending, true);
-	atomic_store(&c->killed, true);
-	wasm_store_interrupt(st);
-	return 0;
+	return ctl_end(c, &c->killed);
 }
 
 static bool ctl_paused(void *opaque)
@@ -1412,6 +1418,11 @@ static int repl_park(void *opaque, char *err, size_t errlen)
 	struct wasm_store *st = atomic_load(&c->store);
 
 	pthread_mutex_lock(&c->plock);
+	if (atomic_load(c->ending)) { /* stopped or killed: it ends (and the standby is told) */
+		snprintf(err, errlen, "the program ends");
+		pthread_mutex_unlock(&c->plock);
+		return -EAGAIN;
+	}
 	c->ck_paused = !atomic_load(&c->paused);
 	if (c->ck_paused)
 		wasm_store_pause(st);

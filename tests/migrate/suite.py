@@ -45,6 +45,7 @@ import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -329,6 +330,140 @@ def t_postcopy_source_gone(initrd):
     result("postcopy_source_gone", why)
 
 
+def pc_section(typ, payload):
+    h = struct.pack("<IIQI", typ, 0, len(payload), zlib.crc32(payload))
+    return h + struct.pack("<I", zlib.crc32(h)) + payload
+
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        k = s.recv(n - len(b))
+        if not k:
+            raise OSError("the peer hung up after %d of %d bytes" % (len(b), n))
+        b += k
+    return b
+
+
+PC_HOSTILE = {  # after the switch, instead of the source: (what it sends, what --incoming says)
+    "page_past_memory": (lambda miss, n: pc_section(0x100, struct.pack(
+        "<IQ", 1, n) + b"\x55" * 4096), "not missing"),
+    "page_twice": (lambda miss, n: pc_section(0x100, struct.pack(
+        "<IQ", 2, miss[0]) + b"\x55" * 4096 + struct.pack("<Q", miss[0]) + b"\x55" * 4096),
+        "not missing"),
+    "done_early": (lambda miss, n: pc_section(0x102, b""), "pages missing"),
+}
+
+
+def t_postcopy_hostile(initrd, what):
+    """A hostile post-copy source against `lodge run --incoming` (the shared post-copy
+    core, snapshot/postcopy.c): a proxy passes a real source's stream up to the switch
+    ("OK"), then the source is killed and the proxy sends PC_HOSTILE[what]. The
+    destination stops within a minute, non-zero, saying why; no sanitizer report."""
+    name = "postcopy_hostile_" + what
+    src, why = boot_memcheck(initrd, "pch-%s-src.sock" % what)
+    if why:
+        return result(name, why)
+    port = free_port()
+    dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "pch-%s-dst.sock" % what,
+                lodge=ASAN)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(120)
+    socks = [ls]
+    try:
+        time.sleep(1.0)  # the destination listens
+
+        def put():
+            try:
+                api(src.api_sock, "PUT", "/migrate", {
+                    "destination": "127.0.0.1:%d" % ls.getsockname()[1], "post_copy": True,
+                    "precopy_rounds": 0}, timeout=300)
+            except OSError:
+                pass
+        threading.Thread(target=put, daemon=True).start()
+        s, _ = ls.accept()
+        socks.append(s)
+        s.settimeout(120)
+        c = socket.create_connection(("127.0.0.1", port), timeout=120)
+        socks.append(c)
+        c.sendall(recv_exact(s, 16))
+        miss, npages = [], 0
+        back = [True]
+
+        def relay_back():  # the destination's answers and progress frames, as they come
+            while back[0]:
+                if not select.select([c], [], [], 0.1)[0]:
+                    continue
+                k = c.recv(65536)
+                if not k:
+                    break
+                s.sendall(k)
+        t = threading.Thread(target=relay_back, daemon=True)
+        t.start()
+        while True:  # the source's sections up to its DONE
+            h = recv_exact(s, 24)
+            typ, _, ln = struct.unpack_from("<IIQ", h)
+            body = recv_exact(s, ln)
+            if typ == 0x102:  # the answer to DONE ("OK") is the proxy's
+                back[0] = False
+                t.join()
+            c.sendall(h + body)
+            if typ == 0x10c:  # DISCARD: the pages still at the source
+                npages = struct.unpack_from("<Q", body)[0]
+                for w in range((npages + 63) // 64):
+                    bits = struct.unpack_from("<Q", body, 8 + 8 * w)[0]
+                    miss += [w * 64 + i for i in range(64) if bits >> i & 1]
+            elif typ == 0x102:
+                break
+        # up to "OK": progress frames, and the pages loading the harts and devices asks
+        # for ("RQ"), which the real source serves (whole sections passed on)
+        ok = b""
+        while ok != b"OK":
+            rd = select.select([s, c], [], [], 120)[0]
+            if not rd:
+                raise OSError("no \"OK\" in 120 s")
+            if c in rd:
+                ok = recv_exact(c, 2)
+                if ok in (b"PG", b"RQ"):
+                    s.sendall(ok + recv_exact(c, 8))
+                elif ok != b"OK":
+                    break
+            elif s in rd:
+                h = recv_exact(s, 24)
+                typ, _, ln = struct.unpack_from("<IIQ", h)
+                body = recv_exact(s, ln)
+                c.sendall(h + body)
+                off = 4
+                for _ in range(struct.unpack_from("<I", body)[0] if typ == 0x100 else 0):
+                    q = struct.unpack_from("<Q", body, off)[0]
+                    off += 8 + (0 if q >> 63 else 4096)
+                    if q & ~(1 << 63) in miss:
+                        miss.remove(q & ~(1 << 63))
+        if ok != b"OK" or not miss:
+            return result(name, "the switch: %r, %d pages missing" % (ok, len(miss)))
+        s.close()
+        src.p.kill()  # from here the proxy is the source
+        c.sendall(PC_HOSTILE[what][0](miss, npages))
+        try:
+            code = dst.p.wait(60)
+        except subprocess.TimeoutExpired:
+            code = None
+        dst.te.join(5)
+        err = dst.errtext()
+        if code in (None, 0) or PC_HOSTILE[what][1] not in err or "missing" not in err:
+            why += "; the destination: status %s, %r" % (code, err[-400:])
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    except OSError as e:
+        why += "; the stream up to the switch: %s: %r" % (e, dst.errtext()[-300:])
+    finally:
+        for x in socks:
+            x.close()
+    result(name, why)
+
+
 def t_slow_dest(initrd):
     """A destination slower than the stream's 10 s timeout that says it works on is not a
     dead one; one that falls silent still is. The test build's LODGE_TEST_HOOK=slow-apply
@@ -560,6 +695,10 @@ def t_bad_stream():
     sec += struct.pack("<I", zlib.crc32(sec))
     why += send_to_incoming(head + sec + b"x" * 100)
     why += send_to_incoming(head)  # and then nothing
+    # a length near 2^64 (the deadline's per-byte allowance must not wrap): refused
+    huge = struct.pack("<IIQI", 1, 0, (1 << 64) - 1, 0)
+    huge += struct.pack("<I", zlib.crc32(huge))
+    why += send_to_incoming(head + huge + b"x" * 100, r"claims 18446744073709551615 bytes")
     # the machine's section a byte every 2 s: each read comes within the stream's 10 s,
     # the section's own deadline ends it
     mach = struct.pack("<IIQI", 1, 0, 4096, zlib.crc32(b"\0" * 4096))
@@ -1173,6 +1312,8 @@ def main():
         if not initrd:
             for t in ("loopback", "netns", "dest_gone", "postcopy", "postcopy_fast_writer",
                       "postcopy_source_gone", "daemon", "daemon_postcopy", "daemon_netns",
+                      "postcopy_hostile_page_past_memory", "postcopy_hostile_page_twice",
+                      "postcopy_hostile_done_early",
                       "slow_dest", "disk_copy",
                       "disk_shared", "disk_bad", "daemon_disk"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
@@ -1182,6 +1323,8 @@ def main():
                              ("dest_gone", t_dest_gone), ("postcopy", t_postcopy),
                              ("postcopy_fast_writer", t_postcopy_fast_writer),
                              ("postcopy_source_gone", t_postcopy_source_gone),
+                             ("postcopy_hostile",
+                              lambda i: [t_postcopy_hostile(i, w) for w in PC_HOSTILE]),
                              ("daemon", t_daemon), ("daemon_postcopy", t_daemon_postcopy),
                              ("daemon_netns", t_daemon_netns), ("slow_dest", t_slow_dest)):
                 if not only or name in only.split(","):
