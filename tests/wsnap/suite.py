@@ -3956,7 +3956,8 @@ def case_gc_funcs():
 
 def case_gc_nonnull(mode, jit_args):
     """gcnonnull.wat paused in its loop with a (ref $s) local holding a struct (object id
-    0, REF_ID 4 in its slot) and saved; the slot made null: the restore runs on and traps
+    0, REF_ID 4 in its slot) and saved; the slot made null and the loop's counter set
+    near its end: the restore runs on and traps
     at the struct.get (exit 134, "null structure reference"), never a crash."""
     name = "wsnap.%s.gc-nonnull-slot-null" % mode
     d = tempfile.mkdtemp(prefix="wsnap.")
@@ -3980,6 +3981,9 @@ def case_gc_nonnull(mode, jit_args):
                 struct.unpack_from("<Q", s, top_at + 8)[0] != 4:
             return result(False, name, "unexpected state layout")
         struct.pack_into("<Q", s, top_at + 8, 0)
+        # the loop counter ($n, the next slot) near the loop's end, so the restored run
+        # leaves the loop at once and reaches the struct.get
+        struct.pack_into("<Q", s, top_at + 16, 0x7fffffffffffffff - 1000)
         path = os.path.join(d, "null.snap")
         with open(path, "wb") as f:
             f.write(rewrite(data, 0x11, bytes(s)))
