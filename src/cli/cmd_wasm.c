@@ -2472,6 +2472,10 @@ static int run_opts(struct wasm_opts *o)
 	if (o->sandbox && (o->pooled ? sandbox_enter_pooled(&o->filter)
 				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
+	/* the signal thread starts inside the sandbox, so it has no capabilities either
+	 * (they are dropped thread by thread), and before any other thread */
+	if (o->exit_when_done)
+		sig_start();
 	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
 		rc = watchdog_start(&wd, o->file, o->timeout);
@@ -2539,7 +2543,6 @@ int cmd_wasm(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	o.times = &times;
 	o.exit_when_done = true;
-	sig_start();
 	if (pooled) { /* in its sandbox's root already: /proc is gone */
 		o.pooled = true;
 		o.ctl.statm_fd = statm_fd;

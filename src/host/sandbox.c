@@ -1351,6 +1351,7 @@ static const int common_calls[] = {
 	SCMP_SYS(brk),
 	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigtimedwait), /* lodge wasm's signal thread: sigwait restarts after a stop */
 	SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(sigaltstack),
 	SCMP_SYS(set_robust_list),

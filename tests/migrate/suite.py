@@ -756,6 +756,17 @@ class Daemon:
         return subprocess.run([REL, "logs", name], capture_output=True, text=True,
                               env=self.env, timeout=60).stdout
 
+    def silent(self, name):
+        """What to say of a guest that printed nothing: its log, state and exit, and the
+        ends of its lodge.log and the daemon's log."""
+        i = self.inspect(name)
+        logs = "".join(open(f, errors="replace").read()[-300:] for f in glob.glob(
+            os.path.join(self.dir, "state", "**", "lodge.log"), recursive=True))
+        with open(os.path.join(self.dir, "daemon.log"), errors="replace") as f:
+            dlog = f.read()[-300:]
+        return "%r; state %s, exit %s, pid %s; lodge.log %r; daemon.log %r" % (
+            self.logs(name)[-200:], i.get("state"), i.get("exit"), i.get("pid"), logs, dlog)
+
     def console_send(self, name, text):
         """Types text on the guest's console (POST .../console, upgraded)."""
         s = socket.socket(socket.AF_UNIX)
@@ -929,7 +940,7 @@ def t_daemon_wasm():
         if rc or rc2:
             return result("daemon_wasm", "create/start src: %s %s" % (out, out2))
         if not wait_until(lambda: re.search(r"^TICK 20$", a.logs("src"), re.M), 60):
-            return result("daemon_wasm", "no ticks: " + a.logs("src")[-300:])
+            return result("daemon_wasm", "no ticks: " + a.silent("src"))
         rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % free_port())
         if rc == 0 or "runs on here" not in out:
             why += "; migrate to a closed port: %d %r" % (rc, out)
@@ -1035,7 +1046,7 @@ def t_daemon_wasm_postcopy():
         if rc or rc2:
             return result("daemon_wasm_postcopy", "create/start src: %s %s" % (out, out2))
         if not wait_until(lambda: len(tk(a.logs("src"))) > 3, 120):
-            return result("daemon_wasm_postcopy", "no ticks: " + a.logs("src")[-300:])
+            return result("daemon_wasm_postcopy", "no ticks: " + a.silent("src"))
         port = free_port()
         rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--kind", "wasm",
                         "--mem", "256M")
@@ -1135,7 +1146,7 @@ def t_daemon_wasm_replicate():
         if rc or rc2:
             return result("daemon_wasm_replicate", "create/start src: %s %s" % (out, out2))
         if not wait_until(lambda: len(tk(a.logs("src"))) > 20, 60):
-            return result("daemon_wasm_replicate", "no ticks: " + a.logs("src")[-300:])
+            return result("daemon_wasm_replicate", "no ticks: " + a.silent("src"))
         port = free_port()
         rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port, "--kind", "wasm")
         rc2, out2 = b.cli("start", "stby")
@@ -1216,7 +1227,7 @@ def t_daemon_wasm_replicate_dir():
         if rc or rc2:
             return result(name, "create/start src: %s %s" % (out, out2))
         if not wait_until(lambda: len(recs(a.logs("src"))) > 20, 60):
-            return result(name, "no records: " + a.logs("src")[-300:])
+            return result(name, "no records: " + a.silent("src"))
         port = free_port()
         rc, out = b.cli("create", "stby", "--standby", "127.0.0.1:%d" % port, "--kind", "wasm",
                         "--dir", sd + "::/data")
