@@ -1123,6 +1123,28 @@ out:
 #define PRECOPY_ROUNDS 10  /* at most, before the pause */
 #define PRECOPY_SMALL  256 /* pages written in a round that the paused round sends (1 MiB) */
 
+/* The pre-copy rounds of a migration while the program runs (at most `max`, fewer once
+ * a round leaves at most PRECOPY_SMALL pages), then the pause (*tp: its time) and the
+ * wait for the program to park where its state can be saved. r: the caller's result so
+ * far (nothing is done but *tp on an error). */
+static int precopy_then_park(int r, struct wasm_ctl *c, struct wasm_store *st,
+			     struct wasm_precopy *t, struct pace *pc, unsigned max, bool was_paused,
+			     uint64_t *tp, unsigned *rounds, char *err, size_t errlen)
+{
+	uint64_t n = 0;
+
+	while (!r && *rounds < max) {
+		r = wasm_precopy_round_to(t, pace_put, pc, false, &n);
+		++*rounds;
+		if (n <= PRECOPY_SMALL)
+			break;
+	}
+	*tp = now_ns();
+	if (!r && !was_paused)
+		ctl_pause(c);
+	return r ?: ctl_wait_ready(c, st, err, errlen);
+}
+
 /* Pre-copy (wasm/precopy.h): rounds while the program runs, then the pause, the pages
  * written since and the state without the memory. *tp: when the pause began. */
 static int migrate_precopy(struct wasm_ctl *c, struct pace *pc, const char *path, bool was_paused,
@@ -1141,16 +1163,7 @@ static int migrate_precopy(struct wasm_ctl *c, struct pace *pc, const char *path
 	if (r)
 		return r;
 	r = snap_stream_put_header(fd);
-	while (!r && *rounds < PRECOPY_ROUNDS) {
-		r = wasm_precopy_round_to(t, pace_put, pc, false, &n);
-		++*rounds;
-		if (n <= PRECOPY_SMALL)
-			break;
-	}
-	*tp = now_ns();
-	if (!r && !was_paused)
-		ctl_pause(c);
-	r = r ?: ctl_wait_ready(c, st, err, errlen);
+	r = precopy_then_park(r, c, st, t, pc, PRECOPY_ROUNDS, was_paused, tp, rounds, err, errlen);
 	if (!r) {
 		r = wasm_precopy_round_to(t, pace_put, pc, true, &n);
 		++*rounds;
@@ -1182,7 +1195,7 @@ static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *pat
 	struct wasm_store *st = atomic_load(&c->store);
 	struct guestctl_snapshot req = {0};
 	struct wasm_precopy *t = NULL;
-	uint64_t n = 0, body = 0, *bits = NULL, npages = 0;
+	uint64_t body = 0, *bits = NULL, npages = 0;
 	uint8_t *base = NULL, *disc = NULL;
 	size_t dlen = 0;
 	int r;
@@ -1195,16 +1208,7 @@ static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *pat
 	if (r)
 		return r;
 	r = snap_stream_put_header(fd) ?: wasm_postcopy_offer(fd, err, errlen);
-	while (!r && *rounds < rounds_max) {
-		r = wasm_precopy_round_to(t, pace_put, pc, false, &n);
-		++*rounds;
-		if (n <= PRECOPY_SMALL)
-			break;
-	}
-	*tp = now_ns();
-	if (!r && !was_paused)
-		ctl_pause(c);
-	r = r ?: ctl_wait_ready(c, st, err, errlen);
+	r = precopy_then_park(r, c, st, t, pc, rounds_max, was_paused, tp, rounds, err, errlen);
 	r = r ?: wasm_precopy_missing(t, &base, &bits, &npages);
 	r = r ?: wasm_postcopy_discard(npages, bits, &disc, &dlen);
 	r = r ?: pace_put(pc, SNAP_SEC_DISCARD, disc, dlen);
