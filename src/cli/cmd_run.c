@@ -993,8 +993,6 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = vm_migrate_fd(c->vm, fd, dest, &mo, &st, err, errlen);
 	else
 		r = vm_migrate(c->vm, dest, &mo, &st, err, errlen);
-	if (r == -VM_MIGRATE_LOST) /* it cannot run on here: its state went */
-		vm_request_stop(c->vm, VM_STOP_ERROR, 1);
 	if (fd >= 0 && !c->vm)
 		close(fd);
 	pthread_mutex_unlock(&c->lock);
@@ -1012,14 +1010,15 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	return r;
 }
 
-/* After the answer to PUT /migrate went out: this machine's work is done. */
-static void ctl_migrated(void *opaque)
+/* After the answer to PUT /migrate went out: this machine's work is done. Lost (a
+ * post-copy that failed after the switch): it cannot run on here, its state went. */
+static void ctl_migrated(void *opaque, bool lost)
 {
 	struct run_ctl *c = opaque;
 
 	pthread_mutex_lock(&c->lock);
 	if (c->vm)
-		vm_request_stop(c->vm, VM_STOP_MIGRATED, 0);
+		vm_request_stop(c->vm, lost ? VM_STOP_ERROR : VM_STOP_MIGRATED, lost);
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -1368,9 +1368,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	if (r == -ENOTRECOVERABLE) {
 		/* it ran at the destination: it cannot run on here */
 		fprintf(stderr, "lodge: migration to %s lost: %s\n", dest, err);
-		atomic_store(&c->lost, true);
-		atomic_store(c->ending, true);
-		wasm_store_interrupt(atomic_load(&c->store));
+		atomic_store(&c->lost, true); /* it stays parked: ctl_migrated ends it */
 	} else if (r && !was_paused) {
 		ctl_resume(c);
 	}
@@ -1400,14 +1398,16 @@ out:
 	return r;
 }
 
-/* After the answer to the migration went out: the program ends here (it is parked). */
-static void ctl_migrated(void *opaque)
+/* After the answer to the migration went out: the program ends here (it is parked),
+ * migrated, or lost (c->lost set: a post-copy failed after the switch). */
+static void ctl_migrated(void *opaque, bool lost)
 {
 	struct wasm_ctl *c = opaque;
 	struct wasm_store *st = atomic_load(&c->store);
 
 	atomic_store(c->ending, true);
-	atomic_store(&c->migrated, true);
+	if (!lost)
+		atomic_store(&c->migrated, true);
 	if (st)
 		wasm_store_interrupt(st);
 }

@@ -492,8 +492,8 @@ static void on_op_done(void *opaque)
 			reply_result(g->op_conn, g->op_result, g->op_what, g->op_err);
 	}
 	g->op_conn = NULL;
-	if (g->op_migrate && !g->op_result)
-		g->ops->migrated(g->opaque);
+	if (g->op_migrate && (!g->op_result || g->op_result == -ENOTRECOVERABLE))
+		g->ops->migrated(g->opaque, g->op_result != 0);
 	g->op_migrate = false;
 	g->op_replicate = false;
 }

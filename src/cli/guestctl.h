@@ -75,10 +75,11 @@ struct guestctl_ops {
 	 * -errno with one line in err (the guest runs on). NULL: not supported. Worker
 	 * thread. `migrated` is then called on the control thread, after the answer went
 	 * out: it ends this guest. -ENOTRECOVERABLE: a post-copy migration failed after the
-	 * switch (the guest is lost: `migrated` is not called, the guest stops). */
+	 * switch (the guest is lost: it stays paused until `migrated`, `lost` true, ends it
+	 * after the answer went out, so the client always hears why). */
 	int (*migrate)(void *opaque, const char *dest, const struct guestctl_migrate *o, int fd,
 		       char *err, size_t errlen);
-	void (*migrated)(void *opaque);
+	void (*migrated)(void *opaque, bool lost);
 	/* Replication (machine/replicate.h; NULL: not supported). replicate starts it to
 	 * `dest` (HOST:PORT; over `fd`, a connected socket it takes, unless -1) and returns once
 	 * the standby has the first checkpoint: 0, or -errno with one line in err (-EALREADY: it

@@ -4146,6 +4146,7 @@ elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     case_handoff_stall(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
     # 1: all; interp, jit: one mode (and the cases of no mode); ops: dest-ops; span;
+    # destgone: dest-gone;
     # hostile[:WORDS]: the hostile sources (named so) only
     only = os.environ["WSNAP_ONLY_POSTCOPY"]
     for mode, args in [m for m in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"]))
@@ -4154,7 +4155,7 @@ elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
         case_postcopy_grow(mode, args)
         case_postcopy_source_gone(mode, args)
         case_postcopy_span(mode, args)
-    if only in ("1", "interp", "jit"):
+    if only in ("1", "interp", "jit", "destgone"):
         case_postcopy_dest_gone(["--no-jit"])
     if only in ("1", "interp", "jit", "ops"):
         case_postcopy_dest_ops(["--no-jit"])
