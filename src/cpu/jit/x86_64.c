@@ -78,6 +78,9 @@ static const uint8_t global_regs[NGLOBAL] = {RBX, R13, R14, R15, RSI, RDI};
 static const uint8_t cache_regs[NCACHE] = {R8, R9, R10, R11};
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB lookup scales by 16");
+_Static_assert(offsetof(struct hart, tlb[0][TLB_W]) - offsetof(struct hart, tlb[0][TLB_R]) ==
+		       TLB_SIZE * 16,
+	       "a regime's write TLB follows its read TLB (tlb_fast's fixed offsets)");
 _Static_assert(TLB_MASK == 0xff, "the inline TLB lookup masks 8 index bits");
 
 /* ---- translation state ---- */
@@ -119,6 +122,9 @@ struct tr {
 	uintptr_t body;	 /* after the loads: where a block looping onto itself returns */
 	bool loops;	 /* the block's last op branches to its start */
 	bool bare;	 /* loads read RAM directly (bare_loads) behind a guard at entry */
+	/* The data TLB's offset in the hart, fixed by the guard at entry (see regime_fixed),
+	 * or -1: the inline TLB test reads h->dtlb / h->dtlb_w. */
+	int32_t tlb_off;
 	int8_t host[33]; /* host register caching each guest register, or -1 */
 	uint64_t dirty;	 /* cached registers changed since loaded */
 	/* Side exits whose target is a later op of the block jump there in line: inner[i]
@@ -612,12 +618,16 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
  *	add rcx, [rbp + dtlb]				the entry
  *	mov rdx, rax; and rdx, ~0xfff | (size - 1)	the tag va must have
  *	cmp rdx, [rcx]; jne slow
- *	add rax, [rcx + 8]				the host address */
+ *	add rax, [rcx + 8]				the host address
+ * In a block whose guard at entry fixed the regime (t->tlb_off >= 0) the entry is at a
+ * constant offset from the hart: no `add rcx, [rbp + dtlb]`, the compare and the add
+ * address [rbp + rcx + off]. */
 static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_kind kind,
 			     unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 	size_t off = write ? offsetof(struct hart, dtlb_w) : offsetof(struct hart, dtlb);
+	int32_t fixed = t->tlb_off < 0 ? -1 : t->tlb_off + (write ? (int32_t)(TLB_SIZE * 16) : 0);
 
 	if (t->j->bmi2) { /* bits 12..19 of va land in bits 4..11 either way */
 		x86_rorx(e, false, RCX, x86_r(RAX), 8);
@@ -626,13 +636,44 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 		x86_shift_imm(e, false, X86_SHR, x86_r(RCX), 8);
 	}
 	x86_alu_imm(e, false, X86_AND, x86_r(RCX), TLB_MASK << 4);
-	x86_alu(e, true, X86_ADD, RCX, x86_m(RBP, (int32_t)off));
+	if (fixed < 0)
+		x86_alu(e, true, X86_ADD, RCX, x86_m(RBP, (int32_t)off));
 	x86_mov(e, true, RDX, x86_r(RAX));
 	x86_alu_imm(e, true, X86_AND, x86_r(RDX), (int32_t)(~0xfffu | (size - 1)));
-	x86_alu(e, true, X86_CMP, RDX, x86_m(RCX, offsetof(struct tlb_entry, tag)));
+	struct x86_rm tag =
+		fixed < 0 ? x86_m(RCX, offsetof(struct tlb_entry, tag))
+			  : x86_mi(RBP, RCX, 0, fixed + (int32_t)offsetof(struct tlb_entry, tag));
+	struct x86_rm add = fixed < 0 ? x86_m(RCX, offsetof(struct tlb_entry, addend))
+				      : x86_mi(RBP, RCX, 0,
+					       fixed + (int32_t)offsetof(struct tlb_entry, addend));
+	x86_alu(e, true, X86_CMP, RDX, tag);
 	struct cold *c = add_cold(t, kind, idx, x86_jcc_fwd(e, X86_CC_NE));
-	x86_alu(e, true, X86_ADD, RAX, x86_m(RCX, offsetof(struct tlb_entry, addend)));
+	x86_alu(e, true, X86_ADD, RAX, add);
 	return c;
+}
+
+/* Whether the block's TLB tests use its translation regime's TLB at a fixed offset
+ * (t->tlb_off), behind a guard at entry that hands the block to the interpreter in any
+ * other regime: the data regime changes only at a CSR write, xRET or a trap, which all
+ * end a block, so it holds for the whole block once the guard passed. Worth it when the
+ * guard is there anyway (bare loads), or when it saves more than it costs (2
+ * instructions at entry against 1 per access): two accesses or more, or a block that
+ * loops onto itself (the loop re-enters past the guard). */
+static bool regime_fixed(const struct tr *t, unsigned n)
+{
+	unsigned mem = 0;
+
+	if (!t->j->hart)
+		return false;
+	if (t->bare)
+		return true;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = t->b->ops[i].kind;
+		if ((k >= OP_LB && k <= OP_LWU) || k == OP_SB || k == OP_SH || k == OP_SW ||
+		    k == OP_SD || k == OP_FLW || k == OP_FLD || k == OP_FSW || k == OP_FSD)
+			mem++;
+	}
+	return mem >= 2 || (mem && t->loops);
 }
 
 /* Whether the block's loads may read guest RAM directly, without the TLB: while the
@@ -1398,7 +1439,7 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	case COLD_FAULT: /* the helper took the exception */
 		fault = c->jump;
 		break;
-	case COLD_GUARD: /* not in the bare regime: the interpreter runs the block */
+	case COLD_GUARD: /* not in the block's regime: the interpreter runs the block */
 		x86_alu_imm(e, true, X86_ADD, x86_r(R12), t->b->n);
 		exit_interp(t, 0);
 		return;
@@ -1453,10 +1494,12 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 
 	t->entry = x86_here(e);
 	t->bare = bare_loads(j->hart);
-	if (t->bare) { /* cmp dword [rbp + dtlb], low half of &tlb[REGIME_BARE][TLB_R] */
-		const struct tlb_entry *bare = j->hart->tlb[REGIME_BARE][TLB_R];
+	t->tlb_off = -1;
+	if (regime_fixed(t, n)) { /* cmp dword [rbp + dtlb], low half of the TLB's address */
+		const struct hart *h = j->hart;
+		t->tlb_off = (int32_t)((const uint8_t *)h->dtlb - (const uint8_t *)h);
 		x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, dtlb)),
-			    (int32_t)(uint32_t)(uintptr_t)bare);
+			    (int32_t)(uint32_t)(uintptr_t)h->dtlb);
 		add_cold(t, COLD_GUARD, 0, x86_jcc_fwd(e, X86_CC_NE));
 	}
 	uint64_t set_first = t->loops ? 0 : written_first(t, n);
