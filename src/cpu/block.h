@@ -69,8 +69,17 @@
  * exits that find budget are mostly the hottest ones, which look up most often. */
 #define LINK_COST	32
 #define LINK_BUDGET_MAX (32 * LINK_COST)
-#define JC_PRIVS	4   /* one table per privilege level (U, S, -, M) */
-#define JC_LOG		512 /* jc slots remembered for a cheap flush */
+/* Blocks are keyed by (virtual pc, key): the key is the privilege level (U 0, S 1, M 3),
+ * but S-mode with mstatus.SUM set has a key of its own, KEY_S_SUM (2, no privilege
+ * level), so that kernel code run both with and without access to user pages (Linux's
+ * uaccess windows, its trap entry) has a block and a translation for each: a translated
+ * block reads its data regime's TLB at a fixed offset behind a guard at entry (cpu/jit),
+ * which would otherwise hand every entry in the other SUM state to the interpreter.
+ * SUM changes only at a CSR write, which forces a poll, where the dispatcher takes the
+ * key again (exec.c, exec_key). */
+#define KEY_S_SUM 2
+#define JC_PRIVS  4   /* one table per key (U, S, S with SUM, M) */
+#define JC_LOG	  512 /* jc slots remembered for a cheap flush */
 /* A filter of the virtual pages that blocks in the pc -> block table start in: a bit per
  * hash of the page number, set by every fill (remember) and cleared only with the whole
  * table. An sfence.vma of one page whose bit is clear has nothing to drop: no table
@@ -101,8 +110,8 @@ struct block {
 	uint32_t heat;	      /* entries through the dispatcher while not translated */
 	uint16_t bytes;	      /* instruction bytes decoded (up to end_pc) */
 	uint16_t n;	      /* instructions (the terminating pseudo-op is not one) */
-	uint8_t priv;
-	uint8_t dead; /* a hot block unlinked from ht (stale): not linked again */
+	uint8_t priv;	      /* the key: privilege level, or KEY_S_SUM (JC_PRIVS) */
+	uint8_t dead;	      /* a hot block unlinked from ht (stale): not linked again */
 	struct block *hnext;
 	struct op ops[];
 };

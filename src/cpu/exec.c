@@ -5,8 +5,9 @@
  * control transfer, a CSR/system instruction or the page end. It is decoded once into
  * struct op entries whose `h` field is the address of the handler label (computed goto),
  * with registers pre-resolved (writes to x0 go to the sink x[32]) and pc-relative values
- * made absolute: blocks are keyed by (virtual pc, privilege), so a block is only reached
- * at the virtual address it was decoded for. The physical page's generation counter
+ * made absolute: blocks are keyed by (virtual pc, privilege; S-mode with mstatus.SUM
+ * set has a key of its own, block.h KEY_S_SUM), so a block is only reached at the
+ * virtual address it was decoded for. The physical page's generation counter
  * (vm->page_gen, bumped by stores to pages that hold decoded code) is checked on every
  * block entry; stale blocks are simply decoded again.
  *
@@ -193,7 +194,7 @@ void exec_flush_jumps(struct hart *h)
 void exec_flush_jumps_page(struct hart *h, uint64_t va)
 {
 	/* A 4 KiB page's pcs fill one contiguous run of 2048 slots; only U and S fetches
-	 * are translated. */
+	 * (with SUM or without) are translated. */
 	unsigned first = jc_index(va & ~0xfffull), n = 2048, bit = jc_page_bit(va);
 
 	_Static_assert(JC_BITS >= 11, "a page must map to a contiguous run of slots");
@@ -202,6 +203,7 @@ void exec_flush_jumps_page(struct hart *h, uint64_t va)
 	new_link_epoch(h);
 	memset(&h->bc->jc[PRV_U][first], 0, n * sizeof(struct block *));
 	memset(&h->bc->jc[PRV_S][first], 0, n * sizeof(struct block *));
+	memset(&h->bc->jc[KEY_S_SUM][first], 0, n * sizeof(struct block *));
 }
 
 void exec_flush_all(struct hart *h)
@@ -363,6 +365,12 @@ static bool exec_poll(struct hart *h)
 		idle_trim(h, now);
 		wfi_sleep(h, now);
 	}
+}
+
+/* The key of the hart's blocks in its current state (block.h, KEY_S_SUM). */
+static inline unsigned exec_key(const struct hart *h)
+{
+	return h->priv == PRV_S && (h->mstatus & MSTATUS_SUM) ? KEY_S_SUM : h->priv;
 }
 
 static inline unsigned ht_index(uint64_t pc, unsigned priv)
@@ -547,7 +555,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->gen = __atomic_load_n(b->genp, __ATOMIC_ACQUIRE);
 	b->vpc = pc;
 	b->ppa = ppa;
-	b->priv = (uint8_t)h->priv;
+	b->priv = (uint8_t)exec_key(h);
 	b->jit = NULL;
 	b->heat = 0;
 	for (;;) {
@@ -615,7 +623,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	struct block **pp, *b;
 	uint64_t ppa;
 	uint8_t *host;
-	unsigned idx;
+	unsigned idx, key;
 	int r;
 
 	r = mmu_fetch(h, pc, &ppa, &host);
@@ -623,9 +631,10 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 		*exc = r;
 		return NULL;
 	}
-	idx = ht_index(pc, h->priv);
+	key = exec_key(h);
+	idx = ht_index(pc, key);
 	for (pp = &bc->ht[idx]; (b = *pp) != NULL; pp = &b->hnext) {
-		if (b->vpc != pc || b->priv != h->priv || b->ppa != ppa)
+		if (b->vpc != pc || b->priv != key || b->ppa != ppa)
 			continue;
 		if (b->gen == __atomic_load_n(b->genp, __ATOMIC_ACQUIRE)) {
 			if (b->fence_epoch == bc->fence_epoch)
@@ -647,7 +656,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	b->hnext = bc->ht[idx];
 	bc->ht[idx] = b;
 found:
-	remember(bc, h->priv, pc, b);
+	remember(bc, key, pc, b);
 	return b;
 }
 
@@ -701,8 +710,10 @@ const void *exec_jit_next(struct hart *h, uint64_t pc)
 
 	if (mmu_fetch(h, pc, &ppa, &host))
 		return NULL; /* the dispatcher takes the fault */
-	for (b = bc->ht[ht_index(pc, h->priv)]; b; b = b->hnext)
-		if (b->vpc == pc && b->priv == h->priv && b->ppa == ppa)
+	unsigned key = exec_key(h);
+
+	for (b = bc->ht[ht_index(pc, key)]; b; b = b->hnext)
+		if (b->vpc == pc && b->priv == key && b->ppa == ppa)
 			break;
 	/* Only a current translated block (as lookup_slow checks it); a stale one is for
 	 * the dispatcher, which decodes it again. */
@@ -713,7 +724,7 @@ const void *exec_jit_next(struct hart *h, uint64_t pc)
 			return NULL;
 		b->fence_epoch = bc->fence_epoch;
 	}
-	remember(bc, h->priv, pc, b);
+	remember(bc, key, pc, b);
 	bc->stat_relink++;
 	return b->jit;
 }
@@ -748,7 +759,7 @@ static int build_one(struct hart *h, uint64_t pc, const void *const *labels)
 	b->ppa = ppa;
 	b->end_pc = pc + in.len;
 	b->n = 1;
-	b->priv = (uint8_t)h->priv;
+	b->priv = (uint8_t)exec_key(h);
 	b->jit = NULL; /* reached again only through a branch to itself (same_block) */
 	b->heat = 0;
 	fill_op(&b->ops[0], &in, decode_op_flags(in.kind), pc, 0, labels);
@@ -795,7 +806,7 @@ int hart_run(struct hart *h)
 	struct block_cache *const bc = h->bc;
 	const struct op *op = NULL;
 	struct block *b = NULL;
-	struct block **jc = bc->jc[h->priv];
+	struct block **jc = bc->jc[exec_key(h)];
 	uint64_t pc = h->pc, exc_tval, icount = h->instret;
 	int exc_cause;
 
@@ -889,7 +900,7 @@ poll:
 	pc = h->pc;
 	icount = h->instret;
 	__atomic_store_n(&h->poll_at, icount + POLL_INSNS, __ATOMIC_RELAXED);
-	jc = bc->jc[h->priv];
+	jc = bc->jc[exec_key(h)];
 	goto lookup;
 
 next_block:
@@ -909,7 +920,7 @@ lookup:
 			}
 			hart_exception(h, (uint64_t)r, h->fault_tval);
 			pc = h->pc;
-			jc = bc->jc[h->priv];
+			jc = bc->jc[exec_key(h)];
 			goto next_block;
 		}
 	}
@@ -961,7 +972,7 @@ run_jit:
 	default: /* JIT_EXIT_PC, or JIT_EXIT_TRAP (the trap may change privilege) */
 		bc->stat_leave++;
 		pc = h->pc;
-		jc = bc->jc[h->priv];
+		jc = bc->jc[exec_key(h)];
 		goto next_block;
 	}
 
@@ -970,7 +981,7 @@ exception:
 	icount -= (uint64_t)(b->n - (op - b->ops));
 	hart_exception(h, (uint64_t)exc_cause, exc_tval);
 	pc = h->pc;
-	jc = bc->jc[h->priv];
+	jc = bc->jc[exec_key(h)];
 	goto next_block;
 
 L_ILLEGAL:
@@ -1155,13 +1166,13 @@ L_MRET:
 	if (hart_mret(h))
 		RAISE_ILLEGAL();
 	FORCE_POLL();
-	jc = bc->jc[h->priv];
+	jc = bc->jc[exec_key(h)];
 	JUMP(h->pc);
 L_SRET:
 	if (hart_sret(h))
 		RAISE_ILLEGAL();
 	FORCE_POLL();
-	jc = bc->jc[h->priv];
+	jc = bc->jc[exec_key(h)];
 	JUMP(h->pc);
 L_WFI:
 	if (h->priv < PRV_M && (h->mstatus & MSTATUS_TW))
@@ -1315,7 +1326,7 @@ run_one:
 		h->pc = pc;
 		hart_exception(h, (uint64_t)r, h->fault_tval);
 		pc = h->pc;
-		jc = bc->jc[h->priv];
+		jc = bc->jc[exec_key(h)];
 		goto next_block;
 	}
 	b = &bc->cross;

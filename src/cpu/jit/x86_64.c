@@ -655,18 +655,25 @@ static struct cold *tlb_fast(struct tr *t, bool write, unsigned size, enum cold_
 /* Whether the block's TLB tests use its translation regime's TLB at a fixed offset
  * (t->tlb_off), behind a guard at entry that hands the block to the interpreter in any
  * other regime: the data regime changes only at a CSR write, xRET or a trap, which all
- * end a block, so it holds for the whole block once the guard passed. Worth it when the
+ * end a block, so it holds for the whole block once the guard passed. Blocks are keyed
+ * by privilege and, in S-mode, by mstatus.SUM (block.h, KEY_S_SUM), so the guard fails
+ * only when MPRV or satp changed the regime under the same key. Worth it when the
  * guard is there anyway (bare loads), or when it saves more than it costs (2
  * instructions at entry against 1 per access): two accesses or more, or a block that
  * loops onto itself (the loop re-enters past the guard). */
 static bool regime_fixed(const struct tr *t, unsigned n)
 {
+	const struct hart *h = t->j->hart;
 	unsigned mem = 0;
 
-	if (!t->j->hart)
+	if (!h)
 		return false;
 	if (t->bare)
 		return true;
+	/* S/U code under satp Bare: not fixed to the bare regime, which it leaves for good
+	 * once paging is on (as bare_loads) */
+	if (h->priv < PRV_M && h->dtlb == h->tlb[REGIME_BARE][TLB_R])
+		return false;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned k = t->b->ops[i].kind;
 		if ((k >= OP_LB && k <= OP_LWU) || k == OP_SB || k == OP_SH || k == OP_SW ||
