@@ -23,14 +23,17 @@ bench-host: guest build/bench/apiload
 
 # Wasm start latency with the daemon's warm pool against a daemon without one
 # (bench/host/start.py): p50/p99 of start to first console line, and their ratio.
+#   make bench-host-start START_REF=/path/to/main/build/release/lodge: both daemons pooled,
+#   this build's starts against START_REF's (an A/B of two builds)
 START_N		?= 40
+START_REF	?=
 
 .PHONY: bench-host-start
 
 bench-host-start:
 	$(MAKE) MODE=release lodge build/release/daemon/service.wasm
 	python3 bench/host/start.py build/release/lodge build/release/daemon/service.wasm \
-		--starts $(START_N)
+		--starts $(START_N) $(if $(START_REF),--ref $(START_REF))
 
 # CPU of an idle default guest at its shell, this build against a reference binary
 # (bench/host/idle.py): both boot side by side, then CPU, host wakes and the guest's

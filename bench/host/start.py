@@ -5,13 +5,17 @@ processes (--wasm-pool K) against a reference daemon without one (--wasm-pool 0)
 same invocation. Both daemons run side by side and the starts alternate between them, so
 that the load of a shared machine weighs on both alike.
 
+With --ref OTHER_LODGE, both daemons have the warm pool and the second runs OTHER_LODGE
+(an A/B of two builds, e.g. main's against a branch's: the same alternation, the ratio of
+this build's p50 to the reference build's).
+
 Each start is of a new idle service (tests/daemon/service.c "idle"); between two starts
 the benchmark waits --gap seconds (a pool refills in the background meanwhile: a start
 every 0.2 s is the steady case; --gap 0 measures bursts, which drain the pool). Prints JSON
 lines: the machine, one line per daemon (p50, p99, mean, best; the guest process's CPU
 until idle), and the ratio of the pool's p50 to the reference's.
 
-usage: start.py LODGE SERVICE.wasm [--starts N] [--pool K] [--gap S]
+usage: start.py LODGE SERVICE.wasm [--starts N] [--pool K] [--gap S] [--ref OTHER_LODGE]
 """
 import argparse
 import json
@@ -76,16 +80,20 @@ def main():
     ap.add_argument("--starts", type=int, default=40, help="starts per daemon")
     ap.add_argument("--pool", type=int, default=2)
     ap.add_argument("--gap", type=float, default=0.2, help="seconds between starts")
+    ap.add_argument("--ref", help="another lodge binary: both daemons pooled, A/B of builds")
     a = ap.parse_args()
     service = os.path.abspath(a.service)
     tmp = tempfile.mkdtemp(prefix="lodge-start-")
     os.chmod(tmp, 0o755)
     emit(bench="host-wasm-start", machine=platform.machine(), cpus=os.cpu_count(),
          kernel=platform.release(), starts=a.starts, pool=a.pool, gap_s=a.gap,
-         loadavg=os.getloadavg()[0])
+         loadavg=os.getloadavg()[0], ref=a.ref)
     ds = []
     try:
-        ds = [Daemon(a.lodge, tmp, "reference", 0), Daemon(a.lodge, tmp, "pool", a.pool)]
+        if a.ref:
+            ds = [Daemon(a.ref, tmp, "reference", a.pool), Daemon(a.lodge, tmp, "this", a.pool)]
+        else:
+            ds = [Daemon(a.lodge, tmp, "reference", 0), Daemon(a.lodge, tmp, "pool", a.pool)]
         for i in range(a.starts):
             for d in ds if i % 2 == 0 else reversed(ds):
                 time.sleep(a.gap)
@@ -97,8 +105,14 @@ def main():
                  p50=round(pct(d.ms, 50), 2), p99=round(pct(d.ms, 99), 2),
                  mean=round(sum(d.ms) / len(d.ms), 2), best=round(min(d.ms), 2),
                  n=len(d.ms), guest_cpu_ms_p50=round(pct(d.cpu, 50), 2), target_p50=10)
-        emit(figure="wasm_start_p50_ratio", pool_over_reference=round(
-            pct(ds[1].ms, 50) / pct(ds[0].ms, 50), 3), loadavg=os.getloadavg()[0])
+        ratio = round(pct(ds[1].ms, 50) / pct(ds[0].ms, 50), 3)
+        cpu = round(pct(ds[1].cpu, 50) / pct(ds[0].cpu, 50), 3) if ds[0].cpu and ds[1].cpu else None
+        if a.ref:
+            emit(figure="wasm_start_p50_ratio", this_over_reference_build=ratio,
+                 guest_cpu_p50_ratio=cpu, loadavg=os.getloadavg()[0])
+        else:
+            emit(figure="wasm_start_p50_ratio", pool_over_reference=ratio,
+                 loadavg=os.getloadavg()[0])
     finally:
         for d in ds:
             d.close()

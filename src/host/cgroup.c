@@ -507,6 +507,50 @@ int cgroup_stats(const struct cgroup_env *env, const char *name, struct cgroup_s
 	return 0;
 }
 
+/* Whether v1 controller c shares its hierarchy with a controller before it (cpu and
+ * cpuacct may be mounted together). */
+static bool shared_hierarchy(const struct cgroup_env *env, int c)
+{
+	for (int k = 0; k < c; k++)
+		if (!strcmp(env->v1[k], env->v1[c]))
+			return true;
+	return false;
+}
+
+int cgroup_rename(const struct cgroup_env *env, const char *from, const char *to)
+{
+	char src[PATH_MAX + 80], dst[PATH_MAX + 80];
+	int c, r = 0, done = 0;
+
+	if (env->version != 1)
+		return -EOPNOTSUPP;
+	for (c = 0; c < CG_NCTRL; c++) {
+		if (!env->v1[c][0] || shared_hierarchy(env, c))
+			continue;
+		group_dir(env, c, from, src, sizeof(src));
+		group_dir(env, c, to, dst, sizeof(dst));
+		if (!src[0] || !dst[0]) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if (rename(src, dst) < 0) {
+			r = -errno;
+			break;
+		}
+		done++;
+	}
+	/* a hierarchy refused: the ones renamed go back */
+	for (int k = 0; r && done && k < c; k++) {
+		if (!env->v1[k][0] || shared_hierarchy(env, k))
+			continue;
+		group_dir(env, k, from, src, sizeof(src));
+		group_dir(env, k, to, dst, sizeof(dst));
+		if (rename(dst, src) < 0)
+			r = -EIO;
+	}
+	return r;
+}
+
 /* Kills whatever is still in the group (a guest's processes outlive it only by a bug). */
 static void kill_members(const char *dir)
 {

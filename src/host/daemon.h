@@ -96,6 +96,7 @@ struct guest {
 	struct evloop_watch *pid_watch;
 	uint64_t started_mono; /* when it started (ns, monotonic) */
 	char cg_applied[128], cg_skipped[256];
+	struct cgroup_limits cg_lim; /* its group's limits (setup_cgroup; pool_adopt again) */
 	int id_slot; /* its host ids (daemon->ids + slot) while it has a process; -1: none */
 	struct spawn_res *spawn; /* what the guest process's start needs kept (supervisor.c) */
 	/* stopping: deadline for the power button, then the kill */
@@ -151,6 +152,7 @@ struct daemon {
 	struct pool_proc *pool;		 /* the warm pool's processes (pool.c) */
 	unsigned pool_count;		 /* how many (ready or not) */
 	unsigned pool_failures;		 /* in a row that died before they were ready */
+	unsigned pool_seq;		 /* names the pool processes' cgroups (".pool.N") */
 	struct evloop_timer *pool_timer; /* the refill */
 	char **pool_env;		 /* their environment (guest_env_create) */
 	int quit;			 /* set by a termination signal */
@@ -246,8 +248,9 @@ struct pool_proc {
 	struct daemon *d;
 	struct sandbox_child ch;
 	pid_t pid;
-	int slot;   /* its host ids (daemon->ids + slot); -1 without a user namespace */
-	bool ready; /* it said it waits */
+	int slot;    /* its host ids (daemon->ids + slot); -1 without a user namespace */
+	bool ready;  /* it said it waits */
+	char cg[24]; /* its own cgroup (".pool.N", v1), renamed the guest's on adoption; "" */
 	struct evloop_watch *exit_watch, *sock_watch;
 };
 

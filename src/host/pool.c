@@ -8,6 +8,12 @@
  * then that one, pid and all, and goes on from its sandbox's set-up. The pool refills
  * 30 ms after the last start (REFILL_AFTER_START_NS), never on a start's path.
  *
+ * On cgroup v1 each pool process joins a group of its own (".pool.N", no limits) before it
+ * executes, and adoption renames that group the guest's and writes the guest's limits into
+ * it (cgroup_rename): the guest never moves between groups on its start's path, where a
+ * move into the cpu controller's group waited 2-30 ms (an RCU grace period, on a loaded
+ * host). On v2 (no renames) it stays in the daemon's groups and joins the guest's.
+ *
  * Every pool process is the daemon's child, watched through its pidfd and reaped here; one
  * that dies is replaced (after a back-off when they die before they are ready: a broken
  * binary must not make the daemon spin). pool_close kills them; if the daemon itself dies
@@ -85,8 +91,31 @@ static void reap(struct pool_proc *pp, bool kill_it)
 	close(pp->ch.pidfd);
 	if (pp->ch.gofd >= 0)
 		close(pp->ch.gofd);
+	if (pp->cg[0] && cgroup_destroy(&pp->d->cg, pp->cg))
+		log_warn("pool: cannot remove cgroup %s", pp->cg);
 	sandbox_child_free(&pp->ch);
 	free(pp);
+}
+
+/* A group of the pool process's own, which it joins before it executes (v1 only: a group
+ * is renamed the guest's on adoption, which v2 cannot do). No limits until then: it is
+ * the daemon's work, as it was in the daemon's groups. On failure the process stays in
+ * the daemon's groups (pp->cg ""), and joins the guest's when adopted. */
+static void pool_cgroup(struct daemon *d, struct pool_proc *pp)
+{
+	static const struct cgroup_limits none;
+
+	pp->cg[0] = 0;
+	if (!d->have_cgroups || d->cg.version != 1)
+		return;
+	snprintf(pp->cg, sizeof(pp->cg), ".pool.%u", d->pool_seq++);
+	cgroup_destroy(&d->cg, pp->cg); /* a previous daemon's, of this state directory */
+	if (cgroup_create(&d->cg, pp->cg, &none, NULL, 0, NULL, 0) ||
+	    cgroup_open_join(&d->cg, pp->cg, pp->ch.cgfds, &pp->ch.ncgfds)) {
+		log_warn("pool: cannot make cgroup %s: its guest will join its own", pp->cg);
+		cgroup_destroy(&d->cg, pp->cg);
+		pp->cg[0] = 0;
+	}
 }
 
 static void on_exit_fd(void *opaque, int fd, unsigned revents)
@@ -173,10 +202,17 @@ static int spawn_one(struct daemon *d)
 					.logfd = logfd,
 					.pool = true,
 					.gofd = -1};
-	/* It stays in the daemon's cgroups until a guest's are handed over. */
+	pool_cgroup(d, pp);
 	r = sandbox_spawn(plan, &pp->ch, &pp->pid, err, sizeof(err));
-	if (r)
+	/* The child has its own copies, and reads their number from pp->ch (kept: it may not
+	 * have joined yet; a pool process is adopted only once it said it is ready). */
+	for (unsigned i = 0; i < pp->ch.ncgfds; i++)
+		close(pp->ch.cgfds[i]);
+	if (r) {
+		if (pp->cg[0])
+			cgroup_destroy(&d->cg, pp->cg);
 		goto out;
+	}
 	r = sandbox_release(&pp->ch); /* its id map is written: let it execute */
 	r = r ?: evloop_watch_add(d->loop, pp->ch.pidfd, POLLIN, on_exit_fd, pp, &pp->exit_watch);
 	r = r ?: evloop_watch_add(d->loop, pp->ch.gofd, POLLIN, on_sock, pp, &pp->sock_watch);
@@ -237,18 +273,58 @@ void pool_close(struct daemon *d)
 	d->pool_env = NULL;
 }
 
+/* The pool process's group becomes guest g's: setup_cgroup's empty group for g goes, the
+ * pool process's takes its name and g's limits. ch holds the join files setup made, which
+ * the process then does not need (it is in the group already): they are closed and
+ * ch->ncgfds is 0. Returns 0, or -errno with g's group as it was and ch untouched (the
+ * process is reaped: it is in a group no guest has). */
+static int adopt_cgroup(struct guest *g, struct pool_proc *pp, struct sandbox_child *ch)
+{
+	struct daemon *d = g->d;
+	int r;
+
+	cgroup_destroy(&d->cg, g->rec.name);
+	r = cgroup_rename(&d->cg, pp->cg, g->rec.name);
+	if (r) {
+		log_warn("pool: cannot rename cgroup %s to %s: %s", pp->cg, g->rec.name,
+			 strerror(-r));
+		if (cgroup_create(&d->cg, g->rec.name, &g->cg_lim, g->cg_applied,
+				  sizeof(g->cg_applied), g->cg_skipped, sizeof(g->cg_skipped)))
+			log_warn("guest %s: no cgroup", g->rec.name);
+		/* ch's join files were opened on the group removed above */
+		for (unsigned i = 0; i < ch->ncgfds; i++)
+			close(ch->cgfds[i]);
+		ch->ncgfds = 0;
+		if (cgroup_open_join(&d->cg, g->rec.name, ch->cgfds, &ch->ncgfds))
+			log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
+		reap(pp, true);
+		return r;
+	}
+	pp->cg[0] = 0; /* the guest's now: removed with the guest */
+	if (cgroup_create(&d->cg, g->rec.name, &g->cg_lim, g->cg_applied, sizeof(g->cg_applied),
+			  g->cg_skipped, sizeof(g->cg_skipped)))
+		log_warn("guest %s: cannot apply its cgroup limits", g->rec.name);
+	for (unsigned i = 0; i < ch->ncgfds; i++)
+		close(ch->cgfds[i]);
+	ch->ncgfds = 0;
+	return 0;
+}
+
 int pool_adopt(struct guest *g, const struct sandbox_plan *p, struct sandbox_child *ch, pid_t *pid,
 	       char *err, size_t errlen)
 {
 	struct daemon *d = g->d;
 	struct pool_proc *pp = d->pool;
-	struct sandbox_child mine = *ch;
+	struct sandbox_child mine;
 	int r;
 
 	while (pp && !pp->ready)
 		pp = pp->next;
 	if (!pp || !p->enabled || p->userns != (pp->slot >= 0))
 		return -EAGAIN;
+	if (pp->cg[0] && adopt_cgroup(g, pp, ch))
+		return -EAGAIN;
+	mine = *ch;
 	unlink_proc(pp);
 	schedule_refill(d, REFILL_AFTER_START_NS);
 	/* The process is the guest's now: its stack, pidfd and socket go with ch. */

@@ -865,6 +865,7 @@ static void setup_cgroup(struct guest *g)
 			(mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead + cpus * (8u << 20);
 	else if (mem)
 		lim.memory = mem + d->cfg.mem_overhead;
+	g->cg_lim = lim;
 	cgroup_destroy(&d->cg, g->rec.name); /* anything left from a crash */
 	r = cgroup_create(&d->cg, g->rec.name, &lim, g->cg_applied, sizeof(g->cg_applied),
 			  g->cg_skipped, sizeof(g->cg_skipped));

@@ -471,6 +471,19 @@ if command -v readelf >/dev/null 2>&1; then
 	fi
 fi
 
+# No libgcc CPU-model constructor (__builtin_cpu_supports links it): it runs dozens of
+# CPUID instructions, each a trap to the hypervisor in a VM, at every process's start; the
+# RISC-V JIT asks CPUID itself when it is made (src/cpu/jit/x86_64.c, host_features).
+if ! command -v nm >/dev/null 2>&1; then
+	say "SKIP: cli.no_cpu_model_constructor: nm not installed (binutils)"
+elif ! nm "$rel" 2>/dev/null | grep -q ' main$'; then
+	say "SKIP: cli.no_cpu_model_constructor: $rel has no symbol table (stripped)"
+elif nm "$rel" | grep -q ' __cpu_indicator_init$'; then
+	say "FAIL: cli.no_cpu_model_constructor: $rel links libgcc's __cpu_indicator_init (a __builtin_cpu_supports/__builtin_cpu_is somewhere: ask CPUID where the answer is needed)"
+else
+	say "PASS: cli.no_cpu_model_constructor"
+fi
+
 # What a Wasm guest's process really loads (LD_DEBUG=libs: every object the dynamic
 # loader initialises, dlopen()ed ones too): never libslirp, glib, pcre2 or SQLite.
 printf '(module (memory 1) (func (export "_start")))\n' >"$tmp/empty.wat"

@@ -183,6 +183,44 @@ static int test_cgroup_v1(void)
 	return 0;
 }
 
+/* A pool process's group renamed its guest's in every hierarchy (pool.c), or in none. */
+static int test_cgroup_rename(void)
+{
+	static const char *const ctrls[] = {"cpu", "cpuacct", "memory", "pids", "blkio"};
+	static const struct cgroup_limits none;
+	struct cgroup_env env;
+	char p[300];
+
+	tmpdir();
+	CHECK_EQ(cgroup_env_init(&env, 1, dir, "lodge"), 0);
+	CHECK_EQ(cgroup_create(&env, ".pool.0", &none, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(cgroup_rename(&env, ".pool.0", "g"), 0);
+	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s/lodge/g", dir, ctrls[i]);
+		CHECK(access(p, F_OK) == 0);
+		snprintf(p, sizeof(p), "%s/%s/lodge/.pool.0", dir, ctrls[i]);
+		CHECK(access(p, F_OK) != 0);
+	}
+	/* one hierarchy refuses (its target is there and not empty): the hierarchies renamed
+	 * before it are renamed back */
+	CHECK_EQ(cgroup_create(&env, ".pool.1", &none, NULL, 0, NULL, 0), 0);
+	snprintf(p, sizeof(p), "%s/pids/lodge/h", dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	touch(p, "pids.max");
+	CHECK(cgroup_rename(&env, ".pool.1", "h") < 0);
+	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s/lodge/.pool.1", dir, ctrls[i]);
+		CHECK(access(p, F_OK) == 0);
+		snprintf(p, sizeof(p), "%s/%s/lodge/h", dir, ctrls[i]);
+		CHECK((access(p, F_OK) == 0) == !strcmp(ctrls[i], "pids"));
+	}
+	/* v2 cannot rename groups */
+	env.version = 2;
+	CHECK_EQ(cgroup_rename(&env, ".pool.1", "h2"), -EOPNOTSUPP);
+	rmrf();
+	return 0;
+}
+
 static int test_cgroup_v2(void)
 {
 	struct cgroup_env env;
@@ -277,6 +315,7 @@ static int test_ids(void)
 static const struct unit_test tests[] = {
 	{"registry", test_registry},
 	{"cgroup_v1", test_cgroup_v1},
+	{"cgroup_rename", test_cgroup_rename},
 	{"cgroup_v2", test_cgroup_v2},
 	{"ids", test_ids},
 };

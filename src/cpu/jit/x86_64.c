@@ -43,6 +43,7 @@
 
 #if JIT_ARCH_SUPPORTED
 
+#include <cpuid.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -1681,6 +1682,26 @@ static void end_call_stub(struct x86_emit *e, const void *fn)
 	x86_e8(e, 0xc3);
 }
 
+/* The host's FMA3 and BMI2, asked of CPUID here, when the first JIT is made, rather than
+ * through __builtin_cpu_supports: that links libgcc's CPU-model constructor, which runs
+ * its dozens of CPUID instructions (each a trap to the hypervisor in a virtual machine)
+ * at the start of every lodge process, a Wasm guest's or `lodge --version` too. FMA's
+ * VEX-encoded instructions also need the OS to save the AVX state (OSXSAVE, XCR0). */
+static void host_features(struct jit *j)
+{
+	unsigned a, b, c, d, xcr0_lo, xcr0_hi;
+
+	j->fma = false;
+	j->bmi2 = false;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c >> 12 & 1) && (c >> 27 & 1) && (c >> 28 & 1)) {
+		__asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+		(void)xcr0_hi;
+		j->fma = (xcr0_lo & 6) == 6; /* the SSE and AVX states */
+	}
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		j->bmi2 = b >> 8 & 1;
+}
+
 long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 {
 	struct x86_emit em = {.buf = buf, .p = buf, .end = buf + cap, .base = at};
@@ -1688,8 +1709,7 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	static const uint8_t saved[] = {RBP, RBX, R12, R13, R14, R15};
 
 	/* int enter(struct hart *h = rdi, const void *code = rsi, uint64_t icount = rdx) */
-	j->fma = __builtin_cpu_supports("fma");
-	j->bmi2 = __builtin_cpu_supports("bmi2");
+	host_features(j);
 	j->stub[STUB_ENTER] = x86_here(e);
 	for (unsigned i = 0; i < sizeof(saved); i++)
 		x86_push(e, saved[i]);
