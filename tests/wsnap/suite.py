@@ -475,11 +475,11 @@ def case_bad_files():
 
 
 def case_ref_values():
-    """A module keeping function references in frame slots is refused, when saving (409)
-    and when a file carries such a module (a well-formed file with its module swapped);
-    an exnref kept in a global and a GC struct made by a global's initialiser are saved
-    and restored."""
-    refuse_refs("wsnap.ref-values", "reflocal.wat")
+    """A module keeping a function reference in a local is saved and restored (before,
+    it was refused with 409), and a file carrying such a module with another module's
+    state is refused as corrupt; an exnref kept in a global and a GC struct made by a
+    global's initialiser are saved and restored."""
+    saves_refs("wsnap.ref-values", "reflocal.wat")
     # an exception reference (3.0 exception handling) kept in a global
     saves_refs("wsnap.exnref-global", "exnglobal.wat")
     # a GC struct (3.0) made by a global's initialiser, code keeping no reference
@@ -519,31 +519,9 @@ def saves_refs(name, wat):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def refuse_refs(name, wat):
-    """Saving the state of wat (which keeps a reference) is refused with 409."""
-    d = tempfile.mkdtemp(prefix="wsnap.")
-    sock = os.path.join(d, "api.sock")
-    p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock,
-                          os.path.join(HERE, wat)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        end = time.time() + 30
-        while not os.path.exists(sock) and time.time() < end:
-            time.sleep(0.02)
-        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock, "PUT", "/snapshot/create",
-                         {"snapshot_path": os.path.join(d, "r.snap")})
-        ok = st == 204 and st2 == 409 and "references" in str(body2) and \
-            not os.path.exists(os.path.join(d, "r.snap"))
-        result(ok, name, "%s %s %s %s" % (st, body, st2, body2))
-    finally:
-        p.kill()
-        p.wait()
-        shutil.rmtree(d, ignore_errors=True)
-
-
 def ref_module_file():
-    """A file carrying a module that keeps references is refused."""
+    """A file carrying a module that keeps references in locals, with counter.wat's state,
+    is refused (the state does not fit the module)."""
     if not shutil.which("wat2wasm"):
         print("SKIP: wsnap.bad.ref-module: wat2wasm not installed (apt-get install wabt)")
         return
@@ -563,7 +541,7 @@ def ref_module_file():
         bad = os.path.join(d, "bad.snap")
         with open(bad, "wb") as f:
             f.write(rewrite(data, 0x10, rec))
-        refused(bad, "wsnap.bad.ref-module", "of a kind Lodge does not save")
+        refused(bad, "wsnap.bad.ref-module", "corrupt")
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -3998,6 +3976,241 @@ def case_gc_nonnull(mode, jit_args):
         shutil.rmtree(d, ignore_errors=True)
 
 
+FUNCREF = os.path.join(HERE, "funcref.wat")
+FUNCREF_STEPS = 60
+
+
+def funcref_reference():
+    """What funcref.wat prints in an uninterrupted interpreted run."""
+    r = subprocess.run([LODGE, "wasm", "--no-jit", FUNCREF], capture_output=True, timeout=600)
+    out = r.stdout.decode()
+    if r.returncode != 0 or out.count("\n") != FUNCREF_STEPS:
+        return None
+    return out
+
+
+def case_funcref(mode, jit_args, want):
+    """funcref.wat (function references in locals, parameters, operand stacks of frames
+    below and of the running one, a loop's parameter, a call_ref of the imported
+    poll_oneoff where the pause parks) paused after 10 steps, saved and restored in a
+    new process, which is paused after 10 more, saved and restored again: every line is
+    the uninterrupted run's (each reference came back as the same function)."""
+    name = "wsnap.%s.funcref" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        snap1, snap2 = os.path.join(d, "f1.snap"), os.path.join(d, "f2.snap")
+        first, why = gc_run_and_save(d, jit_args + [FUNCREF], snap1, 10)
+        if why:
+            return result(False, name, "first run: " + why)
+        second, why = gc_run_and_save(d, jit_args + ["--restore", snap1], snap2, 10, None,
+                                      "2")
+        if why:
+            return result(False, name, "first restore: " + why)
+        r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap2],
+                           capture_output=True, timeout=600)
+        got = first + second + r.stdout.decode()
+        if r.returncode:
+            why = "second restore: exit %d: %s" % (r.returncode, r.stderr.decode()[-400:])
+        elif got != want:
+            a, b = got.splitlines(), want.splitlines()
+            k = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]),
+                     min(len(a), len(b)))
+            why = "after %d + %d lines, line %d: %r, wanted %r" % (
+                first.count("\n"), second.count("\n"), k, a[k] if k < len(a) else None,
+                b[k] if k < len(b) else None)
+        result(not why, name, why or "")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_funcref_migrate(mode, jit_args, want, stop_and_copy=False):
+    """funcref.wat moved by PUT /migrate (pre-copy, or stop and copy): the destination
+    goes on with the next step, every line the uninterrupted run's."""
+    name = "wsnap.%s.funcref-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    try:
+        sock = os.path.join(d, "api.sock")
+        out, dout = os.path.join(d, "src.out"), os.path.join(d, "dst.out")
+        with open(out, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), FUNCREF],
+                stdout=fo, stderr=subprocess.PIPE)
+        procs.append(src)
+        if not wait_file_lines(out, 10, 120, src):
+            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
+        port = free_port()
+        with open(dout, "w") as fo:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=subprocess.PIPE)
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        req = {"destination": "127.0.0.1:%d" % port}
+        if stop_and_copy:
+            req["stop_and_copy"] = True
+        st, body = api(sock, "PUT", "/migrate", req)
+        if st != 204:
+            return result(False, name, "PUT /migrate: %s %s" % (st, body))
+        rc, drc = src.wait(60), dst.wait(600)
+        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
+        got = open(out).read() + open(dout).read()
+        why = ""
+        if rc != 0 or reason != "migrated":
+            why = "the source: status %s, reason %s" % (rc, reason)
+        elif drc != 0:
+            why = "the destination: status %s: %s" % (drc, dst.stderr.read().decode()[-300:])
+        elif got != want:
+            why = "output differs from the uninterrupted run's: %r" % got[-300:]
+        result(not why, name, why)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        result(False, name, "%s" % e)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def state_slots(state):
+    """(offset of the value slot count, the slots) of a state record of version 2 with
+    no GC objects and no element segments of objects: (None, None) for another."""
+    try:
+        version, nobj = struct.unpack_from("<II", state, 0)
+        if version != 2 or nobj:
+            return None, None
+        off = 8 + 16
+        nmem = struct.unpack_from("<I", state, off)[0]
+        off += 4 + 4 * nmem
+        ntab = struct.unpack_from("<I", state, off)[0]
+        off += 4
+        for _ in range(ntab):
+            off += 4 + 8 * struct.unpack_from("<I", state, off)[0]
+        off += 4 + 17 * struct.unpack_from("<I", state, off)[0]
+        off += 4 + struct.unpack_from("<I", state, off)[0]
+        off += 4 + struct.unpack_from("<I", state, off)[0]
+        off += 4 + 16 * struct.unpack_from("<I", state, off)[0] + 16
+        n = struct.unpack_from("<Q", state, off)[0]
+        if off + 8 + 8 * n != len(state):
+            return None, None
+        return off, list(struct.unpack_from("<%dQ" % n, state, off + 8))
+    except struct.error:
+        return None, None
+
+
+def case_funcref_bad():
+    """A funcref.wat snapshot whose _start local $f (slot 0: a function reference, saved
+    as its index + 1, 3 to 5) names a function past the module's, an imported function
+    of another type, or _start, is refused with one line and exit 125."""
+    name = "wsnap.funcref.bad"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    try:
+        snap = os.path.join(d, "f.snap")
+        _, why = gc_run_and_save(d, ["--no-jit", FUNCREF], snap, 3)
+        if why:
+            return result(False, name, why)
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        top_at, slots = state_slots(state)
+        if top_at is None or slots[0] not in (3, 4, 5):
+            return result(False, name + ".setup", "slot 0: %r" % (slots[:1] if slots else None))
+        result(True, name + ".setup")
+        for v, tag, want in ((999, "past-functions", "function reference 999"),
+                             (1, "import-other-type", "a function of another type"),
+                             (9, "start-other-type", "a function of another type"),
+                             (10, "one-past", "function reference 10")):
+            s = bytearray(state)
+            struct.pack_into("<Q", s, top_at + 8, v)
+            path = os.path.join(d, "%s.snap" % tag)
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            refused(path, "%s.%s" % (name, tag), want)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_dead_slots(mode, jit_args):
+    """deadslot.wat paused in its loop (only its two locals live): the saved slots above
+    them are zero, not the host addresses its dropped references left there. The same
+    file with those slots filled with address-like words (as a Lodge before this saved
+    them) still restores and runs on; saved again, they are zero."""
+    name = "wsnap.%s.dead-slots" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "d.snap")
+    procs = []
+    try:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--api", sock, os.path.join(HERE, "deadslot.wat")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(p)
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        time.sleep(0.2)
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        top_at, slots = state_slots(state)
+        if top_at is None or len(slots) < 6:
+            return result(False, name, "slots: %r" % slots)
+        if any(slots[2:]):
+            return result(False, name, "dead slots: %s" % " ".join("%#x" % x for x in slots))
+        result(True, name)
+        # an older file: stale words in the dead slots
+        s = bytearray(state)
+        for i in range(2, len(slots)):
+            struct.pack_into("<Q", s, top_at + 8 + 8 * i, 0x00007f0012345678 + 8 * i)
+        old = os.path.join(d, "old.snap")
+        with open(old, "wb") as f:
+            f.write(rewrite(data, 0x11, bytes(s)))
+        sock2 = os.path.join(d, "api2.sock")
+        q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock2, "--restore", old],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(q)
+        if not wait_sock(sock2):
+            return result(False, name + ".older-file",
+                          "no control socket: %s" % q.stderr.read().decode()[-300:])
+        time.sleep(0.5)
+        if q.poll() is not None:
+            return result(False, name + ".older-file", "the restore ended: %s %r" % (
+                q.returncode, q.stderr.read().decode()[-300:]))
+        again = os.path.join(d, "again.snap")
+        st, body = api(sock2, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock2, "PUT", "/snapshot/create", {"snapshot_path": again})
+        if st != 204 or st2 != 204:
+            return result(False, name + ".older-file",
+                          "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(again, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        _, slots = state_slots(state)
+        result(slots is not None and not any(slots[2:]), name + ".older-file",
+               "saved again: %r" % slots)
+    except OSError as e:
+        result(False, name, "control socket: %s" % e)
+    finally:
+        for x in procs:
+            x.kill()
+            x.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def case_funcref_parts():
+    """Function references in frame slots, dead slots."""
+    want = funcref_reference()
+    if want is None:
+        return result(False, "wsnap.funcref", "the reference run failed")
+    for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_funcref(mode, args, want)
+        case_funcref_migrate(mode, args, want)
+        case_funcref_migrate(mode, args, want, stop_and_copy=True)
+        case_dead_slots(mode, args)
+    case_funcref_bad()
+
+
 def case_gc_parts():
     """The GC heap cases: restores (interpreted, translated, under gc-stress), a
     stop-and-copy migration, hostile heaps."""
@@ -4016,6 +4229,7 @@ def case_gc_parts():
     case_gc_funcs()
     case_gc_nonnull("interp", ["--no-jit"])
     case_gc_nonnull("jit", ["--jit-eager"])
+    case_funcref_parts()
 
 
 def part_core():
@@ -4227,6 +4441,9 @@ elif os.environ.get("WSNAP_ONLY_GC"):  # the GC heap's cases
 elif os.environ.get("WSNAP_ONLY_GC_CHAIN"):  # the long list's cases
     case_gc_chain("interp", ["--no-jit"], hostile=True)
     case_gc_chain("jit", ["--jit-eager"])
+elif os.environ.get("WSNAP_ONLY_FUNCREF"):  # function references in frames, dead slots
+    case_funcref_parts()
+    case_ref_values()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
     case_gc_funcs()
     case_gc_nonnull("interp", ["--no-jit"])
