@@ -3783,7 +3783,8 @@ def case_gc_bad():
         ntop = None
         for cand in range(len(state) - 8, 8, -8):
             t = struct.unpack_from("<Q", state, cand)[0]
-            if t * 8 == len(state) - cand - 8:
+            # (trailing zero slots, dead ones, look like a count of 0)
+            if t and t * 8 == len(state) - cand - 8:
                 ntop = t
                 top_at = cand
                 break
@@ -3960,7 +3961,8 @@ def case_gc_nonnull(mode, jit_args):
         data = open(snap, "rb").read()
         s = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11))
         top_at = next((c for c in range(len(s) - 8, 8, -1)
-                       if struct.unpack_from("<Q", s, c)[0] * 8 == len(s) - c - 8), None)
+                       if struct.unpack_from("<Q", s, c)[0] and
+                       struct.unpack_from("<Q", s, c)[0] * 8 == len(s) - c - 8), None)
         if struct.unpack_from("<I", s, 4)[0] != 1 or top_at is None or \
                 struct.unpack_from("<Q", s, top_at + 8)[0] != 4:
             return result(False, name, "unexpected state layout")
