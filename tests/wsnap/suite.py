@@ -4115,12 +4115,16 @@ def case_funcref_bad():
     d = tempfile.mkdtemp(prefix="wsnap.")
     try:
         snap = os.path.join(d, "f.snap")
-        _, why = gc_run_and_save(d, ["--no-jit", FUNCREF], snap, 3)
-        if why:
-            return result(False, name, why)
-        data = open(snap, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
-        top_at, slots = state_slots(state)
+        for _ in range(5):
+            # (a pause at _start's own loop start, seldom, leaves slot 3 dead: again)
+            _, why = gc_run_and_save(d, ["--no-jit", FUNCREF], snap, 3)
+            if why:
+                return result(False, name, why)
+            data = open(snap, "rb").read()
+            state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+            top_at, slots = state_slots(state)
+            if top_at is None or slots[3] in (3, 5):
+                break
         if top_at is None or slots[0] not in (3, 4, 5):
             return result(False, name + ".setup", "slot 0: %r" % (slots[:1] if slots else None))
         result(True, name + ".setup")
@@ -4134,6 +4138,22 @@ def case_funcref_bad():
             with open(path, "wb") as f:
                 f.write(rewrite(data, 0x11, bytes(s)))
             refused(path, "%s.%s" % (name, tag), want)
+        # slot 3, _start's (ref $op) below the call to $io (or $twice's parameter $g),
+        # made null (a restore takes null in any slot, as a local not yet set holds it):
+        # the call_ref through it traps, interpreted and translated, never a crash
+        if slots[3] not in (3, 5):
+            return result(False, name + ".null-slot", "slot 3: %r" % slots[3])
+        s = bytearray(state)
+        struct.pack_into("<Q", s, top_at + 8 + 3 * 8, 0)
+        path = os.path.join(d, "null.snap")
+        with open(path, "wb") as f:
+            f.write(rewrite(data, 0x11, bytes(s)))
+        for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+            r = subprocess.run([LODGE, "wasm"] + args + ["--restore", path],
+                               capture_output=True, timeout=600)
+            err = r.stderr.decode(errors="replace")
+            result(r.returncode == 134 and "null function reference" in err,
+                   "%s.null-slot.%s" % (name, mode), "exit %d: %r" % (r.returncode, err[-300:]))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
