@@ -564,19 +564,24 @@ static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, ui
 	}
 	if (!innermost)
 		return;
-	/* the operand stack's top: a loop's, a call's arguments or results (with a
-	 * call_ref's reference above them), else (no map: nothing is live there) the
-	 * locals' end */
+	/* the operand stack's top: a loop's, a call's arguments or results (at the op, with
+	 * what it reads above them: a call_ref's reference, a call_indirect's element
+	 * index), else (no map: nothing is live there) the locals' end */
 	top = code->param_slots + code->local_slots;
 	if (st.loop) {
 		top = st.loop->top;
 	} else if (st.t) {
 		top = st.base + (st.params ? st.t->param_slots : st.t->result_slots);
 		if (st.params) {
-			const struct wasm_safepoint *e =
-				find_map(code->loop_maps, code->nloop_maps, st.pc << 1 | 1);
-			if (e && e->nfn == 1 && code->gc_slots[e->first] + 1 > top)
-				top = code->gc_slots[e->first] + 1;
+			const int32_t *disp = wasm_exec_dispatch();
+			const uint32_t *op = code->ops + st.pc;
+			uint32_t read = UINT32_MAX;
+			if ((int32_t)op[0] == disp[WASM_OP_CALL_REF])
+				read = op[1];
+			else if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT])
+				read = op[3];
+			if (read != UINT32_MAX && read + 1 > top)
+				top = read + 1;
 		}
 	}
 	for (uint32_t k = top; k < code->frame_slots; k++)
