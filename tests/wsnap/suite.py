@@ -4241,6 +4241,53 @@ def case_old_file(mode, jit_args, want):
                                                  r.stderr.decode()[-300:]))
 
 
+def case_call_ops(mode, jit_args):
+    """callind.wat paused, saved and resumed 8 times while it calls (through call_indirect
+    and call_ref, so some pauses park at those ops), each snapshot restored: each prints
+    the sum an uninterrupted run prints (an element index or a reference above the
+    arguments restored wrong calls $bad, which traps, or another function)."""
+    name = "wsnap.%s.call-ops" % mode
+    prog = os.path.join(HERE, "callind.wat")
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, prog],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    why, snaps = "", []
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        for i in range(8):
+            time.sleep(0.1)
+            snap = os.path.join(d, "c%d.snap" % i)
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            if st != 204 or st1 != 204 or st2 != 204:
+                why = "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1,
+                                                                      st2, body2)
+                break
+            snaps.append(snap)
+        want, err = p.communicate(timeout=600)
+        if not why and (p.returncode != 0 or len(want) != 17):
+            why = "the run: status %s, %r %r" % (p.returncode, want, err[-300:])
+        for snap in snaps if not why else []:
+            r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                               capture_output=True, timeout=600)
+            if r.returncode != 0 or r.stdout != want:
+                why = "%s restored: status %s, %r, wanted %r: %s" % (
+                    os.path.basename(snap), r.returncode, r.stdout, want,
+                    r.stderr.decode()[-300:])
+                break
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why and len(snaps) == 8, name, why or "%d snapshots" % len(snaps))
+
+
 def case_funcref_parts():
     """Function references in frame slots, dead slots."""
     want = funcref_reference()
@@ -4251,6 +4298,7 @@ def case_funcref_parts():
         case_funcref_migrate(mode, args, want)
         case_funcref_migrate(mode, args, want, stop_and_copy=True)
         case_dead_slots(mode, args)
+    case_call_ops("interp", ["--no-jit"])
     case_funcref_bad()
 
 
