@@ -288,8 +288,10 @@ struct wasm_code {
 	/* Precise stack roots (gc.c): the frame slots that may hold a reference a collector
 	 * follows (any, extern or exn hierarchy; funcrefs never), as slot numbers: the
 	 * locals' (roots wherever the function stands) first, then each safepoint's operand
-	 * entries. Safepoints ascend by key: a call op's end (its return pc) << 1, or an
-	 * allocating op's (or throw's) start << 1 | 1; one with no operand roots is left out. */
+	 * entries (each list followed by what snapshots read, below; gc.c reads the first
+	 * ngc_locals and each safepoint's n). Safepoints ascend by key: a call op's end (its
+	 * return pc) << 1, or an allocating op's (or throw's) start << 1 | 1; one with
+	 * nothing to list is left out. */
 	uint32_t *gc_slots;
 	uint32_t ngc_locals;
 	struct wasm_safepoint *safepoints;
