@@ -130,16 +130,30 @@ void wasm_cc_mark_result(struct wasm_cc *c, uint32_t start, uint32_t op, uint32_
 	c->last_end = c->n;
 }
 
-/* Records the map of the loop starting at c->n (a snapshot's innermost frame may stand
- * there): the materialised operand entries holding references a collector follows. */
-/* Appends the operand slots that hold GC references (their homes and types) to a map's
- * lists; non-zero (and c->oom) when out of memory. */
-static int push_roots(struct wasm_cc *c, uint32_t **homes, wasm_vt **types, uint32_t *n,
+/* What push_slots lists of the operand entries. */
+enum { SLOTS_ROOTS, SLOTS_FUNCS, SLOTS_DEAD };
+
+/* Whether t is a reference a snapshot saves as a function index (never a root). */
+static bool fn_ref_type(const struct wasm_module *m, wasm_vt t)
+{
+	return t != WASM_PACK_I8 && t != WASM_PACK_I16 && wasm_vt_is_ref(t) &&
+	       !wasm_gc_root_type(m, t);
+}
+
+/* Appends the operand entries of a class (their homes and types) to a map's lists: the
+ * ones in their slot holding GC references (SLOTS_ROOTS) or function references
+ * (SLOTS_FUNCS), or the ones not in their slot (SLOTS_DEAD: a deferred local.get or
+ * constant, whose slot holds an older value). Non-zero (and c->oom) when out of memory. */
+static int push_slots(struct wasm_cc *c, int what, uint32_t **homes, wasm_vt **types, uint32_t *n,
 		      uint32_t *cap, uint32_t *capt)
 {
 	for (uint32_t i = 0; i < c->nvs; i++) {
 		const struct wasm_cc_entry *e = &c->vs[i];
-		if (e->kind != K_SLOT || !wasm_gc_root_type(c->m, e->type))
+		bool in = what == SLOTS_DEAD	? e->kind != K_SLOT
+			  : e->kind != K_SLOT	? false
+			  : what == SLOTS_ROOTS ? wasm_gc_root_type(c->m, e->type)
+						: fn_ref_type(c->m, e->type);
+		if (!in)
 			continue;
 		if (wasm_cc_grow_array((void **)homes, cap, *n + 1, sizeof(**homes)) ||
 		    wasm_cc_grow_array((void **)types, capt, *n + 1, sizeof(**types))) {
@@ -152,9 +166,11 @@ static int push_roots(struct wasm_cc *c, uint32_t **homes, wasm_vt **types, uint
 	return 0;
 }
 
+/* Records the map of the loop starting at c->n (a snapshot's innermost frame may stand
+ * there): the operand entries holding references, and the operand stack's top. */
 static void loop_map(struct wasm_cc *c)
 {
-	uint32_t first;
+	uint32_t first, roots;
 
 	if (c->nlps && c->lps[c->nlps - 1].key == c->n << 1) {
 		/* nothing was emitted since: this one stands */
@@ -164,14 +180,32 @@ static void loop_map(struct wasm_cc *c)
 	first = c->nlgcs;
 	if (c->dead || c->oom)
 		return;
-	if (push_roots(c, &c->lgcs, &c->lgcts, &c->nlgcs, &c->caplgcs, &c->caplgcts) ||
-	    c->nlgcs == first)
+	if (push_slots(c, SLOTS_ROOTS, &c->lgcs, &c->lgcts, &c->nlgcs, &c->caplgcs, &c->caplgcts))
+		return;
+	roots = c->nlgcs - first;
+	if (push_slots(c, SLOTS_FUNCS, &c->lgcs, &c->lgcts, &c->nlgcs, &c->caplgcs, &c->caplgcts))
 		return;
 	if (wasm_cc_grow_array((void **)&c->lps, &c->caplps, c->nlps + 1, sizeof(*c->lps))) {
 		c->oom = true;
 		return;
 	}
-	c->lps[c->nlps++] = (struct wasm_safepoint){c->n << 1, first, c->nlgcs - first};
+	c->lps[c->nlps++] = (struct wasm_safepoint){
+		c->n << 1, first, roots, c->nlgcs - first - roots, 0, c->top_slot};
+}
+
+void wasm_cc_call_ref_map(struct wasm_cc *c, uint32_t slot, wasm_vt type)
+{
+	if (c->dead || c->oom)
+		return;
+	if (wasm_cc_grow_array((void **)&c->lgcs, &c->caplgcs, c->nlgcs + 1, sizeof(*c->lgcs)) ||
+	    wasm_cc_grow_array((void **)&c->lgcts, &c->caplgcts, c->nlgcs + 1, sizeof(*c->lgcts)) ||
+	    wasm_cc_grow_array((void **)&c->lps, &c->caplps, c->nlps + 1, sizeof(*c->lps))) {
+		c->oom = true;
+		return;
+	}
+	c->lgcts[c->nlgcs] = type;
+	c->lgcs[c->nlgcs] = slot;
+	c->lps[c->nlps++] = (struct wasm_safepoint){c->n << 1 | 1, c->nlgcs++, 0, 1, 0, 0};
 }
 
 void wasm_cc_point(struct wasm_cc *c, bool call)
@@ -190,21 +224,33 @@ void wasm_cc_point(struct wasm_cc *c, bool call)
 
 void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
 {
-	uint32_t first = c->ngcs;
+	uint32_t first = c->ngcs, roots, fns = 0, dead = 0;
 
 	if (c->dead || c->oom)
 		return;
-	if (push_roots(c, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs, &c->capgcts))
+	if (push_slots(c, SLOTS_ROOTS, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs, &c->capgcts))
 		return;
+	roots = c->ngcs - first;
+	/* a call's return, where snapshots find frames: function references and the
+	 * entries whose slots hold stale values (a snapshot zeroes those) too */
+	if (!at_op) {
+		if (push_slots(c, SLOTS_FUNCS, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs,
+			       &c->capgcts))
+			return;
+		fns = c->ngcs - first - roots;
+		if (push_slots(c, SLOTS_DEAD, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs, &c->capgcts))
+			return;
+		dead = c->ngcs - first - roots - fns;
+	}
 	if (c->ngcs == first)
-		return; /* no operand roots: no entry (locals are in every map) */
+		return; /* nothing to list: no entry (locals are in every map) */
 	if (c->n >= (1u << 31) ||
 	    wasm_cc_grow_array((void **)&c->sps, &c->capsps, c->nsps + 1, sizeof(*c->sps))) {
 		c->oom = true;
 		return;
 	}
 	c->sps[c->nsps++] =
-		(struct wasm_safepoint){c->n << 1 | (at_op ? 1u : 0u), first, c->ngcs - first};
+		(struct wasm_safepoint){c->n << 1 | (at_op ? 1u : 0u), first, roots, fns, dead, 0};
 }
 
 void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
@@ -352,11 +398,6 @@ int wasm_cc_push(struct wasm_cc *c, wasm_vt type, struct wasm_cc_entry **out)
 
 	if (wasm_cc_grow_array((void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(*c->vs)))
 		return -ENOMEM;
-	/* a function reference (a host pointer) may sit in a slot (snapshots save the others by
-	 * the stack maps); set by the validation already when a
-	 * lazy compilation gets here, and other threads may read it meanwhile */
-	if (wasm_is_reftype(type) && !wasm_gc_root_type(c->m, type) && !c->m->ref_values)
-		c->m->ref_values = true;
 	e = &c->vs[c->nvs++];
 	e->type = type;
 	e->kind = K_SLOT;
@@ -598,9 +639,6 @@ static int rd_locals(struct wasm_cc *c, uint32_t fidx)
 		}
 	}
 	for (uint32_t i = 0; i < c->nlocals; i++) {
-		if (wasm_is_reftype(c->ltype[i]) && !wasm_gc_root_type(c->m, c->ltype[i]) &&
-		    !c->m->ref_values)
-			c->m->ref_values = true;
 		c->lslot[i] = slot;
 		slot += wasm_type_slots(c->ltype[i]);
 	}
@@ -692,29 +730,33 @@ void wasm_cc_keep_destroy(struct wasm_cc_keep *k)
 	core_free(k);
 }
 
-/* Gives code its stack maps: the locals that hold roots, then the safepoints' lists, then
- * the loop starts' (with each slot's type). Returns 0 or -ENOMEM. */
+/* Gives code its stack maps: the locals that hold roots, those that hold function
+ * references, then the safepoints' lists, then the loop starts' (with each slot's type).
+ * Returns 0 or -ENOMEM. */
 static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 {
-	uint32_t nloc = 0, *slots;
+	uint32_t nloc = 0, nfn = 0, *slots;
 	wasm_vt *types;
 	struct wasm_safepoint *sps = NULL, *lps = NULL;
 	size_t total;
 
-	for (uint32_t i = 0; i < c->nlocals; i++)
+	for (uint32_t i = 0; i < c->nlocals; i++) {
 		nloc += wasm_gc_root_type(c->m, c->ltype[i]);
+		nfn += fn_ref_type(c->m, c->ltype[i]);
+	}
 	code->gc_slots = NULL;
 	code->gc_types = NULL;
 	code->ngc_locals = 0;
+	code->nfn_locals = 0;
 	code->safepoints = NULL;
 	code->nsafepoints = 0;
 	code->loop_maps = NULL;
 	code->nloop_maps = 0;
-	if (!nloc && !c->nsps && !c->nlps)
+	if (!nloc && !nfn && !c->nsps && !c->nlps)
 		return 0;
-	total = (size_t)nloc + c->ngcs + c->nlgcs;
-	slots = core_alloc(total * sizeof(*slots));
-	types = core_alloc(total * sizeof(*types));
+	total = (size_t)nloc + nfn + c->ngcs + c->nlgcs;
+	slots = core_alloc((total + 1) * sizeof(*slots));
+	types = core_alloc((total + 1) * sizeof(*types));
 	if (c->nsps)
 		sps = core_alloc((size_t)c->nsps * sizeof(*sps));
 	if (c->nlps)
@@ -729,6 +771,12 @@ static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 	nloc = 0;
 	for (uint32_t i = 0; i < c->nlocals; i++) {
 		if (wasm_gc_root_type(c->m, c->ltype[i])) {
+			types[nloc] = c->ltype[i];
+			slots[nloc++] = c->lslot[i];
+		}
+	}
+	for (uint32_t i = 0; i < c->nlocals; i++) {
+		if (fn_ref_type(c->m, c->ltype[i])) {
 			types[nloc] = c->ltype[i];
 			slots[nloc++] = c->lslot[i];
 		}
@@ -751,7 +799,8 @@ static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 	}
 	code->gc_slots = slots;
 	code->gc_types = types;
-	code->ngc_locals = nloc;
+	code->ngc_locals = nloc - nfn;
+	code->nfn_locals = nfn;
 	code->safepoints = sps;
 	code->nsafepoints = c->nsps;
 	code->loop_maps = lps;
@@ -869,7 +918,7 @@ void wasm_code_fini(struct wasm_code *code)
 	code->gc_types = NULL;
 	code->safepoints = NULL;
 	code->loop_maps = NULL;
-	code->ngc_locals = code->nsafepoints = code->nloop_maps = 0;
+	code->ngc_locals = code->nfn_locals = code->nsafepoints = code->nloop_maps = 0;
 	code->handlers = NULL;
 	code->nhandlers = 0;
 	code->points = NULL;

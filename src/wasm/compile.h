@@ -160,7 +160,8 @@ struct wasm_cc {
 	wasm_vt *gcts; /* each gcs entry's type (snapshots check restored references) */
 	uint32_t capgcts;
 	/* each loop start's map (snapshots park there): its operand entries holding
-	 * references, in lgcs/lgcts, keyed by the loop's start << 1 */
+	 * references, in lgcs/lgcts, keyed by the loop's start << 1; and each call_ref's
+	 * reference slot, keyed by its start << 1 | 1 */
 	struct wasm_safepoint *lps;
 	uint32_t nlps, caplps;
 	uint32_t *lgcs;
@@ -203,12 +204,16 @@ int wasm_cc_grow_array(void **arr, uint32_t *cap, uint32_t need, size_t size) MU
 /* Records a loop's start (call false) or a call op (true) at c->n as a point a snapshot
  * may stand at (struct wasm_code.points). */
 void wasm_cc_point(struct wasm_cc *c, bool call);
+/* Records, for snapshots, that the call_ref op about to be emitted at c->n calls the
+ * reference in slot (of type type, (ref null T)). */
+void wasm_cc_call_ref_map(struct wasm_cc *c, uint32_t slot, wasm_vt type);
 /* Records the stack map of a safepoint: the materialised operand entries now on the stack
- * that hold references a collector follows. Call it right after a call op is emitted
- * (at_op false: keyed by its return pc, its arguments popped, its results not pushed
- * yet), or right before an allocating op or a throw is emitted (at_op true: keyed by
- * its start, its operands popped and its result not pushed yet; the operands are held
- * by the allocation itself, s->hold). */
+ * that hold references a collector follows (and at a call's return, for snapshots, those
+ * holding function references and the entries not in their slot). Call it right after a
+ * call op is emitted (at_op false: keyed by its return pc, its arguments popped, its
+ * results not pushed yet), or right before an allocating op or a throw is emitted (at_op
+ * true: keyed by its start, its operands popped and its result not pushed yet; the
+ * operands are held by the allocation itself, s->hold). */
 void wasm_cc_safepoint(struct wasm_cc *c, bool at_op);
 /* Emission appends words; in unreachable code it does nothing, and on allocation
  * failure it sets c->oom (checked once per instruction). */

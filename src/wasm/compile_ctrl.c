@@ -760,8 +760,10 @@ static int op_call_ref(struct wasm_cc *c, bool tail)
 	TRY(wasm_cc_pop(c, wasm_vt_idx(ti, true), &v));
 	a = wasm_cc_use_slot(c, &v);
 	TRY(call_common(c, t, &base));
-	if (!tail)
+	if (!tail) {
 		wasm_cc_point(c, true);
+		wasm_cc_call_ref_map(c, a, wasm_vt_idx(ti, true));
+	}
 	wasm_cc_emit_op(c, tail ? WASM_OP_RETURN_CALL_REF : WASM_OP_CALL_REF);
 	wasm_cc_emit(c, a);
 	wasm_cc_emit(c, base);

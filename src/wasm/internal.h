@@ -288,16 +288,26 @@ struct wasm_code {
 	/* Precise stack roots (gc.c): the frame slots that may hold a reference a collector
 	 * follows (any, extern or exn hierarchy; funcrefs never), as slot numbers: the
 	 * locals' (roots wherever the function stands) first, then each safepoint's operand
-	 * entries. Safepoints ascend by key: a call op's end (its return pc) << 1, or an
-	 * allocating op's (or throw's) start << 1 | 1; one with no operand roots is left out. */
+	 * entries (each list followed by what snapshots read, below; gc.c reads the first
+	 * ngc_locals and each safepoint's n). Safepoints ascend by key: a call op's end (its
+	 * return pc) << 1, or an allocating op's (or throw's) start << 1 | 1; one with
+	 * nothing to list is left out. */
 	uint32_t *gc_slots;
 	uint32_t ngc_locals;
 	struct wasm_safepoint *safepoints;
 	uint32_t nsafepoints;
-	/* Snapshots (wasm/snap/snapshot.c): each gc_slots entry's type, and the maps of the
-	 * loop starts a pause parks at (keyed by the start << 1, ascending; a loop with no
-	 * operand roots is left out), their slots in gc_slots after the safepoints'. */
+	/* Snapshots (wasm/snap/snapshot.c): each gc_slots entry's type; the locals holding
+	 * function references (nfn_locals of them, after the ngc_locals roots); in each
+	 * safepoint, after its n roots, its nfn operand slots holding function references
+	 * and its ndead operand entries not in their slot (read from a local or a constant:
+	 * the slot holds whatever was there before). And the maps of the points a pause
+	 * parks at (keyed ascending): a loop's start << 1 (its operand entries holding
+	 * references, roots then function references, and top, its operand stack's top
+	 * slot), and a call_ref op's start << 1 | 1 (the slot of the reference it calls, of
+	 * type (ref null T) for its type T); their slots in gc_slots after the
+	 * safepoints'. */
 	wasm_vt *gc_types;
+	uint32_t nfn_locals;
 	struct wasm_safepoint *loop_maps;
 	uint32_t nloop_maps;
 	/* Lazy compilation (wasm_module_load): the body was validated at load, which set
@@ -348,7 +358,6 @@ struct wasm_module {
 				   * smaller than the final nfuncs */
 	uint32_t load_flags;	  /* WASM_LOAD_* */
 	bool bad_code_count;	  /* code section count differs from the function section */
-	bool ref_values;	  /* a frame slot may hold a funcref (no snapshots) */
 	/* lazy compilation: a copy of the binary (bodies are compiled from it), and the lock
 	 * that orders the compilations of the module's functions (from any thread) */
 	uint8_t *bytes;
@@ -485,7 +494,10 @@ struct wasm_instance {
 /* A saved caller context on the call stack. */
 struct wasm_safepoint {
 	uint32_t key;	   /* see struct wasm_code */
-	uint32_t first, n; /* its slots: gc_slots[first..first + n) */
+	uint32_t first, n; /* its roots: gc_slots[first..first + n) */
+	uint32_t nfn;	   /* then its function references' slots */
+	uint32_t ndead;	   /* then its entries not in their slot (safepoints only) */
+	uint32_t top;	   /* the operand stack's top slot there (loop starts only) */
 };
 
 struct wasm_frame {

@@ -1,5 +1,5 @@
-;; Keeps a function reference in a local while it spins: its frame slots hold a host
-;; pointer, so its state cannot be saved (tests/wsnap/suite.py expects 409).
+;; Keeps a function reference in a local while it spins: the local's slot holds a host
+;; pointer, saved as the function's index (tests/wsnap/suite.py: saved and restored).
 (module
   (func $f)
   (elem declare func $f)

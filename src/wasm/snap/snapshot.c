@@ -7,10 +7,10 @@
  * nowhere else. Its callers' frames are in s->frames and every value in the slots of
  * s->stack, so the state is saved as indexes: a function by its index in the module, a
  * pc as a word index in its compiled code, a frame by its slot offset. Frame slots hold
- * raw 64-bit values with no type, so a module whose code keeps references in slots
- * (m->ref_values) is refused: a restored reference would be a host pointer taken from
- * the file. So is a store holding GC structs or arrays (in globals, tables, element
- * segments), whose saving is not implemented.
+ * raw 64-bit values with no type: the compiler's stack maps say which hold references
+ * (GC objects, exceptions, functions), saved as ids and function indices, and which hold
+ * nothing live (an operand entry not in its slot, the operand stack above its top),
+ * saved as zero.
  */
 #include "wasm/snapshot.h"
 
@@ -65,16 +65,27 @@ bool wasm_snapshot_ready(const struct wasm_store *s)
 
 /* ----- saving ----- */
 
-/* A function reference as saved: 0 for null, index + 1 for a function of inst. */
+/* A function reference as saved: 0 for null, index + 1 for a function of inst (one it
+ * defines, or one it imports: the import is resolved again by name at restore). */
 static int ref_index(const struct wasm_instance *inst, uint64_t v, uint32_t *out)
 {
 	const struct wasm_module *m = inst->mod;
+	uintptr_t own = (uintptr_t)inst->own_funcs;
+	uint32_t ndef = m->nfuncs - m->nfunc_imports;
 
 	if (v == 0) {
 		*out = 0;
 		return 0;
 	}
-	for (uint32_t i = 0; i < m->nfuncs; i++) {
+	if (v >= own && v < own + (uint64_t)ndef * sizeof(*inst->own_funcs) &&
+	    (v - own) % sizeof(*inst->own_funcs) == 0) {
+		uint32_t i = m->nfunc_imports + (uint32_t)((v - own) / sizeof(*inst->own_funcs));
+		if ((uintptr_t)inst->funcs[i] == v) {
+			*out = i + 1;
+			return 0;
+		}
+	}
+	for (uint32_t i = 0; i < m->nfunc_imports; i++) {
 		if ((uintptr_t)inst->funcs[i] == v) {
 			*out = i + 1;
 			return 0;
@@ -238,8 +249,8 @@ static int put_ref(struct heap_out *h, uint8_t rep, uint64_t v, uint64_t *out, c
 	if (rep == WASM_FUNCREF) {
 		if (ref_index(h->inst, v, &id))
 			return fail(h->err, h->errlen, -ENOTSUP,
-				    "%s holds a reference to a function of another instance or a "
-				    "host function",
+				    "%s holds a reference to a function of another instance (not "
+				    "one the program defines or imports): it cannot be saved",
 				    where);
 		*out = id;
 		return 0;
@@ -359,17 +370,14 @@ static int put_heap(struct heap_out *h, struct sbuf *b)
 
 /* ----- which frame slots hold references (the compiler's stack maps) ----- */
 
-/* Calls cb for each slot (from the frame's base) of f's frame standing at pc that holds a
- * reference a collector follows, with its type and the module whose indices it uses.
- * innermost: the running function, at a loop's start, a call op or after one; else a
- * frame below, at a call's return pc. */
-typedef int (*ref_slot_fn)(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_module *m);
+static uint32_t call_len(const struct wasm_func *f, uint32_t pc);
+static bool is_ref_vt(wasm_vt t);
 
-static int map_slots(const struct wasm_code *code, const struct wasm_safepoint *maps, uint32_t n,
-		     uint32_t key, const struct wasm_module *m, ref_slot_fn cb, void *ctx)
+/* The map entry of key among maps[0..n) (NULL: none). */
+static const struct wasm_safepoint *find_map(const struct wasm_safepoint *maps, uint32_t n,
+					     uint32_t key)
 {
 	size_t lo = 0, hi = n;
-	int rc;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -378,10 +386,20 @@ static int map_slots(const struct wasm_code *code, const struct wasm_safepoint *
 		else
 			hi = mid;
 	}
-	if (lo == n || maps[lo].key != key)
-		return 0;
-	for (uint32_t i = 0; i < maps[lo].n; i++) {
-		uint32_t k = maps[lo].first + i;
+	return lo < n && maps[lo].key == key ? &maps[lo] : NULL;
+}
+
+typedef int (*ref_slot_fn)(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_module *m);
+
+/* Calls cb for the slots of key's entry among maps[0..n) that hold references. */
+static int map_slots(const struct wasm_code *code, const struct wasm_safepoint *maps, uint32_t n,
+		     uint32_t key, const struct wasm_module *m, ref_slot_fn cb, void *ctx)
+{
+	const struct wasm_safepoint *e = find_map(maps, n, key);
+	int rc;
+
+	for (uint32_t i = 0; e && i < e->n + e->nfn; i++) {
+		uint32_t k = e->first + i;
 		rc = cb(ctx, code->gc_slots[k], code->gc_types[k], m);
 		if (rc)
 			return rc;
@@ -389,15 +407,34 @@ static int map_slots(const struct wasm_code *code, const struct wasm_safepoint *
 	return 0;
 }
 
-static uint32_t call_len(const struct wasm_func *f, uint32_t pc);
+/* The type a call_ref op at pc of f's code calls (NULL: no map of it). */
+static const struct wasm_ftype *call_ref_type(const struct wasm_func *f, uint32_t pc)
+{
+	const struct wasm_code *code = f->code;
+	const struct wasm_module *m = f->inst->mod;
+	const struct wasm_safepoint *e = find_map(code->loop_maps, code->nloop_maps, pc << 1 | 1);
+	wasm_vt t;
 
-/* The callee type and frame base of the call op at pc of f's code. */
+	if (!e || e->nfn != 1)
+		return NULL;
+	t = code->gc_types[e->first];
+	if (wasm_vt_code(t) != WASM_HT_IDX || wasm_vt_index(t) >= m->ntypes ||
+	    !wasm_type_is_func(m, wasm_vt_index(t)))
+		return NULL;
+	return &m->types[wasm_vt_index(t)];
+}
+
+/* The callee type and frame base of the call op at pc of f's code (NULL: not known). */
 static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc, uint32_t *base)
 {
 	const int32_t *disp = wasm_exec_dispatch();
 	const struct wasm_instance *inst = f->inst;
 	const uint32_t *op = f->code->ops + pc;
 
+	if ((int32_t)op[0] == disp[WASM_OP_CALL_REF]) {
+		*base = op[2];
+		return call_ref_type(f, pc);
+	}
 	if ((int32_t)op[0] == disp[WASM_OP_CALL]) {
 		*base = op[2];
 		return inst->funcs[op[1]]->type;
@@ -410,68 +447,145 @@ static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc
 	return &inst->mod->types[op[1]];
 }
 
+/* Where f's frame stands at pc: the key of its maps; for the innermost frame at a loop's
+ * start, that loop's map; at a call op (params) or after one, the callee's type (NULL:
+ * not known) and frame base. */
+struct stand {
+	uint32_t key, pc, base;
+	const struct wasm_safepoint *loop;
+	const struct wasm_ftype *t;
+	bool at_loop, call, params;
+};
+
+static void stand_at(const struct wasm_func *f, uint32_t pc, bool innermost, struct stand *st)
+{
+	const struct wasm_code *code = f->code;
+	uint32_t len;
+	bool loop = false;
+
+	memset(st, 0, sizeof(*st));
+	st->key = pc << 1;
+	st->pc = pc;
+	if (!innermost)
+		return;
+	for (uint32_t i = 0; i < code->npoints && !loop; i++)
+		loop = code->points[i] == pc << 1;
+	if (loop) {
+		st->at_loop = true;
+		st->loop = find_map(code->loop_maps, code->nloop_maps, pc << 1);
+		return;
+	}
+	len = call_len(f, pc);
+	if (len) { /* at a call op: its arguments are on the stack too */
+		bool listed = false;
+		for (uint32_t i = 0; i < code->npoints && !listed; i++)
+			listed = code->points[i] == (pc << 1 | 1);
+		if (listed) {
+			st->key = (pc + len) << 1;
+			st->t = call_type(f, pc, &st->base);
+			st->call = st->params = true;
+			return;
+		}
+	}
+	/* after a call op: its results are */
+	for (uint32_t i = 0; i < code->npoints && !st->call; i++) {
+		uint32_t at = code->points[i] >> 1;
+		if ((code->points[i] & 1) && (len = call_len(f, at)) && at + len == pc) {
+			st->t = call_type(f, at, &st->base);
+			st->pc = at;
+			st->call = true;
+		}
+	}
+}
+
+/* Calls cb for each slot (from the frame's base) of f's frame standing at pc that holds a
+ * reference, with its type and the module whose indices it uses. innermost: the running
+ * function, at a loop's start, a call op or after one; else a frame below, at a call's
+ * return pc. 1: where it stands has no map (a call whose type is not known). */
 static int ref_slots(const struct wasm_func *f, uint32_t pc, bool innermost, ref_slot_fn cb,
 		     void *ctx)
 {
 	const struct wasm_code *code = f->code;
 	const struct wasm_module *m = f->inst->mod;
-	const struct wasm_ftype *t = NULL;
-	uint32_t key = pc << 1, base = 0, len;
-	bool params = false;
+	struct stand st;
+	uint32_t off = 0;
 	int rc;
 
-	for (uint32_t i = 0; i < code->ngc_locals; i++) {
+	stand_at(f, pc, innermost, &st);
+	if (st.call && !st.t)
+		return 1;
+	for (uint32_t i = 0; i < code->ngc_locals + code->nfn_locals; i++) {
 		rc = cb(ctx, code->gc_slots[i], code->gc_types[i], m);
 		if (rc)
 			return rc;
 	}
-	if (innermost) {
-		bool loop = false;
-		for (uint32_t i = 0; i < code->npoints && !loop; i++)
-			loop = code->points[i] == pc << 1;
-		if (loop)
-			return map_slots(code, code->loop_maps, code->nloop_maps, key, m, cb, ctx);
-		len = call_len(f, pc);
-		if (len) { /* at a call op: its arguments are on the stack too */
-			bool listed = false;
-			for (uint32_t i = 0; i < code->npoints && !listed; i++)
-				listed = code->points[i] == (pc << 1 | 1);
-			if (listed) {
-				key = (pc + len) << 1;
-				t = call_type(f, pc, &base);
-				params = true;
-			}
-		}
-		if (!t) { /* after a call op: its results are */
-			for (uint32_t i = 0; i < code->npoints && !t; i++) {
-				uint32_t at = code->points[i] >> 1;
-				if ((code->points[i] & 1) && (len = call_len(f, at)) &&
-				    at + len == pc)
-					t = call_type(f, at, &base);
-			}
-		}
-	}
-	rc = map_slots(code, code->safepoints, code->nsafepoints, key, m, cb, ctx);
-	if (rc || !t)
+	if (st.at_loop)
+		return map_slots(code, code->loop_maps, code->nloop_maps, st.key, m, cb, ctx);
+	rc = map_slots(code, code->safepoints, code->nsafepoints, st.key, m, cb, ctx);
+	if (rc || !st.call)
 		return rc;
-	if (params) {
-		uint32_t off = 0;
-		for (uint32_t i = 0; i < t->pub.nparams; i++) {
-			wasm_vt pt = wasm_gc_param_type(t, i);
-			if (wasm_gc_root_type(t->mod, pt) && (rc = cb(ctx, base + off, pt, t->mod)))
-				return rc;
+	if (st.params) {
+		/* a call_ref's reference */
+		rc = map_slots(code, code->loop_maps, code->nloop_maps, st.pc << 1 | 1, m, cb, ctx);
+		for (uint32_t i = 0; i < st.t->pub.nparams && !rc; i++) {
+			wasm_vt pt = wasm_gc_param_type(st.t, i);
+			if (is_ref_vt(pt))
+				rc = cb(ctx, st.base + off, pt, st.t->mod);
 			off += wasm_type_slots(pt);
 		}
-	} else {
-		uint32_t off = 0;
-		for (uint32_t i = 0; i < t->pub.nresults; i++) {
-			wasm_vt rt = t->vresults ? t->vresults[i] : (wasm_vt)t->pub.results[i];
-			if (wasm_gc_root_type(t->mod, rt) && (rc = cb(ctx, base + off, rt, t->mod)))
-				return rc;
-			off += wasm_type_slots(rt);
-		}
+		return rc;
+	}
+	for (uint32_t i = 0; i < st.t->pub.nresults; i++) {
+		wasm_vt rt = st.t->vresults ? st.t->vresults[i] : (wasm_vt)st.t->pub.results[i];
+		if (is_ref_vt(rt) && (rc = cb(ctx, st.base + off, rt, st.t->mod)))
+			return rc;
+		off += wasm_type_slots(rt);
 	}
 	return 0;
+}
+
+/* Zeroes the slots of f's frame at fp standing at pc (as ref_slots) that hold nothing
+ * live: the operand entries read from a local or a constant (their slots hold older
+ * values), and for the innermost frame the slots above its operand stack's top up to
+ * the frame's end (a frame below ends where the next begins). */
+static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, uint64_t *fp)
+{
+	const struct wasm_code *code = f->code;
+	const struct wasm_safepoint *sp;
+	struct stand st;
+	uint32_t top;
+
+	stand_at(f, pc, innermost, &st);
+	sp = st.at_loop ? NULL : find_map(code->safepoints, code->nsafepoints, st.key);
+	for (uint32_t i = 0; sp && i < sp->ndead; i++) {
+		uint32_t k = sp->first + sp->n + sp->nfn + i;
+		for (uint32_t j = 0; j < wasm_type_slots(code->gc_types[k]); j++)
+			fp[code->gc_slots[k] + j] = 0;
+	}
+	if (!innermost)
+		return;
+	/* the operand stack's top: a loop's, a call's arguments or results (at the op, with
+	 * what it reads above them: a call_ref's reference, a call_indirect's element
+	 * index), else (no map: nothing is live there) the locals' end */
+	top = code->param_slots + code->local_slots;
+	if (st.loop) {
+		top = st.loop->top;
+	} else if (st.t) {
+		top = st.base + (st.params ? st.t->param_slots : st.t->result_slots);
+		if (st.params) {
+			const int32_t *disp = wasm_exec_dispatch();
+			const uint32_t *op = code->ops + st.pc;
+			uint32_t read = UINT32_MAX;
+			if ((int32_t)op[0] == disp[WASM_OP_CALL_REF])
+				read = op[1];
+			else if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT])
+				read = op[3];
+			if (read != UINT32_MAX && read + 1 > top)
+				top = read + 1;
+		}
+	}
+	for (uint32_t k = top; k < code->frame_slots; k++)
+		fp[k] = 0;
 }
 
 struct slot_out {
@@ -595,12 +709,23 @@ static int save_state(struct wasm_store *s, struct wasm_instance *inst, struct s
 	}
 	for (size_t i = 0; i < top; i++)
 		so.slots[i] = s->stack[i].i64;
+	/* slots holding nothing live are saved as zero (never a stale host address) */
+	for (size_t i = 0; i <= at->nframes; i++) {
+		bool inner = i == at->nframes;
+		const struct wasm_func *f = inner ? at->fn : s->frames[i].func;
+		const uint32_t *pc = inner ? at->pc : s->frames[i].pc;
+		zero_dead(f, (uint32_t)(pc - f->code->ops), inner,
+			  so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
+	}
 	for (size_t i = 0; i <= at->nframes && !rc; i++) {
 		bool inner = i == at->nframes;
 		const struct wasm_func *f = inner ? at->fn : s->frames[i].func;
 		const uint32_t *pc = inner ? at->pc : s->frames[i].pc;
 		so.fp = (uint64_t)((inner ? at->fp : s->frames[i].fp) - s->stack);
 		rc = ref_slots(f, (uint32_t)(pc - f->code->ops), inner, slot_out_cb, &so);
+		if (rc > 0)
+			rc = fail(err, errlen, -ENOTSUP,
+				  "frame %zu stands at a call whose type is not known", i);
 	}
 	if (rc)
 		goto out;
@@ -642,10 +767,6 @@ static int save(struct wasm_store *s, struct wasm_instance *inst, const struct w
 	if (!wasm_snapshot_ready(s))
 		return fail(err, errlen, -EBUSY,
 			    "the program is not parked where it can be saved (pause it first)");
-	if (m->ref_values)
-		return fail(err, errlen, -ENOTSUP,
-			    "the module keeps function references in its locals or operands: "
-			    "its state cannot be saved without host pointers");
 	if (s->exn)
 		return fail(err, errlen, -ENOTSUP,
 			    "an exception is in flight: its state cannot be saved");
@@ -820,8 +941,7 @@ static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char 
 			return fail(err, errlen, -EINVAL, "corrupt: its module does not load: %s",
 				    msg);
 		}
-		if (snap->mod->ref_values || snap->mod->nimports != snap->mod->nfunc_imports ||
-		    snap->mod->nmems > 1)
+		if (snap->mod->nimports != snap->mod->nfunc_imports || snap->mod->nmems > 1)
 			return fail(err, errlen, -EINVAL,
 				    "corrupt: its module is of a kind Lodge does not save");
 		/* the destination's cap lowers the saved budget (0: the default 4 GiB) */
@@ -861,14 +981,18 @@ int wasm_snapshot_open(const char *path, uint64_t cap, struct wasm_snapshot **ou
 	return 0;
 }
 
-/* Whether a and b have the same result types. */
+/* Whether a function of type a returns what one of type b does: as many results, each
+ * a's a subtype of b's (with typed references, (ref $x) and (ref $y) are different). */
 static bool same_results(const struct wasm_ftype *a, const struct wasm_ftype *b)
 {
 	if (a->pub.nresults != b->pub.nresults)
 		return false;
-	for (uint32_t i = 0; i < a->pub.nresults; i++)
-		if (a->pub.results[i] != b->pub.results[i])
+	for (uint32_t i = 0; i < a->pub.nresults; i++) {
+		wasm_vt ra = a->vresults ? a->vresults[i] : (wasm_vt)a->pub.results[i];
+		wasm_vt rb = b->vresults ? b->vresults[i] : (wasm_vt)b->pub.results[i];
+		if (!wasm_vt_sub(a->mod, ra, b->mod, rb))
 			return false;
+	}
 	return true;
 }
 
@@ -877,7 +1001,7 @@ static bool same_results(const struct wasm_ftype *a, const struct wasm_ftype *b)
  * would have: the same result types. A host function makes no tail calls. */
 static bool runs_in_frame(const struct wasm_func *called, const struct wasm_func *callee)
 {
-	return called == callee || (called->code && same_results(called->type, callee->type));
+	return called == callee || (called->code && same_results(callee->type, called->type));
 }
 
 /* The op at pc of f's code is a call op: its length, the callee's frame base operand and
@@ -895,6 +1019,14 @@ static uint32_t call_at(const struct wasm_func *f, uint32_t pc, const struct was
 		return 0;
 	if ((int32_t)op[0] == disp[WASM_OP_CALL] && left >= 3) {
 		if (op[1] >= inst->mod->nfuncs || !runs_in_frame(inst->funcs[op[1]], callee))
+			return 0;
+		*base = op[2];
+		return 3;
+	}
+	if ((int32_t)op[0] == disp[WASM_OP_CALL_REF] && left >= 3) {
+		/* the reference called was of the op's type: a function of a subtype */
+		const struct wasm_ftype *t = call_ref_type(f, pc);
+		if (!t || !same_results(callee->type, t))
 			return 0;
 		*base = op[2];
 		return 3;
@@ -925,7 +1057,7 @@ static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
 	if (pc >= f->code->nops)
 		return 0;
 	w = (int32_t)f->code->ops[pc];
-	if (w == disp[WASM_OP_CALL])
+	if (w == disp[WASM_OP_CALL] || w == disp[WASM_OP_CALL_REF])
 		return 3;
 	if (w == disp[WASM_OP_CALL_LOCAL] || w == disp[WASM_OP_CALL_INDIRECT])
 		return 5;
@@ -1010,6 +1142,16 @@ static bool is_ref_vt(wasm_vt t)
 	return t != WASM_PACK_I8 && t != WASM_PACK_I16 && wasm_vt_is_ref(t);
 }
 
+/* Whether function idx of inst (defined or imported) is a value of type want of module m:
+ * its type as the module declares it (an import's as imported) a subtype of want's. */
+static bool func_fits(const struct wasm_instance *inst, uint32_t idx, const struct wasm_module *m,
+		      wasm_vt want)
+{
+	const struct wasm_module *im = inst->mod;
+
+	return idx < im->nfuncs && wasm_vt_sub(im, wasm_vt_idx(im->func_type[idx], false), m, want);
+}
+
 /* Saved reference r (REF_ID) as a value of type want of module m (null allowed where
  * null_ok, else as want says): 0, or a refusal naming where. */
 static int get_ref(struct heap_in *h, uint64_t r, const struct wasm_module *m, wasm_vt want,
@@ -1028,7 +1170,7 @@ static int get_ref(struct heap_in *h, uint64_t r, const struct wasm_module *m, w
 		if (r > h->inst->mod->nfuncs)
 			return HBAD(h, "%s: function reference %llu", where, (unsigned long long)r);
 		v = (uint64_t)(uintptr_t)h->inst->funcs[r - 1];
-		if (!wasm_ref_fits(v, m, want))
+		if (!func_fits(h->inst, (uint32_t)(r - 1), m, want))
 			return HBAD(h, "%s: a function of another type", where);
 		*out = v;
 		return 0;
@@ -1251,6 +1393,7 @@ static int slot_in_cb(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_mod
 {
 	struct slot_in *si = ctx;
 	uint64_t at = si->fp + slot, v;
+	uint32_t idx;
 	char where[48];
 	int rc;
 
@@ -1270,7 +1413,10 @@ static int slot_in_cb(void *ctx, uint32_t slot, wasm_vt t, const struct wasm_mod
 	/* named twice: the value must fit both types */
 	if (si->done[at] != wasm_vt_rep(m, t) ||
 	    (si->stack[at].i64 && wasm_vt_rep(m, t) == WASM_ANYREF &&
-	     !wasm_gc_ref_test(m, si->stack[at].i64, t)))
+	     !wasm_gc_ref_test(m, si->stack[at].i64, t)) ||
+	    (wasm_vt_rep(m, t) == WASM_FUNCREF && si->stack[at].i64 &&
+	     (ref_index(si->h->inst, si->stack[at].i64, &idx) ||
+	      !func_fits(si->h->inst, idx - 1, m, t))))
 		return HBAD(si->h, "%s: a reference of two types", where);
 	return 0;
 }
@@ -1474,6 +1620,15 @@ static int load_state2(struct wasm_snapshot *snap, struct priv *p, struct heap_i
 	memset(s->stack + top, 0, (s->stack_slots - top) * sizeof(*s->stack));
 	if (r.err)
 		return BAD("the value slots are cut short");
+	/* slots holding nothing live: ignored (zero since this Lodge saves them so; a file
+	 * of an older one may hold its stale values there) */
+	for (uint32_t i = 0; i <= nframes; i++) {
+		bool inner = i == nframes;
+		const struct wasm_func *f = inner ? p->at.fn : s->frames[i].func;
+		const uint32_t *pc = inner ? p->at.pc : s->frames[i].pc;
+		zero_dead(f, (uint32_t)(pc - f->code->ops), inner,
+			  &(inner ? p->at.fp : s->frames[i].fp)->i64);
+	}
 	/* the slots the frames' stack maps name as references: ids to objects */
 	{
 		struct slot_in si = {h, s->stack, core_calloc(top + 1, 1), 0, top};
@@ -1486,6 +1641,8 @@ static int load_state2(struct wasm_snapshot *snap, struct priv *p, struct heap_i
 			const uint32_t *pc = inner ? p->at.pc : s->frames[i].pc;
 			si.fp = (uint64_t)((inner ? p->at.fp : s->frames[i].fp) - s->stack);
 			rc = ref_slots(f, (uint32_t)(pc - f->code->ops), inner, slot_in_cb, &si);
+			if (rc > 0)
+				rc = BAD("frame %u stands at a call whose type is not known", i);
 		}
 		core_free(si.done);
 		if (rc)
