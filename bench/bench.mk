@@ -47,3 +47,13 @@ bench-wasm-gc:
 bench-wasm-exn:
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge bench/wasm/exn/run
+
+# The host side of sequential disk writes (bench/disk-writes.c): io_uring as Lodge submits
+# them against io_uring inline, a pwritev thread pool (QEMU's aio=threads) and O_DIRECT.
+.PHONY: bench-disk-writes
+$(BENCH_DIR)/disk-writes: bench/disk-writes.c
+	@mkdir -p $(BENCH_DIR)
+	$(CC) -O2 -Wall -Wextra -Werror -std=gnu11 -o $@ $< -luring -lpthread
+
+bench-disk-writes: $(BENCH_DIR)/disk-writes
+	$(BENCH_DIR)/disk-writes $(BENCH_DISK_WRITES_ARGS)
