@@ -4172,11 +4172,46 @@ def part_migrate():
     side_by_side(cases)
 
 
+def case_side_by_side():
+    """side_by_side itself (the suites trust its output): three cases at a time that end
+    in the reverse order print in the listed order, each case's lines together; a case
+    that raises is a FAIL line naming it and the exception, and the others still run."""
+    name = "wsnap.side-by-side"
+    got = []
+
+    def case(i, n):
+        time.sleep(0.3 * (n - i))  # the first listed ends last
+        print("line %d.a" % i)
+        time.sleep(0.05)
+        print("line %d.b" % i)
+
+    def bad():
+        raise ValueError("as meant")
+    cases = [functools.partial(case, i, 3) for i in range(3)] + [functools.partial(bad)] + \
+        [functools.partial(case, 3, 3)]
+    sys.stdout.local.buf = got
+    try:
+        side_by_side(cases, 3)
+    finally:
+        sys.stdout.local.buf = None
+    lines = "".join(got).splitlines()
+    want = ["line %d.%s" % (i, x) for i in range(3) for x in "ab"]
+    why = ""
+    if lines[:6] != want:
+        why += "; the first lines: %r" % lines[:6]
+    if not lines[6:] or not lines[6].startswith("FAIL: wsnap.bad(): raised ValueError: as meant"):
+        why += "; the raising case: %r" % lines[6:7]
+    if lines[-2:] != ["line 3.a", "line 3.b"]:
+        why += "; the case after it: %r" % lines[-2:]
+    result(not why, name, why.strip("; "))
+
+
 def part_postcopy():
     """Post-copy live migration (the suite wsnap-postcopy). The cases that compare pauses
     run alone; the others mostly wait (a bandwidth limit, a hostile source's deadline)
     and run side by side."""
     P = functools.partial
+    case_side_by_side()
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_postcopy(mode, args)
     cases = []
@@ -4191,28 +4226,26 @@ def part_postcopy():
 
 
 def part_replicate():
-    """Continuous replication and failover (the suite wsnap-replicate)."""
+    """Continuous replication and failover (the suite wsnap-replicate). The failovers
+    whose allowed gap follows the checkpoints' timing run alone; the others (a slow
+    standby, damaged and hostile streams, refusals, SIGTERMs) side by side."""
+    P = functools.partial
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_replicate(mode, args, MEMSUM)
         case_replicate(mode, args, FASTTICKS, auto=mode == "jit")
-    case_replicate_damaged("flip")
-    case_replicate_damaged("drop")
-    case_replicate_refusals()
-    case_replicate_slow_apply()
+    cases = [P(case_replicate_slow_apply), P(case_replicate_damaged, "flip"),
+             P(case_replicate_damaged, "drop"), P(case_replicate_refusals)]
     # the race it guards against (a checkpoint saving as the stop came) showed in about
     # 1 run in 10 with --jit-eager before the fix
-    for rep in range(2):
-        case_replicate_sigterm("interp", ["--no-jit"], rep)
-    for rep in range(8):
-        case_replicate_sigterm("jit", ["--jit-eager"], rep)
-    case_replicate_dir("interp", ["--no-jit"], 4)
-    case_replicate_dir("jit", ["--jit-eager"], 2)
-    for what in HOSTILE_DIR:
-        case_replicate_dir_hostile(what)
-    case_replicate_dir_renamed_open("renamed-open")
-    case_replicate_dir_renamed_open("append-pwrite")
-    case_replicate_dir_unlinked_open()
-    case_replicate_socket()
+    cases += [P(case_replicate_sigterm, "interp", ["--no-jit"], rep) for rep in range(2)]
+    cases += [P(case_replicate_sigterm, "jit", ["--jit-eager"], rep) for rep in range(8)]
+    cases += [P(case_replicate_dir, "interp", ["--no-jit"], 4),
+              P(case_replicate_dir, "jit", ["--jit-eager"], 2)]
+    cases += [P(case_replicate_dir_hostile, what) for what in HOSTILE_DIR]
+    cases += [P(case_replicate_dir_renamed_open, "renamed-open"),
+              P(case_replicate_dir_renamed_open, "append-pwrite"),
+              P(case_replicate_dir_unlinked_open), P(case_replicate_socket)]
+    side_by_side(cases)
 
 
 PARTS = {"core": part_core, "migrate": part_migrate, "postcopy": part_postcopy,
