@@ -2669,9 +2669,10 @@ def case_replicate_refusals():
             f.write(IN_TXT)
         os.makedirs(os.path.join(d, "sdir"))
         sock, out = os.path.join(d, "c.sock"), os.path.join(d, "c.out")
-        with open(out, "w") as fo:
-            c = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", d + "::.", COUNTER],
-                                 stdout=fo, stderr=subprocess.PIPE, cwd=d)
+        with open(out, "w") as fo:  # spinning between lines: a loaded host slows it too
+            # (sleeping 10 ms a line, it had ended before the migration below at load 20)
+            c = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", d + "::.", COUNTER,
+                                  "spin"], stdout=fo, stderr=subprocess.PIPE, cwd=d)
         procs.append(c)
         if not wait_file_lines(out, 3, 60, c):
             return result(False, name, "no output: " + stderr_of(c)[-300:])
