@@ -28,6 +28,7 @@
   disk_reflink   the same on XFS (a loop mount the test makes; needs root and xfsprogs):
                  the copy is a reflink (filefrag: every extent shared) with the disk's
                  bytes; the snapshot's time is printed beside ext4's (a real copy)
+  answer.*       a stop or kill that ends the guest is answered first (answers.py)
 Guests run on the release build when there is one (speed); the bad files go to the
 ASan+UBSan build.
 """
@@ -44,6 +45,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import Guest, api  # noqa: E402
+import answers  # noqa: E402
 
 TOP = os.environ.get("LODGE_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 OUT = os.path.join(TOP, "guest-cache/out")
@@ -493,6 +495,7 @@ def main():
         t_smp_disk_net()
         t_disk_copy()
         t_disk_reflink()
+        answers.run(ASAN, TOP, result)  # the ASan build: its test hook
     finally:
         for g in guests:
             g.close()
