@@ -32,6 +32,8 @@
 Guests run on the release build when there is one (speed); the bad files go to the
 ASan+UBSan build.
 """
+import array
+import fcntl
 import hashlib
 import os
 import re
@@ -40,6 +42,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import zlib
 
@@ -92,14 +95,22 @@ def boot_counter(name, extra=()):
     return g, ""
 
 
+def unread(f):
+    """Bytes waiting in pipe f (FIONREAD)."""
+    n = array.array("i", [0])
+    fcntl.ioctl(f.fileno(), termios.FIONREAD, n)
+    return n[0]
+
+
 def pause_snapshot(g, path, **extra):
     st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
     if st != 204:
         return "pause: %s %s" % (st, body)
-    # the output written before the pause reaches our reader: until nothing more came
-    # for half a second (a loaded host delays the reader thread)
-    seen, quiet_since, end = len(g.text()), time.time(), time.time() + 10
-    while time.time() - quiet_since < 0.5 and time.time() < end:
+    # the output written before the pause reaches our reader: until the pipe is empty
+    # and nothing more came for half a second (a loaded host delays the reader thread:
+    # the quiet half second alone once let two lines wait in the pipe, at load 20)
+    seen, quiet_since, end = len(g.text()), time.time(), time.time() + 30
+    while (time.time() - quiet_since < 0.5 or unread(g.p.stdout)) and time.time() < end:
         time.sleep(0.1)
         if len(g.text()) != seen:
             seen, quiet_since = len(g.text()), time.time()
@@ -284,7 +295,11 @@ def t_smp_disk_net():
         m = h.wait_for(r"^CNT \d+ [\d.]+$", 60)
         c = counts(h.text())
         if not m or not c or c[0][0] <= last[0] or c[0][0] > last[0] + 2:
-            why += "; %s: the count did not go on from %d: %s" % (sock, last[0], c[:3])
+            # the source's counts after its resume tell a late reader (the counts
+            # between are there) from output lost at the pause (they are not)
+            why += "; %s: the count did not go on from %d: %s (the source then: %s)" % (
+                sock, last[0], c[:3], [n for n, _ in counts(g.text())
+                                       if last[0] - 2 <= n <= last[0] + 6])
         out = run_cmd(h, "cat /mnt/f", "R") or ""
         if "before" not in out or "after" in out:
             why += "; %s: the restored guest reads %r" % (sock, out[-80:])
