@@ -450,6 +450,13 @@ static void *op_main(void *opaque)
 	} else
 		g->op_result =
 			g->ops->snapshot(g->opaque, &g->op_snap, g->op_err, sizeof(g->op_err));
+#ifdef LODGE_TEST_HOOKS
+	/* LODGE_TEST_HOOK=slow-answer: this thread is late to report (as when a loaded
+	 * host does not run it for a while), so the guest has ended by then (tests/wsnap). */
+	const char *hook = getenv("LODGE_TEST_HOOK");
+	if (hook && !strcmp(hook, "slow-answer"))
+		usleep(300 * 1000);
+#endif
 	evloop_notify(g->op_done);
 	return NULL;
 }
@@ -1127,8 +1134,39 @@ static void write_exit_file(const char *path, int status, const char *reason)
 		log_warn("--exit-file %s: %s", path, strerror(errno));
 }
 
+/* An operation still running when the guest ended (a stop or kill whose worker had not
+ * reported yet: the guest ended first) is answered before the socket closes, so that its
+ * client hears the outcome rather than a closed connection. Waits up to OP_SETTLE_MS: an
+ * operation that takes longer is joined (unanswered) by guestctl_close. */
+#define OP_SETTLE_MS 10000
+
+struct op_query {
+	struct guestctl *g;
+	bool busy;
+};
+
+static void op_busy_on_loop(void *opaque)
+{
+	struct op_query *q = opaque;
+
+	q->busy = q->g->op_busy;
+}
+
+static void op_settle(struct guestctl *g)
+{
+	struct op_query q = {.g = g};
+
+	for (unsigned i = 0; i < OP_SETTLE_MS / 5; i++) {
+		evloop_call(g->loop, op_busy_on_loop, &q);
+		if (!q.busy)
+			return;
+		usleep(5000);
+	}
+}
+
 void guestctl_exit(struct guestctl *g, int status, const char *reason)
 {
+	op_settle(g);
 	fflush(stdout);
 	evloop_call(g->loop, drain_on_loop, g);
 	if (g->exit_file)

@@ -127,7 +127,9 @@ int guestctl_incoming(struct guestctl *g, int *fd, char *peer, size_t cap);
 void guestctl_incoming_done(struct guestctl *g, int r, const char *msg);
 
 /* Records how the guest ended (--exit-file) and flushes the console output still in the
- * pipe to the ring. Main thread, once the guest stopped. */
+ * pipe to the ring. Main thread, once the guest stopped. An operation still running (a
+ * stop or kill that ended the guest before its worker reported) is answered first: it
+ * waits up to 10 s for it. */
 void guestctl_exit(struct guestctl *g, int status, const char *reason);
 
 /* Stops the control thread, closes the socket (unlinked), the ring and the pipes. NULL is

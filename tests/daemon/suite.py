@@ -49,6 +49,22 @@ def wait_for(pred, timeout, what):
     raise Failure("timed out after %gs waiting for %s" % (timeout, what))
 
 
+def follow(p, done, timeout):
+    """Reads a following command's output (p: a Popen with stdout piped) until
+    done(text) or timeout seconds, then ends it; returns all it printed. (A fixed sleep
+    before reading races a loaded host.)"""
+    buf, end = b"", time.time() + timeout
+    fd = p.stdout.fileno()
+    while time.time() < end and not done(buf.decode(errors="replace")):
+        if select.select([fd], [], [], 0.1)[0]:
+            k = os.read(fd, 65536)
+            if not k:
+                break
+            buf += k
+    p.terminate()
+    return (buf + p.communicate()[0]).decode(errors="replace")
+
+
 class Daemon:
     """A daemon on a private socket and state directory."""
 
@@ -429,9 +445,7 @@ def wasm_lifecycle(tmp, d):
     # logs -f follows while the guest runs
     p = subprocess.Popen([LODGE, "logs", "-f", "--tail", "1", "svc"], stdout=subprocess.PIPE,
                          env=d.env)
-    time.sleep(1.5)
-    p.terminate()
-    out = p.communicate()[0].decode()
+    out = follow(p, lambda t: t.count("tick") >= 3, 30)
     check(out.count("tick") >= 3, "logs -f: %r" % out)
     # pause: no CPU, no output; resume: both again
     pid = pid_of(d, "svc")
@@ -1366,9 +1380,12 @@ def events_and_metrics(tmp, d):
     check(re.search(r'^lodge_guest_memory_rss_bytes\{guest="ev",kind="wasm"\} [1-9]', m, re.M),
           "no RSS")
     d.cli("stop", "ev", check_rc=0)
-    time.sleep(0.5)
-    p.terminate()
-    lines = [json.loads(l) for l in p.communicate()[0].decode().splitlines()]
+
+    def ev_exit(text):
+        return any(e.get("guest") == "ev" and e.get("type") == "exit"
+                   for e in (json.loads(x) for x in text.split("\n")[:-1] if x.strip()))
+    out = follow(p, ev_exit, 30)
+    lines = [json.loads(l) for l in out.splitlines()]
     types = [e["type"] for e in lines if e["guest"] == "ev"]
     check(types[-3:] == ["start", "stop", "exit"] or types[-2:] == ["stop", "exit"],
           "followed events: %r" % types)

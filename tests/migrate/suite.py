@@ -18,7 +18,7 @@
                   port nobody listens on and a destination that takes 1 MiB, holds the
                   stream (lodge ps answers meanwhile: the daemon is not blocked) and
                   hangs up: the command fails with one line, the source runs on
-  postcopy, postcopy_fast_writer, postcopy_source_gone, daemon_postcopy
+  postcopy, postcopy_fast_writer, postcopy_source_gone, postcopy_dest_gone, daemon_postcopy
                   post-copy (docs/SNAPSHOT.md "Post-copy"; the tests' docstrings say what)
   daemon_netns    the daemons' migration between the two network namespaces (each
                   daemon runs in one: the daemon, not the sandboxed guest, listens and
@@ -184,7 +184,8 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=(), o
     dst = start(["--incoming", "tcp:" + listen, "--exit-file", exit_file + "2"],
                 name + "-dst.sock", wrap_dst, dst_lodge)
     dst.exit_file = exit_file + "2"
-    time.sleep(1.0)  # the destination listens
+    if not dst.wait_listen(int(listen.rsplit(":", 1)[1])):
+        return "the destination does not listen: " + dst.errtext()[-300:]
     t0 = time.time()
     req = {"destination": connect}
     req.update(opts or {})
@@ -306,7 +307,9 @@ def t_postcopy_source_gone(initrd):
         return result("postcopy_source_gone", why)
     port = free_port()
     dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "pcg-dst.sock")
-    time.sleep(1.0)
+    if not dst.wait_listen(port):
+        return result("postcopy_source_gone", "the destination does not listen: " +
+                      dst.errtext()[-300:])
     def put():  # it gets no answer: the source is killed
         try:
             api(src.api_sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port,
@@ -328,6 +331,60 @@ def t_postcopy_source_gone(initrd):
     if code in (None, 0) or "post-copy" not in dst.errtext() or "missing" not in dst.errtext():
         why += "; the destination: status %s, %r" % (code, dst.errtext()[-300:])
     result("postcopy_source_gone", why)
+
+
+def t_postcopy_dest_gone(initrd):
+    """The other way round: the destination killed after the switch. The source's PUT
+    /migrate answers 502 migration_lost, then the source ends (reason "error": its guest
+    ran at the destination, it cannot run on here). The source is the ASan build with
+    LODGE_TEST_HOOK=slow-answer (the migration's end reported 300 ms late, as on a
+    loaded host): the answer must still come before the process ends (status 125)."""
+    exit_file = os.path.join(tmp, "pcd.exit")
+    src = start(boot_args(initrd) + ["--exit-file", exit_file], "pcd-src.sock",
+                ["env", "LODGE_TEST_HOOK=slow-answer"], lodge=ASAN)
+    why = ""
+    if not src.wait_api(60):
+        return result("postcopy_dest_gone", "no control socket: " + src.errtext()[-300:])
+    if not src.wait_for(r"Leaving this shell", 300):
+        return result("postcopy_dest_gone", "no shell prompt: " + src.text()[-300:])
+    src.send("memcheck 16 64 &\n")
+    if not src.wait_for(r"^CNT 5 OK$", 120):
+        return result("postcopy_dest_gone", "memcheck did not run: " + src.text()[-300:])
+    port = free_port()
+    dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "pcd-dst.sock")
+    if not dst.wait_listen(port):
+        return result("postcopy_dest_gone", "the destination does not listen: " +
+                      dst.errtext()[-300:])
+    res = {}
+
+    def put():
+        try:
+            res["st"] = api(src.api_sock, "PUT", "/migrate", {
+                "destination": "127.0.0.1:%d" % port, "post_copy": True, "precopy_rounds": 0,
+                "max_bandwidth": 1 << 20}, timeout=300)
+        except OSError as e:
+            res["st"] = (None, "%s: %s" % (type(e).__name__, e))
+    t = threading.Thread(target=put, daemon=True)
+    t.start()
+    if not wait_until(lambda: dst.p.poll() is not None or
+                      re.search(r"^CNT \d+ OK$", dst.text(), re.M), 120):
+        why += "; the destination did not run: " + dst.errtext()[-300:]
+    dst.p.kill()
+    t.join(120)
+    st = res.get("st", (None, "no answer in 120 s"))
+    if st[0] != 502 or "migration_lost" not in str(st[1]):
+        why += "; PUT /migrate: %r" % (st,)
+    try:
+        code = src.p.wait(60)
+    except subprocess.TimeoutExpired:
+        code = None
+    try:
+        reason = json.load(open(exit_file)).get("reason")
+    except (OSError, ValueError):
+        reason = None
+    if code != 125 or reason != "error":
+        why += "; the source: status %s, reason %s (125, error wanted)" % (code, reason)
+    result("postcopy_dest_gone", why)
 
 
 def pc_section(typ, payload):
@@ -373,7 +430,8 @@ def t_postcopy_hostile(initrd, what):
     ls.settimeout(120)
     socks = [ls]
     try:
-        time.sleep(1.0)  # the destination listens
+        if not dst.wait_listen(port):
+            return result(name, "the destination does not listen: " + dst.errtext()[-300:])
 
         def put():
             try:
@@ -499,7 +557,8 @@ def t_slow_dest(initrd):
     # The migrated guest moves on, to a destination stopped as the DONE reaches it.
     port = free_port()
     dst = start(["--incoming", "tcp:127.0.0.1:%d" % port], "slow2-dst.sock", hook, ASAN)
-    time.sleep(1.0)  # the destination listens
+    if not dst.wait_listen(port):
+        why += "; the second destination does not listen: " + dst.errtext()[-300:]
     stopped = []
 
     def stop():
@@ -1322,7 +1381,7 @@ def main():
         initrd, why = build_initrd()
         if not initrd:
             for t in ("loopback", "netns", "dest_gone", "postcopy", "postcopy_fast_writer",
-                      "postcopy_source_gone", "daemon", "daemon_postcopy", "daemon_netns",
+                      "postcopy_source_gone", "postcopy_dest_gone", "daemon", "daemon_postcopy", "daemon_netns",
                       "postcopy_hostile_page_past_memory", "postcopy_hostile_page_twice",
                       "postcopy_hostile_done_early",
                       "slow_dest", "disk_copy",
@@ -1334,6 +1393,7 @@ def main():
                              ("dest_gone", t_dest_gone), ("postcopy", t_postcopy),
                              ("postcopy_fast_writer", t_postcopy_fast_writer),
                              ("postcopy_source_gone", t_postcopy_source_gone),
+                             ("postcopy_dest_gone", t_postcopy_dest_gone),
                              ("postcopy_hostile",
                               lambda i: [t_postcopy_hostile(i, w) for w in PC_HOSTILE]),
                              ("daemon", t_daemon), ("daemon_postcopy", t_daemon_postcopy),

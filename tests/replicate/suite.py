@@ -652,10 +652,13 @@ def t_daemon(initrd):
         if rc:
             return result("daemon", why + "; lodge replicate: " + out)
         a.console_send("prim", "memcheck 8 64 & diskrec /dev/vda &\n")
+        t1 = time.time()
         if not wait_until(lambda: re.search(r"^CNT 20 OK$", a.logs("prim"), re.M), 120) or \
                 not wait_until(lambda: re.search(r"^ack 50$", a.logs("prim"), re.M), 120):
             return result("daemon", why + "; memcheck and diskrec did not run under "
                           "replication: " + a.logs("prim")[-300:])
+        print("# daemon: the primary's CNT 20 and ack 50 took %.1f s" % (time.time() - t1),
+              flush=True)
         rc, out = a.cli("kill", "prim")
         seen = counts(a.logs("prim"))
         seen_acks = acks(a.logs("prim"))
@@ -664,12 +667,15 @@ def t_daemon(initrd):
             return result("daemon", why + "; lodge failover: " + out)
         if not wait_until(lambda: b.state("stby") == "running", 60):
             why += "; stby is %s after the failover" % b.state("stby")
+        t0 = time.time()
         if not wait_until(lambda: len(counts(b.logs("stby"))) >= 10, 120):  # see count_on
-            why += "; memcheck did not count on at the standby: " + b.logs("stby")[-300:]
+            why += "; memcheck did not count on at the standby: %s (state %s)" % (
+                b.logs("stby")[-300:], b.state("stby"))
         got = counts(b.logs("stby"))
         print("# daemon: the primary showed CNT %d and ack %d, the standby went on from "
-              "CNT %s and ack %s" % (max(seen), max(seen_acks), first(got),
-                                     first(acks(b.logs("stby")))), flush=True)
+              "CNT %s and ack %s; its 10 counts took %.1f s (bound 120 s)" % (
+                  max(seen), max(seen_acks), first(got), first(acks(b.logs("stby"))),
+                  time.time() - t0), flush=True)
         if got and first(got) <= max(seen):
             why += "; CNT %d came again from the standby" % first(got)
         if "BAD" in b.logs("stby"):

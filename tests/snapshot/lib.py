@@ -100,6 +100,24 @@ class Guest:
             time.sleep(0.05)
         return None
 
+    def wait_listen(self, port, timeout=60):
+        """Whether the process (`lodge run --incoming tcp:...:port`) listens on port
+        within timeout s: read from /proc/PID/net/tcp (its own network namespace; a probe
+        connection would be the one an --incoming destination takes). A fixed sleep
+        instead races a loaded host (the migration then finds the port closed)."""
+        end = time.time() + timeout
+        while time.time() < end and self.p.poll() is None:
+            for f in ("tcp", "tcp6"):
+                try:
+                    with open("/proc/%d/net/%s" % (self.p.pid, f)) as t:
+                        rows = [r.split() for r in t.readlines()[1:]]
+                except OSError:
+                    rows = []
+                if any(r[3] == "0A" and int(r[1].rsplit(":", 1)[1], 16) == port for r in rows):
+                    return True
+            time.sleep(0.05)
+        return False
+
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()
