@@ -3418,6 +3418,79 @@ def case_migrate_slow():
     result(not why, name, why.strip("; "))
 
 
+def case_migrate_slow_disk():
+    """A destination whose disk stalls: the test build's LODGE_TEST_HOOK=slow-disk makes
+    `lodge wasm --incoming` take 15 s over its first write of the incoming file (a
+    pre-copy's state), reading nothing meanwhile while the source waits for its answer
+    (the program paused). The destination is alive and says so (progress frames while a
+    write takes long): the migration of memsum.wat completes, 204, and it ticks on there
+    with no gap, repeat or bad sum. Before the fix the source gave up after the stream's
+    10 s timeout (502, "silent")."""
+    name = "wsnap.migrate.slow-disk"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        ssock, sout, serr = (os.path.join(d, x) for x in ("src.sock", "src.out", "src.err"))
+        with open(sout, "w") as fo, open(serr, "w") as fe:
+            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", ssock, MEMSUM],
+                                   stdout=fo, stderr=fe, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 180, src):
+            return result(False, name, "no output: " + open(serr).read()[-300:])
+        port = free_port()
+        dout, derr = os.path.join(d, "dst.out"), os.path.join(d, "dst.err")
+        env = dict(os.environ, LODGE_TEST_HOOK="slow-disk")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm", "--no-jit", "--incoming",
+                                    "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=fe,
+                                   cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        t0 = time.time()
+        st, body = api(ssock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port},
+                       timeout=300)
+        took = time.time() - t0
+        if st != 204:
+            return result(False, name, "PUT /migrate: %s %s after %.0f s: %r" % (
+                st, body, took, open(derr).read()[-300:]))
+        if took < 15:
+            why += "; migrated in %.1f s: the disk did not stall (%s has no test hook?)" % (
+                took, LODGE)
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the source did not end")
+        if rc != 0:
+            why += "; the source: status %s: %r" % (rc, open(serr).read()[-300:])
+        n = len(open(dout).read().splitlines())
+        if not wait_file_lines(dout, n + 2, 120, dst):
+            why += "; the destination did not tick on: %r" % open(derr).read()[-300:]
+        dst.kill()
+        dst.wait()
+        with open(dout) as f:
+            last = f.read()
+        lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        bad = [x for x in lines if not x.startswith("tick ")]
+        if bad:
+            why += "; the checksum failed: %r" % bad[:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat"
+        print("# %s: migrated in %.0f s past a 15 s disk stall" % (name, took))
+        err = open(derr).read() + open(serr).read()
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -4292,6 +4365,7 @@ def part_migrate():
     case_migrate_bad()
     case_migrate_cap()
     case_migrate_slow()
+    case_migrate_slow_disk()
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_precopy(mode, args)
         case_precopy_read(mode, args)
@@ -4408,6 +4482,8 @@ elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         if (only == "1" or only.startswith("hostile")) and only.partition(":")[2] in what:
             case_postcopy_hostile(what, ["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_SLOW_DISK"):
+    case_migrate_slow_disk()
 elif os.environ.get("WSNAP_ONLY_SIGNALS"):
     cases_signals()
     case_postcopy_sigterm_start(["--no-jit"])
@@ -4461,6 +4537,7 @@ elif os.environ.get("WSNAP_ONLY_DEEP_STATE"):  # deoptimised frames keep every v
         case_deep_state(mode, args)
 elif os.environ.get("WSNAP_ONLY_MIGRATE_SLOW"):
     case_migrate_slow()
+    case_migrate_slow_disk()
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
     case_migrate_cap()
