@@ -988,10 +988,11 @@ static void sig_start(const char *exit_file)
  * (plock), whose parked program the interrupt would wake while its state is read (a
  * snapshot would hold frames the program left; a checkpoint would fail, replication
  * stop, and the standby, never told the program ended, take it over). `wait` (the signal
- * thread): until plock is free, then the interrupt. Else (the control thread, which must
- * not block for a snapshot's seconds) with plock taken, the stop is recorded and its
- * holder interrupts the program as it lets go (plock_release). The snapshots and
- * checkpoints after it see `ending` and refuse or skip. */
+ * thread): until plock is free, then the interrupt. Else (the control socket's stop and
+ * kill, answered at once even while a snapshot takes seconds) with plock taken, the stop
+ * is recorded and the holder interrupts the program as it lets go (plock_release: it
+ * reads `ending` after its unlock). The snapshots and checkpoints after it see `ending`
+ * and refuse or skip. */
 static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait)
 {
 	struct wasm_store *st = atomic_load(&c->store);
@@ -1003,7 +1004,7 @@ static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait)
 	if (wait)
 		pthread_mutex_lock(&c->plock);
 	else if (pthread_mutex_trylock(&c->plock))
-		return 0; /* the holder interrupts it: it read `ending` after its unlock */
+		return 0; /* the holder interrupts it */
 	wasm_store_interrupt(st);
 	pthread_mutex_unlock(&c->plock);
 	return 0;
