@@ -126,7 +126,10 @@ struct wasm_ctl {
 	atomic_bool lost;      /* a post-copy failed after the switch: the program ran there */
 	atomic_bool migrating; /* ctl_migrate runs: a SIGTERM waits for its end */
 	atomic_bool over;      /* the program's run returned (sig_main's grace ends) */
-	atomic_bool *ending;   /* wasm_opts.ctl_ending */
+	/* --incoming: the destination answered "OK" (or is about to): the program is this
+	 * process's to run, so a signal waits for it to start and then stops it */
+	atomic_bool committed;
+	atomic_bool *ending; /* wasm_opts.ctl_ending */
 	/* for snapshots: set before the program runs (NULL: --invoke, no snapshots) */
 	_Atomic(struct wasm_instance *) inst;
 	const struct wasi *wasi;
@@ -789,6 +792,17 @@ static uint64_t now_ns(void)
 
 /* ----- the control socket's operations (control thread) ----- */
 
+/* Lets go of plock. A stop or kill that came while it was held (ctl_end found it taken:
+ * a snapshot or checkpoint was reading the parked program) interrupts the program now. */
+static void plock_release(struct wasm_ctl *c)
+{
+	struct wasm_store *st = atomic_load(&c->store);
+
+	pthread_mutex_unlock(&c->plock);
+	if (atomic_load(c->ending) && st)
+		wasm_store_interrupt(st);
+}
+
 static int ctl_pause(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
@@ -812,7 +826,7 @@ static int ctl_pause(void *opaque)
 		for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 			usleep(1000);
 	}
-	pthread_mutex_unlock(&c->plock);
+	plock_release(c);
 	return 0;
 }
 
@@ -828,53 +842,83 @@ static int ctl_resume(void *opaque)
 	if (c->snapshots)
 		wasm_store_set_snapshots(st, true);
 	wasm_store_resume(st);
-	pthread_mutex_unlock(&c->plock);
+	plock_release(c);
 	return 0;
 }
 
-static int ctl_stop(void *opaque);
+static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait);
 
 /* ----- SIGTERM, SIGINT: a clean stop (docs/SNAPSHOT.md, README "lodge wasm") -----
- * Blocked in every thread; sig_main takes them. The program running (sig_ctl): stopped at
- * its next safe point as the control socket's stop does, after a migration under way
+ * Blocked in every thread; sig_main takes them, sig_stopper acts on the first. The
+ * program running (sig_ctl): stopped at its next safe point as the control socket's stop
+ * does, after a snapshot or checkpoint reading it (plock) and after a migration under way
  * (ctl_migrate: a post-copy's source serves every page first, so the destination runs
  * on); the run then ends with 128 + the signal, reason "signal". Nothing running yet
  * (loading, receiving a migration before its "OK"): the process ends at once with 128 +
- * the signal; a source of a migration not acknowledged runs on. */
+ * the signal; a source of a migration not acknowledged runs on. A destination that sent
+ * its "OK" (committed) owns the program: it starts it, then stops it the same way. A
+ * second signal while the first is handled (a migration, a snapshot or a host call
+ * holding the stop back) ends the process at once with 128 + that signal, as QEMU and
+ * docker do. Every such end writes the exit record (--exit-file), reason "signal". */
 #define SIG_GRACE_S 5
 static struct wasm_ctl *_Atomic sig_ctl;
 static atomic_int sig_got;
 static atomic_bool sig_over; /* a run ended (ctl_status): the process ends on its own */
 static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t sig_first_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sig_first = PTHREAD_COND_INITIALIZER;
+static const char *_Atomic sig_exit_file; /* --exit-file */
 
-static void *sig_main(void *opaque)
+/* Ends the process at once for signal sig: its line on stderr (no stdio lock: a thread
+ * may hold stdout's, blocked on a full pipe), the exit record, 128 + sig. */
+static _Noreturn void sig_exit(int sig, const char *why)
 {
-	sigset_t *set = opaque;
+	const char *f = atomic_load(&sig_exit_file);
+
+	dprintf(STDERR_FILENO, "lodge wasm: %s: %s\n", strsignal(sig), why);
+	if (f)
+		guestctl_exit_record(f, 128 + sig, "signal");
+	_exit(128 + sig);
+}
+
+/* Waits for the process's end (futex: --seccomp allows it). */
+static _Noreturn void sig_park(void)
+{
 	static pthread_mutex_t never = PTHREAD_MUTEX_INITIALIZER;
 	static pthread_cond_t never_cond = PTHREAD_COND_INITIALIZER;
-	int sig = 0;
 
-	while (sigwait(set, &sig))
-		;
-	atomic_store(&sig_got, sig);
+	pthread_mutex_lock(&never);
+	for (;;)
+		pthread_cond_wait(&never_cond, &never);
+}
+
+static void *sig_stopper(void *opaque)
+{
+	int sig;
+
+	(void)opaque;
+	pthread_mutex_lock(&sig_first_lock);
+	while (!(sig = atomic_load(&sig_got)))
+		pthread_cond_wait(&sig_first, &sig_first_lock);
+	pthread_mutex_unlock(&sig_first_lock);
 	for (;;) {
 		struct wasm_ctl *c;
 		int r = -EAGAIN;
 		pthread_mutex_lock(&sig_lock);
 		c = atomic_load(&sig_ctl);
 		if (c && !atomic_load(&c->migrating))
-			r = ctl_stop(c);
+			r = ctl_end(c, &c->stopped, true); /* after a snapshot or checkpoint */
 		pthread_mutex_unlock(&sig_lock);
 		if (atomic_load(&sig_over))
-			goto wait;
+			sig_park();
 		if (!r)
 			break;
-		if (!c || !atomic_load(&c->store)) {
-			fprintf(stderr, "lodge wasm: %s: stopping\n", strsignal(sig));
+		if (!c || (!atomic_load(&c->store) && !atomic_load(&c->committed))) {
 			fflush(NULL);
-			_exit(128 + sig);
+			sig_exit(sig, "stopping");
 		}
-		usleep(20 * 1000); /* a migration under way, or a store not yet running */
+		/* a migration under way, or a program that is ours but not yet running */
+		usleep(20 * 1000);
 	}
 	fprintf(stderr, "lodge wasm: %s: the program stops\n", strsignal(sig));
 	/* It stops at its next safe point, but a host call (a read on a quiet pipe, a sleep)
@@ -888,34 +932,51 @@ static void *sig_main(void *opaque)
 		over = !c || atomic_load(&c->over);
 		pthread_mutex_unlock(&sig_lock);
 		if (over)
-			goto wait;
+			sig_park();
 	}
 	fprintf(stderr,
 		"lodge wasm: the program did not stop within %d s of %s (a host call blocks "
 		"it): the process ends without it\n",
 		SIG_GRACE_S, strsignal(sig));
 	fflush(NULL);
-	_exit(128 + sig);
-wait:
-	/* once is enough: this thread waits for the process's end (futex: --seccomp allows) */
-	pthread_mutex_lock(&never);
+	sig_exit(sig, "the process ends");
+}
+
+static void *sig_main(void *opaque)
+{
+	sigset_t *set = opaque;
+	int sig = 0;
+
+	while (sigwait(set, &sig))
+		;
+	pthread_mutex_lock(&sig_first_lock);
+	atomic_store(&sig_got, sig);
+	pthread_cond_signal(&sig_first);
+	pthread_mutex_unlock(&sig_first_lock);
 	for (;;)
-		pthread_cond_wait(&never_cond, &never);
-	return NULL;
+		if (!sigwait(set, &sig))
+			sig_exit(sig, "a second signal: the process ends at once");
 }
 
 /* Blocks SIGTERM and SIGINT (before any thread starts: they inherit the mask) and starts
- * sig_main. Without its thread the signals act as before (they end the process). */
-static void sig_start(void)
+ * sig_main and sig_stopper. Without them the signals act as before (they end the
+ * process). exit_file: --exit-file, or NULL. */
+static void sig_start(const char *exit_file)
 {
 	static sigset_t set;
-	pthread_t t;
+	pthread_t t, u;
 
+	atomic_store(&sig_exit_file, exit_file);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return;
+	if (pthread_create(&u, NULL, sig_stopper, NULL)) {
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		return;
+	}
+	pthread_detach(u); /* it waits for a signal that then never comes */
 	if (pthread_create(&t, NULL, sig_main, &set)) {
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		return;
@@ -923,19 +984,27 @@ static void sig_start(void)
 	pthread_detach(t);
 }
 
-/* Ends the program (stop or kill): not amid a replication checkpoint (plock), whose
- * parked program the interrupt would wake while it is saved (the checkpoint would fail,
- * replication stop, and the standby, never told the program ended, take it over); the
- * checkpoints after it see `ending` and skip. */
-static int ctl_end(struct wasm_ctl *c, atomic_bool *how)
+/* Ends the program (stop or kill): not amid a snapshot or a replication checkpoint
+ * (plock), whose parked program the interrupt would wake while its state is read (a
+ * snapshot would hold frames the program left; a checkpoint would fail, replication
+ * stop, and the standby, never told the program ended, take it over). `wait` (the signal
+ * thread): until plock is free, then the interrupt. Else (the control socket's stop and
+ * kill, answered at once even while a snapshot takes seconds) with plock taken, the stop
+ * is recorded and the holder interrupts the program as it lets go (plock_release: it
+ * reads `ending` after its unlock). The snapshots and checkpoints after it see `ending`
+ * and refuse or skip. */
+static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait)
 {
 	struct wasm_store *st = atomic_load(&c->store);
 
 	if (!st)
 		return -EAGAIN;
-	pthread_mutex_lock(&c->plock);
 	atomic_store(c->ending, true);
 	atomic_store(how, true);
+	if (wait)
+		pthread_mutex_lock(&c->plock);
+	else if (pthread_mutex_trylock(&c->plock))
+		return 0; /* the holder interrupts it */
 	wasm_store_interrupt(st);
 	pthread_mutex_unlock(&c->plock);
 	return 0;
@@ -945,14 +1014,15 @@ static int ctl_stop(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
 
-	return ctl_end(c, &c->stopped); /* WASI has no signals: stopping ends the program */
+	/* WASI has no signals: stopping ends the program */
+	return ctl_end(c, &c->stopped, false);
 }
 
 static int ctl_kill(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
 
-	return ctl_end(c, &c->killed);
+	return ctl_end(c, &c->killed, false);
 }
 
 static bool ctl_paused(void *opaque)
@@ -1027,11 +1097,18 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	if (!st || !atomic_load(&c->paused))
 		return -EBUSY;
 	r = ctl_save_check(c, req, err, errlen);
-	r = r ?: ctl_wait_ready(c, st, err, errlen);
 	if (r)
 		return r;
-	return wasm_snapshot_save(st, inst, c->wasi, c->opts->module, c->opts->module_len, c->name,
-				  req->path, err, errlen);
+	/* a stop, kill or signal now waits for the save (ctl_end): the program stays
+	 * parked while its state is read */
+	pthread_mutex_lock(&c->plock);
+	r = atomic_load(c->ending) ? -ESHUTDOWN : 0;
+	r = r ?: ctl_wait_ready(c, st, err, errlen);
+	r = r
+		    ?: wasm_snapshot_save(st, inst, c->wasi, c->opts->module, c->opts->module_len,
+					  c->name, req->path, err, errlen);
+	plock_release(c);
+	return r;
 }
 
 /* The migration's snapshot: next to the control socket (the daemon's guests: their run
@@ -1443,7 +1520,7 @@ static int repl_park(void *opaque, char *err, size_t errlen)
 	if (c->ck_paused)
 		wasm_store_resume(st);
 	c->ck_paused = false;
-	pthread_mutex_unlock(&c->plock);
+	plock_release(c);
 	return -EAGAIN;
 }
 
@@ -1454,7 +1531,7 @@ static void repl_unpark(void *opaque)
 	if (c->ck_paused)
 		wasm_store_resume(atomic_load(&c->store));
 	c->ck_paused = false;
-	pthread_mutex_unlock(&c->plock);
+	plock_release(c);
 }
 
 static int repl_save(void *opaque, const char *path, char *err, size_t errlen)
@@ -1636,6 +1713,7 @@ static const struct guestctl_ops wasm_ctl_ops = {
 	.resume = ctl_resume,
 	.stop = ctl_stop,
 	.kill = ctl_kill,
+	.end_beside_snapshot = true, /* ctl_end does not wait for plock */
 	.paused = ctl_paused,
 	.instret = ctl_instret,
 };
@@ -1960,6 +2038,7 @@ static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wa
 	atomic_init(&ctl->lost, false);
 	atomic_init(&ctl->stopped, false);
 	atomic_init(&ctl->killed, false);
+	atomic_init(&ctl->committed, false);
 	atomic_init(&ctl->inst, NULL);
 	atomic_init(&ctl->threaded, false);
 	pthread_mutex_init(&ctl->plock, NULL);
@@ -2222,6 +2301,10 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		rc = -EPERM;
 		snprintf(err, sizeof(err), "seccomp set-up failed");
 	}
+	/* from the "OK" on the program is ours: a signal waits for it to start, then stops
+	 * it (sig_stopper), rather than end the process with a program the source gave up */
+	if (!rc && in >= 0)
+		atomic_store(&ctl.committed, true);
 	if (!rc && pc && wasm_postcopy_in_ack(pc)) {
 		rc = -ECONNABORTED;
 		snprintf(err, sizeof(err), "the source did not take the answer: it runs on there");
@@ -2243,6 +2326,14 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 			o->incoming, (unsigned long long)wasm_postcopy_in_missing(pc));
 	if (o->seccomp)
 		sandbox_test_hook();
+#ifdef LODGE_TEST_HOOKS
+	if (in < 0 && o->incoming && getenv("LODGE_TEST_HOOK") &&
+	    !strcmp(getenv("LODGE_TEST_HOOK"), "slow-start")) {
+		fprintf(stderr, "lodge wasm: test hook: the program starts in 3 s\n");
+		for (int i = 0; i < 30; i++)
+			usleep(100 * 1000);
+	}
+#endif
 	ctl.wasi = snap->wasi;
 	atomic_store(&ctl.inst, snap->inst);
 	pthread_mutex_lock(&ctl.rlock);
@@ -2271,6 +2362,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	wasm_snapshot_close(snap);
 	return status;
 fail:
+	atomic_store(&ctl.committed, false); /* a signal ends the process at once */
 	watchdog_settle(wd);
 	fprintf(stderr, "lodge wasm: %s %s%s%s: %s\n", what, o->restore ? o->restore : o->incoming,
 		peer[0] && o->ctl.incoming ? " from " : "", o->ctl.incoming ? peer : "",
@@ -2479,7 +2571,7 @@ static int run_opts(struct wasm_opts *o)
 	/* the signal thread starts inside the sandbox, so it has no capabilities either
 	 * (they are dropped thread by thread), and before any other thread */
 	if (o->exit_when_done)
-		sig_start();
+		sig_start(o->ctl.exit_file);
 	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
 		rc = watchdog_start(&wd, o->file, o->timeout);

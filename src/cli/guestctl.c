@@ -907,7 +907,12 @@ static void h_put_actions(struct api_conn *c, const struct api_request *r)
 		return;
 	}
 	a = json_str(o, "action_type", "");
-	if (!strcmp(a, "Stop"))
+	if ((!strcmp(a, "Stop") || !strcmp(a, "Kill")) && g->op_busy && !g->op_fn &&
+	    !g->op_migrate && !g->op_replicate && g->ops->end_beside_snapshot)
+		/* a snapshot is being written: the guest ends once it is (the op asks only) */
+		reply_result(c, (!strcmp(a, "Stop") ? g->ops->stop : g->ops->kill)(g->opaque),
+			     a[0] == 'S' ? "stop" : "kill", "");
+	else if (!strcmp(a, "Stop"))
 		start_op(c, g, g->ops->stop, "stop");
 	else if (!strcmp(a, "Kill"))
 		start_op(c, g, g->ops->kill, "kill");
@@ -1110,9 +1115,11 @@ static void drain_on_loop(void *opaque)
 			client_flush(g->clients[i]);
 }
 
-/* The record is written to a temporary file and renamed, so a reader sees all or none. */
-static void write_exit_file(const char *path, int status, const char *reason)
+/* The record is written to a temporary file and renamed, so a reader sees all or none;
+ * one writer at a time (a signal's end may race the main thread's). */
+void guestctl_exit_record(const char *path, int status, const char *reason)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	char tmp[4096], esc[512];
 	size_t o = 0;
 	FILE *f;
@@ -1124,14 +1131,17 @@ static void write_exit_file(const char *path, int status, const char *reason)
 	}
 	esc[o] = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	pthread_mutex_lock(&lock);
 	f = fopen(tmp, "we");
 	if (!f) {
 		log_warn("--exit-file %s: %s", path, strerror(errno));
+		pthread_mutex_unlock(&lock);
 		return;
 	}
 	fprintf(f, "{\"status\":%d,\"reason\":\"%s\"}\n", status, esc);
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		log_warn("--exit-file %s: %s", path, strerror(errno));
+	pthread_mutex_unlock(&lock);
 }
 
 /* An operation still running when the guest ended (a stop or kill whose worker had not
@@ -1170,7 +1180,7 @@ void guestctl_exit(struct guestctl *g, int status, const char *reason)
 	fflush(stdout);
 	evloop_call(g->loop, drain_on_loop, g);
 	if (g->exit_file)
-		write_exit_file(g->exit_file, status, reason);
+		guestctl_exit_record(g->exit_file, status, reason);
 }
 
 static void close_on_loop(void *opaque)
@@ -1189,6 +1199,9 @@ void guestctl_close(struct guestctl *g)
 	if (!g)
 		return;
 	if (g->loop) {
+		/* an operation that finished (a snapshot the program's stop waited for)
+		 * answers its client before the socket closes */
+		evloop_call(g->loop, on_op_done, g);
 		evloop_call(g->loop, close_on_loop, g);
 		evloop_stop(g->loop);
 		if (g->op_busy) /* its notification can no longer run: join it here */

@@ -64,6 +64,9 @@ struct guestctl_ops {
 	int (*stop)(void *opaque); /* ask the guest to power off */
 	int (*kill)(void *opaque); /* stop the guest at once */
 	bool (*paused)(void *opaque);
+	/* stop and kill may come while a snapshot is written (PUT /actions answers at once;
+	 * the guest ends once the snapshot is complete): they only ask, never wait (Wasm) */
+	bool end_beside_snapshot;
 	uint64_t (*instret)(void *opaque);	/* work done so far (0 if not counted) */
 	uint64_t (*ram_resident)(void *opaque); /* guest RAM backed by host memory (bytes) */
 	/* Writes a snapshot of the paused guest; -EBUSY when it is not paused; other errors
@@ -131,6 +134,11 @@ void guestctl_incoming_done(struct guestctl *g, int r, const char *msg);
  * stop or kill that ended the guest before its worker reported) is answered first: it
  * waits up to 10 s for it. */
 void guestctl_exit(struct guestctl *g, int status, const char *reason);
+
+/* Writes the exit record {"status", "reason"} to path (--exit-file) at once, without the
+ * console's flush: for a process that ends from another thread (a second SIGTERM). Any
+ * thread; one record at a time. */
+void guestctl_exit_record(const char *path, int status, const char *reason);
 
 /* Stops the control thread, closes the socket (unlinked), the ring and the pipes. NULL is
  * a no-op. */

@@ -315,6 +315,104 @@ out:
 	return r;
 }
 
+/* ---- the incoming file's disk writes: progress while one is slow ----
+ * A write that waits long (a slow or stalled disk) stops this side reading the stream
+ * while the peer, its stream sent, waits for the answer (snap_stream_get_answer, a
+ * post-copy's page server: both read progress frames past): a thread sends a progress
+ * frame about once a SNAP_STREAM_PROGRESS_NS while a write has taken that long, so the
+ * peer sees this side alive rather than silent for the stream's timeout. It sends only
+ * while the receiving thread is in such a write (which sends nothing else on fd then:
+ * the sections before the file, whose callbacks may answer, come before it starts). */
+struct write_watch {
+	int fd;
+	uint64_t since, last_ns; /* since: when the write under way began, 0: none */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
+	bool stop;
+};
+
+static void *watch_main(void *opaque)
+{
+	struct write_watch *w = opaque;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		struct timespec until;
+		if (w->since && mono_ns() - w->since >= SNAP_STREAM_PROGRESS_NS &&
+		    snap_stream_progress(w->fd, 0, &w->last_ns))
+			break; /* the peer is gone: the next read says so */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)(SNAP_STREAM_PROGRESS_NS / 4);
+		while (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cond, &w->lock, &until);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static struct write_watch *watch_start(int fd)
+{
+	struct write_watch *w = core_calloc(1, sizeof(*w));
+	pthread_condattr_t ca;
+
+	if (!w)
+		return NULL;
+	w->fd = fd;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, watch_main, w)) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		core_free(w);
+		return NULL; /* the writes go on without it */
+	}
+	return w;
+}
+
+static void watch_write(struct write_watch *w, bool begins)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->since = begins ? mono_ns() : 0;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void watch_end(struct write_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	core_free(w);
+}
+
+#ifdef LODGE_TEST_HOOKS
+/* LODGE_TEST_HOOK=slow-disk: the incoming file's first write takes the stream's timeout
+ * and 5 s more (a stalled disk). */
+static void test_slow_disk(uint64_t total)
+{
+	const char *hook = getenv("LODGE_TEST_HOOK");
+
+	if (total || !hook || strcmp(hook, "slow-disk"))
+		return;
+	for (unsigned i = 0; i < (SNAP_STREAM_TIMEOUT_S + 5) * 10; i++)
+		usleep(100 * 1000);
+}
+#endif
+
 int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
 {
 	return snap_stream_recv_file_cb(fd, path, max, NULL, NULL, err, errlen);
@@ -325,6 +423,7 @@ int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream
 {
 	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	uint64_t total = 0;
+	struct write_watch *watch = NULL;
 	int r;
 
 	if (out < 0) {
@@ -373,6 +472,12 @@ int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream
 			r = -EINVAL;
 			break;
 		}
+		if (!total)
+			watch = watch_start(fd);
+		watch_write(watch, true);
+#ifdef LODGE_TEST_HOOKS
+		test_slow_disk(total);
+#endif
 		while (off < len && !r) {
 			ssize_t k = write(out, p + off, len - off);
 			if (k < 0 && errno == EINTR)
@@ -384,9 +489,11 @@ int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream
 				off += (size_t)k;
 			}
 		}
+		watch_write(watch, false);
 		total += len;
 		core_free(p);
 	}
+	watch_end(watch);
 	if (close(out) < 0 && !r) {
 		r = -errno;
 		snap_errf(err, errlen, "cannot write %s: %s", path, strerror(-r));

@@ -3525,6 +3525,79 @@ def case_migrate_slow():
     result(not why, name, why.strip("; "))
 
 
+def case_migrate_slow_disk():
+    """A destination whose disk stalls: the test build's LODGE_TEST_HOOK=slow-disk makes
+    `lodge wasm --incoming` take 15 s over its first write of the incoming file (a
+    pre-copy's state), reading nothing meanwhile while the source waits for its answer
+    (the program paused). The destination is alive and says so (progress frames while a
+    write takes long): the migration of memsum.wat completes, 204, and it ticks on there
+    with no gap, repeat or bad sum. Before the fix the source gave up after the stream's
+    10 s timeout (502, "silent")."""
+    name = "wsnap.migrate.slow-disk"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        ssock, sout, serr = (os.path.join(d, x) for x in ("src.sock", "src.out", "src.err"))
+        with open(sout, "w") as fo, open(serr, "w") as fe:
+            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", ssock, MEMSUM],
+                                   stdout=fo, stderr=fe, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 180, src):
+            return result(False, name, "no output: " + open(serr).read()[-300:])
+        port = free_port()
+        dout, derr = os.path.join(d, "dst.out"), os.path.join(d, "dst.err")
+        env = dict(os.environ, LODGE_TEST_HOOK="slow-disk")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm", "--no-jit", "--incoming",
+                                    "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=fe,
+                                   cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        t0 = time.time()
+        st, body = api(ssock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port},
+                       timeout=300)
+        took = time.time() - t0
+        if st != 204:
+            return result(False, name, "PUT /migrate: %s %s after %.0f s: %r" % (
+                st, body, took, open(derr).read()[-300:]))
+        if took < 15:
+            why += "; migrated in %.1f s: the disk did not stall (%s has no test hook?)" % (
+                took, LODGE)
+        try:
+            rc = src.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "the source did not end")
+        if rc != 0:
+            why += "; the source: status %s: %r" % (rc, open(serr).read()[-300:])
+        n = len(open(dout).read().splitlines())
+        if not wait_file_lines(dout, n + 2, 120, dst):
+            why += "; the destination did not tick on: %r" % open(derr).read()[-300:]
+        dst.kill()
+        dst.wait()
+        with open(dout) as f:
+            last = f.read()
+        lines = ticks_of(sout) + last[:last.rfind("\n") + 1].splitlines()
+        nums = [int(x.split()[1]) for x in lines if x.startswith("tick ")]
+        bad = [x for x in lines if not x.startswith("tick ")]
+        if bad:
+            why += "; the checksum failed: %r" % bad[:3]
+        if nums != list(range(len(nums))):
+            why += "; the ticks have a gap or a repeat"
+        print("# %s: migrated in %.0f s past a 15 s disk stall" % (name, took))
+        err = open(derr).read() + open(serr).read()
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -4448,6 +4521,244 @@ def case_gc_parts():
     case_funcref_parts()
 
 
+BIGMEM = os.path.join(HERE, "bigmem.wat")
+
+
+def exit_record(path):
+    try:
+        with open(path) as f:
+            rec = json.load(f)
+        return rec.get("status"), rec.get("reason")
+    except (OSError, ValueError):
+        return None, None
+
+
+def case_snapshot_ending(how):
+    """PUT /snapshot/create of a paused program with 256 MiB of pseudo-random memory
+    (bigmem.wat), and while it is being written (its temporary file exists) a SIGTERM or
+    PUT /actions Stop: the stop waits for the save (the checkpoint lock), so the PUT
+    answers 204 with a complete snapshot, the process then ends (143, reason "signal";
+    0, reason "stopped"), and a restore in a new process goes on with the next tick and
+    the same checksum. Before the fix the stop woke the program while its state was
+    read."""
+    name = "wsnap.snapshot-ending.%s" % how
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock, out, err = (os.path.join(d, x) for x in ("api.sock", "out.1", "err.1"))
+        ex, snap = os.path.join(d, "exit"), os.path.join(d, "big.snap")
+        with open(out, "w") as fo, open(err, "w") as fe:
+            p = subprocess.Popen([LODGE, "wasm", "--jit-eager", "--api", sock, "--exit-file",
+                                  ex, BIGMEM], stdout=fo, stderr=fe, cwd=d)
+        procs.append(p)
+        if not wait_file_lines(out, 2, 180, p):
+            return result(False, name, "no output: %r" % open(err).read()[-300:])
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        if st != 204:
+            return result(False, name, "pause: %s %s" % (st, body))
+        res = {}
+
+        def put():
+            try:
+                res["st"] = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap},
+                                timeout=300)
+            except OSError as e:
+                res["st"] = (0, str(e))
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and not any(
+                f.startswith("big.snap.tmp") for f in os.listdir(d)) and t.is_alive():
+            time.sleep(0.002)
+        if not t.is_alive():
+            why += "; the snapshot was done before the stop could come (%s)" % (res,)
+        if how == "sigterm":
+            p.send_signal(signal.SIGTERM)
+        else:
+            st, body = api(sock, "PUT", "/actions", {"action_type": "Stop"})
+            if st != 204:
+                why += "; stop: %s %s" % (st, body)
+        t.join(300)
+        try:
+            rc = p.wait(120)
+        except subprocess.TimeoutExpired:
+            return result(False, name, why + "; still running 2 minutes after the stop")
+        with open(out) as f:
+            lines = f.read().splitlines()
+        want = (143, "signal") if how == "sigterm" else (0, "stopped")
+        if (rc, exit_record(ex)[1]) != want or exit_record(ex)[0] != rc:
+            why += "; status %s, record %s, wanted %s" % (rc, exit_record(ex), want)
+        if res.get("st", (0,))[0] != 204:
+            why += "; PUT /snapshot/create: %s" % (res.get("st"),)
+        if not lines or not lines[-1].startswith("tick "):
+            return result(False, name, why + "; output %r" % lines[-3:])
+        last = int(lines[-1].split()[1])
+        rout = os.path.join(d, "out.2")
+        with open(rout, "w") as fo, open(err, "a") as fe:
+            r = subprocess.Popen([LODGE, "wasm", "--jit-eager", "--restore", snap],
+                                 stdout=fo, stderr=fe, cwd=d)
+        procs.append(r)
+        if not wait_file_lines(rout, 2, 180, r):
+            why += "; the restore printed no 2 lines: %s %r %r" % (
+                r.poll(), open(rout).read()[-100:], open(err).read()[-300:])
+        else:
+            got = open(rout).read().splitlines()[:2]
+            if got != ["tick %d" % (last + 1), "tick %d" % (last + 2)]:
+                why += "; the restore printed %r after tick %d" % (got, last)
+        e = open(err).read()
+        if "Sanitizer" in e or "runtime error" in e:
+            why += "; a sanitizer report: %r" % e[-600:]
+    finally:
+        for q in procs:
+            if q.poll() is None:
+                q.kill()
+            q.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+READER_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_read"
+    (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 16))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
+
+
+def case_second_signal(first, second):
+    """A program blocked in a host call (a read on a quiet pipe) cannot stop at once: the
+    first signal gives it SIG_GRACE_S (5 s). A second signal meanwhile ends the process
+    at once, with 128 + that signal, and the exit record says "signal" (before the fix
+    the second was ignored: the process ended after the grace, with no record)."""
+    name = "wsnap.second-signal.%s-%s" % (first.name, second.name)
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    why = ""
+    p = None
+    try:
+        prog, ex = os.path.join(d, "reader.wat"), os.path.join(d, "exit")
+        with open(prog, "w") as f:
+            f.write(READER_WAT)
+        p = subprocess.Popen([LODGE, "wasm", "--exit-file", ex, prog], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=d)
+        time.sleep(1.0)  # it reads (no output to wait for): a late start only adds grace
+        if p.poll() is not None:
+            return result(False, name, "it ended: %s %r" % (p.returncode, p.stderr.read()))
+        p.send_signal(first)
+        time.sleep(0.5)
+        t0 = time.time()
+        p.send_signal(second)
+        try:
+            rc = p.wait(60)
+        except subprocess.TimeoutExpired:
+            return result(False, name, "still running a minute after two signals")
+        took = time.time() - t0
+        err = p.stderr.read().decode()
+        if rc != 128 + second or took > 3:
+            why += "; status %s %.1f s after the second signal (%d at once wanted): %r" % (
+                rc, took, 128 + second, err[-300:])
+        if exit_record(ex) != (128 + second, "signal"):
+            why += "; the exit record: %s" % (exit_record(ex),)
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    finally:
+        if p is not None:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_postcopy_sigterm_start(jit_args):
+    """SIGTERM to a post-copy destination after its "OK" and before the program starts
+    (the test build's LODGE_TEST_HOOK=slow-start holds it 3 s there): the program is the
+    destination's, so it starts and stops at its first safe point as a running one does;
+    its remaining pages still come, the source exits 0, reason "migrated", and the
+    destination exits 143, reason "signal" (before, it ended at once with no record and
+    the source's program was lost)."""
+    name = "wsnap.postcopy.sigterm-start"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        sock = os.path.join(d, "src.sock")
+        sout, dout, derr, serr = (os.path.join(d, x) for x in (
+            "src.out", "dst.out", "dst.err", "src.err"))
+        sexit, dexit = os.path.join(d, "src.exit"), os.path.join(d, "dst.exit")
+        with open(sout, "w") as fo, open(serr, "w") as fe:
+            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--api", sock, "--exit-file", sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 2, 120, src):
+            return result(False, name, "no output: " + open(serr).read()[-300:])
+        port = free_port()
+        env = dict(os.environ, LODGE_TEST_HOOK="slow-start")
+        with open(dout, "w") as fo, open(derr, "w") as fe:
+            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file", dexit],
+                stdout=fo, stderr=fe, cwd="/", env=env)
+        procs.append(dst)
+        if not wait_listen(port):
+            return result(False, name, "the destination does not listen")
+        res = {}
+
+        def put():
+            try:
+                res["st"] = api(sock, "PUT", "/migrate", {
+                    "destination": "127.0.0.1:%d" % port, "post_copy": True,
+                    "precopy_rounds": 0}, timeout=300)
+            except OSError as e:
+                res["st"] = (0, str(e))
+        t = threading.Thread(target=put, daemon=True)
+        t.start()
+        end = time.time() + 120
+        while time.time() < end and dst.poll() is None and \
+                "program starts in" not in open(derr).read():
+            time.sleep(0.02)
+        if dst.poll() is not None or "program starts in" not in open(derr).read():
+            return result(False, name, "the destination did not reach the hook (%s): %r" % (
+                dst.poll(), open(derr).read()[-300:]))
+        dst.send_signal(signal.SIGTERM)
+        try:
+            rc = dst.wait(120)
+        except subprocess.TimeoutExpired:
+            rc = None
+        try:
+            src_rc = src.wait(120)
+        except subprocess.TimeoutExpired:
+            src_rc = None
+        t.join(30)
+        if rc != 143 or exit_record(dexit) != (143, "signal") or "BAD" in open(dout).read():
+            why += "; the destination: status %s, record %s: %r" % (
+                rc, exit_record(dexit), open(derr).read()[-300:])
+        if src_rc != 0 or exit_record(sexit)[1] != "migrated" or \
+                res.get("st", (0,))[0] != 204:
+            why += "; the source: status %s, record %s, PUT %s: %r" % (
+                src_rc, exit_record(sexit), res.get("st"), open(serr).read()[-300:])
+        err = open(derr).read() + open(serr).read()
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def cases_signals():
+    """The stop's and the signals' cases (WSNAP_ONLY_SIGNALS=1 runs them alone)."""
+    case_snapshot_ending("sigterm")
+    case_snapshot_ending("stop")
+    case_second_signal(signal.SIGTERM, signal.SIGTERM)
+    case_second_signal(signal.SIGINT, signal.SIGINT)
+
+
 def part_core():
     """Snapshots and restores, deep frames, bad files (the suite wsnap)."""
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
@@ -4473,6 +4784,7 @@ def part_core():
     case_mutations()
     case_ref_values()
     case_gc_parts()
+    cases_signals()
 
 
 def part_migrate():
@@ -4486,7 +4798,8 @@ def part_migrate():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         cases += [P(case_migrate, mode, args, handoff=False),
                   P(case_migrate, mode, args, handoff=True), P(case_precopy_read, mode, args)]
-    cases += [P(case_migrate_bad), P(case_migrate_cap), P(case_precopy_bandwidth)]
+    cases += [P(case_migrate_bad), P(case_migrate_cap), P(case_precopy_bandwidth),
+              P(case_migrate_slow_disk)]
     side_by_side(cases)
 
 
@@ -4538,6 +4851,7 @@ def part_postcopy():
                   P(case_postcopy_span, mode, args)]
     cases += [P(case_postcopy_dest_gone, ["--no-jit"]), P(case_postcopy_dest_ops, ["--no-jit"])]
     cases += [P(case_postcopy_sigterm, side, ["--no-jit"]) for side in ("source", "dest")]
+    cases += [P(case_postcopy_sigterm_start, ["--no-jit"])]
     cases += [P(case_postcopy_hostile, what, ["--no-jit"])
               for what in list(PC_DISCARD) + list(PC_HOSTILE)]
     side_by_side(cases)
@@ -4636,6 +4950,11 @@ elif os.environ.get("WSNAP_ONLY_POSTCOPY"):
     for what in list(PC_DISCARD) + list(PC_HOSTILE):
         if (only == "1" or only.startswith("hostile")) and only.partition(":")[2] in what:
             case_postcopy_hostile(what, ["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_SLOW_DISK"):
+    case_migrate_slow_disk()
+elif os.environ.get("WSNAP_ONLY_SIGNALS"):
+    cases_signals()
+    case_postcopy_sigterm_start(["--no-jit"])
 elif os.environ.get("WSNAP_ONLY_BANDWIDTH"):
     case_precopy_bandwidth()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_BAD"):
@@ -4686,6 +5005,7 @@ elif os.environ.get("WSNAP_ONLY_DEEP_STATE"):  # deoptimised frames keep every v
         case_deep_state(mode, args)
 elif os.environ.get("WSNAP_ONLY_MIGRATE_SLOW"):
     case_migrate_slow()
+    case_migrate_slow_disk()
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
     case_migrate_cap()
