@@ -306,6 +306,7 @@ static int adopt_cgroup(struct guest *g, struct pool_proc *pp, struct sandbox_ch
 		if (cgroup_open_join(&d->cg, g->rec.name, ch->cgfds, &ch->ncgfds))
 			log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
 		reap(pp, true);
+		schedule_refill(d, REFILL_AFTER_START_NS); /* as after an adoption */
 		return r;
 	}
 	pp->cg[0] = 0; /* the guest's now: removed with the guest */

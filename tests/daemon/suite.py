@@ -1133,6 +1133,45 @@ def wasm_pool(tmp, d):
     check(p.returncode == 2 and b"from 0 to 64" in p.stderr, "--wasm-pool 65: %r" % p.stderr)
 
 
+@test
+def wasm_pool_rename_refused(tmp, d):
+    """On cgroup v1, a guest's group that cannot be removed (a group inside it, in one
+    hierarchy): the pool group's rename fails half-way (the hierarchies before that one are
+    renamed back), the pool process goes with its group, the guest starts as a new process
+    in its own group in every hierarchy with its limits, and the pool refills."""
+    if d.api_json("GET", "/v1/info")[1].get("cgroup_version") != 1:
+        raise Skip("pool processes have groups of their own on cgroup v1 only")
+    before = full_pool(d)
+    groups = {p: pool_group(p) for p in before}
+    d.cli("create", "refused", "--wasm", SERVICE, "--mem", "16M", "--cpu-quota", "0.5",
+          check_rc=0)
+    pids_dirs = [x for x in instance_dirs(d.state) if "/pids/" in x]
+    check(len(pids_dirs) == 1, "the pids hierarchy's parent group: %r" % pids_dirs)
+    block = os.path.join(pids_dirs[0], "refused", "block")
+    os.makedirs(block)
+    try:
+        d.cli("start", "refused", check_rc=0)
+        wait_for(lambda: "tick 1" in d.logs("refused"), 30, "the guest to run")
+        pid = pid_of(d, "refused")
+        check(pid not in before, "the guest took pool process %d" % pid)
+        for line in open("/proc/%d/cgroup" % pid).read().splitlines():
+            if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
+                check(line.endswith("/refused"), "outside its group: %r" % line)
+        dirs = cgroup_dirs("refused", d)
+        quota = [open(x + "/cpu.cfs_quota_us").read().strip() for x in dirs
+                 if os.path.exists(x + "/cpu.cfs_quota_us")]
+        check(quota == ["50000"], "cpu quota %r in %r" % (quota, dirs))
+        gone = [p for p in before if not alive(p)]
+        check(len(gone) == 1, "pool processes %r: %r gone, wanted one" % (before, gone))
+        check(not cgroup_dirs(groups[gone[0]], d), "its pool group %s stays: %r" % (
+            groups[gone[0]], cgroup_dirs(groups[gone[0]], d)))
+        after = full_pool(d, timeout=10)
+        check(len(set(after) - set(before)) == 1, "refill: %r -> %r" % (before, after))
+    finally:
+        os.rmdir(block)
+        d.cli("rm", "-f", "refused")
+
+
 def pool_group(pid):
     """The ".pool.N" group a pool process waits in (cgroup v1), or None."""
     m = re.search(r"/(\.pool\.[0-9]+)$", open("/proc/%d/cgroup" % pid).read(), re.M)
