@@ -597,6 +597,35 @@ int cgroup_destroy(const struct cgroup_env *env, const char *name)
 	return first;
 }
 
+int cgroup_destroy_prefixed(const struct cgroup_env *env, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	int n = 0;
+
+	for (int c = 0; c < CG_NCTRL; c++) {
+		const char *base = env->version == 2 ? env->v2 : env->v1[c];
+		struct dirent *e;
+		DIR *dp;
+
+		if (env->version == 1 && (!base[0] || shared_hierarchy(env, c)))
+			continue;
+		dp = opendir(base);
+		if (!dp)
+			continue;
+		/* cgroup_destroy removes the group from every hierarchy: the later ones no
+		 * longer list it */
+		while ((e = readdir(dp)))
+			if (!strncmp(e->d_name, prefix, pl) &&
+			    (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) &&
+			    cgroup_destroy(env, e->d_name) == 0)
+				n++;
+		closedir(dp);
+		if (env->version == 2)
+			break;
+	}
+	return n;
+}
+
 void cgroup_path(const struct cgroup_env *env, const char *name, char *out, size_t len)
 {
 	group_dir(env, CG_MEMORY, name, out, len);

@@ -99,6 +99,12 @@ int cgroup_join(const int *fds, unsigned n) __attribute__((warn_unused_result));
 int cgroup_rename(const struct cgroup_env *env, const char *from, const char *to)
 	__attribute__((warn_unused_result));
 
+/* Removes every group whose name starts with `prefix` (in every hierarchy), killing what is
+ * still in it, as cgroup_destroy: a killed daemon's warm-pool groups (".pool.", which no
+ * guest's name can start with), whose processes may not have exited yet when the next
+ * daemon of the state directory starts. Returns how many went. */
+int cgroup_destroy_prefixed(const struct cgroup_env *env, const char *prefix);
+
 /* Usage figures (fields the hierarchy does not have are 0). Returns 0 or -ENOENT. */
 int cgroup_stats(const struct cgroup_env *env, const char *name, struct cgroup_stats *out);
 

@@ -109,7 +109,6 @@ static void pool_cgroup(struct daemon *d, struct pool_proc *pp)
 	if (!d->have_cgroups || d->cg.version != 1)
 		return;
 	snprintf(pp->cg, sizeof(pp->cg), ".pool.%u", d->pool_seq++);
-	cgroup_destroy(&d->cg, pp->cg); /* a previous daemon's, of this state directory */
 	if (cgroup_create(&d->cg, pp->cg, &none, NULL, 0, NULL, 0) ||
 	    cgroup_open_join(&d->cg, pp->cg, pp->ch.cgfds, &pp->ch.ncgfds)) {
 		log_warn("pool: cannot make cgroup %s: its guest will join its own", pp->cg);
@@ -250,6 +249,15 @@ int pool_open(struct daemon *d)
 {
 	int r;
 
+	/* A killed daemon's pool groups: its pool processes exit when their socket closes,
+	 * but may not have yet when this daemon swept its empty groups (daemon.c), and
+	 * their names need not be this pool's (pool_seq went on with every adoption, the
+	 * pool size may differ, or be 0 now). None is a guest's: they go, with whatever is
+	 * still in them, or they would stay after this daemon too. */
+	if (d->have_cgroups && d->cg.version == 1 &&
+	    (r = cgroup_destroy_prefixed(&d->cg, ".pool.")) > 0)
+		log_info("pool: removed %d pool cgroup%s a previous daemon left", r,
+			 r == 1 ? "" : "s");
 	if (!d->cfg.wasm_pool || d->cfg.no_sandbox)
 		return 0;
 	d->pool_env = guest_env_create(true);
@@ -298,6 +306,7 @@ static int adopt_cgroup(struct guest *g, struct pool_proc *pp, struct sandbox_ch
 		if (cgroup_open_join(&d->cg, g->rec.name, ch->cgfds, &ch->ncgfds))
 			log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
 		reap(pp, true);
+		schedule_refill(d, REFILL_AFTER_START_NS); /* as after an adoption */
 		return r;
 	}
 	pp->cg[0] = 0; /* the guest's now: removed with the guest */

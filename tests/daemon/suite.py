@@ -1147,6 +1147,110 @@ def wasm_pool(tmp, d):
     check(p.returncode == 2 and b"from 0 to 64" in p.stderr, "--wasm-pool 65: %r" % p.stderr)
 
 
+@test
+def wasm_pool_rename_refused(tmp, d):
+    """On cgroup v1, a guest's group that cannot be removed (a group inside it, in one
+    hierarchy): the pool group's rename fails half-way (the hierarchies before that one are
+    renamed back), the pool process goes with its group, the guest starts as a new process
+    in its own group in every hierarchy with its limits, and the pool refills."""
+    if d.api_json("GET", "/v1/info")[1].get("cgroup_version") != 1:
+        raise Skip("pool processes have groups of their own on cgroup v1 only")
+    before = full_pool(d)
+    groups = {p: pool_group(p) for p in before}
+    d.cli("create", "refused", "--wasm", SERVICE, "--mem", "16M", "--cpu-quota", "0.5",
+          check_rc=0)
+    pids_dirs = [x for x in instance_dirs(d.state) if "/pids/" in x]
+    check(len(pids_dirs) == 1, "the pids hierarchy's parent group: %r" % pids_dirs)
+    block = os.path.join(pids_dirs[0], "refused", "block")
+    os.makedirs(block)
+    try:
+        d.cli("start", "refused", check_rc=0)
+        wait_for(lambda: "tick 1" in d.logs("refused"), 30, "the guest to run")
+        pid = pid_of(d, "refused")
+        check(pid not in before, "the guest took pool process %d" % pid)
+        for line in open("/proc/%d/cgroup" % pid).read().splitlines():
+            if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
+                check(line.endswith("/refused"), "outside its group: %r" % line)
+        dirs = cgroup_dirs("refused", d)
+        quota = [open(x + "/cpu.cfs_quota_us").read().strip() for x in dirs
+                 if os.path.exists(x + "/cpu.cfs_quota_us")]
+        check(quota == ["50000"], "cpu quota %r in %r" % (quota, dirs))
+        gone = [p for p in before if not alive(p)]
+        check(len(gone) == 1, "pool processes %r: %r gone, wanted one" % (before, gone))
+        check(not cgroup_dirs(groups[gone[0]], d), "its pool group %s stays: %r" % (
+            groups[gone[0]], cgroup_dirs(groups[gone[0]], d)))
+        after = full_pool(d, timeout=10)
+        check(len(set(after) - set(before)) == 1, "refill: %r -> %r" % (before, after))
+    finally:
+        os.rmdir(block)
+        d.cli("rm", "-f", "refused")
+
+
+def pool_group(pid):
+    """The ".pool.N" group a pool process waits in (cgroup v1), or None."""
+    m = re.search(r"/(\.pool\.[0-9]+)$", open("/proc/%d/cgroup" % pid).read(), re.M)
+    return m and m.group(1)
+
+
+def groups_under(state):
+    """The daemon's parent groups (state directory `state`) and every group in them."""
+    found = []
+    for parent in instance_dirs(state):
+        found.append(parent)
+        found += [os.path.join(parent, x) for x in os.listdir(parent)
+                  if os.path.isdir(os.path.join(parent, x))]
+    return found
+
+
+@test
+def wasm_pool_killed_daemon_cgroups(tmp, d):
+    """kill -9 of the daemon while its pool processes wait in groups of their own (cgroup
+    v1), after an adoption (so their names are .pool.2 and .pool.3), then a daemon with
+    another pool size on the same state directory: the old pool processes do not outlive
+    it, and once every guest is removed and it stops no group of that state directory is
+    left. The old pool processes exit when their socket closes, but on a loaded host need
+    not have yet when the next daemon starts: they are stopped (SIGSTOP) until then here,
+    which makes that window certain."""
+    k = Daemon(tmp, "poolkill", extra=["--wasm-pool", "2"])
+    k.start()
+    waiting, gpid = [], None
+    try:
+        if k.api_json("GET", "/v1/info")[1].get("cgroup_version") != 1:
+            raise Skip("pool processes have groups of their own on cgroup v1 only")
+        full_pool(k)
+        k.cli("create", "pk", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+        k.cli("start", "pk", check_rc=0)
+        wait_for(lambda: "tick 1" in k.logs("pk"), 30, "the pooled guest to run")
+        gpid = pid_of(k, "pk")
+        waiting = full_pool(k)
+        check(gpid not in waiting, "the guest %d is counted in the pool" % gpid)
+        groups = [pool_group(p) for p in waiting]
+        check(all(groups), "pool processes %r not in pool groups: %r" % (waiting, groups))
+        for p in waiting:
+            os.kill(p, signal.SIGSTOP)
+        k.stop(signal.SIGKILL)
+        k.extra = ["--wasm-pool", "1"]
+        k.start()
+        new = [pool_group(p) for p in full_pool(k, 1)]
+        wait_for(lambda: not [p for p in waiting if alive(p)], 20,
+                 "the old pool processes (%r, in %r) to go" % (waiting, groups))
+        old = [x for x in groups_under(k.state) if os.path.basename(x) in set(groups) - set(new)]
+        check(not old, "the old pool groups stay: %r (the new pool's: %r)" % (old, new))
+        check(k.state_of("pk") == "running" and pid_of(k, "pk") == gpid,
+              "the guest after the restart: %r" % k.inspect("pk"))
+        k.cli("rm", "-f", "pk", check_rc=0)
+        k.stop()
+        check(not groups_under(k.state), "left after the daemon stopped: %r" %
+              groups_under(k.state))
+    finally:
+        for p in waiting + [gpid] if gpid else waiting:
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+        if k.proc:
+            k.cli("rm", "-f", "pk")
+        k.stop()
+
+
 def spin_sum(n):
     """What the service's "spin N" prints as its sum (tests/daemon/service.c's mix)."""
     x = 1

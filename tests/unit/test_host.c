@@ -221,6 +221,40 @@ static int test_cgroup_rename(void)
 	return 0;
 }
 
+/* A killed daemon's pool groups go, with nothing else (pool_open). */
+static int test_cgroup_destroy_prefixed(void)
+{
+	static const char *const ctrls[] = {"cpu", "cpuacct", "memory", "pids", "blkio"};
+	static const struct cgroup_limits none;
+	struct cgroup_env env;
+	char p[300];
+
+	tmpdir();
+	CHECK_EQ(cgroup_env_init(&env, 1, dir, "lodge"), 0);
+	CHECK_EQ(cgroup_create(&env, ".pool.2", &none, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(cgroup_create(&env, ".pool.17", &none, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(cgroup_create(&env, "g.pool.1", &none, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(cgroup_create(&env, "pool", &none, NULL, 0, NULL, 0), 0);
+	/* only in some hierarchies (a daemon killed while it made or removed it) */
+	snprintf(p, sizeof(p), "%s/pids/lodge/.pool.5", dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	CHECK_EQ(cgroup_destroy_prefixed(&env, ".pool."), 3);
+	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+		static const char *const gone[] = {".pool.2", ".pool.17", ".pool.5"};
+		for (size_t k = 0; k < 3; k++) {
+			snprintf(p, sizeof(p), "%s/%s/lodge/%s", dir, ctrls[i], gone[k]);
+			CHECK(access(p, F_OK) != 0);
+		}
+		snprintf(p, sizeof(p), "%s/%s/lodge/g.pool.1", dir, ctrls[i]);
+		CHECK(access(p, F_OK) == 0);
+		snprintf(p, sizeof(p), "%s/%s/lodge/pool", dir, ctrls[i]);
+		CHECK(access(p, F_OK) == 0);
+	}
+	CHECK_EQ(cgroup_destroy_prefixed(&env, ".pool."), 0);
+	rmrf();
+	return 0;
+}
+
 static int test_cgroup_v2(void)
 {
 	struct cgroup_env env;
@@ -316,6 +350,7 @@ static const struct unit_test tests[] = {
 	{"registry", test_registry},
 	{"cgroup_v1", test_cgroup_v1},
 	{"cgroup_rename", test_cgroup_rename},
+	{"cgroup_destroy_prefixed", test_cgroup_destroy_prefixed},
 	{"cgroup_v2", test_cgroup_v2},
 	{"ids", test_ids},
 };
