@@ -317,6 +317,7 @@ def refused(c, src, img, port, what, dst=None):
         except subprocess.TimeoutExpired:
             dst.kill()
             why += "; %s: the destination did not give up" % what
+        dst.te.join(5)  # its last line read (the process may end before its reader)
         lines = dst.errtext().strip().splitlines()
         if dst.p.returncode != 125 or not lines or "--incoming" not in lines[-1]:
             why += "; %s: the destination ended with %s: %r" % (what, dst.p.returncode,

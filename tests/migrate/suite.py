@@ -199,6 +199,7 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=(), o
     except subprocess.TimeoutExpired:
         return "the source did not exit after the migration"
     src.t.join(5)
+    src.te.join(5)  # its last line read (the migration's figures)
     info = re.search(r"migrated to \S+: .*", src.errtext())
     print("# %s: PUT /migrate %.0f ms; %s" % (name, took * 1000, info.group(0) if info else "?"),
           flush=True)
