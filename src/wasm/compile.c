@@ -210,6 +210,10 @@ void wasm_cc_call_ref_map(struct wasm_cc *c, uint32_t slot, wasm_vt type)
 
 void wasm_cc_point(struct wasm_cc *c, bool call)
 {
+	/* unreachable code emits nothing: c->n is the next live op's, which no pause stands
+	 * at (a loop's or call's point there would let a restore resume at it) */
+	if (c->dead)
+		return;
 	if (c->npoints && c->points[c->npoints - 1] >> 1 == c->n)
 		c->npoints--; /* nothing was emitted since: the later one stands */
 	if (c->n >= (1u << 31) || wasm_cc_grow_array((void **)&c->points, &c->cappoints,

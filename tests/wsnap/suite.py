@@ -4484,6 +4484,53 @@ def case_call_ops(mode, jit_args):
     result(not why and len(snaps) == 8, name, why or "%d snapshots" % len(snaps))
 
 
+def case_dead_point():
+    """deadpoint.wat (a loop in unreachable code before the loop it spins in) paused and
+    saved; the running function's pc set to each pc before its loop's start (none where
+    a pause stands: the dead loop recorded none) is refused with one line and exit 125."""
+    name = "wsnap.dead-point"
+    prog = os.path.join(HERE, "deadpoint.wat")
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "p.snap")
+    p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock, prog],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not wait_sock(sock):
+            return result(False, name, "no control socket")
+        time.sleep(0.2)
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        if st != 204 or st2 != 204:
+            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        data = open(snap, "rb").read()
+        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        top_at, slots = state_slots(state)
+        # the running function's (function, pc, frame slot) come just before the slots
+        fn, pc, fp = struct.unpack_from("<IIQ", state, top_at - 16) if top_at else (0, 0, 1)
+        if top_at is None or fp != 0 or not 2 <= pc < 64:
+            return result(False, name, "unexpected state layout: pc %s" % pc)
+        result(True, name + ".setup")
+        for at in range(pc):
+            s = bytearray(state)
+            struct.pack_into("<I", s, top_at - 12, at)
+            path = os.path.join(d, "pc%d.snap" % at)
+            with open(path, "wb") as f:
+                f.write(rewrite(data, 0x11, bytes(s)))
+            try:
+                refused(path, "%s.pc%d" % (name, at),
+                        "the running function stands at pc %d" % at, timeout=30)
+            except subprocess.TimeoutExpired:
+                # restored: it spins in its loop
+                result(False, "%s.pc%d" % (name, at), "restored and ran on")
+    except OSError as e:
+        result(False, name, "control socket: %s" % e)
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def case_funcref_parts():
     """Function references in frame slots, dead slots."""
     want = funcref_reference()
@@ -4496,6 +4543,7 @@ def case_funcref_parts():
         case_dead_slots(mode, args)
     case_call_ops("interp", ["--no-jit"])
     case_funcref_bad()
+    case_dead_point()
 
 
 def case_gc_parts():
@@ -5021,6 +5069,8 @@ elif os.environ.get("WSNAP_ONLY_FUNCREF"):  # function references in frames, dea
     gc_want = gc_reference()
     for old_mode, old_args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_old_file(old_mode, old_args, gc_want or "no reference run")
+elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
+    case_dead_point()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
     case_gc_funcs()
     case_gc_nonnull("interp", ["--no-jit"])
