@@ -370,6 +370,16 @@ printf '(module\n  (func (export "f") (result i32)\n    (i64.const 1)))\n' >"$tm
 check wat-invalid-position 125 \
 	"lodge wasm: typeerr.wat:3:6: invalid module: section code, function 0, offset 0x22, type mismatch: branch operand" \
 	-- --invoke f typeerr.wat
+# an invalid immediate is found after reading it, at the next instruction's offset: the
+# line and column are still those of the instruction that has it, not of the next one
+printf '(module\n  (func (export "f")\n    (drop (local.get 5))\n    (call 9)\n    nop))\n' >"$tmp/immerr.wat"
+check wat-invalid-immediate-position 125 \
+	"lodge wasm: immerr.wat:3:12: invalid module: section code, function 0, offset 0x20, unknown local 5" \
+	-- --invoke f immerr.wat
+printf '(module\n  (func (export "f")\n    (call 9)\n    nop))\n' >"$tmp/immerr2.wat"
+check wat-invalid-call-position 125 \
+	"lodge wasm: immerr2.wat:3:6: invalid module: section code, function 0, offset 0x20, unknown function 9" \
+	-- --invoke f immerr2.wat
 # the text front end's limit: 128 distinct reference types (ref $t) in one module
 {
 	echo '(module'
