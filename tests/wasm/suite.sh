@@ -380,6 +380,15 @@ printf '(module\n  (func (export "f")\n    (call 9)\n    nop))\n' >"$tmp/immerr2
 check wat-invalid-call-position 125 \
 	"lodge wasm: immerr2.wat:3:6: invalid module: section code, function 0, offset 0x20, unknown function 9" \
 	-- --invoke f immerr2.wat
+# an invalid type definition is reported at its (type ...) field, also inside a rec group
+printf '(module\n  (type $x (array i8))\n  (rec\n    (type $a (sub (struct (field i32))))\n    (type $b (sub $a (struct (field i64))))))\n' >"$tmp/typeerr2.wat"
+check wat-invalid-type-position 125 \
+	"lodge wasm: typeerr2.wat:5:5: invalid module: section type, offset 0x1d, sub type 2 does not match type 1" \
+	-- typeerr2.wat
+printf '(module\n  (type $t (struct (field (ref null $u))))\n  (type $u (array i8)))\n' >"$tmp/typeerr3.wat"
+check wat-forward-type-position 125 \
+	"lodge wasm: typeerr3.wat:2:3: invalid module: section type, offset 0xf, unknown type 1" \
+	-- typeerr3.wat
 # the text front end's limit: 128 distinct reference types (ref $t) in one module
 {
 	echo '(module'

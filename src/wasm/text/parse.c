@@ -727,6 +727,7 @@ static int type_field(struct wat *p)
 	uint32_t super = 0;
 	int rc = 0;
 
+	wat_mark(p, SEC_TYPE, sec->len, wat_tok(p)); /* an invalid type is reported here */
 	open_kw(p);
 	if (wat_at(p, TOK_ID))
 		p->pos++;
