@@ -415,6 +415,10 @@ check wat-named-wasm 125 "lodge wasm: quoted.wasm: malformed module: offset 0x0,
 	-- --invoke f quoted.wasm
 printf '(module\n  (func (export "f") (result i32)\n    (i32.const 1) "x"))\n' >"$tmp/str.wat"
 check wat-unexpected-token 125 'lodge wasm: str.wat:3:19: unexpected token "x"' -- str.wat
+# a .wast script is not a module: the error says so at the first command after the module
+printf '(module (func (export "f")))\n(assert_return (invoke "f"))\n' >"$tmp/script.wast"
+check wat-script-not-module 125 "lodge wasm: script.wast:2:1: unexpected token ( after the module: a module file holds one module (a .wast script's commands, such as register or assert_return, are not a module)" \
+	-- script.wast
 
 dir=$out
 f=fusion.wasm
