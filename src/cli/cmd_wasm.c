@@ -2547,7 +2547,8 @@ static int load(struct wasm_opts *o, struct wasm_text_binary *text, struct wasm_
 	}
 	if (rc) {
 		wasm_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "lodge wasm: %s: %s\n", where(o, err.offset, at, sizeof(at)), msg);
+		fprintf(stderr, "lodge wasm: %s: %s\n",
+			where(o, err.instr >= 0 ? err.instr : err.offset, at, sizeof(at)), msg);
 		return CLI_EXIT_ERROR;
 	}
 	return 0;

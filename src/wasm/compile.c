@@ -673,8 +673,17 @@ static int compile_body(struct wasm_cc *c, uint32_t fidx)
 				"unexpected end of section or function (the function body "
 				"ends before its END opcode)");
 		add_map(c, off);
-		TRY(wasm_rd_opcode(c->r, &idx));
-		TRY(compile_instr(c, idx, &done));
+		int rc = wasm_rd_opcode(c->r, &idx);
+		if (!rc)
+			rc = compile_instr(c, idx, &done);
+		if (rc) {
+			/* the error's offset is where reading stopped, often past the
+			 * immediates, at the next instruction: a text front end locates
+			 * this one */
+			if (c->r->err)
+				c->r->err->instr = off;
+			return rc;
+		}
 		if (c->oom)
 			return -ENOMEM;
 	}

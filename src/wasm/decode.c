@@ -25,6 +25,7 @@ int wasm_fail(struct wasm_error *err, enum wasm_error_kind kind, const char *sec
 	err->section = section;
 	err->func = func;
 	err->offset = off;
+	err->instr = -1;
 	err->trap = WASM_TRAP_NONE;
 	va_start(ap, fmt);
 	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
@@ -1741,7 +1742,7 @@ int wasm_module_load_flags(const uint8_t *bytes, size_t len, uint32_t flags,
 
 	if (err) {
 		memset(err, 0, sizeof(*err));
-		err->func = err->offset = -1;
+		err->func = err->offset = err->instr = -1;
 	}
 	m = core_calloc(1, sizeof(*m));
 	if (!m)

@@ -517,7 +517,7 @@ int wasm_instance_create(struct wasm_store *s, const struct wasm_module *m, wasm
 
 	if (err) {
 		memset(err, 0, sizeof(*err));
-		err->func = err->offset = -1;
+		err->func = err->offset = err->instr = -1;
 	}
 	inst = core_calloc(1, sizeof(*inst));
 	if (!inst)

@@ -101,6 +101,7 @@ struct wasm_error {
 	const char *section; /* "code", "import", ... or NULL */
 	int64_t func;	     /* function index, or -1 */
 	int64_t offset;	     /* byte offset in the module, or -1 */
+	int64_t instr;	     /* start of the function-body instruction it was found in, or -1 */
 	enum wasm_trap trap; /* for WASM_ERR_UNINSTANTIABLE */
 	int exit_code;	     /* for trap == WASM_TRAP_EXIT (the program's u32 status) */
 	char detail[256];    /* module-provided names in it are escaped (wasm_name_escape) */

@@ -370,6 +370,25 @@ printf '(module\n  (func (export "f") (result i32)\n    (i64.const 1)))\n' >"$tm
 check wat-invalid-position 125 \
 	"lodge wasm: typeerr.wat:3:6: invalid module: section code, function 0, offset 0x22, type mismatch: branch operand" \
 	-- --invoke f typeerr.wat
+# an invalid immediate is found after reading it, at the next instruction's offset: the
+# line and column are still those of the instruction that has it, not of the next one
+printf '(module\n  (func (export "f")\n    (drop (local.get 5))\n    (call 9)\n    nop))\n' >"$tmp/immerr.wat"
+check wat-invalid-immediate-position 125 \
+	"lodge wasm: immerr.wat:3:12: invalid module: section code, function 0, offset 0x20, unknown local 5" \
+	-- --invoke f immerr.wat
+printf '(module\n  (func (export "f")\n    (call 9)\n    nop))\n' >"$tmp/immerr2.wat"
+check wat-invalid-call-position 125 \
+	"lodge wasm: immerr2.wat:3:6: invalid module: section code, function 0, offset 0x20, unknown function 9" \
+	-- --invoke f immerr2.wat
+# an invalid type definition is reported at its (type ...) field, also inside a rec group
+printf '(module\n  (type $x (array i8))\n  (rec\n    (type $a (sub (struct (field i32))))\n    (type $b (sub $a (struct (field i64))))))\n' >"$tmp/typeerr2.wat"
+check wat-invalid-type-position 125 \
+	"lodge wasm: typeerr2.wat:5:5: invalid module: section type, offset 0x1d, sub type 2 does not match type 1" \
+	-- typeerr2.wat
+printf '(module\n  (type $t (struct (field (ref null $u))))\n  (type $u (array i8)))\n' >"$tmp/typeerr3.wat"
+check wat-forward-type-position 125 \
+	"lodge wasm: typeerr3.wat:2:3: invalid module: section type, offset 0xf, unknown type 1" \
+	-- typeerr3.wat
 # the text front end's limit: 128 distinct reference types (ref $t) in one module
 {
 	echo '(module'
@@ -396,6 +415,10 @@ check wat-named-wasm 125 "lodge wasm: quoted.wasm: malformed module: offset 0x0,
 	-- --invoke f quoted.wasm
 printf '(module\n  (func (export "f") (result i32)\n    (i32.const 1) "x"))\n' >"$tmp/str.wat"
 check wat-unexpected-token 125 'lodge wasm: str.wat:3:19: unexpected token "x"' -- str.wat
+# a .wast script is not a module: the error says so at the first command after the module
+printf '(module (func (export "f")))\n(assert_return (invoke "f"))\n' >"$tmp/script.wast"
+check wat-script-not-module 125 "lodge wasm: script.wast:2:1: unexpected token ( after the module: a module file holds one module (a .wast script's commands, such as register or assert_return, are not a module)" \
+	-- script.wast
 
 dir=$out
 f=fusion.wasm

@@ -727,6 +727,7 @@ static int type_field(struct wat *p)
 	uint32_t super = 0;
 	int rc = 0;
 
+	wat_mark(p, SEC_TYPE, sec->len, wat_tok(p)); /* an invalid type is reported here */
 	open_kw(p);
 	if (wat_at(p, TOK_ID))
 		p->pos++;
@@ -1929,8 +1930,13 @@ int text_source_module(const struct text_syntax *syn, const struct text_lexed *l
 		}
 		if (end + 1 != lx->n - 1) {
 			char buf[80];
-			text_error_at(err, &t[end + 1], "unexpected token %s",
-				      text_tok_show(lx, &t[end + 1], buf, sizeof(buf)));
+			text_error_at(err, &t[end + 1], "unexpected token %s%s",
+				      text_tok_show(lx, &t[end + 1], buf, sizeof(buf)),
+				      t[end + 1].kind == TOK_LPAR
+					      ? " after the module: a module file holds one module "
+						"(a .wast script's commands, such as register or "
+						"assert_return, are not a module)"
+					      : "");
 			return -EINVAL;
 		}
 	}
