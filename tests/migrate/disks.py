@@ -417,7 +417,7 @@ def t_daemon_disk(c):
         if not c.wait_until(lambda: re.search(r"^ack %d$" % (last + 30), b.logs("dst"), re.M),
                             120):
             return c.result("daemon_disk", why + "; dst did not write on from ack %d: %s" % (
-                last, b.logs("dst")[-300:]))
+                last, b.silent("dst")))
         # and back, on shared storage: the same image under the first daemon
         port = c.free_port()
         rc, out = a.cli("create", "back", "--incoming", "127.0.0.1:%d" % port, "--disk",
@@ -436,8 +436,8 @@ def t_daemon_disk(c):
         last = acks(b.logs("dst"))[-1]
         if not c.wait_until(lambda: re.search(r"^ack %d$" % (last + 30), a.logs("back"), re.M),
                             120):
-            return c.result("daemon_disk", why + "; back did not write on from ack %d: %s" % (
-                last, a.logs("back")[-300:]))
+            return c.result("daemon_disk", why + "; back did not write on from ack %d: %s; "
+                            "the source: %s" % (last, a.silent("back"), b.silent("dst")))
         a.cli("rm", "--force", "back", timeout=60)
         text = a.logs("src") + b.logs("dst") + a.logs("back")
         seen = acks(text)
