@@ -3868,11 +3868,11 @@ def case_gc_heap(mode, jit_args, want, stress=False):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
-    """gcheap.wat moved by PUT /migrate (pre-copy, or stop and copy) to `lodge wasm
-    --incoming tcp:...`: the destination goes on with the next step, every checksum the
-    uninterrupted run's; the source ends "migrated"."""
-    name = "wsnap.%s.gc-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
+def migrate_program(name, jit_args, prog, want, stop_and_copy):
+    """`lodge wasm JIT_ARGS PROG...` moved by PUT /migrate (pre-copy, or stop and copy) to
+    `lodge wasm --incoming tcp:...` once it printed 10 lines: the source ends "migrated",
+    the destination exits 0, and both outputs together are `want` (the uninterrupted
+    run's)."""
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
     try:
@@ -3880,8 +3880,7 @@ def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
         out, dout = os.path.join(d, "src.out"), os.path.join(d, "dst.out")
         with open(out, "w") as fo:
             src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), GCHEAP, "short"] +
-                (["slow"] if jit_args != ["--no-jit"] else []),
+                "--api", sock, "--exit-file", os.path.join(d, "src.exit")] + prog,
                 stdout=fo, stderr=subprocess.PIPE)
         procs.append(src)
         if not wait_file_lines(out, 10, 120, src):
@@ -3918,6 +3917,15 @@ def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
                 p.kill()
                 p.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
+    """gcheap.wat moved by PUT /migrate (pre-copy, or stop and copy) to `lodge wasm
+    --incoming tcp:...`: the destination goes on with the next step, every checksum the
+    uninterrupted run's; the source ends "migrated"."""
+    migrate_program("wsnap.%s.gc-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else ""),
+                    jit_args, [GCHEAP, "short"] + (["slow"] if jit_args != ["--no-jit"] else []),
+                    want, stop_and_copy)
 
 
 def case_gc_bad():
@@ -4230,51 +4238,9 @@ def case_funcref(mode, jit_args, want):
 def case_funcref_migrate(mode, jit_args, want, stop_and_copy=False):
     """funcref.wat moved by PUT /migrate (pre-copy, or stop and copy): the destination
     goes on with the next step, every line the uninterrupted run's."""
-    name = "wsnap.%s.funcref-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
-    d = tempfile.mkdtemp(prefix="wsnap.")
-    procs = []
-    try:
-        sock = os.path.join(d, "api.sock")
-        out, dout = os.path.join(d, "src.out"), os.path.join(d, "dst.out")
-        with open(out, "w") as fo:
-            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--api", sock, "--exit-file", os.path.join(d, "src.exit"), FUNCREF],
-                stdout=fo, stderr=subprocess.PIPE)
-        procs.append(src)
-        if not wait_file_lines(out, 10, 120, src):
-            return result(False, name, "no output: " + src.stderr.read().decode()[-300:])
-        port = free_port()
-        with open(dout, "w") as fo:
-            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo, stderr=subprocess.PIPE)
-        procs.append(dst)
-        if not wait_listen(port):
-            return result(False, name, "the destination does not listen")
-        req = {"destination": "127.0.0.1:%d" % port}
-        if stop_and_copy:
-            req["stop_and_copy"] = True
-        st, body = api(sock, "PUT", "/migrate", req)
-        if st != 204:
-            return result(False, name, "PUT /migrate: %s %s" % (st, body))
-        rc, drc = src.wait(60), dst.wait(600)
-        reason = json.load(open(os.path.join(d, "src.exit"))).get("reason")
-        got = open(out).read() + open(dout).read()
-        why = ""
-        if rc != 0 or reason != "migrated":
-            why = "the source: status %s, reason %s" % (rc, reason)
-        elif drc != 0:
-            why = "the destination: status %s: %s" % (drc, dst.stderr.read().decode()[-300:])
-        elif got != want:
-            why = "output differs from the uninterrupted run's: %r" % got[-300:]
-        result(not why, name, why)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        result(False, name, "%s" % e)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+    migrate_program("wsnap.%s.funcref-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy
+                                                     else ""),
+                    jit_args, [FUNCREF], want, stop_and_copy)
 
 
 def state_slots(state):
