@@ -103,15 +103,15 @@ def side_by_side(cases, jobs=None):
         return
     outs = [None] * len(cases)
     ended = [threading.Event() for _ in cases]
-    todo = list(enumerate(cases))
+    queue = list(enumerate(cases))  # the cases not started yet, in listed order
     lock = threading.Lock()
 
     def worker():
         while True:
             with lock:
-                if not todo:
+                if not queue:
                     return
-                i, case = todo.pop(0)
+                i, case = queue.pop(0)
             buf = []
             sys.stdout.local.buf = buf
             try:
