@@ -968,6 +968,11 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	int r;
 
 	pthread_mutex_lock(&c->lock);
+	/* Replication pauses the machine and takes its disks' written blocks on its own
+	 * schedule, which a copy made while the machine runs on overlays would race: the
+	 * copy is then made paused (guestctl resumes it after). */
+	if (c->repl)
+		so.resume = false;
 	r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
 	pthread_mutex_unlock(&c->lock);
 	if (!r && st.background) /* what the user (and tests/daemon) want to know */
