@@ -849,7 +849,8 @@ static int ctl_resume(void *opaque)
 static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait);
 
 /* ----- SIGTERM, SIGINT: a clean stop (docs/SNAPSHOT.md, README "lodge wasm") -----
- * Blocked in every thread; sig_main takes them, sig_stopper acts on the first. The
+ * Blocked in every thread; sig_main takes them, sig_stopper acts on the first (or, for a
+ * plain run, a handler does: sig_light below). The
  * program running (sig_ctl): stopped at its next safe point as the control socket's stop
  * does, after a snapshot or checkpoint reading it (plock) and after a migration under way
  * (ctl_migrate: a post-copy's source serves every page first, so the destination runs
@@ -861,6 +862,7 @@ static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait);
  * holding the stop back) ends the process at once with 128 + that signal, as QEMU and
  * docker do. Every such end writes the exit record (--exit-file), reason "signal". */
 #define SIG_GRACE_S 5
+#define SIG_GRACE   "5" /* SIG_GRACE_S as text, for a signal handler's message */
 static struct wasm_ctl *_Atomic sig_ctl;
 static atomic_int sig_got;
 static atomic_bool sig_over; /* a run ended (ctl_status): the process ends on its own */
@@ -958,14 +960,119 @@ static void *sig_main(void *opaque)
 			sig_exit(sig, "a second signal: the process ends at once");
 }
 
+/* The same without a thread of its own (sig_start_light), for a run with nothing a
+ * handler could not serve: no control socket, no exit record, no restore or incoming
+ * migration (their locks, waits and files need sig_stopper), no --seccomp (whose allow
+ * list has no alarm). Two threads cost 0.2-0.45 ms of a hello world's start (docs/
+ * INTERNALS.md). The handler acts on the main thread only (another one hands the signal
+ * there with tgkill), so the store it flags cannot be freed under it: the main thread
+ * clears sig_ctl before it destroys the store. Nothing running yet: the process ends at
+ * once; the program running: its store's interrupt flag, so it stops at its next loop or
+ * call (as sig_stopper's ctl_end), and an alarm in SIG_GRACE_S for a host call that
+ * blocks (SA_RESTART: a read goes on, as with the signals blocked); a second signal:
+ * the end at once. Only async-signal-safe calls: atomics, write, gettid, tgkill,
+ * sigaction, alarm, _exit. */
+static pid_t sig_main_tid;
+static const char *sig_desc[2]; /* SIGTERM's and SIGINT's descriptions (strsignal's) */
+
+/* "lodge wasm: " before, sig's description, after: one write (no stdio). */
+static void sig_say(const char *before, int sig, const char *after)
+{
+	const char *parts[] = {"lodge wasm: ", before, sig_desc[sig == SIGINT], after};
+	char line[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const char *p = parts[i]; *p && n < sizeof(line); p++)
+			line[n++] = *p;
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+/* On the main thread: true. On another: hands sig to the main thread, false. */
+static bool sig_on_main(int sig)
+{
+	if (gettid() == sig_main_tid)
+		return true;
+	tgkill(getpid(), sig_main_tid, sig);
+	return false;
+}
+
+static void sig_light_alarm(int unused)
+{
+	int saved = errno, sig = atomic_load(&sig_got);
+	struct wasm_ctl *c;
+
+	(void)unused;
+	if (sig_on_main(SIGALRM)) {
+		c = atomic_load(&sig_ctl);
+		if (!atomic_load(&sig_over) && c && !atomic_load(&c->over)) {
+			sig_say("the program did not stop within " SIG_GRACE " s of ", sig,
+				" (a host call blocks it): the process ends without it\n");
+			sig_say("", sig, ": the process ends\n");
+			_exit(128 + sig);
+		}
+	}
+	errno = saved;
+}
+
+static void sig_light(int sig)
+{
+	int saved = errno, none = 0;
+	struct sigaction sa = {.sa_handler = sig_light_alarm, .sa_flags = SA_RESTART};
+	struct wasm_store *st;
+	struct wasm_ctl *c;
+
+	if (!sig_on_main(sig)) {
+		errno = saved;
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&sig_got, &none, sig)) {
+		sig_say("", sig, ": a second signal: the process ends at once\n");
+		_exit(128 + sig);
+	}
+	c = atomic_load(&sig_ctl);
+	st = c ? atomic_load(&c->store) : NULL;
+	if (!atomic_load(&sig_over)) {
+		if (!st) {
+			sig_say("", sig, ": stopping\n");
+			_exit(128 + sig);
+		}
+		atomic_store(c->ending, true);
+		atomic_store(&c->stopped, true);
+		wasm_store_interrupt_flag(st);
+		sig_say("", sig, ": the program stops\n");
+		sigfillset(&sa.sa_mask);
+		if (!sigaction(SIGALRM, &sa, NULL))
+			alarm(SIG_GRACE_S);
+	}
+	errno = saved;
+}
+
+static void sig_start_light(void)
+{
+	struct sigaction sa = {.sa_handler = sig_light, .sa_flags = SA_RESTART};
+
+	sig_main_tid = gettid();
+	sig_desc[0] = sigdescr_np(SIGTERM);
+	sig_desc[1] = sigdescr_np(SIGINT);
+	sigfillset(&sa.sa_mask); /* one handler at a time (SIGALRM's too) */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 /* Blocks SIGTERM and SIGINT (before any thread starts: they inherit the mask) and starts
- * sig_main and sig_stopper. Without them the signals act as before (they end the
- * process). exit_file: --exit-file, or NULL. */
-static void sig_start(const char *exit_file)
+ * sig_main and sig_stopper, or with `light` installs sig_light. Without them the signals
+ * act as before (they end the process). exit_file: --exit-file, or NULL. */
+static void sig_start(const char *exit_file, bool light)
 {
 	static sigset_t set;
 	pthread_t t, u;
 
+	if (light) {
+		sig_start_light();
+		return;
+	}
 	atomic_store(&sig_exit_file, exit_file);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -2570,9 +2677,12 @@ static int run_opts(struct wasm_opts *o)
 				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
 	/* the signal thread starts inside the sandbox, so it has no capabilities either
-	 * (they are dropped thread by thread), and before any other thread */
+	 * (they are dropped thread by thread), and before any other thread; none when a
+	 * handler serves the signals (sig_start_light) */
 	if (o->exit_when_done)
-		sig_start(o->ctl.exit_file);
+		sig_start(o->ctl.exit_file, !o->ctl.api_path && !o->ctl.console_log &&
+						    !o->ctl.exit_file && !o->restore &&
+						    !o->incoming && !o->standby && !o->seccomp);
 	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
 		rc = watchdog_start(&wd, o->file, o->timeout);
