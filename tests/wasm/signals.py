@@ -14,6 +14,7 @@ usage: signals.py LODGE THREADS_WAT TMPDIR   (prints PASS:/FAIL: lines)
 """
 import ctypes
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -64,6 +65,47 @@ def threads(pid):
             if line.startswith("Threads:"):
                 return int(line.split()[1])
     return -1
+
+
+def caught(pid, sig):
+    """Whether process pid has a handler for sig (its SigCgt mask in /proc)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def wait_caught(p, sig, secs=120):
+    """Waits until lodge handles sig (before, the default action would end it: a sanitizer
+    build on a loaded host takes long to reach main)."""
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None and not caught(p.pid, sig):
+        time.sleep(0.005)
+    return caught(p.pid, sig)
+
+
+def wait_reading(p, secs=120):
+    """Waits until the main thread blocks in read or readv of fd 0 (/proc/PID/syscall;
+    elsewhere than x86-64, until SIGTERM is handled, and a second more)."""
+    if platform.machine() != "x86_64":
+        ok = wait_caught(p, signal.SIGTERM, secs)
+        time.sleep(1.0)
+        return ok and p.poll() is None
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None:
+        try:
+            with open("/proc/%d/syscall" % p.pid) as f:
+                fields = f.read().split()
+            if fields[:1] in (["0"], ["19"]) and fields[1:2] == ["0x0"]:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
 
 
 def wait_out(p, path, want, secs=120):
@@ -119,9 +161,11 @@ def case_blocked(second):
     reader = write("reader.wat", READER_WAT)
     p = subprocess.Popen([LODGE, "wasm", reader], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.0)  # it reads (no output to wait for): a late start only adds grace
-    if p.poll() is not None:
-        return result(False, name, "it ended: %s %r" % (p.returncode, p.stderr.read()))
+    if not wait_reading(p):
+        p.kill()
+        p.wait()
+        return result(False, name, "it never blocked in its read: %s %r" % (
+            p.returncode, p.stderr.read()))
     p.send_signal(signal.SIGTERM)
     t0 = time.time()
     if second:
@@ -161,7 +205,10 @@ def case_loading():
         f.write('(func (export "_start") (loop $l (br $l))))\n')
     p = subprocess.Popen([LODGE, "wasm", big], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.2)
+    if not wait_caught(p, signal.SIGTERM):
+        p.kill()
+        p.wait()
+        return result(False, name, "no SIGTERM handler: %r" % p.stderr.read())
     p.send_signal(signal.SIGTERM)
     rc = finish(p)
     err = p.stderr.read().decode()
