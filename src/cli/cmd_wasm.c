@@ -2148,6 +2148,16 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 	return status;
 }
 
+/* A run that fails before its program starts: from here a signal finds nothing running
+ * (the process ends at once), not ctl, whose store is about to go. */
+static void ctl_unpublish(const struct wasm_ctl *c)
+{
+	pthread_mutex_lock(&sig_lock);
+	if (atomic_load(&sig_ctl) == c)
+		atomic_store(&sig_ctl, NULL);
+	pthread_mutex_unlock(&sig_lock);
+}
+
 static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wasm_opts *o,
 		     const char *name)
 {
@@ -2535,6 +2545,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
 		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
 			watchdog_settle(wd);
+			ctl_unpublish(&ctl);
 			wasm_store_destroy(s);
 			return CLI_EXIT_ERROR;
 		}
@@ -2555,6 +2566,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 			guestctl_exit(g, CLI_EXIT_ERROR, "set-up failed");
 			guestctl_close(g);
 		}
+		ctl_unpublish(&ctl);
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
@@ -2565,6 +2577,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
 				guestctl_close(g);
 			}
+			ctl_unpublish(&ctl);
 			wasm_store_destroy(s);
 			wasi_destroy(wasi);
 			return CLI_EXIT_ERROR;
