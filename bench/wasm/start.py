@@ -8,7 +8,8 @@ without node or with --no-node), and to `lodge --version` (exec and dynamic link
 the floor under any subcommand). With --ref OTHER_LODGE, OTHER_LODGE's hello runs too (an
 A/B of two builds, e.g. main's against a branch's). The runs alternate between the
 variants, so the load of a shared machine weighs on all alike. Then, from
-LODGE_WASM_TIMES=1, the CPU time of each start-up phase of hello, and of loading the bigger
+LODGE_WASM_TIMES=1, the CPU time of each start-up phase of hello (with --ref, the other
+build's too, alternating, as many runs as the wall times), and of loading the bigger
 modules found beside it (lua.wasm, sqlite.wasm: decode, validate and compile) lazily and
 eagerly.
 
@@ -57,24 +58,31 @@ def summary(walls, cpus):
             "cpu_median_ms": round(statistics.median(cs), 3), "cpu_best_ms": round(cs[0], 3)}
 
 
-def phases(lodge, args, runs):
-    """Median CPU ms per phase from LODGE_WASM_TIMES=1, and the functions compiled."""
-    acc, compiled = {}, None
+def phases(lodges, args, runs):
+    """Median CPU ms per phase from LODGE_WASM_TIMES=1, and the functions compiled, for
+    each binary in lodges, their runs alternating (a shared machine's load weighs on all
+    alike)."""
+    accs, compiled = [{} for _ in lodges], [None] * len(lodges)
     env = dict(os.environ, LODGE_WASM_TIMES="1")
     for _ in range(runs):
-        proc = subprocess.run([lodge, "wasm"] + args, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, env=env)
-        m = re.search(r"times \(ms wall/cpu\): (.*)", proc.stderr)
-        if not m:
-            sys.exit("start.py: no LODGE_WASM_TIMES line from %s: %s" % (args, proc.stderr))
-        for part in m.group(1).split(", "):
-            name, v = part.rsplit(" ", 1)
-            acc.setdefault(name, []).append(float(v.split("/")[1]))
-        c = re.search(r"functions compiled: (\d+) of (\d+)", proc.stderr)
-        compiled = "%s of %s" % (c.group(1), c.group(2)) if c else None
-    out = {k: round(statistics.median(v), 3) for k, v in acc.items()}
-    out["functions_compiled"] = compiled
-    return out
+        for i, lodge in enumerate(lodges):
+            proc = subprocess.run([lodge, "wasm"] + args, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, env=env)
+            m = re.search(r"times \(ms wall/cpu\): (.*)", proc.stderr)
+            if not m:
+                sys.exit("start.py: no LODGE_WASM_TIMES line from %s %s: %s" % (
+                    lodge, args, proc.stderr))
+            for part in m.group(1).split(", "):
+                name, v = part.rsplit(" ", 1)
+                accs[i].setdefault(name, []).append(float(v.split("/")[1]))
+            c = re.search(r"functions compiled: (\d+) of (\d+)", proc.stderr)
+            compiled[i] = "%s of %s" % (c.group(1), c.group(2)) if c else None
+    outs = []
+    for acc, comp in zip(accs, compiled):
+        out = {k: round(statistics.median(v), 3) for k, v in acc.items()}
+        out["functions_compiled"] = comp
+        outs.append(out)
+    return outs
 
 
 def main():
@@ -142,9 +150,17 @@ def main():
         # the big ones: load and instantiate only (no such export: nothing runs)
         extra = [] if mod == "hello" else ["--invoke", "no-such-export"]
         for mode in ("lazy", "eager"):
-            p = phases(a.lodge, ["--compile", mode] + extra + [path],
-                       21 if mod == "hello" else 7)
-            print(json.dumps(dict(module=mod, compile=mode, cpu_ms=p)))
+            # hello's phases against the ref's too (as many runs as the wall times)
+            both = a.ref and mod == "hello" and mode == "eager"
+            ps = phases([a.lodge, a.ref] if both else [a.lodge],
+                        ["--compile", mode] + extra + [path],
+                        max(a.runs, 21) if both else 21 if mod == "hello" else 7)
+            print(json.dumps(dict(module=mod, compile=mode, cpu_ms=ps[0])))
+            if both:
+                print(json.dumps(dict(module=mod, compile=mode, ref=a.ref, cpu_ms=ps[1])))
+                print("hello's phases, median CPU ms, this lodge against the ref: " +
+                      ", ".join("%s %.3f/%.3f" % (k, ps[0][k], ps[1][k])
+                                for k in ps[0] if k in ps[1] and k != "functions_compiled"))
 
 
 if __name__ == "__main__":

@@ -540,11 +540,24 @@ static const char *not_regular(mode_t mode)
  * about 9 us in a VM like this benchmark host, MADV_POPULATE_WRITE about 0.5 us a page
  * (reading a 217 KiB module took 54 faults). Only the whole pages inside the buffer; a
  * kernel without the advice (before 5.14) faults them in as before. */
+/* The same call also backs the rest of the heap up to the program break when the buffer
+ * lies in the brk heap just below it (glibc grows it 128 KiB past a request; a module of
+ * 128 KiB or more is mapped apart, and a sanitizer's allocator has heaps of its own): the
+ * loader's allocations come next from that top chunk, ~300 of them for hello.wasm, which
+ * faulted 14-17 fresh pages one by one (its first load took 0.56 ms of CPU, 0.42 with them
+ * populated first, 60 runs each at load 25; populating them took 0.03-0.04). Nothing
+ * else is mapped between a brk heap's chunk and the break. */
+#define HEAP_POPULATE_MAX (256u << 10)
+
 static void populate(void *buf, size_t len)
 {
 	uintptr_t lo = ((uintptr_t)buf + 4095) & ~(uintptr_t)4095;
 	uintptr_t hi = ((uintptr_t)buf + len) & ~(uintptr_t)4095;
+	uintptr_t brk_end = (uintptr_t)sbrk(0);
 
+	if (brk_end != (uintptr_t)-1 && (uintptr_t)buf + len <= brk_end &&
+	    brk_end - ((uintptr_t)buf + len) <= HEAP_POPULATE_MAX)
+		hi = brk_end & ~(uintptr_t)4095;
 	if (hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 }
@@ -849,7 +862,8 @@ static int ctl_resume(void *opaque)
 static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait);
 
 /* ----- SIGTERM, SIGINT: a clean stop (docs/SNAPSHOT.md, README "lodge wasm") -----
- * Blocked in every thread; sig_main takes them, sig_stopper acts on the first. The
+ * Blocked in every thread; sig_main takes them, sig_stopper acts on the first (or, for a
+ * plain run, a handler does: sig_light below). The
  * program running (sig_ctl): stopped at its next safe point as the control socket's stop
  * does, after a snapshot or checkpoint reading it (plock) and after a migration under way
  * (ctl_migrate: a post-copy's source serves every page first, so the destination runs
@@ -861,6 +875,7 @@ static int ctl_end(struct wasm_ctl *c, atomic_bool *how, bool wait);
  * holding the stop back) ends the process at once with 128 + that signal, as QEMU and
  * docker do. Every such end writes the exit record (--exit-file), reason "signal". */
 #define SIG_GRACE_S 5
+#define SIG_GRACE   "5" /* SIG_GRACE_S as text, for a signal handler's message */
 static struct wasm_ctl *_Atomic sig_ctl;
 static atomic_int sig_got;
 static atomic_bool sig_over; /* a run ended (ctl_status): the process ends on its own */
@@ -958,14 +973,119 @@ static void *sig_main(void *opaque)
 			sig_exit(sig, "a second signal: the process ends at once");
 }
 
+/* The same without a thread of its own (sig_start_light), for a run with nothing a
+ * handler could not serve: no control socket, no exit record, no restore or incoming
+ * migration (their locks, waits and files need sig_stopper), no --seccomp (whose allow
+ * list has no alarm). Two threads cost 0.2-0.45 ms of a hello world's start (docs/
+ * INTERNALS.md). The handler acts on the main thread only (another one hands the signal
+ * there with tgkill), so the store it flags cannot be freed under it: the main thread
+ * clears sig_ctl before it destroys the store. Nothing running yet: the process ends at
+ * once; the program running: its store's interrupt flag, so it stops at its next loop or
+ * call (as sig_stopper's ctl_end), and an alarm in SIG_GRACE_S for a host call that
+ * blocks (SA_RESTART: a read goes on, as with the signals blocked); a second signal:
+ * the end at once. Only async-signal-safe calls: atomics, write, gettid, tgkill,
+ * sigaction, alarm, _exit. */
+static pid_t sig_main_tid;
+static const char *sig_desc[2]; /* SIGTERM's and SIGINT's descriptions (strsignal's) */
+
+/* "lodge wasm: " before, sig's description, after: one write (no stdio). */
+static void sig_say(const char *before, int sig, const char *after)
+{
+	const char *parts[] = {"lodge wasm: ", before, sig_desc[sig == SIGINT], after};
+	char line[256];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const char *p = parts[i]; *p && n < sizeof(line); p++)
+			line[n++] = *p;
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+/* On the main thread: true. On another: hands sig to the main thread, false. */
+static bool sig_on_main(int sig)
+{
+	if (gettid() == sig_main_tid)
+		return true;
+	tgkill(getpid(), sig_main_tid, sig);
+	return false;
+}
+
+static void sig_light_alarm(int unused)
+{
+	int saved = errno, sig = atomic_load(&sig_got);
+	struct wasm_ctl *c;
+
+	(void)unused;
+	if (sig_on_main(SIGALRM)) {
+		c = atomic_load(&sig_ctl);
+		if (!atomic_load(&sig_over) && c && !atomic_load(&c->over)) {
+			sig_say("the program did not stop within " SIG_GRACE " s of ", sig,
+				" (a host call blocks it): the process ends without it\n");
+			sig_say("", sig, ": the process ends\n");
+			_exit(128 + sig);
+		}
+	}
+	errno = saved;
+}
+
+static void sig_light(int sig)
+{
+	int saved = errno, none = 0;
+	struct sigaction sa = {.sa_handler = sig_light_alarm, .sa_flags = SA_RESTART};
+	struct wasm_store *st;
+	struct wasm_ctl *c;
+
+	if (!sig_on_main(sig)) {
+		errno = saved;
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&sig_got, &none, sig)) {
+		sig_say("", sig, ": a second signal: the process ends at once\n");
+		_exit(128 + sig);
+	}
+	c = atomic_load(&sig_ctl);
+	st = c ? atomic_load(&c->store) : NULL;
+	if (!atomic_load(&sig_over)) {
+		if (!st) {
+			sig_say("", sig, ": stopping\n");
+			_exit(128 + sig);
+		}
+		atomic_store(c->ending, true);
+		atomic_store(&c->stopped, true);
+		wasm_store_interrupt_flag(st);
+		sig_say("", sig, ": the program stops\n");
+		sigfillset(&sa.sa_mask);
+		if (!sigaction(SIGALRM, &sa, NULL))
+			alarm(SIG_GRACE_S);
+	}
+	errno = saved;
+}
+
+static void sig_start_light(void)
+{
+	struct sigaction sa = {.sa_handler = sig_light, .sa_flags = SA_RESTART};
+
+	sig_main_tid = gettid();
+	sig_desc[0] = sigdescr_np(SIGTERM);
+	sig_desc[1] = sigdescr_np(SIGINT);
+	sigfillset(&sa.sa_mask); /* one handler at a time (SIGALRM's too) */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 /* Blocks SIGTERM and SIGINT (before any thread starts: they inherit the mask) and starts
- * sig_main and sig_stopper. Without them the signals act as before (they end the
- * process). exit_file: --exit-file, or NULL. */
-static void sig_start(const char *exit_file)
+ * sig_main and sig_stopper, or with `light` installs sig_light. Without them the signals
+ * act as before (they end the process). exit_file: --exit-file, or NULL. */
+static void sig_start(const char *exit_file, bool light)
 {
 	static sigset_t set;
 	pthread_t t, u;
 
+	if (light) {
+		sig_start_light();
+		return;
+	}
 	atomic_store(&sig_exit_file, exit_file);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -2028,6 +2148,16 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 	return status;
 }
 
+/* A run that fails before its program starts: from here a signal finds nothing running
+ * (the process ends at once), not ctl, whose store is about to go. */
+static void ctl_unpublish(const struct wasm_ctl *c)
+{
+	pthread_mutex_lock(&sig_lock);
+	if (atomic_load(&sig_ctl) == c)
+		atomic_store(&sig_ctl, NULL);
+	pthread_mutex_unlock(&sig_lock);
+}
+
 static void ctl_init(struct wasm_ctl *ctl, struct wasm_store *s, const struct wasm_opts *o,
 		     const char *name)
 {
@@ -2415,6 +2545,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	if (o->ctl.api_path || o->ctl.console_log || o->ctl.exit_file) {
 		if (guestctl_open(&o->ctl, &wasm_ctl_ops, &ctl, &g) < 0) {
 			watchdog_settle(wd);
+			ctl_unpublish(&ctl);
 			wasm_store_destroy(s);
 			return CLI_EXIT_ERROR;
 		}
@@ -2435,6 +2566,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 			guestctl_exit(g, CLI_EXIT_ERROR, "set-up failed");
 			guestctl_close(g);
 		}
+		ctl_unpublish(&ctl);
 		wasm_store_destroy(s);
 		return CLI_EXIT_ERROR;
 	}
@@ -2445,6 +2577,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 				guestctl_exit(g, CLI_EXIT_ERROR, "seccomp set-up failed");
 				guestctl_close(g);
 			}
+			ctl_unpublish(&ctl);
 			wasm_store_destroy(s);
 			wasi_destroy(wasi);
 			return CLI_EXIT_ERROR;
@@ -2570,9 +2703,12 @@ static int run_opts(struct wasm_opts *o)
 				     : sandbox_enter(o->sandbox, &o->ctl.statm_fd, &o->filter)) < 0)
 		return CLI_EXIT_ERROR;
 	/* the signal thread starts inside the sandbox, so it has no capabilities either
-	 * (they are dropped thread by thread), and before any other thread */
+	 * (they are dropped thread by thread), and before any other thread; none when a
+	 * handler serves the signals (sig_start_light) */
 	if (o->exit_when_done)
-		sig_start(o->ctl.exit_file);
+		sig_start(o->ctl.exit_file, !o->ctl.api_path && !o->ctl.console_log &&
+						    !o->ctl.exit_file && !o->restore &&
+						    !o->incoming && !o->standby && !o->seccomp);
 	if (o->timeout > 0) {
 		/* from here on: reading and compiling a large module counts too */
 		rc = watchdog_start(&wd, o->file, o->timeout);

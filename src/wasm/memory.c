@@ -302,6 +302,12 @@ void wasm_store_interrupt(struct wasm_store *s)
 	each_kid(s, interrupt_one);
 }
 
+void wasm_store_interrupt_flag(struct wasm_store *s)
+{
+	_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a handler's store must be lock-free");
+	atomic_store(&s->interrupt, 1);
+}
+
 void wasm_store_pause(struct wasm_store *s)
 {
 	pause_one(s);

@@ -208,6 +208,12 @@ int wasm_store_create_thread(struct wasm_store *parent, struct wasm_store **out)
  * the store and its thread stores. May be called from another thread (not from a signal
  * handler once thread stores exist: it takes their list's lock). */
 void wasm_store_interrupt(struct wasm_store *s);
+/* The async-signal-safe part of wasm_store_interrupt, for a signal handler: sets s's own
+ * flag only, so code running in s stops at its next loop or call (a memory.atomic.wait
+ * within its 20 ms slice), but code parked by wasm_store_pause is not woken and thread
+ * stores are not reached: once s's code has stopped, its thread calls wasm_store_interrupt
+ * (wasi_threads_finish does) for them. */
+void wasm_store_interrupt_flag(struct wasm_store *s);
 
 /* Any thread: asks running code to park at its next interrupt check (a loop back-edge or
  * a call, at most a few thousand of them away) until wasm_store_resume or

@@ -991,3 +991,10 @@ if [ -x "$tsan" ]; then
 else
 	echo "SKIP: wasm-cli.threads-tsan: $tsan not built (make tsan; make test builds it)"
 fi
+
+# SIGTERM and SIGINT to a plain run (no --api, --exit-file or --seccomp), served by a
+# handler instead of a signal thread: a clean stop running (interpreted and translated,
+# also sent to a wasi-threads thread), 5 s of grace in a blocked host call, a second
+# signal at once, and the end at once while loading (tests/wasm/signals.py)
+mkdir -p "$tmp/signals"
+"$here/signals.py" "$lodge" "$here/threads/threads.wat" "$tmp/signals"

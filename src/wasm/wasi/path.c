@@ -50,18 +50,22 @@ static long sys_openat2(int dirfd, const char *path, int flags, mode_t mode, uin
 void wasi_resolver_init(struct wasi_resolver *r)
 {
 	const char *env = getenv("LODGE_WASI_NO_OPENAT2");
-	long fd;
 
 	r->by_hand = env && env[0] && strcmp(env, "0");
-	if (r->by_hand)
-		return;
-	/* a policy that forbids openat2 may answer EPERM rather than ENOSYS: ask once, with
-	 * a lookup that cannot fail otherwise */
-	fd = sys_openat2(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0, 0);
+	r->probed = r->by_hand;
+}
+
+/* A policy that forbids openat2 may answer EPERM rather than ENOSYS: ask once, with a
+ * lookup that cannot fail otherwise. */
+static void probe(struct wasi_resolver *r)
+{
+	long fd = sys_openat2(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0, 0);
+
 	if (fd >= 0)
 		close((int)fd);
 	else if (errno == ENOSYS || errno == EPERM)
 		r->by_hand = true;
+	r->probed = true;
 }
 
 /* ----- the by-hand walk ----- */
@@ -268,6 +272,8 @@ int wasi_path_open(struct wasi_resolver *r, int dirfd, const char *path, int fla
 	if (!path[0])
 		return -ENOENT;
 	flags |= O_CLOEXEC;
+	if (!r->probed)
+		probe(r);
 	for (int tries = 0; !r->by_hand && tries < 8; tries++) {
 		long fd = sys_openat2(dirfd, path, flags, mode, beneath);
 		if (fd >= 0)

@@ -12,11 +12,14 @@
 /* How paths are resolved: openat2(RESOLVE_BENEATH) unless by_hand. */
 struct wasi_resolver {
 	bool by_hand; /* walk component by component (path.c) instead */
+	bool probed;  /* whether openat2 works is known (asked at the first lookup) */
 };
 
 /* Chooses the method: by hand when LODGE_WASI_NO_OPENAT2 is set to anything but "" or "0",
  * or when openat2 answers ENOSYS or EPERM to a lookup that cannot otherwise fail (an old
- * kernel, a seccomp policy). wasi_path_open() also switches for good on a later ENOSYS. */
+ * kernel, a seccomp policy), asked at the first lookup, not here: a program that opens no
+ * path (no --dir) makes no such call. wasi_path_open() also switches for good on a later
+ * ENOSYS. The resolver is used under its owner's lock (struct wasi's, the journal's). */
 void wasi_resolver_init(struct wasi_resolver *r);
 
 /* openat() confined below dirfd, following Linux's rules for ".", "..", trailing slashes,

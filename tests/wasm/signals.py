@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""SIGTERM and SIGINT to a plain `lodge wasm` run (no --api, --exit-file or --seccomp),
+whose signals a handler serves without a thread of its own (cmd_wasm.c sig_light): the
+program stops cleanly at its next loop or call, interpreted and translated (128 + the
+signal, "the program stops"), also when the signal reaches another thread (a wasi-threads
+thread: the handler hands it to the main thread); one blocked in a host call (a read on a
+quiet pipe) gets SIG_GRACE_S (5 s), then the process ends; a second signal ends it at
+once; one that comes while the module still loads ends the process at once ("stopping").
+While such a program runs, the process has one thread (the signal thread's two are gone).
+The same with --exit-file (the signal thread, sig_stopper) is tests/wsnap's
+second-signal case.
+
+usage: signals.py LODGE THREADS_WAT TMPDIR   (prints PASS:/FAIL: lines)
+"""
+import ctypes
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+LODGE, THREADS, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
+
+# writes "go\n", then spins (a loop with no call)
+SPIN_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "go\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop $l (br $l))))
+"""
+
+# reads stdin (a pipe nobody writes): blocked in a host call
+READER_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_read"
+    (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 16))
+    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
+
+
+def result(ok, name, why=""):
+    print("%s: wasm-cli.signal-%s%s" % ("PASS" if ok else "FAIL", name,
+                                        "" if ok else ": " + why))
+
+
+def write(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return -1
+
+
+def caught(pid, sig):
+    """Whether process pid has a handler for sig (its SigCgt mask in /proc)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def wait_caught(p, sig, secs=120):
+    """Waits until lodge handles sig (before, the default action would end it: a sanitizer
+    build on a loaded host takes long to reach main)."""
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None and not caught(p.pid, sig):
+        time.sleep(0.005)
+    return caught(p.pid, sig)
+
+
+def wait_reading(p, secs=120):
+    """Waits until the main thread blocks in read or readv of fd 0 (/proc/PID/syscall;
+    elsewhere than x86-64, until SIGTERM is handled, and a second more)."""
+    if platform.machine() != "x86_64":
+        ok = wait_caught(p, signal.SIGTERM, secs)
+        time.sleep(1.0)
+        return ok and p.poll() is None
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None:
+        try:
+            with open("/proc/%d/syscall" % p.pid) as f:
+                fields = f.read().split()
+            if fields[:1] in (["0"], ["19"]) and fields[1:2] == ["0x0"]:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
+
+
+def wait_out(p, path, want, secs=120):
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None:
+        with open(path) as f:
+            if want in f.read():
+                return True
+        time.sleep(0.01)
+    return False
+
+
+def finish(p, secs=60):
+    try:
+        return p.wait(secs)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return None
+
+
+def sanitizer(err):
+    return "Sanitizer" in err or "runtime error" in err
+
+
+def case_running(mode, args, sig):
+    name = "running-%s-%s" % (mode, sig.name)
+    spin = write("spin.wat", SPIN_WAT)
+    out, errp = os.path.join(TMP, "spin.out"), os.path.join(TMP, "spin.err")
+    with open(out, "w") as fo, open(errp, "w") as fe:
+        p = subprocess.Popen([LODGE, "wasm"] + args + [spin], stdin=subprocess.DEVNULL,
+                             stdout=fo, stderr=fe)
+    if not wait_out(p, out, "go"):
+        p.kill()
+        p.wait()
+        return result(False, name, "no output: %r" % open(errp).read()[-300:])
+    n = threads(p.pid)
+    p.send_signal(sig)
+    rc = finish(p)
+    err = open(errp).read()
+    want = "lodge wasm: %s: the program stops\n" % signal.strsignal(sig)
+    why = ""
+    if n != 1:
+        why += "; %d threads while it ran (1 wanted: no signal thread)" % n
+    if rc != 128 + sig or err != want:
+        why += "; status %s (%d wanted), stderr %r (%r wanted)" % (rc, 128 + sig, err, want)
+    result(not why, name, why.strip("; "))
+
+
+def case_blocked(second):
+    """A read on a quiet pipe: SIGTERM, then (second) SIGINT 0.5 s later."""
+    name = "blocked-second" if second else "blocked-grace"
+    reader = write("reader.wat", READER_WAT)
+    p = subprocess.Popen([LODGE, "wasm", reader], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not wait_reading(p):
+        p.kill()
+        p.wait()
+        return result(False, name, "it never blocked in its read: %s %r" % (
+            p.returncode, p.stderr.read()))
+    p.send_signal(signal.SIGTERM)
+    t0 = time.time()
+    if second:
+        time.sleep(0.5)
+        t0 = time.time()
+        p.send_signal(signal.SIGINT)
+    rc = finish(p)
+    took = time.time() - t0
+    err = p.stderr.read().decode()
+    p.stdin.close()
+    why = ""
+    if second:
+        if rc != 128 + signal.SIGINT or took > 3 or \
+                "lodge wasm: Interrupt: a second signal: the process ends at once\n" not in err:
+            why = "status %s %.1f s after the second signal (130 at once wanted): %r" % (
+                rc, took, err)
+    else:
+        want = ("lodge wasm: Terminated: the program stops\n"
+                "lodge wasm: the program did not stop within 5 s of Terminated (a host call "
+                "blocks it): the process ends without it\n"
+                "lodge wasm: Terminated: the process ends\n")
+        if rc != 143 or took < 4.5 or err != want:
+            why = "status %s after %.1f s (143 after 5 s wanted): %r" % (rc, took, err)
+    if sanitizer(err):
+        why += "; a sanitizer report"
+    result(not why, name, why)
+
+
+def case_loading():
+    """SIGTERM while a 14 MB text module (200,000 functions) is still being loaded."""
+    name = "loading"
+    big = os.path.join(TMP, "big.wat")
+    with open(big, "w") as f:
+        f.write('(module (memory (export "memory") 1)\n')
+        f.write("".join("(func (result i32) (i32.add (i32.const %d) (i32.const 1)))\n" % i
+                        for i in range(200000)))
+        f.write('(func (export "_start") (loop $l (br $l))))\n')
+    p = subprocess.Popen([LODGE, "wasm", big], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not wait_caught(p, signal.SIGTERM):
+        p.kill()
+        p.wait()
+        return result(False, name, "no SIGTERM handler: %r" % p.stderr.read())
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p)
+    err = p.stderr.read().decode()
+    os.unlink(big)
+    if rc != 143 or err != "lodge wasm: Terminated: stopping\n":
+        return result(False, name, "status %s, stderr %r (143, stopping wanted)" % (rc, err))
+    result(True, name)
+
+
+def case_other_thread(mode, args):
+    """threads.wat w: a thread and the main thread wait for ever; SIGTERM sent to the
+    spawned thread (tgkill) reaches the main thread's handler, the program stops."""
+    name = "other-thread-%s" % mode
+    errp = os.path.join(TMP, "thr.err")
+    with open(errp, "w") as fe:
+        p = subprocess.Popen([LODGE, "wasm"] + args + [THREADS, "w"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=fe)
+    tid, end = None, time.time() + 120
+    while time.time() < end and p.poll() is None and tid is None:
+        try:
+            others = [int(t) for t in os.listdir("/proc/%d/task" % p.pid) if int(t) != p.pid]
+        except OSError:
+            others = []
+        tid = others[0] if others else None
+        time.sleep(0.01)
+    if tid is None:
+        p.kill()
+        p.wait()
+        return result(False, name, "no thread started: %r" % open(errp).read()[-300:])
+    time.sleep(0.2)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(234, p.pid, tid, int(signal.SIGTERM)):  # tgkill
+        p.kill()
+        p.wait()
+        return result(False, name, "tgkill: %s" % os.strerror(ctypes.get_errno()))
+    rc = finish(p)
+    err = open(errp).read()
+    if rc != 143 or err != "lodge wasm: Terminated: the program stops\n":
+        return result(False, name, "status %s, stderr %r (143 wanted)" % (rc, err))
+    result(True, name)
+
+
+for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
+    case_running(mode, args, signal.SIGTERM)
+    case_running(mode, args, signal.SIGINT)
+    case_other_thread(mode, args)
+case_blocked(False)
+case_blocked(True)
+case_loading()
