@@ -560,19 +560,26 @@ static bool open_ring(struct follower *f)
 	return logring_open(p, false, LOGRING_DEFAULT_CAPACITY, &f->ring) == 0;
 }
 
-/* Sends what the ring has past f->pos; false when the stream ended (f is gone). */
+/* Sends what the ring has past f->pos. A follower goes at its client's pace (at most
+ * FOLLOW_BACKLOG unsent); the end of a stream (a request without follow, or the guest
+ * stopped) sends all the ring holds up to its head, at most its capacity, however much
+ * is unsent (api_stream_write bounds that): stopping at the backlog there ended `lodge
+ * logs` with the oldest half of a full ring, never its newest lines. f is gone when the
+ * stream ended. */
 static void pump(struct follower *f, bool follow)
 {
 	static uint8_t buf[LOG_CHUNK];
+	bool last = !follow || !guest_active(f->g);
+	uint64_t end = open_ring(f) ? logring_head(f->ring) : 0;
 
-	while (open_ring(f) && api_conn_backlog(f->conn) < FOLLOW_BACKLOG) {
+	while (open_ring(f) && (last ? f->pos < end : api_conn_backlog(f->conn) < FOLLOW_BACKLOG)) {
 		ssize_t n = logring_read(f->ring, &f->pos, buf, sizeof(buf), NULL);
 		if (n <= 0)
 			break;
 		if (api_stream_write(f->conn, buf, (size_t)n))
 			return; /* the connection closed: follower_gone ran */
 	}
-	if (!follow || !guest_active(f->g)) {
+	if (last) {
 		api_conn_on_close(f->conn, NULL, NULL);
 		api_stream_end(f->conn);
 		follower_free(f);

@@ -690,6 +690,17 @@ def vm_lifecycle(tmp, d):
         check(f.read() == b"\xff" * (4 << 20), "the disk's copy differs from the disk")
     left = sorted(f for f in os.listdir(tmp) if f.startswith("vm.snap"))
     check(left == ["vm.snap", "vm.snap.disk0.saved.raw"], "next to the snapshot: %r" % left)
+    # `lodge logs` (no follow) gives all its ring holds, newest lines too, however much
+    # its client has yet to read: 760 KB of output (the ring keeps the last MiB); it once
+    # ended at the backlog it allows a follower, with the oldest 512 KiB
+    console(d, "vm", ["yes 0123456789abcdefghijklmnopqrstuvwxyz | head -n 20000; "
+                      "echo flood-$((20*1000))"], wait=0.5)
+    wait_for(lambda: b"flood-20000" in d.cli("logs", "--tail", "5", "vm").stdout, 300,
+             "the guest's 760 KB")
+    log = d.logs("vm").replace("\r", "")
+    check("flood-20000" in log[-300:] and log.count("0123456789abcdefghijklmnopqrstuvwxyz\n")
+          >= 20000 and "Lodge default guest" in log, "lodge logs after 760 KB of output: "
+          "%d bytes, ending %r" % (len(log), log[-100:]))
     # stop presses the power button: the guest powers off by itself
     d.cli("stop", "-t", "60", "vm", check_rc=0)
     g = d.inspect("vm")

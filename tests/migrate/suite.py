@@ -37,7 +37,7 @@
   bad_stream      garbage, and a valid header followed by a section claiming 1 TiB, sent
                   to --incoming: exit 125, one line; a version-1 stream: refused saying
                   so; --incoming with --seccomp: exit 2
-  disk_copy, disk_shared, disk_bad, daemon_disk
+  ack_lines, disk_copy, disk_shared, disk_bad, daemon_disk
                   guests with a writable disk: tests/migrate/disks.py
 """
 import glob
@@ -108,7 +108,7 @@ def disk_tests(initrd):
                   result=result, tmp=tmp, boot_args=boot_args(initrd), Daemon=Daemon,
                   wait_until=wait_until, out=OUT, initrd=initrd)
     only = os.environ.get("MIGRATE_ONLY", "")
-    for name, fn in (("disk_copy", disks.t_disk_copy),
+    for name, fn in (("ack_lines", disks.t_ack_lines), ("disk_copy", disks.t_disk_copy),
                      ("disk_copy_postcopy", disks.t_disk_copy_postcopy),
                      ("disk_shared", disks.t_disk_shared),
                      ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk)):
@@ -1385,7 +1385,7 @@ def main():
                       "postcopy_source_gone", "postcopy_dest_gone", "daemon", "daemon_postcopy", "daemon_netns",
                       "postcopy_hostile_page_past_memory", "postcopy_hostile_page_twice",
                       "postcopy_hostile_done_early",
-                      "slow_dest", "disk_copy",
+                      "slow_dest", "ack_lines", "disk_copy",
                       "disk_shared", "disk_bad", "daemon_disk"):
                 print("SKIP: migrate.%s: %s" % (t, why), flush=True)
         else:
