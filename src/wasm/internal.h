@@ -280,7 +280,9 @@ struct wasm_code {
 	struct wasm_wrapfix *wrap; /* sorted by pc */
 	uint32_t nwrap;
 	/* Where a snapshot may stand (wasm/snapshot.c checks restored frames against it),
-	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op. */
+	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op (a tail call
+	 * op too: a stack map keyed by its end, as a call's return, lists the operand
+	 * entries below its arguments). */
 	uint32_t *points;
 	uint32_t npoints;
 	struct wasm_handler *handlers; /* try_table clauses (the JIT leaves such code alone) */
@@ -303,9 +305,8 @@ struct wasm_code {
 	 * the slot holds whatever was there before). And the maps of the points a pause
 	 * parks at (keyed ascending): a loop's start << 1 (its operand entries holding
 	 * references, roots then function references, and top, its operand stack's top
-	 * slot), and a call_ref op's start << 1 | 1 (the slot of the reference it calls, of
-	 * type (ref null T) for its type T); their slots in gc_slots after the
-	 * safepoints'. */
+	 * slot), and a (return_)call_ref op's start << 1 | 1 (the slot of the reference it calls,
+	 * of type (ref null T) for its type T); their slots in gc_slots after the safepoints'. */
 	wasm_vt *gc_types;
 	uint32_t nfn_locals;
 	struct wasm_safepoint *loop_maps;

@@ -4497,6 +4497,158 @@ def case_dead_point():
         shutil.rmtree(d, ignore_errors=True)
 
 
+TAILLOOP = os.path.join(HERE, "tailloop.wat")
+TAILLOOP_FUNCS = (3, 4, 5, 6)  # $chain, $mix, $even, $odd: the loop made of tail calls
+TAILLOOP_LINES = 61  # "ready", then 60 counts
+
+
+def running_at(state):
+    """(function index, pc) where the running function of a state record stands (a
+    record state_slots reads), or None."""
+    off, _ = state_slots(state)
+    return None if off is None else struct.unpack_from("<II", state, off - 16)
+
+
+def case_tail_loop(mode, jit_args):
+    """tailloop.wat, whose time goes to a loop made only of tail calls (return_call,
+    return_call_indirect, return_call_ref: no loop, no other call), paused, saved and
+    resumed 4 times while it runs: the pauses park in that loop (at least 3 of the 4
+    snapshots stand in one of its functions: a pause that came while the program was
+    printing parks there), and each snapshot restored in a new process goes on with the
+    uninterrupted run's lines, from the one after the last printed before it: the first
+    to the end (exit 0), the others for 3 lines (each line's digits carry every step of
+    the loop before it). Interpreted, also: a snapshot standing at a tail call with its
+    pc moved just past the op (where nothing returns) is refused with one line and exit
+    125."""
+    name = "wsnap.%s.tail-loop" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, TAILLOOP],
+                             stdout=fo, stderr=subprocess.PIPE)
+    why, snaps = "", []
+    try:
+        if not wait_file_lines(out, 2, 60, p):
+            return result(False, name, "no 2 lines: " + stderr_of(p)[-300:])
+        for i in range(4):
+            time.sleep(0.05)
+            snap = os.path.join(d, "t%d.snap" % i)
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            with open(out) as f:
+                before = f.read().count("\n")
+            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            if st != 204 or st1 != 204 or st2 != 204:
+                why = "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1,
+                                                                      st2, body2)
+                break
+            snaps.append((snap, before))
+        p.wait(600)
+        with open(out) as f:
+            want = f.read().splitlines()
+        if not why and (p.returncode != 0 or len(want) != TAILLOOP_LINES):
+            why = "the run: status %s, %d lines: %s" % (p.returncode, len(want),
+                                                         stderr_of(p)[-300:])
+        in_loop = []
+        for snap, before in snaps if not why else []:
+            data = open(snap, "rb").read()
+            state = next(data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x11)
+            at = running_at(state)
+            if at is not None and at[0] in TAILLOOP_FUNCS:
+                in_loop.append(at)
+            rout = snap + ".out"
+            with open(rout, "w") as fo:
+                q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                                     stdout=fo, stderr=subprocess.PIPE)
+            wanted = want[before:] if snap == snaps[0][0] else want[before:before + 3]
+            if len(wanted) == len(want) - before:
+                status = q.wait(600)
+            else:
+                wait_file_lines(rout, len(wanted), 120, q)
+                status = q.poll() or 0
+            err = stderr_of(q)  # the others: killed once they printed their 3 lines
+            q.wait()
+            with open(rout) as f:
+                rest = f.read().splitlines()[:len(wanted)]
+            if status != 0 or rest != wanted:
+                why = "%s (after %d lines) restored: status %s, %r, wanted %r: %s" % (
+                    os.path.basename(snap), before, status, rest[:2], wanted[:2], err[-300:])
+                break
+        if not why and len(in_loop) < 3:
+            why = "%d of 4 snapshots stand in the loop of tail calls" % len(in_loop)
+        if not why and mode == "interp":
+            tail_loop_past_op(d, snaps, name)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why and len(snaps) == 4, name, why or "%d snapshots" % len(snaps))
+
+
+TAILLOOP_OP_LEN = {3: 3, 4: 5, 5: 3, 6: 3}  # return_call, return_call_indirect, _ref
+
+
+def tail_loop_past_op(d, snaps, name):
+    """The first of snaps standing at one of tailloop.wat's tail calls, its pc moved past
+    the op: refused (no tail call returns there)."""
+    for snap, _ in snaps:
+        data = open(snap, "rb").read()
+        state = next(data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x11)
+        top_at, _ = state_slots(state)
+        fn, pc = running_at(state)
+        if fn not in TAILLOOP_OP_LEN:
+            continue
+        s = bytearray(state)
+        struct.pack_into("<I", s, top_at - 12, pc + TAILLOOP_OP_LEN[fn])
+        path = os.path.join(d, "past.snap")
+        with open(path, "wb") as f:
+            f.write(rewrite(data, 0x11, bytes(s)))
+        try:
+            refused(path, name + ".past-op", "the running function stands at pc %d" % (
+                pc + TAILLOOP_OP_LEN[fn]), timeout=60)
+        except subprocess.TimeoutExpired:
+            result(False, name + ".past-op", "restored and ran on")
+        return
+    result(False, name + ".past-op", "no snapshot stands in the loop")
+
+
+TAILLOOP_MODES = (("interp", ["--no-jit"]), ("jit-hot1", ["--jit-hot", "1"]),
+                  ("jit-eager", ["--jit-eager"]))
+
+
+@functools.lru_cache(maxsize=None)
+def tail_loop_reference():
+    """What tailloop.wat prints uninterrupted (translated: the quicker), or None."""
+    r = subprocess.run([LODGE, "wasm", "--jit-eager", TAILLOOP], capture_output=True,
+                       timeout=600)
+    out = r.stdout.decode()
+    return out if r.returncode == 0 and out.count("\n") == TAILLOOP_LINES else None
+
+
+def case_tail_loop_migrate(mode, jit_args, stop_and_copy=False):
+    """tailloop.wat moved by PUT /migrate (pre-copy, or stop and copy) while it runs in
+    its loop of tail calls: the destination goes on with the next line, every line the
+    uninterrupted run's."""
+    want = tail_loop_reference()
+    name = "wsnap.%s.tail-loop-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
+    if want is None:
+        return result(False, name, "the reference run failed")
+    migrate_program(name, jit_args, [TAILLOOP], want, stop_and_copy)
+
+
+def case_tail_loops():
+    """The loop of tail calls: snapshots and migrations (WSNAP_ONLY_TAIL_LOOP=1)."""
+    for mode, args in TAILLOOP_MODES:
+        case_tail_loop(mode, args)
+    for mode, args in TAILLOOP_MODES:
+        case_tail_loop_migrate(mode, args)
+    case_tail_loop_migrate("jit-eager", ["--jit-eager"], stop_and_copy=True)
+
+
 def case_funcref_parts():
     """Function references in frame slots, dead slots."""
     want = funcref_reference()
@@ -4785,6 +4937,8 @@ def part_core():
         case_calls(mode, args, "tailcalls")
         case_calls(mode, args, "atomics")
         case_threads(mode, args)
+    for mode, args in TAILLOOP_MODES:
+        case_tail_loop(mode, args)
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
@@ -4814,6 +4968,8 @@ def part_migrate():
                   P(case_migrate, mode, args, handoff=True), P(case_precopy_read, mode, args)]
     cases += [P(case_migrate_bad), P(case_migrate_cap), P(case_precopy_bandwidth),
               P(case_migrate_slow_disk)]
+    cases += [P(case_tail_loop_migrate, mode, args) for mode, args in TAILLOOP_MODES]
+    cases.append(P(case_tail_loop_migrate, "jit-eager", ["--jit-eager"], stop_and_copy=True))
     side_by_side(cases)
 
 
@@ -5035,6 +5191,8 @@ elif os.environ.get("WSNAP_ONLY_FUNCREF"):  # function references in frames, dea
     gc_want = gc_reference()
     for old_mode, old_args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_old_file(old_mode, old_args, gc_want or "no reference run")
+elif os.environ.get("WSNAP_ONLY_TAIL_LOOP"):  # a loop made only of tail calls
+    case_tail_loops()
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
     case_dead_point()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):

@@ -371,6 +371,7 @@ static int put_heap(struct heap_out *h, struct sbuf *b)
 /* ----- which frame slots hold references (the compiler's stack maps) ----- */
 
 static uint32_t call_len(const struct wasm_func *f, uint32_t pc);
+static uint32_t tail_len(const struct wasm_func *f, uint32_t pc);
 static bool is_ref_vt(wasm_vt t);
 
 /* The map entry of key among maps[0..n) (NULL: none). */
@@ -424,18 +425,20 @@ static const struct wasm_ftype *call_ref_type(const struct wasm_func *f, uint32_
 	return &m->types[wasm_vt_index(t)];
 }
 
-/* The callee type and frame base of the call op at pc of f's code (NULL: not known). */
+/* The callee type and frame base of the call or tail call op at pc of f's code (NULL: not
+ * known). */
 static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc, uint32_t *base)
 {
 	const int32_t *disp = wasm_exec_dispatch();
 	const struct wasm_instance *inst = f->inst;
 	const uint32_t *op = f->code->ops + pc;
 
-	if ((int32_t)op[0] == disp[WASM_OP_CALL_REF]) {
+	if ((int32_t)op[0] == disp[WASM_OP_CALL_REF] ||
+	    (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_REF]) {
 		*base = op[2];
 		return call_ref_type(f, pc);
 	}
-	if ((int32_t)op[0] == disp[WASM_OP_CALL]) {
+	if ((int32_t)op[0] == disp[WASM_OP_CALL] || (int32_t)op[0] == disp[WASM_OP_RETURN_CALL]) {
 		*base = op[2];
 		return inst->funcs[op[1]]->type;
 	}
@@ -443,13 +446,13 @@ static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc
 		*base = op[4];
 		return inst->own_funcs[op[3]].type;
 	}
-	*base = op[4];
+	*base = op[4]; /* CALL_INDIRECT, RETURN_CALL_INDIRECT */
 	return &inst->mod->types[op[1]];
 }
 
 /* Where f's frame stands at pc: the key of its maps; for the innermost frame at a loop's
- * start, that loop's map; at a call op (params) or after one, the callee's type (NULL:
- * not known) and frame base. */
+ * start, that loop's map; at a call or tail call op (params) or after a call op, the
+ * callee's type (NULL: not known) and frame base. */
 struct stand {
 	uint32_t key, pc, base;
 	const struct wasm_safepoint *loop;
@@ -475,7 +478,7 @@ static void stand_at(const struct wasm_func *f, uint32_t pc, bool innermost, str
 		st->loop = find_map(code->loop_maps, code->nloop_maps, pc << 1);
 		return;
 	}
-	len = call_len(f, pc);
+	len = call_len(f, pc) ?: tail_len(f, pc);
 	if (len) { /* at a call op: its arguments are on the stack too */
 		bool listed = false;
 		for (uint32_t i = 0; i < code->npoints && !listed; i++)
@@ -487,7 +490,7 @@ static void stand_at(const struct wasm_func *f, uint32_t pc, bool innermost, str
 			return;
 		}
 	}
-	/* after a call op: its results are */
+	/* after a call op (no tail call returns there): its results are */
 	for (uint32_t i = 0; i < code->npoints && !st->call; i++) {
 		uint32_t at = code->points[i] >> 1;
 		if ((code->points[i] & 1) && (len = call_len(f, at)) && at + len == pc) {
@@ -576,9 +579,11 @@ static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, ui
 			const int32_t *disp = wasm_exec_dispatch();
 			const uint32_t *op = code->ops + st.pc;
 			uint32_t read = UINT32_MAX;
-			if ((int32_t)op[0] == disp[WASM_OP_CALL_REF])
+			if ((int32_t)op[0] == disp[WASM_OP_CALL_REF] ||
+			    (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_REF])
 				read = op[1];
-			else if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT])
+			else if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT] ||
+				 (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_INDIRECT])
 				read = op[3];
 			if (read != UINT32_MAX && read + 1 > top)
 				top = read + 1;
@@ -1064,8 +1069,25 @@ static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
 	return 0;
 }
 
+/* The length of the tail call op at pc of f's code (0: not a tail call op there). */
+static uint32_t tail_len(const struct wasm_func *f, uint32_t pc)
+{
+	const int32_t *disp = wasm_exec_dispatch();
+	int32_t w;
+
+	if (pc >= f->code->nops)
+		return 0;
+	w = (int32_t)f->code->ops[pc];
+	if (w == disp[WASM_OP_RETURN_CALL] || w == disp[WASM_OP_RETURN_CALL_REF])
+		return 3;
+	if (w == disp[WASM_OP_RETURN_CALL_INDIRECT])
+		return 5;
+	return 0;
+}
+
 /* Whether pc is one of f's recorded points: a loop's start (loop_ok), or the start of
- * (call_ok) or the return from (ret_ok) a call op; the call op's start in *call. */
+ * (call_ok) or the return from (ret_ok) a call op, or the start of a tail call op
+ * (call_ok: nothing returns from one); the call op's start in *call. */
 static bool point_ok(const struct wasm_func *f, uint32_t pc, bool loop_ok, bool call_ok,
 		     bool ret_ok, uint32_t *call)
 {
@@ -1078,6 +1100,10 @@ static bool point_ok(const struct wasm_func *f, uint32_t pc, bool loop_ok, bool 
 		bool is_call = code->points[i] & 1;
 		if (!is_call && loop_ok && at == pc)
 			return true;
+		if (is_call && call_ok && at == pc && tail_len(f, at)) {
+			*call = at;
+			return true;
+		}
 		if (!is_call || !(len = call_len(f, at)))
 			continue;
 		if ((call_ok && at == pc) || (ret_ok && at + len == pc)) {
