@@ -4589,6 +4589,64 @@ def case_tail_loop(mode, jit_args):
     result(not why and len(snaps) == 4, name, why or "%d snapshots" % len(snaps))
 
 
+STDINLOOP = os.path.join(HERE, "stdinloop.wat")
+
+
+def case_blocked_read(mode, jit_args):
+    """stdinloop.wat paused while blocked in fd_read on a quiet pipe: snapshot/create
+    answers 409 busy after its 5 s, saying the program is blocked in a WASI call. Once
+    a byte comes, the read returns and the program parks where it can be saved (it
+    prints nothing more while paused): the snapshot is taken, and restored with "bc" on
+    its stdin prints "got a", "got b", "got c" and exits 0. (Before, a pause that did
+    not park within 200 ms let the program park anywhere, so translated code parked
+    right after the read, where it cannot be saved: 409.) No host function of `lodge
+    wasm` calls back into Wasm code, so this is the one 409 busy a program can meet."""
+    name = "wsnap.%s.blocked-read" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    snap = os.path.join(d, "r.snap")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, STDINLOOP],
+                             stdin=subprocess.PIPE, stdout=fo, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        time.sleep(0.3)  # in its read
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        msg = (body1 or {}).get("message", "")
+        if st != 204 or st1 != 409 or (body1 or {}).get("error") != "busy" or \
+                "blocked in a WASI call" not in msg:
+            why = "pause %s %s, snapshot while blocked %s %s" % (st, body, st1, body1)
+        if not why:
+            p.stdin.write(b"a")
+            p.stdin.flush()
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+            time.sleep(0.3)
+            with open(out) as f:
+                printed = f.read()
+            if st2 != 204:
+                why = "snapshot after the read returned: %s %s" % (st2, body2)
+            elif printed != "ready\n":
+                why = "it printed %r while paused" % printed
+        if not why:
+            r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                               input=b"bc", capture_output=True, timeout=120)
+            if r.returncode != 0 or r.stdout != b"got a\ngot b\ngot c\n":
+                why = "restored: status %s, %r: %s" % (r.returncode, r.stdout,
+                                                       r.stderr.decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
 TAILLOOP_OP_LEN = {3: 3, 4: 5, 5: 3, 6: 3}  # return_call, return_call_indirect, _ref
 
 
@@ -4644,6 +4702,7 @@ def case_tail_loops():
     """The loop of tail calls: snapshots and migrations (WSNAP_ONLY_TAIL_LOOP=1)."""
     for mode, args in TAILLOOP_MODES:
         case_tail_loop(mode, args)
+        case_blocked_read(mode, args)
     for mode, args in TAILLOOP_MODES:
         case_tail_loop_migrate(mode, args)
     case_tail_loop_migrate("jit-eager", ["--jit-eager"], stop_and_copy=True)
@@ -4939,6 +4998,7 @@ def part_core():
         case_threads(mode, args)
     for mode, args in TAILLOOP_MODES:
         case_tail_loop(mode, args)
+        case_blocked_read(mode, args)
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
