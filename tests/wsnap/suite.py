@@ -4320,6 +4320,28 @@ def case_funcref_bad():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def save_paused(sock, snap, name):
+    """Pauses the program behind control socket sock (0.2 s after it appeared; a restore
+    still loading answers 409 "rebooting" until its program runs: asked again for up to a
+    minute) and saves it to snap: (the file's bytes, its state section), or None once a
+    FAIL for name is reported."""
+    if not wait_sock(sock):
+        result(False, name, "no control socket")
+        return None
+    time.sleep(0.2)
+    end = time.time() + 60
+    st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+    while st == 409 and "rebooting" in str(body) and time.time() < end:
+        time.sleep(0.1)
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+    st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+    if st != 204 or st2 != 204:
+        result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        return None
+    data = open(snap, "rb").read()
+    return data, next(data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x11)
+
+
 def case_dead_slots(mode, jit_args):
     """deadslot.wat paused in its loop (only its two locals live): the saved slots above
     them are zero, not the host addresses its dropped references left there. The same
@@ -4335,15 +4357,10 @@ def case_dead_slots(mode, jit_args):
             "--api", sock, os.path.join(HERE, "deadslot.wat")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(p)
-        if not wait_sock(sock):
-            return result(False, name, "no control socket")
-        time.sleep(0.2)
-        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-        if st != 204 or st2 != 204:
-            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(snap, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        saved = save_paused(sock, snap, name)
+        if saved is None:
+            return
+        data, state = saved
         top_at, slots = state_slots(state)
         if top_at is None or len(slots) < 6:
             return result(False, name, "slots: %r" % slots)
@@ -4361,22 +4378,10 @@ def case_dead_slots(mode, jit_args):
         q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock2, "--restore", old],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(q)
-        if not wait_sock(sock2):
-            return result(False, name + ".older-file",
-                          "no control socket: %s" % q.stderr.read().decode()[-300:])
-        time.sleep(0.5)
-        if q.poll() is not None:
-            return result(False, name + ".older-file", "the restore ended: %s %r" % (
-                q.returncode, q.stderr.read().decode()[-300:]))
-        again = os.path.join(d, "again.snap")
-        st, body = api(sock2, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock2, "PUT", "/snapshot/create", {"snapshot_path": again})
-        if st != 204 or st2 != 204:
-            return result(False, name + ".older-file",
-                          "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(again, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
-        _, slots = state_slots(state)
+        saved = save_paused(sock2, os.path.join(d, "again.snap"), name + ".older-file")
+        if saved is None:
+            return
+        _, slots = state_slots(saved[1])
         result(slots is not None and not any(slots[2:]), name + ".older-file",
                "saved again: %r" % slots)
     except OSError as e:
@@ -4386,6 +4391,44 @@ def case_dead_slots(mode, jit_args):
             x.kill()
             x.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def case_narrow_slots(mode, jit_args):
+    """narrow.wat paused in $spin's loop: its caller's i32 operand entry (slot 1, in the
+    call's stack map) and $spin's i32 and f32 parameters (slots 2 and 3), whose upper
+    halves held i64s' bits (the interpreter writes a 32-bit value's low half only), are
+    saved zero-extended, their low halves as they were: a snapshot's bytes do not
+    depend on bits no one reads."""
+    name = "wsnap.%s.narrow-slots" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "n.snap")
+    p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+        "--api", sock, os.path.join(HERE, "narrow.wat")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        saved = save_paused(sock, snap, name)
+        if saved is None:
+            return
+        top_at, slots = state_slots(saved[1])
+        at = running_at(saved[1])
+        x = 0x5a5a5a5a5a5a5a5a
+        # slot 1: wrap(x) + 1; 2: wrap(x) + 7; 3: f32(wrap(x)) (0x5a5a5a5a is 1515870810,
+        # 0x4eb4b4b5 as an f32)
+        want = [x, (x + 1) & 0xffffffff, (x + 7) & 0xffffffff, 0x4eb4b4b5]
+        if top_at is None or at is None or at[0] != 0 or len(slots) < 5:
+            why = "unexpected state: running %s, slots %r" % (at, slots)
+        elif slots[:4] != want:
+            why = "slots 0-3: %s, wanted %s" % (" ".join("%#x" % v for v in slots[:4]),
+                                                 " ".join("%#x" % v for v in want))
+    except OSError as e:
+        why = "control socket: %s" % e
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
 
 
 def case_old_file(mode, jit_args, want):
@@ -4462,15 +4505,10 @@ def case_dead_point():
     p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock, prog],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        if not wait_sock(sock):
-            return result(False, name, "no control socket")
-        time.sleep(0.2)
-        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-        if st != 204 or st2 != 204:
-            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(snap, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        saved = save_paused(sock, snap, name)
+        if saved is None:
+            return
+        data, state = saved
         top_at, slots = state_slots(state)
         # the running function's (function, pc, frame slot) come just before the slots
         fn, pc, fp = struct.unpack_from("<IIQ", state, top_at - 16) if top_at else (0, 0, 1)
@@ -4718,6 +4756,7 @@ def case_funcref_parts():
         case_funcref_migrate(mode, args, want)
         case_funcref_migrate(mode, args, want, stop_and_copy=True)
         case_dead_slots(mode, args)
+        case_narrow_slots(mode, args)
     case_call_ops("interp", ["--no-jit"])
     case_funcref_bad()
     case_dead_point()
@@ -5251,6 +5290,9 @@ elif os.environ.get("WSNAP_ONLY_FUNCREF"):  # function references in frames, dea
     gc_want = gc_reference()
     for old_mode, old_args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_old_file(old_mode, old_args, gc_want or "no reference run")
+elif os.environ.get("WSNAP_ONLY_NARROW"):  # 32-bit slots saved zero-extended
+    for narrow_mode, narrow_args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_narrow_slots(narrow_mode, narrow_args)
 elif os.environ.get("WSNAP_ONLY_TAIL_LOOP"):  # a loop made only of tail calls
     case_tail_loops()
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code

@@ -593,6 +593,49 @@ static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, ui
 		fp[k] = 0;
 }
 
+/* Whether a value of type t fills the low half of its slot only (i32, f32). */
+static bool narrow_vt(wasm_vt t)
+{
+	return t == WASM_I32 || t == WASM_F32;
+}
+
+/* Zeroes the upper halves of the slots of f's frame at fp standing at pc (as ref_slots)
+ * that hold an i32 or f32: the interpreter writes their low halves only, so the upper
+ * ones may hold an older value's bits, which a snapshot's bytes must not depend on. The
+ * locals, the operand entries of the point's map and, for the innermost frame at or
+ * after a call, the arguments or results by type (and a call_indirect's element index). */
+static void zero_upper(const struct wasm_func *f, uint32_t pc, bool innermost, uint64_t *fp)
+{
+	const struct wasm_code *code = f->code;
+	const struct wasm_safepoint *sp;
+	struct stand st;
+	uint32_t off = 0;
+
+	stand_at(f, pc, innermost, &st);
+	for (uint32_t i = 0; i < code->nnarrow_locals; i++)
+		fp[code->gc_slots[code->ngc_locals + code->nfn_locals + i]] &= UINT32_MAX;
+	sp = st.at_loop ? st.loop : find_map(code->safepoints, code->nsafepoints, st.key);
+	for (uint32_t i = 0; sp && i < sp->nnarrow; i++)
+		fp[code->gc_slots[sp->first + sp->n + sp->nfn + sp->ndead + i]] &= UINT32_MAX;
+	if (!st.t)
+		return;
+	for (uint32_t i = 0; i < (st.params ? st.t->pub.nparams : st.t->pub.nresults); i++) {
+		wasm_vt t = st.params	     ? wasm_gc_param_type(st.t, i)
+			    : st.t->vresults ? st.t->vresults[i]
+					     : (wasm_vt)st.t->pub.results[i];
+		if (narrow_vt(t))
+			fp[st.base + off] &= UINT32_MAX;
+		off += wasm_type_slots(t);
+	}
+	if (st.params) {
+		const int32_t *disp = wasm_exec_dispatch();
+		const uint32_t *op = code->ops + st.pc;
+		if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT] ||
+		    (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_INDIRECT])
+			fp[op[3]] &= UINT32_MAX; /* read as an i32 */
+	}
+}
+
 struct slot_out {
 	struct heap_out *h;
 	uint64_t *slots; /* the value slots, references encoded in place */
@@ -721,6 +764,8 @@ static int save_state(struct wasm_store *s, struct wasm_instance *inst, struct s
 		const uint32_t *pc = inner ? at->pc : s->frames[i].pc;
 		zero_dead(f, (uint32_t)(pc - f->code->ops), inner,
 			  so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
+		zero_upper(f, (uint32_t)(pc - f->code->ops), inner,
+			   so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
 	}
 	for (size_t i = 0; i <= at->nframes && !rc; i++) {
 		bool inner = i == at->nframes;
