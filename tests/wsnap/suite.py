@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import traceback
 import zlib
 
@@ -1630,6 +1631,36 @@ def case_postcopy_source_gone(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+def start_memsum_source(d, jit_args, name, procs, dst_env=None):
+    """The two ends of a post-copy test in d: memsum.wat run with --api (src.sock) and an
+    exit file, once it printed two lines, and a destination `lodge wasm --incoming
+    tcp:127.0.0.1:PORT` (its own exit file, environment dst_env) that listens. Both
+    processes go to procs. Returns their paths (sock, sout, serr, sexit for the source;
+    dout, derr, dexit for the destination), port, src and dst, or None once a FAIL for
+    name is reported."""
+    m = types.SimpleNamespace(sock=os.path.join(d, "src.sock"))
+    for what, f in (("sout", "src.out"), ("serr", "src.err"), ("sexit", "src.exit"),
+                    ("dout", "dst.out"), ("derr", "dst.err"), ("dexit", "dst.exit")):
+        setattr(m, what, os.path.join(d, f))
+    with open(m.sout, "w") as fo, open(m.serr, "w") as fe:
+        m.src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--api", m.sock, "--exit-file", m.sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
+    procs.append(m.src)
+    if not wait_file_lines(m.sout, 2, 120, m.src):
+        result(False, name, "no output: " + open(m.serr).read()[-300:])
+        return None
+    m.port = free_port()
+    with open(m.dout, "w") as fo, open(m.derr, "w") as fe:
+        m.dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--incoming", "tcp:127.0.0.1:%d" % m.port, "--exit-file", m.dexit],
+            stdout=fo, stderr=fe, cwd="/", env=dst_env)
+    procs.append(m.dst)
+    if not wait_listen(m.port):
+        result(False, name, "the destination does not listen")
+        return None
+    return m
+
+
 def case_postcopy_sigterm(side, jit_args):
     """SIGTERM mid post-copy (memsum.wat at 4 MiB/s, no pre-copy round, once the
     destination runs). To the source: it is a clean stop, after the migration under way:
@@ -1642,24 +1673,11 @@ def case_postcopy_sigterm(side, jit_args):
     procs = []
     why = ""
     try:
-        sock = os.path.join(d, "src.sock")
-        sout, dout, derr, serr = (os.path.join(d, x) for x in (
-            "src.out", "dst.out", "dst.err", "src.err"))
-        sexit, dexit = os.path.join(d, "src.exit"), os.path.join(d, "dst.exit")
-        with open(sout, "w") as fo, open(serr, "w") as fe:
-            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--api", sock, "--exit-file", sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
-        procs.append(src)
-        if not wait_file_lines(sout, 2, 120, src):
-            return result(False, name, "no output: " + open(serr).read()[-300:])
-        port = free_port()
-        with open(dout, "w") as fo, open(derr, "w") as fe:
-            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file", dexit],
-                stdout=fo, stderr=fe, cwd="/")
-        procs.append(dst)
-        if not wait_listen(port):
-            return result(False, name, "the destination does not listen")
+        m = start_memsum_source(d, jit_args, name, procs)
+        if m is None:
+            return
+        sock, port, src, dst = m.sock, m.port, m.src, m.dst
+        dout, derr, serr, sexit, dexit = m.dout, m.derr, m.serr, m.sexit, m.dexit
         res = {}
 
         def put():
@@ -4446,6 +4464,19 @@ def case_old_file(mode, jit_args, want):
                                                  r.stderr.decode()[-300:]))
 
 
+def save_resume(sock, snap, paused=None):
+    """Pauses the program behind sock, saves it to snap and resumes it (paused(): called
+    while it is paused, before the snapshot). "" or what went wrong."""
+    st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+    if paused:
+        paused()
+    st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+    st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+    if st != 204 or st1 != 204 or st2 != 204:
+        return "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1, st2, body2)
+    return ""
+
+
 def case_call_ops(mode, jit_args):
     """callind.wat paused, saved and resumed 8 times while it calls (through call_indirect
     and call_ref, so some pauses park at those ops), each snapshot restored: each prints
@@ -4464,12 +4495,8 @@ def case_call_ops(mode, jit_args):
         for i in range(8):
             time.sleep(0.1)
             snap = os.path.join(d, "c%d.snap" % i)
-            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
-            if st != 204 or st1 != 204 or st2 != 204:
-                why = "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1,
-                                                                      st2, body2)
+            why = save_resume(sock, snap)
+            if why:
                 break
             snaps.append(snap)
         want, err = p.communicate(timeout=600)
@@ -4572,16 +4599,12 @@ def case_tail_loop(mode, jit_args):
         for i in range(4):
             time.sleep(0.05)
             snap = os.path.join(d, "t%d.snap" % i)
-            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-            with open(out) as f:
-                before = f.read().count("\n")
-            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
-            if st != 204 or st1 != 204 or st2 != 204:
-                why = "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1,
-                                                                      st2, body2)
+            printed = []
+            why = save_resume(sock, snap, lambda: printed.append(
+                open(out).read().count("\n")))
+            if why:
                 break
-            snaps.append((snap, before))
+            snaps.append((snap, printed[0]))
         p.wait(600)
         with open(out) as f:
             want = f.read().splitlines()
@@ -4949,25 +4972,12 @@ def case_postcopy_sigterm_start(jit_args):
     procs = []
     why = ""
     try:
-        sock = os.path.join(d, "src.sock")
-        sout, dout, derr, serr = (os.path.join(d, x) for x in (
-            "src.out", "dst.out", "dst.err", "src.err"))
-        sexit, dexit = os.path.join(d, "src.exit"), os.path.join(d, "dst.exit")
-        with open(sout, "w") as fo, open(serr, "w") as fe:
-            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--api", sock, "--exit-file", sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
-        procs.append(src)
-        if not wait_file_lines(sout, 2, 120, src):
-            return result(False, name, "no output: " + open(serr).read()[-300:])
-        port = free_port()
-        env = dict(os.environ, LODGE_TEST_HOOK="slow-start")
-        with open(dout, "w") as fo, open(derr, "w") as fe:
-            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file", dexit],
-                stdout=fo, stderr=fe, cwd="/", env=env)
-        procs.append(dst)
-        if not wait_listen(port):
-            return result(False, name, "the destination does not listen")
+        m = start_memsum_source(d, jit_args, name, procs, dict(os.environ,
+                                                                LODGE_TEST_HOOK="slow-start"))
+        if m is None:
+            return
+        sock, port, src, dst = m.sock, m.port, m.src, m.dst
+        dout, derr, serr, sexit, dexit = m.dout, m.derr, m.serr, m.sexit, m.dexit
         res = {}
 
         def put():

@@ -1098,8 +1098,8 @@ static uint32_t call_at(const struct wasm_func *f, uint32_t pc, const struct was
 	return 0;
 }
 
-/* The length of the call op at pc of f's code (0: not a call op there). */
-static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
+/* The length of the call op (tail: the tail call op) at pc of f's code (0: none there). */
+static uint32_t op_len(const struct wasm_func *f, uint32_t pc, bool tail)
 {
 	const int32_t *disp = wasm_exec_dispatch();
 	int32_t w;
@@ -1107,27 +1107,23 @@ static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
 	if (pc >= f->code->nops)
 		return 0;
 	w = (int32_t)f->code->ops[pc];
-	if (w == disp[WASM_OP_CALL] || w == disp[WASM_OP_CALL_REF])
+	if (w == disp[tail ? WASM_OP_RETURN_CALL : WASM_OP_CALL] ||
+	    w == disp[tail ? WASM_OP_RETURN_CALL_REF : WASM_OP_CALL_REF])
 		return 3;
-	if (w == disp[WASM_OP_CALL_LOCAL] || w == disp[WASM_OP_CALL_INDIRECT])
+	if (w == disp[tail ? WASM_OP_RETURN_CALL_INDIRECT : WASM_OP_CALL_INDIRECT] ||
+	    (!tail && w == disp[WASM_OP_CALL_LOCAL]))
 		return 5;
 	return 0;
 }
 
-/* The length of the tail call op at pc of f's code (0: not a tail call op there). */
+static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
+{
+	return op_len(f, pc, false);
+}
+
 static uint32_t tail_len(const struct wasm_func *f, uint32_t pc)
 {
-	const int32_t *disp = wasm_exec_dispatch();
-	int32_t w;
-
-	if (pc >= f->code->nops)
-		return 0;
-	w = (int32_t)f->code->ops[pc];
-	if (w == disp[WASM_OP_RETURN_CALL] || w == disp[WASM_OP_RETURN_CALL_REF])
-		return 3;
-	if (w == disp[WASM_OP_RETURN_CALL_INDIRECT])
-		return 5;
-	return 0;
+	return op_len(f, pc, true);
 }
 
 /* Whether pc is one of f's recorded points: a loop's start (loop_ok), or the start of
