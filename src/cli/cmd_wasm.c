@@ -805,6 +805,16 @@ static uint64_t now_ns(void)
 
 /* ----- the control socket's operations (control thread) ----- */
 
+#define PAUSE_WAIT_NS 200000000ull /* a pause waits this long for the program to park */
+
+/* Whether the process used the CPU for at least half the wall time from (wall0, cpu0) to
+ * (wall1, cpu1): the program ran on (its control thread sleeps meanwhile), neither blocked
+ * in a host call nor waiting for a CPU on a loaded host. */
+static bool ran_on(uint64_t wall0, uint64_t cpu0, uint64_t wall1, uint64_t cpu1)
+{
+	return cpu1 - cpu0 >= (wall1 - wall0) / 2;
+}
+
 /* Lets go of plock. A stop or kill that came while it was held (ctl_end found it taken:
  * a snapshot or checkpoint was reading the parked program) interrupts the program now. */
 static void plock_release(struct wasm_ctl *c)
@@ -820,21 +830,28 @@ static int ctl_pause(void *opaque)
 {
 	struct wasm_ctl *c = opaque;
 	struct wasm_store *st = atomic_load(&c->store);
+	uint64_t t0, cpu0;
 
 	if (!st)
 		return -EAGAIN;	       /* --incoming: no program yet */
 	pthread_mutex_lock(&c->plock); /* not amid a replication checkpoint */
 	atomic_store(&c->paused, true);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	wasm_store_pause(st);
 	/* Parked at the next check, normally within microseconds; a host call blocked on
-	 * input finishes first (it uses no CPU meanwhile). */
-	for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
+	 * input finishes first (it uses no CPU meanwhile), and on a loaded host the program
+	 * may wait that long for a CPU. */
+	while (!wasm_store_parked(st) && clock_ns(CLOCK_MONOTONIC) - t0 < PAUSE_WAIT_NS)
 		usleep(1000);
-	if (c->snapshots && !wasm_store_parked(st)) {
-		/* Code that reaches no point a snapshot can stand at (a loop of tail
-		 * calls only, a host function that called back into Wasm code): park
-		 * anywhere rather than run on while paused; a snapshot then answers busy
-		 * until a resume. */
+	if (c->snapshots && !wasm_store_parked(st) &&
+	    ran_on(t0, cpu0, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_PROCESS_CPUTIME_ID))) {
+		/* It ran on without reaching a point a snapshot can stand at (Lodge knows
+		 * of no such code: every loop, call, tail call and host call of the program
+		 * is one, and no host function of `lodge wasm` calls back into Wasm code):
+		 * park anywhere rather than run on while paused; a snapshot then answers
+		 * busy until a resume. Not for a program blocked in a host call or waiting
+		 * for a CPU: it parks where it can be saved once it goes on. */
 		wasm_store_set_snapshots(st, false);
 		for (int i = 0; i < 200 && !wasm_store_parked(st); i++)
 			usleep(1000);
@@ -1194,9 +1211,9 @@ static int ctl_wait_ready(struct wasm_ctl *c, struct wasm_store *st, char *err, 
 	if (!wasm_snapshot_ready(st)) {
 		snprintf(err, errlen, "%s",
 			 wasm_store_parked(st)
-				 ? "the program paused where its state cannot be saved (in a loop "
-				   "of tail calls, or a host function's call back into it); resume "
-				   "it and try again"
+				 ? "the program paused where its state cannot be saved (it ran on "
+				   "after the pause without reaching a loop, call or host call "
+				   "where it can be); resume it and try again"
 				 : "the program has not reached a point where its state can be "
 				   "saved (it is blocked in a WASI call); try again");
 		return -EAGAIN;

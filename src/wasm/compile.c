@@ -131,7 +131,15 @@ void wasm_cc_mark_result(struct wasm_cc *c, uint32_t start, uint32_t op, uint32_
 }
 
 /* What push_slots lists of the operand entries. */
-enum { SLOTS_ROOTS, SLOTS_FUNCS, SLOTS_DEAD };
+enum { SLOTS_ROOTS, SLOTS_FUNCS, SLOTS_DEAD, SLOTS_NARROW };
+
+/* Whether a slot of type t holds a 32-bit value in its low half (i32, f32): the
+ * interpreter writes only that half, so the upper one may hold an older value's bits,
+ * which a snapshot saves as zero. */
+static bool narrow_type(wasm_vt t)
+{
+	return t == T_I32 || t == T_F32;
+}
 
 /* Whether t is a reference a snapshot saves as a function index (never a root). */
 static bool fn_ref_type(const struct wasm_module *m, wasm_vt t)
@@ -141,18 +149,20 @@ static bool fn_ref_type(const struct wasm_module *m, wasm_vt t)
 }
 
 /* Appends the operand entries of a class (their homes and types) to a map's lists: the
- * ones in their slot holding GC references (SLOTS_ROOTS) or function references
- * (SLOTS_FUNCS), or the ones not in their slot (SLOTS_DEAD: a deferred local.get or
- * constant, whose slot holds an older value). Non-zero (and c->oom) when out of memory. */
+ * ones in their slot holding GC references (SLOTS_ROOTS), function references
+ * (SLOTS_FUNCS) or 32-bit numbers (SLOTS_NARROW), or the ones not in their slot
+ * (SLOTS_DEAD: a deferred local.get or constant, whose slot holds an older value).
+ * Non-zero (and c->oom) when out of memory. */
 static int push_slots(struct wasm_cc *c, int what, uint32_t **homes, wasm_vt **types, uint32_t *n,
 		      uint32_t *cap, uint32_t *capt)
 {
 	for (uint32_t i = 0; i < c->nvs; i++) {
 		const struct wasm_cc_entry *e = &c->vs[i];
-		bool in = what == SLOTS_DEAD	? e->kind != K_SLOT
-			  : e->kind != K_SLOT	? false
-			  : what == SLOTS_ROOTS ? wasm_gc_root_type(c->m, e->type)
-						: fn_ref_type(c->m, e->type);
+		bool in = what == SLOTS_DEAD	 ? e->kind != K_SLOT
+			  : e->kind != K_SLOT	 ? false
+			  : what == SLOTS_ROOTS	 ? wasm_gc_root_type(c->m, e->type)
+			  : what == SLOTS_NARROW ? narrow_type(e->type)
+						 : fn_ref_type(c->m, e->type);
 		if (!in)
 			continue;
 		if (wasm_cc_grow_array((void **)homes, cap, *n + 1, sizeof(**homes)) ||
@@ -167,10 +177,11 @@ static int push_slots(struct wasm_cc *c, int what, uint32_t **homes, wasm_vt **t
 }
 
 /* Records the map of the loop starting at c->n (a snapshot's innermost frame may stand
- * there): the operand entries holding references, and the operand stack's top. */
+ * there): the operand entries holding references and 32-bit numbers, and the operand
+ * stack's top. */
 static void loop_map(struct wasm_cc *c)
 {
-	uint32_t first, roots;
+	uint32_t first, roots, fns;
 
 	if (c->nlps && c->lps[c->nlps - 1].key == c->n << 1) {
 		/* nothing was emitted since: this one stands */
@@ -185,12 +196,15 @@ static void loop_map(struct wasm_cc *c)
 	roots = c->nlgcs - first;
 	if (push_slots(c, SLOTS_FUNCS, &c->lgcs, &c->lgcts, &c->nlgcs, &c->caplgcs, &c->caplgcts))
 		return;
+	fns = c->nlgcs - first - roots;
+	if (push_slots(c, SLOTS_NARROW, &c->lgcs, &c->lgcts, &c->nlgcs, &c->caplgcs, &c->caplgcts))
+		return;
 	if (wasm_cc_grow_array((void **)&c->lps, &c->caplps, c->nlps + 1, sizeof(*c->lps))) {
 		c->oom = true;
 		return;
 	}
 	c->lps[c->nlps++] = (struct wasm_safepoint){
-		c->n << 1, first, roots, c->nlgcs - first - roots, 0, c->top_slot};
+		c->n << 1, first, roots, fns, 0, c->top_slot, c->nlgcs - first - roots - fns};
 }
 
 void wasm_cc_call_ref_map(struct wasm_cc *c, uint32_t slot, wasm_vt type)
@@ -205,7 +219,7 @@ void wasm_cc_call_ref_map(struct wasm_cc *c, uint32_t slot, wasm_vt type)
 	}
 	c->lgcts[c->nlgcs] = type;
 	c->lgcs[c->nlgcs] = slot;
-	c->lps[c->nlps++] = (struct wasm_safepoint){c->n << 1 | 1, c->nlgcs++, 0, 1, 0, 0};
+	c->lps[c->nlps++] = (struct wasm_safepoint){c->n << 1 | 1, c->nlgcs++, 0, 1, 0, 0, 0};
 }
 
 void wasm_cc_point(struct wasm_cc *c, bool call)
@@ -228,15 +242,16 @@ void wasm_cc_point(struct wasm_cc *c, bool call)
 
 void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
 {
-	uint32_t first = c->ngcs, roots, fns = 0, dead = 0;
+	uint32_t first = c->ngcs, roots, fns = 0, dead = 0, narrow = 0;
 
 	if (c->dead || c->oom)
 		return;
 	if (push_slots(c, SLOTS_ROOTS, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs, &c->capgcts))
 		return;
 	roots = c->ngcs - first;
-	/* a call's return, where snapshots find frames: function references and the
-	 * entries whose slots hold stale values (a snapshot zeroes those) too */
+	/* a call's return, where snapshots find frames: function references, the
+	 * entries whose slots hold stale values (a snapshot zeroes those) and the 32-bit
+	 * ones (a snapshot zeroes their upper halves) too */
 	if (!at_op) {
 		if (push_slots(c, SLOTS_FUNCS, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs,
 			       &c->capgcts))
@@ -245,6 +260,10 @@ void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
 		if (push_slots(c, SLOTS_DEAD, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs, &c->capgcts))
 			return;
 		dead = c->ngcs - first - roots - fns;
+		if (push_slots(c, SLOTS_NARROW, &c->gcs, &c->gcts, &c->ngcs, &c->capgcs,
+			       &c->capgcts))
+			return;
+		narrow = c->ngcs - first - roots - fns - dead;
 	}
 	if (c->ngcs == first)
 		return; /* nothing to list: no entry (locals are in every map) */
@@ -253,8 +272,8 @@ void wasm_cc_safepoint(struct wasm_cc *c, bool at_op)
 		c->oom = true;
 		return;
 	}
-	c->sps[c->nsps++] =
-		(struct wasm_safepoint){c->n << 1 | (at_op ? 1u : 0u), first, roots, fns, dead, 0};
+	c->sps[c->nsps++] = (struct wasm_safepoint){
+		c->n << 1 | (at_op ? 1u : 0u), first, roots, fns, dead, 0, narrow};
 }
 
 void wasm_cc_rewind(struct wasm_cc *c, uint32_t start, bool current_offset)
@@ -744,11 +763,11 @@ void wasm_cc_keep_destroy(struct wasm_cc_keep *k)
 }
 
 /* Gives code its stack maps: the locals that hold roots, those that hold function
- * references, then the safepoints' lists, then the loop starts' (with each slot's type).
- * Returns 0 or -ENOMEM. */
+ * references, those that hold 32-bit numbers, then the safepoints' lists, then the loop
+ * starts' (with each slot's type). Returns 0 or -ENOMEM. */
 static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 {
-	uint32_t nloc = 0, nfn = 0, *slots;
+	uint32_t nloc = 0, nfn = 0, nnarrow = 0, *slots;
 	wasm_vt *types;
 	struct wasm_safepoint *sps = NULL, *lps = NULL;
 	size_t total;
@@ -756,18 +775,20 @@ static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 	for (uint32_t i = 0; i < c->nlocals; i++) {
 		nloc += wasm_gc_root_type(c->m, c->ltype[i]);
 		nfn += fn_ref_type(c->m, c->ltype[i]);
+		nnarrow += narrow_type(c->ltype[i]);
 	}
 	code->gc_slots = NULL;
 	code->gc_types = NULL;
 	code->ngc_locals = 0;
 	code->nfn_locals = 0;
+	code->nnarrow_locals = 0;
 	code->safepoints = NULL;
 	code->nsafepoints = 0;
 	code->loop_maps = NULL;
 	code->nloop_maps = 0;
-	if (!nloc && !nfn && !c->nsps && !c->nlps)
+	if (!nloc && !nfn && !nnarrow && !c->nsps && !c->nlps)
 		return 0;
-	total = (size_t)nloc + nfn + c->ngcs + c->nlgcs;
+	total = (size_t)nloc + nfn + nnarrow + c->ngcs + c->nlgcs;
 	slots = core_alloc((total + 1) * sizeof(*slots));
 	types = core_alloc((total + 1) * sizeof(*types));
 	if (c->nsps)
@@ -794,6 +815,12 @@ static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 			slots[nloc++] = c->lslot[i];
 		}
 	}
+	for (uint32_t i = 0; i < c->nlocals; i++) {
+		if (narrow_type(c->ltype[i])) {
+			types[nloc] = c->ltype[i];
+			slots[nloc++] = c->lslot[i];
+		}
+	}
 	if (c->ngcs) {
 		memcpy(slots + nloc, c->gcs, (size_t)c->ngcs * sizeof(*slots));
 		memcpy(types + nloc, c->gcts, (size_t)c->ngcs * sizeof(*types));
@@ -812,8 +839,9 @@ static int stack_maps(const struct wasm_cc *c, struct wasm_code *code)
 	}
 	code->gc_slots = slots;
 	code->gc_types = types;
-	code->ngc_locals = nloc - nfn;
+	code->ngc_locals = nloc - nfn - nnarrow;
 	code->nfn_locals = nfn;
+	code->nnarrow_locals = nnarrow;
 	code->safepoints = sps;
 	code->nsafepoints = c->nsps;
 	code->loop_maps = lps;
@@ -931,7 +959,8 @@ void wasm_code_fini(struct wasm_code *code)
 	code->gc_types = NULL;
 	code->safepoints = NULL;
 	code->loop_maps = NULL;
-	code->ngc_locals = code->nfn_locals = code->nsafepoints = code->nloop_maps = 0;
+	code->ngc_locals = code->nfn_locals = code->nnarrow_locals = 0;
+	code->nsafepoints = code->nloop_maps = 0;
 	code->handlers = NULL;
 	code->nhandlers = 0;
 	code->points = NULL;

@@ -689,7 +689,10 @@ static int check_tail_results(struct wasm_cc *c, const struct wasm_ftype *t)
 }
 
 /* return_call f: the arguments are validated and placed like call's; the interpreter moves
- * them to slot 0 and runs f in this frame (RETURN_CALL). */
+ * them to slot 0 and runs f in this frame (RETURN_CALL). Each tail call op is a point a
+ * snapshot may stand at, as a call op (the interpreter's and the JIT's tick there parks),
+ * with the stack map of a call's return keyed by its end (no frame returns there): the
+ * operand entries below its arguments. */
 static int op_return_call(struct wasm_cc *c)
 {
 	uint32_t f, base;
@@ -701,9 +704,11 @@ static int op_return_call(struct wasm_cc *c)
 	t = &c->m->types[c->m->func_type[f]];
 	TRY(check_tail_results(c, t));
 	TRY(call_common(c, t, &base));
+	wasm_cc_point(c, true);
 	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL);
 	wasm_cc_emit(c, f);
 	wasm_cc_emit(c, base);
+	wasm_cc_safepoint(c, false);
 	set_unreachable(c);
 	return 0;
 }
@@ -729,11 +734,13 @@ static int op_return_call_indirect(struct wasm_cc *c)
 	TRY(check_tail_results(c, t));
 	TRY(pop_table_index(c, table, &idx, &is));
 	TRY(call_common(c, t, &base));
+	wasm_cc_point(c, true);
 	wasm_cc_emit_op(c, WASM_OP_RETURN_CALL_INDIRECT);
 	wasm_cc_emit(c, c->m->type_canon[ti]);
 	wasm_cc_emit(c, table);
 	wasm_cc_emit(c, is);
 	wasm_cc_emit(c, base);
+	wasm_cc_safepoint(c, false);
 	set_unreachable(c);
 	return 0;
 }
@@ -760,18 +767,16 @@ static int op_call_ref(struct wasm_cc *c, bool tail)
 	TRY(wasm_cc_pop(c, wasm_vt_idx(ti, true), &v));
 	a = wasm_cc_use_slot(c, &v);
 	TRY(call_common(c, t, &base));
-	if (!tail) {
-		wasm_cc_point(c, true);
-		wasm_cc_call_ref_map(c, a, wasm_vt_idx(ti, true));
-	}
+	wasm_cc_point(c, true);
+	wasm_cc_call_ref_map(c, a, wasm_vt_idx(ti, true));
 	wasm_cc_emit_op(c, tail ? WASM_OP_RETURN_CALL_REF : WASM_OP_CALL_REF);
 	wasm_cc_emit(c, a);
 	wasm_cc_emit(c, base);
+	wasm_cc_safepoint(c, false);
 	if (tail) {
 		set_unreachable(c);
 		return 0;
 	}
-	wasm_cc_safepoint(c, false);
 	TRY(wasm_cc_push_types(c, t->pub.nresults, t->vresults));
 	c->last_end = UINT32_MAX;
 	return 0;

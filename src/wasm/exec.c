@@ -1654,13 +1654,10 @@ do_tail_call:
 			TRAP(WASM_TRAP_NOMEM); /* at the call */
 		if (unlikely(fp + code->frame_slots > stack_end))
 			TRAP(WASM_TRAP_STACK_EXHAUSTED);
-		/* not a point a snapshot can stand at (a return_call op is no call point of
-		 * wasm/snap/): with snapshots on, a pause parks at the next one instead */
-		if (unlikely(--fuel.ticks < 0)) {
-			enum wasm_trap t_ = tick_slow(s, &fuel, fn, jit);
-			if (t_)
-				TRAP(t_);
-		}
+		/* a point a snapshot can stand at, as a call op: fn at the tail call, its
+		 * arguments not moved yet (going on at the op counts the call again), so a
+		 * loop made only of tail calls parks too */
+		TICK(false);
 		memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
 		fn = callee;
 		if (jit && jit_callee(s, callee) && wasm_jit_stack_ok(s->jit)) {

@@ -280,7 +280,9 @@ struct wasm_code {
 	struct wasm_wrapfix *wrap; /* sorted by pc */
 	uint32_t nwrap;
 	/* Where a snapshot may stand (wasm/snapshot.c checks restored frames against it),
-	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op. */
+	 * ascending: pc << 1 for a loop's start, pc << 1 | 1 for a call op (a tail call
+	 * op too: a stack map keyed by its end, as a call's return, lists the operand
+	 * entries below its arguments). */
 	uint32_t *points;
 	uint32_t npoints;
 	struct wasm_handler *handlers; /* try_table clauses (the JIT leaves such code alone) */
@@ -297,17 +299,20 @@ struct wasm_code {
 	struct wasm_safepoint *safepoints;
 	uint32_t nsafepoints;
 	/* Snapshots (wasm/snap/snapshot.c): each gc_slots entry's type; the locals holding
-	 * function references (nfn_locals of them, after the ngc_locals roots); in each
-	 * safepoint, after its n roots, its nfn operand slots holding function references
-	 * and its ndead operand entries not in their slot (read from a local or a constant:
-	 * the slot holds whatever was there before). And the maps of the points a pause
-	 * parks at (keyed ascending): a loop's start << 1 (its operand entries holding
-	 * references, roots then function references, and top, its operand stack's top
-	 * slot), and a call_ref op's start << 1 | 1 (the slot of the reference it calls, of
-	 * type (ref null T) for its type T); their slots in gc_slots after the
-	 * safepoints'. */
+	 * function references (nfn_locals of them, after the ngc_locals roots), then those
+	 * holding i32 or f32 (nnarrow_locals: the interpreter writes a 32-bit value's low
+	 * half only, so a snapshot zeroes the upper one); in each safepoint, after its n
+	 * roots, its nfn operand slots holding function references, its ndead operand
+	 * entries not in their slot (read from a local or a constant: the slot holds
+	 * whatever was there before) and its nnarrow entries holding i32 or f32. And the
+	 * maps of the points a pause parks at (keyed ascending): a loop's start << 1 (its
+	 * operand entries holding references, roots then function references, then those
+	 * holding i32 or f32, and top, its operand stack's top slot), and a
+	 * (return_)call_ref op's start << 1 | 1 (the slot of the reference it calls, of type
+	 * (ref null T) for its type T); their slots in gc_slots after the safepoints'. */
 	wasm_vt *gc_types;
 	uint32_t nfn_locals;
+	uint32_t nnarrow_locals; /* then the i32 and f32 locals (a snapshot zero-extends them) */
 	struct wasm_safepoint *loop_maps;
 	uint32_t nloop_maps;
 	/* Lazy compilation (wasm_module_load): the body was validated at load, which set
@@ -498,6 +503,7 @@ struct wasm_safepoint {
 	uint32_t nfn;	   /* then its function references' slots */
 	uint32_t ndead;	   /* then its entries not in their slot (safepoints only) */
 	uint32_t top;	   /* the operand stack's top slot there (loop starts only) */
+	uint32_t nnarrow;  /* then its entries holding i32 or f32 (not call_ref maps) */
 };
 
 struct wasm_frame {

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import traceback
 import zlib
 
@@ -1630,6 +1631,36 @@ def case_postcopy_source_gone(mode, jit_args):
     result(not why, name, why.strip("; "))
 
 
+def start_memsum_source(d, jit_args, name, procs, dst_env=None):
+    """The two ends of a post-copy test in d: memsum.wat run with --api (src.sock) and an
+    exit file, once it printed two lines, and a destination `lodge wasm --incoming
+    tcp:127.0.0.1:PORT` (its own exit file, environment dst_env) that listens. Both
+    processes go to procs. Returns their paths (sock, sout, serr, sexit for the source;
+    dout, derr, dexit for the destination), port, src and dst, or None once a FAIL for
+    name is reported."""
+    m = types.SimpleNamespace(sock=os.path.join(d, "src.sock"))
+    for what, f in (("sout", "src.out"), ("serr", "src.err"), ("sexit", "src.exit"),
+                    ("dout", "dst.out"), ("derr", "dst.err"), ("dexit", "dst.exit")):
+        setattr(m, what, os.path.join(d, f))
+    with open(m.sout, "w") as fo, open(m.serr, "w") as fe:
+        m.src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--api", m.sock, "--exit-file", m.sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
+    procs.append(m.src)
+    if not wait_file_lines(m.sout, 2, 120, m.src):
+        result(False, name, "no output: " + open(m.serr).read()[-300:])
+        return None
+    m.port = free_port()
+    with open(m.dout, "w") as fo, open(m.derr, "w") as fe:
+        m.dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+            "--incoming", "tcp:127.0.0.1:%d" % m.port, "--exit-file", m.dexit],
+            stdout=fo, stderr=fe, cwd="/", env=dst_env)
+    procs.append(m.dst)
+    if not wait_listen(m.port):
+        result(False, name, "the destination does not listen")
+        return None
+    return m
+
+
 def case_postcopy_sigterm(side, jit_args):
     """SIGTERM mid post-copy (memsum.wat at 4 MiB/s, no pre-copy round, once the
     destination runs). To the source: it is a clean stop, after the migration under way:
@@ -1642,24 +1673,11 @@ def case_postcopy_sigterm(side, jit_args):
     procs = []
     why = ""
     try:
-        sock = os.path.join(d, "src.sock")
-        sout, dout, derr, serr = (os.path.join(d, x) for x in (
-            "src.out", "dst.out", "dst.err", "src.err"))
-        sexit, dexit = os.path.join(d, "src.exit"), os.path.join(d, "dst.exit")
-        with open(sout, "w") as fo, open(serr, "w") as fe:
-            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--api", sock, "--exit-file", sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
-        procs.append(src)
-        if not wait_file_lines(sout, 2, 120, src):
-            return result(False, name, "no output: " + open(serr).read()[-300:])
-        port = free_port()
-        with open(dout, "w") as fo, open(derr, "w") as fe:
-            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file", dexit],
-                stdout=fo, stderr=fe, cwd="/")
-        procs.append(dst)
-        if not wait_listen(port):
-            return result(False, name, "the destination does not listen")
+        m = start_memsum_source(d, jit_args, name, procs)
+        if m is None:
+            return
+        sock, port, src, dst = m.sock, m.port, m.src, m.dst
+        dout, derr, serr, sexit, dexit = m.dout, m.derr, m.serr, m.sexit, m.dexit
         res = {}
 
         def put():
@@ -4320,6 +4338,28 @@ def case_funcref_bad():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def save_paused(sock, snap, name):
+    """Pauses the program behind control socket sock (0.2 s after it appeared; a restore
+    still loading answers 409 "rebooting" until its program runs: asked again for up to a
+    minute) and saves it to snap: (the file's bytes, its state section), or None once a
+    FAIL for name is reported."""
+    if not wait_sock(sock):
+        result(False, name, "no control socket")
+        return None
+    time.sleep(0.2)
+    end = time.time() + 60
+    st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+    while st == 409 and "rebooting" in str(body) and time.time() < end:
+        time.sleep(0.1)
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+    st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+    if st != 204 or st2 != 204:
+        result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
+        return None
+    data = open(snap, "rb").read()
+    return data, next(data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x11)
+
+
 def case_dead_slots(mode, jit_args):
     """deadslot.wat paused in its loop (only its two locals live): the saved slots above
     them are zero, not the host addresses its dropped references left there. The same
@@ -4335,15 +4375,10 @@ def case_dead_slots(mode, jit_args):
             "--api", sock, os.path.join(HERE, "deadslot.wat")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(p)
-        if not wait_sock(sock):
-            return result(False, name, "no control socket")
-        time.sleep(0.2)
-        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-        if st != 204 or st2 != 204:
-            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(snap, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        saved = save_paused(sock, snap, name)
+        if saved is None:
+            return
+        data, state = saved
         top_at, slots = state_slots(state)
         if top_at is None or len(slots) < 6:
             return result(False, name, "slots: %r" % slots)
@@ -4361,22 +4396,10 @@ def case_dead_slots(mode, jit_args):
         q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock2, "--restore", old],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(q)
-        if not wait_sock(sock2):
-            return result(False, name + ".older-file",
-                          "no control socket: %s" % q.stderr.read().decode()[-300:])
-        time.sleep(0.5)
-        if q.poll() is not None:
-            return result(False, name + ".older-file", "the restore ended: %s %r" % (
-                q.returncode, q.stderr.read().decode()[-300:]))
-        again = os.path.join(d, "again.snap")
-        st, body = api(sock2, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock2, "PUT", "/snapshot/create", {"snapshot_path": again})
-        if st != 204 or st2 != 204:
-            return result(False, name + ".older-file",
-                          "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(again, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
-        _, slots = state_slots(state)
+        saved = save_paused(sock2, os.path.join(d, "again.snap"), name + ".older-file")
+        if saved is None:
+            return
+        _, slots = state_slots(saved[1])
         result(slots is not None and not any(slots[2:]), name + ".older-file",
                "saved again: %r" % slots)
     except OSError as e:
@@ -4386,6 +4409,44 @@ def case_dead_slots(mode, jit_args):
             x.kill()
             x.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def case_narrow_slots(mode, jit_args):
+    """narrow.wat paused in $spin's loop: its caller's i32 operand entry (slot 1, in the
+    call's stack map) and $spin's i32 and f32 parameters (slots 2 and 3), whose upper
+    halves held i64s' bits (the interpreter writes a 32-bit value's low half only), are
+    saved zero-extended, their low halves as they were: a snapshot's bytes do not
+    depend on bits no one reads."""
+    name = "wsnap.%s.narrow-slots" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    snap = os.path.join(d, "n.snap")
+    p = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+        "--api", sock, os.path.join(HERE, "narrow.wat")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        saved = save_paused(sock, snap, name)
+        if saved is None:
+            return
+        top_at, slots = state_slots(saved[1])
+        at = running_at(saved[1])
+        x = 0x5a5a5a5a5a5a5a5a
+        # slot 1: wrap(x) + 1; 2: wrap(x) + 7; 3: f32(wrap(x)) (0x5a5a5a5a is 1515870810,
+        # 0x4eb4b4b5 as an f32)
+        want = [x, (x + 1) & 0xffffffff, (x + 7) & 0xffffffff, 0x4eb4b4b5]
+        if top_at is None or at is None or at[0] != 0 or len(slots) < 5:
+            why = "unexpected state: running %s, slots %r" % (at, slots)
+        elif slots[:4] != want:
+            why = "slots 0-3: %s, wanted %s" % (" ".join("%#x" % v for v in slots[:4]),
+                                                 " ".join("%#x" % v for v in want))
+    except OSError as e:
+        why = "control socket: %s" % e
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
 
 
 def case_old_file(mode, jit_args, want):
@@ -4401,6 +4462,19 @@ def case_old_file(mode, jit_args, want):
     ok = r.returncode == 0 and got.count("\n") >= GC_STEPS // 2 and want.endswith(got)
     result(ok, name, "exit %d, %d lines, %r: %s" % (r.returncode, got.count("\n"), got[:80],
                                                  r.stderr.decode()[-300:]))
+
+
+def save_resume(sock, snap, paused=None):
+    """Pauses the program behind sock, saves it to snap and resumes it (paused(): called
+    while it is paused, before the snapshot). "" or what went wrong."""
+    st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+    if paused:
+        paused()
+    st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+    st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+    if st != 204 or st1 != 204 or st2 != 204:
+        return "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1, st2, body2)
+    return ""
 
 
 def case_call_ops(mode, jit_args):
@@ -4421,12 +4495,8 @@ def case_call_ops(mode, jit_args):
         for i in range(8):
             time.sleep(0.1)
             snap = os.path.join(d, "c%d.snap" % i)
-            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
-            if st != 204 or st1 != 204 or st2 != 204:
-                why = "pause %s %s, snapshot %s %s, resume %s %s" % (st, body, st1, body1,
-                                                                      st2, body2)
+            why = save_resume(sock, snap)
+            if why:
                 break
             snaps.append(snap)
         want, err = p.communicate(timeout=600)
@@ -4462,15 +4532,10 @@ def case_dead_point():
     p = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", sock, prog],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        if not wait_sock(sock):
-            return result(False, name, "no control socket")
-        time.sleep(0.2)
-        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-        if st != 204 or st2 != 204:
-            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(snap, "rb").read()
-        state = next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11)
+        saved = save_paused(sock, snap, name)
+        if saved is None:
+            return
+        data, state = saved
         top_at, slots = state_slots(state)
         # the running function's (function, pc, frame slot) come just before the slots
         fn, pc, fp = struct.unpack_from("<IIQ", state, top_at - 16) if top_at else (0, 0, 1)
@@ -4497,6 +4562,213 @@ def case_dead_point():
         shutil.rmtree(d, ignore_errors=True)
 
 
+TAILLOOP = os.path.join(HERE, "tailloop.wat")
+TAILLOOP_FUNCS = (3, 4, 5, 6)  # $chain, $mix, $even, $odd: the loop made of tail calls
+TAILLOOP_LINES = 61  # "ready", then 60 counts
+
+
+def running_at(state):
+    """(function index, pc) where the running function of a state record stands (a
+    record state_slots reads), or None."""
+    off, _ = state_slots(state)
+    return None if off is None else struct.unpack_from("<II", state, off - 16)
+
+
+def case_tail_loop(mode, jit_args):
+    """tailloop.wat, whose time goes to a loop made only of tail calls (return_call,
+    return_call_indirect, return_call_ref: no loop, no other call), paused, saved and
+    resumed 4 times while it runs: the pauses park in that loop (at least 3 of the 4
+    snapshots stand in one of its functions: a pause that came while the program was
+    printing parks there), and each snapshot restored in a new process goes on with the
+    uninterrupted run's lines, from the one after the last printed before it: the first
+    to the end (exit 0), the others for 3 lines (each line's digits carry every step of
+    the loop before it). Interpreted, also: a snapshot standing at a tail call with its
+    pc moved just past the op (where nothing returns) is refused with one line and exit
+    125."""
+    name = "wsnap.%s.tail-loop" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, TAILLOOP],
+                             stdout=fo, stderr=subprocess.PIPE)
+    why, snaps = "", []
+    try:
+        if not wait_file_lines(out, 2, 60, p):
+            return result(False, name, "no 2 lines: " + stderr_of(p)[-300:])
+        for i in range(4):
+            time.sleep(0.05)
+            snap = os.path.join(d, "t%d.snap" % i)
+            printed = []
+            why = save_resume(sock, snap, lambda: printed.append(
+                open(out).read().count("\n")))
+            if why:
+                break
+            snaps.append((snap, printed[0]))
+        p.wait(600)
+        with open(out) as f:
+            want = f.read().splitlines()
+        if not why and (p.returncode != 0 or len(want) != TAILLOOP_LINES):
+            why = "the run: status %s, %d lines: %s" % (p.returncode, len(want),
+                                                         stderr_of(p)[-300:])
+        in_loop = []
+        for snap, before in snaps if not why else []:
+            data = open(snap, "rb").read()
+            state = next(data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x11)
+            at = running_at(state)
+            if at is not None and at[0] in TAILLOOP_FUNCS:
+                in_loop.append(at)
+            rout = snap + ".out"
+            with open(rout, "w") as fo:
+                q = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                                     stdout=fo, stderr=subprocess.PIPE)
+            wanted = want[before:] if snap == snaps[0][0] else want[before:before + 3]
+            if len(wanted) == len(want) - before:
+                status = q.wait(600)
+            else:
+                wait_file_lines(rout, len(wanted), 120, q)
+                status = q.poll() or 0
+            err = stderr_of(q)  # the others: killed once they printed their 3 lines
+            q.wait()
+            with open(rout) as f:
+                rest = f.read().splitlines()[:len(wanted)]
+            if status != 0 or rest != wanted:
+                why = "%s (after %d lines) restored: status %s, %r, wanted %r: %s" % (
+                    os.path.basename(snap), before, status, rest[:2], wanted[:2], err[-300:])
+                break
+        if not why and len(in_loop) < 3:
+            why = "%d of 4 snapshots stand in the loop of tail calls" % len(in_loop)
+        if not why and mode == "interp":
+            tail_loop_past_op(d, snaps, name)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why and len(snaps) == 4, name, why or "%d snapshots" % len(snaps))
+
+
+STDINLOOP = os.path.join(HERE, "stdinloop.wat")
+
+
+def case_blocked_read(mode, jit_args):
+    """stdinloop.wat paused while blocked in fd_read on a quiet pipe: snapshot/create
+    answers 409 busy after its 5 s, saying the program is blocked in a WASI call. Once
+    a byte comes, the read returns and the program parks where it can be saved (it
+    prints nothing more while paused): the snapshot is taken, and restored with "bc" on
+    its stdin prints "got a", "got b", "got c" and exits 0. (Before, a pause that did
+    not park within 200 ms let the program park anywhere, so translated code parked
+    right after the read, where it cannot be saved: 409.) No host function of `lodge
+    wasm` calls back into Wasm code, so this is the one 409 busy a program can meet."""
+    name = "wsnap.%s.blocked-read" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock = os.path.join(d, "api.sock")
+    out = os.path.join(d, "stdout")
+    snap = os.path.join(d, "r.snap")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, STDINLOOP],
+                             stdin=subprocess.PIPE, stdout=fo, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        time.sleep(0.3)  # in its read
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        msg = (body1 or {}).get("message", "")
+        if st != 204 or st1 != 409 or (body1 or {}).get("error") != "busy" or \
+                "blocked in a WASI call" not in msg:
+            why = "pause %s %s, snapshot while blocked %s %s" % (st, body, st1, body1)
+        if not why:
+            p.stdin.write(b"a")
+            p.stdin.flush()
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+            time.sleep(0.3)
+            with open(out) as f:
+                printed = f.read()
+            if st2 != 204:
+                why = "snapshot after the read returned: %s %s" % (st2, body2)
+            elif printed != "ready\n":
+                why = "it printed %r while paused" % printed
+        if not why:
+            r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                               input=b"bc", capture_output=True, timeout=120)
+            if r.returncode != 0 or r.stdout != b"got a\ngot b\ngot c\n":
+                why = "restored: status %s, %r: %s" % (r.returncode, r.stdout,
+                                                       r.stderr.decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
+TAILLOOP_OP_LEN = {3: 3, 4: 5, 5: 3, 6: 3}  # return_call, return_call_indirect, _ref
+
+
+def tail_loop_past_op(d, snaps, name):
+    """The first of snaps standing at one of tailloop.wat's tail calls, its pc moved past
+    the op: refused (no tail call returns there)."""
+    for snap, _ in snaps:
+        data = open(snap, "rb").read()
+        state = next(data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x11)
+        top_at, _ = state_slots(state)
+        fn, pc = running_at(state)
+        if fn not in TAILLOOP_OP_LEN:
+            continue
+        s = bytearray(state)
+        struct.pack_into("<I", s, top_at - 12, pc + TAILLOOP_OP_LEN[fn])
+        path = os.path.join(d, "past.snap")
+        with open(path, "wb") as f:
+            f.write(rewrite(data, 0x11, bytes(s)))
+        try:
+            refused(path, name + ".past-op", "the running function stands at pc %d" % (
+                pc + TAILLOOP_OP_LEN[fn]), timeout=60)
+        except subprocess.TimeoutExpired:
+            result(False, name + ".past-op", "restored and ran on")
+        return
+    result(False, name + ".past-op", "no snapshot stands in the loop")
+
+
+TAILLOOP_MODES = (("interp", ["--no-jit"]), ("jit-hot1", ["--jit-hot", "1"]),
+                  ("jit-eager", ["--jit-eager"]))
+
+
+@functools.lru_cache(maxsize=None)
+def tail_loop_reference():
+    """What tailloop.wat prints uninterrupted (translated: the quicker), or None."""
+    r = subprocess.run([LODGE, "wasm", "--jit-eager", TAILLOOP], capture_output=True,
+                       timeout=600)
+    out = r.stdout.decode()
+    return out if r.returncode == 0 and out.count("\n") == TAILLOOP_LINES else None
+
+
+def case_tail_loop_migrate(mode, jit_args, stop_and_copy=False):
+    """tailloop.wat moved by PUT /migrate (pre-copy, or stop and copy) while it runs in
+    its loop of tail calls: the destination goes on with the next line, every line the
+    uninterrupted run's."""
+    want = tail_loop_reference()
+    name = "wsnap.%s.tail-loop-migrate%s" % (mode, ".stop-and-copy" if stop_and_copy else "")
+    if want is None:
+        return result(False, name, "the reference run failed")
+    migrate_program(name, jit_args, [TAILLOOP], want, stop_and_copy)
+
+
+def case_tail_loops():
+    """The loop of tail calls: snapshots and migrations (WSNAP_ONLY_TAIL_LOOP=1)."""
+    for mode, args in TAILLOOP_MODES:
+        case_tail_loop(mode, args)
+        case_blocked_read(mode, args)
+    for mode, args in TAILLOOP_MODES:
+        case_tail_loop_migrate(mode, args)
+    case_tail_loop_migrate("jit-eager", ["--jit-eager"], stop_and_copy=True)
+
+
 def case_funcref_parts():
     """Function references in frame slots, dead slots."""
     want = funcref_reference()
@@ -4507,6 +4779,7 @@ def case_funcref_parts():
         case_funcref_migrate(mode, args, want)
         case_funcref_migrate(mode, args, want, stop_and_copy=True)
         case_dead_slots(mode, args)
+        case_narrow_slots(mode, args)
     case_call_ops("interp", ["--no-jit"])
     case_funcref_bad()
     case_dead_point()
@@ -4699,25 +4972,12 @@ def case_postcopy_sigterm_start(jit_args):
     procs = []
     why = ""
     try:
-        sock = os.path.join(d, "src.sock")
-        sout, dout, derr, serr = (os.path.join(d, x) for x in (
-            "src.out", "dst.out", "dst.err", "src.err"))
-        sexit, dexit = os.path.join(d, "src.exit"), os.path.join(d, "dst.exit")
-        with open(sout, "w") as fo, open(serr, "w") as fe:
-            src = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--api", sock, "--exit-file", sexit, MEMSUM], stdout=fo, stderr=fe, cwd=d)
-        procs.append(src)
-        if not wait_file_lines(sout, 2, 120, src):
-            return result(False, name, "no output: " + open(serr).read()[-300:])
-        port = free_port()
-        env = dict(os.environ, LODGE_TEST_HOOK="slow-start")
-        with open(dout, "w") as fo, open(derr, "w") as fe:
-            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port, "--exit-file", dexit],
-                stdout=fo, stderr=fe, cwd="/", env=env)
-        procs.append(dst)
-        if not wait_listen(port):
-            return result(False, name, "the destination does not listen")
+        m = start_memsum_source(d, jit_args, name, procs, dict(os.environ,
+                                                                LODGE_TEST_HOOK="slow-start"))
+        if m is None:
+            return
+        sock, port, src, dst = m.sock, m.port, m.src, m.dst
+        dout, derr, serr, sexit, dexit = m.dout, m.derr, m.serr, m.sexit, m.dexit
         res = {}
 
         def put():
@@ -4785,6 +5045,9 @@ def part_core():
         case_calls(mode, args, "tailcalls")
         case_calls(mode, args, "atomics")
         case_threads(mode, args)
+    for mode, args in TAILLOOP_MODES:
+        case_tail_loop(mode, args)
+        case_blocked_read(mode, args)
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
@@ -4814,6 +5077,8 @@ def part_migrate():
                   P(case_migrate, mode, args, handoff=True), P(case_precopy_read, mode, args)]
     cases += [P(case_migrate_bad), P(case_migrate_cap), P(case_precopy_bandwidth),
               P(case_migrate_slow_disk)]
+    cases += [P(case_tail_loop_migrate, mode, args) for mode, args in TAILLOOP_MODES]
+    cases.append(P(case_tail_loop_migrate, "jit-eager", ["--jit-eager"], stop_and_copy=True))
     side_by_side(cases)
 
 
@@ -5035,6 +5300,11 @@ elif os.environ.get("WSNAP_ONLY_FUNCREF"):  # function references in frames, dea
     gc_want = gc_reference()
     for old_mode, old_args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         case_old_file(old_mode, old_args, gc_want or "no reference run")
+elif os.environ.get("WSNAP_ONLY_NARROW"):  # 32-bit slots saved zero-extended
+    for narrow_mode, narrow_args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
+        case_narrow_slots(narrow_mode, narrow_args)
+elif os.environ.get("WSNAP_ONLY_TAIL_LOOP"):  # a loop made only of tail calls
+    case_tail_loops()
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
     case_dead_point()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):

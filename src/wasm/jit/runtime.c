@@ -467,12 +467,16 @@ uint64_t wasm_jit_c_trap(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 	return t;
 }
 
-/* Whether the op at idx is a call a pause may stand at (not a tail call). */
+/* Whether the op at idx is a call a pause may stand at: a call, or a tail call (its tick
+ * comes before its arguments move, as in the interpreter), so that a loop made only of
+ * tail calls parks too. */
 static bool plain_call(const struct wasm_jit *j, struct wasm_func *f, uint32_t idx)
 {
 	unsigned op = wasm_jit_op_of(j, f->code->ops[idx]);
 
-	return op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT;
+	return op == WASM_OP_CALL || op == WASM_OP_CALL_LOCAL || op == WASM_OP_CALL_INDIRECT ||
+	       op == WASM_OP_RETURN_CALL || op == WASM_OP_RETURN_CALL_INDIRECT ||
+	       op == WASM_OP_RETURN_CALL_REF;
 }
 
 uint64_t wasm_jit_c_tick(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, union wasm_slot *fp)

@@ -727,8 +727,10 @@ static void tail_func_rax(struct tr *t, uint32_t pc, uint32_t base, uint32_t npa
 	tr_trap_if(t, X86_CC_A, WASM_TRAP_STACK_EXHAUSTED, pc);
 	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
 	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
-	if (c)
+	if (c) {
 		c->size = 1; /* keeps rax */
+		c->arg = 2;  /* where the frame's body is: a pause may leave here (runtime.c) */
+	}
 	if (nparams == UINT32_MAX) {
 		x86_mov(&t->e, true, X86_RCX, x86_m(X86_RAX, offsetof(struct wasm_func, type)));
 		x86_mov(&t->e, false, X86_RCX,

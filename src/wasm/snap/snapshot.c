@@ -371,6 +371,7 @@ static int put_heap(struct heap_out *h, struct sbuf *b)
 /* ----- which frame slots hold references (the compiler's stack maps) ----- */
 
 static uint32_t call_len(const struct wasm_func *f, uint32_t pc);
+static uint32_t tail_len(const struct wasm_func *f, uint32_t pc);
 static bool is_ref_vt(wasm_vt t);
 
 /* The map entry of key among maps[0..n) (NULL: none). */
@@ -424,18 +425,20 @@ static const struct wasm_ftype *call_ref_type(const struct wasm_func *f, uint32_
 	return &m->types[wasm_vt_index(t)];
 }
 
-/* The callee type and frame base of the call op at pc of f's code (NULL: not known). */
+/* The callee type and frame base of the call or tail call op at pc of f's code (NULL: not
+ * known). */
 static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc, uint32_t *base)
 {
 	const int32_t *disp = wasm_exec_dispatch();
 	const struct wasm_instance *inst = f->inst;
 	const uint32_t *op = f->code->ops + pc;
 
-	if ((int32_t)op[0] == disp[WASM_OP_CALL_REF]) {
+	if ((int32_t)op[0] == disp[WASM_OP_CALL_REF] ||
+	    (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_REF]) {
 		*base = op[2];
 		return call_ref_type(f, pc);
 	}
-	if ((int32_t)op[0] == disp[WASM_OP_CALL]) {
+	if ((int32_t)op[0] == disp[WASM_OP_CALL] || (int32_t)op[0] == disp[WASM_OP_RETURN_CALL]) {
 		*base = op[2];
 		return inst->funcs[op[1]]->type;
 	}
@@ -443,13 +446,13 @@ static const struct wasm_ftype *call_type(const struct wasm_func *f, uint32_t pc
 		*base = op[4];
 		return inst->own_funcs[op[3]].type;
 	}
-	*base = op[4];
+	*base = op[4]; /* CALL_INDIRECT, RETURN_CALL_INDIRECT */
 	return &inst->mod->types[op[1]];
 }
 
 /* Where f's frame stands at pc: the key of its maps; for the innermost frame at a loop's
- * start, that loop's map; at a call op (params) or after one, the callee's type (NULL:
- * not known) and frame base. */
+ * start, that loop's map; at a call or tail call op (params) or after a call op, the
+ * callee's type (NULL: not known) and frame base. */
 struct stand {
 	uint32_t key, pc, base;
 	const struct wasm_safepoint *loop;
@@ -475,7 +478,7 @@ static void stand_at(const struct wasm_func *f, uint32_t pc, bool innermost, str
 		st->loop = find_map(code->loop_maps, code->nloop_maps, pc << 1);
 		return;
 	}
-	len = call_len(f, pc);
+	len = call_len(f, pc) ?: tail_len(f, pc);
 	if (len) { /* at a call op: its arguments are on the stack too */
 		bool listed = false;
 		for (uint32_t i = 0; i < code->npoints && !listed; i++)
@@ -487,7 +490,7 @@ static void stand_at(const struct wasm_func *f, uint32_t pc, bool innermost, str
 			return;
 		}
 	}
-	/* after a call op: its results are */
+	/* after a call op (no tail call returns there): its results are */
 	for (uint32_t i = 0; i < code->npoints && !st->call; i++) {
 		uint32_t at = code->points[i] >> 1;
 		if ((code->points[i] & 1) && (len = call_len(f, at)) && at + len == pc) {
@@ -576,9 +579,11 @@ static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, ui
 			const int32_t *disp = wasm_exec_dispatch();
 			const uint32_t *op = code->ops + st.pc;
 			uint32_t read = UINT32_MAX;
-			if ((int32_t)op[0] == disp[WASM_OP_CALL_REF])
+			if ((int32_t)op[0] == disp[WASM_OP_CALL_REF] ||
+			    (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_REF])
 				read = op[1];
-			else if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT])
+			else if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT] ||
+				 (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_INDIRECT])
 				read = op[3];
 			if (read != UINT32_MAX && read + 1 > top)
 				top = read + 1;
@@ -586,6 +591,49 @@ static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, ui
 	}
 	for (uint32_t k = top; k < code->frame_slots; k++)
 		fp[k] = 0;
+}
+
+/* Whether a value of type t fills the low half of its slot only (i32, f32). */
+static bool narrow_vt(wasm_vt t)
+{
+	return t == WASM_I32 || t == WASM_F32;
+}
+
+/* Zeroes the upper halves of the slots of f's frame at fp standing at pc (as ref_slots)
+ * that hold an i32 or f32: the interpreter writes their low halves only, so the upper
+ * ones may hold an older value's bits, which a snapshot's bytes must not depend on. The
+ * locals, the operand entries of the point's map and, for the innermost frame at or
+ * after a call, the arguments or results by type (and a call_indirect's element index). */
+static void zero_upper(const struct wasm_func *f, uint32_t pc, bool innermost, uint64_t *fp)
+{
+	const struct wasm_code *code = f->code;
+	const struct wasm_safepoint *sp;
+	struct stand st;
+	uint32_t off = 0;
+
+	stand_at(f, pc, innermost, &st);
+	for (uint32_t i = 0; i < code->nnarrow_locals; i++)
+		fp[code->gc_slots[code->ngc_locals + code->nfn_locals + i]] &= UINT32_MAX;
+	sp = st.at_loop ? st.loop : find_map(code->safepoints, code->nsafepoints, st.key);
+	for (uint32_t i = 0; sp && i < sp->nnarrow; i++)
+		fp[code->gc_slots[sp->first + sp->n + sp->nfn + sp->ndead + i]] &= UINT32_MAX;
+	if (!st.t)
+		return;
+	for (uint32_t i = 0; i < (st.params ? st.t->pub.nparams : st.t->pub.nresults); i++) {
+		wasm_vt t = st.params	     ? wasm_gc_param_type(st.t, i)
+			    : st.t->vresults ? st.t->vresults[i]
+					     : (wasm_vt)st.t->pub.results[i];
+		if (narrow_vt(t))
+			fp[st.base + off] &= UINT32_MAX;
+		off += wasm_type_slots(t);
+	}
+	if (st.params) {
+		const int32_t *disp = wasm_exec_dispatch();
+		const uint32_t *op = code->ops + st.pc;
+		if ((int32_t)op[0] == disp[WASM_OP_CALL_INDIRECT] ||
+		    (int32_t)op[0] == disp[WASM_OP_RETURN_CALL_INDIRECT])
+			fp[op[3]] &= UINT32_MAX; /* read as an i32 */
+	}
 }
 
 struct slot_out {
@@ -716,6 +764,8 @@ static int save_state(struct wasm_store *s, struct wasm_instance *inst, struct s
 		const uint32_t *pc = inner ? at->pc : s->frames[i].pc;
 		zero_dead(f, (uint32_t)(pc - f->code->ops), inner,
 			  so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
+		zero_upper(f, (uint32_t)(pc - f->code->ops), inner,
+			   so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
 	}
 	for (size_t i = 0; i <= at->nframes && !rc; i++) {
 		bool inner = i == at->nframes;
@@ -1048,8 +1098,8 @@ static uint32_t call_at(const struct wasm_func *f, uint32_t pc, const struct was
 	return 0;
 }
 
-/* The length of the call op at pc of f's code (0: not a call op there). */
-static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
+/* The length of the call op (tail: the tail call op) at pc of f's code (0: none there). */
+static uint32_t op_len(const struct wasm_func *f, uint32_t pc, bool tail)
 {
 	const int32_t *disp = wasm_exec_dispatch();
 	int32_t w;
@@ -1057,15 +1107,28 @@ static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
 	if (pc >= f->code->nops)
 		return 0;
 	w = (int32_t)f->code->ops[pc];
-	if (w == disp[WASM_OP_CALL] || w == disp[WASM_OP_CALL_REF])
+	if (w == disp[tail ? WASM_OP_RETURN_CALL : WASM_OP_CALL] ||
+	    w == disp[tail ? WASM_OP_RETURN_CALL_REF : WASM_OP_CALL_REF])
 		return 3;
-	if (w == disp[WASM_OP_CALL_LOCAL] || w == disp[WASM_OP_CALL_INDIRECT])
+	if (w == disp[tail ? WASM_OP_RETURN_CALL_INDIRECT : WASM_OP_CALL_INDIRECT] ||
+	    (!tail && w == disp[WASM_OP_CALL_LOCAL]))
 		return 5;
 	return 0;
 }
 
+static uint32_t call_len(const struct wasm_func *f, uint32_t pc)
+{
+	return op_len(f, pc, false);
+}
+
+static uint32_t tail_len(const struct wasm_func *f, uint32_t pc)
+{
+	return op_len(f, pc, true);
+}
+
 /* Whether pc is one of f's recorded points: a loop's start (loop_ok), or the start of
- * (call_ok) or the return from (ret_ok) a call op; the call op's start in *call. */
+ * (call_ok) or the return from (ret_ok) a call op, or the start of a tail call op
+ * (call_ok: nothing returns from one); the call op's start in *call. */
 static bool point_ok(const struct wasm_func *f, uint32_t pc, bool loop_ok, bool call_ok,
 		     bool ret_ok, uint32_t *call)
 {
@@ -1078,6 +1141,10 @@ static bool point_ok(const struct wasm_func *f, uint32_t pc, bool loop_ok, bool 
 		bool is_call = code->points[i] & 1;
 		if (!is_call && loop_ok && at == pc)
 			return true;
+		if (is_call && call_ok && at == pc && tail_len(f, at)) {
+			*call = at;
+			return true;
+		}
 		if (!is_call || !(len = call_len(f, at)))
 			continue;
 		if ((call_ok && at == pc) || (ret_ok && at + len == pc)) {
