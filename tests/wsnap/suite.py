@@ -4916,6 +4916,22 @@ READER_WAT = """(module
 """
 
 
+def wait_blocked_reading(p, secs=120):
+    """Whether process p's main thread comes to block in read or readv of fd 0
+    (/proc/PID/syscall: number, then the first argument); False if it ends first."""
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None:
+        try:
+            with open("/proc/%d/syscall" % p.pid) as f:
+                fields = f.read().split()
+            if fields[:2] in (["0", "0x0"], ["19", "0x0"]):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
+
+
 def case_second_signal(first, second):
     """A program blocked in a host call (a read on a quiet pipe) cannot stop at once: the
     first signal gives it SIG_GRACE_S (5 s). A second signal meanwhile ends the process
@@ -4931,9 +4947,12 @@ def case_second_signal(first, second):
             f.write(READER_WAT)
         p = subprocess.Popen([LODGE, "wasm", "--exit-file", ex, prog], stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=d)
-        time.sleep(1.0)  # it reads (no output to wait for): a late start only adds grace
-        if p.poll() is not None:
-            return result(False, name, "it ended: %s %r" % (p.returncode, p.stderr.read()))
+        # It prints nothing: wait until its main thread blocks reading fd 0, so its signal
+        # handling is set up (a fixed 1 s was too short for the ASan build on a loaded host:
+        # the first signal found the default action and ended it).
+        if not wait_blocked_reading(p):
+            return result(False, name, "it never blocked reading stdin: %s %r" % (
+                p.poll(), p.stderr.read() if p.poll() is not None else ""))
         p.send_signal(first)
         time.sleep(0.5)
         t0 = time.time()
