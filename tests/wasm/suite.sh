@@ -9,7 +9,8 @@
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
 # v128 ops it runs as SSE instructions (NaN payloads, operand order), jit_float.wat floats
 # kept in xmm registers (payloads across calls and C helpers, -0.0, min/max, traps), jit_rot.wat
-# rotates by constants (rorx). Test modules are .wat files here,
+# rotates by constants (rorx), jit_addr.wat addresses in registers with their upper half
+# set. Test modules are .wat files here,
 # assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
 # directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
@@ -307,6 +308,14 @@ check2 jit-nan-simd64-lo 0 "-2251799813685239" -- --invoke nan_simd64 jit_simd.w
 check2 jit-nan-simd64-hi 0 "9222246136947933191" -- --invoke nan_simd64 jit_simd.wasm 1
 check2 jit-andnot 0 "67555025218437360" -- --invoke andnot jit_simd.wasm
 check2 jit-rotates 0 "6846980297710171119" -- --invoke rotates jit_rot.wasm 100
+# addresses in cache registers whose upper half is set (jit_addr.wat): zero-extended
+# before they index memory (else a fault outside the guard region, a crash)
+ja=jit_addr.wasm
+check2 jit-addr-wrapped 0 "-7440854127026314633" -- --invoke wrapped $ja 1000
+check2 jit-addr-stack 0 "6197433808036861769" -- --invoke stack $ja 1000
+check2 jit-addr-end 0 "0" -- --invoke wrapped_oob $ja 65528
+check2 jit-addr-oob 134 "lodge wasm: jit_addr.wasm: trap: out of bounds memory access in function 4 (wrapped_oob) at offset 0x17c" \
+	-- --invoke wrapped_oob $ja 65529
 # floats in the xmm cache registers (jit_float.wat)
 jf=jit_float.wasm
 check2 jit-float-nan-call64 0 "-9218915789241843421" -- --invoke nan_call64 $jf 50

@@ -268,7 +268,11 @@ struct tr {
 		uint64_t end;
 	} checked[8];
 	unsigned nchecked;
-	bool fail; /* an op or a case this translator does not cover */
+	/* cache entries whose register holds its i32 zero-extended on this straight-line
+	 * path (guard_index made it so; forgotten as checked is) */
+	uint32_t zext;
+	uint32_t zext_new; /* those the current op's result makes so (tr_zext_result) */
+	bool fail;	   /* an op or a case this translator does not cover */
 	/* self-calls: the entry after the loads of the parameters cached in general-purpose
 	 * registers (the caller passes them there); whether the function has a tail call
 	 * (then a return may come from another function, with other registers) */
@@ -310,6 +314,10 @@ void tr_trap_if(struct tr *t, enum x86_cc cc, enum wasm_trap trap, uint32_t pc);
  * op at pc: operand a against the slot or immediate at word `word_b` of the op. */
 enum x86_cc tr_icmp_cc(unsigned base);
 void tr_cmp(struct tr *t, uint32_t pc, unsigned op, uint32_t a, uint32_t word_b);
+/* The op's i32 result in slot d was written to d's general-purpose cache register (if it
+ * has one) by 32-bit instructions only, so zero-extended: guarded accesses through it
+ * need no zero-extension until it is written again. */
+void tr_zext_result(struct tr *t, uint32_t d);
 /* Grows *arr (of *cap elements of size bytes) to hold need: 0 or -ENOMEM. */
 int tr_grow(void **arr, uint32_t *cap, uint32_t need, size_t size);
 /* Calls a per-op fallback for the op at pc (p: rdx holds the checked address). */

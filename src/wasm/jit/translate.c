@@ -26,6 +26,7 @@
 
 #define CTX(field) x86_m(R_CTX, (int32_t)offsetof(struct wasm_jit, field))
 #define SLOT(s)	   x86_m(R_FP, (int32_t)((s)*8))
+#define CODE_ALIGN 16
 
 /* ----- operands ----- */
 
@@ -58,6 +59,12 @@ struct x86_rm tr_slot(struct tr *t, uint32_t slot)
 	if (tr_xreg(t, slot) >= 0)
 		t->fail = true; /* a path that is not xmm-aware: analyze.c's table is wrong */
 	return r >= 0 ? x86_r(r) : SLOT(slot);
+}
+
+void tr_zext_result(struct tr *t, uint32_t d)
+{
+	if (tr_reg(t, d) >= 0)
+		t->zext_new |= 1u << t->sreg[d];
 }
 
 static void mark_dirty(struct tr *t, uint32_t slot)
@@ -169,6 +176,7 @@ static void reload(struct tr *t, uint32_t mask)
 			x86_mov(&t->e, true, t->creg[c], SLOT(t->cslot[c]));
 	}
 	t->dirty &= ~mask;
+	t->zext &= ~mask; /* all 64 bits of the slot, whatever its upper half */
 }
 
 static uint32_t all_cached(const struct tr *t)
@@ -340,13 +348,19 @@ static uint32_t target_of(const struct tr *t, uint32_t pc, uint32_t word)
 	return (uint32_t)((int64_t)pc + (int32_t)t->ops[pc + word]);
 }
 
+/* One tick off r15, the flags set for the js to the refill */
+static void tick(struct tr *t)
+{
+	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+}
+
 /* A taken loop back-edge: one tick (the trap, if any, is reported at the loop's start,
  * where the interpreter has moved pc to), then the jump back. */
 static void loop_edge(struct tr *t, uint32_t pc, uint32_t target)
 {
 	struct cold *c;
 
-	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	tick(t);
 	branch(t, X86_CC_NS, pc, target);
 	c = tr_cold(t, COLD_TICK, x86_jmp_fwd(&t->e), target);
 	if (c) {
@@ -527,7 +541,7 @@ static uint8_t *call_checks(struct tr *t, uint32_t pc, uint32_t base, uint32_t f
 	tr_trap_if(t, X86_CC_A, WASM_TRAP_STACK_EXHAUSTED, pc);
 	x86_alu(&t->e, true, X86_CMP, X86_RSP, CTX(floor));
 	deep = x86_jcc_fwd(&t->e, X86_CC_BE);
-	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	tick(t);
 	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
 	if (c) {
 		c->size = keep_rax;
@@ -725,7 +739,7 @@ static void tail_func_rax(struct tr *t, uint32_t pc, uint32_t base, uint32_t npa
 	x86_lea(&t->e, true, X86_RCX, x86_mi(R_FP, X86_RCX, 3, 0));
 	x86_alu(&t->e, true, X86_CMP, X86_RCX, CTX(stack_end));
 	tr_trap_if(t, X86_CC_A, WASM_TRAP_STACK_EXHAUSTED, pc);
-	x86_insn(&t->e, 0, true, 0xff, 1, x86_r(R_TICKS), false); /* dec r15 */
+	tick(t);
 	c = tr_cold(t, COLD_TICK, x86_jcc_fwd(&t->e, X86_CC_S), pc);
 	if (c) {
 		c->size = 1; /* keeps rax */
@@ -1020,6 +1034,8 @@ static bool load_into(struct tr *t, unsigned op, uint32_t d, struct x86_rm m)
 		return false;
 	}
 	tr_put(t, w, d, r);
+	if (!w) /* mov r32, movzx/movsx r32: zero-extended */
+		tr_zext_result(t, d);
 	return true;
 }
 
@@ -1075,6 +1091,36 @@ static struct x86_rm access(int32_t disp)
 	return x86_mi(R_MEM, X86_RAX, 0, disp);
 }
 
+/* The index register and (in *disp) the displacement of a guarded access of the op at pc
+ * through addr_slot with offset off. An address cached in a general-purpose register is
+ * used from there: zero-extended in place once on a straight path (an i32's upper half is
+ * don't-care, so `mov r32, r32` leaves its value as it is; t->zext remembers it until a
+ * label, a call, a reload or a write of the slot), or, where the op folded an address
+ * add that may wrap, the wrapped sum made from it by one 32-bit lea into eax (as
+ * guard_disp). Else eax, loaded with the address, and guard_disp. */
+static int guard_index(struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t off, int32_t *disp)
+{
+	int r = tr_reg(t, addr_slot), c = t->sreg[addr_slot];
+	uint32_t imm = wrap_imm(t, pc);
+
+	if (r < 0) {
+		tr_get(t, false, X86_RAX, addr_slot);
+		*disp = guard_disp(t, pc, addr_slot, off);
+		return X86_RAX;
+	}
+	if (imm) {
+		x86_lea(&t->e, false, X86_RAX, x86_m(r, (int32_t)imm));
+		*disp = (int32_t)(off - imm);
+		return X86_RAX;
+	}
+	if (!(t->zext & (1u << c))) {
+		x86_mov(&t->e, false, r, x86_r(r));
+		t->zext |= 1u << c;
+	}
+	*disp = (int32_t)off;
+	return r;
+}
+
 /* rdx = the checked host address, for a helper */
 static void host_addr(struct tr *t, int32_t disp)
 {
@@ -1094,19 +1140,18 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 	}
 	switch (jo->kind) {
 	case J_LOAD: /* [d addr off] */
-		tr_get(t, false, X86_RAX, p[2]);
 		if (guarded(t, p[3], size)) {
-			int32_t gd = guard_disp(t, pc, p[2], p[3]);
+			int32_t gd;
+			int ix = guard_index(t, pc, p[2], p[3], &gd);
 			uint8_t *start = t->e.p;
-			if (load_into(t, jo->base, p[1], access(gd))) {
+			if (load_into(t, jo->base, p[1], x86_mi(R_MEM, ix, 0, gd))) {
 				guard_site(t, start, pc);
 				return;
 			}
 			/* emitted nothing: an op the helper loads, explicitly checked (from the
 			 * address itself) */
-			if (gd != (int32_t)p[3])
-				tr_get(t, false, X86_RAX, p[2]);
 		}
+		tr_get(t, false, X86_RAX, p[2]);
 		disp = mem_check(t, pc, pc, p[3], size, p[2]);
 		if (!load_into(t, jo->base, p[1], access(disp))) {
 			host_addr(t, disp);
@@ -1129,17 +1174,16 @@ static void emit_mem(struct tr *t, uint32_t pc, unsigned op)
 		}
 		return;
 	case J_STORE: /* [addr v off] */
-		tr_get(t, false, X86_RAX, p[1]);
 		if (guarded(t, p[3], size)) {
-			int32_t gd = guard_disp(t, pc, p[1], p[3]);
+			int32_t gd;
+			int ix = guard_index(t, pc, p[1], p[3], &gd);
 			uint8_t *start = t->e.p;
-			if (store_from(t, op, p[2], access(gd))) {
+			if (store_from(t, op, p[2], x86_mi(R_MEM, ix, 0, gd))) {
 				guard_site(t, start, pc);
 				return;
 			}
-			if (gd != (int32_t)p[3])
-				tr_get(t, false, X86_RAX, p[1]);
 		}
+		tr_get(t, false, X86_RAX, p[1]);
 		disp = mem_check(t, pc, pc, p[3], size, p[1]);
 		if (!store_from(t, op, p[2], access(disp))) {
 			host_addr(t, disp);
@@ -1297,19 +1341,27 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 	bool w = jo->ta == WASM_I64 || jo->ta == WASM_F64;
 	unsigned size = 1u << jo->align;
 	bool g = guarded(t, p[4], size);
+	bool fl = jo->ta == WASM_F32 || jo->ta == WASM_F64;
+	int ix = X86_RAX;
 	uint8_t *start;
 	int32_t disp;
 
-	tr_get(t, false, X86_RAX, p[3]);
-	disp = g ? guard_disp(t, pc, p[3], p[4]) : mem_check(t, pc, pc, p[4], size, p[3]);
+	/* an integer op reads a into its destination's register before the access: then
+	 * that register cannot be the index */
+	if (g && (fl || tr_reg(t, p[1]) < 0 || tr_reg(t, p[1]) != tr_reg(t, p[3]))) {
+		ix = guard_index(t, pc, p[3], p[4], &disp);
+	} else {
+		tr_get(t, false, X86_RAX, p[3]);
+		disp = g ? guard_disp(t, pc, p[3], p[4]) : mem_check(t, pc, pc, p[4], size, p[3]);
+	}
 	start = t->e.p;
-	if (jo->ta == WASM_F32 || jo->ta == WASM_F64) {
+	if (fl) {
 		unsigned opc = jo->base == WASM_OP_F32_ADD || jo->base == WASM_OP_F64_ADD   ? 0x58
 			       : jo->base == WASM_OP_F32_SUB || jo->base == WASM_OP_F64_SUB ? 0x5c
 											    : 0x59;
 		int r = tr_xreg(t, p[1]) >= 0 ? tr_xreg(t, p[1]) : 0;
 		tr_get_xmm(t, w, r, p[2]);
-		x86_sse(&t->e, w, opc, false, r, access(disp));
+		x86_sse(&t->e, w, opc, false, r, x86_mi(R_MEM, ix, 0, disp));
 		tr_put_xmm(t, w, p[1], r);
 		if (g)
 			guard_site(t, start, pc);
@@ -1322,26 +1374,26 @@ static void emit_fuse_load(struct tr *t, uint32_t pc, unsigned op)
 		switch (jo->base) {
 		case WASM_OP_I32_ADD:
 		case WASM_OP_I64_ADD:
-			x86_alu(&t->e, w, X86_ADD, r, access(disp));
+			x86_alu(&t->e, w, X86_ADD, r, x86_mi(R_MEM, ix, 0, disp));
 			break;
 		case WASM_OP_I32_SUB:
 		case WASM_OP_I64_SUB:
-			x86_alu(&t->e, w, X86_SUB, r, access(disp));
+			x86_alu(&t->e, w, X86_SUB, r, x86_mi(R_MEM, ix, 0, disp));
 			break;
 		case WASM_OP_I32_MUL:
 		case WASM_OP_I64_MUL:
-			x86_imul(&t->e, w, r, access(disp));
+			x86_imul(&t->e, w, r, x86_mi(R_MEM, ix, 0, disp));
 			break;
 		case WASM_OP_I32_AND:
 		case WASM_OP_I64_AND:
-			x86_alu(&t->e, w, X86_AND, r, access(disp));
+			x86_alu(&t->e, w, X86_AND, r, x86_mi(R_MEM, ix, 0, disp));
 			break;
 		case WASM_OP_I32_OR:
 		case WASM_OP_I64_OR:
-			x86_alu(&t->e, w, X86_OR, r, access(disp));
+			x86_alu(&t->e, w, X86_OR, r, x86_mi(R_MEM, ix, 0, disp));
 			break;
 		default:
-			x86_alu(&t->e, w, X86_XOR, r, access(disp));
+			x86_alu(&t->e, w, X86_XOR, r, x86_mi(R_MEM, ix, 0, disp));
 			break;
 		}
 		tr_put(t, w, p[1], r);
@@ -1763,7 +1815,18 @@ static void forget_checked(struct tr *t, uint32_t pc, unsigned op)
 	    op == WASM_OP_CALL_REF || op == WASM_OP_RETURN_CALL ||
 	    op == WASM_OP_RETURN_CALL_INDIRECT || op == WASM_OP_RETURN_CALL_REF) {
 		t->nchecked = 0;
+		t->zext = 0;
 		return;
+	}
+	for (uint32_t k = 0; lay[k]; k++) { /* a slot written: its register may be anything */
+		int c;
+		if (lay[k] != 'd' && lay[k] != 'D')
+			continue;
+		c = t->sreg[t->ops[pc + 1 + k]];
+		if (c >= 0)
+			t->zext &= ~(1u << c);
+		if (lay[k] == 'D' && (c = t->sreg[t->ops[pc + 1 + k] + 1]) >= 0)
+			t->zext &= ~(1u << c);
 	}
 	for (uint32_t k = 0; lay[k] && t->nchecked; k++) {
 		uint32_t s = t->ops[pc + 1 + k];
@@ -1826,6 +1889,34 @@ static void emit_op_xmm(struct tr *t, uint32_t pc, unsigned op, uintptr_t self_l
 	reload(t, wrote);
 }
 
+/* Multi-byte nops up to the next multiple of `to` (a power of two). Loop heads and the
+ * self-call entry start at a multiple of CODE_ALIGN, as compilers align loops and
+ * functions: where they fell otherwise moved fib's and matmul's time by 10-15% from one
+ * build to the next (the host's AMD front end; 2026-12-05, interleaved runs: aligned,
+ * both were as fast as the best of the unaligned layouts). */
+static void align_to(struct tr *t, unsigned to)
+{
+	static const uint8_t nops[9][9] = {
+		{0},
+		{0x90},
+		{0x66, 0x90},
+		{0x0f, 0x1f, 0x00},
+		{0x0f, 0x1f, 0x40, 0x00},
+		{0x0f, 0x1f, 0x44, 0x00, 0x00},
+		{0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00},
+		{0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00},
+		{0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00},
+	};
+	unsigned n = (unsigned)(-x86_here(&t->e) & (to - 1));
+
+	while (n) {
+		unsigned k = n < 8 ? n : 8;
+		for (unsigned i = 0; i < k; i++)
+			x86_e8(&t->e, nops[k][i]);
+		n -= k;
+	}
+}
+
 /* Zeroes the declared locals and loads the cached parameters. A cached local is zeroed in
  * its register only: it starts dirty (and counts as written, so labels keep it dirty). */
 static void prologue(struct tr *t)
@@ -1838,6 +1929,7 @@ static void prologue(struct tr *t)
 	for (unsigned k = 0; k < t->ncache; k++)
 		if (!(t->xmm & (1u << k)) && t->cslot[k] < first)
 			reload(t, 1u << k);
+	align_to(t, CODE_ALIGN);
 	t->self_reg = x86_here(&t->e);
 	x86_push(&t->e, X86_RAX); /* the 16-byte frame: return address and this */
 	t->dirty = 0;
@@ -1974,6 +2066,7 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 	const uint32_t n = t->code->nops;
 
 	t->ncold = t->nfix = t->nchecked = t->nsites = t->nrets = 0;
+	t->zext = 0;
 	t->fail = false;
 	*foreign = x86_here(&t->e);
 	load_mem(t);
@@ -1982,13 +2075,18 @@ static int emit_function(struct tr *t, uintptr_t *local, uintptr_t *foreign)
 	for (uint32_t pc = 0; pc < n && !t->fail; pc++) {
 		if (!(t->wflags[pc] & W_START))
 			continue;
+		if (t->wflags[pc] & W_LOOP)
+			align_to(t, CODE_ALIGN);
 		t->hostat[pc] = (uint32_t)(t->e.p - t->e.buf);
 		if (t->wflags[pc] & W_LABEL) {
 			t->dirty = t->written;
 			t->nchecked = 0;
+			t->zext = 0;
 		}
+		t->zext_new = 0;
 		emit_op_xmm(t, pc, t->opat[pc], *local);
 		forget_checked(t, pc, t->opat[pc]);
+		t->zext |= t->zext_new;
 	}
 	/* code ends in a return or a branch; nothing falls off the end */
 	x86_e8(&t->e, 0x0f); /* ud2 */

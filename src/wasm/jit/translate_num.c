@@ -146,6 +146,8 @@ static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint
 		tr_get(t, w, r, a);
 		x86_shift_cl(&t->e, w, shift_of(k), x86_r(r));
 		tr_put(t, w, d, r);
+		if (!w)
+			tr_zext_result(t, d);
 		return;
 	}
 	if (bslot == NO_SLOT && (k == IB_ROTL || k == IB_ROTR) && t->j->bmi2) {
@@ -158,12 +160,27 @@ static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint
 		r = rd >= 0 ? rd : X86_RAX;
 		x86_imul_imm(&t->e, w, r, tr_slot(t, a), (int32_t)imm);
 		tr_put(t, w, d, r);
+		if (!w)
+			tr_zext_result(t, d);
+		return;
+	}
+	if (bslot == NO_SLOT && k == IB_ADD && rd >= 0 && tr_reg(t, a) >= 0 && tr_reg(t, a) != rd &&
+	    (!w || x86_fits32((int64_t)imm))) {
+		/* d = a + imm between two registers: one lea (32-bit: the sum mod 2^32,
+		 * zero-extended; 64-bit: imm is its sign-extended low half). No flags are
+		 * read after an ibin. */
+		x86_lea(&t->e, w, rd, x86_m(tr_reg(t, a), (int32_t)imm));
+		tr_put(t, w, d, rd);
+		if (!w)
+			tr_zext_result(t, d);
 		return;
 	}
 	if (bslot != NO_SLOT && rd >= 0 && bslot == d && a != d) {
 		if (commutes(k)) { /* d = a k d, in place */
 			apply(t, w, k, rd, tr_slot(t, a));
 			t->dirty |= 1u << t->sreg[d];
+			if (!w)
+				tr_zext_result(t, d);
 			return;
 		}
 		rd = -1;
@@ -175,6 +192,8 @@ static void ibin(struct tr *t, bool w, enum ibin k, uint32_t d, uint32_t a, uint
 	else
 		apply(t, w, k, r, tr_slot(t, bslot));
 	tr_put(t, w, d, r);
+	if (!w)
+		tr_zext_result(t, d);
 }
 
 static uint64_t imm_at(const uint32_t *p, bool w)
@@ -682,6 +701,7 @@ bool tr_numeric(struct tr *t, uint32_t pc, unsigned op)
 		tr_cmp(t, pc, op, p[2], 3);
 		x86_setcc(&t->e, tr_icmp_cc(jo->base), X86_RAX);
 		tr_put(t, false, p[1], X86_RAX);
+		tr_zext_result(t, p[1]);
 		return true;
 	case J_TBIN:
 		return emit_div(t, pc, op);
