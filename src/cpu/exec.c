@@ -154,6 +154,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->decoded = bc->stat_decoded;
 	out->relinks = bc->stat_relink;
 	out->trims = bc->stat_trims;
+	out->links = bc->stat_links;
 }
 
 unsigned exec_jit_hot(const struct hart *h)
@@ -173,12 +174,9 @@ static void new_link_epoch(struct hart *h)
 	}
 }
 
-void exec_flush_jumps(struct hart *h)
+/* Empties the pc -> block tables (the slots filled since the last time, from the log). */
+static void clear_jc(struct block_cache *bc)
 {
-	struct block_cache *bc = h->bc;
-
-	new_link_epoch(h);
-
 	if (bc->jc_logged > JC_LOG) {
 		memset(bc->jc, 0, sizeof(bc->jc));
 	} else {
@@ -188,6 +186,14 @@ void exec_flush_jumps(struct hart *h)
 		}
 	}
 	bc->jc_logged = 0;
+}
+
+void exec_flush_jumps(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+
+	new_link_epoch(h);
+	clear_jc(bc);
 	memset(bc->jc_pages, 0, sizeof(bc->jc_pages));
 }
 
@@ -407,7 +413,12 @@ static void cache_full(struct hart *h, uint64_t icount)
  * The hash table loses the cold blocks (each one's chain is filtered: cheaper than
  * clearing the table and linking the hot part's blocks again, which read every hot block
  * header at every fill) and gets the kept ones at their new place. The pc -> block tables
- * may hold cold blocks, dropped or moved: they are flushed. Only the dispatcher calls
+ * may hold cold blocks, dropped or moved: they are emptied. The direct jumps between
+ * translated blocks stay (no link epoch): they lead to hot blocks' code only, which this
+ * does not touch, and the filter of pages keeps its bits, so an sfence.vma of a page
+ * still finds the jumps into it (exec_flush_jumps_page). Under I/O a Linux guest fills
+ * the cold part hundreds of times a second; undoing the jumps at each fill made the JIT
+ * write them again (a system call each: cpu/jit/codebuf.h). Only the dispatcher calls
  * this (through lookup_slow), holding no pointer into the cold part. */
 static void cold_full(struct hart *h)
 {
@@ -416,7 +427,7 @@ static void cold_full(struct hart *h)
 	size_t off, kept = 0, keep_max = (bc->size - bc->hot_used) >> COLD_KEEP_SHIFT;
 
 	bc->stat_cold++;
-	exec_flush_jumps(h);
+	clear_jc(bc);
 	for (off = 0; off < bc->used;) {
 		struct block *b = (struct block *)(void *)(bc->arena + off), **pp;
 
