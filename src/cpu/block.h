@@ -63,11 +63,11 @@
 #define JIT_CHECK_EVERY 2048 /* translations between checks of what they retired */
 /* Direct jumps between translated blocks (cpu/jit, chain_to): each costs a system call
  * (code is written through its memfd) and a flush of the pc -> block table for a change
- * of translation or of code (a Linux context switch, sfence.vma, fence.i) undoes them all. So
- * h->link_budget counts in units of LINK_COST per jump, refilled by one unit per poll (POLL_INSNS
- * instructions) up to LINK_BUDGET_MAX: a burst of 32 jumps, then one per LINK_COST polls (a million
- * instructions). The exits that find budget are mostly the hottest ones, which look up most often.
- */
+ * of translation or of code (a Linux context switch, sfence.vma, fence.i) undoes them
+ * all. So h->link_budget counts in units of LINK_COST per jump, refilled by one unit per
+ * POLL_INSNS instructions retired (exec.c, link_refill) up to LINK_BUDGET_MAX: a burst of
+ * 32 jumps, then one per LINK_COST x POLL_INSNS instructions (a million). The exits that
+ * find budget are mostly the hottest ones, which look up most often. */
 #define LINK_COST	32
 #define LINK_BUDGET_MAX (32 * LINK_COST)
 /* Blocks are keyed by (virtual pc, key): the key is the privilege level (U 0, S 1, M 3),
@@ -156,6 +156,7 @@ struct block_cache {
 	 * whether this idle period has been trimmed (cleared by a busy window). */
 	uint64_t idle_mark_ns, idle_mark_instret;
 	bool idle_trimmed;
+	uint64_t link_mark; /* h->instret when the link budget last grew (exec.c, link_refill) */
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

@@ -324,6 +324,26 @@ static void idle_trim(struct hart *h, uint64_t now)
 	bc->idle_mark_instret = h->instret;
 }
 
+/* The link budget (cpu/block.h, LINK_COST) grows by a unit per POLL_INSNS instructions
+ * retired, not per poll: a guest under I/O polls far more often than that (each write of
+ * sstatus or sie, each interrupt: a Linux guest running fio polled every few thousand
+ * instructions), and a unit per poll let it write a direct jump into its code (a system
+ * call) several hundred times a second per hart, redone after each of the table's
+ * flushes. A guest that moves instret back (a write of minstret) gets the budget full. */
+static void link_refill(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t ran = h->instret - bc->link_mark;
+
+	if (ran < POLL_INSNS)
+		return;
+	if (ran / POLL_INSNS >= LINK_BUDGET_MAX - h->link_budget)
+		h->link_budget = LINK_BUDGET_MAX;
+	else
+		h->link_budget += (uint32_t)(ran / POLL_INSNS);
+	bc->link_mark = h->instret;
+}
+
 /* Block-boundary work: stop requests, timers, timeout, interrupts, wfi. Returns true
  * when the hart must return from hart_run. */
 static bool exec_poll(struct hart *h)
@@ -344,8 +364,7 @@ static bool exec_poll(struct hart *h)
 		if (unlikely(h->bc->idle_trimmed) &&
 		    h->instret - h->bc->idle_mark_instret >= IDLE_TRIM_INSNS)
 			h->bc->idle_trimmed = false;
-		if (h->link_budget < LINK_BUDGET_MAX)
-			h->link_budget++;
+		link_refill(h);
 		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;

@@ -368,6 +368,22 @@ if need "$elfs/jit_links_kept.elf" jit_links_kept; then
 	fi
 fi
 
+# --- the link budget grows with instructions retired, not with polls:
+# jit_link_budget.elf polls (a CSR write) and flushes every direct jump (sfence.vma) each
+# of its 100,000 iterations; a unit per poll wrote its 5 jumps again about every 32
+# iterations (3,156 in all), a unit per 32,768 instructions writes about 34.
+if need "$elfs/jit_link_budget.elf" jit_link_budget; then
+	"$lodge" run --bare "$elfs/jit_link_budget.elf" --stats --timeout 120 </dev/null \
+		>/dev/null 2>"$tmp/err"
+	got=$?
+	links=$(sed -n 's/.* links=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$links" ] || [ "$links" -gt 200 ]; then
+		say "FAIL: cli.jit_link_budget: status $got, links '$links' (want <= 200)"
+	else
+		say "PASS: cli.jit_link_budget"
+	fi
+fi
+
 # --- the cold part has what the hot part does not use: arena_wide.elf's 800 blocks
 # (1.3 MB decoded) run once a pass did not fit a cold part fixed at a quarter of the
 # hart's share (512 KiB) or at half of it (1 MiB): every pass decoded all of them again
