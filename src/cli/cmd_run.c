@@ -583,12 +583,12 @@ static void print_exits(const struct hart *h, unsigned i)
 		return;
 	exec_jit_counts(h, &c);
 	fprintf(stderr,
-		"lodge: stats: hart %u: interpreted=%llu leaves=%llu relinks=%llu flushes=%llu "
-		"cold-flushes=%llu decoded=%llu trims=%llu jit-exits",
+		"lodge: stats: hart %u: interpreted=%llu leaves=%llu relinks=%llu links=%llu "
+		"flushes=%llu cold-flushes=%llu decoded=%llu trims=%llu jit-exits",
 		i, (unsigned long long)c.interp_insns, (unsigned long long)c.leaves,
-		(unsigned long long)c.relinks, (unsigned long long)c.flushes,
-		(unsigned long long)c.cold_flushes, (unsigned long long)c.decoded,
-		(unsigned long long)c.trims);
+		(unsigned long long)c.relinks, (unsigned long long)c.links,
+		(unsigned long long)c.flushes, (unsigned long long)c.cold_flushes,
+		(unsigned long long)c.decoded, (unsigned long long)c.trims);
 	for (int k = 0; k < n; k++)
 		fprintf(stderr, " %s=%llu(%llu)", top[k].op, (unsigned long long)top[k].count,
 			(unsigned long long)top[k].untranslated);

@@ -62,11 +62,12 @@
 #define JIT_HOT_MAX	4096
 #define JIT_CHECK_EVERY 2048 /* translations between checks of what they retired */
 /* Direct jumps between translated blocks (cpu/jit, chain_to): each costs a system call
- * (code is written through its memfd) and a flush of the pc -> block table (a Linux
- * context switch, a full cold arena) undoes them all. So h->link_budget counts in units
- * of LINK_COST per jump, refilled by one unit per poll (POLL_INSNS instructions) up to
- * LINK_BUDGET_MAX: a burst of 32 jumps, then one per LINK_COST polls (a million instructions). The
- * exits that find budget are mostly the hottest ones, which look up most often. */
+ * (code is written through its memfd) and a flush of the pc -> block table for a change
+ * of translation or of code (a Linux context switch, sfence.vma, fence.i) undoes them
+ * all. So h->link_budget counts in units of LINK_COST per jump, refilled by one unit per
+ * POLL_INSNS instructions retired (exec.c, link_refill) up to LINK_BUDGET_MAX: a burst of
+ * 32 jumps, then one per LINK_COST x POLL_INSNS instructions (a million). The exits that
+ * find budget are mostly the hottest ones, which look up most often. */
 #define LINK_COST	32
 #define LINK_BUDGET_MAX (32 * LINK_COST)
 /* Blocks are keyed by (virtual pc, key): the key is the privilege level (U 0, S 1, M 3),
@@ -82,7 +83,8 @@
 #define JC_LOG	  512 /* jc slots remembered for a cheap flush */
 /* A filter of the virtual pages that blocks in the pc -> block table start in: a bit per
  * hash of the page number, set by every fill (remember) and cleared only with the whole
- * table. An sfence.vma of one page whose bit is clear has nothing to drop: no table
+ * table and the direct jumps (a new link epoch: cold_full empties the table but keeps
+ * both). An sfence.vma of one page whose bit is clear has nothing to drop: no table
  * entry and no direct jump between translated blocks (made only to blocks found in the
  * table, and dropped with the table) is for a block of that page. A Linux boot fences
  * ~100,000 single pages, nearly all of them pages where no block starts; each used to
@@ -149,10 +151,12 @@ struct block_cache {
 	uint64_t stat_decoded; /* blocks decoded (build_block) */
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
+	uint64_t stat_links;   /* jit_link: direct jumps written into code */
 	/* idle_trim's window: when it began, and the instructions retired by then; and
 	 * whether this idle period has been trimmed (cleared by a busy window). */
 	uint64_t idle_mark_ns, idle_mark_instret;
 	bool idle_trimmed;
+	uint64_t link_mark; /* h->instret when the link budget last grew (exec.c, link_refill) */
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];

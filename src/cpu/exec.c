@@ -154,6 +154,7 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->decoded = bc->stat_decoded;
 	out->relinks = bc->stat_relink;
 	out->trims = bc->stat_trims;
+	out->links = bc->stat_links;
 }
 
 unsigned exec_jit_hot(const struct hart *h)
@@ -173,12 +174,9 @@ static void new_link_epoch(struct hart *h)
 	}
 }
 
-void exec_flush_jumps(struct hart *h)
+/* Empties the pc -> block tables (the slots filled since the last time, from the log). */
+static void clear_jc(struct block_cache *bc)
 {
-	struct block_cache *bc = h->bc;
-
-	new_link_epoch(h);
-
 	if (bc->jc_logged > JC_LOG) {
 		memset(bc->jc, 0, sizeof(bc->jc));
 	} else {
@@ -188,6 +186,14 @@ void exec_flush_jumps(struct hart *h)
 		}
 	}
 	bc->jc_logged = 0;
+}
+
+void exec_flush_jumps(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+
+	new_link_epoch(h);
+	clear_jc(bc);
 	memset(bc->jc_pages, 0, sizeof(bc->jc_pages));
 }
 
@@ -318,6 +324,26 @@ static void idle_trim(struct hart *h, uint64_t now)
 	bc->idle_mark_instret = h->instret;
 }
 
+/* The link budget (cpu/block.h, LINK_COST) grows by a unit per POLL_INSNS instructions
+ * retired, not per poll: a guest under I/O polls far more often than that (each write of
+ * sstatus or sie, each interrupt: a Linux guest running fio polled every few thousand
+ * instructions), and a unit per poll let it write a direct jump into its code (a system
+ * call) several hundred times a second per hart, redone after each of the table's
+ * flushes. A guest that moves instret back (a write of minstret) gets the budget full. */
+static void link_refill(struct hart *h)
+{
+	struct block_cache *bc = h->bc;
+	uint64_t ran = h->instret - bc->link_mark;
+
+	if (ran < POLL_INSNS)
+		return;
+	if (ran / POLL_INSNS >= LINK_BUDGET_MAX - h->link_budget)
+		h->link_budget = LINK_BUDGET_MAX;
+	else
+		h->link_budget += (uint32_t)(ran / POLL_INSNS);
+	bc->link_mark = h->instret;
+}
+
 /* Block-boundary work: stop requests, timers, timeout, interrupts, wfi. Returns true
  * when the hart must return from hart_run. */
 static bool exec_poll(struct hart *h)
@@ -338,8 +364,7 @@ static bool exec_poll(struct hart *h)
 		if (unlikely(h->bc->idle_trimmed) &&
 		    h->instret - h->bc->idle_mark_instret >= IDLE_TRIM_INSNS)
 			h->bc->idle_trimmed = false;
-		if (h->link_budget < LINK_BUDGET_MAX)
-			h->link_budget++;
+		link_refill(h);
 		epoch = __atomic_load_n(&env->mem->code_epoch, __ATOMIC_ACQUIRE);
 		if (epoch != h->code_epoch) { /* some hart wrote a page holding code */
 			h->code_epoch = epoch;
@@ -407,7 +432,12 @@ static void cache_full(struct hart *h, uint64_t icount)
  * The hash table loses the cold blocks (each one's chain is filtered: cheaper than
  * clearing the table and linking the hot part's blocks again, which read every hot block
  * header at every fill) and gets the kept ones at their new place. The pc -> block tables
- * may hold cold blocks, dropped or moved: they are flushed. Only the dispatcher calls
+ * may hold cold blocks, dropped or moved: they are emptied. The direct jumps between
+ * translated blocks stay (no link epoch): they lead to hot blocks' code only, which this
+ * does not touch, and the filter of pages keeps its bits, so an sfence.vma of a page
+ * still finds the jumps into it (exec_flush_jumps_page). Under I/O a Linux guest fills
+ * the cold part hundreds of times a second; undoing the jumps at each fill made the JIT
+ * write them again (a system call each: cpu/jit/codebuf.h). Only the dispatcher calls
  * this (through lookup_slow), holding no pointer into the cold part. */
 static void cold_full(struct hart *h)
 {
@@ -416,7 +446,7 @@ static void cold_full(struct hart *h)
 	size_t off, kept = 0, keep_max = (bc->size - bc->hot_used) >> COLD_KEEP_SHIFT;
 
 	bc->stat_cold++;
-	exec_flush_jumps(h);
+	clear_jc(bc);
 	for (off = 0; off < bc->used;) {
 		struct block *b = (struct block *)(void *)(bc->arena + off), **pp;
 

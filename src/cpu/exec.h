@@ -41,9 +41,10 @@ int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n);
 /* Counters (statistics): instructions the interpreter ran while the JIT was on, returns
  * of translated code to the dispatcher for the next pc, drops of both caches, drops of
  * the untranslated (cold) blocks only, successors found by exec_jit_next without a
- * return to the dispatcher, idle trims, blocks decoded. */
+ * return to the dispatcher, idle trims, blocks decoded, direct jumps written into
+ * translated code (jit_link: a system call each). */
 struct exec_jit_counts {
-	uint64_t interp_insns, leaves, flushes, cold_flushes, relinks, trims, decoded;
+	uint64_t interp_insns, leaves, flushes, cold_flushes, relinks, trims, decoded, links;
 };
 void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out);
 

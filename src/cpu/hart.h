@@ -105,12 +105,14 @@ struct hart {
 	unsigned data_priv;  /* effective privilege for loads/stores (MPRV) */
 	uint64_t poll_at;    /* poll when instret reaches this; others may zero it */
 	uint32_t code_epoch; /* env->mem->code_epoch when the pc->block table was last flushed */
-	/* Bumped whenever the pc -> block table is flushed (cpu/exec.c): translated code's
+	/* Bumped whenever the pc -> block table is flushed for a change of translation or
+	 * code (cpu/exec.c; not when the arena's cold part fills): translated code's
 	 * direct jumps to other blocks are followed only while it equals the value they
 	 * were made at (cpu/jit). */
 	uint32_t link_epoch;
 	/* Direct jumps translated code may still make (each costs a system call): refilled
-	 * a little at every poll, so that a guest that flushes the table often pays little. */
+	 * a little per instructions retired, so that a guest that flushes the table often
+	 * pays little (cpu/block.h, LINK_COST). */
 	uint32_t link_budget;
 	struct tlb_entry *dtlb;	  /* tlb[data regime], R then W arrays: dtlb[0..], */
 	struct tlb_entry *dtlb_w; /* current regime's write TLB */

@@ -350,6 +350,40 @@ if need "$elfs/jit_warm.elf" jit_warm_kept; then
 	fi
 fi
 
+# --- direct jumps between translated blocks outlive a fill of the cold part:
+# jit_links_kept.elf's hot loop of 20 blocks is linked once (--stats' links), though the
+# cold part fills about once a pass (40 passes). When every fill undid the jumps, they
+# were written again each pass as far as the link budget allowed (128 in all).
+if need "$elfs/jit_links_kept.elf" jit_links_kept; then
+	"$lodge" run --bare "$elfs/jit_links_kept.elf" --stats --timeout 120 </dev/null \
+		>/dev/null 2>"$tmp/err"
+	got=$?
+	links=$(sed -n 's/.* links=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$links" ] || [ "$links" -gt 40 ] || [ "${cold:-0}" -lt 20 ]; then
+		say "FAIL: cli.jit_links_kept: status $got, links '$links' (want <= 40)," \
+			"cold-flushes '$cold' (want >= 20)"
+	else
+		say "PASS: cli.jit_links_kept"
+	fi
+fi
+
+# --- the link budget grows with instructions retired, not with polls:
+# jit_link_budget.elf polls (a CSR write) and flushes every direct jump (sfence.vma) each
+# of its 100,000 iterations; a unit per poll wrote its 5 jumps again about every 32
+# iterations (3,156 in all), a unit per 32,768 instructions writes about 34.
+if need "$elfs/jit_link_budget.elf" jit_link_budget; then
+	"$lodge" run --bare "$elfs/jit_link_budget.elf" --stats --timeout 120 </dev/null \
+		>/dev/null 2>"$tmp/err"
+	got=$?
+	links=$(sed -n 's/.* links=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$links" ] || [ "$links" -gt 200 ]; then
+		say "FAIL: cli.jit_link_budget: status $got, links '$links' (want <= 200)"
+	else
+		say "PASS: cli.jit_link_budget"
+	fi
+fi
+
 # --- the cold part has what the hot part does not use: arena_wide.elf's 800 blocks
 # (1.3 MB decoded) run once a pass did not fit a cold part fixed at a quarter of the
 # hart's share (512 KiB) or at half of it (1 MiB): every pass decoded all of them again

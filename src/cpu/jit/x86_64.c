@@ -327,6 +327,7 @@ static void jit_link(struct hart *h, const uint8_t *site, const uint8_t *code)
 	memcpy(patch, site, LINK_SITE); /* the jne between the two fields stays */
 	memcpy(patch, &epoch, 4);
 	memcpy(patch + LINK_SITE - 4, &rel32, 4);
+	h->bc->stat_links++;
 	/* pwrite to our memfd cannot fail; if it did, the exit would go on looking up */
 	if (jitbuf_write(&j->buf, (size_t)(site - j->buf.rx), patch, LINK_SITE))
 		h->link_budget = 0;
