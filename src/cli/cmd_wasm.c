@@ -1065,6 +1065,7 @@ static void sig_light(int sig)
 static void sig_start_light(void)
 {
 	struct sigaction sa = {.sa_handler = sig_light, .sa_flags = SA_RESTART};
+	sigset_t set;
 
 	sig_main_tid = gettid();
 	sig_desc[0] = sigdescr_np(SIGTERM);
@@ -1072,6 +1073,15 @@ static void sig_start_light(void)
 	sigfillset(&sa.sa_mask); /* one handler at a time (SIGALRM's too) */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* A signal mask survives execve: a parent that started us with these blocked would
+	 * hold them back for good (a SIGTERM never handled, a grace never ending), where
+	 * sig_main's sigwait takes them blocked or not. The threads started later inherit
+	 * this mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* Blocks SIGTERM and SIGINT (before any thread starts: they inherit the mask) and starts
@@ -2120,8 +2130,11 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 {
 	pthread_mutex_lock(&sig_lock);
 	if (atomic_load(&sig_ctl) == c) {
-		atomic_store(&sig_ctl, NULL);
+		/* sig_over first: sig_light may interrupt this thread between the two, and
+		 * must then find the run over, not "nothing running yet" (which would end
+		 * the process at once with 128 + the signal instead of the program's status) */
 		atomic_store(&sig_over, true);
+		atomic_store(&sig_ctl, NULL);
 	}
 	pthread_mutex_unlock(&sig_lock);
 	if (atomic_load(&c->killed)) {

@@ -251,6 +251,54 @@ def case_other_thread(mode, args):
     result(True, name)
 
 
+def block_signals(sigs):
+    """For preexec_fn: the child starts with sigs blocked (a mask survives execve)."""
+    return lambda: signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+
+
+def case_inherited_mask():
+    """Started with SIGTERM, SIGINT and SIGALRM blocked (a parent's mask): SIGTERM still
+    stops a spinning program, and a blocked read still gets its 5 s of grace, as with the
+    signal thread (whose sigwait takes them blocked or not)."""
+    name = "inherited-mask-running"
+    spin = write("spin.wat", SPIN_WAT)
+    out, errp = os.path.join(TMP, "mask.out"), os.path.join(TMP, "mask.err")
+    sigs = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}
+    with open(out, "w") as fo, open(errp, "w") as fe:
+        p = subprocess.Popen([LODGE, "wasm", spin], stdin=subprocess.DEVNULL, stdout=fo,
+                             stderr=fe, preexec_fn=block_signals(sigs))
+    if not wait_out(p, out, "go"):
+        p.kill()
+        p.wait()
+        return result(False, name, "no output: %r" % open(errp).read()[-300:])
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p, 30)
+    err = open(errp).read()
+    if rc != 143 or err != "lodge wasm: Terminated: the program stops\n":
+        result(False, name, "status %s (143 wanted; None: still running 30 s on), "
+               "stderr %r" % (rc, err))
+    else:
+        result(True, name)
+    name = "inherited-mask-blocked"
+    reader = write("reader.wat", READER_WAT)
+    p = subprocess.Popen([LODGE, "wasm", reader], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=block_signals(sigs))
+    if not wait_reading(p):
+        p.kill()
+        p.wait()
+        return result(False, name, "it never blocked in its read: %s %r" % (
+            p.returncode, p.stderr.read()))
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p, 30)
+    err = p.stderr.read().decode()
+    p.stdin.close()
+    if rc != 143 or "the process ends without it" not in err:
+        return result(False, name, "status %s (143 after 5 s wanted; None: still running "
+                      "30 s on), stderr %r" % (rc, err))
+    result(True, name)
+
+
 for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
     case_running(mode, args, signal.SIGTERM)
     case_running(mode, args, signal.SIGINT)
@@ -258,3 +306,4 @@ for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
 case_blocked(False)
 case_blocked(True)
 case_loading()
+case_inherited_mask()
