@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -983,21 +984,29 @@ static void *sig_main(void *opaque)
  * once; the program running: its store's interrupt flag, so it stops at its next loop or
  * call (as sig_stopper's ctl_end), and an alarm in SIG_GRACE_S for a host call that
  * blocks (SA_RESTART: a read goes on, as with the signals blocked); a second signal:
- * the end at once. Only async-signal-safe calls: atomics, write, gettid, tgkill,
+ * the end at once. Only async-signal-safe calls: atomics, poll, write, gettid, tgkill,
  * sigaction, alarm, _exit. */
 static pid_t sig_main_tid;
 static const char *sig_desc[2]; /* SIGTERM's and SIGINT's descriptions (strsignal's) */
 
-/* "lodge wasm: " before, sig's description, after: one write (no stdio). */
+/* "lodge wasm: " before, sig's description, after: one write (no stdio), when stderr
+ * takes it at once. The handler runs on the main thread, which runs the program too: a
+ * write blocked on a full stderr pipe nobody reads (a parent that reads it after the
+ * exit) would hold the stop, the grace's end and a second signal back for good (all
+ * signals are blocked in the handler), so the line is dropped instead. A pipe that polls
+ * writable has a page free, room for these lines (under PIPE_BUF). */
 static void sig_say(const char *before, int sig, const char *after)
 {
 	const char *parts[] = {"lodge wasm: ", before, sig_desc[sig == SIGINT], after};
+	struct pollfd pf = {.fd = STDERR_FILENO, .events = POLLOUT};
 	char line[256];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		for (const char *p = parts[i]; *p && n < sizeof(line); p++)
 			line[n++] = *p;
+	if (poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
+		return;
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }
