@@ -885,13 +885,33 @@ static pthread_mutex_t sig_first_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sig_first = PTHREAD_COND_INITIALIZER;
 static const char *_Atomic sig_exit_file; /* --exit-file */
 
-/* Ends the process at once for signal sig: its line on stderr (no stdio lock: a thread
- * may hold stdout's, blocked on a full pipe), the exit record, 128 + sig. */
+/* A line on stderr from the signal threads, without stdio's lock (a thread may hold it,
+ * blocked on a full pipe) and only when stderr takes it at once: one blocked on a full
+ * stderr pipe nobody reads (a parent that reads it after the exit) would hold the stop,
+ * the grace's end and a second signal's back for good. */
+static void sig_line(const char *fmt, ...)
+{
+	struct pollfd pf = {.fd = STDERR_FILENO, .events = POLLOUT};
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n <= 0 || poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
+		return;
+	if (write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		return;
+}
+
+/* Ends the process at once for signal sig: its line on stderr, the exit record, 128 +
+ * sig. */
 static _Noreturn void sig_exit(int sig, const char *why)
 {
 	const char *f = atomic_load(&sig_exit_file);
 
-	dprintf(STDERR_FILENO, "lodge wasm: %s: %s\n", strsignal(sig), why);
+	sig_line("lodge wasm: %s: %s\n", strsignal(sig), why);
 	if (f)
 		guestctl_exit_record(f, 128 + sig, "signal");
 	_exit(128 + sig);
@@ -936,7 +956,7 @@ static void *sig_stopper(void *opaque)
 		/* a migration under way, or a program that is ours but not yet running */
 		usleep(20 * 1000);
 	}
-	fprintf(stderr, "lodge wasm: %s: the program stops\n", strsignal(sig));
+	sig_line("lodge wasm: %s: the program stops\n", strsignal(sig));
 	/* It stops at its next safe point, but a host call (a read on a quiet pipe, a sleep)
 	 * finishes first: after SIG_GRACE_S the process ends without it. */
 	for (unsigned i = 0; i < SIG_GRACE_S * 50; i++) {
@@ -950,10 +970,9 @@ static void *sig_stopper(void *opaque)
 		if (over)
 			sig_park();
 	}
-	fprintf(stderr,
-		"lodge wasm: the program did not stop within %d s of %s (a host call blocks "
-		"it): the process ends without it\n",
-		SIG_GRACE_S, strsignal(sig));
+	sig_line("lodge wasm: the program did not stop within %d s of %s (a host call blocks "
+		 "it): the process ends without it\n",
+		 SIG_GRACE_S, strsignal(sig));
 	fflush(NULL);
 	sig_exit(sig, "the process ends");
 }

@@ -272,16 +272,18 @@ FULL_ERR_WAT = """(module
                    for i in range(16))
 
 
-def case_full_stderr():
+def case_full_stderr(args):
     """stderr a pipe the program filled and nobody reads (a parent that reads it after
     the exit): SIGTERM still stops the program (the handler's line, which would block the
-    main thread for good, is dropped)."""
-    name = "full-stderr"
+    main thread for good, is dropped); the same with --exit-file, whose signal thread
+    blocked in its line holding stdio's lock, so the main thread's end blocked too."""
+    name = "full-stderr" + ("-exit-file" if args else "")
     prog = write("fullerr.wat", FULL_ERR_WAT)
-    p = subprocess.Popen([LODGE, "wasm", prog], stdin=subprocess.DEVNULL,
+    p = subprocess.Popen([LODGE, "wasm"] + args + [prog], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     full, end = False, time.time() + 120
-    if wait_caught(p, signal.SIGTERM) and p.stdout.readline() == b"go\n":
+    # (the signal thread blocks SIGTERM before the program starts: no handler to wait for)
+    if (args or wait_caught(p, signal.SIGTERM)) and p.stdout.readline() == b"go\n":
         size = fcntl.fcntl(p.stderr.fileno(), 1032)  # F_GETPIPE_SZ
         while not full and time.time() < end and p.poll() is None:
             n = struct.unpack("i", fcntl.ioctl(p.stderr.fileno(), termios.FIONREAD,
@@ -359,4 +361,5 @@ case_blocked(False)
 case_blocked(True)
 case_loading()
 case_inherited_mask()
-case_full_stderr()
+case_full_stderr([])
+case_full_stderr(["--exit-file", os.path.join(TMP, "fullerr.exit")])
