@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -901,13 +902,33 @@ static pthread_mutex_t sig_first_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sig_first = PTHREAD_COND_INITIALIZER;
 static const char *_Atomic sig_exit_file; /* --exit-file */
 
-/* Ends the process at once for signal sig: its line on stderr (no stdio lock: a thread
- * may hold stdout's, blocked on a full pipe), the exit record, 128 + sig. */
+/* A line on stderr from the signal threads, without stdio's lock (a thread may hold it,
+ * blocked on a full pipe) and only when stderr takes it at once: one blocked on a full
+ * stderr pipe nobody reads (a parent that reads it after the exit) would hold the stop,
+ * the grace's end and a second signal's back for good. */
+static void sig_line(const char *fmt, ...)
+{
+	struct pollfd pf = {.fd = STDERR_FILENO, .events = POLLOUT};
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n <= 0 || poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
+		return;
+	if (write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		return;
+}
+
+/* Ends the process at once for signal sig: its line on stderr, the exit record, 128 +
+ * sig. */
 static _Noreturn void sig_exit(int sig, const char *why)
 {
 	const char *f = atomic_load(&sig_exit_file);
 
-	dprintf(STDERR_FILENO, "lodge wasm: %s: %s\n", strsignal(sig), why);
+	sig_line("lodge wasm: %s: %s\n", strsignal(sig), why);
 	if (f)
 		guestctl_exit_record(f, 128 + sig, "signal");
 	_exit(128 + sig);
@@ -952,7 +973,7 @@ static void *sig_stopper(void *opaque)
 		/* a migration under way, or a program that is ours but not yet running */
 		usleep(20 * 1000);
 	}
-	fprintf(stderr, "lodge wasm: %s: the program stops\n", strsignal(sig));
+	sig_line("lodge wasm: %s: the program stops\n", strsignal(sig));
 	/* It stops at its next safe point, but a host call (a read on a quiet pipe, a sleep)
 	 * finishes first: after SIG_GRACE_S the process ends without it. */
 	for (unsigned i = 0; i < SIG_GRACE_S * 50; i++) {
@@ -966,10 +987,9 @@ static void *sig_stopper(void *opaque)
 		if (over)
 			sig_park();
 	}
-	fprintf(stderr,
-		"lodge wasm: the program did not stop within %d s of %s (a host call blocks "
-		"it): the process ends without it\n",
-		SIG_GRACE_S, strsignal(sig));
+	sig_line("lodge wasm: the program did not stop within %d s of %s (a host call blocks "
+		 "it): the process ends without it\n",
+		 SIG_GRACE_S, strsignal(sig));
 	fflush(NULL);
 	sig_exit(sig, "the process ends");
 }
@@ -1000,21 +1020,29 @@ static void *sig_main(void *opaque)
  * once; the program running: its store's interrupt flag, so it stops at its next loop or
  * call (as sig_stopper's ctl_end), and an alarm in SIG_GRACE_S for a host call that
  * blocks (SA_RESTART: a read goes on, as with the signals blocked); a second signal:
- * the end at once. Only async-signal-safe calls: atomics, write, gettid, tgkill,
+ * the end at once. Only async-signal-safe calls: atomics, poll, write, gettid, tgkill,
  * sigaction, alarm, _exit. */
 static pid_t sig_main_tid;
 static const char *sig_desc[2]; /* SIGTERM's and SIGINT's descriptions (strsignal's) */
 
-/* "lodge wasm: " before, sig's description, after: one write (no stdio). */
+/* "lodge wasm: " before, sig's description, after: one write (no stdio), when stderr
+ * takes it at once. The handler runs on the main thread, which runs the program too: a
+ * write blocked on a full stderr pipe nobody reads (a parent that reads it after the
+ * exit) would hold the stop, the grace's end and a second signal back for good (all
+ * signals are blocked in the handler), so the line is dropped instead. A pipe that polls
+ * writable has a page free, room for these lines (under PIPE_BUF). */
 static void sig_say(const char *before, int sig, const char *after)
 {
 	const char *parts[] = {"lodge wasm: ", before, sig_desc[sig == SIGINT], after};
+	struct pollfd pf = {.fd = STDERR_FILENO, .events = POLLOUT};
 	char line[256];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		for (const char *p = parts[i]; *p && n < sizeof(line); p++)
 			line[n++] = *p;
+	if (poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
+		return;
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }
@@ -1082,6 +1110,7 @@ static void sig_light(int sig)
 static void sig_start_light(void)
 {
 	struct sigaction sa = {.sa_handler = sig_light, .sa_flags = SA_RESTART};
+	sigset_t set;
 
 	sig_main_tid = gettid();
 	sig_desc[0] = sigdescr_np(SIGTERM);
@@ -1089,6 +1118,15 @@ static void sig_start_light(void)
 	sigfillset(&sa.sa_mask); /* one handler at a time (SIGALRM's too) */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* A signal mask survives execve: a parent that started us with these blocked would
+	 * hold them back for good (a SIGTERM never handled, a grace never ending), where
+	 * sig_main's sigwait takes them blocked or not. The threads started later inherit
+	 * this mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* Blocks SIGTERM and SIGINT (before any thread starts: they inherit the mask) and starts
@@ -2137,8 +2175,11 @@ static int ctl_status(const struct wasm_ctl *c, int status, const char **reason)
 {
 	pthread_mutex_lock(&sig_lock);
 	if (atomic_load(&sig_ctl) == c) {
-		atomic_store(&sig_ctl, NULL);
+		/* sig_over first: sig_light may interrupt this thread between the two, and
+		 * must then find the run over, not "nothing running yet" (which would end
+		 * the process at once with 128 + the signal instead of the program's status) */
 		atomic_store(&sig_over, true);
+		atomic_store(&sig_ctl, NULL);
 	}
 	pthread_mutex_unlock(&sig_lock);
 	if (atomic_load(&c->killed)) {

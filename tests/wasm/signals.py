@@ -13,11 +13,14 @@ second-signal case.
 usage: signals.py LODGE THREADS_WAT TMPDIR   (prints PASS:/FAIL: lines)
 """
 import ctypes
+import fcntl
 import os
 import platform
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 LODGE, THREADS, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -251,6 +254,105 @@ def case_other_thread(mode, args):
     result(True, name)
 
 
+# writes 64 KiB (16 iovecs of 4 KiB) to stderr, "go\n" to stdout, then spins
+FULL_ERR_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "go\\n")
+  (func (export "_start")
+    %s
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (drop (call $fd_write (i32.const 2) (i32.const 256) (i32.const 16) (i32.const 8)))
+    (loop $l (br $l))))
+""" % "\n    ".join("(i32.store (i32.const %d) (i32.const 4096)) "
+                   "(i32.store (i32.const %d) (i32.const 4096))" % (256 + 8 * i, 260 + 8 * i)
+                   for i in range(16))
+
+
+def case_full_stderr(args):
+    """stderr a pipe the program filled and nobody reads (a parent that reads it after
+    the exit): SIGTERM still stops the program (the handler's line, which would block the
+    main thread for good, is dropped); the same with --exit-file, whose signal thread
+    blocked in its line holding stdio's lock, so the main thread's end blocked too."""
+    name = "full-stderr" + ("-exit-file" if args else "")
+    prog = write("fullerr.wat", FULL_ERR_WAT)
+    p = subprocess.Popen([LODGE, "wasm"] + args + [prog], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    full, end = False, time.time() + 120
+    # (the signal thread blocks SIGTERM before the program starts: no handler to wait for)
+    if (args or wait_caught(p, signal.SIGTERM)) and p.stdout.readline() == b"go\n":
+        size = fcntl.fcntl(p.stderr.fileno(), 1032)  # F_GETPIPE_SZ
+        while not full and time.time() < end and p.poll() is None:
+            n = struct.unpack("i", fcntl.ioctl(p.stderr.fileno(), termios.FIONREAD,
+                                               b"\0\0\0\0"))[0]
+            full = n >= size
+            time.sleep(0.01)
+    if not full:
+        p.kill()
+        p.wait()
+        return result(False, name, "its stderr never filled: %s" % p.returncode)
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p, 30)
+    err = p.stderr.read().decode(errors="replace")
+    if rc != 143:
+        return result(False, name, "status %s (143 wanted; None: still running 30 s on)"
+                      % rc)
+    if sanitizer(err):
+        return result(False, name, "a sanitizer report: %r" % err[-300:])
+    result(True, name)
+
+
+def block_signals(sigs):
+    """For preexec_fn: the child starts with sigs blocked (a mask survives execve)."""
+    return lambda: signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+
+
+def case_inherited_mask():
+    """Started with SIGTERM, SIGINT and SIGALRM blocked (a parent's mask): SIGTERM still
+    stops a spinning program, and a blocked read still gets its 5 s of grace, as with the
+    signal thread (whose sigwait takes them blocked or not)."""
+    name = "inherited-mask-running"
+    spin = write("spin.wat", SPIN_WAT)
+    out, errp = os.path.join(TMP, "mask.out"), os.path.join(TMP, "mask.err")
+    sigs = {signal.SIGTERM, signal.SIGINT, signal.SIGALRM}
+    with open(out, "w") as fo, open(errp, "w") as fe:
+        p = subprocess.Popen([LODGE, "wasm", spin], stdin=subprocess.DEVNULL, stdout=fo,
+                             stderr=fe, preexec_fn=block_signals(sigs))
+    if not wait_out(p, out, "go"):
+        p.kill()
+        p.wait()
+        return result(False, name, "no output: %r" % open(errp).read()[-300:])
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p, 30)
+    err = open(errp).read()
+    if rc != 143 or err != "lodge wasm: Terminated: the program stops\n":
+        result(False, name, "status %s (143 wanted; None: still running 30 s on), "
+               "stderr %r" % (rc, err))
+    else:
+        result(True, name)
+    name = "inherited-mask-blocked"
+    reader = write("reader.wat", READER_WAT)
+    p = subprocess.Popen([LODGE, "wasm", reader], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=block_signals(sigs))
+    if not wait_reading(p):
+        p.kill()
+        p.wait()
+        return result(False, name, "it never blocked in its read: %s %r" % (
+            p.returncode, p.stderr.read()))
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p, 30)
+    err = p.stderr.read().decode()
+    p.stdin.close()
+    if rc != 143 or "the process ends without it" not in err:
+        return result(False, name, "status %s (143 after 5 s wanted; None: still running "
+                      "30 s on), stderr %r" % (rc, err))
+    result(True, name)
+
+
 for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
     case_running(mode, args, signal.SIGTERM)
     case_running(mode, args, signal.SIGINT)
@@ -258,3 +360,6 @@ for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
 case_blocked(False)
 case_blocked(True)
 case_loading()
+case_inherited_mask()
+case_full_stderr([])
+case_full_stderr(["--exit-file", os.path.join(TMP, "fullerr.exit")])
