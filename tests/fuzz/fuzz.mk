@@ -18,7 +18,10 @@ FUZZ_OUT	:= build/fuzz
 # The interpreter's switch dispatch (WASM_SWITCH_DISPATCH) instead of computed goto: the
 # same handlers, but clang instruments it in a minute rather than ten, and the fallback
 # gets exercised. The replay drivers (below) keep the computed-goto build honest.
-FUZZ_FLAGS	:= -std=gnu11 -Isrc -D_GNU_SOURCE -DWASM_SWITCH_DISPATCH -g -O1 \
+# WASM_JIT_CHECK_ZEXT: translated code checks, at each guarded access through an address
+# register the JIT believes zero-extended, that its upper half is zero (ud2 if not): a
+# wrong belief is found even where the stale upper half would stay inside the guard region.
+FUZZ_FLAGS	:= -std=gnu11 -Isrc -D_GNU_SOURCE -DWASM_SWITCH_DISPATCH -DWASM_JIT_CHECK_ZEXT -g -O1 \
 		   -fno-omit-frame-pointer -fno-sanitize-recover=all
 # The engine is compiled once with coverage (fuzzer-no-link), the targets link it.
 FUZZ_ENGINE	:= $(sort $(wildcard src/wasm/*.c src/wasm/wasi/*.c src/wasm/jit/*.c src/jit/*.c src/wasm/text/*.c)) src/core/alloc.c src/core/log.c src/core/sbuf.c

@@ -9,8 +9,8 @@
 # aimed at the JIT (exact fuel, depth limits, deep recursion, OSR, NaN payloads), jit_simd.wat
 # v128 ops it runs as SSE instructions (NaN payloads, operand order), jit_float.wat floats
 # kept in xmm registers (payloads across calls and C helpers, -0.0, min/max, traps), jit_rot.wat
-# rotates by constants (rorx), jit_addr.wat addresses in registers with their upper half
-# set. Test modules are .wat files here,
+# rotates by constants (rorx), jit_addr.wat and jit_addr2.wat addresses in registers with
+# their upper half set. Test modules are .wat files here,
 # assembled with wat2wasm (wabt) into $LODGE_BUILD/wasm-tests/; lodge runs in that
 # directory so that messages name the modules as "cli.wasm". Outputs are compared whole.
 set -u
@@ -316,6 +316,42 @@ check2 jit-addr-stack 0 "6197433808036861769" -- --invoke stack $ja 1000
 check2 jit-addr-end 0 "0" -- --invoke wrapped_oob $ja 65528
 check2 jit-addr-oob 134 "lodge wasm: jit_addr.wasm: trap: out of bounds memory access in function 4 (wrapped_oob) at offset 0x17c" \
 	-- --invoke wrapped_oob $ja 65529
+# more ways into an address register with its upper half set (jit_addr2.wat)
+ja2=jit_addr2.wasm
+check2 jit-addr2-sel-100-1 0 "0" -- --invoke sel $ja2 100 1
+check2 jit-addr2-sel-65530-1 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 3 (sel) at offset 0x116" \
+	-- --invoke sel $ja2 65530 1
+check2 jit-addr2-brif-100-1 0 "0" -- --invoke brif $ja2 100 1
+check2 jit-addr2-brif-65533-1 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 4 (brif) at offset 0x134" \
+	-- --invoke brif $ja2 65533 1
+check2 jit-addr2-brtab-64-1 0 "0" -- --invoke brtab $ja2 64 1
+check2 jit-addr2-brtab-65535-2 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 5 (brtab) at offset 0x168" \
+	-- --invoke brtab $ja2 65535 2
+check2 jit-addr2-loopp-16 0 "65" -- --invoke loopp $ja2 16
+check2 jit-addr2-multi-65530 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 7 (multi) at offset 0x1b4" \
+	-- --invoke multi $ja2 65530
+check2 jit-addr2-bulk-100 0 "462350" -- --invoke bulk $ja2 100
+check2 jit-addr2-simd-65530 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 9 (simd) at offset 0x21f" \
+	-- --invoke simd $ja2 65530
+check2 jit-addr2-backedge-1000 0 "0" -- --invoke backedge $ja2 1000
+check2 jit-addr2-backedge-65480 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 10 (backedge) at offset 0x271" \
+	-- --invoke backedge $ja2 65480
+check2 jit-addr2-fold-2147549168 0 "0" -- --invoke fold $ja2 2147549168
+check2 jit-addr2-fold-2147483656 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 11 (fold) at offset 0x29b" \
+	-- --invoke fold $ja2 2147483656
+check2 jit-addr2-fold2-8 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 12 (fold2) at offset 0x2af" \
+	-- --invoke fold2 $ja2 8
+check2 jit-addr2-fusefold-2147549184-3 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 14 (fusefold) at offset 0x2f8" \
+	-- --invoke fusefold $ja2 2147549184 3
+check2 jit-addr2-fuse64-65528 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 15 (fuse64) at offset 0x344" \
+	-- --invoke fuse64 $ja2 65528
+check2 jit-addr2-reuse-65535 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 16 (reuse) at offset 0x384" \
+	-- --invoke reuse $ja2 65535
+check2 jit-addr2-shifts-100-32 0 "0" -- --invoke shifts $ja2 100 32
+check2 jit-addr2-shifts-40000-1 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 17 (shifts) at offset 0x3a2" \
+	-- --invoke shifts $ja2 40000 1
+check2 jit-addr2-cmpaddr-65535 134 "lodge wasm: jit_addr2.wasm: trap: out of bounds memory access in function 18 (cmpaddr) at offset 0x3c7" \
+	-- --invoke cmpaddr $ja2 65535
 # floats in the xmm cache registers (jit_float.wat)
 jf=jit_float.wasm
 check2 jit-float-nan-call64 0 "-9218915789241843421" -- --invoke nan_call64 $jf 50

@@ -1117,6 +1117,18 @@ static int guard_index(struct tr *t, uint32_t pc, uint32_t addr_slot, uint32_t o
 		x86_mov(&t->e, false, r, x86_r(r));
 		t->zext |= 1u << c;
 	}
+#ifdef WASM_JIT_CHECK_ZEXT
+	else { /* the fuzz build: ud2 (a crash libFuzzer reports) unless the upper half is
+		* zero, as t->zext claims; rax is free here, the flags dead */
+		uint8_t *ok;
+		x86_mov(&t->e, true, X86_RAX, x86_r(r));
+		x86_shift_imm(&t->e, true, X86_SHR, x86_r(X86_RAX), 32);
+		ok = x86_jcc_fwd(&t->e, X86_CC_E);
+		x86_e8(&t->e, 0x0f);
+		x86_e8(&t->e, 0x0b);
+		x86_patch(&t->e, ok, x86_here(&t->e));
+	}
+#endif
 	*disp = (int32_t)off;
 	return r;
 }
