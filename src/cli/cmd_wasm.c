@@ -906,9 +906,20 @@ static const char *_Atomic sig_exit_file; /* --exit-file */
  * blocked on a full pipe) and only when stderr takes it at once: one blocked on a full
  * stderr pipe nobody reads (a parent that reads it after the exit) would hold the stop,
  * the grace's end and a second signal's back for good. */
-static void sig_line(const char *fmt, ...)
+/* Writes line[0..n) to stderr if it takes it at once (poll and write only: safe in a
+ * signal handler too), else drops it. */
+static void stderr_try(const char *line, size_t n)
 {
 	struct pollfd pf = {.fd = STDERR_FILENO, .events = POLLOUT};
+
+	if (poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
+		return;
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+static void sig_line(const char *fmt, ...)
+{
 	char line[512];
 	va_list ap;
 	int n;
@@ -916,10 +927,8 @@ static void sig_line(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n <= 0 || poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
-		return;
-	if (write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
-		return;
+	if (n > 0)
+		stderr_try(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* Ends the process at once for signal sig: its line on stderr, the exit record, 128 +
@@ -1034,17 +1043,13 @@ static const char *sig_desc[2]; /* SIGTERM's and SIGINT's descriptions (strsigna
 static void sig_say(const char *before, int sig, const char *after)
 {
 	const char *parts[] = {"lodge wasm: ", before, sig_desc[sig == SIGINT], after};
-	struct pollfd pf = {.fd = STDERR_FILENO, .events = POLLOUT};
 	char line[256];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
 		for (const char *p = parts[i]; *p && n < sizeof(line); p++)
 			line[n++] = *p;
-	if (poll(&pf, 1, 0) != 1 || (pf.revents & (POLLOUT | POLLERR)) != POLLOUT)
-		return;
-	if (write(STDERR_FILENO, line, n) < 0)
-		return;
+	stderr_try(line, n);
 }
 
 /* On the main thread: true. On another: hands sig to the main thread, false. */

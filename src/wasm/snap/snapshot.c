@@ -547,18 +547,18 @@ static int ref_slots(const struct wasm_func *f, uint32_t pc, bool innermost, ref
 	return 0;
 }
 
-/* Zeroes the slots of f's frame at fp standing at pc (as ref_slots) that hold nothing
+/* Zeroes the slots of f's frame at fp standing where stp says (stand_at) that hold nothing
  * live: the operand entries read from a local or a constant (their slots hold older
  * values), and for the innermost frame the slots above its operand stack's top up to
  * the frame's end (a frame below ends where the next begins). */
-static void zero_dead(const struct wasm_func *f, uint32_t pc, bool innermost, uint64_t *fp)
+static void zero_dead(const struct wasm_func *f, const struct stand *stp, bool innermost,
+		      uint64_t *fp)
 {
 	const struct wasm_code *code = f->code;
 	const struct wasm_safepoint *sp;
-	struct stand st;
+	const struct stand st = *stp;
 	uint32_t top;
 
-	stand_at(f, pc, innermost, &st);
 	sp = st.at_loop ? NULL : find_map(code->safepoints, code->nsafepoints, st.key);
 	for (uint32_t i = 0; sp && i < sp->ndead; i++) {
 		uint32_t k = sp->first + sp->n + sp->nfn + i;
@@ -599,19 +599,18 @@ static bool narrow_vt(wasm_vt t)
 	return t == WASM_I32 || t == WASM_F32;
 }
 
-/* Zeroes the upper halves of the slots of f's frame at fp standing at pc (as ref_slots)
+/* Zeroes the upper halves of the slots of f's frame at fp standing where stp says (stand_at)
  * that hold an i32 or f32: the interpreter writes their low halves only, so the upper
  * ones may hold an older value's bits, which a snapshot's bytes must not depend on. The
  * locals, the operand entries of the point's map and, for the innermost frame at or
  * after a call, the arguments or results by type (and a call_indirect's element index). */
-static void zero_upper(const struct wasm_func *f, uint32_t pc, bool innermost, uint64_t *fp)
+static void zero_upper(const struct wasm_func *f, const struct stand *stp, uint64_t *fp)
 {
 	const struct wasm_code *code = f->code;
 	const struct wasm_safepoint *sp;
-	struct stand st;
+	const struct stand st = *stp;
 	uint32_t off = 0;
 
-	stand_at(f, pc, innermost, &st);
 	for (uint32_t i = 0; i < code->nnarrow_locals; i++)
 		fp[code->gc_slots[code->ngc_locals + code->nfn_locals + i]] &= UINT32_MAX;
 	sp = st.at_loop ? st.loop : find_map(code->safepoints, code->nsafepoints, st.key);
@@ -762,10 +761,11 @@ static int save_state(struct wasm_store *s, struct wasm_instance *inst, struct s
 		bool inner = i == at->nframes;
 		const struct wasm_func *f = inner ? at->fn : s->frames[i].func;
 		const uint32_t *pc = inner ? at->pc : s->frames[i].pc;
-		zero_dead(f, (uint32_t)(pc - f->code->ops), inner,
-			  so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
-		zero_upper(f, (uint32_t)(pc - f->code->ops), inner,
-			   so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack));
+		uint64_t *fp = so.slots + ((inner ? at->fp : s->frames[i].fp) - s->stack);
+		struct stand st;
+		stand_at(f, (uint32_t)(pc - f->code->ops), inner, &st);
+		zero_dead(f, &st, inner, fp);
+		zero_upper(f, &st, fp);
 	}
 	for (size_t i = 0; i <= at->nframes && !rc; i++) {
 		bool inner = i == at->nframes;
@@ -1693,8 +1693,9 @@ static int load_state2(struct wasm_snapshot *snap, struct priv *p, struct heap_i
 		bool inner = i == nframes;
 		const struct wasm_func *f = inner ? p->at.fn : s->frames[i].func;
 		const uint32_t *pc = inner ? p->at.pc : s->frames[i].pc;
-		zero_dead(f, (uint32_t)(pc - f->code->ops), inner,
-			  &(inner ? p->at.fp : s->frames[i].fp)->i64);
+		struct stand st;
+		stand_at(f, (uint32_t)(pc - f->code->ops), inner, &st);
+		zero_dead(f, &st, inner, &(inner ? p->at.fp : s->frames[i].fp)->i64);
 	}
 	/* the slots the frames' stack maps name as references: ids to objects */
 	{
