@@ -1,14 +1,58 @@
-"""Helpers for tests/snapshot/suite.py: a Lodge guest process with its console on pipes,
+"""Helpers for tests/snapshot/suite.py (and tests/wsnap, tests/wasm/signals.py): a Lodge guest process with its console on pipes,
 and its control socket (docs/API.md) spoken over HTTP/1.1 on a unix socket."""
 import http.client
 import json
 import os
+import platform
 import re
 import socket
 import subprocess
+import signal
 import threading
 import time
 
+
+def caught(pid, sig):
+    """Whether process pid has a handler for sig (its SigCgt mask in /proc)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def wait_caught(p, sig, secs=120):
+    """Waits until lodge handles sig (before, the default action would end it: a sanitizer
+    build on a loaded host takes long to reach main)."""
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None and not caught(p.pid, sig):
+        time.sleep(0.005)
+    return caught(p.pid, sig)
+
+
+def wait_reading(p, secs=120):
+    """Waits until the main thread blocks in read or readv of fd 0 (/proc/PID/syscall;
+    elsewhere than x86-64, until SIGTERM is handled, and a second more). False if p
+    ends first. A program that prints nothing before it reads has its signal handling
+    set up by then."""
+    if platform.machine() != "x86_64":
+        ok = wait_caught(p, signal.SIGTERM, secs)
+        time.sleep(1.0)
+        return ok and p.poll() is None
+    end = time.time() + secs
+    while time.time() < end and p.poll() is None:
+        try:
+            with open("/proc/%d/syscall" % p.pid) as f:
+                fields = f.read().split()
+            if fields[:1] in (["0"], ["19"]) and fields[1:2] == ["0x0"]:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return False
 
 class UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=120):

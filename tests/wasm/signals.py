@@ -15,13 +15,15 @@ usage: signals.py LODGE THREADS_WAT TMPDIR   (prints PASS:/FAIL: lines)
 import ctypes
 import fcntl
 import os
-import platform
 import signal
 import struct
 import subprocess
 import sys
 import termios
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "snapshot"))
+from lib import wait_caught, wait_reading  # noqa: E402
 
 LODGE, THREADS, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -68,47 +70,6 @@ def threads(pid):
             if line.startswith("Threads:"):
                 return int(line.split()[1])
     return -1
-
-
-def caught(pid, sig):
-    """Whether process pid has a handler for sig (its SigCgt mask in /proc)."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
-    except OSError:
-        pass
-    return False
-
-
-def wait_caught(p, sig, secs=120):
-    """Waits until lodge handles sig (before, the default action would end it: a sanitizer
-    build on a loaded host takes long to reach main)."""
-    end = time.time() + secs
-    while time.time() < end and p.poll() is None and not caught(p.pid, sig):
-        time.sleep(0.005)
-    return caught(p.pid, sig)
-
-
-def wait_reading(p, secs=120):
-    """Waits until the main thread blocks in read or readv of fd 0 (/proc/PID/syscall;
-    elsewhere than x86-64, until SIGTERM is handled, and a second more)."""
-    if platform.machine() != "x86_64":
-        ok = wait_caught(p, signal.SIGTERM, secs)
-        time.sleep(1.0)
-        return ok and p.poll() is None
-    end = time.time() + secs
-    while time.time() < end and p.poll() is None:
-        try:
-            with open("/proc/%d/syscall" % p.pid) as f:
-                fields = f.read().split()
-            if fields[:1] in (["0"], ["19"]) and fields[1:2] == ["0x0"]:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return False
 
 
 def wait_out(p, path, want, secs=120):

@@ -34,7 +34,7 @@ import traceback
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "snapshot"))
-from lib import StreamProxy, api  # noqa: E402
+from lib import StreamProxy, api, wait_reading  # noqa: E402
 
 LODGE = os.environ.get("LODGE") or os.path.join(
     os.environ.get("LODGE_BUILD", "build/release"), "lodge")
@@ -4918,22 +4918,6 @@ READER_WAT = """(module
 """
 
 
-def wait_blocked_reading(p, secs=120):
-    """Whether process p's main thread comes to block in read or readv of fd 0
-    (/proc/PID/syscall: number, then the first argument); False if it ends first."""
-    end = time.time() + secs
-    while time.time() < end and p.poll() is None:
-        try:
-            with open("/proc/%d/syscall" % p.pid) as f:
-                fields = f.read().split()
-            if fields[:2] in (["0", "0x0"], ["19", "0x0"]):
-                return True
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return False
-
-
 def case_second_signal(first, second):
     """A program blocked in a host call (a read on a quiet pipe) cannot stop at once: the
     first signal gives it SIG_GRACE_S (5 s). A second signal meanwhile ends the process
@@ -4952,7 +4936,7 @@ def case_second_signal(first, second):
         # It prints nothing: wait until its main thread blocks reading fd 0, so its signal
         # handling is set up (a fixed 1 s was too short for the ASan build on a loaded host:
         # the first signal found the default action and ended it).
-        if not wait_blocked_reading(p):
+        if not wait_reading(p):
             return result(False, name, "it never blocked reading stdin: %s %r" % (
                 p.poll(), p.stderr.read() if p.poll() is not None else ""))
         p.send_signal(first)
