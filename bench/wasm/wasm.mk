@@ -1,6 +1,6 @@
 # WebAssembly benchmark (bench/wasm/run; owned by the wasm engine). Included by the Makefile.
-#   make bench-wasm      build the kernels natively (gcc -O3) and for wasm32-wasi
-#                        (clang -O3), and the real programs (Lua 5.4 and SQLite 3 from
+#   make bench-wasm      build the kernels natively (gcc -O3, and clang -O3 as
+#                        NAME.clang-native) and for wasm32-wasi (clang -O3), and the real programs (Lua 5.4 and SQLite 3 from
 #                        Debian's source packages, with the drivers in
 #                        bench/wasm/programs/, gcc -O2 and clang -O2), build the release
 #                        Lodge, and compare native code, `lodge wasm` (JIT tier, and
@@ -18,7 +18,8 @@
 BW_OUT		:= build/bench-wasm
 BW_KERNELS	:= fib matmul sha256 msort mixed hello
 BW_CFLAGS	:= -O3 -Wall -Wextra -Werror
-BW_BINS		:= $(BW_KERNELS:%=$(BW_OUT)/%.wasm) $(BW_KERNELS:%=$(BW_OUT)/%.native)
+BW_BINS		:= $(BW_KERNELS:%=$(BW_OUT)/%.wasm) $(BW_KERNELS:%=$(BW_OUT)/%.native) \
+		   $(BW_KERNELS:%=$(BW_OUT)/%.clang-native)
 BW_PROGS	:= $(BW_OUT)/lua.wasm $(BW_OUT)/lua.native $(BW_OUT)/sqlite.wasm \
 		   $(BW_OUT)/sqlite.native
 BW_SRC		:= $(BW_OUT)/src
@@ -47,6 +48,13 @@ $(BW_OUT)/%.native: bench/wasm/kernels/%.c bench/wasm/kernels/bench.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@gcc $(BW_CFLAGS) -o $@ $<
+
+# the kernel natively by the compiler that makes its .wasm, to tell the JIT's own cost
+# from what gcc does differently (bench/wasm/run's native-clang)
+$(BW_OUT)/%.clang-native: bench/wasm/kernels/%.c bench/wasm/kernels/bench.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@clang $(BW_CFLAGS) -o $@ $<
 
 bench-wasm-sources: $(BW_SRC)/versions.txt
 
