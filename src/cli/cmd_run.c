@@ -959,13 +959,30 @@ static uint64_t ctl_ram_resident(void *opaque)
 static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
-	struct vm_snapshot_opts so = {
-		.raw_ram = req->raw_ram, .diff = req->diff, .copy_disks = req->copy_disks};
+	struct vm_snapshot_stats st = {0};
+	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram,
+				      .diff = req->diff,
+				      .copy_disks = req->copy_disks,
+				      .resume = req->resume,
+				      .stats = &st};
 	int r;
 
 	pthread_mutex_lock(&c->lock);
+	/* Replication pauses the machine and takes its disks' written blocks on its own
+	 * schedule, which a copy made while the machine runs on overlays would race: the
+	 * copy is then made paused (guestctl resumes it after). */
+	if (c->repl)
+		so.resume = false;
 	r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
 	pthread_mutex_unlock(&c->lock);
+	if (!r && st.background) /* what the user (and tests/daemon) want to know */
+		fprintf(stderr,
+			"lodge: snapshot %s: paused %.1f ms; disk images copied (%.1f MiB) in "
+			"%.0f ms while it ran; paused %.1f ms to merge %llu blocks written "
+			"meanwhile\n",
+			req->path, (double)st.paused_ns / 1e6, (double)st.copy_bytes / 1048576.0,
+			(double)st.copy_ns / 1e6, (double)st.merge_ns / 1e6,
+			(unsigned long long)st.merge_blocks);
 	return r;
 }
 

@@ -32,6 +32,15 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 			const char *backing_format, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* I/O thread (or no loop running), the device quiesced: continues on the image `path`
+ * (format "raw", "qcow2" or NULL to probe) instead of the one it is on: a snapshot that
+ * copied the images while the machine ran on overlays goes back to them once it merged
+ * the overlays' writes into them (machine/snapshot.c). The size must be the device's.
+ * On failure the device stays on the image it had and -errno is returned with one line
+ * in err. */
+int vblk_switch_image(struct device *dev, const char *path, const char *format, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
+
 /* Live migration (machine/migrate.c). vblk_release: I/O thread (or no loop running), the
  * device quiesced: closes the image (metadata written and synced, its locks released),
  * so that another process may open it; the machine must not run until vblk_attach.
