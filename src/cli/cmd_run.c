@@ -74,6 +74,10 @@ struct run_opts {
 struct run_ctl {
 	pthread_mutex_t lock;
 	struct vm *vm;
+	/* snapshots using vm without the lock (a background copy of its disks: ctl_snapshot);
+	 * ctl_attach waits on idle until there is none */
+	unsigned users;
+	pthread_cond_t idle;
 	bool killed;
 	bool seccomp; /* --seccomp: its allow list has no migration calls (outgoing sockets) */
 	struct vm_repl *repl;		/* PUT /replicate: replication to a standby */
@@ -973,7 +977,23 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	 * copy is then made paused (guestctl resumes it after). */
 	if (c->repl)
 		so.resume = false;
-	r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
+	if (c->vm && so.copy_disks && so.resume) {
+		/* The images are copied while the machine runs, for as long as their data
+		 * takes: the lock is not held meanwhile, so that the control socket goes on
+		 * answering (GET /vm takes it, on the thread that serves the socket and the
+		 * console); the machine stays until the snapshot is done (ctl_attach). The
+		 * requests that would change the machine are refused meanwhile (guestctl:
+		 * busy). */
+		struct vm *vm = c->vm;
+		c->users++;
+		pthread_mutex_unlock(&c->lock);
+		r = vm_snapshot(vm, req->path, &so, err, errlen);
+		pthread_mutex_lock(&c->lock);
+		if (!--c->users)
+			pthread_cond_broadcast(&c->idle);
+	} else {
+		r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
+	}
 	pthread_mutex_unlock(&c->lock);
 	if (!r && st.background) /* what the user (and tests/daemon) want to know */
 		fprintf(stderr,
@@ -1149,6 +1169,8 @@ static const struct guestctl_ops run_ctl_ops = {
 static void ctl_attach(struct run_ctl *c, struct vm *vm)
 {
 	pthread_mutex_lock(&c->lock);
+	while (c->users) /* a snapshot still using the machine */
+		pthread_cond_wait(&c->idle, &c->lock);
 	c->vm = vm;
 	if (vm && c->killed)
 		vm_request_stop(vm, VM_STOP_USER, 0);
@@ -1257,7 +1279,7 @@ int cmd_run(int argc, char **argv)
 			     .jit_hot = JIT_HOT_DEFAULT,
 			     .hugepages = true,
 			     .ctl.statm_fd = -1};
-	struct run_ctl ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct run_ctl ctl = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
 	struct guestctl *g = NULL;
 	struct vm *vm = NULL;
 	struct console *con = NULL;

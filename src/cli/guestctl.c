@@ -369,7 +369,7 @@ static int reply_result(struct api_conn *c, int r, const char *what, const char 
 		return api_reply_error(c, 409, r == -EAGAIN ? "busy" : "not_supported", "%s: %s",
 				       what, err);
 	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
-		       r == -EROFS || r == -ENAMETOOLONG))
+		       r == -EROFS || r == -ENAMETOOLONG || r == -EEXIST))
 		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);
 	if (err[0])
 		return api_reply_error(c, 500, "internal", "%s: %s", what, err);

@@ -222,10 +222,10 @@ static int save_machine(struct vm *vm, struct sbuf *b, const char *copies)
 	return r ?: b->err;
 }
 
-/* A copy of an image, synced, written to DST.tmp and renamed to DST: a reflink (FICLONE:
- * no data copied, whatever the size) where the file system shares extents (XFS, Btrfs),
- * else a copy with holes kept (SEEK_DATA / SEEK_HOLE; all-zero chunks are not written
- * either). Returns 0 or -errno. */
+/* A copy of an image, synced, written to DST.tmp (each_copy renames it to DST once
+ * the snapshot is whole): a reflink (FICLONE: no data copied, whatever the size) where
+ * the file system shares extents (XFS, Btrfs), else a copy with holes kept (SEEK_DATA /
+ * SEEK_HOLE; all-zero chunks are not written either). Returns 0 or -errno. */
 static int copy_image(const char *src, const char *dst)
 {
 	enum { CHUNK = 1 << 20 };
@@ -286,8 +286,6 @@ static int copy_image(const char *src, const char *dst)
 	}
 	if (!r && fsync(out) < 0)
 		r = -errno;
-	if (!r && rename(tmp, dst) < 0)
-		r = -errno;
 out:
 	core_free(buf);
 	close(in);
@@ -299,21 +297,39 @@ out:
 	return r;
 }
 
-/* A failed snapshot leaves no copies of its disks. */
-static void remove_copies(const char *snap)
+/* The copies of a snapshot's disks are made as SNAP.diskK.saved.FORMAT.tmp: a snapshot
+ * that fails before its copies are renamed to their names, just before its own file is
+ * renamed into place (COPIES_PUBLISH), leaves an earlier snapshot at the same path
+ * whole, its copies too (COPIES_DISCARD removes only the .tmp files); one that fails
+ * after that removes them (COPIES_REMOVE: the earlier snapshot's file would name copies
+ * that are not its own). Returns 0 or -errno. */
+enum copies_op { COPIES_DISCARD, COPIES_PUBLISH, COPIES_REMOVE };
+
+static int each_copy(const char *snap, enum copies_op op)
 {
 	static const char *const fmts[] = {"raw", "qcow2"};
-	char p[PATH_MAX];
+	char p[PATH_MAX], t[PATH_MAX + 8];
+	int r = 0;
 
 	for (unsigned k = 0; k < VM_MAX_DEVICE_ARGS; k++)
-		for (unsigned f = 0; f < 2; f++)
-			if (!copy_name(snap, k, fmts[f], p, sizeof(p)))
+		for (unsigned f = 0; f < 2; f++) {
+			if (copy_name(snap, k, fmts[f], p, sizeof(p)))
+				continue;
+			snprintf(t, sizeof(t), "%s.tmp", p);
+			if (op == COPIES_REMOVE)
 				unlink(p);
+			if (op != COPIES_PUBLISH)
+				unlink(t);
+			else if (!r && rename(t, p) < 0 && errno != ENOENT)
+				r = -errno;
+		}
+	return r;
 }
 
 /* After the snapshot is written, with "disks": "copy": every writable disk is closed
  * (its metadata written and synced), copied to SNAP.diskK.saved.FORMAT (what the MACHINE
- * section recorded) and opened again; the machine stays on its images. */
+ * section recorded; .tmp until the snapshot is whole) and opened again; the machine stays
+ * on its images. */
 static int copy_disks(struct vm *vm, const char *snap, char *err, size_t errlen)
 {
 	unsigned k = 0;
@@ -690,6 +706,14 @@ static int switch_live(struct save_job *j)
 			break;
 		}
 		r = vblk_switch_overlay(d, l->ov, l->img, l->fmt, j->err, j->errlen);
+		if (r == -EEXIST) /* never overwritten: it may hold a guest's writes */
+			vm_errf(j->err, j->errlen,
+				"%s: %s already exists: it may hold what a guest wrote during an "
+				"earlier snapshot's copy at this path (the disk of a guest that "
+				"runs on it, or of one killed meanwhile: qemu-img commit puts it "
+				"back into its image); take the snapshot at another path, or "
+				"remove that file once it is not needed",
+				d->name, l->ov);
 		if (!r) {
 			l->dev = d;
 			j->nlive++;
@@ -762,13 +786,15 @@ static int copy_live(struct save_job *j)
 	int r = 0, p;
 
 	for (unsigned i = 0; i < j->nlive && !r; i++) {
+		char tmp[PATH_MAX + 8];
 		struct stat st;
 		r = copy_image(j->live[i].img, j->live[i].copy);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", j->live[i].copy); /* (until published) */
 		if (r)
 			vm_errf(j->err, j->errlen, "%s: cannot copy %s to %s: %s",
 				j->live[i].dev->name, j->live[i].img, j->live[i].copy,
 				strerror(-r));
-		else if (stat(j->live[i].copy, &st) == 0)
+		else if (stat(tmp, &st) == 0)
 			bytes += (uint64_t)st.st_blocks * 512;
 	}
 	t1 = vm_now_ns();
@@ -798,6 +824,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		size_t errlen)
 {
 	struct save_job j = {.vm = vm, .path = path, .o = o, .err = err, .errlen = errlen};
+	bool published = false;
 	int r;
 
 	if (err && errlen)
@@ -837,6 +864,13 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	if (!r && j.live)
 		r = copy_live(&j);
 	core_free(j.live);
+	if (!r && o->copy_disks) {
+		published = true;
+		r = each_copy(path, COPIES_PUBLISH);
+		if (r)
+			vm_errf(err, errlen, "%s: cannot rename its disks' copies into place: %s",
+				path, strerror(-r));
+	}
 	if (r) {
 		snap_writer_abort(j.w);
 	} else {
@@ -853,7 +887,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		}
 	}
 	if (r && o->copy_disks)
-		remove_copies(path);
+		each_copy(path, published ? COPIES_REMOVE : COPIES_DISCARD);
 	if (r && j.log_taken) /* the next Diff still needs what the log held */
 		gmem_dirty_merge(&vm->mem, j.pages);
 	else if (r && j.log_started)

@@ -28,6 +28,10 @@
   disk_reflink   the same on XFS (a loop mount the test makes; needs root and xfsprogs):
                  the copy is a reflink (filefrag: every extent shared) with the disk's
                  bytes; the snapshot's time is printed beside ext4's (a real copy)
+  disk_leftovers a snapshot that fails loses no file there before it: a live overlay
+                 or an overlay at its paths (it fails, saying so; the guest runs on and
+                 writes its disk), nor an earlier snapshot's copy at the same path (a
+                 second snapshot there onto a full file system)
   disk_background  "disks": "copy" with "resume": true on a guest whose qcow2 disk holds
                  768 MiB of data, a shell loop writing its disk throughout: the guest runs
                  while the image is copied (the pause the process reports is shorter than
@@ -38,10 +42,10 @@
                  fails cleanly (no file left, the guest runs on and writes its disk), a
                  kill -9 during a copy leaves the image as it was and the overlay
                  sound (qemu-img commit takes it back in); qemu-img check is clean on the image, the copy and the
-                 restore's overlay
+                 restore's overlay; GET /vm is answered while the image is copied
   answer.*       a stop or kill that ends the guest is answered first (answers.py)
 Guests run on the release build when there is one (speed); the bad files go to the
-ASan+UBSan build.
+ASan+UBSan build. SNAPSHOT_ONLY=disk_leftovers,disk_background runs those tests alone.
 """
 import array
 import fcntl
@@ -391,6 +395,98 @@ def t_disk_copy():
     result("disk_copy", why)
 
 
+def t_disk_leftovers():
+    """A snapshot that fails loses no file that was there before it: a live overlay
+    (what a guest killed during an earlier snapshot's copy wrote) or an overlay at the
+    paths it would create, nor an earlier snapshot's copies at the same path."""
+    name = "disk_leftovers"
+    disk = os.path.join(tmp, "left.raw")
+    with open(disk, "wb") as f:  # zeros: the guest's init makes ext4 on it
+        f.truncate(64 << 20)
+    g, why = boot_counter("left", ["--disk", disk])
+    if not why and run_cmd(g, "grep -q ' /mnt ' /proc/mounts && echo one > /mnt/f && sync",
+                           "L0") is None:
+        why = "the guest did not mount and write its disk"
+    snap = os.path.join(tmp, "left.snap")
+    mark = b"what a guest wrote\n"
+    for f, extra in ((snap + ".disk0.live.qcow2", {"disks": "copy", "resume": True}),
+                     (snap + ".disk0.qcow2", {})):
+        if why:
+            break
+        with open(f, "wb") as fh:
+            fh.write(mark)
+        api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
+        st, body = api(g.api_sock, "PUT", "/snapshot/create", dict(snapshot_path=snap, **extra))
+        msg = str(body.get("message", body) if isinstance(body, dict) else body)
+        print("# %s: %s there already: %s %s" % (name, os.path.basename(f), st, msg),
+              flush=True)
+        if st != 400 or "already exists" not in msg:  # the user's to resolve
+            why += "; %s there already: %s %r" % (os.path.basename(f), st, msg)
+        if not os.path.exists(f) or open(f, "rb").read() != mark:
+            why += "; the snapshot removed or changed %s, which was there before it" % (
+                os.path.basename(f))
+        if os.path.exists(snap):
+            why += "; the failed snapshot left its file"
+        api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})  # (done already with resume)
+        if run_cmd(g, "echo two > /mnt/f && sync", "L1") is None:
+            why += "; the guest cannot write its disk after the failed snapshot"
+        if os.path.exists(f):
+            os.remove(f)
+    # a snapshot that fails (its file system full) at the path of an earlier one keeps
+    # the earlier one whole, its disk's copy too
+    small = os.path.join(tmp, "left-small")
+    os.makedirs(small)
+    mounted = not why and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs",
+                                          small], capture_output=True).returncode == 0
+    if not why and not mounted:
+        print("# %s: no tmpfs mount (not root?): the full file system is not tried" % name,
+              flush=True)
+    if mounted:
+        try:
+            s2 = os.path.join(small, "s.snap")
+            copy = s2 + ".disk0.saved.raw"
+            why = pause_snapshot(g, s2, disks="copy", resume=True)
+            kept = sha(copy) if not why and os.path.exists(copy) else None
+            if not why and not kept:
+                why = "no copy: %r" % os.listdir(small)
+            if not why and run_cmd(g, "dd if=/dev/urandom of=/mnt/g bs=1M count=4 2>/dev/null"
+                                   " && sync", "L2") is None:
+                why = "the guest cannot write its disk after the snapshot"
+            if not why:
+                # full but for 4 MiB: the snapshot's file is made, then the RAM or
+                # the copy finds no room
+                fill = os.path.join(small, "fill")
+                with open(fill, "wb") as f:
+                    try:
+                        while True:
+                            f.write(b"\xff" * (1 << 20))
+                            f.flush()
+                    except OSError:
+                        pass
+                os.truncate(fill, max(0, os.path.getsize(fill) - (4 << 20)))
+                api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
+                st, body = api(g.api_sock, "PUT", "/snapshot/create",
+                               {"snapshot_path": s2, "disks": "copy", "resume": True})
+                print("# %s: again at that path onto a full file system: %s %s" % (
+                    name, st, body), flush=True)
+                if st < 400:
+                    why += "; the snapshot onto a full file system: %s" % st
+                if not os.path.exists(s2):
+                    why += "; the earlier snapshot's file is gone"
+                if not os.path.exists(copy) or sha(copy) != kept:
+                    why += "; the earlier snapshot's copy of its disk was removed or changed"
+                left = [f for f in os.listdir(small) if f not in ("s.snap", "fill",
+                                                                  os.path.basename(copy))]
+                if left:
+                    why += "; left behind: %r" % left
+                if api(g.api_sock, "GET", "/vm")[1].get("state") != "Running":
+                    why += "; the guest is not running after the failed snapshot"
+        finally:
+            subprocess.run(["umount", "-l", small], capture_output=True)
+    g.kill()
+    result(name, why)
+
+
 def t_disk_reflink():
     """ "disks": "copy" where the file system shares extents (XFS on a loop device the
     test makes): the copy is a reflink (filefrag: every extent shared), the same bytes
@@ -506,16 +602,37 @@ def t_disk_background():
     if not why:
         st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
         t0 = time.time()
-        st, body = api(g.api_sock, "PUT", "/snapshot/create",
-                       {"snapshot_path": snap, "disks": "copy", "resume": True})
+        answer = []
+        th = threading.Thread(target=lambda: answer.append(api(
+            g.api_sock, "PUT", "/snapshot/create",
+            {"snapshot_path": snap, "disks": "copy", "resume": True}, timeout=600)))
+        th.start()
+        # the control socket answers while the image is copied (the guest runs then)
+        tmpcopy = snap + ".disk0.saved.qcow2.tmp"
+        while th.is_alive() and not os.path.exists(tmpcopy):
+            time.sleep(0.005)
+        if os.path.exists(tmpcopy):
+            t1 = time.time()
+            vst = api(g.api_sock, "GET", "/vm")[1]
+            copying = os.path.exists(tmpcopy)
+            print("# %s: GET /vm during the copy: %s in %.0f ms, the copy %s" % (
+                name, vst.get("state"), (time.time() - t1) * 1000,
+                "still under way" if copying else "done by then"), flush=True)
+            if vst.get("state") != "Running" or not copying:
+                why = "GET /vm was not answered while the image was copied (%s, %.0f ms)" % (
+                    vst.get("state"), (time.time() - t1) * 1000)
+        th.join()
         took = time.time() - t0
+        st, body = answer[0] if answer else (None, "no answer")
         rx = (r"snapshot %s: paused ([\d.]+) ms; disk images copied \(([\d.]+) MiB\) in (\d+) "
               r"ms while it ran; paused ([\d.]+) ms to merge (\d+) blocks" % re.escape(snap))
         end = time.time() + 30  # the line comes before the answer; our reader may lag
         while not re.search(rx, g.errtext()) and time.time() < end and st == 204:
             time.sleep(0.1)
         m = re.search(rx, g.errtext())
-        if st != 204 or not m:
+        if why:
+            pass
+        elif st != 204 or not m:
             why = "snapshot/create with resume: %s %s; %s" % (st, body, g.errtext()[-300:])
         else:
             paused_bg, mib, copy_ms, merge_ms, blocks = (float(m.group(1)), float(m.group(2)),
@@ -738,6 +855,16 @@ def t_diff_chain():
 
 
 def main():
+    only = os.environ.get("SNAPSHOT_ONLY")  # e.g. disk_leftovers,disk_background: those alone
+    if only:
+        try:
+            for n in only.split(","):
+                globals()["t_" + n]()
+        finally:
+            for g in guests:
+                g.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     try:
         t_diff_chain()
         snap = t_counter()
@@ -747,6 +874,7 @@ def main():
             result("bad_files", "no snapshot to damage")
         t_smp_disk_net()
         t_disk_copy()
+        t_disk_leftovers()
         t_disk_background()
         t_disk_reflink()
         answers.run(ASAN, TOP, result)  # the ASan build: its test hook

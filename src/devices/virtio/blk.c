@@ -779,6 +779,7 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 	enum disk_format bf = DISK_FMT_AUTO;
 	struct disk_create_options co = {.format = DISK_FMT_QCOW2, .backing = backing};
 	char derr[DISK_ERR_LEN], rerr[DISK_ERR_LEN];
+	bool made;
 	int r;
 
 	if (backing_format && disk_format_parse(backing_format, &bf) < 0)
@@ -791,6 +792,7 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 	disk_close(b->disk);
 	b->disk = NULL;
 	r = disk_create(overlay, &co, derr, sizeof(derr));
+	made = !r; /* (a file that was there already is not ours to remove) */
 	r = r ?: reopen(b, overlay, DISK_FMT_QCOW2, derr, sizeof(derr));
 	if (!r) {
 		char *p = core_alloc(strlen(overlay) + 1);
@@ -812,7 +814,8 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 		virtio_dev_fail(&b->vdev, "the disk image could not be reopened");
 		pthread_mutex_unlock(&b->vdev.lock);
 	}
-	unlink(overlay);
+	if (made)
+		unlink(overlay);
 	return r;
 }
 

@@ -27,7 +27,8 @@ struct disk *vblk_disk(struct device *dev);
  * written and synced), creates `overlay` (qcow2, backing file `backing`: the image's
  * absolute path, of format `backing_format`: "raw", "qcow2" or NULL to probe) and
  * continues on it. On failure the device goes back to `backing` itself and -errno is
- * returned with one line in err. */
+ * returned with one line in err; an `overlay` that existed already is left as it was
+ * (-EEXIST). */
 int vblk_switch_overlay(struct device *dev, const char *overlay, const char *backing,
 			const char *backing_format, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
