@@ -15,3 +15,11 @@ bench-snapshot: guest-cache/out/Image guest-cache/out/fw_dynamic.bin guest-cache
 bench-snapshot-wasm:
 	$(MAKE) MODE=release lodge
 	BENCH_LODGE=build/release/lodge bench/snapshot/wasm
+
+# A snapshot's pause with "disks": "copy" on a disk holding 1 GiB of data, the copy made
+# paused against made while the guest runs ("resume": true) (bench/snapshot/disk).
+.PHONY: bench-snapshot-disk
+
+bench-snapshot-disk: guest-cache/out/Image guest-cache/out/fw_dynamic.bin guest-cache/out/initrd.img
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge bench/snapshot/disk

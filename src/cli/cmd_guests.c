@@ -495,10 +495,14 @@ static int cmd_snapshot(int argc, char **argv, const char *sock)
 			printf("usage: lodge snapshot [--leave-paused] NAME FILE\n\n"
 			       "Saves a running or paused guest to FILE (written by the daemon): "
 			       "a\n"
-			       "running guest is paused for it and resumed after, unless\n"
-			       "--leave-paused. A system guest's disks are copied meanwhile to\n"
-			       "FILE.diskN.saved.FORMAT (keep them with FILE). lodge restore "
-			       "NAME2\n"
+			       "running guest is paused while its memory and devices are "
+			       "saved\n"
+			       "and resumed after, unless --leave-paused. A system guest's "
+			       "disks\n"
+			       "are then copied to FILE.diskN.saved.FORMAT (keep them with "
+			       "FILE)\n"
+			       "while it runs, and what it wrote meanwhile is merged back in a\n"
+			       "second short pause. lodge restore NAME2\n"
 			       "FILE (or lodge create NAME2 --restore FILE) goes on from it.\n");
 			return 0;
 		} else if (argv[i][0] == '-') {

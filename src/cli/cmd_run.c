@@ -74,6 +74,10 @@ struct run_opts {
 struct run_ctl {
 	pthread_mutex_t lock;
 	struct vm *vm;
+	/* snapshots using vm without the lock (a background copy of its disks: ctl_snapshot);
+	 * ctl_attach waits on idle until there is none */
+	unsigned users;
+	pthread_cond_t idle;
 	bool killed;
 	bool seccomp; /* --seccomp: its allow list has no migration calls (outgoing sockets) */
 	struct vm_repl *repl;		/* PUT /replicate: replication to a standby */
@@ -959,13 +963,46 @@ static uint64_t ctl_ram_resident(void *opaque)
 static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char *err, size_t errlen)
 {
 	struct run_ctl *c = opaque;
-	struct vm_snapshot_opts so = {
-		.raw_ram = req->raw_ram, .diff = req->diff, .copy_disks = req->copy_disks};
+	struct vm_snapshot_stats st = {0};
+	struct vm_snapshot_opts so = {.raw_ram = req->raw_ram,
+				      .diff = req->diff,
+				      .copy_disks = req->copy_disks,
+				      .resume = req->resume,
+				      .stats = &st};
 	int r;
 
 	pthread_mutex_lock(&c->lock);
-	r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
+	/* Replication pauses the machine and takes its disks' written blocks on its own
+	 * schedule, which a copy made while the machine runs on overlays would race: the
+	 * copy is then made paused (guestctl resumes it after). */
+	if (c->repl)
+		so.resume = false;
+	if (c->vm && so.copy_disks && so.resume) {
+		/* The images are copied while the machine runs, for as long as their data
+		 * takes: the lock is not held meanwhile, so that the control socket goes on
+		 * answering (GET /vm takes it, on the thread that serves the socket and the
+		 * console); the machine stays until the snapshot is done (ctl_attach). The
+		 * requests that would change the machine are refused meanwhile (guestctl:
+		 * busy). */
+		struct vm *vm = c->vm;
+		c->users++;
+		pthread_mutex_unlock(&c->lock);
+		r = vm_snapshot(vm, req->path, &so, err, errlen);
+		pthread_mutex_lock(&c->lock);
+		if (!--c->users)
+			pthread_cond_broadcast(&c->idle);
+	} else {
+		r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
+	}
 	pthread_mutex_unlock(&c->lock);
+	if (!r && st.background) /* what the user (and tests/daemon) want to know */
+		fprintf(stderr,
+			"lodge: snapshot %s: paused %.1f ms; disk images copied (%.1f MiB) in "
+			"%.0f ms while it ran; paused %.1f ms to merge %llu blocks written "
+			"meanwhile\n",
+			req->path, (double)st.paused_ns / 1e6, (double)st.copy_bytes / 1048576.0,
+			(double)st.copy_ns / 1e6, (double)st.merge_ns / 1e6,
+			(unsigned long long)st.merge_blocks);
 	return r;
 }
 
@@ -1132,6 +1169,8 @@ static const struct guestctl_ops run_ctl_ops = {
 static void ctl_attach(struct run_ctl *c, struct vm *vm)
 {
 	pthread_mutex_lock(&c->lock);
+	while (c->users) /* a snapshot still using the machine */
+		pthread_cond_wait(&c->idle, &c->lock);
 	c->vm = vm;
 	if (vm && c->killed)
 		vm_request_stop(vm, VM_STOP_USER, 0);
@@ -1240,7 +1279,7 @@ int cmd_run(int argc, char **argv)
 			     .jit_hot = JIT_HOT_DEFAULT,
 			     .hugepages = true,
 			     .ctl.statm_fd = -1};
-	struct run_ctl ctl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct run_ctl ctl = {.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER};
 	struct guestctl *g = NULL;
 	struct vm *vm = NULL;
 	struct console *con = NULL;

@@ -369,7 +369,7 @@ static int reply_result(struct api_conn *c, int r, const char *what, const char 
 		return api_reply_error(c, 409, r == -EAGAIN ? "busy" : "not_supported", "%s: %s",
 				       what, err);
 	if (err[0] && (r == -ENOENT || r == -EACCES || r == -ENOTDIR || r == -EISDIR ||
-		       r == -EROFS || r == -ENAMETOOLONG))
+		       r == -EROFS || r == -ENAMETOOLONG || r == -EEXIST))
 		return api_reply_error(c, 400, "bad_path", "%s: %s", what, err);
 	if (err[0])
 		return api_reply_error(c, 500, "internal", "%s: %s", what, err);
@@ -447,9 +447,12 @@ static void *op_main(void *opaque)
 	} else if (g->op_migrate) {
 		g->op_result = g->ops->migrate(g->opaque, g->op_path, &g->op_mig, -1, g->op_err,
 					       sizeof(g->op_err));
-	} else
+	} else {
 		g->op_result =
 			g->ops->snapshot(g->opaque, &g->op_snap, g->op_err, sizeof(g->op_err));
+		if (g->op_snap.resume && g->ops->resume) /* saved or not, it runs on */
+			g->ops->resume(g->opaque);
+	}
 #ifdef LODGE_TEST_HOOKS
 	/* LODGE_TEST_HOOK=slow-answer: this thread is late to report (as when a loaded
 	 * host does not run it for a while), so the guest has ended by then (tests/wsnap). */
@@ -553,8 +556,9 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 	static const struct json_field f[] = {{"snapshot_path", JSON_STRING, true, NULL},
 					      {"snapshot_type", JSON_STRING, false, NULL},
 					      {"ram_format", JSON_STRING, false, NULL},
-					      {"disks", JSON_STRING, false, NULL}};
-	static const struct json_schema schema = {f, 4};
+					      {"disks", JSON_STRING, false, NULL},
+					      {"resume", JSON_BOOL, false, NULL}};
+	static const struct json_schema schema = {f, 5};
 	struct guestctl *g = r->ctx;
 	const char *path, *type, *ram, *disks;
 	char err[200];
@@ -593,7 +597,8 @@ static void h_snapshot_create(struct api_conn *c, const struct api_request *r)
 		g->op_snap = (struct guestctl_snapshot){.path = g->op_path,
 							.raw_ram = !strcmp(ram, "raw"),
 							.diff = !strcmp(type, "Diff"),
-							.copy_disks = !strcmp(disks, "copy")};
+							.copy_disks = !strcmp(disks, "copy"),
+							.resume = json_bool(o, "resume", false)};
 		start_op(c, g, NULL, "snapshot");
 	}
 	cJSON_Delete(o);

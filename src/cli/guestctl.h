@@ -101,6 +101,8 @@ struct guestctl_snapshot {
 	bool raw_ram;	  /* "ram_format": "raw" (uncompressed, mapped on restore) */
 	bool diff;	  /* "snapshot_type": "Diff" (what changed since the last one) */
 	bool copy_disks;  /* "disks": "copy" (else "overlay"; docs/SNAPSHOT.md "Disks") */
+	bool resume;	  /* "resume": true: the guest runs again once its state is saved
+			   * (a system guest's disks are then copied while it runs) */
 };
 
 struct guestctl_config {

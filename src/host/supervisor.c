@@ -1198,10 +1198,13 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 		snprintf(inside, sizeof(inside), "/run/snapshot.tmp");
 	unlink(host);
 	saved_disks(SAVED_REMOVE, host, NULL); /* a failed snapshot's leftovers */
-	/* a system guest's writable disks are copied next to the file while it is paused
-	 * (not moved onto overlays, which would live in its run directory) */
-	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"%s}", inside,
-		 g->kind == GUEST_VM ? ",\"disks\":\"copy\"" : "");
+	/* a system guest's writable disks are copied next to the file (not moved onto
+	 * overlays, which would live in its run directory); a guest that runs on after
+	 * the snapshot is resumed by its process once its state is saved, and its images
+	 * are copied while it runs (docs/SNAPSHOT.md "Disks") */
+	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"%s%s}", inside,
+		 g->kind == GUEST_VM ? ",\"disks\":\"copy\"" : "",
+		 g->kind == GUEST_VM && was_running && !leave_paused ? ",\"resume\":true" : "");
 	r = control_timeout(g, "PUT", "/snapshot/create", body, &res, SNAPSHOT_TIMEOUT_MS);
 	if (r) {
 		snprintf(err, errlen, "guest %s: its control socket does not answer", g->rec.name);

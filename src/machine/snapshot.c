@@ -30,6 +30,7 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/log.h"
 #include "core/sbuf.h"
 #include "cpu/hart.h"
 #include "cpu/state.h"
@@ -221,10 +222,10 @@ static int save_machine(struct vm *vm, struct sbuf *b, const char *copies)
 	return r ?: b->err;
 }
 
-/* A copy of an image, synced, written to DST.tmp and renamed to DST: a reflink (FICLONE:
- * no data copied, whatever the size) where the file system shares extents (XFS, Btrfs),
- * else a copy with holes kept (SEEK_DATA / SEEK_HOLE; all-zero chunks are not written
- * either). Returns 0 or -errno. */
+/* A copy of an image, synced, written to DST.tmp (each_copy renames it to DST once
+ * the snapshot is whole): a reflink (FICLONE: no data copied, whatever the size) where
+ * the file system shares extents (XFS, Btrfs), else a copy with holes kept (SEEK_DATA /
+ * SEEK_HOLE; all-zero chunks are not written either). Returns 0 or -errno. */
 static int copy_image(const char *src, const char *dst)
 {
 	enum { CHUNK = 1 << 20 };
@@ -285,8 +286,6 @@ static int copy_image(const char *src, const char *dst)
 	}
 	if (!r && fsync(out) < 0)
 		r = -errno;
-	if (!r && rename(tmp, dst) < 0)
-		r = -errno;
 out:
 	core_free(buf);
 	close(in);
@@ -298,21 +297,39 @@ out:
 	return r;
 }
 
-/* A failed snapshot leaves no copies of its disks. */
-static void remove_copies(const char *snap)
+/* The copies of a snapshot's disks are made as SNAP.diskK.saved.FORMAT.tmp: a snapshot
+ * that fails before its copies are renamed to their names, just before its own file is
+ * renamed into place (COPIES_PUBLISH), leaves an earlier snapshot at the same path
+ * whole, its copies too (COPIES_DISCARD removes only the .tmp files); one that fails
+ * after that removes them (COPIES_REMOVE: the earlier snapshot's file would name copies
+ * that are not its own). Returns 0 or -errno. */
+enum copies_op { COPIES_DISCARD, COPIES_PUBLISH, COPIES_REMOVE };
+
+static int each_copy(const char *snap, enum copies_op op)
 {
 	static const char *const fmts[] = {"raw", "qcow2"};
-	char p[PATH_MAX];
+	char p[PATH_MAX], t[PATH_MAX + 8];
+	int r = 0;
 
 	for (unsigned k = 0; k < VM_MAX_DEVICE_ARGS; k++)
-		for (unsigned f = 0; f < 2; f++)
-			if (!copy_name(snap, k, fmts[f], p, sizeof(p)))
+		for (unsigned f = 0; f < 2; f++) {
+			if (copy_name(snap, k, fmts[f], p, sizeof(p)))
+				continue;
+			snprintf(t, sizeof(t), "%s.tmp", p);
+			if (op == COPIES_REMOVE)
 				unlink(p);
+			if (op != COPIES_PUBLISH)
+				unlink(t);
+			else if (!r && rename(t, p) < 0 && errno != ENOENT)
+				r = -errno;
+		}
+	return r;
 }
 
 /* After the snapshot is written, with "disks": "copy": every writable disk is closed
  * (its metadata written and synced), copied to SNAP.diskK.saved.FORMAT (what the MACHINE
- * section recorded) and opened again; the machine stays on its images. */
+ * section recorded; .tmp until the snapshot is whole) and opened again; the machine stays
+ * on its images. */
 static int copy_disks(struct vm *vm, const char *snap, char *err, size_t errlen)
 {
 	unsigned k = 0;
@@ -395,6 +412,18 @@ static int switch_disks(struct vm *vm, const char *snap, char *err, size_t errle
 	return r;
 }
 
+/* A writable disk that a snapshot with "disks": "copy" and "resume" moved onto a
+ * temporary overlay, so that its image stays frozen while it is copied and the machine
+ * runs (docs/SNAPSHOT.md "Disks"). */
+struct live_disk {
+	struct device *dev;
+	struct vm_device_arg *arg; /* its options (they keep naming the image) */
+	char img[PATH_MAX];	   /* the image, absolute: frozen until the merge */
+	char fmt[8];		   /* its format */
+	char ov[PATH_MAX];	   /* SNAP.diskK.live.qcow2 over it, which the machine writes */
+	char copy[PATH_MAX];	   /* SNAP.diskK.saved.FORMAT */
+};
+
 struct save_job {
 	struct vm *vm;
 	struct snap_writer *w;
@@ -407,6 +436,9 @@ struct save_job {
 	uint64_t *pages; /* the dirty log taken for this snapshot */
 	bool log_taken;	 /* the log was on and is now in pages */
 	bool log_started;
+	/* copy_disks with resume: the disks moved onto overlays (live[0..nlive)) */
+	struct live_disk *live;
+	unsigned nlive;
 };
 
 /* A new file's identity. Random; without getrandom (a sandbox may refuse it) the clocks
@@ -502,6 +534,201 @@ static int emit_section(void *ctx, uint32_t type, const void *p, size_t len)
 	return snap_write_section(ctx, type, p, len);
 }
 
+/* Writes n blocks (offs[i], lens[i], their bytes one after another in buf) into the image
+ * `img` of format `fmt`, then flushes it: all-zero blocks as write-zeroes. The caller's
+ * thread owns the image it opens here. Returns 0 or -errno with one line in err. */
+static int write_blocks(const char *img, const char *fmt, const uint8_t *buf, const uint64_t *offs,
+			const uint32_t *lens, unsigned n, char *err, size_t errlen)
+{
+	struct disk_options opt = {.format = DISK_FMT_AUTO};
+	char derr[DISK_ERR_LEN];
+	struct disk *d;
+	int r;
+
+	if (disk_format_parse(fmt, &opt.format) < 0)
+		return -EINVAL;
+	r = disk_open(img, &opt, &d, derr, sizeof(derr));
+	if (r) {
+		vm_errf(err, errlen, "%s", derr);
+		return r;
+	}
+	for (unsigned i = 0; i < n && !r; i++) {
+		bool zero = !buf[0] && !memcmp(buf, buf + 1, lens[i] - 1);
+		r = zero ? disk_zero(d, DISK_OP_WRITE_ZEROES, offs[i], lens[i])
+			 : disk_pwrite(d, buf, lens[i], offs[i]);
+		buf += lens[i];
+	}
+	r = r ?: disk_flush(d);
+	disk_close(d);
+	if (r)
+		vm_errf(err, errlen, "%s: cannot write to it: %s", img, strerror(-r));
+	return r;
+}
+
+/* I/O thread, the machine paused and its devices quiesced: the blocks the machine wrote
+ * on l's overlay are written into the image below it (read from the overlay a chunk at a
+ * time, the overlay closed while the image is open: the image opens for writing only
+ * when no chain holds it), then the device goes back onto the image and the overlay is
+ * removed. The overlay is left as it was until the image is synced, so a crash at any
+ * point leaves the overlay over the image reading as the disk. *blocks counts the
+ * blocks merged. On failure the device stays on the overlay (its options then name it:
+ * keep that file) and -errno comes back with one line in err. */
+static int merge_disk(struct live_disk *l, uint64_t *blocks, char *err, size_t errlen)
+{
+	enum { CHUNK = 256 }; /* blocks: 16 MiB */
+	struct disk *ov = vblk_disk(l->dev);
+	uint64_t nb = ov ? disk_written_blocks(ov) : 0, size = ov ? disk_size(ov) : 0, b = 0;
+	uint64_t *map = core_calloc((size_t)((nb + 63) / 64) ?: 1, sizeof(uint64_t));
+	uint8_t *buf = core_alloc((size_t)CHUNK * DISK_TRACK_BLOCK);
+	uint64_t offs[CHUNK];
+	uint32_t lens[CHUNK];
+	char aerr[DISK_ERR_LEN];
+	int r = ov ? 0 : -EBADF;
+
+	if (!map || !buf)
+		r = -ENOMEM;
+	if (!r && disk_written_take(ov, map) < 0) {
+		/* (it reported every block: all are merged) */
+	}
+	while (!r) {
+		unsigned n = 0;
+		size_t used = 0;
+		r = vblk_attach(l->dev, aerr, sizeof(aerr)); /* the overlay, if closed */
+		if (r) {
+			vm_errf(err, errlen, "%s", aerr);
+			break;
+		}
+		for (; b < nb && n < CHUNK && !r; b++) {
+			uint64_t off = b * DISK_TRACK_BLOCK;
+			if (!(map[b / 64] >> (b % 64) & 1) || off >= size)
+				continue;
+			lens[n] = (uint32_t)(size - off < DISK_TRACK_BLOCK ? size - off
+									   : DISK_TRACK_BLOCK);
+			offs[n] = off;
+			r = vblk_read(l->dev, buf + used, lens[n], off);
+			if (r)
+				vm_errf(err, errlen, "%s: cannot read it: %s", l->ov, strerror(-r));
+			used += lens[n++];
+		}
+		if (r || !n)
+			break;
+		vblk_release(l->dev);
+		r = write_blocks(l->img, l->fmt, buf, offs, lens, n, err, errlen);
+		*blocks += n;
+		if (b >= nb)
+			break; /* the overlay stays closed: the device goes onto the image */
+	}
+	if (!r)
+		r = vblk_switch_image(l->dev, l->img, l->fmt, err, errlen);
+	if (!r) {
+		unlink(l->ov);
+		/* a new open forgot which blocks were written: replication and migration
+		 * must send them all again */
+		disk_written_all(vblk_disk(l->dev));
+	} else if (!vblk_attach(l->dev, aerr, sizeof(aerr))) {
+		char args[PATH_MAX + 256], *p = NULL;
+		/* on the overlay from now on: a later snapshot must not take the image
+		 * below it for the disk */
+		if (!disk_args(l->arg->args, l->ov, "qcow2", args, sizeof(args)) &&
+		    (p = core_alloc(strlen(args) + 1))) {
+			core_free((char *)l->arg->args);
+			l->arg->args = strcpy(p, args);
+		}
+	} else {
+		log_err("%s: %s", l->dev->name, aerr);
+	}
+	core_free(buf);
+	core_free(map);
+	return r;
+}
+
+struct merge_job {
+	struct save_job *j;
+	uint64_t blocks;
+	int r;
+};
+
+/* I/O thread: every disk of a snapshot's background copy goes back onto its image. */
+static void merge_on_loop(void *opaque)
+{
+	struct merge_job *m = opaque;
+	struct save_job *j = m->j;
+	char err[512];
+
+	for (unsigned i = 0; i < j->nlive; i++) {
+		int r = merge_disk(&j->live[i], &m->blocks, err, sizeof(err));
+		if (!r)
+			continue;
+		log_err("%s: cannot merge what the guest wrote during the snapshot's copy "
+			"back into %s: %s; it runs on %s (keep that file)",
+			j->live[i].dev->name, j->live[i].img, err, j->live[i].ov);
+		if (!m->r)
+			vm_errf(j->err, j->errlen,
+				"%s: the writes made during the copy stay on %s: %s",
+				j->live[i].dev->name, j->live[i].ov, err);
+		m->r = m->r ?: r;
+	}
+	j->nlive = 0;
+}
+
+/* After the snapshot is written, with "disks": "copy" and the machine to resume: every
+ * writable disk moves onto an overlay SNAP.diskK.live.qcow2 over its image, which then
+ * stays as the snapshot recorded it while it is copied (vm_snapshot). On failure the
+ * disks moved already go back. */
+static int switch_live(struct save_job *j)
+{
+	struct vm *vm = j->vm;
+	unsigned k = 0;
+	int r = 0;
+
+	for (struct device *d = vm->devices; d && !r; d = d->next) {
+		struct live_disk *l = &j->live[j->nlive];
+		unsigned n = k;
+		bool ro;
+		if (!vblk_is_blk(d, &ro))
+			continue;
+		l->arg = nth_arg(vm, "disk", k++);
+		if (ro || !vblk_disk(d))
+			continue;
+		if (!l->arg || !l->arg->args) {
+			vm_errf(j->err, j->errlen, "%s: its options are unknown", d->name);
+			r = -EINVAL;
+			break;
+		}
+		snprintf(l->fmt, sizeof(l->fmt), "%s", disk_format_name(vblk_disk(d)));
+		r = disk_path(l->arg->args, l->img)
+			    ?: copy_name(j->path, n, l->fmt, l->copy, sizeof(l->copy));
+		if (!r && snprintf(l->ov, sizeof(l->ov), "%s.disk%u.live.qcow2", j->path, n) >=
+				  (int)sizeof(l->ov))
+			r = -ENAMETOOLONG;
+		if (r) {
+			vm_errf(j->err, j->errlen, "%s: %s", d->name, strerror(-r));
+			break;
+		}
+		r = vblk_switch_overlay(d, l->ov, l->img, l->fmt, j->err, j->errlen);
+		if (r == -EEXIST) /* never overwritten: it may hold a guest's writes */
+			vm_errf(j->err, j->errlen,
+				"%s: %s already exists: it may hold what a guest wrote during an "
+				"earlier snapshot's copy at this path (the disk of a guest that "
+				"runs on it, or of one killed meanwhile: qemu-img commit puts it "
+				"back into its image); take the snapshot at another path, or "
+				"remove that file once it is not needed",
+				d->name, l->ov);
+		if (!r) {
+			l->dev = d;
+			j->nlive++;
+		}
+	}
+	if (r) {
+		struct merge_job m = {.j = j};
+		char keep[512];
+		snprintf(keep, sizeof(keep), "%s", j->err ? j->err : "");
+		merge_on_loop(&m); /* nothing was written on them: they only go back */
+		vm_errf(j->err, j->errlen, "%s", keep);
+	}
+	return r;
+}
+
 /* On the I/O thread, so that no device callback runs while the state is written. */
 static void save_on_loop(void *opaque)
 {
@@ -522,16 +749,82 @@ static void save_on_loop(void *opaque)
 	/* Devices go before the RAM: saving a virtio device logs its used rings. */
 	if (!r)
 		r = write_ram(j);
-	if (!r)
+	if (!r && j->live)
+		r = switch_live(j);
+	else if (!r)
 		r = j->o->copy_disks ? copy_disks(vm, j->path, j->err, j->errlen)
 				     : switch_disks(vm, j->path, j->err, j->errlen);
 	j->r = r;
+}
+
+static void quiesce(struct vm *vm)
+{
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (d->ops->quiesce)
+			d->ops->quiesce(d);
+}
+
+static void unquiesce(struct vm *vm)
+{
+	for (struct device *d = vm->devices; d; d = d->next)
+		if (d->ops->resume)
+			d->ops->resume(d);
+}
+
+/* "disks": "copy" with "resume": the state is written and the disks are on overlays
+ * over their frozen images (switch_live). The machine runs again while the images are
+ * copied (on this thread); then it pauses briefly while what it wrote on the overlays
+ * meanwhile goes into the images and the disks go back onto them. Returns 0 once the
+ * copies are synced, or -errno with one line in j->err (the copies removed). */
+static int copy_live(struct save_job *j)
+{
+	struct vm *vm = j->vm;
+	struct merge_job m = {.j = j};
+	uint64_t paused = __atomic_load_n(&vm->env.clock.paused_ns, __ATOMIC_ACQUIRE);
+	uint64_t t0 = vm_now_ns(), t1, t2, t3, bytes = 0;
+	bool resumed = vm_resume(vm) == 0;
+	int r = 0, p;
+
+	for (unsigned i = 0; i < j->nlive && !r; i++) {
+		char tmp[PATH_MAX + 8];
+		struct stat st;
+		r = copy_image(j->live[i].img, j->live[i].copy);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", j->live[i].copy); /* (until published) */
+		if (r)
+			vm_errf(j->err, j->errlen, "%s: cannot copy %s to %s: %s",
+				j->live[i].dev->name, j->live[i].img, j->live[i].copy,
+				strerror(-r));
+		else if (stat(tmp, &st) == 0)
+			bytes += (uint64_t)st.st_blocks * 512;
+	}
+	t1 = vm_now_ns();
+	/* harts that stopped meanwhile (the guest powered off) need no pause */
+	p = resumed ? vm_pause(vm) : 0;
+	t2 = vm_now_ns();
+	quiesce(vm);
+	evloop_call(vm->loop, merge_on_loop, &m);
+	unquiesce(vm);
+	if (resumed && !p)
+		vm_resume(vm);
+	t3 = vm_now_ns();
+	if (!r && m.r)
+		r = m.r;
+	if (j->o->stats)
+		*j->o->stats = (struct vm_snapshot_stats){
+			.background = true,
+			.paused_ns = paused && paused < t0 ? t0 - paused : 0,
+			.copy_ns = t1 - t0,
+			.copy_bytes = bytes,
+			.merge_ns = t3 - t2,
+			.merge_blocks = m.blocks};
+	return r;
 }
 
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen)
 {
 	struct save_job j = {.vm = vm, .path = path, .o = o, .err = err, .errlen = errlen};
+	bool published = false;
 	int r;
 
 	if (err && errlen)
@@ -558,14 +851,26 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		core_free(j.pages);
 		return r;
 	}
-	for (struct device *d = vm->devices; d; d = d->next)
-		if (d->ops->quiesce)
-			d->ops->quiesce(d);
+	if (o->copy_disks && o->resume &&
+	    !(j.live = core_calloc(VM_MAX_DEVICE_ARGS, sizeof(*j.live)))) {
+		snap_writer_abort(j.w);
+		core_free(j.pages);
+		return -ENOMEM;
+	}
+	quiesce(vm);
 	evloop_call(vm->loop, save_on_loop, &j);
-	for (struct device *d = vm->devices; d; d = d->next)
-		if (d->ops->resume)
-			d->ops->resume(d);
+	unquiesce(vm);
 	r = j.r;
+	if (!r && j.live)
+		r = copy_live(&j);
+	core_free(j.live);
+	if (!r && o->copy_disks) {
+		published = true;
+		r = each_copy(path, COPIES_PUBLISH);
+		if (r)
+			vm_errf(err, errlen, "%s: cannot rename its disks' copies into place: %s",
+				path, strerror(-r));
+	}
 	if (r) {
 		snap_writer_abort(j.w);
 	} else {
@@ -582,7 +887,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		}
 	}
 	if (r && o->copy_disks)
-		remove_copies(path);
+		each_copy(path, published ? COPIES_REMOVE : COPIES_DISCARD);
 	if (r && j.log_taken) /* the next Diff still needs what the log held */
 		gmem_dirty_merge(&vm->mem, j.pages);
 	else if (r && j.log_started)
@@ -590,6 +895,8 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	core_free(j.pages);
 	if (r && err && errlen && !err[0])
 		vm_errf(err, errlen, "%s: cannot write it: %s", path, strerror(-r));
+	if (o->resume)
+		vm_resume(vm); /* (done already after a background copy) */
 	return r;
 }
 

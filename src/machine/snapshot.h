@@ -21,6 +21,16 @@ struct vm_restore;
 void vm_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool vm_page_zero(const uint8_t *p);
 
+/* What a snapshot with a background copy (copy_disks and resume) took. */
+struct vm_snapshot_stats {
+	bool background;       /* the images were copied while the machine ran */
+	uint64_t paused_ns;    /* from the pause (vm_pause) to the resume before the copy */
+	uint64_t copy_ns;      /* the copies, the machine running */
+	uint64_t copy_bytes;   /* the copies' data (their allocated bytes) */
+	uint64_t merge_ns;     /* the second pause: the overlays' writes into the images */
+	uint64_t merge_blocks; /* DISK_TRACK_BLOCK-byte blocks written meanwhile, merged */
+};
+
 struct vm_snapshot_opts {
 	bool raw_ram; /* RAM uncompressed and page-aligned (a restore maps it: lazy) */
 	bool diff;    /* only the RAM written since the last snapshot taken or restored */
@@ -29,14 +39,21 @@ struct vm_snapshot_opts {
 	 * the machine moves onto new overlays PATH.diskN.qcow2 over its images, which the
 	 * snapshot records (docs/SNAPSHOT.md "Disks"). */
 	bool copy_disks;
+	/* The machine resumes once its state is saved, before vm_snapshot returns. With
+	 * copy_disks its writable disks first move onto temporary overlays
+	 * (PATH.diskN.live.qcow2) over their images, which are copied while it runs; then a
+	 * short pause writes what it wrote on the overlays back into the images, and it goes
+	 * on there. The pause does not grow with the images' data. */
+	bool resume;
+	struct vm_snapshot_stats *stats; /* filled when not NULL */
 };
 
 /* Any thread but a hart's or the I/O thread's, with the machine paused (vm_pause): waits
  * for devices' host I/O in flight, then writes the snapshot to `path` (absolute;
  * atomically: a temporary file renamed). A Diff (o->diff) holds the RAM pages written
  * since the machine's last snapshot (Full or Diff) or its restore, and names that file
- * as its parent. The machine stays paused. Returns 0, -EBUSY (not paused), -ECHILD (a
- * Diff with no parent), or -errno with one line in err. */
+ * as its parent. The machine stays paused unless o->resume. Returns 0, -EBUSY (not paused), -ECHILD
+ * (a Diff with no parent), or -errno with one line in err. */
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 

@@ -815,10 +815,29 @@ def vm_disk_snapshot(tmp, d):
     boot(d, "ds", "--disk", q, "--disk", r)
     wait_for(lambda: "init: /dev/vda on /mnt" in d.logs("ds"), 60, "ext4 on /dev/vda")
     records(d, "ds", 1, 20)
+    # a writer on the raw disk's sector 100 throughout the snapshot: the guest runs while
+    # its images are copied, on overlays, and what it writes meanwhile goes back into them
+    console(d, "ds", ["(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); echo w-$i | dd "
+                      "of=/dev/vdb bs=512 seek=100 conv=notrunc,fsync 2>/dev/null; done; "
+                      "echo wst''op-$i) &"], wait=0.5)
     snap = os.path.join(tmp, "ds.snap")
     p = d.cli("snapshot", "ds", snap, timeout=300)
     check(p.returncode == 0, "snapshot: %r" % p.stderr)
     check(d.state_of("ds") == "running", "not resumed")
+    log = open(os.path.join(d.inspect("ds")["paths"]["dir"], "lodge.log")).read()
+    m = re.search(r"snapshot /run/snapshot.tmp: paused ([\d.]+) ms; disk images copied "
+                  r"\(([\d.]+) MiB\) in (\d+) ms while it ran; paused ([\d.]+) ms to merge "
+                  r"(\d+) blocks", log)
+    check(m, "no background copy in the guest's log: %r" % log[-400:])
+    print("# vm_disk_snapshot: %s" % m.group(0), flush=True)
+    out = console(d, "ds", ["touch /tmp/stop"], until="wstop-", timeout=60)
+    m = re.search(r"wstop-(\d+)", out)
+    check(m, "the writer did not stop: %r" % out[-300:])
+    out = console(d, "ds", ["sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vdb bs=512 "
+                            "skip=100 count=1 2>/dev/null | tr -d '\\000'; echo w-re''ad"],
+                  until="w-read", timeout=60)
+    check(re.search(r"^w-%s\r?$" % m.group(1), out, re.M),
+          "the writer's last record (w-%s) is not on the disk: %r" % (m.group(1), out[-300:]))
     saved_q, saved_r = snap + ".disk0.saved.qcow2", snap + ".disk1.saved.raw"
     check(os.path.exists(saved_q) and os.path.exists(saved_r),
           "no copies of the disks: %r" % sorted(os.listdir(tmp)))

@@ -779,6 +779,7 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 	enum disk_format bf = DISK_FMT_AUTO;
 	struct disk_create_options co = {.format = DISK_FMT_QCOW2, .backing = backing};
 	char derr[DISK_ERR_LEN], rerr[DISK_ERR_LEN];
+	bool made;
 	int r;
 
 	if (backing_format && disk_format_parse(backing_format, &bf) < 0)
@@ -791,6 +792,7 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 	disk_close(b->disk);
 	b->disk = NULL;
 	r = disk_create(overlay, &co, derr, sizeof(derr));
+	made = !r; /* (a file that was there already is not ours to remove) */
 	r = r ?: reopen(b, overlay, DISK_FMT_QCOW2, derr, sizeof(derr));
 	if (!r) {
 		char *p = core_alloc(strlen(overlay) + 1);
@@ -812,7 +814,42 @@ int vblk_switch_overlay(struct device *dev, const char *overlay, const char *bac
 		virtio_dev_fail(&b->vdev, "the disk image could not be reopened");
 		pthread_mutex_unlock(&b->vdev.lock);
 	}
-	unlink(overlay);
+	if (made)
+		unlink(overlay);
+	return r;
+}
+
+int vblk_switch_image(struct device *dev, const char *path, const char *format, char *err,
+		      size_t errlen)
+{
+	struct vblk *b = container_of(dev, struct vblk, dev);
+	enum disk_format f = DISK_FMT_AUTO, old_format = b->format;
+	char *p, *old = b->path, rerr[DISK_ERR_LEN];
+	int r;
+
+	if (format && disk_format_parse(format, &f) < 0)
+		return -EINVAL;
+	p = core_alloc(strlen(path) + 1);
+	if (!p)
+		return -ENOMEM;
+	vblk_release(dev);
+	b->path = strcpy(p, path);
+	b->format = f;
+	r = vblk_attach(dev, err, errlen);
+	if (!r) {
+		core_free(old);
+		return 0;
+	}
+	b->path = old;
+	b->format = old_format;
+	core_free(p);
+	if (vblk_attach(dev, rerr, sizeof(rerr))) {
+		/* Neither opens: fail every request from now on. */
+		log_err("%s", rerr);
+		pthread_mutex_lock(&b->vdev.lock);
+		virtio_dev_fail(&b->vdev, "the disk image could not be reopened");
+		pthread_mutex_unlock(&b->vdev.lock);
+	}
 	return r;
 }
 

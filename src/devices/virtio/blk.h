@@ -27,10 +27,20 @@ struct disk *vblk_disk(struct device *dev);
  * written and synced), creates `overlay` (qcow2, backing file `backing`: the image's
  * absolute path, of format `backing_format`: "raw", "qcow2" or NULL to probe) and
  * continues on it. On failure the device goes back to `backing` itself and -errno is
- * returned with one line in err. */
+ * returned with one line in err; an `overlay` that existed already is left as it was
+ * (-EEXIST). */
 int vblk_switch_overlay(struct device *dev, const char *overlay, const char *backing,
 			const char *backing_format, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* I/O thread (or no loop running), the device quiesced: continues on the image `path`
+ * (format "raw", "qcow2" or NULL to probe) instead of the one it is on: a snapshot that
+ * copied the images while the machine ran on overlays goes back to them once it merged
+ * the overlays' writes into them (machine/snapshot.c). The size must be the device's.
+ * On failure the device stays on the image it had and -errno is returned with one line
+ * in err. */
+int vblk_switch_image(struct device *dev, const char *path, const char *format, char *err,
+		      size_t errlen) __attribute__((warn_unused_result));
 
 /* Live migration (machine/migrate.c). vblk_release: I/O thread (or no loop running), the
  * device quiesced: closes the image (metadata written and synced, its locks released),
