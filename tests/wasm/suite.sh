@@ -847,6 +847,28 @@ translated jit-tail-indirect-translated "wasm:3:even_i wasm:4:odd_i" -- \
 translated jit-tail-bigger-frame-translated "wasm:5:sum wasm:6:sum_big" -- --invoke sum $t 100 0
 translated jit-tail-host-translated "wasm:8:exit_tail" -- --invoke exit_tail $t 0
 translated jit-tail-ref-translated "wasm:0:even wasm:1:odd" -- --invoke even $tr 100
+# slots written in C (jit_slots.wat): GC objects, i31 and casts, br_on_cast, extern
+# conversions, exceptions' handlers, table and memory ops and atomics' wait/notify write
+# their results to the frame; the translated code reloads every cached register those
+# slots are in (and forgets that one held a zero-extended address), so each sum is the
+# interpreter's
+js=jit_slots.wat
+check2 jit-slots-gc 0 "8641310512275788662" -- --invoke gc $js 1000
+check2 jit-slots-casts 0 "2087219604832016290" -- --invoke casts $js 1000
+check2 jit-slots-exn 0 "3764982882583501007" -- --invoke exn $js 1000
+check2 jit-slots-tables 0 "-2998307670460247120" -- --invoke tables $js 1000
+check2 jit-slots-mem 0 "3121101453930601504" -- --invoke mem $js 1000
+check2 jit-slots-addr 0 "-3046192632535243582" -- --invoke addr $js 0
+export LODGE_TEST_HOOK=gc-stress
+check2 gc-stress-jit-slots-gc 0 "6952198319431985744" -- --invoke gc $js 300
+check2 gc-stress-jit-slots-exn 0 "8209189485349245101" -- --invoke exn $js 300
+unset LODGE_TEST_HOOK
+translated jit-slots-gc-translated "wasm:3:gc" -- --invoke gc $js 10
+translated jit-slots-casts-translated "wasm:4:casts" -- --invoke casts $js 10
+translated jit-slots-exn-translated "wasm:5:exn wasm:2:throw" -- --invoke exn $js 10
+translated jit-slots-tables-translated "wasm:6:tables wasm:0:f0 wasm:1:f1" -- --invoke tables $js 10
+translated jit-slots-mem-translated "wasm:7:mem" -- --invoke mem $js 10
+translated jit-slots-addr-translated "wasm:9:addr wasm:8:id32" -- --invoke addr $js 0
 
 dir=$tmp
 head -c 200 /dev/urandom >"$tmp/garbage.wasm"
