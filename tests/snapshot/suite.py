@@ -118,6 +118,19 @@ def unread(f):
     return n[0]
 
 
+def small_fs(name, sub, mib, why):
+    """A tmpfs of `mib` MiB at tmp/sub, for a snapshot onto a full file system; returns
+    (its path, whether it is mounted). Not tried when the case failed already (why)."""
+    small = os.path.join(tmp, sub)
+    os.makedirs(small)
+    mounted = not why and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % mib,
+                                          "tmpfs", small], capture_output=True).returncode == 0
+    if not why and not mounted:
+        print("# %s: no tmpfs mount (not root?): the full file system is not tried" % name,
+              flush=True)
+    return small, mounted
+
+
 def pause_snapshot(g, path, **extra):
     st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
     if st != 204:
@@ -434,13 +447,7 @@ def t_disk_leftovers():
             os.remove(f)
     # a snapshot that fails (its file system full) at the path of an earlier one keeps
     # the earlier one whole, its disk's copy too
-    small = os.path.join(tmp, "left-small")
-    os.makedirs(small)
-    mounted = not why and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs",
-                                          small], capture_output=True).returncode == 0
-    if not why and not mounted:
-        print("# %s: no tmpfs mount (not root?): the full file system is not tried" % name,
-              flush=True)
+    small, mounted = small_fs(name, "left-small", 256, why)
     if mounted:
         try:
             s2 = os.path.join(small, "s.snap")
@@ -688,13 +695,7 @@ def t_disk_background():
             if os.path.exists(f):
                 os.remove(f)
     # onto a full file system: the copy fails, nothing is left, the guest runs on
-    small = os.path.join(tmp, "small")
-    os.makedirs(small)
-    mounted = not why and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs",
-                                          small], capture_output=True).returncode == 0
-    if not why and not mounted:
-        print("# %s: no tmpfs mount (not root?): the full file system is not tried" % name,
-              flush=True)
+    small, mounted = small_fs(name, "small", 96, why)
     if mounted:
         try:
             st, body = api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
