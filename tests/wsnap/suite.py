@@ -4710,6 +4710,139 @@ def case_blocked_read(mode, jit_args):
     result(not why, name, why)
 
 
+POLLSLEEP = os.path.join(HERE, "pollsleep.wat")
+POLL_ARGS = struct.pack("<IIII", 64, 128, 1, 192)  # pollsleep.wat's poll_oneoff arguments
+
+
+def wait_until(t):
+    time.sleep(max(0.0, t - time.time()))
+
+
+def held_poll(snap):
+    """The poll_oneoff given up for the pause that snap's WASI section (version 2) ends
+    with: (its four arguments packed, the ns it had waited), or None."""
+    data = open(snap, "rb").read()
+    w = next((data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x12), b"")
+    if len(w) < 29 or struct.unpack_from("<I", w)[0] != 2 or w[-25] != 1:
+        return None
+    return w[-24:-8], struct.unpack_from("<Q", w, len(w) - 8)[0]
+
+
+def case_poll_sleep(mode, jit_args):
+    """pollsleep.wat paused while it sleeps in poll_oneoff (a relative clock of 4 s): the
+    call is given up and the program parks before it, so snapshot/create answers 204 at
+    once (before: only once the call returned, 409 busy after 5 s, "blocked in a WASI
+    call", for a longer sleep). A second snapshot 3 s
+    into the sleep records the call and the time it has waited (its WASI section's
+    end); restored, the call is made again with that much of its 4 s gone: "woke" in
+    well under 4 s, though not at once, and exit 0. The paused program prints nothing;
+    resumed after its deadline passed, it wakes at once (the call made again keeps its
+    deadline) and exits 0."""
+    name = "wsnap.%s.poll-sleep" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out = os.path.join(d, "api.sock"), os.path.join(d, "stdout")
+    snap1, snap2 = os.path.join(d, "p1.snap"), os.path.join(d, "p2.snap")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, POLLSLEEP],
+                             stdin=subprocess.DEVNULL, stdout=fo, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        t0 = time.time()
+        time.sleep(0.3)  # in its poll_oneoff
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap1})
+        took = time.time() - t0
+        if st != 204 or st1 != 204 or took > 2.5:
+            why = "pause %s %s, snapshot while sleeping %s %s after %.1f s (at once " \
+                  "wanted)" % (st, body, st1, body1, took)
+        if not why:
+            wait_until(t0 + 3.0)
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap2})
+            held = held_poll(snap2) if st2 == 204 else None
+            if held is None or held[0] != POLL_ARGS or not 2.5e9 <= held[1] < 60e9:
+                why = "the second snapshot: %s %s, its poll_oneoff %r" % (st2, body2, held)
+        if not why:
+            wait_until(t0 + 4.5)  # its deadline passed while paused
+            with open(out) as f:
+                printed = f.read()
+            t1 = time.time()
+            st, body = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            rc = p.wait(120)
+            took = time.time() - t1
+            with open(out) as f:
+                after = f.read()
+            if printed != "ready\n" or st != 204 or rc != 0 or after != "ready\nwoke\n" \
+                    or took > 2.5:
+                why = "paused it printed %r; resumed (%s %s) it ended %s after %.1f s " \
+                      "(at once wanted) with %r" % (printed, st, body, rc, took, after)
+        if not why:
+            t2 = time.time()
+            r = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap2],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            line = r.stdout.readline()
+            took = time.time() - t2
+            rc = r.wait(120)
+            rest = r.stdout.read()
+            if line != b"woke\n" or rest or rc != 0 or not 0.5 <= took < 3.5:
+                why = "restored: status %s, %r %r after %.1f s (about 1 s wanted): %s" % (
+                    rc, line, rest, took, r.stderr.read().decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
+def case_poll_sleep_stop(how):
+    """pollsleep.wat stopped while it sleeps in poll_oneoff, by SIGTERM (--exit-file: the
+    signal thread) or PUT /actions Stop: it ends at once (143, reason "signal"; 0,
+    "stopped"), without waking ("woke"), and with no grace (before: it slept on, 5 s of
+    grace for the signal, the whole 4 s for the Stop)."""
+    name = "wsnap.poll-sleep-stop.%s" % how
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out, ex = (os.path.join(d, x) for x in ("api.sock", "stdout", "exit"))
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--exit-file", ex, POLLSLEEP],
+                             stdin=subprocess.DEVNULL, stdout=fo, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        time.sleep(0.3)  # in its poll_oneoff
+        t0 = time.time()
+        if how == "sigterm":
+            p.send_signal(signal.SIGTERM)
+        else:
+            st, body = api(sock, "PUT", "/actions", {"action_type": "Stop"})
+            if st != 204:
+                why = "stop: %s %s; " % (st, body)
+        rc = p.wait(120)
+        took = time.time() - t0
+        err = p.stderr.read().decode(errors="replace")
+        want = (143, "signal") if how == "sigterm" else (0, "stopped")
+        with open(out) as f:
+            printed = f.read()
+        if rc != want[0] or exit_record(ex) != want or printed != "ready\n" or took > 2.5:
+            why += "status %s, record %s (%s wanted) %.1f s after the stop (at once " \
+                   "wanted), output %r, stderr %r" % (rc, exit_record(ex), want, took,
+                                                     printed, err[-300:])
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
 TAILLOOP_OP_LEN = {3: 3, 4: 5, 5: 3, 6: 3}  # return_call, return_call_indirect, _ref
 
 
@@ -5036,6 +5169,8 @@ def cases_signals():
     case_snapshot_ending("stop")
     case_second_signal(signal.SIGTERM, signal.SIGTERM)
     case_second_signal(signal.SIGINT, signal.SIGINT)
+    case_poll_sleep_stop("sigterm")
+    case_poll_sleep_stop("stop")
 
 
 def part_core():
@@ -5053,6 +5188,7 @@ def part_core():
     for mode, args in TAILLOOP_MODES:
         case_tail_loop(mode, args)
         case_blocked_read(mode, args)
+        case_poll_sleep(mode, args)
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
@@ -5310,6 +5446,11 @@ elif os.environ.get("WSNAP_ONLY_NARROW"):  # 32-bit slots saved zero-extended
         case_narrow_slots(narrow_mode, narrow_args)
 elif os.environ.get("WSNAP_ONLY_TAIL_LOOP"):  # a loop made only of tail calls
     case_tail_loops()
+elif os.environ.get("WSNAP_ONLY_POLL_SLEEP"):  # a program sleeping in poll_oneoff
+    for mode, args in TAILLOOP_MODES:
+        case_poll_sleep(mode, args)
+    case_poll_sleep_stop("sigterm")
+    case_poll_sleep_stop("stop")
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
     case_dead_point()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
