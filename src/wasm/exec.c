@@ -1665,7 +1665,15 @@ do_call_code:
 	wasm_fuel_sync(s, &fuel);
 	AT(pc, ret, false);
 	LEAVE(fn, ret, false);
-	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames), false);
+	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames), !top && jit);
+	if (unlikely(trap == WASM_TRAP_AGAIN)) {
+		/* given up for a pause in a run inside translated code: the outermost run
+		 * makes the call again, parked before it; where the frames cannot leave, the
+		 * call is made again here once resumed */
+		NESTED_PAUSE(false);
+		LEAVE(fn, ret, false);
+		trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames), false);
+	}
 	s->at.fn = NULL;
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);

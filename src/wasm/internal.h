@@ -823,9 +823,9 @@ void wasm_exec_record_trap(struct wasm_store *s, enum wasm_trap trap, struct was
  * numbered from nframes. Does not record the trap location. A host function that gives
  * up for a pause (WASM_TRAP_AGAIN, wasm.h) is called again once resumed, parked before
  * it meanwhile: at the outermost run's point if it has one, where a snapshot can stand;
- * else, with `leave` (translated code, which can leave for the interpreter there) and
- * snapshots on, WASM_TRAP_AGAIN is returned and the caller makes the call again;
- * else parked where it is. */
+ * else, with `leave` (translated code, or an interpreter run inside it, which can leave
+ * for the outermost run there) and snapshots on, WASM_TRAP_AGAIN is returned and the
+ * caller makes the call again; else parked where it is. */
 enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_func *callee,
 				   struct wasm_instance *caller, union wasm_slot *fp,
 				   size_t nframes, bool leave);
