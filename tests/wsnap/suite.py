@@ -566,6 +566,7 @@ def case_bad_files():
                 "wsnap.bad.frames")
         hostile(lambda s: struct.pack_into("<Q", s, len(s) - 8 * (
             1 + 0) - 8 * 0, 0) or s.extend(b"\0" * 8), "wsnap.bad.slots")
+        bad_wasi(data, write, secs[0x12])
         # a system VM's snapshot is not a WebAssembly one (and the other way round)
         refused(write(rewrite(data, 0x10, b"\1\0\0\0")), "wsnap.bad.module-record",
                 "corrupt")
@@ -575,6 +576,36 @@ def case_bad_files():
                "exit %d: %r" % (r.returncode, r.stderr.decode()))
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def bad_wasi(data, write, at):
+    """The WASI section's version-2 end (the poll_oneoff given up for the pause: a flag,
+    then four u32 arguments and the u64 ns waited) made hostile is refused; the section
+    as version 1 wrote it (no such end) is still read."""
+    p, ln = at
+    w = data[p:p + ln]
+    if struct.unpack_from("<I", w)[0] != 2 or w[-1] != 0:
+        return result(False, "wsnap.bad.wasi-setup", "WASI section %r" % w[-8:])
+    call = struct.pack("<IIIIQ", 64, 128, 1, 192, 10 ** 9)
+    for name, tail, want in (("flag", b"\2" + call, "corrupt"),
+                             ("flag-ff", b"\xff", "corrupt"),
+                             ("no-call", b"\1", "cut short"),
+                             ("call-cut", b"\1" + call[:-3], "cut short"),
+                             ("call-extra", b"\1" + call + b"\0", "left over"),
+                             ("no-flag", b"", "cut short")):
+        refused(write(rewrite(data, 0x12, w[:-1] + tail)), "wsnap.bad.wasi-held-" + name, want)
+    # version 1 (no flag) and a flag with a call that the restored program is not making
+    # (kept, harmless: only a poll_oneoff with the same arguments would go on from it)
+    for name, sec in (("wasi-version-1", struct.pack("<I", 1) + w[4:-1]),
+                      ("wasi-held-unused", w[:-1] + b"\1" + struct.pack("<IIIIQ", 1, 2, 3, 4,
+                                                                            (1 << 64) - 1))):
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore",
+                              write(rewrite(data, 0x12, sec))], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd="/")
+        nxt = q.stdout.readline().decode().strip()
+        q.kill()
+        q.wait()
+        result(nxt != "", "wsnap." + name, "no line: %s" % q.stderr.read().decode()[-300:])
 
 
 def case_ref_values():

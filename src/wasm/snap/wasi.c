@@ -288,7 +288,7 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 {
 	struct sreader r;
 	char **argv = NULL, **env = NULL, **host = NULL, **guest = NULL;
-	uint32_t argc = 0, nenv = 0, npre = 0, nfds = 0, version;
+	uint32_t argc = 0, nenv = 0, npre = 0, nfds = 0, version, held;
 	struct wasi_preopen *po = NULL;
 	struct wasi *w = NULL;
 	int rc = -ENOMEM;
@@ -363,7 +363,13 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 		if (rc)
 			goto out;
 	}
-	if (version >= 2 && sread_u8(&r)) { /* (any values: only compared with the call's) */
+	held = version >= 2 ? sread_u8(&r) : 0;
+	if (held > 1) {
+		rc = fail(err, errlen, -EINVAL, "WASI state: corrupt (given-up call flag %u)",
+			  held);
+		goto out;
+	}
+	if (held) { /* (any values: only compared with the call's) */
 		uint64_t now = now_ns(CLOCK_MONOTONIC), waited;
 		w->held.subs = sread_u32(&r);
 		w->held.evs = sread_u32(&r);
