@@ -1,5 +1,5 @@
 ;; For tests/wsnap: prints "ready", then sleeps in poll_oneoff on a relative monotonic
-;; clock of 4 s (userdata 0x5151), prints "woke" if the one event is that clock's with
+;; clock of 12 s (userdata 0x5151), prints "woke" if the one event is that clock's with
 ;; no error (else "bad") and returns. A pause or a stop while it sleeps is served at
 ;; once (the call is given up and made again after a resume or a restore, keeping its
 ;; deadline).
@@ -22,7 +22,7 @@
     ;; (monotonic) at 80, timeout at 88, precision at 96, flags 0 at 104
     (i64.store (i32.const 64) (i64.const 0x5151))
     (i32.store (i32.const 80) (i32.const 1))
-    (i64.store (i32.const 88) (i64.const 4000000000))
+    (i64.store (i32.const 88) (i64.const 12000000000))
     ;; the event at 128 (32 bytes), the count at 192
     (if (i32.and
           (i32.and
