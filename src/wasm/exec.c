@@ -17,6 +17,7 @@
 #include "core/util.h"
 
 #include <string.h>
+#include <sys/eventfd.h>
 
 #if !defined(WASM_SWITCH_DISPATCH) && !defined(__GNUC__)
 #define WASM_SWITCH_DISPATCH 1
@@ -273,10 +274,29 @@ static enum wasm_trap host_call_check(struct wasm_store *s)
 	return WASM_TRAP_NONE;
 }
 
+int wasm_host_call_wake_fd(struct wasm_host_call *call)
+{
+	struct wasm_store *s = call->store;
+	int fd = atomic_load(&s->wake_fd);
+
+	if (fd < 0) {
+		fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		atomic_store(&s->wake_fd, fd); /* then the flags are read (wake in memory.c) */
+	}
+	return fd;
+}
+
+bool wasm_host_call_held(const struct wasm_host_call *call)
+{
+	return atomic_load(&call->store->pause) || atomic_load(&call->store->interrupt);
+}
+
 /* Calls a host function whose arguments are at fp; results replace them. */
 NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_func *callee,
 					    struct wasm_instance *caller, union wasm_slot *fp,
-					    size_t nframes)
+					    size_t nframes, bool leave)
 {
 	struct wasm_host_call hc = {s, caller, callee->user, 0};
 	size_t save_sp = s->sp, save_nf = s->nframes;
@@ -288,22 +308,37 @@ NOINLINE enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_fu
 
 	if ((size_t)(fp - s->stack) + need > s->stack_slots)
 		return WASM_TRAP_STACK_EXHAUSTED;
-	t = host_call_check(s);
-	if (t)
-		return t;
-	s->sp = (size_t)(fp - s->stack) + need;
-	s->nframes = nframes;
-	/* its reference arguments stay roots until it returns, whatever it writes there */
-	act.prev = s->act;
-	act.kind = WASM_ACT_HOST;
-	act.base = fp;
-	act.type = callee->type;
-	wasm_gc_host_args(&act, callee->type, fp);
-	s->act = &act;
-	t = callee->host(&hc, (uint64_t *)(void *)fp);
-	s->act = act.prev;
-	s->sp = save_sp;
-	s->nframes = save_nf;
+	for (;;) {
+		t = host_call_check(s);
+		if (t)
+			return t;
+		s->sp = (size_t)(fp - s->stack) + need;
+		s->nframes = nframes;
+		/* its reference arguments stay roots until it returns, whatever it writes
+		 * there */
+		act.prev = s->act;
+		act.kind = WASM_ACT_HOST;
+		act.base = fp;
+		act.type = callee->type;
+		wasm_gc_host_args(&act, callee->type, fp);
+		s->act = &act;
+		t = callee->host(&hc, (uint64_t *)(void *)fp);
+		s->act = act.prev;
+		s->sp = save_sp;
+		s->nframes = save_nf;
+		if (t != WASM_TRAP_AGAIN)
+			break;
+		/* given up for a pause or an interrupt, as if never called: host_call_check
+		 * parks before the call where a snapshot can stand (s->at.pc still the call's)
+		 * or ends the run */
+		if (atomic_load(&s->interrupt) || !atomic_load(&s->pause))
+			continue;
+		if (!atomic_load(&s->snap_points) || (s->at.fn && s->runs == 1))
+			continue;
+		if (leave)
+			return WASM_TRAP_AGAIN;
+		wasm_store_park(s); /* where a snapshot cannot be taken: busy until a resume */
+	}
 	if (s->at.fn) /* the outermost run's host call returned: go on after it */
 		s->at.pc = s->at.ret;
 	if (t == WASM_TRAP_NONE)
@@ -1630,7 +1665,15 @@ do_call_code:
 	wasm_fuel_sync(s, &fuel);
 	AT(pc, ret, false);
 	LEAVE(fn, ret, false);
-	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames));
+	trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames), !top && jit);
+	if (unlikely(trap == WASM_TRAP_AGAIN)) {
+		/* given up for a pause in a run inside translated code: the outermost run
+		 * makes the call again, parked before it; where the frames cannot leave, the
+		 * call is made again here once resumed */
+		NESTED_PAUSE(false);
+		LEAVE(fn, ret, false);
+		trap = wasm_exec_call_host(s, callee, inst, nfp, (size_t)(fr - s->frames), false);
+	}
 	s->at.fn = NULL;
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
@@ -1689,7 +1732,7 @@ do_tail_call:
 	memmove(fp, nfp, (size_t)callee->type->param_slots * sizeof(*fp));
 	wasm_fuel_sync(s, &fuel);
 	LEAVE(NULL, NULL, false);
-	trap = wasm_exec_call_host(s, callee, inst, fp, (size_t)(fr - s->frames));
+	trap = wasm_exec_call_host(s, callee, inst, fp, (size_t)(fr - s->frames), false);
 	fuel.chunk = fuel.ticks = 0;
 	wasm_fuel_sync(s, &fuel);
 	if (unlikely(trap == WASM_TRAP_EXCEPTION))
@@ -1795,7 +1838,7 @@ const int32_t *wasm_exec_dispatch(void)
 enum wasm_trap wasm_exec_call(struct wasm_store *s, struct wasm_func *f)
 {
 	if (!f->code)
-		return wasm_exec_call_host(s, f, NULL, s->stack + s->sp, s->nframes);
+		return wasm_exec_call_host(s, f, NULL, s->stack + s->sp, s->nframes, false);
 	if (s->jit && s->jit_hot != WASM_JIT_OFF && !f->jit && !f->jit_failed)
 		wasm_jit_heat(s->jit, f, 1);
 	return run(s, f, true, NULL, NULL);

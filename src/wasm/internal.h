@@ -570,6 +570,9 @@ struct wasm_store {
 	atomic_int interrupt;
 	atomic_int pause;  /* wasm_store_pause: park at the next interrupt check */
 	atomic_int parked; /* code is parked in wait_resumed() */
+	/* an eventfd a blocking host function polls (wasm_host_call_wake_fd), made at its
+	 * first use, -1 before: pause and interrupt requests write to it */
+	atomic_int wake_fd;
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 	uint64_t fuel; /* left, when lim.fuel != 0 */
@@ -644,6 +647,9 @@ enum { WASM_HOLD_NONE, WASM_HOLD_FIELDS, WASM_HOLD_ELEMS, WASM_HOLD_PARAMS };
 
 /* The running thread's side of wasm_store_pause: waits until resumed or interrupted. */
 void wasm_store_wait_resumed(struct wasm_store *s);
+/* The same wherever the code stands (parked where a snapshot may not be able to save the
+ * state): for a host call given up (WASM_TRAP_AGAIN) that cannot be left here. */
+void wasm_store_park(struct wasm_store *s);
 
 /* ----- byte reader (decode.c) ----- */
 
@@ -814,10 +820,15 @@ enum wasm_trap wasm_exec_resume(struct wasm_store *s, const struct wasm_resume *
 void wasm_exec_record_trap(struct wasm_store *s, enum wasm_trap trap, struct wasm_func *fn,
 			   const uint32_t *pc);
 /* A host function call as the interpreter makes it: arguments and results at fp, calls
- * numbered from nframes. Does not record the trap location. */
+ * numbered from nframes. Does not record the trap location. A host function that gives
+ * up for a pause (WASM_TRAP_AGAIN, wasm.h) is called again once resumed, parked before
+ * it meanwhile: at the outermost run's point if it has one, where a snapshot can stand;
+ * else, with `leave` (translated code, or an interpreter run inside it, which can leave
+ * for the outermost run there) and snapshots on, WASM_TRAP_AGAIN is returned and the
+ * caller makes the call again; else parked where it is. */
 enum wasm_trap wasm_exec_call_host(struct wasm_store *s, struct wasm_func *callee,
 				   struct wasm_instance *caller, union wasm_slot *fp,
-				   size_t nframes);
+				   size_t nframes, bool leave);
 /* The exact address of an out-of-bounds-looking access at pc whose address add was
  * folded into its offset (see exec.c), or a value no access fits below. */
 uint64_t wasm_exec_wrapped_ea(const struct wasm_code *code, const uint32_t *pc, uint32_t x,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define DEFAULT_STACK  (4u << 20)
 #define DEFAULT_BUDGET (4ull << 30)
@@ -115,6 +116,7 @@ static int store_new(const struct wasm_limits *limits, struct wasm_store *parent
 	atomic_init(&s->interrupt, 0);
 	atomic_init(&s->pause, 0);
 	atomic_init(&s->parked, 0);
+	atomic_init(&s->wake_fd, -1);
 	pthread_mutex_init(&s->pause_lock, NULL);
 	pthread_cond_init(&s->pause_cond, NULL);
 	pthread_mutex_init(&s->kids_lock, NULL);
@@ -219,6 +221,8 @@ void wasm_store_destroy(struct wasm_store *s)
 	core_free(s->frames);
 	if (s->parent)
 		wasm_store_refund(s, s->used); /* its share of the parent's budget */
+	if (atomic_load(&s->wake_fd) >= 0)
+		close(atomic_load(&s->wake_fd));
 	pthread_mutex_destroy(&s->kids_lock);
 	pthread_mutex_destroy(&s->pause_lock);
 	pthread_cond_destroy(&s->pause_cond);
@@ -275,9 +279,22 @@ static void each_kid(struct wasm_store *s, void (*fn)(struct wasm_store *))
 	pthread_mutex_unlock(&s->kids_lock);
 }
 
+/* Wakes a host function blocked polling s's wake_fd (after the flag it is to see is set:
+ * one that makes the eventfd after this reads the flag; seq_cst on both sides). Only
+ * write(2): async-signal-safe. */
+static void wake(struct wasm_store *s)
+{
+	int fd = atomic_load(&s->wake_fd);
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+		return; /* EAGAIN: the count is near 2^64, the fd readable anyway */
+}
+
 static void interrupt_one(struct wasm_store *s)
 {
 	atomic_store(&s->interrupt, 1);
+	wake(s);
 	pthread_mutex_lock(&s->pause_lock); /* parked code must see it */
 	pthread_cond_broadcast(&s->pause_cond);
 	pthread_mutex_unlock(&s->pause_lock);
@@ -286,6 +303,7 @@ static void interrupt_one(struct wasm_store *s)
 static void pause_one(struct wasm_store *s)
 {
 	atomic_store(&s->pause, 1);
+	wake(s);
 }
 
 static void resume_one(struct wasm_store *s)
@@ -306,6 +324,7 @@ void wasm_store_interrupt_flag(struct wasm_store *s)
 {
 	_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a handler's store must be lock-free");
 	atomic_store(&s->interrupt, 1);
+	wake(s);
 }
 
 void wasm_store_pause(struct wasm_store *s)
@@ -332,6 +351,11 @@ void wasm_store_wait_resumed(struct wasm_store *s)
 	if (atomic_load_explicit(&s->snap_points, memory_order_relaxed) &&
 	    (!s->at.fn || s->runs != 1))
 		return;
+	wasm_store_park(s);
+}
+
+void wasm_store_park(struct wasm_store *s)
+{
 	pthread_mutex_lock(&s->pause_lock);
 	atomic_store(&s->parked, 1);
 	while (atomic_load(&s->pause) && !atomic_load(&s->interrupt))

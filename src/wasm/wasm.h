@@ -209,16 +209,17 @@ int wasm_store_create_thread(struct wasm_store *parent, struct wasm_store **out)
  * handler once thread stores exist: it takes their list's lock). */
 void wasm_store_interrupt(struct wasm_store *s);
 /* The async-signal-safe part of wasm_store_interrupt, for a signal handler: sets s's own
- * flag only, so code running in s stops at its next loop or call (a memory.atomic.wait
- * within its 20 ms slice), but code parked by wasm_store_pause is not woken and thread
- * stores are not reached: once s's code has stopped, its thread calls wasm_store_interrupt
- * (wasi_threads_finish does) for them. */
+ * flag only (and wakes a host call polling s's wake fd, WASM_TRAP_AGAIN), so code running
+ * in s stops at its next loop or call (a memory.atomic.wait within its 20 ms slice), but
+ * code parked by wasm_store_pause is not woken and thread stores are not reached: once s's code has
+ * stopped, its thread calls wasm_store_interrupt (wasi_threads_finish does) for them. */
 void wasm_store_interrupt_flag(struct wasm_store *s);
 
 /* Any thread: asks running code to park at its next interrupt check (a loop back-edge or
  * a call, at most a few thousand of them away) until wasm_store_resume or
  * wasm_store_interrupt. Parked code waits on a condition variable and uses no CPU; a host
- * call in progress (a WASI call blocking on input) finishes first. Returns at once. */
+ * call in progress (a WASI call blocking on input) finishes first, unless it gives up
+ * (WASM_TRAP_AGAIN: WASI poll_oneoff does). Returns at once. */
 void wasm_store_pause(struct wasm_store *s);
 void wasm_store_resume(struct wasm_store *s);
 /* True while code is parked. Any thread. */
@@ -310,8 +311,24 @@ struct wasm_host_call {
 };
 
 /* A host function reads its arguments from slots[] and writes its results there (each
- * i32/i64/f32/f64/ref value is one slot, v128 two). Returns WASM_TRAP_NONE or a trap. */
+ * i32/i64/f32/f64/ref value is one slot, v128 two). Returns WASM_TRAP_NONE or a trap, or
+ * WASM_TRAP_AGAIN (below). */
 typedef enum wasm_trap (*wasm_host_fn)(struct wasm_host_call *call, uint64_t *slots);
+
+/* A host function that blocks (WASI poll_oneoff sleeping) need not hold back a pause or
+ * an interrupt (wasm_store_pause, wasm_store_interrupt, wasm_store_interrupt_flag) asked
+ * for meanwhile: it polls wasm_host_call_wake_fd too, which becomes readable at such a
+ * request, and once wasm_host_call_held says one is pending it gives up with
+ * WASM_TRAP_AGAIN, having had no effect the program could see (nothing written, its
+ * slots as they were). The call is then made again with the same arguments: at once
+ * after a resume, or by a restored snapshot, taken while the program is parked before
+ * the call; an interrupt ends the run with WASM_TRAP_INTERRUPTED instead. The eventfd
+ * is the calling thread's store's, made at the first call (-1 when it cannot be: then
+ * nothing wakes the host function); the host function may read it empty (it is
+ * nonblocking). Never returned by the library's own calls. */
+#define WASM_TRAP_AGAIN ((enum wasm_trap)101)
+int wasm_host_call_wake_fd(struct wasm_host_call *call);
+bool wasm_host_call_held(const struct wasm_host_call *call);
 
 /* Creates a host function owned by the store. The type is copied. Returns 0 or -ENOMEM. */
 int wasm_func_create_host(struct wasm_store *s, const struct wasm_functype *type, wasm_host_fn fn,

@@ -10,7 +10,8 @@
  * translated code running without /proc as in the daemon's sandboxes), and lazy
  * compilation (functions never called are never compiled, allocation failure at a first
  * call traps and the next call compiles, many threads making the first calls of one
- * module's functions at once).
+ * module's functions at once), and a blocked host function giving up for a pause or an
+ * interrupt (WASM_TRAP_AGAIN).
  */
 #include "wasm/wasm.h"
 
@@ -18,7 +19,9 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -694,6 +697,112 @@ static int test_lazy_threads(void)
 	return 0;
 }
 
+/* A host function that blocks until a pause or an interrupt is asked for (its wake fd,
+ * 20 s at most), then gives up (WASM_TRAP_AGAIN); made again with nothing pending, it
+ * doubles its argument. */
+struct held_host {
+	atomic_int attempts, waiting;
+};
+
+static enum wasm_trap host_until_held(struct wasm_host_call *call, uint64_t *slots)
+{
+	struct held_host *hh = call->user;
+	int fd = wasm_host_call_wake_fd(call);
+	struct pollfd p = {fd, POLLIN, 0};
+
+	atomic_fetch_add(&hh->attempts, 1);
+	if (fd < 0)
+		return WASM_TRAP_HOST;
+	if (!wasm_host_call_held(call)) {
+		if (atomic_load(&hh->attempts) > 1)
+			goto done; /* made again after the resume */
+		atomic_store(&hh->waiting, 1);
+		if (poll(&p, 1, 20000) != 1)
+			return WASM_TRAP_HOST;
+	}
+	if (wasm_host_call_held(call))
+		return WASM_TRAP_AGAIN; /* slots untouched */
+done:
+	slots[0] = (uint32_t)slots[0] * 2u;
+	return WASM_TRAP_NONE;
+}
+
+struct held_run {
+	struct wasm_store *s;
+	struct wasm_instance *inst;
+	enum wasm_trap trap;
+	uint32_t result;
+};
+
+static void *held_run_main(void *opaque)
+{
+	struct held_run *r = opaque;
+
+	r->trap = call(r->s, r->inst, "callh", 21, 0, &r->result);
+	return NULL;
+}
+
+/* Waits up to 20 s for *flag (or the store parked) to become true. */
+static bool held_wait(atomic_int *flag, struct wasm_store *s)
+{
+	for (int i = 0; i < 20000; i++) {
+		if (flag ? atomic_load(flag) != 0 : wasm_store_parked(s))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* A host call blocked in its host function does not hold a pause or an interrupt back:
+ * woken through its wake fd it gives up (WASM_TRAP_AGAIN); paused, the code parks, and
+ * after the resume the call is made again with its arguments as they were (callh: h(21)
+ * times the global 5 = 210); interrupted, the run ends with WASM_TRAP_INTERRUPTED.
+ * Interpreted and translated. */
+static int test_host_again(void)
+{
+	static const uint8_t I32[] = {WASM_I32};
+	struct wasm_functype t = {1, 1, I32, I32};
+
+	for (int jit = 0; jit < 2; jit++) {
+		for (int stop = 0; stop < 2; stop++) {
+			struct held_host hh = {0, 0};
+			struct held_run r = {0};
+			struct wasm_module *m;
+			struct wasm_error err;
+			struct env e;
+			pthread_t th;
+
+			CHECK_EQ(wasm_module_load(module, sizeof(module), &m, &err), 0);
+			CHECK_EQ(wasm_store_create(NULL, &r.s), 0);
+			if (jit)
+				wasm_store_set_jit(r.s, WASM_JIT_EAGER);
+			CHECK_EQ(wasm_func_create_host(r.s, &t, host_until_held, &hh, &e.h), 0);
+			CHECK_EQ(wasm_instance_create(r.s, m, resolve, &e, &r.inst, &err), 0);
+			CHECK_EQ(pthread_create(&th, NULL, held_run_main, &r), 0);
+			CHECK(held_wait(&hh.waiting, NULL));
+			if (stop) {
+				wasm_store_interrupt(r.s);
+			} else {
+				wasm_store_pause(r.s);
+				CHECK(held_wait(NULL, r.s));
+				CHECK_EQ(atomic_load(&hh.attempts), 1); /* given up, parked */
+				wasm_store_resume(r.s);
+			}
+			pthread_join(th, NULL);
+			if (stop) {
+				CHECK_EQ(r.trap, WASM_TRAP_INTERRUPTED);
+				CHECK_EQ(atomic_load(&hh.attempts), 1);
+			} else {
+				CHECK_EQ(r.trap, WASM_TRAP_NONE);
+				CHECK_EQ(r.result, 210);
+				CHECK_EQ(atomic_load(&hh.attempts), 2);
+			}
+			teardown(m, r.s);
+		}
+	}
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"lazy", test_lazy},
 	{"lazy_threads", test_lazy_threads},
@@ -708,6 +817,7 @@ static const struct unit_test tests[] = {
 	{"alloc_failure", test_alloc_failure},
 	{"name_escape", test_name_escape},
 	{"budget", test_budget},
+	{"host_again", test_host_again},
 };
 
 UNIT_MAIN("wasm", tests)

@@ -6,6 +6,7 @@ signal, "the program stops"), also when the signal reaches another thread (a was
 thread: the handler hands it to the main thread); one blocked in a host call (a read on a
 quiet pipe) gets SIG_GRACE_S (5 s), then the process ends; a second signal ends it at
 once; one that comes while the module still loads ends the process at once ("stopping").
+A program sleeping in poll_oneoff (a thread of it too) stops at once, as a running one.
 While such a program runs, the process has one thread (the signal thread's two are gone).
 The same with --exit-file (the signal thread, sig_stopper) is tests/wsnap's
 second-signal case.
@@ -49,6 +50,56 @@ READER_WAT = """(module
     (i32.store (i32.const 0) (i32.const 64))
     (i32.store (i32.const 4) (i32.const 16))
     (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
+
+
+# writes "go\n", then sleeps in poll_oneoff (a relative clock of 60 s) for ever: a service
+# between its ticks
+SLEEPER_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "go\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    ;; the subscription at 64: a clock (type 0 at 72), monotonic (id 1 at 80), 60 s
+    (i32.store (i32.const 80) (i32.const 1))
+    (i64.store (i32.const 88) (i64.const 60000000000))
+    (loop $l
+      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 192)))
+      (br $l))))
+"""
+
+# wasi-threads: a thread writes "go\n" and sleeps in poll_oneoff (60 s, for ever) while
+# the main thread waits for ever in memory.atomic.wait32
+THREAD_SLEEPER_WAT = """(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (func (export "wasi_thread_start") (param $tid i32) (param $arg i32)
+    (i32.store8 (i32.const 16) (i32.const 103))
+    (i32.store8 (i32.const 17) (i32.const 111))
+    (i32.store8 (i32.const 18) (i32.const 10))
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 80) (i32.const 1))
+    (i64.store (i32.const 88) (i64.const 60000000000))
+    (loop $l
+      (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 192)))
+      (br $l)))
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (loop $l
+      (drop (memory.atomic.wait32 (i32.const 12) (i32.const 0) (i64.const -1)))
+      (br $l))))
 """
 
 
@@ -153,6 +204,41 @@ def case_blocked(second):
                 "lodge wasm: Terminated: the process ends\n")
         if rc != 143 or took < 4.5 or err != want:
             why = "status %s after %.1f s (143 after 5 s wanted): %r" % (rc, took, err)
+    if sanitizer(err):
+        why += "; a sanitizer report"
+    result(not why, name, why)
+
+
+def case_sleeping(name, wat, args, thread=False):
+    """A program sleeping in poll_oneoff stops at once on SIGTERM, as a running one does:
+    143, "the program stops", well within the 5 s a blocked host call gets (before,
+    poll_oneoff slept on: the grace, then the end). thread: a wasi-threads thread sleeps
+    in it: the stop wakes it too, so the run ends its ordinary way, its threads joined
+    (LODGE_WASM_TIMES's report is printed then; before, the thread was left blocked, and
+    the process ended at once without it, a second after the stop)."""
+    name = "sleeping-" + name
+    prog = write(name + ".wat", wat)
+    out, errp = os.path.join(TMP, name + ".out"), os.path.join(TMP, name + ".err")
+    env = dict(os.environ, LODGE_WASM_TIMES="1") if thread else None
+    with open(out, "w") as fo, open(errp, "w") as fe:
+        p = subprocess.Popen([LODGE, "wasm"] + args + [prog], stdin=subprocess.DEVNULL,
+                             stdout=fo, stderr=fe, env=env)
+    if not wait_out(p, out, "go") or not wait_caught(p, signal.SIGTERM):
+        p.kill()
+        p.wait()
+        return result(False, name, "no output: %r" % open(errp).read()[-300:])
+    time.sleep(0.3)  # in its poll_oneoff
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p)
+    took = time.time() - t0
+    err = open(errp).read()
+    want = "lodge wasm: Terminated: the program stops\n"
+    why = ""
+    if rc != 143 or took > 4.5 or not (err.startswith(want) if thread else err == want):
+        why = "status %s %.1f s after SIGTERM (143 at once wanted), stderr %r" % (rc, took, err)
+    elif thread and "lodge wasm: times" not in err:
+        why = "the thread was left blocked (no times report): %r" % err
     if sanitizer(err):
         why += "; a sanitizer report"
     result(not why, name, why)
@@ -318,6 +404,8 @@ for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
     case_running(mode, args, signal.SIGTERM)
     case_running(mode, args, signal.SIGINT)
     case_other_thread(mode, args)
+    case_sleeping(mode, SLEEPER_WAT, args)
+    case_sleeping("thread-" + mode, THREAD_SLEEPER_WAT, args, thread=True)
 case_blocked(False)
 case_blocked(True)
 case_loading()

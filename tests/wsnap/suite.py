@@ -566,6 +566,7 @@ def case_bad_files():
                 "wsnap.bad.frames")
         hostile(lambda s: struct.pack_into("<Q", s, len(s) - 8 * (
             1 + 0) - 8 * 0, 0) or s.extend(b"\0" * 8), "wsnap.bad.slots")
+        bad_wasi(data, write, secs[0x12])
         # a system VM's snapshot is not a WebAssembly one (and the other way round)
         refused(write(rewrite(data, 0x10, b"\1\0\0\0")), "wsnap.bad.module-record",
                 "corrupt")
@@ -575,6 +576,36 @@ def case_bad_files():
                "exit %d: %r" % (r.returncode, r.stderr.decode()))
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def bad_wasi(data, write, at):
+    """The WASI section's version-2 end (the poll_oneoff given up for the pause: a flag,
+    then four u32 arguments and the u64 ns waited) made hostile is refused; the section
+    as version 1 wrote it (no such end) is still read."""
+    p, ln = at
+    w = data[p:p + ln]
+    if struct.unpack_from("<I", w)[0] != 2 or w[-1] != 0:
+        return result(False, "wsnap.bad.wasi-setup", "WASI section %r" % w[-8:])
+    call = struct.pack("<IIIIQ", 64, 128, 1, 192, 10 ** 9)
+    for name, tail, want in (("flag", b"\2" + call, "corrupt"),
+                             ("flag-ff", b"\xff", "corrupt"),
+                             ("no-call", b"\1", "cut short"),
+                             ("call-cut", b"\1" + call[:-3], "cut short"),
+                             ("call-extra", b"\1" + call + b"\0", "left over"),
+                             ("no-flag", b"", "cut short")):
+        refused(write(rewrite(data, 0x12, w[:-1] + tail)), "wsnap.bad.wasi-held-" + name, want)
+    # version 1 (no flag) and a flag with a call that the restored program is not making
+    # (kept, harmless: only a poll_oneoff with the same arguments would go on from it)
+    for name, sec in (("wasi-version-1", struct.pack("<I", 1) + w[4:-1]),
+                      ("wasi-held-unused", w[:-1] + b"\1" + struct.pack("<IIIIQ", 1, 2, 3, 4,
+                                                                            (1 << 64) - 1))):
+        q = subprocess.Popen([LODGE, "wasm", "--no-jit", "--restore",
+                              write(rewrite(data, 0x12, sec))], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd="/")
+        nxt = q.stdout.readline().decode().strip()
+        q.kill()
+        q.wait()
+        result(nxt != "", "wsnap." + name, "no line: %s" % q.stderr.read().decode()[-300:])
 
 
 def case_ref_values():
@@ -4710,6 +4741,140 @@ def case_blocked_read(mode, jit_args):
     result(not why, name, why)
 
 
+POLLSLEEP = os.path.join(HERE, "pollsleep.wat")
+POLL_ARGS = struct.pack("<IIII", 64, 128, 1, 192)  # pollsleep.wat's poll_oneoff arguments
+
+
+def wait_until(t):
+    time.sleep(max(0.0, t - time.time()))
+
+
+def held_poll(snap):
+    """The poll_oneoff given up for the pause that snap's WASI section (version 2) ends
+    with: (its four arguments packed, the ns it had waited), or None."""
+    data = open(snap, "rb").read()
+    w = next((data[q:q + ln] for t, h, q, ln in sections(data) if t == 0x12), b"")
+    if len(w) < 29 or struct.unpack_from("<I", w)[0] != 2 or w[-25] != 1:
+        return None
+    return w[-24:-8], struct.unpack_from("<Q", w, len(w) - 8)[0]
+
+
+def case_poll_sleep(mode, jit_args):
+    """pollsleep.wat paused while it sleeps in poll_oneoff (a relative clock of 12 s):
+    the call is given up and the program parks before it, so snapshot/create answers 204
+    at once (before: 409 busy after 5 s, "blocked in a WASI call"). A second snapshot 8 s
+    into the sleep records the call and the time it has waited (its WASI section's
+    end); restored, the call is made again with that much of its 12 s gone: "woke" about
+    4 s after the restore starts (2 s at least: not at once; under 11.5 s: not the whole
+    sleep again, with 7.5 s for a slow start under a sanitizer on a loaded host), and
+    exit 0. The paused program prints nothing; resumed after its deadline passed, it
+    wakes at once (the call made again keeps its deadline: else 12 s more) and exits
+    0."""
+    name = "wsnap.%s.poll-sleep" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out = os.path.join(d, "api.sock"), os.path.join(d, "stdout")
+    snap1, snap2 = os.path.join(d, "p1.snap"), os.path.join(d, "p2.snap")
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, POLLSLEEP],
+                             stdin=subprocess.DEVNULL, stdout=fo, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        t0 = time.time()
+        time.sleep(0.3)  # in its poll_oneoff
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap1})
+        took = time.time() - t0
+        if st != 204 or st1 != 204 or took > 6:
+            why = "pause %s %s, snapshot while sleeping %s %s after %.1f s (at once " \
+                  "wanted)" % (st, body, st1, body1, took)
+        if not why:
+            wait_until(t0 + 8.0)
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap2})
+            held = held_poll(snap2) if st2 == 204 else None
+            if held is None or held[0] != POLL_ARGS or not 7.5e9 <= held[1] < 60e9:
+                why = "the second snapshot: %s %s, its poll_oneoff %r" % (st2, body2, held)
+        if not why:
+            wait_until(t0 + 12.5)  # its deadline passed while paused
+            with open(out) as f:
+                printed = f.read()
+            t1 = time.time()
+            st, body = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            rc = p.wait(120)
+            took = time.time() - t1
+            with open(out) as f:
+                after = f.read()
+            if printed != "ready\n" or st != 204 or rc != 0 or after != "ready\nwoke\n" \
+                    or took > 6:
+                why = "paused it printed %r; resumed (%s %s) it ended %s after %.1f s " \
+                      "(at once wanted) with %r" % (printed, st, body, rc, took, after)
+        if not why:
+            t2 = time.time()
+            r = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snap2],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            line = r.stdout.readline()
+            took = time.time() - t2
+            rc = r.wait(120)
+            rest = r.stdout.read()
+            if line != b"woke\n" or rest or rc != 0 or not 2.0 <= took < 11.5:
+                why = "restored: status %s, %r %r after %.1f s (about 4 s wanted): %s" % (
+                    rc, line, rest, took, r.stderr.read().decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
+def case_poll_sleep_stop(how):
+    """pollsleep.wat stopped while it sleeps in poll_oneoff, by SIGTERM (--exit-file: the
+    signal thread) or PUT /actions Stop: it ends at once (143, reason "signal"; 0,
+    "stopped"), without waking ("woke"), and with no grace (before: it slept on, 5 s of
+    grace for the signal, the rest of its 12 s for the Stop)."""
+    name = "wsnap.poll-sleep-stop.%s" % how
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out, ex = (os.path.join(d, x) for x in ("api.sock", "stdout", "exit"))
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--exit-file", ex, POLLSLEEP],
+                             stdin=subprocess.DEVNULL, stdout=fo, stderr=subprocess.PIPE)
+    why = ""
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        time.sleep(0.3)  # in its poll_oneoff
+        t0 = time.time()
+        if how == "sigterm":
+            p.send_signal(signal.SIGTERM)
+        else:
+            st, body = api(sock, "PUT", "/actions", {"action_type": "Stop"})
+            if st != 204:
+                why = "stop: %s %s; " % (st, body)
+        rc = p.wait(120)
+        took = time.time() - t0
+        err = p.stderr.read().decode(errors="replace")
+        want = (143, "signal") if how == "sigterm" else (0, "stopped")
+        with open(out) as f:
+            printed = f.read()
+        if rc != want[0] or exit_record(ex) != want or printed != "ready\n" or took > 4.5:
+            why += "status %s, record %s (%s wanted) %.1f s after the stop (at once " \
+                   "wanted), output %r, stderr %r" % (rc, exit_record(ex), want, took,
+                                                     printed, err[-300:])
+        if "Sanitizer" in err or "runtime error" in err:
+            why += "; a sanitizer report: %r" % err[-600:]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why)
+
+
 TAILLOOP_OP_LEN = {3: 3, 4: 5, 5: 3, 6: 3}  # return_call, return_call_indirect, _ref
 
 
@@ -5036,6 +5201,8 @@ def cases_signals():
     case_snapshot_ending("stop")
     case_second_signal(signal.SIGTERM, signal.SIGTERM)
     case_second_signal(signal.SIGINT, signal.SIGINT)
+    case_poll_sleep_stop("sigterm")
+    case_poll_sleep_stop("stop")
 
 
 def part_core():
@@ -5053,6 +5220,7 @@ def part_core():
     for mode, args in TAILLOOP_MODES:
         case_tail_loop(mode, args)
         case_blocked_read(mode, args)
+        case_poll_sleep(mode, args)
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
@@ -5310,6 +5478,11 @@ elif os.environ.get("WSNAP_ONLY_NARROW"):  # 32-bit slots saved zero-extended
         case_narrow_slots(narrow_mode, narrow_args)
 elif os.environ.get("WSNAP_ONLY_TAIL_LOOP"):  # a loop made only of tail calls
     case_tail_loops()
+elif os.environ.get("WSNAP_ONLY_POLL_SLEEP"):  # a program sleeping in poll_oneoff
+    for mode, args in TAILLOOP_MODES:
+        case_poll_sleep(mode, args)
+    case_poll_sleep_stop("sigterm")
+    case_poll_sleep_stop("stop")
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
     case_dead_point()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):

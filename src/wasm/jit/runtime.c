@@ -554,8 +554,18 @@ uint64_t wasm_jit_c_host(struct wasm_jit *j, struct wasm_func *f, uint32_t idx, 
 		return WASM_TRAP_DEOPT;
 	stand(j, f, pc + call_len(j, f, idx), fp, j->site_rsp + 8);
 	fuel_out(j);
-	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth);
+	t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth, true);
 	fuel_in(j);
+	if (t == WASM_TRAP_AGAIN) {
+		/* given up for a pause: the interpreter makes the call again, parked before it
+		 * where a snapshot can stand; else it is made again here once resumed */
+		if (deopt_here(j, f, idx, fp, j->site_rsp + 8))
+			return WASM_TRAP_DEOPT;
+		stand(j, f, pc + call_len(j, f, idx), fp, j->site_rsp + 8);
+		fuel_out(j);
+		t = wasm_exec_call_host(j->s, callee, f->inst, nfp, depth, false);
+		fuel_in(j);
+	}
 	hurry(j);
 	if (t == WASM_TRAP_EXCEPTION) /* recorded where it was thrown */
 		return catch_here(j);
@@ -575,7 +585,7 @@ uint64_t wasm_jit_c_tail_host(struct wasm_jit *j, struct wasm_func *f, uint32_t 
 
 	stand(j, NULL, NULL, fp, j->site_rsp + 8); /* f's frame is the host call's now */
 	fuel_out(j);
-	t = wasm_exec_call_host(j->s, callee, f->inst, fp, depth);
+	t = wasm_exec_call_host(j->s, callee, f->inst, fp, depth, false);
 	fuel_in(j);
 	hurry(j);
 	if (t == WASM_TRAP_EXCEPTION) /* f's frame is gone: its callers' handlers */

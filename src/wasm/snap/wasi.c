@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WASI_SNAP_VERSION 1
+#define WASI_SNAP_VERSION 2	     /* 2: the poll_oneoff given up for the pause */
 #define STR_MAX		  (1u << 20) /* one argument, variable or path */
 #define LIST_MAX	  65536u     /* arguments, variables or preopens */
 
@@ -119,6 +119,17 @@ int wasi_save(const struct wasi *w, struct sbuf *b, char *err, size_t errlen)
 		sbuf_put_u32(b,
 			     (uint32_t)(fl & KEEP_FLAGS) | (f->type == FT_DIR ? O_DIRECTORY : 0));
 		sbuf_put_u64(b, (uint64_t)off);
+	}
+	/* a poll_oneoff given up for the pause, made again by the restore: how long it has
+	 * waited so far, which the restore's clock goes on from */
+	sbuf_put_u8(b, w->held.on);
+	if (w->held.on) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		sbuf_put_u32(b, w->held.subs);
+		sbuf_put_u32(b, w->held.evs);
+		sbuf_put_u32(b, w->held.n);
+		sbuf_put_u32(b, w->held.nevents);
+		sbuf_put_u64(b, now > w->held.start ? now - w->held.start : 0);
 	}
 	if (b->err)
 		return fail(err, errlen, b->err, "out of memory");
@@ -277,13 +288,14 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 {
 	struct sreader r;
 	char **argv = NULL, **env = NULL, **host = NULL, **guest = NULL;
-	uint32_t argc = 0, nenv = 0, npre = 0, nfds = 0;
+	uint32_t argc = 0, nenv = 0, npre = 0, nfds = 0, version, held;
 	struct wasi_preopen *po = NULL;
 	struct wasi *w = NULL;
 	int rc = -ENOMEM;
 
 	sreader_init(&r, data, len);
-	if (sread_u32(&r) != WASI_SNAP_VERSION)
+	version = sread_u32(&r);
+	if (version != 1 && version != WASI_SNAP_VERSION)
 		return fail(err, errlen, -EINVAL, "WASI state: unknown version");
 	argv = get_list(&r, &argc);
 	env = argv ? get_list(&r, &nenv) : NULL;
@@ -350,6 +362,26 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 		rc = load_fd(w, &r, (int)i, err, errlen);
 		if (rc)
 			goto out;
+	}
+	held = version >= 2 ? sread_u8(&r) : 0;
+	if (held > 1) {
+		rc = fail(err, errlen, -EINVAL, "WASI state: corrupt (given-up call flag %u)",
+			  held);
+		goto out;
+	}
+	if (held) { /* (any values: only compared with the call's) */
+		uint64_t now = now_ns(CLOCK_MONOTONIC), waited;
+		w->held.subs = sread_u32(&r);
+		w->held.evs = sread_u32(&r);
+		w->held.n = sread_u32(&r);
+		w->held.nevents = sread_u32(&r);
+		waited = sread_u64(&r);
+		w->held.start = waited < now ? now - waited : 0;
+		w->held.on = !r.err;
+	}
+	if (r.err) {
+		rc = fail(err, errlen, -EINVAL, "WASI state: cut short");
+		goto out;
 	}
 	if (r.off != r.len) {
 		rc = fail(err, errlen, -EINVAL, "WASI state: %zu bytes left over", r.len - r.off);

@@ -103,6 +103,10 @@ enum {
  * inside the caller's memory. The witx documents say such a call "shall trap" (and
  * wasmtime's does): wasi_call turns it into WASM_TRAP_MEM_OOB. */
 #define E_OOB 0x10000u
+/* Not an errno either: a blocking call gave up, with no effect, for a pause or a stop
+ * asked for meanwhile (wasm_host_call_held): wasi_call returns WASM_TRAP_AGAIN, and the
+ * call is made again after the pause (or a restore), or the program stops. */
+#define E_HELD 0x10001u
 
 /* fdflags. For the caller's fds (stdio, not own) APPEND and NONBLOCK are emulated. */
 enum {
@@ -137,8 +141,19 @@ struct wasi_fd {
 	uint32_t jid; /* replication (journal.c): the id its records name it by */
 };
 
+/* A poll_oneoff given up for a pause (E_HELD): its arguments and when it began, so that
+ * the same call made again after the pause keeps its relative clocks' deadlines (poll.c). */
+struct wasi_poll_held {
+	bool on;
+	uint32_t subs, evs, n, nevents; /* its arguments */
+	uint64_t start;			/* CLOCK_MONOTONIC when it was first made */
+};
+
 struct wasi {
 	struct wasm_store *store;
+	/* the main thread's poll_oneoff given up for a pause (a thread's own is in poll.c);
+	 * a snapshot saves it (wasm/snap/wasi.c) */
+	struct wasi_poll_held held;
 	char **argv, **env;
 	int argc, nenv;
 	struct wasi_fd fds[MAX_FDS];
@@ -168,12 +183,13 @@ struct wasi {
 	uint32_t next_jid; /* under lock */
 };
 
-/* One host function call: the process, the caller's memory (NULL if it has none) and the
- * argument slots (the result goes in a[0]). */
+/* One host function call: the process, the caller's memory (NULL if it has none), the
+ * argument slots (the result goes in a[0]) and the engine's call. */
 struct call {
 	struct wasi *w;
 	struct wasm_memory *mem;
 	uint64_t *a;
+	struct wasm_host_call *hc; /* its store's pause and stop (E_HELD) */
 };
 
 /* The guest range [addr, addr + len), or NULL when it is not all inside memory. */

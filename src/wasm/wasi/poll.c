@@ -17,8 +17,8 @@ enum { SUB_CLOCK, SUB_FD_READ, SUB_FD_WRITE };
 /* The fds to wait on: one pollfd per WASI fd, however many subscriptions name it, so any
  * number of subscriptions fits. */
 struct poll_set {
-	struct pollfd pfd[MAX_FDS];
-	int16_t slot[MAX_FDS]; /* WASI fd -> index in pfd, -1: none */
+	struct pollfd pfd[MAX_FDS + 1]; /* and the store's wake fd (wasi_poll_oneoff) */
+	int16_t slot[MAX_FDS];		/* WASI fd -> index in pfd, -1: none */
 	nfds_t np;
 	bool dups; /* the pfd fds are dups (threads) */
 };
@@ -197,12 +197,49 @@ static uint32_t poll_events(struct wasi *w, const uint8_t *subs, uint32_t n, uin
 	return nev;
 }
 
+/* Where the calling thread's poll_oneoff given up for a pause is kept: the main thread's
+ * in the WASI state (a snapshot saves it), another thread's here. */
+static struct wasi_poll_held *held_of(struct call *c)
+{
+	static _Thread_local struct wasi_poll_held thread_held;
+
+	return c->hc->store == c->w->store ? &c->w->held : &thread_held;
+}
+
+/* When the call began: now, or when the same call (the same arguments, made again on the
+ * same thread after it gave up for a pause or was restored) first began, so that a
+ * relative clock keeps its deadline. */
+static uint64_t poll_start(struct call *c, struct wasi_poll_held *h)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	bool same = h->on && h->subs == arg32(c, 0) && h->evs == arg32(c, 1) &&
+		    h->n == arg32(c, 2) && h->nevents == arg32(c, 3) && h->start <= now;
+
+	h->on = false;
+	return same ? h->start : now;
+}
+
+/* Gives the call up (E_HELD) for the pause or stop asked for: nothing written, its start
+ * kept for when it is made again. */
+static uint32_t poll_held(struct call *c, struct wasi_poll_held *h, uint64_t start)
+{
+	*h = (struct wasi_poll_held){true,	  arg32(c, 0), arg32(c, 1),
+				     arg32(c, 2), arg32(c, 3), start};
+	return E_HELD;
+}
+
 /* Blocks until at least one subscription fires: a clock reached, an fd ready, or at once
- * for a bad fd (a clock id or flag preview1 does not define is EINVAL for the call). */
+ * for a bad fd (a clock id or flag preview1 does not define is EINVAL for the call). A
+ * pause or stop asked for meanwhile (the store's wake fd, polled with the others) gives
+ * the call up (E_HELD): it is made again after the pause, or after a restore of a
+ * snapshot taken meanwhile, the relative clocks counting from when it was first made
+ * (poll_start; a restore rebases that on its own clock, wasm/snap/wasi.c). */
 uint32_t wasi_poll_oneoff(struct call *c)
 {
 	uint32_t n = arg32(c, 2), nev = 0, e;
-	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	struct wasi_poll_held *h = held_of(c);
+	uint64_t start = poll_start(c, h);
+	int wake = wasm_host_call_wake_fd(c->hc);
 	struct poll_set set;
 	const uint8_t *subs;
 	uint8_t *evs;
@@ -222,12 +259,25 @@ uint32_t wasi_poll_oneoff(struct call *c)
 		return e;
 	}
 	while (nev == 0) {
-		uint64_t wait = poll_wait_ns(c->w, subs, n, start);
+		uint64_t wait = poll_wait_ns(c->w, subs, n, start), count;
 		struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+		nfds_t np = set.np;
 		int r;
 		pthread_mutex_unlock(&c->w->lock);
+		if (wait && wake >= 0) { /* its last slot, past the fds' */
+			/* emptied before the flags are read: a request after that writes it */
+			if (read(wake, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				wake = -1;
+			else
+				set.pfd[np++] = (struct pollfd){.fd = wake, .events = POLLIN};
+		}
+		if (wait && wasm_host_call_held(c->hc)) { /* (a call that need not wait ends) */
+			e = E_HELD;
+			pthread_mutex_lock(&c->w->lock);
+			break;
+		}
 		/* ppoll takes the whole 64-bit range (poll's int milliseconds would not) */
-		r = ppoll(set.pfd, set.np, wait == UINT64_MAX ? NULL : &ts, NULL);
+		r = ppoll(set.pfd, np, wait == UINT64_MAX ? NULL : &ts, NULL);
 		e = r < 0 && errno != EINTR ? wasi_errno(errno) : E_SUCCESS;
 		pthread_mutex_lock(&c->w->lock);
 		if (e)
@@ -236,6 +286,8 @@ uint32_t wasi_poll_oneoff(struct call *c)
 	}
 	poll_release(&set);
 	pthread_mutex_unlock(&c->w->lock);
+	if (e == E_HELD)
+		return poll_held(c, h, start);
 	if (e)
 		return e;
 	return put32(c, arg32(c, 3), nev) ? E_SUCCESS : E_OOB;

@@ -1767,6 +1767,7 @@ static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
 	c.w = hx->w;
 	c.mem = hc->caller ? wasm_instance_memory(hc->caller) : NULL;
 	c.a = slots;
+	c.hc = hc;
 	if (hx->def->may_block) {
 		e = hx->def->fn(&c);
 	} else {
@@ -1776,6 +1777,8 @@ static enum wasm_trap wasi_call(struct wasm_host_call *hc, uint64_t *slots)
 	}
 	if (e == E_OOB) /* a pointer outside memory: a trap, as the witx documents say */
 		return WASM_TRAP_MEM_OOB;
+	if (e == E_HELD) /* slots untouched: made again after the pause */
+		return WASM_TRAP_AGAIN;
 	slots[0] = e;
 	return WASM_TRAP_NONE;
 }
