@@ -427,6 +427,7 @@ static int write_map(pid_t pid, const char *file, const char *map)
 struct child_args {
 	const struct sandbox_child *ch;
 	int go, devnull;
+	int peer; /* the daemon's end of go's pair: the child's copy closes first */
 };
 
 /* Waits for the daemon's go (one byte, with the mounts as descriptors): fills fds, returns
@@ -516,6 +517,11 @@ static int child_main(void *opaque)
 	int fds[SANDBOX_MAX_BINDS + 2], n;
 	sigset_t none;
 
+	/* The daemon's end of our socket pair came with the file table: held here, it would
+	 * keep the wait below from ever seeing the daemon go (a daemon killed before its go
+	 * left this process waiting for good, in its groups, and with them). Its other
+	 * descriptors close at the exec (all close-on-exec). */
+	close(a->peer);
 	/* Into the guest's cgroups before anything runs (see cgroup_join); meanwhile the daemon
 	 * records us. */
 	if (cgroup_join(a->ch->cgfds, a->ch->ncgfds)) {
@@ -678,7 +684,7 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 	if (shared)
 		flags &= ~CLONE_NEWNET;
 	args = (struct child_args *)(void *)(stack + CHILD_STACK - 256);
-	*args = (struct child_args){.ch = ch, .go = go[0], .devnull = devnull};
+	*args = (struct child_args){.ch = ch, .go = go[0], .devnull = devnull, .peer = go[1]};
 	ch->stack = stack;
 	r = clone(child_main, args, flags, args, (pid_t *)&pidfd, NULL, NULL);
 	/* Back (the daemon itself uses no network; a guest with user networking would have

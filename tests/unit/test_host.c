@@ -3,17 +3,22 @@
  * events and their pruning, reopening) and cgroup module (host/cgroup.c) on fake cgroup
  * trees, one v1 (a directory per controller) and one v2, checking the exact files and
  * formats each version gets for the same limits, and what is reported as skipped; and the
- * range of host ids guests' roots map to (host/sandbox.c: /etc/subuid and /etc/subgid).
+ * range of host ids guests' roots map to (host/sandbox.c: /etc/subuid and /etc/subgid); a
+ * spawned guest process that exits when the daemon goes before its go.
  */
 #include "host/cgroup.h"
 #include "host/registry.h"
 #include "host/sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -346,6 +351,41 @@ static int test_ids(void)
 	return 0;
 }
 
+/* A child waiting for its go sees the daemon go: its own copy of the daemon's end of the
+ * pair is closed first (kept, a daemon killed before the go left it waiting for good, in
+ * its cgroups, holding what it inherited). The daemon's going is its closing gofd here. */
+static int test_spawn_daemon_gone(void)
+{
+	static char name[] = "true";
+	static char *const argv[] = {name, NULL}, *const envp[] = {NULL};
+	struct sandbox_plan *p = calloc(1, sizeof(*p));
+	struct sandbox_child ch = {.binary = "/bin/true", .argv = argv, .envp = envp};
+	struct pollfd pfd;
+	siginfo_t si = {0};
+	char err[200];
+	pid_t pid = 0;
+	int r;
+
+	CHECK(p != NULL);
+	ch.logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	CHECK(ch.logfd >= 0);
+	CHECK_EQ(sandbox_spawn(p, &ch, &pid, err, sizeof(err)), 0);
+	close(ch.gofd); /* the daemon goes before its go */
+	pfd = (struct pollfd){.fd = ch.pidfd, .events = POLLIN};
+	r = poll(&pfd, 1, 10000);
+	if (r != 1)
+		kill(pid, SIGKILL); /* (still waiting: reap it below all the same) */
+	CHECK_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	CHECK_EQ(r, 1);
+	CHECK_EQ(si.si_code, CLD_EXITED);
+	CHECK_EQ(si.si_status, 125);
+	close(ch.pidfd);
+	close(ch.logfd);
+	sandbox_child_free(&ch);
+	free(p);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"registry", test_registry},
 	{"cgroup_v1", test_cgroup_v1},
@@ -353,6 +393,7 @@ static const struct unit_test tests[] = {
 	{"cgroup_destroy_prefixed", test_cgroup_destroy_prefixed},
 	{"cgroup_v2", test_cgroup_v2},
 	{"ids", test_ids},
+	{"spawn_daemon_gone", test_spawn_daemon_gone},
 };
 
 UNIT_MAIN("host", tests)
