@@ -28,18 +28,27 @@ from lib import wait_caught, wait_reading  # noqa: E402
 
 LODGE, THREADS, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
 
-# writes "go\n", then spins (a loop with no call)
-SPIN_WAT = """(module
+
+def go_module(imports="", before="", after=""):
+    """A module whose _start writes "go\\n" to stdout (iovec at 0, the text at 16), with
+    `before` and `after` it; it imports fd_write, and `imports` too."""
+    return """(module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  %s
   (memory (export "memory") 1)
   (data (i32.const 16) "go\\n")
   (func (export "_start")
+    %s
     (i32.store (i32.const 0) (i32.const 16))
     (i32.store (i32.const 4) (i32.const 3))
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-    (loop $l (br $l))))
-"""
+    %s))
+""" % (imports, before, after)
+
+
+# writes "go\n", then spins (a loop with no call)
+SPIN_WAT = go_module(after="(loop $l (br $l))")
 
 # reads stdin (a pipe nobody writes): blocked in a host call
 READER_WAT = """(module
@@ -55,24 +64,15 @@ READER_WAT = """(module
 
 # writes "go\n", then sleeps in poll_oneoff (a relative clock of 60 s) for ever: a service
 # between its ticks
-SLEEPER_WAT = """(module
-  (import "wasi_snapshot_preview1" "fd_write"
-    (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "poll_oneoff"
-    (func $poll (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "go\\n")
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 16))
-    (i32.store (i32.const 4) (i32.const 3))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-    ;; the subscription at 64: a clock (type 0 at 72), monotonic (id 1 at 80), 60 s
+SLEEPER_WAT = go_module(
+    imports="""(import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))""",
+    after=""";; the subscription at 64: a clock (type 0 at 72), monotonic (id 1 at 80), 60 s
     (i32.store (i32.const 80) (i32.const 1))
     (i64.store (i32.const 88) (i64.const 60000000000))
     (loop $l
       (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 192)))
-      (br $l))))
-"""
+      (br $l))""")
 
 # wasi-threads: a thread writes "go\n" and sleeps in poll_oneoff (60 s, for ever) while
 # the main thread waits for ever in memory.atomic.wait32
@@ -302,21 +302,12 @@ def case_other_thread(mode, args):
 
 
 # writes 64 KiB (16 iovecs of 4 KiB) to stderr, "go\n" to stdout, then spins
-FULL_ERR_WAT = """(module
-  (import "wasi_snapshot_preview1" "fd_write"
-    (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 16) "go\\n")
-  (func (export "_start")
-    %s
-    (i32.store (i32.const 0) (i32.const 16))
-    (i32.store (i32.const 4) (i32.const 3))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-    (drop (call $fd_write (i32.const 2) (i32.const 256) (i32.const 16) (i32.const 8)))
-    (loop $l (br $l))))
-""" % "\n    ".join("(i32.store (i32.const %d) (i32.const 4096)) "
-                   "(i32.store (i32.const %d) (i32.const 4096))" % (256 + 8 * i, 260 + 8 * i)
-                   for i in range(16))
+FULL_ERR_WAT = go_module(
+    before="\n    ".join("(i32.store (i32.const %d) (i32.const 4096)) "
+                        "(i32.store (i32.const %d) (i32.const 4096))" % (256 + 8 * i, 260 + 8 * i)
+                        for i in range(16)),
+    after="""(drop (call $fd_write (i32.const 2) (i32.const 256) (i32.const 16) (i32.const 8)))
+    (loop $l (br $l))""")
 
 
 def case_full_stderr(args):

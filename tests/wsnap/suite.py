@@ -219,6 +219,15 @@ def take_snapshot1(d, jit_args, prog_args, snap, name, lines):
         p.wait()
 
 
+def reap(p, d):
+    """A case's end, whatever happened in it: its program killed if it still runs, its
+    directory removed."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def check_lines(lines, limit):
     want = [expected_line(n) for n in range(limit)]
     if lines == want:
@@ -716,10 +725,7 @@ def case_calls(mode, jit_args, what="calls"):
     except OSError as e:
         result(False, name, "control socket: %s" % e)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
 
 
 def case_threads(mode, jit_args):
@@ -770,10 +776,7 @@ def case_threads(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         result(False, name, "%s" % e)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
 
 
 def cpu_ticks(pid):
@@ -874,10 +877,7 @@ def case_deep(mode, jit_args, extra=()):
     except OSError as e:
         result(False, name, "control socket: %s" % e)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
 
 
 def case_deep_gc(mode, jit_args):
@@ -929,10 +929,7 @@ def case_deep_gc(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         result(False, name, "%s" % e)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
 
 
 DEEPSTATE = os.path.join(HERE, "deepstate.wat")
@@ -998,10 +995,7 @@ def case_deep_state(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
     result(not why, name, why)
 
 
@@ -4546,10 +4540,7 @@ def case_call_ops(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
     result(not why and len(snaps) == 8, name, why or "%d snapshots" % len(snaps))
 
 
@@ -4676,10 +4667,7 @@ def case_tail_loop(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
     result(not why and len(snaps) == 4, name, why or "%d snapshots" % len(snaps))
 
 
@@ -4734,10 +4722,7 @@ def case_blocked_read(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
     result(not why, name, why)
 
 
@@ -4823,10 +4808,7 @@ def case_poll_sleep(mode, jit_args):
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
     result(not why, name, why)
 
 
@@ -4868,10 +4850,7 @@ def case_poll_sleep_stop(how):
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        reap(p, d)
     result(not why, name, why)
 
 
