@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -152,6 +154,22 @@ static int setup_group(struct daemon *d)
 	return 0;
 }
 
+/* Whether the write lock on the state directory's lock file fd is held by a process other
+ * than the daemon whose pid the file holds: that daemon's reaper, which takes the lock
+ * only after the daemon is gone. */
+static bool held_by_reaper(int fd)
+{
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char pid[32];
+	ssize_t n;
+
+	if (fcntl(fd, F_GETLK, &lk) < 0 || lk.l_type == F_UNLCK)
+		return false;
+	n = pread(fd, pid, sizeof(pid) - 1, 0);
+	pid[n > 0 ? n : 0] = 0;
+	return n > 0 && strtol(pid, NULL, 10) != (long)lk.l_pid;
+}
+
 /* One daemon a state directory: <state>/daemon.lock is write-locked while this daemon
  * runs and holds its pid. The lock goes with the process, so a killed daemon's file does
  * not block the next one. A process-associated (POSIX) lock, not flock: a guest or pool
@@ -174,6 +192,12 @@ static int lock_state(struct daemon *d)
 		return -e;
 	}
 	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	/* A previous daemon's reaper (start_reaper) holds the lock for the moment it
+	 * clears what that daemon left: wait for it, not for a daemon. */
+	for (int tries = 0; tries < 500 && fcntl(fd, F_SETLK, &lk) < 0 &&
+			    (errno == EACCES || errno == EAGAIN) && held_by_reaper(fd);
+	     tries++)
+		usleep(10000);
 	if (fcntl(fd, F_SETLK, &lk) < 0) {
 		int e = errno == EACCES ? EWOULDBLOCK : errno;
 		n = e == EWOULDBLOCK ? (int)pread(fd, pid, sizeof(pid) - 1, 0) : -1;
@@ -194,6 +218,57 @@ static int lock_state(struct daemon *d)
 		log_warn("daemon: cannot write the pid to %s: %s", p, strerror(errno));
 	d->state_lock = fd;
 	return 0;
+}
+
+/* The reaper: a process of the daemon's that outlives it. A daemon that exits removes its
+ * warm pool's groups and its parent groups itself (pool_close, cgroup_env_fini); a killed
+ * one (kill -9, the OOM killer) cannot, and they would stay until the next daemon of the
+ * state directory starts, which may be never. The reaper waits for the daemon's end (a
+ * pidfd), takes the state directory's lock so that no new daemon runs meanwhile (one that
+ * starts waits for it: lock_state), does what a new daemon does first (empty guest groups
+ * go, the pool's groups go with whatever is still in them, the parent groups go if
+ * nothing else is in them) and exits. Running guests keep their groups. A new daemon that
+ * got the lock first does all that itself: the reaper then leaves at once. */
+static void reaper_main(const struct daemon *d, pid_t daemon_pid)
+{
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct pollfd pfd = {.events = POLLIN};
+	char p[700];
+	int fd, n;
+
+	prctl(PR_SET_NAME, "lodge-reaper");
+	signal(SIGINT, SIG_IGN); /* a terminal's ^C: the daemon clears up itself */
+	signal(SIGHUP, SIG_IGN);
+	syscall(SYS_close_range, 3u, ~0u, 0u); /* the registry, the lock: not the reaper's */
+	pfd.fd = (int)syscall(SYS_pidfd_open, daemon_pid, 0);
+	if (pfd.fd >= 0 && getppid() == daemon_pid)
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+	snprintf(p, sizeof(p), "%s/daemon.lock", d->state);
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fcntl(fd, F_SETLK, &lk) < 0)
+		_exit(0);
+	n = cgroup_env_sweep(&d->cg);
+	if (d->cg.version == 1)
+		n += cgroup_destroy_prefixed(&d->cg, ".pool.");
+	cgroup_env_fini(&d->cg);
+	if (n > 0)
+		log_info("daemon: the reaper removed %d cgroup%s daemon %ld left", n,
+			 n == 1 ? "" : "s", (long)daemon_pid);
+	_exit(0);
+}
+
+/* Starts the reaper (above); without it a killed daemon's groups wait for the next one. */
+static void start_reaper(const struct daemon *d)
+{
+	pid_t self = getpid(), pid = fork();
+
+	if (pid == 0)
+		reaper_main(d, self);
+	if (pid < 0)
+		log_warn("daemon: cannot start the reaper (%s): a killed daemon's cgroups stay "
+			 "until the next daemon of %s starts",
+			 strerror(errno), d->state);
 }
 
 static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
@@ -237,6 +312,8 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 	if (d->have_cgroups && (r = cgroup_env_sweep(&d->cg)))
 		log_info("daemon: removed %d empty cgroup%s a previous daemon left", r,
 			 r == 1 ? "" : "s");
+	if (d->have_cgroups)
+		start_reaper(d);
 	d->userns_ok = probe_userns();
 	for (int k = SANDBOX_VM; k <= SANDBOX_WASM && !d->cfg.no_sandbox; k++)
 		if ((r = sandbox_seccomp_export(k, &d->seccomp_hex[k])))

@@ -1499,6 +1499,45 @@ def two_daemons(tmp, d):
 
 
 @test
+def reaper(tmp, d):
+    """A daemon killed with SIGKILL and not started again leaves no cgroup behind (its
+    reaper removes the warm pool's groups and its parent groups; the pool processes end),
+    while a running guest keeps its own; a daemon started at once after the kill is not
+    refused while the reaper works."""
+    d2 = Daemon(tmp, "reaped")
+    d2.start()
+    try:
+        pool = full_pool(d2)
+        check(any(x.startswith(".pool.") for p in instance_dirs(d2.state)
+                  for x in os.listdir(p)), "no pool group to reap: %r" % instance_dirs(d2.state))
+        d2.stop(signal.SIGKILL)
+        wait_for(lambda: not instance_dirs(d2.state), 15,
+                 "the killed daemon's groups to go: %r" % instance_dirs(d2.state))
+        check(not [p for p in pool if alive(p)], "pool processes left: %r" % pool)
+        # again, with a guest running: its groups stay, the pool's go; a daemon started
+        # at once finds the guest
+        d2.start()
+        d2.cli("create", "kept", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+        d2.cli("start", "kept", check_rc=0)
+        wait_for(lambda: "tick" in d2.logs("kept"), 30, "the guest")
+        full_pool(d2)
+        d2.stop(signal.SIGKILL)
+        d2.start()
+        g = d2.inspect("kept")
+        check(g["state"] == "running", "the guest after the restart: %r" % g)
+        check(cgroup_dirs("kept", d2), "the running guest lost its cgroups")
+        d2.stop(signal.SIGKILL)
+        wait_for(lambda: not [x for p in instance_dirs(d2.state) for x in os.listdir(p)
+                              if x.startswith(".pool.")], 15, "the pool's groups to go")
+        check(cgroup_dirs("kept", d2), "the reaper removed the running guest's cgroups")
+        d2.start()
+        d2.cli("rm", "-f", "kept", check_rc=0)
+    finally:
+        d2.stop()
+    check(not instance_dirs(d2.state), "groups left: %r" % instance_dirs(d2.state))
+
+
+@test
 def events_and_metrics(tmp, d):
     d.cli("create", "ev", "--wasm", SERVICE, check_rc=0)
     p = subprocess.Popen([LODGE, "events", "-f"], stdout=subprocess.PIPE, env=d.env)
