@@ -3500,10 +3500,11 @@ def case_migrate_slow():
     """A destination slower than the stream's 10 s timeout that says it works on is not
     a dead one; one that falls silent still is. The test build's LODGE_TEST_HOOK=slow-apply
     makes `lodge wasm --incoming` take 15 s more to restore the program (its busy thread
-    sends progress frames meanwhile). memsum.wat (64 MiB it writes and checksums) first
-    meets such a destination stopped (SIGSTOP) as the DONE reaches it: 502 saying it was
-    silent, about 10 s after, and it runs on; then one left running: 204 after a pause
-    over 10 s, its ticks going on at the destination with no gap, repeat or bad sum."""
+    sends progress frames meanwhile). memsum.wat (memsum_small: 16 MiB it writes and
+    checksums) first meets such a destination stopped (SIGSTOP) as the DONE reaches it:
+    502 saying it was silent, about 10 s after, and it runs on; then one left running:
+    204 after a pause over 10 s, its ticks going on at the destination with no gap,
+    repeat or bad sum."""
     name = "wsnap.migrate.slow-dest"
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
@@ -3513,7 +3514,7 @@ def case_migrate_slow():
         ssock, sout = os.path.join(d, "src.sock"), os.path.join(d, "src.out")
         with open(sout, "w") as fo:
             src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", ssock, "--exit-file",
-                                    os.path.join(d, "src.exit"), MEMSUM], stdout=fo,
+                                    os.path.join(d, "src.exit"), memsum_small(d)], stdout=fo,
                                    stderr=subprocess.PIPE, cwd=d)
         procs.append(src)
         if not wait_file_lines(sout, 3, 120, src):
@@ -3601,9 +3602,9 @@ def case_migrate_slow_disk():
     `lodge wasm --incoming` take 15 s over its first write of the incoming file (a
     pre-copy's state), reading nothing meanwhile while the source waits for its answer
     (the program paused). The destination is alive and says so (progress frames while a
-    write takes long): the migration of memsum.wat completes, 204, and it ticks on there
-    with no gap, repeat or bad sum. Before the fix the source gave up after the stream's
-    10 s timeout (502, "silent")."""
+    write takes long): the migration of memsum.wat (memsum_small) completes, 204, and it
+    ticks on there with no gap, repeat or bad sum. Before the fix the source gave up
+    after the stream's 10 s timeout (502, "silent")."""
     name = "wsnap.migrate.slow-disk"
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
@@ -3611,7 +3612,7 @@ def case_migrate_slow_disk():
     try:
         ssock, sout, serr = (os.path.join(d, x) for x in ("src.sock", "src.out", "src.err"))
         with open(sout, "w") as fo, open(serr, "w") as fe:
-            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", ssock, MEMSUM],
+            src = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", ssock, memsum_small(d)],
                                    stdout=fo, stderr=fe, cwd=d)
         procs.append(src)
         if not wait_file_lines(sout, 2, 180, src):
