@@ -2452,8 +2452,9 @@ def case_replicate_slow_apply():
     """A standby slower than the stream's 10 s timeout that works on is not dead: the test
     build's LODGE_TEST_HOOK=slow-apply makes `lodge wasm --standby` take 15 s to apply
     checkpoint 0, sending progress frames; PUT /replicate waits for it (204, first
-    checkpoint over 10 s) and replication goes on (3 more checkpoints); a standby stopped with SIGSTOP is
-    still given up on (Stopped, with the reason) within 60 s."""
+    checkpoint over 10 s) and replication goes on (3 more checkpoints); a standby stopped
+    with SIGSTOP is still given up on (Stopped, with the reason) within 60 s. The primary
+    runs memsum.wat (memsum_small: 16 MiB)."""
     name = "wsnap.replicate.slow-apply"
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
@@ -2469,7 +2470,7 @@ def case_replicate_slow_apply():
         procs.append(sb)
         pout = os.path.join(d, "p.out")
         with open(pout, "w") as fo:
-            pr = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", psock, MEMSUM],
+            pr = subprocess.Popen([LODGE, "wasm", "--no-jit", "--api", psock, memsum_small(d)],
                                   stdout=fo, stderr=subprocess.PIPE, cwd=d)
         procs.append(pr)
         if not wait_file_lines(pout, 2, 120, pr) or not wait_listen(port):
