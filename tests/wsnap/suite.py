@@ -5226,8 +5226,11 @@ def part_core():
         case_threads(mode, args)
     for mode, args in TAILLOOP_MODES:
         case_tail_loop(mode, args)
-        case_blocked_read(mode, args)
-        case_poll_sleep(mode, args)
+    # these mostly wait (the snapshot's 5 s for a read that does not return, a 12 s sleep
+    # with a program that uses no CPU): side by side, the sleeps first
+    P = functools.partial
+    side_by_side([P(case_poll_sleep, mode, args) for mode, args in TAILLOOP_MODES] +
+                 [P(case_blocked_read, mode, args) for mode, args in TAILLOOP_MODES])
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
