@@ -1342,7 +1342,7 @@ def case_precopy(mode, jit_args):
             procs.append(p)
             return p, out
         src, sout = start("src", [MEMSUM], d)
-        if not wait_file_lines(sout, 3, 120, src):
+        if not wait_file_lines(sout, 2, 120, src):
             return result(False, name, "no output: " + stderr_of(src)[-300:])
         ssock = os.path.join(d, "src.sock")
         st, body = migrate_to_hangup(ssock)
@@ -1377,8 +1377,8 @@ def case_precopy(mode, jit_args):
             if rc != 0 or reason != "migrated":
                 why += "; %s's source: status %s, reason %s: %s" % (tag, rc, reason, err[-300:])
             hops.append(paused_ms(err))
-            if not wait_file_lines(dout, 3, 120, dst):
-                return result(False, name, why + "; %s printed no 3 lines: %r %s" % (
+            if not wait_file_lines(dout, 2, 120, dst):
+                return result(False, name, why + "; %s printed no 2 lines: %r %s" % (
                     tag, open(dout).read()[-100:],
                     dst.stderr.read().decode()[-300:] if dst.poll() is not None else ""))
             prev, prev_sock, prev_out = dst, os.path.join(d, tag + ".sock"), dout
