@@ -1456,7 +1456,7 @@ def case_postcopy(mode, jit_args):
             procs.append(p)
             return p, out
         src, sout = start("src", [MEMSUM], d)
-        if not wait_file_lines(sout, 3, 120, src):
+        if not wait_file_lines(sout, 2, 120, src):
             return result(False, name, "no output: " + stderr_of(src)[-300:])
         ssock = os.path.join(d, "src.sock")
         st, body = migrate_to_hangup(ssock, {"post_copy": True, "precopy_rounds": 0})
@@ -1498,8 +1498,8 @@ def case_postcopy(mode, jit_args):
                 pl = postcopy_line(err)
                 if not pl or pl[0] != 0 or pl[2] == 0 or pl[1] < 8192:
                     why += "; the post-copy's line: %r (%r)" % (pl, err[-300:])
-            if not wait_file_lines(dout, 3, 120, dst):
-                return result(False, name, why + "; %s printed no 3 lines: %r %s" % (
+            if not wait_file_lines(dout, 2, 120, dst):
+                return result(False, name, why + "; %s printed no 2 lines: %r %s" % (
                     tag, open(dout).read()[-100:],
                     dst.stderr.read().decode()[-300:] if dst.poll() is not None else ""))
             prev, prev_sock, prev_out = dst, os.path.join(d, tag + ".sock"), dout
