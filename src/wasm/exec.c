@@ -135,6 +135,8 @@ const char *wasm_trap_message(enum wasm_trap trap)
 	case WASM_TRAP_EXN_LIMIT:
 		return "out of memory: a thrown exception would exceed the memory budget "
 		       "(--max-memory) even after a collection";
+	case WASM_TRAP_AGAIN:
+		return "a blocking host call was given up for a pause or an interrupt";
 	}
 	return "unknown trap";
 }

@@ -79,6 +79,9 @@ enum wasm_trap {
 	WASM_TRAP_GC_LIMIT,	/* a struct or array does not fit in the memory budget (3.0 GC) */
 	WASM_TRAP_WASI_ALIGN,	/* a WASI call got a pointer not aligned for its type (witx) */
 	WASM_TRAP_EXN_LIMIT,	/* a thrown exception does not fit in the memory budget (3.0) */
+	/* a host function gave a blocking call up for a pause or an interrupt, to be made
+	 * again (wasm_host_fn below); never returned by the library's own calls */
+	WASM_TRAP_AGAIN,
 };
 
 /* The spec's wording for a trap ("out of bounds memory access"). */
@@ -325,8 +328,7 @@ typedef enum wasm_trap (*wasm_host_fn)(struct wasm_host_call *call, uint64_t *sl
  * the call; an interrupt ends the run with WASM_TRAP_INTERRUPTED instead. The eventfd
  * is the calling thread's store's, made at the first call (-1 when it cannot be: then
  * nothing wakes the host function); the host function may read it empty (it is
- * nonblocking). Never returned by the library's own calls. */
-#define WASM_TRAP_AGAIN ((enum wasm_trap)101)
+ * nonblocking). */
 int wasm_host_call_wake_fd(struct wasm_host_call *call);
 bool wasm_host_call_held(const struct wasm_host_call *call);
 
