@@ -26,7 +26,7 @@
           (select (result (ref $op)) (ref.func $a) (ref.func $b)
             (i32.and (local.get $n) (i32.const 2)))))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $n) (i32.const 4000000))))
+      (br_if $l (i32.lt_u (local.get $n) (i32.const 6000000))))
     ;; the sum in hex at 100, then a newline
     (local.set $p (i32.const 116))
     (i32.store8 (i32.const 116) (i32.const 10))
