@@ -117,12 +117,23 @@ FIFO_WAT = """(module
       (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))))
 """
 
-# writes "go\n", then 64 KiB at a time to stdout for ever (a pipe nobody reads: blocked)
-WRITER_WAT = go_module(after="""(i32.store (i32.const 0) (i32.const 0))
+# writes "go\n" to stderr, then 64 KiB at a time to stdout for ever (a pipe nobody
+# reads: blocked once it holds 64 KiB)
+WRITER_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 16) "go\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 0) (i32.const 0))
     (i32.store (i32.const 4) (i32.const 65536))
     (loop $l
       (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-      (br $l))""")
+      (br $l))))
+"""
 
 
 def result(ok, name, why=""):
@@ -299,7 +310,7 @@ def case_blocked_io(mode, args, what):
         prog = write("writer.wat", WRITER_WAT)
         p = subprocess.Popen([LODGE, "wasm"] + args + [prog], stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ok = wait_caught(p, signal.SIGTERM) and p.stdout.readline() == b"go\n"
+        ok = wait_caught(p, signal.SIGTERM) and p.stderr.readline() == b"go\n"
         size, end = fcntl.fcntl(p.stdout.fileno(), 1032), time.time() + 120  # F_GETPIPE_SZ
         while ok and time.time() < end and p.poll() is None and struct.unpack(
                 "i", fcntl.ioctl(p.stdout.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0] < size:
