@@ -4818,6 +4818,85 @@ def case_blocked_write(mode, jit_args):
     result(not why, name, why)
 
 
+SOCKECHO = os.path.join(HERE, "sockecho.wat")
+
+
+def listener(path):
+    """A listening unix stream socket at path."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(path)
+    ls.listen(4)
+    return ls
+
+
+def case_blocked_sock(mode, jit_args):
+    """sockecho.wat, its stdin a listening socket, paused while it waits in sock_accept:
+    snapshot/create answers 204 at once (before: 409 busy after 5 s). Resumed, it
+    accepts a connection and waits in sock_recv (waitall, 4 bytes) with 2 of them:
+    paused and resumed, the call ends short with those 2 (a snapshot is refused now: an
+    accepted socket cannot be saved), and it sends them back ("pi") and exits 0
+    (before, it waited for the other 2 for good). The snapshot restored with another
+    listening socket on its stdin accepts there and echoes "ng!!"."""
+    name = "wsnap.%s.blocked-sock" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out = os.path.join(d, "api.sock"), os.path.join(d, "stdout")
+    snaps = [os.path.join(d, "s1.snap"), None]
+    ls = listener(os.path.join(d, "l1.sock"))
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, SOCKECHO],
+                             stdin=ls, stdout=fo, stderr=subprocess.PIPE)
+    ls.close()
+    why, c = "", None
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        for i, snap in enumerate(snaps):
+            time.sleep(0.3)  # in its accept, then in its recv
+            t0 = time.time()
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap}) \
+                if snap else (204, None)
+            took = time.time() - t0
+            time.sleep(0.3)
+            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            if st != 204 or st1 != 204 or st2 != 204 or took > 6:
+                why = "%s: pause %s %s, snapshot %s %s after %.1f s (at once wanted), " \
+                      "resume %s %s" % (("in sock_accept", "in sock_recv")[i], st, body,
+                                        st1, body1, took, st2, body2)
+                break
+            if i == 0:
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(60)
+                c.connect(os.path.join(d, "l1.sock"))
+                c.sendall(b"pi")
+        if not why:
+            back, rc = c.recv(16), p.wait(30)
+            if back != b"pi" or rc != 0:
+                why = "resumed: it sent back %r, status %s (\"pi\", 0 wanted): %s" % (
+                    back, rc, stderr_of(p)[-300:])
+        if not why:
+            ls = listener(os.path.join(d, "l2.sock"))
+            r = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snaps[0]],
+                                 stdin=ls, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            ls.close()
+            c2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c2.settimeout(60)
+            c2.connect(os.path.join(d, "l2.sock"))
+            c2.sendall(b"ng!!")
+            back, rc = c2.recv(16), r.wait(60)
+            c2.close()
+            if back != b"ng!!" or rc != 0:
+                why = "restored: it sent back %r, status %s: %s" % (
+                    back, rc, r.stderr.read().decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if c:
+            c.close()
+        reap(p, d)
+    result(not why, name, why)
+
+
 POLLSLEEP = os.path.join(HERE, "pollsleep.wat")
 POLL_ARGS = struct.pack("<IIII", 64, 128, 1, 192)  # pollsleep.wat's poll_oneoff arguments
 
@@ -5305,6 +5384,7 @@ def part_core():
         case_tail_loop(mode, args)
         case_blocked_read(mode, args)
         case_blocked_write(mode, args)
+        case_blocked_sock(mode, args)
         case_poll_sleep(mode, args)
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
@@ -5572,6 +5652,7 @@ elif os.environ.get("WSNAP_ONLY_BLOCKED"):  # blocked in fd_read, fd_write
     for mode, args in TAILLOOP_MODES:
         case_blocked_read(mode, args)
         case_blocked_write(mode, args)
+        case_blocked_sock(mode, args)
     case_poll_sleep_stop("sigterm", "blocked-read")
     case_poll_sleep_stop("stop", "blocked-read")
     case_second_signal(signal.SIGTERM, signal.SIGTERM)
