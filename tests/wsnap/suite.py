@@ -4897,6 +4897,50 @@ def case_blocked_sock(mode, jit_args):
     result(not why, name, why)
 
 
+def case_blocked_open():
+    """FIFO_WAT blocked in path_open of a FIFO nobody opened for writing, a WASI call
+    that cannot give up: paused, snapshot/create answers 409 busy after its 5 s,
+    saying so; once a writer opens the FIFO the call returns and the program parks
+    (resumed, it exits 0)."""
+    name = "wsnap.blocked-open"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, prog, box = (os.path.join(d, x) for x in ("api.sock", "opener.wat", "box"))
+    os.mkdir(box)
+    os.mkfifo(os.path.join(box, "fifo"))
+    with open(prog, "w") as f:
+        f.write(FIFO_WAT)
+    p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", box, prog],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    why, w = "", None
+    try:
+        if not wait_opening(p):
+            return result(False, name, "it never blocked opening the FIFO: " +
+                          stderr_of(p)[-300:])
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create",
+                         {"snapshot_path": os.path.join(d, "o.snap")})
+        msg = (body1 or {}).get("message", "")
+        if st != 204 or st1 != 409 or (body1 or {}).get("error") != "busy" or \
+                "blocked in a WASI call that cannot give up" not in msg:
+            why = "pause %s %s, snapshot while opening %s %s" % (st, body, st1, body1)
+        if not why:
+            w = os.open(os.path.join(box, "fifo"), os.O_WRONLY)
+            time.sleep(0.3)
+            st, body = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            rc = p.wait(60)
+            if st != 204 or rc != 0:
+                why = "resumed (%s %s) after the open returned: status %s: %s" % (
+                    st, body, rc, stderr_of(p)[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if w is not None:
+            os.close(w)
+        reap(p, d)
+    result(not why, name, why)
+
+
 POLLSLEEP = os.path.join(HERE, "pollsleep.wat")
 POLL_ARGS = struct.pack("<IIII", 64, 128, 1, 192)  # pollsleep.wat's poll_oneoff arguments
 
@@ -5366,6 +5410,7 @@ def cases_signals():
     case_poll_sleep_stop("stop")
     case_poll_sleep_stop("sigterm", "blocked-read")
     case_poll_sleep_stop("stop", "blocked-read")
+    case_blocked_open()
 
 
 def part_core():
@@ -5655,6 +5700,7 @@ elif os.environ.get("WSNAP_ONLY_BLOCKED"):  # blocked in fd_read, fd_write
         case_blocked_sock(mode, args)
     case_poll_sleep_stop("sigterm", "blocked-read")
     case_poll_sleep_stop("stop", "blocked-read")
+    case_blocked_open()
     case_second_signal(signal.SIGTERM, signal.SIGTERM)
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
     case_dead_point()
