@@ -464,8 +464,9 @@ static void iov_skip(struct iovec **iov, int *cnt, size_t n)
 
 /* One attempt of a read or write that may wait: on iov[0..cnt), without blocking when
  * nowait (else as a blocking call, made once a wait said the fd is ready). Returns the
- * bytes done or -1 with errno (EAGAIN: not ready; EOPNOTSUPP: the fd cannot be tried
- * without blocking). */
+ * bytes done, -1 with errno (EAGAIN: not ready), or TRY_BLOCKING: the fd cannot be
+ * tried without blocking. */
+#define TRY_BLOCKING (-2)
 typedef ssize_t (*io_try_fn)(void *op, struct iovec *iov, int cnt, bool nowait);
 
 /* Reads or writes through try, which never blocks: the call waits in wasi_wait_fd, so a
@@ -473,8 +474,8 @@ typedef ssize_t (*io_try_fn)(void *op, struct iovec *iov, int cnt, bool nowait);
  * that the program could see. gather: go on until iov is full or all written, as a
  * blocking write (or recv with MSG_WAITALL) does; given up, ended (end of file) or failed
  * after part of it, the call returns that part: a short count, never done twice. An fd
- * that cannot be tried without blocking (a terminal: RWF_NOWAIT is EOPNOTSUPP) is waited
- * for first, then read or written as a blocking call. *done = the bytes; returns
+ * that cannot be tried without blocking (TRY_BLOCKING: a terminal refuses RWF_NOWAIT)
+ * is waited for first, then read or written as a blocking call. *done = the bytes; returns
  * E_SUCCESS, E_HELD or an errno. */
 static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_try_fn try,
 			void *op, struct iovec *iov, int cnt, size_t *done)
@@ -493,7 +494,7 @@ static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_
 			if (!gather || n == 0 || *done >= want)
 				return E_SUCCESS;
 			iov_skip(&iov, &cnt, (size_t)n);
-		} else if (errno == EOPNOTSUPP && nowait) {
+		} else if (n == TRY_BLOCKING) {
 			nowait = false;
 		} else if (errno != EAGAIN && errno != EINTR) {
 			return *done ? E_SUCCESS : wasi_errno(errno);
@@ -523,11 +524,14 @@ struct rw_op {
 static ssize_t rw_try(void *op, struct iovec *iov, int cnt, bool nowait)
 {
 	const struct rw_op *o = op;
+	ssize_t n;
 
 	if (!nowait)
 		return o->write ? writev(o->host, iov, cnt) : readv(o->host, iov, cnt);
-	return o->write ? pwritev2(o->host, iov, cnt, -1, RWF_NOWAIT)
-			: preadv2(o->host, iov, cnt, -1, RWF_NOWAIT);
+	n = o->write ? pwritev2(o->host, iov, cnt, -1, RWF_NOWAIT)
+		     : preadv2(o->host, iov, cnt, -1, RWF_NOWAIT);
+	/* a terminal, or a kernel before pipes took RWF_NOWAIT (5.x) */
+	return n < 0 && errno == EOPNOTSUPP ? TRY_BLOCKING : n;
 }
 
 static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, bool positioned)
