@@ -12,6 +12,10 @@
 #                        sqlite.wasm when built. START_RUNS=N runs each (100);
 #                        wall and CPU time, against Node.js too when installed;
 #                        START_REF=LODGE2 runs another build's hello alongside (A/B).
+#   make bench-wasm-io IO_REF=OTHER_LODGE   16-byte WASI reads and writes of a regular
+#                        file, pipes and /dev/null (bench/wasm/wasi-io.py): the CPU time
+#                        of this build against OTHER_LODGE's (e.g. main's), alternating,
+#                        IO_RUNS=N runs each (7), and the system calls per call.
 # The program sources are fetched once into build/bench-wasm/src with apt-get source
 # (bench/wasm/programs/fetch-sources.sh: a private apt state, the host's Debian mirror).
 
@@ -35,7 +39,7 @@ BW_SQL_FLAGS	:= -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXT
 		   -DSQLITE_TEMP_STORE=3 -DSQLITE_DEFAULT_MEMSTATUS=0 \
 		   -DSQLITE_OMIT_SHARED_CACHE -I$(BW_OUT)/sqlite-build
 
-.PHONY: bench-wasm bench-wasm-build bench-wasm-sources bench-wasm-start
+.PHONY: bench-wasm bench-wasm-build bench-wasm-sources bench-wasm-start bench-wasm-io
 
 bench-wasm-build: $(BW_BINS) $(BW_PROGS)
 
@@ -104,3 +108,10 @@ bench-wasm-start: $(BW_OUT)/hello.wasm $(BW_OUT)/hello.native
 	$(MAKE) MODE=release lodge
 	bench/wasm/start.py build/release/lodge $(BW_OUT) --runs $(START_RUNS) \
 		$(if $(START_REF),--ref $(START_REF))
+
+IO_RUNS		?= 7
+
+bench-wasm-io:
+	@test -n "$(IO_REF)" || { echo "bench-wasm-io: IO_REF=OTHER_LODGE, the build to compare with"; exit 2; }
+	$(MAKE) MODE=release lodge
+	bench/wasm/wasi-io.py build/release/lodge $(IO_REF) --runs $(IO_RUNS) --strace

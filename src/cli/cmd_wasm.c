@@ -1258,7 +1258,8 @@ static int ctl_wait_ready(struct wasm_ctl *c, struct wasm_store *st, char *err, 
 				   "after the pause without reaching a loop, call or host call "
 				   "where it can be); resume it and try again"
 				 : "the program has not reached a point where its state can be "
-				   "saved (it is blocked in a WASI call); try again");
+				   "saved (it is blocked in a WASI call that cannot give up, such "
+				   "as opening a FIFO); try again");
 		return -EAGAIN;
 	}
 	return 0;

@@ -33,11 +33,12 @@ def wait_caught(p, sig, secs=120):
     return caught(p.pid, sig)
 
 
-def wait_reading(p, secs=120):
-    """Waits until the main thread blocks in read or readv of fd 0 (/proc/PID/syscall;
-    elsewhere than x86-64, until SIGTERM is handled, and a second more). False if p
-    ends first. A program that prints nothing before it reads has its signal handling
-    set up by then."""
+def wait_syscall(p, blocked, secs=120):
+    """Waits until p's main thread is in a system call blocked(fields) says it waits in
+    (the fields of /proc/PID/syscall: the number, then the arguments; elsewhere than
+    x86-64, until SIGTERM is handled, and a second more). False if p ends first. A
+    program that prints nothing before it blocks has its signal handling set up by
+    then."""
     if platform.machine() != "x86_64":
         ok = wait_caught(p, signal.SIGTERM, secs)
         time.sleep(1.0)
@@ -46,13 +47,26 @@ def wait_reading(p, secs=120):
     while time.time() < end and p.poll() is None:
         try:
             with open("/proc/%d/syscall" % p.pid) as f:
-                fields = f.read().split()
-            if fields[:1] in (["0"], ["19"]) and fields[1:2] == ["0x0"]:
-                return True
+                if blocked(f.read().split()):
+                    return True
         except OSError:
             pass
         time.sleep(0.01)
     return False
+
+
+def wait_reading(p, secs=120):
+    """Waits until the main thread blocks reading fd 0: in read or readv of it, or (a
+    read that waits for its fd and the store's wake-up eventfd, wasi.c io_wait) in
+    poll."""
+    return wait_syscall(p, lambda f: (f[:1] in (["0"], ["19"]) and f[1:2] == ["0x0"]) or
+                        f[:1] == ["7"], secs)
+
+
+def wait_opening(p, secs=120):
+    """Waits until the main thread blocks in openat or openat2 (path_open of a FIFO nobody
+    opened for writing: a WASI call that still holds a stop and a pause back)."""
+    return wait_syscall(p, lambda f: f[:1] in (["257"], ["437"]), secs)
 
 class UnixHTTP(http.client.HTTPConnection):
     def __init__(self, path, timeout=120):

@@ -3,10 +3,12 @@
 whose signals a handler serves without a thread of its own (cmd_wasm.c sig_light): the
 program stops cleanly at its next loop or call, interpreted and translated (128 + the
 signal, "the program stops"), also when the signal reaches another thread (a wasi-threads
-thread: the handler hands it to the main thread); one blocked in a host call (a read on a
-quiet pipe) gets SIG_GRACE_S (5 s), then the process ends; a second signal ends it at
-once; one that comes while the module still loads ends the process at once ("stopping").
-A program sleeping in poll_oneoff (a thread of it too) stops at once, as a running one.
+thread: the handler hands it to the main thread); one blocked in a host call that cannot
+give up (opening a FIFO nobody writes) gets SIG_GRACE_S (5 s), then the process ends; a
+second signal ends it at once; one that comes while the module still loads ends the
+process at once ("stopping"). A program sleeping in poll_oneoff (a thread of it too), or
+blocked in fd_read of a quiet pipe or fd_write to a full one, stops at once, as a running
+one.
 While such a program runs, the process has one thread (the signal thread's two are gone).
 The same with --exit-file (the signal thread, sig_stopper) is tests/wsnap's
 second-signal case.
@@ -24,7 +26,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "snapshot"))
-from lib import wait_caught, wait_reading  # noqa: E402
+from lib import wait_caught, wait_opening, wait_reading  # noqa: E402
 
 LODGE, THREADS, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -103,6 +105,37 @@ THREAD_SLEEPER_WAT = """(module
 """
 
 
+# opens "fifo" in its preopen (fd 3) for reading: blocked in path_open while nobody opens
+# it for writing
+FIFO_WAT = """(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 512) "fifo")
+  (func (export "_start")
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 512) (i32.const 4) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))))
+"""
+
+# writes "go\n" to stderr, then 64 KiB at a time to stdout for ever (a pipe nobody
+# reads: blocked once it holds 64 KiB)
+WRITER_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 16) "go\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 0) (i32.const 0))
+    (i32.store (i32.const 4) (i32.const 65536))
+    (loop $l
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (br $l))))
+"""
+
+
 def result(ok, name, why=""):
     print("%s: wasm-cli.signal-%s%s" % ("PASS" if ok else "FAIL", name,
                                         "" if ok else ": " + why))
@@ -170,17 +203,35 @@ def case_running(mode, args, sig):
     result(not why, name, why.strip("; "))
 
 
+def fifo_box():
+    """A directory holding a FIFO "fifo", for FIFO_WAT's preopen."""
+    box = os.path.join(TMP, "fifobox")
+    if not os.path.exists(box):
+        os.mkdir(box)
+        os.mkfifo(os.path.join(box, "fifo"))
+    return box
+
+
+def start_opener(preexec_fn=None):
+    """FIFO_WAT started and blocked opening the FIFO, or None (killed)."""
+    prog = write("opener.wat", FIFO_WAT)
+    p = subprocess.Popen([LODGE, "wasm", "--dir", fifo_box(), prog], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=preexec_fn)
+    if wait_opening(p):
+        return p
+    p.kill()
+    p.wait()
+    return None
+
+
 def case_blocked(second):
-    """A read on a quiet pipe: SIGTERM, then (second) SIGINT 0.5 s later."""
+    """Opening a FIFO nobody writes, a host call that cannot give up: SIGTERM, then
+    (second) SIGINT 0.5 s later."""
     name = "blocked-second" if second else "blocked-grace"
-    reader = write("reader.wat", READER_WAT)
-    p = subprocess.Popen([LODGE, "wasm", reader], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if not wait_reading(p):
-        p.kill()
-        p.wait()
-        return result(False, name, "it never blocked in its read: %s %r" % (
-            p.returncode, p.stderr.read()))
+    p = start_opener()
+    if p is None:
+        return result(False, name, "it never blocked opening the FIFO")
     p.send_signal(signal.SIGTERM)
     t0 = time.time()
     if second:
@@ -239,6 +290,49 @@ def case_sleeping(name, wat, args, thread=False):
         why = "status %s %.1f s after SIGTERM (143 at once wanted), stderr %r" % (rc, took, err)
     elif thread and "lodge wasm: times" not in err:
         why = "the thread was left blocked (no times report): %r" % err
+    if sanitizer(err):
+        why += "; a sanitizer report"
+    result(not why, name, why)
+
+
+def case_blocked_io(mode, args, what):
+    """Blocked in fd_read of a quiet stdin pipe (what "read") or in fd_write to a full
+    stdout pipe nobody reads ("write"): SIGTERM stops the program at once, as a running
+    one (143, "the program stops"): the call gives up (before: it blocked on, 5 s of
+    grace, then the process ended without it)."""
+    name = "blocked-%s-%s" % (what, mode)
+    if what == "read":
+        prog = write("reader.wat", READER_WAT)
+        p = subprocess.Popen([LODGE, "wasm"] + args + [prog], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        ok = wait_reading(p)
+    else:
+        prog = write("writer.wat", WRITER_WAT)
+        p = subprocess.Popen([LODGE, "wasm"] + args + [prog], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ok = wait_caught(p, signal.SIGTERM) and p.stderr.readline() == b"go\n"
+        size, end = fcntl.fcntl(p.stdout.fileno(), 1032), time.time() + 120  # F_GETPIPE_SZ
+        while ok and time.time() < end and p.poll() is None and struct.unpack(
+                "i", fcntl.ioctl(p.stdout.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0] < size:
+            time.sleep(0.01)
+        time.sleep(0.3)  # in its write
+        ok = ok and p.poll() is None
+    if not ok:
+        p.kill()
+        p.wait()
+        return result(False, name, "it never blocked: %s %r" % (p.returncode,
+                                                               p.stderr.read()[-300:]))
+    t0 = time.time()
+    p.send_signal(signal.SIGTERM)
+    rc = finish(p, 30)
+    took = time.time() - t0
+    err = p.stderr.read().decode()
+    if p.stdin:
+        p.stdin.close()
+    want = "lodge wasm: Terminated: the program stops\n"
+    why = ""
+    if rc != 143 or took > 4.5 or err != want:
+        why = "status %s %.1f s after SIGTERM (143 at once wanted), stderr %r" % (rc, took, err)
     if sanitizer(err):
         why += "; a sanitizer report"
     result(not why, name, why)
@@ -372,15 +466,9 @@ def case_inherited_mask():
     else:
         result(True, name)
     name = "inherited-mask-blocked"
-    reader = write("reader.wat", READER_WAT)
-    p = subprocess.Popen([LODGE, "wasm", reader], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         preexec_fn=block_signals(sigs))
-    if not wait_reading(p):
-        p.kill()
-        p.wait()
-        return result(False, name, "it never blocked in its read: %s %r" % (
-            p.returncode, p.stderr.read()))
+    p = start_opener(block_signals(sigs))
+    if p is None:
+        return result(False, name, "it never blocked opening the FIFO")
     p.send_signal(signal.SIGTERM)
     rc = finish(p, 30)
     err = p.stderr.read().decode()
@@ -397,6 +485,8 @@ for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
     case_other_thread(mode, args)
     case_sleeping(mode, SLEEPER_WAT, args)
     case_sleeping("thread-" + mode, THREAD_SLEEPER_WAT, args, thread=True)
+    case_blocked_io(mode, args, "read")
+    case_blocked_io(mode, args, "write")
 case_blocked(False)
 case_blocked(True)
 case_loading()

@@ -14,6 +14,7 @@ with the next line, the source exits 0 with reason "migrated"; a closed port and
 destination that hangs up midway leave the source running (502); a stream that is no
 Wasm snapshot, or a hand-over without a descriptor, is refused."""
 import array
+import fcntl
 import functools
 import json
 import os
@@ -27,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import types
@@ -34,7 +36,7 @@ import traceback
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "snapshot"))
-from lib import StreamProxy, api, wait_reading  # noqa: E402
+from lib import StreamProxy, api, wait_opening  # noqa: E402
 
 LODGE = os.environ.get("LODGE") or os.path.join(
     os.environ.get("LODGE_BUILD", "build/release"), "lodge")
@@ -4704,19 +4706,18 @@ STDINLOOP = os.path.join(HERE, "stdinloop.wat")
 
 
 def case_blocked_read(mode, jit_args):
-    """stdinloop.wat paused while blocked in fd_read on a quiet pipe: snapshot/create
-    answers 409 busy after its 5 s, saying the program is blocked in a WASI call. Once
-    a byte comes, the read returns and the program parks where it can be saved (it
-    prints nothing more while paused): the snapshot is taken, and restored with "bc" on
-    its stdin prints "got a", "got b", "got c" and exits 0. (Before, a pause that did
-    not park within 200 ms let the program park anywhere, so translated code parked
-    right after the read, where it cannot be saved: 409.) No host function of `lodge
-    wasm` calls back into Wasm code, so this is the one 409 busy a program can meet."""
+    """stdinloop.wat paused while blocked in fd_read on a quiet pipe: the read is given
+    up with nothing consumed and the program parks before it, so snapshot/create
+    answers 204 at once (before: 409 busy after 5 s, "blocked in a WASI call"). A byte
+    that comes while paused is not read (nothing printed; a second snapshot then is
+    taken too); resumed, the call is made again and prints "got a"; end of input ends
+    it (0). Each snapshot restored with "bc" on its stdin reads its own stdin: "got b",
+    "got c", exit 0."""
     name = "wsnap.%s.blocked-read" % mode
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock = os.path.join(d, "api.sock")
     out = os.path.join(d, "stdout")
-    snap = os.path.join(d, "r.snap")
+    snaps = [os.path.join(d, "r1.snap"), os.path.join(d, "r2.snap")]
     with open(out, "w") as fo:
         p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, STDINLOOP],
                              stdin=subprocess.PIPE, stdout=fo, stderr=subprocess.PIPE)
@@ -4725,32 +4726,246 @@ def case_blocked_read(mode, jit_args):
         if not wait_file_lines(out, 1, 60, p):
             return result(False, name, "no ready line: " + stderr_of(p)[-300:])
         time.sleep(0.3)  # in its read
+        t0 = time.time()
         st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-        msg = (body1 or {}).get("message", "")
-        if st != 204 or st1 != 409 or (body1 or {}).get("error") != "busy" or \
-                "blocked in a WASI call" not in msg:
-            why = "pause %s %s, snapshot while blocked %s %s" % (st, body, st1, body1)
+        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snaps[0]})
+        took = time.time() - t0
+        if st != 204 or st1 != 204 or took > 6:
+            why = "pause %s %s, snapshot while blocked %s %s after %.1f s (at once " \
+                  "wanted)" % (st, body, st1, body1, took)
         if not why:
             p.stdin.write(b"a")
             p.stdin.flush()
-            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-            time.sleep(0.3)
+            time.sleep(0.5)
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snaps[1]})
             with open(out) as f:
                 printed = f.read()
-            if st2 != 204:
-                why = "snapshot after the read returned: %s %s" % (st2, body2)
-            elif printed != "ready\n":
-                why = "it printed %r while paused" % printed
+            if st2 != 204 or printed != "ready\n":
+                why = "a byte came while paused: it printed %r, a snapshot then %s %s" % (
+                    printed, st2, body2)
         if not why:
+            st, body = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            time.sleep(0.3)
+            p.stdin.close()
+            rc = p.wait(120)
+            with open(out) as f:
+                printed = f.read()
+            if st != 204 or rc != 0 or printed != "ready\ngot a\n":
+                why = "resumed (%s %s): status %s, printed %r (\"got a\" wanted)" % (
+                    st, body, rc, printed)
+        for snap in snaps if not why else ():
             r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
                                input=b"bc", capture_output=True, timeout=120)
-            if r.returncode != 0 or r.stdout != b"got a\ngot b\ngot c\n":
-                why = "restored: status %s, %r: %s" % (r.returncode, r.stdout,
-                                                       r.stderr.decode()[-300:])
+            if r.returncode != 0 or r.stdout != b"got b\ngot c\n":
+                why = "%s restored: status %s, %r: %s" % (
+                    os.path.basename(snap), r.returncode, r.stdout, r.stderr.decode()[-300:])
+                break
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "%s" % e
     finally:
+        reap(p, d)
+    result(not why, name, why)
+
+
+PIPEFILL = os.path.join(HERE, "pipefill.wat")
+PIPEFILL_BYTES = bytes(k % 251 for k in range(1000000))  # what pipefill.wat writes
+
+
+def pipe_bytes(fd):
+    """The bytes waiting in pipe fd (FIONREAD)."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def read_exactly(fd, n):
+    got = b""
+    while len(got) < n:
+        k = os.read(fd, n - len(got))
+        if not k:
+            break
+        got += k
+    return got
+
+
+def case_blocked_write(mode, jit_args):
+    """pipefill.wat blocked in fd_write on a full stdout pipe nobody reads (100,000 bytes
+    a call): paused, the write is given up (what it had written returned as a short
+    count) and the program parks before its next one, so snapshot/create answers 204 at
+    once (before: 409 busy after 5 s). Drained while paused, the pipe stays empty (it
+    writes nothing paused); resumed, it writes the rest: every byte once, in order (its
+    1,000,000 bytes, byte k = k mod 251), exit 0. Restored, the snapshot writes exactly
+    the bytes after those in the pipe when it was taken."""
+    name = "wsnap.%s.blocked-write" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, snap = os.path.join(d, "api.sock"), os.path.join(d, "w.snap")
+    p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, PIPEFILL],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    fd, why = p.stdout.fileno(), ""
+    try:
+        size, end = fcntl.fcntl(fd, 1032), time.time() + 60 * LINES_SLACK  # F_GETPIPE_SZ
+        while pipe_bytes(fd) < size and time.time() < end and p.poll() is None:
+            time.sleep(0.01)
+        if pipe_bytes(fd) < size:
+            return result(False, name, "its stdout never filled: " + stderr_of(p)[-300:])
+        time.sleep(0.3)  # in its write
+        t0 = time.time()
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+        took = time.time() - t0
+        if st != 204 or st1 != 204 or took > 6:
+            why = "pause %s %s, snapshot while blocked %s %s after %.1f s (at once " \
+                  "wanted)" % (st, body, st1, body1, took)
+        got = b""
+        if not why:
+            got = read_exactly(fd, pipe_bytes(fd))
+            time.sleep(0.5)
+            if pipe_bytes(fd):
+                why = "it wrote %d bytes while paused" % pipe_bytes(fd)
+        if not why:
+            st, body = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            rest = p.stdout.read()
+            rc = p.wait(120)
+            allw = got + rest
+            if st != 204 or rc != 0 or allw != PIPEFILL_BYTES:
+                bad = next((i for i, (x, y) in enumerate(zip(allw, PIPEFILL_BYTES))
+                            if x != y), min(len(allw), len(PIPEFILL_BYTES)))
+                why = "resumed (%s %s): status %s, %d bytes (%d before the snapshot), the " \
+                      "first wrong at %d: %s" % (st, body, rc, len(allw), len(got), bad,
+                                                 stderr_of(p)[-300:])
+        if not why:
+            r = subprocess.run([LODGE, "wasm"] + jit_args + ["--restore", snap],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+            if r.returncode != 0 or r.stdout != PIPEFILL_BYTES[len(got):]:
+                why = "restored: status %s, %d bytes (%d wanted, from byte %d)%s: %s" % (
+                    r.returncode, len(r.stdout), len(PIPEFILL_BYTES) - len(got), len(got),
+                    "" if r.stdout == PIPEFILL_BYTES[len(got):len(got) + len(r.stdout)]
+                    else ", not the bytes wanted", r.stderr.decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        reap(p, d)
+    result(not why, name, why)
+
+
+SOCKECHO = os.path.join(HERE, "sockecho.wat")
+
+
+def listener(path):
+    """A listening unix stream socket at path."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(path)
+    ls.listen(4)
+    return ls
+
+
+def case_blocked_sock(mode, jit_args):
+    """sockecho.wat, its stdin a listening socket, paused while it waits in sock_accept:
+    snapshot/create answers 204 at once (before: 409 busy after 5 s). Resumed, it
+    accepts a connection and waits in sock_recv (waitall, 4 bytes) with 2 of them:
+    paused and resumed, the call ends short with those 2 (a snapshot is refused now: an
+    accepted socket cannot be saved), and it sends them back ("pi") and exits 0
+    (before, it waited for the other 2 for good). The snapshot restored with another
+    listening socket on its stdin accepts there and echoes "ng!!"."""
+    name = "wsnap.%s.blocked-sock" % mode
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out = os.path.join(d, "api.sock"), os.path.join(d, "stdout")
+    snaps = [os.path.join(d, "s1.snap"), None]
+    ls = listener(os.path.join(d, "l1.sock"))
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--api", sock, SOCKECHO],
+                             stdin=ls, stdout=fo, stderr=subprocess.PIPE)
+    ls.close()
+    why, c = "", None
+    try:
+        if not wait_file_lines(out, 1, 60, p):
+            return result(False, name, "no ready line: " + stderr_of(p)[-300:])
+        for i, snap in enumerate(snaps):
+            time.sleep(0.3)  # in its accept, then in its recv
+            t0 = time.time()
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            st1, body1 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap}) \
+                if snap else (204, None)
+            took = time.time() - t0
+            time.sleep(0.3)
+            st2, body2 = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            if st != 204 or st1 != 204 or st2 != 204 or took > 6:
+                why = "%s: pause %s %s, snapshot %s %s after %.1f s (at once wanted), " \
+                      "resume %s %s" % (("in sock_accept", "in sock_recv")[i], st, body,
+                                        st1, body1, took, st2, body2)
+                break
+            if i == 0:
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(60)
+                c.connect(os.path.join(d, "l1.sock"))
+                c.sendall(b"pi")
+        if not why:
+            back, rc = c.recv(16), p.wait(30)
+            if back != b"pi" or rc != 0:
+                why = "resumed: it sent back %r, status %s (\"pi\", 0 wanted): %s" % (
+                    back, rc, stderr_of(p)[-300:])
+        if not why:
+            ls = listener(os.path.join(d, "l2.sock"))
+            r = subprocess.Popen([LODGE, "wasm"] + jit_args + ["--restore", snaps[0]],
+                                 stdin=ls, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            ls.close()
+            c2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c2.settimeout(60)
+            c2.connect(os.path.join(d, "l2.sock"))
+            c2.sendall(b"ng!!")
+            back, rc = c2.recv(16), r.wait(60)
+            c2.close()
+            if back != b"ng!!" or rc != 0:
+                why = "restored: it sent back %r, status %s: %s" % (
+                    back, rc, r.stderr.read().decode()[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if c:
+            c.close()
+        reap(p, d)
+    result(not why, name, why)
+
+
+def case_blocked_open():
+    """FIFO_WAT blocked in path_open of a FIFO nobody opened for writing, a WASI call
+    that cannot give up: paused, snapshot/create answers 409 busy after its 5 s,
+    saying so; once a writer opens the FIFO the call returns and the program parks
+    (resumed, it exits 0)."""
+    name = "wsnap.blocked-open"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, prog, box = (os.path.join(d, x) for x in ("api.sock", "opener.wat", "box"))
+    os.mkdir(box)
+    os.mkfifo(os.path.join(box, "fifo"))
+    with open(prog, "w") as f:
+        f.write(FIFO_WAT)
+    p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", box, prog],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    why, w = "", None
+    try:
+        if not wait_opening(p):
+            return result(False, name, "it never blocked opening the FIFO: " +
+                          stderr_of(p)[-300:])
+        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+        st1, body1 = api(sock, "PUT", "/snapshot/create",
+                         {"snapshot_path": os.path.join(d, "o.snap")})
+        msg = (body1 or {}).get("message", "")
+        if st != 204 or st1 != 409 or (body1 or {}).get("error") != "busy" or \
+                "blocked in a WASI call that cannot give up" not in msg:
+            why = "pause %s %s, snapshot while opening %s %s" % (st, body, st1, body1)
+        if not why:
+            w = os.open(os.path.join(box, "fifo"), os.O_WRONLY)
+            time.sleep(0.3)
+            st, body = api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            rc = p.wait(60)
+            if st != 204 or rc != 0:
+                why = "resumed (%s %s) after the open returned: status %s: %s" % (
+                    st, body, rc, stderr_of(p)[-300:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = "%s" % e
+    finally:
+        if w is not None:
+            os.close(w)
         reap(p, d)
     result(not why, name, why)
 
@@ -4841,22 +5056,26 @@ def case_poll_sleep(mode, jit_args):
     result(not why, name, why)
 
 
-def case_poll_sleep_stop(how):
+def case_poll_sleep_stop(how, what="poll-sleep"):
     """pollsleep.wat stopped while it sleeps in poll_oneoff, by SIGTERM (--exit-file: the
     signal thread) or PUT /actions Stop: it ends at once (143, reason "signal"; 0,
     "stopped"), without waking ("woke"), and with no grace (before: it slept on, 5 s of
-    grace for the signal, the rest of its 12 s for the Stop)."""
-    name = "wsnap.poll-sleep-stop.%s" % how
+    grace for the signal, the rest of its 12 s for the Stop). what "blocked-read":
+    stdinloop.wat blocked in fd_read on a quiet pipe, the same (before: 5 s of grace
+    for the signal, the Stop never)."""
+    name = "wsnap.%s-stop.%s" % (what, how)
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock, out, ex = (os.path.join(d, x) for x in ("api.sock", "stdout", "exit"))
+    prog = POLLSLEEP if what == "poll-sleep" else STDINLOOP
     with open(out, "w") as fo:
-        p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--exit-file", ex, POLLSLEEP],
-                             stdin=subprocess.DEVNULL, stdout=fo, stderr=subprocess.PIPE)
+        p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--exit-file", ex, prog],
+                             stdin=subprocess.DEVNULL if what == "poll-sleep" else
+                             subprocess.PIPE, stdout=fo, stderr=subprocess.PIPE)
     why = ""
     try:
         if not wait_file_lines(out, 1, 60, p):
             return result(False, name, "no ready line: " + stderr_of(p)[-300:])
-        time.sleep(0.3)  # in its poll_oneoff
+        time.sleep(0.3)  # in its poll_oneoff or read
         t0 = time.time()
         if how == "sigterm":
             p.send_signal(signal.SIGTERM)
@@ -4864,7 +5083,7 @@ def case_poll_sleep_stop(how):
             st, body = api(sock, "PUT", "/actions", {"action_type": "Stop"})
             if st != 204:
                 why = "stop: %s %s; " % (st, body)
-        rc = p.wait(120)
+        rc = p.wait(30)
         took = time.time() - t0
         err = p.stderr.read().decode(errors="replace")
         want = (143, "signal") if how == "sigterm" else (0, "stopped")
@@ -5080,37 +5299,44 @@ def case_snapshot_ending(how):
     result(not why, name, why.strip("; "))
 
 
-READER_WAT = """(module
-  (import "wasi_snapshot_preview1" "fd_read"
-    (func $fd_read (param i32 i32 i32 i32) (result i32)))
+# opens "fifo" in its preopen (fd 3) for reading: blocked in path_open while nobody opens
+# it for writing
+FIFO_WAT = """(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
   (memory (export "memory") 1)
+  (data (i32.const 512) "fifo")
   (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 64))
-    (i32.store (i32.const 4) (i32.const 16))
-    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))))
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 512) (i32.const 4) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))))
 """
 
 
 def case_second_signal(first, second):
-    """A program blocked in a host call (a read on a quiet pipe) cannot stop at once: the
-    first signal gives it SIG_GRACE_S (5 s). A second signal meanwhile ends the process
-    at once, with 128 + that signal, and the exit record says "signal" (before the fix
-    the second was ignored: the process ended after the grace, with no record)."""
+    """A program blocked in a host call (opening a FIFO nobody writes: reads and writes
+    on pipes no longer hold a stop back) cannot stop at once: the first signal gives it
+    SIG_GRACE_S (5 s). A second signal meanwhile ends the process at once, with 128 +
+    that signal, and the exit record says "signal" (before the fix the second was
+    ignored: the process ended after the grace, with no record)."""
     name = "wsnap.second-signal.%s-%s" % (first.name, second.name)
     d = tempfile.mkdtemp(prefix="wsnap.")
     why = ""
     p = None
     try:
-        prog, ex = os.path.join(d, "reader.wat"), os.path.join(d, "exit")
+        prog, ex = os.path.join(d, "opener.wat"), os.path.join(d, "exit")
+        box = os.path.join(d, "box")
+        os.mkdir(box)
+        os.mkfifo(os.path.join(box, "fifo"))
         with open(prog, "w") as f:
-            f.write(READER_WAT)
-        p = subprocess.Popen([LODGE, "wasm", "--exit-file", ex, prog], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=d)
-        # It prints nothing: wait until its main thread blocks reading fd 0, so its signal
-        # handling is set up (a fixed 1 s was too short for the ASan build on a loaded host:
-        # the first signal found the default action and ended it).
-        if not wait_reading(p):
-            return result(False, name, "it never blocked reading stdin: %s %r" % (
+            f.write(FIFO_WAT)
+        p = subprocess.Popen([LODGE, "wasm", "--exit-file", ex, "--dir", box, prog],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, cwd=d)
+        # It prints nothing: wait until its main thread blocks opening the FIFO, so its
+        # signal handling is set up (a fixed 1 s was too short for the ASan build on a
+        # loaded host: the first signal found the default action and ended it).
+        if not wait_opening(p):
+            return result(False, name, "it never blocked opening the FIFO: %s %r" % (
                 p.poll(), p.stderr.read() if p.poll() is not None else ""))
         p.send_signal(first)
         time.sleep(0.5)
@@ -5211,6 +5437,9 @@ def cases_signals():
     case_second_signal(signal.SIGINT, signal.SIGINT)
     case_poll_sleep_stop("sigterm")
     case_poll_sleep_stop("stop")
+    case_poll_sleep_stop("sigterm", "blocked-read")
+    case_poll_sleep_stop("stop", "blocked-read")
+    case_blocked_open()
 
 
 def part_core():
@@ -5227,11 +5456,13 @@ def part_core():
         case_threads(mode, args)
     for mode, args in TAILLOOP_MODES:
         case_tail_loop(mode, args)
-    # these mostly wait (the snapshot's 5 s for a read that does not return, a 12 s sleep
-    # with a program that uses no CPU): side by side, the sleeps first
+    # these mostly wait (a 12 s sleep, reads and writes blocked on a pipe or socket, with
+    # programs that use no CPU): side by side, the sleeps first
     P = functools.partial
     side_by_side([P(case_poll_sleep, mode, args) for mode, args in TAILLOOP_MODES] +
-                 [P(case_blocked_read, mode, args) for mode, args in TAILLOOP_MODES])
+                 [P(case_blocked_read, mode, args) for mode, args in TAILLOOP_MODES] +
+                 [P(case_blocked_write, mode, args) for mode, args in TAILLOOP_MODES] +
+                 [P(case_blocked_sock, mode, args) for mode, args in TAILLOOP_MODES])
     case_deep_jit()
     for mode, args in (("interp", ["--no-jit"]), ("jit", []), ("jit-eager", ["--jit-eager"])):
         case_deep(mode, args)
@@ -5496,6 +5727,15 @@ elif os.environ.get("WSNAP_ONLY_POLL_SLEEP"):  # a program sleeping in poll_oneo
     case_poll_sleep_stop("stop")
 elif os.environ.get("WSNAP_ONLY_CALL_OPS"):  # pauses at call_indirect and call_ref
     case_call_ops("interp", ["--no-jit"])
+elif os.environ.get("WSNAP_ONLY_BLOCKED"):  # blocked in fd_read, fd_write
+    for mode, args in TAILLOOP_MODES:
+        case_blocked_read(mode, args)
+        case_blocked_write(mode, args)
+        case_blocked_sock(mode, args)
+    case_poll_sleep_stop("sigterm", "blocked-read")
+    case_poll_sleep_stop("stop", "blocked-read")
+    case_blocked_open()
+    case_second_signal(signal.SIGTERM, signal.SIGTERM)
 elif os.environ.get("WSNAP_ONLY_DEAD_POINT"):  # a loop in unreachable code
     case_dead_point()
 elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):

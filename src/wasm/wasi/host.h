@@ -298,5 +298,12 @@ void wasi_jrec_write(struct wasi *w, uint32_t id, uint64_t off, const struct iov
 
 /* poll_oneoff(in, out, nsubscriptions, nevents_out) (poll.c). Returns a WASI errno. */
 uint32_t wasi_poll_oneoff(struct call *c);
+/* Waits until host fd fd is ready for events (POLLIN or POLLOUT; an error or a hangup
+ * counts as ready: the read or write made next reports it) or a pause or stop is asked
+ * for on the calling thread's store (its wake fd, polled with fd). Returns E_SUCCESS,
+ * E_HELD (then give the call up with nothing done the program could see), or poll's
+ * errno. Without a wake fd (no eventfd) it waits for fd alone (poll.c). w->lock not
+ * held. */
+uint32_t wasi_wait_fd(struct call *c, int fd, short events);
 
 #endif

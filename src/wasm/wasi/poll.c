@@ -3,7 +3,9 @@
  * the monotonic clock, or absolute on its own clock; full 64-bit deadlines) or an fd
  * ready to read or write (ppoll on every fd subscribed to, any number of subscriptions) —
  * and reports every one that has. Subscriptions and events are read and written in guest
- * memory through the checked accessors of host.h.
+ * memory through the checked accessors of host.h. A pause or stop asked for meanwhile
+ * gives the call up (E_HELD); wasi_wait_fd waits the same way for one fd, for the
+ * reads, writes and accepts that may block (wasi.c).
  */
 #include "wasm/wasi/host.h"
 
@@ -197,6 +199,41 @@ static uint32_t poll_events(struct wasi *w, const uint8_t *subs, uint32_t n, uin
 	return nev;
 }
 
+/* Empties the store's wake fd *wake and fills *p to poll it with the others. Emptied
+ * before the pause and stop flags are read (wasm_host_call_held): a request after that
+ * writes it again. False (and *wake -1 from then on) when there is none to poll. */
+static bool wake_arm(int *wake, struct pollfd *p)
+{
+	uint64_t count;
+
+	if (*wake < 0)
+		return false;
+	if (read(*wake, &count, sizeof(count)) < 0 && errno != EAGAIN) {
+		*wake = -1;
+		return false;
+	}
+	*p = (struct pollfd){.fd = *wake, .events = POLLIN};
+	return true;
+}
+
+uint32_t wasi_wait_fd(struct call *c, int fd, short events)
+{
+	int wake = wasm_host_call_wake_fd(c->hc);
+	struct pollfd p[2] = {{.fd = fd, .events = events}};
+
+	for (;;) {
+		nfds_t np = wake_arm(&wake, &p[1]) ? 2 : 1;
+		int r;
+		if (wasm_host_call_held(c->hc))
+			return E_HELD;
+		r = poll(p, np, -1);
+		if (r < 0 && errno != EINTR) /* (EINTR: a signal, its stop seen above) */
+			return wasi_errno(errno);
+		if (r > 0 && p[0].revents) /* an error or hangup too: the call made next says */
+			return E_SUCCESS;
+	}
+}
+
 /* Where the calling thread's poll_oneoff given up for a pause is kept: the main thread's
  * in the WASI state (a snapshot saves it), another thread's here. */
 static struct wasi_poll_held *held_of(struct call *c)
@@ -259,18 +296,13 @@ uint32_t wasi_poll_oneoff(struct call *c)
 		return e;
 	}
 	while (nev == 0) {
-		uint64_t wait = poll_wait_ns(c->w, subs, n, start), count;
+		uint64_t wait = poll_wait_ns(c->w, subs, n, start);
 		struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
 		nfds_t np = set.np;
 		int r;
 		pthread_mutex_unlock(&c->w->lock);
-		if (wait && wake >= 0) { /* its last slot, past the fds' */
-			/* emptied before the flags are read: a request after that writes it */
-			if (read(wake, &count, sizeof(count)) < 0 && errno != EAGAIN)
-				wake = -1;
-			else
-				set.pfd[np++] = (struct pollfd){.fd = wake, .events = POLLIN};
-		}
+		if (wait && wake_arm(&wake, &set.pfd[np])) /* its last slot, past the fds' */
+			np++;
 		if (wait && wasm_host_call_held(c->hc)) { /* (a call that need not wait ends) */
 			e = E_HELD;
 			pthread_mutex_lock(&c->w->lock);

@@ -448,6 +448,92 @@ static uint32_t emulate_nonblock(const struct wasi_fd *f, bool write, struct iov
 	return E_SUCCESS;
 }
 
+/* Advances iov[0..*cnt) past n bytes done. */
+static void iov_skip(struct iovec **iov, int *cnt, size_t n)
+{
+	while (*cnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
+/* One attempt of a read or write that may wait: on iov[0..cnt), without blocking when
+ * nowait (else as a blocking call, made once a wait said the fd is ready). Returns the
+ * bytes done, -1 with errno (EAGAIN: not ready), or TRY_BLOCKING: the fd cannot be
+ * tried without blocking. */
+#define TRY_BLOCKING (-2)
+typedef ssize_t (*io_try_fn)(void *op, struct iovec *iov, int cnt, bool nowait);
+
+/* Reads or writes through try, which never blocks: the call waits in wasi_wait_fd, so a
+ * pause or stop asked for meanwhile gives it up (E_HELD) with nothing read or written
+ * that the program could see. gather: go on until iov is full or all written, as a
+ * blocking write (or recv with MSG_WAITALL) does; given up, ended (end of file) or failed
+ * after part of it, the call returns that part: a short count, never done twice. An fd
+ * that cannot be tried without blocking (TRY_BLOCKING: a terminal refuses RWF_NOWAIT)
+ * is waited for first, then read or written as a blocking call. *done = the bytes; returns
+ * E_SUCCESS, E_HELD or an errno. */
+static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_try_fn try,
+			void *op, struct iovec *iov, int cnt, size_t *done)
+{
+	bool nowait = true;
+	size_t want = 0;
+	uint32_t e;
+
+	for (int i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	*done = 0;
+	for (;;) {
+		ssize_t n = try(op, iov, cnt, nowait);
+		if (n >= 0) {
+			*done += (size_t)n;
+			if (!gather || n == 0 || *done >= want)
+				return E_SUCCESS;
+			iov_skip(&iov, &cnt, (size_t)n);
+		} else if (n == TRY_BLOCKING) {
+			nowait = false;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			return *done ? E_SUCCESS : wasi_errno(errno);
+		}
+		e = wasi_wait_fd(c, host, events);
+		if (e)
+			return *done ? E_SUCCESS : e;
+	}
+}
+
+/* Whether a read or write of f may wait for a peer for good: a pipe, a FIFO, a terminal,
+ * a socket, another character device; not a regular file or block device (whose path
+ * stays one system call), nor an fd the program made non-blocking. */
+static bool may_wait(const struct wasi_fd *f)
+{
+	return f->type != FT_FILE && f->type != FT_BLOCK && !(f->flags & FDFLAG_NONBLOCK);
+}
+
+struct rw_op {
+	int host;
+	bool write;
+};
+
+/* io_try_fn of fd_read and fd_write: RWF_NOWAIT tries without blocking, and without
+ * setting O_NONBLOCK on an open file description the caller may share (stdio). No
+ * O_APPEND for these: they have no position. */
+static ssize_t rw_try(void *op, struct iovec *iov, int cnt, bool nowait)
+{
+	const struct rw_op *o = op;
+	ssize_t n;
+
+	if (!nowait)
+		return o->write ? writev(o->host, iov, cnt) : readv(o->host, iov, cnt);
+	n = o->write ? pwritev2(o->host, iov, cnt, -1, RWF_NOWAIT)
+		     : preadv2(o->host, iov, cnt, -1, RWF_NOWAIT);
+	/* a terminal, or a kernel before pipes took RWF_NOWAIT (5.x) */
+	return n < 0 && errno == EOPNOTSUPP ? TRY_BLOCKING : n;
+}
+
 static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, bool positioned)
 {
 	struct iovec iov[64];
@@ -475,6 +561,14 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 		n = c->w->hold(c->w->hold_opaque, f->host, iov, cnt);
 		if (n < 0)
 			return wasi_errno((int)-n);
+	} else if (may_wait(f)) {
+		struct rw_op o = {f->host, write};
+		size_t done;
+		e = io_wait(c, f->host, write ? POLLOUT : POLLIN, write, rw_try, &o, iov, cnt,
+			    &done);
+		if (e)
+			return e;
+		n = (ssize_t)done;
 	} else if (write && !f->own && (f->flags & FDFLAG_APPEND)) {
 		/* O_APPEND for this write only (offset -1: the file position) */
 		n = pwritev2(f->host, iov, cnt, -1, RWF_APPEND);
@@ -1520,6 +1614,70 @@ static uint32_t sock_hold(struct call *c, uint64_t need, struct wasi_fd *f)
 	return e;
 }
 
+struct sock_op {
+	int host;
+	bool send;
+	int flags;     /* recvmsg's or sendmsg's */
+	int out_flags; /* the last recvmsg's msg_flags */
+};
+
+/* io_try_fn of sock_recv and sock_send: MSG_DONTWAIT tries without blocking. */
+static ssize_t sock_try(void *op, struct iovec *iov, int cnt, bool nowait)
+{
+	struct sock_op *o = op;
+	int fl = o->flags | (nowait ? MSG_DONTWAIT : 0);
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+	ssize_t n = o->send ? sendmsg(o->host, &msg, fl) : recvmsg(o->host, &msg, fl);
+
+	o->out_flags = msg.msg_flags;
+	return n;
+}
+
+/* Whether host is a SOCK_STREAM socket (the WASI type does not say: a socket the
+ * caller gives is FT_STREAM whatever it is). */
+static bool is_stream(int host)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	return !getsockopt(host, SOL_SOCKET, SO_TYPE, &type, &len) && type == SOCK_STREAM;
+}
+
+/* recvmsg for sock_recv with flags fl, *n the bytes, *out_flags msg_flags. A socket the
+ * program made non-blocking is tried once (its O_NONBLOCK is emulated per call on the
+ * caller's socket); another waits in io_wait (a pause or stop gives the call up,
+ * E_HELD), gathering for MSG_WAITALL on a stream socket as recv does. With MSG_PEEK
+ * nothing is consumed, so MSG_WAITALL cannot gather: once the socket is readable the
+ * peek blocks for all of it, as before. */
+static uint32_t sock_recv_msg(struct call *c, const struct wasi_fd *f, int fl, struct iovec *iov,
+			      int cnt, size_t *n, int *out_flags)
+{
+	struct sock_op o = {f->host, false, fl, 0};
+	bool all = (fl & MSG_WAITALL) && !(fl & MSG_PEEK);
+	uint32_t e = E_SUCCESS;
+	ssize_t r = 0;
+
+	if (f->flags & FDFLAG_NONBLOCK) {
+		r = sock_try(&o, iov, cnt, true);
+	} else if (fl & MSG_PEEK && fl & MSG_WAITALL) {
+		e = wasi_wait_fd(c, f->host, POLLIN);
+		if (!e)
+			r = sock_try(&o, iov, cnt, false);
+	} else {
+		if (all)
+			o.flags &= ~MSG_WAITALL; /* gathered here, each attempt not blocking */
+		e = io_wait(c, f->host, POLLIN, all && is_stream(f->host), sock_try, &o, iov, cnt,
+			    n);
+		*out_flags = o.out_flags;
+		return e;
+	}
+	if (!e && r < 0)
+		e = wasi_errno(errno);
+	*n = r < 0 ? 0 : (size_t)r;
+	*out_flags = o.out_flags;
+	return e;
+}
+
 /* sock_recv(fd, iovs, n, riflags, out_len, out_roflags); riflags: 1 peek, 2 waitall.
  * May block: w->lock not held. */
 static uint32_t sock_recv(struct call *c)
@@ -1527,11 +1685,10 @@ static uint32_t sock_recv(struct call *c)
 	uint32_t e, rif = arg32(c, 3);
 	struct wasi_fd f;
 	struct iovec iov[64];
-	struct msghdr msg;
 	uint16_t rof;
 	uint8_t *out;
-	int cnt;
-	ssize_t n;
+	int cnt, mfl;
+	size_t n;
 
 	if (rif & ~3u)
 		return E_INVAL;
@@ -1543,18 +1700,12 @@ static uint32_t sock_recv(struct call *c)
 		fd_drop(&f);
 		return e;
 	}
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)cnt;
-	/* the guest's O_NONBLOCK on the caller's socket is emulated per call */
-	n = recvmsg(f.host, &msg,
-		    ((rif & 1) ? MSG_PEEK : 0) | ((rif & 2) ? MSG_WAITALL : 0) |
-			    ((f.flags & FDFLAG_NONBLOCK) ? MSG_DONTWAIT : 0));
-	e = n < 0 ? wasi_errno(errno) : E_SUCCESS;
+	e = sock_recv_msg(c, &f, ((rif & 1) ? MSG_PEEK : 0) | ((rif & 2) ? MSG_WAITALL : 0), iov,
+			  cnt, &n, &mfl);
 	fd_drop(&f);
 	if (e)
 		return e;
-	rof = (msg.msg_flags & MSG_TRUNC) ? 1 : 0; /* roflags: recv_data_truncated */
+	rof = (mfl & MSG_TRUNC) ? 1 : 0; /* roflags: recv_data_truncated */
 	out = gmem(c, arg32(c, 5), 2);
 	if (!put32(c, arg32(c, 4), (uint32_t)n) || !out)
 		return E_OOB;
@@ -1562,15 +1713,18 @@ static uint32_t sock_recv(struct call *c)
 	return E_SUCCESS;
 }
 
-/* sock_send(fd, iovs, n, siflags (none defined), out_len). May block: w->lock not held. */
+/* sock_send(fd, iovs, n, siflags (none defined), out_len). May block: w->lock not held;
+ * waits in io_wait as fd_write does (a pause or stop gives it up, or ends it short after
+ * part of it was sent), unless the program made the socket non-blocking. */
 static uint32_t sock_send(struct call *c)
 {
 	uint32_t e;
 	struct wasi_fd f;
 	struct iovec iov[64];
-	struct msghdr msg;
+	/* MSG_NOSIGNAL: a closed peer is EPIPE for the guest, never SIGPIPE for lodge */
+	struct sock_op o = {-1, true, MSG_NOSIGNAL, 0};
 	int cnt;
-	ssize_t n;
+	size_t n = 0;
 
 	e = sock_hold(c, R_FD_WRITE, &f);
 	if (e)
@@ -1583,12 +1737,14 @@ static uint32_t sock_send(struct call *c)
 		fd_drop(&f);
 		return e;
 	}
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = (size_t)cnt;
-	/* MSG_NOSIGNAL: a closed peer is EPIPE for the guest, never SIGPIPE for lodge */
-	n = sendmsg(f.host, &msg, MSG_NOSIGNAL | ((f.flags & FDFLAG_NONBLOCK) ? MSG_DONTWAIT : 0));
-	e = n < 0 ? wasi_errno(errno) : E_SUCCESS;
+	o.host = f.host;
+	if (f.flags & FDFLAG_NONBLOCK) { /* emulated per call on the caller's socket */
+		ssize_t r = sock_try(&o, iov, cnt, true);
+		e = r < 0 ? wasi_errno(errno) : E_SUCCESS;
+		n = r < 0 ? 0 : (size_t)r;
+	} else {
+		e = io_wait(c, f.host, POLLOUT, true, sock_try, &o, iov, cnt, &n);
+	}
 	fd_drop(&f);
 	if (e)
 		return e;
@@ -1615,7 +1771,9 @@ static uint32_t sock_shutdown(struct call *c)
 	return shutdown(f->host, how[sd]) ? wasi_errno(errno) : E_SUCCESS;
 }
 
-/* sock_accept(fd, fdflags (only nonblock), out_fd). May block: w->lock not held. */
+/* sock_accept(fd, fdflags (only nonblock), out_fd). May block: w->lock not held. Waits
+ * for a connection in wasi_wait_fd (a pause or stop gives it up, E_HELD); the accept
+ * that follows blocks only if another process took that connection meanwhile. */
 static uint32_t sock_accept(struct call *c)
 {
 	struct wasi *w = c->w;
@@ -1635,11 +1793,13 @@ static uint32_t sock_accept(struct call *c)
 	if (f.flags & FDFLAG_NONBLOCK) { /* emulated on the caller's socket: nothing waits */
 		struct pollfd p = {f.host, POLLIN, 0};
 		int r = poll(&p, 1, 0);
-		if (r <= 0) {
-			e = r < 0 ? wasi_errno(errno) : E_AGAIN;
-			fd_drop(&f);
-			return e;
-		}
+		e = r < 0 ? wasi_errno(errno) : r == 0 ? E_AGAIN : E_SUCCESS;
+	} else { /* a pause or stop gives it up (E_HELD) */
+		e = wasi_wait_fd(c, f.host, POLLIN);
+	}
+	if (e) {
+		fd_drop(&f);
+		return e;
 	}
 	fd = accept4(f.host, NULL, NULL,
 		     SOCK_CLOEXEC | ((fl & FDFLAG_NONBLOCK) ? SOCK_NONBLOCK : 0));
