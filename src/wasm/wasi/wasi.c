@@ -1767,9 +1767,21 @@ static uint32_t sock_shutdown(struct call *c)
 	return shutdown(f->host, how[sd]) ? wasi_errno(errno) : E_SUCCESS;
 }
 
+/* Whether host is a listening socket (or cannot be told: accept4 then says). accept4 on
+ * another (connected, datagram) fails at once, which waiting for POLLIN would put off
+ * until data came. */
+static bool is_listening(int host)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(host, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || on;
+}
+
 /* sock_accept(fd, fdflags (only nonblock), out_fd). May block: w->lock not held. Waits
  * for a connection in wasi_wait_fd (a pause or stop gives it up, E_HELD); the accept
- * that follows blocks only if another process took that connection meanwhile. */
+ * that follows blocks only if another process took that connection meanwhile. A socket
+ * that is not listening is accept4's at once (EINVAL, ENOTSUP). */
 static uint32_t sock_accept(struct call *c)
 {
 	struct wasi *w = c->w;
@@ -1790,7 +1802,7 @@ static uint32_t sock_accept(struct call *c)
 		struct pollfd p = {f.host, POLLIN, 0};
 		int r = poll(&p, 1, 0);
 		e = r < 0 ? wasi_errno(errno) : r == 0 ? E_AGAIN : E_SUCCESS;
-	} else { /* a pause or stop gives it up (E_HELD) */
+	} else if (is_listening(f.host)) { /* a pause or stop gives it up (E_HELD) */
 		e = wasi_wait_fd(c, f.host, POLLIN);
 	}
 	if (e) {
