@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -1601,6 +1602,17 @@ void sandbox_test_hook(void)
 		log_warn("test hook: calling ptrace, which the seccomp filter forbids");
 		syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
 		log_err("test hook: the forbidden system call returned");
+	}
+	if (h && !strcmp(h, "rwf-flags")) { /* (a Wasm filter's preadv2 and pwritev2 flags) */
+		struct iovec v = {(void *)"", 0};
+		if (pwritev2(2, &v, 1, -1, RWF_NOWAIT | RWF_APPEND) < 0 && errno != EAGAIN &&
+		    errno != EOPNOTSUPP)
+			log_err("test hook: pwritev2 with RWF_NOWAIT | RWF_APPEND: %s",
+				strerror(errno));
+		log_warn("test hook: pwritev2 with RWF_NOWAIT | RWF_APPEND allowed; RWF_HIPRI, "
+			 "which the seccomp filter forbids");
+		(void)preadv2(0, &v, 1, -1, RWF_HIPRI);
+		log_err("test hook: the forbidden flag passed");
 	}
 #endif
 }
