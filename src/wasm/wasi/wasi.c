@@ -474,12 +474,12 @@ typedef ssize_t (*io_try_fn)(void *op, struct iovec *iov, int cnt, bool nowait);
  * blocking write (or recv with MSG_WAITALL) does; given up, ended (end of file) or failed
  * after part of it, the call returns that part: a short count, never done twice. An fd
  * that cannot be tried without blocking (a terminal: RWF_NOWAIT is EOPNOTSUPP) is waited
- * for first, then read or written as a blocking call. *done = the bytes; returns
- * E_SUCCESS, E_HELD or an errno. */
+ * for first, then read or written as a blocking call. *nowait: whether to try without
+ * blocking first, cleared when the fd refused it (the caller may remember that for the
+ * fd). *done = the bytes; returns E_SUCCESS, E_HELD or an errno. */
 static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_try_fn try,
-			void *op, struct iovec *iov, int cnt, size_t *done)
+			void *op, struct iovec *iov, int cnt, bool *nowait, size_t *done)
 {
-	bool nowait = true;
 	size_t want = 0;
 	uint32_t e;
 
@@ -487,17 +487,23 @@ static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_
 		want += iov[i].iov_len;
 	*done = 0;
 	for (;;) {
-		ssize_t n = try(op, iov, cnt, nowait);
+		ssize_t n = try(op, iov, cnt, *nowait);
 		if (n >= 0) {
 			*done += (size_t)n;
 			if (!gather || n == 0 || *done >= want)
 				return E_SUCCESS;
 			iov_skip(&iov, &cnt, (size_t)n);
-		} else if (errno == EOPNOTSUPP && nowait) {
-			nowait = false;
+		} else if (errno == EOPNOTSUPP && *nowait) {
+			*nowait = false;
+			/* a terminal's write blocks only while the terminal is stopped: made at
+			 * once, as before (a poll first cost it twice the CPU of a small write) */
+			if (events & POLLOUT)
+				continue;
 		} else if (errno != EAGAIN && errno != EINTR) {
 			return *done ? E_SUCCESS : wasi_errno(errno);
 		}
+		if (!*nowait && (events & POLLOUT))
+			continue;
 		e = wasi_wait_fd(c, host, events);
 		if (e)
 			return *done ? E_SUCCESS : e;
@@ -530,7 +536,7 @@ static ssize_t rw_try(void *op, struct iovec *iov, int cnt, bool nowait)
 			: preadv2(o->host, iov, cnt, -1, RWF_NOWAIT);
 }
 
-static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, bool positioned)
+static uint32_t fd_rw_held(struct call *c, struct wasi_fd *f, bool write, bool positioned)
 {
 	struct iovec iov[64];
 	int cnt;
@@ -559,9 +565,11 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 			return wasi_errno((int)-n);
 	} else if (may_wait(f)) {
 		struct rw_op o = {f->host, write};
+		bool nowait = !f->nowait_no;
 		size_t done;
 		e = io_wait(c, f->host, write ? POLLOUT : POLLIN, write, rw_try, &o, iov, cnt,
-			    &done);
+			    &nowait, &done);
+		f->nowait_no = !nowait;
 		if (e)
 			return e;
 		n = (ssize_t)done;
@@ -605,6 +613,14 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 	if (e)
 		return e;
 	e = fd_rw_held(c, &f, write, positioned);
+	if (f.nowait_no && !f.dup) { /* remembered for the fd, unless it changed meanwhile */
+		struct wasi_fd *g;
+		pthread_mutex_lock(&c->w->lock);
+		g = getfd(c->w, arg32(c, 0));
+		if (g && g->host == f.host)
+			g->nowait_no = true;
+		pthread_mutex_unlock(&c->w->lock);
+	}
 	fd_drop(&f);
 	return e;
 }
@@ -1663,7 +1679,7 @@ static uint32_t sock_recv_msg(struct call *c, const struct wasi_fd *f, int fl, s
 		if (all)
 			o.flags &= ~MSG_WAITALL; /* gathered here, each attempt not blocking */
 		e = io_wait(c, f->host, POLLIN, all && is_stream(f->host), sock_try, &o, iov, cnt,
-			    n);
+			    &(bool){true}, n);
 		*out_flags = o.out_flags;
 		return e;
 	}
@@ -1739,7 +1755,7 @@ static uint32_t sock_send(struct call *c)
 		e = r < 0 ? wasi_errno(errno) : E_SUCCESS;
 		n = r < 0 ? 0 : (size_t)r;
 	} else {
-		e = io_wait(c, f.host, POLLOUT, true, sock_try, &o, iov, cnt, &n);
+		e = io_wait(c, f.host, POLLOUT, true, sock_try, &o, iov, cnt, &(bool){true}, &n);
 	}
 	fd_drop(&f);
 	if (e)
