@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -1418,14 +1419,14 @@ static const int vm_calls[] = {
  * the JIT makes its code buffer's memfd at its first translation (jit/codebuf.c), in
  * each wasi-threads thread's store too, after the filter is in. WASI reads and writes
  * pipes, terminals and sockets with preadv2/pwritev2 (RWF_NOWAIT: a pause or stop gives
- * a blocked call up, wasi.c io_wait), and appends to the caller's stdio with pwritev2. */
+ * a blocked call up, wasi.c io_wait), and appends to the caller's stdio with pwritev2
+ * (RWF_APPEND): build_filter allows those two flags only. */
 static const int wasm_calls[] = {
 	SCMP_SYS(openat2),    SCMP_SYS(mkdirat),   SCMP_SYS(unlinkat),	 SCMP_SYS(renameat),
 	SCMP_SYS(renameat2),  SCMP_SYS(linkat),	   SCMP_SYS(symlinkat),	 SCMP_SYS(readlinkat),
 	SCMP_SYS(getdents64), SCMP_SYS(fsync),	   SCMP_SYS(fdatasync),	 SCMP_SYS(ftruncate),
 	SCMP_SYS(fallocate),  SCMP_SYS(utimensat), SCMP_SYS(futimesat),	 SCMP_SYS(fadvise64),
 	SCMP_SYS(dup),	      SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(memfd_create),
-	SCMP_SYS(preadv2),    SCMP_SYS(pwritev2),
 };
 
 static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
@@ -1459,6 +1460,16 @@ static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	r = r ?: seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/* WASI's preadv2 and pwritev2: their flags (argument 5) RWF_NOWAIT and RWF_APPEND at
+	 * most (none of RWF_NOAPPEND, RWF_HIPRI, RWF_SYNC...) */
+	if (kind == SANDBOX_WASM) {
+		const uint64_t other = ~(uint64_t)(RWF_NOWAIT | RWF_APPEND);
+		r = r
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(preadv2), 1,
+						SCMP_A5(SCMP_CMP_MASKED_EQ, other, 0))
+			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(pwritev2), 1,
+						SCMP_A5(SCMP_CMP_MASKED_EQ, other, 0));
+	}
 	if (kind == SANDBOX_VM) /* libslirp's sockets; never netlink, packet or unix ones */
 		r = r
 			    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
@@ -1591,6 +1602,17 @@ void sandbox_test_hook(void)
 		log_warn("test hook: calling ptrace, which the seccomp filter forbids");
 		syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
 		log_err("test hook: the forbidden system call returned");
+	}
+	if (h && !strcmp(h, "rwf-flags")) { /* (a Wasm filter's preadv2 and pwritev2 flags) */
+		struct iovec v = {(void *)"", 0};
+		if (pwritev2(2, &v, 1, -1, RWF_NOWAIT | RWF_APPEND) < 0 && errno != EAGAIN &&
+		    errno != EOPNOTSUPP)
+			log_err("test hook: pwritev2 with RWF_NOWAIT | RWF_APPEND: %s",
+				strerror(errno));
+		log_warn("test hook: pwritev2 with RWF_NOWAIT | RWF_APPEND allowed; RWF_HIPRI, "
+			 "which the seccomp filter forbids");
+		(void)preadv2(0, &v, 1, -1, RWF_HIPRI);
+		log_err("test hook: the forbidden flag passed");
 	}
 #endif
 }

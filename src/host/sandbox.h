@@ -242,7 +242,9 @@ int sandbox_seccomp(enum sandbox_kind kind, struct sandbox_filter *pre)
 
 /* Builds with LODGE_TEST_HOOKS (the test build): LODGE_TEST_HOOK=forbidden-syscall in the
  * environment makes the guest call a system call outside its allow list right after the
- * filter is installed, which must kill it with SIGSYS. Elsewhere a no-op. */
+ * filter is installed, which must kill it with SIGSYS; rwf-flags makes a pwritev2 with
+ * the flags a Wasm filter allows (RWF_NOWAIT, RWF_APPEND), then a preadv2 with
+ * RWF_HIPRI, which must kill it. Elsewhere a no-op. */
 void sandbox_test_hook(void);
 
 #endif

@@ -454,6 +454,7 @@ static void sock_stdin(void)
 	__wasi_size_t n = 0;
 	__wasi_roflags_t rof = 9;
 	__wasi_fdstat_t st = fdstat(0);
+	int32_t nfd;
 
 	check("stdin is a stream socket", st.fs_filetype == __WASI_FILETYPE_SOCKET_STREAM);
 	check("with sock_shutdown", st.fs_rights_base & __WASI_RIGHTS_SOCK_SHUTDOWN);
@@ -462,6 +463,9 @@ static void sock_stdin(void)
 	check("received ping", n == 4 && !memcmp(buf, "ping", 4) && rof == 0);
 	expect("sock_send", __wasi_sock_send(0, &ciov, 1, 0, &n), OK);
 	check("sent 4 bytes", n == 4);
+	/* not listening: at once, not once the peer sends (it waits for the pong's end) */
+	expect("sock_accept of a connected socket",
+	       (__wasi_errno_t)raw_sock_accept(0, 0, (int32_t)&nfd), __WASI_ERRNO_INVAL);
 	expect("sock_shutdown bad flags", __wasi_sock_shutdown(0, 0), __WASI_ERRNO_INVAL);
 	expect("sock_shutdown write side", __wasi_sock_shutdown(0, __WASI_SDFLAGS_WR), OK);
 	expect("sock_send after shutdown", __wasi_sock_send(0, &ciov, 1, 0, &n), __WASI_ERRNO_PIPE);

@@ -1017,6 +1017,19 @@ check2 threads-fuel 134 "lodge wasm: threads.wat: trap: fuel exhausted in functi
 asan_saved=${ASAN_OPTIONS-}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 check threads-seccomp 0 "counter 8000" -- --seccomp $t c
+# the filter's preadv2 and pwritev2 take RWF_NOWAIT and RWF_APPEND (WASI's reads and
+# writes that wait, appends to stdio) and no other flag: the test hook (builds with
+# LODGE_TEST_HOOKS) makes an allowed pwritev2, then a preadv2 with RWF_HIPRI: SIGSYS
+if grep -q "test hook: pwritev2" "$lodge"; then # (a build with the hooks: asan)
+	(cd "$dir" && LODGE_TEST_HOOK=rwf-flags timeout 60 "$lodge" wasm --seccomp $t c) >"$tmp/rwf.out" 2>&1
+	rwf_rc=$?
+	if [ $rwf_rc -eq $((128 + 31)) ] && grep -q "test hook: pwritev2 with RWF_NOWAIT | RWF_APPEND allowed" "$tmp/rwf.out" &&
+		! grep -q "test hook: the forbidden\|RWF_APPEND: " "$tmp/rwf.out"; then
+		echo "PASS: wasm-cli.seccomp-rwf-flags"
+	else
+		echo "FAIL: wasm-cli.seccomp-rwf-flags: exit $rwf_rc (SIGSYS wanted): $(head -c 300 "$tmp/rwf.out")"
+	fi
+fi
 check threads-seccomp-jit 0 "counter 8000" -- --seccomp --jit-hot 1 $t c
 (cd "$dir" && LODGE_PERF_MAP=1 timeout 60 sh -c 'echo $$ >"$1"; shift; exec "$@"' sh \
 	"$tmp/tsj.pid" "$lodge" wasm --seccomp --jit-hot 1 $t c >"$tmp/tsj.out" 2>&1

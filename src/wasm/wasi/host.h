@@ -137,8 +137,9 @@ struct wasi_fd {
 	 * path from there as path_open was given it (NULL: unknown); stdio: which (0-2) */
 	int root;
 	char *path;
-	bool dup;     /* a copy made by fd_hold whose host fd is a dup to close (fd_drop) */
-	uint32_t jid; /* replication (journal.c): the id its records name it by */
+	bool dup;	/* a copy made by fd_hold whose host fd is a dup to close (fd_drop) */
+	bool nowait_no; /* the fd refused RWF_NOWAIT (a terminal): its reads and writes skip it */
+	uint32_t jid;	/* replication (journal.c): the id its records name it by */
 };
 
 /* A poll_oneoff given up for a pause (E_HELD): its arguments and when it began, so that

@@ -475,12 +475,12 @@ typedef ssize_t (*io_try_fn)(void *op, struct iovec *iov, int cnt, bool nowait);
  * blocking write (or recv with MSG_WAITALL) does; given up, ended (end of file) or failed
  * after part of it, the call returns that part: a short count, never done twice. An fd
  * that cannot be tried without blocking (TRY_BLOCKING: a terminal refuses RWF_NOWAIT)
- * is waited for first, then read or written as a blocking call. *done = the bytes; returns
- * E_SUCCESS, E_HELD or an errno. */
+ * is waited for first, then read or written as a blocking call. *nowait: whether to try
+ * without blocking first, cleared when the fd refused it (the caller may remember that
+ * for the fd). *done = the bytes; returns E_SUCCESS, E_HELD or an errno. */
 static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_try_fn try,
-			void *op, struct iovec *iov, int cnt, size_t *done)
+			void *op, struct iovec *iov, int cnt, bool *nowait, size_t *done)
 {
-	bool nowait = true;
 	size_t want = 0;
 	uint32_t e;
 
@@ -488,17 +488,23 @@ static uint32_t io_wait(struct call *c, int host, short events, bool gather, io_
 		want += iov[i].iov_len;
 	*done = 0;
 	for (;;) {
-		ssize_t n = try(op, iov, cnt, nowait);
+		ssize_t n = try(op, iov, cnt, *nowait);
 		if (n >= 0) {
 			*done += (size_t)n;
 			if (!gather || n == 0 || *done >= want)
 				return E_SUCCESS;
 			iov_skip(&iov, &cnt, (size_t)n);
 		} else if (n == TRY_BLOCKING) {
-			nowait = false;
+			*nowait = false;
+			/* a terminal's write blocks only while the terminal is stopped: made at
+			 * once, as before (a poll first cost it twice the CPU of a small write) */
+			if (events & POLLOUT)
+				continue;
 		} else if (errno != EAGAIN && errno != EINTR) {
 			return *done ? E_SUCCESS : wasi_errno(errno);
 		}
+		if (!*nowait && (events & POLLOUT))
+			continue;
 		e = wasi_wait_fd(c, host, events);
 		if (e)
 			return *done ? E_SUCCESS : e;
@@ -534,7 +540,7 @@ static ssize_t rw_try(void *op, struct iovec *iov, int cnt, bool nowait)
 	return n < 0 && errno == EOPNOTSUPP ? TRY_BLOCKING : n;
 }
 
-static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, bool positioned)
+static uint32_t fd_rw_held(struct call *c, struct wasi_fd *f, bool write, bool positioned)
 {
 	struct iovec iov[64];
 	int cnt;
@@ -563,9 +569,11 @@ static uint32_t fd_rw_held(struct call *c, const struct wasi_fd *f, bool write, 
 			return wasi_errno((int)-n);
 	} else if (may_wait(f)) {
 		struct rw_op o = {f->host, write};
+		bool nowait = !f->nowait_no;
 		size_t done;
 		e = io_wait(c, f->host, write ? POLLOUT : POLLIN, write, rw_try, &o, iov, cnt,
-			    &done);
+			    &nowait, &done);
+		f->nowait_no = !nowait;
 		if (e)
 			return e;
 		n = (ssize_t)done;
@@ -609,6 +617,14 @@ static uint32_t fd_rw(struct call *c, bool write, bool positioned)
 	if (e)
 		return e;
 	e = fd_rw_held(c, &f, write, positioned);
+	if (f.nowait_no && !f.dup) { /* remembered for the fd, unless it changed meanwhile */
+		struct wasi_fd *g;
+		pthread_mutex_lock(&c->w->lock);
+		g = getfd(c->w, arg32(c, 0));
+		if (g && g->host == f.host)
+			g->nowait_no = true;
+		pthread_mutex_unlock(&c->w->lock);
+	}
 	fd_drop(&f);
 	return e;
 }
@@ -1667,7 +1683,7 @@ static uint32_t sock_recv_msg(struct call *c, const struct wasi_fd *f, int fl, s
 		if (all)
 			o.flags &= ~MSG_WAITALL; /* gathered here, each attempt not blocking */
 		e = io_wait(c, f->host, POLLIN, all && is_stream(f->host), sock_try, &o, iov, cnt,
-			    n);
+			    &(bool){true}, n);
 		*out_flags = o.out_flags;
 		return e;
 	}
@@ -1743,7 +1759,7 @@ static uint32_t sock_send(struct call *c)
 		e = r < 0 ? wasi_errno(errno) : E_SUCCESS;
 		n = r < 0 ? 0 : (size_t)r;
 	} else {
-		e = io_wait(c, f.host, POLLOUT, true, sock_try, &o, iov, cnt, &n);
+		e = io_wait(c, f.host, POLLOUT, true, sock_try, &o, iov, cnt, &(bool){true}, &n);
 	}
 	fd_drop(&f);
 	if (e)
@@ -1771,9 +1787,21 @@ static uint32_t sock_shutdown(struct call *c)
 	return shutdown(f->host, how[sd]) ? wasi_errno(errno) : E_SUCCESS;
 }
 
+/* Whether host is a listening socket (or cannot be told: accept4 then says). accept4 on
+ * another (connected, datagram) fails at once, which waiting for POLLIN would put off
+ * until data came. */
+static bool is_listening(int host)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(host, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || on;
+}
+
 /* sock_accept(fd, fdflags (only nonblock), out_fd). May block: w->lock not held. Waits
  * for a connection in wasi_wait_fd (a pause or stop gives it up, E_HELD); the accept
- * that follows blocks only if another process took that connection meanwhile. */
+ * that follows blocks only if another process took that connection meanwhile. A socket
+ * that is not listening is accept4's at once (EINVAL, ENOTSUP). */
 static uint32_t sock_accept(struct call *c)
 {
 	struct wasi *w = c->w;
@@ -1794,7 +1822,7 @@ static uint32_t sock_accept(struct call *c)
 		struct pollfd p = {f.host, POLLIN, 0};
 		int r = poll(&p, 1, 0);
 		e = r < 0 ? wasi_errno(errno) : r == 0 ? E_AGAIN : E_SUCCESS;
-	} else { /* a pause or stop gives it up (E_HELD) */
+	} else if (is_listening(f.host)) { /* a pause or stop gives it up (E_HELD) */
 		e = wasi_wait_fd(c, f.host, POLLIN);
 	}
 	if (e) {
