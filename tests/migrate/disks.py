@@ -467,7 +467,12 @@ def t_daemon_disk(c):
         seen = acks(text)
         if sorted(set(seen)) != list(range(min(seen), max(seen) + 1)) or \
                 len(set(seen)) != len(seen):
-            why += "; the acks have a gap or a repeat"
+            gaps = sorted(set(range(min(seen), max(seen) + 1)) - set(seen))
+            reps = sorted({x for x in seen if seen.count(x) > 1})
+            ends = [acks(t)[-1:] + acks(t)[:1] for t in (a.logs("src"), b.logs("dst"),
+                                                          a.logs("back"))]
+            why += "; the acks have a gap or a repeat: missing %s, repeated %s (src, dst, " \
+                   "back: last and first %s)" % (gaps[:10], reps[:10], ends)
         bad = bad_records(dst_img, seen)
         if bad:
             why += "; %d acknowledged records are not whole on the last image: %s" % (

@@ -107,15 +107,7 @@ THREAD_SLEEPER_WAT = """(module
 
 # opens "fifo" in its preopen (fd 3) for reading: blocked in path_open while nobody opens
 # it for writing
-FIFO_WAT = """(module
-  (import "wasi_snapshot_preview1" "path_open"
-    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 512) "fifo")
-  (func (export "_start")
-    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 512) (i32.const 4) (i32.const 0)
-      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))))
-"""
+FIFO_WAT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fifoopen.wat")
 
 # writes "go\n" to stderr, then 64 KiB at a time to stdout for ever (a pipe nobody
 # reads: blocked once it holds 64 KiB)
@@ -214,7 +206,7 @@ def fifo_box():
 
 def start_opener(preexec_fn=None):
     """FIFO_WAT started and blocked opening the FIFO, or None (killed)."""
-    prog = write("opener.wat", FIFO_WAT)
+    prog = FIFO_WAT
     p = subprocess.Popen([LODGE, "wasm", "--dir", fifo_box(), prog], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          preexec_fn=preexec_fn)

@@ -4933,11 +4933,9 @@ def case_blocked_open():
     (resumed, it exits 0)."""
     name = "wsnap.blocked-open"
     d = tempfile.mkdtemp(prefix="wsnap.")
-    sock, prog, box = (os.path.join(d, x) for x in ("api.sock", "opener.wat", "box"))
+    sock, prog, box = os.path.join(d, "api.sock"), FIFO_WAT, os.path.join(d, "box")
     os.mkdir(box)
     os.mkfifo(os.path.join(box, "fifo"))
-    with open(prog, "w") as f:
-        f.write(FIFO_WAT)
     p = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir", box, prog],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE)
@@ -5300,16 +5298,8 @@ def case_snapshot_ending(how):
 
 
 # opens "fifo" in its preopen (fd 3) for reading: blocked in path_open while nobody opens
-# it for writing
-FIFO_WAT = """(module
-  (import "wasi_snapshot_preview1" "path_open"
-    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 512) "fifo")
-  (func (export "_start")
-    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 512) (i32.const 4) (i32.const 0)
-      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))))
-"""
+# it for writing (shared with tests/wasm/signals.py)
+FIFO_WAT = os.path.join(HERE, "..", "wasm", "fifoopen.wat")
 
 
 def case_second_signal(first, second):
@@ -5323,12 +5313,10 @@ def case_second_signal(first, second):
     why = ""
     p = None
     try:
-        prog, ex = os.path.join(d, "opener.wat"), os.path.join(d, "exit")
+        prog, ex = FIFO_WAT, os.path.join(d, "exit")
         box = os.path.join(d, "box")
         os.mkdir(box)
         os.mkfifo(os.path.join(box, "fifo"))
-        with open(prog, "w") as f:
-            f.write(FIFO_WAT)
         p = subprocess.Popen([LODGE, "wasm", "--exit-file", ex, "--dir", box, prog],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, cwd=d)
