@@ -220,6 +220,23 @@ static int lock_state(struct daemon *d)
 	return 0;
 }
 
+/* Removes what a daemon of this state directory left when it was killed (kill -9 runs no
+ * clean-up): its empty guest groups, and its warm pool's groups with whatever is still in
+ * them (".pool.": no guest's name starts with a dot; its pool processes exit when their
+ * socket closes but need not have yet, and the names need not be this pool's: pool_seq
+ * went on with every adoption). A group with a guest in it (one that outlived that
+ * daemon) stays. Only while holding the state directory's lock (lock_state): an empty
+ * group of a running daemon may be one just made for a guest about to join it. Returns
+ * how many groups went. */
+static int clear_left(const struct daemon *d)
+{
+	int n = cgroup_env_sweep(&d->cg);
+
+	if (d->cg.version == 1)
+		n += cgroup_destroy_prefixed(&d->cg, ".pool.");
+	return n;
+}
+
 /* The reaper: a process of the daemon's that outlives it. A daemon that exits removes its
  * warm pool's groups and its parent groups itself (pool_close, cgroup_env_fini); a killed
  * one (kill -9, the OOM killer) cannot, and they would stay until the next daemon of the
@@ -248,9 +265,7 @@ static void reaper_main(const struct daemon *d, pid_t daemon_pid)
 	fd = open(p, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fcntl(fd, F_SETLK, &lk) < 0)
 		_exit(0);
-	n = cgroup_env_sweep(&d->cg);
-	if (d->cg.version == 1)
-		n += cgroup_destroy_prefixed(&d->cg, ".pool.");
+	n = clear_left(d);
 	cgroup_env_fini(&d->cg);
 	if (n > 0)
 		log_info("daemon: the reaper removed %d cgroup%s daemon %ld left", n,
@@ -306,11 +321,8 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 	if (r)
 		log_warn("daemon: no usable cgroup hierarchy (%s): guests run without limits",
 			 strerror(-r));
-	/* Empty guest groups a killed daemon of this state directory left go now: this
-	 * daemon holds the state directory's lock (lock_state), so none of them is another
-	 * running daemon's. */
-	if (d->have_cgroups && (r = cgroup_env_sweep(&d->cg)))
-		log_info("daemon: removed %d empty cgroup%s a previous daemon left", r,
+	if (d->have_cgroups && (r = clear_left(d)))
+		log_info("daemon: removed %d cgroup%s a previous daemon left", r,
 			 r == 1 ? "" : "s");
 	if (d->have_cgroups)
 		start_reaper(d);

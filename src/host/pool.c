@@ -249,15 +249,7 @@ int pool_open(struct daemon *d)
 {
 	int r;
 
-	/* A killed daemon's pool groups: its pool processes exit when their socket closes,
-	 * but may not have yet when this daemon swept its empty groups (daemon.c), and
-	 * their names need not be this pool's (pool_seq went on with every adoption, the
-	 * pool size may differ, or be 0 now). None is a guest's: they go, with whatever is
-	 * still in them, or they would stay after this daemon too. */
-	if (d->have_cgroups && d->cg.version == 1 &&
-	    (r = cgroup_destroy_prefixed(&d->cg, ".pool.")) > 0)
-		log_info("pool: removed %d pool cgroup%s a previous daemon left", r,
-			 r == 1 ? "" : "s");
+	/* (a killed daemon's pool groups went at start: clear_left in daemon.c) */
 	if (!d->cfg.wasm_pool || d->cfg.no_sandbox)
 		return 0;
 	d->pool_env = guest_env_create(true);
