@@ -4003,6 +4003,30 @@ def case_gc_migrate(mode, jit_args, want, stop_and_copy=False):
                     want, stop_and_copy)
 
 
+def value_slots_at(state):
+    """Where a state's count of value slots is (the slots follow it to the end), or None.
+    The frames before it, outermost first, are u32 count, then (u32 function, u32 pc,
+    u64 fp) each and one more for the innermost, whose fp plus its frame size is the count:
+    a candidate is taken only if such a chain of frames ends right before it, its fps
+    rising from 0 (the outermost's) and below the count (a slot's value alone may look like a count; in one run the one
+    before last was 1 and only the last slot was rewritten)."""
+    for cand in range(len(state) - 8, 8, -8):
+        top = struct.unpack_from("<Q", state, cand)[0]
+        if not top or top * 8 != len(state) - cand - 8:
+            continue
+        fps = []
+        at = cand - 16
+        while at >= 4 and len(fps) < 4096:
+            fp = struct.unpack_from("<Q", state, at + 8)[0]
+            if fp >= top or (fps and fp > fps[-1]):
+                break
+            fps.append(fp)
+            if fp == 0 and struct.unpack_from("<I", state, at - 4)[0] == len(fps) - 1:
+                return cand
+            at -= 16
+    return None
+
+
 def case_gc_bad():
     """Hostile GC heaps in a well-formed gcheap.wat snapshot (checksums fixed), each
     refused with one line and exit 125: another state version, the object count
@@ -4057,20 +4081,12 @@ def case_gc_bad():
         arr = bytearray(state[:8]) + b"\x02" + struct.pack("<II", 0, 0x7fffffff)
         bad(put("<I", 4, 1)[:8] + arr[8:] + state[8:], "array-huge", "corrupt")
         # every value slot an invalid reference: the stack maps' slots are refused
-        top_at = len(state) - 8 * (1 + (len(state) - 8) // 8)
         s = bytearray(state)
-        ntop = None
-        for cand in range(len(state) - 8, 8, -8):
-            t = struct.unpack_from("<Q", state, cand)[0]
-            # (trailing zero slots, dead ones, look like a count of 0)
-            if t and t * 8 == len(state) - cand - 8:
-                ntop = t
-                top_at = cand
-                break
-        if ntop is None:
+        top_at = value_slots_at(state)
+        if top_at is None:
             result(False, "wsnap.gc-bad.slots", "no value slots found")
         else:
-            for i in range(ntop):
+            for i in range(struct.unpack_from("<Q", state, top_at)[0]):
                 struct.pack_into("<Q", s, top_at + 8 + 8 * i, 6)
             bad(s, "slots", "value slot")
         # the saved budget (the MODULE record's max_memory) too small for the heap
@@ -4239,9 +4255,7 @@ def case_gc_nonnull(mode, jit_args):
             return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
         data = open(snap, "rb").read()
         s = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11))
-        top_at = next((c for c in range(len(s) - 8, 8, -1)
-                       if struct.unpack_from("<Q", s, c)[0] and
-                       struct.unpack_from("<Q", s, c)[0] * 8 == len(s) - c - 8), None)
+        top_at = value_slots_at(s)
         if struct.unpack_from("<I", s, 4)[0] != 1 or top_at is None or \
                 struct.unpack_from("<Q", s, top_at + 8)[0] != 4:
             return result(False, name, "unexpected state layout")
