@@ -17,6 +17,7 @@ import importlib.util
 import os
 import re
 import select
+import shlex
 import socket
 import subprocess
 import threading
@@ -47,6 +48,8 @@ def config():
     ddir = env("BENCH_DEBIAN_DIR", os.path.join(ROOT, "guest-cache", "debian"))
     return {
         "lodge": env("BENCH_LODGE", os.path.join(ROOT, "build", "release", "lodge")),
+        # more `lodge run` options, e.g. "--jit-cache 16M" (shell words)
+        "lodge_args": shlex.split(env("BENCH_LODGE_ARGS", "")),
         "qemu": env("BENCH_QEMU", "qemu-system-riscv64"),
         "guest": guest, "ddir": ddir,
         "kernel": guest + "/Image", "firmware": guest + "/fw_dynamic.bin",
@@ -97,7 +100,7 @@ class VM:
         if self.emu == "lodge":
             a = [c["lodge"], "run", "--kernel", c["kernel"], "--firmware", c["firmware"],
                  "--initrd", c["initrd"], "--cpus", str(self.harts), "--mem", c["mem"],
-                 "--timeout", str(c["timeout"] + 600), "--append", append]
+                 "--timeout", str(c["timeout"] + 600), "--append", append] + c["lodge_args"]
             for path, fmt, serial in self.disks:
                 a += ["--disk", "%s,format=%s%s" % (path, fmt,
                                                     ",serial=" + serial if serial else "")]
