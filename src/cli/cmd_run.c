@@ -143,9 +143,11 @@ static void run_usage(FILE *f)
 		"  --stats           print retired instructions, speed and disk I/O on exit\n"
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
-		"  --jit-cache SIZE  let a hart's code caches grow, while they overflow again and\n"
-		"                    again, up to SIZE of translated code (e.g. 16M; default 0:\n"
-		"                    fixed, 2M in all; faster I/O-heavy guests, more memory)\n"
+		"  --jit-cache SIZE  let a hart's code caches grow, doubling while they overflow\n"
+		"                    again and again, up to SIZE of translated code (its share\n"
+		"                    times a power of 2, at most 64; the decoded blocks grow\n"
+		"                    alike: up to ~1.75 x SIZE of memory a hart). Faster I/O-\n"
+		"                    heavy guests. Default 0: fixed shares, 2M of code in all\n"
 		"  --hugepages on|off  back guest RAM with transparent huge pages where the\n"
 		"                    host allows (default on): a faster boot, but touched RAM\n"
 		"                    counts in whole 2 MiB pages (more host memory per guest)\n"
@@ -381,7 +383,8 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		case 'W':
 			if (cli_parse_size(optarg, &o->jit_cache) < 0) {
 				log_err("--jit-cache '%s': not a size (use e.g. 16M, or 0 to keep "
-					"the caches fixed)", optarg);
+					"the caches fixed)",
+					optarg);
 				return -1;
 			}
 			break;

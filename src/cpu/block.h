@@ -146,8 +146,8 @@ struct block_cache {
 	size_t used, size, hot_max, hot_used, map_size;
 	unsigned scale, scale_max; /* powers of 2: 1 <= scale <= scale_max */
 	unsigned quick_fulls;	   /* cache_fulls in a row CACHE_GROW_INSNS or less apart */
-	uint32_t fence_epoch; /* bumped by fence.i */
-	pthread_mutex_t lock; /* wfi sleep */
+	uint32_t fence_epoch;	   /* bumped by fence.i */
+	pthread_mutex_t lock;	   /* wfi sleep */
 	pthread_cond_t cond;
 	struct jit *jit;       /* NULL when the JIT is off */
 	unsigned jit_hot;      /* dispatcher entries before a block is translated ... */

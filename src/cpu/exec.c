@@ -338,9 +338,10 @@ static void idle_trim(struct hart *h, uint64_t now)
 		return;
 	if (h->instret - bc->idle_mark_instret >= IDLE_TRIM_INSNS) {
 		bc->idle_trimmed = false; /* busy: the next idle period trims again */
-	} else if (!bc->idle_trimmed && bc->used + bc->hot_used > bc->size / 8) {
+	} else if (!bc->idle_trimmed && (bc->scale > 1 || bc->used + bc->hot_used > bc->size / 8)) {
+		/* (grown: its pages were touched, however little the caches hold now) */
 		exec_flush_all(h);
-		(void)madvise(bc->arena, bc->size, MADV_DONTNEED); /* only memory is at stake */
+		(void)madvise(bc->arena, bc->map_size, MADV_DONTNEED); /* only memory at stake */
 		if (bc->jit)
 			jit_release(bc->jit);
 		bc->scale = 1; /* busy again, it grows again if it must (cache_full) */

@@ -261,6 +261,8 @@ prog=$elfs/hello.elf
 expect mem_zero 2 --mem -- run --bare "$prog" --mem 0
 expect mem_huge "2|125" --mem -- run --bare "$prog" --mem 64T
 expect mem_garbage 2 --mem -- run --bare "$prog" --mem garbage
+expect mem_space_sign 2 --mem -- run --bare "$prog" --mem " -1"
+expect jit_cache_space_sign 2 --jit-cache -- run --bare "$prog" --jit-cache " -1"
 expect mem_missing_value 2 --mem -- run --bare "$prog" --mem
 expect timeout_garbage 2 --timeout -- run --bare "$prog" --timeout soon
 expect timeout_zero 2 --timeout -- run --bare "$prog" --timeout 0
@@ -335,8 +337,9 @@ fi
 
 # --- code caches that grow (--jit-cache): jit_grow.elf's 6,000 blocks, each region of 200
 # looped 200 times, are translated code that pays but does not fit a hart's fixed share:
-# both caches fill ~29 times. With room to grow the hart doubles them until the set fits
-# and they fill no more; without the option they stay at their share (no growth).
+# the hot part of the block arena fills ~29 times (its code, ~380 KiB at most, stays
+# within the code buffer's limit). With room to grow the hart doubles both budgets until
+# the set fits and it fills no more; without the option nothing grows.
 if need "$elfs/jit_grow.elf" jit_cache_grows; then
 	"$lodge" run --bare "$elfs/jit_grow.elf" --stats --timeout 120 </dev/null >/dev/null \
 		2>"$tmp/err0"

@@ -1,8 +1,9 @@
 /*
  * A working set of translated code bigger than a hart's share of the caches, whose
  * translations pay: 30 regions of 200 eight-instruction blocks, each region looped 200
- * times before the next, the whole 8 times over. With the caches at their shares both
- * fill a few times a pass, every few million instructions; the hart doubles its budgets
+ * times before the next, the whole 8 times over. With the caches at their shares the
+ * arena's hot part fills a few times a pass, every few million instructions (the code
+ * buffer holds what that part's blocks translate to); the hart doubles its budgets
  * (cpu/block.h, CACHE_GROW_*) until the set fits, and fills no more (tests/cli/suite.sh,
  * jit_grow: grows= and flushes= of --stats). Also a plain correctness check: a0 counts
  * the blocks run, a2 mixes their values.
