@@ -145,7 +145,7 @@ class WrappedGuest(Guest):
 
 
 def counts(text):
-    return [int(n) for n in re.findall(r"^CNT (\d+) OK$", text, re.M)]
+    return [int(n) for n in re.findall(r"(?<![A-Za-z])CNT (\d+) OK$", text, re.M)]
 
 
 def free_port():

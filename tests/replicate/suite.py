@@ -135,7 +135,7 @@ def new_disks(name):
 
 
 def acks(text):
-    return [int(n) for n in re.findall(r"^ack (\d+)$", text, re.M)]
+    return [int(n) for n in re.findall(r"(?<![A-Za-z])ack (\d+)$", text, re.M)]
 
 
 # A repeat shows in the first number the standby's guest prints after taking over (its
@@ -147,7 +147,7 @@ def first(numbers):
 
 
 def counts(text):
-    return [int(n) for n in re.findall(r"^CNT (\d+) OK$", text, re.M)]
+    return [int(n) for n in re.findall(r"(?<![A-Za-z])CNT (\d+) OK$", text, re.M)]
 
 
 # count_on: the standby's guest goes on from its last committed checkpoint, which is past
