@@ -48,7 +48,7 @@ def config():
     ddir = env("BENCH_DEBIAN_DIR", os.path.join(ROOT, "guest-cache", "debian"))
     return {
         "lodge": env("BENCH_LODGE", os.path.join(ROOT, "build", "release", "lodge")),
-        # more `lodge run` options, e.g. "--jit-cache 16M" (shell words)
+        # more `lodge run` options, e.g. "--jit-hot 64" (shell words)
         "lodge_args": shlex.split(env("BENCH_LODGE_ARGS", "")),
         "qemu": env("BENCH_QEMU", "qemu-system-riscv64"),
         "guest": guest, "ddir": ddir,

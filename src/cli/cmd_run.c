@@ -49,7 +49,6 @@ struct run_opts {
 	double timeout;
 	int stats, no_reboot, mem_set, cpus_set;
 	unsigned jit_hot;	      /* 0: interpreter only */
-	uint64_t jit_cache;	      /* --jit-cache: bytes, 0: the fixed shares */
 	bool hugepages;		      /* --hugepages on|off (default on) */
 	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
 	const char *sandbox;	      /* --sandbox SPEC */
@@ -143,11 +142,6 @@ static void run_usage(FILE *f)
 		"  --stats           print retired instructions, speed and disk I/O on exit\n"
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
-		"  --jit-cache SIZE  let a hart's code caches grow, doubling while they overflow\n"
-		"                    again and again, up to SIZE of translated code (its share\n"
-		"                    times a power of 2, at most 64; the decoded blocks grow\n"
-		"                    alike: up to ~1.75 x SIZE of memory a hart). Faster I/O-\n"
-		"                    heavy guests. Default 0: fixed shares, 2M of code in all\n"
 		"  --hugepages on|off  back guest RAM with transparent huge pages where the\n"
 		"                    host allows (default on): a faster boot, but touched RAM\n"
 		"                    counts in whole 2 MiB pages (more host memory per guest)\n"
@@ -274,7 +268,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"stats", no_argument, NULL, 's'},
 		{"no-jit", no_argument, NULL, 'J'},
 		{"jit-hot", required_argument, NULL, 'H'},
-		{"jit-cache", required_argument, NULL, 'W'},
 		{"hugepages", required_argument, NULL, 'U'},
 		{"api", required_argument, NULL, 'A'},
 		{"console-log", required_argument, NULL, 'L'},
@@ -380,14 +373,6 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			o->jit_hot = (unsigned)v;
 			break;
 		}
-		case 'W':
-			if (cli_parse_size(optarg, &o->jit_cache) < 0) {
-				log_err("--jit-cache '%s': not a size (use e.g. 16M, or 0 to keep "
-					"the caches fixed)",
-					optarg);
-				return -1;
-			}
-			break;
 		case 'U':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_err("--hugepages '%s': must be on or off", optarg);
@@ -572,7 +557,6 @@ static int create_vm(const struct run_opts *o, struct chardev *con, struct vm **
 				.nharts = o->cpus,
 				.timeout_sec = o->timeout,
 				.jit_hot = o->jit_hot,
-				.jit_cache = o->jit_cache,
 				.hugepages = o->hugepages,
 				.bare = o->bare != NULL,
 				.devices = o->devs,
@@ -604,13 +588,11 @@ static void print_exits(const struct hart *h, unsigned i)
 	exec_jit_counts(h, &c);
 	fprintf(stderr,
 		"lodge: stats: hart %u: interpreted=%llu leaves=%llu relinks=%llu links=%llu "
-		"flushes=%llu cold-flushes=%llu decoded=%llu trims=%llu grows=%llu scale=%u "
-		"jit-exits",
+		"flushes=%llu cold-flushes=%llu decoded=%llu trims=%llu jit-exits",
 		i, (unsigned long long)c.interp_insns, (unsigned long long)c.leaves,
 		(unsigned long long)c.relinks, (unsigned long long)c.links,
 		(unsigned long long)c.flushes, (unsigned long long)c.cold_flushes,
-		(unsigned long long)c.decoded, (unsigned long long)c.trims,
-		(unsigned long long)c.grows, c.scale);
+		(unsigned long long)c.decoded, (unsigned long long)c.trims);
 	for (int k = 0; k < n; k++)
 		fprintf(stderr, " %s=%llu(%llu)", top[k].op, (unsigned long long)top[k].count,
 			(unsigned long long)top[k].untranslated);
@@ -706,7 +688,6 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 	}
 	cfg.timeout_sec = o->timeout;
 	cfg.jit_hot = o->jit_hot;
-	cfg.jit_cache = o->jit_cache;
 	cfg.hugepages = o->hugepages;
 	cfg.err = err;
 	cfg.errlen = sizeof(err);
@@ -737,7 +718,6 @@ static int setup_incoming(const struct run_opts *o, struct chardev *con, struct 
 {
 	struct vm_config tmpl = {.timeout_sec = o->timeout,
 				 .jit_hot = o->jit_hot,
-				 .jit_cache = o->jit_cache,
 				 .hugepages = o->hugepages,
 				 .console = con,
 				 .disk_paths = o->incoming_disks,
@@ -773,7 +753,6 @@ static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct c
 {
 	struct vm_config tmpl = {.timeout_sec = o->timeout,
 				 .jit_hot = o->jit_hot,
-				 .jit_cache = o->jit_cache,
 				 .hugepages = o->hugepages,
 				 .console = con};
 	struct vm_standby_opts so = {.disks = o->standby_disks,

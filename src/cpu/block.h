@@ -49,18 +49,6 @@
 /* Translated code (cpu/jit) has a budget of its own, split the same way. */
 #define JIT_BUDGET (2u << 20)
 #define JIT_MIN	   (1u << 20)
-/* With room to grow (--jit-cache: the most a hart's translated code may take), a hart
- * whose caches fill CACHE_GROW_AFTER times in a row within CACHE_GROW_INSNS instructions
- * each, while its translations pay (cache_full's test), doubles both of its budgets, up
- * to that; idle_trim takes them back to the shares above. Under I/O (fio, iperf3) a
- * Linux guest's kernel paths do not fit the shares: both caches filled every ~20 million
- * instructions and a fifth of the instructions ran interpreted. A Debian boot fills them
- * as often, so growing costs its RSS goal (8 MiB beyond guest RAM, issue 9): the shares
- * stay the default. The address ranges are reserved at the most from the start (no
- * memory until touched). */
-#define CACHE_GROW_INSNS (100u * 1000 * 1000)
-#define CACHE_GROW_AFTER 4
-#define CACHE_SCALE_MAX	 64
 /* A hart that retired fewer than IDLE_TRIM_INSNS instructions in the IDLE_TRIM_NS (or
  * more) before it went to sleep in wfi is idle: it gives its decoded blocks and
  * translated code back to the host (exec.c, idle_trim). */
@@ -140,21 +128,17 @@ struct block_cache {
 	unsigned jc_logged;
 	uint64_t jc_pages[(1u << JC_PAGE_BITS) / 64]; /* the filter of pages (JC_PAGE_BITS) */
 	/* The arena, `size` bytes: cold blocks in [0, used), hot ones in
-	 * [size - hot_used, size); hot_used stays at most hot_max. `size` is `scale` times
-	 * the hart's share, the mapping map_size bytes (scale_max times). */
+	 * [size - hot_used, size); hot_used stays at most hot_max. */
 	uint8_t *arena;
-	size_t used, size, hot_max, hot_used, map_size;
-	unsigned scale, scale_max; /* powers of 2: 1 <= scale <= scale_max */
-	unsigned quick_fulls;	   /* cache_fulls in a row CACHE_GROW_INSNS or less apart */
-	uint32_t fence_epoch;	   /* bumped by fence.i */
-	pthread_mutex_t lock;	   /* wfi sleep */
+	size_t used, size, hot_max, hot_used;
+	uint32_t fence_epoch; /* bumped by fence.i */
+	pthread_mutex_t lock; /* wfi sleep */
 	pthread_cond_t cond;
 	struct jit *jit;       /* NULL when the JIT is off */
 	unsigned jit_hot;      /* dispatcher entries before a block is translated ... */
 	unsigned jit_hot_base; /* ... as configured (--jit-hot); more while thrashing */
 	/* At the last cache_full (exec.c): translations so far and instructions retired. */
 	uint64_t mark_blocks, mark_icount;
-	uint64_t full_icount; /* instructions retired at the last cache_full */
 	/* Statistics (--stats): where translated code handed over to the interpreter, by the
 	 * operation's kind (JIT_EXIT_INTERP), entries of blocks the JIT could not translate
 	 * (by their first operation), and instructions the interpreter ran. */
@@ -168,7 +152,6 @@ struct block_cache {
 	uint64_t stat_relink;  /* exec_jit_next found the successor for translated code */
 	uint64_t stat_trims;   /* idle_trim: both caches given back to the host */
 	uint64_t stat_links;   /* jit_link: direct jumps written into code */
-	uint64_t stat_grows;   /* cache_full: both budgets doubled */
 	/* idle_trim's window: when it began, and the instructions retired by then; and
 	 * whether this idle period has been trimmed (cleared by a busy window). */
 	uint64_t idle_mark_ns, idle_mark_instret;

@@ -32,11 +32,10 @@ struct hart_clock {
 #define HART_ENV_MAX 32
 
 struct hart_env {
-	struct gmem *mem;     /* RAM, code-page flags and generations, the code epoch */
-	struct bus *bus;      /* MMIO regions */
-	unsigned nharts;      /* harts sharing this env (they split the caches' budgets) */
-	unsigned jit_hot;     /* translate a block after this many entries; 0 = no JIT */
-	size_t jit_cache_max; /* --jit-cache: bytes of code a hart's caches may grow to */
+	struct gmem *mem; /* RAM, code-page flags and generations, the code epoch */
+	struct bus *bus;  /* MMIO regions */
+	unsigned nharts;  /* harts sharing this env (they split the caches' budgets) */
+	unsigned jit_hot; /* translate a block after this many entries; 0 = no JIT */
 	struct hart_clock clock;
 	uint64_t deadline_ns; /* host time at which the machine stops (--timeout), 0 = none */
 	/* Hart thread, at its periodic poll: machine-wide work (timeout, panic, pause).

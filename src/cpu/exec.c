@@ -50,43 +50,19 @@
 
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
 
-/* A hart's share of a budget of all harts' (block.h), at least `min`. */
-static size_t share(const struct hart *h, size_t budget, size_t min)
-{
-	size_t n = budget / (h->env->nharts ? h->env->nharts : 1);
-
-	return n < min ? min : n;
-}
-
-/* Sets the arena's parts and the code buffer's limit for bc->scale. Both caches are empty
- * (creation, cache_full, idle_trim). */
-static void cache_set_size(struct hart *h)
-{
-	struct block_cache *bc = h->bc;
-	size_t arena = share(h, ARENA_BUDGET, ARENA_MIN) * bc->scale;
-
-	bc->hot_max = arena >> ARENA_HOT_SHIFT;
-	bc->size = (arena >> ARENA_COLD_SHIFT) + bc->hot_max;
-	if (bc->jit)
-		jit_set_limit(bc->jit, share(h, JIT_BUDGET, JIT_MIN) * bc->scale);
-}
-
 int exec_cache_create(struct hart *h)
 {
 	struct block_cache *bc = core_calloc(1, sizeof(*bc));
 	pthread_condattr_t ca;
-	size_t arena_max, code = share(h, JIT_BUDGET, JIT_MIN);
 
 	if (!bc)
 		return -ENOMEM;
-	/* --jit-cache: the budgets may grow up to that much code (cache_full) */
-	bc->scale = bc->scale_max = 1;
-	while (h->env->jit_hot && bc->scale_max < CACHE_SCALE_MAX &&
-	       code * bc->scale_max * 2 <= h->env->jit_cache_max)
-		bc->scale_max *= 2;
-	arena_max = share(h, ARENA_BUDGET, ARENA_MIN) * bc->scale_max;
-	bc->map_size = (arena_max >> ARENA_COLD_SHIFT) + (arena_max >> ARENA_HOT_SHIFT);
-	bc->arena = mmap(NULL, bc->map_size, PROT_READ | PROT_WRITE,
+	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
+	if (bc->size < ARENA_MIN)
+		bc->size = ARENA_MIN;
+	bc->hot_max = bc->size >> ARENA_HOT_SHIFT;
+	bc->size = (bc->size >> ARENA_COLD_SHIFT) + bc->hot_max;
+	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bc->arena == MAP_FAILED) {
 		core_free(bc);
@@ -97,19 +73,19 @@ int exec_cache_create(struct hart *h)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&bc->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	h->bc = bc;
 	if (h->env->jit_hot) {
 		/* Translated code has a budget split like the decoded blocks'. Without a JIT
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
-		int r = jit_create(code * bc->scale_max, bc, h, &bc->jit);
+		size_t code = JIT_BUDGET / (h->env->nharts ? h->env->nharts : 1);
+		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, h, &bc->jit);
 		if (r == 0)
 			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;
 		else if (r != -ENOTSUP)
 			log_warn("hart %llu: no JIT (%s): interpreting only",
 				 (unsigned long long)h->mhartid, strerror(-r));
 	}
-	cache_set_size(h);
+	h->bc = bc;
 	h->link_budget = LINK_BUDGET_MAX;
 	return 0;
 }
@@ -121,7 +97,7 @@ void exec_cache_destroy(struct hart *h)
 	if (!bc)
 		return;
 	jit_destroy(bc->jit);
-	munmap(bc->arena, bc->map_size);
+	munmap(bc->arena, bc->size);
 	pthread_cond_destroy(&bc->cond);
 	pthread_mutex_destroy(&bc->lock);
 	core_free(bc);
@@ -178,8 +154,6 @@ void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out)
 	out->decoded = bc->stat_decoded;
 	out->relinks = bc->stat_relink;
 	out->trims = bc->stat_trims;
-	out->grows = bc->stat_grows;
-	out->scale = bc->scale;
 	out->links = bc->stat_links;
 }
 
@@ -338,15 +312,11 @@ static void idle_trim(struct hart *h, uint64_t now)
 		return;
 	if (h->instret - bc->idle_mark_instret >= IDLE_TRIM_INSNS) {
 		bc->idle_trimmed = false; /* busy: the next idle period trims again */
-	} else if (!bc->idle_trimmed && (bc->scale > 1 || bc->used + bc->hot_used > bc->size / 8)) {
-		/* (grown: its pages were touched, however little the caches hold now) */
+	} else if (!bc->idle_trimmed && bc->used + bc->hot_used > bc->size / 8) {
 		exec_flush_all(h);
-		(void)madvise(bc->arena, bc->map_size, MADV_DONTNEED); /* only memory at stake */
+		(void)madvise(bc->arena, bc->size, MADV_DONTNEED); /* only memory is at stake */
 		if (bc->jit)
 			jit_release(bc->jit);
-		bc->scale = 1; /* busy again, it grows again if it must (cache_full) */
-		bc->quick_fulls = 0;
-		cache_set_size(h);
 		bc->stat_trims++;
 		bc->idle_trimmed = true;
 	}
@@ -443,29 +413,18 @@ static void cache_full(struct hart *h, uint64_t icount)
 {
 	struct block_cache *bc = h->bc;
 	uint64_t made = jit_blocks(bc->jit) - bc->mark_blocks, ran = icount - bc->mark_icount;
-	uint64_t since = icount - bc->full_icount;
-	bool pays = !(made && ran < made * JIT_PAYBACK);
 
-	if (!pays) {
+	if (made && ran < made * JIT_PAYBACK) {
 		if (bc->jit_hot < JIT_HOT_MAX)
 			bc->jit_hot *= 2;
 	} else if (made && ran / 8 >= made * JIT_PAYBACK && bc->jit_hot > bc->jit_hot_base) {
 		bc->jit_hot =
 			bc->jit_hot / 2 > bc->jit_hot_base ? bc->jit_hot / 2 : bc->jit_hot_base;
 	}
-	/* filling again and again, with code that pays: the working set does not fit */
-	bc->quick_fulls = pays && since <= CACHE_GROW_INSNS ? bc->quick_fulls + 1 : 0;
-	bc->full_icount = icount;
 	bc->mark_blocks += made;
 	bc->mark_icount = icount;
 	bc->stat_flushes++;
 	exec_flush_all(h);
-	if (bc->quick_fulls >= CACHE_GROW_AFTER && bc->scale < bc->scale_max) {
-		bc->scale *= 2;
-		bc->quick_fulls = 0;
-		bc->stat_grows++;
-		cache_set_size(h);
-	}
 }
 
 /* The cold part of the arena is full: its blocks (none translated) are dropped but for

@@ -45,8 +45,6 @@ int exec_jit_exits(const struct hart *h, struct exec_exit_stat *out, int n);
  * translated code (jit_link: a system call each). */
 struct exec_jit_counts {
 	uint64_t interp_insns, leaves, flushes, cold_flushes, relinks, trims, decoded, links;
-	uint64_t grows; /* both budgets doubled (cache_full) */
-	unsigned scale; /* the budgets now, times the hart's share */
 };
 void exec_jit_counts(const struct hart *h, struct exec_jit_counts *out);
 

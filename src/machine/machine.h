@@ -55,7 +55,6 @@ struct vm_config {
 	unsigned nharts;
 	double timeout_sec; /* 0 = none */
 	unsigned jit_hot;   /* translate a block after this many entries; 0 = no JIT */
-	size_t jit_cache;   /* --jit-cache: the most a hart's translated code grows to */
 	bool bare;	    /* a bare-metal program: always-present devices only if `bare` */
 	bool hugepages;	    /* ask for transparent huge pages on guest RAM (gmem_init) */
 	const struct vm_device_arg *devices;

@@ -262,7 +262,6 @@ expect mem_zero 2 --mem -- run --bare "$prog" --mem 0
 expect mem_huge "2|125" --mem -- run --bare "$prog" --mem 64T
 expect mem_garbage 2 --mem -- run --bare "$prog" --mem garbage
 expect mem_space_sign 2 --mem -- run --bare "$prog" --mem " -1"
-expect jit_cache_space_sign 2 --jit-cache -- run --bare "$prog" --jit-cache " -1"
 expect mem_missing_value 2 --mem -- run --bare "$prog" --mem
 expect timeout_garbage 2 --timeout -- run --bare "$prog" --timeout soon
 expect timeout_zero 2 --timeout -- run --bare "$prog" --timeout 0
@@ -332,39 +331,6 @@ if need "$elfs/jit_cold.elf" jit_cold_kept; then
 			"flushes '$fl' (want 0), cold-flushes '$cold' (want > 0)"
 	else
 		say "PASS: cli.jit_cold_kept"
-	fi
-fi
-
-# --- code caches that grow (--jit-cache): jit_grow.elf's 6,000 blocks, each region of 200
-# looped 200 times, are translated code that pays but does not fit a hart's fixed share:
-# the hot part of the block arena fills ~29 times (its code, ~380 KiB at most, stays
-# within the code buffer's limit). With room to grow the hart doubles both budgets until
-# the set fits and it fills no more; without the option nothing grows.
-if need "$elfs/jit_grow.elf" jit_cache_grows; then
-	"$lodge" run --bare "$elfs/jit_grow.elf" --stats --timeout 120 </dev/null >/dev/null \
-		2>"$tmp/err0"
-	got0=$?
-	"$lodge" run --bare "$elfs/jit_grow.elf" --stats --jit-cache 16M --timeout 120 \
-		</dev/null >/dev/null 2>"$tmp/err"
-	got=$?
-	fl0=$(sed -n 's/.* flushes=\([0-9]*\) .*/\1/p' "$tmp/err0" | head -n 1)
-	g0=$(sed -n 's/.* grows=\([0-9]*\) .*/\1/p' "$tmp/err0" | head -n 1)
-	fl=$(sed -n 's/.* flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	g=$(sed -n 's/.* grows=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	sc=$(sed -n 's/.* scale=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	"$lodge" run --bare "$elfs/jit_grow.elf" --jit-cache lots </dev/null >/dev/null \
-		2>"$tmp/errbad"
-	gotbad=$?
-	if [ $got0 -ne 0 ] || [ $got -ne 0 ] || [ "$g0" != 0 ] || [ "${fl0:-0}" -lt 16 ] ||
-		[ "${g:-0}" -lt 1 ] || [ "${sc:-1}" -lt 2 ] || [ -z "$fl" ] ||
-		[ "$fl" -gt $((fl0 / 2)) ] || [ $gotbad -ne 2 ] ||
-		! grep -q -- "--jit-cache 'lots': not a size" "$tmp/errbad"; then
-		say "FAIL: cli.jit_cache_grows: status $got0/$got, fixed: flushes '$fl0' (want" \
-			">= 16) grows '$g0' (want 0); --jit-cache 16M: flushes '$fl' (want <= half)," \
-			"grows '$g' (want >= 1), scale '$sc'; a bad size: status $gotbad," \
-			"$(head -c 200 "$tmp/errbad")"
-	else
-		say "PASS: cli.jit_cache_grows"
 	fi
 fi
 

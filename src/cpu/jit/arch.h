@@ -24,7 +24,6 @@ struct jit {
 	struct jitbuf buf;	   /* the W^X code buffer (src/jit/codebuf.h) */
 	uint8_t *staging;	   /* JIT_WINDOW bytes where code is assembled */
 	size_t reset_used;	   /* the shared stubs' bytes, kept by jit_reset */
-	size_t limit;		   /* translations stop here (jit_set_limit) */
 	uintptr_t stub[JIT_STUBS]; /* shared stubs (entry, exit, chaining, slow paths) */
 	uint64_t blocks;
 	struct block_cache *bc;

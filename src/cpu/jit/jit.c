@@ -46,7 +46,6 @@ int jit_create(size_t size, struct block_cache *bc, struct hart *h, struct jit *
 	if (err)
 		goto fail;
 	j->buf.used = j->reset_used = ((size_t)n + 63) & ~(size_t)63;
-	j->limit = j->buf.size;
 	if (getenv("LODGE_PERF_MAP")) {
 		/* perf's convention for JIT symbols: /tmp/perf-PID.map, "start size name" */
 		char path[64];
@@ -82,11 +81,6 @@ void jit_reset(struct jit *j)
 	j->buf.used = j->reset_used;
 }
 
-void jit_set_limit(struct jit *j, size_t bytes)
-{
-	j->limit = bytes < j->buf.size ? bytes : j->buf.size;
-}
-
 void jit_release(struct jit *j)
 {
 	jit_reset(j);
@@ -100,8 +94,7 @@ int jit_translate(struct jit *j, struct block *b)
 	const void *at;
 	int err;
 
-	if (jitbuf_room(&j->buf, 16) < JIT_WINDOW ||
-	    jitbuf_next(&j->buf, 16) - (uintptr_t)j->buf.rx + JIT_WINDOW > j->limit)
+	if (jitbuf_room(&j->buf, 16) < JIT_WINDOW)
 		return -ENOSPC;
 	n = jit_arch_translate(j, b, j->staging, JIT_WINDOW, jitbuf_next(&j->buf, 16));
 	if (n <= 0) /* nothing to translate, or more code than a window: interpret it */
@@ -147,11 +140,6 @@ void jit_destroy(struct jit *j)
 void jit_reset(struct jit *j)
 {
 	(void)j;
-}
-
-void jit_set_limit(struct jit *j, size_t bytes)
-{
-	(void)j, (void)bytes;
 }
 
 void jit_release(struct jit *j)

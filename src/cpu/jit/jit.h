@@ -38,10 +38,6 @@ void jit_destroy(struct jit *j);
 
 /* Drops all translated code (the block arena was flushed). */
 void jit_reset(struct jit *j);
-/* Translations stop at `bytes` of the buffer (at most its size from jit_create; more is
- * taken as that): translating into the rest gives -ENOSPC. Any time; code past a lower
- * limit stays valid until the next jit_reset. */
-void jit_set_limit(struct jit *j, size_t bytes);
 /* Drops all translated code as jit_reset does, then punches the code memfd past the stubs
  * so that its pages go back to the host (idle_trim, for an idle hart). */
 void jit_release(struct jit *j);
