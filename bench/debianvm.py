@@ -60,6 +60,14 @@ def config():
     }
 
 
+def machine_info(boot, cfg):
+    """bench/boot's machine_info for the two emulators, with BENCH_LODGE_ARGS after
+    Lodge's binary (what a figure was measured with)."""
+    info = boot.machine_info(cfg["lodge"], cfg["qemu"])
+    info["lodge"] += "".join(" " + a for a in cfg["lodge_args"])
+    return info
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
