@@ -72,6 +72,20 @@ static void set(struct insn *o, enum op_kind k, unsigned rd, unsigned rs1, unsig
 	o->imm = imm;
 }
 
+/* Whether FENCE w orders earlier stores (or device output) before later loads (or
+ * device input): pred has W or O and succ has R or I, and it is not FENCE.TSO (fm 1000,
+ * which leaves exactly that pair unordered). The host's x86 ordering (TSO) keeps every
+ * other pair in order by itself, but lets a load pass an earlier store to another
+ * address: Linux's smp_mb() and virtio_mb() ("fence rw,rw") need a host barrier there,
+ * or a hart misses another hart's store (a lost wake-up) or a device misses the driver's
+ * avail index while the driver misses the device's avail_event (a lost kick). */
+static int64_t fence_orders_store_load(uint32_t w)
+{
+	unsigned fm = bits(w, 31, 28), pred = bits(w, 27, 24), succ = bits(w, 23, 20);
+
+	return fm != 8 && (pred & 5) && (succ & 0xa); /* pred O|W, succ I|R */
+}
+
 static void dec_load(uint32_t w, struct insn *o)
 {
 	static const enum op_kind k[8] = {OP_LB,  OP_LH,  OP_LW,  OP_LD,
@@ -408,7 +422,7 @@ static void decode32(uint32_t w, struct insn *o)
 		break;
 	case 0x0f:
 		if (bits(w, 14, 12) == 0)
-			set(o, OP_FENCE, 0, 0, 0, 0);
+			set(o, OP_FENCE, 0, 0, 0, fence_orders_store_load(w));
 		else if (bits(w, 14, 12) == 1)
 			set(o, OP_FENCE_I, 0, 0, 0, 0);
 		else

@@ -1155,6 +1155,8 @@ L_SRAW:
 #endif
 	NEXT();
 L_FENCE:
+	if (op->imm) /* the rest is the host's own order (x86 TSO) */
+		gmem_barrier();
 	NEXT();
 L_FENCE_I:
 	/* Blocks (and their translations) stay; each is checked against memory by its

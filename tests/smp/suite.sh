@@ -1,5 +1,5 @@
 #!/bin/sh
-# Multi-hart tests: tests/smp/smp.S with 4 harts (and wtlb.S with 2) under the ASan+UBSan build ($LODGE) and
+# Multi-hart tests: tests/smp/smp.S with 4 harts (and wtlb.S and sb.S with 2) under the ASan+UBSan build ($LODGE) and
 # the ThreadSanitizer build (build/tsan/lodge), so data races in the hart threads, the
 # CLINT, the RTC (all harts read it at once) and the atomics show up as reports.
 set -u
@@ -42,6 +42,28 @@ for v in asan tsan; do
 		st=$?
 		if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
 			echo "PASS: $name"
+		else
+			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
+		fi
+	done
+	# sb.S: `fence rw, rw` between a store and a load on two harts is a host barrier
+	# (status 2: both harts' loads passed their stores), translated and interpreted.
+	sb=$top/build/guests-smp/sb.elf
+	for jit in default nojit; do
+		name=smp.fence_sb_${jit}_$v
+		if [ ! -f "$sb" ]; then
+			echo "SKIP: $name: $sb not built (needs gcc-riscv64-linux-gnu)"
+			continue
+		fi
+		set --
+		[ "$jit" = nojit ] && set -- --no-jit
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$sb" --cpus 2 \
+			--timeout 120 "$@" </dev/null >"$tmp" 2>&1
+		st=$?
+		if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
+			echo "PASS: $name"
+		elif [ "$st" -eq 2 ]; then
+			echo "FAIL: $name: both harts' loads saw 0 past 'fence rw, rw' (store-load order lost)"
 		else
 			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
 		fi

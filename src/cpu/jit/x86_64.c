@@ -1553,6 +1553,8 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			emit_fstore(t, o, i);
 			break;
 		case OP_FENCE:
+			if (o->imm) /* stores before loads: the one order x86 does not keep */
+				x86_mfence(&t->e);
 			break;
 		case OP_MULHSU:
 		case OP_DIV:
