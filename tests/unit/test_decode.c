@@ -159,6 +159,34 @@ static int t_compressed(void)
 	return 0;
 }
 
+/* fence: imm 1 where the host needs a barrier (an earlier store or output before a later
+ * load or input, which x86 may reorder), 0 where its own order suffices. */
+static int t_fence(void)
+{
+	static const struct {
+		uint32_t w;
+		int64_t barrier;
+	} cases[] = {
+		{0x0330000f, 1}, /* fence rw,rw (smp_mb) */
+		{0x0ff0000f, 1}, /* fence iorw,iorw (mb) */
+		{0x0120000f, 1}, /* fence w,r */
+		{0x0480000f, 1}, /* fence o,i */
+		{0x0230000f, 0}, /* fence r,rw (acquire) */
+		{0x0310000f, 0}, /* fence rw,w (release) */
+		{0x0110000f, 0}, /* fence w,w */
+		{0x0840000f, 0}, /* fence i,o */
+		{0x8330000f, 0}, /* fence.tso */
+		{0x0100000f, 0}, /* pause */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct insn in = d(cases[i].w);
+		CHECK_EQ(in.kind, OP_FENCE);
+		CHECK_EQ(in.imm, cases[i].barrier);
+	}
+	return 0;
+}
+
 static int t_names(void)
 {
 	CHECK(!strcmp(decode_op_name(OP_AMOMAXU_D), "AMOMAXU_D"));
@@ -170,8 +198,8 @@ static int t_names(void)
 }
 
 static const struct unit_test tests[] = {
-	{"rv64i", t_rv64i}, {"system", t_system},	  {"m_a", t_m_a},
-	{"fp", t_fp},	    {"compressed", t_compressed}, {"names", t_names},
+	{"rv64i", t_rv64i},	      {"system", t_system}, {"m_a", t_m_a},	{"fp", t_fp},
+	{"compressed", t_compressed}, {"names", t_names},   {"fence", t_fence},
 };
 
 UNIT_MAIN("decode", tests)
