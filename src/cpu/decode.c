@@ -73,17 +73,21 @@ static void set(struct insn *o, enum op_kind k, unsigned rd, unsigned rs1, unsig
 }
 
 /* Whether FENCE w orders earlier stores (or device output) before later loads (or
- * device input): pred has W or O and succ has R or I, and it is not FENCE.TSO (fm 1000,
- * which leaves exactly that pair unordered). The host's x86 ordering (TSO) keeps every
- * other pair in order by itself, but lets a load pass an earlier store to another
- * address: Linux's smp_mb() and virtio_mb() ("fence rw,rw") need a host barrier there,
- * or a hart misses another hart's store (a lost wake-up) or a device misses the driver's
- * avail index while the driver misses the device's avail_event (a lost kick). */
+ * device input): pred has W or O and succ has R or I, and it is not FENCE.TSO (fm 1000
+ * with pred and succ exactly RW, which leaves that pair unordered; fm 1000 with other
+ * sets, like every other nonzero fm, is reserved and acts as fm 0000). The host's x86
+ * ordering (TSO) keeps every other pair in order by itself, but lets a load pass an
+ * earlier store to another address: Linux's smp_mb() and virtio_mb() ("fence rw,rw")
+ * need a host barrier there, or a hart misses another hart's store (a lost wake-up) or
+ * a device misses the driver's avail index while the driver misses the device's
+ * avail_event (a lost kick). */
 static int64_t fence_orders_store_load(uint32_t w)
 {
 	unsigned fm = bits(w, 31, 28), pred = bits(w, 27, 24), succ = bits(w, 23, 20);
 
-	return fm != 8 && (pred & 5) && (succ & 0xa); /* pred O|W, succ I|R */
+	if (fm == 8 && pred == 3 && succ == 3)
+		return 0;		   /* fence.tso */
+	return (pred & 5) && (succ & 0xa); /* pred O|W, succ I|R */
 }
 
 static void dec_load(uint32_t w, struct insn *o)

@@ -176,6 +176,9 @@ static int t_fence(void)
 		{0x0110000f, 0}, /* fence w,w */
 		{0x0840000f, 0}, /* fence i,o */
 		{0x8330000f, 0}, /* fence.tso */
+		{0x8ff0000f, 1}, /* fm 1000, iorw,iorw: reserved, a normal fence */
+		{0x8120000f, 1}, /* fm 1000, w,r: likewise */
+		{0x1330000f, 1}, /* fm 0001: reserved, a normal fence rw,rw */
 		{0x0100000f, 0}, /* pause */
 	};
 
