@@ -1,8 +1,11 @@
 /*
  * LR/SC and AMOs (unprivileged spec ch. 8) for the interpreter and the JIT. An LR records
  * the host address and the value it loaded; the SC succeeds only if the word still holds
- * that value (a compare-and-swap), which another hart's store to it breaks. The aq/rl
- * bits need nothing: the host's locked instructions are sequentially consistent.
+ * that value (a compare-and-swap), which another hart's store to it breaks. The AMOs'
+ * and SC's aq/rl bits need nothing: the host's locked instructions are sequentially
+ * consistent. An LR is a plain host load, which x86 lets pass an earlier store: one with
+ * the rl bit (lr.aqrl) gets a host barrier before it from its callers (the decoder marks
+ * it, cpu/decode.c dec_amo); its aq needs nothing (TSO keeps loads before later accesses).
  */
 #include "cpu/atomics.h"
 

@@ -241,7 +241,12 @@ static void dec_amo(uint32_t w, struct insn *o)
 	/* Unlisted funct5 values are zero in the tables, which is OP_ILLEGAL. */
 	if ((k == OP_LR_W || k == OP_LR_D) && bits(w, 24, 20) != 0)
 		k = OP_ILLEGAL;
-	set(o, k, bits(w, 11, 7), bits(w, 19, 15), bits(w, 24, 20), 0);
+	/* imm 1: an LR with the rl bit (lr.aqrl: C11's seq_cst compare-exchange) orders
+	 * earlier stores before its load, which the host's plain load (cpu/atomics.c) does
+	 * not: a host barrier before it, as for fence_orders_store_load. The AMOs and SC
+	 * are locked host instructions, full barriers by themselves. */
+	set(o, k, bits(w, 11, 7), bits(w, 19, 15), bits(w, 24, 20),
+	    (k == OP_LR_W || k == OP_LR_D) && bits(w, 25, 25));
 }
 
 static void dec_system(uint32_t w, struct insn *o)

@@ -1288,7 +1288,10 @@ L_AMOMAX_D:
 L_AMOMINU_D:
 L_AMOMAXU_D : {
 	uint64_t v;
-	int r = hart_amo(h, op->kind, RS1, RS2, &v);
+	int r;
+	if (op->imm) /* lr.rl: earlier stores before its load (cpu/decode.c, dec_amo) */
+		gmem_barrier();
+	r = hart_amo(h, op->kind, RS1, RS2, &v);
 	if (unlikely(r))
 		RAISE(r, h->fault_tval);
 	RD = v;

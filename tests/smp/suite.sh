@@ -1,5 +1,5 @@
 #!/bin/sh
-# Multi-hart tests: tests/smp/smp.S with 4 harts (and wtlb.S and sb.S with 2) under the ASan+UBSan build ($LODGE) and
+# Multi-hart tests: tests/smp/smp.S with 4 harts (and wtlb.S, sb.S and sb_amo.S with 2) under the ASan+UBSan build ($LODGE) and
 # the ThreadSanitizer build (build/tsan/lodge), so data races in the hart threads, the
 # CLINT, the RTC (all harts read it at once) and the atomics show up as reports.
 set -u
@@ -64,6 +64,28 @@ for v in asan tsan; do
 			echo "PASS: $name"
 		elif [ "$st" -eq 2 ]; then
 			echo "FAIL: $name: both harts' loads saw 0 past 'fence rw, rw' (store-load order lost)"
+		else
+			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
+		fi
+	done
+	# sb_amo.S: the same with the atomics' aq/rl bits as the barrier; status 3: an
+	# lr.w.aqrl's load passed an earlier store (4-6: the other phases, sb_amo.S).
+	sba=$top/build/guests-smp/sb_amo.elf
+	for jit in default nojit; do
+		name=smp.amo_sb_${jit}_$v
+		if [ ! -f "$sba" ]; then
+			echo "SKIP: $name: $sba not built (needs gcc-riscv64-linux-gnu)"
+			continue
+		fi
+		set --
+		[ "$jit" = nojit ] && set -- --no-jit
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$sba" --cpus 2 \
+			--timeout 120 "$@" </dev/null >"$tmp" 2>&1
+		st=$?
+		if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
+			echo "PASS: $name"
+		elif [ "$st" -ge 3 ] && [ "$st" -le 6 ]; then
+			echo "FAIL: $name: both harts' loads saw 0 in phase $st (store-load order lost)"
 		else
 			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
 		fi

@@ -80,6 +80,14 @@ static int t_m_a(void)
 	CHECK_EQ(d(0x0cc5a52f).kind, OP_AMOSWAP_W);
 	CHECK_EQ(d(0xe0c5b52f).kind, OP_AMOMAXU_D);
 	CHECK_EQ(d(0x1015b52f).kind, OP_ILLEGAL); /* lr.d with rs2 != 0 */
+	/* imm 1: an LR whose rl bit asks for a host barrier before its load */
+	CHECK_EQ(d(0x1605a52f).imm, 1); /* lr.w.aqrl */
+	CHECK_EQ(d(0x1205a52f).imm, 1); /* lr.w.rl */
+	CHECK_EQ(d(0x1605b52f).imm, 1); /* lr.d.aqrl */
+	CHECK_EQ(d(0x1405a52f).imm, 0); /* lr.w.aq */
+	CHECK_EQ(d(0x1005b52f).imm, 0); /* lr.d */
+	CHECK_EQ(d(0x1ac5a52f).imm, 0); /* sc.w.rl: a locked host instruction */
+	CHECK_EQ(d(0x0ec5a52f).imm, 0); /* amoswap.w.aqrl: likewise */
 	return 0;
 }
 

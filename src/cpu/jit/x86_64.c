@@ -384,8 +384,11 @@ static int jit_fpu(struct hart *h, const struct op *o)
 static struct slow_ret jit_amo(struct hart *h, const struct op *o, uint64_t va, uint64_t src)
 {
 	uint64_t v;
-	int r = hart_amo(h, o->kind, va, src, &v);
+	int r;
 
+	if (o->imm) /* lr.rl: earlier stores before its load (cpu/decode.c, dec_amo) */
+		gmem_barrier();
+	r = hart_amo(h, o->kind, va, src, &v);
 	if (r) {
 		hart_exception(h, (uint64_t)r, h->fault_tval);
 		return (struct slow_ret){0, 1};
