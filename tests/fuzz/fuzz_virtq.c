@@ -721,6 +721,9 @@ static void op_load_hostile(struct input *in)
 	} else {
 		cur->loose = true;
 	}
+	if (F.trace)
+		fprintf(stderr, "hostile state of %zu bytes (%u changed): %s\n", len, n,
+			cur->loose ? "taken" : "refused");
 	if (dev->ops->resume) {
 		dev->ops->resume(dev);
 		drain();
