@@ -8,6 +8,10 @@
 #                             wat2wasm, wasm3/*.wat, which Debian's wat2wasm cannot read, with
 #                             Lodge's own text front end (bench/wasm/gc/wat2bin.c), kernels.c
 #                             with clang for wasm32) and fusion.wat
+#   make fuzz-wsnap           restoring WebAssembly snapshots from hostile bytes (fuzz_wsnap.c:
+#                             seeds in tests/fuzz/corpus/fuzz_wsnap, real snapshot files made
+#                             by tests/fuzz/seeds/wsnap.py; the target makes the checksums
+#                             good); fuzz_virtq's hostile restores cover the devices' loads
 # `make unit` also builds the libFuzzer-free replay drivers that tests/fuzz/suite.sh runs
 # over tests/fuzz/regressions/, with the MODE's compiler and sanitizers.
 
@@ -203,3 +207,41 @@ fuzz-virtq: $(FUZZ_OUT)/fuzz_virtq
 		-rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_virtq- \
 		$(FUZZ_OUT)/corpus/fuzz_virtq tests/fuzz/corpus/fuzz_virtq
+
+# Restoring a WebAssembly snapshot from hostile bytes (fuzz_wsnap.c): the engine's objects
+# with the snapshot loaders (src/wasm/snap/snapshot.c, wasi.c) and the file container
+# (src/snapshot/file.c, ram.c); the target repairs every checksum of its input, so the
+# mutations reach the section payloads. Seeds: tests/fuzz/corpus/fuzz_wsnap, real snapshot
+# files (`python3 tests/fuzz/seeds/wsnap.py build/release/lodge tests/fuzz/corpus/fuzz_wsnap`
+# remakes them); crashing inputs go to tests/fuzz/regressions/wsnap/, replayed by
+# tests/fuzz/suite.sh through replay_wsnap.
+#   make fuzz-wsnap FUZZ_SECONDS=1800    run it (nice it when sharing the machine)
+FUZZ_WSNAP_SRCS	:= src/wasm/snap/snapshot.c src/wasm/snap/wasi.c src/snapshot/file.c \
+		   src/snapshot/ram.c
+FUZZ_WSNAP_OBJS	:= $(FUZZ_WSNAP_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
+.SECONDARY: $(FUZZ_WSNAP_OBJS)
+
+$(FUZZ_OUT)/fuzz_wsnap: tests/fuzz/fuzz_wsnap.c $(FUZZ_ENGINE_OBJS) $(FUZZ_WSNAP_OBJS)
+	@echo "  FUZZ-LD $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_ENGINE_OBJS) $(FUZZ_WSNAP_OBJS) -lzstd -lz -lm -pthread
+
+$(BUILD)/fuzz/replay_wsnap: tests/fuzz/fuzz_wsnap.c tests/fuzz/replay.c $(FUZZ_REPLAY_OBJS) \
+			    $(FUZZ_WSNAP_SRCS:%.c=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(FUZZ_REPLAY_OBJS) \
+		$(FUZZ_WSNAP_SRCS:%.c=$(BUILD)/%.o) $(LDFLAGS) -lzstd -lz -lm -pthread
+
+unit: $(BUILD)/fuzz/replay_wsnap
+fuzz-build: $(FUZZ_OUT)/fuzz_wsnap
+
+.PHONY: fuzz-wsnap
+fuzz: fuzz-wsnap
+fuzz-wsnap: $(FUZZ_OUT)/fuzz_wsnap
+	@mkdir -p $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/corpus/fuzz_wsnap
+	@echo "fuzz: fuzz_wsnap for $(FUZZ_SECONDS) s"
+	@$(FUZZ_OUT)/fuzz_wsnap -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+		-max_len=65536 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_OUT)/artifacts/fuzz_wsnap- \
+		$(FUZZ_OUT)/corpus/fuzz_wsnap tests/fuzz/corpus/fuzz_wsnap

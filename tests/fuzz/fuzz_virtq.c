@@ -5,8 +5,10 @@
  * on a fake board whose guest RAM is a small heap block, so ASan reports any host access
  * outside it. The input is a program for a driver: register accesses of any width and
  * offset, bytes written into RAM, descriptors, ring entries, queue set-ups, notifies,
- * resets and snapshots; a notify is served at once by running the I/O loop on this
- * thread (until the disk answered), or by one turn of it only.
+ * resets, snapshots and hostile restores (a device's saved state with bytes changed or
+ * cut, as a crafted snapshot file or migration stream would hold it); a notify is served
+ * at once by running the I/O loop on this thread (until the disk answered), or by one
+ * turn of it only.
  *
  * After every operation the transport's invariants are checked (abort on violation):
  *   - the interrupt line is high exactly when InterruptStatus is non-zero;
@@ -16,7 +18,9 @@
  *   - a reset (status 0) returns status, queues and interrupt status to zero;
  *   - devices that complete every request soon (rng, blk) have nothing in flight once
  *     the loop has settled, unless they set DEVICE_NEEDS_RESET;
- *   - a device's saved state loads back (after a reset too) and saves to the same bytes.
+ *   - a device's saved state loads back (after a reset too) and saves to the same bytes;
+ *   - a hostile state is refused or taken without a sanitizer report (the queue counts of
+ *     a device running on one are not checked until its next reset).
  * Input format: see the OP_* list; readers return zeros once the input is used up.
  * FUZZ_VIRTQ_TRACE=1 in the environment prints each operation and the device's state
  * (for reading a crashing input with the replay driver).
@@ -73,6 +77,9 @@ struct fdev {
 	uint16_t last_avail[VIRTIO_MAX_QUEUES], used_idx[VIRTIO_MAX_QUEUES];
 	long inflight[VIRTIO_MAX_QUEUES];
 	bool tracked[VIRTIO_MAX_QUEUES];
+	/* it runs on a hostile state (op_load_hostile) until its next reset: its queues'
+	 * counts of chains in flight are not known, so they are not checked */
+	bool loose;
 };
 
 static struct {
@@ -526,7 +533,8 @@ enum {
 	OP_ACK,	      /* u32 bits */
 	OP_RESET_MID, /* u8 queue: notify and reset before the I/O loop runs */
 	OP_CONFIG,    /* u16 offset, u8 width, u8 write, u64 value: config space */
-	OP_SNAPSHOT,  /* u8 reset: save the device, maybe reset it, load it back */
+	OP_SNAPSHOT,  /* u8 mode: save the device, maybe reset it (bit 0), load it back; mode
+		       * 0xf0-0xff: a hostile restore instead (op_load_hostile) */
 	OP_COUNT,
 };
 
@@ -668,21 +676,75 @@ static void op_config(struct input *in)
 		(void)mmio_read(off, size);
 }
 
-/* A device's saved state must load back, and load to the same state. */
-static void op_snapshot(struct input *in)
+/* As on a machine, quiesce waits for completions that the I/O thread delivers. */
+static void quiesce_cur(void)
 {
 	struct device *dev = cur->dev;
-	struct sbuf a = {0}, b = {0};
-	struct sreader r;
-	bool reset = get8(in) & 1;
 
-	/* As on a machine, quiesce waits for completions that the I/O thread delivers. */
 	if (dev->ops->quiesce) {
 		if (evloop_start(F.loop, "fuzz-io") < 0)
 			abort();
 		dev->ops->quiesce(dev);
 		evloop_stop(F.loop);
 	}
+}
+
+/* A hostile restore (a crafted snapshot, its checksums made good): the device's own saved
+ * state with bytes changed (u8 count, then count times u16 offset and u8 value) and maybe
+ * cut short (u8 cut, then a u16 length), loaded after a reset. The load must check what it
+ * takes; a state it refuses is followed by a reset (a machine whose restore failed never
+ * runs), one it takes runs on under the next operations. */
+static void op_load_hostile(struct input *in)
+{
+	struct device *dev = cur->dev;
+	struct sbuf a = {0};
+	struct sreader r;
+	uint8_t n = get8(in);
+	size_t len;
+
+	quiesce_cur();
+	if (dev->ops->save(dev, &a) < 0 || !a.len)
+		abort();
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t off = get16(in);
+		a.data[off % a.len] = get8(in);
+	}
+	len = a.len;
+	if (get8(in) & 1)
+		len = get16(in) % (a.len + 1);
+	dev->ops->reset(dev);
+	sreader_init(&r, a.data, len);
+	if (dev->ops->load(dev, &r) < 0 || r.off != len) {
+		dev->ops->reset(dev);
+		F.just_reset = cur;
+		cur->loose = false;
+	} else {
+		cur->loose = true;
+	}
+	if (F.trace)
+		fprintf(stderr, "hostile state of %zu bytes (%u changed): %s\n", len, n,
+			cur->loose ? "taken" : "refused");
+	if (dev->ops->resume) {
+		dev->ops->resume(dev);
+		drain();
+	}
+	sbuf_fini(&a);
+}
+
+/* A device's saved state must load back, and load to the same state. */
+static void op_snapshot(struct input *in)
+{
+	struct device *dev = cur->dev;
+	struct sbuf a = {0}, b = {0};
+	struct sreader r;
+	uint8_t mode = get8(in);
+	bool reset = mode & 1;
+
+	if (mode >= 0xf0) {
+		op_load_hostile(in);
+		return;
+	}
+	quiesce_cur();
 	if (dev->ops->save(dev, &a) < 0)
 		abort();
 	if (reset)
@@ -814,6 +876,10 @@ static void check_queue(struct fdev *d, unsigned i, bool was_stopped)
 		d->tracked[i] = false;
 		return;
 	}
+	if (d->loose) { /* on a hostile state: counts not known, not checked */
+		d->tracked[i] = false;
+		return;
+	}
 	if (!d->tracked[i]) {
 		/* newly started: virtq_start begins at 0 */
 		ASSERT(q->last_avail == 0 && q->used_idx == 0);
@@ -846,6 +912,7 @@ static void check(struct fdev *d, bool was_stopped)
 	ASSERT(d->level == (isr != 0));
 	ASSERT(!(isr & ~(VIRTIO_INT_USED | VIRTIO_INT_CONFIG)));
 	if (d == F.just_reset) {
+		d->loose = false;
 		ASSERT(v->status == 0 && isr == 0);
 		for (unsigned i = 0; i < v->nqueues; i++)
 			ASSERT(!v->vq[i].ready);
@@ -882,6 +949,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		F.devs[i].dev->ops->reset(F.devs[i].dev);
 		memset(F.devs[i].tracked, 0, sizeof(F.devs[i].tracked));
 		F.devs[i].level = false;
+		F.devs[i].loose = false;
 	}
 	drain();
 	cur = &F.devs[0];

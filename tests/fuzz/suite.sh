@@ -11,7 +11,9 @@
 # regressions/qcow2/: each goes through `$LODGE disk info FILE` (0 or 125, never a signal
 # or a sanitizer report) and, with the qcow2 seeds, through replay_qcow2. Virtio inputs
 # (fuzz_virtq.c) live in regressions/virtq/ and go, with their seeds, through
-# replay_virtq.
+# replay_virtq. WebAssembly snapshot inputs (fuzz_wsnap.c, whose checksums only the
+# target makes good) live in regressions/wsnap/ and go, with the seed snapshots, through
+# replay_wsnap.
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${LODGE_BUILD:-$top/build/release}
@@ -170,5 +172,31 @@ else
 		echo "FAIL: fuzz.replay-virtq: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
 	else
 		echo "PASS: fuzz.replay-virtq ($(ls "$here"/corpus/fuzz_virtq | wc -l) inputs)"
+	fi
+fi
+
+# Restoring WebAssembly snapshots (fuzz_wsnap.c): every input in regressions/wsnap/ and the
+# seed snapshots through replay_wsnap, which repairs their checksums and restores them.
+r=$build/fuzz/replay_wsnap
+if [ ! -x "$r" ]; then
+	echo "FAIL: fuzz.replay-wsnap: $r not built (run make unit)"
+else
+	for f in "$here"/regressions/wsnap/*; do
+		[ -f "$f" ] || continue
+		name=fuzz.regression.wsnap.$(basename "$f")
+		timeout 60 "$r" "$f" >/dev/null 2>"$tmp/err"
+		st=$?
+		if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+			echo "FAIL: $name: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
+		else
+			echo "PASS: $name"
+		fi
+	done
+	timeout 300 "$r" "$here"/corpus/fuzz_wsnap/* >/dev/null 2>"$tmp/err"
+	st=$?
+	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
+		echo "FAIL: fuzz.replay-wsnap: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
+	else
+		echo "PASS: fuzz.replay-wsnap ($(ls "$here"/corpus/fuzz_wsnap | wc -l) inputs)"
 	fi
 fi

@@ -528,9 +528,19 @@ int virtio_dev_load(struct virtio_dev *d, struct sreader *in)
 	d->drv_feat_sel = sread_u32(in);
 	d->queue_sel = sread_u32(in);
 	/* Until FEATURES_OK the driver may have written any bits (FEATURES_OK is then
-	 * refused); only accepted features must be a subset of the offer. */
-	if (sread_u32(in) != d->nqueues ||
-	    ((d->status & VIRTIO_STATUS_FEATURES_OK) && (d->driver_features & ~d->host_features))) {
+	 * refused); only accepted features must be a subset of the offer, with VERSION_1.
+	 * What the device itself never holds is refused too: status bits past the byte,
+	 * DRIVER_OK without FEATURES_OK that did not stop the device (write_status fails
+	 * it: running, it would serve features nobody checked), interrupt bits other than
+	 * used-buffer and configuration change (a guest acknowledging only those would
+	 * see the line stay high). */
+	if (sread_u32(in) != d->nqueues || (d->status & ~0xffu) ||
+	    ((d->status & VIRTIO_STATUS_FEATURES_OK) &&
+	     ((d->driver_features & ~d->host_features) ||
+	      !virtio_has_feature(d, VIRTIO_F_VERSION_1))) ||
+	    ((d->status & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK) &&
+	     !(d->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) ||
+	    (__atomic_load_n(&d->isr, __ATOMIC_ACQUIRE) & ~(VIRTIO_INT_USED | VIRTIO_INT_CONFIG))) {
 		r = -EINVAL;
 		goto out;
 	}

@@ -9,7 +9,7 @@ import struct
 import sys
 
 (DEVICE, WRITE32, WRITE, READ, RAM, DESC, IND_DESC, QUEUE, HANDSHAKE, OFFER, AVAIL_IDX,
- NOTIFY, RESET, ACK, RESET_MID, CONFIG) = range(16)
+ NOTIFY, RESET, ACK, RESET_MID, CONFIG, SNAPSHOT) = range(17)
 F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 SIZE8 = 3  # index of 8 in the target's queue size table
 
@@ -50,6 +50,15 @@ def offer(q, head, count=1):
 
 def notify(q):
     return bytes([NOTIFY, q])
+
+
+def hostile(patches, cut=None):
+    """A hostile restore: the device's saved state with bytes set ((offset, value) each)
+    and maybe cut to `cut` bytes, loaded after a reset."""
+    b = bytes([SNAPSHOT, 0xf0, len(patches)])
+    for off, val in patches:
+        b += struct.pack('<HB', off, val)
+    return b + (bytes([1]) + struct.pack('<H', cut) if cut is not None else bytes([0]))
 
 
 # reset, ACK, DRIVER, features (offered ones), FEATURES_OK; then a queue; then DRIVER_OK
@@ -131,6 +140,20 @@ SEEDS = {
 }
 
 
+# Each running device restored from a state made hostile (a queue's fields, its indexes,
+# the device's own record), then notified: the load refuses it or the device runs on it.
+# Offsets are into the device's record: virtio.c's transport record (u32 version, u64
+# features, u32 status, isr, config generation, two feature selectors, queue selector,
+# u32 queues, then per queue u32 size, u64 desc, avail and used addresses, u8 flags,
+# u16 last_avail, used_idx, signalled) after blk's u32 version and u64 capacity.
+for name, patches in (('rng_ok', [(40, 0x80)]), ('rng_ok', [(69, 0xff), (70, 0x7f)]),
+                      ('loop', [(44, 0xf8)]), ('blk_rw', [(41 + 12, 0xff)]),
+                      ('blk_rw', [(81 + 12, 0x05)]), ('vsock_request', [(53, 0xff)]),
+                      ('balloon_inflate', [(61, 0x01)])):
+    SEEDS['%s_hostile_%d' % (name, patches[0][0])] = SEEDS[name] + hostile(patches) + \
+        notify(0) + notify(1)
+SEEDS['rng_ok_hostile_cut'] = SEEDS['rng_ok'] + hostile([], cut=50) + notify(0)
+
 # Inputs that found bugs (tests/fuzz/regressions/README says which), written by hand from
 # what the fuzzer's inputs did.
 REGRESSIONS = {
@@ -147,6 +170,8 @@ REGRESSIONS = {
     desc(0, 2, addr(0x8801), 1, F_WRITE) + offer(0, 0) + bytes([NOTIFY, 0x40]) +
     bytes([WRITE32, 0x44 // 4]) + struct.pack('<I', 0) +
     queue(0, d=addr(0x4000), a=addr(0x5000), u=addr(0x6000)) + bytes([NOTIFY, 0]),
+    # virtio-rng restored from a state whose InterruptStatus holds 0x1f00
+    'hostile-load-isr': setup() + hostile([(17, 0x1f)]),
 }
 
 
