@@ -1,16 +1,40 @@
 #!/bin/sh
-# Multi-hart tests: tests/smp/smp.S with 4 harts (and wtlb.S, sb.S and sb_amo.S with 2) under the ASan+UBSan build ($LODGE) and
-# the ThreadSanitizer build (build/tsan/lodge), so data races in the hart threads, the
-# CLINT, the RTC (all harts read it at once) and the atomics show up as reports.
+# Multi-hart tests under the ASan+UBSan build ($LODGE) and the ThreadSanitizer build
+# (build/tsan/lodge), so data races in the hart threads, the CLINT, the RTC (all harts
+# read it at once) and the atomics show up as reports:
+#   smp.S      4 harts: the CLINT, IPIs, the RTC and the atomics together
+#   wtlb.S     a hart's write-TLB entry for a page another hart flags as code is dropped
+#              (status 3: it was not); translated as configured, and at once
+#   sb.S       `fence rw, rw` between a store and a load on two harts is a host barrier
+#              (status 2: both harts' loads passed their stores); translated, interpreted
+#   sb_amo.S   the same with the atomics' aq/rl bits as the barrier (status 3: an
+#              lr.w.aqrl's load passed an earlier store; 4-6: the other phases)
 set -u
 top=${LODGE_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-elf=$top/build/guests-smp/smp.elf
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-if [ ! -f "$elf" ]; then
-	echo "SKIP: smp.all: $elf not built (needs gcc-riscv64-linux-gnu)"
-	exit 0
-fi
+
+# case NAME ELF CPUS TIMEOUT ORDER_LO ORDER_HI [LODGE OPTIONS...]: runs ELF on $bin; a
+# status from ORDER_LO to ORDER_HI (0 0: none) is a lost store-load order.
+case_() {
+	name=$1 elf=$top/build/guests-smp/$2 cpus=$3 secs=$4 lo=$5 hi=$6
+	shift 6
+	if [ ! -f "$elf" ]; then
+		echo "SKIP: $name: $elf not built (needs gcc-riscv64-linux-gnu)"
+		return
+	fi
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$elf" --cpus "$cpus" \
+		--timeout "$secs" "$@" </dev/null >"$tmp" 2>&1
+	st=$?
+	if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
+		echo "PASS: $name"
+	elif [ "$lo" -ne 0 ] && [ "$st" -ge "$lo" ] && [ "$st" -le "$hi" ]; then
+		echo "FAIL: $name: both harts' loads saw 0 (status $st: store-load order lost)"
+	else
+		echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
+	fi
+}
+
 for v in asan tsan; do
 	bin=$top/build/$v/lodge
 	[ "$v" = asan ] && bin=${LODGE:-$bin}
@@ -18,77 +42,12 @@ for v in asan tsan; do
 		echo "SKIP: smp.cpus4_$v: $bin not built (make $v)"
 		continue
 	fi
-	TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$elf" --cpus 4 --timeout 120 \
-		</dev/null >"$tmp" 2>&1
-	st=$?
-	if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
-		echo "PASS: smp.cpus4_$v"
-	else
-		echo "FAIL: smp.cpus4_$v: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
-	fi
-	# wtlb.S: a hart's write-TLB entry for a page another hart flags as code is dropped
-	# (status 3: it was not). Translated as configured, and at once.
-	wtlb=$top/build/guests-smp/wtlb.elf
-	for jit in default hot1; do
-		name=smp.wtlb_${jit}_$v
-		if [ ! -f "$wtlb" ]; then
-			echo "SKIP: $name: $wtlb not built (needs gcc-riscv64-linux-gnu)"
-			continue
-		fi
-		set --
-		[ "$jit" = hot1 ] && set -- --jit-hot 1
-		TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$wtlb" --cpus 2 \
-			--timeout 60 "$@" </dev/null >"$tmp" 2>&1
-		st=$?
-		if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
-			echo "PASS: $name"
-		else
-			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
-		fi
-	done
-	# sb.S: `fence rw, rw` between a store and a load on two harts is a host barrier
-	# (status 2: both harts' loads passed their stores), translated and interpreted.
-	sb=$top/build/guests-smp/sb.elf
-	for jit in default nojit; do
-		name=smp.fence_sb_${jit}_$v
-		if [ ! -f "$sb" ]; then
-			echo "SKIP: $name: $sb not built (needs gcc-riscv64-linux-gnu)"
-			continue
-		fi
-		set --
-		[ "$jit" = nojit ] && set -- --no-jit
-		TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$sb" --cpus 2 \
-			--timeout 120 "$@" </dev/null >"$tmp" 2>&1
-		st=$?
-		if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
-			echo "PASS: $name"
-		elif [ "$st" -eq 2 ]; then
-			echo "FAIL: $name: both harts' loads saw 0 past 'fence rw, rw' (store-load order lost)"
-		else
-			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
-		fi
-	done
-	# sb_amo.S: the same with the atomics' aq/rl bits as the barrier; status 3: an
-	# lr.w.aqrl's load passed an earlier store (4-6: the other phases, sb_amo.S).
-	sba=$top/build/guests-smp/sb_amo.elf
-	for jit in default nojit; do
-		name=smp.amo_sb_${jit}_$v
-		if [ ! -f "$sba" ]; then
-			echo "SKIP: $name: $sba not built (needs gcc-riscv64-linux-gnu)"
-			continue
-		fi
-		set --
-		[ "$jit" = nojit ] && set -- --no-jit
-		TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$bin" run --bare "$sba" --cpus 2 \
-			--timeout 120 "$@" </dev/null >"$tmp" 2>&1
-		st=$?
-		if [ "$st" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp"; then
-			echo "PASS: $name"
-		elif [ "$st" -ge 3 ] && [ "$st" -le 6 ]; then
-			echo "FAIL: $name: both harts' loads saw 0 in phase $st (store-load order lost)"
-		else
-			echo "FAIL: $name: status $st: $(grep -m3 -E 'WARNING|ERROR|error' "$tmp" | tr '\n' ' ')"
-		fi
-	done
+	case_ "smp.cpus4_$v" smp.elf 4 120 0 0
+	case_ "smp.wtlb_default_$v" wtlb.elf 2 60 0 0
+	case_ "smp.wtlb_hot1_$v" wtlb.elf 2 60 0 0 --jit-hot 1
+	case_ "smp.fence_sb_default_$v" sb.elf 2 120 2 2
+	case_ "smp.fence_sb_nojit_$v" sb.elf 2 120 2 2 --no-jit
+	case_ "smp.amo_sb_default_$v" sb_amo.elf 2 120 3 6
+	case_ "smp.amo_sb_nojit_$v" sb_amo.elf 2 120 3 6 --no-jit
 done
 exit 0
