@@ -4,7 +4,7 @@ SMP_ELFS := $(patsubst tests/smp/%.S,build/guests-smp/%.elf,$(wildcard tests/smp
 
 guests: $(SMP_ELFS)
 
-$(SMP_ELFS): build/guests-smp/%.elf: tests/smp/%.S tests/guests/common/guest.h \
+$(SMP_ELFS): build/guests-smp/%.elf: tests/smp/%.S tests/smp/sb.h tests/guests/common/guest.h \
 		tests/guests/common/link.ld
 	@mkdir -p $(dir $@)
 	@if command -v riscv64-linux-gnu-gcc >/dev/null; then \
