@@ -149,54 +149,38 @@ else
 	fi
 fi
 
-# The virtio devices (fuzz_virtq.c): every input in regressions/virtq/ and the seed corpus
-# through replay_virtq, which aborts when an invariant of the transport breaks.
-r=$build/fuzz/replay_virtq
-if [ ! -x "$r" ]; then
-	echo "FAIL: fuzz.replay-virtq: $r not built (run make unit)"
-else
-	for f in "$here"/regressions/virtq/*; do
+# replay_target T PATTERN: every input in regressions/T/ one by one, then the seed corpus
+# corpus/fuzz_T/ at once, through replay_T; PATTERN picks the line of its error output
+# that a failure quotes.
+replay_target() {
+	r=$build/fuzz/replay_$1
+	if [ ! -x "$r" ]; then
+		echo "FAIL: fuzz.replay-$1: $r not built (run make unit)"
+		return
+	fi
+	for f in "$here"/regressions/$1/*; do
 		[ -f "$f" ] || continue
-		name=fuzz.regression.virtq.$(basename "$f")
+		name=fuzz.regression.$1.$(basename "$f")
 		timeout 60 "$r" "$f" >/dev/null 2>"$tmp/err"
 		st=$?
 		if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
-			echo "FAIL: $name: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
+			echo "FAIL: $name: status $st: $(grep -m1 -E "$2" "$tmp/err")"
 		else
 			echo "PASS: $name"
 		fi
 	done
-	timeout 300 "$r" "$here"/corpus/fuzz_virtq/* >/dev/null 2>"$tmp/err"
+	timeout 300 "$r" "$here"/corpus/fuzz_$1/* >/dev/null 2>"$tmp/err"
 	st=$?
 	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
-		echo "FAIL: fuzz.replay-virtq: status $st: $(grep -m1 -E 'Sanitizer|runtime error|invariant|fuzz_virtq' "$tmp/err")"
+		echo "FAIL: fuzz.replay-$1: status $st: $(grep -m1 -E "$2" "$tmp/err")"
 	else
-		echo "PASS: fuzz.replay-virtq ($(ls "$here"/corpus/fuzz_virtq | wc -l) inputs)"
+		echo "PASS: fuzz.replay-$1 ($(ls "$here"/corpus/fuzz_$1 | wc -l) inputs)"
 	fi
-fi
+}
 
-# Restoring WebAssembly snapshots (fuzz_wsnap.c): every input in regressions/wsnap/ and the
-# seed snapshots through replay_wsnap, which repairs their checksums and restores them.
-r=$build/fuzz/replay_wsnap
-if [ ! -x "$r" ]; then
-	echo "FAIL: fuzz.replay-wsnap: $r not built (run make unit)"
-else
-	for f in "$here"/regressions/wsnap/*; do
-		[ -f "$f" ] || continue
-		name=fuzz.regression.wsnap.$(basename "$f")
-		timeout 60 "$r" "$f" >/dev/null 2>"$tmp/err"
-		st=$?
-		if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
-			echo "FAIL: $name: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
-		else
-			echo "PASS: $name"
-		fi
-	done
-	timeout 300 "$r" "$here"/corpus/fuzz_wsnap/* >/dev/null 2>"$tmp/err"
-	st=$?
-	if sanitizer_report "$tmp/err" || [ $st -ne 0 ]; then
-		echo "FAIL: fuzz.replay-wsnap: status $st: $(grep -m1 -E 'Sanitizer|runtime error|SUMMARY' "$tmp/err")"
-	else
-		echo "PASS: fuzz.replay-wsnap ($(ls "$here"/corpus/fuzz_wsnap | wc -l) inputs)"
-	fi
-fi
+# The virtio devices (fuzz_virtq.c): replay_virtq aborts when an invariant of the
+# transport breaks.
+replay_target virtq 'Sanitizer|runtime error|invariant|fuzz_virtq'
+# Restoring WebAssembly snapshots (fuzz_wsnap.c): replay_wsnap repairs the inputs'
+# checksums and restores them.
+replay_target wsnap 'Sanitizer|runtime error|SUMMARY'
