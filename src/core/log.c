@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static enum log_level log_level_max = LOG_WARN;
+enum log_level log_level_max = LOG_WARN;
 
 void log_set_level(enum log_level level)
 {
