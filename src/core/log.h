@@ -16,9 +16,9 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* The most verbose level printed (log_set_level); read by log_debug. */
 extern enum log_level log_level_max;
 
-#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_err(...)  log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)                                                                             \
 	do {                                                                                       \
 		if (__builtin_expect(log_level_max >= LOG_DEBUG, 0))                               \

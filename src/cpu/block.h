@@ -94,29 +94,39 @@
 
 struct jit;
 
+/* A decoded instruction: 16 bytes, so that the arena holds more blocks (a Linux guest's
+ * code does not fit it: every fill of the cold part means decoding again). The
+ * interpreter dispatches on kind through its table of handler labels. */
 struct op {
-	const void *h; /* handler label */
 	int64_t imm;
 	uint8_t rd, rs1, rs2, rs3;
 	uint8_t kind, rm;
 	uint16_t off; /* byte offset of this instruction from the block's pc */
 };
+_Static_assert(sizeof(struct op) == 16, "struct op stays 16 bytes");
 
 struct block {
-	uint64_t vpc, ppa, end_pc;
-	const uint32_t *genp; /* the physical page's write generation */
-	uint32_t gen;
+	uint64_t vpc, ppa;
+	uint32_t gen;	      /* the physical page's write generation (exec.c, block_gen) */
 	uint32_t fence_epoch; /* bc->fence_epoch when last known to match memory */
 	uint64_t hash;	      /* of the instruction bytes, to revalidate after fence.i */
 	const void *jit;      /* translated host code, or NULL */
 	uint32_t heat;	      /* entries through the dispatcher while not translated */
-	uint16_t bytes;	      /* instruction bytes decoded (up to end_pc) */
+	uint16_t bytes;	      /* instruction bytes decoded (up to block_end) */
 	uint16_t n;	      /* instructions (the terminating pseudo-op is not one) */
 	uint8_t priv;	      /* the key: privilege level, or KEY_S_SUM (JC_PRIVS) */
 	uint8_t dead;	      /* a hot block unlinked from ht (stale): not linked again */
 	struct block *hnext;
 	struct op ops[];
 };
+
+_Static_assert(sizeof(struct block) == 64, "a block's header stays one cache line");
+
+/* The pc after the block's last instruction. */
+static inline uint64_t block_end(const struct block *b)
+{
+	return b->vpc + b->bytes;
+}
 
 struct block_cache {
 	struct block *jc[JC_PRIVS][1u << JC_BITS];

@@ -498,10 +498,8 @@ static void jit_checkpoint(struct hart *h, uint64_t icount)
 	bc->mark_icount = icount;
 }
 
-static void fill_op(struct op *o, const struct insn *in, unsigned flags, uint64_t pc, uint16_t off,
-		    const void *const *labels)
+static void fill_op(struct op *o, const struct insn *in, unsigned flags, uint64_t pc, uint16_t off)
 {
-	o->h = labels[in->kind];
 	o->kind = (uint8_t)in->kind;
 	o->rd = (in->rd == 0 && !(flags & OPF_FP)) ? 32 : in->rd;
 	o->rs1 = in->rs1;
@@ -526,10 +524,9 @@ static void fill_op(struct op *o, const struct insn *in, unsigned flags, uint64_
 	}
 }
 
-static void fill_pseudo(struct op *o, enum op_kind k, uint16_t off, const void *const *labels)
+static void fill_pseudo(struct op *o, enum op_kind k, uint16_t off)
 {
 	memset(o, 0, sizeof(*o));
-	o->h = labels[k];
 	o->kind = (uint8_t)k;
 	o->off = off;
 }
@@ -538,6 +535,13 @@ static uint16_t read16(const uint8_t *p)
 {
 	/* Instructions are 2-byte aligned; another hart may be writing: atomic read. */
 	return __atomic_load_n((const uint16_t *)(const void *)p, __ATOMIC_RELAXED);
+}
+
+/* The current write generation of b's physical page (b->gen when b was decoded). */
+static inline uint32_t block_gen(const struct hart *h, const struct block *b)
+{
+	return __atomic_load_n(&h->env->mem->page_gen[(b->ppa - h->ram_base) >> 12],
+			       __ATOMIC_ACQUIRE);
 }
 
 /* A hash of instruction bytes (an even count; halfword reads, as above), 8 bytes a step:
@@ -565,8 +569,7 @@ static uint64_t hash_code(const uint8_t *p, unsigned bytes)
 
 /* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena's cold
  * part (dropping the cold blocks first when it is full). */
-static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host,
-				 const void *const *labels)
+static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host)
 {
 	struct block_cache *bc = h->bc;
 	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
@@ -581,8 +584,7 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	 * racing with decoding either bumps the generation we read or is made visible by
 	 * fence.i. */
 	mmu_code_flag(h, ppn);
-	b->genp = &h->env->mem->page_gen[ppn];
-	b->gen = __atomic_load_n(b->genp, __ATOMIC_ACQUIRE);
+	b->gen = __atomic_load_n(&h->env->mem->page_gen[ppn], __ATOMIC_ACQUIRE);
 	b->vpc = pc;
 	b->ppa = ppa;
 	b->priv = (uint8_t)exec_key(h);
@@ -596,19 +598,18 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 
 		/* An execute trigger's address starts a block of its own: OP_TRIGGER. */
 		if (unlikely(h->trig_exec) && trig_exec_at(h, pc + off, h->priv)) {
-			fill_pseudo(&b->ops[n], off ? OP_BLOCK_NEXT : OP_TRIGGER, (uint16_t)off,
-				    labels);
+			fill_pseudo(&b->ops[n], off ? OP_BLOCK_NEXT : OP_TRIGGER, (uint16_t)off);
 			break;
 		}
 		if (len > page_left - off) {
-			fill_pseudo(&b->ops[n], OP_BLOCK_CROSS, (uint16_t)off, labels);
+			fill_pseudo(&b->ops[n], OP_BLOCK_CROSS, (uint16_t)off);
 			break;
 		}
 		if (len == 4)
 			raw |= (uint32_t)read16(host + off + 2) << 16;
 		decode(raw, &in);
 		flags = decode_op_flags(in.kind);
-		fill_op(&b->ops[n], &in, flags, pc + off, (uint16_t)off, labels);
+		fill_op(&b->ops[n], &in, flags, pc + off, (uint16_t)off);
 		n++;
 		off += len;
 		/* A forward conditional branch is a side exit: decoding goes on along its
@@ -619,12 +620,11 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 		      (uint64_t)b->ops[n - 1].imm > pc + off - len && ++exits <= SIDE_EXITS))
 			break;
 		if (n == BLOCK_MAX || off == page_left) {
-			fill_pseudo(&b->ops[n], OP_BLOCK_NEXT, (uint16_t)off, labels);
+			fill_pseudo(&b->ops[n], OP_BLOCK_NEXT, (uint16_t)off);
 			break;
 		}
 	}
 	b->n = (uint16_t)n;
-	b->end_pc = pc + off;
 	b->bytes = (uint16_t)off;
 	b->hash = hash_code(host, off);
 	b->fence_epoch = bc->fence_epoch;
@@ -647,7 +647,7 @@ static void remember(struct block_cache *bc, unsigned priv, uint64_t pc, struct 
 		bc->jc_logged++;
 }
 
-static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const *labels, int *exc)
+static struct block *lookup_slow(struct hart *h, uint64_t pc, int *exc)
 {
 	struct block_cache *bc = h->bc;
 	struct block **pp, *b;
@@ -666,7 +666,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 	for (pp = &bc->ht[idx]; (b = *pp) != NULL; pp = &b->hnext) {
 		if (b->vpc != pc || b->priv != key || b->ppa != ppa)
 			continue;
-		if (b->gen == __atomic_load_n(b->genp, __ATOMIC_ACQUIRE)) {
+		if (b->gen == block_gen(h, b)) {
 			if (b->fence_epoch == bc->fence_epoch)
 				goto found;
 			/* First use since a fence.i: keep the block if its bytes are
@@ -680,7 +680,7 @@ static struct block *lookup_slow(struct hart *h, uint64_t pc, const void *const 
 		b->dead = 1;
 		break;
 	}
-	b = build_block(h, pc, ppa, host, labels);
+	b = build_block(h, pc, ppa, host);
 	log_debug("hart %llu: decoded block pc=0x%llx priv=%u n=%u", (unsigned long long)h->mhartid,
 		  (unsigned long long)pc, h->priv, b->n);
 	b->hnext = bc->ht[idx];
@@ -747,7 +747,7 @@ const void *exec_jit_next(struct hart *h, uint64_t pc)
 			break;
 	/* Only a current translated block (as lookup_slow checks it); a stale one is for
 	 * the dispatcher, which decodes it again. */
-	if (!b || !b->jit || b->gen != __atomic_load_n(b->genp, __ATOMIC_ACQUIRE))
+	if (!b || !b->jit || b->gen != block_gen(h, b))
 		return NULL;
 	if (b->fence_epoch != bc->fence_epoch) { /* first use since a fence.i */
 		if (hash_code(host, b->bytes) != b->hash)
@@ -761,7 +761,7 @@ const void *exec_jit_next(struct hart *h, uint64_t pc)
 
 /* Builds the one-instruction block for the instruction at pc into bc->cross: one that
  * straddles a page, or one at an execute trigger's address. */
-static int build_one(struct hart *h, uint64_t pc, const void *const *labels)
+static int build_one(struct hart *h, uint64_t pc)
 {
 	struct block *b = &h->bc->cross;
 	uint64_t ppa, ppa2;
@@ -787,13 +787,13 @@ static int build_one(struct hart *h, uint64_t pc, const void *const *labels)
 	decode(raw, &in);
 	b->vpc = pc;
 	b->ppa = ppa;
-	b->end_pc = pc + in.len;
+	b->bytes = (uint16_t)in.len;
 	b->n = 1;
 	b->priv = (uint8_t)exec_key(h);
 	b->jit = NULL; /* reached again only through a branch to itself (same_block) */
 	b->heat = 0;
-	fill_op(&b->ops[0], &in, decode_op_flags(in.kind), pc, 0, labels);
-	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, (uint16_t)in.len, labels);
+	fill_op(&b->ops[0], &in, decode_op_flags(in.kind), pc, 0);
+	fill_pseudo(&b->ops[1], OP_BLOCK_NEXT, (uint16_t)in.len);
 	return 0;
 }
 
@@ -850,7 +850,7 @@ int hart_run(struct hart *h)
 #define NEXT()                                                                                     \
 	do {                                                                                       \
 		op++;                                                                              \
-		goto * op->h;                                                                      \
+		goto *labels[op->kind];                                                            \
 	} while (0)
 #define JUMP(target)                                                                               \
 	do {                                                                                       \
@@ -914,7 +914,7 @@ int hart_run(struct hart *h)
 		}                                                                                  \
 		if (after_)                                                                        \
 			NEXT();                                                                    \
-		JUMP(b->end_pc);                                                                   \
+		JUMP(block_end(b));                                                                \
 	}
 #define FP_CHECK()                                                                                 \
 	do {                                                                                       \
@@ -940,7 +940,7 @@ lookup:
 	b = jc[jc_index(pc)];
 	if (unlikely(!b || b->vpc != pc)) {
 		int r = 0;
-		b = lookup_slow(h, pc, labels, &r);
+		b = lookup_slow(h, pc, &r);
 		if (unlikely(!b)) {
 			h->pc = pc;
 			/* an instruction address breakpoint outranks fetch faults */
@@ -989,7 +989,7 @@ enter_block:
 	}
 	icount += b->n;
 	op = b->ops;
-	goto * op->h;
+	goto *labels[op->kind];
 
 run_jit:
 	switch (jit_run(bc->jit, h, b->jit, &icount)) {
@@ -998,7 +998,7 @@ run_jit:
 		op = h->jit_op;
 		bc->stat_exit[op->kind]++;
 		bc->stat_interp_insns += (uint64_t)(b->n - (op - b->ops));
-		goto * op->h;
+		goto *labels[op->kind];
 	default: /* JIT_EXIT_PC, or JIT_EXIT_TRAP (the trap may change privilege) */
 		bc->stat_leave++;
 		pc = h->pc;
@@ -1023,11 +1023,11 @@ L_AUIPC:
 	RD = (uint64_t)op->imm;
 	NEXT();
 L_JAL:
-	RD = b->end_pc;
+	RD = block_end(b);
 	JUMP((uint64_t)op->imm);
 L_JALR : {
 	uint64_t t = (RS1 + (uint64_t)op->imm) & ~1ull;
-	RD = b->end_pc;
+	RD = block_end(b);
 	JUMP(t);
 }
 L_BEQ:
@@ -1163,7 +1163,7 @@ L_FENCE_I:
 	 * content hash on its first lookup after this (lookup_slow). */
 	bc->fence_epoch++;
 	exec_flush_jumps(h);
-	JUMP(b->end_pc);
+	JUMP(block_end(b));
 L_ECALL:
 	RAISE(h->priv == PRV_U ? EXC_ECALL_U : h->priv == PRV_S ? EXC_ECALL_S : EXC_ECALL_M, 0);
 L_EBREAK:
@@ -1180,7 +1180,7 @@ L_EBREAK:
 		RD = old_;                                                                         \
 		if (write)                                                                         \
 			FORCE_POLL();                                                              \
-		JUMP(b->end_pc);                                                                   \
+		JUMP(block_end(b));                                                                \
 	}
 L_CSRRW:
 	CSR_INSN(CSR_RW, RS1, true);
@@ -1211,7 +1211,7 @@ L_WFI:
 		RAISE_ILLEGAL();
 	if (h->priv != PRV_U) /* in U-mode wfi completes at once (a bounded time) */
 		h->wfi = true;
-	pc = b->end_pc;
+	pc = block_end(b);
 	goto poll;
 L_SFENCE_VMA:
 	if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM)))
@@ -1223,7 +1223,7 @@ L_SFENCE_VMA:
 		mmu_flush_all(h);
 		exec_flush_jumps(h);
 	}
-	JUMP(b->end_pc);
+	JUMP(block_end(b));
 L_MUL:
 	RD = RS1 * RS2;
 	NEXT();
@@ -1343,11 +1343,11 @@ L_FPU:
 	NEXT();
 
 L_BLOCK_NEXT:
-	JUMP(b->end_pc);
+	JUMP(block_end(b));
 L_BLOCK_CROSS : {
 	int r;
-	pc = b->end_pc; /* (an execute trigger here would have ended the block before) */
-	r = build_one(h, pc, labels);
+	pc = block_end(b); /* (an execute trigger here would have ended the block before) */
+	r = build_one(h, pc);
 	goto run_one;
 L_TRIGGER:
 	/* Before the instruction at an execute trigger's address (the block has no other
@@ -1355,7 +1355,7 @@ L_TRIGGER:
 	pc = b->vpc;
 	if (trig_exec_fires(h, pc))
 		RAISE(EXC_BREAKPOINT, pc);
-	r = build_one(h, pc, labels);
+	r = build_one(h, pc);
 run_one:
 	if (unlikely(r)) {
 		h->pc = pc;
@@ -1367,6 +1367,6 @@ run_one:
 	b = &bc->cross;
 	icount += 1;
 	op = b->ops;
-	goto * op->h;
+	goto *labels[op->kind];
 }
 }

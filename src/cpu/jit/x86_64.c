@@ -1041,7 +1041,7 @@ static void emit_csr(struct tr *t, const struct op *o, unsigned idx)
 	put(t, o->rd, RAX);
 	writeback(t, t->dirty);
 	t->dirty = 0;
-	chain_to(t, false, t->b->end_pc);
+	chain_to(t, false, block_end(t->b));
 }
 
 /* mret, sret, sfence.vma, fence.i (each ends the block) through jit_sys; an illegal one
@@ -1061,7 +1061,7 @@ static void emit_sys(struct tr *t, const struct op *o, unsigned idx)
 	if (o->kind == OP_MRET || o->kind == OP_SRET)
 		exit_with(e, t->j, JIT_EXIT_PC);
 	else
-		chain_to(t, false, t->b->end_pc);
+		chain_to(t, false, block_end(t->b));
 }
 
 /* Where an operation computes rd: rd's cache register, unless it is not cached or the
@@ -1331,11 +1331,11 @@ static void emit_branch(struct tr *t, const struct op *o)
 		loop_back(t);
 		x86_patch(e, out, x86_here(e));
 		writeback(t, t->dirty);
-		chain_to(t, false, t->b->end_pc);
+		chain_to(t, false, block_end(t->b));
 		return;
 	}
 	uint8_t *taken = x86_jcc_fwd(e, cc);
-	chain_to(t, false, t->b->end_pc);
+	chain_to(t, false, block_end(t->b));
 	x86_patch(e, taken, x86_here(e));
 	chain_to(t, false, (uint64_t)o->imm);
 }
@@ -1580,7 +1580,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			ended = i + 1 == b->n;
 			break;
 		case OP_JAL:
-			x86_mov_imm(e, RAX, b->end_pc);
+			x86_mov_imm(e, RAX, block_end(b));
 			put(t, o->rd, RAX);
 			if (t->loops) {
 				loop_back(t);
@@ -1597,7 +1597,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 			if (o->imm)
 				x86_alu_imm(e, true, X86_ADD, x86_r(RCX), (int32_t)o->imm);
 			x86_alu_imm(e, true, X86_AND, x86_r(RCX), -2);
-			x86_mov_imm(e, RAX, b->end_pc);
+			x86_mov_imm(e, RAX, block_end(b));
 			put(t, o->rd, RAX);
 			writeback(t, t->dirty);
 			t->dirty = 0;
@@ -1624,7 +1624,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		case OP_BLOCK_NEXT:
 			writeback(t, t->dirty);
 			t->dirty = 0;
-			chain_to(t, false, b->end_pc);
+			chain_to(t, false, block_end(b));
 			ended = true;
 			break;
 		default:
