@@ -7,7 +7,7 @@
 
 #include "core/util.h"
 
-static const unsigned op_flags[OP__COUNT] = {
+const unsigned decode_op_flag_table[OP__COUNT] = {
 #define X(name, flags) [OP_##name] = (flags),
 #define XF(name)       [OP_##name] = OPF_FP | OPF_FPU,
 #include "cpu/ops.def"
@@ -22,11 +22,6 @@ static const char *const op_names[OP__COUNT] = {
 #undef X
 #undef XF
 };
-
-unsigned decode_op_flags(enum op_kind kind)
-{
-	return kind < OP__COUNT ? op_flags[kind] : 0;
-}
 
 const char *decode_op_name(enum op_kind kind)
 {

@@ -37,8 +37,15 @@ struct insn {
  * Branch/JAL offsets are relative to the instruction's own address. */
 void decode(uint32_t bits, struct insn *out);
 
-/* Operation flags (OPF_*) and names, from ops.def. */
-unsigned decode_op_flags(enum op_kind kind);
+/* Operation flags (OPF_*) and names, from ops.def. The flags are read for every
+ * instruction a block decodes: inline. */
+extern const unsigned decode_op_flag_table[OP__COUNT];
+
+static inline unsigned decode_op_flags(enum op_kind kind)
+{
+	return kind < OP__COUNT ? decode_op_flag_table[kind] : 0;
+}
+
 const char *decode_op_name(enum op_kind kind);
 
 /* Length in bytes of the instruction whose first 16 bits are `lo`. */
