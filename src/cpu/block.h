@@ -29,16 +29,17 @@
  * decoded again as it runs. */
 #define ARENA_BUDGET (2u << 20)
 #define ARENA_MIN    (1u << 20)
-/* Of a hart's share of the budget, the arena takes three quarters: the hot part at most
- * a quarter of the share, so the cold part at least half. Most code of a Linux guest
- * under I/O (its block, network and interrupt paths) runs once or twice between fills of
- * the cold part and is decoded again at each: with the cold part fixed at a quarter (and
- * the hot part at half) it filled ~800 times a second per hart under fio. A smaller hot
- * part fills sooner (a full flush), but it also caps translated code (about 1.6 bytes per
- * byte of hot blocks), which counts in the RSS beyond guest RAM (issue 9,
- * docs/INTERNALS.md). */
-#define ARENA_COLD_SHIFT 1
-#define ARENA_HOT_SHIFT	 2
+/* Of a hart's share of the budget, the arena takes 11/16: the hot part at most 3/16 of
+ * the share, so the cold part at least half. Most code of a Linux guest under I/O (its
+ * block, network and interrupt paths) runs once or twice between fills of the cold part
+ * and is decoded again at each: with the cold part fixed at a quarter (and the hot part
+ * at half) it filled ~800 times a second per hart under fio. A smaller hot part fills
+ * sooner (a full flush), but it also caps translated code (about 3.4 bytes per byte of
+ * hot blocks since ops are 16 bytes), which counts in the RSS beyond guest RAM (issue 9,
+ * docs/INTERNALS.md): with 16-byte ops a hot quarter let a Debian boot's code grow by
+ * 0.5 MiB, so the hot part and the arena are smaller by as much as that. */
+#define ARENA_SIXTEENTHS     11
+#define ARENA_HOT_SIXTEENTHS 3
 /* When the cold part fills, the blocks entered at least COLD_KEEP_HEAT times since they
  * were decoded (or last kept) are not dropped but moved to its front, up to a
  * 1 / 2^COLD_KEEP_SHIFT of it; their heat is halved, so code not run again goes at a later

@@ -60,8 +60,8 @@ int exec_cache_create(struct hart *h)
 	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
-	bc->hot_max = bc->size >> ARENA_HOT_SHIFT;
-	bc->size = (bc->size >> ARENA_COLD_SHIFT) + bc->hot_max;
+	bc->hot_max = bc->size / 16 * ARENA_HOT_SIXTEENTHS;
+	bc->size = bc->size / 16 * ARENA_SIXTEENTHS;
 	bc->arena = mmap(NULL, bc->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (bc->arena == MAP_FAILED) {

@@ -1,7 +1,7 @@
 /*
  * Warm blocks outlive a cold flush: 200 small blocks run three times per pass (warm, but
  * far from --jit-hot), then 1500 blocks of 64 instructions (1.7 MB decoded: 64-byte
- * header, 16-byte ops) run once per pass, which fill the block arena's cold part (1.5 MiB on one hart while nothing is
+ * header, 16-byte ops) run once per pass, which fill the block arena's cold part (1.375 MiB on one hart while nothing is
  * translated) about once a pass. When it fills, blocks entered twice or more since they
  * were decoded are kept (moved to its front), so the warm blocks are decoded once, not
  * again after every fill (tests/cli/suite.sh checks --stats' decoded count: with every
