@@ -927,6 +927,14 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 	else
 		log_info("standby: replication stopped after checkpoint %llu: %s",
 			 (unsigned long long)wasm_standby_committed(s), why);
+	if (wasi_mirror_broken(s->m)) { /* its directories are no checkpoint's: no takeover */
+		sbuf_fini(&committed);
+		snprintf(err, errlen,
+			 "the standby's directories match no checkpoint (undoing checkpoint %llu's "
+			 "records failed): refusing to take over from a corrupt state",
+			 (unsigned long long)wasm_standby_committed(s) + 1);
+		return -ENOTRECOVERABLE;
+	}
 	if (!s->auto_failover) {
 		pthread_mutex_lock(&s->lock);
 		while (!s->failover)
