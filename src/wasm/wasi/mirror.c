@@ -42,21 +42,22 @@ __attribute__((format(printf, 4, 5))) static int jfail(char *err, size_t errlen,
 struct jfile {
 	uint32_t id;
 	int fd;
-	uint8_t fl; /* JF_*, in the checkpoint being applied */
+	uint8_t fl;    /* JF_*, in the checkpoint being applied */
+	uint32_t uino; /* with JF_TOUCHED: its file in m->ino */
 };
 
 enum {
-	JF_NEW = 1,   /* opened in it */
-	JF_DIRTY = 2, /* an undo record writes through fd: it stays open until the end */
-	JF_FRESH = 4, /* its file was created in it: its bytes need no undo (the file goes) */
+	JF_NEW = 1,	/* opened in it */
+	JF_DIRTY = 2,	/* an undo record writes through fd: it stays open until the end */
+	JF_FRESH = 4,	/* its file was created in it: its bytes need no undo (the file goes) */
+	JF_TOUCHED = 8, /* uino is its file's */
 };
 
 /* The undo of one change a checkpoint's records made, applied last to first when a later
  * record fails (docs/SNAPSHOT.md "Directories"). Places are a directory (m->ud) and a
  * name (an offset into m->names). */
 enum {
-	U_DATA = 1, /* fd: its size back to `size`, then `len` bytes from `pos` of area's data
-		       file back at `off` */
+	U_DATA = 1, /* the file m->ino[id]: its size and the bytes it had back */
 	U_OPEN,	    /* the file `id` opened: closed */
 	U_CLOSE,    /* the file `id` (open before the checkpoint) closed: fd, kept, back */
 	U_CREATE,   /* d1/n1 (inode ino: a file, a symlink, a link) created: removed */
@@ -66,10 +67,30 @@ enum {
 
 struct undo {
 	uint8_t op, fl; /* U_CLOSE: the file's JF_* */
-	uint32_t id, area;
-	int fd;
+	uint32_t id;
+	int fd; /* U_CLOSE */
 	uint32_t d1, d2, n1, n2;
-	uint64_t ino, off, len, pos, size;
+	uint64_t ino;
+};
+
+/* Bytes [off, off + len) of a file as they were before the checkpoint, at pos of its
+ * area's data file. */
+struct uspan {
+	uint64_t off, len, pos;
+};
+
+/* A file whose bytes or size the checkpoint changes (not one it created): its size
+ * before, and the spans of its bytes then that a record overwrote or cut, kept the first
+ * time (later changes there destroy only the checkpoint's own bytes). Undone, it gets
+ * that size and those spans back, whatever came between. */
+struct uino {
+	dev_t dev;
+	ino_t ino;
+	int fd; /* a writable fd on it (a dirty jfile's) */
+	uint32_t area;
+	uint64_t size;
+	struct uspan *s; /* sorted, apart */
+	size_t ns, scap;
 };
 
 /* A directory an undo record names, held open: its inode outlives the checkpoint's
@@ -115,6 +136,8 @@ struct wasi_mirror {
 	size_t hcap;
 	struct uarea *area; /* ndirs of them at most */
 	int narea;
+	struct uino *ino;
+	size_t nino, inocap;
 	int *keep; /* fds of dirty files closed, closed at the end */
 	size_t nkeep, ndirty, keepcap;
 	uint64_t nvict;
@@ -146,6 +169,7 @@ void wasi_mirror_destroy(struct wasi_mirror *m)
 	core_free(m->hash);
 	core_free(m->area);
 	core_free(m->keep);
+	core_free(m->ino);
 	core_free(m->buf);
 	core_free(m);
 }
@@ -300,7 +324,7 @@ static int add_file(struct wasi_mirror *m, uint32_t id, int fd, uint8_t fl)
 		close(fd);
 		return -EINVAL;
 	}
-	m->f[m->nf++] = (struct jfile){id, fd, fl};
+	m->f[m->nf++] = (struct jfile){.id = id, .fd = fd, .fl = fl};
 	return 0;
 }
 
@@ -549,66 +573,141 @@ static int area_of(struct wasi_mirror *m, dev_t dev, struct uarea **out)
 	return ud_of(m, a->fd, &a->ud);
 }
 
-/* Before a change to file f's bytes or size from off (cut: how many bytes from off it may
- * overwrite or cut off): an undo record of its size, and of the bytes it destroys. */
-static int keep_bytes(struct wasi_mirror *m, struct jfile *f, uint64_t off, uint64_t cut)
+/* Makes f dirty: its fd stays open until the checkpoint is done. */
+static int make_dirty(struct wasi_mirror *m, struct jfile *f)
 {
-	struct undo *u, *last = m->nu ? &m->u[m->nu - 1] : NULL;
-	struct uarea *a = NULL;
+	if (f->fl & JF_DIRTY)
+		return 0;
+	if (m->ndirty == m->keepcap) {
+		size_t cap = m->keepcap ? m->keepcap * 2 : 16;
+		int *k = core_realloc(m->keep, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		m->keep = k;
+		m->keepcap = cap;
+	}
+	m->ndirty++;
+	f->fl |= JF_DIRTY;
+	return 0;
+}
+
+/* f's file in m->ino, added with its size now (and its undo record) at its first change
+ * in the checkpoint. */
+static int touch(struct wasi_mirror *m, struct jfile *f, struct uino **out)
+{
 	struct stat st;
-	uint64_t size, n;
+	size_t i;
 	int rc;
 
-	if (!m->undo || (f->fl & JF_FRESH))
+	if (f->fl & JF_TOUCHED) {
+		*out = &m->ino[f->uino];
 		return 0;
+	}
 	/* a change through a read-only fd fails, and so would its undo */
 	if ((fcntl(f->fd, F_GETFL) & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
 	if (fstat(f->fd, &st))
 		return -errno;
-	size = (uint64_t)st.st_size;
-	n = off < size ? (cut < size - off ? cut : size - off) : 0;
-	/* only beyond the end, right after another such of the same file (appends): the
-	 * earlier record's size covers it */
-	if (!n && last && last->op == U_DATA && last->fd == f->fd && !last->len &&
-	    last->size <= size)
-		return 0;
-	if ((rc = reserve(m, 1)))
-		return rc;
-	if (!(f->fl & JF_DIRTY)) { /* room to keep its fd open until the end */
-		if (m->ndirty == m->keepcap) {
-			size_t cap = m->keepcap ? m->keepcap * 2 : 16;
-			int *k = core_realloc(m->keep, cap * sizeof(*k));
-			if (!k)
-				return -ENOMEM;
-			m->keep = k;
-			m->keepcap = cap;
-		}
-		m->ndirty++;
-		f->fl |= JF_DIRTY;
-	}
-	if (n) {
-		if ((rc = area_of(m, st.st_dev, &a)) == -EXDEV && m->ndirs &&
-		    !fstat(m->dir[0], &st))
-			rc = area_of(m, st.st_dev, &a);
-		if (!rc && a->data < 0) {
-			a->data =
-				openat(a->fd, "data", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			rc = a->data < 0 ? -errno : 0;
-		}
-		rc = rc ?: copy_range(f->fd, off, a->data, a->dpos, n, m->buf);
+	for (i = 0; i < m->nino; i++)
+		if (m->ino[i].dev == st.st_dev && m->ino[i].ino == st.st_ino)
+			break;
+	if (i == m->nino) {
+		rc = reserve(m, 1) ?: make_dirty(m, f);
 		if (rc)
 			return rc;
+		if (m->nino == m->inocap) {
+			size_t cap = m->inocap ? m->inocap * 2 : 16;
+			struct uino *n = core_realloc(m->ino, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			m->ino = n;
+			m->inocap = cap;
+		}
+		m->ino[i] = (struct uino){.dev = st.st_dev,
+					  .ino = st.st_ino,
+					  .fd = f->fd,
+					  .area = UINT32_MAX, /* until a span is kept */
+					  .size = (uint64_t)st.st_size};
+		m->nino++;
+		push(m, U_DATA)->id = (uint32_t)i;
 	}
-	u = push(m, U_DATA);
-	u->fd = f->fd;
-	u->off = off;
-	u->len = n;
-	u->size = size;
-	if (n) {
+	f->uino = (uint32_t)i;
+	f->fl |= JF_TOUCHED;
+	*out = &m->ino[i];
+	return 0;
+}
+
+/* Keeps [off, end) of u's bytes before the checkpoint, at position k of its spans. */
+static int keep_span(struct wasi_mirror *m, struct uino *u, size_t k, uint64_t off, uint64_t end)
+{
+	struct uarea *a;
+	int rc;
+
+	if (u->area == UINT32_MAX) {
+		if ((rc = area_of(m, u->dev, &a)) == -EXDEV && m->ndirs) {
+			struct stat r; /* not below a directory of its own: the first's area */
+			rc = fstat(m->dir[0], &r) ? -errno : area_of(m, r.st_dev, &a);
+		}
+		if (rc)
+			return rc;
 		u->area = (uint32_t)(a - m->area);
-		u->pos = a->dpos;
-		a->dpos += n;
+	}
+	a = &m->area[u->area];
+
+	if (u->ns == u->scap) {
+		size_t cap = u->scap ? u->scap * 2 : 8;
+		struct uspan *s = core_realloc(u->s, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		u->s = s;
+		u->scap = cap;
+	}
+	if (a->data < 0) {
+		a->data = openat(a->fd, "data", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (a->data < 0)
+			return -errno;
+	}
+	rc = copy_range(u->fd, off, a->data, a->dpos, end - off, m->buf);
+	if (rc)
+		return rc;
+	memmove(&u->s[k + 1], &u->s[k], (u->ns - k) * sizeof(*u->s));
+	u->s[k] = (struct uspan){off, end - off, a->dpos};
+	u->ns++;
+	a->dpos += end - off;
+	return 0;
+}
+
+/* Before a change to file f's bytes or size from off (cut: how many bytes from off it may
+ * overwrite or cut off): what it destroys of the file as it was before the checkpoint is
+ * kept (nothing when it only appends or extends). */
+static int keep_bytes(struct wasi_mirror *m, struct jfile *f, uint64_t off, uint64_t cut)
+{
+	uint64_t end;
+	struct uino *u = NULL;
+	size_t k = 0;
+	int rc;
+
+	if (!m->undo || (f->fl & JF_FRESH))
+		return 0;
+	if ((rc = touch(m, f, &u)))
+		return rc;
+	if (off >= u->size)
+		return 0;
+	end = cut < u->size - off ? off + cut : u->size;
+	while (k < u->ns && u->s[k].off + u->s[k].len <= off)
+		k++;
+	/* the gaps between the spans already kept */
+	while (off < end) {
+		if (k < u->ns && u->s[k].off <= off) {
+			off = u->s[k].off + u->s[k].len;
+			k++;
+			continue;
+		}
+		uint64_t stop = k < u->ns && u->s[k].off < end ? u->s[k].off : end;
+		if ((rc = keep_span(m, u, k, off, stop)))
+			return rc;
+		k++;
+		off = stop;
 	}
 	return 0;
 }
@@ -651,19 +750,17 @@ static int plan_move(struct wasi_mirror *m, int d, const char *name, int d2, con
 /* Instead of removing d/name (inode ino): moves it into the undo area. */
 static int set_aside(struct wasi_mirror *m, int d, const char *name, uint64_t ino)
 {
+	struct undo u = {.op = U_MOVE, .ino = ino};
 	struct uarea *a;
-	struct undo u;
-	struct stat st;
 	char v[32];
 	int rc;
 
-	if (fstat(d, &st))
-		return -errno;
-	rc = area_of(m, st.st_dev, &a);
 	snprintf(v, sizeof(v), "v%llu", (unsigned long long)m->nvict++);
-	rc = rc ?: plan_move(m, d, name, a->fd, v, ino, &u);
+	rc = reserve(m, 1) ?: ud_of(m, d, &u.d1);
+	rc = rc ?: area_of(m, m->ud[u.d1].dev, &a) ?: name_of(m, name, &u.n1) ?: name_of(m, v, &u.n2);
 	if (rc)
 		return rc;
+	u.d2 = a->ud;
 	if (renameat(d, name, a->fd, v)) /* v is new in the area, which is its own */
 		return -errno;
 	*push(m, U_MOVE) = u;
@@ -721,6 +818,17 @@ static int check_ino(int d, const char *name, uint64_t ino)
 	return st.st_ino == ino ? 0 : -ESTALE;
 }
 
+/* u's size and bytes as before the checkpoint. */
+static int restore_bytes(struct wasi_mirror *m, const struct uino *u)
+{
+	int rc = ftruncate(u->fd, (off_t)u->size) ? -errno : 0;
+
+	for (size_t i = 0; !rc && i < u->ns; i++)
+		rc = copy_range(m->area[u->area].data, u->s[i].pos, u->fd, u->s[i].off, u->s[i].len,
+				m->buf);
+	return rc;
+}
+
 static int undo_one(struct wasi_mirror *m, const struct undo *u)
 {
 	const char *n1 = m->names.data ? (const char *)m->names.data + u->n1 : "";
@@ -731,11 +839,7 @@ static int undo_one(struct wasi_mirror *m, const struct undo *u)
 
 	switch (u->op) {
 	case U_DATA:
-		if (ftruncate(u->fd, (off_t)u->size))
-			return -errno;
-		return u->len ? copy_range(m->area[u->area].data, u->pos, u->fd, u->off, u->len,
-					   m->buf)
-			      : 0;
+		return restore_bytes(m, &m->ino[u->id]);
 	case U_OPEN:
 		f = find(m, u->id);
 		if (f)
@@ -744,7 +848,7 @@ static int undo_one(struct wasi_mirror *m, const struct undo *u)
 	case U_CLOSE:
 		if (m->nf >= J_MAX_FILES || find(m, u->id))
 			return -EEXIST; /* cannot be: the table was so before */
-		m->f[m->nf++] = (struct jfile){u->id, u->fd, u->fl};
+		m->f[m->nf++] = (struct jfile){.id = u->id, .fd = u->fd, .fl = u->fl};
 		return 0;
 	case U_CREATE:
 	case U_MKDIR:
@@ -844,6 +948,9 @@ static void finish(struct wasi_mirror *m, bool rolled_back)
 	}
 	for (size_t i = 0; i < m->nf; i++)
 		m->f[i].fl = 0;
+	for (size_t i = 0; i < m->nino; i++)
+		core_free(m->ino[i].s);
+	m->nino = 0;
 	if (m->hash)
 		memset(m->hash, 0, m->hcap * sizeof(*m->hash));
 	m->nu = m->nkeep = m->ndirty = m->nud = 0;
