@@ -3524,6 +3524,131 @@ def case_replicate_dir_undo(last):
     result(not why, name, why.strip("; "))
 
 
+class AttackProxy(UndoProxy):
+    """An UndoProxy whose checkpoint 3 attacks the standby's undo (see ATTACK_DIR): a
+    victim directory set aside while the standby has it open, records creating below it
+    through that fd (on the primary such a directory is gone: only a hostile primary sends
+    them); rename chains; truncations, extensions and allocations near 2^63; hard links
+    to files set aside. Cases ending in "-fail" end with a record that fails."""
+
+    def inject(self, epoch, root):
+        if epoch != 3:
+            return UndoProxy.inject(self, epoch, root)
+        with self.cond:
+            self.cond.wait_for(lambda: self.acked >= 2 and self.sdir, 60)
+        self.before = dir_tree(self.sdir)
+        fx, cw, w = self.FX, os.O_CREAT | os.O_WRONLY, os.O_WRONLY
+        what = self.last[:-5] if self.last.endswith("-fail") else self.last
+        if what == "deep-aside":  # 70 directories made below a directory set aside
+            recs = [fs_rec(8, fx + 50, root, os.O_RDONLY | os.O_DIRECTORY, 0, b"fx/dd"),
+                    fs_rec(14, root, 0, 0, 0, b"fx/dd")]
+            recs += [fs_rec(13, fx + 50, 0, 0, 0, b"/".join([b"a"] * i)) for i in range(1, 71)]
+            recs += [fs_rec(8, fx + 51, fx + 50, cw, 0, b"f"),
+                     fs_rec(10, fx + 51, 0, 0, 0, data=b"below a victim"),
+                     fs_rec(17, root, fx + 50, 0, 0, b"fx/t", b"a/t"),
+                     fs_rec(9, fx + 51), fs_rec(9, fx + 50)]
+        elif what == "chain":  # r1 and r2 swapped through a third name, w over r2
+            recs = [fs_rec(17, root, root, 0, 0, b"fx/r1", b"fx/x"),
+                    fs_rec(17, root, root, 0, 0, b"fx/r2", b"fx/r1"),
+                    fs_rec(17, root, root, 0, 0, b"fx/x", b"fx/r2"),
+                    fs_rec(17, root, root, 0, 0, b"fx/w", b"fx/r2"),
+                    fs_rec(17, root, root, 0, 0, b"fx/sd", b"fx/dd"),
+                    fs_rec(17, root, root, 0, 0, b"fx/dd", b"fx/vd"),
+                    fs_rec(17, root, root, 0, 0, b"fx/vd/in", b"fx/r1")]
+        elif what == "sizes":  # cut, extended, allocated, written, near 2^63
+            recs = [fs_rec(8, fx + 60, root, w, 0, b"fx/w"),
+                    fs_rec(11, fx + 60, 0, 10),
+                    fs_rec(10, fx + 60, 0, 20000, 0, data=b"E" * 100),
+                    fs_rec(11, fx + 60, 0, 5000),
+                    fs_rec(10, fx + 60, 0, 3, 0, data=b"q" * 9000),
+                    fs_rec(12, fx + 60, 0, 0, 1 << 16),
+                    fs_rec(11, fx + 60, 0, 1 << 30),
+                    fs_rec(10, fx + 60, 0, (1 << 30) - 3, 0, data=b"end"),
+                    fs_rec(11, fx + 60, 0, 7),
+                    fs_rec(10, fx + 60, 0, (1 << 63) - 8, 0, data=b"x" * 8)]
+        elif what == "links":  # w's inode linked, written, its first name replaced
+            recs = [fs_rec(18, root, root, 0, 0, b"fx/w", b"fx/h1"),
+                    fs_rec(8, fx + 70, root, w, 0, b"fx/h1"),
+                    fs_rec(10, fx + 70, 0, 0, 0, data=b"H" * 300),
+                    fs_rec(17, root, root, 0, 0, b"fx/r1", b"fx/w"),
+                    fs_rec(18, root, root, 0, 0, b"fx/h1", b"fx/h2"),
+                    fs_rec(15, root, 0, 0, 0, b"fx/h1"),
+                    fs_rec(8, fx + 71, root, w | os.O_TRUNC, 0, b"fx/h2"),
+                    fs_rec(10, fx + 71, 0, 1000, 0, data=b"T"),
+                    fs_rec(17, root, root, 0, 0, b"fx/h2", b"fx/t")]
+        else:
+            raise ValueError(what)
+        if self.last.endswith("-fail"):
+            recs.append(fs_rec(10, fx + 99, 0, 0, 0, data=b"x"))  # a write to no file
+        return b"".join(recs)
+
+
+ATTACK_DIR = ("deep-aside", "deep-aside-fail", "chain-fail", "sizes", "links-fail")
+
+
+def case_replicate_dir_attack(what):
+    """fsappend.wat replicated through an AttackProxy: a "-fail" case must leave the
+    standby's directory exactly as at checkpoint 2 and take over from it; the others
+    must be applied (checkpoint 3 answered, or refused for "sizes": its last write is
+    past what any file holds) and leave no undo area behind."""
+    name = "wsnap.replicate.dir.attack.%s" % what
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    px = []
+
+    def proxy(port):
+        p = AttackProxy(port, os.path.join(d, "s"), what)
+        px.append(p)
+        return p
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"], auto=False, proxy=proxy)
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if err:
+            return result(False, name, err)
+        sdir = os.path.join(d, "s")
+        fails = what.endswith("-fail") or what == "sizes"
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped" or (not fails and px[0].acked >= 3):
+                break
+            time.sleep(0.1)
+        pr.kill()  # the standby applies no more checkpoints
+        pr.wait()
+        time.sleep(1)
+        after = dir_tree(sdir)
+        before = px[0].before
+        if fails:
+            if body.get("state") != "Stopped":
+                why += "; the primary: %s" % body
+            if before is None or "fx/o" not in before:
+                why += "; the proxy saw no checkpoint 2 (%s)" % (before,)
+            elif after != before:
+                diff = sorted(set(before.items()) ^ set(after.items()))
+                why += "; the standby's directory differs from checkpoint 2's: %s" % diff[:8]
+        elif px[0].acked < 3:
+            why += "; checkpoint 3 was not applied: %s" % body
+        left = [x for x in os.listdir(sdir) if x.startswith(".lodge")]
+        if left:
+            why += "; an undo area is left: %s" % left
+        sb.kill()
+        sb.wait()
+        err = sb.stderr.read().decode()
+        if fails and len([x for x in err.splitlines() if "refused" in x]) != 1:
+            why += "; the standby's refusal: %r" % err[-400:]
+        if "ERROR" in err or "AddressSanitizer" in err or "cannot remove" in err:
+            why += "; the standby said %r" % err[-600:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_replicate_dir_undo_fails():
     """As case_replicate_dir_undo, with the standby's undo made to fail (the test hook
     LODGE_TEST_HOOK=undo-fails: the last change is left as it is): the standby says that
@@ -5875,6 +6000,7 @@ def part_replicate():
     cases += [P(case_replicate_dir_hostile, what) for what in HOSTILE_DIR]
     cases += [P(case_replicate_dir_undo, last) for last in UNDO_LAST]
     cases += [P(case_replicate_dir_undo_fails)]
+    cases += [P(case_replicate_dir_attack, what) for what in ATTACK_DIR]
     cases += [P(case_replicate_dir_renamed_open, "renamed-open"),
               P(case_replicate_dir_renamed_open, "append-pwrite"),
               P(case_replicate_dir_unlinked_open), P(case_replicate_socket)]
@@ -5969,6 +6095,11 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("undo"):
             if ":" in os.environ["WSNAP_ONLY_REPLICATE_DIR"] else UNDO_LAST:
         case_replicate_dir_undo(last)
     case_replicate_dir_undo_fails()
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("attack"):
+    # attack[:W1,W2]: the AttackProxy cases (those only)
+    for what in os.environ["WSNAP_ONLY_REPLICATE_DIR"].partition(":")[2].split(",") \
+            if ":" in os.environ["WSNAP_ONLY_REPLICATE_DIR"] else ATTACK_DIR:
+        case_replicate_dir_attack(what)
 elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("hostile:"):
     # hostile:W1,W2: those hostile streams only
     for what in os.environ["WSNAP_ONLY_REPLICATE_DIR"].partition(":")[2].split(","):
