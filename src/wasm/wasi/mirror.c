@@ -894,18 +894,30 @@ static int rollback(struct wasi_mirror *m, char *err, size_t errlen)
 	return first;
 }
 
-/* Removes d/name and all below it (an undo area: at most the depth records could build
- * in a victim directory set aside there). */
-static int rm_tree(int d, const char *name, int depth)
+#define RM_DEPTH 32 /* directories rm_entry descends before it moves one up */
+
+/* Removes d/name and all below it, in an undo area (top, open). Records may have built a
+ * tree of any depth below a victim directory set aside there, through an fd on it: a
+ * directory RM_DEPTH levels down is moved up to top under a new name (*n counts them),
+ * for rm_tree's next pass, so that the fds held and the stack stay bounded. A directory
+ * is made the standby's to write first (a record may have moved one it may not write
+ * below the victim). */
+static int rm_entry(int top, int d, const char *name, int depth, uint64_t *n)
 {
 	struct dirent *de;
 	DIR *dir;
+	char z[32];
 	int fd, rc = 0;
 
 	if (!unlinkat(d, name, 0) || errno == ENOENT)
 		return 0;
-	if ((errno != EISDIR && errno != EPERM) || depth > 64)
-		return -errno ? -errno : -ELOOP;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (depth >= RM_DEPTH) {
+		snprintf(z, sizeof(z), "z%llu", (unsigned long long)(*n)++);
+		return move_back(d, name, top, z);
+	}
+	fchmodat(d, name, 0700, 0); /* a directory: unlinkat said so, and follows nothing */
 	fd = openat(d, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	dir = fd < 0 ? NULL : fdopendir(fd);
 	if (!dir) {
@@ -916,9 +928,39 @@ static int rm_tree(int d, const char *name, int depth)
 	}
 	while (!rc && (de = readdir(dir)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			rc = rm_tree(dirfd(dir), de->d_name, depth + 1);
+			rc = rm_entry(top, dirfd(dir), de->d_name, depth + 1, n);
 	closedir(dir);
 	if (!rc && unlinkat(d, name, AT_REMOVEDIR))
+		rc = -errno;
+	return rc;
+}
+
+/* Removes the undo area root/name (open: top) and all in it: passes over what is in it
+ * until nothing is (rm_entry moves deep directories up to it for the next pass). */
+static int rm_tree(int root, const char *name, int top)
+{
+	uint64_t n = 0;
+	int rc = 0;
+
+	for (bool more = true; !rc && more;) {
+		int fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct dirent *de;
+		DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+		if (!dir) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		more = false;
+		while (!rc && (de = readdir(dir)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+				more = true;
+				rc = rm_entry(top, top, de->d_name, 1, &n);
+			}
+		closedir(dir);
+	}
+	if (!rc && unlinkat(root, name, AT_REMOVEDIR))
 		rc = -errno;
 	return rc;
 }
@@ -939,9 +981,9 @@ static void finish(struct wasi_mirror *m, bool rolled_back)
 		int rc = 0;
 		if (a->data >= 0)
 			close(a->data);
-		close(a->fd);
 		if (!m->broken)
-			rc = rm_tree(m->dir[a->root], a->name, 0);
+			rc = rm_tree(m->dir[a->root], a->name, a->fd);
+		close(a->fd);
 		if (rc)
 			log_warn("standby: cannot remove the undo directory %s/%s: %s",
 				 m->host[a->root], a->name, strerror(-rc));
