@@ -3531,9 +3531,17 @@ class AttackProxy(UndoProxy):
     them); rename chains; truncations, extensions and allocations near 2^63; hard links
     to files set aside. Cases ending in "-fail" end with a record that fails."""
 
+    NSPAN = 60000  # the spans of fx/big the "spans-" cases keep
+
     def inject(self, epoch, root):
+        if epoch == 2:  # and fx/big: 4 MiB
+            return UndoProxy.inject(self, epoch, root) + b"".join(
+                [fs_rec(8, self.FX + 80, root, os.O_CREAT | os.O_WRONLY, 0, b"fx/big")] +
+                [fs_rec(10, self.FX + 80, 0, i << 20, 0, data=bytes([65 + i]) * (1 << 20))
+                 for i in range(4)] + [fs_rec(9, self.FX + 80)])
         if epoch != 3:
             return UndoProxy.inject(self, epoch, root)
+        self.t3 = time.time()
         with self.cond:
             self.cond.wait_for(lambda: self.acked >= 2 and self.sdir, 60)
         self.before = dir_tree(self.sdir)
@@ -3576,6 +3584,12 @@ class AttackProxy(UndoProxy):
                     fs_rec(8, fx + 71, root, w | os.O_TRUNC, 0, b"fx/h2"),
                     fs_rec(10, fx + 71, 0, 1000, 0, data=b"T"),
                     fs_rec(17, root, root, 0, 0, b"fx/h2", b"fx/t")]
+        elif what in ("spans-up", "spans-down"):  # a byte of fx/big in two overwritten
+            order = range(self.NSPAN) if what == "spans-up" else range(self.NSPAN - 1, -1, -1)
+            recs = [fs_rec(8, fx + 81, root, w, 0, b"fx/big")]
+            recs += [fs_rec(10, fx + 81, 0, 2 * i, 0, data=b"s") for i in order]
+            recs += [fs_rec(10, fx + 81, 0, 0, 0, data=b"W" * 5000),
+                     fs_rec(11, fx + 81, 0, 3 << 20)]
         else:
             raise ValueError(what)
         if self.last.endswith("-fail"):
@@ -3583,7 +3597,8 @@ class AttackProxy(UndoProxy):
         return b"".join(recs)
 
 
-ATTACK_DIR = ("deep-aside", "deep-aside-fail", "chain-fail", "sizes", "links-fail")
+ATTACK_DIR = ("deep-aside", "deep-aside-fail", "chain-fail", "sizes", "links-fail",
+              "spans-up-fail", "spans-down-fail")
 
 
 def case_replicate_dir_attack(what):
@@ -3618,6 +3633,9 @@ def case_replicate_dir_attack(what):
         pr.kill()  # the standby applies no more checkpoints
         pr.wait()
         time.sleep(1)
+        if what.startswith("spans-"):
+            print("# %s: checkpoint 3 (%d spans kept) refused %.1f s after it was sent" % (
+                name, AttackProxy.NSPAN, time.time() - 1 - px[0].t3))
         after = dir_tree(sdir)
         before = px[0].before
         if fails:

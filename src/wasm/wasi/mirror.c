@@ -79,6 +79,15 @@ struct uspan {
 	uint64_t off, len, pos;
 };
 
+/* A run of a file's spans, in order: a file's are kept in blocks of SBLK, so that a
+ * span kept among many costs a search and a move within its block (a checkpoint may keep
+ * a file's spans by the hundred thousand, in any order). */
+#define SBLK 256
+struct sblk {
+	size_t n; /* 1..SBLK */
+	struct uspan s[SBLK];
+};
+
 /* A file whose bytes or size the checkpoint changes (not one it created): its size
  * before, and the spans of its bytes then that a record overwrote or cut, kept the first
  * time (later changes there destroy only the checkpoint's own bytes). Undone, it gets
@@ -89,8 +98,8 @@ struct uino {
 	int fd; /* a writable fd on it (a dirty jfile's) */
 	uint32_t area;
 	uint64_t size;
-	struct uspan *s; /* sorted, apart */
-	size_t ns, scap;
+	struct sblk **b; /* the spans, sorted and apart, in nb blocks */
+	size_t nb, bcap;
 };
 
 /* A directory an undo record names, held open: its inode outlives the checkpoint's
@@ -637,10 +646,99 @@ static int touch(struct wasi_mirror *m, struct jfile *f, struct uino **out)
 	return 0;
 }
 
-/* Keeps [off, end) of u's bytes before the checkpoint, at position k of its spans. */
-static int keep_span(struct wasi_mirror *m, struct uino *u, size_t k, uint64_t off, uint64_t end)
+/* The span at (bi, k) of u's, or NULL past the last. */
+static struct uspan *span_at(const struct uino *u, size_t bi, size_t k)
+{
+	return bi < u->nb && k < u->b[bi]->n ? &u->b[bi]->s[k] : NULL;
+}
+
+/* (bi, k) to the next span (past the last: k the last block's n). */
+static void span_next(const struct uino *u, size_t *bi, size_t *k)
+{
+	if (++*k == u->b[*bi]->n && *bi + 1 < u->nb) {
+		++*bi;
+		*k = 0;
+	}
+}
+
+static uint64_t span_end(const struct uspan *s)
+{
+	return s->off + s->len;
+}
+
+/* The first of u's spans that ends past off, in (bi, k). */
+static void span_find(const struct uino *u, uint64_t off, size_t *bi, size_t *k)
+{
+	size_t lo = 0, hi = u->nb;
+
+	while (lo < hi) { /* the first block whose last span ends past off */
+		size_t mid = lo + (hi - lo) / 2;
+		if (span_end(&u->b[mid]->s[u->b[mid]->n - 1]) <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == u->nb) {
+		*bi = u->nb ? u->nb - 1 : 0;
+		*k = u->nb ? u->b[*bi]->n : 0;
+		return;
+	}
+	*bi = lo;
+	for (*k = 0, hi = u->b[lo]->n; *k < hi;) {
+		size_t mid = *k + (hi - *k) / 2;
+		if (span_end(&u->b[lo]->s[mid]) <= off)
+			*k = mid + 1;
+		else
+			hi = mid;
+	}
+}
+
+/* Room for a span at (bi, k), which moves if its block is split. */
+static int span_room(struct uino *u, size_t *bi, size_t *k)
+{
+	struct sblk *b, *nb;
+
+	if (u->nb && u->b[*bi]->n < SBLK)
+		return 0;
+	if (u->nb == u->bcap) {
+		size_t cap = u->bcap ? u->bcap * 2 : 4;
+		struct sblk **x = core_realloc(u->b, cap * sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		u->b = x;
+		u->bcap = cap;
+	}
+	nb = core_alloc(sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	if (!u->nb) {
+		nb->n = 0;
+		u->b[0] = nb;
+		u->nb = 1;
+		*bi = *k = 0;
+		return 0;
+	}
+	b = u->b[*bi]; /* full: its upper half to nb, after it */
+	nb->n = SBLK - SBLK / 2;
+	memcpy(nb->s, &b->s[SBLK / 2], nb->n * sizeof(*nb->s));
+	b->n = SBLK / 2;
+	memmove(&u->b[*bi + 2], &u->b[*bi + 1], (u->nb - *bi - 1) * sizeof(*u->b));
+	u->b[*bi + 1] = nb;
+	u->nb++;
+	if (*k > SBLK / 2) {
+		++*bi;
+		*k -= SBLK / 2;
+	}
+	return 0;
+}
+
+/* Keeps [off, end) of u's bytes before the checkpoint, as its span at (bi, k), where it
+ * goes in order (bi, k then that span's place). */
+static int keep_span(struct wasi_mirror *m, struct uino *u, size_t *bi, size_t *k, uint64_t off,
+		     uint64_t end)
 {
 	struct uarea *a;
+	struct sblk *b;
 	int rc;
 
 	if (u->area == UINT32_MAX) {
@@ -653,15 +751,8 @@ static int keep_span(struct wasi_mirror *m, struct uino *u, size_t k, uint64_t o
 		u->area = (uint32_t)(a - m->area);
 	}
 	a = &m->area[u->area];
-
-	if (u->ns == u->scap) {
-		size_t cap = u->scap ? u->scap * 2 : 8;
-		struct uspan *s = core_realloc(u->s, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		u->s = s;
-		u->scap = cap;
-	}
+	if ((rc = span_room(u, bi, k)))
+		return rc;
 	if (a->data < 0) {
 		a->data = openat(a->fd, "data", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (a->data < 0)
@@ -670,9 +761,10 @@ static int keep_span(struct wasi_mirror *m, struct uino *u, size_t k, uint64_t o
 	rc = copy_range(u->fd, off, a->data, a->dpos, end - off, m->buf);
 	if (rc)
 		return rc;
-	memmove(&u->s[k + 1], &u->s[k], (u->ns - k) * sizeof(*u->s));
-	u->s[k] = (struct uspan){off, end - off, a->dpos};
-	u->ns++;
+	b = u->b[*bi];
+	memmove(&b->s[*k + 1], &b->s[*k], (b->n - *k) * sizeof(*b->s));
+	b->s[*k] = (struct uspan){off, end - off, a->dpos};
+	b->n++;
 	a->dpos += end - off;
 	return 0;
 }
@@ -684,7 +776,7 @@ static int keep_bytes(struct wasi_mirror *m, struct jfile *f, uint64_t off, uint
 {
 	uint64_t end;
 	struct uino *u = NULL;
-	size_t k = 0;
+	size_t bi, k;
 	int rc;
 
 	if (!m->undo || (f->fl & JF_FRESH))
@@ -694,19 +786,19 @@ static int keep_bytes(struct wasi_mirror *m, struct jfile *f, uint64_t off, uint
 	if (off >= u->size)
 		return 0;
 	end = cut < u->size - off ? off + cut : u->size;
-	while (k < u->ns && u->s[k].off + u->s[k].len <= off)
-		k++;
+	span_find(u, off, &bi, &k);
 	/* the gaps between the spans already kept */
 	while (off < end) {
-		if (k < u->ns && u->s[k].off <= off) {
-			off = u->s[k].off + u->s[k].len;
-			k++;
+		const struct uspan *s = span_at(u, bi, k);
+		if (s && s->off <= off) {
+			off = span_end(s);
+			span_next(u, &bi, &k);
 			continue;
 		}
-		uint64_t stop = k < u->ns && u->s[k].off < end ? u->s[k].off : end;
-		if ((rc = keep_span(m, u, k, off, stop)))
+		uint64_t stop = s && s->off < end ? s->off : end;
+		if ((rc = keep_span(m, u, &bi, &k, off, stop)))
 			return rc;
-		k++;
+		span_next(u, &bi, &k);
 		off = stop;
 	}
 	return 0;
@@ -823,9 +915,12 @@ static int restore_bytes(struct wasi_mirror *m, const struct uino *u)
 {
 	int rc = ftruncate(u->fd, (off_t)u->size) ? -errno : 0;
 
-	for (size_t i = 0; !rc && i < u->ns; i++)
-		rc = copy_range(m->area[u->area].data, u->s[i].pos, u->fd, u->s[i].off, u->s[i].len,
-				m->buf);
+	for (size_t i = 0; !rc && i < u->nb; i++)
+		for (size_t k = 0; !rc && k < u->b[i]->n; k++) {
+			const struct uspan *s = &u->b[i]->s[k];
+			rc = copy_range(m->area[u->area].data, s->pos, u->fd, s->off, s->len,
+					m->buf);
+		}
 	return rc;
 }
 
@@ -990,8 +1085,11 @@ static void finish(struct wasi_mirror *m, bool rolled_back)
 	}
 	for (size_t i = 0; i < m->nf; i++)
 		m->f[i].fl = 0;
-	for (size_t i = 0; i < m->nino; i++)
-		core_free(m->ino[i].s);
+	for (size_t i = 0; i < m->nino; i++) {
+		for (size_t k = 0; k < m->ino[i].nb; k++)
+			core_free(m->ino[i].b[k]);
+		core_free(m->ino[i].b);
+	}
 	m->nino = 0;
 	if (m->hash)
 		memset(m->hash, 0, m->hcap * sizeof(*m->hash));
