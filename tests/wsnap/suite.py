@@ -3531,7 +3531,7 @@ class AttackProxy(UndoProxy):
     them); rename chains; truncations, extensions and allocations near 2^63; hard links
     to files set aside. Cases ending in "-fail" end with a record that fails."""
 
-    NSPAN = 60000  # the spans of fx/big the "spans-" cases keep
+    NSPAN = int(os.environ.get("NSPAN", "60000"))  # the spans of fx/big the "spans-" cases keep
 
     def inject(self, epoch, root):
         if epoch == 2:  # and fx/big: 4 MiB
