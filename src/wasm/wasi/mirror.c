@@ -1013,9 +1013,10 @@ static int rm_entry(int top, int d, const char *name, int depth, uint64_t *n)
 		snprintf(z, sizeof(z), "z%llu", (unsigned long long)(*n)++);
 		return move_back(d, name, top, z);
 	}
+	/* a directory, not a link (nothing is followed) */
 	if (!fstatat(d, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode) &&
-	    (st.st_mode & 0700) != 0700)
-		fchmodat(d, name, 0700, 0); /* a directory, not a link: nothing is followed */
+	    (st.st_mode & 0700) != 0700 && fchmodat(d, name, 0700, 0))
+		return -errno;
 	fd = openat(d, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	dir = fd < 0 ? NULL : fdopendir(fd);
 	if (!dir) {
