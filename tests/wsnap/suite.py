@@ -3538,7 +3538,13 @@ class AttackProxy(UndoProxy):
             return UndoProxy.inject(self, epoch, root) + b"".join(
                 [fs_rec(8, self.FX + 80, root, os.O_CREAT | os.O_WRONLY, 0, b"fx/big")] +
                 [fs_rec(10, self.FX + 80, 0, i << 20, 0, data=bytes([65 + i]) * (1 << 20))
-                 for i in range(4)] + [fs_rec(9, self.FX + 80)])
+                 for i in range(4)] + [fs_rec(9, self.FX + 80)] +
+                # fx/sparse: 128 MiB, two bytes of data at 0 and 100 MiB, holes between
+                [fs_rec(8, self.FX + 82, root, os.O_CREAT | os.O_WRONLY, 0, b"fx/sparse"),
+                 fs_rec(11, self.FX + 82, 0, 128 << 20),
+                 fs_rec(10, self.FX + 82, 0, 0, 0, data=b"h"),
+                 fs_rec(10, self.FX + 82, 0, 100 << 20, 0, data=b"t"),
+                 fs_rec(9, self.FX + 82)])
         if epoch != 3:
             return UndoProxy.inject(self, epoch, root)
         self.t3 = time.time()
@@ -3590,6 +3596,11 @@ class AttackProxy(UndoProxy):
             recs += [fs_rec(10, fx + 81, 0, 2 * i, 0, data=b"s") for i in order]
             recs += [fs_rec(10, fx + 81, 0, 0, 0, data=b"W" * 5000),
                      fs_rec(11, fx + 81, 0, 3 << 20)]
+        elif what == "sparse":  # fx/sparse cut to nothing, written, extended
+            recs = [fs_rec(8, fx + 83, root, w | os.O_TRUNC, 0, b"fx/sparse"),
+                    fs_rec(10, fx + 83, 0, 5, 0, data=b"X" * 10),
+                    fs_rec(11, fx + 83, 0, 64 << 20),
+                    fs_rec(10, fx + 83, 0, 50 << 20, 0, data=b"Y" * 100)]
         elif what == "open-victim":  # a file open since checkpoint 2 renamed over, written
             recs = [fs_rec(17, root, root, 0, 0, b"fx/w", b"fx/o"),
                     fs_rec(10, fx + 10, 0, 3, 0, data=b"into a victim"),
@@ -3621,7 +3632,8 @@ class AttackProxy(UndoProxy):
 
 
 ATTACK_DIR = ("deep-aside", "deep-aside-fail", "chain-fail", "sizes", "links-fail",
-              "spans-up-fail", "spans-down-fail", "open-victim-fail", "dirs-fail")
+              "spans-up-fail", "spans-down-fail", "open-victim-fail", "dirs-fail",
+              "sparse-fail")
 
 
 def case_replicate_dir_attack(what):
@@ -3676,6 +3688,9 @@ def case_replicate_dir_attack(what):
                 why += "; the standby's directory differs from checkpoint 2's: %s" % diff[:8]
         elif px[0].acked < 3:
             why += "; checkpoint 3 was not applied: %s" % body
+        sparse = os.lstat(os.path.join(sdir, "fx", "sparse")).st_blocks * 512
+        if sparse > (1 << 20):  # its holes were kept and put back as holes
+            why += "; fx/sparse has %d bytes of blocks, not a few" % sparse
         left = [x for x in os.listdir(sdir) if x.startswith(".lodge")]
         if left:
             why += "; an undo area is left: %s" % left

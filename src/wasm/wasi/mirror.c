@@ -420,6 +420,57 @@ static int copy_range(int in, uint64_t ioff, int out, uint64_t ooff, uint64_t le
 	return 0;
 }
 
+#define SPARSE_MIN (64u << 10) /* a span this long or longer skips the holes in it */
+
+/* copy_range, but the holes of in (below SPARSE_MIN bytes: copied as zeros) are not
+ * copied: out keeps what it has there, or when punch, gets a hole (zeros where the file
+ * system cannot punch one). A hole of a sparse file is not written out when the undo
+ * keeps it, nor written back (as zeros) when the undo restores it. Past in's end is a
+ * hole (the undo's data file ends where its last data does). */
+static int copy_sparse(int in, uint64_t ioff, int out, uint64_t ooff, uint64_t len, uint8_t *buf,
+		       bool punch)
+{
+	if (len < SPARSE_MIN)
+		return copy_range(in, ioff, out, ooff, len, buf);
+	if (ioff > INT64_MAX || ooff > INT64_MAX || len > INT64_MAX - ioff ||
+	    len > INT64_MAX - ooff)
+		return -EFBIG;
+	while (len) {
+		off_t d = lseek(in, (off_t)ioff, SEEK_DATA);
+		uint64_t n;
+		int rc;
+		if (d < 0 && errno != ENXIO)
+			return copy_range(in, ioff, out, ooff, len, buf); /* no SEEK_DATA */
+		n = d < 0 || (uint64_t)d - ioff > len ? len : (uint64_t)d - ioff;
+		if (n && punch &&
+		    fallocate(out, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)ooff,
+			      (off_t)n)) {
+			if (errno != EOPNOTSUPP && errno != ENOSYS)
+				return -errno;
+			memset(buf, 0, COPY_BUF);
+			for (uint64_t k = 0; k < n; k += COPY_BUF)
+				if ((rc = pwrite_all(out, buf, n - k < COPY_BUF ? n - k : COPY_BUF,
+						     ooff + k)))
+					return rc;
+		}
+		ioff += n;
+		ooff += n;
+		len -= n;
+		if (!len)
+			break;
+		d = lseek(in, (off_t)ioff, SEEK_HOLE); /* ioff is in data: there is a hole after */
+		if (d < 0)
+			return -errno;
+		n = (uint64_t)d - ioff < len ? (uint64_t)d - ioff : len;
+		if ((rc = copy_range(in, ioff, out, ooff, n, buf)))
+			return rc;
+		ioff += n;
+		ooff += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* chmod of path below root, never through a symlink (the mirror makes no FIFOs, and
  * O_NONBLOCK would not wait on one) */
 static int set_mode(struct wasi_mirror *m, int root, const char *path, uint64_t mode)
@@ -758,7 +809,7 @@ static int keep_span(struct wasi_mirror *m, struct uino *u, size_t *bi, size_t *
 		if (a->data < 0)
 			return -errno;
 	}
-	rc = copy_range(u->fd, off, a->data, a->dpos, end - off, m->buf);
+	rc = copy_sparse(u->fd, off, a->data, a->dpos, end - off, m->buf, false);
 	if (rc)
 		return rc;
 	b = u->b[*bi];
@@ -918,8 +969,8 @@ static int restore_bytes(struct wasi_mirror *m, const struct uino *u)
 	for (size_t i = 0; !rc && i < u->nb; i++)
 		for (size_t k = 0; !rc && k < u->b[i]->n; k++) {
 			const struct uspan *s = &u->b[i]->s[k];
-			rc = copy_range(m->area[u->area].data, s->pos, u->fd, s->off, s->len,
-					m->buf);
+			rc = copy_sparse(m->area[u->area].data, s->pos, u->fd, s->off, s->len,
+					 m->buf, true);
 		}
 	return rc;
 }
