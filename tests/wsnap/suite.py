@@ -3601,6 +3601,14 @@ class AttackProxy(UndoProxy):
                     fs_rec(10, fx + 83, 0, 5, 0, data=b"X" * 10),
                     fs_rec(11, fx + 83, 0, 64 << 20),
                     fs_rec(10, fx + 83, 0, 50 << 20, 0, data=b"Y" * 100)]
+        elif what == "fresh-twice":  # a file made here, open twice, cut through the first
+            recs = [fs_rec(8, fx + 100, root, cw, 0, b"fx/nf"),
+                    fs_rec(10, fx + 100, 0, 0, 0, data=b"n" * 100),
+                    fs_rec(8, fx + 101, root, w, 0, b"fx/nf"),
+                    fs_rec(10, fx + 101, 0, 50, 0, data=b"m" * 10),
+                    fs_rec(11, fx + 100, 0, 0),
+                    fs_rec(10, fx + 101, 0, 0, 0, data=b"z" * 20),
+                    fs_rec(9, fx + 100), fs_rec(9, fx + 101)]
         elif what == "open-victim":  # a file open since checkpoint 2 renamed over, written
             recs = [fs_rec(17, root, root, 0, 0, b"fx/w", b"fx/o"),
                     fs_rec(10, fx + 10, 0, 3, 0, data=b"into a victim"),
@@ -3633,7 +3641,7 @@ class AttackProxy(UndoProxy):
 
 ATTACK_DIR = ("deep-aside", "deep-aside-fail", "chain-fail", "sizes", "links-fail",
               "spans-up-fail", "spans-down-fail", "open-victim-fail", "dirs-fail",
-              "sparse-fail")
+              "sparse-fail", "fresh-twice-fail")
 
 
 def case_replicate_dir_attack(what):

@@ -384,7 +384,9 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 
 /* len bytes of in at ioff to out at ooff: by copy_file_range (in the kernel, blocks shared
  * where the file system can), through buf where it cannot (another file system, a
- * sandbox that refuses it). */
+ * sandbox that refuses it). Past in's end it reads zeros: a file the checkpoint created
+ * and cut through one fd (keeping nothing: it goes) may be shorter than the size another
+ * fd on it noted. */
 static int copy_range(int in, uint64_t ioff, int out, uint64_t ooff, uint64_t len, uint8_t *buf)
 {
 	bool by_hand = false;
@@ -411,8 +413,19 @@ static int copy_range(int in, uint64_t ioff, int out, uint64_t ooff, uint64_t le
 		}
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO; /* shorter than its size said */
+		if (k < 0)
+			return -errno;
+		if (!k) { /* in ends first: the rest of it reads as zeros */
+			memset(buf, 0, COPY_BUF);
+			for (uint64_t z = 0; z < len; z += COPY_BUF) {
+				int rc = pwrite_all(out, buf,
+						    len - z < COPY_BUF ? len - z : COPY_BUF,
+						    ooff + z);
+				if (rc)
+					return rc;
+			}
+			return 0;
+		}
 		ioff += (uint64_t)k;
 		ooff += (uint64_t)k;
 		len -= (uint64_t)k;
