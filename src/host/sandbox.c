@@ -1420,16 +1420,13 @@ static const int vm_calls[] = {
  * each wasi-threads thread's store too, after the filter is in. WASI reads and writes
  * pipes, terminals and sockets with preadv2/pwritev2 (RWF_NOWAIT: a pause or stop gives
  * a blocked call up, wasi.c io_wait), and appends to the caller's stdio with pwritev2
- * (RWF_APPEND): build_filter allows those two flags only. A standby keeps the bytes a
- * checkpoint's records would destroy with copy_file_range (wasi/mirror.c). */
+ * (RWF_APPEND): build_filter allows those two flags only. */
 static const int wasm_calls[] = {
-	SCMP_SYS(openat2),    SCMP_SYS(mkdirat),      SCMP_SYS(unlinkat),
-	SCMP_SYS(renameat),   SCMP_SYS(renameat2),    SCMP_SYS(linkat),
-	SCMP_SYS(symlinkat),  SCMP_SYS(readlinkat),   SCMP_SYS(getdents64),
-	SCMP_SYS(fsync),      SCMP_SYS(fdatasync),    SCMP_SYS(ftruncate),
-	SCMP_SYS(fallocate),  SCMP_SYS(utimensat),    SCMP_SYS(futimesat),
-	SCMP_SYS(fadvise64),  SCMP_SYS(dup),	      SCMP_SYS(faccessat),
-	SCMP_SYS(faccessat2), SCMP_SYS(memfd_create), SCMP_SYS(copy_file_range),
+	SCMP_SYS(openat2),    SCMP_SYS(mkdirat),   SCMP_SYS(unlinkat),	 SCMP_SYS(renameat),
+	SCMP_SYS(renameat2),  SCMP_SYS(linkat),	   SCMP_SYS(symlinkat),	 SCMP_SYS(readlinkat),
+	SCMP_SYS(getdents64), SCMP_SYS(fsync),	   SCMP_SYS(fdatasync),	 SCMP_SYS(ftruncate),
+	SCMP_SYS(fallocate),  SCMP_SYS(utimensat), SCMP_SYS(futimesat),	 SCMP_SYS(fadvise64),
+	SCMP_SYS(dup),	      SCMP_SYS(faccessat), SCMP_SYS(faccessat2), SCMP_SYS(memfd_create),
 };
 
 static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
