@@ -16,6 +16,7 @@ Wasm snapshot, or a hand-over without a descriptor, is refused."""
 import array
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import string
 import struct
 import subprocess
@@ -2855,10 +2857,12 @@ def fs_records(path):
     return nums, ""
 
 
-def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None, prog=None):
-    """fsappend.wat on --dir p::/data replicated to a standby on s (or sdirs), every
-    50 ms; returns (primary, standby, their sockets and outputs) once the replication
-    is on, or a string saying what failed."""
+def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None, prog=None, senv=None,
+                  swrap=()):
+    """fsappend.wat on --dir p::/data replicated to a standby on s (or sdirs; senv: more
+    of its environment, swrap: a command it runs under), every 50 ms; returns (primary,
+    standby, their sockets and outputs) once the replication is on, or a string saying
+    what failed."""
     os.makedirs(os.path.join(d, "p"))
     os.makedirs(os.path.join(d, "s"))
     psock, ssock = os.path.join(d, "p.sock"), os.path.join(d, "s.sock")
@@ -2866,10 +2870,10 @@ def start_fs_pair(d, jit_args, sdirs=None, auto=True, proxy=None, prog=None):
     port = free_port()
     dirs = ["--dir", os.path.join(d, "s") + "::/data"] if sdirs is None else sdirs
     with open(sout, "w") as fo:
-        sb = subprocess.Popen([LODGE, "wasm"] + jit_args + [
+        sb = subprocess.Popen(list(swrap) + [LODGE, "wasm"] + jit_args + [
             "--standby", "tcp:127.0.0.1:%d" % port, "--api", ssock] + dirs + (
             ["--failover", "auto:1000"] if auto else []), stdout=fo,
-            stderr=subprocess.PIPE, cwd="/")
+            stderr=subprocess.PIPE, cwd="/", env=dict(os.environ, **(senv or {})))
     with open(pout, "w") as fo:
         pr = subprocess.Popen([LODGE, "wasm"] + jit_args + [
             "--api", psock, "--dir", os.path.join(d, "p") + "::/data", prog or FSAPPEND],
@@ -3039,10 +3043,16 @@ class JournalProxy:
             return fs_rec(13, root, 0, 0, 0, b"x" * 300)
         raise ValueError(self.what)
 
+    def inject(self, epoch, root):
+        """The records put first in checkpoint `epoch`, or None."""
+        return self.records(root) if epoch == 3 else None
+
+    back = DamagingProxy.back
+
     def run(self):
         a, _ = self.ls.accept()
         b = socket.create_connection(("127.0.0.1", self.to_port))
-        threading.Thread(target=DamagingProxy.back, args=(self, b, a), daemon=True).start()
+        threading.Thread(target=self.back, args=(b, a), daemon=True).start()
 
         def read(n):
             buf = b""
@@ -3067,12 +3077,14 @@ class JournalProxy:
                 if typ == 0x106:  # EPOCH
                     epoch, crc, extra = struct.unpack("<Q", data)[0], 0, 0
                     b.sendall(h + data)
-                    if epoch == 3 and root is not None:
-                        inj = self.records(root)
+                    inj = self.inject(epoch, root) if root is not None else None
+                    if inj:
                         self.injected = epoch
                         crc = zlib.crc32(inj, crc)
-                        extra = 1
-                        b.sendall(section(0x10d, inj) + inj)
+                        parts = [inj[i:i + (1 << 20)] for i in range(0, len(inj), 1 << 20)]
+                        extra = len(parts)  # at most 1 MiB a section, as the primary's
+                        for x in parts:
+                            b.sendall(section(0x10d, x) + x)
                     continue
                 if typ == 0x10d and epoch == 0:
                     first += data
@@ -3200,8 +3212,9 @@ def case_replicate_dir_hostile(what):
     symlink out, O_TRUNC through a symlink to a file outside, a following hard link to it,
     a rename into a symlinked directory, a directory open, renamed and a symlink out put
     in its place, a NUL in a path, a component of 300 bytes): the standby refuses that
-    checkpoint with one line, nothing appears outside its directory, it takes over from
-    checkpoint 2 and the program goes on (its files matching its memory)."""
+    checkpoint with one line, nothing appears outside its directory, what the records
+    before the hostile one made is undone, it takes over from checkpoint 2 and the program
+    goes on (its files matching its memory)."""
     name = "wsnap.replicate.dir.hostile.%s" % what
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
@@ -3258,6 +3271,500 @@ def case_replicate_dir_hostile(what):
             rest = f.read().splitlines()
         if any(not x.startswith("rec ") for x in rest):
             why += "; the standby's program: %r" % rest[-2:]
+        # what the records before the hostile one made was undone with them
+        left = set(os.listdir(os.path.join(d, "s"))) & {"lnk", "dl", "t", "v", "hl", "big",
+                                                         "dd", "ee", "f"}
+        if left:
+            why += "; the refused checkpoint left %s" % sorted(left)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def dir_tree(root):
+    """Every entry below root: type, mode, size, inode, links and SHA-256 of files; the
+    target of symlinks."""
+    out = {}
+    for dp, dns, fns in os.walk(root):
+        for n in dns + fns:
+            p = os.path.join(dp, n)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, root)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", oct(st.st_mode & 0o7777), st.st_ino)
+            else:
+                with open(p, "rb") as f:
+                    h = hashlib.sha256(f.read()).hexdigest()[:16]
+                out[rel] = ("file", oct(st.st_mode & 0o7777), st.st_size, st.st_ino,
+                            st.st_nlink, h)
+    return out
+
+
+class UndoProxy(JournalProxy):
+    """A JournalProxy that puts files of its own in the standby's directory at checkpoint
+    2 (fx/: files, directories, a symlink, a file and a directory left open), and at
+    checkpoint 3 records that change every one of them in every way a record can (writes
+    over and past the end, truncations by set_size and O_TRUNC, an unlink, renames over a
+    file and over a directory, a rmdir, creations of files, directories, symlinks and
+    links, closes of files open since before), then one that fails: `last`. Before
+    checkpoint 3 goes on it lists the standby's directory (once the standby answered
+    checkpoint 2), in self.before."""
+
+    FX = 900000
+
+    def __init__(self, to_port, sdir, last):
+        self.sdir, self.last = sdir, last
+        self.acked = 0
+        self.cond = threading.Condition()
+        self.before = None
+        JournalProxy.__init__(self, to_port, "undo", sdir)
+
+    def back(self, b, a):
+        buf = b""
+        try:
+            while True:
+                k = b.recv(65536)
+                if not k:
+                    break
+                a.sendall(k)
+                buf += k
+                while len(buf) >= 10:  # "CK" or "PG", u64
+                    tag, n = struct.unpack("<HQ", buf[:10])
+                    buf = buf[10:]
+                    if tag == 0x4b43:
+                        with self.cond:
+                            self.acked = max(self.acked, n)
+                            self.cond.notify_all()
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def inject(self, epoch, root):
+        fx, cw = self.FX, os.O_CREAT | os.O_WRONLY
+        if epoch == 2:
+            return b"".join([
+                fs_rec(13, root, 0, 0, 0, b"fx"),
+                fs_rec(8, fx + 1, root, cw, 0, b"fx/w"),
+                fs_rec(10, fx + 1, 0, 0, 0, data=bytes(range(256)) * 40),
+                fs_rec(9, fx + 1),
+                fs_rec(8, fx + 2, root, cw, 0, b"fx/t"),
+                fs_rec(10, fx + 2, 0, 0, 0, data=b"t" * 5000),
+                fs_rec(9, fx + 2),
+                fs_rec(8, fx + 3, root, cw, 0, b"fx/u"),
+                fs_rec(10, fx + 3, 0, 0, 0, data=b"unlink me"),
+                fs_rec(9, fx + 3),
+                fs_rec(8, fx + 4, root, cw, 0, b"fx/r1"),
+                fs_rec(10, fx + 4, 0, 0, 0, data=b"r1"),
+                fs_rec(9, fx + 4),
+                fs_rec(8, fx + 5, root, cw, 0, b"fx/r2"),
+                fs_rec(10, fx + 5, 0, 0, 0, data=b"r2, the victim"),
+                fs_rec(9, fx + 5),
+                fs_rec(13, root, 0, 0, 0, b"fx/dd"),
+                fs_rec(13, root, 0, 0, 0, b"fx/vd"),
+                fs_rec(13, root, 0, 0, 0, b"fx/sd"),
+                fs_rec(8, fx + 6, root, cw, 0, b"fx/sd/in"),
+                fs_rec(9, fx + 6),
+                fs_rec(16, root, 0, 0, 0, b"fx/sl", b"w"),
+                fs_rec(8, fx + 10, root, cw, 0, b"fx/o"),
+                fs_rec(10, fx + 10, 0, 0, 0, data=b"open across checkpoints"),
+                fs_rec(8, fx + 11, root, os.O_RDONLY | os.O_DIRECTORY, 0, b"fx")])
+        if epoch != 3:
+            return None
+        with self.cond:
+            self.cond.wait_for(lambda: self.acked >= 2 and self.sdir, 60)
+        self.before = dir_tree(self.sdir)
+        mib = b"F" * (1 << 20)
+        last = {"isdir": fs_rec(8, fx + 30, root, os.O_WRONLY, 0, b"fx"),
+                "exists": fs_rec(13, root, 0, 0, 0, b"fx/t"),
+                "badfd": fs_rec(10, fx + 99, 0, 0, 0, data=b"x"),
+                # the standby's file system is full part way (UNDO_FULL_MIB)
+                "enospc": fs_rec(8, fx + 40, root, os.O_WRONLY, 0, b"fx/t") +
+                b"".join(fs_rec(10, fx + 40, 0, i << 20, 0, data=mib)
+                         for i in range(UNDO_FULL_MIB + 1))}[self.last]
+        return b"".join([
+            fs_rec(8, fx + 20, root, os.O_WRONLY, 0, b"fx/w"),
+            fs_rec(10, fx + 20, 0, 100, 0, data=b"X" * 200),
+            fs_rec(10, fx + 20, 0, 10200, 0, data=b"Y" * 100),
+            fs_rec(11, fx + 20, 0, 50),
+            fs_rec(10, fx + 20, 0, 60, 0, data=b"Z" * 10),
+            fs_rec(9, fx + 20),
+            fs_rec(8, fx + 21, root, os.O_WRONLY | os.O_TRUNC, 0, b"fx/t"),
+            fs_rec(10, fx + 21, 0, 0, 0, data=b"new"),
+            fs_rec(9, fx + 21),
+            fs_rec(15, root, 0, 0, 0, b"fx/u"),
+            fs_rec(17, root, root, 0, 0, b"fx/r1", b"fx/r2"),
+            fs_rec(17, root, root, 0, 0, b"fx/sd", b"fx/vd"),
+            fs_rec(14, root, 0, 0, 0, b"fx/dd"),
+            fs_rec(13, root, 0, 0, 0, b"fx/m"),
+            fs_rec(8, fx + 22, root, cw, 0, b"fx/m/c"),
+            fs_rec(10, fx + 22, 0, 0, 0, data=b"c"),
+            fs_rec(9, fx + 22),
+            fs_rec(8, fx + 23, root, cw, 0, b"fx/n"),
+            fs_rec(10, fx + 23, 0, 0, 0, data=b"n"),
+            fs_rec(16, root, 0, 0, 0, b"fx/s2", b"w"),
+            fs_rec(18, root, root, 0, 0, b"fx/w", b"fx/hl"),
+            fs_rec(10, fx + 10, 0, 0, 0, data=b"OVER"),
+            fs_rec(12, fx + 10, 0, 0, 100000),
+            fs_rec(9, fx + 10),
+            fs_rec(8, fx + 24, fx + 11, cw, 0, b"x"),
+            fs_rec(9, fx + 11),
+            fs_rec(17, root, root, 0, 0, b"fx/w", b"fx/w2"),
+            fs_rec(8, fx + 25, root, cw, 0, b"fx/m/../z"),
+            fs_rec(15, root, 0, 0, 0, b"fx/sl"),
+            fs_rec(16, root, 0, 0, 0, b"fx/dangle", b"made"),
+            fs_rec(8, fx + 26, root, cw, 0, b"fx/dangle"),
+            fs_rec(10, fx + 26, 0, 0, 0, data=b"through a link"),
+            last])
+
+
+UNDO_LAST = {"isdir": "is a directory", "exists": "file exists", "badfd": "bad file",
+             "enospc": "no space left"}
+UNDO_FULL_MIB = 3  # the size of the standby's own file system in the "enospc" case
+
+
+def case_replicate_dir_undo(last):
+    """fsappend.wat replicated through an UndoProxy: checkpoint 3's records change the
+    files the proxy put there at checkpoint 2 in every way, then one fails (`last`: a
+    write-open of a directory, a mkdir of a file, a write to a file not open; "enospc":
+    writes past what the standby's file system holds, a tmpfs of UNDO_FULL_MIB MiB
+    mounted over its directory in a mount namespace of its own). The standby refuses
+    checkpoint 3 with one line, and its directory is then exactly as it was at checkpoint
+    2 (every name, type, mode, size, inode, link count and byte; no undo area left), with
+    the files open then still open; PUT /failover takes over from checkpoint 2 and the
+    program goes on (its files matching its memory)."""
+    name = "wsnap.replicate.dir.undo.%s" % last
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    px = []
+    swrap = ()
+    if last == "enospc":
+        if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+            shutil.rmtree(d, ignore_errors=True)
+            print("SKIP: %s: no mount namespace (unshare -m) for a small file system" % name)
+            return
+        swrap = ("unshare", "-m", "--propagation", "private", "sh", "-c",
+                 'mount -t tmpfs -o size=%dm tmpfs "$0" && exec "$@"' % UNDO_FULL_MIB,
+                 os.path.join(d, "s"))
+
+    def proxy(port):
+        p = UndoProxy(port, None if swrap else os.path.join(d, "s"), last)
+        px.append(p)
+        return p
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"], auto=False, proxy=proxy, swrap=swrap)
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if err:
+            return result(False, name, err)
+        sdir = os.path.join(d, "s")
+        if swrap:  # the standby's directory as its mount namespace has it
+            sdir = "/proc/%d/root%s" % (sb.pid, os.path.abspath(sdir))
+            with px[0].cond:
+                px[0].sdir = sdir
+                px[0].cond.notify_all()
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped":
+                break
+            time.sleep(0.1)
+        if body.get("state") != "Stopped":
+            why += "; the primary: %s" % body
+        after = dir_tree(sdir)
+        before = px[0].before
+        if before is None or "fx/o" not in before:
+            why += "; the proxy saw no checkpoint 2 (%s)" % (before,)
+        elif after != before:
+            diff = sorted(set(before.items()) ^ set(after.items()))
+            why += "; the standby's directory differs from checkpoint 2's: %s" % diff[:8]
+        fds = [os.readlink("/proc/%d/fd/%s" % (sb.pid, x))
+               for x in os.listdir("/proc/%d/fd" % sb.pid)]
+        for want in ("fx/o", "fx"):
+            if os.path.join(os.path.abspath(d), "s", want) not in fds:
+                why += "; the standby no longer has %s open" % want
+        pr.kill()
+        pr.wait()
+        st, body = api(ssock, "PUT", "/failover")
+        if st != 204:
+            why += "; PUT /failover: %s %s" % (st, body)
+        if not wait_file_lines(sout, 10, 120, sb):
+            why += "; the standby printed no 10 lines"
+        sb.kill()
+        sb.wait()
+        err = sb.stderr.read().decode()
+        refusal = [x for x in err.splitlines() if "refused" in x]
+        if len(refusal) != 1 or "checkpoint 3" not in refusal[0] or \
+                UNDO_LAST[last] not in refusal[0].lower():
+            why += "; the standby's refusal: %r" % err[-400:]
+        if "taking over from checkpoint 2" not in err:
+            why += "; the standby did not take over from checkpoint 2: %r" % err[-300:]
+        with open(sout) as f:
+            rest = f.read().splitlines()
+        if any(not x.startswith("rec ") for x in rest):
+            why += "; the standby's program: %r" % rest[-2:]
+        if [x for x in after if x.startswith(".lodge")]:
+            why += "; an undo area is left: %s" % sorted(after)[:8]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+class AttackProxy(UndoProxy):
+    """An UndoProxy whose checkpoint 3 attacks the standby's undo (see ATTACK_DIR): a
+    victim directory set aside while the standby has it open, records creating below it
+    through that fd (on the primary such a directory is gone: only a hostile primary sends
+    them); rename chains; truncations, extensions and allocations near 2^63; hard links
+    to files set aside. Cases ending in "-fail" end with a record that fails."""
+
+    NSPAN = int(os.environ.get("NSPAN", "60000"))  # the spans of fx/big the "spans-" cases keep
+
+    def inject(self, epoch, root):
+        if epoch == 2:  # and fx/big: 4 MiB
+            return UndoProxy.inject(self, epoch, root) + b"".join(
+                [fs_rec(8, self.FX + 80, root, os.O_CREAT | os.O_WRONLY, 0, b"fx/big")] +
+                [fs_rec(10, self.FX + 80, 0, i << 20, 0, data=bytes([65 + i]) * (1 << 20))
+                 for i in range(4)] + [fs_rec(9, self.FX + 80)] +
+                # fx/sparse: 128 MiB, two bytes of data at 0 and 100 MiB, holes between
+                [fs_rec(8, self.FX + 82, root, os.O_CREAT | os.O_WRONLY, 0, b"fx/sparse"),
+                 fs_rec(11, self.FX + 82, 0, 128 << 20),
+                 fs_rec(10, self.FX + 82, 0, 0, 0, data=b"h"),
+                 fs_rec(10, self.FX + 82, 0, 100 << 20, 0, data=b"t"),
+                 fs_rec(9, self.FX + 82)])
+        if epoch != 3:
+            return UndoProxy.inject(self, epoch, root)
+        self.t3 = time.time()
+        with self.cond:
+            self.cond.wait_for(lambda: self.acked >= 2 and self.sdir, 60)
+        self.before = dir_tree(self.sdir)
+        fx, cw, w = self.FX, os.O_CREAT | os.O_WRONLY, os.O_WRONLY
+        what = self.last[:-5] if self.last.endswith("-fail") else self.last
+        if what == "deep-aside":  # 70 directories made below a directory set aside
+            recs = [fs_rec(8, fx + 50, root, os.O_RDONLY | os.O_DIRECTORY, 0, b"fx/dd"),
+                    fs_rec(14, root, 0, 0, 0, b"fx/dd")]
+            recs += [fs_rec(13, fx + 50, 0, 0, 0, b"/".join([b"a"] * i)) for i in range(1, 71)]
+            recs += [fs_rec(8, fx + 51, fx + 50, cw, 0, b"f"),
+                     fs_rec(10, fx + 51, 0, 0, 0, data=b"below a victim"),
+                     fs_rec(17, root, fx + 50, 0, 0, b"fx/t", b"a/t"),
+                     fs_rec(9, fx + 51), fs_rec(9, fx + 50)]
+        elif what == "chain":  # r1 and r2 swapped through a third name, w over r2
+            recs = [fs_rec(17, root, root, 0, 0, b"fx/r1", b"fx/x"),
+                    fs_rec(17, root, root, 0, 0, b"fx/r2", b"fx/r1"),
+                    fs_rec(17, root, root, 0, 0, b"fx/x", b"fx/r2"),
+                    fs_rec(17, root, root, 0, 0, b"fx/w", b"fx/r2"),
+                    fs_rec(17, root, root, 0, 0, b"fx/sd", b"fx/dd"),
+                    fs_rec(17, root, root, 0, 0, b"fx/dd", b"fx/vd"),
+                    fs_rec(17, root, root, 0, 0, b"fx/vd/in", b"fx/r1")]
+        elif what == "sizes":  # cut, extended, allocated, written, near 2^63
+            recs = [fs_rec(8, fx + 60, root, w, 0, b"fx/w"),
+                    fs_rec(11, fx + 60, 0, 10),
+                    fs_rec(10, fx + 60, 0, 20000, 0, data=b"E" * 100),
+                    fs_rec(11, fx + 60, 0, 5000),
+                    fs_rec(10, fx + 60, 0, 3, 0, data=b"q" * 9000),
+                    fs_rec(12, fx + 60, 0, 0, 1 << 16),
+                    fs_rec(11, fx + 60, 0, 1 << 30),
+                    fs_rec(10, fx + 60, 0, (1 << 30) - 3, 0, data=b"end"),
+                    fs_rec(11, fx + 60, 0, 7),
+                    fs_rec(10, fx + 60, 0, (1 << 63) - 8, 0, data=b"x" * 8)]
+        elif what == "links":  # w's inode linked, written, its first name replaced
+            recs = [fs_rec(18, root, root, 0, 0, b"fx/w", b"fx/h1"),
+                    fs_rec(8, fx + 70, root, w, 0, b"fx/h1"),
+                    fs_rec(10, fx + 70, 0, 0, 0, data=b"H" * 300),
+                    fs_rec(17, root, root, 0, 0, b"fx/r1", b"fx/w"),
+                    fs_rec(18, root, root, 0, 0, b"fx/h1", b"fx/h2"),
+                    fs_rec(15, root, 0, 0, 0, b"fx/h1"),
+                    fs_rec(8, fx + 71, root, w | os.O_TRUNC, 0, b"fx/h2"),
+                    fs_rec(10, fx + 71, 0, 1000, 0, data=b"T"),
+                    fs_rec(17, root, root, 0, 0, b"fx/h2", b"fx/t")]
+        elif what in ("spans-up", "spans-down"):  # a byte of fx/big in two overwritten
+            order = range(self.NSPAN) if what == "spans-up" else range(self.NSPAN - 1, -1, -1)
+            recs = [fs_rec(8, fx + 81, root, w, 0, b"fx/big")]
+            recs += [fs_rec(10, fx + 81, 0, 2 * i, 0, data=b"s") for i in order]
+            recs += [fs_rec(10, fx + 81, 0, 0, 0, data=b"W" * 5000),
+                     fs_rec(11, fx + 81, 0, 3 << 20)]
+        elif what == "sparse":  # fx/sparse cut to nothing, written, extended
+            recs = [fs_rec(8, fx + 83, root, w | os.O_TRUNC, 0, b"fx/sparse"),
+                    fs_rec(10, fx + 83, 0, 5, 0, data=b"X" * 10),
+                    fs_rec(11, fx + 83, 0, 64 << 20),
+                    fs_rec(10, fx + 83, 0, 50 << 20, 0, data=b"Y" * 100)]
+        elif what == "fresh-twice":  # a file made here, open twice, cut through the first
+            recs = [fs_rec(8, fx + 100, root, cw, 0, b"fx/nf"),
+                    fs_rec(10, fx + 100, 0, 0, 0, data=b"n" * 100),
+                    fs_rec(8, fx + 101, root, w, 0, b"fx/nf"),
+                    fs_rec(10, fx + 101, 0, 50, 0, data=b"m" * 10),
+                    fs_rec(11, fx + 100, 0, 0),
+                    fs_rec(10, fx + 101, 0, 0, 0, data=b"z" * 20),
+                    fs_rec(9, fx + 100), fs_rec(9, fx + 101)]
+        elif what == "open-victim":  # a file open since checkpoint 2 renamed over, written
+            recs = [fs_rec(17, root, root, 0, 0, b"fx/w", b"fx/o"),
+                    fs_rec(10, fx + 10, 0, 3, 0, data=b"into a victim"),
+                    fs_rec(11, fx + 10, 0, 2),
+                    # O_CREAT (no O_EXCL) of what is there, through a symlink
+                    fs_rec(8, fx + 90, root, cw, 0, b"fx/sl"),
+                    fs_rec(10, fx + 90, 0, 0, 0, data=b"S" * 20),
+                    fs_rec(9, fx + 90),
+                    # a rename between two links to one inode does nothing
+                    fs_rec(18, root, root, 0, 0, b"fx/t", b"fx/t2"),
+                    fs_rec(17, root, root, 0, 0, b"fx/t2", b"fx/t"),
+                    fs_rec(17, root, root, 0, 0, b"fx/t", b"fx/u")]
+        elif what == "dirs":  # fx (open, with fx/o open in it) moved; mkdirs renamed over
+            recs = [fs_rec(17, root, root, 0, 0, b"fx", b"fy"),
+                    fs_rec(8, fx + 91, fx + 11, cw, 0, b"x2"),
+                    fs_rec(10, fx + 10, 0, 0, 0, data=b"moved"),
+                    fs_rec(13, fx + 11, 0, 0, 0, b"e1"),
+                    fs_rec(13, fx + 11, 0, 0, 0, b"e2"),
+                    fs_rec(17, fx + 11, fx + 11, 0, 0, b"e1", b"e2"),
+                    fs_rec(17, fx + 11, fx + 11, 0, 0, b"e2", b"vd"),
+                    fs_rec(17, fx + 11, root, 0, 0, b"sd", b"sd"),
+                    fs_rec(13, root, 0, 0, 0, b"fx"),
+                    fs_rec(17, root, root, 0, 0, b"sd/in", b"fx/in")]
+        else:
+            raise ValueError(what)
+        if self.last.endswith("-fail"):
+            recs.append(fs_rec(10, fx + 99, 0, 0, 0, data=b"x"))  # a write to no file
+        return b"".join(recs)
+
+
+ATTACK_DIR = ("deep-aside", "deep-aside-fail", "chain-fail", "sizes", "links-fail",
+              "spans-up-fail", "spans-down-fail", "open-victim-fail", "dirs-fail",
+              "sparse-fail", "fresh-twice-fail")
+
+
+def case_replicate_dir_attack(what):
+    """fsappend.wat replicated through an AttackProxy: a "-fail" case must leave the
+    standby's directory exactly as at checkpoint 2 and take over from it; the others
+    must be applied (checkpoint 3 answered, or refused for "sizes": its last write is
+    past what any file holds) and leave no undo area behind."""
+    name = "wsnap.replicate.dir.attack.%s" % what
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    px = []
+
+    def proxy(port):
+        p = AttackProxy(port, os.path.join(d, "s"), what)
+        px.append(p)
+        return p
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"], auto=False, proxy=proxy)
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if err:
+            return result(False, name, err)
+        sdir = os.path.join(d, "s")
+        fails = what.endswith("-fail") or what == "sizes"
+        end = time.time() + 60
+        while time.time() < end:
+            st, body = api(psock, "GET", "/replicate")
+            if body.get("state") == "Stopped" or (not fails and px[0].acked >= 3):
+                break
+            time.sleep(0.1)
+        pr.kill()  # the standby applies no more checkpoints
+        pr.wait()
+        # one it was applying then may have an undo area for a moment: a left one stays
+        quiet, end = 0, time.time() + 20
+        while quiet < 3 and time.time() < end:
+            time.sleep(0.3)
+            busy = [x for x in os.listdir(sdir) if x.startswith(".lodge")]
+            quiet = 0 if busy else quiet + 1
+        if what.startswith("spans-"):
+            print("# %s: checkpoint 3 (%d spans kept) refused %.1f s after it was sent" % (
+                name, AttackProxy.NSPAN, time.time() - 1 - px[0].t3))
+        after = dir_tree(sdir)
+        before = px[0].before
+        if fails:
+            if body.get("state") != "Stopped":
+                why += "; the primary: %s" % body
+            if before is None or "fx/o" not in before:
+                why += "; the proxy saw no checkpoint 2 (%s)" % (before,)
+            elif after != before:
+                diff = sorted(set(before.items()) ^ set(after.items()))
+                why += "; the standby's directory differs from checkpoint 2's: %s" % diff[:8]
+        elif px[0].acked < 3:
+            why += "; checkpoint 3 was not applied: %s" % body
+        sparse = os.lstat(os.path.join(sdir, "fx", "sparse")).st_blocks * 512
+        if sparse > (1 << 20):  # its holes were kept and put back as holes
+            why += "; fx/sparse has %d bytes of blocks, not a few" % sparse
+        left = [x for x in os.listdir(sdir) if x.startswith(".lodge")]
+        if left:
+            why += "; an undo area is left: %s" % left
+        fds = []
+        for x in os.listdir("/proc/%d/fd" % sb.pid):
+            try:
+                fds.append(os.readlink("/proc/%d/fd/%s" % (sb.pid, x)))
+            except OSError:
+                pass
+        held = [x for x in fds if ".lodge-undo" in x or x.endswith("(deleted)")]
+        if held:  # the checkpoint done, the standby holds nothing of its undo
+            why += "; the standby still has open: %s" % held[:4]
+        sb.kill()
+        sb.wait()
+        err = sb.stderr.read().decode()
+        refusal = [x for x in err.splitlines() if "refused" in x]
+        # a "-fail" case fails at its last record (a write to no file), not before
+        if fails and (len(refusal) != 1 or (what.endswith("-fail") and
+                                            "bad file" not in refusal[0].lower())):
+            why += "; the standby's refusal: %r" % err[-400:]
+        if "ERROR" in err or "AddressSanitizer" in err or "cannot remove" in err:
+            why += "; the standby said %r" % err[-600:]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
+def case_replicate_dir_undo_fails():
+    """As case_replicate_dir_undo, with the standby's undo made to fail (the test hook
+    LODGE_TEST_HOOK=undo-fails: the last change is left as it is): the standby says that
+    its directories match no checkpoint, and exits without taking over (not even once
+    asked: PUT /failover finds it gone or refuses), its undo area left for a look."""
+    name = "wsnap.replicate.dir.undo-fails"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+
+    def proxy(port):
+        return UndoProxy(port, os.path.join(d, "s"), "isdir")
+    try:
+        t, err = start_fs_pair(d, ["--no-jit"], auto=False, proxy=proxy,
+                               senv={"LODGE_TEST_HOOK": "undo-fails"})
+        pr, sb, psock, ssock, pout, sout = t
+        procs += [pr, sb]
+        if err:
+            return result(False, name, err)
+        try:
+            status = sb.wait(60)
+        except subprocess.TimeoutExpired:
+            status = None
+            why += "; the standby did not end"
+        err = sb.stderr.read().decode() if status is not None else ""
+        if status is not None and status != 125:
+            why += "; the standby's exit status is %s, not 125" % status
+        if "undoing the records before it failed too" not in err or \
+                "refusing to take over" not in err or "taking over from" in err:
+            why += "; the standby said %r" % err[-500:]
+        with open(sout) as f:
+            if f.read():
+                why += "; the standby ran the program"
+        if not [x for x in os.listdir(os.path.join(d, "s")) if x.startswith(".lodge-undo-")]:
+            why += "; no undo area left: %s" % os.listdir(os.path.join(d, "s"))
     finally:
         for p in procs:
             if p.poll() is None:
@@ -5572,6 +6079,9 @@ def part_replicate():
     cases += [P(case_replicate_sigterm, "interp", ["--no-jit"], rep) for rep in range(2)]
     cases += [P(case_replicate_sigterm, "jit", ["--jit-eager"], rep) for rep in range(8)]
     cases += [P(case_replicate_dir_hostile, what) for what in HOSTILE_DIR]
+    cases += [P(case_replicate_dir_undo, last) for last in UNDO_LAST]
+    cases += [P(case_replicate_dir_undo_fails)]
+    cases += [P(case_replicate_dir_attack, what) for what in ATTACK_DIR]
     cases += [P(case_replicate_dir_renamed_open, "renamed-open"),
               P(case_replicate_dir_renamed_open, "append-pwrite"),
               P(case_replicate_dir_unlinked_open), P(case_replicate_socket)]
@@ -5661,6 +6171,16 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR") == "unlinked-open":
     case_replicate_dir_unlinked_open()
 elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR") in ("renamed-open", "append-pwrite"):
     case_replicate_dir_renamed_open(os.environ["WSNAP_ONLY_REPLICATE_DIR"])
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("undo"):
+    for last in os.environ["WSNAP_ONLY_REPLICATE_DIR"].partition(":")[2].split(",") \
+            if ":" in os.environ["WSNAP_ONLY_REPLICATE_DIR"] else UNDO_LAST:
+        case_replicate_dir_undo(last)
+    case_replicate_dir_undo_fails()
+elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("attack"):
+    # attack[:W1,W2]: the AttackProxy cases (those only)
+    for what in os.environ["WSNAP_ONLY_REPLICATE_DIR"].partition(":")[2].split(",") \
+            if ":" in os.environ["WSNAP_ONLY_REPLICATE_DIR"] else ATTACK_DIR:
+        case_replicate_dir_attack(what)
 elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR", "").startswith("hostile:"):
     # hostile:W1,W2: those hostile streams only
     for what in os.environ["WSNAP_ONLY_REPLICATE_DIR"].partition(":")[2].split(","):
@@ -5671,6 +6191,9 @@ elif os.environ.get("WSNAP_ONLY_REPLICATE_DIR"):
         case_replicate_dir("jit", ["--jit-eager"], 2)
     for what in HOSTILE_DIR:
         case_replicate_dir_hostile(what)
+    for last in UNDO_LAST:
+        case_replicate_dir_undo(last)
+    case_replicate_dir_undo_fails()
     case_replicate_dir_renamed_open("renamed-open")
     case_replicate_dir_renamed_open("append-pwrite")
     case_replicate_dir_unlinked_open()

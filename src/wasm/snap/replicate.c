@@ -721,8 +721,12 @@ static int on_section(struct wasm_standby *s, struct wasm_precopy_in *in, struct
 		 * the memory changes */
 		if (st->epoch == 0 || st->jour.len) {
 			char why[240];
+			/* the primary waits: a long apply (many records, the undo's copies of
+			 * what truncations cut) says that it works on */
+			struct snap_stream_busy *busy = snap_stream_busy_begin(s->fd, st->epoch);
 			r = wasi_mirror_apply(s->m, st->jour.data, st->jour.len, st->epoch == 0,
 					      why, sizeof(why));
+			snap_stream_busy_end(busy);
 			if (r) {
 				snprintf(err, errlen, "checkpoint %llu refused: %s",
 					 (unsigned long long)st->epoch, why);
@@ -927,6 +931,14 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 	else
 		log_info("standby: replication stopped after checkpoint %llu: %s",
 			 (unsigned long long)wasm_standby_committed(s), why);
+	if (wasi_mirror_broken(s->m)) { /* its directories are no checkpoint's: no takeover */
+		sbuf_fini(&committed);
+		snprintf(err, errlen,
+			 "the standby's directories match no checkpoint (undoing checkpoint %llu's "
+			 "records failed): refusing to take over from a corrupt state",
+			 (unsigned long long)wasm_standby_committed(s) + 1);
+		return -ENOTRECOVERABLE;
+	}
 	if (!s->auto_failover) {
 		pthread_mutex_lock(&s->lock);
 		while (!s->failover)

@@ -265,7 +265,8 @@ int wasi_threads_resolve(struct wasi *w, const char *module, const char *name,
 			 enum wasm_extern_kind kind, struct wasm_extern *out);
 void wasi_threads_destroy(struct wasi *w);
 
-/* The journal's records (journal.c; the format is there). */
+/* The journal's records (journal.c; the format is there; mirror.c applies them). */
+#define J_DATA_MAX (1u << 20) /* the bytes of one record; longer writes are split */
 enum {
 	J_DIRS = 1, /* a: the program's preopens (then a J_DIRNAME each) */
 	J_DIRNAME,  /* a: preopen, path: its guest name */

@@ -88,17 +88,21 @@ int wasi_journal_take(struct wasi *w, struct sbuf *out, char *err, size_t errlen
 	__attribute__((warn_unused_result));
 void wasi_journal_end(struct wasi *w);
 
-/* The standby's side: its own copies of the program's preopens (dirs[i].host, each
- * empty: refused otherwise; dirs[i].guest the name the primary's program has for it).
+/* The standby's side (mirror.c): its own copies of the program's preopens (dirs[i].host,
+ * each empty: refused otherwise; dirs[i].guest the name the primary's program has for it).
  * apply carries out one committed checkpoint's records (untrusted: all are checked for
  * form first, then applied in order, confined below the directories as WASI's calls are;
- * first: checkpoint 0's). Returns 0 or -errno with one line in err; a failure part way
- * leaves the records before it applied. */
+ * first: checkpoint 0's) all or nothing: what each record of a later checkpoint destroys
+ * is kept aside until the last succeeds, and a failure undoes those before it. Returns 0
+ * or -errno with one line in err; -ENOTRECOVERABLE when the undo itself failed: the
+ * directories then match no checkpoint, broken says so from then on, and every later
+ * apply is refused. Called by one thread at a time. */
 struct wasi_mirror;
 int wasi_mirror_create(int n, const struct wasi_preopen *dirs, struct wasi_mirror **out, char *err,
 		       size_t errlen) __attribute__((warn_unused_result));
 int wasi_mirror_apply(struct wasi_mirror *m, const uint8_t *p, size_t len, bool first, char *err,
 		      size_t errlen) __attribute__((warn_unused_result));
+bool wasi_mirror_broken(const struct wasi_mirror *m);
 void wasi_mirror_destroy(struct wasi_mirror *m);
 
 /* Snapshots (wasm/snap/wasi.c): appends w's state (arguments, environment, preopens, the fd
