@@ -266,6 +266,9 @@ int wasi_threads_resolve(struct wasi *w, const char *module, const char *name,
 void wasi_threads_destroy(struct wasi *w);
 
 /* The journal's records (journal.c; the format is there; mirror.c applies them). */
+/* Formats one line into err (errlen bytes) and returns rc: how both sides fail. */
+int wasi_jfail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 #define J_DATA_MAX (1u << 20) /* the bytes of one record; longer writes are split */
 enum {
 	J_DIRS = 1, /* a: the program's preopens (then a J_DIRNAME each) */

@@ -22,6 +22,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+int wasi_jfail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 #define J_MAX_DEPTH 256		  /* directory levels copied at checkpoint 0 */
 #define J_TREE_MAX  (1024u << 20) /* checkpoint 0's records (the directories' content) */
 
@@ -82,17 +92,6 @@ void wasi_jrec_write(struct wasi *w, uint32_t id, uint64_t off, const struct iov
 	pthread_mutex_unlock(&w->jlock);
 }
 
-__attribute__((format(printf, 4, 5))) static int jfail(char *err, size_t errlen, int rc,
-						       const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* Whether a relative symlink target, from a link `depth` levels below the root, stays
  * below the root by its own components. */
 static bool target_inside(const char *t, int depth)
@@ -124,11 +123,12 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 	if (!dir) {
 		rc = -errno;
 		close(d);
-		return jfail(err, errlen, rc, "%s/%s: cannot read the directory", host, rel);
+		return wasi_jfail(err, errlen, rc, "%s/%s: cannot read the directory", host, rel);
 	}
 	if (depth > J_MAX_DEPTH) {
 		closedir(dir);
-		return jfail(err, errlen, -ELOOP, "%s/%s: directories nested too deep", host, rel);
+		return wasi_jfail(err, errlen, -ELOOP, "%s/%s: directories nested too deep", host,
+				  rel);
 	}
 	while (!rc && (errno = 0, de = readdir(dir))) {
 		char path[PATH_MAX_LEN];
@@ -137,18 +137,18 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "",
 				     de->d_name) >= sizeof(path))
-			return closedir(dir), jfail(err, errlen, -ENAMETOOLONG,
-						    "%s/%s...: a path too long", host, rel);
+			return closedir(dir), wasi_jfail(err, errlen, -ENAMETOOLONG,
+							 "%s/%s...: a path too long", host, rel);
 		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
-			rc = jfail(err, errlen, -errno, "%s/%s: cannot stat it", host, path);
+			rc = wasi_jfail(err, errlen, -errno, "%s/%s: cannot stat it", host, path);
 			break;
 		}
 		if (S_ISDIR(st.st_mode)) {
 			int sub = openat(dirfd(dir), de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0) {
-				rc = jfail(err, errlen, -errno, "%s/%s: cannot open it", host,
-					   path);
+				rc = wasi_jfail(err, errlen, -errno, "%s/%s: cannot open it", host,
+						path);
 				break;
 			}
 			put_rec(b, J_TDIR, 0, 0, (uint64_t)k, 0, path, NULL, NULL, 0);
@@ -160,8 +160,8 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 			uint64_t off = 0;
 			ssize_t n = 0;
 			if (f < 0) {
-				rc = jfail(err, errlen, -errno, "%s/%s: cannot open it", host,
-					   path);
+				rc = wasi_jfail(err, errlen, -errno, "%s/%s: cannot open it", host,
+						path);
 				break;
 			}
 			put_rec(b, J_TFILE, 0, 0, (uint64_t)k, 0, path, NULL, NULL, 0);
@@ -172,8 +172,8 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 				off += (uint64_t)n;
 			}
 			if (n < 0)
-				rc = jfail(err, errlen, -errno, "%s/%s: cannot read it", host,
-					   path);
+				rc = wasi_jfail(err, errlen, -errno, "%s/%s: cannot read it", host,
+						path);
 			close(f);
 			put_rec(b, J_TMODE, 0, 0, (uint64_t)k, st.st_mode & 07777, path, NULL, NULL,
 				0);
@@ -181,35 +181,37 @@ static int copy_tree(struct sbuf *b, int k, const char *host, int d, const char 
 			char t[PATH_MAX_LEN];
 			ssize_t n = readlinkat(dirfd(dir), de->d_name, t, sizeof(t) - 1);
 			if (n < 0) {
-				rc = jfail(err, errlen, -errno, "%s/%s: cannot read the link", host,
-					   path);
+				rc = wasi_jfail(err, errlen, -errno, "%s/%s: cannot read the link",
+						host, path);
 				break;
 			}
 			t[n] = 0;
 			if (!target_inside(t, depth))
-				rc = jfail(err, errlen, -EOPNOTSUPP,
-					   "%s/%s is a symlink that points out of the directory: "
-					   "only links that stay inside are replicated",
-					   host, path);
+				rc = wasi_jfail(
+					err, errlen, -EOPNOTSUPP,
+					"%s/%s is a symlink that points out of the directory: "
+					"only links that stay inside are replicated",
+					host, path);
 			else
 				put_rec(b, J_TLINK, 0, 0, (uint64_t)k, 0, path, t, NULL, 0);
 		} else {
-			rc = jfail(
+			rc = wasi_jfail(
 				err, errlen, -EOPNOTSUPP,
 				"%s/%s is a special file (a FIFO, socket or device): only regular "
 				"files, directories and symlinks are replicated",
 				host, path);
 		}
 		if (b->err)
-			rc = jfail(err, errlen, -ENOMEM, "%s: out of memory", host);
+			rc = wasi_jfail(err, errlen, -ENOMEM, "%s: out of memory", host);
 		else if (!rc && b->len > J_TREE_MAX)
-			rc = jfail(err, errlen, -EFBIG,
-				   "the program's directories hold more than %u MiB: too much to "
-				   "copy to a standby at once",
-				   J_TREE_MAX >> 20);
+			rc = wasi_jfail(
+				err, errlen, -EFBIG,
+				"the program's directories hold more than %u MiB: too much to "
+				"copy to a standby at once",
+				J_TREE_MAX >> 20);
 	}
 	if (!rc && errno)
-		rc = jfail(err, errlen, -errno, "%s/%s: cannot read the directory", host, rel);
+		rc = wasi_jfail(err, errlen, -errno, "%s/%s: cannot read the directory", host, rel);
 	closedir(dir);
 	return rc;
 }
@@ -239,27 +241,29 @@ static bool path_still_names(struct wasi *w, const struct wasi_fd *f)
 static int check_locked(struct wasi *w, char *err, size_t errlen)
 {
 	if (w->threads)
-		return jfail(err, errlen, -EOPNOTSUPP, "%s",
-			     "the program uses wasi-threads: it is not replicated");
+		return wasi_jfail(err, errlen, -EOPNOTSUPP, "%s",
+				  "the program uses wasi-threads: it is not replicated");
 	for (int i = 0; i < w->nfds; i++) {
 		const struct wasi_fd *f = &w->fds[i];
 		if (f->host < 0 || !f->own)
 			continue;
 		if (f->type == FT_STREAM || f->type == FT_DGRAM)
-			return jfail(err, errlen, -EOPNOTSUPP,
-				     "the program has a socket (fd %d): sockets are not replicated "
-				     "(what it sends would reach the outside before a checkpoint "
-				     "covers it)",
-				     i);
+			return wasi_jfail(
+				err, errlen, -EOPNOTSUPP,
+				"the program has a socket (fd %d): sockets are not replicated "
+				"(what it sends would reach the outside before a checkpoint "
+				"covers it)",
+				i);
 		if (!f->preopen && !f->path)
-			return jfail(err, errlen, -EOPNOTSUPP,
-				     "fd %d: where the program opened it is unknown", i);
+			return wasi_jfail(err, errlen, -EOPNOTSUPP,
+					  "fd %d: where the program opened it is unknown", i);
 		if (!f->preopen && !path_still_names(w, f))
-			return jfail(err, errlen, -EOPNOTSUPP,
-				     "fd %d: %s is no longer the file the program has open there "
-				     "(removed, or another put in its place): a standby could not "
-				     "open it; replicate after the program closes it",
-				     i, f->path);
+			return wasi_jfail(
+				err, errlen, -EOPNOTSUPP,
+				"fd %d: %s is no longer the file the program has open there "
+				"(removed, or another put in its place): a standby could not "
+				"open it; replicate after the program closes it",
+				i, f->path);
 	}
 	return 0;
 }
@@ -285,7 +289,7 @@ int wasi_journal_begin(struct wasi *w, size_t max, struct sbuf *first, char *err
 		goto out;
 	buf = core_alloc(J_DATA_MAX);
 	if (!buf) {
-		rc = jfail(err, errlen, -ENOMEM, "out of memory");
+		rc = wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	put_rec(first, J_DIRS, 0, 0, (uint64_t)w->npre, 0, NULL, NULL, NULL, 0);
@@ -294,7 +298,8 @@ int wasi_journal_begin(struct wasi *w, size_t max, struct sbuf *first, char *err
 	for (int k = 0; !rc && k < w->npre; k++) {
 		int d = open(w->pre_host[k], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d < 0)
-			rc = jfail(err, errlen, -errno, "%s: %s", w->pre_host[k], strerror(errno));
+			rc = wasi_jfail(err, errlen, -errno, "%s: %s", w->pre_host[k],
+					strerror(errno));
 		else
 			rc = copy_tree(first, k, w->pre_host[k], d, "", 0, buf, err, errlen);
 	}
@@ -311,7 +316,7 @@ int wasi_journal_begin(struct wasi *w, size_t max, struct sbuf *first, char *err
 			f->preopen ? NULL : f->path, NULL, NULL, 0);
 	}
 	if (!rc && first->err)
-		rc = jfail(err, errlen, -ENOMEM, "out of memory");
+		rc = wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 	if (!rc) {
 		pthread_mutex_lock(&w->jlock);
 		w->jour.len = 0;
@@ -341,7 +346,7 @@ int wasi_journal_take(struct wasi *w, struct sbuf *out, char *err, size_t errlen
 	} else {
 		sbuf_put(out, w->jour.data, w->jour.len);
 		if (out->err)
-			rc = jfail(err, errlen, -ENOMEM, "out of memory");
+			rc = wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 	}
 	w->jour.len = 0;
 	pthread_mutex_unlock(&w->jlock);

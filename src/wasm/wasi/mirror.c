@@ -27,17 +27,6 @@
 /* the open flags a record may carry */
 #define J_OFLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_NOFOLLOW)
 
-__attribute__((format(printf, 4, 5))) static int jfail(char *err, size_t errlen, int rc,
-						       const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* A file or directory the program has open, open on the standby too (id: its jid). */
 struct jfile {
 	uint32_t id;
@@ -204,7 +193,7 @@ int wasi_mirror_create(int n, const struct wasi_preopen *dirs, struct wasi_mirro
 	struct wasi_mirror *m = core_calloc(1, sizeof(*m));
 
 	if (!m)
-		return jfail(err, errlen, -ENOMEM, "out of memory");
+		return wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 	wasi_resolver_init(&m->res);
 	m->dir = core_calloc((size_t)n + 1, sizeof(int));
 	m->host = core_calloc((size_t)n + 1, sizeof(char *));
@@ -214,7 +203,7 @@ int wasi_mirror_create(int n, const struct wasi_preopen *dirs, struct wasi_mirro
 	m->buf = core_alloc(COPY_BUF);
 	if (!m->dir || !m->host || !m->guest || !m->f || !m->area || !m->buf) {
 		wasi_mirror_destroy(m);
-		return jfail(err, errlen, -ENOMEM, "out of memory");
+		return wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 	}
 	for (int i = 0; i < n; i++) {
 		DIR *d;
@@ -226,12 +215,12 @@ int wasi_mirror_create(int n, const struct wasi_preopen *dirs, struct wasi_mirro
 		m->guest[i] = dupstr(dirs[i].guest);
 		if (!m->host[i] || !m->guest[i]) {
 			wasi_mirror_destroy(m);
-			return jfail(err, errlen, -ENOMEM, "out of memory");
+			return wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 		}
 		m->dir[i] = open(dirs[i].host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (m->dir[i] < 0) {
-			rc = jfail(err, errlen, -errno, "--dir %s: %s", dirs[i].host,
-				   strerror(errno));
+			rc = wasi_jfail(err, errlen, -errno, "--dir %s: %s", dirs[i].host,
+					strerror(errno));
 			wasi_mirror_destroy(m);
 			return rc;
 		}
@@ -243,10 +232,11 @@ int wasi_mirror_create(int n, const struct wasi_preopen *dirs, struct wasi_mirro
 		if (d)
 			closedir(d);
 		if (!d || rc) {
-			rc = jfail(err, errlen, d ? -ENOTEMPTY : -errno,
-				   "--dir %s: %s (a standby's directory must be empty: it receives "
-				   "the primary's copy)",
-				   dirs[i].host, d ? "not empty" : strerror(errno));
+			rc = wasi_jfail(
+				err, errlen, d ? -ENOTEMPTY : -errno,
+				"--dir %s: %s (a standby's directory must be empty: it receives "
+				"the primary's copy)",
+				dirs[i].host, d ? "not empty" : strerror(errno));
 			wasi_mirror_destroy(m);
 			return rc;
 		}
@@ -1605,11 +1595,11 @@ int wasi_mirror_apply(struct wasi_mirror *m, const uint8_t *p, size_t len, bool 
 	int rc = 0;
 
 	if (m->broken)
-		return jfail(err, errlen, -ENOTRECOVERABLE,
-			     "the standby's directories match no checkpoint (an undo failed)");
+		return wasi_jfail(err, errlen, -ENOTRECOVERABLE,
+				  "the standby's directories match no checkpoint (an undo failed)");
 	j = core_alloc(sizeof(*j));
 	if (!j)
-		return jfail(err, errlen, -ENOMEM, "out of memory");
+		return wasi_jfail(err, errlen, -ENOMEM, "out of memory");
 	/* all of it well formed before anything is applied */
 	sreader_init(&r, p, len);
 	while (r.off < r.len) {
