@@ -203,7 +203,11 @@ def drop_daemon_cgroups(state):
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
         for x in [x for x in dirs if x == want]:
             top = os.path.join(root, x)
-            for sub in os.listdir(top):
+            try:
+                subs = os.listdir(top)
+            except FileNotFoundError:  # the daemon removed it meanwhile
+                continue
+            for sub in subs:
                 if os.path.isdir(os.path.join(top, sub)):
                     try:
                         os.rmdir(os.path.join(top, sub))
