@@ -27,6 +27,27 @@
 /* the open flags a record may carry */
 #define J_OFLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_NOFOLLOW)
 
+/* Makes room for one more element in the array *arrp points to (a pointer to any type:
+ * read and written with memcpy), of which n of elem bytes are in use and *cap are
+ * allocated: grows it to twice *cap (first when empty). 0, or -ENOMEM with the array as
+ * it was. */
+static int grow(void *arrp, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	size_t c;
+	void *arr, *p;
+
+	if (n < *cap)
+		return 0;
+	memcpy(&arr, arrp, sizeof(arr));
+	c = *cap ? *cap * 2 : first;
+	p = core_realloc(arr, c * elem);
+	if (!p)
+		return -ENOMEM;
+	memcpy(arrp, &p, sizeof(p));
+	*cap = c;
+	return 0;
+}
+
 /* A file or directory the program has open, open on the standby too (id: its jid). */
 struct jfile {
 	uint32_t id;
@@ -579,14 +600,8 @@ static int ud_of(struct wasi_mirror *m, int fd, uint32_t *out)
 			return 0;
 		}
 	}
-	if (m->nud == m->udcap) {
-		size_t cap = m->udcap ? m->udcap * 2 : 64;
-		struct udir *u = core_realloc(m->ud, cap * sizeof(*u));
-		if (!u)
-			return -ENOMEM;
-		m->ud = u;
-		m->udcap = cap;
-	}
+	if (grow(&m->ud, m->nud, &m->udcap, sizeof(*m->ud), 64))
+		return -ENOMEM;
 	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -641,14 +656,8 @@ static int make_dirty(struct wasi_mirror *m, struct jfile *f)
 {
 	if (f->fl & JF_DIRTY)
 		return 0;
-	if (m->ndirty == m->keepcap) {
-		size_t cap = m->keepcap ? m->keepcap * 2 : 16;
-		int *k = core_realloc(m->keep, cap * sizeof(*k));
-		if (!k)
-			return -ENOMEM;
-		m->keep = k;
-		m->keepcap = cap;
-	}
+	if (grow(&m->keep, m->ndirty, &m->keepcap, sizeof(*m->keep), 16))
+		return -ENOMEM;
 	m->ndirty++;
 	f->fl |= JF_DIRTY;
 	return 0;
@@ -678,14 +687,8 @@ static int touch(struct wasi_mirror *m, struct jfile *f, struct uino **out)
 		rc = reserve(m, 1) ?: make_dirty(m, f);
 		if (rc)
 			return rc;
-		if (m->nino == m->inocap) {
-			size_t cap = m->inocap ? m->inocap * 2 : 16;
-			struct uino *n = core_realloc(m->ino, cap * sizeof(*n));
-			if (!n)
-				return -ENOMEM;
-			m->ino = n;
-			m->inocap = cap;
-		}
+		if (grow(&m->ino, m->nino, &m->inocap, sizeof(*m->ino), 16))
+			return -ENOMEM;
 		m->ino[i] = (struct uino){.dev = st.st_dev,
 					  .ino = st.st_ino,
 					  .fd = f->fd,
@@ -754,14 +757,8 @@ static int span_room(struct uino *u, size_t *bi, size_t *k)
 
 	if (u->nb && u->b[*bi]->n < SBLK)
 		return 0;
-	if (u->nb == u->bcap) {
-		size_t cap = u->bcap ? u->bcap * 2 : 4;
-		struct sblk **x = core_realloc(u->b, cap * sizeof(*x));
-		if (!x)
-			return -ENOMEM;
-		u->b = x;
-		u->bcap = cap;
-	}
+	if (grow(&u->b, u->nb, &u->bcap, sizeof(*u->b), 4))
+		return -ENOMEM;
 	nb = core_alloc(sizeof(*nb));
 	if (!nb)
 		return -ENOMEM;
