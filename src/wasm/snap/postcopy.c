@@ -316,8 +316,12 @@ static void in_end(void *opaque, const struct snap_pc_end *e)
 {
 	struct wasm_postcopy_in *in = opaque;
 
-	if (!e->r)
+	if (!e->r) {
+		fprintf(stderr,
+			"lodge wasm: post-copy: every page arrived in %.1f ms (%llu asked for)\n",
+			(double)e->ns / 1e6, (unsigned long long)e->asked);
 		return;
+	}
 	fprintf(stderr,
 		"lodge wasm: post-copy: %s, with %llu pages still missing: the program stops "
 		"(its memory is incomplete; the source cannot run it on either)\n",
