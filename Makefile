@@ -125,11 +125,14 @@ check: unit
 # Everything: the ASan+UBSan build runs every suite. The default guest needs Debian's
 # package mirror; without it the Linux suite reports SKIPs. LODGE_TEST_STRICT=1 (.ci/run
 # sets it) makes every skip not listed in tests/skip-allow.txt a failure.
+# Its three builds use every core unless the caller chose with -j (CI and the README run a
+# plain `make test`; a fresh clone's builds take about 6 minutes of one core's time).
+TEST_J	= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: guests
 	@$(MAKE) --no-print-directory format-check
-	$(MAKE) MODE=asan lodge unit
-	$(MAKE) MODE=release lodge
-	$(MAKE) MODE=tsan lodge
+	$(MAKE) $(TEST_J) MODE=asan lodge unit
+	$(MAKE) $(TEST_J) MODE=release lodge
+	$(MAKE) $(TEST_J) MODE=tsan lodge
 	@$(MAKE) guest linux-initrds net-initrd oci-guest || echo "make test: no default guest: Linux boot tests will be skipped"
 	@tests/run.sh --all build/asan
 
