@@ -127,12 +127,12 @@ check: unit
 # sets it) makes every skip not listed in tests/skip-allow.txt a failure.
 # Its three builds use every core unless the caller chose with -j (CI and the README run a
 # plain `make test`; a fresh clone's builds take about 6 minutes of one core's time).
-TEST_J	= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+BUILD_J	= $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: guests
 	@$(MAKE) --no-print-directory format-check
-	$(MAKE) $(TEST_J) MODE=asan lodge unit
-	$(MAKE) $(TEST_J) MODE=release lodge
-	$(MAKE) $(TEST_J) MODE=tsan lodge
+	$(MAKE) $(BUILD_J) MODE=asan lodge unit
+	$(MAKE) $(BUILD_J) MODE=release lodge
+	$(MAKE) $(BUILD_J) MODE=tsan lodge
 	@$(MAKE) guest linux-initrds net-initrd oci-guest || echo "make test: no default guest: Linux boot tests will be skipped"
 	@tests/run.sh --all build/asan
 
@@ -197,7 +197,10 @@ MEM	?= 256M
 # The guest gets a scratch disk (/mnt) and user networking (eth0 by DHCP; NET= overrides,
 # e.g. NET="user,hostfwd=tcp:127.0.0.1:8080-:80").
 NET	?= user
-run: all guest $(GUEST_SCRATCH)
+# Lodge builds on every core (BUILD_J), then the guest is fetched (one step at a time).
+run:
+	@$(MAKE) --no-print-directory $(BUILD_J) all
+	@$(MAKE) --no-print-directory guest $(GUEST_SCRATCH)
 	build/lodge run --kernel $(GUEST_OUT)/Image --initrd $(GUEST_OUT)/initrd.img \
 		--firmware $(GUEST_OUT)/fw_dynamic.bin --cpus $(CPUS) --mem $(MEM) \
 		--disk $(GUEST_SCRATCH) --net $(NET) $(if $(APPEND),--append "$(APPEND)")
