@@ -961,32 +961,7 @@ static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
 		x86_mov(e, true, t->host[o->rd], xmem(o->rd));
 }
 
-/* The M operations done by a call (cpu/arith.h). */
-static const void *helper_for(unsigned kind)
-{
-	switch (kind) {
-	case OP_MULHSU:
-		return (const void *)mulh_su;
-	case OP_DIV:
-		return (const void *)div_s;
-	case OP_DIVU:
-		return (const void *)div_u;
-	case OP_REM:
-		return (const void *)rem_s;
-	case OP_REMU:
-		return (const void *)rem_u;
-	case OP_DIVW:
-		return (const void *)divw_s;
-	case OP_DIVUW:
-		return (const void *)divw_u;
-	case OP_REMW:
-		return (const void *)remw_s;
-	default: /* REMUW */
-		return (const void *)remw_u;
-	}
-}
-
-/* rd = fn(rs1, rs2) for pure helpers (division and the like). */
+/* rd = fn(rs1, rs2) for a pure helper (mulhsu). */
 static void emit_helper(struct tr *t, const struct op *o, const void *fn)
 {
 	struct x86_emit *e = &t->e;
@@ -995,6 +970,55 @@ static void emit_helper(struct tr *t, const struct op *o, const void *fn)
 	get(t, RDX, o->rs2);
 	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)fn);
 	x86_call_to(e, t->j->stub[STUB_CALL2]);
+	put(t, o->rd, RAX);
+}
+
+/* DIV, DIVU, REM, REMU and their W forms inline, with the results the spec gives where
+ * x86 would fault (unpriv. 13.2): x / 0 = all ones, x % 0 = x, MIN / -1 = MIN (neg),
+ * MIN % -1 = 0; W forms on the low 32 bits, the result sign-extended.
+ *	mov rcx, rs2; mov rax, rs1; test rcx, rcx; jz zero
+ *	[cmp rcx, -1; je minus1]		signed
+ *	cqo / xor edx, edx; idiv / div rcx	(rax, or rdx for a remainder)
+ * rax = the result (movsxd for a W form), then rd = rax. */
+static void emit_div(struct tr *t, const struct op *o)
+{
+	struct x86_emit *e = &t->e;
+	unsigned k = o->kind;
+	bool w = !(k == OP_DIVW || k == OP_DIVUW || k == OP_REMW || k == OP_REMUW);
+	bool sign = k == OP_DIV || k == OP_REM || k == OP_DIVW || k == OP_REMW;
+	bool rem = k == OP_REM || k == OP_REMU || k == OP_REMW || k == OP_REMUW;
+	uint8_t *minus1 = NULL, *done[2];
+
+	get(t, RCX, o->rs2);
+	get(t, RAX, o->rs1);
+	x86_test(e, w, x86_r(RCX), RCX);
+	uint8_t *zero = x86_jcc_fwd(e, X86_CC_E);
+	if (sign) {
+		x86_alu_imm(e, w, X86_CMP, x86_r(RCX), -1);
+		minus1 = x86_jcc_fwd(e, X86_CC_E);
+		x86_cdq(e, w);
+	} else {
+		x86_alu(e, false, X86_XOR, RDX, x86_r(RDX));
+	}
+	x86_grp3(e, w, sign ? 7 : 6, x86_r(RCX)); /* idiv / div */
+	if (rem)
+		x86_mov(e, true, RAX, x86_r(RDX));
+	done[0] = x86_jmp_fwd(e);
+	x86_patch(e, zero, x86_here(e)); /* x / 0 = all ones; x % 0 = x (rax) */
+	if (!rem)
+		x86_mov_imm(e, RAX, ~0ull);
+	if (sign) {
+		done[1] = x86_jmp_fwd(e);
+		x86_patch(e, minus1, x86_here(e)); /* x / -1 = -x (MIN stays MIN); x % -1 = 0 */
+		if (rem)
+			x86_alu(e, false, X86_XOR, RAX, x86_r(RAX));
+		else
+			x86_grp3(e, w, 3, x86_r(RAX)); /* neg */
+		x86_patch(e, done[1], x86_here(e));
+	}
+	x86_patch(e, done[0], x86_here(e));
+	if (!w)
+		x86_movsxd(e, RAX, x86_r(RAX));
 	put(t, o->rd, RAX);
 }
 
@@ -1560,6 +1584,8 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 				x86_mfence(&t->e);
 			break;
 		case OP_MULHSU:
+			emit_helper(t, o, (const void *)mulh_su);
+			break;
 		case OP_DIV:
 		case OP_DIVU:
 		case OP_REM:
@@ -1568,7 +1594,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		case OP_DIVUW:
 		case OP_REMW:
 		case OP_REMUW:
-			emit_helper(t, o, helper_for(o->kind));
+			emit_div(t, o);
 			break;
 		case OP_BEQ:
 		case OP_BNE:
