@@ -776,14 +776,17 @@ static void status_text(const cJSON *g, char *out, size_t len)
 {
 	const char *st = json_str(g, "state", "?");
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(g, "exit");
+	bool standby = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "standby"));
 
 	if (!strcmp(st, "running") || !strcmp(st, "paused") || !strcmp(st, "created") ||
 	    !strcmp(st, "incoming") || !cJSON_IsObject(e)) {
 		snprintf(out, len, "%s",
-			 !strcmp(st, "paused")	   ? "Paused"
-			 : !strcmp(st, "running")  ? "Up"
-			 : !strcmp(st, "incoming") ? "Waiting for a migration"
-						   : "Created");
+			 !strcmp(st, "paused")	  ? "Paused"
+			 : !strcmp(st, "running") ? "Up"
+			 : !strcmp(st, "incoming")
+				 ? standby ? "Standby: keeping the last checkpoint"
+					   : "Waiting for a migration"
+				 : "Created");
 		return;
 	}
 	snprintf(out, len, "%s (%d): %s", !strcmp(st, "crashed") ? "Crashed" : "Exited",

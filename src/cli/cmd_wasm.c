@@ -1619,7 +1619,8 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		snprintf(err, errlen, "%s (%s): the program runs on here", dest,
 			 r == -ECONNRESET || r == -EPIPE
 				 ? "it closed the connection: its log says why (a Lodge that "
-				   "speaks another migration stream version refuses this one)"
+				   "speaks another migration stream version refuses this one, "
+				   "and a destination waiting for a system VM refuses a program)"
 				 : strerror(-r));
 	}
 	unlink(path);

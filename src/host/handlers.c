@@ -173,6 +173,9 @@ static cJSON *summary(const struct guest *g)
 		cJSON_AddNullToObject(o, "pid");
 	json_add_uint(o, "restarts", g->rec.restarts);
 	add_time(o, "created", g->rec.created_ms);
+	/* a standby waits in state "incoming" too: the list tells it from a migration's */
+	cJSON_AddBoolToObject(o, "standby",
+			      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g->config, "standby")));
 	if (!g->rec.has_exit) {
 		cJSON_AddNullToObject(o, "exit");
 		return o;

@@ -152,6 +152,15 @@ int sandbox_pick_slot(const struct daemon *d, const struct guest *g)
 
 /* ---- the plan (daemon) ---- */
 
+/* The module's name inside the sandbox: a text module keeps its ".wat", which is what
+ * tells `lodge wasm` it is text (cmd_wasm.c, is_text). */
+static const char *module_inside(const char *host)
+{
+	size_t n = strlen(host);
+
+	return n > 4 && !strcmp(host + n - 4, ".wat") ? "/files/module.wat" : "/files/module.wasm";
+}
+
 static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bool rw, bool dir)
 {
 	struct sandbox_bind *b;
@@ -246,7 +255,9 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		return r;
 	}
 	if (!json_str(c, "restore", NULL) && !json_str(c, "incoming", NULL))
-		r = r ?: add_bind(p, json_str(c, "wasm", ""), "/files/module.wasm", false, false);
+		r = r
+			    ?: add_bind(p, json_str(c, "wasm", ""),
+					module_inside(json_str(c, "wasm", "")), false, false);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "dirs"))
 	{
 		/* "HOST::GUEST": the host part, copied into the plan's arena */
@@ -396,7 +407,7 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 	} else if (!strcmp(what, "disk")) {
 		snprintf(out, cap, "/files/disk%u", i);
 	} else if (!strcmp(what, "wasm")) {
-		snprintf(out, cap, "/files/module.wasm");
+		snprintf(out, cap, "%s", module_inside(host));
 	} else {
 		snprintf(out, cap, "/files/%.32s", what);
 	}

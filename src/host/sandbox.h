@@ -17,8 +17,8 @@
  * system guests, one for Wasm guests); any other system call kills the process.
  *
  * Inside paths: /run (the run directory: control socket, console ring, exit record),
- * /files/kernel, /files/initrd, /files/firmware, /files/diskN, /files/module.wasm, and
- * /dirs/N for Wasm preopened directories.
+ * /files/kernel, /files/initrd, /files/firmware, /files/diskN, /files/module.wasm (module.wat for a
+ * text module), and /dirs/N for Wasm preopened directories.
  */
 #ifndef LODGE_HOST_SANDBOX_H
 #define LODGE_HOST_SANDBOX_H

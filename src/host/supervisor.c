@@ -310,7 +310,7 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		if (cJSON_GetObjectItemCaseSensitive(c, from_stream[i])) {
 			snprintf(err, errlen,
 				 "'%s': a guest that comes by migration takes it from "
-				 "the migration stream",
+				 "the migration stream (--kind wasm for a WebAssembly one)",
 				 from_stream[i]);
 			return -EINVAL;
 		}

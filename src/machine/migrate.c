@@ -1364,7 +1364,10 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	r = snap_stream_get_header(fd, err, errlen);
 	r = r ?: snap_stream_get(fd, &type, &p, &len, MIG_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
-		vm_errf(err, errlen, "corrupt: the stream does not start with the machine");
+		vm_errf(err, errlen,
+			"the stream does not start with a system VM's machine section (a "
+			"WebAssembly program's? this end takes a system VM: use lodge wasm, or "
+			"--kind wasm through the daemon)");
 		r = -EINVAL;
 	}
 	if (!r) {

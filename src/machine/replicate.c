@@ -994,7 +994,10 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 
 	r = r ?: snap_stream_get(s->fd, &type, &p, &len, REPL_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
-		vm_errf(err, errlen, "corrupt: the stream does not start with the machine");
+		vm_errf(err, errlen,
+			"the stream does not start with a system VM's machine section (a "
+			"WebAssembly program's? this end takes a system VM: use lodge wasm, or "
+			"--kind wasm through the daemon)");
 		r = -EINVAL;
 	}
 	if (!r && vm_restore_config(p, len, &cfg, rsp)) {

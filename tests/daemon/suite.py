@@ -467,6 +467,55 @@ def wasm_lifecycle(tmp, d):
     check(not os.path.exists(os.path.join(d.state, "guests", "svc")), "files left after rm")
 
 
+HELLO_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello from a text module\\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 25))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"""
+
+
+@test
+def wasm_text_and_standby(tmp, d):
+    """A text module (.wat) runs through the daemon as `lodge wasm` runs it (its name
+    inside the sandbox keeps the .wat that says it is text); `ps` tells a standby waiting
+    for checkpoints from a guest waiting for a migration (both in state incoming)."""
+    wat = os.path.join(tmp, "hello.wat")
+    with open(wat, "w") as f:
+        f.write(HELLO_WAT)
+    d.cli("create", "txt", "--wasm", wat, check_rc=0)
+    d.cli("start", "txt", check_rc=0)
+    wait_for(lambda: d.state_of("txt") in ("stopped", "crashed"), 30, "the text module's end")
+    g = d.inspect("txt")
+    check(g["state"] == "stopped" and g["exit"]["status"] == 0 and
+          "hello from a text module" in d.logs("txt"),
+          "a .wat guest: %r, output %r" % (g["exit"], d.logs("txt")[-200:]))
+    d.cli("rm", "txt", check_rc=0)
+    ports = []
+    for _ in range(2):
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ports.append(ls.getsockname()[1])
+        ls.close()
+    d.cli("create", "sby", "--kind", "wasm", "--standby", "127.0.0.1:%d" % ports[0],
+          check_rc=0)
+    d.cli("create", "inc", "--kind", "wasm", "--incoming", "127.0.0.1:%d" % ports[1],
+          check_rc=0)
+    d.cli("start", "sby", "inc", check_rc=0)
+    ps = d.cli("ps", check_rc=0).stdout.decode()
+    check(re.search(r"^sby\s+wasm\s+incoming\s.*Standby", ps, re.M) and
+          re.search(r"^inc\s+wasm\s+incoming\s.*Waiting for a migration", ps, re.M),
+          "ps: %r" % ps)
+    listed = {g["name"]: g for g in d.api_json("GET", "/v1/guests")[1]}
+    check(listed["sby"]["standby"] is True and listed["inc"]["standby"] is False,
+          "GET /v1/guests: %r" % listed)
+    d.cli("rm", "-f", "sby", "inc", check_rc=0)
+
+
 @test
 def console_waits(tmp, d):
     """lodge console on a guest whose control socket is not there yet (one still starting,
