@@ -389,10 +389,12 @@ static int create_guest(int argc, char **argv, const char *sock, bool print)
 	}
 	st = call(c, "POST", "/v1/guests", body, &r);
 	free(body);
-	if (st == 201 && print)
-		printf("%s\n", argv[1]);
-	else if (st)
+	if (st == 201) {
+		if (print)
+			printf("%s\n", argv[1]);
+	} else if (st) {
 		say_err("%s", message(&r));
+	}
 	api_result_fini(&r);
 	api_client_close(c);
 	return st == 201 ? 0 : EXIT_FAIL;

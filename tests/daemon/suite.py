@@ -576,6 +576,8 @@ def wasm_snapshot(tmp, d):
     d.cli("rm", "-f", "ws", check_rc=0)
     # the restored guest goes on with the next tick and answers its console
     p = d.cli("restore", "ws2", snap2, "--mem", "16M", check_rc=0)
+    check(p.stdout.decode() == "ws2\n" and not p.stderr,
+          "restore's output: %r, %r" % (p.stdout, p.stderr[-300:]))
     check(d.state_of("ws2") == "running", "restored guest: %r" % d.inspect("ws2"))
     wait_for(lambda: last_tick(d.logs("ws2")) is not None, 30, "the restored guest's ticks")
     first = int(re.search(r"^tick (\d+)$", d.logs("ws2"), re.M).group(1))
