@@ -1,11 +1,15 @@
 /*
- * Ring files (see logring.h). The header is mapped shared so that the head is published
- * with one atomic store and read with one atomic load across processes; data moves with
- * pwrite/pread, which go through the same page cache.
+ * Ring files (see logring.h). The writer maps the header shared and publishes the head
+ * with one atomic store; data moves with pwrite/pread, which go through the same page
+ * cache. Readers (the daemon reading a guest's console) map nothing: the file lives in
+ * the guest's own directory, and a guest that shrank it under a mapping would kill its
+ * reader with SIGBUS; they read the head with pread, twice until two reads agree (an
+ * aligned 8-byte copy is not promised to be atomic against the writer's store).
  */
 #include "core/logring.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,7 +33,7 @@ struct logring {
 	int fd;
 	bool writer;
 	uint64_t capacity;
-	struct ring_hdr *hdr; /* shared mapping of the header page */
+	struct ring_hdr *hdr; /* the writer's shared mapping of the header page; NULL */
 };
 
 static bool hdr_valid(const struct ring_hdr *h, off_t size)
@@ -79,12 +83,13 @@ int logring_open(const char *path, bool writer, uint64_t capacity, struct logrin
 		e = -ENOMEM;
 		goto err_close;
 	}
-	r->hdr = mmap(NULL, HDR_SIZE, writer ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
-		      0);
-	if (r->hdr == MAP_FAILED) {
-		e = -errno;
-		core_free(r);
-		goto err_close;
+	if (writer) {
+		r->hdr = mmap(NULL, HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (r->hdr == MAP_FAILED) {
+			e = -errno;
+			core_free(r);
+			goto err_close;
+		}
 	}
 	r->fd = fd;
 	r->writer = writer;
@@ -100,13 +105,32 @@ void logring_close(struct logring *r)
 {
 	if (!r)
 		return;
-	munmap(r->hdr, HDR_SIZE);
+	if (r->hdr)
+		munmap(r->hdr, HDR_SIZE);
 	close(r->fd);
 	core_free(r);
 }
 
+/* A reader's view of the head: 0 while the file is shorter than its header (cut by its
+ * writer's process), so nothing is read. */
+static uint64_t read_head(const struct logring *r)
+{
+	uint64_t a, b;
+
+	for (int tries = 0; tries < 8; tries++) {
+		if (pread(r->fd, &a, sizeof(a), offsetof(struct ring_hdr, head)) != sizeof(a) ||
+		    pread(r->fd, &b, sizeof(b), offsetof(struct ring_hdr, head)) != sizeof(b))
+			return 0;
+		if (a == b)
+			return a;
+	}
+	return 0;
+}
+
 uint64_t logring_head(const struct logring *r)
 {
+	if (!r->hdr)
+		return read_head(r);
 	return __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
 }
 

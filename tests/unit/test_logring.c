@@ -1,7 +1,7 @@
 /*
  * Unit tests for core/logring.c: appends and reads, wrapping, a reader that falls behind
- * (told how much it lost), writes larger than the ring, reopening an existing ring, and
- * refusing files that are not rings.
+ * (told how much it lost), writes larger than the ring, reopening an existing ring,
+ * refusing files that are not rings, and a reader whose file is cut short under it.
  */
 #include "core/logring.h"
 
@@ -96,10 +96,38 @@ static int test_not_a_ring(void)
 	return 0;
 }
 
+/* The file cut short under a reader (its writer is a guest's process, the reader the
+ * daemon): the reader sees nothing new or an error, never SIGBUS, and reads again once
+ * the file is whole. */
+static int test_cut_under_reader(void)
+{
+	struct logring *w, *r;
+	char buf[64];
+	uint64_t pos = 0;
+	int fd;
+
+	fresh();
+	CHECK_EQ(logring_open(path, true, 4096, &w), 0);
+	CHECK_EQ(logring_append(w, "hello", 5), 0);
+	CHECK_EQ(logring_open(path, false, 4096, &r), 0);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0 && ftruncate(fd, 0) == 0);
+	CHECK_EQ(logring_head(r), 0);
+	CHECK(logring_read(r, &pos, buf, sizeof(buf), NULL) <= 0);
+	CHECK(ftruncate(fd, 4096 + 4096) == 0); /* whole again, but empty: head 0 */
+	CHECK_EQ(logring_head(r), 0);
+	close(fd);
+	logring_close(r);
+	logring_close(w);
+	unlink(path);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"append_read", test_append_read},
 	{"wrap_and_lost", test_wrap_and_lost},
 	{"not_a_ring", test_not_a_ring},
+	{"cut_under_reader", test_cut_under_reader},
 };
 
 UNIT_MAIN("logring", tests)
