@@ -610,7 +610,7 @@ static uint64_t tail_start(struct logring *ring, long lines)
 	ssize_t n = logring_read(ring, &pos, buf, sizeof(buf), NULL);
 	long seen = 0;
 
-	if (n <= 0)
+	if (n <= 0 || lines == 0) /* tail=0: only what comes next */
 		return logring_head(ring);
 	start = pos - (uint64_t)n;
 	for (ssize_t i = n - 1; i >= 0; i--)

@@ -447,6 +447,9 @@ def wasm_lifecycle(tmp, d):
                          env=d.env)
     out = follow(p, lambda t: t.count("tick") >= 3, 30)
     check(out.count("tick") >= 3, "logs -f: %r" % out)
+    # --tail 0: none of what came before (docker's, for following only what comes next)
+    out = d.cli("logs", "--tail", "0", "svc", check_rc=0).stdout
+    check(out == b"", "logs --tail 0: %r" % out[:200])
     # pause: no CPU, no output; resume: both again
     pid = pid_of(d, "svc")
     d.cli("pause", "svc", check_rc=0)
