@@ -91,8 +91,10 @@ struct guest {
 	enum restart_policy restart;
 	char dir[512]; /* STATE/guests/NAME */
 	/* the running process */
-	int pidfd;  /* -1 when none */
-	bool child; /* we forked it (waitid gives its status) */
+	int pidfd;	 /* -1 when none */
+	bool child;	 /* we forked it (waitid gives its status) */
+	bool sent_kill;	 /* the daemon sent its process SIGKILL (kill, a stop's timeout) */
+	bool found_gone; /* its end was found at the daemon's start, not seen as it came */
 	struct evloop_watch *pid_watch;
 	uint64_t started_mono; /* when it started (ns, monotonic) */
 	char cg_applied[128], cg_skipped[256];

@@ -49,6 +49,7 @@
 
 static void on_timer(void *opaque);
 static void on_exit_fd(void *opaque, int fd, unsigned revents);
+
 static void spawn_free(struct guest *g);
 static void incoming_close(struct guest *g);
 static int incoming_listen(struct guest *g, char *err, size_t errlen);
@@ -64,6 +65,15 @@ static int pidfd_open_(pid_t pid)
 static int pidfd_kill(int pidfd, int sig)
 {
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* SIGKILL to the guest's process, remembered: a process that is not the daemon's child
+ * (reattached after a daemon restart) leaves no status to wait for, and its end must not
+ * read as an unknown one. Returns pidfd_kill's. */
+static int kill_process(struct guest *g)
+{
+	g->sent_kill = true;
+	return pidfd_kill(g->pidfd, SIGKILL);
 }
 
 void guest_path(const struct guest *g, const char *rel, char *out, size_t len)
@@ -933,6 +943,7 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 		goto out;
 	g->pidfd = sr->ch.pidfd;
 	g->child = true;
+	g->sent_kill = g->found_gone = false;
 	g->rec.pid = pid;
 	g->rec.pid_start = proc_start_time(pid);
 	set_state(g, "running");
@@ -944,7 +955,7 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	r = save(g);
 	/* Only now may it run: a registry that does not know it must not have it running. */
 	if (r || sandbox_release(&sr->ch)) {
-		pidfd_kill(g->pidfd, SIGKILL);
+		kill_process(g);
 		snprintf(err, errlen, "cannot record the guest process");
 		r = -EIO;
 	}
@@ -1305,7 +1316,7 @@ int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *e
 		g->kill_at = now + (uint64_t)timeout * 1000000000ull;
 		g->press_at = g->kind == GUEST_VM ? now + PRESS_INTERVAL_NS : 0;
 		if (!timeout) {
-			pidfd_kill(g->pidfd, SIGKILL);
+			kill_process(g);
 			g->kill_at = g->press_at = 0;
 		}
 		arm_timer(g);
@@ -1325,7 +1336,7 @@ int guest_kill(struct guest *g, struct api_conn *conn, char *err, size_t errlen)
 		save(g);
 	}
 	daemon_event(g->d, g->rec.name, "kill", "%s", "SIGKILL");
-	if (pidfd_kill(g->pidfd, SIGKILL) < 0 && errno != ESRCH) {
+	if (kill_process(g) < 0 && errno != ESRCH) {
 		snprintf(err, errlen, "guest %s: kill: %s", g->rec.name, strerror(errno));
 		return -EIO;
 	}
@@ -1342,7 +1353,7 @@ static void on_timer(void *opaque)
 		g->kill_at = g->press_at = 0;
 		daemon_event(g->d, g->rec.name, "kill", "%s", "stop timeout");
 		if (g->pidfd >= 0)
-			pidfd_kill(g->pidfd, SIGKILL);
+			kill_process(g);
 	}
 	if (g->press_at && now >= g->press_at) {
 		press(g);
@@ -1491,11 +1502,14 @@ static void exit_cause(struct guest *g, int *status, char *reason, size_t len)
 		if (snprintf(reason, len, "exit status %d%s%s", si.si_status, line[0] ? ": " : "",
 			     line) >= (int)len)
 			reason[len - 1] = 0;
+	} else if (g->sent_kill) { /* not the daemon's child: no status, but its SIGKILL */
+		*status = 128 + SIGKILL;
+		snprintf(reason, len, "killed by signal SIGKILL");
 	} else {
 		*status = 255;
-		snprintf(reason, len,
-			 "ended while the daemon was away, with no exit record "
-			 "(killed by a signal?)");
+		snprintf(reason, len, "%s, with no exit record (killed by a signal%s?)",
+			 g->found_gone ? "ended while the daemon was away" : "ended",
+			 g->found_gone ? "" : " from outside the daemon");
 	}
 }
 
@@ -1698,6 +1712,7 @@ static void reattach(struct guest *g)
 	int fd;
 
 	if (pid <= 0) {
+		g->found_gone = true;
 		guest_exited(g);
 		return;
 	}
@@ -1708,9 +1723,11 @@ static void reattach(struct guest *g)
 		fd = -1;
 	}
 	g->child = false;
+	g->sent_kill = false;
 	g->started_mono = evloop_now_ns();
 	if (fd < 0) {
 		g->pidfd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* for guest_exited */
+		g->found_gone = true;
 		guest_exited(g);
 		return;
 	}
@@ -1744,7 +1761,7 @@ static void load_one(void *opaque, struct guest_record *rec)
 		if (guest_active(g)) {
 			daemon_event(d, g->rec.name, "kill", "%s",
 				     "the daemon restarted while it waited for a migration");
-			pidfd_kill(g->pidfd, SIGKILL);
+			kill_process(g);
 		}
 	} else if (d->have_cgroups)
 		cgroup_destroy(&d->cg, g->rec.name); /* no stale groups */
@@ -2162,7 +2179,7 @@ static void on_incoming_conn(void *opaque, int fd, unsigned revents)
 	incoming_close(g); /* one stream per start */
 	if (hand_over(g, "/migrate/receive", c, peer, &g->mig_client, err, sizeof(err))) {
 		daemon_event(g->d, g->rec.name, "incoming-failed", "%s", err);
-		pidfd_kill(g->pidfd, SIGKILL); /* the source sees the connection close */
+		kill_process(g); /* the source sees the connection close */
 	} else {
 		daemon_event(g->d, g->rec.name, "incoming", "from %s", peer);
 		fcntl(api_client_fd(g->mig_client), F_SETFL, O_NONBLOCK);

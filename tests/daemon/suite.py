@@ -1446,6 +1446,17 @@ def daemon_restart(tmp, d):
     d.cli("resume", "keep", check_rc=0)
     d.cli("stop", "keep", check_rc=0)
     check(d.inspect("keep")["exit"]["reason"] == "stopped", "not stopped cleanly")
+    # a reattached guest is not the daemon's child (no status to wait for): killed by
+    # lodge kill, it still ends as killed by SIGKILL, not as an unknown end
+    d.cli("start", "keep", check_rc=0)
+    wait_for(lambda: pid_of(d, "keep"), 30, "keep to run again")
+    d.stop()
+    d.start()
+    d.cli("kill", "keep", check_rc=0)
+    wait_for(lambda: d.state_of("keep") in ("stopped", "crashed"), 30, "the kill")
+    e = d.inspect("keep")["exit"]
+    check(e["status"] == 137 and e["reason"] == "killed by signal SIGKILL",
+          "a reattached guest killed: %r" % e)
     d.cli("rm", "keep", check_rc=0)
 
 
