@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/console.h"
@@ -85,7 +86,24 @@ struct run_ctl {
 	struct vm_repl_stats repl_last; /* of the last one, once stopped */
 	bool repl_ran;
 	struct vm_standby *standby; /* --standby: waiting for the primary's stream to end */
+	bool started;		    /* the first machine was attached (ctl_attach) */
 };
+
+/* How long a pause or resume asked for before the first machine exists (the control
+ * socket answers while the kernel and disks are still being set up) waits for it. */
+#define START_WAIT_S 10
+
+/* With c->lock held: waits until the first machine is attached, for START_WAIT_S at most. */
+static void wait_started(struct run_ctl *c)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += START_WAIT_S;
+	while (!c->started && !c->killed &&
+	       pthread_cond_timedwait(&c->idle, &c->lock, &until) != ETIMEDOUT)
+		;
+}
 
 /* Where --firmware is looked for when not given: the default guest's cache next to the
  * lodge binary's build tree, then Debian's opensbi package on the host. */
@@ -876,6 +894,7 @@ static int ctl_pause(void *opaque)
 	int r;
 
 	pthread_mutex_lock(&c->lock);
+	wait_started(c);
 	r = c->vm ? vm_pause(c->vm) : -EAGAIN;
 	pthread_mutex_unlock(&c->lock);
 	return r;
@@ -887,6 +906,7 @@ static int ctl_resume(void *opaque)
 	int r;
 
 	pthread_mutex_lock(&c->lock);
+	wait_started(c);
 	r = c->vm ? vm_resume(c->vm) : -EAGAIN;
 	pthread_mutex_unlock(&c->lock);
 	return r == -EALREADY ? 0 : r;
@@ -911,6 +931,7 @@ static int ctl_kill(void *opaque)
 
 	pthread_mutex_lock(&c->lock);
 	c->killed = true;
+	pthread_cond_broadcast(&c->idle); /* wait_started */
 	if (c->vm)
 		vm_request_stop(c->vm, VM_STOP_USER, 0);
 	pthread_mutex_unlock(&c->lock);
@@ -1172,6 +1193,10 @@ static void ctl_attach(struct run_ctl *c, struct vm *vm)
 	while (c->users) /* a snapshot still using the machine */
 		pthread_cond_wait(&c->idle, &c->lock);
 	c->vm = vm;
+	if (vm) {
+		c->started = true;
+		pthread_cond_broadcast(&c->idle); /* wait_started */
+	}
 	if (vm && c->killed)
 		vm_request_stop(vm, VM_STOP_USER, 0);
 	pthread_mutex_unlock(&c->lock);

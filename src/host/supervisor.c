@@ -1029,12 +1029,26 @@ int guest_control(struct guest *g, const char *method, const char *path, const c
 	return control_timeout(g, method, path, body, r, CONTROL_TIMEOUT_MS);
 }
 
+/* How long an action right after a start waits for the guest's control socket. */
+#define START_WAIT_NS	   5000000000ull
+#define START_WAIT_STEP_US 50000
+#define START_WAIT_TRIES   40
+
 static int control_simple(struct guest *g, const char *method, const char *path, const char *body,
 			  char *err, size_t errlen)
 {
 	struct api_result res;
 	int r = guest_control(g, method, path, body, &res);
 
+	/* Just started (a Wasm guest's new process when no pool process waited): its control
+	 * socket may not be there yet, so `lodge start x && lodge pause x` waits for it, a
+	 * little. */
+	for (int i = 0; r && i < START_WAIT_TRIES && guest_active(g) &&
+			evloop_now_ns() - g->started_mono < START_WAIT_NS;
+	     i++) {
+		usleep(START_WAIT_STEP_US);
+		r = guest_control(g, method, path, body, &res);
+	}
 	if (r) {
 		snprintf(err, errlen, "guest %s: its control socket does not answer (starting?)",
 			 g->rec.name);

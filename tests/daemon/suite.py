@@ -1567,6 +1567,36 @@ def two_daemons(tmp, d):
 
 
 @test
+def pause_right_after_start(tmp, d):
+    """`lodge start x && lodge pause x` works at once, as docker's does: a system guest's
+    control socket answers before its machine exists (the pause waits for it), and a Wasm
+    guest's new process (no warm pool: --wasm-pool 0) has no control socket yet for a
+    moment (the daemon waits for it)."""
+    np = Daemon(tmp, "nopool", extra=("--wasm-pool", "0"))
+    np.start()
+    try:
+        kinds = [("w", ["--wasm", SERVICE, "--mem", "16M"])]
+        if os.path.exists(os.path.join(GUEST, "initrd.img")):
+            kinds.append(("v", ["--kernel", os.path.join(GUEST, "Image"), "--initrd",
+                                os.path.join(GUEST, "initrd.img"), "--firmware",
+                                os.path.join(GUEST, "fw_dynamic.bin"), "--mem", "128M"]))
+        for name, args in kinds:
+            for i in range(3):
+                n = "%s%d" % (name, i)
+                np.cli("create", n, *args, check_rc=0)
+                np.cli("start", n, check_rc=0)
+                p = np.cli("pause", n)
+                check(p.returncode == 0 and np.state_of(n) == "paused",
+                      "pause right after start of %s: %d %r" % (n, p.returncode, p.stderr[-300:]))
+                np.cli("resume", n, check_rc=0)
+                np.cli("rm", "-f", n, check_rc=0)
+    finally:
+        for n in np.cli("ps", "-aq", timeout=30).stdout.decode().split():
+            np.cli("rm", "-f", n, timeout=60)
+        np.stop()
+
+
+@test
 def reaper(tmp, d):
     """A daemon killed with SIGKILL and not started again leaves no cgroup behind (its
     reaper removes the warm pool's groups and its parent groups; the pool processes end),
