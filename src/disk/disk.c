@@ -219,7 +219,15 @@ static int probe(struct img *im, enum disk_format want, enum disk_format *out, c
 		return -EINVAL;
 	}
 	*out = DISK_FMT_RAW;
+	im->probed_raw = true;
 	return 0;
+}
+
+const char *disk_sector0_format(const uint8_t *h, size_t n)
+{
+	if (n >= 4 && !memcmp(h, "QFI\xfb", 4))
+		return "qcow2";
+	return foreign_format(h, n);
 }
 
 /* ---- Opening the chain ---- */

@@ -156,6 +156,11 @@ struct img {
 	int fd;
 	bool readonly;
 	bool blockdev;
+	/* raw by probing, not by format=raw: a guest write that would give its first sector
+	 * another format's signature is refused (raw.c, as QEMU does since CVE-2008-2004:
+	 * else the next open would take it as, say, qcow2 with a backing file of the
+	 * guest's choosing, any host file) */
+	bool probed_raw;
 	uint64_t size;	    /* virtual size */
 	uint64_t raw_flags; /* raw: which fallocate modes failed (IMG_NO_*) */
 	void *fmt;	    /* the driver's state */
@@ -175,6 +180,9 @@ extern const struct img_ops disk_qcow2_ops;
  * message (without the path, which the caller prepends) in err.
  */
 int disk_raw_open(struct img *im, char *err, size_t errlen);
+/* The format a first sector (n bytes of it) says, other than raw ("qcow2", "VMDK", ...),
+ * or NULL. */
+const char *disk_sector0_format(const uint8_t *h, size_t n);
 int disk_qcow2_open(struct img *im, char *err, size_t errlen);
 /* qcow2 details for disk_image_info */
 void disk_qcow2_describe(const struct img *im, struct disk_image_info *out);

@@ -7,6 +7,8 @@
  */
 #include "disk/internal.h"
 
+#include "core/alloc.h"
+
 #include <errno.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -45,9 +47,55 @@ static void raw_read(struct img *im, uint64_t off, const struct iovec *iov, unsi
 	disk_io_rw(im, DIO_READ, off, iov, iovcnt, skip, len, parent);
 }
 
+/* A write to the first sector of a probed-raw image (struct img, probed_raw): refused
+ * (-EPERM) when the sector would then carry another format's signature. One that covers
+ * the whole sector (every guest write: virtio-blk's are whole sectors) determines it
+ * alone, so it goes on as any write (returns 1); a part of the sector (a byte-granular
+ * caller) is written here at once with pwrite, so that no two such writes are in flight
+ * together (two halves of a signature, each harmless alone). Returns 0 (written), 1 (to
+ * submit), -EPERM or a write's error. */
+static int write_sector0(struct img *im, uint64_t off, const struct iovec *iov, unsigned iovcnt,
+			 size_t skip, uint64_t len)
+{
+	uint8_t h[512] = {0};
+	const char *other;
+	uint8_t *buf;
+	bool whole = off == 0 && len >= sizeof(h);
+	uint64_t n = sizeof(h) - off < len ? sizeof(h) - off : len;
+	int r;
+
+	if (!whole && pread(im->fd, h, sizeof(h), 0) < 0) /* past the end: zeroes */
+		return -errno;
+	disk_iov_to_buf(iov, iovcnt, skip, h + off, (size_t)n);
+	other = disk_sector0_format(h, sizeof(h));
+	if (other) {
+		disk_img_log(im,
+			     "refused a write to the first sector that would make this image "
+			     "(raw by probing) look like a %s image; give format=raw to allow it",
+			     other);
+		return -EPERM;
+	}
+	if (whole)
+		return 1;
+	buf = core_alloc((size_t)len);
+	if (!buf)
+		return -ENOMEM;
+	disk_iov_to_buf(iov, iovcnt, skip, buf, (size_t)len);
+	r = disk_pwrite_full(im->fd, buf, (size_t)len, off);
+	core_free(buf);
+	return r;
+}
+
 static void raw_write(struct img *im, uint64_t off, const struct iovec *iov, unsigned iovcnt,
 		      size_t skip, uint64_t len, struct aio *parent)
 {
+	if (im->probed_raw && off < 512 && len) {
+		int r = write_sector0(im, off, iov, iovcnt, skip, len);
+		if (r < 0)
+			aio_error(parent, r);
+		if (r != 1)
+			return;
+	}
 	disk_io_rw(im, DIO_WRITE, off, iov, iovcnt, skip, len, parent);
 }
 

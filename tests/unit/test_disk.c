@@ -352,6 +352,43 @@ static int t_raw_zero(void)
 	return 0;
 }
 
+/* A raw image opened without a format (probed): a guest write that would give its first
+ * sector a qcow2 signature is refused (EPERM), also when two writes in flight together
+ * each bring half of it, and the sector stays as it was; other writes there go on; with
+ * format=raw given, the same write is the guest's business (CVE-2008-2004: else the next
+ * open takes the image as qcow2 with a backing file of the guest's choosing). */
+static int t_raw_sector0(void)
+{
+	struct disk_create_options raw = {.format = DISK_FMT_RAW, .size = MiB};
+	uint8_t hdr[512] = "QFI\xfb", a[2] = "QF", b[2] = "I\xfb", r[512];
+	struct iovec ia = {a, 2}, ib = {b, 2};
+	struct tagged t[2];
+	struct rec rec = {.n = 0};
+	struct disk *d;
+
+	CHECK_EQ(disk_create(P("p.img"), &raw, err, sizeof(err)), 0);
+	CHECK((d = open_rw("p.img")));
+	CHECK_EQ(disk_pwrite(d, hdr, sizeof(hdr), 0), -EPERM);
+	tag(&t[0], &rec, 0, DISK_OP_WRITE, 0, &ia);
+	tag(&t[1], &rec, 1, DISK_OP_WRITE, 2, &ib);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(disk_submit(d, &t[i].req), 0);
+	run_until(d, t, 2);
+	CHECK(!t[0].res && t[1].res == -EPERM); /* the second half is the one refused */
+	CHECK_EQ(disk_pread(d, r, sizeof(r), 0), 0);
+	CHECK(!memcmp(r, "QF\0\0", 4));
+	memset(r, 0x33, sizeof(r)); /* no signature: written */
+	CHECK_EQ(disk_pwrite(d, r, sizeof(r), 0), 0);
+	disk_close(d);
+	CHECK((d = open_as("p.img", DISK_FMT_RAW, false)));
+	CHECK_EQ(disk_pwrite(d, hdr, sizeof(hdr), 0), 0);
+	CHECK_EQ(disk_pread(d, r, 4, 0), 0);
+	CHECK(!memcmp(r, "QFI\xfb", 4));
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
 /* Two writes to halves of one unallocated cluster in flight together: the second must
  * wait for the first one's allocation, or it allocates again and one half is lost. */
 static int t_same_cluster(void)
@@ -1016,6 +1053,7 @@ static const struct unit_test tests[] = {
 	{"backing_cow", t_backing_cow},
 	{"discard_hides_backing", t_discard_hides_backing},
 	{"raw_zero", t_raw_zero},
+	{"raw_sector0", t_raw_sector0},
 	{"same_cluster", t_same_cluster},
 	{"flush_barrier", t_flush_barrier},
 	{"two_disks", t_two_disks},
