@@ -1084,6 +1084,24 @@ static int relay(int fd, const uint8_t *pending, size_t npending, bool tty)
 #define CONSOLE_WAIT_MS	 20000u
 #define CONSOLE_RETRY_MS 50u
 
+/* Whether guest `name` (encoded) is a Wasm guest; false when the daemon does not say. */
+static bool is_wasm(const char *sock, const char *name)
+{
+	char target[512];
+	struct api_client *c = connect_daemon(sock, TIMEOUT_MS);
+	struct api_result r;
+	bool wasm;
+
+	if (!c)
+		return false;
+	snprintf(target, sizeof(target), "/v1/guests/%s", name);
+	wasm = call(c, "GET", target, NULL, &r) == 200 &&
+	       !strcmp(json_str(r.json, "kind", ""), "wasm");
+	api_result_fini(&r);
+	api_client_close(c);
+	return wasm;
+}
+
 static int cmd_console(int argc, char **argv, const char *sock)
 {
 	char target[512], name[256];
@@ -1136,7 +1154,19 @@ static int cmd_console(int argc, char **argv, const char *sock)
 	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
 	if (tty) {
 		raw = saved;
-		cfmakeraw(&raw);
+		if (is_wasm(sock, name)) {
+			/* A Wasm program has no terminal of its own to echo, turn Enter into a new
+			 * line and a new line into CR LF: this one does, and passes each key on
+			 * at once (Ctrl-A D, Ctrl-C to the program as with a system guest). */
+			raw.c_lflag &= (tcflag_t) ~(ICANON | ISIG | IEXTEN);
+			raw.c_iflag &= (tcflag_t) ~(IXON | INLCR | IGNCR);
+			raw.c_iflag |= ICRNL;
+			raw.c_oflag |= OPOST | ONLCR;
+			raw.c_cc[VMIN] = 1;
+			raw.c_cc[VTIME] = 0;
+		} else {
+			cfmakeraw(&raw);
+		}
 		console_guard_tty(STDIN_FILENO, &saved);
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 		fprintf(stderr, "lodge: attached to %s (Ctrl-A D detaches)\r\n", argv[1]);

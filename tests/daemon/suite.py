@@ -257,6 +257,40 @@ def console_tty_signal(d, name, sig):
         os.close(slave)
 
 
+def console_tty_line(d, name, line):
+    """`lodge console NAME` of a Wasm guest on a pseudo-terminal: a line typed with Enter
+    (a CR, as a terminal sends it) reaches the program as a line (LF) and its answer comes
+    back; Ctrl-A D detaches. Returns what the terminal showed, or None if never
+    attached."""
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([LODGE, "console", name], stdin=slave, stdout=slave,
+                             stderr=slave, env=d.env, start_new_session=True)
+        out = b""
+        t0 = time.time()
+        sent = False
+        while time.time() - t0 < 30:
+            if b"attached to" in out and not sent:
+                os.write(master, line.encode() + b"\r")
+                sent = True
+            if sent and ("echo: " + line).encode() in out:
+                break
+            r = select.select([master], [], [], 0.5)[0]
+            if r:
+                out += os.read(master, 4096)
+        os.write(master, b"\x01d")  # Ctrl-A D
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        return out.decode(errors="replace") if b"attached to" in out else None
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def cgroup_dirs(name, d=None):
     """Every v1/v2 group directory for guest `name` that exists: daemon d's (other
     daemons on the host, such as another checkout's tests, may have a guest of that
@@ -442,6 +476,11 @@ def wasm_lifecycle(tmp, d):
     for sig in (signal.SIGTERM, signal.SIGHUP):
         why = console_tty_signal(d, "svc", sig)
         check(why is None, "lodge console on a terminal: %s" % why)
+    # on a terminal, Enter (CR) ends a line for a Wasm program too (it has no terminal
+    # of its own to turn CR into LF): the service answers it
+    out = console_tty_line(d, "svc", "typed on a terminal")
+    check(out is not None and "echo: typed on a terminal" in out,
+          "a line typed on a terminal: %r" % (out[-300:] if out else out))
     # logs -f follows while the guest runs
     p = subprocess.Popen([LODGE, "logs", "-f", "--tail", "1", "svc"], stdout=subprocess.PIPE,
                          env=d.env)
