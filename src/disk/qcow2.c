@@ -452,6 +452,7 @@ int disk_qcow2_open(struct img *im, char *err, size_t errlen)
 	q->im = im;
 	q->file_size = fsize;
 	setup(q, &h);
+	q->host_top = (fsize + q->cs - 1) & ~(q->cs - 1);
 	r = load_table(im->fd, h.l1_off, h.l1_size, &q->l1, err, errlen, "L1 table");
 	/* Refcounts change only with writes: a read-only image (every backing file) does
 	 * without its table, which is a cluster (64 KiB) or more of memory. */

@@ -90,6 +90,10 @@ struct q2 {
 	uint32_t ctype;
 	uint32_t nb_snapshots;
 	uint64_t file_size; /* at open */
+	/* where a data cluster may start below: the file's end at open (a cluster rounded
+	 * up) or past the last cluster allocated since; an L2 entry at or past it is corrupt
+	 * (a write there would grow the file to wherever a hostile image says) */
+	uint64_t host_top;
 
 	uint64_t *l1;
 	uint32_t l1_size;

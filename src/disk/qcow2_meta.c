@@ -190,6 +190,8 @@ static int mc_get(struct q2 *q, struct mcache *c, uint64_t off, bool fresh, stru
 
 /* ---- L1/L2 ---- */
 
+static bool is_fixed_metadata(const struct q2 *q, uint64_t idx);
+
 int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host)
 {
 	*host = 0;
@@ -218,6 +220,13 @@ int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host
 	}
 	if (*host < q->cs)
 		return q2_corrupt(q, "L2 entry points into the header cluster");
+	/* (QEMU's overlap check does this and also L2 tables and refcount blocks) */
+	if (is_fixed_metadata(q, *host >> q->cb))
+		return q2_corrupt(q, "L2 entry 0x%llx points into the L1 or refcount table",
+				  (unsigned long long)entry);
+	if (*host >= q->host_top)
+		return q2_corrupt(q, "L2 entry 0x%llx points past the end of the file",
+				  (unsigned long long)entry);
 	*kind = Q2_NORMAL;
 	return 0;
 }
@@ -604,6 +613,8 @@ int q2_alloc_cluster(struct q2 *q, uint64_t *host)
 			mc_mark_dirty(q, &q->rbc, t);
 			q->free_hint = idx + 1;
 			*host = idx << q->cb;
+			if (*host + q->cs > q->host_top)
+				q->host_top = *host + q->cs;
 			DISK_STAT_INC(q->im->d, clusters);
 			return 0;
 		}

@@ -786,6 +786,36 @@ static int t_corrupt_l2(void)
 	return 0;
 }
 
+/* L2 entries aimed at the image's own L1 table, or far past the file's end: corrupt
+ * (a write would land on the L1 table, or grow the file to 1 TiB), so reads and writes
+ * fail and the file stays as it was. */
+static int t_corrupt_l2_targets(void)
+{
+	static const uint64_t targets[] = {3 * CS, 1ull << 40};
+	uint8_t b[4096];
+	struct disk *d;
+	struct stat st;
+
+	for (size_t k = 0; k < sizeof(targets) / sizeof(targets[0]); k++) {
+		CHECK_EQ(mkimg("t.qcow2", MiB, NULL, 0), 0);
+		CHECK((d = open_rw("t.qcow2")));
+		memset(b, 1, sizeof(b));
+		CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), 0);
+		disk_close(d);
+		CHECK(file_be64("t.qcow2", 40) == 3 * CS); /* the L1 table */
+		CHECK(!patch_be64("t.qcow2", 4 * CS, (1ull << 63) | targets[k]));
+		CHECK((d = open_rw("t.qcow2")));
+		CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), -EIO);
+		CHECK_EQ(disk_pread(d, b, sizeof(b), 0), -EIO);
+		disk_close(d);
+		CHECK(!stat(P("t.qcow2"), &st) && st.st_size <= 16 * CS);
+		CHECK_EQ(file_be64("t.qcow2", 3 * CS) & 0x00fffffffffffe00ull,
+			 4 * CS); /* L1 intact */
+		clean_dir();
+	}
+	return 0;
+}
+
 /* 512-byte clusters: a one-cluster refcount table covers 8 MiB of file, so writing 10 MiB
  * moves the table (header updated at a flush) and adds refcount blocks. */
 static int t_refcount_growth(void)
@@ -1064,6 +1094,7 @@ static const struct unit_test tests[] = {
 	{"backing_errors", t_backing_errors},
 	{"locks", t_locks},
 	{"corrupt_l2", t_corrupt_l2},
+	{"corrupt_l2_targets", t_corrupt_l2_targets},
 	{"refcount_growth", t_refcount_growth},
 	{"alloc_failures", t_alloc_failures},
 	{"l2_slices", t_l2_slices},
