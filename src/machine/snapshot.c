@@ -847,7 +847,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	new_id(j.id);
 	r = snap_writer_open(path, &j.w);
 	if (r) {
-		vm_errf(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
+		vm_errf(err, errlen, "%s: cannot create it: %s", path, snap_path_error(r));
 		core_free(j.pages);
 		return r;
 	}

@@ -121,12 +121,25 @@ int snap_section_end(struct snap_writer *w, uint32_t crc)
 	return r;
 }
 
+const char *snap_path_error(int r)
+{
+	return r == -EEXIST ? "it exists and is not a regular file (a device, a FIFO or a symbolic "
+			      "link), which a snapshot does not replace: name another path"
+			    : strerror(-r);
+}
+
 int snap_writer_open(const char *path, struct snap_writer **out)
 {
-	struct snap_writer *w = core_calloc(1, sizeof(*w));
+	struct snap_writer *w;
 	uint8_t h[SNAP_HEADER];
+	struct stat st;
 	int r;
 
+	/* An earlier snapshot there is replaced (renamed over at the commit); anything else
+	 * is not the snapshot's to replace: /dev/null, a FIFO, a directory, a link. */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+	w = core_calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->fd = -1;

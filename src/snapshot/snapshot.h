@@ -42,8 +42,11 @@ enum snap_ram_encoding {
 struct snap_writer;
 struct snap_reader;
 
+/* What to say of snap_writer_open's error r (-EEXIST: the path is not a regular file). */
+const char *snap_path_error(int r);
 /* Writes to a temporary file next to `path`, renamed over it by snap_writer_commit, so a
- * failed snapshot never leaves a half-written file under its name. Returns 0 or -errno. */
+ * failed snapshot never leaves a half-written file under its name. An existing path must
+ * be a regular file (-EISDIR, -EEXIST). Returns 0 or -errno. */
 int snap_writer_open(const char *path, struct snap_writer **out)
 	__attribute__((warn_unused_result));
 /* Appends one section. Returns 0 or -errno. */

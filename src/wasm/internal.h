@@ -575,6 +575,12 @@ struct wasm_store {
 	atomic_int wake_fd;
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
+	/* the program's monotonic clock (wasm_store_clock), under pause_lock: the host's,
+	 * less the time the store stood parked (ns, added as each park ends), plus an offset
+	 * a restore sets */
+	uint64_t parked_ns;
+	uint64_t park_since; /* host ns the main thread's park began; 0: running */
+	int64_t clock_off;
 	uint64_t fuel; /* left, when lim.fuel != 0 */
 	union wasm_slot *stack;
 	size_t stack_slots;

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -354,14 +355,55 @@ void wasm_store_wait_resumed(struct wasm_store *s)
 	wasm_store_park(s);
 }
 
+static uint64_t host_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void wasm_store_park(struct wasm_store *s)
 {
 	pthread_mutex_lock(&s->pause_lock);
+	if (!s->parent) /* the main thread's park is the program's pause: its clock stops */
+		s->park_since = host_mono_ns();
 	atomic_store(&s->parked, 1);
 	while (atomic_load(&s->pause) && !atomic_load(&s->interrupt))
 		pthread_cond_wait(&s->pause_cond, &s->pause_lock);
 	atomic_store(&s->parked, 0);
+	if (!s->parent) {
+		s->parked_ns += host_mono_ns() - s->park_since;
+		s->park_since = 0;
+	}
 	pthread_mutex_unlock(&s->pause_lock);
+}
+
+/* With root->pause_lock held: the host's monotonic time less the time the program stood
+ * parked, up to now. */
+static uint64_t unparked_ns(const struct wasm_store *root)
+{
+	return (root->park_since ? root->park_since : host_mono_ns()) - root->parked_ns;
+}
+
+uint64_t wasm_store_clock(const struct wasm_store *s)
+{
+	struct wasm_store *root = (struct wasm_store *)(uintptr_t)(s->parent ? s->parent : s);
+	uint64_t ns;
+
+	pthread_mutex_lock(&root->pause_lock);
+	ns = unparked_ns(root) + (uint64_t)root->clock_off;
+	pthread_mutex_unlock(&root->pause_lock);
+	return ns;
+}
+
+void wasm_store_set_clock(struct wasm_store *s, uint64_t ns)
+{
+	struct wasm_store *root = s->parent ? s->parent : s;
+
+	pthread_mutex_lock(&root->pause_lock);
+	root->clock_off = (int64_t)(ns - unparked_ns(root));
+	pthread_mutex_unlock(&root->pause_lock);
 }
 
 void wasm_store_set_fuel(struct wasm_store *s, uint64_t fuel)

@@ -228,6 +228,13 @@ void wasm_store_resume(struct wasm_store *s);
 /* True while code is parked. Any thread. */
 bool wasm_store_parked(const struct wasm_store *s);
 
+/* The program's monotonic clock, in ns (WASI's CLOCK_MONOTONIC): it stands still while the
+ * store (the main thread's) is parked by a pause, and goes on from where a snapshot left
+ * it after wasm_store_set_clock. Any thread of the store or its thread stores. */
+uint64_t wasm_store_clock(const struct wasm_store *s);
+/* Sets the clock's current reading to ns (a restore: the saved reading). */
+void wasm_store_set_clock(struct wasm_store *s, uint64_t ns);
+
 /* ----- exception handling (3.0) ----- */
 
 /* Creates a tag of the given parameter types (no results) in the store, for a host to

@@ -840,7 +840,7 @@ static int save(struct wasm_store *s, struct wasm_instance *inst, const struct w
 	if (!rc) {
 		rc = snap_writer_open(path, &wr);
 		if (rc)
-			fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+			fail(err, errlen, rc, "%s: %s", path, snap_path_error(rc));
 	}
 	if (!rc)
 		rc = snap_write_section(wr, WASM_SNAP_SEC_MODULE, mod.data, mod.len);

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WASI_SNAP_VERSION 2	     /* 2: the poll_oneoff given up for the pause */
+#define WASI_SNAP_VERSION 3	     /* 2: the poll_oneoff given up for the pause; 3: the clock */
 #define STR_MAX		  (1u << 20) /* one argument, variable or path */
 #define LIST_MAX	  65536u     /* arguments, variables or preopens */
 
@@ -124,13 +124,14 @@ int wasi_save(const struct wasi *w, struct sbuf *b, char *err, size_t errlen)
 	 * waited so far, which the restore's clock goes on from */
 	sbuf_put_u8(b, w->held.on);
 	if (w->held.on) {
-		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		uint64_t now = wasm_store_clock(w->store);
 		sbuf_put_u32(b, w->held.subs);
 		sbuf_put_u32(b, w->held.evs);
 		sbuf_put_u32(b, w->held.n);
 		sbuf_put_u32(b, w->held.nevents);
 		sbuf_put_u64(b, now > w->held.start ? now - w->held.start : 0);
 	}
+	sbuf_put_u64(b, wasm_store_clock(w->store)); /* the restore's clock goes on from it */
 	if (b->err)
 		return fail(err, errlen, b->err, "out of memory");
 	return 0;
@@ -295,7 +296,7 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 
 	sreader_init(&r, data, len);
 	version = sread_u32(&r);
-	if (version != 1 && version != WASI_SNAP_VERSION)
+	if (version < 1 || version > WASI_SNAP_VERSION)
 		return fail(err, errlen, -EINVAL, "WASI state: unknown version");
 	argv = get_list(&r, &argc);
 	env = argv ? get_list(&r, &nenv) : NULL;
@@ -369,13 +370,18 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 			  held);
 		goto out;
 	}
+	uint64_t waited = 0;
 	if (held) { /* (any values: only compared with the call's) */
-		uint64_t now = now_ns(CLOCK_MONOTONIC), waited;
 		w->held.subs = sread_u32(&r);
 		w->held.evs = sread_u32(&r);
 		w->held.n = sread_u32(&r);
 		w->held.nevents = sread_u32(&r);
 		waited = sread_u64(&r);
+	}
+	if (version >= 3) /* the program's clock goes on from the snapshot's reading */
+		wasm_store_set_clock(s, sread_u64(&r));
+	if (held) {
+		uint64_t now = wasm_store_clock(s);
 		w->held.start = waited < now ? now - waited : 0;
 		w->held.on = !r.err;
 	}

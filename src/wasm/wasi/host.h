@@ -147,7 +147,7 @@ struct wasi_fd {
 struct wasi_poll_held {
 	bool on;
 	uint32_t subs, evs, n, nevents; /* its arguments */
-	uint64_t start;			/* CLOCK_MONOTONIC when it was first made */
+	uint64_t start;			/* the program's clock when it was first made */
 };
 
 struct wasi {

@@ -39,9 +39,10 @@ static void read_clock(const uint8_t *s, struct poll_clock *k)
 }
 
 /* Nanoseconds until the clock subscription fires, 0 once it has. A relative timeout counts
- * on the monotonic clock from start, when poll_oneoff began; an absolute one on its own
- * clock. All of it in 64 bits: 2^64-1 is a deadline that never comes. */
-static uint64_t clock_left(const struct poll_clock *k, uint64_t start)
+ * on the program's monotonic clock (wasm_store_clock: it stands still while paused) from
+ * start, when poll_oneoff began; an absolute one on its own clock, the monotonic one being
+ * the program's. All of it in 64 bits: 2^64-1 is a deadline that never comes. */
+static uint64_t clock_left(const struct wasi *w, const struct poll_clock *k, uint64_t start)
 {
 	uint64_t end = k->timeout, now;
 	clockid_t id;
@@ -52,7 +53,7 @@ static uint64_t clock_left(const struct poll_clock *k, uint64_t start)
 		id = CLOCK_MONOTONIC;
 		end = start + end < start ? UINT64_MAX : start + end;
 	}
-	now = now_ns(id);
+	now = id == CLOCK_MONOTONIC ? wasm_store_clock(w->store) : now_ns(id);
 	return end > now ? end - now : 0;
 }
 
@@ -140,7 +141,7 @@ static uint64_t poll_wait_ns(struct wasi *w, const uint8_t *subs, uint32_t n, ui
 			continue;
 		}
 		read_clock(s, &k);
-		left = clock_left(&k, start);
+		left = clock_left(w, &k, start);
 		if (left < wait)
 			wait = left;
 	}
@@ -160,7 +161,7 @@ static bool sub_fired(struct wasi *w, const uint8_t *s, uint64_t start, const st
 	*flags = 0;
 	if (s[8] == SUB_CLOCK) { /* (its id is known: poll_collect checked) */
 		read_clock(s, &k);
-		return clock_left(&k, start) == 0;
+		return clock_left(w, &k, start) == 0;
 	}
 	fd = sub_fd(s);
 	f = getfd(w, fd);
@@ -248,7 +249,7 @@ static struct wasi_poll_held *held_of(struct call *c)
  * relative clock keeps its deadline. */
 static uint64_t poll_start(struct call *c, struct wasi_poll_held *h)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = wasm_store_clock(c->w->store);
 	bool same = h->on && h->subs == arg32(c, 0) && h->evs == arg32(c, 1) &&
 		    h->n == arg32(c, 2) && h->nevents == arg32(c, 3) && h->start <= now;
 

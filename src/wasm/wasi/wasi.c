@@ -370,7 +370,12 @@ static uint32_t clock_time_get(struct call *c)
 
 	if (wasi_clock_id(arg32(c, 0), &id))
 		return E_INVAL;
-	return put64(c, arg32(c, 2), now_ns(id)) ? E_SUCCESS : E_OOB;
+	/* the monotonic clock is the program's: it stands still while it is paused and goes
+	 * on from a snapshot's reading after a restore (wasm_store_clock) */
+	return put64(c, arg32(c, 2),
+		     id == CLOCK_MONOTONIC ? wasm_store_clock(c->w->store) : now_ns(id))
+		       ? E_SUCCESS
+		       : E_OOB;
 }
 
 static uint32_t random_get(struct call *c)
