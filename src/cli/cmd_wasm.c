@@ -1565,7 +1565,9 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		fd = snap_stream_dial(dest);
 		if (fd < 0) {
 			snprintf(err, errlen, "cannot connect to %s: %s", dest,
-				 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+				 fd == -EINVAL ? "not HOST:PORT with a port from 1 to 65535, or "
+						 "its host does not resolve"
+					       : strerror(-fd));
 			atomic_store(&c->migrating, false);
 			return fd;
 		}

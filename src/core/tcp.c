@@ -21,6 +21,16 @@ int tcp_resolve(const char *addr, bool passive, struct addrinfo **out)
 
 	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host))
 		return -EINVAL;
+	/* a port is 1..65535 in decimal: getaddrinfo takes 99999 as 34463 (modulo 65536), and
+	 * 0 would listen on a port nobody is told */
+	unsigned long port = 0;
+	for (const char *c = colon + 1; *c; c++) {
+		if (*c < '0' || *c > '9' || port > 65535)
+			return -EINVAL;
+		port = port * 10 + (unsigned long)(*c - '0');
+	}
+	if (port < 1 || port > 65535)
+		return -EINVAL;
 	n = (size_t)(colon - addr);
 	if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
 		memcpy(host, addr + 1, n - 2);

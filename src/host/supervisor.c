@@ -2008,7 +2008,10 @@ int guest_migrate(struct guest *g, const char *dest, const char *opts, struct ap
 	fd = tcp_dial(dest, MIG_CONNECT_MS, MIG_IO_TIMEOUT_S);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot connect to %.200s: %s: guest %s runs on here", dest,
-			 fd == -EINVAL ? "not HOST:PORT" : strerror(-fd), g->rec.name);
+			 fd == -EINVAL ? "not HOST:PORT with a port from 1 to 65535, or its host "
+					 "does not resolve"
+				       : strerror(-fd),
+			 g->rec.name);
 		return fd == -EINVAL ? -EINVAL : -ECONNABORTED;
 	}
 	daemon_event(g->d, g->rec.name, "migrate", "to %s%s%s", dest, opts[0] ? " " : "", opts);
@@ -2058,7 +2061,11 @@ int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, str
 	fd = tcp_dial(dest, MIG_CONNECT_MS, MIG_IO_TIMEOUT_S);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot connect to %.200s: %s: guest %s runs on unreplicated",
-			 dest, fd == -EINVAL ? "not HOST:PORT" : strerror(-fd), g->rec.name);
+			 dest,
+			 fd == -EINVAL ? "not HOST:PORT with a port from 1 to 65535, or its host "
+					 "does not resolve"
+				       : strerror(-fd),
+			 g->rec.name);
 		return fd == -EINVAL ? -EINVAL : -ECONNABORTED;
 	}
 	daemon_event(g->d, g->rec.name, "replicate", "to %s every %u ms", dest, interval_ms);
@@ -2122,7 +2129,10 @@ static int incoming_listen(struct guest *g, char *err, size_t errlen)
 	int one = 1, fd, r = tcp_resolve(addr, true, &ai);
 
 	if (r) {
-		snprintf(err, errlen, "incoming '%.200s': not HOST:PORT", addr);
+		snprintf(err, errlen,
+			 "incoming '%.200s': not HOST:PORT with a port from 1 to 65535, or its "
+			 "host does not resolve",
+			 addr);
 		return -EINVAL;
 	}
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);

@@ -652,7 +652,9 @@ int vm_migrate(struct vm *vm, const char *dest, const struct vm_migrate_opts *o,
 	fd = snap_stream_dial(dest);
 	if (fd < 0) {
 		vm_errf(err, errlen, "cannot connect to %s: %s", dest,
-			fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+			fd == -EINVAL ? "not HOST:PORT with a port from 1 to 65535, or its host "
+					"does not resolve"
+				      : strerror(-fd));
 		return fd;
 	}
 	return vm_migrate_fd(vm, fd, dest, o, st, err, errlen);

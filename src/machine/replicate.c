@@ -561,7 +561,9 @@ int vm_replicate_start(struct vm *vm, const char *dest, int fd, unsigned interva
 		fd = snap_stream_dial(dest);
 		if (fd < 0) {
 			vm_errf(err, errlen, "cannot connect to %s: %s", dest,
-				fd == -EINVAL ? "not HOST:PORT" : strerror(-fd));
+				fd == -EINVAL ? "not HOST:PORT with a port from 1 to 65535, or its "
+						"host does not resolve"
+					      : strerror(-fd));
 			return fd;
 		}
 	}

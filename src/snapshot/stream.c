@@ -241,7 +241,10 @@ int snap_stream_accept(const char *addr, char *err, size_t errlen)
 	int one = 1, fd, c, r = tcp_resolve(addr, true, &ai);
 
 	if (r) {
-		snap_errf(err, errlen, "%s: not HOST:PORT", addr);
+		snap_errf(err, errlen,
+			  "%s: not HOST:PORT with a port from 1 to 65535, or its host does not "
+			  "resolve",
+			  addr);
 		return r;
 	}
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);

@@ -521,7 +521,9 @@ int wasm_replicate_start(struct wasm_instance *inst, struct wasi *w,
 		if (rp->fd < 0) {
 			r = rp->fd;
 			snprintf(err, errlen, "cannot connect to %s: %s", dest,
-				 r == -EINVAL ? "not HOST:PORT" : strerror(-r));
+				 r == -EINVAL ? "not HOST:PORT with a port from 1 to 65535, or its "
+						"host does not resolve"
+					      : strerror(-r));
 			repl_free(rp);
 			return r;
 		}
