@@ -41,6 +41,7 @@
 #define OPT_DEVICE	1000 /* getopt value of the first device-type option */
 
 struct run_opts {
+	struct console *console; /* (set before the machines run: a wait for a stream asks it) */
 	const char *bare;
 	struct vm_device_arg devs[MAX_DEVICE_ARGS];
 	unsigned ndevs;
@@ -730,6 +731,48 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 	return 0;
 }
 
+/* While --incoming or --standby waits for its stream: a termination signal (the console
+ * takes them) or --timeout gives the wait up. */
+struct stream_wait {
+	const struct run_opts *o;
+	uint64_t deadline; /* vm_now_ns; 0: none */
+	bool timed_out;
+};
+
+static bool stream_wait_over(void *opaque)
+{
+	struct stream_wait *w = opaque;
+
+	if (w->o->console && console_stop_requested(w->o->console))
+		return true;
+	if (w->deadline && vm_now_ns() >= w->deadline)
+		w->timed_out = true;
+	return w->timed_out;
+}
+
+/* Accepts the stream on addr (what --incoming or --standby names) or gives up as
+ * stream_wait_over says: returns the fd, or a negative CLI exit status after saying why. */
+static int accept_stream(const struct run_opts *o, const char *what, const char *addr)
+{
+	struct stream_wait w = {.o = o};
+	char err[512] = "";
+	int fd;
+
+	if (o->timeout > 0)
+		w.deadline = vm_now_ns() + (uint64_t)(o->timeout * 1e9);
+	fd = snap_stream_accept_until(addr, stream_wait_over, &w, err, sizeof(err));
+	if (fd >= 0)
+		return fd;
+	if (w.timed_out) {
+		log_err("--timeout: no stream came to %s tcp:%s in %g s", what, addr, o->timeout);
+		return -CLI_EXIT_TIMEOUT;
+	}
+	if (fd == -ECANCELED) /* a signal: the console has its exit status */
+		return -console_exit_status(o->console);
+	log_err("%s tcp:%s: %s", what, addr, err[0] ? err : strerror(-fd));
+	return -CLI_EXIT_ERROR;
+}
+
 /* Waits for a migration stream and creates the machine it brings. Returns 0 or a CLI
  * exit status. */
 static int setup_incoming(const struct run_opts *o, struct chardev *con, struct vm **vm)
@@ -744,7 +787,11 @@ static int setup_incoming(const struct run_opts *o, struct chardev *con, struct 
 	int fd, r;
 
 	if (!o->ctl.incoming) {
-		r = vm_incoming(o->incoming, &tmpl, vm, err, sizeof(err));
+		fd = accept_stream(o, "--incoming", o->incoming);
+		if (fd < 0)
+			return -fd;
+		r = vm_incoming_fd(fd, &tmpl, vm, err, sizeof(err));
+		close(fd);
 		if (r < 0) {
 			log_err("--incoming tcp:%s: %s", o->incoming, err[0] ? err : strerror(-r));
 			return CLI_EXIT_ERROR;
@@ -789,11 +836,9 @@ static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct c
 		}
 	} else {
 		fprintf(stderr, "lodge: standby: listening on %s\n", o->standby);
-		fd = snap_stream_accept(o->standby, err, sizeof(err));
-		if (fd < 0) {
-			log_err("--standby tcp:%s: %s", o->standby, err[0] ? err : strerror(-fd));
-			return CLI_EXIT_ERROR;
-		}
+		fd = accept_stream(o, "--standby", o->standby);
+		if (fd < 0)
+			return -fd;
 	}
 	r = vm_standby_create(fd, &so, &s);
 	if (r) {
@@ -1359,6 +1404,7 @@ int cmd_run(int argc, char **argv)
 		}
 		sandbox_test_hook();
 	}
+	o.console = con;
 	status = run_machines(&o, &ctl, con, &vm, &why);
 	if (!status && ctl.killed)
 		status = CLI_EXIT_KILLED;

@@ -186,6 +186,10 @@ int snap_stream_dial(const char *dest) __attribute__((warn_unused_result));
  * Returns the fd, or -errno with one line in err. */
 int snap_stream_accept(const char *addr, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* The same, asking stop(ctx) every 200 ms while it waits: true gives up (-ECANCELED), so
+ * that a signal or a deadline ends a process waiting for its stream. */
+int snap_stream_accept_until(const char *addr, bool (*stop)(void *ctx), void *ctx, char *err,
+			     size_t errlen) __attribute__((warn_unused_result));
 /* The stream's socket options: SNAP_STREAM_TIMEOUT_S both ways, no Nagle delay. */
 void snap_stream_sockopts(int fd);
 

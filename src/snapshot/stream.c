@@ -237,6 +237,15 @@ int snap_stream_dial(const char *dest)
 
 int snap_stream_accept(const char *addr, char *err, size_t errlen)
 {
+	return snap_stream_accept_until(addr, NULL, NULL, err, errlen);
+}
+
+/* How often a wait for a connection asks whether to give up. */
+#define ACCEPT_POLL_MS 200
+
+int snap_stream_accept_until(const char *addr, bool (*stop)(void *ctx), void *ctx, char *err,
+			     size_t errlen)
+{
 	struct addrinfo *ai;
 	int one = 1, fd, c, r = tcp_resolve(addr, true, &ai);
 
@@ -263,9 +272,20 @@ int snap_stream_accept(const char *addr, char *err, size_t errlen)
 		return r;
 	}
 	freeaddrinfo(ai);
-	do
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (stop && stop(ctx)) {
+			close(fd);
+			snap_errf(err, errlen, "stopped while waiting for a connection on %s",
+				  addr);
+			return -ECANCELED;
+		}
+		if (poll(&p, 1, stop ? ACCEPT_POLL_MS : -1) <= 0)
+			continue; /* (EINTR) */
 		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	while (c < 0 && errno == EINTR);
+		if (c >= 0 || (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN))
+			break;
+	}
 	r = c < 0 ? -errno : 0;
 	close(fd);
 	if (r) {

@@ -747,6 +747,51 @@ def send_to_incoming(payload, want=None, trickle=b""):
     return ""
 
 
+def listening(port):
+    """Whether a TCP socket listens on port (IPv4), without connecting to it."""
+    with open("/proc/net/tcp") as f:
+        return any(x.split()[1].endswith(":%04X" % port) and x.split()[3] == "0A"
+                   for x in f.readlines()[1:])
+
+
+def t_waiting_ends():
+    """`lodge run --incoming tcp:` and `--standby tcp:` waiting for their stream end on a
+    termination signal (128 + its number: they were blocked in accept for good) and on
+    --timeout (124, a line saying no stream came); a port out of 1..65535 is refused, not
+    taken modulo 65536."""
+    why = ""
+    for what, sig, want in (("--incoming", signal.SIGTERM, 143),
+                            ("--standby", signal.SIGINT, 130)):
+        port = free_port()
+        p = subprocess.Popen([ASAN, "run", what, "tcp:127.0.0.1:%d" % port],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        end = time.time() + 60  # listening: its signal handling is in place by then
+        while time.time() < end and p.poll() is None and not listening(port):
+            time.sleep(0.1)
+        p.send_signal(sig)
+        try:
+            rc = p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = None
+        if rc != want:
+            why += "; %s and signal %d: status %s (%d wanted)" % (what, sig, rc, want)
+    t0 = time.time()
+    r = subprocess.run([ASAN, "run", "--incoming", "tcp:127.0.0.1:%d" % free_port(),
+                        "--timeout", "2"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 124 or "no stream came" not in r.stderr or time.time() - t0 > 30:
+        why += "; --timeout 2 while waiting: status %d after %.1f s: %r" % (
+            r.returncode, time.time() - t0, r.stderr[-200:])
+    r = subprocess.run([ASAN, "run", "--incoming", "tcp:127.0.0.1:99999"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    if r.returncode != 125 or "1 to 65535" not in r.stderr:
+        why += "; port 99999: status %d, %r" % (r.returncode, r.stderr[-200:])
+    result("waiting_ends", why)
+
+
 def t_bad_stream():
     why = send_to_incoming(b"GET / HTTP/1.0\r\n\r\n" + os.urandom(4096))
     head = b"LODGEMIG" + struct.pack("<I", 2)
@@ -1411,6 +1456,7 @@ def main():
             t_daemon_wasm_replicate_dir()
             t_daemon_wasm_postcopy()
         t_bad_stream()
+        t_waiting_ends()
     finally:
         for d in DAEMONS:
             if d.p.poll() is None:
