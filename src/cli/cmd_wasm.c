@@ -261,6 +261,11 @@ static void usage(FILE *f)
 		"                       the primary's, in its order, with its GUEST names):\n"
 		"                       empty directories that receive copies of the primary's\n"
 		"                       as of each checkpoint, the program's once it takes over\n"
+		"                       With --incoming, --dir HOST::GUEST (one per directory\n"
+		"                       of the program's, in its order): the directories this\n"
+		"                       host gives it, holding the files it has open; without\n"
+		"                       them the stream's host paths are opened, so the source\n"
+		"                       must be trusted\n"
 		"  --failover auto[:MS]  take over as soon as the stream ends or is silent for\n"
 		"                       MS (default 2000); manual (the default) waits\n"
 		"                       With --incoming or --standby, --max-memory is the most\n"
@@ -499,12 +504,15 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 			return bad_usage("%s takes the module and its arguments from the "
 					 "snapshot, not '%s'",
 					 what, argv[i]);
-		/* --standby --dir: its own copies of the primary's directories */
-		if (o->invoke || (o->ndirs && !o->standby) || o->nenv || o->lim.fuel ||
+		/* --standby --dir: its own copies of the primary's directories; --incoming
+		 * --dir: the directories this host gives the program, in its order (else the
+		 * stream's host paths: a source that is trusted) */
+		if (o->invoke || (o->ndirs && o->restore) || o->nenv || o->lim.fuel ||
 		    o->lim.stack_size || (o->lim.max_memory && o->restore))
-			return bad_usage("%s takes --invoke, --dir, --env, --fuel, %sand --stack "
+			return bad_usage("%s takes --invoke, %s--env, --fuel, %sand --stack "
 					 "from the snapshot",
-					 what, o->restore ? "--max-memory " : "");
+					 what, o->restore ? "--dir, " : "",
+					 o->restore ? "--max-memory " : "");
 		/* --incoming and --standby: --max-memory is this host's cap on what the
 		 * stream may make it commit (the program's saved budget is lowered to it) */
 		o->file = o->restore ? o->restore : o->incoming;
@@ -2463,7 +2471,8 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		snap_stream_test_slow_step();
 #endif
 	}
-	if (o->standby) { /* the program's directories are this standby's copies */
+	/* the program's directories: this standby's copies, or what this destination gives */
+	if (o->standby || (o->incoming && o->ndirs)) {
 		static const char *hosts[MAX_OPTS];
 		for (int i = 0; i < o->ndirs; i++)
 			hosts[i] = o->dirs[i].host;

@@ -484,6 +484,66 @@ def rewrite(data, typ, payload):
     return bytes(out)
 
 
+def case_incoming_dirs():
+    """A program migrated to `lodge wasm --incoming ... --dir B::.` goes on with B, this
+    host's directory, not the host path the stream names (the source's A): its next
+    lines read B's in.txt; with a --dir count other than the program's, the destination
+    refuses the stream (125) and the source runs on (502)."""
+    name = "wsnap.incoming-dirs"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    procs = []
+    why = ""
+    try:
+        for sub, ch in (("A", "a"), ("B", "b")):
+            os.mkdir(os.path.join(d, sub))
+            with open(os.path.join(d, sub, "in.txt"), "w") as f:
+                f.write(ch * 4000)
+        sock, sout = os.path.join(d, "s.sock"), os.path.join(d, "s.out")
+        with open(sout, "w") as fo:
+            src = subprocess.Popen([LODGE, "wasm", "--api", sock, "--dir",
+                                    os.path.join(d, "A") + "::.", COUNTER], stdout=fo,
+                                   stderr=subprocess.PIPE, cwd=d)
+        procs.append(src)
+        if not wait_file_lines(sout, 3, 60, src):
+            return result(False, name, "no output: " + stderr_of(src)[-300:])
+        for extra, want in ((["--dir", "B::.", "--dir", "A::/x"], 125), (["--dir", "B::."], 0)):
+            port = free_port()
+            dout, derr = os.path.join(d, "d.out"), os.path.join(d, "d.err")
+            with open(dout, "w") as fo, open(derr, "w") as fe:
+                dst = subprocess.Popen([LODGE, "wasm", "--incoming",
+                                        "tcp:127.0.0.1:%d" % port] + extra, stdout=fo,
+                                       stderr=fe, cwd=d)
+            procs.append(dst)
+            if not wait_listen(port):
+                why += "; the destination does not listen"
+                break
+            api(sock, "PATCH", "/vm", {"state": "Paused"})
+            shutil.copy(os.path.join(d, "A", "out.txt"), os.path.join(d, "B", "out.txt"))
+            st, body = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % port})
+            if want:
+                rc = dst.wait(60)
+                api(sock, "PATCH", "/vm", {"state": "Resumed"})
+                if st != 502 or rc != want or "--dir were given" not in open(derr).read():
+                    why += "; 2 --dir for 1: %s %s, the destination %s: %r" % (
+                        st, body, rc, open(derr).read()[-200:])
+                continue
+            if st != 204 or not wait_file_lines(dout, 3, 60, dst):
+                why += "; PUT /migrate: %s %s, %r" % (st, body, open(derr).read()[-300:])
+                break
+            got = re.findall(r"^count \d+ (.)$", open(dout).read(), re.M)
+            if not got or set(got) != {"b"}:
+                why += "; the destination read %r (B's 'b' wanted)" % got[:5]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why += "; %s" % e
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    result(not why, name, why.strip("; "))
+
+
 def case_snapshot_path_kinds():
     """snapshot/create to a path that is there and is not a regular file (a device node
     such as /dev/null, a FIFO, a symbolic link, a directory) is refused (400 bad_path)
@@ -6186,6 +6246,7 @@ def part_core():
     case_deep("jit-eager", ["--jit-eager"], ("--max-memory", "16M"))
     case_bad_files()
     case_snapshot_path_kinds()
+    case_incoming_dirs()
     case_regressions()
     case_mutations()
     case_ref_values()
@@ -6476,6 +6537,7 @@ elif os.environ.get("WSNAP_ONLY_GC_FUNCS"):
 elif os.environ.get("WSNAP_ONLY_BAD"):  # a quicker run while working on the checks
     case_bad_files()
     case_snapshot_path_kinds()
+    case_incoming_dirs()
     case_regressions()
     case_mutations()
     case_ref_values()
