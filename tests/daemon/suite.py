@@ -1531,7 +1531,9 @@ def stalled_control_socket(tmp, d):
         took = time.time() - t0
         t.join(30)
         check(st == 200, "GET /v1/info: %d" % st)
-        check(took < 7, "GET /v1/info took %.1f s behind the stalled guest" % took)
+        # 5 s of control timeout and some slack for a loaded host; the fake server lives
+        # 25 s, which an unbounded client would wait out
+        check(took < 10, "GET /v1/info took %.1f s behind the stalled guest" % took)
         st, body = res.get("pause", (0, None))
         check(st == 502 and path in (body or {}).get("message", ""),
               "pause: %d %r" % (st, body))
