@@ -1,29 +1,38 @@
 /*
  * The blocking HTTP client (see client.h). A receive buffer holds what was read past the
  * current answer's head; bodies are read with Content-Length, chunked, or until the
- * peer closes (an answer with neither, which then ends the connection).
+ * peer closes (an answer with neither, which then ends the connection). A request has
+ * one deadline (the timeout from its start), so a peer that trickles bytes or sends
+ * interim answers for ever cannot hold the caller longer than that.
  */
 #include "api/client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/http.h"
 
-#define BUF_SIZE 65536
+#define BUF_SIZE    65536
+#define MAX_INTERIM 4 /* 1xx answers before the real one: more is a peer stalling */
 
 enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 
 struct api_client {
 	int fd;
 	int timeout_ms;
+	uint64_t deadline; /* of the request under way (CLOCK_MONOTONIC ns), 0: none */
+	bool fresh;	   /* the deadline set at open is the first request's */
 	enum body_mode mode;
 	uint64_t left; /* BODY_LENGTH: bytes left */
 	struct http_chunked ch;
@@ -32,32 +41,100 @@ struct api_client {
 	uint8_t buf[BUF_SIZE];
 };
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The deadline `ms` from now, or 0 (none) for ms < 0. */
+static uint64_t deadline_in(int ms)
+{
+	if (ms < 0)
+		return 0;
+	return now_ns() + (uint64_t)ms * 1000000u;
+}
+
+int api_unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd_out)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = strlen(path);
+	int dfd;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	*dirfd_out = -1;
+	if (len < sizeof(sa->sun_path)) {
+		memcpy(sa->sun_path, path, len + 1);
+		return 0;
+	}
+	/* Too long for sun_path: reach it through its directory's descriptor. */
+	if (!slash || slash == path || strlen(slash) > 64 || len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	char dir[PATH_MAX];
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d%s", dfd, slash);
+	*dirfd_out = dfd;
+	return 0;
+}
+
 int api_client_open(const char *path, int timeout_ms, struct api_client **out)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa;
 	struct api_client *c;
-	int fd;
+	uint64_t deadline = deadline_in(timeout_ms);
+	int fd, dfd, r;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		close(fd);
+	r = api_unix_addr(path, &sa, &dfd);
+	if (r)
 		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto err_close_dir;
+	}
+	/* A listener whose backlog is full blocks connect: SO_SNDTIMEO bounds that wait. */
+	if (timeout_ms >= 0) {
+		struct timeval tv = {.tv_sec = timeout_ms / 1000,
+				     .tv_usec = (timeout_ms % 1000) * 1000};
+		if (!timeout_ms)
+			tv.tv_usec = 1;
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+		goto err_close_fd;
+	}
+	if (timeout_ms >= 0) { /* the socket may leave us (console relays): as it was */
+		struct timeval none = {0};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		close(fd);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto err_close_fd;
 	}
+	if (dfd >= 0)
+		close(dfd);
 	c->fd = fd;
 	c->timeout_ms = timeout_ms;
+	c->deadline = deadline;
+	c->fresh = true;
 	*out = c;
 	return 0;
+
+err_close_fd:
+	close(fd);
+err_close_dir:
+	if (dfd >= 0)
+		close(dfd);
+	return r;
 }
 
 void api_client_close(struct api_client *c)
@@ -78,17 +155,34 @@ size_t api_client_buffered(const struct api_client *c)
 	return c->len - c->off;
 }
 
+/* Waits for `ev` until the request's deadline (or, with none, for timeout_ms). */
 static int wait_for(struct api_client *c, short ev)
 {
 	struct pollfd p = {.fd = c->fd, .events = ev};
 	int r;
 
-	do
-		r = poll(&p, 1, c->timeout_ms);
-	while (r < 0 && errno == EINTR);
+	do {
+		int ms = c->timeout_ms;
+		if (c->deadline) {
+			uint64_t now = now_ns();
+			if (now >= c->deadline)
+				return -ETIMEDOUT;
+			ms = (int)((c->deadline - now + 999999) / 1000000);
+		}
+		r = poll(&p, 1, ms);
+	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
 	return r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* A request starts: its deadline is the timeout from now (the first request's from the
+ * connect, which it continues). */
+static void start_request(struct api_client *c)
+{
+	if (!c->fresh)
+		c->deadline = deadline_in(c->timeout_ms);
+	c->fresh = false;
 }
 
 static int send_all(struct api_client *c, const void *data, size_t len)
@@ -147,6 +241,7 @@ static int send_request(struct api_client *c, const char *method, const char *ta
 	size_t blen = body ? strlen(body) : 0;
 	int n;
 
+	start_request(c);
 	if (strlen(target) > 1024)
 		return -ENAMETOOLONG;
 	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: lodge\r\n%s", method, target,
@@ -162,10 +257,12 @@ static int send_request(struct api_client *c, const char *method, const char *ta
 	return r == -EPIPE || r == -ECONNRESET ? 0 : r;
 }
 
-/* Reads the answer's head (skipping 1xx interim answers other than 101). */
+/* Reads the answer's head (skipping up to MAX_INTERIM 1xx interim answers other than
+ * 101). */
 static int read_head(struct api_client *c, struct http_response *h)
 {
 	struct http_error err;
+	unsigned interim = 0;
 
 	for (;;) {
 		int r = http_response_parse(c->buf + c->off, c->len - c->off, h, &err);
@@ -180,8 +277,11 @@ static int read_head(struct api_client *c, struct http_response *h)
 			continue;
 		}
 		c->off += h->head_len;
-		if (h->status >= 100 && h->status < 200 && h->status != 101)
+		if (h->status >= 100 && h->status < 200 && h->status != 101) {
+			if (++interim > MAX_INTERIM)
+				return -EPROTO;
 			continue;
+		}
 		break;
 	}
 	c->eof = false;
@@ -308,8 +408,10 @@ int api_client_stream(struct api_client *c, const char *method, const char *targ
 	if (e)
 		return e;
 	r->status = h.status;
-	if (h.status >= 200 && h.status < 300)
+	if (h.status >= 200 && h.status < 300) {
+		c->deadline = 0; /* a stream lasts: each wait for it has the timeout */
 		return 0;
+	}
 	return read_body(c, r, &h);
 }
 
@@ -325,8 +427,10 @@ int api_client_upgrade(struct api_client *c, const char *method, const char *tar
 	if (e)
 		return e;
 	r->status = h.status;
-	if (h.status == 101)
+	if (h.status == 101) {
+		c->deadline = 0;
 		return 0;
+	}
 	return read_body(c, r, &h);
 }
 

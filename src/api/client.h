@@ -12,12 +12,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <cjson/cJSON.h>
 
 #define API_CLIENT_MAX_BODY (64u << 20)
 
 struct api_client;
+
+/* The address of the unix socket at `path`. A path too long for sun_path is reached
+ * through its directory: *dirfd_out is then an O_PATH descriptor of it, and the address
+ * /proc/self/fd/N/NAME, valid while it stays open (the caller closes it after its
+ * connect or bind); else -1. Returns 0, -ENAMETOOLONG or open's -errno. */
+int api_unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd_out)
+	__attribute__((warn_unused_result));
 
 struct api_result {
 	int status;
@@ -26,16 +34,21 @@ struct api_result {
 	cJSON *json; /* parsed body when it is JSON, else NULL */
 };
 
-/* Connects to the socket at `path`. timeout_ms bounds every later wait for the peer
- * (-1: none). Returns 0, or -errno from socket/connect (-ENOENT: no socket there;
- * -ECONNREFUSED: nobody listens; -EACCES: no permission), -ENAMETOOLONG, -ENOMEM. */
+/* Connects to the socket at `path` (one longer than sun_path is reached through its
+ * directory: see api_unix_addr). timeout_ms bounds each request, from its start to the
+ * end of its answer (the first request's from the connect): a whole answer
+ * (api_client_call), or the head of a stream or an upgrade, after which each wait for
+ * more has timeout_ms (-1: no bound). Returns 0, or -errno from socket/connect (-ENOENT:
+ * no socket there; -ECONNREFUSED: nobody listens; -EACCES: no permission; -ETIMEDOUT:
+ * its backlog stayed full), -ENAMETOOLONG, -ENOMEM. */
 int api_client_open(const char *path, int timeout_ms, struct api_client **out)
 	__attribute__((warn_unused_result));
 void api_client_close(struct api_client *c);
 
 /* Sends METHOD target with an optional JSON body and reads the whole answer. Returns 0
  * (any HTTP status: see r->status), -ETIMEDOUT, -EPIPE/-ECONNRESET (the peer went away),
- * -EPROTO (a malformed answer), -E2BIG (a body over API_CLIENT_MAX_BODY) or -ENOMEM. */
+ * -EPROTO (a malformed answer, or more than a few 1xx interim answers), -E2BIG (a body
+ * over API_CLIENT_MAX_BODY) or -ENOMEM. */
 int api_client_call(struct api_client *c, const char *method, const char *target,
 		    const char *json_body, struct api_result *r)
 	__attribute__((warn_unused_result));

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "api/client.h"
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/log.h"
@@ -43,6 +44,7 @@ struct api_conn {
 	size_t consumed; /* bytes of the request being answered */
 	bool keep_alive; /* of the request being answered */
 	bool sent_continue;
+	bool rd_eof;   /* the peer sent all it will (shutdown(SHUT_WR)): answer, then close */
 	unsigned busy; /* frames on the stack that use it: do not free yet */
 	bool dead;     /* closed; freed when the last user lets go */
 	bool pending;  /* buffered input waits to be parsed (srv->kick) */
@@ -71,7 +73,7 @@ static void update_watch(struct api_conn *c)
 
 	if (c->dead)
 		return;
-	if (c->state == C_READING || c->state == C_STREAMING)
+	if ((c->state == C_READING && !c->rd_eof) || c->state == C_STREAMING)
 		ev |= POLLIN;
 	if (c->out_len > c->out_off)
 		ev |= POLLOUT;
@@ -481,7 +483,9 @@ static void dispatch(struct api_conn *c)
 				  .ctx = s->cfg.ctx};
 	char extra[96];
 
-	c->keep_alive = hr->keep_alive && !hr->upgrade;
+	/* After the peer's end of input, the last buffered request's answer ends the
+	 * connection. */
+	c->keep_alive = hr->keep_alive && !hr->upgrade && !(c->rd_eof && c->consumed == c->in_len);
 	c->state = C_HANDLING;
 	if (hr->method == HTTP_OTHER) {
 		snprintf(extra, sizeof(extra), "method %s is not supported", hr->method_name);
@@ -536,10 +540,13 @@ static void process(struct api_conn *c)
 				c->state = C_HANDLING;
 				fail(c, 413, NULL, "request larger than the server accepts");
 			}
-			return;
+			break;
 		}
 		dispatch(c);
 	}
+	/* What is left of the input after its end can never make a request. */
+	if (!c->dead && c->rd_eof && c->state == C_READING)
+		conn_close(c);
 }
 
 static void read_input(struct api_conn *c);
@@ -591,6 +598,12 @@ static void read_input(struct api_conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (n == 0 && c->state == C_READING && c->in_len) {
+			/* The peer half-closed after its requests: process() answers them. */
+			c->rd_eof = true;
+			update_watch(c);
+			return;
+		}
 		if (n <= 0) {
 			conn_close(c); /* the peer closed (or failed) */
 			return;
@@ -741,44 +754,54 @@ static int claim_path(const char *path, const struct sockaddr_un *sa)
 /* The socket appears at its path already listening, with its owner and mode: it is
  * bound under a temporary name beside it and renamed into place, so a client that
  * waits for the path to exist (as scripts do) is never refused. A path too long for
- * the temporary name is bound directly. */
+ * the temporary name is bound directly; one too long for sun_path, through its
+ * directory (api_unix_addr). */
 static int listen_on(const struct api_server_config *cfg, int *out)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa;
 	char tmp[sizeof(sa.sun_path)];
 	const char *bound = cfg->path;
-	int fd, r, n;
+	int fd, dfd, r, n;
 
-	if (strlen(cfg->path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, cfg->path);
-	r = claim_path(cfg->path, &sa);
+	r = api_unix_addr(cfg->path, &sa, &dfd);
 	if (r)
 		return r;
+	r = claim_path(cfg->path, &sa);
+	if (r)
+		goto err_close_dir;
 	n = snprintf(tmp, sizeof(tmp), "%s.%d~", cfg->path, (int)getpid());
-	if (n > 0 && (size_t)n < sizeof(tmp)) {
+	if (dfd < 0 && n > 0 && (size_t)n < sizeof(tmp)) {
 		unlink(tmp);
 		strcpy(sa.sun_path, tmp);
 		bound = tmp;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		goto err_close_dir;
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
-		close(fd);
-		return r;
+		goto err_close_fd;
 	}
 	if (listen(fd, 128) < 0 ||
 	    (cfg->gid != (gid_t)-1 && chown(bound, (uid_t)-1, cfg->gid) < 0) ||
 	    chmod(bound, cfg->mode) < 0 || (bound != cfg->path && rename(bound, cfg->path) < 0)) {
 		r = -errno;
 		unlink(bound);
-		close(fd);
-		return r;
+		goto err_close_fd;
 	}
+	if (dfd >= 0)
+		close(dfd);
 	*out = fd;
 	return 0;
+
+err_close_fd:
+	close(fd);
+err_close_dir:
+	if (dfd >= 0)
+		close(dfd);
+	return r;
 }
 
 int api_server_open(struct evloop *loop, const struct api_server_config *cfg,

@@ -1008,25 +1008,53 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 
 /* ---- the control socket ---- */
 
+/* One request to the guest's control socket, connect to answer within timeout_ms (it
+ * runs on the loop: a guest that stalls must not hold the daemon longer). *cause, when
+ * given, gets the client's error. */
 static int control_timeout(struct guest *g, const char *method, const char *path, const char *body,
-			   struct api_result *r, int timeout_ms)
+			   struct api_result *r, int timeout_ms, int *cause)
 {
 	char sock[600];
 	struct api_client *c;
 	int e;
 
 	guest_path(g, "run/api.sock", sock, sizeof(sock));
-	if (api_client_open(sock, timeout_ms, &c))
-		return -ECOMM;
-	e = api_client_call(c, method, path, body, r);
-	api_client_close(c);
+	e = api_client_open(sock, timeout_ms, &c);
+	if (!e) {
+		e = api_client_call(c, method, path, body, r);
+		api_client_close(c);
+	}
+	if (cause)
+		*cause = e;
 	return e ? -ECOMM : 0;
 }
 
 int guest_control(struct guest *g, const char *method, const char *path, const char *body,
 		  struct api_result *r)
 {
-	return control_timeout(g, method, path, body, r, CONTROL_TIMEOUT_MS);
+	return control_timeout(g, method, path, body, r, CONTROL_TIMEOUT_MS, NULL);
+}
+
+/* err for a control request that failed with the client's error `cause`. */
+static void control_error(struct guest *g, int cause, char *err, size_t errlen)
+{
+	char sock[600];
+
+	guest_path(g, "run/api.sock", sock, sizeof(sock));
+	if (cause == -ENOENT || cause == -ECONNREFUSED)
+		snprintf(err, errlen, "guest %s: its control socket %s does not answer (starting?)",
+			 g->rec.name, sock);
+	else if (cause == -ETIMEDOUT)
+		snprintf(err, errlen, "guest %s: its control socket %s did not answer within %d ms",
+			 g->rec.name, sock, CONTROL_TIMEOUT_MS);
+	else if (cause == -EPROTO)
+		snprintf(err, errlen,
+			 "guest %s: its control socket %s gave a malformed answer (or too many "
+			 "interim ones)",
+			 g->rec.name, sock);
+	else
+		snprintf(err, errlen, "guest %s: its control socket %s failed: %s", g->rec.name,
+			 sock, strerror(-cause));
 }
 
 /* How long an action right after a start waits for the guest's control socket. */
@@ -1038,7 +1066,8 @@ static int control_simple(struct guest *g, const char *method, const char *path,
 			  char *err, size_t errlen)
 {
 	struct api_result res;
-	int r = guest_control(g, method, path, body, &res);
+	int cause;
+	int r = control_timeout(g, method, path, body, &res, CONTROL_TIMEOUT_MS, &cause);
 
 	/* Just started (a Wasm guest's new process when no pool process waited): its control
 	 * socket may not be there yet, so `lodge start x && lodge pause x` waits for it, a
@@ -1050,8 +1079,7 @@ static int control_simple(struct guest *g, const char *method, const char *path,
 		r = guest_control(g, method, path, body, &res);
 	}
 	if (r) {
-		snprintf(err, errlen, "guest %s: its control socket does not answer (starting?)",
-			 g->rec.name);
+		control_error(g, cause, err, errlen);
 		return r;
 	}
 	if (res.status != 204) {
@@ -1230,7 +1258,7 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"%s%s}", inside,
 		 g->kind == GUEST_VM ? ",\"disks\":\"copy\"" : "",
 		 g->kind == GUEST_VM && was_running && !leave_paused ? ",\"resume\":true" : "");
-	r = control_timeout(g, "PUT", "/snapshot/create", body, &res, SNAPSHOT_TIMEOUT_MS);
+	r = control_timeout(g, "PUT", "/snapshot/create", body, &res, SNAPSHOT_TIMEOUT_MS, NULL);
 	if (r) {
 		snprintf(err, errlen, "guest %s: its control socket does not answer", g->rec.name);
 	} else {
@@ -1777,8 +1805,14 @@ static void load_one(void *opaque, struct guest_record *rec)
 				     "the daemon restarted while it waited for a migration");
 			kill_process(g);
 		}
-	} else if (d->have_cgroups)
-		cgroup_destroy(&d->cg, g->rec.name); /* no stale groups */
+	} else {
+		if (d->have_cgroups)
+			cgroup_destroy(&d->cg, g->rec.name); /* no stale groups */
+		/* A restart pending when the daemon went away (restart_at is memory only):
+		 * schedule it again, with the backoff from the start (started_mono is 0). */
+		if (!strcmp(g->rec.state, "stopped") || !strcmp(g->rec.state, "crashed"))
+			schedule_restart(g, !strcmp(g->rec.state, "crashed"));
+	}
 }
 
 int supervisor_load(struct daemon *d)

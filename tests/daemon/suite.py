@@ -1500,6 +1500,159 @@ def daemon_restart(tmp, d):
 
 
 @test
+def pending_restart_survives(tmp, d):
+    """A guest waiting in its restart backoff when the daemon restarts is restarted by
+    the new daemon (the pending restart is not only in the old one's memory)."""
+    d.cli("create", "again", "--wasm", SERVICE, "--restart", "always", "--", "oneshot",
+          check_rc=0)
+    d.cli("start", "again", check_rc=0)
+    wait_for(lambda: d.inspect("again")["restarts"] >= 2, 60, "two restarts")
+    # stop the daemon while the guest waits for its next restart (not while it runs,
+    # which the reattach would see end)
+    wait_for(lambda: d.state_of("again") == "stopped", 30, "the guest in its backoff")
+    d.stop()
+    d.start()
+    n = d.inspect("again")["restarts"]
+    wait_for(lambda: d.inspect("again")["restarts"] > n, 60,
+             "a restart after the daemon's (restarts stayed %d)" % n)
+    d.cli("stop", "again", check_rc=0)
+    d.cli("rm", "-f", "again", check_rc=0)
+
+
+class Stall:
+    """A server on a unix socket that answers every request with an interim
+    "102 Processing" every `every` seconds, for `life` seconds, and never a final one."""
+
+    def __init__(self, path, every=2.0, life=25.0):
+        import threading
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.end = time.time() + life
+        self.every = every
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        conns = []
+        next_at = 0
+        while time.time() < self.end:
+            try:
+                conns.append(self.sock.accept()[0])
+            except (socket.timeout, OSError):
+                pass
+            if time.time() >= next_at:
+                next_at = time.time() + self.every
+                for c in conns:
+                    try:
+                        c.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+                    except OSError:
+                        pass
+        for c in conns:
+            c.close()
+
+    def close(self):
+        self.end = 0
+        self.thread.join()
+        self.sock.close()
+
+
+@test
+def stalled_control_socket(tmp, d):
+    """A guest whose control socket sends interim answers for ever holds the daemon's API
+    at most one control timeout (5 s): the action fails with 502 naming the socket, and
+    GET /v1/info sent meanwhile answers."""
+    import threading
+    d.cli("create", "stall", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "stall", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("stall"), 30, "stall to run")
+    path = d.inspect("stall")["paths"]["control_socket"]
+    os.unlink(path)
+    fake = Stall(path)
+    try:
+        res = {}
+
+        def pause():
+            res["pause"] = d.api_json("POST", "/v1/guests/stall/pause")
+
+        t = threading.Thread(target=pause)
+        t0 = time.time()
+        t.start()
+        time.sleep(0.5)
+        st, _, _ = d.http("GET", "/v1/info")
+        took = time.time() - t0
+        t.join(30)
+        check(st == 200, "GET /v1/info: %d" % st)
+        # 5 s of control timeout and some slack for a loaded host; the fake server lives
+        # 25 s, which an unbounded client would wait out
+        check(took < 10, "GET /v1/info took %.1f s behind the stalled guest" % took)
+        st, body = res.get("pause", (0, None))
+        check(st == 502 and path in (body or {}).get("message", ""),
+              "pause: %d %r" % (st, body))
+    finally:
+        fake.close()
+    d.cli("rm", "-f", "stall", check_rc=0)
+
+
+@test
+def long_socket_path(tmp, d):
+    """A control socket path longer than sun_path's 108 bytes (a long state directory
+    and a 63-character name) is reached: start, pause, resume, stop; with and without
+    the sandbox (where the guest binds the long host path itself)."""
+    name = "g" * 63
+    for extra in ((), ("--no-sandbox",)):
+        # the state directory is ~60 characters: tmp/DIR/state
+        sub = "long-n" if extra else "long-s"
+        sub += "x" * max(1, 60 - len(os.path.join(tmp, sub, "state")))
+        k = Daemon(tmp, sub, extra=extra)
+        try:
+            k.start()
+            sock = os.path.join(k.state, "guests", name, "run", "api.sock")
+            check(len(sock) >= 108, "the socket path is only %d bytes" % len(sock))
+            k.cli("create", name, "--wasm", SERVICE, check_rc=0)
+            k.cli("start", name, check_rc=0)
+            wait_for(lambda: "tick" in k.logs(name), 30, "the guest to run")
+            k.cli("pause", name, check_rc=0)
+            check(k.state_of(name) == "paused", "not paused")
+            k.cli("resume", name, check_rc=0)
+            t0 = time.time()
+            k.cli("stop", name, check_rc=0)
+            g = k.inspect(name)
+            check(g["exit"]["reason"] == "stopped" and time.time() - t0 < 8,
+                  "%s: not stopped through its socket: %r after %.1f s" %
+                  (" ".join(extra) or "sandboxed", g["exit"], time.time() - t0))
+            k.cli("rm", name, check_rc=0)
+        finally:
+            if k.proc:
+                k.cli("rm", "-f", name, timeout=60)
+            k.stop()
+
+
+@test
+def half_close(tmp, d):
+    """A client that half-closes after its requests (shutdown(SHUT_WR), as nc -N) gets
+    its answers, then the end of the connection."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(d.sock)
+    s.sendall(b"GET /v1/info HTTP/1.1\r\nHost: lodge\r\n\r\n" * 2)
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    try:
+        while True:
+            k = s.recv(65536)
+            if not k:
+                break
+            out += k
+    except socket.timeout:
+        pass
+    s.close()
+    heads = re.findall(rb"HTTP/1\.1 (\d{3})", out)
+    check(heads == [b"200", b"200"], "answers %r: %r" % (heads, out[:300]))
+
+
+@test
 def kill9(tmp, d):
     names = ["k1", "k2"]
     for n in names:

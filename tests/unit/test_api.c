@@ -10,9 +10,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/evloop.h"
@@ -500,6 +503,112 @@ static int test_authorize_and_limits(void)
 	return 0;
 }
 
+/* A peer that answers slowly: `pre` at once, then `drip` a byte every 50 ms. */
+struct slow_peer {
+	int fd;
+	const char *pre, *drip;
+};
+
+static void *slow_peer_run(void *opaque)
+{
+	struct slow_peer *p = opaque;
+	int fd = accept(p->fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (send(fd, p->pre, strlen(p->pre), MSG_NOSIGNAL) < 0)
+		goto out;
+	for (const char *d = p->drip; *d; d++) {
+		struct timespec ts = {0, 50000000};
+		nanosleep(&ts, NULL);
+		if (send(fd, d, 1, MSG_NOSIGNAL) < 0)
+			break;
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The client's bounds against a hostile peer, on a socket path longer than sun_path
+ * (reached through its directory, both to bind and to connect): one deadline for the
+ * whole answer however the peer trickles it, and a few interim answers at most. */
+static int test_client_bounds(void)
+{
+	static const char *interims = "HTTP/1.1 102 Processing\r\n\r\n"
+				      "HTTP/1.1 102 Processing\r\n\r\n"
+				      "HTTP/1.1 102 Processing\r\n\r\n"
+				      "HTTP/1.1 102 Processing\r\n\r\n"
+				      "HTTP/1.1 102 Processing\r\n\r\n";
+	char dir[256], path[300], body[64];
+	struct sockaddr_un sa;
+	struct api_result r;
+	struct api_client *c;
+	struct slow_peer peer;
+	pthread_t t;
+	int lfd, dfd;
+	double t0;
+
+	memset(body, 'x', 40);
+	body[40] = 0;
+	snprintf(dir, sizeof(dir), "/tmp/lodge-test-api-%d-%0120d", (int)getpid(), 0);
+	CHECK_EQ(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	CHECK(strlen(path) >= sizeof(sa.sun_path));
+	CHECK_EQ(api_unix_addr(path, &sa, &dfd), 0);
+	CHECK(dfd >= 0);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(dfd);
+	CHECK_EQ(listen(lfd, 4), 0);
+	peer.fd = lfd;
+
+	/* a body of 40 bytes, one per 50 ms (2 s): each wait is short, the whole is not */
+	peer.pre = "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n";
+	peer.drip = body;
+	CHECK_EQ(pthread_create(&t, NULL, slow_peer_run, &peer), 0);
+	CHECK_EQ(api_client_open(path, 400, &c), 0);
+	t0 = mono_s();
+	CHECK_EQ(api_client_call(c, "GET", "/", NULL, &r), -ETIMEDOUT);
+	CHECK(mono_s() - t0 < 1.0);
+	api_result_fini(&r);
+	api_client_close(c);
+	pthread_join(t, NULL);
+
+	/* interim answers, more than a few: refused at once */
+	peer.pre = interims;
+	peer.drip = "";
+	CHECK_EQ(pthread_create(&t, NULL, slow_peer_run, &peer), 0);
+	CHECK_EQ(api_client_open(path, 2000, &c), 0);
+	CHECK_EQ(api_client_call(c, "GET", "/", NULL, &r), -EPROTO);
+	api_result_fini(&r);
+	api_client_close(c);
+	pthread_join(t, NULL);
+
+	/* a few, then the answer: fine */
+	peer.pre = "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+		   "HTTP/1.1 204 No Content\r\n\r\n";
+	CHECK_EQ(pthread_create(&t, NULL, slow_peer_run, &peer), 0);
+	CHECK_EQ(api_client_open(path, 2000, &c), 0);
+	CHECK_EQ(api_client_call(c, "GET", "/", NULL, &r), 0);
+	CHECK_EQ(r.status, 204);
+	api_result_fini(&r);
+	api_client_close(c);
+	pthread_join(t, NULL);
+
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"call_keepalive", test_call_keepalive},
 	{"idle_no_timer", test_idle_no_timer},
@@ -508,6 +617,7 @@ static const struct unit_test tests[] = {
 	{"stream", test_stream},
 	{"hijack", test_hijack},
 	{"authorize_and_limits", test_authorize_and_limits},
+	{"client_bounds", test_client_bounds},
 };
 
 UNIT_MAIN("api", tests)
