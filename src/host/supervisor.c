@@ -1076,7 +1076,7 @@ static int control_simple(struct guest *g, const char *method, const char *path,
 			evloop_now_ns() - g->started_mono < START_WAIT_NS;
 	     i++) {
 		usleep(START_WAIT_STEP_US);
-		r = guest_control(g, method, path, body, &res);
+		r = control_timeout(g, method, path, body, &res, CONTROL_TIMEOUT_MS, &cause);
 	}
 	if (r) {
 		control_error(g, cause, err, errlen);
