@@ -118,7 +118,9 @@ static void set_state(struct guest *g, const char *state)
 
 /* /proc/PID/stat field 22: the process's start time, which a recycled pid does not share.
  * Returns 0 when the process does not exist. */
-static uint64_t proc_start_time(pid_t pid)
+/* The process's start time (clock ticks after boot; 0 when it cannot be read) and, when
+ * state is given, its state letter (Z: a zombie, already ended). */
+static uint64_t proc_stat(pid_t pid, char *state)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long v = 0;
@@ -135,12 +137,19 @@ static uint64_t proc_start_time(pid_t pid)
 		return 0;
 	buf[n] = 0;
 	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (p && state)
+		*state = p[2];
 	if (!p || sscanf(p + 2,
 			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
 			 "%*d %*d %llu",
 			 &v) != 1)
 		return 0;
 	return v;
+}
+
+static uint64_t proc_start_time(pid_t pid)
+{
+	return proc_stat(pid, NULL);
 }
 
 /* ---- creation ---- */
@@ -1774,6 +1783,12 @@ static void reattach(struct guest *g)
 		return;
 	}
 	g->pidfd = fd;
+	{
+		char st = 0;
+		/* ended while the daemon was away, not yet reaped by its new parent */
+		if (proc_stat(pid, &st) && st == 'Z')
+			g->found_gone = true;
+	}
 	g->id_slot = id_slot_of(g->d, pid);
 	if (evloop_watch_add(g->d->loop, fd, POLLIN, on_exit_fd, g, &g->pid_watch)) {
 		log_err("guest %s: cannot watch its process", g->rec.name);
