@@ -135,6 +135,22 @@ static int probe_backing(const char *path, const struct disk_create_options *o,
 		disk_errf(err, errlen, "%s: backing file %s", path, why);
 		return r;
 	}
+	/* The new image may not be in its own backing chain: --force would wipe what it is
+	 * to read (and the image could never be opened: its chain would loop). */
+	struct stat tst, bst;
+	if (stat(path, &tst) == 0) {
+		for (const struct img *im = bd->top; im; im = im->backing) {
+			if (fstat(im->fd, &bst) == 0 && bst.st_dev == tst.st_dev &&
+			    bst.st_ino == tst.st_ino) {
+				disk_errf(err, errlen,
+					  "%s: it is in its own backing chain (as %s): creating it "
+					  "would wipe what it is to read; name another file",
+					  path, im->path);
+				disk_close(bd);
+				return -EINVAL;
+			}
+		}
+	}
 	*fmt = bd->top->ops->format;
 	*size = disk_size(bd);
 	disk_close(bd);

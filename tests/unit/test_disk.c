@@ -702,13 +702,23 @@ static int t_backing_errors(void)
 	CHECK_EQ(mkimg("o2.qcow2", MiB, "nope.qcow2", 0), -ENOENT);
 	CHECK(access(P("o2.qcow2"), F_OK) != 0);
 
-	/* x -> y -> x */
+	/* an image is not created over one in its own backing chain (--force would wipe what
+	 * it is to read): x.qcow2 --backing x.qcow2, y --backing x where x -> y */
 	CHECK_EQ(mkimg("y.qcow2", MiB, NULL, 0), 0);
 	CHECK_EQ(mkimg("x.qcow2", 0, "y.qcow2", 0), 0);
 	{
 		struct disk_create_options o = {
 			.format = DISK_FMT_QCOW2, .backing = "x.qcow2", .overwrite = true};
-		CHECK_EQ(disk_create(P("y.qcow2"), &o, err, sizeof(err)), 0);
+		struct stat before, after;
+		CHECK(!stat(P("y.qcow2"), &before));
+		CHECK_EQ(disk_create(P("y.qcow2"), &o, err, sizeof(err)), -EINVAL);
+		CHECK(strstr(err, "in its own backing chain"));
+		CHECK_EQ(disk_create(P("x.qcow2"), &o, err, sizeof(err)), -EINVAL);
+		CHECK(!stat(P("y.qcow2"), &after) && after.st_mtime == before.st_mtime &&
+		      after.st_size == before.st_size);
+		/* x -> y -> x all the same (made by a rename, as another tool may) */
+		CHECK_EQ(disk_create(P("y2.qcow2"), &o, err, sizeof(err)), 0);
+		CHECK(!rename(P("y2.qcow2"), P("y.qcow2")));
 	}
 	REFUSED("x.qcow2", DISK_FMT_AUTO, false, -ELOOP, "backing chain loops");
 	CHECK(strstr(err, "x.qcow2 -> ") && strstr(err, "y.qcow2 -> "));
