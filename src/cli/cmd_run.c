@@ -120,12 +120,14 @@ static void device_usage(FILE *f)
 	const struct device_type *const *t = device_types(&n);
 
 	for (unsigned i = 0; i < n; i++) {
-		char head[160];
+		const char *u = t[i]->usage ? t[i]->usage : "";
 		if (!t[i]->option)
 			continue;
-		snprintf(head, sizeof(head), "--%s %s", t[i]->option,
-			 t[i]->usage ? t[i]->usage : "");
-		fprintf(f, "  %s\n                    %s\n", head, t[i]->help ? t[i]->help : "");
+		/* "--balloon[=size=SIZE]...": a usage that begins with '=' or '[=' joins the
+		 * option; no space after an option with none */
+		fprintf(f, "  --%s%s%s\n                    %s\n", t[i]->option,
+			u[0] && u[0] != '=' && strncmp(u, "[=", 2) ? " " : "", u,
+			t[i]->help ? t[i]->help : "");
 	}
 }
 

@@ -209,7 +209,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: lodge wasm [OPTIONS] APP.wasm|APP.wat [ARGS...]\n"
 		"\n"
-		"Runs a WebAssembly 2.0 module, binary or in the text format: the WASI command's\n"
+		"Runs a WebAssembly 3.0 module, binary or in the text format: the WASI command's\n"
 		"_start, or with --invoke an exported function. Exits with the program's status.\n"
 		"\n"
 		"options:\n"
