@@ -1378,6 +1378,7 @@ static int pace_send_file_body(struct pace *p, const char *path, uint64_t *sent)
 		r = pace_put(p, SNAP_SEC_FILE, buf, (size_t)n);
 		*sent += (uint64_t)n + PACE_SEC_HDR;
 	}
+	r = r ?: snap_stream_quiet(p->fd); /* else its "OK" would be taken as the answer */
 	r = r ?: snap_stream_put(p->fd, SNAP_SEC_DONE, "", 0);
 out:
 	if (in >= 0)
@@ -1627,7 +1628,9 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 						   : strerror(-r));
 	} else if (!err[0]) {
 		snprintf(err, errlen, "%s (%s): the program runs on here", dest,
-			 r == -ECONNRESET || r == -EPIPE
+			 r == -EPROTO ? "it answered before the program was sent: not a Lodge "
+					"destination"
+			 : r == -ECONNRESET || r == -EPIPE
 				 ? "it closed the connection: its log says why (a Lodge that "
 				   "speaks another migration stream version refuses this one, "
 				   "and a destination waiting for a system VM refuses a program)"

@@ -248,5 +248,9 @@ void snap_stream_test_slow_step(void);
  * at all came for the socket's timeout). */
 int snap_stream_ack(int fd) __attribute__((warn_unused_result));
 int snap_stream_wait_ack(int fd) __attribute__((warn_unused_result));
+/* Before DONE: whether the destination kept quiet but for progress frames (consumed).
+ * A Lodge destination answers only after DONE; a peer that already sent something else
+ * (an early "OK") is not one, and its answer must not count. 0 or -EPROTO. */
+int snap_stream_quiet(int fd) __attribute__((warn_unused_result));
 
 #endif

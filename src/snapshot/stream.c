@@ -533,6 +533,24 @@ int snap_stream_ack(int fd)
 	return put_all(fd, ack, sizeof(ack));
 }
 
+int snap_stream_quiet(int fd)
+{
+	uint8_t buf[SNAP_STREAM_PROGRESS_LEN];
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n <= 0) /* nothing (EAGAIN), or the end, which the next read reports */
+			return 0;
+		if (buf[0] != (SNAP_STREAM_PROGRESS & 0xff) ||
+		    (n >= 2 && buf[1] != (SNAP_STREAM_PROGRESS >> 8)))
+			return -EPROTO;
+		if (n < (ssize_t)sizeof(buf)) /* the rest of a progress frame is on its way */
+			return 0;
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) != (ssize_t)sizeof(buf))
+			return 0;
+	}
+}
+
 int snap_stream_wait_ack(int fd)
 {
 	uint8_t ack[2];

@@ -4335,6 +4335,63 @@ def case_migrate_slow_disk():
     result(not why, name, why.strip("; "))
 
 
+def case_migrate_fake_ok():
+    """PUT /migrate to a peer that is not Lodge but answers "OK" at once and throws the
+    stream away (pre-copy and stop and copy): 502, the program runs on here (the "OK"
+    came before the program was sent, so it is no answer); before, the source took it
+    for the destination's, reported a migration and ended: the program was lost."""
+    name = "wsnap.migrate.fake-ok"
+    d = tempfile.mkdtemp(prefix="wsnap.")
+    sock, out = os.path.join(d, "api.sock"), os.path.join(d, "stdout")
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    port = ls.getsockname()[1]
+    stop = threading.Event()
+
+    def fake():
+        ls.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                continue
+            c.sendall(b"OK")
+            c.settimeout(30)
+            try:
+                while c.recv(65536):
+                    pass
+            except OSError:
+                pass
+            c.close()
+    t = threading.Thread(target=fake, daemon=True)
+    t.start()
+    with open(out, "w") as fo:
+        p = subprocess.Popen([LODGE, "wasm", "--api", sock, FASTTICKS], stdout=fo,
+                             stderr=subprocess.PIPE, cwd=d)
+    why = ""
+    try:
+        if not wait_file_lines(out, 2, 60, p):
+            return result(False, name, "no output: " + stderr_of(p)[-300:])
+        for how in ({}, {"stop_and_copy": True}):
+            req = {"destination": "127.0.0.1:%d" % port}
+            req.update(how)
+            st, body = api(sock, "PUT", "/migrate", req)
+            n = len(ticks_of(out))
+            if st != 502 or "not a Lodge destination" not in str(body) or \
+                    not wait_file_lines(out, n + 3, 60, p):
+                why += "; %r: %s %s, the program %s" % (
+                    how, st, body, "ended" if p.poll() is not None else "stopped")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why += "; %s" % e
+    finally:
+        stop.set()
+        t.join(5)
+        ls.close()
+        reap(p, d)
+    result(not why, name, why.strip("; "))
+
+
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
@@ -6393,6 +6450,7 @@ if os.environ.get("WSNAP_ONLY_MIGRATE"):
     case_handoff_stall(["--no-jit"])
     case_migrate_slow()
     case_migrate_bad()
+    case_migrate_fake_ok()
     case_migrate_cap()
 elif os.environ.get("WSNAP_ONLY_PRECOPY_READ"):
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
@@ -6493,6 +6551,7 @@ elif os.environ.get("WSNAP_ONLY_MIGRATE_SLOW"):
     case_migrate_slow_disk()
 elif os.environ.get("WSNAP_ONLY_MIGRATE_BAD"):
     case_migrate_bad()
+    case_migrate_fake_ok()
     case_migrate_cap()
 elif os.environ.get("WSNAP_ONLY_GC"):  # the GC heap's cases
     case_gc_parts()
