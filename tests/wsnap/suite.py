@@ -6322,7 +6322,8 @@ def part_migrate():
     for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-eager"])):
         cases += [P(case_migrate, mode, args, handoff=False),
                   P(case_migrate, mode, args, handoff=True), P(case_precopy_read, mode, args)]
-    cases += [P(case_migrate_bad), P(case_migrate_cap), P(case_precopy_bandwidth),
+    cases += [P(case_migrate_bad), P(case_migrate_fake_ok), P(case_migrate_cap),
+              P(case_precopy_bandwidth),
               P(case_migrate_slow_disk)]
     cases += [P(case_tail_loop_migrate, mode, args) for mode, args in TAILLOOP_MODES]
     cases.append(P(case_tail_loop_migrate, "jit-eager", ["--jit-eager"], stop_and_copy=True))
