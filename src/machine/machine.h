@@ -65,7 +65,7 @@ struct vm_config {
 				  * it (virtio-console); NULL = none. Not owned: it
 				  * outlives the machine (a reboot keeps the input) */
 	bool defer_disks; /* writable disks open only at vblk_attach (devices/virtio/blk.h) */
-	/* vm_incoming (machine/migrate.h): this host's images for the source's writable
+	/* vm_incoming_fd (machine/migrate.h): this host's images for the source's writable
 	 * disks, in order; none: the same files (shared storage). */
 	const char *const *disk_paths;
 	unsigned ndisk_paths;

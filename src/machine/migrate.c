@@ -1192,22 +1192,6 @@ static int load_kept(struct vm *vm, const struct sbuf *b, char *err, size_t errl
 	return r;
 }
 
-int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out, char *err,
-		size_t errlen)
-{
-	int fd, r;
-
-	if (err && errlen)
-		err[0] = 0;
-	*out = NULL;
-	fd = snap_stream_accept(addr, err, errlen);
-	if (fd < 0)
-		return fd;
-	r = vm_incoming_fd(fd, tmpl, out, err, errlen);
-	close(fd);
-	return r;
-}
-
 /* The MIG_DISKS section: as many disks as the configuration has writable ones; their
  * sizes into dk. */
 static int get_disks(int fd, struct vm_restore *rs, struct in_disks *dk, char *err, size_t errlen)

@@ -47,7 +47,7 @@ struct vm_migrate_stats {
  * migrates it to `dest` ("HOST:PORT"). On success the destination runs the machine and
  * this one stays paused: the caller ends it. On failure (destination unreachable, gone,
  * refusing, too slow) the machine runs on as before (paused if it was) and err says
- * why. Writable disks: the destination says how they move (vm_incoming): on shared
+ * why. Writable disks: the destination says how they move (vm_incoming_fd): on shared
  * storage this machine closes its images once paused and the destination opens them
  * then (a failure after that opens them here again); or their blocks are copied with the
  * RAM into the destination's own images. Returns 0 or -errno. */
@@ -62,20 +62,17 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 		  struct vm_migrate_stats *st, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
-/* Main thread: listens on `addr` ("HOST:PORT"), takes one migration stream, creates the
- * machine it describes (`tmpl` gives the host settings: timeout, JIT, console) and loads
- * it, acknowledges, and returns it ready to run in *out. A malformed stream is refused:
- * -EINVAL (or -errno) with one line in err, nothing left behind. Writable disks: with
- * tmpl->disk_paths (one per such disk, in order, each of the source's disk's size) their
- * blocks are copied into those images; without, the machine opens the source's images
- * (shared storage) once the source has closed them. */
-int vm_incoming(const char *addr, const struct vm_config *tmpl, struct vm **out, char *err,
-		size_t errlen) __attribute__((warn_unused_result));
-
-/* The same on a connected socket `fd` (not closed). Any thread. A post-copy stream
- * returns the machine ready to run with pages still missing: a thread of its own (on a
- * duplicate of `fd`) fetches them on first touch (userfaultfd) and takes the rest as
- * they come; if the source goes away first the machine stops with VM_STOP_ERROR. */
+/* Takes one migration stream on the connected socket `fd` (not closed; the caller
+ * accepted it: snap_stream_accept), creates the machine it describes (`tmpl` gives the
+ * host settings: timeout, JIT, console) and loads it, acknowledges, and returns it ready
+ * to run in *out. Any thread. A malformed stream is refused: -EINVAL (or -errno) with one
+ * line in err, nothing left behind. Writable disks: with tmpl->disk_paths (one per such
+ * disk, in order, each of the source's disk's size) their blocks are copied into those
+ * images; without, the machine opens the source's images (shared storage) once the
+ * source has closed them. A post-copy stream returns the machine ready to run with pages
+ * still missing: a thread of its own (on a duplicate of `fd`) fetches them on first
+ * touch (userfaultfd) and takes the rest as they come; if the source goes away first the
+ * machine stops with VM_STOP_ERROR. */
 int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
