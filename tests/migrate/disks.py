@@ -131,7 +131,7 @@ def check_after(c, name, src, dst, img_dst, took):
         src.p.wait(30)
     except subprocess.TimeoutExpired:
         return "the source did not exit after the migration"
-    src.te.join(5)  # its last line read (the migration's figures)
+    src.drain()  # its last lines read (the process may end before its readers)
     info = re.search(r"migrated to \S+: .*", src.errtext())
     print("# %s: PUT /migrate %.0f ms; %s" % (name, took * 1000, info.group(0) if info else "?"),
           flush=True)
@@ -144,7 +144,10 @@ def check_after(c, name, src, dst, img_dst, took):
     dst.kill()
     both = acks(src.text() + dst.text())
     if sorted(set(both)) != list(range(min(both), max(both) + 1)) or len(set(both)) != len(both):
-        why += "; the acks have a gap or a repeat around %d" % seen[-1]
+        span = range(min(both), max(both) + 1)
+        why += "; the acks have a gap or a repeat around %d (the source's last): missing %s, " \
+               "repeated %s" % (seen[-1], [n for n in span if n not in both][:10],
+                                sorted({n for n in both if both.count(n) > 1})[:10])
     bad = bad_records(img_dst, both)
     if bad:
         why += "; %d acknowledged records are not whole on the destination's disk: %s" % (
@@ -343,7 +346,7 @@ def refused(c, src, img, port, what, dst=None):
         except subprocess.TimeoutExpired:
             dst.kill()
             why += "; %s: the destination did not give up" % what
-        dst.te.join(5)  # its last line read (the process may end before its reader)
+        dst.drain()  # its last lines read (the process may end before its readers)
         lines = dst.errtext().strip().splitlines()
         if dst.p.returncode != 125 or not lines or "--incoming" not in lines[-1]:
             why += "; %s: the destination ended with %s: %r" % (what, dst.p.returncode,

@@ -198,8 +198,7 @@ def migrate_and_check(name, initrd, listen, connect, wrap_src=(), wrap_dst=(), o
         code = src.p.wait(30)
     except subprocess.TimeoutExpired:
         return "the source did not exit after the migration"
-    src.t.join(5)
-    src.te.join(5)  # its last line read (the migration's figures)
+    src.drain()  # its last lines read (the process may end before its readers)
     info = re.search(r"migrated to \S+: .*", src.errtext())
     print("# %s: PUT /migrate %.0f ms; %s" % (name, took * 1000, info.group(0) if info else "?"),
           flush=True)
@@ -328,7 +327,7 @@ def t_postcopy_source_gone(initrd):
         code = dst.p.wait(60)
     except subprocess.TimeoutExpired:
         code = None
-    dst.te.join(5)
+    dst.drain()  # its last lines read (the process may end before its readers)
     if code in (None, 0) or "post-copy" not in dst.errtext() or "missing" not in dst.errtext():
         why += "; the destination: status %s, %r" % (code, dst.errtext()[-300:])
     result("postcopy_source_gone", why)
@@ -509,7 +508,7 @@ def t_postcopy_hostile(initrd, what):
             code = dst.p.wait(60)
         except subprocess.TimeoutExpired:
             code = None
-        dst.te.join(5)
+        dst.drain()  # its last lines read (the process may end before its readers)
         err = dst.errtext()
         if code in (None, 0) or PC_HOSTILE[what][1] not in err or "missing" not in err:
             why += "; the destination: status %s, %r" % (code, err[-400:])

@@ -176,12 +176,18 @@ class Guest:
             time.sleep(0.05)
         return False
 
+    def drain(self, timeout=5):
+        """Waits (at most `timeout` s each) until both readers have read to the end of
+        an exited process's output: text() read just after wait() may miss its last
+        lines (a migration source's last console lines, its figures on stderr)."""
+        self.t.join(timeout)
+        self.te.join(timeout)
+
     def kill(self):
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait()
-        self.t.join(5)
-        self.te.join(5)
+        self.drain()
 
     def close(self):
         try:
