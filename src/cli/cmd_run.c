@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -1285,9 +1287,81 @@ static int redirect_console(struct guestctl *g)
 	return 0;
 }
 
+/* A machine restored lazily runs with its RAM mapped from the snapshot file
+ * (vm_ram_lease_fd): this thread waits until another process opens that file for writing
+ * or cuts it (the kernel holds that process back meanwhile), then moves RAM off the file,
+ * under the control lock, so that no snapshot or migration runs at the same time. */
+struct lease_watch {
+	struct run_ctl *c;
+	struct vm *vm;
+	int efd, quit;
+	pthread_t thread;
+};
+
+static void *lease_main(void *opaque)
+{
+	struct lease_watch *w = opaque;
+	struct pollfd p[2] = {{.fd = w->efd, .events = POLLIN}, {.fd = w->quit, .events = POLLIN}};
+	char err[256];
+	uint64_t t0;
+	int r;
+
+	while (poll(p, 2, -1) < 0 || !(p[0].revents | p[1].revents))
+		if (errno != EINTR)
+			return NULL;
+	if (p[1].revents)
+		return NULL;
+	t0 = vm_now_ns();
+	pthread_mutex_lock(&w->c->lock);
+	r = vm_ram_detach(w->vm, err, sizeof(err));
+	pthread_mutex_unlock(&w->c->lock);
+	if (!r)
+		fprintf(stderr,
+			"lodge: the snapshot file the guest's memory was mapped from is being "
+			"written "
+			"or cut: its %llu MiB were copied out of it first (%.0f ms)\n",
+			(unsigned long long)(w->vm->mem.size >> 20),
+			(double)(vm_now_ns() - t0) / 1e6);
+	else if (r != -ESHUTDOWN) {
+		log_err("%s: the guest is stopped", err);
+		vm_request_stop(w->vm, VM_STOP_ERROR, 1);
+	}
+	return NULL;
+}
+
+/* Starts the watch for a lazily restored machine; w->quit is -1 when none runs. */
+static void lease_watch_start(struct lease_watch *w, struct run_ctl *c, struct vm *vm)
+{
+	*w = (struct lease_watch){.c = c, .vm = vm, .efd = vm_ram_lease_fd(vm), .quit = -1};
+	if (w->efd < 0)
+		return;
+	w->quit = eventfd(0, EFD_CLOEXEC);
+	if (w->quit >= 0 && pthread_create(&w->thread, NULL, lease_main, w)) {
+		close(w->quit);
+		w->quit = -1;
+	}
+	if (w->quit < 0) /* no watch: RAM must not stay on a file that may change */
+		log_warn("cannot watch the snapshot file the guest's memory is mapped from: "
+			 "do not write or cut it while the guest runs");
+}
+
+static void lease_watch_stop(struct lease_watch *w)
+{
+	uint64_t one = 1;
+
+	if (w->quit < 0)
+		return;
+	if (write(w->quit, &one, sizeof(one)) < 0)
+		log_warn("lease watch: %s", strerror(errno));
+	pthread_join(w->thread, NULL);
+	close(w->quit);
+	w->quit = -1;
+}
+
 static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console *con,
 			struct vm **vmp, enum vm_stop_reason *why)
 {
+	struct lease_watch lease;
 	uint64_t t0;
 	int status;
 
@@ -1297,8 +1371,10 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 			return status;
 		console_attach(con, *vmp);
 		ctl_attach(ctl, *vmp);
+		lease_watch_start(&lease, ctl, *vmp);
 		t0 = vm_now_ns();
 		*why = vm_run(*vmp);
+		lease_watch_stop(&lease);
 		/* A reboot is the end too: the standby cannot follow it (the new machine is
 		 * replicated again with PUT /replicate). */
 		repl_end(ctl, true);

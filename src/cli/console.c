@@ -174,7 +174,10 @@ static void fatal_uninstall(void)
 	__sanitizer_set_death_callback(NULL);
 #endif
 	for (int sig = 1; sig < NSIG; sig++) {
-		if (fatal_set[sig])
+		struct sigaction cur;
+		/* a handler installed since (a lazy restore's lease signal) stays */
+		if (fatal_set[sig] && !sigaction(sig, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_sigaction == fatal_handler)
 			sigaction(sig, &fatal_old[sig], NULL);
 		fatal_set[sig] = false;
 	}

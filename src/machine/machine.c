@@ -26,6 +26,7 @@
 #include "devices/chardev.h"
 #include "devices/virtio/input.h"
 #include "machine/migrate.h"
+#include "snapshot/snapshot.h"
 
 #define PANIC_BANNER   "Kernel panic - not syncing"
 #define PANIC_GRACE_NS 1000000000ull /* let the panic text reach the console */
@@ -395,6 +396,7 @@ void vm_destroy(struct vm *vm)
 		d->ops->destroy(d);
 	}
 	evloop_destroy(vm->loop);
+	snap_ram_lease_end(vm->mem.ram); /* RAM restored lazily from a snapshot file */
 	gmem_fini(&vm->mem);
 	free_dev_args(vm);
 	core_free(vm->snap_parent_path);

@@ -771,6 +771,48 @@ static void unquiesce(struct vm *vm)
 			d->ops->resume(d);
 }
 
+int vm_ram_lease_fd(const struct vm *vm)
+{
+	return snap_ram_lease_eventfd(vm->mem.ram);
+}
+
+struct detach_job {
+	struct vm *vm;
+	int r;
+};
+
+static void detach_on_loop(void *opaque)
+{
+	struct detach_job *j = opaque;
+
+	j->r = snap_ram_lease_detach(j->vm->mem.ram, j->vm->mem.hugepages);
+}
+
+int vm_ram_detach(struct vm *vm, char *err, size_t errlen)
+{
+	struct detach_job j = {.vm = vm};
+	bool was_paused = vm_paused(vm);
+	int p = vm_pause(vm);
+
+	if (err && errlen)
+		err[0] = 0;
+	if (p) {
+		snap_ram_lease_end(vm->mem.ram);
+		return p;
+	}
+	quiesce(vm);
+	evloop_call(vm->loop, detach_on_loop, &j);
+	unquiesce(vm);
+	if (!was_paused)
+		vm_resume(vm);
+	if (j.r)
+		vm_errf(err, errlen,
+			"cannot copy the guest's %llu MiB of memory out of the snapshot file it is "
+			"mapped from: %s",
+			(unsigned long long)(vm->mem.size >> 20), strerror(-j.r));
+	return j.r;
+}
+
 /* "disks": "copy" with "resume": the state is written and the disks are on overlays
  * over their frozen images (switch_live). The machine runs again while the images are
  * copied (on this thread); then it pauses briefly while what it wrote on the overlays

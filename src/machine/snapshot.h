@@ -82,6 +82,17 @@ int vm_restore_open(const char *path, const struct vm_restore_opts *o, struct vm
  * with one line in err; the machine must then be destroyed. */
 int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* A machine restored lazily (its RAM mapped from the snapshot file) holds a read lease on
+ * that file: vm_ram_lease_fd is an eventfd that becomes readable when another process
+ * opens the file for writing or cuts it (-1: RAM is not mapped from a file). The machine's
+ * owner then calls vm_ram_detach from a thread that is neither a hart's nor the I/O
+ * thread's, serialized with vm_snapshot and migration: it pauses the machine (unless it
+ * is), waits for devices' host I/O in flight, moves RAM off the file into memory of its
+ * own, and resumes it. Returns 0, -ESHUTDOWN (the machine is stopping: the lease is given
+ * up), or -errno with one line in err (the machine cannot go on without the file). */
+int vm_ram_lease_fd(const struct vm *vm);
+int vm_ram_detach(struct vm *vm, char *err, size_t errlen) __attribute__((warn_unused_result));
 void vm_restore_close(struct vm_restore *rs);
 
 /* ---- pieces for live migration (machine/migrate.c) ---- */

@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -215,6 +217,127 @@ static int read_zstd(struct ram_in *in, uint8_t *ram, uint64_t size)
 	return r;
 }
 
+/*
+ * A lazily restored RAM is a MAP_PRIVATE mapping of the snapshot file: a page the guest
+ * has not written yet is still the file's page. Were the file written or cut while the
+ * guest runs (a user's `truncate`, a copy over it), the guest would read other memory, or
+ * the process die of SIGBUS at its next touch past the new end: truncation takes away even
+ * the pages the guest wrote (their private copies), as POSIX asks. So the restore holds a
+ * read lease on the file (F_SETLEASE): the kernel makes whoever opens it for writing or
+ * cuts it wait (up to fs.lease-break-time, 45 s) and signals us. The handler only wakes
+ * the machine's owner (an eventfd); it pauses the machine and calls snap_ram_lease_detach,
+ * which moves RAM into anonymous memory at the same address and gives the lease up; then
+ * the writer goes on. Where no lease can be had (a file of another owner without
+ * CAP_LEASE, a network file system), RAM is read at once instead. One lease per process
+ * (a process runs one machine at a time).
+ */
+#define LEASE_SIGNAL (SIGRTMIN + 3)
+
+static struct {
+	volatile sig_atomic_t fd; /* the lease's descriptor (our own dup), -1: none */
+	int efd;		  /* eventfd the handler writes */
+	void *ram;
+	size_t size;
+} lease = {.fd = -1, .efd = -1};
+
+/* The lease is broken: another process opens the file for writing or truncates it. */
+static void lease_broken(int sig, siginfo_t *si, void *uc)
+{
+	int fd = lease.fd, saved = errno;
+	uint64_t one = 1;
+
+	(void)sig;
+	(void)uc;
+	if (fd >= 0 && si->si_fd == fd && write(lease.efd, &one, sizeof(one)) < 0)
+		(void)0; /* the counter is full: a wake-up is pending anyway */
+	errno = saved;
+}
+
+static void lease_close(void)
+{
+	int fd = lease.fd;
+
+	lease.fd = -1;
+	if (fd >= 0) {
+		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+		close(fd);
+	}
+	if (lease.efd >= 0)
+		close(lease.efd);
+	lease.efd = -1;
+}
+
+/* Takes the lease on `fd`'s file for `size` bytes of RAM at `ram`: 0, or -errno (no lease
+ * held, nothing changed). */
+static int lease_take(int fd, void *ram, size_t size)
+{
+	struct sigaction sa;
+	int d, e;
+
+	if (lease.fd >= 0)
+		return -EBUSY;
+	lease.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lease.efd < 0)
+		return -errno;
+	d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0) {
+		e = errno;
+		lease_close();
+		return -e;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = lease_broken;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	lease.ram = ram;
+	lease.size = size;
+	lease.fd = d;
+	if (sigaction(LEASE_SIGNAL, &sa, NULL) < 0 || fcntl(d, F_SETSIG, LEASE_SIGNAL) < 0 ||
+	    fcntl(d, F_SETLEASE, F_RDLCK) < 0) {
+		e = errno;
+		lease_close();
+		return -e;
+	}
+	return 0;
+}
+
+int snap_ram_lease_eventfd(const void *ram)
+{
+	return lease.fd >= 0 && ram == lease.ram ? lease.efd : -1;
+}
+
+int snap_ram_lease_detach(void *ram, bool hugepages)
+{
+	size_t size = lease.size;
+	uint8_t *copy;
+
+	if (lease.fd < 0 || ram != lease.ram)
+		return 0;
+	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	if (copy == MAP_FAILED)
+		return -errno;
+	if (hugepages)
+		(void)madvise(copy, size, MADV_HUGEPAGE);
+	/* Zero pages stay untouched in the copy: a guest mostly empty stays small. */
+	for (size_t off = 0; off < size; off += SNAP_PAGE_SIZE)
+		if (!page_zero((const uint8_t *)ram + off))
+			memcpy(copy + off, (const uint8_t *)ram + off, SNAP_PAGE_SIZE);
+	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, ram) == MAP_FAILED) {
+		int e = errno;
+		munmap(copy, size);
+		return -e;
+	}
+	lease_close();
+	return 0;
+}
+
+void snap_ram_lease_end(const void *ram)
+{
+	if (lease.fd >= 0 && ram == lease.ram)
+		lease_close();
+}
+
 static int read_raw(struct ram_in *in, uint8_t *ram, uint64_t size, bool lazy)
 {
 	uint64_t data = (in->off + SNAP_PAGE_SIZE - 1) / SNAP_PAGE_SIZE * SNAP_PAGE_SIZE;
@@ -222,11 +345,16 @@ static int read_raw(struct ram_in *in, uint8_t *ram, uint64_t size, bool lazy)
 	if (data > in->end || size != in->end - data)
 		return -EINVAL;
 	in->off = in->end;
+	if (lazy && lease_take(in->r->fd, ram, (size_t)size) < 0)
+		lazy = false;
 	if (!lazy)
 		return snap_pread(in->r, ram, (size_t)size, data) ? -EIO : 0;
 	if (mmap(ram, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, in->r->fd,
-		 (off_t)data) == MAP_FAILED)
-		return -errno;
+		 (off_t)data) == MAP_FAILED) {
+		int e = errno;
+		snap_ram_lease_end(ram);
+		return -e;
+	}
 	return 0;
 }
 

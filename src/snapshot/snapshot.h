@@ -95,10 +95,24 @@ int snap_read_section(struct snap_reader *r, const struct snap_section *s, uint8
  * expected, and a section of the other kind is refused. A SNAP_RAM_RAW section with `lazy` set
  * is mapped from the file (MAP_PRIVATE | MAP_FIXED over `ram`, which must be page-aligned
  * anonymous memory): pages are read on first touch and its content is not checksummed;
+ * a read lease on the file tells when another process writes or cuts it (see
+ * snap_ram_lease_eventfd; where no lease can be had, the section is read at once);
  * otherwise everything is read and checked now. Returns 0, or -EINVAL / -errno with err. */
 int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *ram, uint64_t base,
 		  uint64_t size, bool lazy, bool diff, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* A lazy snap_read_ram holds a read lease on the snapshot file while RAM at `ram` is
+ * mapped from it (ram.c says why). When another process opens the file for writing or
+ * cuts it, the kernel holds that process back and the eventfd snap_ram_lease_eventfd
+ * returns becomes readable (-1: no lease for this RAM). The machine's owner then pauses
+ * the machine (no hart, device or I/O in flight touches RAM) and calls
+ * snap_ram_lease_detach, which copies RAM into anonymous memory at the same address
+ * (MADV_HUGEPAGE with `hugepages`) and gives the lease up: 0, or -errno (RAM and the lease
+ * as they were). snap_ram_lease_end gives it up without copying, before RAM is unmapped. */
+int snap_ram_lease_eventfd(const void *ram);
+int snap_ram_lease_detach(void *ram, bool hugepages) __attribute__((warn_unused_result));
+void snap_ram_lease_end(const void *ram);
 
 /* A userfaultfd (O_CLOEXEC | O_NONBLOCK) for migration's tracking of guest memory, set up
  * with `api` (UFFDIO_API: the features asked for, and those the kernel has, on return):

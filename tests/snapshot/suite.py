@@ -6,6 +6,10 @@
                  uptime does not jump
   restore_twice  the same snapshot restored again in a third process goes on the same way
   raw_lazy       a snapshot with "ram_format": "raw" (RAM mapped from the file on restore)
+  raw_cut        a copy of that file, restored, is cut to 4 KiB (and then written) while the
+                 guest runs from it: the cut waits while the process moves its memory off the
+                 file (it says so on stderr), the guest counts on, and /bin/busybox in its
+                 RAM (pages not touched since the restore) still sums as the host's copy
   api_errors     snapshot of a running guest: 409; bad bodies and paths: 400
   bad_files      truncated, corrupt (a byte flipped in a hart, a device and the RAM
                  section), unknown-version and non-snapshot files: exit 125, one line
@@ -220,7 +224,48 @@ def t_counter():
     if not raw_why:
         _, raw_why = check_restore(raw, last, "d.sock")
     result("raw_lazy", raw_why)
+    result("raw_cut", t_raw_cut(raw) if not raw_why else "no raw snapshot: " + raw_why)
     return snap
+
+
+def t_raw_cut(raw):
+    """A lazily restored guest whose snapshot file is cut under it (the process died of
+    SIGBUS at the guest's next touch of a page it had not written since the restore)."""
+    cut = os.path.join(tmp, "cut.snap")
+    shutil.copy(raw, cut)
+    g = start(["--restore", cut], "cut.sock")
+    if not g.wait_for(r"^CNT \d+ [\d.]+$", 60):
+        return "no count after the restore: %s" % g.errtext()[-300:]
+    t0 = time.time()
+    os.truncate(cut, 4096)
+    took = time.time() - t0
+    with open(cut, "r+b") as f:  # a writer after the cut finds no lease in its way
+        f.write(b"\xff" * 4096)
+    print("# raw_cut: the truncate waited %.0f ms" % (took * 1000), flush=True)
+    n = len(g.text())
+    try:
+        g.send("md5sum /bin/busybox\n")
+    except OSError:  # it died: said below
+        pass
+    m = g.wait_for(r"^([0-9a-f]{32})\s+/bin/busybox", 60, n)
+    why = ""
+    if g.p.poll() is not None:
+        why = "the process ended (status %s): %s" % (g.p.poll(), g.errtext()[-300:])
+    elif not m:
+        why = "no sum: %s" % g.text()[n:][-200:]
+    else:
+        with open(os.path.join(OUT, "busybox"), "rb") as f:
+            want = hashlib.md5(f.read()).hexdigest()
+        if m.group(1) != want:
+            why += "; /bin/busybox sums %s in the guest, %s on the host" % (m.group(1), want)
+        c = counts(g.text())
+        if not c or not g.wait_for(r"^CNT %d " % (c[-1][0] + 3), 30, n):
+            why += "; the count stopped after the cut"
+    if "copied out of it first" not in g.errtext():
+        why += "; no line on stderr says the memory was copied off the file: %r" % (
+            g.errtext()[-300:])
+    g.kill()
+    return why
 
 
 def restore_fails(path, want):
