@@ -367,20 +367,34 @@ static int offer_disks(struct mig *m)
 	if (r)
 		return r;
 	/* it creates the machine meanwhile (progress frames say it works on) */
-	r = snap_stream_get_answer(m->fd, ans, sizeof(ans));
+	r = snap_stream_get_answer(m->fd, ans, 2);
+	if (!r && ans[0] == (SNAP_STREAM_DISKS & 0xff) && ans[1] == (SNAP_STREAM_DISKS >> 8))
+		r = snap_stream_get_rest(m->fd, ans + 2, 1);
+	else
+		ans[2] = MIG_DISKS_REFUSED; /* another answer: said below */
 	if (!r && ans[0] == (SNAP_STREAM_DISKS & 0xff) && ans[1] == (SNAP_STREAM_DISKS >> 8) &&
 	    ans[2] < MIG_DISKS_REFUSED) {
 		m->mode = ans[2];
 		return 0;
 	}
-	vm_errf(m->err, m->errlen,
-		"the destination refused the machine's %u writable disk%s (%s): the machine "
-		"runs on here",
-		m->ndisks, m->ndisks > 1 ? "s" : "",
-		!r ? "its log says why: give it --incoming-disk PATH of the same size for each, "
-		     "or none for shared storage"
-		: r == -ECONNRESET ? "it closed the connection: its log says why"
-				   : strerror(-r));
+	if (!r && (ans[0] != (SNAP_STREAM_DISKS & 0xff) || ans[1] != (SNAP_STREAM_DISKS >> 8)))
+		vm_errf(m->err, m->errlen,
+			"the destination answered the offer of the machine's disks with something "
+			"else than a disk answer (0x%02x%02x): it is not a Lodge destination "
+			"waiting "
+			"for a machine (lodge run --incoming), or another version; the machine "
+			"runs "
+			"on here",
+			ans[1], ans[0]);
+	else
+		vm_errf(m->err, m->errlen,
+			"the destination refused the machine's %u writable disk%s (%s): the "
+			"machine runs on here",
+			m->ndisks, m->ndisks > 1 ? "s" : "",
+			!r ? "its log says why: give it --incoming-disk PATH of the same size for "
+			     "each, or none for shared storage"
+			: r == -ECONNRESET ? "it closed the connection: its log says why"
+					   : strerror(-r));
 	return r ?: -ECONNABORTED;
 }
 

@@ -233,6 +233,10 @@ int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream
  * -errno (-ETIMEDOUT: neither progress nor the answer came in time; -ECONNRESET: the
  * peer closed). The tag is the caller's to check. */
 int snap_stream_get_answer(int fd, uint8_t *ans, size_t len) __attribute__((warn_unused_result));
+/* The rest of an answer whose tag (snap_stream_get_answer with len 2) the caller has
+ * checked: exactly `len` bytes, each read waiting at most the socket's timeout. Returns 0 or
+ * -errno as snap_stream_get_answer. */
+int snap_stream_get_rest(int fd, void *p, size_t len) __attribute__((warn_unused_result));
 /* A busy side's keep-alive: sends a progress frame if SNAP_STREAM_PROGRESS_NS passed since
  * *last_ns (a CLOCK_MONOTONIC time; 0 at first), and updates it. Returns 0 or -errno. */
 int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)

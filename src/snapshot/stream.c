@@ -583,6 +583,11 @@ int snap_stream_get_answer(int fd, uint8_t *ans, size_t len)
 	}
 }
 
+int snap_stream_get_rest(int fd, void *p, size_t len)
+{
+	return get_all(fd, p, len);
+}
+
 int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 {
 	uint8_t f[SNAP_STREAM_PROGRESS_LEN] = {SNAP_STREAM_PROGRESS & 0xff,

@@ -387,6 +387,27 @@ def t_disk_bad(c):
     why += refused(c, src, img, px.port, "cut_switch", dst)
     if not px.did:
         why += "; cut_switch: the proxy never saw the disk switch"
+    # a peer that is no Lodge destination answers "OK" to whatever comes (the disks' offer)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+
+    def say_ok():
+        s, _ = ls.accept()
+        s.sendall(b"OK")
+        s.settimeout(30)
+        try:
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        s.close()
+    threading.Thread(target=say_ok, daemon=True).start()
+    st, body, _ = migrate(c, src, ls.getsockname()[1])
+    ls.close()
+    if st != 502 or "not a Lodge destination" not in str(body):
+        why += "; a peer that answers OK to the disks' offer: %s %s" % (st, body)
+    why += still_runs(c, src, img, "a peer that answers OK")
     src.kill()
     c.result("disk_bad", why)
 
