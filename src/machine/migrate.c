@@ -498,10 +498,12 @@ static int ask_peer(struct mig *m, uint32_t sec, uint16_t code, uint8_t *ans, si
 {
 	int r = snap_stream_put(m->fd, sec, "", 0);
 
-	r = r ?: snap_stream_get_answer(m->fd, ans, n);
+	r = r ?: snap_stream_get_answer(m->fd, ans, 2);
 	if (r)
 		return r;
-	return ans[0] != (code & 0xff) || ans[1] != (code >> 8) ? -ECONNABORTED : 0;
+	if (ans[0] != (code & 0xff) || ans[1] != (code >> 8))
+		return -ECONNABORTED; /* not read on: another answer's length is unknown */
+	return n > 2 ? snap_stream_get_rest(m->fd, ans + 2, n - 2) : 0;
 }
 
 /* Asks the destination whether it can take a post-copy migration. */
