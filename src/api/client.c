@@ -23,6 +23,8 @@
 
 #include "api/http.h"
 
+#include "core/clock.h"
+
 #define BUF_SIZE    65536
 #define MAX_INTERIM 4 /* 1xx answers before the real one: more is a peer stalling */
 
@@ -41,20 +43,12 @@ struct api_client {
 	uint8_t buf[BUF_SIZE];
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The deadline `ms` from now, or 0 (none) for ms < 0. */
 static uint64_t deadline_in(int ms)
 {
 	if (ms < 0)
 		return 0;
-	return now_ns() + (uint64_t)ms * 1000000u;
+	return core_now_ns() + (uint64_t)ms * 1000000u;
 }
 
 int api_unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd_out)
@@ -164,7 +158,7 @@ static int wait_for(struct api_client *c, short ev)
 	do {
 		int ms = c->timeout_ms;
 		if (c->deadline) {
-			uint64_t now = now_ns();
+			uint64_t now = core_now_ns();
 			if (now >= c->deadline)
 				return -ETIMEDOUT;
 			ms = (int)((c->deadline - now + 999999) / 1000000);

@@ -19,6 +19,7 @@
 
 #include "cli/guestctl.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "host/sandbox.h"
 #include "machine/replicate.h"
 #include "snapshot/snapshot.h"
@@ -152,14 +153,6 @@ struct wasm_ctl {
 	struct guestctl *g;
 };
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec t;
-
-	clock_gettime(id, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 static void times_init(struct wasm_times *t)
 {
 	const char *env = getenv("LODGE_WASM_TIMES");
@@ -167,8 +160,8 @@ static void times_init(struct wasm_times *t)
 	memset(t, 0, sizeof(*t));
 	t->on = env && *env && strcmp(env, "0");
 	if (t->on) {
-		t->wall[0] = clock_ns(CLOCK_MONOTONIC);
-		t->cpu[0] = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+		t->wall[0] = core_clock_ns(CLOCK_MONOTONIC);
+		t->cpu[0] = core_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	}
 }
 
@@ -179,8 +172,8 @@ static void times_mark(struct wasm_times *t, const char *name)
 		return;
 	t->name[t->n] = name;
 	t->n++;
-	t->wall[t->n] = clock_ns(CLOCK_MONOTONIC);
-	t->cpu[t->n] = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	t->wall[t->n] = core_clock_ns(CLOCK_MONOTONIC);
+	t->cpu[t->n] = core_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static void times_print(const struct wasm_times *t)
@@ -804,14 +797,6 @@ static uint64_t incoming_file_max(const struct wasm_opts *o)
 		       : MIGRATE_MAX_BYTES;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 /* ----- the control socket's operations (control thread) ----- */
 
 #define PAUSE_WAIT_NS 200000000ull /* a pause waits this long for the program to park */
@@ -845,16 +830,17 @@ static int ctl_pause(void *opaque)
 		return -EAGAIN;	       /* --incoming: no program yet */
 	pthread_mutex_lock(&c->plock); /* not amid a replication checkpoint */
 	atomic_store(&c->paused, true);
-	t0 = clock_ns(CLOCK_MONOTONIC);
-	cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	t0 = core_clock_ns(CLOCK_MONOTONIC);
+	cpu0 = core_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	wasm_store_pause(st);
 	/* Parked at the next check, normally within microseconds; a host call blocked on
 	 * input finishes first (it uses no CPU meanwhile), and on a loaded host the program
 	 * may wait that long for a CPU. */
-	while (!wasm_store_parked(st) && clock_ns(CLOCK_MONOTONIC) - t0 < PAUSE_WAIT_NS)
+	while (!wasm_store_parked(st) && core_clock_ns(CLOCK_MONOTONIC) - t0 < PAUSE_WAIT_NS)
 		usleep(1000);
 	if (c->snapshots && !wasm_store_parked(st) &&
-	    ran_on(t0, cpu0, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_PROCESS_CPUTIME_ID))) {
+	    ran_on(t0, cpu0, core_clock_ns(CLOCK_MONOTONIC),
+		   core_clock_ns(CLOCK_PROCESS_CPUTIME_ID))) {
 		/* It ran on without reaching a point a snapshot can stand at (Lodge knows
 		 * of no such code: every loop, call, tail call and host call of the program
 		 * is one, and no host function of `lodge wasm` calls back into Wasm code):
@@ -1327,7 +1313,7 @@ struct pace {
 
 static void pace_wait(struct pace *p, uint64_t n)
 {
-	uint64_t now = now_ns(), due;
+	uint64_t now = core_now_ns(), due;
 
 	if (!p->rate)
 		return;
@@ -1406,7 +1392,7 @@ static int precopy_then_park(int r, struct wasm_ctl *c, struct wasm_store *st,
 		if (n <= PRECOPY_SMALL)
 			break;
 	}
-	*tp = now_ns();
+	*tp = core_now_ns();
 	if (!r && !was_paused)
 		ctl_pause(c);
 	return r ?: ctl_wait_ready(c, st, err, errlen);
@@ -1520,7 +1506,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	struct wasm_ctl *c = opaque;
 	struct guestctl_snapshot req = {0};
 	char path[4096];
-	uint64_t sent = 0, t0 = now_ns(), tp = 0;
+	uint64_t sent = 0, t0 = core_now_ns(), tp = 0;
 	bool was_paused = atomic_load(&c->paused);
 	struct pace pc = {0};
 	struct wasm_postcopy_stats ps = {0};
@@ -1604,7 +1590,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = r ?: snap_stream_put(fd, SNAP_SEC_DONE, "", 0);
 	} else {
 		req.path = path;
-		tp = now_ns();
+		tp = core_now_ns();
 		if (!was_paused)
 			ctl_pause(c);
 		r = ctl_snapshot(c, &req, err, errlen);
@@ -1648,21 +1634,21 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		fprintf(stderr,
 			"lodge: migrated to %s: post-copy, %u rounds, %.1f MiB in %.1f ms, paused "
 			"%.2f ms, post-copy %llu pages (%llu asked for)\n",
-			dest, rounds, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
+			dest, rounds, (double)sent / 1048576.0, (double)(core_now_ns() - t0) / 1e6,
 			(double)(ps.t_run - tp) / 1e6, (unsigned long long)ps.pages,
 			(unsigned long long)ps.requested);
 	else if (!r && rounds)
 		fprintf(stderr,
 			"lodge: migrated to %s: pre-copy, %u rounds, %.1f MiB in %.1f ms, paused "
 			"%.2f ms\n",
-			dest, rounds, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
-			(double)(now_ns() - tp) / 1e6);
+			dest, rounds, (double)sent / 1048576.0, (double)(core_now_ns() - t0) / 1e6,
+			(double)(core_now_ns() - tp) / 1e6);
 	else if (!r)
 		fprintf(stderr,
 			"lodge: migrated to %s: stop and copy, %.1f MiB in %.1f ms, paused "
 			"%.2f ms\n",
-			dest, (double)sent / 1048576.0, (double)(now_ns() - t0) / 1e6,
-			(double)(now_ns() - tp) / 1e6);
+			dest, (double)sent / 1048576.0, (double)(core_now_ns() - t0) / 1e6,
+			(double)(core_now_ns() - tp) / 1e6);
 out:
 	close(fd);
 	if (r) /* else the program ends as migrated (ctl_migrated): a signal waits for it */
@@ -1704,8 +1690,8 @@ static int repl_park(void *opaque, char *err, size_t errlen)
 		wasm_store_pause(st);
 	/* a host call (a sleep, a read) finishes first; translated code goes on to its
 	 * next point where the state can be saved */
-	for (uint64_t until = now_ns() + 1000000000ull;
-	     !wasm_snapshot_ready(st) && now_ns() < until;)
+	for (uint64_t until = core_now_ns() + 1000000000ull;
+	     !wasm_snapshot_ready(st) && core_now_ns() < until;)
 		usleep(50);
 	if (wasm_snapshot_ready(st))
 		return 0;

@@ -20,6 +20,7 @@
 #include "api/json.h"
 #include "api/server.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/logring.h"
@@ -308,14 +309,6 @@ static void on_out_pipe(void *opaque, int fd, unsigned revents)
 
 /* ---- the control API ---- */
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t rss_bytes(const struct guestctl *g)
 {
 	char buf[128];
@@ -343,10 +336,10 @@ static void h_get_vm(struct api_conn *c, const struct api_request *r)
 		cJSON_AddStringToObject(o, "state",
 					g->ops->paused(g->opaque) ? "Paused" : "Running");
 		json_add_uint(st, "instret", g->ops->instret(g->opaque));
-		json_add_uint(st, "cpu_time_ns", now_ns(CLOCK_PROCESS_CPUTIME_ID));
+		json_add_uint(st, "cpu_time_ns", core_clock_ns(CLOCK_PROCESS_CPUTIME_ID));
 		json_add_uint(st, "rss_bytes", rss_bytes(g));
 		json_add_uint(st, "ram_resident_bytes", g->ops->ram_resident(g->opaque));
-		json_add_uint(st, "uptime_ns", now_ns(CLOCK_MONOTONIC) - g->start_ns);
+		json_add_uint(st, "uptime_ns", core_clock_ns(CLOCK_MONOTONIC) - g->start_ns);
 		cJSON_AddItemToObject(o, "stats", st);
 		st = NULL;
 	}
@@ -1054,7 +1047,7 @@ int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *
 	g->out_pipe[0] = g->out_pipe[1] = g->in_pipe[0] = g->in_pipe[1] = -1;
 	g->statm_fd =
 		cfg->statm_fd >= 0 ? cfg->statm_fd : open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	g->start_ns = now_ns(CLOCK_MONOTONIC);
+	g->start_ns = core_clock_ns(CLOCK_MONOTONIC);
 	r = cfg->exit_file && !(g->exit_file = strdup(cfg->exit_file)) ? -ENOMEM : 0;
 	if (!r && cfg->console_log) {
 		r = logring_open(cfg->console_log, true, LOGRING_DEFAULT_CAPACITY, &g->ring);

@@ -4,6 +4,7 @@
  * nearest armed timer. Objects deleted during an iteration are only marked dead and freed
  * at its end, so a callback may delete itself or others safely.
  */
+#include "core/clock.h"
 #include "core/evloop.h"
 
 #include <errno.h>
@@ -91,10 +92,7 @@ struct evloop {
 
 uint64_t evloop_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return core_now_ns();
 }
 
 static void wake(struct evloop *loop)

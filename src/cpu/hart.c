@@ -11,6 +11,7 @@
 #include "cpu/mmu.h"
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/gmem.h"
 #include "cpu/env.h"
 
@@ -21,10 +22,7 @@
 
 uint64_t hart_env_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return core_now_ns();
 }
 
 /* Reads start_ns and paused_ns consistently. The data loads are acquires, so the second

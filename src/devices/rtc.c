@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/bus.h"
+#include "core/clock.h"
 #include "core/sbuf.h"
 #include "core/util.h"
 #include "devices/device.h"
@@ -22,14 +23,6 @@
 struct rtc {
 	uint64_t latched; /* atomic */
 };
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int rtc_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 {
@@ -40,7 +33,7 @@ static int rtc_read(void *opaque, uint64_t off, unsigned size, uint64_t *out)
 	case 0x00:
 		/* The low half comes from this read's own sample: reading the latch back
 		 * would race with another hart's TIME_LOW read (and could mix samples). */
-		now = wall_ns();
+		now = core_clock_ns(CLOCK_REALTIME);
 		__atomic_store_n(latched, now, __ATOMIC_RELAXED);
 		*out = (uint32_t)now;
 		break;

@@ -6,6 +6,7 @@
  */
 #include "disk/internal.h"
 
+#include "core/clock.h"
 #include "core/alloc.h"
 #include "core/log.h"
 
@@ -42,13 +43,11 @@ void disk_errf(char *err, size_t errlen, const char *fmt, ...)
 
 void disk_img_log(struct img *im, const char *fmt, ...)
 {
-	struct timespec ts;
 	uint64_t now;
 	char msg[256];
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	now = core_now_ns();
 	if (im->last_log_ns && now - im->last_log_ns < 1000000000u) {
 		im->suppressed++;
 		return;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -33,10 +34,7 @@
 
 uint64_t vm_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return core_now_ns();
 }
 
 /* The most guest RAM this host can back: physical memory plus swap. */

@@ -28,6 +28,7 @@
 #include <linux/fs.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
 #include "core/log.h"
@@ -445,13 +446,11 @@ struct save_job {
  * and the process id still make two snapshots' identities differ. */
 static void new_id(uint8_t id[ID_LEN])
 {
-	struct timespec ts;
 	uint64_t a, b;
 
 	if (getrandom(id, ID_LEN, GRND_NONBLOCK) == ID_LEN)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	a = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	a = core_clock_ns(CLOCK_REALTIME);
 	b = vm_now_ns() ^ ((uint64_t)getpid() << 40);
 	memcpy(id, &a, 8);
 	memcpy(id + 8, &b, 8);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/sbuf.h"
 #include "snapshot/internal.h"
 #include "snapshot/snapshot.h"
@@ -41,14 +42,6 @@ struct snap_pc_in {
 	bool acked, stop, over;
 	bool active; /* atomic: pages still arriving */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 int snap_pages_walk(const uint8_t *p, size_t len, uint64_t npages,
 		    int (*put)(void *ctx, uint64_t page, const uint8_t *bytes), void *ctx)
@@ -324,7 +317,7 @@ static int window(struct snap_pc_in *in, bool acked, uint64_t *win, uint64_t *wi
 		  uint64_t *win_missing, char *err, size_t errlen)
 {
 	bool owed = acked || in->got_asked < in->nasked;
-	uint64_t now = now_ns(), want, got;
+	uint64_t now = core_now_ns(), want, got;
 
 	if (!owed) {
 		*win = 0;
@@ -380,7 +373,8 @@ static void *in_main(void *opaque)
 		if (r)
 			break;
 		if (win) {
-			uint64_t end = win + SNAP_STREAM_TIMEOUT_S * 1000000000ull, now = now_ns();
+			uint64_t end = win + SNAP_STREAM_TIMEOUT_S * 1000000000ull,
+				 now = core_now_ns();
 			wait_ms = now >= end ? 0 : (int)((end - now) / 1000000 + 1);
 		}
 		n = poll(p, 2, wait_ms);
@@ -416,7 +410,7 @@ static void *in_main(void *opaque)
 		e.why = err[0] ? err : strerror(-r);
 		e.missing = in->nmissing;
 		e.asked = in->nasked;
-		e.ns = now_ns() - in->t0;
+		e.ns = core_now_ns() - in->t0;
 		in->t.end(in->t.ctx, &e); /* may not return (the target cannot go on) */
 	}
 	if (in->t.flag)
@@ -466,7 +460,7 @@ int snap_pc_in_start(struct snap_pc_in *in, const struct snap_pc_target *t, char
 		snprintf(err, errlen, "post-copy: cannot register the memory: %s", strerror(-r));
 		return r;
 	}
-	in->t0 = now_ns();
+	in->t0 = core_now_ns();
 	__atomic_store_n(&in->active, true, __ATOMIC_RELAXED);
 	if (t->flag)
 		__atomic_store_n(t->flag, true, __ATOMIC_RELEASE);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/tcp.h"
 #include "snapshot/internal.h"
 
@@ -49,14 +50,6 @@ static int put_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Reads exactly n bytes. With *deadline 0, the first read waits as the socket's timeout
  * says and sets *deadline to SNAP_STREAM_TIMEOUT_S after it; from then on (and with
  * *deadline set) every byte must come by *deadline (CLOCK_MONOTONIC ns): a peer that
@@ -69,7 +62,7 @@ static int get_until(int fd, void *p, size_t n, uint64_t *deadline)
 	while (n) {
 		ssize_t k;
 		if (*deadline) {
-			uint64_t now = mono_ns();
+			uint64_t now = core_now_ns();
 			struct pollfd pf = {.fd = fd, .events = POLLIN};
 			int w;
 			if (now >= *deadline)
@@ -94,7 +87,7 @@ static int get_until(int fd, void *p, size_t n, uint64_t *deadline)
 		if (k == 0)
 			return -ECONNRESET; /* the other side closed mid-stream */
 		if (!*deadline)
-			*deadline = mono_ns() + SNAP_STREAM_TIMEOUT_S * 1000000000ull;
+			*deadline = core_now_ns() + SNAP_STREAM_TIMEOUT_S * 1000000000ull;
 		b += k;
 		n -= (size_t)k;
 	}
@@ -163,7 +156,7 @@ static void slow_errf(char *err, size_t errlen, uint64_t t0)
 		  "a section did not come in time (%.0f s after its first byte; a section must "
 		  "come within %d s of it, and 1 s more per %u KiB): the peer stalls or the "
 		  "link is too slow",
-		  (double)(mono_ns() - t0) / 1e9, SNAP_STREAM_TIMEOUT_S,
+		  (double)(core_now_ns() - t0) / 1e9, SNAP_STREAM_TIMEOUT_S,
 		  SNAP_STREAM_MIN_RATE / 1024);
 }
 
@@ -174,7 +167,7 @@ int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t m
 	uint64_t n, deadline = 0, t0;
 	int r = get_until(fd, h, 1, &deadline);
 
-	t0 = mono_ns();
+	t0 = core_now_ns();
 	r = r ?: get_until(fd, h + 1, sizeof(h) - 1, &deadline);
 	if (r == -ETIME) {
 		slow_errf(err, errlen, t0);
@@ -362,7 +355,7 @@ static void *watch_main(void *opaque)
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
 		struct timespec until;
-		if (w->since && mono_ns() - w->since >= SNAP_STREAM_PROGRESS_NS &&
+		if (w->since && core_now_ns() - w->since >= SNAP_STREAM_PROGRESS_NS &&
 		    snap_stream_progress(w->fd, 0, &w->last_ns))
 			break; /* the peer is gone: the next read says so */
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -404,7 +397,7 @@ static void watch_write(struct write_watch *w, bool begins)
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
-	w->since = begins ? mono_ns() : 0;
+	w->since = begins ? core_now_ns() : 0;
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -592,11 +585,8 @@ int snap_stream_progress(int fd, uint64_t what, uint64_t *last_ns)
 {
 	uint8_t f[SNAP_STREAM_PROGRESS_LEN] = {SNAP_STREAM_PROGRESS & 0xff,
 					       SNAP_STREAM_PROGRESS >> 8};
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = core_now_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	if (*last_ns && now - *last_ns < SNAP_STREAM_PROGRESS_NS)
 		return 0;
 	*last_ns = now;

@@ -12,6 +12,7 @@
 #include "wasm/internal.h"
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "wasm/jit/jit.h"
 
 #include <errno.h>
@@ -355,25 +356,17 @@ void wasm_store_wait_resumed(struct wasm_store *s)
 	wasm_store_park(s);
 }
 
-static uint64_t host_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void wasm_store_park(struct wasm_store *s)
 {
 	pthread_mutex_lock(&s->pause_lock);
 	if (!s->parent) /* the main thread's park is the program's pause: its clock stops */
-		s->park_since = host_mono_ns();
+		s->park_since = core_now_ns();
 	atomic_store(&s->parked, 1);
 	while (atomic_load(&s->pause) && !atomic_load(&s->interrupt))
 		pthread_cond_wait(&s->pause_cond, &s->pause_lock);
 	atomic_store(&s->parked, 0);
 	if (!s->parent) {
-		s->parked_ns += host_mono_ns() - s->park_since;
+		s->parked_ns += core_now_ns() - s->park_since;
 		s->park_since = 0;
 	}
 	pthread_mutex_unlock(&s->pause_lock);
@@ -383,7 +376,7 @@ void wasm_store_park(struct wasm_store *s)
  * parked, up to now. */
 static uint64_t unparked_ns(const struct wasm_store *root)
 {
-	return (root->park_since ? root->park_since : host_mono_ns()) - root->parked_ns;
+	return (root->park_since ? root->park_since : core_now_ns()) - root->parked_ns;
 }
 
 uint64_t wasm_store_clock(const struct wasm_store *s)

@@ -12,6 +12,7 @@
 #include "wasm/postcopy.h"
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/sbuf.h"
 #include "snapshot/postcopy.h"
 #include "snapshot/snapshot.h"
@@ -36,14 +37,6 @@
 #define ZERO_BIT  (1ull << 63)
 #define PC_BATCH  16 /* pages sent between looks for the destination's requests */
 #define MAX_PAGES ((16ull << 30) / PAGE)
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 int wasm_postcopy_check(struct wasm_instance *inst, char *err, size_t errlen)
 {
@@ -159,7 +152,7 @@ int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t np
 			int ack_ms, struct wasm_postcopy_stats *st)
 {
 	struct serve s = {.fd = fd, .base = base, .bits = bits, .npages = npages, .rate = rate};
-	uint64_t w = 0, words = (npages + 63) / 64, t_wait = now_ns();
+	uint64_t w = 0, words = (npages + 63) / 64, t_wait = core_now_ns();
 	uint8_t in[256];
 	size_t have = 0;
 	bool running = false, done = false;
@@ -172,7 +165,7 @@ int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t np
 	sbuf_put_u32(&s.batch, 0);
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		uint64_t now = now_ns(), d = due(&s, now);
+		uint64_t now = core_now_ns(), d = due(&s, now);
 		bool later = s.left && running && d > now;
 		bool work = (s.left && running) || (!s.left && !done && running);
 		/* before "OK" the destination restores the program (ack_ms); after, it is
@@ -196,9 +189,9 @@ int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t np
 			}
 			if (k > 0) {
 				have += (size_t)k;
-				t_wait = now_ns();
+				t_wait = core_now_ns();
 			}
-		} else if (!later && !work && now_ns() - t_wait > (uint64_t)idle * 1000000) {
+		} else if (!later && !work && core_now_ns() - t_wait > (uint64_t)idle * 1000000) {
 			r = -ETIMEDOUT; /* the destination is silent */
 			break;
 		}
@@ -206,7 +199,7 @@ int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t np
 			unsigned tag = in[0] | (unsigned)in[1] << 8, used = 2;
 			if (tag == SNAP_STREAM_ACK && !running) {
 				running = true;
-				st->t_run = now_ns();
+				st->t_run = core_now_ns();
 				s.t0 = st->t_run;
 			} else if (tag == SNAP_STREAM_PC_END && running && done && !s.left) {
 				r = have == 2 ? 1 : -EPROTO;
@@ -242,7 +235,7 @@ int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t np
 		if (r)
 			break;
 		r = flush(&s); /* the pages asked for go at once (the rate counts them) */
-		later = later && now_ns() < due(&s, now_ns());
+		later = later && core_now_ns() < due(&s, core_now_ns());
 		for (unsigned i = 0; !r && s.left && running && !later && i < PC_BATCH; i++) {
 			while (!bits[w])
 				w = (w + 1) % words;

@@ -15,6 +15,7 @@
 #include "wasm/replicate.h"
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "snapshot/snapshot.h"
@@ -45,14 +46,6 @@
 #define REPL_HEARTBEAT_MS   2000
 #define REPL_JOURNAL_MAX    (256u << 20)  /* directory records between two checkpoints */
 #define REPL_TREE_MAX	    (1024u << 20) /* checkpoint 0's: the directories' content */
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -323,7 +316,7 @@ static long hold(void *opaque, int host, const struct iovec *iov, int cnt)
  * -EAGAIN (the program did not park: nothing sent, try later) or -errno with err. */
 static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen)
 {
-	uint64_t t0 = now_ns(), tp, pause, n = 0, sent0 = rp->sent;
+	uint64_t t0 = core_now_ns(), tp, pause, n = 0, sent0 = rp->sent;
 	size_t sealed;
 	int r = 0;
 
@@ -350,7 +343,7 @@ static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen
 	r = rp->h.park(rp->h.opaque, err, errlen);
 	if (r)
 		return r;
-	tp = now_ns();
+	tp = core_now_ns();
 	r = wasm_precopy_round_to(rp->t, put_rec, rp, true, &n);
 	if (r)
 		snprintf(err, errlen, "taking the pages written: %s", strerror(-r));
@@ -361,7 +354,7 @@ static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen
 	sealed = rp->held.len; /* what the program wrote before this point */
 	pthread_mutex_unlock(&rp->hlock);
 	rp->h.unpark(rp->h.opaque);
-	pause = now_ns() - tp;
+	pause = core_now_ns() - tp;
 	if (r)
 		return r == -EAGAIN ? -EIO : r;
 	r = first ? 0 : send_epoch(rp);
@@ -379,9 +372,9 @@ static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen
 	pthread_mutex_lock(&rp->lock);
 	if (first) {
 		rp->st.first_pause_ns = pause;
-		rp->st.first_ns = now_ns() - t0;
+		rp->st.first_ns = core_now_ns() - t0;
 	} else {
-		uint64_t rpo = now_ns() - rp->last_ack_ns;
+		uint64_t rpo = core_now_ns() - rp->last_ack_ns;
 		rp->st.pause_last_ns = pause;
 		rp->st.pause_total_ns += pause;
 		if (pause > rp->st.pause_max_ns)
@@ -391,7 +384,7 @@ static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen
 		if (rpo > rp->st.rpo_max_ns)
 			rp->st.rpo_max_ns = rpo;
 	}
-	rp->last_ack_ns = now_ns();
+	rp->last_ack_ns = core_now_ns();
 	rp->st.checkpoints++;
 	rp->st.bytes += rp->sent - sent0;
 	pthread_mutex_unlock(&rp->lock);
@@ -413,24 +406,24 @@ static void unhold(struct wasm_repl *rp)
 static void *repl_main(void *arg)
 {
 	struct wasm_repl *rp = arg;
-	uint64_t next = now_ns(), stuck_since = 0;
+	uint64_t next = core_now_ns(), stuck_since = 0;
 	char err[256] = "";
 	int r = 0;
 
 	for (;;) {
 		struct timespec ts;
 		next += (uint64_t)rp->interval_ms * 1000000ull;
-		if (next < now_ns())
-			next = now_ns(); /* a checkpoint took longer than the interval */
+		if (next < core_now_ns())
+			next = core_now_ns(); /* a checkpoint took longer than the interval */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)((next - now_ns()) / 1000000000ull);
-		ts.tv_nsec += (long)((next - now_ns()) % 1000000000ull);
+		ts.tv_sec += (time_t)((next - core_now_ns()) / 1000000000ull);
+		ts.tv_nsec += (long)((next - core_now_ns()) % 1000000000ull);
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_mutex_lock(&rp->lock);
-		while (!rp->stop && now_ns() < next)
+		while (!rp->stop && core_now_ns() < next)
 			if (pthread_cond_timedwait(&rp->cond, &rp->lock, &ts) == ETIMEDOUT)
 				break;
 		if (rp->stop) {
@@ -441,8 +434,8 @@ static void *repl_main(void *arg)
 		r = checkpoint(rp, false, err, sizeof(err));
 		if (r == -EAGAIN) { /* parked nowhere it can be saved: the next interval */
 			if (!stuck_since)
-				stuck_since = now_ns();
-			if (now_ns() - stuck_since < REPL_PARK_GIVE_UP_S * 1000000000ull)
+				stuck_since = core_now_ns();
+			if (core_now_ns() - stuck_since < REPL_PARK_GIVE_UP_S * 1000000000ull)
 				continue;
 		} else {
 			stuck_since = 0;

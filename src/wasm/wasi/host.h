@@ -6,6 +6,7 @@
 #ifndef LODGE_WASM_WASI_HOST_H
 #define LODGE_WASM_WASI_HOST_H
 
+#include "core/clock.h"
 #include "core/sbuf.h"
 #include "wasm/wasm.h"
 #include "wasm/wasi/path.h"
@@ -242,14 +243,6 @@ void wasi_share(struct wasi *w);
 static inline bool has_rights(const struct wasi_fd *f, uint64_t need)
 {
 	return (f->base & need) == need;
-}
-
-static inline uint64_t now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* A host errno (either sign) as a WASI errno; EXDEV, path.c's "would escape", becomes

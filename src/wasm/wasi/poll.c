@@ -53,7 +53,7 @@ static uint64_t clock_left(const struct wasi *w, const struct poll_clock *k, uin
 		id = CLOCK_MONOTONIC;
 		end = start + end < start ? UINT64_MAX : start + end;
 	}
-	now = id == CLOCK_MONOTONIC ? wasm_store_clock(w->store) : now_ns(id);
+	now = id == CLOCK_MONOTONIC ? wasm_store_clock(w->store) : core_clock_ns(id);
 	return end > now ? end - now : 0;
 }
 

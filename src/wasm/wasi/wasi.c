@@ -373,7 +373,7 @@ static uint32_t clock_time_get(struct call *c)
 	/* the monotonic clock is the program's: it stands still while it is paused and goes
 	 * on from a snapshot's reading after a restore (wasm_store_clock) */
 	return put64(c, arg32(c, 2),
-		     id == CLOCK_MONOTONIC ? wasm_store_clock(c->w->store) : now_ns(id))
+		     id == CLOCK_MONOTONIC ? wasm_store_clock(c->w->store) : core_clock_ns(id))
 		       ? E_SUCCESS
 		       : E_OOB;
 }
