@@ -1306,6 +1306,7 @@ static void migrate_path(const struct wasm_opts *o, const char *what, char *out,
 struct pace {
 	int fd;
 	uint64_t rate, t0, bytes;
+	uint8_t nonce[SNAP_STREAM_NONCE]; /* the stream's: the destination's "OK" repeats it */
 };
 
 #define PACE_SLACK_NS 10000000ull /* 10 ms */
@@ -1415,7 +1416,7 @@ static int migrate_precopy(struct wasm_ctl *c, struct pace *pc, const char *path
 	r = r ?: wasm_precopy_start(inst, &t, err, errlen);
 	if (r)
 		return r;
-	r = snap_stream_put_header(fd);
+	r = snap_stream_put_header(fd, pc->nonce);
 	r = precopy_then_park(r, c, st, t, pc, PRECOPY_ROUNDS, was_paused, tp, rounds, err, errlen);
 	if (!r) {
 		r = wasm_precopy_round_to(t, pace_put, pc, true, &n);
@@ -1460,7 +1461,7 @@ static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *pat
 	r = r ?: wasm_precopy_start(inst, &t, err, errlen);
 	if (r)
 		return r;
-	r = snap_stream_put_header(fd) ?: wasm_postcopy_offer(fd, err, errlen);
+	r = snap_stream_put_header(fd, pc->nonce) ?: wasm_postcopy_offer(fd, err, errlen);
 	r = precopy_then_park(r, c, st, t, pc, rounds_max, was_paused, tp, rounds, err, errlen);
 	r = r ?: wasm_precopy_missing(t, &base, &bits, &npages);
 	r = r ?: wasm_postcopy_discard(npages, bits, &disc, &dlen);
@@ -1473,7 +1474,7 @@ static int migrate_postcopy(struct wasm_ctl *c, struct pace *pc, const char *pat
 	r = r ?: pace_send_file_body(pc, path, &body);
 	*sent += body;
 	if (!r) {
-		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate,
+		r = wasm_postcopy_serve(fd, base, bits, npages, pc->rate, pc->nonce,
 					SNAP_STREAM_TIMEOUT_S * 1000, ps);
 		*switched = ps->t_run != 0;
 		*sent += ps->bytes;
@@ -1596,7 +1597,7 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		r = ctl_snapshot(c, &req, err, errlen);
 		if (r == -ENOTSUP || r == -EAGAIN)
 			r = r == -EAGAIN ? -EBUSY : -EOPNOTSUPP;
-		r = r ?: snap_stream_put_header(fd);
+		r = r ?: snap_stream_put_header(fd, pc.nonce);
 		r = r ?: pace_send_file_body(&pc, path, &sent);
 	}
 	if (r == -ENOTSUP)
@@ -1604,14 +1605,16 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 	if (!r && !o->post_copy) {
 		/* it restores the program meanwhile, saying so (progress frames): only
 		 * silence for the stream's timeout is a dead destination */
-		r = snap_stream_wait_ack(fd);
+		r = snap_stream_wait_ack(fd, pc.nonce);
 		if (r)
 			snprintf(err, errlen, "%s (%s): the program runs on here", dest,
 				 r == -ECONNABORTED || r == -ECONNRESET
 					 ? "it refused the program or closed the connection: its "
 					   "log says why"
 				 : r == -ETIMEDOUT ? "it was silent for the stream's timeout"
-						   : strerror(-r));
+				 : r == -EPROTO ? "it answered OK without the stream's nonce: it "
+						  "is not a Lodge destination"
+						: strerror(-r));
 	} else if (!err[0]) {
 		snprintf(err, errlen, "%s (%s): the program runs on here", dest,
 			 r == -EPROTO ? "it answered before the program was sent: not a Lodge "
@@ -2286,7 +2289,8 @@ static int incoming_section(void *opaque, uint32_t type, const uint8_t *p, size_
  * or -errno with err. */
 static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char *path, size_t plen,
 			    int *fd, struct wasm_precopy_in *pin, struct wasm_postcopy_in **pc,
-			    char *peer, size_t peerlen, char *err, size_t errlen)
+			    uint8_t nonce[SNAP_STREAM_NONCE], char *peer, size_t peerlen, char *err,
+			    size_t errlen)
 {
 	struct incoming in = {.pin = pin};
 	int c, r;
@@ -2312,8 +2316,8 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
 	}
 	/* a pre-copy's pages come first, a stop and copy's stream has none */
 	in.fd = c;
-	r = snap_stream_recv_file_cb(c, path, incoming_file_max(o), incoming_section, &in, err,
-				     errlen);
+	r = snap_stream_recv_file_cb(c, path, incoming_file_max(o), incoming_section, &in, nonce,
+				     err, errlen);
 	if (!r && in.pc && !wasm_postcopy_in_discarded(in.pc)) {
 		snprintf(err, errlen, "corrupt: the post-copy stream ended without its discard");
 		r = -EINVAL;
@@ -2415,6 +2419,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	const char *reason;
 	struct wasm_precopy_in pin = {0};
 	struct wasm_postcopy_in *pc = NULL;
+	uint8_t nonce[SNAP_STREAM_NONCE] = {0}; /* the stream's, for the "OK" */
 	struct snap_stream_busy *busy = NULL;
 
 	memcpy(stdio, o->stdio, sizeof(stdio));
@@ -2449,8 +2454,8 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		if (rc)
 			goto fail;
 	} else if (o->incoming) {
-		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, peer, sizeof(peer),
-				      err, sizeof(err));
+		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, nonce, peer,
+				      sizeof(peer), err, sizeof(err));
 		file = path;
 		if (rc)
 			goto fail;
@@ -2500,10 +2505,10 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	 * it (sig_stopper), rather than end the process with a program the source gave up */
 	if (!rc && in >= 0)
 		atomic_store(&ctl.committed, true);
-	if (!rc && pc && wasm_postcopy_in_ack(pc)) {
+	if (!rc && pc && wasm_postcopy_in_ack(pc, nonce)) {
 		rc = -ECONNABORTED;
 		snprintf(err, sizeof(err), "the source did not take the answer: it runs on there");
-	} else if (!rc && !pc && in >= 0 && snap_stream_ack(in)) {
+	} else if (!rc && !pc && in >= 0 && snap_stream_ack(in, nonce)) {
 		rc = -ECONNABORTED;
 		snprintf(err, sizeof(err), "the source did not take the answer: it runs on there");
 	}

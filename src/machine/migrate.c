@@ -106,6 +106,7 @@ struct mig {
 	uint64_t rate_t0;    /* when the limit's count began */
 	uint64_t rate_bytes; /* bytes counted since */
 	bool urgent;	     /* post-copy: pages are paced by postcopy_serve, not here */
+	uint8_t nonce[SNAP_STREAM_NONCE]; /* the stream's: the destination's "OK" repeats it */
 };
 
 #define RATE_SLACK_NS 10000000ull /* 10 ms */
@@ -564,6 +565,11 @@ static int postcopy_serve(struct mig *m, uint64_t *t_run)
 		while (have >= 2) {
 			unsigned tag = in[0] | (unsigned)in[1] << 8, used = 2;
 			if (tag == SNAP_STREAM_ACK && !running) {
+				if (have < SNAP_STREAM_ACK_LEN)
+					break;
+				if (memcmp(in + 2, m->nonce, SNAP_STREAM_NONCE))
+					return -EPROTO; /* an "OK" not from the Lodge it talks to */
+				used = SNAP_STREAM_ACK_LEN;
 				running = true;
 				*t_run = vm_now_ns();
 			} else if (tag == SNAP_STREAM_PC_END && running && done && !left) {
@@ -713,7 +719,7 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 	r = setup_disks(&m);
 	if (r)
 		goto io_err;
-	r = vm_state_config(vm, &cfg) ?: snap_stream_put_header(m.fd);
+	r = vm_state_config(vm, &cfg) ?: snap_stream_put_header(m.fd, m.nonce);
 	r = r ?: snap_stream_put(m.fd, SNAP_SEC_MACHINE, cfg.data, cfg.len);
 	if (!r && m.ndisks) {
 		r = offer_disks(&m);
@@ -799,7 +805,7 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 	} else if (!r) {
 		/* It loads the state meanwhile: progress frames say it works on, and only
 		 * SNAP_STREAM_TIMEOUT_S of silence is a dead destination. */
-		r = snap_stream_wait_ack(m.fd);
+		r = snap_stream_wait_ack(m.fd, m.nonce);
 		if (r)
 			vm_errf(err, errlen,
 				"%s did not acknowledge the migration (%s): the machine runs on "
@@ -808,6 +814,8 @@ int vm_migrate_fd(struct vm *vm, int fd, const char *dest, const struct vm_migra
 				r == -ECONNABORTED || r == -ECONNRESET
 					? "it refused or closed the connection: its log says why"
 				: r == -ETIMEDOUT ? "it was silent for the stream's timeout"
+				: r == -EPROTO	  ? "it answered OK without the stream's nonce: it "
+						    "is not a Lodge destination"
 						  : strerror(-r));
 	}
 	/* Failed after SWITCH: the destination closed the images (it ends before its side
@@ -1350,7 +1358,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	struct vm *vm = NULL;
 	struct in_disks *dk = core_calloc(1, sizeof(*dk));
 	struct vm_postcopy *pc = NULL;
-	uint8_t *p = NULL, ack[2] = {SNAP_STREAM_ACK & 0xff, SNAP_STREAM_ACK >> 8};
+	uint8_t *p = NULL, nonce[SNAP_STREAM_NONCE], ack[SNAP_STREAM_ACK_LEN];
 	struct snap_stream_busy *busy;
 	uint64_t time = 0;
 	uint32_t type;
@@ -1363,7 +1371,9 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		*out = NULL;
 		return -ENOMEM;
 	}
-	r = snap_stream_get_header(fd, err, errlen);
+	r = snap_stream_get_header(fd, nonce, err, errlen);
+	if (!r)
+		snap_stream_ack_frame(ack, nonce);
 	r = r ?: snap_stream_get(fd, &type, &p, &len, MIG_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {
 		vm_errf(err, errlen,
@@ -1434,7 +1444,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		goto out;
 	vm_restore_finish(vm, rs, time);
 	if (pc)
-		r = snap_pc_in_ack(pc->in);
+		r = snap_pc_in_ack(pc->in, nonce);
 	else if (send(fd, ack, sizeof(ack), MSG_NOSIGNAL) != (ssize_t)sizeof(ack)) {
 		r = -errno;
 	}

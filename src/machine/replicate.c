@@ -535,6 +535,7 @@ int vm_replicate_start(struct vm *vm, const char *dest, int fd, unsigned interva
 {
 	struct vm_repl *rp;
 	struct sbuf cfg = {0}, hello = {0};
+	uint8_t nonce[SNAP_STREAM_NONCE]; /* no "OK" follows */
 	uint64_t t0 = vm_now_ns(), maxblocks = 0;
 	unsigned ndisks = 0;
 	int r;
@@ -595,7 +596,7 @@ int vm_replicate_start(struct vm *vm, const char *dest, int fd, unsigned interva
 	sbuf_put_u32(&hello, REPL_VERSION);
 	sbuf_put_u32(&hello, interval_ms);
 	sbuf_put_u32(&hello, ndisks);
-	r = vm_state_config(vm, &cfg) ?: hello.err ?: snap_stream_put_header(fd);
+	r = vm_state_config(vm, &cfg) ?: hello.err ?: snap_stream_put_header(fd, nonce);
 	r = r ?: snap_stream_put(fd, SNAP_SEC_MACHINE, cfg.data, cfg.len);
 	r = r ?: snap_stream_put(fd, SNAP_SEC_REPLICATE, hello.data, hello.len);
 	sbuf_fini(&cfg);
@@ -992,7 +993,7 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 	uint32_t type, version, ndisks;
 	struct sreader in;
 	size_t len;
-	int r = snap_stream_get_header(s->fd, err, errlen);
+	int r = snap_stream_get_header(s->fd, NULL, err, errlen); /* no "OK" follows */
 
 	r = r ?: snap_stream_get(s->fd, &type, &p, &len, REPL_MAX_CONFIG, err, errlen);
 	if (!r && type != SNAP_SEC_MACHINE) {

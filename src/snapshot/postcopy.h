@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "snapshot/snapshot.h"
+
 #define SNAP_PC_MIN_PAGES 16 /* pages a source owing some sends at least per timeout */
 
 /* Walks a PAGES section: its u32 count (1..SNAP_PC_BATCH), then per page its u64 index
@@ -73,8 +75,9 @@ uint64_t snap_pc_in_npages(const struct snap_pc_in *in);
  * the thread that serves its holes. 0 or -errno with err (the target must not run). */
 int snap_pc_in_start(struct snap_pc_in *in, const struct snap_pc_target *t, char *err,
 		     size_t errlen) __attribute__((warn_unused_result));
-/* Answers "OK" (the target runs here). 0 or -errno. */
-int snap_pc_in_ack(struct snap_pc_in *in) __attribute__((warn_unused_result));
+/* Answers "OK" with the stream's nonce (the target runs here). 0 or -errno. */
+int snap_pc_in_ack(struct snap_pc_in *in, const uint8_t nonce[SNAP_STREAM_NONCE])
+	__attribute__((warn_unused_result));
 /* The pages not here yet; whether pages still arrive (any thread). */
 uint64_t snap_pc_in_missing(const struct snap_pc_in *in);
 bool snap_pc_in_active(const struct snap_pc_in *in);

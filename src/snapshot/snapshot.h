@@ -124,7 +124,10 @@ int snap_userfaultfd(bool user_only, struct uffdio_api *api) __attribute__((warn
 /* ---- the migration stream (stream.c) ----
  * A header, then sections as in a file (the same 24-byte section header, each payload
  * checked against its CRC), sent over a connected socket. Migration adds these types: */
-#define SNAP_STREAM_VERSION 2 /* 2: progress frames may come before every answer */
+/* 2: progress frames may come before every answer; 3: the header has the source's nonce,
+ * which the destination's "OK" repeats */
+#define SNAP_STREAM_VERSION 3
+#define SNAP_STREAM_NONCE   8
 enum snap_stream_type {
 	SNAP_SEC_PAGES = 0x100, /* u32 count, then count pages: u64 index (bit 63: all zero,
 				 * no data), 4096 bytes unless zero */
@@ -154,8 +157,11 @@ enum snap_stream_type {
 				    * records (wasm/wasi/journal.c) */
 };
 #define SNAP_STREAM_COMMITTED 0x4b43 /* "CK", u16, then u64 checkpoint: the standby has it */
-#define SNAP_STREAM_ACK	      0x4b4f /* "OK", u16: the destination runs the machine */
-#define SNAP_STREAM_SYNC      0x5953 /* "SY", u16: the answer to SYNC */
+#define SNAP_STREAM_ACK                                                                            \
+	0x4b4f /* "OK", u16, then the header's nonce: the destination                              \
+		* runs the machine (a peer that only says OK is no Lodge) */
+#define SNAP_STREAM_ACK_LEN (2 + SNAP_STREAM_NONCE)
+#define SNAP_STREAM_SYNC    0x5953 /* "SY", u16: the answer to SYNC */
 /* Post-copy: "PC", u16, then u8: 1 ready, 0 refused (its log says why); "RQ", u16, then
  * u64 page: the machine there needs it; "PE", u16: every page arrived (after the second
  * DONE, and only after "OK"). */
@@ -179,8 +185,12 @@ enum snap_stream_type {
  * -ECONNRESET when the peer went away); the receiving ones refuse anything malformed
  * with -EINVAL and one line in err. snap_stream_get allocates *out (core_free it) and
  * refuses a section longer than `max`. */
-int snap_stream_put_header(int fd) __attribute__((warn_unused_result));
-int snap_stream_get_header(int fd, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* put_header draws the stream's nonce into `nonce`; get_header hands it over (nonce may be
+ * NULL: a stream that gets no "OK", replication's). */
+int snap_stream_put_header(int fd, uint8_t nonce[SNAP_STREAM_NONCE])
+	__attribute__((warn_unused_result));
+int snap_stream_get_header(int fd, uint8_t nonce[SNAP_STREAM_NONCE], char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 int snap_stream_put(int fd, uint32_t type, const void *data, size_t len)
 	__attribute__((warn_unused_result));
 int snap_stream_get(int fd, uint32_t *type, uint8_t **out, size_t *len, size_t max, char *err,
@@ -207,27 +217,23 @@ int snap_stream_accept_until(const char *addr, bool (*stop)(void *ctx), void *ct
 /* The stream's socket options: SNAP_STREAM_TIMEOUT_S both ways, no Nagle delay. */
 void snap_stream_sockopts(int fd);
 
-/* Stop and copy of a whole snapshot file: the header, FILE sections, DONE. *sent counts
- * the bytes. Returns 0 or -errno. */
-int snap_stream_send_file(int fd, const char *path, uint64_t *sent)
-	__attribute__((warn_unused_result));
-/* The same without the header: after other sections (a Wasm pre-copy's PAGES). */
+/* Stop and copy of a whole snapshot file, after the header (snap_stream_put_header) and
+ * any other sections (a Wasm pre-copy's PAGES): FILE sections, DONE. *sent counts the
+ * bytes. Returns 0 or -errno. */
 int snap_stream_send_file_body(int fd, const char *path, uint64_t *sent)
 	__attribute__((warn_unused_result));
-/* Receives such a stream into `path` (created, or truncated: the caller's own file), at
- * most `max` bytes. Anything else (another section type, too long, truncated) is refused
- * with -EINVAL / -errno and one line in err; the file is then removed. */
-int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
-/* As snap_stream_recv_file, but sections of other types before the first FILE go to
- * `other` (each at most SNAP_STREAM_PAGES_MAX bytes; its nonzero return, with err, ends
- * the stream). */
+/* Receives such a stream (its header first: *nonce gets the stream's nonce unless NULL)
+ * into `path` (created, or truncated: the caller's own file), at most `max` bytes. Sections
+ * of other types before the first FILE go to `other` (each at most SNAP_STREAM_PAGES_MAX
+ * bytes; its nonzero return, with err, ends the stream); without `other` they are refused.
+ * Anything else (another section type, too long, truncated) is refused with -EINVAL /
+ * -errno and one line in err; the file is then removed. */
 typedef int (*snap_stream_other_fn)(void *opaque, uint32_t type, const uint8_t *p, size_t len,
 				    char *err, size_t errlen);
 #define SNAP_STREAM_PAGES_MAX (4u + 256u * (8u + SNAP_PAGE_SIZE)) /* 256 pages a section */
 int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream_other_fn other,
-			     void *opaque, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+			     void *opaque, uint8_t nonce[SNAP_STREAM_NONCE], char *err,
+			     size_t errlen) __attribute__((warn_unused_result));
 /* Reads an answer of `len` (>= 2) bytes, its u16 tag first, into ans, skipping the
  * progress frames before it; each read waits at most the socket's timeout. Returns 0 or
  * -errno (-ETIMEDOUT: neither progress nor the answer came in time; -ECONNRESET: the
@@ -261,11 +267,15 @@ void snap_stream_test_slow_apply(int fd, uint64_t epoch, uint64_t *last_ns);
  * stream's timeout. */
 void snap_stream_test_slow_step(void);
 #endif
-/* The destination's "OK" (it runs the guest), and the source's wait for it: progress
- * frames are read past; 0, -ECONNABORTED (another answer) or -errno (-ETIMEDOUT: nothing
- * at all came for the socket's timeout). */
-int snap_stream_ack(int fd) __attribute__((warn_unused_result));
-int snap_stream_wait_ack(int fd) __attribute__((warn_unused_result));
+/* The destination's "OK" with the stream's nonce (it runs the guest), and the source's
+ * wait for it: progress frames are read past; 0, -ECONNABORTED (another answer), -EPROTO
+ * (an "OK" without the nonce: a peer that is no Lodge destination) or -errno (-ETIMEDOUT:
+ * nothing at all came for the socket's timeout). ack_frame builds the frame. */
+void snap_stream_ack_frame(uint8_t f[SNAP_STREAM_ACK_LEN], const uint8_t nonce[SNAP_STREAM_NONCE]);
+int snap_stream_ack(int fd, const uint8_t nonce[SNAP_STREAM_NONCE])
+	__attribute__((warn_unused_result));
+int snap_stream_wait_ack(int fd, const uint8_t nonce[SNAP_STREAM_NONCE])
+	__attribute__((warn_unused_result));
 /* Before DONE: whether the destination kept quiet but for progress frames (consumed).
  * A Lodge destination answers only after DONE; a peer that already sent something else
  * (an early "OK") is not one, and its answer must not count. 0 or -EPROTO. */

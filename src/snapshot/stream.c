@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,7 +30,8 @@
 
 static const uint8_t stream_magic[8] = {'L', 'O', 'D', 'G', 'E', 'M', 'I', 'G'};
 
-#define STREAM_HEADER 16
+/* magic, u32 version, the source's nonce, u32 CRC of what is before it */
+#define STREAM_HEADER (12 + SNAP_STREAM_NONCE + 4)
 
 static int put_all(int fd, const void *p, size_t n)
 {
@@ -103,26 +105,31 @@ static int get_all(int fd, void *p, size_t n)
 	return r == -ETIME ? -ETIMEDOUT : r;
 }
 
-int snap_stream_put_header(int fd)
+int snap_stream_put_header(int fd, uint8_t nonce[SNAP_STREAM_NONCE])
 {
 	uint8_t h[STREAM_HEADER];
 
+	if (getrandom(nonce, SNAP_STREAM_NONCE, 0) != SNAP_STREAM_NONCE) {
+		uint64_t v = core_now_ns() ^ ((uint64_t)getpid() << 32);
+		memcpy(nonce, &v, SNAP_STREAM_NONCE); /* unique enough to tell peers apart */
+	}
 	memcpy(h, stream_magic, 8);
 	snap_le32(h + 8, SNAP_STREAM_VERSION);
-	snap_le32(h + 12, snap_crc(0, h, 12));
+	memcpy(h + 12, nonce, SNAP_STREAM_NONCE);
+	snap_le32(h + 12 + SNAP_STREAM_NONCE, snap_crc(0, h, 12 + SNAP_STREAM_NONCE));
 	return put_all(fd, h, sizeof(h));
 }
 
-int snap_stream_get_header(int fd, char *err, size_t errlen)
+int snap_stream_get_header(int fd, uint8_t nonce[SNAP_STREAM_NONCE], char *err, size_t errlen)
 {
 	uint8_t h[STREAM_HEADER];
-	int r = get_all(fd, h, sizeof(h));
+	int r = get_all(fd, h, 12); /* the version first: another one's header has another size */
 
 	if (r) {
 		snap_errf(err, errlen, "no stream header: %s", strerror(-r));
 		return r;
 	}
-	if (memcmp(h, stream_magic, 8) || snap_get32(h + 12) != snap_crc(0, h, 12)) {
+	if (memcmp(h, stream_magic, 8)) {
 		snap_errf(err, errlen, "not a Lodge migration stream (bad header)");
 		return -EINVAL;
 	}
@@ -133,6 +140,17 @@ int snap_stream_get_header(int fd, char *err, size_t errlen)
 			  snap_get32(h + 8), SNAP_STREAM_VERSION);
 		return -EINVAL;
 	}
+	r = get_all(fd, h + 12, sizeof(h) - 12);
+	if (r) {
+		snap_errf(err, errlen, "no stream header: %s", strerror(-r));
+		return r;
+	}
+	if (snap_get32(h + 12 + SNAP_STREAM_NONCE) != snap_crc(0, h, 12 + SNAP_STREAM_NONCE)) {
+		snap_errf(err, errlen, "not a Lodge migration stream (bad header)");
+		return -EINVAL;
+	}
+	if (nonce)
+		memcpy(nonce, h + 12, SNAP_STREAM_NONCE);
 	return 0;
 }
 
@@ -293,14 +311,6 @@ int snap_stream_accept_until(const char *addr, bool (*stop)(void *ctx), void *ct
 
 #define FILE_CHUNK (1u << 20)
 
-int snap_stream_send_file(int fd, const char *path, uint64_t *sent)
-{
-	int r = snap_stream_put_header(fd);
-
-	*sent = 0;
-	return r ?: snap_stream_send_file_body(fd, path, sent);
-}
-
 int snap_stream_send_file_body(int fd, const char *path, uint64_t *sent)
 {
 	uint8_t *buf = core_alloc(FILE_CHUNK);
@@ -429,13 +439,9 @@ static void test_slow_disk(uint64_t total)
 }
 #endif
 
-int snap_stream_recv_file(int fd, const char *path, uint64_t max, char *err, size_t errlen)
-{
-	return snap_stream_recv_file_cb(fd, path, max, NULL, NULL, err, errlen);
-}
-
 int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream_other_fn other,
-			     void *opaque, char *err, size_t errlen)
+			     void *opaque, uint8_t nonce[SNAP_STREAM_NONCE], char *err,
+			     size_t errlen)
 {
 	int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	uint64_t total = 0;
@@ -447,7 +453,7 @@ int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream
 		snap_errf(err, errlen, "cannot create %s: %s", path, strerror(-r));
 		return r;
 	}
-	r = snap_stream_get_header(fd, err, errlen);
+	r = snap_stream_get_header(fd, nonce, err, errlen);
 	while (!r) {
 		uint8_t *p = NULL;
 		uint32_t type;
@@ -519,10 +525,18 @@ int snap_stream_recv_file_cb(int fd, const char *path, uint64_t max, snap_stream
 	return r;
 }
 
-int snap_stream_ack(int fd)
+void snap_stream_ack_frame(uint8_t f[SNAP_STREAM_ACK_LEN], const uint8_t nonce[SNAP_STREAM_NONCE])
 {
-	uint8_t ack[2] = {SNAP_STREAM_ACK & 0xff, SNAP_STREAM_ACK >> 8};
+	f[0] = SNAP_STREAM_ACK & 0xff;
+	f[1] = SNAP_STREAM_ACK >> 8;
+	memcpy(f + 2, nonce, SNAP_STREAM_NONCE);
+}
 
+int snap_stream_ack(int fd, const uint8_t nonce[SNAP_STREAM_NONCE])
+{
+	uint8_t ack[SNAP_STREAM_ACK_LEN];
+
+	snap_stream_ack_frame(ack, nonce);
 	return put_all(fd, ack, sizeof(ack));
 }
 
@@ -544,16 +558,19 @@ int snap_stream_quiet(int fd)
 	}
 }
 
-int snap_stream_wait_ack(int fd)
+int snap_stream_wait_ack(int fd, const uint8_t nonce[SNAP_STREAM_NONCE])
 {
-	uint8_t ack[2];
-	int r = snap_stream_get_answer(fd, ack, sizeof(ack));
+	uint8_t ack[SNAP_STREAM_ACK_LEN];
+	int r = snap_stream_get_answer(fd, ack, 2);
 
 	if (r)
 		return r;
-	return ack[0] == (SNAP_STREAM_ACK & 0xff) && ack[1] == (SNAP_STREAM_ACK >> 8)
-		       ? 0
-		       : -ECONNABORTED;
+	if (ack[0] != (SNAP_STREAM_ACK & 0xff) || ack[1] != (SNAP_STREAM_ACK >> 8))
+		return -ECONNABORTED;
+	r = snap_stream_get_rest(fd, ack + 2, SNAP_STREAM_NONCE);
+	if (r == -ETIMEDOUT || r == -ECONNRESET) /* an "OK" alone: not from a Lodge */
+		return -EPROTO;
+	return r ?: memcmp(ack + 2, nonce, SNAP_STREAM_NONCE) ? -EPROTO : 0;
 }
 
 int snap_stream_get_answer(int fd, uint8_t *ans, size_t len)

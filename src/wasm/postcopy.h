@@ -46,9 +46,11 @@ struct wasm_postcopy_stats {
  * destination's requests for pages first, streams the other pages of bits (cleared as
  * they go) from the memory at base behind them, at most `rate` bytes per second (0: no
  * limit), then DONE; returns 0 once the destination has them all ("PE"). -errno
- * otherwise; st->t_run says whether the program ran there (then it is lost here). */
+ * otherwise; st->t_run says whether the program ran there (then it is lost here). Its "OK"
+ * must repeat the stream's `nonce` (SNAP_STREAM_NONCE bytes; -EPROTO otherwise: no Lodge
+ * destination). */
 int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t npages, uint64_t rate,
-			int ack_ms, struct wasm_postcopy_stats *st)
+			const uint8_t *nonce, int ack_ms, struct wasm_postcopy_stats *st)
 	__attribute__((warn_unused_result));
 
 /* ----- the destination ----- */
@@ -76,8 +78,9 @@ typedef void (*wasm_postcopy_lost_fn)(void *ctx);
 int wasm_postcopy_in_start(struct wasm_postcopy_in *in, struct wasm_instance *inst,
 			   wasm_postcopy_lost_fn lost, void *ctx, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
-/* Answers "OK" (the program runs here). 0 or -errno. */
-int wasm_postcopy_in_ack(struct wasm_postcopy_in *in) __attribute__((warn_unused_result));
+/* Answers "OK" with the stream's nonce (the program runs here). 0 or -errno. */
+int wasm_postcopy_in_ack(struct wasm_postcopy_in *in, const uint8_t *nonce)
+	__attribute__((warn_unused_result));
 /* How many pages DISCARD named that have not arrived yet (the thread's count). */
 uint64_t wasm_postcopy_in_missing(const struct wasm_postcopy_in *in);
 /* Whether pages are still arriving. Any thread. */

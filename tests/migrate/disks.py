@@ -276,7 +276,7 @@ class Proxy(threading.Thread):
             return d
         nblocks = 0
         try:
-            b.sendall(read(16))
+            b.sendall(read(24))  # the stream header (version 3: with its nonce)
             while True:
                 h = read(24)
                 typ, _, ln = struct.unpack("<IIQ", h[:16])

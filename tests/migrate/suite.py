@@ -446,7 +446,7 @@ def t_postcopy_hostile(initrd, what):
         s.settimeout(120)
         c = socket.create_connection(("127.0.0.1", port), timeout=120)
         socks.append(c)
-        c.sendall(recv_exact(s, 16))
+        c.sendall(recv_exact(s, 24))  # the stream's header (version 3: with its nonce)
         miss, npages = [], 0
         back = [True]
 
@@ -486,7 +486,9 @@ def t_postcopy_hostile(initrd, what):
                 ok = recv_exact(c, 2)
                 if ok in (b"PG", b"RQ"):
                     s.sendall(ok + recv_exact(c, 8))
-                elif ok != b"OK":
+                elif ok == b"OK":
+                    recv_exact(c, 8)  # the stream's nonce
+                else:
                     break
             elif s in rd:
                 h = recv_exact(s, 24)
@@ -793,7 +795,7 @@ def t_waiting_ends():
 
 def t_bad_stream():
     why = send_to_incoming(b"GET / HTTP/1.0\r\n\r\n" + os.urandom(4096))
-    head = b"LODGEMIG" + struct.pack("<I", 2)
+    head = b"LODGEMIG" + struct.pack("<I", 3) + os.urandom(8)  # version 3: the nonce
     head += struct.pack("<I", zlib.crc32(head))
     sec = struct.pack("<IIQI", 1, 0, 1 << 40, 0)
     sec += struct.pack("<I", zlib.crc32(sec))
@@ -812,7 +814,7 @@ def t_bad_stream():
     v1 = b"LODGEMIG" + struct.pack("<I", 1)
     v1 += struct.pack("<I", zlib.crc32(v1))
     why += send_to_incoming(v1 + sec + b"x" * 100,
-                            r"version 1 is not supported \(this Lodge speaks version 2\)")
+                            r"version 1 is not supported \(this Lodge speaks version 3\)")
     # --seccomp's allow list would kill the process at the first migration call: refused
     p = subprocess.run([ASAN, "run", "--incoming", "tcp:127.0.0.1:1", "--seccomp"],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)

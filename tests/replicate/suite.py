@@ -318,7 +318,7 @@ class Proxy:
                 buf += k
             return buf
         try:
-            b.sendall(read(16))
+            b.sendall(read(24))  # the stream header (version 3: with its nonce)
             epoch, in_ckpt, target = None, 0, None
             while True:
                 h = read(24)
@@ -486,7 +486,7 @@ def t_bad_stream():
         if not s.wait_api(30):
             return result("bad_stream", "the standby did not start: " + s.errtext())
         if data is None:  # a real machine section, then what a migration sends next
-            hdr = b"LODGEMIG" + struct.pack("<I", 2)
+            hdr = b"LODGEMIG" + struct.pack("<I", 3) + os.urandom(8)  # version 3: the nonce
             hdr += struct.pack("<I", zlib.crc32(hdr))
             data = hdr + section(1, machine_section()) + section(0x103, b"")
         else:

@@ -257,7 +257,7 @@ class StreamProxy:
                 buf += k
             return buf
         try:
-            b.sendall(read(16))
+            b.sendall(read(24))  # the stream header (version 3: with its nonce)
             while True:
                 h = read(24)
                 typ = int.from_bytes(h[:4], "little")

@@ -2085,7 +2085,7 @@ def relay_to_switch(s, c, what, miss):
     """Passes the source's stream (s) to the destination (c) up to the state's DONE, the
     destination's answer to POSTCOPY back; DISCARD changed as PC_DISCARD says for what.
     miss: the pages DISCARD names, then the memory's page count last."""
-    c.sendall(recv_exact(s, 16))
+    c.sendall(recv_exact(s, 24))  # the stream's header (version 3: with its nonce)
     npages = 0
     while True:
         h = recv_exact(s, 24)
@@ -2176,6 +2176,8 @@ def case_postcopy_hostile(what, jit_args):
         while ok == b"PG":  # progress frames ("PG", u64) while it restores the program
             recv_exact(c, 8)
             ok = recv_exact(c, 2)
+        if ok == b"OK":
+            recv_exact(c, 8)  # the stream's nonce
         if ok != b"OK" or not miss:
             return result(False, name, "the switch: %r, %d pages missing" % (ok, len(miss)))
         s.close()  # the real source is out of it from here
@@ -2699,7 +2701,7 @@ class DamagingProxy:
                 buf += k
             return buf
         try:
-            b.sendall(read(16))
+            b.sendall(read(24))  # the stream header (version 3: with its nonce)
             epoch, nth = None, 0
             while True:
                 h = read(24)
@@ -3223,7 +3225,7 @@ class JournalProxy:
             return h + struct.pack("<I", zlib.crc32(h))
 
         try:
-            b.sendall(read(16))
+            b.sendall(read(24))  # the stream header (version 3: with its nonce)
             epoch, crc, extra, first, root = None, 0, 0, b"", None
             while True:
                 h = read(24)
@@ -4130,7 +4132,7 @@ def case_handoff_stall(jit_args):
         a2, b2 = socket.socketpair()
         keep += [a2, b2, rc_]
         socket.send_fds(rc_, [b"src"], [a2.fileno()])
-        head = b"LODGEMIG" + struct.pack("<I", 2)
+        head = b"LODGEMIG" + struct.pack("<I", 3) + os.urandom(8)
         b2.sendall(head + struct.pack("<I", zlib.crc32(head)))
         try:
             _, derr = dst.communicate(timeout=90)
@@ -4339,7 +4341,9 @@ def case_migrate_fake_ok():
     """PUT /migrate to a peer that is not Lodge but answers "OK" at once and throws the
     stream away (pre-copy and stop and copy): 502, the program runs on here (the "OK"
     came before the program was sent, so it is no answer); before, the source took it
-    for the destination's, reported a migration and ended: the program was lost."""
+    for the destination's, reported a migration and ended: the program was lost. The same
+    with a peer that waits for the stream to end and then answers "OK" (and 8 bytes that
+    are not the stream's nonce, which a Lodge destination's "OK" repeats)."""
     name = "wsnap.migrate.fake-ok"
     d = tempfile.mkdtemp(prefix="wsnap.")
     sock, out = os.path.join(d, "api.sock"), os.path.join(d, "stdout")
@@ -4348,6 +4352,7 @@ def case_migrate_fake_ok():
     ls.listen(4)
     port = ls.getsockname()[1]
     stop = threading.Event()
+    late = [False]
 
     def fake():
         ls.settimeout(0.2)
@@ -4356,11 +4361,20 @@ def case_migrate_fake_ok():
                 c, _ = ls.accept()
             except OSError:
                 continue
-            c.sendall(b"OK")
-            c.settimeout(30)
+            if not late[0]:
+                c.sendall(b"OK")
+            c.settimeout(2)  # late: "OK" (and bytes that are not the nonce) once it is quiet
             try:
-                while c.recv(65536):
-                    pass
+                while True:
+                    try:
+                        if not c.recv(65536):
+                            break
+                    except socket.timeout:
+                        if not late[0]:
+                            continue
+                        c.sendall(b"OK" + b"\0" * 8)
+                        late[0] = "said"
+                        c.settimeout(30)
             except OSError:
                 pass
             c.close()
@@ -4373,15 +4387,19 @@ def case_migrate_fake_ok():
     try:
         if not wait_file_lines(out, 2, 60, p):
             return result(False, name, "no output: " + stderr_of(p)[-300:])
-        for how in ({}, {"stop_and_copy": True}):
+        for when, how in (("early", {}), ("early", {"stop_and_copy": True}),
+                          ("late", {}), ("late", {"stop_and_copy": True})):
+            late[0] = when == "late"
             req = {"destination": "127.0.0.1:%d" % port}
             req.update(how)
             st, body = api(sock, "PUT", "/migrate", req)
             n = len(ticks_of(out))
             if st != 502 or "not a Lodge destination" not in str(body) or \
                     not wait_file_lines(out, n + 3, 60, p):
-                why += "; %r: %s %s, the program %s" % (
-                    how, st, body, "ended" if p.poll() is not None else "stopped")
+                why += "; %s %r: %s %s, the program %s" % (
+                    when, how, st, body, "ended" if p.poll() is not None else "stopped")
+            elif when == "late" and late[0] != "said":
+                why += "; late %r: the fake peer never answered" % how
     except (OSError, subprocess.TimeoutExpired) as e:
         why += "; %s" % e
     finally:
@@ -4395,7 +4413,7 @@ def case_migrate_fake_ok():
 def case_migrate_bad():
     """--incoming refuses what is not a Wasm snapshot: status 125, one line."""
     why = ""
-    head = b"LODGEMIG" + struct.pack("<I", 2)
+    head = b"LODGEMIG" + struct.pack("<I", 3) + os.urandom(8)
     head += struct.pack("<I", zlib.crc32(head))
     machine = struct.pack("<IIQI", 1, 0, 4, zlib.crc32(b"abcd"))
     machine += struct.pack("<I", zlib.crc32(machine)) + b"abcd"
@@ -4494,7 +4512,7 @@ def case_migrate_cap():
     128M, its ticks going on with no gap; --restore still takes it from the file."""
     name = "wsnap.migrate.cap"
     why = ""
-    head = b"LODGEMIG" + struct.pack("<I", 2)
+    head = b"LODGEMIG" + struct.pack("<I", 3) + os.urandom(8)
     head += struct.pack("<I", zlib.crc32(head))
     payload = struct.pack("<IQ", 1, 4096) + b"\x55" * 4096  # page 4096: at 16 MiB
     h = struct.pack("<IIQI", 0x100, 0, len(payload), zlib.crc32(payload))

@@ -149,7 +149,7 @@ static uint64_t due(const struct serve *s, uint64_t now)
 }
 
 int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t npages, uint64_t rate,
-			int ack_ms, struct wasm_postcopy_stats *st)
+			const uint8_t *nonce, int ack_ms, struct wasm_postcopy_stats *st)
 {
 	struct serve s = {.fd = fd, .base = base, .bits = bits, .npages = npages, .rate = rate};
 	uint64_t w = 0, words = (npages + 63) / 64, t_wait = core_now_ns();
@@ -198,6 +198,13 @@ int wasm_postcopy_serve(int fd, const uint8_t *base, uint64_t *bits, uint64_t np
 		while (!r && have >= 2) {
 			unsigned tag = in[0] | (unsigned)in[1] << 8, used = 2;
 			if (tag == SNAP_STREAM_ACK && !running) {
+				if (have < SNAP_STREAM_ACK_LEN)
+					break;
+				if (memcmp(in + 2, nonce, SNAP_STREAM_NONCE)) {
+					r = -EPROTO; /* an "OK" not from the Lodge it talks to */
+					break;
+				}
+				used = SNAP_STREAM_ACK_LEN;
 				running = true;
 				st->t_run = core_now_ns();
 				s.t0 = st->t_run;
@@ -354,9 +361,9 @@ int wasm_postcopy_in_start(struct wasm_postcopy_in *in, struct wasm_instance *in
 	return snap_pc_in_start(in->in, &t, err, errlen);
 }
 
-int wasm_postcopy_in_ack(struct wasm_postcopy_in *in)
+int wasm_postcopy_in_ack(struct wasm_postcopy_in *in, const uint8_t *nonce)
 {
-	return snap_pc_in_ack(in->in);
+	return snap_pc_in_ack(in->in, nonce);
 }
 
 uint64_t wasm_postcopy_in_missing(const struct wasm_postcopy_in *in)

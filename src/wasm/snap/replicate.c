@@ -323,11 +323,11 @@ static int checkpoint(struct wasm_repl *rp, bool first, char *err, size_t errlen
 	rp->recs.len = 0;
 	rp->recs.err = 0;
 	if (first) {
-		uint8_t h[12];
+		uint8_t h[12], nonce[SNAP_STREAM_NONCE]; /* no "OK" follows */
 		put_le32(h, REPL_VERSION);
 		put_le32(h + 4, rp->interval_ms);
 		put_le32(h + 8, 0);
-		r = snap_stream_put_header(rp->fd);
+		r = snap_stream_put_header(rp->fd, nonce);
 		r = r ?: snap_stream_put(rp->fd, SNAP_SEC_REPLICATE, h, sizeof(h));
 		r = r ?: send_epoch(rp);
 		for (unsigned k = 0; !r && k < REPL_ROUNDS; k++) {
@@ -838,7 +838,7 @@ int wasm_standby_run(struct wasm_standby *s, struct wasm_precopy_in *in, const c
 		if (r)
 			return r;
 	}
-	r = snap_stream_get_header(s->fd, why, sizeof(why));
+	r = snap_stream_get_header(s->fd, NULL, why, sizeof(why));
 	if (!r) {
 		r = snap_stream_get(s->fd, &type, &p, &len, SNAP_STREAM_PAGES_MAX, why,
 				    sizeof(why));
