@@ -336,7 +336,7 @@ static void h_delete(struct api_conn *c, const struct api_request *r)
 		reply_errno(c, e, err);
 }
 
-/* start, pause, resume: answered at once. */
+/* pause, resume: answered at once. */
 static void simple_action(struct api_conn *c, const struct api_request *r,
 			  int (*fn)(struct guest *, char *, size_t))
 {
@@ -353,9 +353,20 @@ static void simple_action(struct api_conn *c, const struct api_request *r,
 		api_reply(c, 204, NULL, NULL, 0);
 }
 
+/* start: answered once the guest is set up, or failed to be (guest_start_wait). */
 static void h_start(struct api_conn *c, const struct api_request *r)
 {
-	simple_action(c, r, guest_start);
+	char err[512];
+	struct guest *g;
+	int e;
+
+	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
+		return;
+	e = guest_start(g, err, sizeof(err));
+	if (e)
+		reply_errno(c, e, err);
+	else if (guest_start_wait(g, c))
+		api_reply(c, 204, NULL, NULL, 0);
 }
 
 static void h_pause(struct api_conn *c, const struct api_request *r)

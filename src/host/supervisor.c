@@ -56,6 +56,9 @@ static int incoming_listen(struct guest *g, char *err, size_t errlen);
 static int incoming_watch(struct guest *g);
 static bool outgoing_read(struct guest *g);
 static void outgoing_done(struct guest *g);
+static void ready_close(struct guest *g);
+static void arm_timer(struct guest *g);
+static void start_answer(struct guest *g, int status, const char *reason);
 
 static int pidfd_open_(pid_t pid)
 {
@@ -520,6 +523,7 @@ static struct guest *guest_new(struct daemon *d, struct guest_record *rec)
 	g->pidfd = -1;
 	g->id_slot = -1;
 	g->mig_listen = -1;
+	g->ready_fd = -1;
 	g->config = cJSON_Parse(g->rec.config ? g->rec.config : "{}");
 	g->kind = g->rec.kind && !strcmp(g->rec.kind, "wasm") ? GUEST_WASM : GUEST_VM;
 	if (!g->config || parse_restart(json_str(g->config, "restart", "no"), &g->restart))
@@ -550,6 +554,9 @@ static void guest_free(struct guest *g)
 	evloop_timer_del(g->timer);
 	evloop_watch_del(g->pid_watch);
 	incoming_close(g);
+	ready_close(g);
+	if (g->start_conn)
+		api_conn_on_close(g->start_conn, NULL, NULL);
 	if (g->mig_conn)
 		api_conn_on_close(g->mig_conn, NULL, NULL);
 	if (g->pidfd >= 0)
@@ -795,6 +802,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));
 	arg(a, "--exit-file=%s", sandbox_inside(p, "run", 0, "exit.json"));
+	if (g->ready_fd >= 0)
+		arg(a, "--ready-file=%s", sandbox_inside(p, "run", 0, "ready"));
 	if (p->seccomp)
 		arg(a, "--seccomp");
 	if (p->spec_path[0]) /* open for it, under its own descriptor (sandbox.h) */
@@ -898,6 +907,8 @@ static void clear_run_dir(struct guest *g)
 
 	guest_path(g, "run/api.sock", p, sizeof(p));
 	unlink(p);
+	guest_path(g, "run/ready", p, sizeof(p));
+	unlink(p);
 	guest_path(g, "run/exit.json", p, sizeof(p));
 	unlink(p);
 }
@@ -977,6 +988,87 @@ out:
 	return r;
 }
 
+/* ---- the start's ready signal ---- */
+
+static void ready_close(struct guest *g)
+{
+	evloop_watch_del(g->ready_watch);
+	g->ready_watch = NULL;
+	if (g->ready_fd >= 0)
+		close(g->ready_fd);
+	g->ready_fd = -1;
+}
+
+static void start_conn_gone(void *opaque)
+{
+	struct guest *g = opaque;
+
+	g->start_conn = NULL;
+	g->start_wait_at = 0;
+}
+
+/* Answers the `lodge start` waiting, if any: 204, or status with the reason. */
+static void start_answer(struct guest *g, int status, const char *reason)
+{
+	struct api_conn *c = g->start_conn;
+
+	g->start_conn = NULL;
+	g->start_wait_at = 0;
+	if (!c)
+		return;
+	api_conn_on_close(c, NULL, NULL);
+	if (status == 204)
+		api_reply(c, 204, NULL, NULL, 0);
+	else
+		api_reply_error(c, status, "start_failed", "guest %s: its start failed: %s",
+				g->rec.name, reason);
+}
+
+/* The guest wrote its byte (set up), or closed the FIFO without (it is ending: its exit
+ * answers the start). */
+static void on_ready(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+	char b;
+	ssize_t n = read(fd, &b, 1);
+
+	(void)revents;
+	if (n < 0 && errno == EAGAIN)
+		return;
+	ready_close(g);
+	if (n == 1)
+		start_answer(g, 204, NULL);
+}
+
+/* Makes run/ready, a FIFO the guest writes a byte to once it is set up, and watches it.
+ * Without it (an error here: logged) the start is answered at once, as before. */
+static void ready_open(struct guest *g)
+{
+	char p[600];
+
+	ready_close(g);
+	guest_path(g, "run/ready", p, sizeof(p));
+	unlink(p);
+	if (mkfifo(p, 0600) < 0 ||
+	    (g->ready_fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    evloop_watch_add(g->d->loop, g->ready_fd, POLLIN, on_ready, g, &g->ready_watch)) {
+		log_warn("guest %s: %s: %s (its start is answered before it is set up)",
+			 g->rec.name, p, strerror(errno));
+		ready_close(g);
+	}
+}
+
+int guest_start_wait(struct guest *g, struct api_conn *conn)
+{
+	if (g->ready_fd < 0 || !guest_active(g) || g->start_conn)
+		return -EALREADY;
+	g->start_conn = conn;
+	g->start_wait_at = evloop_now_ns() + GUEST_START_WAIT_NS;
+	api_conn_on_close(conn, start_conn_gone, g);
+	arm_timer(g);
+	return 0;
+}
+
 int guest_start(struct guest *g, char *err, size_t errlen)
 {
 	int r;
@@ -998,8 +1090,11 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 			return r;
 	}
 	setup_cgroup(g);
+	if (g->mig_listen < 0)
+		ready_open(g);
 	r = spawn(g, err, errlen);
 	if (r) {
+		ready_close(g);
 		incoming_close(g);
 		if (g->d->have_cgroups)
 			cgroup_destroy(&g->d->cg, g->rec.name);
@@ -1327,6 +1422,8 @@ static void arm_timer(struct guest *g)
 		t = g->press_at;
 	if (g->restart_at && (!t || g->restart_at < t))
 		t = g->restart_at;
+	if (g->start_wait_at && (!t || g->start_wait_at < t))
+		t = g->start_wait_at;
 	if (t)
 		evloop_timer_arm(g->timer, t);
 	else
@@ -1406,6 +1503,8 @@ static void on_timer(void *opaque)
 		if (g->pidfd >= 0)
 			kill_process(g);
 	}
+	if (g->start_wait_at && now >= g->start_wait_at) /* running, slow to set up */
+		start_answer(g, 204, NULL);
 	if (g->press_at && now >= g->press_at) {
 		press(g);
 		g->press_at = now + PRESS_INTERVAL_NS;
@@ -1594,6 +1693,7 @@ static void guest_exited(struct guest *g)
 	}
 	exit_cause(g, &status, reason, sizeof(reason));
 	incoming_close(g);
+	ready_close(g);
 	spawn_free(g); /* the process is gone: nothing reads its start-up memory any more */
 	evloop_watch_del(g->pid_watch);
 	g->pid_watch = NULL;
@@ -1617,6 +1717,7 @@ static void guest_exited(struct guest *g)
 	schedule_restart(g, failed);
 	arm_timer(g);
 	followers_guest_stopped(g);
+	start_answer(g, 502, reason); /* it ended before it said it was set up */
 	answer_waiters(g);
 }
 

@@ -1596,6 +1596,43 @@ def stalled_control_socket(tmp, d):
 
 
 @test
+def start_fails_at_once(tmp, d):
+    """`lodge start` of a guest whose set-up fails at once (a module that does not load,
+    a kernel that is no ELF) exits non-zero with the guest's own error on stderr, as
+    docker start does, instead of 0 and a crash seen later in ps; a good guest's start
+    still exits 0 with the guest running."""
+    bad = os.path.join(tmp, "bad.wasm")
+    with open(bad, "wb") as f:
+        f.write(b"\0asm\1\0\0\0\x05\x07garbage")  # a memory section that is not one
+    kernel = os.path.join(tmp, "notakernel")
+    with open(kernel, "w") as f:
+        f.write("not a kernel\n")
+    fw = os.path.join(GUEST, "fw_dynamic.bin")
+    cases = [("sf-wasm", ["--wasm", bad], "malformed module"),
+             ("sf-vm", ["--kernel", kernel] + (["--firmware", fw] if os.path.exists(fw) else []),
+              "notakernel" if os.path.exists(fw) else "firmware")]
+    for name, opts, why in cases:
+        d.cli("create", name, *opts, check_rc=0)
+        p = d.cli("start", name)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode != 0 and why in err and "start failed" in err,
+              "start %s: exit %d, stderr %r" % (name, p.returncode, err[-300:]))
+        check(d.state_of(name) == "crashed", "%s: %s" % (name, d.state_of(name)))
+        st, body = d.api_json("POST", "/v1/guests/%s/start" % name)
+        check(st == 502 and body.get("error") == "start_failed" and why in body["message"],
+              "POST start %s: %d %r" % (name, st, body))
+        d.cli("rm", name, check_rc=0)
+    d.cli("create", "sf-ok", "--wasm", SERVICE, check_rc=0)
+    t0 = time.time()
+    d.cli("start", "sf-ok", check_rc=0)
+    took = time.time() - t0
+    g = d.inspect("sf-ok")
+    check(g["state"] == "running" and g["pid"], "sf-ok: %r" % g)
+    check(took < 2.5, "a good start took %.1f s (it waits for the set-up only)" % took)
+    d.cli("rm", "-f", "sf-ok", check_rc=0)
+
+
+@test
 def long_socket_path(tmp, d):
     """A control socket path longer than sun_path's 108 bytes (a long state directory
     and a 63-character name) is reached: start, pause, resume, stop; with and without
