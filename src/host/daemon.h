@@ -42,6 +42,12 @@ struct evloop_watch;
 #define DAEMON_DEFAULT_STATE  "/var/lib/lodge"
 #define DAEMON_DEFAULT_SOCKET "/run/lodge/lodge.sock"
 #define GUEST_NAME_MAX	      63
+/* A Wasm guest's "args" and "env" (checked at create): lodge wasm takes 256 --env; their
+ * strings share its command line, which a pool process receives in one message of
+ * SANDBOX_HANDOVER_MAX (64 KiB) with the daemon's own options. */
+#define GUEST_MAX_ARGS	     256
+#define GUEST_MAX_ENV	     256
+#define GUEST_MAX_ARGV_BYTES (48u << 10)
 
 struct daemon_config {
 	const char *state_dir;

@@ -367,6 +367,38 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		       : -EINVAL;
 }
 
+/* A Wasm guest's args and env within what its process takes (docs/API.md): lodge wasm's
+ * GUEST_MAX_ENV --env options, and the whole command line in a pool process's handover
+ * (SANDBOX_HANDOVER_MAX; GUEST_MAX_ARGV_BYTES of it for these, the rest for the
+ * daemon's own options). Checked at create, so that a start does not fail for them. */
+_Static_assert(GUEST_MAX_ARGV_BYTES + (8u << 10) <= SANDBOX_HANDOVER_MAX,
+	       "room in a pool process's handover for the daemon's own options");
+
+static bool argv_fits(const cJSON *c, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"args", "env"};
+	static const unsigned max[] = {GUEST_MAX_ARGS, GUEST_MAX_ENV};
+	size_t bytes = 0;
+
+	for (unsigned f = 0; f < 2; f++) {
+		const cJSON *e, *a = cJSON_GetObjectItemCaseSensitive(c, fields[f]);
+		unsigned n = (unsigned)cJSON_GetArraySize(a);
+		if (n > max[f]) {
+			snprintf(err, errlen, "%s: %u entries, at most %u", fields[f], n, max[f]);
+			return false;
+		}
+		cJSON_ArrayForEach(e, a) bytes += strlen(e->valuestring) + 1;
+	}
+	if (bytes > GUEST_MAX_ARGV_BYTES) {
+		snprintf(err, errlen,
+			 "args and env: %zu bytes together (each string with its NUL), at most "
+			 "%u (the guest process's command line)",
+			 bytes, GUEST_MAX_ARGV_BYTES);
+		return false;
+	}
+	return true;
+}
+
 static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
 {
 	const char *k = json_str(c, "kind", NULL), *kernel = json_str(c, "kernel", NULL);
@@ -456,6 +488,8 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 		snprintf(err, errlen, "env '%.80s': must be KEY=VALUE", e->valuestring);
 		return -EINVAL;
 	}
+	if (!argv_fits(c, err, errlen))
+		return -EINVAL;
 limits:
 	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "hugepages")) {
 		snprintf(err, errlen, "'hugepages' is for system guests (their RAM)");
@@ -627,7 +661,9 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 /* ---- the guest process ---- */
 
 struct argv_buf {
-	char *v[256];
+	/* the daemon's options, GUEST_MAX_ARGS args, GUEST_MAX_ENV --env K=V, --dir for each
+	 * of at most SANDBOX_MAX_BINDS files */
+	char *v[64 + GUEST_MAX_ARGS + 2 * GUEST_MAX_ENV + 2 * SANDBOX_MAX_BINDS];
 	unsigned n;
 	bool overflow;
 };

@@ -1633,6 +1633,37 @@ def start_fails_at_once(tmp, d):
 
 
 @test
+def argv_limits(tmp, d):
+    """A Wasm guest's args and env beyond what its process takes (257 entries, more than
+    48 KiB together) are refused at create with 400 naming the field and the limit, not
+    at start; at the limits the guest is created and starts."""
+    def create(name, **kw):
+        body = dict(name=name, wasm=SERVICE)
+        body.update(kw)
+        return d.api_json("POST", "/v1/guests", json.dumps(body))
+    big = ["x" * 30000, "y" * 30000]
+    for name, kw, want in [("al-env", {"env": ["K%d=v" % i for i in range(257)]}, "env: 257"),
+                           ("al-args", {"args": ["a%d" % i for i in range(257)]}, "args: 257"),
+                           ("al-bytes", {"args": big}, "49152"),
+                           ("al-both", {"args": ["a" * 25000], "env": ["K=" + "v" * 25000]},
+                            "49152")]:
+        st, body = create(name, **kw)
+        check(st == 400 and want in (body or {}).get("message", "") and
+              ("256" in body["message"] or "49152" in body["message"]),
+              ("%s: %d %r" % (name, st, body))[:300])
+        check(d.cli("inspect", name).returncode != 0, "%s was created" % name)
+    # at the limits: 256 of each, and 47 KiB, start and run
+    for name, kw in [("al-max", {"env": ["K%d=v" % i for i in range(256)],
+                                 "args": ["a%d" % i for i in range(256)]}),
+                     ("al-big", {"args": ["x" * 24000], "env": ["K=" + "v" * 24000]})]:
+        st, body = create(name, **kw)
+        check(st == 201, ("%s: %d %r" % (name, st, body))[:300])
+        d.cli("start", name, check_rc=0)
+        wait_for(lambda: "tick" in d.logs(name), 30, "%s to run" % name)
+        d.cli("rm", "-f", name, check_rc=0)
+
+
+@test
 def long_socket_path(tmp, d):
     """A control socket path longer than sun_path's 108 bytes (a long state directory
     and a 63-character name) is reached: start, pause, resume, stop; with and without
