@@ -973,8 +973,11 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 		return -ENOMEM;
 	g->spawn = sr;
 	r = sandbox_plan_make(d, g, &plan, err, errlen);
-	if (r)
+	if (r) {
+		sandbox_slot_release(&d->ids, g->id_slot, getpid());
+		g->id_slot = -1;
 		return r;
+	}
 	build_argv(g, &plan, &sr->av);
 	build_env(&sr->ev, !d->cfg.no_sandbox);
 	logfd = open_log(g);
@@ -995,8 +998,15 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	/* The child has its own copies, and reads the numbers from sr (kept) */
 	for (unsigned i = 0; i < sr->ch.ncgfds; i++)
 		close(sr->ch.cgfds[i]);
-	if (r)
+	if (r) {
+		sandbox_slot_release(&d->ids, g->id_slot, getpid()); /* sandbox_plan_make's */
+		g->id_slot = -1;
 		goto out;
+	}
+	/* its host ids are the process's from now on (a pooled one's already) */
+	if (sandbox_slot_own(&d->ids, g->id_slot, pid, getpid()))
+		log_warn("guest %s: another process claimed its host id %u", g->rec.name,
+			 (unsigned)(d->ids.uid + (unsigned)g->id_slot));
 	g->pidfd = sr->ch.pidfd;
 	g->child = true;
 	g->sent_kill = g->found_gone = false;
@@ -1738,6 +1748,8 @@ static void guest_exited(struct guest *g)
 	g->kill_at = g->press_at = 0;
 	failed = !g->rec.stop_requested && status != 0;
 	set_state(g, failed ? "crashed" : "stopped");
+	sandbox_slot_release(&d->ids, g->id_slot, (pid_t)g->rec.pid);
+	g->id_slot = -1;
 	g->rec.pid = 0;
 	g->rec.pid_start = 0;
 	g->rec.has_exit = true;
@@ -1927,6 +1939,10 @@ static void reattach(struct guest *g)
 			g->found_gone = true;
 	}
 	g->id_slot = id_slot_of(g->d, pid);
+	/* its claim on the host-wide registry (a daemon before it may not have made one) */
+	if (sandbox_slot_own(&g->d->ids, g->id_slot, pid, 0))
+		log_warn("guest %s: another process claims its host id %u", g->rec.name,
+			 (unsigned)(g->d->ids.uid + (unsigned)g->id_slot));
 	if (evloop_watch_add(g->d->loop, fd, POLLIN, on_exit_fd, g, &g->pid_watch)) {
 		log_err("guest %s: cannot watch its process", g->rec.name);
 		return;

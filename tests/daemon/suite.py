@@ -1664,6 +1664,49 @@ def argv_limits(tmp, d):
 
 
 @test
+def host_ids_across_daemons(tmp, d):
+    """Two daemons on one host (different state directories) never hand out the same host
+    uid to their guests: the slots are claimed host-wide (/run/lodge/ids). Two daemons
+    without a pool (each would take its first slot) and this one (from its pool): every
+    guest's uid (its /proc status, seen from the host) differs, and the claim files name
+    the guests' processes; a guest's end releases its claim."""
+    ids_dir = "/run/lodge/ids"
+    ks = [Daemon(tmp, "ids%d" % i, extra=("--wasm-pool", "0")) for i in (1, 2)]
+    owners = [(d, "ids0")] + [(k, "ids%d" % i) for i, k in enumerate(ks, 1)]
+    try:
+        for k in ks:
+            k.start()
+        for dd, n in owners:
+            dd.cli("create", n, "--wasm", SERVICE, check_rc=0)
+            dd.cli("start", n, check_rc=0)
+        uids = {}
+        for dd, n in owners:
+            pid = pid_of(dd, n)
+            m = re.search(r"^Uid:\s+(\d+)", proc_status(pid), re.M)
+            check(m and m.group(1) != "0", "%s: no uid of its own: %r" % (n, m and m.group(1)))
+            uids[n] = (m.group(1), pid)
+        check(len({u for u, _ in uids.values()}) == len(uids),
+              "guests of different daemons share a host uid: %r" % uids)
+        if not os.path.isdir(ids_dir):
+            raise Failure("no %s" % ids_dir)
+        for n, (uid, pid) in uids.items():
+            claim = open(os.path.join(ids_dir, uid)).read().split()
+            check(claim[0] == str(pid), "%s: the claim on %s names %r, not %d" % (
+                n, uid, claim, pid))
+        ks[0].cli("kill", "ids1", check_rc=0)
+        uid, pid = uids["ids1"]
+        path = os.path.join(ids_dir, uid)
+        check(not os.path.exists(path) or open(path).read().split()[0] != str(pid),
+              "ids1's claim on %s stayed after its end" % uid)
+    finally:
+        for dd, n in owners:
+            if dd.proc:
+                dd.cli("rm", "-f", n, timeout=60)
+        for k in ks:
+            k.stop()
+
+
+@test
 def long_socket_path(tmp, d):
     """A control socket path longer than sun_path's 108 bytes (a long state directory
     and a 63-character name) is reached: start, pause, resume, stop; with and without
