@@ -1610,7 +1610,7 @@ def start_fails_at_once(tmp, d):
     fw = os.path.join(GUEST, "fw_dynamic.bin")
     cases = [("sf-wasm", ["--wasm", bad], "malformed module"),
              ("sf-vm", ["--kernel", kernel] + (["--firmware", fw] if os.path.exists(fw) else []),
-              "notakernel" if os.path.exists(fw) else "firmware")]
+              "not a RISC-V Linux Image" if os.path.exists(fw) else "firmware")]
     for name, opts, why in cases:
         d.cli("create", name, *opts, check_rc=0)
         p = d.cli("start", name)
@@ -1704,6 +1704,47 @@ def host_ids_across_daemons(tmp, d):
                 dd.cli("rm", "-f", n, timeout=60)
         for k in ks:
             k.stop()
+
+
+@test
+def metrics_stalled_guests(tmp, d):
+    """Two system guests whose control sockets stall (interim answers for ever) hold a
+    /metrics scrape once, not once each: the scrape asks them at once with one deadline
+    (2 s), answers well within one control timeout (5 s), and marks them
+    (lodge_guest_control_up 0, no instructions-retired line) while the rest is there."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    names, fakes = ["ms1", "ms2"], []
+    try:
+        for n in names:
+            d.cli("create", n, "--kernel", os.path.join(GUEST, "Image"), "--initrd",
+                  os.path.join(GUEST, "initrd.img"), "--firmware",
+                  os.path.join(GUEST, "fw_dynamic.bin"), "--mem", "64M", "--cpu-quota", "0.25",
+                  check_rc=0)
+            d.cli("start", n, check_rc=0)
+        for n in names:
+            path = d.inspect(n)["paths"]["control_socket"]
+            wait_for(lambda: os.path.exists(path), 30, "%s's control socket" % n)
+            os.unlink(path)
+            fakes.append(Stall(path))
+        t0 = time.time()
+        st, _, body = d.http("GET", "/metrics")
+        took = time.time() - t0
+        m = body.decode(errors="replace")
+        check(st == 200, "GET /metrics: %d" % st)
+        check(took < 4.5, "the scrape took %.1f s behind two stalled guests" % took)
+        for n in names:
+            check(re.search(r'^lodge_guest_control_up\{guest="%s",kind="vm"\} 0$' % n, m, re.M),
+                  "%s is not marked: %r" % (n, [l for l in m.splitlines() if n in l]))
+            check(not re.search(r'^lodge_guest_instructions_retired_total\{guest="%s"' % n, m,
+                                re.M), "%s has an instructions line though it did not answer" % n)
+            check(re.search(r'^lodge_guest_memory_rss_bytes\{guest="%s",kind="vm"\} [1-9]' % n, m,
+                            re.M), "%s has no RSS line" % n)
+    finally:
+        for f in fakes:
+            f.close()
+        for n in names:
+            d.cli("rm", "-f", n, timeout=60)
 
 
 @test
