@@ -1049,11 +1049,12 @@ int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *
 	g->ops = ops;
 	g->opaque = opaque;
 	g->op_sock = g->in_conn = g->in_fd = -1;
-	/* Opened now, before a sandbox's seccomp filter: O_NONBLOCK fails (ENXIO) rather
-	 * than waits when nobody reads the FIFO (a daemon that restarted meanwhile). */
-	g->ready_fd = cfg->ready_file ? open(cfg->ready_file,
-					     O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
-				      : -1;
+	/* Opened now, before a sandbox's seccomp filter. Read and write: a FIFO with a reader
+	 * (this one) never fails a write with EPIPE nor raises SIGPIPE, also when the daemon
+	 * that made it is gone (killed, restarting); nor does the open wait for one. */
+	g->ready_fd = cfg->ready_file
+			      ? open(cfg->ready_file, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+			      : -1;
 	if (cfg->ready_file && g->ready_fd < 0)
 		log_debug("--ready-file %s: %s", cfg->ready_file, strerror(errno));
 	g->incoming = cfg->incoming;

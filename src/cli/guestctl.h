@@ -112,7 +112,7 @@ struct guestctl_config {
 	const char *api_path;	 /* NULL: no control socket */
 	const char *console_log; /* NULL: the console stays on stdin/stdout */
 	const char *exit_file;	 /* NULL: no exit record */
-	const char *ready_file;	 /* NULL: no ready signal (a FIFO; no reader: none either) */
+	const char *ready_file;	 /* NULL: no ready signal (a FIFO the daemon reads) */
 	int statm_fd;		 /* /proc/self/statm opened earlier (sandbox), or -1 */
 	bool incoming;		 /* --incoming control: serve POST /migrate/receive */
 };
