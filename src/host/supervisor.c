@@ -1082,8 +1082,11 @@ static void on_ready(void *opaque, int fd, unsigned revents)
 	if (n < 0 && errno == EAGAIN)
 		return;
 	ready_close(g);
-	if (n == 1)
+	if (n == 1) {
+		log_info("guest %s: set up %.1f ms after its start", g->rec.name,
+			 (double)(evloop_now_ns() - g->started_mono) / 1e6);
 		start_answer(g, 204, NULL);
+	}
 }
 
 /* Makes run/ready, a FIFO the guest writes a byte to once it is set up, and watches it.
@@ -1549,8 +1552,11 @@ static void on_timer(void *opaque)
 		if (g->pidfd >= 0)
 			kill_process(g);
 	}
-	if (g->start_wait_at && now >= g->start_wait_at) /* running, slow to set up */
+	if (g->start_wait_at && now >= g->start_wait_at) { /* running, slow to set up */
+		log_info("guest %s: not set up %.1f s after its start: it runs on", g->rec.name,
+			 (double)(now - g->started_mono) / 1e9);
 		start_answer(g, 204, NULL);
+	}
 	if (g->press_at && now >= g->press_at) {
 		press(g);
 		g->press_at = now + PRESS_INTERVAL_NS;
