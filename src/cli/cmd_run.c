@@ -175,6 +175,7 @@ static void run_usage(FILE *f)
 		"  --console-log FILE  console output to a ring file (and attached clients);\n"
 		"                    console input only from clients attached through --api\n"
 		"  --exit-file FILE  write {\"status\", \"reason\"} there when the machine stops\n"
+		"  --ready-file FIFO write a byte there once the machine is built and runs\n"
 		"  --sandbox SPEC    enter the sandbox the daemon prepared (see host/sandbox.h)\n"
 		"  --seccomp         install the system guests' seccomp allow list\n"
 		"Snapshots (docs/SNAPSHOT.md):\n"
@@ -295,6 +296,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"api", required_argument, NULL, 'A'},
 		{"console-log", required_argument, NULL, 'L'},
 		{"exit-file", required_argument, NULL, 'E'},
+		{"ready-file", required_argument, NULL, 'y'},
 		{"sandbox", required_argument, NULL, 'S'},
 		{"seccomp", no_argument, NULL, 'P'},
 		{"restore", required_argument, NULL, 'R'},
@@ -411,6 +413,9 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			break;
 		case 'E':
 			o->ctl.exit_file = optarg;
+			break;
+		case 'y':
+			o->ctl.ready_file = optarg;
 			break;
 		case 'S':
 			o->sandbox = optarg;
@@ -1372,6 +1377,7 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 		console_attach(con, *vmp);
 		ctl_attach(ctl, *vmp);
 		lease_watch_start(&lease, ctl, *vmp);
+		guestctl_ready(o->gctl); /* the first machine only: later ones are reboots */
 		t0 = vm_now_ns();
 		*why = vm_run(*vmp);
 		lease_watch_stop(&lease);

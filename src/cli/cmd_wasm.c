@@ -240,6 +240,7 @@ static void usage(FILE *f)
 		"  --console-log FILE   stdout and stderr to a ring file (and attached clients);\n"
 		"                       stdin only from clients attached through --api\n"
 		"  --exit-file FILE     write {\"status\", \"reason\"} there at the end\n"
+		"  --ready-file FIFO    write a byte there once the program is instantiated\n"
 		"  --restore FILE       go on with a program saved by PUT /snapshot/create on\n"
 		"                       --api (no module or arguments: they are in the file)\n"
 		"  --incoming tcp:HOST:PORT  wait there for a program migrated by PUT /migrate\n"
@@ -380,6 +381,8 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 		o->ctl.console_log = val;
 	} else if (!strcmp(opt, "--exit-file")) {
 		o->ctl.exit_file = val;
+	} else if (!strcmp(opt, "--ready-file")) {
+		o->ctl.ready_file = val;
 	} else if (!strcmp(opt, "--restore")) {
 		o->restore = val;
 	} else if (!strcmp(opt, "--incoming") || !strcmp(opt, "--standby")) {
@@ -430,10 +433,10 @@ static void opts_init(struct wasm_opts *o)
 static int parse_args(int argc, char **argv, struct wasm_opts *o)
 {
 	static const char *const valued[] = {
-		"--invoke",	 "--dir",     "--env",	   "--max-memory",  "--stack",
-		"--fuel",	 "--timeout", "--api",	   "--console-log", "--exit-file",
-		"--sandbox",	 "--jit-hot", "--restore", "--incoming",    "--compile",
-		"--max-threads", "--standby", "--failover"};
+		"--invoke",	"--dir",	 "--env",     "--max-memory",  "--stack",
+		"--fuel",	"--timeout",	 "--api",     "--console-log", "--exit-file",
+		"--ready-file", "--sandbox",	 "--jit-hot", "--restore",     "--incoming",
+		"--compile",	"--max-threads", "--standby", "--failover"};
 	int i;
 
 	opts_init(o);
@@ -2170,6 +2173,7 @@ static int instantiate_and_run(const struct wasm_opts *o, struct wasm_module *m,
 		return instantiate_failed(o, &err, wd);
 	}
 	times_mark(o->times, "instantiate");
+	guestctl_ready(ctl->g);
 	if (!o->invoke && o->module) {
 		ctl->wasi = wasi;
 		atomic_store(&ctl->inst, inst);
@@ -2520,6 +2524,7 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 	}
 	if (o->ctl.incoming)
 		guestctl_incoming_done(g, 0, "running");
+	guestctl_ready(g);
 	if (pc)
 		fprintf(stderr,
 			"lodge wasm: --incoming %s: running, post-copy: %llu pages to come\n",
@@ -2656,6 +2661,7 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	}
 	watchdog_attach(wd, s);
 	times_mark(o->times, "wasi");
+	ctl.g = g;
 	status = instantiate_and_run(o, m, s, wasi, wd, &ctl, &stuck);
 	atomic_store(&ctl.over, true);
 	repl_end(&ctl);

@@ -47,6 +47,7 @@ struct guestctl {
 	struct api_server *srv;
 	struct logring *ring;
 	char *exit_file;
+	int ready_fd;	 /* --ready-file, open for writing until guestctl_ready; or -1 */
 	int out_pipe[2]; /* guest writes [1], we read [0] */
 	int in_pipe[2];	 /* we write [1], guest reads [0] */
 	struct evloop_watch *out_watch, *in_watch;
@@ -1041,6 +1042,14 @@ int guestctl_open(const struct guestctl_config *cfg, const struct guestctl_ops *
 	g->ops = ops;
 	g->opaque = opaque;
 	g->op_sock = g->in_conn = g->in_fd = -1;
+	/* Opened now, before a sandbox's seccomp filter. Read and write: a FIFO with a reader
+	 * (this one) never fails a write with EPIPE nor raises SIGPIPE, also when the daemon
+	 * that made it is gone (killed, restarting); nor does the open wait for one. */
+	g->ready_fd = cfg->ready_file
+			      ? open(cfg->ready_file, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+			      : -1;
+	if (cfg->ready_file && g->ready_fd < 0)
+		log_debug("--ready-file %s: %s", cfg->ready_file, strerror(errno));
 	g->incoming = cfg->incoming;
 	pthread_mutex_init(&g->in_lock, NULL);
 	pthread_cond_init(&g->in_cond, NULL);
@@ -1172,6 +1181,18 @@ static void op_settle(struct guestctl *g)
 	}
 }
 
+void guestctl_ready(struct guestctl *g)
+{
+	static const char byte = 'r';
+
+	if (!g || g->ready_fd < 0)
+		return;
+	if (write(g->ready_fd, &byte, 1) != 1)
+		log_debug("--ready-file: %s", strerror(errno));
+	close(g->ready_fd);
+	g->ready_fd = -1;
+}
+
 void guestctl_exit(struct guestctl *g, int status, const char *reason)
 {
 	op_settle(g);
@@ -1215,6 +1236,8 @@ void guestctl_close(struct guestctl *g)
 	}
 	if (g->statm_fd >= 0)
 		close(g->statm_fd);
+	if (g->ready_fd >= 0)
+		close(g->ready_fd);
 	if (g->in_conn >= 0)
 		close(g->in_conn);
 	if (g->in_fd >= 0)

@@ -32,6 +32,9 @@
  * - The exit record (--exit-file FILE): {"status": N, "reason": "..."} written just before
  *   the process exits, so that a daemon that was not the guest's parent (it restarted)
  *   still learns why the guest stopped.
+ * - The ready signal (--ready-file FIFO): one byte written to a FIFO the daemon reads once
+ *   the guest is set up (its machine built or its module instantiated) and about to run,
+ *   so that `lodge start` can tell a guest that runs from one whose set-up failed.
  *
  * The server runs on its own event-loop thread; the ops below are called there.
  */
@@ -109,6 +112,7 @@ struct guestctl_config {
 	const char *api_path;	 /* NULL: no control socket */
 	const char *console_log; /* NULL: the console stays on stdin/stdout */
 	const char *exit_file;	 /* NULL: no exit record */
+	const char *ready_file;	 /* NULL: no ready signal (a FIFO the daemon reads) */
 	int statm_fd;		 /* /proc/self/statm opened earlier (sandbox), or -1 */
 	bool incoming;		 /* --incoming control: serve POST /migrate/receive */
 };
@@ -130,6 +134,10 @@ int guestctl_console_out(const struct guestctl *g);
 int guestctl_incoming(struct guestctl *g, int *fd, char *peer, size_t cap);
 /* Sends the incoming migration's outcome (r: 0 or -errno, msg why) to the daemon. */
 void guestctl_incoming_done(struct guestctl *g, int r, const char *msg);
+
+/* Says the guest is set up and about to run (--ready-file): once, later calls and NULL
+ * are no-ops. Main thread. */
+void guestctl_ready(struct guestctl *g);
 
 /* Records how the guest ended (--exit-file) and flushes the console output still in the
  * pipe to the ring. Main thread, once the guest stopped. An operation still running (a

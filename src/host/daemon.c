@@ -342,6 +342,10 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 			"and /etc/subgid) is malformed: fix or remove it");
 		return r;
 	}
+	if (!d->cfg.no_sandbox && (r = sandbox_ids_open(&d->ids, SANDBOX_IDS_DIR)))
+		log_warn("daemon: cannot open %s (%s): guests' host ids are this daemon's alone, "
+			 "another daemon on the host may hand out the same",
+			 SANDBOX_IDS_DIR, strerror(-r));
 	r = evloop_create(&d->loop);
 	if (r)
 		return r;
@@ -375,7 +379,7 @@ static int setup(struct daemon *d, struct evloop_watch **sigw, int *sigfd)
 
 int daemon_main(const struct daemon_config *cfg)
 {
-	struct daemon d = {.cfg = *cfg, .state_lock = -1};
+	struct daemon d = {.cfg = *cfg, .state_lock = -1, .ids = {.dirfd = -1, .lockfd = -1}};
 	struct evloop_watch *sigw = NULL;
 	int sigfd = -1, r;
 
@@ -403,6 +407,7 @@ int daemon_main(const struct daemon_config *cfg)
 	if (d.state_lock >= 0)
 		close(d.state_lock);
 	sandbox_netns_close(&d.netns);
+	sandbox_ids_close(&d.ids);
 	free(d.seccomp_hex[SANDBOX_VM]);
 	free(d.seccomp_hex[SANDBOX_WASM]);
 	return r ? 1 : 0;

@@ -42,6 +42,12 @@ struct evloop_watch;
 #define DAEMON_DEFAULT_STATE  "/var/lib/lodge"
 #define DAEMON_DEFAULT_SOCKET "/run/lodge/lodge.sock"
 #define GUEST_NAME_MAX	      63
+/* A Wasm guest's "args" and "env" (checked at create): lodge wasm takes 256 --env; their
+ * strings share its command line, which a pool process receives in one message of
+ * SANDBOX_HANDOVER_MAX (64 KiB) with the daemon's own options. */
+#define GUEST_MAX_ARGS	     256
+#define GUEST_MAX_ENV	     256
+#define GUEST_MAX_ARGV_BYTES (48u << 10)
 
 struct daemon_config {
 	const char *state_dir;
@@ -101,6 +107,13 @@ struct guest {
 	struct cgroup_limits cg_lim; /* its group's limits (setup_cgroup; pool_adopt again) */
 	int id_slot; /* its host ids (daemon->ids + slot) while it has a process; -1: none */
 	struct spawn_res *spawn; /* what the guest process's start needs kept (supervisor.c) */
+	/* its start until it said it is set up (run/ready, a FIFO: --ready-file): the read
+	 * end, and the `lodge start` waiting for it (answered then, or with the reason once
+	 * the process ended first, or at start_wait_at) */
+	int ready_fd; /* -1 when none */
+	struct evloop_watch *ready_watch;
+	struct api_conn *start_conn;
+	uint64_t start_wait_at; /* 0: nobody waits */
 	/* stopping: deadline for the power button, then the kill */
 	struct evloop_timer *timer;
 	uint64_t kill_at;  /* 0: no stop in progress */
@@ -181,6 +194,12 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 /* Each returns 0, or a negative errno with a reason in err: -EBUSY (wrong state),
  * -EIO/-ENOMEM (host failure), -ECOMM (the guest's control socket did not answer). */
 int guest_start(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* After a guest_start: answers `conn` once the guest process says it is set up (204), or
+ * ended before that (502 start_failed with its exit reason: a module that does not load,
+ * a kernel that is no ELF), or after GUEST_START_WAIT_NS at the most (204: it runs, slow
+ * to set up). Returns 0 when it will, or -EALREADY: answer now (nothing to wait for). */
+#define GUEST_START_WAIT_NS 3000000000ull
+int guest_start_wait(struct guest *g, struct api_conn *conn) __attribute__((warn_unused_result));
 int guest_pause(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Saves a running or paused guest to `path` (absolute: the daemon writes it): pauses it

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,7 +337,7 @@ static void h_delete(struct api_conn *c, const struct api_request *r)
 		reply_errno(c, e, err);
 }
 
-/* start, pause, resume: answered at once. */
+/* pause, resume: answered at once. */
 static void simple_action(struct api_conn *c, const struct api_request *r,
 			  int (*fn)(struct guest *, char *, size_t))
 {
@@ -353,9 +354,20 @@ static void simple_action(struct api_conn *c, const struct api_request *r,
 		api_reply(c, 204, NULL, NULL, 0);
 }
 
+/* start: answered once the guest is set up, or failed to be (guest_start_wait). */
 static void h_start(struct api_conn *c, const struct api_request *r)
 {
-	simple_action(c, r, guest_start);
+	char err[512];
+	struct guest *g;
+	int e;
+
+	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
+		return;
+	e = guest_start(g, err, sizeof(err));
+	if (e)
+		reply_errno(c, e, err);
+	else if (guest_start_wait(g, c))
+		api_reply(c, 204, NULL, NULL, 0);
 }
 
 static void h_pause(struct api_conn *c, const struct api_request *r)
@@ -934,6 +946,7 @@ struct guest_metrics {
 	const struct guest *g;
 	double cpu_s;
 	uint64_t instret, rss, cg_mem, rd, wr, net_rx, net_tx;
+	bool stale; /* a system guest whose control socket did not answer in time */
 };
 
 static uint64_t proc_field(pid_t pid, const char *file, const char *key)
@@ -977,9 +990,163 @@ static double proc_cpu_seconds(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The system guests' own figures (instructions, network, disk: GET /vm on their control
+ * sockets) for one scrape are asked in parallel, one short-lived thread per guest, all
+ * within one deadline: N stalled guests hold the scrape METRICS_WAIT_MS, not N control
+ * timeouts. A guest that did not answer in time has those figures left out (and
+ * lodge_guest_control_up 0). The threads touch nothing of the daemon's: each has a copy
+ * of its socket's path and writes its own slot; the last of the scrape and its threads
+ * to let go of the slots frees them (a thread the scrape stopped waiting for ends at its
+ * client's timeout, the same deadline). */
+#define METRICS_WAIT_MS 2000
+
+struct vm_ask {
+	struct vm_asks *all;
+	char sock[600];
+	bool done, ok, has_disk;
+	uint64_t instret, net_rx, net_tx, rd, wr;
+};
+
+struct vm_asks {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned pending, refs;
+	struct vm_ask ask[];
+};
+
+static void asks_unref(struct vm_asks *a)
+{
+	bool last;
+
+	pthread_mutex_lock(&a->lock);
+	last = --a->refs == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (last) {
+		pthread_mutex_destroy(&a->lock);
+		pthread_cond_destroy(&a->cond);
+		free(a);
+	}
+}
+
+static void *ask_vm(void *opaque)
+{
+	struct vm_ask *q = opaque, got = {0};
+	struct vm_asks *a = q->all;
+	struct api_client *c;
+	struct api_result res;
+
+	if (api_client_open(q->sock, METRICS_WAIT_MS, &c) == 0) {
+		if (api_client_call(c, "GET", "/vm", NULL, &res) == 0) {
+			const cJSON *st = cJSON_GetObjectItemCaseSensitive(res.json, "stats");
+			got.ok = res.status == 200 && cJSON_IsObject(st);
+			got.instret = json_uint(st, "instret", 0);
+			got.net_rx = json_uint(st, "net_rx_bytes", 0);
+			got.net_tx = json_uint(st, "net_tx_bytes", 0);
+			got.has_disk = cJSON_GetObjectItemCaseSensitive(st, "disk_read_bytes");
+			got.rd = json_uint(st, "disk_read_bytes", 0);
+			got.wr = json_uint(st, "disk_write_bytes", 0);
+			api_result_fini(&res);
+		}
+		api_client_close(c);
+	}
+	pthread_mutex_lock(&a->lock);
+	q->ok = got.ok;
+	q->has_disk = got.has_disk;
+	q->instret = got.instret;
+	q->net_rx = got.net_rx;
+	q->net_tx = got.net_tx;
+	q->rd = got.rd;
+	q->wr = got.wr;
+	q->done = true;
+	if (--a->pending == 0)
+		pthread_cond_signal(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	asks_unref(a);
+	return NULL;
+}
+
+static bool asked(const struct guest *g)
+{
+	return g->kind == GUEST_VM && guest_active(g) && g->rec.pid > 0;
+}
+
+/* Asks every running system guest among m[0..n) at once; fills what came back in time and
+ * marks the rest stale. */
+static void ask_vms(struct guest_metrics *m, unsigned n)
+{
+	unsigned k = 0, i, j;
+	struct vm_asks *a;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	struct timespec until;
+
+	for (i = 0; i < n; i++)
+		k += asked(m[i].g);
+	if (!k)
+		return;
+	a = calloc(1, sizeof(*a) + k * sizeof(a->ask[0]));
+	if (!a) {
+		for (i = 0; i < n; i++)
+			m[i].stale = asked(m[i].g);
+		return;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&ta, 256u << 10);
+	a->pending = k;
+	a->refs = k + 1;
+	for (i = 0, j = 0; i < n; i++) {
+		pthread_t t;
+		if (!asked(m[i].g))
+			continue;
+		struct vm_ask *q = &a->ask[j++];
+		q->all = a;
+		guest_path(m[i].g, "run/api.sock", q->sock, sizeof(q->sock));
+		if (pthread_create(&t, &ta, ask_vm, q)) {
+			pthread_mutex_lock(&a->lock);
+			q->done = true;
+			a->pending--;
+			a->refs--;
+			pthread_mutex_unlock(&a->lock);
+		}
+	}
+	pthread_attr_destroy(&ta);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += METRICS_WAIT_MS / 1000;
+	until.tv_nsec += (METRICS_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->lock);
+	while (a->pending && pthread_cond_timedwait(&a->cond, &a->lock, &until) == 0)
+		;
+	for (i = 0, j = 0; i < n; i++) {
+		if (!asked(m[i].g))
+			continue;
+		const struct vm_ask *q = &a->ask[j++];
+		m[i].stale = !q->done || !q->ok;
+		if (m[i].stale)
+			continue;
+		m[i].instret = q->instret;
+		m[i].net_rx = q->net_rx;
+		m[i].net_tx = q->net_tx;
+		if (q->has_disk) {
+			m[i].rd = q->rd;
+			m[i].wr = q->wr;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	asks_unref(a);
+}
+
 static void collect(struct guest *g, struct guest_metrics *m)
 {
-	struct api_result res;
 	pid_t pid = (pid_t)g->rec.pid;
 
 	memset(m, 0, sizeof(*m));
@@ -997,18 +1164,6 @@ static void collect(struct guest *g, struct guest_metrics *m)
 			if (cs.cpu_ns)
 				m->cpu_s = (double)cs.cpu_ns / 1e9;
 		}
-	}
-	/* Only system guests count instructions and have devices to report on. */
-	if (g->kind == GUEST_VM && guest_control(g, "GET", "/vm", NULL, &res) == 0) {
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(res.json, "stats");
-		m->instret = json_uint(st, "instret", 0);
-		m->net_rx = json_uint(st, "net_rx_bytes", 0);
-		m->net_tx = json_uint(st, "net_tx_bytes", 0);
-		if (cJSON_GetObjectItemCaseSensitive(st, "disk_read_bytes")) {
-			m->rd = json_uint(st, "disk_read_bytes", 0);
-			m->wr = json_uint(st, "disk_write_bytes", 0);
-		}
-		api_result_fini(&res);
 	}
 }
 
@@ -1080,6 +1235,8 @@ static void metric_value(struct textbuf *t, const struct guest_metrics *m, int f
 		tb_printf(t, "%s{guest=\"%s\",kind=\"%s\"} %.3f\n", name, gn, k, m->cpu_s);
 		return;
 	}
+	if (m->stale && (f == M_INSTRET || f == M_RX || f == M_TX))
+		return; /* only its control socket knows: absent this time */
 	const uint64_t v[] = {0,     m->instret, m->rss,    m->cg_mem,	       m->rd,
 			      m->wr, m->net_rx,	 m->net_tx, m->g->rec.restarts};
 	tb_printf(t, "%s{guest=\"%s\",kind=\"%s\"} %llu\n", name, gn, k, (unsigned long long)v[f]);
@@ -1105,6 +1262,7 @@ static void h_metrics(struct api_conn *c, const struct api_request *r)
 	}
 	for (struct guest *g = d->guests; g; g = g->next)
 		collect(g, &m[i++]);
+	ask_vms(m, n);
 	tb_printf(&t, "# HELP lodge_guests Guests by state.\n# TYPE lodge_guests gauge\n");
 	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
 		unsigned k = 0;
@@ -1118,6 +1276,14 @@ static void h_metrics(struct api_conn *c, const struct api_request *r)
 		tb_printf(&t, "lodge_guest_up{guest=\"%s\",kind=\"%s\",state=\"%s\"} %d\n",
 			  m[i].g->rec.name, m[i].g->rec.kind, m[i].g->rec.state,
 			  guest_active(m[i].g));
+	tb_printf(&t, "# HELP lodge_guest_control_up Whether a running system guest's control "
+		      "socket answered this scrape in time (its instructions and network bytes "
+		      "are absent when not).\n"
+		      "# TYPE lodge_guest_control_up gauge\n");
+	for (i = 0; i < n; i++)
+		if (asked(m[i].g))
+			tb_printf(&t, "lodge_guest_control_up{guest=\"%s\",kind=\"%s\"} %d\n",
+				  m[i].g->rec.name, m[i].g->rec.kind, !m[i].stale);
 	for (int f = 0; f <= M_RESTARTS; f++) {
 		tb_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", metric_info[f].name,
 			  metric_info[f].help, metric_info[f].name, metric_info[f].type);

@@ -89,6 +89,7 @@ static void reap(struct pool_proc *pp, bool kill_it)
 	if (waitid((idtype_t)P_PIDFD, (id_t)pp->ch.pidfd, &si, WEXITED) < 0)
 		log_warn("pool: cannot reap process %d: %s", (int)pp->pid, strerror(errno));
 	close(pp->ch.pidfd);
+	sandbox_slot_release(&pp->d->ids, pp->slot, pp->pid);
 	if (pp->ch.gofd >= 0)
 		close(pp->ch.gofd);
 	if (pp->cg[0] && cgroup_destroy(&pp->d->cg, pp->cg))
@@ -212,6 +213,9 @@ static int spawn_one(struct daemon *d)
 			cgroup_destroy(&d->cg, pp->cg);
 		goto out;
 	}
+	if (sandbox_slot_own(&d->ids, pp->slot, pp->pid, getpid()))
+		log_warn("pool: another process claimed host id %u",
+			 (unsigned)(d->ids.uid + (unsigned)pp->slot));
 	r = sandbox_release(&pp->ch); /* its id map is written: let it execute */
 	r = r ?: evloop_watch_add(d->loop, pp->ch.pidfd, POLLIN, on_exit_fd, pp, &pp->exit_watch);
 	r = r ?: evloop_watch_add(d->loop, pp->ch.gofd, POLLIN, on_sock, pp, &pp->sock_watch);
@@ -224,6 +228,8 @@ static int spawn_one(struct daemon *d)
 	}
 	pp = NULL;
 out:
+	if (r && pp)
+		sandbox_slot_release(&d->ids, pp->slot, getpid());
 	if (r)
 		log_warn("pool: cannot make a Wasm guest process: %s", err);
 	if (logfd >= 0)
@@ -336,6 +342,8 @@ int pool_adopt(struct guest *g, const struct sandbox_plan *p, struct sandbox_chi
 	ch->logfd = mine.logfd;
 	memcpy(ch->cgfds, mine.cgfds, sizeof(ch->cgfds));
 	ch->ncgfds = mine.ncgfds;
+	if (g->id_slot != pp->slot) /* sandbox_plan_make's claim: the process has its own */
+		sandbox_slot_release(&d->ids, g->id_slot, getpid());
 	g->id_slot = pp->slot;
 	*pid = pp->pid;
 	r = sandbox_adopt(p, ch, pp->pid, err, errlen);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -122,7 +123,149 @@ int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *su
 	ids->uid = (uid_t)us;
 	ids->gid = (gid_t)gs;
 	ids->count = (unsigned)(uc < gc ? uc : gc);
+	ids->dirfd = ids->lockfd = -1;
 	return 0;
+}
+
+int sandbox_ids_open(struct sandbox_ids *ids, const char *dir)
+{
+	char parent[PATH_MAX], *slash;
+
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = 0;
+		if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	ids->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (ids->dirfd < 0)
+		return -errno;
+	ids->lockfd = openat(ids->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ids->lockfd < 0) {
+		int r = -errno;
+		sandbox_ids_close(ids);
+		return r;
+	}
+	return 0;
+}
+
+void sandbox_ids_close(struct sandbox_ids *ids)
+{
+	if (ids->lockfd >= 0)
+		close(ids->lockfd);
+	if (ids->dirfd >= 0)
+		close(ids->dirfd);
+	ids->dirfd = ids->lockfd = -1;
+}
+
+/* A process's start time (clock ticks after boot), 0 when it is gone or a zombie. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	if (!p || p[1] != ' ' || p[2] == 'Z' ||
+	    sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+		   "%llu",
+		   &v) != 1)
+		return 0;
+	return v;
+}
+
+/* The pid claim file fd names, or 0; with `live`, only if that process still runs (the
+ * same one: its start time). */
+static pid_t claim_holder(int fd, bool live)
+{
+	char buf[64];
+	unsigned long long st;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	int pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%d %llu", &pid, &st) != 2 || pid <= 0 || (live && start_time(pid) != st))
+		return 0;
+	return pid;
+}
+
+static int claim_write(int fd, pid_t pid)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%d %llu\n", (int)pid, start_time(pid));
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return -errno ?: -EIO;
+	return 0;
+}
+
+static int claim_open(const struct sandbox_ids *ids, int slot, bool create)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "%u", (unsigned)(ids->uid + (unsigned)slot));
+	return openat(ids->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0),
+		      0600);
+}
+
+/* Takes the slot for pid if nobody alive but `prev` holds it; under the lock. */
+static int claim_locked(const struct sandbox_ids *ids, int slot, pid_t pid, pid_t prev)
+{
+	int fd = claim_open(ids, slot, true), r;
+	pid_t holder;
+
+	if (fd < 0)
+		return -errno;
+	holder = claim_holder(fd, true);
+	r = holder && holder != pid && holder != prev ? -EBUSY : claim_write(fd, pid);
+	close(fd);
+	return r;
+}
+
+int sandbox_slot_own(const struct sandbox_ids *ids, int slot, pid_t pid, pid_t prev)
+{
+	int r;
+
+	if (slot < 0 || ids->lockfd < 0)
+		return 0;
+	if (flock(ids->lockfd, LOCK_EX) < 0)
+		return -errno;
+	r = claim_locked(ids, slot, pid, prev);
+	flock(ids->lockfd, LOCK_UN);
+	return r;
+}
+
+void sandbox_slot_release(const struct sandbox_ids *ids, int slot, pid_t pid)
+{
+	char name[16];
+	int fd;
+
+	if (slot < 0 || ids->lockfd < 0 || flock(ids->lockfd, LOCK_EX) < 0)
+		return;
+	fd = claim_open(ids, slot, false);
+	if (fd >= 0 && claim_holder(fd, false) == pid) {
+		snprintf(name, sizeof(name), "%u", (unsigned)(ids->uid + (unsigned)slot));
+		unlinkat(ids->dirfd, name, 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	flock(ids->lockfd, LOCK_UN);
 }
 
 /* The lowest slot of the id range no other guest with a process and no pool process
@@ -144,8 +287,24 @@ int sandbox_pick_slot(const struct daemon *d, const struct guest *g)
 	for (const struct pool_proc *pp = d->pool; pp; pp = pp->next)
 		if (pp->slot >= 0 && (unsigned)pp->slot <= n)
 			used[pp->slot] = true;
-	for (slot = 0; slot <= n && used[slot]; slot++)
-		;
+	/* Another daemon's claim (or a stale one, taken over) decides among the slots this
+	 * one leaves free; the lock makes the check and the claim one step. */
+	if (d->ids.lockfd >= 0 && flock(d->ids.lockfd, LOCK_EX) < 0) {
+		free(used);
+		return -1;
+	}
+	for (slot = 0; slot < d->ids.count; slot++) {
+		if (slot <= n && used[slot])
+			continue;
+		int r = d->ids.lockfd < 0 ? 0 : claim_locked(&d->ids, (int)slot, getpid(), 0);
+		if (r && r != -EBUSY) /* this daemon's choice alone, as without the directory */
+			log_warn("daemon: cannot claim host id %u in %s: %s",
+				 (unsigned)(d->ids.uid + slot), SANDBOX_IDS_DIR, strerror(-r));
+		if (r != -EBUSY)
+			break;
+	}
+	if (d->ids.lockfd >= 0)
+		flock(d->ids.lockfd, LOCK_UN);
 	free(used);
 	return slot < d->ids.count ? (int)slot : -1;
 }

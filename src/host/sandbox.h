@@ -42,12 +42,31 @@ struct sandbox_bind {
 	bool rw, dir;
 };
 
-/* The host ids guests' roots map to: `count` of them from `uid`/`gid` (sandbox_ids_init). */
+/* The host ids guests' roots map to: `count` of them from `uid`/`gid` (sandbox_ids_init).
+ * A slot k (ids uid + k, gid + k) is one guest's, or one pool process's, while it has a
+ * process, across every daemon on the host: each claim is a file SANDBOX_IDS_DIR/UID
+ * holding the holder's "PID START_TIME" (first the daemon's own, then the guest
+ * process's), made and checked under an flock of SANDBOX_IDS_DIR/lock. A claim whose
+ * process is gone (a daemon killed, a guest that ended while none ran) is free. */
 struct sandbox_ids {
 	uid_t uid;
 	gid_t gid;
 	unsigned count;
+	int dirfd, lockfd; /* SANDBOX_IDS_DIR and its lock (sandbox_ids_open); -1: none */
 };
+
+#define SANDBOX_IDS_DIR "/run/lodge/ids"
+
+/* Daemon: opens (making it) the host-wide directory of claims. Returns 0, or -errno
+ * (slots are then this daemon's alone, as two daemons might share one). */
+int sandbox_ids_open(struct sandbox_ids *ids, const char *dir) __attribute__((warn_unused_result));
+void sandbox_ids_close(struct sandbox_ids *ids);
+/* The slot's claim names `pid` from now on (the process that runs as it), if it is
+ * free or held by `prev` (0: by nobody alive). Returns 0, or -EBUSY when another live
+ * process holds it, -errno. */
+int sandbox_slot_own(const struct sandbox_ids *ids, int slot, pid_t pid, pid_t prev);
+/* Frees the slot if its claim names `pid`. A slot < 0 is a no-op. */
+void sandbox_slot_release(const struct sandbox_ids *ids, int slot, pid_t pid);
 
 /* One empty network namespace for the Wasm guests (sandbox_netns_open): only a loopback
  * interface, down, which nothing in a guest may bring up (the namespace belongs to the
@@ -178,8 +197,9 @@ struct sandbox_handover {
 	uint32_t argc;	       /* then argc strings, each ending in a NUL */
 };
 
-/* Daemon: the id slot (sandbox_ids) lowest free of every guest with a process but g
- * (NULL: none excluded) and every pool process; -1 if none. */
+/* Daemon: claims the lowest id slot (sandbox_ids) free of every guest with a process but g
+ * (NULL: none excluded), every pool process, and every other daemon's claim, for this
+ * daemon (sandbox_slot_own then gives it to the process); -1 if none. */
 int sandbox_pick_slot(const struct daemon *d, const struct guest *g);
 
 /* Daemon: makes the waiting pool process `pid` (ch: its sandbox_spawn'd child, whose ready

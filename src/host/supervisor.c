@@ -56,6 +56,9 @@ static int incoming_listen(struct guest *g, char *err, size_t errlen);
 static int incoming_watch(struct guest *g);
 static bool outgoing_read(struct guest *g);
 static void outgoing_done(struct guest *g);
+static void ready_close(struct guest *g);
+static void arm_timer(struct guest *g);
+static void start_answer(struct guest *g, int status, const char *reason);
 
 static int pidfd_open_(pid_t pid)
 {
@@ -364,6 +367,38 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		       : -EINVAL;
 }
 
+/* A Wasm guest's args and env within what its process takes (docs/API.md): lodge wasm's
+ * GUEST_MAX_ENV --env options, and the whole command line in a pool process's handover
+ * (SANDBOX_HANDOVER_MAX; GUEST_MAX_ARGV_BYTES of it for these, the rest for the
+ * daemon's own options). Checked at create, so that a start does not fail for them. */
+_Static_assert(GUEST_MAX_ARGV_BYTES + (8u << 10) <= SANDBOX_HANDOVER_MAX,
+	       "room in a pool process's handover for the daemon's own options");
+
+static bool argv_fits(const cJSON *c, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"args", "env"};
+	static const unsigned max[] = {GUEST_MAX_ARGS, GUEST_MAX_ENV};
+	size_t bytes = 0;
+
+	for (unsigned f = 0; f < 2; f++) {
+		const cJSON *e, *a = cJSON_GetObjectItemCaseSensitive(c, fields[f]);
+		unsigned n = (unsigned)cJSON_GetArraySize(a);
+		if (n > max[f]) {
+			snprintf(err, errlen, "%s: %u entries, at most %u", fields[f], n, max[f]);
+			return false;
+		}
+		cJSON_ArrayForEach(e, a) bytes += strlen(e->valuestring) + 1;
+	}
+	if (bytes > GUEST_MAX_ARGV_BYTES) {
+		snprintf(err, errlen,
+			 "args and env: %zu bytes together (each string with its NUL), at most "
+			 "%u (the guest process's command line)",
+			 bytes, GUEST_MAX_ARGV_BYTES);
+		return false;
+	}
+	return true;
+}
+
 static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t errlen)
 {
 	const char *k = json_str(c, "kind", NULL), *kernel = json_str(c, "kernel", NULL);
@@ -453,6 +488,8 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 		snprintf(err, errlen, "env '%.80s': must be KEY=VALUE", e->valuestring);
 		return -EINVAL;
 	}
+	if (!argv_fits(c, err, errlen))
+		return -EINVAL;
 limits:
 	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "hugepages")) {
 		snprintf(err, errlen, "'hugepages' is for system guests (their RAM)");
@@ -520,6 +557,7 @@ static struct guest *guest_new(struct daemon *d, struct guest_record *rec)
 	g->pidfd = -1;
 	g->id_slot = -1;
 	g->mig_listen = -1;
+	g->ready_fd = -1;
 	g->config = cJSON_Parse(g->rec.config ? g->rec.config : "{}");
 	g->kind = g->rec.kind && !strcmp(g->rec.kind, "wasm") ? GUEST_WASM : GUEST_VM;
 	if (!g->config || parse_restart(json_str(g->config, "restart", "no"), &g->restart))
@@ -550,6 +588,9 @@ static void guest_free(struct guest *g)
 	evloop_timer_del(g->timer);
 	evloop_watch_del(g->pid_watch);
 	incoming_close(g);
+	ready_close(g);
+	if (g->start_conn)
+		api_conn_on_close(g->start_conn, NULL, NULL);
 	if (g->mig_conn)
 		api_conn_on_close(g->mig_conn, NULL, NULL);
 	if (g->pidfd >= 0)
@@ -620,7 +661,9 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 /* ---- the guest process ---- */
 
 struct argv_buf {
-	char *v[256];
+	/* the daemon's options, GUEST_MAX_ARGS args, GUEST_MAX_ENV --env K=V, --dir for each
+	 * of at most SANDBOX_MAX_BINDS files */
+	char *v[64 + GUEST_MAX_ARGS + 2 * GUEST_MAX_ENV + 2 * SANDBOX_MAX_BINDS];
 	unsigned n;
 	bool overflow;
 };
@@ -795,6 +838,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));
 	arg(a, "--exit-file=%s", sandbox_inside(p, "run", 0, "exit.json"));
+	if (g->ready_fd >= 0)
+		arg(a, "--ready-file=%s", sandbox_inside(p, "run", 0, "ready"));
 	if (p->seccomp)
 		arg(a, "--seccomp");
 	if (p->spec_path[0]) /* open for it, under its own descriptor (sandbox.h) */
@@ -898,6 +943,8 @@ static void clear_run_dir(struct guest *g)
 
 	guest_path(g, "run/api.sock", p, sizeof(p));
 	unlink(p);
+	guest_path(g, "run/ready", p, sizeof(p));
+	unlink(p);
 	guest_path(g, "run/exit.json", p, sizeof(p));
 	unlink(p);
 }
@@ -926,8 +973,11 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 		return -ENOMEM;
 	g->spawn = sr;
 	r = sandbox_plan_make(d, g, &plan, err, errlen);
-	if (r)
+	if (r) {
+		sandbox_slot_release(&d->ids, g->id_slot, getpid());
+		g->id_slot = -1;
 		return r;
+	}
 	build_argv(g, &plan, &sr->av);
 	build_env(&sr->ev, !d->cfg.no_sandbox);
 	logfd = open_log(g);
@@ -948,8 +998,15 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	/* The child has its own copies, and reads the numbers from sr (kept) */
 	for (unsigned i = 0; i < sr->ch.ncgfds; i++)
 		close(sr->ch.cgfds[i]);
-	if (r)
+	if (r) {
+		sandbox_slot_release(&d->ids, g->id_slot, getpid()); /* sandbox_plan_make's */
+		g->id_slot = -1;
 		goto out;
+	}
+	/* its host ids are the process's from now on (a pooled one's already) */
+	if (sandbox_slot_own(&d->ids, g->id_slot, pid, getpid()))
+		log_warn("guest %s: another process claimed its host id %u", g->rec.name,
+			 (unsigned)(d->ids.uid + (unsigned)g->id_slot));
 	g->pidfd = sr->ch.pidfd;
 	g->child = true;
 	g->sent_kill = g->found_gone = false;
@@ -977,6 +1034,90 @@ out:
 	return r;
 }
 
+/* ---- the start's ready signal ---- */
+
+static void ready_close(struct guest *g)
+{
+	evloop_watch_del(g->ready_watch);
+	g->ready_watch = NULL;
+	if (g->ready_fd >= 0)
+		close(g->ready_fd);
+	g->ready_fd = -1;
+}
+
+static void start_conn_gone(void *opaque)
+{
+	struct guest *g = opaque;
+
+	g->start_conn = NULL;
+	g->start_wait_at = 0;
+}
+
+/* Answers the `lodge start` waiting, if any: 204, or status with the reason. */
+static void start_answer(struct guest *g, int status, const char *reason)
+{
+	struct api_conn *c = g->start_conn;
+
+	g->start_conn = NULL;
+	g->start_wait_at = 0;
+	if (!c)
+		return;
+	api_conn_on_close(c, NULL, NULL);
+	if (status == 204)
+		api_reply(c, 204, NULL, NULL, 0);
+	else
+		api_reply_error(c, status, "start_failed", "guest %s: its start failed: %s",
+				g->rec.name, reason);
+}
+
+/* The guest wrote its byte (set up), or closed the FIFO without (it is ending: its exit
+ * answers the start). */
+static void on_ready(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+	char b;
+	ssize_t n = read(fd, &b, 1);
+
+	(void)revents;
+	if (n < 0 && errno == EAGAIN)
+		return;
+	ready_close(g);
+	if (n == 1) {
+		log_info("guest %s: set up %.1f ms after its start", g->rec.name,
+			 (double)(evloop_now_ns() - g->started_mono) / 1e6);
+		start_answer(g, 204, NULL);
+	}
+}
+
+/* Makes run/ready, a FIFO the guest writes a byte to once it is set up, and watches it.
+ * Without it (an error here: logged) the start is answered at once, as before. */
+static void ready_open(struct guest *g)
+{
+	char p[600];
+
+	ready_close(g);
+	guest_path(g, "run/ready", p, sizeof(p));
+	unlink(p);
+	if (mkfifo(p, 0600) < 0 ||
+	    (g->ready_fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    evloop_watch_add(g->d->loop, g->ready_fd, POLLIN, on_ready, g, &g->ready_watch)) {
+		log_warn("guest %s: %s: %s (its start is answered before it is set up)",
+			 g->rec.name, p, strerror(errno));
+		ready_close(g);
+	}
+}
+
+int guest_start_wait(struct guest *g, struct api_conn *conn)
+{
+	if (g->ready_fd < 0 || !guest_active(g) || g->start_conn)
+		return -EALREADY;
+	g->start_conn = conn;
+	g->start_wait_at = evloop_now_ns() + GUEST_START_WAIT_NS;
+	api_conn_on_close(conn, start_conn_gone, g);
+	arm_timer(g);
+	return 0;
+}
+
 int guest_start(struct guest *g, char *err, size_t errlen)
 {
 	int r;
@@ -998,8 +1139,11 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 			return r;
 	}
 	setup_cgroup(g);
+	if (g->mig_listen < 0)
+		ready_open(g);
 	r = spawn(g, err, errlen);
 	if (r) {
+		ready_close(g);
 		incoming_close(g);
 		if (g->d->have_cgroups)
 			cgroup_destroy(&g->d->cg, g->rec.name);
@@ -1327,6 +1471,8 @@ static void arm_timer(struct guest *g)
 		t = g->press_at;
 	if (g->restart_at && (!t || g->restart_at < t))
 		t = g->restart_at;
+	if (g->start_wait_at && (!t || g->start_wait_at < t))
+		t = g->start_wait_at;
 	if (t)
 		evloop_timer_arm(g->timer, t);
 	else
@@ -1405,6 +1551,11 @@ static void on_timer(void *opaque)
 		daemon_event(g->d, g->rec.name, "kill", "%s", "stop timeout");
 		if (g->pidfd >= 0)
 			kill_process(g);
+	}
+	if (g->start_wait_at && now >= g->start_wait_at) { /* running, slow to set up */
+		log_info("guest %s: not set up %.1f s after its start: it runs on", g->rec.name,
+			 (double)(now - g->started_mono) / 1e9);
+		start_answer(g, 204, NULL);
 	}
 	if (g->press_at && now >= g->press_at) {
 		press(g);
@@ -1594,6 +1745,7 @@ static void guest_exited(struct guest *g)
 	}
 	exit_cause(g, &status, reason, sizeof(reason));
 	incoming_close(g);
+	ready_close(g);
 	spawn_free(g); /* the process is gone: nothing reads its start-up memory any more */
 	evloop_watch_del(g->pid_watch);
 	g->pid_watch = NULL;
@@ -1602,6 +1754,8 @@ static void guest_exited(struct guest *g)
 	g->kill_at = g->press_at = 0;
 	failed = !g->rec.stop_requested && status != 0;
 	set_state(g, failed ? "crashed" : "stopped");
+	sandbox_slot_release(&d->ids, g->id_slot, (pid_t)g->rec.pid);
+	g->id_slot = -1;
 	g->rec.pid = 0;
 	g->rec.pid_start = 0;
 	g->rec.has_exit = true;
@@ -1617,6 +1771,7 @@ static void guest_exited(struct guest *g)
 	schedule_restart(g, failed);
 	arm_timer(g);
 	followers_guest_stopped(g);
+	start_answer(g, 502, reason); /* it ended before it said it was set up */
 	answer_waiters(g);
 }
 
@@ -1790,6 +1945,10 @@ static void reattach(struct guest *g)
 			g->found_gone = true;
 	}
 	g->id_slot = id_slot_of(g->d, pid);
+	/* its claim on the host-wide registry (a daemon before it may not have made one) */
+	if (sandbox_slot_own(&g->d->ids, g->id_slot, pid, 0))
+		log_warn("guest %s: another process claims its host id %u", g->rec.name,
+			 (unsigned)(g->d->ids.uid + (unsigned)g->id_slot));
 	if (evloop_watch_add(g->d->loop, fd, POLLIN, on_exit_fd, g, &g->pid_watch)) {
 		log_err("guest %s: cannot watch its process", g->rec.name);
 		return;
