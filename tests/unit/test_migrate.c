@@ -36,6 +36,7 @@ struct recorder {
 	uint8_t *data;
 	size_t len, cap, switched;
 	bool post_copy;
+	uint8_t ok[10]; /* "OK" and the stream's nonce (bytes 12..19 of its header) */
 };
 
 static int get_all(int fd, uint8_t *p, size_t n)
@@ -67,8 +68,10 @@ static void *record(void *opaque)
 	struct recorder *r = opaque;
 	int fd = accept(r->lfd, NULL, NULL);
 
-	if (fd < 0 || keep(r, fd, 16))
+	if (fd < 0 || keep(r, fd, 24)) /* the header: magic, version, nonce, CRC */
 		goto out;
+	memcpy(r->ok, "OK", 2);
+	memcpy(r->ok + 2, r->data + 12, 8);
 	for (;;) {
 		uint32_t type;
 		uint64_t len;
@@ -88,7 +91,7 @@ static void *record(void *opaque)
 		}
 		if (type == 0x102 && r->post_copy && !r->switched) {
 			r->switched = r->len;
-			if (write(fd, "OK", 2) != 2)
+			if (write(fd, r->ok, sizeof(r->ok)) != (ssize_t)sizeof(r->ok))
 				break;
 			continue;
 		}
@@ -98,7 +101,7 @@ static void *record(void *opaque)
 			break;
 		}
 		if (type == 0x102) { /* DONE */
-			if (write(fd, "OK", 2) != 2)
+			if (write(fd, r->ok, sizeof(r->ok)) != (ssize_t)sizeof(r->ok))
 				break;
 			break;
 		}
