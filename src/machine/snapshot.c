@@ -1255,6 +1255,13 @@ int vm_restore_open(const char *path, const struct vm_restore_opts *o, struct vm
 	if (r)
 		goto fail;
 	sec = snap_sections(rs->rd, &n);
+	if (n && sec[0].type == SNAP_WASM_SEC_MODULE) {
+		vm_errf(err, errlen,
+			"a WebAssembly program's snapshot, not a system VM's: restore it with "
+			"lodge wasm --restore");
+		r = -EINVAL;
+		goto fail;
+	}
 	if (!n || sec[0].type != SNAP_SEC_MACHINE) {
 		vm_errf(err, errlen, "corrupt: the first section is not the machine's");
 		r = -EINVAL;

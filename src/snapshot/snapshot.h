@@ -23,13 +23,15 @@
 #define SNAP_MAX_SECTION (64u << 20) /* sections other than RAM are read into memory */
 
 enum snap_section_type {
-	SNAP_SEC_MACHINE = 1,	 /* configuration and clock (machine/snapshot.c) */
-	SNAP_SEC_HART = 2,	 /* one per hart, in hart order (cpu/state.h) */
-	SNAP_SEC_DEVICE = 3,	 /* one per device, in creation order */
-	SNAP_SEC_RAM = 4,	 /* guest RAM (below) */
-	SNAP_SEC_ID = 5,	 /* this file's identity: 16 random bytes (machine/snapshot.c) */
-	SNAP_SEC_PARENT = 6,	 /* a Diff's parent: its identity and path */
-	SNAP_SEC_END = 0x444e45, /* "END": the last section, empty */
+	SNAP_SEC_MACHINE = 1, /* configuration and clock (machine/snapshot.c) */
+	SNAP_SEC_HART = 2,    /* one per hart, in hart order (cpu/state.h) */
+	SNAP_SEC_DEVICE = 3,  /* one per device, in creation order */
+	SNAP_SEC_RAM = 4,     /* guest RAM (below) */
+	SNAP_SEC_ID = 5,      /* this file's identity: 16 random bytes (machine/snapshot.c) */
+	SNAP_SEC_PARENT = 6,  /* a Diff's parent: its identity and path */
+	SNAP_WASM_SEC_MODULE = 0x10, /* the first section of a WebAssembly program's snapshot
+				      * (wasm/snapshot.h: WASM_SNAP_SEC_MODULE): told apart */
+	SNAP_SEC_END = 0x444e45,     /* "END": the last section, empty */
 };
 
 enum snap_ram_encoding {

@@ -318,6 +318,13 @@ def t_bad_files(snap):
     blob = bytearray(data)
     blob[33] ^= 1  # a section header
     why += variant("corrupt-header", bytes(blob), "corrupt")
+    # the first section named a Wasm program's MODULE (0x10): a snapshot of the other kind
+    blob = bytearray(data)
+    _, off, n = secs[0]
+    struct.pack_into("<I", blob, off - 24, 0x10)
+    struct.pack_into("<I", blob, off - 4, zlib.crc32(bytes(blob[off - 24:off - 4])))
+    why += variant("wasm-kind", bytes(blob), "a WebAssembly program's snapshot, not a system "
+                   "VM's: restore it with lodge wasm --restore")
     leftovers = [f for f in os.listdir(tmp) if ".restore-" in f]
     if leftovers:
         why += "; failed restores left files: %s" % leftovers

@@ -616,6 +616,14 @@ def case_bad_files():
         refused(write(bytes(v2)), "wsnap.bad.version", "version")
         refused(write(b"not a snapshot at all, just text\n" * 4), "wsnap.bad.garbage",
                 "not a Lodge snapshot")
+        # the first section named a system VM's MACHINE (1): a snapshot of the other kind
+        other = bytearray(data)
+        _, h0, _, _ = sections(data)[0]
+        struct.pack_into("<I", other, h0, 1)
+        struct.pack_into("<I", other, h0 + 20, zlib.crc32(bytes(other[h0:h0 + 20])))
+        refused(write(bytes(other)), "wsnap.bad.system-kind",
+                "a system VM's snapshot, not a WebAssembly program's: restore it with "
+                "lodge run --restore")
         secs = {t: (p, ln) for t, h, p, ln in sections(data)}
         p, ln = secs[0x11]
         state = bytearray(data[p:p + ln])

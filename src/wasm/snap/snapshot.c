@@ -919,6 +919,11 @@ static int open_sections(struct wasm_snapshot *snap, struct priv *p, const char 
 	if (rc)
 		return rc;
 	sec = snap_sections(p->r, &n);
+	_Static_assert(WASM_SNAP_SEC_MODULE == SNAP_WASM_SEC_MODULE, "one number for MODULE");
+	if (n && sec[0].type == SNAP_SEC_MACHINE)
+		return fail(err, errlen, -EINVAL,
+			    "a system VM's snapshot, not a WebAssembly program's: restore it with "
+			    "lodge run --restore");
 	/* MODULE, STATE, WASI, then RAM or nothing */
 	if (n < 3 || n > 4 || sec[0].type != WASM_SNAP_SEC_MODULE ||
 	    sec[1].type != WASM_SNAP_SEC_STATE || sec[2].type != WASM_SNAP_SEC_WASI ||
