@@ -1099,13 +1099,15 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (!c->vm)
-		r = -EAGAIN;
-	else if (fd >= 0)
+	/* RAM still mapped from a snapshot file goes off it first: the lease's watch waits
+	 * for this lock, and a migration may hold it for longer than the kernel makes a
+	 * writer of the file wait (fs.lease-break-time): the file would change under it */
+	r = c->vm ? vm_ram_detach(c->vm, err, errlen) : -EAGAIN;
+	if (!r && fd >= 0)
 		r = vm_migrate_fd(c->vm, fd, dest, &mo, &st, err, errlen);
-	else
+	else if (!r)
 		r = vm_migrate(c->vm, dest, &mo, &st, err, errlen);
-	if (fd >= 0 && !c->vm)
+	else if (fd >= 0)
 		close(fd);
 	pthread_mutex_unlock(&c->lock);
 	if (!r && o->post_copy)

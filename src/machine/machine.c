@@ -561,6 +561,40 @@ int vm_pause(struct vm *vm)
 	return r;
 }
 
+static void resume_locked(struct vm *vm)
+{
+	/* The time spent paused is taken out of the machine's clock. */
+	hart_env_clock_set(&vm->env,
+			   vm->env.clock.start_ns + (vm_now_ns() - vm->env.clock.paused_ns), 0);
+	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+}
+
+int vm_pause_hold(struct vm *vm, bool *was_paused)
+{
+	int r;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	*was_paused = __atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED) != 0;
+	vm->pause_holds++;
+	pthread_mutex_unlock(&vm->pause_lock);
+	r = vm_pause(vm);
+	if (r)
+		vm_pause_release(vm, true);
+	return r;
+}
+
+void vm_pause_release(struct vm *vm, bool was_paused)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!--vm->pause_holds && (vm->resume_held || !was_paused) &&
+	    __atomic_load_n(&vm->pause_req, __ATOMIC_RELAXED))
+		resume_locked(vm);
+	if (!vm->pause_holds)
+		vm->resume_held = false;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 int vm_resume(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);
@@ -568,11 +602,12 @@ int vm_resume(struct vm *vm)
 		pthread_mutex_unlock(&vm->pause_lock);
 		return -EALREADY;
 	}
-	/* The time spent paused is taken out of the machine's clock. */
-	hart_env_clock_set(&vm->env,
-			   vm->env.clock.start_ns + (vm_now_ns() - vm->env.clock.paused_ns), 0);
-	__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
-	pthread_cond_broadcast(&vm->pause_cond);
+	if (vm->pause_holds) { /* the holder resumes it (vm_pause_release) */
+		vm->resume_held = true;
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	resume_locked(vm);
 	pthread_mutex_unlock(&vm->pause_lock);
 	return 0;
 }

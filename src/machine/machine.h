@@ -94,9 +94,11 @@ struct vm {
 	 * (env.clock) stands still meanwhile. Clock changes happen under pause_lock. */
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
-	int pause_req;	  /* atomic */
-	unsigned parked;  /* harts parked (pause_lock) */
-	unsigned running; /* harts inside hart_run (pause_lock) */
+	int pause_req;	      /* atomic */
+	unsigned parked;      /* harts parked (pause_lock) */
+	unsigned running;     /* harts inside hart_run (pause_lock) */
+	unsigned pause_holds; /* vm_pause_hold: vm_resume waits for the last release */
+	bool resume_held;     /* a vm_resume came meanwhile (pause_lock) */
 
 	/* The configuration a snapshot records (machine/snapshot.h): a copy of the device
 	 * options the machine was made from (strings owned; a disk's path changes when a
@@ -159,11 +161,21 @@ uint64_t vm_time_to_host(const struct vm *vm, uint64_t ticks);
  * Returns 0, or -ESHUTDOWN when the machine is stopping. */
 int vm_pause(struct vm *vm);
 
-/* Any thread: lets parked harts continue. Returns 0, or -EALREADY when not paused. */
+/* Any thread: lets parked harts continue (while a vm_pause_hold holds the machine: at its
+ * release). Returns 0, or -EALREADY when not paused. */
 int vm_resume(struct vm *vm);
 
 /* True while paused. Any thread. */
 bool vm_paused(const struct vm *vm);
+
+/* Any thread but a hart's: pauses the machine as vm_pause does and holds it paused: a
+ * vm_resume from another thread meanwhile (replication's checkpoint, a snapshot's
+ * background copy: they pause and resume on their own schedule) takes effect only at
+ * vm_pause_release, which resumes the machine too when it was running at the hold. For
+ * work that must not see the guest run (RAM moved off a snapshot file). 0 or -ESHUTDOWN
+ * (nothing held). */
+int vm_pause_hold(struct vm *vm, bool *was_paused);
+void vm_pause_release(struct vm *vm, bool was_paused);
 
 /* Any thread: presses the machine's power button (lodge run --power-button), asking the
  * guest to power off. Returns 0, -ENODEV (no power button), or the device's error. */

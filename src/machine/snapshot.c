@@ -790,11 +790,16 @@ static void detach_on_loop(void *opaque)
 int vm_ram_detach(struct vm *vm, char *err, size_t errlen)
 {
 	struct detach_job j = {.vm = vm};
-	bool was_paused = vm_paused(vm);
-	int p = vm_pause(vm);
+	bool was_paused;
+	int p;
 
 	if (err && errlen)
 		err[0] = 0;
+	if (snap_ram_lease_eventfd(vm->mem.ram) < 0) /* moved off already */
+		return 0;
+	/* held: replication's checkpoint or a snapshot's background copy, which pause and
+	 * resume the machine on their own threads, must not let it run during the copy */
+	p = vm_pause_hold(vm, &was_paused);
 	if (p) {
 		snap_ram_lease_end(vm->mem.ram);
 		return p;
@@ -802,8 +807,7 @@ int vm_ram_detach(struct vm *vm, char *err, size_t errlen)
 	quiesce(vm);
 	evloop_call(vm->loop, detach_on_loop, &j);
 	unquiesce(vm);
-	if (!was_paused)
-		vm_resume(vm);
+	vm_pause_release(vm, was_paused);
 	if (j.r)
 		vm_errf(err, errlen,
 			"cannot copy the guest's %llu MiB of memory out of the snapshot file it is "

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -235,7 +236,10 @@ static int read_zstd(struct ram_in *in, uint8_t *ram, uint64_t size)
 
 static struct {
 	volatile sig_atomic_t fd; /* the lease's descriptor (our own dup), -1: none */
-	int efd;		  /* eventfd the handler writes */
+	/* eventfd the handler writes: once made, open for the process's life (a handler
+	 * running late on another thread, or the owner's poll, never meets a closed or
+	 * reused descriptor), drained when the lease ends */
+	int efd;
 	void *ram;
 	size_t size;
 } lease = {.fd = -1, .efd = -1};
@@ -262,9 +266,10 @@ static void lease_close(void)
 		(void)fcntl(fd, F_SETLEASE, F_UNLCK);
 		close(fd);
 	}
-	if (lease.efd >= 0)
-		close(lease.efd);
-	lease.efd = -1;
+	if (lease.efd >= 0) {
+		uint64_t n;
+		(void)!read(lease.efd, &n, sizeof(n)); /* (non-blocking) */
+	}
 }
 
 /* Takes the lease on `fd`'s file for `size` bytes of RAM at `ram`: 0, or -errno (no lease
@@ -276,7 +281,8 @@ static int lease_take(int fd, void *ram, size_t size)
 
 	if (lease.fd >= 0)
 		return -EBUSY;
-	lease.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lease.efd < 0)
+		lease.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (lease.efd < 0)
 		return -errno;
 	d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -308,17 +314,24 @@ int snap_ram_lease_eventfd(const void *ram)
 
 int snap_ram_lease_detach(void *ram, bool hugepages)
 {
-	size_t size = lease.size;
-	uint8_t *copy;
+	size_t size = lease.size, huge = 2u << 20;
+	size_t lead, skew = (uintptr_t)ram & (huge - 1);
+	uint8_t *map, *copy;
 
 	if (lease.fd < 0 || ram != lease.ram)
 		return 0;
-	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		    -1, 0);
-	if (copy == MAP_FAILED)
+	/* The copy lies as RAM does modulo 2 MiB: mremap moves its huge pages whole (at
+	 * another offset it splits them, and the guest would run on 4 KiB mappings). */
+	map = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
 		return -errno;
-	if (hugepages)
-		(void)madvise(copy, size, MADV_HUGEPAGE);
+	lead = (skew - ((uintptr_t)map & (huge - 1))) & (huge - 1);
+	copy = map + lead;
+	if (lead)
+		munmap(map, lead);
+	munmap(copy + size, huge - lead);
+	(void)madvise(copy, size, hugepages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	/* Zero pages stay untouched in the copy: a guest mostly empty stays small. */
 	for (size_t off = 0; off < size; off += SNAP_PAGE_SIZE)
 		if (!page_zero((const uint8_t *)ram + off))
@@ -341,12 +354,19 @@ void snap_ram_lease_end(const void *ram)
 static int read_raw(struct ram_in *in, uint8_t *ram, uint64_t size, bool lazy)
 {
 	uint64_t data = (in->off + SNAP_PAGE_SIZE - 1) / SNAP_PAGE_SIZE * SNAP_PAGE_SIZE;
+	struct stat st;
 
 	if (data > in->end || size != in->end - data)
 		return -EINVAL;
 	in->off = in->end;
 	if (lazy && lease_take(in->r->fd, ram, (size_t)size) < 0)
 		lazy = false;
+	/* The file was measured when it was opened: cut since, before the lease, its
+	 * mapping would end in SIGBUS at the guest's first touch past the new end. */
+	if (lazy && (fstat(in->r->fd, &st) < 0 || (uint64_t)st.st_size < data + size)) {
+		snap_ram_lease_end(ram);
+		return -EIO;
+	}
 	if (!lazy)
 		return snap_pread(in->r, ram, (size_t)size, data) ? -EIO : 0;
 	if (mmap(ram, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, in->r->fd,

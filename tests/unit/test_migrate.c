@@ -282,7 +282,46 @@ static int t_postcopy(void)
 	return 0;
 }
 
+/* vm_pause_hold (RAM moved off a lazily restored snapshot file): a vm_resume from another
+ * user of pause meanwhile (replication's checkpoint, a snapshot's background copy) waits
+ * for the release; the release resumes the machine only if it ran at the hold or such a
+ * resume came, and leaves a pause of the user's alone. */
+static int t_pause_hold(void)
+{
+	struct vm *vm = new_vm();
+	bool was;
+
+	CHECK(vm);
+	/* running at the hold; a checkpoint pauses and resumes meanwhile */
+	CHECK_EQ(vm_pause_hold(vm, &was), 0);
+	CHECK(!was && vm_paused(vm));
+	CHECK_EQ(vm_pause(vm), 0);
+	CHECK_EQ(vm_resume(vm), 0);
+	CHECK(vm_paused(vm));
+	vm_pause_release(vm, was);
+	CHECK(!vm_paused(vm));
+	/* a checkpoint paused first and resumes during the hold: it runs at the release */
+	CHECK_EQ(vm_pause(vm), 0);
+	CHECK_EQ(vm_pause_hold(vm, &was), 0);
+	CHECK(was);
+	CHECK_EQ(vm_resume(vm), 0);
+	CHECK(vm_paused(vm));
+	vm_pause_release(vm, was);
+	CHECK(!vm_paused(vm));
+	/* paused by the user: it stays so */
+	CHECK_EQ(vm_pause(vm), 0);
+	CHECK_EQ(vm_pause_hold(vm, &was), 0);
+	vm_pause_release(vm, was);
+	CHECK(vm_paused(vm));
+	CHECK_EQ(vm_resume(vm), 0);
+	CHECK(!vm_paused(vm));
+	CHECK_EQ(vm_resume(vm), -EALREADY);
+	vm_destroy(vm);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"pause_hold", t_pause_hold},
 	{"migrate_and_damage", t_migrate_and_damage},
 	{"postcopy", t_postcopy},
 };
