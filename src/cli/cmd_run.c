@@ -1052,7 +1052,11 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 	 * copy is then made paused (guestctl resumes it after). */
 	if (c->repl)
 		so.resume = false;
-	if (c->vm && so.copy_disks && so.resume) {
+	/* A copy of the images made paused holds the lock for as long as their data takes,
+	 * the lease's watch waiting for it: RAM still mapped from a snapshot file goes off it
+	 * first (past fs.lease-break-time the file would be cut under the machine). */
+	r = c->vm && so.copy_disks && !so.resume ? vm_ram_detach(c->vm, err, errlen) : 0;
+	if (!r && c->vm && so.copy_disks && so.resume) {
 		/* The images are copied while the machine runs, for as long as their data
 		 * takes: the lock is not held meanwhile, so that the control socket goes on
 		 * answering (GET /vm takes it, on the thread that serves the socket and the
@@ -1066,7 +1070,7 @@ static int ctl_snapshot(void *opaque, const struct guestctl_snapshot *req, char 
 		pthread_mutex_lock(&c->lock);
 		if (!--c->users)
 			pthread_cond_broadcast(&c->idle);
-	} else {
+	} else if (!r) {
 		r = c->vm ? vm_snapshot(c->vm, req->path, &so, err, errlen) : -EAGAIN;
 	}
 	pthread_mutex_unlock(&c->lock);
