@@ -109,7 +109,7 @@ int snap_stream_put_header(int fd, uint8_t nonce[SNAP_STREAM_NONCE])
 {
 	uint8_t h[STREAM_HEADER];
 
-	if (getrandom(nonce, SNAP_STREAM_NONCE, 0) != SNAP_STREAM_NONCE) {
+	if (getrandom(nonce, SNAP_STREAM_NONCE, GRND_NONBLOCK) != SNAP_STREAM_NONCE) {
 		uint64_t v = core_now_ns() ^ ((uint64_t)getpid() << 32);
 		memcpy(nonce, &v, SNAP_STREAM_NONCE); /* unique enough to tell peers apart */
 	}
