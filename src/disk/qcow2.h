@@ -100,6 +100,10 @@ struct q2 {
 	 * refcount tables; new tables are added as they are allocated, none is ever freed. */
 	uint64_t *meta;
 	size_t nmeta, meta_cap;
+	/* the last L2 table found clear of other metadata (0: none): requests in a row use
+	 * one table, and what a table overlaps cannot change (tables allocated later take
+	 * clusters outside `meta`) */
+	uint64_t l2_clear;
 
 	uint64_t *l1;
 	uint32_t l1_size;

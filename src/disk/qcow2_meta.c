@@ -396,10 +396,13 @@ static int l1_lookup(struct q2 *q, uint64_t vc, uint64_t *l2off, bool *copied)
 				  (unsigned long long)i, (unsigned long long)off);
 	/* an L2 table on other metadata: its entries would be taken from that, and a
 	 * write would change it */
-	what = off ? metadata_at(q, off >> q->cb, Q2_META_L2) : NULL;
-	if (what)
-		return q2_corrupt(q, "L1 entry %llu: the L2 table at 0x%llx overlaps %s",
-				  (unsigned long long)i, (unsigned long long)off, what);
+	if (off && off != q->l2_clear) {
+		what = metadata_at(q, off >> q->cb, Q2_META_L2);
+		if (what)
+			return q2_corrupt(q, "L1 entry %llu: the L2 table at 0x%llx overlaps %s",
+					  (unsigned long long)i, (unsigned long long)off, what);
+		q->l2_clear = off;
+	}
 	*l2off = off;
 	*copied = e & QC_COPIED;
 	return 0;
