@@ -65,10 +65,12 @@ int device_args_parse(struct device_args *a, const char *args, char *err, size_t
 		return -ENOMEM;
 	strcpy(a->buf, args);
 	for (p = a->buf; p;) {
-		char *item = p, *eq;
-		p = strchr(p, ',');
-		if (p)
-			*p++ = 0;
+		char *item = p, *eq, *w;
+		/* the item ends at a ',' that is not doubled; ",," stands for a ',' in it */
+		for (w = p; *p && !(*p == ',' && p[1] != ','); p++)
+			*w++ = *p == ',' ? *p++ : *p;
+		p = *p ? p + 1 : NULL;
+		*w = 0;
 		if (a->n == sizeof(a->kv) / sizeof(a->kv[0])) {
 			snprintf(err, errlen, "too many options in '%s' (at most 16)", args);
 			device_args_fini(a);
@@ -87,6 +89,20 @@ int device_args_parse(struct device_args *a, const char *args, char *err, size_t
 		a->n++;
 	}
 	return 0;
+}
+
+size_t device_args_escape(char *out, size_t len, const char *val)
+{
+	size_t n = 0;
+
+	for (; *val; val++) {
+		for (int k = *val == ',' ? 2 : 1; k > 0; k--, n++)
+			if (n + 1 < len)
+				out[n] = *val;
+	}
+	if (len)
+		out[n < len ? n : len - 1] = 0;
+	return n;
 }
 
 void device_args_fini(struct device_args *a)
@@ -112,9 +128,17 @@ int device_args_check_unused(const struct device_args *a, const char *devname, c
 			     size_t errlen)
 {
 	for (unsigned i = 0; i < a->n; i++) {
+		unsigned j = 0;
 		if (a->kv[i].used)
 			continue;
-		if (*a->kv[i].key)
+		/* a key a device took once, given again */
+		while (j < a->n && !(a->kv[j].used && !strcmp(a->kv[j].key, a->kv[i].key)))
+			j++;
+		if (j < a->n && *a->kv[i].key)
+			snprintf(err, errlen, "%s: %s= given twice (%s=%s and %s=%s): give it once",
+				 devname, a->kv[i].key, a->kv[j].key, a->kv[j].val, a->kv[i].key,
+				 a->kv[i].val);
+		else if (*a->kv[i].key)
 			snprintf(err, errlen, "%s: unknown option '%s'", devname, a->kv[i].key);
 		else
 			snprintf(err, errlen, "%s: unexpected '%s'", devname, a->kv[i].val);

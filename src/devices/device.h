@@ -91,6 +91,9 @@ struct board {
 	void (*console_output)(struct board *b, const uint8_t *buf, size_t len);
 	/* Stops the machine: poweroff with status `code`, or reboot (finisher, SRST). */
 	void (*power)(struct board *b, bool reboot, int code);
+	/* The devices made so far, a list through `next`: what a device may check its
+	 * arguments against (virtio-blk: one image given to two --disk options). */
+	struct device *const *devices;
 	void *opaque; /* the board's own */
 };
 
@@ -130,7 +133,8 @@ const struct device_type *device_type_find_option(const char *option);
 	}
 
 /* key=value lists as devices take them: "path,format=qcow2,readonly=on". The first item
- * may be a bare value (returned for key ""). */
+ * may be a bare value (returned for key ""). A value's ',' is written ",," (as in QEMU's
+ * options); a key ends at the item's first '=', so later ones belong to the value. */
 struct device_args {
 	char *buf;
 	unsigned n;
@@ -143,6 +147,9 @@ struct device_args {
 /* Parses `args` (NULL = empty). -EINVAL with `err` filled for more than 16 items. */
 int device_args_parse(struct device_args *a, const char *args, char *err, size_t errlen);
 void device_args_fini(struct device_args *a);
+/* `val` as a value in such a list: each ',' doubled. Writes at most len bytes with the
+ * NUL, as snprintf, and returns the length the whole would take. */
+size_t device_args_escape(char *out, size_t len, const char *val);
 /* The value of `key` (marks it used), or NULL. Keys may repeat: `nth` counts them. */
 const char *device_args_get(struct device_args *a, const char *key, unsigned nth);
 /* The value of `key` as a count with an optional K, M or G suffix (powers of 1024) into
@@ -150,7 +157,8 @@ const char *device_args_get(struct device_args *a, const char *key, unsigned nth
  * negative value, or one that is not a number: -EINVAL with `err` naming `who`. */
 int device_args_get_count(struct device_args *a, const char *key, const char *who, uint64_t *out,
 			  char *err, size_t errlen);
-/* After a device took its keys: -EINVAL and `err` naming the first key nobody used. */
+/* After a device took its keys: -EINVAL and `err` naming the first key nobody used (or
+ * saying it was given twice, when the device took the key once). */
 int device_args_check_unused(const struct device_args *a, const char *devname, char *err,
 			     size_t errlen);
 

@@ -432,7 +432,7 @@ int disk_qcow2_open(struct img *im, char *err, size_t errlen)
 	struct extras x = {.backing_format = DISK_FMT_AUTO};
 	struct hdr h;
 	struct q2 *q;
-	uint64_t fsize;
+	uint64_t fsize, *rt = NULL;
 	int r = file_size(im, &fsize);
 
 	if (r) {
@@ -455,10 +455,16 @@ int disk_qcow2_open(struct img *im, char *err, size_t errlen)
 	q->host_top = (fsize + q->cs - 1) & ~(q->cs - 1);
 	r = load_table(im->fd, h.l1_off, h.l1_size, &q->l1, err, errlen, "L1 table");
 	/* Refcounts change only with writes: a read-only image (every backing file) does
-	 * without its table, which is a cluster (64 KiB) or more of memory. */
+	 * without its table, which is a cluster (64 KiB) or more of memory, once it has
+	 * noted where the refcount blocks are. */
+	if (!r)
+		r = load_table(im->fd, h.rt_off, q->rt_entries, &rt, err, errlen, "refcount table");
+	if (!r)
+		r = q2_meta_index(q, rt);
 	if (!r && !im->readonly)
-		r = load_table(im->fd, h.rt_off, q->rt_entries, &q->rt, err, errlen,
-			       "refcount table");
+		q->rt = rt;
+	else
+		core_free(rt);
 	if (!r && x.backing[0]) {
 		size_t len = strlen(x.backing) + 1;
 		im->backing_name = core_alloc(len);

@@ -94,6 +94,16 @@ struct q2 {
 	 * up) or past the last cluster allocated since; an L2 entry at or past it is corrupt
 	 * (a write there would grow the file to wherever a hostile image says) */
 	uint64_t host_top;
+	/* Where the L2 tables and refcount blocks are: one element per cluster that holds
+	 * any, cluster index << 2 | its Q2_META_* kinds, sorted (binary search on every
+	 * guest I/O: a data cluster must not be one of them). Built at open from the L1 and
+	 * refcount tables; new tables are added as they are allocated, none is ever freed. */
+	uint64_t *meta;
+	size_t nmeta, meta_cap;
+	/* the last L2 table found clear of other metadata (0: none): requests in a row use
+	 * one table, and what a table overlaps cannot change (tables allocated later take
+	 * clusters outside `meta`) */
+	uint64_t l2_clear;
 
 	uint64_t *l1;
 	uint32_t l1_size;
@@ -132,6 +142,9 @@ struct q2 {
 	int fl_phase;
 };
 
+#define Q2_META_L2 1u /* an L2 table */
+#define Q2_META_RB 2u /* a refcount block */
+
 /* Kinds of L2 entry. */
 enum q2_kind { Q2_UNALLOC, Q2_ZERO, Q2_NORMAL, Q2_COMPRESSED };
 
@@ -139,6 +152,7 @@ enum q2_kind { Q2_UNALLOC, Q2_ZERO, Q2_NORMAL, Q2_COMPRESSED };
 void q2_cache_init(struct mcache *c, unsigned limit, uint32_t sz);
 void q2_cache_fini(struct mcache *c);
 int q2_corrupt(struct q2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int q2_meta_index(struct q2 *q, const uint64_t *rt);
 int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host);
 int q2_compressed_span(struct q2 *q, uint64_t entry, uint64_t *off, uint64_t *len);
 int q2_l2_entry(struct q2 *q, uint64_t vc, uint64_t *entry);

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -188,12 +189,144 @@ static int mc_get(struct q2 *q, struct mcache *c, uint64_t off, bool fresh, stru
 	return 0;
 }
 
-/* ---- L1/L2 ---- */
+/* ---- Where the metadata is ---- */
 
-static bool is_fixed_metadata(const struct q2 *q, uint64_t idx);
+/* The Q2_META_* kinds of what cluster idx holds: 0 for neither table. */
+static unsigned meta_kinds(const struct q2 *q, uint64_t idx)
+{
+	size_t lo = 0, hi = q->nmeta;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t m = q->meta[mid] >> 2;
+
+		if (m == idx)
+			return (unsigned)(q->meta[mid] & 3);
+		if (m < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* Room for n more elements, so that recording a table made cannot fail. */
+static int meta_reserve(struct q2 *q, size_t n)
+{
+	size_t cap = q->meta_cap ? q->meta_cap : 64;
+	uint64_t *p;
+
+	if (q->nmeta + n <= q->meta_cap)
+		return 0;
+	while (cap < q->nmeta + n)
+		cap *= 2;
+	p = core_realloc(q->meta, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	q->meta = p;
+	q->meta_cap = cap;
+	return 0;
+}
+
+/* Records a table at cluster idx (room reserved). New tables come from the allocator,
+ * mostly past every other: the move is short. */
+static void meta_insert(struct q2 *q, uint64_t idx, unsigned kind)
+{
+	size_t lo = 0, hi = q->nmeta;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (q->meta[mid] >> 2 < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < q->nmeta && q->meta[lo] >> 2 == idx) {
+		q->meta[lo] |= kind;
+		return;
+	}
+	memmove(q->meta + lo + 1, q->meta + lo, (q->nmeta - lo) * sizeof(*q->meta));
+	q->meta[lo] = idx << 2 | kind;
+	q->nmeta++;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * At open: the L2 tables the L1 table names and the refcount blocks `rt` (the refcount
+ * table, q->rt_entries entries, host order) names. Entries that are not even a
+ * plausible offset are left out: using them fails on its own (l1_lookup, rb_get).
+ * 0 or -ENOMEM.
+ */
+int q2_meta_index(struct q2 *q, const uint64_t *rt)
+{
+	size_t n = 0, out = 0;
+	int r;
+
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		uint64_t off = q->l1[i] & QC_OFF_MASK;
+		n += off >= q->cs && !(off & (q->cs - 1));
+	}
+	for (uint64_t i = 0; i < q->rt_entries; i++)
+		n += rt[i] >= q->cs && rt[i] < QC_MAX_HOST && !(rt[i] & (q->cs - 1));
+	r = meta_reserve(q, n);
+	if (r)
+		return r;
+	for (uint32_t i = 0; i < q->l1_size; i++) {
+		uint64_t off = q->l1[i] & QC_OFF_MASK;
+		if (off >= q->cs && !(off & (q->cs - 1)))
+			q->meta[q->nmeta++] = off >> q->cb << 2 | Q2_META_L2;
+	}
+	for (uint64_t i = 0; i < q->rt_entries; i++)
+		if (rt[i] >= q->cs && rt[i] < QC_MAX_HOST && !(rt[i] & (q->cs - 1)))
+			q->meta[q->nmeta++] = rt[i] >> q->cb << 2 | Q2_META_RB;
+	qsort(q->meta, q->nmeta, sizeof(*q->meta), cmp_u64);
+	/* one element per cluster, with every kind it was named as */
+	for (size_t i = 0; i < q->nmeta; i++) {
+		if (out && q->meta[out - 1] >> 2 == q->meta[i] >> 2)
+			q->meta[out - 1] |= q->meta[i] & 3;
+		else
+			q->meta[out++] = q->meta[i];
+	}
+	q->nmeta = out;
+	return 0;
+}
+
+/*
+ * What metadata cluster idx holds, as words for a message, or NULL: the header, the L1
+ * or refcount table (or the one a move replaces, until a flush frees it), an L2 table
+ * or a refcount block, but for the kinds in `but` (the caller's own kind).
+ */
+static const char *metadata_at(const struct q2 *q, uint64_t idx, unsigned but)
+{
+	uint64_t off = idx << q->cb;
+	uint64_t l1_end = q->l1_off + (uint64_t)q->l1_size * 8;
+	uint64_t rt_end = q->rt_off + (uint64_t)q->rt_clusters * q->cs;
+	uint64_t old_end = q->old_rt_off + (uint64_t)q->old_rt_clusters * q->cs;
+	unsigned k;
+
+	if (idx == 0)
+		return "the header";
+	if (q->l1_size && off + q->cs > q->l1_off && off < l1_end)
+		return "the L1 table";
+	if ((off + q->cs > q->rt_off && off < rt_end) ||
+	    (q->old_rt_clusters && off + q->cs > q->old_rt_off && off < old_end))
+		return "the refcount table";
+	k = meta_kinds(q, idx) & ~but;
+	return k & Q2_META_RB ? "a refcount block" : k ? "an L2 table" : NULL;
+}
+
+/* ---- L1/L2 ---- */
 
 int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host)
 {
+	const char *what;
+
 	*host = 0;
 	if (entry & QC_COMPRESSED) {
 		*kind = Q2_COMPRESSED;
@@ -206,6 +339,13 @@ int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host
 	if (*host & (q->cs - 1))
 		return q2_corrupt(q, "L2 entry 0x%llx is not cluster-aligned",
 				  (unsigned long long)entry);
+	/* a write through it would overwrite the image's own metadata, and freeing it (a
+	 * preallocated zero cluster's too) would drop a table's refcount: QEMU's "overlap
+	 * check" in spirit, for the active tables */
+	what = *host ? metadata_at(q, *host >> q->cb, 0) : NULL;
+	if (what)
+		return q2_corrupt(q, "L2 entry 0x%llx points into %s", (unsigned long long)entry,
+				  what);
 	if (entry & QC_ZERO) {
 		if (q->version < 3)
 			return q2_corrupt(q, "zero flag in a version 2 image");
@@ -218,12 +358,6 @@ int q2_classify(struct q2 *q, uint64_t entry, enum q2_kind *kind, uint64_t *host
 		*kind = Q2_UNALLOC;
 		return 0;
 	}
-	if (*host < q->cs)
-		return q2_corrupt(q, "L2 entry points into the header cluster");
-	/* (QEMU's overlap check does this and also L2 tables and refcount blocks) */
-	if (is_fixed_metadata(q, *host >> q->cb))
-		return q2_corrupt(q, "L2 entry 0x%llx points into the L1 or refcount table",
-				  (unsigned long long)entry);
 	if (*host >= q->host_top)
 		return q2_corrupt(q, "L2 entry 0x%llx points past the end of the file",
 				  (unsigned long long)entry);
@@ -248,6 +382,7 @@ int q2_compressed_span(struct q2 *q, uint64_t entry, uint64_t *off, uint64_t *le
 static int l1_lookup(struct q2 *q, uint64_t vc, uint64_t *l2off, bool *copied)
 {
 	uint64_t i = vc / q->l2_entries, e, off;
+	const char *what;
 
 	if (i >= q->l1_size)
 		return q2_corrupt(q, "guest cluster %llu is beyond the L1 table",
@@ -256,9 +391,18 @@ static int l1_lookup(struct q2 *q, uint64_t vc, uint64_t *l2off, bool *copied)
 	if (e & QC_L1_RSVD)
 		return q2_corrupt(q, "L1 entry %llu has reserved bits set", (unsigned long long)i);
 	off = e & QC_OFF_MASK;
-	if (off && ((off & (q->cs - 1)) || off < q->cs))
+	if (off && (off & (q->cs - 1)))
 		return q2_corrupt(q, "L1 entry %llu: bad L2 table offset 0x%llx",
 				  (unsigned long long)i, (unsigned long long)off);
+	/* an L2 table on other metadata: its entries would be taken from that, and a
+	 * write would change it */
+	if (off && off != q->l2_clear) {
+		what = metadata_at(q, off >> q->cb, Q2_META_L2);
+		if (what)
+			return q2_corrupt(q, "L1 entry %llu: the L2 table at 0x%llx overlaps %s",
+					  (unsigned long long)i, (unsigned long long)off, what);
+		q->l2_clear = off;
+	}
 	*l2off = off;
 	*copied = e & QC_COPIED;
 	return 0;
@@ -352,13 +496,16 @@ static int l2_table_for_write(struct q2 *q, uint64_t vc, struct mtab **out)
 	r = q2_alloc_cluster(q, &off);
 	if (r)
 		return r;
-	r = l2_zero_table(q, off);
+	r = meta_reserve(q, 1);
+	if (!r)
+		r = l2_zero_table(q, off);
 	if (!r)
 		r = mc_get(q, &q->l2c, off + slice_of(q, vc), true, out);
 	if (r) {
 		q2_free_now(q, off);
 		return r;
 	}
+	meta_insert(q, off >> q->cb, Q2_META_L2);
 	q->l1[i] = off | QC_COPIED;
 	if (q->l1_dirty_lo == q->l1_dirty_hi) {
 		q->l1_dirty_lo = (uint32_t)i;
@@ -442,6 +589,7 @@ static void rc_put(const struct q2 *q, uint8_t *b, uint64_t i, uint64_t v)
 static int rb_get(struct q2 *q, uint64_t bi, struct mtab **out)
 {
 	uint64_t e, off;
+	const char *what;
 
 	*out = NULL;
 	if (!q->rt)
@@ -458,6 +606,11 @@ static int rb_get(struct q2 *q, uint64_t bi, struct mtab **out)
 	if ((off & (q->cs - 1)) || off < q->cs || off >= QC_MAX_HOST)
 		return q2_corrupt(q, "refcount block offset 0x%llx is invalid",
 				  (unsigned long long)off);
+	/* refcount updates would change that other table */
+	what = metadata_at(q, off >> q->cb, Q2_META_RB);
+	if (what)
+		return q2_corrupt(q, "refcount block at 0x%llx overlaps %s",
+				  (unsigned long long)off, what);
 	return mc_get(q, &q->rbc, off, false, out);
 }
 
@@ -479,17 +632,6 @@ static int rc_add(struct q2 *q, uint64_t idx, int delta)
 	rc_put(q, t->data, i, delta < 0 ? v - 1 : v + 1);
 	mc_mark_dirty(q, &q->rbc, t);
 	return 0;
-}
-
-/* Clusters that are metadata by the header's word: never handed out as free. */
-static bool is_fixed_metadata(const struct q2 *q, uint64_t idx)
-{
-	uint64_t off = idx << q->cb;
-	uint64_t l1_end = q->l1_off + (uint64_t)q->l1_size * 8;
-	uint64_t rt_end = q->rt_off + (uint64_t)q->rt_clusters * q->cs;
-
-	return idx == 0 || (q->l1_size && off + q->cs > q->l1_off && off < l1_end) ||
-	       (off + q->cs > q->rt_off && off < rt_end);
 }
 
 /*
@@ -520,6 +662,14 @@ static int grow_refcount_table(struct q2 *q, uint64_t start, uint64_t *next)
 			     QC_MAX_RT >> 20);
 		return -ENOSPC;
 	}
+	/* clusters beyond what the table covers have no refcount: holding metadata, they
+	 * are a corrupt image's */
+	for (uint64_t c = start; c < end; c++)
+		if (metadata_at(q, c, 0))
+			return q2_corrupt(q, "metadata cluster %llu has no refcount block",
+					  (unsigned long long)c);
+	if (meta_reserve(q, (size_t)nb))
+		return -ENOMEM;
 	nrt = core_calloc((size_t)(nt * q->cs / 8), 8);
 	if (!nrt)
 		return -ENOMEM;
@@ -534,6 +684,8 @@ static int grow_refcount_table(struct q2 *q, uint64_t start, uint64_t *next)
 		}
 		nrt[b] = off;
 	}
+	for (uint64_t b = first_b; b <= last_b; b++)
+		meta_insert(q, nrt[b] >> q->cb, Q2_META_RB);
 	if (q->rt_moved) {
 		/* the current table never reached the header: its clusters are free now */
 		for (uint64_t c = 0; c < q->rt_clusters; c++)
@@ -563,12 +715,15 @@ static int new_refcount_block(struct q2 *q, uint64_t bi, uint64_t idx)
 	struct mtab *t;
 	int r;
 
-	if (is_fixed_metadata(q, idx))
+	if (metadata_at(q, idx, 0))
 		return q2_corrupt(q, "metadata cluster %llu has no refcount block",
 				  (unsigned long long)idx);
-	r = mc_get(q, &q->rbc, idx << q->cb, true, &t);
+	r = meta_reserve(q, 1);
+	if (!r)
+		r = mc_get(q, &q->rbc, idx << q->cb, true, &t);
 	if (r)
 		return r;
+	meta_insert(q, idx, Q2_META_RB);
 	rc_put(q, t->data, idx % q->rb_entries, 1);
 	q->rt[bi] = idx << q->cb;
 	q->rt_dirty = true;
@@ -606,7 +761,7 @@ int q2_alloc_cluster(struct q2 *q, uint64_t *host)
 		for (; i < q->rb_entries; i++, idx++) {
 			if (rc_get(q, t->data, i))
 				continue;
-			if (is_fixed_metadata(q, idx) || (idx << q->cb) == t->off)
+			if (metadata_at(q, idx, 0) || (idx << q->cb) == t->off)
 				return q2_corrupt(q, "metadata cluster %llu has refcount 0",
 						  (unsigned long long)idx);
 			rc_put(q, t->data, i, 1);
@@ -658,6 +813,15 @@ void q2_free_later(struct q2 *q, uint64_t entry)
 			return;
 		len += off & 511; /* whole sectors from the one holding the offset */
 		off &= ~511ull;
+		for (uint64_t c = off >> q->cb; c <= (off + len - 1) >> q->cb; c++) {
+			/* its refcount is the table's, not this entry's */
+			const char *what = metadata_at(q, c, 0);
+			if (what) {
+				q2_corrupt(q, "compressed cluster at 0x%llx overlaps %s",
+					   (unsigned long long)off, what);
+				return;
+			}
+		}
 		for (uint64_t c = off >> q->cb; c <= (off + len - 1) >> q->cb; c++)
 			free_cluster_later(q, c);
 		return;
@@ -879,4 +1043,5 @@ void q2_meta_close(struct q2 *q)
 	core_free(q->l1);
 	core_free(q->rt);
 	core_free(q->pfree);
+	core_free(q->meta);
 }

@@ -166,6 +166,7 @@ static void init_board(struct vm *vm)
 				   .time = board_time,
 				   .console_output = board_console_output,
 				   .power = board_power,
+				   .devices = &vm->devices,
 				   .opaque = vm};
 }
 

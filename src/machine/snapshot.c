@@ -105,13 +105,14 @@ static void put_str(struct sbuf *b, const char *s)
 }
 
 /* A disk's options with its image at `path` and its serial number fixed (it defaults to
- * the image's name, which an overlay changes): "PATH[,format=F],serial=S[,readonly=on]".
- * Returns 0, or -EINVAL / -ENAMETOOLONG. */
+ * the image's name, which an overlay changes): "path=PATH[,format=F],serial=S
+ * [,readonly=on]", the path and serial escaped (a ',' doubled; path= keeps a '='). Returns
+ * 0, or -EINVAL / -ENAMETOOLONG. */
 static int disk_args(const char *args, const char *path, const char *format, char *out, size_t len)
 {
 	struct device_args a;
 	const char *old, *serial, *ro, *base;
-	char err[128];
+	char err[128], epath[PATH_MAX * 2], eserial[2 * 20 + 1], s20[21];
 	int n;
 
 	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
@@ -121,9 +122,13 @@ static int disk_args(const char *args, const char *path, const char *format, cha
 	ro = device_args_get(&a, "readonly", 0);
 	format = format ?: device_args_get(&a, "format", 0);
 	base = old && strrchr(old, '/') ? strrchr(old, '/') + 1 : old ? old : "";
-	n = snprintf(out, len, "%s%s%s,serial=%.20s%s", path, format ? ",format=" : "",
-		     format ? format : "", serial ? serial : base,
-		     ro && !strcmp(ro, "on") ? ",readonly=on" : "");
+	snprintf(s20, sizeof(s20), "%.20s", serial ? serial : base);
+	device_args_escape(eserial, sizeof(eserial), s20);
+	n = device_args_escape(epath, sizeof(epath), path) >= sizeof(epath)
+		    ? -1
+		    : snprintf(out, len, "path=%s%s%s,serial=%s%s", epath, format ? ",format=" : "",
+			       format ? format : "", eserial,
+			       ro && !strcmp(ro, "on") ? ",readonly=on" : "");
 	device_args_fini(&a);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -116,18 +116,19 @@ report overlay "${why#; }"
 # --- several disks, serials, a read-only one ----------------------------------------------
 truncate -s 8M "$tmp/a.img"
 printf 'lodge!' | dd of="$tmp/a.img" conv=notrunc 2>/dev/null
-truncate -s 16M "$tmp/b.img"
+# a path with ',' and '=' in it: the ',' written twice, the path given as path=
+truncate -s 16M "$tmp/b,x=1.img"
 "$rel" disk create "$tmp/c.qcow2" 32M >/dev/null 2>&1
 a_before=$(sum "$tmp/a.img")
 boot multi "$rel" multi --disk "$tmp/a.img,format=raw,readonly=on,serial=first" \
-	--disk "$tmp/b.img,format=raw" --disk "$tmp/c.qcow2,serial=third"
+	--disk "path=$tmp/b,,x=1.img,format=raw" --disk "$tmp/c.qcow2,serial=third"
 why=
 done_ok multi || why="guest did not finish"
 grep -q '^BLK-TEST vda size=16384 serial=first' "$tmp/multi.txt" || why="$why; vda size/serial"
 grep -q '^BLK-TEST vdb size=32768 ' "$tmp/multi.txt" || why="$why; vdb size"
 grep -q '^BLK-TEST vdc size=65536 serial=third' "$tmp/multi.txt" || why="$why; vdc size/serial"
 [ "$(fact multi ro)" = 1 ] || why="$why; vda not read-only in the guest"
-[ "$(dd if="$tmp/b.img" bs=512 skip=8 count=1 2>/dev/null | head -c 6)" = disk-b ] || why="$why; vdb write missing"
+[ "$(dd if="$tmp/b,x=1.img" bs=512 skip=8 count=1 2>/dev/null | head -c 6)" = disk-b ] || why="$why; vdb write missing"
 qemu-img convert -O raw "$tmp/c.qcow2" "$tmp/c.raw"
 [ "$(dd if="$tmp/c.raw" bs=512 skip=16 count=1 2>/dev/null | head -c 6)" = disk-c ] || why="$why; vdc write missing"
 [ "$(sum "$tmp/a.img")" = "$a_before" ] || why="$why; the read-only image changed"
@@ -304,3 +305,19 @@ bad bad_option "unknown option 'cache'" --disk "$tmp/a.img,cache=none"
 bad bad_no_path "no image file" --disk "format=raw"
 bad bad_rate "bps=1x: want a number" --disk "$tmp/a.img,bps=1x"
 bad bad_burst "burst= without bps=" --disk "$tmp/a.img,iops=5,burst=1M"
+# odd --disk arguments: each error says what went wrong and how to say it
+bad bad_path_equals "give a path with '=' in it as path=$tmp/x=y.img" --disk "$tmp/x=y.img"
+bad bad_path_comma "unexpected 'y.img' after the image's path: options are KEY=VALUE, and a ',' in a path is written twice ($tmp/x,,y.img)" \
+	--disk "$tmp/x,y.img"
+bad bad_two_paths "two images given" --disk "$tmp/a.img,path=$tmp/b.img"
+bad bad_key_twice "format= given twice (format=raw and format=qcow2)" \
+	--disk "$tmp/a.img,format=raw,format=qcow2"
+bad bad_same_image "the same image as the earlier --disk $tmp/a.img" \
+	--disk "$tmp/a.img,format=raw" --disk "$tmp/a.img,format=raw,readonly=on"
+ln -s a.img "$tmp/a-link.img"
+bad bad_same_image_link "the same image as the earlier --disk $tmp/a.img" \
+	--disk "$tmp/a.img,format=raw" --disk "$tmp/a-link.img,format=raw"
+"$rel" disk create "$b/twice-base.qcow2" 8M >/dev/null 2>&1
+"$rel" disk create "$b/twice-over.qcow2" --backing twice-base.qcow2 >/dev/null 2>&1
+bad bad_backing_twice "the backing file of the earlier --disk $b/twice-over.qcow2" \
+	--disk "$b/twice-over.qcow2" --disk "$b/twice-base.qcow2"

@@ -826,6 +826,132 @@ static int t_corrupt_l2_targets(void)
 	return 0;
 }
 
+/*
+ * The image of the overlap tests: 1 MiB, 64 KiB clusters, guest clusters 0 and 1 written.
+ * Layout (checked): header, refcount table at 1, its block at 2, L1 at 3, the L2 table at
+ * 4, data at 5 and 6. *img: the file's bytes after `patch_off` got `patch_val`.
+ */
+static int overlap_image(off_t patch_off, uint64_t patch_val, uint8_t **img, size_t *len)
+{
+	uint8_t b[4096];
+	struct disk *d;
+
+	clean_dir(); /* what a failed check left */
+	CHECK_EQ(mkimg("o.qcow2", MiB, NULL, 0), 0);
+	CHECK((d = open_rw("o.qcow2")));
+	memset(b, 1, sizeof(b));
+	CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), 0);
+	CHECK_EQ(disk_pwrite(d, b, sizeof(b), CS), 0);
+	disk_close(d);
+	CHECK_EQ(file_be64("o.qcow2", 48), CS);	 /* refcount table */
+	CHECK_EQ(file_be64("o.qcow2", CS), 2 * CS); /* its first block */
+	CHECK_EQ(file_be64("o.qcow2", 40), 3 * CS); /* L1 */
+	CHECK_EQ(file_be64("o.qcow2", 3 * CS), (1ull << 63) | 4 * CS);
+	CHECK_EQ(file_be64("o.qcow2", 4 * CS), (1ull << 63) | 5 * CS);
+	CHECK_EQ(file_be64("o.qcow2", 4 * CS + 8), (1ull << 63) | 6 * CS);
+	CHECK(!patch_be64("o.qcow2", patch_off, patch_val));
+	CHECK((*img = slurp(P("o.qcow2"), len)));
+	return 0;
+}
+
+/* After a corrupt image was used: the file holds `img` but for the corrupt bit. */
+static int only_corrupt_bit(const uint8_t *img, size_t len)
+{
+	size_t now_len;
+	uint8_t *now = slurp(P("o.qcow2"), &now_len);
+
+	CHECK(now);
+	CHECK_EQ(now_len, len);
+	CHECK_EQ(file_be64("o.qcow2", 72), 2); /* incompatible features: corrupt */
+	CHECK(!memcmp(now, img, 72) && !memcmp(now + 80, img + 80, len - 80));
+	free(now);
+	return 0;
+}
+
+/* L2 entries aimed at an L2 table (its own) or at a refcount block, or a preallocated
+ * zero cluster there (a write would free it): reads and writes through them fail
+ * (read-only too), and nothing but the corrupt bit is written. */
+static int t_corrupt_l2_meta(void)
+{
+	static const uint64_t targets[] = {4 * CS, 2 * CS, 4 * CS | 1};
+	uint8_t b[4096], *img;
+	struct disk *d;
+	size_t len;
+
+	for (size_t k = 0; k < sizeof(targets) / sizeof(targets[0]); k++) {
+		CHECK(!overlap_image(4 * CS, (1ull << 63) | targets[k], &img, &len));
+		CHECK((d = open_as("o.qcow2", DISK_FMT_AUTO, true)));
+		CHECK_EQ(disk_pread(d, b, sizeof(b), 0), -EIO);
+		CHECK_EQ(disk_pread(d, b, sizeof(b), CS), 0); /* the other entry still reads */
+		CHECK(all_is(b, sizeof(b), 1));
+		disk_close(d);
+		CHECK((d = open_rw("o.qcow2")));
+		memset(b, 0xee, sizeof(b));
+		CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), -EIO);
+		CHECK_EQ(disk_pread(d, b, sizeof(b), 0), -EIO);
+		disk_close(d);
+		CHECK(!only_corrupt_bit(img, len));
+		free(img);
+		clean_dir();
+	}
+	return 0;
+}
+
+/* L1 entries whose L2 table would be the refcount table, its block or the L1 table
+ * itself: reads and writes fail, nothing but the corrupt bit is written. */
+static int t_corrupt_l1_meta(void)
+{
+	static const uint64_t targets[] = {CS, 2 * CS, 3 * CS};
+	uint8_t b[4096], *img;
+	struct disk *d;
+	size_t len;
+
+	for (size_t k = 0; k < sizeof(targets) / sizeof(targets[0]); k++) {
+		CHECK(!overlap_image(3 * CS, (1ull << 63) | targets[k], &img, &len));
+		CHECK((d = open_as("o.qcow2", DISK_FMT_AUTO, true)));
+		CHECK_EQ(disk_pread(d, b, sizeof(b), 0), -EIO);
+		disk_close(d);
+		CHECK((d = open_rw("o.qcow2")));
+		memset(b, 0xee, sizeof(b));
+		CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), -EIO);
+		CHECK_EQ(disk_pwrite(d, b, sizeof(b), 2 * CS), -EIO);
+		disk_close(d);
+		CHECK(!only_corrupt_bit(img, len));
+		free(img);
+		clean_dir();
+	}
+	return 0;
+}
+
+/* Refcounts that disagree with where the metadata is: the L2 table's cluster with
+ * refcount 0 (the allocator must not hand it out for new data), and the refcount table
+ * naming the L2 table as a refcount block (refcount updates would rewrite it). */
+static int t_corrupt_meta_refcounts(void)
+{
+	uint8_t b[4096], *img;
+	struct disk *d;
+	size_t len;
+
+	/* the block's entries for clusters 4-7 (16 bits each): 0, 1, 1, 0 */
+	CHECK(!overlap_image(2 * CS + 8, 0x0000000100010000ull, &img, &len));
+	CHECK((d = open_rw("o.qcow2")));
+	memset(b, 0xee, sizeof(b));
+	CHECK_EQ(disk_pwrite(d, b, sizeof(b), 2 * CS), -EIO); /* needs a new cluster */
+	disk_close(d);
+	CHECK(!only_corrupt_bit(img, len));
+	free(img);
+	clean_dir();
+
+	CHECK(!overlap_image(CS, 4 * CS, &img, &len));
+	CHECK((d = open_rw("o.qcow2")));
+	CHECK_EQ(disk_pwrite(d, b, sizeof(b), 2 * CS), -EIO);
+	disk_close(d);
+	CHECK(!only_corrupt_bit(img, len));
+	free(img);
+	clean_dir();
+	return 0;
+}
+
 /* 512-byte clusters: a one-cluster refcount table covers 8 MiB of file, so writing 10 MiB
  * moves the table (header updated at a flush) and adds refcount blocks. */
 static int t_refcount_growth(void)
@@ -1105,6 +1231,9 @@ static const struct unit_test tests[] = {
 	{"locks", t_locks},
 	{"corrupt_l2", t_corrupt_l2},
 	{"corrupt_l2_targets", t_corrupt_l2_targets},
+	{"corrupt_l2_meta", t_corrupt_l2_meta},
+	{"corrupt_l1_meta", t_corrupt_l1_meta},
+	{"corrupt_meta_refcounts", t_corrupt_meta_refcounts},
 	{"refcount_growth", t_refcount_growth},
 	{"alloc_failures", t_alloc_failures},
 	{"l2_slices", t_l2_slices},

@@ -552,6 +552,23 @@ static int device_args(void)
 	device_args_fini(&a);
 	CHECK(device_args_parse(&a, "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", err, sizeof(err)) ==
 	      -EINVAL);
+	/* ",," is a ',' of the value; a key ends at the first '=' */
+	CHECK(device_args_parse(&a, "x,,y,,,,z.img,,,serial=s,,1,path=a=b", err, sizeof(err)) ==
+	      0);
+	CHECK_EQ(a.n, 3);
+	CHECK(!strcmp(device_args_get(&a, "", 0), "x,y,,z.img,"));
+	CHECK(!strcmp(device_args_get(&a, "serial", 0), "s,1"));
+	CHECK(!strcmp(device_args_get(&a, "path", 0), "a=b"));
+	CHECK_EQ(device_args_check_unused(&a, "--disk", err, sizeof(err)), 0);
+	device_args_fini(&a);
+	/* a key taken once but given twice: said so, with both values */
+	CHECK(device_args_parse(&a, "a.img,format=raw,format=qcow2", err, sizeof(err)) == 0);
+	CHECK(!strcmp(device_args_get(&a, "format", 0), "raw"));
+	CHECK(device_args_get(&a, "", 0));
+	CHECK_EQ(device_args_check_unused(&a, "--disk", err, sizeof(err)), -EINVAL);
+	CHECK(!strcmp(err, "--disk: format= given twice (format=raw and format=qcow2): give it "
+			   "once"));
+	device_args_fini(&a);
 	return 0;
 }
 

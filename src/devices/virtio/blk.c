@@ -8,7 +8,8 @@
  * not even a status byte, makes the device need a reset).
  *
  * Device type "virtio-blk", option --disk PATH[,format=raw|qcow2|auto][,readonly=on]
- * [,serial=ID][,bps=N][,iops=N][,burst=N][,iops_burst=N]. Disks are numbered in
+ * [,serial=ID][,bps=N][,iops=N][,burst=N][,iops_burst=N] (PATH also as path=PATH, the
+ * form for a path with '='; ",," is a ',' in a value). Disks are numbered in
  * command-line order (vda, vdb, ... in the guest).
  *
  * Rate limiting (core/tbucket.h, Firecracker's semantics): every request that goes to
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -620,24 +622,69 @@ static int parse_limits(struct device_args *a, struct ratelimiter_cfg *rl, char 
 	return r;
 }
 
-static int parse_args(struct device_args *a, struct blk_args *ba, char *err, size_t errlen)
-{
-	const char *fmt = device_args_get(a, "format", 0);
-	const char *ro = device_args_get(a, "readonly", 0);
-	const char **path = &ba->path, **serial = &ba->serial;
-	struct disk_options *opt = &ba->opt;
-	int r;
+/* The keys --disk takes. */
+static const char *const blk_keys[] = {"path", "format", "readonly", "serial",
+				       "bps",  "iops",	 "burst",    "iops_burst"};
 
-	*path = device_args_get(a, "", 0);
-	if (!*path)
-		*path = device_args_get(a, "path", 0);
-	*serial = device_args_get(a, "serial", 0);
+static bool is_blk_key(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(blk_keys); i++)
+		if (!strcmp(key, blk_keys[i]))
+			return true;
+	return false;
+}
+
+/* The image's path: the leading bare item or path=, once. */
+static int parse_path(struct device_args *a, const char **path, char *err, size_t errlen)
+{
+	const char *bare = device_args_get(a, "", 0), *key = device_args_get(a, "path", 0);
+
+	*path = bare ? bare : key;
+	if (bare && key) {
+		snprintf(err, errlen,
+			 "--disk: two images given, '%s' and path=%s: give one per --disk", bare,
+			 key);
+		return -EINVAL;
+	}
+	if (a->n && *a->kv[0].key && !is_blk_key(a->kv[0].key)) {
+		/* "x=y.img": a path with '=' in it reads as an option */
+		snprintf(err, errlen,
+			 "--disk: '%s=%s' reads as an option %s=, which --disk does not have: "
+			 "give a path with '=' in it as path=%s=%s",
+			 a->kv[0].key, a->kv[0].val, a->kv[0].key, a->kv[0].key, a->kv[0].val);
+		return -EINVAL;
+	}
 	if (!*path || !**path) {
 		snprintf(err, errlen,
 			 "--disk: no image file given (use --disk PATH[,format=raw|qcow2]"
 			 "[,readonly=on])");
 		return -EINVAL;
 	}
+	if (bare && device_args_get(a, "", 1)) {
+		/* "x,y.img": the options split at the path's ',' */
+		const char *more = device_args_get(a, "", 1);
+		bool next = a->n > 1 && !*a->kv[1].key;
+		snprintf(err, errlen,
+			 "--disk %s: unexpected '%s' after the image's path: options are "
+			 "KEY=VALUE, and a ',' in a path is written twice (%s%s%s)",
+			 *path, more, next ? *path : "a,,b.img", next ? ",," : "",
+			 next ? more : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_args(struct device_args *a, struct blk_args *ba, char *err, size_t errlen)
+{
+	const char *fmt = device_args_get(a, "format", 0);
+	const char *ro = device_args_get(a, "readonly", 0);
+	const char **path = &ba->path, **serial = &ba->serial;
+	struct disk_options *opt = &ba->opt;
+	int r = parse_path(a, path, err, errlen);
+
+	if (r)
+		return r;
+	*serial = device_args_get(a, "serial", 0);
 	if (fmt && disk_format_parse(fmt, &opt->format) < 0) {
 		snprintf(err, errlen, "--disk %s: unknown format '%s' (use raw, qcow2 or auto)",
 			 *path, fmt);
@@ -655,6 +702,41 @@ static int parse_args(struct device_args *a, struct blk_args *ba, char *err, siz
 	}
 	r = parse_limits(a, &ba->rl, err, errlen);
 	return r ?: device_args_check_unused(a, "--disk", err, errlen);
+}
+
+/* After `path` was refused as in use: when an earlier disk of this machine is what holds
+ * it (the same image given twice, or one's backing file), says so in err. */
+static bool held_by_earlier_disk(const struct board *bd, const char *path, char *err, size_t errlen)
+{
+	struct stat st, o;
+
+	if (!bd->devices || stat(path, &st))
+		return false;
+	for (const struct device *dev = *bd->devices; dev; dev = dev->next) {
+		const struct vblk *e = container_of(dev, struct vblk, dev);
+		if (dev->ops != &blk_ops)
+			continue;
+		for (unsigned depth = 0;; depth++) {
+			struct disk_image_info info = {.path = e->path};
+			if (e->disk ? disk_image_info(e->disk, depth, &info) != 0 : depth > 0)
+				break;
+			if (stat(info.path, &o) || o.st_dev != st.st_dev || o.st_ino != st.st_ino)
+				continue;
+			if (depth == 0)
+				snprintf(err, errlen,
+					 "--disk %s: the same image as the earlier --disk %s: give "
+					 "each image once (or readonly=on to both)",
+					 path, e->path);
+			else
+				snprintf(err, errlen,
+					 "--disk %s: the backing file of the earlier --disk %s, "
+					 "which must not change under it: give it readonly=on, or "
+					 "leave it out",
+					 path, e->path);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Opens the image (unless the board defers it: vblk_attach); *rl gets the limits asked
@@ -679,7 +761,7 @@ static int open_disk(struct vblk *b, const char *args, const struct board *bd,
 	}
 	if (!r && !(bd->defer_disks && !ba.opt.readonly)) {
 		r = disk_open(ba.path, &ba.opt, &b->disk, derr, sizeof(derr));
-		if (r < 0)
+		if (r < 0 && !(r == -EBUSY && held_by_earlier_disk(bd, ba.path, err, errlen)))
 			snprintf(err, errlen, "--disk: %s", derr);
 	}
 	if (!r) {
@@ -920,7 +1002,8 @@ static const struct device_type blk_type = {
 		 "[,iops_burst=N]",
 	.help = "a disk image (raw or qcow2; qcow2 backing files are opened read-only); bps= "
 		"and iops= limit bytes and requests per second, burst= and iops_burst= allow "
-		"that much more once",
+		"that much more once. A ',' in PATH is written ',,'; a PATH with '=' in it "
+		"is given as path=PATH; each image once (or readonly=on each time)",
 	.order = 40,
 	.create = blk_create,
 };
