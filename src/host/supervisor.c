@@ -738,8 +738,24 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
 	{
+		const char *path = sandbox_inside(p, kind, i++, e->valuestring);
 		arg(a, "%s", opt);
-		arg(a, "%s%s", sandbox_inside(p, kind, i++, e->valuestring), suffix);
+		if (!strcmp(kind, "disk") && strpbrk(path, ",=")) {
+			/* a host path (no sandbox) with ',' or '=': as path=, each ',' doubled
+			 * (device options' escape) */
+			char esc[2 * PATH_MAX + 8];
+			size_t n = 0;
+			n += (size_t)snprintf(esc, sizeof(esc), "path=");
+			for (const char *c = path; *c && n + 2 < sizeof(esc); c++) {
+				if (*c == ',')
+					esc[n++] = ',';
+				esc[n++] = *c;
+			}
+			esc[n] = 0;
+			arg(a, "%s%s", esc, suffix);
+		} else {
+			arg(a, "%s%s", path, suffix);
+		}
 	}
 }
 
