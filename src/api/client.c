@@ -390,6 +390,26 @@ int api_client_call(struct api_client *c, const char *method, const char *target
 	return read_body(c, r, &h);
 }
 
+int api_client_send(struct api_client *c, const char *method, const char *target,
+		    const char *json_body)
+{
+	return send_request(c, method, target, json_body, NULL);
+}
+
+int api_client_recv(struct api_client *c, int timeout_ms, struct api_result *r)
+{
+	struct http_response h;
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	c->deadline = deadline_in(timeout_ms);
+	e = read_head(c, &h);
+	if (e)
+		return e;
+	r->status = h.status;
+	return read_body(c, r, &h);
+}
+
 int api_client_stream(struct api_client *c, const char *method, const char *target,
 		      const char *json_body, struct api_result *r)
 {

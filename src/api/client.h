@@ -54,6 +54,15 @@ int api_client_call(struct api_client *c, const char *method, const char *target
 	__attribute__((warn_unused_result));
 void api_result_fini(struct api_result *r);
 
+/* api_client_call in two halves, for a caller that waits for the answer in its own event
+ * loop (the daemon during a guest's snapshot): api_client_send sends the request (0 or
+ * the errors of api_client_call); once the socket is readable, api_client_recv reads the
+ * whole answer, waiting at most timeout_ms for the rest of it. */
+int api_client_send(struct api_client *c, const char *method, const char *target,
+		    const char *json_body) __attribute__((warn_unused_result));
+int api_client_recv(struct api_client *c, int timeout_ms, struct api_result *r)
+	__attribute__((warn_unused_result));
+
 /* Sends the request and reads the answer's head. For a 2xx answer the body is then read
  * with api_client_stream_read; for any other the whole body is read into r (as
  * api_client_call). Returns 0 or the errors of api_client_call. */

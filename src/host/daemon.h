@@ -136,6 +136,15 @@ struct guest {
 	bool mig_repl; /* the outgoing hand-over is replication's: the guest runs on */
 	struct api_conn *mig_conn;
 	char mig_peer[256];
+	/* a snapshot under way (guest_snapshot): the control connection its answer comes
+	 * on, the request waiting for it, its deadline (0: none under way) and what to do
+	 * once it came */
+	struct api_client *snap_client;
+	struct evloop_watch *snap_watch;
+	struct api_conn *snap_conn;
+	uint64_t snap_at;
+	bool snap_was_running, snap_leave_paused;
+	char snap_path[600];
 };
 
 /* An `events --follow` stream. */
@@ -204,10 +213,14 @@ int guest_pause(struct guest *g, char *err, size_t errlen) __attribute__((warn_u
 int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Saves a running or paused guest to `path` (absolute: the daemon writes it): pauses it
  * if it runs, has it write a snapshot into its own run directory (its sandbox), moves
- * that to path, and resumes it unless leave_paused. -ENOTSUP for a system guest with
- * disks. */
-int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+ * that to path, and resumes it unless leave_paused. The guest writes it while the
+ * daemon serves on: returns 0 when it started, and `conn` (may be NULL) is answered
+ * later, 204 once the file is in place or the error (502 when the guest did not answer
+ * within its bound). Else -EBUSY (not running or paused; a snapshot or migration under
+ * way), -EINVAL (a bad path) or -ECOMM with err. While it runs, pause, resume, stop,
+ * migrate, replicate and another snapshot of the guest get -EBUSY; kill ends it. */
+int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
+		   char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Live migration to another daemon's guest created with "incoming": HOST:PORT. The
  * daemon connects (it has the host's network; the guest process may not) and hands the
  * socket to the guest, which migrates over it while the daemon serves on. Returns 0 when
@@ -291,6 +304,8 @@ int pool_adopt(struct guest *g, const struct sandbox_plan *p, struct sandbox_chi
 
 extern const struct api_route daemon_routes[];
 extern const unsigned daemon_nroutes;
+/* Answers an error -errno of the guest_* calls: its HTTP status and code, with msg. */
+void daemon_reply_errno(struct api_conn *c, int r, const char *msg);
 
 /* Tells `logs --follow` and `events --follow` streams that new data may be there. */
 void followers_guest_stopped(struct guest *g);

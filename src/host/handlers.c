@@ -98,7 +98,7 @@ static const char *errno_code(int r)
 	}
 }
 
-static void reply_errno(struct api_conn *c, int r, const char *msg)
+void daemon_reply_errno(struct api_conn *c, int r, const char *msg)
 {
 	api_reply_error(c, errno_status(r), errno_code(r), "%s", msg);
 }
@@ -308,7 +308,7 @@ static void h_create(struct api_conn *c, const struct api_request *r)
 	e = guest_create(d, body, &g, err, sizeof(err));
 	cJSON_Delete(body);
 	if (e) {
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 		return;
 	}
 	api_reply_json(c, 201, inspect(g));
@@ -334,7 +334,7 @@ static void h_delete(struct api_conn *c, const struct api_request *r)
 		return;
 	e = guest_remove(g, flag(v[0]), c, err, sizeof(err));
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 }
 
 /* pause, resume: answered at once. */
@@ -349,7 +349,7 @@ static void simple_action(struct api_conn *c, const struct api_request *r,
 		return;
 	e = fn(g, err, sizeof(err));
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 	else
 		api_reply(c, 204, NULL, NULL, 0);
 }
@@ -365,7 +365,7 @@ static void h_start(struct api_conn *c, const struct api_request *r)
 		return;
 	e = guest_start(g, err, sizeof(err));
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 	else if (guest_start_wait(g, c))
 		api_reply(c, 204, NULL, NULL, 0);
 }
@@ -387,8 +387,8 @@ static const struct json_field snapshot_fields[] = {
 static const struct json_schema snapshot_schema = {
 	snapshot_fields, sizeof(snapshot_fields) / sizeof(snapshot_fields[0])};
 
-/* PUT /v1/guests/{name}/snapshot: answered once the file is written (the daemon's loop
- * waits for the guest meanwhile). */
+/* PUT /v1/guests/{name}/snapshot: answered once the file is written (guest_snapshot: the
+ * daemon serves other requests while the guest writes it). */
 static void h_snapshot(struct api_conn *c, const struct api_request *r)
 {
 	char err[512];
@@ -403,13 +403,11 @@ static void h_snapshot(struct api_conn *c, const struct api_request *r)
 		return;
 	}
 	e = guest_snapshot(g, json_str(body, "path", ""),
-			   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "leave_paused")),
+			   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "leave_paused")), c,
 			   err, sizeof(err));
 	cJSON_Delete(body);
 	if (e)
-		reply_errno(c, e, err);
-	else
-		api_reply(c, 204, NULL, NULL, 0);
+		daemon_reply_errno(c, e, err);
 }
 
 static const struct json_field migrate_fields[] = {
@@ -452,7 +450,7 @@ static void h_migrate(struct api_conn *c, const struct api_request *r)
 	e = guest_migrate(g, json_str(body, "destination", ""), opts, c, err, sizeof(err));
 	cJSON_Delete(body);
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 }
 
 static const struct json_field replicate_fields[] = {
@@ -488,7 +486,7 @@ static void h_replicate(struct api_conn *c, const struct api_request *r)
 			    sizeof(err));
 	cJSON_Delete(body);
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 }
 
 /* POST /v1/guests/{name}/failover: a standby takes over. */
@@ -502,7 +500,7 @@ static void h_failover(struct api_conn *c, const struct api_request *r)
 		return;
 	e = guest_failover(g, err, sizeof(err));
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 	else
 		api_reply(c, 204, NULL, NULL, 0);
 }
@@ -526,7 +524,7 @@ static void h_stop(struct api_conn *c, const struct api_request *r)
 	}
 	e = guest_stop(g, (unsigned)t, c, err, sizeof(err));
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 	else if (!guest_active(g))
 		api_reply(c, 204, NULL, NULL, 0); /* a pending restart was cancelled */
 }
@@ -541,7 +539,7 @@ static void h_kill(struct api_conn *c, const struct api_request *r)
 		return;
 	e = guest_kill(g, c, err, sizeof(err));
 	if (e)
-		reply_errno(c, e, err);
+		daemon_reply_errno(c, e, err);
 }
 
 /* ---- logs ---- */

@@ -593,6 +593,10 @@ static void guest_free(struct guest *g)
 		api_conn_on_close(g->start_conn, NULL, NULL);
 	if (g->mig_conn)
 		api_conn_on_close(g->mig_conn, NULL, NULL);
+	evloop_watch_del(g->snap_watch);
+	api_client_close(g->snap_client);
+	if (g->snap_conn)
+		api_conn_on_close(g->snap_conn, NULL, NULL);
 	if (g->pidfd >= 0)
 		close(g->pidfd);
 	/* A process still starting may read this: only free it once it has executed, which
@@ -1260,10 +1264,23 @@ static int control_simple(struct guest *g, const char *method, const char *path,
 	return r;
 }
 
+/* True (with err) while a snapshot of g is under way: the actions that would change its
+ * state meanwhile wait for its end (409). */
+static bool snapshot_busy(const struct guest *g, char *err, size_t errlen)
+{
+	if (!g->snap_at)
+		return false;
+	snprintf(err, errlen, "guest %s is busy taking a snapshot (to %s): try again once it ended",
+		 g->rec.name, g->snap_path);
+	return true;
+}
+
 int guest_pause(struct guest *g, char *err, size_t errlen)
 {
 	int r;
 
+	if (snapshot_busy(g, err, errlen))
+		return -EBUSY;
 	if (!guest_active(g) || strcmp(g->rec.state, "running")) {
 		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
 			 g->rec.state);
@@ -1282,6 +1299,8 @@ int guest_resume(struct guest *g, char *err, size_t errlen)
 {
 	int r;
 
+	if (snapshot_busy(g, err, errlen))
+		return -EBUSY;
 	if (!guest_active(g) || strcmp(g->rec.state, "paused")) {
 		snprintf(err, errlen, "guest %s is not paused (it is %s)", g->rec.name,
 			 g->rec.state);
@@ -1382,17 +1401,116 @@ static int saved_disks(enum saved_op op, const char *from, const char *to)
 	return r;
 }
 
-int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *err, size_t errlen)
+static void snap_conn_gone(void *opaque)
+{
+	struct guest *g = opaque;
+
+	g->snap_conn = NULL; /* the snapshot goes on; nobody waits for its answer */
+}
+
+/* The guest answered the snapshot request (r = 0 and res), or did not (r < 0: its
+ * connection failed, it ended, or SNAPSHOT_TIMEOUT_MS passed): moves the file into
+ * place, resumes the guest, answers the waiting request. */
+static void snapshot_done(struct guest *g, int r, struct api_result *res)
+{
+	struct api_conn *conn = g->snap_conn;
+	const char *path = g->snap_path;
+	char host[600], err[700];
+
+	evloop_watch_del(g->snap_watch);
+	g->snap_watch = NULL;
+	api_client_close(g->snap_client);
+	g->snap_client = NULL;
+	g->snap_at = 0;
+	arm_timer(g);
+	g->snap_conn = NULL;
+	if (conn)
+		api_conn_on_close(conn, NULL, NULL);
+	guest_path(g, "run/snapshot.tmp", host, sizeof(host));
+	if (r) {
+		snprintf(err, sizeof(err), "guest %s: its control socket does not answer",
+			 g->rec.name);
+		r = -ECOMM;
+	} else if (res->status != 204) {
+		snprintf(err, sizeof(err), "guest %s: %s", g->rec.name,
+			 json_str(res->json, "message", "the guest refused"));
+		r = res->status == 409 ? -EBUSY : -EIO;
+	}
+	if (!r && g->kind == GUEST_VM) {
+		r = saved_disks(SAVED_STAGE, host, path);
+		if (r)
+			snprintf(err, sizeof(err), "%s: its disks' copies: %s", path, strerror(-r));
+	}
+	if (!r && rename(host, path) < 0) {
+		/* on another file system: copy beside FILE, then rename over it, so a
+		 * failed copy (a full disk) leaves an earlier file at that path intact */
+		char tmp[sizeof(g->snap_path) + 8];
+
+		r = -errno;
+		if (r == -EXDEV) {
+			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+			r = copy_file(host, tmp);
+			if (!r && rename(tmp, path) < 0) {
+				r = -errno;
+				unlink(tmp);
+			}
+		}
+		if (r)
+			snprintf(err, sizeof(err), "%s: %s", path, strerror(-r));
+	}
+	if (g->kind == GUEST_VM)
+		saved_disks(r ? SAVED_DISCARD : SAVED_COMMIT, NULL, path);
+	unlink(host);
+	saved_disks(SAVED_REMOVE, host, NULL);
+	if (g->snap_was_running && (r || !g->snap_leave_paused) && guest_active(g)) {
+		char e2[256];
+		if (guest_resume(g, e2, sizeof(e2)))
+			log_err("guest %s: cannot resume it after the snapshot: %s", g->rec.name,
+				e2);
+	}
+	if (!r)
+		daemon_event(g->d, g->rec.name, "snapshot", "%s", path);
+	else
+		log_info("guest %s: snapshot to %s failed: %s", g->rec.name, path, err);
+	if (conn && r)
+		daemon_reply_errno(conn, r, err);
+	else if (conn)
+		api_reply(conn, 204, NULL, NULL, 0);
+}
+
+/* The guest's answer to the snapshot request: read it (the rest of it within
+ * CONTROL_TIMEOUT_MS, as for any control request) and finish. */
+static void on_snapshot_answer(void *opaque, int fd, unsigned revents)
+{
+	struct guest *g = opaque;
+	struct api_result res;
+	int r;
+
+	(void)fd;
+	(void)revents;
+	r = api_client_recv(g->snap_client, CONTROL_TIMEOUT_MS, &res);
+	snapshot_done(g, r, &res);
+	api_result_fini(&res);
+}
+
+int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
+		   char *err, size_t errlen)
 {
 	bool was_running = !strcmp(g->rec.state, "running");
 	char host[600], inside[600], body[700], *slash;
-	struct api_result res;
+	struct api_client *c;
 	struct stat st;
-	int r;
+	int r, cause;
 
 	if (!guest_active(g) || (!was_running && strcmp(g->rec.state, "paused"))) {
 		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
 			 g->rec.state);
+		return -EBUSY;
+	}
+	if (snapshot_busy(g, err, errlen))
+		return -EBUSY;
+	if (g->mig_out) {
+		snprintf(err, errlen, "guest %s is migrating", g->rec.name);
 		return -EBUSY;
 	}
 	if (path[0] != '/' || strlen(path) >= sizeof(host) || !(slash = strrchr(path, '/'))) {
@@ -1427,52 +1545,39 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, char *e
 	snprintf(body, sizeof(body), "{\"snapshot_path\":\"%s\"%s%s}", inside,
 		 g->kind == GUEST_VM ? ",\"disks\":\"copy\"" : "",
 		 g->kind == GUEST_VM && was_running && !leave_paused ? ",\"resume\":true" : "");
-	r = control_timeout(g, "PUT", "/snapshot/create", body, &res, SNAPSHOT_TIMEOUT_MS, NULL);
-	if (r) {
+	/* The request is sent here (connect and send bounded by CONTROL_TIMEOUT_MS); its
+	 * answer comes on the loop (on_snapshot_answer), or SNAPSHOT_TIMEOUT_MS passes
+	 * (on_timer), and the daemon serves other requests meanwhile. */
+	guest_path(g, "run/api.sock", inside, sizeof(inside));
+	cause = api_client_open(inside, CONTROL_TIMEOUT_MS, &c);
+	if (!cause) {
+		cause = api_client_send(c, "PUT", "/snapshot/create", body);
+		if (!cause)
+			cause = evloop_watch_add(g->d->loop, api_client_fd(c), POLLIN,
+						 on_snapshot_answer, g, &g->snap_watch);
+		if (cause)
+			api_client_close(c);
+	}
+	if (cause) {
 		snprintf(err, errlen, "guest %s: its control socket does not answer", g->rec.name);
-	} else {
-		if (res.status != 204) {
-			snprintf(err, errlen, "guest %s: %s", g->rec.name,
-				 json_str(res.json, "message", "the guest refused"));
-			r = res.status == 409 ? -EBUSY : -EIO;
+		if (was_running) {
+			char e2[256];
+			if (guest_resume(g, e2, sizeof(e2)))
+				log_err("guest %s: cannot resume it after the snapshot: %s",
+					g->rec.name, e2);
 		}
-		api_result_fini(&res);
+		return -ECOMM;
 	}
-	if (!r && g->kind == GUEST_VM) {
-		r = saved_disks(SAVED_STAGE, host, path);
-		if (r)
-			snprintf(err, errlen, "%s: its disks' copies: %s", path, strerror(-r));
-	}
-	if (!r && rename(host, path) < 0) {
-		/* on another file system: copy beside FILE, then rename over it, so a
-		 * failed copy (a full disk) leaves an earlier file at that path intact */
-		char tmp[sizeof(host) + 8];
-
-		r = -errno;
-		if (r == -EXDEV) {
-			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-			r = copy_file(host, tmp);
-			if (!r && rename(tmp, path) < 0) {
-				r = -errno;
-				unlink(tmp);
-			}
-		}
-		if (r)
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-	}
-	if (g->kind == GUEST_VM)
-		saved_disks(r ? SAVED_DISCARD : SAVED_COMMIT, NULL, path);
-	unlink(host);
-	saved_disks(SAVED_REMOVE, host, NULL);
-	if (was_running && (r || !leave_paused)) {
-		char e2[256];
-		if (guest_resume(g, e2, sizeof(e2)))
-			log_err("guest %s: cannot resume it after the snapshot: %s", g->rec.name,
-				e2);
-	}
-	if (!r)
-		daemon_event(g->d, g->rec.name, "snapshot", "%s", path);
-	return r;
+	g->snap_client = c;
+	snprintf(g->snap_path, sizeof(g->snap_path), "%s", path);
+	g->snap_was_running = was_running;
+	g->snap_leave_paused = leave_paused;
+	g->snap_at = evloop_now_ns() + SNAPSHOT_TIMEOUT_MS * 1000000ull;
+	arm_timer(g);
+	g->snap_conn = conn;
+	if (conn)
+		api_conn_on_close(conn, snap_conn_gone, g);
+	return 0;
 }
 
 /* ---- stopping ---- */
@@ -1489,6 +1594,8 @@ static void arm_timer(struct guest *g)
 		t = g->restart_at;
 	if (g->start_wait_at && (!t || g->start_wait_at < t))
 		t = g->start_wait_at;
+	if (g->snap_at && (!t || g->snap_at < t))
+		t = g->snap_at;
 	if (t)
 		evloop_timer_arm(g->timer, t);
 	else
@@ -1509,6 +1616,8 @@ int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *e
 {
 	uint64_t now = evloop_now_ns();
 
+	if (snapshot_busy(g, err, errlen))
+		return -EBUSY;
 	if (!guest_active(g)) {
 		if (g->restart_at) { /* a restart is pending: cancel it */
 			g->restart_at = 0;
@@ -1562,6 +1671,11 @@ static void on_timer(void *opaque)
 	uint64_t now = evloop_now_ns();
 	char err[256];
 
+	if (g->snap_at && now >= g->snap_at) {
+		log_err("guest %s: no answer to the snapshot within %d ms", g->rec.name,
+			SNAPSHOT_TIMEOUT_MS);
+		snapshot_done(g, -ETIMEDOUT, NULL);
+	}
 	if (g->kill_at && now >= g->kill_at) {
 		g->kill_at = g->press_at = 0;
 		daemon_event(g->d, g->rec.name, "kill", "%s", "stop timeout");
@@ -1767,6 +1881,8 @@ static void guest_exited(struct guest *g)
 	g->pid_watch = NULL;
 	close(g->pidfd);
 	g->pidfd = -1;
+	if (g->snap_at) /* a snapshot under way: what the guest answered, or the error */
+		on_snapshot_answer(g, -1, 0);
 	g->kill_at = g->press_at = 0;
 	failed = !g->rec.stop_requested && status != 0;
 	set_state(g, failed ? "crashed" : "stopped");
@@ -2225,6 +2341,8 @@ int guest_migrate(struct guest *g, const char *dest, const char *opts, struct ap
 			 g->rec.state);
 		return -EBUSY;
 	}
+	if (snapshot_busy(g, err, errlen))
+		return -EBUSY;
 	if (g->mig_client) {
 		snprintf(err, errlen, "guest %s is migrating already", g->rec.name);
 		return -EBUSY;
@@ -2277,6 +2395,8 @@ int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, str
 			 g->rec.state);
 		return -EBUSY;
 	}
+	if (snapshot_busy(g, err, errlen))
+		return -EBUSY;
 	if (g->mig_client) {
 		snprintf(err, errlen, "guest %s is migrating or starting replication already",
 			 g->rec.name);

@@ -1600,6 +1600,136 @@ def stalled_control_socket(tmp, d):
     d.cli("rm", "-f", "stall", check_rc=0)
 
 
+class SlowSnapshot:
+    """A fake guest control socket: answers 204 at once, except PUT /snapshot/create,
+    which it answers `delay` seconds later, having written `content` where the guest
+    would (snapshot.tmp beside the socket, in the guest's run directory)."""
+
+    def __init__(self, path, delay, content):
+        import threading
+        self.dir, self.delay, self.content = os.path.dirname(path), delay, content
+        self.seen, self.snapshots = [], threading.Event()
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.end = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        import threading
+        while not self.end:
+            try:
+                c = self.sock.accept()[0]
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        buf = b""
+        c.settimeout(30)
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    k = c.recv(4096)
+                    if not k:
+                        return
+                    buf += k
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                m = re.search(rb"(?i)content-length: *(\d+)", head)
+                n = int(m.group(1)) if m else 0
+                while len(buf) < n:
+                    k = c.recv(4096)
+                    if not k:
+                        return
+                    buf += k
+                body, buf = buf[:n], buf[n:]
+                line = head.split(b"\r\n")[0].decode()
+                self.seen.append((line, body.decode(errors="replace")))
+                if line.startswith("PUT /snapshot/create"):
+                    self.snapshots.set()
+                    time.sleep(self.delay)
+                    with open(os.path.join(self.dir, "snapshot.tmp"), "wb") as f:
+                        f.write(self.content)
+                c.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.end = True
+        self.thread.join()
+        self.sock.close()
+
+
+@test
+def snapshot_does_not_block(tmp, d):
+    """While a guest writes a snapshot (slow: a fake control socket answers it 6 s
+    later), the daemon serves on: GET /v1/info answers at once, and a second snapshot,
+    a stop or a pause of that guest get 409 busy; the snapshot then ends as before (the
+    file moved into place, the guest resumed, a "snapshot" event). A client that goes
+    away mid-snapshot leaves the daemon running and the snapshot completed."""
+    import threading
+    d.cli("create", "slow", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "slow", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("slow"), 30, "slow to run")
+    path = d.inspect("slow")["paths"]["control_socket"]
+    os.unlink(path)
+    delay = 6.0
+    fake = SlowSnapshot(path, delay, b"a slow guest's snapshot")
+    snap1, snap2 = os.path.join(tmp, "slow1.snap"), os.path.join(tmp, "slow2.snap")
+    try:
+        res = {}
+
+        def snapshot():
+            res["snap"] = d.api_json("PUT", "/v1/guests/slow/snapshot",
+                                     json.dumps({"path": snap1}))
+
+        t = threading.Thread(target=snapshot)
+        t.start()
+        check(fake.snapshots.wait(20), "the snapshot request never reached the guest: %r"
+              % fake.seen)
+        t0 = time.time()
+        st, _, _ = d.http("GET", "/v1/info")
+        took = time.time() - t0
+        check(st == 200, "GET /v1/info: %d" % st)
+        check(took < 2, "GET /v1/info took %.1f s behind the guest's snapshot" % took)
+        for method, p, body in (("PUT", "/v1/guests/slow/snapshot", {"path": snap2}),
+                                ("POST", "/v1/guests/slow/stop", None),
+                                ("POST", "/v1/guests/slow/pause", None)):
+            st, b = d.api_json(method, p, json.dumps(body) if body else None)
+            check(st == 409 and "snapshot" in (b or {}).get("message", ""),
+                  "%s %s during the snapshot: %d %r" % (method, p, st, b))
+        t.join(delay + 30)
+        st, b = res.get("snap", (0, None))
+        check(st == 204, "the snapshot: %d %r" % (st, b))
+        check(open(snap1, "rb").read() == b"a slow guest's snapshot",
+              "the file was not moved into place")
+        check(d.state_of("slow") == "running", "not resumed: %s" % d.state_of("slow"))
+        check(any("Resumed" in body for _, body in fake.seen), "no resume: %r" % fake.seen)
+        ev = d.cli("events", check_rc=0).stdout.decode(errors="replace")
+        check("snapshot" in ev and snap1 in ev, "no snapshot event: %r" % ev[-400:])
+        # the client goes away mid-snapshot: the snapshot still ends, the daemon runs on
+        fake.snapshots.clear()
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d.sock)
+        data = json.dumps({"path": snap2}).encode()
+        s.sendall(b"PUT /v1/guests/slow/snapshot HTTP/1.1\r\nHost: lodge\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        check(fake.snapshots.wait(20), "the second snapshot never reached the guest")
+        s.close()
+        wait_for(lambda: os.path.exists(snap2), delay + 30, "the second snapshot's file")
+        check(d.proc.poll() is None, "the daemon exited: " + d.log()[-500:])
+        wait_for(lambda: d.state_of("slow") == "running", 10, "slow to be resumed")
+        st, _, _ = d.http("GET", "/v1/info")
+        check(st == 200, "GET /v1/info after: %d" % st)
+    finally:
+        fake.close()
+    d.cli("rm", "-f", "slow", check_rc=0)
+
+
 @test
 def start_fails_at_once(tmp, d):
     """`lodge start` of a guest whose set-up fails at once (a module that does not load,
