@@ -501,6 +501,7 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	guest_path(g, "run/api.sock", p->sock_path, sizeof(p->sock_path));
 	guest_path(g, "run/console.log", p->log_path, sizeof(p->log_path));
 	guest_path(g, "run/exit.json", p->exit_path, sizeof(p->exit_path));
+	guest_path(g, "run/ready", p->ready_path, sizeof(p->ready_path));
 	if (g->kind == GUEST_VM) {
 		const char *fw = json_str(g->config, "firmware", NULL);
 		if (fw)
@@ -545,9 +546,10 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 
 	if (!strcmp(what, "run")) {
 		if (!p->enabled) /* the host path: the run directory may be long */
-			return strcmp(host, "api.sock")
-				       ? strcmp(host, "console.log") ? p->exit_path : p->log_path
-				       : p->sock_path;
+			return !strcmp(host, "api.sock")      ? p->sock_path
+			       : !strcmp(host, "console.log") ? p->log_path
+			       : !strcmp(host, "ready")	      ? p->ready_path
+							      : p->exit_path;
 		snprintf(out, cap, "/run/%s", host);
 		return out;
 	}

@@ -99,6 +99,7 @@ struct sandbox_plan {
 	char root[PATH_MAX];	 /* host path of the empty directory to build the root in */
 	char run_dir[PATH_MAX];	 /* host path of the run directory */
 	char sock_path[PATH_MAX], log_path[PATH_MAX], exit_path[PATH_MAX]; /* in run_dir */
+	char ready_path[PATH_MAX];					   /* in run_dir */
 	char spec_path[PATH_MAX]; /* the spec file the guest reads, "" when not enabled */
 	char hostname[64];
 	char firmware[PATH_MAX]; /* a system guest's firmware (the request's or a default) */

@@ -1888,7 +1888,8 @@ def metrics_stalled_guests(tmp, d):
 def long_socket_path(tmp, d):
     """A control socket path longer than sun_path's 108 bytes (a long state directory
     and a 63-character name) is reached: start, pause, resume, stop; with and without
-    the sandbox (where the guest binds the long host path itself)."""
+    the sandbox (where the guest binds the long host path itself, and is given the host
+    path of its ready FIFO)."""
     name = "g" * 63
     for extra in ((), ("--no-sandbox",)):
         # the state directory is ~60 characters: tmp/DIR/state
@@ -1902,6 +1903,13 @@ def long_socket_path(tmp, d):
             k.cli("create", name, "--wasm", SERVICE, check_rc=0)
             k.cli("start", name, check_rc=0)
             wait_for(lambda: "tick" in k.logs(name), 30, "the guest to run")
+            # its start was answered by its ready signal (without the sandbox the
+            # --ready-file named exit.json: the start waited out its 3 s bound)
+            check("guest %s: set up " % name in k.log() and
+                  "guest %s: not set up" % name not in k.log(),
+                  "%s: the start was not answered by the ready signal: %r" % (
+                      " ".join(extra) or "sandboxed",
+                      [ln for ln in k.log().splitlines() if "set up" in ln][-3:]))
             k.cli("pause", name, check_rc=0)
             check(k.state_of(name) == "paused", "not paused")
             k.cli("resume", name, check_rc=0)
