@@ -6,6 +6,7 @@
  * guest in the wrong state or a name taken) and 5xx for the host's.
  */
 #include "host/daemon.h"
+#include "host/procstat.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -967,23 +968,11 @@ static uint64_t proc_field(pid_t pid, const char *file, const char *key)
 
 static double proc_cpu_seconds(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024];
+	const char *p = procstat_read(pid, buf, sizeof(buf));
 	unsigned long long ut, st;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+	if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }

@@ -2,6 +2,7 @@
  * Guest isolation (see sandbox.h): the daemon's plan and spawn, the guest's entry into
  * its sandbox, and the seccomp allow lists.
  */
+#include "host/procstat.h"
 #include "host/sandbox.h"
 
 #include "core/pagemap.h"
@@ -164,23 +165,12 @@ void sandbox_ids_close(struct sandbox_ids *ids)
 /* A process's start time (clock ticks after boot), 0 when it is gone or a zombie. */
 static unsigned long long start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024];
+	const char *p = procstat_read(pid, buf, sizeof(buf));
 	unsigned long long v = 0;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
-	if (!p || p[1] != ' ' || p[2] == 'Z' ||
-	    sscanf(p + 2,
+	if (!p || p[0] == 'Z' ||
+	    sscanf(p,
 		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
 		   "%llu",
 		   &v) != 1)

@@ -35,6 +35,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/tcp.h"
+#include "host/procstat.h"
 #include "host/sandbox.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
@@ -119,30 +120,18 @@ static void set_state(struct guest *g, const char *state)
 	set_str(&g->rec.state, state);
 }
 
-/* /proc/PID/stat field 22: the process's start time, which a recycled pid does not share.
- * Returns 0 when the process does not exist. */
-/* The process's start time (clock ticks after boot; 0 when it cannot be read) and, when
+/* The process's start time (/proc/PID/stat field 22, clock ticks after boot: a recycled
+ * pid does not share it; 0 when it cannot be read) and, when
  * state is given, its state letter (Z: a zombie, already ended). */
 static uint64_t proc_stat(pid_t pid, char *state)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024];
+	const char *p = procstat_read(pid, buf, sizeof(buf));
 	unsigned long long v = 0;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
 	if (p && state)
-		*state = p[2];
-	if (!p || sscanf(p + 2,
+		*state = p[0];
+	if (!p || sscanf(p,
 			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
 			 "%*d %*d %llu",
 			 &v) != 1)
