@@ -1000,6 +1000,9 @@ check2 threads-max-zero 0 "started 0" -- --max-threads 0 $t m
 # each thread's store (1 MiB of value stack and as much of frames under a 16M budget)
 # counts against the one --max-memory: six fit beside the main thread's and the memory
 check2 threads-max-memory 0 "started 6" -- --max-memory 16M $t m
+# spawns that find the budget held while every thread blocks for good: the first waits
+# (2 s) for one to end, the next fail at once until one does (each waited 2 s: 22 s here)
+check2 threads-spawn-fails-at-once 0 "started 6" -- --max-memory 16M --timeout 12 $t M
 # threads that ended are joined and freed at the next spawn: 300 in a row fit the budget
 # that holds six at once
 check2 threads-reap 0 "started 300" -- --max-memory 16M $t r

@@ -58,6 +58,11 @@ struct wasi_threads {
 	struct wasi_thread *list;
 	unsigned live;
 	uint64_t nended; /* threads whose call returned, ever */
+	/* a spawn's wait for a thread to end timed out with nended at futile_at: until one
+	 * ends, later spawns that find the budget held fail at once (a program that spawns
+	 * until -1 while its threads block for good waited ENDING_MS at every attempt) */
+	bool futile;
+	uint64_t futile_at;
 	uint32_t next_tid;
 	bool finishing; /* no more spawns */
 	/* the first outcome that ended the program: 0 none, 1 the main thread's, 2 a thread's */
@@ -170,13 +175,20 @@ static void reap(struct wasi_threads *ts)
  * the deadline has not passed. Returns whether one did. */
 static bool wait_ending(struct wasi_threads *ts, uint64_t seen, const struct timespec *until)
 {
-	bool ended;
+	bool ended, timed_out = false;
 
 	pthread_mutex_lock(&ts->lock);
-	while (ts->nended == seen && ts->live > 1 && !ts->finishing &&
-	       pthread_cond_timedwait(&ts->ended_cv, &ts->lock, until) != ETIMEDOUT)
-		;
+	if (ts->futile && ts->futile_at == ts->nended) { /* waited in vain before */
+		pthread_mutex_unlock(&ts->lock);
+		return false;
+	}
+	while (ts->nended == seen && ts->live > 1 && !ts->finishing && !timed_out)
+		timed_out = pthread_cond_timedwait(&ts->ended_cv, &ts->lock, until) == ETIMEDOUT;
 	ended = ts->nended != seen;
+	if (!ended && timed_out) {
+		ts->futile = true;
+		ts->futile_at = ts->nended;
+	}
 	pthread_mutex_unlock(&ts->lock);
 	return ended;
 }

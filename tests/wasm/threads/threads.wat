@@ -189,6 +189,18 @@
           (br_if $l (i32.lt_u (local.get $n) (i32.const 10000)))))
         (call $print_num (i32.const 1540) (i32.const 7) (local.get $n) (i32.const 0))
         (return)))
+    (if (i32.eq (local.get $mode) (i32.const 77)) ;; M: as m, then 10 more spawns, all -1
+      (then
+        (block $full (loop $l
+          (br_if $full (i32.lt_s (call $spawn (i32.const 0)) (i32.const 0)))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $n) (i32.const 10000)))))
+        (loop $again
+          (if (i32.ge_s (call $spawn (i32.const 0)) (i32.const 0)) (then (unreachable)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $again (i32.lt_u (local.get $i) (i32.const 10))))
+        (call $print_num (i32.const 1540) (i32.const 7) (local.get $n) (i32.const 0))
+        (return)))
     (if (i32.eq (local.get $mode) (i32.const 102)) ;; f
       (then
         (i32.store8 (i32.const 5500) (i32.const 120))
