@@ -2603,11 +2603,15 @@ static int run(struct wasm_opts *o, struct wasm_module *m, struct watchdog *wd)
 	rc = wasm_store_create(&o->lim, &s);
 	if (rc) {
 		watchdog_settle(wd);
-		if (rc == -E2BIG)
+		if (rc == -E2BIG && o->lim.stack_size)
 			fprintf(stderr,
 				"lodge wasm: the value stack and its call frames (twice "
 				"--stack) do not fit in --max-memory: raise --max-memory or "
 				"lower --stack\n");
+		else if (rc == -E2BIG) /* the default stack: a sixteenth, at least 4 KiB */
+			fprintf(stderr,
+				"lodge wasm: --max-memory is too small for the value stack and "
+				"its call frames (8 KiB at the least): raise --max-memory\n");
 		else
 			fprintf(stderr, "lodge wasm: %s: out of memory\n", o->file);
 		return CLI_EXIT_ERROR;

@@ -134,6 +134,9 @@ check max-memory-table-grow 0 "-1" -- --max-memory 1M --invoke tgrow $m 1000000
 check max-memory-table-ok 0 "0" -- --max-memory 1M --invoke tgrow $m 1000
 check max-memory-stack 125 "lodge wasm: the value stack and its call frames (twice --stack) do not fit in --max-memory: raise --max-memory or lower --stack" \
 	-- --max-memory 1M --stack 1M $m
+# the default stack (no --stack given): the message does not ask to lower it
+check max-memory-tiny 125 "lodge wasm: --max-memory is too small for the value stack and its call frames (8 KiB at the least): raise --max-memory" \
+	-- --max-memory 4K $m
 # 16 tables grown to 10M elements and filled: 1.25 GB if tables escape the budget
 "$here/measure.py" "$tmp/tables.out" sh -c "cd '$out' && exec '$lodge' wasm --max-memory 1M tables.wasm" \
 	>"$tmp/tables.m" </dev/null
