@@ -478,15 +478,8 @@ int snap_pc_in_start(struct snap_pc_in *in, const struct snap_pc_target *t, char
 
 int snap_pc_in_ack(struct snap_pc_in *in, const uint8_t nonce[SNAP_STREAM_NONCE])
 {
-	uint8_t f[SNAP_STREAM_ACK_LEN];
-	ssize_t k;
-	int r;
-
-	snap_stream_ack_frame(f, nonce);
-	pthread_mutex_lock(&in->lock);
-	k = send(in->fd, f, sizeof(f), MSG_NOSIGNAL);
-	pthread_mutex_unlock(&in->lock);
-	r = k == (ssize_t)sizeof(f) ? 0 : k < 0 ? -errno : -EPIPE;
+	uint64_t arg = snap_get64(nonce); /* sent back little-endian: the same 8 bytes */
+	int r = send_tag(in, SNAP_STREAM_ACK, &arg);
 
 	pthread_mutex_lock(&in->lock);
 	in->acked = !r;
