@@ -132,34 +132,4 @@ const struct device_type *device_type_find_option(const char *option);
 		device_type_register(&var);                                                        \
 	}
 
-/* key=value lists as devices take them: "path,format=qcow2,readonly=on". The first item
- * may be a bare value (returned for key ""). A value's ',' is written ",," (as in QEMU's
- * options); a key ends at the item's first '=', so later ones belong to the value. */
-struct device_args {
-	char *buf;
-	unsigned n;
-	struct {
-		const char *key, *val;
-		bool used;
-	} kv[16];
-};
-
-/* Parses `args` (NULL = empty). -EINVAL with `err` filled for more than 16 items. */
-int device_args_parse(struct device_args *a, const char *args, char *err, size_t errlen);
-void device_args_fini(struct device_args *a);
-/* `val` as a value in such a list: each ',' doubled. Writes at most len bytes with the
- * NUL, as snprintf, and returns the length the whole would take. */
-size_t device_args_escape(char *out, size_t len, const char *val);
-/* The value of `key` (marks it used), or NULL. Keys may repeat: `nth` counts them. */
-const char *device_args_get(struct device_args *a, const char *key, unsigned nth);
-/* The value of `key` as a count with an optional K, M or G suffix (powers of 1024) into
- * *out, which stays as it was when the key is absent. A key given twice, an empty or
- * negative value, or one that is not a number: -EINVAL with `err` naming `who`. */
-int device_args_get_count(struct device_args *a, const char *key, const char *who, uint64_t *out,
-			  char *err, size_t errlen);
-/* After a device took its keys: -EINVAL and `err` naming the first key nobody used (or
- * saying it was given twice, when the device took the key once). */
-int device_args_check_unused(const struct device_args *a, const char *devname, char *err,
-			     size_t errlen);
-
 #endif

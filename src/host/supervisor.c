@@ -33,6 +33,7 @@
 #include "api/client.h"
 #include "api/json.h"
 #include "core/evloop.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/tcp.h"
 #include "host/procstat.h"
@@ -734,18 +735,10 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 		const char *path = sandbox_inside(p, kind, i++, e->valuestring);
 		arg(a, "%s", opt);
 		if (!strcmp(kind, "disk") && strpbrk(path, ",=")) {
-			/* a host path (no sandbox) with ',' or '=': as path=, each ',' doubled
-			 * (device options' escape) */
-			char esc[2 * PATH_MAX + 8];
-			size_t n = 0;
-			n += (size_t)snprintf(esc, sizeof(esc), "path=");
-			for (const char *c = path; *c && n + 2 < sizeof(esc); c++) {
-				if (*c == ',')
-					esc[n++] = ',';
-				esc[n++] = *c;
-			}
-			esc[n] = 0;
-			arg(a, "%s%s", esc, suffix);
+			/* a host path (no sandbox) with ',' or '=': as path=, its ','s doubled */
+			char esc[2 * PATH_MAX + 1];
+			keyval_escape(esc, sizeof(esc), path);
+			arg(a, "path=%s%s", esc, suffix);
 		} else {
 			arg(a, "%s%s", path, suffix);
 		}

@@ -39,6 +39,7 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "devices/device.h"
@@ -1247,20 +1248,20 @@ static int get_disks(int fd, struct vm_restore *rs, struct in_disks *dk, char *e
 static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, bool *shared,
 			 char *err, size_t errlen)
 {
-	struct device_args a;
+	struct keyval a;
 	const char *path, *fmt, *sh;
-	int r = device_args_parse(&a, opt, err, errlen);
+	int r = keyval_parse(&a, opt, err, errlen);
 
 	if (r < 0)
 		return r;
-	path = device_args_get(&a, "", 0);
-	fmt = device_args_get(&a, "format", 0);
-	sh = device_args_get(&a, "shared", 0);
+	path = keyval_get(&a, "", 0);
+	fmt = keyval_get(&a, "format", 0);
+	sh = keyval_get(&a, "shared", 0);
 	/* the format is never probed: the guest wrote the image's first bytes */
 	r = !path || !path[0] || (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) ||
 			    (sh && strcmp(sh, "on") && strcmp(sh, "off"))
 		    ? -EINVAL
-		    : device_args_check_unused(&a, "--incoming-disk", err, errlen);
+		    : keyval_check_unused(&a, "--incoming-disk", err, errlen);
 	*shared = sh && !strcmp(sh, "on");
 	r = r ?: vm_restore_set_disk(rs, k, path, fmt);
 	if (r)
@@ -1268,7 +1269,7 @@ static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, boo
 			"--incoming-disk %s: %s (PATH[,format=raw|qcow2][,shared=on], the format "
 			"defaulting to the source's disk's)",
 			opt, strerror(-r));
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return r;
 }
 

@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "cpu/hart.h"
@@ -110,43 +111,43 @@ static void put_str(struct sbuf *b, const char *s)
  * 0, or -EINVAL / -ENAMETOOLONG. */
 static int disk_args(const char *args, const char *path, const char *format, char *out, size_t len)
 {
-	struct device_args a;
+	struct keyval a;
 	const char *old, *serial, *ro, *base;
 	char err[128], epath[PATH_MAX * 2], eserial[2 * 20 + 1], s20[21];
 	int n;
 
-	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
+	if (keyval_parse(&a, args, err, sizeof(err)) < 0)
 		return -EINVAL;
-	old = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
-	serial = device_args_get(&a, "serial", 0);
-	ro = device_args_get(&a, "readonly", 0);
-	format = format ?: device_args_get(&a, "format", 0);
+	old = keyval_get(&a, "", 0) ?: keyval_get(&a, "path", 0);
+	serial = keyval_get(&a, "serial", 0);
+	ro = keyval_get(&a, "readonly", 0);
+	format = format ?: keyval_get(&a, "format", 0);
 	base = old && strrchr(old, '/') ? strrchr(old, '/') + 1 : old ? old : "";
 	snprintf(s20, sizeof(s20), "%.20s", serial ? serial : base);
-	device_args_escape(eserial, sizeof(eserial), s20);
-	n = device_args_escape(epath, sizeof(epath), path) >= sizeof(epath)
+	keyval_escape(eserial, sizeof(eserial), s20);
+	n = keyval_escape(epath, sizeof(epath), path) >= sizeof(epath)
 		    ? -1
 		    : snprintf(out, len, "path=%s%s%s,serial=%s%s", epath, format ? ",format=" : "",
 			       format ? format : "", eserial,
 			       ro && !strcmp(ro, "on") ? ",readonly=on" : "");
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 /* The image path a disk's options name, made absolute (an overlay refers to it). */
 static int disk_path(const char *args, char *out)
 {
-	struct device_args a;
+	struct keyval a;
 	const char *p;
 	char err[128];
 	int r = 0;
 
-	if (device_args_parse(&a, args, err, sizeof(err)) < 0)
+	if (keyval_parse(&a, args, err, sizeof(err)) < 0)
 		return -EINVAL;
-	p = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
+	p = keyval_get(&a, "", 0) ?: keyval_get(&a, "path", 0);
 	if (!p || !realpath(p, out))
 		r = p ? -errno : -EINVAL;
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return r;
 }
 
@@ -1031,18 +1032,18 @@ static int restore_overlay(struct vm_restore *rs, unsigned i, const char *ov,
 /* True when device option i is a writable disk. */
 static bool writable_disk(const struct vm_restore *rs, unsigned i)
 {
-	struct device_args a;
+	struct keyval a;
 	const char *ro;
 	char err[128];
 	bool w;
 
 	if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
 		return false;
-	if (device_args_parse(&a, rs->devs[i].args, err, sizeof(err)) < 0)
+	if (keyval_parse(&a, rs->devs[i].args, err, sizeof(err)) < 0)
 		return false;
-	ro = device_args_get(&a, "readonly", 0);
+	ro = keyval_get(&a, "readonly", 0);
 	w = !(ro && !strcmp(ro, "on"));
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return w;
 }
 
@@ -1096,7 +1097,7 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
-		struct device_args a, given;
+		struct keyval a, given;
 		const char *img, *ro, *fmt;
 		char ov[PATH_MAX], derr[DISK_ERR_LEN];
 		struct disk_create_options co = {.format = DISK_FMT_QCOW2};
@@ -1105,21 +1106,21 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 
 		if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
 			continue;
-		if (device_args_parse(&a, rs->devs[i].args, derr, sizeof(derr)) < 0)
+		if (keyval_parse(&a, rs->devs[i].args, derr, sizeof(derr)) < 0)
 			return -EINVAL;
-		img = device_args_get(&a, "", 0) ?: device_args_get(&a, "path", 0);
-		ro = device_args_get(&a, "readonly", 0);
-		fmt = device_args_get(&a, "format", 0);
+		img = keyval_get(&a, "", 0) ?: keyval_get(&a, "path", 0);
+		ro = keyval_get(&a, "readonly", 0);
+		fmt = keyval_get(&a, "format", 0);
 		r = 0;
 		if (!(ro && !strcmp(ro, "on")) && o && o->ndisks) {
-			if (device_args_parse(&given, o->disks[w], derr, sizeof(derr)) < 0) {
+			if (keyval_parse(&given, o->disks[w], derr, sizeof(derr)) < 0) {
 				vm_errf(err, errlen, "--restore-disk %s: %s", o->disks[w], derr);
-				device_args_fini(&a);
+				keyval_fini(&a);
 				return -EINVAL;
 			}
 			has_given = true;
-			img = device_args_get(&given, "", 0) ?: device_args_get(&given, "path", 0);
-			fmt = device_args_get(&given, "format", 0) ?: fmt;
+			img = keyval_get(&given, "", 0) ?: keyval_get(&given, "path", 0);
+			fmt = keyval_get(&given, "format", 0) ?: fmt;
 			w++;
 		}
 		r = !img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0) ? -EINVAL : 0;
@@ -1139,8 +1140,8 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 				"--restore-disk %s: no image path, or an unknown format",
 				o->disks[w - 1]);
 		if (has_given)
-			device_args_fini(&given);
-		device_args_fini(&a);
+			keyval_fini(&given);
+		keyval_fini(&a);
 		if (r)
 			return r;
 	}

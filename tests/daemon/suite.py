@@ -1927,6 +1927,32 @@ def long_socket_path(tmp, d):
 
 
 @test
+def disk_path_comma(tmp, d):
+    """Without the sandbox a guest's --disk gets the host path: one with ',' and '='
+    goes as path= with its ',' doubled (device options' escape), and the guest reads
+    that disk."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    disk = os.path.join(tmp, "odd,name=x.img")
+    with open(disk, "wb") as f:
+        f.write(b"\x5a" * (4 << 20))
+    k = Daemon(tmp, "comma", extra=("--no-sandbox",))
+    try:
+        k.start()
+        boot(k, "cm", "--disk", disk)
+        argv = open("/proc/%d/cmdline" % pid_of(k, "cm"), "rb").read().split(b"\0")
+        want = ("path=" + disk.replace(",", ",,")).encode()
+        check(want in argv, "the guest's --disk: %r" % [a for a in argv if b"odd" in a])
+        out = console(k, "cm", ["dd if=/dev/vda bs=512 count=1 2>/dev/null | od -An -tx1 "
+                                "| head -1; echo read-$((1+1))"], until="read-2")
+        check(re.search(r"^ 5a 5a 5a 5a", out, re.M), "the guest's disk: %r" % out[-300:])
+    finally:
+        if k.proc:
+            k.cli("rm", "-f", "cm", timeout=60)
+        k.stop()
+
+
+@test
 def half_close(tmp, d):
     """A client that half-closes after its requests (shutdown(SHUT_WR), as nc -N) gets
     its answers, then the end of the connection."""

@@ -14,6 +14,7 @@
 #include "core/bus.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/keyval.h"
 #include "devices/device.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/virtio.h"
@@ -532,48 +533,46 @@ static int log_is_rate_limited(void)
 	return 0;
 }
 
-static int device_args(void)
+static int keyval(void)
 {
-	struct device_args a;
+	struct keyval a;
 	char err[128];
 
-	CHECK(device_args_parse(&a, "disk.qcow2,format=qcow2,readonly=on,bogus=1", err,
-				sizeof(err)) == 0);
-	CHECK(!strcmp(device_args_get(&a, "", 0), "disk.qcow2"));
-	CHECK(!strcmp(device_args_get(&a, "format", 0), "qcow2"));
-	CHECK(!strcmp(device_args_get(&a, "readonly", 0), "on"));
-	CHECK(device_args_get(&a, "format", 1) == NULL);
-	CHECK_EQ(device_args_check_unused(&a, "virtio-blk", err, sizeof(err)), -EINVAL);
-	CHECK(strstr(err, "bogus") != NULL);
-	device_args_fini(&a);
-	CHECK(device_args_parse(&a, "user,hostfwd=tcp::2222-:22,hostfwd=udp::53-:53", err,
-				sizeof(err)) == 0);
-	CHECK(!strcmp(device_args_get(&a, "hostfwd", 1), "udp::53-:53"));
-	device_args_fini(&a);
-	CHECK(device_args_parse(&a, "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", err, sizeof(err)) ==
-	      -EINVAL);
-	/* ",," is a ',' of the value; a key ends at the first '=' */
-	CHECK(device_args_parse(&a, "x,,y,,,,z.img,,,serial=s,,1,path=a=b", err, sizeof(err)) ==
+	CHECK(keyval_parse(&a, "disk.qcow2,format=qcow2,readonly=on,bogus=1", err, sizeof(err)) ==
 	      0);
+	CHECK(!strcmp(keyval_get(&a, "", 0), "disk.qcow2"));
+	CHECK(!strcmp(keyval_get(&a, "format", 0), "qcow2"));
+	CHECK(!strcmp(keyval_get(&a, "readonly", 0), "on"));
+	CHECK(keyval_get(&a, "format", 1) == NULL);
+	CHECK_EQ(keyval_check_unused(&a, "virtio-blk", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bogus") != NULL);
+	keyval_fini(&a);
+	CHECK(keyval_parse(&a, "user,hostfwd=tcp::2222-:22,hostfwd=udp::53-:53", err,
+			   sizeof(err)) == 0);
+	CHECK(!strcmp(keyval_get(&a, "hostfwd", 1), "udp::53-:53"));
+	keyval_fini(&a);
+	CHECK(keyval_parse(&a, "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", err, sizeof(err)) == -EINVAL);
+	/* ",," is a ',' of the value; a key ends at the first '=' */
+	CHECK(keyval_parse(&a, "x,,y,,,,z.img,,,serial=s,,1,path=a=b", err, sizeof(err)) == 0);
 	CHECK_EQ(a.n, 3);
-	CHECK(!strcmp(device_args_get(&a, "", 0), "x,y,,z.img,"));
-	CHECK(!strcmp(device_args_get(&a, "serial", 0), "s,1"));
-	CHECK(!strcmp(device_args_get(&a, "path", 0), "a=b"));
-	CHECK_EQ(device_args_check_unused(&a, "--disk", err, sizeof(err)), 0);
-	device_args_fini(&a);
+	CHECK(!strcmp(keyval_get(&a, "", 0), "x,y,,z.img,"));
+	CHECK(!strcmp(keyval_get(&a, "serial", 0), "s,1"));
+	CHECK(!strcmp(keyval_get(&a, "path", 0), "a=b"));
+	CHECK_EQ(keyval_check_unused(&a, "--disk", err, sizeof(err)), 0);
+	keyval_fini(&a);
 	/* a key taken once but given twice: said so, with both values */
-	CHECK(device_args_parse(&a, "a.img,format=raw,format=qcow2", err, sizeof(err)) == 0);
-	CHECK(!strcmp(device_args_get(&a, "format", 0), "raw"));
-	CHECK(device_args_get(&a, "", 0));
-	CHECK_EQ(device_args_check_unused(&a, "--disk", err, sizeof(err)), -EINVAL);
+	CHECK(keyval_parse(&a, "a.img,format=raw,format=qcow2", err, sizeof(err)) == 0);
+	CHECK(!strcmp(keyval_get(&a, "format", 0), "raw"));
+	CHECK(keyval_get(&a, "", 0));
+	CHECK_EQ(keyval_check_unused(&a, "--disk", err, sizeof(err)), -EINVAL);
 	CHECK(!strcmp(err, "--disk: format= given twice (format=raw and format=qcow2): give it "
 			   "once"));
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return 0;
 }
 
 static const struct unit_test tests[] = {
-	{"device_args", device_args},
+	{"keyval", keyval},
 	{"simple_chain", simple_chain},
 	{"rejects_hostile_chains", rejects_hostile_chains},
 	{"indirect_tables", indirect_tables},

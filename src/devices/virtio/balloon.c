@@ -27,6 +27,7 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/util.h"
@@ -515,20 +516,20 @@ static int balloon_type_create(struct board *b, const char *args, struct device 
 			       size_t errlen)
 {
 	struct vballoon_config cfg = {0};
-	struct device_args a;
+	struct keyval a;
 	const char *v;
 	int r;
 
-	r = device_args_parse(&a, args, err, errlen);
+	r = keyval_parse(&a, args, err, errlen);
 	if (r < 0)
 		return r;
 	r = -EINVAL;
-	v = device_args_get(&a, "size", 0);
+	v = keyval_get(&a, "size", 0);
 	if (v && parse_size(v, &cfg.size) < 0) {
 		snprintf(err, errlen, "balloon: size='%s' is not a size (for example 256M)", v);
 		goto out;
 	}
-	v = device_args_get(&a, "stats", 0);
+	v = keyval_get(&a, "stats", 0);
 	if (v) {
 		char *end;
 		unsigned long s = strtoul(v, &end, 10);
@@ -539,17 +540,17 @@ static int balloon_type_create(struct board *b, const char *args, struct device 
 		}
 		cfg.stats_interval_s = (unsigned)s;
 	}
-	v = device_args_get(&a, "deflate_on_oom", 0);
+	v = keyval_get(&a, "deflate_on_oom", 0);
 	if (v && strcmp(v, "on") && strcmp(v, "off")) {
 		snprintf(err, errlen, "balloon: deflate_on_oom='%s': use on or off", v);
 		goto out;
 	}
 	cfg.deflate_on_oom = v && !strcmp(v, "on");
-	r = device_args_check_unused(&a, "balloon", err, errlen);
+	r = keyval_check_unused(&a, "balloon", err, errlen);
 	if (r == 0)
 		r = vballoon_create(b, &cfg, out, err, errlen);
 out:
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return r;
 }
 

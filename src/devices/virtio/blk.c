@@ -29,6 +29,7 @@
 #include "core/alloc.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/tbucket.h"
@@ -606,13 +607,13 @@ struct blk_args {
 };
 
 /* bps=, iops=, burst=, iops_burst=: a burst needs the rate it is added to. */
-static int parse_limits(struct device_args *a, struct ratelimiter_cfg *rl, char *err, size_t errlen)
+static int parse_limits(struct keyval *a, struct ratelimiter_cfg *rl, char *err, size_t errlen)
 {
-	int r = device_args_get_count(a, "bps", "--disk", &rl->bytes, err, errlen);
+	int r = keyval_get_count(a, "bps", "--disk", &rl->bytes, err, errlen);
 
-	r = r ?: device_args_get_count(a, "iops", "--disk", &rl->ops, err, errlen);
-	r = r ?: device_args_get_count(a, "burst", "--disk", &rl->bytes_burst, err, errlen);
-	r = r ?: device_args_get_count(a, "iops_burst", "--disk", &rl->ops_burst, err, errlen);
+	r = r ?: keyval_get_count(a, "iops", "--disk", &rl->ops, err, errlen);
+	r = r ?: keyval_get_count(a, "burst", "--disk", &rl->bytes_burst, err, errlen);
+	r = r ?: keyval_get_count(a, "iops_burst", "--disk", &rl->ops_burst, err, errlen);
 	if (!r && ((rl->bytes_burst && !rl->bytes) || (rl->ops_burst && !rl->ops))) {
 		snprintf(err, errlen, "--disk: %s without %s: a burst is on top of a rate",
 			 rl->bytes_burst && !rl->bytes ? "burst=" : "iops_burst=",
@@ -635,9 +636,9 @@ static bool is_blk_key(const char *key)
 }
 
 /* The image's path: the leading bare item or path=, once. */
-static int parse_path(struct device_args *a, const char **path, char *err, size_t errlen)
+static int parse_path(struct keyval *a, const char **path, char *err, size_t errlen)
 {
-	const char *bare = device_args_get(a, "", 0), *key = device_args_get(a, "path", 0);
+	const char *bare = keyval_get(a, "", 0), *key = keyval_get(a, "path", 0);
 
 	*path = bare ? bare : key;
 	if (bare && key) {
@@ -660,9 +661,9 @@ static int parse_path(struct device_args *a, const char **path, char *err, size_
 			 "[,readonly=on])");
 		return -EINVAL;
 	}
-	if (bare && device_args_get(a, "", 1)) {
+	if (bare && keyval_get(a, "", 1)) {
 		/* "x,y.img": the options split at the path's ',' */
-		const char *more = device_args_get(a, "", 1);
+		const char *more = keyval_get(a, "", 1);
 		bool next = a->n > 1 && !*a->kv[1].key;
 		snprintf(err, errlen,
 			 "--disk %s: unexpected '%s' after the image's path: options are "
@@ -674,17 +675,17 @@ static int parse_path(struct device_args *a, const char **path, char *err, size_
 	return 0;
 }
 
-static int parse_args(struct device_args *a, struct blk_args *ba, char *err, size_t errlen)
+static int parse_args(struct keyval *a, struct blk_args *ba, char *err, size_t errlen)
 {
-	const char *fmt = device_args_get(a, "format", 0);
-	const char *ro = device_args_get(a, "readonly", 0);
+	const char *fmt = keyval_get(a, "format", 0);
+	const char *ro = keyval_get(a, "readonly", 0);
 	const char **path = &ba->path, **serial = &ba->serial;
 	struct disk_options *opt = &ba->opt;
 	int r = parse_path(a, path, err, errlen);
 
 	if (r)
 		return r;
-	*serial = device_args_get(a, "serial", 0);
+	*serial = keyval_get(a, "serial", 0);
 	if (fmt && disk_format_parse(fmt, &opt->format) < 0) {
 		snprintf(err, errlen, "--disk %s: unknown format '%s' (use raw, qcow2 or auto)",
 			 *path, fmt);
@@ -701,7 +702,7 @@ static int parse_args(struct device_args *a, struct blk_args *ba, char *err, siz
 		return -EINVAL;
 	}
 	r = parse_limits(a, &ba->rl, err, errlen);
-	return r ?: device_args_check_unused(a, "--disk", err, errlen);
+	return r ?: keyval_check_unused(a, "--disk", err, errlen);
 }
 
 /* After `path` was refused as in use: when an earlier disk of this machine is what holds
@@ -744,11 +745,11 @@ static bool held_by_earlier_disk(const struct board *bd, const char *path, char 
 static int open_disk(struct vblk *b, const char *args, const struct board *bd,
 		     struct ratelimiter_cfg *rl, char *err, size_t errlen)
 {
-	struct device_args a;
+	struct keyval a;
 	struct blk_args ba = {.opt = {.format = DISK_FMT_AUTO}};
 	const char *base;
 	char derr[DISK_ERR_LEN];
-	int r = device_args_parse(&a, args, err, errlen);
+	int r = keyval_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -771,7 +772,7 @@ static int open_disk(struct vblk *b, const char *args, const struct board *bd,
 		b->readonly = ba.opt.readonly;
 		*rl = ba.rl;
 	}
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return r;
 }
 

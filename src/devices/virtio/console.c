@@ -35,6 +35,7 @@
 
 #include "core/alloc.h"
 #include "core/evloop.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/util.h"
@@ -595,13 +596,13 @@ static const struct device_ops vcon_ops = {
 
 static int check_args(const char *args, char *err, size_t errlen)
 {
-	struct device_args a;
-	int r = device_args_parse(&a, args, err, errlen);
+	struct keyval a;
+	int r = keyval_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return r;
-	r = device_args_check_unused(&a, "--virtio-console", err, errlen);
-	device_args_fini(&a);
+	r = keyval_check_unused(&a, "--virtio-console", err, errlen);
+	keyval_fini(&a);
 	if (r < 0) {
 		size_t n = strlen(err);
 		snprintf(err + n, errlen - n, " (it takes no arguments)");

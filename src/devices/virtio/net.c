@@ -49,6 +49,7 @@
 #include "core/bus.h"
 #include "core/evloop.h"
 #include "core/gmem.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/tbucket.h"
@@ -899,11 +900,11 @@ bool vnet_parse_mac(const char *s, uint8_t mac[6])
 /* ---- the device type: --net user|tap[,OPTIONS] ---- */
 
 /* A key that may appear once. */
-static int get_once(struct device_args *a, const char *key, const char *kind, const char **val,
+static int get_once(struct keyval *a, const char *key, const char *kind, const char **val,
 		    char *err, size_t errlen)
 {
-	*val = device_args_get(a, key, 0);
-	if (device_args_get(a, key, 1)) {
+	*val = keyval_get(a, key, 0);
+	if (keyval_get(a, key, 1)) {
 		snprintf(err, errlen, "--net %s: %s= given twice", kind, key);
 		return -EINVAL;
 	}
@@ -911,8 +912,8 @@ static int get_once(struct device_args *a, const char *key, const char *kind, co
 }
 
 /* bps=, pps=, burst= for both directions; rx_ and tx_ variants for one. */
-static int parse_limits(struct device_args *a, const char *kind, struct ratelimiter_cfg rl[2],
-			char *err, size_t errlen)
+static int parse_limits(struct keyval *a, const char *kind, struct ratelimiter_cfg rl[2], char *err,
+			size_t errlen)
 {
 	static const char *const dir[2] = {"rx_", "tx_"};
 	struct ratelimiter_cfg both = {0};
@@ -920,17 +921,17 @@ static int parse_limits(struct device_args *a, const char *kind, struct ratelimi
 	int r;
 
 	snprintf(who, sizeof(who), "--net %s", kind);
-	r = device_args_get_count(a, "bps", who, &both.bytes, err, errlen);
-	r = r ?: device_args_get_count(a, "pps", who, &both.ops, err, errlen);
-	r = r ?: device_args_get_count(a, "burst", who, &both.bytes_burst, err, errlen);
+	r = keyval_get_count(a, "bps", who, &both.bytes, err, errlen);
+	r = r ?: keyval_get_count(a, "pps", who, &both.ops, err, errlen);
+	r = r ?: keyval_get_count(a, "burst", who, &both.bytes_burst, err, errlen);
 	for (unsigned q = 0; q < 2 && !r; q++) {
 		rl[q] = both;
 		snprintf(key, sizeof(key), "%sbps", dir[q]);
-		r = device_args_get_count(a, key, who, &rl[q].bytes, err, errlen);
+		r = keyval_get_count(a, key, who, &rl[q].bytes, err, errlen);
 		snprintf(key, sizeof(key), "%spps", dir[q]);
-		r = r ?: device_args_get_count(a, key, who, &rl[q].ops, err, errlen);
+		r = r ?: keyval_get_count(a, key, who, &rl[q].ops, err, errlen);
 		snprintf(key, sizeof(key), "%sburst", dir[q]);
-		r = r ?: device_args_get_count(a, key, who, &rl[q].bytes_burst, err, errlen);
+		r = r ?: keyval_get_count(a, key, who, &rl[q].bytes_burst, err, errlen);
 		if (!r && rl[q].bytes_burst && !rl[q].bytes) {
 			snprintf(err, errlen,
 				 "%s: a %s burst without a bytes rate (bps= or %sbps=)", who,
@@ -941,10 +942,10 @@ static int parse_limits(struct device_args *a, const char *kind, struct ratelimi
 	return r;
 }
 
-static int parse_options(struct device_args *a, struct net_options *opt, const char **mac,
+static int parse_options(struct keyval *a, struct net_options *opt, const char **mac,
 			 struct ratelimiter_cfg rl[2], char *err, size_t errlen)
 {
-	const char *kind = device_args_get(a, "", 0);
+	const char *kind = keyval_get(a, "", 0);
 	int r;
 
 	if (!kind) {
@@ -957,7 +958,7 @@ static int parse_options(struct device_args *a, struct net_options *opt, const c
 	r = get_once(a, "mac", kind, mac, err, errlen);
 	if (r == 0 && !strcmp(kind, "user")) {
 		const char *fw;
-		while ((fw = device_args_get(a, "hostfwd", opt->nhostfwd))) {
+		while ((fw = keyval_get(a, "hostfwd", opt->nhostfwd))) {
 			if (opt->nhostfwd == NET_MAX_HOSTFWD) {
 				snprintf(err, errlen, "--net user: more than %d hostfwd= options",
 					 NET_MAX_HOSTFWD);
@@ -978,7 +979,7 @@ static int parse_options(struct device_args *a, struct net_options *opt, const c
 	if (r == 0) {
 		char who[32];
 		snprintf(who, sizeof(who), "--net %s", kind);
-		r = device_args_check_unused(a, who, err, errlen);
+		r = keyval_check_unused(a, who, err, errlen);
 	}
 	return r;
 }
@@ -986,14 +987,14 @@ static int parse_options(struct device_args *a, struct net_options *opt, const c
 static int net_type_create(struct board *b, const char *args, struct device **out, char *err,
 			   size_t errlen)
 {
-	struct device_args a;
+	struct keyval a;
 	struct net_options opt = {0};
 	struct ratelimiter_cfg rl[2] = {{0}};
 	struct net_backend *nb;
 	const char *macs = NULL;
 	/* QEMU's default, one more per NIC: stable across runs of the same command line. */
 	uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + count_nics(b))};
-	int r = device_args_parse(&a, args, err, errlen);
+	int r = keyval_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -1025,7 +1026,7 @@ static int net_type_create(struct board *b, const char *args, struct device **ou
 			*out = NULL;
 		}
 	}
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return r;
 }
 

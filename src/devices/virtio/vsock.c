@@ -35,6 +35,7 @@
 
 #include "core/alloc.h"
 #include "core/evloop.h"
+#include "core/keyval.h"
 #include "core/log.h"
 #include "core/sbuf.h"
 #include "core/util.h"
@@ -1131,21 +1132,21 @@ err_free:
 static int vsock_type_create(struct board *b, const char *args, struct device **out, char *err,
 			     size_t errlen)
 {
-	struct device_args a;
+	struct keyval a;
 	const char *cid_s, *path;
 	char *end;
 	unsigned long long cid;
 	unsigned nbare;
 	int r;
 
-	r = device_args_parse(&a, args, err, errlen);
+	r = keyval_parse(&a, args, err, errlen);
 	if (r < 0)
 		return r;
-	cid_s = device_args_get(&a, "cid", 0);
+	cid_s = keyval_get(&a, "cid", 0);
 	nbare = cid_s ? 0 : 1; /* CID,PATH or cid=CID,path=PATH */
 	if (!cid_s)
-		cid_s = device_args_get(&a, "", 0);
-	path = device_args_get(&a, "path", 0) ?: device_args_get(&a, "", nbare);
+		cid_s = keyval_get(&a, "", 0);
+	path = keyval_get(&a, "path", 0) ?: keyval_get(&a, "", nbare);
 	r = -EINVAL;
 	if (!cid_s || !path) {
 		snprintf(err, errlen,
@@ -1159,11 +1160,11 @@ static int vsock_type_create(struct board *b, const char *args, struct device **
 			 cid_s);
 		goto out;
 	}
-	r = device_args_check_unused(&a, "vsock", err, errlen);
+	r = keyval_check_unused(&a, "vsock", err, errlen);
 	if (r == 0)
 		r = vsock_create(b, cid, path, out, err, errlen);
 out:
-	device_args_fini(&a);
+	keyval_fini(&a);
 	return r;
 }
 
