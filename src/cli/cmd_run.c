@@ -1315,8 +1315,10 @@ static void *lease_main(void *opaque)
 	struct pollfd p[2] = {{.fd = w->efd, .events = POLLIN}, {.fd = w->quit, .events = POLLIN}};
 	char err[256];
 	uint64_t t0;
-	int r;
+	int r = vm_ram_lease_signal_here(w->vm);
 
+	if (r) /* the signal may then interrupt another thread's call: it retries */
+		log_warn("lease watch: %s", strerror(-r));
 	while (poll(p, 2, -1) < 0 || !(p[0].revents | p[1].revents))
 		if (errno != EINTR)
 			return NULL;

@@ -781,6 +781,11 @@ int vm_ram_lease_fd(const struct vm *vm)
 	return snap_ram_lease_eventfd(vm->mem.ram);
 }
 
+int vm_ram_lease_signal_here(const struct vm *vm)
+{
+	return snap_ram_lease_signal_here(vm->mem.ram);
+}
+
 struct detach_job {
 	struct vm *vm;
 	int r;

@@ -92,6 +92,9 @@ int vm_restore(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, size_
  * own, and resumes it. Returns 0, -ESHUTDOWN (the machine is stopping: the lease is given
  * up), or -errno with one line in err (the machine cannot go on without the file). */
 int vm_ram_lease_fd(const struct vm *vm);
+/* The lease's signal goes to the calling thread (the one that waits on vm_ram_lease_fd),
+ * not to a hart or the I/O thread: 0 or -errno. */
+int vm_ram_lease_signal_here(const struct vm *vm);
 int vm_ram_detach(struct vm *vm, char *err, size_t errlen) __attribute__((warn_unused_result));
 void vm_restore_close(struct vm_restore *rs);
 

@@ -312,6 +312,15 @@ int snap_ram_lease_eventfd(const void *ram)
 	return lease.fd >= 0 && ram == lease.ram ? lease.efd : -1;
 }
 
+int snap_ram_lease_signal_here(const void *ram)
+{
+	struct f_owner_ex own = {.type = F_OWNER_TID, .pid = (pid_t)syscall(SYS_gettid)};
+
+	if (lease.fd < 0 || ram != lease.ram)
+		return 0;
+	return fcntl(lease.fd, F_SETOWN_EX, &own) < 0 ? -errno : 0;
+}
+
 int snap_ram_lease_detach(void *ram, bool hugepages)
 {
 	size_t size = lease.size, huge = 2u << 20;

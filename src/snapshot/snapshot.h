@@ -113,6 +113,9 @@ int snap_read_ram(struct snap_reader *r, const struct snap_section *s, uint8_t *
  * (MADV_HUGEPAGE with `hugepages`) and gives the lease up: 0, or -errno (RAM and the lease
  * as they were). snap_ram_lease_end gives it up without copying, before RAM is unmapped. */
 int snap_ram_lease_eventfd(const void *ram);
+/* The lease's signal goes to the calling thread only (the kernel's default is any thread
+ * of the process, whose system calls it would interrupt): 0 or -errno. */
+int snap_ram_lease_signal_here(const void *ram);
 int snap_ram_lease_detach(void *ram, bool hugepages) __attribute__((warn_unused_result));
 void snap_ram_lease_end(const void *ram);
 
