@@ -299,11 +299,13 @@ struct disk_fingerprint {
 };
 
 /*
- * Reads the file at `path` (opened read-only, no lock; any format: its bytes as they are)
- * and fills *out. It reads at most about 2.3 MiB, whatever the size: a file replaced by
- * another (a copy of another image, one created again) is told apart, a single block
- * changed outside the parts read is not. The file's times and owner are not part of it.
- * Returns 0, or -errno (-EINVAL: not a regular file; -EIO: it shrank while read).
+ * Reads the file (or block device) at `path` (opened read-only, no lock; any format: its
+ * bytes as they are) and fills *out. It reads at most about 2.3 MiB, whatever the size:
+ * a file replaced by another (a copy of another image, one created again) is told apart,
+ * a single block changed outside the parts read is not. The file's times and owner are
+ * not part of it.
+ * Returns 0, or -errno (-EINVAL: neither a regular file nor a block device; -EIO: it
+ * shrank while read).
  */
 int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 	__attribute__((warn_unused_result));

@@ -90,15 +90,19 @@ int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
-		close(fd);
-		return r;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+	} else if (S_ISBLK(st.st_mode)) { /* (an image may be a block device) */
+		off_t end = lseek(fd, 0, SEEK_END);
+		r = end < 0 ? -errno : 0;
+		st.st_size = end;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
 	}
-	buf = core_alloc(FP_HEAD);
+	buf = r ? NULL : core_alloc(FP_HEAD);
 	if (!buf) {
 		close(fd);
-		return -ENOMEM;
+		return r ?: -ENOMEM;
 	}
 	size = (uint64_t)st.st_size;
 	for (unsigned i = 0; i < 8; i++)
