@@ -1660,7 +1660,12 @@ int vm_state_load_device(struct device *d, const uint8_t *p, size_t len, char *e
 		r = d->ops->load(d, &in);
 		if (!r && in.off != len)
 			r = -EINVAL;
-		if (r)
+		if (r == -EMEDIUMTYPE) /* (a disk's load: its image, not the record) */
+			vm_errf(err, errlen,
+				"%s: its image is not the size of the disk saved with it: give an "
+				"image of that size",
+				d->name);
+		else if (r)
 			vm_errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
 				strerror(-r));
 	}

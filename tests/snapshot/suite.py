@@ -52,7 +52,8 @@
                  to its size): --restore is refused (exit 125, one line naming the disk, the
                  path, that it changed since the snapshot, and what to do), no file is
                  removed or added; so is --restore-disk of it with verify=on, and a
-                 misspelt key; --restore-disk without verify takes it (the user's choice);
+                 misspelt key; --restore-disk without verify takes it (the user's choice),
+                 but not an image of another size (one line saying so);
                  the original put back (a copy: other times) restores, the guest reading
                  the file it wrote; the same file as the Lodge before the DISKS section
                  wrote it (the section cut out, version 2) restores without a word. qcow2
@@ -977,6 +978,13 @@ def disk_replaced(kind):
                    ["its disk 0: the image %s changed since the snapshot" % disk],
                    ["--restore-disk PATH"])
     why += refused([snap, "--restore-disk", disk + ",verfy=on"], ["unknown option 'verfy'"])
+    if kind == "raw":  # --restore-disk is the user's choice: only its size is checked
+        small = os.path.join(tmp, "rep-small.raw")
+        with open(small, "wb") as f:
+            f.truncate(size // 2)
+        why += refused([snap, "--restore-disk", small],
+                       ["its image is not the size of the disk saved with it"])
+        os.remove(small)
     if kind == "qcow2":
         why += refused([diff], ["its disk 0: %s, below its image %s.disk0.qcow2, changed "
                                 "since the snapshot" % (disk, snap), hint])
