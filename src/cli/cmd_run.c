@@ -66,7 +66,7 @@ struct run_opts {
 	unsigned nstandby_disks;
 	const char *incoming_disks[VM_MAX_DEVICE_ARGS]; /* --incoming-disk PATH */
 	unsigned nincoming_disks;
-	const char *restore_disks[VM_MAX_DEVICE_ARGS]; /* --restore-disk PATH[,format=F] */
+	const char *restore_disks[VM_MAX_DEVICE_ARGS]; /* --restore-disk PATH[,format=F][,...] */
 	unsigned nrestore_disks;
 	const char *overlay_dir; /* --overlay-dir DIR */
 	bool failover_auto;	 /* --failover auto[:MS] */
@@ -184,9 +184,11 @@ static void run_usage(FILE *f)
 		"                    there; without --kernel, --bare, --mem, --cpus or device\n"
 		"                    options (the file has them). A snapshot is taken with\n"
 		"                    PUT /snapshot/create on the --api socket (docs/API.md)\n"
-		"  --restore-disk PATH[,format=raw|qcow2]  the image the snapshot's next\n"
-		"                    writable disk is restored from, instead of the one it\n"
-		"                    records (one per such disk; e.g. a copy the daemon moved)\n"
+		"  --restore-disk PATH[,format=raw|qcow2][,verify=on]  the image the\n"
+		"                    snapshot's next writable disk is restored from, instead\n"
+		"                    of the one it records (one per such disk; e.g. a copy\n"
+		"                    moved elsewhere); not compared with what the snapshot\n"
+		"                    recorded of its image unless verify=on\n"
 		"  --overlay-dir DIR  where the restored disks' overlays go (default: next to\n"
 		"                    the snapshot)\n"
 		"  --incoming tcp:HOST:PORT  wait there for a live migration (PUT /migrate on\n"

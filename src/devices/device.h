@@ -36,7 +36,8 @@ struct device_ops {
 	void (*reset)(struct device *dev);
 	/* Appends the device's whole state / restores it (the machine is paused; for
 	 * virtio devices, no request is in flight: see quiesce). Return 0 or -errno;
-	 * load returns -EINVAL for a record it does not understand. */
+	 * load returns -EINVAL for a record it does not understand, and a disk's
+	 * -EMEDIUMTYPE for a record of a disk of another size than its image. */
 	int (*save)(struct device *dev, struct sbuf *out);
 	int (*load)(struct device *dev, struct sreader *in);
 	/* Optional: stop starting host I/O and wait for what is in flight to complete

@@ -285,4 +285,29 @@ struct disk_create_options {
 int disk_create(const char *path, const struct disk_create_options *opt, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* ---- Identity of an image file ---- */
+
+/* What a snapshot records of an image it leaves frozen, so that a restore notices the
+ * file was replaced (machine/snapshot.c). Not a checksum of the whole file: */
+struct disk_fingerprint {
+	uint64_t size; /* the file's length in bytes (not the disk's virtual size) */
+	uint64_t hash; /* of the length, the first 1 MiB, 64 blocks of 4 KiB spread evenly
+			* over the rest (the last ending the file), and a qcow2 image's L1
+			* table (its first 1 MiB); fingerprint.c has the exact algorithm */
+	bool backing;  /* not part of it: the file begins with a qcow2 header that names a
+			* backing file (whose own identity is the caller's to take) */
+};
+
+/*
+ * Reads the file (or block device) at `path` (opened read-only, no lock; any format: its
+ * bytes as they are) and fills *out. It reads at most about 2.3 MiB, whatever the size:
+ * a file replaced by another (a copy of another image, one created again) is told apart,
+ * a single block changed outside the parts read is not. The file's times and owner are
+ * not part of it.
+ * Returns 0, or -errno (-EINVAL: neither a regular file nor a block device; -EIO: it
+ * shrank while read).
+ */
+int disk_fingerprint(const char *path, struct disk_fingerprint *out)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -1575,6 +1575,8 @@ static const int vm_calls[] = {
 	SCMP_SYS(getppid),
 	SCMP_SYS(fsync),     /* a snapshot's file (snapshot/file.c) before its rename */
 	SCMP_SYS(fallocate), /* an idle hart punches its code buffer (jit/codebuf.c) */
+	SCMP_SYS(fadvise64), /* the samples of a disk image's fingerprint, asked for at once
+			      * (disk/fingerprint.c): a snapshot's and a restore's */
 };
 
 /* WebAssembly guests run WASI, whose file calls stay below the preopened directories;

@@ -793,12 +793,13 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		arg(a, "--restore=%s", sandbox_inside(p, "restore", 0, restore));
 		if (g->kind == GUEST_VM) {
 			/* its disks: overlays in the run directory over the copies the
-			 * snapshot has (sandbox.c binds them) */
+			 * snapshot has (sandbox.c binds them), each checked against what
+			 * the snapshot recorded of it (they are its own, at other paths) */
 			char saved[PATH_MAX];
 			const char *fmt;
 			for (unsigned k = 0, i = 0; k < SANDBOX_SAVED_DISKS; k++)
 				if ((fmt = sandbox_saved_disk(restore, k, saved, sizeof(saved))))
-					arg(a, "--restore-disk=%s,format=%s",
+					arg(a, "--restore-disk=%s,format=%s,verify=on",
 					    sandbox_inside(p, "disk", i++, saved), fmt);
 			arg(a, "--overlay-dir=%s", p->enabled ? "/run" : p->run_dir);
 		}

@@ -7,8 +7,13 @@
  * PARENT section (u32 version 1, the parent's 16-byte identity, string absolute path; a
  * string of up to PATH_MAX bytes here), one HART section per hart (cpu/state.h), one
  * DEVICE section per device in creation order (string name, then the device's own
- * record), and the RAM section: all of RAM, or for a Diff the pages written since the
- * parent (mem's dirty log, which every snapshot and restore restarts).
+ * record), the RAM section: all of RAM, or for a Diff the pages written since the
+ * parent (mem's dirty log, which every snapshot and restore restarts), and last the
+ * DISKS section (u32 version 1, u32 writable disks, then per writable disk in order: u32
+ * files, its image then each backing file below it, and per file its disk_fingerprint:
+ * u64 size, u64 hash), written once the images are frozen (after the overlay switch, or
+ * once the copies are made and renamed into place); files of format version 1 and 2
+ * have none.
  */
 #include "machine/snapshot.h"
 
@@ -46,6 +51,15 @@
 #define ID_LEN		16
 #define IDENT_VERSION	1
 #define MAX_CHAIN	64 /* a Diff and its parents, the Full one included */
+#define DISKS_VERSION	1
+#define CHAIN_FILES	(DISK_MAX_CHAIN + 1) /* an image and its backing files */
+
+/* What the DISKS section records of a writable disk: the identity of its image and of
+ * each of the image's backing files, top first. */
+struct disk_ids {
+	unsigned n;
+	struct disk_fingerprint f[CHAIN_FILES];
+};
 
 /* What the ID and PARENT sections of a file say. */
 struct ident {
@@ -66,6 +80,10 @@ struct vm_restore {
 	uint64_t time, tohost, fromhost;
 	char path[PATH_MAX]; /* of this file, absolute */
 	struct ident ident;
+	/* The DISKS section: each writable disk's images at the snapshot, in order */
+	bool has_disks;
+	unsigned ndisks;
+	struct disk_ids disks[VM_MAX_DEVICE_ARGS];
 	/* A Diff's parents: chain[0] its parent ... chain[nchain - 1] the Full snapshot. */
 	struct snap_reader *chain[MAX_CHAIN];
 	char *chain_path[MAX_CHAIN];
@@ -132,6 +150,93 @@ static int disk_args(const char *args, const char *path, const char *format, cha
 			       ro && !strcmp(ro, "on") ? ",readonly=on" : "");
 	keyval_fini(&a);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The image path a disk's options name, as given, into out (len bytes), and its format
+ * into fmt (8 bytes; "" when probed). Returns 0, or -EINVAL (none) / -ENAMETOOLONG. */
+static int disk_image(const char *args, char *out, size_t len, char fmt[8])
+{
+	struct keyval a;
+	const char *p, *f;
+	char err[128];
+	int r = 0;
+
+	if (keyval_parse(&a, args, err, sizeof(err)) < 0)
+		return -EINVAL;
+	p = keyval_get(&a, "", 0) ?: keyval_get(&a, "path", 0);
+	f = keyval_get(&a, "format", 0);
+	if (!p)
+		r = -EINVAL;
+	else if ((size_t)snprintf(out, len, "%s", p) >= len)
+		r = -ENAMETOOLONG;
+	snprintf(fmt, 8, "%s", f && strlen(f) < 8 ? f : "");
+	keyval_fini(&a);
+	return r;
+}
+
+static bool same_fp(const struct disk_fingerprint *a, const struct disk_fingerprint *b)
+{
+	return a->size == b->size && a->hash == b->hash;
+}
+
+/* The identities of image `img` (format fmt, "": probed) and of its backing files, top
+ * first, into ids (a qcow2 image that names a backing file is opened read-only to follow
+ * its chain). With `want`, stops at the first file that differs from what it records (or
+ * is not in it) with -ESTALE, that file's path in bad (PATH_MAX bytes) and its place in
+ * the chain in *depth. Returns 0, or -errno with one line in err (ids->n is 0 when the
+ * image itself could not be read). */
+static int chain_ids(const char *img, const char *fmt, struct disk_ids *ids,
+		     const struct disk_ids *want, char *bad, unsigned *depth, char *err,
+		     size_t errlen)
+{
+	struct disk_options opt = {.format = DISK_FMT_AUTO, .readonly = true};
+	struct disk_image_info info;
+	char derr[DISK_ERR_LEN];
+	struct disk *d = NULL;
+	unsigned i = 0;
+	int r;
+
+	ids->n = 0;
+	if (fmt[0] && disk_format_parse(fmt, &opt.format) < 0)
+		return -EINVAL;
+	/* the image itself, then (only if it has one: opening costs more than reading) its
+	 * backing chain from depth 1 */
+	r = disk_fingerprint(img, &ids->f[0]);
+	if (!r && ids->f[0].backing) {
+		r = disk_open(img, &opt, &d, derr, sizeof(derr));
+		if (r) {
+			vm_errf(err, errlen, "%s", derr);
+			return r;
+		}
+	}
+	for (; !r && i < CHAIN_FILES; i++) {
+		const char *path = img;
+		if (i && (!d || disk_image_info(d, i, &info)))
+			break;
+		if (i) {
+			path = info.path;
+			r = disk_fingerprint(path, &ids->f[i]);
+		}
+		if (r) {
+			vm_errf(err, errlen, "%s: cannot read it: %s", path, strerror(-r));
+			break;
+		}
+		ids->n = i + 1;
+		if (want && (i >= want->n || !same_fp(&ids->f[i], &want->f[i]))) {
+			snprintf(bad, PATH_MAX, "%s", path);
+			*depth = i;
+			r = -ESTALE;
+		}
+	}
+	if (r == -ENOENT && !i) /* (the image: no line yet) */
+		vm_errf(err, errlen, "%s: cannot read it: %s", img, strerror(-r));
+	if (!r && want && ids->n < want->n) { /* (its last file's header changed too) */
+		snprintf(bad, PATH_MAX, "%s", img);
+		*depth = ids->n;
+		r = -ESTALE;
+	}
+	disk_close(d);
+	return r;
 }
 
 /* The image path a disk's options name, made absolute (an overlay refers to it). */
@@ -440,8 +545,9 @@ struct save_job {
 	size_t errlen;
 	int r;
 	uint8_t id[ID_LEN];
-	uint64_t *pages; /* the dirty log taken for this snapshot */
-	bool log_taken;	 /* the log was on and is now in pages */
+	struct sbuf machine; /* the MACHINE section written: the disks it records */
+	uint64_t *pages;     /* the dirty log taken for this snapshot */
+	bool log_taken;	     /* the log was on and is now in pages */
 	bool log_started;
 	/* copy_disks with resume: the disks moved onto overlays (live[0..nlive)) */
 	struct live_disk *live;
@@ -748,7 +854,7 @@ static void save_on_loop(void *opaque)
 			strerror(-r));
 	r = r ?: snap_write_section(j->w, SNAP_SEC_MACHINE, b.data, b.len);
 	r = r ?: write_ident(j);
-	sbuf_fini(&b);
+	j->machine = b; /* (vm_snapshot frees it) */
 	if (!r)
 		r = vm_state_save(vm, emit_section, j->w, j->err, j->errlen);
 	/* Devices go before the RAM: saving a virtio device logs its used rings. */
@@ -876,6 +982,68 @@ static int copy_live(struct save_job *j)
 	return r;
 }
 
+/* True when device option i is a writable disk. */
+static bool writable_disk(const struct vm_restore *rs, unsigned i)
+{
+	struct keyval a;
+	const char *ro;
+	char err[128];
+	bool w;
+
+	if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
+		return false;
+	if (keyval_parse(&a, rs->devs[i].args, err, sizeof(err)) < 0)
+		return false;
+	ro = keyval_get(&a, "readonly", 0);
+	w = !(ro && !strcmp(ro, "on"));
+	keyval_fini(&a);
+	return w;
+}
+
+/* Once the disks are frozen (moved onto overlays, or their copies made and renamed into
+ * place): the DISKS section, the identity of the image the MACHINE section records for
+ * each writable disk, in order (a restore compares it with the image it finds there). */
+static int write_disks(struct save_job *j)
+{
+	struct vm_config cfg = {0};
+	struct vm_restore *rs;
+	struct sbuf b = {0};
+	unsigned k = 0;
+	int r = vm_restore_config(j->machine.data, j->machine.len, &cfg, &rs);
+
+	if (r)
+		return r;
+	sbuf_put_u32(&b, DISKS_VERSION);
+	sbuf_put_u32(&b, vm_restore_writable_disks(rs));
+	for (unsigned i = 0; i < cfg.ndevices && !r; i++) {
+		char img[PATH_MAX] = "", fmt[8], why[DISK_ERR_LEN] = "";
+		struct disk_ids ids;
+		unsigned n = k;
+		if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
+			continue;
+		k++; /* (disks count as SNAP.diskN names them: read-only ones too) */
+		if (!writable_disk(rs, i))
+			continue;
+		r = disk_image(rs->devs[i].args, img, sizeof(img), fmt);
+		r = r ?: chain_ids(img, fmt, &ids, NULL, NULL, NULL, why, sizeof(why));
+		if (r) {
+			vm_errf(j->err, j->errlen,
+				"disk %u: cannot read its image %s to record what it holds: %s", n,
+				img, why[0] ? why : strerror(-r));
+			break;
+		}
+		sbuf_put_u32(&b, ids.n);
+		for (unsigned f = 0; f < ids.n; f++) {
+			sbuf_put_u64(&b, ids.f[f].size);
+			sbuf_put_u64(&b, ids.f[f].hash);
+		}
+	}
+	vm_restore_close(rs);
+	r = r ?: b.err ?: snap_write_section(j->w, SNAP_SEC_DISKS, b.data, b.len);
+	sbuf_fini(&b);
+	return r;
+}
+
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen)
 {
@@ -927,6 +1095,10 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 			vm_errf(err, errlen, "%s: cannot rename its disks' copies into place: %s",
 				path, strerror(-r));
 	}
+	/* the images are frozen now, the copies at their names: what they hold goes last
+	 * into the file */
+	if (!r)
+		r = write_disks(&j);
 	if (r) {
 		snap_writer_abort(j.w);
 	} else {
@@ -949,6 +1121,7 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 	else if (r && j.log_started)
 		gmem_dirty_stop(&vm->mem);
 	core_free(j.pages);
+	sbuf_fini(&j.machine);
 	if (r && err && errlen && !err[0])
 		vm_errf(err, errlen, "%s: cannot write it: %s", path, strerror(-r));
 	if (o->resume)
@@ -1034,24 +1207,6 @@ static int restore_overlay(struct vm_restore *rs, unsigned i, const char *ov,
 	return r;
 }
 
-/* True when device option i is a writable disk. */
-static bool writable_disk(const struct vm_restore *rs, unsigned i)
-{
-	struct keyval a;
-	const char *ro;
-	char err[128];
-	bool w;
-
-	if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
-		return false;
-	if (keyval_parse(&a, rs->devs[i].args, err, sizeof(err)) < 0)
-		return false;
-	ro = keyval_get(&a, "readonly", 0);
-	w = !(ro && !strcmp(ro, "on"));
-	keyval_fini(&a);
-	return w;
-}
-
 unsigned vm_restore_writable_disks(const struct vm_restore *rs)
 {
 	unsigned n = 0;
@@ -1084,15 +1239,64 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, con
 	return -ENOENT;
 }
 
+/* The image disk `disk` (the wi-th writable one) is restored from must hold what the
+ * snapshot recorded (its DISKS section): the guest's memory (its page cache, its file
+ * system's state) goes with that disk, and another one under it is silent corruption.
+ * Returns 0, or -ESTALE / -errno with one line in err (a missing image is left to the
+ * overlay's creation to report). */
+static int check_image(const struct vm_restore *rs, unsigned wi, unsigned disk, const char *img,
+		       const char *fmt, bool given, char *err, size_t errlen)
+{
+	const struct disk_ids *want = &rs->disks[wi];
+	const char *hint =
+		given ? ""
+		      : ", or pass --restore-disk PATH to restore onto another image on purpose";
+	struct disk_ids *got = core_alloc(sizeof(*got));
+	char how[96], why[DISK_ERR_LEN] = "", *bad = core_alloc(PATH_MAX);
+	unsigned depth = 0;
+	int r = got && bad
+			? chain_ids(img, fmt ? fmt : "", got, want, bad, &depth, why, sizeof(why))
+			: -ENOMEM;
+
+	if (r == -ENOENT && !got->n) {
+		r = 0; /* a missing image: the overlay's creation says so, as it always did */
+	} else if (r == -ESTALE && depth == 0) {
+		if (got->f[0].size != want->f[0].size)
+			snprintf(how, sizeof(how), "it is %llu bytes long, it was %llu",
+				 (unsigned long long)got->f[0].size,
+				 (unsigned long long)want->f[0].size);
+		else
+			snprintf(how, sizeof(how), "the same size, other content");
+		vm_errf(err, errlen,
+			"its disk %u: the image %s changed since the snapshot (%s): the guest's "
+			"memory would not match that disk; put back the image the snapshot was "
+			"taken with%s",
+			disk, img, how, hint);
+	} else if (r == -ESTALE) {
+		vm_errf(err, errlen,
+			"its disk %u: %s, below its image %s, changed since the snapshot (or the "
+			"image's chain of backing files did): the guest's memory would not match "
+			"that disk; put back the files the snapshot was taken with%s",
+			disk, bad, img, hint);
+	} else if (r) {
+		vm_errf(err, errlen, "its disk %u: %s", disk, why[0] ? why : strerror(-r));
+	}
+	core_free(bad);
+	core_free(got);
+	return r;
+}
+
 /* The restored machine must not write the images the snapshot refers to (a second
  * restore needs them as they are): each writable disk gets a new overlay,
  * SNAPSHOT.diskN.restore-PID.qcow2 (in o->overlay_dir if set), with the image as its
- * backing file: the one the snapshot records, or the k-th of o->disks. */
+ * backing file: the one the snapshot records, checked against what the snapshot saw,
+ * or the k-th of o->disks, checked only with verify=on (its size is the device's to
+ * check, as it loads). */
 static int restore_overlays(struct vm_restore *rs, const char *snap,
 			    const struct vm_restore_opts *o, char *err, size_t errlen)
 {
 	const char *base = strrchr(snap, '/') ? strrchr(snap, '/') + 1 : snap;
-	unsigned k = 0, w = 0, nw = vm_restore_writable_disks(rs);
+	unsigned k = 0, w = 0, wi = 0, nw = vm_restore_writable_disks(rs);
 
 	if (o && o->ndisks && o->ndisks != nw) {
 		vm_errf(err, errlen,
@@ -1103,10 +1307,11 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 	}
 	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
 		struct keyval a, given;
-		const char *img, *ro, *fmt;
-		char ov[PATH_MAX], derr[DISK_ERR_LEN];
+		const char *img, *ro, *fmt, *verify = NULL;
+		char ov[PATH_MAX], derr[DISK_ERR_LEN], who[PATH_MAX + 16];
 		struct disk_create_options co = {.format = DISK_FMT_QCOW2};
-		bool has_given = false;
+		bool has_given = false, writable;
+		unsigned disk = k;
 		int r, n;
 
 		if (strcmp(rs->devs[i].option, "disk") || !rs->devs[i].args)
@@ -1116,8 +1321,9 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 		img = keyval_get(&a, "", 0) ?: keyval_get(&a, "path", 0);
 		ro = keyval_get(&a, "readonly", 0);
 		fmt = keyval_get(&a, "format", 0);
+		writable = !(ro && !strcmp(ro, "on"));
 		r = 0;
-		if (!(ro && !strcmp(ro, "on")) && o && o->ndisks) {
+		if (writable && o && o->ndisks) {
 			if (keyval_parse(&given, o->disks[w], derr, sizeof(derr)) < 0) {
 				vm_errf(err, errlen, "--restore-disk %s: %s", o->disks[w], derr);
 				keyval_fini(&a);
@@ -1126,9 +1332,24 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 			has_given = true;
 			img = keyval_get(&given, "", 0) ?: keyval_get(&given, "path", 0);
 			fmt = keyval_get(&given, "format", 0) ?: fmt;
+			verify = keyval_get(&given, "verify", 0);
+			snprintf(who, sizeof(who), "--restore-disk %s", o->disks[w]);
+			if (verify && strcmp(verify, "on") && strcmp(verify, "off")) {
+				vm_errf(err, errlen, "%s: verify=%s: say on or off", who, verify);
+				r = -EINVAL;
+			} else if (keyval_check_unused(&given, who, derr, sizeof(derr))) {
+				vm_errf(err, errlen,
+					"%s (it takes PATH[,format=raw|qcow2][,verify=on])", derr);
+				r = -EINVAL;
+			}
 			w++;
 		}
-		r = !img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0) ? -EINVAL : 0;
+		if (!r && (!img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0)))
+			r = -EINVAL;
+		if (!r && writable && rs->has_disks &&
+		    (!has_given || (verify && !strcmp(verify, "on"))))
+			r = check_image(rs, wi, disk, img, fmt, has_given, err, errlen);
+		wi += writable;
 		if (!r && o && o->overlay_dir)
 			n = snprintf(ov, sizeof(ov), "%s/%s.disk%u.restore-%d.qcow2",
 				     o->overlay_dir, base, k++, (int)getpid());
@@ -1138,7 +1359,7 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 		if (!r && (n < 0 || n >= (int)sizeof(ov)))
 			r = -ENAMETOOLONG;
 		co.backing = img;
-		if (!r && !(ro && !strcmp(ro, "on")))
+		if (!r && writable)
 			r = restore_overlay(rs, i, ov, &co, err, errlen);
 		if (r == -EINVAL && has_given && err && errlen && !err[0])
 			vm_errf(err, errlen,
@@ -1207,6 +1428,60 @@ static int read_ident(struct snap_reader *rd, struct ident *out, char *err, size
 	}
 	out->next = i;
 	return 0;
+}
+
+/* The DISKS section, the file's last (version 1 and 2 files have none: their disks are
+ * not checked). */
+static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
+{
+	unsigned n;
+	const struct snap_section *sec = snap_sections(rs->rd, &n);
+	struct sreader in;
+	uint8_t *p;
+	int r;
+
+	if (!n || sec[n - 1].type != SNAP_SEC_DISKS)
+		return 0;
+	r = snap_read_section(rs->rd, &sec[n - 1], &p, err, errlen);
+	if (r)
+		return r;
+	sreader_init(&in, p, (size_t)sec[n - 1].len);
+	r = sread_u32(&in) == DISKS_VERSION ? 0 : -EINVAL;
+	rs->ndisks = sread_u32(&in);
+	if (rs->ndisks != vm_restore_writable_disks(rs) || rs->ndisks > VM_MAX_DEVICE_ARGS)
+		r = -EINVAL;
+	for (unsigned i = 0; i < rs->ndisks && !r && !in.err; i++) {
+		struct disk_ids *ids = &rs->disks[i];
+		ids->n = sread_u32(&in);
+		if (ids->n < 1 || ids->n > CHAIN_FILES) {
+			r = -EINVAL;
+			break;
+		}
+		for (unsigned f = 0; f < ids->n; f++) {
+			ids->f[f].size = sread_u64(&in);
+			ids->f[f].hash = sread_u64(&in);
+		}
+	}
+	if (r || in.err || in.off != sec[n - 1].len) {
+		vm_errf(err, errlen,
+			"corrupt: the disks section is malformed (or names another number of "
+			"writable disks than the machine's)");
+		r = -EINVAL;
+	}
+	core_free(p);
+	rs->has_disks = !r;
+	return r;
+}
+
+/* A file's RAM section: its last, or the one before DISKS (NULL: neither). */
+static const struct snap_section *ram_section(const struct snap_reader *rd)
+{
+	unsigned n;
+	const struct snap_section *sec = snap_sections(rd, &n);
+
+	if (n && sec[n - 1].type == SNAP_SEC_DISKS)
+		n--;
+	return n >= 2 && sec[n - 1].type == SNAP_SEC_RAM ? &sec[n - 1] : NULL;
 }
 
 /* Opens a Diff's parents up to the Full snapshot, each checked against the identity its
@@ -1301,6 +1576,7 @@ int vm_restore_open(const char *path, const struct vm_restore_opts *o, struct vm
 		goto fail;
 	}
 	r = read_ident(rs->rd, &rs->ident, err, errlen) ?: open_chain(rs, err, errlen);
+	r = r ?: read_disks(rs, err, errlen);
 	if (r)
 		goto fail;
 	r = restore_overlays(rs, path, o, err, errlen);
@@ -1390,7 +1666,12 @@ int vm_state_load_device(struct device *d, const uint8_t *p, size_t len, char *e
 		r = d->ops->load(d, &in);
 		if (!r && in.off != len)
 			r = -EINVAL;
-		if (r)
+		if (r == -EMEDIUMTYPE) /* (a disk's load: its image, not the record) */
+			vm_errf(err, errlen,
+				"%s: its image is not the size of the disk saved with it: give an "
+				"image of that size",
+				d->name);
+		else if (r)
 			vm_errf(err, errlen, "%s: its saved state does not load (%s)", d->name,
 				strerror(-r));
 	}
@@ -1421,25 +1702,23 @@ static int load_ram(struct vm *vm, struct vm_restore *rs, bool lazy, char *err, 
 	int r = 0;
 
 	for (unsigned k = rs->nchain; k-- > 0 && !r;) {
-		unsigned n;
-		const struct snap_section *sec = snap_sections(rs->chain[k], &n);
-		if (n < 2 || sec[n - 1].type != SNAP_SEC_RAM) {
-			snprintf(perr, sizeof(perr), "corrupt: its last section is not RAM");
+		const struct snap_section *ram = ram_section(rs->chain[k]);
+		if (!ram) {
+			snprintf(perr, sizeof(perr),
+				 "corrupt: its last section is not RAM (nor DISKS after RAM)");
 			r = -EINVAL;
 		} else {
-			r = snap_read_ram(rs->chain[k], &sec[n - 1], vm->mem.ram, vm->mem.base,
+			r = snap_read_ram(rs->chain[k], ram, vm->mem.ram, vm->mem.base,
 					  vm->mem.size, lazy && k == rs->nchain - 1,
 					  k != rs->nchain - 1, perr, sizeof(perr));
 		}
 		if (r)
 			vm_errf(err, errlen, "its parent snapshot %s: %s", rs->chain_path[k], perr);
 	}
-	if (!r) {
-		unsigned n;
-		const struct snap_section *sec = snap_sections(rs->rd, &n);
-		r = snap_read_ram(rs->rd, &sec[n - 1], vm->mem.ram, vm->mem.base, vm->mem.size,
-				  lazy && !rs->nchain, rs->ident.has_parent, err, errlen);
-	}
+	if (!r) /* (load_sections checked the order: there is one) */
+		r = snap_read_ram(rs->rd, ram_section(rs->rd), vm->mem.ram, vm->mem.base,
+				  vm->mem.size, lazy && !rs->nchain, rs->ident.has_parent, err,
+				  errlen);
 	return r;
 }
 
@@ -1452,11 +1731,12 @@ static int load_sections(struct vm *vm, struct vm_restore *rs, bool lazy, char *
 
 	for (struct device *d = vm->devices; d; d = d->next)
 		ndev++;
-	want_n = k + vm->nharts + ndev + 1;
+	want_n = k + vm->nharts + ndev + 1 + rs->has_disks;
 	for (unsigned i = k; i < n; i++) {
-		uint32_t want = i < k + vm->nharts	    ? SNAP_SEC_HART
-				: i < k + vm->nharts + ndev ? SNAP_SEC_DEVICE
-							    : SNAP_SEC_RAM;
+		uint32_t want = i < k + vm->nharts	     ? SNAP_SEC_HART
+				: i < k + vm->nharts + ndev  ? SNAP_SEC_DEVICE
+				: i == k + vm->nharts + ndev ? SNAP_SEC_RAM
+							     : SNAP_SEC_DISKS;
 		if (sec[i].type != want || n != want_n) {
 			vm_errf(err, errlen,
 				"corrupt: sections missing or out of order (section %u of %u; this "

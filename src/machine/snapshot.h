@@ -66,8 +66,11 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
  * one line in err (truncated, corrupt, unknown version, a parent missing or not the
  * one recorded). */
 struct vm_restore_opts {
-	/* "PATH[,format=raw|qcow2]" per writable disk of the snapshot, in order: the images
-	 * its disks are restored from instead of those it records (--restore-disk), or none */
+	/* "PATH[,format=raw|qcow2][,verify=on]" per writable disk of the snapshot, in order:
+	 * the images its disks are restored from instead of those it records
+	 * (--restore-disk), or none. The recorded images are compared with what the
+	 * snapshot's DISKS section says of them (a replaced file is refused, -ESTALE); these
+	 * only with verify=on. */
 	const char *const *disks;
 	unsigned ndisks;
 	const char *overlay_dir; /* where the restore's overlays go; NULL: by the snapshot */

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAP_VERSION	 2   /* 2 added the ID and PARENT sections and Diff RAM; 1 still reads */
+/* 2 added the ID and PARENT sections and Diff RAM, 3 the DISKS section; 1 and 2 still read */
+#define SNAP_VERSION	 3
 #define SNAP_CHUNK_PAGES 512 /* 2 MiB of 4 KiB pages per RAM chunk */
 #define SNAP_PAGE_SIZE	 4096u
 #define SNAP_MAX_SECTION (64u << 20) /* sections other than RAM are read into memory */
@@ -29,6 +30,7 @@ enum snap_section_type {
 	SNAP_SEC_RAM = 4,     /* guest RAM (below) */
 	SNAP_SEC_ID = 5,      /* this file's identity: 16 random bytes (machine/snapshot.c) */
 	SNAP_SEC_PARENT = 6,  /* a Diff's parent: its identity and path */
+	SNAP_SEC_DISKS = 7,   /* after RAM: the identity of each writable disk's frozen image */
 	SNAP_WASM_SEC_MODULE = 0x10, /* the first section of a WebAssembly program's snapshot
 				      * (wasm/snapshot.h: WASM_SNAP_SEC_MODULE): told apart */
 	SNAP_SEC_END = 0x444e45,     /* "END": the last section, empty */

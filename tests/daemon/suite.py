@@ -897,7 +897,8 @@ def vm_disk_snapshot(tmp, d):
     same point as its RAM; a guest restored from it (lodge restore) reads back from its
     disks exactly the records written before the snapshot, none after, and writes on
     (onto overlays of its own); the original goes on with its disks; the restored
-    guest's file system is clean (e2fsck) and its qcow2 images consistent (qemu-img check)."""
+    guest's file system is clean (e2fsck) and its qcow2 images consistent (qemu-img check);
+    a copy replaced next to the snapshot (same length, other bytes) is refused."""
     import shutil
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
         raise Skip("no default guest in guest-cache/out (make guest)")
@@ -973,7 +974,18 @@ def vm_disk_snapshot(tmp, d):
     # the copies are as the snapshot left them: a second restore sees the same
     check(subprocess.run(["qemu-img", "check", saved_q], capture_output=True).returncode == 0,
           "the copy changed")
-    for n in ("ds", "ds2"):
+    # a copy replaced next to the snapshot (other bytes, the same length) is not the disk
+    # the guest's memory goes with: the restore (--restore-disk ...,verify=on) refuses it
+    orig = open(saved_r, "rb").read()
+    with open(saved_r, "r+b") as f:
+        f.write(b"another image, not the snapshot's copy\n")
+    p = d.cli("restore", "ds3", snap, "--mem", "128M")
+    check(p.returncode != 0 and b"its disk 1: the image /files/disk1 changed since the "
+          b"snapshot" in p.stderr, "restore of a replaced copy: %d %r" % (p.returncode,
+                                                                         p.stderr[-400:]))
+    with open(saved_r, "wb") as f:
+        f.write(orig)
+    for n in ("ds", "ds2", "ds3"):
         d.cli("rm", "-f", n, check_rc=0)
 
 

@@ -47,9 +47,22 @@
                  kill -9 during a copy leaves the image as it was and the overlay
                  sound (qemu-img commit takes it back in); qemu-img check is clean on the image, the copy and the
                  restore's overlay; GET /vm is answered while the image is copied
+  disk_replaced.{raw,qcow2}  the image a snapshot froze is replaced by another file of the
+                 same size (overwritten in place with other bytes; a new qcow2 image padded
+                 to its size): --restore is refused (exit 125, one line naming the disk, the
+                 path, that it changed since the snapshot, and what to do), no file is
+                 removed or added; so is --restore-disk of it with verify=on, and a
+                 misspelt key; --restore-disk without verify takes it (the user's choice),
+                 but not an image of another size (one line saying so);
+                 the original put back (a copy: other times) restores, the guest reading
+                 the file it wrote; the same file as the Lodge before the DISKS section
+                 wrote it (the section cut out, version 2) restores without a word. qcow2
+                 also takes a Diff after the Full snapshot: its base image (below the
+                 overlay the Diff froze) replaced is refused, naming it
   answer.*       a stop or kill that ends the guest is answered first (answers.py)
 Guests run on the release build when there is one (speed); the bad files go to the
-ASan+UBSan build. SNAPSHOT_ONLY=disk_leftovers,disk_background runs those tests alone.
+ASan+UBSan build. SNAPSHOT_ONLY=disk_leftovers,disk_background runs those tests alone
+(disk_replaced runs both of its cases).
 """
 import array
 import fcntl
@@ -849,6 +862,158 @@ def t_disk_background():
     result(name, why)
 
 
+SEC_DISKS = 7
+
+
+def old_format(src, dst):
+    """`src` as a Lodge before the DISKS section wrote it: that section cut out, the
+    header's version 2 (every section keeps its own checksum)."""
+    data = open(src, "rb").read()
+    out = bytearray(data[:32])
+    struct.pack_into("<I", out, 8, 2)
+    struct.pack_into("<I", out, 28, zlib.crc32(bytes(out[:28])))
+    kinds = [t for t, _, _ in section_offsets(data)]
+    for t, off, n in section_offsets(data):
+        if t != SEC_DISKS:
+            out += data[off - 24:off + n]
+    with open(dst, "wb") as f:
+        f.write(out)
+    return kinds
+
+
+def refused(args, want, not_want=()):
+    """`lodge run --restore ...args` must exit 125 with one line holding every string of
+    want (and none of not_want), and leave the files in tmp as they were."""
+    before = sorted(os.listdir(tmp))
+    try:
+        p = subprocess.run([ASAN, "run", "--restore"] + args, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:  # (subprocess.run killed it)
+        for f in os.listdir(tmp):  # its overlays: not the check's business below
+            if ".restore-" in f and f not in before:
+                os.remove(os.path.join(tmp, f))
+        return "; %s: not refused: the guest ran (killed after 120 s)" % " ".join(args)
+    lines = p.stderr.strip().splitlines()
+    why = ""
+    if p.returncode != 125 or len(lines) != 1 or any(w not in lines[0] for w in want) or \
+            any(w in lines[0] for w in not_want):
+        why = "; %s: status %d, %r (wanted %r)" % (" ".join(args), p.returncode,
+                                                   p.stderr[-400:], want)
+    else:
+        print("# refused: %s" % lines[0], flush=True)
+    after = sorted(os.listdir(tmp))
+    if after != before:
+        why += "; the refused restore changed the files: %r -> %r" % (
+            sorted(set(before) - set(after)), sorted(set(after) - set(before)))
+    return why
+
+
+def restored_reads(snap, sock, want, extra=()):
+    """Restores snap; the guest's counter must go on and /mnt/f read `want`. Returns
+    (why, the process's stderr)."""
+    h = start(["--restore", snap] + list(extra), sock)
+    why = ""
+    if not h.wait_for(r"^CNT \d+ [\d.]+$", 60):
+        why = "; %s: the restored guest does not run (status %s): %s" % (
+            os.path.basename(snap), h.p.poll(), h.errtext()[-300:])
+    else:
+        out = run_cmd(h, "cat /mnt/f", "R" + sock.split(".")[0]) or ""
+        if want not in out:
+            why = "; %s: the restored guest reads %r, not %r" % (os.path.basename(snap),
+                                                                 out[-80:], want)
+    h.kill()
+    return why, h.errtext()
+
+
+def t_disk_replaced():
+    for kind in ("raw", "qcow2"):
+        result("disk_replaced." + kind, disk_replaced(kind))
+
+
+def disk_replaced(kind):
+    """A snapshot's frozen image replaced by another file of the same size."""
+    disk = os.path.join(tmp, "rep." + kind)
+    if kind == "raw":
+        with open(disk, "wb") as f:  # zeros: the guest's init makes ext4 on it
+            f.truncate(64 << 20)
+    else:
+        r = subprocess.run([REL, "disk", "create", "--format", "qcow2", disk, "64M"],
+                           capture_output=True, text=True)
+        if r.returncode:
+            return "cannot create the disk: " + r.stderr
+    g, why = boot_counter("rep-" + kind, ["--disk", disk])
+    if not why and run_cmd(g, "grep -q ' /mnt ' /proc/mounts && echo before > /mnt/f && "
+                           "sync", "W1") is None:
+        why = "the guest did not mount and write its disk"
+    snap = os.path.join(tmp, "rep-%s.snap" % kind)
+    diff = os.path.join(tmp, "rep-%s-diff.snap" % kind)
+    why = why or pause_snapshot(g, snap)
+    if not why and kind == "qcow2":  # a Diff: its image is the Full one's overlay
+        api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+        if run_cmd(g, "echo after > /mnt/f && sync", "W2") is None:
+            why = "the guest could not write after the snapshot"
+        why = why or pause_snapshot(g, diff, snapshot_type="Diff")
+    g.kill()
+    if why:
+        return why
+    old = os.path.join(tmp, "rep-%s-old.snap" % kind)
+    kinds = old_format(snap, old)
+    if kinds[-2:] != [SEC_DISKS, 0x444e45]:
+        return "the snapshot's last sections are %r, not DISKS and END" % kinds[-3:]
+    size = os.path.getsize(disk)
+    os.rename(disk, disk + ".orig")
+    if kind == "raw":  # cp other.img disk.img: other bytes, the same length
+        shutil.copyfile(disk + ".orig", disk)
+        with open(disk, "r+b") as f:
+            f.write(b"another image, not the one the snapshot saw\n" + bytes(4096))
+    else:  # a new image of the same size
+        subprocess.run([REL, "disk", "create", "--format", "qcow2", disk, "64M"], check=True)
+        os.truncate(disk, size)
+    if os.path.getsize(disk) != size:
+        return "the replacement is %d bytes, the image %d" % (os.path.getsize(disk), size)
+    hint = "pass --restore-disk PATH to restore onto another image on purpose"
+    why += refused([snap], ["its disk 0: the image %s changed since the snapshot (the same "
+                            "size, other content)" % disk, "put back the image", hint])
+    why += refused([snap, "--restore-disk", disk + ",verify=on"],
+                   ["its disk 0: the image %s changed since the snapshot" % disk],
+                   ["--restore-disk PATH"])
+    why += refused([snap, "--restore-disk", disk + ",verfy=on"], ["unknown option 'verfy'"])
+    if kind == "raw":  # --restore-disk is the user's choice: only its size is checked
+        small = os.path.join(tmp, "rep-small.raw")
+        with open(small, "wb") as f:
+            f.truncate(size // 2)
+        why += refused([snap, "--restore-disk", small],
+                       ["its image is not the size of the disk saved with it"])
+        os.remove(small)
+    if kind == "qcow2":
+        why += refused([diff], ["its disk 0: %s, below its image %s.disk0.qcow2, changed "
+                                "since the snapshot" % (disk, snap), hint])
+    if not os.path.exists(snap + ".disk0.qcow2"):
+        why += "; the snapshot's overlay is gone"
+    # the user's choice: --restore-disk without verify takes the image it is given
+    if not why and kind == "raw":
+        h = start(["--restore", snap, "--restore-disk", disk], "rep-chosen.sock")
+        if not h.wait_for(r"^CNT \d+ [\d.]+$", 60):
+            why += "; --restore-disk of another image of the size: no count: %s" % (
+                h.errtext()[-300:])
+        h.kill()
+    # the original back (a copy of it: other times, the same bytes)
+    os.remove(disk)
+    shutil.copyfile(disk + ".orig", disk)
+    if not why:
+        w, _ = restored_reads(snap, "rep-back.sock", "before")
+        why += w
+    if not why and kind == "qcow2":
+        w, _ = restored_reads(diff, "rep-diff.sock", "after")
+        why += w
+    if not why:
+        w, err = restored_reads(old, "rep-old.sock", "before")
+        why += w
+        if "disk" in err:
+            why += "; the old file's restore said something of its disks: %r" % err[-300:]
+    return why
+
+
 def md5_of(g, marker):
     out = run_cmd(g, "md5sum /tmp/buf", marker, 120) or ""
     m = re.search(r"^([0-9a-f]{32})  /tmp/buf$", out, re.M)
@@ -938,6 +1103,7 @@ def main():
             result("bad_files", "no snapshot to damage")
         t_smp_disk_net()
         t_disk_copy()
+        t_disk_replaced()
         t_disk_leftovers()
         t_disk_background()
         t_disk_reflink()

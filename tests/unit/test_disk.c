@@ -843,7 +843,7 @@ static int overlap_image(off_t patch_off, uint64_t patch_val, uint8_t **img, siz
 	CHECK_EQ(disk_pwrite(d, b, sizeof(b), 0), 0);
 	CHECK_EQ(disk_pwrite(d, b, sizeof(b), CS), 0);
 	disk_close(d);
-	CHECK_EQ(file_be64("o.qcow2", 48), CS);	 /* refcount table */
+	CHECK_EQ(file_be64("o.qcow2", 48), CS);	    /* refcount table */
 	CHECK_EQ(file_be64("o.qcow2", CS), 2 * CS); /* its first block */
 	CHECK_EQ(file_be64("o.qcow2", 40), 3 * CS); /* L1 */
 	CHECK_EQ(file_be64("o.qcow2", 3 * CS), (1ull << 63) | 4 * CS);
@@ -1211,6 +1211,122 @@ static int t_seq_merge(void)
 	return 0;
 }
 
+/* Writes n bytes at off into the file `name` (created if needed). */
+static int poke(const char *name, uint64_t off, const void *b, size_t n)
+{
+	int fd = open(P(name), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ssize_t k = fd < 0 ? -1 : pwrite(fd, b, n, (off_t)off);
+
+	if (fd >= 0)
+		close(fd);
+	return k == (ssize_t)n ? 0 : -1;
+}
+
+static bool fp_same(const char *name, const struct disk_fingerprint *want)
+{
+	struct disk_fingerprint f;
+
+	return disk_fingerprint(P(name), &f) == 0 && f.size == want->size && f.hash == want->hash;
+}
+
+/* disk_fingerprint (what a snapshot records of the images it leaves frozen): the same
+ * bytes give the same value (a copy, whatever its times), a change in the parts it reads
+ * (the first MiB, the 64 sampled blocks, the last byte, a qcow2 image's L1 table wherever
+ * it lies) or of the length changes it; a change between samples does not (the trade-off
+ * docs/SNAPSHOT.md states); hostile qcow2 headers are read without harm; `backing`
+ * says whether a qcow2 image names a backing file. */
+static int t_fingerprint(void)
+{
+	const uint64_t size = 64ull * MiB, head = MiB, step = (size - head - 4096) / 63;
+	struct disk_create_options raw = {.format = DISK_FMT_RAW, .size = size};
+	struct disk_fingerprint a, b, s;
+	uint8_t *buf = malloc(MiB), x = 0xa5, hdr[48] = {'Q', 'F', 'I', 0xfb};
+	uint64_t spots[] = {
+		0, 4096, head - 1, head, head + 10 * step + 100, head + 40 * step + 4095, size - 1};
+
+	CHECK(buf);
+	CHECK_EQ(disk_create(P("fp.raw"), &raw, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < 64; i++) {
+		fill(buf, MiB, i);
+		CHECK_EQ(poke("fp.raw", (uint64_t)i * MiB, buf, MiB), 0);
+	}
+	CHECK_EQ(disk_fingerprint(P("fp.raw"), &a), 0);
+	CHECK_EQ(a.size, size);
+	CHECK_EQ(disk_fingerprint(P("fp.raw"), &b), 0);
+	CHECK_EQ(b.hash, a.hash);
+	/* a copy under another name and time: the same */
+	for (unsigned i = 0; i < 64; i++) {
+		fill(buf, MiB, i);
+		CHECK_EQ(poke("fp-copy.raw", (uint64_t)i * MiB, buf, MiB), 0);
+	}
+	CHECK(fp_same("fp-copy.raw", &a));
+	/* one byte changed where it reads: another value; put back: the same again */
+	for (unsigned i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
+		uint8_t old;
+		int fd = open(P("fp.raw"), O_RDONLY | O_CLOEXEC);
+		CHECK(fd >= 0 && pread(fd, &old, 1, (off_t)spots[i]) == 1);
+		close(fd);
+		x = (uint8_t)(old ^ 0x40);
+		CHECK_EQ(poke("fp.raw", spots[i], &x, 1), 0);
+		CHECK(!fp_same("fp.raw", &a));
+		CHECK_EQ(poke("fp.raw", spots[i], &old, 1), 0);
+		CHECK(fp_same("fp.raw", &a));
+	}
+	/* between two samples: not seen (it samples, it does not read everything) */
+	memset(buf, 0x77, 4096);
+	CHECK_EQ(poke("fp.raw", head + 8192, buf, 4096), 0);
+	CHECK(fp_same("fp.raw", &a));
+	/* one byte longer: another value */
+	CHECK_EQ(poke("fp-copy.raw", size, &x, 1), 0);
+	CHECK_EQ(disk_fingerprint(P("fp-copy.raw"), &b), 0);
+	CHECK(b.size == size + 1 && b.hash != a.hash);
+
+	/* a qcow2 header whose L1 table (16 entries) lies between two samples: hashed */
+	hdr[39] = 16;					 /* l1_size */
+	hdr[45] = (uint8_t)((head + 8192) >> 16 & 0xff); /* l1_table_offset, BE */
+	hdr[46] = (uint8_t)((head + 8192) >> 8 & 0xff);
+	CHECK_EQ(poke("fp.raw", 0, hdr, sizeof(hdr)), 0);
+	CHECK_EQ(disk_fingerprint(P("fp.raw"), &s), 0);
+	CHECK_EQ(poke("fp.raw", head + 8192 + 100, &x, 1), 0);
+	CHECK_EQ(disk_fingerprint(P("fp.raw"), &b), 0);
+	CHECK(b.hash != s.hash);
+	/* hostile L1 placements: past the end, huge, wrapping; read without harm */
+	for (unsigned i = 0; i < 3; i++) {
+		memset(hdr + 36, 0xff, 12);
+		if (i == 1)
+			memset(hdr + 40, 0, 8); /* offset 0, 4 Gi entries */
+		if (i == 2)
+			memset(hdr + 36, 0, 4); /* 0 entries */
+		CHECK_EQ(poke("fp.raw", 0, hdr, sizeof(hdr)), 0);
+		CHECK_EQ(disk_fingerprint(P("fp.raw"), &b), 0);
+		CHECK_EQ(b.size, size);
+	}
+	/* short files (hashed whole), an empty one, errors */
+	CHECK_EQ(poke("fp-small", 0, hdr, 20), 0);
+	CHECK_EQ(disk_fingerprint(P("fp-small"), &s), 0);
+	CHECK_EQ(s.size, 20);
+	x = 1;
+	CHECK_EQ(poke("fp-small", 19, &x, 1), 0);
+	CHECK_EQ(disk_fingerprint(P("fp-small"), &b), 0);
+	CHECK(b.hash != s.hash);
+	CHECK_EQ(poke("fp-empty", 0, hdr, 0), 0);
+	CHECK_EQ(disk_fingerprint(P("fp-empty"), &b), 0);
+	CHECK_EQ(b.size, 0);
+	CHECK_EQ(disk_fingerprint(P("fp-missing"), &b), -ENOENT);
+	/* `backing` tells a qcow2 image naming a backing file (not part of the identity) */
+	CHECK(!a.backing && !s.backing);
+	CHECK_EQ(mkimg("fp-base.qcow2", 2 * MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("fp-top.qcow2", 0, "fp-base.qcow2", 0), 0);
+	CHECK_EQ(disk_fingerprint(P("fp-base.qcow2"), &b), 0);
+	CHECK(!b.backing);
+	CHECK_EQ(disk_fingerprint(P("fp-top.qcow2"), &b), 0);
+	CHECK(b.backing);
+	CHECK_EQ(disk_fingerprint(tmpdir, &b), -EINVAL);
+	free(buf);
+	clean_dir();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"seq_merge", t_seq_merge},
 	{"written_blocks", t_written_blocks},
@@ -1238,6 +1354,7 @@ static const struct unit_test tests[] = {
 	{"alloc_failures", t_alloc_failures},
 	{"l2_slices", t_l2_slices},
 	{"readonly_no_refcounts", t_readonly_no_refcounts},
+	{"fingerprint", t_fingerprint},
 };
 
 int main(void)

@@ -526,8 +526,10 @@ static int blk_load(struct device *dev, struct sreader *in)
 
 	int r;
 
-	if (sread_u32(in) != SAVE_VERSION || sread_u64(in) != b->capacity)
-		return -EINVAL; /* another format, or another disk size */
+	if (sread_u32(in) != SAVE_VERSION)
+		return -EINVAL; /* another format */
+	if (sread_u64(in) != b->capacity)
+		return in->err ? -EINVAL : -EMEDIUMTYPE; /* another disk size */
 	r = virtio_dev_load(&b->vdev, in);
 	if (!r)
 		virtio_dev_kick_all(&b->vdev); /* requests made available while quiesced */
