@@ -108,6 +108,7 @@ struct wasm_opts {
 	bool exit_when_done;	      /* the process ends with the program (cmd_wasm) */
 	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
 	uint32_t jit_hot;	      /* wasm_store_set_jit() */
+	const char *jit_opt;	      /* the first of --no-jit, --jit-eager, --jit-hot given */
 	enum { COMPILE_AUTO, COMPILE_LAZY, COMPILE_EAGER } compile; /* --compile */
 	int stdio[3];	       /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
 	const char *restore;   /* --restore FILE */
@@ -230,6 +231,7 @@ static void usage(FILE *f)
 		"                       calls and loop iterations (default 1000; 1: at once)\n"
 		"  --jit-eager          translate every function before the program starts\n"
 		"  --no-jit             interpret everything (the results are the same)\n"
+		"                       (--jit-hot, --jit-eager and --no-jit: one of them)\n"
 		"  --compile MODE       when to compile functions to the interpreter's code:\n"
 		"                       lazy (at each one's first call: a quicker start for\n"
 		"                       big modules), eager (all at load), or auto (the\n"
@@ -293,6 +295,21 @@ static int bad_usage(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (try 'lodge wasm --help')\n");
 	return CLI_EXIT_USAGE;
+}
+
+/* --no-jit, --jit-eager and --jit-hot each choose when functions are translated: one of
+ * them (repeated, the last wins), never two, which would leave one silently ignored.
+ * Returns 0, or an exit status. */
+static int jit_mode(struct wasm_opts *o, const char *opt)
+{
+	if (o->jit_opt && strcmp(o->jit_opt, opt))
+		return bad_usage("%s and %s contradict each other (--no-jit: interpret "
+				 "everything; --jit-eager: translate every function at the "
+				 "start; --jit-hot N: translate a function after N calls or "
+				 "loop iterations): pass only one of them",
+				 o->jit_opt, opt);
+	o->jit_opt = opt[2] == 'n' ? "--no-jit" : opt[6] == 'e' ? "--jit-eager" : "--jit-hot";
+	return 0;
 }
 
 /* --incoming or --standby SOURCE (tcp:HOST:PORT or control): where the program comes
@@ -361,6 +378,9 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 	} else if (!strcmp(opt, "--jit-hot")) {
 		char *end;
 		unsigned long long n;
+		int rc = jit_mode(o, opt);
+		if (rc)
+			return rc;
 		errno = 0;
 		n = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || n == 0 || n >= UINT32_MAX)
@@ -454,6 +474,9 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 			return -1;
 		}
 		if (!strcmp(opt, "--no-jit") || !strcmp(opt, "--jit-eager")) {
+			rc = jit_mode(o, opt);
+			if (rc)
+				return rc;
 			o->jit_hot = opt[2] == 'n' ? WASM_JIT_OFF : WASM_JIT_EAGER;
 			continue;
 		}

@@ -392,6 +392,16 @@ check2 jit-trunc-nan 134 "lodge wasm: jit.wasm: trap: invalid conversion to inte
 check_line help-jit 0 "  --no-jit             interpret everything (the results are the same)" -- --help
 check bad-jit-hot 2 "lodge wasm: bad --jit-hot count '0' (1 or more) (try 'lodge wasm --help')" \
 	-- --jit-hot 0 $m
+# --no-jit, --jit-eager and --jit-hot contradict each other: two of them are refused
+jit_why="(--no-jit: interpret everything; --jit-eager: translate every function at the start; --jit-hot N: translate a function after N calls or loop iterations): pass only one of them (try 'lodge wasm --help')"
+check jit-modes-no-eager 2 "lodge wasm: --no-jit and --jit-eager contradict each other $jit_why" \
+	-- --no-jit --jit-eager $m
+check jit-modes-hot-no 2 "lodge wasm: --jit-hot and --no-jit contradict each other $jit_why" \
+	-- --jit-hot=5 --no-jit $m
+check jit-modes-no-hot 2 "lodge wasm: --no-jit and --jit-hot contradict each other $jit_why" \
+	-- --no-jit --jit-hot 5 $m
+check jit-modes-eager-hot 2 "lodge wasm: --jit-eager and --jit-hot contradict each other $jit_why" \
+	-- --jit-eager --jit-hot 5 $m
 
 # the module argument must be a regular file; a FIFO is refused without blocking
 dir=$tmp
