@@ -87,7 +87,24 @@ check2 args-env 0 "VAR=x y" -- --env "VAR=x y" --invoke show $m
 check2 invoke-fib 0 "6765" -- --invoke fib $m 20
 check2 invoke-i64 0 "-5000000000" -- --invoke add64 $m -10000000000 5000000000
 check2 invoke-float 0 "7.5" -- --invoke mulf $m 2.5 3
-check invoke-bad-arg 2 "lodge wasm: argument 1: cannot use 'xyz' as a i32" -- --invoke fib $m xyz
+# NaN results show their sign and payload (nan:0xPAYLOAD; the canonical NaN is "nan"),
+# and --invoke reads that notation back
+check2 invoke-nan32-payload 0 "nan:0x200000" -- --invoke f32_bits nan.wasm 0x7fa00000
+check2 invoke-nan32-canonical 0 "nan" -- --invoke f32_bits nan.wasm 0x7fc00000
+check2 invoke-nan32-negative 0 "-nan:0x1" -- --invoke f32_bits nan.wasm 0xff800001
+check2 invoke-nan64-payload 0 "-nan:0x8000000000001" -- --invoke f64_bits nan.wasm 0xfff8000000000001
+check2 invoke-nan64-canonical 0 "-nan" -- --invoke f64_bits nan.wasm 0xfff8000000000000
+check2 invoke-nan64-quiet-payload 0 "nan:0xc000000000000" -- --invoke f64_bits nan.wasm 0x7ffc000000000000
+check2 invoke-nan-pair 0 "nan:0x4
+-inf" -- --invoke f64_pair nan.wasm nan:0x4 -inf
+check2 invoke-nan32-arg 0 "-8388607" -- --invoke f32_of nan.wasm -nan:0x1
+check2 invoke-nan64-arg 0 "9221120237041090560" -- --invoke f64_of nan.wasm +nan:0x8000000000000
+check2 invoke-nan-plain-arg 0 "nan" -- --invoke f32_id nan.wasm nan
+check2 invoke-inf 0 "-inf" -- --invoke f32_id nan.wasm -inf
+check invoke-nan-zero-payload 2 "lodge wasm: argument 1: cannot use 'nan:0x0' as a f32" \
+	-- --invoke f32_id nan.wasm nan:0x0
+check invoke-nan-wide-payload 2 "lodge wasm: argument 1: cannot use 'nan:0x800000' as a f32" \
+	-- --invoke f32_id nan.wasm nan:0x800000
 check invoke-arity 2 "lodge wasm: cli.wasm: 'fib' takes 1 arguments, 0 given" -- --invoke fib $m
 check invoke-missing 125 "lodge wasm: cli.wasm: no exported function 'nope'" -- --invoke nope $m
 check2 trap-unreachable 134 \
