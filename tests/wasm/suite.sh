@@ -494,6 +494,42 @@ check wat-unexpected-token 125 'lodge wasm: str.wat:3:19: unexpected token "x"' 
 printf '(module (func (export "f")))\n(assert_return (invoke "f"))\n' >"$tmp/script.wast"
 check wat-script-not-module 125 "lodge wasm: script.wast:2:1: unexpected token ( after the module: a module file holds one module (a .wast script's commands, such as register or assert_return, are not a module)" \
 	-- script.wast
+# the legacy exception-handling instructions (try, catch, catch_all, delegate, rethrow;
+# replaced by try_table in WebAssembly 3.0) are refused by name, in text and in binary;
+# try_table's catch and catch_all clauses still work (eh-try-table)
+eh_hint="is not supported: use try_table (WebAssembly 3.0 exceptions)"
+printf '(module\n  (tag $e)\n  (func (export "f")\n    try\n    catch $e\n    end))\n' >"$tmp/eh_try.wat"
+check eh-legacy-try-text 125 \
+	"lodge wasm: eh_try.wat:4:5: unknown operator try: legacy exception-handling instruction 'try' (0x06) $eh_hint" \
+	-- eh_try.wat
+printf '(module\n  (tag $e)\n  (func (export "f")\n    block\n    catch $e\n    end))\n' >"$tmp/eh_catch.wat"
+check eh-legacy-catch-text 125 \
+	"lodge wasm: eh_catch.wat:5:5: unexpected token catch: legacy exception-handling instruction 'catch' (0x07) $eh_hint" \
+	-- eh_catch.wat
+printf '(module\n  (func (export "f")\n    (block (catch_all (nop)))))\n' >"$tmp/eh_catch_all.wat"
+check eh-legacy-catch-all-text 125 \
+	"lodge wasm: eh_catch_all.wat:3:13: unexpected token catch_all: legacy exception-handling instruction 'catch_all' (0x19) $eh_hint" \
+	-- eh_catch_all.wat
+printf '(module\n  (func (export "f")\n    (block (delegate 0))))\n' >"$tmp/eh_delegate.wat"
+check eh-legacy-delegate-text 125 \
+	"lodge wasm: eh_delegate.wat:3:13: unknown operator delegate: legacy exception-handling instruction 'delegate' (0x18) $eh_hint" \
+	-- eh_delegate.wat
+printf '(module\n  (func (export "f")\n    rethrow 0))\n' >"$tmp/eh_rethrow.wat"
+check eh-legacy-rethrow-text 125 \
+	"lodge wasm: eh_rethrow.wat:3:5: unknown operator rethrow: legacy exception-handling instruction 'rethrow' (0x09) $eh_hint" \
+	-- eh_rethrow.wat
+# binary: a function whose body is OP 0x40 end end, OP at offset 0x18
+for eh in 006:06:try 007:07:catch 011:09:rethrow 030:18:delegate 031:19:catch_all; do
+	oct=${eh%%:*} rest=${eh#*:}
+	hex=${rest%%:*} nm=${rest#*:}
+	printf "\\000asm\\001\\000\\000\\000\\001\\004\\001\\140\\000\\000\\003\\002\\001\\000\\012\\007\\001\\005\\000\\$oct\\100\\013\\013" \
+		>"$tmp/eh_$hex.wasm"
+	check eh-legacy-binary-$nm 125 \
+		"lodge wasm: eh_$hex.wasm: malformed module: section code, function 0, offset 0x18, illegal opcode $hex: legacy exception-handling instruction '$nm' $eh_hint" \
+		-- eh_$hex.wasm
+done
+printf '(module\n  (tag $e (param i32))\n  (func (export "f") (result i32)\n    (block $all\n      (block $h (result i32)\n        (try_table (catch $e $h) (catch_all $all)\n          (throw $e (i32.const 42)))\n        (i32.const 0))\n      (return))\n    (i32.const -1)))\n' >"$tmp/eh_table.wat"
+check eh-try-table 0 "42" -- --invoke f eh_table.wat
 
 dir=$out
 f=fusion.wasm

@@ -706,6 +706,23 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 
 /* ----- sequences ----- */
 
+/* No instruction at the current token: catch and catch_all there (keywords for try_table's
+ * clauses) are the legacy exception-handling instructions, named as such. */
+static int not_instr(struct wat *p)
+{
+	const struct text_tok *t = wat_tok(p);
+	int op = t->kind == TOK_KEYWORD ? wasm_legacy_eh_opcode(p->lx->src + t->off, t->len) : -1;
+	char buf[80];
+
+	if (op < 0)
+		return wat_unexpected(p);
+	return wat_fail(p, t,
+			"unexpected token %s: legacy exception-handling instruction '%s' "
+			"(0x%02x) " WASM_LEGACY_EH_HINT,
+			text_tok_show(p->lx, t, buf, sizeof(buf)),
+			wasm_legacy_eh_name((uint32_t)op), (unsigned)op);
+}
+
 static int seq(struct wat *p, struct text_buf *b, bool in_block);
 
 static int enter(struct wat *p)
@@ -860,7 +877,9 @@ int wat_folded(struct wat *p, struct text_buf *b)
 	p->pos++;
 	at = wat_tok(p);
 	in = instr_of(p, at);
-	if (!in || in->imm == IMM_STRUCT)
+	if (!in)
+		return not_instr(p);
+	if (in->imm == IMM_STRUCT)
 		return wat_unexpected(p);
 	if (enter(p))
 		return -EINVAL;
@@ -898,7 +917,7 @@ static int seq(struct wat *p, struct text_buf *b, bool in_block)
 		if (t->kind == TOK_LPAR) {
 			rc = wat_folded(p, b);
 		} else if (!in) {
-			rc = wat_unexpected(p);
+			rc = not_instr(p);
 		} else if (in->imm == IMM_STRUCT) {
 			return in_block ? 0 : wat_unexpected(p);
 		} else if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE) {
