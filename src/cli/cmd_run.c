@@ -600,7 +600,7 @@ static int check_mem(uint64_t mem)
 
 static int create_vm(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
-	char err[256] = "";
+	char err[512] = ""; /* a --disk error names up to three paths */
 	struct vm_config cfg = {.ram_size = o->mem,
 				.nharts = o->cpus,
 				.timeout_sec = o->timeout,
