@@ -494,6 +494,69 @@ check wat-unexpected-token 125 'lodge wasm: str.wat:3:19: unexpected token "x"' 
 printf '(module (func (export "f")))\n(assert_return (invoke "f"))\n' >"$tmp/script.wast"
 check wat-script-not-module 125 "lodge wasm: script.wast:2:1: unexpected token ( after the module: a module file holds one module (a .wast script's commands, such as register or assert_return, are not a module)" \
 	-- script.wast
+# nesting: text and binary take the same depth of blocks, up to one limit (50000,
+# WASM_MAX_NESTING), beyond which both say so; the text parser keeps its open blocks on
+# the heap, so neither deep input nor a small C stack crashes it.
+# deep N: deepN.wasm, deepN.wat (plain blocks) and deepN-folded.wat in $tmp, each a module
+# whose export f nests N empty blocks and returns 7
+deep() {
+	LC_ALL=C awk -v n="$1" -v o="$tmp/deep$1" '
+	function leb(x,  s, b) {
+		s = ""
+		do { b = x % 128; x = int(x / 128); if (x) b += 128; s = s sprintf("%c", b) } while (x)
+		return s
+	}
+	BEGIN {
+		f = o ".wasm"
+		printf "%casm%c%c%c%c", 0, 1, 0, 0, 0 >f
+		printf "%c%c%c%c%c%c%c", 1, 5, 1, 96, 0, 1, 127 >f  # type () -> i32
+		printf "%c%c%c%c", 3, 2, 1, 0 >f                    # func 0: type 0
+		printf "%c%c%c%c%c%c%c", 7, 5, 1, 1, 102, 0, 0 >f   # export "f"
+		blen = 3 * n + 4                                     # locals, blocks, ends, i32.const 7, end
+		l = leb(blen)
+		printf "%c%s%c%s%c", 10, leb(1 + length(l) + blen), 1, l, 0 >f
+		for (i = 0; i < n; i++) printf "%c%c", 2, 64 >f
+		for (i = 0; i < n; i++) printf "%c", 11 >f
+		printf "%c%c%c", 65, 7, 11 >f
+		f = o ".wat"
+		print "(module (func (export \"f\") (result i32)" >f
+		for (i = 0; i < n; i++) print "block" >f
+		for (i = 0; i < n; i++) print "end" >f
+		print "i32.const 7))" >f
+		f = o "-folded.wat"
+		print "(module (func (export \"f\") (result i32)" >f
+		for (i = 0; i < n; i++) printf "(block " >f
+		for (i = 0; i < n; i++) printf ")" >f
+		print "\ni32.const 7))" >f
+	}'
+}
+dir=$tmp
+deep 5000
+deep 50000
+deep 50001
+for form in wasm wat folded.wat; do
+	f=deep5000.$form
+	[ "$form" = folded.wat ] && f=deep5000-folded.wat
+	check2 nest-5000-$form 0 "7" -- --invoke f $f
+done
+check2 nest-50000-wasm 0 "7" -- --invoke f deep50000.wasm
+check nest-50000-wat 0 "7" -- --invoke f deep50000.wat
+check nest-50000-folded 0 "7" -- --invoke f deep50000-folded.wat
+nest_msg="blocks nested too deeply: more than 50000 (Lodge's limit, binary or text)"
+check2 nest-limit-wasm 125 \
+	"lodge wasm: deep50001.wasm: implementation limit: section code, function 0, offset 0x186c5, $nest_msg" \
+	-- --invoke f deep50001.wasm
+check nest-limit-wat 125 "lodge wasm: deep50001.wat:50002:1: $nest_msg" -- --invoke f deep50001.wat
+check nest-limit-folded 125 "lodge wasm: deep50001-folded.wat:2:350002: $nest_msg" \
+	-- --invoke f deep50001-folded.wat
+# a small C stack is enough for the text parser however deep the nesting
+got=$(cd "$tmp" && ulimit -s 256 && timeout 60 "$lodge" wasm --invoke f deep50000-folded.wat 2>&1)
+if [ "$got" = 7 ]; then
+	echo "PASS: wasm-cli.nest-small-stack"
+else
+	echo "FAIL: wasm-cli.nest-small-stack: output '$(printf '%s' "$got" | head -3)', want 7"
+fi
+
 # the legacy exception-handling instructions (try, catch, catch_all, delegate, rethrow;
 # replaced by try_table in WebAssembly 3.0) are refused by name, in text and in binary;
 # try_table's catch and catch_all clauses still work (eh-try-table)
