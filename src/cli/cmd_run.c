@@ -53,6 +53,7 @@ struct run_opts {
 	double timeout;
 	int stats, no_reboot, mem_set, cpus_set;
 	unsigned jit_hot;	      /* 0: interpreter only */
+	int jit_opt;		      /* 'J' once --no-jit, 'H' once --jit-hot was given */
 	bool hugepages;		      /* --hugepages on|off (default on) */
 	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
 	const char *sandbox;	      /* --sandbox SPEC */
@@ -165,6 +166,7 @@ static void run_usage(FILE *f)
 		"  --stats           print retired instructions, speed and disk I/O on exit\n"
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
+		"                    (not with --no-jit)\n"
 		"  --hugepages on|off  back guest RAM with transparent huge pages where the\n"
 		"                    host allows (default on): a faster boot, but touched RAM\n"
 		"                    counts in whole 2 MiB pages (more host memory per guest)\n"
@@ -323,6 +325,20 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	return r;
 }
 
+/* --no-jit and --jit-hot N (option letters 'J', 'H') contradict each other: one of them
+ * would be silently ignored. Returns whether opt comes after the other. */
+static bool jit_contradiction(struct run_opts *o, int opt)
+{
+	if (o->jit_opt && o->jit_opt != opt) {
+		log_err("run: --no-jit and --jit-hot contradict each other (--no-jit: interpret "
+			"only; --jit-hot N: translate a block after N entries): pass only one of "
+			"them");
+		return true;
+	}
+	o->jit_opt = opt;
+	return false;
+}
+
 static int parse_longopts(int argc, char **argv, struct run_opts *o, const struct option *longopts)
 {
 	int c;
@@ -388,9 +404,13 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			o->stats = 1;
 			break;
 		case 'J':
-			o->jit_hot = 0;
-			break;
 		case 'H': {
+			if (jit_contradiction(o, c))
+				return -1;
+			if (c == 'J') {
+				o->jit_hot = 0;
+				break;
+			}
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || end == optarg || v < 1 || v > 1000000) {
 				log_err("--jit-hot '%s': must be a number from 1 to 1000000",
@@ -582,7 +602,7 @@ static int check_mem(uint64_t mem)
 
 static int create_vm(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
-	char err[256] = "";
+	char err[512] = ""; /* a --disk error names up to three paths */
 	struct vm_config cfg = {.ram_size = o->mem,
 				.nharts = o->cpus,
 				.timeout_sec = o->timeout,

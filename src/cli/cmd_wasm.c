@@ -31,9 +31,11 @@
 #include "wasm/wasm.h"
 #include "wasm/wasi/wasi.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -108,6 +110,7 @@ struct wasm_opts {
 	bool exit_when_done;	      /* the process ends with the program (cmd_wasm) */
 	struct sandbox_filter filter; /* the spec's precompiled seccomp filter */
 	uint32_t jit_hot;	      /* wasm_store_set_jit() */
+	const char *jit_opt;	      /* the first of --no-jit, --jit-eager, --jit-hot given */
 	enum { COMPILE_AUTO, COMPILE_LAZY, COMPILE_EAGER } compile; /* --compile */
 	int stdio[3];	       /* the program's fds 0-2 (cli_wasm_run's job.stdio) */
 	const char *restore;   /* --restore FILE */
@@ -208,7 +211,11 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --invoke NAME        call export NAME with ARGS (i32/i64 integers, f32/f64 "
 		"decimals)\n"
-		"                       and print its results, one per line\n"
+		"                       and print its results, one per line: integers and\n"
+		"                       floats in decimal, inf, -inf, a NaN as nan (canonical)\n"
+		"                       or nan:0xPAYLOAD, - first when its sign is set (the\n"
+		"                       spec tests' notation, also taken in ARGS), v128 as\n"
+		"                       0x and its 32 hex digits, most significant first\n"
 		"  --dir HOST[::GUEST]  give the program the host directory HOST, seen as GUEST\n"
 		"                       (default: HOST); paths cannot escape it\n"
 		"  --env KEY=VALUE      set an environment variable for the program (repeatable)\n"
@@ -230,6 +237,7 @@ static void usage(FILE *f)
 		"                       calls and loop iterations (default 1000; 1: at once)\n"
 		"  --jit-eager          translate every function before the program starts\n"
 		"  --no-jit             interpret everything (the results are the same)\n"
+		"                       (--jit-hot, --jit-eager and --no-jit: one of them)\n"
 		"  --compile MODE       when to compile functions to the interpreter's code:\n"
 		"                       lazy (at each one's first call: a quicker start for\n"
 		"                       big modules), eager (all at load), or auto (the\n"
@@ -293,6 +301,21 @@ static int bad_usage(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (try 'lodge wasm --help')\n");
 	return CLI_EXIT_USAGE;
+}
+
+/* --no-jit, --jit-eager and --jit-hot each choose when functions are translated: one of
+ * them (repeated, the last wins), never two, which would leave one silently ignored.
+ * Returns 0, or an exit status. */
+static int jit_mode(struct wasm_opts *o, const char *opt)
+{
+	if (o->jit_opt && strcmp(o->jit_opt, opt))
+		return bad_usage("%s and %s contradict each other (--no-jit: interpret "
+				 "everything; --jit-eager: translate every function at the "
+				 "start; --jit-hot N: translate a function after N calls or "
+				 "loop iterations): pass only one of them",
+				 o->jit_opt, opt);
+	o->jit_opt = opt[2] == 'n' ? "--no-jit" : opt[6] == 'e' ? "--jit-eager" : "--jit-hot";
+	return 0;
 }
 
 /* --incoming or --standby SOURCE (tcp:HOST:PORT or control): where the program comes
@@ -361,6 +384,9 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 	} else if (!strcmp(opt, "--jit-hot")) {
 		char *end;
 		unsigned long long n;
+		int rc = jit_mode(o, opt);
+		if (rc)
+			return rc;
 		errno = 0;
 		n = strtoull(val, &end, 0);
 		if (errno || *end || val[0] == '-' || n == 0 || n >= UINT32_MAX)
@@ -454,6 +480,9 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 			return -1;
 		}
 		if (!strcmp(opt, "--no-jit") || !strcmp(opt, "--jit-eager")) {
+			rc = jit_mode(o, opt);
+			if (rc)
+				return rc;
 			o->jit_hot = opt[2] == 'n' ? WASM_JIT_OFF : WASM_JIT_EAGER;
 			continue;
 		}
@@ -1907,6 +1936,34 @@ static const struct guestctl_ops wasm_ctl_ops = {
 
 /* ----- --invoke ----- */
 
+/* [-+]nan:0xPAYLOAD, as print_nan writes it: a NaN with that payload (not 0, and within
+ * the type's 23 or 52 bits). */
+static int parse_nan(const char *s, uint8_t type, union wasm_value *v)
+{
+	bool neg = s[0] == '-';
+	unsigned frac = type == WASM_F32 ? 23 : 52;
+	unsigned long long payload;
+	uint64_t bits;
+	char *end;
+
+	s += neg || s[0] == '+';
+	if (strncmp(s, "nan:0x", 6) || !isxdigit((unsigned char)s[6]))
+		return -EINVAL;
+	errno = 0;
+	payload = strtoull(s + 6, &end, 16);
+	if (errno || *end || payload == 0 || payload >> frac)
+		return -EINVAL;
+	bits = (uint64_t)neg << (frac == 23 ? 31 : 63) |
+	       (frac == 23 ? 0xffull << 23 : 0x7ffull << 52) | payload;
+	if (type == WASM_F32) {
+		uint32_t b32 = (uint32_t)bits;
+		memcpy(&v->f32, &b32, sizeof(b32));
+	} else {
+		memcpy(&v->f64, &bits, sizeof(bits));
+	}
+	return 0;
+}
+
 static int parse_value(const char *s, uint8_t type, union wasm_value *v)
 {
 	char *end;
@@ -1925,10 +1982,13 @@ static int parse_value(const char *s, uint8_t type, union wasm_value *v)
 		v->i64 = s[0] == '-' ? (uint64_t)strtoll(s, &end, 0) : strtoull(s, &end, 0);
 		break;
 	case WASM_F32:
-		v->f32 = strtof(s, &end);
-		break;
 	case WASM_F64:
-		v->f64 = strtod(s, &end);
+		if (strstr(s, "nan:"))
+			return parse_nan(s, type, v);
+		if (type == WASM_F32)
+			v->f32 = strtof(s, &end);
+		else
+			v->f64 = strtod(s, &end);
 		break;
 	default:
 		return -ENOTSUP;
@@ -1936,6 +1996,16 @@ static int parse_value(const char *s, uint8_t type, union wasm_value *v)
 	if (errno || end == s || *end)
 		return -EINVAL;
 	return 0;
+}
+
+/* A NaN as the spec tests write it: "nan" for the canonical one (only the quiet bit of
+ * the payload set), else "nan:0x" and its payload; "-" before either when the sign is set. */
+static void print_nan(unsigned sign, uint64_t payload, uint64_t canonical)
+{
+	if (payload == canonical)
+		printf("%snan\n", sign ? "-" : "");
+	else
+		printf("%snan:0x%" PRIx64 "\n", sign ? "-" : "", payload);
 }
 
 static void print_value(uint8_t type, const union wasm_value *v)
@@ -1948,10 +2018,23 @@ static void print_value(uint8_t type, const union wasm_value *v)
 		printf("%" PRId64 "\n", (int64_t)v->i64);
 		break;
 	case WASM_F32:
-		printf("%.9g\n", (double)v->f32);
+		if (isnan(v->f32)) {
+			uint32_t bits;
+			memcpy(&bits, &v->f32, sizeof(bits));
+			print_nan(bits >> 31, bits & 0x7fffffu, 0x400000u);
+		} else {
+			printf("%.9g\n", (double)v->f32);
+		}
 		break;
 	case WASM_F64:
-		printf("%.17g\n", v->f64);
+		if (isnan(v->f64)) {
+			uint64_t bits;
+			memcpy(&bits, &v->f64, sizeof(bits));
+			print_nan((unsigned)(bits >> 63), bits & 0xfffffffffffffull,
+				  0x8000000000000ull);
+		} else {
+			printf("%.17g\n", v->f64);
+		}
 		break;
 	case WASM_V128:
 		printf("0x");

@@ -119,7 +119,7 @@ out:
 static int probe_backing(const char *path, const struct disk_create_options *o,
 			 enum disk_format *fmt, uint64_t *size, char *err, size_t errlen)
 {
-	struct disk_options dopt = {o->backing_format, true};
+	struct disk_options dopt = {.format = o->backing_format, .readonly = true};
 	char *bpath = disk_backing_path(path, o->backing);
 	char why[DISK_ERR_LEN];
 	struct disk *bd;

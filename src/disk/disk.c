@@ -239,6 +239,7 @@ struct chain {
 	unsigned n;
 	bool whole;	 /* err holds the complete message (no "backing file X:" prefix) */
 	bool in_backing; /* the failure was in a backing file */
+	bool no_locks;	 /* disk_options.no_locks */
 };
 
 static void img_free(struct img *im)
@@ -387,7 +388,7 @@ static int open_chain(struct disk *d, const char *path, enum disk_format fmt, bo
 		r = chain_check(im, c, err, errlen);
 	if (r && c->whole)
 		goto err_free;
-	if (!r)
+	if (!r && !c->no_locks)
 		r = disk_lock_fd(im->fd, im->readonly, why, sizeof(why));
 	if (!r)
 		r = probe(im, fmt, &found, why, sizeof(why));
@@ -468,7 +469,7 @@ static void disk_free(struct disk *d)
 int disk_open(const char *path, const struct disk_options *opt, struct disk **out, char *err,
 	      size_t errlen)
 {
-	static const struct disk_options defaults = {DISK_FMT_AUTO, false};
+	static const struct disk_options defaults = {DISK_FMT_AUTO, false, false};
 	struct chain c = {.n = 0};
 	char why[DISK_ERR_LEN] = "";
 	struct disk *d = NULL;
@@ -476,6 +477,12 @@ int disk_open(const char *path, const struct disk_options *opt, struct disk **ou
 
 	if (!opt)
 		opt = &defaults;
+	if (opt->no_locks && !opt->readonly) {
+		disk_errf(err, errlen, "%s: opening without locks is for read-only inspection",
+			  path);
+		return -EINVAL;
+	}
+	c.no_locks = opt->no_locks;
 	r = disk_alloc(&d, why, sizeof(why));
 	if (r) {
 		disk_errf(err, errlen, "%s: %s", path, why);

@@ -46,6 +46,9 @@ enum disk_format {
 struct disk_options {
 	enum disk_format format; /* DISK_FMT_AUTO probes */
 	bool readonly;		 /* open with O_RDONLY; writes fail with -EROFS */
+	bool no_locks;		 /* with readonly only: take no locks, to look at the chain
+				    (disk_image_info) of an image that did not open for a lock
+				    conflict, and say why; never for I/O */
 };
 
 /*
@@ -71,6 +74,7 @@ struct disk_options {
  * on the same bytes qemu uses (write permission: byte 101, "no other writer": byte 201),
  * so neither another Lodge nor a qemu can write an image Lodge has open, and Lodge
  * cannot open one that another process is writing. A conflict is an error (-EBUSY).
+ * `no_locks` (read-only only, else -EINVAL) skips them.
  *
  * On success returns 0 and stores the disk in *out; the caller owns it (disk_close).
  * On failure returns a negative errno: -ENOENT, -EISDIR, -EACCES (open's own errors);

@@ -185,7 +185,7 @@ dev_error(const struct vm_config *cfg, const char *fmt, ...)
 static int add_one(struct vm *vm, const struct vm_config *cfg, const struct device_type *t,
 		   const char *args, struct device ***tail)
 {
-	char err[256] = "";
+	char err[512] = ""; /* a --disk error names up to three paths */
 	struct device *dev = NULL;
 	int r = t->create(&vm->board, args, &dev, err, sizeof(err));
 

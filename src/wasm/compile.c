@@ -580,6 +580,11 @@ int wasm_rd_opcode(struct wasm_reader *r, uint32_t *idx)
 	/* the opcode bytes in hex, as the reference interpreter prints them ("ff", "fc 12") */
 	if (wasm_cc_opinfo[*idx].cls == CLS_NONE &&
 	    !(*idx == PBASE_PFD + 0x0c || *idx == PBASE_PFD + 0x0d)) {
+		if (*idx == b && wasm_legacy_eh_name(b))
+			return wasm_rd_fail(r, WASM_ERR_MALFORMED,
+					    "illegal opcode %02x: legacy exception-handling "
+					    "instruction '%s' " WASM_LEGACY_EH_HINT,
+					    b, wasm_legacy_eh_name(b));
 		if (*idx < PBASE_PFC)
 			return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x", b);
 		return wasm_rd_fail(r, WASM_ERR_MALFORMED, "illegal opcode %02x %x", b, sub);

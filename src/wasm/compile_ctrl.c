@@ -50,11 +50,14 @@ static void emit_target(struct wasm_cc *c, struct wasm_cc_ctrl *t, uint32_t op_a
 int wasm_cc_push_ctrl(struct wasm_cc *c, uint8_t kind, uint32_t np, const wasm_vt *p, uint32_t nr,
 		      const wasm_vt *res)
 {
-	struct wasm_cc_ctrl *f;
+	struct wasm_cc_ctrl *f, *old = c->cs;
 
+	/* c->cs[0] is the function's own frame: c->ncs - 1 blocks enclose this one */
+	if (c->ncs > WASM_MAX_NESTING)
+		return wasm_rd_fail(c->r, WASM_ERR_LIMIT, WASM_NESTING_MSG, WASM_MAX_NESTING);
 	if (wasm_cc_grow_array((void **)&c->cs, &c->capcs, c->ncs + 1, sizeof(*c->cs)))
 		return -ENOMEM;
-	for (uint32_t i = 0; i < c->ncs; i++) /* the array may have moved */
+	for (uint32_t i = 0; c->cs != old && i < c->ncs; i++) /* the array moved */
 		if (c->cs[i].results_one)
 			c->cs[i].results = &c->cs[i].one;
 	f = &c->cs[c->ncs++];

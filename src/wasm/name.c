@@ -101,3 +101,27 @@ const char *wasm_name_escape(const char *name, size_t len, char *buf, size_t siz
 	buf[o] = 0;
 	return buf;
 }
+
+/* ----- legacy exception handling ----- */
+
+static const struct {
+	uint8_t opcode;
+	const char *name;
+} legacy_eh[] = {
+	{0x06, "try"}, {0x07, "catch"}, {0x09, "rethrow"}, {0x18, "delegate"}, {0x19, "catch_all"}};
+
+const char *wasm_legacy_eh_name(uint32_t opcode)
+{
+	for (size_t i = 0; i < sizeof(legacy_eh) / sizeof(legacy_eh[0]); i++)
+		if (legacy_eh[i].opcode == opcode)
+			return legacy_eh[i].name;
+	return NULL;
+}
+
+int wasm_legacy_eh_opcode(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(legacy_eh) / sizeof(legacy_eh[0]); i++)
+		if (strlen(legacy_eh[i].name) == len && !memcmp(legacy_eh[i].name, name, len))
+			return legacy_eh[i].opcode;
+	return -1;
+}

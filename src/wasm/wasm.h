@@ -121,6 +121,23 @@ void wasm_error_format(const struct wasm_error *err, char *buf, size_t size);
  * Returns buf. Any thread; no state. */
 const char *wasm_name_escape(const char *name, size_t len, char *buf, size_t size);
 
+/* The deepest nesting of blocks (block, loop, if, try_table) in a function that Lodge
+ * takes, binary or text: one more is refused (WASM_ERR_LIMIT; text: at the block) with
+ * WASM_NESTING_MSG, whose %u is this limit. Deeper nesting only costs memory (the binary's
+ * validator and the text parser keep their blocks on the heap, not the C stack); the
+ * limit keeps one function's control stack bounded. */
+#define WASM_MAX_NESTING 50000u
+#define WASM_NESTING_MSG "blocks nested too deeply: more than %u (Lodge's limit, binary or text)"
+
+/* The legacy exception-handling proposal's instructions, which WebAssembly 3.0 replaced by
+ * try_table and Lodge refuses (binary and text): try 0x06, catch 0x07, rethrow 0x09,
+ * delegate 0x18, catch_all 0x19. wasm_legacy_eh_name: the name of that one-byte opcode,
+ * or NULL; wasm_legacy_eh_opcode: the opcode of the one named by name[0..len), or -1.
+ * A refusal ends its message with WASM_LEGACY_EH_HINT. Any thread; no state. */
+const char *wasm_legacy_eh_name(uint32_t opcode);
+int wasm_legacy_eh_opcode(const char *name, size_t len);
+#define WASM_LEGACY_EH_HINT "is not supported: use try_table (WebAssembly 3.0 exceptions)"
+
 union wasm_value {
 	uint32_t i32;
 	uint64_t i64;

@@ -321,3 +321,29 @@ bad bad_same_image_link "the same image as the earlier --disk $tmp/a.img" \
 "$rel" disk create "$b/twice-over.qcow2" --backing twice-base.qcow2 >/dev/null 2>&1
 bad bad_backing_twice "the backing file of the earlier --disk $b/twice-over.qcow2" \
 	--disk "$b/twice-over.qcow2" --disk "$b/twice-base.qcow2"
+# the other order (issue 9): an overlay whose backing file, at any depth, is an earlier
+# writable disk of this machine; said as such, not as "another process" holding it
+"$rel" disk create "$b/wr-base.qcow2" 8M >/dev/null 2>&1
+"$rel" disk create "$b/wr-over.qcow2" --backing wr-base.qcow2 >/dev/null 2>&1
+"$rel" disk create "$b/wr-over2.qcow2" --backing wr-over.qcow2 >/dev/null 2>&1
+corrupts="a guest write there would corrupt this overlay (give only the overlay, which shows the base, or give the base readonly=on)"
+bad bad_same_image_backing "its backing file $b/wr-base.qcow2 is the earlier writable --disk $b/wr-base.qcow2: $corrupts" \
+	--disk "$b/wr-base.qcow2" --disk "$b/wr-over.qcow2"
+bad bad_same_image_backing_ro "its backing file $b/wr-base.qcow2 is the earlier writable --disk $b/wr-base.qcow2: $corrupts" \
+	--disk "$b/wr-base.qcow2" --disk "$b/wr-over.qcow2,readonly=on"
+bad bad_same_image_backing_deep "its backing file $b/wr-base.qcow2 (deeper in its chain) is the earlier writable --disk $b/wr-base.qcow2: $corrupts" \
+	--disk "$b/wr-base.qcow2,format=qcow2" --disk "$b/wr-over2.qcow2"
+# what the message offers works: the base read-only beside its overlay (the guest's writes
+# to the overlay land there, the base stays as it was)
+base_before=$(sum "$b/wr-base.qcow2")
+boot base_ro_beside_overlay "$rel" multi --disk "$b/wr-base.qcow2,readonly=on" --disk "$b/wr-over.qcow2"
+why=
+done_ok base_ro_beside_overlay || why="guest did not finish: $(head -c 300 "$tmp/base_ro_beside_overlay.err")"
+[ "$(fact base_ro_beside_overlay ro)" = 1 ] || why="$why; vda not read-only in the guest"
+grep -q '^BLK-TEST vdb size=16384 ' "$tmp/base_ro_beside_overlay.txt" || why="$why; vdb size"
+qemu-img convert -O raw "$b/wr-over.qcow2" "$tmp/wr-over.raw"
+[ "$(dd if="$tmp/wr-over.raw" bs=512 skip=8 count=1 2>/dev/null | head -c 6)" = disk-b ] ||
+	why="$why; the guest's write is not in the overlay"
+[ "$(sum "$b/wr-base.qcow2")" = "$base_before" ] || why="$why; the base changed"
+sanitizer_clean base_ro_beside_overlay || why="$why; sanitizer report"
+report base_ro_beside_overlay "${why#; }"

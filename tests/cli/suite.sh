@@ -267,6 +267,8 @@ expect timeout_garbage 2 --timeout -- run --bare "$prog" --timeout soon
 expect timeout_zero 2 --timeout -- run --bare "$prog" --timeout 0
 expect jit_hot_zero 2 --jit-hot -- run --bare "$prog" --jit-hot 0
 expect jit_hot_garbage 2 --jit-hot -- run --bare "$prog" --jit-hot often
+expect no_jit_jit_hot 2 "--no-jit and --jit-hot contradict" -- run --bare "$prog" --no-jit --jit-hot 5
+expect jit_hot_no_jit 2 "--no-jit and --jit-hot contradict" -- run --bare "$prog" --jit-hot=5 --no-jit
 expect hugepages_garbage 2 --hugepages -- run --bare "$prog" --hugepages yes
 expect hugepages_missing_value 2 --hugepages -- run --bare "$prog" --hugepages
 expect unknown_option 2 --frobnicate -- run --bare "$prog" --frobnicate

@@ -60,7 +60,7 @@ static uint64_t below(uint64_t n)
 
 static struct disk *open_img(const char *path, bool readonly)
 {
-	struct disk_options o = {DISK_FMT_AUTO, readonly};
+	struct disk_options o = {.format = DISK_FMT_AUTO, .readonly = readonly};
 	char err[DISK_ERR_LEN];
 	struct disk *d;
 

@@ -160,7 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct slot slots[INFLIGHT];
-	struct disk_options ro = {DISK_FMT_QCOW2, true}, rw = {DISK_FMT_QCOW2, false};
+	struct disk_options ro = {.format = DISK_FMT_QCOW2, .readonly = true},
+			    rw = {.format = DISK_FMT_QCOW2};
 	char img[96], copy[96], err[DISK_ERR_LEN];
 	struct disk *d;
 

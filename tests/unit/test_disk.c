@@ -61,7 +61,7 @@ static int mkimg(const char *name, uint64_t size, const char *backing, unsigned 
 
 static struct disk *open_as(const char *name, enum disk_format fmt, bool ro)
 {
-	struct disk_options o = {fmt, ro};
+	struct disk_options o = {.format = fmt, .readonly = ro};
 	struct disk *d = NULL;
 
 	if (disk_open(P(name), &o, &d, err, sizeof(err)))
@@ -561,7 +561,7 @@ static int refused(const char *name, enum disk_format fmt, bool ro, int want, co
 {
 	size_t l1 = 0, l2 = 0;
 	uint8_t *before = slurp(P(name), &l1), *after;
-	struct disk_options o = {fmt, ro};
+	struct disk_options o = {.format = fmt, .readonly = ro};
 	struct disk *d = NULL;
 	int r = disk_open(P(name), &o, &d, err, sizeof(err));
 
@@ -760,6 +760,31 @@ static int t_locks(void)
 	disk_close(a);
 	CHECK((a = open_rw("l.qcow2")));
 	disk_close(a);
+	clean_dir();
+	return 0;
+}
+
+/* no_locks: the chain of an overlay whose base is open for writing can be looked at
+ * (read-only only), taking no lock on any of its files. */
+static int t_no_locks(void)
+{
+	struct disk_options o = {.format = DISK_FMT_AUTO, .readonly = true, .no_locks = true};
+	struct disk_image_info info;
+	struct disk *a, *b;
+
+	CHECK_EQ(mkimg("l.qcow2", MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("ov.qcow2", 0, "l.qcow2", 0), 0);
+	CHECK((a = open_rw("l.qcow2")));
+	REFUSED("ov.qcow2", DISK_FMT_AUTO, true, -EBUSY, "in use");
+	CHECK_EQ(disk_open(P("ov.qcow2"), &o, &b, err, sizeof(err)), 0);
+	CHECK_EQ(disk_image_info(b, 1, &info), 0);
+	CHECK(!strcmp(info.path, P("l.qcow2")));
+	disk_close(a);
+	CHECK((a = open_rw("ov.qcow2"))); /* b holds no lock on the overlay either */
+	disk_close(a);
+	disk_close(b);
+	o.readonly = false;
+	CHECK_EQ(disk_open(P("ov.qcow2"), &o, &b, err, sizeof(err)), -EINVAL);
 	clean_dir();
 	return 0;
 }
@@ -1345,6 +1370,7 @@ static const struct unit_test tests[] = {
 	{"readonly_only", t_readonly_only},
 	{"backing_errors", t_backing_errors},
 	{"locks", t_locks},
+	{"no_locks", t_no_locks},
 	{"corrupt_l2", t_corrupt_l2},
 	{"corrupt_l2_targets", t_corrupt_l2_targets},
 	{"corrupt_l2_meta", t_corrupt_l2_meta},

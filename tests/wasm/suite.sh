@@ -87,7 +87,24 @@ check2 args-env 0 "VAR=x y" -- --env "VAR=x y" --invoke show $m
 check2 invoke-fib 0 "6765" -- --invoke fib $m 20
 check2 invoke-i64 0 "-5000000000" -- --invoke add64 $m -10000000000 5000000000
 check2 invoke-float 0 "7.5" -- --invoke mulf $m 2.5 3
-check invoke-bad-arg 2 "lodge wasm: argument 1: cannot use 'xyz' as a i32" -- --invoke fib $m xyz
+# NaN results show their sign and payload (nan:0xPAYLOAD; the canonical NaN is "nan"),
+# and --invoke reads that notation back
+check2 invoke-nan32-payload 0 "nan:0x200000" -- --invoke f32_bits nan.wasm 0x7fa00000
+check2 invoke-nan32-canonical 0 "nan" -- --invoke f32_bits nan.wasm 0x7fc00000
+check2 invoke-nan32-negative 0 "-nan:0x1" -- --invoke f32_bits nan.wasm 0xff800001
+check2 invoke-nan64-payload 0 "-nan:0x8000000000001" -- --invoke f64_bits nan.wasm 0xfff8000000000001
+check2 invoke-nan64-canonical 0 "-nan" -- --invoke f64_bits nan.wasm 0xfff8000000000000
+check2 invoke-nan64-quiet-payload 0 "nan:0xc000000000000" -- --invoke f64_bits nan.wasm 0x7ffc000000000000
+check2 invoke-nan-pair 0 "nan:0x4
+-inf" -- --invoke f64_pair nan.wasm nan:0x4 -inf
+check2 invoke-nan32-arg 0 "-8388607" -- --invoke f32_of nan.wasm -nan:0x1
+check2 invoke-nan64-arg 0 "9221120237041090560" -- --invoke f64_of nan.wasm +nan:0x8000000000000
+check2 invoke-nan-plain-arg 0 "nan" -- --invoke f32_id nan.wasm nan
+check2 invoke-inf 0 "-inf" -- --invoke f32_id nan.wasm -inf
+check invoke-nan-zero-payload 2 "lodge wasm: argument 1: cannot use 'nan:0x0' as a f32" \
+	-- --invoke f32_id nan.wasm nan:0x0
+check invoke-nan-wide-payload 2 "lodge wasm: argument 1: cannot use 'nan:0x800000' as a f32" \
+	-- --invoke f32_id nan.wasm nan:0x800000
 check invoke-arity 2 "lodge wasm: cli.wasm: 'fib' takes 1 arguments, 0 given" -- --invoke fib $m
 check invoke-missing 125 "lodge wasm: cli.wasm: no exported function 'nope'" -- --invoke nope $m
 check2 trap-unreachable 134 \
@@ -392,6 +409,16 @@ check2 jit-trunc-nan 134 "lodge wasm: jit.wasm: trap: invalid conversion to inte
 check_line help-jit 0 "  --no-jit             interpret everything (the results are the same)" -- --help
 check bad-jit-hot 2 "lodge wasm: bad --jit-hot count '0' (1 or more) (try 'lodge wasm --help')" \
 	-- --jit-hot 0 $m
+# --no-jit, --jit-eager and --jit-hot contradict each other: two of them are refused
+jit_why="(--no-jit: interpret everything; --jit-eager: translate every function at the start; --jit-hot N: translate a function after N calls or loop iterations): pass only one of them (try 'lodge wasm --help')"
+check jit-modes-no-eager 2 "lodge wasm: --no-jit and --jit-eager contradict each other $jit_why" \
+	-- --no-jit --jit-eager $m
+check jit-modes-hot-no 2 "lodge wasm: --jit-hot and --no-jit contradict each other $jit_why" \
+	-- --jit-hot=5 --no-jit $m
+check jit-modes-no-hot 2 "lodge wasm: --no-jit and --jit-hot contradict each other $jit_why" \
+	-- --no-jit --jit-hot 5 $m
+check jit-modes-eager-hot 2 "lodge wasm: --jit-eager and --jit-hot contradict each other $jit_why" \
+	-- --jit-eager --jit-hot 5 $m
 
 # the module argument must be a regular file; a FIFO is refused without blocking
 dir=$tmp
@@ -467,6 +494,105 @@ check wat-unexpected-token 125 'lodge wasm: str.wat:3:19: unexpected token "x"' 
 printf '(module (func (export "f")))\n(assert_return (invoke "f"))\n' >"$tmp/script.wast"
 check wat-script-not-module 125 "lodge wasm: script.wast:2:1: unexpected token ( after the module: a module file holds one module (a .wast script's commands, such as register or assert_return, are not a module)" \
 	-- script.wast
+# nesting: text and binary take the same depth of blocks, up to one limit (50000,
+# WASM_MAX_NESTING), beyond which both say so; the text parser keeps its open blocks on
+# the heap, so neither deep input nor a small C stack crashes it.
+# deep N: deepN.wasm, deepN.wat (plain blocks) and deepN-folded.wat in $tmp, each a module
+# whose export f nests N empty blocks and returns 7
+deep() {
+	LC_ALL=C awk -v n="$1" -v o="$tmp/deep$1" '
+	function leb(x,  s, b) {
+		s = ""
+		do { b = x % 128; x = int(x / 128); if (x) b += 128; s = s sprintf("%c", b) } while (x)
+		return s
+	}
+	BEGIN {
+		f = o ".wasm"
+		printf "%casm%c%c%c%c", 0, 1, 0, 0, 0 >f
+		printf "%c%c%c%c%c%c%c", 1, 5, 1, 96, 0, 1, 127 >f  # type () -> i32
+		printf "%c%c%c%c", 3, 2, 1, 0 >f                    # func 0: type 0
+		printf "%c%c%c%c%c%c%c", 7, 5, 1, 1, 102, 0, 0 >f   # export "f"
+		blen = 3 * n + 4                                     # locals, blocks, ends, i32.const 7, end
+		l = leb(blen)
+		printf "%c%s%c%s%c", 10, leb(1 + length(l) + blen), 1, l, 0 >f
+		for (i = 0; i < n; i++) printf "%c%c", 2, 64 >f
+		for (i = 0; i < n; i++) printf "%c", 11 >f
+		printf "%c%c%c", 65, 7, 11 >f
+		f = o ".wat"
+		print "(module (func (export \"f\") (result i32)" >f
+		for (i = 0; i < n; i++) print "block" >f
+		for (i = 0; i < n; i++) print "end" >f
+		print "i32.const 7))" >f
+		f = o "-folded.wat"
+		print "(module (func (export \"f\") (result i32)" >f
+		for (i = 0; i < n; i++) printf "(block " >f
+		for (i = 0; i < n; i++) printf ")" >f
+		print "\ni32.const 7))" >f
+	}'
+}
+dir=$tmp
+deep 5000
+deep 50000
+deep 50001
+for form in wasm wat folded.wat; do
+	f=deep5000.$form
+	[ "$form" = folded.wat ] && f=deep5000-folded.wat
+	check2 nest-5000-$form 0 "7" -- --invoke f $f
+done
+check2 nest-50000-wasm 0 "7" -- --invoke f deep50000.wasm
+check nest-50000-wat 0 "7" -- --invoke f deep50000.wat
+check nest-50000-folded 0 "7" -- --invoke f deep50000-folded.wat
+nest_msg="blocks nested too deeply: more than 50000 (Lodge's limit, binary or text)"
+check2 nest-limit-wasm 125 \
+	"lodge wasm: deep50001.wasm: implementation limit: section code, function 0, offset 0x186c5, $nest_msg" \
+	-- --invoke f deep50001.wasm
+check nest-limit-wat 125 "lodge wasm: deep50001.wat:50002:1: $nest_msg" -- --invoke f deep50001.wat
+check nest-limit-folded 125 "lodge wasm: deep50001-folded.wat:2:350002: $nest_msg" \
+	-- --invoke f deep50001-folded.wat
+# a small C stack is enough for the text parser however deep the nesting
+got=$(cd "$tmp" && ulimit -s 256 && timeout 60 "$lodge" wasm --invoke f deep50000-folded.wat 2>&1)
+if [ "$got" = 7 ]; then
+	echo "PASS: wasm-cli.nest-small-stack"
+else
+	echo "FAIL: wasm-cli.nest-small-stack: output '$(printf '%s' "$got" | head -3)', want 7"
+fi
+
+# the legacy exception-handling instructions (try, catch, catch_all, delegate, rethrow;
+# replaced by try_table in WebAssembly 3.0) are refused by name, in text and in binary;
+# try_table's catch and catch_all clauses still work (eh-try-table)
+eh_hint="is not supported: use try_table (WebAssembly 3.0 exceptions)"
+printf '(module\n  (tag $e)\n  (func (export "f")\n    try\n    catch $e\n    end))\n' >"$tmp/eh_try.wat"
+check eh-legacy-try-text 125 \
+	"lodge wasm: eh_try.wat:4:5: unknown operator try: legacy exception-handling instruction 'try' (0x06) $eh_hint" \
+	-- eh_try.wat
+printf '(module\n  (tag $e)\n  (func (export "f")\n    block\n    catch $e\n    end))\n' >"$tmp/eh_catch.wat"
+check eh-legacy-catch-text 125 \
+	"lodge wasm: eh_catch.wat:5:5: unexpected token catch: legacy exception-handling instruction 'catch' (0x07) $eh_hint" \
+	-- eh_catch.wat
+printf '(module\n  (func (export "f")\n    (block (catch_all (nop)))))\n' >"$tmp/eh_catch_all.wat"
+check eh-legacy-catch-all-text 125 \
+	"lodge wasm: eh_catch_all.wat:3:13: unexpected token catch_all: legacy exception-handling instruction 'catch_all' (0x19) $eh_hint" \
+	-- eh_catch_all.wat
+printf '(module\n  (func (export "f")\n    (block (delegate 0))))\n' >"$tmp/eh_delegate.wat"
+check eh-legacy-delegate-text 125 \
+	"lodge wasm: eh_delegate.wat:3:13: unknown operator delegate: legacy exception-handling instruction 'delegate' (0x18) $eh_hint" \
+	-- eh_delegate.wat
+printf '(module\n  (func (export "f")\n    rethrow 0))\n' >"$tmp/eh_rethrow.wat"
+check eh-legacy-rethrow-text 125 \
+	"lodge wasm: eh_rethrow.wat:3:5: unknown operator rethrow: legacy exception-handling instruction 'rethrow' (0x09) $eh_hint" \
+	-- eh_rethrow.wat
+# binary: a function whose body is OP 0x40 end end, OP at offset 0x18
+for eh in 006:06:try 007:07:catch 011:09:rethrow 030:18:delegate 031:19:catch_all; do
+	oct=${eh%%:*} rest=${eh#*:}
+	hex=${rest%%:*} nm=${rest#*:}
+	printf "\\000asm\\001\\000\\000\\000\\001\\004\\001\\140\\000\\000\\003\\002\\001\\000\\012\\007\\001\\005\\000\\$oct\\100\\013\\013" \
+		>"$tmp/eh_$hex.wasm"
+	check eh-legacy-binary-$nm 125 \
+		"lodge wasm: eh_$hex.wasm: malformed module: section code, function 0, offset 0x18, illegal opcode $hex: legacy exception-handling instruction '$nm' $eh_hint" \
+		-- eh_$hex.wasm
+done
+printf '(module\n  (tag $e (param i32))\n  (func (export "f") (result i32)\n    (block $all\n      (block $h (result i32)\n        (try_table (catch $e $h) (catch_all $all)\n          (throw $e (i32.const 42)))\n        (i32.const 0))\n      (return))\n    (i32.const -1)))\n' >"$tmp/eh_table.wat"
+check eh-try-table 0 "42" -- --invoke f eh_table.wat
 
 dir=$out
 f=fusion.wasm

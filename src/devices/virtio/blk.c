@@ -707,14 +707,12 @@ static int parse_args(struct keyval *a, struct blk_args *ba, char *err, size_t e
 	return r ?: keyval_check_unused(a, "--disk", err, errlen);
 }
 
-/* After `path` was refused as in use: when an earlier disk of this machine is what holds
- * it (the same image given twice, or one's backing file), says so in err. */
-static bool held_by_earlier_disk(const struct board *bd, const char *path, char *err, size_t errlen)
+/* `path` (stat st) is an earlier disk's image or one of its backing files: says so. */
+static bool same_as_earlier(const struct board *bd, const char *path, const struct stat *st,
+			    char *err, size_t errlen)
 {
-	struct stat st, o;
+	struct stat o;
 
-	if (!bd->devices || stat(path, &st))
-		return false;
 	for (const struct device *dev = *bd->devices; dev; dev = dev->next) {
 		const struct vblk *e = container_of(dev, struct vblk, dev);
 		if (dev->ops != &blk_ops)
@@ -723,7 +721,7 @@ static bool held_by_earlier_disk(const struct board *bd, const char *path, char 
 			struct disk_image_info info = {.path = e->path};
 			if (e->disk ? disk_image_info(e->disk, depth, &info) != 0 : depth > 0)
 				break;
-			if (stat(info.path, &o) || o.st_dev != st.st_dev || o.st_ino != st.st_ino)
+			if (stat(info.path, &o) || o.st_dev != st->st_dev || o.st_ino != st->st_ino)
 				continue;
 			if (depth == 0)
 				snprintf(err, errlen,
@@ -740,6 +738,62 @@ static bool held_by_earlier_disk(const struct board *bd, const char *path, char 
 		}
 	}
 	return false;
+}
+
+/* The earlier writable disk whose image is the file `st`, or NULL. */
+static const struct vblk *earlier_writable(const struct board *bd, const struct stat *st)
+{
+	struct stat o;
+
+	for (const struct device *dev = *bd->devices; dev; dev = dev->next) {
+		const struct vblk *e = container_of(dev, struct vblk, dev);
+		if (dev->ops == &blk_ops && !e->readonly && !stat(e->path, &o) &&
+		    o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			return e;
+	}
+	return NULL;
+}
+
+/* `path` is an overlay one of whose backing files (at any depth) is an earlier disk the
+ * guest may write: says so. The chain is read without locks, only to find its files. */
+static bool backs_onto_earlier(const struct board *bd, const char *path, enum disk_format fmt,
+			       char *err, size_t errlen)
+{
+	struct disk_options opt = {.format = fmt, .readonly = true, .no_locks = true};
+	struct disk_image_info info;
+	struct disk *d;
+	struct stat st;
+	bool found = false;
+
+	if (disk_open(path, &opt, &d, NULL, 0))
+		return false;
+	for (unsigned depth = 1; !found && !disk_image_info(d, depth, &info); depth++) {
+		const struct vblk *e = stat(info.path, &st) ? NULL : earlier_writable(bd, &st);
+		if (!e)
+			continue;
+		snprintf(err, errlen,
+			 "--disk %s: its backing file %s%s is the earlier writable --disk %s: a "
+			 "guest write there would corrupt this overlay (give only the overlay, "
+			 "which shows the base, or give the base readonly=on)",
+			 path, info.path, depth > 1 ? " (deeper in its chain)" : "", e->path);
+		found = true;
+	}
+	disk_close(d);
+	return found;
+}
+
+/* After `path` was refused as in use: when an earlier disk of this machine is what holds
+ * it (the same image given twice, one's backing file, or an overlay of a writable earlier
+ * disk), says so in err. */
+static bool held_by_earlier_disk(const struct board *bd, const char *path, enum disk_format fmt,
+				 char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!bd->devices || stat(path, &st))
+		return false;
+	return same_as_earlier(bd, path, &st, err, errlen) ||
+	       backs_onto_earlier(bd, path, fmt, err, errlen);
 }
 
 /* Opens the image (unless the board defers it: vblk_attach); *rl gets the limits asked
@@ -764,7 +818,8 @@ static int open_disk(struct vblk *b, const char *args, const struct board *bd,
 	}
 	if (!r && !(bd->defer_disks && !ba.opt.readonly)) {
 		r = disk_open(ba.path, &ba.opt, &b->disk, derr, sizeof(derr));
-		if (r < 0 && !(r == -EBUSY && held_by_earlier_disk(bd, ba.path, err, errlen)))
+		if (r < 0 &&
+		    !(r == -EBUSY && held_by_earlier_disk(bd, ba.path, ba.opt.format, err, errlen)))
 			snprintf(err, errlen, "--disk: %s", derr);
 	}
 	if (!r) {

@@ -706,14 +706,21 @@ static int op_imm(struct wat *p, const struct text_tok *at, const struct text_in
 
 /* ----- sequences ----- */
 
-static int seq(struct wat *p, struct text_buf *b, bool in_block);
-
-static int enter(struct wat *p)
+/* No instruction at the current token: catch and catch_all there (keywords for try_table's
+ * clauses) are the legacy exception-handling instructions, named as such. */
+static int not_instr(struct wat *p)
 {
-	if (++p->nesting > TEXT_MAX_NESTING)
-		return wat_fail(p, wat_tok(p), "instructions nested too deeply (more than %d)",
-				TEXT_MAX_NESTING);
-	return 0;
+	const struct text_tok *t = wat_tok(p);
+	int op = t->kind == TOK_KEYWORD ? wasm_legacy_eh_opcode(p->lx->src + t->off, t->len) : -1;
+	char buf[80];
+
+	if (op < 0)
+		return wat_unexpected(p);
+	return wat_fail(p, t,
+			"unexpected token %s: legacy exception-handling instruction '%s' "
+			"(0x%02x) " WASM_LEGACY_EH_HINT,
+			text_tok_show(p->lx, t, buf, sizeof(buf)),
+			wasm_legacy_eh_name((uint32_t)op), (unsigned)op);
 }
 
 /* try_table's catch clauses (3.0 exception handling): (catch x l), (catch_ref x l),
@@ -755,38 +762,6 @@ static int catches(struct wat *p, struct text_buf *b)
 	return rc;
 }
 
-/* block|loop|if label? blocktype instr* (else label? instr*)? end label? */
-static int plain_block(struct wat *p, const struct text_instr *in, struct text_buf *b)
-{
-	const struct text_tok *label = NULL;
-	int rc;
-
-	mark(p, b, wat_tok(p));
-	p->pos++;
-	if (wat_at(p, TOK_ID))
-		label = &p->t[p->pos++];
-	opcode(b, in);
-	if (blocktype(p, b) || (in->imm == IMM_TRY_TABLE && catches(p, b)) || label_push(p, label))
-		return -EINVAL;
-	rc = seq(p, b, true);
-	if (!rc && in->code == OPC_IF && at_structural(p, OPC_ELSE)) {
-		tb_byte(b, OPC_ELSE);
-		p->pos++;
-		rc = end_label(p, label);
-		if (!rc)
-			rc = seq(p, b, true);
-	}
-	if (!rc && !at_structural(p, OPC_END))
-		rc = wat_unexpected(p);
-	if (!rc) {
-		tb_byte(b, OPC_END);
-		p->pos++;
-		rc = end_label(p, label);
-	}
-	p->nlabels--;
-	return rc;
-}
-
 static bool at_open_else(const struct wat *p)
 {
 	const struct text_tok *n = &p->t[p->pos + 1 < p->lx->n ? p->pos + 1 : p->pos];
@@ -795,130 +770,258 @@ static bool at_open_else(const struct wat *p)
 	return wat_at(p, TOK_LPAR) && in && in->prefix == PFX_P0 && in->code == OPC_ELSE;
 }
 
-/* (if label? blocktype folded* (then instr*) (else instr*)?) */
-static int folded_if(struct wat *p, const struct text_instr *in, struct text_buf *b)
-{
-	const struct text_tok *at = wat_tok(p), *label = NULL;
-	struct text_buf head = {0};
-	int rc;
+/*
+ * Nested instructions are parsed with a stack of open forms on the heap, not by recursion:
+ * a module nested as deeply as WASM_MAX_NESTING blocks (or folded operands nested more
+ * deeply still: only memory bounds those) must not exhaust the C stack.
+ *   N_PLAIN   block|loop|if|try_table label? blocktype instr* (else instr*)? end
+ *   N_BLOCK   (block|loop|try_table label? blocktype instr*)
+ *   N_IF_COND (if label? blocktype folded* ...: the conditions, before (then
+ *   N_THEN, N_ELSE  ... (then instr*) (else instr*)?)
+ *   N_OP      (op immediates folded*): its operands, then the op itself
+ * Output goes straight to the caller's buffer, except an N_OP's instruction and an
+ * N_IF_COND's head, kept in `buf` until their operands or conditions are written.
+ */
+enum { N_PLAIN, N_BLOCK, N_IF_COND, N_THEN, N_ELSE, N_OP };
 
-	p->pos++;
-	if (wat_at(p, TOK_ID))
-		label = &p->t[p->pos++];
-	opcode(&head, in);
-	rc = blocktype(p, &head);
-	while (!rc && wat_at(p, TOK_LPAR) && !wat_at_open(p, KW_THEN))
-		rc = wat_folded(p, b);
-	if (!rc && !wat_at_open(p, KW_THEN))
-		rc = wat_unexpected(p);
-	if (!rc) {
-		mark(p, b, at);
-		tb_append(b, &head);
-		rc = label_push(p, label);
-	}
-	tb_fini(&head);
-	if (rc)
-		return rc;
-	p->pos += 2;
-	rc = seq(p, b, false) || wat_close(p);
-	if (!rc && at_open_else(p)) {
-		tb_byte(b, OPC_ELSE);
-		p->pos += 2;
-		rc = seq(p, b, false) || wat_close(p);
-	}
-	tb_byte(b, OPC_END);
-	p->nlabels--;
-	return rc ? -EINVAL : wat_close(p);
+struct nest {
+	const struct text_instr *in;
+	const struct text_tok *at, *label;
+	struct text_buf buf;
+	uint8_t kind;
+	bool in_else; /* N_PLAIN: after its else */
+};
+
+struct nests {
+	struct nest *v;
+	size_t n, cap;
+};
+
+/* Whether a form of that kind is a block whose body is open (an if's is from its then):
+ * those count in p->nesting, as the binary's control stack has them. */
+static bool is_block(uint8_t kind)
+{
+	return kind != N_OP && kind != N_IF_COND;
 }
 
-/* (block|loop label? blocktype instr*) */
-static int folded_block(struct wat *p, const struct text_instr *in, struct text_buf *b)
+/* One more block open, at token t: refused past WASM_MAX_NESTING. */
+static int nest_enter(struct wat *p, const struct text_tok *t)
 {
-	const struct text_tok *label = NULL;
-	int rc;
+	if (p->nesting == WASM_MAX_NESTING)
+		return wat_fail(p, t, WASM_NESTING_MSG, WASM_MAX_NESTING);
+	p->nesting++;
+	return 0;
+}
 
+/* Opens a form of that kind at the current token (its first keyword); *out: it. */
+static int nest_push(struct wat *p, struct nests *s, uint8_t kind, struct nest **out)
+{
+	if (is_block(kind) && nest_enter(p, wat_tok(p)))
+		return -EINVAL;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct nest *v = core_realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			p->nesting -= is_block(kind);
+			return wat_nomem(p);
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	*out = &s->v[s->n++];
+	memset(*out, 0, sizeof(**out));
+	(*out)->kind = kind;
+	(*out)->at = wat_tok(p);
+	return 0;
+}
+
+static void nest_pop(struct wat *p, struct nests *s)
+{
+	struct nest *f = &s->v[--s->n];
+
+	p->nesting -= is_block(f->kind);
+	tb_fini(&f->buf);
+}
+
+/* A block's start, at its keyword: label? blocktype (catch clauses)?; its label is bound. */
+static int block_head(struct wat *p, struct nest *f, const struct text_instr *in,
+		      struct text_buf *b)
+{
+	f->in = in;
 	mark(p, b, wat_tok(p));
 	p->pos++;
 	if (wat_at(p, TOK_ID))
-		label = &p->t[p->pos++];
+		f->label = &p->t[p->pos++];
 	opcode(b, in);
-	if (blocktype(p, b) || (in->imm == IMM_TRY_TABLE && catches(p, b)) || label_push(p, label))
+	if (blocktype(p, b) || (in->imm == IMM_TRY_TABLE && catches(p, b)) ||
+	    label_push(p, f->label))
 		return -EINVAL;
-	rc = seq(p, b, false);
+	return 0;
+}
+
+/* A folded instruction, at its '('. */
+static int open_folded(struct wat *p, struct nests *s, struct text_buf *b)
+{
+	const struct text_instr *in;
+	struct nest *f;
+
+	p->pos++;
+	in = instr_of(p, wat_tok(p));
+	if (!in)
+		return not_instr(p);
+	if (in->imm == IMM_STRUCT)
+		return wat_unexpected(p);
+	if (in->imm == IMM_BLOCK && in->code == OPC_IF) {
+		if (nest_push(p, s, N_IF_COND, &f))
+			return -EINVAL;
+		f->in = in;
+		p->pos++;
+		if (wat_at(p, TOK_ID))
+			f->label = &p->t[p->pos++];
+		opcode(&f->buf, in);
+		return blocktype(p, &f->buf);
+	}
+	if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE)
+		return nest_push(p, s, N_BLOCK, &f) || block_head(p, f, in, b) ? -EINVAL : 0;
+	if (nest_push(p, s, N_OP, &f))
+		return -EINVAL;
+	f->in = in;
+	p->pos++;
+	return op_imm(p, f->at, in, &f->buf);
+}
+
+/* An N_OP's operands are written: its ')' ends it. */
+static int close_op(struct wat *p, struct nests *s, struct text_buf *b)
+{
+	struct nest *f = &s->v[s->n - 1];
+	int rc = wat_close(p);
+
+	if (!rc) {
+		mark(p, b, f->at);
+		tb_append(b, &f->buf);
+	}
+	nest_pop(p, s);
+	return rc;
+}
+
+/* An if's conditions are written: (then starts its first arm. */
+static int if_then(struct wat *p, struct nest *f, struct text_buf *b)
+{
+	if (!wat_at_open(p, KW_THEN))
+		return wat_unexpected(p);
+	if (nest_enter(p, f->at))
+		return -EINVAL;
+	f->kind = N_THEN;
+	mark(p, b, f->at);
+	tb_append(b, &f->buf);
+	if (label_push(p, f->label))
+		return -EINVAL;
+	p->pos += 2;
+	return 0;
+}
+
+/* else or end (or another structural keyword) in a plain block's instructions. */
+static int plain_struct(struct wat *p, struct nests *s, struct text_buf *b)
+{
+	struct nest *f = &s->v[s->n - 1];
+	int rc;
+
+	if (f->in->code == OPC_IF && !f->in_else && at_structural(p, OPC_ELSE)) {
+		tb_byte(b, OPC_ELSE);
+		p->pos++;
+		f->in_else = true;
+		return end_label(p, f->label);
+	}
+	if (!at_structural(p, OPC_END))
+		return wat_unexpected(p);
+	tb_byte(b, OPC_END);
+	p->pos++;
+	rc = end_label(p, f->label);
+	p->nlabels--;
+	nest_pop(p, s);
+	return rc;
+}
+
+/* ')' (or the end of input) ends the instructions of the innermost form. */
+static int seq_end(struct wat *p, struct nests *s, struct text_buf *b)
+{
+	struct nest *f = &s->v[s->n - 1];
+
+	if (f->kind == N_PLAIN)
+		return wat_unexpected(p); /* wants end */
+	if (f->kind != N_BLOCK && wat_close(p))
+		return -EINVAL; /* (then ...) or (else ...) */
+	if (f->kind == N_THEN && at_open_else(p)) {
+		tb_byte(b, OPC_ELSE);
+		p->pos += 2;
+		f->kind = N_ELSE;
+		return 0;
+	}
 	tb_byte(b, OPC_END);
 	p->nlabels--;
-	return rc ? rc : wat_close(p);
+	nest_pop(p, s);
+	return wat_close(p);
+}
+
+/* One step in a sequence of instructions (outermost when f is NULL), at token t. */
+static int seq_step(struct wat *p, struct nests *s, struct nest *f, struct text_buf *b)
+{
+	const struct text_tok *t = wat_tok(p);
+	const struct text_instr *in = instr_of(p, t);
+	struct nest *g;
+
+	if (t->kind == TOK_RPAR || t->kind == TOK_EOF)
+		return seq_end(p, s, b);
+	if (t->kind == TOK_LPAR)
+		return open_folded(p, s, b);
+	if (!in)
+		return not_instr(p);
+	if (in->imm == IMM_STRUCT)
+		return f && f->kind == N_PLAIN ? plain_struct(p, s, b) : wat_unexpected(p);
+	if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE)
+		return nest_push(p, s, N_PLAIN, &g) || block_head(p, g, in, b) ? -EINVAL : 0;
+	mark(p, b, t);
+	p->pos++;
+	return op_imm(p, t, in, b);
+}
+
+/* Instructions until ')' or the end of input (folded: the one folded instruction at the
+ * current '('), however deeply nested. */
+static int instrs(struct wat *p, struct text_buf *b, bool folded)
+{
+	struct nests s = {0};
+	int rc = folded ? open_folded(p, &s, b) : 0;
+
+	while (!rc && (s.n || !folded)) {
+		struct nest *f = s.n ? &s.v[s.n - 1] : NULL;
+		const struct text_tok *t = wat_tok(p);
+
+		if (!f && (t->kind == TOK_RPAR || t->kind == TOK_EOF))
+			break;
+		if (f && (f->kind == N_OP || f->kind == N_IF_COND)) {
+			if (t->kind == TOK_LPAR &&
+			    !(f->kind == N_IF_COND && wat_at_open(p, KW_THEN)))
+				rc = open_folded(p, &s, b);
+			else
+				rc = f->kind == N_OP ? close_op(p, &s, b) : if_then(p, f, b);
+			continue;
+		}
+		rc = seq_step(p, &s, f, b);
+	}
+	while (s.n)
+		nest_pop(p, &s);
+	core_free(s.v);
+	return rc;
 }
 
 int wat_folded(struct wat *p, struct text_buf *b)
 {
-	const struct text_tok *at;
-	const struct text_instr *in;
-	struct text_buf o = {0};
-	int rc;
-
-	p->pos++;
-	at = wat_tok(p);
-	in = instr_of(p, at);
-	if (!in || in->imm == IMM_STRUCT)
-		return wat_unexpected(p);
-	if (enter(p))
-		return -EINVAL;
-	if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE) {
-		rc = in->imm == IMM_BLOCK && in->code == OPC_IF ? folded_if(p, in, b)
-								: folded_block(p, in, b);
-		p->nesting--;
-		return rc;
-	}
-	p->pos++;
-	rc = op_imm(p, at, in, &o);
-	while (!rc && wat_at(p, TOK_LPAR))
-		rc = wat_folded(p, b);
-	if (!rc)
-		rc = wat_close(p);
-	if (!rc) {
-		mark(p, b, at);
-		tb_append(b, &o);
-	}
-	tb_fini(&o);
-	p->nesting--;
-	return rc;
-}
-
-/* Instructions until ')' or the end of input; in a plain block, also until else/end. */
-static int seq(struct wat *p, struct text_buf *b, bool in_block)
-{
-	for (;;) {
-		const struct text_tok *t = wat_tok(p);
-		const struct text_instr *in = instr_of(p, t);
-		int rc;
-
-		if (t->kind == TOK_RPAR || t->kind == TOK_EOF)
-			return 0;
-		if (t->kind == TOK_LPAR) {
-			rc = wat_folded(p, b);
-		} else if (!in) {
-			rc = wat_unexpected(p);
-		} else if (in->imm == IMM_STRUCT) {
-			return in_block ? 0 : wat_unexpected(p);
-		} else if (in->imm == IMM_BLOCK || in->imm == IMM_TRY_TABLE) {
-			rc = enter(p);
-			if (!rc)
-				rc = plain_block(p, in, b);
-			p->nesting--;
-		} else {
-			mark(p, b, t);
-			p->pos++;
-			rc = op_imm(p, t, in, b);
-		}
-		if (rc)
-			return rc;
-	}
+	return instrs(p, b, true);
 }
 
 int wat_instrs(struct wat *p, struct text_buf *b)
 {
-	return seq(p, b, false);
+	return instrs(p, b, false);
 }
 
 int wat_expr(struct wat *p, struct text_buf *b)
@@ -927,7 +1030,7 @@ int wat_expr(struct wat *p, struct text_buf *b)
 	int rc;
 
 	p->marking = false;
-	rc = seq(p, b, false);
+	rc = instrs(p, b, false);
 	tb_byte(b, OPC_END);
 	p->marking = marking;
 	return rc;
@@ -940,7 +1043,7 @@ int wat_body(struct wat *p, struct text_buf *b)
 	p->nlabels = 0;
 	p->nesting = 0;
 	p->marking = true;
-	rc = seq(p, b, false);
+	rc = instrs(p, b, false);
 	tb_byte(b, OPC_END);
 	p->marking = false;
 	return rc;

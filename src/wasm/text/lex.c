@@ -13,6 +13,7 @@
 #include "wasm/text/syntax.h"
 
 #include "core/alloc.h"
+#include "wasm/wasm.h"
 
 #include <errno.h>
 #include <string.h>
@@ -299,8 +300,16 @@ static struct text_tok *push(struct lexer *L, int kind, size_t start)
 static int unknown(struct lexer *L, const struct text_tok *t)
 {
 	char buf[80];
+	int op = wasm_legacy_eh_opcode(L->out->src + t->off, t->len);
 
-	text_error_at(L->err, t, "unknown operator %s", text_tok_show(L->out, t, buf, sizeof(buf)));
+	text_tok_show(L->out, t, buf, sizeof(buf));
+	if (op >= 0) /* try, delegate, rethrow: catch and catch_all are keywords (try_table) */
+		text_error_at(L->err, t,
+			      "unknown operator %s: legacy exception-handling instruction '%s' "
+			      "(0x%02x) " WASM_LEGACY_EH_HINT,
+			      buf, wasm_legacy_eh_name((uint32_t)op), (unsigned)op);
+	else
+		text_error_at(L->err, t, "unknown operator %s", buf);
 	return -EINVAL;
 }
 

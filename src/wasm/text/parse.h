@@ -80,8 +80,6 @@ struct text_rawpos {
 	uint32_t off, line, col;
 };
 
-#define TEXT_MAX_NESTING 1000 /* folded instructions and blocks: bounds the recursion */
-
 /* The most distinct 3.0 reference types (other than funcref and externref) one text
  * module may use: an implementation limit of the text front end. */
 #define WAT_MAX_REFTYPES 128
@@ -128,8 +126,8 @@ struct wat {
 	uint32_t nlocals;
 	const struct text_tok **labels; /* label identifiers, innermost last (NULL: none) */
 	size_t nlabels, caplabels;
-	unsigned nesting;
-	bool marking; /* record instruction positions (function bodies) */
+	unsigned nesting; /* blocks open around the current instruction (WASM_MAX_NESTING) */
+	bool marking;	  /* record instruction positions (function bodies) */
 
 	struct text_rawpos *pos_list;
 	size_t npos, cappos;
