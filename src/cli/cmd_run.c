@@ -23,6 +23,7 @@
 #include "cpu/exec.h"
 #include "devices/device.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "disk/disk.h"
 #include "cpu/hart.h"
 #include "cpu/jit/jit.h"
@@ -1016,6 +1017,25 @@ static uint64_t ctl_instret(void *opaque)
 	return n;
 }
 
+/* What the machine's NICs and disks moved, summed. */
+static void ctl_io(void *opaque, struct guestctl_io *out)
+{
+	struct run_ctl *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct device *dev = c->vm ? c->vm->devices : NULL; dev; dev = dev->next) {
+		uint64_t a, b;
+		if (vnet_io_bytes(dev, &a, &b)) {
+			out->net_rx += a;
+			out->net_tx += b;
+		} else if (vblk_io_bytes(dev, &a, &b)) {
+			out->disk_read += a;
+			out->disk_write += b;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* Guest RAM pages the host backs (touched and not given back), counted with mincore. */
 static uint64_t ctl_ram_resident(void *opaque)
 {
@@ -1240,6 +1260,7 @@ static const struct guestctl_ops run_ctl_ops = {
 	.migrate = ctl_migrate,
 	.migrated = ctl_migrated,
 	.ram_resident = ctl_ram_resident,
+	.io = ctl_io,
 	.kind = "vm",
 	.pause = ctl_pause,
 	.resume = ctl_resume,

@@ -1142,8 +1142,10 @@ static void collect(struct guest *g, struct guest_metrics *m)
 		return;
 	m->cpu_s = proc_cpu_seconds(pid);
 	m->rss = proc_field(pid, "status", "VmRSS:") * 1024;
-	m->rd = proc_field(pid, "io", "read_bytes:");
-	m->wr = proc_field(pid, "io", "write_bytes:");
+	if (g->kind != GUEST_VM) { /* a system guest's own disks: its control socket says */
+		m->rd = proc_field(pid, "io", "read_bytes:");
+		m->wr = proc_field(pid, "io", "write_bytes:");
+	}
 	if (g->d->have_cgroups) {
 		struct cgroup_stats cs;
 		if (cgroup_stats(&g->d->cg, g->rec.name, &cs) == 0) {
@@ -1222,7 +1224,7 @@ static void metric_value(struct textbuf *t, const struct guest_metrics *m, int f
 		tb_printf(t, "%s{guest=\"%s\",kind=\"%s\"} %.3f\n", name, gn, k, m->cpu_s);
 		return;
 	}
-	if (m->stale && (f == M_INSTRET || f == M_RX || f == M_TX))
+	if (m->stale && (f == M_INSTRET || f == M_RX || f == M_TX || f == M_RD || f == M_WR))
 		return; /* only its control socket knows: absent this time */
 	const uint64_t v[] = {0,     m->instret, m->rss,    m->cg_mem,	       m->rd,
 			      m->wr, m->net_rx,	 m->net_tx, m->g->rec.restarts};

@@ -2190,6 +2190,91 @@ def events_and_metrics(tmp, d):
     d.cli("rm", "ev", check_rc=0)
 
 
+def vm_metrics(d, name):
+    """The guest's (disk read, disk written, net received, net sent) bytes in /metrics."""
+    m = d.http("GET", "/metrics")[2].decode()
+    v = []
+    for f in ("disk_read_bytes", "disk_written_bytes", "network_receive_bytes",
+              "network_transmit_bytes"):
+        x = re.search(r'^lodge_guest_%s_total\{guest="%s",kind="vm"\} (\d+)$' % (f, name), m,
+                      re.M)
+        check(x, "no lodge_guest_%s_total for %s in %r" % (f, name, m[-600:]))
+        v.append(int(x.group(1)))
+    return v
+
+
+def serve_once(send=0, recv=0):
+    """A TCP server on 127.0.0.1 (the guest reaches it as 10.0.2.2) for one connection:
+    sends `send` bytes, or reads `recv` bytes, then closes. Returns (port, thread, result
+    dict with the bytes it read)."""
+    import threading
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(120)
+    res = {"read": 0}
+
+    def run():
+        try:
+            c, _ = ls.accept()
+            c.settimeout(120)
+            if send:
+                c.sendall(b"\x5a" * send)
+            while res["read"] < recv:
+                k = c.recv(65536)
+                if not k:
+                    break
+                res["read"] += len(k)
+            c.close()
+        except OSError as e:
+            res["error"] = str(e)
+        finally:
+            ls.close()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return ls.getsockname()[1], t, res
+
+
+@test
+def vm_device_metrics(tmp, d):
+    """/metrics has a system guest's own device bytes (its control socket's GET /vm): what
+    its virtio-blk disk read and wrote and its virtio-net NIC received and sent, not
+    its host process's storage I/O and not 0."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    disk = os.path.join(tmp, "io-disk.img")
+    with open(disk, "wb") as f:
+        f.write(b"\xff" * (8 << 20))
+    boot(d, "vmio", "--disk", disk, "--net", "user")
+    rd0, wr0, rx0, tx0 = vm_metrics(d, "vmio")
+    console(d, "vmio", ["dd if=/dev/vda of=/dev/null bs=64k count=64 iflag=direct 2>/dev/null; "
+                        "dd if=/dev/zero of=/dev/vda bs=64k count=16 oflag=direct 2>/dev/null; "
+                        "echo dd-$((1+1))-done"], until="dd-2-done", timeout=120)
+    port, t, res = serve_once(send=2 << 20)
+    console(d, "vmio", ["ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; "
+                        "nc 10.0.2.2 %d > /dev/null; echo rx-$((1+1))-done" % port],
+            until="rx-2-done", timeout=180)
+    t.join(60)
+    check("error" not in res, "the server sending to the guest: %r" % res)
+    port, t, res = serve_once(recv=1 << 20)
+    console(d, "vmio", ["head -c 1048576 /dev/zero | nc 10.0.2.2 %d; echo tx-$((1+1))-done"
+                        % port], until="tx-2-done", timeout=180)
+    t.join(60)
+    check(res["read"] >= 1 << 20, "the host got %r from the guest" % res)
+    rd, wr, rx, tx = vm_metrics(d, "vmio")
+    # the guest's own I/O at least (its page cache may read ahead, TCP adds headers)
+    check(rd - rd0 >= 4 << 20 and wr - wr0 >= 1 << 20,
+          "disk bytes read %d -> %d, written %d -> %d for 4 MiB read and 1 MiB written"
+          % (rd0, rd, wr0, wr))
+    check(rx - rx0 >= 2 << 20 and tx - tx0 >= 1 << 20,
+          "network bytes received %d -> %d, sent %d -> %d for 2 MiB in and 1 MiB out"
+          % (rx0, rx, tx0, tx))
+    # and no more than the guest could have moved meanwhile (not the host's own bytes)
+    check(rx - rx0 < 4 << 20 and rd - rd0 < 16 << 20,
+          "received %d bytes, read %d bytes" % (rx - rx0, rd - rd0))
+    d.cli("rm", "-f", "vmio", check_rc=0)
+
+
 @test
 def openapi(tmp, d):
     """Every route and answer the server gives is in docs/openapi.yaml, and every path
