@@ -247,6 +247,10 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->rec.name, y->rec.name);
 }
 
+/* How long listing or inspecting waits for a guest whose state is unsure (its control
+ * socket timed out on a pause or resume) to say whether it is paused. */
+#define SYNC_WAIT_MS 250
+
 static void h_list(struct api_conn *c, const struct api_request *r)
 {
 	struct daemon *d = r->ctx;
@@ -266,8 +270,10 @@ static void h_list(struct api_conn *c, const struct api_request *r)
 		api_reply_error(c, 500, "internal", "out of memory");
 		return;
 	}
-	for (struct guest *g = d->guests; g; g = g->next)
+	for (struct guest *g = d->guests; g; g = g->next) {
+		(void)guest_sync_state(g, false, SYNC_WAIT_MS);
 		sorted[i++] = g;
+	}
 	qsort(sorted, n, sizeof(*sorted), by_name); /* stable output for people and tests */
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(a, summary(sorted[i]));
@@ -321,6 +327,7 @@ static void h_inspect(struct api_conn *c, const struct api_request *r)
 
 	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
 		return;
+	(void)guest_sync_state(g, false, SYNC_WAIT_MS);
 	api_reply_json(c, 200, inspect(g));
 }
 

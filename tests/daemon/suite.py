@@ -2276,6 +2276,49 @@ def vm_device_metrics(tmp, d):
 
 
 @test
+def state_after_control_timeout(tmp, d):
+    """A pause whose control request timed out (the guest process stopped) but that the
+    guest did later: the daemon learns it (ps, inspect say paused) and resume works; the
+    same for a resume."""
+    d.cli("create", "late", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "late", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("late"), 30, "late to run")
+    pid = pid_of(d, "late")
+    for action, before, after in (("pause", "running", "paused"),
+                                  ("resume", "paused", "running")):
+        check(d.state_of("late") == before, "before %s: %s" % (action, d.state_of("late")))
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            p = d.cli(action, "late", timeout=60)
+            check(p.returncode == 1 and b"did not answer" in p.stderr,
+                  "%s of a stopped process: %d %r" % (action, p.returncode, p.stderr))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: d.state_of("late") == after, 20, "inspect to say %s" % after)
+        st, doc = d.api_json("GET", "/v1/guests")
+        check(st == 200 and [g["state"] for g in doc if g["name"] == "late"] == [after],
+              "the list after a late %s: %r" % (action, doc))
+        check(after in d.cli("ps", check_rc=0).stdout.decode().lower(), "ps")
+    # the registry follows: pause and resume work as usual (no "not paused")
+    d.cli("pause", "late", check_rc=0)
+    check(d.state_of("late") == "paused", "after pause")
+    # a registry out of step (resume refused by its view) asks the guest first
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        check(d.cli("resume", "late", timeout=60).returncode == 1, "resume of a stopped process")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(0.5)  # the guest resumes; the registry may still say paused
+    p = d.cli("pause", "late", timeout=60)
+    check(p.returncode == 0 and d.state_of("late") == "paused",
+          "pause after a late resume: %d %r" % (p.returncode, p.stderr))
+    d.cli("resume", "late", check_rc=0)
+    n = d.logs("late").count("tick")
+    wait_for(lambda: d.logs("late").count("tick") > n, 30, "late to tick again")
+    d.cli("rm", "-f", "late", check_rc=0)
+
+
+@test
 def openapi(tmp, d):
     """Every route and answer the server gives is in docs/openapi.yaml, and every path
     there is served."""
