@@ -324,24 +324,18 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	return true;
 }
 
-/* The firmware lodge run would pick, so the daemon boots what this user would. */
+/* The firmware lodge run would pick (an absolute path), so the daemon boots what this
+ * user would; none found: the daemon's own default, or its refusal naming --firmware. */
 static void default_firmware(cJSON *o)
 {
-	static const char *const paths[] = {
-		"guest-cache/out/fw_dynamic.bin",
-		"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
-	};
 	char abs[PATH_MAX];
 
 	if (!cJSON_GetObjectItemCaseSensitive(o, "kernel") ||
 	    cJSON_GetObjectItemCaseSensitive(o, "restore") ||
 	    cJSON_GetObjectItemCaseSensitive(o, "firmware"))
 		return;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (access(paths[i], R_OK) == 0 && realpath(paths[i], abs)) {
-			cJSON_AddStringToObject(o, "firmware", abs);
-			return;
-		}
+	if (cli_find_firmware(abs, sizeof(abs)) == 0)
+		cJSON_AddStringToObject(o, "firmware", abs);
 }
 
 static int create_guest(int argc, char **argv, const char *sock, bool print);

@@ -608,6 +608,18 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 
 	if (r)
 		return r;
+	if (kind == GUEST_VM && !json_str(body, "firmware", NULL) &&
+	    !json_str(body, "restore", NULL) && !json_str(body, "incoming", NULL)) {
+		char fw[PATH_MAX];
+		if (!sandbox_default_firmware(d, fw, sizeof(fw))) {
+			snprintf(err, errlen,
+				 "no firmware for the system guest: give 'firmware' (lodge create "
+				 "--firmware FILE, an absolute path to OpenSBI's fw_dynamic.bin: "
+				 "Debian's opensbi package installs " SANDBOX_FIRMWARE_DEBIAN
+				 ", `make guest` builds guest-cache/out/fw_dynamic.bin)");
+			return -EINVAL;
+		}
+	}
 	if (guest_find(d, json_str(body, "name", ""))) {
 		snprintf(err, errlen, "a guest named '%s' exists already",
 			 json_str(body, "name", ""));

@@ -68,7 +68,8 @@ def follow(p, done, timeout):
 class Daemon:
     """A daemon on a private socket and state directory."""
 
-    def __init__(self, tmp, name="d", extra=(), env=None):
+    def __init__(self, tmp, name="d", extra=(), env=None, binary=None):
+        self.binary = binary or LODGE  # the daemon's and the CLI's
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
         self.sock = os.path.join(self.dir, "lodge.sock")
@@ -83,7 +84,7 @@ class Daemon:
     def start(self):
         log = open(os.path.join(self.dir, "daemon.log"), "ab")
         self.proc = subprocess.Popen(
-            [LODGE, "daemon", "-v", "--state", self.state, "--socket", self.sock,
+            [self.binary, "daemon", "-v", "--state", self.state, "--socket", self.sock,
              "--mem-overhead", OVERHEAD] + self.extra,
             stdout=log, stderr=log, env=self.env)
         wait_for(lambda: self.answers() or self.proc.poll() is not None, 20,
@@ -116,9 +117,9 @@ class Daemon:
         except OSError:
             return ""
 
-    def cli(self, *args, input=None, timeout=120, check_rc=None):
-        p = subprocess.run([LODGE] + list(args), input=input, capture_output=True,
-                           timeout=timeout, env=self.env)
+    def cli(self, *args, input=None, timeout=120, check_rc=None, cwd=None):
+        p = subprocess.run([self.binary] + list(args), input=input, capture_output=True,
+                           timeout=timeout, env=self.env, cwd=cwd)
         if check_rc is not None and p.returncode != check_rc:
             raise Failure("lodge %s: exit %d (wanted %d): %s" % (
                 " ".join(args), p.returncode, check_rc, p.stderr.decode(errors="replace")[-400:]))
@@ -2316,6 +2317,44 @@ def state_after_control_timeout(tmp, d):
     n = d.logs("late").count("tick")
     wait_for(lambda: d.logs("late").count("tick") > n, 30, "late to tick again")
     d.cli("rm", "-f", "late", check_rc=0)
+
+
+@test
+def default_firmware(tmp, d):
+    """lodge create of a system guest without --firmware, run from another directory:
+    the firmware is found (an absolute path beside the lodge binary's source tree); a
+    lodge (daemon and CLI) with none anywhere refuses the create, naming --firmware,
+    instead of making a guest that can never start; lodge run says the same."""
+    img, initrd = os.path.join(GUEST, "Image"), os.path.join(GUEST, "initrd.img")
+    if not os.path.exists(os.path.join(GUEST, "fw_dynamic.bin")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    elsewhere = os.path.join(tmp, "elsewhere")
+    os.makedirs(elsewhere, exist_ok=True)
+    d.cli("create", "fw0", "--kernel", img, "--initrd", initrd, "--mem", "128M",
+          check_rc=0, cwd=elsewhere)
+    fw = d.inspect("fw0")["config"].get("firmware")
+    check(fw and os.path.isabs(fw) and os.path.exists(fw), "firmware %r" % fw)
+    d.cli("rm", "fw0", check_rc=0)
+    if os.path.exists("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"):
+        return  # Debian's opensbi: a default firmware everywhere
+    # a lodge outside any source tree (no guest-cache beside it)
+    copy = os.path.join(tmp, "inst", "usr", "bin", "lodge")
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    subprocess.run(["cp", LODGE, copy], check=True)
+    d2 = Daemon(tmp, "nofw", binary=copy)
+    d2.start()
+    try:
+        p = d2.cli("create", "fw1", "--kernel", img, "--initrd", initrd, "--mem", "128M",
+                   cwd=elsewhere)
+        check(p.returncode == 1 and b"--firmware" in p.stderr,
+              "create without a firmware anywhere: %d %r" % (p.returncode, p.stderr))
+        check(d2.cli("inspect", "fw1").returncode == 1, "fw1 was created")
+        p = subprocess.run([copy, "run", "--kernel", img, "--initrd", initrd, "--mem", "128M"],
+                           capture_output=True, timeout=60, cwd=elsewhere)
+        check(p.returncode != 0 and b"--firmware" in p.stderr,
+              "lodge run without a firmware: %d %r" % (p.returncode, p.stderr[-300:]))
+    finally:
+        d2.stop()
 
 
 @test
