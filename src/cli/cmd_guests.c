@@ -454,7 +454,7 @@ static int cmd_action(const struct action *a, int argc, char **argv, const char 
 		encode(argv[i], name, sizeof(name));
 		snprintf(target, sizeof(target), "/v1/guests/%s%s%s", name, a->suffix, query);
 		st = call(c, a->method, target, NULL, &r);
-		if (st == 204) {
+		if (st == 204 || (st == 304 && !strcmp(a->name, "stop"))) { /* 304: stopped */
 			printf("%s\n", argv[i]);
 			fflush(stdout);
 		} else {
@@ -897,7 +897,7 @@ static int cmd_inspect(int argc, char **argv, const char *sock)
 	}
 	api_client_close(c);
 	text = cJSON_Print(out);
-	if (text && cJSON_GetArraySize(out))
+	if (text) /* "[]" when none was found, as docker inspect */
 		printf("%s\n", text);
 	free(text);
 	cJSON_Delete(out);
@@ -984,6 +984,11 @@ static int cmd_events(int argc, char **argv, const char *sock)
 			follow = true;
 		} else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
 			since = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: lodge events [-f] [--since ID]\n\nPrints the daemon's "
+			       "events (create, start, stop, ...) after event ID (default: all "
+			       "it keeps); -f: and follows new ones.\n");
+			return 0;
 		} else {
 			say_err("events: unexpected argument '%s' (lodge events [-f] [--since ID])",
 				argv[i]);

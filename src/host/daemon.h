@@ -64,6 +64,7 @@ struct daemon_config {
 };
 
 #define DAEMON_DEFAULT_WASM_POOL 2
+#define DAEMON_DEFAULT_VM_MEMORY (256ull << 20) /* a system guest's RAM without 'memory' */
 #define DAEMON_MAX_WASM_POOL	 64
 
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
@@ -251,7 +252,8 @@ int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, str
  * socket). Returns 0, -EBUSY (not a standby waiting) or -ECOMM with err. */
 int guest_failover(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
- * once the guest has stopped (conn may be NULL). */
+ * once the guest has stopped (conn may be NULL). guest_stop of a guest that has no
+ * process (and no pending restart) returns -EALREADY: nothing to stop. */
 int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 int guest_kill(struct guest *g, struct api_conn *conn, char *err, size_t errlen)

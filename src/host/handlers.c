@@ -207,6 +207,8 @@ static cJSON *inspect(const struct guest *g)
 		json_add_uint(l, "cpus", json_uint(c, "cpus", 1));
 		if (json_uint(c, "memory", 0))
 			json_add_uint(l, "memory", json_uint(c, "memory", 0));
+		else if (g->kind == GUEST_VM && json_str(c, "kernel", NULL))
+			json_add_uint(l, "memory", DAEMON_DEFAULT_VM_MEMORY); /* what it gets */
 		else
 			cJSON_AddNullToObject(l, "memory");
 		if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota"))
@@ -531,7 +533,9 @@ static void h_stop(struct api_conn *c, const struct api_request *r)
 		return;
 	}
 	e = guest_stop(g, (unsigned)t, c, err, sizeof(err));
-	if (e)
+	if (e == -EALREADY)
+		api_reply(c, 304, NULL, NULL, 0); /* not running: as docker, nothing to do */
+	else if (e)
 		daemon_reply_errno(c, e, err);
 	else if (!guest_active(g))
 		api_reply(c, 204, NULL, NULL, 0); /* a pending restart was cancelled */

@@ -40,7 +40,7 @@
 #include "host/sandbox.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
-#define DEFAULT_VM_MEMORY   (256ull << 20)
+#define DEFAULT_VM_MEMORY   DAEMON_DEFAULT_VM_MEMORY
 #define DEFAULT_HUGEPAGES   true	   /* "hugepages": docs/API.md says why */
 #define PRESS_INTERVAL_NS   3000000000ull  /* a guest that missed the button gets another */
 #define QUICK_FAIL_NS	    10000000000ull /* a guest that ran this long resets its backoff */
@@ -1675,7 +1675,7 @@ int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *e
 		}
 		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
 			 g->rec.state);
-		return -EBUSY;
+		return -EALREADY; /* stopped already: nothing to do (docker's 304) */
 	}
 	if (!g->rec.stop_requested) {
 		g->rec.stop_requested = true;

@@ -454,8 +454,12 @@ def bad_input(tmp, d):
     check(p.returncode == 1 and b"exists already" in p.stderr, "duplicate: %r" % p.stderr)
     st, doc = d.api_json("POST", "/v1/guests/dup/pause")
     check(st == 409 and "not running" in doc["message"], "pause created: %d %r" % (st, doc))
+    # stop of a guest that is not running: nothing to do, as docker stop (exit 0)
+    st, _, _ = d.http("POST", "/v1/guests/dup/stop")
+    check(st == 304, "POST stop of a created guest: %d" % st)
     p = d.cli("stop", "dup")
-    check(p.returncode == 1 and b"not running" in p.stderr, "stop created: %r" % p.stderr)
+    check(p.returncode == 0 and p.stdout == b"dup\n", "stop created: %d %r %r" % (
+        p.returncode, p.stdout, p.stderr))
     d.cli("rm", "dup", check_rc=0)
     # the daemon is still there
     d.cli("ps", check_rc=0)
@@ -2355,6 +2359,29 @@ def default_firmware(tmp, d):
               "lodge run without a firmware: %d %r" % (p.returncode, p.stderr[-300:]))
     finally:
         d2.stop()
+
+
+@test
+def docker_parity(tmp, d):
+    """As docker: stop of a stopped guest exits 0; inspect of none prints [] and exits 1;
+    events --help; a system guest without --mem shows the RAM it gets."""
+    d.cli("create", "par", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "par", check_rc=0)
+    d.cli("stop", "par", check_rc=0)
+    p = d.cli("stop", "par")
+    check(p.returncode == 0 and p.stdout == b"par\n", "stop of a stopped guest: %d %r %r" % (
+        p.returncode, p.stdout, p.stderr))
+    d.cli("rm", "par", check_rc=0)
+    p = d.cli("inspect", "nothere")
+    check(p.returncode == 1 and json.loads(p.stdout) == [] and b"nothere" in p.stderr,
+          "inspect nothere: %d %r %r" % (p.returncode, p.stdout, p.stderr))
+    p = d.cli("events", "--help")
+    check(p.returncode == 0 and b"usage: lodge events" in p.stdout, "events --help: %r" % (p,))
+    d.cli("create", "nomem", "--kernel", os.path.join(GUEST, "Image"), "--firmware",
+          os.path.join(GUEST, "fw_dynamic.bin"), check_rc=0)
+    lim = d.inspect("nomem")["limits"]
+    check(lim["memory"] == 256 << 20, "limits of a system guest without --mem: %r" % lim)
+    d.cli("rm", "nomem", check_rc=0)
 
 
 @test
