@@ -75,6 +75,11 @@ struct cli_wasm_job {
  * 134 on a trap, CLI_EXIT_ERROR when the module cannot be loaded or linked. */
 int cli_wasm_run(const struct cli_wasm_job *job);
 
+/* The firmware `lodge run` and `lodge create` use when none is given, as an absolute path:
+ * guest-cache/out/fw_dynamic.bin in the current directory, then in the source tree of
+ * this lodge binary, then Debian's opensbi one. Returns 0 or -ENOENT (none there). */
+int cli_find_firmware(char *out, size_t len);
+
 /* Parses a size such as 128M, 2G, 65536 or 64K into bytes. Returns 0 or -EINVAL. */
 int cli_parse_size(const char *s, uint64_t *out);
 

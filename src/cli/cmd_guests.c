@@ -324,24 +324,18 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	return true;
 }
 
-/* The firmware lodge run would pick, so the daemon boots what this user would. */
+/* The firmware lodge run would pick (an absolute path), so the daemon boots what this
+ * user would; none found: the daemon's own default, or its refusal naming --firmware. */
 static void default_firmware(cJSON *o)
 {
-	static const char *const paths[] = {
-		"guest-cache/out/fw_dynamic.bin",
-		"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
-	};
 	char abs[PATH_MAX];
 
 	if (!cJSON_GetObjectItemCaseSensitive(o, "kernel") ||
 	    cJSON_GetObjectItemCaseSensitive(o, "restore") ||
 	    cJSON_GetObjectItemCaseSensitive(o, "firmware"))
 		return;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (access(paths[i], R_OK) == 0 && realpath(paths[i], abs)) {
-			cJSON_AddStringToObject(o, "firmware", abs);
-			return;
-		}
+	if (cli_find_firmware(abs, sizeof(abs)) == 0)
+		cJSON_AddStringToObject(o, "firmware", abs);
 }
 
 static int create_guest(int argc, char **argv, const char *sock, bool print);
@@ -460,7 +454,7 @@ static int cmd_action(const struct action *a, int argc, char **argv, const char 
 		encode(argv[i], name, sizeof(name));
 		snprintf(target, sizeof(target), "/v1/guests/%s%s%s", name, a->suffix, query);
 		st = call(c, a->method, target, NULL, &r);
-		if (st == 204) {
+		if (st == 204 || (st == 304 && !strcmp(a->name, "stop"))) { /* 304: stopped */
 			printf("%s\n", argv[i]);
 			fflush(stdout);
 		} else {
@@ -903,7 +897,7 @@ static int cmd_inspect(int argc, char **argv, const char *sock)
 	}
 	api_client_close(c);
 	text = cJSON_Print(out);
-	if (text && cJSON_GetArraySize(out))
+	if (text) /* "[]" when none was found, as docker inspect */
 		printf("%s\n", text);
 	free(text);
 	cJSON_Delete(out);
@@ -990,6 +984,11 @@ static int cmd_events(int argc, char **argv, const char *sock)
 			follow = true;
 		} else if (!strcmp(argv[i], "--since") && i + 1 < argc) {
 			since = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: lodge events [-f] [--since ID]\n\nPrints the daemon's "
+			       "events (create, start, stop, ...) after event ID (default: all "
+			       "it keeps); -f: and follows new ones.\n");
+			return 0;
 		} else {
 			say_err("events: unexpected argument '%s' (lodge events [-f] [--since ID])",
 				argv[i]);

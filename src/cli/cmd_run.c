@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "cpu/exec.h"
 #include "devices/device.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "disk/disk.h"
 #include "cpu/hart.h"
 #include "cpu/jit/jit.h"
@@ -109,12 +111,38 @@ static void wait_started(struct run_ctl *c)
 		;
 }
 
-/* Where --firmware is looked for when not given: the default guest's cache next to the
- * lodge binary's build tree, then Debian's opensbi package on the host. */
-static const char *const firmware_paths[] = {
-	"guest-cache/out/fw_dynamic.bin",
-	"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
-};
+/* Where --firmware is looked for when not given: the default guest's cache in the
+ * current directory, then in the source tree the lodge binary was built in
+ * (build/MODE/lodge), then Debian's opensbi package on the host. */
+#define FW_CACHE  "guest-cache/out/fw_dynamic.bin"
+#define FW_DEBIAN "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+
+int cli_find_firmware(char *out, size_t len)
+{
+	char exe[PATH_MAX], p[PATH_MAX + 64], abs[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *s;
+
+	if (access(FW_CACHE, R_OK) == 0 && realpath(FW_CACHE, abs) && strlen(abs) < len) {
+		snprintf(out, len, "%s", abs);
+		return 0;
+	}
+	if (n > 0) {
+		exe[n] = 0;
+		for (int i = 0; i < 3 && (s = strrchr(exe, '/')); i++)
+			*s = 0;
+		snprintf(p, sizeof(p), "%s/" FW_CACHE, exe);
+		if (access(p, R_OK) == 0 && realpath(p, abs) && strlen(abs) < len) {
+			snprintf(out, len, "%s", abs);
+			return 0;
+		}
+	}
+	if (access(FW_DEBIAN, R_OK) == 0 && strlen(FW_DEBIAN) < len) {
+		snprintf(out, len, "%s", FW_DEBIAN);
+		return 0;
+	}
+	return -ENOENT;
+}
 
 /* One line per registered device type that has a command-line option. */
 static void device_usage(FILE *f)
@@ -151,7 +179,9 @@ static void run_usage(FILE *f)
 		"                    \"" DEFAULT_CMDLINE
 		"\", or \"console=hvc0\" with --virtio-console)\n"
 		"  --firmware FILE   M-mode firmware: OpenSBI fw_dynamic.bin or fw_jump.bin\n"
-		"                    (default: guest-cache/out/fw_dynamic.bin from make guest)\n"
+		"                    (default: guest-cache/out/fw_dynamic.bin from make guest, "
+		"here\n"
+		"                    or in lodge's source tree; else Debian's opensbi one)\n"
 		"  --dump-dtb FILE   also write the generated device tree to FILE (dtc -I dtb)\n"
 		"  --no-reboot       exit (status 120) when the guest reboots instead of "
 		"restarting\n"
@@ -699,14 +729,6 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 	print_disk_stats(vm);
 }
 
-static const char *find_firmware(void)
-{
-	for (size_t i = 0; i < sizeof(firmware_paths) / sizeof(firmware_paths[0]); i++)
-		if (access(firmware_paths[i], R_OK) == 0)
-			return firmware_paths[i];
-	return firmware_paths[0]; /* the error message then names the expected place */
-}
-
 /* console=ttyS0, or the console of a device that takes it (--virtio-console: hvc0). */
 static const char *default_cmdline(const struct run_opts *o, char *buf, size_t len)
 {
@@ -1036,6 +1058,25 @@ static uint64_t ctl_instret(void *opaque)
 	return n;
 }
 
+/* What the machine's NICs and disks moved, summed. */
+static void ctl_io(void *opaque, struct guestctl_io *out)
+{
+	struct run_ctl *c = opaque;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct device *dev = c->vm ? c->vm->devices : NULL; dev; dev = dev->next) {
+		uint64_t a, b;
+		if (vnet_io_bytes(dev, &a, &b)) {
+			out->net_rx += a;
+			out->net_tx += b;
+		} else if (vblk_io_bytes(dev, &a, &b)) {
+			out->disk_read += a;
+			out->disk_write += b;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* Guest RAM pages the host backs (touched and not given back), counted with mincore. */
 static uint64_t ctl_ram_resident(void *opaque)
 {
@@ -1260,6 +1301,7 @@ static const struct guestctl_ops run_ctl_ops = {
 	.migrate = ctl_migrate,
 	.migrated = ctl_migrated,
 	.ram_resident = ctl_ram_resident,
+	.io = ctl_io,
 	.kind = "vm",
 	.pause = ctl_pause,
 	.resume = ctl_resume,
@@ -1468,7 +1510,7 @@ int cmd_run(int argc, char **argv)
 	struct vm *vm = NULL;
 	struct console *con = NULL;
 	enum vm_stop_reason why = VM_STOP_ERROR;
-	char cmdline[64];
+	char cmdline[64], firmware[PATH_MAX];
 	int r, status;
 
 	r = parse_opts(argc, argv, &o);
@@ -1479,8 +1521,15 @@ int cmd_run(int argc, char **argv)
 	if (!o.restore && check_mem(o.mem))
 		return CLI_EXIT_USAGE;
 	if (o.lx.kernel) {
-		if (!o.lx.firmware)
-			o.lx.firmware = find_firmware();
+		if (!o.lx.firmware) {
+			if (cli_find_firmware(firmware, sizeof(firmware))) {
+				log_err("run: no firmware: give --firmware FILE (OpenSBI's "
+					"fw_dynamic.bin: `make guest` builds " FW_CACHE
+					", Debian's opensbi package installs " FW_DEBIAN ")");
+				return CLI_EXIT_USAGE;
+			}
+			o.lx.firmware = firmware;
+		}
 		if (!o.lx.cmdline)
 			o.lx.cmdline = default_cmdline(&o, cmdline, sizeof(cmdline));
 	}

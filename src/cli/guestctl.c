@@ -341,6 +341,14 @@ static void h_get_vm(struct api_conn *c, const struct api_request *r)
 		json_add_uint(st, "rss_bytes", rss_bytes(g));
 		json_add_uint(st, "ram_resident_bytes", g->ops->ram_resident(g->opaque));
 		json_add_uint(st, "uptime_ns", core_clock_ns(CLOCK_MONOTONIC) - g->start_ns);
+		if (g->ops->io) {
+			struct guestctl_io io = {0};
+			g->ops->io(g->opaque, &io);
+			json_add_uint(st, "net_rx_bytes", io.net_rx);
+			json_add_uint(st, "net_tx_bytes", io.net_tx);
+			json_add_uint(st, "disk_read_bytes", io.disk_read);
+			json_add_uint(st, "disk_write_bytes", io.disk_write);
+		}
 		cJSON_AddItemToObject(o, "stats", st);
 		st = NULL;
 	}

@@ -4,7 +4,9 @@
  *
  * - The control socket (--api SOCKET), an HTTP API shaped like Firecracker's:
  *     GET   /vm       {"kind", "state": "Running"|"Paused", "stats": {instret, cpu_time_ns,
- *                     rss_bytes, ram_resident_bytes, uptime_ns}}
+ *                     rss_bytes, ram_resident_bytes, uptime_ns[, net_rx_bytes,
+ *                     net_tx_bytes, disk_read_bytes, disk_write_bytes]}} (the last four
+ *                     when the guest kind has devices: summed over its NICs and disks)
  *     PATCH /vm       {"state": "Paused"|"Resumed"}                         -> 204
  *     PUT   /actions  {"action_type": "Stop"|"Kill"}                        -> 204
  *     PUT   /snapshot/create  {"snapshot_path": FILE[, "snapshot_type": "Full"|"Diff",
@@ -58,6 +60,12 @@ struct guestctl_migrate {
 
 struct vm_repl_stats;
 
+/* What a system guest's devices moved (GET /vm's stats). */
+struct guestctl_io {
+	uint64_t net_rx, net_tx;	/* Ethernet frame bytes, all NICs */
+	uint64_t disk_read, disk_write; /* data bytes of completed requests, all disks */
+};
+
 struct guestctl_ops {
 	const char *kind; /* "vm" or "wasm" */
 	/* Each returns 0 or -errno (-EAGAIN: not possible right now, e.g. while rebooting;
@@ -72,6 +80,7 @@ struct guestctl_ops {
 	bool end_beside_snapshot;
 	uint64_t (*instret)(void *opaque);	/* work done so far (0 if not counted) */
 	uint64_t (*ram_resident)(void *opaque); /* guest RAM backed by host memory (bytes) */
+	void (*io)(void *opaque, struct guestctl_io *out); /* NULL: no devices to count */
 	/* Writes a snapshot of the paused guest; -EBUSY when it is not paused; other errors
 	 * with one line in err. NULL: the guest kind has no snapshots. Worker thread. */
 	int (*snapshot)(void *opaque, const struct guestctl_snapshot *req, char *err,

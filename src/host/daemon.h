@@ -64,6 +64,7 @@ struct daemon_config {
 };
 
 #define DAEMON_DEFAULT_WASM_POOL 2
+#define DAEMON_DEFAULT_VM_MEMORY (256ull << 20) /* a system guest's RAM without 'memory' */
 #define DAEMON_MAX_WASM_POOL	 64
 
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
@@ -101,6 +102,10 @@ struct guest {
 	bool child;	 /* we forked it (waitid gives its status) */
 	bool sent_kill;	 /* the daemon sent its process SIGKILL (kill, a stop's timeout) */
 	bool found_gone; /* its end was found at the daemon's start, not seen as it came */
+	/* a pause or resume on its control socket failed (timed out): the guest may still do
+	 * it once it answers, so the registry's running/paused is a guess until
+	 * guest_sync_state asked the guest */
+	bool state_unsure;
 	struct evloop_watch *pid_watch;
 	uint64_t started_mono; /* when it started (ns, monotonic) */
 	char cg_applied[128], cg_skipped[256];
@@ -211,6 +216,11 @@ int guest_start(struct guest *g, char *err, size_t errlen) __attribute__((warn_u
 int guest_start_wait(struct guest *g, struct api_conn *conn) __attribute__((warn_unused_result));
 int guest_pause(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 int guest_resume(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
+/* For a guest whose state is unsure (state_unsure), or always with `force`: asks the
+ * running guest whether it is paused (GET /vm, within timeout_ms) and makes the registry
+ * say what it does (a "pause"/"resume" event when that changed). Returns 0 once known,
+ * else -ECOMM (the guest did not answer: the registry's state stays, still unsure). */
+int guest_sync_state(struct guest *g, bool force, int timeout_ms);
 /* Saves a running or paused guest to `path` (absolute: the daemon writes it): pauses it
  * if it runs, has it write a snapshot into its own run directory (its sandbox), moves
  * that to path, and resumes it unless leave_paused. The guest writes it while the
@@ -242,7 +252,8 @@ int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, str
  * socket). Returns 0, -EBUSY (not a standby waiting) or -ECOMM with err. */
 int guest_failover(struct guest *g, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Stop (power off, then kill after `timeout` s) and kill: the answer to `conn` is sent
- * once the guest has stopped (conn may be NULL). */
+ * once the guest has stopped (conn may be NULL). guest_stop of a guest that has no
+ * process (and no pending restart) returns -EALREADY: nothing to stop. */
 int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 int guest_kill(struct guest *g, struct api_conn *conn, char *err, size_t errlen)

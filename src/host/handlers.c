@@ -207,6 +207,8 @@ static cJSON *inspect(const struct guest *g)
 		json_add_uint(l, "cpus", json_uint(c, "cpus", 1));
 		if (json_uint(c, "memory", 0))
 			json_add_uint(l, "memory", json_uint(c, "memory", 0));
+		else if (g->kind == GUEST_VM && json_str(c, "kernel", NULL))
+			json_add_uint(l, "memory", DAEMON_DEFAULT_VM_MEMORY); /* what it gets */
 		else
 			cJSON_AddNullToObject(l, "memory");
 		if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota"))
@@ -247,6 +249,10 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x->rec.name, y->rec.name);
 }
 
+/* How long listing or inspecting waits for a guest whose state is unsure (its control
+ * socket timed out on a pause or resume) to say whether it is paused. */
+#define SYNC_WAIT_MS 250
+
 static void h_list(struct api_conn *c, const struct api_request *r)
 {
 	struct daemon *d = r->ctx;
@@ -266,8 +272,10 @@ static void h_list(struct api_conn *c, const struct api_request *r)
 		api_reply_error(c, 500, "internal", "out of memory");
 		return;
 	}
-	for (struct guest *g = d->guests; g; g = g->next)
+	for (struct guest *g = d->guests; g; g = g->next) {
+		(void)guest_sync_state(g, false, SYNC_WAIT_MS);
 		sorted[i++] = g;
+	}
 	qsort(sorted, n, sizeof(*sorted), by_name); /* stable output for people and tests */
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(a, summary(sorted[i]));
@@ -321,6 +329,7 @@ static void h_inspect(struct api_conn *c, const struct api_request *r)
 
 	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
 		return;
+	(void)guest_sync_state(g, false, SYNC_WAIT_MS);
 	api_reply_json(c, 200, inspect(g));
 }
 
@@ -524,7 +533,9 @@ static void h_stop(struct api_conn *c, const struct api_request *r)
 		return;
 	}
 	e = guest_stop(g, (unsigned)t, c, err, sizeof(err));
-	if (e)
+	if (e == -EALREADY)
+		api_reply(c, 304, NULL, NULL, 0); /* not running: as docker, nothing to do */
+	else if (e)
 		daemon_reply_errno(c, e, err);
 	else if (!guest_active(g))
 		api_reply(c, 204, NULL, NULL, 0); /* a pending restart was cancelled */
@@ -1142,8 +1153,10 @@ static void collect(struct guest *g, struct guest_metrics *m)
 		return;
 	m->cpu_s = proc_cpu_seconds(pid);
 	m->rss = proc_field(pid, "status", "VmRSS:") * 1024;
-	m->rd = proc_field(pid, "io", "read_bytes:");
-	m->wr = proc_field(pid, "io", "write_bytes:");
+	if (g->kind != GUEST_VM) { /* a system guest's own disks: its control socket says */
+		m->rd = proc_field(pid, "io", "read_bytes:");
+		m->wr = proc_field(pid, "io", "write_bytes:");
+	}
 	if (g->d->have_cgroups) {
 		struct cgroup_stats cs;
 		if (cgroup_stats(&g->d->cg, g->rec.name, &cs) == 0) {
@@ -1222,7 +1235,7 @@ static void metric_value(struct textbuf *t, const struct guest_metrics *m, int f
 		tb_printf(t, "%s{guest=\"%s\",kind=\"%s\"} %.3f\n", name, gn, k, m->cpu_s);
 		return;
 	}
-	if (m->stale && (f == M_INSTRET || f == M_RX || f == M_TX))
+	if (m->stale && (f == M_INSTRET || f == M_RX || f == M_TX || f == M_RD || f == M_WR))
 		return; /* only its control socket knows: absent this time */
 	const uint64_t v[] = {0,     m->instret, m->rss,    m->cg_mem,	       m->rd,
 			      m->wr, m->net_rx,	 m->net_tx, m->g->rec.restarts};

@@ -48,7 +48,7 @@
 #define NOFILE_LIMIT 4096
 
 static const char *const firmware_defaults[] = {
-	"/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
+	SANDBOX_FIRMWARE_DEBIAN,
 };
 
 /* ---- the shared network namespace (daemon) ---- */
@@ -325,9 +325,7 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	return 0;
 }
 
-/* The firmware a system guest gets when its request names none: the default guest's,
- * next to the lodge binary's build tree (build/MODE/lodge), then Debian's opensbi. */
-static void default_firmware(const struct daemon *d, char *out, size_t len)
+bool sandbox_default_firmware(const struct daemon *d, char *out, size_t len)
 {
 	char top[PATH_MAX];
 	char *s;
@@ -337,13 +335,14 @@ static void default_firmware(const struct daemon *d, char *out, size_t len)
 		*s = 0;
 	if (snprintf(out, len, "%s/guest-cache/out/fw_dynamic.bin", top) < (int)len &&
 	    access(out, R_OK) == 0)
-		return;
+		return true;
 	for (size_t i = 0; i < sizeof(firmware_defaults) / sizeof(firmware_defaults[0]); i++)
 		if (access(firmware_defaults[i], R_OK) == 0) {
 			snprintf(out, len, "%s", firmware_defaults[i]);
-			return;
+			return true;
 		}
 	out[0] = 0;
+	return false;
 }
 
 static bool uses_host_network(const cJSON *cfg)
@@ -497,7 +496,7 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 		if (fw)
 			snprintf(firmware, sizeof(p->firmware), "%s", fw);
 		else
-			default_firmware(d, firmware, sizeof(p->firmware));
+			(void)sandbox_default_firmware(d, firmware, sizeof(p->firmware));
 	}
 	r = plan_binds(p, g, firmware);
 	if (r) {

@@ -40,7 +40,7 @@
 #include "host/sandbox.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
-#define DEFAULT_VM_MEMORY   (256ull << 20)
+#define DEFAULT_VM_MEMORY   DAEMON_DEFAULT_VM_MEMORY
 #define DEFAULT_HUGEPAGES   true	   /* "hugepages": docs/API.md says why */
 #define PRESS_INTERVAL_NS   3000000000ull  /* a guest that missed the button gets another */
 #define QUICK_FAIL_NS	    10000000000ull /* a guest that ran this long resets its backoff */
@@ -608,6 +608,18 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 
 	if (r)
 		return r;
+	if (kind == GUEST_VM && !json_str(body, "firmware", NULL) &&
+	    !json_str(body, "restore", NULL) && !json_str(body, "incoming", NULL)) {
+		char fw[PATH_MAX];
+		if (!sandbox_default_firmware(d, fw, sizeof(fw))) {
+			snprintf(err, errlen,
+				 "no firmware for the system guest: give 'firmware' (lodge create "
+				 "--firmware FILE, an absolute path to OpenSBI's fw_dynamic.bin: "
+				 "Debian's opensbi package installs " SANDBOX_FIRMWARE_DEBIAN
+				 ", `make guest` builds guest-cache/out/fw_dynamic.bin)");
+			return -EINVAL;
+		}
+	}
 	if (guest_find(d, json_str(body, "name", ""))) {
 		snprintf(err, errlen, "a guest named '%s' exists already",
 			 json_str(body, "name", ""));
@@ -1258,20 +1270,68 @@ static bool snapshot_busy(const struct guest *g, char *err, size_t errlen)
 	return true;
 }
 
+int guest_sync_state(struct guest *g, bool force, int timeout_ms)
+{
+	struct api_result res;
+	const char *st, *now;
+	int r;
+
+	if (!guest_active(g) ||
+	    (strcmp(g->rec.state, "running") && strcmp(g->rec.state, "paused"))) {
+		g->state_unsure = false; /* it has no process: nothing to ask */
+		return 0;
+	}
+	if ((!g->state_unsure && !force) || g->snap_at) /* a snapshot sets the state at its end */
+		return 0;
+	if (control_timeout(g, "GET", "/vm", NULL, &res, timeout_ms, NULL))
+		return -ECOMM;
+	st = res.status == 200 ? json_str(res.json, "state", "") : "";
+	now = !strcmp(st, "Paused") ? "paused" : !strcmp(st, "Running") ? "running" : NULL;
+	r = now ? 0 : -ECOMM;
+	if (now) {
+		g->state_unsure = false;
+		if (strcmp(now, g->rec.state)) {
+			log_info(
+				"guest %s: it is %s, not %s as last recorded (an action that timed "
+				"out took effect later)",
+				g->rec.name, now, g->rec.state);
+			set_state(g, now);
+			save(g);
+			daemon_event(g->d, g->rec.name, *now == 'p' ? "pause" : "resume", "%s", "");
+		}
+	}
+	api_result_fini(&res);
+	return r;
+}
+
+/* Before a pause or a resume the registry's view does not allow: the guest may have
+ * done an earlier one late (its control socket timed out), or been paused by itself. */
+static void sync_before(struct guest *g, const char *want)
+{
+	if (g->state_unsure ||
+	    (guest_active(g) && strcmp(g->rec.state, want) &&
+	     (!strcmp(g->rec.state, "running") || !strcmp(g->rec.state, "paused"))))
+		(void)guest_sync_state(g, true, CONTROL_TIMEOUT_MS);
+}
+
 int guest_pause(struct guest *g, char *err, size_t errlen)
 {
 	int r;
 
 	if (snapshot_busy(g, err, errlen))
 		return -EBUSY;
+	sync_before(g, "running");
 	if (!guest_active(g) || strcmp(g->rec.state, "running")) {
 		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
 			 g->rec.state);
 		return -EBUSY;
 	}
 	r = control_simple(g, "PATCH", "/vm", "{\"state\":\"Paused\"}", err, errlen);
+	if (r == -ECOMM)
+		g->state_unsure = true; /* it may pause once it answers */
 	if (r)
 		return r;
+	g->state_unsure = false;
 	set_state(g, "paused");
 	save(g);
 	daemon_event(g->d, g->rec.name, "pause", "%s", "");
@@ -1284,14 +1344,18 @@ int guest_resume(struct guest *g, char *err, size_t errlen)
 
 	if (snapshot_busy(g, err, errlen))
 		return -EBUSY;
+	sync_before(g, "paused");
 	if (!guest_active(g) || strcmp(g->rec.state, "paused")) {
 		snprintf(err, errlen, "guest %s is not paused (it is %s)", g->rec.name,
 			 g->rec.state);
 		return -EBUSY;
 	}
 	r = control_simple(g, "PATCH", "/vm", "{\"state\":\"Resumed\"}", err, errlen);
+	if (r == -ECOMM)
+		g->state_unsure = true;
 	if (r)
 		return r;
+	g->state_unsure = false;
 	set_state(g, "running");
 	save(g);
 	daemon_event(g->d, g->rec.name, "resume", "%s", "");
@@ -1611,7 +1675,7 @@ int guest_stop(struct guest *g, unsigned timeout, struct api_conn *conn, char *e
 		}
 		snprintf(err, errlen, "guest %s is not running (it is %s)", g->rec.name,
 			 g->rec.state);
-		return -EBUSY;
+		return -EALREADY; /* stopped already: nothing to do (docker's 304) */
 	}
 	if (!g->rec.stop_requested) {
 		g->rec.stop_requested = true;

@@ -226,7 +226,7 @@ def run(spec_path, d, wasm, handlers_c):
     exercise("GET", "/v1/events?since=x")  # 400
     exercise("DELETE", g)  # 409: running
     exercise("POST", g + "/stop?timeout=5")
-    exercise("POST", g + "/stop")  # 409
+    exercise("POST", g + "/stop")  # 304: not running
     exercise("POST", g + "/start")
     exercise("POST", g + "/kill")
     exercise("POST", g + "/kill")  # 409

@@ -68,7 +68,8 @@ def follow(p, done, timeout):
 class Daemon:
     """A daemon on a private socket and state directory."""
 
-    def __init__(self, tmp, name="d", extra=(), env=None):
+    def __init__(self, tmp, name="d", extra=(), env=None, binary=None):
+        self.binary = binary or LODGE  # the daemon's and the CLI's
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
         self.sock = os.path.join(self.dir, "lodge.sock")
@@ -83,7 +84,7 @@ class Daemon:
     def start(self):
         log = open(os.path.join(self.dir, "daemon.log"), "ab")
         self.proc = subprocess.Popen(
-            [LODGE, "daemon", "-v", "--state", self.state, "--socket", self.sock,
+            [self.binary, "daemon", "-v", "--state", self.state, "--socket", self.sock,
              "--mem-overhead", OVERHEAD] + self.extra,
             stdout=log, stderr=log, env=self.env)
         wait_for(lambda: self.answers() or self.proc.poll() is not None, 20,
@@ -116,9 +117,9 @@ class Daemon:
         except OSError:
             return ""
 
-    def cli(self, *args, input=None, timeout=120, check_rc=None):
-        p = subprocess.run([LODGE] + list(args), input=input, capture_output=True,
-                           timeout=timeout, env=self.env)
+    def cli(self, *args, input=None, timeout=120, check_rc=None, cwd=None):
+        p = subprocess.run([self.binary] + list(args), input=input, capture_output=True,
+                           timeout=timeout, env=self.env, cwd=cwd)
         if check_rc is not None and p.returncode != check_rc:
             raise Failure("lodge %s: exit %d (wanted %d): %s" % (
                 " ".join(args), p.returncode, check_rc, p.stderr.decode(errors="replace")[-400:]))
@@ -453,8 +454,12 @@ def bad_input(tmp, d):
     check(p.returncode == 1 and b"exists already" in p.stderr, "duplicate: %r" % p.stderr)
     st, doc = d.api_json("POST", "/v1/guests/dup/pause")
     check(st == 409 and "not running" in doc["message"], "pause created: %d %r" % (st, doc))
+    # stop of a guest that is not running: nothing to do, as docker stop (exit 0)
+    st, _, _ = d.http("POST", "/v1/guests/dup/stop")
+    check(st == 304, "POST stop of a created guest: %d" % st)
     p = d.cli("stop", "dup")
-    check(p.returncode == 1 and b"not running" in p.stderr, "stop created: %r" % p.stderr)
+    check(p.returncode == 0 and p.stdout == b"dup\n", "stop created: %d %r %r" % (
+        p.returncode, p.stdout, p.stderr))
     d.cli("rm", "dup", check_rc=0)
     # the daemon is still there
     d.cli("ps", check_rc=0)
@@ -2188,6 +2193,195 @@ def events_and_metrics(tmp, d):
     check(types[-3:] == ["start", "stop", "exit"] or types[-2:] == ["stop", "exit"],
           "followed events: %r" % types)
     d.cli("rm", "ev", check_rc=0)
+
+
+def vm_metrics(d, name):
+    """The guest's (disk read, disk written, net received, net sent) bytes in /metrics."""
+    m = d.http("GET", "/metrics")[2].decode()
+    v = []
+    for f in ("disk_read_bytes", "disk_written_bytes", "network_receive_bytes",
+              "network_transmit_bytes"):
+        x = re.search(r'^lodge_guest_%s_total\{guest="%s",kind="vm"\} (\d+)$' % (f, name), m,
+                      re.M)
+        check(x, "no lodge_guest_%s_total for %s in %r" % (f, name, m[-600:]))
+        v.append(int(x.group(1)))
+    return v
+
+
+def serve_once(send=0, recv=0):
+    """A TCP server on 127.0.0.1 (the guest reaches it as 10.0.2.2) for one connection:
+    sends `send` bytes, or reads `recv` bytes, then closes. Returns (port, thread, result
+    dict with the bytes it read)."""
+    import threading
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    ls.settimeout(120)
+    res = {"read": 0}
+
+    def run():
+        try:
+            c, _ = ls.accept()
+            c.settimeout(120)
+            if send:
+                c.sendall(b"\x5a" * send)
+            while res["read"] < recv:
+                k = c.recv(65536)
+                if not k:
+                    break
+                res["read"] += len(k)
+            c.close()
+        except OSError as e:
+            res["error"] = str(e)
+        finally:
+            ls.close()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return ls.getsockname()[1], t, res
+
+
+@test
+def vm_device_metrics(tmp, d):
+    """/metrics has a system guest's own device bytes (its control socket's GET /vm): what
+    its virtio-blk disk read and wrote and its virtio-net NIC received and sent, not
+    its host process's storage I/O and not 0."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    disk = os.path.join(tmp, "io-disk.img")
+    with open(disk, "wb") as f:
+        f.write(b"\xff" * (8 << 20))
+    boot(d, "vmio", "--disk", disk, "--net", "user")
+    rd0, wr0, rx0, tx0 = vm_metrics(d, "vmio")
+    console(d, "vmio", ["dd if=/dev/vda of=/dev/null bs=64k count=64 iflag=direct 2>/dev/null; "
+                        "dd if=/dev/zero of=/dev/vda bs=64k count=16 oflag=direct 2>/dev/null; "
+                        "echo dd-$((1+1))-done"], until="dd-2-done", timeout=120)
+    port, t, res = serve_once(send=2 << 20)
+    console(d, "vmio", ["ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; "
+                        "nc 10.0.2.2 %d > /dev/null; echo rx-$((1+1))-done" % port],
+            until="rx-2-done", timeout=180)
+    t.join(60)
+    check("error" not in res, "the server sending to the guest: %r" % res)
+    port, t, res = serve_once(recv=1 << 20)
+    console(d, "vmio", ["head -c 1048576 /dev/zero | nc 10.0.2.2 %d; echo tx-$((1+1))-done"
+                        % port], until="tx-2-done", timeout=180)
+    t.join(60)
+    check(res["read"] >= 1 << 20, "the host got %r from the guest" % res)
+    rd, wr, rx, tx = vm_metrics(d, "vmio")
+    # the guest's own I/O at least (its page cache may read ahead, TCP adds headers)
+    check(rd - rd0 >= 4 << 20 and wr - wr0 >= 1 << 20,
+          "disk bytes read %d -> %d, written %d -> %d for 4 MiB read and 1 MiB written"
+          % (rd0, rd, wr0, wr))
+    check(rx - rx0 >= 2 << 20 and tx - tx0 >= 1 << 20,
+          "network bytes received %d -> %d, sent %d -> %d for 2 MiB in and 1 MiB out"
+          % (rx0, rx, tx0, tx))
+    # and no more than the guest could have moved meanwhile (not the host's own bytes)
+    check(rx - rx0 < 4 << 20 and rd - rd0 < 16 << 20,
+          "received %d bytes, read %d bytes" % (rx - rx0, rd - rd0))
+    d.cli("rm", "-f", "vmio", check_rc=0)
+
+
+@test
+def state_after_control_timeout(tmp, d):
+    """A pause whose control request timed out (the guest process stopped) but that the
+    guest did later: the daemon learns it (ps, inspect say paused) and resume works; the
+    same for a resume."""
+    d.cli("create", "late", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "late", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("late"), 30, "late to run")
+    pid = pid_of(d, "late")
+    for action, before, after in (("pause", "running", "paused"),
+                                  ("resume", "paused", "running")):
+        check(d.state_of("late") == before, "before %s: %s" % (action, d.state_of("late")))
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            p = d.cli(action, "late", timeout=60)
+            check(p.returncode == 1 and b"did not answer" in p.stderr,
+                  "%s of a stopped process: %d %r" % (action, p.returncode, p.stderr))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: d.state_of("late") == after, 20, "inspect to say %s" % after)
+        st, doc = d.api_json("GET", "/v1/guests")
+        check(st == 200 and [g["state"] for g in doc if g["name"] == "late"] == [after],
+              "the list after a late %s: %r" % (action, doc))
+        check(after in d.cli("ps", check_rc=0).stdout.decode().lower(), "ps")
+    # the registry follows: pause and resume work as usual (no "not paused")
+    d.cli("pause", "late", check_rc=0)
+    check(d.state_of("late") == "paused", "after pause")
+    # a registry out of step (resume refused by its view) asks the guest first
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        check(d.cli("resume", "late", timeout=60).returncode == 1, "resume of a stopped process")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(0.5)  # the guest resumes; the registry may still say paused
+    p = d.cli("pause", "late", timeout=60)
+    check(p.returncode == 0 and d.state_of("late") == "paused",
+          "pause after a late resume: %d %r" % (p.returncode, p.stderr))
+    d.cli("resume", "late", check_rc=0)
+    n = d.logs("late").count("tick")
+    wait_for(lambda: d.logs("late").count("tick") > n, 30, "late to tick again")
+    d.cli("rm", "-f", "late", check_rc=0)
+
+
+@test
+def default_firmware(tmp, d):
+    """lodge create of a system guest without --firmware, run from another directory:
+    the firmware is found (an absolute path beside the lodge binary's source tree); a
+    lodge (daemon and CLI) with none anywhere refuses the create, naming --firmware,
+    instead of making a guest that can never start; lodge run says the same."""
+    img, initrd = os.path.join(GUEST, "Image"), os.path.join(GUEST, "initrd.img")
+    if not os.path.exists(os.path.join(GUEST, "fw_dynamic.bin")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    elsewhere = os.path.join(tmp, "elsewhere")
+    os.makedirs(elsewhere, exist_ok=True)
+    d.cli("create", "fw0", "--kernel", img, "--initrd", initrd, "--mem", "128M",
+          check_rc=0, cwd=elsewhere)
+    fw = d.inspect("fw0")["config"].get("firmware")
+    check(fw and os.path.isabs(fw) and os.path.exists(fw), "firmware %r" % fw)
+    d.cli("rm", "fw0", check_rc=0)
+    if os.path.exists("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"):
+        return  # Debian's opensbi: a default firmware everywhere
+    # a lodge outside any source tree (no guest-cache beside it)
+    copy = os.path.join(tmp, "inst", "usr", "bin", "lodge")
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    subprocess.run(["cp", LODGE, copy], check=True)
+    d2 = Daemon(tmp, "nofw", binary=copy)
+    d2.start()
+    try:
+        p = d2.cli("create", "fw1", "--kernel", img, "--initrd", initrd, "--mem", "128M",
+                   cwd=elsewhere)
+        check(p.returncode == 1 and b"--firmware" in p.stderr,
+              "create without a firmware anywhere: %d %r" % (p.returncode, p.stderr))
+        check(d2.cli("inspect", "fw1").returncode == 1, "fw1 was created")
+        p = subprocess.run([copy, "run", "--kernel", img, "--initrd", initrd, "--mem", "128M"],
+                           capture_output=True, timeout=60, cwd=elsewhere)
+        check(p.returncode != 0 and b"--firmware" in p.stderr,
+              "lodge run without a firmware: %d %r" % (p.returncode, p.stderr[-300:]))
+    finally:
+        d2.stop()
+
+
+@test
+def docker_parity(tmp, d):
+    """As docker: stop of a stopped guest exits 0; inspect of none prints [] and exits 1;
+    events --help; a system guest without --mem shows the RAM it gets."""
+    d.cli("create", "par", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "par", check_rc=0)
+    d.cli("stop", "par", check_rc=0)
+    p = d.cli("stop", "par")
+    check(p.returncode == 0 and p.stdout == b"par\n", "stop of a stopped guest: %d %r %r" % (
+        p.returncode, p.stdout, p.stderr))
+    d.cli("rm", "par", check_rc=0)
+    p = d.cli("inspect", "nothere")
+    check(p.returncode == 1 and json.loads(p.stdout) == [] and b"nothere" in p.stderr,
+          "inspect nothere: %d %r %r" % (p.returncode, p.stdout, p.stderr))
+    p = d.cli("events", "--help")
+    check(p.returncode == 0 and b"usage: lodge events" in p.stdout, "events --help: %r" % (p,))
+    d.cli("create", "nomem", "--kernel", os.path.join(GUEST, "Image"), "--firmware",
+          os.path.join(GUEST, "fw_dynamic.bin"), check_rc=0)
+    lim = d.inspect("nomem")["limits"]
+    check(lim["memory"] == 256 << 20, "limits of a system guest without --mem: %r" % lim)
+    d.cli("rm", "nomem", check_rc=0)
 
 
 @test

@@ -107,12 +107,13 @@ struct vblk {
 	bool paused;	   /* quiesced: take no new requests */
 	unsigned quiesce_seen;
 	struct ratelimiter rl;
-	struct evloop_timer *rl_timer; /* NULL without limits */
-	bool throttled;		       /* the limiter refused a request: wait for rl_timer */
-	struct blk_req *free;	       /* slots used before and free again */
-	unsigned used_pending;	       /* used entries filled and not yet published (blk_publish) */
-	bool batching;	/* I/O thread: inside a batch, blk_publish comes at its end */
-	unsigned fresh; /* reqs[fresh..] were never used (not even touched: no RSS) */
+	struct evloop_timer *rl_timer;	    /* NULL without limits */
+	bool throttled;			    /* the limiter refused a request: wait for rl_timer */
+	uint64_t read_bytes, written_bytes; /* data the guest read and wrote (vblk_io_bytes) */
+	struct blk_req *free;		    /* slots used before and free again */
+	unsigned used_pending; /* used entries filled and not yet published (blk_publish) */
+	bool batching;	       /* I/O thread: inside a batch, blk_publish comes at its end */
+	unsigned fresh;	       /* reqs[fresh..] were never used (not even touched: no RSS) */
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
 
@@ -194,6 +195,10 @@ static void req_done(struct disk_req *dr, int result)
 		if (result < 0)
 			log_debug("%s: request at sector %llu failed: %s", b->vdev.name,
 				  (unsigned long long)(r->dr.offset / SECTOR), strerror(-result));
+		else if (r->dr.op == DISK_OP_READ)
+			__atomic_fetch_add(&b->read_bytes, r->bytes, __ATOMIC_RELAXED);
+		else if (r->dr.op == DISK_OP_WRITE)
+			__atomic_fetch_add(&b->written_bytes, r->bytes, __ATOMIC_RELAXED);
 		finish(b, r, (uint8_t)(result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK));
 	}
 	pthread_mutex_unlock(&b->vdev.lock);
@@ -894,6 +899,18 @@ bool vblk_is_blk(const struct device *dev, bool *readonly_out)
 struct disk *vblk_disk(struct device *dev)
 {
 	return dev->ops == &blk_ops ? container_of(dev, struct vblk, dev)->disk : NULL;
+}
+
+bool vblk_io_bytes(const struct device *dev, uint64_t *read_out, uint64_t *written_out)
+{
+	const struct vblk *b;
+
+	if (dev->ops != &blk_ops)
+		return false;
+	b = container_of(dev, const struct vblk, dev);
+	*read_out = __atomic_load_n(&b->read_bytes, __ATOMIC_RELAXED);
+	*written_out = __atomic_load_n(&b->written_bytes, __ATOMIC_RELAXED);
+	return true;
 }
 
 static int reopen(struct vblk *b, const char *path, enum disk_format fmt, char *err, size_t errlen)

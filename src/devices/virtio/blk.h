@@ -57,4 +57,8 @@ int vblk_read(struct device *dev, void *buf, size_t len, uint64_t off)
 /* The image's path as --disk named it. */
 const char *vblk_path(const struct device *dev);
 
+/* The data bytes the guest's completed reads and writes moved since the device was made
+ * (GET /vm's stats); false when dev is no virtio-blk device. Any thread. */
+bool vblk_io_bytes(const struct device *dev, uint64_t *read_out, uint64_t *written_out);
+
 #endif

@@ -104,6 +104,7 @@ struct vnet {
 	bool rx_pushed;	 /* receive buffers used since the last interrupt check */
 	bool quiesced;	 /* no guest RAM access until resume */
 	bool logged_drop;
+	uint64_t rx_bytes, tx_bytes; /* Ethernet frames given to the guest and sent by it */
 
 	/* Per queue (RXQ, TXQ): the limiter, its timer (NULL when unlimited), and whether
 	 * the queue waits for that timer. */
@@ -364,8 +365,10 @@ static int rx_frame(struct vnet *vn, const uint8_t *buf, size_t len)
 		unpop_n(&vn->vdev.vq[RXQ], (unsigned)n);
 		return -EAGAIN; /* the backend holds it until the limiter's timer */
 	}
-	if (n > 0)
+	if (n > 0) {
 		fill_buffers(vn, (unsigned)n, &h, buf, len);
+		__atomic_fetch_add(&vn->rx_bytes, len, __ATOMIC_RELAXED);
+	}
 	return n < 0 ? n : 0;
 }
 
@@ -510,6 +513,8 @@ static void tx_run(struct vnet *vn)
 			vn->tx_waiting = true;
 			break;
 		}
+		if (e.out_len > HDR_LEN)
+			__atomic_fetch_add(&vn->tx_bytes, e.out_len - HDR_LEN, __ATOMIC_RELAXED);
 		virtq_push(q, d->mem, &e, 0);
 		pushed = true;
 	}
@@ -1043,6 +1048,18 @@ static const struct device_type net_type = {
 	.create = net_type_create,
 };
 DEVICE_TYPE(net_type)
+
+bool vnet_io_bytes(const struct device *dev, uint64_t *rx_out, uint64_t *tx_out)
+{
+	const struct vnet *vn;
+
+	if (dev->ops != &net_ops)
+		return false;
+	vn = container_of(dev, const struct vnet, dev);
+	*rx_out = __atomic_load_n(&vn->rx_bytes, __ATOMIC_RELAXED);
+	*tx_out = __atomic_load_n(&vn->tx_bytes, __ATOMIC_RELAXED);
+	return true;
+}
 
 struct net_backend *vnet_backend(struct device *dev)
 {

@@ -56,6 +56,11 @@ int vnet_set_limits(struct device *dev, const struct ratelimiter_cfg *rx,
  * frames back (net/net.h net_hold_*). */
 struct net_backend *vnet_backend(struct device *dev);
 
+/* The bytes of the Ethernet frames (no virtio header) the NIC gave the guest and the guest
+ * sent since it was made (GET /vm's stats); false when dev is no virtio-net device. Any
+ * thread. */
+bool vnet_io_bytes(const struct device *dev, uint64_t *rx_out, uint64_t *tx_out);
+
 /* Parses "52:54:00:12:34:56" (six hex bytes, ':' between). False for anything else,
  * and for multicast or all-zero addresses, which no NIC may have. */
 bool vnet_parse_mac(const char *s, uint8_t mac[6]);
