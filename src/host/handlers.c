@@ -71,6 +71,7 @@ static int errno_status(int r)
 		return 409;
 	case -ECOMM:
 	case -ECONNABORTED:
+	case -ECANCELED:
 		return 502;
 	default:
 		return 500;
@@ -94,6 +95,8 @@ static const char *errno_code(int r)
 		return "guest_unreachable";
 	case -ECONNABORTED:
 		return "migration_failed";
+	case -ECANCELED:
+		return "start_failed";
 	default:
 		return "internal";
 	}
@@ -365,7 +368,10 @@ static void h_start(struct api_conn *c, const struct api_request *r)
 	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
 		return;
 	e = guest_start(g, err, sizeof(err));
-	if (e)
+	if (e == -ECANCELED) /* it could not be set up (its cgroup) */
+		api_reply_error(c, 502, "start_failed", "guest %s: its start failed: %s",
+				g->rec.name, err);
+	else if (e)
 		daemon_reply_errno(c, e, err);
 	else if (guest_start_wait(g, c))
 		api_reply(c, 204, NULL, NULL, 0);

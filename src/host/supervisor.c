@@ -909,7 +909,10 @@ static dev_t disk_device(const struct guest *g)
 	return 0;
 }
 
-static void setup_cgroup(struct guest *g)
+/* Makes the guest's group with its limits. Returns 0 (limits whose controller the host
+ * lacks skipped, and reported), or -ECANCELED with err set when the group or a limit
+ * cannot be made: the guest does not start rather than run without its limits. */
+static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 {
 	struct daemon *d = g->d;
 	const cJSON *c = g->config;
@@ -925,7 +928,7 @@ static void setup_cgroup(struct guest *g)
 	g->cg_applied[0] = g->cg_skipped[0] = 0;
 	if (!d->have_cgroups) {
 		snprintf(g->cg_skipped, sizeof(g->cg_skipped), "all(no cgroup file system)");
-		return;
+		return 0;
 	}
 	if (g->kind == GUEST_VM)
 		lim.memory =
@@ -936,8 +939,14 @@ static void setup_cgroup(struct guest *g)
 	cgroup_destroy(&d->cg, g->rec.name); /* anything left from a crash */
 	r = cgroup_create(&d->cg, g->rec.name, &lim, g->cg_applied, sizeof(g->cg_applied),
 			  g->cg_skipped, sizeof(g->cg_skipped));
-	if (r)
-		log_warn("guest %s: no cgroup: %s", g->rec.name, strerror(-r));
+	if (r) {
+		snprintf(err, errlen, "cannot set up its cgroup: %s%s%s", strerror(-r),
+			 g->cg_skipped[0] ? "; limits skipped: " : "", g->cg_skipped);
+		cgroup_destroy(&d->cg, g->rec.name);
+		g->cg_applied[0] = 0;
+		return -ECANCELED;
+	}
+	return 0;
 }
 
 static void clear_run_dir(struct guest *g)
@@ -992,8 +1001,14 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	}
 	sr->ch = (struct sandbox_child){
 		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
-	if (d->have_cgroups && cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))
-		log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
+	if (d->have_cgroups &&
+	    (r = cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))) {
+		snprintf(err, errlen, "cannot join its cgroup: %s", strerror(-r));
+		sandbox_slot_release(&d->ids, g->id_slot, getpid()); /* sandbox_plan_make's */
+		g->id_slot = -1;
+		r = -ECANCELED;
+		goto out;
+	}
 	/* A Wasm guest takes a process from the warm pool when one waits (pool.c). */
 	r = g->kind == GUEST_WASM ? pool_adopt(g, &plan, &sr->ch, &pid, err, errlen) : -EAGAIN;
 	if (r == -EAGAIN)
@@ -1141,7 +1156,11 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 		if (r)
 			return r;
 	}
-	setup_cgroup(g);
+	r = setup_cgroup(g, err, errlen);
+	if (r) {
+		incoming_close(g);
+		return r;
+	}
 	if (g->mig_listen < 0)
 		ready_open(g);
 	r = spawn(g, err, errlen);

@@ -300,8 +300,8 @@ def cgroup_dirs(name, d=None):
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
         base = os.path.basename(root)
         if re.match(r"lodge\.[0-9a-f]{8}$", base) and (not want or base == want) and \
-                name in dirs:
-            found.append(os.path.join(root, name))
+                "g-" + name in dirs:
+            found.append(os.path.join(root, "g-" + name))
         if root.count("/") > 8:
             dirs[:] = []
     return found
@@ -1026,7 +1026,7 @@ def isolation(tmp, d):
     check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"},
           "applied: %r" % g["cgroup"])
     cg = open("/proc/%d/cgroup" % pid).read()
-    check(re.search(r"/lodge\.[0-9a-f]{8}/iso$", cg, re.M), "not in its cgroup: %r" % cg)
+    check(re.search(r"/lodge\.[0-9a-f]{8}/g-iso$", cg, re.M), "not in its cgroup: %r" % cg)
     # every thread too, in every hierarchy (the guest joins its groups itself, before exec)
     for task in os.listdir("/proc/%d/task" % pid):
         tcg = open("/proc/%d/task/%s/cgroup" % (pid, task)).read()
@@ -1034,7 +1034,7 @@ def isolation(tmp, d):
             hier = line.split(":")[1]
             if any(c in hier.split(",") for c in ("cpu", "memory", "pids")) or \
                     (hier == "" and "/lodge." in cg.split("0::")[-1]):
-                check(line.endswith("/iso"), "thread %s outside its group: %r" % (task, line))
+                check(line.endswith("/g-iso"), "thread %s outside its group: %r" % (task, line))
     quota = mem = pids = None
     for dpath in cgroup_dirs("iso", d):
         for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
@@ -1054,6 +1054,77 @@ def isolation(tmp, d):
           "no cgroup memory usage in the metrics")
     d.cli("kill", "iso", check_rc=0)
     d.cli("rm", "iso", check_rc=0)
+
+
+@test
+def cgroup_control_file_names(tmp, d):
+    """Guests named after cgroup control files ("tasks", "cpu.cfs_quota_us"...) get
+    groups of their own (g-NAME) with their limits, as the kernel holds them, not the
+    parent group's file: a name may not leave a guest running without its limits."""
+    names = ["tasks", "cgroup.procs", "cpu.cfs_quota_us", "memory.limit_in_bytes",
+             "pids.max", "notify_on_release"]
+    for name in names:
+        d.cli("create", name, "--wasm", SERVICE, "--mem", "32M", "--cpu-quota", "0.5",
+              check_rc=0)
+        d.cli("start", name, check_rc=0)
+        g = d.inspect(name)
+        check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"} and
+              not g["cgroup"]["skipped"], "%s: %r" % (name, g["cgroup"]))
+        PARENTS.add(os.path.dirname(g["cgroup"]["path"]))
+        cg = open("/proc/%d/cgroup" % g["pid"]).read()
+        for line in cg.splitlines():
+            hier = line.split(":")[1]
+            if any(c in hier.split(",") for c in ("cpu", "memory", "pids")) or \
+                    (hier == "" and "/lodge." in cg.split("0::")[-1]):
+                check(line.endswith("/g-" + name), "%s: outside its group: %r" % (name, line))
+        quota = mem = pids = None
+        for dpath in cgroup_dirs(name, d):
+            files = os.listdir(dpath)
+            if "cpu.cfs_quota_us" in files:
+                quota = int(open(dpath + "/cpu.cfs_quota_us").read())
+            if "cpu.max" in files:
+                quota = int(open(dpath + "/cpu.max").read().split()[0])
+            for f in ("memory.limit_in_bytes", "memory.max"):
+                if f in files:
+                    mem = int(open(os.path.join(dpath, f)).read())
+            if "pids.max" in files:
+                pids = int(open(dpath + "/pids.max").read())
+        check((quota, mem, pids) == (50000, (32 << 20) + OVERHEAD_BYTES, 65),
+              "%s: limits %r in %r" % (name, (quota, mem, pids), cgroup_dirs(name, d)))
+    for name in names:
+        d.cli("rm", "-f", name, check_rc=0)
+        check(not cgroup_dirs(name, d), "%s: groups left: %r" % (name, cgroup_dirs(name, d)))
+
+
+@test
+def cgroup_limit_refused(tmp, d):
+    """A limit the kernel refuses (not a controller the host lacks) fails the start with
+    502 start_failed saying so, instead of a guest running without it: here a CPU quota
+    below that of a group inside the guest's (cgroup v1 refuses it)."""
+    if d.api_json("GET", "/v1/info")[1].get("cgroup_version") != 1:
+        raise Skip("the refusal provoked here is cgroup v1's")
+    d.cli("create", "refuse-cpu", "--wasm", SERVICE, "--cpu-quota", "0.5", check_rc=0)
+    cpu = [x for x in instance_dirs(d.state) if os.path.exists(x + "/cpu.cfs_quota_us")]
+    check(len(cpu) == 1, "the cpu hierarchy's parent group: %r" % cpu)
+    inner = os.path.join(cpu[0], "g-refuse-cpu", "inner")
+    os.makedirs(inner)
+    try:
+        with open(inner + "/cpu.cfs_quota_us", "w") as f:
+            f.write("100000")
+        st, body = d.api_json("POST", "/v1/guests/refuse-cpu/start")
+        check(st == 502 and body.get("error") == "start_failed" and
+              "cgroup" in body.get("message", "") and "cpu" in body["message"],
+              "start: %d %r" % (st, body))
+        g = d.inspect("refuse-cpu")
+        check(g["state"] != "running" and not g.get("pid"), "it runs: %r" % g)
+        p = d.cli("start", "refuse-cpu")
+        check(p.returncode != 0 and b"cgroup" in p.stderr, "lodge start: %d %r" % (
+            p.returncode, p.stderr[-300:]))
+    finally:
+        os.rmdir(inner)
+    d.cli("start", "refuse-cpu", check_rc=0)  # nothing in the way now
+    check("cpu" in d.inspect("refuse-cpu")["cgroup"]["applied"].split(), "not applied")
+    d.cli("rm", "-f", "refuse-cpu", check_rc=0)
 
 
 def id_map(pid, which):
@@ -1191,9 +1262,9 @@ def wasm_pool(tmp, d):
         cg = open("/proc/%d/cgroup" % p).read()
         for line in cg.splitlines():
             if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
-                check(re.search(r"/lodge\.[0-9a-f]{8}/\.pool\.[0-9]+$", line),
+                check(re.search(r"/lodge\.[0-9a-f]{8}/g-\.pool\.[0-9]+$", line),
                       "pool process %d not in a pool group: %r" % (p, line))
-        m = re.search(r"/(\.pool\.[0-9]+)$", cg, re.M)
+        m = re.search(r"/g-(\.pool\.[0-9]+)$", cg, re.M)
         pool_groups[p] = m and m.group(1)
     d.cli("create", "pooled", "--wasm", SERVICE, "--mem", "16M", "--cpu-quota", "0.5",
           "--dir", tmp + "::/data", check_rc=0)
@@ -1218,10 +1289,10 @@ def wasm_pool(tmp, d):
     check(sorted(os.listdir("/proc/%d/root" % pid)) == ["dirs", "files", "run"],
           "root holds %r" % os.listdir("/proc/%d/root" % pid))
     cg = open("/proc/%d/cgroup" % pid).read()
-    check(re.search(r"/lodge\.[0-9a-f]{8}/pooled$", cg, re.M), "not in its cgroup: %r" % cg)
+    check(re.search(r"/lodge\.[0-9a-f]{8}/g-pooled$", cg, re.M), "not in its cgroup: %r" % cg)
     for line in cg.splitlines():
         if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
-            check(line.endswith("/pooled"), "outside its group: %r" % line)
+            check(line.endswith("/g-pooled"), "outside its group: %r" % line)
     # its group has the guest's limits, and its pool group is gone (it was renamed)
     g = d.inspect("pooled")
     check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"},
@@ -1299,7 +1370,7 @@ def wasm_pool_rename_refused(tmp, d):
           check_rc=0)
     pids_dirs = [x for x in instance_dirs(d.state) if "/pids/" in x]
     check(len(pids_dirs) == 1, "the pids hierarchy's parent group: %r" % pids_dirs)
-    block = os.path.join(pids_dirs[0], "refused", "block")
+    block = os.path.join(pids_dirs[0], "g-refused", "block")
     os.makedirs(block)
     try:
         d.cli("start", "refused", check_rc=0)
@@ -1308,7 +1379,7 @@ def wasm_pool_rename_refused(tmp, d):
         check(pid not in before, "the guest took pool process %d" % pid)
         for line in open("/proc/%d/cgroup" % pid).read().splitlines():
             if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
-                check(line.endswith("/refused"), "outside its group: %r" % line)
+                check(line.endswith("/g-refused"), "outside its group: %r" % line)
         dirs = cgroup_dirs("refused", d)
         quota = [open(x + "/cpu.cfs_quota_us").read().strip() for x in dirs
                  if os.path.exists(x + "/cpu.cfs_quota_us")]
@@ -1326,7 +1397,7 @@ def wasm_pool_rename_refused(tmp, d):
 
 def pool_group(pid):
     """The ".pool.N" group a pool process waits in (cgroup v1), or None."""
-    m = re.search(r"/(\.pool\.[0-9]+)$", open("/proc/%d/cgroup" % pid).read(), re.M)
+    m = re.search(r"/g-(\.pool\.[0-9]+)$", open("/proc/%d/cgroup" % pid).read(), re.M)
     return m and m.group(1)
 
 
@@ -2054,7 +2125,7 @@ def cgroup_v2(tmp, d):
         wait_for(lambda: "tick" in d2.logs("v2"), 30, "v2 to run")
         g = d2.inspect("v2")
         cg = open("/proc/%d/cgroup" % g["pid"]).read()
-        check(re.search(r"^0::.*/lodge\.[0-9a-f]{8}/v2$", cg, re.M), "not in a v2 group: %r" % cg)
+        check(re.search(r"^0::.*/lodge\.[0-9a-f]{8}/g-v2$", cg, re.M), "not in a v2 group: %r" % cg)
         avail = open(os.path.join(os.path.dirname(g["cgroup"]["path"]),
                                   "cgroup.controllers")).read().split()
         for ctl, key in (("cpu", "cpu"), ("memory", "memory"), ("pids", "pids")):
@@ -2133,7 +2204,7 @@ def reaper(tmp, d):
     d2.start()
     try:
         pool = full_pool(d2)
-        check(any(x.startswith(".pool.") for p in instance_dirs(d2.state)
+        check(any(x.startswith("g-.pool.") for p in instance_dirs(d2.state)
                   for x in os.listdir(p)), "no pool group to reap: %r" % instance_dirs(d2.state))
         d2.stop(signal.SIGKILL)
         wait_for(lambda: not instance_dirs(d2.state), 15,
@@ -2153,7 +2224,7 @@ def reaper(tmp, d):
         check(cgroup_dirs("kept", d2), "the running guest lost its cgroups")
         d2.stop(signal.SIGKILL)
         wait_for(lambda: not [x for p in instance_dirs(d2.state) for x in os.listdir(p)
-                              if x.startswith(".pool.")], 15, "the pool's groups to go")
+                              if x.startswith("g-.pool.")], 15, "the pool's groups to go")
         check(cgroup_dirs("kept", d2), "the reaper removed the running guest's cgroups")
         d2.start()
         d2.cli("rm", "-f", "kept", check_rc=0)
