@@ -44,6 +44,10 @@ struct api_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	/* its supplementary groups (SO_PEERGROUPS): set only while the server's authorize
+	 * callback runs (NULL and 0 otherwise, and when the kernel does not say) */
+	const gid_t *groups;
+	unsigned ngroups;
 };
 
 struct api_request {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the Lodge host daemon (see suite.sh). Prints one line per test:
 "PASS: daemon.NAME", "FAIL: daemon.NAME: why", "SKIP: daemon.NAME: why"."""
+import grp
 import json
 import os
 import re
@@ -356,6 +357,35 @@ def socket_and_permissions(tmp, d):
               "nobody with mode 666: exit %d, %s" % (p.returncode, p.stderr[-200:]))
     finally:
         os.chmod(d.sock, 0o660)
+
+
+@test
+def socket_supplementary_group(tmp, d):
+    """With --group G, a user who has G as a supplementary group (not as the primary one)
+    may use the API: the daemon checks the peer's supplementary groups (SO_PEERGROUPS),
+    as the file system does for the socket; a user without G is still refused."""
+    gid = grp.getgrnam("users").gr_gid
+    d2 = Daemon(tmp, "grp", extra=["--group", "users"])  # its directory is 0755
+    d2.start()
+    try:
+        def as_nobody(*groups):
+            return subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534"] +
+                (["--groups=" + ",".join(str(g) for g in groups)] if groups
+                 else ["--clear-groups"]) +
+                [LODGE, "ps", "--socket", d2.sock], capture_output=True, timeout=30)
+        p = as_nobody(gid)
+        check(p.returncode == 0, "nobody with supplementary group %d: exit %d, %s" % (
+            gid, p.returncode, p.stderr[-200:]))
+        p = as_nobody(65534, gid)
+        check(p.returncode == 0, "nobody with groups 65534,%d: exit %d, %s" % (
+            gid, p.returncode, p.stderr[-200:]))
+        os.chmod(d2.sock, 0o666)  # past the file system: the daemon's own check
+        p = as_nobody()
+        check(p.returncode == 1 and b"may not use the API" in p.stderr,
+              "nobody without the group: exit %d, %s" % (p.returncode, p.stderr[-200:]))
+    finally:
+        d2.stop()
 
 
 @test
