@@ -1914,6 +1914,40 @@ def argv_limits(tmp, d):
 
 
 @test
+def query_values(tmp, d):
+    """Boolean query values are 1/true/yes or 0/false/no (a parameter alone is true);
+    anything else, "force=" included, is 400 bad_query naming the parameter and the
+    values, and a running guest is not removed; a parameter given twice is 400."""
+    d.cli("create", "qv", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "qv", check_rc=0)
+    for path, key in [("/v1/guests/qv?force=maybe", "force"), ("/v1/guests/qv?force=", "force")]:
+        st, body = d.api_json("DELETE", path)
+        check(st == 400 and body["error"] == "bad_query" and key in body["message"] and
+              "true" in body["message"] and "false" in body["message"],
+              "DELETE %s: %d %r" % (path, st, body))
+        check(d.state_of("qv") == "running", "DELETE %s removed or stopped it" % path)
+    for path, key in [("/v1/guests/qv/logs?follow=yes%20please", "follow"),
+                      ("/v1/guests/qv/logs?follow=2", "follow"),
+                      ("/v1/events?follow=on", "follow")]:
+        st, body = d.api_json("GET", path)
+        check(st == 400 and body["error"] == "bad_query" and key in body["message"],
+              "GET %s: %d %r" % (path, st, body))
+    for path in ["/v1/guests/qv/logs?tail=1&tail=2", "/v1/events?since=1&since=2",
+                 "/v1/guests/qv?force=0&force=1"]:
+        st, body = d.api_json("DELETE" if "force" in path else "GET", path)
+        check(st == 400 and body["error"] == "bad_query" and "more than once" in body["message"],
+              "%s: %d %r" % (path, st, body))
+    # accepted spellings: false ones leave the running guest, a true one removes it
+    for v in ("0", "false", "no", "NO"):
+        st, body = d.api_json("DELETE", "/v1/guests/qv?force=" + v)
+        check(st == 409 and d.state_of("qv") == "running", "force=%s: %d %r" % (v, st, body))
+    st = d.http("GET", "/v1/events?follow=no&guest=qv")[0]  # ends: no follow
+    check(st == 200, "follow=no: %d" % st)
+    st, _ = d.api_json("DELETE", "/v1/guests/qv?force=yes")
+    check(st == 204 and d.cli("inspect", "qv").returncode != 0, "force=yes: %d" % st)
+
+
+@test
 def host_ids_across_daemons(tmp, d):
     """Two daemons on one host (different state directories) never hand out the same host
     uid to their guests: the slots are claimed host-wide (/run/lodge/ids). Two daemons
