@@ -37,7 +37,9 @@
 #include "core/log.h"
 #include "core/tcp.h"
 #include "host/procstat.h"
+#include "devices/virtio/net.h"
 #include "host/sandbox.h"
+#include "machine/machine.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
 #define DEFAULT_VM_MEMORY   (256ull << 20)
@@ -330,6 +332,15 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		snprintf(err, errlen, "incoming '%.80s': must be HOST:PORT (where to listen)", in);
 		return -EINVAL;
 	}
+	{
+		const char *port = strrchr(in, ':') + 1;
+		char *end;
+		unsigned long n = strtoul(port, &end, 10);
+		if (*end || port[0] < '0' || port[0] > '9' || n < 1 || n > 65535) {
+			snprintf(err, errlen, "incoming '%.80s': the port must be 1 to 65535", in);
+			return -EINVAL;
+		}
+	}
 	if (strcmp(k, "vm") && strcmp(k, "wasm")) {
 		snprintf(err, errlen, "kind '%.20s': must be vm or wasm", k);
 		return -EINVAL;
@@ -385,6 +396,79 @@ static bool argv_fits(const cJSON *c, char *err, size_t errlen)
 			 "%u (the guest process's command line)",
 			 bytes, GUEST_MAX_ARGV_BYTES);
 		return false;
+	}
+	return true;
+}
+
+/* A system guest's virtio devices from its configuration (disks and nets): the slots but
+ * those of the entropy source every machine has and the power button the daemon adds. */
+#define GUEST_VM_DEVICES (VM_VIRTIO_SLOTS - 2)
+
+/* The rest of what the guest process takes of a configuration, checked at create so that
+ * a start does not fail for it (the limits are those the start path uses): the kernel
+ * command line, what the sandbox shares (dirs and disks), a machine's device slots,
+ * each disk once, and network specs `lodge run --net` takes. */
+static bool devices_fit(const cJSON *c, bool vm, char *err, size_t errlen)
+{
+	const cJSON *disks = cJSON_GetObjectItemCaseSensitive(c, "disks");
+	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(c, "nets");
+	const cJSON *dirs = cJSON_GetObjectItemCaseSensitive(c, "dirs");
+	unsigned nd = (unsigned)cJSON_GetArraySize(disks), nn = (unsigned)cJSON_GetArraySize(nets);
+	unsigned ndirs = (unsigned)cJSON_GetArraySize(dirs);
+	const char *append = json_str(c, "append", NULL);
+	size_t arena = 0;
+	const cJSON *e, *f;
+
+	if (append && strlen(append) > VM_MAX_CMDLINE) {
+		snprintf(err, errlen, "append: %zu bytes, at most %d (the kernel command line)",
+			 strlen(append), VM_MAX_CMDLINE);
+		return false;
+	}
+	if (nd + ndirs > SANDBOX_MAX_SHARED) {
+		snprintf(err, errlen, "%s: %u entries, at most %d (what the sandbox shares)",
+			 vm ? "disks" : "dirs", nd + ndirs, SANDBOX_MAX_SHARED);
+		return false;
+	}
+	cJSON_ArrayForEach(e, dirs)
+	{
+		const char *sep = strstr(e->valuestring, "::");
+		arena += (sep ? (size_t)(sep - e->valuestring) : strlen(e->valuestring)) + 1;
+	}
+	if (arena > SANDBOX_ARENA_MAX) {
+		snprintf(err, errlen,
+			 "dirs: their host paths take %zu bytes (each with its NUL), at most %d",
+			 arena, SANDBOX_ARENA_MAX);
+		return false;
+	}
+	if (vm && nd + nn > GUEST_VM_DEVICES) {
+		snprintf(err, errlen,
+			 "disks and nets: %u devices together, at most %d (the machine's virtio "
+			 "slots)",
+			 nd + nn, GUEST_VM_DEVICES);
+		return false;
+	}
+	cJSON_ArrayForEach(e, disks)
+	{
+		struct stat a, b;
+		if (stat(e->valuestring, &a) < 0)
+			continue; /* paths_ok says why */
+		for (f = e->next; f; f = f->next)
+			if (stat(f->valuestring, &b) == 0 && a.st_dev == b.st_dev &&
+			    a.st_ino == b.st_ino) {
+				snprintf(err, errlen,
+					 "disks '%.200s' and '%.200s': the same file twice (a disk "
+					 "image can be one disk only)",
+					 e->valuestring, f->valuestring);
+				return false;
+			}
+	}
+	cJSON_ArrayForEach(e, nets)
+	{
+		char why[256];
+		if (vnet_check_args(e->valuestring, why, sizeof(why))) {
+			snprintf(err, errlen, "nets '%.80s': %s", e->valuestring, why);
+			return false;
+		}
 	}
 	return true;
 }
@@ -481,6 +565,8 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 	if (!argv_fits(c, err, errlen))
 		return -EINVAL;
 limits:
+	if (!devices_fit(c, kernel != NULL, err, errlen))
+		return -EINVAL;
 	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "hugepages")) {
 		snprintf(err, errlen, "'hugepages' is for system guests (their RAM)");
 		return -EINVAL;
@@ -508,8 +594,10 @@ limits:
 			return -EINVAL;
 		}
 	}
-	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") && !(quota > 0 && quota <= 1024)) {
-		snprintf(err, errlen, "cpu_quota %g: must be more than 0 (CPUs, e.g. 0.5)", quota);
+	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") &&
+	    !(quota >= GUEST_MIN_CPU_QUOTA && quota <= GUEST_MAX_CPU_QUOTA)) {
+		snprintf(err, errlen, "cpu_quota %g: must be from %g to %g (CPUs, e.g. 0.5)", quota,
+			 GUEST_MIN_CPU_QUOTA, GUEST_MAX_CPU_QUOTA);
 		return -EINVAL;
 	}
 	if (parse_restart(rs, &rp)) {

@@ -1948,6 +1948,59 @@ def query_values(tmp, d):
 
 
 @test
+def create_limits(tmp, d):
+    """Configurations the guest process cannot take are refused at create with 400 naming
+    the field and the limit, not at start (a 500 'too many files to share'): a kernel
+    command line over 4096 bytes, more dirs than the sandbox shares (44), more disks
+    and nets than the machine has virtio slots for (14), one disk twice, a network spec
+    --net does not take, an incoming port over 65535, a cpu_quota out of 0.001..1024.
+    At the limits a guest is created, and a Wasm one with 44 dirs starts."""
+    kernel = os.path.join(tmp, "cl-kernel")
+    open(kernel, "w").write("not started\n")
+    disks = []
+    for i in range(15):
+        disks.append(os.path.join(tmp, "cl-disk%d" % i))
+        open(disks[-1], "w").write("x")
+    dirs = []
+    for i in range(45):
+        dirs.append(os.path.join(tmp, "cl-dir%d" % i))
+        os.makedirs(dirs[-1], exist_ok=True)
+
+    def create(name, **kw):
+        body = dict(name=name)
+        body.update(kw)
+        st, b = d.api_json("POST", "/v1/guests", json.dumps(body))
+        return st, (b or {}).get("message", "")
+    vm = dict(kernel=kernel)
+    for name, kw, want in [
+            ("cl-append", dict(vm, append="x" * 4097), ["append", "4097", "4096"]),
+            ("cl-disks", dict(vm, disks=disks), ["disks", "15", "14"]),
+            ("cl-mixed", dict(vm, disks=disks[:10], nets=["user"] * 5), ["nets", "14"]),
+            ("cl-nets", dict(vm, nets=["user"] * 33), ["nets", "33", "14"]),
+            ("cl-twice", dict(vm, disks=[disks[0], disks[1], disks[0]]), ["same file"]),
+            ("cl-bogus", dict(vm, nets=["bogus"]), ["nets 'bogus'", "user or tap"]),
+            ("cl-badopt", dict(vm, nets=["user,nosuch=1"]), ["nets 'user,nosuch=1'", "nosuch"]),
+            ("cl-dirs", dict(wasm=SERVICE, dirs=dirs), ["dirs", "45", "44"]),
+            ("cl-port", dict(incoming="127.0.0.1:70000"), ["incoming", "65535"]),
+            ("cl-tiny", dict(wasm=SERVICE, cpu_quota=1e-9), ["cpu_quota", "0.001", "1024"]),
+            ("cl-huge", dict(wasm=SERVICE, cpu_quota=1500), ["cpu_quota", "0.001", "1024"])]:
+        st, msg = create(name, **kw)
+        check(st == 400 and all(w in msg for w in want), "%s: %d %r" % (name, st, msg[:300]))
+        check(d.cli("inspect", name).returncode != 0, "%s was created" % name)
+    for name, kw in [("cl-append-max", dict(vm, append="x" * 4096)),
+                     ("cl-devs-max", dict(vm, disks=disks[:10], nets=["user"] * 4)),
+                     ("cl-quota-min", dict(wasm=SERVICE, cpu_quota=0.001))]:
+        st, msg = create(name, **kw)
+        check(st == 201, "%s: %d %r" % (name, st, msg[:300]))
+        d.cli("rm", name, check_rc=0)
+    st, msg = create("cl-dirs-max", wasm=SERVICE, dirs=dirs[:44])
+    check(st == 201, "cl-dirs-max: %d %r" % (st, msg[:300]))
+    d.cli("start", "cl-dirs-max", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("cl-dirs-max"), 30, "cl-dirs-max to run")
+    d.cli("rm", "-f", "cl-dirs-max", check_rc=0)
+
+
+@test
 def host_ids_across_daemons(tmp, d):
     """Two daemons on one host (different state directories) never hand out the same host
     uid to their guests: the slots are claimed host-wide (/run/lodge/ids). Two daemons
