@@ -507,6 +507,10 @@ static void dispatch(struct api_conn *c)
 				request_done(c);
 		} else if (m.status == 404) {
 			api_reply_error(c, 404, "not_found", "no such endpoint: %s", hr->path);
+		} else if (m.too_long) {
+			api_reply_error(c, 400, "bad_request",
+					"a name in the path is too long: at most %d bytes",
+					API_PARAM_MAX - 1);
 		} else {
 			api_reply_error(c, 400, "bad_request", "malformed escape in the path");
 		}

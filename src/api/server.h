@@ -134,6 +134,7 @@ struct api_match {
 	char params[API_MAX_PARAMS][API_PARAM_MAX];
 	unsigned nparams;
 	int status;	/* when route is NULL: 404, 405 or 400 (a malformed parameter) */
+	bool too_long;	/* 400: a parameter longer than API_PARAM_MAX - 1 bytes */
 	char allow[64]; /* 405: the methods the path has, "GET, DELETE" */
 };
 

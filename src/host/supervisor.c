@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -1583,6 +1584,25 @@ static void on_snapshot_answer(void *opaque, int fd, unsigned revents)
 	api_result_fini(&res);
 }
 
+/* The name of the kernel's pseudo file system `dir` is on (proc, sysfs...), or NULL. */
+static const char *pseudo_fs(const char *dir)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} fs[] = {{0x9fa0, "proc"},	   {0x62656572, "sysfs"},   {0x27e0eb, "cgroup"},
+		  {0x63677270, "cgroup2"}, {0x64626720, "debugfs"}, {0x73636673, "securityfs"},
+		  {0x74726163, "tracefs"}, {0x1cd1, "devpts"},	    {0xcafe4a11, "bpf"}};
+	struct statfs st;
+
+	if (statfs(dir, &st) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+		if ((unsigned long)st.f_type == fs[i].magic)
+			return fs[i].name;
+	return NULL;
+}
+
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
 		   char *err, size_t errlen)
 {
@@ -1612,6 +1632,13 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
 		snprintf(err, errlen,
 			 "path '%.200s': its directory does not exist or it is not a file", path);
+		return -EINVAL;
+	}
+	if (pseudo_fs(host)) {
+		snprintf(err, errlen,
+			 "path '%.200s': on %s, a kernel file system that holds no files: give a "
+			 "path on a disk",
+			 path, pseudo_fs(host));
 		return -EINVAL;
 	}
 	if (was_running) {

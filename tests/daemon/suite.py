@@ -2001,6 +2001,43 @@ def create_limits(tmp, d):
 
 
 @test
+def clear_messages(tmp, d):
+    """Errors say what is wrong: a name in the path too long (not a malformed escape), a
+    query value too long (not a malformed query string), JSON nested too deep with the
+    limit, an unknown lodge create option as such (not one that 'needs a value'), a
+    snapshot path on /proc (400, not 404); and lodge create --dir with a relative path
+    and no ::GUEST works as lodge wasm --dir does (the guest path defaults)."""
+    st, body = d.api_json("GET", "/v1/guests/" + "n" * 300)
+    check(st == 400 and "too long" in body["message"] and "255" in body["message"],
+          "long name: %d %r" % (st, body))
+    st, body = d.api_json("GET", "/v1/events?guest=" + "g" * 70)
+    check(st == 400 and body["error"] == "bad_query" and "longer than 63" in body["message"],
+          "long query value: %d %r" % (st, body))
+    st, body = d.api_json("POST", "/v1/guests", "[" * 1100 + "]" * 1100)
+    check(st == 400 and "nested too deep" in body["message"] and "1000" in body["message"],
+          "deep JSON: %d %r" % (st, body))
+    st, body = d.api_json("POST", "/v1/guests", '{"name": "x", "wasm": ')
+    check(st == 400 and "malformed JSON" in body["message"], "bad JSON: %d %r" % (st, body))
+    p = d.cli("create", "cm-opt", "--wasm", SERVICE, "--bogus")
+    check(p.returncode != 0 and b"unknown option '--bogus'" in p.stderr,
+          "--bogus: %d %r" % (p.returncode, p.stderr))
+    os.makedirs(os.path.join(tmp, "data"), exist_ok=True)
+    p = subprocess.run([LODGE, "create", "cm-dir", "--wasm", SERVICE, "--dir", "data"],
+                       cwd=tmp, env=d.env, capture_output=True, timeout=60)
+    check(p.returncode == 0, "--dir data: %d %r" % (p.returncode, p.stderr))
+    want = os.path.join(tmp, "data")
+    check(d.inspect("cm-dir")["config"]["dirs"] == [want + "::" + want],
+          "dirs: %r" % d.inspect("cm-dir")["config"].get("dirs"))
+    d.cli("start", "cm-dir", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("cm-dir"), 30, "cm-dir to run")
+    st, body = d.api_json("PUT", "/v1/guests/cm-dir/snapshot",
+                          json.dumps({"path": "/proc/self/mem"}))
+    check(st == 400 and "proc" in body["message"], "snapshot to /proc: %d %r" % (st, body))
+    check(d.state_of("cm-dir") == "running", "the guest after: %s" % d.state_of("cm-dir"))
+    d.cli("rm", "-f", "cm-dir", check_rc=0)
+
+
+@test
 def host_ids_across_daemons(tmp, d):
     """Two daemons on one host (different state directories) never hand out the same host
     uid to their guests: the slots are claimed host-wide (/run/lodge/ids). Two daemons
