@@ -693,11 +693,11 @@ long http_unescape(const char *src, size_t len, char *out, size_t outcap, bool p
 			c = ' ';
 		}
 		if (o + 1 >= outcap)
-			return -1;
+			return -2;
 		out[o++] = c;
 	}
 	if (outcap == 0)
-		return -1;
+		return -2;
 	out[o] = 0;
 	return (long)o;
 }
@@ -718,11 +718,13 @@ int http_query_next(const char **q, char *key, size_t keycap, char *val, size_t 
 	eq = memchr(s, '=', n);
 	if (eq == s)
 		return -1;
-	if (http_unescape(s, eq ? (size_t)(eq - s) : n, key, keycap, true) < 0)
-		return -1;
-	if (http_unescape(eq ? eq + 1 : s + n, eq ? n - (size_t)(eq + 1 - s) : 0, val, valcap,
-			  true) < 0)
-		return -1;
+	long r = http_unescape(s, eq ? (size_t)(eq - s) : n, key, keycap, true);
+	if (r < 0)
+		return (int)r;
+	r = http_unescape(eq ? eq + 1 : s + n, eq ? n - (size_t)(eq + 1 - s) : 0, val, valcap,
+			  true);
+	if (r < 0)
+		return (int)r;
 	*q = s + n;
 	return 1;
 }

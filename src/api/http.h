@@ -159,12 +159,14 @@ int http_chunked_decode(struct http_chunked *c, const uint8_t *in, size_t len, u
 /* ---- targets ---- */
 
 /* Percent-decodes src[0..len) into out (NUL-terminated, at most outcap bytes with the NUL).
- * Rejects malformed escapes and %00. Returns the decoded length, or -1. `plus_space`
+ * Rejects malformed escapes and %00. Returns the decoded length, -1 for a malformed
+ * escape, or -2 when the decoded text does not fit in outcap. `plus_space`
  * turns '+' into ' ' (query strings). */
 long http_unescape(const char *src, size_t len, char *out, size_t outcap, bool plus_space);
 
 /* Iterates over "k=v&k2=v2": on each call decodes the next pair into key/val and advances
- * *q. Returns 1 for a pair, 0 at the end, -1 for a malformed or oversized pair. */
+ * *q. Returns 1 for a pair, 0 at the end, -1 for a malformed pair, -2 for a key or value
+ * that does not fit. */
 int http_query_next(const char **q, char *key, size_t keycap, char *val, size_t valcap);
 
 /* The reason phrase of a status code ("Not Found"), "" for unknown codes. */

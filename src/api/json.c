@@ -143,6 +143,32 @@ int json_check(const cJSON *obj, const struct json_schema *s, const char *where,
 	return 0;
 }
 
+/* Whether text[0..n) opens more arrays and objects at once than cJSON parses (its
+ * CJSON_NESTING_LIMIT): what stopped a parse there, rather than a syntax error. */
+static bool too_deep(const char *text, size_t n)
+{
+	bool in_str = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > CJSON_NESTING_LIMIT)
+				return true;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return false;
+}
+
 int json_parse_object(const uint8_t *body, size_t len, const struct json_schema *schema,
 		      cJSON **out, char *err, size_t errlen)
 {
@@ -168,7 +194,13 @@ int json_parse_object(const uint8_t *body, size_t len, const struct json_schema 
 	root = cJSON_ParseWithOpts(text, &end, 1);
 	if (!root) {
 		size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-		snprintf(err, errlen, "malformed JSON near byte %zu", at);
+		if (too_deep(text, at < len ? at + 1 : len))
+			snprintf(err, errlen,
+				 "JSON nested too deep near byte %zu: at most %d levels of arrays "
+				 "and objects",
+				 at, CJSON_NESTING_LIMIT);
+		else
+			snprintf(err, errlen, "malformed JSON near byte %zu", at);
 		free(text);
 		return -EINVAL;
 	}

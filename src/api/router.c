@@ -26,7 +26,7 @@ static bool next_segment(const char **s, const char **seg, size_t *len)
 	return true;
 }
 
-/* 1: matches; 0: does not; -1: a parameter did not decode. */
+/* 1: matches; 0: does not; -1: a parameter did not decode; -2: one is too long. */
 static int match_one(const char *pattern, const char *path, struct api_match *m)
 {
 	const char *ps, *xs;
@@ -41,8 +41,9 @@ static int match_one(const char *pattern, const char *path, struct api_match *m)
 		if (pl >= 2 && ps[0] == '{' && ps[pl - 1] == '}') {
 			if (xl == 0 || m->nparams == API_MAX_PARAMS)
 				return 0;
-			if (http_unescape(xs, xl, m->params[m->nparams], API_PARAM_MAX, false) < 0)
-				return -1;
+			long r = http_unescape(xs, xl, m->params[m->nparams], API_PARAM_MAX, false);
+			if (r < 0)
+				return (int)r;
 			m->nparams++;
 		} else if (pl != xl || memcmp(ps, xs, pl)) {
 			return 0;
@@ -65,10 +66,12 @@ int api_route_match(const struct api_route *routes, unsigned n, enum http_method
 
 	m->route = NULL;
 	m->allow[0] = 0;
+	m->too_long = false;
 	for (unsigned i = 0; i < n; i++) {
 		int r = match_one(routes[i].pattern, path, m);
 		if (r < 0) {
 			m->status = 400;
+			m->too_long = r == -2;
 			return -1;
 		}
 		if (!r)

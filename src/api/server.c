@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -506,6 +507,10 @@ static void dispatch(struct api_conn *c)
 				request_done(c);
 		} else if (m.status == 404) {
 			api_reply_error(c, 404, "not_found", "no such endpoint: %s", hr->path);
+		} else if (m.too_long) {
+			api_reply_error(c, 400, "bad_request",
+					"a name in the path is too long: at most %d bytes",
+					API_PARAM_MAX - 1);
 		} else {
 			api_reply_error(c, 400, "bad_request", "malformed escape in the path");
 		}
@@ -674,6 +679,30 @@ static void refuse(int fd, int status, const char *msg)
 	close(fd);
 }
 
+/* The peer's supplementary groups into *out (core_alloc'd, the caller frees), or NULL
+ * and 0 when the kernel does not say (before Linux 4.13) or memory runs out. */
+static unsigned peer_groups(int fd, gid_t **out)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+
+	*out = NULL;
+	for (int tries = 0; tries < 2; tries++) {
+		gid_t *g = core_alloc(len ? len : sizeof(gid_t));
+		socklen_t want = len;
+		if (!g)
+			return 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &want) == 0) {
+			*out = g;
+			return (unsigned)(want / sizeof(gid_t));
+		}
+		core_free(g);
+		if (errno != ERANGE || want <= len)
+			return 0;
+		len = want; /* the kernel says how much it needs */
+	}
+	return 0;
+}
+
 static void on_accept(void *opaque, int lfd, unsigned revents)
 {
 	struct api_server *s = opaque;
@@ -696,9 +725,19 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 			continue;
 		}
 		peer = (struct api_peer){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
-		if (s->cfg.authorize && !s->cfg.authorize(s->cfg.ctx, &peer)) {
-			refuse(fd, 403, "this user may not use the API");
-			continue;
+		if (s->cfg.authorize) {
+			gid_t *groups;
+			bool ok;
+			peer.ngroups = peer_groups(fd, &groups);
+			peer.groups = groups;
+			ok = s->cfg.authorize(s->cfg.ctx, &peer);
+			core_free(groups);
+			peer.groups = NULL;
+			peer.ngroups = 0;
+			if (!ok) {
+				refuse(fd, 403, "this user may not use the API");
+				continue;
+			}
 		}
 		if (s->nconns >= s->cfg.max_conns) {
 			refuse(fd, 503, "too many connections");

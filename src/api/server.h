@@ -44,6 +44,10 @@ struct api_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	/* its supplementary groups (SO_PEERGROUPS): set only while the server's authorize
+	 * callback runs (NULL and 0 otherwise, and when the kernel does not say) */
+	const gid_t *groups;
+	unsigned ngroups;
 };
 
 struct api_request {
@@ -130,6 +134,7 @@ struct api_match {
 	char params[API_MAX_PARAMS][API_PARAM_MAX];
 	unsigned nparams;
 	int status;	/* when route is NULL: 404, 405 or 400 (a malformed parameter) */
+	bool too_long;	/* 400: a parameter longer than API_PARAM_MAX - 1 bytes */
 	char allow[64]; /* 405: the methods the path has, "GET, DELETE" */
 };
 

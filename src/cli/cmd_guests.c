@@ -163,6 +163,8 @@ static void create_usage(FILE *f)
 		"                         [--failover manual|auto] [--disk FILE]... [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
+		"A --dir HOST without ::GUEST is where the guest sees it too, as an absolute\n"
+		"path (--dir data is --dir $PWD/data::$PWD/data).\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
 		"module, devices and limits come from the file; a WebAssembly guest needs\n"
 		"the --dir options it had, in the same order. With --incoming, lodge start\n"
@@ -238,7 +240,13 @@ static bool parse_number(const char *opt, const char *val, double min, double ma
 /* One option of lodge create; *i is advanced past its value. Returns false on error. */
 static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 {
+	static const char *const valued[] = {
+		"--kernel",    "--initrd",    "--firmware", "--wasm",	 "--restore",  "--append",
+		"--disk",      "--dir",	      "--net",	    "--env",	 "--cpus",     "--mem",
+		"--cpu-quota", "--disk-bps",  "--net-bps",  "--restart", "--incoming", "--standby",
+		"--failover",  "--hugepages", "--kind"};
 	const char *opt = argv[*i], *val;
+	bool known = false;
 	char buf[PATH_MAX + 64];
 	double num;
 	uint64_t size;
@@ -246,6 +254,12 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	if (!strcmp(opt, "--shared-disks")) { /* the one option without a value */
 		cJSON_AddBoolToObject(o, "shared_disks", true);
 		return true;
+	}
+	for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]) && !known; k++)
+		known = !strcmp(opt, valued[k]);
+	if (!known) {
+		say_err("create: unknown option '%s' (see lodge create --help)", opt);
+		return false;
 	}
 	if (*i + 1 >= argc) {
 		say_err("create: %s needs a value", opt);
@@ -268,7 +282,9 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 			 val);
 		if (!abs_path(opt, host, abs))
 			return false;
-		if (snprintf(buf, sizeof(buf), "%s::%s", abs, sep ? sep + 2 : host) >=
+		/* without ::GUEST the guest sees it where the host has it (an absolute
+		 * path: `--dir data` is `--dir $PWD/data`) */
+		if (snprintf(buf, sizeof(buf), "%s::%s", abs, sep ? sep + 2 : abs) >=
 		    (int)sizeof(buf)) {
 			say_err("--dir %s: too long", val);
 			return false;

@@ -39,7 +39,7 @@
 #define DEFAULT_MEM	  (128ull << 20)
 #define DEFAULT_LINUX_MEM (256ull << 20)
 #define DEFAULT_CMDLINE	  "console=ttyS0"
-#define MAX_CMDLINE	  4096 /* more than any Linux keeps (RISC-V: 1024 bytes) */
+#define MAX_CMDLINE	  VM_MAX_CMDLINE
 
 #define MAX_DEVICE_ARGS VM_MAX_DEVICE_ARGS
 #define OPT_DEVICE	1000 /* getopt value of the first device-type option */

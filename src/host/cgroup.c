@@ -304,12 +304,24 @@ void cgroup_env_fini(const struct cgroup_env *env)
 			rmdir(env->v1[c]);
 }
 
+/* Guest NAME's group is GROUP_PREFIX NAME: no control file of any controller begins
+ * with it, so that no name ("tasks", "cpu.cfs_quota_us", "pids.max"...) is a file of the
+ * parent group rather than a group of its own. */
+#define GROUP_PREFIX "g-"
+
 static void group_dir(const struct cgroup_env *env, int c, const char *name, char *out, size_t len)
 {
 	const char *base = env->version == 2 ? env->v2 : env->v1[c];
 
-	if (!base[0] || snprintf(out, len, "%s/%s", base, name) >= (int)len)
+	if (!base[0] || snprintf(out, len, "%s/" GROUP_PREFIX "%s", base, name) >= (int)len)
 		out[0] = 0;
+}
+
+/* Whether a limit failed because its controller or file is not on this host (the guest
+ * may run without it, reported as skipped) rather than for a reason of its own. */
+static bool controller_absent(int r)
+{
+	return r == -ENODEV || r == -ENOENT;
 }
 
 /* Appends "what" or "what(why)" to a space-separated list. */
@@ -398,7 +410,7 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
 {
 	static const char *const what[CG_NCTRL] = {"cpu", "", "memory", "pids", "io"};
 	char dir[PATH_MAX + 80];
-	int made = 0, first_err = 0;
+	int made = 0, first_err = 0, limit_err = 0;
 
 	if (applied && applen)
 		applied[0] = 0;
@@ -410,8 +422,13 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
 		if (!dir[0])
 			continue;
 		if (env->version == 1 || !made) {
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-				first_err = first_err ?: -errno;
+			struct stat st;
+			if (mkdir(dir, 0755) < 0 &&
+			    (errno != EEXIST || (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)))) {
+				r = errno == EEXIST ? -ENOTDIR : -errno;
+				first_err = first_err ?: r;
+				if (skipped)
+					note(skipped, skiplen, ctrl_names[c], strerror(-r));
 				continue;
 			}
 			made++;
@@ -432,14 +449,19 @@ int cgroup_create(const struct cgroup_env *env, const char *name, const struct c
 			note(applied, applen, what[c], NULL);
 		else if (r && skipped)
 			note(skipped, skiplen, what[c],
-			     r == -ENODEV || r == -ENOENT ? "controller not available"
-							  : strerror(-r));
+			     controller_absent(r) ? "controller not available" : strerror(-r));
+		if (r && !controller_absent(r))
+			limit_err = limit_err ?: r;
 	}
 	/* Limits wanted for controllers without a hierarchy at all. */
 	for (int c = 0; c < CG_NCTRL && env->version == 1; c++)
 		if (wanted(c, lim) && !env->v1[c][0] && skipped)
 			note(skipped, skiplen, what[c], "controller not mounted");
-	return made ? 0 : (first_err ? first_err : -ENOENT);
+	if (!made)
+		return first_err ? first_err : -ENOENT;
+	/* a hierarchy whose group cannot be made, or a limit refused, is no absent
+	 * controller: the guest would run without a limit it asked for */
+	return first_err ?: limit_err;
 }
 
 int cgroup_open_join(const struct cgroup_env *env, const char *name, int fds[CG_NCTRL], unsigned *n)
@@ -615,9 +637,10 @@ int cgroup_destroy_prefixed(const struct cgroup_env *env, const char *prefix)
 		/* cgroup_destroy removes the group from every hierarchy: the later ones no
 		 * longer list it */
 		while ((e = readdir(dp)))
-			if (!strncmp(e->d_name, prefix, pl) &&
+			if (!strncmp(e->d_name, GROUP_PREFIX, sizeof(GROUP_PREFIX) - 1) &&
+			    !strncmp(e->d_name + sizeof(GROUP_PREFIX) - 1, prefix, pl) &&
 			    (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) &&
-			    cgroup_destroy(env, e->d_name) == 0)
+			    cgroup_destroy(env, e->d_name + sizeof(GROUP_PREFIX) - 1) == 0)
 				n++;
 		closedir(dp);
 		if (env->version == 2)

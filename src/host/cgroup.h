@@ -3,13 +3,15 @@
  * (cpu, cpuacct, memory, pids, blkio each in its own hierarchy, as on hybrid systems).
  * Guests' groups nest under the daemon's own group in each hierarchy, in a directory of
  * the daemon's own (`instance`, "lodge.<hash of its state directory>"): guest NAME is
- * <hierarchy>/<daemon's group>/<instance>/NAME, so that two daemons on one host (two state
+ * <hierarchy>/<daemon's group>/<instance>/g-NAME (the prefix: no name is a control file
+ * such as "tasks" or "pids.max" of the parent group), so that two daemons on one host (two state
  * directories) never touch each other's groups, even for guests of the same name.
  *
  * Limits: CPU as a quota (fraction of one CPU per 100 ms period), memory (hard limit,
  * no swap beyond it), number of tasks, and read/write bytes per second on one block
- * device. A limit whose controller or file is missing is skipped and reported (the
- * guest runs without it), never silently dropped: cgroup_applied() lists what holds.
+ * device. A limit whose controller or file is missing on the host is skipped and
+ * reported (the guest runs without it), never silently dropped; a limit refused for any
+ * other reason fails cgroup_create (the guest does not start).
  *
  * Threading: the daemon's loop thread (cgroup_join: the new guest process).
  */
@@ -68,8 +70,10 @@ int cgroup_env_sweep(const struct cgroup_env *env);
 void cgroup_env_fini(const struct cgroup_env *env);
 
 /* Creates (or reuses) the group for guest `name` and applies the limits. Returns 0, or
- * -errno when the group cannot be created at all. `applied` (may be NULL) gets a list
- * such as "cpu memory pids" of limits that took effect; `skipped` the others with why. */
+ * -errno when the group cannot be created in a hierarchy, or a limit cannot be applied
+ * for another reason than its controller missing on the host (ENOENT, ENODEV: skipped). `applied`
+ * (may be NULL) gets a list such as "cpu memory pids" of limits that took effect; `skipped` the
+ * others with why. */
 int cgroup_create(const struct cgroup_env *env, const char *name, const struct cgroup_limits *lim,
 		  char *applied, size_t applen, char *skipped, size_t skiplen)
 	__attribute__((warn_unused_result));

@@ -82,7 +82,13 @@ static bool authorize(void *ctx, const struct api_peer *peer)
 
 	/* The socket's mode (0660) already keeps others out; this also holds if someone
 	 * loosened it. */
-	return peer->uid == 0 || peer->uid == getuid() || peer->gid == d->sock_gid;
+	if (peer->uid == 0 || peer->uid == getuid() || peer->gid == d->sock_gid)
+		return true;
+	/* a member of the socket's group through a supplementary group */
+	for (unsigned i = 0; i < peer->ngroups; i++)
+		if (peer->groups[i] == d->sock_gid)
+			return true;
+	return false;
 }
 
 static void on_signal(void *opaque, int fd, unsigned revents)

@@ -48,6 +48,8 @@ struct evloop_watch;
 #define GUEST_MAX_ARGS	     256
 #define GUEST_MAX_ENV	     256
 #define GUEST_MAX_ARGV_BYTES (48u << 10)
+#define GUEST_MIN_CPU_QUOTA  0.001 /* CPUs: the kernel's 1 ms quota of a 100 ms period */
+#define GUEST_MAX_CPU_QUOTA  1024.0
 
 struct daemon_config {
 	const char *state_dir;

@@ -71,6 +71,7 @@ static int errno_status(int r)
 		return 409;
 	case -ECOMM:
 	case -ECONNABORTED:
+	case -ECANCELED:
 		return 502;
 	default:
 		return 500;
@@ -94,6 +95,8 @@ static const char *errno_code(int r)
 		return "guest_unreachable";
 	case -ECONNABORTED:
 		return "migration_failed";
+	case -ECANCELED:
+		return "start_failed";
 	default:
 		return "internal";
 	}
@@ -104,36 +107,76 @@ void daemon_reply_errno(struct api_conn *c, int r, const char *msg)
 	api_reply_error(c, errno_status(r), errno_code(r), "%s", msg);
 }
 
-/* Parses the query string: every key must be in `keys`; values into vals (or ""). */
-static bool query(struct api_conn *c, const struct api_request *r, const char *const *keys,
-		  unsigned nkeys, char vals[][64])
+/* Parses the query string: every key must be in `keys`, at most once; values into vals
+ * ("" when absent, "1" for a bare key such as "?follow"); *given (may be NULL) gets a bit
+ * per key present. Answers 400 and returns false otherwise. */
+static bool query_given(struct api_conn *c, const struct api_request *r, const char *const *keys,
+			unsigned nkeys, char vals[][64], unsigned *given)
 {
 	const char *q = r->query;
 	char k[64], v[64];
+	unsigned seen = 0;
 	int n;
 
 	for (unsigned i = 0; vals && i < nkeys; i++)
 		vals[i][0] = 0;
-	while ((n = http_query_next(&q, k, sizeof(k), v, sizeof(v))) == 1) {
+	for (;;) {
+		const char *start = q;
 		unsigned i;
+		n = http_query_next(&q, k, sizeof(k), v, sizeof(v));
+		if (n != 1)
+			break;
 		for (i = 0; i < nkeys && strcmp(keys[i], k); i++)
 			;
 		if (i == nkeys || !vals) {
 			api_reply_error(c, 400, "bad_query", "unknown query parameter '%s'", k);
 			return false;
 		}
-		snprintf(vals[i], 64, "%s", v[0] ? v : "1");
+		if (seen & (1u << i)) {
+			api_reply_error(c, 400, "bad_query",
+					"query parameter '%s' given more than once", k);
+			return false;
+		}
+		seen |= 1u << i;
+		/* "k" alone is "k=1"; "k=" is an empty value */
+		snprintf(vals[i], 64, "%s", memchr(start, '=', (size_t)(q - start)) ? v : "1");
+	}
+	if (n == -2) {
+		api_reply_error(c, 400, "bad_query",
+				"a query parameter's name or value is longer than %zu bytes",
+				sizeof(v) - 1);
+		return false;
 	}
 	if (n < 0) {
 		api_reply_error(c, 400, "bad_query", "malformed query string");
 		return false;
 	}
+	if (given)
+		*given = seen;
 	return true;
 }
 
-static bool flag(const char *v)
+static bool query(struct api_conn *c, const struct api_request *r, const char *const *keys,
+		  unsigned nkeys, char vals[][64])
 {
-	return v[0] && strcmp(v, "0") && strcmp(v, "false");
+	return query_given(c, r, keys, nkeys, vals, NULL);
+}
+
+/* A boolean query value into *out: 1, true, yes or 0, false, no ("?follow" alone is
+ * true). Answers 400 naming the parameter and the values otherwise. */
+static bool boolean(struct api_conn *c, const char *key, const char *v, bool *out)
+{
+	static const char *const yes[] = {"1", "true", "yes"}, *const no[] = {"0", "false", "no"};
+
+	for (unsigned i = 0; i < 3; i++) {
+		if (!strcasecmp(v, yes[i]) || !strcasecmp(v, no[i])) {
+			*out = !strcasecmp(v, yes[i]);
+			return true;
+		}
+	}
+	api_reply_error(c, 400, "bad_query", "%s '%s': must be 1, true or yes, or 0, false or no",
+			key, v);
+	return false;
 }
 
 /* A non-negative integer query value no larger than max; -1 if malformed. */
@@ -337,12 +380,15 @@ static void h_delete(struct api_conn *c, const struct api_request *r)
 {
 	static const char *const keys[] = {"force"};
 	char v[1][64], err[512];
+	unsigned given;
+	bool force = false;
 	struct guest *g;
 	int e;
 
-	if (!query(c, r, keys, 1, v) || !(g = find_or_404(c, r)))
+	if (!query_given(c, r, keys, 1, v, &given) ||
+	    ((given & 1) && !boolean(c, "force", v[0], &force)) || !(g = find_or_404(c, r)))
 		return;
-	e = guest_remove(g, flag(v[0]), c, err, sizeof(err));
+	e = guest_remove(g, force, c, err, sizeof(err));
 	if (e)
 		daemon_reply_errno(c, e, err);
 }
@@ -374,7 +420,10 @@ static void h_start(struct api_conn *c, const struct api_request *r)
 	if (!query(c, r, NULL, 0, NULL) || !(g = find_or_404(c, r)))
 		return;
 	e = guest_start(g, err, sizeof(err));
-	if (e)
+	if (e == -ECANCELED) /* it could not be set up (its cgroup) */
+		api_reply_error(c, 502, "start_failed", "guest %s: its start failed: %s",
+				g->rec.name, err);
+	else if (e)
 		daemon_reply_errno(c, e, err);
 	else if (guest_start_wait(g, c))
 		api_reply(c, 204, NULL, NULL, 0);
@@ -649,8 +698,11 @@ static void h_logs(struct api_conn *c, const struct api_request *r)
 	struct follower *f;
 	struct guest *g;
 	long tail = -1;
+	bool follow = false;
+	unsigned given;
 
-	if (!query(c, r, keys, 2, v) || !(g = find_or_404(c, r)))
+	if (!query_given(c, r, keys, 2, v, &given) ||
+	    ((given & 1) && !boolean(c, "follow", v[0], &follow)) || !(g = find_or_404(c, r)))
 		return;
 	if (v[1][0] && strcmp(v[1], "all") && (tail = number(v[1], MAX_TAIL_LINES)) < 0) {
 		api_reply_error(c, 400, "bad_query", "tail '%s': a number of lines or 'all'", v[1]);
@@ -673,7 +725,7 @@ static void h_logs(struct api_conn *c, const struct api_request *r)
 		return;
 	}
 	api_conn_on_close(c, follower_gone, f);
-	pump(f, flag(v[0]));
+	pump(f, follow);
 }
 
 /* ---- console: relay bytes between the client and the guest's control socket ---- */
@@ -897,8 +949,11 @@ static void h_events(struct api_conn *c, const struct api_request *r)
 	struct event_sink s = {.conn = c};
 	long since = 0;
 	struct event_follower *f;
+	bool follow = false;
+	unsigned given;
 
-	if (!query(c, r, keys, 3, v))
+	if (!query_given(c, r, keys, 3, v, &given) ||
+	    ((given & 2) && !boolean(c, "follow", v[1], &follow)))
 		return;
 	if (v[0][0] && (since = number(v[0], 0x7fffffffL)) < 0) {
 		api_reply_error(c, 400, "bad_query", "since '%s': an event id", v[0]);
@@ -909,7 +964,7 @@ static void h_events(struct api_conn *c, const struct api_request *r)
 		return;
 	if (registry_events(d->reg, since, REGISTRY_MAX_EVENTS, send_event, &s) || s.failed)
 		return;
-	if (!flag(v[1])) {
+	if (!follow) {
 		api_stream_end(c);
 		return;
 	}

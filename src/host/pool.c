@@ -282,9 +282,12 @@ void pool_close(struct daemon *d)
 /* The pool process's group becomes guest g's: setup_cgroup's empty group for g goes, the
  * pool process's takes its name and g's limits. ch holds the join files setup made, which
  * the process then does not need (it is in the group already): they are closed and
- * ch->ncgfds is 0. Returns 0, or -errno with g's group as it was and ch untouched (the
- * process is reaped: it is in a group no guest has). */
-static int adopt_cgroup(struct guest *g, struct pool_proc *pp, struct sandbox_child *ch)
+ * ch->ncgfds is 0. Returns 0; -EAGAIN when the rename is refused (the process is reaped,
+ * g's group made again and ch's join files opened on it: a new process joins it); or
+ * -ECANCELED with err set when g's group or limits cannot be made (the process is
+ * reaped: the guest must not run without its limits). */
+static int adopt_cgroup(struct guest *g, struct pool_proc *pp, struct sandbox_child *ch, char *err,
+			size_t errlen)
 {
 	struct daemon *d = g->d;
 	int r;
@@ -294,23 +297,33 @@ static int adopt_cgroup(struct guest *g, struct pool_proc *pp, struct sandbox_ch
 	if (r) {
 		log_warn("pool: cannot rename cgroup %s to %s: %s", pp->cg, g->rec.name,
 			 strerror(-r));
-		if (cgroup_create(&d->cg, g->rec.name, &g->cg_lim, g->cg_applied,
-				  sizeof(g->cg_applied), g->cg_skipped, sizeof(g->cg_skipped)))
-			log_warn("guest %s: no cgroup", g->rec.name);
 		/* ch's join files were opened on the group removed above */
 		for (unsigned i = 0; i < ch->ncgfds; i++)
 			close(ch->cgfds[i]);
 		ch->ncgfds = 0;
-		if (cgroup_open_join(&d->cg, g->rec.name, ch->cgfds, &ch->ncgfds))
-			log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
 		reap(pp, true);
 		schedule_refill(d, REFILL_AFTER_START_NS); /* as after an adoption */
-		return r;
+		r = cgroup_create(&d->cg, g->rec.name, &g->cg_lim, g->cg_applied,
+				  sizeof(g->cg_applied), g->cg_skipped, sizeof(g->cg_skipped));
+		if (!r)
+			r = cgroup_open_join(&d->cg, g->rec.name, ch->cgfds, &ch->ncgfds);
+		if (r) {
+			snprintf(err, errlen, "cannot set up its cgroup: %s", strerror(-r));
+			return -ECANCELED;
+		}
+		return -EAGAIN;
 	}
 	pp->cg[0] = 0; /* the guest's now: removed with the guest */
-	if (cgroup_create(&d->cg, g->rec.name, &g->cg_lim, g->cg_applied, sizeof(g->cg_applied),
-			  g->cg_skipped, sizeof(g->cg_skipped)))
-		log_warn("guest %s: cannot apply its cgroup limits", g->rec.name);
+	r = cgroup_create(&d->cg, g->rec.name, &g->cg_lim, g->cg_applied, sizeof(g->cg_applied),
+			  g->cg_skipped, sizeof(g->cg_skipped));
+	if (r) {
+		/* it must not run without its limits: it goes, and its group (g's now) */
+		snprintf(err, errlen, "cannot apply its cgroup limits: %s", strerror(-r));
+		reap(pp, true);
+		cgroup_destroy(&d->cg, g->rec.name);
+		schedule_refill(d, REFILL_AFTER_START_NS);
+		return -ECANCELED;
+	}
 	for (unsigned i = 0; i < ch->ncgfds; i++)
 		close(ch->cgfds[i]);
 	ch->ncgfds = 0;
@@ -329,8 +342,8 @@ int pool_adopt(struct guest *g, const struct sandbox_plan *p, struct sandbox_chi
 		pp = pp->next;
 	if (!pp || !p->enabled || p->userns != (pp->slot >= 0))
 		return -EAGAIN;
-	if (pp->cg[0] && adopt_cgroup(g, pp, ch))
-		return -EAGAIN;
+	if (pp->cg[0] && (r = adopt_cgroup(g, pp, ch, err, errlen)))
+		return r; /* -EAGAIN: spawn one instead; -ECANCELED: the start fails */
 	mine = *ch;
 	unlink_proc(pp);
 	schedule_refill(d, REFILL_AFTER_START_NS);

@@ -35,6 +35,10 @@ struct daemon;
 struct guest;
 
 #define SANDBOX_MAX_BINDS 48
+/* What a guest's configuration may share with it (its dirs and disks together): the binds
+ * but those of its run directory, module or kernel, initrd and firmware. */
+#define SANDBOX_MAX_SHARED (SANDBOX_MAX_BINDS - 4)
+#define SANDBOX_ARENA_MAX  8192 /* bytes of the host parts of a Wasm guest's dirs, NULs in */
 
 struct sandbox_bind {
 	const char *src; /* into the guest's configuration, or the plan's firmware or arena */
@@ -107,7 +111,7 @@ struct sandbox_plan {
 	unsigned nbinds;
 	char inside[4][256]; /* results of sandbox_inside (a small ring) */
 	unsigned next_inside;
-	char arena[8192]; /* strings binds point to (host parts of "HOST::GUEST") */
+	char arena[SANDBOX_ARENA_MAX]; /* strings binds point to (host parts of "HOST::GUEST") */
 	size_t arena_used;
 };
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -37,7 +38,9 @@
 #include "core/log.h"
 #include "core/tcp.h"
 #include "host/procstat.h"
+#include "devices/virtio/net.h"
 #include "host/sandbox.h"
+#include "machine/machine.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
 #define DEFAULT_VM_MEMORY   DAEMON_DEFAULT_VM_MEMORY
@@ -330,6 +333,15 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		snprintf(err, errlen, "incoming '%.80s': must be HOST:PORT (where to listen)", in);
 		return -EINVAL;
 	}
+	{
+		const char *port = strrchr(in, ':') + 1;
+		char *end;
+		unsigned long n = strtoul(port, &end, 10);
+		if (*end || port[0] < '0' || port[0] > '9' || n < 1 || n > 65535) {
+			snprintf(err, errlen, "incoming '%.80s': the port must be 1 to 65535", in);
+			return -EINVAL;
+		}
+	}
 	if (strcmp(k, "vm") && strcmp(k, "wasm")) {
 		snprintf(err, errlen, "kind '%.20s': must be vm or wasm", k);
 		return -EINVAL;
@@ -385,6 +397,79 @@ static bool argv_fits(const cJSON *c, char *err, size_t errlen)
 			 "%u (the guest process's command line)",
 			 bytes, GUEST_MAX_ARGV_BYTES);
 		return false;
+	}
+	return true;
+}
+
+/* A system guest's virtio devices from its configuration (disks and nets): the slots but
+ * those of the entropy source every machine has and the power button the daemon adds. */
+#define GUEST_VM_DEVICES (VM_VIRTIO_SLOTS - 2)
+
+/* The rest of what the guest process takes of a configuration, checked at create so that
+ * a start does not fail for it (the limits are those the start path uses): the kernel
+ * command line, what the sandbox shares (dirs and disks), a machine's device slots,
+ * each disk once, and network specs `lodge run --net` takes. */
+static bool devices_fit(const cJSON *c, bool vm, char *err, size_t errlen)
+{
+	const cJSON *disks = cJSON_GetObjectItemCaseSensitive(c, "disks");
+	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(c, "nets");
+	const cJSON *dirs = cJSON_GetObjectItemCaseSensitive(c, "dirs");
+	unsigned nd = (unsigned)cJSON_GetArraySize(disks), nn = (unsigned)cJSON_GetArraySize(nets);
+	unsigned ndirs = (unsigned)cJSON_GetArraySize(dirs);
+	const char *append = json_str(c, "append", NULL);
+	size_t arena = 0;
+	const cJSON *e, *f;
+
+	if (append && strlen(append) > VM_MAX_CMDLINE) {
+		snprintf(err, errlen, "append: %zu bytes, at most %d (the kernel command line)",
+			 strlen(append), VM_MAX_CMDLINE);
+		return false;
+	}
+	if (nd + ndirs > SANDBOX_MAX_SHARED) {
+		snprintf(err, errlen, "%s: %u entries, at most %d (what the sandbox shares)",
+			 vm ? "disks" : "dirs", nd + ndirs, SANDBOX_MAX_SHARED);
+		return false;
+	}
+	cJSON_ArrayForEach(e, dirs)
+	{
+		const char *sep = strstr(e->valuestring, "::");
+		arena += (sep ? (size_t)(sep - e->valuestring) : strlen(e->valuestring)) + 1;
+	}
+	if (arena > SANDBOX_ARENA_MAX) {
+		snprintf(err, errlen,
+			 "dirs: their host paths take %zu bytes (each with its NUL), at most %d",
+			 arena, SANDBOX_ARENA_MAX);
+		return false;
+	}
+	if (vm && nd + nn > GUEST_VM_DEVICES) {
+		snprintf(err, errlen,
+			 "disks and nets: %u devices together, at most %d (the machine's virtio "
+			 "slots)",
+			 nd + nn, GUEST_VM_DEVICES);
+		return false;
+	}
+	cJSON_ArrayForEach(e, disks)
+	{
+		struct stat a, b;
+		if (stat(e->valuestring, &a) < 0)
+			continue; /* paths_ok says why */
+		for (f = e->next; f; f = f->next)
+			if (stat(f->valuestring, &b) == 0 && a.st_dev == b.st_dev &&
+			    a.st_ino == b.st_ino) {
+				snprintf(err, errlen,
+					 "disks '%.200s' and '%.200s': the same file twice (a disk "
+					 "image can be one disk only)",
+					 e->valuestring, f->valuestring);
+				return false;
+			}
+	}
+	cJSON_ArrayForEach(e, nets)
+	{
+		char why[256];
+		if (vnet_check_args(e->valuestring, why, sizeof(why))) {
+			snprintf(err, errlen, "nets '%.80s': %s", e->valuestring, why);
+			return false;
+		}
 	}
 	return true;
 }
@@ -481,6 +566,8 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 	if (!argv_fits(c, err, errlen))
 		return -EINVAL;
 limits:
+	if (!devices_fit(c, kernel != NULL, err, errlen))
+		return -EINVAL;
 	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "hugepages")) {
 		snprintf(err, errlen, "'hugepages' is for system guests (their RAM)");
 		return -EINVAL;
@@ -508,8 +595,10 @@ limits:
 			return -EINVAL;
 		}
 	}
-	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") && !(quota > 0 && quota <= 1024)) {
-		snprintf(err, errlen, "cpu_quota %g: must be more than 0 (CPUs, e.g. 0.5)", quota);
+	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") &&
+	    !(quota >= GUEST_MIN_CPU_QUOTA && quota <= GUEST_MAX_CPU_QUOTA)) {
+		snprintf(err, errlen, "cpu_quota %g: must be from %g to %g (CPUs, e.g. 0.5)", quota,
+			 GUEST_MIN_CPU_QUOTA, GUEST_MAX_CPU_QUOTA);
 		return -EINVAL;
 	}
 	if (parse_restart(rs, &rp)) {
@@ -921,7 +1010,10 @@ static dev_t disk_device(const struct guest *g)
 	return 0;
 }
 
-static void setup_cgroup(struct guest *g)
+/* Makes the guest's group with its limits. Returns 0 (limits whose controller the host
+ * lacks skipped, and reported), or -ECANCELED with err set when the group or a limit
+ * cannot be made: the guest does not start rather than run without its limits. */
+static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 {
 	struct daemon *d = g->d;
 	const cJSON *c = g->config;
@@ -937,7 +1029,7 @@ static void setup_cgroup(struct guest *g)
 	g->cg_applied[0] = g->cg_skipped[0] = 0;
 	if (!d->have_cgroups) {
 		snprintf(g->cg_skipped, sizeof(g->cg_skipped), "all(no cgroup file system)");
-		return;
+		return 0;
 	}
 	if (g->kind == GUEST_VM)
 		lim.memory =
@@ -948,8 +1040,14 @@ static void setup_cgroup(struct guest *g)
 	cgroup_destroy(&d->cg, g->rec.name); /* anything left from a crash */
 	r = cgroup_create(&d->cg, g->rec.name, &lim, g->cg_applied, sizeof(g->cg_applied),
 			  g->cg_skipped, sizeof(g->cg_skipped));
-	if (r)
-		log_warn("guest %s: no cgroup: %s", g->rec.name, strerror(-r));
+	if (r) {
+		snprintf(err, errlen, "cannot set up its cgroup: %s%s%s", strerror(-r),
+			 g->cg_skipped[0] ? "; limits skipped: " : "", g->cg_skipped);
+		cgroup_destroy(&d->cg, g->rec.name);
+		g->cg_applied[0] = 0;
+		return -ECANCELED;
+	}
+	return 0;
 }
 
 static void clear_run_dir(struct guest *g)
@@ -1004,8 +1102,14 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	}
 	sr->ch = (struct sandbox_child){
 		.binary = d->binary, .argv = sr->av.v, .envp = sr->ev.v, .logfd = logfd};
-	if (d->have_cgroups && cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))
-		log_warn("guest %s: cannot join its cgroup: it runs without", g->rec.name);
+	if (d->have_cgroups &&
+	    (r = cgroup_open_join(&d->cg, g->rec.name, sr->ch.cgfds, &sr->ch.ncgfds))) {
+		snprintf(err, errlen, "cannot join its cgroup: %s", strerror(-r));
+		sandbox_slot_release(&d->ids, g->id_slot, getpid()); /* sandbox_plan_make's */
+		g->id_slot = -1;
+		r = -ECANCELED;
+		goto out;
+	}
 	/* A Wasm guest takes a process from the warm pool when one waits (pool.c). */
 	r = g->kind == GUEST_WASM ? pool_adopt(g, &plan, &sr->ch, &pid, err, errlen) : -EAGAIN;
 	if (r == -EAGAIN)
@@ -1153,7 +1257,11 @@ int guest_start(struct guest *g, char *err, size_t errlen)
 		if (r)
 			return r;
 	}
-	setup_cgroup(g);
+	r = setup_cgroup(g, err, errlen);
+	if (r) {
+		incoming_close(g);
+		return r;
+	}
 	if (g->mig_listen < 0)
 		ready_open(g);
 	r = spawn(g, err, errlen);
@@ -1540,6 +1648,25 @@ static void on_snapshot_answer(void *opaque, int fd, unsigned revents)
 	api_result_fini(&res);
 }
 
+/* The name of the kernel's pseudo file system `dir` is on (proc, sysfs...), or NULL. */
+static const char *pseudo_fs(const char *dir)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} fs[] = {{0x9fa0, "proc"},	   {0x62656572, "sysfs"},   {0x27e0eb, "cgroup"},
+		  {0x63677270, "cgroup2"}, {0x64626720, "debugfs"}, {0x73636673, "securityfs"},
+		  {0x74726163, "tracefs"}, {0x1cd1, "devpts"},	    {0xcafe4a11, "bpf"}};
+	struct statfs st;
+
+	if (statfs(dir, &st) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+		if ((unsigned long)st.f_type == fs[i].magic)
+			return fs[i].name;
+	return NULL;
+}
+
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
 		   char *err, size_t errlen)
 {
@@ -1569,6 +1696,13 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode))) {
 		snprintf(err, errlen,
 			 "path '%.200s': its directory does not exist or it is not a file", path);
+		return -EINVAL;
+	}
+	if (pseudo_fs(host)) {
+		snprintf(err, errlen,
+			 "path '%.200s': on %s, a kernel file system that holds no files: give a "
+			 "path on a disk",
+			 path, pseudo_fs(host));
 		return -EINVAL;
 	}
 	if (was_running) {

@@ -26,7 +26,8 @@ struct hart;
 #define VM_VIRTIO_SLOTS	   16 /* slots 0-7 as on QEMU virt, 8-15 after them */
 #define VM_VIRTIO_IRQ	   1  /* PLIC source of slot i < 8: 1 + i; slot i >= 8: 12 + i - 8 */
 #define VM_MAX_HARTS	   32
-#define VM_MAX_DEVICE_ARGS 32 /* device options per machine */
+#define VM_MAX_DEVICE_ARGS 32	/* device options per machine */
+#define VM_MAX_CMDLINE	   4096 /* bytes of --append: more than any Linux keeps (RISC-V: 1024) */
 
 /* Device-tree phandles of the interrupt controllers (hart h's: VM_FDT_PH_CPU_INTC + h). */
 #define VM_FDT_PH_PLIC	   1

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of the Lodge host daemon (see suite.sh). Prints one line per test:
 "PASS: daemon.NAME", "FAIL: daemon.NAME: why", "SKIP: daemon.NAME: why"."""
+import grp
 import json
 import os
 import re
@@ -301,8 +302,8 @@ def cgroup_dirs(name, d=None):
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
         base = os.path.basename(root)
         if re.match(r"lodge\.[0-9a-f]{8}$", base) and (not want or base == want) and \
-                name in dirs:
-            found.append(os.path.join(root, name))
+                "g-" + name in dirs:
+            found.append(os.path.join(root, "g-" + name))
         if root.count("/") > 8:
             dirs[:] = []
     return found
@@ -357,6 +358,35 @@ def socket_and_permissions(tmp, d):
               "nobody with mode 666: exit %d, %s" % (p.returncode, p.stderr[-200:]))
     finally:
         os.chmod(d.sock, 0o660)
+
+
+@test
+def socket_supplementary_group(tmp, d):
+    """With --group G, a user who has G as a supplementary group (not as the primary one)
+    may use the API: the daemon checks the peer's supplementary groups (SO_PEERGROUPS),
+    as the file system does for the socket; a user without G is still refused."""
+    gid = grp.getgrnam("users").gr_gid
+    d2 = Daemon(tmp, "grp", extra=["--group", "users"])  # its directory is 0755
+    d2.start()
+    try:
+        def as_nobody(*groups):
+            return subprocess.run(
+                ["setpriv", "--reuid=65534", "--regid=65534"] +
+                (["--groups=" + ",".join(str(g) for g in groups)] if groups
+                 else ["--clear-groups"]) +
+                [LODGE, "ps", "--socket", d2.sock], capture_output=True, timeout=30)
+        p = as_nobody(gid)
+        check(p.returncode == 0, "nobody with supplementary group %d: exit %d, %s" % (
+            gid, p.returncode, p.stderr[-200:]))
+        p = as_nobody(65534, gid)
+        check(p.returncode == 0, "nobody with groups 65534,%d: exit %d, %s" % (
+            gid, p.returncode, p.stderr[-200:]))
+        os.chmod(d2.sock, 0o666)  # past the file system: the daemon's own check
+        p = as_nobody()
+        check(p.returncode == 1 and b"may not use the API" in p.stderr,
+              "nobody without the group: exit %d, %s" % (p.returncode, p.stderr[-200:]))
+    finally:
+        d2.stop()
 
 
 @test
@@ -1031,7 +1061,7 @@ def isolation(tmp, d):
     check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"},
           "applied: %r" % g["cgroup"])
     cg = open("/proc/%d/cgroup" % pid).read()
-    check(re.search(r"/lodge\.[0-9a-f]{8}/iso$", cg, re.M), "not in its cgroup: %r" % cg)
+    check(re.search(r"/lodge\.[0-9a-f]{8}/g-iso$", cg, re.M), "not in its cgroup: %r" % cg)
     # every thread too, in every hierarchy (the guest joins its groups itself, before exec)
     for task in os.listdir("/proc/%d/task" % pid):
         tcg = open("/proc/%d/task/%s/cgroup" % (pid, task)).read()
@@ -1039,7 +1069,7 @@ def isolation(tmp, d):
             hier = line.split(":")[1]
             if any(c in hier.split(",") for c in ("cpu", "memory", "pids")) or \
                     (hier == "" and "/lodge." in cg.split("0::")[-1]):
-                check(line.endswith("/iso"), "thread %s outside its group: %r" % (task, line))
+                check(line.endswith("/g-iso"), "thread %s outside its group: %r" % (task, line))
     quota = mem = pids = None
     for dpath in cgroup_dirs("iso", d):
         for f, conv in (("cpu.cfs_quota_us", int), ("cpu.max", lambda s: int(s.split()[0]))):
@@ -1059,6 +1089,77 @@ def isolation(tmp, d):
           "no cgroup memory usage in the metrics")
     d.cli("kill", "iso", check_rc=0)
     d.cli("rm", "iso", check_rc=0)
+
+
+@test
+def cgroup_control_file_names(tmp, d):
+    """Guests named after cgroup control files ("tasks", "cpu.cfs_quota_us"...) get
+    groups of their own (g-NAME) with their limits, as the kernel holds them, not the
+    parent group's file: a name may not leave a guest running without its limits."""
+    names = ["tasks", "cgroup.procs", "cpu.cfs_quota_us", "memory.limit_in_bytes",
+             "pids.max", "notify_on_release"]
+    for name in names:
+        d.cli("create", name, "--wasm", SERVICE, "--mem", "32M", "--cpu-quota", "0.5",
+              check_rc=0)
+        d.cli("start", name, check_rc=0)
+        g = d.inspect(name)
+        check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"} and
+              not g["cgroup"]["skipped"], "%s: %r" % (name, g["cgroup"]))
+        PARENTS.add(os.path.dirname(g["cgroup"]["path"]))
+        cg = open("/proc/%d/cgroup" % g["pid"]).read()
+        for line in cg.splitlines():
+            hier = line.split(":")[1]
+            if any(c in hier.split(",") for c in ("cpu", "memory", "pids")) or \
+                    (hier == "" and "/lodge." in cg.split("0::")[-1]):
+                check(line.endswith("/g-" + name), "%s: outside its group: %r" % (name, line))
+        quota = mem = pids = None
+        for dpath in cgroup_dirs(name, d):
+            files = os.listdir(dpath)
+            if "cpu.cfs_quota_us" in files:
+                quota = int(open(dpath + "/cpu.cfs_quota_us").read())
+            if "cpu.max" in files:
+                quota = int(open(dpath + "/cpu.max").read().split()[0])
+            for f in ("memory.limit_in_bytes", "memory.max"):
+                if f in files:
+                    mem = int(open(os.path.join(dpath, f)).read())
+            if "pids.max" in files:
+                pids = int(open(dpath + "/pids.max").read())
+        check((quota, mem, pids) == (50000, (32 << 20) + OVERHEAD_BYTES, 65),
+              "%s: limits %r in %r" % (name, (quota, mem, pids), cgroup_dirs(name, d)))
+    for name in names:
+        d.cli("rm", "-f", name, check_rc=0)
+        check(not cgroup_dirs(name, d), "%s: groups left: %r" % (name, cgroup_dirs(name, d)))
+
+
+@test
+def cgroup_limit_refused(tmp, d):
+    """A limit the kernel refuses (not a controller the host lacks) fails the start with
+    502 start_failed saying so, instead of a guest running without it: here a CPU quota
+    below that of a group inside the guest's (cgroup v1 refuses it)."""
+    if d.api_json("GET", "/v1/info")[1].get("cgroup_version") != 1:
+        raise Skip("the refusal provoked here is cgroup v1's")
+    d.cli("create", "refuse-cpu", "--wasm", SERVICE, "--cpu-quota", "0.5", check_rc=0)
+    cpu = [x for x in instance_dirs(d.state) if os.path.exists(x + "/cpu.cfs_quota_us")]
+    check(len(cpu) == 1, "the cpu hierarchy's parent group: %r" % cpu)
+    inner = os.path.join(cpu[0], "g-refuse-cpu", "inner")
+    os.makedirs(inner)
+    try:
+        with open(inner + "/cpu.cfs_quota_us", "w") as f:
+            f.write("100000")
+        st, body = d.api_json("POST", "/v1/guests/refuse-cpu/start")
+        check(st == 502 and body.get("error") == "start_failed" and
+              "cgroup" in body.get("message", "") and "cpu" in body["message"],
+              "start: %d %r" % (st, body))
+        g = d.inspect("refuse-cpu")
+        check(g["state"] != "running" and not g.get("pid"), "it runs: %r" % g)
+        p = d.cli("start", "refuse-cpu")
+        check(p.returncode != 0 and b"cgroup" in p.stderr, "lodge start: %d %r" % (
+            p.returncode, p.stderr[-300:]))
+    finally:
+        os.rmdir(inner)
+    d.cli("start", "refuse-cpu", check_rc=0)  # nothing in the way now
+    check("cpu" in d.inspect("refuse-cpu")["cgroup"]["applied"].split(), "not applied")
+    d.cli("rm", "-f", "refuse-cpu", check_rc=0)
 
 
 def id_map(pid, which):
@@ -1196,9 +1297,9 @@ def wasm_pool(tmp, d):
         cg = open("/proc/%d/cgroup" % p).read()
         for line in cg.splitlines():
             if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
-                check(re.search(r"/lodge\.[0-9a-f]{8}/\.pool\.[0-9]+$", line),
+                check(re.search(r"/lodge\.[0-9a-f]{8}/g-\.pool\.[0-9]+$", line),
                       "pool process %d not in a pool group: %r" % (p, line))
-        m = re.search(r"/(\.pool\.[0-9]+)$", cg, re.M)
+        m = re.search(r"/g-(\.pool\.[0-9]+)$", cg, re.M)
         pool_groups[p] = m and m.group(1)
     d.cli("create", "pooled", "--wasm", SERVICE, "--mem", "16M", "--cpu-quota", "0.5",
           "--dir", tmp + "::/data", check_rc=0)
@@ -1223,10 +1324,10 @@ def wasm_pool(tmp, d):
     check(sorted(os.listdir("/proc/%d/root" % pid)) == ["dirs", "files", "run"],
           "root holds %r" % os.listdir("/proc/%d/root" % pid))
     cg = open("/proc/%d/cgroup" % pid).read()
-    check(re.search(r"/lodge\.[0-9a-f]{8}/pooled$", cg, re.M), "not in its cgroup: %r" % cg)
+    check(re.search(r"/lodge\.[0-9a-f]{8}/g-pooled$", cg, re.M), "not in its cgroup: %r" % cg)
     for line in cg.splitlines():
         if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
-            check(line.endswith("/pooled"), "outside its group: %r" % line)
+            check(line.endswith("/g-pooled"), "outside its group: %r" % line)
     # its group has the guest's limits, and its pool group is gone (it was renamed)
     g = d.inspect("pooled")
     check(set(g["cgroup"]["applied"].split()) >= {"cpu", "memory", "pids"},
@@ -1304,7 +1405,7 @@ def wasm_pool_rename_refused(tmp, d):
           check_rc=0)
     pids_dirs = [x for x in instance_dirs(d.state) if "/pids/" in x]
     check(len(pids_dirs) == 1, "the pids hierarchy's parent group: %r" % pids_dirs)
-    block = os.path.join(pids_dirs[0], "refused", "block")
+    block = os.path.join(pids_dirs[0], "g-refused", "block")
     os.makedirs(block)
     try:
         d.cli("start", "refused", check_rc=0)
@@ -1313,7 +1414,7 @@ def wasm_pool_rename_refused(tmp, d):
         check(pid not in before, "the guest took pool process %d" % pid)
         for line in open("/proc/%d/cgroup" % pid).read().splitlines():
             if any(c in line.split(":")[1].split(",") for c in ("cpu", "memory", "pids")):
-                check(line.endswith("/refused"), "outside its group: %r" % line)
+                check(line.endswith("/g-refused"), "outside its group: %r" % line)
         dirs = cgroup_dirs("refused", d)
         quota = [open(x + "/cpu.cfs_quota_us").read().strip() for x in dirs
                  if os.path.exists(x + "/cpu.cfs_quota_us")]
@@ -1331,7 +1432,7 @@ def wasm_pool_rename_refused(tmp, d):
 
 def pool_group(pid):
     """The ".pool.N" group a pool process waits in (cgroup v1), or None."""
-    m = re.search(r"/(\.pool\.[0-9]+)$", open("/proc/%d/cgroup" % pid).read(), re.M)
+    m = re.search(r"/g-(\.pool\.[0-9]+)$", open("/proc/%d/cgroup" % pid).read(), re.M)
     return m and m.group(1)
 
 
@@ -1818,6 +1919,130 @@ def argv_limits(tmp, d):
 
 
 @test
+def query_values(tmp, d):
+    """Boolean query values are 1/true/yes or 0/false/no (a parameter alone is true);
+    anything else, "force=" included, is 400 bad_query naming the parameter and the
+    values, and a running guest is not removed; a parameter given twice is 400."""
+    d.cli("create", "qv", "--wasm", SERVICE, check_rc=0)
+    d.cli("start", "qv", check_rc=0)
+    for path, key in [("/v1/guests/qv?force=maybe", "force"), ("/v1/guests/qv?force=", "force")]:
+        st, body = d.api_json("DELETE", path)
+        check(st == 400 and body["error"] == "bad_query" and key in body["message"] and
+              "true" in body["message"] and "false" in body["message"],
+              "DELETE %s: %d %r" % (path, st, body))
+        check(d.state_of("qv") == "running", "DELETE %s removed or stopped it" % path)
+    for path, key in [("/v1/guests/qv/logs?follow=yes%20please", "follow"),
+                      ("/v1/guests/qv/logs?follow=2", "follow"),
+                      ("/v1/events?follow=on", "follow")]:
+        st, body = d.api_json("GET", path)
+        check(st == 400 and body["error"] == "bad_query" and key in body["message"],
+              "GET %s: %d %r" % (path, st, body))
+    for path in ["/v1/guests/qv/logs?tail=1&tail=2", "/v1/events?since=1&since=2",
+                 "/v1/guests/qv?force=0&force=1"]:
+        st, body = d.api_json("DELETE" if "force" in path else "GET", path)
+        check(st == 400 and body["error"] == "bad_query" and "more than once" in body["message"],
+              "%s: %d %r" % (path, st, body))
+    # accepted spellings: false ones leave the running guest, a true one removes it
+    for v in ("0", "false", "no", "NO"):
+        st, body = d.api_json("DELETE", "/v1/guests/qv?force=" + v)
+        check(st == 409 and d.state_of("qv") == "running", "force=%s: %d %r" % (v, st, body))
+    st = d.http("GET", "/v1/events?follow=no&guest=qv")[0]  # ends: no follow
+    check(st == 200, "follow=no: %d" % st)
+    st, _ = d.api_json("DELETE", "/v1/guests/qv?force=yes")
+    check(st == 204 and d.cli("inspect", "qv").returncode != 0, "force=yes: %d" % st)
+
+
+@test
+def create_limits(tmp, d):
+    """Configurations the guest process cannot take are refused at create with 400 naming
+    the field and the limit, not at start (a 500 'too many files to share'): a kernel
+    command line over 4096 bytes, more dirs than the sandbox shares (44), more disks
+    and nets than the machine has virtio slots for (14), one disk twice, a network spec
+    --net does not take, an incoming port over 65535, a cpu_quota out of 0.001..1024.
+    At the limits a guest is created, and a Wasm one with 44 dirs starts."""
+    kernel = os.path.join(tmp, "cl-kernel")
+    open(kernel, "w").write("not started\n")
+    disks = []
+    for i in range(15):
+        disks.append(os.path.join(tmp, "cl-disk%d" % i))
+        open(disks[-1], "w").write("x")
+    dirs = []
+    for i in range(45):
+        dirs.append(os.path.join(tmp, "cl-dir%d" % i))
+        os.makedirs(dirs[-1], exist_ok=True)
+
+    def create(name, **kw):
+        body = dict(name=name)
+        body.update(kw)
+        st, b = d.api_json("POST", "/v1/guests", json.dumps(body))
+        return st, (b or {}).get("message", "")
+    vm = dict(kernel=kernel)
+    for name, kw, want in [
+            ("cl-append", dict(vm, append="x" * 4097), ["append", "4097", "4096"]),
+            ("cl-disks", dict(vm, disks=disks), ["disks", "15", "14"]),
+            ("cl-mixed", dict(vm, disks=disks[:10], nets=["user"] * 5), ["nets", "14"]),
+            ("cl-nets", dict(vm, nets=["user"] * 33), ["nets", "33", "14"]),
+            ("cl-twice", dict(vm, disks=[disks[0], disks[1], disks[0]]), ["same file"]),
+            ("cl-bogus", dict(vm, nets=["bogus"]), ["nets 'bogus'", "user or tap"]),
+            ("cl-badopt", dict(vm, nets=["user,nosuch=1"]), ["nets 'user,nosuch=1'", "nosuch"]),
+            ("cl-dirs", dict(wasm=SERVICE, dirs=dirs), ["dirs", "45", "44"]),
+            ("cl-port", dict(incoming="127.0.0.1:70000"), ["incoming", "65535"]),
+            ("cl-tiny", dict(wasm=SERVICE, cpu_quota=1e-9), ["cpu_quota", "0.001", "1024"]),
+            ("cl-huge", dict(wasm=SERVICE, cpu_quota=1500), ["cpu_quota", "0.001", "1024"])]:
+        st, msg = create(name, **kw)
+        check(st == 400 and all(w in msg for w in want), "%s: %d %r" % (name, st, msg[:300]))
+        check(d.cli("inspect", name).returncode != 0, "%s was created" % name)
+    for name, kw in [("cl-append-max", dict(vm, append="x" * 4096)),
+                     ("cl-devs-max", dict(vm, disks=disks[:10], nets=["user"] * 4)),
+                     ("cl-quota-min", dict(wasm=SERVICE, cpu_quota=0.001))]:
+        st, msg = create(name, **kw)
+        check(st == 201, "%s: %d %r" % (name, st, msg[:300]))
+        d.cli("rm", name, check_rc=0)
+    st, msg = create("cl-dirs-max", wasm=SERVICE, dirs=dirs[:44])
+    check(st == 201, "cl-dirs-max: %d %r" % (st, msg[:300]))
+    d.cli("start", "cl-dirs-max", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("cl-dirs-max"), 30, "cl-dirs-max to run")
+    d.cli("rm", "-f", "cl-dirs-max", check_rc=0)
+
+
+@test
+def clear_messages(tmp, d):
+    """Errors say what is wrong: a name in the path too long (not a malformed escape), a
+    query value too long (not a malformed query string), JSON nested too deep with the
+    limit, an unknown lodge create option as such (not one that 'needs a value'), a
+    snapshot path on /proc (400, not 404); and lodge create --dir with a relative path
+    and no ::GUEST works as lodge wasm --dir does (the guest path defaults)."""
+    st, body = d.api_json("GET", "/v1/guests/" + "n" * 300)
+    check(st == 400 and "too long" in body["message"] and "255" in body["message"],
+          "long name: %d %r" % (st, body))
+    st, body = d.api_json("GET", "/v1/events?guest=" + "g" * 70)
+    check(st == 400 and body["error"] == "bad_query" and "longer than 63" in body["message"],
+          "long query value: %d %r" % (st, body))
+    st, body = d.api_json("POST", "/v1/guests", "[" * 1100 + "]" * 1100)
+    check(st == 400 and "nested too deep" in body["message"] and "1000" in body["message"],
+          "deep JSON: %d %r" % (st, body))
+    st, body = d.api_json("POST", "/v1/guests", '{"name": "x", "wasm": ')
+    check(st == 400 and "malformed JSON" in body["message"], "bad JSON: %d %r" % (st, body))
+    p = d.cli("create", "cm-opt", "--wasm", SERVICE, "--bogus")
+    check(p.returncode != 0 and b"unknown option '--bogus'" in p.stderr,
+          "--bogus: %d %r" % (p.returncode, p.stderr))
+    os.makedirs(os.path.join(tmp, "data"), exist_ok=True)
+    p = subprocess.run([LODGE, "create", "cm-dir", "--wasm", SERVICE, "--dir", "data"],
+                       cwd=tmp, env=d.env, capture_output=True, timeout=60)
+    check(p.returncode == 0, "--dir data: %d %r" % (p.returncode, p.stderr))
+    want = os.path.join(tmp, "data")
+    check(d.inspect("cm-dir")["config"]["dirs"] == [want + "::" + want],
+          "dirs: %r" % d.inspect("cm-dir")["config"].get("dirs"))
+    d.cli("start", "cm-dir", check_rc=0)
+    wait_for(lambda: "tick" in d.logs("cm-dir"), 30, "cm-dir to run")
+    st, body = d.api_json("PUT", "/v1/guests/cm-dir/snapshot",
+                          json.dumps({"path": "/proc/self/mem"}))
+    check(st == 400 and "proc" in body["message"], "snapshot to /proc: %d %r" % (st, body))
+    check(d.state_of("cm-dir") == "running", "the guest after: %s" % d.state_of("cm-dir"))
+    d.cli("rm", "-f", "cm-dir", check_rc=0)
+
+
+@test
 def host_ids_across_daemons(tmp, d):
     """Two daemons on one host (different state directories) never hand out the same host
     uid to their guests: the slots are claimed host-wide (/run/lodge/ids). Two daemons
@@ -2059,7 +2284,7 @@ def cgroup_v2(tmp, d):
         wait_for(lambda: "tick" in d2.logs("v2"), 30, "v2 to run")
         g = d2.inspect("v2")
         cg = open("/proc/%d/cgroup" % g["pid"]).read()
-        check(re.search(r"^0::.*/lodge\.[0-9a-f]{8}/v2$", cg, re.M), "not in a v2 group: %r" % cg)
+        check(re.search(r"^0::.*/lodge\.[0-9a-f]{8}/g-v2$", cg, re.M), "not in a v2 group: %r" % cg)
         avail = open(os.path.join(os.path.dirname(g["cgroup"]["path"]),
                                   "cgroup.controllers")).read().split()
         for ctl, key in (("cpu", "cpu"), ("memory", "memory"), ("pids", "pids")):
@@ -2138,7 +2363,7 @@ def reaper(tmp, d):
     d2.start()
     try:
         pool = full_pool(d2)
-        check(any(x.startswith(".pool.") for p in instance_dirs(d2.state)
+        check(any(x.startswith("g-.pool.") for p in instance_dirs(d2.state)
                   for x in os.listdir(p)), "no pool group to reap: %r" % instance_dirs(d2.state))
         d2.stop(signal.SIGKILL)
         wait_for(lambda: not instance_dirs(d2.state), 15,
@@ -2158,7 +2383,7 @@ def reaper(tmp, d):
         check(cgroup_dirs("kept", d2), "the running guest lost its cgroups")
         d2.stop(signal.SIGKILL)
         wait_for(lambda: not [x for p in instance_dirs(d2.state) for x in os.listdir(p)
-                              if x.startswith(".pool.")], 15, "the pool's groups to go")
+                              if x.startswith("g-.pool.")], 15, "the pool's groups to go")
         check(cgroup_dirs("kept", d2), "the reaper removed the running guest's cgroups")
         d2.start()
         d2.cli("rm", "-f", "kept", check_rc=0)

@@ -150,22 +150,22 @@ static int test_cgroup_v1(void)
 	CHECK_EQ(env.version, 1);
 	/* the module makes the group directories; the kernel would fill them with files */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s/lodge/g", dir, files[i][0]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-g", dir, files[i][0]);
 		mkdir(p, 0755);
 		touch(p, files[i][1]);
 	}
 	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
 		 0);
 	CHECK(!strcmp(applied, "cpu memory pids io"));
-	snprintf(p, sizeof(p), "%s/cpu/lodge/g/cpu.cfs_quota_us", dir);
+	snprintf(p, sizeof(p), "%s/cpu/lodge/g-g/cpu.cfs_quota_us", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "50000"));
-	snprintf(p, sizeof(p), "%s/cpu/lodge/g/cpu.cfs_period_us", dir);
+	snprintf(p, sizeof(p), "%s/cpu/lodge/g-g/cpu.cfs_period_us", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "100000"));
-	snprintf(p, sizeof(p), "%s/memory/lodge/g/memory.limit_in_bytes", dir);
+	snprintf(p, sizeof(p), "%s/memory/lodge/g-g/memory.limit_in_bytes", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "67108864"));
-	snprintf(p, sizeof(p), "%s/pids/lodge/g/pids.max", dir);
+	snprintf(p, sizeof(p), "%s/pids/lodge/g-g/pids.max", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "65"));
-	snprintf(p, sizeof(p), "%s/blkio/lodge/g/blkio.throttle.write_bps_device", dir);
+	snprintf(p, sizeof(p), "%s/blkio/lodge/g-g/blkio.throttle.write_bps_device", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "8:16 1000000"));
 	/* without a block device, the io limit is skipped and says why */
 	lim.io_dev = 0;
@@ -179,11 +179,54 @@ static int test_cgroup_v1(void)
 	CHECK_EQ(cgroup_env_sweep(&env), 2); /* stale, and g in cpuacct (no files there) */
 	snprintf(p, sizeof(p), "%s/pids/lodge/stale", dir);
 	CHECK(access(p, F_OK) != 0);
-	snprintf(p, sizeof(p), "%s/cpuacct/lodge/g", dir);
+	snprintf(p, sizeof(p), "%s/cpuacct/lodge/g-g", dir);
 	CHECK(access(p, F_OK) != 0);
-	snprintf(p, sizeof(p), "%s/pids/lodge/g", dir);
+	snprintf(p, sizeof(p), "%s/pids/lodge/g-g", dir);
 	CHECK(access(p, F_OK) == 0); /* holds pids.max */
 	CHECK_EQ(cgroup_env_sweep(&env), 0);
+	rmrf();
+	return 0;
+}
+
+/* A guest named after a control file gets a group of its own; a limit refused for another
+ * reason than a missing controller fails the create. */
+static int test_cgroup_names_and_refusals(void)
+{
+	struct cgroup_env env;
+	struct cgroup_limits lim = {.cpu_quota = 0.5, .pids = 65};
+	char applied[128], skipped[256], p[300], buf[128];
+
+	tmpdir();
+	CHECK_EQ(cgroup_env_init(&env, 1, dir, "lodge"), 0);
+	/* the parent group's own files, as the kernel has them */
+	snprintf(p, sizeof(p), "%s/pids/lodge", dir);
+	touch(p, "tasks");
+	touch(p, "pids.max");
+	snprintf(p, sizeof(p), "%s/pids/lodge/g-tasks", dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	touch(p, "pids.max");
+	CHECK_EQ(cgroup_create(&env, "tasks", &lim, applied, sizeof(applied), skipped,
+			       sizeof(skipped)),
+		 0);
+	CHECK(strstr(applied, "pids") != NULL);
+	snprintf(p, sizeof(p), "%s/pids/lodge/g-tasks/pids.max", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "65"));
+	snprintf(p, sizeof(p), "%s/pids/lodge/pids.max", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "")); /* untouched */
+	/* a file the kernel refuses (here a directory where the quota is): an error, not a
+	 * limit skipped */
+	snprintf(p, sizeof(p), "%s/cpu/lodge/g-r", dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/cpu/lodge/g-r/cpu.cfs_period_us", dir);
+	CHECK_EQ(mkdir(p, 0755), 0);
+	CHECK_EQ(cgroup_create(&env, "r", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
+		 -EISDIR);
+	CHECK(strstr(skipped, "cpu(") != NULL);
+	/* a missing file (a controller the host lacks): skipped, the create succeeds */
+	CHECK_EQ(rmdir(p), 0);
+	CHECK_EQ(cgroup_create(&env, "r", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
+		 0);
+	CHECK(strstr(skipped, "cpu(controller not available)") != NULL);
 	rmrf();
 	return 0;
 }
@@ -201,22 +244,22 @@ static int test_cgroup_rename(void)
 	CHECK_EQ(cgroup_create(&env, ".pool.0", &none, NULL, 0, NULL, 0), 0);
 	CHECK_EQ(cgroup_rename(&env, ".pool.0", "g"), 0);
 	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s/lodge/g", dir, ctrls[i]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-g", dir, ctrls[i]);
 		CHECK(access(p, F_OK) == 0);
-		snprintf(p, sizeof(p), "%s/%s/lodge/.pool.0", dir, ctrls[i]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-.pool.0", dir, ctrls[i]);
 		CHECK(access(p, F_OK) != 0);
 	}
 	/* one hierarchy refuses (its target is there and not empty): the hierarchies renamed
 	 * before it are renamed back */
 	CHECK_EQ(cgroup_create(&env, ".pool.1", &none, NULL, 0, NULL, 0), 0);
-	snprintf(p, sizeof(p), "%s/pids/lodge/h", dir);
+	snprintf(p, sizeof(p), "%s/pids/lodge/g-h", dir);
 	CHECK_EQ(mkdir(p, 0755), 0);
 	touch(p, "pids.max");
 	CHECK(cgroup_rename(&env, ".pool.1", "h") < 0);
 	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s/lodge/.pool.1", dir, ctrls[i]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-.pool.1", dir, ctrls[i]);
 		CHECK(access(p, F_OK) == 0);
-		snprintf(p, sizeof(p), "%s/%s/lodge/h", dir, ctrls[i]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-h", dir, ctrls[i]);
 		CHECK((access(p, F_OK) == 0) == !strcmp(ctrls[i], "pids"));
 	}
 	/* v2 cannot rename groups */
@@ -241,18 +284,18 @@ static int test_cgroup_destroy_prefixed(void)
 	CHECK_EQ(cgroup_create(&env, "g.pool.1", &none, NULL, 0, NULL, 0), 0);
 	CHECK_EQ(cgroup_create(&env, "pool", &none, NULL, 0, NULL, 0), 0);
 	/* only in some hierarchies (a daemon killed while it made or removed it) */
-	snprintf(p, sizeof(p), "%s/pids/lodge/.pool.5", dir);
+	snprintf(p, sizeof(p), "%s/pids/lodge/g-.pool.5", dir);
 	CHECK_EQ(mkdir(p, 0755), 0);
 	CHECK_EQ(cgroup_destroy_prefixed(&env, ".pool."), 3);
 	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
 		static const char *const gone[] = {".pool.2", ".pool.17", ".pool.5"};
 		for (size_t k = 0; k < 3; k++) {
-			snprintf(p, sizeof(p), "%s/%s/lodge/%s", dir, ctrls[i], gone[k]);
+			snprintf(p, sizeof(p), "%s/%s/lodge/g-%s", dir, ctrls[i], gone[k]);
 			CHECK(access(p, F_OK) != 0);
 		}
-		snprintf(p, sizeof(p), "%s/%s/lodge/g.pool.1", dir, ctrls[i]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-g.pool.1", dir, ctrls[i]);
 		CHECK(access(p, F_OK) == 0);
-		snprintf(p, sizeof(p), "%s/%s/lodge/pool", dir, ctrls[i]);
+		snprintf(p, sizeof(p), "%s/%s/lodge/g-pool", dir, ctrls[i]);
 		CHECK(access(p, F_OK) == 0);
 	}
 	CHECK_EQ(cgroup_destroy_prefixed(&env, ".pool."), 0);
@@ -286,7 +329,7 @@ static int test_cgroup_v2(void)
 	CHECK_EQ(cgroup_env_init(&env, 2, dir, "lodge"), 0);
 	CHECK_EQ(env.version, 2);
 	CHECK(env.v2_ctrl[CG_CPU] && env.v2_ctrl[CG_PIDS] && !env.v2_ctrl[CG_MEMORY]);
-	snprintf(p, sizeof(p), "%s/lodge/g", dir);
+	snprintf(p, sizeof(p), "%s/lodge/g-g", dir);
 	mkdir(p, 0755);
 	touch(p, "cpu.max");
 	touch(p, "pids.max");
@@ -294,9 +337,9 @@ static int test_cgroup_v2(void)
 		 0);
 	CHECK(!strcmp(applied, "cpu pids"));
 	CHECK(!strcmp(skipped, "memory(controller not available)"));
-	snprintf(p, sizeof(p), "%s/lodge/g/cpu.max", dir);
+	snprintf(p, sizeof(p), "%s/lodge/g-g/cpu.max", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "150000 100000"));
-	snprintf(p, sizeof(p), "%s/lodge/g/pids.max", dir);
+	snprintf(p, sizeof(p), "%s/lodge/g-g/pids.max", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "66"));
 	snprintf(p, sizeof(p), "%s/lodge/cgroup.subtree_control", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && strstr(buf, "+")); /* controllers enabled */
@@ -389,6 +432,7 @@ static int test_spawn_daemon_gone(void)
 static const struct unit_test tests[] = {
 	{"registry", test_registry},
 	{"cgroup_v1", test_cgroup_v1},
+	{"cgroup_names_and_refusals", test_cgroup_names_and_refusals},
 	{"cgroup_rename", test_cgroup_rename},
 	{"cgroup_destroy_prefixed", test_cgroup_destroy_prefixed},
 	{"cgroup_v2", test_cgroup_v2},

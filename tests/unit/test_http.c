@@ -267,7 +267,7 @@ static int test_unescape_query(void)
 	CHECK_EQ(http_unescape("a%00", 4, out, sizeof(out), false), -1);
 	CHECK_EQ(http_unescape("a%2", 3, out, sizeof(out), false), -1);
 	CHECK_EQ(http_unescape("a%zz", 4, out, sizeof(out), false), -1);
-	CHECK_EQ(http_unescape("0123456789abcdef", 16, out, sizeof(out), false), -1);
+	CHECK_EQ(http_unescape("0123456789abcdef", 16, out, sizeof(out), false), -2);
 	CHECK_EQ(http_query_next(&q, k, sizeof(k), v, sizeof(v)), 1);
 	CHECK(!strcmp(k, "follow") && !strcmp(v, "1"));
 	CHECK_EQ(http_query_next(&q, k, sizeof(k), v, sizeof(v)), 1);
@@ -277,6 +277,8 @@ static int test_unescape_query(void)
 	CHECK_EQ(http_query_next(&q, k, sizeof(k), v, sizeof(v)), 0);
 	q = "=1";
 	CHECK_EQ(http_query_next(&q, k, sizeof(k), v, sizeof(v)), -1);
+	q = "k=0123456789abcdef";
+	CHECK_EQ(http_query_next(&q, k, sizeof(k), v, sizeof(v)), -2); /* too long, not malformed */
 	return 0;
 }
 

@@ -989,6 +989,29 @@ static int parse_options(struct keyval *a, struct net_options *opt, const char *
 	return r;
 }
 
+int vnet_check_args(const char *args, char *err, size_t errlen)
+{
+	struct keyval a;
+	struct net_options opt = {0};
+	struct ratelimiter_cfg rl[2] = {{0}};
+	const char *macs = NULL;
+	uint8_t mac[6];
+	int r = keyval_parse(&a, args, err, errlen);
+
+	if (r < 0)
+		return -EINVAL;
+	r = parse_options(&a, &opt, &macs, rl, err, errlen);
+	if (r == 0 && macs && !vnet_parse_mac(macs, mac)) {
+		snprintf(err, errlen,
+			 "--net %s: mac=%s: want six hex bytes like 52:54:00:12:34:56, not "
+			 "multicast (lowest bit of the first byte clear) and not all zero",
+			 opt.kind, macs);
+		r = -EINVAL;
+	}
+	keyval_fini(&a);
+	return r < 0 ? -EINVAL : 0;
+}
+
 static int net_type_create(struct board *b, const char *args, struct device **out, char *err,
 			   size_t errlen)
 {

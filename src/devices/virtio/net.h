@@ -7,6 +7,7 @@
 #define LODGE_DEVICES_VIRTIO_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct board;
@@ -64,5 +65,9 @@ bool vnet_io_bytes(const struct device *dev, uint64_t *rx_out, uint64_t *tx_out)
 /* Parses "52:54:00:12:34:56" (six hex bytes, ':' between). False for anything else,
  * and for multicast or all-zero addresses, which no NIC may have. */
 bool vnet_parse_mac(const char *s, uint8_t mac[6]);
+
+/* Checks the options of one --net (as `lodge run` takes them, "user,hostfwd=..." or
+ * "tap,ifname=NAME") without opening anything: 0, or -EINVAL with err saying why. */
+int vnet_check_args(const char *args, char *err, size_t errlen);
 
 #endif
