@@ -745,6 +745,27 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 	}
 }
 
+/* A system guest coming by a stream may have the host files of its own: in the sandbox
+ * what it sees under /files (its disks: nothing else of the host's is there), without one
+ * its disks' host paths. Those are pinned as --incoming-disk or --standby-disk anyway;
+ * any other path the stream names (a disk elsewhere, a vsock socket) is refused. Port
+ * forwards bind in its own network namespace when it has one (no host network). */
+static void arg_allow(struct argv_buf *a, const cJSON *cfg, struct sandbox_plan *p)
+{
+	const cJSON *e;
+
+	if (p->netns)
+		arg(a, "--incoming-allow-hostfwd");
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cfg, "disks")))
+		return; /* no /files in its sandbox either */
+	if (p->enabled) {
+		arg(a, "--incoming-allow=/files");
+		return;
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "disks"))
+		arg(a, "--incoming-allow=%s", e->valuestring);
+}
+
 /* ",bps=N" for a rate limit in the config (the devices' token buckets), or "". */
 static void bps_suffix(const cJSON *c, const char *field, char *out, size_t len)
 {
@@ -771,6 +792,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
 		if (g->kind == GUEST_WASM && mem) /* this host's cap on what the stream brings */
 			arg(a, "--max-memory=%llu", (unsigned long long)mem);
+		if (g->kind == GUEST_VM)
+			arg_allow(a, c, p);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby"))) {
 			/* the primary's replication stream instead of a migration */
 			arg(a, "--standby=control");

@@ -837,7 +837,8 @@ io_err:
 	if (err && errlen && !err[0] && (r == -ECONNRESET || r == -EPIPE))
 		vm_errf(err, errlen,
 			"%s closed the connection (%s): its log says why (a Lodge that speaks "
-			"another migration stream version refuses this one)",
+			"another migration stream version refuses this one, as does one that "
+			"did not allow a host file this machine's devices name: --incoming-allow)",
 			dest, strerror(-r));
 	else if (err && errlen && !err[0])
 		vm_errf(err, errlen, "sending to %s failed: %s", dest, strerror(-r));
@@ -1396,6 +1397,9 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		vm_errf(err, errlen, "the machine has no writable disk for --incoming-disk");
 		r = -EINVAL;
 	}
+	/* before anything is opened: the stream chooses no host file this host did not
+	 * allow (its own --incoming-disk images need no allowance) */
+	r = r ?: vm_restore_check_host(rs, tmpl->allow, err, errlen);
 	if (r)
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;

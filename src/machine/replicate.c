@@ -1041,6 +1041,8 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 		if (r)
 			vm_errf(err, errlen, "--standby-disk %s: %s", s->o.disks[k], strerror(-r));
 	}
+	/* before anything is opened: only the host files this host allowed */
+	r = r ?: vm_restore_check_host(*rsp, tmpl->allow, err, errlen);
 	if (r)
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;

@@ -38,6 +38,7 @@
 #include "cpu/state.h"
 #include "devices/virtio/blk.h"
 #include "disk/disk.h"
+#include "machine/hostallow.h"
 #include "machine/machine.h"
 #include "snapshot/snapshot.h"
 
@@ -62,6 +63,7 @@ struct vm_restore {
 	char *strings;			     /* the options' text */
 	char *disk_args[VM_MAX_DEVICE_ARGS]; /* options of disks moved onto overlays */
 	char *overlays[VM_MAX_DEVICE_ARGS];  /* their files: removed unless restored */
+	bool pinned[VM_MAX_DEVICE_ARGS];     /* disks vm_restore_set_disk pointed elsewhere */
 	bool restored;
 	uint64_t time, tohost, fromhost;
 	char path[PATH_MAX]; /* of this file, absolute */
@@ -1079,9 +1081,22 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, con
 		core_free(rs->disk_args[i]);
 		rs->disk_args[i] = copy;
 		rs->devs[i].args = strcpy(copy, args);
+		rs->pinned[i] = true;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allow *allow, char *err,
+			  size_t errlen)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option && !r; i++)
+		if (!rs->pinned[i])
+			r = vm_host_allow_check(allow, rs->devs[i].option, rs->devs[i].args, err,
+						errlen);
+	return r;
 }
 
 /* The restored machine must not write the images the snapshot refers to (a second
