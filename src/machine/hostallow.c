@@ -132,6 +132,14 @@ static int check_one(void *ctx, enum device_host_kind kind, const char *key, con
 	return -EINVAL;
 }
 
+int vm_host_allow_file(const struct vm_host_allow *allow, const char *option, const char *what,
+		       const char *path, char *err, size_t errlen)
+{
+	struct check c = {.allow = allow, .option = option, .err = err, .errlen = errlen};
+
+	return check_path(&c, DEVICE_HOST_FILE, what, path);
+}
+
 int vm_host_allow_check(const struct vm_host_allow *allow, const char *option, const char *args,
 			char *err, size_t errlen)
 {

@@ -33,4 +33,11 @@ struct vm_host_allow {
 int vm_host_allow_check(const struct vm_host_allow *allow, const char *option, const char *args,
 			char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* The same for a file a device's host resource leads to (a disk image's backing file,
+ * named by the image): `what` says how ("backing file"). Returns 0 or -EPERM with one
+ * line in err. */
+int vm_host_allow_file(const struct vm_host_allow *allow, const char *option, const char *what,
+		       const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -1413,6 +1413,8 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	r = vm_create(&cfg, &vm);
 	if (!r && dk->n)
 		r = check_disks(vm, dk, err, errlen);
+	/* backing files the images name: before anything is read from them */
+	r = r ?: vm_restore_check_chains(vm, rs, tmpl->allow, err, errlen);
 	snap_stream_busy_end(busy);
 	if (r && !vm) {
 		if (err && errlen && !err[0])
@@ -1440,6 +1442,8 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		snap_stream_test_slow_step();
 #endif
 	r = r ?: finish_disks(dk, err, errlen);
+	/* shared storage: the images opened at SWITCH, before the guest runs */
+	r = r ?: vm_restore_check_chains(vm, rs, tmpl->allow, err, errlen);
 	snap_stream_busy_end(busy);
 	/* Post-copy: from here the thread serves the missing pages (the state loaded next
 	 * may touch them); vm_destroy ends it. */

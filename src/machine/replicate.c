@@ -1054,6 +1054,12 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 	r = vm_create(&cfg, vmp);
 	if (r && err && errlen && !err[0])
 		vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
+	/* the backing files its images name, before anything is read from them */
+	if (!r && vm_restore_check_chains(*vmp, *rsp, tmpl->allow, err, errlen)) {
+		vm_destroy(*vmp);
+		*vmp = NULL;
+		r = -EPERM;
+	}
 out:
 	core_free(p);
 	return r;

@@ -1087,6 +1087,28 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, con
 	return -ENOENT;
 }
 
+int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
+			    const struct vm_host_allow *allow, char *err, size_t errlen)
+{
+	struct disk_image_info info;
+	unsigned k = 0;
+	int r = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option && !r; i++) {
+		struct device *dev;
+		if (strcmp(rs->devs[i].option, "disk"))
+			continue;
+		dev = nth_blk(vm, k++); /* devices of a type are made in option order */
+		if (rs->pinned[i] || !dev || !vblk_disk(dev))
+			continue;
+		for (unsigned depth = 1; !r && !disk_image_info(vblk_disk(dev), depth, &info);
+		     depth++)
+			r = vm_host_allow_file(allow, "disk", "backing file (its image names it)",
+					       info.path, err, errlen);
+	}
+	return r;
+}
+
 int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allow *allow, char *err,
 			  size_t errlen)
 {

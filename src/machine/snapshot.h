@@ -127,6 +127,12 @@ unsigned vm_restore_writable_disks(const struct vm_restore *rs);
 struct vm_host_allow;
 int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allow *allow, char *err,
 			  size_t errlen) __attribute__((warn_unused_result));
+/* The same for the backing files of those disks (a qcow2 image names them itself), in
+ * `vm` created from the configuration: once its disks are open (a deferred one is
+ * skipped until it is attached), before the machine runs. */
+int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
+			    const struct vm_host_allow *allow, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 typedef int (*vm_state_emit_fn)(void *ctx, uint32_t type, const void *p, size_t len);
 /* Saves every hart (SNAP_SEC_HART) and device (SNAP_SEC_DEVICE), in order, through

@@ -13,7 +13,9 @@ answers 502 and the source runs on (its harts go on retiring instructions).
                   refused, the hint naming --incoming-disk; allowed: migrated. A vsock
                   socket outside: refused; inside (the source's socket renamed away
                   first: one host): migrated. A user-networking port forward: refused
-                  without --incoming-allow-hostfwd.
+                  without --incoming-allow-hostfwd. A qcow2 image inside whose backing
+                  file is outside, read-only and writable on shared storage (opened
+                  after the source let go of it): refused.
   host_paths_standby  `lodge run --standby` likewise refuses a primary's read-only disk
                   outside its allowance (the primary runs on, unreplicated) and takes it
                   inside.
@@ -212,6 +214,23 @@ def t_host_paths(c):
         return c.result("host_paths", why + "; " + w)
     why += refused(c, src, "hp-rw-none", [], [rw, "--disk", "--incoming-disk PATH"])
     why += migrated(c, src, "hp-rw-allowed", ["--incoming-allow", other])
+
+    # a qcow2 image inside names a backing file outside: read-only (checked once the
+    # machine is made), and writable on shared storage (checked once it is opened, after
+    # the source let go: it takes its image back and runs on)
+    base = image(os.path.join(other, "base.img"))
+    for what, devs in (("hp-backing-ro", ",readonly=on"), ("hp-backing-rw", "")):
+        q = os.path.join(allowed, what + ".qcow2")
+        r = subprocess.run([c.lodge, "disk", "create", q, "--backing", base,
+                            "--backing-format", "raw"], capture_output=True, text=True)
+        if r.returncode:
+            return c.result("host_paths", why + "; lodge disk create: " + r.stderr)
+        src, w = source(c, what, ["--disk", q + devs])
+        if w:
+            return c.result("host_paths", why + "; " + w)
+        why += refused(c, src, what, ["--incoming-allow", allowed],
+                       [base, "backing file", "--disk", "--incoming-allow DIR"])
+        src.kill()
 
     # a vsock's socket
     out_sock = os.path.join(other, "v.sock")

@@ -109,7 +109,7 @@ def build_initrd():
 
 def host_path_tests():
     c = disks.Ctx(start=lambda args, sock: start(args, sock, lodge=ASAN), api=api,
-                  free_port=free_port, result=result, tmp=tmp, top=TOP)
+                  free_port=free_port, result=result, tmp=tmp, top=TOP, lodge=ASAN)
     only = os.environ.get("MIGRATE_ONLY", "")
     for name, fn in (("host_paths", hostpaths.t_host_paths),
                      ("host_paths_standby", hostpaths.t_host_paths_standby)):
