@@ -32,6 +32,7 @@
 #include "wasm/wasi/wasi.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -98,6 +99,8 @@ struct wasm_opts {
 	int nenv;
 	struct wasi_preopen dirs[MAX_OPTS];
 	int ndirs;
+	const char *allow[MAX_OPTS]; /* --incoming-allow PATH */
+	unsigned nallow;
 	struct wasm_limits lim;
 	double timeout;
 	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
@@ -258,8 +261,9 @@ static void usage(FILE *f)
 		"                       With --incoming, --dir HOST::GUEST (one per directory\n"
 		"                       of the program's, in its order): the directories this\n"
 		"                       host gives it, holding the files it has open; without\n"
-		"                       them the stream's host paths are opened, so the source\n"
-		"                       must be trusted\n"
+		"                       them the stream's host paths are opened if each resolves\n"
+		"                       (symlinks, ..) inside an --incoming-allow PATH (a\n"
+		"                       directory or file; repeatable), else it is refused\n"
 		"  --failover auto[:MS]  take over as soon as the stream ends or is silent for\n"
 		"                       MS (default 2000); manual (the default) waits\n"
 		"                       With --incoming or --standby, --max-memory is the most\n"
@@ -330,6 +334,10 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 			*sep = 0;
 		o->dirs[o->ndirs].host = val;
 		o->dirs[o->ndirs++].guest = sep ? sep + 2 : val;
+	} else if (!strcmp(opt, "--incoming-allow")) {
+		if (o->nallow == MAX_OPTS)
+			return bad_usage("too many %s options", opt);
+		o->allow[o->nallow++] = val;
 	} else if (!strcmp(opt, "--env")) {
 		if (!strchr(val, '=') || val[0] == '=')
 			return bad_usage("--env wants KEY=VALUE, not '%s'", val);
@@ -436,7 +444,7 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		"--invoke",	"--dir",	 "--env",     "--max-memory",  "--stack",
 		"--fuel",	"--timeout",	 "--api",     "--console-log", "--exit-file",
 		"--ready-file", "--sandbox",	 "--jit-hot", "--restore",     "--incoming",
-		"--compile",	"--max-threads", "--standby", "--failover"};
+		"--compile",	"--max-threads", "--standby", "--failover",    "--incoming-allow"};
 	int i;
 
 	opts_init(o);
@@ -486,6 +494,8 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 				       "pass one");
 	if (o->failover_auto && !o->standby)
 		return bad_usage("%s", "--failover goes with --standby");
+	if (o->nallow && (!o->incoming || o->standby))
+		return bad_usage("%s", "--incoming-allow goes with --incoming");
 	if (o->standby && o->ctl.incoming && !o->ctl.api_path)
 		return bad_usage("%s", "--standby control needs --api SOCKET (the stream comes "
 				       "there)");
@@ -2458,8 +2468,19 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		if (rc)
 			goto fail;
 	} else if (o->incoming) {
-		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, nonce, peer,
-				      sizeof(peer), err, sizeof(err));
+		char resolved[PATH_MAX];
+		rc = 0;
+		for (unsigned i = 0; i < o->nallow && !rc; i++)
+			if (!realpath(o->allow[i], resolved)) {
+				rc = -errno;
+				snprintf(err, sizeof(err),
+					 "--incoming-allow %s: %s (a directory or file of this "
+					 "host's)",
+					 o->allow[i], strerror(-rc));
+			}
+		rc = rc
+			     ?: incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, nonce,
+						 peer, sizeof(peer), err, sizeof(err));
 		file = path;
 		if (rc)
 			goto fail;
@@ -2469,12 +2490,15 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		snap_stream_test_slow_step();
 #endif
 	}
-	/* the program's directories: this standby's copies, or what this destination gives */
+	/* the program's directories: this standby's copies, or what this destination gives;
+	 * else the stream's, if this host allowed them */
 	if (o->standby || (o->incoming && o->ndirs)) {
 		static const char *hosts[MAX_OPTS];
 		for (int i = 0; i < o->ndirs; i++)
 			hosts[i] = o->dirs[i].host;
 		wasi_restore_dirs(o->ndirs, hosts);
+	} else if (o->incoming) {
+		wasi_restore_allow(o->nallow, o->allow);
 	}
 	rc = wasm_snapshot_open(file, o->restore ? 0 : o->lim.max_memory, &snap, err, sizeof(err));
 	if (o->incoming)

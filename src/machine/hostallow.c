@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "core/pathallow.h"
 #include "devices/device.h"
 #include "machine/snapshot.h"
 
@@ -22,71 +22,15 @@ struct check {
 	size_t errlen;
 };
 
-/* Whether `path` (resolved) is allowed entry `a` itself or lies below it. */
-static bool under(const char *path, const char *a)
-{
-	char ra[PATH_MAX];
-	size_t n;
-
-	if (!realpath(a, ra))
-		return false; /* gone since it was given: allows nothing */
-	n = strlen(ra);
-	if (!strcmp(ra, "/"))
-		return true;
-	return !strncmp(path, ra, n) && (path[n] == '/' || !path[n]);
-}
-
-static bool path_allowed(const struct vm_host_allow *allow, const char *resolved)
-{
-	for (unsigned i = 0; allow && i < allow->npaths; i++)
-		if (under(resolved, allow->paths[i]))
-			return true;
-	return false;
-}
-
-/* A socket's path, resolved: the whole of it when it exists, else its directory's and
- * its own last name (which must be a name). Returns 0 or -errno. */
-static int resolve_socket(const char *path, char out[PATH_MAX])
-{
-	struct stat st;
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-	size_t n = slash ? (size_t)(slash - path) : 0;
-
-	if (lstat(path, &st) == 0)
-		return realpath(path, out) ? 0 : -errno;
-	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
-		return -EINVAL;
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
-	if (!slash)
-		strcpy(dir, ".");
-	else if (!n)
-		strcpy(dir, "/");
-	else {
-		memcpy(dir, path, n);
-		dir[n] = 0;
-	}
-	if (!realpath(dir, out))
-		return -errno;
-	if (strlen(out) + 1 + strlen(base) >= PATH_MAX)
-		return -ENAMETOOLONG;
-	if (strcmp(out, "/"))
-		strcat(out, "/");
-	strcat(out, base);
-	return 0;
-}
-
 static int check_path(struct check *c, enum device_host_kind kind, const char *key,
 		      const char *name)
 {
 	const struct vm_host_allow *a = c->allow;
 	const char *what = kind == DEVICE_HOST_FILE ? "the file" : "the socket";
 	char resolved[PATH_MAX], also[PATH_MAX + 32] = "", hint[128] = "";
-	int r = kind == DEVICE_HOST_FILE ? (realpath(name, resolved) ? 0 : -errno)
-					 : resolve_socket(name, resolved);
+	int r = pathallow_resolve(name, kind == DEVICE_HOST_SOCKET, resolved);
 
-	if (!r && path_allowed(a, resolved))
+	if (!r && a && pathallow_within(resolved, a->paths, a->npaths))
 		return 0;
 	if (!r && strcmp(resolved, name))
 		snprintf(also, sizeof(also), " (%s)", resolved);
