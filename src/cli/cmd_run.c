@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -29,6 +30,7 @@
 #include "cpu/hart.h"
 #include "cpu/jit/jit.h"
 #include "machine/boot.h"
+#include "machine/hostallow.h"
 #include "machine/machine.h"
 #include "machine/migrate.h"
 #include "machine/replicate.h"
@@ -43,6 +45,9 @@
 
 #define MAX_DEVICE_ARGS VM_MAX_DEVICE_ARGS
 #define OPT_DEVICE	1000 /* getopt value of the first device-type option */
+#define OPT_ALLOW	900  /* --incoming-allow */
+#define OPT_ALLOW_TAP	901  /* --incoming-allow-tap */
+#define OPT_ALLOW_FWD	902  /* --incoming-allow-hostfwd */
 
 struct run_opts {
 	struct console *console; /* (set before the machines run: a wait for a stream asks it) */
@@ -69,6 +74,11 @@ struct run_opts {
 	unsigned nstandby_disks;
 	const char *incoming_disks[VM_MAX_DEVICE_ARGS]; /* --incoming-disk PATH */
 	unsigned nincoming_disks;
+	/* what the stream of --incoming or --standby may name on this host */
+	const char *allow_paths[VM_MAX_DEVICE_ARGS]; /* --incoming-allow PATH */
+	const char *allow_taps[VM_MAX_DEVICE_ARGS];  /* --incoming-allow-tap NAME */
+	unsigned nallow_paths, nallow_taps;
+	bool allow_hostfwd;			       /* --incoming-allow-hostfwd */
 	const char *restore_disks[VM_MAX_DEVICE_ARGS]; /* --restore-disk PATH[,format=F][,...] */
 	unsigned nrestore_disks;
 	const char *overlay_dir; /* --overlay-dir DIR */
@@ -232,6 +242,15 @@ static void run_usage(FILE *f)
 		"                    (of the same size; one per such disk): its blocks come\n"
 		"                    with the RAM. Without it the images are shared storage:\n"
 		"                    opened here, by the same path, once the source let go\n"
+		"  --incoming-allow PATH  a directory (or file) whose files the stream may name\n"
+		"                    (read-only and shared disks, their backing files, vsock\n"
+		"                    sockets): each path must resolve (symlinks, ..) inside\n"
+		"                    one; without, a stream naming any is refused.\n"
+		"                    --incoming-disk and --standby-disk images need none.\n"
+		"                    Also with --standby; repeatable\n"
+		"  --incoming-allow-tap NAME  a tap interface the stream may name (repeatable)\n"
+		"  --incoming-allow-hostfwd  the stream's user-networking port forwards may\n"
+		"                    bind here\n"
 		"Replication (docs/SNAPSHOT.md \"Replication\"):\n"
 		"  --standby tcp:HOST:PORT  be the standby of a guest replicated there (PUT\n"
 		"                    /replicate on the primary's --api socket): keep its last\n"
@@ -338,6 +357,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"standby", required_argument, NULL, 'Y'},
 		{"standby-disk", required_argument, NULL, 'D'},
 		{"incoming-disk", required_argument, NULL, 'G'},
+		{"incoming-allow", required_argument, NULL, OPT_ALLOW},
+		{"incoming-allow-tap", required_argument, NULL, OPT_ALLOW_TAP},
+		{"incoming-allow-hostfwd", no_argument, NULL, OPT_ALLOW_FWD},
 		{"restore-disk", required_argument, NULL, 'X'},
 		{"overlay-dir", required_argument, NULL, 'O'},
 		{"failover", required_argument, NULL, 'F'},
@@ -518,6 +540,23 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			}
 			o->incoming_disks[o->nincoming_disks++] = optarg;
 			break;
+		case OPT_ALLOW:
+			if (o->nallow_paths == VM_MAX_DEVICE_ARGS) {
+				log_err("run: too many --incoming-allow options");
+				return -1;
+			}
+			o->allow_paths[o->nallow_paths++] = optarg;
+			break;
+		case OPT_ALLOW_TAP:
+			if (o->nallow_taps == VM_MAX_DEVICE_ARGS) {
+				log_err("run: too many --incoming-allow-tap options");
+				return -1;
+			}
+			o->allow_taps[o->nallow_taps++] = optarg;
+			break;
+		case OPT_ALLOW_FWD:
+			o->allow_hostfwd = true;
+			break;
 		case 'X':
 			if (o->nrestore_disks == VM_MAX_DEVICE_ARGS) {
 				log_err("run: too many --restore-disk options");
@@ -568,6 +607,12 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 	}
 	if (!o->incoming && o->nincoming_disks) {
 		log_err("run: --incoming-disk goes with --incoming");
+		return -1;
+	}
+	if (!o->incoming && !o->standby &&
+	    (o->nallow_paths || o->nallow_taps || o->allow_hostfwd)) {
+		log_err("run: --incoming-allow, --incoming-allow-tap and --incoming-allow-hostfwd "
+			"go with --incoming or --standby");
 		return -1;
 	}
 	if (!o->restore && (o->nrestore_disks || o->overlay_dir)) {
@@ -826,19 +871,46 @@ static int accept_stream(const struct run_opts *o, const char *what, const char 
 	return -CLI_EXIT_ERROR;
 }
 
+/* What the stream may name on this host (--incoming-allow...), `pin` the option that
+ * pins a writable disk instead (NULL: all are). The paths must resolve: checked here,
+ * once the process sees its files (inside its --sandbox). Returns 0 or a CLI exit status. */
+static int host_allow(const struct run_opts *o, const char *pin, struct vm_host_allow *a)
+{
+	char path[PATH_MAX];
+
+	for (unsigned i = 0; i < o->nallow_paths; i++)
+		if (!realpath(o->allow_paths[i], path)) {
+			log_err("--incoming-allow %s: %s (a directory or file of this host's)",
+				o->allow_paths[i], strerror(errno));
+			return CLI_EXIT_ERROR;
+		}
+	*a = (struct vm_host_allow){.paths = o->allow_paths,
+				    .npaths = o->nallow_paths,
+				    .taps = o->allow_taps,
+				    .ntaps = o->nallow_taps,
+				    .hostfwd = o->allow_hostfwd,
+				    .pin_hint = pin};
+	return 0;
+}
+
 /* Waits for a migration stream and creates the machine it brings. Returns 0 or a CLI
  * exit status. */
 static int setup_incoming(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
+	struct vm_host_allow allow;
 	struct vm_config tmpl = {.timeout_sec = o->timeout,
 				 .jit_hot = o->jit_hot,
 				 .hugepages = o->hugepages,
 				 .console = con,
 				 .disk_paths = o->incoming_disks,
-				 .ndisk_paths = o->nincoming_disks};
+				 .ndisk_paths = o->nincoming_disks,
+				 .allow = &allow};
 	char err[512] = "", peer[256];
 	int fd, r;
 
+	r = host_allow(o, o->nincoming_disks ? NULL : "--incoming-disk PATH", &allow);
+	if (r)
+		return r;
 	if (!o->ctl.incoming) {
 		fd = accept_stream(o, "--incoming", o->incoming);
 		if (fd < 0)
@@ -869,18 +941,22 @@ static int setup_incoming(const struct run_opts *o, struct chardev *con, struct 
 static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct chardev *con,
 			 struct vm **vm)
 {
+	struct vm_host_allow allow;
 	struct vm_config tmpl = {.timeout_sec = o->timeout,
 				 .jit_hot = o->jit_hot,
 				 .hugepages = o->hugepages,
-				 .console = con};
+				 .console = con,
+				 .allow = &allow};
 	struct vm_standby_opts so = {.disks = o->standby_disks,
 				     .ndisks = o->nstandby_disks,
 				     .auto_failover = o->failover_auto,
 				     .heartbeat_ms = o->heartbeat_ms};
 	struct vm_standby *s;
 	char err[512] = "", peer[256] = "";
-	int fd, r;
+	int fd, r = host_allow(o, NULL, &allow);
 
+	if (r)
+		return r;
 	if (o->ctl.incoming) { /* --standby control: POST /migrate/receive brings it */
 		r = guestctl_incoming(o->gctl, &fd, peer, sizeof(peer));
 		if (r) {

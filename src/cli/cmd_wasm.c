@@ -33,6 +33,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -100,6 +101,8 @@ struct wasm_opts {
 	int nenv;
 	struct wasi_preopen dirs[MAX_OPTS];
 	int ndirs;
+	const char *allow[MAX_OPTS]; /* --incoming-allow PATH */
+	unsigned nallow;
 	struct wasm_limits lim;
 	double timeout;
 	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
@@ -266,8 +269,9 @@ static void usage(FILE *f)
 		"                       With --incoming, --dir HOST::GUEST (one per directory\n"
 		"                       of the program's, in its order): the directories this\n"
 		"                       host gives it, holding the files it has open; without\n"
-		"                       them the stream's host paths are opened, so the source\n"
-		"                       must be trusted\n"
+		"                       them the stream's host paths are opened if each resolves\n"
+		"                       (symlinks, ..) inside an --incoming-allow PATH (a\n"
+		"                       directory or file; repeatable), else it is refused\n"
 		"  --failover auto[:MS]  take over as soon as the stream ends or is silent for\n"
 		"                       MS (default 2000); manual (the default) waits\n"
 		"                       With --incoming or --standby, --max-memory is the most\n"
@@ -353,6 +357,10 @@ static int parse_valued(struct wasm_opts *o, const char *opt, char *val)
 			*sep = 0;
 		o->dirs[o->ndirs].host = val;
 		o->dirs[o->ndirs++].guest = sep ? sep + 2 : val;
+	} else if (!strcmp(opt, "--incoming-allow")) {
+		if (o->nallow == MAX_OPTS)
+			return bad_usage("too many %s options", opt);
+		o->allow[o->nallow++] = val;
 	} else if (!strcmp(opt, "--env")) {
 		if (!strchr(val, '=') || val[0] == '=')
 			return bad_usage("--env wants KEY=VALUE, not '%s'", val);
@@ -462,7 +470,7 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 		"--invoke",	"--dir",	 "--env",     "--max-memory",  "--stack",
 		"--fuel",	"--timeout",	 "--api",     "--console-log", "--exit-file",
 		"--ready-file", "--sandbox",	 "--jit-hot", "--restore",     "--incoming",
-		"--compile",	"--max-threads", "--standby", "--failover"};
+		"--compile",	"--max-threads", "--standby", "--failover",    "--incoming-allow"};
 	int i;
 
 	opts_init(o);
@@ -515,6 +523,8 @@ static int parse_args(int argc, char **argv, struct wasm_opts *o)
 				       "pass one");
 	if (o->failover_auto && !o->standby)
 		return bad_usage("%s", "--failover goes with --standby");
+	if (o->nallow && (!o->incoming || o->standby))
+		return bad_usage("%s", "--incoming-allow goes with --incoming");
 	if (o->standby && o->ctl.incoming && !o->ctl.api_path)
 		return bad_usage("%s", "--standby control needs --api SOCKET (the stream comes "
 				       "there)");
@@ -2541,8 +2551,19 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		if (rc)
 			goto fail;
 	} else if (o->incoming) {
-		rc = incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, nonce, peer,
-				      sizeof(peer), err, sizeof(err));
+		char resolved[PATH_MAX];
+		rc = 0;
+		for (unsigned i = 0; i < o->nallow && !rc; i++)
+			if (!realpath(o->allow[i], resolved)) {
+				rc = -errno;
+				snprintf(err, sizeof(err),
+					 "--incoming-allow %s: %s (a directory or file of this "
+					 "host's)",
+					 o->allow[i], strerror(-rc));
+			}
+		rc = rc
+			     ?: incoming_receive(o, g, path, sizeof(path), &in, &pin, &pc, nonce,
+						 peer, sizeof(peer), err, sizeof(err));
 		file = path;
 		if (rc)
 			goto fail;
@@ -2552,12 +2573,15 @@ static int run_restore(struct wasm_opts *o, struct watchdog *wd)
 		snap_stream_test_slow_step();
 #endif
 	}
-	/* the program's directories: this standby's copies, or what this destination gives */
+	/* the program's directories: this standby's copies, or what this destination gives;
+	 * else the stream's, if this host allowed them */
 	if (o->standby || (o->incoming && o->ndirs)) {
 		static const char *hosts[MAX_OPTS];
 		for (int i = 0; i < o->ndirs; i++)
 			hosts[i] = o->dirs[i].host;
 		wasi_restore_dirs(o->ndirs, hosts);
+	} else if (o->incoming) {
+		wasi_restore_allow(o->nallow, o->allow);
 	}
 	rc = wasm_snapshot_open(file, o->restore ? 0 : o->lim.max_memory, &snap, err, sizeof(err));
 	if (o->incoming)

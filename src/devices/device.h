@@ -98,6 +98,18 @@ struct board {
 	void *opaque; /* the board's own */
 };
 
+/* A host resource a device's options name (device_type.host_names). */
+enum device_host_kind {
+	DEVICE_HOST_FILE,   /* a file opened by path (a disk image) */
+	DEVICE_HOST_SOCKET, /* a unix socket made or reached there (it may not exist yet) */
+	DEVICE_HOST_TAP,    /* a host network interface by name */
+	DEVICE_HOST_PORT,   /* a host port bound for the guest (a port forward) */
+};
+/* Gets one resource: `key` is the option's key for messages ("path", "ifname"), `name`
+ * the resource. Returns 0 to go on, or a negative errno that ends the walk. */
+typedef int (*device_host_fn)(void *ctx, enum device_host_kind kind, const char *key,
+			      const char *name);
+
 /* How a device type is configured: from an option (`--disk ARGS`, once per use) or always
  * present. `create` parses `args` (NULL for always-present devices), adds the device's
  * bus regions, and returns it; on a configuration error it fills `err` with one line that
@@ -118,6 +130,12 @@ struct device_type {
 	const char *console;
 	int (*create)(struct board *b, const char *args, struct device **out, char *err,
 		      size_t errlen);
+	/* Every host resource `args` names, through `fn`, without opening anything: what
+	 * the destination of a migration checks before it creates devices from options a
+	 * stream brought (machine/hostallow.h). Returns 0, fn's error, or -EINVAL with one
+	 * line in err for options create would refuse. NULL: the type names none. A type
+	 * whose options name a path or another host resource must have it. */
+	int (*host_names)(const char *args, device_host_fn fn, void *ctx, char *err, size_t errlen);
 };
 
 /* Registers a device type (from a constructor, before main). */

@@ -846,6 +846,39 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 	}
 }
 
+/* A guest coming by a stream may have the host files of its own: in the sandbox what it
+ * sees under /files (a system guest's disks) or /dirs (a Wasm guest's directories):
+ * nothing else of the host's is there; without one their host paths. A system guest's
+ * disks are pinned as --incoming-disk or --standby-disk anyway, so any other path its
+ * stream names (a disk elsewhere, a vsock socket) is refused; a Wasm migration's stream
+ * names its directories (a standby's are pinned with --dir). Port forwards bind in the
+ * guest's own network namespace when it has one (no host network). */
+static void arg_allow(struct argv_buf *a, enum guest_kind kind, const cJSON *cfg,
+		      struct sandbox_plan *p)
+{
+	const bool vm = kind == GUEST_VM;
+	const char *field = vm ? "disks" : "dirs";
+	const cJSON *e;
+
+	if (vm && p->netns)
+		arg(a, "--incoming-allow-hostfwd");
+	if (!vm && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "standby")))
+		return;
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cfg, field)))
+		return; /* none in its sandbox either */
+	if (p->enabled) {
+		arg(a, "--incoming-allow=%s", vm ? "/files" : "/dirs");
+		return;
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
+	{
+		/* a directory's "HOST::GUEST": its host part */
+		const char *sep = vm ? NULL : strstr(e->valuestring, "::");
+		int n = sep ? (int)(sep - e->valuestring) : (int)strlen(e->valuestring);
+		arg(a, "--incoming-allow=%.*s", n, e->valuestring);
+	}
+}
+
 /* ",bps=N" for a rate limit in the config (the devices' token buckets), or "". */
 static void bps_suffix(const cJSON *c, const char *field, char *out, size_t len)
 {
@@ -872,6 +905,7 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		arg(a, "%s", g->kind == GUEST_VM ? "run" : "wasm");
 		if (g->kind == GUEST_WASM && mem) /* this host's cap on what the stream brings */
 			arg(a, "--max-memory=%llu", (unsigned long long)mem);
+		arg_allow(a, g->kind, c, p);
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "standby"))) {
 			/* the primary's replication stream instead of a migration */
 			arg(a, "--standby=control");

@@ -70,6 +70,9 @@ struct vm_config {
 	 * disks, in order; none: the same files (shared storage). */
 	const char *const *disk_paths;
 	unsigned ndisk_paths;
+	/* vm_incoming_fd, vm_standby_run: the host resources the stream's device options may
+	 * name (machine/hostallow.h); NULL: none */
+	const struct vm_host_allow *allow;
 };
 
 struct vm {

@@ -837,7 +837,8 @@ io_err:
 	if (err && errlen && !err[0] && (r == -ECONNRESET || r == -EPIPE))
 		vm_errf(err, errlen,
 			"%s closed the connection (%s): its log says why (a Lodge that speaks "
-			"another migration stream version refuses this one)",
+			"another migration stream version refuses this one, as does one that "
+			"did not allow a host file this machine's devices name: --incoming-allow)",
 			dest, strerror(-r));
 	else if (err && errlen && !err[0])
 		vm_errf(err, errlen, "sending to %s failed: %s", dest, strerror(-r));
@@ -1396,6 +1397,9 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		vm_errf(err, errlen, "the machine has no writable disk for --incoming-disk");
 		r = -EINVAL;
 	}
+	/* before anything is opened: the stream chooses no host file this host did not
+	 * allow (its own --incoming-disk images need no allowance) */
+	r = r ?: vm_restore_check_host(rs, tmpl->allow, err, errlen);
 	if (r)
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;
@@ -1409,6 +1413,8 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	r = vm_create(&cfg, &vm);
 	if (!r && dk->n)
 		r = check_disks(vm, dk, err, errlen);
+	/* backing files the images name: before anything is read from them */
+	r = r ?: vm_restore_check_chains(vm, rs, tmpl->allow, err, errlen);
 	snap_stream_busy_end(busy);
 	if (r && !vm) {
 		if (err && errlen && !err[0])
@@ -1436,6 +1442,8 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		snap_stream_test_slow_step();
 #endif
 	r = r ?: finish_disks(dk, err, errlen);
+	/* shared storage: the images opened at SWITCH, before the guest runs */
+	r = r ?: vm_restore_check_chains(vm, rs, tmpl->allow, err, errlen);
 	snap_stream_busy_end(busy);
 	/* Post-copy: from here the thread serves the missing pages (the state loaded next
 	 * may touch them); vm_destroy ends it. */

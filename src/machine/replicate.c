@@ -1041,6 +1041,8 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 		if (r)
 			vm_errf(err, errlen, "--standby-disk %s: %s", s->o.disks[k], strerror(-r));
 	}
+	/* before anything is opened: only the host files this host allowed */
+	r = r ?: vm_restore_check_host(*rsp, tmpl->allow, err, errlen);
 	if (r)
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;
@@ -1052,6 +1054,12 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 	r = vm_create(&cfg, vmp);
 	if (r && err && errlen && !err[0])
 		vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
+	/* the backing files its images name, before anything is read from them */
+	if (!r && vm_restore_check_chains(*vmp, *rsp, tmpl->allow, err, errlen)) {
+		vm_destroy(*vmp);
+		*vmp = NULL;
+		r = -EPERM;
+	}
 out:
 	core_free(p);
 	return r;

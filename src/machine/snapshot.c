@@ -43,6 +43,7 @@
 #include "cpu/state.h"
 #include "devices/virtio/blk.h"
 #include "disk/disk.h"
+#include "machine/hostallow.h"
 #include "machine/machine.h"
 #include "snapshot/snapshot.h"
 
@@ -76,6 +77,7 @@ struct vm_restore {
 	char *strings;			     /* the options' text */
 	char *disk_args[VM_MAX_DEVICE_ARGS]; /* options of disks moved onto overlays */
 	char *overlays[VM_MAX_DEVICE_ARGS];  /* their files: removed unless restored */
+	bool pinned[VM_MAX_DEVICE_ARGS];     /* disks vm_restore_set_disk pointed elsewhere */
 	bool restored;
 	uint64_t time, tohost, fromhost;
 	char path[PATH_MAX]; /* of this file, absolute */
@@ -1234,6 +1236,7 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, con
 		core_free(rs->disk_args[i]);
 		rs->disk_args[i] = copy;
 		rs->devs[i].args = strcpy(copy, args);
+		rs->pinned[i] = true;
 		return 0;
 	}
 	return -ENOENT;
@@ -1283,6 +1286,40 @@ static int check_image(const struct vm_restore *rs, unsigned wi, unsigned disk, 
 	}
 	core_free(bad);
 	core_free(got);
+	return r;
+}
+
+int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
+			    const struct vm_host_allow *allow, char *err, size_t errlen)
+{
+	struct disk_image_info info;
+	unsigned k = 0;
+	int r = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option && !r; i++) {
+		struct device *dev;
+		if (strcmp(rs->devs[i].option, "disk"))
+			continue;
+		dev = nth_blk(vm, k++); /* devices of a type are made in option order */
+		if (rs->pinned[i] || !dev || !vblk_disk(dev))
+			continue;
+		for (unsigned depth = 1; !r && !disk_image_info(vblk_disk(dev), depth, &info);
+		     depth++)
+			r = vm_host_allow_file(allow, "disk", "backing file (its image names it)",
+					       info.path, err, errlen);
+	}
+	return r;
+}
+
+int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allow *allow, char *err,
+			  size_t errlen)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option && !r; i++)
+		if (!rs->pinned[i])
+			r = vm_host_allow_check(allow, rs->devs[i].option, rs->devs[i].args, err,
+						errlen);
 	return r;
 }
 

@@ -123,6 +123,19 @@ int vm_restore_set_disk(struct vm_restore *rs, unsigned k, const char *path, con
 	__attribute__((warn_unused_result));
 /* The writable disks the configuration has. */
 unsigned vm_restore_writable_disks(const struct vm_restore *rs);
+/* Checks the host resources every device option of the configuration names, but the
+ * disks vm_restore_set_disk pointed at this host's images, against `allow` (NULL: none
+ * allowed): before the machine is created from a stream. Returns 0, or -EPERM / -EINVAL
+ * with one line in err (machine/hostallow.h). */
+struct vm_host_allow;
+int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allow *allow, char *err,
+			  size_t errlen) __attribute__((warn_unused_result));
+/* The same for the backing files of those disks (a qcow2 image names them itself), in
+ * `vm` created from the configuration: once its disks are open (a deferred one is
+ * skipped until it is attached), before the machine runs. */
+int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
+			    const struct vm_host_allow *allow, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 typedef int (*vm_state_emit_fn)(void *ctx, uint32_t type, const void *p, size_t len);
 /* Saves every hart (SNAP_SEC_HART) and device (SNAP_SEC_DEVICE), in order, through

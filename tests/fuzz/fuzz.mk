@@ -217,7 +217,7 @@ fuzz-virtq: $(FUZZ_OUT)/fuzz_virtq
 # tests/fuzz/suite.sh through replay_wsnap.
 #   make fuzz-wsnap FUZZ_SECONDS=1800    run it (nice it when sharing the machine)
 FUZZ_WSNAP_SRCS	:= src/wasm/snap/snapshot.c src/wasm/snap/wasi.c src/snapshot/file.c \
-		   src/snapshot/ram.c
+		   src/snapshot/ram.c src/core/pathallow.c
 FUZZ_WSNAP_OBJS	:= $(FUZZ_WSNAP_SRCS:%.c=$(FUZZ_OUT)/obj/%.o)
 .SECONDARY: $(FUZZ_WSNAP_OBJS)
 

@@ -11,8 +11,9 @@ record n (its number, then bytes derived from it) to sector n, fsyncs, prints "a
                   there, and the acks go on with no gap and no repeat
   disk_copy_postcopy  the same with "post_copy": true: the blocks go before the switch,
                   the pages the destination touches on demand after it
-  disk_shared     shared storage: the destination names no disk and opens the source's
-                  image once the source closed it (the image is locked for writing by
+  disk_shared     shared storage: the destination names no disk (it allows the image's
+                  directory: --incoming-allow) and opens the source's image once the
+                  source closed it (the image is locked for writing by
                   one process at a time: had the destination opened it early, its open
                   would have failed); afterwards the destination holds the lock and the
                   records are all there
@@ -230,7 +231,7 @@ def t_disk_shared(c):
     if not ofd_write_locked(img):
         why += "; the source holds no write lock on its image"
     port = c.free_port()
-    dst = incoming(c, "shared-dst", port)
+    dst = incoming(c, "shared-dst", port, ["--incoming-allow", c.tmp])  # the image's dir
     st, body, took = migrate(c, src, port)
     if st != 204:
         return c.result("disk_shared", "PUT /migrate: %s %s (source: %s; destination: %s)" % (
@@ -381,7 +382,7 @@ def t_disk_bad(c):
         if not px.did:
             why += "; %s: the proxy never saw its disk block" % how
     port = c.free_port()
-    dst = incoming(c, "bad-dst-switch", port)
+    dst = incoming(c, "bad-dst-switch", port, ["--incoming-allow", c.tmp])
     px = Proxy(port, "cut_switch")
     px.start()
     why += refused(c, src, img, px.port, "cut_switch", dst)

@@ -39,6 +39,9 @@
                   so; --incoming with --seccomp: exit 2
   ack_lines, disk_copy, disk_shared, disk_bad, daemon_disk
                   guests with a writable disk: tests/migrate/disks.py
+  host_paths, host_paths_standby
+                  the host files, sockets and ports a stream names, refused unless the
+                  destination allowed them: tests/migrate/hostpaths.py
 """
 import glob
 import json
@@ -64,6 +67,7 @@ from lib import Guest, StreamProxy, api, drop_daemon_cgroups  # noqa: E402
 sys.path.insert(0, os.path.join(TOP, "tests/migrate"))
 import initrd as initrd_mod  # noqa: E402
 import disks  # noqa: E402
+import hostpaths  # noqa: E402
 
 OUT = os.path.join(TOP, "guest-cache/out")
 ASAN = os.environ.get("LODGE") or os.path.join(TOP, "build/asan/lodge")
@@ -101,6 +105,16 @@ def build_initrd():
     with open(path, "wb") as f:
         f.write(base + b"\0" * (-len(base) % 4) + extra)
     return path, ""
+
+
+def host_path_tests():
+    c = disks.Ctx(start=lambda args, sock: start(args, sock, lodge=ASAN), api=api,
+                  free_port=free_port, result=result, tmp=tmp, top=TOP, lodge=ASAN)
+    only = os.environ.get("MIGRATE_ONLY", "")
+    for name, fn in (("host_paths", hostpaths.t_host_paths),
+                     ("host_paths_standby", hostpaths.t_host_paths_standby)):
+        if not only or name in only.split(","):
+            fn(c)
 
 
 def disk_tests(initrd):
@@ -1456,6 +1470,7 @@ def main():
             t_daemon_wasm_replicate()
             t_daemon_wasm_replicate_dir()
             t_daemon_wasm_postcopy()
+        host_path_tests()
         t_bad_stream()
         t_waiting_ends()
     finally:

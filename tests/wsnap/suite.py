@@ -1246,7 +1246,8 @@ def wait_sock(path, timeout=30):
 
 
 def case_migrate(mode, jit_args, handoff):
-    """counter.wat moved to another process while it runs; failures first."""
+    """counter.wat moved to another process while it runs; failures first (among them
+    destinations that did not allow the program's directory: --incoming-allow)."""
     name = "wsnap.migrate.%s.%s" % ("handoff" if handoff else "tcp", mode)
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
@@ -1284,6 +1285,29 @@ def case_migrate(mode, jit_args, handoff):
         t.join(60)
         if st[0] != 502 or "runs on here" not in str(body[0]):
             why += "; a destination that hangs up: %s %s" % (st[0], body[0])
+        # the stream names the program's directory: a destination that allowed no path,
+        # or only a file in that directory (not the directory), refuses it: 125, one
+        # line; the source runs on
+        for allow in ([] if handoff else
+                      [[], ["--incoming-allow", os.path.join(d, "in.txt")]]):
+            rport = free_port()
+            p = subprocess.Popen([LODGE, "wasm", "--incoming", "tcp:127.0.0.1:%d" % rport]
+                                 + allow, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True, cwd="/")
+            procs.append(p)
+            if not wait_listen(rport):
+                why += "; %s: the destination does not listen" % allow
+                continue
+            st_, body_ = api(sock, "PUT", "/migrate", {"destination": "127.0.0.1:%d" % rport})
+            try:
+                lines = p.communicate(timeout=60)[1].strip().splitlines()
+            except subprocess.TimeoutExpired:
+                lines = ["(still running)"]
+            if st_ != 502 or p.returncode != 125 or len(lines) != 1 or \
+                    "preopened directory %s " % d not in lines[0] or \
+                    "--incoming-allow DIR" not in lines[0]:
+                why += "; a destination with %s: PUT /migrate %s %s, it ended %s: %r" % (
+                    allow or "no --incoming-allow", st_, body_, p.returncode, lines[-3:])
         n = open(out).read().count("\n")
         if not wait_file_lines(out, n + 3, 30, src):
             why += "; the source did not go on after the failures"
@@ -1294,7 +1318,8 @@ def case_migrate(mode, jit_args, handoff):
             dst = subprocess.Popen([LODGE, "wasm"] + jit_args + (
                 ["--incoming", "control", "--api", dsock] if handoff else
                 ["--incoming", "tcp:127.0.0.1:%d" % port]) + [
-                "--exit-file", os.path.join(d, "dst.exit")], stdout=fo,
+                "--exit-file", os.path.join(d, "dst.exit"),
+                "--incoming-allow", d], stdout=fo,
                 stderr=subprocess.PIPE, cwd="/")
         procs.append(dst)
         if handoff:
@@ -1686,8 +1711,9 @@ def case_postcopy_grow(mode, jit_args):
         env = dict(os.environ, LODGE_TEST_HOOK="uffd-user-mode")
         with open(dout, "w") as fo:
             dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port, "--api", dsock], stdout=fo,
-                stderr=subprocess.PIPE, cwd="/", env=env)
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--api", dsock,
+                "--incoming-allow", d], stdout=fo, stderr=subprocess.PIPE, cwd="/",
+                env=env)
         procs.append(dst)
         if not wait_listen(port):
             why += "; the destination does not listen"
@@ -4042,7 +4068,7 @@ def case_precopy_read(mode, jit_args):
         port = free_port()
         with open(dout, "w") as fo:
             dst = subprocess.Popen([LODGE, "wasm"] + jit_args + [
-                "--incoming", "tcp:127.0.0.1:%d" % port], stdout=fo,
+                "--incoming", "tcp:127.0.0.1:%d" % port, "--incoming-allow", d], stdout=fo,
                 stderr=subprocess.PIPE, cwd="/")
         procs.append(dst)
         if not wait_listen(port):

@@ -1070,6 +1070,21 @@ const char *vblk_path(const struct device *dev)
 	return container_of(dev, struct vblk, dev)->path;
 }
 
+/* The image is the host file --disk names (its qcow2 backing files are the image's). */
+static int blk_host_names(const char *args, device_host_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct keyval a;
+	const char *path;
+	int r = keyval_parse(&a, args, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = parse_path(&a, &path, err, errlen);
+	r = r ?: fn(ctx, DEVICE_HOST_FILE, "path", path);
+	keyval_fini(&a);
+	return r;
+}
+
 static const struct device_type blk_type = {
 	.name = "virtio-blk",
 	.option = "disk",
@@ -1081,5 +1096,6 @@ static const struct device_type blk_type = {
 		"is given as path=PATH; each image once (or readonly=on each time)",
 	.order = 40,
 	.create = blk_create,
+	.host_names = blk_host_names,
 };
 DEVICE_TYPE(blk_type)

@@ -1058,6 +1058,26 @@ static int net_type_create(struct board *b, const char *args, struct device **ou
 	return r;
 }
 
+/* A tap's interface and user networking's port forwards (each binds a host port). */
+static int net_host_names(const char *args, device_host_fn fn, void *ctx, char *err, size_t errlen)
+{
+	struct keyval a;
+	struct net_options opt = {0};
+	struct ratelimiter_cfg rl[2] = {{0}};
+	const char *macs = NULL;
+	int r = keyval_parse(&a, args, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = parse_options(&a, &opt, &macs, rl, err, errlen);
+	if (!r && !strcmp(opt.kind, "tap"))
+		r = fn(ctx, DEVICE_HOST_TAP, "ifname", opt.ifname ? opt.ifname : "");
+	for (unsigned i = 0; !r && i < opt.nhostfwd; i++)
+		r = fn(ctx, DEVICE_HOST_PORT, "hostfwd", opt.hostfwd[i]);
+	keyval_fini(&a);
+	return r;
+}
+
 static const struct device_type net_type = {
 	.name = "virtio-net",
 	.option = "net",
@@ -1069,6 +1089,7 @@ static const struct device_type net_type = {
 		"way (rx_/tx_ for one direction), burst= allows that many bytes more once",
 	.order = 60,
 	.create = net_type_create,
+	.host_names = net_host_names,
 };
 DEVICE_TYPE(net_type)
 

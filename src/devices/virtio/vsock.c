@@ -1129,6 +1129,23 @@ err_free:
 	return r;
 }
 
+/* CID,PATH or cid=CID,path=PATH: both, or -EINVAL with one line in err. */
+static int get_cid_path(struct keyval *a, const char **cid_s, const char **path, char *err,
+			size_t errlen)
+{
+	unsigned nbare;
+
+	*cid_s = keyval_get(a, "cid", 0);
+	nbare = *cid_s ? 0 : 1;
+	if (!*cid_s)
+		*cid_s = keyval_get(a, "", 0);
+	*path = keyval_get(a, "path", 0) ?: keyval_get(a, "", nbare);
+	if (*cid_s && *path)
+		return 0;
+	snprintf(err, errlen, "vsock: expected CID,PATH (for example --vsock 3,/tmp/v.sock)");
+	return -EINVAL;
+}
+
 static int vsock_type_create(struct board *b, const char *args, struct device **out, char *err,
 			     size_t errlen)
 {
@@ -1136,23 +1153,15 @@ static int vsock_type_create(struct board *b, const char *args, struct device **
 	const char *cid_s, *path;
 	char *end;
 	unsigned long long cid;
-	unsigned nbare;
 	int r;
 
 	r = keyval_parse(&a, args, err, errlen);
 	if (r < 0)
 		return r;
-	cid_s = keyval_get(&a, "cid", 0);
-	nbare = cid_s ? 0 : 1; /* CID,PATH or cid=CID,path=PATH */
-	if (!cid_s)
-		cid_s = keyval_get(&a, "", 0);
-	path = keyval_get(&a, "path", 0) ?: keyval_get(&a, "", nbare);
-	r = -EINVAL;
-	if (!cid_s || !path) {
-		snprintf(err, errlen,
-			 "vsock: expected CID,PATH (for example --vsock 3,/tmp/v.sock)");
+	r = get_cid_path(&a, &cid_s, &path, err, errlen);
+	if (r)
 		goto out;
-	}
+	r = -EINVAL;
 	errno = 0;
 	cid = strtoull(cid_s, &end, 10);
 	if (*end || !*cid_s || errno || *cid_s == '-') {
@@ -1168,6 +1177,22 @@ out:
 	return r;
 }
 
+/* PATH: the socket the host connects to, made there; guest connections reach PATH_P. */
+static int vsock_host_names(const char *args, device_host_fn fn, void *ctx, char *err,
+			    size_t errlen)
+{
+	struct keyval a;
+	const char *cid_s, *path;
+	int r = keyval_parse(&a, args, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = get_cid_path(&a, &cid_s, &path, err, errlen);
+	r = r ?: fn(ctx, DEVICE_HOST_SOCKET, "path", path);
+	keyval_fini(&a);
+	return r;
+}
+
 static const struct device_type vsock_type = {
 	.name = "virtio-vsock",
 	.option = "vsock",
@@ -1176,5 +1201,6 @@ static const struct device_type vsock_type = {
 		"connections to port P reach PATH_P",
 	.order = 60,
 	.create = vsock_type_create,
+	.host_names = vsock_host_names,
 };
 DEVICE_TYPE(vsock_type)

@@ -11,12 +11,14 @@
 #include "wasm/wasi/wasi.h"
 
 #include "core/alloc.h"
+#include "core/pathallow.h"
 #include "core/sbuf.h"
 #include "wasm/wasi/host.h"
 #include "wasm/wasi/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -277,11 +279,36 @@ static int load_fd(struct wasi *w, struct sreader *r, int i, char *err, size_t e
 
 static int restore_ndirs = -1;
 static const char *const *restore_dirs;
+static bool restore_check; /* the saved preopens must be allowed ones */
+static unsigned restore_nallow;
+static const char *const *restore_allow;
 
 void wasi_restore_dirs(int n, const char *const *host)
 {
 	restore_ndirs = n;
 	restore_dirs = host;
+}
+
+void wasi_restore_allow(unsigned n, const char *const *paths)
+{
+	restore_check = true;
+	restore_nallow = n;
+	restore_allow = paths;
+}
+
+/* A saved preopen the restore would open: one this host allowed (wasi_restore_allow)? */
+static int check_preopen(const char *host, char *err, size_t errlen)
+{
+	char resolved[PATH_MAX];
+	int r = pathallow_resolve(host, false, resolved);
+
+	if (!r && pathallow_within(resolved, restore_allow, restore_nallow))
+		return 0;
+	return fail(err, errlen, -EPERM,
+		    "the stream's preopened directory %s (%s) is no path this host allowed: give "
+		    "--incoming-allow DIR with a directory that holds it, or --dir HOST::GUEST "
+		    "for each of the program's directories, in its order",
+		    shown(host), r ? strerror(-r) : resolved);
 }
 
 int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const int stdio[3],
@@ -327,6 +354,11 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
 	}
 	for (uint32_t i = 0; restore_ndirs >= 0 && i < npre; i++)
 		po[i].host = restore_dirs[i];
+	for (uint32_t i = 0; restore_ndirs < 0 && restore_check && i < npre; i++) {
+		rc = check_preopen(po[i].host, err, errlen);
+		if (rc)
+			goto out;
+	}
 	{
 		struct wasi_config cfg = {(int)argc, argv,     (int)nenv, env,	   (int)npre,
 					  po,	     stdio[0], stdio[1],  stdio[2]};

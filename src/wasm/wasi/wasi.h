@@ -120,5 +120,10 @@ int wasi_restore(struct wasm_store *s, const uint8_t *data, size_t len, const in
  * directories in place of the saved ones (a standby taking over with its own copies); a
  * saved program with another number of preopens is refused. n < 0: as saved. */
 void wasi_restore_dirs(int n, const char *const *host);
+/* For the restores that follow in this process, when the saved preopens are used (no
+ * wasi_restore_dirs): each must resolve to one of these n host paths or below one
+ * (core/pathallow.h), else the restore is refused, saying so (a migration's stream names
+ * them: --incoming-allow). Not called: no check (a snapshot file of this host's). */
+void wasi_restore_allow(unsigned n, const char *const *paths);
 
 #endif
