@@ -160,6 +160,7 @@ struct event_follower {
 	struct daemon *d;
 	struct api_conn *conn;
 	char guest[GUEST_NAME_MAX + 1]; /* "" = every guest */
+	int64_t since;			/* only events after this id (?since=) */
 };
 
 struct daemon {

@@ -935,6 +935,8 @@ void event_followers_push(struct daemon *d, int64_t id)
 	for (struct event_follower *f = d->event_followers, *next; f; f = next) {
 		struct event_sink s = {.conn = f->conn, .guest = f->guest};
 		next = f->next;
+		if (id <= f->since)
+			continue;
 		if (registry_events(d->reg, id - 1, 1, send_event, &s))
 			s.failed = true;
 		(void)s.failed; /* a closed connection removed f through its callback */
@@ -976,6 +978,7 @@ static void h_events(struct api_conn *c, const struct api_request *r)
 	f->d = d;
 	f->conn = c;
 	snprintf(f->guest, sizeof(f->guest), "%s", v[2]);
+	f->since = since;
 	f->next = d->event_followers;
 	d->event_followers = f;
 	api_conn_on_close(c, event_follower_gone, f);

@@ -2396,6 +2396,9 @@ def reaper(tmp, d):
 def events_and_metrics(tmp, d):
     d.cli("create", "ev", "--wasm", SERVICE, check_rc=0)
     p = subprocess.Popen([LODGE, "events", "-f"], stdout=subprocess.PIPE, env=d.env)
+    # a follower from an id far ahead gets none of the events to come (it got each one)
+    ahead = subprocess.Popen([LODGE, "events", "-f", "--since", "1000000"],
+                             stdout=subprocess.PIPE, env=d.env)
     d.cli("start", "ev", check_rc=0)
     wait_for(lambda: "tick" in d.logs("ev"), 30, "ev")
     m = d.http("GET", "/metrics")[2].decode()
@@ -2417,6 +2420,9 @@ def events_and_metrics(tmp, d):
     types = [e["type"] for e in lines if e["guest"] == "ev"]
     check(types[-3:] == ["start", "stop", "exit"] or types[-2:] == ["stop", "exit"],
           "followed events: %r" % types)
+    ahead.terminate()
+    got = ahead.communicate(timeout=10)[0].decode(errors="replace")
+    check(got.strip() == "", "a follower since id 1000000 got: %r" % got[-300:])
     d.cli("rm", "ev", check_rc=0)
 
 
