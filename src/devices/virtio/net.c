@@ -947,10 +947,12 @@ static int parse_limits(struct keyval *a, const char *kind, struct ratelimiter_c
 	return r;
 }
 
-static int parse_options(struct keyval *a, struct net_options *opt, const char **mac,
+/* The options of one --net (a), into opt and rl; mac= (if given) into mac, which keeps
+ * the caller's default otherwise. 0 or -EINVAL with err filled. */
+static int parse_options(struct keyval *a, struct net_options *opt, uint8_t mac[6],
 			 struct ratelimiter_cfg rl[2], char *err, size_t errlen)
 {
-	const char *kind = keyval_get(a, "", 0);
+	const char *kind = keyval_get(a, "", 0), *macs = NULL;
 	int r;
 
 	if (!kind) {
@@ -960,7 +962,14 @@ static int parse_options(struct keyval *a, struct net_options *opt, const char *
 		return -EINVAL;
 	}
 	opt->kind = kind;
-	r = get_once(a, "mac", kind, mac, err, errlen);
+	r = get_once(a, "mac", kind, &macs, err, errlen);
+	if (r == 0 && macs && !vnet_parse_mac(macs, mac)) {
+		snprintf(err, errlen,
+			 "--net %s: mac=%s: want six hex bytes like 52:54:00:12:34:56, not "
+			 "multicast (lowest bit of the first byte clear) and not all zero",
+			 kind, macs);
+		return -EINVAL;
+	}
 	if (r == 0 && !strcmp(kind, "user")) {
 		const char *fw;
 		while ((fw = keyval_get(a, "hostfwd", opt->nhostfwd))) {
@@ -994,20 +1003,12 @@ int vnet_check_args(const char *args, char *err, size_t errlen)
 	struct keyval a;
 	struct net_options opt = {0};
 	struct ratelimiter_cfg rl[2] = {{0}};
-	const char *macs = NULL;
 	uint8_t mac[6];
 	int r = keyval_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return -EINVAL;
-	r = parse_options(&a, &opt, &macs, rl, err, errlen);
-	if (r == 0 && macs && !vnet_parse_mac(macs, mac)) {
-		snprintf(err, errlen,
-			 "--net %s: mac=%s: want six hex bytes like 52:54:00:12:34:56, not "
-			 "multicast (lowest bit of the first byte clear) and not all zero",
-			 opt.kind, macs);
-		r = -EINVAL;
-	}
+	r = parse_options(&a, &opt, mac, rl, err, errlen);
 	keyval_fini(&a);
 	return r < 0 ? -EINVAL : 0;
 }
@@ -1019,21 +1020,13 @@ static int net_type_create(struct board *b, const char *args, struct device **ou
 	struct net_options opt = {0};
 	struct ratelimiter_cfg rl[2] = {{0}};
 	struct net_backend *nb;
-	const char *macs = NULL;
 	/* QEMU's default, one more per NIC: stable across runs of the same command line. */
 	uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + count_nics(b))};
 	int r = keyval_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return r;
-	r = parse_options(&a, &opt, &macs, rl, err, errlen);
-	if (r == 0 && macs && !vnet_parse_mac(macs, mac)) {
-		snprintf(err, errlen,
-			 "--net %s: mac=%s: want six hex bytes like 52:54:00:12:34:56, not "
-			 "multicast (lowest bit of the first byte clear) and not all zero",
-			 opt.kind, macs);
-		r = -EINVAL;
-	}
+	r = parse_options(&a, &opt, mac, rl, err, errlen);
 	if (r == 0)
 		r = net_backend_open(b->loop, &opt, &nb, err, errlen);
 	if (r == 0) {
@@ -1064,12 +1057,12 @@ static int net_host_names(const char *args, device_host_fn fn, void *ctx, char *
 	struct keyval a;
 	struct net_options opt = {0};
 	struct ratelimiter_cfg rl[2] = {{0}};
-	const char *macs = NULL;
+	uint8_t mac[6];
 	int r = keyval_parse(&a, args, err, errlen);
 
 	if (r < 0)
 		return r;
-	r = parse_options(&a, &opt, &macs, rl, err, errlen);
+	r = parse_options(&a, &opt, mac, rl, err, errlen);
 	if (!r && !strcmp(opt.kind, "tap"))
 		r = fn(ctx, DEVICE_HOST_TAP, "ifname", opt.ifname ? opt.ifname : "");
 	for (unsigned i = 0; !r && i < opt.nhostfwd; i++)
