@@ -279,7 +279,16 @@ static int open_file(struct img *im, char *err, size_t errlen)
 	struct stat st;
 	int r;
 
-	im->fd = open(im->path, (im->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* Only a regular file or a block device is an image: a FIFO would block the open
+	 * for good, a character device may act on being opened (a watchdog). Checked by
+	 * name first, opened without blocking, checked again by descriptor. */
+	if (!stat(im->path, &st) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+	    !S_ISDIR(st.st_mode)) {
+		disk_errf(err, errlen, "not a regular file or block device");
+		return -EINVAL;
+	}
+	im->fd = open(im->path,
+		      (im->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (im->fd < 0) {
 		r = -errno;
 		if (!im->readonly && (r == -EACCES || r == -EPERM || r == -EROFS))
@@ -305,6 +314,12 @@ static int open_file(struct img *im, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	im->blockdev = S_ISBLK(st.st_mode);
+	r = fcntl(im->fd, F_GETFL);
+	if (r < 0 || fcntl(im->fd, F_SETFL, r & ~O_NONBLOCK) < 0) {
+		r = -errno;
+		disk_errf(err, errlen, "cannot set up its descriptor: %s", strerror(-r));
+		return r;
+	}
 	return 0;
 }
 
@@ -609,6 +624,26 @@ int disk_image_info(const struct disk *d, unsigned depth, struct disk_image_info
 		out->allocated = (uint64_t)st.st_blocks * 512;
 	if (im->ops->format == DISK_FMT_QCOW2)
 		disk_qcow2_describe(im, out);
+	return 0;
+}
+
+int disk_image_real_path(const struct disk *d, unsigned depth, char *out, size_t len)
+{
+	struct img *im = d->top;
+	char link[64];
+	ssize_t n;
+
+	for (unsigned i = 0; i < depth && im; i++)
+		im = im->backing;
+	if (!im)
+		return -ENOENT;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", im->fd);
+	n = readlink(link, out, len);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= len)
+		return -ENAMETOOLONG;
+	out[n] = 0;
 	return 0;
 }
 

@@ -134,6 +134,12 @@ struct disk_image_info {
 int disk_image_info(const struct disk *d, unsigned depth, struct disk_image_info *out)
 	__attribute__((warn_unused_result));
 
+/* The path of the file image `depth` of the chain has open, from its descriptor
+ * (/proc/self/fd): what was opened, whatever its name points to now. Returns 0, -ENOENT
+ * (no such image), or -errno (no /proc, or a path longer than len). */
+int disk_image_real_path(const struct disk *d, unsigned depth, char *out, size_t len)
+	__attribute__((warn_unused_result));
+
 /* ---- Asynchronous requests ---- */
 
 enum disk_op {

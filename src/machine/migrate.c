@@ -1426,9 +1426,9 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 			r = -errno;
 			vm_errf(err, errlen, "cannot answer the source: %s", strerror(-r));
 		}
-		if (r)
-			goto out;
 	}
+	if (r) /* (a refused backing file of a stream without writable disks too) */
+		goto out;
 	r = receive(fd, vm, dk, &pc, &time, err, errlen);
 	if (!r && pc && !snap_pc_in_discarded(pc->in)) {
 		vm_errf(err, errlen, "corrupt: the post-copy stream ended without its discard");

@@ -1303,10 +1303,17 @@ int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
 		dev = nth_blk(vm, k++); /* devices of a type are made in option order */
 		if (rs->pinned[i] || !dev || !vblk_disk(dev))
 			continue;
-		for (unsigned depth = 1; !r && !disk_image_info(vblk_disk(dev), depth, &info);
-		     depth++)
-			r = vm_host_allow_file(allow, "disk", "backing file (its image names it)",
-					       info.path, err, errlen);
+		/* the files as opened (their descriptors): a name swapped for a symlink
+		 * since vm_restore_check_host looked at it is seen here, before the guest
+		 * runs (without /proc, as in the daemon's sandbox, the names as opened) */
+		for (unsigned depth = 0; !r && !disk_image_info(vblk_disk(dev), depth, &info);
+		     depth++) {
+			char real[PATH_MAX];
+			const char *what = depth ? "backing file (its image names it)" : "image";
+			if (disk_image_real_path(vblk_disk(dev), depth, real, sizeof(real)))
+				snprintf(real, sizeof(real), "%s", info.path);
+			r = vm_host_allow_file(allow, "disk", what, real, err, errlen);
+		}
 	}
 	return r;
 }

@@ -232,6 +232,24 @@ def t_host_paths(c):
                        [base, "backing file", "--disk", "--incoming-allow DIR"])
         src.kill()
 
+    # forged: a read-only qcow2 inside over a backing file outside is refused for that
+    # file (the refusal was lost without writable disks: "the stream ended"); one over a
+    # FIFO is refused without opening it (the open blocked for good)
+    fq = os.path.join(allowed, "hp-fifo.qcow2")
+    fifo = image(os.path.join(other, "fifo"))
+    for q, b in ((os.path.join(allowed, "hp-backing-ro.qcow2"), None), (fq, fifo)):
+        if b and subprocess.run([c.lodge, "disk", "create", q, "--backing", b,
+                                 "--backing-format", "raw"], capture_output=True).returncode:
+            return c.result("host_paths", why + "; lodge disk create " + q)
+    os.unlink(fifo)
+    os.mkfifo(fifo)
+    why += forged(c, "a backing file outside", [("disk", os.path.join(
+        allowed, "hp-backing-ro.qcow2") + ",readonly=on")], ["--incoming-allow", allowed],
+        [base, "backing file"])
+    why += forged(c, "a FIFO as backing file", [("disk", fq + ",readonly=on")],
+                  ["--incoming-allow", allowed], [fifo, "not a regular file or block device"],
+                  allowed_ok=True)
+
     # a vsock's socket
     out_sock = os.path.join(other, "v.sock")
     src, w = source(c, "hp-vsock-out", ["--vsock", "3," + out_sock])

@@ -789,6 +789,40 @@ static int t_no_locks(void)
 	return 0;
 }
 
+/* A FIFO, a socket or a character device is no image: refused before it is opened (a
+ * FIFO's open blocked for good, named as an image or as a backing file), and the real
+ * path of what an image has open comes from its descriptor. */
+static int t_not_a_file(void)
+{
+	struct disk_options o = {.format = DISK_FMT_AUTO, .readonly = true};
+	char real[PATH_MAX];
+	struct disk *d = NULL;
+
+	/* the overlay is made over a real image, which then becomes a FIFO */
+	CHECK_EQ(mkimg("fifo", MiB, NULL, 0), 0);
+	CHECK_EQ(mkimg("over-fifo.qcow2", 0, "fifo", 0), 0);
+	CHECK_EQ(unlink(P("fifo")), 0);
+	CHECK_EQ(mkfifo(P("fifo"), 0600), 0);
+	CHECK_EQ(disk_open(P("fifo"), &o, &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "not a regular file or block device"));
+	CHECK_EQ(disk_open(P("over-fifo.qcow2"), &o, &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "not a regular file or block device"));
+	o.format = DISK_FMT_RAW;
+	o.readonly = false;
+	CHECK_EQ(disk_open(P("fifo"), &o, &d, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(disk_open("/dev/null", &o, &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "not a regular file or block device"));
+	CHECK_EQ(mkimg("r.qcow2", MiB, NULL, 0), 0);
+	CHECK_EQ(symlink(P("r.qcow2"), P("link.qcow2")), 0);
+	CHECK((d = open_as("link.qcow2", DISK_FMT_QCOW2, true)));
+	CHECK_EQ(disk_image_real_path(d, 0, real, sizeof(real)), 0);
+	CHECK(!strcmp(real, P("r.qcow2")));
+	CHECK_EQ(disk_image_real_path(d, 1, real, sizeof(real)), -ENOENT);
+	disk_close(d);
+	clean_dir();
+	return 0;
+}
+
 /* An L2 entry pointing at a misaligned offset: -EIO for the request, never a crash; the
  * writable image then refuses all writes. */
 static int t_corrupt_l2(void)
@@ -1371,6 +1405,7 @@ static const struct unit_test tests[] = {
 	{"backing_errors", t_backing_errors},
 	{"locks", t_locks},
 	{"no_locks", t_no_locks},
+	{"not_a_file", t_not_a_file},
 	{"corrupt_l2", t_corrupt_l2},
 	{"corrupt_l2_targets", t_corrupt_l2_targets},
 	{"corrupt_l2_meta", t_corrupt_l2_meta},
