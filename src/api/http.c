@@ -268,7 +268,8 @@ static int check_headers(struct http_parser *p)
 	}
 	r->keep_alive = r->minor >= 1 ? !(conn && list_has(conn, "close"))
 				      : (conn && list_has(conn, "keep-alive"));
-	r->upgrade = conn && upg && list_has(conn, "upgrade");
+	/* the one protocol Lodge switches to is a raw byte stream: Upgrade: tcp */
+	r->upgrade = conn && upg && list_has(conn, "upgrade") && list_has(upg, "tcp");
 	p->state = te ? HTTP_PS_CHUNK_SIZE : HTTP_PS_BODY;
 	if (!te && !cl)
 		p->content_length = 0;

@@ -48,7 +48,7 @@ struct http_request {
 	struct http_header headers[HTTP_MAX_HEADERS];
 	unsigned nheaders;
 	bool keep_alive;      /* the connection may carry another request */
-	bool upgrade;	      /* "Connection: upgrade" with an Upgrade header */
+	bool upgrade;	      /* "Connection: upgrade" with "Upgrade: tcp" */
 	bool expect_continue; /* "Expect: 100-continue" */
 	uint8_t *body;	      /* the decoded body (not NUL-terminated), or NULL */
 	size_t body_len;
