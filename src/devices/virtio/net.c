@@ -998,76 +998,86 @@ static int parse_options(struct keyval *a, struct net_options *opt, uint8_t mac[
 	return r;
 }
 
+/* One --net's arguments, parsed: opt's strings point into kv (net_args_fini frees). */
+struct net_args {
+	struct keyval kv;
+	struct net_options opt;
+	struct ratelimiter_cfg rl[2];
+	uint8_t mac[6]; /* the caller's default unless mac= is given */
+};
+
+/* Parses args into n (whose mac holds the default): 0, or -EINVAL with err filled (n
+ * then needs no net_args_fini). */
+static int net_args_parse(struct net_args *n, const char *args, char *err, size_t errlen)
+{
+	memset(&n->opt, 0, sizeof(n->opt));
+	memset(n->rl, 0, sizeof(n->rl));
+	if (keyval_parse(&n->kv, args, err, errlen) < 0)
+		return -EINVAL;
+	if (parse_options(&n->kv, &n->opt, n->mac, n->rl, err, errlen) < 0) {
+		keyval_fini(&n->kv);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int vnet_check_args(const char *args, char *err, size_t errlen)
 {
-	struct keyval a;
-	struct net_options opt = {0};
-	struct ratelimiter_cfg rl[2] = {{0}};
-	uint8_t mac[6];
-	int r = keyval_parse(&a, args, err, errlen);
+	struct net_args n = {0};
+	int r = net_args_parse(&n, args, err, errlen);
 
-	if (r < 0)
-		return -EINVAL;
-	r = parse_options(&a, &opt, mac, rl, err, errlen);
-	keyval_fini(&a);
-	return r < 0 ? -EINVAL : 0;
+	if (!r)
+		keyval_fini(&n.kv);
+	return r;
 }
 
 static int net_type_create(struct board *b, const char *args, struct device **out, char *err,
 			   size_t errlen)
 {
-	struct keyval a;
-	struct net_options opt = {0};
-	struct ratelimiter_cfg rl[2] = {{0}};
+	/* QEMU's default MAC, one more per NIC: stable across runs of one command line. */
+	struct net_args n = {
+		.mac = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + count_nics(b))}};
 	struct net_backend *nb;
-	/* QEMU's default, one more per NIC: stable across runs of the same command line. */
-	uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + count_nics(b))};
-	int r = keyval_parse(&a, args, err, errlen);
+	int r = net_args_parse(&n, args, err, errlen);
 
 	if (r < 0)
 		return r;
-	r = parse_options(&a, &opt, mac, rl, err, errlen);
-	if (r == 0)
-		r = net_backend_open(b->loop, &opt, &nb, err, errlen);
+	r = net_backend_open(b->loop, &n.opt, &nb, err, errlen);
 	if (r == 0) {
-		r = vnet_create(b, mac, nb, out);
+		r = vnet_create(b, n.mac, nb, out);
 		if (r == -ENOSPC)
 			snprintf(err, errlen, "--net %s: no virtio slot left for another device",
-				 opt.kind);
+				 n.opt.kind);
 		else if (r < 0)
-			snprintf(err, errlen, "--net %s: cannot create the NIC: %s", opt.kind,
+			snprintf(err, errlen, "--net %s: cannot create the NIC: %s", n.opt.kind,
 				 strerror(-r));
 	}
 	if (r == 0) {
-		r = vnet_set_limits(*out, &rl[RXQ], &rl[TXQ]);
+		r = vnet_set_limits(*out, &n.rl[RXQ], &n.rl[TXQ]);
 		if (r < 0) {
 			snprintf(err, errlen, "--net %s: cannot set up its rate limiters: %s",
-				 opt.kind, strerror(-r));
+				 n.opt.kind, strerror(-r));
 			(*out)->ops->destroy(*out);
 			*out = NULL;
 		}
 	}
-	keyval_fini(&a);
+	keyval_fini(&n.kv);
 	return r;
 }
 
 /* A tap's interface and user networking's port forwards (each binds a host port). */
 static int net_host_names(const char *args, device_host_fn fn, void *ctx, char *err, size_t errlen)
 {
-	struct keyval a;
-	struct net_options opt = {0};
-	struct ratelimiter_cfg rl[2] = {{0}};
-	uint8_t mac[6];
-	int r = keyval_parse(&a, args, err, errlen);
+	struct net_args n = {0};
+	int r = net_args_parse(&n, args, err, errlen);
 
 	if (r < 0)
 		return r;
-	r = parse_options(&a, &opt, mac, rl, err, errlen);
-	if (!r && !strcmp(opt.kind, "tap"))
-		r = fn(ctx, DEVICE_HOST_TAP, "ifname", opt.ifname ? opt.ifname : "");
-	for (unsigned i = 0; !r && i < opt.nhostfwd; i++)
-		r = fn(ctx, DEVICE_HOST_PORT, "hostfwd", opt.hostfwd[i]);
-	keyval_fini(&a);
+	if (!strcmp(n.opt.kind, "tap"))
+		r = fn(ctx, DEVICE_HOST_TAP, "ifname", n.opt.ifname ? n.opt.ifname : "");
+	for (unsigned i = 0; !r && i < n.opt.nhostfwd; i++)
+		r = fn(ctx, DEVICE_HOST_PORT, "hostfwd", n.opt.hostfwd[i]);
+	keyval_fini(&n.kv);
 	return r;
 }
 
