@@ -124,34 +124,19 @@ static void wait_started(struct run_ctl *c)
 /* Where --firmware is looked for when not given: the default guest's cache in the
  * current directory, then in the source tree the lodge binary was built in
  * (build/MODE/lodge), then Debian's opensbi package on the host. */
-#define FW_CACHE  "guest-cache/out/fw_dynamic.bin"
-#define FW_DEBIAN "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#define FW_CACHE "guest-cache/out/fw_dynamic.bin"
 
 int cli_find_firmware(char *out, size_t len)
 {
-	char exe[PATH_MAX], p[PATH_MAX + 64], abs[PATH_MAX];
+	char exe[PATH_MAX], abs[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *s;
 
 	if (access(FW_CACHE, R_OK) == 0 && realpath(FW_CACHE, abs) && strlen(abs) < len) {
 		snprintf(out, len, "%s", abs);
 		return 0;
 	}
-	if (n > 0) {
-		exe[n] = 0;
-		for (int i = 0; i < 3 && (s = strrchr(exe, '/')); i++)
-			*s = 0;
-		snprintf(p, sizeof(p), "%s/" FW_CACHE, exe);
-		if (access(p, R_OK) == 0 && realpath(p, abs) && strlen(abs) < len) {
-			snprintf(out, len, "%s", abs);
-			return 0;
-		}
-	}
-	if (access(FW_DEBIAN, R_OK) == 0 && strlen(FW_DEBIAN) < len) {
-		snprintf(out, len, "%s", FW_DEBIAN);
-		return 0;
-	}
-	return -ENOENT;
+	exe[n > 0 ? n : 0] = 0; /* then as the daemon looks: beside the binary, Debian's */
+	return sandbox_default_firmware(exe, out, len) ? 0 : -ENOENT;
 }
 
 /* One line per registered device type that has a command-line option. */
@@ -1601,7 +1586,8 @@ int cmd_run(int argc, char **argv)
 			if (cli_find_firmware(firmware, sizeof(firmware))) {
 				log_err("run: no firmware: give --firmware FILE (OpenSBI's "
 					"fw_dynamic.bin: `make guest` builds " FW_CACHE
-					", Debian's opensbi package installs " FW_DEBIAN ")");
+					", Debian's opensbi package "
+					"installs " SANDBOX_FIRMWARE_DEBIAN ")");
 				return CLI_EXIT_USAGE;
 			}
 			o.lx.firmware = firmware;

@@ -325,12 +325,12 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	return 0;
 }
 
-bool sandbox_default_firmware(const struct daemon *d, char *out, size_t len)
+bool sandbox_default_firmware(const char *binary, char *out, size_t len)
 {
 	char top[PATH_MAX];
 	char *s;
 
-	snprintf(top, sizeof(top), "%s", d->binary);
+	snprintf(top, sizeof(top), "%s", binary);
 	for (int i = 0; i < 3 && (s = strrchr(top, '/')); i++)
 		*s = 0;
 	if (snprintf(out, len, "%s/guest-cache/out/fw_dynamic.bin", top) < (int)len &&
@@ -496,7 +496,7 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 		if (fw)
 			snprintf(firmware, sizeof(p->firmware), "%s", fw);
 		else
-			(void)sandbox_default_firmware(d, firmware, sizeof(p->firmware));
+			(void)sandbox_default_firmware(d->binary, firmware, sizeof(p->firmware));
 	}
 	r = plan_binds(p, g, firmware);
 	if (r) {

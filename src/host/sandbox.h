@@ -122,14 +122,15 @@ struct sandbox_plan {
 int sandbox_ids_init(struct sandbox_ids *ids, const char *subuid, const char *subgid)
 	__attribute__((warn_unused_result));
 
+/* The firmware a system guest gets when its request names none: the default guest's,
+ * next to `binary`'s build tree (build/MODE/lodge), then Debian's opensbi
+ * (SANDBOX_FIRMWARE_DEBIAN). False (out empty) when neither is there. `lodge run` and
+ * `lodge create` look in the current directory first (cli_find_firmware). */
+#define SANDBOX_FIRMWARE_DEBIAN "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+bool sandbox_default_firmware(const char *binary, char *out, size_t len);
+
 /* Daemon: plans the sandbox of guest g and writes its spec file. Returns 0, or -errno with
  * the reason in err. */
-/* The firmware a system guest gets when its request names none: the default guest's,
- * next to the lodge binary's build tree (build/MODE/lodge), then Debian's opensbi
- * (SANDBOX_FIRMWARE_DEBIAN). False (out empty) when neither is there. */
-#define SANDBOX_FIRMWARE_DEBIAN "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
-bool sandbox_default_firmware(const struct daemon *d, char *out, size_t len);
-
 int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p, char *err,
 		      size_t errlen) __attribute__((warn_unused_result));
 void sandbox_plan_fini(struct sandbox_plan *p);

@@ -700,7 +700,7 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 	if (kind == GUEST_VM && !json_str(body, "firmware", NULL) &&
 	    !json_str(body, "restore", NULL) && !json_str(body, "incoming", NULL)) {
 		char fw[PATH_MAX];
-		if (!sandbox_default_firmware(d, fw, sizeof(fw))) {
+		if (!sandbox_default_firmware(d->binary, fw, sizeof(fw))) {
 			snprintf(err, errlen,
 				 "no firmware for the system guest: give 'firmware' (lodge create "
 				 "--firmware FILE, an absolute path to OpenSBI's fw_dynamic.bin: "
