@@ -60,10 +60,33 @@ def runs_on(c, g, what):
     return ""
 
 
+def where(pid):
+    """Where a process that does not end waits: each thread's name, state and system
+    call (/proc/.../syscall: its number first), and how many sockets it has open (an
+    accepted connection or only the listening one)."""
+    out, socks = [], 0
+    try:
+        for t in sorted(os.listdir("/proc/%d/task" % pid)):
+            d = "/proc/%d/task/%s/" % (pid, t)
+            with open(d + "stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(d + "comm") as f, open(d + "syscall") as g:
+                out.append("%s:%s:%s" % (f.read().strip(), state, g.read().split(" ")[0]))
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                socks += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+            except OSError:
+                pass
+    except OSError as e:
+        out.append(str(e))
+    return "threads %s, %d sockets" % (" ".join(out), socks)
+
+
 def ended(p, secs=60):
     try:
         return p.p.wait(secs)
     except subprocess.TimeoutExpired:
+        p.stuck = where(p.p.pid)
         p.kill()
         return None
 
@@ -88,7 +111,9 @@ def one_line(what, g, code, want):
     """The process ended with `code` and its last stderr line holds every string of
     want."""
     if ended(g) != code:
-        return "; %s: it ended with %s: %r" % (what, g.p.returncode, g.errtext()[-300:])
+        return "; %s: it ended with %s: %r%s" % (
+            what, g.p.returncode, g.errtext()[-300:],
+            " (it did not end in 60 s: %s)" % g.stuck if getattr(g, "stuck", None) else "")
     g.drain()
     lines = g.errtext().strip().splitlines()
     missing = [w for w in want if w not in (lines[-1] if lines else "")]
@@ -105,7 +130,10 @@ def refused(c, src, name, allow, want):
     why = ""
     if st != 502:
         why += "; %s: PUT /migrate answered %s %s" % (name, st, body)
-    why += one_line(name, dst, 125, want)
+    w = one_line(name, dst, 125, want)
+    if w and st == 502:  # what the source saw
+        w += " (PUT /migrate answered 502 %s)" % (body,)
+    why += w
     lines = dst.errtext().strip().splitlines()
     if len(lines) != 1:
         why += "; %s: the destination said more than one line: %r" % (name, lines[-4:])
