@@ -23,6 +23,8 @@
 
 #include "api/client.h"
 #include "api/json.h"
+#include "core/keyval.h"
+#include "devices/virtio/blk.h"
 #include "host/daemon.h"
 
 #define EXIT_FAIL  1
@@ -152,7 +154,7 @@ static void create_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: lodge create NAME --kernel IMAGE [--initrd FILE] [--append CMDLINE]\n"
-		"                         [--firmware FILE] [--disk FILE]... [--net SPEC]...\n"
+		"                         [--firmware FILE] [--disk SPEC]... [--net SPEC]...\n"
 		"                         [OPTIONS]\n"
 		"       lodge create NAME --wasm APP.wasm [--dir HOST[::GUEST]]... [--env K=V]...\n"
 		"                         [OPTIONS] [-- ARGS...]\n"
@@ -163,6 +165,10 @@ static void create_usage(FILE *f)
 		"                         [--failover manual|auto] [--disk FILE]... [OPTIONS]\n"
 		"\n"
 		"Registers a guest with the daemon (state: created); lodge start runs it.\n"
+		"A --disk SPEC is lodge run's: FILE[,format=raw|qcow2][,readonly=on]\n"
+		"[,serial=ID][,bps=N][,iops=N][,burst=N][,iops_burst=N] (a ',' in FILE written\n"
+		"twice, or path=FILE for one with '='); a migration's or standby's --disk\n"
+		"FILEs take no options.\n"
 		"A --dir HOST without ::GUEST is where the guest sees it too, as an absolute\n"
 		"path (--dir data is --dir $PWD/data::$PWD/data).\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
@@ -247,7 +253,7 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 		"--failover",  "--hugepages", "--kind"};
 	const char *opt = argv[*i], *val;
 	bool known = false;
-	char buf[PATH_MAX + 64];
+	char buf[2 * PATH_MAX + 640];
 	double num;
 	uint64_t size;
 
@@ -272,8 +278,21 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	if (!strcmp(opt, "--append")) {
 		cJSON_AddStringToObject(o, "append", val);
 	} else if (!strcmp(opt, "--disk")) {
-		if (!abs_path(opt, val, buf))
+		/* lodge run's PATH[,format=...][,readonly=on]...: its path made absolute */
+		struct vblk_spec d;
+		char why[300], abs[PATH_MAX], esc[2 * PATH_MAX + 1];
+		if (vblk_split_spec(val, &d, why, sizeof(why))) {
+			say_err("%s", why);
 			return false;
+		}
+		if (!abs_path(opt, d.path, abs))
+			return false;
+		keyval_escape(esc, sizeof(esc), abs);
+		if (snprintf(buf, sizeof(buf), "%s%s%s", strpbrk(abs, ",=") ? "path=" : "", esc,
+			     d.opts) >= (int)sizeof(buf)) {
+			say_err("--disk %s: too long", val);
+			return false;
+		}
 		add_to_array(o, "disks", buf);
 	} else if (!strcmp(opt, "--dir")) {
 		char host[PATH_MAX], abs[PATH_MAX];

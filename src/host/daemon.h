@@ -205,6 +205,9 @@ struct guest *guest_find(struct daemon *d, const char *name);
 
 /* Checks a create request and adds the guest (state created). Returns 0, or -EINVAL /
  * -EEXIST with the reason in err, -EIO. */
+/* A "disks" entry (a `lodge run --disk` spec, checked at create): its image's host path
+ * (into buf, or the entry itself). */
+const char *guest_disk_path(const char *spec, char *buf, size_t len);
 int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 

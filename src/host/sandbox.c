@@ -44,6 +44,7 @@
 #include "core/log.h"
 #include "host/cgroup.h"
 #include "host/daemon.h"
+#include "devices/virtio/blk.h"
 
 #define NOFILE_LIMIT 4096
 
@@ -325,6 +326,26 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	return 0;
 }
 
+/* A "disks" entry (a --disk spec, checked at create): its image bound at dst, read-only
+ * for readonly=on; the path is the entry itself, or with options a copy in the arena. */
+static int add_disk_bind(struct sandbox_plan *p, const char *spec, const char *dst)
+{
+	struct vblk_spec d;
+	char why[256];
+	size_t n;
+
+	if (vblk_split_spec(spec, &d, why, sizeof(why)))
+		return -EINVAL;
+	if (!strcmp(d.path, spec))
+		return add_bind(p, spec, dst, !d.readonly, false);
+	n = strlen(d.path) + 1;
+	if (p->arena_used + n > sizeof(p->arena))
+		return -E2BIG;
+	memcpy(p->arena + p->arena_used, d.path, n);
+	p->arena_used += n;
+	return add_bind(p, p->arena + p->arena_used - n, dst, !d.readonly, false);
+}
+
 bool sandbox_default_firmware(const char *binary, char *out, size_t len)
 {
 	char top[PATH_MAX];
@@ -365,7 +386,7 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
 		{
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
-			r = r ?: add_bind(p, e->valuestring, dst, true, false);
+			r = r ?: add_disk_bind(p, e->valuestring, dst);
 		}
 		return r;
 	}
@@ -398,7 +419,7 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
 		{
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
-			r = r ?: add_bind(p, e->valuestring, dst, true, false);
+			r = r ?: add_disk_bind(p, e->valuestring, dst);
 		}
 		return r;
 	}

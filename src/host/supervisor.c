@@ -38,6 +38,7 @@
 #include "core/log.h"
 #include "core/tcp.h"
 #include "host/procstat.h"
+#include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "host/sandbox.h"
 #include "machine/machine.h"
@@ -224,6 +225,54 @@ static bool paths_ok(const cJSON *cfg, const char *field, bool dir, bool host_pa
 	return true;
 }
 
+const char *guest_disk_path(const char *spec, char *buf, size_t len)
+{
+	struct vblk_spec d;
+	char why[256];
+
+	if (vblk_split_spec(spec, &d, why, sizeof(why)) ||
+	    snprintf(buf, len, "%s", d.path) >= (int)len)
+		return spec; /* (checked at create: disks_ok) */
+	return buf;
+}
+
+/* "disks": each a spec `lodge run --disk` takes, of an existing image (a destination's:
+ * its path only, the source's stream has the options). */
+static bool disks_ok(const cJSON *cfg, bool path_only, char *err, size_t errlen)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, "disks"))
+	{
+		struct vblk_spec d;
+		char why[300];
+		if (vblk_split_spec(e->valuestring, &d, why, sizeof(why))) {
+			snprintf(err, errlen, "disks '%.200s': %s", e->valuestring, why);
+			return false;
+		}
+		if (path_only && d.opts[0]) {
+			snprintf(err, errlen,
+				 "disks '%.200s': a migration's or standby's disks are this host's "
+				 "images for the source's writable disks, options come with its "
+				 "stream: give their paths (a ',' in one written twice, or as "
+				 "path=)",
+				 e->valuestring);
+			return false;
+		}
+		if (d.rate && json_uint(cfg, "disk_bps", 0)) {
+			snprintf(err, errlen,
+				 "disks '%.200s': has its own rate limit, and disk_bps sets one "
+				 "too: "
+				 "give one",
+				 e->valuestring);
+			return false;
+		}
+		if (!path_ok("disks", d.path, false, err, errlen))
+			return false;
+	}
+	return true;
+}
+
 static int parse_restart(const char *s, enum restart_policy *out)
 {
 	if (!strcmp(s, "no"))
@@ -363,8 +412,7 @@ static int check_incoming(const cJSON *c, enum guest_kind *kind, char *err, size
 		snprintf(err, errlen, "'shared_disks' goes with 'disks' of a migration's guest");
 		return -EINVAL;
 	}
-	return paths_ok(c, "dirs", true, true, err, errlen) &&
-			       paths_ok(c, "disks", false, false, err, errlen)
+	return paths_ok(c, "dirs", true, true, err, errlen) && disks_ok(c, true, err, errlen)
 		       ? 0
 		       : -EINVAL;
 }
@@ -451,17 +499,28 @@ static bool devices_fit(const cJSON *c, bool vm, char *err, size_t errlen)
 	cJSON_ArrayForEach(e, disks)
 	{
 		struct stat a, b;
-		if (stat(e->valuestring, &a) < 0)
-			continue; /* paths_ok says why */
+		char pa[PATH_MAX], pb[PATH_MAX];
+		const char *ea = guest_disk_path(e->valuestring, pa, sizeof(pa));
+		if (strcmp(ea, e->valuestring))
+			arena += strlen(ea) + 1; /* the sandbox keeps it */
+		if (stat(ea, &a) < 0)
+			continue; /* disks_ok says why */
 		for (f = e->next; f; f = f->next)
-			if (stat(f->valuestring, &b) == 0 && a.st_dev == b.st_dev &&
-			    a.st_ino == b.st_ino) {
+			if (stat(guest_disk_path(f->valuestring, pb, sizeof(pb)), &b) == 0 &&
+			    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 				snprintf(err, errlen,
 					 "disks '%.200s' and '%.200s': the same file twice (a disk "
 					 "image can be one disk only)",
 					 e->valuestring, f->valuestring);
 				return false;
 			}
+	}
+	if (arena > SANDBOX_ARENA_MAX) {
+		snprintf(err, errlen,
+			 "disks: the paths of those with options take %zu bytes (each with its "
+			 "NUL), at most %d",
+			 arena, SANDBOX_ARENA_MAX);
+		return false;
 	}
 	cJSON_ArrayForEach(e, nets)
 	{
@@ -553,8 +612,7 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 	     !path_ok("initrd", json_str(c, "initrd", ""), false, err, errlen)) ||
 	    (json_str(c, "firmware", NULL) &&
 	     !path_ok("firmware", json_str(c, "firmware", ""), false, err, errlen)) ||
-	    !paths_ok(c, "disks", false, false, err, errlen) ||
-	    !paths_ok(c, "dirs", true, true, err, errlen))
+	    !disks_ok(c, false, err, errlen) || !paths_ok(c, "dirs", true, true, err, errlen))
 		return -EINVAL;
 	cJSON_ArrayForEach(
 		e, cJSON_GetObjectItemCaseSensitive(c, "env")) if (!strchr(e->valuestring, '=') ||
@@ -833,15 +891,20 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
 	{
-		const char *path = sandbox_inside(p, kind, i++, e->valuestring);
+		struct vblk_spec d = {.opts = ""};
+		const char *path = e->valuestring;
+		char why[256];
+		if (!strcmp(kind, "disk") && !vblk_split_spec(e->valuestring, &d, why, sizeof(why)))
+			path = d.path; /* (checked at create: disks_ok) */
+		path = sandbox_inside(p, kind, i++, path);
 		arg(a, "%s", opt);
 		if (!strcmp(kind, "disk") && strpbrk(path, ",=")) {
 			/* a host path (no sandbox) with ',' or '=': as path=, its ','s doubled */
 			char esc[2 * PATH_MAX + 1];
 			keyval_escape(esc, sizeof(esc), path);
-			arg(a, "path=%s%s", esc, suffix);
+			arg(a, "path=%s%s%s", esc, d.opts, suffix);
 		} else {
-			arg(a, "%s%s", path, suffix);
+			arg(a, "%s%s%s", path, d.opts, suffix);
 		}
 	}
 }
@@ -1038,7 +1101,9 @@ static dev_t disk_device(const struct guest *g)
 
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(g->config, "disks"))
 	{
-		if (stat(e->valuestring, &st) == 0 && major(st.st_dev) != 0)
+		char path[PATH_MAX];
+		if (stat(guest_disk_path(e->valuestring, path, sizeof(path)), &st) == 0 &&
+		    major(st.st_dev) != 0)
 			return st.st_dev;
 	}
 	return 0;

@@ -2171,8 +2171,8 @@ def long_socket_path(tmp, d):
 @test
 def disk_path_comma(tmp, d):
     """Without the sandbox a guest's --disk gets the host path: one with ',' and '='
-    goes as path= with its ',' doubled (device options' escape), and the guest reads
-    that disk."""
+    (given to lodge create as lodge run takes it: path=, its ',' doubled) goes as path=
+    with its ',' doubled (device options' escape), and the guest reads that disk."""
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
         raise Skip("no default guest in guest-cache/out (make guest)")
     disk = os.path.join(tmp, "odd,name=x.img")
@@ -2181,7 +2181,7 @@ def disk_path_comma(tmp, d):
     k = Daemon(tmp, "comma", extra=("--no-sandbox",))
     try:
         k.start()
-        boot(k, "cm", "--disk", disk)
+        boot(k, "cm", "--disk", "path=" + disk.replace(",", ",,"))
         argv = open("/proc/%d/cmdline" % pid_of(k, "cm"), "rb").read().split(b"\0")
         want = ("path=" + disk.replace(",", ",,")).encode()
         check(want in argv, "the guest's --disk: %r" % [a for a in argv if b"odd" in a])
@@ -2192,6 +2192,59 @@ def disk_path_comma(tmp, d):
         if k.proc:
             k.cli("rm", "-f", "cm", timeout=60)
         k.stop()
+
+
+@test
+def disk_options(tmp, d):
+    """A guest's disks take lodge run's --disk options (docs/API.md "disks"): with
+    readonly=on and serial= the guest's disk is read-only with that serial, the options
+    reach its process after the sandbox's path; a key --disk does not have, a bad value,
+    a path with ',' not written twice, its own bps= with disk_bps, or options on a
+    migration's disks are refused at create (lodge create exits non-zero, POST 400)
+    saying what to give."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    disk = os.path.join(tmp, "do-disk.img")
+    with open(disk, "wb") as f:
+        f.write(b"\x5a" * (4 << 20))
+    for spec, want in ((disk + ",bogus=1", "bogus"), (disk + ",readonly=maybe", "on or off"),
+                       (disk + ",format=vmdk", "unknown format"),
+                       (disk.replace("do-disk", "do,disk"), "written twice")):
+        p = d.cli("create", "do-bad", "--kernel", os.path.join(GUEST, "Image"),
+                  "--disk", spec)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode != 0 and want in err,
+              "lodge create --disk %s: exit %d: %r" % (spec, p.returncode, err[-300:]))
+    kernel = os.path.join(GUEST, "Image")
+    for name, kw, want in (
+            ("do-key", dict(disks=[disk + ",bogus=1"]), ["disks '", "bogus"]),
+            ("do-bps", dict(disks=[disk + ",bps=1M"], disk_bps=4096),
+             ["rate limit", "disk_bps"]),
+            ("do-in", dict(disks=[disk + ",readonly=on"], incoming="127.0.0.1:1"),
+             ["migration", "paths"]),
+            ("do-none", dict(disks=[os.path.join(tmp, "nothere.img") + ",readonly=on"]),
+             ["nothere.img", "No such file"])):
+        body = dict(name=name, **kw)
+        if "incoming" not in kw:
+            body["kernel"] = kernel
+        st, b = d.api_json("POST", "/v1/guests", json.dumps(body))
+        msg = (b or {}).get("message", "")
+        check(st == 400 and all(w in msg for w in want),
+              "POST %s: %s %r" % (kw, st, msg))
+    boot(d, "do", "--disk", disk + ",readonly=on,serial=lodge-ro7")
+    try:
+        argv = open("/proc/%d/cmdline" % pid_of(d, "do"), "rb").read().split(b"\0")
+        opts = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == b"--disk"]
+        check(len(opts) == 1 and opts[0].endswith(b",readonly=on,serial=lodge-ro7"),
+              "the guest's --disk: %r" % opts)
+        out = console(d, "do", ["cat /sys/block/vda/ro /sys/block/vda/serial; "
+                                "echo x > /dev/vda 2>&1; echo ro-$((1+1))"], until="ro-2")
+        check(re.search(r"^1\s*$", out, re.M) and "lodge-ro7" in out,
+              "the guest's disk: %r" % out[-300:])
+        with open(disk, "rb") as f:
+            check(f.read(4) == b"\x5a" * 4, "the read-only image was written")
+    finally:
+        d.cli("rm", "-f", "do", timeout=60)
 
 
 @test

@@ -596,6 +596,32 @@ static int completions_batched(void)
 	return 0;
 }
 
+/* A --disk spec split for the daemon: the path (bare, path=, ',,' undone) and the
+ * options after it, escaped again; what --disk refuses is refused. */
+static int split_spec(void)
+{
+	struct vblk_spec d;
+	char err[256];
+
+	CHECK_EQ(vblk_split_spec("/a/b.img", &d, err, sizeof(err)), 0);
+	CHECK(!strcmp(d.path, "/a/b.img") && !d.opts[0] && !d.readonly && !d.rate);
+	CHECK_EQ(vblk_split_spec("path=/a,,b=c.img,readonly=on,serial=x,,y,iops=5", &d, err,
+				 sizeof(err)),
+		 0);
+	CHECK(!strcmp(d.path, "/a,b=c.img"));
+	CHECK(!strcmp(d.opts, ",readonly=on,serial=x,,y,iops=5"));
+	CHECK(d.readonly && d.rate);
+	CHECK_EQ(vblk_split_spec("/a.img,bps=1M,format=qcow2", &d, err, sizeof(err)), 0);
+	CHECK(!strcmp(d.opts, ",bps=1M,format=qcow2") && d.rate && !d.readonly);
+	CHECK_EQ(vblk_split_spec("/a.img,bogus=1", &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bogus") != NULL);
+	CHECK_EQ(vblk_split_spec("/a,b.img", &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "written twice") != NULL);
+	CHECK_EQ(vblk_split_spec("/a.img,burst=4", &d, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(vblk_split_spec("", &d, err, sizeof(err)), -EINVAL);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"completions_batched", completions_batched},
 	{"config_segments", config_segments},
@@ -606,6 +632,7 @@ static const struct unit_test tests[] = {
 	{"qcow2_small_clusters", qcow2_small_clusters},
 	{"load_serves_request_made_while_quiesced", load_serves_request_made_while_quiesced},
 	{"unusual_layouts", unusual_layouts},
+	{"split_spec", split_spec},
 };
 
 int main(void)

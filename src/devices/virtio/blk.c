@@ -712,6 +712,41 @@ static int parse_args(struct keyval *a, struct blk_args *ba, char *err, size_t e
 	return r ?: keyval_check_unused(a, "--disk", err, errlen);
 }
 
+int vblk_split_spec(const char *spec, struct vblk_spec *out, char *err, size_t errlen)
+{
+	struct keyval a;
+	struct blk_args ba = {.opt = {.format = DISK_FMT_AUTO}};
+	size_t n = 0;
+	int r = keyval_parse(&a, spec, err, errlen);
+
+	if (r < 0)
+		return r;
+	r = parse_args(&a, &ba, err, errlen);
+	if (!r && snprintf(out->path, sizeof(out->path), "%s", ba.path) >= (int)sizeof(out->path)) {
+		snprintf(err, errlen, "--disk: the image's path is longer than %zu bytes",
+			 sizeof(out->path) - 1);
+		r = -ENAMETOOLONG;
+	}
+	out->opts[0] = 0;
+	for (unsigned i = 0; !r && i < a.n; i++) {
+		const char *key = a.kv[i].key;
+		if (!*key || !strcmp(key, "path"))
+			continue;
+		char val[sizeof(out->opts)];
+		if (keyval_escape(val, sizeof(val), a.kv[i].val) >= sizeof(val) ||
+		    (n += (size_t)snprintf(out->opts + n, sizeof(out->opts) - n, ",%s=%s", key,
+					   val)) >= sizeof(out->opts)) {
+			snprintf(err, errlen, "--disk %s: its options are longer than %zu bytes",
+				 ba.path, sizeof(out->opts) - 1);
+			r = -E2BIG;
+		}
+	}
+	out->readonly = ba.opt.readonly;
+	out->rate = ba.rl.bytes || ba.rl.ops;
+	keyval_fini(&a);
+	return r;
+}
+
 /* `path` (stat st) is an earlier disk's image or one of its backing files: says so. */
 static bool same_as_earlier(const struct board *bd, const char *path, const struct stat *st,
 			    char *err, size_t errlen)

@@ -61,4 +61,18 @@ const char *vblk_path(const struct device *dev);
  * (GET /vm's stats); false when dev is no virtio-blk device. Any thread. */
 bool vblk_io_bytes(const struct device *dev, uint64_t *read_out, uint64_t *written_out);
 
+/* A --disk spec (PATH[,format=...][,readonly=on][,serial=...][,bps=N]...), checked as
+ * the device checks it (keys, values, limits; the file is not opened): its image's path,
+ * and the options after it (",KEY=VALUE...", values escaped) for a spec with another
+ * path in front (the daemon's guests see their images at the sandbox's paths). Returns 0
+ * or -errno with one line in err. */
+struct vblk_spec {
+	char path[4096];
+	char opts[512];
+	bool readonly; /* readonly=on */
+	bool rate;     /* a bps= or iops= limit of its own */
+};
+int vblk_split_spec(const char *spec, struct vblk_spec *out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 #endif
