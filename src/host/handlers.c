@@ -7,6 +7,7 @@
  */
 #include "host/daemon.h"
 #include "host/procstat.h"
+#include "wasm/wasm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -252,6 +253,8 @@ static cJSON *inspect(const struct guest *g)
 			json_add_uint(l, "memory", json_uint(c, "memory", 0));
 		else if (g->kind == GUEST_VM && json_str(c, "kernel", NULL))
 			json_add_uint(l, "memory", DAEMON_DEFAULT_VM_MEMORY); /* what it gets */
+		else if (json_str(c, "wasm", NULL)) /* the engine's default budget */
+			json_add_uint(l, "memory", WASM_DEFAULT_MAX_MEMORY);
 		else
 			cJSON_AddNullToObject(l, "memory");
 		if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota"))

@@ -40,6 +40,7 @@
 #include "host/procstat.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
+#include "wasm/wasm.h"
 #include "host/sandbox.h"
 #include "machine/machine.h"
 
@@ -1135,6 +1136,9 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 			(mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead + cpus * (8u << 20);
 	else if (mem)
 		lim.memory = mem + d->cfg.mem_overhead;
+	else if (json_str(c, "wasm", NULL)) /* the engine's default budget; a restored or
+					     * incoming program brings its own */
+		lim.memory = WASM_DEFAULT_MAX_MEMORY + d->cfg.mem_overhead;
 	g->cg_lim = lim;
 	cgroup_destroy(&d->cg, g->rec.name); /* anything left from a crash */
 	r = cgroup_create(&d->cg, g->rec.name, &lim, g->cg_applied, sizeof(g->cg_applied),

@@ -22,8 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define DEFAULT_STACK  (4u << 20)
-#define DEFAULT_BUDGET (4ull << 30)
+#define DEFAULT_STACK (4u << 20)
 
 /* The budget a store charges: its own, or its parent's for a thread store, shared by
  * threads, so `used` there changes atomically. */
@@ -94,7 +93,7 @@ static int store_new(const struct wasm_limits *limits, struct wasm_store *parent
 	if (limits)
 		s->lim = *limits;
 	s->parent = parent;
-	s->budget = s->lim.max_memory ? s->lim.max_memory : DEFAULT_BUDGET;
+	s->budget = s->lim.max_memory ? s->lim.max_memory : WASM_DEFAULT_MAX_MEMORY;
 	s->lim.stack_size = stack_bytes(&s->lim, s->budget);
 	s->fuel = s->lim.fuel;
 	s->jit_hot = WASM_JIT_HOT_DEFAULT;

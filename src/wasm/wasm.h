@@ -164,6 +164,8 @@ struct wasm_functype {
 	const uint8_t *results;
 };
 
+#define WASM_DEFAULT_MAX_MEMORY (4ull << 30) /* wasm_limits.max_memory 0 */
+
 struct wasm_limits {
 	uint64_t fuel; /* 0: unlimited. One unit per call and per loop iteration. */
 	/* The store's memory budget in bytes (0: 4 GiB): everything modules can make it

@@ -2670,6 +2670,16 @@ def docker_parity(tmp, d):
     events --help; a system guest without --mem shows the RAM it gets."""
     d.cli("create", "par", "--wasm", SERVICE, check_rc=0)
     d.cli("start", "par", check_rc=0)
+    # a Wasm guest without --mem: the engine's default budget, and its cgroup allows it
+    # plus the overhead (it had no memory limit)
+    lim = d.inspect("par")["limits"]
+    check(lim["memory"] == 4 << 30, "limits of a Wasm guest without --mem: %r" % lim)
+    mem = None
+    for dpath in cgroup_dirs("par", d):
+        for f in ("memory.limit_in_bytes", "memory.max"):
+            if os.path.exists(os.path.join(dpath, f)):
+                mem = int(open(os.path.join(dpath, f)).read())
+    check(mem == (4 << 30) + OVERHEAD_BYTES, "its cgroup's memory limit: %r" % mem)
     d.cli("stop", "par", check_rc=0)
     p = d.cli("stop", "par")
     check(p.returncode == 0 and p.stdout == b"par\n", "stop of a stopped guest: %d %r %r" % (
