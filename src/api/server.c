@@ -54,6 +54,9 @@ struct api_conn {
 	void *on_close_opaque;
 };
 
+#define REFUSED_LINGER	  64			 /* refused connections kept open */
+#define REFUSED_LINGER_NS (2ull * 1000000000ull) /* at most this long */
+
 struct api_server {
 	struct evloop *loop;
 	struct api_server_config cfg;
@@ -63,6 +66,14 @@ struct api_server {
 	struct evloop_timer *sweep, *kick;
 	struct api_conn *conns;
 	unsigned nconns;
+	/* Refused connections, answered and shut for writing, open for reading a while:
+	 * a client that sends its request before it reads (most do) would find its write
+	 * refused (EPIPE) and never see the answer. The oldest goes for a new one. */
+	struct {
+		int fd;
+		uint64_t until;
+	} refused[REFUSED_LINGER];
+	unsigned next_refused;
 };
 
 static void conn_close(struct api_conn *c);
@@ -624,10 +635,21 @@ static void read_input(struct api_conn *c)
 /* Every second while there are connections: requests that take too long to arrive, idle
  * connections. A server without connections has no timer armed (an idle guest's control
  * thread would otherwise wake every second for nothing); the next accept arms it. */
+/* Closes the refused connections kept past their time (all with `all`). */
+static void refused_sweep(struct api_server *s, uint64_t now, bool all)
+{
+	for (unsigned i = 0; i < REFUSED_LINGER; i++)
+		if (s->refused[i].fd >= 0 && (all || now >= s->refused[i].until)) {
+			close(s->refused[i].fd);
+			s->refused[i].fd = -1;
+		}
+}
+
 static void on_sweep(void *opaque)
 {
 	struct api_server *s = opaque;
 	uint64_t now = evloop_now_ns();
+	bool again_refused = false;
 
 	for (struct api_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
@@ -640,7 +662,10 @@ static void on_sweep(void *opaque)
 			conn_close(c);
 		}
 	}
-	if (s->conns)
+	refused_sweep(s, now, false);
+	for (unsigned i = 0; i < REFUSED_LINGER && !again_refused; i++)
+		again_refused = s->refused[i].fd >= 0;
+	if (s->conns || again_refused)
 		evloop_timer_arm(s->sweep, now + SWEEP_NS);
 }
 
@@ -664,7 +689,10 @@ static void on_kick(void *opaque)
 	}
 }
 
-static void refuse(int fd, int status, const char *msg)
+/* Answers `status` and ends the connection: the answer and the end of the stream go now;
+ * what the client sends meanwhile is taken (not refused) for REFUSED_LINGER_NS, or
+ * until REFUSED_LINGER later refusals. */
+static void refuse(struct api_server *s, int fd, int status, const char *msg)
 {
 	char buf[512], body[300];
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}",
@@ -673,10 +701,18 @@ static void refuse(int fd, int status, const char *msg)
 			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
 			 "%d\r\nConnection: close\r\n\r\n%s",
 			 status, http_status_text(status), n, body);
+	unsigned k = s->next_refused++ % REFUSED_LINGER;
+	uint64_t now = evloop_now_ns();
 
 	if (send(fd, buf, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("api: could not send the refusal: %s", strerror(errno));
-	close(fd);
+	shutdown(fd, SHUT_WR);
+	refused_sweep(s, now, false);
+	if (s->refused[k].fd >= 0)
+		close(s->refused[k].fd);
+	s->refused[k].fd = fd;
+	s->refused[k].until = now + REFUSED_LINGER_NS;
+	evloop_timer_arm(s->sweep, now + SWEEP_NS);
 }
 
 /* The peer's supplementary groups into *out (core_alloc'd, the caller frees), or NULL
@@ -735,12 +771,12 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 			peer.groups = NULL;
 			peer.ngroups = 0;
 			if (!ok) {
-				refuse(fd, 403, "this user may not use the API");
+				refuse(s, fd, 403, "this user may not use the API");
 				continue;
 			}
 		}
 		if (s->nconns >= s->cfg.max_conns) {
-			refuse(fd, 503, "too many connections");
+			refuse(s, fd, 503, "too many connections");
 			continue;
 		}
 		c = core_calloc(1, sizeof(*c));
@@ -751,7 +787,7 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 			if (c)
 				core_free(c->in);
 			core_free(c);
-			refuse(fd, 503, "out of memory");
+			refuse(s, fd, 503, "out of memory");
 			continue;
 		}
 		c->srv = s;
@@ -853,6 +889,8 @@ int api_server_open(struct evloop *loop, const struct api_server_config *cfg,
 		return -ENOMEM;
 	s->loop = loop;
 	s->cfg = *cfg;
+	for (unsigned i = 0; i < REFUSED_LINGER; i++)
+		s->refused[i].fd = -1;
 	if (!s->cfg.max_body)
 		s->cfg.max_body = HTTP_MAX_BODY;
 	if (!s->cfg.max_conns)
@@ -878,6 +916,7 @@ void api_server_close(struct api_server *s)
 		return;
 	while (s->conns)
 		conn_close(s->conns);
+	refused_sweep(s, 0, true);
 	evloop_watch_del(s->watch);
 	evloop_timer_del(s->sweep);
 	evloop_timer_del(s->kick);

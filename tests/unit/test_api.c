@@ -491,6 +491,26 @@ static int test_authorize_and_limits(void)
 	CHECK_EQ(api_client_call(c[8], "GET", "/echo", NULL, &r), 0);
 	CHECK_EQ(r.status, 503);
 	api_result_fini(&r);
+	/* a client that sends its request after the server refused it (and read nothing of
+	 * the answer yet): its write is taken, and it reads the 503, then the end */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		static const char req[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
+		char buf[512];
+		ssize_t n, got = 0;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.path);
+		CHECK(fd >= 0);
+		CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		usleep(300 * 1000); /* the server has answered and shut its side */
+		CHECK_EQ(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+		while ((n = recv(fd, buf + got, sizeof(buf) - 1 - (size_t)got, 0)) > 0)
+			got += n;
+		CHECK_EQ(n, 0); /* the end, not a reset */
+		buf[got] = 0;
+		CHECK(!strncmp(buf, "HTTP/1.1 503 ", 13));
+		close(fd);
+	}
 	for (int i = 0; i < 9; i++)
 		api_client_close(c[i]);
 	/* a second server cannot take over a live socket */
