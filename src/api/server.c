@@ -751,6 +751,10 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 		struct api_conn *c;
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && k == 0) {
+			refused_sweep(s, 0, true); /* their descriptors first */
+			fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("api %s: accept failed: %s", s->path, strerror(errno));
