@@ -34,8 +34,9 @@ struct ctl_client {
 	struct guestctl *g;
 	int fd;
 	struct evloop_watch *watch;
-	uint8_t *out; /* output not yet written to the client */
-	size_t out_len;
+	uint8_t *out; /* output not yet written to the client: [out_off, out_len) of
+		       * CLIENT_BACKLOG bytes, allocated once (no reallocation per chunk) */
+	size_t out_off, out_len;
 	uint8_t in[CONSOLE_CHUNK]; /* input not yet written to the guest */
 	size_t in_off, in_len;
 };
@@ -180,7 +181,7 @@ static void client_watch(struct ctl_client *c)
 {
 	short ev = c->in_len > c->in_off ? 0 : POLLIN; /* hold input back while it waits */
 
-	if (c->out_len)
+	if (c->out_len > c->out_off)
 		ev |= POLLOUT;
 	evloop_watch_set(c->watch, ev);
 }
@@ -188,8 +189,8 @@ static void client_watch(struct ctl_client *c)
 /* Writes what the client has pending; false when the client was dropped. */
 static bool client_flush(struct ctl_client *c)
 {
-	while (c->out_len) {
-		ssize_t n = write(c->fd, c->out, c->out_len);
+	while (c->out_len > c->out_off) {
+		ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -198,27 +199,29 @@ static bool client_flush(struct ctl_client *c)
 			client_drop(c);
 			return false;
 		}
-		memmove(c->out, c->out + n, c->out_len - (size_t)n);
-		c->out_len -= (size_t)n;
+		c->out_off += (size_t)n;
 	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
 	client_watch(c);
 	return true;
 }
 
 static void client_send(struct ctl_client *c, const uint8_t *buf, size_t len)
 {
-	uint8_t *p;
-
-	if (c->out_len + len > CLIENT_BACKLOG) {
+	if (c->out_len - c->out_off + len > CLIENT_BACKLOG) {
 		client_drop(c); /* a client that does not read must not hold the guest back */
 		return;
 	}
-	p = core_realloc(c->out, c->out_len + len);
-	if (!p) {
+	if (!c->out && !(c->out = core_alloc(CLIENT_BACKLOG))) {
 		client_drop(c);
 		return;
 	}
-	c->out = p;
+	if (c->out_len + len > CLIENT_BACKLOG) { /* what is left to the front */
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
 	memcpy(c->out + c->out_len, buf, len);
 	c->out_len += len;
 	client_flush(c);

@@ -2248,6 +2248,42 @@ def disk_options(tmp, d):
 
 
 @test
+def console_reader_stalls(tmp, d):
+    """A console client that attaches and never reads while the guest prints 4 MiB:
+    it is let go once it lags 256 KiB behind (its buffer allocated once: reallocating
+    it for each chunk grew an ASan build's guest past its cgroup's limit), the guest
+    runs on, within its memory limit, and another console answers."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    boot(d, "stall")
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(d.sock)
+        s.sendall(b"POST /v1/guests/stall/console HTTP/1.1\r\nHost: lodge\r\n"
+                  b"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
+        out = console(d, "stall", ["dd if=/dev/zero bs=1k count=1024 2>/dev/null | od -v; "
+                                   "echo printed-$((1+1))"],
+                      until="printed-2", timeout=600)
+        for x in cgroup_dirs("stall", d):
+            if os.path.exists(os.path.join(x, "memory.max_usage_in_bytes")):
+                print("# console-reader-stalls: its cgroup's peak %d MiB" % (
+                    int(open(os.path.join(x, "memory.max_usage_in_bytes")).read()) >> 20))
+        check("printed-2" in out, "the guest's output ended early: %r" % out[-200:])
+        s.close()
+        check(d.state_of("stall") == "running", "the guest: %s" % d.state_of("stall"))
+        out = console(d, "stall", ["echo alive-$((2+2))"], until="alive-4")
+        check("alive-4" in out, "a console after: %r" % out[-200:])
+        failcnt = [int(open(os.path.join(x, "memory.failcnt")).read())
+                   for x in cgroup_dirs("stall", d)
+                   if os.path.exists(os.path.join(x, "memory.failcnt"))]
+        check(not any(failcnt), "its cgroup hit its memory limit: %r" % failcnt)
+    finally:
+        d.cli("rm", "-f", "stall", timeout=60)
+
+
+@test
 def half_close(tmp, d):
     """A client that half-closes after its requests (shutdown(SHUT_WR), as nc -N) gets
     its answers, then the end of the connection."""
