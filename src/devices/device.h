@@ -22,6 +22,8 @@
 
 #include "core/irq.h"
 
+struct disk_backing_check;
+
 struct board;
 struct bus;
 struct chardev;
@@ -67,6 +69,9 @@ struct board {
 	bool console_input_taken; /* a device with `console` set reads it, not the UART */
 	bool defer_disks;	  /* writable virtio-blk images open only at vblk_attach (the
 				   * destination of a migration on shared storage) */
+	/* Asked before a disk's backing file opens (a migration's destination: what its
+	 * stream may name); NULL: none */
+	const struct disk_backing_check *disk_check;
 	unsigned nharts;
 	uint32_t plic_phandle;	    /* for interrupt-parent in device-tree nodes */
 	uint32_t cpu_intc_phandle0; /* hart h's interrupt controller: + h */

@@ -240,6 +240,7 @@ struct chain {
 	bool whole;	 /* err holds the complete message (no "backing file X:" prefix) */
 	bool in_backing; /* the failure was in a backing file */
 	bool no_locks;	 /* disk_options.no_locks */
+	const struct disk_backing_check *check; /* disk_options.backing_check */
 };
 
 static void img_free(struct img *im)
@@ -374,6 +375,14 @@ static int open_backing(struct img *im, struct chain *c, char *err, size_t errle
 		disk_errf(err, errlen, "%s: out of memory", im->path);
 		return -ENOMEM;
 	}
+	if (c->check && c->check->fn) {
+		r = c->check->fn(c->check->ctx, c->path[0], bpath, err, errlen);
+		if (r) {
+			c->whole = c->in_backing = true;
+			core_free(bpath);
+			return r < 0 ? r : -EPERM;
+		}
+	}
 	r = open_chain(im->d, bpath, im->backing_format, true, c, &im->backing, err, errlen);
 	if (r)
 		c->in_backing = true;
@@ -484,7 +493,7 @@ static void disk_free(struct disk *d)
 int disk_open(const char *path, const struct disk_options *opt, struct disk **out, char *err,
 	      size_t errlen)
 {
-	static const struct disk_options defaults = {DISK_FMT_AUTO, false, false};
+	static const struct disk_options defaults = {.format = DISK_FMT_AUTO};
 	struct chain c = {.n = 0};
 	char why[DISK_ERR_LEN] = "";
 	struct disk *d = NULL;
@@ -498,6 +507,7 @@ int disk_open(const char *path, const struct disk_options *opt, struct disk **ou
 		return -EINVAL;
 	}
 	c.no_locks = opt->no_locks;
+	c.check = opt->backing_check;
 	r = disk_alloc(&d, why, sizeof(why));
 	if (r) {
 		disk_errf(err, errlen, "%s: %s", path, why);

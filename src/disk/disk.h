@@ -43,12 +43,21 @@ enum disk_format {
 /* Room for disk_open's and disk_create's error line; longer lines are truncated. */
 #define DISK_ERR_LEN 512
 
+/* Asked before each backing file of a chain opens: `image` the chain's top image as
+ * disk_open was given it, `backing` the backing file's path (resolved against its
+ * overlay). Nonzero (-errno, one line in err: the whole message) refuses it unopened. */
+struct disk_backing_check {
+	int (*fn)(void *ctx, const char *image, const char *backing, char *err, size_t errlen);
+	void *ctx;
+};
+
 struct disk_options {
 	enum disk_format format; /* DISK_FMT_AUTO probes */
 	bool readonly;		 /* open with O_RDONLY; writes fail with -EROFS */
 	bool no_locks;		 /* with readonly only: take no locks, to look at the chain
 				    (disk_image_info) of an image that did not open for a lock
 				    conflict, and say why; never for I/O */
+	const struct disk_backing_check *backing_check; /* NULL: any backing file opens */
 };
 
 /*

@@ -262,6 +262,7 @@ static int add_devices(struct vm *vm, const struct vm_config *cfg)
 	 * but must not take the input from it. */
 	vm->board.console_input_taken = console_dev != NULL;
 	vm->board.defer_disks = cfg->defer_disks;
+	vm->board.disk_check = cfg->disk_check;
 	r = add_registered(vm, cfg);
 	/* Unused slots answer as QEMU's do: "no device here". */
 	for (unsigned i = vm->virtio_used; i < VM_VIRTIO_SLOTS && !r; i++) {

@@ -66,6 +66,8 @@ struct vm_config {
 				  * it (virtio-console); NULL = none. Not owned: it
 				  * outlives the machine (a reboot keeps the input) */
 	bool defer_disks; /* writable disks open only at vblk_attach (devices/virtio/blk.h) */
+	/* asked before a disk's backing file opens (board.disk_check); NULL: none */
+	const struct disk_backing_check *disk_check;
 	/* vm_incoming_fd (machine/migrate.h): this host's images for the source's writable
 	 * disks, in order; none: the same files (shared storage). */
 	const char *const *disk_paths;

@@ -1360,6 +1360,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	struct vm *vm = NULL;
 	struct in_disks *dk = core_calloc(1, sizeof(*dk));
 	struct vm_postcopy *pc = NULL;
+	struct vm_restore_backing backing;
 	uint8_t *p = NULL, nonce[SNAP_STREAM_NONCE], ack[SNAP_STREAM_ACK_LEN];
 	struct snap_stream_busy *busy;
 	uint64_t time = 0;
@@ -1408,6 +1409,10 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	cfg.console = tmpl->console;
 	cfg.err = err;
 	cfg.errlen = errlen;
+	/* backing files the images name: refused before they open (and checked again by
+	 * their descriptors once open: vm_restore_check_chains) */
+	vm_restore_backing_init(&backing, rs, tmpl->allow);
+	cfg.disk_check = &backing.check;
 	/* With disks the source waits for their answer while the machine is created. */
 	busy = dk->n ? snap_stream_busy_begin(fd, 0) : NULL;
 	r = vm_create(&cfg, &vm);
@@ -1460,6 +1465,8 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 	if (r)
 		vm_errf(err, errlen, "cannot acknowledge the migration: %s", strerror(-r));
 out:
+	if (vm)
+		vm->board.disk_check = NULL; /* its own from here (backing is gone) */
 	if (r) {
 		if (pc && (!vm || vm->postcopy != pc))
 			postcopy_free(pc); /* else vm_destroy ends it */

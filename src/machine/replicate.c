@@ -989,6 +989,7 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 			 struct vm_restore **rsp, unsigned *interval, char *err, size_t errlen)
 {
 	struct vm_config cfg = {0};
+	struct vm_restore_backing backing;
 	uint8_t *p = NULL;
 	uint32_t type, version, ndisks;
 	struct sreader in;
@@ -1051,7 +1052,11 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 	cfg.console = tmpl->console;
 	cfg.err = err;
 	cfg.errlen = errlen;
+	vm_restore_backing_init(&backing, *rsp, tmpl->allow);
+	cfg.disk_check = &backing.check; /* a backing file outside: refused unopened */
 	r = vm_create(&cfg, vmp);
+	if (!r)
+		(*vmp)->board.disk_check = NULL; /* (backing is gone after this) */
 	if (r && err && errlen && !err[0])
 		vm_errf(err, errlen, "cannot create the machine: %s", strerror(-r));
 	/* the backing files its images name, before anything is read from them */

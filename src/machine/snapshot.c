@@ -1318,6 +1318,31 @@ int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
 	return r;
 }
 
+static int backing_allowed(void *ctx, const char *image, const char *backing, char *err,
+			   size_t errlen)
+{
+	const struct vm_restore_backing *b = ctx;
+	const struct vm_restore *rs = b->rs;
+
+	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
+		struct vblk_spec d;
+		char why[256];
+		if (rs->pinned[i] && !strcmp(rs->devs[i].option, "disk") &&
+		    !vblk_split_spec(rs->devs[i].args, &d, why, sizeof(why)) &&
+		    !strcmp(d.path, image))
+			return 0; /* this host's own image: its chain is its own */
+	}
+	return vm_host_allow_file(b->allow, "disk", "backing file (its image names it)", backing,
+				  err, errlen);
+}
+
+void vm_restore_backing_init(struct vm_restore_backing *b, const struct vm_restore *rs,
+			     const struct vm_host_allow *allow)
+{
+	*b = (struct vm_restore_backing){.rs = rs, .allow = allow};
+	b->check = (struct disk_backing_check){.fn = backing_allowed, .ctx = b};
+}
+
 int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allow *allow, char *err,
 			  size_t errlen)
 {

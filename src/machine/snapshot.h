@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "disk/disk.h"
+
 struct vm;
 struct vm_config;
 struct vm_restore;
@@ -136,6 +138,17 @@ int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allo
 int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
 			    const struct vm_host_allow *allow, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* The same before they open: `check` (for vm_config.disk_check) refuses a backing file of
+ * a disk the stream chose (not one vm_restore_set_disk pinned) outside `allow`, unopened.
+ * rs and allow must outlive the machine's creation and vblk_attach. */
+struct vm_restore_backing {
+	const struct vm_restore *rs;
+	const struct vm_host_allow *allow;
+	struct disk_backing_check check;
+};
+void vm_restore_backing_init(struct vm_restore_backing *b, const struct vm_restore *rs,
+			     const struct vm_host_allow *allow);
 
 typedef int (*vm_state_emit_fn)(void *ctx, uint32_t type, const void *p, size_t len);
 /* Saves every hart (SNAP_SEC_HART) and device (SNAP_SEC_DEVICE), in order, through

@@ -261,8 +261,8 @@ def t_host_paths(c):
         src.kill()
 
     # forged: a read-only qcow2 inside over a backing file outside is refused for that
-    # file (the refusal was lost without writable disks: "the stream ended"); one over a
-    # FIFO is refused without opening it (the open blocked for good)
+    # file, unopened (the refusal was lost without writable disks: "the stream ended");
+    # one over a FIFO is refused without opening it (the open blocked for good)
     fq = os.path.join(allowed, "hp-fifo.qcow2")
     fifo = image(os.path.join(other, "fifo"))
     for q, b in ((os.path.join(allowed, "hp-backing-ro.qcow2"), None), (fq, fifo)):
@@ -274,9 +274,13 @@ def t_host_paths(c):
     why += forged(c, "a backing file outside", [("disk", os.path.join(
         allowed, "hp-backing-ro.qcow2") + ",readonly=on")], ["--incoming-allow", allowed],
         [base, "backing file"])
+    # outside the allowance a backing file is refused before it opens (a FIFO there was
+    # opened, then refused for its type); inside, a FIFO is refused for its type
+    why += forged(c, "a FIFO outside as backing file", [("disk", fq + ",readonly=on")],
+                  ["--incoming-allow", allowed], [fifo, "backing file"])
     why += forged(c, "a FIFO as backing file", [("disk", fq + ",readonly=on")],
-                  ["--incoming-allow", allowed], [fifo, "not a regular file or block device"],
-                  allowed_ok=True)
+                  ["--incoming-allow", allowed, "--incoming-allow", other],
+                  [fifo, "not a regular file or block device"], allowed_ok=True)
 
     # a vsock's socket
     out_sock = os.path.join(other, "v.sock")

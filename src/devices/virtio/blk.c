@@ -97,7 +97,8 @@ struct vblk {
 	struct virtio_dev vdev;
 	struct disk *disk; /* NULL while released (vblk_release) or not yet attached */
 	struct evloop_watch *watch;
-	char *path; /* the image, as --disk names it (vblk_attach opens it again) */
+	char *path;		/* the image, as --disk names it (vblk_attach opens it again) */
+	const struct board *bd; /* its board (disk_check for vblk_attach) */
 	enum disk_format format;
 	char serial[BLK_ID_BYTES + 1];
 	uint64_t capacity; /* sectors */
@@ -799,7 +800,8 @@ static const struct vblk *earlier_writable(const struct board *bd, const struct 
 static bool backs_onto_earlier(const struct board *bd, const char *path, enum disk_format fmt,
 			       char *err, size_t errlen)
 {
-	struct disk_options opt = {.format = fmt, .readonly = true, .no_locks = true};
+	struct disk_options opt = {
+		.format = fmt, .readonly = true, .no_locks = true, .backing_check = bd->disk_check};
 	struct disk_image_info info;
 	struct disk *d;
 	struct stat st;
@@ -850,6 +852,7 @@ static int open_disk(struct vblk *b, const char *args, const struct board *bd,
 	if (r < 0)
 		return r;
 	r = parse_args(&a, &ba, err, errlen);
+	ba.opt.backing_check = bd->disk_check;
 	if (!r && !(b->path = core_alloc(strlen(ba.path) + 1)))
 		r = -ENOMEM;
 	if (!r) {
@@ -884,6 +887,7 @@ static int blk_create(struct board *bd, const char *args, struct device **out, c
 
 	if (!b)
 		return -ENOMEM;
+	b->bd = bd;
 	r = open_disk(b, args, bd, &rl, err, errlen);
 	if (r < 0)
 		goto err_free;
@@ -950,7 +954,8 @@ bool vblk_io_bytes(const struct device *dev, uint64_t *read_out, uint64_t *writt
 
 static int reopen(struct vblk *b, const char *path, enum disk_format fmt, char *err, size_t errlen)
 {
-	struct disk_options opt = {.format = fmt};
+	struct disk_options opt = {.format = fmt,
+				   .backing_check = b->bd ? b->bd->disk_check : NULL};
 	int r = disk_open(path, &opt, &b->disk, err, errlen);
 
 	if (r)
