@@ -74,6 +74,7 @@ struct api_server {
 		uint64_t until;
 	} refused[REFUSED_LINGER];
 	unsigned next_refused;
+	uint64_t sweep_at; /* when the sweep timer fires, 0: not armed */
 };
 
 static void conn_close(struct api_conn *c);
@@ -635,6 +636,16 @@ static void read_input(struct api_conn *c)
 /* Every second while there are connections: requests that take too long to arrive, idle
  * connections. A server without connections has no timer armed (an idle guest's control
  * thread would otherwise wake every second for nothing); the next accept arms it. */
+/* The sweep runs by `when` at the latest: a timer armed earlier is left (re-arming it
+ * later at each new connection or refusal would put the deadlines off for good). */
+static void sweep_by(struct api_server *s, uint64_t when)
+{
+	if (s->sweep_at && s->sweep_at <= when)
+		return;
+	s->sweep_at = when;
+	evloop_timer_arm(s->sweep, when);
+}
+
 /* Closes the refused connections kept past their time (all with `all`). */
 static void refused_sweep(struct api_server *s, uint64_t now, bool all)
 {
@@ -651,6 +662,7 @@ static void on_sweep(void *opaque)
 	uint64_t now = evloop_now_ns();
 	bool again_refused = false;
 
+	s->sweep_at = 0;
 	for (struct api_conn *c = s->conns, *next; c; c = next) {
 		next = c->next;
 		if (c->state != C_READING || now < c->deadline)
@@ -666,7 +678,7 @@ static void on_sweep(void *opaque)
 	for (unsigned i = 0; i < REFUSED_LINGER && !again_refused; i++)
 		again_refused = s->refused[i].fd >= 0;
 	if (s->conns || again_refused)
-		evloop_timer_arm(s->sweep, now + SWEEP_NS);
+		sweep_by(s, now + SWEEP_NS);
 }
 
 static void on_kick(void *opaque)
@@ -712,7 +724,7 @@ static void refuse(struct api_server *s, int fd, int status, const char *msg)
 		close(s->refused[k].fd);
 	s->refused[k].fd = fd;
 	s->refused[k].until = now + REFUSED_LINGER_NS;
-	evloop_timer_arm(s->sweep, now + SWEEP_NS);
+	sweep_by(s, now + SWEEP_NS);
 }
 
 /* The peer's supplementary groups into *out (core_alloc'd, the caller frees), or NULL
@@ -802,8 +814,7 @@ static void on_accept(void *opaque, int lfd, unsigned revents)
 		c->state = C_READING;
 		c->deadline = idle_deadline();
 		http_parser_init(&c->parser, s->cfg.max_body);
-		if (!s->conns)
-			evloop_timer_arm(s->sweep, evloop_now_ns() + SWEEP_NS);
+		sweep_by(s, evloop_now_ns() + SWEEP_NS);
 		c->next = s->conns;
 		s->conns = c;
 		s->nconns++;

@@ -629,8 +629,58 @@ static int test_client_bounds(void)
 	return 0;
 }
 
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Refusals coming faster than the sweep's period do not put it off: a request head that
+ * stalls is still answered 408 once API_HEAD_TIMEOUT_MS is over. */
+static int test_refusals_keep_sweeping(void)
+{
+	int fds[8], slow;
+	char buf[256];
+	struct pollfd p;
+	ssize_t n;
+
+	CHECK_EQ(setup(), 0);
+	for (int i = 0; i < 8; i++)
+		CHECK((fds[i] = raw_connect()) >= 0);
+	slow = fds[0];
+	CHECK_EQ(send(slow, "GET /ec", 7, MSG_NOSIGNAL), 7); /* a head that never ends */
+	/* the server is full: every new connection is refused, one each 300 ms, until the
+	 * stalled head is answered 408 (the sweep ran): by API_HEAD_TIMEOUT_MS + 3 s */
+	p = (struct pollfd){.fd = slow, .events = POLLIN};
+	for (int t = 0; t < (API_HEAD_TIMEOUT_MS + 3000) / 300 && poll(&p, 1, 0) == 0; t++) {
+		int fd = raw_connect();
+		CHECK(fd >= 0);
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		CHECK(n > 12 && !strncmp(buf, "HTTP/1.1 503", 12));
+		close(fd);
+		usleep(300 * 1000);
+	}
+	CHECK_EQ(poll(&p, 1, 0), 1);
+	n = recv(slow, buf, sizeof(buf) - 1, 0);
+	CHECK(n > 12);
+	buf[n] = 0;
+	CHECK(!strncmp(buf, "HTTP/1.1 408", 12));
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	teardown();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"call_keepalive", test_call_keepalive},
+	{"refusals_keep_sweeping", test_refusals_keep_sweeping},
 	{"idle_no_timer", test_idle_no_timer},
 	{"json_rules", test_json_rules},
 	{"raw_protocol", test_raw_protocol},
