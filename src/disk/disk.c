@@ -241,6 +241,7 @@ struct chain {
 	bool in_backing; /* the failure was in a backing file */
 	bool no_locks;	 /* disk_options.no_locks */
 	const struct disk_backing_check *check; /* disk_options.backing_check */
+	bool readonly;				/* disk_options.readonly */
 };
 
 static void img_free(struct img *im)
@@ -376,7 +377,7 @@ static int open_backing(struct img *im, struct chain *c, char *err, size_t errle
 		return -ENOMEM;
 	}
 	if (c->check && c->check->fn) {
-		r = c->check->fn(c->check->ctx, c->path[0], bpath, err, errlen);
+		r = c->check->fn(c->check->ctx, c->path[0], c->readonly, bpath, err, errlen);
 		if (r) {
 			c->whole = c->in_backing = true;
 			core_free(bpath);
@@ -508,6 +509,7 @@ int disk_open(const char *path, const struct disk_options *opt, struct disk **ou
 	}
 	c.no_locks = opt->no_locks;
 	c.check = opt->backing_check;
+	c.readonly = opt->readonly;
 	r = disk_alloc(&d, why, sizeof(why));
 	if (r) {
 		disk_errf(err, errlen, "%s: %s", path, why);

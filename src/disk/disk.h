@@ -44,10 +44,12 @@ enum disk_format {
 #define DISK_ERR_LEN 512
 
 /* Asked before each backing file of a chain opens: `image` the chain's top image as
- * disk_open was given it, `backing` the backing file's path (resolved against its
- * overlay). Nonzero (-errno, one line in err: the whole message) refuses it unopened. */
+ * disk_open was given it, `readonly` how it was opened, `backing` the backing file's path
+ * (resolved against its overlay). Nonzero (-errno, one line in err: the whole message)
+ * refuses it unopened. */
 struct disk_backing_check {
-	int (*fn)(void *ctx, const char *image, const char *backing, char *err, size_t errlen);
+	int (*fn)(void *ctx, const char *image, bool readonly, const char *backing, char *err,
+		  size_t errlen);
 	void *ctx;
 };
 

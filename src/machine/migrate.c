@@ -1245,7 +1245,7 @@ static int get_disks(int fd, struct vm_restore *rs, struct in_disks *dk, char *e
 	return r;
 }
 
-/* One --incoming-disk: "PATH[,format=raw|qcow2][,shared=on]". */
+/* One --incoming-disk: "PATH[,format=raw|qcow2][,shared=on]" (or path=PATH). */
 static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, bool *shared,
 			 char *err, size_t errlen)
 {
@@ -1256,6 +1256,8 @@ static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, boo
 	if (r < 0)
 		return r;
 	path = keyval_get(&a, "", 0);
+	if (!path) /* path=PATH, for one with ',' (written twice) or '=' */
+		path = keyval_get(&a, "path", 0);
 	fmt = keyval_get(&a, "format", 0);
 	sh = keyval_get(&a, "shared", 0);
 	/* the format is never probed: the guest wrote the image's first bytes */
@@ -1267,7 +1269,8 @@ static int incoming_disk(struct vm_restore *rs, unsigned k, const char *opt, boo
 	r = r ?: vm_restore_set_disk(rs, k, path, fmt);
 	if (r)
 		vm_errf(err, errlen,
-			"--incoming-disk %s: %s (PATH[,format=raw|qcow2][,shared=on], the format "
+			"--incoming-disk %s: %s (PATH or path=PATH, a ',' in it written twice, "
+			"[,format=raw|qcow2][,shared=on], the format "
 			"defaulting to the source's disk's)",
 			opt, strerror(-r));
 	keyval_fini(&a);

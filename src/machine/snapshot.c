@@ -1318,13 +1318,15 @@ int vm_restore_check_chains(struct vm *vm, const struct vm_restore *rs,
 	return r;
 }
 
-static int backing_allowed(void *ctx, const char *image, const char *backing, char *err,
-			   size_t errlen)
+static int backing_allowed(void *ctx, const char *image, bool readonly, const char *backing,
+			   char *err, size_t errlen)
 {
 	const struct vm_restore_backing *b = ctx;
 	const struct vm_restore *rs = b->rs;
 
-	for (unsigned i = 0; i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
+	/* a pinned image is a writable disk's: a read-only disk naming the same file is the
+	 * stream's (refused later as the same image twice, its chain not opened before) */
+	for (unsigned i = 0; !readonly && i < VM_MAX_DEVICE_ARGS && rs->devs[i].option; i++) {
 		struct vblk_spec d;
 		char why[256];
 		if (rs->pinned[i] && !strcmp(rs->devs[i].option, "disk") &&

@@ -157,23 +157,32 @@ def migrated(c, src, name, allow):
     return why
 
 
-def stream(devs):
+def section(kind, p):
+    sec = struct.pack("<IIQI", kind, 0, len(p), zlib.crc32(p))
+    return sec + struct.pack("<I", zlib.crc32(sec)) + p
+
+
+def stream(devs, disk_sizes=None):
     """A migration stream's header and MACHINE section (a bare machine, 16 MiB) with the
-    device options devs, (option, args) each: as docs/SNAPSHOT.md gives them."""
+    device options devs, (option, args) each: as docs/SNAPSHOT.md gives them; with
+    disk_sizes, the DISKS section that follows for its writable disks."""
     head = b"LODGEMIG" + struct.pack("<I", 3) + os.urandom(8)
     head += struct.pack("<I", zlib.crc32(head))
     p = struct.pack("<IQQIBQQQI", 1, 0x80000000, 16 << 20, 1, 1, 0, 0, 0, len(devs))
     for opt, args in devs:
         p += struct.pack("<H", len(opt)) + opt.encode() + b"\x01"
         p += struct.pack("<H", len(args)) + args.encode()
-    sec = struct.pack("<IIQI", 1, 0, len(p), zlib.crc32(p))
-    return head + sec + struct.pack("<I", zlib.crc32(sec)) + p
+    out = head + section(1, p)
+    if disk_sizes is not None:
+        out += section(0x109, struct.pack("<II", 1, len(disk_sizes)) +
+                       b"".join(struct.pack("<Q", n) for n in disk_sizes))
+    return out
 
 
-def forged(c, what, devs, allow, want, allowed_ok=False):
-    """stream(devs) to `lodge run --incoming` with `allow`: refused (125, one line with
-    every string of want, saying nothing was allowed), or with allowed_ok refused later
-    for the stream's end, not for a path."""
+def forged(c, what, devs, allow, want, allowed_ok=False, disk_sizes=None):
+    """stream(devs, disk_sizes) to `lodge run --incoming` with `allow`: refused (125, one
+    line with every string of want, saying nothing was allowed), or with allowed_ok
+    refused later for the stream's end, not for a path."""
     port = c.free_port()
     g = c.start(["--incoming", "tcp:127.0.0.1:%d" % port, "--timeout", "120"] + allow,
                 "hp-forged.sock")
@@ -181,7 +190,7 @@ def forged(c, what, devs, allow, want, allowed_ok=False):
         return "; %s: the destination does not listen: %s" % (what, g.errtext()[-300:])
     try:
         s = socket.create_connection(("127.0.0.1", port), 10)
-        s.sendall(stream(devs))
+        s.sendall(stream(devs, disk_sizes))
         s.shutdown(socket.SHUT_WR)
     except OSError as e:
         return "; %s: %s" % (what, e)
@@ -281,6 +290,12 @@ def t_host_paths(c):
     why += forged(c, "a FIFO as backing file", [("disk", fq + ",readonly=on")],
                   ["--incoming-allow", allowed, "--incoming-allow", other],
                   [fifo, "not a regular file or block device"], allowed_ok=True)
+    # a read-only disk named as the destination's own --incoming-disk: its chain is the
+    # stream's, held to the allowance (it was let be as the pinned image's, and opened)
+    why += forged(c, "a read-only disk named as the pinned image",
+                  [("disk", fq + ",readonly=on"), ("disk", "/elsewhere/src.img,format=raw")],
+                  ["--incoming-allow", allowed, "--incoming-disk", fq + ",format=raw"],
+                  [fifo, "backing file"], disk_sizes=[1 << 20])
 
     # a vsock's socket
     out_sock = os.path.join(other, "v.sock")
