@@ -373,17 +373,32 @@ static int apply(const struct cgroup_env *env, int c, const char *dir,
 	case CG_PIDS:
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)l->pids);
 		return write_file(dir, "pids.max", v);
-	case CG_BLKIO:
+	case CG_BLKIO: {
+		char bps[24] = "max", iops[24] = "max";
+		if (l->io_bps)
+			snprintf(bps, sizeof(bps), "%llu", (unsigned long long)l->io_bps);
+		if (l->io_iops)
+			snprintf(iops, sizeof(iops), "%llu", (unsigned long long)l->io_iops);
 		if (v2) {
-			snprintf(v, sizeof(v), "%u:%u rbps=%llu wbps=%llu", major(l->io_dev),
-				 minor(l->io_dev), (unsigned long long)l->io_bps,
-				 (unsigned long long)l->io_bps);
+			snprintf(v, sizeof(v), "%u:%u rbps=%s wbps=%s riops=%s wiops=%s",
+				 major(l->io_dev), minor(l->io_dev), bps, bps, iops, iops);
 			return write_file(dir, "io.max", v);
 		}
-		snprintf(v, sizeof(v), "%u:%u %llu", major(l->io_dev), minor(l->io_dev),
-			 (unsigned long long)l->io_bps);
-		r = write_file(dir, "blkio.throttle.read_bps_device", v);
-		return r ?: write_file(dir, "blkio.throttle.write_bps_device", v);
+		if (l->io_bps) {
+			snprintf(v, sizeof(v), "%u:%u %s", major(l->io_dev), minor(l->io_dev), bps);
+			r = write_file(dir, "blkio.throttle.read_bps_device", v);
+			r = r ?: write_file(dir, "blkio.throttle.write_bps_device", v);
+			if (r)
+				return r;
+		}
+		if (l->io_iops) {
+			snprintf(v, sizeof(v), "%u:%u %s", major(l->io_dev), minor(l->io_dev),
+				 iops);
+			r = write_file(dir, "blkio.throttle.read_iops_device", v);
+			r = r ?: write_file(dir, "blkio.throttle.write_iops_device", v);
+		}
+		return r;
+	}
 	default:
 		return 0;
 	}
@@ -399,7 +414,7 @@ static bool wanted(int c, const struct cgroup_limits *l)
 	case CG_PIDS:
 		return l->pids != 0;
 	case CG_BLKIO:
-		return l->io_bps != 0;
+		return l->io_bps != 0 || l->io_iops != 0;
 	default:
 		return false;
 	}

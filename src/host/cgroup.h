@@ -39,6 +39,7 @@ struct cgroup_limits {
 	uint64_t memory;  /* bytes, 0 = none */
 	uint64_t pids;	  /* tasks, 0 = none */
 	uint64_t io_bps;  /* bytes/s each way on io_dev, 0 = none */
+	uint64_t io_iops; /* operations/s each way on io_dev, 0 = none */
 	dev_t io_dev;	  /* the block device of the guest's disks (0: none) */
 };
 

@@ -12,7 +12,13 @@
 
 #include <sqlite3.h>
 
+#include "api/json.h"
+#include "core/keyval.h"
 #include "core/log.h"
+
+/* PRAGMA user_version: 1 once a guest's "disks" entries are `lodge run --disk` specs;
+ * before (0), each was a path, taken as it was. */
+#define REGISTRY_VERSION 1
 
 struct registry {
 	sqlite3 *db;
@@ -55,6 +61,8 @@ static int fail(struct registry *r, const char *what)
 	return -EIO;
 }
 
+static int upgrade(struct registry *r);
+
 int registry_open(const char *path, struct registry **out, char *err, size_t errlen)
 {
 	struct registry *r = calloc(1, sizeof(*r));
@@ -78,8 +86,103 @@ int registry_open(const char *path, struct registry **out, char *err, size_t err
 		free(r);
 		return -EIO;
 	}
+	if (upgrade(r)) {
+		snprintf(err, errlen,
+			 "%s: cannot bring its guests' records up to this version (its log says "
+			 "why)",
+			 path);
+		sqlite3_close(r->db);
+		free(r);
+		return -EIO;
+	}
 	*out = r;
 	return 0;
+}
+
+/* A version-0 entry (a path) as the spec that names the same file: path=, its ','
+ * doubled, when it has ',' or '=' (NULL when out of memory). */
+static char *disk_path_spec(const char *path)
+{
+	size_t n = keyval_escape(NULL, 0, path);
+	char *out = malloc(n + sizeof("path="));
+
+	if (!out)
+		return NULL;
+	if (!strpbrk(path, ",=")) {
+		strcpy(out, path);
+		return out;
+	}
+	memcpy(out, "path=", 5);
+	keyval_escape(out + 5, n + 1, path);
+	return out;
+}
+
+/* Registries written before REGISTRY_VERSION: their guests' disk paths become specs (a
+ * path with ',' or '=' would otherwise read as options: another file, or a refusal). */
+static int upgrade(struct registry *r)
+{
+	sqlite3_stmt *st = NULL, *up = NULL;
+	int version = 0, rc;
+	char sql[64];
+
+	if (sqlite3_prepare_v2(r->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return fail(r, "reading its version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version >= REGISTRY_VERSION)
+		return 0;
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(r, "upgrading");
+	if (sqlite3_prepare_v2(r->db, "SELECT name, config FROM guests", -1, &st, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(r->db, "UPDATE guests SET config = ?1 WHERE name = ?2", -1, &up,
+			       NULL) != SQLITE_OK)
+		goto err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *cfg = (const char *)sqlite3_column_text(st, 1);
+		cJSON *o = cfg ? cJSON_Parse(cfg) : NULL;
+		cJSON *disks = o ? cJSON_GetObjectItemCaseSensitive(o, "disks") : NULL, *e;
+		char *text;
+		bool changed = false;
+		cJSON_ArrayForEach(e, disks)
+		{
+			char *spec = cJSON_IsString(e) ? disk_path_spec(e->valuestring) : NULL;
+			if (spec && strcmp(spec, e->valuestring)) {
+				cJSON_SetValuestring(e, spec);
+				changed = true;
+			}
+			free(spec);
+		}
+		text = changed ? cJSON_PrintUnformatted(o) : NULL;
+		cJSON_Delete(o);
+		if (!changed)
+			continue;
+		if (!text)
+			goto err;
+		sqlite3_reset(up);
+		rc = sqlite3_bind_text(up, 1, text, -1, SQLITE_TRANSIENT);
+		rc = rc
+			     ?: sqlite3_bind_text(up, 2, (const char *)sqlite3_column_text(st, 0),
+						  -1, SQLITE_TRANSIENT);
+		free(text);
+		if (rc != SQLITE_OK || sqlite3_step(up) != SQLITE_DONE)
+			goto err;
+	}
+	if (rc != SQLITE_DONE)
+		goto err;
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; COMMIT", REGISTRY_VERSION);
+	if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail(r, "upgrading");
+	return 0;
+err:
+	rc = fail(r, "upgrading its guests' disks");
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 void registry_close(struct registry *r)

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "harness.h"
 
 static char dir[128];
@@ -58,6 +60,7 @@ static int test_registry(void)
 	struct guest_record g = {0}, got;
 	char db[200], err[256], name[] = "web", kind[] = "wasm", config[] = "{}";
 	char created[] = "created", running[] = "running", reason[] = "x\"y";
+	char old[] = "old", old_config[] = "{\"disks\":[\"/t/a,b=c.img\",\"/t/d.img\"]}";
 	int n = 0;
 	int64_t id = 0, last = 0;
 
@@ -96,7 +99,25 @@ static int test_registry(void)
 	CHECK(last > 1); /* the oldest were pruned */
 	CHECK_EQ(registry_delete(r, "web"), 0);
 	CHECK_EQ(registry_delete(r, "web"), -ENOENT);
+	/* a registry of the version before disk specs: its disk paths become specs naming
+	 * the same files, once */
+	g.name = old;
+	g.config = old_config;
+	CHECK_EQ(registry_insert(r, &g), 0);
 	registry_close(r);
+	{
+		sqlite3 *db3;
+		CHECK_EQ(sqlite3_open(db, &db3), SQLITE_OK);
+		CHECK_EQ(sqlite3_exec(db3, "PRAGMA user_version = 0", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db3);
+	}
+	for (int k = 0; k < 2; k++) {
+		CHECK_EQ(registry_open(db, &r, err, sizeof(err)), 0);
+		CHECK_EQ(registry_get(r, "old", &got), 0);
+		CHECK(!strcmp(got.config, "{\"disks\":[\"path=/t/a,,b=c.img\",\"/t/d.img\"]}"));
+		registry_record_fini(&got);
+		registry_close(r);
+	}
 	rmrf();
 	return 0;
 }
@@ -136,12 +157,15 @@ static int test_cgroup_v1(void)
 		{"pids", "pids.max"},
 		{"blkio", "blkio.throttle.read_bps_device"},
 		{"blkio", "blkio.throttle.write_bps_device"},
+		{"blkio", "blkio.throttle.read_iops_device"},
+		{"blkio", "blkio.throttle.write_iops_device"},
 	};
 	struct cgroup_env env;
 	struct cgroup_limits lim = {.cpu_quota = 0.5,
 				    .memory = 64 << 20,
 				    .pids = 65,
 				    .io_bps = 1000000,
+				    .io_iops = 300,
 				    .io_dev = makedev(8, 16)};
 	char applied[128], skipped[256], p[300], buf[128];
 
@@ -167,6 +191,14 @@ static int test_cgroup_v1(void)
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "65"));
 	snprintf(p, sizeof(p), "%s/blkio/lodge/g-g/blkio.throttle.write_bps_device", dir);
 	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "8:16 1000000"));
+	snprintf(p, sizeof(p), "%s/blkio/lodge/g-g/blkio.throttle.read_iops_device", dir);
+	CHECK(read_file(p, buf, sizeof(buf)) == 0 && !strcmp(buf, "8:16 300"));
+	/* an iops limit alone */
+	lim.io_bps = 0;
+	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
+		 0);
+	CHECK(!strcmp(applied, "cpu memory pids io"));
+	lim.io_bps = 1000000;
 	/* without a block device, the io limit is skipped and says why */
 	lim.io_dev = 0;
 	CHECK_EQ(cgroup_create(&env, "g", &lim, applied, sizeof(applied), skipped, sizeof(skipped)),
