@@ -195,7 +195,10 @@ static void create_usage(FILE *f)
 		"                       on: a faster boot, touched RAM in whole 2 MiB pages)\n"
 		"  --disk-bps N         bytes per second of each disk (its token bucket, and\n"
 		"                       the cgroup's io limit on the disks' block device)\n"
+		"  --disk-iops N        requests per second of each disk (its token bucket, and\n"
+		"                       the cgroup's io limit on the disks' block device)\n"
 		"  --net-bps N          bytes per second of each NIC, each way (token buckets)\n"
+		"  --net-pps N          packets per second of each NIC, each way\n"
 		"  --restart POLICY     no (default), on-failure, always\n"
 		"  --socket PATH        the daemon's socket (default $LODGE_SOCKET or %s)\n",
 		DAEMON_DEFAULT_SOCKET);
@@ -247,10 +250,11 @@ static bool parse_number(const char *opt, const char *val, double min, double ma
 static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 {
 	static const char *const valued[] = {
-		"--kernel",    "--initrd",    "--firmware", "--wasm",	 "--restore",  "--append",
-		"--disk",      "--dir",	      "--net",	    "--env",	 "--cpus",     "--mem",
-		"--cpu-quota", "--disk-bps",  "--net-bps",  "--restart", "--incoming", "--standby",
-		"--failover",  "--hugepages", "--kind"};
+		"--kernel",  "--initrd",    "--firmware",  "--wasm",	 "--restore",
+		"--append",  "--disk",	    "--dir",	   "--net",	 "--env",
+		"--cpus",    "--mem",	    "--cpu-quota", "--disk-bps", "--net-bps",
+		"--restart", "--incoming",  "--standby",   "--failover", "--hugepages",
+		"--kind",    "--disk-iops", "--net-pps"};
 	const char *opt = argv[*i], *val;
 	bool known = false;
 	char buf[2 * PATH_MAX + 640];
@@ -335,6 +339,17 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 			return false;
 		}
 		json_add_uint(o, !strcmp(opt, "--disk-bps") ? "disk_bps" : "net_bps", size);
+	} else if (!strcmp(opt, "--disk-iops") || !strcmp(opt, "--net-pps")) {
+		char *end;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(val, &end, 10);
+		if (errno || end == val || *end || val[0] == '-' || !n) {
+			say_err("%s '%s': a whole number of %s per second, at least 1", opt, val,
+				!strcmp(opt, "--disk-iops") ? "requests" : "packets");
+			return false;
+		}
+		json_add_uint(o, !strcmp(opt, "--disk-iops") ? "disk_iops" : "net_pps", n);
 	} else if (!strcmp(opt, "--restart")) {
 		cJSON_AddStringToObject(o, "restart", val);
 	} else if (!strcmp(opt, "--incoming")) {

@@ -262,7 +262,9 @@ static cJSON *inspect(const struct guest *g)
 		else
 			cJSON_AddNullToObject(l, "cpu_quota");
 		json_add_uint(l, "disk_bps", json_uint(c, "disk_bps", 0));
+		json_add_uint(l, "disk_iops", json_uint(c, "disk_iops", 0));
 		json_add_uint(l, "net_bps", json_uint(c, "net_bps", 0));
+		json_add_uint(l, "net_pps", json_uint(c, "net_pps", 0));
 	}
 	cg = cJSON_AddObjectToObject(o, "cgroup");
 	if (cg) {
@@ -338,7 +340,8 @@ static const struct json_field create_fields[] = {
 	{"env", JSON_STRING_ARRAY, false, NULL},   {"dirs", JSON_STRING_ARRAY, false, NULL},
 	{"cpus", JSON_UINT, false, NULL},	   {"memory", JSON_UINT, false, NULL},
 	{"cpu_quota", JSON_NUMBER, false, NULL},   {"disk_bps", JSON_UINT, false, NULL},
-	{"net_bps", JSON_UINT, false, NULL},	   {"restart", JSON_STRING, false, NULL},
+	{"net_bps", JSON_UINT, false, NULL},	   {"disk_iops", JSON_UINT, false, NULL},
+	{"net_pps", JSON_UINT, false, NULL},	   {"restart", JSON_STRING, false, NULL},
 	{"restore", JSON_STRING, false, NULL},	   {"incoming", JSON_STRING, false, NULL},
 	{"standby", JSON_BOOL, false, NULL},	   {"failover", JSON_STRING, false, NULL},
 	{"shared_disks", JSON_BOOL, false, NULL},  {"hugepages", JSON_BOOL, false, NULL},

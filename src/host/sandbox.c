@@ -326,16 +326,20 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	return 0;
 }
 
-/* A "disks" entry (a --disk spec, checked at create): its image bound at dst, read-only
- * for readonly=on; the path is the entry itself, or with options a copy in the arena. */
-static int add_disk_bind(struct sandbox_plan *p, const char *spec, const char *dst)
+/* A "disks" entry (a --disk spec, checked at create): its image bound as the i-th disk,
+ * read-only for readonly=on (under another name, /files/ro-diskN: a stream or snapshot
+ * that names it finds nothing under that name where a restored or incoming guest's own
+ * writable images are /files/diskN); the path is the entry itself, or with options a
+ * copy in the arena. */
+static int add_disk_bind(struct sandbox_plan *p, const char *spec, unsigned i)
 {
 	struct vblk_spec d;
-	char why[256];
+	char why[256], dst[64];
 	size_t n;
 
 	if (vblk_split_spec(spec, &d, why, sizeof(why)))
 		return -EINVAL;
+	snprintf(dst, sizeof(dst), "/files/%sdisk%u", d.readonly ? "ro-" : "", i);
 	if (!strcmp(d.path, spec))
 		return add_bind(p, spec, dst, !d.readonly, false);
 	n = strlen(d.path) + 1;
@@ -383,11 +387,8 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 	/* a guest coming by live migration gets everything from the stream but the images
 	 * for its writable disks */
 	if (json_str(c, "incoming", NULL) && g->kind == GUEST_VM) {
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
-		{
-			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
-			r = r ?: add_disk_bind(p, e->valuestring, dst);
-		}
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks")) r =
+			r ?: add_disk_bind(p, e->valuestring, i++);
 		return r;
 	}
 	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM) {
@@ -416,11 +417,8 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 						false, false);
 		if (firmware[0])
 			r = r ?: add_bind(p, firmware, "/files/firmware", false, false);
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
-		{
-			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
-			r = r ?: add_disk_bind(p, e->valuestring, dst);
-		}
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks")) r =
+			r ?: add_disk_bind(p, e->valuestring, i++);
 		return r;
 	}
 	if (!json_str(c, "restore", NULL) && !json_str(c, "incoming", NULL))
@@ -575,8 +573,8 @@ const char *sandbox_inside(struct sandbox_plan *p, const char *what, unsigned i,
 		sep = strstr(host, "::");
 		if (snprintf(out, cap, "/dirs/%u::%s", i, sep ? sep + 2 : host) >= (int)cap)
 			out[0] = 0; /* an over-long guest path: the guest reports it */
-	} else if (!strcmp(what, "disk")) {
-		snprintf(out, cap, "/files/disk%u", i);
+	} else if (!strcmp(what, "disk") || !strcmp(what, "ro-disk")) {
+		snprintf(out, cap, "/files/%s%u", what, i);
 	} else if (!strcmp(what, "wasm")) {
 		snprintf(out, cap, "%s", module_inside(host));
 	} else {

@@ -260,12 +260,12 @@ static bool disks_ok(const cJSON *cfg, bool path_only, char *err, size_t errlen)
 				 e->valuestring);
 			return false;
 		}
-		if (d.rate && json_uint(cfg, "disk_bps", 0)) {
+		if ((d.bps && json_uint(cfg, "disk_bps", 0)) ||
+		    (d.iops && json_uint(cfg, "disk_iops", 0))) {
 			snprintf(err, errlen,
-				 "disks '%.200s': has its own rate limit, and disk_bps sets one "
-				 "too: "
-				 "give one",
-				 e->valuestring);
+				 "disks '%.200s': has its own %s, and %s sets it too: give one",
+				 e->valuestring,
+				 d.bps ? "bps=" : "iops=", d.bps ? "disk_bps" : "disk_iops");
 			return false;
 		}
 		if (!path_ok("disks", d.path, false, err, errlen))
@@ -645,13 +645,18 @@ limits:
 	}
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "nets"))
 	{
-		if (json_uint(c, "net_bps", 0) &&
-		    (!strncmp(e->valuestring, "bps=", 4) || strstr(e->valuestring, ",bps="))) {
-			snprintf(err, errlen,
-				 "nets '%.80s': has its own bps=, and net_bps sets it too: give "
-				 "one",
-				 e->valuestring);
-			return -EINVAL;
+		static const char *const keys[][2] = {{"bps=", "net_bps"}, {"pps=", "net_pps"}};
+		for (size_t q = 0; q < sizeof(keys) / sizeof(keys[0]); q++) {
+			char key[8];
+			snprintf(key, sizeof(key), ",%s", keys[q][0]);
+			if (json_uint(c, keys[q][1], 0) &&
+			    (!strncmp(e->valuestring, key + 1, 4) || strstr(e->valuestring, key))) {
+				snprintf(err, errlen,
+					 "nets '%.80s': has its own %s, and %s sets it too: give "
+					 "one",
+					 e->valuestring, keys[q][0], keys[q][1]);
+				return -EINVAL;
+			}
 		}
 	}
 	if (cJSON_GetObjectItemCaseSensitive(c, "cpu_quota") &&
@@ -897,10 +902,11 @@ static void arg_paths(struct argv_buf *a, const cJSON *cfg, const char *field, c
 		char why[256];
 		if (!strcmp(kind, "disk") && !vblk_split_spec(e->valuestring, &d, why, sizeof(why)))
 			path = d.path; /* (checked at create: disks_ok) */
-		path = sandbox_inside(p, kind, i++, path);
+		path = sandbox_inside(p, d.readonly ? "ro-disk" : kind, i++, path);
 		arg(a, "%s", opt);
-		if (!strcmp(kind, "disk") && strpbrk(path, ",=")) {
-			/* a host path (no sandbox) with ',' or '=': as path=, its ','s doubled */
+		if (!strcmp(kind, "disk") && strcmp(opt, "--standby-disk") && strpbrk(path, ",=")) {
+			/* a host path (no sandbox) with ',' or '=': as path=, its ','s doubled
+			 * (--standby-disk takes the path as it is) */
 			char esc[2 * PATH_MAX + 1];
 			keyval_escape(esc, sizeof(esc), path);
 			arg(a, "path=%s%s%s", esc, d.opts, suffix);
@@ -936,21 +942,28 @@ static void arg_allow(struct argv_buf *a, enum guest_kind kind, const cJSON *cfg
 	}
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cfg, field))
 	{
-		/* a directory's "HOST::GUEST": its host part */
-		const char *sep = vm ? NULL : strstr(e->valuestring, "::");
-		int n = sep ? (int)(sep - e->valuestring) : (int)strlen(e->valuestring);
-		arg(a, "--incoming-allow=%.*s", n, e->valuestring);
+		/* a directory's "HOST::GUEST": its host part; a disk's spec: its path */
+		char path[PATH_MAX];
+		const char *host =
+			vm ? guest_disk_path(e->valuestring, path, sizeof(path)) : e->valuestring;
+		const char *sep = vm ? NULL : strstr(host, "::");
+		int n = sep ? (int)(sep - host) : (int)strlen(host);
+		arg(a, "--incoming-allow=%.*s", n, host);
 	}
 }
 
 /* ",bps=N" for a rate limit in the config (the devices' token buckets), or "". */
-static void bps_suffix(const cJSON *c, const char *field, char *out, size_t len)
+static void bps_suffix(const cJSON *c, const char *bps, const char *ops, const char *ops_key,
+		       char *out, size_t len)
 {
-	uint64_t v = json_uint(c, field, 0);
+	uint64_t b = json_uint(c, bps, 0), o = json_uint(c, ops, 0);
+	int n = 0;
 
 	out[0] = 0;
-	if (v)
-		snprintf(out, len, ",bps=%llu", (unsigned long long)v);
+	if (b)
+		n = snprintf(out, len, ",bps=%llu", (unsigned long long)b);
+	if (o && n >= 0 && (size_t)n < len)
+		snprintf(out + n, len - (size_t)n, ",%s=%llu", ops_key, (unsigned long long)o);
 }
 
 /* The command line of the guest process (paths as the guest will see them). */
@@ -1015,10 +1028,10 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 			arg(a, "--append=%s", json_str(c, "append", ""));
 		arg(a, "--mem=%llu", (unsigned long long)(mem ? mem : DEFAULT_VM_MEMORY));
 		arg(a, "--cpus=%llu", (unsigned long long)json_uint(c, "cpus", 1));
-		char disk_bps[32], net_bps[32];
+		char disk_bps[64], net_bps[64];
 		const cJSON *e;
-		bps_suffix(c, "disk_bps", disk_bps, sizeof(disk_bps));
-		bps_suffix(c, "net_bps", net_bps, sizeof(net_bps));
+		bps_suffix(c, "disk_bps", "disk_iops", "iops", disk_bps, sizeof(disk_bps));
+		bps_suffix(c, "net_bps", "net_pps", "pps", net_bps, sizeof(net_bps));
 		arg_paths(a, c, "disks", "--disk", p, "disk", disk_bps);
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "nets"))
 		{
@@ -1122,6 +1135,7 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 		.cpu_quota = json_num(c, "cpu_quota", 0),
 		.pids = 64 + cpus,
 		.io_bps = json_uint(c, "disk_bps", 0),
+		.io_iops = json_uint(c, "disk_iops", 0),
 		.io_dev = disk_device(g),
 	};
 	int r;
@@ -1770,6 +1784,29 @@ static const char *pseudo_fs(const char *dir)
 	return NULL;
 }
 
+/* A system guest with a read-only disk: a snapshot or stream would name that disk by its
+ * sandbox's path, which a restored or incoming guest does not have (its read-only images
+ * are not carried): -ENOTSUP with err saying so, else 0. */
+static int ro_disk_refused(const struct guest *g, const char *what, char *err, size_t errlen)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(g->config, "disks"))
+	{
+		struct vblk_spec d;
+		char why[256];
+		if (!vblk_split_spec(e->valuestring, &d, why, sizeof(why)) && d.readonly) {
+			snprintf(err, errlen,
+				 "guest %s has a read-only disk (%.200s), which a %s does not "
+				 "carry to the guest it makes: not supported yet (give the disk "
+				 "without readonly=on to move it)",
+				 g->rec.name, d.path, what);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
 		   char *err, size_t errlen)
 {
@@ -1790,6 +1827,9 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 		snprintf(err, errlen, "guest %s is migrating", g->rec.name);
 		return -EBUSY;
 	}
+	r = ro_disk_refused(g, "snapshot", err, errlen);
+	if (r)
+		return r;
 	if (path[0] != '/' || strlen(path) >= sizeof(host) || !(slash = strrchr(path, '/'))) {
 		snprintf(err, errlen, "path '%.200s': must be an absolute path", path);
 		return -EINVAL;
@@ -2631,6 +2671,9 @@ int guest_migrate(struct guest *g, const char *dest, const char *opts, struct ap
 		snprintf(err, errlen, "guest %s is migrating already", g->rec.name);
 		return -EBUSY;
 	}
+	r = ro_disk_refused(g, "migration", err, errlen);
+	if (r)
+		return r;
 	fd = tcp_dial(dest, MIG_CONNECT_MS, MIG_IO_TIMEOUT_S);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot connect to %.200s: %s: guest %s runs on here", dest,
@@ -2681,6 +2724,9 @@ int guest_replicate(struct guest *g, const char *dest, unsigned interval_ms, str
 	}
 	if (snapshot_busy(g, err, errlen))
 		return -EBUSY;
+	r = ro_disk_refused(g, "replication", err, errlen);
+	if (r)
+		return r;
 	if (g->mig_client) {
 		snprintf(err, errlen, "guest %s is migrating or starting replication already",
 			 g->rec.name);

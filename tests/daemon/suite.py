@@ -744,7 +744,7 @@ def vm_lifecycle(tmp, d):
     with open(disk, "wb") as f:  # not zeros: the guest's init leaves it unformatted
         f.write(b"\xff" * (4 << 20))
     boot(d, "vm", "--cpu-quota", "1.5", "--disk", disk, "--disk-bps", "512K",
-         "--net", "user", "--net-bps", "256K")
+         "--disk-iops", "5000", "--net", "user", "--net-bps", "256K", "--net-pps", "100000")
     out = console(d, "vm", ["echo the answer is $((6*7))"], until="the answer is 42")
     check("the answer is 42" in out, "console: %r" % out[-300:])
     # --disk-bps and --net-bps reach the devices' token buckets: the guest process's
@@ -752,8 +752,10 @@ def vm_lifecycle(tmp, d):
     # full bucket)
     argv = open("/proc/%d/cmdline" % pid_of(d, "vm"), "rb").read().split(b"\0")
     opts = {argv[i]: argv[i + 1] for i in range(len(argv) - 1) if argv[i] in (b"--disk", b"--net")}
-    check(opts.get(b"--disk", b"").endswith(b",bps=524288") and
-          opts.get(b"--net") == b"user,bps=262144", "the guest's options: %r" % opts)
+    check(opts.get(b"--disk", b"").endswith(b",bps=524288,iops=5000") and
+          opts.get(b"--net") == b"user,bps=262144,pps=100000", "the guest's options: %r" % opts)
+    lim = d.inspect("vm")["limits"]
+    check(lim.get("disk_iops") == 5000 and lim.get("net_pps") == 100000, "limits: %r" % lim)
     # the daemon's guests default to huge pages (docs/API.md "hugepages"): its RAM has some
     check(b"--hugepages=on" in argv, "no --hugepages=on: %r" % argv)
     r = ram_huge_kib(pid_of(d, "vm"), 128 << 20)
@@ -1985,6 +1987,7 @@ def create_limits(tmp, d):
             ("cl-twice", dict(vm, disks=[disks[0], disks[1], disks[0]]), ["same file"]),
             ("cl-bogus", dict(vm, nets=["bogus"]), ["nets 'bogus'", "user or tap"]),
             ("cl-badopt", dict(vm, nets=["user,nosuch=1"]), ["nets 'user,nosuch=1'", "nosuch"]),
+            ("cl-pps", dict(vm, nets=["user,pps=10"], net_pps=5), ["pps=", "net_pps"]),
             ("cl-dirs", dict(wasm=SERVICE, dirs=dirs), ["dirs", "45", "44"]),
             ("cl-port", dict(incoming="127.0.0.1:70000"), ["incoming", "65535"]),
             ("cl-tiny", dict(wasm=SERVICE, cpu_quota=1e-9), ["cpu_quota", "0.001", "1024"]),
@@ -2188,9 +2191,23 @@ def disk_path_comma(tmp, d):
         out = console(k, "cm", ["dd if=/dev/vda bs=512 count=1 2>/dev/null | od -An -tx1 "
                                 "| head -1; echo read-$((1+1))"], until="read-2")
         check(re.search(r"^ 5a 5a 5a 5a", out, re.M), "the guest's disk: %r" % out[-300:])
+        k.cli("rm", "-f", "cm", check_rc=0, timeout=60)
+        # a migration's destination: its disk pinned, and allowed, by the path itself
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        port = ls.getsockname()[1]
+        ls.close()
+        k.cli("create", "cmi", "--incoming", "127.0.0.1:%d" % port, "--disk",
+              "path=" + disk.replace(",", ",,"), check_rc=0)
+        k.cli("start", "cmi", check_rc=0)
+        argv = open("/proc/%d/cmdline" % pid_of(k, "cmi"), "rb").read().split(b"\0")
+        check(("--incoming-allow=" + disk).encode() in argv and
+              ("path=" + disk.replace(",", ",,")).encode() in argv,
+              "the destination's options: %r" % [a for a in argv if b"odd" in a])
     finally:
         if k.proc:
             k.cli("rm", "-f", "cm", timeout=60)
+            k.cli("rm", "-f", "cmi", timeout=60)
         k.stop()
 
 
@@ -2218,8 +2235,9 @@ def disk_options(tmp, d):
     kernel = os.path.join(GUEST, "Image")
     for name, kw, want in (
             ("do-key", dict(disks=[disk + ",bogus=1"]), ["disks '", "bogus"]),
-            ("do-bps", dict(disks=[disk + ",bps=1M"], disk_bps=4096),
-             ["rate limit", "disk_bps"]),
+            ("do-bps", dict(disks=[disk + ",bps=1M"], disk_bps=4096), ["bps=", "disk_bps"]),
+            ("do-bps0", dict(disks=[disk + ",bps=0"], disk_bps=4096), ["bps=", "disk_bps"]),
+            ("do-iops", dict(disks=[disk + ",iops=10"], disk_iops=5), ["iops=", "disk_iops"]),
             ("do-in", dict(disks=[disk + ",readonly=on"], incoming="127.0.0.1:1"),
              ["migration", "paths"]),
             ("do-none", dict(disks=[os.path.join(tmp, "nothere.img") + ",readonly=on"]),
@@ -2237,6 +2255,18 @@ def disk_options(tmp, d):
         opts = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == b"--disk"]
         check(len(opts) == 1 and opts[0].endswith(b",readonly=on,serial=lodge-ro7"),
               "the guest's --disk: %r" % opts)
+        # in its sandbox under a name of its own (a restored or incoming guest's writable
+        # images are /files/diskN), and a snapshot or migration refuses it (its image
+        # would not go with it): 409, not a restore onto another image
+        check(opts[0].startswith(b"/files/ro-disk0,"), "the guest's --disk: %r" % opts)
+        p = d.cli("snapshot", "do", os.path.join(tmp, "do.snap"))
+        check(p.returncode != 0 and b"read-only disk" in p.stderr and
+              not os.path.exists(os.path.join(tmp, "do.snap")),
+              "snapshot of a guest with a read-only disk: %d %r" % (p.returncode, p.stderr))
+        st, b = d.api_json("POST", "/v1/guests/do/migrate",
+                           json.dumps({"destination": "127.0.0.1:9"}))
+        check(st == 409 and "read-only disk" in (b or {}).get("message", ""),
+              "migrate: %s %r" % (st, b))
         out = console(d, "do", ["cat /sys/block/vda/ro /sys/block/vda/serial; "
                                 "echo x > /dev/vda 2>&1; echo ro-$((1+1))"], until="ro-2")
         check(re.search(r"^1\s*$", out, re.M) and "lodge-ro7" in out,

@@ -604,15 +604,17 @@ static int split_spec(void)
 	char err[256];
 
 	CHECK_EQ(vblk_split_spec("/a/b.img", &d, err, sizeof(err)), 0);
-	CHECK(!strcmp(d.path, "/a/b.img") && !d.opts[0] && !d.readonly && !d.rate);
+	CHECK(!strcmp(d.path, "/a/b.img") && !d.opts[0] && !d.readonly && !d.bps && !d.iops);
 	CHECK_EQ(vblk_split_spec("path=/a,,b=c.img,readonly=on,serial=x,,y,iops=5", &d, err,
 				 sizeof(err)),
 		 0);
 	CHECK(!strcmp(d.path, "/a,b=c.img"));
 	CHECK(!strcmp(d.opts, ",readonly=on,serial=x,,y,iops=5"));
-	CHECK(d.readonly && d.rate);
+	CHECK(d.readonly && d.iops && !d.bps);
 	CHECK_EQ(vblk_split_spec("/a.img,bps=1M,format=qcow2", &d, err, sizeof(err)), 0);
-	CHECK(!strcmp(d.opts, ",bps=1M,format=qcow2") && d.rate && !d.readonly);
+	CHECK(!strcmp(d.opts, ",bps=1M,format=qcow2") && d.bps && !d.iops && !d.readonly);
+	CHECK_EQ(vblk_split_spec("/a.img,bps=0", &d, err, sizeof(err)), 0);
+	CHECK(d.bps && !d.iops); /* given, if 0: another bps= would repeat the key */
 	CHECK_EQ(vblk_split_spec("/a.img,bogus=1", &d, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "bogus") != NULL);
 	CHECK_EQ(vblk_split_spec("/a,b.img", &d, err, sizeof(err)), -EINVAL);

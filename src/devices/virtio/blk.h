@@ -69,8 +69,8 @@ bool vblk_io_bytes(const struct device *dev, uint64_t *read_out, uint64_t *writt
 struct vblk_spec {
 	char path[4096];
 	char opts[512];
-	bool readonly; /* readonly=on */
-	bool rate;     /* a bps= or iops= limit of its own */
+	bool readonly;	/* readonly=on */
+	bool bps, iops; /* a bps= or iops= of its own (0 too) */
 };
 int vblk_split_spec(const char *spec, struct vblk_spec *out, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
