@@ -1252,7 +1252,47 @@ def case_migrate(mode, jit_args, handoff):
     d = tempfile.mkdtemp(prefix="wsnap.")
     procs = []
     why = ""
+    dout = os.path.join(d, "dst.out")
+    port = free_port()
+    dsock = os.path.join(d, "dst.sock")
+
+    def start_dst():
+        """The destination; with handoff waiting for its socket, after two bad
+        hand-overs (without a descriptor, or with two: dropped, it waits on). Made before
+        the program starts: it runs about 1.2 s, which a loaded host's ASan start-ups
+        and hand-overs took up (the program had ended, its socket gone)."""
+        w = ""
+        with open(dout, "w") as fo:
+            p = subprocess.Popen([LODGE, "wasm"] + jit_args + (
+                ["--incoming", "control", "--api", dsock] if handoff else
+                ["--incoming", "tcp:127.0.0.1:%d" % port]) + [
+                "--exit-file", os.path.join(d, "dst.exit"),
+                "--incoming-allow", d], stdout=fo,
+                stderr=subprocess.PIPE, cwd="/")
+        procs.append(p)
+        if not handoff:
+            return p, ""
+        if not wait_sock(dsock):
+            return p, "no destination socket"
+        for fds in ([], [0, 1]):
+            bad, err = upgrade(dsock, "/migrate/receive")
+            if not bad:
+                w += "; /migrate/receive: " + err
+                continue
+            if fds:
+                socket.send_fds(bad, [b"x"], fds)
+            else:
+                bad.sendall(b"x")
+            if bad.recv(16) != b"":
+                w += "; a hand-over with %d descriptors was not dropped" % len(fds)
+            bad.close()
+        return p, w
+
     try:
+        if handoff:
+            dst, why = start_dst()
+            if why.startswith("no destination"):
+                return result(False, name, why)
         with open(os.path.join(d, "in.txt"), "w") as f:
             f.write(IN_TXT)
         sock = os.path.join(d, "api.sock")
@@ -1311,33 +1351,11 @@ def case_migrate(mode, jit_args, handoff):
         n = open(out).read().count("\n")
         if not wait_file_lines(out, n + 3, 30, src):
             why += "; the source did not go on after the failures"
-        dout = os.path.join(d, "dst.out")
-        port = free_port()
-        dsock = os.path.join(d, "dst.sock")
-        with open(dout, "w") as fo:
-            dst = subprocess.Popen([LODGE, "wasm"] + jit_args + (
-                ["--incoming", "control", "--api", dsock] if handoff else
-                ["--incoming", "tcp:127.0.0.1:%d" % port]) + [
-                "--exit-file", os.path.join(d, "dst.exit"),
-                "--incoming-allow", d], stdout=fo,
-                stderr=subprocess.PIPE, cwd="/")
-        procs.append(dst)
+        if not handoff:
+            dst, w = start_dst()
+            if w:
+                return result(False, name, w)
         if handoff:
-            if not wait_sock(dsock):
-                return result(False, name, "no destination socket")
-            # a hand-over without a descriptor, or with two, is dropped; it waits on
-            for fds in ([], [0, 1]):
-                bad, err = upgrade(dsock, "/migrate/receive")
-                if not bad:
-                    why += "; /migrate/receive: " + err
-                    continue
-                if fds:
-                    socket.send_fds(bad, [b"x"], fds)
-                else:
-                    bad.sendall(b"x")
-                if bad.recv(16) != b"":
-                    why += "; a hand-over with %d descriptors was not dropped" % len(fds)
-                bad.close()
             a, b = socket.socketpair()
             rc_, err = upgrade(dsock, "/migrate/receive")
             sc_, err2 = upgrade(sock, "/migrate/send")
