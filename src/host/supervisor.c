@@ -251,12 +251,15 @@ static bool disks_ok(const cJSON *cfg, bool path_only, char *err, size_t errlen)
 			snprintf(err, errlen, "disks '%.200s': %s", e->valuestring, why);
 			return false;
 		}
-		if (path_only && d.opts[0]) {
+		/* a migration's may say its format (else the source's is taken) */
+		if (path_only && d.opts[0] &&
+		    (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "standby")) ||
+		     (strcmp(d.opts, ",format=raw") && strcmp(d.opts, ",format=qcow2")))) {
 			snprintf(err, errlen,
 				 "disks '%.200s': a migration's or standby's disks are this host's "
-				 "images for the source's writable disks, options come with its "
-				 "stream: give their paths (a ',' in one written twice, or as "
-				 "path=)",
+				 "images for the source's writable disks, other options come with "
+				 "its stream: give their paths (a ',' in one written twice, or as "
+				 "path=), a migration's with format=raw or format=qcow2 at most",
 				 e->valuestring);
 			return false;
 		}

@@ -2192,17 +2192,18 @@ def disk_path_comma(tmp, d):
                                 "| head -1; echo read-$((1+1))"], until="read-2")
         check(re.search(r"^ 5a 5a 5a 5a", out, re.M), "the guest's disk: %r" % out[-300:])
         k.cli("rm", "-f", "cm", check_rc=0, timeout=60)
-        # a migration's destination: its disk pinned, and allowed, by the path itself
+        # a migration's destination: its disk pinned, and allowed, by the path itself, its
+        # format the one given (not the stream's)
         ls = socket.socket()
         ls.bind(("127.0.0.1", 0))
         port = ls.getsockname()[1]
         ls.close()
         k.cli("create", "cmi", "--incoming", "127.0.0.1:%d" % port, "--disk",
-              "path=" + disk.replace(",", ",,"), check_rc=0)
+              "path=" + disk.replace(",", ",,") + ",format=raw", check_rc=0)
         k.cli("start", "cmi", check_rc=0)
         argv = open("/proc/%d/cmdline" % pid_of(k, "cmi"), "rb").read().split(b"\0")
         check(("--incoming-allow=" + disk).encode() in argv and
-              ("path=" + disk.replace(",", ",,")).encode() in argv,
+              ("path=" + disk.replace(",", ",,") + ",format=raw").encode() in argv,
               "the destination's options: %r" % [a for a in argv if b"odd" in a])
     finally:
         if k.proc:
@@ -2240,6 +2241,8 @@ def disk_options(tmp, d):
             ("do-iops", dict(disks=[disk + ",iops=10"], disk_iops=5), ["iops=", "disk_iops"]),
             ("do-in", dict(disks=[disk + ",readonly=on"], incoming="127.0.0.1:1"),
              ["migration", "paths"]),
+            ("do-sb", dict(disks=[disk + ",format=raw"], incoming="127.0.0.1:1", standby=True),
+             ["standby", "paths"]),
             ("do-none", dict(disks=[os.path.join(tmp, "nothere.img") + ",readonly=on"]),
              ["nothere.img", "No such file"])):
         body = dict(name=name, **kw)
