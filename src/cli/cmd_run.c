@@ -1227,6 +1227,10 @@ static int ctl_migrate(void *opaque, const char *dest, const struct guestctl_mig
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&c->lock);
+	/* the control socket answers while the first machine is still being made: a
+	 * migration asked for at once waits for it (it failed, 502, and left its destination
+	 * waiting for a stream that never came) */
+	wait_started(c);
 	/* RAM still mapped from a snapshot file goes off it first: the lease's watch waits
 	 * for this lock, and a migration may hold it for longer than the kernel makes a
 	 * writer of the file wait (fs.lease-break-time): the file would change under it */
@@ -1278,6 +1282,7 @@ static int ctl_replicate(void *opaque, const char *dest, unsigned interval_ms, i
 		return -EOPNOTSUPP;
 	}
 	pthread_mutex_lock(&c->lock);
+	wait_started(c); /* (as a migration does) */
 	if (!c->vm) {
 		r = -EAGAIN;
 	} else if (c->repl) {
@@ -1508,6 +1513,12 @@ static int run_machines(struct run_opts *o, struct run_ctl *ctl, struct console 
 		if (status || !*vmp) /* no machine: a standby whose primary stopped */
 			return status;
 		console_attach(con, *vmp);
+#ifdef LODGE_TEST_HOOKS
+		/* LODGE_TEST_HOOK=slow-start: the machine is handed to the control socket 2 s
+		 * late (a loaded host), which answers meanwhile */
+		if (getenv("LODGE_TEST_HOOK") && !strcmp(getenv("LODGE_TEST_HOOK"), "slow-start"))
+			usleep(2000 * 1000);
+#endif
 		ctl_attach(ctl, *vmp);
 		lease_watch_start(&lease, ctl, *vmp);
 		guestctl_ready(o->gctl); /* the first machine only: later ones are reboots */

@@ -108,11 +108,12 @@ def build_initrd():
 
 
 def host_path_tests():
-    c = disks.Ctx(start=lambda args, sock: start(args, sock, lodge=ASAN), api=api,
-                  free_port=free_port, result=result, tmp=tmp, top=TOP, lodge=ASAN)
+    c = disks.Ctx(start=lambda args, sock, wrap=(): start(args, sock, wrap, lodge=ASAN),
+                  api=api, free_port=free_port, result=result, tmp=tmp, top=TOP, lodge=ASAN)
     only = os.environ.get("MIGRATE_ONLY", "")
     for name, fn in (("host_paths", hostpaths.t_host_paths),
-                     ("host_paths_standby", hostpaths.t_host_paths_standby)):
+                     ("host_paths_standby", hostpaths.t_host_paths_standby),
+                     ("migrate_at_start", hostpaths.t_migrate_at_start)):
         if not only or name in only.split(","):
             fn(c)
 
