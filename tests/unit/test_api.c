@@ -202,15 +202,27 @@ static void teardown(void)
 	evloop_destroy(fx.loop);
 }
 
+/* A socket connected to the test server, or -1. */
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Raw exchange: sends `req`, reads until the peer closes or `want` bytes arrived. */
 static int raw(const char *req, char *out, size_t cap, bool *closed)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int fd = raw_connect();
 	size_t got = 0;
 
-	strcpy(sa.sun_path, fx.path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (fd < 0)
 		return -1;
 	if (write(fd, req, strlen(req)) < 0)
 		return -1;
@@ -494,14 +506,11 @@ static int test_authorize_and_limits(void)
 	/* a client that sends its request after the server refused it (and read nothing of
 	 * the answer yet): its write is taken, and it reads the 503, then the end */
 	{
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
 		static const char req[] = "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n";
 		char buf[512];
 		ssize_t n, got = 0;
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.path);
+		int fd = raw_connect();
 		CHECK(fd >= 0);
-		CHECK_EQ(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		usleep(300 * 1000); /* the server has answered and shut its side */
 		CHECK_EQ(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
 		while ((n = recv(fd, buf + got, sizeof(buf) - 1 - (size_t)got, 0)) > 0)
@@ -627,19 +636,6 @@ static int test_client_bounds(void)
 	unlink(path);
 	rmdir(dir);
 	return 0;
-}
-
-static int raw_connect(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.path);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* Refusals coming faster than the sweep's period do not put it off: a request head that
