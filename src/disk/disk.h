@@ -317,14 +317,22 @@ struct disk_fingerprint {
 			* table (its first 1 MiB); fingerprint.c has the exact algorithm */
 	bool backing;  /* not part of it: the file begins with a qcow2 header that names a
 			* backing file (whose own identity is the caller's to take) */
+	/* Not part of the hash either: which file this is on this host, and when its bytes
+	 * last changed. A regular file's device and inode (ino 0: a block device, whose
+	 * times do not follow its content) and its modification time in ns. The same file
+	 * found again with another mtime was written (or touched) since: a change the
+	 * samples may miss. */
+	uint64_t dev, ino;
+	int64_t mtime_ns;
 };
 
 /*
  * Reads the file (or block device) at `path` (opened read-only, no lock; any format: its
  * bytes as they are) and fills *out. It reads at most about 2.3 MiB, whatever the size:
  * a file replaced by another (a copy of another image, one created again) is told apart,
- * a single block changed outside the parts read is not. The file's times and owner are
- * not part of it.
+ * a single block changed outside the parts read is not (on the same host the caller
+ * compares dev, ino and mtime_ns for that). The file's times and owner are not part of
+ * the hash.
  * Returns 0, or -errno (-EINVAL: neither a regular file nor a block device; -EIO: it
  * shrank while read).
  */

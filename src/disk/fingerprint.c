@@ -151,5 +151,10 @@ int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 	out->size = size;
 	out->hash = h;
 	out->backing = backing;
+	out->dev = S_ISREG(st.st_mode) ? (uint64_t)st.st_dev : 0;
+	out->ino = S_ISREG(st.st_mode) ? (uint64_t)st.st_ino : 0;
+	out->mtime_ns = S_ISREG(st.st_mode)
+				? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
+				: 0;
 	return 0;
 }

@@ -9,9 +9,10 @@
  * DEVICE section per device in creation order (string name, then the device's own
  * record), the RAM section: all of RAM, or for a Diff the pages written since the
  * parent (mem's dirty log, which every snapshot and restore restarts), and last the
- * DISKS section (u32 version 1, u32 writable disks, then per writable disk in order: u32
+ * DISKS section (u32 version 2, u32 writable disks, then per writable disk in order: u32
  * files, its image then each backing file below it, and per file its disk_fingerprint:
- * u64 size, u64 hash), written once the images are frozen (after the overlay switch, or
+ * u64 size, u64 hash, u64 dev, u64 ino, u64 mtime_ns; version 1 has size and hash only),
+ * written once the images are frozen (after the overlay switch, or
  * once the copies are made and renamed into place); files of format version 1 and 2
  * have none.
  */
@@ -52,7 +53,7 @@
 #define ID_LEN		16
 #define IDENT_VERSION	1
 #define MAX_CHAIN	64 /* a Diff and its parents, the Full one included */
-#define DISKS_VERSION	1
+#define DISKS_VERSION	2 /* 1: without each file's device, inode and mtime */
 #define CHAIN_FILES	(DISK_MAX_CHAIN + 1) /* an image and its backing files */
 
 /* What the DISKS section records of a writable disk: the identity of its image and of
@@ -176,9 +177,15 @@ static int disk_image(const char *args, char *out, size_t len, char fmt[8])
 	return r;
 }
 
-static bool same_fp(const struct disk_fingerprint *a, const struct disk_fingerprint *b)
+/* Whether file `got` still holds what `want` recorded: the same length and hash, and when
+ * it is the very file recorded (the same device and inode: this host, not a copy), the
+ * same modification time, so that a write the hash's samples miss is caught too. */
+static bool same_fp(const struct disk_fingerprint *got, const struct disk_fingerprint *want)
 {
-	return a->size == b->size && a->hash == b->hash;
+	if (got->size != want->size || got->hash != want->hash)
+		return false;
+	return !want->ino || got->dev != want->dev || got->ino != want->ino ||
+	       got->mtime_ns == want->mtime_ns;
 }
 
 /* The identities of image `img` (format fmt, "": probed) and of its backing files, top
@@ -1038,6 +1045,9 @@ static int write_disks(struct save_job *j)
 		for (unsigned f = 0; f < ids.n; f++) {
 			sbuf_put_u64(&b, ids.f[f].size);
 			sbuf_put_u64(&b, ids.f[f].hash);
+			sbuf_put_u64(&b, ids.f[f].dev);
+			sbuf_put_u64(&b, ids.f[f].ino);
+			sbuf_put_u64(&b, (uint64_t)ids.f[f].mtime_ns);
 		}
 	}
 	vm_restore_close(rs);
@@ -1268,8 +1278,11 @@ static int check_image(const struct vm_restore *rs, unsigned wi, unsigned disk, 
 			snprintf(how, sizeof(how), "it is %llu bytes long, it was %llu",
 				 (unsigned long long)got->f[0].size,
 				 (unsigned long long)want->f[0].size);
-		else
+		else if (got->f[0].hash != want->f[0].hash)
 			snprintf(how, sizeof(how), "the same size, other content");
+		else
+			snprintf(how, sizeof(how), "the same file, modified after the snapshot: "
+						   "its mtime is not the one recorded");
 		vm_errf(err, errlen,
 			"its disk %u: the image %s changed since the snapshot (%s): the guest's "
 			"memory would not match that disk; put back the image the snapshot was "
@@ -1508,6 +1521,7 @@ static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
 	unsigned n;
 	const struct snap_section *sec = snap_sections(rs->rd, &n);
 	struct sreader in;
+	uint32_t version;
 	uint8_t *p;
 	int r;
 
@@ -1517,7 +1531,8 @@ static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
 	if (r)
 		return r;
 	sreader_init(&in, p, (size_t)sec[n - 1].len);
-	r = sread_u32(&in) == DISKS_VERSION ? 0 : -EINVAL;
+	version = sread_u32(&in);
+	r = version == 1 || version == DISKS_VERSION ? 0 : -EINVAL;
 	rs->ndisks = sread_u32(&in);
 	if (rs->ndisks != vm_restore_writable_disks(rs) || rs->ndisks > VM_MAX_DEVICE_ARGS)
 		r = -EINVAL;
@@ -1529,8 +1544,14 @@ static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
 			break;
 		}
 		for (unsigned f = 0; f < ids->n; f++) {
+			ids->f[f] = (struct disk_fingerprint){0}; /* version 1: hash only */
 			ids->f[f].size = sread_u64(&in);
 			ids->f[f].hash = sread_u64(&in);
+			if (version >= 2) {
+				ids->f[f].dev = sread_u64(&in);
+				ids->f[f].ino = sread_u64(&in);
+				ids->f[f].mtime_ns = (int64_t)sread_u64(&in);
+			}
 		}
 	}
 	if (r || in.err || in.off != sec[n - 1].len) {

@@ -56,7 +56,11 @@
                  but not an image of another size (one line saying so);
                  the original put back (a copy: other times) restores, the guest reading
                  the file it wrote; the same file as the Lodge before the DISKS section
-                 wrote it (the section cut out, version 2) restores without a word. qcow2
+                 wrote it (the section cut out, version 2) restores without a word, and
+                 so does the file with version 1 of the DISKS section (no device, inode
+                 or mtime). raw also writes one block of the image in place between
+                 two of the fingerprint's samples: refused ("the same file, modified
+                 after the snapshot"), and still with the block's old bytes put back. qcow2
                  also takes a Diff after the Full snapshot: its base image (below the
                  overlay the Diff froze) replaced is refused, naming it
   answer.*       a stop or kill that ends the guest is answered first (answers.py)
@@ -881,6 +885,33 @@ def old_format(src, dst):
     return kinds
 
 
+def disks_v1(src, dst):
+    """`src` with its DISKS section as a Lodge before version 2 of it wrote it: per file
+    only the length and the fingerprint, not the device, inode and modification time."""
+    data = open(src, "rb").read()
+    out = bytearray(data[:32])
+    for t, off, n in section_offsets(data):
+        payload = data[off:off + n]
+        if t == SEC_DISKS:
+            ver, ndisks = struct.unpack_from("<II", payload, 0)
+            if ver != 2:
+                raise ValueError("DISKS version %d, not 2" % ver)
+            body, at = bytearray(struct.pack("<II", 1, ndisks)), 8
+            for _ in range(ndisks):
+                (nf,) = struct.unpack_from("<I", payload, at)
+                body += struct.pack("<I", nf)
+                at += 4
+                for _ in range(nf):
+                    body += payload[at:at + 16]  # size, hash; then dev, ino, mtime
+                    at += 40
+            payload = bytes(body)
+        hdr = bytearray(struct.pack("<IIQI", t, 0, len(payload), zlib.crc32(payload)))
+        hdr += struct.pack("<I", zlib.crc32(bytes(hdr)))
+        out += hdr + payload
+    with open(dst, "wb") as f:
+        f.write(out)
+
+
 def refused(args, want, not_want=()):
     """`lodge run --restore ...args` must exit 125 with one line holding every string of
     want (and none of not_want), and leave the files in tmp as they were."""
@@ -960,7 +991,24 @@ def disk_replaced(kind):
     kinds = old_format(snap, old)
     if kinds[-2:] != [SEC_DISKS, 0x444e45]:
         return "the snapshot's last sections are %r, not DISKS and END" % kinds[-3:]
+    v1 = os.path.join(tmp, "rep-%s-v1.snap" % kind)
+    disks_v1(snap, v1)
     size = os.path.getsize(disk)
+    if kind == "raw":
+        # one block written in place between two of the fingerprint's samples (the head
+        # is 1 MiB, then a sample every ~1 MiB): the same file, a later mtime
+        at = (1 << 20) + (512 << 10)
+        with open(disk, "r+b") as f:
+            f.seek(at)
+            orig = f.read(4096)
+            f.seek(at)
+            f.write(bytes(b ^ 0x5a for b in orig))
+        why += refused([snap], ["its disk 0: the image %s changed since the snapshot (the "
+                                "same file, modified after the snapshot" % disk])
+        with open(disk, "r+b") as f:  # the bytes back (the mtime stays the new one)
+            f.seek(at)
+            f.write(orig)
+        why += refused([snap], ["modified after the snapshot"])
     os.rename(disk, disk + ".orig")
     if kind == "raw":  # cp other.img disk.img: other bytes, the same length
         shutil.copyfile(disk + ".orig", disk)
@@ -1011,6 +1059,9 @@ def disk_replaced(kind):
         why += w
         if "disk" in err:
             why += "; the old file's restore said something of its disks: %r" % err[-300:]
+    if not why:  # version 1 of the DISKS section: the copy's bytes are what it recorded
+        w, _ = restored_reads(v1, "rep-v1.sock", "before")
+        why += w
     return why
 
 

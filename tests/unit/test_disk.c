@@ -1292,7 +1292,7 @@ static bool fp_same(const char *name, const struct disk_fingerprint *want)
  * bytes give the same value (a copy, whatever its times), a change in the parts it reads
  * (the first MiB, the 64 sampled blocks, the last byte, a qcow2 image's L1 table wherever
  * it lies) or of the length changes it; a change between samples does not (the trade-off
- * docs/SNAPSHOT.md states); hostile qcow2 headers are read without harm; `backing`
+ * docs/SNAPSHOT.md states), but the file's mtime (with its device and inode) does; hostile qcow2 headers are read without harm; `backing`
  * says whether a qcow2 image names a backing file. */
 static int t_fingerprint(void)
 {
@@ -1331,10 +1331,26 @@ static int t_fingerprint(void)
 		CHECK_EQ(poke("fp.raw", spots[i], &old, 1), 0);
 		CHECK(fp_same("fp.raw", &a));
 	}
-	/* between two samples: not seen (it samples, it does not read everything) */
+	/* between two samples: not seen by the hash (it samples, it does not read
+	 * everything); the file's identity on this host is the same and its mtime later */
+	{
+		struct stat st;
+		CHECK_EQ(disk_fingerprint(P("fp.raw"), &s), 0);
+		CHECK_EQ(stat(P("fp.raw"), &st), 0);
+		CHECK(s.dev == (uint64_t)st.st_dev && s.ino == (uint64_t)st.st_ino && s.ino);
+		CHECK_EQ(s.mtime_ns, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+		/* (a time set in the past: the write's own is surely another) */
+		CHECK_EQ(utimensat(AT_FDCWD, P("fp.raw"),
+				   (struct timespec[2]){{0, UTIME_OMIT}, {1000, 5}}, 0),
+			 0);
+		CHECK_EQ(disk_fingerprint(P("fp.raw"), &s), 0);
+		CHECK_EQ(s.mtime_ns, 1000 * 1000000000ll + 5);
+	}
 	memset(buf, 0x77, 4096);
 	CHECK_EQ(poke("fp.raw", head + 8192, buf, 4096), 0);
 	CHECK(fp_same("fp.raw", &a));
+	CHECK_EQ(disk_fingerprint(P("fp.raw"), &b), 0);
+	CHECK(b.ino == s.ino && b.dev == s.dev && b.mtime_ns != s.mtime_ns);
 	/* one byte longer: another value */
 	CHECK_EQ(poke("fp-copy.raw", size, &x, 1), 0);
 	CHECK_EQ(disk_fingerprint(P("fp-copy.raw"), &b), 0);
