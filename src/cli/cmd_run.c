@@ -48,6 +48,9 @@
 #define OPT_ALLOW	900  /* --incoming-allow */
 #define OPT_ALLOW_TAP	901  /* --incoming-allow-tap */
 #define OPT_ALLOW_FWD	902  /* --incoming-allow-hostfwd */
+#define OPT_JIT_CACHE	903  /* --jit-cache */
+#define JIT_CACHE_MIN	(1ull << 20)
+#define JIT_CACHE_MAX	(1ull << 30)
 
 struct run_opts {
 	struct console *console; /* (set before the machines run: a wait for a stream asks it) */
@@ -61,6 +64,7 @@ struct run_opts {
 	int stats, no_reboot, mem_set, cpus_set;
 	unsigned jit_hot;	      /* 0: interpreter only */
 	int jit_opt;		      /* 'J' once --no-jit, 'H' once --jit-hot was given */
+	uint64_t jit_cache;	      /* --jit-cache (0: the default) */
 	bool hugepages;		      /* --hugepages on|off (default on) */
 	struct guestctl_config ctl;   /* --api, --console-log, --exit-file */
 	const char *sandbox;	      /* --sandbox SPEC */
@@ -192,6 +196,10 @@ static void run_usage(FILE *f)
 		"  --no-jit          interpret only: do not translate hot code to x86-64\n"
 		"  --jit-hot N       translate a block after N entries (default %d; 1 = at once)\n"
 		"                    (not with --no-jit)\n"
+		"  --jit-cache SIZE  memory for decoded and for translated guest code, SIZE each,\n"
+		"                    shared by the harts (default 2M: what a boot needs; more\n"
+		"                    for heavy I/O or large programs, e.g. 8M; idle harts give\n"
+		"                    it back)\n"
 		"  --hugepages on|off  back guest RAM with transparent huge pages where the\n"
 		"                    host allows (default on): a faster boot, but touched RAM\n"
 		"                    counts in whole 2 MiB pages (more host memory per guest)\n"
@@ -330,6 +338,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{"stats", no_argument, NULL, 's'},
 		{"no-jit", no_argument, NULL, 'J'},
 		{"jit-hot", required_argument, NULL, 'H'},
+		{"jit-cache", required_argument, NULL, OPT_JIT_CACHE},
 		{"hugepages", required_argument, NULL, 'U'},
 		{"api", required_argument, NULL, 'A'},
 		{"console-log", required_argument, NULL, 'L'},
@@ -457,6 +466,14 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 			o->jit_hot = (unsigned)v;
 			break;
 		}
+		case OPT_JIT_CACHE:
+			if (cli_parse_size(optarg, &o->jit_cache) < 0 ||
+			    o->jit_cache < JIT_CACHE_MIN || o->jit_cache > JIT_CACHE_MAX) {
+				log_err("--jit-cache '%s': must be a size from 1M to 1G (e.g. 8M)",
+					optarg);
+				return -1;
+			}
+			break;
 		case 'U':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
 				log_err("--hugepages '%s': must be on or off", optarg);
@@ -667,6 +684,7 @@ static int create_vm(const struct run_opts *o, struct chardev *con, struct vm **
 				.nharts = o->cpus,
 				.timeout_sec = o->timeout,
 				.jit_hot = o->jit_hot,
+				.jit_cache = o->jit_cache,
 				.hugepages = o->hugepages,
 				.bare = o->bare != NULL,
 				.devices = o->devs,
@@ -743,15 +761,17 @@ static void print_stats(const struct vm *vm, uint64_t t0)
 		(unsigned long long)n, secs, secs > 0 ? (double)n / secs / 1e6 : 0.0);
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		const struct hart *h = vm->harts[i];
+		size_t arena, code;
+		exec_cache_budget(h, &arena, &code);
 		fprintf(stderr,
 			"lodge: stats: hart %u: pc=0x%llx priv=%u instret=%llu blocks=%zuK "
-			"jit=%zuK jitblocks=%llu jithot=%u "
+			"jit=%zuK jitblocks=%llu jithot=%u cache=%zuK/%zuK "
 			"mcause=0x%llx mepc=0x%llx scause=0x%llx sepc=0x%llx stval=0x%llx "
 			"satp=0x%llx\n",
 			i, (unsigned long long)h->pc, h->priv, (unsigned long long)h->instret,
 			exec_cache_bytes(h) >> 10, exec_jit_bytes(h) >> 10,
-			(unsigned long long)exec_jit_blocks(h), exec_jit_hot(h),
-			(unsigned long long)h->mcause, (unsigned long long)h->mepc,
+			(unsigned long long)exec_jit_blocks(h), exec_jit_hot(h), arena >> 10,
+			code >> 10, (unsigned long long)h->mcause, (unsigned long long)h->mepc,
 			(unsigned long long)h->scause, (unsigned long long)h->sepc,
 			(unsigned long long)h->stval, (unsigned long long)h->satp);
 		print_exits(h, i);
@@ -790,6 +810,7 @@ static int setup_restore(const struct run_opts *o, struct chardev *con, struct v
 	}
 	cfg.timeout_sec = o->timeout;
 	cfg.jit_hot = o->jit_hot;
+	cfg.jit_cache = o->jit_cache;
 	cfg.hugepages = o->hugepages;
 	cfg.err = err;
 	cfg.errlen = sizeof(err);
@@ -885,6 +906,7 @@ static int setup_incoming(const struct run_opts *o, struct chardev *con, struct 
 	struct vm_host_allow allow;
 	struct vm_config tmpl = {.timeout_sec = o->timeout,
 				 .jit_hot = o->jit_hot,
+				 .jit_cache = o->jit_cache,
 				 .hugepages = o->hugepages,
 				 .console = con,
 				 .disk_paths = o->incoming_disks,
@@ -929,6 +951,7 @@ static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct c
 	struct vm_host_allow allow;
 	struct vm_config tmpl = {.timeout_sec = o->timeout,
 				 .jit_hot = o->jit_hot,
+				 .jit_cache = o->jit_cache,
 				 .hugepages = o->hugepages,
 				 .console = con,
 				 .allow = &allow};

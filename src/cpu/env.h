@@ -36,6 +36,9 @@ struct hart_env {
 	struct bus *bus;  /* MMIO regions */
 	unsigned nharts;  /* harts sharing this env (they split the caches' budgets) */
 	unsigned jit_hot; /* translate a block after this many entries; 0 = no JIT */
+	/* The budget of decoded blocks, and the same again of translated code, for all
+	 * harts together (bytes; 0: ARENA_BUDGET and JIT_BUDGET, cpu/block.h) */
+	uint64_t jit_cache;
 	struct hart_clock clock;
 	uint64_t deadline_ns; /* host time at which the machine stops (--timeout), 0 = none */
 	/* Hart thread, at its periodic poll: machine-wide work (timeout, panic, pause).

@@ -57,7 +57,9 @@ int exec_cache_create(struct hart *h)
 
 	if (!bc)
 		return -ENOMEM;
-	bc->size = ARENA_BUDGET / (h->env->nharts ? h->env->nharts : 1);
+	bc->size = (h->env->jit_cache ? h->env->jit_cache : ARENA_BUDGET) /
+		   (h->env->nharts ? h->env->nharts : 1);
+	bc->size &= ~(uint64_t)0xffff; /* (the parts' 16ths stay page-aligned) */
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
 	bc->hot_max = bc->size / 16 * ARENA_HOT_SIXTEENTHS;
@@ -77,7 +79,8 @@ int exec_cache_create(struct hart *h)
 		/* Translated code has a budget split like the decoded blocks'. Without a JIT
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
-		size_t code = JIT_BUDGET / (h->env->nharts ? h->env->nharts : 1);
+		size_t code = (h->env->jit_cache ? h->env->jit_cache : JIT_BUDGET) /
+			      (h->env->nharts ? h->env->nharts : 1);
 		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, h, &bc->jit);
 		if (r == 0)
 			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;
@@ -112,6 +115,12 @@ size_t exec_cache_bytes(const struct hart *h)
 size_t exec_jit_bytes(const struct hart *h)
 {
 	return h->bc ? jit_bytes(h->bc->jit) : 0;
+}
+
+void exec_cache_budget(const struct hart *h, size_t *arena, size_t *code)
+{
+	*arena = h->bc ? h->bc->size : 0;
+	*code = h->bc ? jit_capacity(h->bc->jit) : 0;
 }
 
 uint64_t exec_jit_blocks(const struct hart *h)

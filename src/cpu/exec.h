@@ -21,6 +21,9 @@ void exec_cache_destroy(struct hart *h);
 size_t exec_cache_bytes(const struct hart *h);
 /* Bytes of translated code (statistics; 0 without the JIT). */
 size_t exec_jit_bytes(const struct hart *h);
+/* This hart's share of --jit-cache (statistics): the block arena's bytes and the code
+ * buffer's (0 without the JIT). */
+void exec_cache_budget(const struct hart *h, size_t *arena, size_t *code);
 /* Blocks translated since the start (statistics). */
 uint64_t exec_jit_blocks(const struct hart *h);
 /* Dispatcher entries that make a block hot now: --jit-hot, or more while the caches

@@ -285,6 +285,7 @@ static void init_env(struct vm *vm, const struct vm_config *cfg)
 				    .bus = &vm->bus,
 				    .nharts = cfg->nharts,
 				    .jit_hot = cfg->jit_hot,
+				    .jit_cache = cfg->jit_cache,
 				    .poll = env_poll,
 				    .watch_hit = env_watch_hit};
 	hart_env_clock_set(&vm->env, vm_now_ns(), 0);

@@ -56,6 +56,7 @@ struct vm_config {
 	unsigned nharts;
 	double timeout_sec; /* 0 = none */
 	unsigned jit_hot;   /* translate a block after this many entries; 0 = no JIT */
+	uint64_t jit_cache; /* the code caches' budget (struct hart_env); 0 = the default */
 	bool bare;	    /* a bare-metal program: always-present devices only if `bare` */
 	bool hugepages;	    /* ask for transparent huge pages on guest RAM (gmem_init) */
 	const struct vm_device_arg *devices;

@@ -1408,6 +1408,7 @@ int vm_incoming_fd(int fd, const struct vm_config *tmpl, struct vm **out, char *
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;
 	cfg.jit_hot = tmpl->jit_hot;
+	cfg.jit_cache = tmpl->jit_cache;
 	cfg.hugepages = tmpl->hugepages;
 	cfg.console = tmpl->console;
 	cfg.err = err;

@@ -1048,6 +1048,7 @@ static int standby_begin(struct vm_standby *s, const struct vm_config *tmpl, str
 		goto out;
 	cfg.timeout_sec = tmpl->timeout_sec;
 	cfg.jit_hot = tmpl->jit_hot;
+	cfg.jit_cache = tmpl->jit_cache;
 	cfg.hugepages = tmpl->hugepages;
 	cfg.console = tmpl->console;
 	cfg.err = err;

@@ -269,6 +269,9 @@ expect jit_hot_zero 2 --jit-hot -- run --bare "$prog" --jit-hot 0
 expect jit_hot_garbage 2 --jit-hot -- run --bare "$prog" --jit-hot often
 expect no_jit_jit_hot 2 "--no-jit and --jit-hot contradict" -- run --bare "$prog" --no-jit --jit-hot 5
 expect jit_hot_no_jit 2 "--no-jit and --jit-hot contradict" -- run --bare "$prog" --jit-hot=5 --no-jit
+expect jit_cache_small 2 --jit-cache -- run --bare "$prog" --jit-cache 512K
+expect jit_cache_huge 2 --jit-cache -- run --bare "$prog" --jit-cache 2G
+expect jit_cache_garbage 2 --jit-cache -- run --bare "$prog" --jit-cache lots
 expect hugepages_garbage 2 --hugepages -- run --bare "$prog" --hugepages yes
 expect hugepages_missing_value 2 --hugepages -- run --bare "$prog" --hugepages
 expect unknown_option 2 --frobnicate -- run --bare "$prog" --frobnicate
@@ -333,6 +336,29 @@ if need "$elfs/jit_cold.elf" jit_cold_kept; then
 			"flushes '$fl' (want 0), cold-flushes '$cold' (want > 0)"
 	else
 		say "PASS: cli.jit_cold_kept"
+	fi
+fi
+
+# --- --jit-cache sizes the code caches: jit_cold.elf fills the default arena's cold part
+# (above); with 32M (each hart's share of both caches) it fits, and --stats reports the
+# shares (cache=ARENA/CODE in KiB: the arena is 11/16 of a share). Two harts split it.
+if need "$elfs/jit_cold.elf" jit_cache_size; then
+	"$lodge" run --bare "$elfs/jit_cold.elf" --stats --timeout 120 --jit-cache 32M </dev/null \
+		>/dev/null 2>"$tmp/err"
+	got=$?
+	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	cache=$(sed -n 's/.* cache=\([0-9K\/]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	"$lodge" run --bare "$elfs/hello.elf" --stats --cpus 2 --jit-cache 4M </dev/null \
+		>/dev/null 2>"$tmp/err2"
+	got2=$?
+	cache2=$(sed -n 's/.* hart 1: .* cache=\([0-9K\/]*\) .*/\1/p' "$tmp/err2" | head -n 1)
+	if [ $got -ne 0 ] || [ "$cold" != 0 ] || [ "$cache" != 22528K/32768K ] ||
+		[ $got2 -ne 0 ] || [ "$cache2" != 1408K/2048K ]; then
+		say "FAIL: cli.jit_cache_size: status $got, cold-flushes '$cold' (want 0), cache" \
+			"'$cache' (want 22528K/32768K); 2 harts: status $got2, hart 1's cache" \
+			"'$cache2' (want 1408K/2048K)"
+	else
+		say "PASS: cli.jit_cache_size"
 	fi
 fi
 

@@ -166,6 +166,11 @@ size_t jit_bytes(const struct jit *j)
 	return j ? j->buf.used : 0;
 }
 
+size_t jit_capacity(const struct jit *j)
+{
+	return j ? j->buf.size : 0;
+}
+
 uint64_t jit_blocks(const struct jit *j)
 {
 	return j ? j->blocks : 0;

@@ -54,6 +54,8 @@ int jit_run(struct jit *j, struct hart *h, const void *code, uint64_t *icount);
 
 /* Bytes of code in the buffer and blocks translated since creation (statistics). */
 size_t jit_bytes(const struct jit *j);
+/* Bytes the code buffer holds at most (its budget). */
+size_t jit_capacity(const struct jit *j);
 uint64_t jit_blocks(const struct jit *j);
 
 #endif
