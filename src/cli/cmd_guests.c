@@ -193,6 +193,8 @@ static void create_usage(FILE *f)
 		"  --cpu-quota CPUS     CPU time per period, in CPUs (0.5 = half of one)\n"
 		"  --hugepages on|off   a system guest's RAM in transparent huge pages (default\n"
 		"                       on: a faster boot, touched RAM in whole 2 MiB pages)\n"
+		"  --jit-cache SIZE     a system guest's code caches (lodge run --jit-cache;\n"
+		"                       default 2M; its cgroup allows the memory beyond that)\n"
 		"  --disk-bps N         bytes per second of each disk (its token bucket, and\n"
 		"                       the cgroup's io limit on the disks' block device)\n"
 		"  --disk-iops N        requests per second of each disk (its token bucket, and\n"
@@ -254,7 +256,7 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 		"--append",  "--disk",	    "--dir",	   "--net",	 "--env",
 		"--cpus",    "--mem",	    "--cpu-quota", "--disk-bps", "--net-bps",
 		"--restart", "--incoming",  "--standby",   "--failover", "--hugepages",
-		"--kind",    "--disk-iops", "--net-pps"};
+		"--kind",    "--disk-iops", "--net-pps",   "--jit-cache"};
 	const char *opt = argv[*i], *val;
 	bool known = false;
 	char buf[2 * PATH_MAX + 640];
@@ -365,6 +367,12 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 			return false;
 		}
 		cJSON_AddBoolToObject(o, "hugepages", !strcmp(val, "on"));
+	} else if (!strcmp(opt, "--jit-cache")) {
+		if (cli_parse_size(val, &size) || !size) {
+			say_err("--jit-cache '%s': not a size (e.g. 8M)", val);
+			return false;
+		}
+		json_add_uint(o, "jit_cache", size);
 	} else if (!strcmp(opt, "--kind")) {
 		cJSON_AddStringToObject(o, "kind", val);
 	} else {

@@ -49,8 +49,6 @@
 #define OPT_ALLOW_TAP	901  /* --incoming-allow-tap */
 #define OPT_ALLOW_FWD	902  /* --incoming-allow-hostfwd */
 #define OPT_JIT_CACHE	903  /* --jit-cache */
-#define JIT_CACHE_MIN	(1ull << 20)
-#define JIT_CACHE_MAX	(1ull << 30)
 
 struct run_opts {
 	struct console *console; /* (set before the machines run: a wait for a stream asks it) */
@@ -468,7 +466,7 @@ static int parse_longopts(int argc, char **argv, struct run_opts *o, const struc
 		}
 		case OPT_JIT_CACHE:
 			if (cli_parse_size(optarg, &o->jit_cache) < 0 ||
-			    o->jit_cache < JIT_CACHE_MIN || o->jit_cache > JIT_CACHE_MAX) {
+			    o->jit_cache < VM_JIT_CACHE_MIN || o->jit_cache > VM_JIT_CACHE_MAX) {
 				log_err("--jit-cache '%s': must be a size from 1M to 1G (e.g. 8M)",
 					optarg);
 				return -1;

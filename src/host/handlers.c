@@ -345,6 +345,7 @@ static const struct json_field create_fields[] = {
 	{"restore", JSON_STRING, false, NULL},	   {"incoming", JSON_STRING, false, NULL},
 	{"standby", JSON_BOOL, false, NULL},	   {"failover", JSON_STRING, false, NULL},
 	{"shared_disks", JSON_BOOL, false, NULL},  {"hugepages", JSON_BOOL, false, NULL},
+	{"jit_cache", JSON_UINT, false, NULL},
 };
 static const struct json_schema create_schema = {create_fields,
 						 sizeof(create_fields) / sizeof(create_fields[0])};

@@ -43,6 +43,7 @@
 #include "wasm/wasm.h"
 #include "host/sandbox.h"
 #include "machine/machine.h"
+#include "machine/machine.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
 #define DEFAULT_VM_MEMORY   DAEMON_DEFAULT_VM_MEMORY
@@ -634,6 +635,18 @@ limits:
 		snprintf(err, errlen, "'hugepages' is for system guests (their RAM)");
 		return -EINVAL;
 	}
+	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "jit_cache")) {
+		snprintf(err, errlen, "'jit_cache' is for system guests (their harts' code caches)");
+		return -EINVAL;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(c, "jit_cache") &&
+	    (json_uint(c, "jit_cache", 0) < VM_JIT_CACHE_MIN ||
+	     json_uint(c, "jit_cache", 0) > VM_JIT_CACHE_MAX)) {
+		snprintf(err, errlen, "jit_cache %llu: must be %llu to %llu bytes (1M to 1G)",
+			 (unsigned long long)json_uint(c, "jit_cache", 0),
+			 (unsigned long long)VM_JIT_CACHE_MIN, (unsigned long long)VM_JIT_CACHE_MAX);
+		return -EINVAL;
+	}
 	if (cpus < 1 || cpus > 32 || (!kernel && cpus != 1)) {
 		snprintf(err, errlen, "cpus %llu: must be 1 to 32 (and 1 for WebAssembly guests)",
 			 (unsigned long long)cpus);
@@ -1052,6 +1065,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 	if (g->kind == GUEST_VM) {
 		const cJSON *h = cJSON_GetObjectItemCaseSensitive(c, "hugepages");
 		arg(a, "--hugepages=%s", (h ? cJSON_IsTrue(h) : DEFAULT_HUGEPAGES) ? "on" : "off");
+		if (cJSON_GetObjectItemCaseSensitive(c, "jit_cache"))
+			arg(a, "--jit-cache=%llu", (unsigned long long)json_uint(c, "jit_cache", 0));
 	}
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));
@@ -1148,9 +1163,11 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 		snprintf(g->cg_skipped, sizeof(g->cg_skipped), "all(no cgroup file system)");
 		return 0;
 	}
-	if (g->kind == GUEST_VM)
-		lim.memory =
-			(mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead + cpus * (8u << 20);
+	if (g->kind == GUEST_VM) /* (the code caches beyond the default's, which the
+				  * overhead counts: decoded blocks and translated code) */
+		lim.memory = (mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead +
+			     cpus * (8u << 20) +
+			     2 * (json_uint(c, "jit_cache", VM_JIT_CACHE_DEFAULT) - VM_JIT_CACHE_DEFAULT);
 	else if (mem)
 		lim.memory = mem + d->cfg.mem_overhead;
 	else if (json_str(c, "wasm", NULL)) /* the engine's default budget; a restored or

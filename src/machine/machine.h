@@ -51,6 +51,12 @@ struct vm_device_arg {
 	const char *args;   /* may be NULL for types with arg_optional */
 };
 
+/* --jit-cache (struct vm_config's jit_cache): its range and default (ARENA_BUDGET and
+ * JIT_BUDGET in cpu/block.h, which a jit_cache of 0 means). */
+#define VM_JIT_CACHE_MIN     (1ull << 20)
+#define VM_JIT_CACHE_MAX     (1ull << 30)
+#define VM_JIT_CACHE_DEFAULT (2ull << 20)
+
 struct vm_config {
 	uint64_t ram_size;
 	unsigned nharts;

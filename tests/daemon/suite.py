@@ -863,7 +863,10 @@ def ram_huge_kib(pid, size):
 @test
 def vm_hugepages(tmp, d):
     """--hugepages off (lodge create; "hugepages": false) reaches the guest process, whose
-    RAM then has no huge page once the firmware ran; a bad value is refused."""
+    RAM then has no huge page once the firmware ran; a bad value is refused. So does
+    --jit-cache 8M ("jit_cache"), whose guest's cgroup memory limit is 12 MiB above the
+    same guest's without it (twice the 6 MiB beyond the default); a size out of range,
+    or for a Wasm guest, is refused at create."""
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
         raise Skip("no default guest in guest-cache/out (make guest)")
     p = d.cli("create", "hp", "--kernel", os.path.join(GUEST, "Image"), "--hugepages", "yes")
@@ -871,13 +874,37 @@ def vm_hugepages(tmp, d):
           "bad --hugepages: %d %r" % (p.returncode, p.stderr))
     d.cli("create", "hp", "--kernel", os.path.join(GUEST, "Image"), "--initrd",
           os.path.join(GUEST, "initrd.img"), "--firmware", os.path.join(GUEST, "fw_dynamic.bin"),
-          "--mem", "98M", "--hugepages", "off", check_rc=0)
+          "--mem", "98M", "--hugepages", "off", "--jit-cache", "8M", check_rc=0)
     st, doc = d.api_json("GET", "/v1/guests/hp")
     check(st == 200 and doc["config"].get("hugepages") is False, "inspect: %r" % doc)
+    check(doc["config"].get("jit_cache") == 8 << 20, "inspect: %r" % doc)
+    for size, want in (("512K", b"jit_cache 524288: must be 1048576 to 1073741824 bytes"),
+                       ("2G", b"jit_cache 2147483648: must be"), ("lots", b"not a size")):
+        p = d.cli("create", "hpx", "--kernel", os.path.join(GUEST, "Image"), "--jit-cache", size)
+        check(p.returncode != 0 and want in p.stderr,
+              "--jit-cache %s: %d %r" % (size, p.returncode, p.stderr))
+    st, _, body = d.http("POST", "/v1/guests", '{"name":"hpw","wasm":"%s","jit_cache":8388608}'
+                     % SERVICE)
+    check(st == 400 and b"'jit_cache' is for system guests" in body, "wasm: %d %r" % (st, body))
     d.cli("start", "hp", check_rc=0)
     pid = pid_of(d, "hp")
     argv = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
-    check(b"--hugepages=off" in argv, "no --hugepages=off: %r" % argv)
+    check(b"--hugepages=off" in argv and b"--jit-cache=8388608" in argv,
+          "no --hugepages=off or --jit-cache=8388608: %r" % argv)
+    d.cli("create", "hp0", "--kernel", os.path.join(GUEST, "Image"), "--mem", "98M",
+          check_rc=0)
+    d.cli("start", "hp0", check_rc=0)
+    def mem_limit(name):
+        for dpath in cgroup_dirs(name, d):
+            for f in ("memory.limit_in_bytes", "memory.max"):
+                if os.path.exists(os.path.join(dpath, f)):
+                    return int(open(os.path.join(dpath, f)).read())
+        return None
+    lim, lim0 = mem_limit("hp"), mem_limit("hp0")
+    if d.inspect("hp0")["cgroup"].get("applied", "").count("memory"):
+        check(lim is not None and lim0 is not None and lim - lim0 == 12 << 20,
+              "memory limits with and without --jit-cache 8M: %r, %r" % (lim, lim0))
+    d.cli("rm", "-f", "hp0", check_rc=0)
     wait_for(lambda: "OpenSBI" in d.logs("hp"), BOOT_TIMEOUT, "the firmware's banner")
     r = ram_huge_kib(pid, 98 << 20)
     check(r and r[0] > 0 and r[1] == 0, "guest RAM's (Rss, AnonHugePages) KiB: %r" % (r,))
