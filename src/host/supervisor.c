@@ -636,7 +636,8 @@ limits:
 		return -EINVAL;
 	}
 	if (!kernel && cJSON_GetObjectItemCaseSensitive(c, "jit_cache")) {
-		snprintf(err, errlen, "'jit_cache' is for system guests (their harts' code caches)");
+		snprintf(err, errlen,
+			 "'jit_cache' is for system guests (their harts' code caches)");
 		return -EINVAL;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(c, "jit_cache") &&
@@ -644,7 +645,8 @@ limits:
 	     json_uint(c, "jit_cache", 0) > VM_JIT_CACHE_MAX)) {
 		snprintf(err, errlen, "jit_cache %llu: must be %llu to %llu bytes (1M to 1G)",
 			 (unsigned long long)json_uint(c, "jit_cache", 0),
-			 (unsigned long long)VM_JIT_CACHE_MIN, (unsigned long long)VM_JIT_CACHE_MAX);
+			 (unsigned long long)VM_JIT_CACHE_MIN,
+			 (unsigned long long)VM_JIT_CACHE_MAX);
 		return -EINVAL;
 	}
 	if (cpus < 1 || cpus > 32 || (!kernel && cpus != 1)) {
@@ -1066,7 +1068,8 @@ static void build_argv(struct guest *g, struct sandbox_plan *p, struct argv_buf 
 		const cJSON *h = cJSON_GetObjectItemCaseSensitive(c, "hugepages");
 		arg(a, "--hugepages=%s", (h ? cJSON_IsTrue(h) : DEFAULT_HUGEPAGES) ? "on" : "off");
 		if (cJSON_GetObjectItemCaseSensitive(c, "jit_cache"))
-			arg(a, "--jit-cache=%llu", (unsigned long long)json_uint(c, "jit_cache", 0));
+			arg(a, "--jit-cache=%llu",
+			    (unsigned long long)json_uint(c, "jit_cache", 0));
 	}
 	arg(a, "--api=%s", sandbox_inside(p, "run", 0, "api.sock"));
 	arg(a, "--console-log=%s", sandbox_inside(p, "run", 0, "console.log"));
@@ -1167,7 +1170,8 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 				  * overhead counts: decoded blocks and translated code) */
 		lim.memory = (mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead +
 			     cpus * (8u << 20) +
-			     2 * (json_uint(c, "jit_cache", VM_JIT_CACHE_DEFAULT) - VM_JIT_CACHE_DEFAULT);
+			     2 * (json_uint(c, "jit_cache", VM_JIT_CACHE_DEFAULT) -
+				  VM_JIT_CACHE_DEFAULT);
 	else if (mem)
 		lim.memory = mem + d->cfg.mem_overhead;
 	else if (json_str(c, "wasm", NULL)) /* the engine's default budget; a restored or

@@ -52,8 +52,8 @@
 #define MAX_STR		4096
 #define ID_LEN		16
 #define IDENT_VERSION	1
-#define MAX_CHAIN	64 /* a Diff and its parents, the Full one included */
-#define DISKS_VERSION	2 /* 1: without each file's device, inode and mtime */
+#define MAX_CHAIN	64		     /* a Diff and its parents, the Full one included */
+#define DISKS_VERSION	2		     /* 1: without each file's device, inode and mtime */
 #define CHAIN_FILES	(DISK_MAX_CHAIN + 1) /* an image and its backing files */
 
 /* What the DISKS section records of a writable disk: the identity of its image and of
@@ -1281,8 +1281,9 @@ static int check_image(const struct vm_restore *rs, unsigned wi, unsigned disk, 
 		else if (got->f[0].hash != want->f[0].hash)
 			snprintf(how, sizeof(how), "the same size, other content");
 		else
-			snprintf(how, sizeof(how), "the same file, modified after the snapshot: "
-						   "its mtime is not the one recorded");
+			snprintf(how, sizeof(how),
+				 "the same file, modified after the snapshot: "
+				 "its mtime is not the one recorded");
 		vm_errf(err, errlen,
 			"its disk %u: the image %s changed since the snapshot (%s): the guest's "
 			"memory would not match that disk; put back the image the snapshot was "

@@ -1292,8 +1292,8 @@ static bool fp_same(const char *name, const struct disk_fingerprint *want)
  * bytes give the same value (a copy, whatever its times), a change in the parts it reads
  * (the first MiB, the 64 sampled blocks, the last byte, a qcow2 image's L1 table wherever
  * it lies) or of the length changes it; a change between samples does not (the trade-off
- * docs/SNAPSHOT.md states), but the file's mtime (with its device and inode) does; hostile qcow2 headers are read without harm; `backing`
- * says whether a qcow2 image names a backing file. */
+ * docs/SNAPSHOT.md states), but the file's mtime (with its device and inode) does; hostile qcow2
+ * headers are read without harm; `backing` says whether a qcow2 image names a backing file. */
 static int t_fingerprint(void)
 {
 	const uint64_t size = 64ull * MiB, head = MiB, step = (size - head - 4096) / 63;
