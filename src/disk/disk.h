@@ -318,11 +318,12 @@ struct disk_fingerprint {
 	bool backing;  /* not part of it: the file begins with a qcow2 header that names a
 			* backing file (whose own identity is the caller's to take) */
 	/* Not part of the hash either: which file this is on this host, and when its bytes
-	 * last changed. A regular file's device and inode (ino 0: a block device, whose
-	 * times do not follow its content) and its modification time in ns. The same file
-	 * found again with another mtime was written (or touched) since: a change the
-	 * samples may miss. */
-	uint64_t dev, ino;
+	 * last changed. A regular file's device, inode and inode generation (where the file
+	 * system keeps one, FS_IOC_GETVERSION: ext4, XFS and Btrfs give an inode number used
+	 * again another; else 0) and its modification time in ns (ino 0: a block device,
+	 * whose times do not follow its content). The same file found again with another
+	 * mtime was written (or touched) since: a change the samples may miss. */
+	uint64_t dev, ino, gen;
 	int64_t mtime_ns;
 };
 

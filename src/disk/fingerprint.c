@@ -13,8 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #define FP_HEAD	   (1u << 20) /* hashed whole */
 #define FP_SAMPLES 64	      /* blocks after the head, the last one ending the file */
@@ -84,6 +87,7 @@ int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 	uint8_t *buf, hdr[48], size_le[8];
 	uint64_t size, h = FP_BASIS, l1_off = 0, l1_len = 0;
 	struct stat st;
+	uint64_t gen = 0;
 	bool backing = false;
 	int fd, r = 0;
 
@@ -92,6 +96,11 @@ int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
+	} else if (S_ISREG(st.st_mode)) {
+		/* (the kernel writes an int there; a file system without it: 0) */
+		long v = 0;
+		if (ioctl(fd, FS_IOC_GETVERSION, &v) == 0)
+			gen = (uint32_t)v;
 	} else if (S_ISBLK(st.st_mode)) { /* (an image may be a block device) */
 		off_t end = lseek(fd, 0, SEEK_END);
 		r = end < 0 ? -errno : 0;
@@ -153,6 +162,7 @@ int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 	out->backing = backing;
 	out->dev = S_ISREG(st.st_mode) ? (uint64_t)st.st_dev : 0;
 	out->ino = S_ISREG(st.st_mode) ? (uint64_t)st.st_ino : 0;
+	out->gen = S_ISREG(st.st_mode) ? gen : 0;
 	out->mtime_ns = S_ISREG(st.st_mode)
 				? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
 				: 0;

@@ -1698,6 +1698,11 @@ static int build_filter(enum sandbox_kind kind, scmp_filter_ctx *out)
 				    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 							SCMP_A1(SCMP_CMP_EQ, wp_ioctls[i]));
 	}
+	/* the inode generation of a disk image a snapshot records and a restore compares
+	 * (disk/fingerprint.c): reads a number of an fd the process holds */
+	r = r
+		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					SCMP_A1(SCMP_CMP_EQ, FS_IOC_GETVERSION));
 	/* isatty() on the console: TCGETS only. */
 	r = r
 		    ?: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,

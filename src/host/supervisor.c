@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,7 +43,6 @@
 #include "devices/virtio/net.h"
 #include "wasm/wasm.h"
 #include "host/sandbox.h"
-#include "machine/machine.h"
 #include "machine/machine.h"
 
 #define MIN_VM_MEMORY	    (16ull << 20)
@@ -1166,13 +1166,15 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 		snprintf(g->cg_skipped, sizeof(g->cg_skipped), "all(no cgroup file system)");
 		return 0;
 	}
-	if (g->kind == GUEST_VM) /* (the code caches beyond the default's, which the
-				  * overhead counts: decoded blocks and translated code) */
+	if (g->kind == GUEST_VM) {
+		/* the code caches beyond the default's, which the overhead counts: decoded
+		 * blocks and as much translated code, each hart at least 1 MiB of each */
+		uint64_t floor = cpus << 20, jc = json_uint(c, "jit_cache", VM_JIT_CACHE_DEFAULT);
+		uint64_t used = jc > floor ? jc : floor;
+		uint64_t dflt = VM_JIT_CACHE_DEFAULT > floor ? VM_JIT_CACHE_DEFAULT : floor;
 		lim.memory = (mem ? mem : DEFAULT_VM_MEMORY) + d->cfg.mem_overhead +
-			     cpus * (8u << 20) +
-			     2 * (json_uint(c, "jit_cache", VM_JIT_CACHE_DEFAULT) -
-				  VM_JIT_CACHE_DEFAULT);
-	else if (mem)
+			     cpus * (8u << 20) + 2 * (used - dflt);
+	} else if (mem)
 		lim.memory = mem + d->cfg.mem_overhead;
 	else if (json_str(c, "wasm", NULL)) /* the engine's default budget; a restored or
 					     * incoming program brings its own */
@@ -1201,6 +1203,16 @@ static void clear_run_dir(struct guest *g)
 	unlink(p);
 	guest_path(g, "run/exit.json", p, sizeof(p));
 	unlink(p);
+	/* a restored guest's disk overlays from its last run (--overlay-dir: SNAPSHOT.diskN.
+	 * restore-PID.qcow2; in the sandbox PID is always 1): each start restores the
+	 * snapshot afresh, disks as they were at it, as its RAM is */
+	guest_path(g, "run", p, sizeof(p));
+	DIR *dir = opendir(p);
+	for (struct dirent *de; dir && (de = readdir(dir));)
+		if (!fnmatch("*.disk[0-9]*.restore-[0-9]*.qcow2", de->d_name, FNM_PERIOD))
+			unlinkat(dirfd(dir), de->d_name, 0);
+	if (dir)
+		closedir(dir);
 }
 
 static int open_log(struct guest *g)

@@ -11,7 +11,8 @@
  * parent (mem's dirty log, which every snapshot and restore restarts), and last the
  * DISKS section (u32 version 2, u32 writable disks, then per writable disk in order: u32
  * files, its image then each backing file below it, and per file its disk_fingerprint:
- * u64 size, u64 hash, u64 dev, u64 ino, u64 mtime_ns; version 1 has size and hash only),
+ * u64 size, u64 hash, u64 dev, u64 ino, u64 gen, u64 mtime_ns; version 1 has size and
+ * hash only),
  * written once the images are frozen (after the overlay switch, or
  * once the copies are made and renamed into place); files of format version 1 and 2
  * have none.
@@ -177,15 +178,21 @@ static int disk_image(const char *args, char *out, size_t len, char fmt[8])
 	return r;
 }
 
+/* Whether `got` is the very file `want` recorded: the same device, inode and inode
+ * generation (this host, not a copy, not a new file given the inode number again). */
+static bool same_file(const struct disk_fingerprint *got, const struct disk_fingerprint *want)
+{
+	return want->ino && got->dev == want->dev && got->ino == want->ino && got->gen == want->gen;
+}
+
 /* Whether file `got` still holds what `want` recorded: the same length and hash, and when
- * it is the very file recorded (the same device and inode: this host, not a copy), the
- * same modification time, so that a write the hash's samples miss is caught too. */
+ * it is the very file recorded, the same modification time, so that a write the hash's
+ * samples miss is caught too. */
 static bool same_fp(const struct disk_fingerprint *got, const struct disk_fingerprint *want)
 {
 	if (got->size != want->size || got->hash != want->hash)
 		return false;
-	return !want->ino || got->dev != want->dev || got->ino != want->ino ||
-	       got->mtime_ns == want->mtime_ns;
+	return !same_file(got, want) || got->mtime_ns == want->mtime_ns;
 }
 
 /* The identities of image `img` (format fmt, "": probed) and of its backing files, top
@@ -1047,6 +1054,7 @@ static int write_disks(struct save_job *j)
 			sbuf_put_u64(&b, ids.f[f].hash);
 			sbuf_put_u64(&b, ids.f[f].dev);
 			sbuf_put_u64(&b, ids.f[f].ino);
+			sbuf_put_u64(&b, ids.f[f].gen);
 			sbuf_put_u64(&b, (uint64_t)ids.f[f].mtime_ns);
 		}
 	}
@@ -1271,19 +1279,30 @@ static int check_image(const struct vm_restore *rs, unsigned wi, unsigned disk, 
 			? chain_ids(img, fmt ? fmt : "", got, want, bad, &depth, why, sizeof(why))
 			: -ENOMEM;
 
+	const struct disk_fingerprint *gf = got ? &got->f[depth] : NULL, *wf = &want->f[depth];
 	if (r == -ENOENT && !got->n) {
 		r = 0; /* a missing image: the overlay's creation says so, as it always did */
+	} else if (r == -ESTALE && depth < got->n && depth < want->n && gf->size == wf->size &&
+		   gf->hash == wf->hash) {
+		/* the very file, its samples unchanged, another mtime: written in place or
+		 * touched. The bytes may be the snapshot's again (a copy written back over
+		 * it): only the user knows, so say how to vouch for them. */
+		vm_errf(err, errlen,
+			"its disk %u: %s%s%s was modified after the snapshot (the same file, its "
+			"modification time is not the one recorded): the guest's memory would not "
+			"match that disk if its bytes changed. If it holds the snapshot's bytes "
+			"again (a copy written back over it), set its time back: touch -m -d "
+			"@%lld.%09lld '%s'; else put back the file the snapshot was taken with%s",
+			disk, bad, depth ? ", below its image " : "", depth ? img : "",
+			(long long)(wf->mtime_ns / 1000000000),
+			(long long)(wf->mtime_ns % 1000000000), bad, hint);
 	} else if (r == -ESTALE && depth == 0) {
 		if (got->f[0].size != want->f[0].size)
 			snprintf(how, sizeof(how), "it is %llu bytes long, it was %llu",
 				 (unsigned long long)got->f[0].size,
 				 (unsigned long long)want->f[0].size);
-		else if (got->f[0].hash != want->f[0].hash)
-			snprintf(how, sizeof(how), "the same size, other content");
 		else
-			snprintf(how, sizeof(how),
-				 "the same file, modified after the snapshot: "
-				 "its mtime is not the one recorded");
+			snprintf(how, sizeof(how), "the same size, other content");
 		vm_errf(err, errlen,
 			"its disk %u: the image %s changed since the snapshot (%s): the guest's "
 			"memory would not match that disk; put back the image the snapshot was "
@@ -1551,6 +1570,7 @@ static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
 			if (version >= 2) {
 				ids->f[f].dev = sread_u64(&in);
 				ids->f[f].ino = sread_u64(&in);
+				ids->f[f].gen = sread_u64(&in);
 				ids->f[f].mtime_ns = (int64_t)sread_u64(&in);
 			}
 		}

@@ -962,6 +962,7 @@ def vm_disk_snapshot(tmp, d):
     disks exactly the records written before the snapshot, none after, and writes on
     (onto overlays of its own); the original goes on with its disks; the restored
     guest's file system is clean (e2fsck) and its qcow2 images consistent (qemu-img check);
+    stopped and started again it restores the snapshot afresh (disks as at the snapshot);
     a copy replaced next to the snapshot (same length, other bytes) is refused."""
     import shutil
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
@@ -1038,6 +1039,15 @@ def vm_disk_snapshot(tmp, d):
     # the copies are as the snapshot left them: a second restore sees the same
     check(subprocess.run(["qemu-img", "check", saved_q], capture_output=True).returncode == 0,
           "the copy changed")
+    # started again, the restored guest restores the snapshot afresh, its disks too (the
+    # last run's overlays in its run directory were named as the new ones: refused)
+    d.cli("start", "ds2", check_rc=0)
+    wait_for(lambda: d.state_of("ds2") in ("running", "crashed", "exited"), 60, "ds2 to start")
+    n, last, raw = read_back(d, "ds2")
+    check((n, last) == (20, "rec-20") and raw == [(i, "raw-%d" % i) for i in range(1, 21)],
+          "ds2 started again: %d, %s, %r (%s)" % (n, last, raw, d.inspect("ds2").get("error")))
+    check(sorted(f for f in os.listdir(run) if ".restore-" in f) == ovs,
+          "overlays after the second start: %r" % os.listdir(run))
     # a copy replaced next to the snapshot (other bytes, the same length) is not the disk
     # the guest's memory goes with: the restore (--restore-disk ...,verify=on) refuses it
     orig = open(saved_r, "rb").read()
