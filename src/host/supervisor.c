@@ -1843,6 +1843,19 @@ static int ro_disk_refused(const struct guest *g, const char *what, char *err, s
 	return 0;
 }
 
+/* Whether g was restored from a snapshot that has copies of disks (its disks are then
+ * overlays over them). */
+static bool restored_disks(const struct guest *g)
+{
+	const char *restore = json_str(g->config, "restore", NULL);
+	char saved[PATH_MAX];
+
+	for (unsigned k = 0; restore && k < SANDBOX_SAVED_DISKS; k++)
+		if (sandbox_saved_disk(restore, k, saved, sizeof(saved)))
+			return true;
+	return false;
+}
+
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
 		   char *err, size_t errlen)
 {
@@ -1866,6 +1879,17 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 	r = ro_disk_refused(g, "snapshot", err, errlen);
 	if (r)
 		return r;
+	if (g->kind == GUEST_VM && restored_disks(g)) {
+		/* its disks are overlays over the snapshot's copies, named as its sandbox
+		 * shows them (/files/diskN): a copy of one would name a file no restore has */
+		snprintf(err, errlen,
+			 "guest %s was restored from a snapshot, and a snapshot of it is not "
+			 "supported yet (its disks are overlays over that snapshot's copies, "
+			 "which its sandbox names in its own way): snapshot the guest it came "
+			 "from, or restore that snapshot again",
+			 g->rec.name);
+		return -ENOTSUP;
+	}
 	if (path[0] != '/' || strlen(path) >= sizeof(host) || !(slash = strrchr(path, '/'))) {
 		snprintf(err, errlen, "path '%.200s': must be an absolute path", path);
 		return -EINVAL;
