@@ -57,3 +57,16 @@ $(BENCH_DIR)/disk-writes: bench/disk-writes.c
 
 bench-disk-writes: $(BENCH_DIR)/disk-writes
 	$(BENCH_DIR)/disk-writes $(BENCH_DISK_WRITES_ARGS)
+
+# Multi-hart scaling (bench/smp, issue 12): bench/guest/smp.c's integer work on every
+# hart, 1 hart against 2, under Lodge and under QEMU (MTTCG), in one invocation.
+.PHONY: bench-smp
+$(BENCH_DIR)/smp.elf: bench/guest/smp.c bench/guest/smp_start.S bench/guest/bench.c \
+		bench/guest/bench.h bench/guest/link.ld
+	@mkdir -p $(BENCH_DIR)
+	$(BENCH_CC) $(BENCH_CFLAGS) -T bench/guest/link.ld -o $@ bench/guest/smp_start.S \
+		bench/guest/bench.c bench/guest/smp.c -lgcc
+
+bench-smp: $(BENCH_DIR)/smp.elf
+	$(MAKE) MODE=release lodge
+	BENCH_LODGE=build/release/lodge BENCH_DIR=$(BENCH_DIR) bench/smp

@@ -793,7 +793,7 @@ static const char *default_cmdline(const struct run_opts *o, char *buf, size_t l
 /* Creates the machine a snapshot holds and loads it. Returns 0 or a CLI exit status. */
 static int setup_restore(const struct run_opts *o, struct chardev *con, struct vm **vm)
 {
-	char err[512] = "";
+	char err[2048] = ""; /* a disk's refusal names its path up to three times */
 	struct vm_config cfg = {0};
 	struct vm_restore *rs = NULL;
 	uint64_t t0 = vm_now_ns();

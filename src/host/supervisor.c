@@ -45,7 +45,10 @@
 #include "host/sandbox.h"
 #include "machine/machine.h"
 
-#define MIN_VM_MEMORY	    (16ull << 20)
+#define MIN_VM_MEMORY (16ull << 20)
+/* The disk overlays a restored guest makes in its run directory (lodge run --restore
+ * --overlay-dir: SNAPSHOT.diskN.restore-PID.qcow2) */
+#define RESTORE_OVERLAYS    "*.disk[0-9]*.restore-[0-9]*.qcow2"
 #define DEFAULT_VM_MEMORY   DAEMON_DEFAULT_VM_MEMORY
 #define DEFAULT_HUGEPAGES   true	   /* "hugepages": docs/API.md says why */
 #define PRESS_INTERVAL_NS   3000000000ull  /* a guest that missed the button gets another */
@@ -1209,7 +1212,7 @@ static void clear_run_dir(struct guest *g)
 	guest_path(g, "run", p, sizeof(p));
 	DIR *dir = opendir(p);
 	for (struct dirent *de; dir && (de = readdir(dir));)
-		if (!fnmatch("*.disk[0-9]*.restore-[0-9]*.qcow2", de->d_name, FNM_PERIOD))
+		if (!fnmatch(RESTORE_OVERLAYS, de->d_name, 0))
 			unlinkat(dirfd(dir), de->d_name, 0);
 	if (dir)
 		closedir(dir);
@@ -1843,17 +1846,22 @@ static int ro_disk_refused(const struct guest *g, const char *what, char *err, s
 	return 0;
 }
 
-/* Whether g was restored from a snapshot that has copies of disks (its disks are then
- * overlays over them). */
+/* Whether g runs restored from a snapshot with disks: its disks are then overlays in its
+ * run directory (RESTORE_OVERLAYS, made by the guest at its start and kept until the
+ * next), whatever became of the snapshot's files since. */
 static bool restored_disks(const struct guest *g)
 {
-	const char *restore = json_str(g->config, "restore", NULL);
-	char saved[PATH_MAX];
+	char p[600];
+	bool found = false;
+	DIR *dir;
 
-	for (unsigned k = 0; restore && k < SANDBOX_SAVED_DISKS; k++)
-		if (sandbox_saved_disk(restore, k, saved, sizeof(saved)))
-			return true;
-	return false;
+	guest_path(g, "run", p, sizeof(p));
+	dir = opendir(p);
+	for (struct dirent *de; dir && !found && (de = readdir(dir));)
+		found = !fnmatch(RESTORE_OVERLAYS, de->d_name, 0);
+	if (dir)
+		closedir(dir);
+	return found;
 }
 
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
@@ -1879,7 +1887,7 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 	r = ro_disk_refused(g, "snapshot", err, errlen);
 	if (r)
 		return r;
-	if (g->kind == GUEST_VM && restored_disks(g)) {
+	if (g->kind == GUEST_VM && json_str(g->config, "restore", NULL) && restored_disks(g)) {
 		/* its disks are overlays over the snapshot's copies, named as its sandbox
 		 * shows them (/files/diskN): a copy of one would name a file no restore has */
 		snprintf(err, errlen,

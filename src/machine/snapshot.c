@@ -11,8 +11,8 @@
  * parent (mem's dirty log, which every snapshot and restore restarts), and last the
  * DISKS section (u32 version 2, u32 writable disks, then per writable disk in order: u32
  * files, its image then each backing file below it, and per file its disk_fingerprint:
- * u64 size, u64 hash, u64 dev, u64 ino, u64 gen, u64 mtime_ns; version 1 has size and
- * hash only),
+ * u64 size, u64 hash, u64 dev, u64 ino, u64 gen, u64 mtime_ns; version 2 has no gen,
+ * version 1 size and hash only),
  * written once the images are frozen (after the overlay switch, or
  * once the copies are made and renamed into place); files of format version 1 and 2
  * have none.
@@ -53,8 +53,9 @@
 #define MAX_STR		4096
 #define ID_LEN		16
 #define IDENT_VERSION	1
-#define MAX_CHAIN	64		     /* a Diff and its parents, the Full one included */
-#define DISKS_VERSION	2		     /* 1: without each file's device, inode and mtime */
+#define MAX_CHAIN	64 /* a Diff and its parents, the Full one included */
+#define DISKS_VERSION	3  /* 2: without each file's inode generation; 1: its dev, ino, mtime */
+#define GEN_UNKNOWN	UINT64_MAX	     /* (a version 2 record: a generation is 32 bits) */
 #define CHAIN_FILES	(DISK_MAX_CHAIN + 1) /* an image and its backing files */
 
 /* What the DISKS section records of a writable disk: the identity of its image and of
@@ -178,11 +179,28 @@ static int disk_image(const char *args, char *out, size_t len, char fmt[8])
 	return r;
 }
 
+/* `s` in single quotes for a POSIX shell (each ' as '\''), into out (4 * strlen + 3). */
+static void shell_quote(const char *s, char *out)
+{
+	*out++ = '\'';
+	for (; *s; s++) {
+		if (*s == '\'') {
+			memcpy(out, "'\\''", 4);
+			out += 4;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out++ = '\'';
+	*out = 0;
+}
+
 /* Whether `got` is the very file `want` recorded: the same device, inode and inode
  * generation (this host, not a copy, not a new file given the inode number again). */
 static bool same_file(const struct disk_fingerprint *got, const struct disk_fingerprint *want)
 {
-	return want->ino && got->dev == want->dev && got->ino == want->ino && got->gen == want->gen;
+	return want->ino && got->dev == want->dev && got->ino == want->ino &&
+	       (want->gen == GEN_UNKNOWN || got->gen == want->gen);
 }
 
 /* Whether file `got` still holds what `want` recorded: the same length and hash, and when
@@ -1287,15 +1305,23 @@ static int check_image(const struct vm_restore *rs, unsigned wi, unsigned disk, 
 		/* the very file, its samples unchanged, another mtime: written in place or
 		 * touched. The bytes may be the snapshot's again (a copy written back over
 		 * it): only the user knows, so say how to vouch for them. */
+		char *q = core_alloc(4 * PATH_MAX + 3);
+		int64_t sec = wf->mtime_ns / 1000000000, ns = wf->mtime_ns % 1000000000;
+		if (ns < 0) { /* (a time before 1970: the seconds round down) */
+			sec--;
+			ns += 1000000000;
+		}
+		if (q)
+			shell_quote(bad, q);
 		vm_errf(err, errlen,
 			"its disk %u: %s%s%s was modified after the snapshot (the same file, its "
 			"modification time is not the one recorded): the guest's memory would not "
 			"match that disk if its bytes changed. If it holds the snapshot's bytes "
 			"again (a copy written back over it), set its time back: touch -m -d "
-			"@%lld.%09lld '%s'; else put back the file the snapshot was taken with%s",
+			"@%lld.%09lld %s; else put back the file the snapshot was taken with%s",
 			disk, bad, depth ? ", below its image " : "", depth ? img : "",
-			(long long)(wf->mtime_ns / 1000000000),
-			(long long)(wf->mtime_ns % 1000000000), bad, hint);
+			(long long)sec, (long long)ns, q ? q : bad, hint);
+		core_free(q);
 	} else if (r == -ESTALE && depth == 0) {
 		if (got->f[0].size != want->f[0].size)
 			snprintf(how, sizeof(how), "it is %llu bytes long, it was %llu",
@@ -1552,7 +1578,7 @@ static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
 		return r;
 	sreader_init(&in, p, (size_t)sec[n - 1].len);
 	version = sread_u32(&in);
-	r = version == 1 || version == DISKS_VERSION ? 0 : -EINVAL;
+	r = version >= 1 && version <= DISKS_VERSION ? 0 : -EINVAL;
 	rs->ndisks = sread_u32(&in);
 	if (rs->ndisks != vm_restore_writable_disks(rs) || rs->ndisks > VM_MAX_DEVICE_ARGS)
 		r = -EINVAL;
@@ -1570,7 +1596,7 @@ static int read_disks(struct vm_restore *rs, char *err, size_t errlen)
 			if (version >= 2) {
 				ids->f[f].dev = sread_u64(&in);
 				ids->f[f].ino = sread_u64(&in);
-				ids->f[f].gen = sread_u64(&in);
+				ids->f[f].gen = version >= 3 ? sread_u64(&in) : GEN_UNKNOWN;
 				ids->f[f].mtime_ns = (int64_t)sread_u64(&in);
 			}
 		}

@@ -1059,6 +1059,18 @@ def vm_disk_snapshot(tmp, d):
           "files of the refused snapshot: %r" % sorted(os.listdir(tmp)))
     check(d.state_of("ds2") == "running", "ds2 after the refused snapshot: %s" %
           d.state_of("ds2"))
+    # the same with the first snapshot's files moved away meanwhile: what the guest runs
+    # on decides, not what is left next to the file it came from
+    moved = [f for f in os.listdir(tmp) if f.startswith("ds.snap")]
+    os.makedirs(os.path.join(tmp, "away"))
+    for f in moved:
+        os.rename(os.path.join(tmp, f), os.path.join(tmp, "away", f))
+    p = d.cli("snapshot", "ds2", snap2, timeout=300)
+    for f in moved:
+        os.rename(os.path.join(tmp, "away", f), os.path.join(tmp, f))
+    check(p.returncode != 0 and b"is not supported yet" in p.stderr,
+          "snapshot of the restored guest, its snapshot's files moved: %d %r" % (
+              p.returncode, p.stderr))
     # a copy replaced next to the snapshot (other bytes, the same length) is not the disk
     # the guest's memory goes with: the restore (--restore-disk ...,verify=on) refuses it
     orig = open(saved_r, "rb").read()

@@ -58,7 +58,7 @@
                  the file it wrote; the same file as the Lodge before the DISKS section
                  wrote it (the section cut out, version 2) restores without a word, and
                  so does the file with version 1 of the DISKS section (no device, inode
-                 or mtime). raw also writes one block of the image in place between
+                 or mtime) and version 2 (no inode generation). raw also writes one block of the image in place between
                  two of the fingerprint's samples: refused ("was modified after the
                  snapshot"), and still with the block's old bytes put back, the message
                  then giving the recorded time to set back (touch -m -d @S.N), with
@@ -887,24 +887,27 @@ def old_format(src, dst):
     return kinds
 
 
-def disks_v1(src, dst):
-    """`src` with its DISKS section as a Lodge before version 2 of it wrote it: per file
-    only the length and the fingerprint, not the device, inode and modification time."""
+def disks_old(src, dst, version):
+    """`src` with its DISKS section as an earlier Lodge wrote it: version 1, per file only
+    the length and the fingerprint; version 2, also the device, inode and modification
+    time, but not the inode generation."""
     data = open(src, "rb").read()
     out = bytearray(data[:32])
     for t, off, n in section_offsets(data):
         payload = data[off:off + n]
         if t == SEC_DISKS:
             ver, ndisks = struct.unpack_from("<II", payload, 0)
-            if ver != 2:
-                raise ValueError("DISKS version %d, not 2" % ver)
-            body, at = bytearray(struct.pack("<II", 1, ndisks)), 8
+            if ver != 3:
+                raise ValueError("DISKS version %d, not 3" % ver)
+            body, at = bytearray(struct.pack("<II", version, ndisks)), 8
             for _ in range(ndisks):
                 (nf,) = struct.unpack_from("<I", payload, at)
                 body += struct.pack("<I", nf)
                 at += 4
-                for _ in range(nf):
-                    body += payload[at:at + 16]  # size, hash; then dev, ino, gen, mtime
+                for _ in range(nf):  # size, hash, dev, ino, gen, mtime
+                    body += payload[at:at + 16]
+                    if version == 2:
+                        body += payload[at + 16:at + 32] + payload[at + 40:at + 48]
                     at += 48
             payload = bytes(body)
         hdr = bytearray(struct.pack("<IIQI", t, 0, len(payload), zlib.crc32(payload)))
@@ -1001,7 +1004,9 @@ def disk_replaced(kind):
     if kinds[-2:] != [SEC_DISKS, 0x444e45]:
         return "the snapshot's last sections are %r, not DISKS and END" % kinds[-3:]
     v1 = os.path.join(tmp, "rep-%s-v1.snap" % kind)
-    disks_v1(snap, v1)
+    disks_old(snap, v1, 1)
+    v2 = os.path.join(tmp, "rep-%s-v2.snap" % kind)
+    disks_old(snap, v2, 2)
     size = os.path.getsize(disk)
     if kind == "raw":
         # one block written in place between two of the fingerprint's samples (the head
@@ -1079,6 +1084,9 @@ def disk_replaced(kind):
             why += "; the old file's restore said something of its disks: %r" % err[-300:]
     if not why:  # version 1 of the DISKS section: the copy's bytes are what it recorded
         w, _ = restored_reads(v1, "rep-v1.sock", "before")
+        why += w
+    if not why:  # version 2 (no inode generations): the same
+        w, _ = restored_reads(v2, "rep-v2.sock", "before")
         why += w
     return why
 
