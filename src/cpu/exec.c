@@ -50,6 +50,13 @@
 
 _Static_assert(OP__COUNT <= 256, "op kind must fit in uint8_t");
 
+/* A hart's share of a budget split between the harts: --jit-cache, or `dflt`. */
+static size_t budget_share(const struct hart *h, size_t dflt)
+{
+	return (h->env->jit_cache ? h->env->jit_cache : dflt) /
+	       (h->env->nharts ? h->env->nharts : 1);
+}
+
 int exec_cache_create(struct hart *h)
 {
 	struct block_cache *bc = core_calloc(1, sizeof(*bc));
@@ -57,9 +64,8 @@ int exec_cache_create(struct hart *h)
 
 	if (!bc)
 		return -ENOMEM;
-	bc->size = (h->env->jit_cache ? h->env->jit_cache : ARENA_BUDGET) /
-		   (h->env->nharts ? h->env->nharts : 1);
-	bc->size &= ~(uint64_t)0xffff; /* (the parts' 16ths stay page-aligned) */
+	bc->size = budget_share(h, ARENA_BUDGET) &
+		   ~(size_t)0xffff; /* (the parts' 16ths stay page-aligned) */
 	if (bc->size < ARENA_MIN)
 		bc->size = ARENA_MIN;
 	bc->hot_max = bc->size / 16 * ARENA_HOT_SIXTEENTHS;
@@ -79,8 +85,7 @@ int exec_cache_create(struct hart *h)
 		/* Translated code has a budget split like the decoded blocks'. Without a JIT
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
-		size_t code = (h->env->jit_cache ? h->env->jit_cache : JIT_BUDGET) /
-			      (h->env->nharts ? h->env->nharts : 1);
+		size_t code = budget_share(h, JIT_BUDGET);
 		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, h, &bc->jit);
 		if (r == 0)
 			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;

@@ -157,14 +157,12 @@ int disk_fingerprint(const char *path, struct disk_fingerprint *out)
 	close(fd);
 	if (r)
 		return r;
-	out->size = size;
-	out->hash = h;
-	out->backing = backing;
-	out->dev = S_ISREG(st.st_mode) ? (uint64_t)st.st_dev : 0;
-	out->ino = S_ISREG(st.st_mode) ? (uint64_t)st.st_ino : 0;
-	out->gen = S_ISREG(st.st_mode) ? gen : 0;
-	out->mtime_ns = S_ISREG(st.st_mode)
-				? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
-				: 0;
+	*out = (struct disk_fingerprint){.size = size, .hash = h, .backing = backing};
+	if (S_ISREG(st.st_mode)) { /* (a block device's times do not follow its content) */
+		out->dev = (uint64_t)st.st_dev;
+		out->ino = (uint64_t)st.st_ino;
+		out->gen = gen;
+		out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	}
 	return 0;
 }

@@ -45,10 +45,7 @@
 #include "host/sandbox.h"
 #include "machine/machine.h"
 
-#define MIN_VM_MEMORY (16ull << 20)
-/* The disk overlays a restored guest makes in its run directory (lodge run --restore
- * --overlay-dir: SNAPSHOT.diskN.restore-PID.qcow2) */
-#define RESTORE_OVERLAYS    "*.disk[0-9]*.restore-[0-9]*.qcow2"
+#define MIN_VM_MEMORY	    (16ull << 20)
 #define DEFAULT_VM_MEMORY   DAEMON_DEFAULT_VM_MEMORY
 #define DEFAULT_HUGEPAGES   true	   /* "hugepages": docs/API.md says why */
 #define PRESS_INTERVAL_NS   3000000000ull  /* a guest that missed the button gets another */
@@ -643,12 +640,10 @@ limits:
 			 "'jit_cache' is for system guests (their harts' code caches)");
 		return -EINVAL;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(c, "jit_cache") &&
-	    (json_uint(c, "jit_cache", 0) < VM_JIT_CACHE_MIN ||
-	     json_uint(c, "jit_cache", 0) > VM_JIT_CACHE_MAX)) {
+	uint64_t jc = json_uint(c, "jit_cache", VM_JIT_CACHE_DEFAULT);
+	if (jc < VM_JIT_CACHE_MIN || jc > VM_JIT_CACHE_MAX) {
 		snprintf(err, errlen, "jit_cache %llu: must be %llu to %llu bytes (1M to 1G)",
-			 (unsigned long long)json_uint(c, "jit_cache", 0),
-			 (unsigned long long)VM_JIT_CACHE_MIN,
+			 (unsigned long long)jc, (unsigned long long)VM_JIT_CACHE_MIN,
 			 (unsigned long long)VM_JIT_CACHE_MAX);
 		return -EINVAL;
 	}
@@ -1196,6 +1191,29 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 	return 0;
 }
 
+/* The disk overlays a restored guest makes in its run directory (lodge run --restore
+ * --overlay-dir: SNAPSHOT.diskN.restore-PID.qcow2; in the sandbox PID is always 1), made
+ * at its start and kept until the next. Whether g's run directory holds any; with
+ * `remove`, removes them all. */
+static bool restore_overlays(const struct guest *g, bool remove)
+{
+	char p[600];
+	bool found = false;
+	DIR *dir;
+
+	guest_path(g, "run", p, sizeof(p));
+	dir = opendir(p);
+	for (struct dirent *de; dir && (remove || !found) && (de = readdir(dir));)
+		if (!fnmatch("*.disk[0-9]*.restore-[0-9]*.qcow2", de->d_name, 0)) {
+			found = true;
+			if (remove)
+				unlinkat(dirfd(dir), de->d_name, 0);
+		}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 static void clear_run_dir(struct guest *g)
 {
 	char p[600];
@@ -1206,16 +1224,9 @@ static void clear_run_dir(struct guest *g)
 	unlink(p);
 	guest_path(g, "run/exit.json", p, sizeof(p));
 	unlink(p);
-	/* a restored guest's disk overlays from its last run (--overlay-dir: SNAPSHOT.diskN.
-	 * restore-PID.qcow2; in the sandbox PID is always 1): each start restores the
-	 * snapshot afresh, disks as they were at it, as its RAM is */
-	guest_path(g, "run", p, sizeof(p));
-	DIR *dir = opendir(p);
-	for (struct dirent *de; dir && (de = readdir(dir));)
-		if (!fnmatch(RESTORE_OVERLAYS, de->d_name, 0))
-			unlinkat(dirfd(dir), de->d_name, 0);
-	if (dir)
-		closedir(dir);
+	/* each start of a restored guest restores the snapshot afresh, disks as they were
+	 * at it, as its RAM is */
+	restore_overlays(g, true);
 }
 
 static int open_log(struct guest *g)
@@ -1846,24 +1857,6 @@ static int ro_disk_refused(const struct guest *g, const char *what, char *err, s
 	return 0;
 }
 
-/* Whether g runs restored from a snapshot with disks: its disks are then overlays in its
- * run directory (RESTORE_OVERLAYS, made by the guest at its start and kept until the
- * next), whatever became of the snapshot's files since. */
-static bool restored_disks(const struct guest *g)
-{
-	char p[600];
-	bool found = false;
-	DIR *dir;
-
-	guest_path(g, "run", p, sizeof(p));
-	dir = opendir(p);
-	for (struct dirent *de; dir && !found && (de = readdir(dir));)
-		found = !fnmatch(RESTORE_OVERLAYS, de->d_name, 0);
-	if (dir)
-		closedir(dir);
-	return found;
-}
-
 int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct api_conn *conn,
 		   char *err, size_t errlen)
 {
@@ -1887,7 +1880,9 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 	r = ro_disk_refused(g, "snapshot", err, errlen);
 	if (r)
 		return r;
-	if (g->kind == GUEST_VM && json_str(g->config, "restore", NULL) && restored_disks(g)) {
+	/* (its overlays, not the snapshot's files: those may have moved since) */
+	if (g->kind == GUEST_VM && json_str(g->config, "restore", NULL) &&
+	    restore_overlays(g, false)) {
 		/* its disks are overlays over the snapshot's copies, named as its sandbox
 		 * shows them (/files/diskN): a copy of one would name a file no restore has */
 		snprintf(err, errlen,

@@ -23,6 +23,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "cpu/block.h"
 #include "cpu/hart.h"
 #include "devices/chardev.h"
 #include "devices/virtio/input.h"
@@ -278,6 +279,11 @@ static int add_devices(struct vm *vm, const struct vm_config *cfg)
 
 static bool env_poll(struct hart_env *env, struct hart *h, uint64_t now);
 static void env_watch_hit(struct hart_env *env, uint64_t pa);
+
+/* --jit-cache's default, which the daemon counts in a guest's memory limit, is the
+ * caches' own */
+_Static_assert(VM_JIT_CACHE_DEFAULT == ARENA_BUDGET && VM_JIT_CACHE_DEFAULT == JIT_BUDGET,
+	       "VM_JIT_CACHE_DEFAULT is the code caches' default budget");
 
 static void init_env(struct vm *vm, const struct vm_config *cfg)
 {

@@ -54,9 +54,10 @@
 #define ID_LEN		16
 #define IDENT_VERSION	1
 #define MAX_CHAIN	64 /* a Diff and its parents, the Full one included */
-#define DISKS_VERSION	3  /* 2: without each file's inode generation; 1: its dev, ino, mtime */
-#define GEN_UNKNOWN	UINT64_MAX	     /* (a version 2 record: a generation is 32 bits) */
-#define CHAIN_FILES	(DISK_MAX_CHAIN + 1) /* an image and its backing files */
+#define DISKS_VERSION                                                                              \
+	3 /* 2: without each file's inode generation; 1: without its dev, ino, mtime */
+#define GEN_UNKNOWN UINT64_MAX		 /* (a version 2 record: a generation is 32 bits) */
+#define CHAIN_FILES (DISK_MAX_CHAIN + 1) /* an image and its backing files */
 
 /* What the DISKS section records of a writable disk: the identity of its image and of
  * each of the image's backing files, top first. */
