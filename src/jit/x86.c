@@ -327,6 +327,27 @@ void x86_patch(struct x86_emit *e, uint8_t *at, uintptr_t target)
 	memcpy(at, &rel32, 4);
 }
 
+uint8_t *x86_jcc8_fwd(struct x86_emit *e, enum x86_cc cc)
+{
+	x86_e8(e, 0x70 + (unsigned)cc);
+	x86_e8(e, 0);
+	return e->p - 1;
+}
+
+void x86_patch8(struct x86_emit *e, uint8_t *at, uintptr_t target)
+{
+	int64_t rel;
+
+	if (e->overflow || at < e->buf || at + 1 > e->end)
+		return;
+	rel = (int64_t)(target - (e->base + (uintptr_t)(at - e->buf) + 1));
+	if (!x86_fits8(rel)) {
+		e->overflow = true;
+		return;
+	}
+	*at = (uint8_t)(int8_t)rel;
+}
+
 void x86_jcc_to(struct x86_emit *e, enum x86_cc cc, uintptr_t target)
 {
 	x86_patch(e, x86_jcc_fwd(e, cc), target);

@@ -185,6 +185,10 @@ uint8_t *x86_jmp_fwd(struct x86_emit *e);
 /* Points the rel32 field at `at` (in buf) to the final address `target`. Targets out of
  * rel32 reach set overflow (the translation is refused). */
 void x86_patch(struct x86_emit *e, uint8_t *at, uintptr_t target);
+/* jcc rel8 to a target not known yet, a little way ahead: returns the rel8 field for
+ * x86_patch8, which sets overflow when the target is out of rel8 reach. */
+uint8_t *x86_jcc8_fwd(struct x86_emit *e, enum x86_cc cc);
+void x86_patch8(struct x86_emit *e, uint8_t *at, uintptr_t target);
 void x86_jcc_to(struct x86_emit *e, enum x86_cc cc, uintptr_t target);
 void x86_jmp_to(struct x86_emit *e, uintptr_t target);
 void x86_call_to(struct x86_emit *e, uintptr_t target);

@@ -336,6 +336,26 @@ static int test_riscv_forms(void)
 		x86_e8(e, 0x90);
 		x86_patch(e, at, x86_here(e));
 		EXPECT(0x0f, 0x85, 0x01, 0x00, 0x00, 0x00, 0x90);
+		/* the rel8 form: jae +2 over two nops */
+		e = fresh();
+		at = x86_jcc8_fwd(e, X86_CC_AE);
+		x86_e8(e, 0x90);
+		x86_e8(e, 0x90);
+		x86_patch8(e, at, x86_here(e));
+		EXPECT(0x73, 0x02, 0x90, 0x90);
+		CHECK(!e->overflow);
+		/* 127 bytes ahead is the farthest rel8 reach; 128 refuses the code */
+		for (unsigned gap = 127; gap <= 128; gap++) {
+			static uint8_t big[256];
+			struct x86_emit far = {.buf = big, .p = big, .end = big + sizeof(big),
+					       .base = 0x1000};
+			at = x86_jcc8_fwd(&far, X86_CC_NE);
+			for (unsigned i = 0; i < gap; i++)
+				x86_e8(&far, 0x90);
+			x86_patch8(&far, at, x86_here(&far));
+			CHECK(far.overflow == (gap == 128));
+			CHECK(gap == 128 || big[1] == 127);
+		}
 	}
 	return 0;
 }

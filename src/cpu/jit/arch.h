@@ -16,9 +16,9 @@
 
 /* The most code one translation may produce (more than any block needs). */
 #define JIT_WINDOW (64u << 10)
-#define JIT_STUBS  16
-/* A linked exit's patched bytes: the epoch (imm32), a jne rel32, the jump (jmp rel32). */
-#define LINK_SITE 15
+#define JIT_STUBS  32
+/* A linked exit's patched bytes: the epoch (imm32), a jne rel8, the jump (jmp rel32). */
+#define LINK_SITE 11
 
 struct jit {
 	struct jitbuf buf;	   /* the W^X code buffer (src/jit/codebuf.h) */

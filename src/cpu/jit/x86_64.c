@@ -95,13 +95,16 @@ enum {
 	STUB_LINK,		    /* jit_link(h, rcx, rdx), then jmp rdx */
 	STUB_LOAD,		    /* slow load: rax va, ecx info, rdx pc */
 	STUB_STORE,		    /* + log2 size: rax va, rcx value, rdx pc */
-	STUB_HOOK = STUB_STORE + 4, /* store hook: rax host address, ecx size */
-	STUB_CALL2,		    /* rax = fn(rcx, rdx), pure helpers */
+	STUB_HOOK = STUB_STORE + 4, /* + log2 size: store hook, rax host address */
+	STUB_CALL2 = STUB_HOOK + 4, /* rax = fn(rcx, rdx), pure helpers */
 	STUB_FPU,		    /* eax = jit_fpu(h, rax) */
 	STUB_AMO,		    /* rax:rdx = jit_amo(h, rax, rcx, rdx) */
 	STUB_CSR,		    /* rax:rdx = jit_csr(h, rax, rcx, rdx) */
 	STUB_SYS,		    /* rax:rdx = jit_sys(h, rax, rcx, rdx) */
-	STUB_COUNT
+	STUB_TRAP,		    /* the exception is taken: exit with JIT_EXIT_TRAP */
+	STUB_INTERP,		    /* the interpreter takes over: rax block, ecx op offset */
+	STUB_CHAIN,		    /* + key: an exit to a constant target (chain_to) */
+	STUB_COUNT = STUB_CHAIN + JC_PRIVS
 };
 _Static_assert(STUB_COUNT <= JIT_STUBS, "struct jit has room for the stubs");
 
@@ -193,25 +196,22 @@ static void exit_with(struct x86_emit *e, const struct jit *j, enum jit_exit why
 	x86_jmp_to(e, j->stub[STUB_EXIT]);
 }
 
-/* The table lookup of chain_to: rax = the next pc (constant `target` unless dynamic);
- * jumps to STUB_NEXT when the table has no translated block for it, else leaves its code
- * in rdx and falls through. */
-static void lookup_next(struct tr *t, bool dynamic, uint64_t target)
+/* The pc -> block table lookup (key `key`) of the next pc in rax, in two steps: the entry
+ * into rdx (using rcx), then the checks, which jump to STUB_NEXT when the table has no
+ * translated block for the pc, else leave its code in rdx and fall through. */
+static void lookup_entry(struct x86_emit *e, const struct jit *j, unsigned key)
 {
-	struct x86_emit *e = &t->e;
+	x86_mov(e, true, RCX, x86_r(RAX));
+	x86_shift_imm(e, true, X86_SHR, x86_r(RCX), 1);
+	x86_alu_imm(e, false, X86_AND, x86_r(RCX), (1 << JC_BITS) - 1);
+	x86_mov_imm(e, RDX, (uint64_t)(uintptr_t)&j->bc->jc[key][0]);
+	x86_mov(e, true, RDX, x86_mi(RDX, RCX, 3, 0));
+}
+
+static void lookup_check(struct x86_emit *e, const struct jit *j)
+{
 	uint8_t *to_next[3];
 
-	if (dynamic) {
-		x86_mov(e, true, RCX, x86_r(RAX));
-		x86_shift_imm(e, true, X86_SHR, x86_r(RCX), 1);
-		x86_alu_imm(e, false, X86_AND, x86_r(RCX), (1 << JC_BITS) - 1);
-		x86_mov_imm(e, RDX, (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][0]);
-		x86_mov(e, true, RDX, x86_mi(RDX, RCX, 3, 0));
-	} else {
-		x86_mov_imm(e, RDX,
-			    (uint64_t)(uintptr_t)&t->j->bc->jc[t->b->priv][jc_index(target)]);
-		x86_mov(e, true, RDX, x86_m(RDX, 0));
-	}
 	x86_test(e, true, x86_r(RDX), RDX);
 	to_next[0] = x86_jcc_fwd(e, X86_CC_E);
 	x86_alu(e, true, X86_CMP, RAX, x86_m(RDX, offsetof(struct block, vpc)));
@@ -220,33 +220,37 @@ static void lookup_next(struct tr *t, bool dynamic, uint64_t target)
 	x86_test(e, true, x86_r(RDX), RDX);
 	to_next[2] = x86_jcc_fwd(e, X86_CC_E);
 	for (unsigned i = 0; i < 3; i++) /* not in the table (yet), or not translated */
-		x86_patch(e, to_next[i], t->j->stub[STUB_NEXT]);
+		x86_patch(e, to_next[i], j->stub[STUB_NEXT]);
 }
 
 /* Chains to the next block; every guest register but the global ones is in memory. The
- * next pc is the constant `target`, or (dynamic, jalr) already in rax. A poll due leaves
- * through the shared STUB_LEAVE (rax the next pc).
+ * next pc is the constant `target`, or (dynamic, jalr) already in rax.
  *
  * A constant target is reached by a direct jump once linked: the exit is
  *	cmp r12, [rbp + poll_at]
- *	jae poll
+ *	jae slow			(rel8)
  *	cmp dword [rbp + link_epoch], EPOCH
- *	jne lookup
- *	jmp TARGET		(at first: jmp lookup)
- *   lookup:
- *	mov eax, target; the pc -> block table lookup (lookup_next), then STUB_LINK with
- *	rcx = &EPOCH
- *   poll:
- *	mov eax, target; jmp STUB_LEAVE
- * (the linked path does not need the target in rax)
- * and STUB_LINK (jit_link) writes the current epoch and the target's code into the site
- * (LINK_SITE bytes from EPOCH) before it jumps there. A flush of the table bumps
- * h->link_epoch (exec.c), so every direct jump made before it falls back to the lookup,
- * which finds what the table now holds: the same invalidation as for the lookups.
+ *	jne slow			(rel8)
+ *	jmp TARGET			(at first: jmp slow)
+ *   slow:
+ *	lea rcx, [rip + data]
+ *	jmp STUB_CHAIN + key
+ *   data:
+ *	dq target
+ * The shared STUB_CHAIN leaves through STUB_LEAVE when a poll is due, else looks the
+ * target up in the pc -> block table (lookup_entry, lookup_check) and, while h->link_budget allows,
+ * has STUB_LINK (jit_link) write the current epoch and the target's code into the site
+ * (LINK_SITE bytes from EPOCH, found CHAIN_TAIL bytes before the data) before it jumps
+ * there. A flush of the table bumps h->link_epoch (exec.c), so every direct jump made
+ * before it falls back to the lookup, which finds what the table now holds: the same
+ * invalidation as for the lookups. The slow path lives in the stub because constant
+ * exits are a third of all code and every byte of it counts against the code budget;
+ * once linked they do not run it.
  *
  * A dynamic target is looked up in the table right here, so that the host predicts each
  * exit's jump by its own address; when it is not there or not translated, STUB_NEXT
- * looks it up in the hash table. */
+ * looks it up in the hash table. A poll due leaves through STUB_LEAVE (rax the next pc). */
+#define CHAIN_TAIL 12 /* lea rcx, [rip + data] (7 bytes), jmp rel32 (5) */
 static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 {
 	struct x86_emit *e = &t->e;
@@ -254,32 +258,29 @@ static void chain_to(struct tr *t, bool dynamic, uint64_t target)
 	x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
 	if (dynamic) {
 		x86_jcc_to(e, X86_CC_AE, t->j->stub[STUB_LEAVE]);
-		lookup_next(t, true, 0);
+		lookup_entry(e, t->j, t->b->priv);
+		lookup_check(e, t->j);
 		x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* jmp rdx */
 		return;
 	}
-	uint8_t *poll = x86_jcc_fwd(e, X86_CC_AE); /* rax = target set off the linked path */
+	uint8_t *poll = x86_jcc8_fwd(e, X86_CC_AE);
 	/* cmp dword [rbp + link_epoch], imm32 (an imm32 that does not fit 8 bits, so that
 	 * the encoder emits the 4-byte form) */
 	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_epoch)), 0x7fffffff);
 	uint8_t *site = e->p - 4;
-	uint8_t *miss = x86_jcc_fwd(e, X86_CC_NE);
+	uint8_t *miss = x86_jcc8_fwd(e, X86_CC_NE);
 	uint8_t *jump = x86_jmp_fwd(e);
 	if (!e->overflow && e->p - site != LINK_SITE)
 		e->overflow = true; /* cannot happen: the layout jit_link patches */
-	x86_patch(e, miss, x86_here(e));
+	x86_patch8(e, poll, x86_here(e));
+	x86_patch8(e, miss, x86_here(e));
 	x86_patch(e, jump, x86_here(e));
-	x86_mov_imm(e, RAX, target);
-	lookup_next(t, false, target);
-	x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)), LINK_COST);
-	uint8_t *link = x86_jcc_fwd(e, X86_CC_AE);
-	x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* no budget left: jmp rdx */
-	x86_patch(e, link, x86_here(e));
-	x86_patch(e, x86_lea_rip(e, RCX), e->base + (uintptr_t)(site - e->buf));
-	x86_jmp_to(e, t->j->stub[STUB_LINK]);
-	x86_patch(e, poll, x86_here(e));
-	x86_mov_imm(e, RAX, target);
-	x86_jmp_to(e, t->j->stub[STUB_LEAVE]);
+	uint8_t *data = x86_lea_rip(e, RCX);
+	x86_jmp_to(e, t->j->stub[STUB_CHAIN + t->b->priv]);
+	x86_patch(e, data, x86_here(e));
+	if (!e->overflow && e->p - site != LINK_SITE + CHAIN_TAIL)
+		e->overflow = true; /* cannot happen: the layout STUB_CHAIN reads */
+	x86_e64(e, target);
 }
 
 /* The edge of a block that loops onto itself: unless a poll is due it goes straight back
@@ -301,11 +302,9 @@ static void exit_interp(struct tr *t, unsigned idx)
 {
 	struct x86_emit *e = &t->e;
 
-	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)&t->b->ops[idx]);
-	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_op)), RAX);
 	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
-	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_block)), RAX);
-	exit_with(e, t->j, JIT_EXIT_INTERP);
+	x86_mov_imm(e, RCX, (uint64_t)((uintptr_t)&t->b->ops[idx] - (uintptr_t)t->b));
+	x86_jmp_to(e, t->j->stub[STUB_INTERP]);
 }
 
 /* ---- slow paths (C, called from translated code) ---- */
@@ -792,6 +791,12 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 static unsigned store_size(unsigned kind)
 {
 	return kind == OP_SB ? 1 : kind == OP_SH ? 2 : kind == OP_SW || kind == OP_FSW ? 4 : 8;
+}
+
+/* log2 of store_size: the stubs of a store's slow path and hook are one per size. */
+static unsigned store_lg(unsigned kind)
+{
+	return kind == OP_SB ? 0 : kind == OP_SH ? 1 : kind == OP_SW || kind == OP_FSW ? 2 : 3;
 }
 
 static void emit_store(struct tr *t, const struct op *o, unsigned idx)
@@ -1432,7 +1437,7 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	struct x86_emit *e = &t->e;
 	const struct op *o = &t->b->ops[c->idx];
 	uint64_t pc = t->b->vpc + o->off;
-	uint8_t *fault = NULL;
+	uint8_t *fault = NULL; /* a jne rel8 to the fault path, or c->jump (COLD_FAULT) */
 
 	x86_patch(e, c->jump, x86_here(e));
 	switch (c->kind) {
@@ -1441,7 +1446,7 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		x86_mov_imm(e, RDX, pc);
 		x86_call_to(e, t->j->stub[STUB_LOAD]);
 		x86_test(e, true, x86_r(RDX), RDX);
-		fault = x86_jcc_fwd(e, X86_CC_NE);
+		fault = x86_jcc8_fwd(e, X86_CC_NE);
 		if (o->kind != OP_FLW && o->kind != OP_FLD) { /* F loads join with rax */
 			if (o->rd < 32 && t->host[o->rd] >= 0)
 				x86_mov(e, true, t->host[o->rd], x86_r(RAX));
@@ -1450,10 +1455,7 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		}
 		break;
 	case COLD_STORE: {
-		unsigned size = store_size(o->kind), lg = size == 1   ? 0
-							  : size == 2 ? 1
-							  : size == 4 ? 2
-								      : 3;
+		unsigned lg = store_lg(o->kind);
 		if (o->kind == OP_FSW || o->kind == OP_FSD)
 			x86_mov(e, true, RCX, fmem(o->rs2));
 		else
@@ -1461,12 +1463,11 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		x86_mov_imm(e, RDX, pc);
 		x86_call_to(e, t->j->stub[STUB_STORE + lg]);
 		x86_test(e, true, x86_r(RAX), RAX);
-		fault = x86_jcc_fwd(e, X86_CC_NE);
+		fault = x86_jcc8_fwd(e, X86_CC_NE);
 		break;
 	}
 	case COLD_HOOK:
-		x86_mov_imm(e, RCX, store_size(o->kind));
-		x86_call_to(e, t->j->stub[STUB_HOOK]);
+		x86_call_to(e, t->j->stub[STUB_HOOK + store_lg(o->kind)]);
 		break;
 	case COLD_INTERP:
 		writeback(t, c->dirty);
@@ -1491,10 +1492,10 @@ static void emit_cold(struct tr *t, const struct cold *c)
 		/* The exception is taken; the instruction did not retire, nor did the rest
 		 * of the block. */
 		if (fault != c->jump)
-			x86_patch(e, fault, x86_here(e));
+			x86_patch8(e, fault, x86_here(e));
 		writeback(t, c->dirty);
 		x86_alu_imm(e, true, X86_SUB, x86_r(R12), (int32_t)(t->b->n - c->idx));
-		exit_with(e, t->j, JIT_EXIT_TRAP);
+		x86_jmp_to(e, t->j->stub[STUB_TRAP]);
 	}
 }
 
@@ -1831,13 +1832,15 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 		end_call_stub(e, (const void *)jit_store_slow);
 	}
 
-	/* hook: rax host address, ecx size -> mmu_store_hook(h, p, size) */
-	j->stub[STUB_HOOK] = x86_here(e);
-	begin_call_stub(e);
-	x86_mov(e, true, RDX, x86_r(RCX));
-	x86_mov(e, true, RSI, x86_r(RAX));
-	x86_mov(e, true, RDI, x86_r(RBP));
-	end_call_stub(e, (const void *)mmu_store_hook);
+	/* hook: rax host address -> mmu_store_hook(h, p, size) */
+	for (unsigned lg = 0; lg < 4; lg++) {
+		j->stub[STUB_HOOK + lg] = x86_here(e);
+		begin_call_stub(e);
+		x86_mov_imm(e, RDX, 1u << lg);
+		x86_mov(e, true, RSI, x86_r(RAX));
+		x86_mov(e, true, RDI, x86_r(RBP));
+		end_call_stub(e, (const void *)mmu_store_hook);
+	}
 
 	/* call2: rax = fn(rcx, rdx) */
 	j->stub[STUB_CALL2] = x86_here(e);
@@ -1870,6 +1873,37 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 		x86_mov(e, true, RSI, x86_r(RAX));
 		x86_mov(e, true, RDI, x86_r(RBP));
 		end_call_stub(e, fns[i]);
+	}
+
+	/* trap: the helper took the exception (registers written back, r12 un-counted) */
+	j->stub[STUB_TRAP] = x86_here(e);
+	exit_with(e, j, JIT_EXIT_TRAP);
+
+	/* interp: rax the block, ecx the offset of the op to start at (exit_interp) */
+	j->stub[STUB_INTERP] = x86_here(e);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_block)), RAX);
+	x86_alu(e, true, X86_ADD, RAX, x86_r(RCX));
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_op)), RAX);
+	exit_with(e, j, JIT_EXIT_INTERP);
+
+	/* chain, one per key: rcx the data of a constant exit (chain_to), every guest
+	 * register but the global ones in memory, the stack 16-byte aligned */
+	for (unsigned key = 0; key < JC_PRIVS; key++) {
+		j->stub[STUB_CHAIN + key] = x86_here(e);
+		x86_mov(e, true, RAX, x86_m(RCX, 0)); /* the target */
+		x86_insn(e, 0, true, 0x3b, R12, x86_m(RBP, offsetof(struct hart, poll_at)), false);
+		x86_jcc_to(e, X86_CC_AE, j->stub[STUB_LEAVE]);
+		x86_push(e, RCX); /* lookup_entry uses rcx */
+		lookup_entry(e, j, key);
+		x86_pop(e, RCX);
+		lookup_check(e, j);
+		x86_alu_imm(e, false, X86_CMP, x86_m(RBP, offsetof(struct hart, link_budget)),
+			    LINK_COST);
+		uint8_t *link = x86_jcc8_fwd(e, X86_CC_AE);
+		x86_insn(e, 0, false, 0xff, 4, x86_r(RDX), false); /* no budget left: jmp rdx */
+		x86_patch8(e, link, x86_here(e));
+		x86_alu_imm(e, true, X86_SUB, x86_r(RCX), LINK_SITE + CHAIN_TAIL);
+		x86_jmp_to(e, j->stub[STUB_LINK]);
 	}
 
 	if (e->overflow)
