@@ -528,6 +528,63 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	return write_spec(p, err, errlen);
 }
 
+/* Whether text[at..] starts the path `path` as a whole (the next byte ends it). */
+static bool path_at(const char *text, const char *path, size_t n)
+{
+	char next;
+
+	if (strncmp(text, path, n))
+		return false;
+	next = text[n];
+	return !(next == '-' || next == '_' || next == '.' || (next >= '0' && next <= '9') ||
+		 (next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z'));
+}
+
+void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t len)
+{
+	struct sandbox_plan *p;
+	char *out;
+	size_t o = 0;
+
+	if (d->cfg.no_sandbox || !len || !strstr(text, "/files/"))
+		return;
+	p = calloc(1, sizeof(*p));
+	out = calloc(1, len);
+	if (!p || !out)
+		goto done;
+	p->enabled = true;
+	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
+	if (g->kind == GUEST_VM) {
+		const char *fw = json_str(g->config, "firmware", NULL);
+		if (fw)
+			snprintf(p->firmware, sizeof(p->firmware), "%s", fw);
+		else
+			(void)sandbox_default_firmware(d->binary, p->firmware, sizeof(p->firmware));
+	}
+	if (plan_binds(p, g, p->firmware))
+		goto done;
+	for (const char *t = text; *t && o + 1 < len;) {
+		const struct sandbox_bind *hit = NULL;
+		for (unsigned i = 0; i < p->nbinds && !hit; i++)
+			if (!strncmp(p->binds[i].dst, "/files/", 7) &&
+			    path_at(t, p->binds[i].dst, strlen(p->binds[i].dst)))
+				hit = &p->binds[i];
+		if (!hit) {
+			out[o++] = *t++;
+			continue;
+		}
+		o += (size_t)snprintf(out + o, len - o, "%s", hit->src);
+		if (o >= len)
+			o = len - 1;
+		t += strlen(hit->dst);
+	}
+	out[o] = 0;
+	memcpy(text, out, o + 1);
+done:
+	free(out);
+	free(p);
+}
+
 void sandbox_plan_fini(struct sandbox_plan *p)
 {
 	(void)p; /* nothing allocated; the spec file stays for inspection */

@@ -135,6 +135,12 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 		      size_t errlen) __attribute__((warn_unused_result));
 void sandbox_plan_fini(struct sandbox_plan *p);
 
+/* Rewrites the paths under /files/ that g's sandbox shows it (its disks, kernel, ...) in
+ * text (a line of the guest's, len bytes of room) into the host's paths for them, so that
+ * what the guest says makes sense outside; cut to len if they are longer. Nothing
+ * without a sandbox (the guest sees the host's paths). */
+void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t len);
+
 /* Copies of a system guest's disks that the daemon's `lodge snapshot` SNAP left next to
  * it (SNAP.diskK.saved.FORMAT, K < SANDBOX_SAVED_DISKS): the k-th one's format ("raw",
  * "qcow2") with its path in path[len], or NULL if there is none. A guest restored from

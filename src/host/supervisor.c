@@ -295,7 +295,16 @@ static int parse_restart(const char *s, enum restart_policy *out)
 /* The kind of guest a snapshot file holds (docs/SNAPSHOT.md): the first MACHINE section
  * (1) makes a system guest, a Wasm MODULE (0x10) a WebAssembly one; sections before it
  * (a later version's identity sections) are skipped. Returns 0 or -EINVAL. */
-static int snapshot_kind(const char *path, enum guest_kind *kind, char *err, size_t errlen)
+/* What a snapshot file says of its guest: the kind, and for a system guest its MACHINE
+ * section's RAM size and harts (docs/SNAPSHOT.md; 0 when unreadable: the restore itself
+ * then refuses the file). */
+struct snap_machine {
+	uint64_t ram;
+	uint32_t harts;
+};
+
+static int snapshot_kind(const char *path, enum guest_kind *kind, struct snap_machine *m, char *err,
+			 size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint8_t h[32];
@@ -303,13 +312,15 @@ static int snapshot_kind(const char *path, enum guest_kind *kind, char *err, siz
 	struct stat st;
 	int r = -EINVAL;
 
+	if (m)
+		*m = (struct snap_machine){0};
 	if (fd < 0 || fstat(fd, &st) < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h, "LODGESNP", 8)) {
 		snprintf(err, errlen, "restore '%.200s': not a Lodge snapshot", path);
 		goto out;
 	}
 	for (int i = 0; i < 8 && off + 24 <= (uint64_t)st.st_size; i++) {
-		uint8_t s[24];
+		uint8_t s[24], p[24];
 		uint32_t type;
 		uint64_t len = 0;
 		if (pread(fd, s, sizeof(s), (off_t)off) != (ssize_t)sizeof(s))
@@ -320,6 +331,14 @@ static int snapshot_kind(const char *path, enum guest_kind *kind, char *err, siz
 			len = len << 8 | s[8 + k];
 		if (type == 1 || type == 0x10) {
 			*kind = type == 1 ? GUEST_VM : GUEST_WASM;
+			/* MACHINE: u32 version, u64 RAM base, u64 RAM size, u32 harts */
+			if (m && type == 1 && len >= sizeof(p) &&
+			    pread(fd, p, sizeof(p), (off_t)(off + 24)) == (ssize_t)sizeof(p)) {
+				for (int k = 7; k >= 0; k--)
+					m->ram = m->ram << 8 | p[12 + k];
+				for (int k = 3; k >= 0; k--)
+					m->harts = m->harts << 8 | p[20 + k];
+			}
 			r = 0;
 			goto out;
 		}
@@ -352,7 +371,7 @@ static int check_restore(const cJSON *c, enum guest_kind *kind, char *err, size_
 		}
 	if (!path_ok("restore", rs, false, err, errlen))
 		return -EINVAL;
-	r = snapshot_kind(rs, kind, err, errlen);
+	r = snapshot_kind(rs, kind, NULL, err, errlen);
 	if (r)
 		return r;
 	if (k && strcmp(k, *kind == GUEST_VM ? "vm" : "wasm")) {
@@ -1163,6 +1182,20 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 	if (!d->have_cgroups) {
 		snprintf(g->cg_skipped, sizeof(g->cg_skipped), "all(no cgroup file system)");
 		return 0;
+	}
+	if (g->kind == GUEST_VM && json_str(c, "restore", NULL)) {
+		/* a restored guest's RAM and harts are the snapshot's: the group is sized for
+		 * them, or for a larger 'memory' (a file that does not say: the restore
+		 * refuses it) */
+		struct snap_machine m;
+		enum guest_kind kind;
+		char why[300];
+		if (!snapshot_kind(json_str(c, "restore", ""), &kind, &m, why, sizeof(why)) &&
+		    m.ram && m.ram <= (1ull << 40) && m.harts && m.harts <= VM_MAX_HARTS) {
+			mem = mem > m.ram ? mem : m.ram;
+			cpus = m.harts;
+			lim.pids = 64 + cpus;
+		}
 	}
 	if (g->kind == GUEST_VM) {
 		/* the code caches beyond the default's, which the overhead counts: decoded
@@ -2122,7 +2155,7 @@ static void read_exit_record(struct guest *g, bool *have, int *status, char *rea
 /* The guest process's last message, for a failure it explained itself. */
 static void last_log_line(struct guest *g, char *out, size_t len)
 {
-	char p[600], buf[2048];
+	char p[600], buf[4096];
 	ssize_t n;
 	off_t size;
 	int fd;
@@ -2207,17 +2240,21 @@ static void exit_cause(struct guest *g, int *status, char *reason, size_t len)
 			 si.si_status == SIGKILL && oom_killed(g) ? " (out of memory: cgroup limit)"
 								  : "");
 	} else if (have_rec) {
-		char line[300] = "";
+		char line[1200] = "";
 		*status = rec_status;
-		if (rec_status == 125) /* lodge could not set the guest up: its message says why */
+		if (rec_status ==
+		    125) { /* lodge could not set the guest up: its message says why */
 			last_log_line(g, line, sizeof(line));
+			sandbox_outside_text(g->d, g, line, sizeof(line));
+		}
 		if (snprintf(reason, len, "%s%s%s", rec_reason, line[0] ? ": " : "", line) >=
 		    (int)len)
 			reason[len - 1] = 0;
 	} else if (waited) {
-		char line[300];
+		char line[1200];
 		*status = si.si_status;
 		last_log_line(g, line, sizeof(line));
+		sandbox_outside_text(g->d, g, line, sizeof(line));
 		if (snprintf(reason, len, "exit status %d%s%s", si.si_status, line[0] ? ": " : "",
 			     line) >= (int)len)
 			reason[len - 1] = 0;
@@ -2252,7 +2289,7 @@ static void schedule_restart(struct guest *g, bool failed)
 static void guest_exited(struct guest *g)
 {
 	struct daemon *d = g->d;
-	char reason[512], sock[600];
+	char reason[1600], sock[600];
 	int status;
 	bool failed;
 

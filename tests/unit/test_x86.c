@@ -347,8 +347,8 @@ static int test_riscv_forms(void)
 		/* 127 bytes ahead is the farthest rel8 reach; 128 refuses the code */
 		for (unsigned gap = 127; gap <= 128; gap++) {
 			static uint8_t big[256];
-			struct x86_emit far = {.buf = big, .p = big, .end = big + sizeof(big),
-					       .base = 0x1000};
+			struct x86_emit far = {
+				.buf = big, .p = big, .end = big + sizeof(big), .base = 0x1000};
 			at = x86_jcc8_fwd(&far, X86_CC_NE);
 			for (unsigned i = 0; i < gap; i++)
 				x86_e8(&far, 0x90);
