@@ -15,6 +15,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -255,5 +258,140 @@ int disk_create(const char *path, const struct disk_create_options *o, char *err
 		if (!existed)
 			unlink(path);
 	}
+	return r;
+}
+
+/* Whether the header extensions from hdr end at or before `name` (the backing name's
+ * offset in the header cluster). */
+static bool ext_before(int fd, uint64_t hdr, uint64_t name)
+{
+	uint64_t pos = hdr;
+	uint8_t e[8];
+
+	while (pos + 8 <= name) {
+		uint32_t len;
+		if (disk_pread_full(fd, e, sizeof(e), pos))
+			return false;
+		if (!be32_get(e))
+			return true; /* the end-of-extensions marker */
+		len = be32_get(e + 4);
+		pos += 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
+	}
+	return pos <= name && hdr == name; /* no room even for the marker: none at all */
+}
+
+int disk_copy_backing_name(const char *image, const char *copy,
+			   const char *(*rename)(void *ctx, const char *path), void *ctx, char *err,
+			   size_t errlen)
+{
+	uint8_t h[104], *name = NULL;
+	uint64_t off, cs, l1, rt, snaps;
+	uint32_t len, hdr;
+	char *abs = NULL, dir[PATH_MAX], *slash;
+	const char *want;
+	int fd = open(copy, O_RDWR | O_CLOEXEC), r = 0;
+
+	if (fd < 0) {
+		r = -errno;
+		disk_errf(err, errlen, "%s: cannot open: %s", copy, strerror(-r));
+		return r;
+	}
+	if (disk_pread_full(fd, h, sizeof(h), 0) || be32_get(h) != QC_MAGIC)
+		goto out; /* raw (or too short to be qcow2): no backing file */
+	off = be64_get(h + 8);
+	len = be32_get(h + 16);
+	if (!off || !len)
+		goto out;
+	cs = be32_get(h + 20) >= 9 && be32_get(h + 20) <= 21 ? 1ull << be32_get(h + 20) : 0;
+	hdr = be32_get(h + 4) >= 3 ? be32_get(h + 100) : 72;
+	l1 = be64_get(h + 40);
+	rt = be64_get(h + 48);
+	snaps = be32_get(h + 60) ? be64_get(h + 64) : cs;
+	if (!cs || len > 1023 || off < hdr || off + len > cs) {
+		disk_errf(err, errlen, "%s: not a valid qcow2 header", copy);
+		r = -EINVAL;
+		goto out;
+	}
+	name = core_calloc(1, 1024);
+	if (!name || disk_pread_full(fd, name, len, off)) {
+		r = name ? -EIO : -ENOMEM;
+		disk_errf(err, errlen, "%s: cannot read its backing file name", copy);
+		goto out;
+	}
+	if (name[0] == '/')
+		goto out; /* absolute: names the same file from anywhere */
+	/* the image's directory, as a real path, and the name against it */
+	snprintf(dir, sizeof(dir), "%s", image);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	abs = realpath(slash ? (dir[0] ? dir : "/") : ".", NULL);
+	if (!abs) {
+		r = -errno;
+		disk_errf(err, errlen, "%s: cannot resolve its directory: %s", image, strerror(-r));
+		goto out;
+	}
+	{ /* a copy in the same directory: the name still holds */
+		char cdir[PATH_MAX], *cs2, *creal;
+		snprintf(cdir, sizeof(cdir), "%s", copy);
+		cs2 = strrchr(cdir, '/');
+		if (cs2)
+			*cs2 = 0;
+		creal = realpath(cs2 ? (cdir[0] ? cdir : "/") : ".", NULL);
+		bool same = creal && !strcmp(creal, abs);
+		free(creal);
+		if (same)
+			goto out;
+	}
+	{
+		size_t n = strlen(abs) + 1 + len + 1;
+		char *full = core_alloc(n);
+		if (!full) {
+			r = -ENOMEM;
+			goto out;
+		}
+		snprintf(full, n, "%s/%s", strcmp(abs, "/") ? abs : "", (const char *)name);
+		free(abs);
+		abs = strdup(full);
+		core_free(full);
+		if (!abs) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	want = rename ? rename(ctx, abs) : NULL;
+	if (!want)
+		want = abs;
+	if (strlen(want) > 1023 || off + strlen(want) > cs) {
+		disk_errf(err, errlen,
+			  "%s: its backing file's absolute name %s does not fit its header", copy,
+			  want);
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	/* the rest of the header cluster must be the header's own: nothing else to move,
+	 * the extensions before the name (as qemu lays them out) */
+	if (l1 < cs || rt < cs || snaps < cs || !ext_before(fd, hdr, off)) {
+		disk_errf(err, errlen, "%s: its header cluster holds other metadata", copy);
+		r = -ENOTSUP;
+		goto out;
+	}
+	{
+		size_t wl = strlen(want), n = wl > len ? wl : len;
+		uint8_t b4[4];
+		memset(name, 0, 1024);
+		memcpy(name, want, wl);
+		be32_put(b4, (uint32_t)wl);
+		r = disk_pwrite_full(fd, name, n, off) ?: disk_pwrite_full(fd, b4, 4, 16);
+		if (!r && fsync(fd))
+			r = -errno;
+		if (r)
+			disk_errf(err, errlen, "%s: cannot write its backing file name: %s", copy,
+				  strerror(-r));
+	}
+out:
+	free(abs);
+	core_free(name);
+	close(fd);
 	return r;
 }

@@ -306,6 +306,21 @@ struct disk_create_options {
 int disk_create(const char *path, const struct disk_create_options *opt, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * `copy` is a byte copy of the qcow2 image `image`, in another directory: a relative
+ * backing file name it stores (resolved against image's directory, as disk_open does) no
+ * longer names the same file from there, so it is rewritten as the absolute path, or
+ * (`rename`, non-NULL) as rename(the resolved absolute path) when that returns a string
+ * (the caller's translation of paths; NULL keeps the path). Only the name in the header
+ * cluster changes (as `qemu-img rebase -u`); nothing for a raw image or one without a
+ * backing file, or when the name stays the same. Returns 0, or a negative errno with one
+ * line in err: -ENAMETOOLONG when the name does not fit the header cluster, -ENOTSUP when
+ * the header cluster holds other metadata, -EINVAL for a header that is not qcow2's.
+ */
+int disk_copy_backing_name(const char *image, const char *copy,
+			   const char *(*rename)(void *ctx, const char *path), void *ctx, char *err,
+			   size_t errlen) __attribute__((warn_unused_result));
+
 /* ---- Identity of an image file ---- */
 
 /* What a snapshot records of an image it leaves frozen, so that a restore notices the

@@ -6,6 +6,7 @@
 #include "host/sandbox.h"
 
 #include "core/pagemap.h"
+#include "disk/disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -311,19 +312,131 @@ static const char *module_inside(const char *host)
 	return n > 4 && !strcmp(host + n - 4, ".wat") ? "/files/module.wat" : "/files/module.wasm";
 }
 
+/* A copy of s in the plan's arena, or NULL when it is full. */
+static const char *arena_copy(struct sandbox_plan *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *at = p->arena + p->arena_used;
+
+	if (p->arena_used + n > sizeof(p->arena))
+		return NULL;
+	memcpy(at, s, n);
+	p->arena_used += n;
+	return at;
+}
+
 static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bool rw, bool dir)
 {
 	struct sandbox_bind *b;
 
 	if (p->nbinds == SANDBOX_MAX_BINDS)
 		return -E2BIG;
-	b = &p->binds[p->nbinds++];
+	b = &p->binds[p->nbinds];
 	b->src = src;
-	if (snprintf(b->dst, sizeof(b->dst), "%s", dst) >= (int)sizeof(b->dst))
-		return -ENAMETOOLONG;
+	b->dst = arena_copy(p, dst);
+	if (!b->dst)
+		return -E2BIG;
+	p->nbinds++;
 	b->rw = rw;
 	b->dir = dir;
+	b->backing = false;
 	return 0;
+}
+
+/* Whether `path` is a line of `list` (lines ending in newlines). */
+static bool listed(const char *list, const char *path)
+{
+	size_t n = strlen(path);
+
+	for (const char *l = list; *l;) {
+		const char *end = strchr(l, '\n');
+		if (!end)
+			break;
+		if ((size_t)(end - l) == n && !memcmp(l, path, n))
+			return true;
+		l = end + 1;
+	}
+	return false;
+}
+
+/* Whether a file bound at `path` would meet another bind: the same path, one of its
+ * directories, or a bind below it. */
+static bool dst_taken(const struct sandbox_plan *p, const char *path)
+{
+	size_t len = strlen(path);
+
+	for (unsigned i = 0; i < p->nbinds; i++) {
+		const char *d = p->binds[i].dst;
+		size_t n = strlen(d);
+		if (!strncmp(d, path, n) && (path[n] == 0 || path[n] == '/'))
+			return true;
+		if (n > len && !strncmp(d, path, len) && d[len] == '/')
+			return true;
+	}
+	return false;
+}
+
+/* Binds the backing chain of the image at `host`, which the guest sees at `inside`, read
+ * only, where the guest's disk_open looks for each file: at the name the image above it
+ * stores, an absolute one as it is, a relative one against the directory of that image
+ * as the guest sees it (src/disk/disk.h). An image that does not open here binds nothing:
+ * the guest's own open says what is wrong. Two files the guest would find at the same
+ * path, or one at a path that lies in another bind's directory, are refused (-EEXIST). */
+static int add_backing_binds(struct sandbox_plan *p, const char *host, const char *inside)
+{
+	struct disk_options o = {.format = DISK_FMT_QCOW2, .readonly = true, .no_locks = true};
+	char err[DISK_ERR_LEN], in[PATH_MAX], above[PATH_MAX];
+	struct disk *d;
+	int r = 0;
+
+	if (!p->enabled || disk_open(host, &o, &d, err, sizeof(err)))
+		return 0;
+	snprintf(above, sizeof(above), "%s", inside);
+	for (unsigned k = 1; !r; k++) {
+		struct disk_image_info up, im;
+		const char *slash, *src;
+		if (disk_image_info(d, k - 1, &up) || !up.backing_name ||
+		    disk_image_info(d, k, &im))
+			break;
+		slash = strrchr(above, '/');
+		if (up.backing_name[0] == '/')
+			r = snprintf(in, sizeof(in), "%s", up.backing_name) >= (int)sizeof(in);
+		else
+			r = snprintf(in, sizeof(in), "%.*s/%s", slash ? (int)(slash - above) : 0,
+				     above, up.backing_name) >= (int)sizeof(in);
+		if (r) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		for (unsigned i = 0; i < p->nbinds && !r; i++)
+			if (!strcmp(p->binds[i].dst, in))
+				r = strcmp(p->binds[i].src, im.path) ? -EEXIST : 1;
+		if (!r && dst_taken(p, in))
+			r = -EEXIST; /* under another bind (/run, a directory), or over one */
+		src = NULL;
+		if (r == 0 && p->trusted && !listed(p->trusted, im.path))
+			break; /* a restored copy naming a file the snapshot's guest did not have */
+		if (r == 0) {
+			src = arena_copy(p, im.path);
+			r = src ? add_bind(p, src, in, false, false) : -E2BIG;
+			if (!r)
+				p->binds[p->nbinds - 1].backing = true;
+		}
+		r = r == 1 ? 0 : r; /* the same file again: bound already */
+		/* a relative name: at its host path too, which a snapshot's copy of the image
+		 * names it by (machine/snapshot.c, LODGE_HOST_PATHS), where it does not meet
+		 * another bind (else such a snapshot is refused, saying which file) */
+		if (!r && up.backing_name[0] != '/' && im.path[0] == '/' &&
+		    !dst_taken(p, im.path)) {
+			src = src ?: arena_copy(p, im.path);
+			r = src ? add_bind(p, src, im.path, false, false) : -E2BIG;
+			if (!r)
+				p->binds[p->nbinds - 1].backing = true;
+		}
+		snprintf(above, sizeof(above), "%s", in);
+	}
+	disk_close(d);
+	return r;
 }
 
 /* A "disks" entry (a --disk spec, checked at create): its image bound as the i-th disk,
@@ -336,18 +449,26 @@ static int add_disk_bind(struct sandbox_plan *p, const char *spec, unsigned i)
 	struct vblk_spec d;
 	char why[256], dst[64];
 	size_t n;
+	int r;
 
 	if (vblk_split_spec(spec, &d, why, sizeof(why)))
 		return -EINVAL;
 	snprintf(dst, sizeof(dst), "/files/%sdisk%u", d.readonly ? "ro-" : "", i);
-	if (!strcmp(d.path, spec))
-		return add_bind(p, spec, dst, !d.readonly, false);
-	n = strlen(d.path) + 1;
-	if (p->arena_used + n > sizeof(p->arena))
-		return -E2BIG;
-	memcpy(p->arena + p->arena_used, d.path, n);
-	p->arena_used += n;
-	return add_bind(p, p->arena + p->arena_used - n, dst, !d.readonly, false);
+	if (!strcmp(d.path, spec)) {
+		r = add_bind(p, spec, dst, !d.readonly, false);
+	} else {
+		n = strlen(d.path) + 1;
+		if (p->arena_used + n > sizeof(p->arena))
+			return -E2BIG;
+		memcpy(p->arena + p->arena_used, d.path, n);
+		p->arena_used += n;
+		r = add_bind(p, p->arena + p->arena_used - n, dst, !d.readonly, false);
+	}
+	/* only a disk whose spec says qcow2 (the daemon pins the format at create): a probe
+	 * would follow a header a guest wrote into its raw disk */
+	if (r || !strstr(d.opts, ",format=qcow2"))
+		return r;
+	return add_backing_binds(p, d.path, dst);
 }
 
 bool sandbox_default_firmware(const char *binary, char *out, size_t len)
@@ -375,6 +496,30 @@ static bool uses_host_network(const cJSON *cfg)
 	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cfg, "nets")) > 0;
 }
 
+/* SNAP.backing (sandbox_write_backing_list) in the plan's arena, or NULL: none, or
+ * unreadable, or too long (its copies then get no backing file). */
+static const char *read_backing_list(struct sandbox_plan *p, const char *snap)
+{
+	char path[PATH_MAX];
+	char *at = p->arena + p->arena_used;
+	size_t room = sizeof(p->arena) - p->arena_used;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s.backing", snap) >= (int)sizeof(path) || room < 2)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, at, room - 1);
+	close(fd);
+	if (n <= 0 || (size_t)n >= room - 1 || memchr(at, 0, (size_t)n))
+		return NULL;
+	at[n] = 0;
+	p->arena_used += (size_t)n + 1;
+	return at;
+}
+
 static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char *firmware)
 {
 	const cJSON *c = g->config, *e;
@@ -392,12 +537,16 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		return r;
 	}
 	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM) {
-		/* the copies of its disks the snapshot has, read only (overlays go in /run) */
+		/* the copies of its disks the snapshot has, read only (overlays go in /run),
+		 * with the backing files the daemon listed when it took the snapshot */
+		p->trusted = read_backing_list(p, json_str(c, "restore", ""));
 		for (unsigned k = 0; k < SANDBOX_SAVED_DISKS && !r; k++) {
 			char saved[PATH_MAX], *path = p->arena + p->arena_used;
+			const char *fmt;
 			size_t n;
-			if (!sandbox_saved_disk(json_str(c, "restore", ""), k, saved,
-						sizeof(saved)))
+			fmt = sandbox_saved_disk(json_str(c, "restore", ""), k, saved,
+						 sizeof(saved));
+			if (!fmt)
 				continue;
 			n = strlen(saved) + 1;
 			if (p->arena_used + n > sizeof(p->arena))
@@ -406,7 +555,10 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 			p->arena_used += n;
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
 			r = add_bind(p, path, dst, false, false);
+			if (!r && !strcmp(fmt, "qcow2") && p->trusted) /* its name's format */
+				r = add_backing_binds(p, path, dst);
 		}
+		p->trusted = NULL;
 		return r;
 	}
 	if (g->kind == GUEST_VM) {
@@ -484,6 +636,7 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	p->spec_path[0] = p->firmware[0] = 0;
 	p->nbinds = p->next_inside = 0;
 	p->arena_used = 0;
+	p->trusted = NULL;
 	p->enabled = !d->cfg.no_sandbox;
 	p->seccomp = p->enabled;
 	p->userns = p->enabled && d->userns_ok && !d->cfg.no_userns;
@@ -518,10 +671,17 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 			(void)sandbox_default_firmware(d->binary, firmware, sizeof(p->firmware));
 	}
 	r = plan_binds(p, g, firmware);
-	if (r) {
+	if (r == -EEXIST)
+		snprintf(err, errlen,
+			 "its disks' backing files would meet at one path in its sandbox (two "
+			 "with the same relative name, or one named under /run): give them "
+			 "distinct names, or absolute ones (qemu-img rebase -u)");
+	else if (r == -ENAMETOOLONG)
+		snprintf(err, errlen, "a backing file's path is too long");
+	else if (r)
 		snprintf(err, errlen, "too many files to share with the guest");
+	if (r)
 		return r;
-	}
 	if (!p->enabled)
 		return 0;
 	guest_path(g, "sandbox.json", p->spec_path, sizeof(p->spec_path));
@@ -583,6 +743,53 @@ void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t 
 done:
 	free(out);
 	free(p);
+}
+
+int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *snap)
+{
+	struct sandbox_plan *p = calloc(1, sizeof(*p));
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	unsigned listed_n = 0;
+	FILE *f = NULL;
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	if (snprintf(path, sizeof(path), "%s.backing", snap) >= (int)sizeof(path)) {
+		free(p);
+		return -ENAMETOOLONG;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	p->enabled = !d->cfg.no_sandbox;
+	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
+	if (p->enabled && !plan_binds(p, g, p->firmware)) {
+		for (unsigned i = 0; i < p->nbinds && !r; i++) {
+			bool dup = false;
+			for (unsigned k = 0; k < i && !dup; k++)
+				dup = p->binds[k].backing &&
+				      !strcmp(p->binds[k].src, p->binds[i].src);
+			if (!p->binds[i].backing || dup || strchr(p->binds[i].src, '\n'))
+				continue;
+			if (!f && !(f = fopen(tmp, "we")))
+				r = -errno;
+			else if (fprintf(f, "%s\n", p->binds[i].src) < 0)
+				r = -EIO;
+			listed_n++;
+		}
+	}
+	if (f && (fflush(f) || fsync(fileno(f))) && !r)
+		r = -errno;
+	if (f && fclose(f) && !r)
+		r = -errno;
+	if (!r && listed_n && rename(tmp, path) < 0)
+		r = -errno;
+	if (r || !listed_n) {
+		unlink(tmp);
+		if (!r)
+			unlink(path); /* an earlier snapshot's */
+	}
+	free(p);
+	return r;
 }
 
 void sandbox_plan_fini(struct sandbox_plan *p)

@@ -38,12 +38,15 @@ struct guest;
 /* What a guest's configuration may share with it (its dirs and disks together): the binds
  * but those of its run directory, module or kernel, initrd and firmware. */
 #define SANDBOX_MAX_SHARED (SANDBOX_MAX_BINDS - 4)
-#define SANDBOX_ARENA_MAX  8192 /* bytes of the host parts of a Wasm guest's dirs, NULs in */
+#define SANDBOX_ARENA_MAX                                                                          \
+	16384 /* bytes of the binds' destinations, the host parts of a Wasm                        \
+	       * guest's dirs and disks' backing files, NULs in */
 
 struct sandbox_bind {
 	const char *src; /* into the guest's configuration, or the plan's firmware or arena */
-	char dst[32];
+	const char *dst; /* in the plan's arena */
 	bool rw, dir;
+	bool backing; /* a disk's backing file (add_backing_binds) */
 };
 
 /* The host ids guests' roots map to: `count` of them from `uid`/`gid` (sandbox_ids_init).
@@ -113,6 +116,9 @@ struct sandbox_plan {
 	unsigned next_inside;
 	char arena[SANDBOX_ARENA_MAX]; /* strings binds point to (host parts of "HOST::GUEST") */
 	size_t arena_used;
+	/* while a restored guest's binds are planned: the backing files its snapshot's
+	 * copies may name (SNAP.backing, in the arena), else NULL */
+	const char *trusted;
 };
 
 /* Daemon: reads the range of host ids for guests from `subuid` and `subgid` (lines
@@ -140,6 +146,14 @@ void sandbox_plan_fini(struct sandbox_plan *p);
  * what the guest says makes sense outside; cut to len if they are longer. Nothing
  * without a sandbox (the guest sees the host's paths). */
 void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t len);
+
+/* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing, the
+ * host paths of the backing files g's sandbox binds for its disks (one a line), which
+ * the copies may name. A guest restored from SNAP gets those of them its copies name
+ * bound, and no other file: the copies are written by the guest's process, which the
+ * daemon does not trust to name host files. Removes the file when there are none.
+ * Returns 0 or -errno. */
+int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *snap);
 
 /* Copies of a system guest's disks that the daemon's `lodge snapshot` SNAP left next to
  * it (SNAP.diskK.saved.FORMAT, K < SANDBOX_SAVED_DISKS): the k-th one's format ("raw",

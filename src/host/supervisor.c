@@ -40,6 +40,7 @@
 #include "core/tcp.h"
 #include "host/procstat.h"
 #include "devices/virtio/blk.h"
+#include "disk/disk.h"
 #include "devices/virtio/net.h"
 #include "wasm/wasm.h"
 #include "host/sandbox.h"
@@ -786,6 +787,32 @@ static void guest_free(struct guest *g)
 	free(g);
 }
 
+/* A system guest's disks whose spec names no format get the one their image has now, at
+ * create: probed once, from the file as the user gave it. Probed again at every start, a
+ * raw disk whose guest wrote a qcow2 header into it would become an overlay of any file
+ * that header names, which the sandbox then binds for it (host/sandbox.c). An image that
+ * does not open here stays as it is (its start says why). */
+static void pin_disk_formats(cJSON *c)
+{
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
+	{
+		struct disk_options o = {.readonly = true, .no_locks = true};
+		struct vblk_spec v;
+		struct disk *dk;
+		char why[DISK_ERR_LEN], *spec;
+		if (!cJSON_IsString(e) || vblk_split_spec(e->valuestring, &v, why, sizeof(why)) ||
+		    strstr(v.opts, ",format=") || disk_open(v.path, &o, &dk, why, sizeof(why)))
+			continue;
+		if (asprintf(&spec, "%s,format=%s", e->valuestring, disk_format_name(dk)) >= 0) {
+			cJSON_SetValuestring(e, spec);
+			free(spec);
+		}
+		disk_close(dk);
+	}
+}
+
 int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *err, size_t errlen)
 {
 	struct guest_record rec = {0};
@@ -813,7 +840,15 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 			 json_str(body, "name", ""));
 		return -EEXIST;
 	}
-	text = cJSON_PrintUnformatted(body);
+	{
+		cJSON *pinned = cJSON_Duplicate(body, true);
+		if (!pinned)
+			return -ENOMEM;
+		if (kind == GUEST_VM && !json_str(body, "incoming", NULL))
+			pin_disk_formats(pinned);
+		text = cJSON_PrintUnformatted(pinned);
+		cJSON_Delete(pinned);
+	}
 	if (!text)
 		return -ENOMEM;
 	rec.name = strdup(json_str(body, "name", ""));
@@ -1120,6 +1155,34 @@ static void build_env(struct argv_buf *e, bool sandboxed)
 		arg(e, "ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "", asan ? ":" : "");
 }
 
+/* LODGE_HOST_PATHS for a sandboxed system guest: "INSIDE<tab>HOST" lines for the files
+ * bound under /files/ (machine/snapshot.c: a snapshot's copy of a disk whose backing
+ * file had a relative name names it by its host path, which a restore, sandboxed or
+ * not, finds). Paths with a tab or newline are left out (a copy then names the sandbox's
+ * path, which a restore refuses with the reason). */
+static void host_paths_env(const struct sandbox_plan *p, struct argv_buf *e)
+{
+	size_t n = 0, room = 0;
+	char *s;
+
+	for (unsigned i = 0; i < p->nbinds; i++)
+		room += strlen(p->binds[i].dst) + strlen(p->binds[i].src) + 2;
+	s = calloc(1, room + 1);
+	if (!s) {
+		e->overflow = true;
+		return;
+	}
+	for (unsigned i = 0; i < p->nbinds; i++) {
+		const struct sandbox_bind *b = &p->binds[i];
+		if (b->dir || strncmp(b->dst, "/files/", 7) || strpbrk(b->dst, "\t\n") ||
+		    strpbrk(b->src, "\t\n"))
+			continue;
+		n += (size_t)snprintf(s + n, room + 1 - n, "%s\t%s\n", b->dst, b->src);
+	}
+	arg(e, "LODGE_HOST_PATHS=%s", s);
+	free(s);
+}
+
 char **guest_env_create(bool sandboxed)
 {
 	struct argv_buf *e = calloc(1, sizeof(*e));
@@ -1293,6 +1356,8 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 	}
 	build_argv(g, &plan, &sr->av);
 	build_env(&sr->ev, !d->cfg.no_sandbox);
+	if (g->kind == GUEST_VM && plan.enabled)
+		host_paths_env(&plan, &sr->ev);
 	logfd = open_log(g);
 	if (sr->av.overflow || sr->ev.overflow || logfd < 0) {
 		snprintf(err, errlen, "cannot prepare the guest process: %s",
@@ -1815,6 +1880,13 @@ static void snapshot_done(struct guest *g, int r, struct api_result *res)
 	}
 	if (g->kind == GUEST_VM)
 		saved_disks(r ? SAVED_DISCARD : SAVED_COMMIT, NULL, path);
+	if (g->kind == GUEST_VM && !r) {
+		int b = sandbox_write_backing_list(g->d, g, path);
+		if (b)
+			log_err("guest %s: %s.backing: %s (a guest restored from it gets no "
+				"backing file for its disks' copies)",
+				g->rec.name, path, strerror(-b));
+	}
 	unlink(host);
 	saved_disks(SAVED_REMOVE, host, NULL);
 	if (g->snap_was_running && (r || !g->snap_leave_paused) && guest_active(g)) {

@@ -444,6 +444,54 @@ out:
 	return r;
 }
 
+/* The copy of img (copy_image: COPY.tmp until published) made in another directory
+ * names img's backing file by its absolute path where img named it relatively
+ * (disk_copy_backing_name). The copy is removed on failure. */
+struct host_name {
+	char path[PATH_MAX];
+};
+
+/* disk_copy_backing_name's rename: a path the daemon's sandbox shows this process under
+ * /files/ as the host's path for it (LODGE_HOST_PATHS, "INSIDE<tab>HOST" lines: set by
+ * the daemon, host/supervisor.c), else NULL (the path as it is). */
+static const char *host_name(void *ctx, const char *path)
+{
+	struct host_name *h = ctx;
+	const char *env = getenv("LODGE_HOST_PATHS"), *line = env;
+	size_t n = strlen(path);
+
+	while (line && *line) {
+		const char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
+		if (!tab || !end || tab > end)
+			break;
+		if ((size_t)(tab - line) == n && !memcmp(line, path, n) &&
+		    (size_t)(end - tab - 1) < sizeof(h->path)) {
+			memcpy(h->path, tab + 1, (size_t)(end - tab - 1));
+			h->path[end - tab - 1] = 0;
+			return h->path;
+		}
+		line = end + 1;
+	}
+	return NULL;
+}
+
+static int copy_backing_name(const char *img, const char *copy, const char *dev, char *err,
+			     size_t errlen)
+{
+	char tmp[PATH_MAX + 8], why[DISK_ERR_LEN];
+	struct host_name h;
+	int r;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", copy);
+	r = disk_copy_backing_name(img, tmp, host_name, &h, why, sizeof(why));
+	if (r) {
+		vm_errf(err, errlen, "%s: the copy of %s cannot name its backing file: %s", dev,
+			img, why);
+		unlink(tmp);
+	}
+	return r;
+}
+
 /* The copies of a snapshot's disks are made as SNAP.diskK.saved.FORMAT.tmp: a snapshot
  * that fails before its copies are renamed to their names, just before its own file is
  * renamed into place (COPIES_PUBLISH), leaves an earlier snapshot at the same path
@@ -502,6 +550,8 @@ static int copy_disks(struct vm *vm, const char *snap, char *err, size_t errlen)
 		if (r)
 			vm_errf(err, errlen, "%s: cannot copy %s to %s: %s", d->name, vblk_path(d),
 				copy, strerror(-r));
+		else
+			r = copy_backing_name(vblk_path(d), copy, d->name, err, errlen);
 		a = vblk_attach(d, aerr, sizeof(aerr));
 		if (a) {
 			vm_errf(err, errlen, "%s: cannot open its image again after the copy: %s",
@@ -991,7 +1041,10 @@ static int copy_live(struct save_job *j)
 			vm_errf(j->err, j->errlen, "%s: cannot copy %s to %s: %s",
 				j->live[i].dev->name, j->live[i].img, j->live[i].copy,
 				strerror(-r));
-		else if (stat(tmp, &st) == 0)
+		else
+			r = copy_backing_name(j->live[i].img, j->live[i].copy, j->live[i].dev->name,
+					      j->err, j->errlen);
+		if (!r && stat(tmp, &st) == 0)
 			bytes += (uint64_t)st.st_blocks * 512;
 	}
 	t1 = vm_now_ns();

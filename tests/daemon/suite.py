@@ -2288,6 +2288,100 @@ def disk_path_comma(tmp, d):
 
 
 @test
+def disk_backing_chain(tmp, d):
+    """A guest's qcow2 overlays over backing files (one named by absolute path, one by a
+    name relative to the overlay, as `lodge disk create --backing` stores it) open in its
+    sandbox: the guest reads the bases' bytes through them; a snapshot of it and a guest
+    restored from that read them too (the snapshot lists the backing files its copies may
+    name; without that list the restore binds none and fails saying which). Two overlays
+    whose relative backing names would meet at one path in the sandbox are refused at
+    start, saying so. Each disk's format is pinned at create."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    for sub in ("a", "b"):
+        os.makedirs(os.path.join(tmp, sub))
+        with open(os.path.join(tmp, sub, "base.raw"), "wb") as f:
+            f.write(("backing-%s-mark\n" % sub).encode().ljust(4096, b"\0"))
+            f.truncate(4 << 20)
+    abs_ov, rel_ov = os.path.join(tmp, "a", "abs.qcow2"), os.path.join(tmp, "b", "rel.qcow2")
+    subprocess.run([LODGE, "disk", "create", abs_ov, "--backing",
+                    os.path.join(tmp, "a", "base.raw")], check=True, capture_output=True)
+    subprocess.run([LODGE, "disk", "create", rel_ov, "--backing", "base.raw"], check=True,
+                   capture_output=True, cwd=os.path.join(tmp, "b"))
+    scratch = os.path.join(tmp, "scratch.qcow2")
+    subprocess.run([LODGE, "disk", "create", scratch, "16M"], check=True, capture_output=True)
+    read = ["for v in vdb vdc; do echo $v=$(head -c 20 /dev/$v | tr -d '\\000'); done; "
+            "echo read-$((1+1))"]
+
+    def marks(name):
+        out = console(d, name, read, until="read-2", timeout=60)
+        return re.findall(r"^(vd[bc])=(\S+)", out, re.M)
+    boot(d, "bc", "--disk", scratch, "--disk", abs_ov, "--disk", rel_ov)
+    disks = d.inspect("bc")["config"]["disks"]
+    check(disks == [scratch + ",format=qcow2", abs_ov + ",format=qcow2",
+                    rel_ov + ",format=qcow2"], "the disks' pinned formats: %r" % disks)
+    got = marks("bc")
+    check(got == [("vdb", "backing-a-mark"), ("vdc", "backing-b-mark")],
+          "the bases through the overlays: %r; %r" % (got, d.inspect("bc")["exit"]))
+    snap = os.path.join(tmp, "bc.snap")
+    p = d.cli("snapshot", "bc", snap, timeout=300)
+    check(p.returncode == 0, "snapshot: %r" % p.stderr)
+    d.cli("rm", "-f", "bc", check_rc=0)
+    # the daemon lists the backing files the copies may name (the guest's process wrote
+    # the copies): without the list, no host file is bound for them, and the restore
+    # fails saying which one it could not open
+    lst = open(snap + ".backing").read().splitlines()
+    check(sorted(lst) == sorted([os.path.join(tmp, "a", "base.raw"),
+                                 os.path.join(tmp, "b", "base.raw")]),
+          "the snapshot's list of backing files: %r" % lst)
+    os.rename(snap + ".backing", snap + ".backing.away")
+    p = d.cli("restore", "bcn", snap)
+    check(p.returncode != 0 and b"backing file" in p.stderr and b"base.raw" in p.stderr,
+          "a restore without the list: %d %r" % (p.returncode, p.stderr[-300:]))
+    d.cli("rm", "-f", "bcn", check_rc=0)
+    os.rename(snap + ".backing.away", snap + ".backing")
+    d.cli("restore", "bc2", snap, check_rc=0)
+    got = marks("bc2")
+    check(got == [("vdb", "backing-a-mark"), ("vdc", "backing-b-mark")],
+          "the restored guest's disks: %r" % got)
+    d.cli("rm", "-f", "bc2", check_rc=0)
+    # a raw disk into which a qcow2 header naming another file was written after create
+    # (as its guest could): it stays raw, its format pinned at create, and the file that
+    # header names is not bound for it
+    secret, victim = os.path.join(tmp, "secret.raw"), os.path.join(tmp, "victim.raw")
+    with open(secret, "wb") as f:
+        f.write(b"top-secret-bytes\n".ljust(1 << 20, b"\0"))
+    with open(victim, "wb") as f:
+        f.truncate(4 << 20)
+    d.cli("create", "bh", "--kernel", os.path.join(GUEST, "Image"), "--initrd",
+          os.path.join(GUEST, "initrd.img"), "--firmware", os.path.join(GUEST, "fw_dynamic.bin"),
+          "--mem", "128M", "--disk", scratch, "--disk", victim, check_rc=0)
+    evil = os.path.join(tmp, "evil.qcow2")
+    subprocess.run([LODGE, "disk", "create", evil, "--backing", secret], check=True,
+                   capture_output=True)
+    with open(evil, "rb") as f, open(victim, "r+b") as g:
+        g.write(f.read(64 << 10))
+    d.cli("start", "bh", check_rc=0)
+    wait_for(lambda: "# " in d.logs("bh")[-200:], BOOT_TIMEOUT, "the guest's shell prompt")
+    out = console(d, "bh", ["head -c 4 /dev/vdb | od -c | head -1; head -c 20 /dev/vdb | "
+                            "tr -d '\\000' | grep -c top-secret; echo read-$((1+1))"],
+                  until="read-2", timeout=60)
+    check("Q   F   I" in out and "\n0" in out, "the raw disk with a qcow2 header: %r" % out[-300:])
+    d.cli("rm", "-f", "bh", check_rc=0)
+    # a second overlay in another directory whose relative name is "base.raw" too: both
+    # would be /files/base.raw in the sandbox
+    rel2 = os.path.join(tmp, "a", "rel2.qcow2")
+    subprocess.run([LODGE, "disk", "create", rel2, "--backing", "base.raw"], check=True,
+                   capture_output=True, cwd=os.path.join(tmp, "a"))
+    d.cli("create", "bcx", "--kernel", os.path.join(GUEST, "Image"), "--disk", rel_ov,
+          "--disk", rel2, check_rc=0)
+    p = d.cli("start", "bcx")
+    check(p.returncode != 0 and b"backing files would meet at one path" in p.stderr,
+          "clashing backing names: %d %r" % (p.returncode, p.stderr))
+    d.cli("rm", "-f", "bcx", check_rc=0)
+
+
+@test
 def disk_options(tmp, d):
     """A guest's disks take lodge run's --disk options (docs/API.md "disks"): with
     readonly=on and serial= the guest's disk is read-only with that serial, the options
@@ -2331,7 +2425,8 @@ def disk_options(tmp, d):
     try:
         argv = open("/proc/%d/cmdline" % pid_of(d, "do"), "rb").read().split(b"\0")
         opts = [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == b"--disk"]
-        check(len(opts) == 1 and opts[0].endswith(b",readonly=on,serial=lodge-ro7"),
+        # (with the format the daemon found at create pinned after them)
+        check(len(opts) == 1 and opts[0].endswith(b",readonly=on,serial=lodge-ro7,format=raw"),
               "the guest's --disk: %r" % opts)
         # in its sandbox under a name of its own (a restored or incoming guest's writable
         # images are /files/diskN), and a snapshot or migration refuses it (its image

@@ -1402,6 +1402,130 @@ static int t_fingerprint(void)
 	return 0;
 }
 
+/* A byte copy (cp) of src at dst. */
+static int copy_file(const char *src, const char *dst)
+{
+	char buf[65536];
+	int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600), r = 0;
+	ssize_t n;
+
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			r = -1;
+	r = in < 0 || out < 0 ? -1 : r;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return r;
+}
+
+static const char *rename_to(void *ctx, const char *path)
+{
+	(void)path;
+	return ctx;
+}
+
+/* disk_copy_backing_name: a copy elsewhere of an overlay that names its base relatively
+ * names it by its absolute path (or what the rename callback says), opens, and reads the
+ * base's bytes; a copy in the same directory, an absolute name and a raw image are left
+ * as they are; a header whose name lies past its first cluster is refused. */
+static int t_copy_backing_name(void)
+{
+	char sub[sizeof(tmpdir) + 8], copy[sizeof(tmpdir) + 32], want[PATH_MAX], *real;
+	struct disk_image_info info;
+	struct stat st0, st1;
+	uint8_t buf[512];
+	struct disk *d;
+
+	snprintf(sub, sizeof(sub), "%s/sub", tmpdir);
+	snprintf(copy, sizeof(copy), "%s/top.qcow2", sub);
+	CHECK_EQ(mkdir(sub, 0700), 0);
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_EQ(patch("cb-base.qcow2", 4096, buf, sizeof(buf)), 0); /* raw, despite the name */
+	CHECK_EQ(truncate(P("cb-base.qcow2"), 1 * MiB), 0);
+	{
+		struct disk_create_options o = {.format = DISK_FMT_QCOW2,
+						.backing = "cb-base.qcow2",
+						.backing_format = DISK_FMT_RAW};
+		CHECK_EQ(disk_create(P("cb-top.qcow2"), &o, err, sizeof(err)), 0);
+	}
+	/* the same directory: nothing changes */
+	CHECK_EQ(copy_file(P("cb-top.qcow2"), P("cb-copy.qcow2")), 0);
+	CHECK_EQ(stat(P("cb-copy.qcow2"), &st0), 0);
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), P("cb-copy.qcow2"), NULL, NULL, err,
+					sizeof(err)),
+		 0);
+	d = open_as("cb-copy.qcow2", DISK_FMT_AUTO, true);
+	CHECK(d);
+	CHECK_EQ(disk_image_info(d, 0, &info), 0);
+	CHECK(!strcmp(info.backing_name, "cb-base.qcow2"));
+	disk_close(d);
+	/* another directory: the absolute path, and the copy reads the base's bytes */
+	CHECK_EQ(copy_file(P("cb-top.qcow2"), copy), 0);
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, NULL, NULL, err, sizeof(err)), 0);
+	real = realpath(tmpdir, NULL);
+	CHECK(real);
+	snprintf(want, sizeof(want), "%s/cb-base.qcow2", real);
+	free(real);
+	{
+		struct disk_options o = {.readonly = true};
+		CHECK_EQ(disk_open(copy, &o, &d, err, sizeof(err)), 0);
+		CHECK_EQ(disk_image_info(d, 0, &info), 0);
+		CHECK(!strcmp(info.backing_name, want));
+		memset(buf, 0, sizeof(buf));
+		CHECK_EQ(disk_pread(d, buf, sizeof(buf), 4096), 0);
+		CHECK(buf[0] == 0x5a && buf[511] == 0x5a);
+		disk_close(d);
+	}
+	/* already absolute: left as it is, even with a rename */
+	CHECK_EQ(stat(copy, &st0), 0);
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, rename_to, (char[]){"/elsewhere"},
+					err, sizeof(err)),
+		 0);
+	{
+		struct disk_options o = {.readonly = true};
+		CHECK_EQ(disk_open(copy, &o, &d, err, sizeof(err)), 0);
+		CHECK_EQ(disk_image_info(d, 0, &info), 0);
+		CHECK(!strcmp(info.backing_name, want));
+		disk_close(d);
+	}
+	/* the rename callback's name */
+	CHECK_EQ(copy_file(P("cb-top.qcow2"), copy), 0);
+	snprintf(want, sizeof(want), "%s", P("cb-base.qcow2"));
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, rename_to, want, err, sizeof(err)),
+		 0);
+	{
+		struct disk_options o = {.readonly = true, .no_locks = true};
+		CHECK_EQ(disk_open(copy, &o, &d, err, sizeof(err)), 0);
+		CHECK_EQ(disk_image_info(d, 0, &info), 0);
+		CHECK(!strcmp(info.backing_name, want));
+		disk_close(d);
+	}
+	/* raw: nothing */
+	CHECK_EQ(poke("cb-raw", 0, buf, sizeof(buf)), 0);
+	CHECK_EQ(stat(P("cb-raw"), &st0), 0);
+	CHECK_EQ(disk_copy_backing_name(P("cb-raw"), copy, NULL, NULL, err, sizeof(err)), 0);
+	/* a name past the header cluster: refused, the file as it was */
+	CHECK_EQ(copy_file(P("cb-top.qcow2"), copy), 0);
+	{
+		uint8_t off[8] = {0, 0, 0, 0, 0, 1, 0, 0}; /* 65536: the next cluster */
+		int fd = open(copy, O_WRONLY);
+		CHECK(fd >= 0);
+		CHECK_EQ(pwrite(fd, off, 8, 8), 8);
+		close(fd);
+	}
+	CHECK_EQ(stat(copy, &st0), 0);
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, NULL, NULL, err, sizeof(err)),
+		 -EINVAL);
+	CHECK_EQ(stat(copy, &st1), 0);
+	CHECK_EQ(st0.st_size, st1.st_size);
+	unlink(copy);
+	rmdir(sub);
+	clean_dir();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"seq_merge", t_seq_merge},
 	{"written_blocks", t_written_blocks},
@@ -1432,6 +1556,7 @@ static const struct unit_test tests[] = {
 	{"l2_slices", t_l2_slices},
 	{"readonly_no_refcounts", t_readonly_no_refcounts},
 	{"fingerprint", t_fingerprint},
+	{"copy_backing_name", t_copy_backing_name},
 };
 
 int main(void)
