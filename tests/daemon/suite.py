@@ -2261,7 +2261,8 @@ def disk_path_comma(tmp, d):
         k.start()
         boot(k, "cm", "--disk", "path=" + disk.replace(",", ",,"))
         argv = open("/proc/%d/cmdline" % pid_of(k, "cm"), "rb").read().split(b"\0")
-        want = ("path=" + disk.replace(",", ",,")).encode()
+        # (its format, found at create, pinned after it)
+        want = ("path=" + disk.replace(",", ",,") + ",format=raw").encode()
         check(want in argv, "the guest's --disk: %r" % [a for a in argv if b"odd" in a])
         out = console(k, "cm", ["dd if=/dev/vda bs=512 count=1 2>/dev/null | od -An -tx1 "
                                 "| head -1; echo read-$((1+1))"], until="read-2")
