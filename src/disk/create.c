@@ -261,6 +261,33 @@ int disk_create(const char *path, const struct disk_create_options *o, char *err
 	return r;
 }
 
+/* Drops the "." and ".." parts of the absolute path p in place (".." at "/" stays "/"):
+ * how the kernel resolves it where no part is a symlink. */
+static void lexical(char *p)
+{
+	char *out = p;
+	const char *in = p;
+
+	while (*in) {
+		const char *e = strchr(in, '/');
+		size_t k = e ? (size_t)(e - in) : strlen(in);
+		if (k == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > p && out[-1] != '/')
+				out--;
+			if (out > p)
+				out--;
+		} else if (k && !(k == 1 && in[0] == '.')) {
+			*out++ = '/';
+			memmove(out, in, k);
+			out += k;
+		}
+		in += k + (e ? 1 : 0);
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = 0;
+}
+
 /* Whether the header extensions from hdr end at or before `name` (the backing name's
  * offset in the header cluster). */
 static bool ext_before(int fd, uint64_t hdr, uint64_t name)
@@ -359,7 +386,27 @@ int disk_copy_backing_name(const char *image, const char *copy,
 			goto out;
 		}
 	}
-	want = rename ? rename(ctx, abs) : NULL;
+	if (rename) { /* asked by the name made canonical ("." and ".." parts gone) */
+		char *canon = strdup(abs);
+		if (!canon) {
+			r = -ENOMEM;
+			goto out;
+		}
+		lexical(canon);
+		want = rename(ctx, canon);
+		if (want) {
+			free(abs);
+			abs = strdup(want);
+			want = abs;
+		}
+		free(canon);
+		if (!abs) {
+			r = -ENOMEM;
+			goto out;
+		}
+	} else {
+		want = NULL;
+	}
 	if (!want)
 		want = abs;
 	if (strlen(want) > 1023 || off + strlen(want) > cs) {

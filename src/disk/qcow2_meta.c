@@ -285,7 +285,8 @@ int q2_meta_index(struct q2 *q, const uint64_t *rt)
 	for (uint64_t i = 0; i < q->rt_entries; i++)
 		if (rt[i] >= q->cs && rt[i] < QC_MAX_HOST && !(rt[i] & (q->cs - 1)))
 			q->meta[q->nmeta++] = rt[i] >> q->cb << 2 | Q2_META_RB;
-	qsort(q->meta, q->nmeta, sizeof(*q->meta), cmp_u64);
+	if (q->nmeta) /* (none: q->meta may be NULL, which qsort may not be given) */
+		qsort(q->meta, q->nmeta, sizeof(*q->meta), cmp_u64);
 	/* one element per cluster, with every kind it was named as */
 	for (size_t i = 0; i < q->nmeta; i++) {
 		if (out && q->meta[out - 1] >> 2 == q->meta[i] >> 2)

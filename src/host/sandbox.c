@@ -343,22 +343,6 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	return 0;
 }
 
-/* Whether `path` is a line of `list` (lines ending in newlines). */
-static bool listed(const char *list, const char *path)
-{
-	size_t n = strlen(path);
-
-	for (const char *l = list; *l;) {
-		const char *end = strchr(l, '\n');
-		if (!end)
-			break;
-		if ((size_t)(end - l) == n && !memcmp(l, path, n))
-			return true;
-		l = end + 1;
-	}
-	return false;
-}
-
 /* Whether a file bound at `path` would meet another bind: the same path, one of its
  * directories, or a bind below it. */
 static bool dst_taken(const struct sandbox_plan *p, const char *path)
@@ -376,67 +360,129 @@ static bool dst_taken(const struct sandbox_plan *p, const char *path)
 	return false;
 }
 
-/* Binds the backing chain of the image at `host`, which the guest sees at `inside`, read
- * only, where the guest's disk_open looks for each file: at the name the image above it
- * stores, an absolute one as it is, a relative one against the directory of that image
- * as the guest sees it (src/disk/disk.h). An image that does not open here binds nothing:
- * the guest's own open says what is wrong. Two files the guest would find at the same
- * path, or one at a path that lies in another bind's directory, are refused (-EEXIST). */
-static int add_backing_binds(struct sandbox_plan *p, const char *host, const char *inside)
+/* `path` made canonical as the guest's kernel resolves it in the sandbox, whose tmpfs
+ * root has no symlinks: "." and empty parts go, ".." drops a part (at "/" it stays "/").
+ * False when the result does not fit. */
+static bool sandbox_normalise(const char *path, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 2)
+		return false;
+	out[0] = 0;
+	for (const char *p = path; *p;) {
+		const char *e = strchr(p, '/');
+		size_t k = e ? (size_t)(e - p) : strlen(p);
+		if (k == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--; /* the slash before it */
+			out[n] = 0;
+		} else if (k && !(k == 1 && p[0] == '.')) {
+			if (n + 1 + k + 1 > len)
+				return false;
+			out[n++] = '/';
+			memcpy(out + n, p, k);
+			n += k;
+			out[n] = 0;
+		}
+		p += k + (e ? 1 : 0);
+	}
+	if (!n) {
+		out[0] = '/';
+		out[1] = 0;
+	}
+	return true;
+}
+
+int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char *err,
+			 size_t errlen)
 {
 	struct disk_options o = {.format = DISK_FMT_QCOW2, .readonly = true, .no_locks = true};
-	char err[DISK_ERR_LEN], in[PATH_MAX], above[PATH_MAX];
+	char derr[DISK_ERR_LEN], in[PATH_MAX], above[PATH_MAX], raw[2 * PATH_MAX];
 	struct disk *d;
 	int r = 0;
 
-	if (!p->enabled || disk_open(host, &o, &d, err, sizeof(err)))
-		return 0;
-	snprintf(above, sizeof(above), "%s", inside);
+	if (disk_open(host, &o, &d, derr, sizeof(derr)))
+		return 0; /* its start says why */
+	snprintf(above, sizeof(above), "/files/disk%u", i);
 	for (unsigned k = 1; !r; k++) {
 		struct disk_image_info up, im;
-		const char *slash, *src;
+		const char *slash;
+		char *real;
+		cJSON *pair;
 		if (disk_image_info(d, k - 1, &up) || !up.backing_name ||
 		    disk_image_info(d, k, &im))
 			break;
 		slash = strrchr(above, '/');
 		if (up.backing_name[0] == '/')
-			r = snprintf(in, sizeof(in), "%s", up.backing_name) >= (int)sizeof(in);
+			snprintf(raw, sizeof(raw), "%s", up.backing_name);
 		else
-			r = snprintf(in, sizeof(in), "%.*s/%s", slash ? (int)(slash - above) : 0,
-				     above, up.backing_name) >= (int)sizeof(in);
-		if (r) {
-			r = -ENAMETOOLONG;
+			snprintf(raw, sizeof(raw), "%.*s/%s", slash ? (int)(slash - above) : 0,
+				 above, up.backing_name);
+		/* the host's file by its real path: no "..", no symlink (a bind at it) */
+		real = realpath(im.path, NULL);
+		if (!real || !sandbox_normalise(raw, in, sizeof(in)) || strpbrk(real, "\t\n")) {
+			snprintf(err, errlen,
+				 "disks '%.200s': its backing file %.200s: %s (give the chain "
+				 "names without tabs or newlines: qemu-img rebase -u)",
+				 host, im.path, real ? "an odd or too long name" : strerror(errno));
+			free(real);
+			r = -EINVAL;
 			break;
 		}
-		for (unsigned i = 0; i < p->nbinds && !r; i++)
-			if (!strcmp(p->binds[i].dst, in))
-				r = strcmp(p->binds[i].src, im.path) ? -EEXIST : 1;
-		if (!r && dst_taken(p, in))
-			r = -EEXIST; /* under another bind (/run, a directory), or over one */
-		src = NULL;
-		if (r == 0 && p->trusted && !listed(p->trusted, im.path))
-			break; /* a restored copy naming a file the snapshot's guest did not have */
-		if (r == 0) {
-			src = arena_copy(p, im.path);
-			r = src ? add_bind(p, src, in, false, false) : -E2BIG;
-			if (!r)
-				p->binds[p->nbinds - 1].backing = true;
-		}
-		r = r == 1 ? 0 : r; /* the same file again: bound already */
-		/* a relative name: at its host path too, which a snapshot's copy of the image
-		 * names it by (machine/snapshot.c, LODGE_HOST_PATHS), where it does not meet
-		 * another bind (else such a snapshot is refused, saying which file) */
-		if (!r && up.backing_name[0] != '/' && im.path[0] == '/' &&
-		    !dst_taken(p, im.path)) {
-			src = src ?: arena_copy(p, im.path);
-			r = src ? add_bind(p, src, im.path, false, false) : -E2BIG;
-			if (!r)
-				p->binds[p->nbinds - 1].backing = true;
-		}
+		pair = cJSON_CreateArray();
+		if (!pair || !cJSON_AddItemToArray(binds, pair) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(in)) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)))
+			r = -ENOMEM;
+		free(real);
 		snprintf(above, sizeof(above), "%s", in);
 	}
 	disk_close(d);
 	return r;
+}
+
+/* Binds the backing files recorded at create (config "backing_binds": [inside, host]
+ * pairs, sandbox_record_chain), read only, where the guest's Lodge looks for them, and
+ * each also at its host path (a snapshot's copy of a disk names it so: machine/
+ * snapshot.c, LODGE_HOST_PATHS) where that meets no other bind. The images' headers
+ * are not read again: the guest's process writes its disks, headers too. A recorded
+ * path that meets another file's bind, or lies under /run or another directory, is
+ * refused (-EEXIST). */
+static int add_recorded_binds(struct sandbox_plan *p, const cJSON *c)
+{
+	const cJSON *pair;
+	int r = 0;
+
+	cJSON_ArrayForEach(pair, cJSON_GetObjectItemCaseSensitive(c, "backing_binds"))
+	{
+		const cJSON *in = cJSON_GetArrayItem(pair, 0), *host = cJSON_GetArrayItem(pair, 1);
+		int same = 0;
+		if (!cJSON_IsString(in) || !cJSON_IsString(host) || in->valuestring[0] != '/' ||
+		    host->valuestring[0] != '/')
+			return -EINVAL;
+		for (unsigned i = 0; i < p->nbinds && !same; i++)
+			if (!strcmp(p->binds[i].dst, in->valuestring))
+				same = strcmp(p->binds[i].src, host->valuestring) ? -1 : 1;
+		if (same < 0 || (!same && dst_taken(p, in->valuestring)))
+			return -EEXIST;
+		if (!same) {
+			r = add_bind(p, host->valuestring, in->valuestring, false, false);
+			if (r)
+				return r;
+			p->binds[p->nbinds - 1].backing = true;
+		}
+		if (strcmp(in->valuestring, host->valuestring) &&
+		    !dst_taken(p, host->valuestring)) {
+			r = add_bind(p, host->valuestring, host->valuestring, false, false);
+			if (r)
+				return r;
+			p->binds[p->nbinds - 1].backing = true;
+		}
+	}
+	return 0;
 }
 
 /* A "disks" entry (a --disk spec, checked at create): its image bound as the i-th disk,
@@ -464,11 +510,7 @@ static int add_disk_bind(struct sandbox_plan *p, const char *spec, unsigned i)
 		p->arena_used += n;
 		r = add_bind(p, p->arena + p->arena_used - n, dst, !d.readonly, false);
 	}
-	/* only a disk whose spec says qcow2 (the daemon pins the format at create): a probe
-	 * would follow a header a guest wrote into its raw disk */
-	if (r || !strstr(d.opts, ",format=qcow2"))
-		return r;
-	return add_backing_binds(p, d.path, dst);
+	return r;
 }
 
 bool sandbox_default_firmware(const char *binary, char *out, size_t len)
@@ -555,8 +597,24 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 			p->arena_used += n;
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
 			r = add_bind(p, path, dst, false, false);
-			if (!r && !strcmp(fmt, "qcow2") && p->trusted) /* its name's format */
-				r = add_backing_binds(p, path, dst);
+			(void)fmt;
+		}
+		/* the backing files the daemon listed when it took the snapshot, at their
+		 * host paths, which the copies name (machine/snapshot.c) */
+		for (const char *l = p->trusted; !r && l && *l;) {
+			const char *end = strchr(l, '\n');
+			char host[PATH_MAX];
+			if (!end || (size_t)(end - l) >= sizeof(host))
+				break;
+			memcpy(host, l, (size_t)(end - l));
+			host[end - l] = 0;
+			if (host[0] == '/' && !dst_taken(p, host)) {
+				const char *src = arena_copy(p, host);
+				r = src ? add_bind(p, src, src, false, false) : -E2BIG;
+				if (!r)
+					p->binds[p->nbinds - 1].backing = true;
+			}
+			l = end + 1;
 		}
 		p->trusted = NULL;
 		return r;
@@ -571,7 +629,8 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 			r = r ?: add_bind(p, firmware, "/files/firmware", false, false);
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks")) r =
 			r ?: add_disk_bind(p, e->valuestring, i++);
-		return r;
+		/* after every disk's: a recorded path that meets one is refused */
+		return r ?: add_recorded_binds(p, c);
 	}
 	if (!json_str(c, "restore", NULL) && !json_str(c, "incoming", NULL))
 		r = r
@@ -678,8 +737,13 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 			 "distinct names, or absolute ones (qemu-img rebase -u)");
 	else if (r == -ENAMETOOLONG)
 		snprintf(err, errlen, "a backing file's path is too long");
+	else if (r == -EINVAL)
+		snprintf(err, errlen, "its record of its disks' backing files is malformed");
 	else if (r)
-		snprintf(err, errlen, "too many files to share with the guest");
+		snprintf(err, errlen,
+			 "too many files to share with the guest (its kernel, disks and their "
+			 "backing files, directories: at most %u, their paths %u bytes together)",
+			 SANDBOX_MAX_BINDS, SANDBOX_ARENA_MAX);
 	if (r)
 		return r;
 	if (!p->enabled)
@@ -724,10 +788,11 @@ void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t 
 	if (plan_binds(p, g, p->firmware))
 		goto done;
 	for (const char *t = text; *t && o + 1 < len;) {
-		const struct sandbox_bind *hit = NULL;
-		for (unsigned i = 0; i < p->nbinds && !hit; i++)
+		const struct sandbox_bind *hit = NULL; /* the longest path there */
+		for (unsigned i = 0; i < p->nbinds; i++)
 			if (!strncmp(p->binds[i].dst, "/files/", 7) &&
-			    path_at(t, p->binds[i].dst, strlen(p->binds[i].dst)))
+			    path_at(t, p->binds[i].dst, strlen(p->binds[i].dst)) &&
+			    (!hit || strlen(p->binds[i].dst) > strlen(hit->dst)))
 				hit = &p->binds[i];
 		if (!hit) {
 			out[o++] = *t++;
@@ -770,9 +835,23 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 				      !strcmp(p->binds[k].src, p->binds[i].src);
 			if (!p->binds[i].backing || dup || strchr(p->binds[i].src, '\n'))
 				continue;
-			if (!f && !(f = fopen(tmp, "we")))
-				r = -errno;
-			else if (fprintf(f, "%s\n", p->binds[i].src) < 0)
+			if (!f) {
+				int fd = open(tmp,
+					      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					      0644);
+				if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* a crash's */
+					fd = open(tmp,
+						  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+							  O_CLOEXEC,
+						  0644);
+				if (fd < 0 || !(f = fdopen(fd, "w"))) {
+					r = -errno;
+					if (fd >= 0)
+						close(fd);
+					continue;
+				}
+			}
+			if (fprintf(f, "%s\n", p->binds[i].src) < 0)
 				r = -EIO;
 			listed_n++;
 		}

@@ -33,6 +33,7 @@
 
 struct daemon;
 struct guest;
+struct cJSON;
 
 #define SANDBOX_MAX_BINDS 48
 /* What a guest's configuration may share with it (its dirs and disks together): the binds
@@ -146,6 +147,17 @@ void sandbox_plan_fini(struct sandbox_plan *p);
  * what the guest says makes sense outside; cut to len if they are longer. Nothing
  * without a sandbox (the guest sees the host's paths). */
 void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t len);
+
+/* At create, for the i-th disk (a qcow2 image at `host`): appends to `binds` an
+ * [inside, host] pair for each file of its backing chain, `inside` where the guest's
+ * Lodge will look for it in the sandbox (an absolute name as it is, a relative one
+ * against the directory of the image naming it, /files for the disk, made canonical).
+ * The daemon keeps them (config "backing_binds") and binds those files, and no other,
+ * at every start: the guest's process writes its images' headers. 0, or -errno with
+ * one line in err. An image that does not open here adds nothing (its start says
+ * why). */
+int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char *err,
+			 size_t errlen);
 
 /* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing, the
  * host paths of the backing files g's sandbox binds for its disks (one a line), which

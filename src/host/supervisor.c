@@ -787,14 +787,17 @@ static void guest_free(struct guest *g)
 	free(g);
 }
 
-/* A system guest's disks whose spec names no format get the one their image has now, at
- * create: probed once, from the file as the user gave it. Probed again at every start, a
- * raw disk whose guest wrote a qcow2 header into it would become an overlay of any file
- * that header names, which the sandbox then binds for it (host/sandbox.c). An image that
- * does not open here stays as it is (its start says why). */
-static void pin_disk_formats(cJSON *c)
+/* At create, from the files as the user gives them: a system guest's disk whose spec
+ * names no format and whose image is qcow2 gets ",format=qcow2" (a raw one stays
+ * unpinned: probed raw at each start, its guest may not write a qcow2 header into it,
+ * devices/virtio/blk.c), and every qcow2 disk's backing chain is recorded (config
+ * "backing_binds", sandbox_record_chain): the files bound for it at every start, whatever
+ * its header says by then. */
+static int pin_disks(cJSON *c, char *err, size_t errlen)
 {
-	cJSON *e;
+	cJSON *e, *binds = cJSON_CreateArray();
+	unsigned i = 0;
+	int r = binds ? 0 : -ENOMEM;
 
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks"))
 	{
@@ -802,15 +805,28 @@ static void pin_disk_formats(cJSON *c)
 		struct vblk_spec v;
 		struct disk *dk;
 		char why[DISK_ERR_LEN], *spec;
-		if (!cJSON_IsString(e) || vblk_split_spec(e->valuestring, &v, why, sizeof(why)) ||
-		    strstr(v.opts, ",format=") || disk_open(v.path, &o, &dk, why, sizeof(why)))
+		bool qcow2;
+		unsigned k = i++;
+		if (r || !cJSON_IsString(e) ||
+		    vblk_split_spec(e->valuestring, &v, why, sizeof(why)))
 			continue;
-		if (asprintf(&spec, "%s,format=%s", e->valuestring, disk_format_name(dk)) >= 0) {
-			cJSON_SetValuestring(e, spec);
-			free(spec);
+		qcow2 = v.qcow2;
+		if (!v.format && !disk_open(v.path, &o, &dk, why, sizeof(why))) {
+			qcow2 = !strcmp(disk_format_name(dk), "qcow2");
+			disk_close(dk);
+			if (qcow2 && asprintf(&spec, "%s,format=qcow2", e->valuestring) >= 0) {
+				cJSON_SetValuestring(e, spec);
+				free(spec);
+			}
 		}
-		disk_close(dk);
+		if (qcow2)
+			r = sandbox_record_chain(v.path, k, binds, err, errlen);
 	}
+	if (!r && cJSON_GetArraySize(binds))
+		cJSON_AddItemToObject(c, "backing_binds", binds);
+	else
+		cJSON_Delete(binds);
+	return r;
 }
 
 int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *err, size_t errlen)
@@ -844,10 +860,13 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 		cJSON *pinned = cJSON_Duplicate(body, true);
 		if (!pinned)
 			return -ENOMEM;
-		if (kind == GUEST_VM && !json_str(body, "incoming", NULL))
-			pin_disk_formats(pinned);
-		text = cJSON_PrintUnformatted(pinned);
+		r = kind == GUEST_VM && !json_str(body, "incoming", NULL)
+			    ? pin_disks(pinned, err, errlen)
+			    : 0;
+		text = r ? NULL : cJSON_PrintUnformatted(pinned);
 		cJSON_Delete(pinned);
+		if (r)
+			return r;
 	}
 	if (!text)
 		return -ENOMEM;
@@ -1156,8 +1175,8 @@ static void build_env(struct argv_buf *e, bool sandboxed)
 }
 
 /* LODGE_HOST_PATHS for a sandboxed system guest: "INSIDE<tab>HOST" lines for the files
- * bound under /files/ (machine/snapshot.c: a snapshot's copy of a disk whose backing
- * file had a relative name names it by its host path, which a restore, sandboxed or
+ * bound under /files/ and its disks' backing files (machine/snapshot.c: a snapshot's copy of a disk
+ * whose backing file had a relative name names it by its host path, which a restore, sandboxed or
  * not, finds). Paths with a tab or newline are left out (a copy then names the sandbox's
  * path, which a restore refuses with the reason). */
 static void host_paths_env(const struct sandbox_plan *p, struct argv_buf *e)
@@ -1174,8 +1193,8 @@ static void host_paths_env(const struct sandbox_plan *p, struct argv_buf *e)
 	}
 	for (unsigned i = 0; i < p->nbinds; i++) {
 		const struct sandbox_bind *b = &p->binds[i];
-		if (b->dir || strncmp(b->dst, "/files/", 7) || strpbrk(b->dst, "\t\n") ||
-		    strpbrk(b->src, "\t\n"))
+		if (b->dir || (strncmp(b->dst, "/files/", 7) && !b->backing) ||
+		    strpbrk(b->dst, "\t\n") || strpbrk(b->src, "\t\n"))
 			continue;
 		n += (size_t)snprintf(s + n, room + 1 - n, "%s\t%s\n", b->dst, b->src);
 	}

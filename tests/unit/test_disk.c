@@ -1526,6 +1526,27 @@ static int t_copy_backing_name(void)
 	return 0;
 }
 
+/* A qcow2 image whose tables name no metadata cluster at all (its refcount table's
+ * entries zeroed: the header cluster of a copy cut short, as a raw disk given just a
+ * qcow2 header) opens read-only or is refused, without undefined behaviour (the list
+ * of its metadata clusters is empty). */
+static int t_no_meta_clusters(void)
+{
+	struct disk_options o = {.readonly = true};
+	uint8_t zero[8] = {0};
+	struct disk *d = NULL;
+	int r;
+
+	CHECK_EQ(mkimg("nm.qcow2", 1 * MiB, NULL, 0), 0);
+	CHECK_EQ(patch("nm.qcow2", 65536, zero, sizeof(zero)), 0); /* refcount table entry 0 */
+	r = disk_open(P("nm.qcow2"), &o, &d, err, sizeof(err));
+	CHECK(r == 0 || r == -EINVAL);
+	if (!r)
+		disk_close(d);
+	clean_dir();
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"seq_merge", t_seq_merge},
 	{"written_blocks", t_written_blocks},
@@ -1557,6 +1578,7 @@ static const struct unit_test tests[] = {
 	{"readonly_no_refcounts", t_readonly_no_refcounts},
 	{"fingerprint", t_fingerprint},
 	{"copy_backing_name", t_copy_backing_name},
+	{"no_meta_clusters", t_no_meta_clusters},
 };
 
 int main(void)

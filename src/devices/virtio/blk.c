@@ -743,6 +743,8 @@ int vblk_split_spec(const char *spec, struct vblk_spec *out, char *err, size_t e
 		}
 	}
 	out->readonly = ba.opt.readonly;
+	out->format = ba.opt.format != DISK_FMT_AUTO;
+	out->qcow2 = ba.opt.format == DISK_FMT_QCOW2;
 	out->bps = keyval_get(&a, "bps", 0) != NULL; /* given, 0 too (a second bps= is refused) */
 	out->iops = keyval_get(&a, "iops", 0) != NULL;
 	keyval_fini(&a);

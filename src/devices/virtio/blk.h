@@ -70,6 +70,8 @@ struct vblk_spec {
 	char path[4096];
 	char opts[512];
 	bool readonly;	/* readonly=on */
+	bool format;	/* format= given */
+	bool qcow2;	/* format=qcow2 given */
 	bool bps, iops; /* a bps= or iops= of its own (0 too) */
 };
 int vblk_split_spec(const char *spec, struct vblk_spec *out, char *err, size_t errlen)
