@@ -2333,6 +2333,11 @@ def disk_backing_chain(tmp, d):
           "the disks' pinned formats: %r" % cfg["disks"])
     check(["/files/base.raw", os.path.join(tmp, "b", "base.raw")] in cfg["backing_binds"],
           "the recorded chains: %r" % cfg.get("backing_binds"))
+    st, _, body = d.http("POST", "/v1/guests", json.dumps(
+        {"name": "bci", "kernel": os.path.join(GUEST, "Image"),
+         "backing_binds": [["/files/x", "/etc/shadow"]]}))
+    check(st == 400 and b"backing_binds" in body, "a request with backing_binds: %d %r" % (
+        st, body))
     got = marks("bc")
     check(got == want, "the bases through the overlays: %r; %r" % (got, d.inspect("bc")["exit"]))
     snap = os.path.join(tmp, "bc.snap")
