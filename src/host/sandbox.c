@@ -396,11 +396,53 @@ static bool sandbox_normalise(const char *path, char *out, size_t len)
 	return true;
 }
 
+/* Whether a backing file name has a ".." after a plain part ("a/../b"): the kernel
+ * resolves it through "a", which the guest's sandbox does not have. */
+static bool dir_and_back(const char *name)
+{
+	bool plain = false;
+
+	for (const char *p = name; *p;) {
+		const char *e = strchr(p, '/');
+		size_t k = e ? (size_t)(e - p) : strlen(p);
+		if (k == 2 && p[0] == '.' && p[1] == '.') {
+			if (plain)
+				return true;
+		} else if (k && !(k == 1 && p[0] == '.')) {
+			plain = true;
+		}
+		p += k + (e ? 1 : 0);
+	}
+	return false;
+}
+
+/* "DEV:INO" of the regular file at path (not followed if a symlink), or "" (out: 48
+ * bytes): which file a recorded backing file was, so that a start or restore binds no
+ * other (one replaced, or a symlink put in its place, after create). */
+static const char *file_id(const char *path, char *out)
+{
+	struct stat st;
+
+	out[0] = 0;
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		snprintf(out, 48, "%llu:%llu", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino);
+	return out;
+}
+
+/* Whether host is still the file recorded as `id` (file_id) at create. */
+static bool same_file_id(const char *host, const char *id)
+{
+	char now[48];
+
+	return id && id[0] && !strcmp(file_id(host, now), id);
+}
+
 int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char *err,
 			 size_t errlen)
 {
 	struct disk_options o = {.format = DISK_FMT_QCOW2, .readonly = true, .no_locks = true};
-	char derr[DISK_ERR_LEN], in[PATH_MAX], above[PATH_MAX], raw[2 * PATH_MAX];
+	char derr[DISK_ERR_LEN], in[PATH_MAX], above[PATH_MAX], raw[2 * PATH_MAX], idbuf[48];
 	struct disk *d;
 	int r = 0;
 
@@ -415,6 +457,16 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
 		if (disk_image_info(d, k - 1, &up) || !up.backing_name ||
 		    disk_image_info(d, k, &im))
 			break;
+		if (dir_and_back(up.backing_name)) {
+			snprintf(
+				err, errlen,
+				"disks '%.200s': its backing file name '%.200s' goes into a "
+				"directory and back out ('DIR/..'), which the guest's sandbox does "
+				"not have: give the chain plain names (qemu-img rebase -u)",
+				host, up.backing_name);
+			r = -EINVAL;
+			break;
+		}
 		slash = strrchr(above, '/');
 		if (up.backing_name[0] == '/')
 			snprintf(raw, sizeof(raw), "%s", up.backing_name);
@@ -432,10 +484,19 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
 			r = -EINVAL;
 			break;
 		}
+		if (!file_id(real, idbuf)[0]) {
+			snprintf(err, errlen,
+				 "disks '%.200s': its backing file %.200s is not a regular file",
+				 host, real);
+			free(real);
+			r = -EINVAL;
+			break;
+		}
 		pair = cJSON_CreateArray();
 		if (!pair || !cJSON_AddItemToArray(binds, pair) ||
 		    !cJSON_AddItemToArray(pair, cJSON_CreateString(in)) ||
-		    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)))
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(idbuf)))
 			r = -ENOMEM;
 		free(real);
 		snprintf(above, sizeof(above), "%s", in);
@@ -459,10 +520,15 @@ static int add_recorded_binds(struct sandbox_plan *p, const cJSON *c)
 	cJSON_ArrayForEach(pair, cJSON_GetObjectItemCaseSensitive(c, "backing_binds"))
 	{
 		const cJSON *in = cJSON_GetArrayItem(pair, 0), *host = cJSON_GetArrayItem(pair, 1);
+		const cJSON *id = cJSON_GetArrayItem(pair, 2);
 		int same = 0;
-		if (!cJSON_IsString(in) || !cJSON_IsString(host) || in->valuestring[0] != '/' ||
-		    host->valuestring[0] != '/')
+		if (!cJSON_IsString(in) || !cJSON_IsString(host) || !cJSON_IsString(id) ||
+		    in->valuestring[0] != '/' || host->valuestring[0] != '/')
 			return -EINVAL;
+		if (!same_file_id(host->valuestring, id->valuestring)) {
+			p->stale = host->valuestring;
+			return -ESTALE;
+		}
 		for (unsigned i = 0; i < p->nbinds && !same; i++)
 			if (!strcmp(p->binds[i].dst, in->valuestring))
 				same = strcmp(p->binds[i].src, host->valuestring) ? -1 : 1;
@@ -545,14 +611,21 @@ static const char *read_backing_list(struct sandbox_plan *p, const char *snap)
 	char path[PATH_MAX];
 	char *at = p->arena + p->arena_used;
 	size_t room = sizeof(p->arena) - p->arena_used;
+	struct stat st;
 	ssize_t n;
 	int fd;
 
 	if (snprintf(path, sizeof(path), "%s.backing", snap) >= (int)sizeof(path) || room < 2)
 		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
+	/* the daemon's own: a regular file of its user that nobody else may write */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		close(fd);
+		return NULL;
+	}
 	n = read(fd, at, room - 1);
 	close(fd);
 	if (n <= 0 || (size_t)n >= room - 1 || memchr(at, 0, (size_t)n))
@@ -599,20 +672,27 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 			r = add_bind(p, path, dst, false, false);
 			(void)fmt;
 		}
-		/* the backing files the daemon listed when it took the snapshot, at their
-		 * host paths, which the copies name (machine/snapshot.c) */
+		/* the backing files the daemon listed when it took the snapshot ("DST<tab>SRC
+		 * <tab>ID" lines: where the copies name them), if each is still that file */
 		for (const char *l = p->trusted; !r && l && *l;) {
-			const char *end = strchr(l, '\n');
-			char host[PATH_MAX];
-			if (!end || (size_t)(end - l) >= sizeof(host))
+			const char *end = strchr(l, '\n'), *t1 = strchr(l, '\t'), *t2;
+			char dstp[PATH_MAX], srcp[PATH_MAX], id[48];
+			if (!end || !t1 || t1 > end ||
+			    !(t2 = memchr(t1 + 1, '\t', (size_t)(end - t1 - 1))))
 				break;
-			memcpy(host, l, (size_t)(end - l));
-			host[end - l] = 0;
-			if (host[0] == '/' && !dst_taken(p, host)) {
-				const char *src = arena_copy(p, host);
-				r = src ? add_bind(p, src, src, false, false) : -E2BIG;
-				if (!r)
-					p->binds[p->nbinds - 1].backing = true;
+			if ((size_t)(t1 - l) < sizeof(dstp) &&
+			    (size_t)(t2 - t1 - 1) < sizeof(srcp) &&
+			    (size_t)(end - t2 - 1) < sizeof(id)) {
+				snprintf(dstp, sizeof(dstp), "%.*s", (int)(t1 - l), l);
+				snprintf(srcp, sizeof(srcp), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+				snprintf(id, sizeof(id), "%.*s", (int)(end - t2 - 1), t2 + 1);
+				if (dstp[0] == '/' && srcp[0] == '/' && same_file_id(srcp, id) &&
+				    !dst_taken(p, dstp)) {
+					const char *src = arena_copy(p, srcp);
+					r = src ? add_bind(p, src, dstp, false, false) : -E2BIG;
+					if (!r)
+						p->binds[p->nbinds - 1].backing = true;
+				}
 			}
 			l = end + 1;
 		}
@@ -695,7 +775,7 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	p->spec_path[0] = p->firmware[0] = 0;
 	p->nbinds = p->next_inside = 0;
 	p->arena_used = 0;
-	p->trusted = NULL;
+	p->trusted = p->stale = NULL;
 	p->enabled = !d->cfg.no_sandbox;
 	p->seccomp = p->enabled;
 	p->userns = p->enabled && d->userns_ok && !d->cfg.no_userns;
@@ -737,6 +817,12 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 			 "distinct names, or absolute ones (qemu-img rebase -u)");
 	else if (r == -ENAMETOOLONG)
 		snprintf(err, errlen, "a backing file's path is too long");
+	else if (r == -ESTALE)
+		snprintf(err, errlen,
+			 "its disk's backing file %.300s is no longer the file it was when the "
+			 "guest was created (moved, replaced, or a symlink now): create the guest "
+			 "again to take the chain as it is",
+			 p->stale ? p->stale : "");
 	else if (r == -EINVAL)
 		snprintf(err, errlen, "its record of its disks' backing files is malformed");
 	else if (r)
@@ -829,21 +915,23 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
 	if (p->enabled && !plan_binds(p, g, p->firmware)) {
 		for (unsigned i = 0; i < p->nbinds && !r; i++) {
-			bool dup = false;
-			for (unsigned k = 0; k < i && !dup; k++)
-				dup = p->binds[k].backing &&
-				      !strcmp(p->binds[k].src, p->binds[i].src);
-			if (!p->binds[i].backing || dup || strchr(p->binds[i].src, '\n'))
+			const struct sandbox_bind *b = &p->binds[i];
+			char id[48];
+			/* where a copy may name it: not under /files/, whose files a restored
+			 * guest has others of */
+			if (!b->backing || !strncmp(b->dst, "/files/", 7) ||
+			    strpbrk(b->src, "\t\n") || strpbrk(b->dst, "\t\n") ||
+			    !file_id(b->src, id)[0])
 				continue;
 			if (!f) {
 				int fd = open(tmp,
 					      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					      0644);
+					      0600);
 				if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* a crash's */
 					fd = open(tmp,
 						  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 							  O_CLOEXEC,
-						  0644);
+						  0600);
 				if (fd < 0 || !(f = fdopen(fd, "w"))) {
 					r = -errno;
 					if (fd >= 0)
@@ -851,7 +939,7 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 					continue;
 				}
 			}
-			if (fprintf(f, "%s\n", p->binds[i].src) < 0)
+			if (fprintf(f, "%s\t%s\t%s\n", b->dst, b->src, id) < 0)
 				r = -EIO;
 			listed_n++;
 		}
@@ -883,7 +971,8 @@ const char *sandbox_saved_disk(const char *snap, unsigned k, char *path, size_t 
 
 	for (unsigned f = 0; f < 2; f++) {
 		int n = snprintf(path, len, "%s.disk%u.saved.%s", snap, k, fmts[f]);
-		if (n > 0 && (size_t)n < len && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		/* lstat: a symlink is not a copy the daemon made (it would name any file) */
+		if (n > 0 && (size_t)n < len && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
 			return fmts[f];
 	}
 	return NULL;

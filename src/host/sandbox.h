@@ -120,6 +120,8 @@ struct sandbox_plan {
 	/* while a restored guest's binds are planned: the backing files its snapshot's
 	 * copies may name (SNAP.backing, in the arena), else NULL */
 	const char *trusted;
+	/* the recorded backing file that is no longer the file it was (-ESTALE), or NULL */
+	const char *stale;
 };
 
 /* Daemon: reads the range of host ids for guests from `subuid` and `subgid` (lines
@@ -159,12 +161,13 @@ void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t 
 int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char *err,
 			 size_t errlen);
 
-/* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing, the
- * host paths of the backing files g's sandbox binds for its disks (one a line), which
- * the copies may name. A guest restored from SNAP gets those of them its copies name
- * bound, and no other file: the copies are written by the guest's process, which the
- * daemon does not trust to name host files. Removes the file when there are none.
- * Returns 0 or -errno. */
+/* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing (mode
+ * 0600), a "PATH<tab>HOST<tab>DEV:INO" line for each backing file g's sandbox binds for
+ * its disks where a copy may name it (its host path; an absolute name as it is). A guest
+ * restored from SNAP gets those files bound there, if each is still that file, and no
+ * other: the copies are written by the guest's process, which the daemon does not trust
+ * to name host files; the list is taken only as the daemon's user's own file that no one
+ * else may write. Removes the file when there are none. Returns 0 or -errno. */
 int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *snap);
 
 /* Copies of a system guest's disks that the daemon's `lodge snapshot` SNAP left next to

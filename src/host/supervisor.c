@@ -1759,13 +1759,19 @@ int guest_resume(struct guest *g, char *err, size_t errlen)
 /* Copies src to dst (another file system): 0 or -errno. */
 static int copy_file(const char *src, const char *dst)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+	/* (no symlink either way: the source is in a guest's run directory) */
+	int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), out = -1, r = 0;
 	char buf[1 << 16];
+	struct stat st;
 	ssize_t n;
 
 	if (in < 0)
 		return -errno;
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		return -EINVAL;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0) {
 		r = -errno;
 		close(in);
@@ -1815,6 +1821,7 @@ static int saved_disks(enum saved_op op, const char *from, const char *to)
 {
 	static const char *const fmts[] = {"raw", "qcow2"};
 	char a[PATH_MAX + 64], b[PATH_MAX + 64], t[PATH_MAX + 72];
+	struct stat st;
 	int r = 0;
 
 	for (unsigned k = 0; k < SANDBOX_SAVED_DISKS; k++)
@@ -1829,8 +1836,12 @@ static int saved_disks(enum saved_op op, const char *from, const char *to)
 			} else if (op == SAVED_COMMIT) {
 				if (rename(t, b) < 0 && errno == ENOENT)
 					unlink(b); /* an earlier snapshot's */
-			} else if (!r && access(a, F_OK) == 0) {
-				if (rename(a, t) < 0)
+			} else if (!r && lstat(a, &st) == 0) {
+				/* only a regular file: the guest's process writes its run
+				 * directory, and a symlink there would name any host file */
+				if (!S_ISREG(st.st_mode))
+					r = -EINVAL;
+				else if (rename(a, t) < 0)
 					r = errno == EXDEV ? copy_file(a, t) : -errno;
 				unlink(a);
 			}

@@ -2331,8 +2331,8 @@ def disk_backing_chain(tmp, d):
     cfg = d.inspect("bc")["config"]
     check(cfg["disks"] == [x + ",format=qcow2" for x in (scratch, abs_ov, rel_ov, up_ov)],
           "the disks' pinned formats: %r" % cfg["disks"])
-    check(["/files/base.raw", os.path.join(tmp, "b", "base.raw")] in cfg["backing_binds"],
-          "the recorded chains: %r" % cfg.get("backing_binds"))
+    check(any(x[:2] == ["/files/base.raw", os.path.join(tmp, "b", "base.raw")]
+              for x in cfg["backing_binds"]), "the recorded chains: %r" % cfg.get("backing_binds"))
     st, _, body = d.http("POST", "/v1/guests", json.dumps(
         {"name": "bci", "kernel": os.path.join(GUEST, "Image"),
          "backing_binds": [["/files/x", "/etc/shadow"]]}))
@@ -2347,10 +2347,19 @@ def disk_backing_chain(tmp, d):
     # the daemon lists the backing files the copies may name (the guest's process wrote
     # the copies): without the list, no host file is bound for them, and the restore
     # fails saying which one it could not open
-    lst = open(snap + ".backing").read().splitlines()
-    check(sorted(lst) == sorted([os.path.join(tmp, "a", "base.raw"),
-                                 os.path.join(tmp, "b", "base.raw")]),
+    lst = [ln.split("\t") for ln in open(snap + ".backing").read().splitlines()]
+    check(sorted(set(x[1] for x in lst)) == sorted([os.path.join(tmp, "a", "base.raw"),
+                                                    os.path.join(tmp, "b", "base.raw")])
+          and all(len(x) == 3 for x in lst) and
+          os.stat(snap + ".backing").st_mode & 0o777 == 0o600,
           "the snapshot's list of backing files: %r" % lst)
+    # a list someone else may write is not the daemon's: ignored, as a missing one
+    os.chmod(snap + ".backing", 0o666)
+    p = d.cli("restore", "bcw", snap)
+    check(p.returncode != 0 and b"backing file" in p.stderr,
+          "a restore with a list others may write: %d %r" % (p.returncode, p.stderr[-300:]))
+    d.cli("rm", "-f", "bcw", check_rc=0)
+    os.chmod(snap + ".backing", 0o600)
     os.rename(snap + ".backing", snap + ".backing.away")
     p = d.cli("restore", "bcn", snap)
     check(p.returncode != 0 and b"backing file" in p.stderr and b"base.raw" in p.stderr,
@@ -2361,6 +2370,21 @@ def disk_backing_chain(tmp, d):
     got = marks("bc2")
     check(got == want, "the restored guest's disks: %r" % got)
     d.cli("rm", "-f", "bc2", check_rc=0)
+    # a saved copy that is a symlink (as a guest's process could leave in its run
+    # directory) is not a copy: the restore takes no disk from it
+    copy0 = snap + ".disk0.saved.qcow2"
+    os.rename(copy0, copy0 + ".away")
+    os.symlink(os.path.join(tmp, "secret-target"), copy0)
+    with open(os.path.join(tmp, "secret-target"), "wb") as f:
+        f.write(b"top-secret-target")
+    p = d.cli("restore", "bcs", snap)
+    spec = open(os.path.join(d.state, "guests", "bcs", "sandbox.json")).read() \
+        if os.path.exists(os.path.join(d.state, "guests", "bcs", "sandbox.json")) else ""
+    check(p.returncode != 0 and "secret-target" not in spec,
+          "a restore with a symlink for a copy: %d %r" % (p.returncode, p.stderr[-300:]))
+    d.cli("rm", "-f", "bcs", check_rc=0)
+    os.unlink(copy0)
+    os.rename(copy0 + ".away", copy0)
     # after create, an overlay's header names another file (its guest's process writes
     # it), and a raw disk gets a qcow2 header naming one: neither file is bound
     secret = os.path.join(tmp, "secret.raw")
@@ -2390,6 +2414,26 @@ def disk_backing_chain(tmp, d):
         d.cli("rm", "-f", name, check_rc=0)
     subprocess.run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", "base.raw", "-F", "raw",
                     rel_ov], check=True, capture_output=True)
+    # a recorded backing file replaced by a symlink after create (by anyone who may write
+    # its directory): the start refuses, binding neither
+    d.cli("create", "bcy", "--kernel", os.path.join(GUEST, "Image"), "--disk", abs_ov,
+          check_rc=0)
+    base_a = os.path.join(tmp, "a", "base.raw")
+    os.rename(base_a, base_a + ".orig")
+    os.symlink(secret, base_a)
+    p = d.cli("start", "bcy")
+    check(p.returncode != 0 and b"no longer the file it was" in p.stderr,
+          "a backing file replaced by a symlink: %d %r" % (p.returncode, p.stderr[-300:]))
+    os.unlink(base_a)
+    os.rename(base_a + ".orig", base_a)
+    d.cli("rm", "-f", "bcy", check_rc=0)
+    # a name that goes into a directory and back ("sub/../base.raw"): refused at create
+    sub_ov = os.path.join(tmp, "b", "sub.qcow2")
+    subprocess.run(["qemu-img", "create", "-f", "qcow2", "-F", "raw", "-b", "c/../base.raw",
+                    sub_ov], check=True, capture_output=True, cwd=os.path.join(tmp, "b"))
+    p = d.cli("create", "bcz", "--kernel", os.path.join(GUEST, "Image"), "--disk", sub_ov)
+    check(p.returncode != 0 and b"into a directory and back" in p.stderr,
+          "a name through a directory and back: %d %r" % (p.returncode, p.stderr[-300:]))
     # a second overlay in another directory whose relative name is "base.raw" too: both
     # would be /files/base.raw in the sandbox
     rel2 = os.path.join(tmp, "a", "rel2.qcow2")
