@@ -3041,7 +3041,9 @@ def main():
             except Skip as e:
                 say("SKIP: %s: %s" % (name, e))
             except Failure as e:
-                say("FAIL: %s: %s" % (name, e))
+                gone = d.proc is not None and d.proc.poll() is not None
+                say("FAIL: %s: %s%s" % (name, e, " (the daemon had exited, status %s: %s)" % (
+                    d.proc.returncode, d.log()[-600:]) if gone else ""))
             except Exception as e:  # a bug in the test or an unexpected answer
                 say("FAIL: %s: %s: %s" % (name, type(e).__name__, e))
         if "ERROR: AddressSanitizer" in d.log() or "runtime error" in d.log():
