@@ -560,23 +560,13 @@ static int add_disk_bind(struct sandbox_plan *p, const char *spec, unsigned i)
 {
 	struct vblk_spec d;
 	char why[256], dst[64];
-	size_t n;
-	int r;
+	const char *src;
 
 	if (vblk_split_spec(spec, &d, why, sizeof(why)))
 		return -EINVAL;
 	snprintf(dst, sizeof(dst), "/files/%sdisk%u", d.readonly ? "ro-" : "", i);
-	if (!strcmp(d.path, spec)) {
-		r = add_bind(p, spec, dst, !d.readonly, false);
-	} else {
-		n = strlen(d.path) + 1;
-		if (p->arena_used + n > sizeof(p->arena))
-			return -E2BIG;
-		memcpy(p->arena + p->arena_used, d.path, n);
-		p->arena_used += n;
-		r = add_bind(p, p->arena + p->arena_used - n, dst, !d.readonly, false);
-	}
-	return r;
+	src = strcmp(d.path, spec) ? arena_copy(p, d.path) : spec;
+	return src ? add_bind(p, src, dst, !d.readonly, false) : -E2BIG;
 }
 
 bool sandbox_default_firmware(const char *binary, char *out, size_t len)
@@ -656,21 +646,16 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		 * with the backing files the daemon listed when it took the snapshot */
 		p->trusted = read_backing_list(p, json_str(c, "restore", ""));
 		for (unsigned k = 0; k < SANDBOX_SAVED_DISKS && !r; k++) {
-			char saved[PATH_MAX], *path = p->arena + p->arena_used;
-			const char *fmt;
-			size_t n;
-			fmt = sandbox_saved_disk(json_str(c, "restore", ""), k, saved,
-						 sizeof(saved));
-			if (!fmt)
+			char saved[PATH_MAX];
+			const char *path;
+			if (!sandbox_saved_disk(json_str(c, "restore", ""), k, saved,
+						sizeof(saved)))
 				continue;
-			n = strlen(saved) + 1;
-			if (p->arena_used + n > sizeof(p->arena))
+			path = arena_copy(p, saved);
+			if (!path)
 				return -E2BIG;
-			memcpy(path, saved, n);
-			p->arena_used += n;
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
 			r = add_bind(p, path, dst, false, false);
-			(void)fmt;
 		}
 		/* the backing files the daemon listed when it took the snapshot ("DST<tab>SRC
 		 * <tab>ID" lines: where the copies name them), if each is still that file */
@@ -924,14 +909,10 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 			    !file_id(b->src, id)[0])
 				continue;
 			if (!f) {
-				int fd = open(tmp,
-					      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					      0600);
-				if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* a crash's */
-					fd = open(tmp,
-						  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-							  O_CLOEXEC,
-						  0600);
+				int fd;
+				unlink(tmp); /* a crash's (a symlink there goes, not its target) */
+				fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					  0600);
 				if (fd < 0 || !(f = fdopen(fd, "w"))) {
 					r = -errno;
 					if (fd >= 0)
