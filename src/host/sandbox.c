@@ -9,6 +9,7 @@
 #include "disk/disk.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
@@ -1021,7 +1022,8 @@ static int write_map(pid_t pid, const char *file, const char *map)
 struct child_args {
 	const struct sandbox_child *ch;
 	int go, devnull;
-	int peer; /* the daemon's end of go's pair: the child's copy closes first */
+	int peer;   /* the daemon's end of go's pair: the child's copy closes first */
+	bool stall; /* test builds: LODGE_TEST_HOOK=child-stall, 3 s before the wait */
 };
 
 /* Waits for the daemon's go (one byte, with the mounts as descriptors): fills fds, returns
@@ -1102,6 +1104,33 @@ static int child_pool(const struct sandbox_child *ch, int go)
 	return child_place_fds(fds, 2) ? -1 : 2; /* SANDBOX_POOL_FD, SANDBOX_POOL_ROOT_FD */
 }
 
+/* Closes every descriptor the child has but its own: go, /dev/null, the log and the
+ * cgroups' files. Sharing the daemon's memory, it sorts them on its stack. */
+static void child_close_others(const struct child_args *a)
+{
+	int keep[3 + CG_NCTRL], n = 0, from = 3; /* stdio: dup2ed over before the exec */
+
+	keep[n++] = a->go;
+	keep[n++] = a->devnull;
+	keep[n++] = a->ch->logfd;
+	for (unsigned i = 0; i < a->ch->ncgfds && i < CG_NCTRL; i++)
+		keep[n++] = a->ch->cgfds[i];
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < from)
+			continue; /* stdio, a duplicate or -1 */
+		if (keep[i] > from)
+			syscall(SYS_close_range, (unsigned)from, (unsigned)keep[i] - 1, 0u);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, (unsigned)from, ~0u, 0u);
+}
+
 /* The child, between the clone and the exec, sharing the daemon's memory: it touches only
  * its own stack and what the daemon keeps for it (sandbox_spawn). Joins its cgroups,
  * waits for the daemon, then becomes the guest. */
@@ -1111,11 +1140,13 @@ static int child_main(void *opaque)
 	int fds[SANDBOX_MAX_BINDS + 2], n;
 	sigset_t none;
 
-	/* The daemon's end of our socket pair came with the file table: held here, it would
-	 * keep the wait below from ever seeing the daemon go (a daemon killed before its go
-	 * left this process waiting for good, in its groups, and with them). Its other
-	 * descriptors close at the exec (all close-on-exec). */
-	close(a->peer);
+	/* The daemon's file table came with the clone; keep only what this child uses. Held
+	 * here, the daemon's end of our socket pair would keep the wait below from ever seeing
+	 * the daemon go (a daemon killed before its go left this process waiting for good,
+	 * in its groups), and its listening socket would keep answering after the daemon was
+	 * killed (a new daemon took the old path for another's, and clients were refused once
+	 * this process left). */
+	child_close_others(a);
 	/* Into the guest's cgroups before anything runs (see cgroup_join); meanwhile the daemon
 	 * records us. */
 	if (cgroup_join(a->ch->cgfds, a->ch->ncgfds)) {
@@ -1123,6 +1154,11 @@ static int child_main(void *opaque)
 		ssize_t w = write(a->ch->logfd, msg, sizeof(msg) - 1);
 		(void)w; /* nowhere else to say it */
 		_exit(125);
+	}
+	if (a->stall) { /* a child the daemon is killed beside, held between clone and exec */
+		struct timespec ts = {.tv_sec = 3};
+		for (int i = 0; i < 10 && nanosleep(&ts, &ts) < 0; i++)
+			; /* interrupted: the rest (errno is the daemon's thread's: not read) */
 	}
 	n = child_wait(a->go, fds);
 	if (n < 0)
@@ -1279,6 +1315,10 @@ int sandbox_spawn(const struct sandbox_plan *p, struct sandbox_child *ch, pid_t 
 		flags &= ~CLONE_NEWNET;
 	args = (struct child_args *)(void *)(stack + CHILD_STACK - 256);
 	*args = (struct child_args){.ch = ch, .go = go[0], .devnull = devnull, .peer = go[1]};
+#ifdef LODGE_TEST_HOOKS
+	args->stall =
+		getenv("LODGE_TEST_HOOK") && !strcmp(getenv("LODGE_TEST_HOOK"), "child-stall");
+#endif
 	ch->stack = stack;
 	r = clone(child_main, args, flags, args, (pid_t *)&pidfd, NULL, NULL);
 	/* Back (the daemon itself uses no network; a guest with user networking would have

@@ -2625,6 +2625,70 @@ def kill9(tmp, d):
     d.cli("rm", "k1", "k2", check_rc=0)
 
 
+def listening_inode(path):
+    """The inode of the socket listening at path (/proc/net/unix), or None. The daemon
+    binds it as PATH.PID~ and renames it into place: the kernel keeps the bound name."""
+    for line in open("/proc/net/unix").read().splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 8 and f[5] == "01" and (f[7] == path or (  # 01: listening
+                f[7].startswith(path + ".") and f[7].endswith("~"))):
+            return f[6]
+    return None
+
+
+def children_of(pid):
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                stat = open("/proc/%s/stat" % e).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                out.append(int(e))
+    return out
+
+
+@test
+def kill9_mid_spawn(tmp, d):
+    """A daemon killed while its new guest process is between clone and exec (a test
+    build's hook holds it there 3 s): the process had the daemon's listening socket, so
+    the next daemon found the path answered ("another daemon answers there") or clients
+    were refused once that process left (CI saw `lodge inspect`: Connection refused).
+    The process keeps only its own descriptors, and the next daemon serves at once."""
+    if not HOOKS:
+        raise Skip("this build has no test hooks (make MODE=asan)")
+    ds = Daemon(tmp, "stall", env={"LODGE_TEST_HOOK": "child-stall"})
+    ds.start()
+    try:
+        ino = listening_inode(ds.sock)
+        check(ino, "no listening socket at %s in /proc/net/unix" % ds.sock)
+        ds.cli("create", "st", "--wasm", SERVICE, "--mem", "16M", check_rc=0)
+        start = subprocess.Popen([LODGE, "start", "st"], env=ds.env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kids = wait_for(lambda: children_of(ds.proc.pid), 20, "the daemon's children")
+        time.sleep(0.3)
+        for k in children_of(ds.proc.pid):
+            try:
+                links = [os.readlink("/proc/%d/fd/%s" % (k, f))
+                         for f in os.listdir("/proc/%d/fd" % k)]
+            except OSError:
+                continue
+            check("socket:[%s]" % ino not in links,
+                  "child %d of the daemon holds its listening socket: %r" % (k, links))
+        ds.stop(signal.SIGKILL)
+        start.wait(30)
+        ds.env.pop("LODGE_TEST_HOOK")
+        ds.start()
+        ps = ds.cli("ps", "-a")
+        check(ps.returncode == 0, "lodge ps after the restart: %r" % ps.stderr[-300:])
+        check("answers there" not in ds.log(), "the next daemon: %s" % ds.log()[-300:])
+        ds.cli("rm", "-f", "st", check_rc=0)
+        check(kids, "no child seen")
+    finally:
+        ds.stop()
+
+
 @test
 def cgroup_v2(tmp, d):
     unified = "/sys/fs/cgroup/unified"
