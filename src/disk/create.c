@@ -345,8 +345,15 @@ int disk_copy_backing_name(const char *image, const char *copy,
 		disk_errf(err, errlen, "%s: cannot read its backing file name", copy);
 		goto out;
 	}
-	if (name[0] == '/')
-		goto out; /* absolute: names the same file from anywhere */
+	if (name[0] == '/') {
+		/* absolute: names the same file from anywhere, unless the caller's paths are
+		 * not the host's (a sandbox's /files/diskN: rename gives the host's path) */
+		if (!rename || !(abs = strdup((const char *)name))) {
+			r = rename ? -ENOMEM : 0;
+			goto out;
+		}
+		goto renamed;
+	}
 	/* the image's directory, as a real path, and the name against it */
 	snprintf(dir, sizeof(dir), "%s", image);
 	slash = strrchr(dir, '/');
@@ -386,6 +393,7 @@ int disk_copy_backing_name(const char *image, const char *copy,
 			goto out;
 		}
 	}
+renamed:
 	if (rename) { /* asked by the name made canonical ("." and ".." parts gone) */
 		char *canon = strdup(abs);
 		if (!canon) {
@@ -407,6 +415,8 @@ int disk_copy_backing_name(const char *image, const char *copy,
 	} else {
 		want = NULL;
 	}
+	if (!want && name[0] == '/')
+		goto out; /* an absolute name rename keeps */
 	if (!want)
 		want = abs;
 	if (strlen(want) > 1023 || off + strlen(want) > cs) {

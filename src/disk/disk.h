@@ -311,7 +311,8 @@ int disk_create(const char *path, const struct disk_create_options *opt, char *e
  * backing file name it stores (resolved against image's directory, as disk_open does) no
  * longer names the same file from there, so it is rewritten as the absolute path, or
  * (`rename`, non-NULL) as rename(the resolved absolute path) when that returns a string
- * (the caller's translation of paths; NULL keeps the path). Only the name in the header
+ * (the caller's translation of paths; NULL keeps the path). An absolute name stays unless
+ * rename(name) returns another. Only the name in the header
  * cluster changes (as `qemu-img rebase -u`); nothing for a raw image or one without a
  * backing file, or when the name stays the same. Returns 0, or a negative errno with one
  * line in err: -ENAMETOOLONG when the name does not fit the header cluster, -ENOTSUP when

@@ -657,6 +657,13 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 				return -E2BIG;
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
 			r = add_bind(p, path, dst, false, false);
+			/* and at its host path, where a snapshot of this guest names it (the
+			 * copies of its overlays: machine/snapshot.c), which lists it in turn */
+			if (!r && !dst_taken(p, path)) {
+				r = add_bind(p, path, path, false, false);
+				if (!r)
+					p->binds[p->nbinds - 1].backing = true;
+			}
 		}
 		/* the backing files the daemon listed when it took the snapshot ("DST<tab>SRC
 		 * <tab>ID" lines: where the copies name them), if each is still that file */
@@ -904,7 +911,8 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 			const struct sandbox_bind *b = &p->binds[i];
 			char id[48];
 			/* where a copy may name it: not under /files/, whose files a restored
-			 * guest has others of */
+			 * guest has others of (a restored guest's own snapshot's copies are
+			 * bound at their host paths too: plan_binds) */
 			if (!b->backing || !strncmp(b->dst, "/files/", 7) ||
 			    strpbrk(b->src, "\t\n") || strpbrk(b->dst, "\t\n") ||
 			    !file_id(b->src, id)[0])

@@ -163,7 +163,9 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
 
 /* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing (mode
  * 0600), a "PATH<tab>HOST<tab>DEV:INO" line for each backing file g's sandbox binds for
- * its disks where a copy may name it (its host path; an absolute name as it is). A guest
+ * its disks where a copy may name it (its host path; an absolute name as it is), and for a
+ * guest restored from a snapshot, that snapshot's copies of its disks, at their host paths
+ * (the copies of its overlays over them name them there). A guest
  * restored from SNAP gets those files bound there, if each is still that file, and no
  * other: the copies are written by the guest's process, which the daemon does not trust
  * to name host files; the list is taken only as the daemon's user's own file that no one

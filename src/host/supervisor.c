@@ -1306,27 +1306,21 @@ static int setup_cgroup(struct guest *g, char *err, size_t errlen)
 	return 0;
 }
 
-/* The disk overlays a restored guest makes in its run directory (lodge run --restore
- * --overlay-dir: SNAPSHOT.diskN.restore-PID.qcow2; in the sandbox PID is always 1), made
- * at its start and kept until the next. Whether g's run directory holds any; with
- * `remove`, removes them all. */
-static bool restore_overlays(const struct guest *g, bool remove)
+/* Removes the disk overlays a restored guest made in its run directory (lodge run
+ * --restore --overlay-dir: SNAPSHOT.diskN.restore-PID.qcow2; in the sandbox PID is always
+ * 1), made at its start and kept until the next. */
+static void remove_restore_overlays(const struct guest *g)
 {
 	char p[600];
-	bool found = false;
 	DIR *dir;
 
 	guest_path(g, "run", p, sizeof(p));
 	dir = opendir(p);
-	for (struct dirent *de; dir && (remove || !found) && (de = readdir(dir));)
-		if (!fnmatch("*.disk[0-9]*.restore-[0-9]*.qcow2", de->d_name, 0)) {
-			found = true;
-			if (remove)
-				unlinkat(dirfd(dir), de->d_name, 0);
-		}
+	for (struct dirent *de; dir && (de = readdir(dir));)
+		if (!fnmatch("*.disk[0-9]*.restore-[0-9]*.qcow2", de->d_name, 0))
+			unlinkat(dirfd(dir), de->d_name, 0);
 	if (dir)
 		closedir(dir);
-	return found;
 }
 
 static void clear_run_dir(struct guest *g)
@@ -1341,7 +1335,7 @@ static void clear_run_dir(struct guest *g)
 	unlink(p);
 	/* each start of a restored guest restores the snapshot afresh, disks as they were
 	 * at it, as its RAM is */
-	restore_overlays(g, true);
+	remove_restore_overlays(g);
 }
 
 static int open_log(struct guest *g)
@@ -2015,19 +2009,9 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 	r = ro_disk_refused(g, "snapshot", err, errlen);
 	if (r)
 		return r;
-	/* (its overlays, not the snapshot's files: those may have moved since) */
-	if (g->kind == GUEST_VM && json_str(g->config, "restore", NULL) &&
-	    restore_overlays(g, false)) {
-		/* its disks are overlays over the snapshot's copies, named as its sandbox
-		 * shows them (/files/diskN): a copy of one would name a file no restore has */
-		snprintf(err, errlen,
-			 "guest %s was restored from a snapshot, and a snapshot of it is not "
-			 "supported yet (its disks are overlays over that snapshot's copies, "
-			 "which its sandbox names in its own way): snapshot the guest it came "
-			 "from, or restore that snapshot again",
-			 g->rec.name);
-		return -ENOTSUP;
-	}
+	/* (a restored guest's disks are overlays over its snapshot's copies: the copies of
+	 * them name those by their host paths, machine/snapshot.c, and SNAP.backing lists
+	 * them, sandbox_write_backing_list) */
 	if (path[0] != '/' || strlen(path) >= sizeof(host) || !(slash = strrchr(path, '/'))) {
 		snprintf(err, errlen, "path '%.200s': must be an absolute path", path);
 		return -EINVAL;

@@ -978,7 +978,9 @@ def vm_disk_snapshot(tmp, d):
     (onto overlays of its own); the original goes on with its disks; the restored
     guest's file system is clean (e2fsck) and its qcow2 images consistent (qemu-img check);
     stopped and started again it restores the snapshot afresh (disks as at the snapshot);
-    a snapshot of the restored guest is refused (not supported yet); a copy replaced next to the snapshot (same length, other bytes) is refused."""
+    a snapshot of the restored guest (and of a guest restored from that) is a chain of
+    overlays over the first snapshot's copies, which a restore finds; a copy replaced next
+    to the snapshot (same length, other bytes) is refused."""
     import shutil
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
         raise Skip("no default guest in guest-cache/out (make guest)")
@@ -1063,29 +1065,59 @@ def vm_disk_snapshot(tmp, d):
           "ds2 started again: %d, %s, %r (%s)" % (n, last, raw, d.inspect("ds2").get("error")))
     check(sorted(f for f in os.listdir(run) if ".restore-" in f) == ovs,
           "overlays after the second start: %r" % os.listdir(run))
-    # a snapshot of the restored guest would copy its overlays, which name their backing
-    # files as its sandbox shows them: refused (409), no file made
-    snap2 = os.path.join(tmp, "ds2.snap")
-    p = d.cli("snapshot", "ds2", snap2, timeout=300)
-    check(p.returncode != 0 and b"guest ds2 was restored from a snapshot, and a snapshot of "
-          b"it is not supported yet" in p.stderr, "snapshot of the restored guest: %d %r" % (
-              p.returncode, p.stderr))
-    check(not [f for f in os.listdir(tmp) if f.startswith("ds2.snap")],
-          "files of the refused snapshot: %r" % sorted(os.listdir(tmp)))
-    check(d.state_of("ds2") == "running", "ds2 after the refused snapshot: %s" %
-          d.state_of("ds2"))
-    # the same with the first snapshot's files moved away meanwhile: what the guest runs
-    # on decides, not what is left next to the file it came from
-    moved = [f for f in os.listdir(tmp) if f.startswith("ds.snap")]
-    os.makedirs(os.path.join(tmp, "away"))
-    for f in moved:
-        os.rename(os.path.join(tmp, f), os.path.join(tmp, "away", f))
-    p = d.cli("snapshot", "ds2", snap2, timeout=300)
-    for f in moved:
-        os.rename(os.path.join(tmp, "away", f), os.path.join(tmp, f))
-    check(p.returncode != 0 and b"is not supported yet" in p.stderr,
-          "snapshot of the restored guest, its snapshot's files moved: %d %r" % (
-              p.returncode, p.stderr))
+    # a snapshot of the restored guest: its disks are overlays over the first snapshot's
+    # copies (/files/diskN in its sandbox), so the copies of them name those by their
+    # host paths, which SNAP.backing lists for a restore; a guest restored from it reads
+    # what ds2 wrote before it, nothing after; and once more from that one (a chain of 3)
+    records(d, "ds2", 21, 25)
+    bases = [saved_q, saved_r]
+    prev, chain = "ds2", []
+    for name, n_recs in (("ds4", 25), ("ds5", 27)):
+        snapn = os.path.join(tmp, prev + ".snap")
+        p = d.cli("snapshot", prev, snapn, timeout=300)
+        check(p.returncode == 0, "snapshot of the restored guest %s: %r" % (prev, p.stderr[-400:]))
+        check(d.state_of(prev) == "running", "%s after its snapshot: %s" % (prev, d.state_of(prev)))
+        records(d, prev, n_recs + 1, n_recs + 3)  # after the snapshot: not in it
+        copies = [snapn + ".disk%d.saved.qcow2" % k for k in (0, 1)]
+        for c, base in zip(copies, bases):
+            check(os.path.exists(c), "no copy %s: %r" % (c, sorted(os.listdir(tmp))))
+            info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", "-U", c],
+                                             capture_output=True).stdout or b"{}")
+            check(info.get("backing-filename") == base, "%s names %r as its backing file, "
+                  "not %s" % (c, info.get("backing-filename"), base))
+            p = subprocess.run(["qemu-img", "check", c], capture_output=True)
+            check(p.returncode == 0, "qemu-img check %s: %r" % (c, p.stdout[-300:]))
+        chain += bases
+        lst = open(snapn + ".backing").read().splitlines()
+        check(os.stat(snapn + ".backing").st_mode & 0o777 == 0o600, "the list's mode")
+        for b in chain:
+            check(any(l.split("\t")[:2] == [b, b] for l in lst),
+                  "%s.backing does not list %s: %r" % (snapn, b, lst))
+        d.cli("restore", name, snapn, "--mem", "128M", check_rc=0)
+        n, last, raw = read_back(d, name)
+        check((n, last) == (n_recs, "rec-%d" % n_recs) and
+              raw == [(i, "raw-%d" % i) for i in range(1, n_recs + 1)],
+              "%s restored from %s: %d, %s, %r" % (name, snapn, n, last, raw))
+        if name == "ds4":
+            records(d, "ds4", 26, 27)
+        prev, bases = name, copies
+    # the chain's names are the host's: qemu-img follows it (ds4.snap's raw disk: over
+    # ds2.snap's, over ds.snap's raw copy) and reads what ds4 had written at its snapshot
+    c = os.path.join(tmp, "ds4.snap.disk1.saved.qcow2")
+    p = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", "--output=json", c],
+                       capture_output=True)
+    chain_info = json.loads(p.stdout or b"[]")
+    check([x.get("filename") for x in chain_info] == [
+        c, os.path.join(tmp, "ds2.snap.disk1.saved.qcow2"), saved_r],
+        "ds4.snap's disk chain: %r" % (p.stdout + p.stderr)[-400:])
+    flat = os.path.join(tmp, "ds4-flat.raw")
+    subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", c, flat], check=True)
+    with open(flat, "rb") as f:
+        sectors = [f.read(512) for _ in range(29)]
+    got = [x.rstrip(b"\0").strip().decode(errors="replace") for x in sectors[1:29]]
+    check(got == ["raw-%d" % i for i in range(1, 28)] + [""],
+          "ds4.snap's raw disk read through its chain: %r" % got)
+    os.unlink(flat)
     # a copy replaced next to the snapshot (other bytes, the same length) is not the disk
     # the guest's memory goes with: the restore (--restore-disk ...,verify=on) refuses it
     orig = open(saved_r, "rb").read()
@@ -1098,7 +1130,7 @@ def vm_disk_snapshot(tmp, d):
           "restore of a replaced copy: %d %r" % (p.returncode, p.stderr[-600:]))
     with open(saved_r, "wb") as f:
         f.write(orig)
-    for n in ("ds", "ds2", "ds3"):
+    for n in ("ds", "ds2", "ds3", "ds4", "ds5"):
         d.cli("rm", "-f", n, check_rc=0)
 
 

@@ -1426,6 +1426,42 @@ static const char *rename_to(void *ctx, const char *path)
 	return ctx;
 }
 
+/* The backing file name in a qcow2 header, read from the file ("" when none). */
+static const char *header_backing_name(const char *path)
+{
+	static char name[1024];
+	uint8_t h[20];
+	int fd = open(path, O_RDONLY);
+	uint64_t off = 0;
+	uint32_t len = 0;
+
+	name[0] = 0;
+	if (fd >= 0 && pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h)) {
+		for (int i = 0; i < 8; i++)
+			off = off << 8 | h[8 + i];
+		for (int i = 0; i < 4; i++)
+			len = len << 8 | h[16 + i];
+		if (len < sizeof(name) && pread(fd, name, len, (off_t)off) == (ssize_t)len)
+			name[len] = 0;
+		else
+			name[0] = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return name;
+}
+
+/* Maps one path (as LODGE_HOST_PATHS maps a sandbox's /files/diskN to the host's). */
+struct map_one {
+	const char *from, *to;
+};
+
+static const char *rename_one(void *ctx, const char *path)
+{
+	const struct map_one *m = ctx;
+	return strcmp(path, m->from) ? NULL : m->to;
+}
+
 /* disk_copy_backing_name: a copy elsewhere of an overlay that names its base relatively
  * names it by its absolute path (or what the rename callback says), opens, and reads the
  * base's bytes; a copy in the same directory, an absolute name and a raw image are left
@@ -1478,16 +1514,37 @@ static int t_copy_backing_name(void)
 		CHECK(buf[0] == 0x5a && buf[511] == 0x5a);
 		disk_close(d);
 	}
-	/* already absolute: left as it is, even with a rename */
+	/* already absolute: left as it is without a rename, or one that keeps it */
 	CHECK_EQ(stat(copy, &st0), 0);
-	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, rename_to, (char[]){"/elsewhere"},
-					err, sizeof(err)),
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, NULL, NULL, err, sizeof(err)), 0);
+	CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, rename_one,
+					&(struct map_one){"/files/disk0", "/elsewhere"}, err,
+					sizeof(err)),
 		 0);
 	{
 		struct disk_options o = {.readonly = true};
 		CHECK_EQ(disk_open(copy, &o, &d, err, sizeof(err)), 0);
 		CHECK_EQ(disk_image_info(d, 0, &info), 0);
 		CHECK(!strcmp(info.backing_name, want));
+		disk_close(d);
+	}
+	/* an absolute name the rename maps (a sandbox's path for a host file): the host's */
+	{
+		char host[sizeof(want)];
+		snprintf(host, sizeof(host), "%s", want);
+		CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, rename_one,
+						&(struct map_one){want, "/files/disk0"}, err,
+						sizeof(err)),
+			 0);
+		CHECK(!strcmp(header_backing_name(copy), "/files/disk0"));
+		CHECK_EQ(disk_copy_backing_name(P("cb-top.qcow2"), copy, rename_one,
+						&(struct map_one){"/files/disk0", host}, err,
+						sizeof(err)),
+			 0);
+		struct disk_options o = {.readonly = true};
+		CHECK_EQ(disk_open(copy, &o, &d, err, sizeof(err)), 0);
+		CHECK_EQ(disk_image_info(d, 0, &info), 0);
+		CHECK(!strcmp(info.backing_name, host));
 		disk_close(d);
 	}
 	/* the rename callback's name */
