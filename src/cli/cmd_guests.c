@@ -158,7 +158,8 @@ static void create_usage(FILE *f)
 		"                         [OPTIONS]\n"
 		"       lodge create NAME --wasm APP.wasm [--dir HOST[::GUEST]]... [--env K=V]...\n"
 		"                         [OPTIONS] [-- ARGS...]\n"
-		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n"
+		"       lodge create NAME --restore SNAPSHOT [--dir HOST[::GUEST]]...\n"
+		"                         [--backing-file FILE]... [OPTIONS]\n"
 		"       lodge create NAME --incoming HOST:PORT [--kind vm|wasm]\n"
 		"                         [--disk FILE]... [--shared-disks] [OPTIONS]\n"
 		"       lodge create NAME --standby HOST:PORT [--kind vm|wasm]\n"
@@ -173,7 +174,10 @@ static void create_usage(FILE *f)
 		"path (--dir data is --dir $PWD/data::$PWD/data).\n"
 		"With --restore it goes on from a snapshot (lodge snapshot): its kernel or\n"
 		"module, devices and limits come from the file; a WebAssembly guest needs\n"
-		"the --dir options it had, in the same order. With --incoming, lodge start\n"
+		"the --dir options it had, in the same order. A snapshot this daemon did\n"
+		"not take (lodge run's) lists no backing files for its disks' copies: give\n"
+		"each file they name with --backing-file FILE (shared read-only with the\n"
+		"guest where the copies name it). With --incoming, lodge start\n"
 		"makes the daemon listen on HOST:PORT (state: incoming) for a live migration\n"
 		"(lodge migrate on the source's daemon); the guest runs once it arrived.\n"
 		"Its --disk FILEs, one per writable disk of the source's guest, in order and\n"
@@ -252,11 +256,11 @@ static bool parse_number(const char *opt, const char *val, double min, double ma
 static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 {
 	static const char *const valued[] = {
-		"--kernel",  "--initrd",    "--firmware",  "--wasm",	 "--restore",
-		"--append",  "--disk",	    "--dir",	   "--net",	 "--env",
-		"--cpus",    "--mem",	    "--cpu-quota", "--disk-bps", "--net-bps",
-		"--restart", "--incoming",  "--standby",   "--failover", "--hugepages",
-		"--kind",    "--disk-iops", "--net-pps",   "--jit-cache"};
+		"--kernel",  "--initrd",    "--firmware",  "--wasm",	  "--restore",
+		"--append",  "--disk",	    "--dir",	   "--net",	  "--env",
+		"--cpus",    "--mem",	    "--cpu-quota", "--disk-bps",  "--net-bps",
+		"--restart", "--incoming",  "--standby",   "--failover",  "--hugepages",
+		"--kind",    "--disk-iops", "--net-pps",   "--jit-cache", "--backing-file"};
 	const char *opt = argv[*i], *val;
 	bool known = false;
 	char buf[2 * PATH_MAX + 640];
@@ -281,6 +285,21 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 	if (!strcmp(opt, "--kernel") || !strcmp(opt, "--initrd") || !strcmp(opt, "--firmware") ||
 	    !strcmp(opt, "--wasm") || !strcmp(opt, "--restore"))
 		return add_path(o, opt + 2, opt, val);
+	if (!strcmp(opt, "--backing-file")) {
+		/* absolute, but not resolved: bound where the copies name it (and at its
+		 * real path) */
+		char cwd[PATH_MAX];
+		if (val[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+			say_err("%s %s: %s", opt, val, strerror(errno));
+			return false;
+		}
+		if (snprintf(buf, sizeof(buf), "%s%s%s", val[0] == '/' ? "" : cwd,
+			     val[0] == '/' ? "" : "/", val) >= (int)sizeof(buf)) {
+			say_err("%s %s: too long", opt, val);
+			return false;
+		}
+		return add_to_array(o, "backing_files", buf);
+	}
 	if (!strcmp(opt, "--append")) {
 		cJSON_AddStringToObject(o, "append", val);
 	} else if (!strcmp(opt, "--disk")) {
@@ -776,9 +795,12 @@ static int cmd_restore(int argc, char **argv, const char *sock)
 	int n = 0, rc;
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: lodge restore NAME SNAPSHOT [--dir HOST[::GUEST]]... [OPTIONS]\n\n"
+		printf("usage: lodge restore NAME SNAPSHOT [--dir HOST[::GUEST]]...\n"
+		       "                     [--backing-file FILE]... [OPTIONS]\n\n"
 		       "Creates guest NAME from a snapshot (lodge snapshot) and starts it: lodge\n"
-		       "create NAME --restore SNAPSHOT, then lodge start NAME.\n");
+		       "create NAME --restore SNAPSHOT, then lodge start NAME (see lodge create\n"
+		       "--help). A snapshot taken by lodge run, whose disks' copies name backing\n"
+		       "files, needs each of them given with --backing-file FILE.\n");
 		return 0;
 	}
 	if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-' || argc > 250) {

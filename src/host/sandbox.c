@@ -506,6 +506,37 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
 	return r;
 }
 
+int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t errlen)
+{
+	char in[PATH_MAX], idbuf[48];
+	char *real;
+	cJSON *pair;
+	int r = 0;
+
+	if (path[0] != '/' || !sandbox_normalise(path, in, sizeof(in)) || strpbrk(path, "\t\n")) {
+		snprintf(
+			err, errlen,
+			"backing_files '%.200s': must be an absolute path without tabs or newlines",
+			path);
+		return -EINVAL;
+	}
+	real = realpath(path, NULL);
+	if (!real || strpbrk(real, "\t\n") || !file_id(real, idbuf)[0]) {
+		snprintf(err, errlen, "backing_files '%.200s': %s", path,
+			 real ? "not a regular file" : strerror(errno));
+		free(real);
+		return -EINVAL;
+	}
+	pair = cJSON_CreateArray();
+	if (!pair || !cJSON_AddItemToArray(binds, pair) ||
+	    !cJSON_AddItemToArray(pair, cJSON_CreateString(in)) ||
+	    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)) ||
+	    !cJSON_AddItemToArray(pair, cJSON_CreateString(idbuf)))
+		r = -ENOMEM;
+	free(real);
+	return r;
+}
+
 /* Binds the backing files recorded at create (config "backing_binds": [inside, host]
  * pairs, sandbox_record_chain), read only, where the guest's Lodge looks for them, and
  * each also at its host path (a snapshot's copy of a disk names it so: machine/
@@ -690,7 +721,9 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 			l = end + 1;
 		}
 		p->trusted = NULL;
-		return r;
+		/* the backing files the user gave for its copies (config "backing_files",
+		 * recorded at create): for a snapshot this daemon did not take */
+		return r ?: add_recorded_binds(p, c);
 	}
 	if (g->kind == GUEST_VM) {
 		r = r ?: add_bind(p, json_str(c, "kernel", ""), "/files/kernel", false, false);

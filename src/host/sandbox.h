@@ -39,6 +39,8 @@ struct cJSON;
 /* What a guest's configuration may share with it (its dirs and disks together): the binds
  * but those of its run directory, module or kernel, initrd and firmware. */
 #define SANDBOX_MAX_SHARED (SANDBOX_MAX_BINDS - 4)
+/* Backing files a restored guest's config may name ("backing_files": each bound twice). */
+#define SANDBOX_MAX_BACKING_FILES 8
 #define SANDBOX_ARENA_MAX                                                                          \
 	16384 /* bytes of the binds' destinations, the host parts of a Wasm                        \
 	       * guest's dirs and disks' backing files, NULs in */
@@ -160,6 +162,14 @@ void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t 
  * why). */
 int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char *err,
 			 size_t errlen);
+
+/* Create of a guest restored from a snapshot with "backing_files": appends
+ * [path as given made canonical, its real path, DEV:INO] for the regular file at the
+ * absolute `path` to binds (its config's "backing_binds"): bound read-only at both paths
+ * at every start while it is still that file, for the snapshot's disk copies to find
+ * (a snapshot taken by `lodge run`, which lists no backing files). Returns 0, or -EINVAL
+ * (a relative or odd path, not a regular file) or -ENOMEM with one line in err. */
+int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t errlen);
 
 /* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing (mode
  * 0600), a "PATH<tab>HOST<tab>DEV:INO" line for each backing file g's sandbox binds for

@@ -384,6 +384,15 @@ static int check_restore(const cJSON *c, enum guest_kind *kind, char *err, size_
 		snprintf(err, errlen, "'dirs' is for WebAssembly guests");
 		return -EINVAL;
 	}
+	if (*kind != GUEST_VM && cJSON_GetObjectItemCaseSensitive(c, "backing_files")) {
+		snprintf(err, errlen, "'backing_files' is for system guests (their disks' copies)");
+		return -EINVAL;
+	}
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "backing_files")) >
+	    SANDBOX_MAX_BACKING_FILES) {
+		snprintf(err, errlen, "backing_files: at most %d", SANDBOX_MAX_BACKING_FILES);
+		return -EINVAL;
+	}
 	return paths_ok(c, "dirs", true, true, err, errlen) ? 0 : -EINVAL;
 }
 
@@ -569,6 +578,12 @@ static int check_config(const cJSON *c, enum guest_kind *kind, char *err, size_t
 
 	if (!name_ok(json_str(c, "name", ""), err, errlen))
 		return -EINVAL;
+	if (!json_str(c, "restore", NULL) && cJSON_GetObjectItemCaseSensitive(c, "backing_files")) {
+		snprintf(err, errlen,
+			 "'backing_files' goes with 'restore' (the backing files a snapshot's disk "
+			 "copies name; a guest's own disks' chains are read at create)");
+		return -EINVAL;
+	}
 	if (json_str(c, "restore", NULL)) {
 		int r = check_restore(c, kind, err, errlen);
 		if (r)
@@ -829,6 +844,26 @@ static int pin_disks(cJSON *c, char *err, size_t errlen)
 	return r;
 }
 
+/* At create of a restored system guest: the files the user gave in "backing_files"
+ * recorded as "backing_binds" (sandbox_record_file), bound at every start as a disk's
+ * chain is. */
+static int record_backing_files(cJSON *c, char *err, size_t errlen)
+{
+	cJSON *e, *binds = cJSON_GetObjectItemCaseSensitive(c, "backing_binds");
+	int r = 0;
+
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "backing_files")))
+		return 0;
+	if (!binds) {
+		binds = cJSON_AddArrayToObject(c, "backing_binds");
+		if (!binds)
+			return -ENOMEM;
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "backing_files")) r =
+		r ?: sandbox_record_file(e->valuestring, binds, err, errlen);
+	return r;
+}
+
 int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *err, size_t errlen)
 {
 	struct guest_record rec = {0};
@@ -863,6 +898,8 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 		r = kind == GUEST_VM && !json_str(body, "incoming", NULL)
 			    ? pin_disks(pinned, err, errlen)
 			    : 0;
+		if (!r && kind == GUEST_VM && json_str(body, "restore", NULL))
+			r = record_backing_files(pinned, err, errlen);
 		text = r ? NULL : cJSON_PrintUnformatted(pinned);
 		cJSON_Delete(pinned);
 		if (r)
@@ -2308,6 +2345,19 @@ static const char *signal_text(int sig)
 	}
 }
 
+/* A restored system guest whose disk copies name a backing file its sandbox lacks (a
+ * snapshot this daemon did not take lists none): the option that gives it. */
+static void backing_hint(const struct guest *g, char *line, size_t len)
+{
+	static const char hint[] = " (a snapshot this daemon did not take lists no backing "
+				   "files: give each with lodge restore --backing-file FILE)";
+	size_t n = strlen(line);
+
+	if (g->kind == GUEST_VM && json_str(g->config, "restore", NULL) &&
+	    strstr(line, "backing file") && strstr(line, "cannot open") && n + sizeof(hint) <= len)
+		memcpy(line + n, hint, sizeof(hint));
+}
+
 /* How the process ended: status and reason. */
 static void exit_cause(struct guest *g, int *status, char *reason, size_t len)
 {
@@ -2332,6 +2382,7 @@ static void exit_cause(struct guest *g, int *status, char *reason, size_t len)
 		    125) { /* lodge could not set the guest up: its message says why */
 			last_log_line(g, line, sizeof(line));
 			sandbox_outside_text(g->d, g, line, sizeof(line));
+			backing_hint(g, line, sizeof(line));
 		}
 		if (snprintf(reason, len, "%s%s%s", rec_reason, line[0] ? ": " : "", line) >=
 		    (int)len)

@@ -2331,7 +2331,8 @@ def disk_backing_chain(tmp, d):
     rewritten afterwards to name another file (as the guest's process could), or a raw
     disk given a qcow2 header after create, gets that file bound for it at no start. Two
     overlays whose relative backing names would meet at one path in the sandbox are
-    refused at start, saying so."""
+    refused at start, saying so. A snapshot without the list (as `lodge run` takes them)
+    restores with the files given (--backing-file)."""
     if not os.path.exists(os.path.join(GUEST, "initrd.img")):
         raise Skip("no default guest in guest-cache/out (make guest)")
     if not shutil.which("qemu-img"):
@@ -2394,9 +2395,37 @@ def disk_backing_chain(tmp, d):
     os.chmod(snap + ".backing", 0o600)
     os.rename(snap + ".backing", snap + ".backing.away")
     p = d.cli("restore", "bcn", snap)
-    check(p.returncode != 0 and b"backing file" in p.stderr and b"base.raw" in p.stderr,
-          "a restore without the list: %d %r" % (p.returncode, p.stderr[-300:]))
+    check(p.returncode != 0 and b"backing file" in p.stderr and b"base.raw" in p.stderr and
+          b"--backing-file" in p.stderr,
+          "a restore without the list: %d %r" % (p.returncode, p.stderr[-400:]))
     d.cli("rm", "-f", "bcn", check_rc=0)
+    # so is a snapshot lodge run took: the user names the files (--backing-file, a
+    # relative one from the CLI's directory), which are bound where the copies name them
+    p = d.cli("restore", "bcf", snap, "--backing-file", "a/base.raw", "--backing-file",
+              os.path.join(tmp, "b", "base.raw"), cwd=tmp)
+    check(p.returncode == 0, "a restore with --backing-file: %r" % p.stderr[-400:])
+    cfg = d.inspect("bcf")["config"]
+    check(cfg.get("backing_files") == [os.path.join(tmp, "a", "base.raw"),
+                                        os.path.join(tmp, "b", "base.raw")] and
+          [x[:2] for x in cfg.get("backing_binds", [])] == [
+              [os.path.join(tmp, x, "base.raw")] * 2 for x in ("a", "b")],
+          "the restored guest's config: %r" % cfg)
+    got = marks("bcf")
+    check(got == want, "the disks of a guest restored with --backing-file: %r" % got)
+    d.cli("rm", "-f", "bcf", check_rc=0)
+    for body, why in (
+            ({"backing_files": ["a/base.raw"]}, b"absolute path"),
+            ({"backing_files": [tmp]}, b"not a regular file"),
+            ({"backing_files": [os.path.join(tmp, "nothere")]}, b"No such file"),
+            ({"backing_files": [os.path.join(tmp, "a", "base.raw")] * 9}, b"at most 8"),
+            ({"backing_files": [1]}, b"backing_files"),
+            ({"kernel": os.path.join(GUEST, "Image"), "restore": None,
+              "backing_files": [os.path.join(tmp, "a", "base.raw")]}, b"goes with 'restore'")):
+        req = {"name": "bcq", "restore": snap}
+        req.update(body)
+        req = {k: v for k, v in req.items() if v is not None}
+        st, _, rb = d.http("POST", "/v1/guests", json.dumps(req))
+        check(st == 400 and why in rb, "create with %r: %d %r" % (body, st, rb))
     os.rename(snap + ".backing.away", snap + ".backing")
     d.cli("restore", "bc2", snap, check_rc=0)
     got = marks("bc2")
