@@ -206,6 +206,18 @@ shell() {
 		--mem 256M --timeout 240 "$@"
 }
 
+# poweroff as people type it, without -f: busybox's applet signals PID 1, which in the
+# default guest is its init script, not busybox init (nothing happened); the login
+# shell's poweroff syncs and powers off at once. Lodge ends with status 0.
+printf 'echo "pw-$((6 * 7))"; poweroff\n' >"$tmp/pw.in"
+shell <"$tmp/pw.in" >"$tmp/pw.out" 2>&1
+st=$?
+if [ "$st" -eq 0 ] && grep -q 'pw-42' "$tmp/pw.out" && grep -q 'reboot: Power down' "$tmp/pw.out"; then
+	pass poweroff_command
+else
+	fail poweroff_command "status $st (want 0), or no power down: $(tail -c 300 "$tmp/pw.out")"
+fi
+
 # Many commands piped at once, long before the shell starts: every one runs, in order.
 # The guest's tty echoes input while commands run, which can split output lines, so
 # the commands write to a file and the last line (read after all others) sums it.
