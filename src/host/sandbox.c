@@ -922,6 +922,66 @@ done:
 	free(p);
 }
 
+int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
+			   size_t errlen)
+{
+	static const char *const fmts[] = {"raw", "qcow2"};
+	struct sandbox_plan *p = calloc(1, sizeof(*p));
+	char name[PATH_MAX];
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	p->enabled = true;
+	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
+	if (g->kind == GUEST_VM) {
+		const char *fw = json_str(g->config, "firmware", NULL);
+		if (fw)
+			snprintf(p->firmware, sizeof(p->firmware), "%s", fw);
+		else
+			(void)sandbox_default_firmware(d->binary, p->firmware, sizeof(p->firmware));
+	}
+	if (plan_binds(p, g, p->firmware)) {
+		free(p); /* its files cannot be told: its start fails anyway */
+		return 0;
+	}
+	/* FILE, FILE.backing, FILE.diskK.saved.FORMAT: what the snapshot writes or removes */
+	for (unsigned k = 0; k < 2 + 2 * SANDBOX_SAVED_DISKS && !r; k++) {
+		struct stat st, bs;
+		int n = k == 0	 ? snprintf(name, sizeof(name), "%s", snap)
+			: k == 1 ? snprintf(name, sizeof(name), "%s.backing", snap)
+				 : snprintf(name, sizeof(name), "%s.disk%u.saved.%s", snap,
+					    (k - 2) / 2, fmts[(k - 2) % 2]);
+		if (n < 0 || (size_t)n >= sizeof(name) || lstat(name, &st) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		for (unsigned i = 0; i < p->nbinds && !r; i++) {
+			const struct sandbox_bind *b = &p->binds[i];
+			/* a guest restored from FILE may save back to it (its copies, which
+			 * its disks are overlays over, may not be replaced) */
+			if (b->dir || (k == 0 && !strcmp(b->dst, "/files/restore")) ||
+			    stat(b->src, &bs) < 0 || bs.st_dev != st.st_dev ||
+			    bs.st_ino != st.st_ino)
+				continue;
+			snprintf(err, errlen,
+				 "path '%.200s': %.200s is a file guest %s runs on (%s): the "
+				 "snapshot "
+				 "would replace it; give another path",
+				 snap, name, g->rec.name,
+				 !strncmp(b->dst, "/files/disk", 11) ||
+						 !strncmp(b->dst, "/files/ro-disk", 14)
+					 ? "one of its disks"
+				 : b->backing ? "a backing file of its disks"
+				 : !strcmp(b->dst, "/files/restore")
+					 ? "the snapshot it was restored from"
+					 : "its kernel, initrd, firmware or module");
+			r = -EINVAL;
+		}
+	}
+	free(p);
+	return r;
+}
+
 int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *snap)
 {
 	struct sandbox_plan *p = calloc(1, sizeof(*p));

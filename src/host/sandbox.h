@@ -171,6 +171,14 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
  * (a relative or odd path, not a regular file) or -ENOMEM with one line in err. */
 int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t errlen);
 
+/* Before `lodge snapshot` of g to SNAP: -EINVAL with the reason in err when SNAP, or a
+ * name next to it the snapshot writes (SNAP.backing, SNAP.diskN.saved.FORMAT), is a file
+ * the guest runs on (its kernel, initrd, firmware, module, disks, their backing files, the
+ * copies a restored guest's disks lie over): renamed into place, the snapshot would take
+ * that file's name. A restored guest may save back to the snapshot file itself. */
+int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
+			   size_t errlen);
+
 /* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing (mode
  * 0600), a "PATH<tab>HOST<tab>DEV:INO" line for each backing file g's sandbox binds for
  * its disks where a copy may name it (its host path; an absolute name as it is), and for a

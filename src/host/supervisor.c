@@ -2067,6 +2067,9 @@ int guest_snapshot(struct guest *g, const char *path, bool leave_paused, struct 
 			 path, pseudo_fs(host));
 		return -EINVAL;
 	}
+	r = sandbox_snapshot_clash(g->d, g, path, err, errlen);
+	if (r)
+		return r;
 	if (was_running) {
 		r = guest_pause(g, err, errlen);
 		if (r)

@@ -1136,6 +1136,50 @@ static int write_disks(struct save_job *j)
 	return r;
 }
 
+/* Whether the file at `name` (if any) is one of the machine's disk images or a file of
+ * their backing chains: a snapshot written there (renamed into place) would take the
+ * image's name from it. Returns the device's name, or NULL. */
+static const char *own_image(struct vm *vm, const char *name)
+{
+	struct stat st, is;
+
+	if (lstat(name, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	for (struct device *d = vm->devices; d; d = d->next) {
+		char real[PATH_MAX];
+		bool ro;
+		if (!vblk_is_blk(d, &ro) || !vblk_disk(d))
+			continue;
+		for (unsigned k = 0; !disk_image_real_path(vblk_disk(d), k, real, sizeof(real));
+		     k++)
+			if (stat(real, &is) == 0 && is.st_dev == st.st_dev &&
+			    is.st_ino == st.st_ino)
+				return d->name;
+	}
+	return NULL;
+}
+
+/* A snapshot at path (or, copying disks, its copies' names) must not replace the
+ * machine's own images: refused, -EEXIST with the reason (a bad path: 400). */
+static int path_clash(struct vm *vm, const char *path, bool copies, char *err, size_t errlen)
+{
+	static const char *const fmts[] = {"raw", "qcow2"};
+	char name[PATH_MAX];
+	const char *dev = own_image(vm, path);
+
+	for (unsigned k = 0; !dev && copies && k < VM_MAX_DEVICE_ARGS; k++)
+		for (unsigned f = 0; !dev && f < 2; f++)
+			if (!copy_name(path, k, fmts[f], name, sizeof(name)))
+				dev = own_image(vm, name);
+	if (!dev)
+		return 0;
+	vm_errf(err, errlen,
+		"%s: the snapshot%s would replace %s's image (or a backing file of it), which "
+		"the machine runs on: give another path",
+		path, own_image(vm, path) ? "" : "'s disk copies", dev);
+	return -EEXIST;
+}
+
 int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *o, char *err,
 		size_t errlen)
 {
@@ -1157,6 +1201,9 @@ int vm_snapshot(struct vm *vm, const char *path, const struct vm_snapshot_opts *
 		vm_errf(err, errlen, "%.80s: must be an absolute path", path);
 		return -EINVAL;
 	}
+	r = path_clash(vm, path, o->copy_disks, err, errlen);
+	if (r)
+		return r;
 	j.pages = core_calloc(gmem_dirty_words(&vm->mem), sizeof(uint64_t));
 	if (!j.pages)
 		return -ENOMEM;

@@ -1101,6 +1101,19 @@ def vm_disk_snapshot(tmp, d):
         if name == "ds4":
             records(d, "ds4", 26, 27)
         prev, bases = name, copies
+    # a snapshot onto a file the guest runs on would take its name: back onto the
+    # snapshot a guest was restored from (its disks lie over that one's copies, which
+    # the new copies would replace and name: a loop), onto one further down its chain,
+    # onto its own disk: refused, the files as they were
+    ino = {f: os.stat(f).st_ino for f in (saved_q, saved_r, q)}
+    for guest, path in (("ds2", snap), ("ds5", snap), ("ds", q)):
+        p = d.cli("snapshot", guest, path, timeout=300)
+        check(p.returncode != 0 and b"would replace it" in p.stderr,
+              "lodge snapshot %s %s: %d %r" % (guest, path, p.returncode, p.stderr[-300:]))
+        check({f: os.stat(f).st_ino for f in ino} == ino,
+              "lodge snapshot %s %s replaced a file" % (guest, path))
+        check(d.state_of(guest) == "running", "%s after the refused snapshot: %s" % (
+            guest, d.state_of(guest)))
     # the chain's names are the host's: qemu-img follows it (ds4.snap's raw disk: over
     # ds2.snap's, over ds.snap's raw copy) and reads what ds4 had written at its snapshot
     c = os.path.join(tmp, "ds4.snap.disk1.saved.qcow2")

@@ -520,6 +520,25 @@ def t_disk_leftovers():
             why += "; the guest cannot write its disk after the failed snapshot"
         if os.path.exists(f):
             os.remove(f)
+    # a snapshot onto the machine's own disk (its path, or a copy's name that is the
+    # disk: a hard link) would take the disk's name: refused, the disk as it was
+    link = os.path.join(tmp, "onto.snap")
+    if not why:
+        os.link(disk, link + ".disk0.saved.raw")
+        before = os.stat(disk).st_ino  # a snapshot renamed onto it is another file
+        for path, extra in ((disk, {}), (link, {"disks": "copy"})):
+            api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
+            st, body = api(g.api_sock, "PUT", "/snapshot/create",
+                           dict(snapshot_path=path, **extra))
+            msg = str(body.get("message", body) if isinstance(body, dict) else body)
+            print("# %s: onto %s: %s %s" % (name, os.path.basename(path), st, msg), flush=True)
+            api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
+            if st != 400 or "would replace" not in msg or "virtio-blk" not in msg:
+                why += "; a snapshot onto %s: %s %r" % (os.path.basename(path), st, msg)
+            if os.stat(disk).st_ino != before or os.path.exists(link):
+                why += "; the snapshot onto %s changed the disk or made a file" % (
+                    os.path.basename(path))
+        os.remove(link + ".disk0.saved.raw")
     # a snapshot that fails (its file system full) at the path of an earlier one keeps
     # the earlier one whole, its disk's copy too
     small, mounted = small_fs(name, "left-small", 256, why)
