@@ -1517,6 +1517,27 @@ int vm_restore_check_host(const struct vm_restore *rs, const struct vm_host_allo
 	return r;
 }
 
+/* The ".diskN.saved.FORMAT" that ends the name of a snapshot's copy of a disk (copy_name),
+ * or NULL. */
+static const char *copy_suffix(const char *path)
+{
+	const char *sfx = NULL;
+	unsigned k;
+	int end = 0;
+
+	for (const char *q = strstr(path, ".disk"); q; q = strstr(q + 1, ".disk"))
+		sfx = q;
+	if (!sfx)
+		return NULL;
+	/* (end stays 0 unless the whole pattern matched) */
+	if (sscanf(sfx, ".disk%u.saved.raw%n", &k, &end) == 1 && end && !sfx[end])
+		return sfx;
+	end = 0;
+	if (sscanf(sfx, ".disk%u.saved.qcow2%n", &k, &end) == 1 && end && !sfx[end])
+		return sfx;
+	return NULL;
+}
+
 /* The restored machine must not write the images the snapshot refers to (a second
  * restore needs them as they are): each writable disk gets a new overlay,
  * SNAPSHOT.diskN.restore-PID.qcow2 (in o->overlay_dir if set), with the image as its
@@ -1574,6 +1595,20 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 				r = -EINVAL;
 			}
 			w++;
+		}
+		/* a copy the snapshot made (SNAP.diskN.saved.FORMAT) not where it recorded it:
+		 * the snapshot and its copies moved together (or the daemon wrote it in its
+		 * guest's sandbox, /run/snapshot.tmp...): the one beside this file, if any,
+		 * checked as the recorded one would be */
+		char beside[PATH_MAX];
+		const char *suffix = img && !has_given ? copy_suffix(img) : NULL;
+		if (suffix && writable && access(img, F_OK) < 0 &&
+		    snprintf(beside, sizeof(beside), "%s%s", snap, suffix) < (int)sizeof(beside) &&
+		    access(beside, F_OK) == 0) {
+			log_warn("restore: its disk %u: %s is not there; the copy beside the "
+				 "snapshot, %s, is taken (checked as that one would be)",
+				 disk, img, beside);
+			img = beside;
 		}
 		if (!r && (!img || (fmt && disk_format_parse(fmt, &co.backing_format) < 0)))
 			r = -EINVAL;

@@ -480,6 +480,24 @@ def t_disk_copy():
         if p.returncode != 125 or len(lines) != 1 or "one per writable disk" not in lines[0]:
             why += "; two --restore-disk for one disk: status %d, %r" % (p.returncode,
                                                                          p.stderr[-300:])
+    # the snapshot and its copy moved together to another directory: the copy beside it
+    # is taken where the recorded one is not (and checked as that one would be)
+    if not why:
+        together = os.path.join(tmp, "together")
+        os.makedirs(together)
+        tsnap = os.path.join(together, "c.snap")
+        os.rename(snap, tsnap)
+        os.rename(moved, tsnap + ".disk0.saved.raw")
+        h = start(["--restore", tsnap], "c3.sock")
+        if not h.wait_for(r"^CNT \d+ [\d.]+$", 60):
+            why += "; moved together: the restored guest does not run: %s" % (
+                h.errtext()[-300:])
+        out = run_cmd(h, "sync; echo 3 > /proc/sys/vm/drop_caches; cat /mnt/f", "R3")
+        if out is None or "before" not in out or "after" in out:
+            why += "; moved together: the restored guest reads %r" % ((out or "")[-80:])
+        h.kill()
+        if "the copy beside the snapshot" not in h.errtext():
+            why += "; moved together: no word of the copy taken: %r" % h.errtext()[-300:]
     result("disk_copy", why)
 
 
