@@ -341,6 +341,7 @@ static int add_bind(struct sandbox_plan *p, const char *src, const char *dst, bo
 	b->rw = rw;
 	b->dir = dir;
 	b->backing = false;
+	b->id = NULL;
 	return 0;
 }
 
@@ -571,6 +572,7 @@ static int add_recorded_binds(struct sandbox_plan *p, const cJSON *c)
 			if (r)
 				return r;
 			p->binds[p->nbinds - 1].backing = true;
+			p->binds[p->nbinds - 1].id = id->valuestring;
 		}
 		if (strcmp(in->valuestring, host->valuestring) &&
 		    !dst_taken(p, host->valuestring)) {
@@ -578,6 +580,7 @@ static int add_recorded_binds(struct sandbox_plan *p, const cJSON *c)
 			if (r)
 				return r;
 			p->binds[p->nbinds - 1].backing = true;
+			p->binds[p->nbinds - 1].id = id->valuestring;
 		}
 	}
 	return 0;
@@ -683,17 +686,24 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 			if (!sandbox_saved_disk(json_str(c, "restore", ""), k, saved,
 						sizeof(saved)))
 				continue;
+			char sid[48];
+			const char *id;
 			path = arena_copy(p, saved);
-			if (!path)
+			id = arena_copy(p, file_id(saved, sid));
+			if (!path || !id)
 				return -E2BIG;
 			snprintf(dst, sizeof(dst), "/files/disk%u", i++);
 			r = add_bind(p, path, dst, false, false);
+			if (!r)
+				p->binds[p->nbinds - 1].id = id;
 			/* and at its host path, where a snapshot of this guest names it (the
 			 * copies of its overlays: machine/snapshot.c), which lists it in turn */
 			if (!r && !dst_taken(p, path)) {
 				r = add_bind(p, path, path, false, false);
-				if (!r)
+				if (!r) {
 					p->binds[p->nbinds - 1].backing = true;
+					p->binds[p->nbinds - 1].id = id;
+				}
 			}
 		}
 		/* the backing files the daemon listed when it took the snapshot ("DST<tab>SRC
@@ -712,10 +722,14 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 				snprintf(id, sizeof(id), "%.*s", (int)(end - t2 - 1), t2 + 1);
 				if (dstp[0] == '/' && srcp[0] == '/' && same_file_id(srcp, id) &&
 				    !dst_taken(p, dstp)) {
-					const char *src = arena_copy(p, srcp);
-					r = src ? add_bind(p, src, dstp, false, false) : -E2BIG;
-					if (!r)
+					const char *src = arena_copy(p, srcp),
+						   *ida = arena_copy(p, id);
+					r = src && ida ? add_bind(p, src, dstp, false, false)
+						       : -E2BIG;
+					if (!r) {
 						p->binds[p->nbinds - 1].backing = true;
+						p->binds[p->nbinds - 1].id = ida;
+					}
 				}
 			}
 			l = end + 1;
@@ -922,6 +936,129 @@ done:
 	free(p);
 }
 
+/* Whether b is a backing file a copy of the guest's disks may name: bound at a path
+ * outside /files/ (its host path, or an absolute name as its overlay has it). */
+static bool listable(const struct sandbox_bind *b)
+{
+	return b->backing && strncmp(b->dst, "/files/", 7);
+}
+
+void sandbox_record_bound(const struct sandbox_plan *p, struct guest *g)
+{
+	char path[700], tmp[720];
+	FILE *f = NULL;
+	unsigned n = 0;
+	int fd;
+
+	guest_path(g, "backing.list", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	fd = p->enabled ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+			: -1;
+	if (fd >= 0 && !(f = fdopen(fd, "w")))
+		close(fd);
+	for (unsigned i = 0; f && i < p->nbinds; i++) {
+		const struct sandbox_bind *b = &p->binds[i];
+		if (!listable(b) || !b->id || strpbrk(b->src, "\t\n") || strpbrk(b->dst, "\t\n"))
+			continue;
+		fprintf(f, "%s\t%s\t%s\n", b->dst, b->src, b->id);
+		n++;
+	}
+	if (f && (fflush(f) || fclose(f)))
+		n = 0;
+	else if (f && n && rename(tmp, path) == 0)
+		return;
+	unlink(tmp);
+	if (p->enabled)
+		unlink(path); /* none: an earlier start's goes */
+}
+
+/* g's backing.list (sandbox_record_bound), in buf; false when there is none. */
+static bool read_bound(struct guest *g, char *buf, size_t len)
+{
+	char path[700];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	guest_path(g, "backing.list", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) || (n = read(fd, buf, len - 1)) < 0 || (size_t)n >= len - 1) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	buf[n] = 0;
+	return true;
+}
+
+/* Splits the line at *l ("A<tab>B<tab>C\n") into the three, advancing *l; false at the
+ * end or on a malformed line. */
+static bool list_line(const char **l, char *a, char *b, char *c, size_t len)
+{
+	const char *end = strchr(*l, '\n'), *t1 = strchr(*l, '\t'), *t2;
+
+	if (!end || !t1 || t1 > end || !(t2 = memchr(t1 + 1, '\t', (size_t)(end - t1 - 1))) ||
+	    (size_t)(t1 - *l) >= len || (size_t)(t2 - t1 - 1) >= len ||
+	    (size_t)(end - t2 - 1) >= len)
+		return false;
+	snprintf(a, len, "%.*s", (int)(t1 - *l), *l);
+	snprintf(b, len, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+	snprintf(c, len, "%.*s", (int)(end - t2 - 1), t2 + 1);
+	*l = end + 1;
+	return true;
+}
+
+/* Whether a snapshot of g could be restored, with the plan p made for it now: -EEXIST
+ * with the reason in err when not (see sandbox_snapshot_clash). */
+static int restorable(const struct sandbox_plan *p, struct guest *g, char *err, size_t errlen)
+{
+	static char buf[SANDBOX_ARENA_MAX * 2];
+	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+	bool restored = json_str(g->config, "restore", NULL) != NULL;
+
+	for (unsigned i = 0; i < p->nbinds; i++) {
+		const struct sandbox_bind *x = &p->binds[i];
+		bool named = false;
+		/* a file a copy names by its host path: its backing files, and a restored
+		 * guest's snapshot copies its overlays lie over */
+		if (!x->backing && !(restored && !strncmp(x->dst, "/files/disk", 11)))
+			continue;
+		for (unsigned k = 0; k < p->nbinds && !named; k++)
+			named = !strcmp(p->binds[k].dst, x->src);
+		if (named && !strpbrk(x->src, "\t\n"))
+			continue;
+		snprintf(err, errlen,
+			 "guest %s: a snapshot's copies of its disks would name %.300s, which %s: "
+			 "a guest restored from it could not find it (move the file, then create "
+			 "or restore the guest again)",
+			 g->rec.name, x->src,
+			 strpbrk(x->src, "\t\n")
+				 ? "has a tab or a newline in its path"
+				 : "lies under a directory its sandbox has of its own "
+				   "(/run, /files, /dirs)");
+		return -EEXIST;
+	}
+	if (!read_bound(g, buf, sizeof(buf)))
+		return 0; /* started before the list: its configuration is what it has */
+	for (const char *l = buf; *l;) {
+		if (!list_line(&l, a, b, c, sizeof(a)))
+			break;
+		if (same_file_id(b, c))
+			continue;
+		snprintf(err, errlen,
+			 "guest %s: its disks' backing file %.300s is no longer the file it was "
+			 "given at its start (moved, replaced or removed since): a snapshot's "
+			 "copies could not name it; put it back, or stop and start the guest",
+			 g->rec.name, b);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
 			   size_t errlen)
 {
@@ -945,6 +1082,8 @@ int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, 
 		free(p); /* its files cannot be told: its start fails anyway */
 		return 0;
 	}
+	if (g->kind == GUEST_VM && !d->cfg.no_sandbox)
+		r = restorable(p, g, err, errlen);
 	/* FILE, FILE.backing, FILE.diskK.saved.FORMAT: what the snapshot writes or removes */
 	for (unsigned k = 0; k < 2 + 2 * SANDBOX_SAVED_DISKS && !r; k++) {
 		struct stat st, bs;
@@ -982,13 +1121,31 @@ int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, 
 	return r;
 }
 
+/* One line of SNAP.backing into *f, which opens tmp at the first. Returns 0 or -errno. */
+static int backing_line(FILE **f, const char *tmp, const char *dst, const char *src, const char *id)
+{
+	if (!*f) {
+		int fd;
+		unlink(tmp); /* a crash's (a symlink there goes, not its target) */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || !(*f = fdopen(fd, "w"))) {
+			int r = -errno;
+			if (fd >= 0)
+				close(fd);
+			return r;
+		}
+	}
+	return fprintf(*f, "%s\t%s\t%s\n", dst, src, id) < 0 ? -EIO : 0;
+}
+
 int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *snap)
 {
+	static char bound[SANDBOX_ARENA_MAX * 2];
 	struct sandbox_plan *p = calloc(1, sizeof(*p));
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char path[PATH_MAX], tmp[PATH_MAX + 8], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
 	unsigned listed_n = 0;
 	FILE *f = NULL;
-	int r = 0;
+	int r = 0, stale = 0;
 
 	if (!p)
 		return -ENOMEM;
@@ -999,32 +1156,28 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	p->enabled = !d->cfg.no_sandbox;
 	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
-	if (p->enabled && !plan_binds(p, g, p->firmware)) {
+	if (p->enabled && read_bound(g, bound, sizeof(bound))) {
+		/* the files its mounts took at its start, each if still that file */
+		for (const char *l = bound; !r && *l && list_line(&l, a, b, c, sizeof(a));) {
+			if (!same_file_id(b, c)) {
+				stale = -ESTALE;
+				continue;
+			}
+			r = backing_line(&f, tmp, a, b, c);
+			listed_n += !r;
+		}
+	} else if (p->enabled && !plan_binds(p, g, p->firmware)) {
 		for (unsigned i = 0; i < p->nbinds && !r; i++) {
-			const struct sandbox_bind *b = &p->binds[i];
+			const struct sandbox_bind *x = &p->binds[i];
 			char id[48];
 			/* where a copy may name it: not under /files/, whose files a restored
 			 * guest has others of (a restored guest's own snapshot's copies are
 			 * bound at their host paths too: plan_binds) */
-			if (!b->backing || !strncmp(b->dst, "/files/", 7) ||
-			    strpbrk(b->src, "\t\n") || strpbrk(b->dst, "\t\n") ||
-			    !file_id(b->src, id)[0])
+			if (!listable(x) || strpbrk(x->src, "\t\n") || strpbrk(x->dst, "\t\n") ||
+			    !file_id(x->src, id)[0])
 				continue;
-			if (!f) {
-				int fd;
-				unlink(tmp); /* a crash's (a symlink there goes, not its target) */
-				fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-					  0600);
-				if (fd < 0 || !(f = fdopen(fd, "w"))) {
-					r = -errno;
-					if (fd >= 0)
-						close(fd);
-					continue;
-				}
-			}
-			if (fprintf(f, "%s\t%s\t%s\n", b->dst, b->src, id) < 0)
-				r = -EIO;
-			listed_n++;
+			r = backing_line(&f, tmp, x->dst, x->src, id);
+			listed_n += !r;
 		}
 	}
 	if (f && (fflush(f) || fsync(fileno(f))) && !r)
@@ -1039,7 +1192,7 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 			unlink(path); /* an earlier snapshot's */
 	}
 	free(p);
-	return r;
+	return r ?: stale;
 }
 
 void sandbox_plan_fini(struct sandbox_plan *p)
@@ -1294,9 +1447,31 @@ static int make_mount(const struct sandbox_bind *b, int usfd, const char *guest)
 	unsigned rec = b->dir ? AT_RECURSIVE : 0;
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 					      (b->rw ? 0 : MOUNT_ATTR_RDONLY)};
-	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, b->src,
-			      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	int fd;
 
+	if (b->id) {
+		/* the very file that was checked: opened without following a symlink (one
+		 * planted at its path since is not followed), and compared on the opened
+		 * file, then mounted from that descriptor */
+		struct stat st;
+		char now[48];
+		int pfd = open(b->src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0)
+			return -errno;
+		if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (snprintf(now, sizeof(now), "%llu:%llu", (unsigned long long)st.st_dev,
+			      (unsigned long long)st.st_ino),
+		     strcmp(now, b->id))) {
+			close(pfd);
+			return -ESTALE;
+		}
+		fd = (int)syscall(SYS_open_tree, pfd, "",
+				  AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		close(pfd);
+	} else {
+		fd = (int)syscall(SYS_open_tree, AT_FDCWD, b->src,
+				  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	}
 	if (fd < 0)
 		return -errno;
 	if (usfd >= 0) {
@@ -1341,6 +1516,13 @@ static int setup_mounts(const struct sandbox_plan *p, pid_t pid, struct sandbox_
 	}
 	for (unsigned i = 0; i < p->nbinds && p->enabled; i++) {
 		r = make_mount(&p->binds[i], usfd, p->hostname);
+		if (r == -ESTALE) {
+			snprintf(err, errlen,
+				 "cannot share %s with the guest: it is no longer the file it was "
+				 "(moved, replaced or a symlink now)",
+				 p->binds[i].src);
+			break;
+		}
 		if (r < 0) {
 			snprintf(err, errlen, "cannot share %s with the guest: %s", p->binds[i].src,
 				 strerror(-r));

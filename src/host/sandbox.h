@@ -49,7 +49,9 @@ struct sandbox_bind {
 	const char *src; /* into the guest's configuration, or the plan's firmware or arena */
 	const char *dst; /* in the plan's arena */
 	bool rw, dir;
-	bool backing; /* a disk's backing file (add_backing_binds) */
+	bool backing;	/* a disk's backing file (add_backing_binds) */
+	const char *id; /* NULL, or "DEV:INO": shared only if src is still that regular file
+			   (checked on the file opened, not followed through a symlink) */
 };
 
 /* The host ids guests' roots map to: `count` of them from `uid`/`gid` (sandbox_ids_init).
@@ -171,23 +173,35 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
  * (a relative or odd path, not a regular file) or -ENOMEM with one line in err. */
 int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t errlen);
 
+/* After a system guest's process got its mounts: writes the guest's backing.list (in its
+ * directory, which its sandbox does not have; mode 0600), a "PATH<tab>HOST<tab>DEV:INO"
+ * line for each backing file shared with it where a copy of its disks may name it, as
+ * the mounts took them; none, the file goes. What sandbox_snapshot_clash checks and
+ * sandbox_write_backing_list lists. */
+void sandbox_record_bound(const struct sandbox_plan *p, struct guest *g);
+
 /* Before `lodge snapshot` of g to SNAP: -EINVAL with the reason in err when SNAP, or a
  * name next to it the snapshot writes (SNAP.backing, SNAP.diskN.saved.FORMAT), is a file
  * the guest runs on (its kernel, initrd, firmware, module, disks, their backing files, the
  * copies a restored guest's disks lie over): renamed into place, the snapshot would take
- * that file's name. A restored guest may save back to the snapshot file itself. */
+ * that file's name. A restored guest may save back to the snapshot file itself. Also
+ * -EEXIST when a snapshot of g could not be restored: a backing file it was given (its
+ * backing.list) is no longer that file at its path, or a copy of its disks would name
+ * a file its sandbox has no bind for at that name (one under /run, or with a tab or a
+ * newline in its path). */
 int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
 			   size_t errlen);
 
 /* After `lodge snapshot` of g to SNAP with its disks' copies: writes SNAP.backing (mode
  * 0600), a "PATH<tab>HOST<tab>DEV:INO" line for each backing file g's sandbox binds for
- * its disks where a copy may name it (its host path; an absolute name as it is), and for a
- * guest restored from a snapshot, that snapshot's copies of its disks, at their host paths
- * (the copies of its overlays over them name them there). A guest
- * restored from SNAP gets those files bound there, if each is still that file, and no
- * other: the copies are written by the guest's process, which the daemon does not trust
- * to name host files; the list is taken only as the daemon's user's own file that no one
- * else may write. Removes the file when there are none. Returns 0 or -errno. */
+ * its disks where a copy may name it (from its backing.list, each still that file; a
+ * guest started before that list existed: from its configuration) (its host path; an absolute name
+ * as it is), and for a guest restored from a snapshot, that snapshot's copies of its disks, at
+ * their host paths (the copies of its overlays over them name them there). A guest restored from
+ * SNAP gets those files bound there, if each is still that file, and no other: the copies are
+ * written by the guest's process, which the daemon does not trust to name host files; the list is
+ * taken only as the daemon's user's own file that no one else may write. Removes the file when
+ * there are none. Returns 0 or -errno. */
 int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *snap);
 
 /* Copies of a system guest's disks that the daemon's `lodge snapshot` SNAP left next to

@@ -1437,6 +1437,9 @@ static int spawn(struct guest *g, char *err, size_t errlen)
 		g->id_slot = -1;
 		goto out;
 	}
+	/* the backing files it was given, as they were: what a snapshot of it may list */
+	if (g->kind == GUEST_VM)
+		sandbox_record_bound(&plan, g);
 	/* its host ids are the process's from now on (a pooled one's already) */
 	if (sandbox_slot_own(&d->ids, g->id_slot, pid, getpid()))
 		log_warn("guest %s: another process claimed its host id %u", g->rec.name,

@@ -1114,6 +1114,35 @@ def vm_disk_snapshot(tmp, d):
               "lodge snapshot %s %s replaced a file" % (guest, path))
         check(d.state_of(guest) == "running", "%s after the refused snapshot: %s" % (
             guest, d.state_of(guest)))
+    # the files a restored guest's disks lie over must still be the ones it started
+    # with, at their paths, for a snapshot's copies to name them: one moved away for the
+    # moment, or replaced by another file, refuses the snapshot (it would not restore,
+    # or would bind that other file); put back, the snapshot is taken
+    under = os.path.join(tmp, "ds2.snap.disk1.saved.qcow2")
+    for how in ("moved", "replaced"):
+        os.rename(under, under + ".away")
+        if how == "replaced":
+            shutil.copy(under + ".away", under)
+        p = d.cli("snapshot", "ds4", os.path.join(tmp, "ds4b.snap"), timeout=300)
+        if how == "replaced":
+            os.unlink(under)
+        os.rename(under + ".away", under)
+        check(p.returncode != 0 and b"no longer the file it was given at its start" in p.stderr
+              and under.encode() in p.stderr and
+              not os.path.exists(os.path.join(tmp, "ds4b.snap")),
+              "a snapshot with a file under the guest %s: %d %r" % (how, p.returncode,
+                                                                     p.stderr[-300:]))
+    # copies at paths with a tab: a guest restored from them runs, but a copy of its
+    # overlays could not name them (SNAP.backing has one path per field): refused
+    tabbed = os.path.join(tmp, "tab\there.snap")
+    d.cli("snapshot", "ds", tabbed, timeout=300, check_rc=0)
+    d.cli("restore", "ds6", tabbed, "--mem", "128M", check_rc=0)
+    p = d.cli("snapshot", "ds6", os.path.join(tmp, "ds6.snap"), timeout=300)
+    check(p.returncode != 0 and b"has a tab or a newline" in p.stderr and
+          not os.path.exists(os.path.join(tmp, "ds6.snap")),
+          "a snapshot of a guest over copies with a tab in their path: %d %r" % (
+              p.returncode, p.stderr[-300:]))
+    d.cli("rm", "-f", "ds6", check_rc=0)
     # the chain's names are the host's: qemu-img follows it (ds4.snap's raw disk: over
     # ds2.snap's, over ds.snap's raw copy) and reads what ds4 had written at its snapshot
     c = os.path.join(tmp, "ds4.snap.disk1.saved.qcow2")
