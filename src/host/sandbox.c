@@ -2323,6 +2323,7 @@ static const int vm_calls[] = {
 	SCMP_SYS(connect),
 	SCMP_SYS(bind),
 	SCMP_SYS(listen),
+	SCMP_SYS(accept), /* libslirp takes a port forward's connections with accept() */
 	SCMP_SYS(setsockopt),
 	SCMP_SYS(getsockname),
 	SCMP_SYS(getpeername),

@@ -844,6 +844,41 @@ def vm_lifecycle(tmp, d):
     d.cli("rm", "vm", check_rc=0)
 
 
+@test
+def vm_port_forward(tmp, d):
+    """A host port forwarded into a daemon's system guest (--net user,hostfwd=...)
+    reaches a service in the guest, both ways, and the guest runs on: libslirp takes the
+    connection with accept(), which the guest's seccomp list lacked (the guest was killed,
+    SIGSYS, at the first connection)."""
+    if not os.path.exists(os.path.join(GUEST, "initrd.img")):
+        raise Skip("no default guest in guest-cache/out (make guest)")
+    s0 = socket.socket()
+    s0.bind(("127.0.0.1", 0))
+    port = s0.getsockname()[1]
+    s0.close()
+    boot(d, "fw", "--net", "user,hostfwd=tcp:127.0.0.1:%d-:80" % port)
+    console(d, "fw", ["(echo guest-says-$((6*7)); sleep 5) | nc -l -p 80 & sleep 1; "
+                      "echo listening-$((1+1))"], until="listening-2", timeout=60)
+    got = b""
+    for _ in range(50):  # the listener may still be starting
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=20)
+            c.sendall(b"host-says-hello\n")
+            got = c.recv(100)
+            c.close()
+        except OSError:
+            got = b""
+        if got:
+            break
+        time.sleep(0.2)
+    check(b"guest-says-42" in got, "through the forward: %r (%s)" % (
+        got, d.inspect("fw").get("exit")))
+    wait_for(lambda: "host-says-hello" in d.logs("fw"), 30, "the host's line in the guest")
+    check(d.state_of("fw") == "running", "the guest after the connection: %r" %
+          d.inspect("fw")["exit"])
+    d.cli("rm", "-f", "fw", check_rc=0)
+
+
 def ram_huge_kib(pid, size):
     """(Rss, AnonHugePages) in KiB of pid's guest RAM, or None: of its mappings of exactly
     size bytes, the one with the most resident (an allocator may map that size too)."""
