@@ -56,6 +56,7 @@
 #define IDLE_TRIM_NS	1000000000ull
 #define IDLE_TRIM_INSNS 2000000ull
 #define POLL_INSNS	32768 /* about 15 us translated, 60 us interpreted */
+#define TRAPS_PER_POLL	4096  /* traps taken that retire nothing also poll (exec.c) */
 /* Instructions a translation must retire, on average between two cache flushes, for
  * translating to pay (one costs several thousand interpreted instructions, mostly the
  * system call that installs it); below that the hot threshold doubles, up to JIT_HOT_MAX. */

@@ -853,6 +853,10 @@ int hart_run(struct hart *h)
 	struct block **jc = bc->jc[exec_key(h)];
 	uint64_t pc = h->pc, exc_tval, icount = h->instret;
 	int exc_cause;
+	/* Traps taken since the last poll: a trap handler whose first instruction faults
+	 * (mtvec at a hole, or at a faulting load) retires nothing, and polls, which come
+	 * by retired instructions, would never come: no timer, no stop, no --timeout. */
+	unsigned traps = 0;
 
 	/* The host FPU's sticky flags are per thread and fold into fflags (fpu.c): start
 	 * this thread from the guest's values, not from whatever host code left there. */
@@ -965,10 +969,17 @@ lookup:
 			hart_exception(h, (uint64_t)r, h->fault_tval);
 			pc = h->pc;
 			jc = bc->jc[exec_key(h)];
-			goto next_block;
+			goto trapped;
 		}
 	}
 	goto enter_block;
+
+trapped:
+	if (unlikely(++traps >= TRAPS_PER_POLL)) {
+		traps = 0;
+		goto poll;
+	}
+	goto next_block;
 
 same_block:
 	if (unlikely(icount >= __atomic_load_n(&h->poll_at, __ATOMIC_RELAXED)))
@@ -1013,7 +1024,12 @@ run_jit:
 		bc->stat_exit[op->kind]++;
 		bc->stat_interp_insns += (uint64_t)(b->n - (op - b->ops));
 		goto *labels[op->kind];
-	default: /* JIT_EXIT_PC, or JIT_EXIT_TRAP (the trap may change privilege) */
+	case JIT_EXIT_TRAP: /* (the trap may change privilege) */
+		bc->stat_leave++;
+		pc = h->pc;
+		jc = bc->jc[exec_key(h)];
+		goto trapped;
+	default: /* JIT_EXIT_PC */
 		bc->stat_leave++;
 		pc = h->pc;
 		jc = bc->jc[exec_key(h)];
@@ -1026,7 +1042,7 @@ exception:
 	hart_exception(h, (uint64_t)exc_cause, exc_tval);
 	pc = h->pc;
 	jc = bc->jc[exec_key(h)];
-	goto next_block;
+	goto trapped;
 
 L_ILLEGAL:
 	RAISE_ILLEGAL();
