@@ -839,11 +839,17 @@ struct stream_wait {
 	const struct run_opts *o;
 	uint64_t deadline; /* vm_now_ns; 0: none */
 	bool timed_out;
+	const char *announce; /* said once listening (asked first right after the listen) */
 };
 
 static bool stream_wait_over(void *opaque)
 {
 	struct stream_wait *w = opaque;
+
+	if (w->announce) {
+		fprintf(stderr, "%s", w->announce);
+		w->announce = NULL;
+	}
 
 	if (w->o->console && console_stop_requested(w->o->console))
 		return true;
@@ -854,9 +860,10 @@ static bool stream_wait_over(void *opaque)
 
 /* Accepts the stream on addr (what --incoming or --standby names) or gives up as
  * stream_wait_over says: returns the fd, or a negative CLI exit status after saying why. */
-static int accept_stream(const struct run_opts *o, const char *what, const char *addr)
+static int accept_stream(const struct run_opts *o, const char *what, const char *addr,
+			 const char *announce)
 {
-	struct stream_wait w = {.o = o};
+	struct stream_wait w = {.o = o, .announce = announce};
 	char err[512] = "";
 	int fd;
 
@@ -917,7 +924,7 @@ static int setup_incoming(const struct run_opts *o, struct chardev *con, struct 
 	if (r)
 		return r;
 	if (!o->ctl.incoming) {
-		fd = accept_stream(o, "--incoming", o->incoming);
+		fd = accept_stream(o, "--incoming", o->incoming, NULL);
 		if (fd < 0)
 			return -fd;
 		r = vm_incoming_fd(fd, &tmpl, vm, err, sizeof(err));
@@ -970,8 +977,9 @@ static int setup_standby(const struct run_opts *o, struct run_ctl *ctl, struct c
 			return CLI_EXIT_ERROR;
 		}
 	} else {
-		fprintf(stderr, "lodge: standby: listening on %s\n", o->standby);
-		fd = accept_stream(o, "--standby", o->standby);
+		char say[300];
+		snprintf(say, sizeof(say), "lodge: standby: listening on %s\n", o->standby);
+		fd = accept_stream(o, "--standby", o->standby, say);
 		if (fd < 0)
 			return -fd;
 	}

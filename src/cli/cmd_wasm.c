@@ -2433,6 +2433,18 @@ static int incoming_receive(const struct wasm_opts *o, struct guestctl *g, char 
  * migration's, keeps its checkpoints, and once it ends (and PUT /failover came, unless
  * --failover auto) leaves the last committed state in `path` and its memory in pin.
  * Returns 0, -ENODATA (the program ended on the primary) or -errno with err. */
+/* snap_stream_accept_until's stop: says once (right after the listen) where the standby
+ * listens; never stops. */
+static bool announce_listening(void *addr)
+{
+	static bool said;
+
+	if (!said)
+		fprintf(stderr, "lodge: standby: listening on %s\n", (const char *)addr);
+	said = true;
+	return false;
+}
+
 static int standby_receive(const struct wasm_opts *o, struct guestctl *g, struct wasm_ctl *ctl,
 			   char *path, size_t plen, struct wasm_precopy_in *pin, char *peer,
 			   size_t peerlen, char *err, size_t errlen)
@@ -2455,8 +2467,8 @@ static int standby_receive(const struct wasm_opts *o, struct guestctl *g, struct
 			snap_stream_sockopts(c);
 	} else {
 		snprintf(peer, peerlen, "%s", o->incoming);
-		fprintf(stderr, "lodge: standby: listening on %s\n", o->incoming);
-		c = snap_stream_accept(o->incoming, err, errlen);
+		c = snap_stream_accept_until(o->incoming, announce_listening, (void *)o->incoming,
+					     err, errlen);
 		if (c < 0) {
 			wasi_mirror_destroy(m);
 			return c;
