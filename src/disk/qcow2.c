@@ -294,8 +294,8 @@ static int check_writable(const struct hdr *h, char *err, size_t errlen)
 			  "with qemu-img check -r all, or open it read-only");
 	else if (h->version < 3)
 		disk_errf(err, errlen,
-			  "qcow2 version 2 images open read-only in Lodge (upgrade with "
-			  "qemu-img amend -o compat=1.1)");
+			  "qcow2 version 2 images open read-only in Lodge: give readonly=on, "
+			  "or upgrade it with qemu-img amend -o compat=1.1");
 	else if (h->nb_snapshots)
 		disk_errf(err, errlen,
 			  "image has %u internal snapshots, which Lodge only reads: open it "

@@ -1595,6 +1595,11 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 				r = -EINVAL;
 			}
 			w++;
+			if (!r && img && access(img, F_OK) < 0) {
+				vm_errf(err, errlen, "--restore-disk %s: %s", o->disks[w - 1],
+					strerror(errno));
+				r = -ENOENT;
+			}
 		}
 		/* a copy the snapshot made (SNAP.diskN.saved.FORMAT) not where it recorded it:
 		 * the snapshot and its copies moved together (or the daemon wrote it in its

@@ -238,6 +238,14 @@ read_back read-qemu-backing-chain qo.qcow2
 qemu-img create -q -f qcow2 -o compat=0.10 v2.qcow2 8M
 qemu-io -f qcow2 -c 'write -P 0xee 4096 100000' v2.qcow2 >/dev/null
 read_back read-version-2 v2.qcow2
+# written to, a version 2 image is refused, saying how to open it (readonly=on) or upgrade it
+if "$tool" ops v2.qcow2 write:0x11 0 4096 >v2w.out 2>&1; then
+	fail write-version-2 "a version 2 image was opened writable"
+elif grep -q 'give readonly=on, or upgrade it with qemu-img amend' v2w.out; then
+	pass write-version-2
+else
+	fail write-version-2 "the refusal does not say what to do: $(head -c 300 v2w.out)"
+fi
 qemu-img create -q -f raw rbase.img 8M
 qemu-io -f raw -c 'write -P 0x5a 0 8M' rbase.img >/dev/null
 qemu-img create -q -f qcow2 -b rbase.img -F raw rov.qcow2 8M

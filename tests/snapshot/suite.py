@@ -480,6 +480,14 @@ def t_disk_copy():
         if p.returncode != 125 or len(lines) != 1 or "one per writable disk" not in lines[0]:
             why += "; two --restore-disk for one disk: status %d, %r" % (p.returncode,
                                                                          p.stderr[-300:])
+        p = subprocess.run([ASAN, "run", "--restore", snap, "--restore-disk",
+                            os.path.join(tmp, "nothere.raw")], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+        lines = p.stderr.strip().splitlines()
+        if (p.returncode != 125 or len(lines) != 1 or "--restore-disk" not in lines[0] or
+                "No such file" not in lines[0] or ".restore-" in lines[0]):
+            why += "; a --restore-disk that does not exist: status %d, %r" % (
+                p.returncode, p.stderr[-300:])
     # the snapshot and its copy moved together to another directory: the copy beside it
     # is taken where the recorded one is not (and checked as that one would be)
     if not why:
