@@ -372,6 +372,10 @@ static bool create_opt(cJSON *o, int argc, char **argv, int *i)
 		}
 		json_add_uint(o, !strcmp(opt, "--disk-iops") ? "disk_iops" : "net_pps", n);
 	} else if (!strcmp(opt, "--restart")) {
+		if (strcmp(val, "no") && strcmp(val, "on-failure") && strcmp(val, "always")) {
+			say_err("--restart '%s': must be no, on-failure or always", val);
+			return false;
+		}
 		cJSON_AddStringToObject(o, "restart", val);
 	} else if (!strcmp(opt, "--incoming")) {
 		cJSON_AddStringToObject(o, "incoming", val);
@@ -522,6 +526,13 @@ static int cmd_action(const struct action *a, int argc, char **argv, const char 
 		say_err("%s: name at least one guest (lodge %s NAME...)", a->name, a->name);
 		return CLI_EXIT_USAGE;
 	}
+	for (int k = i; k < argc; k++)
+		if (argv[k][0] == '-') { /* no guest name starts with '-' */
+			say_err("%s: '%s' after the names: options go first (lodge %s [OPTIONS] "
+				"NAME...)",
+				a->name, argv[k], a->name);
+			return CLI_EXIT_USAGE;
+		}
 	c = connect_daemon(sock, -1); /* a stop may take its whole timeout */
 	if (!c)
 		return EXIT_FAIL;
@@ -954,6 +965,14 @@ static int cmd_inspect(int argc, char **argv, const char *sock)
 		cJSON_Delete(out);
 		return CLI_EXIT_USAGE;
 	}
+	for (int k = 1; k < argc; k++)
+		if (argv[k][0] == '-') { /* no guest name starts with '-' */
+			say_err("inspect: unknown option '%s' (lodge inspect NAME...: it takes "
+				"none)",
+				argv[k]);
+			cJSON_Delete(out);
+			return CLI_EXIT_USAGE;
+		}
 	c = connect_daemon(sock, TIMEOUT_MS);
 	if (!c) {
 		cJSON_Delete(out);

@@ -3196,6 +3196,14 @@ def docker_parity(tmp, d):
           "inspect nothere: %d %r %r" % (p.returncode, p.stdout, p.stderr))
     p = d.cli("events", "--help")
     check(p.returncode == 0 and b"usage: lodge events" in p.stdout, "events --help: %r" % (p,))
+    # an option where a name goes is not taken for a guest's name: usage errors (2)
+    for args, why in ((("inspect", "par", "--format", "x"), b"unknown option '--format'"),
+                      (("stop", "par", "-t", "5"), b"options go first"),
+                      (("create", "rs", "--kernel", os.path.join(GUEST, "Image"), "--restart",
+                        "sometimes"), b"must be no, on-failure or always")):
+        p = d.cli(*args)
+        check(p.returncode == 2 and why in p.stderr, "lodge %s: %d %r" % (
+            " ".join(args), p.returncode, p.stderr))
     d.cli("create", "nomem", "--kernel", os.path.join(GUEST, "Image"), "--firmware",
           os.path.join(GUEST, "fw_dynamic.bin"), check_rc=0)
     lim = d.inspect("nomem")["limits"]

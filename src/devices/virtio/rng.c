@@ -166,7 +166,8 @@ static const struct device_type rng_type = {
 	.help = "entropy source (always present)",
 	.order = 50,
 	.always = true,
-	.bare = true, /* bare-metal programs find it at the first virtio slot, 0x10001000 */
+	.bare = true, /* after the disks (order): at the first virtio slot, 0x10001000, of a
+		       * bare-metal program without --disk */
 	.create = rng_type_create,
 };
 DEVICE_TYPE(rng_type)
