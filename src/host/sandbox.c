@@ -521,7 +521,29 @@ int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t
 			path);
 		return -EINVAL;
 	}
+	for (unsigned k = 0; k < 3; k++) { /* the sandbox's own directories */
+		static const char *const own[] = {"/run", "/files", "/dirs"};
+		size_t n = strlen(own[k]);
+		if (!strncmp(in, own[k], n) && (!in[n] || in[n] == '/')) {
+			snprintf(
+				err, errlen,
+				"backing_files '%.200s': under %s, which the guest's sandbox has "
+				"of "
+				"its own: the file cannot be shared there (move it, and rebase the "
+				"copy that names it: qemu-img rebase -u)",
+				path, own[k]);
+			return -EINVAL;
+		}
+	}
 	real = realpath(path, NULL);
+	if (real && (!strncmp(real, "/proc/", 6) || !strncmp(real, "/sys/", 5) ||
+		     !strncmp(real, "/dev/", 5))) {
+		snprintf(err, errlen,
+			 "backing_files '%.200s': a kernel file (%s), not a disk image", path,
+			 real);
+		free(real);
+		return -EINVAL;
+	}
 	if (!real || strpbrk(real, "\t\n") || !file_id(real, idbuf)[0]) {
 		snprintf(err, errlen, "backing_files '%.200s': %s", path,
 			 real ? "not a regular file" : strerror(errno));
@@ -1012,7 +1034,7 @@ static bool list_line(const char **l, char *a, char *b, char *c, size_t len)
 	return true;
 }
 
-/* Whether a snapshot of g could be restored, with the plan p made for it now: -EEXIST
+/* Whether a snapshot of g could be restored, with the plan p made for it now: -ENOTSUP
  * with the reason in err when not (see sandbox_snapshot_clash). */
 static int restorable(const struct sandbox_plan *p, struct guest *g, char *err, size_t errlen)
 {
@@ -1040,7 +1062,7 @@ static int restorable(const struct sandbox_plan *p, struct guest *g, char *err, 
 				 ? "has a tab or a newline in its path"
 				 : "lies under a directory its sandbox has of its own "
 				   "(/run, /files, /dirs)");
-		return -EEXIST;
+		return -ENOTSUP;
 	}
 	if (!read_bound(g, buf, sizeof(buf)))
 		return 0; /* started before the list: its configuration is what it has */
@@ -1054,21 +1076,16 @@ static int restorable(const struct sandbox_plan *p, struct guest *g, char *err, 
 			 "given at its start (moved, replaced or removed since): a snapshot's "
 			 "copies could not name it; put it back, or stop and start the guest",
 			 g->rec.name, b);
-		return -EEXIST;
+		return -ENOTSUP;
 	}
 	return 0;
 }
 
-int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
-			   size_t errlen)
+/* The plan of g's binds into p (enabled, whatever the daemon's sandboxing: what its
+ * files are). Returns plan_binds's result. */
+static int plan_for(struct daemon *d, struct guest *g, struct sandbox_plan *p)
 {
-	static const char *const fmts[] = {"raw", "qcow2"};
-	struct sandbox_plan *p = calloc(1, sizeof(*p));
-	char name[PATH_MAX];
-	int r = 0;
-
-	if (!p)
-		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
 	p->enabled = true;
 	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
 	if (g->kind == GUEST_VM) {
@@ -1078,46 +1095,114 @@ int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, 
 		else
 			(void)sandbox_default_firmware(d->binary, p->firmware, sizeof(p->firmware));
 	}
-	if (plan_binds(p, g, p->firmware)) {
-		free(p); /* its files cannot be told: its start fails anyway */
-		return 0;
-	}
-	if (g->kind == GUEST_VM && !d->cfg.no_sandbox)
-		r = restorable(p, g, err, errlen);
-	/* FILE, FILE.backing, FILE.diskK.saved.FORMAT: what the snapshot writes or removes */
-	for (unsigned k = 0; k < 2 + 2 * SANDBOX_SAVED_DISKS && !r; k++) {
-		struct stat st, bs;
-		int n = k == 0	 ? snprintf(name, sizeof(name), "%s", snap)
-			: k == 1 ? snprintf(name, sizeof(name), "%s.backing", snap)
-				 : snprintf(name, sizeof(name), "%s.disk%u.saved.%s", snap,
-					    (k - 2) / 2, fmts[(k - 2) % 2]);
-		if (n < 0 || (size_t)n >= sizeof(name) || lstat(name, &st) < 0 ||
-		    !S_ISREG(st.st_mode))
+	return plan_binds(p, g, p->firmware);
+}
+
+/* What the snapshot to snap writes, renames over or removes, as names[] (n of them):
+ * FILE, FILE.backing, FILE.diskK.saved.FORMAT, each also with .tmp; *ids the DEV:INO of
+ * each that exists (a regular file), "" for the others. */
+#define CLASH_NAMES (2 * (2 + 2 * SANDBOX_SAVED_DISKS))
+struct clash_names {
+	char name[CLASH_NAMES][PATH_MAX + 48];
+	struct stat st[CLASH_NAMES];
+	bool there[CLASH_NAMES];
+	unsigned n, nthere;
+};
+
+static void clash_names(const char *snap, struct clash_names *c)
+{
+	static const char *const fmts[] = {"raw", "qcow2"};
+
+	c->n = c->nthere = 0;
+	for (unsigned k = 0; k < 2 + 2 * SANDBOX_SAVED_DISKS; k++)
+		for (unsigned t = 0; t < 2; t++) {
+			char *name = c->name[c->n];
+			size_t len = sizeof(c->name[0]);
+			const char *tmp = t ? ".tmp" : "";
+			int m = k == 0	 ? snprintf(name, len, "%s%s", snap, tmp)
+				: k == 1 ? snprintf(name, len, "%s.backing%s", snap, tmp)
+					 : snprintf(name, len, "%s.disk%u.saved.%s%s", snap,
+						    (k - 2) / 2, fmts[(k - 2) % 2], tmp);
+			if (m < 0 || (size_t)m >= len)
+				continue;
+			c->there[c->n] =
+				lstat(name, &c->st[c->n]) == 0 && S_ISREG(c->st[c->n].st_mode);
+			c->nthere += c->there[c->n];
+			c->n++;
+		}
+}
+
+/* Whether one of c's files is one guest gg's plan p binds: -EINVAL with the reason. g is
+ * the guest being snapshotted (it may save back to the snapshot it was restored from). */
+static int clash_with(const struct clash_names *c, const struct sandbox_plan *p,
+		      const struct guest *gg, const struct guest *g, const char *snap, char *err,
+		      size_t errlen)
+{
+	for (unsigned k = 0; k < c->n; k++) {
+		struct stat bs;
+		if (!c->there[k])
 			continue;
-		for (unsigned i = 0; i < p->nbinds && !r; i++) {
+		for (unsigned i = 0; i < p->nbinds; i++) {
 			const struct sandbox_bind *b = &p->binds[i];
-			/* a guest restored from FILE may save back to it (its copies, which
-			 * its disks are overlays over, may not be replaced) */
-			if (b->dir || (k == 0 && !strcmp(b->dst, "/files/restore")) ||
-			    stat(b->src, &bs) < 0 || bs.st_dev != st.st_dev ||
-			    bs.st_ino != st.st_ino)
+			if (b->dir || (k == 0 && gg == g && !strcmp(b->dst, "/files/restore")) ||
+			    stat(b->src, &bs) < 0 || bs.st_dev != c->st[k].st_dev ||
+			    bs.st_ino != c->st[k].st_ino)
 				continue;
 			snprintf(err, errlen,
-				 "path '%.200s': %.200s is a file guest %s runs on (%s): the "
-				 "snapshot "
+				 "path '%.200s': %.200s is a file guest %s %s (%s): the snapshot "
 				 "would replace it; give another path",
-				 snap, name, g->rec.name,
+				 snap, c->name[k], gg->rec.name,
+				 !strcmp(b->dst, "/files/restore") ? "was restored from"
+								   : "runs on",
 				 !strncmp(b->dst, "/files/disk", 11) ||
 						 !strncmp(b->dst, "/files/ro-disk", 14)
 					 ? "one of its disks"
 				 : b->backing ? "a backing file of its disks"
 				 : !strcmp(b->dst, "/files/restore")
-					 ? "the snapshot it was restored from"
+					 ? "the snapshot every start of it begins from"
 					 : "its kernel, initrd, firmware or module");
-			r = -EINVAL;
+			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
+			   size_t errlen)
+{
+	struct sandbox_plan *p = calloc(1, sizeof(*p));
+	struct clash_names *c = calloc(1, sizeof(*c));
+	int r = 0;
+
+	if (!p || !c) {
+		free(p);
+		free(c);
+		return -ENOMEM;
+	}
+	r = plan_for(d, g, p);
+	if (r) {
+		/* its files cannot be told: one of them is not what it was */
+		snprintf(err, errlen,
+			 "guest %s: %s%.300s%s: a snapshot of it could not be restored; put it "
+			 "back, or create the guest again",
+			 g->rec.name, p->stale ? "its disks' backing file " : "its files ",
+			 p->stale ? p->stale : "cannot be told",
+			 p->stale ? " is no longer the file it was (moved, replaced or a symlink "
+				    "now)"
+				  : "");
+		r = -ENOTSUP;
+	}
+	if (!r && g->kind == GUEST_VM && !d->cfg.no_sandbox)
+		r = restorable(p, g, err, errlen);
+	clash_names(snap, c);
+	/* what the snapshot writes must not be a file this guest, or any other, runs on */
+	if (!r && c->nthere)
+		r = clash_with(c, p, g, g, snap, err, errlen);
+	for (struct guest *gg = d->guests; !r && c->nthere && gg; gg = gg->next)
+		if (gg != g && !plan_for(d, gg, p))
+			r = clash_with(c, p, gg, g, snap, err, errlen);
 	free(p);
+	free(c);
 	return r;
 }
 

@@ -181,14 +181,15 @@ int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t
 void sandbox_record_bound(const struct sandbox_plan *p, struct guest *g);
 
 /* Before `lodge snapshot` of g to SNAP: -EINVAL with the reason in err when SNAP, or a
- * name next to it the snapshot writes (SNAP.backing, SNAP.diskN.saved.FORMAT), is a file
- * the guest runs on (its kernel, initrd, firmware, module, disks, their backing files, the
- * copies a restored guest's disks lie over): renamed into place, the snapshot would take
- * that file's name. A restored guest may save back to the snapshot file itself. Also
- * -EEXIST when a snapshot of g could not be restored: a backing file it was given (its
- * backing.list) is no longer that file at its path, or a copy of its disks would name
- * a file its sandbox has no bind for at that name (one under /run, or with a tab or a
- * newline in its path). */
+ * name next to it the snapshot writes (SNAP.backing, SNAP.diskN.saved.FORMAT, and each
+ * of those with .tmp), is a file g or another guest of the daemon runs on (its kernel,
+ * initrd, firmware, module, disks, their backing files, the copies a restored guest's
+ * disks lie over, the snapshot a restored guest starts from): renamed into place, the
+ * snapshot would take that file's name. A restored guest may save back to the snapshot
+ * file itself. Also -ENOTSUP when a snapshot of g could not be restored: a backing file
+ * it was given (its backing.list, or its configuration's) is no longer that file at its
+ * path, or a copy of its disks would name a file its sandbox has no bind for at that
+ * name (one under /run, or with a tab or a newline in its path). */
 int sandbox_snapshot_clash(struct daemon *d, struct guest *g, const char *snap, char *err,
 			   size_t errlen);
 

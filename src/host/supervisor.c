@@ -1805,7 +1805,10 @@ static int copy_file(const char *src, const char *dst)
 		close(in);
 		return -EINVAL;
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* a new file (a .tmp name): never one there already, which O_TRUNC would empty
+	 * (sandbox_snapshot_clash refused a file a guest runs on) */
+	unlink(dst);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0) {
 		r = -errno;
 		close(in);
@@ -1868,8 +1871,12 @@ static int saved_disks(enum saved_op op, const char *from, const char *to)
 			} else if (op == SAVED_DISCARD) {
 				unlink(t);
 			} else if (op == SAVED_COMMIT) {
-				if (rename(t, b) < 0 && errno == ENOENT)
+				if (rename(t, b) == 0)
+					continue;
+				if (errno == ENOENT)
 					unlink(b); /* an earlier snapshot's */
+				else if (!r)
+					r = -errno;
 			} else if (!r && lstat(a, &st) == 0) {
 				/* only a regular file: the guest's process writes its run
 				 * directory, and a symlink there would name any host file */
@@ -1880,7 +1887,7 @@ static int saved_disks(enum saved_op op, const char *from, const char *to)
 				unlink(a);
 			}
 		}
-	if (r)
+	if (r && op != SAVED_COMMIT)
 		saved_disks(SAVED_DISCARD, NULL, to);
 	return r;
 }
@@ -1942,14 +1949,24 @@ static void snapshot_done(struct guest *g, int r, struct api_result *res)
 		if (r)
 			snprintf(err, sizeof(err), "%s: %s", path, strerror(-r));
 	}
-	if (g->kind == GUEST_VM)
-		saved_disks(r ? SAVED_DISCARD : SAVED_COMMIT, NULL, path);
-	if (g->kind == GUEST_VM && !r) {
-		int b = sandbox_write_backing_list(g->d, g, path);
-		if (b)
-			log_err("guest %s: %s.backing: %s (a guest restored from it gets no "
-				"backing file for its disks' copies)",
-				g->rec.name, path, strerror(-b));
+	if (g->kind == GUEST_VM && r) {
+		saved_disks(SAVED_DISCARD, NULL, path);
+	} else if (g->kind == GUEST_VM) {
+		/* the file is in place: what fails now is said (a restore of it would fail),
+		 * the files left as they are */
+		int c = saved_disks(SAVED_COMMIT, NULL, path);
+		int b = c ? 0 : sandbox_write_backing_list(g->d, g, path);
+		if (c || b) {
+			r = -EIO;
+			snprintf(err, sizeof(err),
+				 "%.300s: the snapshot is written, but %s: %.80s; a restore of it "
+				 "would fail",
+				 path,
+				 c ? "its disks' copies could not be put in place"
+				   : "its list of backing files (FILE.backing) was not written",
+				 b == -ESTALE ? "a backing file changed during the snapshot"
+					      : strerror(-(c ? c : b)));
+		}
 	}
 	unlink(host);
 	saved_disks(SAVED_REMOVE, host, NULL);

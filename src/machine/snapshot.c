@@ -392,7 +392,10 @@ static int copy_image(const char *src, const char *dst)
 		goto out;
 	}
 	buf = core_alloc(CHUNK);
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* a new file: never one at that name already (a symlink, or a file the machine runs
+	 * on, which path_clash refused), which O_TRUNC would have emptied */
+	unlink(tmp);
+	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (!buf || out < 0) {
 		r = !buf ? -ENOMEM : -errno;
 		goto out;
@@ -1164,13 +1167,20 @@ static const char *own_image(struct vm *vm, const char *name)
 static int path_clash(struct vm *vm, const char *path, bool copies, char *err, size_t errlen)
 {
 	static const char *const fmts[] = {"raw", "qcow2"};
-	char name[PATH_MAX];
+	char name[PATH_MAX], tmp[PATH_MAX + 8];
 	const char *dev = own_image(vm, path);
 
+	/* (and the temporary names they are written under) */
+	if (!dev && snprintf(tmp, sizeof(tmp), "%s.tmp", path) < (int)sizeof(tmp))
+		dev = own_image(vm, tmp);
 	for (unsigned k = 0; !dev && copies && k < VM_MAX_DEVICE_ARGS; k++)
 		for (unsigned f = 0; !dev && f < 2; f++)
-			if (!copy_name(path, k, fmts[f], name, sizeof(name)))
+			if (!copy_name(path, k, fmts[f], name, sizeof(name))) {
 				dev = own_image(vm, name);
+				if (!dev &&
+				    snprintf(tmp, sizeof(tmp), "%s.tmp", name) < (int)sizeof(tmp))
+					dev = own_image(vm, tmp);
+			}
 	if (!dev)
 		return 0;
 	vm_errf(err, errlen,
@@ -1595,7 +1605,8 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 				r = -EINVAL;
 			}
 			w++;
-			if (!r && img && access(img, F_OK) < 0) {
+			struct stat ist; /* (stat, not access(): the guest's seccomp list) */
+			if (!r && img && stat(img, &ist) < 0) {
 				vm_errf(err, errlen, "--restore-disk %s: %s", o->disks[w - 1],
 					strerror(errno));
 				r = -ENOENT;
@@ -1606,10 +1617,11 @@ static int restore_overlays(struct vm_restore *rs, const char *snap,
 		 * guest's sandbox, /run/snapshot.tmp...): the one beside this file, if any,
 		 * checked as the recorded one would be */
 		char beside[PATH_MAX];
+		struct stat bst;
 		const char *suffix = img && !has_given ? copy_suffix(img) : NULL;
-		if (suffix && writable && access(img, F_OK) < 0 &&
+		if (suffix && writable && stat(img, &bst) < 0 &&
 		    snprintf(beside, sizeof(beside), "%s%s", snap, suffix) < (int)sizeof(beside) &&
-		    access(beside, F_OK) == 0) {
+		    stat(beside, &bst) == 0) {
 			log_warn("restore: its disk %u: %s is not there; the copy beside the "
 				 "snapshot, %s, is taken (checked as that one would be)",
 				 disk, img, beside);

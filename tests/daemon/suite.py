@@ -1141,7 +1141,11 @@ def vm_disk_snapshot(tmp, d):
     # the new copies would replace and name: a loop), onto one further down its chain,
     # onto its own disk: refused, the files as they were
     ino = {f: os.stat(f).st_ino for f in (saved_q, saved_r, q)}
-    for guest, path in (("ds2", snap), ("ds5", snap), ("ds", q)):
+    # (and onto the copies another guest, ds2, runs on; and onto a guest's disk through
+    # a name the snapshot writes a copy under before renaming it, FILE...saved.qcow2.tmp)
+    hl = os.path.join(tmp, "hl.snap")
+    os.link(q, hl + ".disk0.saved.qcow2.tmp")
+    for guest, path in (("ds2", snap), ("ds5", snap), ("ds", q), ("ds", snap), ("ds", hl)):
         p = d.cli("snapshot", guest, path, timeout=300)
         check(p.returncode != 0 and b"would replace it" in p.stderr,
               "lodge snapshot %s %s: %d %r" % (guest, path, p.returncode, p.stderr[-300:]))
@@ -1149,6 +1153,16 @@ def vm_disk_snapshot(tmp, d):
               "lodge snapshot %s %s replaced a file" % (guest, path))
         check(d.state_of(guest) == "running", "%s after the refused snapshot: %s" % (
             guest, d.state_of(guest)))
+    os.unlink(hl + ".disk0.saved.qcow2.tmp")
+    # a snapshot whose copies cannot be put in place (a directory at a copy's name): said,
+    # not reported done
+    ydir = os.path.join(tmp, "y.snap.disk0.saved.qcow2")
+    os.makedirs(os.path.join(ydir, "sub"))
+    p = d.cli("snapshot", "ds", os.path.join(tmp, "y.snap"), timeout=300)
+    check(p.returncode != 0 and b"its disks' copies could not be put in place" in p.stderr,
+          "a snapshot whose copies cannot be put in place: %d %r" % (p.returncode,
+                                                                     p.stderr[-300:]))
+    shutil.rmtree(ydir)
     # the files a restored guest's disks lie over must still be the ones it started
     # with, at their paths, for a snapshot's copies to name them: one moved away for the
     # moment, or replaced by another file, refuses the snapshot (it would not restore,
@@ -2450,6 +2464,19 @@ def disk_backing_chain(tmp, d):
         st, body))
     got = marks("bc")
     check(got == want, "the bases through the overlays: %r; %r" % (got, d.inspect("bc")["exit"]))
+    # a backing file moved away while the guest runs: a snapshot (its copies would name
+    # it) is refused, and so is one onto the guest's own disk then
+    base_a = os.path.join(tmp, "a", "base.raw")
+    os.rename(base_a, base_a + ".away")
+    for path in (os.path.join(tmp, "bcm.snap"), abs_ov):
+        p = d.cli("snapshot", "bc", path, timeout=300)
+        check(p.returncode != 0 and b"no longer the file it was" in p.stderr and
+              not os.path.exists(os.path.join(tmp, "bcm.snap")),
+              "a snapshot with a backing file moved away: %d %r" % (p.returncode,
+                                                                    p.stderr[-300:]))
+    os.rename(base_a + ".away", base_a)
+    check(subprocess.run(["qemu-img", "info", "-U", abs_ov], capture_output=True).returncode
+          == 0, "the guest's disk after the refused snapshots")
     snap = os.path.join(tmp, "bc.snap")
     p = d.cli("snapshot", "bc", snap, timeout=300)
     check(p.returncode == 0, "snapshot: %r" % p.stderr)
@@ -2495,6 +2522,8 @@ def disk_backing_chain(tmp, d):
             ({"backing_files": [tmp]}, b"not a regular file"),
             ({"backing_files": [os.path.join(tmp, "nothere")]}, b"No such file"),
             ({"backing_files": [os.path.join(tmp, "a", "base.raw")] * 9}, b"at most 8"),
+            ({"backing_files": ["/run/lodge/x"]}, b"has of its own"),
+            ({"backing_files": ["/proc/self/environ"]}, b"a kernel file"),
             ({"backing_files": [1]}, b"backing_files"),
             ({"kernel": os.path.join(GUEST, "Image"), "restore": None,
               "backing_files": [os.path.join(tmp, "a", "base.raw")]}, b"goes with 'restore'")):

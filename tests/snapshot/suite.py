@@ -551,8 +551,10 @@ def t_disk_leftovers():
     link = os.path.join(tmp, "onto.snap")
     if not why:
         os.link(disk, link + ".disk0.saved.raw")
+        link2 = os.path.join(tmp, "onto2.snap")  # the name the copy is written under
+        os.link(disk, link2 + ".disk0.saved.raw.tmp")
         before = os.stat(disk).st_ino  # a snapshot renamed onto it is another file
-        for path, extra in ((disk, {}), (link, {"disks": "copy"})):
+        for path, extra in ((disk, {}), (link, {"disks": "copy"}), (link2, {"disks": "copy"})):
             api(g.api_sock, "PATCH", "/vm", {"state": "Paused"})
             st, body = api(g.api_sock, "PUT", "/snapshot/create",
                            dict(snapshot_path=path, **extra))
@@ -561,10 +563,11 @@ def t_disk_leftovers():
             api(g.api_sock, "PATCH", "/vm", {"state": "Resumed"})
             if st != 400 or "would replace" not in msg or "virtio-blk" not in msg:
                 why += "; a snapshot onto %s: %s %r" % (os.path.basename(path), st, msg)
-            if os.stat(disk).st_ino != before or os.path.exists(link):
+            if os.stat(disk).st_ino != before or os.path.exists(path if path != disk else link):
                 why += "; the snapshot onto %s changed the disk or made a file" % (
                     os.path.basename(path))
         os.remove(link + ".disk0.saved.raw")
+        os.remove(link2 + ".disk0.saved.raw.tmp")
     # a snapshot that fails (its file system full) at the path of an earlier one keeps
     # the earlier one whole, its disk's copy too
     small, mounted = small_fs(name, "left-small", 256, why)
