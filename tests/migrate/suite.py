@@ -160,6 +160,8 @@ class WrappedGuest(Guest):
 
 
 def counts(text):
+    # (terminal escapes first: the prompt's cursor query, ESC [6n, ends in a letter)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     return [int(n) for n in re.findall(r"(?<![A-Za-z])CNT (\d+) OK$", text, re.M)]
 
 

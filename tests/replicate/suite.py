@@ -135,6 +135,8 @@ def new_disks(name):
 
 
 def acks(text):
+    # (terminal escapes first: the prompt's cursor query, ESC [6n, ends in a letter)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     return [int(n) for n in re.findall(r"(?<![A-Za-z])ack (\d+)$", text, re.M)]
 
 
@@ -147,6 +149,7 @@ def first(numbers):
 
 
 def counts(text):
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
     return [int(n) for n in re.findall(r"(?<![A-Za-z])CNT (\d+) OK$", text, re.M)]
 
 
