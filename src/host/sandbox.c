@@ -440,6 +440,19 @@ static bool same_file_id(const char *host, const char *id)
 	return id && id[0] && !strcmp(file_id(host, now), id);
 }
 
+/* Appends [in, real, id] to binds (a "backing_binds" entry). Returns 0 or -ENOMEM. */
+static int record_triple(cJSON *binds, const char *in, const char *real, const char *id)
+{
+	cJSON *pair = cJSON_CreateArray();
+
+	if (!pair || !cJSON_AddItemToArray(binds, pair) ||
+	    !cJSON_AddItemToArray(pair, cJSON_CreateString(in)) ||
+	    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)) ||
+	    !cJSON_AddItemToArray(pair, cJSON_CreateString(id)))
+		return -ENOMEM;
+	return 0;
+}
+
 int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char *err,
 			 size_t errlen)
 {
@@ -455,7 +468,6 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
 		struct disk_image_info up, im;
 		const char *slash;
 		char *real;
-		cJSON *pair;
 		if (disk_image_info(d, k - 1, &up) || !up.backing_name ||
 		    disk_image_info(d, k, &im))
 			break;
@@ -494,12 +506,7 @@ int sandbox_record_chain(const char *host, unsigned i, struct cJSON *binds, char
 			r = -EINVAL;
 			break;
 		}
-		pair = cJSON_CreateArray();
-		if (!pair || !cJSON_AddItemToArray(binds, pair) ||
-		    !cJSON_AddItemToArray(pair, cJSON_CreateString(in)) ||
-		    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)) ||
-		    !cJSON_AddItemToArray(pair, cJSON_CreateString(idbuf)))
-			r = -ENOMEM;
+		r = record_triple(binds, in, real, idbuf);
 		free(real);
 		snprintf(above, sizeof(above), "%s", in);
 	}
@@ -511,7 +518,6 @@ int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t
 {
 	char in[PATH_MAX], idbuf[48];
 	char *real;
-	cJSON *pair;
 	int r = 0;
 
 	if (path[0] != '/' || !sandbox_normalise(path, in, sizeof(in)) || strpbrk(path, "\t\n")) {
@@ -550,12 +556,7 @@ int sandbox_record_file(const char *path, struct cJSON *binds, char *err, size_t
 		free(real);
 		return -EINVAL;
 	}
-	pair = cJSON_CreateArray();
-	if (!pair || !cJSON_AddItemToArray(binds, pair) ||
-	    !cJSON_AddItemToArray(pair, cJSON_CreateString(in)) ||
-	    !cJSON_AddItemToArray(pair, cJSON_CreateString(real)) ||
-	    !cJSON_AddItemToArray(pair, cJSON_CreateString(idbuf)))
-		r = -ENOMEM;
+	r = record_triple(binds, in, real, idbuf);
 	free(real);
 	return r;
 }
@@ -900,6 +901,23 @@ int sandbox_plan_make(struct daemon *d, struct guest *g, struct sandbox_plan *p,
 	return write_spec(p, err, errlen);
 }
 
+/* The plan of g's binds into p (enabled, whatever the daemon's sandboxing: what its
+ * files are). Returns plan_binds's result. */
+static int plan_for(struct daemon *d, struct guest *g, struct sandbox_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->enabled = true;
+	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
+	if (g->kind == GUEST_VM) {
+		const char *fw = json_str(g->config, "firmware", NULL);
+		if (fw)
+			snprintf(p->firmware, sizeof(p->firmware), "%s", fw);
+		else
+			(void)sandbox_default_firmware(d->binary, p->firmware, sizeof(p->firmware));
+	}
+	return plan_binds(p, g, p->firmware);
+}
+
 /* Whether text[at..] starts the path `path` as a whole (the next byte ends it). */
 static bool path_at(const char *text, const char *path, size_t n)
 {
@@ -924,16 +942,7 @@ void sandbox_outside_text(struct daemon *d, struct guest *g, char *text, size_t 
 	out = calloc(1, len);
 	if (!p || !out)
 		goto done;
-	p->enabled = true;
-	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
-	if (g->kind == GUEST_VM) {
-		const char *fw = json_str(g->config, "firmware", NULL);
-		if (fw)
-			snprintf(p->firmware, sizeof(p->firmware), "%s", fw);
-		else
-			(void)sandbox_default_firmware(d->binary, p->firmware, sizeof(p->firmware));
-	}
-	if (plan_binds(p, g, p->firmware))
+	if (plan_for(d, g, p))
 		goto done;
 	for (const char *t = text; *t && o + 1 < len;) {
 		const struct sandbox_bind *hit = NULL; /* the longest path there */
@@ -1079,23 +1088,6 @@ static int restorable(const struct sandbox_plan *p, struct guest *g, char *err, 
 		return -ENOTSUP;
 	}
 	return 0;
-}
-
-/* The plan of g's binds into p (enabled, whatever the daemon's sandboxing: what its
- * files are). Returns plan_binds's result. */
-static int plan_for(struct daemon *d, struct guest *g, struct sandbox_plan *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->enabled = true;
-	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
-	if (g->kind == GUEST_VM) {
-		const char *fw = json_str(g->config, "firmware", NULL);
-		if (fw)
-			snprintf(p->firmware, sizeof(p->firmware), "%s", fw);
-		else
-			(void)sandbox_default_firmware(d->binary, p->firmware, sizeof(p->firmware));
-	}
-	return plan_binds(p, g, p->firmware);
 }
 
 /* What the snapshot to snap writes, renames over or removes, as names[] (n of them):
