@@ -652,33 +652,57 @@ static bool uses_host_network(const cJSON *cfg)
 	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cfg, "nets")) > 0;
 }
 
+/* The daemon's own list file at path (a regular file of its user that nobody else may
+ * write; no FIFO waits: O_NONBLOCK) into buf, NUL-terminated. Returns its length, or -1
+ * when there is none, it is not the daemon's, or it does not fit (or holds a NUL). */
+static ssize_t read_own_list(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+	ssize_t n = -1;
+	int fd = len > 1 ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    !(st.st_mode & 022))
+		n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0 || (size_t)n >= len - 1 || memchr(buf, 0, (size_t)n))
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+/* Splits the line at *l ("A<tab>B<tab>C\n") into the three, advancing *l; false at the
+ * end or on a malformed line. */
+static bool list_line(const char **l, char *a, char *b, char *c, size_t len)
+{
+	const char *end = strchr(*l, '\n'), *t1 = strchr(*l, '\t'), *t2;
+
+	if (!end || !t1 || t1 > end || !(t2 = memchr(t1 + 1, '\t', (size_t)(end - t1 - 1))) ||
+	    (size_t)(t1 - *l) >= len || (size_t)(t2 - t1 - 1) >= len ||
+	    (size_t)(end - t2 - 1) >= len)
+		return false;
+	snprintf(a, len, "%.*s", (int)(t1 - *l), *l);
+	snprintf(b, len, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
+	snprintf(c, len, "%.*s", (int)(end - t2 - 1), t2 + 1);
+	*l = end + 1;
+	return true;
+}
+
 /* SNAP.backing (sandbox_write_backing_list) in the plan's arena, or NULL: none, or
  * unreadable, or too long (its copies then get no backing file). */
 static const char *read_backing_list(struct sandbox_plan *p, const char *snap)
 {
 	char path[PATH_MAX];
 	char *at = p->arena + p->arena_used;
-	size_t room = sizeof(p->arena) - p->arena_used;
-	struct stat st;
 	ssize_t n;
-	int fd;
 
-	if (snprintf(path, sizeof(path), "%s.backing", snap) >= (int)sizeof(path) || room < 2)
+	if (snprintf(path, sizeof(path), "%s.backing", snap) >= (int)sizeof(path))
 		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
+	n = read_own_list(path, at, sizeof(p->arena) - p->arena_used);
+	if (n <= 0)
 		return NULL;
-	/* the daemon's own: a regular file of its user that nobody else may write */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
-		close(fd);
-		return NULL;
-	}
-	n = read(fd, at, room - 1);
-	close(fd);
-	if (n <= 0 || (size_t)n >= room - 1 || memchr(at, 0, (size_t)n))
-		return NULL;
-	at[n] = 0;
 	p->arena_used += (size_t)n + 1;
 	return at;
 }
@@ -732,30 +756,18 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 		/* the backing files the daemon listed when it took the snapshot ("DST<tab>SRC
 		 * <tab>ID" lines: where the copies name them), if each is still that file */
 		for (const char *l = p->trusted; !r && l && *l;) {
-			const char *end = strchr(l, '\n'), *t1 = strchr(l, '\t'), *t2;
-			char dstp[PATH_MAX], srcp[PATH_MAX], id[48];
-			if (!end || !t1 || t1 > end ||
-			    !(t2 = memchr(t1 + 1, '\t', (size_t)(end - t1 - 1))))
+			char dstp[PATH_MAX], srcp[PATH_MAX], id[PATH_MAX];
+			if (!list_line(&l, dstp, srcp, id, sizeof(dstp)))
 				break;
-			if ((size_t)(t1 - l) < sizeof(dstp) &&
-			    (size_t)(t2 - t1 - 1) < sizeof(srcp) &&
-			    (size_t)(end - t2 - 1) < sizeof(id)) {
-				snprintf(dstp, sizeof(dstp), "%.*s", (int)(t1 - l), l);
-				snprintf(srcp, sizeof(srcp), "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-				snprintf(id, sizeof(id), "%.*s", (int)(end - t2 - 1), t2 + 1);
-				if (dstp[0] == '/' && srcp[0] == '/' && same_file_id(srcp, id) &&
-				    !dst_taken(p, dstp)) {
-					const char *src = arena_copy(p, srcp),
-						   *ida = arena_copy(p, id);
-					r = src && ida ? add_bind(p, src, dstp, false, false)
-						       : -E2BIG;
-					if (!r) {
-						p->binds[p->nbinds - 1].backing = true;
-						p->binds[p->nbinds - 1].id = ida;
-					}
+			if (dstp[0] == '/' && srcp[0] == '/' && same_file_id(srcp, id) &&
+			    !dst_taken(p, dstp)) {
+				const char *src = arena_copy(p, srcp), *ida = arena_copy(p, id);
+				r = src && ida ? add_bind(p, src, dstp, false, false) : -E2BIG;
+				if (!r) {
+					p->binds[p->nbinds - 1].backing = true;
+					p->binds[p->nbinds - 1].id = ida;
 				}
 			}
-			l = end + 1;
 		}
 		p->trusted = NULL;
 		/* the backing files the user gave for its copies (config "backing_files",
@@ -1008,39 +1020,9 @@ void sandbox_record_bound(const struct sandbox_plan *p, struct guest *g)
 static bool read_bound(struct guest *g, char *buf, size_t len)
 {
 	char path[700];
-	struct stat st;
-	ssize_t n;
-	int fd;
 
 	guest_path(g, "backing.list", path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) || (n = read(fd, buf, len - 1)) < 0 || (size_t)n >= len - 1) {
-		close(fd);
-		return false;
-	}
-	close(fd);
-	buf[n] = 0;
-	return true;
-}
-
-/* Splits the line at *l ("A<tab>B<tab>C\n") into the three, advancing *l; false at the
- * end or on a malformed line. */
-static bool list_line(const char **l, char *a, char *b, char *c, size_t len)
-{
-	const char *end = strchr(*l, '\n'), *t1 = strchr(*l, '\t'), *t2;
-
-	if (!end || !t1 || t1 > end || !(t2 = memchr(t1 + 1, '\t', (size_t)(end - t1 - 1))) ||
-	    (size_t)(t1 - *l) >= len || (size_t)(t2 - t1 - 1) >= len ||
-	    (size_t)(end - t2 - 1) >= len)
-		return false;
-	snprintf(a, len, "%.*s", (int)(t1 - *l), *l);
-	snprintf(b, len, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-	snprintf(c, len, "%.*s", (int)(end - t2 - 1), t2 + 1);
-	*l = end + 1;
-	return true;
+	return read_own_list(path, buf, len) >= 0;
 }
 
 /* Whether a snapshot of g could be restored, with the plan p made for it now: -ENOTSUP
@@ -1231,9 +1213,9 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 		return -ENAMETOOLONG;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	p->enabled = !d->cfg.no_sandbox;
-	guest_path(g, "run", p->run_dir, sizeof(p->run_dir));
-	if (p->enabled && read_bound(g, bound, sizeof(bound))) {
+	if (d->cfg.no_sandbox) {
+		/* nothing is bound: the copies name the host's files */
+	} else if (read_bound(g, bound, sizeof(bound))) {
 		/* the files its mounts took at its start, each if still that file */
 		for (const char *l = bound; !r && *l && list_line(&l, a, b, c, sizeof(a));) {
 			if (!same_file_id(b, c)) {
@@ -1243,7 +1225,7 @@ int sandbox_write_backing_list(struct daemon *d, struct guest *g, const char *sn
 			r = backing_line(&f, tmp, a, b, c);
 			listed_n += !r;
 		}
-	} else if (p->enabled && !plan_binds(p, g, p->firmware)) {
+	} else if (!plan_for(d, g, p)) { /* a guest started before its backing.list */
 		for (unsigned i = 0; i < p->nbinds && !r; i++) {
 			const struct sandbox_bind *x = &p->binds[i];
 			char id[48];
