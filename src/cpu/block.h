@@ -22,11 +22,13 @@
 
 /* Decoded blocks of all harts share a budget (memory beyond guest RAM is a goal: a few
  * MiB). A hart's arena has two parts: blocks are decoded into the cold part, from its
- * start up, and copied to the hot part, from its end down, when translated (the
- * translation points at the copy). The cold part has what the hot part does not use.
- * When the cold part fills, only it is dropped: translated blocks and their code stay.
- * When the hot part reaches its most or the code buffer fills, everything is dropped and
- * decoded again as it runs. */
+ * start up, and copied to the hot part, from its end down, when translated: the header
+ * alone (64 bytes), or the whole block when its code passes operations to helpers
+ * (cpu/jit/jit.h, jit_translate); a hand-over from translated code to the interpreter
+ * decodes the guest code again (exec.c, scratch_block). The cold part has what the hot
+ * part does not use. When the cold part fills, only it is dropped: translated blocks and
+ * their code stay. When the hot part reaches its most or the code buffer fills,
+ * everything is dropped and decoded again as it runs. */
 #define ARENA_BUDGET (2u << 20)
 #define ARENA_MIN    (1u << 20)
 /* Of a hart's share of the budget, the arena takes 11/16: the hot part at most 3/16 of
@@ -172,7 +174,14 @@ struct block_cache {
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];
+	/* Where the interpreter takes over from translated code (exec.c, scratch_block). */
+	struct block scratch;
+	struct op scratch_ops[BLOCK_MAX + 1];
 };
+
+/* The heat of bc->scratch: past any jit_hot (and 2^31 entries from wrapping), so that it is
+ * not translated. */
+#define SCRATCH_HEAT 0x80000000u
 
 _Static_assert(JC_PRIVS << JC_BITS <= 65536, "jc_log entries fit in 16 bits");
 

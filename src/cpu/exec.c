@@ -581,19 +581,15 @@ static uint64_t hash_code(const uint8_t *p, unsigned bytes)
 	return v;
 }
 
-/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena's cold
- * part (dropping the cold blocks first when it is full). */
-static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host)
+/* Decodes the block at pc (physical ppa, host pointer `host`) into b, which has room for
+ * BLOCK_MAX + 1 operations. */
+static void decode_block(struct hart *h, struct block *b, uint64_t pc, uint64_t ppa,
+			 const uint8_t *host)
 {
 	struct block_cache *bc = h->bc;
-	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
 	unsigned page_left = 4096 - (unsigned)(pc & 0xfff), off = 0, n = 0, exits = 0;
 	uint64_t ppn = (ppa - h->ram_base) >> 12;
-	struct block *b;
 
-	if (bc->used + need > bc->size - bc->hot_used)
-		cold_full(h);
-	b = (struct block *)(void *)(bc->arena + bc->used);
 	/* Flag the page first (its write-TLB entries go), then read its generation: a store
 	 * racing with decoding either bumps the generation we read or is made visible by
 	 * fence.i. */
@@ -643,8 +639,41 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 	b->hash = hash_code(host, off);
 	b->fence_epoch = bc->fence_epoch;
 	b->dead = 0;
-	bc->used += block_bytes(n);
+	b->hnext = NULL;
 	bc->stat_decoded++;
+}
+
+/* Decodes a new block at pc (physical ppa, host pointer `host`) into the arena's cold
+ * part (dropping the cold blocks first when it is full). */
+static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, const uint8_t *host)
+{
+	struct block_cache *bc = h->bc;
+	size_t need = sizeof(struct block) + (BLOCK_MAX + 1) * sizeof(struct op);
+	struct block *b;
+
+	if (bc->used + need > bc->size - bc->hot_used)
+		cold_full(h);
+	b = (struct block *)(void *)(bc->arena + bc->used);
+	decode_block(h, b, pc, ppa, host);
+	bc->used += block_bytes(b->n);
+	return b;
+}
+
+/* Decodes the block at pc into bc->scratch, for the interpreter to take over from
+ * translated code there (JIT_EXIT_INTERP): the arena keeps no operations of translated
+ * blocks. The block is in no table and is never translated (its heat is past jit_hot).
+ * Returns it, or NULL with the fetch exception in *exc. */
+static struct block *scratch_block(struct hart *h, uint64_t pc, int *exc)
+{
+	struct block *b = &h->bc->scratch;
+	uint64_t ppa;
+	uint8_t *host;
+
+	*exc = mmu_fetch(h, pc, &ppa, &host);
+	if (*exc)
+		return NULL;
+	decode_block(h, b, pc, ppa, host);
+	b->heat = SCRATCH_HEAT;
 	return b;
 }
 
@@ -704,19 +733,23 @@ found:
 	return b;
 }
 
-/* Translates the cold block b (entered jit_hot times): copies it to the hot part of the
- * arena, translates the copy, and puts the copy in b's place in the hash table and the
- * pc -> block table. Returns the copy, or NULL with *err: -ENOSPC (the hot part is at its
- * most, or the code buffer is full: flush), -EAGAIN (the cold blocks reach up to the hot
- * part: drop them, then b comes back due) or -ENOTSUP (not translatable; b stays as it
- * is). A block outside the cold part (bc->cross) is translated in place. */
+/* Translates the cold block b (entered jit_hot times), and puts a copy of it in the hot
+ * part of the arena in b's place in the hash table and the pc -> block table. The copy
+ * is only b's header unless the code passes operations to helpers (jit_translate): a
+ * hand-over to the interpreter decodes the guest code again (scratch_block), so most
+ * translated blocks keep 64 bytes of the arena, not their operations. Returns the copy,
+ * or NULL with *err: -ENOSPC (the hot part is at its most, or the code buffer is full:
+ * flush), -EAGAIN (the cold blocks reach up to the hot part: drop them, then b comes back
+ * due) or -ENOTSUP (not translatable; b stays as it is). A block outside the cold part
+ * (bc->cross) is translated in place. */
 static struct block *translate_hot(struct block_cache *bc, struct block *b, int *err)
 {
 	size_t bytes = block_bytes(b->n);
 	struct block *nb, **pp;
+	bool uses_ops;
 
 	if ((uint8_t *)b < bc->arena || (uint8_t *)b >= bc->arena + bc->used) {
-		*err = jit_translate(bc->jit, b);
+		*err = jit_translate(bc->jit, b, NULL, &uses_ops);
 		return *err ? NULL : b;
 	}
 	if (bc->hot_used + bytes > bc->hot_max) {
@@ -727,11 +760,17 @@ static struct block *translate_hot(struct block_cache *bc, struct block *b, int 
 		*err = -EAGAIN;
 		return NULL;
 	}
+	/* the whole copy's place, where the code names operations if it does */
 	nb = (struct block *)(void *)(bc->arena + bc->size - bc->hot_used - bytes);
-	memcpy(nb, b, bytes);
-	*err = jit_translate(bc->jit, nb);
+	*err = jit_translate(bc->jit, b, nb, &uses_ops);
 	if (*err)
 		return NULL;
+	if (!uses_ops) {
+		bytes = sizeof(struct block);
+		nb = (struct block *)(void *)(bc->arena + bc->size - bc->hot_used - bytes);
+	}
+	memcpy(nb, b, bytes);
+	b->jit = NULL;
 	bc->hot_used += bytes;
 	for (pp = &bc->ht[ht_index(b->vpc, b->priv)]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == b) {
@@ -1008,8 +1047,8 @@ enter_block:
 	if (bc->jit) {
 		bc->stat_interp_insns += b->n;
 		if (unlikely(bc->idle_trimmed) && b->heat == bc->jit_hot)
-			b->heat = 0;		/* idle: its wakes stay interpreted (idle_trim) */
-		else if (b->heat > bc->jit_hot) /* translation failed */
+			b->heat = 0; /* idle: its wakes stay interpreted (idle_trim) */
+		else if (b->heat > bc->jit_hot && b->heat < SCRATCH_HEAT) /* translation failed */
 			bc->stat_untranslated[b->ops[0].kind]++;
 	}
 	icount += b->n;
@@ -1018,12 +1057,28 @@ enter_block:
 
 run_jit:
 	switch (jit_run(bc->jit, h, b->jit, &icount)) {
-	case JIT_EXIT_INTERP:
-		b = h->jit_block;
-		op = h->jit_op;
-		bc->stat_exit[op->kind]++;
-		bc->stat_interp_insns += (uint64_t)(b->n - (op - b->ops));
+	case JIT_EXIT_INTERP: {
+		uint64_t info = h->jit_exit_info;
+		int r;
+
+		/* The block's operations from there on, decoded again, run as a block of
+		 * their own (which counts itself at entry). */
+		pc = h->jit_exit_pc;
+		icount -= JIT_INFO_UNCOUNT(info);
+		bc->stat_exit[JIT_INFO_KIND(info)]++;
+		b = scratch_block(h, pc, &r);
+		if (unlikely(!b)) {
+			h->pc = pc;
+			hart_exception(h, (uint64_t)r, h->fault_tval);
+			pc = h->pc;
+			jc = bc->jc[exec_key(h)];
+			goto trapped;
+		}
+		bc->stat_interp_insns += b->n;
+		icount += b->n;
+		op = b->ops;
 		goto *labels[op->kind];
+	}
 	case JIT_EXIT_TRAP: /* (the trap may change privilege) */
 		bc->stat_leave++;
 		pc = h->pc;

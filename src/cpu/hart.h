@@ -153,10 +153,11 @@ struct hart {
 	uint64_t fault_tval;
 
 	/* Where translated code left off (cpu/jit): the retired-instruction count and, for
-	 * JIT_EXIT_INTERP, the operation and block to interpret from. */
+	 * JIT_EXIT_INTERP, the pc to interpret from and what the exit counted (JIT_EXIT_*
+	 * in cpu/jit/jit.h). */
 	uint64_t jit_icount;
-	const void *jit_op;
-	void *jit_block;
+	uint64_t jit_exit_pc;
+	uint64_t jit_exit_info;
 
 	/* Cross-thread: nonzero asks the hart to poll at the next block boundary. */
 	int kick;

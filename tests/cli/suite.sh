@@ -339,6 +339,23 @@ if need "$elfs/jit_cold.elf" jit_cold_kept; then
 	fi
 fi
 
+# --- translated blocks keep only their header in the arena's hot part: jit_headers.elf's
+# 3,000 hot blocks all get translated without a full flush (as whole blocks they overflowed
+# the hot part: one flush, after which the thrash guard stopped translating at ~1,760).
+if need "$elfs/jit_headers.elf" jit_hot_headers; then
+	"$lodge" run --bare "$elfs/jit_headers.elf" --stats --timeout 120 </dev/null >/dev/null \
+		2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	fl=$(sed -n 's/.* flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -lt 3000 ] || [ "$fl" != 0 ]; then
+		say "FAIL: cli.jit_hot_headers: status $got, jitblocks '$n' (want >= 3000)," \
+			"flushes '$fl' (want 0)"
+	else
+		say "PASS: cli.jit_hot_headers"
+	fi
+fi
+
 # --- --jit-cache sizes the code caches: jit_cold.elf fills the default arena's cold part
 # (above); with 32M (each hart's share of both caches) it fits, and --stats reports the
 # shares (cache=ARENA/CODE in KiB: the arena is 11/16 of a share). Two harts split it.

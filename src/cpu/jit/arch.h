@@ -39,9 +39,12 @@ struct jit {
  * j->stub[]. Returns the size, or -1 if cap is too small. stub[0] is the entry:
  * int enter(struct hart *h, const void *code, uint64_t icount). */
 long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at);
-/* Assembles block b into buf to run at `at`. Returns the size, 0 when the block starts
- * with an operation the JIT does not cover, -1 when cap is too small. */
-long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap, uintptr_t at);
+/* Assembles block b into buf to run at `at`; operations the code passes to helpers are
+ * named at their place in `home` (jit_translate). Returns the size, 0 when the block
+ * starts with an operation the JIT does not cover, -1 when cap is too small; *uses_ops
+ * tells whether the code names any operation. */
+long jit_arch_translate(struct jit *j, const struct block *b, const struct block *home,
+			bool *uses_ops, uint8_t *buf, size_t cap, uintptr_t at);
 #else
 #define JIT_ARCH_SUPPORTED 0
 #endif

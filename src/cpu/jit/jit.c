@@ -87,16 +87,18 @@ void jit_release(struct jit *j)
 	(void)jitbuf_release(&j->buf, j->reset_used); /* only memory is at stake */
 }
 
-int jit_translate(struct jit *j, struct block *b)
+int jit_translate(struct jit *j, struct block *b, const struct block *home, bool *uses_ops)
 {
 	long n;
 
 	const void *at;
 	int err;
 
+	*uses_ops = false;
 	if (jitbuf_room(&j->buf, 16) < JIT_WINDOW)
 		return -ENOSPC;
-	n = jit_arch_translate(j, b, j->staging, JIT_WINDOW, jitbuf_next(&j->buf, 16));
+	n = jit_arch_translate(j, b, home ? home : b, uses_ops, j->staging, JIT_WINDOW,
+			       jitbuf_next(&j->buf, 16));
 	if (n <= 0) /* nothing to translate, or more code than a window: interpret it */
 		return -ENOTSUP;
 	err = jitbuf_append(&j->buf, j->staging, (size_t)n, 16, &at);
@@ -147,9 +149,10 @@ void jit_release(struct jit *j)
 	(void)j;
 }
 
-int jit_translate(struct jit *j, struct block *b)
+int jit_translate(struct jit *j, struct block *b, const struct block *home, bool *uses_ops)
 {
-	(void)j, (void)b;
+	(void)j, (void)b, (void)home;
+	*uses_ops = false;
 	return -ENOTSUP;
 }
 

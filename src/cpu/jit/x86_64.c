@@ -102,7 +102,7 @@ enum {
 	STUB_CSR,		    /* rax:rdx = jit_csr(h, rax, rcx, rdx) */
 	STUB_SYS,		    /* rax:rdx = jit_sys(h, rax, rcx, rdx) */
 	STUB_TRAP,		    /* the exception is taken: exit with JIT_EXIT_TRAP */
-	STUB_INTERP,		    /* the interpreter takes over: rax block, ecx op offset */
+	STUB_INTERP,		    /* the interpreter takes over: rax pc, rcx JIT_INFO */
 	STUB_CHAIN,		    /* + key: an exit to a constant target (chain_to) */
 	STUB_COUNT = STUB_CHAIN + JC_PRIVS
 };
@@ -121,11 +121,13 @@ struct cold {
 struct tr {
 	struct x86_emit e;
 	struct jit *j;
-	struct block *b;
-	uintptr_t entry; /* block start: loads the cached registers */
-	uintptr_t body;	 /* after the loads: where a block looping onto itself returns */
-	bool loops;	 /* the block's last op branches to its start */
-	bool bare;	 /* loads read RAM directly (bare_loads) behind a guard at entry */
+	const struct block *b;
+	const struct block *home; /* where b's operations live as long as the code (op_addr) */
+	bool uses_ops;		  /* the code names an operation (op_addr) */
+	uintptr_t entry;	  /* block start: loads the cached registers */
+	uintptr_t body;		  /* after the loads: where a block looping onto itself returns */
+	bool loops;		  /* the block's last op branches to its start */
+	bool bare;		  /* loads read RAM directly (bare_loads) behind a guard at entry */
 	/* The data TLB's offset in the hart, fixed by the guard at entry (see regime_fixed),
 	 * or -1: the inline TLB test reads h->dtlb / h->dtlb_w. */
 	int32_t tlb_off;
@@ -141,6 +143,14 @@ struct tr {
 	struct cold cold[COLD_MAX];
 	unsigned ncold;
 };
+
+/* The address of operation o, for a helper the code calls: in t->home, the copy of the
+ * block that lives as long as the code. */
+static uint64_t op_addr(struct tr *t, const struct op *o)
+{
+	t->uses_ops = true;
+	return (uint64_t)(uintptr_t)&t->home->ops[o - t->b->ops];
+}
 
 static struct x86_rm xmem(unsigned g)
 {
@@ -297,13 +307,16 @@ static void loop_back(struct tr *t)
 	chain_to(t, false, t->b->vpc);
 }
 
-/* Hands over to the interpreter at operation idx (registers written back). */
+/* Hands over to the interpreter at operation idx (registers written back; the count has
+ * all the block's operations). The code names no block: the interpreter decodes the
+ * guest code at that pc again (the arena keeps only the headers of translated blocks). */
 static void exit_interp(struct tr *t, unsigned idx)
 {
 	struct x86_emit *e = &t->e;
+	const struct op *o = &t->b->ops[idx];
 
-	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)t->b);
-	x86_mov_imm(e, RCX, (uint64_t)((uintptr_t)&t->b->ops[idx] - (uintptr_t)t->b));
+	x86_mov_imm(e, RAX, t->b->vpc + o->off);
+	x86_mov_imm(e, RCX, JIT_INFO(t->b->n - idx, o->kind));
 	x86_jmp_to(e, t->j->stub[STUB_INTERP]);
 }
 
@@ -958,7 +971,7 @@ static void emit_fpu(struct tr *t, const struct op *o, unsigned idx)
 		x86_mov_store(e, true, xmem(o->rs1), t->host[o->rs1]);
 	if (o->rd < 32 && (GLOBAL_MASK & (1ull << o->rd)) && o->rd != o->rs1)
 		x86_mov_store(e, true, xmem(o->rd), t->host[o->rd]);
-	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_mov_imm(e, RAX, op_addr(t, o));
 	x86_call_to(e, t->j->stub[STUB_FPU]);
 	x86_test(e, true, x86_r(RAX), RAX);
 	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
@@ -1043,7 +1056,7 @@ static void emit_amo(struct tr *t, const struct op *o, unsigned idx)
 	set_pc(t, o);
 	get(t, RCX, o->rs1);
 	get(t, RDX, o->rs2);
-	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_mov_imm(e, RAX, op_addr(t, o));
 	x86_call_to(e, t->j->stub[STUB_AMO]);
 	x86_test(e, true, x86_r(RDX), RDX);
 	add_cold(t, COLD_FAULT, idx, x86_jcc_fwd(e, X86_CC_NE));
@@ -1062,7 +1075,7 @@ static void emit_csr(struct tr *t, const struct op *o, unsigned idx)
 	else
 		get(t, RCX, o->rs1);
 	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, instret)), R12);
-	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_mov_imm(e, RAX, op_addr(t, o));
 	x86_call_to(e, t->j->stub[STUB_CSR]);
 	x86_test(e, true, x86_r(RDX), RDX);
 	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
@@ -1083,7 +1096,7 @@ static void emit_sys(struct tr *t, const struct op *o, unsigned idx)
 	writeback(t, t->dirty);
 	t->dirty = 0;
 	get(t, RCX, o->kind == OP_SFENCE_VMA ? o->rs1 : 0);
-	x86_mov_imm(e, RAX, (uint64_t)(uintptr_t)o);
+	x86_mov_imm(e, RAX, op_addr(t, o));
 	x86_call_to(e, t->j->stub[STUB_SYS]);
 	x86_test(e, true, x86_r(RDX), RDX);
 	add_cold(t, COLD_INTERP, idx, x86_jcc_fwd(e, X86_CC_NE));
@@ -1499,7 +1512,8 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	}
 }
 
-long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap, uintptr_t at)
+long jit_arch_translate(struct jit *j, const struct block *b, const struct block *home,
+			bool *uses_ops, uint8_t *buf, size_t cap, uintptr_t at)
 {
 	static const struct tr tr_zero;
 	struct tr tr = tr_zero, *t = &tr;
@@ -1521,6 +1535,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 	e->base = at;
 	t->j = j;
 	t->b = b;
+	t->home = home;
 	{
 		const struct op *last = &b->ops[n - 1];
 		unsigned k = last->kind;
@@ -1688,6 +1703,7 @@ long jit_arch_translate(struct jit *j, struct block *b, uint8_t *buf, size_t cap
 		emit_cold(t, &t->cold[i]);
 	if (e->overflow)
 		return -1;
+	*uses_ops = t->uses_ops;
 	return (long)(e->p - e->buf);
 }
 
@@ -1879,11 +1895,10 @@ long jit_arch_stubs(struct jit *j, uint8_t *buf, size_t cap, uintptr_t at)
 	j->stub[STUB_TRAP] = x86_here(e);
 	exit_with(e, j, JIT_EXIT_TRAP);
 
-	/* interp: rax the block, ecx the offset of the op to start at (exit_interp) */
+	/* interp: rax the pc to interpret from, rcx JIT_INFO (exit_interp) */
 	j->stub[STUB_INTERP] = x86_here(e);
-	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_block)), RAX);
-	x86_alu(e, true, X86_ADD, RAX, x86_r(RCX));
-	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_op)), RAX);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_exit_pc)), RAX);
+	x86_mov_store(e, true, x86_m(RBP, offsetof(struct hart, jit_exit_info)), RCX);
 	exit_with(e, j, JIT_EXIT_INTERP);
 
 	/* chain, one per key: rcx the data of a constant exit (chain_to), every guest
