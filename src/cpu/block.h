@@ -49,9 +49,15 @@
  * once or twice per fill: the rest were being decoded again after every one. */
 #define COLD_KEEP_HEAT	2
 #define COLD_KEEP_SHIFT 1
-/* Translated code (cpu/jit) has a budget of its own, split the same way. */
-#define JIT_BUDGET (2u << 20)
-#define JIT_MIN	   (1u << 20)
+/* Translated code (cpu/jit) has a budget of its own, split the same way (a hart's share at
+ * least JIT_MIN); the code buffer takes JIT_SIXTEENTHS of the share. With the hot part
+ * holding headers, the code buffer is what fills, and what it holds is resident: at the
+ * whole share it filled to ~94% before each flush, and a Debian boot's RSS beyond guest
+ * RAM grew by ~1 MiB (8.4 MiB with 1 hart, 8.6 with 2, against issue 9's 8); at 11/16,
+ * 7.9 and 8.2; at 10/16, 7.6 and 7.9 (bench/boot-debian, 2 runs each). */
+#define JIT_BUDGET     (2u << 20)
+#define JIT_MIN	       (1u << 20)
+#define JIT_SIXTEENTHS 10
 /* A hart that retired fewer than IDLE_TRIM_INSNS instructions in the IDLE_TRIM_NS (or
  * more) before it went to sleep in wfi is idle: it gives its decoded blocks and
  * translated code back to the host (exec.c, idle_trim). */
@@ -174,9 +180,11 @@ struct block_cache {
 	/* A one-instruction block for an instruction that straddles two pages. */
 	struct block cross;
 	struct op cross_ops[2];
-	/* Where the interpreter takes over from translated code (exec.c, scratch_block). */
+	/* Where the interpreter takes over from translated code (exec.c, scratch_block);
+	 * scratch_ok: it holds a decoded block (cleared by exec_flush_all). */
 	struct block scratch;
 	struct op scratch_ops[BLOCK_MAX + 1];
+	bool scratch_ok;
 };
 
 /* The heat of bc->scratch: past any jit_hot (and 2^31 entries from wrapping), so that it is

@@ -86,7 +86,9 @@ int exec_cache_create(struct hart *h)
 		 * for this host (or without memfd) bc->jit stays NULL and the interpreter runs
 		 * everything. */
 		size_t code = budget_share(h, JIT_BUDGET);
-		int r = jit_create(code < JIT_MIN ? JIT_MIN : code, bc, h, &bc->jit);
+		int r = jit_create(((code < JIT_MIN ? JIT_MIN : code) & ~(size_t)0xffff) / 16 *
+					   JIT_SIXTEENTHS,
+				   bc, h, &bc->jit);
 		if (r == 0)
 			bc->jit_hot = bc->jit_hot_base = h->env->jit_hot;
 		else if (r != -ENOTSUP)
@@ -237,6 +239,7 @@ void exec_flush_all(struct hart *h)
 	memset(bc->ht, 0, sizeof(bc->ht));
 	bc->used = 0;
 	bc->hot_used = 0;
+	bc->scratch_ok = false;
 	if (bc->jit)
 		jit_reset(bc->jit);
 }
@@ -636,7 +639,6 @@ static void decode_block(struct hart *h, struct block *b, uint64_t pc, uint64_t 
 	}
 	b->n = (uint16_t)n;
 	b->bytes = (uint16_t)off;
-	b->hash = hash_code(host, off);
 	b->fence_epoch = bc->fence_epoch;
 	b->dead = 0;
 	b->hnext = NULL;
@@ -655,24 +657,35 @@ static struct block *build_block(struct hart *h, uint64_t pc, uint64_t ppa, cons
 		cold_full(h);
 	b = (struct block *)(void *)(bc->arena + bc->used);
 	decode_block(h, b, pc, ppa, host);
+	b->hash = hash_code(host, b->bytes);
 	bc->used += block_bytes(b->n);
 	return b;
 }
 
-/* Decodes the block at pc into bc->scratch, for the interpreter to take over from
- * translated code there (JIT_EXIT_INTERP): the arena keeps no operations of translated
- * blocks. The block is in no table and is never translated (its heat is past jit_hot).
- * Returns it, or NULL with the fetch exception in *exc. */
+/* The block at pc in bc->scratch, for the interpreter to take over from translated code
+ * there (JIT_EXIT_INTERP): the arena keeps no operations of translated blocks. It is in
+ * no table, is never translated (its heat is past jit_hot) and is decoded again only when
+ * it holds another block or its code may have changed (the page's generation, fence.i, a
+ * flush): code that hands over at the same place again and again (an inline F operation
+ * whose result is a NaN, each time) finds it ready, as it found the whole block's copy
+ * before. The fetch at pc is made anyway (its mapping may have changed): a fetch fault
+ * there is the exception taken. Returns the block, or NULL with the fetch exception in
+ * *exc. */
 static struct block *scratch_block(struct hart *h, uint64_t pc, int *exc)
 {
-	struct block *b = &h->bc->scratch;
+	struct block_cache *bc = h->bc;
+	struct block *b = &bc->scratch;
 	uint64_t ppa;
 	uint8_t *host;
 
 	*exc = mmu_fetch(h, pc, &ppa, &host);
 	if (*exc)
 		return NULL;
-	decode_block(h, b, pc, ppa, host);
+	if (!bc->scratch_ok || b->vpc != pc || b->ppa != ppa || b->priv != exec_key(h) ||
+	    b->gen != block_gen(h, b) || b->fence_epoch != bc->fence_epoch) {
+		decode_block(h, b, pc, ppa, host);
+		bc->scratch_ok = true;
+	}
 	b->heat = SCRATCH_HEAT;
 	return b;
 }
@@ -965,7 +978,9 @@ int hart_run(struct hart *h)
 		if (cond) {                                                                        \
 			icount -= after_;                                                          \
 			pc = (uint64_t)op->imm;                                                    \
-			if (pc == b->vpc) /* a loop onto this block: no lookup */                  \
+			/* a loop onto this block: no lookup (but for a hand-over's scratch        \
+			 * block, whose pc has a translated block or will have one) */             \
+			if (pc == b->vpc && b != &bc->scratch)                                     \
 				goto same_block;                                                   \
 			goto next_block;                                                           \
 		}                                                                                  \

@@ -356,9 +356,25 @@ if need "$elfs/jit_headers.elf" jit_hot_headers; then
 	fi
 fi
 
+# --- a recurring hand-over to the interpreter at a loop's first instruction (an inline
+# fadd.d with a NaN result, once in 64 iterations) leaves the loop translated: the
+# interpreter's scratch block goes back through the look-up (2.85 of 2.88 million
+# instructions were interpreted when it looped on itself; about 45,000 now).
+if need "$elfs/jit_handover.elf" jit_handover_loop; then
+	"$lodge" run --bare "$elfs/jit_handover.elf" --stats --timeout 120 </dev/null >/dev/null \
+		2>"$tmp/err"
+	got=$?
+	n=$(sed -n 's/.* interpreted=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -gt 300000 ]; then
+		say "FAIL: cli.jit_handover_loop: status $got, interpreted '$n' (want <= 300000)"
+	else
+		say "PASS: cli.jit_handover_loop"
+	fi
+fi
+
 # --- --jit-cache sizes the code caches: jit_cold.elf fills the default arena's cold part
 # (above); with 32M (each hart's share of both caches) it fits, and --stats reports the
-# shares (cache=ARENA/CODE in KiB: the arena is 11/16 of a share). Two harts split it.
+# shares (cache=ARENA/CODE in KiB: 11/16 and 10/16 of a share). Two harts split it.
 if need "$elfs/jit_cold.elf" jit_cache_size; then
 	"$lodge" run --bare "$elfs/jit_cold.elf" --stats --timeout 120 --jit-cache 32M </dev/null \
 		>/dev/null 2>"$tmp/err"
@@ -369,11 +385,11 @@ if need "$elfs/jit_cold.elf" jit_cache_size; then
 		>/dev/null 2>"$tmp/err2"
 	got2=$?
 	cache2=$(sed -n 's/.* hart 1: .* cache=\([0-9K\/]*\) .*/\1/p' "$tmp/err2" | head -n 1)
-	if [ $got -ne 0 ] || [ "$cold" != 0 ] || [ "$cache" != 22528K/32768K ] ||
-		[ $got2 -ne 0 ] || [ "$cache2" != 1408K/2048K ]; then
+	if [ $got -ne 0 ] || [ "$cold" != 0 ] || [ "$cache" != 22528K/20480K ] ||
+		[ $got2 -ne 0 ] || [ "$cache2" != 1408K/1280K ]; then
 		say "FAIL: cli.jit_cache_size: status $got, cold-flushes '$cold' (want 0), cache" \
-			"'$cache' (want 22528K/32768K); 2 harts: status $got2, hart 1's cache" \
-			"'$cache2' (want 1408K/2048K)"
+			"'$cache' (want 22528K/20480K); 2 harts: status $got2, hart 1's cache" \
+			"'$cache2' (want 1408K/1280K)"
 	else
 		say "PASS: cli.jit_cache_size"
 	fi
