@@ -68,6 +68,9 @@ expect() {
 	say "PASS: cli.$name"
 }
 
+# stat_of NAME [FILE]: the first value of NAME= in --stats output (default $tmp/err).
+stat_of() { sed -n "s/.* $1=\([0-9K\/]*\) .*/\1/p" "${2:-$tmp/err}" | head -n 1; }
+
 # need FILE NAME...: print SKIP lines for the named tests unless FILE exists.
 need() {
 	f=$1
@@ -284,7 +287,7 @@ expect unknown_command 2 frobnicate -- frobnicate
 if need "$elfs/c_algo.elf" jit_engaged no_jit; then
 	"$lodge" run --bare "$elfs/c_algo.elf" --stats </dev/null >/dev/null 2>"$tmp/err"
 	got=$?
-	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	n=$(stat_of jitblocks)
 	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -eq 0 ]; then
 		say "FAIL: cli.jit_engaged: status $got, jitblocks '$n' (want > 0)"
 	else
@@ -292,7 +295,7 @@ if need "$elfs/c_algo.elf" jit_engaged no_jit; then
 	fi
 	"$lodge" run --bare "$elfs/c_algo.elf" --stats --no-jit </dev/null >/dev/null 2>"$tmp/err"
 	got=$?
-	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	n=$(stat_of jitblocks)
 	if [ $got -ne 0 ] || [ "$n" != 0 ]; then
 		say "FAIL: cli.no_jit: status $got, jitblocks '$n' (want 0)"
 	else
@@ -309,8 +312,8 @@ if need "$elfs/jit_thrash.elf" jit_thrash_bounded; then
 	"$lodge" run --bare "$elfs/jit_thrash.elf" --jit-hot 1 --stats --timeout 120 \
 		</dev/null >/dev/null 2>"$tmp/err"
 	got=$?
-	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	hot=$(sed -n 's/.* jithot=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	n=$(stat_of jitblocks)
+	hot=$(stat_of jithot)
 	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -ge 30000 ] || [ "${hot:-0}" -le 1 ]; then
 		say "FAIL: cli.jit_thrash_bounded: status $got, jitblocks '$n' (want < 30000)," \
 			"jithot '$hot' (want > 1)"
@@ -327,9 +330,9 @@ if need "$elfs/jit_cold.elf" jit_cold_kept; then
 	"$lodge" run --bare "$elfs/jit_cold.elf" --stats --timeout 120 </dev/null >/dev/null \
 		2>"$tmp/err"
 	got=$?
-	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	fl=$(sed -n 's/.* flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	n=$(stat_of jitblocks)
+	fl=$(stat_of flushes)
+	cold=$(stat_of cold-flushes)
 	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -lt 1 ] || [ "$n" -gt 4 ] || [ "$fl" != 0 ] ||
 		[ "${cold:-0}" -lt 1 ]; then
 		say "FAIL: cli.jit_cold_kept: status $got, jitblocks '$n' (want 1..4)," \
@@ -346,8 +349,8 @@ if need "$elfs/jit_headers.elf" jit_hot_headers; then
 	"$lodge" run --bare "$elfs/jit_headers.elf" --stats --timeout 120 </dev/null >/dev/null \
 		2>"$tmp/err"
 	got=$?
-	n=$(sed -n 's/.* jitblocks=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	fl=$(sed -n 's/.* flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	n=$(stat_of jitblocks)
+	fl=$(stat_of flushes)
 	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -lt 3000 ] || [ "$fl" != 0 ]; then
 		say "FAIL: cli.jit_hot_headers: status $got, jitblocks '$n' (want >= 3000)," \
 			"flushes '$fl' (want 0)"
@@ -364,7 +367,7 @@ if need "$elfs/jit_handover.elf" jit_handover_loop; then
 	"$lodge" run --bare "$elfs/jit_handover.elf" --stats --timeout 120 </dev/null >/dev/null \
 		2>"$tmp/err"
 	got=$?
-	n=$(sed -n 's/.* interpreted=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	n=$(stat_of interpreted)
 	if [ $got -ne 0 ] || [ -z "$n" ] || [ "$n" -gt 300000 ]; then
 		say "FAIL: cli.jit_handover_loop: status $got, interpreted '$n' (want <= 300000)"
 	else
@@ -379,8 +382,8 @@ if need "$elfs/jit_cold.elf" jit_cache_size; then
 	"$lodge" run --bare "$elfs/jit_cold.elf" --stats --timeout 120 --jit-cache 32M </dev/null \
 		>/dev/null 2>"$tmp/err"
 	got=$?
-	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	cache=$(sed -n 's/.* cache=\([0-9K\/]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	cold=$(stat_of cold-flushes)
+	cache=$(stat_of cache)
 	"$lodge" run --bare "$elfs/hello.elf" --stats --cpus 2 --jit-cache 4M </dev/null \
 		>/dev/null 2>"$tmp/err2"
 	got2=$?
@@ -402,8 +405,8 @@ if need "$elfs/jit_warm.elf" jit_warm_kept; then
 	"$lodge" run --bare "$elfs/jit_warm.elf" --stats --timeout 120 </dev/null >/dev/null \
 		2>"$tmp/err"
 	got=$?
-	dec=$(sed -n 's/.* decoded=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	dec=$(stat_of decoded)
+	cold=$(stat_of cold-flushes)
 	if [ $got -ne 0 ] || [ -z "$dec" ] || [ "$dec" -gt 64000 ] || [ "${cold:-0}" -lt 20 ]; then
 		say "FAIL: cli.jit_warm_kept: status $got, decoded '$dec' (want <= 64000)," \
 			"cold-flushes '$cold' (want >= 20)"
@@ -420,8 +423,8 @@ if need "$elfs/jit_links_kept.elf" jit_links_kept; then
 	"$lodge" run --bare "$elfs/jit_links_kept.elf" --stats --timeout 120 </dev/null \
 		>/dev/null 2>"$tmp/err"
 	got=$?
-	links=$(sed -n 's/.* links=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
-	cold=$(sed -n 's/.* cold-flushes=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	links=$(stat_of links)
+	cold=$(stat_of cold-flushes)
 	if [ $got -ne 0 ] || [ -z "$links" ] || [ "$links" -gt 40 ] || [ "${cold:-0}" -lt 20 ]; then
 		say "FAIL: cli.jit_links_kept: status $got, links '$links' (want <= 40)," \
 			"cold-flushes '$cold' (want >= 20)"
@@ -438,7 +441,7 @@ if need "$elfs/jit_link_budget.elf" jit_link_budget; then
 	"$lodge" run --bare "$elfs/jit_link_budget.elf" --stats --timeout 120 </dev/null \
 		>/dev/null 2>"$tmp/err"
 	got=$?
-	links=$(sed -n 's/.* links=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+	links=$(stat_of links)
 	if [ $got -ne 0 ] || [ -z "$links" ] || [ "$links" -gt 200 ]; then
 		say "FAIL: cli.jit_link_budget: status $got, links '$links' (want <= 200)"
 	else
@@ -457,7 +460,7 @@ if need "$elfs/arena_wide.elf" arena_cold_grows; then
 		"$lodge" run --bare "$elfs/arena_wide.elf" $mode --stats --timeout 120 \
 			</dev/null >/dev/null 2>"$tmp/err"
 		got=$?
-		dec=$(sed -n 's/.* decoded=\([0-9]*\) .*/\1/p' "$tmp/err" | head -n 1)
+		dec=$(stat_of decoded)
 		max=4000
 		[ $mode = --jit-hot=1000 ] && max=1500
 		if [ $got -ne 0 ] || [ -z "$dec" ] || [ "$dec" -gt $max ]; then
