@@ -2684,7 +2684,7 @@ def disk_options(tmp, d):
 
 @test
 def console_reader_stalls(tmp, d):
-    """A console client that attaches and never reads while the guest prints 4 MiB:
+    """A console client that attaches and never reads while the guest prints 2 MiB:
     it is let go once it lags 256 KiB behind (its buffer allocated once: reallocating
     it for each chunk grew an ASan build's guest past its cgroup's limit), the guest
     runs on, within its memory limit, and another console answers."""
@@ -2698,7 +2698,7 @@ def console_reader_stalls(tmp, d):
         s.connect(d.sock)
         s.sendall(b"POST /v1/guests/stall/console HTTP/1.1\r\nHost: lodge\r\n"
                   b"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
-        out = console(d, "stall", ["dd if=/dev/zero bs=1k count=1024 2>/dev/null | od -v; "
+        out = console(d, "stall", ["dd if=/dev/zero bs=1k count=512 2>/dev/null | od -v; "
                                    "echo printed-$((1+1))"],
                       until="printed-2", timeout=600)
         for x in cgroup_dirs("stall", d):
