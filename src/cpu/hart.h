@@ -153,7 +153,7 @@ struct hart {
 	uint64_t fault_tval;
 
 	/* Where translated code left off (cpu/jit): the retired-instruction count and, for
-	 * JIT_EXIT_INTERP, the pc to interpret from and what the exit counted (JIT_EXIT_*
+	 * JIT_EXIT_INTERP, the pc to interpret from and what the exit counted (JIT_INFO
 	 * in cpu/jit/jit.h). */
 	uint64_t jit_icount;
 	uint64_t jit_exit_pc;
