@@ -222,7 +222,11 @@ NOINLINE enum wasm_trap wasm_fuel_refuel(struct wasm_store *s, struct wasm_fuel 
 	return WASM_TRAP_NONE;
 }
 
-/* Writes the fuel used so far back to the store and starts a new chunk. */
+/* Writes the fuel used so far back to the store and starts a new chunk. While a pause or
+ * an interrupt is asked for, the new chunk is empty, so that the next tick refuels and
+ * checks them: code that crosses between the interpreter and translated code at every
+ * iteration (a loop calling a function of the other kind) syncs at each crossing and
+ * would otherwise never use up a chunk, nor see a pause, a stop or a snapshot. */
 void wasm_fuel_sync(struct wasm_store *s, struct wasm_fuel *f)
 {
 	if (f->on) {
@@ -231,6 +235,9 @@ void wasm_fuel_sync(struct wasm_store *s, struct wasm_fuel *f)
 	} else {
 		f->chunk = f->period;
 	}
+	if (unlikely(atomic_load_explicit(&s->pause, memory_order_relaxed) ||
+		     atomic_load_explicit(&s->interrupt, memory_order_relaxed)))
+		f->chunk = 0;
 	f->ticks = f->chunk;
 }
 

@@ -52,6 +52,17 @@ def go_module(imports="", before="", after=""):
 # writes "go\n", then spins (a loop with no call)
 SPIN_WAT = go_module(after="(loop $l (br $l))")
 
+# writes "go\n", then loops calling a leaf function: with --jit-hot 7 the loop and the
+# leaf get translated at different times and the run crosses between the interpreter and
+# translated code at every iteration, which used to restart the tick budget each time: no
+# refill ever came, so the signal waited its 5 s grace (a black-box check's finding)
+CROSSING_WAT = go_module(
+    imports="(func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))",
+    after="""(drop (call $leaf (i32.const 0)))
+    (loop $l
+      (i32.store (i32.const 200) (call $leaf (i32.load (i32.const 200))))
+      (br $l))""")
+
 # reads stdin (a pipe nobody writes): blocked in a host call
 READER_WAT = """(module
   (import "wasi_snapshot_preview1" "fd_read"
@@ -171,9 +182,9 @@ def sanitizer(err):
     return "Sanitizer" in err or "runtime error" in err
 
 
-def case_running(mode, args, sig):
-    name = "running-%s-%s" % (mode, sig.name)
-    spin = write("spin.wat", SPIN_WAT)
+def case_running(mode, args, sig, what="running", wat=SPIN_WAT):
+    name = "%s-%s-%s" % (what, mode, sig.name)
+    spin = write("spin.wat", wat)
     out, errp = os.path.join(TMP, "spin.out"), os.path.join(TMP, "spin.err")
     with open(out, "w") as fo, open(errp, "w") as fe:
         p = subprocess.Popen([LODGE, "wasm"] + args + [spin], stdin=subprocess.DEVNULL,
@@ -479,6 +490,8 @@ for mode, args in (("interp", ["--no-jit"]), ("jit", ["--jit-hot", "1"])):
     case_sleeping("thread-" + mode, THREAD_SLEEPER_WAT, args, thread=True)
     case_blocked_io(mode, args, "read")
     case_blocked_io(mode, args, "write")
+for hot in ("3", "7"):
+    case_running("jit-hot-" + hot, ["--jit-hot", hot], signal.SIGTERM, "crossing", CROSSING_WAT)
 case_blocked(False)
 case_blocked(True)
 case_loading()
