@@ -5043,15 +5043,25 @@ def case_gc_nonnull(mode, jit_args):
     try:
         if not wait_sock(sock):
             return result(False, name, "no control socket")
-        st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
-        st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
-        if st != 204 or st2 != 204:
-            return result(False, name, "pause %s %s, snapshot %s %s" % (st, body, st2, body2))
-        data = open(snap, "rb").read()
-        s = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data) if t == 0x11))
-        top_at = value_slots_at(s)
-        if struct.unpack_from("<I", s, 4)[0] != 1 or top_at is None or \
-                struct.unpack_from("<Q", s, top_at + 8)[0] != 4:
+        # a pause asked for at once may park at the program's first tick, before the
+        # local is set: resume and pause again until the snapshot stands in the loop
+        for i in range(50):
+            snap = os.path.join(d, "n%d.snap" % i)
+            st, body = api(sock, "PATCH", "/vm", {"state": "Paused"})
+            st2, body2 = api(sock, "PUT", "/snapshot/create", {"snapshot_path": snap})
+            if st != 204 or st2 != 204:
+                return result(False, name, "pause %s %s, snapshot %s %s" % (
+                    st, body, st2, body2))
+            data = open(snap, "rb").read()
+            s = bytearray(next(data[p:p + ln] for t, h, p, ln in sections(data)
+                               if t == 0x11))
+            top_at = value_slots_at(s)
+            if struct.unpack_from("<I", s, 4)[0] == 1 and top_at is not None and \
+                    struct.unpack_from("<Q", s, top_at + 8)[0] == 4:
+                break
+            api(sock, "PATCH", "/vm", {"state": "Resumed"})
+            time.sleep(0.1)
+        else:
             return result(False, name, "unexpected state layout")
         struct.pack_into("<Q", s, top_at + 8, 0)
         # the loop counter ($n, the next slot) near the loop's end, so the restored run
