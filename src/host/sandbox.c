@@ -717,11 +717,11 @@ static int plan_binds(struct sandbox_plan *p, const struct guest *g, const char 
 	if (json_str(c, "restore", NULL)) /* a snapshot: read only, the rest comes from it */
 		r = r ?: add_bind(p, json_str(c, "restore", ""), "/files/restore", false, false);
 	/* a guest coming by live migration gets everything from the stream but the images
-	 * for its writable disks */
+	 * for its writable disks, with their chains recorded at create */
 	if (json_str(c, "incoming", NULL) && g->kind == GUEST_VM) {
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "disks")) r =
 			r ?: add_disk_bind(p, e->valuestring, i++);
-		return r;
+		return r ?: add_recorded_binds(p, c);
 	}
 	if (json_str(c, "restore", NULL) && g->kind == GUEST_VM) {
 		/* the copies of its disks the snapshot has, read only (overlays go in /run),

@@ -807,8 +807,11 @@ static void guest_free(struct guest *g)
  * unpinned: probed raw at each start, its guest may not write a qcow2 header into it,
  * devices/virtio/blk.c), and every qcow2 disk's backing chain is recorded (config
  * "backing_binds", sandbox_record_chain): the files bound for it at every start, whatever
- * its header says by then. */
-static int pin_disks(cJSON *c, char *err, size_t errlen)
+ * its header says by then. An incoming guest's disks (pin_format false) keep their specs
+ * (a format not given is the stream's) and get their chains recorded the same way: on
+ * shared storage, or a copy's image that is an overlay, the stream's qcow2 disk opens
+ * its backing files where its sandbox has them. */
+static int pin_disks(cJSON *c, bool pin_format, char *err, size_t errlen)
 {
 	cJSON *e, *binds = cJSON_CreateArray();
 	unsigned i = 0;
@@ -829,7 +832,8 @@ static int pin_disks(cJSON *c, char *err, size_t errlen)
 		if (!v.format && !disk_open(v.path, &o, &dk, why, sizeof(why))) {
 			qcow2 = !strcmp(disk_format_name(dk), "qcow2");
 			disk_close(dk);
-			if (qcow2 && asprintf(&spec, "%s,format=qcow2", e->valuestring) >= 0) {
+			if (qcow2 && pin_format &&
+			    asprintf(&spec, "%s,format=qcow2", e->valuestring) >= 0) {
 				cJSON_SetValuestring(e, spec);
 				free(spec);
 			}
@@ -895,8 +899,8 @@ int guest_create(struct daemon *d, const cJSON *body, struct guest **out, char *
 		cJSON *pinned = cJSON_Duplicate(body, true);
 		if (!pinned)
 			return -ENOMEM;
-		r = kind == GUEST_VM && !json_str(body, "incoming", NULL)
-			    ? pin_disks(pinned, err, errlen)
+		r = kind == GUEST_VM
+			    ? pin_disks(pinned, !json_str(body, "incoming", NULL), err, errlen)
 			    : 0;
 		if (!r && kind == GUEST_VM && json_str(body, "restore", NULL))
 			r = record_backing_files(pinned, err, errlen);

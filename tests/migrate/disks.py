@@ -19,6 +19,14 @@ record n (its number, then bytes derived from it) to sector n, fsyncs, prints "a
                   records are all there
   ack_lines       the tests' reading of acks from logs that end inside a line, as a
                   source's does when its guest paused there (acks(), which says why)
+  daemon_chain    through two daemons on shared storage, the guest's disk a qcow2
+                  overlay whose backing file is a raw image named relatively: the
+                  incoming guest's sandbox has the backing file (recorded at create, as
+                  a created guest's chain is), so the destination opens the overlay at
+                  the switch-over and writes on; every record is whole on the overlay
+                  (read through qemu-img), the base image is untouched, `qemu-img
+                  check` finds no error (before: the destination could not open the
+                  backing file and the migration failed)
   disk_bad        refused, the source running on with its disk, every record it
                   acknowledged whole on its image: a destination image of the wrong
                   size, one that cannot be opened, one given for a machine whose disk
@@ -516,3 +524,73 @@ def t_daemon_disk(c):
         a.stop()
         b.stop()
     c.result("daemon_disk", why)
+
+
+def t_daemon_chain(c):
+    """Shared storage through two daemons, the disk a qcow2 overlay on a raw base."""
+    a, b = c.Daemon("dca"), c.Daemon("dcb")
+    why = ""
+    try:
+        for d in (a, b):
+            if not os.path.exists(d.sock):
+                return c.result("daemon_chain", "a daemon did not start")
+        base = new_disk(c, "dc-base.img")
+        with open(base, "rb") as f:
+            base_bytes = f.read()
+        top = os.path.join(c.tmp, "dc-top.qcow2")
+        p = subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", "dc-base.img",
+                            "-F", "raw", top], cwd=c.tmp, capture_output=True, text=True)
+        if p.returncode:
+            return c.result("daemon_chain", "qemu-img create: " + p.stderr)
+        rc, out = a.cli("create", "src", "--kernel", c.out + "/Image", "--initrd", c.initrd,
+                        "--firmware", c.out + "/fw_dynamic.bin", "--disk", top)
+        rc2, out2 = a.cli("start", "src")
+        if rc or rc2:
+            return c.result("daemon_chain", "create/start src: %s %s" % (out, out2))
+        if not c.wait_until(lambda: "Leaving this shell" in a.logs("src"), 300):
+            return c.result("daemon_chain", "src: no shell prompt: " + a.logs("src")[-300:])
+        a.console_send("src", "memcheck 8 64 & diskrec /dev/vda &\n")
+        if not c.wait_until(lambda: re.search(r"^ack 20$", a.logs("src"), re.M), 120):
+            return c.result("daemon_chain", "diskrec did not run: " + a.logs("src")[-300:])
+        port = c.free_port()
+        rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--disk", top,
+                        "--shared-disks")
+        rc2, out2 = b.cli("start", "dst")
+        if rc or rc2:
+            return c.result("daemon_chain", "create/start dst: %s %s" % (out, out2))
+        rc, out = a.cli("migrate", "src", "127.0.0.1:%d" % port, timeout=600)
+        if rc:
+            return c.result("daemon_chain", "lodge migrate: %d %s; dst: %s" % (
+                rc, out.strip(), b.silent("dst")))
+        last = acks(a.logs("src"))[-1]
+        if not c.wait_until(lambda: re.search(r"^ack %d$" % (last + 30), b.logs("dst"), re.M),
+                            120):
+            return c.result("daemon_chain", "dst did not write on from ack %d: %s" % (
+                last, b.silent("dst")))
+        b.cli("rm", "--force", "dst", timeout=60)
+        seen = acks(a.logs("src") + b.logs("dst"))
+        if sorted(set(seen)) != list(range(min(seen), max(seen) + 1)):
+            why += "; the acks have a gap: missing %s" % sorted(
+                set(range(min(seen), max(seen) + 1)) - set(seen))[:10]
+        flat = os.path.join(c.tmp, "dc-flat.img")
+        p = subprocess.run(["qemu-img", "convert", "-O", "raw", top, flat],
+                           capture_output=True, text=True)
+        if p.returncode:
+            why += "; qemu-img convert: " + p.stderr.strip()
+        else:
+            bad = bad_records(flat, seen)
+            if bad:
+                why += "; %d acknowledged records are not whole: %s" % (len(bad), bad[:10])
+            os.unlink(flat)
+        p = subprocess.run(["qemu-img", "check", "-q", top], capture_output=True, text=True)
+        if p.returncode:
+            why += "; qemu-img check: " + (p.stdout + p.stderr).strip()[:300]
+        with open(base, "rb") as f:
+            if f.read() != base_bytes:
+                why += "; the base image changed"
+    finally:
+        a.cli("rm", "--force", "src", timeout=60)
+        b.cli("rm", "--force", "dst", timeout=60)
+        a.stop()
+        b.stop()
+    c.result("daemon_chain", why)

@@ -126,7 +126,8 @@ def disk_tests(initrd):
     for name, fn in (("ack_lines", disks.t_ack_lines), ("disk_copy", disks.t_disk_copy),
                      ("disk_copy_postcopy", disks.t_disk_copy_postcopy),
                      ("disk_shared", disks.t_disk_shared),
-                     ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk)):
+                     ("disk_bad", disks.t_disk_bad), ("daemon_disk", disks.t_daemon_disk),
+                     ("daemon_chain", disks.t_daemon_chain)):
         if not only or name in only.split(","):
             fn(c)
 
