@@ -116,6 +116,7 @@ struct cold {
 	uint64_t dirty; /* guest registers to write back before leaving */
 	uint8_t *jump;	/* the rel32 of the branch to this stub */
 	uintptr_t back; /* where the stub returns */
+	bool va_later;	/* a bare load's: va is not in rax, the stub computes it (load_fast) */
 };
 
 struct tr {
@@ -626,6 +627,7 @@ static struct cold *add_cold(struct tr *t, enum cold_kind kind, unsigned idx, ui
 	c->dirty = t->dirty;
 	c->jump = jump;
 	c->back = 0;
+	c->va_later = false;
 	return c;
 }
 
@@ -717,24 +719,37 @@ static bool bare_loads(const struct hart *h)
 	       h->ram_base <= 0x80000000u && h->ram_size >= 8 && h->ram_size <= 0x7fffffffu;
 }
 
-/* The host address of a load of `size` bytes at va in rax: in the register returned, or
- * a jump to a stub (with va still in rax). In the bare regime (t->bare)
+/* The host address of load o's `size` bytes at va = rs1 + imm: in the register returned,
+ * or a jump to a stub (with va in rax). In the bare regime (t->bare)
  *	lea rdx, [rax - ram_base]; cmp rdx, ram_size - size; ja slow	in RAM
  *	add rdx, [rbp + ram]						host address
- * (a misaligned load reads the same bytes as mmu_load's, RAM being contiguous), else the
- * TLB test (tlb_fast). */
-static struct cold *load_fast(struct tr *t, unsigned size, unsigned idx, int *reg)
+ * (a misaligned load reads the same bytes as mmu_load's, RAM being contiguous), where
+ * rs1 in a host register gives the first as lea rdx, [rs1 + imm - ram_base] (va not in
+ * rax: the stub computes it, c->va_later); else va in rax (eff_addr) and the TLB test
+ * (tlb_fast). */
+static struct cold *load_fast(struct tr *t, const struct op *o, unsigned size, unsigned idx,
+			      int *reg)
 {
 	struct x86_emit *e = &t->e;
 	const struct hart *h = t->j->hart;
+	int64_t disp = (int64_t)(int32_t)o->imm - (int64_t)(t->bare ? h->ram_base : 0);
+	bool later = t->bare && o->rs1 != 0 && t->host[o->rs1] >= 0 && disp >= INT32_MIN &&
+		     disp <= INT32_MAX;
 
+	if (!later)
+		eff_addr(t, o);
 	if (!t->bare) {
 		*reg = RAX;
 		return tlb_fast(t, false, size, COLD_LOAD, idx);
 	}
-	x86_insn(e, 0, true, 0x8d, RDX, x86_m(RAX, (int32_t) - (int64_t)h->ram_base), false);
+	if (later)
+		x86_insn(e, 0, true, 0x8d, RDX, x86_m(t->host[o->rs1], (int32_t)disp), false);
+	else
+		x86_insn(e, 0, true, 0x8d, RDX, x86_m(RAX, (int32_t) - (int64_t)h->ram_base),
+			 false);
 	x86_alu_imm(e, true, X86_CMP, x86_r(RDX), (int32_t)(h->ram_size - size));
 	struct cold *c = add_cold(t, COLD_LOAD, idx, x86_jcc_fwd(e, X86_CC_A));
+	c->va_later = later;
 	x86_alu(e, true, X86_ADD, RDX, x86_m(RBP, offsetof(struct hart, ram)));
 	*reg = RDX;
 	return c;
@@ -784,8 +799,7 @@ static void emit_load(struct tr *t, const struct op *o, unsigned idx)
 	int dst = (o->rd < 32 && t->host[o->rd] >= 0) ? t->host[o->rd] : RAX;
 	int at;
 
-	eff_addr(t, o);
-	struct cold *c = load_fast(t, size, idx, &at);
+	struct cold *c = load_fast(t, o, size, idx, &at);
 	/* movsx r64, m8 / m16; movsxd r64, m32; mov r64, m64; movzx r32, m8 / m16; mov r32, m32 */
 	static const struct {
 		unsigned opc;
@@ -878,8 +892,7 @@ static void emit_fload(struct tr *t, const struct op *o, unsigned idx)
 	int at;
 
 	fs_check(t, idx);
-	eff_addr(t, o);
-	struct cold *c = load_fast(t, single ? 4 : 8, idx, &at);
+	struct cold *c = load_fast(t, o, single ? 4 : 8, idx, &at);
 	x86_insn(e, 0, !single, 0x8b, RAX, x86_m(at, 0), false);
 	c->back = x86_here(e); /* the stub joins with the value in rax */
 	if (single) {	       /* NaN-box */
@@ -1455,6 +1468,9 @@ static void emit_cold(struct tr *t, const struct cold *c)
 	x86_patch(e, c->jump, x86_here(e));
 	switch (c->kind) {
 	case COLD_LOAD:
+		if (c->va_later) /* lea rax, [rs1 + imm]: rs1's register holds it still */
+			x86_insn(e, 0, true, 0x8d, RAX, x86_m(t->host[o->rs1], (int32_t)o->imm),
+				 false);
 		x86_mov_imm(e, RCX, load_info(o->kind));
 		x86_mov_imm(e, RDX, pc);
 		x86_call_to(e, t->j->stub[STUB_LOAD]);
