@@ -424,6 +424,22 @@ def t_disk_bad(c):
     c.result("disk_bad", why)
 
 
+def daemon_writer(c, d, img):
+    """Creates and starts guest "src" under daemon d on img, and starts memcheck and
+    diskrec in it. Returns "" or what went wrong."""
+    rc, out = d.cli("create", "src", "--kernel", c.out + "/Image", "--initrd", c.initrd,
+                    "--firmware", c.out + "/fw_dynamic.bin", "--disk", img)
+    rc2, out2 = d.cli("start", "src")
+    if rc or rc2:
+        return "create/start src: %s %s" % (out, out2)
+    if not c.wait_until(lambda: "Leaving this shell" in d.logs("src"), 300):
+        return "src: no shell prompt: " + d.logs("src")[-300:]
+    d.console_send("src", "memcheck 8 64 & diskrec /dev/vda &\n")
+    if not c.wait_until(lambda: re.search(r"^ack 20$", d.logs("src"), re.M), 120):
+        return "diskrec did not run: " + d.logs("src")[-300:]
+    return ""
+
+
 def t_daemon_disk(c):
     """Through two daemons: `lodge create dst --incoming HOST:PORT --disk DST` receives
     the blocks (one of another size first: refused, the source runs on), then the guest
@@ -440,16 +456,9 @@ def t_daemon_disk(c):
         src_img = new_disk(c, "dd-src.img")
         dst_img = new_disk(c, "dd-dst.img", garbage=True)
         small = new_disk(c, "dd-small.img", DISK_MB // 2)
-        rc, out = a.cli("create", "src", "--kernel", c.out + "/Image", "--initrd", c.initrd,
-                        "--firmware", c.out + "/fw_dynamic.bin", "--disk", src_img)
-        rc2, out2 = a.cli("start", "src")
-        if rc or rc2:
-            return c.result("daemon_disk", "create/start src: %s %s" % (out, out2))
-        if not c.wait_until(lambda: "Leaving this shell" in a.logs("src"), 300):
-            return c.result("daemon_disk", "src: no shell prompt: " + a.logs("src")[-300:])
-        a.console_send("src", "memcheck 8 64 & diskrec /dev/vda &\n")
-        if not c.wait_until(lambda: re.search(r"^ack 20$", a.logs("src"), re.M), 120):
-            return c.result("daemon_disk", "diskrec did not run: " + a.logs("src")[-300:])
+        why = daemon_writer(c, a, src_img)
+        if why:
+            return c.result("daemon_disk", why)
         port = c.free_port()
         rc, out = b.cli("create", "bad", "--incoming", "127.0.0.1:%d" % port, "--disk", small)
         rc2, out2 = b.cli("start", "bad")
@@ -542,16 +551,9 @@ def t_daemon_chain(c):
                             "-F", "raw", top], cwd=c.tmp, capture_output=True, text=True)
         if p.returncode:
             return c.result("daemon_chain", "qemu-img create: " + p.stderr)
-        rc, out = a.cli("create", "src", "--kernel", c.out + "/Image", "--initrd", c.initrd,
-                        "--firmware", c.out + "/fw_dynamic.bin", "--disk", top)
-        rc2, out2 = a.cli("start", "src")
-        if rc or rc2:
-            return c.result("daemon_chain", "create/start src: %s %s" % (out, out2))
-        if not c.wait_until(lambda: "Leaving this shell" in a.logs("src"), 300):
-            return c.result("daemon_chain", "src: no shell prompt: " + a.logs("src")[-300:])
-        a.console_send("src", "memcheck 8 64 & diskrec /dev/vda &\n")
-        if not c.wait_until(lambda: re.search(r"^ack 20$", a.logs("src"), re.M), 120):
-            return c.result("daemon_chain", "diskrec did not run: " + a.logs("src")[-300:])
+        why = daemon_writer(c, a, top)
+        if why:
+            return c.result("daemon_chain", why)
         port = c.free_port()
         rc, out = b.cli("create", "dst", "--incoming", "127.0.0.1:%d" % port, "--disk", top,
                         "--shared-disks")
