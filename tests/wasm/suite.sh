@@ -300,8 +300,26 @@ check2 jit-self-wide 0 "117" -- --invoke wide jit_self.wasm 10 7
 check2 jit-self-mix 0 "$(printf '170\n5.25')" -- --invoke mix jit_self.wasm 10 5 0.25
 check2 jit-self-mix-deep 0 "$(printf '1500001500005\n500000.25')" -- --stack 1G \
 	--invoke mix jit_self.wasm 1000000 5 0.25
-check2 jit-self-depth-over 134 "lodge wasm: jit_self.wasm: trap: call stack exhausted in function 0 (sum) at offset 0x6c" \
+check2 jit-self-depth-over 134 "lodge wasm: jit_self.wasm: trap: call stack exhausted in function 0 (sum) at offset 0xac" \
 	-- --stack 64K --invoke sum jit_self.wasm 2049
+# early returns taken in line at self-calls (jit_self.wat: fib, down, wrap, walk, konst),
+# each call still checked and charged one unit of fuel: fib(10) takes 177 units, the
+# last of them at a call whose callee returns at once
+check2 jit-leaf-fib 0 "6765" -- --invoke fib jit_self.wasm 20
+check2 jit-leaf-fib-fuel 0 "55" -- --fuel 177 --invoke fib jit_self.wasm 10
+check2 jit-leaf-fib-fuel-short 134 "lodge wasm: jit_self.wasm: trap: fuel exhausted in function 3 (fib) at offset 0x13c" \
+	-- --fuel 176 --invoke fib jit_self.wasm 10
+check2 jit-leaf-fib-fuel-shorter 134 "lodge wasm: jit_self.wasm: trap: fuel exhausted in function 3 (fib) at offset 0x135" \
+	-- --fuel 175 --invoke fib jit_self.wasm 10
+check2 jit-leaf-i64 0 "4886718405" -- --invoke down jit_self.wasm 10 5
+check2 jit-leaf-i64-at-once 0 "4886718340" -- --invoke down jit_self.wasm -3 -5
+check2 jit-leaf-wrap 0 "-35" -- --invoke wrap jit_self.wasm 9 5
+check2 jit-leaf-wrap-over 0 "557" -- --invoke wrap jit_self.wasm 30 -2147483000
+check2 jit-leaf-void 0 "93" -- --invoke walk jit_self.wasm 12
+check2 jit-leaf-const 0 "4294967356" -- --invoke konst jit_self.wasm 10
+# sum(2048) nests 2049 levels, sum(2049) one more: the call that overflows the value
+# stack is one whose callee returns at once, so it traps where the interpreter does
+check2 jit-self-depth-edge 0 "2098176" -- --stack 64K --invoke sum jit_self.wasm 2048
 check2 jit-memory-grows 0 "561" -- --invoke grow_write $j 20
 check2 jit-indirect 0 "6" -- --invoke indirect $j 0
 check2 jit-indirect-type 134 "lodge wasm: jit.wasm: trap: indirect call type mismatch in function 8 (indirect) at offset 0x1c9" \

@@ -526,9 +526,10 @@ static void call_ret(struct tr *t, uint32_t pc, uint32_t base)
 
 /* The checks of a call to a function with code (value slots, depth, tick), done where
  * the interpreter does them: before the callee runs, reported at the call. frame_reg:
- * -1 when the callee's frame size fs is known, else the register holding it. */
-static uint8_t *call_checks(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs, int frame_reg,
-			    bool keep_rax)
+ * -1 when the callee's frame size fs is known, else the register holding it. rbx stays
+ * on the caller's frame (call_checks moves it). */
+static uint8_t *call_checks_only(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs,
+				 int frame_reg, bool keep_rax)
 {
 	struct cold *c;
 	uint8_t *deep;
@@ -547,8 +548,23 @@ static uint8_t *call_checks(struct tr *t, uint32_t pc, uint32_t base, uint32_t f
 		c->size = keep_rax;
 		c->arg = keep_rax ? 2 : 0; /* where the frame's body is (runtime.c) */
 	}
+	return deep;
+}
+
+/* rbx to the callee's frame at slot base */
+static void enter_frame(struct tr *t, uint32_t base)
+{
 	if (base)
 		x86_alu_imm(&t->e, true, X86_ADD, x86_r(R_FP), (int32_t)(base * 8));
+}
+
+/* The checks, then rbx to the callee's frame */
+static uint8_t *call_checks(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs, int frame_reg,
+			    bool keep_rax)
+{
+	uint8_t *deep = call_checks_only(t, pc, base, fs, frame_reg, keep_rax);
+
+	enter_frame(t, base);
 	return deep;
 }
 
@@ -567,28 +583,257 @@ static void call_done(struct tr *t, uint32_t pc, uint32_t base, uint8_t *deep, b
 	reload(t, all_cached(t));
 }
 
+/* ----- self-calls: the callee's early return taken in line ----- */
+
+/* What a slot holds on the way from the function's entry to an early return: unknown, a
+ * constant, or a parameter plus a constant (wrapping at 32 bits unless w). */
+enum { AV_UNK, AV_CONST, AV_PARAM };
+struct av {
+	uint8_t kind, w;
+	uint32_t param;
+	uint64_t c;
+};
+
+#define LEAF_MAX_SLOTS 64
+#define LEAF_MAX_OPS   24
+
+/* A self-call's callee that returns at once for some arguments: when parameter `param`
+ * compared (cmp_imm, 64-bit when w) satisfies cc, the callee's ops up to its return
+ * read nothing but its parameters and constants, make no call, take no back-edge and
+ * cannot trap, and its result (nres 0 or 1) is `res`. */
+struct leaf {
+	uint32_t param;
+	bool w;
+	uint64_t imm;
+	enum x86_cc cc;
+	struct av res;
+};
+
+static struct av av_add(struct av x, struct av y, bool w)
+{
+	uint64_t m = w ? UINT64_MAX : UINT32_MAX;
+	struct av r = {AV_UNK, 0, 0, 0};
+
+	if (y.kind == AV_PARAM) {
+		struct av tmp = x;
+		x = y;
+		y = tmp;
+	}
+	if (y.kind != AV_CONST || x.kind == AV_UNK)
+		return r;
+	if (x.kind == AV_PARAM && x.c && x.w != w)
+		return r; /* a sum kept at another width */
+	r.kind = x.kind;
+	r.w = w;
+	r.param = x.param;
+	r.c = (x.c + y.c) & m;
+	return r;
+}
+
+/* Walks the function's ops from pc with slot values av (nslots of them), at most one
+ * conditional branch on a parameter allowed (guard); fills lf on reaching a return. */
+static bool leaf_walk(const struct tr *t, struct av *av, uint32_t nslots, uint32_t pc, bool guard,
+		      struct leaf *lf)
+{
+	const uint32_t n = t->code->nops, nres = t->f->type->result_slots;
+
+	for (unsigned steps = 0; steps < LEAF_MAX_OPS && pc < n; steps++) {
+		unsigned op = t->opat[pc];
+		const struct jop *jo = &wasm_jit_ops[op];
+		const uint32_t *p = t->ops + pc;
+		uint32_t len = wasm_jit_op_len(p, op, n - pc);
+		uint32_t target;
+		struct av a;
+		bool w;
+
+		if (!len)
+			return false;
+		for (uint32_t k = 0; jo->layout[k] && k + 1 < len; k++)
+			if ((jo->layout[k] == 'a' || jo->layout[k] == 'd') && p[1 + k] >= nslots)
+				return false;
+		switch (op) {
+		case WASM_OP_CONST32:
+			av[p[1]] = (struct av){AV_CONST, 0, 0, p[2]};
+			break;
+		case WASM_OP_CONST64:
+			av[p[1]] =
+				(struct av){AV_CONST, 1, 0, (uint64_t)p[2] | (uint64_t)p[3] << 32};
+			break;
+		case WASM_OP_COPY:
+			av[p[1]] = av[p[2]];
+			break;
+		case WASM_OP_MOVE2:
+			av[p[1]] = av[p[2]];
+			av[p[3]] = av[p[4]];
+			break;
+		case WASM_OP_MOVE3:
+			av[p[1]] = av[p[2]];
+			av[p[3]] = av[p[4]];
+			av[p[5]] = av[p[6]];
+			break;
+		case WASM_OP_I32_ADD:
+		case WASM_OP_I64_ADD:
+			av[p[1]] = av_add(av[p[2]], av[p[3]], op == WASM_OP_I64_ADD);
+			break;
+		case WASM_OP_I32_ADD_I:
+			av[p[1]] = av_add(av[p[2]], (struct av){AV_CONST, 0, 0, p[3]}, false);
+			break;
+		case WASM_OP_I64_ADD_I:
+			av[p[1]] = av_add(
+				av[p[2]],
+				(struct av){AV_CONST, 1, 0, (uint64_t)p[3] | (uint64_t)p[4] << 32},
+				true);
+			break;
+		case WASM_OP_BR:
+			target = target_of(t, pc, 1);
+			if (target <= pc)
+				return false;
+			pc = target;
+			continue;
+		case WASM_OP_RETURN:
+		case WASM_OP_RET1:
+			if (nres > 1 || (op == WASM_OP_RET1 && nres != 1))
+				return false;
+			a = nres ? av[op == WASM_OP_RET1 ? p[1] : 0]
+				 : (struct av){AV_CONST, 0, 0, 0};
+			if (a.kind == AV_UNK)
+				return false;
+			lf->res = a;
+			return true;
+		default: {
+			bool z = op == WASM_OP_BR_Z || op == WASM_OP_BR_Z64;
+			bool test = z || op == WASM_OP_BR_NZ || op == WASM_OP_BR_NZ64;
+			struct av saved[LEAF_MAX_SLOTS];
+			enum x86_cc cc;
+
+			if (!guard || (!test && jo->kind != J_BR_ICMP_I))
+				return false;
+			a = av[p[1]];
+			if (a.kind != AV_PARAM || a.c)
+				return false;
+			target = target_of(t, pc, len - 1);
+			if (target <= pc)
+				return false;
+			if (test) {
+				w = op == WASM_OP_BR_Z64 || op == WASM_OP_BR_NZ64;
+				lf->imm = 0;
+				cc = z ? X86_CC_E : X86_CC_NE;
+			} else {
+				w = jo->ta == WASM_I64;
+				lf->imm = w ? (uint64_t)p[2] | (uint64_t)p[3] << 32 : p[2];
+				cc = tr_icmp_cc(jo->base);
+			}
+			lf->param = a.param;
+			lf->w = w;
+			memcpy(saved, av, nslots * sizeof(*av));
+			if (leaf_walk(t, av, nslots, target, false, lf)) {
+				lf->cc = cc; /* the early return is the branch taken */
+				return true;
+			}
+			memcpy(av, saved, nslots * sizeof(*av));
+			if (leaf_walk(t, av, nslots, pc + len, false, lf)) {
+				lf->cc = (enum x86_cc)(cc ^ 1);
+				return true;
+			}
+			return false;
+		}
+		}
+		pc += len;
+	}
+	return false;
+}
+
+/* Whether this function returns at once for some arguments (struct leaf), so that a
+ * self-call at base can take that return in line. */
+static bool leaf_of(const struct tr *t, uint32_t base, struct leaf *lf)
+{
+	const struct wasm_code *c = t->code;
+	struct av av[LEAF_MAX_SLOTS];
+	int cb;
+
+	if (c->frame_slots > LEAF_MAX_SLOTS || t->has_tail || t->f->type->result_slots > 1)
+		return false;
+	for (uint32_t s = 0; s < c->frame_slots; s++) {
+		av[s] = (struct av){AV_UNK, 0, 0, 0};
+		if (s < c->param_slots)
+			av[s] = (struct av){AV_PARAM, 1, s, 0};
+		else if (s < c->param_slots + c->local_slots)
+			av[s] = (struct av){AV_CONST, 1, 0, 0};
+	}
+	if (!leaf_walk(t, av, c->frame_slots, 0, true, lf))
+		return false;
+	/* the compare and the result read general-purpose registers or memory */
+	cb = entry(t, base);
+	if (tr_xreg(t, base + lf->param) >= 0 || (cb >= 0 && (t->xmm & (1u << cb))))
+		return false;
+	return lf->res.kind != AV_PARAM || tr_xreg(t, base + lf->res.param) < 0;
+}
+
+/* The early return of a self-call at base in line: its result to slot base, in its
+ * cache register (if any) and memory. */
+static void leaf_result(struct tr *t, uint32_t base, const struct leaf *lf)
+{
+	const struct av *r = &lf->res;
+	int cb = entry(t, base), reg = cb >= 0 ? t->creg[cb] : X86_RAX;
+
+	/* none, or the argument in slot base itself: there already (the flush before the
+	 * call wrote it to memory too) */
+	if (!t->f->type->result_slots || (r->kind == AV_PARAM && !r->param && !r->c))
+		return;
+	if (r->kind == AV_CONST) {
+		x86_mov_imm(&t->e, reg, r->c);
+	} else {
+		tr_get(t, true, reg, base + r->param);
+		if (r->c && (!r->w || x86_fits32((int64_t)r->c))) {
+			x86_alu_imm(&t->e, r->w, X86_ADD, x86_r(reg), (int32_t)r->c);
+		} else if (r->c) {
+			x86_mov_imm(&t->e, X86_RCX, r->c);
+			x86_alu(&t->e, true, X86_ADD, reg, x86_r(X86_RCX));
+		}
+	}
+	x86_mov_store(&t->e, true, SLOT(base), reg);
+}
+
 /* A self-call (CALL_LOCAL of this function, its frame at slot base past this one's
  * parameters) passes the parameters cached in general-purpose registers there, and
  * enters after the prologue's loads of them (t->self_reg): the callee's first compare
  * of a parameter needs no store-to-load forwarding. Memory holds the arguments too (the
  * flush before), so the callee's cache starts clean either way. Without tail calls in
  * the function, every return leaves the first result in slot 0's register (RET1 and
- * RETURN write it there and to memory), so the caller takes it from there as well. */
+ * RETURN write it there and to memory), so the caller takes it from there as well.
+ * When the function returns at once for some arguments (leaf_of: a recursion's base
+ * case, such as fib's n < 2), the call's checks and tick come first, then the test of
+ * the argument, and for those arguments the result is computed here, in line: what
+ * the callee would have done, with no call. */
 static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
 {
 	const uint32_t nres = t->f->type->result_slots;
 	int r0 = tr_reg(t, 0), cb = entry(t, base);
 	uint32_t mask = 0;
-	uint8_t *deep;
+	uint8_t *deep, *slow = NULL, *done = NULL;
 	struct cold *c;
+	struct leaf lf;
 
-	/* the arguments to the registers first (the frame moves in call_checks); the
-	 * checks keep them (their C calls save the cache registers), and the callee's slots
-	 * below base never feed them (base >= the parameters) */
-	for (unsigned k = 0; k < t->ncache; k++)
-		if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
-			tr_get(t, true, t->creg[k], base + t->cslot[k]);
-	deep = call_checks(t, pc, base, fs, -1, false);
+	if (leaf_of(t, base, &lf)) {
+		deep = call_checks_only(t, pc, base, fs, -1, false);
+		cmp_ab(t, lf.w, base + lf.param, UINT32_MAX, lf.imm);
+		slow = x86_jcc_fwd(&t->e, (enum x86_cc)(lf.cc ^ 1));
+		leaf_result(t, base, &lf);
+		done = x86_jmp_fwd(&t->e);
+		x86_patch(&t->e, slow, x86_here(&t->e));
+		for (unsigned k = 0; k < t->ncache; k++)
+			if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
+				tr_get(t, true, t->creg[k], base + t->cslot[k]);
+		enter_frame(t, base);
+	} else {
+		/* the arguments to the registers first (the frame moves in call_checks);
+		 * the checks keep them (their C calls save the cache registers), and the
+		 * callee's slots below base never feed them (base >= the parameters) */
+		for (unsigned k = 0; k < t->ncache; k++)
+			if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
+				tr_get(t, true, t->creg[k], base + t->cslot[k]);
+		deep = call_checks(t, pc, base, fs, -1, false);
+	}
 	x86_call_to(&t->e, t->self_reg);
 	call_ret(t, pc, base);
 	if (base)
@@ -607,6 +852,8 @@ static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
 		load_mem(t);
 	reload(t, all_cached(t) & ~mask);
 	t->dirty &= ~mask; /* the callee wrote it to memory too */
+	if (done)	   /* the early return's path: registers and memory as after the call */
+		x86_patch(&t->e, done, x86_here(&t->e));
 }
 
 static void emit_call_local(struct tr *t, uint32_t pc, uintptr_t self_local)
