@@ -317,6 +317,11 @@ check2 jit-leaf-wrap 0 "-35" -- --invoke wrap jit_self.wasm 9 5
 check2 jit-leaf-wrap-over 0 "557" -- --invoke wrap jit_self.wasm 30 -2147483000
 check2 jit-leaf-void 0 "93" -- --invoke walk jit_self.wasm 12
 check2 jit-leaf-const 0 "4294967356" -- --invoke konst jit_self.wasm 10
+# a self-call in dead code after a block that returns (jit_self_dead.wat): translating
+# it crashed Lodge once
+check2 jit-self-dead 0 "7" -- --invoke g jit_self_dead.wasm 3
+check2 jit-self-dead-hot 0 "35000" -- --invoke run jit_self_dead.wasm 5000
+check jit-self-dead-default 0 "35000" -- --invoke run jit_self_dead.wasm 5000
 # sum(2048) nests 2049 levels, sum(2049) one more: the call that overflows the value
 # stack is one whose callee returns at once, so it traps where the interpreter does
 check2 jit-self-depth-edge 0 "2098176" -- --stack 64K --invoke sum jit_self.wasm 2048

@@ -692,7 +692,10 @@ static bool leaf_walk(const struct tr *t, struct av *av, uint32_t nslots, uint32
 			continue;
 		case WASM_OP_RETURN:
 		case WASM_OP_RET1:
-			if (nres > 1 || (op == WASM_OP_RET1 && nres != 1))
+			/* a return before the branch on a parameter: the function returns at once
+			 * whatever its arguments, and a self-call in it is dead code (the compiler
+			 * keeps code after a block that returns); no test to make, nothing taken */
+			if (guard || nres > 1 || (op == WASM_OP_RET1 && nres != 1))
 				return false;
 			a = nres ? av[op == WASM_OP_RET1 ? p[1] : 0]
 				 : (struct av){AV_CONST, 0, 0, 0};
@@ -812,7 +815,7 @@ static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
 	uint32_t mask = 0;
 	uint8_t *deep, *slow = NULL, *done = NULL;
 	struct cold *c;
-	struct leaf lf;
+	struct leaf lf = {0};
 
 	if (leaf_of(t, base, &lf)) {
 		deep = call_checks_only(t, pc, base, fs, -1, false);
