@@ -797,6 +797,15 @@ static void leaf_result(struct tr *t, uint32_t base, const struct leaf *lf)
 	x86_mov_store(&t->e, true, SLOT(base), reg);
 }
 
+/* A self-call's arguments (at slot base) to the registers that cache the callee's
+ * parameters in general-purpose registers */
+static void pass_params(struct tr *t, uint32_t base)
+{
+	for (unsigned k = 0; k < t->ncache; k++)
+		if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
+			tr_get(t, true, t->creg[k], base + t->cslot[k]);
+}
+
 /* A self-call (CALL_LOCAL of this function, its frame at slot base past this one's
  * parameters) passes the parameters cached in general-purpose registers there, and
  * enters after the prologue's loads of them (t->self_reg): the callee's first compare
@@ -824,17 +833,13 @@ static void self_call(struct tr *t, uint32_t pc, uint32_t base, uint32_t fs)
 		leaf_result(t, base, &lf);
 		done = x86_jmp_fwd(&t->e);
 		x86_patch(&t->e, slow, x86_here(&t->e));
-		for (unsigned k = 0; k < t->ncache; k++)
-			if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
-				tr_get(t, true, t->creg[k], base + t->cslot[k]);
+		pass_params(t, base);
 		enter_frame(t, base);
 	} else {
 		/* the arguments to the registers first (the frame moves in call_checks);
 		 * the checks keep them (their C calls save the cache registers), and the
 		 * callee's slots below base never feed them (base >= the parameters) */
-		for (unsigned k = 0; k < t->ncache; k++)
-			if (!(t->xmm & (1u << k)) && t->cslot[k] < t->code->param_slots)
-				tr_get(t, true, t->creg[k], base + t->cslot[k]);
+		pass_params(t, base);
 		deep = call_checks(t, pc, base, fs, -1, false);
 	}
 	x86_call_to(&t->e, t->self_reg);
